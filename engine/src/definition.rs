@@ -1,0 +1,235 @@
+//! The workflow file format: the types a workflow JSON file deserializes into.
+//!
+//! These types are the single source of truth for the file format: the committed JSON Schema
+//! (`schemas/workflow.schema.json`) is generated from them, and the loader checks files
+//! against that schema before it deserializes them. See `docs/workflow-format.md`.
+
+mod duration;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use duration::Duration;
+
+/// The largest `limits.max_steps` a workflow may ask for.
+pub const MAX_STEPS_CEILING: u64 = 10_000_000;
+/// `limits.max_steps` when a workflow says nothing.
+pub const DEFAULT_MAX_STEPS: u64 = 100_000;
+/// `limits.max_parallel` when a workflow says nothing.
+pub const DEFAULT_MAX_PARALLEL: u32 = 8;
+
+/// A workflow definition: a named DAG of steps, with defaults and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "cairn workflow")]
+pub struct Workflow {
+    /// The JSON Schema this file follows (for editors); ignored by cairn.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The workflow's name.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// The workflow's version, free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// What the workflow does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// A JSON Schema the run input must satisfy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    /// Settings every step inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Limits of one run.
+    #[serde(default)]
+    pub limits: Limits,
+    /// When a run counts as stalled, and what to do then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall: Option<Stall>,
+    /// The top-level nodes. They run side by side, each as soon as its `needs` have succeeded.
+    #[schemars(length(min = 1))]
+    pub steps: Vec<Node>,
+}
+
+/// Settings every step inherits unless it sets its own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Time limit of one attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// How failed attempts are retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// Longest silence (no progress reported) before a running step counts as stalled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Duration>,
+}
+
+/// Limits of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most steps running at once in the run.
+    #[serde(default = "default_max_parallel")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub max_parallel: u32,
+    /// Most steps a run may have, counting steps added at run time.
+    #[serde(default = "default_max_steps")]
+    #[schemars(range(min = 1, max = 10_000_000))]
+    pub max_steps: u64,
+    /// Wall-time limit of the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_parallel: DEFAULT_MAX_PARALLEL, max_steps: DEFAULT_MAX_STEPS, timeout: None }
+    }
+}
+
+fn default_max_parallel() -> u32 {
+    DEFAULT_MAX_PARALLEL
+}
+
+fn default_max_steps() -> u64 {
+    DEFAULT_MAX_STEPS
+}
+
+/// How failed attempts of a step are retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts in all, the first included (1 = no retry).
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_attempts: u32,
+    /// How the delay grows between attempts.
+    #[serde(default)]
+    pub backoff: Backoff,
+    /// Delay before the second attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_delay: Option<Duration>,
+    /// Upper bound of the delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delay: Option<Duration>,
+    /// Randomise each delay (between half and all of it) so retries do not move in lockstep.
+    #[serde(default)]
+    pub jitter: bool,
+}
+
+/// How the delay between attempts grows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Backoff {
+    /// The same delay every time.
+    Fixed,
+    /// The delay doubles after each attempt.
+    #[default]
+    Exponential,
+}
+
+/// When a run counts as stalled, and what to do then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stall {
+    /// A run with no transition for this long is stalled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_progress: Option<Duration>,
+    /// What happens to a stalled run.
+    #[serde(default)]
+    pub on_stall: OnStall,
+}
+
+/// The escalation of a stall.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStall {
+    /// Retry the stalled step (a new attempt).
+    Retry,
+    /// Fail the stalled step.
+    Fail,
+    /// Pause the run for a human to look at.
+    #[default]
+    Pause,
+    /// Cancel the run.
+    Cancel,
+}
+
+/// A node of the workflow: a step (has `executor`) or a group (`pipeline` or `parallel`).
+///
+/// One object shape serves all three kinds, so that editors complete every key and errors
+/// point at the offending key; the loader checks that each node is exactly one kind and
+/// carries only the keys of its kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// The node's id: `A-Z a-z 0-9 _ . -`, unique in the workflow. Required for steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.\-]+$"))]
+    pub id: Option<String>,
+    /// Ids of steps or groups that must succeed before this node starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+    /// Most runs of this node at once: members of a group, items of a `for_each` step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_parallel: Option<u32>,
+    /// A group whose members run one after another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<Vec<Node>>,
+    /// A group whose members run side by side; it ends when all have ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<Vec<Node>>,
+    /// The executor that runs this step (`noop`, `sleep`, `process`, `agent`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<String>,
+    /// The executor's parameters; strings may contain `${{ expr }}` templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub with: BTreeMap<String, Value>,
+    /// A CEL condition; the step is skipped when it is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// A `${{ expr }}` giving a list: the step runs once per item (`item`, `index`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<String>,
+    /// How failed attempts are retried (default: `defaults.retry`, else one attempt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// Time limit of one attempt (default: `defaults.timeout`, else none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Longest silence before the running step counts as stalled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Duration>,
+    /// A JSON Schema the step's output must satisfy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+}
+
+/// What a [`Node`] is, seen through its keys.
+#[derive(Debug, Clone, Copy)]
+pub enum NodeKind<'a> {
+    /// A step run by the named executor.
+    Step(&'a str),
+    /// Members run one after another.
+    Pipeline(&'a [Node]),
+    /// Members run side by side.
+    Parallel(&'a [Node]),
+}
+
+impl Node {
+    /// The node's kind, or `None` when it is not exactly one of step, pipeline or parallel.
+    pub fn kind(&self) -> Option<NodeKind<'_>> {
+        match (&self.executor, &self.pipeline, &self.parallel) {
+            (Some(executor), None, None) => Some(NodeKind::Step(executor)),
+            (None, Some(members), None) => Some(NodeKind::Pipeline(members)),
+            (None, None, Some(members)) => Some(NodeKind::Parallel(members)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Durations written as humantime strings (`"90s"`, `"5m"`, `"1h 30m"`).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A span of time, written in files as a humantime string such as `"90s"` or `"1h 30m"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub std::time::Duration);
+
+impl FromStr for Duration {
+    type Err = humantime::DurationError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(text).map(Duration)
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        humantime::format_duration(self.0).fmt(f)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Cow::<str>::deserialize(deserializer)?;
+        text.parse().map_err(|error| {
+            serde::de::Error::custom(format_args!(
+                "bad duration {text:?}: {error} (write it like \"90s\", \"5m\" or \"1h 30m\")"
+            ))
+        })
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration such as \"90s\", \"5m\" or \"1h 30m\".",
+            "pattern": r"^\s*([0-9]+\s*[A-Za-zµ]+\s*)+$"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_humantime() {
+        let duration: Duration = serde_json::from_str("\"1h 30m\"").unwrap();
+        assert_eq!(duration.0, std::time::Duration::from_secs(5400));
+        assert_eq!(serde_json::to_string(&duration).unwrap(), "\"1h 30m\"");
+    }
+
+    #[test]
+    fn rejects_nonsense_with_a_hint() {
+        let error = serde_json::from_str::<Duration>("\"soon\"").unwrap_err().to_string();
+        assert!(error.contains("bad duration \"soon\""), "{error}");
+    }
+}

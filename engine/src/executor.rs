@@ -1,0 +1,228 @@
+//! The `Executor` trait: what runs an action, and the types it speaks.
+//!
+//! An executor gets an [`Action`] (what to do, with its parameters already rendered) and an
+//! [`ExecContext`] (cancellation, progress, deadline) and returns an [`Outcome`]. A failure is
+//! an outcome with an [`ErrorClass`], never a panic or an `Err` across the trait.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// What is about to happen: one attempt of one step of one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    /// The run.
+    pub run_id: Uuid,
+    /// The step's id.
+    pub step_id: String,
+    /// The item's index for one item of a `for_each` step.
+    pub item_index: Option<usize>,
+    /// The attempt number, from 1.
+    pub attempt: u32,
+    /// The executor's name.
+    pub executor: String,
+    /// The step's `with`, templates rendered.
+    pub params: Value,
+    /// `run/step` (plus `/index`): the same for every attempt of the step.
+    pub idempotency_key: String,
+}
+
+impl Action {
+    /// The idempotency key of a step (or one item of it) of a run.
+    pub fn idempotency_key_for(run_id: Uuid, step_id: &str, item_index: Option<usize>) -> String {
+        match item_index {
+            Some(index) => format!("{run_id}/{step_id}/{index}"),
+            None => format!("{run_id}/{step_id}"),
+        }
+    }
+
+    /// The parameter `name` of `with`, if present.
+    pub fn param(&self, name: &str) -> Option<&Value> {
+        self.params.get(name)
+    }
+}
+
+/// Everything an executor may use besides the action: cancellation, progress, deadline.
+#[derive(Debug, Clone)]
+pub struct ExecContext {
+    /// Cancelled when the attempt must stop (run cancelled, engine shutting down).
+    pub cancel: CancellationToken,
+    /// Where the executor reports signs of life.
+    pub progress: Progress,
+    /// When the attempt times out, if it has a timeout.
+    pub deadline: Option<Instant>,
+}
+
+impl ExecContext {
+    /// A context with no deadline and a fresh cancellation token and progress counter.
+    pub fn new() -> Self {
+        ExecContext { cancel: CancellationToken::new(), progress: Progress::default(), deadline: None }
+    }
+}
+
+impl Default for ExecContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A counter of signs of life, shared between an executor and the stall watch.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<AtomicU64>);
+
+impl Progress {
+    /// Records one sign of life (a line of output, a heartbeat).
+    pub fn report(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many signs of life have been reported so far.
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// What an executor returns for one attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The output JSON, or why the attempt failed.
+    pub result: Result<Value, ExecError>,
+    /// Tokens and cost the attempt used, where known.
+    #[serde(default)]
+    pub usage: Usage,
+    /// How long the attempt took.
+    pub duration: Duration,
+    /// The tail of the step's diagnostic output (a process's stderr), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_tail: Option<String>,
+}
+
+impl Outcome {
+    /// A successful outcome with `output`.
+    pub fn success(output: Value, duration: Duration) -> Self {
+        Outcome { result: Ok(output), usage: Usage::default(), duration, log_tail: None }
+    }
+
+    /// A failed outcome.
+    pub fn failure(class: ErrorClass, message: impl Into<String>, duration: Duration) -> Self {
+        Outcome {
+            result: Err(ExecError { class, message: message.into() }),
+            usage: Usage::default(),
+            duration,
+            log_tail: None,
+        }
+    }
+}
+
+/// Tokens and cost an attempt used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Input (prompt) tokens.
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Cost in US dollars.
+    #[serde(default)]
+    pub cost_usd: f64,
+}
+
+/// Why an attempt failed: a class that decides whether a retry can help, and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{class}: {message}")]
+pub struct ExecError {
+    /// The kind of failure.
+    pub class: ErrorClass,
+    /// What happened, for people.
+    pub message: String,
+}
+
+/// The kinds of attempt failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The parameters are wrong for the executor (not retryable).
+    BadParams,
+    /// The program could not be started (not retryable).
+    SpawnFailed,
+    /// The program exited unsuccessfully (retryable).
+    ExitCode,
+    /// The attempt ran past its timeout (retryable).
+    Timeout,
+    /// The attempt was cancelled (not retryable).
+    Cancelled,
+    /// The output exceeded its cap (not retryable).
+    OutputTooLarge,
+    /// The output could not be understood (not retryable).
+    BadOutput,
+    /// The executor panicked (not retryable).
+    Panicked,
+    /// The step's output did not satisfy its `output_schema` (not retryable).
+    OutputSchema,
+    /// The executor failed in a way it says may pass (retryable).
+    Transient,
+}
+
+impl ErrorClass {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorClass::ExitCode | ErrorClass::Timeout | ErrorClass::Transient)
+    }
+
+    /// The class's name as written in files and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::BadParams => "bad_params",
+            ErrorClass::SpawnFailed => "spawn_failed",
+            ErrorClass::ExitCode => "exit_code",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Cancelled => "cancelled",
+            ErrorClass::OutputTooLarge => "output_too_large",
+            ErrorClass::BadOutput => "bad_output",
+            ErrorClass::Panicked => "panicked",
+            ErrorClass::OutputSchema => "output_schema",
+            ErrorClass::Transient => "transient",
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Runs actions. Implementations live in the `cairn-executors` crate or the embedding program.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use cairn_engine::executor::{Action, ExecContext, Executor, Outcome};
+///
+/// #[derive(Debug)]
+/// struct Echo;
+///
+/// #[async_trait]
+/// impl Executor for Echo {
+///     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+///         Outcome::success(action.params.clone(), std::time::Duration::ZERO)
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Executor: Send + Sync + fmt::Debug {
+    /// Runs one attempt of `action` and reports how it went.
+    async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome;
+}
+
+/// Executors by name.
+pub type Executors = BTreeMap<String, Arc<dyn Executor>>;

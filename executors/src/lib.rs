@@ -1,0 +1,1 @@
+//! cairn-executors: the built-in executors.
