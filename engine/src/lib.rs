@@ -9,3 +9,4 @@ pub mod load;
 pub mod plan;
 pub mod state;
 pub mod store;
+pub mod lease;

@@ -1,1 +1,879 @@
-//! TODO
+//! The durable store: runs, steps and their history in SQLite.
+//!
+//! One writer connection behind a mutex commits every change of a batch in one
+//! `BEGIN IMMEDIATE` transaction, each transition with its event; a pool of readers serves
+//! queries. WAL mode lets readers and the writer proceed side by side, also across processes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Connection, Row};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::executor::Usage;
+use crate::state::{RunState, StepState, UnknownState};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database file does not exist (and the caller did not ask to create it).
+    #[error("{0}: no such database (run a workflow first, or pass --db PATH)")]
+    Missing(PathBuf),
+    /// The file exists but is not an SQLite database.
+    #[error("{0}: not a cairn database (the file is not SQLite); pass --db PATH to use another file")]
+    NotADatabase(PathBuf),
+    /// The database was written by a newer cairn.
+    #[error("{path}: written by a newer cairn (schema version {version}); upgrade cairn to use it")]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// The newest schema version found in it.
+        version: i64,
+    },
+    /// Another process held the database locked past the busy timeout.
+    #[error("{0}: database is locked by another process; retry when it is done")]
+    Locked(PathBuf),
+    /// No run has this id.
+    #[error("no run with id {0} (see `cairn runs`)")]
+    UnknownRun(String),
+    /// A recorded state was not the one the change expected: someone else moved the run.
+    #[error("run {run}: {what} is no longer {expected}; another engine may be driving it")]
+    Conflict {
+        /// The run.
+        run: Uuid,
+        /// `run` or `step <id>`.
+        what: String,
+        /// The state the change expected.
+        expected: String,
+    },
+    /// A stored value could not be read back.
+    #[error("corrupt database: {0}")]
+    Corrupt(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Sqlx(sqlx::Error),
+}
+
+/// `Result` with [`StoreError`].
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How hard each commit is pushed to disk (SQLite's `synchronous`, in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: survives a crash of cairn; the last commits may be lost on power
+    /// loss (the database stays consistent).
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is on disk before it is reported, also across power loss.
+    Full,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The database file.
+    pub path: PathBuf,
+    /// Create the file when it does not exist.
+    pub create: bool,
+    /// How hard commits are pushed to disk.
+    pub durability: Durability,
+    /// How long to wait for another process's lock before giving up.
+    pub busy_timeout: Duration,
+}
+
+impl StoreOptions {
+    /// Options for `path`: create it if missing, [`Durability::Normal`], 5 s busy timeout.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StoreOptions { path: path.into(), create: true, durability: Durability::Normal, busy_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// A new run to record: its definition snapshot, input and the initial state of every step.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// The run's id.
+    pub id: Uuid,
+    /// The workflow's name.
+    pub workflow_name: String,
+    /// The hash of `definition`.
+    pub workflow_hash: String,
+    /// The definition snapshot (canonical JSON).
+    pub definition: String,
+    /// The run's input.
+    pub input: Value,
+    /// Every step's id and initial state (`pending` or `ready`).
+    pub steps: Vec<(String, StepState)>,
+}
+
+/// One state transition to commit, with what it carries.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A run transition.
+    Run(RunChange),
+    /// A step transition.
+    Step(StepChange),
+}
+
+/// A run transition.
+#[derive(Debug, Clone)]
+pub struct RunChange {
+    /// The run.
+    pub run_id: Uuid,
+    /// The state it leaves (checked against the stored one).
+    pub from: RunState,
+    /// The state it enters.
+    pub to: RunState,
+    /// The run's output (when it succeeds).
+    pub output: Option<Value>,
+    /// Why it failed or stopped.
+    pub error: Option<String>,
+}
+
+/// A step transition.
+#[derive(Debug, Clone)]
+pub struct StepChange {
+    /// The run.
+    pub run_id: Uuid,
+    /// The step's id.
+    pub step_id: String,
+    /// The state it leaves (checked against the stored one).
+    pub from: StepState,
+    /// The state it enters.
+    pub to: StepState,
+    /// The attempt number after the transition.
+    pub attempt: u32,
+    /// The step's output (with `succeeded`).
+    pub output: Option<Value>,
+    /// The error of the attempt that failed.
+    pub error: Option<String>,
+    /// When a `retry_wait` step wakes up.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// Usage of the step so far (stored when given).
+    pub usage: Option<Usage>,
+    /// Anything else worth keeping in the event (interruption, stderr tail, ...).
+    pub detail: Option<Value>,
+}
+
+/// A run as stored.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// The run's id.
+    pub id: Uuid,
+    /// The workflow's name.
+    pub workflow_name: String,
+    /// The definition snapshot the run started with.
+    pub definition: String,
+    /// The run's state.
+    pub state: RunState,
+    /// The run's input.
+    pub input: Value,
+    /// The run's output, once it succeeded.
+    pub output: Option<Value>,
+    /// Why the run failed, if it did.
+    pub error: Option<String>,
+    /// When the run was created.
+    pub created_at: DateTime<Utc>,
+    /// When the run last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The current state of one step of a run.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    /// The step's id.
+    pub id: String,
+    /// Its state.
+    pub state: StepState,
+    /// Attempts made so far.
+    pub attempt: u32,
+    /// Its output, once it succeeded.
+    pub output: Option<Value>,
+    /// The last error.
+    pub error: Option<String>,
+    /// When a `retry_wait` step wakes up.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// Usage summed over its attempts.
+    pub usage: Option<Usage>,
+}
+
+/// One entry of a run's history.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    /// Position in the run's history, from 1.
+    pub seq: i64,
+    /// When it was committed.
+    pub at: DateTime<Utc>,
+    /// The step, or `None` for a run transition.
+    pub step_id: Option<String>,
+    /// The state left (`None` when the run was created).
+    pub from: Option<String>,
+    /// The state entered.
+    pub to: String,
+    /// The attempt, for step transitions.
+    pub attempt: Option<u32>,
+    /// What else was recorded.
+    pub detail: Option<Value>,
+}
+
+/// Who drives a run: the lease fields of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// A unique id of the holding engine.
+    pub owner: String,
+    /// The holder's host name.
+    pub host: String,
+    /// The holder's process id.
+    pub pid: u32,
+    /// The holder's process start time (clock ticks since boot), to tell a reused pid apart.
+    pub pid_start: u64,
+}
+
+/// The outcome of trying to take a run's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseAttempt {
+    /// The lease is ours until the given time.
+    Acquired,
+    /// Somebody else holds it.
+    Held {
+        /// The holder.
+        holder: LeaseHolder,
+        /// When their lease expires unless renewed.
+        expires: DateTime<Utc>,
+    },
+}
+
+/// The durable store. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    reads: SqlitePool,
+    writer: Mutex<Writer>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    conn: SqliteConnection,
+    next_seq: HashMap<Uuid, i64>,
+}
+
+impl Store {
+    /// Opens (and if asked creates) the database and brings its schema up to date.
+    pub async fn open(options: &StoreOptions) -> Result<Store> {
+        let path = options.path.clone();
+        if !options.create && !path.exists() {
+            return Err(StoreError::Missing(path));
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(options.create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match options.durability {
+                Durability::Normal => SqliteSynchronous::Normal,
+                Durability::Full => SqliteSynchronous::Full,
+            })
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true);
+        let fail = |error| classify(&path, error);
+        let mut conn = SqliteConnection::connect_with(&connect).await.map_err(fail)?;
+        MIGRATOR.run(&mut conn).await.map_err(|error| match error {
+            sqlx::migrate::MigrateError::VersionMissing(version) => {
+                StoreError::NewerSchema { path: path.clone(), version }
+            }
+            sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
+            other => StoreError::Corrupt(other.to_string()),
+        })?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(connect.create_if_missing(false))
+            .await
+            .map_err(fail)?;
+        Ok(Store { path, reads, writer: Mutex::new(Writer { conn, next_seq: HashMap::new() }) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records a new run (its snapshot, input and steps) and its creation event.
+    pub async fn create_run(&self, run: &NewRun) -> Result<()> {
+        let now = Utc::now().timestamp_millis();
+        let mut writer = self.writer.lock().await;
+        let mut tx = writer.conn.begin_with("BEGIN IMMEDIATE").await.map_err(|e| classify(&self.path, e))?;
+        sqlx::query("INSERT OR IGNORE INTO workflows (hash, name, definition, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&run.workflow_hash)
+            .bind(&run.workflow_name)
+            .bind(&run.definition)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| classify(&self.path, e))?;
+        sqlx::query(
+            "INSERT INTO runs (id, workflow_hash, workflow_name, state, input, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run.id.to_string())
+        .bind(&run.workflow_hash)
+        .bind(&run.workflow_name)
+        .bind(RunState::Pending.as_str())
+        .bind(run.input.to_string())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| classify(&self.path, e))?;
+        insert_event(&mut tx, run.id, 1, now, None, None, RunState::Pending.as_str(), None, None)
+            .await
+            .map_err(|e| classify(&self.path, e))?;
+        let mut seq = 1;
+        for (step_id, state) in &run.steps {
+            sqlx::query("INSERT INTO steps (run_id, step_id, state, updated_at) VALUES (?, ?, ?, ?)")
+                .bind(run.id.to_string())
+                .bind(step_id)
+                .bind(state.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| classify(&self.path, e))?;
+            if *state != StepState::Pending {
+                seq += 1;
+                let from = Some(StepState::Pending.as_str());
+                insert_event(&mut tx, run.id, seq, now, Some(step_id), from, state.as_str(), Some(0), None)
+                    .await
+                    .map_err(|e| classify(&self.path, e))?;
+            }
+        }
+        tx.commit().await.map_err(|e| classify(&self.path, e))?;
+        writer.next_seq.insert(run.id, seq + 1);
+        Ok(())
+    }
+
+    /// Commits `changes` in one transaction, each with its event, in order.
+    ///
+    /// Every change names the state it leaves; if the stored state differs, nothing is
+    /// committed and [`StoreError::Conflict`] comes back.
+    pub async fn apply(&self, changes: &[Change]) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now().timestamp_millis();
+        let mut writer = self.writer.lock().await;
+        let Writer { conn, next_seq } = &mut *writer;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(|e| classify(&self.path, e))?;
+        let mut seqs: HashMap<Uuid, i64> = HashMap::new();
+        for change in changes {
+            let run_id = match change {
+                Change::Run(change) => change.run_id,
+                Change::Step(change) => change.run_id,
+            };
+            let seq = match seqs.get(&run_id).or_else(|| next_seq.get(&run_id)) {
+                Some(&seq) => seq,
+                None => next_seq_of(&mut tx, run_id).await.map_err(|e| classify(&self.path, e))?,
+            };
+            seqs.insert(run_id, seq + 1);
+            apply_one(&mut tx, change, seq, now).await.map_err(|e| match e {
+                ApplyError::Sqlx(e) => classify(&self.path, e),
+                ApplyError::Store(e) => e,
+            })?;
+        }
+        for run_id in seqs.keys() {
+            sqlx::query("UPDATE runs SET updated_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(run_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| classify(&self.path, e))?;
+        }
+        tx.commit().await.map_err(|e| classify(&self.path, e))?;
+        next_seq.extend(seqs);
+        Ok(())
+    }
+
+    /// Takes the lease of `run_id` for `holder` for `ttl`, unless somebody else holds a live one.
+    ///
+    /// `is_void` tells whether a foreign holder is known to be gone (its process died).
+    pub async fn acquire_lease(
+        &self,
+        run_id: Uuid,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        is_void: impl Fn(&LeaseHolder) -> bool,
+    ) -> Result<LeaseAttempt> {
+        let now = Utc::now();
+        let mut writer = self.writer.lock().await;
+        let mut tx = writer.conn.begin_with("BEGIN IMMEDIATE").await.map_err(|e| classify(&self.path, e))?;
+        let row = sqlx::query(
+            "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires FROM runs WHERE id = ?",
+        )
+        .bind(run_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| classify(&self.path, e))?
+        .ok_or_else(|| StoreError::UnknownRun(run_id.to_string()))?;
+        if let Some(owner) = row.get::<Option<String>, _>(0) {
+            let current = LeaseHolder {
+                owner,
+                host: row.get(1),
+                pid: row.get::<i64, _>(2) as u32,
+                pid_start: row.get::<i64, _>(3) as u64,
+            };
+            let expires = millis_to_time(row.get(4));
+            if current.owner != holder.owner && expires > now && !is_void(&current) {
+                return Ok(LeaseAttempt::Held { holder: current, expires });
+            }
+        }
+        let expires = now + ttl;
+        sqlx::query(
+            "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?, lease_expires = ?
+             WHERE id = ?",
+        )
+        .bind(&holder.owner)
+        .bind(&holder.host)
+        .bind(i64::from(holder.pid))
+        .bind(holder.pid_start as i64)
+        .bind(expires.timestamp_millis())
+        .bind(run_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| classify(&self.path, e))?;
+        tx.commit().await.map_err(|e| classify(&self.path, e))?;
+        Ok(LeaseAttempt::Acquired)
+    }
+
+    /// Extends our lease of `run_id` by `ttl` from now; `false` if it is no longer ours.
+    pub async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool> {
+        let expires = (Utc::now() + ttl).timestamp_millis();
+        let mut writer = self.writer.lock().await;
+        let done = sqlx::query("UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?")
+            .bind(expires)
+            .bind(run_id.to_string())
+            .bind(owner)
+            .execute(&mut writer.conn)
+            .await
+            .map_err(|e| classify(&self.path, e))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives up our lease of `run_id`.
+    pub async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
+        let mut writer = self.writer.lock().await;
+        sqlx::query(
+            "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, lease_pid_start = NULL,
+             lease_expires = NULL WHERE id = ? AND lease_owner = ?",
+        )
+        .bind(run_id.to_string())
+        .bind(owner)
+        .execute(&mut writer.conn)
+        .await
+        .map_err(|e| classify(&self.path, e))?;
+        writer.next_seq.remove(&run_id);
+        Ok(())
+    }
+
+    /// The run `run_id`, or the only run whose id starts with `run_id`.
+    pub async fn run(&self, run_id: &str) -> Result<RunRecord> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.workflow_name, w.definition, r.state, r.input, r.output, r.error, r.created_at, r.updated_at
+             FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
+             WHERE r.id = ?1 OR (length(?1) >= 4 AND substr(r.id, 1, length(?1)) = ?1) ORDER BY r.id != ?1 LIMIT 2",
+        )
+        .bind(run_id)
+        .fetch_all(&self.reads)
+        .await
+        .map_err(|e| classify(&self.path, e))?;
+        let row = match rows.as_slice() {
+            [row] => row,
+            [first, _] if first.get::<String, _>(0) == run_id => first,
+            _ => return Err(StoreError::UnknownRun(run_id.to_owned())),
+        };
+        run_record(row)
+    }
+
+    /// The current state of every step of a run, in no particular order.
+    pub async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT step_id, state, attempt, output, error, wake_at, usage FROM steps WHERE run_id = ?",
+        )
+        .bind(run_id.to_string())
+        .fetch_all(&self.reads)
+        .await
+        .map_err(|e| classify(&self.path, e))?;
+        rows.iter().map(step_record).collect()
+    }
+
+    /// Every run, newest first (without their definitions).
+    pub async fn runs(&self) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.workflow_name, '', r.state, r.input, r.output, r.error, r.created_at, r.updated_at
+             FROM runs r ORDER BY r.created_at DESC, r.id DESC",
+        )
+        .fetch_all(&self.reads)
+        .await
+        .map_err(|e| classify(&self.path, e))?;
+        rows.iter().map(run_record).collect()
+    }
+
+    /// Ids of runs that have not ended and are not paused, oldest first.
+    pub async fn unfinished_runs(&self) -> Result<Vec<Uuid>> {
+        let rows = sqlx::query("SELECT id FROM runs WHERE state IN ('pending', 'running') ORDER BY created_at, id")
+            .fetch_all(&self.reads)
+            .await
+            .map_err(|e| classify(&self.path, e))?;
+        rows.iter().map(|row| parse_uuid(row.get(0))).collect()
+    }
+
+    /// The history of a run, in order.
+    pub async fn history(&self, run_id: Uuid) -> Result<Vec<EventRecord>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, step_id, from_state, to_state, attempt, detail FROM events WHERE run_id = ? ORDER BY seq",
+        )
+        .bind(run_id.to_string())
+        .fetch_all(&self.reads)
+        .await
+        .map_err(|e| classify(&self.path, e))?;
+        rows.iter()
+            .map(|row| {
+                Ok(EventRecord {
+                    seq: row.get(0),
+                    at: millis_to_time(row.get(1)),
+                    step_id: row.get(2),
+                    from: row.get(3),
+                    to: row.get(4),
+                    attempt: row.get::<Option<i64>, _>(5).map(|a| a as u32),
+                    detail: row.get::<Option<String>, _>(6).map(parse_json).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Closes every connection (checkpointing the WAL when it is the last one).
+    pub async fn close(self) {
+        self.reads.close().await;
+        let _ = self.writer.into_inner().conn.close().await;
+    }
+}
+
+enum ApplyError {
+    Sqlx(sqlx::Error),
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for ApplyError {
+    fn from(error: sqlx::Error) -> Self {
+        ApplyError::Sqlx(error)
+    }
+}
+
+async fn apply_one(
+    tx: &mut SqliteConnection,
+    change: &Change,
+    seq: i64,
+    now: i64,
+) -> std::result::Result<(), ApplyError> {
+    match change {
+        Change::Run(change) => {
+            let done = sqlx::query("UPDATE runs SET state = ?, output = ?, error = ? WHERE id = ? AND state = ?")
+                .bind(change.to.as_str())
+                .bind(change.output.as_ref().map(Value::to_string))
+                .bind(&change.error)
+                .bind(change.run_id.to_string())
+                .bind(change.from.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(ApplyError::Store(StoreError::Conflict {
+                    run: change.run_id,
+                    what: "the run".into(),
+                    expected: change.from.to_string(),
+                }));
+            }
+            let detail = change.error.as_ref().map(|error| serde_json::json!({ "error": error }));
+            insert_event(tx, change.run_id, seq, now, None, Some(change.from.as_str()), change.to.as_str(), None, detail)
+                .await?;
+        }
+        Change::Step(change) => {
+            let done = sqlx::query(
+                "UPDATE steps SET state = ?, attempt = ?, output = ?, error = ?, wake_at = ?,
+                 usage = COALESCE(?, usage), updated_at = ? WHERE run_id = ? AND step_id = ? AND state = ?",
+            )
+            .bind(change.to.as_str())
+            .bind(i64::from(change.attempt))
+            .bind(change.output.as_ref().map(Value::to_string))
+            .bind(&change.error)
+            .bind(change.wake_at.map(|at| at.timestamp_millis()))
+            .bind(change.usage.as_ref().map(|usage| serde_json::to_string(usage).unwrap_or_default()))
+            .bind(now)
+            .bind(change.run_id.to_string())
+            .bind(&change.step_id)
+            .bind(change.from.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(ApplyError::Store(StoreError::Conflict {
+                    run: change.run_id,
+                    what: format!("step {}", change.step_id),
+                    expected: change.from.to_string(),
+                }));
+            }
+            let mut detail = change.detail.clone().unwrap_or(Value::Null);
+            if let Some(error) = &change.error {
+                if !detail.is_object() {
+                    detail = serde_json::json!({});
+                }
+                detail["error"] = Value::String(error.clone());
+            }
+            let detail = (!detail.is_null()).then_some(detail);
+            insert_event(
+                tx,
+                change.run_id,
+                seq,
+                now,
+                Some(&change.step_id),
+                Some(change.from.as_str()),
+                change.to.as_str(),
+                Some(change.attempt),
+                detail,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_event(
+    conn: &mut SqliteConnection,
+    run_id: Uuid,
+    seq: i64,
+    at: i64,
+    step_id: Option<&str>,
+    from: Option<&str>,
+    to: &str,
+    attempt: Option<u32>,
+    detail: Option<Value>,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(run_id.to_string())
+    .bind(seq)
+    .bind(at)
+    .bind(step_id)
+    .bind(from)
+    .bind(to)
+    .bind(attempt.map(i64::from))
+    .bind(detail.map(|detail| detail.to_string()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn next_seq_of(conn: &mut SqliteConnection, run_id: Uuid) -> std::result::Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?")
+        .bind(run_id.to_string())
+        .fetch_one(conn)
+        .await?;
+    Ok(row.get(0))
+}
+
+fn run_record(row: &SqliteRow) -> Result<RunRecord> {
+    Ok(RunRecord {
+        id: parse_uuid(row.get(0))?,
+        workflow_name: row.get(1),
+        definition: row.get(2),
+        state: parse_state(row.get(3))?,
+        input: parse_json(row.get(4))?,
+        output: row.get::<Option<String>, _>(5).map(parse_json).transpose()?,
+        error: row.get(6),
+        created_at: millis_to_time(row.get(7)),
+        updated_at: millis_to_time(row.get(8)),
+    })
+}
+
+fn step_record(row: &SqliteRow) -> Result<StepRecord> {
+    Ok(StepRecord {
+        id: row.get(0),
+        state: parse_state(row.get(1))?,
+        attempt: row.get::<i64, _>(2) as u32,
+        output: row.get::<Option<String>, _>(3).map(parse_json).transpose()?,
+        error: row.get(4),
+        wake_at: row.get::<Option<i64>, _>(5).map(millis_to_time),
+        usage: row
+            .get::<Option<String>, _>(6)
+            .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("usage: {e}"))))
+            .transpose()?,
+    })
+}
+
+/// Turns an sqlx error into the store error a user can act on.
+fn classify(path: &Path, error: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        let primary = db.code().and_then(|code| code.parse::<i64>().ok()).map(|code| code & 0xff);
+        match primary {
+            Some(26) => return StoreError::NotADatabase(path.to_owned()),
+            Some(5) | Some(6) => return StoreError::Locked(path.to_owned()),
+            Some(14) => return StoreError::Missing(path.to_owned()),
+            _ => {}
+        }
+    }
+    StoreError::Sqlx(error)
+}
+
+fn parse_uuid(text: String) -> Result<Uuid> {
+    Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("run id {text:?}: {e}")))
+}
+
+fn parse_json(text: String) -> Result<Value> {
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
+}
+
+fn parse_state<S: FromStr<Err = UnknownState>>(text: String) -> Result<S> {
+    text.parse().map_err(|e: UnknownState| StoreError::Corrupt(e.to_string()))
+}
+
+fn millis_to_time(millis: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(millis).single().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lease;
+
+    async fn open(dir: &tempfile::TempDir) -> Store {
+        Store::open(&StoreOptions::new(dir.path().join("cairn.db"))).await.unwrap()
+    }
+
+    fn new_run() -> NewRun {
+        NewRun {
+            id: Uuid::now_v7(),
+            workflow_name: "demo".into(),
+            workflow_hash: "h1".into(),
+            definition: "{}".into(),
+            input: serde_json::json!({"n": 1}),
+            steps: vec![("a".into(), StepState::Ready), ("b".into(), StepState::Pending)],
+        }
+    }
+
+    fn step(run: &NewRun, id: &str, from: StepState, to: StepState, output: Option<Value>) -> Change {
+        Change::Step(StepChange {
+            run_id: run.id,
+            step_id: id.into(),
+            from,
+            to,
+            attempt: 1,
+            output,
+            error: None,
+            wake_at: None,
+            usage: None,
+            detail: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn transitions_commit_with_their_events_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let run = new_run();
+        store.create_run(&run).await.unwrap();
+        store
+            .apply(&[
+                Change::Run(RunChange { run_id: run.id, from: RunState::Pending, to: RunState::Running, output: None, error: None }),
+                step(&run, "a", StepState::Ready, StepState::Running, None),
+            ])
+            .await
+            .unwrap();
+        store.apply(&[step(&run, "a", StepState::Running, StepState::Succeeded, Some(serde_json::json!(42)))]).await.unwrap();
+
+        let steps = store.steps(run.id).await.unwrap();
+        let a = steps.iter().find(|s| s.id == "a").unwrap();
+        assert_eq!((a.state, a.output.clone()), (StepState::Succeeded, Some(serde_json::json!(42))));
+        let history = store.history(run.id).await.unwrap();
+        let seqs: Vec<i64> = history.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+        let last = history.last().unwrap();
+        assert_eq!((last.step_id.as_deref(), last.from.as_deref(), last.to.as_str()), (Some("a"), Some("running"), "succeeded"));
+        assert_eq!(store.run(&run.id.to_string()[..8]).await.unwrap().state, RunState::Running);
+    }
+
+    #[tokio::test]
+    async fn a_stale_change_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let run = new_run();
+        store.create_run(&run).await.unwrap();
+        let result = store
+            .apply(&[
+                step(&run, "a", StepState::Ready, StepState::Running, None),
+                step(&run, "b", StepState::Ready, StepState::Running, None),
+            ])
+            .await;
+        assert!(matches!(result, Err(StoreError::Conflict { .. })), "{result:?}");
+        let a = store.steps(run.id).await.unwrap().into_iter().find(|s| s.id == "a").unwrap();
+        assert_eq!(a.state, StepState::Ready);
+        assert_eq!(store.history(run.id).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_live_lease_is_refused_and_a_void_one_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let run = new_run();
+        store.create_run(&run).await.unwrap();
+        let first = lease::this_process();
+        let second = lease::this_process();
+        let ttl = Duration::from_secs(60);
+        assert_eq!(store.acquire_lease(run.id, &first, ttl, lease::is_void).await.unwrap(), LeaseAttempt::Acquired);
+        match store.acquire_lease(run.id, &second, ttl, lease::is_void).await.unwrap() {
+            LeaseAttempt::Held { holder, .. } => assert_eq!(holder, first),
+            other => panic!("expected Held, got {other:?}"),
+        }
+        assert_eq!(store.acquire_lease(run.id, &second, ttl, |_| true).await.unwrap(), LeaseAttempt::Acquired);
+        assert!(!store.renew_lease(run.id, &first.owner, ttl).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn bad_files_are_named_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+        let error = Store::open(&StoreOptions::new(&junk)).await.unwrap_err();
+        assert!(matches!(error, StoreError::NotADatabase(_)), "{error:?}");
+        assert_eq!(std::fs::read(&junk).unwrap(), vec![b'x'; 4096]);
+
+        let missing = StoreOptions { create: false, ..StoreOptions::new(dir.path().join("none.db")) };
+        assert!(matches!(Store::open(&missing).await, Err(StoreError::Missing(_))));
+        assert!(!dir.path().join("none.db").exists());
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        open(&dir).await.close().await;
+        let path = dir.path().join("cairn.db");
+        let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path)).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (9999, 'future', 1, x'00', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        let error = Store::open(&StoreOptions::new(&path)).await.unwrap_err();
+        assert!(matches!(error, StoreError::NewerSchema { version: 9999, .. }), "{error:?}");
+    }
+}

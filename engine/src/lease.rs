@@ -1,0 +1,59 @@
+//! Who this engine is, for run leases, and whether another holder is provably gone.
+//!
+//! A lease names its holder's host, pid and process start time. On the same host, a holder
+//! whose process no longer exists (or whose pid now belongs to a younger process) is void at
+//! once, so `cairn resume` right after a crash never waits out the expiry.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::store::LeaseHolder;
+
+/// How long a lease lasts unless renewed; renewed every third of it.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// The lease holder that stands for this process (a fresh owner id per engine).
+pub fn this_process() -> LeaseHolder {
+    let pid = std::process::id();
+    LeaseHolder { owner: Uuid::now_v7().to_string(), host: host_name(), pid, pid_start: process_start(pid).unwrap_or(0) }
+}
+
+/// Whether `holder` is known to be gone: it ran on this host and its process is not there.
+pub fn is_void(holder: &LeaseHolder) -> bool {
+    holder.host == host_name() && process_start(holder.pid) != Some(holder.pid_start)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// The start time of process `pid` in clock ticks since boot (field 22 of /proc/PID/stat).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses: skip past its last ')'.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_not_void() {
+        let me = this_process();
+        assert!(me.pid_start > 0);
+        assert!(!is_void(&me));
+    }
+
+    #[test]
+    fn a_dead_or_reused_pid_is_void() {
+        let me = this_process();
+        assert!(is_void(&LeaseHolder { pid_start: me.pid_start + 1, ..me.clone() }));
+        assert!(is_void(&LeaseHolder { pid: u32::MAX, ..me.clone() }));
+        assert!(!is_void(&LeaseHolder { host: "elsewhere".into(), pid: u32::MAX, ..me }));
+    }
+}
