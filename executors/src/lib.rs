@@ -1,1 +1,87 @@
-//! cairn-executors: the built-in executors.
+//! cairn-executors: the built-in implementations of the engine's
+//! [`Executor`](cairn_engine::executor::Executor) trait.
+//!
+//! - [`ProcessExecutor`] (`process`): runs a program, JSON in on stdin, JSON (or text) out on
+//!   stdout, with a capped output, an environment allow-list, timeouts that reach the whole
+//!   process group, and no orphans or zombies left behind.
+//! - [`FunctionExecutor`] (`function`): async Rust closures registered by the embedding
+//!   program.
+//! - [`NoopExecutor`] (`noop`) and [`SleepExecutor`] (`sleep`): for tests, examples and
+//!   benchmarks.
+//!
+//! [`builtin`] gives `noop`, `sleep` and `process` under those names; an embedding program
+//! adds its functions:
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use cairn_engine::executor::{Action, ExecContext};
+//! use cairn_executors::FunctionExecutor;
+//! use serde_json::{Value, json};
+//!
+//! # #[tokio::main]
+//! # async fn main() {
+//! let mut executors = cairn_executors::builtin();
+//! let functions = FunctionExecutor::new().register("add", |input: Value, _action| async move {
+//!     let sum = input["a"].as_i64().unwrap_or(0) + input["b"].as_i64().unwrap_or(0);
+//!     Ok(json!(sum))
+//! });
+//! executors.insert("function".to_owned(), Arc::new(functions));
+//!
+//! // The engine builds actions and contexts; here is one by hand.
+//! let run_id = uuid::Uuid::now_v7();
+//! let action = Action {
+//!     run_id,
+//!     step_id: "hello".to_owned(),
+//!     item_index: None,
+//!     attempt: 1,
+//!     executor: "process".to_owned(),
+//!     params: json!({"command": ["sh", "-c", "cat; echo '{\"ok\": true}' >&2"], "input": {"n": 1}}),
+//!     idempotency_key: Action::idempotency_key_for(run_id, "hello", None),
+//! };
+//! let outcome = executors["process"].execute(&action, ExecContext::new()).await;
+//! assert_eq!(outcome.result, Ok(json!({"n": 1})));
+//! assert_eq!(outcome.log_tail.as_deref(), Some("{\"ok\": true}\n"));
+//! # }
+//! ```
+
+mod function;
+mod interrupt;
+mod noop;
+mod params;
+mod process;
+mod sleep;
+
+use std::sync::Arc;
+
+use cairn_engine::executor::Executors;
+
+#[doc(inline)]
+pub use crate::function::FunctionExecutor;
+#[doc(inline)]
+pub use crate::noop::NoopExecutor;
+#[doc(inline)]
+pub use crate::process::{
+    DEFAULT_ENV_ALLOW, DEFAULT_KILL_GRACE, DEFAULT_MAX_OUTPUT, DEFAULT_STDERR_TAIL, ProcessExecutor,
+};
+#[doc(inline)]
+pub use crate::sleep::SleepExecutor;
+
+/// The built-in executors under their names: `noop`, `sleep` and `process` (with its
+/// defaults). The `function` executor is the embedding program's to add.
+pub fn builtin() -> Executors {
+    let mut executors = Executors::new();
+    executors.insert("noop".to_owned(), Arc::new(NoopExecutor::new()));
+    executors.insert("sleep".to_owned(), Arc::new(SleepExecutor::new()));
+    executors.insert("process".to_owned(), Arc::new(ProcessExecutor::new()));
+    executors
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn builtin_names_its_executors() {
+        let names: Vec<String> = super::builtin().into_keys().collect();
+        assert_eq!(names, ["noop", "process", "sleep"]);
+    }
+}

@@ -1,0 +1,48 @@
+//! Reading an action's `with` parameters shared by several executors.
+
+use std::time::Duration;
+
+use cairn_engine::executor::Action;
+use serde_json::Value;
+
+/// `with.output`, or `null` when absent.
+pub(crate) fn output(action: &Action) -> Value {
+    action.param("output").cloned().unwrap_or(Value::Null)
+}
+
+/// `with.<name>` as a humantime duration (`"200ms"`, `"5m"`): `Ok(None)` when absent, `Err`
+/// with a message naming the parameter when it is not a string or not a duration.
+pub(crate) fn duration(action: &Action, name: &str) -> Result<Option<Duration>, String> {
+    match action.param(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => humantime::parse_duration(text)
+            .map(Some)
+            .map_err(|error| format!("`with.{name}` is not a duration (\"{text}\"): {error}")),
+        Some(other) => Err(format!(
+            "`with.{name}` must be a duration string such as \"5s\", got {other}"
+        )),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Building actions for the executors' tests.
+
+    use cairn_engine::executor::Action;
+    use serde_json::Value;
+    use uuid::Uuid;
+
+    /// An action of executor `executor` with `with` = `params`, attempt 1 of step `step`.
+    pub(crate) fn action(executor: &str, params: Value) -> Action {
+        let run_id = Uuid::now_v7();
+        Action {
+            run_id,
+            step_id: "step".to_owned(),
+            item_index: None,
+            attempt: 1,
+            executor: executor.to_owned(),
+            params,
+            idempotency_key: Action::idempotency_key_for(run_id, "step", None),
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! The `process` executor: runs a program with a full lifecycle.
+
+mod capture;
+mod group;
+mod params;
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsString;
+use std::io;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cairn_engine::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout};
+use tokio_util::sync::CancellationToken;
+
+use self::capture::Captured;
+use self::group::ProcessGroup;
+use self::params::ProcessParams;
+use crate::interrupt::Interrupt;
+
+/// The default cap on a step's stdout: 16 MiB.
+pub const DEFAULT_MAX_OUTPUT: usize = 16 * 1024 * 1024;
+/// The default amount of a step's stderr kept (its tail): 64 KiB.
+pub const DEFAULT_STDERR_TAIL: usize = 64 * 1024;
+/// The default grace between SIGTERM and SIGKILL: 5 s.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
+/// The engine's environment variables a step sees by default.
+pub const DEFAULT_ENV_ALLOW: &[&str] = &["PATH", "HOME", "LANG", "TZ"];
+
+/// How much of the stderr tail goes into a failure's message (all of it is in `log_tail`).
+const MESSAGE_TAIL: usize = 4 * 1024;
+/// How long to wait for the pipes to close once the whole group has been killed (a process
+/// that left the group may still hold them).
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
+/// How long to wait for killed members of the group to be reaped by their parents.
+const REAP_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs a program, the step's `with` saying how:
+///
+/// | `with.` | meaning |
+/// | --- | --- |
+/// | `command` | argv array, required: `["prog", "arg", ...]`; no shell (write `["sh", "-c", "..."]` for one) |
+/// | `input` | any JSON, written to stdin (`null` when absent) followed by a newline, then EOF |
+/// | `env` | object of strings added to the environment |
+/// | `cwd` | working directory; must exist |
+/// | `kill_grace` | duration between SIGTERM and SIGKILL, overriding the executor's |
+///
+/// The output is stdout parsed as JSON, else stdout as a string (one trailing newline
+/// removed); empty stdout gives `null`. Stdout is capped ([`max_output`](Self::max_output)):
+/// past the cap the process group is killed and the attempt fails with
+/// [`ErrorClass::OutputTooLarge`]. The last [`stderr_tail`](Self::stderr_tail) bytes of
+/// stderr are returned in [`Outcome::log_tail`]. Every line on stdout or stderr reports
+/// progress.
+///
+/// The environment is cleared, then holds the engine's variables named in the allow-list
+/// ([`env_allow`](Self::env_allow), [`DEFAULT_ENV_ALLOW`] by default), then `with.env`, then
+/// `CAIRN_RUN_ID`, `CAIRN_STEP_ID`, `CAIRN_ATTEMPT`, `CAIRN_IDEMPOTENCY_KEY` and, for a
+/// `for_each` item, `CAIRN_ITEM_INDEX`.
+///
+/// The program leads a new process group and gets SIGKILL if the engine dies
+/// (`PR_SET_PDEATHSIG`). On timeout or cancellation the whole group gets SIGTERM, then
+/// SIGKILL after the grace. When the attempt ends for any reason, whatever is left of the
+/// group (background grandchildren) is killed and the direct child reaped: nothing of the
+/// step outlives its attempt.
+///
+/// | failure | class |
+/// | --- | --- |
+/// | bad `with`, `cwd` missing | [`ErrorClass::BadParams`] |
+/// | program missing or not executable | [`ErrorClass::SpawnFailed`] |
+/// | non-zero exit or killed by a signal | [`ErrorClass::ExitCode`] (retryable), with the stderr tail |
+/// | deadline passed | [`ErrorClass::Timeout`] |
+/// | cancelled | [`ErrorClass::Cancelled`] |
+/// | stdout past the cap | [`ErrorClass::OutputTooLarge`] |
+/// | stdout not UTF-8 (and not JSON) | [`ErrorClass::BadOutput`] |
+///
+/// Spawn it from a long-lived thread (any tokio worker or `block_on` thread): the
+/// parent-death signal fires when the spawning *thread* ends, so never from
+/// `spawn_blocking`.
+#[derive(Debug, Clone)]
+pub struct ProcessExecutor {
+    max_output: usize,
+    stderr_tail: usize,
+    env_allow: Vec<String>,
+    kill_grace: Duration,
+}
+
+impl Default for ProcessExecutor {
+    fn default() -> Self {
+        ProcessExecutor {
+            max_output: DEFAULT_MAX_OUTPUT,
+            stderr_tail: DEFAULT_STDERR_TAIL,
+            env_allow: DEFAULT_ENV_ALLOW
+                .iter()
+                .map(|&name| name.to_owned())
+                .collect(),
+            kill_grace: DEFAULT_KILL_GRACE,
+        }
+    }
+}
+
+impl ProcessExecutor {
+    /// The executor with the defaults: 16 MiB of stdout, 64 KiB of stderr tail, PATH, HOME,
+    /// LANG and TZ passed through, 5 s of kill grace.
+    pub fn new() -> Self {
+        ProcessExecutor::default()
+    }
+
+    /// Caps stdout at `bytes`.
+    pub fn max_output(mut self, bytes: usize) -> Self {
+        self.max_output = bytes;
+        self
+    }
+
+    /// Keeps the last `bytes` of stderr.
+    pub fn stderr_tail(mut self, bytes: usize) -> Self {
+        self.stderr_tail = bytes;
+        self
+    }
+
+    /// Passes exactly these variables of the engine's environment through (replacing the
+    /// default allow-list); the others never reach a step.
+    pub fn env_allow<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.env_allow = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Waits `grace` between SIGTERM and SIGKILL (a step's `with.kill_grace` overrides it).
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    /// The command to spawn: argv, environment, cwd, pipes, process group.
+    fn command(&self, action: &Action, params: &ProcessParams) -> Command {
+        let mut command = Command::new(&params.command[0]);
+        command.args(&params.command[1..]).env_clear();
+        for name in &self.env_allow {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        command.envs(params.env.iter().map(|(name, value)| (name, value)));
+        let cairn: [(&str, OsString); 4] = [
+            ("CAIRN_RUN_ID", action.run_id.to_string().into()),
+            ("CAIRN_STEP_ID", action.step_id.clone().into()),
+            ("CAIRN_ATTEMPT", action.attempt.to_string().into()),
+            (
+                "CAIRN_IDEMPOTENCY_KEY",
+                action.idempotency_key.clone().into(),
+            ),
+        ];
+        command.envs(cairn);
+        if let Some(index) = action.item_index {
+            command.env("CAIRN_ITEM_INDEX", index.to_string());
+        }
+        if let Some(cwd) = &params.cwd {
+            command.current_dir(cwd);
+        }
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        group::configure(&mut command);
+        command
+    }
+
+    /// Runs one attempt with checked parameters.
+    async fn run(&self, action: &Action, params: ProcessParams, ctx: &ExecContext) -> Outcome {
+        let program = params.command[0].as_str();
+        let cwd_problem = match &params.cwd {
+            Some(cwd) => check_dir(cwd).await.err(),
+            None => None,
+        };
+        if let Some(message) = cwd_problem {
+            return Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO);
+        }
+        let mut child = match self.command(action, &params).spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                return Outcome::failure(
+                    ErrorClass::SpawnFailed,
+                    spawn_error(program, &error),
+                    Duration::ZERO,
+                );
+            }
+        };
+        let mut group = ProcessGroup::new(child.id().expect("a child just spawned has a pid"));
+        let grace = params.kill_grace.unwrap_or(self.kill_grace);
+
+        let stop = CancellationToken::new();
+        let _stop_on_drop = stop.clone().drop_guard();
+        let mut stdout = Some(tokio::spawn(capture::read_capped(
+            child.stdout.take().expect("stdout is piped"),
+            self.max_output,
+            ctx.progress.clone(),
+            stop.clone(),
+        )));
+        let stderr = tokio::spawn(capture::read_tail(
+            child.stderr.take().expect("stderr is piped"),
+            self.stderr_tail,
+            ctx.progress.clone(),
+            stop.clone(),
+        ));
+        let stdin = tokio::spawn(write_input(
+            child.stdin.take().expect("stdin is piped"),
+            params.input,
+        ));
+
+        // Wait for the child to exit, stdout to overflow, or the attempt to be interrupted.
+        let mut captured = None;
+        let interrupt = Interrupt::wait(ctx);
+        tokio::pin!(interrupt);
+        let (end, status) = loop {
+            tokio::select! {
+                status = child.wait() => break (End::Exited, Some(status)),
+                joined = async { stdout.as_mut().expect("guarded").await }, if stdout.is_some() => {
+                    stdout = None;
+                    let read = joined.unwrap_or_default();
+                    if read.overflowed {
+                        break (End::TooLarge, None);
+                    }
+                    captured = Some(read);
+                }
+                why = &mut interrupt => break (End::Interrupted(why), None),
+            }
+        };
+        if let End::Interrupted(_) = end {
+            terminate(&mut child, &mut group, grace).await;
+        }
+
+        // Whatever ended the attempt: kill what is left of the group (background
+        // grandchildren), reap the child, drain the pipes, wait for the group to be gone.
+        group.signal(Signal::SIGKILL);
+        let status = match status {
+            Some(status) => status,
+            None => child.wait().await,
+        };
+        stdin.abort();
+        let captured = match (captured, stdout) {
+            (Some(captured), _) => captured,
+            (None, Some(task)) => drain(task, &stop).await.unwrap_or_default(),
+            (None, None) => Captured::default(),
+        };
+        // The child may exit (SIGPIPE) before the select sees stdout overflow.
+        let end = match end {
+            End::Exited if captured.overflowed => End::TooLarge,
+            end => end,
+        };
+        let tail = drain(stderr, &stop).await.unwrap_or_default();
+        if !group.wait_empty(Instant::now() + REAP_WAIT).await {
+            tracing::warn!(
+                program,
+                "processes of a step's group were still present after SIGKILL"
+            );
+        }
+
+        let log_tail = (!tail.is_empty()).then(|| String::from_utf8_lossy(&tail).into_owned());
+        let mut outcome = match end {
+            End::Interrupted(why) => why.outcome(&format!("`{program}`"), Duration::ZERO),
+            End::TooLarge => Outcome::failure(
+                ErrorClass::OutputTooLarge,
+                format!(
+                    "`{program}` wrote more than {} bytes to stdout; it was killed",
+                    self.max_output
+                ),
+                Duration::ZERO,
+            ),
+            End::Exited => match status {
+                Err(error) => Outcome::failure(
+                    ErrorClass::Transient,
+                    format!("waiting for `{program}` failed: {error}"),
+                    Duration::ZERO,
+                ),
+                Ok(status) if status.success() => match parse_output(captured.bytes) {
+                    Ok(output) => Outcome::success(output, Duration::ZERO),
+                    Err(message) => {
+                        Outcome::failure(ErrorClass::BadOutput, message, Duration::ZERO)
+                    }
+                },
+                Ok(status) => Outcome::failure(
+                    ErrorClass::ExitCode,
+                    exit_message(program, status, log_tail.as_deref()),
+                    Duration::ZERO,
+                ),
+            },
+        };
+        outcome.log_tail = log_tail;
+        outcome
+    }
+}
+
+#[async_trait]
+impl Executor for ProcessExecutor {
+    async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
+        let started = Instant::now();
+        let mut outcome = match ProcessParams::parse(action) {
+            Ok(params) => self.run(action, params, &ctx).await,
+            Err(message) => Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO),
+        };
+        outcome.duration = started.elapsed();
+        outcome
+    }
+}
+
+/// How the wait for the child ended.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// The child exited (or waiting for it failed).
+    Exited,
+    /// Stdout went past the cap.
+    TooLarge,
+    /// The attempt was cancelled or timed out.
+    Interrupted(Interrupt),
+}
+
+/// SIGTERM to the group, then up to `grace` for the child to exit and the group to empty.
+/// The caller sends the SIGKILL.
+async fn terminate(child: &mut Child, group: &mut ProcessGroup, grace: Duration) {
+    group.signal(Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    if timeout(grace, child.wait()).await.is_ok() {
+        group.wait_empty(deadline).await;
+    }
+}
+
+/// Writes `input` as JSON and a newline to the child's stdin, then closes it (EOF). A child
+/// that exits without reading is not an error.
+async fn write_input(mut stdin: ChildStdin, input: Value) {
+    let mut bytes = serde_json::to_vec(&input).expect("a JSON value serialises");
+    bytes.push(b'\n');
+    if let Err(error) = stdin.write_all(&bytes).await {
+        tracing::debug!(%error, "the step did not read all of its input");
+    }
+    // Dropping `stdin` closes it.
+}
+
+/// What a reader task collected, waiting at most [`DRAIN_WAIT`] for the pipe to close; past
+/// that, `stop` makes it return what it has.
+async fn drain<T>(mut task: JoinHandle<T>, stop: &CancellationToken) -> Option<T> {
+    match timeout(DRAIN_WAIT, &mut task).await {
+        Ok(joined) => joined.ok(),
+        Err(_) => {
+            tracing::warn!("a step's output pipe stayed open after its process group was killed");
+            stop.cancel();
+            task.await.ok()
+        }
+    }
+}
+
+/// Checks that `cwd` is an existing directory.
+async fn check_dir(cwd: &Path) -> Result<(), String> {
+    match tokio::fs::metadata(cwd).await {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => Err(format!("`with.cwd` {} is not a directory", cwd.display())),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            Err(format!("`with.cwd` {} does not exist", cwd.display()))
+        }
+        Err(error) => Err(format!(
+            "`with.cwd` {} cannot be used: {error}",
+            cwd.display()
+        )),
+    }
+}
+
+/// The message of a failed spawn, naming the program.
+fn spawn_error(program: &str, error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::NotFound => format!("command `{program}` not found"),
+        io::ErrorKind::PermissionDenied => {
+            format!("command `{program}` is not executable: {error}")
+        }
+        _ => format!("cannot start command `{program}`: {error}"),
+    }
+}
+
+/// The message of a non-zero exit: code or signal, and the end of stderr.
+fn exit_message(program: &str, status: ExitStatus, stderr: Option<&str>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+
+    let mut message = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("`{program}` exited with code {code}"),
+        (None, Some(signal)) => {
+            let name = Signal::try_from(signal)
+                .map_or_else(|_| signal.to_string(), |signal| signal.to_string());
+            format!("`{program}` was killed by signal {name}")
+        }
+        (None, None) => format!("`{program}` failed: {status}"),
+    };
+    if let Some(stderr) = stderr
+        .map(str::trim_end)
+        .filter(|stderr| !stderr.is_empty())
+    {
+        let mut start = stderr.len().saturating_sub(MESSAGE_TAIL);
+        while !stderr.is_char_boundary(start) {
+            start += 1;
+        }
+        message.push_str(if start > 0 {
+            "; stderr ends:\n…"
+        } else {
+            "; stderr:\n"
+        });
+        message.push_str(&stderr[start..]);
+    }
+    message
+}
+
+/// A successful step's output: stdout as JSON, else as a string without its trailing
+/// newline; `null` when stdout is empty.
+fn parse_output(mut stdout: Vec<u8>) -> Result<Value, String> {
+    if stdout.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    if let Ok(value) = serde_json::from_slice(&stdout) {
+        return Ok(value);
+    }
+    if stdout.ends_with(b"\n") {
+        stdout.pop();
+        if stdout.ends_with(b"\r") {
+            stdout.pop();
+        }
+    }
+    String::from_utf8(stdout)
+        .map(Value::String)
+        .map_err(|error| format!("stdout is neither JSON nor UTF-8 text: {error}"))
+}

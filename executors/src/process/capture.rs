@@ -1,0 +1,198 @@
+//! Reading a child's stdout (capped) and stderr (its tail), reporting each line as progress.
+
+use cairn_engine::executor::Progress;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::sync::CancellationToken;
+
+/// How much is read from a pipe at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// What was read from stdout.
+#[derive(Debug, Default)]
+pub(super) struct Captured {
+    /// The bytes read, at most the cap.
+    pub(super) bytes: Vec<u8>,
+    /// Whether the stream went past the cap (reading stopped there).
+    pub(super) overflowed: bool,
+}
+
+/// Reads `pipe` to its end, keeping at most `cap` bytes: past the cap it stops at once with
+/// `overflowed`, never holding more than `cap` bytes plus one chunk. Stops early, keeping what
+/// it has, when `stop` is cancelled.
+pub(super) async fn read_capped<R>(
+    mut pipe: R,
+    cap: usize,
+    progress: Progress,
+    stop: CancellationToken,
+) -> Captured
+where
+    R: AsyncRead + Unpin,
+{
+    let mut captured = Captured::default();
+    let mut chunk = vec![0; CHUNK];
+    let mut lines = Lines::new(progress);
+    while let Some(read) = read_chunk(&mut pipe, &mut chunk, &stop).await {
+        lines.feed(read);
+        if captured.bytes.len() + read.len() > cap {
+            captured.overflowed = true;
+            return captured;
+        }
+        captured.bytes.extend_from_slice(read);
+    }
+    lines.finish();
+    captured
+}
+
+/// Reads `pipe` to its end, keeping only its last `cap` bytes. Stops early, keeping what it
+/// has, when `stop` is cancelled.
+pub(super) async fn read_tail<R>(
+    mut pipe: R,
+    cap: usize,
+    progress: Progress,
+    stop: CancellationToken,
+) -> Vec<u8>
+where
+    R: AsyncRead + Unpin,
+{
+    let mut tail = Vec::new();
+    let mut chunk = vec![0; CHUNK];
+    let mut lines = Lines::new(progress);
+    while let Some(read) = read_chunk(&mut pipe, &mut chunk, &stop).await {
+        lines.feed(read);
+        tail.extend_from_slice(read);
+        // Trim now and then rather than on every chunk: amortised O(1) per byte.
+        if tail.len() > cap.saturating_mul(2).max(CHUNK) {
+            tail.drain(..tail.len() - cap);
+        }
+    }
+    lines.finish();
+    if tail.len() > cap {
+        tail.drain(..tail.len() - cap);
+    }
+    tail
+}
+
+/// The next chunk of `pipe`, or `None` at its end, on a read error, or when `stop` is
+/// cancelled.
+async fn read_chunk<'a, R>(
+    pipe: &mut R,
+    chunk: &'a mut [u8],
+    stop: &CancellationToken,
+) -> Option<&'a [u8]>
+where
+    R: AsyncRead + Unpin,
+{
+    let read = tokio::select! {
+        biased;
+        () = stop.cancelled() => return None,
+        read = pipe.read(chunk) => read,
+    };
+    match read {
+        Ok(0) => None,
+        Ok(n) => Some(&chunk[..n]),
+        Err(error) => {
+            tracing::debug!(%error, "reading a child's output failed; keeping what was read");
+            None
+        }
+    }
+}
+
+/// Counts the lines of a stream as they arrive and reports each one as progress.
+#[derive(Debug)]
+struct Lines {
+    progress: Progress,
+    /// Bytes have arrived since the last newline.
+    partial: bool,
+}
+
+impl Lines {
+    fn new(progress: Progress) -> Self {
+        Lines {
+            progress,
+            partial: false,
+        }
+    }
+
+    /// Reports every line `bytes` ends.
+    fn feed(&mut self, bytes: &[u8]) {
+        for _ in bytes.iter().filter(|&&byte| byte == b'\n') {
+            self.progress.report();
+        }
+        if let Some(&last) = bytes.last() {
+            self.partial = last != b'\n';
+        }
+    }
+
+    /// Reports a last line that had no newline.
+    fn finish(&mut self) {
+        if std::mem::take(&mut self.partial) {
+            self.progress.report();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_engine::executor::Progress;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{read_capped, read_tail};
+
+    #[tokio::test]
+    async fn keeps_everything_under_the_cap_and_counts_lines() {
+        let progress = Progress::default();
+        let captured = read_capped(
+            &b"a\nb\nc"[..],
+            100,
+            progress.clone(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(captured.bytes, b"a\nb\nc");
+        assert!(!captured.overflowed);
+        assert_eq!(progress.count(), 3);
+    }
+
+    #[tokio::test]
+    async fn stops_past_the_cap() {
+        let input = vec![b'x'; 10_000];
+        let captured = read_capped(
+            &input[..],
+            9_999,
+            Progress::default(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(captured.overflowed);
+        assert!(captured.bytes.len() <= 9_999);
+        let captured = read_capped(
+            &input[..],
+            10_000,
+            Progress::default(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(!captured.overflowed);
+    }
+
+    #[tokio::test]
+    async fn keeps_the_tail() {
+        let input: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let tail = read_tail(
+            &input[..],
+            1000,
+            Progress::default(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(tail, input[input.len() - 1000..]);
+        let tail = read_tail(
+            &b"short\n"[..],
+            1000,
+            Progress::default(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(tail, b"short\n");
+    }
+}

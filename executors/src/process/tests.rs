@@ -1,0 +1,337 @@
+//! The process executor against real processes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cairn_engine::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::ProcessExecutor;
+use crate::params::test_support::action;
+
+async fn run(params: Value) -> Outcome {
+    run_with(&ProcessExecutor::new(), params, ExecContext::new()).await
+}
+
+async fn run_with(executor: &ProcessExecutor, params: Value, ctx: ExecContext) -> Outcome {
+    executor.execute(&action("process", params), ctx).await
+}
+
+fn error(outcome: &Outcome) -> (ErrorClass, &str) {
+    let error = outcome.result.as_ref().expect_err("a failed outcome");
+    (error.class, error.message.as_str())
+}
+
+/// The processes of group `pgid` still in /proc, as (pid, state) — zombies included.
+fn group_members(pgid: i32) -> Vec<(i32, char)> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+    {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // A process may end between read_dir and here.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|pgrp| pgrp.parse::<i32>().ok()) == Some(pgid) {
+            members.push((pid, fields[0].chars().next().unwrap_or('?')));
+        }
+    }
+    members
+}
+
+/// Asserts that nothing of group `pgid` is left: no live process, no zombie.
+fn assert_group_gone(pgid: i32) {
+    let members = group_members(pgid);
+    assert!(
+        members.is_empty(),
+        "processes of group {pgid} left behind (pid, state): {members:?}"
+    );
+}
+
+/// Reads "pgid pid" as the test scripts print it.
+fn pids(text: &str) -> (i32, i32) {
+    let mut numbers = text
+        .split_whitespace()
+        .map(|n| n.parse::<i32>().expect("a pid"));
+    (
+        numbers.next().expect("the group's id"),
+        numbers.next().expect("the grandchild's pid"),
+    )
+}
+
+#[tokio::test]
+async fn json_input_reaches_stdin_and_json_stdout_is_parsed() {
+    let outcome =
+        run(json!({"command": ["cat"], "input": {"files": ["a.rs", "b.rs"], "n": 2}})).await;
+    assert_eq!(
+        outcome.result,
+        Ok(json!({"files": ["a.rs", "b.rs"], "n": 2}))
+    );
+}
+
+#[tokio::test]
+async fn stdin_reaches_eof_and_text_stdout_is_kept_as_a_string() {
+    // `cat` only ends once stdin is closed; the input is `null` when absent.
+    let outcome =
+        run(json!({"command": ["sh", "-c", "input=$(cat); echo \"read $input to the end\""]}))
+            .await;
+    assert_eq!(outcome.result, Ok(json!("read null to the end")));
+}
+
+#[tokio::test]
+async fn large_input_and_output_do_not_deadlock() {
+    // 4 MiB through `cat`: far more than a pipe holds, so stdin must be written while stdout
+    // is read.
+    let big = "x".repeat(4 * 1024 * 1024);
+    let outcome = run(json!({"command": ["cat"], "input": big})).await;
+    assert_eq!(outcome.result, Ok(Value::String(big)));
+}
+
+#[tokio::test]
+async fn empty_stdout_is_null_and_non_utf8_is_bad_output() {
+    assert_eq!(
+        run(json!({"command": ["true"]})).await.result,
+        Ok(Value::Null)
+    );
+    let outcome = run(json!({"command": ["printf", "\\377"]})).await;
+    assert_eq!(error(&outcome).0, ErrorClass::BadOutput);
+}
+
+#[tokio::test]
+async fn non_zero_exit_is_retryable_and_carries_the_stderr_tail() {
+    let outcome =
+        run(json!({"command": ["sh", "-c", "echo starting; echo 'disk full' >&2; exit 3"]})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::ExitCode);
+    assert!(class.is_retryable());
+    assert!(
+        message.contains("code 3") && message.contains("disk full"),
+        "{message}"
+    );
+    assert_eq!(outcome.log_tail.as_deref(), Some("disk full\n"));
+}
+
+#[tokio::test]
+async fn stderr_is_kept_bounded_to_its_tail() {
+    let executor = ProcessExecutor::new().stderr_tail(10);
+    let params = json!({"command": ["sh", "-c", "i=0; while [ $i -lt 1000 ]; do echo line $i >&2; i=$((i+1)); done; echo end >&2"]});
+    let outcome = run_with(&executor, params, ExecContext::new()).await;
+    assert_eq!(outcome.result, Ok(Value::Null));
+    assert_eq!(outcome.log_tail.as_deref(), Some("e 999\nend\n"));
+}
+
+#[tokio::test]
+async fn missing_command_fails_unretryably_naming_it() {
+    let outcome = run(json!({"command": ["cairn-no-such-command", "arg"]})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::SpawnFailed);
+    assert!(!class.is_retryable());
+    assert!(message.contains("cairn-no-such-command"), "{message}");
+}
+
+#[tokio::test]
+async fn bad_params_and_missing_cwd_are_bad_params() {
+    let outcome = run(json!({"command": "ls -l"})).await;
+    assert_eq!(error(&outcome).0, ErrorClass::BadParams);
+    let outcome = run(json!({"command": ["pwd"], "cwd": "/no/such/dir/for/cairn"})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadParams);
+    assert!(message.contains("/no/such/dir/for/cairn"), "{message}");
+}
+
+#[tokio::test]
+async fn runs_in_cwd() {
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = run(json!({"command": ["pwd", "-P"], "cwd": dir.path()})).await;
+    let expected = dir.path().canonicalize().unwrap();
+    assert_eq!(outcome.result, Ok(json!(expected.to_str().unwrap())));
+}
+
+#[tokio::test]
+async fn exports_the_cairn_variables_and_with_env() {
+    let mut action: Action = action(
+        "process",
+        json!({"command": ["sh", "-c", "echo \"$CAIRN_RUN_ID|$CAIRN_STEP_ID|$CAIRN_ATTEMPT|$CAIRN_IDEMPOTENCY_KEY|$CAIRN_ITEM_INDEX|$GREETING\""],
+               "env": {"GREETING": "hi"}}),
+    );
+    action.item_index = Some(2);
+    action.attempt = 3;
+    action.idempotency_key = Action::idempotency_key_for(action.run_id, "step", Some(2));
+    let outcome = ProcessExecutor::new()
+        .execute(&action, ExecContext::new())
+        .await;
+    let run_id = action.run_id;
+    assert_eq!(
+        outcome.result,
+        Ok(json!(format!("{run_id}|step|3|{run_id}/step/2|2|hi")))
+    );
+}
+
+/// The name of the secret-looking variable [`secret_in_the_engine_env_never_reaches_a_step`]
+/// sets in the environment of a copy of this test binary.
+const SECRET: &str = "CAIRN_TEST_AWS_SECRET_ACCESS_KEY";
+
+#[test]
+fn secret_in_the_engine_env_never_reaches_a_step() {
+    // Setting a variable in this process would need `unsafe` (edition 2024) and race with
+    // the other tests' threads, so run the check in a copy of this test binary started with
+    // the secret in its environment.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "process::tests::env_allow_list_in_a_process_holding_a_secret",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(SECRET, "hunter2")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("checked with the secret set"),
+        "{stdout}\n{stderr}"
+    );
+}
+
+/// Run by [`secret_in_the_engine_env_never_reaches_a_step`] with [`SECRET`] set; does
+/// nothing in a plain test run.
+#[tokio::test]
+async fn env_allow_list_in_a_process_holding_a_secret() {
+    if std::env::var_os(SECRET).is_none() {
+        return;
+    }
+    let env = json!({"command": ["env"]});
+    let outcome = run(env.clone()).await;
+    let seen = outcome.result.expect("env runs");
+    let seen = seen.as_str().expect("env prints text");
+    assert!(
+        !seen.contains(SECRET) && !seen.contains("hunter2"),
+        "the secret leaked:\n{seen}"
+    );
+    assert!(
+        seen.contains("PATH="),
+        "PATH is allow-listed by default:\n{seen}"
+    );
+    // Cargo sets CARGO_* for the test binary; none is allow-listed.
+    assert!(
+        !seen.contains("CARGO"),
+        "the engine's environment leaked:\n{seen}"
+    );
+
+    // Allow-listed on purpose, it is passed through.
+    let executor = ProcessExecutor::new().env_allow([SECRET]);
+    let outcome = run_with(&executor, env, ExecContext::new()).await;
+    let seen = outcome.result.expect("env runs");
+    assert!(
+        seen.as_str()
+            .unwrap()
+            .contains(&format!("{SECRET}=hunter2")),
+        "{seen}"
+    );
+    eprintln!("checked with the secret set");
+}
+
+#[tokio::test]
+async fn every_line_reports_progress() {
+    let ctx = ExecContext::new();
+    let outcome = run_with(
+        &ProcessExecutor::new(),
+        json!({"command": ["sh", "-c", "echo a; echo b >&2; echo c; printf d"]}),
+        ctx.clone(),
+    )
+    .await;
+    assert_eq!(outcome.result, Ok(json!("a\nc\nd")));
+    assert_eq!(ctx.progress.count(), 4);
+}
+
+#[tokio::test]
+async fn timeout_kills_the_whole_group_even_what_ignores_sigterm() {
+    // Acceptance 1: a background grandchild, then a hang past the timeout; everything ignores
+    // SIGTERM, so only the SIGKILL after the grace ends it.
+    let dir = tempfile::tempdir().unwrap();
+    let pids_file = dir.path().join("pids");
+    let script = "trap '' TERM; sleep 1000 & echo \"$$ $!\" > \"$1\"; sleep 1000";
+    let ctx = ExecContext {
+        deadline: Some(Instant::now() + Duration::from_secs(1)),
+        ..ExecContext::new()
+    };
+    let params = json!({"command": ["sh", "-c", script, "sh", &pids_file], "kill_grace": "100ms"});
+    let outcome = run_with(&ProcessExecutor::new(), params, ctx).await;
+    let (class, _) = error(&outcome);
+    assert_eq!(class, ErrorClass::Timeout);
+    assert!(class.is_retryable());
+    let written =
+        std::fs::read_to_string(&pids_file).expect("the script started before the timeout");
+    let (pgid, grandchild) = pids(&written);
+    assert_group_gone(pgid);
+    assert!(!Path::new(&format!("/proc/{grandchild}")).exists());
+}
+
+#[tokio::test]
+async fn normal_exit_leaving_a_background_grandchild_neither_hangs_nor_leaks() {
+    // The grandchild holds stdout open: waiting for EOF alone would hang for 1000 s.
+    let outcome = run(json!({"command": ["sh", "-c", "sleep 1000 & echo \"$$ $!\""]})).await;
+    let output = outcome.result.expect("the step succeeds");
+    let (pgid, grandchild) = pids(output.as_str().expect("text output"));
+    assert_group_gone(pgid);
+    assert!(!Path::new(&format!("/proc/{grandchild}")).exists());
+}
+
+#[tokio::test]
+async fn cancellation_terminates_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("started");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let script = "sleep 1000 & echo \"$$ $!\" > \"$1\"; sleep 1000";
+    let params = json!({"command": ["sh", "-c", script, "sh", &fifo]});
+    let ctx = ExecContext::new();
+    let mut attempt = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { run_with(&ProcessExecutor::new(), params, ctx).await }
+    });
+    // Opening the fifo waits for the script to open it: the group is running.
+    let written = tokio::select! {
+        written = tokio::fs::read_to_string(&fifo) => written.unwrap(),
+        outcome = &mut attempt => panic!("the step ended before it started: {outcome:?}"),
+    };
+    ctx.cancel.cancel();
+    let outcome = attempt.await.unwrap();
+    let (class, _) = error(&outcome);
+    assert_eq!(class, ErrorClass::Cancelled);
+    assert!(!class.is_retryable());
+    let (pgid, _) = pids(&written);
+    assert_group_gone(pgid);
+}
+
+#[tokio::test]
+async fn output_past_the_cap_fails_with_bounded_memory() {
+    // Acceptance 2: 100 MiB on stdout against the default 16 MiB cap.
+    let outcome = run(json!({"command": ["head", "-c", "104857600", "/dev/zero"]})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::OutputTooLarge, "{message}");
+    assert!(!class.is_retryable());
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status");
+    eprintln!(
+        "peak RSS of the test process (VmHWM): {} KiB = {:.1} MiB",
+        peak_kib,
+        peak_kib as f64 / 1024.0
+    );
+    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
+}

@@ -1,0 +1,106 @@
+//! The `sleep` executor: waits `with.duration`, then returns `with.output`.
+
+use async_trait::async_trait;
+use cairn_engine::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use tokio::time::{Instant, sleep};
+
+use crate::interrupt::Interrupt;
+use crate::params;
+
+/// Waits `with.duration` (a humantime string such as `"200ms"`), then succeeds with
+/// `with.output` (`null` when absent). For tests, examples and benchmarks.
+///
+/// A missing or malformed duration fails with [`ErrorClass::BadParams`]; cancellation fails
+/// with [`ErrorClass::Cancelled`] and a deadline that passes first with [`ErrorClass::Timeout`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SleepExecutor;
+
+impl SleepExecutor {
+    /// The `sleep` executor.
+    pub fn new() -> Self {
+        SleepExecutor
+    }
+}
+
+#[async_trait]
+impl Executor for SleepExecutor {
+    async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
+        let started = Instant::now();
+        let duration = match params::duration(action, "duration") {
+            Ok(Some(duration)) => duration,
+            Ok(None) => {
+                return Outcome::failure(
+                    ErrorClass::BadParams,
+                    "`with.duration` is required (a duration such as \"200ms\")",
+                    started.elapsed(),
+                );
+            }
+            Err(message) => {
+                return Outcome::failure(ErrorClass::BadParams, message, started.elapsed());
+            }
+        };
+        tokio::select! {
+            () = sleep(duration) => Outcome::success(params::output(action), started.elapsed()),
+            why = Interrupt::wait(&ctx) => why.outcome("sleep", started.elapsed()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use cairn_engine::executor::{ErrorClass, ExecContext, Executor};
+    use serde_json::json;
+    use tokio::time::Instant;
+
+    use super::SleepExecutor;
+    use crate::params::test_support::action;
+
+    fn class(outcome: &cairn_engine::executor::Outcome) -> Option<ErrorClass> {
+        outcome.result.as_ref().err().map(|error| error.class)
+    }
+
+    #[tokio::test]
+    async fn sleeps_then_returns_its_output() {
+        let action = action("sleep", json!({"duration": "10ms", "output": "done"}));
+        let outcome = SleepExecutor.execute(&action, ExecContext::new()).await;
+        assert_eq!(outcome.result, Ok(json!("done")));
+    }
+
+    #[tokio::test]
+    async fn missing_or_bad_duration_is_bad_params() {
+        for params in [
+            json!({}),
+            json!({"duration": "soon"}),
+            json!({"duration": 5}),
+        ] {
+            let outcome = SleepExecutor
+                .execute(&action("sleep", params.clone()), ExecContext::new())
+                .await;
+            assert_eq!(class(&outcome), Some(ErrorClass::BadParams), "{params}");
+        }
+    }
+
+    #[tokio::test]
+    async fn cancellation_stops_it() {
+        let ctx = ExecContext::new();
+        ctx.cancel.cancel();
+        let outcome = SleepExecutor
+            .execute(&action("sleep", json!({"duration": "1h"})), ctx)
+            .await;
+        assert_eq!(class(&outcome), Some(ErrorClass::Cancelled));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_times_it_out() {
+        let ctx = ExecContext {
+            deadline: Some(Instant::now() + Duration::from_secs(1)),
+            ..ExecContext::new()
+        };
+        let outcome = SleepExecutor
+            .execute(&action("sleep", json!({"duration": "1h"})), ctx)
+            .await;
+        assert_eq!(class(&outcome), Some(ErrorClass::Timeout));
+    }
+}
