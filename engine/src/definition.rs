@@ -89,7 +89,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_parallel: DEFAULT_MAX_PARALLEL, max_steps: DEFAULT_MAX_STEPS, timeout: None }
+        Limits {
+            max_parallel: DEFAULT_MAX_PARALLEL,
+            max_steps: DEFAULT_MAX_STEPS,
+            timeout: None,
+        }
     }
 }
 
@@ -230,6 +234,50 @@ impl Node {
             (None, Some(members), None) => Some(NodeKind::Pipeline(members)),
             (None, None, Some(members)) => Some(NodeKind::Parallel(members)),
             _ => None,
+        }
+    }
+}
+
+/// The JSON Schema of workflow files, generated from [`Workflow`] (once).
+///
+/// Optional keys are written by leaving them out: the schema does not offer `null` for them,
+/// so that editors complete real values and a misplaced `null` is caught early.
+pub fn schema() -> &'static Value {
+    static SCHEMA: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        let mut schema = schemars::schema_for!(Workflow).to_value();
+        drop_null(&mut schema);
+        schema
+    });
+    &SCHEMA
+}
+
+/// Removes the `null` alternative schemars adds for `Option` fields.
+fn drop_null(schema: &mut Value) {
+    let Value::Object(members) = schema else {
+        return;
+    };
+    if let Some(Value::Array(types)) = members.get_mut("type") {
+        types.retain(|kind| kind != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            members.insert("type".into(), only);
+        }
+    }
+    let is_null = |alternative: &Value| alternative.get("type").is_some_and(|kind| kind == "null");
+    if let Some(Value::Array(alternatives)) = members.get_mut("anyOf")
+        && alternatives.len() == 2
+        && alternatives.iter().any(is_null)
+    {
+        alternatives.retain(|alternative| !is_null(alternative));
+        if let Some(Value::Object(kept)) = alternatives.pop() {
+            members.remove("anyOf");
+            members.extend(kept);
+        }
+    }
+    for member in members.values_mut() {
+        match member {
+            Value::Array(items) => items.iter_mut().for_each(drop_null),
+            item => drop_null(item),
         }
     }
 }

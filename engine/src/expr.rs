@@ -1,1 +1,518 @@
-//! TODO
+//! CEL expressions and `${{ expr }}` templates.
+//!
+//! `when` is a bare CEL expression. Inside the strings of `with` (and in `for_each`),
+//! `${{ expr }}` is replaced by the expression's value: a string that is exactly one
+//! `${{ expr }}` becomes the typed JSON value; otherwise each value is spliced into the text
+//! (strings as they are, anything else as JSON). Expressions see `input`, `steps.<id>.output`,
+//! `item` and `index` (inside `for_each`) and `run`.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, LazyLock};
+
+use cel::{Context, Env, Program};
+use serde_json::{Map, Value};
+
+/// What an expression can read.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The run's input.
+    pub input: Value,
+    /// Finished steps by id, each as `{"output": ...}`.
+    pub steps: Map<String, Value>,
+    /// The current item of a `for_each` step.
+    pub item: Option<Value>,
+    /// The current item's index in a `for_each` step.
+    pub index: Option<usize>,
+    /// Facts about the run (its id, the workflow's name, ...).
+    pub run: Value,
+}
+
+/// An expression that does not parse, does not evaluate, or has the wrong type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{expression}`: {reason}")]
+pub struct ExprError {
+    /// The expression (or template) as written.
+    pub expression: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ExprError {
+    fn new(expression: &str, reason: impl Into<String>) -> Self {
+        ExprError {
+            expression: expression.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The standard CEL environment, built once.
+static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+
+/// Renders every `${{ expr }}` in the strings of `template`, recursively (object keys are
+/// left as they are).
+pub fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError> {
+    let context = context(scope)?;
+    render_in(template, &context, scope)
+}
+
+/// Evaluates the CEL expression `expr` to a JSON value.
+pub fn evaluate(expr: &str, scope: &Scope) -> Result<Value, ExprError> {
+    guarded(expr, || evaluate_in(expr, &context(scope)?))
+}
+
+/// Evaluates the CEL condition `expr`; an error when its value is not a boolean.
+pub fn condition(expr: &str, scope: &Scope) -> Result<bool, ExprError> {
+    match evaluate(expr, scope)? {
+        Value::Bool(value) => Ok(value),
+        other => Err(ExprError::new(
+            expr,
+            format!("a condition must be true or false, not {other}"),
+        )),
+    }
+}
+
+/// Parses `expr` without evaluating it.
+pub fn check(expr: &str) -> Result<(), ExprError> {
+    guarded(expr, || compile(expr).map(drop))
+}
+
+/// Checks every `${{ }}` template in the strings of `value`: each problem with the JSON
+/// pointer of its string relative to `value` (`""` for `value` itself).
+pub fn check_templates(value: &Value) -> Vec<(String, ExprError)> {
+    let mut problems = Vec::new();
+    walk_strings(value, &mut String::new(), &mut |pointer, text| {
+        if let Err(error) = check_template(text) {
+            problems.push((pointer.to_owned(), error));
+        }
+    });
+    problems
+}
+
+/// Checks the `${{ }}` templates of one string.
+pub fn check_template(text: &str) -> Result<(), ExprError> {
+    for piece in pieces(text)? {
+        if let Piece::Expr(expr) = piece {
+            check(expr)?;
+        }
+    }
+    Ok(())
+}
+
+/// The step ids that `text` (an expression or a template) reads, as `steps.ID` or
+/// `steps["ID"]`, in order of appearance, without repeats.
+///
+/// This is a textual scan: it also finds such references inside string literals.
+pub fn referenced_steps(text: &str) -> Vec<String> {
+    let bytes = text.as_bytes();
+    let mut found: Vec<String> = Vec::new();
+    let mut start = 0;
+    while let Some(offset) = text[start..].find("steps") {
+        let at = start + offset;
+        start = at + "steps".len();
+        if at > 0 && is_ident_byte(bytes[at - 1]) {
+            continue;
+        }
+        let rest = text[start..].trim_start();
+        let id = if let Some(rest) = rest.strip_prefix('.') {
+            let rest = rest.trim_start();
+            let end = rest
+                .bytes()
+                .position(|b| !is_ident_byte(b))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        } else if let Some(rest) = rest.strip_prefix('[') {
+            let rest = rest.trim_start();
+            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            let rest = &rest[1..];
+            match rest.find(quote) {
+                Some(end) => &rest[..end],
+                None => continue,
+            }
+        } else {
+            continue;
+        };
+        if !id.is_empty() && !found.iter().any(|known| known == id) {
+            found.push(id.to_owned());
+        }
+    }
+    found
+}
+
+/// Calls `visit` with the pointer (relative to `value`) and text of every string in `value`.
+pub(crate) fn walk_strings(
+    value: &Value,
+    pointer: &mut String,
+    visit: &mut impl FnMut(&str, &str),
+) {
+    let len = pointer.len();
+    match value {
+        Value::String(text) => visit(pointer, text),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                pointer.push('/');
+                pointer.push_str(&index.to_string());
+                walk_strings(item, pointer, visit);
+                pointer.truncate(len);
+            }
+        }
+        Value::Object(members) => {
+            for (key, item) in members {
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                walk_strings(item, pointer, visit);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_ident_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+/// A part of a template string.
+#[derive(Debug, PartialEq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Expr(&'a str),
+}
+
+/// Splits a template into text and expressions (trimmed).
+fn pieces(text: &str) -> Result<Vec<Piece<'_>>, ExprError> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("${{") {
+        if open > 0 {
+            pieces.push(Piece::Text(&rest[..open]));
+        }
+        let inner = &rest[open + 3..];
+        let close = closing_braces(inner)
+            .ok_or_else(|| ExprError::new(text, "`${{` is never closed by `}}`"))?;
+        let expr = inner[..close].trim();
+        if expr.is_empty() {
+            return Err(ExprError::new(text, "empty `${{ }}`"));
+        }
+        pieces.push(Piece::Expr(expr));
+        rest = &inner[close + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest));
+    }
+    Ok(pieces)
+}
+
+/// The offset of the `}}` that ends an expression, skipping string literals and the braces
+/// of map literals.
+fn closing_braces(inner: &str) -> Option<usize> {
+    let bytes = inner.as_bytes();
+    let mut depth = 0usize;
+    let mut quote = None;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        match quote {
+            Some(_) if byte == b'\\' => index += 1,
+            Some(q) if byte == q => quote = None,
+            Some(_) => {}
+            None => match byte {
+                b'"' | b'\'' => quote = Some(byte),
+                b'{' => depth += 1,
+                b'}' if depth > 0 => depth -= 1,
+                b'}' if bytes.get(index + 1) == Some(&b'}') => return Some(index),
+                _ => {}
+            },
+        }
+        index += 1;
+    }
+    None
+}
+
+/// Expressions longer than this are refused.
+const MAX_LEN: usize = 16 * 1024;
+/// Expressions at most this long and nested at most [`SIMPLE_NESTING`] deep are parsed and
+/// run on the caller's stack; others on a thread with a [`BIG_STACK`].
+const SIMPLE_LEN: usize = 512;
+/// See [`SIMPLE_LEN`].
+const SIMPLE_NESTING: usize = 8;
+/// The stack of the thread that parses and runs large expressions: the CEL parser and
+/// evaluator recurse deeply (unoptimised builds use over 100 KiB per nesting level).
+const BIG_STACK: usize = 64 << 20;
+
+/// Whether `expr` is small enough for the caller's stack.
+fn is_simple(expr: &str) -> bool {
+    if expr.len() > SIMPLE_LEN {
+        return false;
+    }
+    let (mut depth, mut deepest, mut quote, mut escaped) = (0usize, 0usize, None, false);
+    for byte in expr.bytes() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if byte == b'\\' => escaped = true,
+            Some(q) if byte == q => quote = None,
+            Some(_) => {}
+            None => match byte {
+                b'"' | b'\'' => quote = Some(byte),
+                b'(' | b'[' | b'{' | b'?' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    deepest <= SIMPLE_NESTING
+}
+
+/// Runs `work` on the caller's stack when `expr` is simple, else on a thread with a big
+/// stack; a panic in third-party code becomes an error.
+fn guarded<T: Send>(
+    expr: &str,
+    work: impl FnOnce() -> Result<T, ExprError> + Send,
+) -> Result<T, ExprError> {
+    if expr.len() > MAX_LEN {
+        return Err(ExprError::new(expr, format!("longer than {MAX_LEN} bytes")));
+    }
+    let failed = || ExprError::new(expr, "the CEL library failed on this expression");
+    if is_simple(expr) {
+        return catch_unwind(AssertUnwindSafe(work)).map_err(|_| failed())?;
+    }
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .stack_size(BIG_STACK)
+            .spawn_scoped(scope, work);
+        thread.map_err(|_| failed())?.join().map_err(|_| failed())?
+    })
+}
+
+fn compile(expr: &str) -> Result<Program, ExprError> {
+    ENV.compile(expr).map_err(|errors| {
+        let reason = errors
+            .errors
+            .iter()
+            .map(|error| {
+                let message = error.msg.split(" expecting ").next().unwrap_or_default();
+                format!("column {}: {message}", error.pos.1 + 1)
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        ExprError::new(expr, format!("does not parse: {reason}"))
+    })
+}
+
+fn context(scope: &Scope) -> Result<Context<'static, 'static>, ExprError> {
+    let mut context = Context::with_env(ENV.clone());
+    context.add_variable_from_value("input", to_cel(&scope.input));
+    let steps = scope
+        .steps
+        .iter()
+        .map(|(id, step)| (id.as_str().into(), to_cel(step)));
+    context.add_variable_from_value(
+        "steps",
+        cel::Value::Map(cel::objects::Map {
+            map: Arc::new(steps.collect()),
+        }),
+    );
+    context.add_variable_from_value("run", to_cel(&scope.run));
+    if let Some(item) = &scope.item {
+        context.add_variable_from_value("item", to_cel(item));
+    }
+    if let Some(index) = scope.index {
+        let index = i64::try_from(index).map_err(|_| ExprError::new("index", "too large"))?;
+        context.add_variable_from_value("index", cel::Value::Int(index));
+    }
+    Ok(context)
+}
+
+fn render_in(
+    template: &Value,
+    context: &Context<'_, '_>,
+    scope: &Scope,
+) -> Result<Value, ExprError> {
+    Ok(match template {
+        Value::String(text) => render_string(text, context, scope)?,
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| render_in(item, context, scope))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(key, item)| Ok((key.clone(), render_in(item, context, scope)?)))
+                .collect::<Result<_, ExprError>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+fn render_string(text: &str, context: &Context<'_, '_>, scope: &Scope) -> Result<Value, ExprError> {
+    let pieces = pieces(text)?;
+    if let [Piece::Expr(expr)] = pieces.as_slice() {
+        return evaluate_with(expr, context, scope);
+    }
+    let mut rendered = String::with_capacity(text.len());
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) => rendered.push_str(text),
+            Piece::Expr(expr) => match evaluate_with(expr, context, scope)? {
+                Value::String(value) => rendered.push_str(&value),
+                value => rendered.push_str(&value.to_string()),
+            },
+        }
+    }
+    Ok(Value::String(rendered))
+}
+
+/// Evaluates `expr` in the prepared `context` when it is simple, else as [`evaluate`] does.
+fn evaluate_with(expr: &str, context: &Context<'_, '_>, scope: &Scope) -> Result<Value, ExprError> {
+    if !is_simple(expr) {
+        return evaluate(expr, scope);
+    }
+    catch_unwind(AssertUnwindSafe(|| evaluate_in(expr, context)))
+        .map_err(|_| ExprError::new(expr, "the CEL library failed on this expression"))?
+}
+
+fn evaluate_in(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
+    let value = compile(expr)?
+        .execute(context)
+        .map_err(|error| ExprError::new(expr, error.to_string()))?;
+    value
+        .json()
+        .map_err(|error| ExprError::new(expr, error.to_string()))
+}
+
+/// Converts JSON to CEL: integers become `int` when they fit (so `x > 3` works), else `uint`.
+fn to_cel(value: &Value) -> cel::Value {
+    match value {
+        Value::Null => cel::Value::Null,
+        Value::Bool(value) => cel::Value::Bool(*value),
+        Value::Number(number) => match (number.as_i64(), number.as_u64()) {
+            (Some(int), _) => cel::Value::Int(int),
+            (None, Some(uint)) => cel::Value::UInt(uint),
+            _ => cel::Value::Float(number.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(text) => cel::Value::String(Arc::new(text.clone())),
+        Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(members) => {
+            let map: HashMap<cel::objects::Key, cel::Value> = members
+                .iter()
+                .map(|(key, item)| (key.as_str().into(), to_cel(item)))
+                .collect();
+            cel::Value::Map(cel::objects::Map { map: Arc::new(map) })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn scope() -> Scope {
+        let mut steps = Map::new();
+        steps.insert(
+            "plan".into(),
+            json!({"output": {"files": ["a.rs", "b.rs"], "count": 2}}),
+        );
+        steps.insert("my-step".into(), json!({"output": "hi"}));
+        Scope {
+            input: json!({"repo": "cairn", "n": 5}),
+            steps,
+            item: Some(json!("x.rs")),
+            index: Some(1),
+            run: json!({"id": "r1"}),
+        }
+    }
+
+    #[test]
+    fn a_lone_template_keeps_its_type() {
+        let value = render(&json!("${{ steps.plan.output.files }}"), &scope()).unwrap();
+        assert_eq!(value, json!(["a.rs", "b.rs"]));
+        assert_eq!(
+            render(&json!("${{input.n + 1}}"), &scope()).unwrap(),
+            json!(6)
+        );
+    }
+
+    #[test]
+    fn templates_inside_text_are_spliced() {
+        let template = json!({"cmd": ["fix", "${{ item }}", "#${{ index }} of ${{ steps.plan.output.files }}"], "k": 3});
+        let value = render(&template, &scope()).unwrap();
+        assert_eq!(
+            value,
+            json!({"cmd": ["fix", "x.rs", "#1 of [\"a.rs\",\"b.rs\"]"], "k": 3})
+        );
+    }
+
+    #[test]
+    fn map_literals_and_strings_with_braces_stay_inside_the_template() {
+        let value = render(&json!("${{ {'a': {'b': '}}'}} }}"), &scope()).unwrap();
+        assert_eq!(value, json!({"a": {"b": "}}"}}));
+    }
+
+    #[test]
+    fn conditions_must_be_booleans() {
+        assert!(condition("size(steps.plan.output.files) > 1", &scope()).unwrap());
+        assert!(
+            condition(
+                "steps.plan.output.count == 2 && input.repo == 'cairn'",
+                &scope()
+            )
+            .unwrap()
+        );
+        let error = condition("input.n", &scope()).unwrap_err();
+        assert!(error.reason.contains("true or false"), "{error}");
+    }
+
+    #[test]
+    fn errors_name_the_expression() {
+        let error = evaluate("nope.x", &scope()).unwrap_err();
+        assert_eq!(error.expression, "nope.x");
+        let error = check("1 +").unwrap_err();
+        assert!(
+            error.to_string().starts_with("`1 +`: does not parse"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn check_templates_points_at_each_bad_string() {
+        let value = json!({"a": "${{ 1 + }}", "b": ["ok ${{ 1 }}", "${{ x"], "c/d": "${{}}"});
+        let pointers: Vec<_> = check_templates(&value)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(pointers, ["/a", "/b/1", "/c~1d"]);
+    }
+
+    #[test]
+    fn finds_referenced_steps() {
+        let text =
+            "${{ steps.plan.output }} and ${{ steps[\"my-step\"].output }} steps . plan mysteps.x";
+        assert_eq!(referenced_steps(text), ["plan", "my-step"]);
+        assert_eq!(
+            referenced_steps("size(steps['a'].output) > 0 || steps.b_2.output"),
+            ["a", "b_2"]
+        );
+        assert!(referenced_steps("steps").is_empty());
+    }
+
+    #[test]
+    fn deep_expressions_are_errors_not_crashes() {
+        let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(check(&deep).is_err());
+        let nested = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+        assert!(check(&nested).is_ok());
+        let long = format!("1{}", " + 1".repeat(3000));
+        assert_eq!(evaluate(&long, &scope()).unwrap(), json!(3001));
+        assert!(check(&"1+".repeat(9000)).is_err());
+    }
+}

@@ -1,1 +1,200 @@
-//! TODO
+//! Loading a workflow file: JSON syntax, the JSON Schema, then the meaning, all problems at
+//! once, each with its place.
+//!
+//! 1. The text is parsed with `serde_json` (at most 128 levels deep). A syntax error stops
+//!    here, reported with its line and column.
+//! 2. The value is checked against the schema generated from the [`definition`] types.
+//!    Each schema problem is reported with the JSON pointer of the offending value, and the
+//!    value is removed (or reset) so that the rest of the file can still be checked.
+//! 3. The value is deserialized into a [`Workflow`]; anything serde still refuses is
+//!    reported and removed the same way.
+//! 4. The workflow's meaning is checked ([`check`]) and it is compiled into a [`Plan`]
+//!    (unknown `needs`, cycles).
+//!
+//! [`definition`]: crate::definition
+
+mod check;
+mod place;
+mod repair;
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use serde_json::Value;
+
+use crate::definition;
+use crate::plan::{self, Plan};
+
+pub use place::Place;
+
+/// A workflow that cannot be loaded, with every problem found in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.lines())]
+pub struct LoadError {
+    /// Where the workflow came from: a file path, or a name given by the caller.
+    pub origin: String,
+    /// The problems, sorted by place.
+    pub problems: Vec<Problem>,
+}
+
+impl LoadError {
+    /// One line per problem: `origin:place: message`.
+    fn lines(&self) -> String {
+        let lines = self.problems.iter().map(|problem| match &problem.place {
+            Place::Pointer(pointer) if pointer.is_empty() => {
+                format!("{}: {}", self.origin, problem.message)
+            }
+            place => format!("{}:{place}: {}", self.origin, problem.message),
+        });
+        lines.collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// One problem in a workflow file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// Where it is.
+    pub place: Place,
+    /// What is wrong, and how to fix it when that is known.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at a JSON pointer.
+    pub(crate) fn at(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            place: Place::Pointer(pointer.into()),
+            message: message.into(),
+        }
+    }
+}
+
+/// Loads and compiles the workflow file at `path`. `executors` are the executor names steps
+/// may use.
+pub fn load_file(path: &Path, executors: &[&str]) -> Result<Plan, LoadError> {
+    let origin = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(source) => load_str(&source, &origin, executors),
+        Err(error) => Err(LoadError {
+            origin,
+            problems: vec![Problem::at("", format!("cannot read the file: {error}"))],
+        }),
+    }
+}
+
+/// Loads and compiles a workflow from its JSON text; `origin` names it in messages.
+/// `executors` are the executor names steps may use.
+pub fn load_str(source: &str, origin: &str, executors: &[&str]) -> Result<Plan, LoadError> {
+    let mut report = Report::default();
+    let plan = load(source, executors, &mut report);
+    match plan {
+        Some(plan) if report.problems.is_empty() => Ok(plan),
+        _ => {
+            let mut problems = report.problems;
+            problems.sort_by(|a, b| a.place.cmp(&b.place));
+            Err(LoadError {
+                origin: origin.to_owned(),
+                problems,
+            })
+        }
+    }
+}
+
+fn load(source: &str, executors: &[&str], report: &mut Report) -> Option<Plan> {
+    let mut value: Value = match serde_json::from_str(source) {
+        Ok(value) => value,
+        Err(error) => {
+            report.problems.push(syntax_problem(&error));
+            return None;
+        }
+    };
+    repair::against_schema(&mut value, report);
+    let workflow = repair::deserialize(value, report)?;
+    check::check(&workflow, executors, report);
+    match plan::compile(workflow) {
+        Ok(plan) => Some(plan),
+        Err(problems) => {
+            for problem in problems {
+                report.semantic(problem);
+            }
+            None
+        }
+    }
+}
+
+fn syntax_problem(error: &serde_json::Error) -> Problem {
+    let text = error.to_string();
+    let message = if text.starts_with("recursion limit exceeded") {
+        "JSON nested deeper than 128 levels".to_owned()
+    } else {
+        let suffix = format!(" at line {} column {}", error.line(), error.column());
+        format!(
+            "invalid JSON: {}",
+            text.strip_suffix(&suffix).unwrap_or(&text)
+        )
+    };
+    Problem {
+        place: Place::LineCol {
+            line: error.line(),
+            column: error.column(),
+        },
+        message,
+    }
+}
+
+/// The problems found so far, and which parts of the file were removed to get past them.
+#[derive(Debug, Default)]
+struct Report {
+    problems: Vec<Problem>,
+    /// Pointers of values removed or reset after a problem: later problems inside them are
+    /// consequences, not news.
+    removed: Vec<String>,
+    /// Pointers that already have a schema or type problem.
+    flagged: std::collections::HashSet<String>,
+}
+
+impl Report {
+    /// Records a schema or type problem (one per place).
+    fn structural(&mut self, pointer: String, message: String) {
+        if self.flagged.insert(pointer.clone()) {
+            self.problems.push(Problem::at(pointer, message));
+        }
+    }
+
+    /// Records a problem of meaning, unless its place already has a problem or was removed.
+    fn semantic(&mut self, problem: Problem) {
+        let Place::Pointer(pointer) = &problem.place else {
+            return self.problems.push(problem);
+        };
+        let consequence = self.flagged.contains(pointer)
+            || self
+                .removed
+                .iter()
+                .any(|removed| place::is_within(pointer, removed));
+        if !consequence {
+            self.problems.push(problem);
+        }
+    }
+}
+
+/// The JSON Schema validator of workflow files, built once.
+static VALIDATOR: LazyLock<Result<jsonschema::Validator, String>> = LazyLock::new(|| {
+    jsonschema::validator_for(definition::schema()).map_err(|error| error.to_string())
+});
+
+/// The candidate closest to `unknown` in spelling, if one is close enough to be a typo.
+pub(crate) fn closest<'a>(
+    unknown: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (unknown.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::damerau_levenshtein(unknown, candidate), candidate))
+        .filter(|&(distance, _)| distance <= limit)
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests;

@@ -69,7 +69,9 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_with_a_hint() {
-        let error = serde_json::from_str::<Duration>("\"soon\"").unwrap_err().to_string();
+        let error = serde_json::from_str::<Duration>("\"soon\"")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("bad duration \"soon\""), "{error}");
     }
 }

@@ -1,0 +1,292 @@
+//! The meaning of a workflow: node kinds, ids, executors, expressions, references, limits.
+//! (Unknown `needs` and cycles are found when the plan is compiled.)
+
+use std::collections::HashMap;
+
+use super::{Problem, Report, closest};
+use crate::definition::{Node, Retry, Workflow};
+use crate::expr;
+use crate::plan::for_each_expression_text;
+
+/// Keys only a step (a leaf) may have, besides `executor`.
+const STEP_KEYS: [&str; 7] = [
+    "with",
+    "when",
+    "for_each",
+    "retry",
+    "timeout",
+    "heartbeat",
+    "output_schema",
+];
+
+/// Checks what the schema cannot; problems go to `report`.
+pub(super) fn check(workflow: &Workflow, executors: &[&str], report: &mut Report) {
+    let mut checker = Checker {
+        executors,
+        report,
+        ids: HashMap::new(),
+        references: Vec::new(),
+        leaves: 0,
+    };
+    if workflow.steps.is_empty() {
+        checker.problem("/steps", "a workflow needs at least one step");
+    }
+    if let Some(retry) = &workflow.defaults.retry {
+        checker.retry(retry, "/defaults/retry");
+    }
+    let mut pointer = String::from("/steps");
+    checker.nodes(&workflow.steps, &mut pointer);
+    checker.references();
+    let max_steps = workflow.limits.max_steps;
+    if checker.leaves as u64 > max_steps {
+        let message = format!(
+            "{} steps, more than limits.max_steps ({max_steps})",
+            checker.leaves
+        );
+        checker.problem("/steps", message);
+    }
+}
+
+/// What a node id names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Named {
+    Step,
+    Group,
+}
+
+struct Checker<'a> {
+    executors: &'a [&'a str],
+    report: &'a mut Report,
+    /// Every id, with what it names and the pointer of its first use.
+    ids: HashMap<&'a str, (Named, String)>,
+    /// Step ids read by expressions: (pointer of the text, the reading step's id, ids read).
+    references: Vec<(String, Option<&'a str>, Vec<String>)>,
+    leaves: usize,
+}
+
+impl<'a> Checker<'a> {
+    fn problem(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.report.semantic(Problem::at(pointer, message));
+    }
+
+    fn nodes(&mut self, nodes: &'a [Node], pointer: &mut String) {
+        let len = pointer.len();
+        for (position, node) in nodes.iter().enumerate() {
+            pointer.push_str(&format!("/{position}"));
+            self.node(node, pointer);
+            pointer.truncate(len);
+        }
+    }
+
+    fn node(&mut self, node: &'a Node, pointer: &mut String) {
+        let kinds: Vec<&str> = [
+            ("executor", node.executor.is_some()),
+            ("pipeline", node.pipeline.is_some()),
+            ("parallel", node.parallel.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, present)| present.then_some(key))
+        .collect();
+        match kinds.as_slice() {
+            [] => self.problem(
+                pointer.clone(),
+                "a node needs `executor` (a step) or `pipeline` or `parallel` (a group)",
+            ),
+            [_] => {}
+            _ => {
+                let found = kinds
+                    .iter()
+                    .map(|key| format!("`{key}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                let message = format!(
+                    "a node is one of a step (`executor`), a `pipeline` or a `parallel` group, not several: found {found}"
+                );
+                self.problem(pointer.clone(), message);
+            }
+        }
+        let named = if node.pipeline.is_some() || node.parallel.is_some() {
+            Named::Group
+        } else {
+            Named::Step
+        };
+        if let Some(id) = &node.id {
+            self.id(id, named, pointer);
+        }
+        match (&node.pipeline, &node.parallel) {
+            (Some(members), _) | (None, Some(members)) => {
+                let key = if node.pipeline.is_some() {
+                    "pipeline"
+                } else {
+                    "parallel"
+                };
+                if kinds.len() == 1 {
+                    self.group_keys(node, pointer);
+                }
+                if members.is_empty() {
+                    self.problem(
+                        format!("{pointer}/{key}"),
+                        format!("an empty {key}: a group needs at least one member"),
+                    );
+                }
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(key);
+                self.nodes(members, pointer);
+                pointer.truncate(len);
+                if let Some(members) = node.parallel.as_ref().filter(|_| node.pipeline.is_some()) {
+                    pointer.push_str("/parallel");
+                    self.nodes(members, pointer);
+                    pointer.truncate(len);
+                }
+            }
+            (None, None) => self.step(node, pointer),
+        }
+    }
+
+    fn id(&mut self, id: &'a str, named: Named, pointer: &str) {
+        let here = format!("{pointer}/id");
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        {
+            self.problem(
+                here.clone(),
+                format!("id `{id}` may only contain A-Z a-z 0-9 _ . -"),
+            );
+        }
+        if let Some((_, first)) = self.ids.get(id) {
+            let message = format!("duplicate id `{id}`: already used at {first}");
+            self.problem(here, message);
+        } else {
+            self.ids.insert(id, (named, here));
+        }
+    }
+
+    fn group_keys(&mut self, node: &Node, pointer: &str) {
+        let present = [
+            !node.with.is_empty(),
+            node.when.is_some(),
+            node.for_each.is_some(),
+            node.retry.is_some(),
+            node.timeout.is_some(),
+            node.heartbeat.is_some(),
+            node.output_schema.is_some(),
+        ];
+        for (key, _) in STEP_KEYS
+            .iter()
+            .zip(present)
+            .filter(|(_, present)| *present)
+        {
+            let message = format!(
+                "`{key}` belongs on a step; a group has only `id`, `needs`, `max_parallel` and its members"
+            );
+            self.problem(format!("{pointer}/{key}"), message);
+        }
+    }
+
+    fn step(&mut self, node: &'a Node, pointer: &str) {
+        self.leaves += 1;
+        if node.id.is_none() {
+            self.problem(pointer, "a step needs an `id`");
+        }
+        if let Some(executor) = &node.executor
+            && !self.executors.contains(&executor.as_str())
+        {
+            let hint = match closest(executor, self.executors.iter().copied()) {
+                Some(known) => format!("did you mean `{known}`?"),
+                None => format!("known: {}", self.executors.join(", ")),
+            };
+            self.problem(
+                format!("{pointer}/executor"),
+                format!("unknown executor `{executor}` ({hint})"),
+            );
+        }
+        if let Some(when) = &node.when {
+            if when.contains("${{") {
+                self.problem(
+                    format!("{pointer}/when"),
+                    "`when` is a bare CEL expression: write it without `${{ }}`",
+                );
+            } else if let Err(error) = expr::check(when) {
+                self.problem(format!("{pointer}/when"), error.to_string());
+            }
+        }
+        if let Some(for_each) = &node.for_each {
+            let trimmed = for_each.trim();
+            let single = trimmed.starts_with("${{")
+                && trimmed.ends_with("}}")
+                && trimmed.matches("${{").count() == 1;
+            if !single {
+                self.problem(
+                    format!("{pointer}/for_each"),
+                    "`for_each` must be one `${{ expr }}` giving a list",
+                );
+            } else if let Err(error) = expr::check_template(for_each) {
+                self.problem(format!("{pointer}/for_each"), error.to_string());
+            }
+        }
+        for (key, value) in &node.with {
+            for (suffix, error) in expr::check_templates(value) {
+                let key = crate::plan::escape(key);
+                self.problem(format!("{pointer}/with/{key}{suffix}"), error.to_string());
+            }
+        }
+        if let Some(retry) = &node.retry {
+            self.retry(retry, &format!("{pointer}/retry"));
+        }
+        let id = node.id.as_deref();
+        let references = &mut self.references;
+        for_each_expression_text(node, |suffix, text| {
+            if text.contains("steps") {
+                let read = expr::referenced_steps(text);
+                if !read.is_empty() {
+                    references.push((format!("{pointer}{suffix}"), id, read));
+                }
+            }
+        });
+    }
+
+    fn retry(&mut self, retry: &Retry, pointer: &str) {
+        if let (Some(initial), Some(max)) = (retry.initial_delay, retry.max_delay)
+            && initial > max
+        {
+            self.problem(
+                format!("{pointer}/initial_delay"),
+                format!("initial_delay ({initial}) is longer than max_delay ({max})"),
+            );
+        }
+    }
+
+    /// Every `steps.ID` read must name another step.
+    fn references(&mut self) {
+        for (pointer, reader, read) in std::mem::take(&mut self.references) {
+            for id in read {
+                let message = match self.ids.get(id.as_str()) {
+                    Some((Named::Step, _)) if reader == Some(id.as_str()) => {
+                        format!("step `{id}` reads its own output")
+                    }
+                    Some((Named::Step, _)) => continue,
+                    Some((Named::Group, _)) => {
+                        format!("`steps.{id}`: `{id}` is a group, and only steps have outputs")
+                    }
+                    None => {
+                        let hint = match closest(
+                            &id,
+                            self.ids
+                                .iter()
+                                .filter(|(_, (named, _))| *named == Named::Step)
+                                .map(|(id, _)| *id),
+                        ) {
+                            Some(known) => format!(" (did you mean `{known}`?)"),
+                            None => String::new(),
+                        };
+                        format!("`steps.{id}`: no step has the id `{id}`{hint}")
+                    }
+                };
+                self.problem(pointer.clone(), message);
+            }
+        }
+    }
+}

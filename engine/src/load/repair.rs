@@ -1,0 +1,250 @@
+//! Schema and type problems: report them, then remove the offending values so that the rest
+//! of the file can still be checked.
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::{Map, Value, json};
+
+use super::{Report, VALIDATOR};
+use crate::definition::{self, Workflow};
+use crate::plan::escape;
+
+/// At most this many serde errors are repaired one by one before giving up on the rest.
+const MAX_SERDE_REPAIRS: usize = 100;
+
+/// Checks `value` against the workflow schema: reports every problem and removes (or resets)
+/// the values that would not deserialize.
+pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
+    let validator = match &*VALIDATOR {
+        Ok(validator) => validator,
+        Err(error) => {
+            return report.structural(
+                String::new(),
+                format!("internal error: the workflow schema: {error}"),
+            );
+        }
+    };
+    // (pointer, message, whether the value must go)
+    let mut found: Vec<(String, String, bool)> = Vec::new();
+    for error in validator.iter_errors(value) {
+        let pointer = error.instance_path().as_str().to_owned();
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let allowed = allowed_keys(error.schema_path().as_str());
+                for key in unexpected {
+                    let hint = match super::closest(key, allowed.iter().map(String::as_str)) {
+                        Some(known) => format!(" (did you mean `{known}`?)"),
+                        None => format!(" (allowed here: {})", allowed.join(", ")),
+                    };
+                    found.push((
+                        format!("{pointer}/{}", escape(key)),
+                        format!("unknown key `{key}`{hint}"),
+                        true,
+                    ));
+                }
+            }
+            ValidationErrorKind::Required { property } => {
+                let property = property.as_str().unwrap_or_default();
+                let target = if pointer.is_empty() {
+                    format!("/{property}")
+                } else {
+                    pointer.clone()
+                };
+                found.push((target, format!("missing key `{property}`"), true));
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = match kind {
+                    TypeKind::Single(single) => single.to_string(),
+                    TypeKind::Multiple(set) => set
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
+                let message = format!(
+                    "expected {}, found {}",
+                    expected.replace(" or null", ""),
+                    type_name(error.instance())
+                );
+                found.push((pointer, message, true));
+            }
+            ValidationErrorKind::Pattern { .. } if pointer.ends_with("/id") => {
+                let id = error.instance().as_str().unwrap_or_default();
+                found.push((
+                    pointer,
+                    format!("id `{id}` may only contain A-Z a-z 0-9 _ . -"),
+                    false,
+                ));
+            }
+            ValidationErrorKind::Pattern { .. } => {
+                let text = error.instance().to_string();
+                let message =
+                    format!("bad duration {text} (write it like \"90s\", \"5m\" or \"1h 30m\")");
+                found.push((pointer, message, true));
+            }
+            ValidationErrorKind::Enum { options } => {
+                let message = format!("{} is not one of {options}", error.instance());
+                found.push((pointer, message, true));
+            }
+            ValidationErrorKind::OneOfNotValid { .. } => {
+                let allowed = schema_at(error.schema_path().as_str())
+                    .get("oneOf")
+                    .and_then(Value::as_array)
+                    .map(|alternatives| {
+                        alternatives
+                            .iter()
+                            .filter_map(|a| a.get("const"))
+                            .map(Value::to_string)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                let message = format!("{} is not one of {}", error.instance(), allowed.join(", "));
+                found.push((pointer, message, true));
+            }
+            ValidationErrorKind::MinItems { .. } if pointer == "/steps" => {
+                found.push((
+                    pointer,
+                    "a workflow needs at least one step".to_owned(),
+                    false,
+                ));
+            }
+            _ => found.push((pointer, shorten(&error.to_string()), false)),
+        }
+    }
+    for (pointer, message, remove) in found {
+        if remove {
+            reset(value, &pointer, report);
+        }
+        report.structural(pointer, message);
+    }
+}
+
+/// Deserializes `value`, reporting and removing whatever serde refuses until it succeeds;
+/// `None` when the value cannot be repaired (the top level is not an object, ...).
+pub(super) fn deserialize(mut value: Value, report: &mut Report) -> Option<Workflow> {
+    for _ in 0..MAX_SERDE_REPAIRS {
+        let error = match serde_path_to_error::deserialize::<_, Workflow>(&value) {
+            Ok(workflow) => return Some(workflow),
+            Err(error) => error,
+        };
+        let mut pointer = String::new();
+        for segment in error.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => {
+                    pointer.push_str(&format!("/{index}"))
+                }
+                serde_path_to_error::Segment::Map { key } => {
+                    pointer.push_str(&format!("/{}", escape(key)))
+                }
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        if !reset(&mut value, &pointer, report) {
+            report.structural(pointer, shorten(&error.inner().to_string()));
+            return None;
+        }
+        report.structural(pointer, shorten(&error.inner().to_string()));
+    }
+    None
+}
+
+/// Removes the value at `pointer` (or resets it where it cannot go); false when nothing could
+/// be done.
+fn reset(value: &mut Value, pointer: &str, report: &mut Report) -> bool {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return false;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    if parent.is_empty() && (key == "name" || key == "steps") {
+        let Some(root) = value.as_object_mut() else {
+            return false;
+        };
+        root.insert(
+            key.clone(),
+            if key == "name" { json!("") } else { json!([]) },
+        );
+        report.removed.push(pointer.to_owned());
+        return true;
+    }
+    let parent_is_node_list = parent.ends_with("/steps")
+        || parent.ends_with("/pipeline")
+        || parent.ends_with("/parallel");
+    match value.pointer_mut(parent) {
+        Some(Value::Object(members)) => {
+            members.remove(&key);
+            report.removed.push(pointer.to_owned());
+            true
+        }
+        Some(Value::Array(items)) => match key
+            .parse::<usize>()
+            .ok()
+            .and_then(|index| items.get_mut(index))
+        {
+            // A node that is not a node: an empty one keeps the indices of its siblings.
+            Some(item) if parent_is_node_list => {
+                *item = Value::Object(Map::new());
+                report.removed.push(pointer.to_owned());
+                true
+            }
+            _ => reset(value, parent, report),
+        },
+        _ => false,
+    }
+}
+
+/// The keys allowed by the object schema whose `additionalProperties` refused a key.
+fn allowed_keys(schema_path: &str) -> Vec<String> {
+    let properties = schema_at(schema_path)
+        .get("properties")
+        .and_then(Value::as_object);
+    properties
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The (sub)schema holding the keyword at the end of `schema_path`, following `$ref`s.
+fn schema_at(schema_path: &str) -> &'static Value {
+    let mut node = definition::schema();
+    let mut tokens: Vec<&str> = schema_path.split('/').skip(1).collect();
+    tokens.pop();
+    for token in tokens {
+        if token == "$ref" {
+            let target = node.get("$ref").and_then(Value::as_str).unwrap_or_default();
+            node = definition::schema()
+                .pointer(target.trim_start_matches('#'))
+                .unwrap_or(&Value::Null);
+            continue;
+        }
+        let token = token.replace("~1", "/").replace("~0", "~");
+        node = match node {
+            Value::Object(members) => members.get(&token).unwrap_or(&Value::Null),
+            Value::Array(items) => token
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| items.get(index))
+                .unwrap_or(&Value::Null),
+            _ => &Value::Null,
+        };
+    }
+    node
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Cuts long messages (they may quote big values).
+fn shorten(message: &str) -> String {
+    const LIMIT: usize = 200;
+    match message.char_indices().nth(LIMIT) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_owned(),
+    }
+}

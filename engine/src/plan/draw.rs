@@ -1,0 +1,165 @@
+//! Drawing a plan: Graphviz `dot` and Mermaid, groups as clusters/subgraphs.
+//!
+//! Steps are named `s<index>` in both syntaxes and labelled with their ids, so no id needs
+//! quoting rules of its own.
+
+use std::fmt::Write;
+
+use super::Plan;
+use crate::definition::Node;
+
+/// A drawing syntax.
+trait Syntax {
+    fn open_group(&mut self, out: &mut String, number: usize, label: &str, depth: usize);
+    fn close_group(&mut self, out: &mut String, depth: usize);
+    fn step(&mut self, out: &mut String, index: usize, label: &str, depth: usize);
+}
+
+/// The plan in Graphviz `dot` syntax.
+pub(super) fn dot(plan: &Plan) -> String {
+    let mut out = String::from("digraph workflow {\n");
+    let _ = writeln!(
+        out,
+        "  label=\"{}\";\n  labelloc=t;",
+        dot_escape(&plan.workflow.name)
+    );
+    out.push_str("  rankdir=TB;\n  node [shape=box, style=rounded];\n");
+    tree(plan, &mut Dot, &mut out);
+    for (to, froms) in plan.dependencies.iter().enumerate() {
+        for from in froms {
+            let _ = writeln!(out, "  s{from} -> s{to};");
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The plan as a Mermaid flowchart.
+pub(super) fn mermaid(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "---\ntitle: \"{}\"\n---\nflowchart TB",
+        mermaid_escape(&plan.workflow.name)
+    );
+    tree(plan, &mut Mermaid, &mut out);
+    for (to, froms) in plan.dependencies.iter().enumerate() {
+        for from in froms {
+            let _ = writeln!(out, "  s{from} --> s{to}");
+        }
+    }
+    out
+}
+
+/// Writes the steps, nested in their groups.
+fn tree(plan: &Plan, syntax: &mut impl Syntax, out: &mut String) {
+    let mut walk = Walk {
+        plan,
+        next_step: 0,
+        next_group: 0,
+    };
+    for node in &plan.workflow.steps {
+        walk.node(node, syntax, out, 1);
+    }
+}
+
+struct Walk<'a> {
+    plan: &'a Plan,
+    next_step: usize,
+    next_group: usize,
+}
+
+impl Walk<'_> {
+    fn node(&mut self, node: &Node, syntax: &mut impl Syntax, out: &mut String, depth: usize) {
+        let (kind, members) = match (&node.pipeline, &node.parallel) {
+            (Some(members), _) => ("pipeline", members),
+            (None, Some(members)) => ("parallel", members),
+            (None, None) => {
+                let index = self.next_step;
+                self.next_step += 1;
+                let step = &self.plan.steps[index];
+                let label = match &step.node.executor {
+                    Some(executor) => format!("{}\n{executor}", step.id),
+                    None => step.id.clone(),
+                };
+                syntax.step(out, index, &label, depth);
+                return;
+            }
+        };
+        let number = self.next_group;
+        self.next_group += 1;
+        let label = match &node.id {
+            Some(id) => format!("{id} ({kind})"),
+            None => kind.to_owned(),
+        };
+        syntax.open_group(out, number, &label, depth);
+        for member in members {
+            self.node(member, syntax, out, depth + 1);
+        }
+        syntax.close_group(out, depth);
+    }
+}
+
+struct Dot;
+
+impl Syntax for Dot {
+    fn open_group(&mut self, out: &mut String, number: usize, label: &str, depth: usize) {
+        let indent = "  ".repeat(depth);
+        let _ = writeln!(
+            out,
+            "{indent}subgraph cluster_{number} {{\n{indent}  label=\"{}\";",
+            dot_escape(label)
+        );
+    }
+
+    fn close_group(&mut self, out: &mut String, depth: usize) {
+        let _ = writeln!(out, "{}}}", "  ".repeat(depth));
+    }
+
+    fn step(&mut self, out: &mut String, index: usize, label: &str, depth: usize) {
+        let _ = writeln!(
+            out,
+            "{}s{index} [label=\"{}\"];",
+            "  ".repeat(depth),
+            dot_escape(label)
+        );
+    }
+}
+
+struct Mermaid;
+
+impl Syntax for Mermaid {
+    fn open_group(&mut self, out: &mut String, number: usize, label: &str, depth: usize) {
+        let _ = writeln!(
+            out,
+            "{}subgraph g{number} [\"{}\"]",
+            "  ".repeat(depth),
+            mermaid_escape(label)
+        );
+    }
+
+    fn close_group(&mut self, out: &mut String, depth: usize) {
+        let _ = writeln!(out, "{}end", "  ".repeat(depth));
+    }
+
+    fn step(&mut self, out: &mut String, index: usize, label: &str, depth: usize) {
+        let _ = writeln!(
+            out,
+            "{}s{index}[\"{}\"]",
+            "  ".repeat(depth),
+            mermaid_escape(label)
+        );
+    }
+}
+
+/// Escapes a `dot` string; newlines become line breaks.
+fn dot_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Escapes a Mermaid label; newlines become line breaks.
+fn mermaid_escape(text: &str) -> String {
+    text.replace('"', "#quot;").replace('\n', "<br>")
+}

@@ -1,0 +1,34 @@
+//! `cairn schema workflow`: print a JSON Schema.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use cairn_engine::definition;
+
+use super::error::{Error, SUCCESS};
+use crate::Global;
+
+/// Arguments of `cairn schema`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Which schema.
+    #[arg(value_enum)]
+    kind: Kind,
+}
+
+/// The schemas cairn publishes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Kind {
+    /// Workflow files (`schemas/workflow.schema.json`).
+    Workflow,
+}
+
+/// Prints the schema, pretty, as committed in `schemas/`.
+pub(crate) fn run(args: &Args, _: &Global) -> Result<ExitCode, Error> {
+    let schema = match args.kind {
+        Kind::Workflow => definition::schema(),
+    };
+    let text = serde_json::to_string_pretty(schema).map_err(std::io::Error::other)?;
+    writeln!(std::io::stdout().lock(), "{text}")?;
+    Ok(ExitCode::from(SUCCESS))
+}

@@ -1,0 +1,44 @@
+//! `cairn validate FILE...`: check workflow files.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::error::{BAD_INPUT, Error, SUCCESS};
+use super::workflow;
+use crate::Global;
+
+/// Arguments of `cairn validate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The workflow files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// Prints `FILE: ok` or the file's problems, for each file; exit 2 when any is invalid.
+/// With `--json`: an array of `{"file", "ok", "problems": [{"place", "message"}]}`.
+pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
+    let mut stdout = std::io::stdout().lock();
+    let mut reports = Vec::new();
+    let mut all_ok = true;
+    for file in &args.files {
+        let result = workflow::load(file);
+        all_ok &= result.is_ok();
+        match (global.json, result) {
+            (true, result) => {
+                let problems = result.err().map(|error| error.problems).unwrap_or_default();
+                reports
+                    .push(json!({"file": file, "ok": problems.is_empty(), "problems": problems}));
+            }
+            (false, Ok(_)) => writeln!(stdout, "{}: ok", file.display())?,
+            (false, Err(error)) => writeln!(stdout, "{error}")?,
+        }
+    }
+    if global.json {
+        writeln!(stdout, "{}", serde_json::Value::Array(reports))?;
+    }
+    Ok(ExitCode::from(if all_ok { SUCCESS } else { BAD_INPUT }))
+}
