@@ -335,3 +335,77 @@ async fn output_past_the_cap_fails_with_bounded_memory() {
     );
     assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
 }
+
+#[tokio::test]
+async fn a_process_that_left_the_group_holding_stdout_does_not_hang_the_attempt() {
+    // `setsid` takes the grandchild out of the group, out of reach of killpg; its open
+    // stdout must not keep the attempt waiting for EOF.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("escaped");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // The step prints the escapee's pid once it is out of the group, then exits.
+    let script =
+        "setsid sh -c 'echo $$ > \"$1\"; exec sleep 1000' sh \"$1\" & read pid < \"$1\"; echo $pid";
+    let outcome = run(json!({"command": ["sh", "-c", script, "sh", &fifo]})).await;
+    let escaped = outcome.result.expect("the step succeeds");
+    let escaped = escaped.as_i64().expect("the escaped pid") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(escaped),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
+/// Where [`a_step_dies_with_a_killed_engine`] asks its helper to write the step's pid.
+const PDEATHSIG_FIFO: &str = "CAIRN_TEST_PDEATHSIG_FIFO";
+
+#[tokio::test]
+async fn a_step_dies_with_a_killed_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("step-pid");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // The "engine": a copy of this test binary running a step, SIGKILLed mid-step.
+    let mut engine = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["process::tests::engine_running_a_long_step", "--exact"])
+        .env(PDEATHSIG_FIFO, &fifo)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let written = tokio::select! {
+        written = tokio::fs::read_to_string(&fifo) => written.unwrap(),
+        status = engine.wait() => panic!("the engine ended before its step started: {status:?}"),
+    };
+    let step: i32 = written.trim().parse().expect("the step's pid");
+    engine.start_kill().unwrap();
+    engine.wait().await.unwrap();
+    // SIGKILL is delivered asynchronously: wait (bounded) for the step to be dead — a zombie
+    // awaiting init, or gone.
+    let stat = format!("/proc/{step}/stat");
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = std::fs::read_to_string(&stat).ok().and_then(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned))
+        });
+        match state.as_deref() {
+            None | Some("Z") | Some("X") => break,
+            Some(state) => assert!(
+                Instant::now() < give_up,
+                "step {step} still alive (state {state}) after its engine was killed"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The engine of [`a_step_dies_with_a_killed_engine`]; does nothing in a plain test run.
+#[tokio::test]
+async fn engine_running_a_long_step() {
+    let Some(fifo) = std::env::var_os(PDEATHSIG_FIFO) else {
+        return;
+    };
+    let params = json!({"command": ["sh", "-c", "echo $$ > \"$1\"; exec sleep 1000", "sh", fifo.to_str().unwrap()]});
+    let outcome = run(params).await;
+    panic!("the step should have been killed with its engine, yet ended: {outcome:?}");
+}
