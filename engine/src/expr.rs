@@ -234,21 +234,45 @@ fn closing_braces(inner: &str) -> Option<usize> {
 
 /// Expressions longer than this are refused.
 const MAX_LEN: usize = 16 * 1024;
-/// Expressions at most this long and nested at most [`SIMPLE_NESTING`] deep are parsed and
-/// run on the caller's stack; others on a thread with a [`BIG_STACK`].
-const SIMPLE_LEN: usize = 512;
-/// See [`SIMPLE_LEN`].
-const SIMPLE_NESTING: usize = 8;
-/// The stack of the thread that parses and runs large expressions: the CEL parser and
-/// evaluator recurse deeply (unoptimised builds use over 100 KiB per nesting level).
-const BIG_STACK: usize = 64 << 20;
+/// Expressions with more operators than this are refused: the CEL parser and evaluator
+/// recurse once per operator of a chain such as `a + b + c`, with frames of over 30 KiB in
+/// unoptimised builds.
+const MAX_OPERATORS: usize = 1000;
+/// Expressions nested at most this deep, with at most [`SIMPLE_OPERATORS`] operators, run on
+/// the caller's stack; others on a thread with a [`BIG_STACK`].
+const SIMPLE_NESTING: usize = 6;
+/// See [`SIMPLE_NESTING`].
+const SIMPLE_OPERATORS: usize = 32;
+/// The stack of threads that parse and run large expressions (and of the loader).
+const BIG_STACK: usize = 128 << 20;
 
-/// Whether `expr` is small enough for the caller's stack.
-fn is_simple(expr: &str) -> bool {
-    if expr.len() > SIMPLE_LEN {
-        return false;
+thread_local! {
+    /// Whether this thread was started with a [`BIG_STACK`].
+    static ON_BIG_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` on a thread with a big stack (at once when already on one); `None` when no
+/// thread could be started or `work` panicked.
+pub(crate) fn on_big_stack<T: Send>(work: impl FnOnce() -> T + Send) -> Option<T> {
+    if ON_BIG_STACK.get() {
+        return catch_unwind(AssertUnwindSafe(work)).ok();
     }
-    let (mut depth, mut deepest, mut quote, mut escaped) = (0usize, 0usize, None, false);
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .stack_size(BIG_STACK)
+            .spawn_scoped(scope, || {
+                ON_BIG_STACK.set(true);
+                work()
+            });
+        thread.ok()?.join().ok()
+    })
+}
+
+/// How deeply brackets (and `?`) nest in `expr`, and how many operator characters it has,
+/// string literals left out.
+fn shape(expr: &str) -> (usize, usize) {
+    let (mut depth, mut deepest, mut operators) = (0usize, 0usize, 0usize);
+    let (mut quote, mut escaped) = (None, false);
     for byte in expr.bytes() {
         match quote {
             Some(_) if escaped => escaped = false,
@@ -259,18 +283,27 @@ fn is_simple(expr: &str) -> bool {
                 b'"' | b'\'' => quote = Some(byte),
                 b'(' | b'[' | b'{' | b'?' => {
                     depth += 1;
+                    operators += 1;
                     deepest = deepest.max(depth);
                 }
                 b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                b'+' | b'-' | b'*' | b'/' | b'%' | b'<' | b'>' | b'=' | b'!' | b'&' | b'|'
+                | b'.' => operators += 1,
                 _ => {}
             },
         }
     }
-    deepest <= SIMPLE_NESTING
+    (deepest, operators)
 }
 
-/// Runs `work` on the caller's stack when `expr` is simple, else on a thread with a big
-/// stack; a panic in third-party code becomes an error.
+/// Whether `expr` is small enough for any thread's stack.
+fn is_simple(expr: &str) -> bool {
+    let (nesting, operators) = shape(expr);
+    nesting <= SIMPLE_NESTING && operators <= SIMPLE_OPERATORS
+}
+
+/// Runs `work` (which parses or runs `expr`) where the stack is big enough for `expr`; a
+/// panic in third-party code becomes an error.
 fn guarded<T: Send>(
     expr: &str,
     work: impl FnOnce() -> Result<T, ExprError> + Send,
@@ -278,16 +311,17 @@ fn guarded<T: Send>(
     if expr.len() > MAX_LEN {
         return Err(ExprError::new(expr, format!("longer than {MAX_LEN} bytes")));
     }
+    if shape(expr).1 > MAX_OPERATORS {
+        return Err(ExprError::new(
+            expr,
+            format!("more than {MAX_OPERATORS} operators"),
+        ));
+    }
     let failed = || ExprError::new(expr, "the CEL library failed on this expression");
     if is_simple(expr) {
         return catch_unwind(AssertUnwindSafe(work)).map_err(|_| failed())?;
     }
-    std::thread::scope(|scope| {
-        let thread = std::thread::Builder::new()
-            .stack_size(BIG_STACK)
-            .spawn_scoped(scope, work);
-        thread.map_err(|_| failed())?.join().map_err(|_| failed())?
-    })
+    on_big_stack(work).ok_or_else(failed)?
 }
 
 fn compile(expr: &str) -> Result<Program, ExprError> {
@@ -297,7 +331,7 @@ fn compile(expr: &str) -> Result<Program, ExprError> {
             .iter()
             .map(|error| {
                 let message = error.msg.split(" expecting ").next().unwrap_or_default();
-                format!("column {}: {message}", error.pos.1 + 1)
+                format!("column {}: {message}", error.pos.1)
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -372,7 +406,7 @@ fn render_string(text: &str, context: &Context<'_, '_>, scope: &Scope) -> Result
 
 /// Evaluates `expr` in the prepared `context` when it is simple, else as [`evaluate`] does.
 fn evaluate_with(expr: &str, context: &Context<'_, '_>, scope: &Scope) -> Result<Value, ExprError> {
-    if !is_simple(expr) {
+    if !is_simple(expr) || expr.len() > MAX_LEN {
         return evaluate(expr, scope);
     }
     catch_unwind(AssertUnwindSafe(|| evaluate_in(expr, context)))
@@ -511,8 +545,13 @@ mod tests {
         assert!(check(&deep).is_err());
         let nested = format!("{}1{}", "[".repeat(40), "]".repeat(40));
         assert!(check(&nested).is_ok());
-        let long = format!("1{}", " + 1".repeat(3000));
-        assert_eq!(evaluate(&long, &scope()).unwrap(), json!(3001));
-        assert!(check(&"1+".repeat(9000)).is_err());
+        let long = format!("1{}", " + 1".repeat(900));
+        assert_eq!(evaluate(&long, &scope()).unwrap(), json!(901));
+        assert!(
+            check(&"1+".repeat(1200))
+                .unwrap_err()
+                .reason
+                .contains("operators")
+        );
     }
 }

@@ -85,8 +85,20 @@ pub fn load_file(path: &Path, executors: &[&str]) -> Result<Plan, LoadError> {
 /// Loads and compiles a workflow from its JSON text; `origin` names it in messages.
 /// `executors` are the executor names steps may use.
 pub fn load_str(source: &str, origin: &str, executors: &[&str]) -> Result<Plan, LoadError> {
-    let mut report = Report::default();
-    let plan = load(source, executors, &mut report);
+    // The loader recurses as deep as the file nests and parses every expression: it runs
+    // on a thread with a big stack, whoever calls it.
+    let loaded = crate::expr::on_big_stack(|| {
+        let mut report = Report::default();
+        let plan = load(source, executors, &mut report);
+        (plan, report)
+    });
+    let Some((plan, report)) = loaded else {
+        let problem = Problem::at("", "internal error: the loader failed on this file");
+        return Err(LoadError {
+            origin: origin.to_owned(),
+            problems: vec![problem],
+        });
+    };
     match plan {
         Some(plan) if report.problems.is_empty() => Ok(plan),
         _ => {

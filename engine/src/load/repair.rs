@@ -121,6 +121,9 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
 /// Deserializes `value`, reporting and removing whatever serde refuses until it succeeds;
 /// `None` when the value cannot be repaired (the top level is not an object, ...).
 pub(super) fn deserialize(mut value: Value, report: &mut Report) -> Option<Workflow> {
+    if !value.is_object() {
+        return None; // The schema said so already.
+    }
     for _ in 0..MAX_SERDE_REPAIRS {
         let error = match serde_path_to_error::deserialize::<_, Workflow>(&value) {
             Ok(workflow) => return Some(workflow),

@@ -1,1 +1,337 @@
+use std::path::{Path, PathBuf};
 
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+
+const EXECUTORS: &[&str] = &["noop", "sleep", "process", "agent", "function"];
+
+fn problems(source: &str) -> Vec<String> {
+    match load_str(source, "w.json", EXECUTORS) {
+        Ok(_) => Vec::new(),
+        Err(error) => error.to_string().lines().map(str::to_owned).collect(),
+    }
+}
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    files
+}
+
+#[test]
+fn every_example_loads_and_round_trips() {
+    for path in examples() {
+        let plan = load_file(&path, EXECUTORS).unwrap_or_else(|error| panic!("{error}"));
+        // The engine stores the workflow as JSON and loads it again on resume.
+        let stored = serde_json::to_string(plan.workflow()).unwrap();
+        let again =
+            load_str(&stored, "stored", EXECUTORS).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(again.workflow(), plan.workflow());
+    }
+}
+
+#[test]
+fn the_committed_schema_is_current_and_accepts_every_example() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/workflow.schema.json");
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(
+        committed == *definition::schema(),
+        "schemas/workflow.schema.json is stale: run `cargo run -- schema workflow > schemas/workflow.schema.json`"
+    );
+    let validator = jsonschema::validator_for(&committed).unwrap();
+    for path in examples() {
+        let example: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&example)
+            .map(|error| error.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    }
+}
+
+#[test]
+fn a_cycle_is_named_step_by_step() {
+    let found = problems(
+        r#"{"name": "c", "steps": [
+            {"id": "a", "needs": ["c"], "executor": "noop"},
+            {"id": "b", "needs": ["a"], "executor": "noop"},
+            {"id": "c", "needs": ["b"], "executor": "noop"}]}"#,
+    );
+    assert_eq!(found, ["w.json:/steps/0: cycle: a -> b -> c -> a"]);
+}
+
+#[test]
+fn a_cycle_through_groups_and_a_self_loop() {
+    let found = problems(
+        r#"{"name": "c", "steps": [
+            {"id": "g", "pipeline": [{"id": "a", "executor": "noop"}, {"id": "b", "needs": ["g"], "executor": "noop"}]},
+            {"id": "s", "needs": ["s"], "executor": "noop"}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/pipeline/1: cycle: b -> b",
+            "w.json:/steps/1: cycle: s -> s"
+        ]
+    );
+}
+
+#[test]
+fn a_syntax_error_names_line_and_column() {
+    let found = problems("{\"name\": \"x\",\n  \"steps\": [,]}");
+    assert_eq!(found, ["w.json:2:13: invalid JSON: expected value"]);
+    let error = load_str("{\n\"name\": 1,", "w.json", EXECUTORS).unwrap_err();
+    assert!(
+        matches!(error.problems[0].place, Place::LineCol { line: 2, .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_not_a_crash() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(
+        problems(&deep),
+        ["w.json:1:128: JSON nested deeper than 128 levels"]
+    );
+    let nested_steps = (0..60).fold(
+        json!({"id": "leaf", "executor": "noop"}),
+        |inner, _| json!({"pipeline": [inner]}),
+    );
+    let source = json!({"name": "deep", "steps": [nested_steps]}).to_string();
+    assert!(problems(&source).is_empty());
+}
+
+#[test]
+fn a_misspelt_key_names_its_pointer_and_the_likely_key() {
+    let found = problems(
+        r#"{"name": "n", "steps": [{"id": "a", "executor": "noop"},
+            {"id": "b", "neds": ["a"], "executor": "noop", "retry": {"max_atempts": 2}}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/1/neds: unknown key `neds` (did you mean `needs`?)",
+            "w.json:/steps/1/retry: missing key `max_attempts`",
+            "w.json:/steps/1/retry/max_atempts: unknown key `max_atempts` (did you mean `max_attempts`?)",
+        ]
+    );
+}
+
+#[test]
+fn five_mistakes_are_five_problems() {
+    let found = problems(
+        r#"{"name": "five", "limits": {"max_parallel": 0}, "steps": [
+            {"id": "a", "executor": "noop", "timeout": "soon"},
+            {"id": "a", "executor": "noop", "needs": ["ghost"]},
+            {"id": "c", "executor": "teleport"},
+            {"id": "d", "executor": "noop", "when": "steps.a.output ==", "whne": "x"}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/limits/max_parallel: 0 is less than the minimum of 1",
+            "w.json:/steps/0/timeout: bad duration \"soon\" (write it like \"90s\", \"5m\" or \"1h 30m\")",
+            "w.json:/steps/1/id: duplicate id `a`: already used at /steps/0/id",
+            "w.json:/steps/1/needs/0: unknown step or group `ghost`",
+            "w.json:/steps/2/executor: unknown executor `teleport` (known: noop, sleep, process, agent, function)",
+            "w.json:/steps/3/when: `steps.a.output ==`: does not parse: column 18: Syntax error: mismatched input '<EOF>'",
+            "w.json:/steps/3/whne: unknown key `whne` (did you mean `when`?)",
+        ]
+    );
+}
+
+#[test]
+fn node_kinds_and_group_keys() {
+    let found = problems(
+        r#"{"name": "k", "steps": [
+            {"id": "none"},
+            {"id": "both", "executor": "noop", "parallel": [{"id": "x", "executor": "noop"}]},
+            {"id": "g", "pipeline": [], "with": {"a": 1}, "timeout": "1s"},
+            {"executor": "noop"}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0: a node needs `executor` (a step) or `pipeline` or `parallel` (a group)",
+            "w.json:/steps/1: a node is one of a step (`executor`), a `pipeline` or a `parallel` group, not several: found `executor` and `parallel`",
+            "w.json:/steps/2/pipeline: an empty pipeline: a group needs at least one member",
+            "w.json:/steps/2/timeout: `timeout` belongs on a step; a group has only `id`, `needs`, `max_parallel` and its members",
+            "w.json:/steps/2/with: `with` belongs on a step; a group has only `id`, `needs`, `max_parallel` and its members",
+            "w.json:/steps/3: a step needs an `id`",
+        ]
+    );
+}
+
+#[test]
+fn expressions_and_references() {
+    let found = problems(
+        r#"{"name": "e", "steps": [
+            {"id": "g", "parallel": [{"id": "a", "executor": "noop"}]},
+            {"id": "b", "executor": "noop", "needs": ["g"],
+             "for_each": "steps.a.output", "when": "${{ true }}",
+             "with": {"x": ["${{ steps.g.output }}", "${{ steps.b.output }}", "${{ steps.aa.output }}", "${{ 1 + }}"]}},
+            {"id": "c", "executor": "noop", "for_each": "${{ steps.a.output", "retry": {"max_attempts": 2, "initial_delay": "1m", "max_delay": "1s"}}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/1/for_each: `for_each` must be one `${{ expr }}` giving a list",
+            "w.json:/steps/1/when: `when` is a bare CEL expression: write it without `${{ }}`",
+            "w.json:/steps/1/with/x/0: `steps.g`: `g` is a group, and only steps have outputs",
+            "w.json:/steps/1/with/x/1: step `b` reads its own output",
+            "w.json:/steps/1/with/x/2: `steps.aa`: no step has the id `aa` (did you mean `a`?)",
+            "w.json:/steps/1/with/x/3: `1 +`: does not parse: column 4: Syntax error: mismatched input '<EOF>'",
+            "w.json:/steps/2/for_each: `for_each` must be one `${{ expr }}` giving a list",
+            "w.json:/steps/2/retry/initial_delay: initial_delay (1m) is longer than max_delay (1s)",
+        ]
+    );
+}
+
+#[test]
+fn limits_and_shapes() {
+    let found = problems(
+        r#"{"name": "", "limits": {"max_steps": 1}, "steps": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/name: \"\" is shorter than 1 character",
+            "w.json:/steps: 2 steps, more than limits.max_steps (1)"
+        ]
+    );
+    assert_eq!(
+        problems(r#"{"name": "x", "steps": []}"#),
+        ["w.json:/steps: a workflow needs at least one step"]
+    );
+    assert_eq!(problems("[1]"), ["w.json: expected object, found an array"]);
+    assert_eq!(
+        problems(r#"{"name": "x", "steps": [7, {"id": "a", "executor": "noop", "needs": "b"}]}"#),
+        [
+            "w.json:/steps/0: expected object, found a number",
+            "w.json:/steps/1/needs: expected array, found a string"
+        ]
+    );
+}
+
+#[test]
+fn an_unreadable_file_is_one_problem() {
+    let error = load_file(Path::new("/no/such/file.json"), EXECUTORS).unwrap_err();
+    assert_eq!(error.origin, "/no/such/file.json");
+    assert_eq!(error.problems.len(), 1);
+    assert_eq!(error.problems[0].place, Place::Pointer(String::new()));
+}
+
+/// JSON values for mutations: scalars, and small arrays and objects with keys cairn knows.
+fn arbitrary_json() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![
+        Just("id".to_owned()),
+        Just("needs".to_owned()),
+        Just("executor".to_owned()),
+        Just("pipeline".to_owned()),
+        Just("parallel".to_owned()),
+        Just("with".to_owned()),
+        Just("when".to_owned()),
+        Just("for_each".to_owned()),
+        Just("timeout".to_owned()),
+        Just("retry".to_owned()),
+        "[a-z_]{1,8}",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        prop_oneof![
+            Just("noop".to_owned()),
+            Just("a".to_owned()),
+            Just("${{ steps.a.output }}".to_owned()),
+            Just("${{".to_owned()),
+            Just("5m".to_owned()),
+            ".{0,12}"
+        ]
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..4)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+/// Every value in `value`, as pointers.
+fn pointers(value: &Value, pointer: String, out: &mut Vec<String>) {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, item)| pointers(item, format!("{pointer}/{i}"), out)),
+        Value::Object(members) => members.iter().for_each(|(k, item)| {
+            pointers(item, format!("{pointer}/{}", crate::plan::escape(k)), out)
+        }),
+        _ => {}
+    }
+    out.push(pointer);
+}
+
+/// Replaces, removes or adds a value somewhere in `value`.
+fn mutate(value: &mut Value, choice: usize, action: u8, new: Value) {
+    let mut all = Vec::new();
+    pointers(value, String::new(), &mut all);
+    let target = &all[choice % all.len()];
+    let Some(slot) = value.pointer_mut(target) else {
+        return;
+    };
+    match (action % 3, slot) {
+        (0, slot) => *slot = new,
+        (1, Value::Object(members)) => {
+            let key = members.keys().nth(choice % members.len().max(1)).cloned();
+            key.map(|key| members.remove(&key));
+        }
+        (1, Value::Array(items)) if !items.is_empty() => {
+            items.remove(choice % items.len());
+        }
+        (_, Value::Array(items)) => items.push(new),
+        (_, Value::Object(members)) => {
+            members.insert(["needs", "id", "pipeline", "x"][choice % 4].to_owned(), new);
+        }
+        (_, slot) => *slot = new,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = load_str(&String::from_utf8_lossy(&bytes), "fuzz", EXECUTORS);
+    }
+
+    #[test]
+    fn mutated_workflows_never_panic(
+        example in 0usize..3,
+        mutations in prop::collection::vec((any::<usize>(), any::<u8>(), arbitrary_json()), 1..6),
+    ) {
+        let path = &examples()[example];
+        let mut value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for (choice, action, new) in mutations {
+            mutate(&mut value, choice, action, new);
+        }
+        let result = load_str(&value.to_string(), "fuzz", EXECUTORS);
+        if let Err(error) = result {
+            prop_assert!(!error.problems.is_empty());
+        }
+    }
+}
