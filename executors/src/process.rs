@@ -269,37 +269,44 @@ impl ProcessExecutor {
         }
 
         let log_tail = (!tail.is_empty()).then(|| String::from_utf8_lossy(&tail).into_owned());
-        let mut outcome = match end {
-            End::Interrupted(why) => why.outcome(&format!("`{program}`"), Duration::ZERO),
-            End::TooLarge => Outcome::failure(
+        let mut outcome = self.outcome(program, end, status, captured.bytes, log_tail.as_deref());
+        outcome.log_tail = log_tail;
+        outcome
+    }
+
+    /// The outcome of an attempt that ended as `end`; its duration is the caller's to set.
+    fn outcome(
+        &self,
+        program: &str,
+        end: End,
+        status: io::Result<ExitStatus>,
+        stdout: Vec<u8>,
+        stderr: Option<&str>,
+    ) -> Outcome {
+        let (class, message) = match (end, status) {
+            (End::Interrupted(why), _) => {
+                return why.outcome(&format!("`{program}`"), Duration::ZERO);
+            }
+            (End::TooLarge, _) => (
                 ErrorClass::OutputTooLarge,
                 format!(
                     "`{program}` wrote more than {} bytes to stdout; it was killed",
                     self.max_output
                 ),
-                Duration::ZERO,
             ),
-            End::Exited => match status {
-                Err(error) => Outcome::failure(
-                    ErrorClass::Transient,
-                    format!("waiting for `{program}` failed: {error}"),
-                    Duration::ZERO,
-                ),
-                Ok(status) if status.success() => match parse_output(captured.bytes) {
-                    Ok(output) => Outcome::success(output, Duration::ZERO),
-                    Err(message) => {
-                        Outcome::failure(ErrorClass::BadOutput, message, Duration::ZERO)
-                    }
-                },
-                Ok(status) => Outcome::failure(
-                    ErrorClass::ExitCode,
-                    exit_message(program, status, log_tail.as_deref()),
-                    Duration::ZERO,
-                ),
+            (End::Exited, Err(error)) => (
+                ErrorClass::Transient,
+                format!("waiting for `{program}` failed: {error}"),
+            ),
+            (End::Exited, Ok(status)) if status.success() => match parse_output(stdout) {
+                Ok(output) => return Outcome::success(output, Duration::ZERO),
+                Err(message) => (ErrorClass::BadOutput, message),
             },
+            (End::Exited, Ok(status)) => {
+                (ErrorClass::ExitCode, exit_message(program, status, stderr))
+            }
         };
-        outcome.log_tail = log_tail;
-        outcome
+        Outcome::failure(class, message, Duration::ZERO)
     }
 }
 
