@@ -26,6 +26,7 @@ pub(super) fn check(workflow: &Workflow, executors: &[&str], report: &mut Report
         report,
         ids: HashMap::new(),
         references: Vec::new(),
+        unparsed: Default::default(),
         leaves: 0,
     };
     if workflow.steps.is_empty() {
@@ -59,8 +60,11 @@ struct Checker<'a> {
     report: &'a mut Report,
     /// Every id, with what it names and the pointer of its first use.
     ids: HashMap<&'a str, (Named, String)>,
-    /// Step ids read by expressions: (pointer of the text, the reading step's id, ids read).
-    references: Vec<(String, Option<&'a str>, Vec<String>)>,
+    /// Step ids read by expressions: (pointer of the text, pointer of the reading step, ids
+    /// read).
+    references: Vec<(String, String, Vec<String>)>,
+    /// Pointers of expressions that do not parse (what they read is moot).
+    unparsed: std::collections::HashSet<String>,
     leaves: usize,
 }
 
@@ -210,7 +214,7 @@ impl<'a> Checker<'a> {
                     "`when` is a bare CEL expression: write it without `${{ }}`",
                 );
             } else if let Err(error) = expr::check(when) {
-                self.problem(format!("{pointer}/when"), error.to_string());
+                self.expression_problem(format!("{pointer}/when"), error);
             }
         }
         if let Some(for_each) = &node.for_each {
@@ -224,28 +228,32 @@ impl<'a> Checker<'a> {
                     "`for_each` must be one `${{ expr }}` giving a list",
                 );
             } else if let Err(error) = expr::check_template(for_each) {
-                self.problem(format!("{pointer}/for_each"), error.to_string());
+                self.expression_problem(format!("{pointer}/for_each"), error);
             }
         }
         for (key, value) in &node.with {
             for (suffix, error) in expr::check_templates(value) {
                 let key = crate::plan::escape(key);
-                self.problem(format!("{pointer}/with/{key}{suffix}"), error.to_string());
+                self.expression_problem(format!("{pointer}/with/{key}{suffix}"), error);
             }
         }
         if let Some(retry) = &node.retry {
             self.retry(retry, &format!("{pointer}/retry"));
         }
-        let id = node.id.as_deref();
         let references = &mut self.references;
         for_each_expression_text(node, |suffix, text| {
             if text.contains("steps") {
                 let read = expr::referenced_steps(text);
                 if !read.is_empty() {
-                    references.push((format!("{pointer}{suffix}"), id, read));
+                    references.push((format!("{pointer}{suffix}"), pointer.to_owned(), read));
                 }
             }
         });
+    }
+
+    fn expression_problem(&mut self, pointer: String, error: expr::ExprError) {
+        self.unparsed.insert(pointer.clone());
+        self.problem(pointer, error.to_string());
     }
 
     fn retry(&mut self, retry: &Retry, pointer: &str) {
@@ -262,9 +270,14 @@ impl<'a> Checker<'a> {
     /// Every `steps.ID` read must name another step.
     fn references(&mut self) {
         for (pointer, reader, read) in std::mem::take(&mut self.references) {
+            if self.unparsed.contains(&pointer) {
+                continue;
+            }
             for id in read {
                 let message = match self.ids.get(id.as_str()) {
-                    Some((Named::Step, _)) if reader == Some(id.as_str()) => {
+                    Some((Named::Step, first))
+                        if first.strip_suffix("/id") == Some(reader.as_str()) =>
+                    {
                         format!("step `{id}` reads its own output")
                     }
                     Some((Named::Step, _)) => continue,

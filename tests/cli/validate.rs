@@ -1,0 +1,121 @@
+//! `cairn validate`.
+
+use crate::{cairn, examples, stdout};
+
+#[test]
+fn every_example_is_valid() {
+    let files = examples();
+    assert!(files.len() >= 3, "{files:?}");
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(|file| file.to_str().unwrap()));
+    let output = cairn(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    for file in &files {
+        assert!(
+            stdout(&output).contains(&format!("{}: ok\n", file.display())),
+            "{}",
+            stdout(&output)
+        );
+    }
+}
+
+#[test]
+fn a_cycle_exits_2_and_names_the_cycle() {
+    let output = cairn(&["validate", "tests/fixtures/invalid/cycle.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stdout(&output),
+        "tests/fixtures/invalid/cycle.json:/steps/0: cycle: a -> b -> c -> a\n"
+    );
+}
+
+#[test]
+fn a_syntax_error_names_line_and_column() {
+    let output = cairn(&["validate", "tests/fixtures/invalid/syntax.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stdout(&output),
+        "tests/fixtures/invalid/syntax.json:5:5: invalid JSON: expected `,` or `]`\n"
+    );
+}
+
+#[test]
+fn a_misspelt_key_is_named_with_its_pointer_and_the_fix() {
+    let output = cairn(&["validate", "tests/fixtures/invalid/typo.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stdout(&output),
+        "tests/fixtures/invalid/typo.json:/steps/1/neds: unknown key `neds` (did you mean `needs`?)\n"
+    );
+}
+
+#[test]
+fn five_and_more_mistakes_are_all_reported() {
+    let output = cairn(&["validate", "tests/fixtures/invalid/five.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stdout(&output);
+    let expected = [
+        "/steps/0/neds: unknown key `neds` (did you mean `needs`?)",
+        "/steps/1/needs/0: unknown step or group `ghost`",
+        "/steps/2/executor: unknown executor `proces` (did you mean `process`?)",
+        "/steps/2/timeout: bad duration \"5 minutes please\"",
+        "/steps/3/id: duplicate id `fetch`: already used at /steps/0/id",
+        "/steps/3/when: `steps.fetch.output.ok &&`: does not parse",
+    ];
+    for line in expected {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert_eq!(text.lines().count(), expected.len(), "{text}");
+}
+
+#[test]
+fn several_files_one_bad_exits_2_and_reports_each() {
+    let output = cairn(&[
+        "validate",
+        "examples/hello.json",
+        "tests/fixtures/invalid/cycle.json",
+        "tests/fixtures/missing.json",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stdout(&output);
+    assert!(text.starts_with("examples/hello.json: ok\n"), "{text}");
+    assert!(text.contains("cycle: a -> b -> c -> a"), "{text}");
+    assert!(
+        text.contains("tests/fixtures/missing.json: cannot read the file"),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_output_lists_problems_with_places() {
+    let output = cairn(&[
+        "--json",
+        "validate",
+        "examples/hello.json",
+        "tests/fixtures/invalid/syntax.json",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let reports: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(reports[0]["ok"], true);
+    assert_eq!(reports[1]["ok"], false);
+    assert_eq!(
+        reports[1]["problems"][0]["place"],
+        serde_json::json!({"line": 5, "column": 5})
+    );
+}
+
+#[test]
+fn every_invalid_fixture_is_invalid() {
+    let dir = crate::root().join("tests/fixtures/invalid");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let output = cairn(&["validate", path.to_str().unwrap()]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}: {}",
+            path.display(),
+            stdout(&output)
+        );
+    }
+}
