@@ -33,6 +33,8 @@ CREATE INDEX runs_by_state ON runs (state);
 CREATE TABLE steps (
     run_id      TEXT NOT NULL REFERENCES runs (id),
     step_id     TEXT NOT NULL,
+    -- The step's place in the plan (depth-first file order), for listing.
+    position    INTEGER NOT NULL,
     state       TEXT NOT NULL,
     attempt     INTEGER NOT NULL DEFAULT 0,
     output      TEXT,

@@ -6,11 +6,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
 mod cli {
     pub(crate) mod error;
     pub(crate) mod graph;
+    pub(crate) mod inspect;
+    pub(crate) mod progress;
+    pub(crate) mod run;
     pub(crate) mod schema;
     pub(crate) mod validate;
     pub(crate) mod workflow;
@@ -26,6 +32,9 @@ struct Cli {
     /// Machine-readable output (JSON).
     #[arg(long, global = true)]
     json: bool,
+    /// How long to wait for another process's database lock (e.g. "5s").
+    #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
+    busy_timeout: Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,10 +43,11 @@ struct Cli {
 #[derive(Debug)]
 struct Global {
     /// The SQLite database that holds runs.
-    #[allow(dead_code, reason = "the run commands read it")]
     db: PathBuf,
     /// Machine-readable output.
     json: bool,
+    /// How long to wait for another process's database lock.
+    busy_timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,15 +58,60 @@ enum Command {
     Graph(cli::graph::Args),
     /// Print a JSON Schema for editors.
     Schema(cli::schema::Args),
+    /// Start a run of a workflow file and drive it to its end.
+    Run(cli::run::RunArgs),
+    /// Carry on an unfinished run from where it stopped.
+    Resume(cli::run::ResumeArgs),
+    /// Resume every unfinished run that no live engine drives.
+    Recover(cli::run::RecoverArgs),
+    /// List runs, newest first.
+    Runs,
+    /// Show a run and its steps.
+    Show(cli::inspect::RunArg),
+    /// List every transition of a run, in order.
+    History(cli::inspect::RunArg),
 }
 
 fn main() -> ExitCode {
-    let Cli { db, json, command } = Cli::parse();
-    let global = Global { db, json };
+    let Cli {
+        db,
+        json,
+        busy_timeout,
+        command,
+    } = Cli::parse();
+    let global = Global {
+        db,
+        json,
+        busy_timeout,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result = match command {
         Command::Validate(args) => cli::validate::run(&args, &global),
         Command::Graph(args) => cli::graph::run(&args, &global),
         Command::Schema(args) => cli::schema::run(&args, &global),
+        Command::Run(args) => block_on(cli::run::run(&args, &global)),
+        Command::Resume(args) => block_on(cli::run::resume(&args, &global)),
+        Command::Recover(args) => block_on(cli::run::recover(&args, &global)),
+        Command::Runs => block_on(cli::inspect::runs(&global)),
+        Command::Show(args) => block_on(cli::inspect::show(&args, &global)),
+        Command::History(args) => block_on(cli::inspect::history(&args, &global)),
     };
     result.unwrap_or_else(|error| cli::error::report(&error))
+}
+
+/// Runs a command's future on a multi-threaded runtime (steps are spawned from its
+/// long-lived worker threads, which the process executor's parent-death signal relies on).
+fn block_on<F: Future<Output = Result<ExitCode, cli::error::Error>>>(
+    future: F,
+) -> Result<ExitCode, cli::error::Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(cli::error::Error::Output)?
+        .block_on(future)
 }

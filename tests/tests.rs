@@ -7,6 +7,10 @@ mod cli {
     mod validate;
 }
 
+mod run {
+    mod durable;
+}
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -65,7 +65,11 @@ pub struct ExecContext {
 impl ExecContext {
     /// A context with no deadline and a fresh cancellation token and progress counter.
     pub fn new() -> Self {
-        ExecContext { cancel: CancellationToken::new(), progress: Progress::default(), deadline: None }
+        ExecContext {
+            cancel: CancellationToken::new(),
+            progress: Progress::default(),
+            deadline: None,
+        }
     }
 }
 
@@ -109,13 +113,21 @@ pub struct Outcome {
 impl Outcome {
     /// A successful outcome with `output`.
     pub fn success(output: Value, duration: Duration) -> Self {
-        Outcome { result: Ok(output), usage: Usage::default(), duration, log_tail: None }
+        Outcome {
+            result: Ok(output),
+            usage: Usage::default(),
+            duration,
+            log_tail: None,
+        }
     }
 
     /// A failed outcome.
     pub fn failure(class: ErrorClass, message: impl Into<String>, duration: Duration) -> Self {
         Outcome {
-            result: Err(ExecError { class, message: message.into() }),
+            result: Err(ExecError {
+                class,
+                message: message.into(),
+            }),
             usage: Usage::default(),
             duration,
             log_tail: None,
@@ -176,7 +188,10 @@ pub enum ErrorClass {
 impl ErrorClass {
     /// Whether another attempt may succeed.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorClass::ExitCode | ErrorClass::Timeout | ErrorClass::Transient)
+        matches!(
+            self,
+            ErrorClass::ExitCode | ErrorClass::Timeout | ErrorClass::Transient
+        )
     }
 
     /// The class's name as written in files and output.

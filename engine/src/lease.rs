@@ -16,7 +16,12 @@ pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// The lease holder that stands for this process (a fresh owner id per engine).
 pub fn this_process() -> LeaseHolder {
     let pid = std::process::id();
-    LeaseHolder { owner: Uuid::now_v7().to_string(), host: host_name(), pid, pid_start: process_start(pid).unwrap_or(0) }
+    LeaseHolder {
+        owner: Uuid::now_v7().to_string(),
+        host: host_name(),
+        pid,
+        pid_start: process_start(pid).unwrap_or(0),
+    }
 }
 
 /// Whether `holder` is known to be gone: it ran on this host and its process is not there.
@@ -52,8 +57,18 @@ mod tests {
     #[test]
     fn a_dead_or_reused_pid_is_void() {
         let me = this_process();
-        assert!(is_void(&LeaseHolder { pid_start: me.pid_start + 1, ..me.clone() }));
-        assert!(is_void(&LeaseHolder { pid: u32::MAX, ..me.clone() }));
-        assert!(!is_void(&LeaseHolder { host: "elsewhere".into(), pid: u32::MAX, ..me }));
+        assert!(is_void(&LeaseHolder {
+            pid_start: me.pid_start + 1,
+            ..me.clone()
+        }));
+        assert!(is_void(&LeaseHolder {
+            pid: u32::MAX,
+            ..me.clone()
+        }));
+        assert!(!is_void(&LeaseHolder {
+            host: "elsewhere".into(),
+            pid: u32::MAX,
+            ..me
+        }));
     }
 }

@@ -119,7 +119,10 @@ states!(
 impl RunState {
     /// Whether the run has ended.
     pub fn is_terminal(self) -> bool {
-        matches!(self, RunState::Succeeded | RunState::Failed | RunState::Cancelled)
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled
+        )
     }
 
     fn can_become(self, to: RunState) -> bool {
@@ -215,10 +218,16 @@ mod tests {
     #[test]
     fn terminal_states_have_no_way_out() {
         for &from in StepState::ALL.iter().filter(|s| s.is_terminal()) {
-            assert!(StepState::ALL.iter().all(|&to| from.check(to).is_err()), "{from}");
+            assert!(
+                StepState::ALL.iter().all(|&to| from.check(to).is_err()),
+                "{from}"
+            );
         }
         for &from in RunState::ALL.iter().filter(|s| s.is_terminal()) {
-            assert!(RunState::ALL.iter().all(|&to| from.check(to).is_err()), "{from}");
+            assert!(
+                RunState::ALL.iter().all(|&to| from.check(to).is_err()),
+                "{from}"
+            );
         }
     }
 
@@ -237,6 +246,9 @@ mod tests {
     #[test]
     fn illegal_transition_names_both_states() {
         let error = StepState::Succeeded.check(StepState::Running).unwrap_err();
-        assert_eq!(error.to_string(), "illegal step transition succeeded -> running");
+        assert_eq!(
+            error.to_string(),
+            "illegal step transition succeeded -> running"
+        );
     }
 }

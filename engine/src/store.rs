@@ -32,7 +32,9 @@ pub enum StoreError {
     #[error("{0}: no such database (run a workflow first, or pass --db PATH)")]
     Missing(PathBuf),
     /// The file exists but is not an SQLite database.
-    #[error("{0}: not a cairn database (the file is not SQLite); pass --db PATH to use another file")]
+    #[error(
+        "{0}: not a cairn database (the file is not SQLite); pass --db PATH to use another file"
+    )]
     NotADatabase(PathBuf),
     /// The database was written by a newer cairn.
     #[error("{path}: written by a newer cairn (schema version {version}); upgrade cairn to use it")]
@@ -96,7 +98,12 @@ pub struct StoreOptions {
 impl StoreOptions {
     /// Options for `path`: create it if missing, [`Durability::Normal`], 5 s busy timeout.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        StoreOptions { path: path.into(), create: true, durability: Durability::Normal, busy_timeout: Duration::from_secs(5) }
+        StoreOptions {
+            path: path.into(),
+            create: true,
+            durability: Durability::Normal,
+            busy_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -113,8 +120,8 @@ pub struct NewRun {
     pub definition: String,
     /// The run's input.
     pub input: Value,
-    /// Every step's id and initial state (`pending` or `ready`).
-    pub steps: Vec<(String, StepState)>,
+    /// Every step's id, in plan order; each starts `pending`.
+    pub steps: Vec<String>,
 }
 
 /// One state transition to commit, with what it carries.
@@ -286,11 +293,14 @@ impl Store {
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true);
         let fail = |error| classify(&path, error);
-        let mut conn = SqliteConnection::connect_with(&connect).await.map_err(fail)?;
+        let mut conn = SqliteConnection::connect_with(&connect)
+            .await
+            .map_err(fail)?;
         MIGRATOR.run(&mut conn).await.map_err(|error| match error {
-            sqlx::migrate::MigrateError::VersionMissing(version) => {
-                StoreError::NewerSchema { path: path.clone(), version }
-            }
+            sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::NewerSchema {
+                path: path.clone(),
+                version,
+            },
             sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
             other => StoreError::Corrupt(other.to_string()),
         })?;
@@ -299,7 +309,14 @@ impl Store {
             .connect_with(connect.create_if_missing(false))
             .await
             .map_err(fail)?;
-        Ok(Store { path, reads, writer: Mutex::new(Writer { conn, next_seq: HashMap::new() }) })
+        Ok(Store {
+            path,
+            reads,
+            writer: Mutex::new(Writer {
+                conn,
+                next_seq: HashMap::new(),
+            }),
+        })
     }
 
     /// The database file.
@@ -311,7 +328,11 @@ impl Store {
     pub async fn create_run(&self, run: &NewRun) -> Result<()> {
         let now = Utc::now().timestamp_millis();
         let mut writer = self.writer.lock().await;
-        let mut tx = writer.conn.begin_with("BEGIN IMMEDIATE").await.map_err(|e| classify(&self.path, e))?;
+        let mut tx = writer
+            .conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| classify(&self.path, e))?;
         sqlx::query("INSERT OR IGNORE INTO workflows (hash, name, definition, created_at) VALUES (?, ?, ?, ?)")
             .bind(&run.workflow_hash)
             .bind(&run.workflow_name)
@@ -334,29 +355,32 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| classify(&self.path, e))?;
-        insert_event(&mut tx, run.id, 1, now, None, None, RunState::Pending.as_str(), None, None)
-            .await
-            .map_err(|e| classify(&self.path, e))?;
-        let mut seq = 1;
-        for (step_id, state) in &run.steps {
-            sqlx::query("INSERT INTO steps (run_id, step_id, state, updated_at) VALUES (?, ?, ?, ?)")
+        insert_event(
+            &mut tx,
+            run.id,
+            1,
+            now,
+            None,
+            None,
+            RunState::Pending.as_str(),
+            None,
+            None,
+        )
+        .await
+        .map_err(|e| classify(&self.path, e))?;
+        for (position, step_id) in run.steps.iter().enumerate() {
+            sqlx::query("INSERT INTO steps (run_id, step_id, position, state, updated_at) VALUES (?, ?, ?, ?, ?)")
                 .bind(run.id.to_string())
                 .bind(step_id)
-                .bind(state.as_str())
+                .bind(position as i64)
+                .bind(StepState::Pending.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| classify(&self.path, e))?;
-            if *state != StepState::Pending {
-                seq += 1;
-                let from = Some(StepState::Pending.as_str());
-                insert_event(&mut tx, run.id, seq, now, Some(step_id), from, state.as_str(), Some(0), None)
-                    .await
-                    .map_err(|e| classify(&self.path, e))?;
-            }
         }
         tx.commit().await.map_err(|e| classify(&self.path, e))?;
-        writer.next_seq.insert(run.id, seq + 1);
+        writer.next_seq.insert(run.id, 2);
         Ok(())
     }
 
@@ -371,7 +395,10 @@ impl Store {
         let now = Utc::now().timestamp_millis();
         let mut writer = self.writer.lock().await;
         let Writer { conn, next_seq } = &mut *writer;
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(|e| classify(&self.path, e))?;
+        let mut tx = conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| classify(&self.path, e))?;
         let mut seqs: HashMap<Uuid, i64> = HashMap::new();
         for change in changes {
             let run_id = match change {
@@ -380,13 +407,17 @@ impl Store {
             };
             let seq = match seqs.get(&run_id).or_else(|| next_seq.get(&run_id)) {
                 Some(&seq) => seq,
-                None => next_seq_of(&mut tx, run_id).await.map_err(|e| classify(&self.path, e))?,
+                None => next_seq_of(&mut tx, run_id)
+                    .await
+                    .map_err(|e| classify(&self.path, e))?,
             };
             seqs.insert(run_id, seq + 1);
-            apply_one(&mut tx, change, seq, now).await.map_err(|e| match e {
-                ApplyError::Sqlx(e) => classify(&self.path, e),
-                ApplyError::Store(e) => e,
-            })?;
+            apply_one(&mut tx, change, seq, now)
+                .await
+                .map_err(|e| match e {
+                    ApplyError::Sqlx(e) => classify(&self.path, e),
+                    ApplyError::Store(e) => e,
+                })?;
         }
         for run_id in seqs.keys() {
             sqlx::query("UPDATE runs SET updated_at = ? WHERE id = ?")
@@ -413,7 +444,11 @@ impl Store {
     ) -> Result<LeaseAttempt> {
         let now = Utc::now();
         let mut writer = self.writer.lock().await;
-        let mut tx = writer.conn.begin_with("BEGIN IMMEDIATE").await.map_err(|e| classify(&self.path, e))?;
+        let mut tx = writer
+            .conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| classify(&self.path, e))?;
         let row = sqlx::query(
             "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires FROM runs WHERE id = ?",
         )
@@ -431,7 +466,10 @@ impl Store {
             };
             let expires = millis_to_time(row.get(4));
             if current.owner != holder.owner && expires > now && !is_void(&current) {
-                return Ok(LeaseAttempt::Held { holder: current, expires });
+                return Ok(LeaseAttempt::Held {
+                    holder: current,
+                    expires,
+                });
             }
         }
         let expires = now + ttl;
@@ -456,13 +494,14 @@ impl Store {
     pub async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool> {
         let expires = (Utc::now() + ttl).timestamp_millis();
         let mut writer = self.writer.lock().await;
-        let done = sqlx::query("UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?")
-            .bind(expires)
-            .bind(run_id.to_string())
-            .bind(owner)
-            .execute(&mut writer.conn)
-            .await
-            .map_err(|e| classify(&self.path, e))?;
+        let done =
+            sqlx::query("UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?")
+                .bind(expires)
+                .bind(run_id.to_string())
+                .bind(owner)
+                .execute(&mut writer.conn)
+                .await
+                .map_err(|e| classify(&self.path, e))?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -501,10 +540,10 @@ impl Store {
         run_record(row)
     }
 
-    /// The current state of every step of a run, in no particular order.
+    /// The current state of every step of a run, in plan order.
     pub async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(
-            "SELECT step_id, state, attempt, output, error, wake_at, usage FROM steps WHERE run_id = ?",
+            "SELECT step_id, state, attempt, output, error, wake_at, usage FROM steps WHERE run_id = ? ORDER BY position",
         )
         .bind(run_id.to_string())
         .fetch_all(&self.reads)
@@ -527,10 +566,12 @@ impl Store {
 
     /// Ids of runs that have not ended and are not paused, oldest first.
     pub async fn unfinished_runs(&self) -> Result<Vec<Uuid>> {
-        let rows = sqlx::query("SELECT id FROM runs WHERE state IN ('pending', 'running') ORDER BY created_at, id")
-            .fetch_all(&self.reads)
-            .await
-            .map_err(|e| classify(&self.path, e))?;
+        let rows = sqlx::query(
+            "SELECT id FROM runs WHERE state IN ('pending', 'running') ORDER BY created_at, id",
+        )
+        .fetch_all(&self.reads)
+        .await
+        .map_err(|e| classify(&self.path, e))?;
         rows.iter().map(|row| parse_uuid(row.get(0))).collect()
     }
 
@@ -552,7 +593,10 @@ impl Store {
                     from: row.get(3),
                     to: row.get(4),
                     attempt: row.get::<Option<i64>, _>(5).map(|a| a as u32),
-                    detail: row.get::<Option<String>, _>(6).map(parse_json).transpose()?,
+                    detail: row
+                        .get::<Option<String>, _>(6)
+                        .map(parse_json)
+                        .transpose()?,
                 })
             })
             .collect()
@@ -584,14 +628,16 @@ async fn apply_one(
 ) -> std::result::Result<(), ApplyError> {
     match change {
         Change::Run(change) => {
-            let done = sqlx::query("UPDATE runs SET state = ?, output = ?, error = ? WHERE id = ? AND state = ?")
-                .bind(change.to.as_str())
-                .bind(change.output.as_ref().map(Value::to_string))
-                .bind(&change.error)
-                .bind(change.run_id.to_string())
-                .bind(change.from.as_str())
-                .execute(&mut *tx)
-                .await?;
+            let done = sqlx::query(
+                "UPDATE runs SET state = ?, output = ?, error = ? WHERE id = ? AND state = ?",
+            )
+            .bind(change.to.as_str())
+            .bind(change.output.as_ref().map(Value::to_string))
+            .bind(&change.error)
+            .bind(change.run_id.to_string())
+            .bind(change.from.as_str())
+            .execute(&mut *tx)
+            .await?;
             if done.rows_affected() != 1 {
                 return Err(ApplyError::Store(StoreError::Conflict {
                     run: change.run_id,
@@ -599,9 +645,22 @@ async fn apply_one(
                     expected: change.from.to_string(),
                 }));
             }
-            let detail = change.error.as_ref().map(|error| serde_json::json!({ "error": error }));
-            insert_event(tx, change.run_id, seq, now, None, Some(change.from.as_str()), change.to.as_str(), None, detail)
-                .await?;
+            let detail = change
+                .error
+                .as_ref()
+                .map(|error| serde_json::json!({ "error": error }));
+            insert_event(
+                tx,
+                change.run_id,
+                seq,
+                now,
+                None,
+                Some(change.from.as_str()),
+                change.to.as_str(),
+                None,
+                detail,
+            )
+            .await?;
         }
         Change::Step(change) => {
             let done = sqlx::query(
@@ -681,7 +740,10 @@ async fn insert_event(
     Ok(())
 }
 
-async fn next_seq_of(conn: &mut SqliteConnection, run_id: Uuid) -> std::result::Result<i64, sqlx::Error> {
+async fn next_seq_of(
+    conn: &mut SqliteConnection,
+    run_id: Uuid,
+) -> std::result::Result<i64, sqlx::Error> {
     let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?")
         .bind(run_id.to_string())
         .fetch_one(conn)
@@ -696,7 +758,10 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         definition: row.get(2),
         state: parse_state(row.get(3))?,
         input: parse_json(row.get(4))?,
-        output: row.get::<Option<String>, _>(5).map(parse_json).transpose()?,
+        output: row
+            .get::<Option<String>, _>(5)
+            .map(parse_json)
+            .transpose()?,
         error: row.get(6),
         created_at: millis_to_time(row.get(7)),
         updated_at: millis_to_time(row.get(8)),
@@ -708,12 +773,17 @@ fn step_record(row: &SqliteRow) -> Result<StepRecord> {
         id: row.get(0),
         state: parse_state(row.get(1))?,
         attempt: row.get::<i64, _>(2) as u32,
-        output: row.get::<Option<String>, _>(3).map(parse_json).transpose()?,
+        output: row
+            .get::<Option<String>, _>(3)
+            .map(parse_json)
+            .transpose()?,
         error: row.get(4),
         wake_at: row.get::<Option<i64>, _>(5).map(millis_to_time),
         usage: row
             .get::<Option<String>, _>(6)
-            .map(|text| serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("usage: {e}"))))
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("usage: {e}")))
+            })
             .transpose()?,
     })
 }
@@ -721,7 +791,10 @@ fn step_record(row: &SqliteRow) -> Result<StepRecord> {
 /// Turns an sqlx error into the store error a user can act on.
 fn classify(path: &Path, error: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &error {
-        let primary = db.code().and_then(|code| code.parse::<i64>().ok()).map(|code| code & 0xff);
+        let primary = db
+            .code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .map(|code| code & 0xff);
         match primary {
             Some(26) => return StoreError::NotADatabase(path.to_owned()),
             Some(5) | Some(6) => return StoreError::Locked(path.to_owned()),
@@ -741,11 +814,14 @@ fn parse_json(text: String) -> Result<Value> {
 }
 
 fn parse_state<S: FromStr<Err = UnknownState>>(text: String) -> Result<S> {
-    text.parse().map_err(|e: UnknownState| StoreError::Corrupt(e.to_string()))
+    text.parse()
+        .map_err(|e: UnknownState| StoreError::Corrupt(e.to_string()))
 }
 
 fn millis_to_time(millis: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(millis).single().unwrap_or_default()
+    Utc.timestamp_millis_opt(millis)
+        .single()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -754,7 +830,9 @@ mod tests {
     use crate::lease;
 
     async fn open(dir: &tempfile::TempDir) -> Store {
-        Store::open(&StoreOptions::new(dir.path().join("cairn.db"))).await.unwrap()
+        Store::open(&StoreOptions::new(dir.path().join("cairn.db")))
+            .await
+            .unwrap()
     }
 
     fn new_run() -> NewRun {
@@ -764,11 +842,17 @@ mod tests {
             workflow_hash: "h1".into(),
             definition: "{}".into(),
             input: serde_json::json!({"n": 1}),
-            steps: vec![("a".into(), StepState::Ready), ("b".into(), StepState::Pending)],
+            steps: vec!["a".into(), "b".into()],
         }
     }
 
-    fn step(run: &NewRun, id: &str, from: StepState, to: StepState, output: Option<Value>) -> Change {
+    fn step(
+        run: &NewRun,
+        id: &str,
+        from: StepState,
+        to: StepState,
+        output: Option<Value>,
+    ) -> Change {
         Change::Step(StepChange {
             run_id: run.id,
             step_id: id.into(),
@@ -791,22 +875,52 @@ mod tests {
         store.create_run(&run).await.unwrap();
         store
             .apply(&[
-                Change::Run(RunChange { run_id: run.id, from: RunState::Pending, to: RunState::Running, output: None, error: None }),
+                Change::Run(RunChange {
+                    run_id: run.id,
+                    from: RunState::Pending,
+                    to: RunState::Running,
+                    output: None,
+                    error: None,
+                }),
+                step(&run, "a", StepState::Pending, StepState::Ready, None),
                 step(&run, "a", StepState::Ready, StepState::Running, None),
             ])
             .await
             .unwrap();
-        store.apply(&[step(&run, "a", StepState::Running, StepState::Succeeded, Some(serde_json::json!(42)))]).await.unwrap();
+        store
+            .apply(&[step(
+                &run,
+                "a",
+                StepState::Running,
+                StepState::Succeeded,
+                Some(serde_json::json!(42)),
+            )])
+            .await
+            .unwrap();
 
         let steps = store.steps(run.id).await.unwrap();
         let a = steps.iter().find(|s| s.id == "a").unwrap();
-        assert_eq!((a.state, a.output.clone()), (StepState::Succeeded, Some(serde_json::json!(42))));
+        assert_eq!(
+            (a.state, a.output.clone()),
+            (StepState::Succeeded, Some(serde_json::json!(42)))
+        );
         let history = store.history(run.id).await.unwrap();
         let seqs: Vec<i64> = history.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+        assert_eq!(history[0].to, "pending");
         let last = history.last().unwrap();
-        assert_eq!((last.step_id.as_deref(), last.from.as_deref(), last.to.as_str()), (Some("a"), Some("running"), "succeeded"));
-        assert_eq!(store.run(&run.id.to_string()[..8]).await.unwrap().state, RunState::Running);
+        assert_eq!(
+            (
+                last.step_id.as_deref(),
+                last.from.as_deref(),
+                last.to.as_str()
+            ),
+            (Some("a"), Some("running"), "succeeded")
+        );
+        assert_eq!(
+            store.run(&run.id.to_string()[..8]).await.unwrap().state,
+            RunState::Running
+        );
     }
 
     #[tokio::test]
@@ -817,14 +931,23 @@ mod tests {
         store.create_run(&run).await.unwrap();
         let result = store
             .apply(&[
-                step(&run, "a", StepState::Ready, StepState::Running, None),
+                step(&run, "a", StepState::Pending, StepState::Ready, None),
                 step(&run, "b", StepState::Ready, StepState::Running, None),
             ])
             .await;
-        assert!(matches!(result, Err(StoreError::Conflict { .. })), "{result:?}");
-        let a = store.steps(run.id).await.unwrap().into_iter().find(|s| s.id == "a").unwrap();
-        assert_eq!(a.state, StepState::Ready);
-        assert_eq!(store.history(run.id).await.unwrap().len(), 2);
+        assert!(
+            matches!(result, Err(StoreError::Conflict { .. })),
+            "{result:?}"
+        );
+        let a = store
+            .steps(run.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.id == "a")
+            .unwrap();
+        assert_eq!(a.state, StepState::Pending);
+        assert_eq!(store.history(run.id).await.unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -836,12 +959,28 @@ mod tests {
         let first = lease::this_process();
         let second = lease::this_process();
         let ttl = Duration::from_secs(60);
-        assert_eq!(store.acquire_lease(run.id, &first, ttl, lease::is_void).await.unwrap(), LeaseAttempt::Acquired);
-        match store.acquire_lease(run.id, &second, ttl, lease::is_void).await.unwrap() {
+        assert_eq!(
+            store
+                .acquire_lease(run.id, &first, ttl, lease::is_void)
+                .await
+                .unwrap(),
+            LeaseAttempt::Acquired
+        );
+        match store
+            .acquire_lease(run.id, &second, ttl, lease::is_void)
+            .await
+            .unwrap()
+        {
             LeaseAttempt::Held { holder, .. } => assert_eq!(holder, first),
             other => panic!("expected Held, got {other:?}"),
         }
-        assert_eq!(store.acquire_lease(run.id, &second, ttl, |_| true).await.unwrap(), LeaseAttempt::Acquired);
+        assert_eq!(
+            store
+                .acquire_lease(run.id, &second, ttl, |_| true)
+                .await
+                .unwrap(),
+            LeaseAttempt::Acquired
+        );
         assert!(!store.renew_lease(run.id, &first.owner, ttl).await.unwrap());
     }
 
@@ -854,8 +993,14 @@ mod tests {
         assert!(matches!(error, StoreError::NotADatabase(_)), "{error:?}");
         assert_eq!(std::fs::read(&junk).unwrap(), vec![b'x'; 4096]);
 
-        let missing = StoreOptions { create: false, ..StoreOptions::new(dir.path().join("none.db")) };
-        assert!(matches!(Store::open(&missing).await, Err(StoreError::Missing(_))));
+        let missing = StoreOptions {
+            create: false,
+            ..StoreOptions::new(dir.path().join("none.db"))
+        };
+        assert!(matches!(
+            Store::open(&missing).await,
+            Err(StoreError::Missing(_))
+        ));
         assert!(!dir.path().join("none.db").exists());
     }
 
@@ -864,7 +1009,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         open(&dir).await.close().await;
         let path = dir.path().join("cairn.db");
-        let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path)).await.unwrap();
+        let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
         sqlx::query(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
              VALUES (9999, 'future', 1, x'00', 0)",
@@ -874,6 +1021,9 @@ mod tests {
         .unwrap();
         conn.close().await.unwrap();
         let error = Store::open(&StoreOptions::new(&path)).await.unwrap_err();
-        assert!(matches!(error, StoreError::NewerSchema { version: 9999, .. }), "{error:?}");
+        assert!(
+            matches!(error, StoreError::NewerSchema { version: 9999, .. }),
+            "{error:?}"
+        );
     }
 }

@@ -2,12 +2,28 @@
 
 use std::process::ExitCode;
 
+use cairn_engine::EngineError;
 use cairn_engine::load::LoadError;
+use cairn_engine::state::RunState;
+use cairn_engine::store::StoreError;
 
 /// Exit code: the command did what was asked.
 pub(crate) const SUCCESS: u8 = 0;
+/// Exit code: the run failed or was cancelled.
+pub(crate) const RUN_FAILED: u8 = 1;
 /// Exit code: bad input (usage, invalid workflow, unknown run).
 pub(crate) const BAD_INPUT: u8 = 2;
+/// Exit code: the run stopped unfinished (paused, awaiting approval, interrupted).
+pub(crate) const UNFINISHED: u8 = 3;
+
+/// The exit code that reports a run in `state`.
+pub(crate) fn exit_code_of(state: RunState) -> ExitCode {
+    ExitCode::from(match state {
+        RunState::Succeeded => SUCCESS,
+        RunState::Failed | RunState::Cancelled => RUN_FAILED,
+        RunState::Pending | RunState::Running | RunState::Paused => UNFINISHED,
+    })
+}
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -16,6 +32,22 @@ pub(crate) enum Error {
     Load(LoadError),
     /// Output could not be written (a closed pipe, a full disk).
     Output(std::io::Error),
+    /// The engine refused or failed.
+    Engine(EngineError),
+    /// A bad argument the parser could not catch (unreadable or malformed input JSON).
+    Usage(String),
+}
+
+impl From<EngineError> for Error {
+    fn from(error: EngineError) -> Self {
+        Error::Engine(error)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Error::Engine(EngineError::Store(error))
+    }
 }
 
 impl From<LoadError> for Error {
@@ -43,6 +75,26 @@ pub(crate) fn report(error: &Error) -> ExitCode {
         Error::Output(error) => {
             eprintln!("cairn: cannot write the output: {error}");
             ExitCode::FAILURE
+        }
+        Error::Usage(message) => {
+            eprintln!("cairn: {message}");
+            ExitCode::from(BAD_INPUT)
+        }
+        Error::Engine(EngineError::Load(error)) => {
+            eprintln!("{error}");
+            ExitCode::from(BAD_INPUT)
+        }
+        Error::Engine(error @ (EngineError::Bug(_) | EngineError::LeaseLost(_))) => {
+            eprintln!("cairn: {error}");
+            ExitCode::FAILURE
+        }
+        Error::Engine(EngineError::Store(error @ StoreError::Sqlx(_))) => {
+            eprintln!("cairn: {error}");
+            ExitCode::FAILURE
+        }
+        Error::Engine(error) => {
+            eprintln!("cairn: {error}");
+            ExitCode::from(BAD_INPUT)
         }
     }
 }

@@ -1,0 +1,234 @@
+//! `cairn run`, `cairn resume`, `cairn recover`: drive runs to their end.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cairn_engine::store::Durability;
+use cairn_engine::{Engine, EngineError, RunHandle, RunReport};
+use serde_json::Value;
+
+use super::error::{Error, exit_code_of};
+use super::{progress, workflow};
+use crate::Global;
+
+/// How the engine commits (shared by the commands that drive runs).
+#[derive(Debug, clap::Args)]
+pub(crate) struct EngineArgs {
+    /// `normal` survives a crash of cairn; `full` also survives power loss, at a cost per commit.
+    #[arg(long, default_value = "normal", value_parser = parse_durability)]
+    durability: Durability,
+}
+
+/// Arguments of `cairn run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// The workflow file.
+    file: PathBuf,
+    /// The run input, as JSON (default `{}`).
+    #[arg(long, conflicts_with = "input_file")]
+    input: Option<String>,
+    /// A file holding the run input as JSON.
+    #[arg(long)]
+    input_file: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Arguments of `cairn resume`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ResumeArgs {
+    /// The run's id (or a unique prefix of at least 4 characters).
+    run: String,
+    /// Wait for another engine's lease to end instead of refusing.
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Arguments of `cairn recover`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecoverArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Starts a run of a workflow file and drives it to its end.
+pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Error> {
+    let plan = workflow::load(&args.file)?;
+    let input = read_input(args)?;
+    let engine = open(global, &args.engine).await?;
+    let total = plan.steps().len();
+    let handle = engine.start(plan, input).await?;
+    finish(&engine, handle, total, global).await
+}
+
+/// Resumes one unfinished run.
+pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCode, Error> {
+    let engine = open(global, &args.engine).await?;
+    let resumed = if args.wait {
+        engine.resume_waiting(&args.run).await
+    } else {
+        engine.resume(&args.run).await
+    };
+    let handle = match resumed {
+        Ok(handle) => handle,
+        Err(EngineError::Finished(report)) => {
+            eprintln!(
+                "run {} already {}; nothing to resume",
+                report.id, report.state
+            );
+            print_report(&report, global)?;
+            return Ok(exit_code_of(report.state));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let total = engine
+        .store()
+        .steps(handle.id())
+        .await
+        .map_err(EngineError::from)?
+        .len();
+    finish(&engine, handle, total, global).await
+}
+
+/// Resumes every unfinished run that no live engine drives; they run side by side.
+pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitCode, Error> {
+    let engine = open(global, &args.engine).await?;
+    let handles = engine.recover().await?;
+    if handles.is_empty() {
+        eprintln!("no unfinished run to recover");
+    }
+    let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
+    let mut worst = ExitCode::SUCCESS;
+    let mut reports = Vec::new();
+    for handle in handles {
+        eprintln!("recovering run {}", handle.id());
+        let report = handle.wait().await?;
+        if report.state != cairn_engine::state::RunState::Succeeded {
+            worst = exit_code_of(report.state);
+        }
+        reports.push(report);
+    }
+    stop.abort();
+    if global.json {
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_value(&reports).unwrap_or_default()
+        )?;
+    } else {
+        for report in &reports {
+            print_report(report, global)?;
+        }
+    }
+    Ok(worst)
+}
+
+async fn open(global: &Global, args: &EngineArgs) -> Result<Engine, Error> {
+    Ok(Engine::builder(&global.db)
+        .executors(cairn_executors::builtin())
+        .durability(args.durability)
+        .busy_timeout(global.busy_timeout)
+        .open()
+        .await?)
+}
+
+/// Waits for the run (stopping cleanly on SIGINT/SIGTERM), prints how it ended.
+async fn finish(
+    engine: &Engine,
+    mut handle: RunHandle,
+    total: usize,
+    global: &Global,
+) -> Result<ExitCode, Error> {
+    eprintln!("run {}", handle.id());
+    let display = std::io::stderr()
+        .is_terminal()
+        .then(|| progress::spawn(handle.events().resubscribe(), total));
+    let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
+    let report = handle.wait().await;
+    stop.abort();
+    if let Some(display) = display {
+        display.abort();
+        let _ = display.await;
+    }
+    let report = report?;
+    if !report.state.is_terminal() {
+        eprintln!(
+            "run {} stopped unfinished; `cairn resume {}` carries it on",
+            report.id, report.id
+        );
+    }
+    print_report(&report, global)?;
+    Ok(exit_code_of(report.state))
+}
+
+fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    if global.json {
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_value(report).unwrap_or_default()
+        )?;
+        return Ok(());
+    }
+    writeln!(stdout, "run {} {}", report.id, report.state)?;
+    if let Some(output) = &report.output {
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(output).unwrap_or_default()
+        )?;
+    }
+    if let Some(error) = &report.error {
+        writeln!(stdout, "error: {error}")?;
+    }
+    Ok(())
+}
+
+/// On SIGINT or SIGTERM, stops the engine: attempts are interrupted, runs stay resumable.
+async fn shutdown_on_signal(engine: Engine) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    eprintln!("stopping: interrupting running steps (the run stays resumable)");
+    engine.shutdown();
+}
+
+fn read_input(args: &RunArgs) -> Result<Value, Error> {
+    let (text, origin) = match (&args.input, &args.input_file) {
+        (Some(text), _) => (text.clone(), "--input".to_owned()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                Error::Usage(format!("--input-file {}: {error}", path.display()))
+            })?;
+            (text, path.display().to_string())
+        }
+        (None, None) => return Ok(Value::Object(Default::default())),
+    };
+    serde_json::from_str(&text).map_err(|error| {
+        Error::Usage(format!(
+            "{origin}:{}:{}: not JSON: {error}",
+            error.line(),
+            error.column()
+        ))
+    })
+}
+
+fn parse_durability(text: &str) -> Result<Durability, String> {
+    match text {
+        "normal" => Ok(Durability::Normal),
+        "full" => Ok(Durability::Full),
+        other => Err(format!("unknown durability {other:?}: use normal or full")),
+    }
+}
