@@ -4,12 +4,15 @@
 //! - [`ProcessExecutor`] (`process`): runs a program, JSON in on stdin, JSON (or text) out on
 //!   stdout, with a capped output, an environment allow-list, timeouts that reach the whole
 //!   process group, and no orphans or zombies left behind.
+//! - [`AgentExecutor`] (`agent`): runs a coding-agent CLI (Claude Code, Codex, opencode or a
+//!   command of your own) with a prompt, through the process executor, and reads its answer,
+//!   token usage and cost.
 //! - [`FunctionExecutor`] (`function`): async Rust closures registered by the embedding
 //!   program.
 //! - [`NoopExecutor`] (`noop`) and [`SleepExecutor`] (`sleep`): for tests, examples and
 //!   benchmarks.
 //!
-//! [`builtin`] gives `noop`, `sleep` and `process` under those names; an embedding program
+//! [`builtin`] gives `noop`, `sleep`, `process` and `agent` under those names; an embedding program
 //! adds its functions:
 //!
 //! ```
@@ -45,6 +48,7 @@
 //! # }
 //! ```
 
+mod agent;
 mod function;
 mod interrupt;
 mod noop;
@@ -57,6 +61,8 @@ use std::sync::Arc;
 use cairn_engine::executor::Executors;
 
 #[doc(inline)]
+pub use crate::agent::AgentExecutor;
+#[doc(inline)]
 pub use crate::function::FunctionExecutor;
 #[doc(inline)]
 pub use crate::noop::NoopExecutor;
@@ -67,13 +73,14 @@ pub use crate::process::{
 #[doc(inline)]
 pub use crate::sleep::SleepExecutor;
 
-/// The built-in executors under their names: `noop`, `sleep` and `process` (with its
-/// defaults). The `function` executor is the embedding program's to add.
+/// The built-in executors under their names: `noop`, `sleep`, `process` and `agent` (with
+/// their defaults). The `function` executor is the embedding program's to add.
 pub fn builtin() -> Executors {
     let mut executors = Executors::new();
     executors.insert("noop".to_owned(), Arc::new(NoopExecutor::new()));
     executors.insert("sleep".to_owned(), Arc::new(SleepExecutor::new()));
     executors.insert("process".to_owned(), Arc::new(ProcessExecutor::new()));
+    executors.insert("agent".to_owned(), Arc::new(AgentExecutor::new()));
     executors
 }
 
@@ -82,6 +89,6 @@ mod tests {
     #[test]
     fn builtin_names_its_executors() {
         let names: Vec<String> = super::builtin().into_keys().collect();
-        assert_eq!(names, ["noop", "process", "sleep"]);
+        assert_eq!(names, ["agent", "noop", "process", "sleep"]);
     }
 }

@@ -178,23 +178,60 @@ impl ProcessExecutor {
         command
     }
 
-    /// Runs one attempt with checked parameters.
-    async fn run(&self, action: &Action, params: ProcessParams, ctx: &ExecContext) -> Outcome {
+    /// Runs `action` as a `process` step, except that nothing is written to stdin (it is
+    /// closed at once: EOF) and stdout is not parsed: it comes back as bytes beside the
+    /// outcome whatever the attempt's end, and a success's output is `null`. For executors
+    /// built on this one: coding-agent CLIs read piped stdin as more prompt, and print what
+    /// they have to say about a failure on stdout.
+    pub(crate) async fn execute_raw(
+        &self,
+        action: &Action,
+        ctx: &ExecContext,
+    ) -> (Outcome, Vec<u8>) {
+        self.attempt(action, ctx, Io::Raw).await
+    }
+
+    /// Parses `action`'s parameters and runs one attempt, timed.
+    async fn attempt(&self, action: &Action, ctx: &ExecContext, mode: Io) -> (Outcome, Vec<u8>) {
+        let started = Instant::now();
+        let (mut outcome, stdout) = match ProcessParams::parse(action) {
+            Ok(params) => self.run(action, params, ctx, mode).await,
+            Err(message) => (
+                Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO),
+                Vec::new(),
+            ),
+        };
+        outcome.duration = started.elapsed();
+        (outcome, stdout)
+    }
+
+    /// Runs one attempt with checked parameters; the stdout bytes are returned in
+    /// [`Io::Raw`] mode (empty otherwise).
+    async fn run(
+        &self,
+        action: &Action,
+        params: ProcessParams,
+        ctx: &ExecContext,
+        mode: Io,
+    ) -> (Outcome, Vec<u8>) {
         let program = params.command[0].as_str();
         let cwd_problem = match &params.cwd {
             Some(cwd) => check_dir(cwd).await.err(),
             None => None,
         };
         if let Some(message) = cwd_problem {
-            return Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO);
+            return (
+                Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO),
+                Vec::new(),
+            );
         }
         let mut child = match self.command(action, &params).spawn() {
             Ok(child) => child,
             Err(error) => {
-                return Outcome::failure(
-                    ErrorClass::SpawnFailed,
-                    spawn_error(program, &error),
-                    Duration::ZERO,
+                let message = spawn_error(program, &error);
+                return (
+                    Outcome::failure(ErrorClass::SpawnFailed, message, Duration::ZERO),
+                    Vec::new(),
                 );
             }
         };
@@ -215,9 +252,13 @@ impl ProcessExecutor {
             ctx.progress.clone(),
             stop.clone(),
         ));
+        let input = match mode {
+            Io::Parsed => Some(params.input),
+            Io::Raw => None,
+        };
         let stdin = tokio::spawn(write_input(
             child.stdin.take().expect("stdin is piped"),
-            params.input,
+            input,
         ));
 
         // Wait for the child to exit, stdout to overflow, or the attempt to be interrupted.
@@ -269,9 +310,13 @@ impl ProcessExecutor {
         }
 
         let log_tail = (!tail.is_empty()).then(|| String::from_utf8_lossy(&tail).into_owned());
-        let mut outcome = self.outcome(program, end, status, captured.bytes, log_tail.as_deref());
+        let (parsed, raw) = match mode {
+            Io::Parsed => (captured.bytes, Vec::new()),
+            Io::Raw => (Vec::new(), captured.bytes),
+        };
+        let mut outcome = self.outcome(program, end, status, parsed, log_tail.as_deref());
         outcome.log_tail = log_tail;
-        outcome
+        (outcome, raw)
     }
 
     /// The outcome of an attempt that ended as `end`; its duration is the caller's to set.
@@ -313,14 +358,17 @@ impl ProcessExecutor {
 #[async_trait]
 impl Executor for ProcessExecutor {
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
-        let started = Instant::now();
-        let mut outcome = match ProcessParams::parse(action) {
-            Ok(params) => self.run(action, params, &ctx).await,
-            Err(message) => Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO),
-        };
-        outcome.duration = started.elapsed();
-        outcome
+        self.attempt(action, &ctx, Io::Parsed).await.0
     }
+}
+
+/// What an attempt writes to stdin and does with stdout.
+#[derive(Debug, Clone, Copy)]
+enum Io {
+    /// A `process` step: `with.input` on stdin, stdout parsed into the output.
+    Parsed,
+    /// [`ProcessExecutor::execute_raw`]: nothing on stdin, stdout returned as bytes.
+    Raw,
 }
 
 /// How the wait for the child ended.
@@ -344,9 +392,12 @@ async fn terminate(child: &mut Child, group: &mut ProcessGroup, grace: Duration)
     }
 }
 
-/// Writes `input` as JSON and a newline to the child's stdin, then closes it (EOF). A child
-/// that exits without reading is not an error.
-async fn write_input(mut stdin: ChildStdin, input: Value) {
+/// Writes `input` as JSON and a newline to the child's stdin, then closes it (EOF); with no
+/// input, just closes it. A child that exits without reading is not an error.
+async fn write_input(mut stdin: ChildStdin, input: Option<Value>) {
+    let Some(input) = input else {
+        return;
+    };
     let mut bytes = serde_json::to_vec(&input).expect("a JSON value serialises");
     bytes.push(b'\n');
     if let Err(error) = stdin.write_all(&bytes).await {
