@@ -8,7 +8,9 @@ mod cli {
 }
 
 mod run {
+    mod bad_input;
     mod durable;
+    mod scratch;
 }
 
 use std::path::{Path, PathBuf};

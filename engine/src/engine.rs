@@ -355,7 +355,8 @@ impl RunHandle {
     }
 }
 
-fn check_input(plan: &Plan, input: &Value) -> Result<(), EngineError> {
+/// Checks `input` against the workflow's `input` schema (what [`Engine::start`] does first).
+pub fn check_input(plan: &Plan, input: &Value) -> Result<(), EngineError> {
     let Some(schema) = &plan.workflow().input else {
         return Ok(());
     };

@@ -30,7 +30,7 @@ pub mod store;
 
 #[doc(inline)]
 pub use engine::{
-    DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, EngineError, RunHandle, RunReport,
+    DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, EngineError, RunHandle, RunReport, check_input,
 };
 #[doc(inline)]
 pub use plan::Plan;

@@ -58,6 +58,7 @@ pub(crate) struct RecoverArgs {
 pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Error> {
     let plan = workflow::load(&args.file)?;
     let input = read_input(args)?;
+    cairn_engine::check_input(&plan, &input)?;
     let engine = open(global, &args.engine).await?;
     let total = plan.steps().len();
     let handle = engine.start(plan, input).await?;

@@ -2,108 +2,13 @@
 //! no step reported succeeded ran again; leases; history; a 10,000-step run.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// A scratch directory with a database, a marker directory and a workflow file.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let scratch = Scratch {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        std::fs::create_dir(scratch.marks()).unwrap();
-        scratch
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("cairn.db")
-    }
-
-    fn marks(&self) -> PathBuf {
-        self.dir.path().join("marks")
-    }
-
-    fn write(&self, name: &str, workflow: &Value) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, serde_json::to_vec_pretty(workflow).unwrap()).unwrap();
-        path
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        command
-            .arg("--db")
-            .arg(self.db())
-            .args(args)
-            .env_remove("RUST_LOG");
-        command
-    }
-
-    fn cairn(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let output = self.cairn(args);
-        assert!(
-            output.status.success(),
-            "cairn {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-
-    /// How many times each step left its marker.
-    fn executions(&self) -> BTreeMap<String, usize> {
-        std::fs::read_dir(self.marks())
-            .unwrap()
-            .map(|entry| {
-                let entry = entry.unwrap();
-                let count = std::fs::read_to_string(entry.path())
-                    .unwrap()
-                    .lines()
-                    .count();
-                (entry.file_name().to_string_lossy().into_owned(), count)
-            })
-            .collect()
-    }
-
-    /// Polls `cairn show --json` until `ready` holds; returns the show output that satisfied it.
-    fn wait_for_show(&self, child: &mut Child, ready: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "cairn run ended before the kill point"
-            );
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "the kill point never came"
-            );
-            let output = self.cairn(&["runs", "--json"]);
-            if output.status.success() {
-                let runs: Value = serde_json::from_slice(&output.stdout).unwrap();
-                if let Some(id) = runs.get(0).and_then(|run| run["id"].as_str()) {
-                    let show = self.cairn(&["show", id, "--json"]);
-                    if show.status.success() {
-                        let show: Value = serde_json::from_slice(&show.stdout).unwrap();
-                        if ready(&show) {
-                            return show;
-                        }
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
+use super::scratch::{Scratch, states};
 
 /// Every step leaves a marker line, takes a moment, and outputs its own id.
 fn marking_step(id: &str, marks: &Path) -> Value {
@@ -146,20 +51,6 @@ fn crash_workflow(marks: &Path) -> Value {
     })
 }
 
-fn states(show: &Value) -> BTreeMap<String, String> {
-    show["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|step| {
-            (
-                step["id"].as_str().unwrap().to_owned(),
-                step["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 fn succeeded(show: &Value) -> Vec<String> {
     states(show)
         .into_iter()
@@ -176,7 +67,7 @@ fn kill_and_resume(kill_point: impl Fn(&BTreeMap<String, String>) -> bool) {
     let mut child = scratch
         .command(&["run", workflow.to_str().unwrap()])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let before = scratch.wait_for_show(&mut child, |show| kill_point(&states(show)));
@@ -253,7 +144,7 @@ fn two_resumes_at_once_exactly_one_drives() {
     );
     let mut first = scratch
         .command(&["run", workflow.to_str().unwrap()])
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let show = scratch.wait_for_show(&mut first, |show| states(show)["wait"] == "running");
@@ -448,4 +339,64 @@ fn a_ten_thousand_step_workflow_runs_to_completion_with_a_complete_history() {
     let history = scratch.json(&["history", &run_id, "--json"]);
     // created + running + (ready, running, succeeded) per step + succeeded
     assert_eq!(history.as_array().unwrap().len(), 3 + 3 * 10_000);
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_the_run_resumes() {
+    let scratch = Scratch::new();
+    let gate = scratch.dir.path().join("gate");
+    let workflow = scratch.write(
+        "gated.json",
+        &json!({
+            "name": "gated",
+            "steps": [{
+                "id": "wait",
+                "executor": "process",
+                "with": {
+                    "command": ["sh", "-c", "while [ ! -e \"$GATE\" ]; do sleep 0.02; done; echo '\"open\"'"],
+                    "env": {"GATE": gate.to_str().unwrap()},
+                    "kill_grace": "100ms"
+                }
+            }]
+        }),
+    );
+    let mut run = scratch
+        .command(&["run", workflow.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let show = scratch.wait_for_show(&mut run, |show| states(show)["wait"] == "running");
+    let run_id = show["id"].as_str().unwrap().to_owned();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let stopped = run.wait_with_output().unwrap();
+    assert_eq!(
+        stopped.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    let history = scratch.json(&["history", &run_id, "--json"]);
+    let last = history.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (last["step"].as_str(), last["to"].as_str()),
+        (Some("wait"), Some("ready")),
+        "{last}"
+    );
+    assert_eq!(last["detail"]["interrupted"], "engine stopped");
+
+    std::fs::write(&gate, "").unwrap();
+    let resumed = scratch.cairn(&["resume", &run_id, "--json"]);
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let show = scratch.json(&["show", &run_id, "--json"]);
+    assert_eq!(show["steps"][0]["attempt"], 2);
+    assert_eq!(show["output"], json!({"wait": "open"}));
 }

@@ -1,0 +1,242 @@
+//! Bad input to the run commands: a clear message, exit 2, and the database left as it was.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
+
+use super::scratch::Scratch;
+
+/// Every row of every table, as SQL literals: what a command must leave as it was (the raw
+/// bytes when the file is not SQLite).
+fn snapshot(db: &Path) -> Vec<String> {
+    let bytes = std::fs::read(db).unwrap_or_default();
+    if !bytes.starts_with(b"SQLite format 3") {
+        return vec![String::from_utf8_lossy(&bytes).into_owned()];
+    }
+    let db = db.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+                    .await
+                    .unwrap();
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                let mut rows = Vec::new();
+                for table in tables {
+                    let columns: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "SELECT name FROM pragma_table_info('{table}')"
+                    )))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                    let quoted: Vec<String> = columns
+                        .iter()
+                        .map(|column| format!("quote(\"{column}\")"))
+                        .collect();
+                    let select = format!(
+                        "SELECT '{table}: ' || {} FROM \"{table}\" ORDER BY 1",
+                        quoted.join(" || ',' || ")
+                    );
+                    rows.extend(
+                        sqlx::query_scalar::<_, String>(AssertSqlSafe(select))
+                            .fetch_all(&mut conn)
+                            .await
+                            .unwrap(),
+                    );
+                }
+                conn.close().await.unwrap();
+                rows
+            })
+    })
+    .join()
+    .unwrap()
+}
+
+/// A scratch with one finished run of a workflow that needs `{"repo": string}` as input.
+fn with_one_run() -> (Scratch, std::path::PathBuf, String) {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "typed.json",
+        &json!({
+            "name": "typed",
+            "input": {"type": "object", "required": ["repo"], "properties": {"repo": {"type": "string"}}},
+            "steps": [{"id": "echo", "executor": "noop", "with": {"output": "${{ input.repo }}"}}]
+        }),
+    );
+    let run = scratch.cairn(&[
+        "run",
+        workflow.to_str().unwrap(),
+        "--input",
+        r#"{"repo": "cairn"}"#,
+        "--json",
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let id = serde_json::from_slice::<Value>(&run.stdout).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (scratch, workflow, id)
+}
+
+/// Runs cairn, expects exit 2 with `needle` in the message and the database untouched.
+fn refused(scratch: &Scratch, args: &[&str], needle: &str) {
+    let before = snapshot(&scratch.db());
+    let output = scratch.cairn(args);
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "cairn {args:?}: {message}");
+    assert!(
+        message.contains(needle),
+        "cairn {args:?}: expected {needle:?} in: {message}"
+    );
+    assert_eq!(
+        snapshot(&scratch.db()),
+        before,
+        "cairn {args:?} changed the database"
+    );
+}
+
+#[test]
+fn an_unknown_run_id_is_named() {
+    let (scratch, _, _) = with_one_run();
+    for command in ["show", "history", "resume"] {
+        refused(
+            &scratch,
+            &[command, "0000dead-beef"],
+            "no run with id 0000dead-beef",
+        );
+    }
+}
+
+#[test]
+fn input_that_fails_the_input_schema_is_refused_before_anything_is_written() {
+    let (scratch, workflow, _) = with_one_run();
+    let workflow = workflow.to_str().unwrap();
+    refused(
+        &scratch,
+        &["run", workflow, "--input", r#"{"repo": 7}"#],
+        "input/repo",
+    );
+    refused(
+        &scratch,
+        &["run", workflow, "--input", "{}"],
+        "\"repo\" is a required property",
+    );
+    refused(
+        &scratch,
+        &["run", workflow, "--input", "{not json"],
+        "--input:1:2: not JSON",
+    );
+    assert_eq!(
+        scratch.json(&["runs", "--json"]).as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_named_and_left_alone() {
+    let scratch = Scratch::new();
+    std::fs::write(
+        scratch.db(),
+        "definitely not a database, but long enough to look like a header...",
+    )
+    .unwrap();
+    let workflow = scratch.write(
+        "one.json",
+        &json!({"name": "one", "steps": [{"id": "a", "executor": "noop"}]}),
+    );
+    refused(&scratch, &["runs"], "not a cairn database");
+    refused(
+        &scratch,
+        &["run", workflow.to_str().unwrap()],
+        "not a cairn database",
+    );
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_cairn_is_refused() {
+    let (scratch, workflow, id) = with_one_run();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", scratch.db().display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    refused(&scratch, &["show", &id], "written by a newer cairn");
+    refused(
+        &scratch,
+        &[
+            "run",
+            workflow.to_str().unwrap(),
+            "--input",
+            r#"{"repo": "x"}"#,
+        ],
+        "upgrade cairn",
+    );
+}
+
+#[tokio::test]
+async fn a_database_locked_past_the_busy_timeout_is_named() {
+    let (scratch, workflow, _) = with_one_run();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", scratch.db().display()))
+        .await
+        .unwrap();
+    let lock = conn.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let workflow = workflow.to_str().unwrap();
+    refused(
+        &scratch,
+        &[
+            "--busy-timeout",
+            "100ms",
+            "run",
+            workflow,
+            "--input",
+            r#"{"repo": "x"}"#,
+        ],
+        "database is locked",
+    );
+    lock.rollback().await.unwrap();
+    conn.close().await.unwrap();
+}
+
+#[test]
+fn resuming_a_finished_run_says_so_and_exits_with_its_code() {
+    let (scratch, _, id) = with_one_run();
+    let before = snapshot(&scratch.db());
+    let output = scratch.cairn(&["resume", &id]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("already succeeded; nothing to resume")
+    );
+    assert_eq!(snapshot(&scratch.db()), before);
+
+    let failing = scratch.write(
+        "failing.json",
+        &json!({"name": "failing", "steps": [{"id": "no", "executor": "process", "with": {"command": ["false"]}}]}),
+    );
+    let run = scratch.cairn(&["run", failing.to_str().unwrap(), "--json"]);
+    assert_eq!(run.status.code(), Some(1));
+    let failed_id = serde_json::from_slice::<Value>(&run.stdout).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let output = scratch.cairn(&["resume", &failed_id]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already failed"));
+}

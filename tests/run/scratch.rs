@@ -1,0 +1,124 @@
+//! A scratch directory for end-to-end runs: a database, a marker directory, workflow files,
+//! and the real `cairn` binary pointed at them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A scratch directory with a database, a marker directory and a workflow file.
+pub(crate) struct Scratch {
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Scratch {
+        let scratch = Scratch {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir(scratch.marks()).unwrap();
+        scratch
+    }
+
+    pub(crate) fn db(&self) -> PathBuf {
+        self.dir.path().join("cairn.db")
+    }
+
+    pub(crate) fn marks(&self) -> PathBuf {
+        self.dir.path().join("marks")
+    }
+
+    pub(crate) fn write(&self, name: &str, workflow: &Value) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec_pretty(workflow).unwrap()).unwrap();
+        path
+    }
+
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command
+            .arg("--db")
+            .arg(self.db())
+            .args(args)
+            .env_remove("RUST_LOG");
+        command
+    }
+
+    pub(crate) fn cairn(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
+        let output = self.cairn(args);
+        assert!(
+            output.status.success(),
+            "cairn {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// How many times each step left its marker.
+    pub(crate) fn executions(&self) -> BTreeMap<String, usize> {
+        std::fs::read_dir(self.marks())
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let count = std::fs::read_to_string(entry.path())
+                    .unwrap()
+                    .lines()
+                    .count();
+                (entry.file_name().to_string_lossy().into_owned(), count)
+            })
+            .collect()
+    }
+
+    /// Polls `cairn show --json` until `ready` holds; returns the show output that satisfied it.
+    pub(crate) fn wait_for_show(&self, child: &mut Child, ready: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                if let Some(pipe) = child.stderr.as_mut() {
+                    std::io::Read::read_to_string(pipe, &mut stderr).unwrap();
+                }
+                panic!("cairn ended ({status}) before the kill point: {stderr}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the kill point never came"
+            );
+            let output = self.cairn(&["runs", "--json"]);
+            if output.status.success() {
+                let runs: Value = serde_json::from_slice(&output.stdout).unwrap();
+                if let Some(id) = runs.get(0).and_then(|run| run["id"].as_str()) {
+                    let show = self.cairn(&["show", id, "--json"]);
+                    if show.status.success() {
+                        let show: Value = serde_json::from_slice(&show.stdout).unwrap();
+                        if ready(&show) {
+                            return show;
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Each step's state, from `cairn show --json`.
+pub(crate) fn states(show: &Value) -> BTreeMap<String, String> {
+    show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| {
+            (
+                step["id"].as_str().unwrap().to_owned(),
+                step["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
