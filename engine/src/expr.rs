@@ -242,7 +242,7 @@ const MAX_OPERATORS: usize = 1000;
 /// the caller's stack; others on a thread with a [`BIG_STACK`].
 const SIMPLE_NESTING: usize = 6;
 /// See [`SIMPLE_NESTING`].
-const SIMPLE_OPERATORS: usize = 32;
+const SIMPLE_OPERATORS: usize = 16;
 /// The stack of threads that parse and run large expressions (and of the loader).
 const BIG_STACK: usize = 128 << 20;
 
