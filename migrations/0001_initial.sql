@@ -37,6 +37,8 @@ CREATE TABLE steps (
     position    INTEGER NOT NULL,
     state       TEXT NOT NULL,
     attempt     INTEGER NOT NULL DEFAULT 0,
+    -- 0 while the step runs its own `with`; k while it runs its k-th fallback.
+    fallback    INTEGER NOT NULL DEFAULT 0,
     output      TEXT,
     error       TEXT,
     wake_at     INTEGER,

@@ -10,6 +10,7 @@ mod cli {
 mod run {
     mod bad_input;
     mod durable;
+    mod executors;
     mod scratch;
 }
 

@@ -213,6 +213,10 @@ pub struct Node {
     /// A JSON Schema the step's output must satisfy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
+    /// Overrides of `with` (another model, another CLI), tried in order once the step's
+    /// retries are exhausted; each is one more attempt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<BTreeMap<String, Value>>,
 }
 
 /// What a [`Node`] is, seen through its keys.

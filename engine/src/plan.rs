@@ -151,7 +151,7 @@ fn referenced(node: &Node, index: &HashMap<String, StepIndex>) -> Vec<StepIndex>
 }
 
 /// Calls `visit` with the pointer suffix (relative to the node) and text of the node's
-/// `when`, `for_each` and every string in its `with`.
+/// `when`, `for_each` and every string in its `with` and its `fallbacks`.
 pub(crate) fn for_each_expression_text(node: &Node, mut visit: impl FnMut(&str, &str)) {
     if let Some(when) = &node.when {
         visit("/when", when);
@@ -159,13 +159,18 @@ pub(crate) fn for_each_expression_text(node: &Node, mut visit: impl FnMut(&str, 
     if let Some(for_each) = &node.for_each {
         visit("/for_each", for_each);
     }
-    let mut pointer = String::from("/with");
-    for (key, value) in &node.with {
-        let len = pointer.len();
-        pointer.push('/');
-        pointer.push_str(&escape(key));
-        crate::expr::walk_strings(value, &mut pointer, &mut visit);
-        pointer.truncate(len);
+    let overrides = std::iter::once(("/with".to_owned(), &node.with)).chain(
+        (node.fallbacks.iter().enumerate())
+            .map(|(index, with)| (format!("/fallbacks/{index}"), with)),
+    );
+    for (mut pointer, with) in overrides {
+        for (key, value) in with {
+            let len = pointer.len();
+            pointer.push('/');
+            pointer.push_str(&escape(key));
+            crate::expr::walk_strings(value, &mut pointer, &mut visit);
+            pointer.truncate(len);
+        }
     }
 }
 

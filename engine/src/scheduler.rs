@@ -38,6 +38,8 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(30);
 struct Slot {
     state: StepState,
     attempt: u32,
+    /// 0 while the step runs its own `with`; k while it runs its k-th fallback.
+    fallback: u32,
     output: Option<Value>,
     error: Option<String>,
     wake_at: Option<DateTime<Utc>>,
@@ -99,6 +101,7 @@ impl Driver {
         let empty = Slot {
             state: StepState::Pending,
             attempt: 0,
+            fallback: 0,
             output: None,
             error: None,
             wake_at: None,
@@ -115,6 +118,7 @@ impl Driver {
             slots[index] = Slot {
                 state: record.state,
                 attempt: record.attempt,
+                fallback: record.fallback,
                 output: record.output,
                 error: record.error,
                 wake_at: record.wake_at,
@@ -381,7 +385,14 @@ impl Driver {
                 Err(error) => return self.fail_before_start(step, format!("`for_each`: {error}")),
             },
         };
-        let with = Value::Object(node.with.clone().into_iter().collect());
+        let mut with = node.with.clone();
+        if let Some(overrides) = node
+            .fallbacks
+            .get((self.slots[step].fallback as usize).wrapping_sub(1))
+        {
+            with.extend(overrides.clone());
+        }
+        let with = Value::Object(with.into_iter().collect());
         let attempt = self.slots[step].attempt + 1;
         let executor_name = node.executor.clone().unwrap_or_default();
         let action = |params: Value, item_index: Option<usize>| Action {
@@ -443,7 +454,9 @@ impl Driver {
 
     fn set_attempt_running(&mut self, step: StepIndex, attempt: u32) -> Result<(), EngineError> {
         self.slots[step].attempt = attempt;
-        self.set_step(step, StepState::Running, None)?;
+        let fallback = self.slots[step].fallback;
+        let detail = (fallback > 0).then(|| json!({ "fallback": fallback }));
+        self.set_step(step, StepState::Running, detail)?;
         self.running += 1;
         for (group, _) in &self.plan.steps()[step].group_limits {
             *self.group_running.entry(group.clone()).or_default() += 1;
@@ -493,20 +506,29 @@ impl Driver {
                 self.release_dependents(step)
             }
             Err(error) => {
-                let retry = self.plan.steps()[step].retry.clone();
+                let spec = &self.plan.steps()[step];
+                let retry = spec.retry.clone();
+                let fallbacks = spec.node.fallbacks.len() as u32;
                 let max_attempts = retry.as_ref().map_or(1, |retry| retry.max_attempts);
-                if error.class.is_retryable() && self.slots[step].attempt < max_attempts {
-                    let delay = retry.as_ref().map_or(Duration::ZERO, |retry| {
-                        backoff(retry, self.slots[step].attempt)
-                    });
-                    let slot = &mut self.slots[step];
-                    slot.error = Some(error.to_string());
-                    slot.wake_at = Some(Utc::now() + delay);
-                    self.retry_waiting += 1;
-                    self.set_step(step, StepState::RetryWait, log)
+                let slot = &mut self.slots[step];
+                let delay = if slot.fallback == 0
+                    && error.class.is_retryable()
+                    && slot.attempt < max_attempts
+                {
+                    retry
+                        .as_ref()
+                        .map_or(Duration::ZERO, |retry| backoff(retry, slot.attempt))
+                } else if slot.fallback < fallbacks {
+                    // Retries are exhausted (or cannot help): try the next fallback at once.
+                    slot.fallback += 1;
+                    Duration::ZERO
                 } else {
-                    self.fail(step, error.to_string(), log)
-                }
+                    return self.fail(step, error.to_string(), log);
+                };
+                slot.error = Some(error.to_string());
+                slot.wake_at = Some(Utc::now() + delay);
+                self.retry_waiting += 1;
+                self.set_step(step, StepState::RetryWait, log)
             }
         }
     }
@@ -690,6 +712,7 @@ impl Driver {
             from,
             to,
             attempt: slot.attempt,
+            fallback: slot.fallback,
             output: if to == StepState::Succeeded {
                 slot.output.clone()
             } else {

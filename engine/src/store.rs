@@ -161,6 +161,8 @@ pub struct StepChange {
     pub to: StepState,
     /// The attempt number after the transition.
     pub attempt: u32,
+    /// Which fallback the step is on (0: its own `with`).
+    pub fallback: u32,
     /// The step's output (with `succeeded`).
     pub output: Option<Value>,
     /// The error of the attempt that failed.
@@ -205,6 +207,8 @@ pub struct StepRecord {
     pub state: StepState,
     /// Attempts made so far.
     pub attempt: u32,
+    /// Which fallback the step is on (0: its own `with`).
+    pub fallback: u32,
     /// Its output, once it succeeded.
     pub output: Option<Value>,
     /// The last error.
@@ -388,6 +392,11 @@ impl Store {
     ///
     /// Every change names the state it leaves; if the stored state differs, nothing is
     /// committed and [`StoreError::Conflict`] comes back.
+    ///
+    /// The statements of a batch go to SQLite as a few multi-statement queries (one per
+    /// [`APPLY_CHUNK`] changes) rather than one query per statement: each query is a round
+    /// trip to sqlx's connection thread, and those round trips, not SQLite, were the cost of a
+    /// commit.
     pub async fn apply(&self, changes: &[Change]) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
@@ -400,11 +409,9 @@ impl Store {
             .await
             .map_err(|e| classify(&self.path, e))?;
         let mut seqs: HashMap<Uuid, i64> = HashMap::new();
+        let mut numbered = Vec::with_capacity(changes.len());
         for change in changes {
-            let run_id = match change {
-                Change::Run(change) => change.run_id,
-                Change::Step(change) => change.run_id,
-            };
+            let run_id = change_run(change);
             let seq = match seqs.get(&run_id).or_else(|| next_seq.get(&run_id)) {
                 Some(&seq) => seq,
                 None => next_seq_of(&mut tx, run_id)
@@ -412,20 +419,31 @@ impl Store {
                     .map_err(|e| classify(&self.path, e))?,
             };
             seqs.insert(run_id, seq + 1);
-            apply_one(&mut tx, change, seq, now)
-                .await
-                .map_err(|e| match e {
-                    ApplyError::Sqlx(e) => classify(&self.path, e),
-                    ApplyError::Store(e) => e,
-                })?;
+            numbered.push((change, seq));
         }
-        for run_id in seqs.keys() {
-            sqlx::query("UPDATE runs SET updated_at = ? WHERE id = ?")
-                .bind(now)
-                .bind(run_id.to_string())
-                .execute(&mut *tx)
+        let runs: Vec<Uuid> = seqs.keys().copied().collect();
+        let applied = apply_batch(&mut tx, &numbered, &runs, now)
+            .await
+            .map_err(|e| classify(&self.path, e))?;
+        if !applied {
+            // Some change did not find the state it leaves: redo the batch one statement at
+            // a time to name it (nothing of the batch is committed).
+            tx.rollback().await.map_err(|e| classify(&self.path, e))?;
+            let mut tx = conn
+                .begin_with("BEGIN IMMEDIATE")
                 .await
                 .map_err(|e| classify(&self.path, e))?;
+            for &(change, seq) in &numbered {
+                apply_one(&mut tx, change, seq, now)
+                    .await
+                    .map_err(|e| match e {
+                        ApplyError::Sqlx(e) => classify(&self.path, e),
+                        ApplyError::Store(e) => e,
+                    })?;
+            }
+            return Err(StoreError::Corrupt(
+                "a batch of changes did not apply, yet each change does".into(),
+            ));
         }
         tx.commit().await.map_err(|e| classify(&self.path, e))?;
         next_seq.extend(seqs);
@@ -543,7 +561,7 @@ impl Store {
     /// The current state of every step of a run, in plan order.
     pub async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
         let rows = sqlx::query(
-            "SELECT step_id, state, attempt, output, error, wake_at, usage FROM steps WHERE run_id = ? ORDER BY position",
+            "SELECT step_id, state, attempt, output, error, wake_at, usage, fallback FROM steps WHERE run_id = ? ORDER BY position",
         )
         .bind(run_id.to_string())
         .fetch_all(&self.reads)
@@ -620,6 +638,133 @@ impl From<sqlx::Error> for ApplyError {
     }
 }
 
+/// How many changes [`Store::apply`] sends to SQLite in one multi-statement query. Each
+/// distinct query text is a cached prepared statement, so chunking keeps the cache small.
+const APPLY_CHUNK: usize = 32;
+
+const UPDATE_RUN: &str =
+    "UPDATE runs SET state = ?, output = ?, error = ? WHERE id = ? AND state = ?;\n";
+const UPDATE_STEP: &str = "UPDATE steps SET state = ?, attempt = ?, fallback = ?, output = ?, error = ?, wake_at = ?, \
+    usage = COALESCE(?, usage), updated_at = ? WHERE run_id = ? AND step_id = ? AND state = ?;\n";
+const INSERT_EVENT: &str = "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail) \
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?);\n";
+const TOUCH_RUN: &str = "UPDATE runs SET updated_at = ? WHERE id = ?;\n";
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+fn change_run(change: &Change) -> Uuid {
+    match change {
+        Change::Run(change) => change.run_id,
+        Change::Step(change) => change.run_id,
+    }
+}
+
+/// Runs the statements of `changes` (each with its event seq) and touches `runs`, a chunk of
+/// changes per query. `false` when some change did not find the state it leaves.
+async fn apply_batch(
+    tx: &mut SqliteConnection,
+    changes: &[(&Change, i64)],
+    runs: &[Uuid],
+    now: i64,
+) -> std::result::Result<bool, sqlx::Error> {
+    let chunks = changes.len().div_ceil(APPLY_CHUNK);
+    for (index, chunk) in changes.chunks(APPLY_CHUNK).enumerate() {
+        let last = index + 1 == chunks;
+        let mut sql = String::with_capacity(chunk.len() * 400);
+        for (change, _) in chunk {
+            sql.push_str(match change {
+                Change::Run(_) => UPDATE_RUN,
+                Change::Step(_) => UPDATE_STEP,
+            });
+            sql.push_str(INSERT_EVENT);
+        }
+        if last {
+            for _ in runs {
+                sql.push_str(TOUCH_RUN);
+            }
+        }
+        let mut query: SqliteQuery<'_> = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for &(change, seq) in chunk {
+            query = bind_change(query, change, seq, now);
+        }
+        let mut expected = 2 * chunk.len() as u64;
+        if last {
+            for run_id in runs {
+                query = query.bind(now).bind(run_id.to_string());
+            }
+            expected += runs.len() as u64;
+        }
+        if query.execute(&mut *tx).await?.rows_affected() != expected {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Binds the parameters of a change's update and of its event, in the order of
+/// [`UPDATE_RUN`]/[`UPDATE_STEP`] then [`INSERT_EVENT`].
+fn bind_change<'q>(query: SqliteQuery<'q>, change: &Change, seq: i64, now: i64) -> SqliteQuery<'q> {
+    match change {
+        Change::Run(change) => {
+            let detail = change
+                .error
+                .as_ref()
+                .map(|error| serde_json::json!({ "error": error }).to_string());
+            query
+                .bind(change.to.as_str())
+                .bind(change.output.as_ref().map(Value::to_string))
+                .bind(change.error.clone())
+                .bind(change.run_id.to_string())
+                .bind(change.from.as_str())
+                .bind(change.run_id.to_string())
+                .bind(seq)
+                .bind(now)
+                .bind(None::<String>)
+                .bind(change.from.as_str())
+                .bind(change.to.as_str())
+                .bind(None::<i64>)
+                .bind(detail)
+        }
+        Change::Step(change) => query
+            .bind(change.to.as_str())
+            .bind(i64::from(change.attempt))
+            .bind(i64::from(change.fallback))
+            .bind(change.output.as_ref().map(Value::to_string))
+            .bind(change.error.clone())
+            .bind(change.wake_at.map(|at| at.timestamp_millis()))
+            .bind(
+                change
+                    .usage
+                    .as_ref()
+                    .map(|usage| serde_json::to_string(usage).unwrap_or_default()),
+            )
+            .bind(now)
+            .bind(change.run_id.to_string())
+            .bind(change.step_id.clone())
+            .bind(change.from.as_str())
+            .bind(change.run_id.to_string())
+            .bind(seq)
+            .bind(now)
+            .bind(Some(change.step_id.clone()))
+            .bind(change.from.as_str())
+            .bind(change.to.as_str())
+            .bind(Some(i64::from(change.attempt)))
+            .bind(step_detail(change).map(|detail| detail.to_string())),
+    }
+}
+
+/// What a step change's event records besides its transition: its detail and its error.
+fn step_detail(change: &StepChange) -> Option<Value> {
+    let mut detail = change.detail.clone().unwrap_or(Value::Null);
+    if let Some(error) = &change.error {
+        if !detail.is_object() {
+            detail = serde_json::json!({});
+        }
+        detail["error"] = Value::String(error.clone());
+    }
+    (!detail.is_null()).then_some(detail)
+}
+
 async fn apply_one(
     tx: &mut SqliteConnection,
     change: &Change,
@@ -664,11 +809,12 @@ async fn apply_one(
         }
         Change::Step(change) => {
             let done = sqlx::query(
-                "UPDATE steps SET state = ?, attempt = ?, output = ?, error = ?, wake_at = ?,
+                "UPDATE steps SET state = ?, attempt = ?, fallback = ?, output = ?, error = ?, wake_at = ?,
                  usage = COALESCE(?, usage), updated_at = ? WHERE run_id = ? AND step_id = ? AND state = ?",
             )
             .bind(change.to.as_str())
             .bind(i64::from(change.attempt))
+            .bind(i64::from(change.fallback))
             .bind(change.output.as_ref().map(Value::to_string))
             .bind(&change.error)
             .bind(change.wake_at.map(|at| at.timestamp_millis()))
@@ -686,14 +832,7 @@ async fn apply_one(
                     expected: change.from.to_string(),
                 }));
             }
-            let mut detail = change.detail.clone().unwrap_or(Value::Null);
-            if let Some(error) = &change.error {
-                if !detail.is_object() {
-                    detail = serde_json::json!({});
-                }
-                detail["error"] = Value::String(error.clone());
-            }
-            let detail = (!detail.is_null()).then_some(detail);
+            let detail = step_detail(change);
             insert_event(
                 tx,
                 change.run_id,
@@ -773,6 +912,7 @@ fn step_record(row: &SqliteRow) -> Result<StepRecord> {
         id: row.get(0),
         state: parse_state(row.get(1))?,
         attempt: row.get::<i64, _>(2) as u32,
+        fallback: row.get::<i64, _>(7) as u32,
         output: row
             .get::<Option<String>, _>(3)
             .map(parse_json)
@@ -859,6 +999,7 @@ mod tests {
             from,
             to,
             attempt: 1,
+            fallback: 0,
             output,
             error: None,
             wake_at: None,

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use cairn_engine::executor::Usage;
 use cairn_engine::store::{EventRecord, RunRecord, Store, StoreError, StoreOptions};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -59,22 +60,45 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
     let store = open(global).await?;
     let run = store.run(&args.run).await?;
     let steps = store.steps(run.id).await?;
+    let total = steps.iter().filter_map(|step| step.usage.as_ref()).fold(
+        Usage::default(),
+        |mut total, usage| {
+            total.input_tokens += usage.input_tokens;
+            total.output_tokens += usage.output_tokens;
+            total.cost_usd += usage.cost_usd;
+            total
+        },
+    );
     let mut stdout = std::io::stdout().lock();
     if global.json {
         let steps: Vec<Value> = steps
             .iter()
             .map(|step| {
-                json!({"id": step.id, "state": step.state, "attempt": step.attempt, "output": step.output, "error": step.error})
+                json!({
+                    "id": step.id, "state": step.state, "attempt": step.attempt, "output": step.output,
+                    "error": step.error, "usage": step.usage.clone().unwrap_or_default(),
+                })
             })
             .collect();
         let shown = json!({
             "id": run.id, "workflow": run.workflow_name, "state": run.state, "input": run.input,
-            "output": run.output, "error": run.error, "steps": steps,
+            "output": run.output, "error": run.error, "usage": total, "steps": steps,
         });
         writeln!(stdout, "{shown}")?;
         return Ok(ExitCode::SUCCESS);
     }
     print_run(&mut stdout, &run)?;
+    if total != Usage::default() {
+        let Usage {
+            input_tokens,
+            output_tokens,
+            cost_usd,
+        } = total;
+        writeln!(
+            stdout,
+            "usage     {input_tokens} tokens in, {output_tokens} out, ${cost_usd:.4}"
+        )?;
+    }
     let width = steps
         .iter()
         .map(|step| step.id.len())

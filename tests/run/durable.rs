@@ -22,6 +22,11 @@ fn marking_step(id: &str, marks: &Path) -> Value {
     })
 }
 
+/// The usage of steps that report none.
+fn no_usage() -> Value {
+    json!({"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0})
+}
+
 const FAN: [&str; 6] = ["f0", "f1", "f2", "f3", "f4", "f5"];
 
 /// a -> b -> (f0..f5 in parallel, 3 at a time) -> join, which echoes what it read of the fan.
@@ -233,7 +238,7 @@ fn history_lists_every_transition_in_order_and_show_matches_the_design() {
     assert_eq!(
         keys,
         [
-            "error", "id", "input", "output", "state", "steps", "workflow"
+            "error", "id", "input", "output", "state", "steps", "usage", "workflow"
         ]
     );
     assert_eq!(show["workflow"], "pair");
@@ -242,8 +247,8 @@ fn history_lists_every_transition_in_order_and_show_matches_the_design() {
     assert_eq!(
         show["steps"],
         json!([
-            {"id": "first", "state": "succeeded", "attempt": 1, "output": {"n": 41}, "error": null},
-            {"id": "second", "state": "succeeded", "attempt": 1, "output": 42, "error": null}
+            {"id": "first", "state": "succeeded", "attempt": 1, "output": {"n": 41}, "error": null, "usage": no_usage()},
+            {"id": "second", "state": "succeeded", "attempt": 1, "output": 42, "error": null, "usage": no_usage()}
         ])
     );
 

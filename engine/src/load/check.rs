@@ -9,7 +9,7 @@ use crate::expr;
 use crate::plan::for_each_expression_text;
 
 /// Keys only a step (a leaf) may have, besides `executor`.
-const STEP_KEYS: [&str; 7] = [
+const STEP_KEYS: [&str; 8] = [
     "with",
     "when",
     "for_each",
@@ -17,6 +17,7 @@ const STEP_KEYS: [&str; 7] = [
     "timeout",
     "heartbeat",
     "output_schema",
+    "fallbacks",
 ];
 
 /// Checks what the schema cannot; problems go to `report`.
@@ -177,6 +178,7 @@ impl<'a> Checker<'a> {
             node.timeout.is_some(),
             node.heartbeat.is_some(),
             node.output_schema.is_some(),
+            !node.fallbacks.is_empty(),
         ];
         for (key, _) in STEP_KEYS
             .iter()
@@ -231,10 +233,16 @@ impl<'a> Checker<'a> {
                 self.expression_problem(format!("{pointer}/for_each"), error);
             }
         }
-        for (key, value) in &node.with {
-            for (suffix, error) in expr::check_templates(value) {
-                let key = crate::plan::escape(key);
-                self.expression_problem(format!("{pointer}/with/{key}{suffix}"), error);
+        let overrides = std::iter::once(("with".to_owned(), &node.with)).chain(
+            (node.fallbacks.iter().enumerate())
+                .map(|(index, with)| (format!("fallbacks/{index}"), with)),
+        );
+        for (place, with) in overrides {
+            for (key, value) in with {
+                for (suffix, error) in expr::check_templates(value) {
+                    let key = crate::plan::escape(key);
+                    self.expression_problem(format!("{pointer}/{place}/{key}{suffix}"), error);
+                }
             }
         }
         if let Some(retry) = &node.retry {
