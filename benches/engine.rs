@@ -281,12 +281,14 @@ fn measure(
     if let [(small, _, _, a), (big, _, _, b)] = w3.as_slice() {
         let ratio = secs(b) / secs(a);
         let first = b["first_ms"].as_f64().unwrap_or(0.0) / a["first_ms"].as_f64().unwrap_or(1.0);
+        // The resume cost is the time to the first new step; the total also runs the
+        // remaining half, which is 10× more work for the bigger run whatever the engine does.
         targets.push(Target {
             what: format!(
-                "W3 {big}-step resume < 3× the {small}-step one: {ratio:.1}× in total \
-                 ({first:.1}× to the first new step)"
+                "W3 {big}-step resume < 3× the {small}-step one (time to the first new step): \
+                 {first:.1}× ({ratio:.1}× in total, which includes running 10× more steps)"
             ),
-            met: ratio < 3.0,
+            met: first < 3.0,
         });
         targets.push(Target {
             what: format!("W3 {big}-step resume peak RSS < 300 MiB: {:.1} MiB", rss(b)),
@@ -626,8 +628,9 @@ async fn w3_resume(db: &Path, durability: Durability, run_id: &str, n: usize) ->
     let started = Instant::now();
     let mut handle = engine.resume(run_id).await.expect("resume");
     let returned_ms = ms(started);
+    let mut events = handle.events();
     let first_ms = loop {
-        match handle.events().recv().await {
+        match events.recv().await {
             Ok(event) if event.step_id.is_some() && event.to == "running" => break ms(started),
             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
             Err(error) => panic!("no step started after the resume: {error}"),
