@@ -342,9 +342,11 @@ impl RunHandle {
         self.id
     }
 
-    /// The run's committed transitions, as they happen.
-    pub fn events(&mut self) -> &mut broadcast::Receiver<Event> {
-        &mut self.events
+    /// The run's committed transitions, as they happen. The first call gets every event
+    /// since the run was started or resumed; later calls get the events from then on.
+    pub fn events(&mut self) -> broadcast::Receiver<Event> {
+        let later = self.events.resubscribe();
+        std::mem::replace(&mut self.events, later)
     }
 
     /// Waits until the run ends, or stops unfinished because the engine shut down.

@@ -146,7 +146,7 @@ async fn finish(
     eprintln!("run {}", handle.id());
     let display = std::io::stderr()
         .is_terminal()
-        .then(|| progress::spawn(handle.events().resubscribe(), total));
+        .then(|| progress::spawn(handle.events(), total));
     let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
     let report = handle.wait().await;
     stop.abort();
