@@ -4,12 +4,13 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cairn_engine::load;
 use cairn_engine::store::Durability;
 use cairn_engine::{Engine, EngineError, RunHandle, RunReport};
 use serde_json::Value;
 
 use super::error::{Error, exit_code_of};
-use super::{progress, workflow};
+use super::progress;
 use crate::Global;
 
 /// How the engine commits (shared by the commands that drive runs).
@@ -56,7 +57,10 @@ pub(crate) struct RecoverArgs {
 
 /// Starts a run of a workflow file and drives it to its end.
 pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Error> {
-    let plan = workflow::load(&args.file)?;
+    // Only the executors this command registers: `function` needs an embedding program.
+    let executors = cairn_executors::builtin();
+    let names: Vec<&str> = executors.keys().map(String::as_str).collect();
+    let plan = load::load_file(&args.file, &names)?;
     let input = read_input(args)?;
     cairn_engine::check_input(&plan, &input)?;
     let engine = open(global, &args.engine).await?;
