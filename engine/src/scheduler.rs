@@ -490,9 +490,7 @@ impl Driver {
             joined.map_err(|error| EngineError::Bug(format!("attempt task: {error}")))?;
         self.end_attempt(step);
         let slot = &mut self.slots[step];
-        slot.usage.input_tokens += outcome.usage.input_tokens;
-        slot.usage.output_tokens += outcome.usage.output_tokens;
-        slot.usage.cost_usd += outcome.usage.cost_usd;
+        slot.usage += &outcome.usage;
         let log = outcome.log_tail.map(|tail| json!({ "stderr_tail": tail }));
         let result = outcome
             .result
@@ -821,9 +819,7 @@ fn combine(outcomes: Vec<Outcome>) -> Outcome {
     let mut failure = None;
     let mut log_tail = None;
     for (index, outcome) in outcomes.into_iter().enumerate() {
-        usage.input_tokens += outcome.usage.input_tokens;
-        usage.output_tokens += outcome.usage.output_tokens;
-        usage.cost_usd += outcome.usage.cost_usd;
+        usage += &outcome.usage;
         match outcome.result {
             Ok(output) => outputs.push(output),
             Err(mut error) if failure.is_none() => {

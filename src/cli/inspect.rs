@@ -60,15 +60,10 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
     let store = open(global).await?;
     let run = store.run(&args.run).await?;
     let steps = store.steps(run.id).await?;
-    let total = steps.iter().filter_map(|step| step.usage.as_ref()).fold(
-        Usage::default(),
-        |mut total, usage| {
-            total.input_tokens += usage.input_tokens;
-            total.output_tokens += usage.output_tokens;
-            total.cost_usd += usage.cost_usd;
-            total
-        },
-    );
+    let mut total = Usage::default();
+    for usage in steps.iter().filter_map(|step| step.usage.as_ref()) {
+        total += usage;
+    }
     let mut stdout = std::io::stdout().lock();
     if global.json {
         let steps: Vec<Value> = steps

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
 use super::scratch::Scratch;
@@ -70,23 +70,7 @@ fn with_one_run() -> (Scratch, std::path::PathBuf, String) {
             "steps": [{"id": "echo", "executor": "noop", "with": {"output": "${{ input.repo }}"}}]
         }),
     );
-    let run = scratch.cairn(&[
-        "run",
-        workflow.to_str().unwrap(),
-        "--input",
-        r#"{"repo": "cairn"}"#,
-        "--json",
-    ]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let id = serde_json::from_slice::<Value>(&run.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = scratch.run(&workflow, &["--input", r#"{"repo": "cairn"}"#], 0);
     (scratch, workflow, id)
 }
 
@@ -230,12 +214,7 @@ fn resuming_a_finished_run_says_so_and_exits_with_its_code() {
         "failing.json",
         &json!({"name": "failing", "steps": [{"id": "no", "executor": "process", "with": {"command": ["false"]}}]}),
     );
-    let run = scratch.cairn(&["run", failing.to_str().unwrap(), "--json"]);
-    assert_eq!(run.status.code(), Some(1));
-    let failed_id = serde_json::from_slice::<Value>(&run.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let failed_id = scratch.run(&failing, &[], 1);
     let output = scratch.cairn(&["resume", &failed_id]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("already failed"));

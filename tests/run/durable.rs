@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -129,10 +129,9 @@ fn killed_during_a_fan_out_resumes_without_rerunning_finished_steps() {
     });
 }
 
-#[test]
-fn two_resumes_at_once_exactly_one_drives() {
-    let scratch = Scratch::new();
-    let gate = scratch.dir.path().join("gate");
+/// Starts `cairn run` on a one-step workflow whose step waits until `gate` exists (then
+/// outputs `"open"`); returns the running cairn and the show output once the step runs.
+fn start_gated(scratch: &Scratch, gate: &Path) -> (Child, Value) {
     let workflow = scratch.write(
         "gated.json",
         &json!({
@@ -142,17 +141,26 @@ fn two_resumes_at_once_exactly_one_drives() {
                 "executor": "process",
                 "with": {
                     "command": ["sh", "-c", "while [ ! -e \"$GATE\" ]; do sleep 0.02; done; echo '\"open\"'"],
-                    "env": {"GATE": gate.to_str().unwrap()}
+                    "env": {"GATE": gate.to_str().unwrap()},
+                    "kill_grace": "100ms"
                 }
             }]
         }),
     );
-    let mut first = scratch
+    let mut run = scratch
         .command(&["run", workflow.to_str().unwrap()])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let show = scratch.wait_for_show(&mut first, |show| states(show)["wait"] == "running");
+    let show = scratch.wait_for_show(&mut run, |show| states(show)["wait"] == "running");
+    (run, show)
+}
+
+#[test]
+fn two_resumes_at_once_exactly_one_drives() {
+    let scratch = Scratch::new();
+    let gate = scratch.dir.path().join("gate");
+    let (mut first, show) = start_gated(&scratch, &gate);
     first.kill().unwrap();
     first.wait().unwrap();
     let run_id = show["id"].as_str().unwrap();
@@ -212,21 +220,7 @@ fn history_lists_every_transition_in_order_and_show_matches_the_design() {
             ]
         }),
     );
-    let run = scratch.cairn(&[
-        "run",
-        workflow.to_str().unwrap(),
-        "--input",
-        r#"{"n": 41}"#,
-        "--json",
-    ]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
-    let run_id = report["id"].as_str().unwrap();
+    let run_id = &scratch.run(&workflow, &["--input", r#"{"n": 41}"#], 0);
 
     let show = scratch.json(&["show", run_id, "--json"]);
     let keys: Vec<&str> = show
@@ -315,17 +309,7 @@ fn a_ten_thousand_step_workflow_runs_to_completion_with_a_complete_history() {
         "big.json",
         &json!({"name": "big", "limits": {"max_parallel": 16}, "steps": chains}),
     );
-    let run = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let run_id = serde_json::from_slice::<Value>(&run.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run_id = scratch.run(&workflow, &[], 0);
 
     let show = scratch.json(&["show", &run_id, "--json"]);
     let steps = show["steps"].as_array().unwrap();
@@ -350,27 +334,7 @@ fn a_ten_thousand_step_workflow_runs_to_completion_with_a_complete_history() {
 fn sigterm_stops_cleanly_and_the_run_resumes() {
     let scratch = Scratch::new();
     let gate = scratch.dir.path().join("gate");
-    let workflow = scratch.write(
-        "gated.json",
-        &json!({
-            "name": "gated",
-            "steps": [{
-                "id": "wait",
-                "executor": "process",
-                "with": {
-                    "command": ["sh", "-c", "while [ ! -e \"$GATE\" ]; do sleep 0.02; done; echo '\"open\"'"],
-                    "env": {"GATE": gate.to_str().unwrap()},
-                    "kill_grace": "100ms"
-                }
-            }]
-        }),
-    );
-    let mut run = scratch
-        .command(&["run", workflow.to_str().unwrap()])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let show = scratch.wait_for_show(&mut run, |show| states(show)["wait"] == "running");
+    let (run, show) = start_gated(&scratch, &gate);
     let run_id = show["id"].as_str().unwrap().to_owned();
     let term = std::process::Command::new("kill")
         .args(["-TERM", &run.id().to_string()])

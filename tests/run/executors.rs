@@ -17,17 +17,7 @@ fn agent_presets_run_and_their_usage_lands_in_show() {
         "agents.json",
         &json!({"name": "agents", "steps": [step("claude"), step("codex"), step("opencode")]}),
     );
-    let run = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let id = serde_json::from_slice::<Value>(&run.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = scratch.run(&workflow, &[], 0);
 
     let show = scratch.json(&["show", &id, "--json"]);
     let mut total = (0, 0, 0.0);
@@ -75,17 +65,7 @@ fn a_fallback_runs_after_retries_are_exhausted_and_is_in_the_history() {
             }]
         }),
     );
-    let run = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let id = serde_json::from_slice::<Value>(&run.stdout).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = scratch.run(&workflow, &[], 0);
     let show = scratch.json(&["show", &id, "--json"]);
     assert_eq!(show["steps"][0]["attempt"], 4);
     assert_eq!(show["output"], json!({"flaky": "plan c"}));

@@ -2,7 +2,7 @@
 //! and the real `cairn` binary pointed at them.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,18 @@ impl Scratch {
             String::from_utf8_lossy(&output.stderr)
         );
         serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// Runs `workflow` with `cairn run --json` and `extra` arguments; checks the exit code
+    /// and returns the run's id.
+    pub(crate) fn run(&self, workflow: &Path, extra: &[&str], code: i32) -> String {
+        let mut args = vec!["run", workflow.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let output = self.cairn(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "cairn {args:?}: {stderr}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["id"].as_str().unwrap().to_owned()
     }
 
     /// How many times each step left its marker.
