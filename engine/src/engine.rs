@@ -19,7 +19,7 @@ use crate::executor::{Executor, Executors};
 use crate::lease::{self, LEASE_TTL};
 use crate::load::{self, LoadError};
 use crate::plan::Plan;
-use crate::scheduler::Driver;
+use crate::scheduler::{Driver, Takeover};
 use crate::state::RunState;
 use crate::store::{
     Durability, LeaseAttempt, LeaseHolder, NewRun, Store, StoreError, StoreOptions,
@@ -208,8 +208,14 @@ impl Engine {
         };
         self.inner.store.create_run(&run).await?;
         self.take_lease(run.id).await?;
-        self.drive(run.id, Arc::new(plan), run.input, RunState::Pending)
-            .await
+        self.drive(
+            run.id,
+            Arc::new(plan),
+            run.input,
+            RunState::Pending,
+            Utc::now(),
+        )
+        .await
     }
 
     /// Resumes the unfinished run `run_id` (or a unique prefix of it) from its committed state.
@@ -226,8 +232,14 @@ impl Engine {
         self.take_lease(record.id).await?;
         let origin = format!("run {} (its stored workflow)", record.id);
         let plan = load::load_str(&record.definition, &origin, &self.executor_names())?;
-        self.drive(record.id, Arc::new(plan), record.input, record.state)
-            .await
+        self.drive(
+            record.id,
+            Arc::new(plan),
+            record.input,
+            record.state,
+            record.created_at,
+        )
+        .await
     }
 
     /// Like [`Engine::resume`], but waits for a live lease to be released or expire.
@@ -291,18 +303,19 @@ impl Engine {
         plan: Arc<Plan>,
         input: Value,
         state: RunState,
+        created_at: DateTime<Utc>,
     ) -> Result<RunHandle, EngineError> {
-        let records = self.inner.store.steps(run_id).await?;
+        let steps = self.inner.store.steps(run_id).await?;
         let (events, receiver) = broadcast::channel(EVENT_BUFFER);
-        let driver = Driver::new(
-            Arc::clone(&self.inner),
+        let run = Takeover {
             run_id,
             plan,
             input,
             state,
-            records,
-            events,
-        );
+            created_at,
+            steps,
+        };
+        let driver = Driver::new(Arc::clone(&self.inner), run, events);
         let driver = match driver {
             Ok(driver) => driver,
             Err(error) => {

@@ -64,6 +64,18 @@ struct Start {
     deadline: Option<Instant>,
 }
 
+/// A run as a driver takes it over: what it runs and where it stands.
+#[derive(Debug)]
+pub(crate) struct Takeover {
+    pub(crate) run_id: Uuid,
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) input: Value,
+    pub(crate) state: RunState,
+    pub(crate) created_at: DateTime<Utc>,
+    /// The committed state of every step of the plan.
+    pub(crate) steps: Vec<StepRecord>,
+}
+
 /// Drives one run. Built by the engine, consumed by [`Driver::drive`].
 #[derive(Debug)]
 pub(crate) struct Driver {
@@ -85,19 +97,29 @@ pub(crate) struct Driver {
     tasks: JoinSet<Completion>,
     events: broadcast::Sender<Event>,
     cancel: CancellationToken,
+    /// Cancels the running attempts (a child of `cancel`).
+    attempts: CancellationToken,
+    /// When the run times out (`limits.timeout` after it was created).
+    deadline: Option<Instant>,
+    /// The run's output and error as last committed.
+    outcome: (Option<Value>, Option<String>),
 }
 
 impl Driver {
-    /// A driver for a run whose steps are in the states `records` (every step of the plan).
+    /// A driver that takes over `run` from its committed state.
     pub(crate) fn new(
         engine: Arc<Inner>,
-        run_id: Uuid,
-        plan: Arc<Plan>,
-        input: Value,
-        run_state: RunState,
-        records: Vec<StepRecord>,
+        run: Takeover,
         events: broadcast::Sender<Event>,
     ) -> Result<Driver, EngineError> {
+        let Takeover {
+            run_id,
+            plan,
+            input,
+            state: run_state,
+            created_at,
+            steps: records,
+        } = run;
         let empty = Slot {
             state: StepState::Pending,
             attempt: 0,
@@ -126,6 +148,13 @@ impl Driver {
             };
         }
         let cancel = engine.shutdown.child_token();
+        let attempts = cancel.child_token();
+        let deadline = plan.workflow().limits.timeout.map(|timeout| {
+            let left = (created_at + timeout.0 - Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            Instant::now() + left
+        });
         let unmet = (0..slots.len())
             .map(|step| {
                 plan.dependencies(step)
@@ -152,6 +181,9 @@ impl Driver {
             tasks: JoinSet::new(),
             events,
             cancel,
+            attempts,
+            deadline,
+            outcome: (None, None),
         };
         driver.settle()?;
         Ok(driver)
@@ -223,6 +255,7 @@ impl Driver {
                     }
                 }
                 () = sleep_until(next_wake), if next_wake.is_some() => {}
+                () = sleep_until(self.deadline), if self.deadline.is_some() => return self.time_out().await,
                 _ = renew.tick() => {
                     if !self.engine.store.renew_lease(self.run_id, &self.engine.holder.owner, ttl).await? {
                         self.cancel.cancel();
@@ -234,16 +267,48 @@ impl Driver {
     }
 
     fn report(&self) -> RunReport {
-        let (output, error) = match self.run_state {
-            RunState::Succeeded => (Some(self.run_output()), None),
-            _ => (None, self.run_error()),
-        };
+        let (output, error) = self.outcome.clone();
         RunReport {
             id: self.run_id,
             state: self.run_state,
             output,
             error,
         }
+    }
+
+    /// The run ran past `limits.timeout`: stop every attempt, cancel what has not ended,
+    /// and fail the run.
+    async fn time_out(mut self) -> Result<RunReport, EngineError> {
+        self.attempts.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        self.starts.clear();
+        for step in 0..self.slots.len() {
+            if !self.slots[step].state.is_terminal() {
+                self.set_step(
+                    step,
+                    StepState::Cancelled,
+                    Some(json!({ "reason": "the run timed out" })),
+                )?;
+            }
+        }
+        let timeout = self
+            .plan
+            .workflow()
+            .limits
+            .timeout
+            .map(|timeout| timeout.to_string())
+            .unwrap_or_default();
+        self.set_run(
+            RunState::Failed,
+            None,
+            Some(format!("the run timed out (limits.timeout = {timeout})")),
+        )?;
+        self.commit().await?;
+        self.engine
+            .store
+            .release_lease(self.run_id, &self.engine.holder.owner)
+            .await?;
+        Ok(self.report())
     }
 
     /// Stops every attempt, records them as interrupted and gives up the lease.
@@ -284,7 +349,7 @@ impl Driver {
         }
         for start in self.starts.drain(..) {
             let ctx = ExecContext {
-                cancel: self.cancel.child_token(),
+                cancel: self.attempts.child_token(),
                 deadline: start.deadline,
                 ..ExecContext::new()
             };
@@ -738,6 +803,7 @@ impl Driver {
             .check(to)
             .map_err(|error| EngineError::Bug(error.to_string()))?;
         let from = std::mem::replace(&mut self.run_state, to);
+        self.outcome = (output.clone(), error.clone());
         self.batch.push(Change::Run(RunChange {
             run_id: self.run_id,
             from,

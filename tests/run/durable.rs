@@ -369,3 +369,39 @@ fn sigterm_stops_cleanly_and_the_run_resumes() {
     assert_eq!(show["steps"][0]["attempt"], 2);
     assert_eq!(show["output"], json!({"wait": "open"}));
 }
+
+#[test]
+fn a_run_past_its_timeout_fails_and_cancels_what_has_not_ended() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "slow.json",
+        &json!({
+            "name": "slow",
+            "limits": {"timeout": "300ms"},
+            "steps": [
+                {"id": "quick", "executor": "noop", "with": {"output": 1}},
+                {"id": "slow", "needs": ["quick"], "executor": "sleep", "with": {"duration": "1h"}},
+                {"id": "after", "needs": ["slow"], "executor": "noop"}
+            ]
+        }),
+    );
+    let run_id = scratch.run(&workflow, &[], 1);
+    let show = scratch.json(&["show", &run_id, "--json"]);
+    assert_eq!(show["state"], "failed");
+    assert!(
+        show["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out (limits.timeout = 300ms)"),
+        "{show}"
+    );
+    let states = states(&show);
+    assert_eq!(
+        states.into_iter().collect::<Vec<_>>(),
+        [
+            ("after".into(), "cancelled".into()),
+            ("quick".into(), "succeeded".into()),
+            ("slow".into(), "cancelled".into())
+        ]
+    );
+}
