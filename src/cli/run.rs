@@ -19,6 +19,9 @@ pub(crate) struct EngineArgs {
     /// `normal` survives a crash of cairn; `full` also survives power loss, at a cost per commit.
     #[arg(long, default_value = "normal", value_parser = parse_durability)]
     durability: Durability,
+    /// The cap on one step's output, in bytes of JSON; a bigger output fails the step.
+    #[arg(long, default_value_t = cairn_engine::DEFAULT_MAX_OUTPUT_BYTES)]
+    max_output: usize,
 }
 
 /// Arguments of `cairn run`.
@@ -135,6 +138,7 @@ async fn open(global: &Global, args: &EngineArgs) -> Result<Engine, Error> {
     Ok(Engine::builder(&global.db)
         .executors(cairn_executors::builtin())
         .durability(args.durability)
+        .max_output_bytes(args.max_output)
         .busy_timeout(global.busy_timeout)
         .open()
         .await?)

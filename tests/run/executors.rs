@@ -102,3 +102,28 @@ fn a_fallback_runs_after_retries_are_exhausted_and_is_in_the_history() {
     assert_eq!(failures.len(), 3);
     assert!(failures[0].contains("plan a failed"), "{failures:?}");
 }
+
+#[test]
+fn an_output_past_the_cap_fails_the_step_with_a_clear_error() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "big.json",
+        &json!({
+            "name": "big",
+            "steps": [{"id": "flood", "executor": "process",
+                       "with": {"command": ["sh", "-c", "head -c 3000 /dev/zero | tr '\\0' a"]}}]
+        }),
+    );
+    let run_id = scratch.run(&workflow, &["--max-output", "1000"], 1);
+    let show = scratch.json(&["show", &run_id, "--json"]);
+    let error = show["steps"][0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("output_too_large: output is 3002 bytes, over the cap of 1000 bytes"),
+        "{error}"
+    );
+    assert_eq!(
+        scratch.run(&workflow, &[], 0).len(),
+        36,
+        "the default 1 MiB cap lets it through"
+    );
+}
