@@ -11,6 +11,7 @@ mod run {
     mod bad_input;
     mod durable;
     mod executors;
+    mod orphans;
     mod scratch;
 }
 

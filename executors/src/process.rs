@@ -1,8 +1,21 @@
 //! The `process` executor: runs a program with a full lifecycle.
+//!
+//! Nothing of a step outlives its attempt, nor the engine:
+//!
+//! - each attempt's program leads a process group of its own; when the attempt ends, for any
+//!   reason, the whole group is killed and the direct child reaped ([`group`]);
+//! - the direct child gets SIGKILL when the engine dies (`PR_SET_PDEATHSIG`), but that signal
+//!   is not inherited by its own children. For those, the engine keeps one [`reaper`] process:
+//!   a `/bin/sh` loop in a group of its own, reading `+PGID` / `-PGID` lines from a pipe only
+//!   the engine can write to. Each step's group is registered from its spawn until it has been
+//!   killed; when the engine dies, even by SIGKILL, the kernel closes the pipe, and on EOF the
+//!   reaper sends SIGKILL to every group still registered, then exits. A gracefully exiting
+//!   engine has no group registered, and the reaper just exits.
 
 mod capture;
 mod group;
 mod params;
+mod reaper;
 #[cfg(test)]
 mod tests;
 
@@ -66,11 +79,13 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 /// `CAIRN_RUN_ID`, `CAIRN_STEP_ID`, `CAIRN_ATTEMPT`, `CAIRN_IDEMPOTENCY_KEY` and, for a
 /// `for_each` item, `CAIRN_ITEM_INDEX`.
 ///
-/// The program leads a new process group and gets SIGKILL if the engine dies
-/// (`PR_SET_PDEATHSIG`). On timeout or cancellation the whole group gets SIGTERM, then
-/// SIGKILL after the grace. When the attempt ends for any reason, whatever is left of the
-/// group (background grandchildren) is killed and the direct child reaped: nothing of the
-/// step outlives its attempt.
+/// The program leads a new process group. If the engine dies, the program gets SIGKILL
+/// (`PR_SET_PDEATHSIG`) and so does the rest of its group: the first spawn starts a small
+/// `/bin/sh` helper, the reaper, which kills the groups of a dead engine's running steps.
+/// On timeout or cancellation the whole group gets SIGTERM, then SIGKILL after the grace.
+/// When the attempt ends for any reason, whatever is left of the group (background
+/// grandchildren) is killed and the direct child reaped: nothing of the step outlives its
+/// attempt.
 ///
 /// | failure | class |
 /// | --- | --- |

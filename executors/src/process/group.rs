@@ -10,12 +10,15 @@ use nix::unistd::{Pid, getpid, getppid};
 use tokio::process::Command;
 use tokio::time::{Instant, sleep};
 
+use super::reaper;
+
 /// Makes `command` start a process group of its own and die (SIGKILL) with its parent.
 ///
 /// The parent-death signal fires when the *thread* that spawned the child ends, so the
 /// command must be spawned from a long-lived thread (a tokio worker, never a
 /// `spawn_blocking` thread). It is not inherited by the child's own children: those are
-/// reached through the process group while the engine lives.
+/// reached through the process group, by the engine while it lives and by the
+/// [reaper](super::reaper) once it has died.
 pub(super) fn configure(command: &mut Command) {
     command.process_group(0);
     die_with_parent(command);
@@ -44,8 +47,10 @@ fn die_with_parent(command: &mut Command) {
 
 /// The process group of a spawned child, whose id is the child's pid.
 ///
-/// Dropping it sends SIGKILL to the whole group, so an attempt whose future is dropped
-/// midway (the engine aborting a task) leaves nothing running either.
+/// It is registered with the [reaper](super::reaper) from creation to drop, so the group is
+/// killed if the engine dies meanwhile. Dropping it sends SIGKILL to the whole group, so an
+/// attempt whose future is dropped midway (the engine aborting a task) leaves nothing running
+/// either, then unregisters it.
 #[derive(Debug)]
 pub(super) struct ProcessGroup {
     pgid: Pid,
@@ -54,13 +59,11 @@ pub(super) struct ProcessGroup {
 }
 
 impl ProcessGroup {
-    /// The group led by the child with pid `pid`.
+    /// The group led by the child with pid `pid` (just spawned), registered with the reaper.
     pub(super) fn new(pid: u32) -> Self {
-        let pgid = i32::try_from(pid).expect("pids fit in i32");
-        ProcessGroup {
-            pgid: Pid::from_raw(pgid),
-            empty: false,
-        }
+        let pgid = Pid::from_raw(i32::try_from(pid).expect("pids fit in i32"));
+        reaper::register(pgid);
+        ProcessGroup { pgid, empty: false }
     }
 
     /// Sends `signal` to every process of the group; a group already gone is not an error.
@@ -108,5 +111,6 @@ impl ProcessGroup {
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
         self.signal(Signal::SIGKILL);
+        reaper::unregister(self.pgid);
     }
 }

@@ -436,3 +436,45 @@ async fn engine_running_a_long_step() {
     let outcome = run(params).await;
     panic!("the step should have been killed with its engine, yet ended: {outcome:?}");
 }
+
+#[test]
+fn the_reaper_kills_the_groups_still_registered_at_eof() {
+    use std::io::Write;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::{Command, Stdio};
+
+    let group = || {
+        Command::new("sleep")
+            .arg("1000")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    let (mut kept, mut killed, mut reused) = (group(), group(), group());
+    let mut reaper = Command::new("/bin/sh")
+        .args(["-c", super::reaper::SCRIPT])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `reused` is registered twice (its id reused before the first `-` came), unregistered
+    // once: it stays registered. `kept` is unregistered; a `-` for an unknown id is ignored.
+    let lines = format!(
+        "+{k}\n+{r}\n+{x}\n+{r}\n-{k}\n-{r}\n-1\n",
+        k = kept.id(),
+        x = killed.id(),
+        r = reused.id()
+    );
+    let mut stdin = reaper.stdin.take().unwrap();
+    stdin.write_all(lines.as_bytes()).unwrap();
+    drop(stdin);
+    assert!(reaper.wait().unwrap().success());
+    assert_eq!(killed.wait().unwrap().signal(), Some(9));
+    assert_eq!(reused.wait().unwrap().signal(), Some(9));
+    assert_eq!(
+        kept.try_wait().unwrap(),
+        None,
+        "an unregistered group was killed"
+    );
+    kept.kill().unwrap();
+    kept.wait().unwrap();
+}

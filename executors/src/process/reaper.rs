@@ -1,0 +1,124 @@
+//! The reaper: one helper process per engine that kills the steps' process groups when the
+//! engine dies, however it dies (SIGKILL included).
+//!
+//! `PR_SET_PDEATHSIG` reaches only a step's direct child; its own children (`sleep 1000 &`,
+//! an agent CLI's subprocesses) would outlive a killed engine. So the first time a step is
+//! spawned, the engine starts `/bin/sh` running [`SCRIPT`] in a process group of its own (a
+//! terminal's Ctrl-C does not reach it), with its stdin a pipe whose write end only the
+//! engine holds (it is close-on-exec, so no step inherits it). The engine writes `+PGID` when
+//! a step's group is created and `-PGID` once it has been killed at the end of the attempt.
+//! When the engine exits, for any reason, the kernel closes the write end; the reaper reads
+//! EOF, sends SIGKILL to every group still registered, and exits. It runs only shell
+//! builtins, so it never has children of its own to reap, and nothing of the engine waits
+//! for it.
+//!
+//! Registration is best effort: if the reaper cannot be started, has gone, or stops reading
+//! (the write end is non-blocking: a full pipe drops the message rather than stall the
+//! engine), steps still have the parent-death signal (direct child only), and a warning is
+//! logged. A group is registered as soon as `spawn` returns, that is once the program has
+//! been exec'd: an engine killed in the microseconds between the two, while the program is
+//! already forking, could still leave that grandchild behind.
+
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{LazyLock, Mutex, PoisonError};
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::unistd::Pid;
+
+/// The reaper's shell script. `$groups` holds the registered group ids as a multiset
+/// (" 12 34 "); a `-PGID` removes one occurrence, so a group id reused before the previous
+/// group's `-` arrived stays registered.
+pub(super) const SCRIPT: &str = r#"trap '' HUP INT QUIT PIPE
+groups=' '
+while IFS= read -r line; do
+  g=${line#?}
+  case $line in
+    +*) groups="$groups$g " ;;
+    -*) case $groups in *" $g "*) groups="${groups%%" $g "*} ${groups#*" $g "}" ;; esac ;;
+  esac
+done
+for g in $groups; do kill -9 "-$g" 2>/dev/null; done
+"#;
+
+/// The engine's reaper, started on first use; `None` if it could not be started.
+static REAPER: LazyLock<Mutex<Option<Reaper>>> = LazyLock::new(|| Mutex::new(Reaper::start()));
+
+/// The running reaper: the write end of its stdin, and the process (to reap it should it die
+/// before the engine).
+#[derive(Debug)]
+struct Reaper {
+    child: Child,
+    stdin: ChildStdin,
+}
+
+impl Reaper {
+    /// Starts the reaper; logs and returns `None` on failure.
+    fn start() -> Option<Reaper> {
+        let started = Command::new("/bin/sh")
+            .args(["-c", SCRIPT, "cairn-reaper"])
+            .env_clear()
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .and_then(|mut child| {
+                let stdin = child.stdin.take().expect("stdin is piped");
+                // Never block the engine on a stuck reaper: a full pipe drops a message.
+                let flags = fcntl(stdin.as_fd(), FcntlArg::F_GETFL)?;
+                fcntl(
+                    stdin.as_fd(),
+                    FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+                )?;
+                Ok(Reaper { child, stdin })
+            });
+        match started {
+            Ok(reaper) => Some(reaper),
+            Err(error) => {
+                tracing::warn!(%error, "cannot start the reaper: a killed engine may leave step grandchildren running");
+                None
+            }
+        }
+    }
+}
+
+/// Asks the reaper to kill group `pgid` if the engine dies.
+pub(super) fn register(pgid: Pid) {
+    send(b'+', pgid);
+}
+
+/// Tells the reaper group `pgid` is taken care of (killed at the end of its attempt).
+pub(super) fn unregister(pgid: Pid) {
+    send(b'-', pgid);
+}
+
+/// Writes `{sign}{pgid}\n`: one `write` well under `PIPE_BUF`, so all or nothing.
+fn send(sign: u8, pgid: Pid) {
+    let mut reaper = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(running) = reaper.as_mut() else {
+        return;
+    };
+    let mut line = Vec::with_capacity(16);
+    line.push(sign);
+    line.extend_from_slice(pgid.as_raw().to_string().as_bytes());
+    line.push(b'\n');
+    match running.stdin.write_all(&line) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+            tracing::warn!(
+                pgid = pgid.as_raw(),
+                "the reaper is not reading; a group was not (un)registered"
+            );
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the reaper has gone: a killed engine may leave step grandchildren running");
+            // Reap it (it is our child) and stop writing.
+            let _ = running.child.try_wait();
+            *reaper = None;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! A SIGKILLed engine leaves no step process behind: not even a background grandchild, which
+//! the parent-death signal does not reach.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::scratch::{Scratch, states};
+
+/// Whether `pid` is gone: missing from /proc, or a zombie (dead, awaiting its reaping by init).
+fn gone(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, None | Some("Z" | "X"))
+}
+
+#[test]
+fn a_killed_engine_takes_its_steps_grandchildren_with_it() {
+    let scratch = Scratch::new();
+    let pidfile = scratch.dir.path().join("grandchild.pid");
+    let workflow = scratch.write(
+        "orphan.json",
+        &json!({
+            "name": "orphan",
+            "steps": [{
+                "id": "spawner",
+                "executor": "process",
+                "with": {
+                    "command": ["sh", "-c", "sleep 1000 & echo $! > \"$PIDFILE\"; wait"],
+                    "env": {"PIDFILE": pidfile.to_str().unwrap()}
+                }
+            }]
+        }),
+    );
+    let mut child = scratch
+        .command(&["run", workflow.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    scratch.wait_for_show(&mut child, |show| {
+        states(show)["spawner"] == "running" && written(&pidfile)
+    });
+    let grandchild: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("the grandchild's pid");
+    assert!(
+        !gone(grandchild),
+        "the grandchild {grandchild} is not running"
+    );
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while !gone(grandchild) {
+        if Instant::now() >= give_up {
+            // Do not leave it running past the test.
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &grandchild.to_string()])
+                .status();
+            panic!("the step's grandchild {grandchild} outlived the SIGKILLed engine by 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether the step has written its grandchild's pid (a whole line).
+fn written(pidfile: &Path) -> bool {
+    std::fs::read_to_string(pidfile).is_ok_and(|text| text.ends_with('\n'))
+}
