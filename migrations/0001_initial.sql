@@ -17,8 +17,8 @@ CREATE TABLE runs (
     input           TEXT NOT NULL,
     output          TEXT,
     error           TEXT,
+    -- When the run last changed is the time of its last event.
     created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL,
     -- The lease of the engine driving the run (all NULL when nobody holds it).
     lease_owner     TEXT,
     lease_host      TEXT,
@@ -43,7 +43,6 @@ CREATE TABLE steps (
     error       TEXT,
     wake_at     INTEGER,
     usage       TEXT,
-    updated_at  INTEGER NOT NULL,
     PRIMARY KEY (run_id, step_id)
 ) WITHOUT ROWID;
 

@@ -22,7 +22,7 @@ use crate::plan::Plan;
 use crate::scheduler::{Driver, Takeover};
 use crate::state::RunState;
 use crate::store::{
-    Durability, LeaseAttempt, LeaseHolder, NewRun, Store, StoreError, StoreOptions,
+    Durability, LeaseAttempt, LeaseHolder, NewRun, StepRecord, Store, StoreError, StoreOptions,
 };
 
 /// The default cap on one step's output, serialized: 1 MiB.
@@ -206,16 +206,21 @@ impl Engine {
             input,
             steps: plan.steps().iter().map(|step| step.id.clone()).collect(),
         };
-        self.inner.store.create_run(&run).await?;
-        self.take_lease(run.id).await?;
-        self.drive(
-            run.id,
-            Arc::new(plan),
-            run.input,
-            RunState::Pending,
-            Utc::now(),
-        )
-        .await
+        let steps = plan
+            .steps()
+            .iter()
+            .map(|step| StepRecord::pending(&step.id))
+            .collect();
+        let run = Takeover {
+            run_id: run.id,
+            plan: Arc::new(plan),
+            input: run.input.clone(),
+            state: RunState::Pending,
+            created_at: Utc::now(),
+            steps,
+            creation: Some(run),
+        };
+        self.drive(run).await
     }
 
     /// Resumes the unfinished run `run_id` (or a unique prefix of it) from its committed state.
@@ -231,15 +236,23 @@ impl Engine {
         }
         self.take_lease(record.id).await?;
         let origin = format!("run {} (its stored workflow)", record.id);
-        let plan = load::load_str(&record.definition, &origin, &self.executor_names())?;
-        self.drive(
-            record.id,
-            Arc::new(plan),
-            record.input,
-            record.state,
-            record.created_at,
-        )
-        .await
+        let takeover = async {
+            let plan = load::load_snapshot(&record.definition, &origin, &self.executor_names())?;
+            let steps = self.inner.store.steps(record.id).await?;
+            Ok(Takeover {
+                run_id: record.id,
+                plan: Arc::new(plan),
+                input: record.input,
+                state: record.state,
+                created_at: record.created_at,
+                steps,
+                creation: None,
+            })
+        };
+        match takeover.await {
+            Ok(run) => self.drive(run).await,
+            Err(error) => Err(self.give_up(record.id, error).await),
+        }
     }
 
     /// Like [`Engine::resume`], but waits for a live lease to be released or expire.
@@ -297,40 +310,42 @@ impl Engine {
         }
     }
 
-    async fn drive(
-        &self,
-        run_id: Uuid,
-        plan: Arc<Plan>,
-        input: Value,
-        state: RunState,
-        created_at: DateTime<Utc>,
-    ) -> Result<RunHandle, EngineError> {
-        let steps = self.inner.store.steps(run_id).await?;
+    /// Takes over `run`: commits its first turn (recording it, if it is new), then drives
+    /// the rest in a task of its own.
+    async fn drive(&self, run: Takeover) -> Result<RunHandle, EngineError> {
+        let (run_id, new) = (run.run_id, run.creation.is_some());
         let (events, receiver) = broadcast::channel(EVENT_BUFFER);
-        let run = Takeover {
-            run_id,
-            plan,
-            input,
-            state,
-            created_at,
-            steps,
+        let first_turn = async {
+            let mut driver = Driver::new(Arc::clone(&self.inner), run, events)?;
+            driver.turn().await?;
+            Ok(driver)
         };
-        let driver = Driver::new(Arc::clone(&self.inner), run, events);
-        let driver = match driver {
-            Ok(driver) => driver,
-            Err(error) => {
-                self.inner
-                    .store
-                    .release_lease(run_id, &self.inner.holder.owner)
-                    .await?;
-                return Err(error);
+        match first_turn.await {
+            Ok(driver) => Ok(RunHandle {
+                id: run_id,
+                events: receiver,
+                task: tokio::spawn(driver.drive()),
+            }),
+            // A new run's failed first commit wrote nothing, the lease included.
+            Err(error) if new => Err(error),
+            Err(error) => Err(self.give_up(run_id, error).await),
+        }
+    }
+
+    /// Releases the lease of a run this engine cannot drive after all, and returns why.
+    async fn give_up(&self, run_id: Uuid, error: EngineError) -> EngineError {
+        match self
+            .inner
+            .store
+            .release_lease(run_id, &self.inner.holder.owner)
+            .await
+        {
+            Ok(()) => error,
+            Err(release) => {
+                tracing::warn!(%run_id, %release, "could not release the lease");
+                error
             }
-        };
-        Ok(RunHandle {
-            id: run_id,
-            events: receiver,
-            task: tokio::spawn(driver.drive()),
-        })
+        }
     }
 }
 

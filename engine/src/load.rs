@@ -22,7 +22,7 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use crate::definition;
+use crate::definition::{self, Workflow};
 use crate::plan::{self, Plan};
 
 pub use place::Place;
@@ -109,6 +109,48 @@ pub fn load_str(source: &str, origin: &str, executors: &[&str]) -> Result<Plan, 
                 problems,
             })
         }
+    }
+}
+
+/// Compiles a run's stored definition snapshot: the canonical JSON the engine wrote when the
+/// run started, fully checked then. Only what may have changed since is checked again: that
+/// the executors it names are registered.
+pub fn load_snapshot(source: &str, origin: &str, executors: &[&str]) -> Result<Plan, LoadError> {
+    let fail = |problems| LoadError {
+        origin: origin.to_owned(),
+        problems,
+    };
+    let compiled = crate::expr::on_big_stack(|| {
+        let workflow: Workflow =
+            serde_json::from_str(source).map_err(|error| vec![syntax_problem(&error)])?;
+        plan::compile(workflow)
+    });
+    let plan = compiled
+        .unwrap_or_else(|| {
+            Err(vec![Problem::at(
+                "",
+                "internal error: the loader failed on this snapshot",
+            )])
+        })
+        .map_err(fail)?;
+    let unknown: Vec<Problem> = plan
+        .steps()
+        .iter()
+        .filter_map(|step| {
+            let executor = step.node.executor.as_deref().unwrap_or_default();
+            (!executors.contains(&executor)).then(|| {
+                let known = executors.join(", ");
+                Problem::at(
+                    format!("{}/executor", step.pointer),
+                    format!("executor `{executor}` is not registered (known: {known})"),
+                )
+            })
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(plan)
+    } else {
+        Err(fail(unknown))
     }
 }
 

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -28,7 +29,7 @@ use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome, Usage}
 use crate::expr::{self, Scope};
 use crate::plan::{Plan, StepIndex};
 use crate::state::{RunState, StepState};
-use crate::store::{Change, RunChange, StepChange, StepRecord};
+use crate::store::{Change, NewRun, RunChange, StepChange, StepRecord};
 
 /// How long past its deadline an executor may take to wind down before the engine gives up on it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(30);
@@ -74,6 +75,8 @@ pub(crate) struct Takeover {
     pub(crate) created_at: DateTime<Utc>,
     /// The committed state of every step of the plan.
     pub(crate) steps: Vec<StepRecord>,
+    /// For a new run: the record to create with the first commit.
+    pub(crate) creation: Option<NewRun>,
 }
 
 /// Drives one run. Built by the engine, consumed by [`Driver::drive`].
@@ -94,7 +97,8 @@ pub(crate) struct Driver {
     unfinished: usize,
     batch: Vec<Change>,
     starts: Vec<Start>,
-    tasks: JoinSet<Completion>,
+    /// The running attempts, polled by the driver itself (no task per attempt).
+    tasks: FuturesUnordered<BoxFuture<'static, Completion>>,
     events: broadcast::Sender<Event>,
     cancel: CancellationToken,
     /// Cancels the running attempts (a child of `cancel`).
@@ -103,6 +107,8 @@ pub(crate) struct Driver {
     deadline: Option<Instant>,
     /// The run's output and error as last committed.
     outcome: (Option<Value>, Option<String>),
+    /// A new run's record, written with the first commit.
+    creation: Option<NewRun>,
 }
 
 impl Driver {
@@ -119,6 +125,7 @@ impl Driver {
             state: run_state,
             created_at,
             steps: records,
+            creation,
         } = run;
         let empty = Slot {
             state: StepState::Pending,
@@ -178,12 +185,13 @@ impl Driver {
             unfinished: 0,
             batch: Vec::new(),
             starts: Vec::new(),
-            tasks: JoinSet::new(),
+            tasks: FuturesUnordered::new(),
             events,
             cancel,
             attempts,
             deadline,
             outcome: (None, None),
+            creation,
         };
         driver.settle()?;
         Ok(driver)
@@ -227,31 +235,20 @@ impl Driver {
     /// Runs the loop until the run ends or the engine shuts down.
     pub(crate) async fn drive(mut self) -> Result<RunReport, EngineError> {
         let ttl = self.engine.lease_ttl;
-        let mut renew = tokio::time::interval(ttl / 3);
-        renew.tick().await;
+        // (Not `interval`: its first tick waits a turn of the timer, a millisecond per run.)
+        let mut renew = tokio::time::interval_at(Instant::now() + ttl / 3, ttl / 3);
         loop {
-            self.wake_due_retries()?;
-            self.dispatch()?;
-            let done = self.unfinished == 0;
-            if done {
-                self.finish_run()?;
-            }
-            self.commit().await?;
-            if done {
-                self.engine
-                    .store
-                    .release_lease(self.run_id, &self.engine.holder.owner)
-                    .await?;
+            if self.run_state.is_terminal() {
                 return Ok(self.report());
             }
             let next_wake = self.next_wake();
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return self.interrupt().await,
-                Some(joined) = self.tasks.join_next() => {
-                    self.complete(joined)?;
-                    while let Some(joined) = self.tasks.try_join_next() {
-                        self.complete(joined)?;
+                Some(completion) = self.tasks.next() => {
+                    self.complete(completion)?;
+                    while let Some(Some(completion)) = self.tasks.next().now_or_never() {
+                        self.complete(completion)?;
                     }
                 }
                 () = sleep_until(next_wake), if next_wake.is_some() => {}
@@ -263,7 +260,19 @@ impl Driver {
                     }
                 }
             }
+            self.turn().await?;
         }
+    }
+
+    /// One turn: wakes due retries, starts what fits, ends the run when nothing is left, and
+    /// commits it all (recording the run first if it is new).
+    pub(crate) async fn turn(&mut self) -> Result<(), EngineError> {
+        self.wake_due_retries()?;
+        self.dispatch()?;
+        if self.unfinished == 0 {
+            self.finish_run()?;
+        }
+        self.commit().await
     }
 
     fn report(&self) -> RunReport {
@@ -280,7 +289,7 @@ impl Driver {
     /// and fail the run.
     async fn time_out(mut self) -> Result<RunReport, EngineError> {
         self.attempts.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        while self.tasks.next().await.is_some() {}
         self.starts.clear();
         for step in 0..self.slots.len() {
             if !self.slots[step].state.is_terminal() {
@@ -303,18 +312,15 @@ impl Driver {
             None,
             Some(format!("the run timed out (limits.timeout = {timeout})")),
         )?;
+        // Ending the run releases its lease in the same commit.
         self.commit().await?;
-        self.engine
-            .store
-            .release_lease(self.run_id, &self.engine.holder.owner)
-            .await?;
         Ok(self.report())
     }
 
     /// Stops every attempt, records them as interrupted and gives up the lease.
     async fn interrupt(mut self) -> Result<RunReport, EngineError> {
         self.cancel.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        while self.tasks.next().await.is_some() {}
         for step in 0..self.slots.len() {
             if self.slots[step].state == StepState::Running {
                 self.set_step(
@@ -343,7 +349,16 @@ impl Driver {
         if self.batch.is_empty() {
             return Ok(());
         }
-        self.engine.store.apply(&self.batch).await?;
+        match self.creation.take() {
+            Some(run) => {
+                let engine = &self.engine;
+                engine
+                    .store
+                    .create_run(&run, &engine.holder, engine.lease_ttl, &self.batch)
+                    .await?
+            }
+            None => self.engine.store.apply(&self.batch).await?,
+        }
         for change in self.batch.drain(..) {
             let _ = self.events.send(Event::from(&change));
         }
@@ -353,7 +368,7 @@ impl Driver {
                 deadline: start.deadline,
                 ..ExecContext::new()
             };
-            self.tasks.spawn(run_attempt(start, ctx));
+            self.tasks.push(run_attempt(start, ctx).boxed());
         }
         Ok(())
     }
@@ -547,12 +562,8 @@ impl Driver {
     }
 
     /// Records the end of an attempt: success, a retry, or failure.
-    fn complete(
-        &mut self,
-        joined: Result<Completion, tokio::task::JoinError>,
-    ) -> Result<(), EngineError> {
-        let Completion { step, outcome } =
-            joined.map_err(|error| EngineError::Bug(format!("attempt task: {error}")))?;
+    fn complete(&mut self, completion: Completion) -> Result<(), EngineError> {
+        let Completion { step, outcome } = completion;
         self.end_attempt(step);
         let slot = &mut self.slots[step];
         slot.usage += &outcome.usage;

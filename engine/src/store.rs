@@ -22,6 +22,8 @@ use uuid::Uuid;
 use crate::executor::Usage;
 use crate::state::{RunState, StepState, UnknownState};
 
+mod write;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// What can go wrong in the store.
@@ -51,14 +53,14 @@ pub enum StoreError {
     #[error("no run with id {0} (see `cairn runs`)")]
     UnknownRun(String),
     /// A recorded state was not the one the change expected: someone else moved the run.
-    #[error("run {run}: {what} is no longer {expected}; another engine may be driving it")]
+    #[error(
+        "run {run}: {what} is not in the state this engine last saw; another engine may be driving it"
+    )]
     Conflict {
         /// The run.
         run: Uuid,
-        /// `run` or `step <id>`.
+        /// `the run`, or the step and its state.
         what: String,
-        /// The state the change expected.
-        expected: String,
     },
     /// A stored value could not be read back.
     #[error("corrupt database: {0}")]
@@ -131,6 +133,16 @@ pub enum Change {
     Run(RunChange),
     /// A step transition.
     Step(StepChange),
+}
+
+impl Change {
+    /// The run the change belongs to.
+    pub fn run_id(&self) -> Uuid {
+        match self {
+            Change::Run(change) => change.run_id,
+            Change::Step(change) => change.run_id,
+        }
+    }
 }
 
 /// A run transition.
@@ -219,6 +231,22 @@ pub struct StepRecord {
     pub usage: Option<Usage>,
 }
 
+impl StepRecord {
+    /// A step that has not started.
+    pub fn pending(id: &str) -> Self {
+        StepRecord {
+            id: id.to_owned(),
+            state: StepState::Pending,
+            attempt: 0,
+            fallback: 0,
+            output: None,
+            error: None,
+            wake_at: None,
+            usage: None,
+        }
+    }
+}
+
 /// One entry of a run's history.
 #[derive(Debug, Clone)]
 pub struct EventRecord {
@@ -295,7 +323,9 @@ impl Store {
                 Durability::Full => SqliteSynchronous::Full,
             })
             .busy_timeout(options.busy_timeout)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // The commit guards write a temporary table: keep it off the disk.
+            .pragma("temp_store", "memory");
         let fail = |error| classify(&path, error);
         let mut conn = SqliteConnection::connect_with(&connect)
             .await
@@ -308,6 +338,10 @@ impl Store {
             sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
             other => StoreError::Corrupt(other.to_string()),
         })?;
+        sqlx::query(write::PREPARE_GUARD)
+            .execute(&mut conn)
+            .await
+            .map_err(fail)?;
         let reads = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(connect.create_if_missing(false))
@@ -328,125 +362,86 @@ impl Store {
         &self.path
     }
 
-    /// Records a new run (its snapshot, input and steps) and its creation event.
-    pub async fn create_run(&self, run: &NewRun) -> Result<()> {
-        let now = Utc::now().timestamp_millis();
-        let mut writer = self.writer.lock().await;
-        let mut tx = writer
-            .conn
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| classify(&self.path, e))?;
-        sqlx::query("INSERT OR IGNORE INTO workflows (hash, name, definition, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&run.workflow_hash)
-            .bind(&run.workflow_name)
-            .bind(&run.definition)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| classify(&self.path, e))?;
-        sqlx::query(
-            "INSERT INTO runs (id, workflow_hash, workflow_name, state, input, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(run.id.to_string())
-        .bind(&run.workflow_hash)
-        .bind(&run.workflow_name)
-        .bind(RunState::Pending.as_str())
-        .bind(run.input.to_string())
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| classify(&self.path, e))?;
-        insert_event(
-            &mut tx,
-            run.id,
-            1,
-            now,
-            None,
-            None,
-            RunState::Pending.as_str(),
-            None,
-            None,
-        )
-        .await
-        .map_err(|e| classify(&self.path, e))?;
-        for (position, step_id) in run.steps.iter().enumerate() {
-            sqlx::query("INSERT INTO steps (run_id, step_id, position, state, updated_at) VALUES (?, ?, ?, ?, ?)")
-                .bind(run.id.to_string())
-                .bind(step_id)
-                .bind(position as i64)
-                .bind(StepState::Pending.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| classify(&self.path, e))?;
-        }
-        tx.commit().await.map_err(|e| classify(&self.path, e))?;
-        writer.next_seq.insert(run.id, 2);
-        Ok(())
+    /// Records a new run (its snapshot, input and pending steps), leased to `holder` for
+    /// `ttl`, and commits `changes` (its first transitions) in the same transaction.
+    pub async fn create_run(
+        &self,
+        run: &NewRun,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        changes: &[Change],
+    ) -> Result<()> {
+        self.commit(Some((run, holder, ttl)), changes).await
     }
 
     /// Commits `changes` in one transaction, each with its event, in order.
     ///
     /// Every change names the state it leaves; if the stored state differs, nothing is
-    /// committed and [`StoreError::Conflict`] comes back.
-    ///
-    /// The statements of a batch go to SQLite as a few multi-statement queries (one per
-    /// [`APPLY_CHUNK`] changes) rather than one query per statement: each query is a round
-    /// trip to sqlx's connection thread, and those round trips, not SQLite, were the cost of a
-    /// commit.
+    /// committed and [`StoreError::Conflict`] comes back. A change that ends a run also
+    /// releases its lease.
     pub async fn apply(&self, changes: &[Change]) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
         }
-        let now = Utc::now().timestamp_millis();
+        self.commit(None, changes).await
+    }
+
+    async fn commit(
+        &self,
+        create: Option<(&NewRun, &LeaseHolder, Duration)>,
+        changes: &[Change],
+    ) -> Result<()> {
+        let fail = |error| classify(&self.path, error);
+        let now = Utc::now();
         let mut writer = self.writer.lock().await;
         let Writer { conn, next_seq } = &mut *writer;
-        let mut tx = conn
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| classify(&self.path, e))?;
-        let mut seqs: HashMap<Uuid, i64> = HashMap::new();
-        let mut numbered = Vec::with_capacity(changes.len());
+        let before = next_seq.clone();
+        let record = create.map(|(run, holder, ttl)| {
+            next_seq.insert(run.id, 2);
+            let expires = (now + ttl).timestamp_millis();
+            let lease = (
+                holder.owner.as_str(),
+                holder.host.as_str(),
+                i64::from(holder.pid),
+                holder.pid_start as i64,
+                expires,
+            );
+            write::new_run(run, lease)
+        });
         for change in changes {
-            let run_id = change_run(change);
-            let seq = match seqs.get(&run_id).or_else(|| next_seq.get(&run_id)) {
-                Some(&seq) => seq,
-                None => next_seq_of(&mut tx, run_id)
-                    .await
-                    .map_err(|e| classify(&self.path, e))?,
-            };
-            seqs.insert(run_id, seq + 1);
-            numbered.push((change, seq));
-        }
-        let runs: Vec<Uuid> = seqs.keys().copied().collect();
-        let applied = apply_batch(&mut tx, &numbered, &runs, now)
-            .await
-            .map_err(|e| classify(&self.path, e))?;
-        if !applied {
-            // Some change did not find the state it leaves: redo the batch one statement at
-            // a time to name it (nothing of the batch is committed).
-            tx.rollback().await.map_err(|e| classify(&self.path, e))?;
-            let mut tx = conn
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(|e| classify(&self.path, e))?;
-            for &(change, seq) in &numbered {
-                apply_one(&mut tx, change, seq, now)
-                    .await
-                    .map_err(|e| match e {
-                        ApplyError::Sqlx(e) => classify(&self.path, e),
-                        ApplyError::Store(e) => e,
-                    })?;
+            let run_id = change.run_id();
+            if let std::collections::hash_map::Entry::Vacant(entry) = next_seq.entry(run_id) {
+                entry.insert(next_seq_of(conn, run_id).await.map_err(fail)?);
             }
-            return Err(StoreError::Corrupt(
-                "a batch of changes did not apply, yet each change does".into(),
-            ));
         }
-        tx.commit().await.map_err(|e| classify(&self.path, e))?;
-        next_seq.extend(seqs);
+        let rows = write::Rows::new(changes, next_seq);
+        if let Err(error) = rows.commit(conn, record, now.timestamp_millis()).await {
+            // The query stopped before its COMMIT: end the transaction it began, if any.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            *next_seq = before;
+            if !write::is_stale(&error) {
+                return Err(fail(error));
+            }
+            let run = changes[0].run_id();
+            let stale = rows.stale_step(conn).await.map_err(fail)?;
+            return Err(match stale {
+                Some((step, state)) => StoreError::Conflict {
+                    run,
+                    what: format!("step {step} (now {state})"),
+                },
+                None => StoreError::Conflict {
+                    run,
+                    what: "the run".into(),
+                },
+            });
+        }
+        for change in changes {
+            if let Change::Run(change) = change
+                && change.to.is_terminal()
+            {
+                next_seq.remove(&change.run_id);
+            }
+        }
         Ok(())
     }
 
@@ -542,7 +537,8 @@ impl Store {
     /// The run `run_id`, or the only run whose id starts with `run_id`.
     pub async fn run(&self, run_id: &str) -> Result<RunRecord> {
         let rows = sqlx::query(
-            "SELECT r.id, r.workflow_name, w.definition, r.state, r.input, r.output, r.error, r.created_at, r.updated_at
+            "SELECT r.id, r.workflow_name, w.definition, r.state, r.input, r.output, r.error, r.created_at,
+                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
              FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
              WHERE r.id = ?1 OR (length(?1) >= 4 AND substr(r.id, 1, length(?1)) = ?1) ORDER BY r.id != ?1 LIMIT 2",
         )
@@ -573,7 +569,8 @@ impl Store {
     /// Every run, newest first (without their definitions).
     pub async fn runs(&self) -> Result<Vec<RunRecord>> {
         let rows = sqlx::query(
-            "SELECT r.id, r.workflow_name, '', r.state, r.input, r.output, r.error, r.created_at, r.updated_at
+            "SELECT r.id, r.workflow_name, '', r.state, r.input, r.output, r.error, r.created_at,
+                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
              FROM runs r ORDER BY r.created_at DESC, r.id DESC",
         )
         .fetch_all(&self.reads)
@@ -625,258 +622,6 @@ impl Store {
         self.reads.close().await;
         let _ = self.writer.into_inner().conn.close().await;
     }
-}
-
-enum ApplyError {
-    Sqlx(sqlx::Error),
-    Store(StoreError),
-}
-
-impl From<sqlx::Error> for ApplyError {
-    fn from(error: sqlx::Error) -> Self {
-        ApplyError::Sqlx(error)
-    }
-}
-
-/// How many changes [`Store::apply`] sends to SQLite in one multi-statement query. Each
-/// distinct query text is a cached prepared statement, so chunking keeps the cache small.
-const APPLY_CHUNK: usize = 32;
-
-const UPDATE_RUN: &str =
-    "UPDATE runs SET state = ?, output = ?, error = ? WHERE id = ? AND state = ?;\n";
-const UPDATE_STEP: &str = "UPDATE steps SET state = ?, attempt = ?, fallback = ?, output = ?, error = ?, wake_at = ?, \
-    usage = COALESCE(?, usage), updated_at = ? WHERE run_id = ? AND step_id = ? AND state = ?;\n";
-const INSERT_EVENT: &str = "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?);\n";
-const TOUCH_RUN: &str = "UPDATE runs SET updated_at = ? WHERE id = ?;\n";
-
-type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
-
-fn change_run(change: &Change) -> Uuid {
-    match change {
-        Change::Run(change) => change.run_id,
-        Change::Step(change) => change.run_id,
-    }
-}
-
-/// Runs the statements of `changes` (each with its event seq) and touches `runs`, a chunk of
-/// changes per query. `false` when some change did not find the state it leaves.
-async fn apply_batch(
-    tx: &mut SqliteConnection,
-    changes: &[(&Change, i64)],
-    runs: &[Uuid],
-    now: i64,
-) -> std::result::Result<bool, sqlx::Error> {
-    let chunks = changes.len().div_ceil(APPLY_CHUNK);
-    for (index, chunk) in changes.chunks(APPLY_CHUNK).enumerate() {
-        let last = index + 1 == chunks;
-        let mut sql = String::with_capacity(chunk.len() * 400);
-        for (change, _) in chunk {
-            sql.push_str(match change {
-                Change::Run(_) => UPDATE_RUN,
-                Change::Step(_) => UPDATE_STEP,
-            });
-            sql.push_str(INSERT_EVENT);
-        }
-        if last {
-            for _ in runs {
-                sql.push_str(TOUCH_RUN);
-            }
-        }
-        let mut query: SqliteQuery<'_> = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for &(change, seq) in chunk {
-            query = bind_change(query, change, seq, now);
-        }
-        let mut expected = 2 * chunk.len() as u64;
-        if last {
-            for run_id in runs {
-                query = query.bind(now).bind(run_id.to_string());
-            }
-            expected += runs.len() as u64;
-        }
-        if query.execute(&mut *tx).await?.rows_affected() != expected {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// Binds the parameters of a change's update and of its event, in the order of
-/// [`UPDATE_RUN`]/[`UPDATE_STEP`] then [`INSERT_EVENT`].
-fn bind_change<'q>(query: SqliteQuery<'q>, change: &Change, seq: i64, now: i64) -> SqliteQuery<'q> {
-    match change {
-        Change::Run(change) => {
-            let detail = change
-                .error
-                .as_ref()
-                .map(|error| serde_json::json!({ "error": error }).to_string());
-            query
-                .bind(change.to.as_str())
-                .bind(change.output.as_ref().map(Value::to_string))
-                .bind(change.error.clone())
-                .bind(change.run_id.to_string())
-                .bind(change.from.as_str())
-                .bind(change.run_id.to_string())
-                .bind(seq)
-                .bind(now)
-                .bind(None::<String>)
-                .bind(change.from.as_str())
-                .bind(change.to.as_str())
-                .bind(None::<i64>)
-                .bind(detail)
-        }
-        Change::Step(change) => query
-            .bind(change.to.as_str())
-            .bind(i64::from(change.attempt))
-            .bind(i64::from(change.fallback))
-            .bind(change.output.as_ref().map(Value::to_string))
-            .bind(change.error.clone())
-            .bind(change.wake_at.map(|at| at.timestamp_millis()))
-            .bind(
-                change
-                    .usage
-                    .as_ref()
-                    .map(|usage| serde_json::to_string(usage).unwrap_or_default()),
-            )
-            .bind(now)
-            .bind(change.run_id.to_string())
-            .bind(change.step_id.clone())
-            .bind(change.from.as_str())
-            .bind(change.run_id.to_string())
-            .bind(seq)
-            .bind(now)
-            .bind(Some(change.step_id.clone()))
-            .bind(change.from.as_str())
-            .bind(change.to.as_str())
-            .bind(Some(i64::from(change.attempt)))
-            .bind(step_detail(change).map(|detail| detail.to_string())),
-    }
-}
-
-/// What a step change's event records besides its transition: its detail and its error.
-fn step_detail(change: &StepChange) -> Option<Value> {
-    let mut detail = change.detail.clone().unwrap_or(Value::Null);
-    if let Some(error) = &change.error {
-        if !detail.is_object() {
-            detail = serde_json::json!({});
-        }
-        detail["error"] = Value::String(error.clone());
-    }
-    (!detail.is_null()).then_some(detail)
-}
-
-async fn apply_one(
-    tx: &mut SqliteConnection,
-    change: &Change,
-    seq: i64,
-    now: i64,
-) -> std::result::Result<(), ApplyError> {
-    match change {
-        Change::Run(change) => {
-            let done = sqlx::query(
-                "UPDATE runs SET state = ?, output = ?, error = ? WHERE id = ? AND state = ?",
-            )
-            .bind(change.to.as_str())
-            .bind(change.output.as_ref().map(Value::to_string))
-            .bind(&change.error)
-            .bind(change.run_id.to_string())
-            .bind(change.from.as_str())
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Err(ApplyError::Store(StoreError::Conflict {
-                    run: change.run_id,
-                    what: "the run".into(),
-                    expected: change.from.to_string(),
-                }));
-            }
-            let detail = change
-                .error
-                .as_ref()
-                .map(|error| serde_json::json!({ "error": error }));
-            insert_event(
-                tx,
-                change.run_id,
-                seq,
-                now,
-                None,
-                Some(change.from.as_str()),
-                change.to.as_str(),
-                None,
-                detail,
-            )
-            .await?;
-        }
-        Change::Step(change) => {
-            let done = sqlx::query(
-                "UPDATE steps SET state = ?, attempt = ?, fallback = ?, output = ?, error = ?, wake_at = ?,
-                 usage = COALESCE(?, usage), updated_at = ? WHERE run_id = ? AND step_id = ? AND state = ?",
-            )
-            .bind(change.to.as_str())
-            .bind(i64::from(change.attempt))
-            .bind(i64::from(change.fallback))
-            .bind(change.output.as_ref().map(Value::to_string))
-            .bind(&change.error)
-            .bind(change.wake_at.map(|at| at.timestamp_millis()))
-            .bind(change.usage.as_ref().map(|usage| serde_json::to_string(usage).unwrap_or_default()))
-            .bind(now)
-            .bind(change.run_id.to_string())
-            .bind(&change.step_id)
-            .bind(change.from.as_str())
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Err(ApplyError::Store(StoreError::Conflict {
-                    run: change.run_id,
-                    what: format!("step {}", change.step_id),
-                    expected: change.from.to_string(),
-                }));
-            }
-            let detail = step_detail(change);
-            insert_event(
-                tx,
-                change.run_id,
-                seq,
-                now,
-                Some(&change.step_id),
-                Some(change.from.as_str()),
-                change.to.as_str(),
-                Some(change.attempt),
-                detail,
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn insert_event(
-    conn: &mut SqliteConnection,
-    run_id: Uuid,
-    seq: i64,
-    at: i64,
-    step_id: Option<&str>,
-    from: Option<&str>,
-    to: &str,
-    attempt: Option<u32>,
-    detail: Option<Value>,
-) -> std::result::Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(run_id.to_string())
-    .bind(seq)
-    .bind(at)
-    .bind(step_id)
-    .bind(from)
-    .bind(to)
-    .bind(attempt.map(i64::from))
-    .bind(detail.map(|detail| detail.to_string()))
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 async fn next_seq_of(
@@ -986,6 +731,16 @@ mod tests {
         }
     }
 
+    /// Records `run`, leased to a new holder in this process, with no transition yet.
+    async fn create(store: &Store, run: &NewRun) -> LeaseHolder {
+        let holder = lease::this_process();
+        store
+            .create_run(run, &holder, Duration::from_secs(60), &[])
+            .await
+            .unwrap();
+        holder
+    }
+
     fn step(
         run: &NewRun,
         id: &str,
@@ -1013,7 +768,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir).await;
         let run = new_run();
-        store.create_run(&run).await.unwrap();
+        create(&store, &run).await;
         store
             .apply(&[
                 Change::Run(RunChange {
@@ -1069,7 +824,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir).await;
         let run = new_run();
-        store.create_run(&run).await.unwrap();
+        create(&store, &run).await;
         let result = store
             .apply(&[
                 step(&run, "a", StepState::Pending, StepState::Ready, None),
@@ -1096,7 +851,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir).await;
         let run = new_run();
-        store.create_run(&run).await.unwrap();
+        let creator = create(&store, &run).await;
+        store.release_lease(run.id, &creator.owner).await.unwrap();
         let first = lease::this_process();
         let second = lease::this_process();
         let ttl = Duration::from_secs(60);
