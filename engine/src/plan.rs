@@ -36,8 +36,9 @@ pub struct PlanStep {
     pub id: String,
     /// The JSON pointer of the step in the workflow file, e.g. `/steps/1/parallel/0`.
     pub pointer: String,
-    /// The step as written (a leaf node).
-    pub node: Node,
+    /// Where the step's node is in the workflow: its index in `steps`, then in each group's
+    /// members (see [`Plan::node`]).
+    pub path: Box<[u32]>,
     /// Time limit of one attempt: the step's, else `defaults.timeout`.
     pub timeout: Option<Duration>,
     /// Longest silence before the step counts as stalled: the step's, else `defaults.heartbeat`.
@@ -55,6 +56,21 @@ impl Plan {
     /// The workflow the plan was compiled from.
     pub fn workflow(&self) -> &Workflow {
         &self.workflow
+    }
+
+    /// The node of `step`, as written in the workflow.
+    pub fn node(&self, step: StepIndex) -> &Node {
+        let path = &self.steps[step].path;
+        let mut node = &self.workflow.steps[path[0] as usize];
+        for &position in &path[1..] {
+            let members = node
+                .pipeline
+                .as_ref()
+                .or(node.parallel.as_ref())
+                .expect("a path goes through groups");
+            node = &members[position as usize];
+        }
+        node
     }
 
     /// All steps, in file order.
@@ -119,20 +135,20 @@ pub(crate) fn compile(workflow: Workflow) -> Result<Plan, Vec<Problem>> {
     }
     problems.extend(cycles(&builder.steps, &dependencies));
 
-    let mut steps = builder.steps;
-    for step in &mut steps {
-        step.referenced_steps = referenced(&step.node, &builder.index);
-    }
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Plan {
+    let mut plan = Plan {
         workflow,
-        steps,
+        steps: builder.steps,
         index: builder.index,
         dependencies,
         dependents,
-    })
+    };
+    for step in 0..plan.steps.len() {
+        plan.steps[step].referenced_steps = referenced(plan.node(step), &plan.index);
+    }
+    Ok(plan)
 }
 
 /// The ids a step's `with`, `when` and `for_each` read, as indices (unknown ids left out).
@@ -197,6 +213,8 @@ struct Builder {
     /// Every node's `needs`, resolved after the walk: (sources, needs, pointer of `needs`).
     needs: Vec<(Vec<StepIndex>, Vec<String>, String)>,
     edges: Vec<(StepIndex, StepIndex)>,
+    /// The path of the node being compiled (see [`PlanStep::path`]).
+    path: Vec<u32>,
 }
 
 impl Builder {
@@ -235,7 +253,8 @@ impl Builder {
             }
             (None, None) => {
                 let step = self.steps.len();
-                self.steps.push(leaf(workflow, node, pointer, limits));
+                self.steps
+                    .push(leaf(workflow, node, pointer, &self.path, limits));
                 if let Some(id) = &node.id {
                     self.index.entry(id.clone()).or_insert(step);
                 }
@@ -266,7 +285,9 @@ impl Builder {
         let len = pointer.len();
         for (position, member) in members.iter().enumerate() {
             pointer.push_str(&format!("/{position}"));
+            self.path.push(position as u32);
             let member = self.node(workflow, member, pointer, limits);
+            self.path.pop();
             pointer.truncate(len);
             if member.sources.is_empty() {
                 continue;
@@ -294,7 +315,9 @@ impl Builder {
         let len = pointer.len();
         for (position, member) in members.iter().enumerate() {
             pointer.push_str(&format!("/{position}"));
+            self.path.push(position as u32);
             let member = self.node(workflow, member, pointer, limits);
+            self.path.pop();
             pointer.truncate(len);
             ends.sources.extend(member.sources);
             ends.sinks.extend(member.sinks);
@@ -335,12 +358,18 @@ impl Builder {
     }
 }
 
-fn leaf(workflow: &Workflow, node: &Node, pointer: &str, limits: &[(String, u32)]) -> PlanStep {
+fn leaf(
+    workflow: &Workflow,
+    node: &Node,
+    pointer: &str,
+    path: &[u32],
+    limits: &[(String, u32)],
+) -> PlanStep {
     let defaults = &workflow.defaults;
     PlanStep {
         id: node.id.clone().unwrap_or_default(),
         pointer: pointer.to_owned(),
-        node: node.clone(),
+        path: path.into(),
         timeout: node.timeout.or(defaults.timeout).map(|duration| duration.0),
         heartbeat: node
             .heartbeat

@@ -435,7 +435,7 @@ impl Driver {
     fn start(&mut self, step: StepIndex) -> Result<(), EngineError> {
         let plan = Arc::clone(&self.plan);
         let spec = &plan.steps()[step];
-        let node = &spec.node;
+        let node = plan.node(step);
         let scope = self.scope(step);
         if let Some(when) = &node.when {
             match expr::condition(when, &scope) {
@@ -582,7 +582,7 @@ impl Driver {
             Err(error) => {
                 let spec = &self.plan.steps()[step];
                 let retry = spec.retry.clone();
-                let fallbacks = spec.node.fallbacks.len() as u32;
+                let fallbacks = self.plan.node(step).fallbacks.len() as u32;
                 let max_attempts = retry.as_ref().map_or(1, |retry| retry.max_attempts);
                 let slot = &mut self.slots[step];
                 let delay = if slot.fallback == 0
@@ -624,7 +624,7 @@ impl Driver {
                 ),
             ));
         }
-        if let Some(schema) = &self.plan.steps()[step].node.output_schema {
+        if let Some(schema) = &self.plan.node(step).output_schema {
             let validator = jsonschema::validator_for(schema).map_err(|error| {
                 failure(
                     ErrorClass::OutputSchema,

@@ -555,15 +555,47 @@ impl Store {
     }
 
     /// The current state of every step of a run, in plan order.
+    ///
+    /// The rows come back as one JSON array (one round trip to sqlx's connection thread,
+    /// not one per row): resuming a run of 100,000 steps reads them all.
     pub async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
-        let rows = sqlx::query(
-            "SELECT step_id, state, attempt, output, error, wake_at, usage, fallback FROM steps WHERE run_id = ? ORDER BY position",
+        let rows: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(step_id, state, attempt, json(output), error,
+                                                wake_at, json(usage), fallback) ORDER BY position)
+             FROM steps WHERE run_id = ?",
         )
         .bind(run_id.to_string())
-        .fetch_all(&self.reads)
+        .fetch_one(&self.reads)
         .await
         .map_err(|e| classify(&self.path, e))?;
-        rows.iter().map(step_record).collect()
+        type Row = (
+            String,
+            String,
+            u32,
+            Option<Value>,
+            Option<String>,
+            Option<i64>,
+            Option<Usage>,
+            u32,
+        );
+        let rows: Vec<Row> = serde_json::from_str(&rows)
+            .map_err(|e| StoreError::Corrupt(format!("steps of run {run_id}: {e}")))?;
+        rows.into_iter()
+            .map(
+                |(id, state, attempt, output, error, wake_at, usage, fallback)| {
+                    Ok(StepRecord {
+                        id,
+                        state: parse_state(state)?,
+                        attempt,
+                        fallback,
+                        output,
+                        error,
+                        wake_at: wake_at.map(millis_to_time),
+                        usage,
+                    })
+                },
+            )
+            .collect()
     }
 
     /// Every run, newest first (without their definitions).
@@ -649,27 +681,6 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         error: row.get(6),
         created_at: millis_to_time(row.get(7)),
         updated_at: millis_to_time(row.get(8)),
-    })
-}
-
-fn step_record(row: &SqliteRow) -> Result<StepRecord> {
-    Ok(StepRecord {
-        id: row.get(0),
-        state: parse_state(row.get(1))?,
-        attempt: row.get::<i64, _>(2) as u32,
-        fallback: row.get::<i64, _>(7) as u32,
-        output: row
-            .get::<Option<String>, _>(3)
-            .map(parse_json)
-            .transpose()?,
-        error: row.get(4),
-        wake_at: row.get::<Option<i64>, _>(5).map(millis_to_time),
-        usage: row
-            .get::<Option<String>, _>(6)
-            .map(|text| {
-                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("usage: {e}")))
-            })
-            .transpose()?,
     })
 }
 

@@ -335,3 +335,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_snapshot_nested_to_the_limit_compiles_on_an_ordinary_stack() {
+    // 60 groups deep (128 JSON levels), as a loaded workflow may be; resume compiles its snapshot on whatever
+    // thread drives it.
+    let mut node = json!({"id": "leaf", "executor": "noop"});
+    for level in 0..60 {
+        node = json!({"id": format!("g{level}"), "pipeline": [node]});
+    }
+    let source = json!({"name": "deep", "steps": [node]}).to_string();
+    let plan = load_str(&source, "deep.json", &["noop"]).unwrap();
+    let snapshot = serde_json::to_string(plan.workflow()).unwrap();
+    let reloaded = std::thread::Builder::new()
+        .stack_size(2 << 20) // a tokio worker thread's stack
+        .spawn(move || {
+            load_snapshot(&snapshot, "snapshot", &["noop"]).map(|plan| plan.steps().len())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(reloaded, Ok(1));
+    let unknown = load_snapshot(
+        &serde_json::to_string(plan.workflow()).unwrap(),
+        "snapshot",
+        &["sleep"],
+    );
+    assert!(
+        unknown
+            .unwrap_err()
+            .to_string()
+            .contains("executor `noop` is not registered")
+    );
+}

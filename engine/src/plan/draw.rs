@@ -78,7 +78,7 @@ impl Walk<'_> {
                 let index = self.next_step;
                 self.next_step += 1;
                 let step = &self.plan.steps[index];
-                let label = match &step.node.executor {
+                let label = match &node.executor {
                     Some(executor) => format!("{}\n{executor}", step.id),
                     None => step.id.clone(),
                 };
