@@ -13,11 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -97,8 +96,9 @@ pub(crate) struct Driver {
     unfinished: usize,
     batch: Vec<Change>,
     starts: Vec<Start>,
-    /// The running attempts, polled by the driver itself (no task per attempt).
-    tasks: FuturesUnordered<BoxFuture<'static, Completion>>,
+    /// The running attempts, each a task of its own so that it progresses while the driver
+    /// commits.
+    tasks: JoinSet<Completion>,
     events: broadcast::Sender<Event>,
     cancel: CancellationToken,
     /// Cancels the running attempts (a child of `cancel`).
@@ -185,7 +185,7 @@ impl Driver {
             unfinished: 0,
             batch: Vec::new(),
             starts: Vec::new(),
-            tasks: FuturesUnordered::new(),
+            tasks: JoinSet::new(),
             events,
             cancel,
             attempts,
@@ -245,10 +245,10 @@ impl Driver {
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return self.interrupt().await,
-                Some(completion) = self.tasks.next() => {
-                    self.complete(completion)?;
-                    while let Some(Some(completion)) = self.tasks.next().now_or_never() {
-                        self.complete(completion)?;
+                Some(joined) = self.tasks.join_next() => {
+                    self.complete(joined)?;
+                    while let Some(joined) = self.tasks.try_join_next() {
+                        self.complete(joined)?;
                     }
                 }
                 () = sleep_until(next_wake), if next_wake.is_some() => {}
@@ -289,7 +289,7 @@ impl Driver {
     /// and fail the run.
     async fn time_out(mut self) -> Result<RunReport, EngineError> {
         self.attempts.cancel();
-        while self.tasks.next().await.is_some() {}
+        while self.tasks.join_next().await.is_some() {}
         self.starts.clear();
         for step in 0..self.slots.len() {
             if !self.slots[step].state.is_terminal() {
@@ -320,7 +320,7 @@ impl Driver {
     /// Stops every attempt, records them as interrupted and gives up the lease.
     async fn interrupt(mut self) -> Result<RunReport, EngineError> {
         self.cancel.cancel();
-        while self.tasks.next().await.is_some() {}
+        while self.tasks.join_next().await.is_some() {}
         for step in 0..self.slots.len() {
             if self.slots[step].state == StepState::Running {
                 self.set_step(
@@ -368,7 +368,7 @@ impl Driver {
                 deadline: start.deadline,
                 ..ExecContext::new()
             };
-            self.tasks.push(run_attempt(start, ctx).boxed());
+            self.tasks.spawn(run_attempt(start, ctx));
         }
         Ok(())
     }
@@ -562,8 +562,9 @@ impl Driver {
     }
 
     /// Records the end of an attempt: success, a retry, or failure.
-    fn complete(&mut self, completion: Completion) -> Result<(), EngineError> {
-        let Completion { step, outcome } = completion;
+    fn complete(&mut self, joined: Result<Completion, JoinError>) -> Result<(), EngineError> {
+        let Completion { step, outcome } =
+            joined.map_err(|error| EngineError::Bug(format!("attempt task: {error}")))?;
         self.end_attempt(step);
         let slot = &mut self.slots[step];
         slot.usage += &outcome.usage;
