@@ -16,9 +16,9 @@ pub struct Event {
     /// The step, or `None` for a transition of the run itself.
     pub step_id: Option<String>,
     /// The state left.
-    pub from: String,
+    pub from: &'static str,
     /// The state entered.
-    pub to: String,
+    pub to: &'static str,
     /// The step's attempt number.
     pub attempt: Option<u32>,
 }
@@ -29,15 +29,15 @@ impl From<&Change> for Event {
             Change::Run(change) => Event {
                 run_id: change.run_id,
                 step_id: None,
-                from: change.from.to_string(),
-                to: change.to.to_string(),
+                from: change.from.as_str(),
+                to: change.to.as_str(),
                 attempt: None,
             },
             Change::Step(change) => Event {
                 run_id: change.run_id,
                 step_id: Some(change.step_id.clone()),
-                from: change.from.to_string(),
-                to: change.to.to_string(),
+                from: change.from.as_str(),
+                to: change.to.as_str(),
                 attempt: Some(change.attempt),
             },
         }

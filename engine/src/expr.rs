@@ -54,7 +54,7 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 /// left as they are).
 pub fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError> {
     let context = context(scope)?;
-    render_in(template, &context, scope)
+    render_in(template, &context)
 }
 
 /// Evaluates the CEL expression `expr` to a JSON value.
@@ -363,39 +363,35 @@ fn context(scope: &Scope) -> Result<Context<'static, 'static>, ExprError> {
     Ok(context)
 }
 
-fn render_in(
-    template: &Value,
-    context: &Context<'_, '_>,
-    scope: &Scope,
-) -> Result<Value, ExprError> {
+fn render_in(template: &Value, context: &Context<'_, '_>) -> Result<Value, ExprError> {
     Ok(match template {
-        Value::String(text) => render_string(text, context, scope)?,
+        Value::String(text) => render_string(text, context)?,
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|item| render_in(item, context, scope))
+                .map(|item| render_in(item, context))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(members) => Value::Object(
             members
                 .iter()
-                .map(|(key, item)| Ok((key.clone(), render_in(item, context, scope)?)))
+                .map(|(key, item)| Ok((key.clone(), render_in(item, context)?)))
                 .collect::<Result<_, ExprError>>()?,
         ),
         other => other.clone(),
     })
 }
 
-fn render_string(text: &str, context: &Context<'_, '_>, scope: &Scope) -> Result<Value, ExprError> {
+fn render_string(text: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
     let pieces = pieces(text)?;
     if let [Piece::Expr(expr)] = pieces.as_slice() {
-        return evaluate_with(expr, context, scope);
+        return evaluate_with(expr, context);
     }
     let mut rendered = String::with_capacity(text.len());
     for piece in pieces {
         match piece {
             Piece::Text(text) => rendered.push_str(text),
-            Piece::Expr(expr) => match evaluate_with(expr, context, scope)? {
+            Piece::Expr(expr) => match evaluate_with(expr, context)? {
                 Value::String(value) => rendered.push_str(&value),
                 value => rendered.push_str(&value.to_string()),
             },
@@ -404,13 +400,9 @@ fn render_string(text: &str, context: &Context<'_, '_>, scope: &Scope) -> Result
     Ok(Value::String(rendered))
 }
 
-/// Evaluates `expr` in the prepared `context` when it is simple, else as [`evaluate`] does.
-fn evaluate_with(expr: &str, context: &Context<'_, '_>, scope: &Scope) -> Result<Value, ExprError> {
-    if !is_simple(expr) || expr.len() > MAX_LEN {
-        return evaluate(expr, scope);
-    }
-    catch_unwind(AssertUnwindSafe(|| evaluate_in(expr, context)))
-        .map_err(|_| ExprError::new(expr, "the CEL library failed on this expression"))?
+/// Evaluates `expr` in the prepared `context` (on a big stack when `expr` needs one).
+fn evaluate_with(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
+    guarded(expr, || evaluate_in(expr, context))
 }
 
 fn evaluate_in(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {

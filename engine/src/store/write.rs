@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -89,65 +90,111 @@ SELECT u.value->>'step', steps.state FROM json_each(?1) AS u
   WHERE steps.state != u.value->>'from';
 ";
 
-/// A batch of changes turned into the JSON rows [`APPLY`] reads.
-#[derive(Debug)]
-pub(super) struct Rows {
-    steps: Vec<Value>,
-    runs: Vec<Value>,
-    events: Vec<Value>,
+/// A batch of changes turned into the JSON rows [`APPLY`] reads, borrowing from the changes.
+#[derive(Debug, Serialize)]
+pub(super) struct Rows<'a> {
+    steps: Vec<StepRow<'a>>,
+    runs: Vec<RunRow<'a>>,
+    events: Vec<EventRow<'a>>,
 }
 
-impl Rows {
+/// The last state of a step in a batch, guarded by the state it had before.
+#[derive(Debug, Serialize)]
+struct StepRow<'a> {
+    run: Uuid,
+    step: &'a str,
+    from: &'static str,
+    to: &'static str,
+    attempt: u32,
+    fallback: u32,
+    /// JSON text, stored as is.
+    output: Option<String>,
+    error: Option<&'a str>,
+    wake_at: Option<i64>,
+    /// JSON text, stored as is.
+    usage: Option<String>,
+}
+
+/// The last state of a run in a batch, guarded by the state it had before.
+#[derive(Debug, Serialize)]
+struct RunRow<'a> {
+    run: Uuid,
+    from: &'static str,
+    to: &'static str,
+    /// JSON text, stored as is.
+    output: Option<String>,
+    error: Option<&'a str>,
+    /// A run that ended needs no lease any more: it is released in the same commit.
+    ended: bool,
+}
+
+/// One transition, as its event.
+#[derive(Debug, Serialize)]
+struct EventRow<'a> {
+    run: Uuid,
+    seq: i64,
+    step: Option<&'a str>,
+    from: &'static str,
+    to: &'static str,
+    attempt: Option<u32>,
+    /// JSON text, stored as is.
+    detail: Option<String>,
+}
+
+/// What [`APPLY`] and [`CREATE_AND_APPLY`] read from their one parameter.
+#[derive(Debug, Serialize)]
+struct Batch<'a> {
+    now: i64,
+    create: Option<&'a Value>,
+    #[serde(flatten)]
+    rows: &'a Rows<'a>,
+}
+
+impl<'a> Rows<'a> {
     /// Numbers the events of `changes` from `next_seq` (per run) and folds each step's and
     /// run's transitions into one row.
-    pub(super) fn new(changes: &[Change], next_seq: &mut HashMap<Uuid, i64>) -> Rows {
-        let mut steps: Vec<Value> = Vec::new();
+    pub(super) fn new(changes: &'a [Change], next_seq: &mut HashMap<Uuid, i64>) -> Rows<'a> {
+        let mut rows = Rows {
+            steps: Vec::new(),
+            runs: Vec::new(),
+            events: Vec::with_capacity(changes.len()),
+        };
         let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();
-        let mut runs: Vec<Value> = Vec::new();
-        let mut events = Vec::with_capacity(changes.len());
         for change in changes {
-            let (run_id, row, event) = match change {
-                Change::Step(change) => (change.run_id, step_row(change), step_event(change)),
-                Change::Run(change) => (change.run_id, run_row(change), run_event(change)),
-            };
+            let run_id = change.run_id();
             let seq = next_seq
                 .get_mut(&run_id)
                 .expect("a sequence number for every run of the batch");
-            events.push(with_seq(event, *seq));
+            rows.events.push(event_row(change, *seq));
             *seq += 1;
-            // The row keeps the state the first change left; the rest is the last change's.
-            let (rows, index) = match change {
+            // A row keeps the state the first change left; the rest is the last change's.
+            match change {
                 Change::Step(change) => {
-                    let next = steps.len();
-                    (
-                        &mut steps,
-                        *step_rows
-                            .entry((run_id, change.step_id.as_str()))
-                            .or_insert(next),
-                    )
+                    let mut row = step_row(change);
+                    match step_rows.get(&(run_id, change.step_id.as_str())) {
+                        Some(&index) => {
+                            row.from = rows.steps[index].from;
+                            rows.steps[index] = row;
+                        }
+                        None => {
+                            step_rows.insert((run_id, &change.step_id), rows.steps.len());
+                            rows.steps.push(row);
+                        }
+                    }
                 }
-                Change::Run(_) => {
-                    let index = runs
-                        .iter()
-                        .position(|known| known["run"] == row["run"])
-                        .unwrap_or(runs.len());
-                    (&mut runs, index)
+                Change::Run(change) => {
+                    let mut row = run_row(change);
+                    match rows.runs.iter_mut().find(|known| known.run == run_id) {
+                        Some(known) => {
+                            row.from = known.from;
+                            *known = row;
+                        }
+                        None => rows.runs.push(row),
+                    }
                 }
-            };
-            match rows.get_mut(index) {
-                Some(known) => {
-                    let from = known["from"].take();
-                    *known = row;
-                    known["from"] = from;
-                }
-                None => rows.push(row),
             }
         }
-        Rows {
-            steps,
-            runs,
-            events,
-        }
+        rows
     }
 
     /// Commits the batch (after creating `create`, if given) in one query. On an error, the
@@ -163,13 +210,13 @@ impl Rows {
         } else {
             APPLY
         };
-        let batch = json!({
-            "now": now, "create": create, "steps": self.steps, "runs": self.runs, "events": self.events,
-        });
-        sqlx::query(sql)
-            .bind(batch.to_string())
-            .execute(conn)
-            .await?;
+        let batch = Batch {
+            now,
+            create: create.as_ref(),
+            rows: self,
+        };
+        let batch = serde_json::to_string(&batch).expect("a batch of rows serializes");
+        sqlx::query(sql).bind(batch).execute(conn).await?;
         Ok(())
     }
 
@@ -179,11 +226,11 @@ impl Rows {
         &self,
         conn: &mut SqliteConnection,
     ) -> Result<Option<(String, String)>, sqlx::Error> {
-        let row: Option<(String, String)> = sqlx::query_as(STALE_STEPS)
-            .bind(Value::from(self.steps.as_slice()).to_string())
+        let steps = serde_json::to_string(&self.steps).expect("rows serialize");
+        sqlx::query_as(STALE_STEPS)
+            .bind(steps)
             .fetch_optional(conn)
-            .await?;
-        Ok(row)
+            .await
     }
 }
 
@@ -203,64 +250,66 @@ pub(super) fn is_stale(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.message().contains("cairn_stale_state"))
 }
 
-fn with_seq(mut event: Value, seq: i64) -> Value {
-    event["seq"] = json!(seq);
-    event
-}
-
-fn step_row(change: &StepChange) -> Value {
-    json!({
-        "run": change.run_id.to_string(),
-        "step": change.step_id,
-        "from": change.from.as_str(),
-        "to": change.to.as_str(),
-        "attempt": change.attempt,
-        "fallback": change.fallback,
-        "output": change.output.as_ref().map(Value::to_string),
-        "error": change.error,
-        "wake_at": change.wake_at.map(|at| at.timestamp_millis()),
-        "usage": change.usage.as_ref().map(|usage| json!(usage).to_string()),
-    })
-}
-
-fn step_event(change: &StepChange) -> Value {
-    let mut detail = match &change.detail {
-        Some(Value::Object(detail)) => detail.clone(),
-        Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
-        None => Map::new(),
-    };
-    if let Some(error) = &change.error {
-        detail.insert("error".into(), Value::String(error.clone()));
+fn step_row(change: &StepChange) -> StepRow<'_> {
+    StepRow {
+        run: change.run_id,
+        step: &change.step_id,
+        from: change.from.as_str(),
+        to: change.to.as_str(),
+        attempt: change.attempt,
+        fallback: change.fallback,
+        output: change.output.as_ref().map(Value::to_string),
+        error: change.error.as_deref(),
+        wake_at: change.wake_at.map(|at| at.timestamp_millis()),
+        usage: change.usage.as_ref().map(|usage| json!(usage).to_string()),
     }
-    json!({
-        "run": change.run_id.to_string(),
-        "step": change.step_id,
-        "from": change.from.as_str(),
-        "to": change.to.as_str(),
-        "attempt": change.attempt,
-        "detail": (!detail.is_empty()).then(|| Value::Object(detail).to_string()),
-    })
 }
 
-fn run_row(change: &RunChange) -> Value {
-    json!({
-        "run": change.run_id.to_string(),
-        "from": change.from.as_str(),
-        "to": change.to.as_str(),
-        "output": change.output.as_ref().map(Value::to_string),
-        "error": change.error,
-        // A run that ended needs no lease any more: it is released in the same commit.
-        "ended": change.to.is_terminal(),
-    })
+fn run_row(change: &RunChange) -> RunRow<'_> {
+    RunRow {
+        run: change.run_id,
+        from: change.from.as_str(),
+        to: change.to.as_str(),
+        output: change.output.as_ref().map(Value::to_string),
+        error: change.error.as_deref(),
+        ended: change.to.is_terminal(),
+    }
 }
 
-fn run_event(change: &RunChange) -> Value {
-    json!({
-        "run": change.run_id.to_string(),
-        "from": change.from.as_str(),
-        "to": change.to.as_str(),
-        "detail": change.error.as_ref().map(|error| json!({ "error": error }).to_string()),
-    })
+fn event_row(change: &Change, seq: i64) -> EventRow<'_> {
+    match change {
+        Change::Step(change) => {
+            let mut detail = match &change.detail {
+                Some(Value::Object(detail)) => detail.clone(),
+                Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
+                None => Map::new(),
+            };
+            if let Some(error) = &change.error {
+                detail.insert("error".into(), Value::String(error.clone()));
+            }
+            EventRow {
+                run: change.run_id,
+                seq,
+                step: Some(&change.step_id),
+                from: change.from.as_str(),
+                to: change.to.as_str(),
+                attempt: Some(change.attempt),
+                detail: (!detail.is_empty()).then(|| Value::Object(detail).to_string()),
+            }
+        }
+        Change::Run(change) => EventRow {
+            run: change.run_id,
+            seq,
+            step: None,
+            from: change.from.as_str(),
+            to: change.to.as_str(),
+            attempt: None,
+            detail: change
+                .error
+                .as_ref()
+                .map(|error| json!({ "error": error }).to_string()),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -304,26 +353,16 @@ mod tests {
         let net: Vec<(&str, &str, &str)> = rows
             .steps
             .iter()
-            .map(|row| {
-                (
-                    row["step"].as_str().unwrap(),
-                    row["from"].as_str().unwrap(),
-                    row["to"].as_str().unwrap(),
-                )
-            })
+            .map(|row| (row.step, row.from, row.to))
             .collect();
         assert_eq!(
             net,
             [("a", "pending", "running"), ("b", "running", "succeeded")]
         );
-        let seqs: Vec<i64> = rows
-            .events
-            .iter()
-            .map(|event| event["seq"].as_i64().unwrap())
-            .collect();
+        let seqs: Vec<i64> = rows.events.iter().map(|event| event.seq).collect();
         assert_eq!(seqs, [7, 8, 9, 10]);
         assert_eq!(next_seq[&run_id], 11);
         assert_eq!(rows.runs.len(), 1);
-        assert_eq!(rows.runs[0]["ended"], true);
+        assert!(rows.runs[0].ended);
     }
 }
