@@ -20,13 +20,13 @@ pub(crate) fn spawn(mut events: Receiver<Event>, total: usize) -> JoinHandle<()>
         loop {
             match events.recv().await {
                 Ok(event) => match event.step_id {
-                    Some(step) if is_end(&event.to) => {
+                    Some(step) if is_end(event.to) => {
                         ended += 1;
                         bar.set_position(ended);
                         bar.set_message(format!("{step} {}", event.to));
                     }
                     Some(step) => bar.set_message(format!("{step} {}", event.to)),
-                    None if is_end(&event.to) => break,
+                    None if is_end(event.to) => break,
                     None => {}
                 },
                 Err(RecvError::Lagged(_)) => {}
