@@ -104,8 +104,8 @@ fn main() -> ExitCode {
     result.unwrap_or_else(|error| cli::error::report(&error))
 }
 
-/// Runs a command's future on a multi-threaded runtime (steps are spawned from its
-/// long-lived worker threads, which the process executor's parent-death signal relies on).
+/// Runs a command's future on a multi-threaded runtime (attempts run side by side on its
+/// worker threads while the run's driver commits).
 fn block_on<F: Future<Output = Result<ExitCode, cli::error::Error>>>(
     future: F,
 ) -> Result<ExitCode, cli::error::Error> {

@@ -4,13 +4,16 @@
 //!
 //! - each attempt's program leads a process group of its own; when the attempt ends, for any
 //!   reason, the whole group is killed and the direct child reaped ([`group`]);
-//! - the direct child gets SIGKILL when the engine dies (`PR_SET_PDEATHSIG`), but that signal
-//!   is not inherited by its own children. For those, the engine keeps one [`reaper`] process:
-//!   a `/bin/sh` loop in a group of its own, reading `+PGID` / `-PGID` lines from a pipe only
-//!   the engine can write to. Each step's group is registered from its spawn until it has been
-//!   killed; when the engine dies, even by SIGKILL, the kernel closes the pipe, and on EOF the
-//!   reaper sends SIGKILL to every group still registered, then exits. A gracefully exiting
-//!   engine has no group registered, and the reaper just exits.
+//! - when the engine dies, even by SIGKILL, its steps' groups die with it. The engine keeps
+//!   one [`reaper`] process: a `/bin/sh` loop in a group of its own, reading `+PGID` /
+//!   `-PGID` lines from a pipe only the engine can write to. Each step's group is registered
+//!   from its spawn until it has been killed; when the engine dies the kernel closes the
+//!   pipe, and on EOF the reaper sends SIGKILL to every group still registered, then exits.
+//!   A gracefully exiting engine has no group registered, and the reaper just exits. (Unlike
+//!   `PR_SET_PDEATHSIG`, this reaches grandchildren, and it needs no code between fork and
+//!   exec, so programs start with `posix_spawn`: see [`group::configure`].)
+//! - the program is looked up in the `PATH` the step sees before it is started, since the
+//!   standard library falls back to `fork` when it has to search a `PATH` it was given.
 
 mod capture;
 mod group;
@@ -79,9 +82,9 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 /// `CAIRN_RUN_ID`, `CAIRN_STEP_ID`, `CAIRN_ATTEMPT`, `CAIRN_IDEMPOTENCY_KEY` and, for a
 /// `for_each` item, `CAIRN_ITEM_INDEX`.
 ///
-/// The program leads a new process group. If the engine dies, the program gets SIGKILL
-/// (`PR_SET_PDEATHSIG`) and so does the rest of its group: the first spawn starts a small
-/// `/bin/sh` helper, the reaper, which kills the groups of a dead engine's running steps.
+/// The program leads a new process group. If the engine dies, the whole group gets SIGKILL:
+/// the first spawn starts a small `/bin/sh` helper, the reaper, which kills the groups of a
+/// dead engine's running steps.
 /// On timeout or cancellation the whole group gets SIGTERM, then SIGKILL after the grace.
 /// When the attempt ends for any reason, whatever is left of the group (background
 /// grandchildren) is killed and the direct child reaped: nothing of the step outlives its
@@ -96,10 +99,6 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 /// | cancelled | [`ErrorClass::Cancelled`] |
 /// | stdout past the cap | [`ErrorClass::OutputTooLarge`] |
 /// | stdout not UTF-8 (and not JSON) | [`ErrorClass::BadOutput`] |
-///
-/// Spawn it from a long-lived thread (any tokio worker or `block_on` thread): the
-/// parent-death signal fires when the spawning *thread* ends, so never from
-/// `spawn_blocking`.
 #[derive(Debug, Clone)]
 pub struct ProcessExecutor {
     max_output: usize,
@@ -160,13 +159,20 @@ impl ProcessExecutor {
 
     /// The command to spawn: argv, environment, cwd, pipes, process group.
     fn command(&self, action: &Action, params: &ProcessParams) -> Command {
-        let mut command = Command::new(&params.command[0]);
+        let inherited: Vec<(&String, OsString)> = (self.env_allow.iter())
+            .filter_map(|name| Some((name, std::env::var_os(name)?)))
+            .collect();
+        // The step's own PATH wins over the inherited one (it is set last).
+        let path = match params.env.iter().rfind(|(name, _)| name == "PATH") {
+            Some((_, path)) => Some(OsString::from(path)),
+            None => inherited
+                .iter()
+                .find(|(name, _)| *name == "PATH")
+                .map(|(_, path)| path.clone()),
+        };
+        let mut command = Command::new(find_program(&params.command[0], path.as_deref()));
         command.args(&params.command[1..]).env_clear();
-        for name in &self.env_allow {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
+        command.envs(inherited);
         command.envs(params.env.iter().map(|(name, value)| (name, value)));
         let cairn: [(&str, OsString); 4] = [
             ("CAIRN_RUN_ID", action.run_id.to_string().into()),
@@ -368,6 +374,25 @@ impl ProcessExecutor {
         };
         Outcome::failure(class, message, Duration::ZERO)
     }
+}
+
+/// `program` as found in the directories of `path`, like `execvp` would in the child; as
+/// given when it names a path already or is not found (the spawn then reports it).
+fn find_program(program: &str, path: Option<&std::ffi::OsStr>) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') {
+        return program.into();
+    }
+    let found = path
+        .into_iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        });
+    found.unwrap_or_else(|| program.into())
 }
 
 #[async_trait]

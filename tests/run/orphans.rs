@@ -1,5 +1,5 @@
-//! A SIGKILLed engine leaves no step process behind: not even a background grandchild, which
-//! the parent-death signal does not reach.
+//! A SIGKILLed engine leaves no step process behind: not even a background grandchild of a
+//! step, outside the reach of anything the engine could do before it died.
 
 use std::path::Path;
 use std::process::Stdio;

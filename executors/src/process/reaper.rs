@@ -1,8 +1,9 @@
 //! The reaper: one helper process per engine that kills the steps' process groups when the
 //! engine dies, however it dies (SIGKILL included).
 //!
-//! `PR_SET_PDEATHSIG` reaches only a step's direct child; its own children (`sleep 1000 &`,
-//! an agent CLI's subprocesses) would outlive a killed engine. So the first time a step is
+//! A parent-death signal (`PR_SET_PDEATHSIG`) would reach only a step's direct child, not its
+//! own children (`sleep 1000 &`, an agent CLI's subprocesses), and setting it needs code
+//! between fork and exec, which makes every spawn a full `fork`. So the first time a step is
 //! spawned, the engine starts `/bin/sh` running [`SCRIPT`] in a process group of its own (a
 //! terminal's Ctrl-C does not reach it), with its stdin a pipe whose write end only the
 //! engine holds (it is close-on-exec, so no step inherits it). The engine writes `+PGID` when
@@ -14,8 +15,7 @@
 //!
 //! Registration is best effort: if the reaper cannot be started, has gone, or stops reading
 //! (the write end is non-blocking: a full pipe drops the message rather than stall the
-//! engine), steps still have the parent-death signal (direct child only), and a warning is
-//! logged. A group is registered as soon as `spawn` returns, that is once the program has
+//! engine), a warning is logged: the steps of that engine are then not killed if it dies. A group is registered as soon as `spawn` returns, that is once the program has
 //! been exec'd: an engine killed in the microseconds between the two, while the program is
 //! already forking, could still leave that grandchild behind.
 

@@ -7,7 +7,7 @@ use cairn_engine::executor::{Action, ErrorClass, ExecContext, Executor, Outcome}
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::ProcessExecutor;
+use super::{ProcessExecutor, find_program};
 use crate::params::test_support::action;
 
 async fn run(params: Value) -> Outcome {
@@ -384,7 +384,7 @@ async fn a_process_that_left_the_group_holding_stdout_does_not_hang_the_attempt(
 }
 
 /// Where [`a_step_dies_with_a_killed_engine`] asks its helper to write the step's pid.
-const PDEATHSIG_FIFO: &str = "CAIRN_TEST_PDEATHSIG_FIFO";
+const KILLED_ENGINE_FIFO: &str = "CAIRN_TEST_KILLED_ENGINE_FIFO";
 
 #[tokio::test]
 async fn a_step_dies_with_a_killed_engine() {
@@ -394,7 +394,7 @@ async fn a_step_dies_with_a_killed_engine() {
     // The "engine": a copy of this test binary running a step, SIGKILLed mid-step.
     let mut engine = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args(["process::tests::engine_running_a_long_step", "--exact"])
-        .env(PDEATHSIG_FIFO, &fifo)
+        .env(KILLED_ENGINE_FIFO, &fifo)
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -429,7 +429,7 @@ async fn a_step_dies_with_a_killed_engine() {
 /// The engine of [`a_step_dies_with_a_killed_engine`]; does nothing in a plain test run.
 #[tokio::test]
 async fn engine_running_a_long_step() {
-    let Some(fifo) = std::env::var_os(PDEATHSIG_FIFO) else {
+    let Some(fifo) = std::env::var_os(KILLED_ENGINE_FIFO) else {
         return;
     };
     let params = json!({"command": ["sh", "-c", "echo $$ > \"$1\"; exec sleep 1000", "sh", fifo.to_str().unwrap()]});
@@ -477,4 +477,19 @@ fn the_reaper_kills_the_groups_still_registered_at_eof() {
     );
     kept.kill().unwrap();
     kept.wait().unwrap();
+}
+
+#[test]
+fn programs_are_found_in_the_path_the_step_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("tool");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    let path = std::env::join_paths([Path::new("/nonexistent"), dir.path()]).unwrap();
+    // Not executable yet: not a match.
+    assert_eq!(find_program("tool", Some(&path)), Path::new("tool"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(find_program("tool", Some(&path)), script);
+    assert_eq!(find_program("./tool", Some(&path)), Path::new("./tool"));
+    assert_eq!(find_program("tool", None), Path::new("tool"));
 }
