@@ -6,9 +6,9 @@
 //! (strings as they are, anything else as JSON). Expressions see `input`, `steps.<id>.output`,
 //! `item` and `index` (inside `for_each`) and `run`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use cel::{Context, Env, Program};
 use serde_json::{Map, Value};
@@ -324,7 +324,45 @@ fn guarded<T: Send>(
     on_big_stack(work).ok_or_else(failed)?
 }
 
-fn compile(expr: &str) -> Result<Program, ExprError> {
+/// How many compiled expressions [`compile`] keeps.
+const CACHED_PROGRAMS: usize = 4096;
+
+/// Recently compiled expressions: the loader parses every expression of a workflow, and the
+/// run then evaluates the same texts (CEL's parser costs ~10 µs an expression).
+static PROGRAMS: LazyLock<Mutex<RecentPrograms>> = LazyLock::new(Mutex::default);
+
+/// The last [`CACHED_PROGRAMS`] compiled expressions, by text.
+#[derive(Default)]
+struct RecentPrograms {
+    programs: HashMap<String, Arc<Program>>,
+    /// Texts, oldest first.
+    order: VecDeque<String>,
+}
+
+/// Compiles `expr`, or takes it from the recently compiled ones.
+fn compile(expr: &str) -> Result<Arc<Program>, ExprError> {
+    let recent = || PROGRAMS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(program) = recent().programs.get(expr) {
+        return Ok(Arc::clone(program));
+    }
+    let program = Arc::new(parse(expr)?);
+    let mut recent = recent();
+    if recent
+        .programs
+        .insert(expr.to_owned(), Arc::clone(&program))
+        .is_none()
+    {
+        recent.order.push_back(expr.to_owned());
+        if recent.order.len() > CACHED_PROGRAMS
+            && let Some(oldest) = recent.order.pop_front()
+        {
+            recent.programs.remove(&oldest);
+        }
+    }
+    Ok(program)
+}
+
+fn parse(expr: &str) -> Result<Program, ExprError> {
     ENV.compile(expr).map_err(|errors| {
         let reason = errors
             .errors
@@ -441,6 +479,20 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_recently_compiled_expression_is_not_parsed_again() {
+        let first = compile("1 + 41 == 42").unwrap();
+        assert!(Arc::ptr_eq(&first, &compile("1 + 41 == 42").unwrap()));
+        for n in 0..CACHED_PROGRAMS {
+            compile(&format!("{n} + 0")).unwrap();
+        }
+        assert!(
+            !Arc::ptr_eq(&first, &compile("1 + 41 == 42").unwrap()),
+            "the oldest was evicted"
+        );
+        assert!(PROGRAMS.lock().unwrap().programs.len() <= CACHED_PROGRAMS);
+    }
 
     fn scope() -> Scope {
         let mut steps = Map::new();
