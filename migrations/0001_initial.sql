@@ -7,7 +7,7 @@ CREATE TABLE workflows (
     name        TEXT NOT NULL,
     definition  TEXT NOT NULL,
     created_at  INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE runs (
     id              TEXT PRIMARY KEY,
@@ -25,7 +25,7 @@ CREATE TABLE runs (
     lease_pid       INTEGER,
     lease_pid_start INTEGER,
     lease_expires   INTEGER
-);
+) WITHOUT ROWID;
 
 CREATE INDEX runs_by_state ON runs (state);
 
