@@ -274,6 +274,24 @@ impl Builder {
         ends
     }
 
+    /// Compiles the member at `position` of the group at `pointer`.
+    fn member(
+        &mut self,
+        workflow: &Workflow,
+        position: usize,
+        member: &Node,
+        pointer: &mut String,
+        limits: &mut Vec<(String, u32)>,
+    ) -> Ends {
+        let len = pointer.len();
+        pointer.push_str(&format!("/{position}"));
+        self.path.push(position as u32);
+        let ends = self.node(workflow, member, pointer, limits);
+        self.path.pop();
+        pointer.truncate(len);
+        ends
+    }
+
     fn pipeline(
         &mut self,
         workflow: &Workflow,
@@ -282,13 +300,8 @@ impl Builder {
         limits: &mut Vec<(String, u32)>,
     ) -> Ends {
         let mut ends = Ends::default();
-        let len = pointer.len();
         for (position, member) in members.iter().enumerate() {
-            pointer.push_str(&format!("/{position}"));
-            self.path.push(position as u32);
-            let member = self.node(workflow, member, pointer, limits);
-            self.path.pop();
-            pointer.truncate(len);
+            let member = self.member(workflow, position, member, pointer, limits);
             if member.sources.is_empty() {
                 continue;
             }
@@ -312,13 +325,8 @@ impl Builder {
         limits: &mut Vec<(String, u32)>,
     ) -> Ends {
         let mut ends = Ends::default();
-        let len = pointer.len();
         for (position, member) in members.iter().enumerate() {
-            pointer.push_str(&format!("/{position}"));
-            self.path.push(position as u32);
-            let member = self.node(workflow, member, pointer, limits);
-            self.path.pop();
-            pointer.truncate(len);
+            let member = self.member(workflow, position, member, pointer, limits);
             ends.sources.extend(member.sources);
             ends.sinks.extend(member.sinks);
         }

@@ -127,16 +127,7 @@ impl Driver {
             steps: records,
             creation,
         } = run;
-        let empty = Slot {
-            state: StepState::Pending,
-            attempt: 0,
-            fallback: 0,
-            output: None,
-            error: None,
-            wake_at: None,
-            usage: Usage::default(),
-        };
-        let mut slots = vec![empty; plan.steps().len()];
+        let mut stored: Vec<Option<Slot>> = vec![None; plan.steps().len()];
         for record in records {
             let index = plan.index_of(&record.id).ok_or_else(|| {
                 EngineError::Bug(format!(
@@ -144,7 +135,7 @@ impl Driver {
                     record.id
                 ))
             })?;
-            slots[index] = Slot {
+            stored[index] = Some(Slot {
                 state: record.state,
                 attempt: record.attempt,
                 fallback: record.fallback,
@@ -152,8 +143,15 @@ impl Driver {
                 error: record.error,
                 wake_at: record.wake_at,
                 usage: record.usage.unwrap_or_default(),
-            };
+            });
         }
+        let slots = (stored.into_iter().zip(plan.steps()))
+            .map(|(slot, step)| {
+                slot.ok_or_else(|| {
+                    EngineError::Bug(format!("step {} has no stored state", step.id))
+                })
+            })
+            .collect::<Result<Vec<Slot>, _>>()?;
         let cancel = engine.shutdown.child_token();
         let attempts = cancel.child_token();
         let deadline = plan.workflow().limits.timeout.map(|timeout| {
