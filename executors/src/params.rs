@@ -24,6 +24,27 @@ pub(crate) fn duration(action: &Action, name: &str) -> Result<Option<Duration>, 
     }
 }
 
+/// `with.<name>` as an array of strings: `Ok(None)` when absent or null.
+pub(crate) fn strings(action: &Action, name: &str) -> Result<Option<Vec<String>>, String> {
+    match action.param(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| match item {
+                Value::String(text) => Ok(text.clone()),
+                other => Err(format!(
+                    "`with.{name}[{index}]` must be a string, got {other}"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(format!(
+            "`with.{name}` must be an array of strings, got {other}"
+        )),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     //! Building actions for the executors' tests.

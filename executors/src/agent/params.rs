@@ -3,6 +3,8 @@
 use cairn_engine::executor::Action;
 use serde_json::{Map, Value, json};
 
+use crate::params::strings;
+
 /// The placeholder in a `custom` command replaced by the prompt.
 pub(super) const PROMPT: &str = "{prompt}";
 /// The placeholder in a `custom` command replaced by `with.model`.
@@ -194,27 +196,6 @@ fn optional_string(action: &Action, name: &str) -> Result<Option<String>, String
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
         Some(other) => Err(format!("`with.{name}` must be a string, got {other}")),
-    }
-}
-
-/// `with.<name>` as an array of strings: `Ok(None)` when absent or null.
-fn strings(action: &Action, name: &str) -> Result<Option<Vec<String>>, String> {
-    match action.param(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| match item {
-                Value::String(text) => Ok(text.clone()),
-                other => Err(format!(
-                    "`with.{name}[{index}]` must be a string, got {other}"
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(other) => Err(format!(
-            "`with.{name}` must be an array of strings, got {other}"
-        )),
     }
 }
 

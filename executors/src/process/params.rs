@@ -26,28 +26,22 @@ pub(super) struct ProcessParams {
 impl ProcessParams {
     /// Reads and checks `action.params`; `Err` says what is wrong, naming the parameter.
     pub(super) fn parse(action: &Action) -> Result<Self, String> {
-        let command = match action.param("command") {
-            None | Some(Value::Null) => {
+        if let Some(other) = action
+            .param("command")
+            .filter(|value| !value.is_array() && !value.is_null())
+        {
+            return Err(format!(
+                "`with.command` must be an array of strings (no shell; write [\"sh\", \"-c\", \"...\"] for one), got {other}"
+            ));
+        }
+        let command = match crate::params::strings(action, "command")? {
+            None => {
                 return Err("`with.command` is required: the program and its arguments, e.g. [\"ls\", \"-l\"]".to_owned());
             }
-            Some(Value::Array(items)) if items.is_empty() => {
+            Some(command) if command.is_empty() => {
                 return Err("`with.command` is empty: it needs at least the program".to_owned());
             }
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| match item {
-                    Value::String(text) => Ok(text.clone()),
-                    other => Err(format!(
-                        "`with.command[{index}]` must be a string, got {other}"
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(other) => {
-                return Err(format!(
-                    "`with.command` must be an array of strings (no shell; write [\"sh\", \"-c\", \"...\"] for one), got {other}"
-                ));
-            }
+            Some(command) => command,
         };
         if command[0].is_empty() {
             return Err("`with.command[0]` (the program) is empty".to_owned());
