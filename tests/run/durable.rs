@@ -405,3 +405,50 @@ fn a_run_past_its_timeout_fails_and_cancels_what_has_not_ended() {
         ]
     );
 }
+
+#[test]
+fn recover_resumes_every_run_whose_engine_died() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "two.json",
+        &json!({
+            "name": "two",
+            "steps": [
+                {"id": "slow", "executor": "sleep", "with": {"duration": "300ms", "output": "slept"}},
+                {"id": "after", "needs": ["slow"], "executor": "noop", "with": {"output": "${{ steps.slow.output }}"}}
+            ]
+        }),
+    );
+    let mut killed: Vec<String> = Vec::new();
+    for _ in 0..2 {
+        let mut run = scratch
+            .command(&["run", workflow.to_str().unwrap()])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let show = scratch.wait_for_show(&mut run, |show| {
+            !killed.iter().any(|id| show["id"] == id.as_str()) && states(show)["slow"] == "running"
+        });
+        run.kill().unwrap();
+        run.wait().unwrap();
+        killed.push(show["id"].as_str().unwrap().to_owned());
+    }
+    let recovered = scratch.cairn(&["recover", "--json"]);
+    assert_eq!(
+        recovered.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&recovered.stderr)
+    );
+    let reports: Value = serde_json::from_slice(&recovered.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&recovered.stderr);
+    assert_eq!(reports.as_array().unwrap().len(), 2, "{reports} {stderr}");
+    for id in &killed {
+        let show = scratch.json(&["show", id, "--json"]);
+        assert_eq!(show["state"], "succeeded", "{show}");
+        assert_eq!(show["output"], json!({"after": "slept"}));
+    }
+    let again = scratch.cairn(&["recover"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no unfinished run to recover"));
+}
