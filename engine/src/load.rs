@@ -8,8 +8,8 @@
 //!    value is removed (or reset) so that the rest of the file can still be checked.
 //! 3. The value is deserialized into a [`Workflow`]; anything serde still refuses is
 //!    reported and removed the same way.
-//! 4. The workflow's meaning is checked ([`check`]) and it is compiled into a [`Plan`]
-//!    (unknown `needs`, cycles).
+//! 4. The workflow's meaning is checked (ids, node kinds, executors, expressions, limits)
+//!    and it is compiled into a [`Plan`] (unknown `needs`, cycles).
 //!
 //! [`definition`]: crate::definition
 
