@@ -1,4 +1,36 @@
-//! cairn: a durable workflow engine. This crate re-exports the engine and the executors.
+//! cairn: a durable workflow engine for chains of agents, scripts and services.
+//!
+//! This crate re-exports [`engine`] (definitions, plans, the store, the scheduler) and
+//! [`executors`] (the built-in executors), and holds the `cairn` command line. An embedding
+//! program registers the built-in executors and its own functions, then starts runs:
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//!
+//! use cairn::engine::{Engine, load};
+//! use cairn::executors::{FunctionExecutor, builtin};
+//! use serde_json::{Value, json};
+//!
+//! let functions = FunctionExecutor::new()
+//!     .register("double", |input: Value, _action| async move { Ok(json!(input.as_i64().unwrap_or(0) * 2)) });
+//! let dir = tempfile::tempdir()?;
+//! let engine = Engine::builder(dir.path().join("cairn.db"))
+//!     .executors(builtin())
+//!     .executor("function", Arc::new(functions))
+//!     .open()
+//!     .await?;
+//! let workflow = r#"{"name": "double", "steps": [
+//!     {"id": "twice", "executor": "function", "with": {"function": "double", "input": "${{ input.n }}"}}
+//! ]}"#;
+//! let plan = load::load_str(workflow, "double.json", &engine.executor_names())?;
+//! let report = engine.start(plan, json!({"n": 21})).await?.wait().await?;
+//! assert_eq!(report.output, Some(json!({"twice": 42})));
+//! # Ok(()) }
+//! ```
+//!
+//! See `examples/embed.rs` for a complete program, and the README for the command line.
 
 pub use cairn_engine as engine;
 pub use cairn_executors as executors;

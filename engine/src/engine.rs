@@ -146,16 +146,9 @@ impl EngineBuilder {
 
 /// The engine: runs workflows durably in one SQLite store.
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use cairn_engine::{Engine, load};
-///
-/// let engine = Engine::builder("cairn.db") /* .executors(cairn_executors::builtin()) */ .open().await?;
-/// let plan = load::load_file("examples/hello.json".as_ref(), &engine.executor_names())?;
-/// let report = engine.start(plan, serde_json::json!({})).await?.wait().await?;
-/// println!("{} {}", report.id, report.state);
-/// # Ok(()) }
-/// ```
+/// Built with [`Engine::builder`] (database, executors, durability); cheap to clone and
+/// share. Each run it starts or resumes is driven by a task of its own; [`Engine::shutdown`]
+/// stops them all, leaving the runs resumable. See the crate documentation for an example.
 #[derive(Debug, Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
