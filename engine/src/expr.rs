@@ -104,9 +104,9 @@ pub fn check_template(text: &str) -> Result<(), ExprError> {
 /// `steps["ID"]`, in order of appearance, without repeats.
 ///
 /// This is a textual scan: it also finds such references inside string literals.
-pub fn referenced_steps(text: &str) -> Vec<String> {
+pub fn referenced_steps(text: &str) -> Vec<&str> {
     let bytes = text.as_bytes();
-    let mut found: Vec<String> = Vec::new();
+    let mut found: Vec<&str> = Vec::new();
     let mut start = 0;
     while let Some(offset) = text[start..].find("steps") {
         let at = start + offset;
@@ -135,8 +135,8 @@ pub fn referenced_steps(text: &str) -> Vec<String> {
         } else {
             continue;
         };
-        if !id.is_empty() && !found.iter().any(|known| known == id) {
-            found.push(id.to_owned());
+        if !id.is_empty() && !found.contains(&id) {
+            found.push(id);
         }
     }
     found
@@ -162,7 +162,7 @@ pub(crate) fn walk_strings(
         Value::Object(members) => {
             for (key, item) in members {
                 pointer.push('/');
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                pointer.push_str(&crate::plan::escape(key));
                 walk_strings(item, pointer, visit);
                 pointer.truncate(len);
             }

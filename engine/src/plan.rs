@@ -8,6 +8,7 @@
 mod draw;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use petgraph::algo::{kosaraju_scc, toposort};
@@ -156,7 +157,7 @@ fn referenced(node: &Node, index: &HashMap<String, StepIndex>) -> Vec<StepIndex>
     let mut found = Vec::new();
     for_each_expression_text(node, |_, text| {
         for id in crate::expr::referenced_steps(text) {
-            if let Some(&step) = index.get(&id) {
+            if let Some(&step) = index.get(id) {
                 found.push(step);
             }
         }
@@ -191,8 +192,12 @@ pub(crate) fn for_each_expression_text(node: &Node, mut visit: impl FnMut(&str, 
 }
 
 /// Escapes a key for a JSON pointer (RFC 6901).
-pub(crate) fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+pub(crate) fn escape(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        key.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        key.into()
+    }
 }
 
 /// The sources and sinks of a compiled node.
@@ -284,7 +289,7 @@ impl Builder {
         limits: &mut Vec<(String, u32)>,
     ) -> Ends {
         let len = pointer.len();
-        pointer.push_str(&format!("/{position}"));
+        let _ = write!(pointer, "/{position}");
         self.path.push(position as u32);
         let ends = self.node(workflow, member, pointer, limits);
         self.path.pop();

@@ -253,7 +253,11 @@ impl<'a> Checker<'a> {
             if text.contains("steps") {
                 let read = expr::referenced_steps(text);
                 if !read.is_empty() {
-                    references.push((format!("{pointer}{suffix}"), pointer.to_owned(), read));
+                    references.push((
+                        format!("{pointer}{suffix}"),
+                        pointer.to_owned(),
+                        read.into_iter().map(str::to_owned).collect(),
+                    ));
                 }
             }
         });
