@@ -6,17 +6,19 @@ use tokio::task::JoinHandle;
 
 use cairn_engine::event::Event;
 
-/// Draws a bar of ended steps out of `total` on stderr until the run ends or the task is aborted.
-pub(crate) fn spawn(mut events: Receiver<Event>, total: usize) -> JoinHandle<()> {
+/// Draws a bar of ended steps out of `total` (`ended` of them already) on stderr until the
+/// run ends or the task is aborted.
+pub(crate) fn spawn(mut events: Receiver<Event>, total: usize, ended: usize) -> JoinHandle<()> {
     tokio::spawn(async move {
         let bar = ProgressBar::new(total as u64);
+        let mut ended = ended as u64;
+        bar.set_position(ended);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps  {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        let mut ended = 0;
         loop {
             match events.recv().await {
                 Ok(event) => match event.step_id {

@@ -67,9 +67,11 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
     let input = read_input(args)?;
     cairn_engine::check_input(&plan, &input)?;
     let engine = open(global, &args.engine).await?;
-    let total = plan.steps().len();
+    let progress = std::io::stderr()
+        .is_terminal()
+        .then(|| (plan.steps().len(), 0));
     let handle = engine.start(plan, input).await?;
-    finish(&engine, handle, total, global).await
+    finish(&engine, handle, progress, global).await
 }
 
 /// Resumes one unfinished run.
@@ -92,13 +94,16 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
         }
         Err(error) => return Err(error.into()),
     };
-    let total = engine
-        .store()
-        .steps(handle.id())
-        .await
-        .map_err(EngineError::from)?
-        .len();
-    finish(&engine, handle, total, global).await
+    let progress = if std::io::stderr().is_terminal() {
+        let steps = engine.store().steps(handle.id()).await?;
+        Some((
+            steps.len(),
+            steps.iter().filter(|step| step.state.is_terminal()).count(),
+        ))
+    } else {
+        None
+    };
+    finish(&engine, handle, progress, global).await
 }
 
 /// Resumes every unfinished run that no live engine drives; they run side by side.
@@ -144,17 +149,16 @@ async fn open(global: &Global, args: &EngineArgs) -> Result<Engine, Error> {
         .await?)
 }
 
-/// Waits for the run (stopping cleanly on SIGINT/SIGTERM), prints how it ended.
+/// Waits for the run (stopping cleanly on SIGINT/SIGTERM), prints how it ended. `progress`
+/// (steps in all, steps already ended) turns on the progress display.
 async fn finish(
     engine: &Engine,
     mut handle: RunHandle,
-    total: usize,
+    progress: Option<(usize, usize)>,
     global: &Global,
 ) -> Result<ExitCode, Error> {
     eprintln!("run {}", handle.id());
-    let display = std::io::stderr()
-        .is_terminal()
-        .then(|| progress::spawn(handle.events(), total));
+    let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
     let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
     let report = handle.wait().await;
     stop.abort();
