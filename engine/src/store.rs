@@ -327,10 +327,10 @@ impl Store {
             // The commit guards write a temporary table: keep it off the disk.
             .pragma("temp_store", "memory");
         let fail = |error| classify(&path, error);
-        let mut conn = SqliteConnection::connect_with(&connect)
+        let mut conn = connect_patiently(&connect, options.busy_timeout)
             .await
             .map_err(fail)?;
-        MIGRATOR.run(&mut conn).await.map_err(|error| match error {
+        migrate(&mut conn).await.map_err(|error| match error {
             sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::NewerSchema {
                 path: path.clone(),
                 version,
@@ -684,21 +684,70 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
     })
 }
 
-/// Turns an sqlx error into the store error a user can act on.
-fn classify(path: &Path, error: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &error {
-        let primary = db
-            .code()
-            .and_then(|code| code.parse::<i64>().ok())
-            .map(|code| code & 0xff);
-        match primary {
-            Some(26) => return StoreError::NotADatabase(path.to_owned()),
-            Some(5) | Some(6) => return StoreError::Locked(path.to_owned()),
-            Some(14) => return StoreError::Missing(path.to_owned()),
-            _ => {}
+/// Opens a connection, retrying while the database is busy, up to `patience`. Setting up a
+/// connection (WAL mode on a new file) can meet another process's lock where SQLite does not
+/// wait by itself.
+async fn connect_patiently(
+    options: &SqliteConnectOptions,
+    patience: Duration,
+) -> std::result::Result<SqliteConnection, sqlx::Error> {
+    let give_up = tokio::time::Instant::now() + patience;
+    loop {
+        match SqliteConnection::connect_with(options).await {
+            Err(error) if is_busy(&error) && tokio::time::Instant::now() < give_up => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            other => return other,
         }
     }
-    StoreError::Sqlx(error)
+}
+
+fn is_busy(error: &sqlx::Error) -> bool {
+    matches!(primary_code(error), Some(5 | 6))
+}
+
+/// The primary SQLite result code of a database error.
+fn primary_code(error: &sqlx::Error) -> Option<i64> {
+    let sqlx::Error::Database(db) = error else {
+        return None;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i64>().ok())
+        .map(|code| code & 0xff)
+}
+
+/// Brings the schema up to date. Two processes opening a new database at once must not
+/// both apply the first migration: when any is pending, they are applied under an
+/// IMMEDIATE transaction (the migrator nests its own in savepoints), so the second process
+/// waits for the first and then finds nothing left to do. (`run_direct` rather than `run`:
+/// `run`'s `Acquire` bound makes the future unusable in a spawned task.)
+async fn migrate(
+    conn: &mut SqliteConnection,
+) -> std::result::Result<(), sqlx::migrate::MigrateError> {
+    let latest = MIGRATOR.iter().map(|migration| migration.version).max();
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or(None);
+    if applied == latest {
+        // Nothing to apply: only check the applied migrations' checksums, without a lock.
+        return MIGRATOR.run_direct(None, conn, false).await;
+    }
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    MIGRATOR.run_direct(None, &mut *tx, false).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Turns an sqlx error into the store error a user can act on.
+fn classify(path: &Path, error: sqlx::Error) -> StoreError {
+    match primary_code(&error) {
+        Some(26) => StoreError::NotADatabase(path.to_owned()),
+        Some(5 | 6) => StoreError::Locked(path.to_owned()),
+        Some(14) => StoreError::Missing(path.to_owned()),
+        _ => StoreError::Sqlx(error),
+    }
 }
 
 fn parse_uuid(text: String) -> Result<Uuid> {
@@ -910,6 +959,21 @@ mod tests {
             Err(StoreError::Missing(_))
         ));
         assert!(!dir.path().join("none.db").exists());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn stores_opening_a_new_database_at_once_all_succeed() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cairn.db");
+            let opens = (0..4).map(|_| {
+                let options = StoreOptions::new(&path);
+                tokio::spawn(async move { Store::open(&options).await.map(drop) })
+            });
+            for open in futures::future::join_all(opens).await {
+                open.unwrap().unwrap();
+            }
+        }
     }
 
     #[tokio::test]
