@@ -18,6 +18,7 @@ use super::reaper;
 /// either; the [reaper](super::reaper) kills the whole group, grandchildren included, when
 /// the engine dies.
 pub(super) fn configure(command: &mut Command) {
+    reaper::start();
     command.process_group(0);
 }
 

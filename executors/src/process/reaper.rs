@@ -86,6 +86,12 @@ impl Reaper {
     }
 }
 
+/// Starts the reaper if it is not running yet. Called before a step is spawned, so that
+/// registering the step's group right after the spawn is one write, not a process start.
+pub(super) fn start() {
+    LazyLock::force(&REAPER);
+}
+
 /// Asks the reaper to kill group `pgid` if the engine dies.
 pub(super) fn register(pgid: Pid) {
     send(b'+', pgid);
