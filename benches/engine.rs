@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use cairn_engine::executor::{Action, ExecContext, Executor, Outcome};
 use cairn_engine::store::Durability;
-use cairn_engine::{Engine, Plan, load};
+use cairn_engine::{Engine, Plan, RunReport, load};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
@@ -529,16 +529,7 @@ async fn w2(db: &Path, durability: Durability, n: usize) -> Value {
         "steps": steps,
     });
     let plan = plan(&workflow.to_string(), &engine.executor_names());
-    reset_peak_rss();
-    let started = Instant::now();
-    let report = engine
-        .start(plan, json!({}))
-        .await
-        .expect("start")
-        .wait()
-        .await
-        .expect("wait");
-    let secs = started.elapsed().as_secs_f64();
+    let (report, secs) = run_to_end(&engine, plan).await;
     assert_eq!(report.state.to_string(), "succeeded", "{report:?}");
     let read: Vec<u64> = report
         .output
@@ -789,6 +780,17 @@ async fn p(db: &Path, durability: Durability, n: usize) -> Value {
         "steps": steps,
     });
     let plan = plan(&workflow.to_string(), &engine.executor_names());
+    let (report, secs) = run_to_end(&engine, plan).await;
+    let rss_kib = peak_rss_kib();
+    assert_eq!(report.state.to_string(), "succeeded", "{report:?}");
+    let plain_after = plain_spawns(n).await;
+    let plain_rate = 2.0 * n as f64 / (plain_before + plain_after);
+    json!({"count": n, "secs": secs, "rss_kib": rss_kib, "plain_rate": plain_rate})
+}
+
+/// Resets the peak RSS, then runs `plan` with an empty input to its end: the report and
+/// the seconds it took.
+async fn run_to_end(engine: &Engine, plan: Plan) -> (RunReport, f64) {
     reset_peak_rss();
     let started = Instant::now();
     let report = engine
@@ -798,12 +800,7 @@ async fn p(db: &Path, durability: Durability, n: usize) -> Value {
         .wait()
         .await
         .expect("wait");
-    let secs = started.elapsed().as_secs_f64();
-    let rss_kib = peak_rss_kib();
-    assert_eq!(report.state.to_string(), "succeeded", "{report:?}");
-    let plain_after = plain_spawns(n).await;
-    let plain_rate = 2.0 * n as f64 / (plain_before + plain_after);
-    json!({"count": n, "secs": secs, "rss_kib": rss_kib, "plain_rate": plain_rate})
+    (report, started.elapsed().as_secs_f64())
 }
 
 /// Seconds to spawn and reap `true` `n` times, two at a time.

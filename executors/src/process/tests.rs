@@ -177,6 +177,21 @@ async fn exports_the_cairn_variables_and_with_env() {
     );
 }
 
+/// Runs the test `name` alone in a copy of this test binary, with `var` set (the test does
+/// nothing without it); asserts that it passed and said `said` on stderr.
+fn alone(name: &str, var: (&str, &str), said: &str) {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture"])
+        .env(var.0, var.1)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}\n{stderr}");
+    assert!(stderr.contains(said), "{stdout}\n{stderr}");
+}
+
 /// The name of the secret-looking variable [`secret_in_the_engine_env_never_reaches_a_step`]
 /// sets in the environment of a copy of this test binary.
 const SECRET: &str = "CAIRN_TEST_AWS_SECRET_ACCESS_KEY";
@@ -186,22 +201,10 @@ fn secret_in_the_engine_env_never_reaches_a_step() {
     // Setting a variable in this process would need `unsafe` (edition 2024) and race with
     // the other tests' threads, so run the check in a copy of this test binary started with
     // the secret in its environment.
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "process::tests::env_allow_list_in_a_process_holding_a_secret",
-            "--exact",
-            "--nocapture",
-        ])
-        .env(SECRET, "hunter2")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "{stdout}\n{stderr}");
-    assert!(
-        stderr.contains("checked with the secret set"),
-        "{stdout}\n{stderr}"
+    alone(
+        "process::tests::env_allow_list_in_a_process_holding_a_secret",
+        (SECRET, "hunter2"),
+        "checked with the secret set",
     );
 }
 
@@ -323,20 +326,11 @@ fn output_past_the_cap_fails_with_bounded_memory() {
     // Acceptance 2: 100 MiB on stdout against the default 16 MiB cap. Peak memory is a
     // property of the whole process, so measure it in a copy of this binary running only
     // this case (the other tests' buffers would count too).
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "process::tests::output_past_the_cap_in_a_process_of_its_own",
-            "--exact",
-            "--nocapture",
-        ])
-        .env(ALONE, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "{stdout}\n{stderr}");
-    assert!(stderr.contains("peak RSS"), "{stdout}\n{stderr}");
+    alone(
+        "process::tests::output_past_the_cap_in_a_process_of_its_own",
+        (ALONE, "1"),
+        "peak RSS",
+    );
 }
 
 /// Run by [`output_past_the_cap_fails_with_bounded_memory`]; does nothing in a plain test run.
