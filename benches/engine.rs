@@ -27,9 +27,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use cairn_engine::executor::{Action, ExecContext, Executor, Outcome};
-use cairn_engine::store::Durability;
-use cairn_engine::{Engine, Plan, RunReport, load};
+use cairn_engine::Durability;
+use cairn_engine::{Action, ExecContext, Executor, Outcome};
+use cairn_engine::{Engine, Plan, RunReport};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
@@ -461,7 +461,7 @@ async fn open(db: &Path, durability: Durability) -> Engine {
 }
 
 fn plan(source: &str, names: &[&str]) -> Plan {
-    load::load_str(source, "bench", names).unwrap_or_else(|error| panic!("{error}"))
+    cairn_engine::load_str(source, "bench", names).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// A pipeline of `n` noop steps `s0 … s{n-1}`, each step's output its predecessor's + 1.
@@ -603,7 +603,7 @@ async fn w3_setup(db: &Path, n: usize) -> Value {
 async fn w3_profile(db: &Path, durability: Durability, run_id: &str) -> Value {
     let engine = open(db, durability).await;
     let started = Instant::now();
-    let record = engine.store().run(run_id).await.expect("run");
+    let record = engine.store().find_run(run_id).await.expect("run");
     let run_ms = ms(started);
     let started = Instant::now();
     let _: Value = serde_json::from_str(&record.definition).expect("JSON");
@@ -635,7 +635,7 @@ async fn w3_resume(db: &Path, durability: Durability, run_id: &str, n: usize) ->
     let mut events = handle.events();
     let first_ms = loop {
         match events.recv().await {
-            Ok(event) if event.step_id.is_some() && event.to == "running" => break ms(started),
+            Ok(event) if event.step_id().is_some() && event.to() == "running" => break ms(started),
             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
             Err(error) => panic!("no step started after the resume: {error}"),
         }
@@ -735,13 +735,15 @@ async fn w5(db: &Path, durability: Durability, file: &Path) -> Value {
     let mut succeeded = std::collections::HashMap::new();
     let mut started_at = std::collections::HashMap::new();
     for event in &history {
-        let Some(step) = &event.step_id else { continue };
-        match event.to.as_str() {
+        let Some(step) = event.step_id() else {
+            continue;
+        };
+        match event.to() {
             "succeeded" => {
-                succeeded.insert(step.clone(), event.seq);
+                succeeded.insert(step.to_owned(), event.seq);
             }
             "running" => {
-                started_at.entry(step.clone()).or_insert(event.seq);
+                started_at.entry(step.to_owned()).or_insert(event.seq);
             }
             _ => {}
         }

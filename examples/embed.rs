@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use cairn::engine::{Engine, load};
+use cairn::engine::Engine;
 use cairn::executors::{FunctionExecutor, builtin};
 use serde_json::{Value, json};
 
@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .open()
         .await?;
 
-    let plan = load::load_str(WORKFLOW, "embedded workflow", &engine.executor_names())?;
+    let plan = engine.load_str(WORKFLOW, "embedded workflow")?;
     let mut run = engine
         .start(plan, json!({ "text": "a durable chain of small steps" }))
         .await?;
@@ -47,9 +47,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         while let Ok(event) = events.recv().await {
             println!(
                 "  {} {} -> {}",
-                event.step_id.as_deref().unwrap_or("run"),
-                event.from,
-                event.to
+                event.step_id().unwrap_or("run"),
+                event.from().unwrap_or("(new)"),
+                event.to()
             );
         }
     });

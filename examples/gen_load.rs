@@ -10,7 +10,7 @@
 use std::fmt::Write;
 use std::time::Instant;
 
-use cairn::engine::load;
+use cairn::engine as load;
 
 fn main() {
     let steps: usize = std::env::args()

@@ -9,7 +9,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //!
-//! use cairn::engine::{Engine, load};
+//! use cairn::engine::Engine;
 //! use cairn::executors::{FunctionExecutor, builtin};
 //! use serde_json::{Value, json};
 //!
@@ -24,7 +24,7 @@
 //! let workflow = r#"{"name": "double", "steps": [
 //!     {"id": "twice", "executor": "function", "with": {"function": "double", "input": "${{ input.n }}"}}
 //! ]}"#;
-//! let plan = load::load_str(workflow, "double.json", &engine.executor_names())?;
+//! let plan = engine.load_str(workflow, "double.json")?;
 //! let report = engine.start(plan, json!({"n": 21})).await?.wait().await?;
 //! assert_eq!(report.output, Some(json!({"twice": 42})));
 //! # Ok(()) }

@@ -1,12 +1,13 @@
-//! The embedding API: an [`Engine`] over one store, which starts, resumes and recovers runs.
+//! The embedding API: an [`Engine`] over one store, which loads workflows and starts,
+//! resumes and recovers runs.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
@@ -14,16 +15,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::definition::Workflow;
+use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Executor, Executors};
-use crate::lease::{self, LEASE_TTL};
-use crate::load::{self, LoadError};
+use crate::lease::{self, LEASE_TTL, LeaseAttempt, LeaseHolder};
+use crate::load;
 use crate::plan::Plan;
+use crate::report::{RunReport, RunSummary, RunView};
 use crate::scheduler::{Driver, Takeover};
 use crate::state::RunState;
-use crate::store::{
-    Durability, LeaseAttempt, LeaseHolder, NewRun, StepRecord, Store, StoreError, StoreOptions,
-};
+use crate::store::{Durability, NewRun, SqliteStore, StepRecord, Store, StoreOptions};
 
 /// The default cap on one step's output, serialized: 1 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
@@ -31,64 +33,20 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
 /// How many events a run's stream buffers for a slow watcher.
 const EVENT_BUFFER: usize = 4096;
 
-/// What can go wrong starting, resuming or driving a run.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EngineError {
-    /// The workflow (a file, or a run's stored snapshot) is invalid.
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    /// The store failed or refused.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The run input does not satisfy the workflow's input schema.
-    #[error("the input does not match the workflow's `input` schema:\n{0}")]
-    Input(String),
-    /// Another live engine drives the run.
-    #[error(
-        "run {run} is being driven by pid {pid} on {host} (lease {owner}) until {expires}; \
-         wait for it, or pass --wait",
-        pid = holder.pid, host = holder.host, owner = holder.owner
-    )]
-    LeaseHeld {
-        /// The run.
-        run: Uuid,
-        /// Who holds it.
-        holder: LeaseHolder,
-        /// Until when, unless renewed.
-        expires: DateTime<Utc>,
-    },
-    /// The run has already ended; nothing to resume.
-    #[error("run {} already {}", .0.id, .0.state)]
-    Finished(RunReport),
-    /// Another engine took over the run while this one drove it.
-    #[error("run {0}: lost its lease to another engine; it stopped driving the run")]
-    LeaseLost(Uuid),
-    /// An internal invariant broke (a bug in cairn).
-    #[error("internal error (a bug in cairn, please report it): {0}")]
-    Bug(String),
-}
-
-/// How a run ended (or stopped).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunReport {
-    /// The run.
-    pub id: Uuid,
-    /// Its state: terminal, or `running`/`paused` when it stopped unfinished.
-    pub state: RunState,
-    /// Its output, when it succeeded: the outputs of its sink steps by step id.
-    pub output: Option<Value>,
-    /// Why it failed or stopped.
-    pub error: Option<String>,
-}
-
 /// Configures and opens an [`Engine`].
 #[derive(Debug)]
 pub struct EngineBuilder {
-    store: StoreOptions,
+    store: StoreChoice,
     executors: Executors,
     max_output_bytes: usize,
     lease_ttl: Duration,
+}
+
+/// The store an engine will use: an SQLite file to open, or one given.
+#[derive(Debug)]
+enum StoreChoice {
+    Sqlite(StoreOptions),
+    Given(Arc<dyn Store>),
 }
 
 impl EngineBuilder {
@@ -104,15 +62,28 @@ impl EngineBuilder {
         self
     }
 
-    /// How hard commits are pushed to disk.
+    /// How hard SQLite commits are pushed to disk (default [`Durability::Normal`]).
     pub fn durability(mut self, durability: Durability) -> Self {
-        self.store.durability = durability;
+        if let StoreChoice::Sqlite(options) = &mut self.store {
+            options.durability = durability;
+        }
         self
     }
 
     /// How long to wait for another process's database lock before giving up (default 5 s).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
-        self.store.busy_timeout = timeout;
+        if let StoreChoice::Sqlite(options) = &mut self.store {
+            options.busy_timeout = timeout;
+        }
+        self
+    }
+
+    /// Whether a missing SQLite database is created (default) or refused: readers that only
+    /// look at existing runs say `false`.
+    pub fn create_database(mut self, create: bool) -> Self {
+        if let StoreChoice::Sqlite(options) = &mut self.store {
+            options.create = create;
+        }
         self
     }
 
@@ -128,9 +99,13 @@ impl EngineBuilder {
         self
     }
 
-    /// Opens the store (creating it and bringing its schema up to date).
-    pub async fn open(self) -> Result<Engine, EngineError> {
-        let store = Store::open(&self.store).await?;
+    /// Opens the store (an SQLite file is created if missing and its schema brought up to
+    /// date) and returns the engine.
+    pub async fn open(self) -> Result<Engine> {
+        let store: Arc<dyn Store> = match self.store {
+            StoreChoice::Sqlite(options) => Arc::new(SqliteStore::open(&options).await?),
+            StoreChoice::Given(store) => store,
+        };
         Ok(Engine {
             inner: Arc::new(Inner {
                 store,
@@ -139,16 +114,18 @@ impl EngineBuilder {
                 shutdown: CancellationToken::new(),
                 max_output_bytes: self.max_output_bytes,
                 lease_ttl: self.lease_ttl,
+                driving: Mutex::new(HashSet::new()),
             }),
         })
     }
 }
 
-/// The engine: runs workflows durably in one SQLite store.
+/// The engine: loads workflows and runs them durably in one store.
 ///
-/// Built with [`Engine::builder`] (database, executors, durability); cheap to clone and
-/// share. Each run it starts or resumes is driven by a task of its own; [`Engine::shutdown`]
-/// stops them all, leaving the runs resumable. See the crate documentation for an example.
+/// Built with [`Engine::builder`] (an SQLite file) or [`Engine::builder_with_store`]; cheap
+/// to clone and share. Each run it starts or resumes is driven by a task of its own, and
+/// never by two at once; [`Engine::shutdown`] stops them all, leaving the runs resumable.
+/// See the crate documentation for an example.
 #[derive(Debug, Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -157,19 +134,30 @@ pub struct Engine {
 /// What every driver of this engine shares.
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) store: Store,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) executors: Executors,
     pub(crate) holder: LeaseHolder,
     pub(crate) shutdown: CancellationToken,
     pub(crate) max_output_bytes: usize,
     pub(crate) lease_ttl: Duration,
+    /// The runs this engine drives now: it never drives one twice.
+    driving: Mutex<HashSet<Uuid>>,
 }
 
 impl Engine {
     /// A builder for an engine over the SQLite database at `path`.
     pub fn builder(path: impl Into<PathBuf>) -> EngineBuilder {
+        Self::with_store(StoreChoice::Sqlite(StoreOptions::new(path)))
+    }
+
+    /// A builder for an engine over `store` (e.g. a [`MemoryStore`](crate::MemoryStore)).
+    pub fn builder_with_store(store: Arc<dyn Store>) -> EngineBuilder {
+        Self::with_store(StoreChoice::Given(store))
+    }
+
+    fn with_store(store: StoreChoice) -> EngineBuilder {
         EngineBuilder {
-            store: StoreOptions::new(path),
+            store,
             executors: Executors::new(),
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             lease_ttl: LEASE_TTL,
@@ -181,20 +169,58 @@ impl Engine {
         self.inner.executors.keys().map(String::as_str).collect()
     }
 
-    /// The store, for reading runs and their history.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
+    /// The store, for reading what the engine's read model does not show.
+    pub fn store(&self) -> &dyn Store {
+        &*self.inner.store
     }
 
-    /// Starts a run of `plan` with `input`: checks the input, records the run, drives it.
-    pub async fn start(&self, plan: Plan, input: Value) -> Result<RunHandle, EngineError> {
+    /// Loads and compiles a workflow from its JSON text against this engine's executors;
+    /// `origin` names it in messages.
+    pub fn load_str(&self, source: &str, origin: &str) -> Result<Plan> {
+        Ok(load::load_str(source, origin, &self.executor_names())?)
+    }
+
+    /// Loads and compiles the workflow file at `path` against this engine's executors.
+    pub fn load_file(&self, path: &Path) -> Result<Plan> {
+        Ok(load::load_file(path, &self.executor_names())?)
+    }
+
+    /// Checks and compiles a workflow built in Rust, exactly as a file would be.
+    pub fn load(&self, workflow: &Workflow) -> Result<Plan> {
+        let source =
+            serde_json::to_string(workflow).map_err(|error| Error::Bug(error.to_string()))?;
+        self.load_str(&source, &format!("workflow {}", workflow.name))
+    }
+
+    /// Starts a run of `plan` with `input` under a new id: checks the input and the
+    /// executors, records the run, drives it.
+    pub async fn start(&self, plan: Plan, input: Value) -> Result<RunHandle> {
+        self.start_with_id(Uuid::now_v7(), plan, input).await
+    }
+
+    /// Starts a run under the caller's `id`, idempotently: when a run with this id exists
+    /// already with the same workflow and input (a start retried after a crash), it is
+    /// resumed instead (or [`Error::Finished`] reports how it ended); with another workflow
+    /// or input, [`Error::RunExists`].
+    pub async fn start_with_id(&self, id: Uuid, plan: Plan, input: Value) -> Result<RunHandle> {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(Error::ShutDown);
+        }
         check_input(&plan, &input)?;
-        let definition = serde_json::to_string(plan.workflow())
-            .map_err(|error| EngineError::Bug(error.to_string()))?;
+        self.check_executors(&plan)?;
+        let (definition, workflow_hash) = snapshot(&plan)?;
+        match self.inner.store.find_run(&id.to_string()).await {
+            Ok(existing) if existing.workflow_hash == workflow_hash && existing.input == input => {
+                return self.resume(&id.to_string()).await;
+            }
+            Ok(_) => return Err(Error::RunExists(id)),
+            Err(Error::UnknownRun(_)) => {}
+            Err(error) => return Err(error),
+        }
         let run = NewRun {
-            id: Uuid::now_v7(),
+            id,
             workflow_name: plan.workflow().name.clone(),
-            workflow_hash: format!("{:x}", Sha256::digest(definition.as_bytes())),
+            workflow_hash,
             definition,
             input,
             steps: plan.steps().iter().map(|step| step.id.clone()).collect(),
@@ -213,20 +239,23 @@ impl Engine {
             steps,
             creation: Some(run),
         };
-        self.drive(run).await
+        let claim = self.claim(id)?;
+        self.drive(run, claim).await
     }
 
     /// Resumes the unfinished run `run_id` (or a unique prefix of it) from its committed state.
-    pub async fn resume(&self, run_id: &str) -> Result<RunHandle, EngineError> {
-        let record = self.inner.store.run(run_id).await?;
-        if record.state.is_terminal() {
-            return Err(EngineError::Finished(RunReport {
-                id: record.id,
-                state: record.state,
-                output: record.output,
-                error: record.error,
-            }));
+    ///
+    /// A run this engine already drives is refused ([`Error::AlreadyDriving`]): nothing is
+    /// started twice.
+    pub async fn resume(&self, run_id: &str) -> Result<RunHandle> {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(Error::ShutDown);
         }
+        let record = self.inner.store.find_run(run_id).await?;
+        if record.state.is_terminal() {
+            return Err(Error::Finished(Box::new(RunReport::from(&record))));
+        }
+        let claim = self.claim(record.id)?;
         self.take_lease(record.id).await?;
         let origin = format!("run {} (its stored workflow)", record.id);
         let takeover = async {
@@ -243,16 +272,16 @@ impl Engine {
             })
         };
         match takeover.await {
-            Ok(run) => self.drive(run).await,
+            Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(record.id, error).await),
         }
     }
 
     /// Like [`Engine::resume`], but waits for a live lease to be released or expire.
-    pub async fn resume_waiting(&self, run_id: &str) -> Result<RunHandle, EngineError> {
+    pub async fn resume_waiting(&self, run_id: &str) -> Result<RunHandle> {
         loop {
             match self.resume(run_id).await {
-                Err(EngineError::LeaseHeld { expires, .. }) => {
+                Err(Error::LeaseHeld { expires, .. }) => {
                     let until_expiry = (expires - Utc::now()).to_std().unwrap_or_default();
                     tokio::time::sleep(
                         until_expiry
@@ -266,14 +295,15 @@ impl Engine {
         }
     }
 
-    /// Resumes every unfinished run whose lease has expired or is void; skips the others.
-    pub async fn recover(&self) -> Result<Vec<RunHandle>, EngineError> {
+    /// Resumes every unfinished run whose lease has expired or is void; skips the others,
+    /// and the runs this engine drives already.
+    pub async fn recover(&self) -> Result<Vec<RunHandle>> {
         let mut handles = Vec::new();
         for run_id in self.inner.store.unfinished_runs().await? {
             match self.resume(&run_id.to_string()).await {
                 Ok(handle) => handles.push(handle),
-                Err(EngineError::LeaseHeld { .. } | EngineError::Finished(_)) => {
-                    tracing::info!(%run_id, "skipped: driven by another engine or already finished");
+                Err(Error::LeaseHeld { .. } | Error::Finished(_) | Error::AlreadyDriving(_)) => {
+                    tracing::info!(%run_id, "skipped: driven already, or finished");
                 }
                 Err(error) => return Err(error),
             }
@@ -282,20 +312,63 @@ impl Engine {
     }
 
     /// Stops driving every run: attempts are cancelled and recorded as interrupted, leases
-    /// released. The runs stay resumable.
+    /// released. The runs stay resumable; this engine starts nothing more.
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
     }
 
-    async fn take_lease(&self, run_id: Uuid) -> Result<(), EngineError> {
+    /// Every run in the store, newest first.
+    pub async fn runs(&self) -> Result<Vec<RunSummary>> {
+        let runs = self.inner.store.runs().await?;
+        Ok(runs.iter().map(RunSummary::from).collect())
+    }
+
+    /// The run `run_id` (or a unique prefix of it) and its steps as they stand.
+    pub async fn run(&self, run_id: &str) -> Result<RunView> {
+        let record = self.inner.store.find_run(run_id).await?;
+        let steps = self.inner.store.steps(record.id).await?;
+        Ok(RunView::new(record, steps))
+    }
+
+    /// Every committed transition of the run `run_id` (or a unique prefix of it), in order.
+    pub async fn history(&self, run_id: &str) -> Result<Vec<Event>> {
+        let record = self.inner.store.find_run(run_id).await?;
+        self.inner.store.history(record.id).await
+    }
+
+    /// Refuses a plan that uses an executor this engine does not have (a plan loaded
+    /// against other executors).
+    fn check_executors(&self, plan: &Plan) -> Result<()> {
+        for step in 0..plan.steps().len() {
+            let name = plan.node(step).executor.as_deref().unwrap_or_default();
+            if !self.inner.executors.contains_key(name) {
+                return Err(Error::UnknownExecutor(name.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks `run_id` as driven by this engine until the returned claim is dropped.
+    fn claim(&self, run_id: Uuid) -> Result<Claim> {
+        let mut driving = self.inner.driving.lock().unwrap_or_else(|e| e.into_inner());
+        if !driving.insert(run_id) {
+            return Err(Error::AlreadyDriving(run_id));
+        }
+        Ok(Claim {
+            inner: Arc::clone(&self.inner),
+            run_id,
+        })
+    }
+
+    async fn take_lease(&self, run_id: Uuid) -> Result<()> {
         let inner = &self.inner;
         match inner
             .store
-            .acquire_lease(run_id, &inner.holder, inner.lease_ttl, lease::is_void)
+            .acquire_lease(run_id, &inner.holder, inner.lease_ttl, &lease::is_void)
             .await?
         {
             LeaseAttempt::Acquired => Ok(()),
-            LeaseAttempt::Held { holder, expires } => Err(EngineError::LeaseHeld {
+            LeaseAttempt::Held { holder, expires } => Err(Error::LeaseHeld {
                 run: run_id,
                 holder,
                 expires,
@@ -304,8 +377,8 @@ impl Engine {
     }
 
     /// Takes over `run`: commits its first turn (recording it, if it is new), then drives
-    /// the rest in a task of its own.
-    async fn drive(&self, run: Takeover) -> Result<RunHandle, EngineError> {
+    /// the rest in a task of its own, which holds `claim` until the driver stops.
+    async fn drive(&self, run: Takeover, claim: Claim) -> Result<RunHandle> {
         let (run_id, new) = (run.run_id, run.creation.is_some());
         let (events, receiver) = broadcast::channel(EVENT_BUFFER);
         let first_turn = async {
@@ -317,7 +390,11 @@ impl Engine {
             Ok(driver) => Ok(RunHandle {
                 id: run_id,
                 events: receiver,
-                task: tokio::spawn(driver.drive()),
+                task: tokio::spawn(async move {
+                    let report = driver.drive().await;
+                    drop(claim);
+                    report
+                }),
             }),
             // A new run's failed first commit wrote nothing, the lease included.
             Err(error) if new => Err(error),
@@ -326,27 +403,42 @@ impl Engine {
     }
 
     /// Releases the lease of a run this engine cannot drive after all, and returns why.
-    async fn give_up(&self, run_id: Uuid, error: EngineError) -> EngineError {
-        match self
-            .inner
-            .store
-            .release_lease(run_id, &self.inner.holder.owner)
-            .await
-        {
-            Ok(()) => error,
-            Err(release) => {
-                tracing::warn!(%run_id, %release, "could not release the lease");
-                error
-            }
+    async fn give_up(&self, run_id: Uuid, error: Error) -> Error {
+        let owner = &self.inner.holder.owner;
+        if let Err(release) = self.inner.store.release_lease(run_id, owner).await {
+            tracing::warn!(%run_id, %release, "could not release the lease");
         }
+        error
     }
+}
+
+/// A run marked as driven by this engine; unmarked when dropped.
+#[derive(Debug)]
+struct Claim {
+    inner: Arc<Inner>,
+    run_id: Uuid,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut driving = self.inner.driving.lock().unwrap_or_else(|e| e.into_inner());
+        driving.remove(&self.run_id);
+    }
+}
+
+/// The definition snapshot stored with a run, and its hash.
+fn snapshot(plan: &Plan) -> Result<(String, String)> {
+    let definition =
+        serde_json::to_string(plan.workflow()).map_err(|error| Error::Bug(error.to_string()))?;
+    let hash = format!("{:x}", Sha256::digest(definition.as_bytes()));
+    Ok((definition, hash))
 }
 
 /// A run being driven: its id, its events, and its end.
 pub struct RunHandle {
     id: Uuid,
     events: broadcast::Receiver<Event>,
-    task: JoinHandle<Result<RunReport, EngineError>>,
+    task: JoinHandle<Result<RunReport>>,
 }
 
 impl fmt::Debug for RunHandle {
@@ -371,37 +463,27 @@ impl RunHandle {
     }
 
     /// Waits until the run ends, or stops unfinished because the engine shut down.
-    pub async fn wait(self) -> Result<RunReport, EngineError> {
+    pub async fn wait(self) -> Result<RunReport> {
         self.task
             .await
-            .map_err(|error| EngineError::Bug(format!("run driver: {error}")))?
+            .map_err(|error| Error::Bug(format!("run driver: {error}")))?
     }
 }
 
 /// Checks `input` against the workflow's `input` schema (what [`Engine::start`] does first).
-pub fn check_input(plan: &Plan, input: &Value) -> Result<(), EngineError> {
+pub fn check_input(plan: &Plan, input: &Value) -> Result<()> {
     let Some(schema) = &plan.workflow().input else {
         return Ok(());
     };
     let validator = jsonschema::validator_for(schema)
-        .map_err(|error| EngineError::Input(format!("the schema itself: {error}")))?;
+        .map_err(|error| Error::Input(format!("the schema itself: {error}")))?;
     let problems: Vec<String> = validator
         .iter_errors(input)
-        .map(|error| {
-            let place = error.instance_path().to_string();
-            format!(
-                "  input{}: {error}",
-                if place.is_empty() {
-                    String::new()
-                } else {
-                    place
-                }
-            )
-        })
+        .map(|error| format!("  input{}: {error}", error.instance_path()))
         .collect();
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(EngineError::Input(problems.join("\n")))
+        Err(Error::Input(problems.join("\n")))
     }
 }

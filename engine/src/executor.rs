@@ -167,9 +167,10 @@ pub struct ExecError {
     pub message: String,
 }
 
-/// The kinds of attempt failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The kinds of failure of an attempt, a step or a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorClass {
     /// The parameters are wrong for the executor (not retryable).
     BadParams,
@@ -191,6 +192,9 @@ pub enum ErrorClass {
     OutputSchema,
     /// The executor failed in a way it says may pass (retryable).
     Transient,
+    /// The engine stopped while the attempt ran; it runs again on resume (a run stopped
+    /// unfinished reports this class).
+    Interrupted,
 }
 
 impl ErrorClass {
@@ -215,7 +219,36 @@ impl ErrorClass {
             ErrorClass::Panicked => "panicked",
             ErrorClass::OutputSchema => "output_schema",
             ErrorClass::Transient => "transient",
+            ErrorClass::Interrupted => "interrupted",
         }
+    }
+
+    /// Every class, in declaration order.
+    pub const ALL: &'static [ErrorClass] = &[
+        ErrorClass::BadParams,
+        ErrorClass::SpawnFailed,
+        ErrorClass::ExitCode,
+        ErrorClass::Timeout,
+        ErrorClass::Cancelled,
+        ErrorClass::OutputTooLarge,
+        ErrorClass::BadOutput,
+        ErrorClass::Panicked,
+        ErrorClass::OutputSchema,
+        ErrorClass::Transient,
+        ErrorClass::Interrupted,
+    ];
+}
+
+impl std::str::FromStr for ErrorClass {
+    type Err = String;
+
+    /// Parses a class's name as [`ErrorClass::as_str`] writes it.
+    fn from_str(name: &str) -> Result<Self, String> {
+        ErrorClass::ALL
+            .iter()
+            .copied()
+            .find(|class| class.as_str() == name)
+            .ok_or_else(|| format!("unknown error class {name:?}"))
     }
 }
 
@@ -229,7 +262,7 @@ impl fmt::Display for ErrorClass {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use cairn_engine::executor::{Action, ExecContext, Executor, Outcome};
+/// use cairn_engine::{Action, ExecContext, Executor, Outcome};
 ///
 /// #[derive(Debug)]
 /// struct Echo;

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 /// What an expression can read.
 #[derive(Debug, Clone, Default)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// The run's input.
     pub input: Value,
     /// Finished steps by id, each as `{"output": ...}`.
@@ -31,7 +31,7 @@ pub struct Scope {
 /// An expression that does not parse, does not evaluate, or has the wrong type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{expression}`: {reason}")]
-pub struct ExprError {
+pub(crate) struct ExprError {
     /// The expression (or template) as written.
     pub expression: String,
     /// What is wrong with it.
@@ -52,18 +52,18 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 
 /// Renders every `${{ expr }}` in the strings of `template`, recursively (object keys are
 /// left as they are).
-pub fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError> {
+pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError> {
     let context = context(scope)?;
     render_in(template, &context)
 }
 
 /// Evaluates the CEL expression `expr` to a JSON value.
-pub fn evaluate(expr: &str, scope: &Scope) -> Result<Value, ExprError> {
+pub(crate) fn evaluate(expr: &str, scope: &Scope) -> Result<Value, ExprError> {
     guarded(expr, || evaluate_in(expr, &context(scope)?))
 }
 
 /// Evaluates the CEL condition `expr`; an error when its value is not a boolean.
-pub fn condition(expr: &str, scope: &Scope) -> Result<bool, ExprError> {
+pub(crate) fn condition(expr: &str, scope: &Scope) -> Result<bool, ExprError> {
     match evaluate(expr, scope)? {
         Value::Bool(value) => Ok(value),
         other => Err(ExprError::new(
@@ -74,13 +74,13 @@ pub fn condition(expr: &str, scope: &Scope) -> Result<bool, ExprError> {
 }
 
 /// Parses `expr` without evaluating it.
-pub fn check(expr: &str) -> Result<(), ExprError> {
+pub(crate) fn check(expr: &str) -> Result<(), ExprError> {
     guarded(expr, || compile(expr).map(drop))
 }
 
 /// Checks every `${{ }}` template in the strings of `value`: each problem with the JSON
 /// pointer of its string relative to `value` (`""` for `value` itself).
-pub fn check_templates(value: &Value) -> Vec<(String, ExprError)> {
+pub(crate) fn check_templates(value: &Value) -> Vec<(String, ExprError)> {
     let mut problems = Vec::new();
     walk_strings(value, &mut String::new(), &mut |pointer, text| {
         if let Err(error) = check_template(text) {
@@ -91,7 +91,7 @@ pub fn check_templates(value: &Value) -> Vec<(String, ExprError)> {
 }
 
 /// Checks the `${{ }}` templates of one string.
-pub fn check_template(text: &str) -> Result<(), ExprError> {
+pub(crate) fn check_template(text: &str) -> Result<(), ExprError> {
     for piece in pieces(text)? {
         if let Piece::Expr(expr) = piece {
             check(expr)?;
@@ -104,7 +104,7 @@ pub fn check_template(text: &str) -> Result<(), ExprError> {
 /// `steps["ID"]`, in order of appearance, without repeats.
 ///
 /// This is a textual scan: it also finds such references inside string literals.
-pub fn referenced_steps(text: &str) -> Vec<&str> {
+pub(crate) fn referenced_steps(text: &str) -> Vec<&str> {
     let bytes = text.as_bytes();
     let mut found: Vec<&str> = Vec::new();
     let mut start = 0;

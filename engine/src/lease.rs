@@ -6,15 +6,41 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::store::LeaseHolder;
+/// Who drives a run: the lease fields of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// A unique id of the holding engine.
+    pub owner: String,
+    /// The holder's host name.
+    pub host: String,
+    /// The holder's process id.
+    pub pid: u32,
+    /// The holder's process start time (clock ticks since boot), to tell a reused pid apart.
+    pub pid_start: u64,
+}
+
+/// The outcome of trying to take a run's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseAttempt {
+    /// The lease is ours.
+    Acquired,
+    /// Somebody else holds it.
+    Held {
+        /// The holder.
+        holder: LeaseHolder,
+        /// When their lease expires unless renewed.
+        expires: DateTime<Utc>,
+    },
+}
 
 /// How long a lease lasts unless renewed; renewed every third of it.
-pub const LEASE_TTL: Duration = Duration::from_secs(30);
+pub(crate) const LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// The lease holder that stands for this process (a fresh owner id per engine).
-pub fn this_process() -> LeaseHolder {
+pub(crate) fn this_process() -> LeaseHolder {
     let pid = std::process::id();
     LeaseHolder {
         owner: Uuid::now_v7().to_string(),
@@ -25,7 +51,7 @@ pub fn this_process() -> LeaseHolder {
 }
 
 /// Whether `holder` is known to be gone: it ran on this host and its process is not there.
-pub fn is_void(holder: &LeaseHolder) -> bool {
+pub(crate) fn is_void(holder: &LeaseHolder) -> bool {
     holder.host == host_name() && process_start(holder.pid) != Some(holder.pid_start)
 }
 

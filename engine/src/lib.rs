@@ -11,8 +11,7 @@
 //! use std::sync::Arc;
 //!
 //! use async_trait::async_trait;
-//! use cairn_engine::executor::{Action, ExecContext, Executor, Outcome};
-//! use cairn_engine::{Engine, load, state::RunState};
+//! use cairn_engine::{Action, Engine, ExecContext, Executor, Outcome, RunState};
 //! use serde_json::json;
 //!
 //! /// Returns `with.output`.
@@ -32,31 +31,48 @@
 //!     {"id": "who", "executor": "echo", "with": {"output": "${{ input.name }}"}},
 //!     {"id": "greet", "executor": "echo", "with": {"output": "hello, ${{ steps.who.output }}"}}
 //! ]}]}"#;
-//! let plan = load::load_str(workflow, "greet.json", &engine.executor_names())?;
+//! let plan = engine.load_str(workflow, "greet.json")?;
 //! let mut run = engine.start(plan, json!({"name": "cairn"})).await?;
 //! let mut events = run.events();
 //! let report = run.wait().await?;
 //! assert_eq!(report.state, RunState::Succeeded);
 //! assert_eq!(report.output, Some(json!({"greet": "hello, cairn"})));
-//! assert_eq!(events.recv().await?.to, "running"); // the run's own first transition
+//! assert_eq!(events.recv().await?.to(), "pending"); // the run's creation comes first
 //! # Ok(()) }
 //! ```
 
 pub mod definition;
 mod engine;
-pub mod event;
-pub mod executor;
-pub mod expr;
-pub mod lease;
-pub mod load;
-pub mod plan;
+mod error;
+mod event;
+mod executor;
+mod expr;
+mod lease;
+mod load;
+mod plan;
+mod report;
 mod scheduler;
-pub mod state;
-pub mod store;
+mod state;
+mod store;
 
 #[doc(inline)]
-pub use engine::{
-    DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, EngineError, RunHandle, RunReport, check_input,
+pub use definition::Workflow;
+pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
+pub use error::{Error, Result};
+pub use event::{Event, EventKind};
+pub use executor::{
+    Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, Progress, Usage,
 };
-#[doc(inline)]
-pub use plan::Plan;
+pub use lease::{LeaseAttempt, LeaseHolder};
+pub use load::{LoadError, Place, Problem, load_file, load_snapshot, load_str};
+pub use plan::{Plan, PlanStep, StepIndex};
+pub use report::{RunReport, RunSummary, RunView, StepView};
+pub use state::{
+    Batch, IllegalTransition, RunState, RunTransition, StepState, StepTransition, Transition,
+    UnknownState,
+};
+#[cfg(any(test, feature = "conformance"))]
+pub use store::conformance;
+pub use store::{
+    Durability, MemoryStore, NewRun, RunRecord, SqliteStore, StepRecord, Store, StoreOptions,
+};

@@ -22,13 +22,15 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::definition::{Backoff, Retry};
-use crate::engine::{EngineError, Inner, RunReport};
+use crate::engine::Inner;
+use crate::error::Error as EngineError;
 use crate::event::Event;
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome, Usage};
 use crate::expr::{self, Scope};
 use crate::plan::{Plan, StepIndex};
-use crate::state::{RunState, StepState};
-use crate::store::{Change, NewRun, RunChange, StepChange, StepRecord};
+use crate::report::RunReport;
+use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
+use crate::store::{NewRun, StepRecord};
 
 /// How long past its deadline an executor may take to wind down before the engine gives up on it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(30);
@@ -94,7 +96,7 @@ pub(crate) struct Driver {
     group_running: HashMap<String, u32>,
     retry_waiting: usize,
     unfinished: usize,
-    batch: Vec<Change>,
+    batch: Batch,
     starts: Vec<Start>,
     /// The running attempts, each a task of its own so that it progresses while the driver
     /// commits.
@@ -106,7 +108,7 @@ pub(crate) struct Driver {
     /// When the run times out (`limits.timeout` after it was created).
     deadline: Option<Instant>,
     /// The run's output and error as last committed.
-    outcome: (Option<Value>, Option<String>),
+    outcome: (Option<Value>, Option<(ErrorClass, String)>),
     /// A new run's record, written with the first commit.
     creation: Option<NewRun>,
 }
@@ -181,7 +183,7 @@ impl Driver {
             group_running: HashMap::new(),
             retry_waiting: 0,
             unfinished: 0,
-            batch: Vec::new(),
+            batch: Batch::new(),
             starts: Vec::new(),
             tasks: JoinSet::new(),
             events,
@@ -279,7 +281,8 @@ impl Driver {
             id: self.run_id,
             state: self.run_state,
             output,
-            error,
+            error_class: error.as_ref().map(|(class, _)| *class),
+            error: error.map(|(_, message)| message),
         }
     }
 
@@ -308,7 +311,10 @@ impl Driver {
         self.set_run(
             RunState::Failed,
             None,
-            Some(format!("the run timed out (limits.timeout = {timeout})")),
+            Some((
+                ErrorClass::Timeout,
+                format!("the run timed out (limits.timeout = {timeout})"),
+            )),
         )?;
         // Ending the run releases its lease in the same commit.
         self.commit().await?;
@@ -339,6 +345,7 @@ impl Driver {
             state: self.run_state,
             output: None,
             error: Some("interrupted".into()),
+            error_class: Some(ErrorClass::Interrupted),
         })
     }
 
@@ -347,18 +354,24 @@ impl Driver {
         if self.batch.is_empty() {
             return Ok(());
         }
-        match self.creation.take() {
+        let engine = &self.engine;
+        let events = match self.creation.take() {
             Some(run) => {
-                let engine = &self.engine;
                 engine
                     .store
                     .create_run(&run, &engine.holder, engine.lease_ttl, &self.batch)
                     .await?
             }
-            None => self.engine.store.apply(&self.batch).await?,
-        }
-        for change in self.batch.drain(..) {
-            let _ = self.events.send(Event::from(&change));
+            None => {
+                engine
+                    .store
+                    .commit(&engine.holder.owner, &self.batch)
+                    .await?
+            }
+        };
+        self.batch.clear();
+        for event in events {
+            let _ = self.events.send(event);
         }
         for start in self.starts.drain(..) {
             let ctx = ExecContext {
@@ -708,7 +721,11 @@ impl Driver {
             .any(|slot| slot.state == StepState::Cancelled);
         let (to, output, error) = match (failed, cancelled) {
             (true, _) => (RunState::Failed, None, self.run_error()),
-            (false, true) => (RunState::Cancelled, None, Some("cancelled".into())),
+            (false, true) => (
+                RunState::Cancelled,
+                None,
+                Some((ErrorClass::Cancelled, "cancelled".into())),
+            ),
             (false, false) => (RunState::Succeeded, Some(self.run_output()), None),
         };
         self.set_run(to, output, error)
@@ -731,18 +748,19 @@ impl Driver {
         Value::Object(outputs)
     }
 
-    fn run_error(&self) -> Option<String> {
+    fn run_error(&self) -> Option<(ErrorClass, String)> {
         self.slots
             .iter()
             .zip(self.plan.steps())
             .find(|(slot, _)| matches!(slot.state, StepState::Failed | StepState::Denied))
             .map(|(slot, spec)| {
-                format!(
-                    "step {} {}: {}",
-                    spec.id,
-                    slot.state,
-                    slot.error.as_deref().unwrap_or("no reason given")
-                )
+                let error = slot.error.as_deref().unwrap_or("no reason given");
+                // A step's error reads `class: message`.
+                let class = error
+                    .split_once(": ")
+                    .and_then(|(class, _)| class.parse().ok())
+                    .unwrap_or(ErrorClass::BadParams);
+                (class, format!("step {} {}: {error}", spec.id, slot.state))
             })
     }
 
@@ -779,7 +797,7 @@ impl Driver {
             .check(to)
             .map_err(|error| EngineError::Bug(error.to_string()))?;
         let from = std::mem::replace(&mut slot.state, to);
-        self.batch.push(Change::Step(StepChange {
+        self.batch.push(Transition::Step(StepTransition {
             run_id: self.run_id,
             step_id: self.plan.steps()[step].id.clone(),
             from,
@@ -799,7 +817,7 @@ impl Driver {
             wake_at: slot.wake_at.filter(|_| to == StepState::RetryWait),
             usage: (slot.usage != Usage::default()).then(|| slot.usage.clone()),
             detail,
-        }));
+        }))?;
         Ok(())
     }
 
@@ -807,20 +825,21 @@ impl Driver {
         &mut self,
         to: RunState,
         output: Option<Value>,
-        error: Option<String>,
+        error: Option<(ErrorClass, String)>,
     ) -> Result<(), EngineError> {
         self.run_state
             .check(to)
             .map_err(|error| EngineError::Bug(error.to_string()))?;
         let from = std::mem::replace(&mut self.run_state, to);
         self.outcome = (output.clone(), error.clone());
-        self.batch.push(Change::Run(RunChange {
+        self.batch.push(Transition::Run(RunTransition {
             run_id: self.run_id,
             from,
             to,
             output,
-            error,
-        }));
+            error_class: error.as_ref().map(|(class, _)| *class),
+            error: error.map(|(_, message)| message),
+        }))?;
         Ok(())
     }
 }

@@ -1,12 +1,21 @@
-//! The run and step state machines: the states, and the one table of legal transitions.
+//! The run and step state machines: the states, the one table of legal transitions, and
+//! the [`Transition`]s a [`Batch`] carries to the store.
 //!
-//! Every state change the engine makes goes through [`RunState::check`] or
-//! [`StepState::check`]; anything not in the table is a bug and comes back as an error.
+//! Every state change goes through [`RunState::check`] or [`StepState::check`], and a
+//! transition enters a batch only through [`Batch::push`], which checks it against the table
+//! and against the transitions already in the batch: no public path can commit an illegal
+//! transition.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::executor::{ErrorClass, Usage};
 
 /// A transition that is not in the table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,6 +166,177 @@ impl StepState {
     }
 }
 
+/// A run transition, with what it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunTransition {
+    /// The run.
+    pub run_id: Uuid,
+    /// The state it leaves (the store checks it against the stored one).
+    pub from: RunState,
+    /// The state it enters.
+    pub to: RunState,
+    /// The run's output (when it succeeds).
+    pub output: Option<Value>,
+    /// Why it failed or stopped.
+    pub error: Option<String>,
+    /// The class of `error`.
+    pub error_class: Option<ErrorClass>,
+}
+
+/// A step transition, with what it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepTransition {
+    /// The run.
+    pub run_id: Uuid,
+    /// The step's id.
+    pub step_id: String,
+    /// The state it leaves (the store checks it against the stored one).
+    pub from: StepState,
+    /// The state it enters.
+    pub to: StepState,
+    /// The attempt number after the transition.
+    pub attempt: u32,
+    /// Which fallback the step is on (0: its own `with`).
+    pub fallback: u32,
+    /// The step's output (with `succeeded`).
+    pub output: Option<Value>,
+    /// The error of the attempt that failed.
+    pub error: Option<String>,
+    /// When a `retry_wait` step wakes up.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// Usage of the step so far (stored when given).
+    pub usage: Option<Usage>,
+    /// Anything else worth keeping in the event (interruption, stderr tail, ...).
+    pub detail: Option<Value>,
+}
+
+impl StepTransition {
+    /// A transition of step `step_id` of run `run_id` that carries nothing else yet.
+    pub fn new(run_id: Uuid, step_id: impl Into<String>, from: StepState, to: StepState) -> Self {
+        StepTransition {
+            run_id,
+            step_id: step_id.into(),
+            from,
+            to,
+            attempt: 0,
+            fallback: 0,
+            output: None,
+            error: None,
+            wake_at: None,
+            usage: None,
+            detail: None,
+        }
+    }
+}
+
+/// One state transition of a run or of one of its steps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// A run transition.
+    Run(RunTransition),
+    /// A step transition.
+    Step(StepTransition),
+}
+
+impl Transition {
+    /// The run the transition belongs to.
+    pub fn run_id(&self) -> Uuid {
+        match self {
+            Transition::Run(change) => change.run_id,
+            Transition::Step(change) => change.run_id,
+        }
+    }
+}
+
+/// Transitions to commit together, in order, each checked as it is added.
+///
+/// ```
+/// use cairn_engine::{Batch, StepState, StepTransition, Transition};
+///
+/// let run = uuid::Uuid::now_v7();
+/// let mut batch = Batch::new();
+/// let step = |from, to| Transition::Step(StepTransition::new(run, "a", from, to));
+/// batch.push(step(StepState::Pending, StepState::Ready)).unwrap();
+/// batch.push(step(StepState::Ready, StepState::Running)).unwrap();
+/// // Not in the table:
+/// assert!(batch.push(step(StepState::Running, StepState::Pending)).is_err());
+/// // Not where the batch left the step:
+/// assert!(batch.push(step(StepState::Ready, StepState::Running)).is_err());
+/// assert_eq!(batch.len(), 2);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    transitions: Vec<Transition>,
+    /// Where the batch has left each step (by run and step id) and each run.
+    steps: HashMap<(Uuid, String), StepState>,
+    runs: HashMap<Uuid, RunState>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Batch::default()
+    }
+
+    /// Adds `transition` if it is in the table and leaves the state an earlier transition
+    /// of the batch entered; otherwise leaves the batch as it was.
+    pub fn push(&mut self, transition: Transition) -> Result<(), IllegalTransition> {
+        match &transition {
+            Transition::Run(change) => {
+                let left = self.runs.get(&change.run_id).copied();
+                Self::continues(left, change.from, "run")?;
+                change.from.check(change.to)?;
+                self.runs.insert(change.run_id, change.to);
+            }
+            Transition::Step(change) => {
+                let key = (change.run_id, change.step_id.clone());
+                Self::continues(self.steps.get(&key).copied(), change.from, "step")?;
+                change.from.check(change.to)?;
+                self.steps.insert(key, change.to);
+            }
+        }
+        self.transitions.push(transition);
+        Ok(())
+    }
+
+    fn continues<S: fmt::Display + PartialEq>(
+        left: Option<S>,
+        from: S,
+        machine: &'static str,
+    ) -> Result<(), IllegalTransition> {
+        match left {
+            Some(left) if left != from => Err(IllegalTransition {
+                machine,
+                from: from.to_string(),
+                to: format!("(the batch left it {left})"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The transitions, in the order they were added.
+    pub fn transitions(&self) -> &[Transition] {
+        &self.transitions
+    }
+
+    /// How many transitions the batch holds.
+    pub fn len(&self) -> usize {
+        self.transitions.len()
+    }
+
+    /// Whether the batch holds no transition.
+    pub fn is_empty(&self) -> bool {
+        self.transitions.is_empty()
+    }
+
+    /// Empties the batch, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.transitions.clear();
+        self.steps.clear();
+        self.runs.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +421,59 @@ mod tests {
             assert_eq!(state.as_str().parse::<RunState>(), Ok(state));
         }
         assert!("bogus".parse::<StepState>().is_err());
+    }
+
+    #[test]
+    fn a_batch_refuses_an_illegal_or_discontinuous_transition() {
+        let run = Uuid::now_v7();
+        let step = |id: &str, from, to| Transition::Step(StepTransition::new(run, id, from, to));
+        let mut batch = Batch::new();
+        assert!(
+            batch
+                .push(step("a", StepState::Pending, StepState::Succeeded))
+                .is_err()
+        );
+        batch
+            .push(step("a", StepState::Pending, StepState::Ready))
+            .unwrap();
+        // Another step is independent of `a`.
+        batch
+            .push(step("b", StepState::Running, StepState::Succeeded))
+            .unwrap();
+        assert!(
+            batch
+                .push(step("a", StepState::Running, StepState::Succeeded))
+                .is_err()
+        );
+        let run_change = |from, to| {
+            Transition::Run(RunTransition {
+                run_id: run,
+                from,
+                to,
+                output: None,
+                error: None,
+                error_class: None,
+            })
+        };
+        batch
+            .push(run_change(RunState::Pending, RunState::Running))
+            .unwrap();
+        assert!(
+            batch
+                .push(run_change(RunState::Pending, RunState::Running))
+                .is_err()
+        );
+        assert!(
+            batch
+                .push(run_change(RunState::Running, RunState::Pending))
+                .is_err()
+        );
+        assert_eq!(batch.len(), 3);
+        batch.clear();
+        assert!(batch.is_empty());
+        batch
+            .push(step("a", StepState::Running, StepState::Succeeded))
+            .unwrap();
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod tests;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cairn_engine::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -79,7 +79,7 @@ const QUOTE: usize = 200;
 /// | timeout, cancellation, stdout past the cap | as for `process` |
 ///
 /// ```
-/// use cairn_engine::executor::{Action, ExecContext, Executor};
+/// use cairn_engine::{Action, ExecContext, Executor};
 /// use cairn_executors::AgentExecutor;
 /// use serde_json::json;
 ///

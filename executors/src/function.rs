@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cairn_engine::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -160,7 +160,7 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 mod tests {
     use std::time::Duration;
 
-    use cairn_engine::executor::{ErrorClass, ExecContext, Executor, Outcome};
+    use cairn_engine::{ErrorClass, ExecContext, Executor, Outcome};
     use serde_json::{Value, json};
     use tokio::time::Instant;
 

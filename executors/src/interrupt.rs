@@ -3,7 +3,7 @@
 use std::future::pending;
 use std::time::Duration;
 
-use cairn_engine::executor::{ErrorClass, ExecContext, Outcome};
+use cairn_engine::{ErrorClass, ExecContext, Outcome};
 use tokio::time::sleep_until;
 
 /// Why an attempt was stopped before it finished.

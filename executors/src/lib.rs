@@ -1,5 +1,5 @@
 //! cairn-executors: the built-in implementations of the engine's
-//! [`Executor`](cairn_engine::executor::Executor) trait.
+//! [`Executor`](cairn_engine::Executor) trait.
 //!
 //! - [`ProcessExecutor`] (`process`): runs a program, JSON in on stdin, JSON (or text) out on
 //!   stdout, with a capped output, an environment allow-list, timeouts that reach the whole
@@ -18,7 +18,7 @@
 //! ```
 //! use std::sync::Arc;
 //!
-//! use cairn_engine::executor::{Action, ExecContext};
+//! use cairn_engine::{Action, ExecContext};
 //! use cairn_executors::FunctionExecutor;
 //! use serde_json::{Value, json};
 //!
@@ -58,7 +58,7 @@ mod sleep;
 
 use std::sync::Arc;
 
-use cairn_engine::executor::Executors;
+use cairn_engine::Executors;
 
 #[doc(inline)]
 pub use crate::agent::AgentExecutor;

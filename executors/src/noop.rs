@@ -1,7 +1,7 @@
 //! The `noop` executor: returns its `with.output` at once.
 
 use async_trait::async_trait;
-use cairn_engine::executor::{Action, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ExecContext, Executor, Outcome};
 use tokio::time::Instant;
 
 use crate::params;
@@ -29,7 +29,7 @@ impl Executor for NoopExecutor {
 
 #[cfg(test)]
 mod tests {
-    use cairn_engine::executor::{ExecContext, Executor};
+    use cairn_engine::{ExecContext, Executor};
     use serde_json::{Value, json};
 
     use super::NoopExecutor;

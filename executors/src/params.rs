@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cairn_engine::executor::Action;
+use cairn_engine::Action;
 use serde_json::Value;
 
 /// `with.output`, or `null` when absent.
@@ -49,7 +49,7 @@ pub(crate) fn strings(action: &Action, name: &str) -> Result<Option<Vec<String>>
 pub(crate) mod test_support {
     //! Building actions for the executors' tests.
 
-    use cairn_engine::executor::Action;
+    use cairn_engine::Action;
     use serde_json::Value;
     use uuid::Uuid;
 

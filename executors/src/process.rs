@@ -29,7 +29,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cairn_engine::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;

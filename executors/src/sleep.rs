@@ -1,7 +1,7 @@
 //! The `sleep` executor: waits `with.duration`, then returns `with.output`.
 
 use async_trait::async_trait;
-use cairn_engine::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use tokio::time::{Instant, sleep};
 
 use crate::interrupt::Interrupt;
@@ -50,14 +50,14 @@ impl Executor for SleepExecutor {
 mod tests {
     use std::time::Duration;
 
-    use cairn_engine::executor::{ErrorClass, ExecContext, Executor};
+    use cairn_engine::{ErrorClass, ExecContext, Executor};
     use serde_json::json;
     use tokio::time::Instant;
 
     use super::SleepExecutor;
     use crate::params::test_support::action;
 
-    fn class(outcome: &cairn_engine::executor::Outcome) -> Option<ErrorClass> {
+    fn class(outcome: &cairn_engine::Outcome) -> Option<ErrorClass> {
         outcome.result.as_ref().err().map(|error| error.class)
     }
 

@@ -2,10 +2,7 @@
 
 use std::process::ExitCode;
 
-use cairn_engine::EngineError;
-use cairn_engine::load::LoadError;
-use cairn_engine::state::RunState;
-use cairn_engine::store::StoreError;
+use cairn_engine::{Error as EngineError, LoadError, RunState};
 
 /// Exit code: the command did what was asked.
 pub(crate) const SUCCESS: u8 = 0;
@@ -44,12 +41,6 @@ impl From<EngineError> for Error {
     }
 }
 
-impl From<StoreError> for Error {
-    fn from(error: StoreError) -> Self {
-        Error::Engine(EngineError::Store(error))
-    }
-}
-
 impl From<LoadError> for Error {
     fn from(error: LoadError) -> Self {
         Error::Load(error)
@@ -84,17 +75,32 @@ pub(crate) fn report(error: &Error) -> ExitCode {
             eprintln!("{error}");
             ExitCode::from(BAD_INPUT)
         }
-        Error::Engine(error @ (EngineError::Bug(_) | EngineError::LeaseLost(_))) => {
-            eprintln!("cairn: {error}");
-            ExitCode::FAILURE
-        }
-        Error::Engine(EngineError::Store(error @ StoreError::Sqlx(_))) => {
+        Error::Engine(
+            error @ (EngineError::Bug(_)
+            | EngineError::LeaseLost(_)
+            | EngineError::Database(_)
+            | EngineError::IllegalTransition(_)),
+        ) => {
             eprintln!("cairn: {error}");
             ExitCode::FAILURE
         }
         Error::Engine(error) => {
-            eprintln!("cairn: {error}");
+            eprintln!("cairn: {error}{}", hint(error));
             ExitCode::from(BAD_INPUT)
         }
+    }
+}
+
+/// What the user can do about `error` from the command line, if there is a flag for it.
+fn hint(error: &EngineError) -> &'static str {
+    match error {
+        EngineError::MissingDatabase(_) => " (run a workflow first, or pass --db PATH)",
+        EngineError::IsADirectory(_)
+        | EngineError::MissingDirectory(_)
+        | EngineError::NotADatabase(_)
+        | EngineError::ForeignDatabase { .. } => "; pass --db PATH to use another file",
+        EngineError::UnknownRun(_) | EngineError::AmbiguousRun { .. } => " (see `cairn runs`)",
+        EngineError::LeaseHeld { .. } => "; wait for it, or pass --wait",
+        _ => "",
     }
 }

@@ -3,10 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use cairn_engine::executor::Usage;
-use cairn_engine::store::{EventRecord, RunRecord, Store, StoreError, StoreOptions};
+use cairn_engine::{Engine, Error as EngineError, RunView, Usage};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Value, json};
 
 use super::error::Error;
 use crate::Global;
@@ -21,22 +19,17 @@ pub(crate) struct RunArg {
 /// Lists every run, newest first.
 pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
     let runs = match open(global).await {
-        Ok(store) => store.runs().await?,
-        Err(StoreError::Missing(_)) => Vec::new(),
+        Ok(engine) => engine.runs().await?,
+        Err(EngineError::MissingDatabase(_)) => Vec::new(),
         Err(error) => return Err(error.into()),
     };
     let mut stdout = std::io::stdout().lock();
     if global.json {
-        let runs: Vec<Value> = runs
-            .iter()
-            .map(|run| {
-                json!({
-                    "id": run.id, "workflow": run.workflow_name, "state": run.state,
-                    "created_at": time(run.created_at), "updated_at": time(run.updated_at),
-                })
-            })
-            .collect();
-        writeln!(stdout, "{}", Value::Array(runs))?;
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_value(&runs).unwrap_or_default()
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
@@ -48,7 +41,7 @@ pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
             "{}  {:<10} {:<24} {}",
             run.id,
             run.state.as_str(),
-            run.workflow_name,
+            run.workflow,
             time(run.updated_at)
         )?;
     }
@@ -57,31 +50,14 @@ pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
 
 /// Shows a run: its state, input, output, error and every step.
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
-    let store = open(global).await?;
-    let run = store.run(&args.run).await?;
-    let steps = store.steps(run.id).await?;
-    let mut total = Usage::default();
-    for usage in steps.iter().filter_map(|step| step.usage.as_ref()) {
-        total += usage;
-    }
+    let run = open(global).await?.run(&args.run).await?;
     let mut stdout = std::io::stdout().lock();
     if global.json {
-        let steps: Vec<Value> = steps
-            .iter()
-            .map(|step| {
-                json!({
-                    "id": step.id, "state": step.state, "attempt": step.attempt, "output": step.output,
-                    "error": step.error, "usage": step.usage.clone().unwrap_or_default(),
-                })
-            })
-            .collect();
-        let shown = json!({
-            "id": run.id, "workflow": run.workflow_name, "state": run.state, "input": run.input,
-            "output": run.output, "error": run.error, "usage": total, "steps": steps,
-        });
-        writeln!(stdout, "{shown}")?;
+        writeln!(stdout, "{}", serde_json::to_value(&run).unwrap_or_default())?;
         return Ok(ExitCode::SUCCESS);
     }
+    let total = run.usage.clone();
+    let steps = &run.steps;
     print_run(&mut stdout, &run)?;
     if total != Usage::default() {
         let Usage {
@@ -101,7 +77,7 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
         .unwrap_or(4)
         .max(4);
     writeln!(stdout, "\n{:<width$}  {:<17} attempt", "step", "state")?;
-    for step in &steps {
+    for step in steps {
         writeln!(
             stdout,
             "{:<width$}  {:<17} {}",
@@ -118,23 +94,22 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
 
 /// Lists every transition of a run, in order, with its time.
 pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
-    let store = open(global).await?;
-    let run = store.run(&args.run).await?;
-    let events = store.history(run.id).await?;
+    let events = open(global).await?.history(&args.run).await?;
     let mut stdout = std::io::stdout().lock();
     if global.json {
-        let events: Vec<Value> = events.iter().map(event_json).collect();
-        writeln!(stdout, "{}", Value::Array(events))?;
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_value(&events).unwrap_or_default()
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     for event in &events {
         let subject = event
-            .step_id
-            .as_deref()
+            .step_id()
             .map_or("run".to_owned(), |step| format!("step {step}"));
         let from = event
-            .from
-            .as_deref()
+            .from()
             .map_or(String::new(), |from| format!("{from} -> "));
         let attempt = event
             .attempt
@@ -149,24 +124,24 @@ pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, 
             "{:>5}  {}  {subject}: {from}{}{attempt}{detail}",
             event.seq,
             time(event.at),
-            event.to
+            event.to()
         )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn open(global: &Global) -> Result<Store, StoreError> {
-    Store::open(&StoreOptions {
-        create: false,
-        busy_timeout: global.busy_timeout,
-        ..StoreOptions::new(&global.db)
-    })
-    .await
+/// An engine over the existing database, for reading: a missing one is not created.
+async fn open(global: &Global) -> Result<Engine, EngineError> {
+    Engine::builder(&global.db)
+        .create_database(false)
+        .busy_timeout(global.busy_timeout)
+        .open()
+        .await
 }
 
-fn print_run(out: &mut impl Write, run: &RunRecord) -> std::io::Result<()> {
+fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
     writeln!(out, "run       {}", run.id)?;
-    writeln!(out, "workflow  {}", run.workflow_name)?;
+    writeln!(out, "workflow  {}", run.workflow)?;
     writeln!(out, "state     {}", run.state)?;
     writeln!(out, "created   {}", time(run.created_at))?;
     writeln!(out, "updated   {}", time(run.updated_at))?;
@@ -178,13 +153,6 @@ fn print_run(out: &mut impl Write, run: &RunRecord) -> std::io::Result<()> {
         writeln!(out, "error     {error}")?;
     }
     Ok(())
-}
-
-fn event_json(event: &EventRecord) -> Value {
-    json!({
-        "seq": event.seq, "at": time(event.at), "step": event.step_id, "from": event.from,
-        "to": event.to, "attempt": event.attempt, "detail": event.detail,
-    })
 }
 
 fn time(at: DateTime<Utc>) -> String {

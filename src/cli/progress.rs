@@ -4,7 +4,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 use tokio::task::JoinHandle;
 
-use cairn_engine::event::Event;
+use cairn_engine::Event;
 
 /// Draws a bar of ended steps out of `total` (`ended` of them already) on stderr until the
 /// run ends or the task is aborted.
@@ -21,14 +21,14 @@ pub(crate) fn spawn(mut events: Receiver<Event>, total: usize, ended: usize) -> 
         );
         loop {
             match events.recv().await {
-                Ok(event) => match event.step_id {
-                    Some(step) if is_end(event.to) => {
+                Ok(event) => match event.step_id() {
+                    Some(step) if event.is_end() => {
                         ended += 1;
                         bar.set_position(ended);
-                        bar.set_message(format!("{step} {}", event.to));
+                        bar.set_message(format!("{step} {}", event.to()));
                     }
-                    Some(step) => bar.set_message(format!("{step} {}", event.to)),
-                    None if is_end(event.to) => break,
+                    Some(step) => bar.set_message(format!("{step} {}", event.to())),
+                    None if event.is_end() => break,
                     None => {}
                 },
                 Err(RecvError::Lagged(_)) => {}
@@ -37,11 +37,4 @@ pub(crate) fn spawn(mut events: Receiver<Event>, total: usize, ended: usize) -> 
         }
         bar.finish_and_clear();
     })
-}
-
-fn is_end(state: &str) -> bool {
-    matches!(
-        state,
-        "succeeded" | "failed" | "skipped" | "cancelled" | "denied"
-    )
 }

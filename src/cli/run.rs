@@ -4,9 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_engine::load;
-use cairn_engine::store::Durability;
-use cairn_engine::{Engine, EngineError, RunHandle, RunReport};
+use cairn_engine::{Durability, Engine, RunHandle, RunReport, RunState};
 use serde_json::Value;
 
 use super::error::{Error, exit_code_of};
@@ -63,7 +61,7 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
     // Only the executors this command registers: `function` needs an embedding program.
     let executors = cairn_executors::builtin();
     let names: Vec<&str> = executors.keys().map(String::as_str).collect();
-    let plan = load::load_file(&args.file, &names)?;
+    let plan = cairn_engine::load_file(&args.file, &names)?;
     let input = read_input(args)?;
     cairn_engine::check_input(&plan, &input)?;
     let engine = open(global, &args.engine).await?;
@@ -84,7 +82,7 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
     };
     let handle = match resumed {
         Ok(handle) => handle,
-        Err(EngineError::Finished(report)) => {
+        Err(cairn_engine::Error::Finished(report)) => {
             eprintln!(
                 "run {} already {}; nothing to resume",
                 report.id, report.state
@@ -95,7 +93,7 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
         Err(error) => return Err(error.into()),
     };
     let progress = if std::io::stderr().is_terminal() {
-        let steps = engine.store().steps(handle.id()).await?;
+        let steps = engine.run(&handle.id().to_string()).await?.steps;
         Some((
             steps.len(),
             steps.iter().filter(|step| step.state.is_terminal()).count(),
@@ -119,7 +117,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     for handle in handles {
         eprintln!("recovering run {}", handle.id());
         let report = handle.wait().await?;
-        if report.state != cairn_engine::state::RunState::Succeeded {
+        if report.state != RunState::Succeeded {
             worst = exit_code_of(report.state);
         }
         reports.push(report);

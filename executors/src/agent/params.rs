@@ -1,6 +1,6 @@
 //! The `with` of an `agent` step, and the argv it gives.
 
-use cairn_engine::executor::Action;
+use cairn_engine::Action;
 use serde_json::{Map, Value, json};
 
 use crate::params::strings;

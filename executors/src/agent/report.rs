@@ -1,6 +1,6 @@
 //! Reading what a coding-agent CLI printed: its answer, its usage and cost, its error.
 
-use cairn_engine::executor::Usage;
+use cairn_engine::Usage;
 use serde_json::Value;
 
 use super::params::Cli;

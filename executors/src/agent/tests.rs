@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cairn_engine::executor::{ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{ErrorClass, ExecContext, Executor, Outcome};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 

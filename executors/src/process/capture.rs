@@ -1,6 +1,6 @@
 //! Reading a child's stdout (capped) and stderr (its tail), reporting each line as progress.
 
-use cairn_engine::executor::Progress;
+use cairn_engine::Progress;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::sync::CancellationToken;
 
@@ -133,7 +133,7 @@ impl Lines {
 
 #[cfg(test)]
 mod tests {
-    use cairn_engine::executor::Progress;
+    use cairn_engine::Progress;
     use tokio_util::sync::CancellationToken;
 
     use super::{read_capped, read_tail};

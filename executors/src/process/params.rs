@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cairn_engine::executor::Action;
+use cairn_engine::Action;
 use serde_json::Value;
 
 use crate::params;

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cairn_engine::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 

@@ -9,19 +9,37 @@
 //!
 //! A guarded update that misses a row (the step or run is not in the state the batch expects
 //! it to leave) makes the next statement fail a `CHECK` on a temporary table, which stops
-//! the query before `COMMIT`; the caller then rolls back.
+//! the query before `COMMIT`; the caller then rolls back. A run of the batch whose lease is
+//! held by another owner than the committer fails another `CHECK` first (a fencing token).
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use super::{Change, NewRun, RunChange, StepChange};
+use crate::event::{Event, EventKind};
+use crate::executor::ErrorClass;
+use crate::lease::LeaseHolder;
+use crate::state::{Batch, RunTransition, StepTransition, Transition};
+use crate::store::NewRun;
 
-/// Made once per writer connection: the table the guards write to.
-pub(super) const PREPARE_GUARD: &str = "CREATE TEMP TABLE IF NOT EXISTS cairn_guard (ok INTEGER NOT NULL CONSTRAINT cairn_stale_state CHECK (ok))";
+/// Made once per writer connection: the tables the guards write to.
+pub(super) const PREPARE_GUARDS: &str = "
+CREATE TEMP TABLE IF NOT EXISTS cairn_guard (ok INTEGER NOT NULL CONSTRAINT cairn_stale_state CHECK (ok));
+CREATE TEMP TABLE IF NOT EXISTS cairn_lease (ok INTEGER NOT NULL CONSTRAINT cairn_lease_lost CHECK (ok));
+";
+
+/// Why the database refused a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// A step or run is not in the state the batch expects it to leave.
+    Stale,
+    /// Another owner holds the lease of a run of the batch.
+    LeaseLost,
+}
 
 /// Records a new run: its snapshot, its row (leased to its creator), its pending steps.
 macro_rules! create_statements {
@@ -43,10 +61,15 @@ INSERT INTO events (run_id, seq, at, to_state)
     };
 }
 
-/// Applies the net effect of the batch and records every transition as an event.
+/// Checks the committer holds every run of the batch, applies the net effect of the batch
+/// and records every transition as an event.
 macro_rules! apply_statements {
     () => {
         "
+INSERT INTO temp.cairn_lease SELECT NOT EXISTS (
+  SELECT 1 FROM json_each(?1, '$.events') AS u JOIN runs ON runs.id = u.value->>'run'
+  WHERE runs.lease_owner IS NOT ?1->>'$.owner');
+DELETE FROM temp.cairn_lease;
 UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
     fallback = u.value->>'fallback', output = u.value->>'output', error = u.value->>'error',
     wake_at = u.value->>'wake_at', usage = COALESCE(u.value->>'usage', steps.usage)
@@ -55,6 +78,7 @@ UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
     AND steps.state = u.value->>'from';
 INSERT INTO temp.cairn_guard VALUES (changes() = json_array_length(?1, '$.steps'));
 UPDATE runs SET state = u.value->>'to', output = u.value->>'output', error = u.value->>'error',
+    error_class = u.value->>'error_class',
     lease_owner = IIF(u.value->>'ended', NULL, lease_owner),
     lease_host = IIF(u.value->>'ended', NULL, lease_host),
     lease_pid = IIF(u.value->>'ended', NULL, lease_pid),
@@ -90,12 +114,12 @@ SELECT u.value->>'step', steps.state FROM json_each(?1) AS u
   WHERE steps.state != u.value->>'from';
 ";
 
-/// A batch of changes turned into the JSON rows [`APPLY`] reads, borrowing from the changes.
+/// A batch of transitions turned into the JSON rows [`APPLY`] reads, borrowing from the batch.
 #[derive(Debug, Serialize)]
 pub(super) struct Rows<'a> {
     steps: Vec<StepRow<'a>>,
     runs: Vec<RunRow<'a>>,
-    events: Vec<EventRow<'a>>,
+    events: Vec<EventRow>,
 }
 
 /// The last state of a step in a batch, guarded by the state it had before.
@@ -124,52 +148,68 @@ struct RunRow<'a> {
     /// JSON text, stored as is.
     output: Option<String>,
     error: Option<&'a str>,
+    error_class: Option<&'static str>,
     /// A run that ended needs no lease any more: it is released in the same commit.
     ended: bool,
 }
 
 /// One transition, as its event.
 #[derive(Debug, Serialize)]
-struct EventRow<'a> {
+struct EventRow {
     run: Uuid,
     seq: i64,
-    step: Option<&'a str>,
-    from: &'static str,
-    to: &'static str,
+    /// `step`, `from` and `to`.
+    #[serde(flatten)]
+    kind: EventKind,
     attempt: Option<u32>,
-    /// JSON text, stored as is.
-    detail: Option<String>,
+    /// Stored as JSON text.
+    #[serde(serialize_with = "json_text")]
+    detail: Option<Map<String, Value>>,
+}
+
+/// Serializes a JSON object as its text, which the query stores as is.
+fn json_text<S: serde::Serializer>(
+    value: &Option<Map<String, Value>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(map) => serializer
+            .serialize_some(&serde_json::to_string(map).map_err(serde::ser::Error::custom)?),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// What [`APPLY`] and [`CREATE_AND_APPLY`] read from their one parameter.
 #[derive(Debug, Serialize)]
-struct Batch<'a> {
+struct Parameter<'a> {
     now: i64,
+    owner: &'a str,
     create: Option<&'a Value>,
     #[serde(flatten)]
     rows: &'a Rows<'a>,
 }
 
 impl<'a> Rows<'a> {
-    /// Numbers the events of `changes` from `next_seq` (per run) and folds each step's and
+    /// Numbers the events of `batch` from `next_seq` (per run) and folds each step's and
     /// run's transitions into one row.
-    pub(super) fn new(changes: &'a [Change], next_seq: &mut HashMap<Uuid, i64>) -> Rows<'a> {
+    pub(super) fn new(batch: &'a Batch, next_seq: &mut HashMap<Uuid, i64>) -> Rows<'a> {
+        let transitions = batch.transitions();
         let mut rows = Rows {
             steps: Vec::new(),
             runs: Vec::new(),
-            events: Vec::with_capacity(changes.len()),
+            events: Vec::with_capacity(transitions.len()),
         };
         let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();
-        for change in changes {
-            let run_id = change.run_id();
+        for transition in transitions {
+            let run_id = transition.run_id();
             let seq = next_seq
                 .get_mut(&run_id)
                 .expect("a sequence number for every run of the batch");
-            rows.events.push(event_row(change, *seq));
+            rows.events.push(event_row(transition, *seq));
             *seq += 1;
-            // A row keeps the state the first change left; the rest is the last change's.
-            match change {
-                Change::Step(change) => {
+            // A row keeps the state the first transition left; the rest is the last one's.
+            match transition {
+                Transition::Step(change) => {
                     let mut row = step_row(change);
                     match step_rows.get(&(run_id, change.step_id.as_str())) {
                         Some(&index) => {
@@ -182,7 +222,7 @@ impl<'a> Rows<'a> {
                         }
                     }
                 }
-                Change::Run(change) => {
+                Transition::Run(change) => {
                     let mut row = run_row(change);
                     match rows.runs.iter_mut().find(|known| known.run == run_id) {
                         Some(known) => {
@@ -197,12 +237,13 @@ impl<'a> Rows<'a> {
         rows
     }
 
-    /// Commits the batch (after creating `create`, if given) in one query. On an error, the
-    /// transaction may still be open: the caller rolls it back.
+    /// Commits the batch for the lease `owner` (after creating `create`, if given) in one
+    /// query. On an error, the transaction may still be open: the caller rolls it back.
     pub(super) async fn commit(
         &self,
         conn: &mut SqliteConnection,
-        create: Option<Value>,
+        create: Option<&Value>,
+        owner: &str,
         now: i64,
     ) -> Result<(), sqlx::Error> {
         let sql = if create.is_some() {
@@ -210,14 +251,48 @@ impl<'a> Rows<'a> {
         } else {
             APPLY
         };
-        let batch = Batch {
+        let parameter = Parameter {
             now,
-            create: create.as_ref(),
+            owner,
+            create,
             rows: self,
         };
-        let batch = serde_json::to_string(&batch).expect("a batch of rows serializes");
-        sqlx::query(sql).bind(batch).execute(conn).await?;
+        let parameter = serde_json::to_string(&parameter).expect("a batch of rows serializes");
+        sqlx::query(sql).bind(parameter).execute(conn).await?;
         Ok(())
+    }
+
+    /// The run of the batch's first event.
+    pub(super) fn first_run(&self) -> Uuid {
+        self.events
+            .first()
+            .map(|event| event.run)
+            .unwrap_or_default()
+    }
+
+    /// The committed events: the creation of `created` (if given) and one per transition.
+    pub(super) fn events(&self, created: Option<Uuid>, at: DateTime<Utc>) -> Vec<Event> {
+        let at = DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at);
+        let creation = created.map(|run_id| Event {
+            run_id,
+            seq: 1,
+            at,
+            kind: EventKind::Created,
+            attempt: None,
+            detail: None,
+        });
+        let events = self.events.iter().map(|row| Event {
+            run_id: row.run,
+            seq: row.seq,
+            at,
+            kind: row.kind.clone(),
+            attempt: row.attempt,
+            detail: row
+                .detail
+                .as_ref()
+                .map(|detail| Value::Object(detail.clone())),
+        });
+        creation.into_iter().chain(events).collect()
     }
 
     /// The first step of the batch found in another state than the one it should leave, and
@@ -234,23 +309,32 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// The record [`CREATE_AND_APPLY`] reads to insert a new run, leased to `lease` (owner, host,
-/// pid, pid start, expiry in ms).
-pub(super) fn new_run(run: &NewRun, lease: (&str, &str, i64, i64, i64)) -> Value {
-    let (owner, host, pid, pid_start, expires) = lease;
+/// The record [`CREATE_AND_APPLY`] reads to insert a new run, leased to `holder` until
+/// `expires` (ms).
+pub(super) fn new_run(run: &NewRun, holder: &LeaseHolder, expires: i64) -> Value {
     json!({
         "id": run.id.to_string(), "hash": run.workflow_hash, "name": run.workflow_name,
         "definition": run.definition, "input": run.input.to_string(), "steps": run.steps,
-        "owner": owner, "host": host, "pid": pid, "pid_start": pid_start, "expires": expires,
+        "owner": holder.owner, "host": holder.host, "pid": holder.pid,
+        "pid_start": holder.pid_start, "expires": expires,
     })
 }
 
-/// Whether `error` is a guard of [`APPLY`] failing: a stale step or run.
-pub(super) fn is_stale(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.message().contains("cairn_stale_state"))
+/// Whether `error` is a guard of [`APPLY`] failing, and which.
+pub(super) fn refusal(error: &sqlx::Error) -> Option<Refusal> {
+    let sqlx::Error::Database(db) = error else {
+        return None;
+    };
+    if db.message().contains("cairn_stale_state") {
+        Some(Refusal::Stale)
+    } else if db.message().contains("cairn_lease_lost") {
+        Some(Refusal::LeaseLost)
+    } else {
+        None
+    }
 }
 
-fn step_row(change: &StepChange) -> StepRow<'_> {
+fn step_row(change: &StepTransition) -> StepRow<'_> {
     StepRow {
         run: change.run_id,
         step: &change.step_id,
@@ -265,20 +349,21 @@ fn step_row(change: &StepChange) -> StepRow<'_> {
     }
 }
 
-fn run_row(change: &RunChange) -> RunRow<'_> {
+fn run_row(change: &RunTransition) -> RunRow<'_> {
     RunRow {
         run: change.run_id,
         from: change.from.as_str(),
         to: change.to.as_str(),
         output: change.output.as_ref().map(Value::to_string),
         error: change.error.as_deref(),
+        error_class: change.error_class.map(ErrorClass::as_str),
         ended: change.to.is_terminal(),
     }
 }
 
-fn event_row(change: &Change, seq: i64) -> EventRow<'_> {
-    match change {
-        Change::Step(change) => {
+fn event_row(transition: &Transition, seq: i64) -> EventRow {
+    match transition {
+        Transition::Step(change) => {
             let mut detail = match &change.detail {
                 Some(Value::Object(detail)) => detail.clone(),
                 Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
@@ -290,24 +375,27 @@ fn event_row(change: &Change, seq: i64) -> EventRow<'_> {
             EventRow {
                 run: change.run_id,
                 seq,
-                step: Some(&change.step_id),
-                from: change.from.as_str(),
-                to: change.to.as_str(),
+                kind: EventKind::Step {
+                    step_id: change.step_id.clone(),
+                    from: change.from,
+                    to: change.to,
+                },
                 attempt: Some(change.attempt),
-                detail: (!detail.is_empty()).then(|| Value::Object(detail).to_string()),
+                detail: (!detail.is_empty()).then_some(detail),
             }
         }
-        Change::Run(change) => EventRow {
+        Transition::Run(change) => EventRow {
             run: change.run_id,
             seq,
-            step: None,
-            from: change.from.as_str(),
-            to: change.to.as_str(),
+            kind: EventKind::Run {
+                from: change.from,
+                to: change.to,
+            },
             attempt: None,
             detail: change
                 .error
                 .as_ref()
-                .map(|error| json!({ "error": error }).to_string()),
+                .map(|error| Map::from_iter([("error".to_owned(), Value::String(error.clone()))])),
         },
     }
 }
@@ -317,39 +405,31 @@ mod tests {
     use super::*;
     use crate::state::{RunState, StepState};
 
-    fn step(run_id: Uuid, id: &str, from: StepState, to: StepState) -> Change {
-        Change::Step(StepChange {
-            run_id,
-            step_id: id.into(),
-            from,
-            to,
-            attempt: 1,
-            fallback: 0,
-            output: None,
-            error: None,
-            wake_at: None,
-            usage: None,
-            detail: None,
-        })
+    fn step(run_id: Uuid, id: &str, from: StepState, to: StepState) -> Transition {
+        Transition::Step(StepTransition::new(run_id, id, from, to))
     }
 
     #[test]
     fn a_step_that_moves_twice_is_one_row_and_two_numbered_events() {
         let run_id = Uuid::now_v7();
-        let changes = [
+        let mut batch = Batch::new();
+        for transition in [
             step(run_id, "a", StepState::Pending, StepState::Ready),
             step(run_id, "b", StepState::Running, StepState::Succeeded),
             step(run_id, "a", StepState::Ready, StepState::Running),
-            Change::Run(RunChange {
+            Transition::Run(RunTransition {
                 run_id,
                 from: RunState::Running,
                 to: RunState::Succeeded,
                 output: None,
                 error: None,
+                error_class: None,
             }),
-        ];
+        ] {
+            batch.push(transition).unwrap();
+        }
         let mut next_seq = HashMap::from([(run_id, 7)]);
-        let rows = Rows::new(&changes, &mut next_seq);
+        let rows = Rows::new(&batch, &mut next_seq);
         let net: Vec<(&str, &str, &str)> = rows
             .steps
             .iter()

@@ -1,0 +1,122 @@
+//! The engine's one error type.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::lease::LeaseHolder;
+use crate::load::LoadError;
+use crate::report::RunReport;
+use crate::state::IllegalTransition;
+
+/// What can go wrong loading a workflow, opening a store, or starting, resuming and
+/// driving a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The workflow (a file, or a run's stored snapshot) is invalid.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The run input does not satisfy the workflow's input schema.
+    #[error("the input does not match the workflow's `input` schema:\n{0}")]
+    Input(String),
+    /// The database file does not exist (and the caller did not ask to create it).
+    #[error("{0}: no such database")]
+    MissingDatabase(PathBuf),
+    /// The database's folder does not exist.
+    #[error("{0}: no such directory to hold the database")]
+    MissingDirectory(PathBuf),
+    /// The path given as the database is a directory.
+    #[error("{0}: is a directory, not a database file")]
+    IsADirectory(PathBuf),
+    /// The file exists but is not an SQLite database.
+    #[error("{0}: not a cairn database (the file is not SQLite)")]
+    NotADatabase(PathBuf),
+    /// The file is an SQLite database of another application.
+    #[error("{path}: not a cairn database (it holds other tables: {tables}); left unchanged")]
+    ForeignDatabase {
+        /// The database file.
+        path: PathBuf,
+        /// Some of the tables it holds.
+        tables: String,
+    },
+    /// The database was written by a newer cairn.
+    #[error("{path}: written by a newer cairn (schema version {version}); upgrade cairn to use it")]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// The newest schema version found in it.
+        version: i64,
+    },
+    /// Another process held the database locked past the busy timeout.
+    #[error("{0}: database is locked by another process; retry when it is done")]
+    Locked(PathBuf),
+    /// No run has this id (or unique id prefix).
+    #[error("no run with id {0}")]
+    UnknownRun(String),
+    /// More than one run's id starts with this prefix.
+    #[error("run id prefix {prefix} is ambiguous: it matches {} and more", .matches.join(", "))]
+    AmbiguousRun {
+        /// The prefix given.
+        prefix: String,
+        /// Some of the ids it matches.
+        matches: Vec<String>,
+    },
+    /// A recorded state was not the one the change expected: someone else moved the run.
+    #[error(
+        "run {run}: {what} is not in the state this engine last saw; another engine may be driving it"
+    )]
+    Conflict {
+        /// The run.
+        run: Uuid,
+        /// `the run`, or the step and its state.
+        what: String,
+    },
+    /// A transition that is not in the state machine's table.
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// A stored value could not be read back.
+    #[error("corrupt database: {0}")]
+    Corrupt(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Another live engine drives the run.
+    #[error(
+        "run {run} is being driven by pid {pid} on {host} (lease {owner}) until {expires}",
+        pid = holder.pid, host = holder.host, owner = holder.owner
+    )]
+    LeaseHeld {
+        /// The run.
+        run: Uuid,
+        /// Who holds it.
+        holder: LeaseHolder,
+        /// Until when, unless renewed.
+        expires: DateTime<Utc>,
+    },
+    /// The run has already ended; nothing to resume.
+    #[error("run {} already {}", .0.id, .0.state)]
+    Finished(Box<RunReport>),
+    /// Another engine took over the run while this one drove it.
+    #[error("run {0}: lost its lease to another engine; it stopped driving the run")]
+    LeaseLost(Uuid),
+    /// A run with this id exists already, with another workflow or input.
+    #[error("run {0} exists already with another workflow or input")]
+    RunExists(Uuid),
+    /// This engine drives the run already; it never drives a run twice.
+    #[error("run {0} is already driven by this engine")]
+    AlreadyDriving(Uuid),
+    /// The engine was shut down; it starts nothing more.
+    #[error("the engine has been shut down")]
+    ShutDown,
+    /// The workflow uses an executor the engine does not have.
+    #[error("no executor named {0:?} is registered with this engine")]
+    UnknownExecutor(String),
+    /// An internal invariant broke (a bug in cairn).
+    #[error("internal error (a bug in cairn, please report it): {0}")]
+    Bug(String),
+}
+
+/// `Result` with the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

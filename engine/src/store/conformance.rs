@@ -1,0 +1,342 @@
+//! The conformance suite every [`Store`] passes: call [`check`] from a test of a store.
+//!
+//! Built with the crate's tests and with the `conformance` feature, so that a store in
+//! another crate (PostgreSQL, later) is held to exactly the same semantics.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{NewRun, Store};
+use crate::error::Error;
+use crate::event::EventKind;
+use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
+
+const TTL: Duration = Duration::from_secs(60);
+
+/// Runs every check, each on a fresh store from `make`. Panics on the first violation.
+pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F) {
+    transitions_commit_with_their_events_in_order(&make().await).await;
+    a_stale_transition_commits_nothing(&make().await).await;
+    an_illegal_transition_cannot_be_committed(&make().await).await;
+    only_the_lease_owner_commits(&make().await).await;
+    leases_are_exclusive_until_void_or_released(&make().await).await;
+    ending_a_run_releases_its_lease(&make().await).await;
+    a_run_id_is_created_once(&make().await).await;
+    runs_are_found_by_id_or_unique_prefix(&make().await).await;
+    listings_are_ordered(&make().await).await;
+}
+
+fn holder(name: &str) -> LeaseHolder {
+    LeaseHolder {
+        owner: name.to_owned(),
+        host: "conformance".into(),
+        pid: 1,
+        pid_start: 1,
+    }
+}
+
+fn new_run(id: Uuid) -> NewRun {
+    NewRun {
+        id,
+        workflow_name: "demo".into(),
+        workflow_hash: "h1".into(),
+        definition: "{}".into(),
+        input: json!({"n": 1}),
+        steps: vec!["a".into(), "b".into()],
+    }
+}
+
+fn step(run: Uuid, id: &str, from: StepState, to: StepState) -> Transition {
+    Transition::Step(StepTransition {
+        attempt: 1,
+        ..StepTransition::new(run, id, from, to)
+    })
+}
+
+fn run_change(run: Uuid, from: RunState, to: RunState) -> Transition {
+    Transition::Run(RunTransition {
+        run_id: run,
+        from,
+        to,
+        output: None,
+        error: None,
+        error_class: None,
+    })
+}
+
+fn batch(transitions: impl IntoIterator<Item = Transition>) -> Batch {
+    let mut batch = Batch::new();
+    for transition in transitions {
+        batch.push(transition).expect("a legal transition");
+    }
+    batch
+}
+
+/// Creates a running run leased to `owner`, with step `a` ready.
+async fn started(store: &impl Store, owner: &str) -> Uuid {
+    let run = Uuid::now_v7();
+    let first = batch([
+        run_change(run, RunState::Pending, RunState::Running),
+        step(run, "a", StepState::Pending, StepState::Ready),
+    ]);
+    store
+        .create_run(&new_run(run), &holder(owner), TTL, &first)
+        .await
+        .expect("create a run");
+    run
+}
+
+async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
+    let run = Uuid::now_v7();
+    let first = batch([
+        run_change(run, RunState::Pending, RunState::Running),
+        step(run, "a", StepState::Pending, StepState::Ready),
+        step(run, "a", StepState::Ready, StepState::Running),
+    ]);
+    let created = store
+        .create_run(&new_run(run), &holder("me"), TTL, &first)
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 4, "the creation and three transitions");
+    assert_eq!(created[0].kind, EventKind::Created);
+    let succeeded = Transition::Step(StepTransition {
+        output: Some(json!(42)),
+        detail: Some(json!({"note": "kept"})),
+        ..StepTransition::new(run, "a", StepState::Running, StepState::Succeeded)
+    });
+    let done = store.commit("me", &batch([succeeded])).await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].seq, 5);
+    assert_eq!(done[0].detail, Some(json!({"note": "kept"})));
+
+    let steps = store.steps(run).await.unwrap();
+    let ids: Vec<&str> = steps.iter().map(|step| step.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"], "steps in plan order");
+    assert_eq!(steps[0].state, StepState::Succeeded);
+    assert_eq!(steps[0].output, Some(json!(42)));
+    assert_eq!(steps[1].state, StepState::Pending);
+
+    let history = store.history(run).await.unwrap();
+    let mut expected = created;
+    expected.extend(done);
+    assert_eq!(history, expected, "history is exactly the committed events");
+    let seqs: Vec<i64> = history.iter().map(|event| event.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    let record = store.find_run(&run.to_string()).await.unwrap();
+    assert_eq!(record.state, RunState::Running);
+    assert_eq!(record.input, json!({"n": 1}));
+    assert_eq!(record.definition, "{}");
+    assert_eq!(record.updated_at, history[4].at);
+}
+
+async fn a_stale_transition_commits_nothing(store: &impl Store) {
+    let run = started(store, "me").await;
+    let before = store.history(run).await.unwrap();
+    // `b` is legal by the table but not from its stored state (pending).
+    let stale = batch([
+        step(run, "a", StepState::Ready, StepState::Running),
+        step(run, "b", StepState::Ready, StepState::Running),
+    ]);
+    let error = store.commit("me", &stale).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Conflict { what, .. } if what.contains('b')),
+        "{error:?}"
+    );
+    assert_eq!(store.history(run).await.unwrap(), before);
+    assert_eq!(store.steps(run).await.unwrap()[0].state, StepState::Ready);
+    let stale_run = batch([run_change(run, RunState::Paused, RunState::Running)]);
+    let error = store.commit("me", &stale_run).await.unwrap_err();
+    assert!(matches!(error, Error::Conflict { .. }), "{error:?}");
+    // A later good batch still commits, numbered right after the last committed event.
+    let good = batch([step(run, "a", StepState::Ready, StepState::Running)]);
+    let events = store.commit("me", &good).await.unwrap();
+    assert_eq!(events[0].seq, before.len() as i64 + 1);
+}
+
+async fn an_illegal_transition_cannot_be_committed(store: &impl Store) {
+    let run = started(store, "me").await;
+    let mut illegal = Batch::new();
+    assert!(
+        illegal
+            .push(step(run, "b", StepState::Pending, StepState::Succeeded))
+            .is_err()
+    );
+    illegal
+        .push(step(run, "a", StepState::Ready, StepState::Running))
+        .unwrap();
+    assert!(
+        illegal
+            .push(step(run, "a", StepState::Succeeded, StepState::Running))
+            .is_err()
+    );
+    assert!(
+        illegal
+            .push(step(run, "a", StepState::Ready, StepState::Running))
+            .is_err(),
+        "a transition must leave the state the batch left"
+    );
+    store.commit("me", &illegal).await.unwrap();
+    let states: Vec<StepState> = store
+        .steps(run)
+        .await
+        .unwrap()
+        .iter()
+        .map(|step| step.state)
+        .collect();
+    assert_eq!(states, [StepState::Running, StepState::Pending]);
+}
+
+async fn only_the_lease_owner_commits(store: &impl Store) {
+    let run = started(store, "me").await;
+    let before = store.history(run).await.unwrap();
+    let next = batch([step(run, "a", StepState::Ready, StepState::Running)]);
+    let error = store.commit("someone else", &next).await.unwrap_err();
+    assert!(
+        matches!(error, Error::LeaseLost(id) if id == run),
+        "{error:?}"
+    );
+    assert_eq!(store.history(run).await.unwrap(), before);
+    store.release_lease(run, "me").await.unwrap();
+    let error = store.commit("me", &next).await.unwrap_err();
+    assert!(matches!(error, Error::LeaseLost(_)), "{error:?}");
+    assert_eq!(store.history(run).await.unwrap(), before);
+}
+
+async fn leases_are_exclusive_until_void_or_released(store: &impl Store) {
+    let run = started(store, "first").await;
+    let never_void = |_: &LeaseHolder| false;
+    match store
+        .acquire_lease(run, &holder("second"), TTL, &never_void)
+        .await
+        .unwrap()
+    {
+        LeaseAttempt::Held { holder: held, .. } => assert_eq!(held, holder("first")),
+        other => panic!("expected Held, got {other:?}"),
+    }
+    assert!(store.renew_lease(run, "first", TTL).await.unwrap());
+    assert!(!store.renew_lease(run, "second", TTL).await.unwrap());
+    // A holder known to be gone loses the lease at once.
+    let void = |gone: &LeaseHolder| gone.owner == "first";
+    assert_eq!(
+        store
+            .acquire_lease(run, &holder("second"), TTL, &void)
+            .await
+            .unwrap(),
+        LeaseAttempt::Acquired
+    );
+    assert!(!store.renew_lease(run, "first", TTL).await.unwrap());
+    // The former holder's release does not touch the new holder's lease.
+    store.release_lease(run, "first").await.unwrap();
+    assert!(store.renew_lease(run, "second", TTL).await.unwrap());
+    store.release_lease(run, "second").await.unwrap();
+    assert_eq!(
+        store
+            .acquire_lease(run, &holder("third"), TTL, &never_void)
+            .await
+            .unwrap(),
+        LeaseAttempt::Acquired
+    );
+    // An expired lease is free too.
+    assert!(
+        store
+            .renew_lease(run, "third", Duration::ZERO)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .acquire_lease(run, &holder("fourth"), TTL, &never_void)
+            .await
+            .unwrap(),
+        LeaseAttempt::Acquired
+    );
+    let unknown = store
+        .acquire_lease(Uuid::now_v7(), &holder("x"), TTL, &never_void)
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown:?}");
+}
+
+async fn ending_a_run_releases_its_lease(store: &impl Store) {
+    let run = started(store, "me").await;
+    let end = batch([
+        step(run, "a", StepState::Ready, StepState::Cancelled),
+        step(run, "b", StepState::Pending, StepState::Cancelled),
+        run_change(run, RunState::Running, RunState::Cancelled),
+    ]);
+    store.commit("me", &end).await.unwrap();
+    assert!(!store.renew_lease(run, "me", TTL).await.unwrap());
+    assert_eq!(
+        store.find_run(&run.to_string()).await.unwrap().state,
+        RunState::Cancelled
+    );
+    assert!(!store.unfinished_runs().await.unwrap().contains(&run));
+}
+
+async fn a_run_id_is_created_once(store: &impl Store) {
+    let run = started(store, "me").await;
+    let before = store.history(run).await.unwrap();
+    let again = store
+        .create_run(&new_run(run), &holder("other"), TTL, &Batch::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, Error::RunExists(id) if id == run),
+        "{again:?}"
+    );
+    assert_eq!(store.history(run).await.unwrap(), before);
+    assert!(store.renew_lease(run, "me", TTL).await.unwrap());
+}
+
+async fn runs_are_found_by_id_or_unique_prefix(store: &impl Store) {
+    let ids = [
+        Uuid::from_u128(0x1234_5678_0000_7000_8000_0000_0000_0001),
+        Uuid::from_u128(0x1234_5678_0000_7000_8000_0000_0000_0002),
+        Uuid::from_u128(0xabcd_0000_0000_7000_8000_0000_0000_0001),
+    ];
+    for id in ids {
+        store
+            .create_run(&new_run(id), &holder("me"), TTL, &Batch::new())
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.find_run("abcd").await.unwrap().id, ids[2]);
+    assert_eq!(
+        store.find_run(&ids[1].to_string()).await.unwrap().id,
+        ids[1]
+    );
+    let ambiguous = store.find_run("12345678").await.unwrap_err();
+    assert!(
+        matches!(&ambiguous, Error::AmbiguousRun { matches, .. } if matches.len() >= 2),
+        "{ambiguous:?}"
+    );
+    let unknown = store.find_run("ffff").await.unwrap_err();
+    assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown:?}");
+    let short = store.find_run("abc").await.unwrap_err();
+    assert!(matches!(short, Error::UnknownRun(_)), "{short:?}");
+}
+
+async fn listings_are_ordered(store: &impl Store) {
+    let older = started(store, "me").await;
+    let newer = started(store, "me").await;
+    let finished = started(store, "me").await;
+    store
+        .commit(
+            "me",
+            &batch([
+                step(finished, "a", StepState::Ready, StepState::Skipped),
+                step(finished, "b", StepState::Pending, StepState::Skipped),
+                run_change(finished, RunState::Running, RunState::Succeeded),
+            ]),
+        )
+        .await
+        .unwrap();
+    let listed: Vec<Uuid> = store.runs().await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(listed, [finished, newer, older], "newest first");
+    assert!(store.runs().await.unwrap()[0].definition.is_empty());
+    assert_eq!(store.unfinished_runs().await.unwrap(), [older, newer]);
+}

@@ -1,0 +1,371 @@
+//! A store in memory: for tests, and runs that need not outlive the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::{NewRun, RunRecord, StepRecord, Store};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventKind};
+use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::state::{Batch, RunState, Transition};
+
+/// A [`Store`] that keeps everything in memory, with the same semantics as the SQLite one
+/// (it passes the same conformance suite). Nothing survives the process.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cairn_engine::Result<()> {
+/// use std::sync::Arc;
+/// use cairn_engine::{Engine, MemoryStore};
+///
+/// let engine = Engine::builder_with_store(Arc::new(MemoryStore::new())).open().await?;
+/// assert!(engine.runs().await?.is_empty());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    runs: Mutex<BTreeMap<Uuid, StoredRun>>,
+}
+
+#[derive(Debug)]
+struct StoredRun {
+    record: RunRecord,
+    steps: Vec<StepRecord>,
+    positions: HashMap<String, usize>,
+    events: Vec<Event>,
+    lease: Option<(LeaseHolder, DateTime<Utc>)>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+}
+
+/// Refuses `batch` if `owner` does not hold one of its runs or a transition does not leave
+/// the stored state; changes nothing.
+fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result<()> {
+    // Where the batch has left each run and step so far: later transitions continue from there.
+    let mut run_states: HashMap<Uuid, RunState> = HashMap::new();
+    let mut step_states = HashMap::new();
+    for transition in batch.transitions() {
+        let run_id = transition.run_id();
+        let run = runs
+            .get(&run_id)
+            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
+        if run
+            .lease
+            .as_ref()
+            .is_none_or(|(holder, _)| holder.owner != owner)
+        {
+            return Err(Error::LeaseLost(run_id));
+        }
+        match transition {
+            Transition::Run(change) => {
+                let now = *run_states.entry(run_id).or_insert(run.record.state);
+                if now != change.from {
+                    return Err(Error::Conflict {
+                        run: run_id,
+                        what: "the run".into(),
+                    });
+                }
+                run_states.insert(run_id, change.to);
+            }
+            Transition::Step(change) => {
+                let position = run.positions.get(&change.step_id).copied();
+                let stored = position.map(|position| run.steps[position].state);
+                let key = (run_id, change.step_id.as_str());
+                let now = step_states.get(&key).copied().or(stored);
+                if now != Some(change.from) {
+                    return Err(Error::Conflict {
+                        run: run_id,
+                        what: format!(
+                            "step {} (now {})",
+                            change.step_id,
+                            now.map_or("missing", |state| state.as_str())
+                        ),
+                    });
+                }
+                step_states.insert(key, change.to);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies a checked `batch` and returns its events.
+fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>) -> Vec<Event> {
+    let mut events = Vec::with_capacity(batch.len());
+    for transition in batch.transitions() {
+        let run = runs
+            .get_mut(&transition.run_id())
+            .expect("checked: every run of the batch exists");
+        let (kind, attempt, detail) = match transition {
+            Transition::Run(change) => {
+                run.record.state = change.to;
+                run.record.output = change.output.clone();
+                run.record.error = change.error.clone();
+                run.record.error_class = change.error_class;
+                if change.to.is_terminal() {
+                    run.lease = None;
+                }
+                let detail = change.error.as_ref().map(|error| {
+                    Map::from_iter([("error".to_owned(), Value::String(error.clone()))])
+                });
+                let kind = EventKind::Run {
+                    from: change.from,
+                    to: change.to,
+                };
+                (kind, None, detail)
+            }
+            Transition::Step(change) => {
+                let step = &mut run.steps[run.positions[&change.step_id]];
+                step.state = change.to;
+                step.attempt = change.attempt;
+                step.fallback = change.fallback;
+                step.output = change.output.clone();
+                step.error = change.error.clone();
+                step.wake_at = change.wake_at;
+                if change.usage.is_some() {
+                    step.usage = change.usage.clone();
+                }
+                let mut detail = match &change.detail {
+                    Some(Value::Object(detail)) => detail.clone(),
+                    Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
+                    None => Map::new(),
+                };
+                if let Some(error) = &change.error {
+                    detail.insert("error".into(), Value::String(error.clone()));
+                }
+                let kind = EventKind::Step {
+                    step_id: change.step_id.clone(),
+                    from: change.from,
+                    to: change.to,
+                };
+                (
+                    kind,
+                    Some(change.attempt),
+                    (!detail.is_empty()).then_some(detail),
+                )
+            }
+        };
+        let event = Event {
+            run_id: run.record.id,
+            seq: run.events.len() as i64 + 1,
+            at,
+            kind,
+            attempt,
+            detail: detail.map(Value::Object),
+        };
+        run.record.updated_at = at;
+        run.events.push(event.clone());
+        events.push(event);
+    }
+    events
+}
+
+/// Now, at the milliseconds the SQLite store keeps.
+fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_run(
+        &self,
+        run: &NewRun,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        batch: &Batch,
+    ) -> Result<Vec<Event>> {
+        let at = now();
+        let mut runs = self.runs.lock().await;
+        if runs.contains_key(&run.id) {
+            return Err(Error::RunExists(run.id));
+        }
+        let created = Event {
+            run_id: run.id,
+            seq: 1,
+            at,
+            kind: EventKind::Created,
+            attempt: None,
+            detail: None,
+        };
+        let stored = StoredRun {
+            record: RunRecord {
+                id: run.id,
+                workflow_name: run.workflow_name.clone(),
+                workflow_hash: run.workflow_hash.clone(),
+                definition: run.definition.clone(),
+                state: RunState::Pending,
+                input: run.input.clone(),
+                output: None,
+                error: None,
+                error_class: None,
+                created_at: at,
+                updated_at: at,
+            },
+            steps: run.steps.iter().map(|id| StepRecord::pending(id)).collect(),
+            positions: run
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(position, id)| (id.clone(), position))
+                .collect(),
+            events: vec![created.clone()],
+            lease: Some((holder.clone(), at + ttl)),
+        };
+        // All or nothing: check the batch against the new run before keeping it.
+        runs.insert(run.id, stored);
+        if let Err(error) = check(&runs, &holder.owner, batch) {
+            runs.remove(&run.id);
+            return Err(error);
+        }
+        let mut events = vec![created];
+        events.extend(apply(&mut runs, batch, at));
+        Ok(events)
+    }
+
+    async fn commit(&self, owner: &str, batch: &Batch) -> Result<Vec<Event>> {
+        let mut runs = self.runs.lock().await;
+        check(&runs, owner, batch)?;
+        Ok(apply(&mut runs, batch, now()))
+    }
+
+    async fn acquire_lease(
+        &self,
+        run_id: Uuid,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
+    ) -> Result<LeaseAttempt> {
+        let now = now();
+        let mut runs = self.runs.lock().await;
+        let run = runs
+            .get_mut(&run_id)
+            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
+        if let Some((current, expires)) = &run.lease
+            && current.owner != holder.owner
+            && *expires > now
+            && !is_void(current)
+        {
+            return Ok(LeaseAttempt::Held {
+                holder: current.clone(),
+                expires: *expires,
+            });
+        }
+        run.lease = Some((holder.clone(), now + ttl));
+        Ok(LeaseAttempt::Acquired)
+    }
+
+    async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool> {
+        let mut runs = self.runs.lock().await;
+        let Some((holder, expires)) = runs.get_mut(&run_id).and_then(|run| run.lease.as_mut())
+        else {
+            return Ok(false);
+        };
+        if holder.owner != owner {
+            return Ok(false);
+        }
+        *expires = now() + ttl;
+        Ok(true)
+    }
+
+    async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
+        let mut runs = self.runs.lock().await;
+        if let Some(run) = runs.get_mut(&run_id)
+            && run
+                .lease
+                .as_ref()
+                .is_some_and(|(holder, _)| holder.owner == owner)
+        {
+            run.lease = None;
+        }
+        Ok(())
+    }
+
+    async fn find_run(&self, id: &str) -> Result<RunRecord> {
+        let runs = self.runs.lock().await;
+        let matches: Vec<&StoredRun> = runs
+            .values()
+            .filter(|run| {
+                let full = run.record.id.to_string();
+                full == id || (id.len() >= 4 && full.starts_with(id))
+            })
+            .collect();
+        match matches.as_slice() {
+            [] => Err(Error::UnknownRun(id.to_owned())),
+            [only] => Ok(only.record.clone()),
+            several => match several.iter().find(|run| run.record.id.to_string() == id) {
+                Some(exact) => Ok(exact.record.clone()),
+                None => Err(Error::AmbiguousRun {
+                    prefix: id.to_owned(),
+                    matches: several
+                        .iter()
+                        .take(3)
+                        .map(|run| run.record.id.to_string())
+                        .collect(),
+                }),
+            },
+        }
+    }
+
+    async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
+        let runs = self.runs.lock().await;
+        Ok(runs
+            .get(&run_id)
+            .map(|run| run.steps.clone())
+            .unwrap_or_default())
+    }
+
+    async fn runs(&self) -> Result<Vec<RunRecord>> {
+        let runs = self.runs.lock().await;
+        let mut records: Vec<RunRecord> = runs
+            .values()
+            .map(|run| RunRecord {
+                definition: String::new(),
+                ..run.record.clone()
+            })
+            .collect();
+        records.sort_by_key(|run| std::cmp::Reverse((run.created_at, run.id)));
+        Ok(records)
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<Uuid>> {
+        let runs = self.runs.lock().await;
+        let mut unfinished: Vec<&RunRecord> = runs
+            .values()
+            .map(|run| &run.record)
+            .filter(|run| matches!(run.state, RunState::Pending | RunState::Running))
+            .collect();
+        unfinished.sort_by_key(|run| (run.created_at, run.id));
+        Ok(unfinished.into_iter().map(|run| run.id).collect())
+    }
+
+    async fn history(&self, run_id: Uuid) -> Result<Vec<Event>> {
+        let runs = self.runs.lock().await;
+        Ok(runs
+            .get(&run_id)
+            .map(|run| run.events.clone())
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite() {
+        conformance::check(|| async { MemoryStore::new() }).await;
+    }
+}

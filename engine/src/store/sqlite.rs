@@ -1,0 +1,773 @@
+//! The SQLite store: WAL mode, one writer connection, group commit.
+//!
+//! One writer connection behind a mutex commits every transition of a batch in one
+//! `BEGIN IMMEDIATE` transaction, each transition with its event; a pool of readers serves
+//! queries. WAL mode lets readers and the writer proceed side by side, also across processes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Connection, Row};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::{NewRun, RunRecord, StepRecord, Store};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventKind};
+use crate::executor::Usage;
+use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::state::{Batch, UnknownState};
+
+mod write;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// How hard each commit is pushed to disk (SQLite's `synchronous`, in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: survives a crash of cairn; the last commits may be lost on power
+    /// loss (the database stays consistent).
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is on disk before it is reported, also across power loss.
+    Full,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The database file.
+    pub path: PathBuf,
+    /// Create the file when it does not exist.
+    pub create: bool,
+    /// How hard commits are pushed to disk.
+    pub durability: Durability,
+    /// How long to wait for another process's lock before giving up.
+    pub busy_timeout: Duration,
+}
+
+impl StoreOptions {
+    /// Options for `path`: create it if missing, [`Durability::Normal`], 5 s busy timeout.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StoreOptions {
+            path: path.into(),
+            create: true,
+            durability: Durability::Normal,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The SQLite store. Open it with [`SqliteStore::open`]; share it behind an `Arc`.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    reads: SqlitePool,
+    writer: Mutex<Writer>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    conn: SqliteConnection,
+    next_seq: HashMap<Uuid, i64>,
+}
+
+impl SqliteStore {
+    /// Opens (and if asked creates) the database and brings its schema up to date.
+    ///
+    /// A directory, a missing folder, a file that is not SQLite, and an SQLite database
+    /// that holds another application's tables are refused and left unchanged. A new
+    /// database and its WAL files are readable by their owner only.
+    pub async fn open(options: &StoreOptions) -> Result<SqliteStore> {
+        let path = options.path.clone();
+        if path.is_dir() {
+            return Err(Error::IsADirectory(path));
+        }
+        if !path.exists() {
+            if !options.create {
+                return Err(Error::MissingDatabase(path));
+            }
+            let folder = path
+                .parent()
+                .filter(|folder| !folder.as_os_str().is_empty());
+            if folder.is_some_and(|folder| !folder.is_dir()) {
+                return Err(Error::MissingDirectory(path));
+            }
+            create_private(&path)?;
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(false)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match options.durability {
+                Durability::Normal => SqliteSynchronous::Normal,
+                Durability::Full => SqliteSynchronous::Full,
+            })
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true)
+            // The commit guards write a temporary table: keep it off the disk.
+            .pragma("temp_store", "memory");
+        let fail = |error| classify(&path, error);
+        refuse_foreign(&path, options.busy_timeout).await?;
+        let mut conn = connect_patiently(&connect, options.busy_timeout)
+            .await
+            .map_err(fail)?;
+        migrate(&mut conn).await.map_err(|error| match error {
+            sqlx::migrate::MigrateError::VersionMissing(version) => Error::NewerSchema {
+                path: path.clone(),
+                version,
+            },
+            sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
+            other => Error::Corrupt(other.to_string()),
+        })?;
+        sqlx::query(write::PREPARE_GUARDS)
+            .execute(&mut conn)
+            .await
+            .map_err(fail)?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(connect)
+            .await
+            .map_err(fail)?;
+        Ok(SqliteStore {
+            path,
+            reads,
+            writer: Mutex::new(Writer {
+                conn,
+                next_seq: HashMap::new(),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection (checkpointing the WAL when it is the last one).
+    pub async fn close(self) {
+        self.reads.close().await;
+        let _ = self.writer.into_inner().conn.close().await;
+    }
+
+    fn fail(&self) -> impl Fn(sqlx::Error) -> Error + '_ {
+        |error| classify(&self.path, error)
+    }
+
+    /// Commits `batch` (creating `create` first, if given) and returns its events.
+    async fn write(
+        &self,
+        create: Option<(&NewRun, &LeaseHolder, Duration)>,
+        owner: &str,
+        batch: &Batch,
+    ) -> Result<Vec<Event>> {
+        let fail = self.fail();
+        let now = Utc::now();
+        let mut writer = self.writer.lock().await;
+        let Writer { conn, next_seq } = &mut *writer;
+        let before = next_seq.clone();
+        let record = create.map(|(run, holder, ttl)| {
+            next_seq.insert(run.id, 2);
+            write::new_run(run, holder, (now + ttl).timestamp_millis())
+        });
+        for transition in batch.transitions() {
+            let run_id = transition.run_id();
+            if let std::collections::hash_map::Entry::Vacant(entry) = next_seq.entry(run_id) {
+                entry.insert(next_seq_of(conn, run_id).await.map_err(&fail)?);
+            }
+        }
+        let rows = write::Rows::new(batch, next_seq);
+        if let Err(error) = rows
+            .commit(conn, record.as_ref(), owner, now.timestamp_millis())
+            .await
+        {
+            // The query stopped before its COMMIT: end the transaction it began, if any.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            *next_seq = before;
+            return Err(match write::refusal(&error) {
+                Some(write::Refusal::LeaseLost) => Error::LeaseLost(rows.first_run()),
+                Some(write::Refusal::Stale) => {
+                    let run = rows.first_run();
+                    match rows.stale_step(conn).await.map_err(&fail)? {
+                        Some((step, state)) => Error::Conflict {
+                            run,
+                            what: format!("step {step} (now {state})"),
+                        },
+                        None => Error::Conflict {
+                            run,
+                            what: "the run".into(),
+                        },
+                    }
+                }
+                None => match (create, &error) {
+                    (Some((run, ..)), sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                        Error::RunExists(run.id)
+                    }
+                    _ => fail(error),
+                },
+            });
+        }
+        let events = rows.events(create.map(|(run, ..)| run.id), now);
+        for event in &events {
+            if let EventKind::Run { to, .. } = event.kind
+                && to.is_terminal()
+            {
+                next_seq.remove(&event.run_id);
+            }
+        }
+        Ok(events)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_run(
+        &self,
+        run: &NewRun,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        batch: &Batch,
+    ) -> Result<Vec<Event>> {
+        self.write(Some((run, holder, ttl)), &holder.owner, batch)
+            .await
+    }
+
+    async fn commit(&self, owner: &str, batch: &Batch) -> Result<Vec<Event>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(None, owner, batch).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        run_id: Uuid,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
+    ) -> Result<LeaseAttempt> {
+        let fail = self.fail();
+        let now = Utc::now();
+        let mut writer = self.writer.lock().await;
+        let mut tx = writer
+            .conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(&fail)?;
+        let row = sqlx::query(
+            "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires FROM runs WHERE id = ?",
+        )
+        .bind(run_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(&fail)?
+        .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
+        if let Some(owner) = row.get::<Option<String>, _>(0) {
+            let current = LeaseHolder {
+                owner,
+                host: row.get(1),
+                pid: row.get::<i64, _>(2) as u32,
+                pid_start: row.get::<i64, _>(3) as u64,
+            };
+            let expires = millis_to_time(row.get(4));
+            if current.owner != holder.owner && expires > now && !is_void(&current) {
+                return Ok(LeaseAttempt::Held {
+                    holder: current,
+                    expires,
+                });
+            }
+        }
+        let expires = now + ttl;
+        sqlx::query(
+            "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?, lease_expires = ?
+             WHERE id = ?",
+        )
+        .bind(&holder.owner)
+        .bind(&holder.host)
+        .bind(i64::from(holder.pid))
+        .bind(holder.pid_start as i64)
+        .bind(expires.timestamp_millis())
+        .bind(run_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(&fail)?;
+        tx.commit().await.map_err(&fail)?;
+        Ok(LeaseAttempt::Acquired)
+    }
+
+    async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool> {
+        let expires = (Utc::now() + ttl).timestamp_millis();
+        let mut writer = self.writer.lock().await;
+        let done =
+            sqlx::query("UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?")
+                .bind(expires)
+                .bind(run_id.to_string())
+                .bind(owner)
+                .execute(&mut writer.conn)
+                .await
+                .map_err(self.fail())?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
+        let mut writer = self.writer.lock().await;
+        sqlx::query(
+            "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, lease_pid_start = NULL,
+             lease_expires = NULL WHERE id = ? AND lease_owner = ?",
+        )
+        .bind(run_id.to_string())
+        .bind(owner)
+        .execute(&mut writer.conn)
+        .await
+        .map_err(self.fail())?;
+        writer.next_seq.remove(&run_id);
+        Ok(())
+    }
+
+    async fn find_run(&self, id: &str) -> Result<RunRecord> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.workflow_name, r.workflow_hash, w.definition, r.state, r.input, r.output, r.error,
+                    r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
+             FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
+             WHERE r.id = ?1 OR (length(?1) >= 4 AND substr(r.id, 1, length(?1)) = ?1)
+             ORDER BY r.id != ?1, r.id LIMIT 3",
+        )
+        .bind(id)
+        .fetch_all(&self.reads)
+        .await
+        .map_err(self.fail())?;
+        match rows.as_slice() {
+            [] => Err(Error::UnknownRun(id.to_owned())),
+            [first, ..] if first.get::<String, _>(0) == id => run_record(first),
+            [only] => run_record(only),
+            several => Err(Error::AmbiguousRun {
+                prefix: id.to_owned(),
+                matches: several.iter().map(|row| row.get(0)).collect(),
+            }),
+        }
+    }
+
+    /// The rows come back as one JSON array (one round trip to sqlx's connection thread,
+    /// not one per row): resuming a run of 100,000 steps reads them all.
+    async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
+        let rows: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(step_id, state, attempt, json(output), error,
+                                                wake_at, json(usage), fallback) ORDER BY position)
+             FROM steps WHERE run_id = ?",
+        )
+        .bind(run_id.to_string())
+        .fetch_one(&self.reads)
+        .await
+        .map_err(self.fail())?;
+        type Row = (
+            String,
+            String,
+            u32,
+            Option<Value>,
+            Option<String>,
+            Option<i64>,
+            Option<Usage>,
+            u32,
+        );
+        let rows: Vec<Row> = serde_json::from_str(&rows)
+            .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))?;
+        rows.into_iter()
+            .map(
+                |(id, state, attempt, output, error, wake_at, usage, fallback)| {
+                    Ok(StepRecord {
+                        id,
+                        state: parse_state(state)?,
+                        attempt,
+                        fallback,
+                        output,
+                        error,
+                        wake_at: wake_at.map(millis_to_time),
+                        usage,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    async fn runs(&self) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.workflow_name, r.workflow_hash, '', r.state, r.input, r.output, r.error, r.error_class,
+                    r.created_at,
+                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
+             FROM runs r ORDER BY r.created_at DESC, r.id DESC",
+        )
+        .fetch_all(&self.reads)
+        .await
+        .map_err(self.fail())?;
+        rows.iter().map(run_record).collect()
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<Uuid>> {
+        let rows = sqlx::query(
+            "SELECT id FROM runs WHERE state IN ('pending', 'running') ORDER BY created_at, id",
+        )
+        .fetch_all(&self.reads)
+        .await
+        .map_err(self.fail())?;
+        rows.iter().map(|row| parse_uuid(row.get(0))).collect()
+    }
+
+    async fn history(&self, run_id: Uuid) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, step_id, from_state, to_state, attempt, detail FROM events WHERE run_id = ? ORDER BY seq",
+        )
+        .bind(run_id.to_string())
+        .fetch_all(&self.reads)
+        .await
+        .map_err(self.fail())?;
+        rows.iter()
+            .map(|row| {
+                let from: Option<String> = row.get(3);
+                let to: String = row.get(4);
+                let kind = match (row.get::<Option<String>, _>(2), from) {
+                    (_, None) => EventKind::Created,
+                    (None, Some(from)) => EventKind::Run {
+                        from: parse_state(from)?,
+                        to: parse_state(to)?,
+                    },
+                    (Some(step_id), Some(from)) => EventKind::Step {
+                        step_id,
+                        from: parse_state(from)?,
+                        to: parse_state(to)?,
+                    },
+                };
+                Ok(Event {
+                    run_id,
+                    seq: row.get(0),
+                    at: millis_to_time(row.get(1)),
+                    kind,
+                    attempt: row.get::<Option<i64>, _>(5).map(|a| a as u32),
+                    detail: row
+                        .get::<Option<String>, _>(6)
+                        .map(parse_json)
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Creates an empty database file readable and writable by its owner only; SQLite's WAL
+/// and shared-memory files take the database file's permissions.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .or_else(|error| match error.kind() {
+            // Another process created it first: fine, it is theirs to set up.
+            std::io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(Error::Database(Box::new(error))),
+        })
+}
+
+/// Refuses an SQLite database that holds tables but not cairn's: another application's.
+/// It looks through a read-only connection that sets nothing, so a refused file is left
+/// byte for byte as it was (setting WAL mode alone would rewrite its header).
+async fn refuse_foreign(path: &Path, busy_timeout: Duration) -> Result<()> {
+    if std::fs::metadata(path).map_or(true, |file| file.len() == 0) {
+        return Ok(());
+    }
+    let look = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(busy_timeout);
+    let mut conn = SqliteConnection::connect_with(&look)
+        .await
+        .map_err(|error| classify(path, error))?;
+    let tables: std::result::Result<Vec<String>, _> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await;
+    let _ = conn.close().await;
+    let tables = tables.map_err(|error| classify(path, error))?;
+    if tables.is_empty() || tables.iter().any(|name| name == "_sqlx_migrations") {
+        return Ok(());
+    }
+    let mut shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+    if tables.len() > shown.len() {
+        shown.push("...");
+    }
+    Err(Error::ForeignDatabase {
+        path: path.to_owned(),
+        tables: shown.join(", "),
+    })
+}
+
+async fn next_seq_of(
+    conn: &mut SqliteConnection,
+    run_id: Uuid,
+) -> std::result::Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?")
+        .bind(run_id.to_string())
+        .fetch_one(conn)
+        .await?;
+    Ok(row.get(0))
+}
+
+fn run_record(row: &SqliteRow) -> Result<RunRecord> {
+    Ok(RunRecord {
+        id: parse_uuid(row.get(0))?,
+        workflow_name: row.get(1),
+        workflow_hash: row.get(2),
+        definition: row.get(3),
+        state: parse_state(row.get(4))?,
+        input: parse_json(row.get(5))?,
+        output: row
+            .get::<Option<String>, _>(6)
+            .map(parse_json)
+            .transpose()?,
+        error: row.get(7),
+        error_class: row
+            .get::<Option<String>, _>(8)
+            .map(|class| {
+                class
+                    .parse()
+                    .map_err(|_| Error::Corrupt(format!("error class {class:?}")))
+            })
+            .transpose()?,
+        created_at: millis_to_time(row.get(9)),
+        updated_at: millis_to_time(row.get(10)),
+    })
+}
+
+/// Opens a connection, retrying while the database is busy, up to `patience`. Setting up a
+/// connection (WAL mode on a new file) can meet another process's lock where SQLite does not
+/// wait by itself.
+async fn connect_patiently(
+    options: &SqliteConnectOptions,
+    patience: Duration,
+) -> std::result::Result<SqliteConnection, sqlx::Error> {
+    let give_up = tokio::time::Instant::now() + patience;
+    loop {
+        match SqliteConnection::connect_with(options).await {
+            Err(error) if is_busy(&error) && tokio::time::Instant::now() < give_up => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(error: &sqlx::Error) -> bool {
+    matches!(primary_code(error), Some(5 | 6))
+}
+
+/// The primary SQLite result code of a database error.
+fn primary_code(error: &sqlx::Error) -> Option<i64> {
+    let sqlx::Error::Database(db) = error else {
+        return None;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i64>().ok())
+        .map(|code| code & 0xff)
+}
+
+/// Brings the schema up to date. Two processes opening a new database at once must not
+/// both apply the first migration: when any is pending, they are applied under an
+/// IMMEDIATE transaction (the migrator nests its own in savepoints), so the second process
+/// waits for the first and then finds nothing left to do. (`run_direct` rather than `run`:
+/// `run`'s `Acquire` bound makes the future unusable in a spawned task.)
+async fn migrate(
+    conn: &mut SqliteConnection,
+) -> std::result::Result<(), sqlx::migrate::MigrateError> {
+    let latest = MIGRATOR.iter().map(|migration| migration.version).max();
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or(None);
+    if applied == latest {
+        // Nothing to apply: only check the applied migrations' checksums, without a lock.
+        return MIGRATOR.run_direct(None, conn, false).await;
+    }
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    MIGRATOR.run_direct(None, &mut *tx, false).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Turns an sqlx error into the store error a user can act on.
+fn classify(path: &Path, error: sqlx::Error) -> Error {
+    match primary_code(&error) {
+        Some(26) => Error::NotADatabase(path.to_owned()),
+        Some(5 | 6) => Error::Locked(path.to_owned()),
+        Some(14) => Error::MissingDatabase(path.to_owned()),
+        _ => Error::Database(Box::new(error)),
+    }
+}
+
+fn parse_uuid(text: String) -> Result<Uuid> {
+    Uuid::parse_str(&text).map_err(|e| Error::Corrupt(format!("run id {text:?}: {e}")))
+}
+
+fn parse_json(text: String) -> Result<Value> {
+    serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
+}
+
+fn parse_state<S: FromStr<Err = UnknownState>>(text: String) -> Result<S> {
+    text.parse()
+        .map_err(|e: UnknownState| Error::Corrupt(e.to_string()))
+}
+
+fn millis_to_time(millis: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(millis)
+        .single()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::store::conformance;
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut n = 0;
+        conformance::check(|| {
+            n += 1;
+            let path = dir.path().join(format!("cairn-{n}.db"));
+            async move { SqliteStore::open(&StoreOptions::new(path)).await.unwrap() }
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn bad_files_are_named_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+        let error = SqliteStore::open(&StoreOptions::new(&junk))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::NotADatabase(_)), "{error:?}");
+        assert!(
+            std::fs::read(&junk).unwrap() == vec![b'x'; 4096],
+            "the file changed"
+        );
+
+        let missing = StoreOptions {
+            create: false,
+            ..StoreOptions::new(dir.path().join("none.db"))
+        };
+        let error = SqliteStore::open(&missing).await.unwrap_err();
+        assert!(matches!(error, Error::MissingDatabase(_)), "{error:?}");
+        assert!(!dir.path().join("none.db").exists());
+
+        let error = SqliteStore::open(&StoreOptions::new(dir.path()))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::IsADirectory(_)), "{error:?}");
+
+        let nowhere = dir.path().join("no/such/folder/cairn.db");
+        let error = SqliteStore::open(&StoreOptions::new(&nowhere))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::MissingDirectory(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn another_applications_database_is_refused_and_left_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let error = SqliteStore::open(&StoreOptions::new(&path))
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("invoices"),
+            "the error names what is there: {error}"
+        );
+        assert!(matches!(error, Error::ForeignDatabase { .. }), "{error:?}");
+        assert!(std::fs::read(&path).unwrap() == before, "the file changed");
+    }
+
+    #[tokio::test]
+    async fn a_new_database_is_private_to_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.db");
+        let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+        for file in ["cairn.db", "cairn.db-wal", "cairn.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
+        }
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn stores_opening_a_new_database_at_once_all_succeed() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cairn.db");
+            let opens = (0..4).map(|_| {
+                let options = StoreOptions::new(&path);
+                tokio::spawn(async move { SqliteStore::open(&options).await.map(drop) })
+            });
+            for open in futures::future::join_all(opens).await {
+                open.unwrap().unwrap();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.db");
+        SqliteStore::open(&StoreOptions::new(&path))
+            .await
+            .unwrap()
+            .close()
+            .await;
+        let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (9999, 'future', 1, x'00', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        let error = SqliteStore::open(&StoreOptions::new(&path))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::NewerSchema { version: 9999, .. }),
+            "{error:?}"
+        );
+    }
+}
