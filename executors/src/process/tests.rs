@@ -8,14 +8,16 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{ProcessExecutor, find_program};
-use crate::params::test_support::action;
+use crate::params::test_support::{HANG, action, within};
 
 async fn run(params: Value) -> Outcome {
     run_with(&ProcessExecutor::new(), params, ExecContext::new()).await
 }
 
+/// Runs one attempt; fails the test if it has not ended within [`HANG`].
 async fn run_with(executor: &ProcessExecutor, params: Value, ctx: ExecContext) -> Outcome {
-    executor.execute(&action("process", params), ctx).await
+    let what = format!("the attempt of {}", params["command"]);
+    within(&what, executor.execute(&action("process", params), ctx)).await
 }
 
 fn error(outcome: &Outcome) -> (ErrorClass, &str) {
@@ -56,6 +58,21 @@ fn assert_group_gone(pgid: i32) {
         members.is_empty(),
         "processes of group {pgid} left behind (pid, state): {members:?}"
     );
+}
+
+/// Reads the fifo at `path` to its end, within [`HANG`]. The read blocks until a writer
+/// opens the fifo, so it runs on a thread of its own: left blocked in tokio's blocking pool
+/// by a failing test, it would keep the runtime from shutting down, and the test from ending.
+async fn read_fifo(path: &Path) -> String {
+    let (sender, read) = tokio::sync::oneshot::channel();
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let _ = sender.send(std::fs::read_to_string(path));
+    });
+    within("reading the fifo", read)
+        .await
+        .expect("the reading thread ended")
+        .expect("the fifo is readable")
 }
 
 /// Reads "pgid pid" as the test scripts print it.
@@ -308,7 +325,7 @@ async fn cancellation_terminates_the_group() {
     });
     // Opening the fifo waits for the script to open it: the group is running.
     let written = tokio::select! {
-        written = tokio::fs::read_to_string(&fifo) => written.unwrap(),
+        written = read_fifo(&fifo) => written,
         outcome = &mut attempt => panic!("the step ended before it started: {outcome:?}"),
     };
     ctx.cancel.cancel();
@@ -404,7 +421,7 @@ async fn a_step_dies_with_a_killed_engine() {
         .spawn()
         .unwrap();
     let written = tokio::select! {
-        written = tokio::fs::read_to_string(&fifo) => written.unwrap(),
+        written = read_fifo(&fifo) => written,
         status = engine.wait() => panic!("the engine ended before its step started: {status:?}"),
     };
     let step: i32 = written.trim().parse().expect("the step's pid");
@@ -413,7 +430,7 @@ async fn a_step_dies_with_a_killed_engine() {
     // SIGKILL is delivered asynchronously: wait (bounded) for the step to be dead — a zombie
     // awaiting init, or gone.
     let stat = format!("/proc/{step}/stat");
-    let give_up = Instant::now() + Duration::from_secs(30);
+    let give_up = Instant::now() + HANG;
     loop {
         let state = std::fs::read_to_string(&stat).ok().and_then(|stat| {
             stat.rsplit_once(')')
