@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::scratch::{HANG, Scratch, finish, states};
+use super::scratch::{Scratch, states};
+use crate::{HANG, finish};
 
 /// Where a step of the crash workflow stops until the test opens the gate (a file, `open`,
 /// in the gate directory). A held step first leaves `<step>.held` there, so the test knows,
@@ -230,7 +231,10 @@ fn killed_inside_a_step_resumes_without_rerunning_finished_steps() {
         1,
         |states| states["a"] == "succeeded",
     );
-    assert_eq!(with_state(&crash.before, "succeeded"), BTreeSet::from(["a"]));
+    assert_eq!(
+        with_state(&crash.before, "succeeded"),
+        BTreeSet::from(["a"])
+    );
     assert_eq!(crash.held, BTreeSet::from(["b".to_owned()]));
     assert_eq!(
         crash.marks_before,
@@ -244,11 +248,20 @@ fn killed_inside_a_step_resumes_without_rerunning_finished_steps() {
 fn killed_between_steps_resumes_without_rerunning_finished_steps() {
     // Right after a succeeded: b is held before its work starts.
     let crash = kill_and_resume(
-        |id| if id == "b" { Hold::BeforeWork } else { Hold::No },
+        |id| {
+            if id == "b" {
+                Hold::BeforeWork
+            } else {
+                Hold::No
+            }
+        },
         1,
         |states| states["a"] == "succeeded",
     );
-    assert_eq!(with_state(&crash.before, "succeeded"), BTreeSet::from(["a"]));
+    assert_eq!(
+        with_state(&crash.before, "succeeded"),
+        BTreeSet::from(["a"])
+    );
     assert_eq!(crash.held, BTreeSet::from(["b".to_owned()]));
     assert_eq!(crash.marks_before, BTreeMap::from([("a".to_owned(), 1)]));
     assert_eq!(crash.marks_after, ran_once_but(&[]));
@@ -283,7 +296,12 @@ fn killed_during_a_fan_out_resumes_without_rerunning_finished_steps() {
         .collect();
     assert_eq!(waiting.len(), 1, "{:?}", crash.before);
     // a, b, the two finished branches and the three held ones each ran once.
-    assert_eq!(crash.marks_before.len(), 2 + 2 + 3, "{:?}", crash.marks_before);
+    assert_eq!(
+        crash.marks_before.len(),
+        2 + 2 + 3,
+        "{:?}",
+        crash.marks_before
+    );
     assert!(
         crash.marks_before.values().all(|&count| count == 1),
         "{:?}",

@@ -21,7 +21,11 @@ async fn run(params: Value) -> Outcome {
 /// Runs one attempt; fails the test if it does not end (see [`within`]).
 async fn run_with(params: Value, ctx: ExecContext) -> Outcome {
     let what = format!("the attempt of {params}");
-    within(&what, AgentExecutor::new().execute(&action("agent", params), ctx)).await
+    within(
+        &what,
+        AgentExecutor::new().execute(&action("agent", params), ctx),
+    )
+    .await
 }
 
 fn error(outcome: &Outcome) -> (ErrorClass, &str) {
