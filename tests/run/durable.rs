@@ -569,7 +569,9 @@ fn a_run_past_its_timeout_fails_and_cancels_what_has_not_ended() {
         "slow.json",
         &json!({
             "name": "slow",
-            "limits": {"timeout": "300ms"},
+            // Long enough for `quick` to end first even on a loaded machine; `slow` never
+            // ends, so the timeout is what ends the run.
+            "limits": {"timeout": "2s"},
             "steps": [
                 {"id": "quick", "executor": "noop", "with": {"output": 1}},
                 {"id": "slow", "needs": ["quick"], "executor": "sleep", "with": {"duration": "1h"}},
@@ -584,7 +586,7 @@ fn a_run_past_its_timeout_fails_and_cancels_what_has_not_ended() {
         show["error"]
             .as_str()
             .unwrap()
-            .contains("timed out (limits.timeout = 300ms)"),
+            .contains("timed out (limits.timeout = 2s)"),
         "{show}"
     );
     let states = states(&show);
