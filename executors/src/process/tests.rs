@@ -285,8 +285,10 @@ async fn timeout_kills_the_whole_group_even_what_ignores_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let pids_file = dir.path().join("pids");
     let script = "trap '' TERM; sleep 1000 & echo \"$$ $!\" > \"$1\"; sleep 1000";
+    // The script must write its pids before the deadline: 3 s leaves a loaded machine
+    // plenty of time to start a shell.
     let ctx = ExecContext {
-        deadline: Some(Instant::now() + Duration::from_secs(1)),
+        deadline: Some(Instant::now() + Duration::from_secs(3)),
         ..ExecContext::new()
     };
     let params = json!({"command": ["sh", "-c", script, "sh", &pids_file], "kill_grace": "100ms"});
