@@ -16,16 +16,47 @@ mod run {
 }
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
-/// A `cairn` command run from the repository root.
+/// A `cairn` command run from the repository root, to its end (within [`HANG`]).
 fn cairn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
+    let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(args)
         .current_dir(root())
         .env_remove("CAIRN_DB")
-        .output()
-        .expect("cairn runs")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cairn runs");
+    finish(child, &format!("cairn {args:?}"))
+}
+
+/// How long the tests wait for any one thing — a cairn command to end, a kill point to come —
+/// before failing: far more than any of them needs even on a loaded machine, so it never
+/// decides a result; it only turns a hang into a failure.
+pub(crate) const HANG: Duration = Duration::from_secs(300);
+
+/// Waits for `child` to end and returns its output; fails the test, killing `child`, if it
+/// has not ended within [`HANG`]. Its stdout and stderr are read while it runs, so a chatty
+/// child cannot block on a full pipe.
+pub(crate) fn finish(child: Child, what: &str) -> Output {
+    let pid = child.id();
+    let (sender, ended) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match ended.recv_timeout(HANG) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("{what} did not end within {HANG:?}");
+        }
+    }
 }
 
 /// The repository root.

@@ -165,7 +165,7 @@ mod tests {
     use tokio::time::Instant;
 
     use super::FunctionExecutor;
-    use crate::params::test_support::action;
+    use crate::params::test_support::{action, within};
 
     fn functions() -> FunctionExecutor {
         FunctionExecutor::new()
@@ -187,8 +187,11 @@ mod tests {
             .register("hangs", |_input, _action| std::future::pending())
     }
 
+    /// Runs one call; fails the test if it does not end (the `hangs` function never does
+    /// unless cancelled or timed out).
     async fn run(params: Value, ctx: ExecContext) -> Outcome {
-        functions().execute(&action("function", params), ctx).await
+        let what = format!("the call of {params}");
+        within(&what, functions().execute(&action("function", params), ctx)).await
     }
 
     fn error(outcome: &Outcome) -> (ErrorClass, &str) {

@@ -55,7 +55,7 @@ mod tests {
     use tokio::time::Instant;
 
     use super::SleepExecutor;
-    use crate::params::test_support::action;
+    use crate::params::test_support::{action, within};
 
     fn class(outcome: &cairn_engine::Outcome) -> Option<ErrorClass> {
         outcome.result.as_ref().err().map(|error| error.class)
@@ -86,9 +86,12 @@ mod tests {
     async fn cancellation_stops_it() {
         let ctx = ExecContext::new();
         ctx.cancel.cancel();
-        let outcome = SleepExecutor
-            .execute(&action("sleep", json!({"duration": "1h"})), ctx)
-            .await;
+        // Not cancelled, it would sleep an hour.
+        let outcome = within(
+            "the cancelled sleep",
+            SleepExecutor.execute(&action("sleep", json!({"duration": "1h"})), ctx),
+        )
+        .await;
         assert_eq!(class(&outcome), Some(ErrorClass::Cancelled));
     }
 

@@ -1,25 +1,77 @@
 //! Durable runs through the real binary: kill -9 at several points, resume, and check that
 //! no step reported succeeded ran again; leases; history; a 10,000-step run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::scratch::{Scratch, states};
+use crate::{HANG, finish};
 
-/// Every step leaves a marker line, takes a moment, and outputs its own id.
-fn marking_step(id: &str, marks: &Path) -> Value {
+/// Where a step of the crash workflow stops until the test opens the gate (a file, `open`,
+/// in the gate directory). A held step first leaves `<step>.held` there, so the test knows,
+/// by an event rather than by timing, that it has got there.
+#[derive(Clone, Copy, PartialEq)]
+enum Hold {
+    /// Runs straight through.
+    No,
+    /// Held before its work (its execution marker) starts.
+    BeforeWork,
+    /// Held after its execution marker, before its output.
+    MidWork,
+    /// The first two such steps to start run straight through; every later one is held
+    /// after its marker (`mkdir` hands out the two passes atomically).
+    AfterTwoPass,
+}
+
+/// Leaves the step's `.held` file, then waits for the gate. The polling is the step's own:
+/// the test waits for the `.held` file, and never for a length of time.
+const HOLD: &str = "touch \"$GATES/$CAIRN_STEP_ID.held\"; \
+    while [ ! -e \"$GATES/open\" ]; do sleep 0.02; done";
+/// One line per execution in the step's marker file.
+const MARK: &str = "echo run >> \"$MARKS/$CAIRN_STEP_ID\"";
+
+/// A step that leaves a marker line per execution, stops where `hold` says, and outputs its
+/// own id.
+fn marking_step(id: &str, hold: Hold, scratch: &Scratch) -> Value {
+    let output = "printf '{\"step\":\"%s\"}' \"$CAIRN_STEP_ID\"";
+    let script = match hold {
+        Hold::No => format!("{MARK}; {output}"),
+        Hold::BeforeWork => format!("{HOLD}; {MARK}; {output}"),
+        Hold::MidWork => format!("{MARK}; {HOLD}; {output}"),
+        Hold::AfterTwoPass => format!(
+            "{MARK}; mkdir \"$GATES/pass1\" 2>/dev/null || mkdir \"$GATES/pass2\" 2>/dev/null || {{ {HOLD}; }}; {output}"
+        ),
+    };
     json!({
         "id": id,
         "executor": "process",
         "with": {
-            "command": ["sh", "-c", "echo run >> \"$MARKS/$CAIRN_STEP_ID\"; sleep 0.2; printf '{\"step\":\"%s\"}' \"$CAIRN_STEP_ID\""],
-            "env": {"MARKS": marks.to_str().unwrap()}
+            "command": ["sh", "-c", script],
+            "env": {
+                "MARKS": scratch.marks().to_str().unwrap(),
+                "GATES": gates(scratch).to_str().unwrap()
+            }
         }
     })
+}
+
+fn gates(scratch: &Scratch) -> std::path::PathBuf {
+    scratch.dir.path().join("gates")
+}
+
+/// The steps held at the gate so far.
+fn held(scratch: &Scratch) -> BTreeSet<String> {
+    std::fs::read_dir(gates(scratch))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".held").map(str::to_owned)
+        })
+        .collect()
 }
 
 /// The usage of steps that report none.
@@ -29,9 +81,21 @@ fn no_usage() -> Value {
 
 const FAN: [&str; 6] = ["f0", "f1", "f2", "f3", "f4", "f5"];
 
-/// a -> b -> (f0..f5 in parallel, 3 at a time) -> join, which echoes what it read of the fan.
-fn crash_workflow(marks: &Path) -> Value {
-    let fan: Vec<Value> = FAN.iter().map(|id| marking_step(id, marks)).collect();
+/// Every step of the crash workflow, in order.
+fn all_steps() -> Vec<&'static str> {
+    let mut steps = vec!["a", "b"];
+    steps.extend(FAN);
+    steps.push("join");
+    steps
+}
+
+/// a -> b -> (f0..f5 in parallel, 3 at a time) -> join, which echoes what it read of the fan;
+/// `hold` says where each step stops until the gate opens.
+fn crash_workflow(scratch: &Scratch, hold: impl Fn(&str) -> Hold) -> Value {
+    let fan: Vec<Value> = FAN
+        .iter()
+        .map(|id| marking_step(id, hold(id), scratch))
+        .collect();
     let gathered: serde_json::Map<String, Value> = FAN
         .iter()
         .map(|id| {
@@ -41,46 +105,75 @@ fn crash_workflow(marks: &Path) -> Value {
             )
         })
         .collect();
-    let mut join = marking_step("join", marks);
-    join["with"]["command"] = json!(["sh", "-c", "echo run >> \"$MARKS/$CAIRN_STEP_ID\"; cat"]);
+    let mut join = marking_step("join", Hold::No, scratch);
+    join["with"]["command"] = json!(["sh", "-c", format!("{MARK}; cat")]);
     join["with"]["input"] = Value::Object(gathered);
     json!({
         "name": "crashy",
         "limits": {"max_parallel": 3},
         "steps": [{"pipeline": [
-            marking_step("a", marks),
-            marking_step("b", marks),
+            marking_step("a", hold("a"), scratch),
+            marking_step("b", hold("b"), scratch),
             {"id": "fan", "parallel": fan},
             join
         ]}]
     })
 }
 
-fn succeeded(show: &Value) -> Vec<String> {
-    states(show)
-        .into_iter()
-        .filter(|(_, state)| state == "succeeded")
-        .map(|(id, _)| id)
+fn with_state<'a>(states: &'a BTreeMap<String, String>, state: &str) -> BTreeSet<&'a str> {
+    states
+        .iter()
+        .filter(|(_, s)| *s == state)
+        .map(|(id, _)| id.as_str())
         .collect()
 }
 
-/// Runs the crash workflow, kills cairn with SIGKILL once `kill_point` holds, resumes it to
-/// the end, and checks that no step reported succeeded before the kill ran again.
-fn kill_and_resume(kill_point: impl Fn(&BTreeMap<String, String>) -> bool) {
+/// What a crash test saw: the run just before the kill, the execution markers then, and
+/// the execution markers once the resumed run ended.
+struct Crash {
+    before: BTreeMap<String, String>,
+    held: BTreeSet<String>,
+    marks_before: BTreeMap<String, usize>,
+    marks_after: BTreeMap<String, usize>,
+}
+
+/// Runs the crash workflow with its steps held where `hold` says; once exactly `held_count`
+/// steps are held at the gate and `kill_point` holds of the step states, kills cairn with
+/// SIGKILL. Both should describe a state the run stays in until the gate opens, so the kill
+/// comes at the same point however slow the machine. Then opens the gate, resumes the run to
+/// its end, and checks what holds of every crash: the run succeeded with the right output,
+/// every step ran, and no step reported succeeded before the kill ran again.
+fn kill_and_resume(
+    hold: impl Fn(&str) -> Hold,
+    held_count: usize,
+    kill_point: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> Crash {
     let scratch = Scratch::new();
-    let workflow = scratch.write("crash.json", &crash_workflow(&scratch.marks()));
+    std::fs::create_dir(gates(&scratch)).unwrap();
+    let workflow = scratch.write("crash.json", &crash_workflow(&scratch, hold));
     let mut child = scratch
         .command(&["run", workflow.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let before = scratch.wait_for_show(&mut child, |show| kill_point(&states(show)));
+    let before = scratch.wait_for_show(&mut child, |show| {
+        held(&scratch).len() == held_count && kill_point(&states(show))
+    });
     child.kill().unwrap();
     child.wait().unwrap();
-    let done_before_kill = succeeded(&before);
+    let marks_before = scratch.executions();
+    let held = held(&scratch);
     let run_id = before["id"].as_str().unwrap().to_owned();
+    let before = states(&before);
+    // The held steps were running at the kill, and nothing else was.
+    assert_eq!(
+        with_state(&before, "running"),
+        held.iter().map(String::as_str).collect(),
+        "{before:?}"
+    );
 
+    std::fs::write(gates(&scratch).join("open"), "").unwrap();
     let resumed = scratch.cairn(&["resume", &run_id]);
     assert_eq!(
         resumed.status.code(),
@@ -91,42 +184,132 @@ fn kill_and_resume(kill_point: impl Fn(&BTreeMap<String, String>) -> bool) {
 
     let after = scratch.json(&["show", &run_id, "--json"]);
     assert_eq!(after["state"], "succeeded", "{after:#}");
-    let executions = scratch.executions();
-    for step in &done_before_kill {
+    let marks_after = scratch.executions();
+    for step in with_state(&before, "succeeded") {
         assert_eq!(
-            executions.get(step),
+            marks_after.get(step),
             Some(&1),
-            "step {step} succeeded before the kill but ran again: {executions:?}"
+            "step {step} succeeded before the kill but ran again: {marks_after:?}"
         );
     }
-    for step in ["a", "b", "join"].iter().chain(FAN.iter()) {
+    for step in all_steps() {
         assert!(
-            executions.get(*step).is_some_and(|&count| count >= 1),
-            "{step} never ran: {executions:?}"
+            marks_after.get(step).is_some_and(|&count| count >= 1),
+            "{step} never ran: {marks_after:?}"
         );
     }
     let expected: serde_json::Map<String, Value> =
         FAN.iter().map(|id| (id.to_string(), json!(id))).collect();
     assert_eq!(after["output"], json!({ "join": expected }));
+    Crash {
+        before,
+        held,
+        marks_before,
+        marks_after,
+    }
+}
+
+/// Execution counts: `n` for each of `steps`, 1 for every other step of the crash workflow.
+fn ran_once_but(steps: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    all_steps()
+        .into_iter()
+        .map(|id| {
+            let count = steps
+                .iter()
+                .find(|(step, _)| *step == id)
+                .map_or(1, |(_, n)| *n);
+            (id.to_owned(), count)
+        })
+        .collect()
 }
 
 #[test]
 fn killed_inside_a_step_resumes_without_rerunning_finished_steps() {
-    kill_and_resume(|states| states["b"] == "running");
+    // b is killed after its marker, before its output: a has succeeded, b has started.
+    let crash = kill_and_resume(
+        |id| if id == "b" { Hold::MidWork } else { Hold::No },
+        1,
+        |states| states["a"] == "succeeded",
+    );
+    assert_eq!(
+        with_state(&crash.before, "succeeded"),
+        BTreeSet::from(["a"])
+    );
+    assert_eq!(crash.held, BTreeSet::from(["b".to_owned()]));
+    assert_eq!(
+        crash.marks_before,
+        BTreeMap::from([("a".to_owned(), 1), ("b".to_owned(), 1)])
+    );
+    // b ran again (it never succeeded); a did not.
+    assert_eq!(crash.marks_after, ran_once_but(&[("b", 2)]));
 }
 
 #[test]
 fn killed_between_steps_resumes_without_rerunning_finished_steps() {
-    kill_and_resume(|states| states["a"] == "succeeded");
+    // Right after a succeeded: b is held before its work starts.
+    let crash = kill_and_resume(
+        |id| {
+            if id == "b" {
+                Hold::BeforeWork
+            } else {
+                Hold::No
+            }
+        },
+        1,
+        |states| states["a"] == "succeeded",
+    );
+    assert_eq!(
+        with_state(&crash.before, "succeeded"),
+        BTreeSet::from(["a"])
+    );
+    assert_eq!(crash.held, BTreeSet::from(["b".to_owned()]));
+    assert_eq!(crash.marks_before, BTreeMap::from([("a".to_owned(), 1)]));
+    assert_eq!(crash.marks_after, ran_once_but(&[]));
 }
 
 #[test]
 fn killed_during_a_fan_out_resumes_without_rerunning_finished_steps() {
-    kill_and_resume(|states| {
-        let done = FAN.iter().filter(|id| states[**id] == "succeeded").count();
-        let running = FAN.iter().filter(|id| states[**id] == "running").count();
-        done >= 2 && running >= 1
-    });
+    // The first two branches to start succeed; the next three take the three slots and are
+    // held after their markers; the sixth waits for a slot.
+    let crash = kill_and_resume(
+        |id| {
+            if FAN.contains(&id) {
+                Hold::AfterTwoPass
+            } else {
+                Hold::No
+            }
+        },
+        3,
+        |states| FAN.iter().filter(|id| states[**id] == "succeeded").count() == 2,
+    );
+    let finished = with_state(&crash.before, "succeeded");
+    let fan_finished: Vec<&str> = FAN
+        .iter()
+        .copied()
+        .filter(|id| finished.contains(id))
+        .collect();
+    assert_eq!(fan_finished.len(), 2, "{:?}", crash.before);
+    let waiting: Vec<&str> = FAN
+        .iter()
+        .copied()
+        .filter(|id| !finished.contains(id) && !crash.held.contains(*id))
+        .collect();
+    assert_eq!(waiting.len(), 1, "{:?}", crash.before);
+    // a, b, the two finished branches and the three held ones each ran once.
+    assert_eq!(
+        crash.marks_before.len(),
+        2 + 2 + 3,
+        "{:?}",
+        crash.marks_before
+    );
+    assert!(
+        crash.marks_before.values().all(|&count| count == 1),
+        "{:?}",
+        crash.marks_before
+    );
+    // The held branches ran again (they never succeeded); nothing else did.
+    let again: Vec<(&str, usize)> = crash.held.iter().map(|id| (id.as_str(), 2)).collect();
+    assert_eq!(crash.marks_after, ran_once_but(&again));
 }
 
 /// Starts `cairn run` on a one-step workflow whose step waits until `gate` exists (then
@@ -174,6 +357,9 @@ fn two_resumes_at_once_exactly_one_drives() {
             .unwrap()
     };
     let mut resumes = [spawn_resume(), spawn_resume()];
+    // The gate is shut, so the resume that drives the run cannot end: the first to end is
+    // the one refused.
+    let started = Instant::now();
     let loser = loop {
         if let Some(index) = resumes
             .iter_mut()
@@ -181,11 +367,17 @@ fn two_resumes_at_once_exactly_one_drives() {
         {
             break index;
         }
+        if started.elapsed() > HANG {
+            for child in &mut resumes {
+                let _ = child.kill();
+            }
+            panic!("neither resume ended within {HANG:?}: was neither refused?");
+        }
         std::thread::sleep(Duration::from_millis(10));
     };
     let [a, b] = resumes;
     let (loser, winner) = if loser == 0 { (a, b) } else { (b, a) };
-    let loser = loser.wait_with_output().unwrap();
+    let loser = finish(loser, "the refused resume");
     let message = String::from_utf8_lossy(&loser.stderr);
     assert_eq!(loser.status.code(), Some(2), "{message}");
     assert!(
@@ -194,7 +386,7 @@ fn two_resumes_at_once_exactly_one_drives() {
     );
 
     std::fs::write(&gate, "").unwrap();
-    let winner = winner.wait_with_output().unwrap();
+    let winner = finish(winner, "the resume driving the run");
     assert_eq!(
         winner.status.code(),
         Some(0),
@@ -341,7 +533,7 @@ fn sigterm_stops_cleanly_and_the_run_resumes() {
         .status()
         .unwrap();
     assert!(term.success());
-    let stopped = run.wait_with_output().unwrap();
+    let stopped = finish(run, "cairn run after SIGTERM");
     assert_eq!(
         stopped.status.code(),
         Some(3),
@@ -377,7 +569,9 @@ fn a_run_past_its_timeout_fails_and_cancels_what_has_not_ended() {
         "slow.json",
         &json!({
             "name": "slow",
-            "limits": {"timeout": "300ms"},
+            // Long enough for `quick` to end first even on a loaded machine; `slow` never
+            // ends, so the timeout is what ends the run.
+            "limits": {"timeout": "2s"},
             "steps": [
                 {"id": "quick", "executor": "noop", "with": {"output": 1}},
                 {"id": "slow", "needs": ["quick"], "executor": "sleep", "with": {"duration": "1h"}},
@@ -392,7 +586,7 @@ fn a_run_past_its_timeout_fails_and_cancels_what_has_not_ended() {
         show["error"]
             .as_str()
             .unwrap()
-            .contains("timed out (limits.timeout = 300ms)"),
+            .contains("timed out (limits.timeout = 2s)"),
         "{show}"
     );
     let states = states(&show);
@@ -409,12 +603,17 @@ fn a_run_past_its_timeout_fails_and_cancels_what_has_not_ended() {
 #[test]
 fn recover_resumes_every_run_whose_engine_died() {
     let scratch = Scratch::new();
+    let gate = scratch.dir.path().join("gate");
+    // The first step of each run leaves `held.<run id>` and waits for the gate.
     let workflow = scratch.write(
         "two.json",
         &json!({
             "name": "two",
             "steps": [
-                {"id": "slow", "executor": "sleep", "with": {"duration": "300ms", "output": "slept"}},
+                {"id": "slow", "executor": "process", "with": {
+                    "command": ["sh", "-c", "touch \"$DIR/held.$CAIRN_RUN_ID\"; while [ ! -e \"$DIR/gate\" ]; do sleep 0.02; done; echo '\"slept\"'"],
+                    "env": {"DIR": scratch.dir.path().to_str().unwrap()}
+                }},
                 {"id": "after", "needs": ["slow"], "executor": "noop", "with": {"output": "${{ steps.slow.output }}"}}
             ]
         }),
@@ -427,12 +626,16 @@ fn recover_resumes_every_run_whose_engine_died() {
             .spawn()
             .unwrap();
         let show = scratch.wait_for_show(&mut run, |show| {
-            !killed.iter().any(|id| show["id"] == id.as_str()) && states(show)["slow"] == "running"
+            let id = show["id"].as_str().unwrap();
+            !killed.iter().any(|killed| killed == id)
+                && scratch.dir.path().join(format!("held.{id}")).exists()
         });
+        assert_eq!(states(&show)["slow"], "running");
         run.kill().unwrap();
         run.wait().unwrap();
         killed.push(show["id"].as_str().unwrap().to_owned());
     }
+    std::fs::write(&gate, "").unwrap();
     let recovered = scratch.cairn(&["recover", "--json"]);
     assert_eq!(
         recovered.status.code(),

@@ -61,14 +61,15 @@ fn a_killed_engine_takes_its_steps_grandchildren_with_it() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let give_up = Instant::now() + Duration::from_secs(10);
+    // Far longer than the reaper needs; the grandchild would otherwise sleep 1000 s.
+    let give_up = Instant::now() + Duration::from_secs(60);
     while !gone(grandchild) {
         if Instant::now() >= give_up {
             // Do not leave it running past the test.
             let _ = std::process::Command::new("kill")
                 .args(["-9", &grandchild.to_string()])
                 .status();
-            panic!("the step's grandchild {grandchild} outlived the SIGKILLed engine by 10 s");
+            panic!("the step's grandchild {grandchild} outlived the SIGKILLed engine by 60 s");
         }
         std::thread::sleep(Duration::from_millis(10));
     }

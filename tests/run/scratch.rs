@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::{HANG, finish};
 
 /// A scratch directory with a database, a marker directory and a workflow file.
 pub(crate) struct Scratch {
@@ -46,8 +48,16 @@ impl Scratch {
         command
     }
 
+    /// Runs cairn to its end (within [`HANG`]) and returns what it printed.
     pub(crate) fn cairn(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        let child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        finish(child, &format!("cairn {args:?}"))
     }
 
     pub(crate) fn json(&self, args: &[&str]) -> Value {
@@ -88,19 +98,20 @@ impl Scratch {
     }
 
     /// Polls `cairn show --json` until `ready` holds; returns the show output that satisfied it.
+    /// `ready` should hold of a state the run stays in (a step held at a gate), so that
+    /// whether it is seen does not depend on how fast the polling is.
     pub(crate) fn wait_for_show(&self, child: &mut Child, ready: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
-                let mut stderr = String::new();
-                if let Some(pipe) = child.stderr.as_mut() {
-                    std::io::Read::read_to_string(pipe, &mut stderr).unwrap();
-                }
-                panic!("cairn ended ({status}) before the kill point: {stderr}");
+                panic!(
+                    "cairn ended ({status}) before the kill point: {}",
+                    stderr_of(child)
+                );
             }
             assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "the kill point never came"
+                started.elapsed() < HANG,
+                "the kill point did not come within {HANG:?}"
             );
             let output = self.cairn(&["runs", "--json"]);
             if output.status.success() {
@@ -118,6 +129,15 @@ impl Scratch {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// What an ended child wrote on its piped stderr, if it was piped.
+fn stderr_of(child: &mut Child) -> String {
+    let mut stderr = String::new();
+    if let Some(pipe) = child.stderr.as_mut() {
+        let _ = std::io::Read::read_to_string(pipe, &mut stderr);
+    }
+    stderr
 }
 
 /// Each step's state, from `cairn show --json`.

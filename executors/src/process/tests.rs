@@ -8,14 +8,16 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{ProcessExecutor, find_program};
-use crate::params::test_support::action;
+use crate::params::test_support::{HANG, action, within};
 
 async fn run(params: Value) -> Outcome {
     run_with(&ProcessExecutor::new(), params, ExecContext::new()).await
 }
 
+/// Runs one attempt; fails the test if it has not ended within [`HANG`].
 async fn run_with(executor: &ProcessExecutor, params: Value, ctx: ExecContext) -> Outcome {
-    executor.execute(&action("process", params), ctx).await
+    let what = format!("the attempt of {}", params["command"]);
+    within(&what, executor.execute(&action("process", params), ctx)).await
 }
 
 fn error(outcome: &Outcome) -> (ErrorClass, &str) {
@@ -56,6 +58,21 @@ fn assert_group_gone(pgid: i32) {
         members.is_empty(),
         "processes of group {pgid} left behind (pid, state): {members:?}"
     );
+}
+
+/// Reads the fifo at `path` to its end, within [`HANG`]. The read blocks until a writer
+/// opens the fifo, so it runs on a thread of its own: left blocked in tokio's blocking pool
+/// by a failing test, it would keep the runtime from shutting down, and the test from ending.
+async fn read_fifo(path: &Path) -> String {
+    let (sender, read) = tokio::sync::oneshot::channel();
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let _ = sender.send(std::fs::read_to_string(path));
+    });
+    within("reading the fifo", read)
+        .await
+        .expect("the reading thread ended")
+        .expect("the fifo is readable")
 }
 
 /// Reads "pgid pid" as the test scripts print it.
@@ -177,11 +194,11 @@ async fn exports_the_cairn_variables_and_with_env() {
     );
 }
 
-/// Runs the test `name` alone in a copy of this test binary, with `var` set (the test does
-/// nothing without it); asserts that it passed and said `said` on stderr.
+/// Runs the ignored test `name` alone in a copy of this test binary, with `var` set (the
+/// test fails without it); asserts that it passed and said `said` on stderr.
 fn alone(name: &str, var: (&str, &str), said: &str) {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture"])
+        .args([name, "--exact", "--ignored", "--nocapture"])
         .env(var.0, var.1)
         .output()
         .unwrap();
@@ -208,13 +225,15 @@ fn secret_in_the_engine_env_never_reaches_a_step() {
     );
 }
 
-/// Run by [`secret_in_the_engine_env_never_reaches_a_step`] with [`SECRET`] set; does
-/// nothing in a plain test run.
+/// Run by [`secret_in_the_engine_env_never_reaches_a_step`] with [`SECRET`] set; ignored
+/// otherwise, so that it is never counted as a pass without having checked anything.
 #[tokio::test]
+#[ignore = "run by secret_in_the_engine_env_never_reaches_a_step, which sets the secret"]
 async fn env_allow_list_in_a_process_holding_a_secret() {
-    if std::env::var_os(SECRET).is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os(SECRET).is_some(),
+        "{SECRET} is not set: run secret_in_the_engine_env_never_reaches_a_step instead"
+    );
     let env = json!({"command": ["env"]});
     let outcome = run(env.clone()).await;
     let seen = outcome.result.expect("env runs");
@@ -266,8 +285,10 @@ async fn timeout_kills_the_whole_group_even_what_ignores_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let pids_file = dir.path().join("pids");
     let script = "trap '' TERM; sleep 1000 & echo \"$$ $!\" > \"$1\"; sleep 1000";
+    // The script must write its pids before the deadline: 3 s leaves a loaded machine
+    // plenty of time to start a shell.
     let ctx = ExecContext {
-        deadline: Some(Instant::now() + Duration::from_secs(1)),
+        deadline: Some(Instant::now() + Duration::from_secs(3)),
         ..ExecContext::new()
     };
     let params = json!({"command": ["sh", "-c", script, "sh", &pids_file], "kill_grace": "100ms"});
@@ -306,7 +327,7 @@ async fn cancellation_terminates_the_group() {
     });
     // Opening the fifo waits for the script to open it: the group is running.
     let written = tokio::select! {
-        written = tokio::fs::read_to_string(&fifo) => written.unwrap(),
+        written = read_fifo(&fifo) => written,
         outcome = &mut attempt => panic!("the step ended before it started: {outcome:?}"),
     };
     ctx.cancel.cancel();
@@ -333,12 +354,16 @@ fn output_past_the_cap_fails_with_bounded_memory() {
     );
 }
 
-/// Run by [`output_past_the_cap_fails_with_bounded_memory`]; does nothing in a plain test run.
+/// Run by [`output_past_the_cap_fails_with_bounded_memory`] alone in a process of its own;
+/// ignored otherwise, so that it is never counted as a pass without having checked anything.
 #[tokio::test]
+#[ignore = "run by output_past_the_cap_fails_with_bounded_memory, alone in its own process"]
 async fn output_past_the_cap_in_a_process_of_its_own() {
-    if std::env::var_os(ALONE).is_none() {
-        return;
-    }
+    // Among other tests in one process, the peak would be theirs as much as its own.
+    assert!(
+        std::env::var_os(ALONE).is_some(),
+        "{ALONE} is not set: run output_past_the_cap_fails_with_bounded_memory instead"
+    );
     let outcome = run(json!({"command": ["head", "-c", "104857600", "/dev/zero"]})).await;
     let (class, message) = error(&outcome);
     assert_eq!(class, ErrorClass::OutputTooLarge, "{message}");
@@ -387,14 +412,18 @@ async fn a_step_dies_with_a_killed_engine() {
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
     // The "engine": a copy of this test binary running a step, SIGKILLed mid-step.
     let mut engine = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["process::tests::engine_running_a_long_step", "--exact"])
+        .args([
+            "process::tests::engine_running_a_long_step",
+            "--exact",
+            "--ignored",
+        ])
         .env(KILLED_ENGINE_FIFO, &fifo)
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let written = tokio::select! {
-        written = tokio::fs::read_to_string(&fifo) => written.unwrap(),
+        written = read_fifo(&fifo) => written,
         status = engine.wait() => panic!("the engine ended before its step started: {status:?}"),
     };
     let step: i32 = written.trim().parse().expect("the step's pid");
@@ -403,7 +432,7 @@ async fn a_step_dies_with_a_killed_engine() {
     // SIGKILL is delivered asynchronously: wait (bounded) for the step to be dead — a zombie
     // awaiting init, or gone.
     let stat = format!("/proc/{step}/stat");
-    let give_up = Instant::now() + Duration::from_secs(30);
+    let give_up = Instant::now() + HANG;
     loop {
         let state = std::fs::read_to_string(&stat).ok().and_then(|stat| {
             stat.rsplit_once(')')
@@ -420,12 +449,14 @@ async fn a_step_dies_with_a_killed_engine() {
     }
 }
 
-/// The engine of [`a_step_dies_with_a_killed_engine`]; does nothing in a plain test run.
+/// The engine of [`a_step_dies_with_a_killed_engine`], which runs it in a copy of this test
+/// binary; ignored otherwise, so that it is never counted as a pass.
 #[tokio::test]
+#[ignore = "run by a_step_dies_with_a_killed_engine, which kills it mid-step"]
 async fn engine_running_a_long_step() {
-    let Some(fifo) = std::env::var_os(KILLED_ENGINE_FIFO) else {
-        return;
-    };
+    let fifo = std::env::var_os(KILLED_ENGINE_FIFO).unwrap_or_else(|| {
+        panic!("{KILLED_ENGINE_FIFO} is not set: run a_step_dies_with_a_killed_engine instead")
+    });
     let params = json!({"command": ["sh", "-c", "echo $$ > \"$1\"; exec sleep 1000", "sh", fifo.to_str().unwrap()]});
     let outcome = run(params).await;
     panic!("the step should have been killed with its engine, yet ended: {outcome:?}");
