@@ -51,6 +51,7 @@ mod lease;
 mod load;
 mod plan;
 mod report;
+mod retry;
 mod scheduler;
 mod state;
 mod store;

@@ -1,0 +1,674 @@
+//! The ledger: every decision about one run, as a pure function of its committed state and
+//! an input. No I/O: no store, no executors, no clock of its own (the time comes in with
+//! each input).
+//!
+//! The shell ([`Driver`](super::Driver)) feeds it inputs — a takeover, an attempt's
+//! outcome, a turn at some time, the run's deadline, an interruption — and carries out what
+//! comes back: the transitions to commit (one [`Batch`]) and the attempts to start
+//! ([`Start`]) once they are committed.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::executor::{Action, ErrorClass, ExecError, Outcome, Usage};
+use crate::expr::{self, Scope};
+use crate::plan::{Plan, StepIndex};
+use crate::report::RunReport;
+use crate::retry;
+use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
+use crate::store::StepRecord;
+
+/// The ledger's mirror of one step's committed state.
+#[derive(Debug, Clone)]
+struct Slot {
+    state: StepState,
+    attempt: u32,
+    /// 0 while the step runs its own `with`; k while it runs its k-th fallback.
+    fallback: u32,
+    output: Option<Value>,
+    /// The last error, as `class: message`.
+    error: Option<String>,
+    wake_at: Option<DateTime<Utc>>,
+    usage: Usage,
+}
+
+/// An attempt the ledger marked `running`: the shell starts it once that is committed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Start {
+    /// The step.
+    pub(crate) step: StepIndex,
+    /// The executor's name.
+    pub(crate) executor: String,
+    /// One action, or one per item of a `for_each` step.
+    pub(crate) actions: Vec<Action>,
+    /// Whether the step is a `for_each` step (its output is the list of item outputs).
+    pub(crate) for_each: bool,
+    /// How many items run at once.
+    pub(crate) item_limit: usize,
+    /// The attempt's time limit.
+    pub(crate) timeout: Option<std::time::Duration>,
+}
+
+/// What the ledger is told besides the takeover.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// An attempt ended.
+    Completed {
+        /// The step.
+        step: StepIndex,
+        /// How it went.
+        outcome: Outcome,
+    },
+    /// The run passed its deadline; its attempts have been stopped.
+    TimedOut,
+    /// The engine stops driving the run; its attempts have been stopped.
+    Interrupted,
+}
+
+/// One run's committed state and the transitions decided since the last commit.
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    run_id: Uuid,
+    plan: Arc<Plan>,
+    input: Value,
+    run_state: RunState,
+    created_at: DateTime<Utc>,
+    slots: Vec<Slot>,
+    /// Per step: how many of its dependencies have not succeeded yet.
+    unmet: Vec<usize>,
+    ready: VecDeque<StepIndex>,
+    running: usize,
+    group_running: HashMap<String, u32>,
+    retry_waiting: usize,
+    unfinished: usize,
+    batch: Batch,
+    /// The run's output and error as last decided.
+    outcome: (Option<Value>, Option<(ErrorClass, String)>),
+    max_output_bytes: usize,
+}
+
+impl Ledger {
+    /// Takes over a run from its committed state: interrupted attempts become ready again,
+    /// and steps whose fate their dependencies decided already are moved on.
+    pub(crate) fn take_over(
+        run_id: Uuid,
+        plan: Arc<Plan>,
+        input: Value,
+        state: RunState,
+        created_at: DateTime<Utc>,
+        records: Vec<StepRecord>,
+        max_output_bytes: usize,
+    ) -> Result<Ledger> {
+        let mut stored: Vec<Option<Slot>> = vec![None; plan.steps().len()];
+        for record in records {
+            let index = plan.index_of(&record.id).ok_or_else(|| {
+                Error::Bug(format!(
+                    "stored step {} is not in the run's plan",
+                    record.id
+                ))
+            })?;
+            stored[index] = Some(Slot {
+                state: record.state,
+                attempt: record.attempt,
+                fallback: record.fallback,
+                output: record.output,
+                error: record.error,
+                wake_at: record.wake_at,
+                usage: record.usage.unwrap_or_default(),
+            });
+        }
+        let slots = (stored.into_iter().zip(plan.steps()))
+            .map(|(slot, step)| {
+                slot.ok_or_else(|| Error::Bug(format!("step {} has no stored state", step.id)))
+            })
+            .collect::<Result<Vec<Slot>>>()?;
+        let unmet = (0..slots.len())
+            .map(|step| {
+                (plan.dependencies(step).iter())
+                    .filter(|&&dep| slots[dep].state != StepState::Succeeded)
+                    .count()
+            })
+            .collect();
+        let mut ledger = Ledger {
+            run_id,
+            plan,
+            input,
+            run_state: state,
+            created_at,
+            slots,
+            unmet,
+            ready: VecDeque::new(),
+            running: 0,
+            group_running: HashMap::new(),
+            retry_waiting: 0,
+            unfinished: 0,
+            batch: Batch::new(),
+            outcome: (None, None),
+            max_output_bytes,
+        };
+        ledger.settle()?;
+        Ok(ledger)
+    }
+
+    fn settle(&mut self) -> Result<()> {
+        if self.run_state != RunState::Running {
+            self.set_run(RunState::Running, None, None)?;
+        }
+        for step in 0..self.slots.len() {
+            match self.slots[step].state {
+                StepState::Running => {
+                    self.set_step(step, StepState::Ready, Some(json!({ "interrupted": true })))?;
+                    self.ready.push_back(step);
+                }
+                StepState::Ready => self.ready.push_back(step),
+                StepState::RetryWait => self.retry_waiting += 1,
+                _ => {}
+            }
+            if !self.slots[step].state.is_terminal() {
+                self.unfinished += 1;
+            }
+        }
+        for step in 0..self.slots.len() {
+            let state = self.slots[step].state;
+            if state.is_terminal() && state != StepState::Succeeded {
+                self.skip_dependents(step)?;
+            }
+        }
+        for step in 0..self.slots.len() {
+            if self.slots[step].state == StepState::Pending && self.unmet[step] == 0 {
+                self.set_step(step, StepState::Ready, None)?;
+                self.ready.push_back(step);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `input` at time `now`.
+    pub(crate) fn apply(&mut self, input: Input, now: DateTime<Utc>) -> Result<()> {
+        match input {
+            Input::Completed { step, outcome } => self.complete(step, outcome, now),
+            Input::TimedOut => self.time_out(),
+            Input::Interrupted => self.interrupt(),
+        }
+    }
+
+    /// A turn at time `now`: wakes the retries that are due, marks running as many ready
+    /// steps as the limits allow, and ends the run when nothing is left. Returns the
+    /// attempts to start once the batch is committed.
+    pub(crate) fn turn(&mut self, now: DateTime<Utc>) -> Result<Vec<Start>> {
+        if self.run_state.is_terminal() {
+            return Ok(Vec::new());
+        }
+        self.wake_due_retries(now)?;
+        let starts = self.dispatch()?;
+        if self.unfinished == 0 {
+            self.finish_run()?;
+        }
+        Ok(starts)
+    }
+
+    /// The transitions decided since the last call, to commit together.
+    pub(crate) fn take_batch(&mut self) -> Batch {
+        std::mem::take(&mut self.batch)
+    }
+
+    /// Whether the run has ended.
+    pub(crate) fn is_over(&self) -> bool {
+        self.run_state.is_terminal()
+    }
+
+    /// When the earliest waiting retry is due.
+    pub(crate) fn next_wake(&self) -> Option<DateTime<Utc>> {
+        if self.retry_waiting == 0 {
+            return None;
+        }
+        (self.slots.iter())
+            .filter(|slot| slot.state == StepState::RetryWait)
+            .filter_map(|slot| slot.wake_at)
+            .min()
+    }
+
+    /// When the run times out (`limits.timeout` after it was created).
+    pub(crate) fn deadline(&self) -> Option<DateTime<Utc>> {
+        let timeout = self.plan.workflow().limits.timeout?;
+        Some(self.created_at + timeout.0)
+    }
+
+    /// How the run stands.
+    pub(crate) fn report(&self) -> RunReport {
+        let (output, error) = self.outcome.clone();
+        RunReport {
+            id: self.run_id,
+            state: self.run_state,
+            output,
+            error_class: error.as_ref().map(|(class, _)| *class),
+            error: error.map(|(_, message)| message),
+        }
+    }
+
+    fn wake_due_retries(&mut self, now: DateTime<Utc>) -> Result<()> {
+        if self.retry_waiting == 0 {
+            return Ok(());
+        }
+        for step in 0..self.slots.len() {
+            let slot = &self.slots[step];
+            if slot.state == StepState::RetryWait && slot.wake_at.is_none_or(|at| at <= now) {
+                self.retry_waiting -= 1;
+                self.slots[step].wake_at = None;
+                self.set_step(step, StepState::Ready, None)?;
+                self.ready.push_back(step);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts as many ready steps as the run's and the groups' limits allow.
+    fn dispatch(&mut self) -> Result<Vec<Start>> {
+        let max_parallel = self.plan.workflow().limits.max_parallel as usize;
+        let mut starts = Vec::new();
+        let mut blocked = Vec::new();
+        while self.running < max_parallel {
+            let Some(step) = self.ready.pop_front() else {
+                break;
+            };
+            if self.group_is_full(step) {
+                blocked.push(step);
+                continue;
+            }
+            starts.extend(self.start(step)?);
+        }
+        for step in blocked.into_iter().rev() {
+            self.ready.push_front(step);
+        }
+        Ok(starts)
+    }
+
+    fn group_is_full(&self, step: StepIndex) -> bool {
+        (self.plan.steps()[step].group_limits.iter())
+            .any(|(group, limit)| self.group_running.get(group).copied().unwrap_or(0) >= *limit)
+    }
+
+    /// Evaluates a ready step's `when`, `for_each` and `with`, and marks its attempt running.
+    fn start(&mut self, step: StepIndex) -> Result<Option<Start>> {
+        let plan = Arc::clone(&self.plan);
+        let spec = &plan.steps()[step];
+        let node = plan.node(step);
+        let scope = self.scope(step);
+        if let Some(when) = &node.when {
+            match expr::condition(when, &scope) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let reason = format!("`when` is false: {when}");
+                    self.set_step(step, StepState::Skipped, Some(json!({ "reason": reason })))?;
+                    self.unfinished -= 1;
+                    self.skip_dependents(step)?;
+                    return Ok(None);
+                }
+                Err(error) => return self.fail_before_start(step, format!("`when`: {error}")),
+            }
+        }
+        let items = match &node.for_each {
+            None => None,
+            Some(template) => match expr::render(&Value::String(template.clone()), &scope) {
+                Ok(Value::Array(items)) => Some(items),
+                Ok(other) => {
+                    let error = format!("`for_each` must give a list, got {other}");
+                    return self.fail_before_start(step, error);
+                }
+                Err(error) => return self.fail_before_start(step, format!("`for_each`: {error}")),
+            },
+        };
+        let mut with = node.with.clone();
+        let fallback = self.slots[step].fallback as usize;
+        if let Some(overrides) = node.fallbacks.get(fallback.wrapping_sub(1)) {
+            with.extend(overrides.clone());
+        }
+        let with = Value::Object(with.into_iter().collect());
+        let attempt = self.slots[step].attempt + 1;
+        let executor = node.executor.clone().unwrap_or_default();
+        let action = |params: Value, item_index: Option<usize>| Action {
+            run_id: self.run_id,
+            step_id: spec.id.clone(),
+            item_index,
+            attempt,
+            executor: executor.clone(),
+            params,
+            idempotency_key: Action::idempotency_key_for(self.run_id, &spec.id, item_index),
+        };
+        let actions = match &items {
+            None => match expr::render(&with, &scope) {
+                Ok(params) => vec![action(params, None)],
+                Err(error) => return self.fail_before_start(step, format!("`with`: {error}")),
+            },
+            Some(items) => {
+                let mut actions = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    let item_scope = Scope {
+                        item: Some(item.clone()),
+                        index: Some(index),
+                        ..scope.clone()
+                    };
+                    match expr::render(&with, &item_scope) {
+                        Ok(params) => actions.push(action(params, Some(index))),
+                        Err(error) => {
+                            let error = format!("`with` of item {index}: {error}");
+                            return self.fail_before_start(step, error);
+                        }
+                    }
+                }
+                actions
+            }
+        };
+        self.set_attempt_running(step, attempt)?;
+        let limits = &self.plan.workflow().limits;
+        let item_limit = node.max_parallel.unwrap_or(limits.max_parallel) as usize;
+        Ok(Some(Start {
+            step,
+            executor,
+            actions,
+            for_each: items.is_some(),
+            item_limit: item_limit.max(1),
+            timeout: spec.timeout,
+        }))
+    }
+
+    fn set_attempt_running(&mut self, step: StepIndex, attempt: u32) -> Result<()> {
+        self.slots[step].attempt = attempt;
+        let fallback = self.slots[step].fallback;
+        let detail = (fallback > 0).then(|| json!({ "fallback": fallback }));
+        self.set_step(step, StepState::Running, detail)?;
+        self.running += 1;
+        for (group, _) in &self.plan.steps()[step].group_limits {
+            *self.group_running.entry(group.clone()).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// A step whose attempt cannot even be prepared: record the attempt and its failure.
+    fn fail_before_start(&mut self, step: StepIndex, message: String) -> Result<Option<Start>> {
+        let attempt = self.slots[step].attempt + 1;
+        self.set_attempt_running(step, attempt)?;
+        self.end_attempt(step);
+        let error = ExecError {
+            class: ErrorClass::BadParams,
+            message,
+        };
+        self.fail(step, &error, None)?;
+        Ok(None)
+    }
+
+    fn end_attempt(&mut self, step: StepIndex) {
+        self.running -= 1;
+        for (group, _) in &self.plan.steps()[step].group_limits {
+            if let Some(count) = self.group_running.get_mut(group) {
+                *count -= 1;
+            }
+        }
+    }
+
+    /// Records the end of an attempt: success, a retry, a fallback, or failure.
+    fn complete(&mut self, step: StepIndex, outcome: Outcome, now: DateTime<Utc>) -> Result<()> {
+        let state = self.slots.get(step).map(|slot| slot.state);
+        if state != Some(StepState::Running) {
+            let state = state.map_or("missing", StepState::as_str);
+            let message = format!("an outcome for step #{step}, which is {state}, not running");
+            return Err(Error::Bug(message));
+        }
+        self.end_attempt(step);
+        self.slots[step].usage += &outcome.usage;
+        let log = outcome.log_tail.map(|tail| json!({ "stderr_tail": tail }));
+        match outcome
+            .result
+            .and_then(|output| self.check_output(step, output))
+        {
+            Ok(output) => {
+                self.slots[step].output = Some(output);
+                self.slots[step].error = None;
+                self.set_step(step, StepState::Succeeded, log)?;
+                self.unfinished -= 1;
+                self.release_dependents(step)
+            }
+            Err(error) => {
+                let retry = self.plan.steps()[step].retry.clone();
+                let fallbacks = self.plan.node(step).fallbacks.len() as u32;
+                let max_attempts = retry.as_ref().map_or(1, |retry| retry.max_attempts);
+                let seed = self.seed(step);
+                let slot = &mut self.slots[step];
+                let delay = if slot.fallback == 0
+                    && error.class.is_retryable()
+                    && slot.attempt < max_attempts
+                {
+                    (retry.as_ref()).map_or(Default::default(), |retry| {
+                        retry::delay(retry, slot.attempt, seed)
+                    })
+                } else if slot.fallback < fallbacks {
+                    // Retries are exhausted (or cannot help): try the next fallback at once.
+                    slot.fallback += 1;
+                    Default::default()
+                } else {
+                    return self.fail(step, &error, log);
+                };
+                slot.error = Some(error.to_string());
+                slot.wake_at = Some(now + delay);
+                self.retry_waiting += 1;
+                self.set_step(step, StepState::RetryWait, log)
+            }
+        }
+    }
+
+    /// The jitter seed of a step: the same for a step of a run across restarts.
+    fn seed(&self, step: StepIndex) -> u64 {
+        let mut hasher =
+            std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().build_hasher();
+        hasher.write_u128(self.run_id.as_u128());
+        hasher.write(self.plan.steps()[step].id.as_bytes());
+        hasher.finish()
+    }
+
+    /// Enforces the output cap and the step's `output_schema`.
+    fn check_output(&self, step: StepIndex, output: Value) -> Result<Value, ExecError> {
+        let failure = |class, message| ExecError { class, message };
+        let size = serde_json::to_vec(&output).map_or(0, |bytes| bytes.len());
+        if size > self.max_output_bytes {
+            let cap = self.max_output_bytes;
+            let message = format!("output is {size} bytes, over the cap of {cap} bytes");
+            return Err(failure(ErrorClass::OutputTooLarge, message));
+        }
+        if let Some(schema) = &self.plan.node(step).output_schema {
+            let validator = jsonschema::validator_for(schema).map_err(|error| {
+                failure(
+                    ErrorClass::OutputSchema,
+                    format!("bad output_schema: {error}"),
+                )
+            })?;
+            let problems: Vec<String> = (validator.iter_errors(&output))
+                .map(|error| format!("{}: {error}", error.instance_path()))
+                .collect();
+            if !problems.is_empty() {
+                let message = format!(
+                    "output does not match output_schema: {}",
+                    problems.join("; ")
+                );
+                return Err(failure(ErrorClass::OutputSchema, message));
+            }
+        }
+        Ok(output)
+    }
+
+    fn fail(&mut self, step: StepIndex, error: &ExecError, detail: Option<Value>) -> Result<()> {
+        self.slots[step].error = Some(error.to_string());
+        self.set_step(step, StepState::Failed, detail)?;
+        self.unfinished -= 1;
+        self.skip_dependents(step)
+    }
+
+    /// A step succeeded: dependents whose last dependency it was become ready.
+    fn release_dependents(&mut self, step: StepIndex) -> Result<()> {
+        let plan = Arc::clone(&self.plan);
+        for &dependent in plan.dependents(step) {
+            self.unmet[dependent] -= 1;
+            if self.unmet[dependent] == 0 && self.slots[dependent].state == StepState::Pending {
+                self.set_step(dependent, StepState::Ready, None)?;
+                self.ready.push_back(dependent);
+            }
+        }
+        Ok(())
+    }
+
+    /// A step ended without succeeding: everything downstream that has not started is skipped.
+    fn skip_dependents(&mut self, step: StepIndex) -> Result<()> {
+        let plan = Arc::clone(&self.plan);
+        let mut stack = vec![step];
+        while let Some(current) = stack.pop() {
+            for &dependent in plan.dependents(current) {
+                if self.slots[dependent].state == StepState::Pending {
+                    let reason = format!(
+                        "needs {} which ended {}",
+                        plan.steps()[current].id,
+                        self.slots[current].state
+                    );
+                    let detail = Some(json!({ "reason": reason }));
+                    self.set_step(dependent, StepState::Skipped, detail)?;
+                    self.unfinished -= 1;
+                    stack.push(dependent);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The run's deadline passed: what has not ended is cancelled, and the run fails.
+    fn time_out(&mut self) -> Result<()> {
+        for step in 0..self.slots.len() {
+            if !self.slots[step].state.is_terminal() {
+                let detail = Some(json!({ "reason": "the run timed out" }));
+                self.set_step(step, StepState::Cancelled, detail)?;
+            }
+        }
+        let limits = &self.plan.workflow().limits;
+        let timeout = limits.timeout.map(|t| t.to_string()).unwrap_or_default();
+        let message = format!("the run timed out (limits.timeout = {timeout})");
+        self.set_run(RunState::Failed, None, Some((ErrorClass::Timeout, message)))
+    }
+
+    /// The engine stops: running attempts are recorded as interrupted, to run again.
+    fn interrupt(&mut self) -> Result<()> {
+        for step in 0..self.slots.len() {
+            if self.slots[step].state == StepState::Running {
+                let detail = Some(json!({ "interrupted": "engine stopped" }));
+                self.set_step(step, StepState::Ready, detail)?;
+            }
+        }
+        self.outcome = (None, Some((ErrorClass::Interrupted, "interrupted".into())));
+        Ok(())
+    }
+
+    fn finish_run(&mut self) -> Result<()> {
+        let failed = (self.slots.iter())
+            .any(|slot| matches!(slot.state, StepState::Failed | StepState::Denied));
+        let cancelled = self.slots.iter().any(|s| s.state == StepState::Cancelled);
+        let (to, output, error) = match (failed, cancelled) {
+            (true, _) => (RunState::Failed, None, self.run_error()),
+            (false, true) => {
+                let error = (ErrorClass::Cancelled, "cancelled".to_owned());
+                (RunState::Cancelled, None, Some(error))
+            }
+            (false, false) => (RunState::Succeeded, Some(self.run_output()), None),
+        };
+        self.set_run(to, output, error)
+    }
+
+    /// The run's output: the outputs of the sink steps that succeeded, by step id.
+    fn run_output(&self) -> Value {
+        let outputs: Map<String, Value> = (self.plan.sinks().into_iter())
+            .filter(|&sink| self.slots[sink].state == StepState::Succeeded)
+            .map(|sink| {
+                let output = self.slots[sink].output.clone().unwrap_or(Value::Null);
+                (self.plan.steps()[sink].id.clone(), output)
+            })
+            .collect();
+        Value::Object(outputs)
+    }
+
+    /// The first failed step's error, with its class.
+    fn run_error(&self) -> Option<(ErrorClass, String)> {
+        (self.slots.iter().zip(self.plan.steps()))
+            .find(|(slot, _)| matches!(slot.state, StepState::Failed | StepState::Denied))
+            .map(|(slot, spec)| {
+                let error = slot.error.as_deref().unwrap_or("no reason given");
+                // A step's error reads `class: message` (see `ExecError`'s display).
+                let class = (error.split_once(": "))
+                    .and_then(|(class, _)| class.parse().ok())
+                    .unwrap_or(ErrorClass::BadParams);
+                (class, format!("step {} {}: {error}", spec.id, slot.state))
+            })
+    }
+
+    /// What a step's expressions can read: the input, the run, and the outputs it references.
+    fn scope(&self, step: StepIndex) -> Scope {
+        let steps = (self.plan.steps()[step].referenced_steps.iter())
+            .map(|&other| {
+                let output = self.slots[other].output.clone().unwrap_or(Value::Null);
+                let id = self.plan.steps()[other].id.clone();
+                (id, json!({ "output": output }))
+            })
+            .collect();
+        let workflow = &self.plan.workflow().name;
+        Scope {
+            input: self.input.clone(),
+            steps,
+            item: None,
+            index: None,
+            run: json!({ "id": self.run_id.to_string(), "workflow": workflow }),
+        }
+    }
+
+    fn set_step(&mut self, step: StepIndex, to: StepState, detail: Option<Value>) -> Result<()> {
+        let slot = &self.slots[step];
+        let transition = StepTransition {
+            run_id: self.run_id,
+            step_id: self.plan.steps()[step].id.clone(),
+            from: slot.state,
+            to,
+            attempt: slot.attempt,
+            fallback: slot.fallback,
+            output: slot.output.clone().filter(|_| to == StepState::Succeeded),
+            error: (slot.error.clone())
+                .filter(|_| matches!(to, StepState::Failed | StepState::RetryWait)),
+            wake_at: slot.wake_at.filter(|_| to == StepState::RetryWait),
+            usage: (slot.usage != Usage::default()).then(|| slot.usage.clone()),
+            detail,
+        };
+        self.batch.push(Transition::Step(transition))?;
+        self.slots[step].state = to;
+        Ok(())
+    }
+
+    fn set_run(
+        &mut self,
+        to: RunState,
+        output: Option<Value>,
+        error: Option<(ErrorClass, String)>,
+    ) -> Result<()> {
+        self.batch.push(Transition::Run(RunTransition {
+            run_id: self.run_id,
+            from: self.run_state,
+            to,
+            output: output.clone(),
+            error_class: error.as_ref().map(|(class, _)| *class),
+            error: error.as_ref().map(|(_, message)| message.clone()),
+        }))?;
+        self.run_state = to;
+        self.outcome = (output, error);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
