@@ -25,12 +25,12 @@ use uuid::Uuid;
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome, Usage};
+use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use crate::plan::{Plan, StepIndex};
 use crate::report::RunReport;
 use crate::state::RunState;
 use crate::store::{NewRun, StepRecord};
-pub(crate) use ledger::{Input, Ledger, Start};
+use ledger::{Input, Ledger, Start, combine};
 
 /// How long past its deadline an executor may take to wind down before the engine gives up on it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(30);
@@ -275,32 +275,6 @@ async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) 
         })
 }
 
-/// The outcome of a `for_each` step: the list of item outputs, or the first item's failure.
-fn combine(outcomes: Vec<Outcome>) -> Outcome {
-    let mut usage = Usage::default();
-    let mut outputs = Vec::with_capacity(outcomes.len());
-    let mut failure = None;
-    let mut log_tail = None;
-    for (index, outcome) in outcomes.into_iter().enumerate() {
-        usage += &outcome.usage;
-        match outcome.result {
-            Ok(output) => outputs.push(output),
-            Err(mut error) if failure.is_none() => {
-                error.message = format!("item {index}: {}", error.message);
-                failure = Some(error);
-                log_tail = outcome.log_tail;
-            }
-            Err(_) => {}
-        }
-    }
-    Outcome {
-        result: failure.map_or(Ok(Value::Array(outputs)), Err),
-        usage,
-        duration: Duration::ZERO,
-        log_tail,
-    }
-}
-
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -310,18 +284,45 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 #[cfg(test)]
 mod tests {
+    use async_trait::async_trait;
     use serde_json::json;
 
     use super::*;
+    use crate::{Engine, MemoryStore};
 
-    #[test]
-    fn a_failed_item_fails_the_step_and_usage_adds_up() {
-        let mut ok = Outcome::success(json!(1), Duration::ZERO);
-        ok.usage.input_tokens = 3;
-        let bad = Outcome::failure(ErrorClass::ExitCode, "exit 1", Duration::ZERO);
-        let combined = combine(vec![ok.clone(), bad, ok.clone()]);
-        assert_eq!(combined.usage.input_tokens, 6);
-        assert_eq!(combined.result.unwrap_err().message, "item 1: exit 1");
-        assert_eq!(combine(vec![ok.clone(), ok]).result.unwrap(), json!([1, 1]));
+    /// Panics on every call.
+    #[derive(Debug)]
+    struct Panics;
+
+    #[async_trait]
+    impl Executor for Panics {
+        async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+            panic!("boom")
+        }
+    }
+
+    #[tokio::test]
+    async fn an_executor_that_panics_fails_its_step_and_the_engine_goes_on() {
+        let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+            .executor("panics", Arc::new(Panics))
+            .open()
+            .await
+            .unwrap();
+        let workflow = json!({"name": "p", "steps": [
+            {"id": "a", "executor": "panics", "retry": {"max_attempts": 3}}
+        ]});
+        let plan = engine.load_str(&workflow.to_string(), "p.json").unwrap();
+        let report = engine
+            .start(plan, json!({}))
+            .await
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        assert_eq!(report.state, RunState::Failed);
+        assert_eq!(report.error_class, Some(ErrorClass::Panicked));
+        assert!(report.error.unwrap().contains("boom"));
+        let run = engine.run(&report.id.to_string()).await.unwrap();
+        assert_eq!(run.steps[0].attempt, 1, "a panic is not retried");
     }
 }

@@ -17,7 +17,6 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::executor::{Action, ErrorClass, ExecError, Outcome, Usage};
-use crate::expr::{self, Scope};
 use crate::plan::{Plan, StepIndex};
 use crate::report::RunReport;
 use crate::retry;
@@ -294,90 +293,6 @@ impl Ledger {
             .any(|(group, limit)| self.group_running.get(group).copied().unwrap_or(0) >= *limit)
     }
 
-    /// Evaluates a ready step's `when`, `for_each` and `with`, and marks its attempt running.
-    fn start(&mut self, step: StepIndex) -> Result<Option<Start>> {
-        let plan = Arc::clone(&self.plan);
-        let spec = &plan.steps()[step];
-        let node = plan.node(step);
-        let scope = self.scope(step);
-        if let Some(when) = &node.when {
-            match expr::condition(when, &scope) {
-                Ok(true) => {}
-                Ok(false) => {
-                    let reason = format!("`when` is false: {when}");
-                    self.set_step(step, StepState::Skipped, Some(json!({ "reason": reason })))?;
-                    self.unfinished -= 1;
-                    self.skip_dependents(step)?;
-                    return Ok(None);
-                }
-                Err(error) => return self.fail_before_start(step, format!("`when`: {error}")),
-            }
-        }
-        let items = match &node.for_each {
-            None => None,
-            Some(template) => match expr::render(&Value::String(template.clone()), &scope) {
-                Ok(Value::Array(items)) => Some(items),
-                Ok(other) => {
-                    let error = format!("`for_each` must give a list, got {other}");
-                    return self.fail_before_start(step, error);
-                }
-                Err(error) => return self.fail_before_start(step, format!("`for_each`: {error}")),
-            },
-        };
-        let mut with = node.with.clone();
-        let fallback = self.slots[step].fallback as usize;
-        if let Some(overrides) = node.fallbacks.get(fallback.wrapping_sub(1)) {
-            with.extend(overrides.clone());
-        }
-        let with = Value::Object(with.into_iter().collect());
-        let attempt = self.slots[step].attempt + 1;
-        let executor = node.executor.clone().unwrap_or_default();
-        let action = |params: Value, item_index: Option<usize>| Action {
-            run_id: self.run_id,
-            step_id: spec.id.clone(),
-            item_index,
-            attempt,
-            executor: executor.clone(),
-            params,
-            idempotency_key: Action::idempotency_key_for(self.run_id, &spec.id, item_index),
-        };
-        let actions = match &items {
-            None => match expr::render(&with, &scope) {
-                Ok(params) => vec![action(params, None)],
-                Err(error) => return self.fail_before_start(step, format!("`with`: {error}")),
-            },
-            Some(items) => {
-                let mut actions = Vec::with_capacity(items.len());
-                for (index, item) in items.iter().enumerate() {
-                    let item_scope = Scope {
-                        item: Some(item.clone()),
-                        index: Some(index),
-                        ..scope.clone()
-                    };
-                    match expr::render(&with, &item_scope) {
-                        Ok(params) => actions.push(action(params, Some(index))),
-                        Err(error) => {
-                            let error = format!("`with` of item {index}: {error}");
-                            return self.fail_before_start(step, error);
-                        }
-                    }
-                }
-                actions
-            }
-        };
-        self.set_attempt_running(step, attempt)?;
-        let limits = &self.plan.workflow().limits;
-        let item_limit = node.max_parallel.unwrap_or(limits.max_parallel) as usize;
-        Ok(Some(Start {
-            step,
-            executor,
-            actions,
-            for_each: items.is_some(),
-            item_limit: item_limit.max(1),
-            timeout: spec.timeout,
-        }))
-    }
-
     fn set_attempt_running(&mut self, step: StepIndex, attempt: u32) -> Result<()> {
         self.slots[step].attempt = attempt;
         let fallback = self.slots[step].fallback;
@@ -469,36 +384,6 @@ impl Ledger {
         hasher.write_u128(self.run_id.as_u128());
         hasher.write(self.plan.steps()[step].id.as_bytes());
         hasher.finish()
-    }
-
-    /// Enforces the output cap and the step's `output_schema`.
-    fn check_output(&self, step: StepIndex, output: Value) -> Result<Value, ExecError> {
-        let failure = |class, message| ExecError { class, message };
-        let size = serde_json::to_vec(&output).map_or(0, |bytes| bytes.len());
-        if size > self.max_output_bytes {
-            let cap = self.max_output_bytes;
-            let message = format!("output is {size} bytes, over the cap of {cap} bytes");
-            return Err(failure(ErrorClass::OutputTooLarge, message));
-        }
-        if let Some(schema) = &self.plan.node(step).output_schema {
-            let validator = jsonschema::validator_for(schema).map_err(|error| {
-                failure(
-                    ErrorClass::OutputSchema,
-                    format!("bad output_schema: {error}"),
-                )
-            })?;
-            let problems: Vec<String> = (validator.iter_errors(&output))
-                .map(|error| format!("{}: {error}", error.instance_path()))
-                .collect();
-            if !problems.is_empty() {
-                let message = format!(
-                    "output does not match output_schema: {}",
-                    problems.join("; ")
-                );
-                return Err(failure(ErrorClass::OutputSchema, message));
-            }
-        }
-        Ok(output)
     }
 
     fn fail(&mut self, step: StepIndex, error: &ExecError, detail: Option<Value>) -> Result<()> {
@@ -610,25 +495,6 @@ impl Ledger {
             })
     }
 
-    /// What a step's expressions can read: the input, the run, and the outputs it references.
-    fn scope(&self, step: StepIndex) -> Scope {
-        let steps = (self.plan.steps()[step].referenced_steps.iter())
-            .map(|&other| {
-                let output = self.slots[other].output.clone().unwrap_or(Value::Null);
-                let id = self.plan.steps()[other].id.clone();
-                (id, json!({ "output": output }))
-            })
-            .collect();
-        let workflow = &self.plan.workflow().name;
-        Scope {
-            input: self.input.clone(),
-            steps,
-            item: None,
-            index: None,
-            run: json!({ "id": self.run_id.to_string(), "workflow": workflow }),
-        }
-    }
-
     fn set_step(&mut self, step: StepIndex, to: StepState, detail: Option<Value>) -> Result<()> {
         let slot = &self.slots[step];
         let transition = StepTransition {
@@ -670,5 +536,32 @@ impl Ledger {
     }
 }
 
+/// The outcome of a `for_each` step: the list of item outputs, or the first item's failure.
+pub(crate) fn combine(outcomes: Vec<Outcome>) -> Outcome {
+    let mut usage = Usage::default();
+    let mut outputs = Vec::with_capacity(outcomes.len());
+    let mut failure = None;
+    let mut log_tail = None;
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        usage += &outcome.usage;
+        match outcome.result {
+            Ok(output) => outputs.push(output),
+            Err(mut error) if failure.is_none() => {
+                error.message = format!("item {index}: {}", error.message);
+                failure = Some(error);
+                log_tail = outcome.log_tail;
+            }
+            Err(_) => {}
+        }
+    }
+    Outcome {
+        result: failure.map_or(Ok(Value::Array(outputs)), Err),
+        usage,
+        duration: std::time::Duration::ZERO,
+        log_tail,
+    }
+}
+
+mod attempt;
 #[cfg(test)]
 mod tests;

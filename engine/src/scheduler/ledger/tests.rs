@@ -1,1 +1,450 @@
+//! The ledger's decisions, with no store, no executors and no processes: a plan, inputs
+//! and times in, transitions and attempts out.
 
+use std::time::Duration;
+
+use chrono::TimeZone;
+use serde_json::json;
+
+use super::*;
+use crate::store::StepRecord;
+
+/// A fixed "now", so that times in assertions are exact.
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
+}
+
+fn plan(workflow: Value) -> Arc<Plan> {
+    let text = workflow.to_string();
+    Arc::new(crate::load::load_str(&text, "test.json", &["noop"]).unwrap())
+}
+
+/// A ledger taking over a new run of `workflow`.
+fn new_run(workflow: Value) -> Ledger {
+    let plan = plan(workflow);
+    let records = plan
+        .steps()
+        .iter()
+        .map(|step| StepRecord::pending(&step.id))
+        .collect();
+    Ledger::take_over(
+        Uuid::now_v7(),
+        plan,
+        json!({"n": 2}),
+        RunState::Pending,
+        at(0),
+        records,
+        1 << 20,
+    )
+    .unwrap()
+}
+
+/// The step transitions of a batch as `step: from -> to`.
+fn moves(batch: &Batch) -> Vec<String> {
+    batch
+        .transitions()
+        .iter()
+        .filter_map(|transition| match transition {
+            Transition::Step(step) => {
+                Some(format!("{}: {} -> {}", step.step_id, step.from, step.to))
+            }
+            Transition::Run(_) => None,
+        })
+        .collect()
+}
+
+fn run_moves(batch: &Batch) -> Vec<(RunState, RunState)> {
+    batch
+        .transitions()
+        .iter()
+        .filter_map(|transition| match transition {
+            Transition::Run(run) => Some((run.from, run.to)),
+            Transition::Step(_) => None,
+        })
+        .collect()
+}
+
+fn ids(ledger: &Ledger, starts: &[Start]) -> Vec<String> {
+    starts
+        .iter()
+        .map(|start| ledger.plan.steps()[start.step].id.clone())
+        .collect()
+}
+
+fn done(step: StepIndex, output: Value) -> Input {
+    Input::Completed {
+        step,
+        outcome: Outcome::success(output, Duration::ZERO),
+    }
+}
+
+fn failed(step: StepIndex, class: ErrorClass, message: &str) -> Input {
+    Input::Completed {
+        step,
+        outcome: Outcome::failure(class, message, Duration::ZERO),
+    }
+}
+
+/// The committed step records a new ledger would read after a restart.
+fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
+    (ledger.slots.iter().zip(ledger.plan.steps()))
+        .map(|(slot, step)| StepRecord {
+            id: step.id.clone(),
+            state: slot.state,
+            attempt: slot.attempt,
+            fallback: slot.fallback,
+            output: slot.output.clone(),
+            error: slot.error.clone(),
+            wake_at: slot.wake_at,
+            usage: None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_pipeline_runs_in_order_and_the_run_succeeds_with_its_sinks_outputs() {
+    let mut ledger = new_run(json!({"name": "p", "steps": [{"pipeline": [
+        {"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop", "with": {"x": "${{ steps.a.output + input.n }}"}}
+    ]}]}));
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["a"]);
+    let first = ledger.take_batch();
+    assert_eq!(run_moves(&first), [(RunState::Pending, RunState::Running)]);
+    assert_eq!(
+        moves(&first),
+        ["a: pending -> ready", "a: ready -> running"]
+    );
+
+    ledger.apply(done(0, json!(40)), at(1)).unwrap();
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(starts[0].actions[0].params, json!({"x": 42}));
+    assert_eq!(starts[0].actions[0].attempt, 1);
+    ledger.apply(done(1, json!("out")), at(2)).unwrap();
+    assert!(ledger.turn(at(2)).unwrap().is_empty());
+    assert!(ledger.is_over());
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Succeeded);
+    assert_eq!(report.output, Some(json!({"b": "out"})));
+}
+
+#[test]
+fn for_each_renders_one_action_per_item_in_item_order() {
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "each", "executor": "noop", "for_each": "${{ [3, 1, 2] }}",
+         "with": {"value": "${{ item * 10 }}", "at": "${{ index }}"}}
+    ]}));
+    let starts = ledger.turn(at(0)).unwrap();
+    let actions = &starts[0].actions;
+    let params: Vec<Value> = actions.iter().map(|action| action.params.clone()).collect();
+    assert_eq!(
+        params,
+        [
+            json!({"value": 30, "at": 0}),
+            json!({"value": 10, "at": 1}),
+            json!({"value": 20, "at": 2})
+        ]
+    );
+    let keys: Vec<Option<usize>> = actions.iter().map(|action| action.item_index).collect();
+    assert_eq!(keys, [Some(0), Some(1), Some(2)]);
+    assert!(starts[0].for_each);
+    assert!(actions[2].idempotency_key.ends_with("/each/2"));
+}
+
+#[test]
+fn for_each_outputs_keep_item_order_and_a_failed_item_fails_the_step() {
+    let ok = |n| Outcome::success(json!(n), Duration::ZERO);
+    let combined = combine(vec![ok(3), ok(1), ok(2)]);
+    assert_eq!(combined.result.unwrap(), json!([3, 1, 2]));
+
+    let mut ledger = new_run(json!({"name": "f", "steps": [{"pipeline": [
+        {"id": "each", "executor": "noop", "for_each": "${{ [1, 2, 3] }}"},
+        {"id": "after", "executor": "noop"}
+    ]}]}));
+    ledger.turn(at(0)).unwrap();
+    let bad = Outcome::failure(ErrorClass::ExitCode, "exit 1", Duration::ZERO);
+    let outcome = combine(vec![ok(1), bad, ok(3)]);
+    assert_eq!(
+        outcome.result.as_ref().unwrap_err().message,
+        "item 1: exit 1",
+        "the failure names its item"
+    );
+    ledger.take_batch();
+    ledger
+        .apply(Input::Completed { step: 0, outcome }, at(1))
+        .unwrap();
+    ledger.turn(at(1)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["each: running -> failed", "after: pending -> skipped"]
+    );
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::ExitCode));
+    assert!(report.error.unwrap().contains("item 1: exit 1"));
+}
+
+#[test]
+fn a_false_when_skips_the_step_and_what_needs_it() {
+    let mut ledger = new_run(json!({"name": "w", "steps": [{"pipeline": [
+        {"id": "maybe", "executor": "noop", "when": "input.n > 5"},
+        {"id": "after", "executor": "noop"}
+    ]}]}));
+    let starts = ledger.turn(at(0)).unwrap();
+    assert!(starts.is_empty());
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        [
+            "maybe: pending -> ready",
+            "maybe: ready -> skipped",
+            "after: pending -> skipped"
+        ]
+    );
+    assert_eq!(ledger.report().state, RunState::Succeeded);
+    assert_eq!(ledger.report().output, Some(json!({})));
+}
+
+#[test]
+fn a_group_max_parallel_holds_back_the_rest_of_its_members() {
+    let mut ledger = new_run(json!({"name": "g", "steps": [
+        {"id": "g", "max_parallel": 2, "parallel": [
+            {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"},
+            {"id": "c", "executor": "noop"}, {"id": "d", "executor": "noop"}
+        ]},
+        {"id": "free", "executor": "noop"}
+    ]}));
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["a", "b", "free"]);
+    ledger.apply(done(starts[1].step, json!(1)), at(1)).unwrap();
+    let next = ledger.turn(at(1)).unwrap();
+    assert_eq!(ids(&ledger, &next), ["c"], "one slot of the group freed");
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+}
+
+#[test]
+fn the_run_max_parallel_caps_every_step() {
+    let mut ledger = new_run(
+        json!({"name": "m", "limits": {"max_parallel": 1}, "steps": [
+            {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
+        ]}),
+    );
+    assert_eq!(ledger.turn(at(0)).unwrap().len(), 1);
+    assert!(ledger.turn(at(0)).unwrap().is_empty());
+}
+
+#[test]
+fn an_output_that_breaks_output_schema_fails_the_step_without_retry() {
+    let mut ledger = new_run(json!({"name": "s", "steps": [
+        {"id": "a", "executor": "noop", "retry": {"max_attempts": 3},
+         "output_schema": {"type": "object", "required": ["files"]}}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.apply(done(0, json!({"other": 1})), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::OutputSchema));
+    assert!(
+        report.error.unwrap().contains("files"),
+        "names the missing key"
+    );
+}
+
+#[test]
+fn an_output_over_the_cap_fails_the_step() {
+    let mut ledger = new_run(json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]}));
+    ledger.max_output_bytes = 8;
+    ledger.turn(at(0)).unwrap();
+    ledger
+        .apply(done(0, json!("more than eight bytes")), at(1))
+        .unwrap();
+    ledger.turn(at(1)).unwrap();
+    assert_eq!(
+        ledger.report().error_class,
+        Some(ErrorClass::OutputTooLarge)
+    );
+}
+
+#[test]
+fn an_executor_that_panicked_fails_the_step_and_is_not_retried() {
+    let mut ledger = new_run(json!({"name": "p", "steps": [
+        {"id": "a", "executor": "noop", "retry": {"max_attempts": 5}}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    let panicked = failed(0, ErrorClass::Panicked, "the executor panicked: boom");
+    ledger.apply(panicked, at(1)).unwrap();
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::Panicked));
+    assert!(report.error.unwrap().contains("boom"));
+}
+
+#[test]
+fn a_retry_wait_survives_a_restart_neither_forgotten_nor_hurried() {
+    let workflow = json!({"name": "r", "steps": [
+        {"id": "a", "executor": "noop",
+         "retry": {"max_attempts": 3, "initial_delay": "10s", "backoff": "fixed"}}
+    ]});
+    let mut ledger = new_run(workflow.clone());
+    ledger.turn(at(0)).unwrap();
+    ledger
+        .apply(failed(0, ErrorClass::ExitCode, "exit 1"), at(5))
+        .unwrap();
+    ledger.turn(at(5)).unwrap();
+    let batch = ledger.take_batch();
+    let Some(Transition::Step(wait)) = batch.transitions().last() else {
+        panic!("a step transition");
+    };
+    assert_eq!(
+        (wait.from, wait.to),
+        (StepState::Running, StepState::RetryWait)
+    );
+    assert_eq!(wait.wake_at, Some(at(15)), "the wake-up time is committed");
+    assert_eq!(ledger.next_wake(), Some(at(15)));
+
+    // The engine dies; another takes over from what was committed.
+    let records = records_after(&ledger);
+    let mut resumed = Ledger::take_over(
+        ledger.run_id,
+        plan(workflow),
+        json!({}),
+        RunState::Running,
+        at(0),
+        records,
+        1 << 20,
+    )
+    .unwrap();
+    assert_eq!(resumed.next_wake(), Some(at(15)), "not forgotten");
+    assert!(resumed.turn(at(14)).unwrap().is_empty(), "not hurried");
+    let starts = resumed.turn(at(15)).unwrap();
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0].actions[0].attempt, 2);
+}
+
+#[test]
+fn a_step_running_at_a_crash_runs_again_as_a_new_attempt() {
+    let workflow = json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]});
+    let mut ledger = new_run(workflow.clone());
+    ledger.turn(at(0)).unwrap();
+    let records = records_after(&ledger);
+    let mut resumed = Ledger::take_over(
+        ledger.run_id,
+        plan(workflow),
+        json!({}),
+        RunState::Running,
+        at(0),
+        records,
+        1 << 20,
+    )
+    .unwrap();
+    let starts = resumed.turn(at(1)).unwrap();
+    assert_eq!(starts[0].actions[0].attempt, 2);
+    let batch = resumed.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> ready", "a: ready -> running"]
+    );
+}
+
+#[test]
+fn retries_then_fallbacks_then_failure() {
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "a", "executor": "noop", "with": {"v": 0},
+         "retry": {"max_attempts": 2, "initial_delay": "1s", "backoff": "fixed"},
+         "fallbacks": [{"v": 1}]}
+    ]}));
+    let mut seen = Vec::new();
+    let mut now = 0;
+    loop {
+        let starts = ledger.turn(at(now)).unwrap();
+        if ledger.is_over() {
+            break;
+        }
+        if let Some(start) = starts.first() {
+            seen.push(start.actions[0].params["v"].clone());
+            ledger
+                .apply(failed(0, ErrorClass::ExitCode, "no"), at(now))
+                .unwrap();
+        }
+        now += 1;
+        assert!(now < 100, "the step never ends");
+    }
+    assert_eq!(seen, [json!(0), json!(0), json!(1)]);
+    assert_eq!(ledger.report().state, RunState::Failed);
+}
+
+#[test]
+fn a_non_retryable_error_is_not_retried() {
+    let mut ledger = new_run(json!({"name": "n", "steps": [
+        {"id": "a", "executor": "noop", "retry": {"max_attempts": 3}}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger
+        .apply(failed(0, ErrorClass::BadParams, "no"), at(1))
+        .unwrap();
+    ledger.turn(at(1)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Failed);
+}
+
+#[test]
+fn the_deadline_cancels_what_has_not_ended_and_fails_the_run() {
+    let mut ledger = new_run(json!({"name": "t", "limits": {"timeout": "1m"}, "steps": [
+        {"pipeline": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}
+    ]}));
+    assert_eq!(ledger.deadline(), Some(at(60)));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger.apply(Input::TimedOut, at(60)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> cancelled", "b: pending -> cancelled"]
+    );
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
+}
+
+#[test]
+fn an_interruption_records_running_attempts_as_ready_again() {
+    let mut ledger = new_run(json!({"name": "i", "steps": [{"id": "a", "executor": "noop"}]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger.apply(Input::Interrupted, at(1)).unwrap();
+    assert_eq!(moves(&ledger.take_batch()), ["a: running -> ready"]);
+    assert_eq!(ledger.report().state, RunState::Running);
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Interrupted));
+}
+
+#[test]
+fn an_illegal_transition_is_refused_and_changes_nothing() {
+    let mut ledger = new_run(json!({"name": "x", "steps": [{"pipeline": [
+        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
+    ]}]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    // `b` is pending: an outcome for it would be `pending -> succeeded`.
+    let error = ledger.apply(done(1, json!(1)), at(1)).unwrap_err();
+    assert!(matches!(error, Error::Bug(_)), "{error:?}");
+    assert!(ledger.take_batch().is_empty());
+    assert_eq!(ledger.slots[1].state, StepState::Pending);
+    // Straight at the table: `pending -> succeeded` is not in it.
+    let error = ledger.set_step(1, StepState::Succeeded, None).unwrap_err();
+    assert!(matches!(error, Error::IllegalTransition(_)), "{error:?}");
+    assert_eq!(ledger.slots[1].state, StepState::Pending);
+    assert!(ledger.take_batch().is_empty());
+}
+
+#[test]
+fn a_template_error_fails_the_attempt_before_it_starts() {
+    let mut ledger = new_run(json!({"name": "e", "steps": [
+        {"id": "a", "executor": "noop", "with": {"x": "${{ input.missing.deeper }}"}}
+    ]}));
+    assert!(ledger.turn(at(0)).unwrap().is_empty());
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::BadParams));
+    assert!(report.error.unwrap().contains("`with`"));
+}

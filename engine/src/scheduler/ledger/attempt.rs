@@ -1,0 +1,148 @@
+//! Preparing an attempt and judging its output: `when`, `for_each`, the `with` templates, the
+//! output cap and `output_schema`.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{Ledger, Start};
+use crate::error::Result;
+use crate::executor::{Action, ErrorClass, ExecError};
+use crate::expr::{self, Scope};
+use crate::plan::StepIndex;
+use crate::state::StepState;
+
+impl Ledger {
+    /// Evaluates a ready step's `when`, `for_each` and `with`, and marks its attempt running.
+    pub(super) fn start(&mut self, step: StepIndex) -> Result<Option<Start>> {
+        let plan = Arc::clone(&self.plan);
+        let spec = &plan.steps()[step];
+        let node = plan.node(step);
+        let scope = self.scope(step);
+        if let Some(when) = &node.when {
+            match expr::condition(when, &scope) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let reason = format!("`when` is false: {when}");
+                    self.set_step(step, StepState::Skipped, Some(json!({ "reason": reason })))?;
+                    self.unfinished -= 1;
+                    self.skip_dependents(step)?;
+                    return Ok(None);
+                }
+                Err(error) => return self.fail_before_start(step, format!("`when`: {error}")),
+            }
+        }
+        let items = match &node.for_each {
+            None => None,
+            Some(template) => match expr::render(&Value::String(template.clone()), &scope) {
+                Ok(Value::Array(items)) => Some(items),
+                Ok(other) => {
+                    let error = format!("`for_each` must give a list, got {other}");
+                    return self.fail_before_start(step, error);
+                }
+                Err(error) => return self.fail_before_start(step, format!("`for_each`: {error}")),
+            },
+        };
+        let mut with = node.with.clone();
+        let fallback = self.slots[step].fallback as usize;
+        if let Some(overrides) = node.fallbacks.get(fallback.wrapping_sub(1)) {
+            with.extend(overrides.clone());
+        }
+        let with = Value::Object(with.into_iter().collect());
+        let attempt = self.slots[step].attempt + 1;
+        let executor = node.executor.clone().unwrap_or_default();
+        let action = |params: Value, item_index: Option<usize>| Action {
+            run_id: self.run_id,
+            step_id: spec.id.clone(),
+            item_index,
+            attempt,
+            executor: executor.clone(),
+            params,
+            idempotency_key: Action::idempotency_key_for(self.run_id, &spec.id, item_index),
+        };
+        let actions = match &items {
+            None => match expr::render(&with, &scope) {
+                Ok(params) => vec![action(params, None)],
+                Err(error) => return self.fail_before_start(step, format!("`with`: {error}")),
+            },
+            Some(items) => {
+                let mut actions = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    let item_scope = Scope {
+                        item: Some(item.clone()),
+                        index: Some(index),
+                        ..scope.clone()
+                    };
+                    match expr::render(&with, &item_scope) {
+                        Ok(params) => actions.push(action(params, Some(index))),
+                        Err(error) => {
+                            let error = format!("`with` of item {index}: {error}");
+                            return self.fail_before_start(step, error);
+                        }
+                    }
+                }
+                actions
+            }
+        };
+        self.set_attempt_running(step, attempt)?;
+        let limits = &self.plan.workflow().limits;
+        let item_limit = node.max_parallel.unwrap_or(limits.max_parallel) as usize;
+        Ok(Some(Start {
+            step,
+            executor,
+            actions,
+            for_each: items.is_some(),
+            item_limit: item_limit.max(1),
+            timeout: spec.timeout,
+        }))
+    }
+
+    /// What a step's expressions can read: the input, the run, and the outputs it references.
+    fn scope(&self, step: StepIndex) -> Scope {
+        let steps = (self.plan.steps()[step].referenced_steps.iter())
+            .map(|&other| {
+                let output = self.slots[other].output.clone().unwrap_or(Value::Null);
+                let id = self.plan.steps()[other].id.clone();
+                (id, json!({ "output": output }))
+            })
+            .collect();
+        let workflow = &self.plan.workflow().name;
+        Scope {
+            input: self.input.clone(),
+            steps,
+            item: None,
+            index: None,
+            run: json!({ "id": self.run_id.to_string(), "workflow": workflow }),
+        }
+    }
+
+    /// Enforces the output cap and the step's `output_schema`.
+    pub(super) fn check_output(&self, step: StepIndex, output: Value) -> Result<Value, ExecError> {
+        let failure = |class, message| ExecError { class, message };
+        let size = serde_json::to_vec(&output).map_or(0, |bytes| bytes.len());
+        if size > self.max_output_bytes {
+            let cap = self.max_output_bytes;
+            let message = format!("output is {size} bytes, over the cap of {cap} bytes");
+            return Err(failure(ErrorClass::OutputTooLarge, message));
+        }
+        if let Some(schema) = &self.plan.node(step).output_schema {
+            let validator = jsonschema::validator_for(schema).map_err(|error| {
+                failure(
+                    ErrorClass::OutputSchema,
+                    format!("bad output_schema: {error}"),
+                )
+            })?;
+            let problems: Vec<String> = (validator.iter_errors(&output))
+                .map(|error| format!("{}: {error}", error.instance_path()))
+                .collect();
+            if !problems.is_empty() {
+                let message = format!(
+                    "output does not match output_schema: {}",
+                    problems.join("; ")
+                );
+                return Err(failure(ErrorClass::OutputSchema, message));
+            }
+        }
+        Ok(output)
+    }
+}

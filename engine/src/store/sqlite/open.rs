@@ -1,0 +1,129 @@
+//! Opening an SQLite database: creating it private, refusing what is not cairn's,
+//! connecting patiently, migrating under a lock, and naming what went wrong.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+use crate::error::{Error, Result};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Creates an empty database file readable and writable by its owner only; SQLite's WAL
+/// and shared-memory files take the database file's permissions.
+pub(super) fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .or_else(|error| match error.kind() {
+            // Another process created it first: fine, it is theirs to set up.
+            std::io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(Error::Database(Box::new(error))),
+        })
+}
+
+/// Refuses an SQLite database that holds tables but not cairn's: another application's.
+/// It looks through a read-only connection that sets nothing, so a refused file is left
+/// byte for byte as it was (setting WAL mode alone would rewrite its header).
+pub(super) async fn refuse_foreign(path: &Path, busy_timeout: Duration) -> Result<()> {
+    if std::fs::metadata(path).map_or(true, |file| file.len() == 0) {
+        return Ok(());
+    }
+    let look = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(busy_timeout);
+    let mut conn = SqliteConnection::connect_with(&look)
+        .await
+        .map_err(|error| classify(path, error))?;
+    let tables: std::result::Result<Vec<String>, _> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await;
+    let _ = conn.close().await;
+    let tables = tables.map_err(|error| classify(path, error))?;
+    if tables.is_empty() || tables.iter().any(|name| name == "_sqlx_migrations") {
+        return Ok(());
+    }
+    let mut shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+    if tables.len() > shown.len() {
+        shown.push("...");
+    }
+    Err(Error::ForeignDatabase {
+        path: path.to_owned(),
+        tables: shown.join(", "),
+    })
+}
+
+/// Opens a connection, retrying while the database is busy, up to `patience`. Setting up a
+/// connection (WAL mode on a new file) can meet another process's lock where SQLite does not
+/// wait by itself.
+pub(super) async fn connect_patiently(
+    options: &SqliteConnectOptions,
+    patience: Duration,
+) -> std::result::Result<SqliteConnection, sqlx::Error> {
+    let give_up = tokio::time::Instant::now() + patience;
+    loop {
+        match SqliteConnection::connect_with(options).await {
+            Err(error) if is_busy(&error) && tokio::time::Instant::now() < give_up => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(error: &sqlx::Error) -> bool {
+    matches!(primary_code(error), Some(5 | 6))
+}
+
+/// The primary SQLite result code of a database error.
+fn primary_code(error: &sqlx::Error) -> Option<i64> {
+    let sqlx::Error::Database(db) = error else {
+        return None;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i64>().ok())
+        .map(|code| code & 0xff)
+}
+
+/// Brings the schema up to date. Two processes opening a new database at once must not
+/// both apply the first migration: when any is pending, they are applied under an
+/// IMMEDIATE transaction (the migrator nests its own in savepoints), so the second process
+/// waits for the first and then finds nothing left to do. (`run_direct` rather than `run`:
+/// `run`'s `Acquire` bound makes the future unusable in a spawned task.)
+pub(super) async fn migrate(
+    conn: &mut SqliteConnection,
+) -> std::result::Result<(), sqlx::migrate::MigrateError> {
+    let latest = MIGRATOR.iter().map(|migration| migration.version).max();
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or(None);
+    if applied == latest {
+        // Nothing to apply: only check the applied migrations' checksums, without a lock.
+        return MIGRATOR.run_direct(None, conn, false).await;
+    }
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    MIGRATOR.run_direct(None, &mut *tx, false).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Turns an sqlx error into the store error a user can act on.
+pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
+    match primary_code(&error) {
+        Some(26) => Error::NotADatabase(path.to_owned()),
+        Some(5 | 6) => Error::Locked(path.to_owned()),
+        Some(14) => Error::MissingDatabase(path.to_owned()),
+        _ => Error::Database(Box::new(error)),
+    }
+}
