@@ -11,7 +11,7 @@
 //! - W2 one step fanning out to noop branches, then a join reading every branch's output;
 //! - W3 resume of a pipeline stopped halfway (10,000 and 100,000 steps);
 //! - W4 many small runs (3 steps) one after another;
-//! - W5 the WfCommons DAGs of `../shared/workloads/wfcommons`, checking the order of events;
+//! - W5 the WfCommons DAGs of `benches/workloads/wfcommons`, checking the order of events;
 //! - P  process steps running `true` at max_parallel 2, against a plain spawn loop.
 //!
 //! Every workload runs in a child process of this binary (`--child SPEC`), so its peak RSS
@@ -39,8 +39,8 @@ use tokio::sync::Notify;
 const W2_MAX_PARALLEL: u32 = 1000;
 /// `max_parallel` used for the W5 DAGs.
 const W5_MAX_PARALLEL: u32 = 64;
-/// Where the WfCommons DAGs are.
-const WFCOMMONS: &str = "../shared/workloads/wfcommons";
+/// Where the WfCommons DAGs are, from the package root (shipped in the repository).
+const WFCOMMONS: &str = "benches/workloads/wfcommons";
 
 /// Sizes of one harness run.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +122,7 @@ fn parent(sizes: Sizes, quick: bool) {
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .collect();
     dags.sort();
+    assert!(!dags.is_empty(), "{}: no DAGs", wfcommons.display());
 
     println!(
         "# cairn benchmark ({} mode)\n\nDatabases in {} (same disk for every measurement); {} cores; \

@@ -18,6 +18,7 @@ mod cli {
     pub(crate) mod progress;
     pub(crate) mod run;
     pub(crate) mod schema;
+    pub(crate) mod svg;
     pub(crate) mod validate;
     pub(crate) mod workflow;
 }
@@ -54,7 +55,7 @@ struct Global {
 enum Command {
     /// Check workflow files and report every problem with its place.
     Validate(cli::validate::Args),
-    /// Draw a workflow's DAG (Graphviz dot or Mermaid).
+    /// Draw a workflow's DAG (Graphviz dot, Mermaid or SVG).
     Graph(cli::graph::Args),
     /// Print a JSON Schema for editors.
     Schema(cli::schema::Args),

@@ -1,32 +1,165 @@
-//! `cairn graph`.
+//! `cairn graph`: every drawing of every example is checked in-process (no Graphviz needed)
+//! against the example's plan: each step, each group and each dependency is drawn.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::collections::BTreeSet;
+use std::path::Path;
 
-use crate::{cairn, examples, stdout};
+use cairn::engine::definition::Node;
+use cairn::engine::load;
+use cairn::engine::plan::Plan;
+use layout::gv::DotParser;
+use layout::gv::parser::ast;
+
+use crate::{cairn, examples, root, stdout};
+
+/// What a drawing must show of a workflow: step ids, group labels, edges between step ids.
+#[derive(Debug, Default, PartialEq)]
+struct Drawn {
+    steps: BTreeSet<String>,
+    groups: BTreeSet<String>,
+    edges: BTreeSet<(String, String)>,
+}
+
+/// What the drawing of the example `file` must show, from its plan.
+fn expected(file: &Path) -> Drawn {
+    let plan: Plan = load::load_file(&root().join(file), &["noop", "sleep"]).expect("loads");
+    let id = |step: usize| plan.steps()[step].id.clone();
+    let mut drawn = Drawn::default();
+    for step in 0..plan.steps().len() {
+        drawn.steps.insert(id(step));
+        for &from in plan.dependencies(step) {
+            drawn.edges.insert((id(from), id(step)));
+        }
+    }
+    fn groups(node: &Node, labels: &mut BTreeSet<String>) {
+        let (kind, members) = match (&node.pipeline, &node.parallel) {
+            (Some(members), _) => ("pipeline", members),
+            (None, Some(members)) => ("parallel", members),
+            (None, None) => return,
+        };
+        labels.insert(match &node.id {
+            Some(id) => format!("{id} ({kind})"),
+            None => kind.to_owned(),
+        });
+        for member in members {
+            groups(member, labels);
+        }
+    }
+    for node in &plan.workflow().steps {
+        groups(node, &mut drawn.groups);
+    }
+    drawn
+}
+
+/// Reads a dot drawing: node labels start with the step id, clusters carry group labels.
+fn read_dot(graph: &ast::Graph, names: &mut Vec<(String, String)>, drawn: &mut Drawn) {
+    for statement in &graph.list.list {
+        match statement {
+            ast::Stmt::Node(node) => {
+                let label = node.list.iter().find(|(key, _)| key == "label");
+                let label = label.expect("every node has a label").1.clone();
+                let id = label.lines().next().unwrap_or_default().to_owned();
+                names.push((node.id.name.clone(), id.clone()));
+                drawn.steps.insert(id);
+            }
+            ast::Stmt::Edge(edge) => {
+                let mut from = edge.from.name.clone();
+                for (to, _) in &edge.to {
+                    drawn.edges.insert((from, to.name.clone()));
+                    from = to.name.clone();
+                }
+            }
+            ast::Stmt::SubGraph(cluster) => {
+                for statement in &cluster.list.list {
+                    if let ast::Stmt::Attribute(attributes) = statement {
+                        for (key, value) in attributes.list.iter() {
+                            if key == "label" {
+                                drawn.groups.insert(value.clone());
+                            }
+                        }
+                    }
+                }
+                read_dot(cluster, names, drawn);
+            }
+            ast::Stmt::Attribute(_) => {}
+        }
+    }
+}
 
 #[test]
-fn graphviz_accepts_every_example() {
+fn dot_of_every_example_parses_and_has_every_step_group_and_edge() {
     for file in examples() {
         let output = cairn(&["graph", file.to_str().unwrap()]);
         assert_eq!(output.status.code(), Some(0), "{}", file.display());
-        let mut dot = Command::new("dot")
-            .arg("-Tsvg")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("Graphviz `dot` is installed (apt-get install graphviz; .ci/run does it)");
-        dot.stdin.take().unwrap().write_all(&output.stdout).unwrap();
-        let rendered = dot.wait_with_output().unwrap();
-        let errors = String::from_utf8_lossy(&rendered.stderr);
-        assert!(
-            rendered.status.success() && errors.is_empty(),
-            "{}: {errors}\n{}",
-            file.display(),
-            stdout(&output)
+        let dot = stdout(&output);
+        let mut parser = DotParser::new(&dot);
+        let graph = parser
+            .process()
+            .unwrap_or_else(|error| panic!("{}: {error}\n{dot}", file.display()));
+        let mut names = Vec::new();
+        let mut drawn = Drawn::default();
+        read_dot(&graph, &mut names, &mut drawn);
+        // Edges name nodes (`s3`): translate them to step ids.
+        let id_of = |name: &str| {
+            let found = names.iter().find(|(node, _)| node == name);
+            found
+                .unwrap_or_else(|| panic!("{name} is declared\n{dot}"))
+                .1
+                .clone()
+        };
+        drawn.edges = drawn
+            .edges
+            .iter()
+            .map(|(from, to)| (id_of(from), id_of(to)))
+            .collect();
+        assert_eq!(drawn, expected(&file), "{}\n{dot}", file.display());
+    }
+}
+
+#[test]
+fn svg_of_every_example_is_a_document_with_every_step_group_and_edge() {
+    for file in examples() {
+        let output = cairn(&["graph", file.to_str().unwrap(), "--format", "svg"]);
+        assert_eq!(output.status.code(), Some(0), "{}", file.display());
+        let svg = stdout(&output);
+        assert!(svg.starts_with("<?xml "), "{}", file.display());
+        let document = roxmltree::Document::parse(&svg)
+            .unwrap_or_else(|error| panic!("{}: {error}\n{svg}", file.display()));
+        let root = document.root_element();
+        assert_eq!(root.tag_name().name(), "svg");
+        assert_eq!(
+            root.tag_name().namespace(),
+            Some("http://www.w3.org/2000/svg")
         );
-        assert!(String::from_utf8_lossy(&rendered.stdout).contains("<svg"));
+        for size in ["width", "height"] {
+            let value: f64 = root.attribute(size).expect(size).parse().expect(size);
+            assert!(value > 0., "{}: {size} {value}", file.display());
+        }
+        assert!(root.attribute("viewBox").is_some());
+
+        // Each line of a label is a text or tspan of its own.
+        let lines: BTreeSet<&str> = root
+            .descendants()
+            .filter(|node| node.is_text())
+            .filter_map(|node| node.text())
+            .map(str::trim)
+            .collect();
+        let expected = expected(&file);
+        let missing: Vec<&String> = (expected.steps.iter())
+            .chain(&expected.groups)
+            .filter(|label| !lines.contains(label.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{}: {missing:?} not drawn",
+            file.display()
+        );
+
+        let arrows = root
+            .descendants()
+            .filter(|node| node.has_tag_name("path") && node.attribute("marker-end").is_some())
+            .count();
+        assert_eq!(arrows, expected.edges.len(), "{}", file.display());
     }
 }
 
@@ -58,8 +191,15 @@ fn groups_are_clusters_and_subgraphs() {
 
 #[test]
 fn an_invalid_file_draws_nothing_and_exits_2() {
-    let output = cairn(&["graph", "tests/fixtures/invalid/cycle.json"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(output.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("cycle: a -> b -> c -> a"));
+    for format in ["dot", "mermaid", "svg"] {
+        let output = cairn(&[
+            "graph",
+            "tests/fixtures/invalid/cycle.json",
+            "--format",
+            format,
+        ]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(output.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("cycle: a -> b -> c -> a"));
+    }
 }

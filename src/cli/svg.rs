@@ -1,0 +1,247 @@
+//! `cairn graph --format svg`: the DAG laid out and drawn in-process by `layout-rs`, so a
+//! picture needs no Graphviz.
+//!
+//! `layout-rs` has no clusters: the steps are laid out alone, then each group is drawn as a
+//! box around its steps, labelled like the `dot` clusters (`id (pipeline)`), outer boxes
+//! wider than the boxes they hold.
+
+use cairn_engine::Plan;
+use cairn_engine::definition::Node;
+use cairn_engine::plan::StepIndex;
+use layout::backends::svg::SVGWriter;
+use layout::core::base::Orientation;
+use layout::core::color::Color;
+use layout::core::format::{ClipHandle, RenderBackend};
+use layout::core::geometry::Point;
+use layout::core::style::StyleAttr;
+use layout::std_shapes::render::get_shape_size;
+use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
+use layout::topo::layout::VisualGraph;
+
+/// Font size of the step labels.
+const STEP_FONT: usize = 14;
+/// Font size of the group labels and the title.
+const GROUP_FONT: usize = 12;
+/// Space between a group's box and the boxes (or steps) it holds.
+const GAP: f64 = 10.;
+/// Height of a group's label, above its members.
+const LABEL: f64 = 16.;
+
+/// The plan as a standalone SVG document, titled with the workflow's name.
+pub(crate) fn svg(plan: &Plan) -> String {
+    // The layout grows top down; shapes are sized in the flipped orientation, as layout-rs's
+    // own dot reader does.
+    let shape_orientation = Orientation::TopToBottom.flip();
+    let mut graph = VisualGraph::new(Orientation::TopToBottom);
+    let mut groups = Vec::new();
+    let mut walk = Walk {
+        plan,
+        next_step: 0,
+        groups: &mut groups,
+    };
+    let mut labels = Vec::new();
+    for node in &plan.workflow().steps {
+        walk.node(node, &mut labels);
+    }
+    let handles: Vec<_> = labels
+        .into_iter()
+        .map(|label| {
+            let shape = ShapeKind::new_box(&label);
+            let size = get_shape_size(shape_orientation, &shape, STEP_FONT, false);
+            let look = StyleAttr::new(
+                Color::fast("black"),
+                1,
+                Some(Color::fast("white")),
+                6,
+                STEP_FONT,
+            );
+            graph.add_node(Element::create(shape, look, shape_orientation, size))
+        })
+        .collect();
+    for (to, &handle) in handles.iter().enumerate() {
+        for &from in plan.dependencies(to) {
+            graph.add_edge(Arrow::simple(""), handles[from], handle);
+        }
+    }
+
+    // Room on the left and top for the outermost boxes and the title.
+    let depth = groups
+        .iter()
+        .map(|group| group.height + 1)
+        .max()
+        .unwrap_or(0);
+    let margin = GAP * depth as f64 + LABEL * depth as f64;
+    let mut writer = SVGWriter::new();
+    let mut canvas = Shifted {
+        inner: &mut writer,
+        by: Point::new(margin + GAP, margin + GAP + 2. * LABEL),
+    };
+    graph.do_it(false, false, false, &mut canvas);
+
+    let group_look = StyleAttr::new(Color::fast("gray"), 1, None, 8, GROUP_FONT);
+    let mut right = 0f64;
+    for group in &groups {
+        let (mut top_left, mut bottom_right) = graph.pos(handles[group.members[0]]).bbox(false);
+        for &member in &group.members[1..] {
+            let (member_top_left, member_bottom_right) = graph.pos(handles[member]).bbox(false);
+            top_left = Point::new(
+                top_left.x.min(member_top_left.x),
+                top_left.y.min(member_top_left.y),
+            );
+            bottom_right = Point::new(
+                bottom_right.x.max(member_bottom_right.x),
+                bottom_right.y.max(member_bottom_right.y),
+            );
+        }
+        let pad = GAP * (group.height + 1) as f64;
+        let above = pad + LABEL * (group.height + 1) as f64;
+        let corner = Point::new(top_left.x - pad, top_left.y - above);
+        let size = Point::new(
+            bottom_right.x - top_left.x + 2. * pad,
+            bottom_right.y - top_left.y + pad + above,
+        );
+        right = right.max(corner.x + size.x);
+        canvas.draw_rect(corner, size, &group_look, None, None);
+        // Text is drawn centred: put its (estimated) middle near the box's left edge, away
+        // from the edges that come in at the top.
+        let half_width = group.label.chars().count() as f64 * GROUP_FONT as f64 * 0.27;
+        canvas.draw_text(
+            Point::new(corner.x + GAP / 2. + half_width, corner.y + LABEL),
+            &group.label,
+            &group_look,
+        );
+    }
+    let title_look = StyleAttr::new(Color::fast("black"), 1, None, 0, GROUP_FONT + 4);
+    for &handle in &handles {
+        right = right.max(graph.pos(handle).bbox(false).1.x);
+    }
+    canvas.inner.draw_text(
+        Point::new((right + canvas.by.x + GAP) / 2., 2. * LABEL),
+        &plan.workflow().name,
+        &title_look,
+    );
+    writer.finalize()
+}
+
+/// A group: its label and the steps inside it, however deep.
+struct Group {
+    /// `id (kind)`, or the kind alone for a group without an id.
+    label: String,
+    /// How many levels of groups it holds (0: only steps).
+    height: usize,
+    /// The steps inside it.
+    members: Vec<StepIndex>,
+}
+
+/// A depth-first walk of the workflow's nodes, in the order of the plan's steps.
+struct Walk<'a> {
+    plan: &'a Plan,
+    next_step: StepIndex,
+    groups: &'a mut Vec<Group>,
+}
+
+impl Walk<'_> {
+    /// Pushes the labels of the steps under `node` and records its groups; returns the steps
+    /// under `node` and how many levels of groups it is.
+    fn node(&mut self, node: &Node, labels: &mut Vec<String>) -> (Vec<StepIndex>, usize) {
+        let (kind, members) = match (&node.pipeline, &node.parallel) {
+            (Some(members), _) => ("pipeline", members),
+            (None, Some(members)) => ("parallel", members),
+            (None, None) => {
+                let step = self.next_step;
+                self.next_step += 1;
+                let id = &self.plan.steps()[step].id;
+                labels.push(match &node.executor {
+                    Some(executor) => format!("{id}\n{executor}"),
+                    None => id.clone(),
+                });
+                return (vec![step], 0);
+            }
+        };
+        let mut steps = Vec::new();
+        let mut height = 0;
+        for member in members {
+            let (member_steps, member_levels) = self.node(member, labels);
+            steps.extend(member_steps);
+            height = height.max(member_levels);
+        }
+        if !steps.is_empty() {
+            self.groups.push(Group {
+                label: match &node.id {
+                    Some(id) => format!("{id} ({kind})"),
+                    None => kind.to_owned(),
+                },
+                height,
+                members: steps.clone(),
+            });
+        }
+        (steps, height + 1)
+    }
+}
+
+/// A render backend that moves everything drawn by `by`, leaving room for group boxes.
+struct Shifted<'a> {
+    inner: &'a mut SVGWriter,
+    by: Point,
+}
+
+impl RenderBackend for Shifted<'_> {
+    fn draw_rect(
+        &mut self,
+        xy: Point,
+        size: Point,
+        look: &StyleAttr,
+        properties: Option<String>,
+        clip: Option<ClipHandle>,
+    ) {
+        self.inner
+            .draw_rect(xy.add(self.by), size, look, properties, clip);
+    }
+
+    fn draw_line(
+        &mut self,
+        start: Point,
+        stop: Point,
+        look: &StyleAttr,
+        properties: Option<String>,
+    ) {
+        self.inner
+            .draw_line(start.add(self.by), stop.add(self.by), look, properties);
+    }
+
+    fn draw_circle(
+        &mut self,
+        xy: Point,
+        size: Point,
+        look: &StyleAttr,
+        properties: Option<String>,
+    ) {
+        self.inner
+            .draw_circle(xy.add(self.by), size, look, properties);
+    }
+
+    fn draw_text(&mut self, xy: Point, text: &str, look: &StyleAttr) {
+        self.inner.draw_text(xy.add(self.by), text, look);
+    }
+
+    fn draw_arrow(
+        &mut self,
+        path: &[(Point, Point)],
+        dashed: bool,
+        head: (bool, bool),
+        look: &StyleAttr,
+        properties: Option<String>,
+        text: &str,
+    ) {
+        let path: Vec<_> = path
+            .iter()
+            .map(|&(point, control)| (point.add(self.by), control.add(self.by)))
+            .collect();
+        self.inner
+            .draw_arrow(&path, dashed, head, look, properties, text);
+    }
+
+    fn create_clip(&mut self, xy: Point, size: Point, rounded_px: usize) -> ClipHandle {
+        self.inner.create_clip(xy.add(self.by), size, rounded_px)
+    }
+}
