@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .open()
         .await?;
 
-    let plan = load::load_str(WORKFLOW, "embedded workflow", &engine.executor_names())?;
+    let plan = load::load_str(WORKFLOW, "embedded workflow", engine.executors())?;
     let mut run = engine
         .start(plan, json!({ "text": "a durable chain of small steps" }))
         .await?;

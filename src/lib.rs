@@ -24,7 +24,7 @@
 //! let workflow = r#"{"name": "double", "steps": [
 //!     {"id": "twice", "executor": "function", "with": {"function": "double", "input": "${{ input.n }}"}}
 //! ]}"#;
-//! let plan = load::load_str(workflow, "double.json", &engine.executor_names())?;
+//! let plan = load::load_str(workflow, "double.json", engine.executors())?;
 //! let report = engine.start(plan, json!({"n": 21})).await?.wait().await?;
 //! assert_eq!(report.output, Some(json!({"twice": 42})));
 //! # Ok(()) }

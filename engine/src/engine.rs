@@ -176,9 +176,10 @@ impl Engine {
         }
     }
 
-    /// The names of the registered executors (what a workflow may use).
-    pub fn executor_names(&self) -> Vec<&str> {
-        self.inner.executors.keys().map(String::as_str).collect()
+    /// The registered executors: what a workflow may use, and the parameters each takes
+    /// (give them to the [loader](crate::load)).
+    pub fn executors(&self) -> &Executors {
+        &self.inner.executors
     }
 
     /// The store, for reading runs and their history.
@@ -230,7 +231,7 @@ impl Engine {
         self.take_lease(record.id).await?;
         let origin = format!("run {} (its stored workflow)", record.id);
         let takeover = async {
-            let plan = load::load_snapshot(&record.definition, &origin, &self.executor_names())?;
+            let plan = load::load_snapshot(&record.definition, &origin, self.executors())?;
             let steps = self.inner.store.steps(record.id).await?;
             Ok(Takeover {
                 run_id: record.id,

@@ -32,7 +32,7 @@
 //!     {"id": "who", "executor": "echo", "with": {"output": "${{ input.name }}"}},
 //!     {"id": "greet", "executor": "echo", "with": {"output": "hello, ${{ steps.who.output }}"}}
 //! ]}]}"#;
-//! let plan = load::load_str(workflow, "greet.json", &engine.executor_names())?;
+//! let plan = load::load_str(workflow, "greet.json", engine.executors())?;
 //! let mut run = engine.start(plan, json!({"name": "cairn"})).await?;
 //! let mut events = run.events();
 //! let report = run.wait().await?;
