@@ -46,11 +46,6 @@ impl Action {
         }
     }
 
-    /// The parameter `name` of `with`, if present.
-    pub fn param(&self, name: &str) -> Option<&Value> {
-        self.params.get(name)
-    }
-
     /// The rendered `with` read as `T` (an executor's parameter type); the error names the
     /// parameter at fault.
     pub fn params_as<T: DeserializeOwned>(&self) -> Result<T, ParamsError> {
