@@ -27,8 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use cairn_engine::Durability;
-use cairn_engine::{Action, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, Durability, ExecContext, Executor, Executors, Outcome};
 use cairn_engine::{Engine, Plan, RunReport};
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -461,8 +460,8 @@ async fn open(db: &Path, durability: Durability) -> Engine {
         .expect("open the engine")
 }
 
-fn plan(source: &str, names: &[&str]) -> Plan {
-    cairn_engine::load_str(source, "bench", names).unwrap_or_else(|error| panic!("{error}"))
+fn plan(source: &str, executors: &Executors) -> Plan {
+    cairn_engine::load_str(source, "bench", executors).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// A pipeline of `n` noop steps `s0 … s{n-1}`, each step's output its predecessor's + 1.
@@ -488,7 +487,7 @@ fn pipeline(n: usize) -> String {
 
 async fn w1(db: &Path, durability: Durability, n: usize) -> Value {
     let engine = open(db, durability).await;
-    let plan = plan(&pipeline(n), &engine.executor_names());
+    let plan = plan(&pipeline(n), engine.executors());
     reset_peak_rss();
     let started = Instant::now();
     let handle = engine.start(plan, json!({})).await.expect("start");
@@ -529,7 +528,7 @@ async fn w2(db: &Path, durability: Durability, n: usize) -> Value {
         "limits": {"max_parallel": W2_MAX_PARALLEL, "max_steps": n + 10},
         "steps": steps,
     });
-    let plan = plan(&workflow.to_string(), &engine.executor_names());
+    let plan = plan(&workflow.to_string(), engine.executors());
     let (report, secs) = run_to_end(&engine, plan).await;
     assert_eq!(report.state.to_string(), "succeeded", "{report:?}");
     let read: Vec<u64> = report
@@ -557,6 +556,10 @@ struct StopAt {
 
 #[async_trait]
 impl Executor for StopAt {
+    fn params_schema(&self) -> Option<schemars::Schema> {
+        self.noop.params_schema()
+    }
+
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
         if action.step_id == self.stop_at {
             self.reached.notify_one();
@@ -580,7 +583,7 @@ async fn w3_setup(db: &Path, n: usize) -> Value {
         .open()
         .await
         .expect("open");
-    let plan = plan(&pipeline(n), &engine.executor_names());
+    let plan = plan(&pipeline(n), engine.executors());
     let started = Instant::now();
     let handle = engine.start(plan, json!({})).await.expect("start");
     let run_id = handle.id();
@@ -610,7 +613,7 @@ async fn w3_profile(db: &Path, durability: Durability, run_id: &str) -> Value {
     let _: Value = serde_json::from_str(&record.definition).expect("JSON");
     let parse_ms = ms(started);
     let started = Instant::now();
-    let plan = plan(&record.definition, &engine.executor_names());
+    let plan = plan(&record.definition, engine.executors());
     let load_ms = ms(started);
     let started = Instant::now();
     let steps = engine.store().steps(record.id).await.expect("steps");
@@ -660,7 +663,7 @@ async fn w4(db: &Path, durability: Durability, n: usize) -> Value {
             {"id": "c", "executor": "noop", "needs": ["b"], "with": {"output": "${{ steps.b.output + 1 }}"}},
         ],
     });
-    let plan = plan(&workflow.to_string(), &engine.executor_names());
+    let plan = plan(&workflow.to_string(), engine.executors());
     reset_peak_rss();
     let started = Instant::now();
     for _ in 0..n {
@@ -717,7 +720,7 @@ async fn w5(db: &Path, durability: Durability, file: &Path) -> Value {
         "steps": steps,
     });
     let engine = open(db, durability).await;
-    let plan = plan(&workflow.to_string(), &engine.executor_names());
+    let plan = plan(&workflow.to_string(), engine.executors());
     reset_peak_rss();
     let started = Instant::now();
     let handle = engine.start(plan, json!({})).await.expect("start");
@@ -782,7 +785,7 @@ async fn p(db: &Path, durability: Durability, n: usize) -> Value {
         "limits": {"max_parallel": 2, "max_steps": n + 10},
         "steps": steps,
     });
-    let plan = plan(&workflow.to_string(), &engine.executor_names());
+    let plan = plan(&workflow.to_string(), engine.executors());
     let (report, secs) = run_to_end(&engine, plan).await;
     let rss_kib = peak_rss_kib();
     assert_eq!(report.state.to_string(), "succeeded", "{report:?}");

@@ -22,8 +22,8 @@ fn main() {
     let before = peak_rss_kib();
 
     let started = Instant::now();
-    let plan =
-        load::load_str(&source, "generated", &["noop"]).unwrap_or_else(|error| panic!("{error}"));
+    let plan = load::load_str(&source, "generated", &cairn::executors::builtin())
+        .unwrap_or_else(|error| panic!("{error}"));
     let loaded = started.elapsed();
 
     let edges: usize = (0..plan.steps().len())

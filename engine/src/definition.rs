@@ -4,7 +4,7 @@
 //! (`schemas/workflow.schema.json`) is generated from them, and the loader checks files
 //! against that schema before it deserializes them. See `docs/workflow-format.md`.
 
-mod duration;
+pub(crate) mod duration;
 
 use std::collections::BTreeMap;
 
@@ -255,8 +255,9 @@ pub fn schema() -> &'static Value {
     &SCHEMA
 }
 
-/// Removes the `null` alternative schemars adds for `Option` fields.
-fn drop_null(schema: &mut Value) {
+/// Removes the `null` alternative schemars adds for `Option` fields (in a workflow file, an
+/// optional key is left out).
+pub(crate) fn drop_null(schema: &mut Value) {
     let Value::Object(members) = schema else {
         return;
     };

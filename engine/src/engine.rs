@@ -164,9 +164,10 @@ impl Engine {
         }
     }
 
-    /// The names of the registered executors (what a workflow may use).
-    pub fn executor_names(&self) -> Vec<&str> {
-        self.inner.executors.keys().map(String::as_str).collect()
+    /// The registered executors: what a workflow may use, and the parameters each takes
+    /// (give them to the [loader](crate::load)).
+    pub fn executors(&self) -> &Executors {
+        &self.inner.executors
     }
 
     /// The store, for reading what the engine's read model does not show.
@@ -177,12 +178,12 @@ impl Engine {
     /// Loads and compiles a workflow from its JSON text against this engine's executors;
     /// `origin` names it in messages.
     pub fn load_str(&self, source: &str, origin: &str) -> Result<Plan> {
-        Ok(load::load_str(source, origin, &self.executor_names())?)
+        Ok(load::load_str(source, origin, self.executors())?)
     }
 
     /// Loads and compiles the workflow file at `path` against this engine's executors.
     pub fn load_file(&self, path: &Path) -> Result<Plan> {
-        Ok(load::load_file(path, &self.executor_names())?)
+        Ok(load::load_file(path, self.executors())?)
     }
 
     /// Checks and compiles a workflow built in Rust, exactly as a file would be.
@@ -259,7 +260,7 @@ impl Engine {
         self.take_lease(record.id).await?;
         let origin = format!("run {} (its stored workflow)", record.id);
         let takeover = async {
-            let plan = load::load_snapshot(&record.definition, &origin, &self.executor_names())?;
+            let plan = load::load_snapshot(&record.definition, &origin, self.executors())?;
             let steps = self.inner.store.steps(record.id).await?;
             Ok(Takeover {
                 run_id: record.id,

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -45,10 +46,31 @@ impl Action {
         }
     }
 
-    /// The parameter `name` of `with`, if present.
-    pub fn param(&self, name: &str) -> Option<&Value> {
-        self.params.get(name)
+    /// The rendered `with` read as `T` (an executor's parameter type); the error names the
+    /// parameter at fault.
+    pub fn params_as<T: DeserializeOwned>(&self) -> Result<T, ParamsError> {
+        serde_path_to_error::deserialize(&self.params).map_err(|error| {
+            let path = error.path().to_string();
+            ParamsError {
+                param: if path == "." {
+                    "with".to_owned()
+                } else {
+                    format!("with.{path}")
+                },
+                message: error.into_inner().to_string(),
+            }
+        })
     }
+}
+
+/// A step's `with` that its executor cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{param}`: {message}")]
+pub struct ParamsError {
+    /// Where: `with`, or a parameter in it such as `with.command[1]`.
+    pub param: String,
+    /// What is wrong.
+    pub message: String,
 }
 
 /// Everything an executor may use besides the action: cancellation, progress, deadline.
@@ -260,25 +282,90 @@ impl fmt::Display for ErrorClass {
 
 /// Runs actions. Implementations live in the `cairn-executors` crate or the embedding program.
 ///
+/// An executor that declares its parameters ([`Executor::params_schema`]) has every step's
+/// `with` checked against them when the workflow loads; it reads them at run time with
+/// [`Action::params_as`], from the same type.
+///
 /// ```
 /// use async_trait::async_trait;
-/// use cairn_engine::{Action, ExecContext, Executor, Outcome};
+/// use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
+/// use schemars::JsonSchema;
+/// use serde::Deserialize;
+/// use serde_json::json;
+///
+/// /// The `with` of an `echo` step.
+/// #[derive(Deserialize, JsonSchema)]
+/// #[serde(deny_unknown_fields)]
+/// struct EchoParams {
+///     /// What the step outputs.
+///     text: String,
+/// }
 ///
 /// #[derive(Debug)]
 /// struct Echo;
 ///
 /// #[async_trait]
 /// impl Executor for Echo {
+///     fn params_schema(&self) -> Option<schemars::Schema> {
+///         Some(schemars::schema_for!(EchoParams))
+///     }
+///
 ///     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
-///         Outcome::success(action.params.clone(), std::time::Duration::ZERO)
+///         let elapsed = std::time::Duration::ZERO;
+///         match action.params_as::<EchoParams>() {
+///             Ok(params) => Outcome::success(json!(params.text), elapsed),
+///             Err(error) => Outcome::failure(ErrorClass::BadParams, error.to_string(), elapsed),
+///         }
 ///     }
 /// }
 /// ```
 #[async_trait]
 pub trait Executor: Send + Sync + fmt::Debug {
+    /// The JSON Schema of the step's `with`, checked when a workflow loads: unknown keys,
+    /// missing keys and values of the wrong type are load errors (values that are
+    /// `${{ ... }}` templates are checked only at run time). `None`, the default, accepts
+    /// any `with`.
+    fn params_schema(&self) -> Option<schemars::Schema> {
+        None
+    }
+
     /// Runs one attempt of `action` and reports how it went.
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome;
 }
 
 /// Executors by name.
 pub type Executors = BTreeMap<String, Arc<dyn Executor>>;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Registries of executors for tests that only load workflows.
+
+    use super::*;
+
+    /// An executor that declares `schema` as its parameters and never runs.
+    #[derive(Debug)]
+    pub(crate) struct Declared(pub(crate) Option<schemars::Schema>);
+
+    #[async_trait]
+    impl Executor for Declared {
+        fn params_schema(&self) -> Option<schemars::Schema> {
+            self.0.clone()
+        }
+
+        async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+            Outcome::failure(ErrorClass::BadParams, "not for running", Duration::ZERO)
+        }
+    }
+
+    /// Executors named `names` that accept any parameters.
+    pub(crate) fn accepting_anything(names: &[&str]) -> Executors {
+        (names.iter())
+            .map(|name| {
+                (
+                    name.to_string(),
+                    Arc::new(Declared(None)) as Arc<dyn Executor>,
+                )
+            })
+            .collect()
+    }
+}

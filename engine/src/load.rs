@@ -8,12 +8,16 @@
 //!    value is removed (or reset) so that the rest of the file can still be checked.
 //! 3. The value is deserialized into a [`Workflow`]; anything serde still refuses is
 //!    reported and removed the same way.
-//! 4. The workflow's meaning is checked (ids, node kinds, executors, expressions, limits)
-//!    and it is compiled into a [`Plan`] (unknown `needs`, cycles).
+//! 4. The workflow's meaning is checked (ids, node kinds, executors, expressions, limits),
+//!    each step's `with` (and `fallbacks`) against its executor's
+//!    [parameter schema](crate::executor::Executor::params_schema), and the workflow is
+//!    compiled into a [`Plan`] (unknown `needs`, cycles).
 //!
 //! [`definition`]: crate::definition
 
 mod check;
+mod explain;
+mod params;
 mod place;
 mod repair;
 
@@ -23,6 +27,7 @@ use std::sync::LazyLock;
 use serde_json::Value;
 
 use crate::definition::{self, Workflow};
+use crate::executor::Executors;
 use crate::plan::{self, Plan};
 
 pub use place::Place;
@@ -69,9 +74,9 @@ impl Problem {
     }
 }
 
-/// Loads and compiles the workflow file at `path`. `executors` are the executor names steps
-/// may use.
-pub fn load_file(path: &Path, executors: &[&str]) -> Result<Plan, LoadError> {
+/// Loads and compiles the workflow file at `path`. `executors` are the executors its steps
+/// may use, with the parameters each takes.
+pub fn load_file(path: &Path, executors: &Executors) -> Result<Plan, LoadError> {
     let origin = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(source) => load_str(&source, &origin, executors),
@@ -83,8 +88,8 @@ pub fn load_file(path: &Path, executors: &[&str]) -> Result<Plan, LoadError> {
 }
 
 /// Loads and compiles a workflow from its JSON text; `origin` names it in messages.
-/// `executors` are the executor names steps may use.
-pub fn load_str(source: &str, origin: &str, executors: &[&str]) -> Result<Plan, LoadError> {
+/// `executors` are the executors its steps may use, with the parameters each takes.
+pub fn load_str(source: &str, origin: &str, executors: &Executors) -> Result<Plan, LoadError> {
     // The loader recurses as deep as the file nests and parses every expression: it runs
     // on a thread with a big stack, whoever calls it.
     let loaded = crate::expr::on_big_stack(|| {
@@ -114,8 +119,9 @@ pub fn load_str(source: &str, origin: &str, executors: &[&str]) -> Result<Plan, 
 
 /// Compiles a run's stored definition snapshot: the canonical JSON the engine wrote when the
 /// run started, fully checked then. Only what may have changed since is checked again: that
-/// the executors it names are registered.
-pub fn load_snapshot(source: &str, origin: &str, executors: &[&str]) -> Result<Plan, LoadError> {
+/// the executors it names are registered. (Their parameters are checked by the executors
+/// when they run: a snapshot loaded once stays runnable.)
+pub fn load_snapshot(source: &str, origin: &str, executors: &Executors) -> Result<Plan, LoadError> {
     let fail = |problems| LoadError {
         origin: origin.to_owned(),
         problems,
@@ -128,8 +134,8 @@ pub fn load_snapshot(source: &str, origin: &str, executors: &[&str]) -> Result<P
     let unknown: Vec<Problem> = (plan.steps().iter().enumerate())
         .filter_map(|(index, step)| {
             let executor = plan.node(index).executor.as_deref().unwrap_or_default();
-            (!executors.contains(&executor)).then(|| {
-                let known = executors.join(", ");
+            (!executors.contains_key(executor)).then(|| {
+                let known = known_names(executors);
                 Problem::at(
                     format!("{}/executor", step.pointer),
                     format!("executor `{executor}` is not registered (known: {known})"),
@@ -144,7 +150,7 @@ pub fn load_snapshot(source: &str, origin: &str, executors: &[&str]) -> Result<P
     }
 }
 
-fn load(source: &str, executors: &[&str], report: &mut Report) -> Option<Plan> {
+fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan> {
     let mut value: Value = match serde_json::from_str(source) {
         Ok(value) => value,
         Err(error) => {
@@ -225,6 +231,12 @@ impl Report {
 static VALIDATOR: LazyLock<Result<jsonschema::Validator, String>> = LazyLock::new(|| {
     jsonschema::validator_for(definition::schema()).map_err(|error| error.to_string())
 });
+
+/// The names of `executors`, for messages: `agent, noop, process`.
+fn known_names(executors: &Executors) -> String {
+    let names: Vec<&str> = executors.keys().map(String::as_str).collect();
+    names.join(", ")
+}
 
 /// The candidate closest to `unknown` in spelling, if one is close enough to be a typo.
 pub(crate) fn closest<'a>(

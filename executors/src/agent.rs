@@ -125,11 +125,9 @@ impl AgentExecutor {
 
     /// Runs one attempt with checked parameters.
     async fn run(&self, action: &Action, params: &AgentParams, ctx: &ExecContext) -> Outcome {
-        let process_action = Action {
-            params: params.process_params(action),
-            ..action.clone()
-        };
-        let (mut outcome, stdout) = self.process.execute_raw(&process_action, ctx).await;
+        let (mut outcome, stdout) = (self.process)
+            .execute_raw(action, params.process_params(), ctx)
+            .await;
         let cli = params.cli.name();
         let (stdout, utf8) = match String::from_utf8(stdout) {
             Ok(text) => (text, true),
@@ -172,6 +170,10 @@ impl AgentExecutor {
 
 #[async_trait]
 impl Executor for AgentExecutor {
+    fn params_schema(&self) -> Option<schemars::Schema> {
+        Some(schemars::schema_for!(AgentParams))
+    }
+
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
         let started = Instant::now();
         let mut outcome = match AgentParams::parse(action) {

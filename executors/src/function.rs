@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
-use serde_json::Value;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::interrupt::Interrupt;
@@ -30,7 +32,8 @@ type Function = Arc<dyn Fn(Value, Action) -> BoxedCall + Send + Sync>;
 /// - `Err(message)` → a [`ErrorClass::Transient`] (retryable) failure;
 /// - a panic, in the closure or in its future → an [`ErrorClass::Panicked`] failure; the
 ///   engine carries on;
-/// - an unknown or missing `with.function` → [`ErrorClass::BadParams`].
+/// - an unknown or missing `with.function` → [`ErrorClass::BadParams`] (and a load error
+///   when it is written literally in the workflow file).
 ///
 /// Cancellation and the deadline drop the future ([`ErrorClass::Cancelled`],
 /// [`ErrorClass::Timeout`]).
@@ -74,16 +77,8 @@ impl FunctionExecutor {
         self.functions.keys().map(String::as_str)
     }
 
-    /// The function `with.function` names, or why there is none.
-    fn function(&self, action: &Action) -> Result<Function, String> {
-        let Some(name) = action.param("function") else {
-            return Err(
-                "`with.function` is required (the name of a registered function)".to_owned(),
-            );
-        };
-        let Some(name) = name.as_str() else {
-            return Err(format!("`with.function` must be a string, got {name}"));
-        };
+    /// The function `name`, or why there is none.
+    fn function(&self, name: &str) -> Result<Function, String> {
         self.functions.get(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = self.names().collect();
             format!(
@@ -102,17 +97,40 @@ impl fmt::Debug for FunctionExecutor {
     }
 }
 
+/// A `function` step's parameters.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct FunctionParams {
+    /// The name of a registered function.
+    function: String,
+    /// What the function is given (`null` when absent).
+    #[serde(default)]
+    input: Value,
+}
+
 #[async_trait]
 impl Executor for FunctionExecutor {
+    /// `function` (one of the registered names) and `input`.
+    fn params_schema(&self) -> Option<schemars::Schema> {
+        let mut schema = schemars::schema_for!(FunctionParams);
+        if let Some(Value::Object(function)) = schema.pointer_mut("/properties/function") {
+            function.insert("enum".to_owned(), json!(self.names().collect::<Vec<_>>()));
+        }
+        Some(schema)
+    }
+
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
         let started = Instant::now();
-        let function = match self.function(action) {
-            Ok(function) => function,
+        let called = action
+            .params_as::<FunctionParams>()
+            .map_err(|error| error.to_string())
+            .and_then(|params| Ok((self.function(&params.function)?, params.input)));
+        let (function, input) = match called {
+            Ok(called) => called,
             Err(message) => {
                 return Outcome::failure(ErrorClass::BadParams, message, started.elapsed());
             }
         };
-        let input = action.param("input").cloned().unwrap_or(Value::Null);
         let owned = action.clone();
         // A task of its own, so that a panic (in the closure's body or in its future) ends the
         // task and comes back as a JoinError instead of unwinding into the engine.
@@ -165,7 +183,7 @@ mod tests {
     use tokio::time::Instant;
 
     use super::FunctionExecutor;
-    use crate::params::test_support::{action, within};
+    use crate::test_support::{action, within};
 
     fn functions() -> FunctionExecutor {
         FunctionExecutor::new()
@@ -254,6 +272,21 @@ mod tests {
         );
         let outcome = run(json!({}), ExecContext::new()).await;
         assert_eq!(error(&outcome).0, ErrorClass::BadParams);
+    }
+
+    #[test]
+    fn the_schema_names_the_registered_functions() {
+        let schema = functions().params_schema().unwrap();
+        assert_eq!(
+            schema.pointer("/properties/function/enum"),
+            Some(&json!([
+                "double",
+                "hangs",
+                "panics",
+                "panics_before_future",
+                "step"
+            ]))
+        );
     }
 
     #[tokio::test]

@@ -52,9 +52,10 @@ mod agent;
 mod function;
 mod interrupt;
 mod noop;
-mod params;
 mod process;
 mod sleep;
+#[cfg(test)]
+mod test_support;
 
 use std::sync::Arc;
 

@@ -1,10 +1,11 @@
 //! The `noop` executor: returns its `with.output` at once.
 
 use async_trait::async_trait;
-use cairn_engine::{Action, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
 use tokio::time::Instant;
-
-use crate::params;
 
 /// Succeeds at once with `with.output` (already templated by the engine), `null` when absent.
 /// For tests, examples and benchmarks.
@@ -18,22 +19,39 @@ impl NoopExecutor {
     }
 }
 
+/// A `noop` step's parameters.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NoopParams {
+    /// The step's output (`null` when absent).
+    #[serde(default)]
+    output: Value,
+}
+
 #[async_trait]
 impl Executor for NoopExecutor {
+    fn params_schema(&self) -> Option<schemars::Schema> {
+        Some(schemars::schema_for!(NoopParams))
+    }
+
     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
         let started = Instant::now();
-        let output = params::output(action);
-        Outcome::success(output, started.elapsed())
+        match action.params_as::<NoopParams>() {
+            Ok(params) => Outcome::success(params.output, started.elapsed()),
+            Err(error) => {
+                Outcome::failure(ErrorClass::BadParams, error.to_string(), started.elapsed())
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use cairn_engine::{ExecContext, Executor};
+    use cairn_engine::{ErrorClass, ExecContext, Executor};
     use serde_json::{Value, json};
 
     use super::NoopExecutor;
-    use crate::params::test_support::action;
+    use crate::test_support::action;
 
     #[tokio::test]
     async fn returns_its_output() {
@@ -47,5 +65,14 @@ mod tests {
         let action = action("noop", json!({}));
         let outcome = NoopExecutor.execute(&action, ExecContext::new()).await;
         assert_eq!(outcome.result, Ok(Value::Null));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_parameter_is_bad_params() {
+        let action = action("noop", json!({"outptu": 1}));
+        let outcome = NoopExecutor.execute(&action, ExecContext::new()).await;
+        let error = outcome.result.unwrap_err();
+        assert_eq!(error.class, ErrorClass::BadParams);
+        assert!(error.message.contains("unknown field `outptu`"), "{error}");
     }
 }

@@ -17,7 +17,7 @@
 
 mod capture;
 mod group;
-mod params;
+pub(crate) mod params;
 mod reaper;
 #[cfg(test)]
 mod tests;
@@ -163,8 +163,8 @@ impl ProcessExecutor {
             .filter_map(|name| Some((name, std::env::var_os(name)?)))
             .collect();
         // The step's own PATH wins over the inherited one (it is set last).
-        let path = match params.env.iter().rfind(|(name, _)| name == "PATH") {
-            Some((_, path)) => Some(OsString::from(path)),
+        let path = match params.env.get("PATH") {
+            Some(path) => Some(OsString::from(path)),
             None => inherited
                 .iter()
                 .find(|(name, _)| *name == "PATH")
@@ -173,7 +173,7 @@ impl ProcessExecutor {
         let mut command = Command::new(find_program(&params.command[0], path.as_deref()));
         command.args(&params.command[1..]).env_clear();
         command.envs(inherited);
-        command.envs(params.env.iter().map(|(name, value)| (name, value)));
+        command.envs(&params.env);
         let cairn: [(&str, OsString); 4] = [
             ("CAIRN_RUN_ID", action.run_id.to_string().into()),
             ("CAIRN_STEP_ID", action.step_id.clone().into()),
@@ -204,18 +204,27 @@ impl ProcessExecutor {
     /// outcome whatever the attempt's end, and a success's output is `null`. For executors
     /// built on this one: coding-agent CLIs read piped stdin as more prompt, and print what
     /// they have to say about a failure on stdout.
+    /// The process's parameters are `params`, not `action`'s.
     pub(crate) async fn execute_raw(
         &self,
         action: &Action,
+        params: ProcessParams,
         ctx: &ExecContext,
     ) -> (Outcome, Vec<u8>) {
-        self.attempt(action, ctx, Io::Raw).await
+        self.attempt(action, params.check().map(|()| params), ctx, Io::Raw)
+            .await
     }
 
-    /// Parses `action`'s parameters and runs one attempt, timed.
-    async fn attempt(&self, action: &Action, ctx: &ExecContext, mode: Io) -> (Outcome, Vec<u8>) {
+    /// Runs one attempt with `params` (or fails it with why they are bad), timed.
+    async fn attempt(
+        &self,
+        action: &Action,
+        params: Result<ProcessParams, String>,
+        ctx: &ExecContext,
+        mode: Io,
+    ) -> (Outcome, Vec<u8>) {
         let started = Instant::now();
-        let (mut outcome, stdout) = match ProcessParams::parse(action) {
+        let (mut outcome, stdout) = match params {
             Ok(params) => self.run(action, params, ctx, mode).await,
             Err(message) => (
                 Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO),
@@ -257,7 +266,7 @@ impl ProcessExecutor {
             }
         };
         let mut group = ProcessGroup::new(child.id().expect("a child just spawned has a pid"));
-        let grace = params.kill_grace.unwrap_or(self.kill_grace);
+        let grace = params.kill_grace.map_or(self.kill_grace, |grace| grace.0);
 
         let stop = CancellationToken::new();
         let _stop_on_drop = stop.clone().drop_guard();
@@ -397,8 +406,13 @@ fn find_program(program: &str, path: Option<&std::ffi::OsStr>) -> std::path::Pat
 
 #[async_trait]
 impl Executor for ProcessExecutor {
+    fn params_schema(&self) -> Option<schemars::Schema> {
+        Some(schemars::schema_for!(ProcessParams))
+    }
+
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
-        self.attempt(action, &ctx, Io::Parsed).await.0
+        let params = ProcessParams::parse(action);
+        self.attempt(action, params, &ctx, Io::Parsed).await.0
     }
 }
 

@@ -1,11 +1,14 @@
 //! The `sleep` executor: waits `with.duration`, then returns `with.output`.
 
 use async_trait::async_trait;
+use cairn_engine::definition::Duration;
 use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
 use tokio::time::{Instant, sleep};
 
 use crate::interrupt::Interrupt;
-use crate::params;
 
 /// Waits `with.duration` (a humantime string such as `"200ms"`), then succeeds with
 /// `with.output` (`null` when absent). For tests, examples and benchmarks.
@@ -22,25 +25,37 @@ impl SleepExecutor {
     }
 }
 
+/// A `sleep` step's parameters.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SleepParams {
+    /// How long to wait, such as `"200ms"`.
+    duration: Duration,
+    /// The step's output (`null` when absent).
+    #[serde(default)]
+    output: Value,
+}
+
 #[async_trait]
 impl Executor for SleepExecutor {
+    fn params_schema(&self) -> Option<schemars::Schema> {
+        Some(schemars::schema_for!(SleepParams))
+    }
+
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
         let started = Instant::now();
-        let duration = match params::duration(action, "duration") {
-            Ok(Some(duration)) => duration,
-            Ok(None) => {
+        let params = match action.params_as::<SleepParams>() {
+            Ok(params) => params,
+            Err(error) => {
                 return Outcome::failure(
                     ErrorClass::BadParams,
-                    "`with.duration` is required (a duration such as \"200ms\")",
+                    error.to_string(),
                     started.elapsed(),
                 );
             }
-            Err(message) => {
-                return Outcome::failure(ErrorClass::BadParams, message, started.elapsed());
-            }
         };
         tokio::select! {
-            () = sleep(duration) => Outcome::success(params::output(action), started.elapsed()),
+            () = sleep(params.duration.0) => Outcome::success(params.output, started.elapsed()),
             why = Interrupt::wait(&ctx) => why.outcome("sleep", started.elapsed()),
         }
     }
@@ -55,7 +70,7 @@ mod tests {
     use tokio::time::Instant;
 
     use super::SleepExecutor;
-    use crate::params::test_support::{action, within};
+    use crate::test_support::{action, within};
 
     fn class(outcome: &cairn_engine::Outcome) -> Option<ErrorClass> {
         outcome.result.as_ref().err().map(|error| error.class)
@@ -74,6 +89,7 @@ mod tests {
             json!({}),
             json!({"duration": "soon"}),
             json!({"duration": 5}),
+            json!({"duration": "1s", "outptu": 1}),
         ] {
             let outcome = SleepExecutor
                 .execute(&action("sleep", params.clone()), ExecContext::new())

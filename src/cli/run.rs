@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::error::{Error, exit_code_of};
 use super::progress;
+use super::workflow;
 use crate::Global;
 
 /// How the engine commits (shared by the commands that drive runs).
@@ -58,10 +59,7 @@ pub(crate) struct RecoverArgs {
 
 /// Starts a run of a workflow file and drives it to its end.
 pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Error> {
-    // Only the executors this command registers: `function` needs an embedding program.
-    let executors = cairn_executors::builtin();
-    let names: Vec<&str> = executors.keys().map(String::as_str).collect();
-    let plan = cairn_engine::load_file(&args.file, &names)?;
+    let plan = workflow::load(&args.file)?;
     let input = read_input(args)?;
     cairn_engine::check_input(&plan, &input)?;
     let engine = open(global, &args.engine).await?;
@@ -139,7 +137,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
 
 async fn open(global: &Global, args: &EngineArgs) -> Result<Engine, Error> {
     Ok(Engine::builder(&global.db)
-        .executors(cairn_executors::builtin())
+        .executors(workflow::executors())
         .durability(args.durability)
         .max_output_bytes(args.max_output)
         .busy_timeout(global.busy_timeout)

@@ -6,8 +6,8 @@
 //! wider than the boxes they hold.
 
 use cairn_engine::Plan;
+use cairn_engine::StepIndex;
 use cairn_engine::definition::Node;
-use cairn_engine::plan::StepIndex;
 use layout::backends::svg::SVGWriter;
 use layout::core::base::Orientation;
 use layout::core::color::Color;

@@ -1,13 +1,18 @@
-//! Loading workflow files for the commands.
+//! The executors the commands register, and loading workflow files against them: `validate`,
+//! `graph` and `run` accept exactly the same files.
 
 use std::path::Path;
 
-use cairn_engine::{LoadError, Plan};
+use cairn_engine::{Executors, LoadError, Plan};
 
-/// The built-in executors' names: the executors a workflow file may use.
-pub(crate) const EXECUTORS: &[&str] = &["noop", "sleep", "process", "agent", "function"];
+/// The executors the CLI registers: the built-in ones (`function` needs an embedding
+/// program).
+pub(crate) fn executors() -> Executors {
+    cairn_executors::builtin()
+}
 
-/// Loads and compiles the workflow file at `path`.
+/// Loads and compiles the workflow file at `path`, its steps checked against
+/// [`executors`].
 pub(crate) fn load(path: &Path) -> Result<Plan, LoadError> {
-    cairn_engine::load_file(path, EXECUTORS)
+    cairn_engine::load_file(path, &executors())
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use cairn::engine::definition::Node;
-use cairn::engine::load;
-use cairn::engine::plan::Plan;
+
+use cairn::engine::Plan;
 use layout::gv::DotParser;
 use layout::gv::parser::ast;
 
@@ -22,7 +22,8 @@ struct Drawn {
 
 /// What the drawing of the example `file` must show, from its plan.
 fn expected(file: &Path) -> Drawn {
-    let plan: Plan = load::load_file(&root().join(file), &["noop", "sleep"]).expect("loads");
+    let executors = cairn::executors::builtin();
+    let plan: Plan = cairn::engine::load_file(&root().join(file), &executors).expect("loads");
     let id = |step: usize| plan.steps()[step].id.clone();
     let mut drawn = Drawn::default();
     for step in 0..plan.steps().len() {

@@ -119,3 +119,59 @@ fn every_invalid_fixture_is_invalid() {
         );
     }
 }
+
+#[test]
+fn a_misspelt_process_parameter_is_named_with_the_fix() {
+    let output = cairn(&["validate", "tests/fixtures/invalid/process-param-typo.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stdout(&output),
+        "tests/fixtures/invalid/process-param-typo.json:/steps/0/with/cwdd: unknown key `cwdd` (did you mean `cwd`?)\n"
+    );
+}
+
+#[test]
+fn a_misspelt_agent_parameter_in_a_group_is_named_with_the_fix() {
+    let output = cairn(&["validate", "tests/fixtures/invalid/agent-param-typo.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stdout(&output),
+        "tests/fixtures/invalid/agent-param-typo.json:/steps/0/pipeline/0/with/modle: unknown key `modle` (did you mean `model`?)\n"
+    );
+}
+
+#[test]
+fn validate_and_run_accept_the_same_executors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cairn.db");
+    let db = db.to_str().unwrap();
+    let good = dir.path().join("good.json");
+    let workflow = r#"{"name": "good", "steps": [
+        {"id": "a", "executor": "process", "with": {"command": ["true"]}}]}"#;
+    std::fs::write(&good, workflow).unwrap();
+    let good = good.to_str().unwrap();
+    let function = "tests/fixtures/invalid/function-step.json";
+    for (file, code) in [(good, 0), (function, 2)] {
+        let validated = cairn(&["validate", file]);
+        let ran = cairn(&["--db", db, "run", file]);
+        assert_eq!(
+            validated.status.code(),
+            Some(code),
+            "{}",
+            stdout(&validated)
+        );
+        assert_eq!(
+            ran.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+    let validated = stdout(&cairn(&["validate", function]));
+    assert!(
+        validated.contains(
+            "/steps/0/executor: unknown executor `function` (known: agent, noop, process, sleep)"
+        ),
+        "{validated}"
+    );
+}

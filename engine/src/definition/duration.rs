@@ -7,6 +7,9 @@ use std::str::FromStr;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The pattern of a duration string in the JSON Schema.
+pub(crate) const PATTERN: &str = r"^\s*([0-9]+\s*[A-Za-zµ]+\s*)+$";
+
 /// A span of time, written in files as a humantime string such as `"90s"` or `"1h 30m"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(pub std::time::Duration);
@@ -51,7 +54,7 @@ impl JsonSchema for Duration {
         json_schema!({
             "type": "string",
             "description": "A duration such as \"90s\", \"5m\" or \"1h 30m\".",
-            "pattern": r"^\s*([0-9]+\s*[A-Za-zµ]+\s*)+$"
+            "pattern": PATTERN
         })
     }
 }

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::{Problem, Report, closest};
+use super::params::Schemas;
+use super::{Problem, Report, closest, known_names};
 use crate::definition::{Node, Retry, Workflow};
+use crate::executor::Executors;
 use crate::expr;
 use crate::plan::for_each_expression_text;
 
@@ -21,9 +23,10 @@ const STEP_KEYS: [&str; 8] = [
 ];
 
 /// Checks what the schema cannot; problems go to `report`.
-pub(super) fn check(workflow: &Workflow, executors: &[&str], report: &mut Report) {
+pub(super) fn check(workflow: &Workflow, executors: &Executors, report: &mut Report) {
     let mut checker = Checker {
         executors,
+        schemas: Schemas::new(executors),
         report,
         ids: HashMap::new(),
         references: Vec::new(),
@@ -57,7 +60,9 @@ enum Named {
 }
 
 struct Checker<'a> {
-    executors: &'a [&'a str],
+    executors: &'a Executors,
+    /// The executors' parameter schemas.
+    schemas: Schemas<'a>,
     report: &'a mut Report,
     /// Every id, with what it names and the pointer of its first use.
     ids: HashMap<&'a str, (Named, String)>,
@@ -197,17 +202,23 @@ impl<'a> Checker<'a> {
         if node.id.is_none() {
             self.problem(pointer, "a step needs an `id`");
         }
-        if let Some(executor) = &node.executor
-            && !self.executors.contains(&executor.as_str())
-        {
-            let hint = match closest(executor, self.executors.iter().copied()) {
-                Some(known) => format!("did you mean `{known}`?"),
-                None => format!("known: {}", self.executors.join(", ")),
-            };
-            self.problem(
-                format!("{pointer}/executor"),
-                format!("unknown executor `{executor}` ({hint})"),
-            );
+        if let Some(executor) = &node.executor {
+            if self.executors.contains_key(executor) {
+                let problems = (self.schemas).check(executor, &node.with, &node.fallbacks, pointer);
+                for problem in problems {
+                    self.report.semantic(problem);
+                }
+            } else {
+                let names = self.executors.keys().map(String::as_str);
+                let hint = match closest(executor, names) {
+                    Some(known) => format!("did you mean `{known}`?"),
+                    None => format!("known: {}", known_names(self.executors)),
+                };
+                self.problem(
+                    format!("{pointer}/executor"),
+                    format!("unknown executor `{executor}` ({hint})"),
+                );
+            }
         }
         if let Some(when) = &node.when {
             if when.contains("${{") {

@@ -1,9 +1,10 @@
 //! Schema and type problems: report them, then remove the offending values so that the rest
 //! of the file can still be checked.
 
-use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value, json};
 
+use super::explain::{explain, shorten};
 use super::{Report, VALIDATOR};
 use crate::definition::{self, Workflow};
 use crate::plan::escape;
@@ -28,44 +29,14 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
     for error in validator.iter_errors(value) {
         let pointer = error.instance_path().as_str().to_owned();
         match error.kind() {
-            ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let allowed = allowed_keys(error.schema_path().as_str());
-                for key in unexpected {
-                    let hint = match super::closest(key, allowed.iter().map(String::as_str)) {
-                        Some(known) => format!(" (did you mean `{known}`?)"),
-                        None => format!(" (allowed here: {})", allowed.join(", ")),
-                    };
-                    found.push((
-                        format!("{pointer}/{}", escape(key)),
-                        format!("unknown key `{key}`{hint}"),
-                        true,
-                    ));
-                }
-            }
-            ValidationErrorKind::Required { property } => {
+            // A missing top-level key is shown where it goes, a nested one at its object.
+            ValidationErrorKind::Required { property } if pointer.is_empty() => {
                 let property = property.as_str().unwrap_or_default();
-                let target = if pointer.is_empty() {
-                    format!("/{property}")
-                } else {
-                    pointer.clone()
-                };
-                found.push((target, format!("missing key `{property}`"), true));
-            }
-            ValidationErrorKind::Type { kind } => {
-                let expected = match kind {
-                    TypeKind::Single(single) => single.to_string(),
-                    TypeKind::Multiple(set) => set
-                        .iter()
-                        .map(|t| t.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                };
-                let message = format!(
-                    "expected {}, found {}",
-                    expected.replace(" or null", ""),
-                    type_name(error.instance())
-                );
-                found.push((pointer, message, true));
+                found.push((
+                    format!("/{property}"),
+                    format!("missing key `{property}`"),
+                    true,
+                ));
             }
             ValidationErrorKind::Pattern { .. } if pointer.ends_with("/id") => {
                 let id = error.instance().as_str().unwrap_or_default();
@@ -75,31 +46,6 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
                     false,
                 ));
             }
-            ValidationErrorKind::Pattern { .. } => {
-                let text = error.instance().to_string();
-                let message =
-                    format!("bad duration {text} (write it like \"90s\", \"5m\" or \"1h 30m\")");
-                found.push((pointer, message, true));
-            }
-            ValidationErrorKind::Enum { options } => {
-                let message = format!("{} is not one of {options}", error.instance());
-                found.push((pointer, message, true));
-            }
-            ValidationErrorKind::OneOfNotValid { .. } => {
-                let allowed = schema_at(error.schema_path().as_str())
-                    .get("oneOf")
-                    .and_then(Value::as_array)
-                    .map(|alternatives| {
-                        alternatives
-                            .iter()
-                            .filter_map(|a| a.get("const"))
-                            .map(Value::to_string)
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default();
-                let message = format!("{} is not one of {}", error.instance(), allowed.join(", "));
-                found.push((pointer, message, true));
-            }
             ValidationErrorKind::MinItems { .. } if pointer == "/steps" => {
                 found.push((
                     pointer,
@@ -107,7 +53,11 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
                     false,
                 ));
             }
-            _ => found.push((pointer, shorten(&error.to_string()), false)),
+            _ => found.extend(
+                explain(&error, definition::schema())
+                    .into_iter()
+                    .map(|found| (found.pointer, found.message, found.fatal)),
+            ),
         }
     }
     for (pointer, message, remove) in found {
@@ -192,62 +142,5 @@ fn reset(value: &mut Value, pointer: &str, report: &mut Report) -> bool {
             _ => reset(value, parent, report),
         },
         _ => false,
-    }
-}
-
-/// The keys allowed by the object schema whose `additionalProperties` refused a key.
-fn allowed_keys(schema_path: &str) -> Vec<String> {
-    let properties = schema_at(schema_path)
-        .get("properties")
-        .and_then(Value::as_object);
-    properties
-        .map(|properties| properties.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
-/// The (sub)schema holding the keyword at the end of `schema_path`, following `$ref`s.
-fn schema_at(schema_path: &str) -> &'static Value {
-    let mut node = definition::schema();
-    let mut tokens: Vec<&str> = schema_path.split('/').skip(1).collect();
-    tokens.pop();
-    for token in tokens {
-        if token == "$ref" {
-            let target = node.get("$ref").and_then(Value::as_str).unwrap_or_default();
-            node = definition::schema()
-                .pointer(target.trim_start_matches('#'))
-                .unwrap_or(&Value::Null);
-            continue;
-        }
-        let token = token.replace("~1", "/").replace("~0", "~");
-        node = match node {
-            Value::Object(members) => members.get(&token).unwrap_or(&Value::Null),
-            Value::Array(items) => token
-                .parse::<usize>()
-                .ok()
-                .and_then(|index| items.get(index))
-                .unwrap_or(&Value::Null),
-            _ => &Value::Null,
-        };
-    }
-    node
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Cuts long messages (they may quote big values).
-fn shorten(message: &str) -> String {
-    const LIMIT: usize = 200;
-    match message.char_indices().nth(LIMIT) {
-        Some((at, _)) => format!("{}…", &message[..at]),
-        None => message.to_owned(),
     }
 }

@@ -1,14 +1,33 @@
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::executor::test_support::{Declared, accepting_anything};
 
-const EXECUTORS: &[&str] = &["noop", "sleep", "process", "agent", "function"];
+/// Executors that accept any parameters, and `shell`, which declares its own.
+static EXECUTORS: LazyLock<Executors> = LazyLock::new(|| {
+    let mut executors = accepting_anything(&["noop", "sleep", "process", "agent", "function"]);
+    let shell = Declared(Some(schemars::schema_for!(ShellParams)));
+    executors.insert("shell".to_owned(), std::sync::Arc::new(shell));
+    executors
+});
+
+/// The `with` of the test executor `shell`.
+#[expect(dead_code, reason = "only its schema is used")]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ShellParams {
+    command: Vec<String>,
+    cwd: Option<String>,
+    kill_grace: Option<crate::definition::Duration>,
+    env: Option<std::collections::BTreeMap<String, String>>,
+}
 
 fn problems(source: &str) -> Vec<String> {
-    match load_str(source, "w.json", EXECUTORS) {
+    match load_str(source, "w.json", &EXECUTORS) {
         Ok(_) => Vec::new(),
         Err(error) => error.to_string().lines().map(str::to_owned).collect(),
     }
@@ -29,11 +48,11 @@ fn examples() -> Vec<PathBuf> {
 #[test]
 fn every_example_loads_and_round_trips() {
     for path in examples() {
-        let plan = load_file(&path, EXECUTORS).unwrap_or_else(|error| panic!("{error}"));
+        let plan = load_file(&path, &EXECUTORS).unwrap_or_else(|error| panic!("{error}"));
         // The engine stores the workflow as JSON and loads it again on resume.
         let stored = serde_json::to_string(plan.workflow()).unwrap();
         let again =
-            load_str(&stored, "stored", EXECUTORS).unwrap_or_else(|error| panic!("{error}"));
+            load_str(&stored, "stored", &EXECUTORS).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(again.workflow(), plan.workflow());
     }
 }
@@ -56,6 +75,73 @@ fn the_committed_schema_is_current_and_accepts_every_example() {
             .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
     }
+}
+
+#[test]
+fn an_unknown_parameter_is_named_with_the_likely_key_in_a_nested_step() {
+    let found = problems(
+        r#"{"name": "p", "steps": [
+            {"id": "a", "executor": "noop"},
+            {"id": "g", "parallel": [{"pipeline": [
+                {"id": "b", "executor": "shell", "with": {"command": ["true"], "cwdd": "/x"}}]}]}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/1/parallel/0/pipeline/0/with/cwdd: unknown key `cwdd` (did you mean `cwd`?)"
+        ]
+    );
+}
+
+#[test]
+fn missing_parameters_and_wrong_literal_types_are_errors() {
+    let found = problems(
+        r#"{"name": "p", "steps": [
+            {"id": "a", "executor": "shell"},
+            {"id": "b", "executor": "shell", "with": {"command": "ls -l", "kill_grace": "soon",
+                                                     "env": {"X": 1}, "zzz": 1}}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/with: missing key `command`",
+            "w.json:/steps/1/with/command: expected array, found a string",
+            "w.json:/steps/1/with/env/X: expected string, found a number",
+            r#"w.json:/steps/1/with/kill_grace: bad duration "soon" (write it like "90s", "5m" or "1h 30m")"#,
+            "w.json:/steps/1/with/zzz: unknown key `zzz` (allowed here: command, cwd, env, kill_grace)",
+        ]
+    );
+}
+
+#[test]
+fn template_values_are_left_to_the_run() {
+    let found = problems(
+        r#"{"name": "p", "steps": [
+            {"id": "a", "executor": "shell", "with": {"command": "${{ input.argv }}",
+                                                     "kill_grace": "${{ input.grace }}",
+                                                     "cwd": 3}}]}"#,
+    );
+    assert_eq!(
+        found,
+        ["w.json:/steps/0/with/cwd: expected string, found a number"]
+    );
+}
+
+#[test]
+fn a_fallback_is_checked_merged_over_with() {
+    let found = problems(
+        r#"{"name": "p", "steps": [
+            {"id": "a", "executor": "shell", "with": {"command": ["true"], "cwdd": "/x"},
+             "fallbacks": [{"cwd": "/y"}, {"command": 1}, {"kill_graec": "1s"}]}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/fallbacks/1/command: expected array, found a number",
+            "w.json:/steps/0/fallbacks/2/kill_graec: unknown key `kill_graec` (did you mean `kill_grace`?)",
+            "w.json:/steps/0/with/cwdd: unknown key `cwdd` (did you mean `cwd`?)",
+        ]
+    );
 }
 
 #[test]
@@ -89,7 +175,7 @@ fn a_cycle_through_groups_and_a_self_loop() {
 fn a_syntax_error_names_line_and_column() {
     let found = problems("{\"name\": \"x\",\n  \"steps\": [,]}");
     assert_eq!(found, ["w.json:2:13: invalid JSON: expected value"]);
-    let error = load_str("{\n\"name\": 1,", "w.json", EXECUTORS).unwrap_err();
+    let error = load_str("{\n\"name\": 1,", "w.json", &EXECUTORS).unwrap_err();
     assert!(
         matches!(error.problems[0].place, Place::LineCol { line: 2, .. }),
         "{error:?}"
@@ -143,7 +229,7 @@ fn five_mistakes_are_five_problems() {
             "w.json:/steps/0/timeout: bad duration \"soon\" (write it like \"90s\", \"5m\" or \"1h 30m\")",
             "w.json:/steps/1/id: duplicate id `a`: already used at /steps/0/id",
             "w.json:/steps/1/needs/0: unknown step or group `ghost`",
-            "w.json:/steps/2/executor: unknown executor `teleport` (known: noop, sleep, process, agent, function)",
+            "w.json:/steps/2/executor: unknown executor `teleport` (known: agent, function, noop, process, shell, sleep)",
             "w.json:/steps/3/when: `steps.a.output ==`: does not parse: column 18: Syntax error: mismatched input '<EOF>'",
             "w.json:/steps/3/whne: unknown key `whne` (did you mean `when`?)",
         ]
@@ -225,7 +311,7 @@ fn limits_and_shapes() {
 
 #[test]
 fn an_unreadable_file_is_one_problem() {
-    let error = load_file(Path::new("/no/such/file.json"), EXECUTORS).unwrap_err();
+    let error = load_file(Path::new("/no/such/file.json"), &EXECUTORS).unwrap_err();
     assert_eq!(error.origin, "/no/such/file.json");
     assert_eq!(error.problems.len(), 1);
     assert_eq!(error.problems[0].place, Place::Pointer(String::new()));
@@ -316,7 +402,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = load_str(&String::from_utf8_lossy(&bytes), "fuzz", EXECUTORS);
+        let _ = load_str(&String::from_utf8_lossy(&bytes), "fuzz", &EXECUTORS);
     }
 
     #[test]
@@ -329,7 +415,7 @@ proptest! {
         for (choice, action, new) in mutations {
             mutate(&mut value, choice, action, new);
         }
-        let result = load_str(&value.to_string(), "fuzz", EXECUTORS);
+        let result = load_str(&value.to_string(), "fuzz", &EXECUTORS);
         if let Err(error) = result {
             prop_assert!(!error.problems.is_empty());
         }
@@ -345,12 +431,13 @@ fn a_snapshot_nested_to_the_limit_compiles_on_an_ordinary_stack() {
         node = json!({"id": format!("g{level}"), "pipeline": [node]});
     }
     let source = json!({"name": "deep", "steps": [node]}).to_string();
-    let plan = load_str(&source, "deep.json", &["noop"]).unwrap();
+    let plan = load_str(&source, "deep.json", &accepting_anything(&["noop"])).unwrap();
     let snapshot = serde_json::to_string(plan.workflow()).unwrap();
     let reloaded = std::thread::Builder::new()
         .stack_size(2 << 20) // a tokio worker thread's stack
         .spawn(move || {
-            load_snapshot(&snapshot, "snapshot", &["noop"]).map(|plan| plan.steps().len())
+            load_snapshot(&snapshot, "snapshot", &accepting_anything(&["noop"]))
+                .map(|plan| plan.steps().len())
         })
         .unwrap()
         .join()
@@ -359,7 +446,7 @@ fn a_snapshot_nested_to_the_limit_compiles_on_an_ordinary_stack() {
     let unknown = load_snapshot(
         &serde_json::to_string(plan.workflow()).unwrap(),
         "snapshot",
-        &["sleep"],
+        &accepting_anything(&["sleep"]),
     );
     assert!(
         unknown

@@ -1,9 +1,15 @@
 //! The `with` of an `agent` step, and the argv it gives.
 
-use cairn_engine::Action;
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use crate::params::strings;
+use cairn_engine::Action;
+use cairn_engine::definition::Duration;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::process::params::ProcessParams;
 
 /// The placeholder in a `custom` command replaced by the prompt.
 pub(super) const PROMPT: &str = "{prompt}";
@@ -11,7 +17,8 @@ pub(super) const PROMPT: &str = "{prompt}";
 pub(super) const MODEL: &str = "{model}";
 
 /// The coding-agent CLIs the executor knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub(super) enum Cli {
     /// Claude Code: `claude -p --output-format json`, one JSON result object.
     Claude,
@@ -35,101 +42,88 @@ impl Cli {
     }
 }
 
-/// An `agent` step's parameters, checked.
-#[derive(Debug, Clone, PartialEq)]
+/// An `agent` step's parameters: the schema the loader checks `with` against, and what the
+/// executor reads from the rendered `with`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(super) struct AgentParams {
-    /// `with.cli`.
+    /// The CLI to run.
     pub(super) cli: Cli,
-    /// `with.prompt`.
+    /// The prompt.
+    #[schemars(length(min = 1))]
     pub(super) prompt: String,
-    /// `with.model`.
+    /// The model, passed as `--model` (or where a `custom` command has `{model}`).
+    #[serde(default)]
     pub(super) model: Option<String>,
-    /// `with.command`: the argv template of a `custom` CLI.
-    pub(super) command: Vec<String>,
-    /// `with.args`: extra arguments.
+    /// The argv of a `custom` CLI, with `{prompt}` (and `{model}`) where they go.
+    #[serde(default)]
+    pub(super) command: Option<Vec<String>>,
+    /// Extra arguments, after the preset's (or the command's).
+    #[serde(default)]
     pub(super) args: Vec<String>,
-    /// `with.program`: the executable, replacing the preset's (or the command's first word).
+    /// The executable, replacing the preset's (or the command's first word).
+    #[serde(default)]
+    #[schemars(length(min = 1))]
     pub(super) program: Option<String>,
+    /// Variables added to the CLI's allow-listed environment (API keys go here).
+    #[serde(default)]
+    pub(super) env: BTreeMap<String, String>,
+    /// The CLI's working directory, which must exist; the engine's when absent.
+    #[serde(default)]
+    pub(super) cwd: Option<PathBuf>,
+    /// The grace between SIGTERM and SIGKILL, overriding the process executor's.
+    #[serde(default)]
+    pub(super) kill_grace: Option<Duration>,
 }
 
 impl AgentParams {
-    /// Reads and checks `action.params`; `Err` says what is wrong, naming the parameter.
+    /// Reads `action.params` and checks what their types cannot say; `Err` says what is
+    /// wrong, naming the parameter.
     pub(super) fn parse(action: &Action) -> Result<Self, String> {
-        let cli = match action.param("cli") {
-            Some(Value::String(name)) => match name.as_str() {
-                "claude" => Cli::Claude,
-                "codex" => Cli::Codex,
-                "opencode" => Cli::Opencode,
-                "custom" => Cli::Custom,
-                other => {
-                    return Err(format!(
-                        "`with.cli` must be \"claude\", \"codex\", \"opencode\" or \"custom\", got \"{other}\""
-                    ));
-                }
-            },
-            None | Some(Value::Null) => {
-                return Err(
-                    "`with.cli` is required: \"claude\", \"codex\", \"opencode\" or \"custom\""
-                        .to_owned(),
-                );
-            }
-            Some(other) => return Err(format!("`with.cli` must be a string, got {other}")),
-        };
-        let prompt = match action.param("prompt") {
-            Some(Value::String(prompt)) if !prompt.trim().is_empty() => prompt.clone(),
-            Some(Value::String(_)) => return Err("`with.prompt` is empty".to_owned()),
-            None | Some(Value::Null) => return Err("`with.prompt` is required".to_owned()),
-            Some(other) => return Err(format!("`with.prompt` must be a string, got {other}")),
-        };
-        let model = optional_string(action, "model")?;
-        let program = optional_string(action, "program")?;
-        let args = strings(action, "args")?.unwrap_or_default();
-        let command = match (cli, strings(action, "command")?) {
+        let params: AgentParams = action.params_as().map_err(|error| error.to_string())?;
+        params.check()?;
+        Ok(params)
+    }
+
+    /// Checks what the types cannot say: a prompt, a `command` exactly for `cli: custom`,
+    /// with its placeholders, a non-empty `program`.
+    fn check(&self) -> Result<(), String> {
+        if self.prompt.trim().is_empty() {
+            return Err("`with.prompt` is empty".to_owned());
+        }
+        match (self.cli, &self.command) {
             (Cli::Custom, Some(command)) if command.is_empty() => {
                 return Err("`with.command` is empty: it needs at least the program".to_owned());
             }
-            (Cli::Custom, Some(command)) => command,
+            (Cli::Custom, Some(command)) => {
+                if !command.iter().any(|arg| arg.contains(PROMPT)) {
+                    return Err(format!(
+                        "`with.command` has no {PROMPT}: write it where the prompt goes, e.g. [\"my-agent\", \"--prompt\", \"{PROMPT}\"]"
+                    ));
+                }
+                if self.model.is_none() && command.iter().any(|arg| arg.contains(MODEL)) {
+                    return Err(format!(
+                        "`with.command` uses {MODEL} but `with.model` is not set"
+                    ));
+                }
+            }
             (Cli::Custom, None) => {
                 return Err(format!(
                     "`with.command` is required for `cli: custom`: the argv, with {PROMPT} where the prompt goes"
                 ));
             }
-            (_, Some(_)) => {
+            (cli, Some(_)) => {
                 return Err(format!(
                     "`with.command` is only for `cli: custom`; for `{}` use `with.args` and `with.program`",
                     cli.name()
                 ));
             }
-            (_, None) => Vec::new(),
-        };
-        if cli == Cli::Custom {
-            if !command.iter().any(|arg| arg.contains(PROMPT)) {
-                return Err(format!(
-                    "`with.command` has no {PROMPT}: write it where the prompt goes, e.g. [\"my-agent\", \"--prompt\", \"{PROMPT}\"]"
-                ));
-            }
-            if model.is_none() && command.iter().any(|arg| arg.contains(MODEL)) {
-                return Err(format!(
-                    "`with.command` uses {MODEL} but `with.model` is not set"
-                ));
-            }
+            (_, None) => {}
         }
-        if program.as_deref() == Some("") {
+        if self.program.as_deref() == Some("") {
             return Err("`with.program` is empty".to_owned());
         }
-        if action.param("input").is_some_and(|input| !input.is_null()) {
-            return Err(
-                "`with.input` is not used by the agent executor (nothing is written to the CLI's stdin); put it in `with.prompt`".to_owned(),
-            );
-        }
-        Ok(AgentParams {
-            cli,
-            prompt,
-            model,
-            command,
-            args,
-            program,
-        })
+        Ok(())
     }
 
     /// The argv to run: the preset's (or the custom command with its placeholders filled),
@@ -163,8 +157,7 @@ impl AgentParams {
             Cli::Custom => {
                 let model = self.model.as_deref().unwrap_or_default();
                 argv.extend(
-                    self.command
-                        .iter()
+                    (self.command.iter().flatten())
                         .map(|arg| arg.replace(PROMPT, &self.prompt).replace(MODEL, model)),
                 );
                 argv.extend(self.args.iter().cloned());
@@ -176,26 +169,16 @@ impl AgentParams {
         argv
     }
 
-    /// The `with` of the `process` step that runs the CLI: the argv, and `env`, `cwd` and
-    /// `kill_grace` passed through as given (the process executor checks them).
-    pub(super) fn process_params(&self, action: &Action) -> Value {
-        let mut with = Map::new();
-        with.insert("command".to_owned(), json!(self.argv()));
-        for name in ["env", "cwd", "kill_grace"] {
-            if let Some(value) = action.param(name) {
-                with.insert(name.to_owned(), value.clone());
-            }
+    /// The parameters of the process that runs the CLI: the argv, nothing on stdin, and
+    /// `env`, `cwd` and `kill_grace` as given.
+    pub(super) fn process_params(&self) -> ProcessParams {
+        ProcessParams {
+            command: self.argv(),
+            input: Value::Null,
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            kill_grace: self.kill_grace,
         }
-        Value::Object(with)
-    }
-}
-
-/// `with.<name>` as a string: `Ok(None)` when absent or null.
-fn optional_string(action: &Action, name: &str) -> Result<Option<String>, String> {
-    match action.param(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(format!("`with.{name}` must be a string, got {other}")),
     }
 }
 
@@ -204,7 +187,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::AgentParams;
-    use crate::params::test_support::action;
+    use crate::test_support::action;
 
     fn parse(params: Value) -> Result<AgentParams, String> {
         AgentParams::parse(&action("agent", params))
@@ -264,32 +247,42 @@ mod tests {
     fn env_cwd_and_kill_grace_pass_through_to_the_process() {
         let params = json!({"cli": "claude", "prompt": "p", "env": {"A": "1"}, "cwd": "/tmp",
                             "kill_grace": "1s", "model": "m"});
-        let with = parse(params.clone())
-            .unwrap()
-            .process_params(&action("agent", params));
+        let process = parse(params).unwrap().process_params();
         assert_eq!(
-            with,
-            json!({"command": ["claude", "-p", "--output-format", "json", "--model", "m", "--", "p"],
-                   "env": {"A": "1"}, "cwd": "/tmp", "kill_grace": "1s"})
+            process.command,
+            [
+                "claude",
+                "-p",
+                "--output-format",
+                "json",
+                "--model",
+                "m",
+                "--",
+                "p"
+            ]
         );
+        assert_eq!(process.input, Value::Null);
+        assert_eq!(process.env["A"], "1");
+        assert_eq!(process.cwd.as_deref(), Some(std::path::Path::new("/tmp")));
+        assert_eq!(process.kill_grace.map(|grace| grace.0.as_secs()), Some(1));
     }
 
     #[test]
     fn bad_parameters_are_named() {
         for (params, named) in [
-            (json!({"prompt": "p"}), "`with.cli` is required"),
+            (json!({"prompt": "p"}), "missing field `cli`"),
             (
                 json!({"cli": "gemini", "prompt": "p"}),
-                "`with.cli` must be",
+                "unknown variant `gemini`",
             ),
-            (json!({"cli": "claude"}), "`with.prompt` is required"),
+            (json!({"cli": "claude"}), "missing field `prompt`"),
             (
                 json!({"cli": "claude", "prompt": " "}),
                 "`with.prompt` is empty",
             ),
             (
                 json!({"cli": "claude", "prompt": 3}),
-                "`with.prompt` must be a string",
+                "`with.prompt`: invalid type",
             ),
             (
                 json!({"cli": "claude", "prompt": "p", "model": 1}),
@@ -297,7 +290,7 @@ mod tests {
             ),
             (
                 json!({"cli": "claude", "prompt": "p", "args": "-v"}),
-                "`with.args` must be an array",
+                "`with.args`: invalid type",
             ),
             (
                 json!({"cli": "claude", "prompt": "p", "args": [1]}),
@@ -313,7 +306,7 @@ mod tests {
             ),
             (
                 json!({"cli": "claude", "prompt": "p", "input": {"a": 1}}),
-                "`with.input`",
+                "unknown field `input`",
             ),
             (
                 json!({"cli": "custom", "prompt": "p"}),

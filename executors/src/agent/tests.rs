@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::AgentExecutor;
-use crate::params::test_support::{action, within};
+use crate::test_support::{action, within};
 
 /// The path of the fake `cli` in examples/agents.
 fn fake(cli: &str) -> String {

@@ -1,85 +1,69 @@
 //! The `with` of a `process` step.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use cairn_engine::Action;
+use cairn_engine::definition::Duration;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::params;
-
-/// A `process` step's parameters, checked.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct ProcessParams {
-    /// `with.command`: the program and its arguments, never empty.
-    pub(super) command: Vec<String>,
-    /// `with.input`, `null` when absent: written to stdin as JSON.
-    pub(super) input: Value,
-    /// `with.env`: variables added to the allow-listed environment, in order.
-    pub(super) env: Vec<(String, String)>,
-    /// `with.cwd`: the working directory, the engine's when absent.
-    pub(super) cwd: Option<PathBuf>,
-    /// `with.kill_grace`: overrides the executor's grace between SIGTERM and SIGKILL.
-    pub(super) kill_grace: Option<Duration>,
+/// A `process` step's parameters: the schema the loader checks `with` against, and what the
+/// executor reads from the rendered `with`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProcessParams {
+    /// The program and its arguments, `["prog", "arg", ...]`; no shell (write
+    /// `["sh", "-c", "..."]` for one).
+    #[schemars(length(min = 1))]
+    pub(crate) command: Vec<String>,
+    /// Any JSON, written to stdin (`null` when absent), then EOF.
+    #[serde(default)]
+    pub(crate) input: Value,
+    /// Variables added to the allow-listed environment.
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, String>,
+    /// The working directory, which must exist; the engine's when absent.
+    #[serde(default)]
+    pub(crate) cwd: Option<PathBuf>,
+    /// The grace between SIGTERM and SIGKILL, overriding the executor's.
+    #[serde(default)]
+    pub(crate) kill_grace: Option<Duration>,
 }
 
 impl ProcessParams {
-    /// Reads and checks `action.params`; `Err` says what is wrong, naming the parameter.
+    /// Reads `action.params` and checks what their types cannot say; `Err` says what is
+    /// wrong, naming the parameter.
     pub(super) fn parse(action: &Action) -> Result<Self, String> {
-        if let Some(other) = action
-            .param("command")
-            .filter(|value| !value.is_array() && !value.is_null())
-        {
-            return Err(format!(
-                "`with.command` must be an array of strings (no shell; write [\"sh\", \"-c\", \"...\"] for one), got {other}"
-            ));
-        }
-        let command = match crate::params::strings(action, "command")? {
+        let params: ProcessParams = action.params_as().map_err(|error| error.to_string())?;
+        params.check()?;
+        Ok(params)
+    }
+
+    /// Checks what the types cannot say: a program to run, valid variable names, a
+    /// non-empty `cwd`.
+    pub(super) fn check(&self) -> Result<(), String> {
+        match self.command.first() {
             None => {
-                return Err("`with.command` is required: the program and its arguments, e.g. [\"ls\", \"-l\"]".to_owned());
-            }
-            Some(command) if command.is_empty() => {
                 return Err("`with.command` is empty: it needs at least the program".to_owned());
             }
-            Some(command) => command,
-        };
-        if command[0].is_empty() {
-            return Err("`with.command[0]` (the program) is empty".to_owned());
+            Some(program) if program.is_empty() => {
+                return Err("`with.command[0]` (the program) is empty".to_owned());
+            }
+            Some(_) => {}
         }
-        let env = match action.param("env") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(vars)) => vars
-                .iter()
-                .map(|(name, value)| match value {
-                    Value::String(text) if valid_env_name(name) => Ok((name.clone(), text.clone())),
-                    Value::String(_) => {
-                        Err(format!("`with.env` has an invalid variable name {name:?}"))
-                    }
-                    other => Err(format!("`with.env.{name}` must be a string, got {other}")),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(other) => {
-                return Err(format!(
-                    "`with.env` must be an object of strings, got {other}"
-                ));
-            }
-        };
-        let cwd = match action.param("cwd") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(path)) if !path.is_empty() => Some(PathBuf::from(path)),
-            Some(other) => {
-                return Err(format!(
-                    "`with.cwd` must be a non-empty path string, got {other}"
-                ));
-            }
-        };
-        Ok(ProcessParams {
-            command,
-            input: action.param("input").cloned().unwrap_or(Value::Null),
-            env,
-            cwd,
-            kill_grace: params::duration(action, "kill_grace")?,
-        })
+        if let Some(name) = self.env.keys().find(|name| !valid_env_name(name)) {
+            return Err(format!("`with.env` has an invalid variable name {name:?}"));
+        }
+        if self
+            .cwd
+            .as_ref()
+            .is_some_and(|cwd| cwd.as_os_str().is_empty())
+        {
+            return Err("`with.cwd` is empty".to_owned());
+        }
+        Ok(())
     }
 }
 
@@ -93,7 +77,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::ProcessParams;
-    use crate::params::test_support::action;
+    use crate::test_support::action;
 
     fn parse(params: Value) -> Result<ProcessParams, String> {
         ProcessParams::parse(&action("process", params))
@@ -108,9 +92,12 @@ mod tests {
         .unwrap();
         assert_eq!(params.command, ["ls", "-l"]);
         assert_eq!(params.input, json!({"a": 1}));
-        assert_eq!(params.env, [("X".to_owned(), "1".to_owned())]);
+        assert_eq!(params.env["X"], "1");
         assert_eq!(params.cwd.as_deref(), Some(std::path::Path::new("/tmp")));
-        assert_eq!(params.kill_grace, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(
+            params.kill_grace.map(|grace| grace.0),
+            Some(std::time::Duration::from_secs(2))
+        );
     }
 
     #[test]
@@ -124,27 +111,26 @@ mod tests {
     #[test]
     fn bad_parameters_are_named() {
         for (params, named) in [
-            (json!({}), "`with.command` is required"),
+            (json!({}), "missing field `command`"),
             (json!({"command": []}), "`with.command` is empty"),
-            (
-                json!({"command": "ls -l"}),
-                "`with.command` must be an array",
-            ),
+            (json!({"command": "ls -l"}), "`with.command`: invalid type"),
             (json!({"command": ["ls", 1]}), "`with.command[1]`"),
             (json!({"command": [""]}), "`with.command[0]`"),
             (json!({"command": ["ls"], "env": {"X": 1}}), "`with.env.X`"),
-            (
-                json!({"command": ["ls"], "env": ["X"]}),
-                "`with.env` must be an object",
-            ),
+            (json!({"command": ["ls"], "env": ["X"]}), "`with.env`"),
             (
                 json!({"command": ["ls"], "env": {"A=B": "1"}}),
                 "invalid variable name",
             ),
             (json!({"command": ["ls"], "cwd": 3}), "`with.cwd`"),
+            (json!({"command": ["ls"], "cwd": ""}), "`with.cwd` is empty"),
             (
                 json!({"command": ["ls"], "kill_grace": "soon"}),
                 "`with.kill_grace`",
+            ),
+            (
+                json!({"command": ["ls"], "cwdd": "/x"}),
+                "unknown field `cwdd`",
             ),
         ] {
             let message = parse(params.clone()).unwrap_err();

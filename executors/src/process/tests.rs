@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{ProcessExecutor, find_program};
-use crate::params::test_support::{HANG, action, within};
+use crate::test_support::{HANG, action, within};
 
 async fn run(params: Value) -> Outcome {
     run_with(&ProcessExecutor::new(), params, ExecContext::new()).await

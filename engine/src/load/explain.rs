@@ -1,0 +1,166 @@
+//! What a JSON Schema validation error means, in the loader's words: one message per
+//! offending value, with its pointer. Shared by the workflow schema and the executors'
+//! parameter schemas.
+
+use jsonschema::ValidationError;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::Value;
+
+use crate::definition::duration::PATTERN as DURATION_PATTERN;
+use crate::plan::escape;
+
+/// One problem a validation error stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Found {
+    /// The pointer of the offending value, within the validated instance.
+    pub(super) pointer: String,
+    /// What is wrong.
+    pub(super) message: String,
+    /// Whether the value cannot deserialize as it is (the repair removes it).
+    pub(super) fatal: bool,
+}
+
+/// The problems `error` stands for; `root` is the schema that was validated against (it
+/// names the keys allowed where an unknown key was found).
+pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
+    let pointer = error.instance_path().as_str().to_owned();
+    let found = |message: String, fatal| Found {
+        pointer: pointer.clone(),
+        message,
+        fatal,
+    };
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed = allowed_keys(root, error.schema_path().as_str());
+            let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+            unexpected
+                .iter()
+                .map(|key| Found {
+                    pointer: format!("{pointer}/{}", escape(key)),
+                    message: unknown_key(key, &allowed),
+                    fatal: true,
+                })
+                .collect()
+        }
+        ValidationErrorKind::Required { property } => {
+            let property = property.as_str().unwrap_or_default();
+            vec![found(format!("missing key `{property}`"), true)]
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected = match kind {
+                TypeKind::Single(single) => single.to_string(),
+                TypeKind::Multiple(set) => set
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            };
+            let message = format!(
+                "expected {}, found {}",
+                expected.replace(" or null", ""),
+                type_name(error.instance())
+            );
+            vec![found(message, true)]
+        }
+        ValidationErrorKind::Pattern { pattern } if pattern == DURATION_PATTERN => {
+            let message = format!(
+                "bad duration {} (write it like \"90s\", \"5m\" or \"1h 30m\")",
+                error.instance()
+            );
+            vec![found(message, true)]
+        }
+        ValidationErrorKind::Enum { options } => {
+            vec![found(
+                format!("{} is not one of {options}", error.instance()),
+                true,
+            )]
+        }
+        ValidationErrorKind::OneOfNotValid { .. } => {
+            let allowed = schema_at(root, error.schema_path().as_str())
+                .get("oneOf")
+                .and_then(Value::as_array)
+                .map(|alternatives| {
+                    alternatives
+                        .iter()
+                        .filter_map(|a| a.get("const"))
+                        .map(Value::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            if allowed.is_empty() {
+                return vec![found(shorten(&error.to_string()), true)];
+            }
+            let message = format!("{} is not one of {}", error.instance(), allowed.join(", "));
+            vec![found(message, true)]
+        }
+        _ => vec![found(shorten(&error.to_string()), false)],
+    }
+}
+
+/// The message of an unknown key: the allowed key it is likely a typo of, else all of them.
+/// The one wording for unknown keys, in workflow files and in executors' parameters.
+pub(super) fn unknown_key(key: &str, allowed: &[&str]) -> String {
+    let hint = match super::closest(key, allowed.iter().copied()) {
+        Some(known) => format!(" (did you mean `{known}`?)"),
+        None => format!(" (allowed here: {})", allowed.join(", ")),
+    };
+    format!("unknown key `{key}`{hint}")
+}
+
+/// The keys allowed by the object schema whose `additionalProperties` refused a key.
+fn allowed_keys(root: &Value, schema_path: &str) -> Vec<String> {
+    let properties = schema_at(root, schema_path)
+        .get("properties")
+        .and_then(Value::as_object);
+    properties
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The (sub)schema of `root` holding the keyword at the end of `schema_path`, following
+/// `$ref`s.
+fn schema_at<'a>(root: &'a Value, schema_path: &str) -> &'a Value {
+    let mut node = root;
+    let mut tokens: Vec<&str> = schema_path.split('/').skip(1).collect();
+    tokens.pop();
+    for token in tokens {
+        if token == "$ref" {
+            let target = node.get("$ref").and_then(Value::as_str).unwrap_or_default();
+            node = root
+                .pointer(target.trim_start_matches('#'))
+                .unwrap_or(&Value::Null);
+            continue;
+        }
+        let token = token.replace("~1", "/").replace("~0", "~");
+        node = match node {
+            Value::Object(members) => members.get(&token).unwrap_or(&Value::Null),
+            Value::Array(items) => token
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| items.get(index))
+                .unwrap_or(&Value::Null),
+            _ => &Value::Null,
+        };
+    }
+    node
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Cuts long messages (they may quote big values).
+pub(super) fn shorten(message: &str) -> String {
+    const LIMIT: usize = 200;
+    match message.char_indices().nth(LIMIT) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_owned(),
+    }
+}

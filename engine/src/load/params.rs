@@ -1,0 +1,128 @@
+//! A step's parameters against its executor's schema: its `with`, and each of its
+//! `fallbacks` merged over `with` as the scheduler merges them (key by key, the fallback's
+//! value replacing `with`'s).
+//!
+//! As in the rest of the file, an optional parameter is written by leaving it out: the
+//! `null` alternative schemars gives `Option` fields is dropped.
+//!
+//! A value that is a `${{ ... }}` template is whatever it renders to: only the run can
+//! tell, so problems whose value is a template string are left to the executor.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use super::Problem;
+use super::explain::{Found, explain};
+use crate::definition;
+use crate::executor::Executors;
+
+/// The executors' parameter schemas, each compiled the first time a step uses it.
+pub(super) struct Schemas<'a> {
+    executors: &'a Executors,
+    /// By executor name: its schema and validator, `None` when it accepts anything, or why
+    /// its schema does not compile.
+    compiled: HashMap<String, Result<Option<(Value, jsonschema::Validator)>, String>>,
+}
+
+impl<'a> Schemas<'a> {
+    /// The schemas of `executors`.
+    pub(super) fn new(executors: &'a Executors) -> Self {
+        Schemas {
+            executors,
+            compiled: HashMap::new(),
+        }
+    }
+
+    /// The problems of the parameters of the step at `pointer`, run by `executor` (a
+    /// registered one) with `with` and `fallbacks`.
+    pub(super) fn check(
+        &mut self,
+        executor: &str,
+        with: &BTreeMap<String, Value>,
+        fallbacks: &[BTreeMap<String, Value>],
+        pointer: &str,
+    ) -> Vec<Problem> {
+        let compiled = match self.compiled(executor) {
+            Ok(Some(compiled)) => compiled,
+            Ok(None) => return Vec::new(),
+            Err(error) => {
+                let message = format!(
+                    "internal error: the `{executor}` executor's parameter schema: {error}"
+                );
+                return vec![Problem::at(format!("{pointer}/executor"), message)];
+            }
+        };
+        let (schema, validator) = compiled;
+        let base = problems(
+            schema,
+            validator,
+            &Value::Object(with.clone().into_iter().collect()),
+        );
+        let mut reported: Vec<Problem> = (base.iter())
+            .map(|found| Problem::at(format!("{pointer}/with{}", found.pointer), &found.message))
+            .collect();
+        for (index, overrides) in fallbacks.iter().enumerate() {
+            let mut merged = with.clone();
+            merged.extend(overrides.clone());
+            let merged = Value::Object(merged.into_iter().collect());
+            for found in problems(schema, validator, &merged) {
+                let key = found.pointer.split('/').nth(1).map(unescape);
+                let place = match key {
+                    // A value the fallback gives.
+                    Some(key) if overrides.contains_key(&key) => found.pointer.clone(),
+                    // A value of `with`: reported there already.
+                    Some(_) => continue,
+                    // The object as a whole, unless `with` alone has the same problem.
+                    None if base.contains(&found) => continue,
+                    None => String::new(),
+                };
+                let place = format!("{pointer}/fallbacks/{index}{place}");
+                reported.push(Problem::at(place, found.message));
+            }
+        }
+        reported
+    }
+
+    fn compiled(
+        &mut self,
+        executor: &str,
+    ) -> Result<Option<&(Value, jsonschema::Validator)>, String> {
+        if !self.compiled.contains_key(executor) {
+            let compiled = match self.executors.get(executor).and_then(|e| e.params_schema()) {
+                None => Ok(None),
+                Some(schema) => {
+                    let mut schema = schema.to_value();
+                    definition::drop_null(&mut schema);
+                    jsonschema::validator_for(&schema)
+                        .map(|validator| Some((schema, validator)))
+                        .map_err(|error| error.to_string())
+                }
+            };
+            self.compiled.insert(executor.to_owned(), compiled);
+        }
+        match &self.compiled[executor] {
+            Ok(compiled) => Ok(compiled.as_ref()),
+            Err(error) => Err(error.clone()),
+        }
+    }
+}
+
+/// The problems of `params` against `schema`, except those whose value is a template.
+fn problems(schema: &Value, validator: &jsonschema::Validator, params: &Value) -> Vec<Found> {
+    validator
+        .iter_errors(params)
+        .filter(|error| !is_template(error.instance()))
+        .flat_map(|error| explain(&error, schema))
+        .collect()
+}
+
+/// Whether `value` is a string holding a `${{ ... }}` template.
+fn is_template(value: &Value) -> bool {
+    value.as_str().is_some_and(|text| text.contains("${{"))
+}
+
+/// A JSON pointer token as the key it stands for.
+fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
