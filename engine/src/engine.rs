@@ -165,7 +165,7 @@ impl Engine {
     }
 
     /// The registered executors: what a workflow may use, and the parameters each takes
-    /// (give them to the [loader](crate::load)).
+    /// (what [`Engine::load_str`] checks a workflow against).
     pub fn executors(&self) -> &Executors {
         &self.inner.executors
     }
