@@ -19,11 +19,11 @@ use crate::definition::Workflow;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Executor, Executors};
-use crate::lease::{self, LEASE_TTL, LeaseAttempt, LeaseHolder};
+use crate::lease::{self, LEASE_TTL, LeaseAttempt};
 use crate::load;
 use crate::plan::Plan;
 use crate::report::{RunReport, RunSummary, RunView};
-use crate::scheduler::{Driver, Takeover};
+use crate::scheduler::{Driver, Shared, Takeover};
 use crate::state::RunState;
 use crate::store::{Durability, NewRun, SqliteStore, StepRecord, Store, StoreOptions};
 
@@ -107,15 +107,15 @@ impl EngineBuilder {
             StoreChoice::Given(store) => store,
         };
         Ok(Engine {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Shared {
                 store,
                 executors: self.executors,
                 holder: lease::this_process(),
                 shutdown: CancellationToken::new(),
                 max_output_bytes: self.max_output_bytes,
                 lease_ttl: self.lease_ttl,
-                driving: Mutex::new(HashSet::new()),
             }),
+            driving: Arc::default(),
         })
     }
 }
@@ -128,20 +128,9 @@ impl EngineBuilder {
 /// See the crate documentation for an example.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
-}
-
-/// What every driver of this engine shares.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) executors: Executors,
-    pub(crate) holder: LeaseHolder,
-    pub(crate) shutdown: CancellationToken,
-    pub(crate) max_output_bytes: usize,
-    pub(crate) lease_ttl: Duration,
+    inner: Arc<Shared>,
     /// The runs this engine drives now: it never drives one twice.
-    driving: Mutex<HashSet<Uuid>>,
+    driving: Arc<Mutex<HashSet<Uuid>>>,
 }
 
 impl Engine {
@@ -351,12 +340,12 @@ impl Engine {
 
     /// Marks `run_id` as driven by this engine until the returned claim is dropped.
     fn claim(&self, run_id: Uuid) -> Result<Claim> {
-        let mut driving = self.inner.driving.lock().unwrap_or_else(|e| e.into_inner());
+        let mut driving = self.driving.lock().unwrap_or_else(|e| e.into_inner());
         if !driving.insert(run_id) {
             return Err(Error::AlreadyDriving(run_id));
         }
         Ok(Claim {
-            inner: Arc::clone(&self.inner),
+            driving: Arc::clone(&self.driving),
             run_id,
         })
     }
@@ -416,13 +405,13 @@ impl Engine {
 /// A run marked as driven by this engine; unmarked when dropped.
 #[derive(Debug)]
 struct Claim {
-    inner: Arc<Inner>,
+    driving: Arc<Mutex<HashSet<Uuid>>>,
     run_id: Uuid,
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let mut driving = self.inner.driving.lock().unwrap_or_else(|e| e.into_inner());
+        let mut driving = self.driving.lock().unwrap_or_else(|e| e.into_inner());
         driving.remove(&self.run_id);
     }
 }

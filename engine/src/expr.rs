@@ -162,7 +162,7 @@ pub(crate) fn walk_strings(
         Value::Object(members) => {
             for (key, item) in members {
                 pointer.push('/');
-                pointer.push_str(&crate::plan::escape(key));
+                pointer.push_str(&crate::problem::escape(key));
                 walk_strings(item, pointer, visit);
                 pointer.truncate(len);
             }

@@ -50,6 +50,7 @@ mod expr;
 mod lease;
 mod load;
 mod plan;
+mod problem;
 mod report;
 mod retry;
 mod scheduler;

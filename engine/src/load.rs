@@ -18,7 +18,6 @@
 mod check;
 mod explain;
 mod params;
-mod place;
 mod repair;
 
 use std::path::Path;
@@ -30,7 +29,8 @@ use crate::definition::{self, Workflow};
 use crate::executor::Executors;
 use crate::plan::{self, Plan};
 
-pub use place::Place;
+pub(crate) use crate::problem::closest;
+pub use crate::problem::{Place, Problem};
 
 /// A workflow that cannot be loaded, with every problem found in it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,25 +52,6 @@ impl LoadError {
             place => format!("{}:{place}: {}", self.origin, problem.message),
         });
         lines.collect::<Vec<_>>().join("\n")
-    }
-}
-
-/// One problem in a workflow file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    /// Where it is.
-    pub place: Place,
-    /// What is wrong, and how to fix it when that is known.
-    pub message: String,
-}
-
-impl Problem {
-    /// A problem at a JSON pointer.
-    pub(crate) fn at(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            place: Place::Pointer(pointer.into()),
-            message: message.into(),
-        }
     }
 }
 
@@ -220,7 +201,7 @@ impl Report {
             || self
                 .removed
                 .iter()
-                .any(|removed| place::is_within(pointer, removed));
+                .any(|removed| crate::problem::is_within(pointer, removed));
         if !consequence {
             self.problems.push(problem);
         }
@@ -236,20 +217,6 @@ static VALIDATOR: LazyLock<Result<jsonschema::Validator, String>> = LazyLock::ne
 fn known_names(executors: &Executors) -> String {
     let names: Vec<&str> = executors.keys().map(String::as_str).collect();
     names.join(", ")
-}
-
-/// The candidate closest to `unknown` in spelling, if one is close enough to be a typo.
-pub(crate) fn closest<'a>(
-    unknown: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let limit = (unknown.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|candidate| (strsim::damerau_levenshtein(unknown, candidate), candidate))
-        .filter(|&(distance, _)| distance <= limit)
-        .min()
-        .map(|(_, candidate)| candidate)
 }
 
 #[cfg(test)]

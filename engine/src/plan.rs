@@ -15,7 +15,7 @@ use petgraph::algo::{kosaraju_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::definition::{Node, Retry, Workflow};
-use crate::load::Problem;
+use crate::problem::{Problem, closest, escape};
 
 /// The index of a step in [`Plan::steps`]: leaves in file order, depth first.
 pub type StepIndex = usize;
@@ -191,15 +191,6 @@ pub(crate) fn for_each_expression_text(node: &Node, mut visit: impl FnMut(&str, 
     }
 }
 
-/// Escapes a key for a JSON pointer (RFC 6901).
-pub(crate) fn escape(key: &str) -> std::borrow::Cow<'_, str> {
-    if key.contains(['~', '/']) {
-        key.replace('~', "~0").replace('/', "~1").into()
-    } else {
-        key.into()
-    }
-}
-
 /// The sources and sinks of a compiled node.
 #[derive(Debug, Default)]
 struct Ends {
@@ -364,7 +355,7 @@ impl Builder {
     /// ` (did you mean `x`?)` for the id closest to `unknown`, if one is close.
     fn suggest(&self, unknown: &str) -> String {
         let ids = self.index.keys().chain(self.group_sinks.keys());
-        match crate::load::closest(unknown, ids.map(String::as_str)) {
+        match closest(unknown, ids.map(String::as_str)) {
             Some(id) => format!(" (did you mean `{id}`?)"),
             None => String::new(),
         }

@@ -10,7 +10,6 @@ use uuid::Uuid;
 use crate::event::millis;
 use crate::executor::{ErrorClass, Usage};
 use crate::state::{RunState, StepState};
-use crate::store::{RunRecord, StepRecord};
 
 /// How a run ended (or stopped).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -25,18 +24,6 @@ pub struct RunReport {
     pub error: Option<String>,
     /// The class of `error`: the failed step's class, `timeout`, `cancelled`, `interrupted`.
     pub error_class: Option<ErrorClass>,
-}
-
-impl From<&RunRecord> for RunReport {
-    fn from(record: &RunRecord) -> Self {
-        RunReport {
-            id: record.id,
-            state: record.state,
-            output: record.output.clone(),
-            error: record.error.clone(),
-            error_class: record.error_class,
-        }
-    }
 }
 
 /// One line of a listing of runs (`cairn runs --json`).
@@ -54,18 +41,6 @@ pub struct RunSummary {
     /// When it last changed.
     #[serde(serialize_with = "millis")]
     pub updated_at: DateTime<Utc>,
-}
-
-impl From<&RunRecord> for RunSummary {
-    fn from(record: &RunRecord) -> Self {
-        RunSummary {
-            id: record.id,
-            workflow: record.workflow_name.clone(),
-            state: record.state,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-        }
-    }
 }
 
 /// A run and its steps as they stand (`cairn show --json`).
@@ -110,37 +85,4 @@ pub struct StepView {
     pub error: Option<String>,
     /// Usage summed over its attempts.
     pub usage: Usage,
-}
-
-impl RunView {
-    /// The view of `run` with its `steps`.
-    pub fn new(run: RunRecord, steps: Vec<StepRecord>) -> Self {
-        let steps: Vec<StepView> = steps
-            .into_iter()
-            .map(|step| StepView {
-                id: step.id,
-                state: step.state,
-                attempt: step.attempt,
-                output: step.output,
-                error: step.error,
-                usage: step.usage.unwrap_or_default(),
-            })
-            .collect();
-        let mut usage = Usage::default();
-        for step in &steps {
-            usage += &step.usage;
-        }
-        RunView {
-            id: run.id,
-            workflow: run.workflow_name,
-            state: run.state,
-            input: run.input,
-            output: run.output,
-            error: run.error,
-            usage,
-            steps,
-            created_at: run.created_at,
-            updated_at: run.updated_at,
-        }
-    }
 }

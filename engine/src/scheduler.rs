@@ -22,18 +22,31 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use crate::executor::{Action, ErrorClass, ExecContext, Executor, Executors, Outcome};
+use crate::lease::LeaseHolder;
 use crate::plan::{Plan, StepIndex};
 use crate::report::RunReport;
 use crate::state::RunState;
-use crate::store::{NewRun, StepRecord};
+use crate::store::{NewRun, StepRecord, Store};
 use ledger::{Input, Ledger, Start, combine};
 
 /// How long past its deadline an executor may take to wind down before the engine gives up on it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(30);
+
+/// What every driver of an engine shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) executors: Executors,
+    /// Who this engine is, as a lease holder.
+    pub(crate) holder: LeaseHolder,
+    /// Cancelled when the engine shuts down.
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) max_output_bytes: usize,
+    pub(crate) lease_ttl: Duration,
+}
 
 /// One finished attempt, as reported by its task.
 #[derive(Debug)]
@@ -59,7 +72,7 @@ pub(crate) struct Takeover {
 /// Drives one run. Built by the engine, consumed by [`Driver::drive`].
 #[derive(Debug)]
 pub(crate) struct Driver {
-    engine: Arc<Inner>,
+    engine: Arc<Shared>,
     run_id: Uuid,
     ledger: Ledger,
     /// A new run's record, written with the first commit.
@@ -78,7 +91,7 @@ pub(crate) struct Driver {
 impl Driver {
     /// A driver that takes over `run` from its committed state.
     pub(crate) fn new(
-        engine: Arc<Inner>,
+        engine: Arc<Shared>,
         run: Takeover,
         events: broadcast::Sender<Event>,
     ) -> Result<Driver> {

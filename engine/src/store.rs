@@ -21,6 +21,7 @@ use crate::error::Result;
 use crate::event::Event;
 use crate::executor::{ErrorClass, Usage};
 use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::report::{RunReport, RunSummary, RunView, StepView};
 use crate::state::{Batch, RunState, StepState};
 
 #[cfg(any(test, feature = "conformance"))]
@@ -164,6 +165,63 @@ impl StepRecord {
             error: None,
             wake_at: None,
             usage: None,
+        }
+    }
+}
+
+impl From<&RunRecord> for RunReport {
+    fn from(record: &RunRecord) -> Self {
+        RunReport {
+            id: record.id,
+            state: record.state,
+            output: record.output.clone(),
+            error: record.error.clone(),
+            error_class: record.error_class,
+        }
+    }
+}
+
+impl From<&RunRecord> for RunSummary {
+    fn from(record: &RunRecord) -> Self {
+        RunSummary {
+            id: record.id,
+            workflow: record.workflow_name.clone(),
+            state: record.state,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+}
+
+impl RunView {
+    /// The view of `run` with its `steps`.
+    pub fn new(run: RunRecord, steps: Vec<StepRecord>) -> Self {
+        let steps: Vec<StepView> = steps
+            .into_iter()
+            .map(|step| StepView {
+                id: step.id,
+                state: step.state,
+                attempt: step.attempt,
+                output: step.output,
+                error: step.error,
+                usage: step.usage.unwrap_or_default(),
+            })
+            .collect();
+        let mut usage = Usage::default();
+        for step in &steps {
+            usage += &step.usage;
+        }
+        RunView {
+            id: run.id,
+            workflow: run.workflow_name,
+            state: run.state,
+            input: run.input,
+            output: run.output,
+            error: run.error,
+            usage,
+            steps,
+            created_at: run.created_at,
+            updated_at: run.updated_at,
         }
     }
 }

@@ -251,7 +251,7 @@ impl<'a> Checker<'a> {
         for (place, with) in overrides {
             for (key, value) in with {
                 for (suffix, error) in expr::check_templates(value) {
-                    let key = crate::plan::escape(key);
+                    let key = crate::problem::escape(key);
                     self.expression_problem(format!("{pointer}/{place}/{key}{suffix}"), error);
                 }
             }

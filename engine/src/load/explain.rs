@@ -7,7 +7,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use crate::definition::duration::PATTERN as DURATION_PATTERN;
-use crate::plan::escape;
+use crate::problem::escape;
 
 /// One problem a validation error stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::explain::{explain, shorten};
 use super::{Report, VALIDATOR};
 use crate::definition::{self, Workflow};
-use crate::plan::escape;
+use crate::problem::escape;
 
 /// At most this many serde errors are repaired one by one before giving up on the rest.
 const MAX_SERDE_REPAIRS: usize = 100;

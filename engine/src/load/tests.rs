@@ -365,7 +365,11 @@ fn pointers(value: &Value, pointer: String, out: &mut Vec<String>) {
             .enumerate()
             .for_each(|(i, item)| pointers(item, format!("{pointer}/{i}"), out)),
         Value::Object(members) => members.iter().for_each(|(k, item)| {
-            pointers(item, format!("{pointer}/{}", crate::plan::escape(k)), out)
+            pointers(
+                item,
+                format!("{pointer}/{}", crate::problem::escape(k)),
+                out,
+            )
         }),
         _ => {}
     }

@@ -69,7 +69,7 @@ impl<'a> From<&'a str> for Token<'a> {
 }
 
 /// Whether the pointer `inner` is `outer` or inside it.
-pub(super) fn is_within(inner: &str, outer: &str) -> bool {
+pub(crate) fn is_within(inner: &str, outer: &str) -> bool {
     inner
         .strip_prefix(outer)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
