@@ -125,7 +125,8 @@ pub struct Outcome {
     /// Tokens and cost the attempt used, where known.
     #[serde(default)]
     pub usage: Usage,
-    /// How long the attempt took.
+    /// How long the attempt took: measured by the engine around the executor's call
+    /// (executors leave it zero).
     pub duration: Duration,
     /// The tail of the step's diagnostic output (a process's stderr), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,24 +135,24 @@ pub struct Outcome {
 
 impl Outcome {
     /// A successful outcome with `output`.
-    pub fn success(output: Value, duration: Duration) -> Self {
+    pub fn success(output: Value) -> Self {
         Outcome {
             result: Ok(output),
             usage: Usage::default(),
-            duration,
+            duration: Duration::ZERO,
             log_tail: None,
         }
     }
 
     /// A failed outcome.
-    pub fn failure(class: ErrorClass, message: impl Into<String>, duration: Duration) -> Self {
+    pub fn failure(class: ErrorClass, message: impl Into<String>) -> Self {
         Outcome {
             result: Err(ExecError {
                 class,
                 message: message.into(),
             }),
             usage: Usage::default(),
-            duration,
+            duration: Duration::ZERO,
             log_tail: None,
         }
     }
@@ -313,8 +314,8 @@ impl fmt::Display for ErrorClass {
 ///     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
 ///         let elapsed = std::time::Duration::ZERO;
 ///         match action.params_as::<EchoParams>() {
-///             Ok(params) => Outcome::success(json!(params.text), elapsed),
-///             Err(error) => Outcome::failure(ErrorClass::BadParams, error.to_string(), elapsed),
+///             Ok(params) => Outcome::success(json!(params.text)),
+///             Err(error) => Outcome::failure(ErrorClass::BadParams, error.to_string()),
 ///         }
 ///     }
 /// }
@@ -353,7 +354,7 @@ pub(crate) mod test_support {
         }
 
         async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
-            Outcome::failure(ErrorClass::BadParams, "not for running", Duration::ZERO)
+            Outcome::failure(ErrorClass::BadParams, "not for running")
         }
     }
 

@@ -21,7 +21,7 @@
 //! #[async_trait]
 //! impl Executor for Echo {
 //!     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
-//!         Outcome::success(action.params["output"].clone(), std::time::Duration::ZERO)
+//!         Outcome::success(action.params["output"].clone())
 //!     }
 //! }
 //!

@@ -259,7 +259,6 @@ async fn run_attempt(start: Start, executor: Arc<dyn Executor>, ctx: ExecContext
                 Outcome::failure(
                     ErrorClass::Timeout,
                     "the executor did not stop at its deadline",
-                    began.elapsed(),
                 )
             }),
         None => attempt.await,
@@ -270,7 +269,6 @@ async fn run_attempt(start: Start, executor: Arc<dyn Executor>, ctx: ExecContext
 
 /// One executor call, with a panic turned into a failed outcome.
 async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) -> Outcome {
-    let began = StdInstant::now();
     AssertUnwindSafe(executor.execute(&action, ctx))
         .catch_unwind()
         .await
@@ -283,7 +281,6 @@ async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) 
             Outcome::failure(
                 ErrorClass::Panicked,
                 format!("the executor panicked: {message}"),
-                began.elapsed(),
             )
         })
 }

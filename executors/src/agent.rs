@@ -5,12 +5,9 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use cairn_engine::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome};
 use serde_json::json;
-use tokio::time::Instant;
 
 use self::params::{AgentParams, Cli};
 use crate::ProcessExecutor;
@@ -175,13 +172,10 @@ impl Executor for AgentExecutor {
     }
 
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
-        let started = Instant::now();
-        let mut outcome = match AgentParams::parse(action) {
+        match AgentParams::parse(action) {
             Ok(params) => self.run(action, &params, &ctx).await,
-            Err(message) => Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO),
-        };
-        outcome.duration = started.elapsed();
-        outcome
+            Err(message) => Outcome::failure(ErrorClass::BadParams, message),
+        }
     }
 }
 

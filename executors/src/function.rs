@@ -12,7 +12,6 @@ use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use crate::interrupt::Interrupt;
 
@@ -120,7 +119,6 @@ impl Executor for FunctionExecutor {
     }
 
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
-        let started = Instant::now();
         let called = action
             .params_as::<FunctionParams>()
             .map_err(|error| error.to_string())
@@ -128,7 +126,7 @@ impl Executor for FunctionExecutor {
         let (function, input) = match called {
             Ok(called) => called,
             Err(message) => {
-                return Outcome::failure(ErrorClass::BadParams, message, started.elapsed());
+                return Outcome::failure(ErrorClass::BadParams, message);
             }
         };
         let owned = action.clone();
@@ -139,25 +137,22 @@ impl Executor for FunctionExecutor {
             joined = &mut task => joined,
             why = Interrupt::wait(&ctx) => {
                 task.abort();
-                return why.outcome("function", started.elapsed());
+                return why.outcome("function");
             }
         };
-        let duration = started.elapsed();
         match joined {
-            Ok(Ok(output)) => Outcome::success(output, duration),
-            Ok(Err(message)) => Outcome::failure(ErrorClass::Transient, message, duration),
+            Ok(Ok(output)) => Outcome::success(output),
+            Ok(Err(message)) => Outcome::failure(ErrorClass::Transient, message),
             Err(error) if error.is_panic() => {
                 let message = panic_message(error.into_panic());
                 Outcome::failure(
                     ErrorClass::Panicked,
                     format!("function panicked: {message}"),
-                    duration,
                 )
             }
             Err(error) => Outcome::failure(
                 ErrorClass::Cancelled,
                 format!("function task ended: {error}"),
-                duration,
             ),
         }
     }

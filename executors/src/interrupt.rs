@@ -1,7 +1,6 @@
 //! What stops an attempt early: its cancellation token or its deadline.
 
 use std::future::pending;
-use std::time::Duration;
 
 use cairn_engine::{ErrorClass, ExecContext, Outcome};
 use tokio::time::sleep_until;
@@ -41,11 +40,11 @@ impl Interrupt {
     }
 
     /// A failed outcome for an attempt stopped this way; `what` names what was stopped.
-    pub(crate) fn outcome(self, what: &str, duration: Duration) -> Outcome {
+    pub(crate) fn outcome(self, what: &str) -> Outcome {
         let message = match self {
             Interrupt::Cancelled => format!("{what} was cancelled"),
             Interrupt::Timeout => format!("{what} timed out"),
         };
-        Outcome::failure(self.class(), message, duration)
+        Outcome::failure(self.class(), message)
     }
 }

@@ -5,7 +5,6 @@ use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::time::Instant;
 
 /// Succeeds at once with `with.output` (already templated by the engine), `null` when absent.
 /// For tests, examples and benchmarks.
@@ -35,12 +34,9 @@ impl Executor for NoopExecutor {
     }
 
     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
-        let started = Instant::now();
         match action.params_as::<NoopParams>() {
-            Ok(params) => Outcome::success(params.output, started.elapsed()),
-            Err(error) => {
-                Outcome::failure(ErrorClass::BadParams, error.to_string(), started.elapsed())
-            }
+            Ok(params) => Outcome::success(params.output),
+            Err(error) => Outcome::failure(ErrorClass::BadParams, error.to_string()),
         }
     }
 }

@@ -223,16 +223,10 @@ impl ProcessExecutor {
         ctx: &ExecContext,
         mode: Io,
     ) -> (Outcome, Vec<u8>) {
-        let started = Instant::now();
-        let (mut outcome, stdout) = match params {
+        match params {
             Ok(params) => self.run(action, params, ctx, mode).await,
-            Err(message) => (
-                Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO),
-                Vec::new(),
-            ),
-        };
-        outcome.duration = started.elapsed();
-        (outcome, stdout)
+            Err(message) => (Outcome::failure(ErrorClass::BadParams, message), Vec::new()),
+        }
     }
 
     /// Runs one attempt with checked parameters; the stdout bytes are returned in
@@ -250,17 +244,14 @@ impl ProcessExecutor {
             None => None,
         };
         if let Some(message) = cwd_problem {
-            return (
-                Outcome::failure(ErrorClass::BadParams, message, Duration::ZERO),
-                Vec::new(),
-            );
+            return (Outcome::failure(ErrorClass::BadParams, message), Vec::new());
         }
         let mut child = match self.command(action, &params).spawn() {
             Ok(child) => child,
             Err(error) => {
                 let message = spawn_error(program, &error);
                 return (
-                    Outcome::failure(ErrorClass::SpawnFailed, message, Duration::ZERO),
+                    Outcome::failure(ErrorClass::SpawnFailed, message),
                     Vec::new(),
                 );
             }
@@ -349,7 +340,7 @@ impl ProcessExecutor {
         (outcome, raw)
     }
 
-    /// The outcome of an attempt that ended as `end`; its duration is the caller's to set.
+    /// The outcome of an attempt that ended as `end`.
     fn outcome(
         &self,
         program: &str,
@@ -360,7 +351,7 @@ impl ProcessExecutor {
     ) -> Outcome {
         let (class, message) = match (end, status) {
             (End::Interrupted(why), _) => {
-                return why.outcome(&format!("`{program}`"), Duration::ZERO);
+                return why.outcome(&format!("`{program}`"));
             }
             (End::TooLarge, _) => (
                 ErrorClass::OutputTooLarge,
@@ -374,14 +365,14 @@ impl ProcessExecutor {
                 format!("waiting for `{program}` failed: {error}"),
             ),
             (End::Exited, Ok(status)) if status.success() => match parse_output(stdout) {
-                Ok(output) => return Outcome::success(output, Duration::ZERO),
+                Ok(output) => return Outcome::success(output),
                 Err(message) => (ErrorClass::BadOutput, message),
             },
             (End::Exited, Ok(status)) => {
                 (ErrorClass::ExitCode, exit_message(program, status, stderr))
             }
         };
-        Outcome::failure(class, message, Duration::ZERO)
+        Outcome::failure(class, message)
     }
 }
 

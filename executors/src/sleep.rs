@@ -6,7 +6,7 @@ use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::time::{Instant, sleep};
+use tokio::time::sleep;
 
 use crate::interrupt::Interrupt;
 
@@ -43,20 +43,15 @@ impl Executor for SleepExecutor {
     }
 
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
-        let started = Instant::now();
         let params = match action.params_as::<SleepParams>() {
             Ok(params) => params,
             Err(error) => {
-                return Outcome::failure(
-                    ErrorClass::BadParams,
-                    error.to_string(),
-                    started.elapsed(),
-                );
+                return Outcome::failure(ErrorClass::BadParams, error.to_string());
             }
         };
         tokio::select! {
-            () = sleep(params.duration.0) => Outcome::success(params.output, started.elapsed()),
-            why = Interrupt::wait(&ctx) => why.outcome("sleep", started.elapsed()),
+            () = sleep(params.duration.0) => Outcome::success(params.output),
+            why = Interrupt::wait(&ctx) => why.outcome("sleep"),
         }
     }
 }

@@ -1,8 +1,6 @@
 //! The ledger's decisions, with no store, no executors and no processes: a plan, inputs
 //! and times in, transitions and attempts out.
 
-use std::time::Duration;
-
 use chrono::TimeZone;
 use serde_json::json;
 
@@ -75,14 +73,14 @@ fn ids(ledger: &Ledger, starts: &[Start]) -> Vec<String> {
 fn done(step: StepIndex, output: Value) -> Input {
     Input::Completed {
         step,
-        outcome: Outcome::success(output, Duration::ZERO),
+        outcome: Outcome::success(output),
     }
 }
 
 fn failed(step: StepIndex, class: ErrorClass, message: &str) -> Input {
     Input::Completed {
         step,
-        outcome: Outcome::failure(class, message, Duration::ZERO),
+        outcome: Outcome::failure(class, message),
     }
 }
 
@@ -154,7 +152,7 @@ fn for_each_renders_one_action_per_item_in_item_order() {
 
 #[test]
 fn for_each_outputs_keep_item_order_and_a_failed_item_fails_the_step() {
-    let ok = |n| Outcome::success(json!(n), Duration::ZERO);
+    let ok = |n| Outcome::success(json!(n));
     let combined = combine(vec![ok(3), ok(1), ok(2)]);
     assert_eq!(combined.result.unwrap(), json!([3, 1, 2]));
 
@@ -163,7 +161,7 @@ fn for_each_outputs_keep_item_order_and_a_failed_item_fails_the_step() {
         {"id": "after", "executor": "noop"}
     ]}]}));
     ledger.turn(at(0)).unwrap();
-    let bad = Outcome::failure(ErrorClass::ExitCode, "exit 1", Duration::ZERO);
+    let bad = Outcome::failure(ErrorClass::ExitCode, "exit 1");
     let outcome = combine(vec![ok(1), bad, ok(3)]);
     assert_eq!(
         outcome.result.as_ref().unwrap_err().message,
