@@ -185,7 +185,7 @@ impl Engine {
     /// Starts a run of `plan` with `input` under a new id: checks the input and the
     /// executors, records the run, drives it.
     pub async fn start(&self, plan: Plan, input: Value) -> Result<RunHandle> {
-        self.start_with_id(Uuid::now_v7(), plan, input).await
+        self.create(Uuid::now_v7(), plan, input, None).await
     }
 
     /// Starts a run under the caller's `id`, idempotently: when a run with this id exists
@@ -193,20 +193,38 @@ impl Engine {
     /// resumed instead (or [`Error::Finished`] reports how it ended); with another workflow
     /// or input, [`Error::RunExists`].
     pub async fn start_with_id(&self, id: Uuid, plan: Plan, input: Value) -> Result<RunHandle> {
+        let (definition, workflow_hash) = snapshot(&plan)?;
+        match self.inner.store.find_run(&id.to_string()).await {
+            Ok(existing) if existing.workflow_hash == workflow_hash && existing.input == input => {
+                self.resume(&id.to_string()).await
+            }
+            Ok(_) => Err(Error::RunExists(id)),
+            Err(Error::UnknownRun(_)) => {
+                let snapshot = Some((definition, workflow_hash));
+                self.create(id, plan, input, snapshot).await
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Records a new run `id` of `plan` (its definition snapshot and hash, if computed
+    /// already) and drives it.
+    async fn create(
+        &self,
+        id: Uuid,
+        plan: Plan,
+        input: Value,
+        snapshot: Option<(String, String)>,
+    ) -> Result<RunHandle> {
         if self.inner.shutdown.is_cancelled() {
             return Err(Error::ShutDown);
         }
         check_input(&plan, &input)?;
         self.check_executors(&plan)?;
-        let (definition, workflow_hash) = snapshot(&plan)?;
-        match self.inner.store.find_run(&id.to_string()).await {
-            Ok(existing) if existing.workflow_hash == workflow_hash && existing.input == input => {
-                return self.resume(&id.to_string()).await;
-            }
-            Ok(_) => return Err(Error::RunExists(id)),
-            Err(Error::UnknownRun(_)) => {}
-            Err(error) => return Err(error),
-        }
+        let (definition, workflow_hash) = match snapshot {
+            Some(snapshot) => snapshot,
+            None => self::snapshot(&plan)?,
+        };
         let run = NewRun {
             id,
             workflow_name: plan.workflow().name.clone(),
