@@ -41,7 +41,7 @@
 //! # Ok(()) }
 //! ```
 
-pub mod definition;
+mod definition;
 mod engine;
 mod error;
 mod event;
@@ -57,8 +57,10 @@ mod scheduler;
 mod state;
 mod store;
 
-#[doc(inline)]
-pub use definition::Workflow;
+pub use definition::{
+    Backoff, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration, Limits,
+    MAX_STEPS_CEILING, Node, NodeKind, OnStall, Retry, Stall, Workflow, schema as workflow_schema,
+};
 pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
 pub use error::{Error, Result};
 pub use event::{Event, EventKind};

@@ -1,7 +1,7 @@
 //! The `sleep` executor: waits `with.duration`, then returns `with.output`.
 
 use async_trait::async_trait;
-use cairn_engine::definition::Duration;
+use cairn_engine::Duration;
 use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use schemars::JsonSchema;
 use serde::Deserialize;

@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use cairn_engine::definition;
-
 use super::error::{Error, SUCCESS};
 use crate::Global;
 
@@ -26,7 +24,7 @@ enum Kind {
 /// Prints the schema, pretty, as committed in `schemas/`.
 pub(crate) fn run(args: &Args, _: &Global) -> Result<ExitCode, Error> {
     let schema = match args.kind {
-        Kind::Workflow => definition::schema(),
+        Kind::Workflow => cairn_engine::workflow_schema(),
     };
     let text = serde_json::to_string_pretty(schema).map_err(std::io::Error::other)?;
     writeln!(std::io::stdout().lock(), "{text}")?;

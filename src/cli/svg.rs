@@ -5,9 +5,9 @@
 //! box around its steps, labelled like the `dot` clusters (`id (pipeline)`), outer boxes
 //! wider than the boxes they hold.
 
+use cairn_engine::Node;
 use cairn_engine::Plan;
 use cairn_engine::StepIndex;
-use cairn_engine::definition::Node;
 use layout::backends::svg::SVGWriter;
 use layout::core::base::Orientation;
 use layout::core::color::Color;

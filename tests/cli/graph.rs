@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use cairn::engine::definition::Node;
+use cairn::engine::Node;
 
 use cairn::engine::Plan;
 use layout::gv::DotParser;

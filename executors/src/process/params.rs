@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use cairn_engine::Action;
-use cairn_engine::definition::Duration;
+use cairn_engine::Duration;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
