@@ -9,7 +9,8 @@
 //! 3. The value is deserialized into a [`Workflow`]; anything serde still refuses is
 //!    reported and removed the same way.
 //! 4. The workflow's meaning is checked (ids, node kinds, executors, expressions, limits)
-//!    and it is compiled into a [`Plan`] (unknown `needs`, cycles).
+//!    and it is compiled into a [`Plan`] (unknown `needs`, cycles), in which every step an
+//!    expression reads must come before the step reading it.
 //!
 //! [`definition`]: crate::definition
 
@@ -156,7 +157,20 @@ fn load(source: &str, executors: &[&str], report: &mut Report) -> Option<Plan> {
     let workflow = repair::deserialize(value, report)?;
     check::check(&workflow, executors, report);
     match plan::compile(workflow) {
-        Ok(plan) => Some(plan),
+        Ok(plan) => {
+            let reads = plan::unordered_reads(&plan);
+            if !reads.is_empty() {
+                // An expression found wrong already needs no second problem.
+                let known: std::collections::BTreeSet<Place> =
+                    report.problems.iter().map(|p| p.place.clone()).collect();
+                for problem in reads {
+                    if !known.contains(&problem.place) {
+                        report.semantic(problem);
+                    }
+                }
+            }
+            Some(plan)
+        }
         Err(problems) => {
             for problem in problems {
                 report.semantic(problem);
