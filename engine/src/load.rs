@@ -158,17 +158,7 @@ fn load(source: &str, executors: &[&str], report: &mut Report) -> Option<Plan> {
     check::check(&workflow, executors, report);
     match plan::compile(workflow) {
         Ok(plan) => {
-            let reads = plan::unordered_reads(&plan);
-            if !reads.is_empty() {
-                // An expression found wrong already needs no second problem.
-                let known: std::collections::BTreeSet<Place> =
-                    report.problems.iter().map(|p| p.place.clone()).collect();
-                for problem in reads {
-                    if !known.contains(&problem.place) {
-                        report.semantic(problem);
-                    }
-                }
-            }
+            unordered_reads(&plan, report);
             Some(plan)
         }
         Err(problems) => {
@@ -176,6 +166,32 @@ fn load(source: &str, executors: &[&str], report: &mut Report) -> Option<Plan> {
                 report.semantic(problem);
             }
             None
+        }
+    }
+}
+
+/// Reports the expressions that read a step which does not come before theirs, except where
+/// that follows from another problem: the expression is wrong already, or the `needs` of
+/// its node (or of a group around it) were set aside.
+fn unordered_reads(plan: &Plan, report: &mut Report) {
+    let reads = plan::unordered_reads(plan);
+    if reads.is_empty() {
+        return;
+    }
+    let known: std::collections::BTreeSet<Place> =
+        report.problems.iter().map(|p| p.place.clone()).collect();
+    let lost_needs: Vec<String> = (report.removed.iter())
+        .filter_map(|removed| removed.strip_suffix("/needs").map(str::to_owned))
+        .collect();
+    for problem in reads {
+        let consequence = match &problem.place {
+            Place::Pointer(pointer) => {
+                (lost_needs.iter()).any(|node| place::is_within(pointer, node))
+            }
+            Place::LineCol { .. } => false,
+        };
+        if !consequence && !known.contains(&problem.place) {
+            report.semantic(problem);
         }
     }
 }

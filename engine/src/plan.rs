@@ -712,7 +712,7 @@ mod tests {
     }
 
     #[test]
-    fn a_wrong_expression_gets_one_problem_and_a_snapshot_is_trusted() {
+    fn reads_wrong_for_another_reason_get_one_problem_and_a_snapshot_is_trusted() {
         // Reading its own output, or in an expression already wrong: the loader's problem.
         let found = problems(
             r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
@@ -724,6 +724,16 @@ mod tests {
         assert!(
             found[1].ends_with("step `b` reads its own output"),
             "{found:#?}"
+        );
+        // `needs` set aside after a problem in them: the step does not wait, as a consequence.
+        let found = problems(
+            r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
+                {"id": "g", "needs": ["a", 5], "pipeline": [
+                    {"id": "b", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}}]}]}"#,
+        );
+        assert_eq!(
+            found,
+            ["w.json:/steps/1/needs/1: expected string, found a number"]
         );
         // A run stored before the rule existed still resumes.
         let snapshot = r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
