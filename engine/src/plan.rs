@@ -201,8 +201,8 @@ pub(crate) fn unordered_reads(plan: &Plan) -> Vec<Problem> {
             let (id, reader_id) = (&plan.steps[read].id, &plan.steps[reader].id);
             let message = if reach.precedes(reader, read) {
                 format!(
-                    "`steps.{id}`: `{id}` runs after `{reader_id}` (it waits for it), so \
-                     `{reader_id}` cannot read its output"
+                    "`steps.{id}`: `{id}` waits for `{reader_id}`, so `{reader_id}` cannot \
+                     read its output"
                 )
             } else {
                 format!(
@@ -678,7 +678,7 @@ mod tests {
     }
 
     #[test]
-    fn reading_a_later_step_says_it_runs_after() {
+    fn reading_a_later_step_says_that_step_waits() {
         let found = problems(
             r#"{"name": "t", "steps": [{"pipeline": [
                 {"id": "a", "executor": "noop", "with": {"x": "${{ steps.c.output }}"}},
@@ -687,8 +687,8 @@ mod tests {
         assert_eq!(
             found,
             [
-                "w.json:/steps/0/pipeline/0/with/x: `steps.c`: `c` runs after `a` (it waits for it), \
-              so `a` cannot read its output"
+                "w.json:/steps/0/pipeline/0/with/x: `steps.c`: `c` waits for `a`, so `a` cannot \
+                 read its output"
             ]
         );
     }
