@@ -12,6 +12,7 @@ mod run {
     mod durable;
     mod executors;
     mod orphans;
+    mod same_engine;
     mod scratch;
 }
 

@@ -55,6 +55,25 @@ pub struct Workflow {
     pub steps: Vec<Node>,
 }
 
+impl Workflow {
+    /// A workflow of `steps` with nothing else set: what a file with only `name` and `steps`
+    /// says. Set the other fields directly, then load it with
+    /// [`Engine::load`](crate::Engine::load).
+    pub fn new(name: impl Into<String>, steps: Vec<Node>) -> Self {
+        Workflow {
+            schema: None,
+            name: name.into(),
+            version: None,
+            description: None,
+            input: None,
+            defaults: Defaults::default(),
+            limits: Limits::default(),
+            stall: None,
+            steps,
+        }
+    }
+}
+
 /// Settings every step inherits unless it sets its own.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -231,6 +250,40 @@ pub enum NodeKind<'a> {
 }
 
 impl Node {
+    /// A step `id` run by `executor` with the parameters `with`, e.g.
+    /// `Node::step("greet", "noop", [("output", json!("hello"))])`.
+    pub fn step<K: Into<String>>(
+        id: impl Into<String>,
+        executor: impl Into<String>,
+        with: impl IntoIterator<Item = (K, Value)>,
+    ) -> Node {
+        Node {
+            id: Some(id.into()),
+            executor: Some(executor.into()),
+            with: with
+                .into_iter()
+                .map(|(key, value)| (key.into(), value))
+                .collect(),
+            ..Node::default()
+        }
+    }
+
+    /// A group whose `members` run one after another.
+    pub fn pipeline(members: Vec<Node>) -> Node {
+        Node {
+            pipeline: Some(members),
+            ..Node::default()
+        }
+    }
+
+    /// A group whose `members` run side by side.
+    pub fn parallel(members: Vec<Node>) -> Node {
+        Node {
+            parallel: Some(members),
+            ..Node::default()
+        }
+    }
+
     /// The node's kind, or `None` when it is not exactly one of step, pipeline or parallel.
     pub fn kind(&self) -> Option<NodeKind<'_>> {
         match (&self.executor, &self.pipeline, &self.parallel) {

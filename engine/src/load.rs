@@ -11,7 +11,8 @@
 //! 4. The workflow's meaning is checked (ids, node kinds, executors, expressions, limits),
 //!    each step's `with` (and `fallbacks`) against its executor's
 //!    [parameter schema](crate::executor::Executor::params_schema), and the workflow is
-//!    compiled into a [`Plan`] (unknown `needs`, cycles).
+//!    compiled into a [`Plan`] (unknown `needs`, cycles), in which every step an
+//!    expression reads must come before the step reading it.
 //!
 //! [`definition`]: crate::definition
 
@@ -143,12 +144,41 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
     let workflow = repair::deserialize(value, report)?;
     check::check(&workflow, executors, report);
     match plan::compile(workflow) {
-        Ok(plan) => Some(plan),
+        Ok(plan) => {
+            unordered_reads(&plan, report);
+            Some(plan)
+        }
         Err(problems) => {
             for problem in problems {
                 report.semantic(problem);
             }
             None
+        }
+    }
+}
+
+/// Reports the expressions that read a step which does not come before theirs, except where
+/// that follows from another problem: the expression is wrong already, or the `needs` of
+/// its node (or of a group around it) were set aside.
+fn unordered_reads(plan: &Plan, report: &mut Report) {
+    let reads = plan::unordered_reads(plan);
+    if reads.is_empty() {
+        return;
+    }
+    let known: std::collections::BTreeSet<Place> =
+        report.problems.iter().map(|p| p.place.clone()).collect();
+    let lost_needs: Vec<String> = (report.removed.iter())
+        .filter_map(|removed| removed.strip_suffix("/needs").map(str::to_owned))
+        .collect();
+    for problem in reads {
+        let consequence = match &problem.place {
+            Place::Pointer(pointer) => {
+                (lost_needs.iter()).any(|node| crate::problem::is_within(pointer, node))
+            }
+            Place::LineCol { .. } => false,
+        };
+        if !consequence && !known.contains(&problem.place) {
+            report.semantic(problem);
         }
     }
 }

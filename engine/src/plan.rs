@@ -167,6 +167,127 @@ fn referenced(node: &Node, index: &HashMap<String, StepIndex>) -> Vec<StepIndex>
     found
 }
 
+/// One problem per expression that reads a step which does not come before its own in the
+/// DAG (through pipeline order, `needs` or a group's `needs`): that step may not have run
+/// yet, and the expression would read `null`. The loader checks this for files; a run's
+/// stored snapshot was checked when the run started.
+pub(crate) fn unordered_reads(plan: &Plan) -> Vec<Problem> {
+    // Reads of a step that is not a direct dependency: (read, reader). A step reading its
+    // own output is the loader's problem already.
+    let mut reads: Vec<(StepIndex, StepIndex)> = Vec::new();
+    for (reader, step) in plan.steps.iter().enumerate() {
+        for &read in &step.referenced_steps {
+            if read != reader && plan.dependencies[reader].binary_search(&read).is_err() {
+                reads.push((read, reader));
+            }
+        }
+    }
+    if reads.is_empty() {
+        return Vec::new();
+    }
+    let mut reach = Reach::new(plan);
+    let mut problems = Vec::new();
+    reads.sort_unstable();
+    for group in reads.chunk_by(|a, b| a.0 == b.0) {
+        // One walk from the step read reaches every reader that comes after it.
+        let read = group[0].0;
+        let last = group.iter().map(|&(_, reader)| reach.position[reader]);
+        reach.mark_descendants(read, last.max().unwrap_or_default());
+        let unreached: Vec<StepIndex> = (group.iter())
+            .map(|&(_, reader)| reader)
+            .filter(|&reader| !reach.is_marked(reader))
+            .collect();
+        for reader in unreached {
+            let (id, reader_id) = (&plan.steps[read].id, &plan.steps[reader].id);
+            let message = if reach.precedes(reader, read) {
+                format!(
+                    "`steps.{id}`: `{id}` waits for `{reader_id}`, so `{reader_id}` cannot \
+                     read its output"
+                )
+            } else {
+                format!(
+                    "`steps.{id}`: `{reader_id}` does not wait for `{id}`, which may not have \
+                     run yet; add `needs: [\"{id}\"]` to `{reader_id}`, or put both in a pipeline"
+                )
+            };
+            let pointer = &plan.steps[reader].pointer;
+            for_each_expression_text(plan.node(reader), |suffix, text| {
+                if crate::expr::referenced_steps(text).contains(&id.as_str()) {
+                    problems.push(Problem::at(format!("{pointer}{suffix}"), message.clone()));
+                }
+            });
+        }
+    }
+    problems
+}
+
+/// Which steps come after which in a plan: walks along dependents that stop at a
+/// topological position, reusing one array of marks (a stamp per walk) so that many walks
+/// stay cheap.
+struct Reach<'a> {
+    dependents: &'a [Vec<StepIndex>],
+    /// Each step's place in a topological order: a step comes after another only if its
+    /// position is greater.
+    position: Vec<usize>,
+    /// The stamp of the last walk that reached each step.
+    marks: Vec<u32>,
+    stamp: u32,
+    stack: Vec<StepIndex>,
+}
+
+impl<'a> Reach<'a> {
+    /// Orders the plan's steps topologically (Kahn's algorithm: a plan has no cycle).
+    fn new(plan: &'a Plan) -> Self {
+        let count = plan.steps.len();
+        let mut waiting: Vec<usize> = plan.dependencies.iter().map(Vec::len).collect();
+        let mut ready: Vec<StepIndex> = (0..count).filter(|&step| waiting[step] == 0).collect();
+        let mut position = vec![0; count];
+        let mut next = 0;
+        while let Some(step) = ready.pop() {
+            position[step] = next;
+            next += 1;
+            for &dependent in &plan.dependents[step] {
+                waiting[dependent] -= 1;
+                if waiting[dependent] == 0 {
+                    ready.push(dependent);
+                }
+            }
+        }
+        Reach {
+            dependents: &plan.dependents,
+            position,
+            marks: vec![0; count],
+            stamp: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Marks every step that comes after `from` and whose position is at most `last`.
+    fn mark_descendants(&mut self, from: StepIndex, last: usize) {
+        self.stamp += 1;
+        self.stack.push(from);
+        while let Some(step) = self.stack.pop() {
+            for &next in &self.dependents[step] {
+                if self.position[next] <= last && self.marks[next] != self.stamp {
+                    self.marks[next] = self.stamp;
+                    self.stack.push(next);
+                }
+            }
+        }
+    }
+
+    /// Whether the last walk reached `step`.
+    fn is_marked(&self, step: StepIndex) -> bool {
+        self.marks[step] == self.stamp
+    }
+
+    /// Whether `from` comes before `to`: a path of dependencies leads from one to the other.
+    fn precedes(&mut self, from: StepIndex, to: StepIndex) -> bool {
+        self.mark_descendants(from, self.position[to]);
+        self.is_marked(to)
+    }
+}
+
 /// Calls `visit` with the pointer suffix (relative to the node) and text of the node's
 /// `when`, `for_each` and every string in its `with` and its `fallbacks`.
 pub(crate) fn for_each_expression_text(node: &Node, mut visit: impl FnMut(&str, &str)) {
@@ -503,6 +624,114 @@ mod tests {
         assert_eq!(plan.dependents(plan.index_of("a").unwrap()), [2]);
         assert_eq!(plan.steps()[0].group_limits, [("g".to_owned(), 2)]);
         assert_eq!(plan.steps()[2].referenced_steps, [1]);
+    }
+
+    /// The problems of loading `source`, one line each.
+    fn problems(source: &str) -> Vec<String> {
+        match load_str(source, "w.json", &accepting_anything(&["noop"])) {
+            Ok(_) => Vec::new(),
+            Err(error) => error.to_string().lines().map(str::to_owned).collect(),
+        }
+    }
+
+    #[test]
+    fn reading_a_step_that_runs_side_by_side_is_an_error() {
+        let found = problems(
+            r#"{"name": "t", "steps": [{"id": "a", "executor": "noop", "with": {"output": 1}},
+                {"id": "b", "executor": "noop", "with": {"output": "${{ steps.a.output }}"}}]}"#,
+        );
+        assert_eq!(
+            found,
+            [
+                "w.json:/steps/1/with/output: `steps.a`: `b` does not wait for `a`, which may \
+                 not have run yet; add `needs: [\"a\"]` to `b`, or put both in a pipeline"
+            ]
+        );
+        // The same reads through `when`, `for_each` and a fallback, inside a parallel group.
+        let found = problems(
+            r#"{"name": "t", "steps": [{"parallel": [{"id": "a", "executor": "noop"},
+                {"id": "b", "executor": "noop", "when": "steps.a.output > 0",
+                 "for_each": "${{ steps.a.output }}", "fallbacks": [{"x": "${{ steps.a.output }}"}]}]}]}"#,
+        );
+        let places: Vec<&str> = found
+            .iter()
+            .map(|line| line.split(": ").next().unwrap())
+            .collect();
+        assert_eq!(
+            places,
+            [
+                "w.json:/steps/0/parallel/1/fallbacks/0/x",
+                "w.json:/steps/0/parallel/1/for_each",
+                "w.json:/steps/0/parallel/1/when",
+            ],
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn reading_a_later_step_says_that_step_waits() {
+        let found = problems(
+            r#"{"name": "t", "steps": [{"pipeline": [
+                {"id": "a", "executor": "noop", "with": {"x": "${{ steps.c.output }}"}},
+                {"id": "b", "executor": "noop"}, {"id": "c", "executor": "noop"}]}]}"#,
+        );
+        assert_eq!(
+            found,
+            [
+                "w.json:/steps/0/pipeline/0/with/x: `steps.c`: `c` waits for `a`, so `a` cannot \
+                 read its output"
+            ]
+        );
+    }
+
+    #[test]
+    fn any_predecessor_may_be_read() {
+        // Pipeline order, transitively; `needs` on a step; `needs` on a group its members
+        // inherit; a group's sinks before its dependents; a step needed further up the chain.
+        plan(
+            r#"{"name": "t", "steps": [
+                {"pipeline": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"},
+                              {"id": "c", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}}]},
+                {"id": "d", "needs": ["a"], "executor": "noop", "when": "steps.a.output == 1"},
+                {"id": "g", "needs": ["d"], "parallel": [
+                    {"id": "e", "executor": "noop", "for_each": "${{ steps.a.output }}"},
+                    {"id": "f", "executor": "noop", "with": {"x": "${{ steps.d.output }}"}}]},
+                {"id": "h", "needs": ["g"], "executor": "noop",
+                 "with": {"x": "${{ steps.e.output + steps.f.output + steps.a.output }}"}}
+            ]}"#,
+        );
+    }
+
+    #[test]
+    fn reads_wrong_for_another_reason_get_one_problem_and_a_snapshot_is_trusted() {
+        // Reading its own output, or in an expression already wrong: the loader's problem.
+        let found = problems(
+            r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
+                {"id": "b", "executor": "noop", "with": {"x": "${{ steps.b.output }}"},
+                 "for_each": "${{ steps.a.output"}]}"#,
+        );
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].contains("must be one"), "{found:#?}");
+        assert!(
+            found[1].ends_with("step `b` reads its own output"),
+            "{found:#?}"
+        );
+        // `needs` set aside after a problem in them: the step does not wait, as a consequence.
+        let found = problems(
+            r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
+                {"id": "g", "needs": ["a", 5], "pipeline": [
+                    {"id": "b", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}}]}]}"#,
+        );
+        assert_eq!(
+            found,
+            ["w.json:/steps/1/needs/1: expected string, found a number"]
+        );
+        // A run stored before the rule existed still resumes.
+        let snapshot = r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}}]}"#;
+        let plan =
+            crate::load::load_snapshot(snapshot, "run", &accepting_anything(&["noop"])).unwrap();
+        assert_eq!(plan.steps()[1].referenced_steps, [0]);
     }
 
     #[test]

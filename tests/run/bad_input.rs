@@ -219,3 +219,54 @@ fn resuming_a_finished_run_says_so_and_exits_with_its_code() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("already failed"));
 }
+
+#[tokio::test]
+async fn another_applications_database_is_named_and_left_byte_for_byte() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    for sql in [
+        "CREATE TABLE invoices(id INTEGER PRIMARY KEY, customer TEXT NOT NULL, cents INTEGER NOT NULL)",
+        "INSERT INTO invoices(customer, cents) VALUES ('ada', 4200), ('grace', 1700)",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let needle = format!(
+        "{}: not a cairn database (it holds other tables: invoices)",
+        db.display()
+    );
+    for args in [
+        &["runs"][..],
+        &["run", "examples/hello.json"],
+        &["show", "x"],
+    ] {
+        refused(&scratch, args, &needle);
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            before,
+            "cairn {args:?} changed the file"
+        );
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let beside = format!("{}{suffix}", db.display());
+            assert!(!Path::new(&beside).exists(), "cairn {args:?} left {beside}");
+        }
+    }
+}
+
+#[test]
+fn a_directory_given_as_the_database_is_named() {
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.db()).unwrap();
+    let needle = format!(
+        "{}: is a directory, not a database file",
+        scratch.db().display()
+    );
+    for args in [&["runs"][..], &["run", "examples/hello.json"]] {
+        refused(&scratch, args, &needle);
+    }
+    assert_eq!(std::fs::read_dir(scratch.db()).unwrap().count(), 0);
+}
