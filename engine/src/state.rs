@@ -396,6 +396,22 @@ mod tests {
     }
 
     #[test]
+    fn the_terminal_states_are_exactly_the_ends() {
+        let steps: Vec<StepState> = (StepState::ALL.iter().copied())
+            .filter(|state| state.is_terminal())
+            .collect();
+        use StepState::*;
+        assert_eq!(steps, [Succeeded, Failed, Skipped, Cancelled, Denied]);
+        let runs: Vec<RunState> = (RunState::ALL.iter().copied())
+            .filter(|state| state.is_terminal())
+            .collect();
+        assert_eq!(
+            runs,
+            [RunState::Succeeded, RunState::Failed, RunState::Cancelled]
+        );
+    }
+
+    #[test]
     fn terminal_states_have_no_way_out() {
         for &from in StepState::ALL.iter().filter(|s| s.is_terminal()) {
             assert!(

@@ -447,3 +447,92 @@ fn a_template_error_fails_the_attempt_before_it_starts() {
     assert_eq!(report.error_class, Some(ErrorClass::BadParams));
     assert!(report.error.unwrap().contains("`with`"));
 }
+
+/// A record of `id` in `state` (attempt 1), with `output`.
+fn record(id: &str, state: StepState, output: Option<Value>) -> StepRecord {
+    StepRecord {
+        state,
+        attempt: 1,
+        output,
+        error: (state == StepState::Failed).then(|| "exit_code: exit 1".to_owned()),
+        ..StepRecord::pending(id)
+    }
+}
+
+#[test]
+fn a_takeover_keeps_ended_steps_and_settles_what_they_decided() {
+    let workflow = json!({"name": "t", "limits": {"timeout": "1h"}, "steps": [
+        {"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop"},
+        {"id": "c", "executor": "noop", "needs": ["b"]},
+        {"id": "d", "executor": "noop", "needs": ["a"], "with": {"output": "${{ steps.a.output }}"}}
+    ]});
+    let records = vec![
+        record("a", StepState::Succeeded, Some(json!(7))),
+        record("b", StepState::Failed, None),
+        record("c", StepState::Pending, None),
+        record("d", StepState::Pending, None),
+    ];
+    let mut ledger = Ledger::take_over(
+        Uuid::now_v7(),
+        plan(workflow),
+        json!({}),
+        RunState::Running,
+        at(0),
+        records,
+        1 << 20,
+    )
+    .unwrap();
+    let settled = ledger.take_batch();
+    assert_eq!(
+        moves(&settled),
+        ["c: pending -> skipped", "d: pending -> ready"],
+        "ended steps stay as they are; their dependents move on"
+    );
+    assert!(
+        run_moves(&settled).is_empty(),
+        "the run was running already"
+    );
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["d"]);
+    assert_eq!(starts[0].actions[0].params, json!({"output": 7}));
+    assert!(!ledger.is_over(), "d has not ended");
+    ledger.take_batch();
+    ledger.apply(Input::TimedOut, at(2)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["d: running -> cancelled"],
+        "ended steps are kept"
+    );
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
+}
+
+#[test]
+fn a_run_whose_steps_all_ended_while_no_engine_ran_ends_at_the_first_turn() {
+    let workflow = json!({"name": "e", "steps": [
+        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
+    ]});
+    let records = vec![
+        record("a", StepState::Succeeded, Some(json!(1))),
+        record("b", StepState::Failed, None),
+    ];
+    let mut ledger = Ledger::take_over(
+        Uuid::now_v7(),
+        plan(workflow),
+        json!({}),
+        RunState::Running,
+        at(0),
+        records,
+        1 << 20,
+    )
+    .unwrap();
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::ExitCode));
+    assert_eq!(
+        report.error.as_deref(),
+        Some("step b failed: exit_code: exit 1")
+    );
+}
