@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::state::{RunState, StepState};
+use crate::state::{RunState, StepState, Transition};
 
 /// One committed transition of a run or of one of its steps.
 ///
@@ -89,6 +89,44 @@ impl Event {
             EventKind::Created => false,
             EventKind::Run { to, .. } => to.is_terminal(),
             EventKind::Step { to, .. } => to.is_terminal(),
+        }
+    }
+}
+
+/// What the event of `transition` records: its kind, the attempt (of a step), and its
+/// detail — the transition's own, with its error under `error`.
+pub(crate) fn recorded(
+    transition: &Transition,
+) -> (EventKind, Option<u32>, Option<Map<String, Value>>) {
+    match transition {
+        Transition::Step(change) => {
+            let mut detail = match &change.detail {
+                Some(Value::Object(detail)) => detail.clone(),
+                Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
+                None => Map::new(),
+            };
+            if let Some(error) = &change.error {
+                detail.insert("error".into(), Value::String(error.clone()));
+            }
+            let kind = EventKind::Step {
+                step_id: change.step_id.clone(),
+                from: change.from,
+                to: change.to,
+            };
+            (
+                kind,
+                Some(change.attempt),
+                (!detail.is_empty()).then_some(detail),
+            )
+        }
+        Transition::Run(change) => {
+            let kind = EventKind::Run {
+                from: change.from,
+                to: change.to,
+            };
+            let error = (change.error.as_ref())
+                .map(|error| Map::from_iter([("error".to_owned(), Value::String(error.clone()))]));
+            (kind, None, error)
         }
     }
 }

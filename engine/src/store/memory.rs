@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::{NewRun, RunRecord, StepRecord, Store};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, recorded};
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::state::{Batch, RunState, Transition};
 
@@ -107,7 +107,7 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
         let run = runs
             .get_mut(&transition.run_id())
             .expect("checked: every run of the batch exists");
-        let (kind, attempt, detail) = match transition {
+        match transition {
             Transition::Run(change) => {
                 run.record.state = change.to;
                 run.record.output = change.output.clone();
@@ -116,14 +116,6 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
                 if change.to.is_terminal() {
                     run.lease = None;
                 }
-                let detail = change.error.as_ref().map(|error| {
-                    Map::from_iter([("error".to_owned(), Value::String(error.clone()))])
-                });
-                let kind = EventKind::Run {
-                    from: change.from,
-                    to: change.to,
-                };
-                (kind, None, detail)
             }
             Transition::Step(change) => {
                 let step = &mut run.steps[run.positions[&change.step_id]];
@@ -136,26 +128,9 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
                 if change.usage.is_some() {
                     step.usage = change.usage.clone();
                 }
-                let mut detail = match &change.detail {
-                    Some(Value::Object(detail)) => detail.clone(),
-                    Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
-                    None => Map::new(),
-                };
-                if let Some(error) = &change.error {
-                    detail.insert("error".into(), Value::String(error.clone()));
-                }
-                let kind = EventKind::Step {
-                    step_id: change.step_id.clone(),
-                    from: change.from,
-                    to: change.to,
-                };
-                (
-                    kind,
-                    Some(change.attempt),
-                    (!detail.is_empty()).then_some(detail),
-                )
             }
-        };
+        }
+        let (kind, attempt, detail) = recorded(transition);
         let event = Event {
             run_id: run.record.id,
             seq: run.events.len() as i64 + 1,

@@ -38,6 +38,21 @@ fn new_run(workflow: Value) -> Ledger {
     .unwrap()
 }
 
+/// A ledger taking over run `run_id` of `workflow`, running, from `records` (a restart).
+fn resume(run_id: Uuid, workflow: Value, records: Vec<StepRecord>) -> Ledger {
+    let plan = plan(workflow);
+    Ledger::take_over(
+        run_id,
+        plan,
+        json!({}),
+        RunState::Running,
+        at(0),
+        records,
+        1 << 20,
+    )
+    .unwrap()
+}
+
 /// The step transitions of a batch as `step: from -> to`.
 fn moves(batch: &Batch) -> Vec<String> {
     batch
@@ -306,16 +321,7 @@ fn a_retry_wait_survives_a_restart_neither_forgotten_nor_hurried() {
 
     // The engine dies; another takes over from what was committed.
     let records = records_after(&ledger);
-    let mut resumed = Ledger::take_over(
-        ledger.run_id,
-        plan(workflow),
-        json!({}),
-        RunState::Running,
-        at(0),
-        records,
-        1 << 20,
-    )
-    .unwrap();
+    let mut resumed = resume(ledger.run_id, workflow, records);
     assert_eq!(resumed.next_wake(), Some(at(15)), "not forgotten");
     assert!(resumed.turn(at(14)).unwrap().is_empty(), "not hurried");
     let starts = resumed.turn(at(15)).unwrap();
@@ -329,16 +335,7 @@ fn a_step_running_at_a_crash_runs_again_as_a_new_attempt() {
     let mut ledger = new_run(workflow.clone());
     ledger.turn(at(0)).unwrap();
     let records = records_after(&ledger);
-    let mut resumed = Ledger::take_over(
-        ledger.run_id,
-        plan(workflow),
-        json!({}),
-        RunState::Running,
-        at(0),
-        records,
-        1 << 20,
-    )
-    .unwrap();
+    let mut resumed = resume(ledger.run_id, workflow, records);
     let starts = resumed.turn(at(1)).unwrap();
     assert_eq!(starts[0].actions[0].attempt, 2);
     let batch = resumed.take_batch();
@@ -473,16 +470,7 @@ fn a_takeover_keeps_ended_steps_and_settles_what_they_decided() {
         record("c", StepState::Pending, None),
         record("d", StepState::Pending, None),
     ];
-    let mut ledger = Ledger::take_over(
-        Uuid::now_v7(),
-        plan(workflow),
-        json!({}),
-        RunState::Running,
-        at(0),
-        records,
-        1 << 20,
-    )
-    .unwrap();
+    let mut ledger = resume(Uuid::now_v7(), workflow, records);
     let settled = ledger.take_batch();
     assert_eq!(
         moves(&settled),
@@ -517,16 +505,7 @@ fn a_run_whose_steps_all_ended_while_no_engine_ran_ends_at_the_first_turn() {
         record("a", StepState::Succeeded, Some(json!(1))),
         record("b", StepState::Failed, None),
     ];
-    let mut ledger = Ledger::take_over(
-        Uuid::now_v7(),
-        plan(workflow),
-        json!({}),
-        RunState::Running,
-        at(0),
-        records,
-        1 << 20,
-    )
-    .unwrap();
+    let mut ledger = resume(Uuid::now_v7(), workflow, records);
     assert!(ledger.turn(at(1)).unwrap().is_empty());
     let report = ledger.report();
     assert_eq!(report.state, RunState::Failed);

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, recorded};
 use crate::executor::ErrorClass;
 use crate::lease::LeaseHolder;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
@@ -362,41 +362,13 @@ fn run_row(change: &RunTransition) -> RunRow<'_> {
 }
 
 fn event_row(transition: &Transition, seq: i64) -> EventRow {
-    match transition {
-        Transition::Step(change) => {
-            let mut detail = match &change.detail {
-                Some(Value::Object(detail)) => detail.clone(),
-                Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
-                None => Map::new(),
-            };
-            if let Some(error) = &change.error {
-                detail.insert("error".into(), Value::String(error.clone()));
-            }
-            EventRow {
-                run: change.run_id,
-                seq,
-                kind: EventKind::Step {
-                    step_id: change.step_id.clone(),
-                    from: change.from,
-                    to: change.to,
-                },
-                attempt: Some(change.attempt),
-                detail: (!detail.is_empty()).then_some(detail),
-            }
-        }
-        Transition::Run(change) => EventRow {
-            run: change.run_id,
-            seq,
-            kind: EventKind::Run {
-                from: change.from,
-                to: change.to,
-            },
-            attempt: None,
-            detail: change
-                .error
-                .as_ref()
-                .map(|error| Map::from_iter([("error".to_owned(), Value::String(error.clone()))])),
-        },
+    let (kind, attempt, detail) = recorded(transition);
+    EventRow {
+        run: transition.run_id(),
+        seq,
+        kind,
+        attempt,
+        detail,
     }
 }
 
