@@ -462,13 +462,16 @@ fn a_takeover_keeps_ended_steps_and_settles_what_they_decided() {
         {"id": "a", "executor": "noop"},
         {"id": "b", "executor": "noop"},
         {"id": "c", "executor": "noop", "needs": ["b"]},
-        {"id": "d", "executor": "noop", "needs": ["a"], "with": {"output": "${{ steps.a.output }}"}}
+        {"id": "d", "executor": "noop", "needs": ["a"], "with": {"output": "${{ steps.a.output }}"}},
+        {"id": "e", "executor": "noop"}
     ]});
     let records = vec![
         record("a", StepState::Succeeded, Some(json!(7))),
         record("b", StepState::Failed, None),
         record("c", StepState::Pending, None),
         record("d", StepState::Pending, None),
+        // Ready when the engine stopped: waiting for a slot.
+        record("e", StepState::Ready, None),
     ];
     let mut ledger = resume(Uuid::now_v7(), workflow, records);
     let settled = ledger.take_batch();
@@ -482,15 +485,19 @@ fn a_takeover_keeps_ended_steps_and_settles_what_they_decided() {
         "the run was running already"
     );
     let starts = ledger.turn(at(1)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["d"]);
-    assert_eq!(starts[0].actions[0].params, json!({"output": 7}));
-    assert!(!ledger.is_over(), "d has not ended");
+    assert_eq!(
+        ids(&ledger, &starts),
+        ["e", "d"],
+        "the ready step first, then d"
+    );
+    assert_eq!(starts[1].actions[0].params, json!({"output": 7}));
+    assert!(!ledger.is_over(), "d and e have not ended");
     ledger.take_batch();
     ledger.apply(Input::TimedOut, at(2)).unwrap();
     let batch = ledger.take_batch();
     assert_eq!(
         moves(&batch),
-        ["d: running -> cancelled"],
+        ["d: running -> cancelled", "e: running -> cancelled"],
         "ended steps are kept"
     );
     assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
