@@ -14,6 +14,7 @@ mod run {
     mod orphans;
     mod same_engine;
     mod scratch;
+    mod store;
 }
 
 use std::path::{Path, PathBuf};

@@ -80,3 +80,5 @@ pub use store::conformance;
 pub use store::{
     Durability, MemoryStore, NewRun, RunRecord, SqliteStore, StepRecord, Store, StoreOptions,
 };
+/// Run ids are UUIDs (v7: time-ordered); re-exported so an embedder needs no `uuid` of its own.
+pub use uuid::Uuid;
