@@ -67,8 +67,8 @@ macro_rules! apply_statements {
     () => {
         "
 INSERT INTO temp.cairn_lease SELECT NOT EXISTS (
-  SELECT 1 FROM json_each(?1, '$.events') AS u JOIN runs ON runs.id = u.value->>'run'
-  WHERE runs.lease_owner IS NOT ?1->>'$.owner');
+  SELECT 1 FROM json_each(?3) AS r JOIN runs ON runs.id = r.value
+  WHERE runs.lease_owner IS NOT ?2);
 DELETE FROM temp.cairn_lease;
 UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
     fallback = u.value->>'fallback', output = u.value->>'output', error = u.value->>'error',
@@ -179,11 +179,12 @@ fn json_text<S: serde::Serializer>(
     }
 }
 
-/// What [`APPLY`] and [`CREATE_AND_APPLY`] read from their one parameter.
+/// What [`APPLY`] and [`CREATE_AND_APPLY`] read from their first parameter. (The lease
+/// guard reads the owner and the batch's runs from two small parameters of their own: every
+/// statement that reads the first one parses its JSON again.)
 #[derive(Debug, Serialize)]
 struct Parameter<'a> {
     now: i64,
-    owner: &'a str,
     create: Option<&'a Value>,
     #[serde(flatten)]
     rows: &'a Rows<'a>,
@@ -253,12 +254,19 @@ impl<'a> Rows<'a> {
         };
         let parameter = Parameter {
             now,
-            owner,
             create,
             rows: self,
         };
         let parameter = serde_json::to_string(&parameter).expect("a batch of rows serializes");
-        sqlx::query(sql).bind(parameter).execute(conn).await?;
+        let mut runs: Vec<Uuid> = self.events.iter().map(|event| event.run).collect();
+        runs.dedup();
+        let runs = serde_json::to_string(&runs).expect("run ids serialize");
+        sqlx::query(sql)
+            .bind(parameter)
+            .bind(owner)
+            .bind(runs)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
