@@ -597,6 +597,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lock_held_past_the_busy_timeout_is_reported_as_such_and_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.db");
+        let options = StoreOptions {
+            busy_timeout: Duration::from_millis(50),
+            ..StoreOptions::new(&path)
+        };
+        let store = SqliteStore::open(&options).await.unwrap();
+        let mut other =
+            SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+                .await
+                .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let run = NewRun {
+            id: Uuid::now_v7(),
+            workflow_name: "w".into(),
+            workflow_hash: "h".into(),
+            definition: "{}".into(),
+            input: serde_json::json!({}),
+            steps: vec!["a".into()],
+        };
+        let holder = LeaseHolder {
+            owner: "me".into(),
+            host: "here".into(),
+            pid: 1,
+            pid_start: 1,
+        };
+        let ttl = Duration::from_secs(60);
+        let error = (store.create_run(&run, &holder, ttl, &Batch::new()))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Locked(_)), "{error:?}");
+        sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+        let unknown = store.find_run(&run.id.to_string()).await.unwrap_err();
+        assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown:?}");
+        // Once the lock is gone, the same run is created.
+        store
+            .create_run(&run, &holder, ttl, &Batch::new())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
     async fn a_new_database_is_private_to_its_owner() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cairn.db");
