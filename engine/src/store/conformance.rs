@@ -235,6 +235,20 @@ async fn leases_are_exclusive_until_void_or_released(store: &impl Store) {
     store.release_lease(run, "second").await.unwrap();
     assert_eq!(
         store
+            .acquire_lease(run, &holder("second"), TTL, &never_void)
+            .await
+            .unwrap(),
+        LeaseAttempt::Acquired
+    );
+    // A holder that took a run over numbers its events after the run's last one.
+    let before = store.history(run).await.unwrap().len() as i64;
+    let next = batch([step(run, "a", StepState::Ready, StepState::Running)]);
+    let events = store.commit("second", &next).await.unwrap();
+    assert_eq!(events[0].seq, before + 1);
+    assert_eq!(store.history(run).await.unwrap().len() as i64, before + 1);
+    store.release_lease(run, "second").await.unwrap();
+    assert_eq!(
+        store
             .acquire_lease(run, &holder("third"), TTL, &never_void)
             .await
             .unwrap(),

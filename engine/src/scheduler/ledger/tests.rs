@@ -244,8 +244,16 @@ fn the_run_max_parallel_caps_every_step() {
             {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
         ]}),
     );
-    assert_eq!(ledger.turn(at(0)).unwrap().len(), 1);
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["a"]);
     assert!(ledger.turn(at(0)).unwrap().is_empty());
+    ledger.apply(done(0, json!(1)), at(1)).unwrap();
+    let next = ledger.turn(at(1)).unwrap();
+    assert_eq!(
+        ids(&ledger, &next),
+        ["b"],
+        "the ended attempt freed its slot"
+    );
 }
 
 #[test]
@@ -353,9 +361,17 @@ fn retries_then_fallbacks_then_failure() {
          "fallbacks": [{"v": 1}]}
     ]}));
     let mut seen = Vec::new();
+    let mut marked = Vec::new();
     let mut now = 0;
     loop {
         let starts = ledger.turn(at(now)).unwrap();
+        for transition in ledger.take_batch().transitions() {
+            if let Transition::Step(step) = transition
+                && step.to == StepState::Running
+            {
+                marked.push((step.attempt, step.detail.clone()));
+            }
+        }
         if ledger.is_over() {
             break;
         }
@@ -369,6 +385,11 @@ fn retries_then_fallbacks_then_failure() {
         assert!(now < 100, "the step never ends");
     }
     assert_eq!(seen, [json!(0), json!(0), json!(1)]);
+    assert_eq!(
+        marked,
+        [(1, None), (2, None), (3, Some(json!({"fallback": 1})))],
+        "the history marks the attempt that runs a fallback"
+    );
     assert_eq!(ledger.report().state, RunState::Failed);
 }
 
@@ -439,6 +460,21 @@ fn a_template_error_fails_the_attempt_before_it_starts() {
         {"id": "a", "executor": "noop", "with": {"x": "${{ input.missing.deeper }}"}}
     ]}));
     assert!(ledger.turn(at(0)).unwrap().is_empty());
+    let attempts: Vec<(StepState, u32)> = (ledger.take_batch().transitions().iter())
+        .filter_map(|transition| match transition {
+            Transition::Step(step) => Some((step.to, step.attempt)),
+            Transition::Run(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (StepState::Ready, 0),
+            (StepState::Running, 1),
+            (StepState::Failed, 1)
+        ],
+        "the attempt that could not start is recorded as attempt 1"
+    );
     let report = ledger.report();
     assert_eq!(report.state, RunState::Failed);
     assert_eq!(report.error_class, Some(ErrorClass::BadParams));
