@@ -130,8 +130,34 @@ fn a_pipeline_runs_in_order_and_the_run_succeeds_with_its_sinks_outputs() {
         ["a: pending -> ready", "a: ready -> running"]
     );
 
-    ledger.apply(done(0, json!(40)), at(1)).unwrap();
+    let mut outcome = Outcome::success(json!(40));
+    outcome.usage.input_tokens = 5;
+    ledger
+        .apply(Input::Completed { step: 0, outcome }, at(1))
+        .unwrap();
     let starts = ledger.turn(at(1)).unwrap();
+    let second = ledger.take_batch();
+    let steps: Vec<&StepTransition> = (second.transitions().iter())
+        .filter_map(|transition| match transition {
+            Transition::Step(step) => Some(step),
+            Transition::Run(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        (steps[0].to, &steps[0].output),
+        (StepState::Succeeded, &Some(json!(40))),
+        "the output commits with `succeeded`"
+    );
+    assert_eq!(
+        steps[0].usage.as_ref().map(|usage| usage.input_tokens),
+        Some(5)
+    );
+    assert!(
+        steps[1..]
+            .iter()
+            .all(|step| step.output.is_none() && step.usage.is_none()),
+        "b carries neither output nor usage yet"
+    );
     assert_eq!(starts[0].actions[0].params, json!({"x": 42}));
     assert_eq!(starts[0].actions[0].attempt, 1);
     ledger.apply(done(1, json!("out")), at(2)).unwrap();
@@ -176,8 +202,8 @@ fn for_each_outputs_keep_item_order_and_a_failed_item_fails_the_step() {
         {"id": "after", "executor": "noop"}
     ]}]}));
     ledger.turn(at(0)).unwrap();
-    let bad = Outcome::failure(ErrorClass::ExitCode, "exit 1");
-    let outcome = combine(vec![ok(1), bad, ok(3)]);
+    let bad = |message: &str| Outcome::failure(ErrorClass::ExitCode, message);
+    let outcome = combine(vec![ok(1), bad("exit 1"), bad("exit 2")]);
     assert_eq!(
         outcome.result.as_ref().unwrap_err().message,
         "item 1: exit 1",
@@ -556,5 +582,46 @@ fn a_run_whose_steps_all_ended_while_no_engine_ran_ends_at_the_first_turn() {
     assert_eq!(
         report.error.as_deref(),
         Some("step b failed: exit_code: exit 1")
+    );
+}
+
+#[test]
+fn a_join_waits_for_every_step_it_needs() {
+    let mut ledger = new_run(json!({"name": "j", "steps": [
+        {"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop"},
+        {"id": "join", "executor": "noop", "needs": ["a", "b"]}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.apply(done(0, json!(1)), at(1)).unwrap();
+    assert!(ledger.turn(at(1)).unwrap().is_empty(), "b is still running");
+    ledger.apply(done(1, json!(2)), at(2)).unwrap();
+    let starts = ledger.turn(at(2)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["join"]);
+}
+
+#[test]
+fn jitter_spreads_the_retries_of_steps_that_failed_together() {
+    let steps: Vec<Value> = (0..8)
+        .map(|n| {
+            json!({"id": format!("s{n}"), "executor": "noop",
+                   "retry": {"max_attempts": 2, "initial_delay": "10s", "jitter": true}})
+        })
+        .collect();
+    let mut ledger = new_run(json!({"name": "j", "steps": steps}));
+    let starts = ledger.turn(at(0)).unwrap();
+    for start in &starts {
+        let input = failed(start.step, ErrorClass::ExitCode, "no");
+        ledger.apply(input, at(1)).unwrap();
+    }
+    let wakes: std::collections::BTreeSet<_> = ledger
+        .slots
+        .iter()
+        .filter_map(|slot| slot.wake_at)
+        .collect();
+    assert!(wakes.len() > 1, "every step woke at {wakes:?}");
+    assert!(
+        wakes.iter().all(|&wake| wake >= at(6) && wake <= at(11)),
+        "{wakes:?}"
     );
 }
