@@ -301,6 +301,17 @@ fn an_output_that_breaks_output_schema_fails_the_step_without_retry() {
 }
 
 #[test]
+fn an_output_of_exactly_the_cap_is_kept() {
+    let mut ledger = new_run(json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]}));
+    ledger.max_output_bytes = 8;
+    ledger.turn(at(0)).unwrap();
+    // `"123456"` is 8 bytes of JSON.
+    ledger.apply(done(0, json!("123456")), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Succeeded);
+}
+
+#[test]
 fn an_output_over_the_cap_fails_the_step() {
     let mut ledger = new_run(json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]}));
     ledger.max_output_bytes = 8;
