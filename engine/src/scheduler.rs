@@ -180,7 +180,6 @@ impl Driver {
         self.starts.clear();
         self.ledger.apply(why, Utc::now())?;
         self.commit().await?;
-        self.starts.clear();
         if interrupted {
             let owner = &self.engine.holder.owner;
             self.engine.store.release_lease(self.run_id, owner).await?;
