@@ -220,7 +220,8 @@ impl Engine {
             return Err(Error::ShutDown);
         }
         check_input(&plan, &input)?;
-        self.check_executors(&plan)?;
+        let origin = format!("workflow {}", plan.workflow().name);
+        load::check_executors(&plan, self.executors(), &origin)?;
         let (definition, workflow_hash) = match snapshot {
             Some(snapshot) => snapshot,
             None => self::snapshot(&plan)?,
@@ -342,18 +343,6 @@ impl Engine {
     pub async fn history(&self, run_id: &str) -> Result<Vec<Event>> {
         let record = self.inner.store.find_run(run_id).await?;
         self.inner.store.history(record.id).await
-    }
-
-    /// Refuses a plan that uses an executor this engine does not have (a plan loaded
-    /// against other executors).
-    fn check_executors(&self, plan: &Plan) -> Result<()> {
-        for step in 0..plan.steps().len() {
-            let name = plan.node(step).executor.as_deref().unwrap_or_default();
-            if !self.inner.executors.contains_key(name) {
-                return Err(Error::UnknownExecutor(name.to_owned()));
-            }
-        }
-        Ok(())
     }
 
     /// Marks `run_id` as driven by this engine until the returned claim is dropped.

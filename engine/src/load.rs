@@ -113,6 +113,17 @@ pub fn load_snapshot(source: &str, origin: &str, executors: &Executors) -> Resul
     let workflow: Workflow =
         serde_json::from_str(source).map_err(|error| fail(vec![syntax_problem(&error)]))?;
     let plan = plan::compile(workflow).map_err(fail)?;
+    check_executors(&plan, executors, origin)?;
+    Ok(plan)
+}
+
+/// Checks that every executor `plan` names is one of `executors`: for a plan compiled
+/// against other executors, or a run's snapshot compiled again. `origin` names the plan.
+pub(crate) fn check_executors(
+    plan: &Plan,
+    executors: &Executors,
+    origin: &str,
+) -> Result<(), LoadError> {
     let unknown: Vec<Problem> = (plan.steps().iter().enumerate())
         .filter_map(|(index, step)| {
             let executor = plan.node(index).executor.as_deref().unwrap_or_default();
@@ -126,9 +137,12 @@ pub fn load_snapshot(source: &str, origin: &str, executors: &Executors) -> Resul
         })
         .collect();
     if unknown.is_empty() {
-        Ok(plan)
+        Ok(())
     } else {
-        Err(fail(unknown))
+        Err(LoadError {
+            origin: origin.to_owned(),
+            problems: unknown,
+        })
     }
 }
 

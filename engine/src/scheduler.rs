@@ -334,4 +334,28 @@ mod tests {
         let run = engine.run(&report.id.to_string()).await.unwrap();
         assert_eq!(run.steps[0].attempt, 1, "a panic is not retried");
     }
+
+    #[tokio::test]
+    async fn a_plan_naming_an_executor_the_engine_lacks_does_not_start() {
+        let store = Arc::new(MemoryStore::new());
+        let loader = Engine::builder_with_store(store.clone())
+            .executor("panics", Arc::new(Panics))
+            .open()
+            .await
+            .unwrap();
+        let workflow = json!({"name": "p", "steps": [{"id": "a", "executor": "panics"}]});
+        let plan = loader.load_str(&workflow.to_string(), "p.json").unwrap();
+        let engine = Engine::builder_with_store(store).open().await.unwrap();
+        let error = engine.start(plan, json!({})).await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("/steps/0/executor: executor `panics` is not registered"),
+            "{error}"
+        );
+        assert!(
+            engine.runs().await.unwrap().is_empty(),
+            "no run was recorded"
+        );
+    }
 }
