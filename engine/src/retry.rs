@@ -1,6 +1,6 @@
 //! The retry policy: how long to wait before the next attempt. Pure.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{DefaultHasher, Hasher};
 use std::time::Duration;
 
 use crate::definition::{Backoff, Retry};
@@ -26,8 +26,8 @@ pub(crate) fn delay(retry: &Retry, attempt: u32, seed: u64) -> Duration {
     }
     .min(max);
     if retry.jitter {
-        let mut hasher =
-            std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().build_hasher();
+        // `DefaultHasher::new()` has fixed keys: the same inputs hash the same in every process.
+        let mut hasher = DefaultHasher::new();
         hasher.write_u64(seed);
         hasher.write_u32(attempt);
         let unit = (hasher.finish() % 1000) as f64 / 1000.0;

@@ -8,7 +8,7 @@
 //! ([`Start`]) once they are committed.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{DefaultHasher, Hasher};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -379,8 +379,8 @@ impl Ledger {
 
     /// The jitter seed of a step: the same for a step of a run across restarts.
     fn seed(&self, step: StepIndex) -> u64 {
-        let mut hasher =
-            std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().build_hasher();
+        // `DefaultHasher::new()` has fixed keys: the same inputs hash the same in every process.
+        let mut hasher = DefaultHasher::new();
         hasher.write_u128(self.run_id.as_u128());
         hasher.write(self.plan.steps()[step].id.as_bytes());
         hasher.finish()
