@@ -1,0 +1,174 @@
+use crate::executor::test_support::accepting_anything;
+use crate::load::load_str;
+
+fn plan(source: &str) -> super::Plan {
+    load_str(source, "test.json", &accepting_anything(&["noop"]))
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn deps(plan: &super::Plan, id: &str) -> Vec<String> {
+    let step = plan.index_of(id).unwrap();
+    plan.dependencies(step)
+        .iter()
+        .map(|&dep| plan.steps()[dep].id.clone())
+        .collect()
+}
+
+#[test]
+fn pipelines_chain_and_parallel_members_share_predecessors() {
+    let plan = plan(
+        r#"{"name": "t", "steps": [{"pipeline": [
+            {"id": "a", "executor": "noop"},
+            {"parallel": [{"id": "b", "executor": "noop"},
+                          {"pipeline": [{"id": "c", "executor": "noop"}, {"id": "d", "executor": "noop"}]}]},
+            {"id": "e", "executor": "noop"}
+        ]}]}"#,
+    );
+    assert_eq!(deps(&plan, "a"), Vec::<String>::new());
+    assert_eq!(deps(&plan, "b"), ["a"]);
+    assert_eq!(deps(&plan, "c"), ["a"]);
+    assert_eq!(deps(&plan, "d"), ["c"]);
+    assert_eq!(deps(&plan, "e"), ["b", "d"]);
+    assert_eq!(plan.sinks(), [plan.index_of("e").unwrap()]);
+    assert_eq!(
+        plan.steps()[3].pointer,
+        "/steps/0/pipeline/1/parallel/1/pipeline/1"
+    );
+}
+
+#[test]
+fn needing_a_group_waits_for_its_sinks() {
+    let plan = plan(
+        r#"{"name": "t", "steps": [
+            {"id": "g", "max_parallel": 2, "parallel": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]},
+            {"id": "c", "needs": ["g", "a", "a"], "executor": "noop", "with": {"x": "${{ steps.b.output }}"}}
+        ]}"#,
+    );
+    assert_eq!(deps(&plan, "c"), ["a", "b"]);
+    assert_eq!(plan.dependents(plan.index_of("a").unwrap()), [2]);
+    assert_eq!(plan.steps()[0].group_limits, [("g".to_owned(), 2)]);
+    assert_eq!(plan.steps()[2].referenced_steps, [1]);
+}
+
+/// The problems of loading `source`, one line each.
+fn problems(source: &str) -> Vec<String> {
+    match load_str(source, "w.json", &accepting_anything(&["noop"])) {
+        Ok(_) => Vec::new(),
+        Err(error) => error.to_string().lines().map(str::to_owned).collect(),
+    }
+}
+
+#[test]
+fn reading_a_step_that_runs_side_by_side_is_an_error() {
+    let found = problems(
+        r#"{"name": "t", "steps": [{"id": "a", "executor": "noop", "with": {"output": 1}},
+            {"id": "b", "executor": "noop", "with": {"output": "${{ steps.a.output }}"}}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/1/with/output: `steps.a`: `b` does not wait for `a`, which may \
+             not have run yet; add `needs: [\"a\"]` to `b`, or put both in a pipeline"
+        ]
+    );
+    // The same reads through `when`, `for_each` and a fallback, inside a parallel group.
+    let found = problems(
+        r#"{"name": "t", "steps": [{"parallel": [{"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop", "when": "steps.a.output > 0",
+             "for_each": "${{ steps.a.output }}", "fallbacks": [{"x": "${{ steps.a.output }}"}]}]}]}"#,
+    );
+    let places: Vec<&str> = found
+        .iter()
+        .map(|line| line.split(": ").next().unwrap())
+        .collect();
+    assert_eq!(
+        places,
+        [
+            "w.json:/steps/0/parallel/1/fallbacks/0/x",
+            "w.json:/steps/0/parallel/1/for_each",
+            "w.json:/steps/0/parallel/1/when",
+        ],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn reading_a_later_step_says_that_step_waits() {
+    let found = problems(
+        r#"{"name": "t", "steps": [{"pipeline": [
+            {"id": "a", "executor": "noop", "with": {"x": "${{ steps.c.output }}"}},
+            {"id": "b", "executor": "noop"}, {"id": "c", "executor": "noop"}]}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/pipeline/0/with/x: `steps.c`: `c` waits for `a`, so `a` cannot \
+             read its output"
+        ]
+    );
+}
+
+#[test]
+fn any_predecessor_may_be_read() {
+    // Pipeline order, transitively; `needs` on a step; `needs` on a group its members
+    // inherit; a group's sinks before its dependents; a step needed further up the chain.
+    plan(
+        r#"{"name": "t", "steps": [
+            {"pipeline": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"},
+                          {"id": "c", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}}]},
+            {"id": "d", "needs": ["a"], "executor": "noop", "when": "steps.a.output == 1"},
+            {"id": "g", "needs": ["d"], "parallel": [
+                {"id": "e", "executor": "noop", "for_each": "${{ steps.a.output }}"},
+                {"id": "f", "executor": "noop", "with": {"x": "${{ steps.d.output }}"}}]},
+            {"id": "h", "needs": ["g"], "executor": "noop",
+             "with": {"x": "${{ steps.e.output + steps.f.output + steps.a.output }}"}}
+        ]}"#,
+    );
+}
+
+#[test]
+fn reads_wrong_for_another_reason_get_one_problem_and_a_snapshot_is_trusted() {
+    // Reading its own output, or in an expression already wrong: the loader's problem.
+    let found = problems(
+        r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop", "with": {"x": "${{ steps.b.output }}"},
+             "for_each": "${{ steps.a.output"}]}"#,
+    );
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].contains("must be one"), "{found:#?}");
+    assert!(
+        found[1].ends_with("step `b` reads its own output"),
+        "{found:#?}"
+    );
+    // `needs` set aside after a problem in them: the step does not wait, as a consequence.
+    let found = problems(
+        r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
+            {"id": "g", "needs": ["a", 5], "pipeline": [
+                {"id": "b", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}}]}]}"#,
+    );
+    assert_eq!(
+        found,
+        ["w.json:/steps/1/needs/1: expected string, found a number"]
+    );
+    // A run stored before the rule existed still resumes.
+    let snapshot = r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}}]}"#;
+    let plan = crate::load::load_snapshot(snapshot, "run", &accepting_anything(&["noop"])).unwrap();
+    assert_eq!(plan.steps()[1].referenced_steps, [0]);
+}
+
+#[test]
+fn dot_and_mermaid_draw_groups() {
+    let plan = plan(
+        r#"{"name": "say \"hi\"", "steps": [{"id": "a", "executor": "noop"},
+            {"id": "g", "needs": ["a"], "parallel": [{"id": "b", "executor": "noop"}, {"id": "c", "executor": "noop"}]}]}"#,
+    );
+    let dot = plan.to_dot();
+    assert!(dot.contains("subgraph cluster_0"), "{dot}");
+    assert!(dot.contains("s0 -> s1"), "{dot}");
+    assert!(dot.contains(r#"say \"hi\""#), "{dot}");
+    let mermaid = plan.to_mermaid();
+    assert!(mermaid.contains("\nflowchart TB\n"), "{mermaid}");
+    assert!(mermaid.contains("subgraph g0"), "{mermaid}");
+    assert!(mermaid.contains("s0 --> s2"), "{mermaid}");
+}

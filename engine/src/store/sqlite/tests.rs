@@ -1,0 +1,179 @@
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+use crate::store::conformance;
+
+#[tokio::test]
+async fn passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    conformance::check(|| {
+        n += 1;
+        let path = dir.path().join(format!("cairn-{n}.db"));
+        async move { SqliteStore::open(&StoreOptions::new(path)).await.unwrap() }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_files_are_named_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(&junk))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::NotADatabase(_)), "{error:?}");
+    assert!(
+        std::fs::read(&junk).unwrap() == vec![b'x'; 4096],
+        "the file changed"
+    );
+
+    let missing = StoreOptions {
+        create: false,
+        ..StoreOptions::new(dir.path().join("none.db"))
+    };
+    let error = SqliteStore::open(&missing).await.unwrap_err();
+    assert!(matches!(error, Error::MissingDatabase(_)), "{error:?}");
+    assert!(!dir.path().join("none.db").exists());
+
+    let error = SqliteStore::open(&StoreOptions::new(dir.path()))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::IsADirectory(_)), "{error:?}");
+
+    let nowhere = dir.path().join("no/such/folder/cairn.db");
+    let error = SqliteStore::open(&StoreOptions::new(&nowhere))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::MissingDirectory(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn another_applications_database_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("invoices"),
+        "the error names what is there: {error}"
+    );
+    assert!(matches!(error, Error::ForeignDatabase { .. }), "{error:?}");
+    assert!(std::fs::read(&path).unwrap() == before, "the file changed");
+}
+
+#[tokio::test]
+async fn a_lock_held_past_the_busy_timeout_is_reported_as_such_and_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let options = StoreOptions {
+        busy_timeout: Duration::from_millis(50),
+        ..StoreOptions::new(&path)
+    };
+    let store = SqliteStore::open(&options).await.unwrap();
+    let mut other = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let run = NewRun {
+        id: Uuid::now_v7(),
+        workflow_name: "w".into(),
+        workflow_hash: "h".into(),
+        definition: "{}".into(),
+        input: serde_json::json!({}),
+        steps: vec!["a".into()],
+    };
+    let holder = LeaseHolder {
+        owner: "me".into(),
+        host: "here".into(),
+        pid: 1,
+        pid_start: 1,
+    };
+    let ttl = Duration::from_secs(60);
+    let error = (store.create_run(&run, &holder, ttl, &Batch::new()))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Locked(_)), "{error:?}");
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    let unknown = store.find_run(&run.id.to_string()).await.unwrap_err();
+    assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown:?}");
+    // Once the lock is gone, the same run is created.
+    store
+        .create_run(&run, &holder, ttl, &Batch::new())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_new_database_is_private_to_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    for file in ["cairn.db", "cairn.db-wal", "cairn.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
+    }
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stores_opening_a_new_database_at_once_all_succeed() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.db");
+        let opens = (0..4).map(|_| {
+            let options = StoreOptions::new(&path);
+            tokio::spawn(async move { SqliteStore::open(&options).await.map(drop) })
+        });
+        for open in futures::future::join_all(opens).await {
+            open.unwrap().unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'future', 1, x'00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::NewerSchema { version: 9999, .. }),
+        "{error:?}"
+    );
+}
