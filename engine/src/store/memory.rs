@@ -1,6 +1,6 @@
 //! A store in memory: for tests, and runs that need not outlive the process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -52,9 +52,10 @@ impl MemoryStore {
 /// Refuses `batch` if `owner` does not hold one of its runs or a transition does not leave
 /// the stored state; changes nothing.
 fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result<()> {
-    // Where the batch has left each run and step so far: later transitions continue from there.
-    let mut run_states: HashMap<Uuid, RunState> = HashMap::new();
-    let mut step_states = HashMap::new();
+    // A batch's transitions of one run or step continue from each other (`Batch::push`
+    // checks that): only the first must leave the stored state, as in the SQLite store.
+    let mut seen_runs = HashSet::new();
+    let mut seen_steps = HashSet::new();
     for transition in batch.transitions() {
         let run_id = transition.run_id();
         let run = runs
@@ -69,31 +70,29 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
         }
         match transition {
             Transition::Run(change) => {
-                let now = *run_states.entry(run_id).or_insert(run.record.state);
-                if now != change.from {
+                if seen_runs.insert(run_id) && run.record.state != change.from {
                     return Err(Error::Conflict {
                         run: run_id,
                         what: "the run".into(),
                     });
                 }
-                run_states.insert(run_id, change.to);
             }
             Transition::Step(change) => {
+                if !seen_steps.insert((run_id, change.step_id.as_str())) {
+                    continue;
+                }
                 let position = run.positions.get(&change.step_id).copied();
                 let stored = position.map(|position| run.steps[position].state);
-                let key = (run_id, change.step_id.as_str());
-                let now = step_states.get(&key).copied().or(stored);
-                if now != Some(change.from) {
+                if stored != Some(change.from) {
                     return Err(Error::Conflict {
                         run: run_id,
                         what: format!(
                             "step {} (now {})",
                             change.step_id,
-                            now.map_or("missing", |state| state.as_str())
+                            stored.map_or("missing", |state| state.as_str())
                         ),
                     });
                 }
-                step_states.insert(key, change.to);
             }
         }
     }
