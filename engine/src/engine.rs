@@ -19,6 +19,7 @@ use crate::definition::Workflow;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Executor, Executors};
+use crate::guard::Guard;
 use crate::lease::{self, LEASE_TTL, LeaseAttempt};
 use crate::load;
 use crate::plan::Plan;
@@ -38,6 +39,7 @@ const EVENT_BUFFER: usize = 4096;
 pub struct EngineBuilder {
     store: StoreChoice,
     executors: Executors,
+    guard: Option<Arc<dyn Guard>>,
     max_output_bytes: usize,
     lease_ttl: Duration,
 }
@@ -53,6 +55,14 @@ impl EngineBuilder {
     /// Registers `executor` under `name`.
     pub fn executor(mut self, name: impl Into<String>, executor: Arc<dyn Executor>) -> Self {
         self.executors.insert(name.into(), executor);
+        self
+    }
+
+    /// Judges every action of the runs this engine starts with `guard` (without one, every
+    /// action is allowed and no verdict is recorded). A run resumed later is judged by the
+    /// guard it started with: see [`Guard::snapshot`].
+    pub fn guard(mut self, guard: Arc<dyn Guard>) -> Self {
+        self.guard = Some(guard);
         self
     }
 
@@ -110,6 +120,7 @@ impl EngineBuilder {
             inner: Arc::new(Shared {
                 store,
                 executors: self.executors,
+                guard: self.guard,
                 holder: lease::this_process(),
                 shutdown: CancellationToken::new(),
                 max_output_bytes: self.max_output_bytes,
@@ -148,6 +159,7 @@ impl Engine {
         EngineBuilder {
             store,
             executors: Executors::new(),
+            guard: None,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             lease_ttl: LEASE_TTL,
         }

@@ -1,6 +1,7 @@
 //! cairn-engine: workflow definitions, the DAG plan, the durable store and the scheduler.
 //!
-//! Executor (and later guard) *implementations* live in other crates (`cairn-executors`);
+//! Executor and guard *implementations* live in other crates (`cairn-executors`,
+//! `cairn-guards`);
 //! this crate defines the traits and drives runs. A run starts from a [`Plan`] the loader
 //! built, every transition is committed to SQLite before anything depends on it, and
 //! [`Engine::resume`] carries on a run whose engine died:
@@ -47,6 +48,7 @@ mod error;
 mod event;
 mod executor;
 mod expr;
+mod guard;
 mod lease;
 mod load;
 mod plan;
@@ -67,6 +69,7 @@ pub use event::{Event, EventKind};
 pub use executor::{
     Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, Progress, Usage,
 };
+pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use load::{LoadError, Place, Problem, load_file, load_snapshot, load_str};
 pub use plan::{Plan, PlanStep, StepIndex};

@@ -25,6 +25,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Executors, Outcome};
+use crate::guard::Guard;
 use crate::lease::LeaseHolder;
 use crate::plan::{Plan, StepIndex};
 use crate::report::RunReport;
@@ -40,6 +41,8 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(30);
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) executors: Executors,
+    /// The guard of the runs this engine starts.
+    pub(crate) guard: Option<Arc<dyn Guard>>,
     /// Who this engine is, as a lease holder.
     pub(crate) holder: LeaseHolder,
     /// Cancelled when the engine shuts down.
