@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,14 +18,16 @@ use crate::definition::Workflow;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Executor, Executors};
-use crate::guard::Guard;
+use crate::guard::{Guard, GuardError};
 use crate::lease::{self, LEASE_TTL, LeaseAttempt};
 use crate::load;
 use crate::plan::Plan;
 use crate::report::{RunReport, RunSummary, RunView};
-use crate::scheduler::{Driver, Shared, Takeover};
+use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
 use crate::state::RunState;
-use crate::store::{Durability, NewRun, SqliteStore, StepRecord, Store, StoreOptions};
+use crate::store::{
+    Durability, NewRun, RunRecord, SqliteStore, StepRecord, Store, StoreOptions, digest,
+};
 
 /// The default cap on one step's output, serialized: 1 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
@@ -244,6 +245,7 @@ impl Engine {
             workflow_hash,
             definition,
             input,
+            guard: (self.inner.guard.as_ref()).map(|guard| guard.snapshot().unwrap_or_default()),
             steps: plan.steps().iter().map(|step| step.id.clone()).collect(),
         };
         let steps = plan
@@ -251,13 +253,22 @@ impl Engine {
             .iter()
             .map(|step| StepRecord::pending(&step.id))
             .collect();
+        let judge = Judge {
+            guard: self.inner.guard.clone(),
+            hash: run.guard.as_deref().map(digest),
+        };
         let run = Takeover {
-            run_id: run.id,
-            plan: Arc::new(plan),
-            input: run.input.clone(),
-            state: RunState::Pending,
-            created_at: Utc::now(),
-            steps,
+            run: Committed {
+                run_id: run.id,
+                plan: Arc::new(plan),
+                input: run.input.clone(),
+                state: RunState::Pending,
+                created_at: Utc::now(),
+                steps,
+                approvals: Vec::new(),
+                recent_starts: Vec::new(),
+            },
+            judge,
             creation: Some(run),
         };
         let claim = self.claim(id)?;
@@ -281,14 +292,35 @@ impl Engine {
         let origin = format!("run {} (its stored workflow)", record.id);
         let takeover = async {
             let plan = load::load_snapshot(&record.definition, &origin, self.executors())?;
-            let steps = self.inner.store.steps(record.id).await?;
+            let judge = self.restore_guard(&record)?;
+            let store = &self.inner.store;
+            let steps = store.steps(record.id).await?;
+            let approvals = match &judge.guard {
+                Some(_) => store.approvals(record.id).await?,
+                None => Vec::new(),
+            };
+            let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
+            let recent_starts = match limits.iter().map(|limit| limit.per).max() {
+                Some(window) => {
+                    let window =
+                        chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+                    let since = Utc::now().checked_sub_signed(window).unwrap_or_default();
+                    store.starts_since(record.id, since).await?
+                }
+                None => Vec::new(),
+            };
             Ok(Takeover {
-                run_id: record.id,
-                plan: Arc::new(plan),
-                input: record.input,
-                state: record.state,
-                created_at: record.created_at,
-                steps,
+                run: Committed {
+                    run_id: record.id,
+                    plan: Arc::new(plan),
+                    input: record.input.clone(),
+                    state: record.state,
+                    created_at: record.created_at,
+                    steps,
+                    approvals,
+                    recent_starts,
+                },
+                judge,
                 creation: None,
             })
         };
@@ -296,6 +328,32 @@ impl Engine {
             Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(record.id, error).await),
         }
+    }
+
+    /// The guard `record` is judged by: the one it started with, restored from its snapshot
+    /// by this engine's guard; none if it started without one.
+    fn restore_guard(&self, record: &RunRecord) -> Result<Judge> {
+        let Some(snapshot) = &record.guard else {
+            return Ok(Judge::default());
+        };
+        let refused = |message: &str| Error::Guard {
+            run: record.id,
+            error: GuardError(message.to_owned()),
+        };
+        let engine_guard = (self.inner.guard.clone())
+            .ok_or_else(|| refused("the run was started with a guard, and this engine has none"))?;
+        let guard = if snapshot.is_empty() {
+            engine_guard
+        } else {
+            (engine_guard.restore(snapshot)).map_err(|error| Error::Guard {
+                run: record.id,
+                error,
+            })?
+        };
+        Ok(Judge {
+            guard: Some(guard),
+            hash: Some(digest(snapshot)),
+        })
     }
 
     /// Like [`Engine::resume`], but waits for a live lease to be released or expire.
@@ -388,7 +446,7 @@ impl Engine {
     /// Takes over `run`: commits its first turn (recording it, if it is new), then drives
     /// the rest in a task of its own, which holds `claim` until the driver stops.
     async fn drive(&self, run: Takeover, claim: Claim) -> Result<RunHandle> {
-        let (run_id, new) = (run.run_id, run.creation.is_some());
+        let (run_id, new) = (run.run.run_id, run.creation.is_some());
         let (events, receiver) = broadcast::channel(EVENT_BUFFER);
         let first_turn = async {
             let mut driver = Driver::new(Arc::clone(&self.inner), run, events)?;
@@ -439,7 +497,7 @@ impl Drop for Claim {
 fn snapshot(plan: &Plan) -> Result<(String, String)> {
     let definition =
         serde_json::to_string(plan.workflow()).map_err(|error| Error::Bug(error.to_string()))?;
-    let hash = format!("{:x}", Sha256::digest(definition.as_bytes()));
+    let hash = digest(&definition);
     Ok((definition, hash))
 }
 
@@ -496,3 +554,5 @@ pub fn check_input(plan: &Plan, input: &Value) -> Result<()> {
         Err(Error::Input(problems.join("\n")))
     }
 }
+
+mod control;

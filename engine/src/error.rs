@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::guard::GuardError;
 use crate::lease::LeaseHolder;
 use crate::load::LoadError;
 use crate::report::RunReport;
@@ -113,6 +114,24 @@ pub enum Error {
     /// The workflow uses an executor the engine does not have.
     #[error("no executor named {0:?} is registered with this engine")]
     UnknownExecutor(String),
+    /// The guard a run started with cannot judge it again (its snapshot cannot be restored).
+    #[error("run {run}: cannot restore the guard it started with: {error}")]
+    Guard {
+        /// The run.
+        run: Uuid,
+        /// Why.
+        error: GuardError,
+    },
+
+    /// A command names a step the run does not have, or one not in a state to take it.
+    #[error("run {run}: {message}")]
+    Refused {
+        /// The run.
+        run: Uuid,
+        /// What is wrong.
+        message: String,
+    },
+
     /// An internal invariant broke (a bug in cairn).
     #[error("internal error (a bug in cairn, please report it): {0}")]
     Bug(String),

@@ -218,6 +218,8 @@ pub enum ErrorClass {
     /// The engine stopped while the attempt ran; it runs again on resume (a run stopped
     /// unfinished reports this class).
     Interrupted,
+    /// The guard, or a person asked for approval, denied the action (not retryable).
+    Denied,
 }
 
 impl ErrorClass {
@@ -243,6 +245,7 @@ impl ErrorClass {
             ErrorClass::OutputSchema => "output_schema",
             ErrorClass::Transient => "transient",
             ErrorClass::Interrupted => "interrupted",
+            ErrorClass::Denied => "denied",
         }
     }
 
@@ -259,6 +262,7 @@ impl ErrorClass {
         ErrorClass::OutputSchema,
         ErrorClass::Transient,
         ErrorClass::Interrupted,
+        ErrorClass::Denied,
     ];
 }
 

@@ -42,6 +42,8 @@
 //! # Ok(()) }
 //! ```
 
+mod approval;
+mod command;
 mod definition;
 mod engine;
 mod error;
@@ -59,6 +61,8 @@ mod scheduler;
 mod state;
 mod store;
 
+pub use approval::{Approval, ApprovalDecision, action_hash};
+pub use command::{Command, PendingCommand, Ruling};
 pub use definition::{
     Backoff, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration, Limits,
     MAX_STEPS_CEILING, Node, NodeKind, OnStall, Retry, Stall, Workflow, schema as workflow_schema,

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant as StdInstant};
 
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
-use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -27,11 +26,14 @@ use crate::event::Event;
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Executors, Outcome};
 use crate::guard::Guard;
 use crate::lease::LeaseHolder;
-use crate::plan::{Plan, StepIndex};
+use crate::plan::StepIndex;
 use crate::report::RunReport;
-use crate::state::RunState;
-use crate::store::{NewRun, StepRecord, Store};
+use crate::store::{NewRun, Store};
+pub(crate) use ledger::{Committed, Judge};
 use ledger::{Input, Ledger, Start, combine};
+
+/// How often a driver reads the commands other processes sent its run.
+const COMMAND_POLL: Duration = Duration::from_secs(1);
 
 /// How long past its deadline an executor may take to wind down before the engine gives up on it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(30);
@@ -58,16 +60,11 @@ struct Completion {
     outcome: Outcome,
 }
 
-/// A run as a driver takes it over: what it runs and where it stands.
+/// A run as a driver takes it over: what it runs, where it stands, who judges it.
 #[derive(Debug)]
 pub(crate) struct Takeover {
-    pub(crate) run_id: Uuid,
-    pub(crate) plan: Arc<Plan>,
-    pub(crate) input: Value,
-    pub(crate) state: RunState,
-    pub(crate) created_at: DateTime<Utc>,
-    /// The committed state of every step of the plan.
-    pub(crate) steps: Vec<StepRecord>,
+    pub(crate) run: Committed,
+    pub(crate) judge: Judge,
     /// For a new run: the record to create with the first commit.
     pub(crate) creation: Option<NewRun>,
 }
@@ -98,20 +95,13 @@ impl Driver {
         run: Takeover,
         events: broadcast::Sender<Event>,
     ) -> Result<Driver> {
-        let ledger = Ledger::take_over(
-            run.run_id,
-            run.plan,
-            run.input,
-            run.state,
-            run.created_at,
-            run.steps,
-            engine.max_output_bytes,
-        )?;
+        let run_id = run.run.run_id;
+        let ledger = Ledger::take_over(run.run, run.judge, engine.max_output_bytes)?;
         let cancel = engine.shutdown.child_token();
         let attempts = cancel.child_token();
         Ok(Driver {
             engine,
-            run_id: run.run_id,
+            run_id,
             ledger,
             creation: run.creation,
             starts: Vec::new(),
@@ -127,6 +117,7 @@ impl Driver {
         let ttl = self.engine.lease_ttl;
         // (Not `interval`: its first tick waits a turn of the timer, a millisecond per run.)
         let mut renew = tokio::time::interval_at(Instant::now() + ttl / 3, ttl / 3);
+        let mut commands = tokio::time::interval_at(Instant::now() + COMMAND_POLL, COMMAND_POLL);
         let deadline = self.ledger.deadline().map(instant_of);
         loop {
             if self.ledger.is_over() {
@@ -146,6 +137,7 @@ impl Driver {
                 () = sleep_until(deadline), if deadline.is_some() => {
                     return self.stop(Input::TimedOut).await;
                 }
+                _ = commands.tick() => self.read_commands().await?,
                 _ = renew.tick() => {
                     let owner = &self.engine.holder.owner;
                     if !self.engine.store.renew_lease(self.run_id, owner, ttl).await? {
@@ -156,6 +148,17 @@ impl Driver {
             }
             self.turn().await?;
         }
+    }
+
+    /// Tells the ledger the commands other processes sent the run.
+    pub(crate) async fn read_commands(&mut self) -> Result<()> {
+        if self.creation.is_some() {
+            return Ok(()); // Nobody can have sent a command to a run not recorded yet.
+        }
+        for command in self.engine.store.pending_commands(self.run_id).await? {
+            self.ledger.apply(Input::Command(command), Utc::now())?;
+        }
+        Ok(())
     }
 
     /// One turn: the ledger decides at the current time, the decisions are committed (with
@@ -300,7 +303,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{Engine, MemoryStore};
+    use crate::{Engine, MemoryStore, RunState};
 
     /// Panics on every call.
     #[derive(Debug)]

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::approval::Approval;
 use crate::executor::{ErrorClass, Usage};
 
 /// A transition that is not in the table.
@@ -270,6 +271,10 @@ pub struct Batch {
     /// Where the batch has left each step (by run and step id) and each run.
     steps: HashMap<(Uuid, String), StepState>,
     runs: HashMap<Uuid, RunState>,
+    /// Approval requests made or decided by these transitions (upserted by run, step, item).
+    approvals: Vec<(Uuid, Approval)>,
+    /// Commands these transitions carry out, marked handled in the same commit.
+    handled: Vec<i64>,
 }
 
 impl Batch {
@@ -314,9 +319,29 @@ impl Batch {
         }
     }
 
+    /// Records an approval request of `run`, or its decision, with the transitions.
+    pub fn record_approval(&mut self, run: Uuid, approval: Approval) {
+        self.approvals.push((run, approval));
+    }
+
+    /// Marks command `id` handled in the same commit as the transitions.
+    pub fn mark_handled(&mut self, id: i64) {
+        self.handled.push(id);
+    }
+
     /// The transitions, in the order they were added.
     pub fn transitions(&self) -> &[Transition] {
         &self.transitions
+    }
+
+    /// The approval requests made or decided, in order.
+    pub fn approvals(&self) -> &[(Uuid, Approval)] {
+        &self.approvals
+    }
+
+    /// The commands handled.
+    pub fn handled(&self) -> &[i64] {
+        &self.handled
     }
 
     /// How many transitions the batch holds.
@@ -324,9 +349,9 @@ impl Batch {
         self.transitions.len()
     }
 
-    /// Whether the batch holds no transition.
+    /// Whether the batch holds nothing to commit.
     pub fn is_empty(&self) -> bool {
-        self.transitions.is_empty()
+        self.transitions.is_empty() && self.approvals.is_empty() && self.handled.is_empty()
     }
 
     /// Empties the batch, keeping its allocations.
@@ -334,6 +359,8 @@ impl Batch {
         self.transitions.clear();
         self.steps.clear();
         self.runs.clear();
+        self.approvals.clear();
+        self.handled.clear();
     }
 }
 

@@ -17,6 +17,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::approval::Approval;
+use crate::command::{Command, PendingCommand};
 use crate::error::Result;
 use crate::event::Event;
 use crate::executor::{ErrorClass, Usage};
@@ -86,6 +88,33 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// The history of a run, in order.
     async fn history(&self, run_id: Uuid) -> Result<Vec<Event>>;
+
+    /// Records `command` for the engine driving `run_id` (or the next one to take it over).
+    /// Needs no lease: any process may send one.
+    async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()>;
+
+    /// The commands for `run_id` not handled yet, oldest first.
+    async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>>;
+
+    /// The approval requests of `run_id`, decided or not.
+    async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>>;
+
+    /// The approval requests not decided yet, in every run, oldest first.
+    async fn waiting_approvals(&self) -> Result<Vec<(Uuid, Approval)>>;
+
+    /// When attempts of `run_id` started since `since`, with their step ids, oldest first
+    /// (from the history: what rate limits count).
+    async fn starts_since(
+        &self,
+        run_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>>;
+}
+
+/// The SHA-256 digest of `text`, in hex: how snapshots (definitions, guards) are keyed.
+pub(crate) fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 /// A new run to record: its definition snapshot, input and the initial state of every step.
@@ -101,6 +130,8 @@ pub struct NewRun {
     pub definition: String,
     /// The run's input.
     pub input: Value,
+    /// The snapshot of the guard the run is judged with (see [`Guard::snapshot`](crate::Guard::snapshot)).
+    pub guard: Option<String>,
     /// Every step's id, in plan order; each starts `pending`.
     pub steps: Vec<String>,
 }
@@ -126,6 +157,9 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// The class of `error`.
     pub error_class: Option<ErrorClass>,
+    /// The snapshot of the guard the run is judged with (`None` in listings, and for a run
+    /// without a guard).
+    pub guard: Option<String>,
     /// When the run was created.
     pub created_at: DateTime<Utc>,
     /// When the run last changed (its last event).

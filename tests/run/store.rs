@@ -30,6 +30,7 @@ async fn an_illegal_transition_cannot_be_committed_through_the_public_api() {
         workflow_hash: "h".into(),
         definition: "{}".into(),
         input: json!({}),
+        guard: None,
         steps: vec!["a".into()],
     };
     let mut first = Batch::new();

@@ -15,8 +15,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use crate::approval::Approval;
+use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::executor::{Action, ErrorClass, ExecError, Outcome, Usage};
+use crate::guard::Guard;
 use crate::plan::{Plan, StepIndex};
 use crate::report::RunReport;
 use crate::retry;
@@ -54,6 +57,37 @@ pub(crate) struct Start {
     pub(crate) timeout: Option<std::time::Duration>,
 }
 
+/// A run's committed state, as a ledger takes it over.
+#[derive(Debug)]
+pub(crate) struct Committed {
+    pub(crate) run_id: Uuid,
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) input: Value,
+    pub(crate) state: RunState,
+    pub(crate) created_at: DateTime<Utc>,
+    /// The committed state of every step of the plan.
+    pub(crate) steps: Vec<StepRecord>,
+    /// The run's approval requests, decided or not.
+    pub(crate) approvals: Vec<Approval>,
+    /// The attempt starts within the guard's longest rate-limit window (step ids).
+    pub(crate) recent_starts: Vec<(String, DateTime<Utc>)>,
+}
+
+/// The guard a run is judged by, and the hash of its snapshot (approvals are bound to it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Judge {
+    pub(crate) guard: Option<Arc<dyn Guard>>,
+    pub(crate) hash: Option<String>,
+}
+
+/// What budgets count: attempts and steps started, and the usage of ended attempts.
+#[derive(Debug, Default)]
+struct Tally {
+    attempts: u64,
+    steps: u64,
+    usage: Usage,
+}
+
 /// What the ledger is told besides the takeover.
 #[derive(Debug)]
 pub(crate) enum Input {
@@ -68,6 +102,8 @@ pub(crate) enum Input {
     TimedOut,
     /// The engine stops driving the run; its attempts have been stopped.
     Interrupted,
+    /// Another process asked something of the run.
+    Command(PendingCommand),
 }
 
 /// One run's committed state and the transitions decided since the last commit.
@@ -90,20 +126,34 @@ pub(crate) struct Ledger {
     /// The run's output and error as last decided.
     outcome: (Option<Value>, Option<(ErrorClass, String)>),
     max_output_bytes: usize,
+    guard: Option<Arc<dyn Guard>>,
+    guard_hash: Option<String>,
+    tally: Tally,
+    /// Approval requests by step and item.
+    approvals: HashMap<(StepIndex, Option<usize>), Approval>,
+    rates: judge::Rates,
+    /// When a rate limit lets a held-back step start.
+    rate_wake: Option<DateTime<Utc>>,
 }
 
 impl Ledger {
     /// Takes over a run from its committed state: interrupted attempts become ready again,
     /// and steps whose fate their dependencies decided already are moved on.
     pub(crate) fn take_over(
-        run_id: Uuid,
-        plan: Arc<Plan>,
-        input: Value,
-        state: RunState,
-        created_at: DateTime<Utc>,
-        records: Vec<StepRecord>,
+        run: Committed,
+        judge: Judge,
         max_output_bytes: usize,
     ) -> Result<Ledger> {
+        let Committed {
+            run_id,
+            plan,
+            input,
+            state,
+            created_at,
+            steps: records,
+            approvals,
+            recent_starts,
+        } = run;
         let mut stored: Vec<Option<Slot>> = vec![None; plan.steps().len()];
         for record in records {
             let index = plan.index_of(&record.id).ok_or_else(|| {
@@ -134,6 +184,26 @@ impl Ledger {
                     .count()
             })
             .collect();
+        let tally = Tally {
+            attempts: slots.iter().map(|slot| u64::from(slot.attempt)).sum(),
+            steps: slots.iter().filter(|slot| slot.attempt > 0).count() as u64,
+            usage: slots.iter().fold(Usage::default(), |mut sum, slot| {
+                sum += &slot.usage;
+                sum
+            }),
+        };
+        let approvals = (approvals.into_iter())
+            .filter_map(|approval| {
+                let step = plan.index_of(&approval.step_id)?;
+                Some(((step, approval.item), approval))
+            })
+            .collect();
+        let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
+        let starts = (recent_starts.into_iter()).filter_map(|(step, at)| {
+            let executor = plan.node(plan.index_of(&step)?).executor.clone()?;
+            Some((executor, at))
+        });
+        let rates = judge::Rates::new(limits, starts);
         let mut ledger = Ledger {
             run_id,
             plan,
@@ -150,6 +220,12 @@ impl Ledger {
             batch: Batch::new(),
             outcome: (None, None),
             max_output_bytes,
+            guard: judge.guard,
+            guard_hash: judge.hash,
+            tally,
+            approvals,
+            rates,
+            rate_wake: None,
         };
         ledger.settle()?;
         Ok(ledger)
@@ -167,6 +243,11 @@ impl Ledger {
                 }
                 StepState::Ready => self.ready.push_back(step),
                 StepState::RetryWait => self.retry_waiting += 1,
+                StepState::AwaitingApproval if !self.awaits_request(step) => {
+                    // Its request is gone (or was never stored): judge it again.
+                    self.set_step(step, StepState::Ready, None)?;
+                    self.ready.push_back(step);
+                }
                 _ => {}
             }
             if !self.slots[step].state.is_terminal() {
@@ -194,7 +275,21 @@ impl Ledger {
             Input::Completed { step, outcome } => self.complete(step, outcome, now),
             Input::TimedOut => self.time_out(),
             Input::Interrupted => self.interrupt(),
+            Input::Command(pending) => {
+                match &pending.command {
+                    Command::Approve(ruling) => self.rule(ruling, true, now)?,
+                    Command::Deny(ruling) => self.rule(ruling, false, now)?,
+                }
+                self.batch.mark_handled(pending.id);
+                Ok(())
+            }
         }
+    }
+
+    /// Whether `step` has an approval request that waits for a decision.
+    fn awaits_request(&self, step: StepIndex) -> bool {
+        (self.approvals.iter())
+            .any(|((of, _), approval)| *of == step && approval.decision.is_none())
     }
 
     /// A turn at time `now`: wakes the retries that are due, marks running as many ready
@@ -204,8 +299,9 @@ impl Ledger {
         if self.run_state.is_terminal() {
             return Ok(Vec::new());
         }
+        self.expire_approvals(now)?;
         self.wake_due_retries(now)?;
-        let starts = self.dispatch()?;
+        let starts = self.dispatch(now)?;
         if self.unfinished == 0 {
             self.finish_run()?;
         }
@@ -222,14 +318,20 @@ impl Ledger {
         self.run_state.is_terminal()
     }
 
-    /// When the earliest waiting retry is due.
+    /// When the ledger must be turned next: the earliest waiting retry, approval expiry or
+    /// rate-limit window that opens.
     pub(crate) fn next_wake(&self) -> Option<DateTime<Utc>> {
-        if self.retry_waiting == 0 {
-            return None;
-        }
-        (self.slots.iter())
-            .filter(|slot| slot.state == StepState::RetryWait)
-            .filter_map(|slot| slot.wake_at)
+        let retry = (self.retry_waiting > 0)
+            .then(|| {
+                (self.slots.iter())
+                    .filter(|slot| slot.state == StepState::RetryWait)
+                    .filter_map(|slot| slot.wake_at)
+                    .min()
+            })
+            .flatten();
+        [retry, self.next_expiry(), self.rate_wake]
+            .into_iter()
+            .flatten()
             .min()
     }
 
@@ -268,10 +370,11 @@ impl Ledger {
     }
 
     /// Starts as many ready steps as the run's and the groups' limits allow.
-    fn dispatch(&mut self) -> Result<Vec<Start>> {
+    fn dispatch(&mut self, now: DateTime<Utc>) -> Result<Vec<Start>> {
         let max_parallel = self.plan.workflow().limits.max_parallel as usize;
         let mut starts = Vec::new();
         let mut blocked = Vec::new();
+        self.rate_wake = None;
         while self.running < max_parallel {
             let Some(step) = self.ready.pop_front() else {
                 break;
@@ -280,7 +383,14 @@ impl Ledger {
                 blocked.push(step);
                 continue;
             }
-            starts.extend(self.start(step)?);
+            match self.start(step, now)? {
+                attempt::Started::Yes(start) => starts.push(start),
+                attempt::Started::No => {}
+                attempt::Started::Held(until) => {
+                    self.rate_wake = self.rate_wake.min(Some(until)).or(Some(until));
+                    blocked.push(step);
+                }
+            }
         }
         for step in blocked.into_iter().rev() {
             self.ready.push_front(step);
@@ -293,10 +403,21 @@ impl Ledger {
             .any(|(group, limit)| self.group_running.get(group).copied().unwrap_or(0) >= *limit)
     }
 
-    fn set_attempt_running(&mut self, step: StepIndex, attempt: u32) -> Result<()> {
+    fn set_attempt_running(
+        &mut self,
+        step: StepIndex,
+        attempt: u32,
+        verdicts: Option<Value>,
+    ) -> Result<()> {
         self.slots[step].attempt = attempt;
+        self.tally.attempts += 1;
+        self.tally.steps += u64::from(attempt == 1);
         let fallback = self.slots[step].fallback;
-        let detail = (fallback > 0).then(|| json!({ "fallback": fallback }));
+        let mut detail = verdicts.unwrap_or_else(|| json!({}));
+        if fallback > 0 {
+            detail["fallback"] = json!(fallback);
+        }
+        let detail = (detail != json!({})).then_some(detail);
         self.set_step(step, StepState::Running, detail)?;
         self.running += 1;
         for (group, _) in &self.plan.steps()[step].group_limits {
@@ -306,16 +427,16 @@ impl Ledger {
     }
 
     /// A step whose attempt cannot even be prepared: record the attempt and its failure.
-    fn fail_before_start(&mut self, step: StepIndex, message: String) -> Result<Option<Start>> {
+    fn fail_before_start(&mut self, step: StepIndex, message: String) -> Result<attempt::Started> {
         let attempt = self.slots[step].attempt + 1;
-        self.set_attempt_running(step, attempt)?;
+        self.set_attempt_running(step, attempt, None)?;
         self.end_attempt(step);
         let error = ExecError {
             class: ErrorClass::BadParams,
             message,
         };
         self.fail(step, &error, None)?;
-        Ok(None)
+        Ok(attempt::Started::No)
     }
 
     fn end_attempt(&mut self, step: StepIndex) {
@@ -337,6 +458,7 @@ impl Ledger {
         }
         self.end_attempt(step);
         self.slots[step].usage += &outcome.usage;
+        self.tally.usage += &outcome.usage;
         let log = outcome.log_tail.map(|tail| json!({ "stderr_tail": tail }));
         match outcome
             .result
@@ -505,8 +627,12 @@ impl Ledger {
             attempt: slot.attempt,
             fallback: slot.fallback,
             output: slot.output.clone().filter(|_| to == StepState::Succeeded),
-            error: (slot.error.clone())
-                .filter(|_| matches!(to, StepState::Failed | StepState::RetryWait)),
+            error: (slot.error.clone()).filter(|_| {
+                matches!(
+                    to,
+                    StepState::Failed | StepState::RetryWait | StepState::Denied
+                )
+            }),
             wake_at: slot.wake_at.filter(|_| to == StepState::RetryWait),
             usage: (slot.usage != Usage::default()).then(|| slot.usage.clone()),
             detail,
@@ -563,5 +689,6 @@ pub(crate) fn combine(outcomes: Vec<Outcome>) -> Outcome {
 }
 
 mod attempt;
+mod judge;
 #[cfg(test)]
 mod tests;

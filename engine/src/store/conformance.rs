@@ -10,8 +10,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{NewRun, Store};
+use crate::approval::{Approval, ApprovalDecision};
+use crate::command::{Command, Ruling};
 use crate::error::Error;
 use crate::event::EventKind;
+use crate::guard::Verdict;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
 
@@ -28,6 +31,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     a_run_id_is_created_once(&make().await).await;
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;
+    commands_and_approvals_are_kept_until_handled(&make().await).await;
 }
 
 fn holder(name: &str) -> LeaseHolder {
@@ -46,6 +50,7 @@ fn new_run(id: Uuid) -> NewRun {
         workflow_hash: "h1".into(),
         definition: "{}".into(),
         input: json!({"n": 1}),
+        guard: Some(r#"{"default": "deny"}"#.into()),
         steps: vec!["a".into(), "b".into()],
     }
 }
@@ -130,7 +135,87 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
     assert_eq!(record.state, RunState::Running);
     assert_eq!(record.input, json!({"n": 1}));
     assert_eq!(record.definition, "{}");
+    assert_eq!(record.guard.as_deref(), Some(r#"{"default": "deny"}"#));
     assert_eq!(record.updated_at, history[4].at);
+    let since = store.starts_since(run, history[0].at).await.unwrap();
+    assert_eq!(
+        since,
+        [("a".to_owned(), history[3].at)],
+        "one start, of `a`"
+    );
+}
+
+async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
+    let run = started(store, "me").await;
+    let ruling = |step: &str| Ruling {
+        step: step.into(),
+        item: None,
+        by: "ann".into(),
+        reason: Some("fine".into()),
+    };
+    store
+        .send_command(run, &Command::Approve(ruling("a")))
+        .await
+        .unwrap();
+    store
+        .send_command(run, &Command::Deny(ruling("b")))
+        .await
+        .unwrap();
+    let pending = store.pending_commands(run).await.unwrap();
+    let commands: Vec<&Command> = pending.iter().map(|pending| &pending.command).collect();
+    assert_eq!(
+        commands,
+        [&Command::Approve(ruling("a")), &Command::Deny(ruling("b"))]
+    );
+
+    let now = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+    let mut approval = Approval {
+        step_id: "a".into(),
+        item: Some(3),
+        action_hash: "h".into(),
+        verdict: Verdict::approve("push", "pushing needs a person"),
+        requested_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        decision: None,
+    };
+    let mut first = batch([step(
+        run,
+        "a",
+        StepState::Ready,
+        StepState::AwaitingApproval,
+    )]);
+    first.record_approval(run, approval.clone());
+    first.mark_handled(pending[0].id);
+    store.commit("me", &first).await.unwrap();
+    assert_eq!(store.approvals(run).await.unwrap(), [approval.clone()]);
+    assert_eq!(
+        store.waiting_approvals().await.unwrap(),
+        [(run, approval.clone())]
+    );
+    let left = store.pending_commands(run).await.unwrap();
+    assert_eq!(left.len(), 1, "the handled command is gone");
+    assert_eq!(left[0].command, Command::Deny(ruling("b")));
+
+    approval.decision = Some(ApprovalDecision {
+        approved: true,
+        by: "ann".into(),
+        reason: None,
+        at: now,
+    });
+    let mut second = batch([step(
+        run,
+        "a",
+        StepState::AwaitingApproval,
+        StepState::Ready,
+    )]);
+    second.record_approval(run, approval.clone());
+    store.commit("me", &second).await.unwrap();
+    assert_eq!(
+        store.approvals(run).await.unwrap(),
+        [approval],
+        "decided in place"
+    );
+    assert!(store.waiting_approvals().await.unwrap().is_empty());
 }
 
 async fn a_stale_transition_commits_nothing(store: &impl Store) {

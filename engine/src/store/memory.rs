@@ -10,10 +10,12 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::{NewRun, RunRecord, StepRecord, Store};
+use crate::approval::Approval;
+use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, recorded};
 use crate::lease::{LeaseAttempt, LeaseHolder};
-use crate::state::{Batch, RunState, Transition};
+use crate::state::{Batch, RunState, StepState, Transition};
 
 /// A [`Store`] that keeps everything in memory, with the same semantics as the SQLite one
 /// (it passes the same conformance suite). Nothing survives the process.
@@ -40,6 +42,10 @@ struct StoredRun {
     positions: HashMap<String, usize>,
     events: Vec<Event>,
     lease: Option<(LeaseHolder, DateTime<Utc>)>,
+    /// Approval requests by step and item.
+    approvals: BTreeMap<(String, Option<usize>), Approval>,
+    /// Commands sent, with whether they were handled.
+    commands: Vec<(PendingCommand, bool)>,
 }
 
 impl MemoryStore {
@@ -142,6 +148,17 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
         run.events.push(event.clone());
         events.push(event);
     }
+    for (run_id, approval) in batch.approvals() {
+        if let Some(run) = runs.get_mut(run_id) {
+            let key = (approval.step_id.clone(), approval.item);
+            run.approvals.insert(key, approval.clone());
+        }
+    }
+    for run in runs.values_mut() {
+        for (command, handled) in &mut run.commands {
+            *handled |= batch.handled().contains(&command.id);
+        }
+    }
     events
 }
 
@@ -184,6 +201,7 @@ impl Store for MemoryStore {
                 output: None,
                 error: None,
                 error_class: None,
+                guard: run.guard.clone(),
                 created_at: at,
                 updated_at: at,
             },
@@ -196,6 +214,8 @@ impl Store for MemoryStore {
                 .collect(),
             events: vec![created.clone()],
             lease: Some((holder.clone(), at + ttl)),
+            approvals: BTreeMap::new(),
+            commands: Vec::new(),
         };
         // All or nothing: check the batch against the new run before keeping it.
         runs.insert(run.id, stored);
@@ -306,6 +326,7 @@ impl Store for MemoryStore {
             .values()
             .map(|run| RunRecord {
                 definition: String::new(),
+                guard: None,
                 ..run.record.clone()
             })
             .collect();
@@ -330,6 +351,72 @@ impl Store for MemoryStore {
             .get(&run_id)
             .map(|run| run.events.clone())
             .unwrap_or_default())
+    }
+
+    async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
+        let mut runs = self.runs.lock().await;
+        let id = 1
+            + (runs.values())
+                .map(|run| run.commands.len() as i64)
+                .sum::<i64>();
+        let run = runs
+            .get_mut(&run_id)
+            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
+        let command = PendingCommand {
+            id,
+            run_id,
+            command: command.clone(),
+            created_at: now(),
+        };
+        run.commands.push((command, false));
+        Ok(())
+    }
+
+    async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>> {
+        let runs = self.runs.lock().await;
+        let commands = runs.get(&run_id).map(|run| run.commands.as_slice());
+        Ok((commands.unwrap_or_default().iter())
+            .filter(|(_, handled)| !handled)
+            .map(|(command, _)| command.clone())
+            .collect())
+    }
+
+    async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>> {
+        let runs = self.runs.lock().await;
+        Ok((runs.get(&run_id).into_iter())
+            .flat_map(|run| run.approvals.values().cloned())
+            .collect())
+    }
+
+    async fn waiting_approvals(&self) -> Result<Vec<(Uuid, Approval)>> {
+        let runs = self.runs.lock().await;
+        let mut waiting: Vec<(Uuid, Approval)> = (runs.values())
+            .flat_map(|run| {
+                (run.approvals.values())
+                    .filter(|approval| approval.decision.is_none())
+                    .map(|approval| (run.record.id, approval.clone()))
+            })
+            .collect();
+        waiting.sort_by_key(|(run, approval)| (approval.requested_at, *run));
+        Ok(waiting)
+    }
+
+    async fn starts_since(
+        &self,
+        run_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>> {
+        let runs = self.runs.lock().await;
+        let events = runs.get(&run_id).map(|run| run.events.as_slice());
+        Ok((events.unwrap_or_default().iter())
+            .filter(|event| event.at >= since)
+            .filter_map(|event| match &event.kind {
+                EventKind::Step { step_id, to, .. } if *to == StepState::Running => {
+                    Some((step_id.clone(), event.at))
+                }
+                _ => None,
+            })
+            .collect())
     }
 }
 

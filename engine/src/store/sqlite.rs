@@ -21,12 +21,15 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::{NewRun, RunRecord, StepRecord, Store};
+use crate::approval::Approval;
+use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
 use crate::executor::Usage;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::state::{Batch, UnknownState};
 
+mod guard;
 mod open;
 mod write;
 
@@ -337,8 +340,10 @@ impl Store for SqliteStore {
     async fn find_run(&self, id: &str) -> Result<RunRecord> {
         let rows = sqlx::query(
             "SELECT r.id, r.workflow_name, r.workflow_hash, w.definition, r.state, r.input, r.output, r.error,
-                    r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
+                    r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1),
+                    p.policy
              FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
+             LEFT JOIN policies p ON p.hash = r.policy_hash
              WHERE r.id = ?1 OR (length(?1) >= 4 AND substr(r.id, 1, length(?1)) = ?1)
              ORDER BY r.id != ?1, r.id LIMIT 3",
         )
@@ -403,7 +408,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT r.id, r.workflow_name, r.workflow_hash, '', r.state, r.input, r.output, r.error, r.error_class,
                     r.created_at,
-                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
+                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1), NULL
              FROM runs r ORDER BY r.created_at DESC, r.id DESC",
         )
         .fetch_all(&self.reads)
@@ -420,6 +425,49 @@ impl Store for SqliteStore {
         .await
         .map_err(self.fail())?;
         rows.iter().map(|row| parse_uuid(row.get(0))).collect()
+    }
+
+    async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
+        let mut writer = self.writer.lock().await;
+        guard::send_command(&mut writer.conn, run_id, command)
+            .await
+            .map_err(self.fail())
+    }
+
+    async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>> {
+        let rows = guard::pending_commands(&self.reads, run_id);
+        rows.await.map_err(self.fail())?
+    }
+
+    async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>> {
+        let rows = guard::approvals(&self.reads, Some(run_id)).await;
+        let rows = rows.map_err(self.fail())?;
+        Ok(rows?.into_iter().map(|(_, approval)| approval).collect())
+    }
+
+    async fn waiting_approvals(&self) -> Result<Vec<(Uuid, Approval)>> {
+        let rows = guard::approvals(&self.reads, None).await;
+        rows.map_err(self.fail())?
+    }
+
+    async fn starts_since(
+        &self,
+        run_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>> {
+        let rows = sqlx::query(
+            "SELECT step_id, at FROM events
+             WHERE run_id = ? AND step_id IS NOT NULL AND to_state = 'running' AND at >= ?
+             ORDER BY seq",
+        )
+        .bind(run_id.to_string())
+        .bind(since.timestamp_millis())
+        .fetch_all(&self.reads)
+        .await
+        .map_err(self.fail())?;
+        Ok((rows.iter())
+            .map(|row| (row.get(0), millis_to_time(row.get(1))))
+            .collect())
     }
 
     async fn history(&self, run_id: Uuid) -> Result<Vec<Event>> {
@@ -494,6 +542,7 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
                     .map_err(|_| Error::Corrupt(format!("error class {class:?}")))
             })
             .transpose()?,
+        guard: row.get(11),
         created_at: millis_to_time(row.get(9)),
         updated_at: millis_to_time(row.get(10)),
     })

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use chrono::{DateTime, Utc};
+
+use super::judge::Judgement;
 use super::{Ledger, Start};
 use crate::error::Result;
 use crate::executor::{Action, ErrorClass, ExecError};
@@ -12,9 +15,21 @@ use crate::expr::{self, Scope};
 use crate::plan::StepIndex;
 use crate::state::StepState;
 
+/// Whether a ready step started.
+#[derive(Debug)]
+pub(super) enum Started {
+    /// Its attempt is marked running: start it once that is committed.
+    Yes(Start),
+    /// It did not start and is not ready any more (skipped, failed, denied, awaiting approval).
+    No,
+    /// A rate limit holds it back, ready, until then.
+    Held(DateTime<Utc>),
+}
+
 impl Ledger {
-    /// Evaluates a ready step's `when`, `for_each` and `with`, and marks its attempt running.
-    pub(super) fn start(&mut self, step: StepIndex) -> Result<Option<Start>> {
+    /// Evaluates a ready step's `when`, `for_each` and `with`, has the guard judge its
+    /// actions, and marks its attempt running.
+    pub(super) fn start(&mut self, step: StepIndex, now: DateTime<Utc>) -> Result<Started> {
         let plan = Arc::clone(&self.plan);
         let spec = &plan.steps()[step];
         let node = plan.node(step);
@@ -27,7 +42,7 @@ impl Ledger {
                     self.set_step(step, StepState::Skipped, Some(json!({ "reason": reason })))?;
                     self.unfinished -= 1;
                     self.skip_dependents(step)?;
-                    return Ok(None);
+                    return Ok(Started::No);
                 }
                 Err(error) => return self.fail_before_start(step, format!("`when`: {error}")),
             }
@@ -60,7 +75,7 @@ impl Ledger {
             params,
             idempotency_key: Action::idempotency_key_for(self.run_id, &spec.id, item_index),
         };
-        let actions = match &items {
+        let mut actions = match &items {
             None => match expr::render(&with, &scope) {
                 Ok(params) => vec![action(params, None)],
                 Err(error) => return self.fail_before_start(step, format!("`with`: {error}")),
@@ -84,10 +99,15 @@ impl Ledger {
                 actions
             }
         };
-        self.set_attempt_running(step, attempt)?;
+        let verdicts = match self.judge(step, &mut actions, items.as_deref(), now)? {
+            Judgement::Run(verdicts) => verdicts,
+            Judgement::Stopped => return Ok(Started::No),
+            Judgement::Held(until) => return Ok(Started::Held(until)),
+        };
+        self.set_attempt_running(step, attempt, verdicts)?;
         let limits = &self.plan.workflow().limits;
         let item_limit = node.max_parallel.unwrap_or(limits.max_parallel) as usize;
-        Ok(Some(Start {
+        Ok(Started::Yes(Start {
             step,
             executor,
             actions,

@@ -8,53 +8,59 @@ use super::*;
 use crate::store::StepRecord;
 
 /// A fixed "now", so that times in assertions are exact.
-fn at(seconds: i64) -> DateTime<Utc> {
+pub(super) fn at(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
 }
 
-fn plan(workflow: Value) -> Arc<Plan> {
+pub(super) fn plan(workflow: Value) -> Arc<Plan> {
     let text = workflow.to_string();
     let executors = crate::executor::test_support::accepting_anything(&["noop"]);
     Arc::new(crate::load::load_str(&text, "test.json", &executors).unwrap())
 }
 
-/// A ledger taking over a new run of `workflow`.
-fn new_run(workflow: Value) -> Ledger {
+/// A ledger taking over a new run of `workflow`, judged by `judge`.
+pub(super) fn new_judged_run(workflow: Value, judge: Judge) -> Ledger {
     let plan = plan(workflow);
-    let records = plan
+    let steps = plan
         .steps()
         .iter()
         .map(|step| StepRecord::pending(&step.id))
         .collect();
-    Ledger::take_over(
-        Uuid::now_v7(),
+    let run = Committed {
+        run_id: Uuid::now_v7(),
         plan,
-        json!({"n": 2}),
-        RunState::Pending,
-        at(0),
-        records,
-        1 << 20,
-    )
-    .unwrap()
+        input: json!({"n": 2}),
+        state: RunState::Pending,
+        created_at: at(0),
+        steps,
+        approvals: Vec::new(),
+        recent_starts: Vec::new(),
+    };
+    Ledger::take_over(run, judge, 1 << 20).unwrap()
 }
 
-/// A ledger taking over run `run_id` of `workflow`, running, from `records` (a restart).
-fn resume(run_id: Uuid, workflow: Value, records: Vec<StepRecord>) -> Ledger {
-    let plan = plan(workflow);
-    Ledger::take_over(
+/// A ledger taking over a new run of `workflow`.
+fn new_run(workflow: Value) -> Ledger {
+    new_judged_run(workflow, Judge::default())
+}
+
+/// A ledger taking over run `run_id` of `workflow`, running, from `steps` (a restart).
+fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> Ledger {
+    let run = Committed {
         run_id,
-        plan,
-        json!({}),
-        RunState::Running,
-        at(0),
-        records,
-        1 << 20,
-    )
-    .unwrap()
+        plan: plan(workflow),
+        input: json!({}),
+        state: RunState::Running,
+        created_at: at(0),
+        steps,
+        approvals: Vec::new(),
+        recent_starts: Vec::new(),
+    };
+    Ledger::take_over(run, Judge::default(), 1 << 20).unwrap()
 }
 
 /// The step transitions of a batch as `step: from -> to`.
-fn moves(batch: &Batch) -> Vec<String> {
+pub(super) fn moves(batch: &Batch) -> Vec<String> {
     batch
         .transitions()
         .iter()
@@ -67,7 +73,7 @@ fn moves(batch: &Batch) -> Vec<String> {
         .collect()
 }
 
-fn run_moves(batch: &Batch) -> Vec<(RunState, RunState)> {
+pub(super) fn run_moves(batch: &Batch) -> Vec<(RunState, RunState)> {
     batch
         .transitions()
         .iter()
@@ -78,21 +84,21 @@ fn run_moves(batch: &Batch) -> Vec<(RunState, RunState)> {
         .collect()
 }
 
-fn ids(ledger: &Ledger, starts: &[Start]) -> Vec<String> {
+pub(super) fn ids(ledger: &Ledger, starts: &[Start]) -> Vec<String> {
     starts
         .iter()
         .map(|start| ledger.plan.steps()[start.step].id.clone())
         .collect()
 }
 
-fn done(step: StepIndex, output: Value) -> Input {
+pub(super) fn done(step: StepIndex, output: Value) -> Input {
     Input::Completed {
         step,
         outcome: Outcome::success(output),
     }
 }
 
-fn failed(step: StepIndex, class: ErrorClass, message: &str) -> Input {
+pub(super) fn failed(step: StepIndex, class: ErrorClass, message: &str) -> Input {
     Input::Completed {
         step,
         outcome: Outcome::failure(class, message),
@@ -100,7 +106,7 @@ fn failed(step: StepIndex, class: ErrorClass, message: &str) -> Input {
 }
 
 /// The committed step records a new ledger would read after a restart.
-fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
+pub(super) fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
     (ledger.slots.iter().zip(ledger.plan.steps()))
         .map(|(slot, step)| StepRecord {
             id: step.id.clone(),

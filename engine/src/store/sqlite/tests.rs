@@ -96,6 +96,7 @@ async fn a_lock_held_past_the_busy_timeout_is_reported_as_such_and_commits_nothi
         workflow_hash: "h".into(),
         definition: "{}".into(),
         input: serde_json::json!({}),
+        guard: None,
         steps: vec!["a".into()],
     };
     let holder = LeaseHolder {

@@ -20,11 +20,12 @@ use serde_json::{Map, Value, json};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
+use crate::approval::Approval;
 use crate::event::{Event, EventKind, recorded};
 use crate::executor::ErrorClass;
 use crate::lease::LeaseHolder;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
-use crate::store::NewRun;
+use crate::store::{NewRun, digest};
 
 /// Made once per writer connection: the tables the guards write to.
 pub(super) const PREPARE_GUARDS: &str = "
@@ -47,12 +48,15 @@ macro_rules! create_statements {
         "
 INSERT OR IGNORE INTO workflows (hash, name, definition, created_at)
   VALUES (?1->>'$.create.hash', ?1->>'$.create.name', ?1->>'$.create.definition', ?1->>'$.now');
+INSERT OR IGNORE INTO policies (hash, policy, created_at)
+  SELECT ?1->>'$.create.policy_hash', ?1->>'$.create.policy', ?1->>'$.now'
+  WHERE ?1->>'$.create.policy' IS NOT NULL;
 INSERT INTO runs (id, workflow_hash, workflow_name, state, input, created_at,
-                  lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires)
+                  lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires, policy_hash)
   VALUES (?1->>'$.create.id', ?1->>'$.create.hash', ?1->>'$.create.name', 'pending',
           ?1->>'$.create.input', ?1->>'$.now', ?1->>'$.create.owner',
           ?1->>'$.create.host', ?1->>'$.create.pid', ?1->>'$.create.pid_start',
-          ?1->>'$.create.expires');
+          ?1->>'$.create.expires', ?1->>'$.create.policy_hash');
 INSERT INTO steps (run_id, step_id, position, state)
   SELECT ?1->>'$.create.id', value, key, 'pending' FROM json_each(?1, '$.create.steps');
 INSERT INTO events (run_id, seq, at, to_state)
@@ -91,6 +95,14 @@ INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, det
   SELECT u.value->>'run', u.value->>'seq', ?1->>'$.now', u.value->>'step', u.value->>'from',
          u.value->>'to', u.value->>'attempt', u.value->>'detail'
   FROM json_each(?1, '$.events') AS u;
+INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, verdict, requested_at,
+                                  expires_at, decision, decided_by, reason, decided_at)
+  SELECT u.value->>'run', u.value->>'step', u.value->>'item', u.value->>'hash',
+         u.value->>'verdict', u.value->>'requested_at', u.value->>'expires_at',
+         u.value->>'decision', u.value->>'by', u.value->>'reason', u.value->>'decided_at'
+  FROM json_each(?1, '$.approvals') AS u;
+UPDATE commands SET handled_at = ?1->>'$.now'
+  WHERE id IN (SELECT value FROM json_each(?1, '$.handled'));
 DELETE FROM temp.cairn_guard;
 "
     };
@@ -120,6 +132,26 @@ pub(super) struct Rows<'a> {
     steps: Vec<StepRow<'a>>,
     runs: Vec<RunRow<'a>>,
     events: Vec<EventRow>,
+    approvals: Vec<ApprovalRow<'a>>,
+    handled: &'a [i64],
+}
+
+/// An approval request, or its decision (the row is replaced whole).
+#[derive(Debug, Serialize)]
+struct ApprovalRow<'a> {
+    run: Uuid,
+    step: &'a str,
+    /// -1 for a step's own request.
+    item: i64,
+    hash: &'a str,
+    /// JSON text, stored as is.
+    verdict: String,
+    requested_at: i64,
+    expires_at: i64,
+    decision: Option<&'static str>,
+    by: Option<&'a str>,
+    reason: Option<&'a str>,
+    decided_at: Option<i64>,
 }
 
 /// The last state of a step in a batch, guarded by the state it had before.
@@ -199,6 +231,10 @@ impl<'a> Rows<'a> {
             steps: Vec::new(),
             runs: Vec::new(),
             events: Vec::with_capacity(transitions.len()),
+            approvals: (batch.approvals().iter())
+                .map(|(run, approval)| approval_row(*run, approval))
+                .collect(),
+            handled: batch.handled(),
         };
         let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();
         for transition in transitions {
@@ -325,6 +361,8 @@ pub(super) fn new_run(run: &NewRun, holder: &LeaseHolder, expires: i64) -> Value
         "definition": run.definition, "input": run.input.to_string(), "steps": run.steps,
         "owner": holder.owner, "host": holder.host, "pid": holder.pid,
         "pid_start": holder.pid_start, "expires": expires,
+        "policy": run.guard,
+        "policy_hash": run.guard.as_deref().map(digest),
     })
 }
 
@@ -366,6 +404,23 @@ fn run_row(change: &RunTransition) -> RunRow<'_> {
         error: change.error.as_deref(),
         error_class: change.error_class.map(ErrorClass::as_str),
         ended: change.to.is_terminal(),
+    }
+}
+
+fn approval_row(run: Uuid, approval: &Approval) -> ApprovalRow<'_> {
+    let decision = approval.decision.as_ref();
+    ApprovalRow {
+        run,
+        step: &approval.step_id,
+        item: approval.item.map_or(-1, |item| item as i64),
+        hash: &approval.action_hash,
+        verdict: json!(approval.verdict).to_string(),
+        requested_at: approval.requested_at.timestamp_millis(),
+        expires_at: approval.expires_at.timestamp_millis(),
+        decision: decision.map(|d| if d.approved { "approved" } else { "denied" }),
+        by: decision.map(|d| d.by.as_str()),
+        reason: decision.and_then(|d| d.reason.as_deref()),
+        decided_at: decision.map(|d| d.at.timestamp_millis()),
     }
 }
 

@@ -1,0 +1,62 @@
+//! What other processes ask of a run: rows in the store that the engine driving the run
+//! reads between turns (within a second), and that an engine taking a run over applies
+//! before it dispatches anything.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A request to the engine driving a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Command {
+    /// Let a step (or one item of it) that awaits approval run.
+    Approve(Ruling),
+    /// Deny a step (or one item of it) that awaits approval: the step ends `denied`.
+    Deny(Ruling),
+}
+
+/// A person's decision on a step that awaits approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ruling {
+    /// The step.
+    pub step: String,
+    /// The `for_each` item (`None`: the step, or every item of it that waits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+    /// Who decided.
+    pub by: String,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Command {
+    /// The command's kind as stored: `approve`, `deny`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Approve(_) => "approve",
+            Command::Deny(_) => "deny",
+        }
+    }
+
+    /// The step the command is about, if any.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Command::Approve(ruling) | Command::Deny(ruling) => Some(&ruling.step),
+        }
+    }
+}
+
+/// A command recorded in the store and not handled yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingCommand {
+    /// Its number in the store (handled commands are marked by it).
+    pub id: i64,
+    /// The run it is for.
+    pub run_id: Uuid,
+    /// What it asks.
+    pub command: Command,
+    /// When it was sent.
+    pub created_at: DateTime<Utc>,
+}

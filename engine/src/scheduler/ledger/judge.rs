@@ -1,0 +1,289 @@
+//! The guard's part of starting an attempt: rate limits, the verdict on every action,
+//! approvals (requested, decided, expired) and budgets' facts.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::Ledger;
+use crate::approval::{Approval, ApprovalDecision, action_hash};
+use crate::command::Ruling;
+use crate::error::Result;
+use crate::executor::{Action, ErrorClass, ExecError};
+use crate::guard::{Decision, Facts, RateLimit, Verdict};
+use crate::plan::StepIndex;
+use crate::state::StepState;
+
+/// How long an approval request waits when the guard names no timeout: 24 hours.
+const DEFAULT_APPROVAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// What the guard decided about the actions of one attempt.
+#[derive(Debug)]
+pub(super) enum Judgement {
+    /// The attempt runs; the verdicts to record with its `running` transition.
+    Run(Option<Value>),
+    /// The step did not start: it was denied, or awaits approval (recorded already).
+    Stopped,
+    /// A rate limit holds the step back until then.
+    Held(DateTime<Utc>),
+}
+
+/// Attempt starts per executor within its rate limit's window.
+#[derive(Debug, Default)]
+pub(super) struct Rates {
+    windows: HashMap<String, (RateLimit, VecDeque<DateTime<Utc>>)>,
+}
+
+impl Rates {
+    /// The limits `limits`, with the starts already made (from the history).
+    pub(super) fn new(
+        limits: Vec<RateLimit>,
+        starts: impl Iterator<Item = (String, DateTime<Utc>)>,
+    ) -> Rates {
+        let mut windows: HashMap<String, (RateLimit, VecDeque<DateTime<Utc>>)> = (limits
+            .into_iter())
+        .map(|limit| (limit.executor.clone(), (limit, VecDeque::new())))
+        .collect();
+        for (executor, at) in starts {
+            if let Some((_, window)) = windows.get_mut(&executor) {
+                window.push_back(at);
+            }
+        }
+        Rates { windows }
+    }
+
+    /// When `executor` may start again, if not now.
+    fn held_until(&mut self, executor: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let (limit, window) = self.windows.get_mut(executor)?;
+        let per = chrono::Duration::from_std(limit.per).unwrap_or(chrono::Duration::MAX);
+        while window.front().is_some_and(|&at| at + per <= now) {
+            window.pop_front();
+        }
+        (window.len() >= limit.max as usize).then(|| window.front().map_or(now, |&at| at + per))
+    }
+
+    /// Counts a start of `executor` at `now`.
+    fn count(&mut self, executor: &str, now: DateTime<Utc>) {
+        if let Some((_, window)) = self.windows.get_mut(executor) {
+            window.push_back(now);
+        }
+    }
+}
+
+impl Ledger {
+    /// Judges the actions of an attempt of `step` (one per `for_each` item, whose values
+    /// are `items`). Rewrites their parameters where the guard says so; on a deny or an
+    /// approval request, records the step's transition and returns [`Judgement::Stopped`].
+    pub(super) fn judge(
+        &mut self,
+        step: StepIndex,
+        actions: &mut [Action],
+        items: Option<&[Value]>,
+        now: DateTime<Utc>,
+    ) -> Result<Judgement> {
+        let Some(guard) = self.guard.clone() else {
+            return Ok(Judgement::Run(None));
+        };
+        let executor = self.plan.node(step).executor.clone().unwrap_or_default();
+        if let Some(until) = self.rates.held_until(&executor, now) {
+            return Ok(Judgement::Held(until));
+        }
+        let mut verdicts = Vec::with_capacity(actions.len());
+        let mut waiting = false;
+        for (position, action) in actions.iter_mut().enumerate() {
+            let facts = Facts {
+                item: items.and_then(|items| items.get(position)),
+                id: self.run_id,
+                workflow: &self.plan.workflow().name,
+                input: &self.input,
+                attempts: self.tally.attempts,
+                steps: self.tally.steps,
+                usage: &self.tally.usage,
+                elapsed: (now - self.created_at).to_std().unwrap_or_default(),
+            };
+            let mut verdict = guard.judge(action, &facts);
+            let hash = action_hash(action, self.guard_hash.as_deref());
+            let key = (step, action.item_index);
+            match verdict.effective() {
+                Decision::Deny => {
+                    return self
+                        .deny(step, action.item_index, &verdict)
+                        .map(|()| Judgement::Stopped);
+                }
+                Decision::Approve => match self.approvals.get(&key) {
+                    Some(approval) if approval.action_hash == hash => match &approval.decision {
+                        Some(decision) if decision.approved => {
+                            let by = format!("approved by {}", decision.by);
+                            verdict =
+                                verdict.because("approval", decision.reason.clone().unwrap_or(by));
+                        }
+                        Some(decision) => {
+                            let denied =
+                                Verdict::deny("approval", format!("denied by {}", decision.by));
+                            return self
+                                .deny(step, action.item_index, &denied)
+                                .map(|()| Judgement::Stopped);
+                        }
+                        None => waiting = true,
+                    },
+                    _ => {
+                        let timeout = verdict.approval_timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT);
+                        let timeout =
+                            chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+                        let approval = Approval {
+                            step_id: action.step_id.clone(),
+                            item: action.item_index,
+                            action_hash: hash,
+                            verdict: verdict.clone(),
+                            requested_at: now,
+                            expires_at: now
+                                .checked_add_signed(timeout)
+                                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                            decision: None,
+                        };
+                        self.batch.record_approval(self.run_id, approval.clone());
+                        self.approvals.insert(key, approval);
+                        waiting = true;
+                    }
+                },
+                Decision::Allow => {}
+            }
+            if let Some(params) = verdict.params.take() {
+                action.params = params;
+            }
+            verdicts.push(verdict);
+        }
+        if waiting {
+            let requests: Vec<Value> = (self.approvals.iter())
+                .filter(|((of, _), approval)| *of == step && approval.decision.is_none())
+                .map(|((_, item), approval)| json!({"item": item, "verdict": approval.verdict, "expires_at": approval.expires_at}))
+                .collect();
+            self.set_step(
+                step,
+                StepState::AwaitingApproval,
+                Some(json!({ "approvals": requests })),
+            )?;
+            return Ok(Judgement::Stopped);
+        }
+        self.rates.count(&executor, now);
+        let detail = match (items, verdicts.as_slice()) {
+            (None, [verdict]) => json!({ "verdict": verdict }),
+            _ => json!({ "verdicts": verdicts }),
+        };
+        Ok(Judgement::Run(Some(detail)))
+    }
+
+    /// Ends `step` denied (for one of its `item`s, if given) by `verdict`.
+    fn deny(&mut self, step: StepIndex, item: Option<usize>, verdict: &Verdict) -> Result<()> {
+        let what = item.map_or(String::new(), |item| format!("item {item}: "));
+        let error = ExecError {
+            class: ErrorClass::Denied,
+            message: format!("{what}{}", verdict.explain()),
+        };
+        self.slots[step].error = Some(error.to_string());
+        let detail = json!({ "verdict": verdict, "item": item });
+        self.set_step(step, StepState::Denied, Some(detail))?;
+        self.unfinished -= 1;
+        self.skip_dependents(step)
+    }
+
+    /// A person's ruling on `step` (see [`Command`](crate::Command)): grants or denies its
+    /// requests (one item's, or all that wait), and moves the step on once none waits.
+    pub(super) fn rule(
+        &mut self,
+        ruling: &Ruling,
+        approved: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let Some(step) = self.plan.index_of(&ruling.step) else {
+            tracing::warn!(step = %ruling.step, "a ruling on a step the run does not have");
+            return Ok(());
+        };
+        if self.slots[step].state != StepState::AwaitingApproval {
+            tracing::warn!(step = %ruling.step, "a ruling on a step that does not await approval");
+            return Ok(());
+        }
+        let decision = ApprovalDecision {
+            approved,
+            by: ruling.by.clone(),
+            reason: ruling.reason.clone(),
+            at: now,
+        };
+        self.decide(step, ruling.item, decision)
+    }
+
+    /// Denies the requests that have expired by `now`: an expired request is never granted.
+    pub(super) fn expire_approvals(&mut self, now: DateTime<Utc>) -> Result<()> {
+        let expired: Vec<(StepIndex, Option<usize>)> = (self.approvals.iter())
+            .filter(|(_, approval)| approval.decision.is_none() && approval.expires_at <= now)
+            .map(|(&key, _)| key)
+            .collect();
+        for (step, item) in expired {
+            if self.slots[step].state == StepState::AwaitingApproval {
+                let decision = ApprovalDecision {
+                    approved: false,
+                    by: "cairn".into(),
+                    reason: Some("the approval request expired (approval.timeout)".into()),
+                    at: now,
+                };
+                self.decide(step, item, decision)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// When the earliest undecided approval request expires.
+    pub(super) fn next_expiry(&self) -> Option<DateTime<Utc>> {
+        (self.approvals.values())
+            .filter(|approval| approval.decision.is_none())
+            .map(|approval| approval.expires_at)
+            .min()
+    }
+
+    fn decide(
+        &mut self,
+        step: StepIndex,
+        item: Option<usize>,
+        decision: ApprovalDecision,
+    ) -> Result<()> {
+        let keys: Vec<(StepIndex, Option<usize>)> = (self.approvals.iter())
+            .filter(|((of, of_item), approval)| {
+                *of == step && approval.decision.is_none() && (item.is_none() || *of_item == item)
+            })
+            .map(|(&key, _)| key)
+            .collect();
+        for key in &keys {
+            if let Some(approval) = self.approvals.get_mut(key) {
+                approval.decision = Some(decision.clone());
+                self.batch.record_approval(self.run_id, approval.clone());
+            }
+        }
+        let who = json!({ "by": decision.by, "reason": decision.reason, "items": keys.iter().map(|(_, item)| item).collect::<Vec<_>>() });
+        if !decision.approved {
+            let verdict = Verdict::deny(
+                "approval",
+                format!(
+                    "denied by {}{}",
+                    decision.by,
+                    decision
+                        .reason
+                        .as_ref()
+                        .map_or(String::new(), |reason| format!(": {reason}"))
+                ),
+            );
+            let item = keys.first().and_then(|(_, item)| *item);
+            return self.deny(step, item, &verdict);
+        }
+        let still_waiting = (self.approvals.iter())
+            .any(|((of, _), approval)| *of == step && approval.decision.is_none());
+        if !still_waiting {
+            self.set_step(step, StepState::Ready, Some(json!({ "approved": who })))?;
+            self.ready.push_back(step);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,331 @@
+//! The guard's part of the ledger: verdicts, approvals, budgets' facts and rate limits, with
+//! fake guards and exact times.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::super::tests::{at, done, ids, moves, new_judged_run, plan, records_after};
+use super::super::{Committed, Input, Judge, Ledger};
+use crate::approval::Approval;
+use crate::command::{Command, PendingCommand, Ruling};
+use crate::executor::{Action, ErrorClass};
+use crate::guard::{Facts, Guard, RateLimit, Verdict};
+use crate::state::RunState;
+
+/// Judges by `with.say` (`deny`, `approve`, `audit-deny`), by `for_each` item (`"ask"`
+/// needs approval), and denies the third attempt of the run (a budget of 2).
+#[derive(Debug, Default)]
+struct Fake {
+    rate: Option<RateLimit>,
+}
+
+impl Guard for Fake {
+    fn judge(&self, action: &Action, facts: &Facts<'_>) -> Verdict {
+        if facts.attempts >= 2 {
+            return Verdict::deny("budget.attempts", "2 attempts used");
+        }
+        if facts.item == Some(&json!("ask")) {
+            return Verdict::approve("items", "this item needs a person");
+        }
+        match action.params["say"].as_str() {
+            Some("deny") => Verdict::deny("no", "never"),
+            Some("approve") => Verdict {
+                approval_timeout: Some(Duration::from_secs(60)),
+                ..Verdict::approve("ask", "a person decides")
+            },
+            Some("audit-deny") => Verdict {
+                audit: true,
+                ..Verdict::deny("no", "would be denied")
+            },
+            Some("rewrite") => Verdict {
+                params: Some(json!({"say": "rewritten"})),
+                ..Verdict::allow()
+            },
+            _ => Verdict::allow(),
+        }
+    }
+
+    fn rate_limits(&self) -> Vec<RateLimit> {
+        self.rate.iter().cloned().collect()
+    }
+}
+
+fn judged(workflow: Value) -> Ledger {
+    judged_by(workflow, Fake::default())
+}
+
+fn judged_by(workflow: Value, guard: Fake) -> Ledger {
+    let judge = Judge {
+        guard: Some(Arc::new(guard)),
+        hash: Some("policy".into()),
+    };
+    new_judged_run(workflow, judge)
+}
+
+/// The ids of the steps a turn at `second` starts.
+fn started(ledger: &mut Ledger, second: i64) -> Vec<String> {
+    let starts = ledger.turn(at(second)).unwrap();
+    ids(ledger, &starts)
+}
+
+fn ruling(step: &str, item: Option<usize>) -> Ruling {
+    Ruling {
+        step: step.into(),
+        item,
+        by: "ann".into(),
+        reason: Some("looks right".into()),
+    }
+}
+
+fn command(id: i64, command: Command) -> Input {
+    Input::Command(PendingCommand {
+        id,
+        run_id: uuid::Uuid::nil(),
+        command,
+        created_at: at(0),
+    })
+}
+
+#[test]
+fn a_denied_step_never_starts_its_dependents_are_skipped_and_the_run_fails_denied() {
+    let mut ledger = judged(json!({"name": "g", "steps": [{"pipeline": [
+        {"id": "a", "executor": "noop", "with": {"say": "deny"}},
+        {"id": "b", "executor": "noop"}
+    ]}]}));
+    assert!(ledger.turn(at(0)).unwrap().is_empty());
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        [
+            "a: pending -> ready",
+            "a: ready -> denied",
+            "b: pending -> skipped"
+        ]
+    );
+    let denied = &batch.transitions()[2];
+    let crate::state::Transition::Step(denied) = denied else {
+        panic!()
+    };
+    assert_eq!(
+        denied.detail.as_ref().unwrap()["verdict"]["rules"],
+        json!(["no"])
+    );
+    assert_eq!(denied.error.as_deref(), Some("denied: no: never"));
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::Denied));
+}
+
+#[test]
+fn an_allowed_attempt_records_its_verdict_and_runs_with_the_params_the_guard_gave() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "rewrite"}}
+    ]}));
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(starts[0].actions[0].params, json!({"say": "rewritten"}));
+    let batch = ledger.take_batch();
+    let crate::state::Transition::Step(running) = &batch.transitions()[2] else {
+        panic!()
+    };
+    assert_eq!(
+        running.detail,
+        Some(json!({"verdict": {"decision": "allow"}}))
+    );
+}
+
+#[test]
+fn audit_mode_runs_what_enforce_would_deny_and_records_that_it_would() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "audit-deny"}}
+    ]}));
+    assert_eq!(started(&mut ledger, 0), ["a"]);
+    let batch = ledger.take_batch();
+    let crate::state::Transition::Step(running) = &batch.transitions()[2] else {
+        panic!()
+    };
+    let verdict = &running.detail.as_ref().unwrap()["verdict"];
+    assert_eq!(
+        (&verdict["decision"], &verdict["audit"]),
+        (&json!("deny"), &json!(true))
+    );
+}
+
+#[test]
+fn an_approval_holds_the_step_while_the_rest_goes_on_and_a_ruling_releases_it() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "approve"}},
+        {"id": "b", "executor": "noop"}
+    ]}));
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["b"], "b goes on while a waits");
+    let batch = ledger.take_batch();
+    assert!(moves(&batch).contains(&"a: ready -> awaiting_approval".to_owned()));
+    let [(_, request)] = batch.approvals() else {
+        panic!("one request")
+    };
+    assert_eq!((request.requested_at, request.expires_at), (at(0), at(60)));
+    assert_eq!(ledger.next_wake(), Some(at(60)), "the expiry is a clock");
+
+    ledger
+        .apply(command(7, Command::Approve(ruling("a", None))), at(5))
+        .unwrap();
+    let starts = ledger.turn(at(5)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["a"]);
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: awaiting_approval -> ready", "a: ready -> running"]
+    );
+    assert_eq!(batch.handled(), [7]);
+    assert!(batch.approvals()[0].1.decision.as_ref().unwrap().approved);
+}
+
+#[test]
+fn a_denial_by_a_person_ends_the_step_denied() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger
+        .apply(command(1, Command::Deny(ruling("a", None))), at(5))
+        .unwrap();
+    ledger.turn(at(5)).unwrap();
+    let batch = ledger.take_batch();
+    assert!(moves(&batch).contains(&"a: awaiting_approval -> denied".to_owned()));
+    let report = ledger.report();
+    assert_eq!(report.error_class, Some(ErrorClass::Denied));
+    assert!(report.error.unwrap().contains("denied by ann: looks right"));
+}
+
+#[test]
+fn an_expired_request_is_denied_never_granted() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger.turn(at(59)).unwrap();
+    assert!(ledger.take_batch().is_empty(), "not before its expiry");
+    ledger.turn(at(60)).unwrap();
+    let batch = ledger.take_batch();
+    assert!(moves(&batch).contains(&"a: awaiting_approval -> denied".to_owned()));
+    let decision = batch.approvals()[0].1.decision.clone().unwrap();
+    assert_eq!((decision.approved, decision.by.as_str()), (false, "cairn"));
+    // A ruling that comes too late changes nothing.
+    ledger
+        .apply(command(2, Command::Approve(ruling("a", None))), at(61))
+        .unwrap();
+    assert_eq!(moves(&ledger.take_batch()), Vec::<String>::new());
+}
+
+#[test]
+fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
+    let workflow = json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
+    ]});
+    let mut ledger = judged(workflow.clone());
+    ledger.turn(at(0)).unwrap();
+    let mut request: Approval = ledger.take_batch().approvals()[0].1.clone();
+    let restart = |approvals: Vec<Approval>, records| {
+        let run = Committed {
+            run_id: ledger.run_id,
+            plan: plan(workflow.clone()),
+            input: json!({}),
+            state: RunState::Running,
+            created_at: at(0),
+            steps: records,
+            approvals,
+            recent_starts: Vec::new(),
+        };
+        let judge = Judge {
+            guard: Some(Arc::new(Fake::default())),
+            hash: Some("policy".into()),
+        };
+        Ledger::take_over(run, judge, 1 << 20).unwrap()
+    };
+    // Approved while no engine ran: the next engine runs the step without asking again.
+    request.decision = Some(crate::approval::ApprovalDecision {
+        approved: true,
+        by: "ann".into(),
+        reason: None,
+        at: at(3),
+    });
+    let mut records = records_after(&ledger);
+    records[0].state = crate::state::StepState::Ready;
+    let mut next = restart(vec![request.clone()], records.clone());
+    assert_eq!(started(&mut next, 4), ["a"]);
+    // An approval of another action (another policy, other params) does not count.
+    request.action_hash = "another".into();
+    let mut other = restart(vec![request], records);
+    assert!(other.turn(at(4)).unwrap().is_empty());
+    assert!(moves(&other.take_batch()).contains(&"a: ready -> awaiting_approval".to_owned()));
+}
+
+#[test]
+fn one_for_each_item_can_wait_for_approval_and_be_approved_alone() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "for_each": "${{ ['x', 'ask', 'y'] }}"}
+    ]}));
+    assert!(ledger.turn(at(0)).unwrap().is_empty());
+    let batch = ledger.take_batch();
+    let items: Vec<Option<usize>> = batch.approvals().iter().map(|(_, a)| a.item).collect();
+    assert_eq!(items, [Some(1)]);
+    ledger
+        .apply(command(1, Command::Approve(ruling("a", Some(1)))), at(1))
+        .unwrap();
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(starts[0].actions.len(), 3, "every item runs");
+}
+
+#[test]
+fn the_guard_sees_the_attempts_started_so_far_so_a_budget_holds() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "retry": {"max_attempts": 5, "backoff": "fixed", "initial_delay": "0s"}}
+    ]}));
+    for second in 0..2 {
+        assert_eq!(started(&mut ledger, second), ["a"]);
+        let failure = crate::executor::Outcome::failure(ErrorClass::Transient, "flaky");
+        ledger
+            .apply(
+                Input::Completed {
+                    step: 0,
+                    outcome: failure,
+                },
+                at(second),
+            )
+            .unwrap();
+    }
+    assert!(
+        ledger.turn(at(2)).unwrap().is_empty(),
+        "the third attempt is denied"
+    );
+    let batch = ledger.take_batch();
+    assert!(moves(&batch).contains(&"a: ready -> denied".to_owned()));
+    assert!(ledger.report().error.unwrap().contains("budget.attempts"));
+}
+
+#[test]
+fn a_rate_limit_holds_a_step_ready_until_its_window_has_room() {
+    let rate = RateLimit {
+        executor: "noop".into(),
+        max: 1,
+        per: Duration::from_secs(10),
+    };
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [{"parallel": [
+            {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
+        ]}]}),
+        Fake { rate: Some(rate) },
+    );
+    assert_eq!(started(&mut ledger, 0), ["a"]);
+    ledger.apply(done(0, json!(1)), at(1)).unwrap();
+    assert!(
+        ledger.turn(at(1)).unwrap().is_empty(),
+        "b waits for the window"
+    );
+    assert_eq!(ledger.next_wake(), Some(at(10)));
+    assert_eq!(started(&mut ledger, 10), ["b"]);
+}

@@ -1,0 +1,102 @@
+//! The guard's rows: commands other processes send, and approval requests.
+
+use chrono::Utc;
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+use super::{millis_to_time, parse_json, parse_uuid};
+use crate::approval::{Approval, ApprovalDecision};
+use crate::command::{Command, PendingCommand};
+use crate::error::{Error, Result};
+
+/// Records `command` for `run_id`.
+pub(super) async fn send_command(
+    conn: &mut SqliteConnection,
+    run_id: Uuid,
+    command: &Command,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::to_string(command).expect("a command serializes");
+    sqlx::query(
+        "INSERT INTO commands (run_id, kind, step_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(run_id.to_string())
+    .bind(command.kind())
+    .bind(command.step())
+    .bind(payload)
+    .bind(Utc::now().timestamp_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The commands of `run_id` not handled yet, oldest first.
+pub(super) async fn pending_commands(
+    pool: &SqlitePool,
+    run_id: Uuid,
+) -> Result<Result<Vec<PendingCommand>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, payload, created_at FROM commands
+         WHERE run_id = ? AND handled_at IS NULL ORDER BY id",
+    )
+    .bind(run_id.to_string())
+    .fetch_all(pool)
+    .await?;
+    Ok((rows.iter())
+        .map(|row| {
+            let payload: String = row.get(1);
+            let command = serde_json::from_str(&payload)
+                .map_err(|e| Error::Corrupt(format!("command {payload:?}: {e}")))?;
+            Ok(PendingCommand {
+                id: row.get(0),
+                run_id,
+                command,
+                created_at: millis_to_time(row.get(2)),
+            })
+        })
+        .collect())
+}
+
+/// The approval requests of `run_id` (all of them), or those of every run that wait.
+pub(super) async fn approvals(
+    pool: &SqlitePool,
+    run_id: Option<Uuid>,
+) -> Result<Result<Vec<(Uuid, Approval)>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT run_id, step_id, item, action_hash, verdict, requested_at, expires_at,
+                decision, decided_by, reason, decided_at
+         FROM approvals
+         WHERE (?1 IS NULL AND decision IS NULL) OR run_id = ?1
+         ORDER BY requested_at, run_id, step_id, item",
+    )
+    .bind(run_id.map(|id| id.to_string()))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(approval).collect())
+}
+
+fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<(Uuid, Approval)> {
+    let verdict = parse_json(row.get(4))?;
+    let verdict = serde_json::from_value(verdict)
+        .map_err(|e| Error::Corrupt(format!("stored verdict: {e}")))?;
+    let decision = row
+        .get::<Option<String>, _>(7)
+        .map(|decision| ApprovalDecision {
+            approved: decision == "approved",
+            by: row.get::<Option<String>, _>(8).unwrap_or_default(),
+            reason: row.get(9),
+            at: millis_to_time(row.get::<Option<i64>, _>(10).unwrap_or_default()),
+        });
+    let item: i64 = row.get(2);
+    Ok((
+        parse_uuid(row.get(0))?,
+        Approval {
+            step_id: row.get(1),
+            item: usize::try_from(item).ok(),
+            action_hash: row.get(3),
+            verdict,
+            requested_at: millis_to_time(row.get(5)),
+            expires_at: millis_to_time(row.get(6)),
+            decision,
+        },
+    ))
+}
