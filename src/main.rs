@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod cli {
+    pub(crate) mod approve;
     pub(crate) mod error;
     pub(crate) mod graph;
     pub(crate) mod inspect;
@@ -71,6 +72,12 @@ enum Command {
     Show(cli::inspect::RunArg),
     /// List every transition of a run, in order.
     History(cli::inspect::RunArg),
+    /// Let a step that awaits approval run.
+    Approve(cli::approve::ApproveArgs),
+    /// Deny a step that awaits approval: it ends `denied`.
+    Deny(cli::approve::DenyArgs),
+    /// List the steps that await approval, in every run.
+    Approvals,
 }
 
 fn main() -> ExitCode {
@@ -101,6 +108,9 @@ fn main() -> ExitCode {
         Command::Runs => block_on(cli::inspect::runs(&global)),
         Command::Show(args) => block_on(cli::inspect::show(&args, &global)),
         Command::History(args) => block_on(cli::inspect::history(&args, &global)),
+        Command::Approve(args) => block_on(cli::approve::approve(&args, &global)),
+        Command::Deny(args) => block_on(cli::approve::deny(&args, &global)),
+        Command::Approvals => block_on(cli::approve::approvals(&global)),
     };
     result.unwrap_or_else(|error| cli::error::report(&error))
 }

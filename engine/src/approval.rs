@@ -5,14 +5,17 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::executor::Action;
 use crate::guard::Verdict;
 
 /// One approval request: a step's (or one `for_each` item's) action, and its decision once
 /// made.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Approval {
+    /// The run.
+    pub run_id: Uuid,
     /// The step.
     pub step_id: String,
     /// The `for_each` item, if the action is one.
@@ -30,7 +33,7 @@ pub struct Approval {
 }
 
 /// How an approval request was decided.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApprovalDecision {
     /// Whether the action may run.
     pub approved: bool,

@@ -272,7 +272,7 @@ pub struct Batch {
     steps: HashMap<(Uuid, String), StepState>,
     runs: HashMap<Uuid, RunState>,
     /// Approval requests made or decided by these transitions (upserted by run, step, item).
-    approvals: Vec<(Uuid, Approval)>,
+    approvals: Vec<Approval>,
     /// Commands these transitions carry out, marked handled in the same commit.
     handled: Vec<i64>,
 }
@@ -319,9 +319,9 @@ impl Batch {
         }
     }
 
-    /// Records an approval request of `run`, or its decision, with the transitions.
-    pub fn record_approval(&mut self, run: Uuid, approval: Approval) {
-        self.approvals.push((run, approval));
+    /// Records an approval request, or its decision, with the transitions.
+    pub fn record_approval(&mut self, approval: Approval) {
+        self.approvals.push(approval);
     }
 
     /// Marks command `id` handled in the same commit as the transitions.
@@ -335,7 +335,7 @@ impl Batch {
     }
 
     /// The approval requests made or decided, in order.
-    pub fn approvals(&self) -> &[(Uuid, Approval)] {
+    pub fn approvals(&self) -> &[Approval] {
         &self.approvals
     }
 

@@ -100,7 +100,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>>;
 
     /// The approval requests not decided yet, in every run, oldest first.
-    async fn waiting_approvals(&self) -> Result<Vec<(Uuid, Approval)>>;
+    async fn waiting_approvals(&self) -> Result<Vec<Approval>>;
 
     /// When attempts of `run_id` started since `since`, with their step ids, oldest first
     /// (from the history: what rate limits count).

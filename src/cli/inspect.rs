@@ -131,7 +131,7 @@ pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, 
 }
 
 /// An engine over the existing database, for reading: a missing one is not created.
-async fn open(global: &Global) -> Result<Engine, EngineError> {
+pub(crate) async fn open(global: &Global) -> Result<Engine, EngineError> {
     Engine::builder(&global.db)
         .create_database(false)
         .busy_timeout(global.busy_timeout)

@@ -4,7 +4,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_engine::{Durability, Engine, RunHandle, RunReport, RunState};
+use cairn_engine::{Durability, Engine, Event, RunHandle, RunReport, RunState};
+use tokio::sync::broadcast;
 use serde_json::Value;
 
 use super::error::{Error, exit_code_of};
@@ -154,10 +155,12 @@ async fn finish(
     global: &Global,
 ) -> Result<ExitCode, Error> {
     eprintln!("run {}", handle.id());
+    let notices = tokio::spawn(announce_approvals(handle.events(), global.db.clone()));
     let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
     let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
     let report = handle.wait().await;
     stop.abort();
+    notices.abort();
     if let Some(display) = display {
         display.abort();
         let _ = display.await;
@@ -171,6 +174,33 @@ async fn finish(
     }
     print_report(&report, global)?;
     Ok(exit_code_of(report.state))
+}
+
+/// Tells the person at the terminal which steps await their approval, and the commands
+/// that decide.
+async fn announce_approvals(mut events: broadcast::Receiver<Event>, db: PathBuf) {
+    let db = match db.to_str() {
+        Some("cairn.db") => String::new(),
+        _ => format!("--db {} ", db.display()),
+    };
+    while let Ok(event) = events.recv().await {
+        let (Some(step), "awaiting_approval") = (event.step_id(), event.to()) else {
+            continue;
+        };
+        let run = event.run_id;
+        let requests = (event.detail.as_ref())
+            .and_then(|detail| detail["approvals"].as_array().cloned())
+            .unwrap_or_default();
+        for request in requests {
+            let item = request["item"]
+                .as_u64()
+                .map_or(String::new(), |item| format!(" --item {item}"));
+            let reasons = request["verdict"]["reasons"].to_string();
+            eprintln!(
+                "step {step}{item} awaits approval ({reasons}); decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
+            );
+        }
+    }
 }
 
 fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {

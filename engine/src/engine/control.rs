@@ -64,7 +64,7 @@ impl Engine {
     }
 
     /// The approval requests that wait for a decision, in every run, oldest first.
-    pub async fn approvals(&self) -> Result<Vec<(Uuid, Approval)>> {
+    pub async fn approvals(&self) -> Result<Vec<Approval>> {
         self.inner.store.waiting_approvals().await
     }
 }

@@ -170,6 +170,7 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
 
     let now = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
     let mut approval = Approval {
+        run_id: run,
         step_id: "a".into(),
         item: Some(3),
         action_hash: "h".into(),
@@ -184,13 +185,13 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
         StepState::Ready,
         StepState::AwaitingApproval,
     )]);
-    first.record_approval(run, approval.clone());
+    first.record_approval(approval.clone());
     first.mark_handled(pending[0].id);
     store.commit("me", &first).await.unwrap();
     assert_eq!(store.approvals(run).await.unwrap(), [approval.clone()]);
     assert_eq!(
         store.waiting_approvals().await.unwrap(),
-        [(run, approval.clone())]
+        [approval.clone()]
     );
     let left = store.pending_commands(run).await.unwrap();
     assert_eq!(left.len(), 1, "the handled command is gone");
@@ -208,7 +209,7 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
         StepState::AwaitingApproval,
         StepState::Ready,
     )]);
-    second.record_approval(run, approval.clone());
+    second.record_approval(approval.clone());
     store.commit("me", &second).await.unwrap();
     assert_eq!(
         store.approvals(run).await.unwrap(),

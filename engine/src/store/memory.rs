@@ -148,8 +148,8 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
         run.events.push(event.clone());
         events.push(event);
     }
-    for (run_id, approval) in batch.approvals() {
-        if let Some(run) = runs.get_mut(run_id) {
+    for approval in batch.approvals() {
+        if let Some(run) = runs.get_mut(&approval.run_id) {
             let key = (approval.step_id.clone(), approval.item);
             run.approvals.insert(key, approval.clone());
         }
@@ -388,16 +388,14 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn waiting_approvals(&self) -> Result<Vec<(Uuid, Approval)>> {
+    async fn waiting_approvals(&self) -> Result<Vec<Approval>> {
         let runs = self.runs.lock().await;
-        let mut waiting: Vec<(Uuid, Approval)> = (runs.values())
-            .flat_map(|run| {
-                (run.approvals.values())
-                    .filter(|approval| approval.decision.is_none())
-                    .map(|approval| (run.record.id, approval.clone()))
-            })
+        let mut waiting: Vec<Approval> = (runs.values())
+            .flat_map(|run| run.approvals.values())
+            .filter(|approval| approval.decision.is_none())
+            .cloned()
             .collect();
-        waiting.sort_by_key(|(run, approval)| (approval.requested_at, *run));
+        waiting.sort_by(|a, b| (a.requested_at, a.run_id).cmp(&(b.requested_at, b.run_id)));
         Ok(waiting)
     }
 

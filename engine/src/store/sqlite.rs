@@ -441,11 +441,10 @@ impl Store for SqliteStore {
 
     async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>> {
         let rows = guard::approvals(&self.reads, Some(run_id)).await;
-        let rows = rows.map_err(self.fail())?;
-        Ok(rows?.into_iter().map(|(_, approval)| approval).collect())
+        rows.map_err(self.fail())?
     }
 
-    async fn waiting_approvals(&self) -> Result<Vec<(Uuid, Approval)>> {
+    async fn waiting_approvals(&self) -> Result<Vec<Approval>> {
         let rows = guard::approvals(&self.reads, None).await;
         rows.map_err(self.fail())?
     }

@@ -132,6 +132,7 @@ impl Ledger {
                         let timeout =
                             chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
                         let approval = Approval {
+                            run_id: self.run_id,
                             step_id: action.step_id.clone(),
                             item: action.item_index,
                             action_hash: hash,
@@ -142,7 +143,7 @@ impl Ledger {
                                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
                             decision: None,
                         };
-                        self.batch.record_approval(self.run_id, approval.clone());
+                        self.batch.record_approval(approval.clone());
                         self.approvals.insert(key, approval);
                         waiting = true;
                     }
@@ -256,7 +257,7 @@ impl Ledger {
         for key in &keys {
             if let Some(approval) = self.approvals.get_mut(key) {
                 approval.decision = Some(decision.clone());
-                self.batch.record_approval(self.run_id, approval.clone());
+                self.batch.record_approval(approval.clone());
             }
         }
         let who = json!({ "by": decision.by, "reason": decision.reason, "items": keys.iter().map(|(_, item)| item).collect::<Vec<_>>() });

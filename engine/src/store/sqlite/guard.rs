@@ -60,7 +60,7 @@ pub(super) async fn pending_commands(
 pub(super) async fn approvals(
     pool: &SqlitePool,
     run_id: Option<Uuid>,
-) -> Result<Result<Vec<(Uuid, Approval)>>, sqlx::Error> {
+) -> Result<Result<Vec<Approval>>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT run_id, step_id, item, action_hash, verdict, requested_at, expires_at,
                 decision, decided_by, reason, decided_at
@@ -74,7 +74,7 @@ pub(super) async fn approvals(
     Ok(rows.iter().map(approval).collect())
 }
 
-fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<(Uuid, Approval)> {
+fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
     let verdict = parse_json(row.get(4))?;
     let verdict = serde_json::from_value(verdict)
         .map_err(|e| Error::Corrupt(format!("stored verdict: {e}")))?;
@@ -87,16 +87,14 @@ fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<(Uuid, Approval)> {
             at: millis_to_time(row.get::<Option<i64>, _>(10).unwrap_or_default()),
         });
     let item: i64 = row.get(2);
-    Ok((
-        parse_uuid(row.get(0))?,
-        Approval {
-            step_id: row.get(1),
-            item: usize::try_from(item).ok(),
-            action_hash: row.get(3),
-            verdict,
-            requested_at: millis_to_time(row.get(5)),
-            expires_at: millis_to_time(row.get(6)),
-            decision,
-        },
-    ))
+    Ok(Approval {
+        run_id: parse_uuid(row.get(0))?,
+        step_id: row.get(1),
+        item: usize::try_from(item).ok(),
+        action_hash: row.get(3),
+        verdict,
+        requested_at: millis_to_time(row.get(5)),
+        expires_at: millis_to_time(row.get(6)),
+        decision,
+    })
 }

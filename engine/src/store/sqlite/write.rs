@@ -232,7 +232,7 @@ impl<'a> Rows<'a> {
             runs: Vec::new(),
             events: Vec::with_capacity(transitions.len()),
             approvals: (batch.approvals().iter())
-                .map(|(run, approval)| approval_row(*run, approval))
+                .map(approval_row)
                 .collect(),
             handled: batch.handled(),
         };
@@ -407,10 +407,10 @@ fn run_row(change: &RunTransition) -> RunRow<'_> {
     }
 }
 
-fn approval_row(run: Uuid, approval: &Approval) -> ApprovalRow<'_> {
+fn approval_row(approval: &Approval) -> ApprovalRow<'_> {
     let decision = approval.decision.as_ref();
     ApprovalRow {
-        run,
+        run: approval.run_id,
         step: &approval.step_id,
         item: approval.item.map_or(-1, |item| item as i64),
         hash: &approval.action_hash,

@@ -162,7 +162,7 @@ fn an_approval_holds_the_step_while_the_rest_goes_on_and_a_ruling_releases_it() 
     assert_eq!(ids(&ledger, &starts), ["b"], "b goes on while a waits");
     let batch = ledger.take_batch();
     assert!(moves(&batch).contains(&"a: ready -> awaiting_approval".to_owned()));
-    let [(_, request)] = batch.approvals() else {
+    let [request] = batch.approvals() else {
         panic!("one request")
     };
     assert_eq!((request.requested_at, request.expires_at), (at(0), at(60)));
@@ -179,7 +179,7 @@ fn an_approval_holds_the_step_while_the_rest_goes_on_and_a_ruling_releases_it() 
         ["a: awaiting_approval -> ready", "a: ready -> running"]
     );
     assert_eq!(batch.handled(), [7]);
-    assert!(batch.approvals()[0].1.decision.as_ref().unwrap().approved);
+    assert!(batch.approvals()[0].decision.as_ref().unwrap().approved);
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn an_expired_request_is_denied_never_granted() {
     ledger.turn(at(60)).unwrap();
     let batch = ledger.take_batch();
     assert!(moves(&batch).contains(&"a: awaiting_approval -> denied".to_owned()));
-    let decision = batch.approvals()[0].1.decision.clone().unwrap();
+    let decision = batch.approvals()[0].decision.clone().unwrap();
     assert_eq!((decision.approved, decision.by.as_str()), (false, "cairn"));
     // A ruling that comes too late changes nothing.
     ledger
@@ -228,7 +228,7 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
     ]});
     let mut ledger = judged(workflow.clone());
     ledger.turn(at(0)).unwrap();
-    let mut request: Approval = ledger.take_batch().approvals()[0].1.clone();
+    let mut request: Approval = ledger.take_batch().approvals()[0].clone();
     let restart = |approvals: Vec<Approval>, records| {
         let run = Committed {
             run_id: ledger.run_id,
@@ -271,7 +271,7 @@ fn one_for_each_item_can_wait_for_approval_and_be_approved_alone() {
     ]}));
     assert!(ledger.turn(at(0)).unwrap().is_empty());
     let batch = ledger.take_batch();
-    let items: Vec<Option<usize>> = batch.approvals().iter().map(|(_, a)| a.item).collect();
+    let items: Vec<Option<usize>> = batch.approvals().iter().map(|a| a.item).collect();
     assert_eq!(items, [Some(1)]);
     ledger
         .apply(command(1, Command::Approve(ruling("a", Some(1)))), at(1))

@@ -1,0 +1,271 @@
+//! The policy guard through the real binary: what it denies never spawns, every attempt is
+//! judged, budgets hold, approvals survive a crash and reach a live engine, audit mode runs
+//! everything, and a bad policy writes nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use serde_json::{Value, json};
+
+use super::scratch::Scratch;
+use crate::finish;
+
+/// A process step running `script` under `sh -c`, with the marker directory as `$MARKS`.
+fn step(id: &str, script: &str, scratch: &Scratch) -> Value {
+    json!({
+        "id": id,
+        "executor": "process",
+        "with": {
+            "command": ["sh", "-c", script],
+            "env": {"MARKS": scratch.marks().to_str().unwrap()}
+        }
+    })
+}
+
+fn policy(scratch: &Scratch, policy: Value) -> PathBuf {
+    scratch.write("policy.json", &policy)
+}
+
+fn workflow(scratch: &Scratch, steps: Value) -> PathBuf {
+    scratch.write("wf.json", &json!({"name": "guarded", "steps": steps}))
+}
+
+/// A file in the marker directory that a denied command would delete.
+fn keep(scratch: &Scratch) -> PathBuf {
+    let keep = scratch.marks().join("keep");
+    std::fs::write(&keep, "precious").unwrap();
+    keep
+}
+
+/// The history's events of `step` entering `to`.
+fn entering(history: &Value, step: &str, to: &str) -> Vec<Value> {
+    (history.as_array().unwrap().iter())
+        .filter(|event| event["step"] == step && event["to"] == to)
+        .cloned()
+        .collect()
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn a_denied_command_never_spawns_and_the_denial_is_on_record() {
+    let scratch = Scratch::new();
+    let keep = keep(&scratch);
+    let policy = policy(&scratch, json!({"commands": {"deny": [["rm"], ["curl"]]}}));
+    let script = format!("echo hi && /bin/rm {}", keep.display());
+    let workflow = workflow(
+        &scratch,
+        json!([{"pipeline": [
+            step("clean", &script, &scratch),
+            step("after", "echo ran >> \"$MARKS/after\"", &scratch)
+        ]}]),
+    );
+    let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    assert!(keep.exists(), "the denied command never ran");
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][0]["state"], "denied");
+    assert_eq!(show["steps"][1]["state"], "skipped");
+    assert!(show["error"].as_str().unwrap().contains("denied"), "{show}");
+    let history = scratch.json(&["history", &run, "--json"]);
+    let denied = entering(&history, "clean", "denied");
+    let verdict = &denied[0]["detail"]["verdict"];
+    assert_eq!(verdict["decision"], "deny", "{verdict}");
+    assert!(verdict["rules"].to_string().contains("commands"), "{verdict}");
+    let text = scratch.cairn(&["history", &run]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("deny"));
+}
+
+#[test]
+fn each_for_each_item_and_each_retried_attempt_is_judged() {
+    let scratch = Scratch::new();
+    let keep = keep(&scratch);
+    let policy = policy(&scratch, json!({"commands": {"deny": [["rm"]]}}));
+    let items = json!([["echo", "a"], ["rm", path(&keep)], ["echo", "c"]]);
+    let workflow = workflow(
+        &scratch,
+        json!([
+            {"id": "items", "executor": "process", "for_each": format!("${{{{ {items} }}}}"),
+             "with": {"command": "${{ item }}"}},
+            {"id": "flaky", "executor": "process",
+             "retry": {"max_attempts": 2, "backoff": "fixed", "initial_delay": "0s"},
+             "with": {"command": ["sh", "-c", "echo ran >> \"$MARKS/flaky\"; exit 1"],
+                      "env": {"MARKS": path(&scratch.marks())}}}
+        ]),
+    );
+    let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    assert!(keep.exists(), "the denied item never ran");
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][0]["state"], "denied");
+    assert!(show["steps"][0]["error"].as_str().unwrap().contains("item 1"));
+    assert_eq!(scratch.executions()["flaky"], 2);
+    let history = scratch.json(&["history", &run, "--json"]);
+    let attempts = entering(&history, "flaky", "running");
+    assert_eq!(attempts.len(), 2);
+    for attempt in attempts {
+        assert_eq!(attempt["detail"]["verdict"]["decision"], "allow", "{attempt}");
+    }
+}
+
+#[test]
+fn a_budget_of_n_attempts_runs_exactly_n_and_denies_the_next() {
+    let scratch = Scratch::new();
+    let policy = policy(&scratch, json!({"budgets": {"attempts": 3}}));
+    let workflow = workflow(
+        &scratch,
+        json!([{"id": "flaky", "executor": "process",
+                "retry": {"max_attempts": 10, "backoff": "fixed", "initial_delay": "0s"},
+                "with": {"command": ["sh", "-c", "echo ran >> \"$MARKS/flaky\"; exit 1"],
+                         "env": {"MARKS": path(&scratch.marks())}}}]),
+    );
+    let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    assert_eq!(scratch.executions()["flaky"], 3);
+    let history = scratch.json(&["history", &run, "--json"]);
+    let denied = entering(&history, "flaky", "denied");
+    assert_eq!(denied.len(), 1);
+    assert!(denied[0]["detail"]["verdict"]["rules"].to_string().contains("budget.attempts"));
+}
+
+/// A policy that holds step `deploy` for approval (with `extra` keys), and a workflow whose
+/// `deploy` leaves a marker and whose `build` runs freely.
+fn approval_setup(scratch: &Scratch, extra: Value) -> (PathBuf, PathBuf) {
+    let mut policy = json!({"rules": [{"id": "deploys", "effect": "approve",
+        "reason": "deploys need a person", "when": "action.step == 'deploy'"}]});
+    policy.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let policy = self::policy(scratch, policy);
+    let workflow = workflow(
+        scratch,
+        json!([
+            step("deploy", "echo ran >> \"$MARKS/deploy\"", scratch),
+            step("build", "echo ran >> \"$MARKS/build\"", scratch)
+        ]),
+    );
+    (policy, workflow)
+}
+
+/// Starts `cairn run` in the background and waits until `deploy` awaits approval.
+fn start_awaiting(scratch: &Scratch, policy: &Path, workflow: &Path) -> (Child, String) {
+    let mut child = scratch
+        .command(&["run", path(workflow), "--policy", path(policy), "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let show = scratch.wait_for_show(&mut child, |show| {
+        show["steps"][0]["state"] == "awaiting_approval"
+    });
+    (child, show["id"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
+    let scratch = Scratch::new();
+    let (policy, workflow) = approval_setup(&scratch, json!({}));
+    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!scratch.executions().contains_key("deploy"));
+
+    let waiting = scratch.json(&["approvals", "--json"]);
+    assert_eq!(waiting[0]["step_id"], "deploy", "{waiting}");
+    let approve = scratch.cairn(&["approve", &run, "deploy", "--reason", "ship it", "--by", "ann"]);
+    assert!(approve.status.success(), "{}", String::from_utf8_lossy(&approve.stderr));
+    let resumed = scratch.cairn(&["resume", &run]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(scratch.executions()["deploy"], 1);
+    let history = scratch.json(&["history", &run, "--json"]);
+    let approved = entering(&history, "deploy", "ready");
+    let by = &approved.last().unwrap()["detail"]["approved"];
+    assert_eq!((&by["by"], &by["reason"]), (&json!("ann"), &json!("ship it")));
+    assert_eq!(scratch.json(&["approvals", "--json"]), json!([]));
+}
+
+#[test]
+fn a_denial_from_another_process_ends_a_live_runs_step() {
+    let scratch = Scratch::new();
+    let (policy, workflow) = approval_setup(&scratch, json!({}));
+    let (child, run) = start_awaiting(&scratch, &policy, &workflow);
+    let deny = scratch.cairn(&["deny", &run, "deploy", "--reason", "not today"]);
+    assert!(deny.status.success(), "{}", String::from_utf8_lossy(&deny.stderr));
+    let output = finish(child, "cairn run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("approve {run} deploy")), "{stderr}");
+    assert!(!scratch.executions().contains_key("deploy"));
+    assert_eq!(scratch.executions()["build"], 1, "the rest of the run went on");
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][0]["state"], "denied");
+    assert!(show["steps"][0]["error"].as_str().unwrap().contains("not today"));
+}
+
+#[test]
+fn an_approval_nobody_gives_expires_denied_and_the_command_never_runs() {
+    let scratch = Scratch::new();
+    let (policy, workflow) = approval_setup(&scratch, json!({"approval": {"timeout": "2s"}}));
+    let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    assert!(!scratch.executions().contains_key("deploy"));
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][0]["state"], "denied");
+    assert!(show["steps"][0]["error"].as_str().unwrap().contains("expired"));
+    let history = scratch.json(&["history", &run, "--json"]);
+    let asked = &entering(&history, "deploy", "awaiting_approval")[0];
+    let denied = &entering(&history, "deploy", "denied")[0];
+    let (asked, denied) = (asked["at"].as_str().unwrap(), denied["at"].as_str().unwrap());
+    let elapsed = chrono::DateTime::parse_from_rfc3339(denied).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(asked).unwrap();
+    assert!(elapsed >= chrono::Duration::seconds(2), "not before its expiry");
+}
+
+#[test]
+fn audit_mode_runs_everything_and_records_what_enforce_would_deny() {
+    let scratch = Scratch::new();
+    let keep = keep(&scratch);
+    let policy = policy(&scratch, json!({"mode": "audit", "commands": {"deny": [["rm"]]}}));
+    let workflow = workflow(
+        &scratch,
+        json!([{"id": "clean", "executor": "process", "with": {"command": ["rm", path(&keep)]}}]),
+    );
+    let run = scratch.run(&workflow, &["--policy", path(&policy)], 0);
+    assert!(!keep.exists(), "audit mode ran it");
+    let history = scratch.json(&["history", &run, "--json"]);
+    let verdict = &entering(&history, "clean", "running")[0]["detail"]["verdict"];
+    assert_eq!((&verdict["decision"], &verdict["audit"]), (&json!("deny"), &json!(true)));
+}
+
+#[test]
+fn a_bad_policy_is_refused_with_its_pointer_and_writes_no_run() {
+    let scratch = Scratch::new();
+    let workflow = workflow(&scratch, json!([step("a", "true", &scratch)]));
+    let cases = [
+        ("{\"commands\": ", "policy.json:1:"),
+        ("{\"comands\": {}}", "did you mean `commands`"),
+        (r#"{"rules": [{"id": "r", "effect": "deny", "reason": "x", "when": "action.("}]}"#, "/rules/0/when"),
+        (r#"{"approval": {"timeout": "soon"}}"#, "/approval/timeout"),
+        (
+            r#"{"commands": {"deny": [["rm"]]}, "tests": [{"action": {"executor": "process", "params": {"command": ["rm", "x"]}}, "expect": "allow"}]}"#,
+            "/tests/0",
+        ),
+    ];
+    for (text, expected) in cases {
+        let policy = scratch.dir.path().join("policy.json");
+        std::fs::write(&policy, text).unwrap();
+        let output = scratch.cairn(&["run", path(&workflow), "--policy", path(&policy)]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+        assert!(!scratch.db().exists(), "{text}: no database written");
+    }
+}
+
+#[test]
+fn ld_preload_in_env_is_denied_under_an_env_allow_list() {
+    let scratch = Scratch::new();
+    let policy = policy(&scratch, json!({"env": ["MARKS", "LANG"]}));
+    let mut preload = step("preload", "echo ran >> \"$MARKS/preload\"", &scratch);
+    preload["with"]["env"]["LD_PRELOAD"] = json!("/tmp/evil.so");
+    let workflow = workflow(&scratch, json!([preload]));
+    scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    assert!(!scratch.executions().contains_key("preload"));
+}
