@@ -166,7 +166,7 @@ fn help_command(cli: Cli) -> &'static str {
 }
 
 /// The version of `cli` the preset was checked against.
-pub(super) fn checked_version(cli: Cli) -> &'static str {
+fn checked_version(cli: Cli) -> &'static str {
     match cli {
         Cli::Claude => "claude 2.1.197",
         Cli::Codex => "codex-cli 0.171.0",
