@@ -8,6 +8,7 @@ mod cli {
 }
 
 mod run {
+    mod agents;
     mod bad_input;
     mod durable;
     mod executors;

@@ -1,19 +1,24 @@
 //! The `agent` executor: a coding-agent CLI run as a process with a prompt.
 
+mod cause;
+mod limit;
+mod outcome;
 mod params;
 mod report;
 #[cfg(test)]
 mod tests;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use cairn_engine::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome};
-use serde_json::json;
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use tokio::time::Instant;
 
-use self::params::{AgentParams, Cli};
+use self::limit::Limit;
+pub use self::limit::{AGENT_TIMEOUT_ENV, DEFAULT_AGENT_TIMEOUT};
+use self::outcome::Attempt;
+use self::params::AgentParams;
 use crate::ProcessExecutor;
-
-/// How much of an unreadable stdout a [`ErrorClass::BadOutput`] message quotes.
-const QUOTE: usize = 200;
 
 /// Runs a coding-agent CLI (Claude Code, Codex, opencode, or a command of your own) with a
 /// prompt, and reads its answer, token usage and cost. The step's `with`:
@@ -26,18 +31,19 @@ const QUOTE: usize = 200;
 /// | `args` | array of extra arguments, placed after the preset's flags and before the prompt (after the command for `custom`) |
 /// | `command` | `custom` only, required there: the argv, with `{prompt}` (and optionally `{model}`) where they go |
 /// | `program` | the executable to run instead of the preset's (or `command[0]`): a path, or a name looked up on `PATH` |
-/// | `env` | object of strings added to the environment |
+/// | `env` | object of strings added to the environment (API keys go here) |
 /// | `cwd` | working directory (the repository the agent works in); must exist |
 /// | `kill_grace` | duration between SIGTERM and SIGKILL |
 ///
-/// The presets run each CLI in its documented non-interactive JSON mode (`--` ends the
-/// options, so a prompt may start with `-`):
+/// The presets run each CLI in its non-interactive JSON mode, as claude 2.1.197, codex-cli
+/// 0.171.0 and opencode 1.18.33 accept it (`--` ends the options, so a prompt may start
+/// with `-`):
 ///
 /// | `cli` | argv | stdout |
 /// | --- | --- | --- |
-/// | `claude` | `claude -p --output-format json [--model M] [args] -- <prompt>` | one JSON object: `type: "result"`, `is_error`, `result`, `total_cost_usd`, `usage` |
-/// | `codex` | `codex exec --json [--model M] [args] -- <prompt>` | JSONL events: `item.completed` (`agent_message`), `turn.completed` (`usage`), `turn.failed`, `error` |
-/// | `opencode` | `opencode run --format json [--model M] [args] <prompt>` | JSONL events: `text`, `step_finish` (`tokens`, `cost`), `error` |
+/// | `claude` | `claude -p --output-format stream-json --verbose [--model M] [args] -- <prompt>` | JSONL ending with `type: "result"`: `is_error`, `result`, `total_cost_usd`, `usage` |
+/// | `codex` | `codex exec --json [--model M] [args] -- <prompt>` | JSONL events: `item.completed` (`agent_message`), `turn.completed` (`usage`) or `turn.failed`; `error` events are reconnects it goes on from |
+/// | `opencode` | `opencode run --format json [--model M] [args] -- <prompt>` | JSONL events: `text`, `step_finish` (`tokens`, `cost`), `error`; no `done` |
 /// | `custom` | `command` with `{prompt}` and `{model}` replaced, then `args` | JSON (read like Claude's result object when it has its fields) or text |
 ///
 /// `{prompt}` is a plain placeholder rather than a `${{ }}` template because the engine
@@ -46,9 +52,10 @@ const QUOTE: usize = 200;
 /// exact `{prompt}` and `{model}` are replaced.
 ///
 /// The output is `{"text": <the final answer>, "raw": <the last JSON object the CLI
-/// printed, or null>}`: for claude, `raw` is its result object; for codex and opencode, the
-/// stream's last event; for custom, stdout parsed as JSON (`null` when it is text, and
-/// `text` is then stdout without trailing whitespace).
+/// printed, or null>, "warnings": [<errors the CLI reported and went on from>]}`: for
+/// claude, `raw` is its result object; for codex and opencode, the stream's last event; for
+/// custom, stdout parsed as JSON (`null` when it is text, and `text` is then stdout without
+/// trailing whitespace).
 ///
 /// Usage and cost land in [`Outcome::usage`], even when the attempt fails, where the CLI
 /// reports them. `input_tokens` counts the whole prompt, cached or not (Claude's and
@@ -57,21 +64,28 @@ const QUOTE: usize = 200;
 /// is Claude's `total_cost_usd` and the sum of opencode's step costs. Codex reports no
 /// cost: it stays 0.
 ///
-/// The CLI runs through the [`ProcessExecutor`] (see there for the process group,
-/// timeouts, the stdout cap and the environment allow-list). Nothing is written to its
-/// stdin, which is closed at once: these CLIs add piped stdin to the prompt. The
-/// environment is the allow-list (`PATH`, `HOME`, `LANG`, `TZ` by default: a CLI logged
-/// in under `HOME` works) plus `with.env`: pass API keys there, or widen the allow-list
-/// with [`AgentExecutor::with_process`]. Each CLI's permission flags (what it may edit or
-/// run unattended, such as `--permission-mode acceptEdits` for claude or `--full-auto`
-/// and `--skip-git-repo-check` for codex) are the step's to give in `args`.
+/// The CLI runs through the [`ProcessExecutor`] (see there for the process group, the
+/// stdout cap and the environment allow-list). Nothing is written to its stdin, which is
+/// closed at once: these CLIs add piped stdin to the prompt, and codex and opencode wait
+/// for its end. The environment is the allow-list (`PATH`, `HOME`, `LANG`, `TZ` by
+/// default: a CLI logged in under `HOME` works) plus `with.env`: pass API keys there, or
+/// widen the allow-list with [`AgentExecutor::with_process`]. Each CLI's permission flags
+/// (what it may edit or run unattended, such as `--permission-mode acceptEdits` for claude
+/// or `--sandbox workspace-write` for codex) are the step's to give in `args`.
+///
+/// Every attempt has a time limit: the step's `timeout`, else the executor's default
+/// ([`DEFAULT_AGENT_TIMEOUT`], 30 minutes; [`AGENT_TIMEOUT_ENV`] or
+/// [`AgentExecutor::timeout`] change it, `"none"` / `None` removes it). Offline, codex
+/// never exits. A timed-out attempt's message ends with what the CLI last reported.
 ///
 /// | failure | class |
 /// | --- | --- |
-/// | bad `with` | [`ErrorClass::BadParams`] |
+/// | bad `with`, or a bad [`AGENT_TIMEOUT_ENV`] | [`ErrorClass::BadParams`] |
+/// | the CLI refused its arguments, is not logged in or has no valid key; codex outside a git repository | [`ErrorClass::BadParams`] (not retried), naming the cause and the fix |
+/// | the CLI could not reach its API (network, overload) | [`ErrorClass::Transient`] (retryable) |
 /// | CLI not found or not executable | [`ErrorClass::SpawnFailed`], naming the CLI and `with.program` |
-/// | non-zero exit | [`ErrorClass::ExitCode`] (retryable), with the error the CLI reported and the stderr tail |
-/// | exit 0 but the CLI reported an error (`is_error`, `turn.failed`, `error`) | [`ErrorClass::Transient`] (retryable) |
+/// | any other non-zero exit | [`ErrorClass::ExitCode`] (retryable), with the error the CLI reported and the stderr tail |
+/// | any other error reported with exit 0 (`is_error`, `turn.failed`, `error`) | [`ErrorClass::Transient`] (retryable) |
 /// | exit 0 with no final answer in stdout, or stdout not UTF-8 | [`ErrorClass::BadOutput`] |
 /// | timeout, cancellation, stdout past the cap | as for `process` |
 ///
@@ -82,7 +96,7 @@ const QUOTE: usize = 200;
 ///
 /// # #[tokio::main]
 /// # async fn main() {
-/// // The fake `claude` in examples/agents prints what `claude -p --output-format json` does.
+/// // The fake `claude` in examples/agents prints what `claude -p --output-format stream-json` does.
 /// let fake = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/agents/claude");
 /// let run_id = uuid::Uuid::now_v7();
 /// let action = Action {
@@ -102,66 +116,72 @@ const QUOTE: usize = 200;
 /// assert!(outcome.usage.cost_usd > 0.0);
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AgentExecutor {
     process: ProcessExecutor,
+    timeout: Limit,
+}
+
+impl Default for AgentExecutor {
+    fn default() -> Self {
+        AgentExecutor::with_process(ProcessExecutor::default())
+    }
 }
 
 impl AgentExecutor {
-    /// The executor running CLIs with the [`ProcessExecutor`]'s defaults.
+    /// The executor running CLIs with the [`ProcessExecutor`]'s defaults, and the default
+    /// time limit from [`AGENT_TIMEOUT_ENV`] when set, else [`DEFAULT_AGENT_TIMEOUT`] (a
+    /// bad [`AGENT_TIMEOUT_ENV`] fails each attempt with [`ErrorClass::BadParams`]).
     pub fn new() -> Self {
         AgentExecutor::default()
     }
 
     /// The executor running CLIs with `process`: its stdout cap, stderr tail, kill grace and
     /// environment allow-list (add `ANTHROPIC_API_KEY` or `OPENAI_API_KEY` there to pass the
-    /// engine's key through).
+    /// engine's key through); the default time limit as for [`AgentExecutor::new`].
     pub fn with_process(process: ProcessExecutor) -> Self {
-        AgentExecutor { process }
+        AgentExecutor {
+            process,
+            timeout: limit::from_env(),
+        }
+    }
+
+    /// Limits each attempt of a step with no `timeout` to `limit`; `None` for no limit.
+    pub fn timeout(mut self, limit: Option<Duration>) -> Self {
+        self.timeout = Ok(limit);
+        self
     }
 
     /// Runs one attempt with checked parameters.
     async fn run(&self, action: &Action, params: &AgentParams, ctx: &ExecContext) -> Outcome {
-        let (mut outcome, stdout) = (self.process)
-            .execute_raw(action, params.process_params(), ctx)
+        let default_limit = match (&self.timeout, ctx.deadline) {
+            (_, Some(_)) | (Ok(None), None) => None,
+            (Ok(Some(limit)), None) => Some(*limit),
+            (Err(message), None) => return Outcome::failure(ErrorClass::BadParams, message),
+        };
+        let mut ctx = ctx.clone();
+        if let Some(limit) = default_limit {
+            ctx.deadline = Some(Instant::now() + limit);
+        }
+        let (outcome, stdout) = (self.process)
+            .execute_raw(action, params.process_params(), &ctx)
             .await;
-        let cli = params.cli.name();
-        let (stdout, utf8) = match String::from_utf8(stdout) {
-            Ok(text) => (text, true),
-            Err(error) => (
-                String::from_utf8_lossy(error.as_bytes()).into_owned(),
-                false,
-            ),
+        let attempt = Attempt {
+            params,
+            default_limit,
+            withheld: self.withheld(params),
         };
-        let report = report::read(params.cli, &stdout);
-        outcome.usage = report.usage;
-        outcome.result = match outcome.result {
-            Err(mut error) => {
-                match (error.class, &report.error) {
-                    (ErrorClass::SpawnFailed, _) => {
-                        error.message = spawn_message(params, &error.message)
-                    }
-                    (ErrorClass::ExitCode, Some(reported)) => {
-                        error.message = format!("{}; {cli} reported: {reported}", error.message);
-                    }
-                    _ => {}
-                }
-                Err(error)
-            }
-            Ok(_) if !utf8 => failure(
-                ErrorClass::BadOutput,
-                format!("`{cli}` wrote stdout that is not UTF-8"),
-            ),
-            Ok(_) => match (report.error, report.text) {
-                (Some(reported), _) => failure(
-                    ErrorClass::Transient,
-                    format!("`{cli}` reported an error: {reported}"),
-                ),
-                (None, Some(text)) => Ok(json!({"text": text, "raw": report.raw})),
-                (None, None) => failure(ErrorClass::BadOutput, no_answer(params.cli, &stdout)),
-            },
-        };
-        outcome
+        attempt.conclude(outcome, stdout)
+    }
+
+    /// The CLI's credential variables that are set in cairn's environment but reach the
+    /// step neither through its `with.env` nor through the allow-list.
+    fn withheld(&self, params: &AgentParams) -> Vec<&'static str> {
+        let (variables, _) = cause::credentials(params.cli);
+        (variables.iter().copied())
+            .filter(|name| std::env::var_os(name).is_some())
+            .filter(|name| !params.env.contains_key(*name) && !self.process.passes(name))
+            .collect()
     }
 }
 
@@ -177,46 +197,4 @@ impl Executor for AgentExecutor {
             Err(message) => Outcome::failure(ErrorClass::BadParams, message),
         }
     }
-}
-
-/// A failed result of class `class`.
-fn failure<T>(class: ErrorClass, message: String) -> Result<T, ExecError> {
-    Err(ExecError { class, message })
-}
-
-/// The message of a CLI that could not be started: what failed, and how to point at it.
-fn spawn_message(params: &AgentParams, message: &str) -> String {
-    match (params.cli, &params.program) {
-        (Cli::Custom, _) => format!(
-            "cannot start the custom agent command: {message}; check `with.command` (or `with.program`)"
-        ),
-        (cli, Some(_)) => format!(
-            "cannot start the {} CLI: {message}; check `with.program`",
-            cli.name()
-        ),
-        (cli, None) => format!(
-            "cannot start the {name} CLI: {message}; install `{name}` on the PATH the step sees, or set `with.program` to its path",
-            name = cli.name()
-        ),
-    }
-}
-
-/// The message of a successful exit whose stdout holds no answer.
-fn no_answer(cli: Cli, stdout: &str) -> String {
-    let expected = match cli {
-        Cli::Claude => "a JSON object with \"type\": \"result\"",
-        Cli::Codex => "an `item.completed` event with an `agent_message`",
-        Cli::Opencode => "a `text` event",
-        Cli::Custom => "an answer",
-    };
-    let mut end = stdout.len().min(QUOTE);
-    while !stdout.is_char_boundary(end) {
-        end -= 1;
-    }
-    let more = if end < stdout.len() { "…" } else { "" };
-    format!(
-        "`{}` exited successfully but printed no final answer (expected {expected}); stdout: {:?}{more}",
-        cli.name(),
-        &stdout[..end]
-    )
 }

@@ -62,7 +62,7 @@ use std::sync::Arc;
 use cairn_engine::Executors;
 
 #[doc(inline)]
-pub use crate::agent::AgentExecutor;
+pub use crate::agent::{AGENT_TIMEOUT_ENV, AgentExecutor, DEFAULT_AGENT_TIMEOUT};
 #[doc(inline)]
 pub use crate::function::FunctionExecutor;
 #[doc(inline)]

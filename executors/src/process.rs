@@ -157,6 +157,11 @@ impl ProcessExecutor {
         self
     }
 
+    /// Whether the engine's variable `name` passes the allow-list.
+    pub(crate) fn passes(&self, name: &str) -> bool {
+        self.env_allow.iter().any(|allowed| allowed == name)
+    }
+
     /// The command to spawn: argv, environment, cwd, pipes, process group.
     fn command(&self, action: &Action, params: &ProcessParams) -> Command {
         let inherited: Vec<(&String, OsString)> = (self.env_allow.iter())

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::scratch::{Scratch, states};
 
 /// Whether `pid` is gone: missing from /proc, or a zombie (dead, awaiting its reaping by init).
-fn gone(pid: i32) -> bool {
+pub(super) fn gone(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return true;
     };

@@ -20,7 +20,8 @@ pub(super) const MODEL: &str = "{model}";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub(super) enum Cli {
-    /// Claude Code: `claude -p --output-format json`, one JSON result object.
+    /// Claude Code: `claude -p --output-format stream-json --verbose`, JSONL ending with a
+    /// `result` object.
     Claude,
     /// OpenAI Codex: `codex exec --json`, a JSONL event stream.
     Codex,
@@ -137,7 +138,18 @@ impl AgentParams {
         let mut argv: Vec<String> = Vec::new();
         match self.cli {
             Cli::Claude => {
-                argv.extend(["claude", "-p", "--output-format", "json"].map(str::to_owned));
+                // stream-json (which needs --verbose) prints as it goes: progress, and what a
+                // killed claude had said.
+                argv.extend(
+                    [
+                        "claude",
+                        "-p",
+                        "--output-format",
+                        "stream-json",
+                        "--verbose",
+                    ]
+                    .map(str::to_owned),
+                );
                 model(&mut argv);
                 argv.extend(self.args.iter().cloned());
                 argv.extend(["--".to_owned(), self.prompt.clone()]);
@@ -152,7 +164,7 @@ impl AgentParams {
                 argv.extend(["opencode", "run", "--format", "json"].map(str::to_owned));
                 model(&mut argv);
                 argv.extend(self.args.iter().cloned());
-                argv.push(self.prompt.clone());
+                argv.extend(["--".to_owned(), self.prompt.clone()]);
             }
             Cli::Custom => {
                 let model = self.model.as_deref().unwrap_or_default();
@@ -205,7 +217,8 @@ mod tests {
                 "claude",
                 "-p",
                 "--output-format",
-                "json",
+                "stream-json",
+                "--verbose",
                 "--model",
                 "sonnet",
                 "--",
@@ -213,12 +226,22 @@ mod tests {
             ]
         );
         assert_eq!(
-            argv(json!({"cli": "codex", "prompt": "-fix it", "args": ["--full-auto"]})),
-            ["codex", "exec", "--json", "--full-auto", "--", "-fix it"]
+            argv(
+                json!({"cli": "codex", "prompt": "-fix it", "args": ["--sandbox", "workspace-write"]})
+            ),
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--sandbox",
+                "workspace-write",
+                "--",
+                "-fix it"
+            ]
         );
         assert_eq!(
             argv(
-                json!({"cli": "opencode", "prompt": "fix it", "model": "anthropic/claude-sonnet-4-5",
+                json!({"cli": "opencode", "prompt": "-fix it", "model": "anthropic/claude-sonnet-4-5",
                         "program": "/opt/opencode"})
             ),
             [
@@ -228,7 +251,8 @@ mod tests {
                 "json",
                 "--model",
                 "anthropic/claude-sonnet-4-5",
-                "fix it"
+                "--",
+                "-fix it"
             ]
         );
     }
@@ -254,7 +278,8 @@ mod tests {
                 "claude",
                 "-p",
                 "--output-format",
-                "json",
+                "stream-json",
+                "--verbose",
                 "--model",
                 "m",
                 "--",

@@ -1,0 +1,187 @@
+//! The step's outcome from what a CLI did: how its process ended and what it printed.
+
+use std::time::Duration;
+
+use cairn_engine::{ErrorClass, ExecError, Outcome};
+use serde_json::json;
+
+use super::cause::Cause;
+use super::limit::AGENT_TIMEOUT_ENV;
+use super::params::{AgentParams, Cli};
+use super::report::{self, Report};
+
+/// How much of an unreadable stdout a [`ErrorClass::BadOutput`] message quotes.
+const QUOTE: usize = 200;
+
+/// One attempt of an agent step, as far as judging its end goes.
+#[derive(Debug)]
+pub(super) struct Attempt<'a> {
+    /// The step's parameters.
+    pub(super) params: &'a AgentParams,
+    /// The executor's default time limit, when the attempt ran under it (the step has no
+    /// `timeout`).
+    pub(super) default_limit: Option<Duration>,
+    /// The CLI's credential variables set in cairn's environment that the step does not get.
+    pub(super) withheld: Vec<&'static str>,
+}
+
+impl Attempt<'_> {
+    /// The step's outcome from the process executor's `outcome` of the CLI and its `stdout`.
+    /// The CLI succeeded when it exited 0 with an answer and reported no failure; errors it
+    /// went on from are kept as the output's `warnings`.
+    pub(super) fn conclude(&self, mut outcome: Outcome, stdout: Vec<u8>) -> Outcome {
+        let cli = self.params.cli;
+        let (stdout, utf8) = match String::from_utf8(stdout) {
+            Ok(text) => (text, true),
+            Err(error) => (
+                String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                false,
+            ),
+        };
+        let report = report::read(cli, &stdout);
+        outcome.usage = report.usage.clone();
+        let stderr = outcome.log_tail.as_deref().unwrap_or_default();
+        outcome.result = match outcome.result {
+            Err(error) => Err(self.failed(error, &report, stderr)),
+            Ok(_) if !utf8 => Err(ExecError {
+                class: ErrorClass::BadOutput,
+                message: format!("`{}` wrote stdout that is not UTF-8", cli.name()),
+            }),
+            Ok(_) => match (&report.error, &report.text) {
+                (Some(reported), _) => Err(self.reported(reported)),
+                (None, Some(text)) => Ok(json!({
+                    "text": text, "raw": report.raw, "warnings": report.warnings,
+                })),
+                (None, None) => Err(ExecError {
+                    class: ErrorClass::BadOutput,
+                    message: no_answer(cli, &stdout, &report),
+                }),
+            },
+        };
+        outcome
+    }
+
+    /// The error of an attempt whose process failed (`error`), with what the CLI said.
+    fn failed(&self, mut error: ExecError, report: &Report, stderr: &str) -> ExecError {
+        let cli = self.params.cli;
+        match error.class {
+            ErrorClass::SpawnFailed => error.message = spawn_message(self.params, &error.message),
+            ErrorClass::Timeout => {
+                if let Some(limit) = self.default_limit {
+                    error.message.push_str(&format!(
+                        " after {}, the agent executor's default limit for a step with no `timeout` (give the step a `timeout`, or set {AGENT_TIMEOUT_ENV})",
+                        humantime::format_duration(limit)
+                    ));
+                }
+                if let Some(last) = report.last_problem() {
+                    error
+                        .message
+                        .push_str(&format!("; {} last reported: {last}", cli.name()));
+                }
+            }
+            ErrorClass::ExitCode => {
+                let last = report.last_problem();
+                match Cause::of(&[last.unwrap_or_default(), stderr]) {
+                    Some(cause) => {
+                        let said = said(last, stderr);
+                        error.message = format!(
+                            "{}; {}",
+                            cause.explain(cli, &said, &self.withheld),
+                            error.message
+                        );
+                        error.class = cause.class();
+                    }
+                    None => {
+                        if let Some(last) = last {
+                            error
+                                .message
+                                .push_str(&format!("; {} reported: {last}", cli.name()));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        error
+    }
+
+    /// The error of a CLI that exited 0 but reported a failure.
+    fn reported(&self, reported: &str) -> ExecError {
+        let cli = self.params.cli;
+        match Cause::of(&[reported]) {
+            Some(cause) => ExecError {
+                class: cause.class(),
+                message: cause.explain(cli, reported, &self.withheld),
+            },
+            None => ExecError {
+                class: ErrorClass::Transient,
+                message: format!("`{}` reported an error: {reported}", cli.name()),
+            },
+        }
+    }
+}
+
+/// What the CLI said about its failure, in a few words: what it reported, else the first
+/// line of its stderr that speaks of an error.
+fn said(reported: Option<&str>, stderr: &str) -> String {
+    if let Some(reported) = reported {
+        return reported.to_owned();
+    }
+    // opencode (yargs) prints its help, and no error, for an argument it refuses.
+    if stderr.contains("Positionals:") {
+        return "it printed its usage".to_owned();
+    }
+    let lines = || {
+        stderr
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+    };
+    if let Some(line) = lines().find(|line| line.to_lowercase().contains("error")) {
+        return line.to_owned();
+    }
+    (lines().find(|line| !line.starts_with("WARNING")))
+        .unwrap_or("no reason given")
+        .to_owned()
+}
+
+/// The message of a CLI that could not be started: what failed, and how to point at it.
+fn spawn_message(params: &AgentParams, message: &str) -> String {
+    match (params.cli, &params.program) {
+        (Cli::Custom, _) => format!(
+            "cannot start the custom agent command: {message}; check `with.command` (or `with.program`)"
+        ),
+        (cli, Some(_)) => format!(
+            "cannot start the {} CLI: {message}; check `with.program`",
+            cli.name()
+        ),
+        (cli, None) => format!(
+            "cannot start the {name} CLI: {message}; install `{name}` on the PATH the step sees, or set `with.program` to its path",
+            name = cli.name()
+        ),
+    }
+}
+
+/// The message of a successful exit whose stdout holds no answer.
+fn no_answer(cli: Cli, stdout: &str, report: &Report) -> String {
+    let expected = match cli {
+        Cli::Claude => "a JSON object with \"type\": \"result\"",
+        Cli::Codex => "an `item.completed` event with an `agent_message`",
+        Cli::Opencode => "a `text` event",
+        Cli::Custom => "an answer",
+    };
+    let mut end = stdout.len().min(QUOTE);
+    while !stdout.is_char_boundary(end) {
+        end -= 1;
+    }
+    let more = if end < stdout.len() { "…" } else { "" };
+    let mut message = format!(
+        "`{}` exited successfully but printed no final answer (expected {expected}); stdout: {:?}{more}",
+        cli.name(),
+        &stdout[..end]
+    );
+    if let Some(last) = report.last_problem() {
+        message.push_str(&format!("; it last reported: {last}"));
+    }
+    message
+}

@@ -1,0 +1,102 @@
+//! Codex's output: `codex exec --json` prints JSONL events: `thread.started`,
+//! `turn.started`, `item.started` / `item.updated` / `item.completed` (an `agent_message`
+//! item carries the answer in `text`, an `error` item a warning in `message`), then
+//! `turn.completed` with `usage: {input_tokens, cached_input_tokens, output_tokens}` or
+//! `turn.failed` with `error.message`. An `error` event is *not* the end of the turn:
+//! codex 0.171 prints one for each reconnect (`Reconnecting... 2/5 ...`, `Reconnecting...
+//! waiting for network ...`) and goes on; only `turn.failed` or a non-zero exit is a failure.
+//! Codex reports no cost.
+
+use super::{Report, count, events, message};
+
+/// Reads codex's stdout.
+pub(super) fn read(stdout: &str) -> Report {
+    let mut report = Report::default();
+    for event in events(stdout) {
+        let item = &event["item"];
+        match event["type"].as_str().unwrap_or_default() {
+            "item.completed" if item["type"] == "agent_message" => {
+                report.text = item["text"].as_str().map(str::to_owned);
+            }
+            "item.completed" if item["type"] == "error" => report.warn(message(&item["message"])),
+            "turn.completed" => {
+                // `input_tokens` already includes `cached_input_tokens`.
+                let usage = &event["usage"];
+                report.usage.input_tokens += count(&usage["input_tokens"]);
+                report.usage.output_tokens += count(&usage["output_tokens"]);
+            }
+            "turn.failed" => report.error = Some(message(&event["error"]["message"])),
+            "error" => report.warn(message(&event["message"])),
+            _ => {}
+        }
+        report.raw = event;
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read;
+
+    #[test]
+    fn reconnects_then_an_answer_are_a_success_with_warnings() {
+        let report = read(include_str!(
+            "../fixtures/codex-reconnect-then-success.jsonl"
+        ));
+        assert_eq!(report.text.as_deref(), Some("Hi!"));
+        assert_eq!(report.error, None);
+        assert_eq!(
+            (report.usage.input_tokens, report.usage.output_tokens),
+            (2946, 7)
+        );
+        assert_eq!(report.warnings.len(), 1);
+        assert!(report.warnings[0].starts_with("Reconnecting... 2/5"));
+        assert_eq!(report.raw["type"], "turn.completed");
+
+        let report = read(include_str!(
+            "../fixtures/codex-warning-item-then-success.jsonl"
+        ));
+        assert_eq!(report.text.as_deref(), Some("Hi!"));
+        assert!(report.warnings[0].starts_with("Model metadata for `gpt-5` not found"));
+    }
+
+    #[test]
+    fn offline_codex_reports_no_failure_but_its_last_warning_says_why() {
+        let report = read(include_str!("../fixtures/codex-json-gitrepo.stdout"));
+        assert_eq!(
+            (report.error.as_deref(), report.text.as_deref()),
+            (None, None)
+        );
+        assert_eq!(
+            report.last_problem(),
+            Some("Reconnecting... waiting for network (Connection failed: error sending request)")
+        );
+        // Eight "waiting for network" lines in a row are kept once.
+        assert_eq!(report.warnings.len(), 6);
+    }
+
+    #[test]
+    fn a_failed_turn_is_the_failure() {
+        let report = read(concat!(
+            r#"{"type":"error","message":"Reconnecting... 2/5"}"#,
+            "\n",
+            r#"{"type":"turn.failed","error":{"message":"stream disconnected"}}"#
+        ));
+        assert_eq!(report.error.as_deref(), Some("stream disconnected"));
+    }
+
+    #[test]
+    fn a_stream_cut_short_still_gives_its_usage() {
+        let stdout = concat!(
+            r#"{"type":"turn.completed","usage":{"input_tokens":10,"cached_input_tokens":4,"output_tokens":2}}"#,
+            "\n",
+            r#"{"type":"item.completed","item":{"id":"#
+        );
+        let report = read(stdout);
+        assert_eq!(
+            (report.usage.input_tokens, report.usage.output_tokens),
+            (10, 2)
+        );
+        assert_eq!(report.text, None);
+    }
+}

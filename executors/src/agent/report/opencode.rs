@@ -1,0 +1,84 @@
+//! opencode's output: `opencode run --format json` prints JSONL events `{type, timestamp,
+//! sessionID, ...}`: `step_start`, `text` (`part.text`), `tool_use`, `reasoning`,
+//! `step_finish` (`part.cost`, `part.tokens: {input, output, reasoning, cache: {read,
+//! write}}`) and `error` (`error: {name, data: {message, isRetryable?}}`). opencode 1.18.33
+//! prints no `done` event: the end of the stream and the exit code end the run.
+
+use super::{Report, count, events, message};
+
+/// Reads opencode's stdout. The answer is the text of the last step that has text; tokens
+/// and cost are summed over the steps, cache reads and writes counted as input and
+/// reasoning as output.
+pub(super) fn read(stdout: &str) -> Report {
+    let mut report = Report::default();
+    let mut step_text: Vec<String> = Vec::new();
+    let mut errors = Vec::new();
+    for event in events(stdout) {
+        match event["type"].as_str().unwrap_or_default() {
+            "step_start" => step_text.clear(),
+            "text" => {
+                if let Some(text) = event["part"]["text"].as_str() {
+                    step_text.push(text.to_owned());
+                    report.text = Some(step_text.join("\n"));
+                }
+            }
+            "step_finish" => {
+                let (part, tokens) = (&event["part"], &event["part"]["tokens"]);
+                report.usage.input_tokens += count(&tokens["input"])
+                    + count(&tokens["cache"]["read"])
+                    + count(&tokens["cache"]["write"]);
+                report.usage.output_tokens +=
+                    count(&tokens["output"]) + count(&tokens["reasoning"]);
+                report.usage.cost_usd += part["cost"].as_f64().unwrap_or(0.0);
+            }
+            "error" => {
+                let error = &event["error"];
+                let text = (error["data"]["message"].as_str())
+                    .or_else(|| error["message"].as_str())
+                    .map_or_else(|| message(&error["name"]), str::to_owned);
+                errors.push(match error["name"].as_str() {
+                    Some(name) => format!("{name}: {text}"),
+                    None => text,
+                });
+            }
+            _ => {}
+        }
+        report.raw = event;
+    }
+    report.error = (!errors.is_empty()).then(|| errors.join("; "));
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read;
+
+    #[test]
+    fn a_stream_without_done_is_read_to_its_end() {
+        let report = read(include_str!("../fixtures/opencode-success.jsonl"));
+        assert_eq!(report.text.as_deref(), Some("Hi!"));
+        assert_eq!(report.error, None);
+        assert_eq!(report.usage.input_tokens, 100 + 2000 + 10);
+        assert_eq!(report.usage.output_tokens, 5 + 3);
+        assert_eq!(report.usage.cost_usd, 0.0012);
+        assert_eq!(report.raw["type"], "step_finish");
+    }
+
+    #[test]
+    fn an_error_event_is_the_failure_with_its_name() {
+        let report = read(include_str!("../fixtures/opencode-json.stdout"));
+        assert_eq!(
+            report.error.as_deref(),
+            Some(
+                "APIError: Cannot connect to API: Unable to connect. Is the computer able to access the url?"
+            )
+        );
+        let report = read(include_str!("../fixtures/opencode-model.stdout"));
+        assert!(
+            report
+                .error
+                .unwrap()
+                .starts_with("UnknownError: Unexpected server error")
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! The real CLIs' recorded outputs (fixtures/) judged as the executor judges a process's end.
+
+use cairn_engine::{ErrorClass, Outcome};
+use serde_json::{Value, json};
+
+use crate::agent::outcome::Attempt;
+use crate::agent::params::AgentParams;
+use crate::test_support::action;
+
+/// The outcome of `cli` that printed `stdout` and ended as `process` (the process
+/// executor's outcome), with `withheld` credential variables.
+fn judge(cli: &str, process: Outcome, stdout: &str, withheld: Vec<&'static str>) -> Outcome {
+    let params = AgentParams::parse(&action("agent", json!({"cli": cli, "prompt": "say hi"})))
+        .expect("valid parameters");
+    let attempt = Attempt {
+        params: &params,
+        default_limit: None,
+        withheld,
+    };
+    attempt.conclude(process, stdout.as_bytes().to_vec())
+}
+
+/// The process executor's outcome of a CLI that exited with `code`, having printed `stderr`.
+fn exited(cli: &str, code: i32, stderr: &str) -> Outcome {
+    let mut outcome = match code {
+        0 => Outcome::success(Value::Null),
+        code => Outcome::failure(
+            ErrorClass::ExitCode,
+            format!("`{cli}` exited with code {code}"),
+        ),
+    };
+    outcome.log_tail = (!stderr.is_empty()).then(|| stderr.to_owned());
+    outcome
+}
+
+#[test]
+fn codex_reconnecting_then_answering_succeeds_with_its_answer_and_usage() {
+    let stdout = include_str!("../fixtures/codex-reconnect-then-success.jsonl");
+    let outcome = judge("codex", exited("codex", 0, ""), stdout, vec![]);
+    let output = outcome.result.expect("a success");
+    assert_eq!(output["text"], "Hi!");
+    assert_eq!(output["raw"]["type"], "turn.completed");
+    assert!(
+        output["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Reconnecting... 2/5")
+    );
+    assert_eq!(
+        (outcome.usage.input_tokens, outcome.usage.output_tokens),
+        (2946, 7)
+    );
+}
+
+#[test]
+fn codex_offline_exiting_1_is_transient_naming_the_network() {
+    let stdout = include_str!("../fixtures/codex-json-gitrepo.stdout");
+    let stderr = include_str!("../fixtures/codex-json-gitrepo.stderr");
+    let outcome = judge("codex", exited("codex", 1, stderr), stdout, vec![]);
+    let error = outcome.result.expect_err("a failure");
+    assert_eq!(error.class, ErrorClass::Transient);
+    assert!(
+        error.message.starts_with("`codex` could not reach its API (Reconnecting... waiting for network (Connection failed: error sending request))"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn claude_not_logged_in_is_not_retryable_and_names_the_withheld_key() {
+    for stdout in [
+        include_str!("../fixtures/claude-json.stdout"),
+        include_str!("../fixtures/claude-streamjson-verbose.stdout"),
+    ] {
+        let outcome = judge(
+            "claude",
+            exited("claude", 1, ""),
+            stdout,
+            vec!["ANTHROPIC_API_KEY"],
+        );
+        let error = outcome.result.expect_err("a failure");
+        assert_eq!(error.class, ErrorClass::BadParams);
+        assert!(!error.class.is_retryable());
+        let message = &error.message;
+        assert!(message.starts_with("`claude` has no valid credentials (Not logged in · Please run /login): ANTHROPIC_API_KEY is set in cairn's environment, but a step's environment is cleared"), "{message}");
+        assert!(
+            message.contains("pass it in `with.env` or add it to the executor's allow-list"),
+            "{message}"
+        );
+        assert!(message.contains("not retried"), "{message}");
+    }
+}
+
+#[test]
+fn claude_without_network_is_transient() {
+    let stdout = include_str!("../fixtures/claude-key-json.stdout");
+    let error = judge("claude", exited("claude", 1, ""), stdout, vec![])
+        .result
+        .unwrap_err();
+    assert_eq!(error.class, ErrorClass::Transient);
+}
+
+#[test]
+fn refused_command_lines_are_not_retryable() {
+    for (cli, code, stderr, said) in [
+        (
+            "claude",
+            1,
+            include_str!("../fixtures/claude-streamjson-noverbose.stderr"),
+            "Error: When using --print, --output-format=stream-json requires --verbose",
+        ),
+        (
+            "codex",
+            2,
+            include_str!("../fixtures/codex-fullauto.stderr"),
+            "error: unexpected argument '--full-auto' found",
+        ),
+        (
+            "opencode",
+            1,
+            include_str!("../fixtures/opencode-dashprompt.stderr"),
+            "it printed its usage",
+        ),
+    ] {
+        let error = judge(cli, exited(cli, code, stderr), "", vec![])
+            .result
+            .unwrap_err();
+        assert_eq!(error.class, ErrorClass::BadParams, "{cli}");
+        let expected = format!("`{cli}` refused its command line ({said})");
+        assert!(error.message.starts_with(&expected), "{}", error.message);
+    }
+    let stderr = include_str!("../fixtures/codex-json-nogit.stderr");
+    let error = judge("codex", exited("codex", 1, stderr), "", vec![])
+        .result
+        .unwrap_err();
+    assert_eq!(error.class, ErrorClass::BadParams);
+    assert!(
+        error.message.contains("--skip-git-repo-check"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn opencode_without_done_succeeds_and_its_errors_fail() {
+    let stdout = include_str!("../fixtures/opencode-success.jsonl");
+    let outcome = judge("opencode", exited("opencode", 0, ""), stdout, vec![]);
+    assert_eq!(outcome.result.expect("a success")["text"], "Hi!");
+    assert_eq!(outcome.usage.cost_usd, 0.0012);
+
+    let stdout = include_str!("../fixtures/opencode-json.stdout");
+    let error = judge("opencode", exited("opencode", 1, ""), stdout, vec![])
+        .result
+        .unwrap_err();
+    assert_eq!(error.class, ErrorClass::Transient);
+
+    // An unknown server error: retryable as any failed exit, with what opencode said.
+    let stdout = include_str!("../fixtures/opencode-model.stdout");
+    let error = judge("opencode", exited("opencode", 1, ""), stdout, vec![])
+        .result
+        .unwrap_err();
+    assert_eq!(error.class, ErrorClass::ExitCode);
+    assert!(error.message.ends_with("opencode reported: UnknownError: Unexpected server error. Check server logs for details."), "{}", error.message);
+}

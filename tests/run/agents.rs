@@ -1,0 +1,201 @@
+//! Agent steps through the real binary against the fake CLIs in examples/agents/, in each
+//! case recorded from the real CLIs: what `cairn show --json` says, how often the CLI ran,
+//! and that nothing is left running.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+
+use super::orphans::gone;
+use super::scratch::Scratch;
+use crate::finish;
+
+/// The fake `cli`.
+fn fake(cli: &str) -> String {
+    format!("{}/examples/agents/{cli}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A one-step workflow running the fake `cli` with `with` added to its parameters, `step`
+/// added to the step, and a file where the fake counts its calls.
+fn workflow(scratch: &Scratch, cli: &str, with: Value, step: Value) -> (PathBuf, PathBuf) {
+    let calls = scratch.dir.path().join("calls");
+    let mut params = json!({"cli": cli, "program": fake(cli), "prompt": "What is 6 x 7?",
+                            "env": {"FAKE_AGENT_CALLS": calls}});
+    merge(&mut params, with);
+    let mut node = json!({"id": "ask", "executor": "agent", "with": params});
+    merge(&mut node, step);
+    let file = scratch.write("agent.json", &json!({"name": "agent", "steps": [node]}));
+    (file, calls)
+}
+
+/// `extra`'s keys set in `value`, objects merged key by key.
+fn merge(value: &mut Value, extra: Value) {
+    match (value, extra) {
+        (Value::Object(value), Value::Object(extra)) => {
+            for (key, item) in extra {
+                merge(value.entry(key).or_insert(Value::Null), item);
+            }
+        }
+        (value, extra) => *value = extra,
+    }
+}
+
+/// Runs `workflow` with cairn's environment plus `env`; checks the exit code and returns
+/// `cairn show --json` of the run's one step.
+fn run(scratch: &Scratch, workflow: &Path, env: &[(&str, &str)], code: i32) -> Value {
+    let args = ["run", workflow.to_str().unwrap(), "--json"];
+    let child = scratch
+        .command(&args)
+        .env_remove("CAIRN_AGENT_TIMEOUT")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = finish(child, "cairn run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let show = scratch.json(&["show", report["id"].as_str().unwrap(), "--json"]);
+    show["steps"][0].clone()
+}
+
+/// How many times the fake ran.
+fn calls(file: &Path) -> usize {
+    std::fs::read_to_string(file).map_or(0, |calls| calls.lines().count())
+}
+
+/// The step's error, `class: message`.
+fn error(step: &Value) -> &str {
+    step["error"].as_str().expect("an error")
+}
+
+/// Retries that would run the step three times if its failure were retryable.
+fn retries() -> Value {
+    json!({"retry": {"max_attempts": 3, "initial_delay": "10ms", "backoff": "fixed"}})
+}
+
+#[test]
+fn agent_claude_not_logged_in_runs_once_and_says_how_to_pass_the_key() {
+    let scratch = Scratch::new();
+    let with = json!({"env": {"FAKE_AGENT_CASE": "not-logged-in"}});
+    let (workflow, calls_file) = workflow(&scratch, "claude", with, retries());
+    // The key is in cairn's environment, not in the step's.
+    let step = run(&scratch, &workflow, &[("ANTHROPIC_API_KEY", "sk-test")], 1);
+    assert_eq!(
+        (step["state"].as_str(), step["attempt"].as_u64()),
+        (Some("failed"), Some(1))
+    );
+    assert_eq!(calls(&calls_file), 1, "no retry can log claude in");
+    let error = error(&step);
+    assert!(
+        error.starts_with("bad_params: `claude` has no valid credentials (Not logged in · Please run /login): ANTHROPIC_API_KEY is set in cairn's environment"),
+        "{error}"
+    );
+    assert!(
+        error.contains("pass it in `with.env` or add it to the executor's allow-list"),
+        "{error}"
+    );
+    assert!(!error.contains("sk-test"), "{error}");
+}
+
+#[test]
+fn agent_codex_offline_with_no_timeout_ends_at_the_default_limit_leaving_no_process() {
+    let scratch = Scratch::new();
+    let pids = scratch.dir.path().join("pids");
+    let with = json!({"env": {"FAKE_AGENT_CASE": "offline", "FAKE_AGENT_PIDS": pids}});
+    let (workflow, _) = workflow(&scratch, "codex", with, json!({}));
+    let step = run(&scratch, &workflow, &[("CAIRN_AGENT_TIMEOUT", "2s")], 1);
+    let error = error(&step);
+    assert!(
+        error.starts_with("timeout: `")
+            && error.contains("timed out after 2s, the agent executor's default limit"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("codex last reported: Reconnecting... waiting for network (Connection failed: error sending request)"),
+        "{error}"
+    );
+    let pids = std::fs::read_to_string(&pids).unwrap();
+    let pids: Vec<i32> = pids.lines().map(|pid| pid.parse().unwrap()).collect();
+    assert!(pids.len() >= 2, "the fake and its sleep: {pids:?}");
+    for pid in pids {
+        assert!(
+            gone(pid),
+            "process {pid} of the timed-out step is still there"
+        );
+    }
+}
+
+#[test]
+fn agent_codex_recovering_from_reconnects_succeeds_with_its_answer_and_usage() {
+    let scratch = Scratch::new();
+    let with = json!({"env": {"FAKE_AGENT_CASE": "reconnect"}});
+    let (workflow, _) = workflow(&scratch, "codex", with, json!({}));
+    let step = run(&scratch, &workflow, &[], 0);
+    assert_eq!(step["output"]["text"], "The answer is 42.");
+    assert_eq!(step["usage"]["input_tokens"], 24763);
+    let warning = step["output"]["warnings"][0].as_str().unwrap();
+    assert!(warning.starts_with("Reconnecting... 2/5"), "{warning}");
+}
+
+#[test]
+fn agent_opencode_runs_a_prompt_starting_with_a_dash() {
+    let scratch = Scratch::new();
+    let with = json!({"prompt": "-fix the bug"});
+    let (workflow, _) = workflow(&scratch, "opencode", with, json!({}));
+    let step = run(&scratch, &workflow, &[], 0);
+    assert_eq!(step["output"]["text"], "The answer is 42.");
+}
+
+#[test]
+fn agent_a_refused_flag_runs_once_and_names_the_flag_and_the_fix() {
+    let scratch = Scratch::new();
+    let with = json!({"args": ["--full-auto"]});
+    let (workflow, calls_file) = workflow(&scratch, "codex", with, retries());
+    let step = run(&scratch, &workflow, &[], 1);
+    assert_eq!(calls(&calls_file), 1);
+    let error = error(&step);
+    assert!(
+        error.starts_with("bad_params: `codex` refused its command line (error: unexpected argument '--full-auto' found): check `with.args`"),
+        "{error}"
+    );
+    assert!(error.contains("codex-cli 0.171.0"), "{error}");
+}
+
+#[test]
+fn agent_unreachable_api_is_retried_as_transient() {
+    let scratch = Scratch::new();
+    let with = json!({"env": {"FAKE_AGENT_CASE": "offline"}});
+    let (workflow, calls_file) = workflow(&scratch, "opencode", with, retries());
+    let step = run(&scratch, &workflow, &[], 1);
+    assert_eq!(calls(&calls_file), 3);
+    let error = error(&step);
+    assert!(
+        error.starts_with(
+            "transient: `opencode` could not reach its API (APIError: Cannot connect to API"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn agent_codex_outside_a_git_repository_says_how_to_allow_it() {
+    let scratch = Scratch::new();
+    let with = json!({"env": {"FAKE_AGENT_CASE": "not-a-git-repo"}});
+    let (workflow, _) = workflow(&scratch, "codex", with, json!({}));
+    let error = run(&scratch, &workflow, &[], 1)["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.starts_with("bad_params: `codex` runs only inside a git repository"),
+        "{error}"
+    );
+    assert!(
+        error.contains("add \"--skip-git-repo-check\" to `with.args`"),
+        "{error}"
+    );
+}
