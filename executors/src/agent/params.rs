@@ -75,6 +75,11 @@ pub(super) struct AgentParams {
     /// The grace between SIGTERM and SIGKILL, overriding the process executor's.
     #[serde(default)]
     pub(super) kill_grace: Option<Duration>,
+    /// The most the attempt may spend, in US dollars: claude's `--max-budget-usd` (a policy's
+    /// cost budget sets it to what is left). The other presets take no such flag.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub(super) max_budget_usd: Option<f64>,
 }
 
 impl AgentParams {
@@ -151,6 +156,9 @@ impl AgentParams {
                     .map(str::to_owned),
                 );
                 model(&mut argv);
+                if let Some(budget) = self.max_budget_usd {
+                    argv.extend(["--max-budget-usd".to_owned(), format!("{budget:.4}")]);
+                }
                 argv.extend(self.args.iter().cloned());
                 argv.extend(["--".to_owned(), self.prompt.clone()]);
             }

@@ -231,9 +231,7 @@ impl<'a> Rows<'a> {
             steps: Vec::new(),
             runs: Vec::new(),
             events: Vec::with_capacity(transitions.len()),
-            approvals: (batch.approvals().iter())
-                .map(approval_row)
-                .collect(),
+            approvals: (batch.approvals().iter()).map(approval_row).collect(),
             handled: batch.handled(),
         };
         let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();

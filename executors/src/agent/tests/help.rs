@@ -98,3 +98,16 @@ fn an_option_not_in_the_help_is_caught() {
     assert!(!lists(help, "--jso"));
     assert!(!lists(help, "--full-auto"));
 }
+
+#[test]
+fn a_budget_reaches_claude_as_a_flag_its_help_lists() {
+    let params = json!({"cli": "claude", "prompt": "hi", "max_budget_usd": 0.25});
+    let argv = AgentParams::parse(&action("agent", params)).unwrap().argv();
+    let at = argv
+        .iter()
+        .position(|arg| arg == "--max-budget-usd")
+        .expect("the flag");
+    assert_eq!(argv[at + 1], "0.2500");
+    let help = include_str!("../fixtures/help/claude--help.txt");
+    assert!(options(&argv).iter().all(|option| lists(help, option)));
+}
