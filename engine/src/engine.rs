@@ -450,6 +450,8 @@ impl Engine {
         let (events, receiver) = broadcast::channel(EVENT_BUFFER);
         let first_turn = async {
             let mut driver = Driver::new(Arc::clone(&self.inner), run, events)?;
+            // Commands sent while no engine drove the run come before anything starts.
+            driver.read_commands().await?;
             driver.turn().await?;
             Ok(driver)
         };

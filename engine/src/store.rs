@@ -99,7 +99,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The approval requests of `run_id`, decided or not.
     async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>>;
 
-    /// The approval requests not decided yet, in every run, oldest first.
+    /// The approval requests not decided yet, in every run that has not ended, oldest first.
     async fn waiting_approvals(&self) -> Result<Vec<Approval>>;
 
     /// When attempts of `run_id` started since `since`, with their step ids, oldest first

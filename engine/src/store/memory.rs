@@ -391,6 +391,7 @@ impl Store for MemoryStore {
     async fn waiting_approvals(&self) -> Result<Vec<Approval>> {
         let runs = self.runs.lock().await;
         let mut waiting: Vec<Approval> = (runs.values())
+            .filter(|run| !run.record.state.is_terminal())
             .flat_map(|run| run.approvals.values())
             .filter(|approval| approval.decision.is_none())
             .cloned()

@@ -64,8 +64,10 @@ pub(super) async fn approvals(
     let rows = sqlx::query(
         "SELECT run_id, step_id, item, action_hash, verdict, requested_at, expires_at,
                 decision, decided_by, reason, decided_at
-         FROM approvals
-         WHERE (?1 IS NULL AND decision IS NULL) OR run_id = ?1
+         FROM approvals a
+         WHERE (?1 IS NULL AND decision IS NULL
+                AND (SELECT state FROM runs WHERE id = a.run_id) IN ('pending', 'running', 'paused'))
+            OR run_id = ?1
          ORDER BY requested_at, run_id, step_id, item",
     )
     .bind(run_id.map(|id| id.to_string()))
