@@ -1,0 +1,2 @@
+//! cairn-guards: the policy guard.
+pub mod command;
