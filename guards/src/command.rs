@@ -93,6 +93,9 @@ pub fn basename(program: &str) -> &str {
 #[derive(Debug, Default)]
 struct Checker {
     findings: Findings,
+    /// Where the `((…))` commands of the scripts being walked start (see
+    /// [`Checker::script`]).
+    arithmetic_starts: Vec<usize>,
 }
 
 impl Checker {

@@ -37,13 +37,18 @@ impl Checker {
             ));
         }
         let mut parser = Parser::new(std::io::Cursor::new(text.as_bytes()), &options());
-        match parser.parse_program() {
-            Ok(program) => {
-                for list in &program.complete_commands {
-                    self.list(list, depth);
-                }
-            }
-            Err(error) => self.problem(format!("the script does not parse: {error}")),
+        let program = match parser.parse_program() {
+            Ok(program) => program,
+            Err(error) => return self.problem(format!("the script does not parse: {error}")),
+        };
+        let mark = self.arithmetic_starts.len();
+        for list in &program.complete_commands {
+            self.list(list, depth);
+        }
+        // The parser reads `( ( cmd ) )` as the arithmetic `((cmd))`; bash runs `cmd`.
+        let starts: Vec<usize> = self.arithmetic_starts.drain(mark..).collect();
+        if (starts.iter()).any(|&start| !text.get(start..).is_some_and(|at| at.starts_with("(("))) {
+            self.problem("`( (` is ambiguous: write `((` for arithmetic, `( (` is not checked");
         }
     }
 
@@ -84,7 +89,10 @@ impl Checker {
             return;
         }
         match compound {
-            CompoundCommand::Arithmetic(arithmetic) => self.arithmetic(&arithmetic.expr.value),
+            CompoundCommand::Arithmetic(arithmetic) => {
+                self.arithmetic_starts.push(arithmetic.loc.start.index);
+                self.arithmetic(&arithmetic.expr.value);
+            }
             CompoundCommand::ArithmeticForClause(clause) => {
                 let parts = [&clause.initializer, &clause.condition, &clause.updater];
                 for part in parts.into_iter().flatten() {
@@ -130,7 +138,7 @@ impl Checker {
     }
 
     /// `((…))` and `$((…))` evaluate text: a substitution in it is not followed.
-    fn arithmetic(&mut self, text: &str) {
+    pub(super) fn arithmetic(&mut self, text: &str) {
         if runs_commands(text) {
             self.problem(format!(
                 "a command substitution inside `(({text}))` is not checked"

@@ -16,3 +16,20 @@ fn finds_the_commands_of_a_script() {
     assert_eq!(programs(&found), ["bash", "echo", "rm", "tee", "ls", "cat"]);
     assert!(found.problems.is_empty(), "{:?}", found.problems);
 }
+
+#[test]
+fn subshells_in_subshells_are_not_arithmetic() {
+    for script in [
+        "( ( rm x ) )",
+        "( (rm) )",
+        "echo $( (rm x) )",
+        "x=$( (rm) )",
+    ] {
+        let found = sh(script);
+        assert!(
+            programs(&found).contains(&"rm") || !found.problems.is_empty(),
+            "{script}: {found:?}"
+        );
+    }
+    assert!(sh("(( i++ )); echo $((i + 1))").problems.is_empty());
+}

@@ -74,11 +74,20 @@ impl Checker {
                     self.script(script, depth + 1);
                     *value = None;
                 }
-                WordPiece::ParameterExpansion(_)
-                | WordPiece::ArithmeticExpression(_)
-                | WordPiece::TildeExpansion(_) => {
+                WordPiece::ArithmeticExpression(expr) => {
                     let source = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
-                    if runs_commands(source) {
+                    // The parser reads `$( (cmd) )` as the arithmetic `$((cmd))`.
+                    if !source.starts_with("$((") {
+                        self.problem(format!("`{source}` is ambiguous and not checked"));
+                    }
+                    self.arithmetic(&expr.value);
+                    *value = None;
+                }
+                WordPiece::ParameterExpansion(_) | WordPiece::TildeExpansion(_) => {
+                    let source = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
+                    // What follows the `${` or `~`.
+                    let inner = source.get(2..).unwrap_or_default();
+                    if runs_commands(inner) {
                         self.problem(format!(
                             "a command substitution inside `{source}` is not checked"
                         ));
