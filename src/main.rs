@@ -15,6 +15,7 @@ mod cli {
     pub(crate) mod error;
     pub(crate) mod graph;
     pub(crate) mod inspect;
+    pub(crate) mod policy;
     pub(crate) mod progress;
     pub(crate) mod run;
     pub(crate) mod schema;
@@ -71,6 +72,8 @@ enum Command {
     Show(cli::inspect::RunArg),
     /// List every transition of a run, in order.
     History(cli::inspect::RunArg),
+    /// Test a policy file, or explain its verdict on an action.
+    Policy(cli::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Command::Runs => block_on(cli::inspect::runs(&global)),
         Command::Show(args) => block_on(cli::inspect::show(&args, &global)),
         Command::History(args) => block_on(cli::inspect::history(&args, &global)),
+        Command::Policy(args) => cli::policy::run(&args, &global),
     };
     result.unwrap_or_else(|error| cli::error::report(&error))
 }

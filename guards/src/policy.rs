@@ -215,14 +215,14 @@ fn first() -> u32 {
 }
 
 /// How the run of a test action stands.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestRun {
     /// The workflow's name.
     #[serde(default)]
     pub workflow: String,
-    /// The run's input.
-    #[serde(default)]
+    /// The run's input (default `{}`).
+    #[serde(default = "empty_object")]
     pub input: Value,
     /// Attempts started so far.
     #[serde(default)]
@@ -239,6 +239,20 @@ pub struct TestRun {
     /// Time since the run was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed: Option<Duration>,
+}
+
+impl Default for TestRun {
+    fn default() -> Self {
+        TestRun {
+            workflow: String::new(),
+            input: empty_object(),
+            attempts: 0,
+            steps: 0,
+            cost_usd: 0.0,
+            tokens: 0,
+            elapsed: None,
+        }
+    }
 }
 
 /// The JSON Schema of policy files (`schemas/policy.schema.json`).
