@@ -197,7 +197,7 @@ impl Policy {
             over("budget.tokens", format!("{tokens} tokens of {max}"));
         }
         if let Some(max) = budgets.wall_time.filter(|max| facts.elapsed >= max.0) {
-            let elapsed = humantime_secs(facts.elapsed);
+            let elapsed = whole_seconds(facts.elapsed);
             over("budget.wall_time", format!("{elapsed} of {max}"));
         }
     }
@@ -331,6 +331,7 @@ fn shown(command: &[Word]) -> String {
     }
 }
 
-fn humantime_secs(elapsed: std::time::Duration) -> cairn_engine::Duration {
+/// `elapsed` without its fraction of a second, for reasons.
+fn whole_seconds(elapsed: std::time::Duration) -> cairn_engine::Duration {
     cairn_engine::Duration(std::time::Duration::from_secs(elapsed.as_secs()))
 }
