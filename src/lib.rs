@@ -1,7 +1,7 @@
 //! cairn: a durable workflow engine for chains of agents, scripts and services.
 //!
-//! This crate re-exports [`engine`] (definitions, plans, the store, the scheduler) and
-//! [`executors`] (the built-in executors), and holds the `cairn` command line. An embedding
+//! This crate re-exports [`engine`] (definitions, plans, the store, the scheduler),
+//! [`executors`] (the built-in executors) and [`guards`] (the policy guard), and holds the `cairn` command line. An embedding
 //! program registers the built-in executors and its own functions, then starts runs:
 //!
 //! ```
@@ -34,3 +34,4 @@
 
 pub use cairn_engine as engine;
 pub use cairn_executors as executors;
+pub use cairn_guards as guards;

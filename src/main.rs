@@ -16,6 +16,7 @@ mod cli {
     pub(crate) mod error;
     pub(crate) mod graph;
     pub(crate) mod inspect;
+    pub(crate) mod policy;
     pub(crate) mod progress;
     pub(crate) mod run;
     pub(crate) mod schema;
@@ -78,6 +79,8 @@ enum Command {
     Deny(cli::approve::DenyArgs),
     /// List the steps that await approval, in every run.
     Approvals,
+    /// Test a policy file, or explain its verdict on an action.
+    Policy(cli::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         Command::Approve(args) => block_on(cli::approve::approve(&args, &global)),
         Command::Deny(args) => block_on(cli::approve::deny(&args, &global)),
         Command::Approvals => block_on(cli::approve::approvals(&global)),
+        Command::Policy(args) => cli::policy::run(&args, &global),
     };
     result.unwrap_or_else(|error| cli::error::report(&error))
 }

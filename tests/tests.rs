@@ -3,6 +3,7 @@
 
 mod cli {
     mod graph;
+    mod policy;
     mod schema;
     mod validate;
 }

@@ -300,11 +300,8 @@ impl Node {
 /// Optional keys are written by leaving them out: the schema does not offer `null` for them,
 /// so that editors complete real values and a misplaced `null` is caught early.
 pub fn schema() -> &'static Value {
-    static SCHEMA: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
-        let mut schema = schemars::schema_for!(Workflow).to_value();
-        drop_null(&mut schema);
-        schema
-    });
+    static SCHEMA: std::sync::LazyLock<Value> =
+        std::sync::LazyLock::new(crate::load::document_schema::<Workflow>);
     &SCHEMA
 }
 

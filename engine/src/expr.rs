@@ -31,7 +31,7 @@ pub(crate) struct Scope {
 /// An expression that does not parse, does not evaluate, or has the wrong type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{expression}`: {reason}")]
-pub(crate) struct ExprError {
+pub struct ExprError {
     /// The expression (or template) as written.
     pub expression: String,
     /// What is wrong with it.
@@ -64,7 +64,24 @@ pub(crate) fn evaluate(expr: &str, scope: &Scope) -> Result<Value, ExprError> {
 
 /// Evaluates the CEL condition `expr`; an error when its value is not a boolean.
 pub(crate) fn condition(expr: &str, scope: &Scope) -> Result<bool, ExprError> {
-    match evaluate(expr, scope)? {
+    as_condition(expr, evaluate(expr, scope)?)
+}
+
+/// Evaluates the CEL condition `expr` over the named JSON `variables` (a guard's rules see
+/// `action` and `run`); an error when its value is not a boolean.
+pub fn evaluate_condition(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, ExprError> {
+    let value = guarded(expr, || {
+        let mut context = Context::with_env(ENV.clone());
+        for (name, value) in variables {
+            context.add_variable_from_value(*name, to_cel(value));
+        }
+        evaluate_in(expr, &context)
+    })?;
+    as_condition(expr, value)
+}
+
+fn as_condition(expr: &str, value: Value) -> Result<bool, ExprError> {
+    match value {
         Value::Bool(value) => Ok(value),
         other => Err(ExprError::new(
             expr,
@@ -73,8 +90,8 @@ pub(crate) fn condition(expr: &str, scope: &Scope) -> Result<bool, ExprError> {
     }
 }
 
-/// Parses `expr` without evaluating it.
-pub(crate) fn check(expr: &str) -> Result<(), ExprError> {
+/// Parses the CEL expression `expr` without evaluating it.
+pub fn check(expr: &str) -> Result<(), ExprError> {
     guarded(expr, || compile(expr).map(drop))
 }
 

@@ -73,9 +73,12 @@ pub use event::{Event, EventKind};
 pub use executor::{
     Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, Progress, Usage,
 };
+pub use expr::{ExprError, check as check_expression, evaluate_condition};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
 pub use lease::{LeaseAttempt, LeaseHolder};
-pub use load::{LoadError, Place, Problem, load_file, load_snapshot, load_str};
+pub use load::{
+    LoadError, Place, Problem, document_schema, load_document, load_file, load_snapshot, load_str,
+};
 pub use plan::{Plan, PlanStep, StepIndex};
 pub use report::{RunReport, RunSummary, RunView, StepView};
 pub use state::{

@@ -17,6 +17,7 @@
 //! [`definition`]: crate::definition
 
 mod check;
+mod document;
 mod explain;
 mod params;
 mod repair;
@@ -29,6 +30,8 @@ use serde_json::Value;
 use crate::definition::{self, Workflow};
 use crate::executor::Executors;
 use crate::plan::{self, Plan};
+
+pub use document::{document_schema, load_document};
 
 pub(crate) use crate::problem::closest;
 pub use crate::problem::{Place, Problem};

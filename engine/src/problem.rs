@@ -18,7 +18,7 @@ pub struct Problem {
 
 impl Problem {
     /// A problem at a JSON pointer.
-    pub(crate) fn at(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> Self {
         Problem {
             place: Place::Pointer(pointer.into()),
             message: message.into(),

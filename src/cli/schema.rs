@@ -1,4 +1,4 @@
-//! `cairn schema workflow`: print a JSON Schema.
+//! `cairn schema workflow|policy`: print a JSON Schema.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -19,14 +19,17 @@ pub(crate) struct Args {
 enum Kind {
     /// Workflow files (`schemas/workflow.schema.json`).
     Workflow,
+    /// Policy files (`schemas/policy.schema.json`).
+    Policy,
 }
 
 /// Prints the schema, pretty, as committed in `schemas/`.
 pub(crate) fn run(args: &Args, _: &Global) -> Result<ExitCode, Error> {
     let schema = match args.kind {
-        Kind::Workflow => cairn_engine::workflow_schema(),
+        Kind::Workflow => cairn_engine::workflow_schema().clone(),
+        Kind::Policy => cairn_guards::schema(),
     };
-    let text = serde_json::to_string_pretty(schema).map_err(std::io::Error::other)?;
+    let text = serde_json::to_string_pretty(&schema).map_err(std::io::Error::other)?;
     writeln!(std::io::stdout().lock(), "{text}")?;
     Ok(ExitCode::from(SUCCESS))
 }

@@ -7,7 +7,6 @@ use serde_json::{Map, Value, json};
 use super::explain::{explain, shorten};
 use super::{Report, VALIDATOR};
 use crate::definition::{self, Workflow};
-use crate::problem::escape;
 
 /// At most this many serde errors are repaired one by one before giving up on the rest.
 const MAX_SERDE_REPAIRS: usize = 100;
@@ -79,19 +78,7 @@ pub(super) fn deserialize(mut value: Value, report: &mut Report) -> Option<Workf
             Ok(workflow) => return Some(workflow),
             Err(error) => error,
         };
-        let mut pointer = String::new();
-        for segment in error.path().iter() {
-            match segment {
-                serde_path_to_error::Segment::Seq { index } => {
-                    pointer.push_str(&format!("/{index}"))
-                }
-                serde_path_to_error::Segment::Map { key } => {
-                    pointer.push_str(&format!("/{}", escape(key)))
-                }
-                serde_path_to_error::Segment::Enum { .. }
-                | serde_path_to_error::Segment::Unknown => {}
-            }
-        }
+        let pointer = super::document::pointer_of(error.path());
         if !reset(&mut value, &pointer, report) {
             report.structural(pointer, shorten(&error.inner().to_string()));
             return None;

@@ -1,0 +1,125 @@
+//! Loading any JSON document the way workflow files are loaded: JSON syntax, then a JSON
+//! Schema (every problem with its pointer, an unknown key with the key it likely meant), then
+//! serde. For files other than workflows, e.g. `cairn-guards`' policy files.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::explain::{explain, shorten};
+use super::{LoadError, syntax_problem};
+use crate::problem::{Problem, escape};
+
+/// Parses the JSON `source`, checks it against the JSON Schema `schema` and deserializes it
+/// into `T`. The error holds every schema problem, each with its JSON pointer (or the line
+/// and column of a syntax error); `origin` names the document in messages.
+pub fn load_document<T: DeserializeOwned>(
+    source: &str,
+    schema: &Value,
+    origin: &str,
+) -> Result<T, LoadError> {
+    let fail = |mut problems: Vec<Problem>| {
+        problems.sort_by(|a, b| a.place.cmp(&b.place));
+        problems.dedup_by(|a, b| a.place == b.place);
+        LoadError {
+            origin: origin.to_owned(),
+            problems,
+        }
+    };
+    let value: Value =
+        serde_json::from_str(source).map_err(|error| fail(vec![syntax_problem(&error)]))?;
+    let validator = jsonschema::validator_for(schema).map_err(|error| {
+        fail(vec![Problem::at(
+            "",
+            format!("internal error: the schema: {error}"),
+        )])
+    })?;
+    let problems: Vec<Problem> = (validator.iter_errors(&value))
+        .flat_map(|error| explain(&error, schema))
+        .map(|found| Problem::at(found.pointer, found.message))
+        .collect();
+    if !problems.is_empty() {
+        return Err(fail(problems));
+    }
+    serde_path_to_error::deserialize(&value).map_err(|error| {
+        let message = shorten(&error.inner().to_string());
+        fail(vec![Problem::at(pointer_of(error.path()), message)])
+    })
+}
+
+/// The JSON Schema of documents of type `T`, as [`load_document`] wants it: optional keys
+/// are written by leaving them out, so the schema does not offer `null` for them (editors
+/// complete real values, and a misplaced `null` is caught early).
+pub fn document_schema<T: schemars::JsonSchema>() -> Value {
+    let mut schema = schemars::schema_for!(T).to_value();
+    crate::definition::drop_null(&mut schema);
+    schema
+}
+
+/// The JSON pointer of the value serde stopped at.
+pub(super) fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            serde_path_to_error::Segment::Map { key } => {
+                pointer.push_str(&format!("/{}", escape(key)))
+            }
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    pointer
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::Place;
+
+    #[derive(Debug, Deserialize, schemars::JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // Read through Debug only.
+    struct Doc {
+        name: String,
+        #[serde(default)]
+        every: Option<crate::Duration>,
+    }
+
+    fn load(source: &str) -> Result<Doc, LoadError> {
+        load_document(source, &document_schema::<Doc>(), "doc.json")
+    }
+
+    #[test]
+    fn loads_a_good_document() {
+        let doc = load(r#"{"name": "a", "every": "5m"}"#).unwrap();
+        assert_eq!(doc.name, "a");
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_place() {
+        let error = load(r#"{"nmae": "a", "every": "soon"}"#).unwrap_err();
+        let places: Vec<_> = error
+            .problems
+            .iter()
+            .map(|p| (&p.place, &p.message))
+            .collect();
+        assert_eq!(places.len(), 3, "{error}");
+        assert_eq!(error.problems[0].place, Place::Pointer(String::new()));
+        assert!(
+            error.to_string().contains("doc.json:/every: bad duration"),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("doc.json:/nmae: unknown key `nmae` (did you mean `name`?)"),
+            "{error}"
+        );
+        let syntax = load("{\"name\": }").unwrap_err();
+        assert!(matches!(
+            syntax.problems[0].place,
+            Place::LineCol { line: 1, .. }
+        ));
+    }
+}

@@ -1,0 +1,154 @@
+//! The command checker: every command an action would run, found in its argv and in the
+//! shell scripts it hands to `sh -c` and the like, with wrappers (`env`, `xargs`, `timeout`,
+//! `find -exec`, …) unwrapped and words unquoted.
+//!
+//! It fails closed: whatever it cannot resolve to literal words (a parse error, a program
+//! named by a variable or a substitution, `eval`, a script file, a shell reading standard
+//! input, nesting deeper than [`MAX_DEPTH`], more than [`MAX_COMMANDS`] commands) is a
+//! [problem](Findings::problems), which the policy turns into a deny.
+
+mod script;
+mod word;
+mod wrappers;
+
+use serde::Serialize;
+
+/// At most this many commands (wrappers included) are checked in one action; past that, the
+/// action is denied.
+pub const MAX_COMMANDS: usize = 100;
+/// How deeply scripts, substitutions, compound commands and wrappers may nest.
+pub const MAX_DEPTH: usize = 16;
+/// The longest script checked, in bytes.
+pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
+/// The stack the checker runs on: the shell parser recurses as deep as a script nests.
+const STACK: usize = 256 << 20;
+
+/// One word of a command, after quote removal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Word {
+    /// A word whose value is known: quotes removed, escapes and `$'…'` decoded.
+    Literal(String),
+    /// A word whose value is known only when it runs (`$X`, `$(…)`, a glob), as written.
+    Dynamic(String),
+}
+
+impl Word {
+    /// The value, when it is known.
+    pub fn literal(&self) -> Option<&str> {
+        match self {
+            Word::Literal(text) => Some(text),
+            Word::Dynamic(_) => None,
+        }
+    }
+
+    /// The value when known, else the word as written.
+    pub fn text(&self) -> &str {
+        match self {
+            Word::Literal(text) | Word::Dynamic(text) => text,
+        }
+    }
+}
+
+/// What the checker found in one action.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Every command, as its words; a wrapper and the command it wraps are both listed.
+    pub commands: Vec<Vec<Word>>,
+    /// Names of the variables that scripts and `env`/`sudo` set (`NAME=value`).
+    pub assignments: Vec<String>,
+    /// The targets of file redirections (`> f`, `< f`, `&> f`).
+    pub redirects: Vec<Word>,
+    /// Why the commands cannot be judged (empty when they can).
+    pub problems: Vec<String>,
+}
+
+/// Finds every command that running `argv` (a program and its arguments, no shell) would
+/// run.
+pub fn check_argv(argv: &[String]) -> Findings {
+    let words: Vec<Word> = argv.iter().cloned().map(Word::Literal).collect();
+    let work = move || {
+        let mut checker = Checker::default();
+        checker.command(words, 0);
+        checker.findings
+    };
+    let findings = std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn_scoped(scope, work);
+        thread.ok()?.join().ok()
+    });
+    findings.unwrap_or_else(|| Findings {
+        problems: vec!["the command checker failed on this command".to_owned()],
+        ..Findings::default()
+    })
+}
+
+/// The last component of a program's path: `/bin/rm` is `rm`.
+pub fn basename(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+/// Walks commands, collecting [`Findings`].
+#[derive(Debug, Default)]
+struct Checker {
+    findings: Findings,
+    /// Where the `((…))` commands of the scripts being walked start (see
+    /// [`Checker::script`]).
+    arithmetic_starts: Vec<usize>,
+}
+
+impl Checker {
+    /// Records a reason the commands cannot be judged (once).
+    fn problem(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        if !self.findings.problems.contains(&message) {
+            self.findings.problems.push(message);
+        }
+    }
+
+    /// Whether `depth` is within [`MAX_DEPTH`] (a problem when not).
+    fn within(&mut self, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            self.problem(format!("commands nest deeper than {MAX_DEPTH} levels"));
+        }
+        depth <= MAX_DEPTH
+    }
+
+    /// Judges one command given as its words, and what it runs in turn.
+    fn command(&mut self, words: Vec<Word>, depth: usize) {
+        if !self.within(depth) {
+            return;
+        }
+        let Some(first) = words.first() else {
+            return;
+        };
+        let Some(program) = first.literal() else {
+            let message = format!("the program `{}` is not a literal word", first.text());
+            return self.problem(message);
+        };
+        if self.findings.commands.len() >= MAX_COMMANDS {
+            return self.problem(format!("more than {MAX_COMMANDS} commands"));
+        }
+        let runs = wrappers::runs(basename(program), &words[1..]);
+        self.findings.commands.push(words);
+        if let Some(refusal) = runs.refusal {
+            return self.problem(refusal);
+        }
+        self.findings.assignments.extend(runs.assignments);
+        for command in runs.commands {
+            self.command(command, depth + 1);
+        }
+        for script in runs.scripts {
+            match script {
+                Word::Literal(text) => self.script(&text, depth + 1),
+                Word::Dynamic(text) => {
+                    self.problem(format!("the script `{text}` is not a literal word"))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,275 @@
+//! Shell scripts: parsed with brush-parser (the parser of the brush shell) and walked node
+//! by node; every simple command is checked like an argv.
+
+use brush_parser::ast::{
+    AndOr, Assignment, AssignmentName, AssignmentValue, Command, CommandPrefixOrSuffixItem,
+    CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectTarget, IoRedirect,
+    RedirectList, SimpleCommand,
+};
+use brush_parser::{Parser, ParserOptions};
+
+use super::word::runs_commands;
+use super::{Checker, MAX_SCRIPT_BYTES, Word};
+
+/// How scripts are parsed: as bash parses them (a superset of `sh`).
+pub(super) fn options() -> ParserOptions {
+    ParserOptions::default()
+}
+
+impl Checker {
+    /// Checks every command of the shell script `text`.
+    pub(super) fn script(&mut self, text: &str, depth: usize) {
+        if !self.within(depth) {
+            return;
+        }
+        if text.len() > MAX_SCRIPT_BYTES {
+            return self.problem(format!("a script longer than {MAX_SCRIPT_BYTES} bytes"));
+        }
+        // Shells and parsers disagree on control characters (a carriage return is not a
+        // separator in bash): refuse them rather than guess.
+        if let Some(control) = text
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        {
+            let code = u32::from(control);
+            return self.problem(format!(
+                "the script holds the control character U+{code:04X}"
+            ));
+        }
+        let mut parser = Parser::new(std::io::Cursor::new(text.as_bytes()), &options());
+        let program = match parser.parse_program() {
+            Ok(program) => program,
+            Err(error) => return self.problem(format!("the script does not parse: {error}")),
+        };
+        let mark = self.arithmetic_starts.len();
+        for list in &program.complete_commands {
+            self.list(list, depth);
+        }
+        // The parser reads `( ( cmd ) )` as the arithmetic `((cmd))`; bash runs `cmd`.
+        let starts: Vec<usize> = self.arithmetic_starts.drain(mark..).collect();
+        if (starts.iter()).any(|&start| !text.get(start..).is_some_and(|at| at.starts_with("(("))) {
+            self.problem("`( (` is ambiguous: write `((` for arithmetic, `( (` is not checked");
+        }
+    }
+
+    fn list(&mut self, list: &CompoundList, depth: usize) {
+        for item in &list.0 {
+            let and_or = &item.0;
+            let rest = and_or.additional.iter().map(|next| match next {
+                AndOr::And(pipeline) | AndOr::Or(pipeline) => pipeline,
+            });
+            for pipeline in std::iter::once(&and_or.first).chain(rest) {
+                for command in &pipeline.seq {
+                    self.node(command, depth);
+                }
+            }
+        }
+    }
+
+    fn node(&mut self, command: &Command, depth: usize) {
+        match command {
+            Command::Simple(simple) => self.simple(simple, depth),
+            Command::Compound(compound, redirects) => {
+                self.compound(compound, depth + 1);
+                self.redirect_list(redirects.as_ref(), depth);
+            }
+            Command::Function(function) => {
+                self.compound(&function.body.0, depth + 1);
+                self.redirect_list(function.body.1.as_ref(), depth);
+            }
+            Command::ExtendedTest(test, redirects) => {
+                self.test(&test.expr, depth + 1);
+                self.redirect_list(redirects.as_ref(), depth);
+            }
+        }
+    }
+
+    fn compound(&mut self, compound: &CompoundCommand, depth: usize) {
+        if !self.within(depth) {
+            return;
+        }
+        match compound {
+            CompoundCommand::Arithmetic(arithmetic) => {
+                self.arithmetic_starts.push(arithmetic.loc.start.index);
+                self.arithmetic(&arithmetic.expr.value);
+            }
+            CompoundCommand::ArithmeticForClause(clause) => {
+                let parts = [&clause.initializer, &clause.condition, &clause.updater];
+                for part in parts.into_iter().flatten() {
+                    self.arithmetic(&part.value);
+                }
+                self.list(&clause.body.list, depth);
+            }
+            CompoundCommand::BraceGroup(group) => self.list(&group.list, depth),
+            CompoundCommand::Subshell(subshell) => self.list(&subshell.list, depth),
+            CompoundCommand::ForClause(clause) => {
+                for word in clause.values.iter().flatten() {
+                    self.word(&word.value, depth);
+                }
+                self.list(&clause.body.list, depth);
+            }
+            CompoundCommand::CaseClause(clause) => {
+                self.word(&clause.value.value, depth);
+                for case in &clause.cases {
+                    for pattern in &case.patterns {
+                        self.word(&pattern.value, depth);
+                    }
+                    if let Some(body) = &case.cmd {
+                        self.list(body, depth);
+                    }
+                }
+            }
+            CompoundCommand::IfClause(clause) => {
+                self.list(&clause.condition, depth);
+                self.list(&clause.then, depth);
+                for branch in clause.elses.iter().flatten() {
+                    if let Some(condition) = &branch.condition {
+                        self.list(condition, depth);
+                    }
+                    self.list(&branch.body, depth);
+                }
+            }
+            CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+                self.list(&clause.0, depth);
+                self.list(&clause.1.list, depth);
+            }
+            CompoundCommand::Coprocess(coprocess) => self.node(&coprocess.body, depth),
+        }
+    }
+
+    /// `((…))` and `$((…))` evaluate text: a substitution in it is not followed.
+    pub(super) fn arithmetic(&mut self, text: &str) {
+        if runs_commands(text) {
+            self.problem(format!(
+                "a command substitution inside `(({text}))` is not checked"
+            ));
+        }
+    }
+
+    fn test(&mut self, expr: &ExtendedTestExpr, depth: usize) {
+        if !self.within(depth) {
+            return;
+        }
+        match expr {
+            ExtendedTestExpr::And(left, right) | ExtendedTestExpr::Or(left, right) => {
+                self.test(left, depth + 1);
+                self.test(right, depth + 1);
+            }
+            ExtendedTestExpr::Not(inner) | ExtendedTestExpr::Parenthesized(inner) => {
+                self.test(inner, depth + 1);
+            }
+            ExtendedTestExpr::UnaryTest(_, word) => drop(self.word(&word.value, depth)),
+            ExtendedTestExpr::BinaryTest(_, left, right) => {
+                self.word(&left.value, depth);
+                self.word(&right.value, depth);
+            }
+        }
+    }
+
+    fn simple(&mut self, simple: &SimpleCommand, depth: usize) {
+        let mut words = Vec::new();
+        for item in simple.prefix.iter().flat_map(|prefix| &prefix.0) {
+            self.item(item, &mut words, depth);
+        }
+        if let Some(name) = &simple.word_or_name {
+            words.push(self.word(&name.value, depth));
+        }
+        for item in simple.suffix.iter().flat_map(|suffix| &suffix.0) {
+            self.item(item, &mut words, depth);
+        }
+        self.command(words, depth);
+    }
+
+    /// One item of a simple command: a word goes to `words`.
+    fn item(&mut self, item: &CommandPrefixOrSuffixItem, words: &mut Vec<Word>, depth: usize) {
+        match item {
+            CommandPrefixOrSuffixItem::IoRedirect(redirect) => self.redirect(redirect, depth),
+            CommandPrefixOrSuffixItem::Word(word) => words.push(self.word(&word.value, depth)),
+            // `NAME=value` before the command.
+            CommandPrefixOrSuffixItem::AssignmentWord(assignment, _) if words.is_empty() => {
+                self.assignment(assignment, depth);
+            }
+            // `export NAME=value`: an argument that sets a variable.
+            CommandPrefixOrSuffixItem::AssignmentWord(assignment, word) => {
+                self.findings
+                    .assignments
+                    .push(name_of(assignment).to_owned());
+                words.push(self.word(&word.value, depth));
+            }
+            CommandPrefixOrSuffixItem::ProcessSubstitution(_, subshell) => {
+                self.list(&subshell.list, depth + 1);
+                words.push(Word::Dynamic("<(…)".to_owned()));
+            }
+        }
+    }
+
+    /// A variable set by the script: its name is checked against the policy's `env`, and
+    /// text that would run a command if evaluated later (arithmetic evaluates variables'
+    /// contents) is refused.
+    fn assignment(&mut self, assignment: &Assignment, depth: usize) {
+        let name = name_of(assignment);
+        self.findings.assignments.push(name.to_owned());
+        let values: Vec<&str> = match &assignment.value {
+            AssignmentValue::Scalar(word) => vec![&word.value],
+            AssignmentValue::Array(items) => (items.iter())
+                .flat_map(|(key, value)| key.iter().chain([value]))
+                .map(|word| word.value.as_str())
+                .collect(),
+        };
+        for value in values {
+            if let Word::Literal(text) = self.word(value, depth)
+                && runs_commands(&text)
+            {
+                self.problem(format!(
+                    "the variable `{name}` holds `{text}`, which a later expansion could run"
+                ));
+            }
+        }
+    }
+
+    fn redirect_list(&mut self, redirects: Option<&RedirectList>, depth: usize) {
+        for redirect in redirects.iter().flat_map(|list| &list.0) {
+            self.redirect(redirect, depth);
+        }
+    }
+
+    fn redirect(&mut self, redirect: &IoRedirect, depth: usize) {
+        match redirect {
+            IoRedirect::File(_, _, target) => match target {
+                IoFileRedirectTarget::Filename(word) => {
+                    let target = self.word(&word.value, depth);
+                    self.findings.redirects.push(target);
+                }
+                IoFileRedirectTarget::Fd(_) => {}
+                IoFileRedirectTarget::ProcessSubstitution(_, subshell) => {
+                    self.list(&subshell.list, depth + 1);
+                }
+                IoFileRedirectTarget::Duplicate(word) => {
+                    let target = self.word(&word.value, depth);
+                    let is_fd = (target.literal())
+                        .is_some_and(|fd| fd == "-" || fd.chars().all(|c| c.is_ascii_digit()));
+                    if !is_fd {
+                        self.findings.redirects.push(target);
+                    }
+                }
+            },
+            IoRedirect::HereDocument(_, document) => {
+                if document.requires_expansion {
+                    self.here_document(&document.doc.value, depth);
+                }
+            }
+            IoRedirect::HereString(_, word) => drop(self.word(&word.value, depth)),
+            IoRedirect::OutputAndError(word, _) => {
+                let target = self.word(&word.value, depth);
+                self.findings.redirects.push(target);
+            }
+        }
+    }
+}
+
+/// The variable an assignment sets.
+fn name_of(assignment: &Assignment) -> &str {
+    match &assignment.name {
+        AssignmentName::VariableName(name) | AssignmentName::ArrayElementName(name, _) => name,
+    }
+}

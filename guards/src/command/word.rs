@@ -1,0 +1,197 @@
+//! Words: quote removal, `$'…'` decoding, and the commands hidden in substitutions.
+
+use brush_parser::word::{WordPiece, WordPieceWithSource};
+
+use super::script::options;
+use super::{Checker, Word};
+
+impl Checker {
+    /// The word written as `raw`, unquoted; the commands of its substitutions are checked.
+    pub(super) fn word(&mut self, raw: &str, depth: usize) -> Word {
+        match brush_parser::word::parse(raw, &options()) {
+            Ok(pieces) => self.value_of(raw, &pieces, depth),
+            Err(error) => {
+                self.problem(format!("the word `{raw}` does not parse: {error}"));
+                Word::Dynamic(raw.to_owned())
+            }
+        }
+    }
+
+    /// The commands of the substitutions in a here-document's body.
+    pub(super) fn here_document(&mut self, body: &str, depth: usize) {
+        match brush_parser::word::parse_heredoc(body, &options()) {
+            Ok(pieces) => drop(self.value_of(body, &pieces, depth)),
+            Err(error) => self.problem(format!("a here-document does not parse: {error}")),
+        }
+    }
+
+    fn value_of(&mut self, raw: &str, pieces: &[WordPieceWithSource], depth: usize) -> Word {
+        let mut value = Some(String::new());
+        self.pieces(raw, pieces, false, &mut value, depth);
+        match value {
+            Some(text) => Word::Literal(text),
+            None => Word::Dynamic(raw.to_owned()),
+        }
+    }
+
+    /// Appends the value of `pieces` to `value` (`None` once a piece is not literal).
+    fn pieces(
+        &mut self,
+        raw: &str,
+        pieces: &[WordPieceWithSource],
+        quoted: bool,
+        value: &mut Option<String>,
+        depth: usize,
+    ) {
+        let push = |value: &mut Option<String>, text: &str| {
+            if let Some(value) = value {
+                value.push_str(text);
+            }
+        };
+        for piece in pieces {
+            match &piece.piece {
+                WordPiece::Text(text) => {
+                    if !quoted && expands(text) {
+                        *value = None;
+                    }
+                    push(value, text);
+                }
+                WordPiece::SingleQuotedText(text) => push(value, text),
+                WordPiece::AnsiCQuotedText(text) => match ansi_c(text) {
+                    Some(text) => push(value, &text),
+                    None => *value = None,
+                },
+                WordPiece::DoubleQuotedSequence(inner)
+                | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                    self.pieces(raw, inner, true, value, depth);
+                }
+                WordPiece::EscapeSequence(escaped) => {
+                    let text = escaped.strip_prefix('\\').unwrap_or(escaped);
+                    push(value, if text == "\n" { "" } else { text });
+                }
+                WordPiece::CommandSubstitution(script)
+                | WordPiece::BackquotedCommandSubstitution(script) => {
+                    self.script(script, depth + 1);
+                    *value = None;
+                }
+                WordPiece::ArithmeticExpression(expr) => {
+                    let source = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
+                    // The parser reads `$( (cmd) )` as the arithmetic `$((cmd))`.
+                    if !source.starts_with("$((") {
+                        self.problem(format!("`{source}` is ambiguous and not checked"));
+                    }
+                    self.arithmetic(&expr.value);
+                    *value = None;
+                }
+                WordPiece::ParameterExpansion(_) | WordPiece::TildeExpansion(_) => {
+                    let source = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
+                    // What follows the `${` or `~`.
+                    let inner = source.get(2..).unwrap_or_default();
+                    if runs_commands(inner) {
+                        self.problem(format!(
+                            "a command substitution inside `{source}` is not checked"
+                        ));
+                    }
+                    *value = None;
+                }
+            }
+        }
+    }
+}
+
+/// Whether unquoted `text` is changed by globbing or brace expansion (`r?`, `/bin/r[m]`,
+/// `{rm,x}`, extended globs).
+fn expands(text: &str) -> bool {
+    text.contains(['*', '?', '[', '('])
+        || (text.contains('{') && (text.contains(',') || text.contains("..")))
+}
+
+/// Whether `text` holds a command substitution or a process substitution.
+pub(super) fn runs_commands(text: &str) -> bool {
+    ["$(", "`", "<(", ">("]
+        .iter()
+        .any(|open| text.contains(open))
+}
+
+/// Decodes the body of a `$'…'` string as bash does; `None` for what it cannot decode
+/// exactly (`\c` control characters, a NUL).
+fn ansi_c(body: &str) -> Option<String> {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(escape) = chars.next() else {
+            out.push('\\');
+            break;
+        };
+        let simple = match escape {
+            'a' => Some('\x07'),
+            'b' => Some('\x08'),
+            'e' | 'E' => Some('\x1b'),
+            'f' => Some('\x0c'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'v' => Some('\x0b'),
+            '\\' | '\'' | '"' | '?' => Some(escape),
+            _ => None,
+        };
+        if let Some(decoded) = simple {
+            out.push(decoded);
+            continue;
+        }
+        let (radix, max) = match escape {
+            '0'..='7' => (8, 3),
+            'x' => (16, 2),
+            'u' => (16, 4),
+            'U' => (16, 8),
+            'c' => return None,
+            other => {
+                out.push('\\');
+                out.push(other);
+                continue;
+            }
+        };
+        let mut digits = String::new();
+        if radix == 8 {
+            digits.push(escape);
+        }
+        while digits.len() < max
+            && let Some(&next) = chars.peek()
+            && next.is_digit(radix)
+        {
+            digits.push(next);
+            chars.next();
+        }
+        if digits.is_empty() {
+            out.push('\\');
+            out.push(escape);
+            continue;
+        }
+        let code = u32::from_str_radix(&digits, radix).ok()?;
+        match char::from_u32(code) {
+            Some('\0') | None => return None,
+            Some(decoded) => out.push(decoded),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ansi_c;
+
+    #[test]
+    fn decodes_ansi_c_strings() {
+        assert_eq!(ansi_c(r"\x72\x6d").as_deref(), Some("rm"));
+        assert_eq!(ansi_c(r"\162\155").as_deref(), Some("rm"));
+        assert_eq!(ansi_c(r"\u0072m").as_deref(), Some("rm"));
+        assert_eq!(ansi_c(r"a\'b\n").as_deref(), Some("a'b\n"));
+        assert_eq!(ansi_c(r"\q").as_deref(), Some(r"\q"));
+        assert_eq!(ansi_c(r"\cA"), None);
+        assert_eq!(ansi_c(r"\x00"), None);
+    }
+}

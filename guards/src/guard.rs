@@ -1,0 +1,78 @@
+//! [`PolicyGuard`]: a [`Policy`] whose own tests pass, as the engine's [`Guard`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cairn_engine::{Action, Facts, Guard, GuardError, LoadError, Problem, RateLimit, Verdict};
+
+use crate::policy::Policy;
+
+/// A policy file as the engine's guard; its tests passed when it loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyGuard {
+    policy: Policy,
+}
+
+impl PolicyGuard {
+    /// Loads the policy file at `path`; refused when it is invalid or one of its tests fails.
+    pub fn load(path: &Path) -> Result<PolicyGuard, LoadError> {
+        PolicyGuard::tested(Policy::load(path)?, &path.display().to_string())
+    }
+
+    /// Loads a policy from its JSON text (`cwd` roots relative to `base_dir`; `origin` names
+    /// it in messages); refused when it is invalid or one of its tests fails.
+    pub fn from_str(text: &str, base_dir: &Path, origin: &str) -> Result<PolicyGuard, LoadError> {
+        PolicyGuard::tested(Policy::from_str(text, base_dir, origin)?, origin)
+    }
+
+    fn tested(policy: Policy, origin: &str) -> Result<PolicyGuard, LoadError> {
+        let failures = policy.run_tests();
+        if failures.is_empty() {
+            return Ok(PolicyGuard { policy });
+        }
+        let problems = (failures.iter())
+            .map(|failure| Problem::at(&failure.pointer, format!("test fails: {failure}")))
+            .collect();
+        Err(LoadError {
+            origin: origin.to_owned(),
+            problems,
+        })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The verdict on `action` and why: the same as [`Guard::judge`].
+    pub fn explain(&self, action: &Action, facts: &Facts<'_>) -> Verdict {
+        self.policy.judge(action, facts)
+    }
+}
+
+impl Guard for PolicyGuard {
+    fn judge(&self, action: &Action, facts: &Facts<'_>) -> Verdict {
+        self.policy.judge(action, facts)
+    }
+
+    fn rate_limits(&self) -> Vec<RateLimit> {
+        (self.policy.rate_limits.iter())
+            .map(|limit| RateLimit {
+                executor: limit.executor.clone(),
+                max: limit.max,
+                per: limit.per.0,
+            })
+            .collect()
+    }
+
+    /// The policy as canonical JSON, its `cwd` roots absolute (it needs no base directory).
+    fn snapshot(&self) -> Option<String> {
+        serde_json::to_string(&self.policy).ok()
+    }
+
+    fn restore(&self, snapshot: &str) -> Result<Arc<dyn Guard>, GuardError> {
+        let guard = PolicyGuard::from_str(snapshot, Path::new("/"), "the run's stored policy")
+            .map_err(|error| GuardError(error.to_string()))?;
+        Ok(Arc::new(guard))
+    }
+}

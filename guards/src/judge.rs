@@ -1,0 +1,337 @@
+//! Judging one action: what the command checker found, `cwd`, `env`, budgets and the CEL
+//! rules each add findings; they combine like Cedar: any deny wins, then any approve, then
+//! any allow, else the policy's `default`.
+
+use std::path::{Path, PathBuf};
+
+use cairn_engine::{Action, Decision, Facts, Verdict};
+use serde_json::{Value, json};
+
+use crate::command::{self, Findings, Word, basename};
+use crate::paths;
+use crate::policy::{Mode, Policy};
+
+/// One rule's say on an action.
+#[derive(Debug, Clone, PartialEq)]
+struct Vote {
+    decision: Decision,
+    rule: String,
+    reason: String,
+}
+
+/// The findings on one action so far.
+#[derive(Debug, Default)]
+struct Votes {
+    all: Vec<Vote>,
+}
+
+impl Votes {
+    fn add(&mut self, decision: Decision, rule: impl Into<String>, reason: impl Into<String>) {
+        let finding = Vote {
+            decision,
+            rule: rule.into(),
+            reason: reason.into(),
+        };
+        if !self.all.contains(&finding) {
+            self.all.push(finding);
+        }
+    }
+}
+
+impl Policy {
+    /// The verdict on `action`, given how its run stands.
+    pub fn judge(&self, action: &Action, facts: &Facts<'_>) -> Verdict {
+        let mut votes = Votes::default();
+        let checked = commands_of(action);
+        for problem in &checked.problems {
+            votes.add(Decision::Deny, "commands", problem.clone());
+        }
+        for command in &checked.commands {
+            self.command(command, &mut votes);
+        }
+        self.env(action, &checked, &mut votes);
+        let cwd = self.cwd(action, &checked, &mut votes);
+        self.budgets(action, facts, &mut votes);
+        self.rules(action, facts, &checked, cwd.as_deref(), &mut votes);
+        let mut verdict = self.combine(votes);
+        if let Some(cwd) = cwd.filter(|_| verdict.decision != Decision::Deny)
+            && let Value::Object(mut params) = action.params.clone()
+        {
+            params.insert("cwd".to_owned(), json!(cwd));
+            verdict.params = Some(Value::Object(params));
+        }
+        verdict
+    }
+
+    fn combine(&self, votes: Votes) -> Verdict {
+        let strongest = votes.all.iter().map(|finding| finding.decision).max();
+        let mut verdict = match strongest {
+            Some(decision) => (votes.all.into_iter())
+                .filter(|finding| finding.decision == decision)
+                .fold(Verdict::new(decision), |verdict, finding| {
+                    verdict.because(finding.rule, finding.reason)
+                }),
+            None => Verdict::new(self.default),
+        };
+        verdict.audit = self.mode == Mode::Audit;
+        if verdict.decision == Decision::Approve {
+            verdict.approval_timeout = Some(self.approval.timeout.0);
+        }
+        verdict
+    }
+
+    fn command(&self, command: &[Word], votes: &mut Votes) {
+        let shown = shown(command);
+        for prefix in &self.commands.deny {
+            if matches(prefix, command, true) {
+                let reason = format!("`{shown}` matches the denied {prefix:?}");
+                votes.add(Decision::Deny, "commands.deny", reason);
+            }
+        }
+        for prefix in &self.commands.approve {
+            if matches(prefix, command, true) {
+                let reason = format!("`{shown}` matches {prefix:?}, which needs approval");
+                votes.add(Decision::Approve, "commands.approve", reason);
+            }
+        }
+        if let Some(allowed) = &self.commands.allow {
+            match allowed
+                .iter()
+                .find(|prefix| matches(prefix, command, false))
+            {
+                Some(prefix) => {
+                    let reason = format!("`{shown}` matches the allowed {prefix:?}");
+                    votes.add(Decision::Allow, "commands.allow", reason);
+                }
+                None => {
+                    let reason = format!("`{shown}` matches no allowed command");
+                    votes.add(Decision::Deny, "commands.allow", reason);
+                }
+            }
+        }
+    }
+
+    fn env(&self, action: &Action, checked: &Findings, votes: &mut Votes) {
+        let Some(allowed) = &self.env else {
+            return;
+        };
+        let given = action.params.get("env").and_then(Value::as_object);
+        let names = (given.into_iter().flat_map(|env| env.keys())).chain(&checked.assignments);
+        for name in names {
+            if !allowed.contains(name) {
+                let reason = format!("the variable `{name}` is not allowed");
+                votes.add(Decision::Deny, "env", reason);
+            }
+        }
+    }
+
+    /// Checks the step's directory and its redirections against the roots; the canonical
+    /// directory when it is inside them.
+    fn cwd(&self, action: &Action, checked: &Findings, votes: &mut Votes) -> Option<PathBuf> {
+        let roots = self.cwd.as_ref()?;
+        if !runs_programs(action) {
+            return None;
+        }
+        let dir = match action.params.get("cwd") {
+            None => std::env::current_dir().map_err(|error| error.to_string()),
+            Some(Value::String(dir)) => Ok(PathBuf::from(dir)),
+            Some(other) => Err(format!("`with.cwd` is {other}, not a path")),
+        };
+        let dir = match dir.and_then(|dir| paths::canonical_dir(&dir)) {
+            Ok(dir) if paths::inside(&dir, roots) => dir,
+            Ok(dir) => {
+                let reason = format!("`{}` is outside the allowed directories", dir.display());
+                votes.add(Decision::Deny, "cwd", reason);
+                return None;
+            }
+            Err(reason) => {
+                votes.add(Decision::Deny, "cwd", reason);
+                return None;
+            }
+        };
+        for target in &checked.redirects {
+            let inside = match target {
+                Word::Literal(path) => paths::target_inside(path, &dir, roots),
+                Word::Dynamic(_) => false,
+            };
+            if !inside {
+                let reason = format!(
+                    "a redirection to `{}` is outside the allowed directories",
+                    target.text()
+                );
+                votes.add(Decision::Deny, "cwd", reason);
+            }
+        }
+        Some(dir)
+    }
+
+    fn budgets(&self, action: &Action, facts: &Facts<'_>, votes: &mut Votes) {
+        let budgets = &self.budgets;
+        let mut over = |rule: &str, what: String| {
+            votes.add(
+                Decision::Deny,
+                rule,
+                format!("the run's budget is spent: {what}"),
+            );
+        };
+        if let Some(max) = budgets.attempts.filter(|max| facts.attempts >= *max) {
+            over(
+                "budget.attempts",
+                format!("{} attempts of {max}", facts.attempts),
+            );
+        }
+        if let Some(max) = budgets.steps
+            && action.attempt == 1
+            && facts.steps >= max
+        {
+            over("budget.steps", format!("{} steps of {max}", facts.steps));
+        }
+        if let Some(max) = budgets.cost_usd.filter(|max| facts.usage.cost_usd >= *max) {
+            over(
+                "budget.cost_usd",
+                format!("${} of ${max}", facts.usage.cost_usd),
+            );
+        }
+        let tokens = facts.usage.input_tokens + facts.usage.output_tokens;
+        if let Some(max) = budgets.tokens.filter(|max| tokens >= *max) {
+            over("budget.tokens", format!("{tokens} tokens of {max}"));
+        }
+        if let Some(max) = budgets.wall_time.filter(|max| facts.elapsed >= max.0) {
+            let elapsed = whole_seconds(facts.elapsed);
+            over("budget.wall_time", format!("{elapsed} of {max}"));
+        }
+    }
+
+    fn rules(
+        &self,
+        action: &Action,
+        facts: &Facts<'_>,
+        checked: &Findings,
+        cwd: Option<&Path>,
+        votes: &mut Votes,
+    ) {
+        if self.rules.is_empty() {
+            return;
+        }
+        let action = json!({
+            "executor": action.executor,
+            "step": action.step_id,
+            "attempt": action.attempt,
+            "item": facts.item,
+            "index": action.item_index,
+            "params": action.params,
+            "commands": checked.commands,
+            "cwd": cwd.map(Path::to_path_buf).or_else(|| action.params.get("cwd").and_then(Value::as_str).map(PathBuf::from)),
+            "env": action.params.get("env").cloned().unwrap_or_else(|| json!({})),
+        });
+        let run = json!({
+            "id": facts.id.to_string(),
+            "workflow": facts.workflow,
+            "input": facts.input,
+            "attempts": facts.attempts,
+            "steps": facts.steps,
+            "usage": facts.usage,
+            "elapsed": facts.elapsed.as_secs_f64(),
+        });
+        let variables = [("action", &action), ("run", &run)];
+        for rule in &self.rules {
+            match cairn_engine::evaluate_condition(&rule.when, &variables) {
+                Ok(true) => votes.add(rule.effect, &rule.id, &rule.reason),
+                Ok(false) => {}
+                Err(error) => {
+                    votes.add(Decision::Deny, &rule.id, format!("rule errored: {error}"));
+                }
+            }
+        }
+    }
+}
+
+/// Whether `action` runs programs, and so has commands and a working directory.
+fn runs_programs(action: &Action) -> bool {
+    matches!(action.executor.as_str(), "process" | "agent")
+}
+
+/// What the checker finds in the commands `action` would run.
+fn commands_of(action: &Action) -> Findings {
+    let argv = match action.executor.as_str() {
+        "process" => process_argv(&action.params),
+        "agent" => Ok(agent_argv(&action.params)),
+        _ => return Findings::default(),
+    };
+    match argv {
+        Ok(argv) => command::check_argv(&argv),
+        Err(problem) => Findings {
+            problems: vec![problem],
+            ..Findings::default()
+        },
+    }
+}
+
+fn process_argv(params: &Value) -> Result<Vec<String>, String> {
+    let strings = |argv: &Vec<Value>| -> Option<Vec<String>> {
+        argv.iter()
+            .map(|arg| arg.as_str().map(str::to_owned))
+            .collect()
+    };
+    match params
+        .get("command")
+        .and_then(Value::as_array)
+        .and_then(strings)
+    {
+        Some(argv) if !argv.is_empty() => Ok(argv),
+        _ => Err("`with.command` is not a list of strings".to_owned()),
+    }
+}
+
+/// The command an `agent` action runs: its CLI program (`with.program`, a custom command's
+/// first word, else the CLI's name), the custom command's words and `with.args`; the prompt
+/// is left out.
+fn agent_argv(params: &Value) -> Vec<String> {
+    let words = |key: &str| -> Vec<String> {
+        (params
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten())
+        .map(|word| word.as_str().unwrap_or_default().to_owned())
+        .collect()
+    };
+    let mut argv = words("command");
+    if argv.is_empty() {
+        let cli = params.get("cli").and_then(Value::as_str).unwrap_or("agent");
+        argv.push(cli.to_owned());
+    }
+    if let Some(program) = params.get("program").and_then(Value::as_str) {
+        argv[0] = program.to_owned();
+    }
+    argv.extend(words("args"));
+    argv
+}
+
+/// Whether `command` starts with `prefix`; a program matches by its basename too. A word
+/// known only at run time matches when `maybe` (a deny or approval fails closed) and not
+/// otherwise (an allow must be sure).
+fn matches(prefix: &[String], command: &[Word], maybe: bool) -> bool {
+    prefix.len() <= command.len()
+        && (prefix.iter().zip(command).enumerate()).all(|(index, (token, word))| {
+            match word.literal() {
+                Some(text) => text == token || (index == 0 && basename(text) == token),
+                None => maybe,
+            }
+        })
+}
+
+/// A command as one line, for reasons.
+fn shown(command: &[Word]) -> String {
+    let words: Vec<&str> = command.iter().map(Word::text).collect();
+    let line = words.join(" ");
+    match line.char_indices().nth(120) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line,
+    }
+}
+
+/// `elapsed` without its fraction of a second, for reasons.
+fn whole_seconds(elapsed: std::time::Duration) -> cairn_engine::Duration {
+    cairn_engine::Duration(std::time::Duration::from_secs(elapsed.as_secs()))
+}

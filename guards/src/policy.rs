@@ -1,0 +1,333 @@
+//! The policy file as types (serde + schemars), and loading it: the JSON, its schema, then
+//! what the schema cannot say (CEL that parses, `cwd` roots that exist, non-empty command
+//! prefixes, unique rule ids), every problem with its JSON pointer.
+
+use std::path::{Path, PathBuf};
+
+use cairn_engine::{Decision, Duration, LoadError, Problem};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A policy file: the rules every action of a run is judged by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The JSON Schema of the file, for editors (`schemas/policy.schema.json`).
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// `enforce` (default), or `audit`: every action runs and the verdict is only recorded.
+    #[serde(default)]
+    pub mode: Mode,
+    /// The decision when no rule decides (default `allow`).
+    #[serde(default = "allow")]
+    pub default: Decision,
+    /// Token prefixes of the commands that `process` and `agent` actions run.
+    #[serde(default)]
+    pub commands: Commands,
+    /// The directories steps may run in (and redirect to), relative to the policy file's
+    /// folder; absent, any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<Vec<PathBuf>>,
+    /// The only variable names a step may set (`with.env`, `NAME=value` in scripts);
+    /// absent, any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    /// Limits per run.
+    #[serde(default)]
+    pub budgets: Budgets,
+    /// At most `max` attempts of `executor` start in any window of `per`.
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitRule>,
+    /// How approvals wait.
+    #[serde(default)]
+    pub approval: Approval,
+    /// Rules with a CEL condition over `action` and `run`.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// Example actions and the decision each must get; run when the policy loads.
+    #[serde(default)]
+    pub tests: Vec<PolicyTest>,
+}
+
+fn allow() -> Decision {
+    Decision::Allow
+}
+
+/// Whether verdicts are enforced or only recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Denials and approvals take effect.
+    #[default]
+    Enforce,
+    /// Every action runs; what enforce would have decided is recorded.
+    Audit,
+}
+
+/// Command prefixes: `["git", "push"]` matches `git push --force`, and a program matches by
+/// its basename too (`/bin/rm` is `rm`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Commands {
+    /// When present, a command that matches none of these is denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<Vec<String>>>,
+    /// Commands that need a person's approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approve: Vec<Vec<String>>,
+    /// Commands that are denied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<Vec<String>>,
+}
+
+/// Limits per run; going past one is a deny.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Budgets {
+    /// Attempts started in the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u64>,
+    /// Steps started in the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    /// US dollars spent by the attempts that ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Tokens (input and output) used by the attempts that ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// Time since the run was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_time: Option<Duration>,
+}
+
+/// A rate limit of one executor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitRule {
+    /// The executor's name.
+    pub executor: String,
+    /// Attempts per window.
+    #[schemars(range(min = 1))]
+    pub max: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+/// How approvals wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// How long a step waits for a person (default 24h).
+    #[serde(default = "day")]
+    pub timeout: Duration,
+    /// What an approval that timed out becomes: `deny`.
+    #[serde(default)]
+    pub on_timeout: OnTimeout,
+}
+
+impl Default for Approval {
+    fn default() -> Self {
+        Approval {
+            timeout: day(),
+            on_timeout: OnTimeout::Deny,
+        }
+    }
+}
+
+fn day() -> Duration {
+    Duration(std::time::Duration::from_secs(24 * 60 * 60))
+}
+
+/// What an approval that timed out becomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTimeout {
+    /// The step is denied.
+    #[default]
+    Deny,
+}
+
+/// A rule: when its CEL condition holds, it decides `effect`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Its id, shown in verdicts.
+    pub id: String,
+    /// What it decides.
+    pub effect: Decision,
+    /// Why, shown in verdicts.
+    pub reason: String,
+    /// A CEL condition over `action` and `run`.
+    pub when: String,
+}
+
+/// An example action and the decision it must get.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyTest {
+    /// The action.
+    pub action: TestAction,
+    /// How its run stands (default: a fresh run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<TestRun>,
+    /// The decision it must get.
+    pub expect: Decision,
+    /// A rule id that must be among the deciding rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// An action in a policy test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestAction {
+    /// The executor's name.
+    pub executor: String,
+    /// The step's `with`, as rendered.
+    #[serde(default = "empty_object")]
+    pub params: Value,
+    /// The step's id (default `test`).
+    #[serde(default = "test_step")]
+    pub step: String,
+    /// The attempt number (default 1).
+    #[serde(default = "first")]
+    pub attempt: u32,
+    /// The `for_each` item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Value>,
+    /// The `for_each` item's index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+fn test_step() -> String {
+    "test".to_owned()
+}
+
+fn first() -> u32 {
+    1
+}
+
+/// How the run of a test action stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRun {
+    /// The workflow's name.
+    #[serde(default)]
+    pub workflow: String,
+    /// The run's input (default `{}`).
+    #[serde(default = "empty_object")]
+    pub input: Value,
+    /// Attempts started so far.
+    #[serde(default)]
+    pub attempts: u64,
+    /// Steps started so far.
+    #[serde(default)]
+    pub steps: u64,
+    /// US dollars spent so far.
+    #[serde(default)]
+    pub cost_usd: f64,
+    /// Tokens used so far.
+    #[serde(default)]
+    pub tokens: u64,
+    /// Time since the run was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed: Option<Duration>,
+}
+
+impl Default for TestRun {
+    fn default() -> Self {
+        TestRun {
+            workflow: String::new(),
+            input: empty_object(),
+            attempts: 0,
+            steps: 0,
+            cost_usd: 0.0,
+            tokens: 0,
+            elapsed: None,
+        }
+    }
+}
+
+/// The JSON Schema of policy files (`schemas/policy.schema.json`).
+pub fn schema() -> Value {
+    cairn_engine::document_schema::<Policy>()
+}
+
+impl Policy {
+    /// Reads the policy file at `path` (its own tests are not run: see [`Policy::run_tests`]).
+    pub fn load(path: &Path) -> Result<Policy, LoadError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| LoadError {
+            origin: origin.clone(),
+            problems: vec![Problem::at("", format!("cannot read the file: {error}"))],
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Policy::from_str(&text, base, &origin)
+    }
+
+    /// Reads a policy from its JSON text; `cwd` roots are resolved against `base_dir` and made
+    /// canonical; `origin` names the policy in messages.
+    pub fn from_str(text: &str, base_dir: &Path, origin: &str) -> Result<Policy, LoadError> {
+        let mut policy: Policy = cairn_engine::load_document(text, &schema(), origin)?;
+        let problems = policy.resolve(base_dir);
+        if problems.is_empty() {
+            Ok(policy)
+        } else {
+            Err(LoadError {
+                origin: origin.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// Checks what the schema cannot, and makes the `cwd` roots canonical.
+    fn resolve(&mut self, base_dir: &Path) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let lists = [
+            ("allow", self.commands.allow.as_deref().unwrap_or_default()),
+            ("approve", &self.commands.approve),
+            ("deny", &self.commands.deny),
+        ];
+        for (list, prefixes) in lists {
+            for (index, prefix) in prefixes.iter().enumerate() {
+                if prefix.is_empty() {
+                    let pointer = format!("/commands/{list}/{index}");
+                    problems.push(Problem::at(pointer, "an empty command prefix"));
+                }
+            }
+        }
+        for (index, rule) in self.rules.iter().enumerate() {
+            if let Err(error) = cairn_engine::check_expression(&rule.when) {
+                problems.push(Problem::at(
+                    format!("/rules/{index}/when"),
+                    error.to_string(),
+                ));
+            }
+            if self.rules[..index].iter().any(|other| other.id == rule.id) {
+                let message = format!("rule id `{}` is used twice", rule.id);
+                problems.push(Problem::at(format!("/rules/{index}/id"), message));
+            }
+        }
+        for (index, root) in self.cwd.iter_mut().flatten().enumerate() {
+            match base_dir.join(&*root).canonicalize() {
+                Ok(canonical) if canonical.is_dir() => *root = canonical,
+                Ok(_) => {
+                    let message = format!("`{}` is not a directory", root.display());
+                    problems.push(Problem::at(format!("/cwd/{index}"), message));
+                }
+                Err(error) => {
+                    let message = format!("`{}`: {error}", root.display());
+                    problems.push(Problem::at(format!("/cwd/{index}"), message));
+                }
+            }
+        }
+        problems
+    }
+}

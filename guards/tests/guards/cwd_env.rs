@@ -1,0 +1,77 @@
+//! Acceptance point 3: the step's directory must lie inside a root; variables a step sets
+//! must be allowed.
+
+use cairn_engine::Decision;
+use serde_json::json;
+
+use crate::{action, guard, guard_in, judge, judge_script};
+
+#[test]
+fn cwd_escapes_through_dot_dot_a_symlink_or_a_sibling_are_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    std::fs::create_dir_all(base.join("root/a")).unwrap();
+    std::fs::create_dir_all(base.join("root2")).unwrap();
+    std::os::unix::fs::symlink(&base, base.join("root/out")).unwrap();
+    let guard = guard_in(&json!({"cwd": ["root"]}), &base);
+    let run_in = |cwd: std::path::PathBuf| {
+        judge(
+            &guard,
+            &action("process", json!({"command": ["ls"], "cwd": cwd})),
+        )
+    };
+    let allowed = run_in(base.join("root/a/.."));
+    assert_eq!(allowed.decision, Decision::Allow, "{allowed:?}");
+    assert_eq!(
+        allowed.params.unwrap()["cwd"],
+        json!(base.join("root")),
+        "the step runs in the canonical path"
+    );
+    for escape in [
+        "root/..",
+        "root/out",
+        "root/out/root2",
+        "root2",
+        "root/missing",
+    ] {
+        let verdict = run_in(base.join(escape));
+        assert_eq!(verdict.decision, Decision::Deny, "{escape}: {verdict:?}");
+        assert_eq!(verdict.rules, ["cwd"]);
+    }
+}
+
+#[test]
+fn a_missing_root_is_a_load_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let error =
+        cairn_guards::Policy::from_str(r#"{"cwd": ["nope"]}"#, dir.path(), "p.json").unwrap_err();
+    assert!(error.to_string().starts_with("p.json:/cwd/0: "), "{error}");
+}
+
+#[test]
+fn ld_preload_is_denied_under_an_env_allow_list() {
+    let guard = guard(json!({"env": ["HOME", "LANG"]}));
+    let with_env = json!({"command": ["ls"], "env": {"LANG": "C", "LD_PRELOAD": "/x.so"}});
+    let verdict = judge(&guard, &action("process", with_env));
+    assert_eq!(verdict.decision, Decision::Deny);
+    assert_eq!(verdict.rules, ["env"]);
+    assert!(verdict.reasons[0].contains("LD_PRELOAD"));
+    for script in [
+        "LD_PRELOAD=/x.so ls",
+        "env LD_PRELOAD=/x.so ls",
+        "export LD_PRELOAD=/x.so; ls",
+        "PATH=/evil:$PATH ls",
+    ] {
+        assert_eq!(
+            judge_script(&guard, script).decision,
+            Decision::Deny,
+            "{script}"
+        );
+    }
+    assert_eq!(judge_script(&guard, "LANG=C ls").decision, Decision::Allow);
+    let agent = json!({"cli": "claude", "prompt": "x", "env": {"LD_PRELOAD": "/x.so"}});
+    assert_eq!(
+        judge(&guard, &action("agent", agent)).decision,
+        Decision::Deny
+    );
+}

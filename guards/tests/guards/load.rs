@@ -1,0 +1,105 @@
+//! Acceptance point 8 (library): a bad policy is refused with the place of each problem.
+
+use std::path::Path;
+
+use cairn_guards::{Policy, PolicyGuard};
+
+fn refused(text: &str) -> String {
+    PolicyGuard::from_str(text, Path::new("."), "p.json")
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn a_json_syntax_error_names_line_and_column() {
+    assert_eq!(
+        refused("{\n  \"mode\": \"audit\",\n}"),
+        "p.json:3:1: invalid JSON: trailing comma"
+    );
+}
+
+#[test]
+fn an_unknown_key_names_the_key_it_likely_meant() {
+    assert_eq!(
+        refused(r#"{"commands": {"deny": [["rm"]], "alow": [["ls"]]}}"#),
+        "p.json:/commands/alow: unknown key `alow` (did you mean `allow`?)"
+    );
+    assert_eq!(
+        refused(r#"{"budget": {}}"#),
+        "p.json:/budget: unknown key `budget` (did you mean `budgets`?)"
+    );
+}
+
+#[test]
+fn a_bad_cel_expression_is_refused_at_its_rule() {
+    let error = refused(
+        r#"{"rules": [{"id": "r", "effect": "deny", "reason": "x", "when": "action.executor =="}]}"#,
+    );
+    assert!(
+        error.starts_with("p.json:/rules/0/when: `action.executor ==`: does not parse"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_bad_duration_is_refused_with_a_hint() {
+    assert_eq!(
+        refused(r#"{"budgets": {"wall_time": "two hours"}}"#),
+        "p.json:/budgets/wall_time: bad duration \"two hours\" (write it like \"90s\", \"5m\" or \"1h 30m\")"
+    );
+    let error = refused(r#"{"approval": {"timeout": "1h", "on_timeout": "allow"}}"#);
+    assert!(
+        error.starts_with("p.json:/approval/on_timeout: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_failing_test_refuses_the_guard_but_not_the_policy() {
+    let text = r#"{"commands": {"deny": [["rm"]]}, "tests": [
+        {"action": {"executor": "process", "params": {"command": ["ls"]}}, "expect": "allow"},
+        {"action": {"executor": "process", "params": {"command": ["rm", "x"]}}, "expect": "allow"}
+    ]}"#;
+    let error = refused(text);
+    assert!(
+        error.starts_with("p.json:/tests/1: test fails: expected allow, got deny (commands.deny: "),
+        "{error}"
+    );
+    let policy = Policy::from_str(text, Path::new("."), "p.json").unwrap();
+    let failures = policy.run_tests();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].pointer, "/tests/1");
+}
+
+#[test]
+fn a_test_may_name_the_deciding_rule() {
+    let text = r#"{"commands": {"deny": [["rm"]]}, "tests": [
+        {"action": {"executor": "process", "params": {"command": ["rm"]}}, "expect": "deny", "rule": "env"}
+    ]}"#;
+    assert!(refused(text).contains("expected deny by `env`, got deny"));
+}
+
+#[test]
+fn the_committed_schema_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/policy.schema.json");
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default())
+            .unwrap_or_default();
+    assert!(
+        committed == cairn_guards::schema(),
+        "schemas/policy.schema.json is stale: run `cargo run -- schema policy > schemas/policy.schema.json`"
+    );
+}
+
+#[test]
+fn the_example_policies_load_and_pass_their_tests() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let guard = PolicyGuard::load(&path).unwrap_or_else(|error| panic!("{error}"));
+        assert!(!guard.policy().tests.is_empty(), "{}", path.display());
+        count += 1;
+    }
+    assert!(count >= 1);
+}

@@ -1,0 +1,237 @@
+//! How findings combine, budgets, audit mode, rules, rate limits, snapshots.
+
+use std::sync::Arc;
+
+use cairn_engine::{Decision, Guard, Usage};
+use serde_json::json;
+
+use crate::{Run, action, guard, judge, judge_in, judge_script, policy};
+
+#[test]
+fn deny_wins_over_approve_over_allow_over_the_default() {
+    let guard = guard(json!({
+        "default": "deny",
+        "commands": {"allow": [["git"]], "approve": [["git", "push"]], "deny": [["git", "push", "--force"]]}
+    }));
+    let decide = |line: &str| {
+        let argv: Vec<&str> = line.split(' ').collect();
+        judge(&guard, &action("process", json!({"command": argv})))
+    };
+    assert_eq!(decide("git push --force").decision, Decision::Deny);
+    let push = decide("git push");
+    assert_eq!(push.decision, Decision::Approve);
+    assert_eq!(push.rules, ["commands.approve"]);
+    assert_eq!(
+        push.approval_timeout,
+        Some(std::time::Duration::from_secs(86_400))
+    );
+    assert_eq!(decide("git status").decision, Decision::Allow);
+    assert_eq!(
+        decide("bash -c ls").decision,
+        Decision::Deny,
+        "bash is not allowed"
+    );
+    let noop = judge(&guard, &action("noop", json!({})));
+    assert_eq!(noop.decision, Decision::Deny);
+    assert!(noop.rules.is_empty(), "the default decides");
+}
+
+#[test]
+fn rules_see_the_action_and_the_run_and_an_error_denies() {
+    let guard = guard(json!({
+        "approval": {"timeout": "1h"},
+        "rules": [
+            {"id": "no-prod", "effect": "deny", "reason": "never against production",
+             "when": "action.executor == 'process' && run.input.target == 'prod'"},
+            {"id": "pushes", "effect": "approve", "reason": "a person checks pushes",
+             "when": "action.commands.exists(c, c.size() > 1 && c[0] == 'git' && c[1] == 'push')"},
+            {"id": "broken", "effect": "allow", "reason": "x", "when": "action.params.nope.deeper"}
+        ]
+    }));
+    let ls = action("process", json!({"command": ["ls"]}));
+    let prod = Run {
+        input: json!({"target": "prod"}),
+        ..Run::default()
+    };
+    let verdict = judge_in(&guard, &ls, &prod);
+    assert_eq!(verdict.decision, Decision::Deny);
+    assert_eq!(verdict.rules, ["no-prod", "broken"]);
+    assert!(
+        verdict.reasons[1].starts_with("rule errored: "),
+        "{verdict:?}"
+    );
+    let ok_guard = super::super::guard(json!({"rules": [
+        {"id": "pushes", "effect": "approve", "reason": "a person checks pushes",
+         "when": "action.commands.exists(c, c.size() > 1 && c[0] == 'git' && c[1] == 'push')"}
+    ], "approval": {"timeout": "1h"}}));
+    let push = judge_script(&ok_guard, "cd x && git push");
+    assert_eq!(push.decision, Decision::Approve, "{push:?}");
+    assert_eq!(
+        push.approval_timeout,
+        Some(std::time::Duration::from_secs(3600))
+    );
+}
+
+#[test]
+fn budgets_deny_once_spent() {
+    let guard = guard(json!({"budgets": {
+        "attempts": 3, "steps": 2, "cost_usd": 1.5, "tokens": 1000, "wall_time": "1h"
+    }}));
+    let first = action("noop", json!({}));
+    let mut retry = first.clone();
+    retry.attempt = 2;
+    let cases = [
+        (
+            Run {
+                attempts: 3,
+                ..Run::default()
+            },
+            &first,
+            Some("budget.attempts"),
+        ),
+        (
+            Run {
+                attempts: 2,
+                ..Run::default()
+            },
+            &first,
+            None,
+        ),
+        (
+            Run {
+                steps: 2,
+                ..Run::default()
+            },
+            &first,
+            Some("budget.steps"),
+        ),
+        (
+            Run {
+                steps: 2,
+                ..Run::default()
+            },
+            &retry,
+            None,
+        ),
+        (
+            Run {
+                usage: Usage {
+                    cost_usd: 1.5,
+                    ..Usage::default()
+                },
+                ..Run::default()
+            },
+            &first,
+            Some("budget.cost_usd"),
+        ),
+        (
+            Run {
+                usage: Usage {
+                    input_tokens: 600,
+                    output_tokens: 400,
+                    cost_usd: 0.0,
+                },
+                ..Run::default()
+            },
+            &first,
+            Some("budget.tokens"),
+        ),
+        (
+            Run {
+                usage: Usage {
+                    input_tokens: 600,
+                    ..Usage::default()
+                },
+                ..Run::default()
+            },
+            &first,
+            None,
+        ),
+        (
+            Run {
+                elapsed: 3600,
+                ..Run::default()
+            },
+            &first,
+            Some("budget.wall_time"),
+        ),
+    ];
+    for (run, action, rule) in cases {
+        let verdict = judge_in(&guard, action, &run);
+        match rule {
+            Some(rule) => {
+                assert_eq!(verdict.decision, Decision::Deny, "{rule}");
+                assert_eq!(verdict.rules, [rule]);
+            }
+            None => assert_eq!(verdict.decision, Decision::Allow, "{verdict:?}"),
+        }
+    }
+}
+
+#[test]
+fn audit_mode_records_what_enforce_would_do() {
+    let guard = guard(json!({"mode": "audit", "commands": {"deny": [["rm"]]}}));
+    let verdict = judge_script(&guard, "rm x");
+    assert_eq!(verdict.decision, Decision::Deny);
+    assert!(verdict.audit);
+    assert_eq!(verdict.effective(), Decision::Allow);
+}
+
+#[test]
+fn rate_limits_come_from_the_policy() {
+    let guard = guard(json!({"rate_limits": [{"executor": "agent", "max": 10, "per": "1m"}]}));
+    let limits = guard.rate_limits();
+    assert_eq!(limits.len(), 1);
+    assert_eq!((limits[0].executor.as_str(), limits[0].max), ("agent", 10));
+    assert_eq!(limits[0].per, std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn a_snapshot_restores_a_guard_that_judges_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("work")).unwrap();
+    let text = json!({
+        "cwd": ["work"], "env": ["HOME"], "commands": {"deny": [["rm"]]},
+        "rules": [{"id": "r", "effect": "approve", "reason": "x", "when": "action.step == 'deploy'"}],
+        "tests": [{"action": {"executor": "process", "params": {"command": ["rm"]}}, "expect": "deny"}]
+    });
+    let original = crate::guard_in(&text, dir.path());
+    let snapshot = original.snapshot().unwrap();
+    assert!(
+        snapshot.contains(
+            &*dir
+                .path()
+                .canonicalize()
+                .unwrap()
+                .join("work")
+                .to_string_lossy()
+        )
+    );
+    let restored: Arc<dyn Guard> = original.restore(&snapshot).unwrap();
+    assert_eq!(restored.snapshot().unwrap(), snapshot);
+    let work = dir.path().join("work");
+    for params in [
+        json!({"command": ["rm", "x"], "cwd": work}),
+        json!({"command": ["ls"], "cwd": work}),
+        json!({"command": ["ls"], "cwd": dir.path()}),
+    ] {
+        let action = action("process", params);
+        let facts_run = Run::default();
+        let expected = judge_in(&original, &action, &facts_run);
+        let facts = cairn_engine::Facts {
+            item: None,
+            id: cairn_engine::Uuid::nil(),
+            workflow: "w",
+            input: &facts_run.input,
+            attempts: 0,
+            steps: 0,
+            usage: &facts_run.usage,
+            elapsed: std::time::Duration::ZERO,
+        };
+        assert_eq!(restored.judge(&action, &facts), expected);
+    }
+    assert_eq!(
+        policy(serde_json::from_str(&snapshot).unwrap()).cwd,
+        original.policy().cwd
+    );
+}
