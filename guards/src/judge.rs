@@ -54,13 +54,34 @@ impl Policy {
         self.budgets(action, facts, &mut votes);
         self.rules(action, facts, &checked, cwd.as_deref(), &mut votes);
         let mut verdict = self.combine(votes);
-        if let Some(cwd) = cwd.filter(|_| verdict.decision != Decision::Deny)
-            && let Value::Object(mut params) = action.params.clone()
-        {
-            params.insert("cwd".to_owned(), json!(cwd));
-            verdict.params = Some(Value::Object(params));
+        if verdict.decision != Decision::Deny {
+            verdict.params = self.rewritten(action, facts, cwd.as_deref());
         }
         verdict
+    }
+
+    /// The parameters `action` runs with, if they change: its working directory made
+    /// canonical, and for an agent under a cost budget, what is left of it as the CLI's own
+    /// limit (`max_budget_usd`, never raised).
+    fn rewritten(&self, action: &Action, facts: &Facts<'_>, cwd: Option<&Path>) -> Option<Value> {
+        let Value::Object(mut params) = action.params.clone() else {
+            return None;
+        };
+        let mut changed = false;
+        if let Some(cwd) = cwd {
+            params.insert("cwd".to_owned(), json!(cwd));
+            changed = true;
+        }
+        if let Some(budget) = self.budgets.cost_usd.filter(|_| action.executor == "agent") {
+            let left = (budget - facts.usage.cost_usd).max(0.0);
+            let given = params.get("max_budget_usd").and_then(Value::as_f64);
+            params.insert(
+                "max_budget_usd".to_owned(),
+                json!(given.map_or(left, |given| given.min(left))),
+            );
+            changed = true;
+        }
+        changed.then_some(Value::Object(params))
     }
 
     fn combine(&self, votes: Votes) -> Verdict {

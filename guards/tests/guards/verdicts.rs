@@ -169,6 +169,33 @@ fn budgets_deny_once_spent() {
 }
 
 #[test]
+fn an_agent_under_a_cost_budget_gets_what_is_left_as_its_own_limit() {
+    let guard = guard(json!({"budgets": {"cost_usd": 2.0}}));
+    let spent = Run {
+        usage: Usage {
+            cost_usd: 1.5,
+            ..Usage::default()
+        },
+        ..Run::default()
+    };
+    let claude = action("agent", json!({"cli": "claude", "prompt": "hi"}));
+    let verdict = judge_in(&guard, &claude, &spent);
+    assert_eq!(verdict.params.unwrap()["max_budget_usd"], json!(0.5));
+    let capped = action(
+        "agent",
+        json!({"cli": "claude", "prompt": "hi", "max_budget_usd": 0.1}),
+    );
+    let verdict = judge_in(&guard, &capped, &spent);
+    assert_eq!(
+        verdict.params.unwrap()["max_budget_usd"],
+        json!(0.1),
+        "never raised"
+    );
+    let process = action("process", json!({"command": ["true"]}));
+    assert_eq!(judge_in(&guard, &process, &spent).params, None);
+}
+
+#[test]
 fn audit_mode_records_what_enforce_would_do() {
     let guard = guard(json!({"mode": "audit", "commands": {"deny": [["rm"]]}}));
     let verdict = judge_script(&guard, "rm x");
