@@ -13,6 +13,7 @@ mod run {
     mod bad_input;
     mod durable;
     mod executors;
+    mod guard;
     mod orphans;
     mod same_engine;
     mod scratch;

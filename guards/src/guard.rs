@@ -7,8 +7,10 @@ use cairn_engine::{Action, Facts, Guard, GuardError, LoadError, Problem, RateLim
 
 use crate::policy::Policy;
 
-/// A policy file as the engine's guard; its tests passed when it loaded.
-#[derive(Debug, Clone, PartialEq)]
+/// A policy file as the engine's guard; its tests passed when it loaded. The default is
+/// the empty policy, which allows everything: the guard of an engine that only resumes runs,
+/// each judged by the policy restored from its own snapshot.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyGuard {
     policy: Policy,
 }

@@ -54,6 +54,25 @@ fn allow() -> Decision {
     Decision::Allow
 }
 
+/// The empty policy, as a file `{}`: every action is allowed.
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            schema: None,
+            mode: Mode::default(),
+            default: allow(),
+            commands: Commands::default(),
+            cwd: None,
+            env: None,
+            budgets: Budgets::default(),
+            rate_limits: Vec::new(),
+            approval: Approval::default(),
+            rules: Vec::new(),
+            tests: Vec::new(),
+        }
+    }
+}
+
 /// Whether verdicts are enforced or only recorded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

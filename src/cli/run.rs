@@ -4,7 +4,10 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_engine::{Durability, Engine, Event, RunHandle, RunReport, RunState};
+use std::sync::Arc;
+
+use cairn_engine::{Durability, Engine, Event, Guard, RunHandle, RunReport, RunState};
+use cairn_guards::PolicyGuard;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -35,6 +38,10 @@ pub(crate) struct RunArgs {
     /// A file holding the run input as JSON.
     #[arg(long)]
     input_file: Option<PathBuf>,
+    /// A policy file: every action of the run is judged by it (its snapshot is stored with
+    /// the run and judges it on resume too). See `docs/guards.md`.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -63,7 +70,11 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
     let plan = workflow::load(&args.file)?;
     let input = read_input(args)?;
     cairn_engine::check_input(&plan, &input)?;
-    let engine = open(global, &args.engine).await?;
+    let guard: Option<Arc<dyn Guard>> = match &args.policy {
+        Some(path) => Some(Arc::new(PolicyGuard::load(path)?)),
+        None => None,
+    };
+    let engine = open(global, &args.engine, guard).await?;
     let progress = std::io::stderr()
         .is_terminal()
         .then(|| (plan.steps().len(), 0));
@@ -73,7 +84,7 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
 
 /// Resumes one unfinished run.
 pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCode, Error> {
-    let engine = open(global, &args.engine).await?;
+    let engine = open(global, &args.engine, Some(restorer())).await?;
     let resumed = if args.wait {
         engine.resume_waiting(&args.run).await
     } else {
@@ -105,7 +116,7 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
 
 /// Resumes every unfinished run that no live engine drives; they run side by side.
 pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitCode, Error> {
-    let engine = open(global, &args.engine).await?;
+    let engine = open(global, &args.engine, Some(restorer())).await?;
     let handles = engine.recover().await?;
     if handles.is_empty() {
         eprintln!("no unfinished run to recover");
@@ -136,8 +147,24 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     Ok(worst)
 }
 
-async fn open(global: &Global, args: &EngineArgs) -> Result<Engine, Error> {
-    Ok(Engine::builder(&global.db)
+/// The guard of an engine that resumes runs: it judges nothing itself, it restores the
+/// policy each run started with from the run's stored snapshot.
+fn restorer() -> Arc<dyn Guard> {
+    Arc::new(PolicyGuard::default())
+}
+
+/// An engine over the database; `guard` judges the runs it starts (and restores theirs).
+async fn open(
+    global: &Global,
+    args: &EngineArgs,
+    guard: Option<Arc<dyn Guard>>,
+) -> Result<Engine, Error> {
+    let builder = Engine::builder(&global.db);
+    let builder = match guard {
+        Some(guard) => builder.guard(guard),
+        None => builder,
+    };
+    Ok(builder
         .executors(workflow::executors())
         .durability(args.durability)
         .max_output_bytes(args.max_output)

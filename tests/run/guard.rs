@@ -72,7 +72,10 @@ fn a_denied_command_never_spawns_and_the_denial_is_on_record() {
     let denied = entering(&history, "clean", "denied");
     let verdict = &denied[0]["detail"]["verdict"];
     assert_eq!(verdict["decision"], "deny", "{verdict}");
-    assert!(verdict["rules"].to_string().contains("commands"), "{verdict}");
+    assert!(
+        verdict["rules"].to_string().contains("commands"),
+        "{verdict}"
+    );
     let text = scratch.cairn(&["history", &run]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("deny"));
 }
@@ -98,13 +101,21 @@ fn each_for_each_item_and_each_retried_attempt_is_judged() {
     assert!(keep.exists(), "the denied item never ran");
     let show = scratch.json(&["show", &run, "--json"]);
     assert_eq!(show["steps"][0]["state"], "denied");
-    assert!(show["steps"][0]["error"].as_str().unwrap().contains("item 1"));
+    assert!(
+        show["steps"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("item 1")
+    );
     assert_eq!(scratch.executions()["flaky"], 2);
     let history = scratch.json(&["history", &run, "--json"]);
     let attempts = entering(&history, "flaky", "running");
     assert_eq!(attempts.len(), 2);
     for attempt in attempts {
-        assert_eq!(attempt["detail"]["verdict"]["decision"], "allow", "{attempt}");
+        assert_eq!(
+            attempt["detail"]["verdict"]["decision"], "allow",
+            "{attempt}"
+        );
     }
 }
 
@@ -124,7 +135,11 @@ fn a_budget_of_n_attempts_runs_exactly_n_and_denies_the_next() {
     let history = scratch.json(&["history", &run, "--json"]);
     let denied = entering(&history, "flaky", "denied");
     assert_eq!(denied.len(), 1);
-    assert!(denied[0]["detail"]["verdict"]["rules"].to_string().contains("budget.attempts"));
+    assert!(
+        denied[0]["detail"]["verdict"]["rules"]
+            .to_string()
+            .contains("budget.attempts")
+    );
 }
 
 /// A policy that holds step `deploy` for approval (with `extra` keys), and a workflow whose
@@ -132,7 +147,10 @@ fn a_budget_of_n_attempts_runs_exactly_n_and_denies_the_next() {
 fn approval_setup(scratch: &Scratch, extra: Value) -> (PathBuf, PathBuf) {
     let mut policy = json!({"rules": [{"id": "deploys", "effect": "approve",
         "reason": "deploys need a person", "when": "action.step == 'deploy'"}]});
-    policy.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    policy
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     let policy = self::policy(scratch, policy);
     let workflow = workflow(
         scratch,
@@ -170,15 +188,29 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
 
     let waiting = scratch.json(&["approvals", "--json"]);
     assert_eq!(waiting[0]["step_id"], "deploy", "{waiting}");
-    let approve = scratch.cairn(&["approve", &run, "deploy", "--reason", "ship it", "--by", "ann"]);
-    assert!(approve.status.success(), "{}", String::from_utf8_lossy(&approve.stderr));
+    let approve = scratch.cairn(&[
+        "approve", &run, "deploy", "--reason", "ship it", "--by", "ann",
+    ]);
+    assert!(
+        approve.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approve.stderr)
+    );
     let resumed = scratch.cairn(&["resume", &run]);
-    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
     assert_eq!(scratch.executions()["deploy"], 1);
     let history = scratch.json(&["history", &run, "--json"]);
     let approved = entering(&history, "deploy", "ready");
     let by = &approved.last().unwrap()["detail"]["approved"];
-    assert_eq!((&by["by"], &by["reason"]), (&json!("ann"), &json!("ship it")));
+    assert_eq!(
+        (&by["by"], &by["reason"]),
+        (&json!("ann"), &json!("ship it"))
+    );
     assert_eq!(scratch.json(&["approvals", "--json"]), json!([]));
 }
 
@@ -188,16 +220,32 @@ fn a_denial_from_another_process_ends_a_live_runs_step() {
     let (policy, workflow) = approval_setup(&scratch, json!({}));
     let (child, run) = start_awaiting(&scratch, &policy, &workflow);
     let deny = scratch.cairn(&["deny", &run, "deploy", "--reason", "not today"]);
-    assert!(deny.status.success(), "{}", String::from_utf8_lossy(&deny.stderr));
+    assert!(
+        deny.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deny.stderr)
+    );
     let output = finish(child, "cairn run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("approve {run} deploy")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("approve {run} deploy")),
+        "{stderr}"
+    );
     assert!(!scratch.executions().contains_key("deploy"));
-    assert_eq!(scratch.executions()["build"], 1, "the rest of the run went on");
+    assert_eq!(
+        scratch.executions()["build"],
+        1,
+        "the rest of the run went on"
+    );
     let show = scratch.json(&["show", &run, "--json"]);
     assert_eq!(show["steps"][0]["state"], "denied");
-    assert!(show["steps"][0]["error"].as_str().unwrap().contains("not today"));
+    assert!(
+        show["steps"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not today")
+    );
 }
 
 #[test]
@@ -208,21 +256,35 @@ fn an_approval_nobody_gives_expires_denied_and_the_command_never_runs() {
     assert!(!scratch.executions().contains_key("deploy"));
     let show = scratch.json(&["show", &run, "--json"]);
     assert_eq!(show["steps"][0]["state"], "denied");
-    assert!(show["steps"][0]["error"].as_str().unwrap().contains("expired"));
+    assert!(
+        show["steps"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
     let history = scratch.json(&["history", &run, "--json"]);
     let asked = &entering(&history, "deploy", "awaiting_approval")[0];
     let denied = &entering(&history, "deploy", "denied")[0];
-    let (asked, denied) = (asked["at"].as_str().unwrap(), denied["at"].as_str().unwrap());
+    let (asked, denied) = (
+        asked["at"].as_str().unwrap(),
+        denied["at"].as_str().unwrap(),
+    );
     let elapsed = chrono::DateTime::parse_from_rfc3339(denied).unwrap()
         - chrono::DateTime::parse_from_rfc3339(asked).unwrap();
-    assert!(elapsed >= chrono::Duration::seconds(2), "not before its expiry");
+    assert!(
+        elapsed >= chrono::Duration::seconds(2),
+        "not before its expiry"
+    );
 }
 
 #[test]
 fn audit_mode_runs_everything_and_records_what_enforce_would_deny() {
     let scratch = Scratch::new();
     let keep = keep(&scratch);
-    let policy = policy(&scratch, json!({"mode": "audit", "commands": {"deny": [["rm"]]}}));
+    let policy = policy(
+        &scratch,
+        json!({"mode": "audit", "commands": {"deny": [["rm"]]}}),
+    );
     let workflow = workflow(
         &scratch,
         json!([{"id": "clean", "executor": "process", "with": {"command": ["rm", path(&keep)]}}]),
@@ -231,7 +293,10 @@ fn audit_mode_runs_everything_and_records_what_enforce_would_deny() {
     assert!(!keep.exists(), "audit mode ran it");
     let history = scratch.json(&["history", &run, "--json"]);
     let verdict = &entering(&history, "clean", "running")[0]["detail"]["verdict"];
-    assert_eq!((&verdict["decision"], &verdict["audit"]), (&json!("deny"), &json!(true)));
+    assert_eq!(
+        (&verdict["decision"], &verdict["audit"]),
+        (&json!("deny"), &json!(true))
+    );
 }
 
 #[test]
@@ -241,7 +306,10 @@ fn a_bad_policy_is_refused_with_its_pointer_and_writes_no_run() {
     let cases = [
         ("{\"commands\": ", "policy.json:1:"),
         ("{\"comands\": {}}", "did you mean `commands`"),
-        (r#"{"rules": [{"id": "r", "effect": "deny", "reason": "x", "when": "action.("}]}"#, "/rules/0/when"),
+        (
+            r#"{"rules": [{"id": "r", "effect": "deny", "reason": "x", "when": "action.("}]}"#,
+            "/rules/0/when",
+        ),
         (r#"{"approval": {"timeout": "soon"}}"#, "/approval/timeout"),
         (
             r#"{"commands": {"deny": [["rm"]]}, "tests": [{"action": {"executor": "process", "params": {"command": ["rm", "x"]}}, "expect": "allow"}]}"#,
@@ -268,4 +336,55 @@ fn ld_preload_in_env_is_denied_under_an_env_allow_list() {
     let workflow = workflow(&scratch, json!([preload]));
     scratch.run(&workflow, &["--policy", path(&policy)], 1);
     assert!(!scratch.executions().contains_key("preload"));
+}
+
+#[test]
+fn a_cost_budget_is_overshot_by_at_most_the_attempts_running_when_it_was_reached() {
+    let scratch = Scratch::new();
+    let budget = 0.03;
+    // What one answer of the fake claude costs.
+    let cost = 0.01358415;
+    let policy = policy(&scratch, json!({"budgets": {"cost_usd": budget}}));
+    let argv = scratch.dir.path().join("argv");
+    let calls = scratch.dir.path().join("calls");
+    let claude = format!("{}/examples/agents/claude", env!("CARGO_MANIFEST_DIR"));
+    let steps: Vec<Value> = (0..6)
+        .map(|n| {
+            json!({"id": format!("ask{n}"), "executor": "agent", "with": {
+                "cli": "claude", "program": claude, "prompt": "What is 6 x 7?",
+                "env": {"FAKE_AGENT_CALLS": calls, "FAKE_AGENT_ARGV": argv}}})
+        })
+        .collect();
+    let workflow = scratch.write(
+        "wf.json",
+        &json!({"name": "agents", "limits": {"max_parallel": 2}, "steps": [{"parallel": steps}]}),
+    );
+    let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    let show = scratch.json(&["show", &run, "--json"]);
+    let ran = std::fs::read_to_string(&calls).unwrap().lines().count();
+    let spent = show["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((spent - ran as f64 * cost).abs() < 1e-9, "{show}");
+    assert!(
+        spent <= budget + 2.0 * cost,
+        "overshot by more than 2 running attempts: {spent}"
+    );
+    let denied: Vec<&Value> = (show["steps"].as_array().unwrap().iter())
+        .filter(|step| step["state"] == "denied")
+        .collect();
+    assert_eq!(denied.len(), 6 - ran);
+    assert!(
+        denied[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("budget.cost_usd")
+    );
+    // Each attempt was told what was left of the budget.
+    let last = std::fs::read_to_string(&argv).unwrap();
+    let args: Vec<&str> = last.lines().collect();
+    let at = args
+        .iter()
+        .position(|arg| *arg == "--max-budget-usd")
+        .unwrap();
+    let told: f64 = args[at + 1].parse().unwrap();
+    assert!(told > 0.0 && told < budget, "{told}");
 }

@@ -262,3 +262,10 @@ fn a_snapshot_restores_a_guard_that_judges_alike() {
         original.policy().cwd
     );
 }
+
+#[test]
+fn the_default_guard_is_the_empty_policy() {
+    let empty = cairn_guards::PolicyGuard::default();
+    assert_eq!(empty, guard(json!({})));
+    assert_eq!(judge_script(&empty, "rm -rf /").decision, Decision::Allow);
+}
