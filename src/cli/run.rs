@@ -222,7 +222,11 @@ async fn announce_approvals(mut events: broadcast::Receiver<Event>, db: PathBuf)
             let item = request["item"]
                 .as_u64()
                 .map_or(String::new(), |item| format!(" --item {item}"));
-            let reasons = request["verdict"]["reasons"].to_string();
+            let reasons: Vec<&str> = (request["verdict"]["reasons"].as_array().into_iter())
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let reasons = reasons.join("; ");
             eprintln!(
                 "step {step}{item} awaits approval ({reasons}); decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
             );
