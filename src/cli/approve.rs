@@ -56,7 +56,12 @@ pub(crate) async fn approve(args: &ApproveArgs, global: &Global) -> Result<ExitC
 
 /// Denies a step that awaits approval.
 pub(crate) async fn deny(args: &DenyArgs, global: &Global) -> Result<ExitCode, Error> {
-    let ruling = ruling(&args.step, args.item, Some(args.reason.clone()), args.by.clone());
+    let ruling = ruling(
+        &args.step,
+        args.item,
+        Some(args.reason.clone()),
+        args.by.clone(),
+    );
     send(global, &args.run, Command::Deny(ruling), "denied").await
 }
 
@@ -65,15 +70,23 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     let waiting = open(global).await?.approvals().await?;
     let mut stdout = std::io::stdout().lock();
     if global.json {
-        writeln!(stdout, "{}", serde_json::to_value(&waiting).unwrap_or_default())?;
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_value(&waiting).unwrap_or_default()
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     if waiting.is_empty() {
         writeln!(stdout, "no step awaits approval")?;
     }
     for approval in &waiting {
-        let item = approval.item.map_or(String::new(), |item| format!(" --item {item}"));
-        let left = (approval.expires_at - Utc::now()).to_std().unwrap_or_default();
+        let item = approval
+            .item
+            .map_or(String::new(), |item| format!(" --item {item}"));
+        let left = (approval.expires_at - Utc::now())
+            .to_std()
+            .unwrap_or_default();
         let left = humantime::format_duration(std::time::Duration::from_secs(left.as_secs()));
         writeln!(
             stdout,
@@ -81,7 +94,9 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
             approval.run_id,
             approval.step_id,
             approval.verdict.explain(),
-            approval.requested_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            approval
+                .requested_at
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
         )?;
     }
     Ok(ExitCode::SUCCESS)
@@ -101,6 +116,8 @@ fn ruling(step: &str, item: Option<usize>, reason: Option<String>, by: Option<St
 async fn send(global: &Global, run: &str, command: Command, done: &str) -> Result<ExitCode, Error> {
     let step = command.step().unwrap_or_default().to_owned();
     let run = open(global).await?.send(run, command).await?;
-    eprintln!("step {step} of run {run} {done}; the engine driving the run acts on it within a second (or `cairn resume {run}` does)");
+    eprintln!(
+        "step {step} of run {run} {done}; the engine driving the run acts on it within a second (or `cairn resume {run}` does)"
+    );
     Ok(ExitCode::SUCCESS)
 }

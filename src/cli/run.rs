@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cairn_engine::{Durability, Engine, Event, RunHandle, RunReport, RunState};
-use tokio::sync::broadcast;
 use serde_json::Value;
+use tokio::sync::broadcast;
 
 use super::error::{Error, exit_code_of};
 use super::progress;

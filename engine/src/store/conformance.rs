@@ -70,6 +70,8 @@ fn run_change(run: Uuid, from: RunState, to: RunState) -> Transition {
         output: None,
         error: None,
         error_class: None,
+        detail: None,
+        deadline: None,
     })
 }
 
@@ -189,10 +191,7 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
     first.mark_handled(pending[0].id);
     store.commit("me", &first).await.unwrap();
     assert_eq!(store.approvals(run).await.unwrap(), [approval.clone()]);
-    assert_eq!(
-        store.waiting_approvals().await.unwrap(),
-        [approval.clone()]
-    );
+    assert_eq!(store.waiting_approvals().await.unwrap(), [approval.clone()]);
     let left = store.pending_commands(run).await.unwrap();
     assert_eq!(left.len(), 1, "the handled command is gone");
     assert_eq!(left[0].command, Command::Deny(ruling("b")));
