@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 mod cli {
     pub(crate) mod approve;
+    pub(crate) mod control;
     pub(crate) mod error;
     pub(crate) mod graph;
     pub(crate) mod inspect;
@@ -81,6 +82,12 @@ enum Command {
     Approvals,
     /// Test a policy file, or explain its verdict on an action.
     Policy(cli::policy::Args),
+    /// Pause a run: nothing new starts, steps in flight finish (`cairn resume` continues).
+    Pause(cli::control::SteerArgs),
+    /// Cancel a run: steps in flight are stopped, the run ends `cancelled`.
+    Cancel(cli::control::SteerArgs),
+    /// Drive a failed or cancelled run again (what failed, or `--from` a step on).
+    Retry(cli::control::RetryArgs),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +122,9 @@ fn main() -> ExitCode {
         Command::Deny(args) => block_on(cli::approve::deny(&args, &global)),
         Command::Approvals => block_on(cli::approve::approvals(&global)),
         Command::Policy(args) => cli::policy::run(&args, &global),
+        Command::Pause(args) => block_on(cli::control::pause(&args, &global)),
+        Command::Cancel(args) => block_on(cli::control::cancel(&args, &global)),
+        Command::Retry(args) => block_on(cli::control::retry(&args, &global)),
     };
     result.unwrap_or_else(|error| cli::error::report(&error))
 }

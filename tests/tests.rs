@@ -11,6 +11,7 @@ mod cli {
 mod run {
     mod agents;
     mod bad_input;
+    mod control;
     mod durable;
     mod executors;
     mod guard;

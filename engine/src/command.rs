@@ -14,6 +14,20 @@ pub enum Command {
     Approve(Ruling),
     /// Deny a step (or one item of it) that awaits approval: the step ends `denied`.
     Deny(Ruling),
+    /// Start nothing new, let the attempts in flight finish, then pause the run.
+    Pause(Request),
+    /// Cancel the attempts in flight and end the run `cancelled`.
+    Cancel(Request),
+}
+
+/// Who asks to pause or cancel a run, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Who asked.
+    pub by: String,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A person's decision on a step that awaits approval.
@@ -32,11 +46,13 @@ pub struct Ruling {
 }
 
 impl Command {
-    /// The command's kind as stored: `approve`, `deny`.
+    /// The command's kind as stored: `approve`, `deny`, `pause`, `cancel`.
     pub fn kind(&self) -> &'static str {
         match self {
             Command::Approve(_) => "approve",
             Command::Deny(_) => "deny",
+            Command::Pause(_) => "pause",
+            Command::Cancel(_) => "cancel",
         }
     }
 
@@ -44,6 +60,7 @@ impl Command {
     pub fn step(&self) -> Option<&str> {
         match self {
             Command::Approve(ruling) | Command::Deny(ruling) => Some(&ruling.step),
+            Command::Pause(_) | Command::Cancel(_) => None,
         }
     }
 }

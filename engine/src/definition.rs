@@ -14,6 +14,8 @@ use serde_json::Value;
 
 pub use duration::Duration;
 
+use crate::executor::ErrorClass;
+
 /// The largest `limits.max_steps` a workflow may ask for.
 pub const MAX_STEPS_CEILING: u64 = 10_000_000;
 /// `limits.max_steps` when a workflow says nothing.
@@ -143,6 +145,21 @@ pub struct Retry {
     /// Randomise each delay (between half and all of it) so retries do not move in lockstep.
     #[serde(default)]
     pub jitter: bool,
+    /// The error classes that are retried (default: `exit_code`, `timeout`, `transient`).
+    /// `cancelled` and `denied` are never retried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry_on: Vec<ErrorClass>,
+}
+
+impl Retry {
+    /// Whether a failure of `class` is retried (attempts left aside).
+    pub fn retries(&self, class: ErrorClass) -> bool {
+        match class {
+            ErrorClass::Cancelled | ErrorClass::Denied => false,
+            _ if self.retry_on.is_empty() => class.is_retryable(),
+            _ => self.retry_on.contains(&class),
+        }
+    }
 }
 
 /// How the delay between attempts grows.
@@ -160,23 +177,46 @@ pub enum Backoff {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stall {
-    /// A run with no transition for this long is stalled.
+    /// A run with an attempt running but no transition and no progress for this long is
+    /// stalled (time no engine ran is not counted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_progress: Option<Duration>,
-    /// What happens to a stalled run.
+    /// This many consecutive attempts of a step ending with the same error (numbers, times
+    /// and temporary paths aside) are a loop.
+    #[serde(default = "default_loop_after")]
+    #[schemars(range(min = 2, max = 1000))]
+    pub loop_after: u32,
+    /// What happens on a stall or a loop, unless the step says otherwise.
     #[serde(default)]
     pub on_stall: OnStall,
+}
+
+impl Default for Stall {
+    fn default() -> Self {
+        Stall {
+            no_progress: None,
+            loop_after: DEFAULT_LOOP_AFTER,
+            on_stall: OnStall::default(),
+        }
+    }
+}
+
+/// `stall.loop_after` when a workflow says nothing.
+pub const DEFAULT_LOOP_AFTER: u32 = 3;
+
+fn default_loop_after() -> u32 {
+    DEFAULT_LOOP_AFTER
 }
 
 /// The escalation of a stall.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnStall {
-    /// Retry the stalled step (a new attempt).
+    /// Retry the stalled step (a new attempt, counted against `retry.max_attempts`).
     Retry,
     /// Fail the stalled step.
     Fail,
-    /// Pause the run for a human to look at.
+    /// Put the stalled step back to ready and pause the run for a person to look at.
     #[default]
     Pause,
     /// Cancel the run.
@@ -229,6 +269,9 @@ pub struct Node {
     /// Longest silence before the running step counts as stalled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat: Option<Duration>,
+    /// What happens when the step stalls or loops (default: `stall.on_stall`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_stall: Option<OnStall>,
     /// A JSON Schema the step's output must satisfy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,

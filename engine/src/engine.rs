@@ -124,6 +124,7 @@ impl EngineBuilder {
                 guard: self.guard,
                 holder: lease::this_process(),
                 shutdown: CancellationToken::new(),
+                drain: CancellationToken::new(),
                 max_output_bytes: self.max_output_bytes,
                 lease_ttl: self.lease_ttl,
             }),
@@ -264,12 +265,14 @@ impl Engine {
                 input: run.input.clone(),
                 state: RunState::Pending,
                 created_at: Utc::now(),
+                deadline: None,
                 steps,
                 approvals: Vec::new(),
                 recent_starts: Vec::new(),
             },
             judge,
             creation: Some(run),
+            redrive: None,
         };
         let claim = self.claim(id)?;
         self.drive(run, claim).await
@@ -289,45 +292,48 @@ impl Engine {
         }
         let claim = self.claim(record.id)?;
         self.take_lease(record.id).await?;
-        let origin = format!("run {} (its stored workflow)", record.id);
-        let takeover = async {
-            let plan = load::load_snapshot(&record.definition, &origin, self.executors())?;
-            let judge = self.restore_guard(&record)?;
-            let store = &self.inner.store;
-            let steps = store.steps(record.id).await?;
-            let approvals = match &judge.guard {
-                Some(_) => store.approvals(record.id).await?,
-                None => Vec::new(),
-            };
-            let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
-            let recent_starts = match limits.iter().map(|limit| limit.per).max() {
-                Some(window) => {
-                    let window =
-                        chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-                    let since = Utc::now().checked_sub_signed(window).unwrap_or_default();
-                    store.starts_since(record.id, since).await?
-                }
-                None => Vec::new(),
-            };
-            Ok(Takeover {
-                run: Committed {
-                    run_id: record.id,
-                    plan: Arc::new(plan),
-                    input: record.input.clone(),
-                    state: record.state,
-                    created_at: record.created_at,
-                    steps,
-                    approvals,
-                    recent_starts,
-                },
-                judge,
-                creation: None,
-            })
-        };
-        match takeover.await {
+        match self.takeover(&record).await {
             Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(record.id, error).await),
         }
+    }
+
+    /// A stored run as a driver takes it over.
+    async fn takeover(&self, record: &RunRecord) -> Result<Takeover> {
+        let origin = format!("run {} (its stored workflow)", record.id);
+        let plan = load::load_snapshot(&record.definition, &origin, self.executors())?;
+        let judge = self.restore_guard(record)?;
+        let store = &self.inner.store;
+        let steps = store.steps(record.id).await?;
+        let approvals = match &judge.guard {
+            Some(_) => store.approvals(record.id).await?,
+            None => Vec::new(),
+        };
+        let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
+        let recent_starts = match limits.iter().map(|limit| limit.per).max() {
+            Some(window) => {
+                let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+                let since = Utc::now().checked_sub_signed(window).unwrap_or_default();
+                store.starts_since(record.id, since).await?
+            }
+            None => Vec::new(),
+        };
+        Ok(Takeover {
+            run: Committed {
+                run_id: record.id,
+                plan: Arc::new(plan),
+                input: record.input.clone(),
+                state: record.state,
+                created_at: record.created_at,
+                deadline: record.deadline,
+                steps,
+                approvals,
+                recent_starts,
+            },
+            judge,
+            creation: None,
+            redrive: None,
+        })
     }
 
     /// The guard `record` is judged by: the one it started with, restored from its snapshot
@@ -394,6 +400,13 @@ impl Engine {
     /// released. The runs stay resumable; this engine starts nothing more.
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
+    }
+
+    /// Stops starting attempts: each run this engine drives stops unfinished (resumable,
+    /// its lease released) once its attempts in flight have finished. A later
+    /// [`Engine::shutdown`] cancels those attempts.
+    pub fn drain(&self) {
+        self.inner.drain.cancel();
     }
 
     /// Every run in the store, newest first.

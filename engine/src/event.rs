@@ -100,35 +100,39 @@ pub(crate) fn recorded(
 ) -> (EventKind, Option<u32>, Option<Map<String, Value>>) {
     match transition {
         Transition::Step(change) => {
-            let mut detail = match &change.detail {
-                Some(Value::Object(detail)) => detail.clone(),
-                Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
-                None => Map::new(),
-            };
-            if let Some(error) = &change.error {
-                detail.insert("error".into(), Value::String(error.clone()));
-            }
             let kind = EventKind::Step {
                 step_id: change.step_id.clone(),
                 from: change.from,
                 to: change.to,
             };
-            (
-                kind,
-                Some(change.attempt),
-                (!detail.is_empty()).then_some(detail),
-            )
+            let detail = with_error(change.detail.as_ref(), change.error.as_ref());
+            (kind, Some(change.attempt), detail)
         }
         Transition::Run(change) => {
             let kind = EventKind::Run {
                 from: change.from,
                 to: change.to,
             };
-            let error = (change.error.as_ref())
-                .map(|error| Map::from_iter([("error".to_owned(), Value::String(error.clone()))]));
-            (kind, None, error)
+            (
+                kind,
+                None,
+                with_error(change.detail.as_ref(), change.error.as_ref()),
+            )
         }
     }
+}
+
+/// A transition's detail as an object, with its error under `error`; `None` when empty.
+fn with_error(detail: Option<&Value>, error: Option<&String>) -> Option<Map<String, Value>> {
+    let mut detail = match detail {
+        Some(Value::Object(detail)) => detail.clone(),
+        Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
+        None => Map::new(),
+    };
+    if let Some(error) = error {
+        detail.insert("error".into(), Value::String(error.clone()));
+    }
+    (!detail.is_empty()).then_some(detail)
 }
 
 /// Serialized as `{"step", "from", "to"}` with state names, as `cairn history --json` prints.

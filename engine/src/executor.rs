@@ -191,7 +191,7 @@ pub struct ExecError {
 }
 
 /// The kinds of failure of an attempt, a step or a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorClass {
@@ -220,6 +220,9 @@ pub enum ErrorClass {
     Interrupted,
     /// The guard, or a person asked for approval, denied the action (not retryable).
     Denied,
+    /// The attempt stalled (no progress within its heartbeat, the run's `no_progress`) or
+    /// looped; its escalation decides what follows.
+    Stalled,
 }
 
 impl ErrorClass {
@@ -246,6 +249,7 @@ impl ErrorClass {
             ErrorClass::Transient => "transient",
             ErrorClass::Interrupted => "interrupted",
             ErrorClass::Denied => "denied",
+            ErrorClass::Stalled => "stalled",
         }
     }
 
@@ -263,6 +267,7 @@ impl ErrorClass {
         ErrorClass::Transient,
         ErrorClass::Interrupted,
         ErrorClass::Denied,
+        ErrorClass::Stalled,
     ];
 }
 

@@ -58,14 +58,16 @@ mod problem;
 mod report;
 mod retry;
 mod scheduler;
+mod stall;
 mod state;
 mod store;
 
 pub use approval::{Approval, ApprovalDecision, action_hash};
-pub use command::{Command, PendingCommand, Ruling};
+pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
-    Backoff, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration, Limits,
-    MAX_STEPS_CEILING, Node, NodeKind, OnStall, Retry, Stall, Workflow, schema as workflow_schema,
+    Backoff, DEFAULT_LOOP_AFTER, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration,
+    Limits, MAX_STEPS_CEILING, Node, NodeKind, OnStall, Retry, Stall, Workflow,
+    schema as workflow_schema,
 };
 pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
 pub use error::{Error, Result};

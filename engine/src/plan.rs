@@ -17,7 +17,7 @@ use std::time::Duration;
 use petgraph::algo::{kosaraju_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::definition::{Node, Retry, Workflow};
+use crate::definition::{Node, OnStall, Retry, Workflow};
 use crate::problem::{Problem, closest, escape};
 
 /// The index of a step in [`Plan::steps`]: leaves in file order, depth first.
@@ -47,6 +47,8 @@ pub struct PlanStep {
     pub timeout: Option<Duration>,
     /// Longest silence before the step counts as stalled: the step's, else `defaults.heartbeat`.
     pub heartbeat: Option<Duration>,
+    /// What a stall or a loop of the step leads to: the step's, else `stall.on_stall`.
+    pub on_stall: OnStall,
     /// How failed attempts are retried: the step's, else `defaults.retry` (none: one attempt).
     pub retry: Option<Retry>,
     /// Steps whose outputs the step's `with`, `when` and `for_each` read.
@@ -382,6 +384,9 @@ fn leaf(
             .heartbeat
             .or(defaults.heartbeat)
             .map(|duration| duration.0),
+        on_stall: (node.on_stall)
+            .or(workflow.stall.as_ref().map(|stall| stall.on_stall))
+            .unwrap_or_default(),
         retry: node.retry.clone().or_else(|| defaults.retry.clone()),
         referenced_steps: Vec::new(),
         group_limits: limits.to_vec(),

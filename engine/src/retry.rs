@@ -49,7 +49,23 @@ mod tests {
             initial_delay: Some(FileDuration(Duration::from_secs(1))),
             max_delay: Some(FileDuration(Duration::from_secs(5))),
             jitter,
+            retry_on: Vec::new(),
         }
+    }
+
+    #[test]
+    fn retry_on_names_the_classes_retried_but_never_cancelled_or_denied() {
+        use crate::executor::ErrorClass::*;
+        let default = retry(Backoff::Fixed, false);
+        assert!(default.retries(ExitCode) && default.retries(Timeout));
+        assert!(!default.retries(BadOutput) && !default.retries(Stalled));
+        let listed = Retry {
+            retry_on: vec![BadOutput, Cancelled, Denied],
+            ..default
+        };
+        assert!(listed.retries(BadOutput));
+        assert!(!listed.retries(ExitCode));
+        assert!(!listed.retries(Cancelled) && !listed.retries(Denied));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod ledger;
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
@@ -23,13 +24,13 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::executor::{Action, ErrorClass, ExecContext, Executor, Executors, Outcome};
+use crate::executor::{Action, ErrorClass, ExecContext, Executor, Executors, Outcome, Progress};
 use crate::guard::Guard;
 use crate::lease::LeaseHolder;
 use crate::plan::StepIndex;
 use crate::report::RunReport;
 use crate::store::{NewRun, Store};
-pub(crate) use ledger::{Committed, Judge};
+pub(crate) use ledger::{Committed, Judge, Redrive};
 use ledger::{Input, Ledger, Start, combine};
 
 /// How often a driver reads the commands other processes sent its run.
@@ -49,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) holder: LeaseHolder,
     /// Cancelled when the engine shuts down.
     pub(crate) shutdown: CancellationToken,
+    /// Cancelled when the engine stops starting new attempts.
+    pub(crate) drain: CancellationToken,
     pub(crate) max_output_bytes: usize,
     pub(crate) lease_ttl: Duration,
 }
@@ -67,6 +70,17 @@ pub(crate) struct Takeover {
     pub(crate) judge: Judge,
     /// For a new run: the record to create with the first commit.
     pub(crate) creation: Option<NewRun>,
+    /// For an ended run driven again: what to run again.
+    pub(crate) redrive: Option<Redrive>,
+}
+
+/// A running attempt as the shell watches it: how to cancel it, and its signs of life.
+#[derive(Debug)]
+struct Watch {
+    cancel: CancellationToken,
+    progress: Progress,
+    /// The progress count last told to the ledger.
+    seen: u64,
 }
 
 /// Drives one run. Built by the engine, consumed by [`Driver::drive`].
@@ -86,6 +100,8 @@ pub(crate) struct Driver {
     cancel: CancellationToken,
     /// Cancels the running attempts (a child of `cancel`).
     attempts: CancellationToken,
+    /// The running attempts, by step.
+    watches: HashMap<StepIndex, Watch>,
 }
 
 impl Driver {
@@ -96,7 +112,13 @@ impl Driver {
         events: broadcast::Sender<Event>,
     ) -> Result<Driver> {
         let run_id = run.run.run_id;
-        let ledger = Ledger::take_over(run.run, run.judge, engine.max_output_bytes)?;
+        let ledger = Ledger::take_over(
+            run.run,
+            run.judge,
+            engine.max_output_bytes,
+            Utc::now(),
+            run.redrive,
+        )?;
         let cancel = engine.shutdown.child_token();
         let attempts = cancel.child_token();
         Ok(Driver {
@@ -109,24 +131,52 @@ impl Driver {
             events,
             cancel,
             attempts,
+            watches: HashMap::new(),
         })
     }
 
-    /// Runs the loop until the run ends or the engine shuts down.
+    /// Runs the loop until the run ends, pauses, or the engine stops. On a storage or lease
+    /// failure the attempts are stopped and the run is left resumable.
     pub(crate) async fn drive(mut self) -> Result<RunReport> {
+        let result = self.steer().await;
+        if result.is_err() {
+            self.attempts.cancel();
+            while self.tasks.join_next().await.is_some() {}
+            let owner = &self.engine.holder.owner;
+            if let Err(error) = self.engine.store.release_lease(self.run_id, owner).await {
+                tracing::warn!(run_id = %self.run_id, %error, "could not release the lease");
+            }
+        }
+        result
+    }
+
+    async fn steer(&mut self) -> Result<RunReport> {
         let ttl = self.engine.lease_ttl;
         // (Not `interval`: its first tick waits a turn of the timer, a millisecond per run.)
         let mut renew = tokio::time::interval_at(Instant::now() + ttl / 3, ttl / 3);
         let mut commands = tokio::time::interval_at(Instant::now() + COMMAND_POLL, COMMAND_POLL);
         let deadline = self.ledger.deadline().map(instant_of);
+        let mut draining = false;
         loop {
             if self.ledger.is_over() {
                 return Ok(self.ledger.report());
+            }
+            if self.tasks.is_empty() && self.ledger.is_paused() {
+                let owner = &self.engine.holder.owner;
+                self.engine.store.release_lease(self.run_id, owner).await?;
+                return Ok(self.ledger.report());
+            }
+            if self.tasks.is_empty() && self.ledger.is_draining() {
+                return self.stop(Input::Interrupted).await;
             }
             let next_wake = self.ledger.next_wake().map(instant_of);
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return self.stop(Input::Interrupted).await,
+                () = self.engine.drain.cancelled(), if !draining => {
+                    draining = true;
+                    self.ledger.apply(Input::Drain, Utc::now())?;
+                }
                 Some(joined) = self.tasks.join_next() => {
                     self.complete(joined)?;
                     while let Some(joined) = self.tasks.try_join_next() {
@@ -137,7 +187,10 @@ impl Driver {
                 () = sleep_until(deadline), if deadline.is_some() => {
                     return self.stop(Input::TimedOut).await;
                 }
-                _ = commands.tick() => self.read_commands().await?,
+                _ = commands.tick() => {
+                    self.read_progress()?;
+                    self.read_commands().await?;
+                }
                 _ = renew.tick() => {
                     let owner = &self.engine.holder.owner;
                     if !self.engine.store.renew_lease(self.run_id, owner, ttl).await? {
@@ -161,6 +214,31 @@ impl Driver {
         Ok(())
     }
 
+    /// Tells the ledger which running attempts showed signs of life since the last look.
+    fn read_progress(&mut self) -> Result<()> {
+        let now = Utc::now();
+        for (&step, watch) in &mut self.watches {
+            let count = watch.progress.count();
+            if count != watch.seen {
+                watch.seen = count;
+                self.ledger.apply(Input::Progress { step, at: now }, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the commands sent while no engine drove the run, with no engine driving it
+    /// now (the caller holds its lease): a pause or a cancel takes effect at once. Starts
+    /// nothing; gives the lease up.
+    pub(crate) async fn settle_commands(mut self) -> Result<RunReport> {
+        self.read_commands().await?;
+        self.ledger.settle_halt()?;
+        self.commit().await?;
+        let owner = &self.engine.holder.owner;
+        self.engine.store.release_lease(self.run_id, owner).await?;
+        Ok(self.ledger.report())
+    }
+
     /// One turn: the ledger decides at the current time, the decisions are committed (with
     /// the run's record if it is new), then the attempts it started are spawned.
     pub(crate) async fn turn(&mut self) -> Result<()> {
@@ -172,6 +250,7 @@ impl Driver {
     fn complete(&mut self, joined: Result<Completion, tokio::task::JoinError>) -> Result<()> {
         let Completion { step, outcome } =
             joined.map_err(|error| Error::Bug(format!("attempt task: {error}")))?;
+        self.watches.remove(&step);
         let input = Input::Completed { step, outcome };
         self.ledger.apply(input, Utc::now())
     }
@@ -179,7 +258,7 @@ impl Driver {
     /// Stops every attempt, then tells the ledger why (`TimedOut` ends the run, releasing
     /// its lease in the same commit; `Interrupted` leaves it resumable and gives up the
     /// lease).
-    async fn stop(mut self, why: Input) -> Result<RunReport> {
+    async fn stop(&mut self, why: Input) -> Result<RunReport> {
         let interrupted = matches!(why, Input::Interrupted);
         self.attempts.cancel();
         while self.tasks.join_next().await.is_some() {}
@@ -195,6 +274,11 @@ impl Driver {
 
     /// Commits the ledger's batch, then announces it and starts the attempts it committed.
     async fn commit(&mut self) -> Result<()> {
+        for step in self.ledger.take_cancels() {
+            if let Some(watch) = self.watches.get(&step) {
+                watch.cancel.cancel();
+            }
+        }
         let batch = self.ledger.take_batch();
         if batch.is_empty() {
             return Ok(());
@@ -216,9 +300,15 @@ impl Driver {
             };
             let ctx = ExecContext {
                 cancel: self.attempts.child_token(),
+                progress: Progress::default(),
                 deadline: start.timeout.map(|timeout| Instant::now() + timeout),
-                ..ExecContext::new()
             };
+            let watch = Watch {
+                cancel: ctx.cancel.clone(),
+                progress: ctx.progress.clone(),
+                seen: 0,
+            };
+            self.watches.insert(start.step, watch);
             self.tasks.spawn(run_attempt(start, executor, ctx));
         }
         Ok(())

@@ -141,7 +141,10 @@ impl RunState {
             (self, to),
             (Pending, Running | Cancelled)
                 | (Running, Paused | Succeeded | Failed | Cancelled)
-                | (Paused, Running | Cancelled)
+                // `Paused -> Failed`: the run's deadline passed while it was paused.
+                | (Paused, Running | Failed | Cancelled)
+                // Only a redrive (`cairn retry`) drives an ended run again.
+                | (Failed | Cancelled, Running)
         )
     }
 }
@@ -163,6 +166,9 @@ impl StepState {
                 // `Running -> Ready` records an interrupted attempt (crash or shutdown).
                 | (Running, Succeeded | Failed | RetryWait | Cancelled | Ready)
                 | (RetryWait, Ready | Cancelled)
+                // Only a redrive (`cairn retry`) runs an ended step again (a succeeded one
+                // only with `--from`).
+                | (Succeeded | Failed | Skipped | Cancelled | Denied, Pending)
         )
     }
 }
@@ -182,6 +188,10 @@ pub struct RunTransition {
     pub error: Option<String>,
     /// The class of `error`.
     pub error_class: Option<ErrorClass>,
+    /// Anything else worth keeping in the event (who paused it, a stall, a redrive, ...).
+    pub detail: Option<Value>,
+    /// The run's deadline from now on, when this transition sets one (a start, a redrive).
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 /// A step transition, with what it carries.
@@ -389,6 +399,11 @@ mod tests {
         ("running", "ready"),
         ("retry_wait", "ready"),
         ("retry_wait", "cancelled"),
+        ("succeeded", "pending"),
+        ("failed", "pending"),
+        ("skipped", "pending"),
+        ("cancelled", "pending"),
+        ("denied", "pending"),
     ];
 
     const LEGAL_RUN: &[(&str, &str)] = &[
@@ -399,7 +414,10 @@ mod tests {
         ("running", "failed"),
         ("running", "cancelled"),
         ("paused", "running"),
+        ("paused", "failed"),
         ("paused", "cancelled"),
+        ("failed", "running"),
+        ("cancelled", "running"),
     ];
 
     #[test]
@@ -439,18 +457,21 @@ mod tests {
     }
 
     #[test]
-    fn terminal_states_have_no_way_out() {
+    fn terminal_states_are_left_only_by_a_redrive() {
         for &from in StepState::ALL.iter().filter(|s| s.is_terminal()) {
-            assert!(
-                StepState::ALL.iter().all(|&to| from.check(to).is_err()),
-                "{from}"
-            );
+            for &to in StepState::ALL {
+                assert_eq!(
+                    from.check(to).is_ok(),
+                    to == StepState::Pending,
+                    "{from} -> {to}"
+                );
+            }
         }
         for &from in RunState::ALL.iter().filter(|s| s.is_terminal()) {
-            assert!(
-                RunState::ALL.iter().all(|&to| from.check(to).is_err()),
-                "{from}"
-            );
+            for &to in RunState::ALL {
+                let redrive = from != RunState::Succeeded && to == RunState::Running;
+                assert_eq!(from.check(to).is_ok(), redrive, "{from} -> {to}");
+            }
         }
     }
 
@@ -496,6 +517,8 @@ mod tests {
                 output: None,
                 error: None,
                 error_class: None,
+                detail: None,
+                deadline: None,
             })
         };
         batch

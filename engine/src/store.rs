@@ -164,6 +164,8 @@ pub struct RunRecord {
     pub created_at: DateTime<Utc>,
     /// When the run last changed (its last event).
     pub updated_at: DateTime<Utc>,
+    /// When the run times out (`limits.timeout` from its start or its last redrive).
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 /// The current state of one step of a run.

@@ -33,6 +33,13 @@ pub(crate) enum Error {
     Engine(EngineError),
     /// A bad argument the parser could not catch (unreadable or malformed input JSON).
     Usage(String),
+    /// The engine failed while driving a run (storage, lease); the run is left resumable.
+    Stopped {
+        /// The run.
+        run: cairn_engine::Uuid,
+        /// What failed.
+        error: EngineError,
+    },
 }
 
 impl From<EngineError> for Error {
@@ -70,6 +77,12 @@ pub(crate) fn report(error: &Error) -> ExitCode {
         Error::Usage(message) => {
             eprintln!("cairn: {message}");
             ExitCode::from(BAD_INPUT)
+        }
+        Error::Stopped { run, error } => {
+            eprintln!(
+                "cairn: {error}\nrun {run} stopped unfinished; `cairn resume {run}` carries it on"
+            );
+            ExitCode::from(UNFINISHED)
         }
         Error::Engine(EngineError::Load(error)) => {
             eprintln!("{error}");

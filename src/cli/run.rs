@@ -149,12 +149,12 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
 
 /// The guard of an engine that resumes runs: it judges nothing itself, it restores the
 /// policy each run started with from the run's stored snapshot.
-fn restorer() -> Arc<dyn Guard> {
+pub(crate) fn restorer() -> Arc<dyn Guard> {
     Arc::new(PolicyGuard::default())
 }
 
 /// An engine over the database; `guard` judges the runs it starts (and restores theirs).
-async fn open(
+pub(crate) async fn open(
     global: &Global,
     args: &EngineArgs,
     guard: Option<Arc<dyn Guard>>,
@@ -175,13 +175,14 @@ async fn open(
 
 /// Waits for the run (stopping cleanly on SIGINT/SIGTERM), prints how it ended. `progress`
 /// (steps in all, steps already ended) turns on the progress display.
-async fn finish(
+pub(crate) async fn finish(
     engine: &Engine,
     mut handle: RunHandle,
     progress: Option<(usize, usize)>,
     global: &Global,
 ) -> Result<ExitCode, Error> {
-    eprintln!("run {}", handle.id());
+    let handle_id = handle.id();
+    eprintln!("run {handle_id}");
     let notices = tokio::spawn(announce_approvals(handle.events(), global.db.clone()));
     let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
     let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
@@ -192,7 +193,14 @@ async fn finish(
         display.abort();
         let _ = display.await;
     }
-    let report = report?;
+    let report = report.map_err(|error| match error {
+        // The run's last commit failed: what is committed is resumable.
+        cairn_engine::Error::Database(_) | cairn_engine::Error::LeaseLost(_) => Error::Stopped {
+            run: handle_id,
+            error,
+        },
+        error => Error::Engine(error),
+    })?;
     if !report.state.is_terminal() {
         eprintln!(
             "run {} stopped unfinished; `cairn resume {}` carries it on",
@@ -258,7 +266,11 @@ fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
     Ok(())
 }
 
-/// On SIGINT or SIGTERM, stops the engine: attempts are interrupted, runs stay resumable.
+/// How long the first SIGINT/SIGTERM waits for the steps in flight before cancelling them.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// On a first SIGINT or SIGTERM, starts nothing new and lets the steps in flight finish
+/// (up to [`STOP_GRACE`]); on a second, or after the grace, cancels them. Runs stay resumable.
 async fn shutdown_on_signal(engine: Engine) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut interrupt), Ok(mut terminate)) = (
@@ -271,7 +283,16 @@ async fn shutdown_on_signal(engine: Engine) {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
-    eprintln!("stopping: interrupting running steps (the run stays resumable)");
+    eprintln!(
+        "stopping: starting nothing new, waiting for the steps in flight (again to cancel them)"
+    );
+    engine.drain();
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+        () = tokio::time::sleep(STOP_GRACE) => {}
+    }
+    eprintln!("stopping: cancelling the steps in flight (the run stays resumable)");
     engine.shutdown();
 }
 

@@ -119,6 +119,10 @@ fn each_for_each_item_and_each_retried_attempt_is_judged() {
     }
 }
 
+/// Leaves a marker line, then fails with an error that differs by attempt (a letter).
+const FAILS_DIFFERENTLY: &str = "echo ran >> \"$MARKS/flaky\"; \
+    n=$(wc -l < \"$MARKS/flaky\"); echo \"failed: $(echo abcdefghij | cut -c$n)\" >&2; exit 1";
+
 #[test]
 fn a_budget_of_n_attempts_runs_exactly_n_and_denies_the_next() {
     let scratch = Scratch::new();
@@ -127,7 +131,8 @@ fn a_budget_of_n_attempts_runs_exactly_n_and_denies_the_next() {
         &scratch,
         json!([{"id": "flaky", "executor": "process",
                 "retry": {"max_attempts": 10, "backoff": "fixed", "initial_delay": "0s"},
-                "with": {"command": ["sh", "-c", "echo ran >> \"$MARKS/flaky\"; exit 1"],
+                // A different error each time: not a loop (the loop detector would stop it).
+                "with": {"command": ["sh", "-c", FAILS_DIFFERENTLY],
                          "env": {"MARKS": path(&scratch.marks())}}}]),
     );
     let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
@@ -265,15 +270,15 @@ fn an_approval_nobody_gives_expires_denied_and_the_command_never_runs() {
     let history = scratch.json(&["history", &run, "--json"]);
     let asked = &entering(&history, "deploy", "awaiting_approval")[0];
     let denied = &entering(&history, "deploy", "denied")[0];
-    let (asked, denied) = (
-        asked["at"].as_str().unwrap(),
-        denied["at"].as_str().unwrap(),
-    );
-    let elapsed = chrono::DateTime::parse_from_rfc3339(denied).unwrap()
-        - chrono::DateTime::parse_from_rfc3339(asked).unwrap();
+    let expires = asked["detail"]["approvals"][0]["expires_at"]
+        .as_str()
+        .unwrap();
+    let time = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap();
+    // Event times are kept to the millisecond.
+    let denied_at = time(denied["at"].as_str().unwrap()) + chrono::Duration::milliseconds(1);
     assert!(
-        elapsed >= chrono::Duration::seconds(2),
-        "not before its expiry"
+        denied_at >= time(expires),
+        "not before its expiry: {denied} {expires}"
     );
 }
 

@@ -42,6 +42,8 @@ async fn an_illegal_transition_cannot_be_committed_through_the_public_api() {
             output: None,
             error: None,
             error_class: None,
+            detail: None,
+            deadline: None,
         }))
         .unwrap();
     let ttl = std::time::Duration::from_secs(60);

@@ -2,20 +2,29 @@
 //! the engine driving the run acts on within a second (or the next engine to resume it, before
 //! it dispatches anything).
 
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::Engine;
+use super::{Engine, RunHandle};
 use crate::approval::Approval;
 use crate::command::Command;
 use crate::error::{Error, Result};
+use crate::lease::{self, LeaseAttempt};
 use crate::report::RunReport;
-use crate::state::StepState;
+use crate::scheduler::{Driver, Redrive};
+use crate::state::{RunState, StepState};
 
 impl Engine {
     /// Sends `command` to the run `run_id` (or a unique prefix of it) and returns the run's
     /// id. An approval or denial must name a step of the run that awaits approval (and, with
     /// an item, an item whose request waits); otherwise [`Error::Refused`] and nothing is
-    /// recorded. A finished run refuses every command ([`Error::Finished`]).
+    /// recorded. Pausing a paused run is refused too. A finished run refuses every command
+    /// ([`Error::Finished`]).
+    ///
+    /// A pause or a cancel of a run no engine drives takes effect at once: this engine takes
+    /// the run's lease, commits the pause or the cancel, and gives the lease back.
     pub async fn send(&self, run_id: &str, command: Command) -> Result<Uuid> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
@@ -58,9 +67,94 @@ impl Engine {
                     }
                 }
             }
+            Command::Pause(_) if record.state == RunState::Paused => {
+                return Err(refused("the run is paused already".into()));
+            }
+            Command::Pause(_) | Command::Cancel(_) => {}
         }
         store.send_command(record.id, &command).await?;
+        if matches!(command, Command::Pause(_) | Command::Cancel(_)) {
+            self.settle_undriven(record.id).await?;
+        }
         Ok(record.id)
+    }
+
+    /// Applies the commands of `run_id` at once if no engine drives it (see [`Engine::send`]).
+    async fn settle_undriven(&self, run_id: Uuid) -> Result<()> {
+        let Ok(claim) = self.claim(run_id) else {
+            return Ok(()); // This engine drives it: its driver reads the command.
+        };
+        let inner = &self.inner;
+        let lease = (inner.store)
+            .acquire_lease(run_id, &inner.holder, inner.lease_ttl, &lease::is_void)
+            .await?;
+        if let LeaseAttempt::Held { .. } = lease {
+            return Ok(()); // The engine that holds it reads the command within a second.
+        }
+        let record = inner.store.find_run(&run_id.to_string()).await?;
+        let settled = async {
+            let run = self.takeover(&record).await?;
+            let (events, _) = broadcast::channel(1);
+            Driver::new(Arc::clone(inner), run, events)?
+                .settle_commands()
+                .await
+        };
+        let result = settled.await;
+        drop(claim);
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => Err(self.give_up(run_id, error).await),
+        }
+    }
+
+    /// Drives the failed or cancelled run `run_id` (or a unique prefix of it) again: its
+    /// failed, denied, cancelled and skipped steps — or, `from` a step, that step and
+    /// everything downstream of it — run again as new attempts; succeeded steps keep their
+    /// outputs; the history is kept, and its events say why. A run that succeeded or has not
+    /// ended is refused ([`Error::Refused`]), and so is a `from` the run does not have.
+    pub async fn retry(&self, run_id: &str, from: Option<&str>) -> Result<RunHandle> {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(Error::ShutDown);
+        }
+        let store = &self.inner.store;
+        let record = store.find_run(run_id).await?;
+        let refused = |message: String| Error::Refused {
+            run: record.id,
+            message,
+        };
+        if !matches!(record.state, RunState::Failed | RunState::Cancelled) {
+            return Err(refused(format!(
+                "the run is {}; only a failed or cancelled run can be retried",
+                record.state
+            )));
+        }
+        if let Some(from) = from {
+            let steps = store.steps(record.id).await?;
+            if !steps.iter().any(|step| step.id == from) {
+                let known: Vec<&str> = steps.iter().map(|step| step.id.as_str()).collect();
+                return Err(refused(format!(
+                    "no step `{from}` (the run's steps: {})",
+                    known.join(", ")
+                )));
+            }
+        }
+        let claim = self.claim(record.id)?;
+        self.take_lease(record.id).await?;
+        // Read again under the lease: another process may have redriven it meanwhile.
+        let record = store.find_run(&record.id.to_string()).await?;
+        if !matches!(record.state, RunState::Failed | RunState::Cancelled) {
+            let error = refused(format!("the run is {} now", record.state));
+            return Err(self.give_up(record.id, error).await);
+        }
+        match self.takeover(&record).await {
+            Ok(mut run) => {
+                run.redrive = Some(Redrive {
+                    from: from.map(str::to_owned),
+                });
+                self.drive(run, claim).await
+            }
+            Err(error) => Err(self.give_up(record.id, error).await),
+        }
     }
 
     /// The approval requests that wait for a decision, in every run, oldest first.

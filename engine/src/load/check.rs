@@ -11,13 +11,14 @@ use crate::expr;
 use crate::plan::for_each_expression_text;
 
 /// Keys only a step (a leaf) may have, besides `executor`.
-const STEP_KEYS: [&str; 8] = [
+const STEP_KEYS: [&str; 9] = [
     "with",
     "when",
     "for_each",
     "retry",
     "timeout",
     "heartbeat",
+    "on_stall",
     "output_schema",
     "fallbacks",
 ];
@@ -182,6 +183,7 @@ impl<'a> Checker<'a> {
             node.retry.is_some(),
             node.timeout.is_some(),
             node.heartbeat.is_some(),
+            node.on_stall.is_some(),
             node.output_schema.is_some(),
             !node.fallbacks.is_empty(),
         ];

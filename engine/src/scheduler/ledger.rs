@@ -17,12 +17,14 @@ use uuid::Uuid;
 
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
+use crate::definition::OnStall;
 use crate::error::{Error, Result};
 use crate::executor::{Action, ErrorClass, ExecError, Outcome, Usage};
 use crate::guard::Guard;
 use crate::plan::{Plan, StepIndex};
 use crate::report::RunReport;
 use crate::retry;
+use crate::stall::{Repeats, Stall};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
 use crate::store::StepRecord;
 
@@ -38,6 +40,12 @@ struct Slot {
     error: Option<String>,
     wake_at: Option<DateTime<Utc>>,
     usage: Usage,
+    /// The running attempt's last sign of life (its start, then its last progress).
+    since: Option<DateTime<Utc>>,
+    /// A stall of the running attempt, and its escalation, once the attempt has stopped.
+    stall: Option<(Stall, OnStall)>,
+    /// How the step's last attempts ended, for loop detection.
+    repeats: Repeats,
 }
 
 /// An attempt the ledger marked `running`: the shell starts it once that is committed.
@@ -65,6 +73,8 @@ pub(crate) struct Committed {
     pub(crate) input: Value,
     pub(crate) state: RunState,
     pub(crate) created_at: DateTime<Utc>,
+    /// When the run times out, as stored.
+    pub(crate) deadline: Option<DateTime<Utc>>,
     /// The committed state of every step of the plan.
     pub(crate) steps: Vec<StepRecord>,
     /// The run's approval requests, decided or not.
@@ -104,6 +114,15 @@ pub(crate) enum Input {
     Interrupted,
     /// Another process asked something of the run.
     Command(PendingCommand),
+    /// A running attempt showed a sign of life at `at`.
+    Progress {
+        /// The step.
+        step: StepIndex,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The engine is stopping: start nothing new (the attempts in flight may finish).
+    Drain,
 }
 
 /// One run's committed state and the transitions decided since the last commit.
@@ -134,15 +153,27 @@ pub(crate) struct Ledger {
     rates: judge::Rates,
     /// When a rate limit lets a held-back step start.
     rate_wake: Option<DateTime<Utc>>,
+    /// When the run times out.
+    deadline: Option<DateTime<Utc>>,
+    /// Why the run starts nothing new, if it does not.
+    halt: Option<control::Halt>,
+    /// The run's last transition or progress while attempts ran (`stall.no_progress`).
+    active_at: DateTime<Utc>,
+    /// Running attempts the shell must cancel.
+    cancels: Vec<StepIndex>,
 }
 
 impl Ledger {
-    /// Takes over a run from its committed state: interrupted attempts become ready again,
-    /// and steps whose fate their dependencies decided already are moved on.
+    /// Takes over a run at `now` from its committed state: a run past its deadline ends
+    /// timed out, interrupted attempts become ready again, and steps whose fate their
+    /// dependencies decided already are moved on. A `redrive` first sends the run's ended
+    /// steps (or a step and everything downstream of it) back to pending.
     pub(crate) fn take_over(
         run: Committed,
         judge: Judge,
         max_output_bytes: usize,
+        now: DateTime<Utc>,
+        redrive: Option<Redrive>,
     ) -> Result<Ledger> {
         let Committed {
             run_id,
@@ -150,6 +181,7 @@ impl Ledger {
             input,
             state,
             created_at,
+            deadline,
             steps: records,
             approvals,
             recent_starts,
@@ -170,6 +202,9 @@ impl Ledger {
                 error: record.error,
                 wake_at: record.wake_at,
                 usage: record.usage.unwrap_or_default(),
+                since: None,
+                stall: None,
+                repeats: Repeats::default(),
             });
         }
         let slots = (stored.into_iter().zip(plan.steps()))
@@ -204,6 +239,8 @@ impl Ledger {
             Some((executor, at))
         });
         let rates = judge::Rates::new(limits, starts);
+        let timeout = plan.workflow().limits.timeout;
+        let deadline = deadline.or_else(|| timeout.map(|timeout| created_at + timeout.0));
         let mut ledger = Ledger {
             run_id,
             plan,
@@ -226,14 +263,24 @@ impl Ledger {
             approvals,
             rates,
             rate_wake: None,
+            deadline,
+            halt: None,
+            active_at: now,
+            cancels: Vec::new(),
         };
-        ledger.settle()?;
+        if let Some(redrive) = redrive {
+            ledger.redrive(redrive, now)?;
+        }
+        ledger.settle(now)?;
         Ok(ledger)
     }
 
-    fn settle(&mut self) -> Result<()> {
-        if self.run_state != RunState::Running {
-            self.set_run(RunState::Running, None, None)?;
+    fn settle(&mut self, now: DateTime<Utc>) -> Result<()> {
+        if self.deadline.is_some_and(|deadline| deadline <= now) {
+            return self.time_out();
+        }
+        if self.run_state == RunState::Pending {
+            self.start_clock(now, None)?;
         }
         for step in 0..self.slots.len() {
             match self.slots[step].state {
@@ -279,8 +326,22 @@ impl Ledger {
                 match &pending.command {
                     Command::Approve(ruling) => self.rule(ruling, true, now)?,
                     Command::Deny(ruling) => self.rule(ruling, false, now)?,
+                    Command::Pause(request) => {
+                        self.halt(control::Halt::Pause(json!({ "paused": request })));
+                    }
+                    Command::Cancel(request) => {
+                        self.halt(control::Halt::Cancel(json!({ "cancelled": request })));
+                    }
                 }
                 self.batch.mark_handled(pending.id);
+                Ok(())
+            }
+            Input::Progress { step, at } => {
+                self.progress(step, at);
+                Ok(())
+            }
+            Input::Drain => {
+                self.halt(control::Halt::Drain);
                 Ok(())
             }
         }
@@ -300,7 +361,11 @@ impl Ledger {
             return Ok(Vec::new());
         }
         self.expire_approvals(now)?;
+        self.watch(now);
         self.wake_due_retries(now)?;
+        if self.halted()? {
+            return Ok(Vec::new());
+        }
         let starts = self.dispatch(now)?;
         if self.unfinished == 0 {
             self.finish_run()?;
@@ -318,8 +383,8 @@ impl Ledger {
         self.run_state.is_terminal()
     }
 
-    /// When the ledger must be turned next: the earliest waiting retry, approval expiry or
-    /// rate-limit window that opens.
+    /// When the ledger must be turned next: the earliest waiting retry, approval expiry,
+    /// rate-limit window that opens, or silence that would be a stall.
     pub(crate) fn next_wake(&self) -> Option<DateTime<Utc>> {
         let retry = (self.retry_waiting > 0)
             .then(|| {
@@ -329,16 +394,15 @@ impl Ledger {
                     .min()
             })
             .flatten();
-        [retry, self.next_expiry(), self.rate_wake]
+        [retry, self.next_expiry(), self.rate_wake, self.next_stall()]
             .into_iter()
             .flatten()
             .min()
     }
 
-    /// When the run times out (`limits.timeout` after it was created).
+    /// When the run times out (`limits.timeout` after it started or was redriven).
     pub(crate) fn deadline(&self) -> Option<DateTime<Utc>> {
-        let timeout = self.plan.workflow().limits.timeout?;
-        Some(self.created_at + timeout.0)
+        self.deadline
     }
 
     /// How the run stands.
@@ -408,8 +472,10 @@ impl Ledger {
         step: StepIndex,
         attempt: u32,
         verdicts: Option<Value>,
+        now: DateTime<Utc>,
     ) -> Result<()> {
         self.slots[step].attempt = attempt;
+        self.slots[step].since = Some(now);
         self.tally.attempts += 1;
         self.tally.steps += u64::from(attempt == 1);
         let fallback = self.slots[step].fallback;
@@ -427,9 +493,14 @@ impl Ledger {
     }
 
     /// A step whose attempt cannot even be prepared: record the attempt and its failure.
-    fn fail_before_start(&mut self, step: StepIndex, message: String) -> Result<attempt::Started> {
+    fn fail_before_start(
+        &mut self,
+        step: StepIndex,
+        message: String,
+        now: DateTime<Utc>,
+    ) -> Result<attempt::Started> {
         let attempt = self.slots[step].attempt + 1;
-        self.set_attempt_running(step, attempt, None)?;
+        self.set_attempt_running(step, attempt, None, now)?;
         self.end_attempt(step);
         let error = ExecError {
             class: ErrorClass::BadParams,
@@ -459,7 +530,9 @@ impl Ledger {
         self.end_attempt(step);
         self.slots[step].usage += &outcome.usage;
         self.tally.usage += &outcome.usage;
-        let log = outcome.log_tail.map(|tail| json!({ "stderr_tail": tail }));
+        let stall = self.slots[step].stall.take();
+        let tail = outcome.log_tail.unwrap_or_default();
+        let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
         match outcome
             .result
             .and_then(|output| self.check_output(step, output))
@@ -472,31 +545,60 @@ impl Ledger {
                 self.release_dependents(step)
             }
             Err(error) => {
+                if self.is_cancelling() {
+                    return self.cancel_step(step, &error, log);
+                }
+                if let Some((stall, on_stall)) = stall {
+                    return self.escalate(step, stall, on_stall, log, now);
+                }
                 let retry = self.plan.steps()[step].retry.clone();
                 let fallbacks = self.plan.node(step).fallbacks.len() as u32;
                 let max_attempts = retry.as_ref().map_or(1, |retry| retry.max_attempts);
-                let seed = self.seed(step);
+                let loop_after = self.loop_after();
                 let slot = &mut self.slots[step];
-                let delay = if slot.fallback == 0
-                    && error.class.is_retryable()
-                    && slot.attempt < max_attempts
-                {
-                    (retry.as_ref()).map_or(Default::default(), |retry| {
-                        retry::delay(retry, slot.attempt, seed)
-                    })
+                let looped = slot.repeats.record(&format!("{error}\n{tail}"), loop_after);
+                let retries = slot.fallback == 0
+                    && retry
+                        .as_ref()
+                        .is_some_and(|retry| retry.retries(error.class))
+                    && slot.attempt < max_attempts;
+                if let (true, Some(stall)) = (retries, looped) {
+                    let on_stall = self.plan.steps()[step].on_stall;
+                    return self.escalate(step, stall, on_stall, log, now);
+                }
+                if retries {
+                    self.retry_later(step, &error, log, now)
                 } else if slot.fallback < fallbacks {
                     // Retries are exhausted (or cannot help): try the next fallback at once.
                     slot.fallback += 1;
-                    Default::default()
+                    slot.error = Some(error.to_string());
+                    slot.wake_at = Some(now);
+                    self.retry_waiting += 1;
+                    self.set_step(step, StepState::RetryWait, log)
                 } else {
-                    return self.fail(step, &error, log);
-                };
-                slot.error = Some(error.to_string());
-                slot.wake_at = Some(now + delay);
-                self.retry_waiting += 1;
-                self.set_step(step, StepState::RetryWait, log)
+                    self.fail(step, &error, log)
+                }
             }
         }
+    }
+
+    /// Puts `step` in `retry_wait` after `error`, to wake up after its retry delay.
+    fn retry_later(
+        &mut self,
+        step: StepIndex,
+        error: &ExecError,
+        detail: Option<Value>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let seed = self.seed(step);
+        let slot = &mut self.slots[step];
+        let delay = (self.plan.steps()[step].retry.as_ref()).map_or(Default::default(), |retry| {
+            retry::delay(retry, slot.attempt, seed)
+        });
+        slot.error = Some(error.to_string());
+        slot.wake_at = Some(now + delay);
+        self.retry_waiting += 1;
+        self.set_step(step, StepState::RetryWait, detail)
     }
 
     /// The jitter seed of a step: the same for a step of a run across restarts.
@@ -561,7 +663,8 @@ impl Ledger {
         let limits = &self.plan.workflow().limits;
         let timeout = limits.timeout.map(|t| t.to_string()).unwrap_or_default();
         let message = format!("the run timed out (limits.timeout = {timeout})");
-        self.set_run(RunState::Failed, None, Some((ErrorClass::Timeout, message)))
+        let error = Some((ErrorClass::Timeout, message));
+        self.set_run(RunState::Failed, None, error, None)
     }
 
     /// The engine stops: running attempts are recorded as interrupted, to run again.
@@ -588,7 +691,7 @@ impl Ledger {
             }
             (false, false) => (RunState::Succeeded, Some(self.run_output()), None),
         };
-        self.set_run(to, output, error)
+        self.set_run(to, output, error, None)
     }
 
     /// The run's output: the outputs of the sink steps that succeeded, by step id.
@@ -647,6 +750,7 @@ impl Ledger {
         to: RunState,
         output: Option<Value>,
         error: Option<(ErrorClass, String)>,
+        detail: Option<Value>,
     ) -> Result<()> {
         self.batch.push(Transition::Run(RunTransition {
             run_id: self.run_id,
@@ -655,6 +759,8 @@ impl Ledger {
             output: output.clone(),
             error_class: error.as_ref().map(|(class, _)| *class),
             error: error.as_ref().map(|(_, message)| message.clone()),
+            detail,
+            deadline: None,
         }))?;
         self.run_state = to;
         self.outcome = (output, error);
@@ -689,6 +795,9 @@ pub(crate) fn combine(outcomes: Vec<Outcome>) -> Outcome {
 }
 
 mod attempt;
+mod control;
+pub(crate) use control::Redrive;
 mod judge;
+mod stalls;
 #[cfg(test)]
 mod tests;

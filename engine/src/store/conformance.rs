@@ -70,6 +70,8 @@ fn run_change(run: Uuid, from: RunState, to: RunState) -> Transition {
         output: None,
         error: None,
         error_class: None,
+        detail: None,
+        deadline: None,
     })
 }
 

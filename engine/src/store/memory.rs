@@ -118,6 +118,7 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
                 run.record.output = change.output.clone();
                 run.record.error = change.error.clone();
                 run.record.error_class = change.error_class;
+                run.record.deadline = change.deadline.or(run.record.deadline);
                 if change.to.is_terminal() {
                     run.lease = None;
                 }
@@ -204,6 +205,7 @@ impl Store for MemoryStore {
                 guard: run.guard.clone(),
                 created_at: at,
                 updated_at: at,
+                deadline: None,
             },
             steps: run.steps.iter().map(|id| StepRecord::pending(id)).collect(),
             positions: run
@@ -396,7 +398,7 @@ impl Store for MemoryStore {
             .filter(|approval| approval.decision.is_none())
             .cloned()
             .collect();
-        waiting.sort_by(|a, b| (a.requested_at, a.run_id).cmp(&(b.requested_at, b.run_id)));
+        waiting.sort_by_key(|a| (a.requested_at, a.run_id));
         Ok(waiting)
     }
 

@@ -341,7 +341,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT r.id, r.workflow_name, r.workflow_hash, w.definition, r.state, r.input, r.output, r.error,
                     r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1),
-                    p.policy
+                    p.policy, r.deadline_at
              FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
              LEFT JOIN policies p ON p.hash = r.policy_hash
              WHERE r.id = ?1 OR (length(?1) >= 4 AND substr(r.id, 1, length(?1)) = ?1)
@@ -408,7 +408,8 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT r.id, r.workflow_name, r.workflow_hash, '', r.state, r.input, r.output, r.error, r.error_class,
                     r.created_at,
-                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1), NULL
+                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1), NULL,
+                    r.deadline_at
              FROM runs r ORDER BY r.created_at DESC, r.id DESC",
         )
         .fetch_all(&self.reads)
@@ -544,6 +545,7 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         guard: row.get(11),
         created_at: millis_to_time(row.get(9)),
         updated_at: millis_to_time(row.get(10)),
+        deadline: row.get::<Option<i64>, _>(12).map(millis_to_time),
     })
 }
 

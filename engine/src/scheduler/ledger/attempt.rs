@@ -44,7 +44,7 @@ impl Ledger {
                     self.skip_dependents(step)?;
                     return Ok(Started::No);
                 }
-                Err(error) => return self.fail_before_start(step, format!("`when`: {error}")),
+                Err(error) => return self.fail_before_start(step, format!("`when`: {error}"), now),
             }
         }
         let items = match &node.for_each {
@@ -53,9 +53,11 @@ impl Ledger {
                 Ok(Value::Array(items)) => Some(items),
                 Ok(other) => {
                     let error = format!("`for_each` must give a list, got {other}");
-                    return self.fail_before_start(step, error);
+                    return self.fail_before_start(step, error, now);
                 }
-                Err(error) => return self.fail_before_start(step, format!("`for_each`: {error}")),
+                Err(error) => {
+                    return self.fail_before_start(step, format!("`for_each`: {error}"), now);
+                }
             },
         };
         let mut with = node.with.clone();
@@ -78,7 +80,7 @@ impl Ledger {
         let mut actions = match &items {
             None => match expr::render(&with, &scope) {
                 Ok(params) => vec![action(params, None)],
-                Err(error) => return self.fail_before_start(step, format!("`with`: {error}")),
+                Err(error) => return self.fail_before_start(step, format!("`with`: {error}"), now),
             },
             Some(items) => {
                 let mut actions = Vec::with_capacity(items.len());
@@ -92,7 +94,7 @@ impl Ledger {
                         Ok(params) => actions.push(action(params, Some(index))),
                         Err(error) => {
                             let error = format!("`with` of item {index}: {error}");
-                            return self.fail_before_start(step, error);
+                            return self.fail_before_start(step, error, now);
                         }
                     }
                 }
@@ -104,7 +106,7 @@ impl Ledger {
             Judgement::Stopped => return Ok(Started::No),
             Judgement::Held(until) => return Ok(Started::Held(until)),
         };
-        self.set_attempt_running(step, attempt, verdicts)?;
+        self.set_attempt_running(step, attempt, verdicts, now)?;
         let limits = &self.plan.workflow().limits;
         let item_limit = node.max_parallel.unwrap_or(limits.max_parallel) as usize;
         Ok(Started::Yes(Start {

@@ -32,11 +32,12 @@ pub(super) fn new_judged_run(workflow: Value, judge: Judge) -> Ledger {
         input: json!({"n": 2}),
         state: RunState::Pending,
         created_at: at(0),
+        deadline: None,
         steps,
         approvals: Vec::new(),
         recent_starts: Vec::new(),
     };
-    Ledger::take_over(run, judge, 1 << 20).unwrap()
+    Ledger::take_over(run, judge, 1 << 20, at(0), None).unwrap()
 }
 
 /// A ledger taking over a new run of `workflow`.
@@ -52,11 +53,12 @@ fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> Ledger {
         input: json!({}),
         state: RunState::Running,
         created_at: at(0),
+        deadline: None,
         steps,
         approvals: Vec::new(),
         recent_starts: Vec::new(),
     };
-    Ledger::take_over(run, Judge::default(), 1 << 20).unwrap()
+    Ledger::take_over(run, Judge::default(), 1 << 20, at(0), None).unwrap()
 }
 
 /// The step transitions of a batch as `step: from -> to`.

@@ -83,6 +83,7 @@ UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
 INSERT INTO temp.cairn_guard VALUES (changes() = json_array_length(?1, '$.steps'));
 UPDATE runs SET state = u.value->>'to', output = u.value->>'output', error = u.value->>'error',
     error_class = u.value->>'error_class',
+    deadline_at = COALESCE(u.value->>'deadline_at', deadline_at),
     lease_owner = IIF(u.value->>'ended', NULL, lease_owner),
     lease_host = IIF(u.value->>'ended', NULL, lease_host),
     lease_pid = IIF(u.value->>'ended', NULL, lease_pid),
@@ -181,6 +182,8 @@ struct RunRow<'a> {
     output: Option<String>,
     error: Option<&'a str>,
     error_class: Option<&'static str>,
+    /// Milliseconds since the epoch; `None` keeps the stored deadline.
+    deadline_at: Option<i64>,
     /// A run that ended needs no lease any more: it is released in the same commit.
     ended: bool,
 }
@@ -401,6 +404,7 @@ fn run_row(change: &RunTransition) -> RunRow<'_> {
         output: change.output.as_ref().map(Value::to_string),
         error: change.error.as_deref(),
         error_class: change.error_class.map(ErrorClass::as_str),
+        deadline_at: change.deadline.map(|at| at.timestamp_millis()),
         ended: change.to.is_terminal(),
     }
 }
@@ -457,6 +461,8 @@ mod tests {
                 output: None,
                 error: None,
                 error_class: None,
+                detail: None,
+                deadline: None,
             }),
         ] {
             batch.push(transition).unwrap();

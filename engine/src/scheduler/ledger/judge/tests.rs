@@ -236,6 +236,7 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
             input: json!({}),
             state: RunState::Running,
             created_at: at(0),
+            deadline: None,
             steps: records,
             approvals,
             recent_starts: Vec::new(),
@@ -244,7 +245,7 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
             guard: Some(Arc::new(Fake::default())),
             hash: Some("policy".into()),
         };
-        Ledger::take_over(run, judge, 1 << 20).unwrap()
+        Ledger::take_over(run, judge, 1 << 20, at(0), None).unwrap()
     };
     // Approved while no engine ran: the next engine runs the step without asking again.
     request.decision = Some(crate::approval::ApprovalDecision {

@@ -1,0 +1,222 @@
+//! What stops a run from starting new work — the engine draining, a pause, a cancel — and
+//! what drives an ended run again (a redrive).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::Ledger;
+use crate::error::{Error, Result};
+use crate::executor::{ErrorClass, ExecError};
+use crate::plan::StepIndex;
+use crate::state::{RunState, RunTransition, StepState, Transition};
+
+/// Why a run starts nothing new, weakest first: a stronger halt replaces a weaker one.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Halt {
+    /// The engine stops: the attempts in flight may finish, the run stays as it is.
+    Drain,
+    /// The run pauses once its attempts in flight have finished; why, for its event.
+    Pause(Value),
+    /// The run's attempts are cancelled and it ends `cancelled`; why, for its event.
+    Cancel(Value),
+}
+
+impl Halt {
+    fn rank(&self) -> u8 {
+        match self {
+            Halt::Drain => 0,
+            Halt::Pause(_) => 1,
+            Halt::Cancel(_) => 2,
+        }
+    }
+}
+
+/// An ended run driven again (`cairn retry`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Redrive {
+    /// Run this step and everything downstream of it again; `None`: every step that
+    /// failed, was denied, cancelled or skipped.
+    pub(crate) from: Option<String>,
+}
+
+impl Ledger {
+    /// Stops new work for `halt` (unless a stronger halt holds already); a cancel also asks
+    /// the shell to cancel every running attempt.
+    pub(super) fn halt(&mut self, halt: Halt) {
+        if self.run_state.is_terminal()
+            || (self.halt.as_ref()).is_some_and(|held| held.rank() >= halt.rank())
+        {
+            return;
+        }
+        if let Halt::Cancel(_) = halt {
+            let running =
+                (0..self.slots.len()).filter(|&s| self.slots[s].state == StepState::Running);
+            self.cancels.extend(running);
+        }
+        self.halt = Some(halt);
+    }
+
+    /// Whether the run is being cancelled.
+    pub(super) fn is_cancelling(&self) -> bool {
+        matches!(self.halt, Some(Halt::Cancel(_)))
+    }
+
+    /// Whether the run is paused.
+    pub(crate) fn is_paused(&self) -> bool {
+        self.run_state == RunState::Paused
+    }
+
+    /// Whether the engine stops driving the run once its attempts in flight have finished.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.halt == Some(Halt::Drain)
+    }
+
+    /// The running attempts to cancel, asked for since the last call.
+    pub(crate) fn take_cancels(&mut self) -> Vec<StepIndex> {
+        std::mem::take(&mut self.cancels)
+    }
+
+    /// Carries out a halt; `true` if nothing may start. A paused run that is not
+    /// asked to stay paused runs again (`cairn resume` is a person's "continue").
+    pub(super) fn halted(&mut self) -> Result<bool> {
+        match self.halt.clone() {
+            None => {
+                if self.run_state == RunState::Paused {
+                    self.set_run(
+                        RunState::Running,
+                        None,
+                        None,
+                        Some(json!({ "resumed": true })),
+                    )?;
+                }
+                Ok(false)
+            }
+            Some(Halt::Drain) => Ok(true),
+            Some(Halt::Pause(why)) => {
+                if self.running == 0 && self.run_state == RunState::Running {
+                    self.outcome = (None, None);
+                    self.set_run(RunState::Paused, None, None, Some(why))?;
+                }
+                Ok(true)
+            }
+            Some(Halt::Cancel(why)) => {
+                for step in 0..self.slots.len() {
+                    let state = self.slots[step].state;
+                    if !state.is_terminal() && state != StepState::Running {
+                        if state == StepState::RetryWait {
+                            self.retry_waiting -= 1;
+                        }
+                        let detail = Some(json!({ "reason": "the run was cancelled" }));
+                        self.set_step(step, StepState::Cancelled, detail)?;
+                        self.unfinished -= 1;
+                    }
+                }
+                if self.running == 0 {
+                    let error = (ErrorClass::Cancelled, "the run was cancelled".to_owned());
+                    self.set_run(RunState::Cancelled, None, Some(error), Some(why))?;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Carries out a pause or a cancel of a run no engine drives; starts nothing.
+    pub(crate) fn settle_halt(&mut self) -> Result<()> {
+        if self.halt.is_some() && !self.run_state.is_terminal() {
+            self.halted()?;
+        }
+        Ok(())
+    }
+
+    /// Ends a running step's attempt cancelled (the run is being cancelled).
+    pub(super) fn cancel_step(
+        &mut self,
+        step: StepIndex,
+        error: &ExecError,
+        detail: Option<Value>,
+    ) -> Result<()> {
+        self.slots[step].error = Some(error.to_string());
+        self.set_step(step, StepState::Cancelled, detail)?;
+        self.unfinished -= 1;
+        Ok(())
+    }
+
+    /// Moves a new or redriven run to `running` at `now`, its deadline counted from then.
+    pub(super) fn start_clock(&mut self, now: DateTime<Utc>, detail: Option<Value>) -> Result<()> {
+        let timeout = self.plan.workflow().limits.timeout;
+        self.deadline = timeout.map(|timeout| now + timeout.0);
+        self.batch.push(Transition::Run(RunTransition {
+            run_id: self.run_id,
+            from: self.run_state,
+            to: RunState::Running,
+            output: None,
+            error: None,
+            error_class: None,
+            detail,
+            deadline: self.deadline,
+        }))?;
+        self.run_state = RunState::Running;
+        self.outcome = (None, None);
+        Ok(())
+    }
+
+    /// Sends the steps `redrive` names back to pending, as new attempts to come, and the run
+    /// back to running. Succeeded steps outside it keep their outputs.
+    pub(super) fn redrive(&mut self, redrive: Redrive, now: DateTime<Utc>) -> Result<()> {
+        let plan = std::sync::Arc::clone(&self.plan);
+        let mut reset = vec![false; self.slots.len()];
+        match &redrive.from {
+            Some(id) => {
+                let from = (plan.index_of(id)).ok_or_else(|| {
+                    Error::Bug(format!("redrive from {id}, not a step of the run"))
+                })?;
+                let mut stack = vec![from];
+                while let Some(step) = stack.pop() {
+                    if !std::mem::replace(&mut reset[step], true) {
+                        stack.extend(plan.dependents(step));
+                    }
+                }
+            }
+            None => {
+                for (step, slot) in self.slots.iter().enumerate() {
+                    reset[step] = matches!(
+                        slot.state,
+                        StepState::Failed
+                            | StepState::Denied
+                            | StepState::Cancelled
+                            | StepState::Skipped
+                    );
+                }
+            }
+        }
+        let why = json!({ "redrive": { "from": redrive.from } });
+        let steps: Vec<&str> = (0..reset.len())
+            .filter(|&step| reset[step])
+            .map(|step| plan.steps()[step].id.as_str())
+            .collect();
+        self.start_clock(
+            now,
+            Some(json!({ "redrive": { "from": redrive.from, "steps": steps } })),
+        )?;
+        for step in (0..reset.len()).filter(|&step| reset[step]) {
+            let slot = &mut self.slots[step];
+            slot.output = None;
+            slot.fallback = 0;
+            slot.repeats.clear();
+            if slot.state != StepState::Pending {
+                self.set_step(step, StepState::Pending, Some(why.clone()))?;
+            }
+        }
+        // Decisions on the reset steps were for their last drive: they are asked again.
+        self.approvals.retain(|(step, _), _| !reset[*step]);
+        for step in 0..self.slots.len() {
+            self.unmet[step] = (plan.dependencies(step).iter())
+                .filter(|&&dep| self.slots[dep].state != StepState::Succeeded)
+                .count();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests;

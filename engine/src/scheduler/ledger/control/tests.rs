@@ -1,0 +1,239 @@
+//! Pause, cancel, the run's deadline at takeover, and redrives, with exact times.
+
+use serde_json::{Value, json};
+
+use super::super::tests::{at, done, failed, ids, moves, plan, records_after, run_moves};
+use super::super::{Committed, Input, Judge, Ledger};
+use super::Redrive;
+use crate::command::{Command, PendingCommand, Request};
+use crate::executor::ErrorClass;
+use crate::state::RunState;
+use crate::store::StepRecord;
+
+/// A ledger taking over `workflow` in `state` from `steps` at `now`.
+pub(in super::super) fn take_over(
+    workflow: &Value,
+    state: RunState,
+    steps: Vec<StepRecord>,
+    now: i64,
+    redrive: Option<Redrive>,
+) -> Ledger {
+    let plan = plan(workflow.clone());
+    let steps = if steps.is_empty() {
+        plan.steps()
+            .iter()
+            .map(|s| StepRecord::pending(&s.id))
+            .collect()
+    } else {
+        steps
+    };
+    let run = Committed {
+        run_id: uuid::Uuid::nil(),
+        plan,
+        input: json!({}),
+        state,
+        created_at: at(0),
+        deadline: None,
+        steps,
+        approvals: Vec::new(),
+        recent_starts: Vec::new(),
+    };
+    Ledger::take_over(run, Judge::default(), 1 << 20, at(now), redrive).unwrap()
+}
+
+pub(in super::super) fn command(command: Command) -> Input {
+    Input::Command(PendingCommand {
+        id: 7,
+        run_id: uuid::Uuid::nil(),
+        command,
+        created_at: at(0),
+    })
+}
+
+/// The ids of the steps a turn at `second` starts.
+pub(in super::super) fn started(ledger: &mut Ledger, second: i64) -> Vec<String> {
+    let starts = ledger.turn(at(second)).unwrap();
+    ids(ledger, &starts)
+}
+
+fn request() -> Request {
+    Request {
+        by: "ann".into(),
+        reason: None,
+    }
+}
+
+fn pipeline() -> Value {
+    json!({"name": "p", "steps": [{"pipeline": [
+        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}, {"id": "c", "executor": "noop"}
+    ]}]})
+}
+
+#[test]
+fn a_run_past_its_deadline_at_takeover_ends_timed_out_and_starts_nothing() {
+    let workflow = json!({"name": "t", "limits": {"timeout": "10s"}, "steps": [
+        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
+    ]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    assert_eq!(started(&mut ledger, 0), ["a", "b"]);
+    let deadline = ledger.deadline();
+    assert_eq!(deadline, Some(at(10)), "stored from the start");
+    let records = records_after(&ledger);
+    let mut later = take_over(&workflow, RunState::Running, records, 11, None);
+    assert!(later.turn(at(11)).unwrap().is_empty());
+    let batch = later.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> cancelled", "b: running -> cancelled"]
+    );
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
+    assert_eq!(later.report().error_class, Some(ErrorClass::Timeout));
+}
+
+#[test]
+fn a_pause_lets_the_attempt_in_flight_finish_starts_nothing_and_resume_continues() {
+    let mut ledger = take_over(&pipeline(), RunState::Pending, vec![], 0, None);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger
+        .apply(command(Command::Pause(request())), at(1))
+        .unwrap();
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    assert!(!ledger.is_paused(), "a is still running");
+    ledger.apply(done(0, json!(1)), at(2)).unwrap();
+    assert!(ledger.turn(at(2)).unwrap().is_empty(), "b does not start");
+    assert!(ledger.is_paused());
+    let batch = ledger.take_batch();
+    assert_eq!(batch.handled(), [7]);
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+    let mut resumed = take_over(
+        &pipeline(),
+        RunState::Paused,
+        records_after(&ledger),
+        9,
+        None,
+    );
+    assert_eq!(started(&mut resumed, 9), ["b"]);
+    let batch = resumed.take_batch();
+    assert_eq!(run_moves(&batch), [(RunState::Paused, RunState::Running)]);
+}
+
+#[test]
+fn a_cancel_stops_the_attempts_in_flight_and_ends_every_other_step_and_the_run_cancelled() {
+    let mut ledger = take_over(&pipeline(), RunState::Pending, vec![], 0, None);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger
+        .apply(command(Command::Cancel(request())), at(1))
+        .unwrap();
+    assert_eq!(ledger.take_cancels(), [0], "the shell cancels a");
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    ledger
+        .apply(failed(0, ErrorClass::Cancelled, "cancelled"), at(2))
+        .unwrap();
+    ledger.turn(at(2)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        [
+            "b: pending -> cancelled",
+            "c: pending -> cancelled",
+            "a: running -> cancelled"
+        ]
+    );
+    assert_eq!(
+        run_moves(&batch),
+        [(RunState::Running, RunState::Cancelled)]
+    );
+}
+
+#[test]
+fn a_paused_run_no_engine_drives_is_cancelled_at_once() {
+    let mut ledger = take_over(&pipeline(), RunState::Paused, vec![], 0, None);
+    ledger
+        .apply(command(Command::Cancel(request())), at(1))
+        .unwrap();
+    ledger.settle_halt().unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(run_moves(&batch), [(RunState::Paused, RunState::Cancelled)]);
+    assert!(ledger.is_over());
+}
+
+/// A failed run of the pipeline: a succeeded, b failed, c skipped.
+fn failed_pipeline() -> Vec<StepRecord> {
+    let mut ledger = take_over(&pipeline(), RunState::Pending, vec![], 0, None);
+    ledger.turn(at(0)).unwrap();
+    ledger.apply(done(0, json!("a")), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    ledger
+        .apply(failed(1, ErrorClass::ExitCode, "no"), at(2))
+        .unwrap();
+    ledger.turn(at(2)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Failed);
+    records_after(&ledger)
+}
+
+#[test]
+fn a_redrive_runs_again_what_failed_or_was_skipped_and_keeps_what_succeeded() {
+    let mut ledger = take_over(
+        &pipeline(),
+        RunState::Failed,
+        failed_pipeline(),
+        5,
+        Some(Redrive { from: None }),
+    );
+    assert_eq!(started(&mut ledger, 5), ["b"]);
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch)[..3],
+        [
+            "b: failed -> pending",
+            "c: skipped -> pending",
+            "b: pending -> ready"
+        ]
+    );
+    assert_eq!(run_moves(&batch), [(RunState::Failed, RunState::Running)]);
+    let crate::state::Transition::Run(run) = &batch.transitions()[0] else {
+        panic!("the run moves first")
+    };
+    assert_eq!(
+        run.detail.as_ref().unwrap()["redrive"]["steps"],
+        json!(["b", "c"])
+    );
+    assert_eq!(
+        ledger.slots[0].output,
+        Some(json!("a")),
+        "a keeps its output"
+    );
+    assert_eq!(ledger.slots[1].attempt, 2, "attempts count across redrives");
+}
+
+#[test]
+fn a_redrive_from_a_step_runs_it_and_everything_downstream_only() {
+    let redrive = Some(Redrive {
+        from: Some("a".into()),
+    });
+    let mut ledger = take_over(&pipeline(), RunState::Failed, failed_pipeline(), 5, redrive);
+    assert_eq!(started(&mut ledger, 5), ["a"]);
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch)[..3],
+        [
+            "a: succeeded -> pending",
+            "b: failed -> pending",
+            "c: skipped -> pending"
+        ]
+    );
+    let redrive = Some(Redrive {
+        from: Some("c".into()),
+    });
+    let mut ledger = take_over(&pipeline(), RunState::Failed, failed_pipeline(), 5, redrive);
+    assert!(
+        ledger.turn(at(5)).unwrap().is_empty(),
+        "c waits for b, which is not redriven"
+    );
+    assert_eq!(
+        moves(&ledger.take_batch()),
+        ["c: skipped -> pending", "c: pending -> skipped"]
+    );
+}

@@ -1,0 +1,133 @@
+//! The ledger's stall watch: heartbeats of running attempts, the run's `no_progress`,
+//! loops, and the escalation (`on_stall`) of each. Detection itself is pure
+//! ([`crate::stall`]); the shell reports progress and cancels what is marked here.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::Ledger;
+use super::control::Halt;
+use crate::definition::{DEFAULT_LOOP_AFTER, OnStall};
+use crate::error::Result;
+use crate::plan::StepIndex;
+use crate::stall::{self, Kind, Stall};
+use crate::state::StepState;
+
+impl Ledger {
+    /// A running attempt of `step` showed a sign of life at `at`.
+    pub(super) fn progress(&mut self, step: StepIndex, at: DateTime<Utc>) {
+        if let Some(slot) = self.slots.get_mut(step)
+            && slot.state == StepState::Running
+        {
+            slot.since = slot.since.max(Some(at));
+            self.active_at = self.active_at.max(at);
+        }
+    }
+
+    /// `stall.loop_after`.
+    pub(super) fn loop_after(&self) -> u32 {
+        (self.plan.workflow().stall.as_ref()).map_or(DEFAULT_LOOP_AFTER, |stall| stall.loop_after)
+    }
+
+    /// Marks the running attempts that have stalled by `now` (to be cancelled, then
+    /// escalated once they have stopped).
+    pub(super) fn watch(&mut self, now: DateTime<Utc>) {
+        if self.running == 0 || !self.batch.is_empty() {
+            self.active_at = now;
+        }
+        for step in self.watched() {
+            let Some(window) = self.plan.steps()[step].heartbeat else {
+                continue;
+            };
+            let since = self.slots[step].since.unwrap_or(now);
+            if let Some(stall) = stall::silence(Kind::Heartbeat, since, window, now) {
+                self.mark_stalled(step, stall, self.plan.steps()[step].on_stall);
+            }
+        }
+        let Some(run_stall) = self.plan.workflow().stall.clone() else {
+            return;
+        };
+        let Some(window) = run_stall.no_progress else {
+            return;
+        };
+        if let Some(stall) = stall::silence(Kind::NoProgress, self.active_at, window.0, now) {
+            for step in self.watched() {
+                self.mark_stalled(step, stall.clone(), run_stall.on_stall);
+            }
+            self.active_at = now;
+        }
+    }
+
+    /// When the next stall would be seen, if nothing moves before.
+    pub(super) fn next_stall(&self) -> Option<DateTime<Utc>> {
+        let watched = self.watched();
+        let heartbeats = watched.iter().filter_map(|&step| {
+            let window = self.plan.steps()[step].heartbeat?;
+            Some(self.slots[step].since? + window)
+        });
+        let no_progress = (self.plan.workflow().stall.as_ref())
+            .and_then(|stall| stall.no_progress)
+            .filter(|_| !watched.is_empty())
+            .map(|window| self.active_at + window.0);
+        heartbeats.chain(no_progress).min()
+    }
+
+    /// The running attempts not stalled already.
+    fn watched(&self) -> Vec<StepIndex> {
+        if self.running == 0 {
+            return Vec::new();
+        }
+        (0..self.slots.len())
+            .filter(|&step| {
+                let slot = &self.slots[step];
+                slot.state == StepState::Running && slot.stall.is_none()
+            })
+            .collect()
+    }
+
+    fn mark_stalled(&mut self, step: StepIndex, stall: Stall, on_stall: OnStall) {
+        tracing::warn!(step = %self.plan.steps()[step].id, ?stall, "stalled");
+        self.slots[step].stall = Some((stall, on_stall));
+        self.cancels.push(step);
+    }
+
+    /// Carries out `on_stall` for the attempt of `step` that ended with `stall`; the event
+    /// records the stall and its evidence.
+    pub(super) fn escalate(
+        &mut self,
+        step: StepIndex,
+        stall: Stall,
+        on_stall: OnStall,
+        log: Option<Value>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut detail = stall.detail();
+        if let (Some(Value::Object(log)), Some(fields)) = (log, detail.as_object_mut()) {
+            fields.extend(log);
+        }
+        detail["escalation"] = json!(on_stall);
+        let error = stall.error();
+        let max_attempts = (self.plan.steps()[step].retry.as_ref()).map_or(1, |r| r.max_attempts);
+        match on_stall {
+            OnStall::Retry if self.slots[step].attempt < max_attempts => {
+                self.retry_later(step, &error, Some(detail), now)
+            }
+            OnStall::Retry | OnStall::Fail => self.fail(step, &error, Some(detail)),
+            OnStall::Pause => {
+                self.slots[step].error = Some(error.to_string());
+                self.set_step(step, StepState::Ready, Some(detail))?;
+                self.ready.push_front(step);
+                self.halt(Halt::Pause(stall.detail()));
+                Ok(())
+            }
+            OnStall::Cancel => {
+                self.cancel_step(step, &error, Some(detail))?;
+                self.halt(Halt::Cancel(stall.detail()));
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! Heartbeats, no progress and loops, each escalation, with exact times.
+
+use serde_json::{Value, json};
+
+use super::super::Input;
+use super::super::control::tests::{started, take_over};
+use super::super::tests::{at, failed, moves, run_moves};
+use crate::executor::ErrorClass;
+use crate::state::{RunState, Transition};
+
+/// `a` (heartbeat 10s, escalation `on_stall`, 3 attempts) then `b`.
+fn silent(on_stall: &str) -> Value {
+    json!({"name": "s", "steps": [{"pipeline": [
+        {"id": "a", "executor": "noop", "heartbeat": "10s", "on_stall": on_stall,
+         "retry": {"max_attempts": 3, "initial_delay": "1s", "backoff": "fixed"}},
+        {"id": "b", "executor": "noop"}
+    ]}]})
+}
+
+/// Runs `a` of `workflow` silent until it stalls at 10s, and ends its cancelled attempt.
+fn stall(workflow: &Value) -> super::super::Ledger {
+    let mut ledger = take_over(workflow, RunState::Pending, vec![], 0, None);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger
+        .apply(Input::Progress { step: 0, at: at(4) }, at(4))
+        .unwrap();
+    ledger.turn(at(13)).unwrap();
+    assert!(
+        ledger.take_cancels().is_empty(),
+        "progress at 4s moved the window"
+    );
+    assert_eq!(ledger.next_wake(), Some(at(14)));
+    ledger.turn(at(14)).unwrap();
+    assert_eq!(
+        ledger.take_cancels(),
+        [0],
+        "silent since 4s: stalled at 14s"
+    );
+    ledger
+        .apply(failed(0, ErrorClass::Cancelled, "cancelled"), at(15))
+        .unwrap();
+    ledger
+}
+
+/// The stall detail of the batch's first step transition.
+fn stall_of(batch: &crate::state::Batch) -> Value {
+    let Some(Transition::Step(step)) = batch.transitions().first() else {
+        panic!("no step transition")
+    };
+    step.detail.as_ref().unwrap()["stall"].clone()
+}
+
+#[test]
+fn a_silent_step_stalls_and_retry_makes_a_new_attempt() {
+    let mut ledger = stall(&silent("retry"));
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["a: running -> retry_wait"]);
+    assert_eq!(stall_of(&batch)["kind"], "heartbeat");
+    assert_eq!(stall_of(&batch)["evidence"]["silent_for"], "10s");
+    assert_eq!(started(&mut ledger, 16), ["a"]);
+}
+
+#[test]
+fn a_silent_step_stalls_and_fail_fails_it() {
+    let mut ledger = stall(&silent("fail"));
+    ledger.turn(at(15)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> failed", "b: pending -> skipped"]
+    );
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Stalled));
+}
+
+#[test]
+fn a_silent_step_stalls_and_pause_readies_it_and_pauses_the_run() {
+    let mut ledger = stall(&silent("pause"));
+    assert!(ledger.turn(at(15)).unwrap().is_empty());
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["a: running -> ready"]);
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+}
+
+#[test]
+fn a_silent_step_stalls_and_cancel_cancels_the_run() {
+    let mut ledger = stall(&silent("cancel"));
+    ledger.turn(at(15)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> cancelled", "b: pending -> cancelled"]
+    );
+    assert_eq!(
+        run_moves(&batch),
+        [(RunState::Running, RunState::Cancelled)]
+    );
+}
+
+#[test]
+fn a_run_with_no_progress_for_its_window_stalls_with_its_own_escalation() {
+    let workflow = json!({"name": "n", "stall": {"no_progress": "30s", "on_stall": "pause"},
+        "steps": [{"id": "a", "executor": "noop", "on_stall": "fail"}]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    assert_eq!(ledger.next_wake(), Some(at(30)));
+    ledger.turn(at(30)).unwrap();
+    assert_eq!(ledger.take_cancels(), [0]);
+    ledger
+        .apply(failed(0, ErrorClass::Cancelled, "cancelled"), at(31))
+        .unwrap();
+    ledger.turn(at(31)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(stall_of(&batch)["kind"], "no_progress");
+    assert_eq!(
+        run_moves(&batch),
+        [(RunState::Running, RunState::Paused)],
+        "the run's pause, not a's fail"
+    );
+}
+
+/// `a` retried up to 5 times, failing with `errors` in turn; the last attempt's batch.
+fn failing(errors: &[&str]) -> super::super::Ledger {
+    let workflow = json!({"name": "l", "stall": {"on_stall": "fail"}, "steps": [
+        {"id": "a", "executor": "noop",
+         "retry": {"max_attempts": 5, "initial_delay": "1s", "backoff": "fixed"}}]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    for (n, error) in errors.iter().enumerate() {
+        let second = 10 * n as i64;
+        assert_eq!(started(&mut ledger, second), ["a"], "attempt {}", n + 1);
+        ledger
+            .apply(failed(0, ErrorClass::ExitCode, error), at(second + 1))
+            .unwrap();
+    }
+    ledger.turn(at(100)).unwrap();
+    ledger
+}
+
+#[test]
+fn the_same_error_three_times_is_a_loop_before_max_attempts() {
+    let ledger = failing(&[
+        "died: pid 11 at 10:00:01",
+        "died: pid 12 at 10:00:02",
+        "died: pid 13 at 10:00:03",
+    ]);
+    assert_eq!(ledger.report().state, RunState::Failed);
+    assert_eq!(ledger.slots[0].attempt, 3);
+    assert!(ledger.report().error.unwrap().contains("looping"));
+}
+
+#[test]
+fn different_errors_use_every_attempt() {
+    let ledger = failing(&["one", "two", "one", "two", "one"]);
+    assert_eq!(ledger.report().state, RunState::Failed);
+    assert_eq!(ledger.slots[0].attempt, 5);
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::ExitCode));
+}

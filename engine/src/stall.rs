@@ -1,0 +1,210 @@
+//! Stalls and loops, pure: when a running attempt or a run has gone quiet for too long, and
+//! when a step's attempts keep ending the same way. The ledger asks, with explicit times,
+//! and carries out the escalation (`on_stall`).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::executor::{ErrorClass, ExecError};
+
+/// What kind of stall was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A running attempt reported no progress for its step's `heartbeat`.
+    Heartbeat,
+    /// Nothing moved in the run for `stall.no_progress` while attempts ran.
+    NoProgress,
+    /// `stall.loop_after` consecutive attempts of a step ended the same way.
+    Loop,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Heartbeat => "heartbeat",
+            Kind::NoProgress => "no_progress",
+            Kind::Loop => "loop",
+        }
+    }
+}
+
+/// A stall or a loop, with its evidence: what the event records.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Stall {
+    pub(crate) kind: Kind,
+    pub(crate) evidence: Value,
+}
+
+impl Stall {
+    /// The event detail: `{"stall": {"kind", "evidence"}}`.
+    pub(crate) fn detail(&self) -> Value {
+        json!({ "stall": { "kind": self.kind.as_str(), "evidence": self.evidence } })
+    }
+
+    /// The error a stalled attempt ends with.
+    pub(crate) fn error(&self) -> ExecError {
+        let message = match self.kind {
+            Kind::Loop => format!(
+                "looping: {} attempts in a row ended with {}",
+                self.evidence["repeats"], self.evidence["error"]
+            ),
+            kind => format!(
+                "stalled ({}): no progress for {}",
+                kind.as_str(),
+                self.evidence["silent_for"].as_str().unwrap_or("?")
+            ),
+        };
+        ExecError {
+            class: ErrorClass::Stalled,
+            message,
+        }
+    }
+}
+
+/// A silence of `window` or more since `since` at `now`: a stall of `kind`.
+pub(crate) fn silence(
+    kind: Kind,
+    since: DateTime<Utc>,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Option<Stall> {
+    let silent = (now - since).to_std().ok()?;
+    (silent >= window).then(|| Stall {
+        kind,
+        evidence: json!({
+            "silent_since": since,
+            "silent_for": humantime::format_duration(round(silent)).to_string(),
+            "window": humantime::format_duration(window).to_string(),
+        }),
+    })
+}
+
+/// `duration` to the millisecond, for people.
+fn round(duration: Duration) -> Duration {
+    Duration::from_millis(duration.as_millis() as u64)
+}
+
+/// How many consecutive attempts of a step ended the same way (normalised).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Repeats {
+    last: Option<String>,
+    count: u32,
+}
+
+impl Repeats {
+    /// Counts an attempt that ended with `ending`; a loop once `loop_after` in a row match.
+    pub(crate) fn record(&mut self, ending: &str, loop_after: u32) -> Option<Stall> {
+        let fingerprint = normalize(ending);
+        if self.last.as_ref() == Some(&fingerprint) {
+            self.count += 1;
+        } else {
+            self.count = 1;
+        }
+        let stall = (self.count >= loop_after).then(|| Stall {
+            kind: Kind::Loop,
+            evidence: json!({ "repeats": self.count, "error": fingerprint }),
+        });
+        self.last = Some(fingerprint);
+        stall
+    }
+
+    /// Forgets what was seen (a redrive starts afresh).
+    pub(crate) fn clear(&mut self) {
+        *self = Repeats::default();
+    }
+}
+
+/// `text` with what differs between otherwise equal failures made equal: every word holding
+/// a digit (pids, counts, times, dates, ids) becomes `#`, and every temporary path `<tmp>`.
+pub(crate) fn normalize(text: &str) -> String {
+    let mut normal = String::with_capacity(text.len());
+    for token in text.split_whitespace() {
+        if !normal.is_empty() {
+            normal.push(' ');
+        }
+        if ["/tmp/", "/var/folders/", "/private/var/"]
+            .iter()
+            .any(|temp| token.contains(temp))
+        {
+            normal.push_str("<tmp>");
+            continue;
+        }
+        let mut word = String::new();
+        for char in token.chars().chain(std::iter::once(' ')) {
+            if char.is_alphanumeric() || "-_.".contains(char) {
+                word.push(char);
+                continue;
+            }
+            if word.chars().any(|c| c.is_ascii_digit()) {
+                normal.push('#');
+            } else {
+                normal.push_str(&word);
+            }
+            word.clear();
+            if char != ' ' {
+                normal.push(char);
+            }
+        }
+    }
+    normal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(second: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + second, 0).unwrap()
+    }
+
+    #[test]
+    fn pids_numbers_times_and_temp_paths_are_stripped() {
+        assert_eq!(
+            normalize("error: pid 4242 died at 12:03:04.5 (see /tmp/x.AbC12/log, code=7)"),
+            normalize("error: pid 17 died at 09:00:00.0 (see /tmp/y.q/log, code=7)"),
+        );
+        assert_eq!(
+            normalize("exit_code: exited with 1: no such file"),
+            "exit_code: exited with #: no such file"
+        );
+        assert_ne!(
+            normalize("connection refused"),
+            normalize("no route to host")
+        );
+    }
+
+    #[test]
+    fn the_same_ending_loop_after_times_in_a_row_is_a_loop() {
+        let mut repeats = Repeats::default();
+        assert!(repeats.record("failed: pid 1", 3).is_none());
+        assert!(repeats.record("failed: pid 2", 3).is_none());
+        let stall = repeats.record("failed: pid 3", 3).unwrap();
+        assert_eq!(stall.kind, Kind::Loop);
+        assert_eq!(stall.evidence["repeats"], 3);
+        assert_eq!(stall.error().class, ErrorClass::Stalled);
+    }
+
+    #[test]
+    fn a_different_ending_starts_the_count_again() {
+        let mut repeats = Repeats::default();
+        for ending in ["a 1", "a 2", "b 3", "a 4", "a 5"] {
+            assert!(repeats.record(ending, 3).is_none(), "{ending}");
+        }
+    }
+
+    #[test]
+    fn a_silence_counts_from_since_and_stalls_at_the_window() {
+        let window = Duration::from_secs(10);
+        assert!(silence(Kind::Heartbeat, at(0), window, at(9)).is_none());
+        let stall = silence(Kind::Heartbeat, at(0), window, at(10)).unwrap();
+        assert_eq!(stall.evidence["silent_for"], "10s");
+        assert_eq!(
+            stall.detail()["stall"]["kind"],
+            "heartbeat",
+            "the event names the kind"
+        );
+        assert!(silence(Kind::NoProgress, at(5), window, at(0)).is_none());
+    }
+}

@@ -1,0 +1,87 @@
+//! `cairn pause`, `cairn cancel`, `cairn retry`: steer a run from any process. A pause or a
+//! cancel is recorded for the engine driving the run, which acts within a second; with none
+//! driving it, it takes effect at once. A retry drives a failed or cancelled run again, here.
+
+use std::process::ExitCode;
+
+use cairn_engine::{Command, Engine, Request};
+
+use super::error::Error;
+use super::run::{EngineArgs, finish, open, restorer};
+use super::workflow;
+use crate::Global;
+
+/// Arguments of `cairn pause` and `cairn cancel`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SteerArgs {
+    /// The run's id (or a unique prefix of at least 4 characters).
+    run: String,
+    /// Why (kept in the run's history).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Who asks (default: $USER).
+    #[arg(long)]
+    by: Option<String>,
+}
+
+/// Arguments of `cairn retry`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RetryArgs {
+    /// The failed or cancelled run's id (or a unique prefix of at least 4 characters).
+    run: String,
+    /// Run this step and everything downstream of it again (default: what failed, was
+    /// denied, cancelled or skipped).
+    #[arg(long)]
+    from: Option<String>,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Pauses a run: nothing new starts, the attempts in flight finish.
+pub(crate) async fn pause(args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
+    let run = engine(global)
+        .await?
+        .send(&args.run, Command::Pause(request(args)))
+        .await?;
+    eprintln!(
+        "run {run} pauses once its steps in flight finish; `cairn resume {run}` continues it"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cancels a run: the attempts in flight are stopped, the run ends `cancelled`.
+pub(crate) async fn cancel(args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
+    let run = engine(global)
+        .await?
+        .send(&args.run, Command::Cancel(request(args)))
+        .await?;
+    eprintln!("run {run} is cancelled (its steps in flight are stopped within their kill grace)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Drives a failed or cancelled run again, to its end.
+pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode, Error> {
+    let engine = open(global, &args.engine, Some(restorer())).await?;
+    let handle = engine.retry(&args.run, args.from.as_deref()).await?;
+    finish(&engine, handle, None, global).await
+}
+
+/// An engine over an existing database that can take over a run no engine drives.
+async fn engine(global: &Global) -> Result<Engine, Error> {
+    Ok(Engine::builder(&global.db)
+        .create_database(false)
+        .executors(workflow::executors())
+        .guard(restorer())
+        .busy_timeout(global.busy_timeout)
+        .open()
+        .await?)
+}
+
+fn request(args: &SteerArgs) -> Request {
+    Request {
+        by: (args.by.clone())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unknown".into()),
+        reason: args.reason.clone(),
+    }
+}

@@ -1,0 +1,441 @@
+//! Time limits, stalls, loops and operator control through the real binary and a real
+//! SQLite file: pause and resume from another process, cancel (running, paused, no engine),
+//! retry and redrive, a run deadline passing while no engine runs, a retry's backoff
+//! surviving kill -9, heartbeats, loops and the run's no-progress window.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::orphans::gone;
+use super::scratch::{Scratch, states};
+use crate::{HANG, finish};
+
+/// Leaves `<step>.held` in the scratch dir, then waits for the file `open` there.
+const HOLD: &str =
+    "touch \"$DIR/$CAIRN_STEP_ID.held\"; while [ ! -e \"$DIR/open\" ]; do sleep 0.02; done";
+/// One line per execution (its time in nanoseconds) in the step's marker file.
+const MARK: &str = "date +%s%N >> \"$MARKS/$CAIRN_STEP_ID\"";
+/// Starts a grandchild that would sleep for long, records its pid, and waits for it, silent.
+const SPAWN: &str = "sleep 1000 & echo $! > \"$DIR/$CAIRN_STEP_ID.pid\"; wait";
+
+/// A process step running `script` (with `$DIR` and `$MARKS` set), and `extra` keys.
+fn step(scratch: &Scratch, id: &str, script: &str, extra: Value) -> Value {
+    let mut step = json!({"id": id, "executor": "process", "with": {
+        "command": ["sh", "-c", script],
+        "env": {"DIR": dir(scratch), "MARKS": scratch.marks().to_str().unwrap()}
+    }});
+    if let (Some(step), Value::Object(extra)) = (step.as_object_mut(), extra) {
+        step.extend(extra);
+    }
+    step
+}
+
+fn dir(scratch: &Scratch) -> &str {
+    scratch.dir.path().to_str().unwrap()
+}
+
+/// `cairn run FILE --json` in the background.
+fn spawn(scratch: &Scratch, workflow: &Path) -> Child {
+    scratch
+        .command(&["run", workflow.to_str().unwrap(), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `path` exists (a step got somewhere); returns the run's id.
+fn wait_for_file(scratch: &Scratch, child: &mut Child, path: &Path) -> String {
+    let show = scratch.wait_for_show(child, |_| path.exists());
+    show["id"].as_str().unwrap().to_owned()
+}
+
+fn held(scratch: &Scratch, step: &str) -> PathBuf {
+    scratch.dir.path().join(format!("{step}.held"))
+}
+
+fn code(output: &Output) -> Option<i32> {
+    output.status.code()
+}
+
+fn show(scratch: &Scratch, run: &str) -> Value {
+    scratch.json(&["show", run, "--json"])
+}
+
+/// The pid a step's grandchild recorded.
+fn grandchild(scratch: &Scratch, step: &str) -> i32 {
+    let path = scratch.dir.path().join(format!("{step}.pid"));
+    let text = std::fs::read_to_string(path).unwrap();
+    text.trim().parse().unwrap()
+}
+
+/// Waits (within a generous bound) until `pid` is gone.
+fn wait_gone(pid: i32, within: Duration) {
+    let give_up = Instant::now() + within;
+    while !gone(pid) {
+        if Instant::now() >= give_up {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("process {pid} outlived its step by {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The execution times of a step, in nanoseconds.
+fn executions(scratch: &Scratch, step: &str) -> Vec<u128> {
+    std::fs::read_to_string(scratch.marks().join(step))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| line.parse().unwrap())
+        .collect()
+}
+
+/// Waits until the engine driving the run has handled every command sent to it (the row in
+/// the `commands` table is marked in the engine's next commit).
+fn wait_handled(scratch: &Scratch, child: &mut Child) {
+    use sqlx::{Connection, Row};
+    let url = format!("sqlite://{}?mode=ro", scratch.db().display());
+    let pending = || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let row = sqlx::query("SELECT count(*) FROM commands WHERE handled_at IS NULL")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            row.get::<i64, _>(0)
+        })
+    };
+    scratch.wait_for_show(child, |_| pending() == 0);
+}
+
+fn history(scratch: &Scratch, run: &str) -> Vec<Value> {
+    scratch
+        .json(&["history", run, "--json"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_run() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "p.json",
+        &json!({"name": "p", "steps": [{"pipeline": [
+            step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
+            step(&scratch, "b", MARK, json!({}))
+        ]}]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    wait_handled(&scratch, &mut child);
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    let output = finish(child, "cairn run");
+    assert_eq!(
+        code(&output),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let paused = show(&scratch, &run);
+    assert_eq!(paused["state"], "paused");
+    assert_eq!(
+        states(&paused)["a"],
+        "succeeded",
+        "the step in flight finished"
+    );
+    assert!(executions(&scratch, "b").is_empty(), "nothing new started");
+    let output = scratch.cairn(&["resume", &run]);
+    assert_eq!(
+        code(&output),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(executions(&scratch, "a").len(), 1);
+    assert_eq!(executions(&scratch, "b").len(), 1);
+}
+
+#[test]
+fn a_cancel_stops_a_running_step_and_its_grandchildren_within_the_kill_grace() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "c.json",
+        &json!({"name": "c", "steps": [
+            step(&scratch, "a", &format!("touch \"$DIR/a.held\"; {SPAWN}"), json!({}))
+        ]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    let pid = scratch.dir.path().join("a.pid");
+    let run = wait_for_file(&scratch, &mut child, &pid);
+    let grandchild = grandchild(&scratch, "a");
+    assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
+    let output = finish(child, "cairn run");
+    assert_eq!(
+        code(&output),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The kill grace is 5 s; the bound is generous.
+    wait_gone(grandchild, Duration::from_secs(60));
+    let cancelled = show(&scratch, &run);
+    assert_eq!(cancelled["state"], "cancelled");
+    assert_eq!(states(&cancelled)["a"], "cancelled");
+}
+
+#[test]
+fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retry_redrives() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "p.json",
+        &json!({"name": "p", "steps": [{"pipeline": [
+            step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
+            step(&scratch, "b", MARK, json!({}))
+        ]}]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    wait_handled(&scratch, &mut child);
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    assert_eq!(code(&finish(child, "cairn run")), Some(3));
+    assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
+    let cancelled = show(&scratch, &run);
+    assert_eq!(
+        cancelled["state"], "cancelled",
+        "no engine ran: cancelled at once"
+    );
+    assert_eq!(states(&cancelled)["b"], "cancelled");
+    assert_eq!(
+        code(&scratch.cairn(&["resume", &run])),
+        Some(1),
+        "a cancelled run starts nothing"
+    );
+    assert!(executions(&scratch, "b").is_empty());
+    assert_eq!(code(&scratch.cairn(&["retry", &run])), Some(0));
+    assert_eq!(
+        executions(&scratch, "a").len(),
+        1,
+        "a succeeded: not run again"
+    );
+    assert_eq!(executions(&scratch, "b").len(), 1);
+    let output = scratch.cairn(&["retry", &run]);
+    assert_eq!(code(&output), Some(2), "a succeeded run is not retried");
+    let redrive = history(&scratch, &run)
+        .into_iter()
+        .find(|event| event["from"] == "cancelled" && event["to"] == "running")
+        .expect("the redrive is in the history");
+    assert_eq!(redrive["detail"]["redrive"]["steps"], json!(["b"]));
+}
+
+/// a -> b -> c, where c fails until the file `fixed` exists.
+fn fragile(scratch: &Scratch) -> PathBuf {
+    let fails = format!("{MARK}; [ -e \"$DIR/fixed\" ] || exit 1; echo '{{}}'");
+    scratch.write(
+        "f.json",
+        &json!({"name": "f", "steps": [{"pipeline": [
+            step(scratch, "a", &format!("{MARK}; echo '{{}}'"), json!({})),
+            step(scratch, "b", &format!("{MARK}; echo '{{}}'"), json!({})),
+            step(scratch, "c", &fails, json!({}))
+        ]}]}),
+    )
+}
+
+#[test]
+fn retry_from_a_step_reruns_it_and_its_descendants_only() {
+    let scratch = Scratch::new();
+    let run = scratch.run(&fragile(&scratch), &[], 1);
+    std::fs::write(scratch.dir.path().join("fixed"), "").unwrap();
+    let output = scratch.cairn(&["retry", &run, "--from", "b"]);
+    assert_eq!(
+        code(&output),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let runs: Vec<usize> = ["a", "b", "c"]
+        .map(|s| executions(&scratch, s).len())
+        .to_vec();
+    assert_eq!(runs, [1, 2, 2]);
+}
+
+#[test]
+fn plain_retry_reruns_only_what_failed_or_was_skipped() {
+    let scratch = Scratch::new();
+    let run = scratch.run(&fragile(&scratch), &[], 1);
+    std::fs::write(scratch.dir.path().join("fixed"), "").unwrap();
+    assert_eq!(code(&scratch.cairn(&["retry", &run])), Some(0));
+    let runs: Vec<usize> = ["a", "b", "c"]
+        .map(|s| executions(&scratch, s).len())
+        .to_vec();
+    assert_eq!(runs, [1, 1, 2]);
+    assert_eq!(states(&show(&scratch, &run))["c"], "succeeded");
+}
+
+#[test]
+fn a_run_deadline_passing_while_no_engine_runs_ends_it_timed_out_without_starting_anything() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "d.json",
+        &json!({"name": "d", "limits": {"timeout": "2s"},
+        "steps": [step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({}))]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let created = Instant::now();
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(created.elapsed()));
+    let output = scratch.cairn(&["resume", &run, "--json"]);
+    assert_eq!(
+        code(&output),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["error_class"], "timeout");
+    assert_eq!(
+        executions(&scratch, "a").len(),
+        1,
+        "the resume started nothing"
+    );
+    let starts = history(&scratch, &run)
+        .iter()
+        .filter(|e| e["to"] == "running" && e["step"] == "a")
+        .count();
+    assert_eq!(starts, 1, "no attempt was committed after the deadline");
+}
+
+#[test]
+fn a_retry_waiting_its_backoff_survives_kill_9_and_runs_once_not_before_its_wake_up() {
+    let scratch = Scratch::new();
+    let script = format!("{MARK}; mkdir \"$DIR/failed-once\" 2>/dev/null && exit 1; echo '{{}}'");
+    let retry = json!({"retry": {"max_attempts": 2, "backoff": "fixed", "initial_delay": "3s"}});
+    let workflow = scratch.write(
+        "r.json",
+        &json!({"name": "r", "steps": [step(&scratch, "a", &script, retry)]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    let show = scratch.wait_for_show(&mut child, |show| states(show)["a"] == "retry_wait");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run = show["id"].as_str().unwrap();
+    let output = scratch.cairn(&["resume", run]);
+    assert_eq!(
+        code(&output),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let times = executions(&scratch, "a");
+    assert_eq!(times.len(), 2, "the second attempt ran once");
+    assert!(
+        times[1] - times[0] >= 3_000_000_000,
+        "not before its wake-up time: {times:?}"
+    );
+}
+
+#[test]
+fn a_silent_step_past_its_heartbeat_stalls_its_process_group_is_gone_and_it_fails() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "h.json",
+        &json!({"name": "h", "steps": [
+            step(&scratch, "a", SPAWN, json!({"heartbeat": "1s", "on_stall": "fail"}))
+        ]}),
+    );
+    let output = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        code(&output),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["error_class"], "stalled");
+    wait_gone(grandchild(&scratch, "a"), Duration::from_secs(60));
+    let run = report["id"].as_str().unwrap();
+    let failed = history(&scratch, run)
+        .into_iter()
+        .find(|e| e["to"] == "failed" && e["step"] == "a")
+        .unwrap();
+    assert_eq!(failed["detail"]["stall"]["kind"], "heartbeat");
+}
+
+/// A step failing with an error that names `word` of each attempt, up to 5 attempts.
+fn looping(scratch: &Scratch, words: &str) -> Value {
+    let script = format!(
+        "{MARK}; set -- {words}; shift $((CAIRN_ATTEMPT - 1)); echo \"failed: $1 (pid $$ at $(date +%s%N))\" >&2; exit 1"
+    );
+    let retry = json!({"retry": {"max_attempts": 5, "backoff": "fixed", "initial_delay": "10ms"}});
+    let workflow = scratch.write(
+        "l.json",
+        &json!({"name": "l", "stall": {"on_stall": "fail"},
+        "steps": [step(scratch, "a", &script, retry)]}),
+    );
+    let output = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        code(&output),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_same_error_stops_as_a_loop_before_max_attempts_and_different_errors_use_every_attempt() {
+    let same = Scratch::new();
+    let report = looping(&same, "x x x x x");
+    assert_eq!(
+        executions(&same, "a").len(),
+        3,
+        "stall.loop_after defaults to 3"
+    );
+    assert!(
+        report["error"].as_str().unwrap().contains("looping"),
+        "{report}"
+    );
+    let different = Scratch::new();
+    looping(&different, "alpha beta gamma delta epsilon");
+    assert_eq!(executions(&different, "a").len(), 5);
+}
+
+#[test]
+fn a_run_with_no_progress_pauses_and_a_later_cancel_leaves_no_process_behind() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "n.json",
+        &json!({"name": "n",
+        "stall": {"no_progress": "1s", "on_stall": "pause"},
+        "steps": [step(&scratch, "a", SPAWN, json!({}))]}),
+    );
+    let output = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        code(&output),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let run = report["id"].as_str().unwrap();
+    assert_eq!(report["state"], "paused");
+    wait_gone(grandchild(&scratch, "a"), Duration::from_secs(60));
+    assert_eq!(
+        states(&show(&scratch, run))["a"],
+        "ready",
+        "the stalled step waits as ready"
+    );
+    assert_eq!(code(&scratch.cairn(&["cancel", run])), Some(0));
+    assert_eq!(show(&scratch, run)["state"], "cancelled");
+    let _ = HANG;
+}
