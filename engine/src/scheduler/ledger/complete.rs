@@ -1,0 +1,186 @@
+//! The end of an attempt: success, a retry, a fallback or failure, and what it releases or
+//! skips downstream.
+
+use std::hash::{DefaultHasher, Hasher};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::Ledger;
+use crate::error::{Error, Result};
+use crate::executor::{ExecError, Outcome, Usage};
+use crate::plan::StepIndex;
+use crate::retry;
+use crate::state::StepState;
+
+impl Ledger {
+    /// Records the end of an attempt: success, a retry, a fallback, or failure.
+    pub(super) fn complete(
+        &mut self,
+        step: StepIndex,
+        outcome: Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let state = self.slots.get(step).map(|slot| slot.state);
+        if state != Some(StepState::Running) {
+            let state = state.map_or("missing", StepState::as_str);
+            let message = format!("an outcome for step #{step}, which is {state}, not running");
+            return Err(Error::Bug(message));
+        }
+        self.end_attempt(step);
+        self.slots[step].usage += &outcome.usage;
+        self.tally.usage += &outcome.usage;
+        let stall = self.slots[step].stall.take();
+        let tail = outcome.log_tail.unwrap_or_default();
+        let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
+        match outcome
+            .result
+            .and_then(|output| self.check_output(step, output))
+        {
+            Ok(output) => {
+                self.slots[step].output = Some(output);
+                self.slots[step].error = None;
+                self.set_step(step, StepState::Succeeded, log)?;
+                self.unfinished -= 1;
+                self.release_dependents(step)
+            }
+            Err(error) => {
+                if self.is_cancelling() {
+                    return self.cancel_step(step, &error, log);
+                }
+                if let Some((stall, on_stall)) = stall {
+                    return self.escalate(step, stall, on_stall, log, now);
+                }
+                let retry = self.plan.steps()[step].retry.clone();
+                let fallbacks = self.plan.node(step).fallbacks.len() as u32;
+                let max_attempts = retry.as_ref().map_or(1, |retry| retry.max_attempts);
+                let loop_after = self.loop_after();
+                let slot = &mut self.slots[step];
+                let looped = slot.repeats.record(&format!("{error}\n{tail}"), loop_after);
+                let retries = slot.fallback == 0
+                    && retry
+                        .as_ref()
+                        .is_some_and(|retry| retry.retries(error.class))
+                    && slot.attempt < max_attempts;
+                if let (true, Some(stall)) = (retries, looped) {
+                    let on_stall = self.plan.steps()[step].on_stall;
+                    return self.escalate(step, stall, on_stall, log, now);
+                }
+                if retries {
+                    self.retry_later(step, &error, log, now)
+                } else if slot.fallback < fallbacks {
+                    // Retries are exhausted (or cannot help): try the next fallback at once.
+                    slot.fallback += 1;
+                    slot.error = Some(error.to_string());
+                    slot.wake_at = Some(now);
+                    self.retry_waiting += 1;
+                    self.set_step(step, StepState::RetryWait, log)
+                } else {
+                    self.fail(step, &error, log)
+                }
+            }
+        }
+    }
+
+    /// Puts `step` in `retry_wait` after `error`, to wake up after its retry delay.
+    pub(super) fn retry_later(
+        &mut self,
+        step: StepIndex,
+        error: &ExecError,
+        detail: Option<Value>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let seed = self.seed(step);
+        let slot = &mut self.slots[step];
+        let delay = (self.plan.steps()[step].retry.as_ref()).map_or(Default::default(), |retry| {
+            retry::delay(retry, slot.attempt, seed)
+        });
+        slot.error = Some(error.to_string());
+        slot.wake_at = Some(now + delay);
+        self.retry_waiting += 1;
+        self.set_step(step, StepState::RetryWait, detail)
+    }
+
+    /// The jitter seed of a step: the same for a step of a run across restarts.
+    fn seed(&self, step: StepIndex) -> u64 {
+        // `DefaultHasher::new()` has fixed keys: the same inputs hash the same in every process.
+        let mut hasher = DefaultHasher::new();
+        hasher.write_u128(self.run_id.as_u128());
+        hasher.write(self.plan.steps()[step].id.as_bytes());
+        hasher.finish()
+    }
+
+    pub(super) fn fail(
+        &mut self,
+        step: StepIndex,
+        error: &ExecError,
+        detail: Option<Value>,
+    ) -> Result<()> {
+        self.slots[step].error = Some(error.to_string());
+        self.set_step(step, StepState::Failed, detail)?;
+        self.unfinished -= 1;
+        self.skip_dependents(step)
+    }
+
+    /// A step succeeded: dependents whose last dependency it was become ready.
+    fn release_dependents(&mut self, step: StepIndex) -> Result<()> {
+        let plan = Arc::clone(&self.plan);
+        for &dependent in plan.dependents(step) {
+            self.unmet[dependent] -= 1;
+            if self.unmet[dependent] == 0 && self.slots[dependent].state == StepState::Pending {
+                self.set_step(dependent, StepState::Ready, None)?;
+                self.ready.push_back(dependent);
+            }
+        }
+        Ok(())
+    }
+
+    /// A step ended without succeeding: everything downstream that has not started is skipped.
+    pub(super) fn skip_dependents(&mut self, step: StepIndex) -> Result<()> {
+        let plan = Arc::clone(&self.plan);
+        let mut stack = vec![step];
+        while let Some(current) = stack.pop() {
+            for &dependent in plan.dependents(current) {
+                if self.slots[dependent].state == StepState::Pending {
+                    let reason = format!(
+                        "needs {} which ended {}",
+                        plan.steps()[current].id,
+                        self.slots[current].state
+                    );
+                    let detail = Some(json!({ "reason": reason }));
+                    self.set_step(dependent, StepState::Skipped, detail)?;
+                    self.unfinished -= 1;
+                    stack.push(dependent);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of a `for_each` step: the list of item outputs, or the first item's failure.
+pub(crate) fn combine(outcomes: Vec<Outcome>) -> Outcome {
+    let mut usage = Usage::default();
+    let mut outputs = Vec::with_capacity(outcomes.len());
+    let mut failure = None;
+    let mut log_tail = None;
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        usage += &outcome.usage;
+        match outcome.result {
+            Ok(output) => outputs.push(output),
+            Err(mut error) if failure.is_none() => {
+                error.message = format!("item {index}: {}", error.message);
+                failure = Some(error);
+                log_tail = outcome.log_tail;
+            }
+            Err(_) => {}
+        }
+    }
+    Outcome {
+        result: failure.map_or(Ok(Value::Array(outputs)), Err),
+        usage,
+        duration: std::time::Duration::ZERO,
+        log_tail,
+    }
+}

@@ -1,0 +1,79 @@
+//! The end of a run: timed out, interrupted, or finished with its output or its first
+//! failure.
+
+use serde_json::{Map, Value, json};
+
+use super::Ledger;
+use crate::error::Result;
+use crate::executor::ErrorClass;
+use crate::state::{RunState, StepState};
+
+impl Ledger {
+    /// The run's deadline passed: what has not ended is cancelled, and the run fails.
+    pub(super) fn time_out(&mut self) -> Result<()> {
+        for step in 0..self.slots.len() {
+            if !self.slots[step].state.is_terminal() {
+                let detail = Some(json!({ "reason": "the run timed out" }));
+                self.set_step(step, StepState::Cancelled, detail)?;
+            }
+        }
+        let limits = &self.plan.workflow().limits;
+        let timeout = limits.timeout.map(|t| t.to_string()).unwrap_or_default();
+        let message = format!("the run timed out (limits.timeout = {timeout})");
+        let error = Some((ErrorClass::Timeout, message));
+        self.set_run(RunState::Failed, None, error, None)
+    }
+
+    /// The engine stops: running attempts are recorded as interrupted, to run again.
+    pub(super) fn interrupt(&mut self) -> Result<()> {
+        for step in 0..self.slots.len() {
+            if self.slots[step].state == StepState::Running {
+                let detail = Some(json!({ "interrupted": "engine stopped" }));
+                self.set_step(step, StepState::Ready, detail)?;
+            }
+        }
+        self.outcome = (None, Some((ErrorClass::Interrupted, "interrupted".into())));
+        Ok(())
+    }
+
+    pub(super) fn finish_run(&mut self) -> Result<()> {
+        let failed = (self.slots.iter())
+            .any(|slot| matches!(slot.state, StepState::Failed | StepState::Denied));
+        let cancelled = self.slots.iter().any(|s| s.state == StepState::Cancelled);
+        let (to, output, error) = match (failed, cancelled) {
+            (true, _) => (RunState::Failed, None, self.run_error()),
+            (false, true) => {
+                let error = (ErrorClass::Cancelled, "cancelled".to_owned());
+                (RunState::Cancelled, None, Some(error))
+            }
+            (false, false) => (RunState::Succeeded, Some(self.run_output()), None),
+        };
+        self.set_run(to, output, error, None)
+    }
+
+    /// The run's output: the outputs of the sink steps that succeeded, by step id.
+    fn run_output(&self) -> Value {
+        let outputs: Map<String, Value> = (self.plan.sinks().into_iter())
+            .filter(|&sink| self.slots[sink].state == StepState::Succeeded)
+            .map(|sink| {
+                let output = self.slots[sink].output.clone().unwrap_or(Value::Null);
+                (self.plan.steps()[sink].id.clone(), output)
+            })
+            .collect();
+        Value::Object(outputs)
+    }
+
+    /// The first failed step's error, with its class.
+    fn run_error(&self) -> Option<(ErrorClass, String)> {
+        (self.slots.iter().zip(self.plan.steps()))
+            .find(|(slot, _)| matches!(slot.state, StepState::Failed | StepState::Denied))
+            .map(|(slot, spec)| {
+                let error = slot.error.as_deref().unwrap_or("no reason given");
+                // A step's error reads `class: message` (see `ExecError`'s display).
+                let class = (error.split_once(": "))
+                    .and_then(|(class, _)| class.parse().ok())
+                    .unwrap_or(ErrorClass::BadParams);
+                (class, format!("step {} {}: {error}", spec.id, slot.state))
+            })
+    }
+}
