@@ -9,6 +9,8 @@
 //!   per second, before and after the workloads; their mean is the denominator of every ratio;
 //! - W1 a noop pipeline, each step's output feeding the next;
 //! - W2 one step fanning out to noop branches, then a join reading every branch's output;
+//! - W1 and W2 again under a 20-rule policy (`benches/policies/twenty-rules.json`): the
+//!   guard's cost per attempt, as a ratio to the same workload without a policy;
 //! - W3 resume of a pipeline stopped halfway (10,000 and 100,000 steps);
 //! - W4 many small runs (3 steps) one after another;
 //! - W5 the WfCommons DAGs of `benches/workloads/wfcommons`, checking the order of events;
@@ -29,6 +31,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use cairn_engine::{Action, Durability, ExecContext, Executor, Executors, Outcome};
 use cairn_engine::{Engine, Plan, RunReport};
+use cairn_guards::PolicyGuard;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
@@ -38,6 +41,8 @@ use tokio::sync::Notify;
 const W2_MAX_PARALLEL: u32 = 1000;
 /// `max_parallel` used for the W5 DAGs.
 const W5_MAX_PARALLEL: u32 = 64;
+/// The policy W1 and W2 are judged by in their guarded runs, from the package root.
+const POLICY: &str = "benches/policies/twenty-rules.json";
 /// Where the WfCommons DAGs are, from the package root (shipped in the repository).
 const WFCOMMONS: &str = "benches/workloads/wfcommons";
 
@@ -174,6 +179,18 @@ fn measure(
     let mut results = Vec::new();
     results.push(("W1", run_child(&spec("w1", "w1", json!({"n": sizes.w1})))));
     results.push(("W2", run_child(&spec("w2", "w2", json!({"n": sizes.w2})))));
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join(POLICY);
+    let guarded: Vec<(&str, Value)> = [("W1", "w1", sizes.w1), ("W2", "w2", sizes.w2)]
+        .into_iter()
+        .map(|(name, kind, n)| {
+            let spec = spec(
+                kind,
+                &format!("{kind}-guarded"),
+                json!({"n": n, "policy": policy}),
+            );
+            (name, run_child(&spec))
+        })
+        .collect();
     let mut w3 = Vec::new();
     for n in sizes.w3 {
         let name = format!("w3-{n}");
@@ -236,6 +253,21 @@ fn measure(
     }
     let w1 = &results[0].1;
     let w2 = &results[1].1;
+    for ((name, unguarded), (_, guarded)) in results.iter().zip(&guarded) {
+        rows.push(Row {
+            name: format!("{name}+guard"),
+            size: "the same, every attempt judged by 20 CEL rules".into(),
+            secs: secs(guarded),
+            rate: rate(guarded),
+            unit: "steps/s",
+            ratio: Some(rate(guarded) / limit),
+            rss_mib: rss(guarded),
+            notes: format!(
+                "{:.2}× {name} without a policy",
+                rate(guarded) / rate(unguarded)
+            ),
+        });
+    }
     targets.push(Target {
         what: format!("W1 ≥ 0.5× LIMIT: {:.2}×", rate(w1) / limit),
         met: rate(w1) / limit >= 0.5,
@@ -400,8 +432,8 @@ async fn child(spec: Value) -> Value {
     let n = spec["n"].as_u64().unwrap_or(0) as usize;
     match spec["kind"].as_str().expect("kind") {
         "limit" => limit(&db, durability, n).await,
-        "w1" => w1(&db, durability, n).await,
-        "w2" => w2(&db, durability, n).await,
+        "w1" => w1(&db, durability, n, spec["policy"].as_str()).await,
+        "w2" => w2(&db, durability, n, spec["policy"].as_str()).await,
         "w3setup" => w3_setup(&db, n).await,
         "w3profile" => w3_profile(&db, durability, spec["run_id"].as_str().expect("run")).await,
         "w3resume" => w3_resume(&db, durability, spec["run_id"].as_str().expect("run"), n).await,
@@ -452,12 +484,22 @@ async fn limit(db: &Path, durability: Durability, n: usize) -> Value {
 }
 
 async fn open(db: &Path, durability: Durability) -> Engine {
-    Engine::builder(db)
+    open_guarded(db, durability, None).await
+}
+
+/// An engine whose runs are judged by the policy file `policy`, if given.
+async fn open_guarded(db: &Path, durability: Durability, policy: Option<&str>) -> Engine {
+    let builder = Engine::builder(db)
         .executors(cairn_executors::builtin())
-        .durability(durability)
-        .open()
-        .await
-        .expect("open the engine")
+        .durability(durability);
+    let builder = match policy {
+        Some(policy) => {
+            let guard = PolicyGuard::load(Path::new(policy)).unwrap_or_else(|e| panic!("{e}"));
+            builder.guard(Arc::new(guard))
+        }
+        None => builder,
+    };
+    builder.open().await.expect("open the engine")
 }
 
 fn plan(source: &str, executors: &Executors) -> Plan {
@@ -485,8 +527,8 @@ fn pipeline(n: usize) -> String {
     )
 }
 
-async fn w1(db: &Path, durability: Durability, n: usize) -> Value {
-    let engine = open(db, durability).await;
+async fn w1(db: &Path, durability: Durability, n: usize, policy: Option<&str>) -> Value {
+    let engine = open_guarded(db, durability, policy).await;
     let plan = plan(&pipeline(n), engine.executors());
     reset_peak_rss();
     let started = Instant::now();
@@ -499,8 +541,8 @@ async fn w1(db: &Path, durability: Durability, n: usize) -> Value {
     json!({"count": n, "secs": secs, "rss_kib": peak_rss_kib()})
 }
 
-async fn w2(db: &Path, durability: Durability, n: usize) -> Value {
-    let engine = open(db, durability).await;
+async fn w2(db: &Path, durability: Durability, n: usize, policy: Option<&str>) -> Value {
+    let engine = open_guarded(db, durability, policy).await;
     let mut steps = vec![json!({"id": "root", "executor": "noop", "with": {"output": 1}})];
     let mut reads = Vec::with_capacity(n);
     for i in 0..n {

@@ -59,7 +59,7 @@ pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError
 
 /// Evaluates the CEL expression `expr` to a JSON value.
 pub(crate) fn evaluate(expr: &str, scope: &Scope) -> Result<Value, ExprError> {
-    guarded(expr, || evaluate_in(expr, &context(scope)?))
+    evaluate_in(expr, &context(scope)?)
 }
 
 /// Evaluates the CEL condition `expr`; an error when its value is not a boolean.
@@ -67,17 +67,31 @@ pub(crate) fn condition(expr: &str, scope: &Scope) -> Result<bool, ExprError> {
     as_condition(expr, evaluate(expr, scope)?)
 }
 
-/// Evaluates the CEL condition `expr` over the named JSON `variables` (a guard's rules see
-/// `action` and `run`); an error when its value is not a boolean.
-pub fn evaluate_condition(expr: &str, variables: &[(&str, &Value)]) -> Result<bool, ExprError> {
-    let value = guarded(expr, || {
+/// Evaluates each CEL condition of `exprs` over the same named JSON `variables` (a guard's
+/// rules see `action` and `run`): one result per condition, an error when one fails or its
+/// value is not a boolean. The variables are converted once for all the conditions.
+pub fn evaluate_conditions(
+    exprs: &[&str],
+    variables: &[(&str, &Value)],
+) -> Vec<Result<bool, ExprError>> {
+    let compiled: Vec<Result<Arc<Compiled>, ExprError>> =
+        exprs.iter().map(|expr| compile(expr)).collect();
+    let evaluate_all = || {
         let mut context = Context::with_env(ENV.clone());
         for (name, value) in variables {
             context.add_variable_from_value(*name, to_cel(value));
         }
-        evaluate_in(expr, &context)
-    })?;
-    as_condition(expr, value)
+        (exprs.iter().zip(&compiled))
+            .map(|(expr, compiled)| {
+                let compiled = compiled.as_ref().map_err(Clone::clone)?;
+                as_condition(expr, execute(expr, compiled, &context)?)
+            })
+            .collect::<Vec<_>>()
+    };
+    // One stack for all: the caller's when every condition is simple, else one big one.
+    let simple = (compiled.iter()).all(|compiled| compiled.as_ref().is_ok_and(|c| c.simple));
+    on_stack_for(simple, || Some(evaluate_all()))
+        .unwrap_or_else(|| exprs.iter().map(|expr| Err(library_failed(expr))).collect())
 }
 
 fn as_condition(expr: &str, value: Value) -> Result<bool, ExprError> {
@@ -92,7 +106,7 @@ fn as_condition(expr: &str, value: Value) -> Result<bool, ExprError> {
 
 /// Parses the CEL expression `expr` without evaluating it.
 pub fn check(expr: &str) -> Result<(), ExprError> {
-    guarded(expr, || compile(expr).map(drop))
+    compile(expr).map(drop)
 }
 
 /// Checks every `${{ }}` template in the strings of `value`: each problem with the JSON
@@ -319,26 +333,23 @@ fn is_simple(expr: &str) -> bool {
     nesting <= SIMPLE_NESTING && operators <= SIMPLE_OPERATORS
 }
 
-/// Runs `work` (which parses or runs `expr`) where the stack is big enough for `expr`; a
-/// panic in third-party code becomes an error.
-fn guarded<T: Send>(
-    expr: &str,
-    work: impl FnOnce() -> Result<T, ExprError> + Send,
-) -> Result<T, ExprError> {
+/// Why `expr` is too big to parse or run at all, if it is.
+fn refused(expr: &str) -> Option<ExprError> {
     if expr.len() > MAX_LEN {
-        return Err(ExprError::new(expr, format!("longer than {MAX_LEN} bytes")));
+        return Some(ExprError::new(expr, format!("longer than {MAX_LEN} bytes")));
     }
-    if shape(expr).1 > MAX_OPERATORS {
-        return Err(ExprError::new(
-            expr,
-            format!("more than {MAX_OPERATORS} operators"),
-        ));
+    (shape(expr).1 > MAX_OPERATORS)
+        .then(|| ExprError::new(expr, format!("more than {MAX_OPERATORS} operators")))
+}
+
+/// Runs `work` on the caller's stack when it is `simple`, else on a big one; `None` when it
+/// panicked (in third-party code) or no thread could be started.
+fn on_stack_for<T: Send>(simple: bool, work: impl FnOnce() -> Option<T> + Send) -> Option<T> {
+    if simple {
+        catch_unwind(AssertUnwindSafe(work)).ok().flatten()
+    } else {
+        on_big_stack(work).flatten()
     }
-    let failed = || ExprError::new(expr, "the CEL library failed on this expression");
-    if is_simple(expr) {
-        return catch_unwind(AssertUnwindSafe(work)).map_err(|_| failed())?;
-    }
-    on_big_stack(work).ok_or_else(failed)?
 }
 
 /// How many compiled expressions [`compile`] keeps.
@@ -348,21 +359,34 @@ const CACHED_PROGRAMS: usize = 4096;
 /// run then evaluates the same texts (CEL's parser costs ~10 µs an expression).
 static PROGRAMS: LazyLock<Mutex<RecentPrograms>> = LazyLock::new(Mutex::default);
 
+/// A parsed expression, and whether it is small enough to run on any thread's stack.
+struct Compiled {
+    program: Program,
+    simple: bool,
+}
+
 /// The last [`CACHED_PROGRAMS`] compiled expressions, by text.
 #[derive(Default)]
 struct RecentPrograms {
-    programs: HashMap<String, Arc<Program>>,
+    programs: HashMap<String, Arc<Compiled>>,
     /// Texts, oldest first.
     order: VecDeque<String>,
 }
 
-/// Compiles `expr`, or takes it from the recently compiled ones.
-fn compile(expr: &str) -> Result<Arc<Program>, ExprError> {
+/// Compiles `expr` (refusing one too big, parsing a large one on a big stack), or takes it
+/// from the recently compiled ones.
+fn compile(expr: &str) -> Result<Arc<Compiled>, ExprError> {
     let recent = || PROGRAMS.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(program) = recent().programs.get(expr) {
         return Ok(Arc::clone(program));
     }
-    let program = Arc::new(parse(expr)?);
+    if let Some(refusal) = refused(expr) {
+        return Err(refusal);
+    }
+    let simple = is_simple(expr);
+    let program =
+        on_stack_for(simple, || Some(parse(expr))).unwrap_or_else(|| Err(library_failed(expr)))?;
+    let program = Arc::new(Compiled { program, simple });
     let mut recent = recent();
     if recent
         .programs
@@ -457,12 +481,23 @@ fn render_string(text: &str, context: &Context<'_, '_>) -> Result<Value, ExprErr
 
 /// Evaluates `expr` in the prepared `context` (on a big stack when `expr` needs one).
 fn evaluate_with(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
-    guarded(expr, || evaluate_in(expr, context))
+    evaluate_in(expr, context)
 }
 
 fn evaluate_in(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
-    let value = compile(expr)?
-        .execute(context)
+    let compiled = compile(expr)?;
+    on_stack_for(compiled.simple, || Some(execute(expr, &compiled, context)))
+        .unwrap_or_else(|| Err(library_failed(expr)))
+}
+
+/// The error of an expression the CEL library panicked on.
+fn library_failed(expr: &str) -> ExprError {
+    ExprError::new(expr, "the CEL library failed on this expression")
+}
+
+/// Runs a compiled expression on the current stack.
+fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result<Value, ExprError> {
+    let value = (compiled.program.execute(context))
         .map_err(|error| ExprError::new(expr, error.to_string()))?;
     value
         .json()
@@ -613,6 +648,42 @@ mod tests {
                 .unwrap_err()
                 .reason
                 .contains("operators")
+        );
+    }
+
+    #[test]
+    fn conditions_share_their_variables_and_fail_one_by_one() {
+        let action = json!({"executor": "process", "step": "deploy-web"});
+        let deep = format!("{}true{}", "(".repeat(40), ")".repeat(40));
+        let long = "a".repeat(MAX_LEN + 1);
+        let results = evaluate_conditions(
+            &[
+                "action.executor == 'process'",
+                "action.step.startsWith('build')",
+                "action.step",
+                "action.nope.deeper",
+                &deep,
+                &long,
+            ],
+            &[("action", &action)],
+        );
+        assert_eq!(results[0], Ok(true));
+        assert_eq!(results[1], Ok(false));
+        assert!(
+            results[2]
+                .as_ref()
+                .unwrap_err()
+                .reason
+                .contains("true or false")
+        );
+        assert!(results[3].is_err(), "an unknown key is an error, not false");
+        assert_eq!(results[4], Ok(true), "a deep condition runs on a big stack");
+        assert!(
+            results[5]
+                .as_ref()
+                .unwrap_err()
+                .reason
+                .contains("longer than")
         );
     }
 }

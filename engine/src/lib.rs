@@ -75,7 +75,7 @@ pub use event::{Event, EventKind};
 pub use executor::{
     Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, Progress, Usage,
 };
-pub use expr::{ExprError, check as check_expression, evaluate_condition};
+pub use expr::{ExprError, check as check_expression, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use load::{

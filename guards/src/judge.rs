@@ -255,8 +255,10 @@ impl Policy {
             "elapsed": facts.elapsed.as_secs_f64(),
         });
         let variables = [("action", &action), ("run", &run)];
-        for rule in &self.rules {
-            match cairn_engine::evaluate_condition(&rule.when, &variables) {
+        let conditions: Vec<&str> = self.rules.iter().map(|rule| rule.when.as_str()).collect();
+        let results = cairn_engine::evaluate_conditions(&conditions, &variables);
+        for (rule, result) in self.rules.iter().zip(results) {
+            match result {
                 Ok(true) => votes.add(rule.effect, &rule.id, &rule.reason),
                 Ok(false) => {}
                 Err(error) => {

@@ -89,6 +89,8 @@ impl Ledger {
         if let Some(until) = self.rates.held_until(&executor, now) {
             return Ok(Judgement::Held(until));
         }
+        let guard_hash = self.guard_hash.clone();
+        let hash = |action: &Action| action_hash(action, guard_hash.as_deref());
         let mut verdicts = Vec::with_capacity(actions.len());
         let mut waiting = false;
         for (position, action) in actions.iter_mut().enumerate() {
@@ -103,7 +105,6 @@ impl Ledger {
                 elapsed: (now - self.created_at).to_std().unwrap_or_default(),
             };
             let mut verdict = guard.judge(action, &facts);
-            let hash = action_hash(action, self.guard_hash.as_deref());
             let key = (step, action.item_index);
             match verdict.effective() {
                 Decision::Deny => {
@@ -112,21 +113,23 @@ impl Ledger {
                         .map(|()| Judgement::Stopped);
                 }
                 Decision::Approve => match self.approvals.get(&key) {
-                    Some(approval) if approval.action_hash == hash => match &approval.decision {
-                        Some(decision) if decision.approved => {
-                            let by = format!("approved by {}", decision.by);
-                            verdict =
-                                verdict.because("approval", decision.reason.clone().unwrap_or(by));
+                    Some(approval) if approval.action_hash == hash(action) => {
+                        match &approval.decision {
+                            Some(decision) if decision.approved => {
+                                let by = format!("approved by {}", decision.by);
+                                verdict = verdict
+                                    .because("approval", decision.reason.clone().unwrap_or(by));
+                            }
+                            Some(decision) => {
+                                let denied =
+                                    Verdict::deny("approval", format!("denied by {}", decision.by));
+                                return self
+                                    .deny(step, action.item_index, &denied)
+                                    .map(|()| Judgement::Stopped);
+                            }
+                            None => waiting = true,
                         }
-                        Some(decision) => {
-                            let denied =
-                                Verdict::deny("approval", format!("denied by {}", decision.by));
-                            return self
-                                .deny(step, action.item_index, &denied)
-                                .map(|()| Judgement::Stopped);
-                        }
-                        None => waiting = true,
-                    },
+                    }
                     _ => {
                         let timeout = verdict.approval_timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT);
                         let timeout =
@@ -135,7 +138,7 @@ impl Ledger {
                             run_id: self.run_id,
                             step_id: action.step_id.clone(),
                             item: action.item_index,
-                            action_hash: hash,
+                            action_hash: hash(action),
                             verdict: verdict.clone(),
                             requested_at: now,
                             expires_at: now
