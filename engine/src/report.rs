@@ -85,4 +85,7 @@ pub struct StepView {
     pub error: Option<String>,
     /// Usage summed over its attempts.
     pub usage: Usage,
+    /// While it runs: its attempt's last sign of life (an output line, reported progress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress_at: Option<DateTime<Utc>>,
 }

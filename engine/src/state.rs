@@ -285,6 +285,8 @@ pub struct Batch {
     approvals: Vec<Approval>,
     /// Commands these transitions carry out, marked handled in the same commit.
     handled: Vec<i64>,
+    /// The last progress of running steps (run, step, when).
+    progress: Vec<(Uuid, String, DateTime<Utc>)>,
 }
 
 impl Batch {
@@ -334,6 +336,16 @@ impl Batch {
         self.approvals.push(approval);
     }
 
+    /// Records that the running attempt of `step` of `run` showed a sign of life `at`.
+    pub fn record_progress(&mut self, run: Uuid, step: &str, at: DateTime<Utc>) {
+        self.progress.push((run, step.to_owned(), at));
+    }
+
+    /// The progress recorded, in order.
+    pub fn progress(&self) -> &[(Uuid, String, DateTime<Utc>)] {
+        &self.progress
+    }
+
     /// Marks command `id` handled in the same commit as the transitions.
     pub fn mark_handled(&mut self, id: i64) {
         self.handled.push(id);
@@ -361,7 +373,10 @@ impl Batch {
 
     /// Whether the batch holds nothing to commit.
     pub fn is_empty(&self) -> bool {
-        self.transitions.is_empty() && self.approvals.is_empty() && self.handled.is_empty()
+        self.transitions.is_empty()
+            && self.approvals.is_empty()
+            && self.handled.is_empty()
+            && self.progress.is_empty()
     }
 
     /// Empties the batch, keeping its allocations.
@@ -371,6 +386,7 @@ impl Batch {
         self.runs.clear();
         self.approvals.clear();
         self.handled.clear();
+        self.progress.clear();
     }
 }
 

@@ -187,6 +187,8 @@ pub struct StepRecord {
     pub wake_at: Option<DateTime<Utc>>,
     /// Usage summed over its attempts.
     pub usage: Option<Usage>,
+    /// The running attempt's last sign of life, once it showed one.
+    pub progress_at: Option<DateTime<Utc>>,
 }
 
 impl StepRecord {
@@ -201,6 +203,7 @@ impl StepRecord {
             error: None,
             wake_at: None,
             usage: None,
+            progress_at: None,
         }
     }
 }
@@ -241,6 +244,9 @@ impl RunView {
                 output: step.output,
                 error: step.error,
                 usage: step.usage.unwrap_or_default(),
+                progress_at: step
+                    .progress_at
+                    .filter(|_| step.state == StepState::Running),
             })
             .collect();
         let mut usage = Usage::default();

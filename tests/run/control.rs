@@ -439,3 +439,30 @@ fn a_run_with_no_progress_pauses_and_a_later_cancel_leaves_no_process_behind() {
     assert_eq!(show(&scratch, run)["state"], "cancelled");
     let _ = HANG;
 }
+
+#[test]
+fn a_running_steps_last_progress_is_kept_in_the_database() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "p.json",
+        &json!({"name": "p", "steps": [
+            step(&scratch, "a", &format!("echo working; {HOLD}"), json!({}))
+        ]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    // Another process reads the clock from the database while the step is held.
+    let shown = scratch.wait_for_show(&mut child, |show| {
+        show["steps"][0]["progress_at"].is_string() && held(&scratch, "a").exists()
+    });
+    let run = shown["id"].as_str().unwrap().to_owned();
+    let progress = shown["steps"][0]["progress_at"].as_str().unwrap();
+    let started = &history(&scratch, &run)[0]["at"];
+    assert!(progress >= started.as_str().unwrap(), "{shown}");
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    assert_eq!(code(&finish(child, "cairn run")), Some(0));
+    let done = show(&scratch, &run);
+    assert!(
+        done["steps"][0].get("progress_at").is_none(),
+        "only while it runs"
+    );
+}

@@ -32,6 +32,34 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;
     commands_and_approvals_are_kept_until_handled(&make().await).await;
+    progress_is_kept_until_the_next_attempt(&make().await).await;
+}
+
+async fn progress_is_kept_until_the_next_attempt(store: &impl Store) {
+    let run = started(store, "me").await;
+    store
+        .commit(
+            "me",
+            &batch([step(run, "a", StepState::Ready, StepState::Running)]),
+        )
+        .await
+        .unwrap();
+    let at = chrono::DateTime::from_timestamp_millis(1_800_000_000_123).unwrap();
+    let mut progress = Batch::new();
+    progress.record_progress(run, "a", at);
+    store.commit("me", &progress).await.unwrap();
+    assert_eq!(store.steps(run).await.unwrap()[0].progress_at, Some(at));
+    let again = batch([
+        step(run, "a", StepState::Running, StepState::RetryWait),
+        step(run, "a", StepState::RetryWait, StepState::Ready),
+        step(run, "a", StepState::Ready, StepState::Running),
+    ]);
+    store.commit("me", &again).await.unwrap();
+    assert_eq!(
+        store.steps(run).await.unwrap()[0].progress_at,
+        None,
+        "a new attempt"
+    );
 }
 
 fn holder(name: &str) -> LeaseHolder {

@@ -131,6 +131,9 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
                 step.output = change.output.clone();
                 step.error = change.error.clone();
                 step.wake_at = change.wake_at;
+                if change.to == StepState::Running {
+                    step.progress_at = None;
+                }
                 if change.usage.is_some() {
                     step.usage = change.usage.clone();
                 }
@@ -148,6 +151,13 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
         run.record.updated_at = at;
         run.events.push(event.clone());
         events.push(event);
+    }
+    for (run_id, step_id, at) in batch.progress() {
+        if let Some(run) = runs.get_mut(run_id)
+            && let Some(&position) = run.positions.get(step_id)
+        {
+            run.steps[position].progress_at = Some(*at);
+        }
     }
     for approval in batch.approvals() {
         if let Some(run) = runs.get_mut(&approval.run_id) {

@@ -367,7 +367,8 @@ impl Store for SqliteStore {
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
         let rows: String = sqlx::query_scalar(
             "SELECT json_group_array(json_array(step_id, state, attempt, json(output), error,
-                                                wake_at, json(usage), fallback) ORDER BY position)
+                                                wake_at, json(usage), fallback, progress_at)
+                                     ORDER BY position)
              FROM steps WHERE run_id = ?",
         )
         .bind(run_id.to_string())
@@ -383,12 +384,13 @@ impl Store for SqliteStore {
             Option<i64>,
             Option<Usage>,
             u32,
+            Option<i64>,
         );
         let rows: Vec<Row> = serde_json::from_str(&rows)
             .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))?;
         rows.into_iter()
             .map(
-                |(id, state, attempt, output, error, wake_at, usage, fallback)| {
+                |(id, state, attempt, output, error, wake_at, usage, fallback, progress_at)| {
                     Ok(StepRecord {
                         id,
                         state: parse_state(state)?,
@@ -398,6 +400,7 @@ impl Store for SqliteStore {
                         error,
                         wake_at: wake_at.map(millis_to_time),
                         usage,
+                        progress_at: progress_at.map(millis_to_time),
                     })
                 },
             )

@@ -21,6 +21,8 @@ impl Ledger {
         {
             slot.since = slot.since.max(Some(at));
             self.active_at = self.active_at.max(at);
+            self.batch
+                .record_progress(self.run_id, &self.plan.steps()[step].id, at);
         }
     }
 

@@ -119,6 +119,7 @@ pub(super) fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
             error: slot.error.clone(),
             wake_at: slot.wake_at,
             usage: None,
+            progress_at: None,
         })
         .collect()
 }

@@ -76,7 +76,8 @@ INSERT INTO temp.cairn_lease SELECT NOT EXISTS (
 DELETE FROM temp.cairn_lease;
 UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
     fallback = u.value->>'fallback', output = u.value->>'output', error = u.value->>'error',
-    wake_at = u.value->>'wake_at', usage = COALESCE(u.value->>'usage', steps.usage)
+    wake_at = u.value->>'wake_at', usage = COALESCE(u.value->>'usage', steps.usage),
+    progress_at = IIF(u.value->>'to' = 'running', NULL, steps.progress_at)
   FROM json_each(?1, '$.steps') AS u
   WHERE steps.run_id = u.value->>'run' AND steps.step_id = u.value->>'step'
     AND steps.state = u.value->>'from';
@@ -102,6 +103,9 @@ INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, verdict, r
          u.value->>'verdict', u.value->>'requested_at', u.value->>'expires_at',
          u.value->>'decision', u.value->>'by', u.value->>'reason', u.value->>'decided_at'
   FROM json_each(?1, '$.approvals') AS u;
+UPDATE steps SET progress_at = u.value->>'at'
+  FROM json_each(?1, '$.progress') AS u
+  WHERE steps.run_id = u.value->>'run' AND steps.step_id = u.value->>'step';
 UPDATE commands SET handled_at = ?1->>'$.now'
   WHERE id IN (SELECT value FROM json_each(?1, '$.handled'));
 DELETE FROM temp.cairn_guard;
@@ -135,6 +139,15 @@ pub(super) struct Rows<'a> {
     events: Vec<EventRow>,
     approvals: Vec<ApprovalRow<'a>>,
     handled: &'a [i64],
+    progress: Vec<ProgressRow<'a>>,
+}
+
+/// The last sign of life of a running step.
+#[derive(Debug, Serialize)]
+struct ProgressRow<'a> {
+    run: Uuid,
+    step: &'a str,
+    at: i64,
 }
 
 /// An approval request, or its decision (the row is replaced whole).
@@ -236,6 +249,13 @@ impl<'a> Rows<'a> {
             events: Vec::with_capacity(transitions.len()),
             approvals: (batch.approvals().iter()).map(approval_row).collect(),
             handled: batch.handled(),
+            progress: (batch.progress().iter())
+                .map(|(run, step, at)| ProgressRow {
+                    run: *run,
+                    step,
+                    at: at.timestamp_millis(),
+                })
+                .collect(),
         };
         let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();
         for transition in transitions {
