@@ -117,10 +117,22 @@ impl Ledger {
         error: &ExecError,
         detail: Option<Value>,
     ) -> Result<()> {
-        self.slots[step].error = Some(error.to_string());
-        self.set_step(step, StepState::Failed, detail)?;
-        self.unfinished -= 1;
+        self.end_step(step, StepState::Failed, error, detail)?;
         self.skip_dependents(step)
+    }
+
+    /// Ends `step` in the terminal state `to` with `error`.
+    pub(super) fn end_step(
+        &mut self,
+        step: StepIndex,
+        to: StepState,
+        error: &ExecError,
+        detail: Option<Value>,
+    ) -> Result<()> {
+        self.slots[step].error = Some(error.to_string());
+        self.set_step(step, to, detail)?;
+        self.unfinished -= 1;
+        Ok(())
     }
 
     /// A step succeeded: dependents whose last dependency it was become ready.

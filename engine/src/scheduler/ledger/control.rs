@@ -135,10 +135,7 @@ impl Ledger {
         error: &ExecError,
         detail: Option<Value>,
     ) -> Result<()> {
-        self.slots[step].error = Some(error.to_string());
-        self.set_step(step, StepState::Cancelled, detail)?;
-        self.unfinished -= 1;
-        Ok(())
+        self.end_step(step, StepState::Cancelled, error, detail)
     }
 
     /// Moves a new or redriven run to `running` at `now`, its deadline counted from then.

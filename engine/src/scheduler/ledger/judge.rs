@@ -185,10 +185,8 @@ impl Ledger {
             class: ErrorClass::Denied,
             message: format!("{what}{}", verdict.explain()),
         };
-        self.slots[step].error = Some(error.to_string());
         let detail = json!({ "verdict": verdict, "item": item });
-        self.set_step(step, StepState::Denied, Some(detail))?;
-        self.unfinished -= 1;
+        self.end_step(step, StepState::Denied, &error, Some(detail))?;
         self.skip_dependents(step)
     }
 
