@@ -47,7 +47,7 @@ impl Ledger {
             }
             Err(error) => {
                 if self.is_cancelling() {
-                    return self.cancel_step(step, &error, log);
+                    return self.end_step(step, StepState::Cancelled, &error, log);
                 }
                 if let Some((stall, on_stall)) = stall {
                     return self.escalate(step, stall, on_stall, log, now);

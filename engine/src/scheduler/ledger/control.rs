@@ -128,16 +128,6 @@ impl Ledger {
         Ok(())
     }
 
-    /// Ends a running step's attempt cancelled (the run is being cancelled).
-    pub(super) fn cancel_step(
-        &mut self,
-        step: StepIndex,
-        error: &ExecError,
-        detail: Option<Value>,
-    ) -> Result<()> {
-        self.end_step(step, StepState::Cancelled, error, detail)
-    }
-
     /// Moves a new or redriven run to `running` at `now`, its deadline counted from then.
     pub(super) fn start_clock(&mut self, now: DateTime<Utc>, detail: Option<Value>) -> Result<()> {
         let timeout = self.plan.workflow().limits.timeout;

@@ -123,7 +123,7 @@ impl Ledger {
                 Ok(())
             }
             OnStall::Cancel => {
-                self.cancel_step(step, &error, Some(detail))?;
+                self.end_step(step, StepState::Cancelled, &error, Some(detail))?;
                 self.halt(Halt::Cancel(stall.detail()));
                 Ok(())
             }
