@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::Ledger;
 use crate::error::{Error, Result};
-use crate::executor::{ErrorClass, ExecError};
+use crate::executor::ErrorClass;
 use crate::plan::StepIndex;
 use crate::state::{RunState, RunTransition, StepState, Transition};
 
