@@ -200,6 +200,7 @@ pub(crate) fn resume_through_cli(db: &Path, run_id: &str, n: usize) -> Value {
         .args(["resume", run_id])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("cairn resume");
     let mut first_ms = None;

@@ -10,6 +10,7 @@
 //!   (rusqlite, over the same libsqlite3-sys as sqlx), with the engine's pragmas: what
 //!   SQLite itself does on this disk. LIMIT: the same through sqlx, so the client's share is
 //!   visible. Each before and after the workloads; their means are the two denominators;
+//! - C  the store's commit path alone: a pipeline's batches through `Store::commit`;
 //! - W1 a noop pipeline, each step's output feeding the next;
 //! - W2 one step fanning out to noop branches, then a join reading every branch's output;
 //! - W1 and W2 again under a 20-rule policy (`benches/policies/twenty-rules.json`): the
@@ -29,6 +30,7 @@
 //! and fails the whole harness.
 
 mod cli;
+mod commits;
 mod large;
 mod limit;
 mod report;
@@ -138,6 +140,7 @@ async fn child(spec: Value) -> Value {
     match spec["kind"].as_str().expect("kind") {
         "limit" => limit::sqlx_limit(&db, durability, n).await,
         "floor" => limit::thin_floor(&db, durability, n),
+        "commits" => commits::pipeline_commits(&db, durability, n).await,
         "w1" => workloads::w1(&db, durability, n, spec["policy"].as_str()).await,
         "w2" => workloads::w2(&db, durability, n, spec["policy"].as_str()).await,
         "w3setup" => workloads::w3_setup(&db, n).await,

@@ -105,6 +105,7 @@ fn measure(
         )
     };
     let before = limits("before");
+    let commits = run_child(&spec("commits", "commits", json!({"n": sizes.limit})));
     let mut results = Vec::new();
     results.push(("W1", run_child(&spec("w1", "w1", json!({"n": sizes.w1})))));
     results.push(("W2", run_child(&spec("w2", "w2", json!({"n": sizes.w2})))));
@@ -174,6 +175,16 @@ fn measure(
             ),
         });
     }
+    rows.push(Row {
+        name: "C".into(),
+        size: format!("{} pipeline batches through Store::commit", sizes.limit),
+        secs: secs(&commits),
+        rate: rate(&commits),
+        unit: "commits/s",
+        ratios: ratios(rate(&commits)),
+        rss_mib: rss(&commits),
+        notes: "a step's output and succeeded, the next step ready and running".into(),
+    });
     for (name, result) in &results {
         let what = match *name {
             "W1" => format!("{}-step pipeline", sizes.w1),
