@@ -50,7 +50,7 @@ pub(crate) async fn w2(db: &Path, durability: Durability, n: usize, policy: Opti
         .enumerate()
         .map(|(part, reads)| {
             let template = format!("${{{{ [{}] }}}}", reads.join(", "));
-            (format!("p{part:02}"), json!(template))
+            (format!("p{part:05}"), json!(template))
         })
         .collect();
     steps.push(json!({
