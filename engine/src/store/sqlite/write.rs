@@ -1,9 +1,10 @@
-//! How a batch of transitions is written: one constant multi-statement query per commit.
+//! How a batch of transitions is written: one multi-statement query per commit.
 //!
 //! A commit is a single query — `BEGIN IMMEDIATE`, the statements, `COMMIT` — so it costs
 //! one round trip to sqlx's connection thread whatever the batch's size, and its statements
-//! are prepared once and cached because their text never changes: the rows come in as one
-//! JSON parameter, unpacked by `json_each`. A step or run that moves several times in one
+//! are prepared once and cached because their text is one of a few: the statements of the
+//! parts of a batch that has rows (a pipeline step's batch has steps and events, no run,
+//! approval or command), the rows coming in as one JSON parameter, unpacked by `json_each`. A step or run that moves several times in one
 //! batch is written once, with its last state, guarded by the state it had before the batch;
 //! every transition still gets its own event.
 //!
@@ -27,10 +28,13 @@ use crate::lease::LeaseHolder;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
 use crate::store::{NewRun, digest};
 
-/// Made once per writer connection: the tables the guards write to.
+/// Made once per writer connection: the tables the guards write to, one row each (replaced
+/// by every commit, so nothing needs deleting).
 pub(super) const PREPARE_GUARDS: &str = "
-CREATE TEMP TABLE IF NOT EXISTS cairn_guard (ok INTEGER NOT NULL CONSTRAINT cairn_stale_state CHECK (ok));
-CREATE TEMP TABLE IF NOT EXISTS cairn_lease (ok INTEGER NOT NULL CONSTRAINT cairn_lease_lost CHECK (ok));
+CREATE TEMP TABLE IF NOT EXISTS cairn_guard (
+  id INTEGER PRIMARY KEY, ok INTEGER NOT NULL CONSTRAINT cairn_stale_state CHECK (ok));
+CREATE TEMP TABLE IF NOT EXISTS cairn_lease (
+  id INTEGER PRIMARY KEY, ok INTEGER NOT NULL CONSTRAINT cairn_lease_lost CHECK (ok));
 ";
 
 /// Why the database refused a commit.
@@ -43,9 +47,7 @@ pub(super) enum Refusal {
 }
 
 /// Records a new run: its snapshot, its row (leased to its creator), its pending steps.
-macro_rules! create_statements {
-    () => {
-        "
+const CREATE: &str = "
 INSERT OR IGNORE INTO workflows (hash, name, definition, created_at)
   VALUES (?1->>'$.create.hash', ?1->>'$.create.name', ?1->>'$.create.definition', ?1->>'$.now');
 INSERT OR IGNORE INTO policies (hash, policy, created_at)
@@ -61,19 +63,17 @@ INSERT INTO steps (run_id, step_id, position, state)
   SELECT ?1->>'$.create.id', value, key, 'pending' FROM json_each(?1, '$.create.steps');
 INSERT INTO events (run_id, seq, at, to_state)
   VALUES (?1->>'$.create.id', 1, ?1->>'$.now', 'pending');
-"
-    };
-}
+";
 
-/// Checks the committer holds every run of the batch, applies the net effect of the batch
-/// and records every transition as an event.
-macro_rules! apply_statements {
-    () => {
-        "
-INSERT INTO temp.cairn_lease SELECT NOT EXISTS (
+/// Checks the committer holds every run of the batch (a fencing token).
+const LEASE: &str = "
+INSERT OR REPLACE INTO temp.cairn_lease SELECT 1, NOT EXISTS (
   SELECT 1 FROM json_each(?3) AS r JOIN runs ON runs.id = r.value
   WHERE runs.lease_owner IS NOT ?2);
-DELETE FROM temp.cairn_lease;
+";
+
+/// The steps' last states, each guarded by the state it had before the batch.
+const STEPS: &str = "
 UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
     fallback = u.value->>'fallback', output = u.value->>'output', error = u.value->>'error',
     wake_at = u.value->>'wake_at', usage = COALESCE(u.value->>'usage', steps.usage),
@@ -81,7 +81,12 @@ UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
   FROM json_each(?1, '$.steps') AS u
   WHERE steps.run_id = u.value->>'run' AND steps.step_id = u.value->>'step'
     AND steps.state = u.value->>'from';
-INSERT INTO temp.cairn_guard VALUES (changes() = json_array_length(?1, '$.steps'));
+INSERT OR REPLACE INTO temp.cairn_guard VALUES (1, changes() = json_array_length(?1, '$.steps'));
+";
+
+/// The runs' last states, each guarded by the state it had before the batch; a run that
+/// ended gives its lease up.
+const RUNS: &str = "
 UPDATE runs SET state = u.value->>'to', output = u.value->>'output', error = u.value->>'error',
     error_class = u.value->>'error_class',
     deadline_at = COALESCE(u.value->>'deadline_at', deadline_at),
@@ -92,37 +97,39 @@ UPDATE runs SET state = u.value->>'to', output = u.value->>'output', error = u.v
     lease_expires = IIF(u.value->>'ended', NULL, lease_expires)
   FROM json_each(?1, '$.runs') AS u
   WHERE runs.id = u.value->>'run' AND runs.state = u.value->>'from';
-INSERT INTO temp.cairn_guard VALUES (changes() = json_array_length(?1, '$.runs'));
+INSERT OR REPLACE INTO temp.cairn_guard VALUES (1, changes() = json_array_length(?1, '$.runs'));
+";
+
+/// Every transition as its event.
+const EVENTS: &str = "
 INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail)
   SELECT u.value->>'run', u.value->>'seq', ?1->>'$.now', u.value->>'step', u.value->>'from',
          u.value->>'to', u.value->>'attempt', u.value->>'detail'
   FROM json_each(?1, '$.events') AS u;
+";
+
+/// Approval requests and decisions.
+const APPROVALS: &str = "
 INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, verdict, requested_at,
                                   expires_at, decision, decided_by, reason, decided_at)
   SELECT u.value->>'run', u.value->>'step', u.value->>'item', u.value->>'hash',
          u.value->>'verdict', u.value->>'requested_at', u.value->>'expires_at',
          u.value->>'decision', u.value->>'by', u.value->>'reason', u.value->>'decided_at'
   FROM json_each(?1, '$.approvals') AS u;
+";
+
+/// The last progress of running steps.
+const PROGRESS: &str = "
 UPDATE steps SET progress_at = u.value->>'at'
   FROM json_each(?1, '$.progress') AS u
   WHERE steps.run_id = u.value->>'run' AND steps.step_id = u.value->>'step';
+";
+
+/// The commands the batch handled.
+const HANDLED: &str = "
 UPDATE commands SET handled_at = ?1->>'$.now'
   WHERE id IN (SELECT value FROM json_each(?1, '$.handled'));
-DELETE FROM temp.cairn_guard;
-"
-    };
-}
-
-/// A commit of a batch.
-const APPLY: &str = concat!("BEGIN IMMEDIATE;", apply_statements!(), "COMMIT;");
-
-/// A commit that creates a run and applies its first batch.
-const CREATE_AND_APPLY: &str = concat!(
-    "BEGIN IMMEDIATE;",
-    create_statements!(),
-    apply_statements!(),
-    "COMMIT;"
-);
+";
 
 /// Which steps of a batch are not in the state the batch expects them to leave.
 const STALE_STEPS: &str = "
@@ -131,7 +138,7 @@ SELECT u.value->>'step', steps.state FROM json_each(?1) AS u
   WHERE steps.state != u.value->>'from';
 ";
 
-/// A batch of transitions turned into the JSON rows [`APPLY`] reads, borrowing from the batch.
+/// A batch of transitions turned into the JSON rows the commit reads, borrowing from the batch.
 #[derive(Debug, Serialize)]
 pub(super) struct Rows<'a> {
     steps: Vec<StepRow<'a>>,
@@ -227,7 +234,7 @@ fn json_text<S: serde::Serializer>(
     }
 }
 
-/// What [`APPLY`] and [`CREATE_AND_APPLY`] read from their first parameter. (The lease
+/// What the commit's query reads from its first parameter. (The lease
 /// guard reads the owner and the batch's runs from two small parameters of their own: every
 /// statement that reads the first one parses its JSON again.)
 #[derive(Debug, Serialize)]
@@ -304,11 +311,7 @@ impl<'a> Rows<'a> {
         owner: &str,
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let sql = if create.is_some() {
-            CREATE_AND_APPLY
-        } else {
-            APPLY
-        };
+        let sql = self.query(create.is_some());
         let parameter = Parameter {
             now,
             create,
@@ -318,13 +321,36 @@ impl<'a> Rows<'a> {
         let mut runs: Vec<Uuid> = self.events.iter().map(|event| event.run).collect();
         runs.dedup();
         let runs = serde_json::to_string(&runs).expect("run ids serialize");
-        sqlx::query(sql)
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(parameter)
             .bind(owner)
             .bind(runs)
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    /// The query that commits these rows: `BEGIN IMMEDIATE`, the statements of the parts the
+    /// batch has, `COMMIT`. (A part with no rows would still parse the parameter and cost
+    /// sqlx's connection thread one more result to hand over.) There are few such texts, so
+    /// each is prepared once and cached.
+    fn query(&self, create: bool) -> String {
+        let parts = [
+            (create, CREATE),
+            (true, LEASE),
+            (!self.steps.is_empty(), STEPS),
+            (!self.runs.is_empty(), RUNS),
+            (!self.events.is_empty(), EVENTS),
+            (!self.approvals.is_empty(), APPROVALS),
+            (!self.progress.is_empty(), PROGRESS),
+            (!self.handled.is_empty(), HANDLED),
+        ];
+        let mut sql = String::from("BEGIN IMMEDIATE;");
+        for (_, part) in parts.iter().filter(|(present, _)| *present) {
+            sql.push_str(part);
+        }
+        sql.push_str("COMMIT;");
+        sql
     }
 
     /// The run of the batch's first event.
@@ -374,7 +400,7 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// The record [`CREATE_AND_APPLY`] reads to insert a new run, leased to `holder` until
+/// The record [`CREATE`] reads to insert a new run, leased to `holder` until
 /// `expires` (ms).
 pub(super) fn new_run(run: &NewRun, holder: &LeaseHolder, expires: i64) -> Value {
     json!({
@@ -387,7 +413,7 @@ pub(super) fn new_run(run: &NewRun, holder: &LeaseHolder, expires: i64) -> Value
     })
 }
 
-/// Whether `error` is a guard of [`APPLY`] failing, and which.
+/// Whether `error` is a guard of the commit failing, and which.
 pub(super) fn refusal(error: &sqlx::Error) -> Option<Refusal> {
     let sqlx::Error::Database(db) = error else {
         return None;

@@ -1,0 +1,232 @@
+//! `--large`: the workloads of a million steps (NORMAL durability only).
+//!
+//! - L1 a 1,000,000-step noop pipeline run to its end (or for [`BUDGET`], then stopped:
+//!   how far it got is the figure);
+//! - L2 one step fanning out to 100,000 branches and a join (W2's shape);
+//! - L3 `cairn resume` of a 10,000- and a 100,000-step pipeline stopped halfway, through the
+//!   binary: time from the spawn to the first new step, to the end, and the process's peak RSS.
+//!
+//! A workload that fails (out of memory, say) is reported as such; the others still run.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cairn_engine::{Durability, RunState};
+use serde_json::{Value, json};
+
+use crate::cli::{CAIRN, children_cpu, children_peak_rss_kib};
+use crate::{ms, open, peak_rss_kib, pipeline, plan, run_child, try_child};
+
+/// How long L1 may run before it is stopped and measured as far as it got.
+const BUDGET: Duration = Duration::from_secs(900);
+
+/// Sizes of a large run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    pipeline: usize,
+    fan_out: usize,
+    resume: [usize; 2],
+}
+
+/// The sizes of the issue.
+pub(crate) const FULL: Sizes = Sizes {
+    pipeline: 1_000_000,
+    fan_out: 100_000,
+    resume: [10_000, 100_000],
+};
+
+/// `--large --quick`: the same workloads, small, to check the mode works.
+pub(crate) const QUICK: Sizes = Sizes {
+    pipeline: 10_000,
+    fan_out: 1_000,
+    resume: [1_000, 10_000],
+};
+
+pub(crate) fn parent(sizes: Sizes) {
+    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&base).expect("the target tmp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("cairn-bench-large-")
+        .tempdir_in(&base)
+        .expect("a temp dir");
+    let spec = |kind: &str, name: &str, extra: Value| {
+        let mut spec = json!({"kind": kind, "durability": "normal", "db": dir.path().join(format!("{name}.db"))});
+        spec.as_object_mut()
+            .expect("an object")
+            .extend(extra.as_object().expect("an object").clone());
+        spec
+    };
+    println!(
+        "# cairn benchmark (large mode, synchronous=NORMAL)\n\nDatabases in {}.\n",
+        dir.path().display()
+    );
+    let floor = run_child(&spec("floor", "floor", json!({"n": 3000})));
+    let floor = floor["count"].as_f64().unwrap_or(f64::NAN) / secs(&floor);
+    println!("FLOOR (rusqlite one-row commits): {floor:.0}/s\n");
+    println!("| workload | size | result | time (s) | rate | × FLOOR | peak RSS (MiB) | notes |");
+    println!("| --- | --- | --- | ---: | ---: | ---: | ---: | --- |");
+    let row = |name: &str,
+               size: String,
+               result: &Result<Value, String>,
+               notes: &dyn Fn(&Value) -> String| {
+        match result {
+            Ok(value) => {
+                let rate = value["count"].as_f64().unwrap_or(f64::NAN) / secs(value);
+                let done = if value["finished"] == json!(false) {
+                    "stopped"
+                } else {
+                    "finished"
+                };
+                println!(
+                    "| {name} | {size} | {done} | {:.1} | {rate:.0} steps/s | {:.2}× | {:.0} | {} |",
+                    secs(value),
+                    rate / floor,
+                    value["rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+                    notes(value)
+                );
+            }
+            Err(failure) => println!("| {name} | {size} | FAILED: {failure} | | | | | |"),
+        }
+    };
+
+    let l1 = try_child(&spec("large1", "l1", json!({"n": sizes.pipeline})));
+    row(
+        "L1",
+        format!("{}-step pipeline", sizes.pipeline),
+        &l1,
+        &|v| {
+            format!(
+                "{} steps done; loading the plan {:.1} s (RSS {:.0} MiB after it)",
+                v["count"],
+                v["load_secs"].as_f64().unwrap_or(f64::NAN),
+                v["load_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0
+            )
+        },
+    );
+    let l2 = try_child(&spec("w2", "l2", json!({"n": sizes.fan_out})));
+    row(
+        "L2",
+        format!("1 → {} → join", sizes.fan_out),
+        &l2,
+        &|v| v["notes"].as_str().unwrap_or_default().to_owned(),
+    );
+    let mut firsts = Vec::new();
+    for n in sizes.resume {
+        let name = format!("l3-{n}");
+        let setup = try_child(&spec("w3setup", &name, json!({"n": n})));
+        let resumed = setup.and_then(|setup| {
+            try_child(&spec(
+                "resume_cli",
+                &name,
+                json!({"n": n, "run_id": setup["run_id"]}),
+            ))
+        });
+        row(
+            "L3",
+            format!("`cairn resume` of a {n}-step pipeline at half"),
+            &resumed,
+            &|v| {
+                format!(
+                    "first new step {:.0} ms after the spawn; CPU {:.1} s",
+                    v["first_ms"].as_f64().unwrap_or(f64::NAN),
+                    v["cpu_secs"].as_f64().unwrap_or(f64::NAN)
+                )
+            },
+        );
+        firsts.push(resumed.ok().and_then(|v| v["first_ms"].as_f64()));
+    }
+    if let [Some(small), Some(big)] = firsts.as_slice() {
+        println!(
+            "\nL3: the first new step of the {}-step resume came {:.1}× later than the {}-step one's.",
+            sizes.resume[1],
+            big / small,
+            sizes.resume[0]
+        );
+    }
+}
+
+fn secs(value: &Value) -> f64 {
+    value["secs"].as_f64().unwrap_or(f64::NAN)
+}
+
+/// L1: an `n`-step pipeline, run for at most [`BUDGET`]. The peak RSS includes loading.
+pub(crate) async fn pipeline_run(db: &Path, n: usize) -> Value {
+    let engine = open(db, Durability::Normal).await;
+    let started = Instant::now();
+    let plan = plan(&pipeline(n), engine.executors());
+    let load_secs = started.elapsed().as_secs_f64();
+    let load_rss_kib = peak_rss_kib();
+    let started = Instant::now();
+    let handle = engine.start(plan, json!({})).await.expect("start");
+    let run_id = handle.id();
+    let stop = engine.clone();
+    let budget = tokio::spawn(async move {
+        tokio::time::sleep(BUDGET).await;
+        stop.shutdown();
+    });
+    let report = handle.wait().await.expect("wait");
+    let secs = started.elapsed().as_secs_f64();
+    budget.abort();
+    let finished = report.state == RunState::Succeeded;
+    let count = if finished {
+        n
+    } else {
+        let steps = engine.store().steps(run_id).await.expect("steps");
+        steps.iter().filter(|step| step.state.is_terminal()).count()
+    };
+    json!({"count": count, "secs": secs, "finished": finished, "rss_kib": peak_rss_kib(),
+           "load_secs": load_secs, "load_rss_kib": load_rss_kib})
+}
+
+/// L3: `cairn resume RUN` of the `n`-step pipeline `run_id`, stopped halfway; the first new
+/// step is seen by polling the database.
+pub(crate) fn resume_through_cli(db: &Path, run_id: &str, n: usize) -> Value {
+    let look = rusqlite::Connection::open(db).expect("open");
+    let query = |sql: &str| -> i64 { look.query_row(sql, [run_id], |row| row.get(0)).expect(sql) };
+    let done = query("SELECT count(*) FROM steps WHERE run_id = ?1 AND state = 'succeeded'");
+    let last_seq = query("SELECT max(seq) FROM events WHERE run_id = ?1");
+    let mut first_new = look
+        .prepare(
+            "SELECT count(*) FROM events WHERE run_id = ?1 AND seq > ?2 AND step_id IS NOT NULL
+             AND to_state = 'running'",
+        )
+        .expect("prepare");
+    let cpu_before = children_cpu();
+    let started = Instant::now();
+    let mut child = Command::new(CAIRN)
+        .arg("--db")
+        .arg(db)
+        .args(["resume", run_id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cairn resume");
+    let mut first_ms = None;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if first_ms.is_none() {
+            let seen: i64 = first_new
+                .query_row(rusqlite::params![run_id, last_seq], |row| row.get(0))
+                .expect("poll");
+            if seen > 0 {
+                first_ms = Some(ms(started));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let secs = started.elapsed().as_secs_f64();
+    assert!(status.success(), "cairn resume failed: {status}");
+    let state: String = look
+        .query_row("SELECT state FROM runs WHERE id = ?1", [run_id], |row| {
+            row.get(0)
+        })
+        .expect("the run");
+    assert_eq!(state, "succeeded");
+    json!({"count": n as i64 - done, "secs": secs, "first_ms": first_ms,
+           "cpu_secs": (children_cpu() - cpu_before).as_secs_f64(),
+           "rss_kib": children_peak_rss_kib()})
+}
