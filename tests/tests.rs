@@ -15,6 +15,7 @@ mod run {
     mod durable;
     mod executors;
     mod guard;
+    mod joins;
     mod orphans;
     mod same_engine;
     mod scratch;

@@ -11,7 +11,7 @@ use crate::expr;
 use crate::plan::for_each_expression_text;
 
 /// Keys only a step (a leaf) may have, besides `executor`.
-const STEP_KEYS: [&str; 9] = [
+const STEP_KEYS: [&str; 11] = [
     "with",
     "when",
     "for_each",
@@ -21,6 +21,8 @@ const STEP_KEYS: [&str; 9] = [
     "on_stall",
     "output_schema",
     "fallbacks",
+    "trigger",
+    "planner",
 ];
 
 /// Checks what the schema cannot; problems go to `report`.
@@ -186,6 +188,8 @@ impl<'a> Checker<'a> {
             node.on_stall.is_some(),
             node.output_schema.is_some(),
             !node.fallbacks.is_empty(),
+            node.trigger.is_some(),
+            node.planner,
         ];
         for (key, _) in STEP_KEYS
             .iter()

@@ -132,7 +132,7 @@ pub(crate) struct Ledger {
     run_state: RunState,
     created_at: DateTime<Utc>,
     slots: Vec<Slot>,
-    /// Per step: how many of its dependencies have not succeeded yet.
+    /// Per step: how many of its dependencies have not ended yet.
     unmet: Vec<usize>,
     ready: VecDeque<StepIndex>,
     running: usize,
@@ -211,11 +211,7 @@ impl Ledger {
             })
             .collect::<Result<Vec<Slot>>>()?;
         let unmet = (0..slots.len())
-            .map(|step| {
-                (plan.dependencies(step).iter())
-                    .filter(|&&dep| slots[dep].state != StepState::Succeeded)
-                    .count()
-            })
+            .map(|step| plan.dependencies(step).len())
             .collect();
         let tally = Tally {
             attempts: slots.iter().map(|slot| u64::from(slot.attempt)).sum(),
@@ -299,11 +295,11 @@ impl Ledger {
                 self.unfinished += 1;
             }
         }
-        for step in 0..self.slots.len() {
-            let state = self.slots[step].state;
-            if state.is_terminal() && state != StepState::Succeeded {
-                self.skip_dependents(step)?;
-            }
+        let ended: Vec<StepIndex> = (0..self.slots.len())
+            .filter(|&step| self.slots[step].state.is_terminal())
+            .collect();
+        for step in ended {
+            self.ended(step)?;
         }
         for step in 0..self.slots.len() {
             if self.slots[step].state == StepState::Pending && self.unmet[step] == 0 {

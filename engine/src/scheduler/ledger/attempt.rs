@@ -41,7 +41,7 @@ impl Ledger {
                     let reason = format!("`when` is false: {when}");
                     self.set_step(step, StepState::Skipped, Some(json!({ "reason": reason })))?;
                     self.unfinished -= 1;
-                    self.skip_dependents(step)?;
+                    self.ended(step)?;
                     return Ok(Started::No);
                 }
                 Err(error) => return self.fail_before_start(step, format!("`when`: {error}"), now),

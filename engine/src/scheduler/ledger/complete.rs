@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::Ledger;
+use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome, Usage};
 use crate::plan::StepIndex;
@@ -43,7 +44,7 @@ impl Ledger {
                 self.slots[step].error = None;
                 self.set_step(step, StepState::Succeeded, log)?;
                 self.unfinished -= 1;
-                self.release_dependents(step)
+                self.ended(step)
             }
             Err(error) => {
                 if self.is_cancelling() {
@@ -120,44 +121,45 @@ impl Ledger {
         self.slots[step].error = Some(error.to_string());
         self.set_step(step, StepState::Failed, detail)?;
         self.unfinished -= 1;
-        self.skip_dependents(step)
+        self.ended(step)
     }
 
-    /// A step succeeded: dependents whose last dependency it was become ready.
-    fn release_dependents(&mut self, step: StepIndex) -> Result<()> {
-        let plan = Arc::clone(&self.plan);
-        for &dependent in plan.dependents(step) {
-            self.unmet[dependent] -= 1;
-            if self.unmet[dependent] == 0 && self.slots[dependent].state == StepState::Pending {
-                self.set_step(dependent, StepState::Ready, None)?;
-                self.ready.push_back(dependent);
-            }
-        }
-        Ok(())
-    }
-
-    /// A step ended without succeeding: everything downstream that has not started is skipped.
-    pub(super) fn skip_dependents(&mut self, step: StepIndex) -> Result<()> {
+    /// `step` ended: each pending dependent counts it as met and becomes ready once all its
+    /// needs have ended, or is skipped when its trigger refuses how `step` ended (and so on
+    /// downstream).
+    pub(super) fn ended(&mut self, step: StepIndex) -> Result<()> {
         let plan = Arc::clone(&self.plan);
         let mut stack = vec![step];
         while let Some(current) = stack.pop() {
+            let state = self.slots[current].state;
             for &dependent in plan.dependents(current) {
-                if self.slots[dependent].state == StepState::Pending {
-                    let reason = format!(
-                        "needs {} which ended {}",
-                        plan.steps()[current].id,
-                        self.slots[current].state
-                    );
+                self.unmet[dependent] = self.unmet[dependent].saturating_sub(1);
+                if self.slots[dependent].state != StepState::Pending {
+                    continue;
+                }
+                let trigger = plan.node(dependent).trigger.unwrap_or_default();
+                if !trigger.accepts(state) {
+                    let id = &plan.steps()[current].id;
+                    let mut reason = format!("needs {id} which ended {state}");
+                    if trigger != Trigger::AllSucceeded {
+                        reason.push_str(&format!(" (trigger {trigger})"));
+                    }
                     let detail = Some(json!({ "reason": reason }));
                     self.set_step(dependent, StepState::Skipped, detail)?;
                     self.unfinished -= 1;
                     stack.push(dependent);
+                } else if self.unmet[dependent] == 0 {
+                    self.set_step(dependent, StepState::Ready, None)?;
+                    self.ready.push_back(dependent);
                 }
             }
         }
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 /// The outcome of a `for_each` step: the list of item outputs, or the first item's failure.
 pub(crate) fn combine(outcomes: Vec<Outcome>) -> Outcome {

@@ -209,11 +209,6 @@ impl Ledger {
         }
         // Decisions on the reset steps were for their last drive: they are asked again.
         self.approvals.retain(|(step, _), _| !reset[*step]);
-        for step in 0..self.slots.len() {
-            self.unmet[step] = (plan.dependencies(step).iter())
-                .filter(|&&dep| self.slots[dep].state != StepState::Succeeded)
-                .count();
-        }
         Ok(())
     }
 }

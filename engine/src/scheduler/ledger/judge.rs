@@ -186,7 +186,7 @@ impl Ledger {
         let detail = json!({ "verdict": verdict, "item": item });
         self.set_step(step, StepState::Denied, Some(detail))?;
         self.unfinished -= 1;
-        self.skip_dependents(step)
+        self.ended(step)
     }
 
     /// A person's ruling on `step` (see [`Command`](crate::Command)): grants or denies its

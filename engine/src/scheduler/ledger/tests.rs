@@ -41,12 +41,12 @@ pub(super) fn new_judged_run(workflow: Value, judge: Judge) -> Ledger {
 }
 
 /// A ledger taking over a new run of `workflow`.
-fn new_run(workflow: Value) -> Ledger {
+pub(super) fn new_run(workflow: Value) -> Ledger {
     new_judged_run(workflow, Judge::default())
 }
 
 /// A ledger taking over run `run_id` of `workflow`, running, from `steps` (a restart).
-fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> Ledger {
+pub(super) fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> Ledger {
     let run = Committed {
         run_id,
         plan: plan(workflow),
@@ -527,7 +527,7 @@ fn a_template_error_fails_the_attempt_before_it_starts() {
 }
 
 /// A record of `id` in `state` (attempt 1), with `output`.
-fn record(id: &str, state: StepState, output: Option<Value>) -> StepRecord {
+pub(super) fn record(id: &str, state: StepState, output: Option<Value>) -> StepRecord {
     StepRecord {
         state,
         attempt: 1,
@@ -558,7 +558,7 @@ fn a_takeover_keeps_ended_steps_and_settles_what_they_decided() {
     let settled = ledger.take_batch();
     assert_eq!(
         moves(&settled),
-        ["c: pending -> skipped", "d: pending -> ready"],
+        ["d: pending -> ready", "c: pending -> skipped"],
         "ended steps stay as they are; their dependents move on"
     );
     assert!(
