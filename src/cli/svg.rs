@@ -59,7 +59,7 @@ pub(crate) fn svg(plan: &Plan) -> String {
         })
         .collect();
     for (to, &handle) in handles.iter().enumerate() {
-        for &from in plan.dependencies(to) {
+        for from in plan.dependencies(to) {
             graph.add_edge(Arrow::simple(""), handles[from], handle);
         }
     }

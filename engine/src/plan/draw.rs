@@ -25,10 +25,8 @@ pub(super) fn dot(plan: &Plan) -> String {
     );
     out.push_str("  rankdir=TB;\n  node [shape=box, style=rounded];\n");
     tree(plan, &mut Dot, &mut out);
-    for (to, froms) in plan.dependencies.iter().enumerate() {
-        for from in froms {
-            let _ = writeln!(out, "  s{from} -> s{to};");
-        }
+    for (from, to) in edges(plan) {
+        let _ = writeln!(out, "  s{from} -> s{to};");
     }
     out.push_str("}\n");
     out
@@ -43,12 +41,15 @@ pub(super) fn mermaid(plan: &Plan) -> String {
         mermaid_escape(&plan.workflow.name)
     );
     tree(plan, &mut Mermaid, &mut out);
-    for (to, froms) in plan.dependencies.iter().enumerate() {
-        for from in froms {
-            let _ = writeln!(out, "  s{from} --> s{to}");
-        }
+    for (from, to) in edges(plan) {
+        let _ = writeln!(out, "  s{from} --> s{to}");
     }
     out
+}
+
+/// Every edge (`from`, `to`), ordered by `to`, then `from`.
+fn edges(plan: &Plan) -> impl Iterator<Item = (usize, usize)> + '_ {
+    (0..plan.steps.len()).flat_map(move |to| plan.dependencies(to).map(move |from| (from, to)))
 }
 
 /// Writes the steps, nested in their groups.
@@ -60,6 +61,17 @@ fn tree(plan: &Plan, syntax: &mut impl Syntax, out: &mut String) {
     };
     for node in &plan.workflow.steps {
         walk.node(node, syntax, out, 1);
+    }
+    // The nodes each plan added, in a group named for its planner.
+    for plan_nodes in plan.added.chunk_by(|a, b| a.0 == b.0) {
+        let number = walk.next_group;
+        walk.next_group += 1;
+        let label = format!("plan of {}", plan.steps[plan_nodes[0].0].id);
+        syntax.open_group(out, number, &label, 1);
+        for (_, node) in plan_nodes {
+            walk.node(node, syntax, out, 2);
+        }
+        syntax.close_group(out, 1);
     }
 }
 

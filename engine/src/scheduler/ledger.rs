@@ -211,7 +211,7 @@ impl Ledger {
             })
             .collect::<Result<Vec<Slot>>>()?;
         let unmet = (0..slots.len())
-            .map(|step| plan.dependencies(step).len())
+            .map(|step| plan.dependencies(step).count())
             .collect();
         let tally = Tally {
             attempts: slots.iter().map(|slot| u64::from(slot.attempt)).sum(),

@@ -132,7 +132,7 @@ impl Ledger {
         let mut stack = vec![step];
         while let Some(current) = stack.pop() {
             let state = self.slots[current].state;
-            for &dependent in plan.dependents(current) {
+            for dependent in plan.dependents(current) {
                 self.unmet[dependent] = self.unmet[dependent].saturating_sub(1);
                 if self.slots[dependent].state != StepState::Pending {
                     continue;
