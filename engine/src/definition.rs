@@ -146,7 +146,8 @@ pub struct Retry {
     /// Randomise each delay (between half and all of it) so retries do not move in lockstep.
     #[serde(default)]
     pub jitter: bool,
-    /// The error classes that are retried (default: `exit_code`, `timeout`, `transient`).
+    /// The error classes that are retried (default: `exit_code`, `timeout`, `transient`,
+    /// `invalid_plan`).
     /// `cancelled` and `denied` are never retried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry_on: Vec<ErrorClass>,

@@ -66,7 +66,7 @@ pub use approval::{Approval, ApprovalDecision, action_hash};
 pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
     Backoff, DEFAULT_LOOP_AFTER, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration,
-    Limits, MAX_STEPS_CEILING, Node, NodeKind, OnStall, Retry, Stall, Workflow,
+    Limits, MAX_STEPS_CEILING, Node, NodeKind, OnStall, Retry, Stall, Trigger, Workflow,
     schema as workflow_schema,
 };
 pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
@@ -81,7 +81,7 @@ pub use lease::{LeaseAttempt, LeaseHolder};
 pub use load::{
     LoadError, Place, Problem, document_schema, load_document, load_file, load_snapshot, load_str,
 };
-pub use plan::{Plan, PlanStep, StepIndex};
+pub use plan::{Addition, Graph, Plan, PlanStep, StepIndex};
 pub use report::{RunReport, RunSummary, RunView, StepView};
 pub use state::{
     Batch, IllegalTransition, RunState, RunTransition, StepState, StepTransition, Transition,

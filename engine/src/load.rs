@@ -32,7 +32,7 @@ use crate::definition::{self, Workflow};
 use crate::executor::Executors;
 use crate::plan::{self, Plan};
 
-pub(crate) use added::load_plan;
+pub(crate) use added::{load_plan, restore_plan};
 pub use document::{document_schema, load_document};
 
 pub(crate) use crate::problem::closest;

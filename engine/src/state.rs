@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::approval::Approval;
 use crate::executor::{ErrorClass, Usage};
+use crate::plan::Addition;
 
 /// A transition that is not in the table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -285,6 +286,8 @@ pub struct Batch {
     approvals: Vec<Approval>,
     /// Commands these transitions carry out, marked handled in the same commit.
     handled: Vec<i64>,
+    /// Nodes planners added, recorded with their planners' success.
+    plans: Vec<Addition>,
 }
 
 impl Batch {
@@ -334,6 +337,11 @@ impl Batch {
         self.approvals.push(approval);
     }
 
+    /// Records the nodes a planner added, with the transitions (its success among them).
+    pub fn record_plan(&mut self, addition: Addition) {
+        self.plans.push(addition);
+    }
+
     /// Marks command `id` handled in the same commit as the transitions.
     pub fn mark_handled(&mut self, id: i64) {
         self.handled.push(id);
@@ -349,6 +357,11 @@ impl Batch {
         &self.approvals
     }
 
+    /// The nodes planners added, in order.
+    pub fn plans(&self) -> &[Addition] {
+        &self.plans
+    }
+
     /// The commands handled.
     pub fn handled(&self) -> &[i64] {
         &self.handled
@@ -361,7 +374,10 @@ impl Batch {
 
     /// Whether the batch holds nothing to commit.
     pub fn is_empty(&self) -> bool {
-        self.transitions.is_empty() && self.approvals.is_empty() && self.handled.is_empty()
+        self.transitions.is_empty()
+            && self.approvals.is_empty()
+            && self.handled.is_empty()
+            && self.plans.is_empty()
     }
 
     /// Empties the batch, keeping its allocations.
@@ -371,6 +387,7 @@ impl Batch {
         self.runs.clear();
         self.approvals.clear();
         self.handled.clear();
+        self.plans.clear();
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::check::{self, Outer};
 use super::{LoadError, Report, repair};
 use crate::executor::Executors;
-use crate::plan::{Plan, StepIndex};
+use crate::plan::{Addition, Plan, StepIndex};
 use crate::problem::Problem;
 
 /// Checks the plan `output` that step `planner` of `plan` emitted and adds its nodes to
@@ -56,6 +56,37 @@ pub(crate) fn load_plan(
         Some(workflow) if problems.is_empty() => plan.grow(planner, workflow.steps).map_err(fail),
         _ => Err(fail(problems)),
     }
+}
+
+/// Adds a plan the run committed (`addition`) to `plan` again, as when it was committed:
+/// it was checked then, so it is only compiled. `origin` names the run in messages.
+pub(crate) fn restore_plan(
+    plan: &mut Plan,
+    addition: &Addition,
+    origin: &str,
+) -> Result<(), LoadError> {
+    let fail = |message: String| LoadError {
+        origin: origin.to_owned(),
+        problems: vec![Problem::at("", message)],
+    };
+    let planner = &addition.planner;
+    let step = (plan.index_of(planner))
+        .ok_or_else(|| fail(format!("the plan of {planner}: no such step")))?;
+    let nodes = serde_json::from_value(addition.steps.clone())
+        .map_err(|error| fail(format!("the plan of {planner}: {error}")))?;
+    let added = plan.grow(step, nodes).map_err(|problems| LoadError {
+        origin: format!("{origin}, the plan of {planner}"),
+        problems,
+    })?;
+    let ids: Vec<&str> = added.map(|step| plan.steps()[step].id.as_str()).collect();
+    if ids != addition.ids {
+        let message = format!(
+            "the plan of {planner} gives steps {ids:?}, not {:?}",
+            addition.ids
+        );
+        return Err(fail(message));
+    }
+    Ok(())
 }
 
 /// The `steps` of a plan, which is an object with that one key.

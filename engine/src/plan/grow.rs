@@ -24,7 +24,7 @@ use crate::definition::Node;
 use crate::problem::Problem;
 
 /// Nodes a planner step added to a run, committed with the planner's success.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Addition {
     /// The run.
     pub run_id: Uuid,

@@ -18,9 +18,9 @@ use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::definition::OnStall;
 use crate::error::{Error, Result};
-use crate::executor::{Action, ErrorClass, ExecError, Outcome, Usage};
+use crate::executor::{Action, ErrorClass, ExecError, Executors, Outcome, Usage};
 use crate::guard::Guard;
-use crate::plan::{Plan, StepIndex};
+use crate::plan::{Addition, Plan, StepIndex};
 use crate::report::RunReport;
 use crate::stall::{Repeats, Stall};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
@@ -44,6 +44,24 @@ struct Slot {
     stall: Option<(Stall, OnStall)>,
     /// How the step's last attempts ended, for loop detection.
     repeats: Repeats,
+}
+
+impl Slot {
+    /// A step that has not started (one a plan just added).
+    fn pending() -> Slot {
+        Slot {
+            state: StepState::Pending,
+            attempt: 0,
+            fallback: 0,
+            output: None,
+            error: None,
+            wake_at: None,
+            usage: Usage::default(),
+            since: None,
+            stall: None,
+            repeats: Repeats::default(),
+        }
+    }
 }
 
 /// An attempt the ledger marked `running`: the shell starts it once that is committed.
@@ -79,6 +97,10 @@ pub(crate) struct Committed {
     pub(crate) approvals: Vec<Approval>,
     /// The attempt starts within the guard's longest rate-limit window (step ids).
     pub(crate) recent_starts: Vec<(String, DateTime<Utc>)>,
+    /// The plans the run's planners added so far (`plan` has their steps already).
+    pub(crate) plans: Vec<Addition>,
+    /// The executors the steps of planners' plans may name.
+    pub(crate) executors: Executors,
 }
 
 /// The guard a run is judged by, and the hash of its snapshot (approvals are bound to it).
@@ -159,6 +181,12 @@ pub(crate) struct Ledger {
     active_at: DateTime<Utc>,
     /// Running attempts the shell must cancel.
     cancels: Vec<StepIndex>,
+    /// What planners' plans are checked against.
+    executors: Executors,
+    /// How often the run committed each plan (by [`planner::fingerprint`]).
+    plans: HashMap<String, u32>,
+    /// How many plans the run committed.
+    plan_count: u32,
 }
 
 impl Ledger {
@@ -183,6 +211,8 @@ impl Ledger {
             steps: records,
             approvals,
             recent_starts,
+            plans: added,
+            executors,
         } = run;
         let mut stored: Vec<Option<Slot>> = vec![None; plan.steps().len()];
         for record in records {
@@ -233,6 +263,12 @@ impl Ledger {
             Some((executor, at))
         });
         let rates = judge::Rates::new(limits, starts);
+        let mut plans: HashMap<String, u32> = HashMap::new();
+        for addition in &added {
+            *plans
+                .entry(planner::fingerprint(&addition.steps))
+                .or_default() += 1;
+        }
         let timeout = plan.workflow().limits.timeout;
         let deadline = deadline.or_else(|| timeout.map(|timeout| created_at + timeout.0));
         let mut ledger = Ledger {
@@ -261,6 +297,9 @@ impl Ledger {
             halt: None,
             active_at: now,
             cancels: Vec::new(),
+            executors,
+            plans,
+            plan_count: added.len() as u32,
         };
         if let Some(redrive) = redrive {
             ledger.redrive(redrive, now)?;
@@ -568,6 +607,7 @@ mod finish;
 pub(crate) use complete::combine;
 pub(crate) use control::Redrive;
 mod judge;
+mod planner;
 mod stalls;
 #[cfg(test)]
 mod tests;

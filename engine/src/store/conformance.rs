@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::event::EventKind;
 use crate::guard::Verdict;
 use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::plan::Addition;
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
 
 const TTL: Duration = Duration::from_secs(60);
@@ -32,6 +33,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;
     commands_and_approvals_are_kept_until_handled(&make().await).await;
+    plans_commit_their_steps_with_the_planners_success(&make().await).await;
 }
 
 fn holder(name: &str) -> LeaseHolder {
@@ -438,4 +440,43 @@ async fn listings_are_ordered(store: &impl Store) {
     assert_eq!(listed, [finished, newer, older], "newest first");
     assert!(store.runs().await.unwrap()[0].definition.is_empty());
     assert_eq!(store.unfinished_runs().await.unwrap(), [older, newer]);
+}
+
+async fn plans_commit_their_steps_with_the_planners_success(store: &impl Store) {
+    let run = started(store, "me").await;
+    let addition = |seq: u32, ids: &[&str], first: usize| Addition {
+        run_id: run,
+        seq,
+        planner: "a".into(),
+        steps: json!([{"id": "x", "executor": "noop"}]),
+        ids: ids.iter().map(|id| id.to_string()).collect(),
+        first,
+    };
+    let mut planned = batch([
+        step(run, "a", StepState::Ready, StepState::Running),
+        step(run, "a", StepState::Running, StepState::Succeeded),
+        step(run, "a.x", StepState::Pending, StepState::Ready),
+    ]);
+    planned.record_plan(addition(1, &["a.x", "a.y"], 2));
+    // Refused as a whole (another owner): neither the plan nor its steps are kept.
+    assert!(store.commit("other", &planned).await.is_err());
+    assert!(store.plans(run).await.unwrap().is_empty());
+    assert_eq!(store.steps(run).await.unwrap().len(), 2);
+    store.commit("me", &planned).await.unwrap();
+    assert_eq!(
+        store.plans(run).await.unwrap(),
+        [addition(1, &["a.x", "a.y"], 2)]
+    );
+    let steps = store.steps(run).await.unwrap();
+    let ids: Vec<(&str, StepState)> = (steps.iter()).map(|s| (s.id.as_str(), s.state)).collect();
+    assert_eq!(
+        ids,
+        [
+            ("a", StepState::Succeeded),
+            ("b", StepState::Pending),
+            ("a.x", StepState::Ready),
+            ("a.y", StepState::Pending),
+        ],
+        "added steps follow the run's, in plan order"
+    );
 }

@@ -27,10 +27,12 @@ use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
 use crate::executor::Usage;
 use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::plan::Addition;
 use crate::state::{Batch, UnknownState};
 
 mod guard;
 mod open;
+mod plans;
 mod write;
 
 use open::{classify, connect_patiently, create_private, migrate, refuse_foreign};
@@ -447,6 +449,11 @@ impl Store for SqliteStore {
 
     async fn waiting_approvals(&self) -> Result<Vec<Approval>> {
         let rows = guard::approvals(&self.reads, None).await;
+        rows.map_err(self.fail())?
+    }
+
+    async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>> {
+        let rows = plans::plans(&self.reads, run_id).await;
         rows.map_err(self.fail())?
     }
 

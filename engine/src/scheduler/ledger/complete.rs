@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::Ledger;
+use super::planner::{Planned, read_plan};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome, Usage};
@@ -35,10 +36,28 @@ impl Ledger {
         let stall = self.slots[step].stall.take();
         let tail = outcome.log_tail.unwrap_or_default();
         let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
-        match outcome
-            .result
-            .and_then(|output| self.check_output(step, output))
-        {
+        let planner = self.plan.node(step).planner;
+        let result = (outcome.result)
+            .and_then(|output| {
+                if planner {
+                    read_plan(output)
+                } else {
+                    Ok(output)
+                }
+            })
+            .and_then(|output| self.check_output(step, output));
+        let (result, log) = match result {
+            Ok(output) if planner => match self.add_plan(step, &output)? {
+                Planned::Added(detail) => (Ok(output), Some(merged(log, detail))),
+                Planned::Refused(error) => (Err(error), log),
+                Planned::Looped(stall) => {
+                    let on_stall = self.plan.steps()[step].on_stall;
+                    return self.escalate(step, stall, on_stall, log, now);
+                }
+            },
+            result => (result, log),
+        };
+        match result {
             Ok(output) => {
                 self.slots[step].output = Some(output);
                 self.slots[step].error = None;
@@ -156,6 +175,14 @@ impl Ledger {
         }
         Ok(())
     }
+}
+
+/// `detail` with the fields of `log` (the attempt's stderr tail), if any.
+fn merged(log: Option<Value>, mut detail: Value) -> Value {
+    if let (Some(Value::Object(log)), Some(fields)) = (log, detail.as_object_mut()) {
+        fields.extend(log);
+    }
+    detail
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub(super) fn new_judged_run(workflow: Value, judge: Judge) -> Ledger {
         steps,
         approvals: Vec::new(),
         recent_starts: Vec::new(),
+        plans: Vec::new(),
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
     };
     Ledger::take_over(run, judge, 1 << 20, at(0), None).unwrap()
 }
@@ -57,6 +59,8 @@ pub(super) fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> L
         steps,
         approvals: Vec::new(),
         recent_starts: Vec::new(),
+        plans: Vec::new(),
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
     };
     Ledger::take_over(run, Judge::default(), 1 << 20, at(0), None).unwrap()
 }

@@ -24,6 +24,7 @@ use crate::approval::Approval;
 use crate::event::{Event, EventKind, recorded};
 use crate::executor::ErrorClass;
 use crate::lease::LeaseHolder;
+use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
 use crate::store::{NewRun, digest};
 
@@ -74,6 +75,13 @@ INSERT INTO temp.cairn_lease SELECT NOT EXISTS (
   SELECT 1 FROM json_each(?3) AS r JOIN runs ON runs.id = r.value
   WHERE runs.lease_owner IS NOT ?2);
 DELETE FROM temp.cairn_lease;
+INSERT INTO plans (run_id, seq, planner, steps, ids, first_position, created_at)
+  SELECT u.value->>'run_id', u.value->>'seq', u.value->>'planner', u.value->>'steps',
+         u.value->>'ids', u.value->>'first', ?1->>'$.now'
+  FROM json_each(?1, '$.plans') AS u;
+INSERT INTO steps (run_id, step_id, position, state)
+  SELECT p.value->>'run_id', s.value, (p.value->>'first') + s.key, 'pending'
+  FROM json_each(?1, '$.plans') AS p, json_each(p.value, '$.ids') AS s;
 UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
     fallback = u.value->>'fallback', output = u.value->>'output', error = u.value->>'error',
     wake_at = u.value->>'wake_at', usage = COALESCE(u.value->>'usage', steps.usage)
@@ -135,6 +143,8 @@ pub(super) struct Rows<'a> {
     events: Vec<EventRow>,
     approvals: Vec<ApprovalRow<'a>>,
     handled: &'a [i64],
+    /// The nodes planners added: the plans, and their steps' rows (pending).
+    plans: &'a [Addition],
 }
 
 /// An approval request, or its decision (the row is replaced whole).
@@ -236,6 +246,7 @@ impl<'a> Rows<'a> {
             events: Vec::with_capacity(transitions.len()),
             approvals: (batch.approvals().iter()).map(approval_row).collect(),
             handled: batch.handled(),
+            plans: batch.plans(),
         };
         let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();
         for transition in transitions {

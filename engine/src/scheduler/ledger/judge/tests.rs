@@ -240,6 +240,8 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
             steps: records,
             approvals,
             recent_starts: Vec::new(),
+            plans: Vec::new(),
+            executors: crate::executor::test_support::accepting_anything(&["noop"]),
         };
         let judge = Judge {
             guard: Some(Arc::new(Fake::default())),
