@@ -17,6 +17,7 @@ mod run {
     mod guard;
     mod joins;
     mod orphans;
+    mod planner;
     mod same_engine;
     mod scratch;
     mod store;

@@ -27,6 +27,7 @@ use petgraph::stable_graph::StableDiGraph;
 
 use crate::definition::{Node, OnStall, Retry, Workflow};
 use crate::problem::{Problem, closest, escape};
+use crate::state::StepState;
 
 /// The index of a step in [`Plan::steps`]: leaves in file order, depth first.
 pub type StepIndex = usize;
@@ -171,14 +172,29 @@ impl Plan {
             .collect()
     }
 
+    /// The top-level nodes: the workflow's, then those planners added, in order.
+    pub fn roots(&self) -> impl Iterator<Item = &Node> + '_ {
+        (self.workflow.steps.iter()).chain(self.added.iter().map(|(_, node)| node))
+    }
+
     /// The plan in Graphviz `dot` syntax, groups drawn as clusters.
     pub fn to_dot(&self) -> String {
-        draw::dot(self)
+        draw::dot(self, &[])
     }
 
     /// The plan as a Mermaid flowchart, groups drawn as subgraphs.
     pub fn to_mermaid(&self) -> String {
-        draw::mermaid(self)
+        draw::mermaid(self, &[])
+    }
+
+    /// The plan of a run in `dot`, each step labelled with its state (`states[step]`).
+    pub fn to_dot_with_states(&self, states: &[StepState]) -> String {
+        draw::dot(self, states)
+    }
+
+    /// The plan of a run as a Mermaid flowchart, each step labelled with its state.
+    pub fn to_mermaid_with_states(&self, states: &[StepState]) -> String {
+        draw::mermaid(self, states)
     }
 }
 

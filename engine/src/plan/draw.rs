@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::Plan;
 use crate::definition::Node;
+use crate::state::StepState;
 
 /// A drawing syntax.
 trait Syntax {
@@ -15,8 +16,8 @@ trait Syntax {
     fn step(&mut self, out: &mut String, index: usize, label: &str, depth: usize);
 }
 
-/// The plan in Graphviz `dot` syntax.
-pub(super) fn dot(plan: &Plan) -> String {
+/// The plan in Graphviz `dot` syntax, steps labelled with their `states` if given.
+pub(super) fn dot(plan: &Plan, states: &[StepState]) -> String {
     let mut out = String::from("digraph workflow {\n");
     let _ = writeln!(
         out,
@@ -24,7 +25,7 @@ pub(super) fn dot(plan: &Plan) -> String {
         dot_escape(&plan.workflow.name)
     );
     out.push_str("  rankdir=TB;\n  node [shape=box, style=rounded];\n");
-    tree(plan, &mut Dot, &mut out);
+    tree(plan, states, &mut Dot, &mut out);
     for (from, to) in edges(plan) {
         let _ = writeln!(out, "  s{from} -> s{to};");
     }
@@ -32,15 +33,15 @@ pub(super) fn dot(plan: &Plan) -> String {
     out
 }
 
-/// The plan as a Mermaid flowchart.
-pub(super) fn mermaid(plan: &Plan) -> String {
+/// The plan as a Mermaid flowchart, steps labelled with their `states` if given.
+pub(super) fn mermaid(plan: &Plan, states: &[StepState]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "---\ntitle: \"{}\"\n---\nflowchart TB",
         mermaid_escape(&plan.workflow.name)
     );
-    tree(plan, &mut Mermaid, &mut out);
+    tree(plan, states, &mut Mermaid, &mut out);
     for (from, to) in edges(plan) {
         let _ = writeln!(out, "  s{from} --> s{to}");
     }
@@ -53,9 +54,10 @@ fn edges(plan: &Plan) -> impl Iterator<Item = (usize, usize)> + '_ {
 }
 
 /// Writes the steps, nested in their groups.
-fn tree(plan: &Plan, syntax: &mut impl Syntax, out: &mut String) {
+fn tree(plan: &Plan, states: &[StepState], syntax: &mut impl Syntax, out: &mut String) {
     let mut walk = Walk {
         plan,
+        states,
         next_step: 0,
         next_group: 0,
     };
@@ -77,6 +79,7 @@ fn tree(plan: &Plan, syntax: &mut impl Syntax, out: &mut String) {
 
 struct Walk<'a> {
     plan: &'a Plan,
+    states: &'a [StepState],
     next_step: usize,
     next_group: usize,
 }
@@ -90,10 +93,13 @@ impl Walk<'_> {
                 let index = self.next_step;
                 self.next_step += 1;
                 let step = &self.plan.steps[index];
-                let label = match &node.executor {
+                let mut label = match &node.executor {
                     Some(executor) => format!("{}\n{executor}", step.id),
                     None => step.id.clone(),
                 };
+                if let Some(state) = self.states.get(index) {
+                    label.push_str(&format!("\n[{state}]"));
+                }
                 syntax.step(out, index, &label, depth);
                 return;
             }

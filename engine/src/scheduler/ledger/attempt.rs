@@ -121,11 +121,14 @@ impl Ledger {
 
     /// What a step's expressions can read: the input, the run, and the outputs it references.
     fn scope(&self, step: StepIndex) -> Scope {
+        // A plan's steps name the steps of their own plan without its prefix.
         let steps = (self.plan.steps()[step].referenced_steps.iter())
-            .map(|&other| {
+            .flat_map(|&other| {
                 let output = self.slots[other].output.clone().unwrap_or(Value::Null);
-                let id = self.plan.steps()[other].id.clone();
-                (id, json!({ "output": output }))
+                let read = json!({ "output": output });
+                let (id, written) = (&self.plan.steps()[other].id, self.plan.written(step, other));
+                let local = (written != id).then(|| (written.to_owned(), read.clone()));
+                std::iter::once((id.clone(), read)).chain(local)
             })
             .collect();
         let workflow = &self.plan.workflow().name;
