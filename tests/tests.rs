@@ -14,6 +14,7 @@ mod run {
     mod control;
     mod durable;
     mod executors;
+    mod for_each;
     mod guard;
     mod joins;
     mod orphans;

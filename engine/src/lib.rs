@@ -51,6 +51,7 @@ mod event;
 mod executor;
 mod expr;
 mod guard;
+mod item;
 mod lease;
 mod load;
 mod plan;
@@ -77,6 +78,7 @@ pub use executor::{
 };
 pub use expr::{ExprError, check as check_expression, evaluate_condition};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
+pub use item::ItemRecord;
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use load::{
     LoadError, Place, Problem, document_schema, load_document, load_file, load_snapshot, load_str,

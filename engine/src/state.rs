@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::approval::Approval;
 use crate::executor::{ErrorClass, Usage};
+use crate::item::ItemRecord;
 use crate::plan::Addition;
 
 /// A transition that is not in the table.
@@ -288,6 +289,8 @@ pub struct Batch {
     handled: Vec<i64>,
     /// Nodes planners added, recorded with their planners' success.
     plans: Vec<Addition>,
+    /// `for_each` items that ended (or were sent back to pending).
+    items: Vec<ItemRecord>,
 }
 
 impl Batch {
@@ -342,6 +345,11 @@ impl Batch {
         self.plans.push(addition);
     }
 
+    /// Records how a `for_each` item ended, to commit with the transitions.
+    pub fn record_item(&mut self, item: ItemRecord) {
+        self.items.push(item);
+    }
+
     /// Marks command `id` handled in the same commit as the transitions.
     pub fn mark_handled(&mut self, id: i64) {
         self.handled.push(id);
@@ -362,6 +370,11 @@ impl Batch {
         &self.plans
     }
 
+    /// The items recorded, in order.
+    pub fn items(&self) -> &[ItemRecord] {
+        &self.items
+    }
+
     /// The commands handled.
     pub fn handled(&self) -> &[i64] {
         &self.handled
@@ -378,6 +391,7 @@ impl Batch {
             && self.approvals.is_empty()
             && self.handled.is_empty()
             && self.plans.is_empty()
+            && self.items.is_empty()
     }
 
     /// Empties the batch, keeping its allocations.
@@ -388,6 +402,7 @@ impl Batch {
         self.approvals.clear();
         self.handled.clear();
         self.plans.clear();
+        self.items.clear();
     }
 }
 

@@ -20,6 +20,7 @@ use crate::definition::OnStall;
 use crate::error::{Error, Result};
 use crate::executor::{Action, ErrorClass, ExecError, Executors, Outcome, Usage};
 use crate::guard::Guard;
+use crate::item::ItemRecord;
 use crate::plan::{Addition, Plan, StepIndex};
 use crate::report::RunReport;
 use crate::stall::{Repeats, Stall};
@@ -44,6 +45,8 @@ struct Slot {
     stall: Option<(Stall, OnStall)>,
     /// How the step's last attempts ended, for loop detection.
     repeats: Repeats,
+    /// A `for_each` step's items.
+    items: Option<Box<items::Items>>,
 }
 
 impl Slot {
@@ -60,6 +63,7 @@ impl Slot {
             since: None,
             stall: None,
             repeats: Repeats::default(),
+            items: None,
         }
     }
 }
@@ -99,6 +103,8 @@ pub(crate) struct Committed {
     pub(crate) recent_starts: Vec<(String, DateTime<Utc>)>,
     /// The plans the run's planners added so far (`plan` has their steps already).
     pub(crate) plans: Vec<Addition>,
+    /// The `for_each` items committed so far.
+    pub(crate) items: Vec<ItemRecord>,
     /// The executors the steps of planners' plans may name.
     pub(crate) executors: Executors,
 }
@@ -134,6 +140,15 @@ pub(crate) enum Input {
     Interrupted,
     /// Another process asked something of the run.
     Command(PendingCommand),
+    /// An item of a running `for_each` step ended.
+    Item {
+        /// The step.
+        step: StepIndex,
+        /// The item's index.
+        index: usize,
+        /// How it went.
+        outcome: Outcome,
+    },
     /// A running attempt showed a sign of life at `at`.
     Progress {
         /// The step.
@@ -212,6 +227,7 @@ impl Ledger {
             approvals,
             recent_starts,
             plans: added,
+            items,
             executors,
         } = run;
         let mut stored: Vec<Option<Slot>> = vec![None; plan.steps().len()];
@@ -233,13 +249,19 @@ impl Ledger {
                 since: None,
                 stall: None,
                 repeats: Repeats::default(),
+                items: None,
             });
         }
-        let slots = (stored.into_iter().zip(plan.steps()))
+        let mut slots = (stored.into_iter().zip(plan.steps()))
             .map(|(slot, step)| {
                 slot.ok_or_else(|| Error::Bug(format!("step {} has no stored state", step.id)))
             })
             .collect::<Result<Vec<Slot>>>()?;
+        for records in items.chunk_by(|a, b| a.step_id == b.step_id) {
+            if let Some(step) = plan.index_of(&records[0].step_id) {
+                slots[step].items = Some(Box::new(items::Items::restore(records.iter())));
+            }
+        }
         let unmet = (0..slots.len())
             .map(|step| plan.dependencies(step).count())
             .collect();
@@ -304,6 +326,11 @@ impl Ledger {
         if let Some(redrive) = redrive {
             ledger.redrive(redrive, now)?;
         }
+        for slot in &mut ledger.slots {
+            if slot.state == StepState::Succeeded {
+                slot.items = None; // Its output holds the items' outputs.
+            }
+        }
         ledger.settle(now)?;
         Ok(ledger)
     }
@@ -367,6 +394,14 @@ impl Ledger {
                     }
                 }
                 self.batch.mark_handled(pending.id);
+                Ok(())
+            }
+            Input::Item {
+                step,
+                index,
+                outcome,
+            } => {
+                self.item_ended(step, index, outcome);
                 Ok(())
             }
             Input::Progress { step, at } => {
@@ -604,7 +639,7 @@ mod attempt;
 mod complete;
 mod control;
 mod finish;
-pub(crate) use complete::combine;
+mod items;
 pub(crate) use control::Redrive;
 mod judge;
 mod planner;

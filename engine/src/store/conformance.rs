@@ -15,6 +15,7 @@ use crate::command::{Command, Ruling};
 use crate::error::Error;
 use crate::event::EventKind;
 use crate::guard::Verdict;
+use crate::item::ItemRecord;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
@@ -34,6 +35,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     listings_are_ordered(&make().await).await;
     commands_and_approvals_are_kept_until_handled(&make().await).await;
     plans_commit_their_steps_with_the_planners_success(&make().await).await;
+    items_commit_on_their_own_and_only_for_the_lease_owner(&make().await).await;
 }
 
 fn holder(name: &str) -> LeaseHolder {
@@ -478,5 +480,43 @@ async fn plans_commit_their_steps_with_the_planners_success(store: &impl Store) 
             ("a.y", StepState::Pending),
         ],
         "added steps follow the run's, in plan order"
+    );
+}
+
+async fn items_commit_on_their_own_and_only_for_the_lease_owner(store: &impl Store) {
+    let run = started(store, "me").await;
+    let item = |index: usize, state: StepState, output: Option<serde_json::Value>| ItemRecord {
+        run_id: run,
+        step_id: "a".into(),
+        index,
+        state,
+        attempt: 1,
+        output,
+        error: (state == StepState::Failed).then(|| "exit_code: no".to_owned()),
+    };
+    let mut items = Batch::new();
+    items.record_item(item(1, StepState::Succeeded, Some(json!("one"))));
+    items.record_item(item(0, StepState::Failed, None));
+    assert!(
+        matches!(
+            store.commit("other", &items).await,
+            Err(Error::LeaseLost(_))
+        ),
+        "items are fenced like transitions"
+    );
+    assert!(store.items(run).await.unwrap().is_empty());
+    assert!(
+        store.commit("me", &items).await.unwrap().is_empty(),
+        "items are no events"
+    );
+    let mut again = Batch::new();
+    again.record_item(item(0, StepState::Succeeded, Some(json!({"zero": 0}))));
+    store.commit("me", &again).await.unwrap();
+    assert_eq!(
+        store.items(run).await.unwrap(),
+        [
+            item(0, StepState::Succeeded, Some(json!({"zero": 0}))),
+            item(1, StepState::Succeeded, Some(json!("one"))),
+        ]
     );
 }

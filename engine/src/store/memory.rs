@@ -14,6 +14,7 @@ use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, recorded};
+use crate::item::ItemRecord;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
 use crate::state::{Batch, RunState, StepState, Transition};
@@ -49,6 +50,8 @@ struct StoredRun {
     commands: Vec<(PendingCommand, bool)>,
     /// The plans its planners added.
     plans: Vec<Addition>,
+    /// `for_each` items, by step and index.
+    items: BTreeMap<(String, usize), ItemRecord>,
 }
 
 impl MemoryStore {
@@ -69,18 +72,21 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
     let added: HashSet<(Uuid, &str)> = (batch.plans().iter())
         .flat_map(|plan| plan.ids.iter().map(|id| (plan.run_id, id.as_str())))
         .collect();
-    for transition in batch.transitions() {
-        let run_id = transition.run_id();
+    let held = |run_id: Uuid| {
         let run = runs
             .get(&run_id)
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        if run
-            .lease
-            .as_ref()
-            .is_none_or(|(holder, _)| holder.owner != owner)
-        {
-            return Err(Error::LeaseLost(run_id));
+        match &run.lease {
+            Some((holder, _)) if holder.owner == owner => Ok(run),
+            _ => Err(Error::LeaseLost(run_id)),
         }
+    };
+    for item in batch.items() {
+        held(item.run_id)?;
+    }
+    for transition in batch.transitions() {
+        let run_id = transition.run_id();
+        let run = held(run_id)?;
         match transition {
             Transition::Run(change) => {
                 if seen_runs.insert(run_id) && run.record.state != change.from {
@@ -169,6 +175,12 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
         run.events.push(event.clone());
         events.push(event);
     }
+    for item in batch.items() {
+        if let Some(run) = runs.get_mut(&item.run_id) {
+            let key = (item.step_id.clone(), item.index);
+            run.items.insert(key, item.clone());
+        }
+    }
     for approval in batch.approvals() {
         if let Some(run) = runs.get_mut(&approval.run_id) {
             let key = (approval.step_id.clone(), approval.item);
@@ -239,6 +251,7 @@ impl Store for MemoryStore {
             approvals: BTreeMap::new(),
             commands: Vec::new(),
             plans: Vec::new(),
+            items: BTreeMap::new(),
         };
         // All or nothing: check the batch against the new run before keeping it.
         runs.insert(run.id, stored);
@@ -381,6 +394,14 @@ impl Store for MemoryStore {
         Ok(runs
             .get(&run_id)
             .map(|run| run.plans.clone())
+            .unwrap_or_default())
+    }
+
+    async fn items(&self, run_id: Uuid) -> Result<Vec<ItemRecord>> {
+        let runs = self.runs.lock().await;
+        Ok(runs
+            .get(&run_id)
+            .map(|run| run.items.values().cloned().collect())
             .unwrap_or_default())
     }
 

@@ -68,30 +68,37 @@ impl Ledger {
         let with = Value::Object(with.into_iter().collect());
         let attempt = self.slots[step].attempt + 1;
         let executor = node.executor.clone().unwrap_or_default();
-        let action = |params: Value, item_index: Option<usize>| Action {
-            run_id: self.run_id,
+        let run_id = self.run_id;
+        let action = |params: Value, item_index: Option<usize>, attempt: u32| Action {
+            run_id,
             step_id: spec.id.clone(),
             item_index,
             attempt,
             executor: executor.clone(),
             params,
-            idempotency_key: Action::idempotency_key_for(self.run_id, &spec.id, item_index),
+            idempotency_key: Action::idempotency_key_for(run_id, &spec.id, item_index),
         };
         let mut actions = match &items {
             None => match expr::render(&with, &scope) {
-                Ok(params) => vec![action(params, None)],
+                Ok(params) => vec![action(params, None, attempt)],
                 Err(error) => return self.fail_before_start(step, format!("`with`: {error}"), now),
             },
             Some(items) => {
-                let mut actions = Vec::with_capacity(items.len());
-                for (index, item) in items.iter().enumerate() {
+                // Only the items that have not succeeded run, each as its own next attempt.
+                let to_run = self.items_to_run(step, items.len());
+                let mut actions = Vec::with_capacity(to_run.len());
+                for index in to_run {
+                    let item = &items[index];
                     let item_scope = Scope {
                         item: Some(item.clone()),
                         index: Some(index),
                         ..scope.clone()
                     };
                     match expr::render(&with, &item_scope) {
-                        Ok(params) => actions.push(action(params, Some(index))),
+                        Ok(params) => {
+                            let attempt = self.item_attempt(step, index);
+                            actions.push(action(params, Some(index), attempt));
+                        }
                         Err(error) => {
                             let error = format!("`with` of item {index}: {error}");
                             return self.fail_before_start(step, error, now);
@@ -106,6 +113,7 @@ impl Ledger {
             Judgement::Stopped => return Ok(Started::No),
             Judgement::Held(until) => return Ok(Started::Held(until)),
         };
+        self.items_started(step, actions.iter().filter_map(|action| action.item_index));
         self.set_attempt_running(step, attempt, verdicts, now)?;
         let limits = &self.plan.workflow().limits;
         let item_limit = node.max_parallel.unwrap_or(limits.max_parallel) as usize;

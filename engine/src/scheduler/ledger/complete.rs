@@ -11,7 +11,7 @@ use super::Ledger;
 use super::planner::{Planned, read_plan};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
-use crate::executor::{ExecError, Outcome, Usage};
+use crate::executor::{ExecError, Outcome};
 use crate::plan::StepIndex;
 use crate::retry;
 use crate::state::StepState;
@@ -37,7 +37,10 @@ impl Ledger {
         let tail = outcome.log_tail.unwrap_or_default();
         let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
         let planner = self.plan.node(step).planner;
+        // A `for_each` attempt's result is its items'.
+        let items = self.items_result(step);
         let result = (outcome.result)
+            .and_then(|output| items.unwrap_or(Ok(output)))
             .and_then(|output| {
                 if planner {
                     read_plan(output)
@@ -61,6 +64,7 @@ impl Ledger {
             Ok(output) => {
                 self.slots[step].output = Some(output);
                 self.slots[step].error = None;
+                self.slots[step].items = None;
                 self.set_step(step, StepState::Succeeded, log)?;
                 self.unfinished -= 1;
                 self.ended(step)
@@ -187,29 +191,3 @@ fn merged(log: Option<Value>, mut detail: Value) -> Value {
 
 #[cfg(test)]
 mod tests;
-
-/// The outcome of a `for_each` step: the list of item outputs, or the first item's failure.
-pub(crate) fn combine(outcomes: Vec<Outcome>) -> Outcome {
-    let mut usage = Usage::default();
-    let mut outputs = Vec::with_capacity(outcomes.len());
-    let mut failure = None;
-    let mut log_tail = None;
-    for (index, outcome) in outcomes.into_iter().enumerate() {
-        usage += &outcome.usage;
-        match outcome.result {
-            Ok(output) => outputs.push(output),
-            Err(mut error) if failure.is_none() => {
-                error.message = format!("item {index}: {}", error.message);
-                failure = Some(error);
-                log_tail = outcome.log_tail;
-            }
-            Err(_) => {}
-        }
-    }
-    Outcome {
-        result: failure.map_or(Ok(Value::Array(outputs)), Err),
-        usage,
-        duration: std::time::Duration::ZERO,
-        log_tail,
-    }
-}

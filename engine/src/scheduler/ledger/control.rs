@@ -199,6 +199,9 @@ impl Ledger {
             Some(json!({ "redrive": { "from": redrive.from, "steps": steps } })),
         )?;
         for step in (0..reset.len()).filter(|&step| reset[step]) {
+            if redrive.from.is_some() {
+                self.reset_items(step);
+            }
             let slot = &mut self.slots[step];
             slot.output = None;
             slot.fallback = 0;

@@ -91,9 +91,9 @@ impl Ledger {
         }
         let mut verdicts = Vec::with_capacity(actions.len());
         let mut waiting = false;
-        for (position, action) in actions.iter_mut().enumerate() {
+        for action in actions.iter_mut() {
             let facts = Facts {
-                item: items.and_then(|items| items.get(position)),
+                item: (items.zip(action.item_index)).and_then(|(items, index)| items.get(index)),
                 id: self.run_id,
                 workflow: &self.plan.workflow().name,
                 input: &self.input,

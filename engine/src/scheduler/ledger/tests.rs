@@ -37,6 +37,7 @@ pub(super) fn new_judged_run(workflow: Value, judge: Judge) -> Ledger {
         approvals: Vec::new(),
         recent_starts: Vec::new(),
         plans: Vec::new(),
+        items: Vec::new(),
         executors: crate::executor::test_support::accepting_anything(&["noop"]),
     };
     Ledger::take_over(run, judge, 1 << 20, at(0), None).unwrap()
@@ -60,6 +61,7 @@ pub(super) fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> L
         approvals: Vec::new(),
         recent_starts: Vec::new(),
         plans: Vec::new(),
+        items: Vec::new(),
         executors: crate::executor::test_support::accepting_anything(&["noop"]),
     };
     Ledger::take_over(run, Judge::default(), 1 << 20, at(0), None).unwrap()
@@ -201,40 +203,6 @@ fn for_each_renders_one_action_per_item_in_item_order() {
     assert_eq!(keys, [Some(0), Some(1), Some(2)]);
     assert!(starts[0].for_each);
     assert!(actions[2].idempotency_key.ends_with("/each/2"));
-}
-
-#[test]
-fn for_each_outputs_keep_item_order_and_a_failed_item_fails_the_step() {
-    let ok = |n| Outcome::success(json!(n));
-    let combined = combine(vec![ok(3), ok(1), ok(2)]);
-    assert_eq!(combined.result.unwrap(), json!([3, 1, 2]));
-
-    let mut ledger = new_run(json!({"name": "f", "steps": [{"pipeline": [
-        {"id": "each", "executor": "noop", "for_each": "${{ [1, 2, 3] }}"},
-        {"id": "after", "executor": "noop"}
-    ]}]}));
-    ledger.turn(at(0)).unwrap();
-    let bad = |message: &str| Outcome::failure(ErrorClass::ExitCode, message);
-    let outcome = combine(vec![ok(1), bad("exit 1"), bad("exit 2")]);
-    assert_eq!(
-        outcome.result.as_ref().unwrap_err().message,
-        "item 1: exit 1",
-        "the failure names its item"
-    );
-    ledger.take_batch();
-    ledger
-        .apply(Input::Completed { step: 0, outcome }, at(1))
-        .unwrap();
-    ledger.turn(at(1)).unwrap();
-    let batch = ledger.take_batch();
-    assert_eq!(
-        moves(&batch),
-        ["each: running -> failed", "after: pending -> skipped"]
-    );
-    let report = ledger.report();
-    assert_eq!(report.state, RunState::Failed);
-    assert_eq!(report.error_class, Some(ErrorClass::ExitCode));
-    assert!(report.error.unwrap().contains("item 1: exit 1"));
 }
 
 #[test]

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::approval::Approval;
 use crate::event::{Event, EventKind, recorded};
 use crate::executor::ErrorClass;
+use crate::item::ItemRecord;
 use crate::lease::LeaseHolder;
 use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
@@ -110,6 +111,10 @@ INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, verdict, r
          u.value->>'verdict', u.value->>'requested_at', u.value->>'expires_at',
          u.value->>'decision', u.value->>'by', u.value->>'reason', u.value->>'decided_at'
   FROM json_each(?1, '$.approvals') AS u;
+INSERT OR REPLACE INTO items (run_id, step_id, idx, state, attempt, output, error)
+  SELECT u.value->>'run_id', u.value->>'step_id', u.value->>'index', u.value->>'state',
+         u.value->>'attempt', u.value->'output', u.value->>'error'
+  FROM json_each(?1, '$.items') AS u;
 UPDATE commands SET handled_at = ?1->>'$.now'
   WHERE id IN (SELECT value FROM json_each(?1, '$.handled'));
 DELETE FROM temp.cairn_guard;
@@ -145,6 +150,8 @@ pub(super) struct Rows<'a> {
     handled: &'a [i64],
     /// The nodes planners added: the plans, and their steps' rows (pending).
     plans: &'a [Addition],
+    /// `for_each` items that ended.
+    items: &'a [ItemRecord],
 }
 
 /// An approval request, or its decision (the row is replaced whole).
@@ -247,6 +254,7 @@ impl<'a> Rows<'a> {
             approvals: (batch.approvals().iter()).map(approval_row).collect(),
             handled: batch.handled(),
             plans: batch.plans(),
+            items: batch.items(),
         };
         let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();
         for transition in transitions {
@@ -306,7 +314,14 @@ impl<'a> Rows<'a> {
             rows: self,
         };
         let parameter = serde_json::to_string(&parameter).expect("a batch of rows serializes");
-        let mut runs: Vec<Uuid> = self.events.iter().map(|event| event.run).collect();
+        let items = self.items.iter().map(|item| item.run_id);
+        let mut runs: Vec<Uuid> = self
+            .events
+            .iter()
+            .map(|event| event.run)
+            .chain(items)
+            .collect();
+        runs.sort_unstable();
         runs.dedup();
         let runs = serde_json::to_string(&runs).expect("run ids serialize");
         sqlx::query(sql)

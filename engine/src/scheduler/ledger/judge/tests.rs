@@ -241,6 +241,7 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
             approvals,
             recent_starts: Vec::new(),
             plans: Vec::new(),
+            items: Vec::new(),
             executors: crate::executor::test_support::accepting_anything(&["noop"]),
         };
         let judge = Judge {

@@ -141,6 +141,7 @@ fn a_restart_keeps_the_added_steps_and_counts_repeats_from_the_stored_plans() {
         approvals: Vec::new(),
         recent_starts: Vec::new(),
         plans,
+        items: Vec::new(),
         executors: crate::executor::test_support::accepting_anything(&["noop"]),
     };
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();

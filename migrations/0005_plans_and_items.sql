@@ -1,4 +1,6 @@
--- Planner steps: the plans a run's planners added, committed with each planner's success.
+-- Planner steps and `for_each` items.
+--
+-- The plans a run's planners added, committed with each planner's success.
 -- The definition snapshot stays as the run started; a resume compiles it, then adds these
 -- plans in order (their steps are rows of `steps` like any other, from `first_position`).
 CREATE TABLE plans (
@@ -15,4 +17,19 @@ CREATE TABLE plans (
     first_position  INTEGER NOT NULL,
     created_at      INTEGER NOT NULL,
     PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+-- `for_each` items, each committed when it ends (group commit batches them), so that after
+-- a crash only the items not yet succeeded run again.
+CREATE TABLE items (
+    run_id      TEXT NOT NULL REFERENCES runs (id),
+    step_id     TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
+    -- 'succeeded', 'failed', or 'pending' (sent back by a redrive).
+    state       TEXT NOT NULL,
+    -- How many times the item ran.
+    attempt     INTEGER NOT NULL,
+    output      TEXT,
+    error       TEXT,
+    PRIMARY KEY (run_id, step_id, idx)
 ) WITHOUT ROWID;
