@@ -11,7 +11,7 @@ use super::judge::Judgement;
 use super::{Ledger, Start};
 use crate::error::Result;
 use crate::executor::{Action, ErrorClass, ExecError};
-use crate::expr::{self, Scope};
+use crate::expr::{self, ItemScope, Scope};
 use crate::plan::StepIndex;
 use crate::state::StepState;
 
@@ -86,15 +86,15 @@ impl Ledger {
             Some(items) => {
                 // Only the items that have not succeeded run, each as its own next attempt.
                 let to_run = self.items_to_run(step, items.len());
+                let item_scope = match ItemScope::new(&scope) {
+                    Ok(item_scope) => item_scope,
+                    Err(error) => {
+                        return self.fail_before_start(step, format!("`with`: {error}"), now);
+                    }
+                };
                 let mut actions = Vec::with_capacity(to_run.len());
                 for index in to_run {
-                    let item = &items[index];
-                    let item_scope = Scope {
-                        item: Some(item.clone()),
-                        index: Some(index),
-                        ..scope.clone()
-                    };
-                    match expr::render(&with, &item_scope) {
+                    match item_scope.render(&with, &items[index], index) {
                         Ok(params) => {
                             let attempt = self.item_attempt(step, index);
                             actions.push(action(params, Some(index), attempt));
