@@ -118,8 +118,8 @@ impl Plan {
         Some(self.added[added].0)
     }
 
-    /// The prefix of the ids a plan of `step` adds: `planner.` (see [`Plan::grow`]). Inside
-    /// a plan, `needs` and `steps.ID` name the plan's own nodes without it.
+    /// The prefix of the ids a plan of `planner` adds: `planner.`. Inside a plan, `needs` and
+    /// `steps.ID` name the plan's own nodes without it.
     pub fn namespace(&self, planner: StepIndex) -> String {
         format!("{}.", self.steps[planner].id)
     }
@@ -237,7 +237,7 @@ pub(crate) fn compile(workflow: Workflow) -> Result<Plan, Vec<Problem>> {
 /// Adds `edges` (`from`, `to`) to `graph` once each, so that every step's dependencies and
 /// dependents come out in index order (petgraph lists a node's edges newest first).
 fn add_edges(graph: &mut Graph, mut edges: Vec<(StepIndex, StepIndex)>) {
-    edges.sort_unstable_by(|a, b| (b.1, b.0).cmp(&(a.1, a.0)));
+    edges.sort_unstable_by_key(|&(from, to)| std::cmp::Reverse((to, from)));
     edges.dedup();
     for (from, to) in edges {
         graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
