@@ -5,6 +5,7 @@ use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
+use crate::error::Error;
 use crate::store::StepRecord;
 
 /// A fixed "now", so that times in assertions are exact.
