@@ -156,16 +156,20 @@ impl Ledger {
         }))
     }
 
-    /// Sends every item of `step` that ran back to pending (a redrive from the step).
+    /// Sends every item of `step` that ran back to pending (a redrive from the step); they
+    /// keep counting their attempts.
     pub(super) fn reset_items(&mut self, step: StepIndex) {
-        let Some(items) = self.slots[step].items.take() else {
+        let Some(items) = self.slots[step].items.as_deref_mut() else {
             return;
         };
+        items.outputs.fill(None);
+        items.failed.clear();
+        let step_id = &self.plan.steps()[step].id;
         for (index, &attempt) in items.attempts.iter().enumerate() {
             if attempt > 0 {
                 self.batch.record_item(ItemRecord {
                     run_id: self.run_id,
-                    step_id: self.plan.steps()[step].id.clone(),
+                    step_id: step_id.clone(),
                     index,
                     state: StepState::Pending,
                     attempt,

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::super::tests::{at, ids, moves, new_run, records_after};
-use super::super::{Committed, Input, Judge, Ledger};
+use super::super::{Committed, Input, Judge, Ledger, Redrive};
 use crate::executor::{ErrorClass, Outcome};
 use crate::item::ItemRecord;
 use crate::state::{RunState, StepState};
@@ -146,4 +146,71 @@ fn after_a_crash_only_the_items_not_succeeded_run_again() {
         .unwrap();
     resumed.apply(ended(), at(3)).unwrap();
     assert_eq!(resumed.slots[0].output, Some(json!(["a", "b", "c", "d"])));
+}
+
+/// A run whose `each` failed with items 1 and 3, taken over again with `redrive`.
+fn redriven(from: Option<&str>) -> Ledger {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    let bad = Outcome::failure(ErrorClass::ExitCode, "no");
+    for index in 0..4 {
+        let outcome = if index % 2 == 1 {
+            bad.clone()
+        } else {
+            Outcome::success(json!(index))
+        };
+        ledger.apply(item(index, outcome), at(1)).unwrap();
+    }
+    ledger.apply(ended(), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Failed);
+    let items = ledger.take_batch().items().to_vec();
+    let run = Committed {
+        run_id: ledger.run_id,
+        plan: ledger.plan.clone(),
+        input: json!({}),
+        state: RunState::Failed,
+        created_at: at(0),
+        deadline: None,
+        steps: records_after(&ledger),
+        approvals: Vec::new(),
+        recent_starts: Vec::new(),
+        plans: Vec::new(),
+        items,
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
+    };
+    let redrive = Redrive {
+        from: from.map(str::to_owned),
+    };
+    Ledger::take_over(run, Judge::default(), 1 << 20, at(2), Some(redrive)).unwrap()
+}
+
+#[test]
+fn a_redrive_runs_only_the_failed_items_and_one_from_the_step_runs_them_all() {
+    let mut ledger = redriven(None);
+    let starts = ledger.turn(at(2)).unwrap();
+    let again: Vec<Option<usize>> = starts[0].actions.iter().map(|a| a.item_index).collect();
+    assert_eq!(again, [Some(1), Some(3)]);
+
+    let mut ledger = redriven(Some("each"));
+    let reset = ledger.take_batch();
+    let pending: Vec<(usize, StepState, u32)> = states(reset.items());
+    assert_eq!(
+        pending.len(),
+        4,
+        "every item that ran goes back to pending: {pending:?}"
+    );
+    assert!(
+        pending
+            .iter()
+            .all(|(_, state, _)| *state == StepState::Pending)
+    );
+    let starts = ledger.turn(at(2)).unwrap();
+    let again: Vec<(Option<usize>, u32)> = (starts[0].actions.iter())
+        .map(|a| (a.item_index, a.attempt))
+        .collect();
+    assert_eq!(
+        again,
+        [(Some(0), 2), (Some(1), 2), (Some(2), 2), (Some(3), 2)]
+    );
 }
