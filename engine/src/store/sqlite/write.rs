@@ -76,13 +76,6 @@ INSERT INTO temp.cairn_lease SELECT NOT EXISTS (
   SELECT 1 FROM json_each(?3) AS r JOIN runs ON runs.id = r.value
   WHERE runs.lease_owner IS NOT ?2);
 DELETE FROM temp.cairn_lease;
-INSERT INTO plans (run_id, seq, planner, steps, ids, first_position, created_at)
-  SELECT u.value->>'run_id', u.value->>'seq', u.value->>'planner', u.value->>'steps',
-         u.value->>'ids', u.value->>'first', ?1->>'$.now'
-  FROM json_each(?1, '$.plans') AS u;
-INSERT INTO steps (run_id, step_id, position, state)
-  SELECT p.value->>'run_id', s.value, (p.value->>'first') + s.key, 'pending'
-  FROM json_each(?1, '$.plans') AS p, json_each(p.value, '$.ids') AS s;
 UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
     fallback = u.value->>'fallback', output = u.value->>'output', error = u.value->>'error',
     wake_at = u.value->>'wake_at', usage = COALESCE(u.value->>'usage', steps.usage)
@@ -111,10 +104,6 @@ INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, verdict, r
          u.value->>'verdict', u.value->>'requested_at', u.value->>'expires_at',
          u.value->>'decision', u.value->>'by', u.value->>'reason', u.value->>'decided_at'
   FROM json_each(?1, '$.approvals') AS u;
-INSERT OR REPLACE INTO items (run_id, step_id, idx, state, attempt, output, error)
-  SELECT u.value->>'run_id', u.value->>'step_id', u.value->>'index', u.value->>'state',
-         u.value->>'attempt', u.value->'output', u.value->>'error'
-  FROM json_each(?1, '$.items') AS u;
 UPDATE commands SET handled_at = ?1->>'$.now'
   WHERE id IN (SELECT value FROM json_each(?1, '$.handled'));
 DELETE FROM temp.cairn_guard;
@@ -122,13 +111,44 @@ DELETE FROM temp.cairn_guard;
     };
 }
 
+/// Records what a batch grows its runs by: planners' plans and their steps (pending, so
+/// that the batch's transitions can move them), and `for_each` items. Only in the commits of
+/// batches that carry some, so that the others run the same statements as before.
+macro_rules! grow_statements {
+    () => {
+        "
+INSERT INTO plans (run_id, seq, planner, steps, ids, first_position, created_at)
+  SELECT u.value->>'run_id', u.value->>'seq', u.value->>'planner', u.value->>'steps',
+         u.value->>'ids', u.value->>'first', ?1->>'$.now'
+  FROM json_each(?1, '$.plans') AS u;
+INSERT INTO steps (run_id, step_id, position, state)
+  SELECT p.value->>'run_id', s.value, (p.value->>'first') + s.key, 'pending'
+  FROM json_each(?1, '$.plans') AS p, json_each(p.value, '$.ids') AS s;
+INSERT OR REPLACE INTO items (run_id, step_id, idx, state, attempt, output, error)
+  SELECT u.value->>'run_id', u.value->>'step_id', u.value->>'index', u.value->>'state',
+         u.value->>'attempt', u.value->'output', u.value->>'error'
+  FROM json_each(?1, '$.items') AS u;
+"
+    };
+}
+
 /// A commit of a batch.
 const APPLY: &str = concat!("BEGIN IMMEDIATE;", apply_statements!(), "COMMIT;");
 
-/// A commit that creates a run and applies its first batch.
+/// A commit of a batch that carries plans or items.
+const GROW_AND_APPLY: &str = concat!(
+    "BEGIN IMMEDIATE;",
+    grow_statements!(),
+    apply_statements!(),
+    "COMMIT;"
+);
+
+/// A commit that creates a run and applies its first batch (which may carry anything a
+/// batch can: a run is created once).
 const CREATE_AND_APPLY: &str = concat!(
     "BEGIN IMMEDIATE;",
     create_statements!(),
+    grow_statements!(),
     apply_statements!(),
     "COMMIT;"
 );
@@ -303,10 +323,11 @@ impl<'a> Rows<'a> {
         owner: &str,
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let sql = if create.is_some() {
-            CREATE_AND_APPLY
-        } else {
-            APPLY
+        let grows = !(self.plans.is_empty() && self.items.is_empty());
+        let sql = match (create.is_some(), grows) {
+            (true, _) => CREATE_AND_APPLY,
+            (false, false) => APPLY,
+            (false, true) => GROW_AND_APPLY,
         };
         let parameter = Parameter {
             now,
