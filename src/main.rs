@@ -58,7 +58,7 @@ struct Global {
 enum Command {
     /// Check workflow files and report every problem with its place.
     Validate(cli::validate::Args),
-    /// Draw a workflow's DAG (Graphviz dot, Mermaid or SVG).
+    /// Draw a workflow's DAG, or a run's as it is now (Graphviz dot, Mermaid or SVG).
     Graph(cli::graph::Args),
     /// Print a JSON Schema for editors.
     Schema(cli::schema::Args),
@@ -110,7 +110,7 @@ fn main() -> ExitCode {
         .init();
     let result = match command {
         Command::Validate(args) => cli::validate::run(&args, &global),
-        Command::Graph(args) => cli::graph::run(&args, &global),
+        Command::Graph(args) => block_on(cli::graph::run(&args, &global)),
         Command::Schema(args) => cli::schema::run(&args, &global),
         Command::Run(args) => block_on(cli::run::run(&args, &global)),
         Command::Resume(args) => block_on(cli::run::resume(&args, &global)),

@@ -14,8 +14,11 @@ mod run {
     mod control;
     mod durable;
     mod executors;
+    mod for_each;
     mod guard;
+    mod joins;
     mod orphans;
+    mod planner;
     mod same_engine;
     mod scratch;
     mod store;

@@ -15,6 +15,7 @@ use serde_json::Value;
 pub use duration::Duration;
 
 use crate::executor::ErrorClass;
+use crate::state::StepState;
 
 /// The largest `limits.max_steps` a workflow may ask for.
 pub const MAX_STEPS_CEILING: u64 = 10_000_000;
@@ -145,7 +146,8 @@ pub struct Retry {
     /// Randomise each delay (between half and all of it) so retries do not move in lockstep.
     #[serde(default)]
     pub jitter: bool,
-    /// The error classes that are retried (default: `exit_code`, `timeout`, `transient`).
+    /// The error classes that are retried (default: `exit_code`, `timeout`, `transient`,
+    /// `invalid_plan`).
     /// `cancelled` and `denied` are never retried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry_on: Vec<ErrorClass>,
@@ -279,6 +281,48 @@ pub struct Node {
     /// retries are exhausted; each is one more attempt.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<BTreeMap<String, Value>>,
+    /// When the step may run once its `needs` have ended (default: all succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+    /// The step is a planner: its output `{"steps": [...]}` adds nodes to the run, to run
+    /// after it and before its dependents.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub planner: bool,
+}
+
+/// When a step may run once its `needs` have ended. A step whose trigger is not met is
+/// skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// Every need succeeded (a failed or skipped need skips the step).
+    #[default]
+    AllSucceeded,
+    /// No need failed: each succeeded or was skipped (a skipped branch can rejoin).
+    NoneFailed,
+    /// Every need ended, in any way (cleanup).
+    AllDone,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trigger::AllSucceeded => "all_succeeded",
+            Trigger::NoneFailed => "none_failed",
+            Trigger::AllDone => "all_done",
+        })
+    }
+}
+
+impl Trigger {
+    /// Whether a need that ended in `state` lets the step run.
+    pub fn accepts(self, state: StepState) -> bool {
+        match self {
+            Trigger::AllSucceeded => state == StepState::Succeeded,
+            Trigger::NoneFailed => matches!(state, StepState::Succeeded | StepState::Skipped),
+            Trigger::AllDone => state.is_terminal(),
+        }
+    }
 }
 
 /// What a [`Node`] is, seen through its keys.

@@ -21,7 +21,7 @@ use crate::executor::{Executor, Executors};
 use crate::guard::{Guard, GuardError};
 use crate::lease::{self, LEASE_TTL, LeaseAttempt};
 use crate::load;
-use crate::plan::Plan;
+use crate::plan::{Addition, Plan};
 use crate::report::{RunReport, RunSummary, RunView};
 use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
 use crate::state::RunState;
@@ -269,6 +269,9 @@ impl Engine {
                 steps,
                 approvals: Vec::new(),
                 recent_starts: Vec::new(),
+                plans: Vec::new(),
+                items: Vec::new(),
+                executors: self.executors().clone(),
             },
             judge,
             creation: Some(run),
@@ -300,8 +303,7 @@ impl Engine {
 
     /// A stored run as a driver takes it over.
     async fn takeover(&self, record: &RunRecord) -> Result<Takeover> {
-        let origin = format!("run {} (its stored workflow)", record.id);
-        let plan = load::load_snapshot(&record.definition, &origin, self.executors())?;
+        let (plan, plans) = self.grown_plan(record).await?;
         let judge = self.restore_guard(record)?;
         let store = &self.inner.store;
         let steps = store.steps(record.id).await?;
@@ -329,11 +331,34 @@ impl Engine {
                 steps,
                 approvals,
                 recent_starts,
+                plans,
+                items: store.items(record.id).await?,
+                executors: self.executors().clone(),
             },
             judge,
             creation: None,
             redrive: None,
         })
+    }
+
+    /// The plan of run `run_id` (or a unique prefix of it) as it stands: its stored
+    /// workflow, grown by the plans its planners added.
+    pub async fn plan(&self, run_id: &str) -> Result<Plan> {
+        let record = self.inner.store.find_run(run_id).await?;
+        Ok(self.grown_plan(&record).await?.0)
+    }
+
+    /// The plan of `record`: its stored workflow, grown by its planners' plans in the order
+    /// they were committed, every executor it names checked against this engine's.
+    async fn grown_plan(&self, record: &RunRecord) -> Result<(Plan, Vec<Addition>)> {
+        let origin = format!("run {} (its stored workflow)", record.id);
+        let mut plan = load::load_snapshot(&record.definition, &origin, self.executors())?;
+        let plans = self.inner.store.plans(record.id).await?;
+        for addition in &plans {
+            load::restore_plan(&mut plan, addition, &origin)?;
+        }
+        load::check_executors(&plan, self.executors(), &origin)?;
+        Ok((plan, plans))
     }
 
     /// The guard `record` is judged by: the one it started with, restored from its snapshot

@@ -223,6 +223,8 @@ pub enum ErrorClass {
     /// The attempt stalled (no progress within its heartbeat, the run's `no_progress`) or
     /// looped; its escalation decides what follows.
     Stalled,
+    /// A planner's plan failed the loader's checks; nothing was added (retryable).
+    InvalidPlan,
 }
 
 impl ErrorClass {
@@ -230,7 +232,10 @@ impl ErrorClass {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorClass::ExitCode | ErrorClass::Timeout | ErrorClass::Transient
+            ErrorClass::ExitCode
+                | ErrorClass::Timeout
+                | ErrorClass::Transient
+                | ErrorClass::InvalidPlan
         )
     }
 
@@ -250,6 +255,7 @@ impl ErrorClass {
             ErrorClass::Interrupted => "interrupted",
             ErrorClass::Denied => "denied",
             ErrorClass::Stalled => "stalled",
+            ErrorClass::InvalidPlan => "invalid_plan",
         }
     }
 
@@ -268,6 +274,7 @@ impl ErrorClass {
         ErrorClass::Interrupted,
         ErrorClass::Denied,
         ErrorClass::Stalled,
+        ErrorClass::InvalidPlan,
     ];
 }
 

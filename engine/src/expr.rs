@@ -57,6 +57,31 @@ pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError
     render_in(template, &context)
 }
 
+/// A scope's CEL context, built once for the templates of every item of a `for_each` step
+/// (the input and outputs it holds are converted once, not once per item).
+pub(crate) struct ItemScope(Context<'static, 'static>);
+
+impl ItemScope {
+    /// The context of `scope`, without `item` and `index`.
+    pub(crate) fn new(scope: &Scope) -> Result<ItemScope, ExprError> {
+        Ok(ItemScope(context(scope)?))
+    }
+
+    /// Renders `template` (as [`render`]) for item `index`, whose value is `item`.
+    pub(crate) fn render(
+        &self,
+        template: &Value,
+        item: &Value,
+        index: usize,
+    ) -> Result<Value, ExprError> {
+        let mut context = self.0.new_inner_scope();
+        context.add_variable_from_value("item", to_cel(item));
+        let index = i64::try_from(index).map_err(|_| ExprError::new("index", "too large"))?;
+        context.add_variable_from_value("index", cel::Value::Int(index));
+        render_in(template, &context)
+    }
+}
+
 /// Evaluates the CEL expression `expr` to a JSON value.
 pub(crate) fn evaluate(expr: &str, scope: &Scope) -> Result<Value, ExprError> {
     evaluate_in(expr, &context(scope)?)

@@ -51,6 +51,7 @@ mod event;
 mod executor;
 mod expr;
 mod guard;
+mod item;
 mod lease;
 mod load;
 mod plan;
@@ -66,7 +67,7 @@ pub use approval::{Approval, ApprovalDecision, action_hash};
 pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
     Backoff, DEFAULT_LOOP_AFTER, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration,
-    Limits, MAX_STEPS_CEILING, Node, NodeKind, OnStall, Retry, Stall, Workflow,
+    Limits, MAX_STEPS_CEILING, Node, NodeKind, OnStall, Retry, Stall, Trigger, Workflow,
     schema as workflow_schema,
 };
 pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
@@ -77,11 +78,12 @@ pub use executor::{
 };
 pub use expr::{ExprError, check as check_expression, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
+pub use item::ItemRecord;
 pub use lease::{LeaseAttempt, LeaseHolder};
 pub use load::{
     LoadError, Place, Problem, document_schema, load_document, load_file, load_snapshot, load_str,
 };
-pub use plan::{Plan, PlanStep, StepIndex};
+pub use plan::{Addition, Graph, Plan, PlanStep, StepIndex};
 pub use report::{RunReport, RunSummary, RunView, StepView};
 pub use state::{
     Batch, IllegalTransition, RunState, RunTransition, StepState, StepTransition, Transition,

@@ -16,6 +16,7 @@
 //!
 //! [`definition`]: crate::definition
 
+mod added;
 mod check;
 mod document;
 mod explain;
@@ -31,6 +32,7 @@ use crate::definition::{self, Workflow};
 use crate::executor::Executors;
 use crate::plan::{self, Plan};
 
+pub(crate) use added::{load_plan, restore_plan};
 pub use document::{document_schema, load_document};
 
 pub(crate) use crate::problem::closest;
@@ -159,7 +161,7 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
     };
     repair::against_schema(&mut value, report);
     let workflow = repair::deserialize(value, report)?;
-    check::check(&workflow, executors, report);
+    check::check(&workflow, executors, None, report);
     match plan::compile(workflow) {
         Ok(plan) => {
             unordered_reads(&plan, report);
@@ -178,7 +180,7 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
 /// that follows from another problem: the expression is wrong already, or the `needs` of
 /// its node (or of a group around it) were set aside.
 fn unordered_reads(plan: &Plan, report: &mut Report) {
-    let reads = plan::unordered_reads(plan);
+    let reads = plan::unordered_reads(plan, 0..plan.steps().len());
     if reads.is_empty() {
         return;
     }

@@ -4,33 +4,50 @@
 //! next member's sources, a `parallel` group's members share the group's predecessors, and
 //! `needs: [X]` on a group X becomes edges from all of X's sinks. Only the loader builds
 //! plans, so a [`Plan`] is always valid: every id is known and there is no cycle.
+//!
+//! The DAG is a petgraph [`StableDiGraph`] whose node `i` is step `i`: planner steps grow it
+//! at run time ([`grow`]), and no index ever changes.
 
+mod cycles;
 mod draw;
+mod grow;
 mod reads;
 
+pub use grow::Addition;
+
+use cycles::cycles;
 pub(crate) use reads::unordered_reads;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use petgraph::algo::{kosaraju_scc, toposort};
-use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use petgraph::stable_graph::StableDiGraph;
 
 use crate::definition::{Node, OnStall, Retry, Workflow};
 use crate::problem::{Problem, closest, escape};
+use crate::state::StepState;
 
 /// The index of a step in [`Plan::steps`]: leaves in file order, depth first.
 pub type StepIndex = usize;
+
+/// The DAG of a plan: node `i` is step `i`, an edge goes from a step to one that waits for it.
+pub type Graph = StableDiGraph<(), (), u32>;
 
 /// A workflow compiled into a DAG of steps.
 #[derive(Debug, Clone)]
 pub struct Plan {
     workflow: Workflow,
+    /// The top-level nodes planners added, in the order they were added, each with its
+    /// planner.
+    added: Vec<(StepIndex, Node)>,
     steps: Vec<PlanStep>,
     index: HashMap<String, StepIndex>,
-    dependencies: Vec<Vec<StepIndex>>,
-    dependents: Vec<Vec<StepIndex>>,
+    /// Sinks of named groups, so that a plan's `needs` may name them.
+    groups: HashMap<String, Vec<StepIndex>>,
+    graph: Graph,
 }
 
 /// One step (leaf) of a plan, with the settings it inherits already applied.
@@ -40,8 +57,8 @@ pub struct PlanStep {
     pub id: String,
     /// The JSON pointer of the step in the workflow file, e.g. `/steps/1/parallel/0`.
     pub pointer: String,
-    /// Where the step's node is in the workflow: its index in `steps`, then in each group's
-    /// members (see [`Plan::node`]).
+    /// Where the step's node is in the workflow: its index in `steps` (past their end: in
+    /// the nodes planners added), then in each group's members (see [`Plan::node`]).
     pub path: Box<[u32]>,
     /// Time limit of one attempt: the step's, else `defaults.timeout`.
     pub timeout: Option<Duration>,
@@ -64,10 +81,15 @@ impl Plan {
         &self.workflow
     }
 
-    /// The node of `step`, as written in the workflow.
+    /// The node of `step`, as written in the workflow (or in the plan that added it, with its
+    /// id and the `needs` naming its own plan's nodes prefixed: see [`Plan::namespace`]).
     pub fn node(&self, step: StepIndex) -> &Node {
         let path = &self.steps[step].path;
-        let mut node = &self.workflow.steps[path[0] as usize];
+        let root = path[0] as usize;
+        let mut node = match root.checked_sub(self.workflow.steps.len()) {
+            None => &self.workflow.steps[root],
+            Some(added) => &self.added[added].1,
+        };
         for &position in &path[1..] {
             let members = node
                 .pipeline
@@ -89,31 +111,91 @@ impl Plan {
         self.index.get(id).copied()
     }
 
-    /// The steps that must succeed before `step` starts (its direct predecessors).
-    pub fn dependencies(&self, step: StepIndex) -> &[StepIndex] {
-        &self.dependencies[step]
+    /// The planner whose plan added `step`, if a plan did.
+    pub fn planner_of(&self, step: StepIndex) -> Option<StepIndex> {
+        let root = self.steps[step].path[0] as usize;
+        let added = root.checked_sub(self.workflow.steps.len())?;
+        Some(self.added[added].0)
     }
 
-    /// The steps that wait for `step` (its direct successors).
-    pub fn dependents(&self, step: StepIndex) -> &[StepIndex] {
-        &self.dependents[step]
+    /// The prefix of the ids a plan of `planner` adds: `planner.`. Inside a plan, `needs` and
+    /// `steps.ID` name the plan's own nodes without it.
+    pub fn namespace(&self, planner: StepIndex) -> String {
+        format!("{}.", self.steps[planner].id)
+    }
+
+    /// Whether `id` names a step or a group of the plan.
+    pub(crate) fn has_id(&self, id: &str) -> bool {
+        self.index.contains_key(id) || self.groups.contains_key(id)
+    }
+
+    /// The step an expression of `reader` names `id`: inside a plan, a node of that plan
+    /// (`id` without its prefix) comes first, then any step of the run.
+    pub fn resolve(&self, reader: StepIndex, id: &str) -> Option<StepIndex> {
+        let local = (self.planner_of(reader))
+            .and_then(|planner| self.index_of(&format!("{}{id}", self.namespace(planner))));
+        local.or_else(|| self.index_of(id))
+    }
+
+    /// How `reader`'s node names `step`: its id, without the prefix when both are in the
+    /// same planner's plan.
+    pub(crate) fn written(&self, reader: StepIndex, step: StepIndex) -> &str {
+        let id = &self.steps[step].id;
+        match self.planner_of(reader) {
+            Some(planner) if self.planner_of(step) == Some(planner) => {
+                id.strip_prefix(&self.namespace(planner)).unwrap_or(id)
+            }
+            _ => id,
+        }
+    }
+
+    /// The steps that must end before `step` starts (its direct predecessors), in order.
+    pub fn dependencies(&self, step: StepIndex) -> impl Iterator<Item = StepIndex> + '_ {
+        let node = NodeIndex::new(step);
+        (self.graph.neighbors_directed(node, Direction::Incoming)).map(|node| node.index())
+    }
+
+    /// The steps that wait for `step` (its direct successors), in order.
+    pub fn dependents(&self, step: StepIndex) -> impl Iterator<Item = StepIndex> + '_ {
+        let node = NodeIndex::new(step);
+        (self.graph.neighbors_directed(node, Direction::Outgoing)).map(|node| node.index())
+    }
+
+    /// The DAG, read-only: node `i` is step `i`; steps planners add are added to it.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     /// The steps nobody depends on: their outputs are the run's output.
     pub fn sinks(&self) -> Vec<StepIndex> {
         (0..self.steps.len())
-            .filter(|&step| self.dependents[step].is_empty())
+            .filter(|&step| self.dependents(step).next().is_none())
             .collect()
+    }
+
+    /// The top-level nodes: the workflow's, then those planners added, in order.
+    pub fn roots(&self) -> impl Iterator<Item = &Node> + '_ {
+        (self.workflow.steps.iter()).chain(self.added.iter().map(|(_, node)| node))
     }
 
     /// The plan in Graphviz `dot` syntax, groups drawn as clusters.
     pub fn to_dot(&self) -> String {
-        draw::dot(self)
+        draw::dot(self, &[])
     }
 
     /// The plan as a Mermaid flowchart, groups drawn as subgraphs.
     pub fn to_mermaid(&self) -> String {
-        draw::mermaid(self)
+        draw::mermaid(self, &[])
+    }
+
+    /// The plan of a run in `dot`, each step labelled with its state (`states[step]`).
+    pub fn to_dot_with_states(&self, states: &[StepState]) -> String {
+        draw::dot(self, states)
+    }
+
+    /// The plan of a run as a Mermaid flowchart, each step labelled with its state.
+    pub fn to_mermaid_with_states(&self, states: &[StepState]) -> String {
+        draw::mermaid(self, states)
     }
 }
 
@@ -126,45 +208,49 @@ pub(crate) fn compile(workflow: Workflow) -> Result<Plan, Vec<Problem>> {
     builder.parallel(&workflow, &workflow.steps, &mut pointer, &mut limits);
     let mut problems = builder.resolve_needs();
 
-    let count = builder.steps.len();
-    let mut dependencies = vec![Vec::new(); count];
-    for &(from, to) in &builder.edges {
-        dependencies[to].push(from);
+    let edges = std::mem::take(&mut builder.edges);
+    let mut graph = Graph::with_capacity(builder.steps.len(), edges.len());
+    for _ in &builder.steps {
+        graph.add_node(());
     }
-    let mut dependents = vec![Vec::new(); count];
-    for (to, froms) in dependencies.iter_mut().enumerate() {
-        froms.sort_unstable();
-        froms.dedup();
-        for &from in froms.iter() {
-            dependents[from].push(to);
-        }
-    }
-    problems.extend(cycles(&builder.steps, &dependencies));
+    add_edges(&mut graph, edges);
+    problems.extend(cycles(&builder.steps, &graph));
 
     if !problems.is_empty() {
         return Err(problems);
     }
     let mut plan = Plan {
         workflow,
+        added: Vec::new(),
         steps: builder.steps,
         index: builder.index,
-        dependencies,
-        dependents,
+        groups: builder.group_sinks,
+        graph,
     };
     for step in 0..plan.steps.len() {
-        plan.steps[step].referenced_steps = referenced(plan.node(step), &plan.index);
+        let found = referenced(plan.node(step), |id| plan.index_of(id));
+        plan.steps[step].referenced_steps = found;
     }
     Ok(plan)
 }
 
-/// The ids a step's `with`, `when` and `for_each` read, as indices (unknown ids left out).
-fn referenced(node: &Node, index: &HashMap<String, StepIndex>) -> Vec<StepIndex> {
+/// Adds `edges` (`from`, `to`) to `graph` once each, so that every step's dependencies and
+/// dependents come out in index order (petgraph lists a node's edges newest first).
+fn add_edges(graph: &mut Graph, mut edges: Vec<(StepIndex, StepIndex)>) {
+    edges.sort_unstable_by_key(|&(from, to)| std::cmp::Reverse((to, from)));
+    edges.dedup();
+    for (from, to) in edges {
+        graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
+    }
+}
+
+/// The ids a step's `with`, `when` and `for_each` read, as indices (`find` resolves an id;
+/// unknown ids are left out).
+fn referenced(node: &Node, find: impl Fn(&str) -> Option<StepIndex>) -> Vec<StepIndex> {
     let mut found = Vec::new();
     for_each_expression_text(node, |_, text| {
         for id in crate::expr::referenced_steps(text) {
-            if let Some(&step) = index.get(id) {
-                found.push(step);
-            }
+            found.extend(find(id));
         }
     });
     found.sort_unstable();
@@ -205,7 +291,13 @@ struct Ends {
 
 /// State of one compilation.
 #[derive(Debug, Default)]
-struct Builder {
+struct Builder<'a> {
+    /// The plan a planner's nodes are added to (none when compiling a workflow).
+    outer: Option<&'a Plan>,
+    /// The index of the first step compiled (the outer plan's step count).
+    base: StepIndex,
+    /// The path index of the first top-level node (see [`PlanStep::path`]).
+    root: u32,
     steps: Vec<PlanStep>,
     /// Step ids to indices.
     index: HashMap<String, StepIndex>,
@@ -218,7 +310,7 @@ struct Builder {
     path: Vec<u32>,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn node(
         &mut self,
         workflow: &Workflow,
@@ -253,7 +345,7 @@ impl Builder {
                 ends
             }
             (None, None) => {
-                let step = self.steps.len();
+                let step = self.base + self.steps.len();
                 self.steps
                     .push(leaf(workflow, node, pointer, &self.path, limits));
                 if let Some(id) = &node.id {
@@ -286,7 +378,8 @@ impl Builder {
     ) -> Ends {
         let len = pointer.len();
         let _ = write!(pointer, "/{position}");
-        self.path.push(position as u32);
+        let root = if self.path.is_empty() { self.root } else { 0 };
+        self.path.push(root + position as u32);
         let ends = self.node(workflow, member, pointer, limits);
         self.path.pop();
         pointer.truncate(len);
@@ -339,7 +432,12 @@ impl Builder {
         let mut problems = Vec::new();
         for (sources, needs, pointer) in std::mem::take(&mut self.needs) {
             for (position, need) in needs.iter().enumerate() {
-                let sinks = match (self.index.get(need), self.group_sinks.get(need)) {
+                let outer = self.outer;
+                let step =
+                    (self.index.get(need)).or_else(|| outer.and_then(|plan| plan.index.get(need)));
+                let group = (self.group_sinks.get(need))
+                    .or_else(|| outer.and_then(|plan| plan.groups.get(need)));
+                let sinks = match (step, group) {
                     (Some(step), _) => std::slice::from_ref(step),
                     (None, Some(sinks)) => sinks.as_slice(),
                     (None, None) => {
@@ -359,7 +457,9 @@ impl Builder {
 
     /// ` (did you mean `x`?)` for the id closest to `unknown`, if one is close.
     fn suggest(&self, unknown: &str) -> String {
-        let ids = self.index.keys().chain(self.group_sinks.keys());
+        let outer = self.outer.into_iter();
+        let ids = (self.index.keys().chain(self.group_sinks.keys()))
+            .chain(outer.flat_map(|plan| plan.index.keys().chain(plan.groups.keys())));
         match closest(unknown, ids.map(String::as_str)) {
             Some(id) => format!(" (did you mean `{id}`?)"),
             None => String::new(),
@@ -391,72 +491,6 @@ fn leaf(
         referenced_steps: Vec::new(),
         group_limits: limits.to_vec(),
     }
-}
-
-/// One problem per cycle, naming it step by step (`a -> b -> c -> a`).
-fn cycles(steps: &[PlanStep], dependencies: &[Vec<StepIndex>]) -> Vec<Problem> {
-    let mut graph = DiGraph::<(), ()>::with_capacity(steps.len(), 0);
-    for _ in steps {
-        graph.add_node(());
-    }
-    for (to, froms) in dependencies.iter().enumerate() {
-        for &from in froms {
-            graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
-        }
-    }
-    if toposort(&graph, None).is_ok() {
-        return Vec::new();
-    }
-    // Tarjan's algorithm in petgraph recurses once per step on a path; Kosaraju's does not.
-    let mut problems = Vec::new();
-    for component in kosaraju_scc(&graph) {
-        let first = component
-            .iter()
-            .map(|node| node.index())
-            .min()
-            .unwrap_or_default();
-        let looped = component.len() > 1
-            || graph.contains_edge(NodeIndex::new(first), NodeIndex::new(first));
-        if !looped {
-            continue;
-        }
-        let members: std::collections::HashSet<usize> =
-            component.iter().map(|node| node.index()).collect();
-        let path = shortest_cycle(&graph, first, &members);
-        let names: Vec<&str> = path.iter().map(|&step| steps[step].id.as_str()).collect();
-        let message = format!("cycle: {} -> {}", names.join(" -> "), steps[first].id);
-        problems.push(Problem::at(steps[first].pointer.clone(), message));
-    }
-    problems
-}
-
-/// The shortest path from `start` back to itself inside one strongly connected component,
-/// `start` first (breadth first over successors).
-fn shortest_cycle(
-    graph: &DiGraph<(), ()>,
-    start: usize,
-    members: &std::collections::HashSet<usize>,
-) -> Vec<usize> {
-    let mut parent: HashMap<usize, usize> = HashMap::new();
-    let mut queue = std::collections::VecDeque::from([start]);
-    while let Some(current) = queue.pop_front() {
-        for next in graph.neighbors(NodeIndex::new(current)) {
-            let next = next.index();
-            if next == start {
-                let mut path = vec![current];
-                while let Some(&before) = parent.get(path.last().unwrap_or(&start)) {
-                    path.push(before);
-                }
-                path.reverse();
-                return path;
-            }
-            if members.contains(&next) && next != start && !parent.contains_key(&next) {
-                parent.insert(next, current);
-                queue.push_back(next);
-            }
-        }
-    }
-    vec![start]
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +31,7 @@ use crate::plan::StepIndex;
 use crate::report::RunReport;
 use crate::store::{NewRun, Store};
 pub(crate) use ledger::{Committed, Judge, Redrive};
-use ledger::{Input, Ledger, Start, combine};
+use ledger::{Input, Ledger, Start};
 
 /// How often a driver reads the commands other processes sent its run.
 const COMMAND_POLL: Duration = Duration::from_secs(1);
@@ -60,6 +60,14 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 struct Completion {
     step: StepIndex,
+    outcome: Outcome,
+}
+
+/// One ended item of a `for_each` attempt, as reported by its task while the others run.
+#[derive(Debug)]
+struct ItemEnd {
+    step: StepIndex,
+    index: usize,
     outcome: Outcome,
 }
 
@@ -102,6 +110,11 @@ pub(crate) struct Driver {
     attempts: CancellationToken,
     /// The running attempts, by step.
     watches: HashMap<StepIndex, Watch>,
+    /// Where `for_each` attempts report each item as it ends, and where the driver reads them.
+    item_ends: (
+        mpsc::UnboundedSender<ItemEnd>,
+        mpsc::UnboundedReceiver<ItemEnd>,
+    ),
 }
 
 impl Driver {
@@ -132,6 +145,7 @@ impl Driver {
             cancel,
             attempts,
             watches: HashMap::new(),
+            item_ends: mpsc::unbounded_channel(),
         })
     }
 
@@ -176,6 +190,13 @@ impl Driver {
                 () = self.engine.drain.cancelled(), if !draining => {
                     draining = true;
                     self.ledger.apply(Input::Drain, Utc::now())?;
+                }
+                Some(end) = self.item_ends.1.recv() => {
+                    // Every item that ended since: they commit together (group commit).
+                    self.item(end)?;
+                    while let Ok(end) = self.item_ends.1.try_recv() {
+                        self.item(end)?;
+                    }
                 }
                 Some(joined) = self.tasks.join_next() => {
                     self.complete(joined)?;
@@ -247,9 +268,27 @@ impl Driver {
         self.commit().await
     }
 
+    fn item(&mut self, end: ItemEnd) -> Result<()> {
+        let ItemEnd {
+            step,
+            index,
+            outcome,
+        } = end;
+        let input = Input::Item {
+            step,
+            index,
+            outcome,
+        };
+        self.ledger.apply(input, Utc::now())
+    }
+
     fn complete(&mut self, joined: Result<Completion, tokio::task::JoinError>) -> Result<()> {
         let Completion { step, outcome } =
             joined.map_err(|error| Error::Bug(format!("attempt task: {error}")))?;
+        // A `for_each` task reported its items before it ended: they come first.
+        while let Ok(end) = self.item_ends.1.try_recv() {
+            self.item(end)?;
+        }
         self.watches.remove(&step);
         let input = Input::Completed { step, outcome };
         self.ledger.apply(input, Utc::now())
@@ -262,6 +301,10 @@ impl Driver {
         let interrupted = matches!(why, Input::Interrupted);
         self.attempts.cancel();
         while self.tasks.join_next().await.is_some() {}
+        // Items that ended before the stop are kept: they do not run again.
+        while let Ok(end) = self.item_ends.1.try_recv() {
+            self.item(end)?;
+        }
         self.starts.clear();
         self.ledger.apply(why, Utc::now())?;
         self.commit().await?;
@@ -309,7 +352,8 @@ impl Driver {
                 seen: 0,
             };
             self.watches.insert(start.step, watch);
-            self.tasks.spawn(run_attempt(start, executor, ctx));
+            let items = self.item_ends.0.clone();
+            self.tasks.spawn(run_attempt(start, executor, ctx, items));
         }
         Ok(())
     }
@@ -320,8 +364,14 @@ fn instant_of(at: DateTime<Utc>) -> Instant {
     Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
 }
 
-/// Runs one attempt (all items of a `for_each` step), turning panics and overdue executors into outcomes.
-async fn run_attempt(start: Start, executor: Arc<dyn Executor>, ctx: ExecContext) -> Completion {
+/// Runs one attempt (the items of a `for_each` step, each reported to `items` as it ends),
+/// turning panics and overdue executors into outcomes.
+async fn run_attempt(
+    start: Start,
+    executor: Arc<dyn Executor>,
+    ctx: ExecContext,
+    items: mpsc::UnboundedSender<ItemEnd>,
+) -> Completion {
     let began = StdInstant::now();
     let deadline = ctx.deadline;
     let Start {
@@ -332,19 +382,31 @@ async fn run_attempt(start: Start, executor: Arc<dyn Executor>, ctx: ExecContext
         ..
     } = start;
     let attempt = async {
-        let outcomes: Vec<Outcome> = futures::stream::iter(actions)
-            .map(|action| guarded(Arc::clone(&executor), action, ctx.clone()))
-            .buffered(item_limit)
-            .collect()
-            .await;
-        if for_each {
-            combine(outcomes)
-        } else {
-            outcomes
-                .into_iter()
-                .next()
-                .expect("one action per plain step")
+        if !for_each {
+            let Some(action) = actions.into_iter().next() else {
+                return Outcome::failure(ErrorClass::BadParams, "no action to run");
+            };
+            return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
+        futures::stream::iter(actions)
+            .map(|action| {
+                let index = action.item_index.unwrap_or_default();
+                guarded(Arc::clone(&executor), action, ctx.clone())
+                    .map(move |outcome| (index, outcome))
+            })
+            .buffer_unordered(item_limit)
+            .for_each(|(index, outcome)| {
+                // The driver outlives its tasks: a send fails only while it stops.
+                let _ = items.send(ItemEnd {
+                    step,
+                    index,
+                    outcome,
+                });
+                std::future::ready(())
+            })
+            .await;
+        // The step's result is its items' (the ledger has them, usage included).
+        Outcome::success(serde_json::Value::Null)
     };
     let mut outcome = match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline + DEADLINE_GRACE, attempt)
@@ -388,70 +450,4 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use async_trait::async_trait;
-    use serde_json::json;
-
-    use super::*;
-    use crate::{Engine, MemoryStore, RunState};
-
-    /// Panics on every call.
-    #[derive(Debug)]
-    struct Panics;
-
-    #[async_trait]
-    impl Executor for Panics {
-        async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
-            panic!("boom")
-        }
-    }
-
-    #[tokio::test]
-    async fn an_executor_that_panics_fails_its_step_and_the_engine_goes_on() {
-        let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
-            .executor("panics", Arc::new(Panics))
-            .open()
-            .await
-            .unwrap();
-        let workflow = json!({"name": "p", "steps": [
-            {"id": "a", "executor": "panics", "retry": {"max_attempts": 3}}
-        ]});
-        let plan = engine.load_str(&workflow.to_string(), "p.json").unwrap();
-        let report = engine
-            .start(plan, json!({}))
-            .await
-            .unwrap()
-            .wait()
-            .await
-            .unwrap();
-        assert_eq!(report.state, RunState::Failed);
-        assert_eq!(report.error_class, Some(ErrorClass::Panicked));
-        assert!(report.error.unwrap().contains("boom"));
-        let run = engine.run(&report.id.to_string()).await.unwrap();
-        assert_eq!(run.steps[0].attempt, 1, "a panic is not retried");
-    }
-
-    #[tokio::test]
-    async fn a_plan_naming_an_executor_the_engine_lacks_does_not_start() {
-        let store = Arc::new(MemoryStore::new());
-        let loader = Engine::builder_with_store(store.clone())
-            .executor("panics", Arc::new(Panics))
-            .open()
-            .await
-            .unwrap();
-        let workflow = json!({"name": "p", "steps": [{"id": "a", "executor": "panics"}]});
-        let plan = loader.load_str(&workflow.to_string(), "p.json").unwrap();
-        let engine = Engine::builder_with_store(store).open().await.unwrap();
-        let error = engine.start(plan, json!({})).await.unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("/steps/0/executor: executor `panics` is not registered"),
-            "{error}"
-        );
-        assert!(
-            engine.runs().await.unwrap().is_empty(),
-            "no run was recorded"
-        );
-    }
-}
+mod tests;

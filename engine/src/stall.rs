@@ -46,6 +46,10 @@ impl Stall {
     /// The error a stalled attempt ends with.
     pub(crate) fn error(&self) -> ExecError {
         let message = match self.kind {
+            Kind::Loop if self.evidence.get("plan").is_some() => format!(
+                "looping: this plan was emitted {} times before in the run",
+                self.evidence["repeats"]
+            ),
             Kind::Loop => format!(
                 "looping: {} attempts in a row ended with {}",
                 self.evidence["repeats"], self.evidence["error"]
@@ -60,6 +64,15 @@ impl Stall {
             class: ErrorClass::Stalled,
             message,
         }
+    }
+}
+
+/// A planner emitting, once more, the plan with `digest` that it emitted `repeats` times
+/// before: a loop.
+pub(crate) fn repeated_plan(digest: &str, repeats: u32) -> Stall {
+    Stall {
+        kind: Kind::Loop,
+        evidence: json!({ "plan": digest, "repeats": repeats }),
     }
 }
 

@@ -17,6 +17,8 @@ use uuid::Uuid;
 
 use crate::approval::Approval;
 use crate::executor::{ErrorClass, Usage};
+use crate::item::ItemRecord;
+use crate::plan::Addition;
 
 /// A transition that is not in the table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -287,6 +289,10 @@ pub struct Batch {
     handled: Vec<i64>,
     /// The last progress of running steps (run, step, when).
     progress: Vec<(Uuid, String, DateTime<Utc>)>,
+    /// Nodes planners added, recorded with their planners' success.
+    plans: Vec<Addition>,
+    /// `for_each` items that ended (or were sent back to pending).
+    items: Vec<ItemRecord>,
 }
 
 impl Batch {
@@ -346,6 +352,16 @@ impl Batch {
         &self.progress
     }
 
+    /// Records the nodes a planner added, with the transitions (its success among them).
+    pub fn record_plan(&mut self, addition: Addition) {
+        self.plans.push(addition);
+    }
+
+    /// Records how a `for_each` item ended, to commit with the transitions.
+    pub fn record_item(&mut self, item: ItemRecord) {
+        self.items.push(item);
+    }
+
     /// Marks command `id` handled in the same commit as the transitions.
     pub fn mark_handled(&mut self, id: i64) {
         self.handled.push(id);
@@ -359,6 +375,16 @@ impl Batch {
     /// The approval requests made or decided, in order.
     pub fn approvals(&self) -> &[Approval] {
         &self.approvals
+    }
+
+    /// The nodes planners added, in order.
+    pub fn plans(&self) -> &[Addition] {
+        &self.plans
+    }
+
+    /// The items recorded, in order.
+    pub fn items(&self) -> &[ItemRecord] {
+        &self.items
     }
 
     /// The commands handled.
@@ -377,6 +403,8 @@ impl Batch {
             && self.approvals.is_empty()
             && self.handled.is_empty()
             && self.progress.is_empty()
+            && self.plans.is_empty()
+            && self.items.is_empty()
     }
 
     /// Empties the batch, keeping its allocations.
@@ -387,6 +415,8 @@ impl Batch {
         self.approvals.clear();
         self.handled.clear();
         self.progress.clear();
+        self.plans.clear();
+        self.items.clear();
     }
 }
 

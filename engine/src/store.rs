@@ -22,7 +22,9 @@ use crate::command::{Command, PendingCommand};
 use crate::error::Result;
 use crate::event::Event;
 use crate::executor::{ErrorClass, Usage};
+use crate::item::ItemRecord;
 use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::plan::Addition;
 use crate::report::{RunReport, RunSummary, RunView, StepView};
 use crate::state::{Batch, RunState, StepState};
 
@@ -88,6 +90,12 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// The history of a run, in order.
     async fn history(&self, run_id: Uuid) -> Result<Vec<Event>>;
+
+    /// The plans the planners of a run added, in the order they were committed.
+    async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>>;
+
+    /// The `for_each` items of a run committed so far, by step and index.
+    async fn items(&self, run_id: Uuid) -> Result<Vec<ItemRecord>>;
 
     /// Records `command` for the engine driving `run_id` (or the next one to take it over).
     /// Needs no lease: any process may send one.

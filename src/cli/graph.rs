@@ -1,8 +1,12 @@
-//! `cairn graph FILE [--format dot|mermaid|svg]`: draw a workflow's DAG.
+//! `cairn graph FILE [--format dot|mermaid|svg]`: draw a workflow's DAG; `cairn graph --run
+//! RUN`: draw a run's DAG as it is now (with the steps its planners added), each step with
+//! its state.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use cairn_engine::{Engine, StepState};
 
 use super::error::{Error, SUCCESS};
 use super::{svg, workflow};
@@ -12,7 +16,11 @@ use crate::Global;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The workflow file.
-    file: PathBuf,
+    #[arg(required_unless_present = "run", conflicts_with = "run")]
+    file: Option<PathBuf>,
+    /// A run (its id or a unique prefix of at least 4 characters), drawn from the database.
+    #[arg(long)]
+    run: Option<String>,
     /// The drawing syntax.
     #[arg(long, value_enum, default_value_t = Format::Dot)]
     format: Format,
@@ -31,12 +39,33 @@ enum Format {
 
 /// Prints the workflow's DAG, groups drawn as clusters (dot), subgraphs (Mermaid)
 /// or boxes (SVG).
-pub(crate) fn run(args: &Args, _: &Global) -> Result<ExitCode, Error> {
-    let plan = workflow::load(&args.file)?;
+pub(crate) async fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
+    let (plan, states) = match &args.file {
+        Some(file) => (workflow::load(file)?, Vec::new()),
+        None => {
+            // clap requires `--run` without FILE.
+            let run = args.run.as_deref().unwrap_or_default();
+            let engine = Engine::builder(&global.db)
+                .create_database(false)
+                .busy_timeout(global.busy_timeout)
+                .executors(workflow::executors())
+                .open()
+                .await?;
+            let plan = engine.plan(run).await?;
+            let view = engine.run(run).await?;
+            let mut states = vec![StepState::Pending; plan.steps().len()];
+            for step in view.steps {
+                if let Some(index) = plan.index_of(&step.id) {
+                    states[index] = step.state;
+                }
+            }
+            (plan, states)
+        }
+    };
     let drawing = match args.format {
-        Format::Dot => plan.to_dot(),
-        Format::Mermaid => plan.to_mermaid(),
-        Format::Svg => svg::svg(&plan),
+        Format::Dot => plan.to_dot_with_states(&states),
+        Format::Mermaid => plan.to_mermaid_with_states(&states),
+        Format::Svg => svg::svg(&plan, &states),
     };
     std::io::stdout().lock().write_all(drawing.as_bytes())?;
     Ok(ExitCode::from(SUCCESS))

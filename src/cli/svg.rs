@@ -8,6 +8,7 @@
 use cairn_engine::Node;
 use cairn_engine::Plan;
 use cairn_engine::StepIndex;
+use cairn_engine::StepState;
 use layout::backends::svg::SVGWriter;
 use layout::core::base::Orientation;
 use layout::core::color::Color;
@@ -27,8 +28,9 @@ const GAP: f64 = 10.;
 /// Height of a group's label, above its members.
 const LABEL: f64 = 16.;
 
-/// The plan as a standalone SVG document, titled with the workflow's name.
-pub(crate) fn svg(plan: &Plan) -> String {
+/// The plan as a standalone SVG document, titled with the workflow's name, steps labelled
+/// with their `states` if given.
+pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
     // The layout grows top down; shapes are sized in the flipped orientation, as layout-rs's
     // own dot reader does.
     let shape_orientation = Orientation::TopToBottom.flip();
@@ -38,9 +40,10 @@ pub(crate) fn svg(plan: &Plan) -> String {
         plan,
         next_step: 0,
         groups: &mut groups,
+        states,
     };
     let mut labels = Vec::new();
-    for node in &plan.workflow().steps {
+    for node in plan.roots() {
         walk.node(node, &mut labels);
     }
     let handles: Vec<_> = labels
@@ -59,7 +62,7 @@ pub(crate) fn svg(plan: &Plan) -> String {
         })
         .collect();
     for (to, &handle) in handles.iter().enumerate() {
-        for &from in plan.dependencies(to) {
+        for from in plan.dependencies(to) {
             graph.add_edge(Arrow::simple(""), handles[from], handle);
         }
     }
@@ -138,6 +141,7 @@ struct Walk<'a> {
     plan: &'a Plan,
     next_step: StepIndex,
     groups: &'a mut Vec<Group>,
+    states: &'a [StepState],
 }
 
 impl Walk<'_> {
@@ -151,10 +155,14 @@ impl Walk<'_> {
                 let step = self.next_step;
                 self.next_step += 1;
                 let id = &self.plan.steps()[step].id;
-                labels.push(match &node.executor {
+                let mut label = match &node.executor {
                     Some(executor) => format!("{id}\n{executor}"),
                     None => id.clone(),
-                });
+                };
+                if let Some(state) = self.states.get(step) {
+                    label.push_str(&format!("\n[{state}]"));
+                }
+                labels.push(label);
                 return (vec![step], 0);
             }
         };

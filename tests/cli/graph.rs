@@ -28,7 +28,7 @@ fn expected(file: &Path) -> Drawn {
     let mut drawn = Drawn::default();
     for step in 0..plan.steps().len() {
         drawn.steps.insert(id(step));
-        for &from in plan.dependencies(step) {
+        for from in plan.dependencies(step) {
             drawn.edges.insert((id(from), id(step)));
         }
     }

@@ -8,10 +8,10 @@ use super::{Problem, Report, closest, known_names};
 use crate::definition::{Node, Retry, Workflow};
 use crate::executor::Executors;
 use crate::expr;
-use crate::plan::for_each_expression_text;
+use crate::plan::{Plan, StepIndex, for_each_expression_text};
 
 /// Keys only a step (a leaf) may have, besides `executor`.
-const STEP_KEYS: [&str; 9] = [
+const STEP_KEYS: [&str; 11] = [
     "with",
     "when",
     "for_each",
@@ -21,20 +21,37 @@ const STEP_KEYS: [&str; 9] = [
     "on_stall",
     "output_schema",
     "fallbacks",
+    "trigger",
+    "planner",
 ];
 
-/// Checks what the schema cannot; problems go to `report`.
-pub(super) fn check(workflow: &Workflow, executors: &Executors, report: &mut Report) {
+/// The run a planner's plan is checked for: its plan so far, and the planner.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Outer<'a> {
+    pub(super) plan: &'a Plan,
+    pub(super) planner: StepIndex,
+}
+
+/// Checks what the schema cannot; problems go to `report`. For a plan (`outer`), ids are
+/// checked with the planner's prefix against the run's, expressions may read the run's
+/// steps, `max_steps` counts the run's steps too, and no step is fine.
+pub(super) fn check(
+    workflow: &Workflow,
+    executors: &Executors,
+    outer: Option<Outer<'_>>,
+    report: &mut Report,
+) {
     let mut checker = Checker {
         executors,
         schemas: Schemas::new(executors),
         report,
+        outer,
         ids: HashMap::new(),
         references: Vec::new(),
         unparsed: Default::default(),
         leaves: 0,
     };
-    if workflow.steps.is_empty() {
+    if workflow.steps.is_empty() && outer.is_none() {
         checker.problem("/steps", "a workflow needs at least one step");
     }
     if let Some(retry) = &workflow.defaults.retry {
@@ -43,12 +60,23 @@ pub(super) fn check(workflow: &Workflow, executors: &Executors, report: &mut Rep
     let mut pointer = String::from("/steps");
     checker.nodes(&workflow.steps, &mut pointer);
     checker.references();
-    let max_steps = workflow.limits.max_steps;
-    if checker.leaves as u64 > max_steps {
-        let message = format!(
-            "{} steps, more than limits.max_steps ({max_steps})",
-            checker.leaves
-        );
+    let leaves = checker.leaves;
+    let message = match outer {
+        None => {
+            let max_steps = workflow.limits.max_steps;
+            (leaves as u64 > max_steps)
+                .then(|| format!("{leaves} steps, more than limits.max_steps ({max_steps})"))
+        }
+        Some(Outer { plan, .. }) => {
+            let (max_steps, run) = (plan.workflow().limits.max_steps, plan.steps().len());
+            ((leaves + run) as u64 > max_steps).then(|| {
+                format!(
+                    "{leaves} steps added to the run's {run}, more than limits.max_steps ({max_steps})"
+                )
+            })
+        }
+    };
+    if let Some(message) = message {
         checker.problem("/steps", message);
     }
 }
@@ -65,6 +93,7 @@ struct Checker<'a> {
     /// The executors' parameter schemas.
     schemas: Schemas<'a>,
     report: &'a mut Report,
+    outer: Option<Outer<'a>>,
     /// Every id, with what it names and the pointer of its first use.
     ids: HashMap<&'a str, (Named, String)>,
     /// Step ids read by expressions: (pointer of the text, pointer of the reading step, ids
@@ -167,8 +196,12 @@ impl<'a> Checker<'a> {
                 format!("id `{id}` may only contain A-Z a-z 0-9 _ . -"),
             );
         }
+        let outer = (self.outer).map(|outer| (outer, outer.plan.namespace(outer.planner) + id));
         if let Some((_, first)) = self.ids.get(id) {
             let message = format!("duplicate id `{id}`: already used at {first}");
+            self.problem(here, message);
+        } else if let Some((_, full)) = outer.filter(|(outer, full)| outer.plan.has_id(full)) {
+            let message = format!("duplicate id `{full}`: already a step or group of the run");
             self.problem(here, message);
         } else {
             self.ids.insert(id, (named, here));
@@ -186,6 +219,8 @@ impl<'a> Checker<'a> {
             node.on_stall.is_some(),
             node.output_schema.is_some(),
             !node.fallbacks.is_empty(),
+            node.trigger.is_some(),
+            node.planner,
         ];
         for (key, _) in STEP_KEYS
             .iter()
@@ -203,6 +238,10 @@ impl<'a> Checker<'a> {
         self.leaves += 1;
         if node.id.is_none() {
             self.problem(pointer, "a step needs an `id`");
+        }
+        if node.planner && node.for_each.is_some() {
+            let message = "a planner step has no `for_each`: its output is one plan";
+            self.problem(format!("{pointer}/for_each"), message);
         }
         if let Some(executor) = &node.executor {
             if self.executors.contains_key(executor) {
@@ -306,6 +345,11 @@ impl<'a> Checker<'a> {
                         format!("step `{id}` reads its own output")
                     }
                     Some((Named::Step, _)) => continue,
+                    None if (self.outer)
+                        .is_some_and(|outer| outer.plan.index_of(&id).is_some()) =>
+                    {
+                        continue;
+                    }
                     Some((Named::Group, _)) => {
                         format!("`steps.{id}`: `{id}` is a group, and only steps have outputs")
                     }

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::Plan;
 use crate::definition::Node;
+use crate::state::StepState;
 
 /// A drawing syntax.
 trait Syntax {
@@ -15,8 +16,8 @@ trait Syntax {
     fn step(&mut self, out: &mut String, index: usize, label: &str, depth: usize);
 }
 
-/// The plan in Graphviz `dot` syntax.
-pub(super) fn dot(plan: &Plan) -> String {
+/// The plan in Graphviz `dot` syntax, steps labelled with their `states` if given.
+pub(super) fn dot(plan: &Plan, states: &[StepState]) -> String {
     let mut out = String::from("digraph workflow {\n");
     let _ = writeln!(
         out,
@@ -24,47 +25,61 @@ pub(super) fn dot(plan: &Plan) -> String {
         dot_escape(&plan.workflow.name)
     );
     out.push_str("  rankdir=TB;\n  node [shape=box, style=rounded];\n");
-    tree(plan, &mut Dot, &mut out);
-    for (to, froms) in plan.dependencies.iter().enumerate() {
-        for from in froms {
-            let _ = writeln!(out, "  s{from} -> s{to};");
-        }
+    tree(plan, states, &mut Dot, &mut out);
+    for (from, to) in edges(plan) {
+        let _ = writeln!(out, "  s{from} -> s{to};");
     }
     out.push_str("}\n");
     out
 }
 
-/// The plan as a Mermaid flowchart.
-pub(super) fn mermaid(plan: &Plan) -> String {
+/// The plan as a Mermaid flowchart, steps labelled with their `states` if given.
+pub(super) fn mermaid(plan: &Plan, states: &[StepState]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "---\ntitle: \"{}\"\n---\nflowchart TB",
         mermaid_escape(&plan.workflow.name)
     );
-    tree(plan, &mut Mermaid, &mut out);
-    for (to, froms) in plan.dependencies.iter().enumerate() {
-        for from in froms {
-            let _ = writeln!(out, "  s{from} --> s{to}");
-        }
+    tree(plan, states, &mut Mermaid, &mut out);
+    for (from, to) in edges(plan) {
+        let _ = writeln!(out, "  s{from} --> s{to}");
     }
     out
 }
 
+/// Every edge (`from`, `to`), ordered by `to`, then `from`.
+fn edges(plan: &Plan) -> impl Iterator<Item = (usize, usize)> + '_ {
+    (0..plan.steps.len()).flat_map(move |to| plan.dependencies(to).map(move |from| (from, to)))
+}
+
 /// Writes the steps, nested in their groups.
-fn tree(plan: &Plan, syntax: &mut impl Syntax, out: &mut String) {
+fn tree(plan: &Plan, states: &[StepState], syntax: &mut impl Syntax, out: &mut String) {
     let mut walk = Walk {
         plan,
+        states,
         next_step: 0,
         next_group: 0,
     };
     for node in &plan.workflow.steps {
         walk.node(node, syntax, out, 1);
     }
+    // The nodes each plan added, in a group named for its planner.
+    for plan_nodes in plan.added.chunk_by(|a, b| a.0 == b.0) {
+        let number = walk.next_group;
+        walk.next_group += 1;
+        let label = format!("plan of {}", plan.steps[plan_nodes[0].0].id);
+        syntax.open_group(out, number, &label, 1);
+        for (_, node) in plan_nodes {
+            walk.node(node, syntax, out, 2);
+        }
+        syntax.close_group(out, 1);
+    }
 }
 
 struct Walk<'a> {
     plan: &'a Plan,
+    states: &'a [StepState],
     next_step: usize,
     next_group: usize,
 }
@@ -78,10 +93,13 @@ impl Walk<'_> {
                 let index = self.next_step;
                 self.next_step += 1;
                 let step = &self.plan.steps[index];
-                let label = match &node.executor {
+                let mut label = match &node.executor {
                     Some(executor) => format!("{}\n{executor}", step.id),
                     None => step.id.clone(),
                 };
+                if let Some(state) = self.states.get(index) {
+                    label.push_str(&format!("\n[{state}]"));
+                }
                 syntax.step(out, index, &label, depth);
                 return;
             }

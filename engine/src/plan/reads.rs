@@ -1,19 +1,22 @@
 //! Which steps an expression may read: only steps that come before its own in the DAG.
 
+use std::ops::Range;
+
 use super::{Plan, StepIndex, for_each_expression_text};
 use crate::problem::Problem;
 
 /// One problem per expression that reads a step which does not come before its own in the
 /// DAG (through pipeline order, `needs` or a group's `needs`): that step may not have run
-/// yet, and the expression would read `null`. The loader checks this for files; a run's
-/// stored snapshot was checked when the run started.
-pub(crate) fn unordered_reads(plan: &Plan) -> Vec<Problem> {
+/// yet, and the expression would read `null`. Only the expressions of `readers` are
+/// checked. The loader checks this for files and plans; a run's stored snapshot was checked
+/// when the run started.
+pub(crate) fn unordered_reads(plan: &Plan, readers: Range<StepIndex>) -> Vec<Problem> {
     // Reads of a step that is not a direct dependency: (read, reader). A step reading its
     // own output is the loader's problem already.
     let mut reads: Vec<(StepIndex, StepIndex)> = Vec::new();
-    for (reader, step) in plan.steps.iter().enumerate() {
-        for &read in &step.referenced_steps {
-            if read != reader && plan.dependencies[reader].binary_search(&read).is_err() {
+    for reader in readers {
+        for &read in &plan.steps[reader].referenced_steps {
+            if read != reader && !plan.dependencies(reader).any(|dep| dep == read) {
                 reads.push((read, reader));
             }
         }
@@ -34,7 +37,7 @@ pub(crate) fn unordered_reads(plan: &Plan) -> Vec<Problem> {
             .filter(|&reader| !reach.is_marked(reader))
             .collect();
         for reader in unreached {
-            let (id, reader_id) = (&plan.steps[read].id, &plan.steps[reader].id);
+            let (id, reader_id) = (plan.written(reader, read), plan.written(reader, reader));
             let message = if reach.precedes(reader, read) {
                 format!(
                     "`steps.{id}`: `{id}` waits for `{reader_id}`, so `{reader_id}` cannot \
@@ -48,7 +51,8 @@ pub(crate) fn unordered_reads(plan: &Plan) -> Vec<Problem> {
             };
             let pointer = &plan.steps[reader].pointer;
             for_each_expression_text(plan.node(reader), |suffix, text| {
-                if crate::expr::referenced_steps(text).contains(&id.as_str()) {
+                let names = crate::expr::referenced_steps(text);
+                if (names.iter()).any(|name| plan.resolve(reader, name) == Some(read)) {
                     problems.push(Problem::at(format!("{pointer}{suffix}"), message.clone()));
                 }
             });
@@ -61,7 +65,7 @@ pub(crate) fn unordered_reads(plan: &Plan) -> Vec<Problem> {
 /// topological position, reusing one array of marks (a stamp per walk) so that many walks
 /// stay cheap.
 struct Reach<'a> {
-    dependents: &'a [Vec<StepIndex>],
+    plan: &'a Plan,
     /// Each step's place in a topological order: a step comes after another only if its
     /// position is greater.
     position: Vec<usize>,
@@ -75,14 +79,16 @@ impl<'a> Reach<'a> {
     /// Orders the plan's steps topologically (Kahn's algorithm: a plan has no cycle).
     fn new(plan: &'a Plan) -> Self {
         let count = plan.steps.len();
-        let mut waiting: Vec<usize> = plan.dependencies.iter().map(Vec::len).collect();
+        let mut waiting: Vec<usize> = (0..count)
+            .map(|step| plan.dependencies(step).count())
+            .collect();
         let mut ready: Vec<StepIndex> = (0..count).filter(|&step| waiting[step] == 0).collect();
         let mut position = vec![0; count];
         let mut next = 0;
         while let Some(step) = ready.pop() {
             position[step] = next;
             next += 1;
-            for &dependent in &plan.dependents[step] {
+            for dependent in plan.dependents(step) {
                 waiting[dependent] -= 1;
                 if waiting[dependent] == 0 {
                     ready.push(dependent);
@@ -90,7 +96,7 @@ impl<'a> Reach<'a> {
             }
         }
         Reach {
-            dependents: &plan.dependents,
+            plan,
             position,
             marks: vec![0; count],
             stamp: 0,
@@ -103,7 +109,7 @@ impl<'a> Reach<'a> {
         self.stamp += 1;
         self.stack.push(from);
         while let Some(step) = self.stack.pop() {
-            for &next in &self.dependents[step] {
+            for next in self.plan.dependents(step) {
                 if self.position[next] <= last && self.marks[next] != self.stamp {
                     self.marks[next] = self.stamp;
                     self.stack.push(next);

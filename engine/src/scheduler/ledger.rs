@@ -17,10 +17,11 @@ use uuid::Uuid;
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::definition::OnStall;
-use crate::error::{Error, Result};
-use crate::executor::{Action, ErrorClass, ExecError, Outcome, Usage};
+use crate::error::Result;
+use crate::executor::{Action, ErrorClass, ExecError, Executors, Outcome, Usage};
 use crate::guard::Guard;
-use crate::plan::{Plan, StepIndex};
+use crate::item::ItemRecord;
+use crate::plan::{Addition, Plan, StepIndex};
 use crate::report::RunReport;
 use crate::stall::{Repeats, Stall};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
@@ -44,6 +45,27 @@ struct Slot {
     stall: Option<(Stall, OnStall)>,
     /// How the step's last attempts ended, for loop detection.
     repeats: Repeats,
+    /// A `for_each` step's items.
+    items: Option<Box<items::Items>>,
+}
+
+impl Slot {
+    /// A step that has not started (one a plan just added).
+    fn pending() -> Slot {
+        Slot {
+            state: StepState::Pending,
+            attempt: 0,
+            fallback: 0,
+            output: None,
+            error: None,
+            wake_at: None,
+            usage: Usage::default(),
+            since: None,
+            stall: None,
+            repeats: Repeats::default(),
+            items: None,
+        }
+    }
 }
 
 /// An attempt the ledger marked `running`: the shell starts it once that is committed.
@@ -79,6 +101,12 @@ pub(crate) struct Committed {
     pub(crate) approvals: Vec<Approval>,
     /// The attempt starts within the guard's longest rate-limit window (step ids).
     pub(crate) recent_starts: Vec<(String, DateTime<Utc>)>,
+    /// The plans the run's planners added so far (`plan` has their steps already).
+    pub(crate) plans: Vec<Addition>,
+    /// The `for_each` items committed so far.
+    pub(crate) items: Vec<ItemRecord>,
+    /// The executors the steps of planners' plans may name.
+    pub(crate) executors: Executors,
 }
 
 /// The guard a run is judged by, and the hash of its snapshot (approvals are bound to it).
@@ -112,6 +140,15 @@ pub(crate) enum Input {
     Interrupted,
     /// Another process asked something of the run.
     Command(PendingCommand),
+    /// An item of a running `for_each` step ended.
+    Item {
+        /// The step.
+        step: StepIndex,
+        /// The item's index.
+        index: usize,
+        /// How it went.
+        outcome: Outcome,
+    },
     /// A running attempt showed a sign of life at `at`.
     Progress {
         /// The step.
@@ -132,7 +169,7 @@ pub(crate) struct Ledger {
     run_state: RunState,
     created_at: DateTime<Utc>,
     slots: Vec<Slot>,
-    /// Per step: how many of its dependencies have not succeeded yet.
+    /// Per step: how many of its dependencies have not ended yet.
     unmet: Vec<usize>,
     ready: VecDeque<StepIndex>,
     running: usize,
@@ -159,161 +196,15 @@ pub(crate) struct Ledger {
     active_at: DateTime<Utc>,
     /// Running attempts the shell must cancel.
     cancels: Vec<StepIndex>,
+    /// What planners' plans are checked against.
+    executors: Executors,
+    /// How often the run committed each plan (by [`planner::fingerprint`]).
+    plans: HashMap<String, u32>,
+    /// How many plans the run committed.
+    plan_count: u32,
 }
 
 impl Ledger {
-    /// Takes over a run at `now` from its committed state: a run past its deadline ends
-    /// timed out, interrupted attempts become ready again, and steps whose fate their
-    /// dependencies decided already are moved on. A `redrive` first sends the run's ended
-    /// steps (or a step and everything downstream of it) back to pending.
-    pub(crate) fn take_over(
-        run: Committed,
-        judge: Judge,
-        max_output_bytes: usize,
-        now: DateTime<Utc>,
-        redrive: Option<Redrive>,
-    ) -> Result<Ledger> {
-        let Committed {
-            run_id,
-            plan,
-            input,
-            state,
-            created_at,
-            deadline,
-            steps: records,
-            approvals,
-            recent_starts,
-        } = run;
-        let mut stored: Vec<Option<Slot>> = vec![None; plan.steps().len()];
-        for record in records {
-            let index = plan.index_of(&record.id).ok_or_else(|| {
-                Error::Bug(format!(
-                    "stored step {} is not in the run's plan",
-                    record.id
-                ))
-            })?;
-            stored[index] = Some(Slot {
-                state: record.state,
-                attempt: record.attempt,
-                fallback: record.fallback,
-                output: record.output,
-                error: record.error,
-                wake_at: record.wake_at,
-                usage: record.usage.unwrap_or_default(),
-                since: None,
-                stall: None,
-                repeats: Repeats::default(),
-            });
-        }
-        let slots = (stored.into_iter().zip(plan.steps()))
-            .map(|(slot, step)| {
-                slot.ok_or_else(|| Error::Bug(format!("step {} has no stored state", step.id)))
-            })
-            .collect::<Result<Vec<Slot>>>()?;
-        let unmet = (0..slots.len())
-            .map(|step| {
-                (plan.dependencies(step).iter())
-                    .filter(|&&dep| slots[dep].state != StepState::Succeeded)
-                    .count()
-            })
-            .collect();
-        let tally = Tally {
-            attempts: slots.iter().map(|slot| u64::from(slot.attempt)).sum(),
-            steps: slots.iter().filter(|slot| slot.attempt > 0).count() as u64,
-            usage: slots.iter().fold(Usage::default(), |mut sum, slot| {
-                sum += &slot.usage;
-                sum
-            }),
-        };
-        let approvals = (approvals.into_iter())
-            .filter_map(|approval| {
-                let step = plan.index_of(&approval.step_id)?;
-                Some(((step, approval.item), approval))
-            })
-            .collect();
-        let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
-        let starts = (recent_starts.into_iter()).filter_map(|(step, at)| {
-            let executor = plan.node(plan.index_of(&step)?).executor.clone()?;
-            Some((executor, at))
-        });
-        let rates = judge::Rates::new(limits, starts);
-        let timeout = plan.workflow().limits.timeout;
-        let deadline = deadline.or_else(|| timeout.map(|timeout| created_at + timeout.0));
-        let mut ledger = Ledger {
-            run_id,
-            plan,
-            input,
-            run_state: state,
-            created_at,
-            slots,
-            unmet,
-            ready: VecDeque::new(),
-            running: 0,
-            group_running: HashMap::new(),
-            retry_waiting: 0,
-            unfinished: 0,
-            batch: Batch::new(),
-            outcome: (None, None),
-            max_output_bytes,
-            guard: judge.guard,
-            guard_hash: judge.hash,
-            tally,
-            approvals,
-            rates,
-            rate_wake: None,
-            deadline,
-            halt: None,
-            active_at: now,
-            cancels: Vec::new(),
-        };
-        if let Some(redrive) = redrive {
-            ledger.redrive(redrive, now)?;
-        }
-        ledger.settle(now)?;
-        Ok(ledger)
-    }
-
-    fn settle(&mut self, now: DateTime<Utc>) -> Result<()> {
-        if self.deadline.is_some_and(|deadline| deadline <= now) {
-            return self.time_out();
-        }
-        if self.run_state == RunState::Pending {
-            self.start_clock(now, None)?;
-        }
-        for step in 0..self.slots.len() {
-            match self.slots[step].state {
-                StepState::Running => {
-                    self.set_step(step, StepState::Ready, Some(json!({ "interrupted": true })))?;
-                    self.ready.push_back(step);
-                }
-                StepState::Ready => self.ready.push_back(step),
-                StepState::RetryWait => self.retry_waiting += 1,
-                StepState::AwaitingApproval if !self.awaits_request(step) => {
-                    // Its request is gone (or was never stored): judge it again.
-                    self.set_step(step, StepState::Ready, None)?;
-                    self.ready.push_back(step);
-                }
-                _ => {}
-            }
-            if !self.slots[step].state.is_terminal() {
-                self.unfinished += 1;
-            }
-        }
-        for step in 0..self.slots.len() {
-            let state = self.slots[step].state;
-            if state.is_terminal() && state != StepState::Succeeded {
-                self.skip_dependents(step)?;
-            }
-        }
-        for step in 0..self.slots.len() {
-            if self.slots[step].state == StepState::Pending && self.unmet[step] == 0 {
-                self.set_step(step, StepState::Ready, None)?;
-                self.ready.push_back(step);
-            }
-        }
-        Ok(())
-    }
-
     /// Applies `input` at time `now`.
     pub(crate) fn apply(&mut self, input: Input, now: DateTime<Utc>) -> Result<()> {
         match input {
@@ -332,6 +223,14 @@ impl Ledger {
                     }
                 }
                 self.batch.mark_handled(pending.id);
+                Ok(())
+            }
+            Input::Item {
+                step,
+                index,
+                outcome,
+            } => {
+                self.item_ended(step, index, outcome);
                 Ok(())
             }
             Input::Progress { step, at } => {
@@ -569,9 +468,11 @@ mod attempt;
 mod complete;
 mod control;
 mod finish;
-pub(crate) use complete::combine;
+mod items;
 pub(crate) use control::Redrive;
 mod judge;
+mod planner;
 mod stalls;
+mod takeover;
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,8 @@ use crate::guard::Verdict;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
 
+mod grown;
+
 const TTL: Duration = Duration::from_secs(60);
 
 /// Runs every check, each on a fresh store from `make`. Panics on the first violation.
@@ -33,6 +35,8 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     listings_are_ordered(&make().await).await;
     commands_and_approvals_are_kept_until_handled(&make().await).await;
     progress_is_kept_until_the_next_attempt(&make().await).await;
+    grown::plans_commit_their_steps_with_the_planners_success(&make().await).await;
+    grown::items_commit_on_their_own_and_only_for_the_lease_owner(&make().await).await;
 }
 
 async fn progress_is_kept_until_the_next_attempt(store: &impl Store) {

@@ -14,7 +14,9 @@ use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, recorded};
+use crate::item::ItemRecord;
 use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::plan::Addition;
 use crate::state::{Batch, RunState, StepState, Transition};
 
 /// A [`Store`] that keeps everything in memory, with the same semantics as the SQLite one
@@ -46,6 +48,10 @@ struct StoredRun {
     approvals: BTreeMap<(String, Option<usize>), Approval>,
     /// Commands sent, with whether they were handled.
     commands: Vec<(PendingCommand, bool)>,
+    /// The plans its planners added.
+    plans: Vec<Addition>,
+    /// `for_each` items, by step and index.
+    items: BTreeMap<(String, usize), ItemRecord>,
 }
 
 impl MemoryStore {
@@ -62,18 +68,25 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
     // checks that): only the first must leave the stored state, as in the SQLite store.
     let mut seen_runs = HashSet::new();
     let mut seen_steps = HashSet::new();
-    for transition in batch.transitions() {
-        let run_id = transition.run_id();
+    // Steps a plan of the batch adds are pending until its transitions move them.
+    let added: HashSet<(Uuid, &str)> = (batch.plans().iter())
+        .flat_map(|plan| plan.ids.iter().map(|id| (plan.run_id, id.as_str())))
+        .collect();
+    let held = |run_id: Uuid| {
         let run = runs
             .get(&run_id)
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        if run
-            .lease
-            .as_ref()
-            .is_none_or(|(holder, _)| holder.owner != owner)
-        {
-            return Err(Error::LeaseLost(run_id));
+        match &run.lease {
+            Some((holder, _)) if holder.owner == owner => Ok(run),
+            _ => Err(Error::LeaseLost(run_id)),
         }
+    };
+    for item in batch.items() {
+        held(item.run_id)?;
+    }
+    for transition in batch.transitions() {
+        let run_id = transition.run_id();
+        let run = held(run_id)?;
         match transition {
             Transition::Run(change) => {
                 if seen_runs.insert(run_id) && run.record.state != change.from {
@@ -88,7 +101,10 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
                     continue;
                 }
                 let position = run.positions.get(&change.step_id).copied();
-                let stored = position.map(|position| run.steps[position].state);
+                let stored = position
+                    .map(|position| run.steps[position].state)
+                    .or((added.contains(&(run_id, change.step_id.as_str())))
+                        .then_some(StepState::Pending));
                 if stored != Some(change.from) {
                     return Err(Error::Conflict {
                         run: run_id,
@@ -107,6 +123,16 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
 
 /// Applies a checked `batch` and returns its events.
 fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>) -> Vec<Event> {
+    for plan in batch.plans() {
+        let run = runs
+            .get_mut(&plan.run_id)
+            .expect("checked: every run of the batch exists");
+        for id in &plan.ids {
+            run.positions.insert(id.clone(), run.steps.len());
+            run.steps.push(StepRecord::pending(id));
+        }
+        run.plans.push(plan.clone());
+    }
     let mut events = Vec::with_capacity(batch.len());
     for transition in batch.transitions() {
         let run = runs
@@ -157,6 +183,12 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
             && let Some(&position) = run.positions.get(step_id)
         {
             run.steps[position].progress_at = Some(*at);
+        }
+    }
+    for item in batch.items() {
+        if let Some(run) = runs.get_mut(&item.run_id) {
+            let key = (item.step_id.clone(), item.index);
+            run.items.insert(key, item.clone());
         }
     }
     for approval in batch.approvals() {
@@ -228,6 +260,8 @@ impl Store for MemoryStore {
             lease: Some((holder.clone(), at + ttl)),
             approvals: BTreeMap::new(),
             commands: Vec::new(),
+            plans: Vec::new(),
+            items: BTreeMap::new(),
         };
         // All or nothing: check the batch against the new run before keeping it.
         runs.insert(run.id, stored);
@@ -362,6 +396,22 @@ impl Store for MemoryStore {
         Ok(runs
             .get(&run_id)
             .map(|run| run.events.clone())
+            .unwrap_or_default())
+    }
+
+    async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>> {
+        let runs = self.runs.lock().await;
+        Ok(runs
+            .get(&run_id)
+            .map(|run| run.plans.clone())
+            .unwrap_or_default())
+    }
+
+    async fn items(&self, run_id: Uuid) -> Result<Vec<ItemRecord>> {
+        let runs = self.runs.lock().await;
+        Ok(runs
+            .get(&run_id)
+            .map(|run| run.items.values().cloned().collect())
             .unwrap_or_default())
     }
 

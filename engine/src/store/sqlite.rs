@@ -26,11 +26,15 @@ use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
 use crate::executor::Usage;
+use crate::item::ItemRecord;
 use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::plan::Addition;
 use crate::state::{Batch, UnknownState};
 
 mod guard;
+mod items;
 mod open;
+mod plans;
 mod write;
 
 use open::{classify, connect_patiently, create_private, migrate, refuse_foreign};
@@ -450,6 +454,16 @@ impl Store for SqliteStore {
 
     async fn waiting_approvals(&self) -> Result<Vec<Approval>> {
         let rows = guard::approvals(&self.reads, None).await;
+        rows.map_err(self.fail())?
+    }
+
+    async fn items(&self, run_id: Uuid) -> Result<Vec<ItemRecord>> {
+        let rows = items::items(&self.reads, run_id).await;
+        rows.map_err(self.fail())?
+    }
+
+    async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>> {
+        let rows = plans::plans(&self.reads, run_id).await;
         rows.map_err(self.fail())?
     }
 

@@ -11,7 +11,7 @@ use super::judge::Judgement;
 use super::{Ledger, Start};
 use crate::error::Result;
 use crate::executor::{Action, ErrorClass, ExecError};
-use crate::expr::{self, Scope};
+use crate::expr::{self, ItemScope, Scope};
 use crate::plan::StepIndex;
 use crate::state::StepState;
 
@@ -41,7 +41,7 @@ impl Ledger {
                     let reason = format!("`when` is false: {when}");
                     self.set_step(step, StepState::Skipped, Some(json!({ "reason": reason })))?;
                     self.unfinished -= 1;
-                    self.skip_dependents(step)?;
+                    self.ended(step)?;
                     return Ok(Started::No);
                 }
                 Err(error) => return self.fail_before_start(step, format!("`when`: {error}"), now),
@@ -68,30 +68,37 @@ impl Ledger {
         let with = Value::Object(with.into_iter().collect());
         let attempt = self.slots[step].attempt + 1;
         let executor = node.executor.clone().unwrap_or_default();
-        let action = |params: Value, item_index: Option<usize>| Action {
-            run_id: self.run_id,
+        let run_id = self.run_id;
+        let action = |params: Value, item_index: Option<usize>, attempt: u32| Action {
+            run_id,
             step_id: spec.id.clone(),
             item_index,
             attempt,
             executor: executor.clone(),
             params,
-            idempotency_key: Action::idempotency_key_for(self.run_id, &spec.id, item_index),
+            idempotency_key: Action::idempotency_key_for(run_id, &spec.id, item_index),
         };
         let mut actions = match &items {
             None => match expr::render(&with, &scope) {
-                Ok(params) => vec![action(params, None)],
+                Ok(params) => vec![action(params, None, attempt)],
                 Err(error) => return self.fail_before_start(step, format!("`with`: {error}"), now),
             },
             Some(items) => {
-                let mut actions = Vec::with_capacity(items.len());
-                for (index, item) in items.iter().enumerate() {
-                    let item_scope = Scope {
-                        item: Some(item.clone()),
-                        index: Some(index),
-                        ..scope.clone()
-                    };
-                    match expr::render(&with, &item_scope) {
-                        Ok(params) => actions.push(action(params, Some(index))),
+                // Only the items that have not succeeded run, each as its own next attempt.
+                let to_run = self.items_to_run(step, items.len());
+                let item_scope = match ItemScope::new(&scope) {
+                    Ok(item_scope) => item_scope,
+                    Err(error) => {
+                        return self.fail_before_start(step, format!("`with`: {error}"), now);
+                    }
+                };
+                let mut actions = Vec::with_capacity(to_run.len());
+                for index in to_run {
+                    match item_scope.render(&with, &items[index], index) {
+                        Ok(params) => {
+                            let attempt = self.item_attempt(step, index);
+                            actions.push(action(params, Some(index), attempt));
+                        }
                         Err(error) => {
                             let error = format!("`with` of item {index}: {error}");
                             return self.fail_before_start(step, error, now);
@@ -106,6 +113,7 @@ impl Ledger {
             Judgement::Stopped => return Ok(Started::No),
             Judgement::Held(until) => return Ok(Started::Held(until)),
         };
+        self.items_started(step, actions.iter().filter_map(|action| action.item_index));
         self.set_attempt_running(step, attempt, verdicts, now)?;
         let limits = &self.plan.workflow().limits;
         let item_limit = node.max_parallel.unwrap_or(limits.max_parallel) as usize;
@@ -121,11 +129,14 @@ impl Ledger {
 
     /// What a step's expressions can read: the input, the run, and the outputs it references.
     fn scope(&self, step: StepIndex) -> Scope {
+        // A plan's steps name the steps of their own plan without its prefix.
         let steps = (self.plan.steps()[step].referenced_steps.iter())
-            .map(|&other| {
+            .flat_map(|&other| {
                 let output = self.slots[other].output.clone().unwrap_or(Value::Null);
-                let id = self.plan.steps()[other].id.clone();
-                (id, json!({ "output": output }))
+                let read = json!({ "output": output });
+                let (id, written) = (&self.plan.steps()[other].id, self.plan.written(step, other));
+                let local = (written != id).then(|| (written.to_owned(), read.clone()));
+                std::iter::once((id.clone(), read)).chain(local)
             })
             .collect();
         let workflow = &self.plan.workflow().name;

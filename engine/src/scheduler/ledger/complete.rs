@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::Ledger;
+use super::planner::{Planned, read_plan};
+use crate::definition::Trigger;
 use crate::error::{Error, Result};
-use crate::executor::{ExecError, Outcome, Usage};
+use crate::executor::{ExecError, Outcome};
 use crate::plan::StepIndex;
 use crate::retry;
 use crate::state::StepState;
@@ -34,16 +36,38 @@ impl Ledger {
         let stall = self.slots[step].stall.take();
         let tail = outcome.log_tail.unwrap_or_default();
         let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
-        match outcome
-            .result
-            .and_then(|output| self.check_output(step, output))
-        {
+        let planner = self.plan.node(step).planner;
+        // A `for_each` attempt's result is its items'.
+        let items = self.items_result(step);
+        let result = (outcome.result)
+            .and_then(|output| items.unwrap_or(Ok(output)))
+            .and_then(|output| {
+                if planner {
+                    read_plan(output)
+                } else {
+                    Ok(output)
+                }
+            })
+            .and_then(|output| self.check_output(step, output));
+        let (result, log) = match result {
+            Ok(output) if planner => match self.add_plan(step, &output)? {
+                Planned::Added(detail) => (Ok(output), Some(merged(log, detail))),
+                Planned::Refused(error) => (Err(error), log),
+                Planned::Looped(stall) => {
+                    let on_stall = self.plan.steps()[step].on_stall;
+                    return self.escalate(step, stall, on_stall, log, now);
+                }
+            },
+            result => (result, log),
+        };
+        match result {
             Ok(output) => {
                 self.slots[step].output = Some(output);
                 self.slots[step].error = None;
+                self.slots[step].items = None;
                 self.set_step(step, StepState::Succeeded, log)?;
                 self.unfinished -= 1;
-                self.release_dependents(step)
+                self.ended(step)
             }
             Err(error) => {
                 if self.is_cancelling() {
@@ -118,10 +142,11 @@ impl Ledger {
         detail: Option<Value>,
     ) -> Result<()> {
         self.end_step(step, StepState::Failed, error, detail)?;
-        self.skip_dependents(step)
+        self.ended(step)
     }
 
-    /// Ends `step` in the terminal state `to` with `error`.
+    /// Ends `step` in the terminal state `to` with `error` (its dependents are told by
+    /// [`ended`](Self::ended)).
     pub(super) fn end_step(
         &mut self,
         step: StepIndex,
@@ -135,35 +160,33 @@ impl Ledger {
         Ok(())
     }
 
-    /// A step succeeded: dependents whose last dependency it was become ready.
-    fn release_dependents(&mut self, step: StepIndex) -> Result<()> {
-        let plan = Arc::clone(&self.plan);
-        for &dependent in plan.dependents(step) {
-            self.unmet[dependent] -= 1;
-            if self.unmet[dependent] == 0 && self.slots[dependent].state == StepState::Pending {
-                self.set_step(dependent, StepState::Ready, None)?;
-                self.ready.push_back(dependent);
-            }
-        }
-        Ok(())
-    }
-
-    /// A step ended without succeeding: everything downstream that has not started is skipped.
-    pub(super) fn skip_dependents(&mut self, step: StepIndex) -> Result<()> {
+    /// `step` ended: each pending dependent counts it as met and becomes ready once all its
+    /// needs have ended, or is skipped when its trigger refuses how `step` ended (and so on
+    /// downstream).
+    pub(super) fn ended(&mut self, step: StepIndex) -> Result<()> {
         let plan = Arc::clone(&self.plan);
         let mut stack = vec![step];
         while let Some(current) = stack.pop() {
-            for &dependent in plan.dependents(current) {
-                if self.slots[dependent].state == StepState::Pending {
-                    let reason = format!(
-                        "needs {} which ended {}",
-                        plan.steps()[current].id,
-                        self.slots[current].state
-                    );
+            let state = self.slots[current].state;
+            for dependent in plan.dependents(current) {
+                self.unmet[dependent] = self.unmet[dependent].saturating_sub(1);
+                if self.slots[dependent].state != StepState::Pending {
+                    continue;
+                }
+                let trigger = plan.node(dependent).trigger.unwrap_or_default();
+                if !trigger.accepts(state) {
+                    let id = &plan.steps()[current].id;
+                    let mut reason = format!("needs {id} which ended {state}");
+                    if trigger != Trigger::AllSucceeded {
+                        reason.push_str(&format!(" (trigger {trigger})"));
+                    }
                     let detail = Some(json!({ "reason": reason }));
                     self.set_step(dependent, StepState::Skipped, detail)?;
                     self.unfinished -= 1;
                     stack.push(dependent);
+                } else if self.unmet[dependent] == 0 {
+                    self.set_step(dependent, StepState::Ready, None)?;
+                    self.ready.push_back(dependent);
                 }
             }
         }
@@ -171,28 +194,13 @@ impl Ledger {
     }
 }
 
-/// The outcome of a `for_each` step: the list of item outputs, or the first item's failure.
-pub(crate) fn combine(outcomes: Vec<Outcome>) -> Outcome {
-    let mut usage = Usage::default();
-    let mut outputs = Vec::with_capacity(outcomes.len());
-    let mut failure = None;
-    let mut log_tail = None;
-    for (index, outcome) in outcomes.into_iter().enumerate() {
-        usage += &outcome.usage;
-        match outcome.result {
-            Ok(output) => outputs.push(output),
-            Err(mut error) if failure.is_none() => {
-                error.message = format!("item {index}: {}", error.message);
-                failure = Some(error);
-                log_tail = outcome.log_tail;
-            }
-            Err(_) => {}
-        }
+/// `detail` with the fields of `log` (the attempt's stderr tail), if any.
+fn merged(log: Option<Value>, mut detail: Value) -> Value {
+    if let (Some(Value::Object(log)), Some(fields)) = (log, detail.as_object_mut()) {
+        fields.extend(log);
     }
-    Outcome {
-        result: failure.map_or(Ok(Value::Array(outputs)), Err),
-        usage,
-        duration: std::time::Duration::ZERO,
-        log_tail,
-    }
+    detail
 }
+
+#[cfg(test)]
+mod tests;

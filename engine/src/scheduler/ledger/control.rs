@@ -186,6 +186,9 @@ impl Ledger {
             Some(json!({ "redrive": { "from": redrive.from, "steps": steps } })),
         )?;
         for step in (0..reset.len()).filter(|&step| reset[step]) {
+            if redrive.from.is_some() {
+                self.reset_items(step);
+            }
             let slot = &mut self.slots[step];
             slot.output = None;
             slot.fallback = 0;
@@ -196,11 +199,6 @@ impl Ledger {
         }
         // Decisions on the reset steps were for their last drive: they are asked again.
         self.approvals.retain(|(step, _), _| !reset[*step]);
-        for step in 0..self.slots.len() {
-            self.unmet[step] = (plan.dependencies(step).iter())
-                .filter(|&&dep| self.slots[dep].state != StepState::Succeeded)
-                .count();
-        }
         Ok(())
     }
 }

@@ -93,9 +93,9 @@ impl Ledger {
         let hash = |action: &Action| action_hash(action, guard_hash.as_deref());
         let mut verdicts = Vec::with_capacity(actions.len());
         let mut waiting = false;
-        for (position, action) in actions.iter_mut().enumerate() {
+        for action in actions.iter_mut() {
             let facts = Facts {
-                item: items.and_then(|items| items.get(position)),
+                item: (items.zip(action.item_index)).and_then(|(items, index)| items.get(index)),
                 id: self.run_id,
                 workflow: &self.plan.workflow().name,
                 input: &self.input,
@@ -187,7 +187,7 @@ impl Ledger {
         };
         let detail = json!({ "verdict": verdict, "item": item });
         self.end_step(step, StepState::Denied, &error, Some(detail))?;
-        self.skip_dependents(step)
+        self.ended(step)
     }
 
     /// A person's ruling on `step` (see [`Command`](crate::Command)): grants or denies its

@@ -5,6 +5,7 @@ use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
+use crate::error::Error;
 use crate::store::StepRecord;
 
 /// A fixed "now", so that times in assertions are exact.
@@ -36,17 +37,20 @@ pub(super) fn new_judged_run(workflow: Value, judge: Judge) -> Ledger {
         steps,
         approvals: Vec::new(),
         recent_starts: Vec::new(),
+        plans: Vec::new(),
+        items: Vec::new(),
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
     };
     Ledger::take_over(run, judge, 1 << 20, at(0), None).unwrap()
 }
 
 /// A ledger taking over a new run of `workflow`.
-fn new_run(workflow: Value) -> Ledger {
+pub(super) fn new_run(workflow: Value) -> Ledger {
     new_judged_run(workflow, Judge::default())
 }
 
 /// A ledger taking over run `run_id` of `workflow`, running, from `steps` (a restart).
-fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> Ledger {
+pub(super) fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> Ledger {
     let run = Committed {
         run_id,
         plan: plan(workflow),
@@ -57,6 +61,9 @@ fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> Ledger {
         steps,
         approvals: Vec::new(),
         recent_starts: Vec::new(),
+        plans: Vec::new(),
+        items: Vec::new(),
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
     };
     Ledger::take_over(run, Judge::default(), 1 << 20, at(0), None).unwrap()
 }
@@ -198,40 +205,6 @@ fn for_each_renders_one_action_per_item_in_item_order() {
     assert_eq!(keys, [Some(0), Some(1), Some(2)]);
     assert!(starts[0].for_each);
     assert!(actions[2].idempotency_key.ends_with("/each/2"));
-}
-
-#[test]
-fn for_each_outputs_keep_item_order_and_a_failed_item_fails_the_step() {
-    let ok = |n| Outcome::success(json!(n));
-    let combined = combine(vec![ok(3), ok(1), ok(2)]);
-    assert_eq!(combined.result.unwrap(), json!([3, 1, 2]));
-
-    let mut ledger = new_run(json!({"name": "f", "steps": [{"pipeline": [
-        {"id": "each", "executor": "noop", "for_each": "${{ [1, 2, 3] }}"},
-        {"id": "after", "executor": "noop"}
-    ]}]}));
-    ledger.turn(at(0)).unwrap();
-    let bad = |message: &str| Outcome::failure(ErrorClass::ExitCode, message);
-    let outcome = combine(vec![ok(1), bad("exit 1"), bad("exit 2")]);
-    assert_eq!(
-        outcome.result.as_ref().unwrap_err().message,
-        "item 1: exit 1",
-        "the failure names its item"
-    );
-    ledger.take_batch();
-    ledger
-        .apply(Input::Completed { step: 0, outcome }, at(1))
-        .unwrap();
-    ledger.turn(at(1)).unwrap();
-    let batch = ledger.take_batch();
-    assert_eq!(
-        moves(&batch),
-        ["each: running -> failed", "after: pending -> skipped"]
-    );
-    let report = ledger.report();
-    assert_eq!(report.state, RunState::Failed);
-    assert_eq!(report.error_class, Some(ErrorClass::ExitCode));
-    assert!(report.error.unwrap().contains("item 1: exit 1"));
 }
 
 #[test]
@@ -528,7 +501,7 @@ fn a_template_error_fails_the_attempt_before_it_starts() {
 }
 
 /// A record of `id` in `state` (attempt 1), with `output`.
-fn record(id: &str, state: StepState, output: Option<Value>) -> StepRecord {
+pub(super) fn record(id: &str, state: StepState, output: Option<Value>) -> StepRecord {
     StepRecord {
         state,
         attempt: 1,
@@ -559,7 +532,7 @@ fn a_takeover_keeps_ended_steps_and_settles_what_they_decided() {
     let settled = ledger.take_batch();
     assert_eq!(
         moves(&settled),
-        ["c: pending -> skipped", "d: pending -> ready"],
+        ["d: pending -> ready", "c: pending -> skipped"],
         "ended steps stay as they are; their dependents move on"
     );
     assert!(

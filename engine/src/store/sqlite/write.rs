@@ -24,7 +24,9 @@ use uuid::Uuid;
 use crate::approval::Approval;
 use crate::event::{Event, EventKind, recorded};
 use crate::executor::ErrorClass;
+use crate::item::ItemRecord;
 use crate::lease::LeaseHolder;
+use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
 use crate::store::{NewRun, digest};
 
@@ -131,6 +133,22 @@ UPDATE commands SET handled_at = ?1->>'$.now'
   WHERE id IN (SELECT value FROM json_each(?1, '$.handled'));
 ";
 
+/// What a batch grows its runs by: planners' plans and their steps (pending, so that the
+/// batch's transitions can move them), and `for_each` items.
+const GROW: &str = "
+INSERT INTO plans (run_id, seq, planner, steps, ids, first_position, created_at)
+  SELECT u.value->>'run_id', u.value->>'seq', u.value->>'planner', u.value->>'steps',
+         u.value->>'ids', u.value->>'first', ?1->>'$.now'
+  FROM json_each(?1, '$.plans') AS u;
+INSERT INTO steps (run_id, step_id, position, state)
+  SELECT p.value->>'run_id', s.value, (p.value->>'first') + s.key, 'pending'
+  FROM json_each(?1, '$.plans') AS p, json_each(p.value, '$.ids') AS s;
+INSERT OR REPLACE INTO items (run_id, step_id, idx, state, attempt, output, error)
+  SELECT u.value->>'run_id', u.value->>'step_id', u.value->>'index', u.value->>'state',
+         u.value->>'attempt', u.value->'output', u.value->>'error'
+  FROM json_each(?1, '$.items') AS u;
+";
+
 /// Which steps of a batch are not in the state the batch expects them to leave.
 const STALE_STEPS: &str = "
 SELECT u.value->>'step', steps.state FROM json_each(?1) AS u
@@ -147,6 +165,10 @@ pub(super) struct Rows<'a> {
     approvals: Vec<ApprovalRow<'a>>,
     handled: &'a [i64],
     progress: Vec<ProgressRow<'a>>,
+    /// The nodes planners added: the plans, and their steps' rows (pending).
+    plans: &'a [Addition],
+    /// `for_each` items that ended.
+    items: &'a [ItemRecord],
 }
 
 /// The last sign of life of a running step.
@@ -263,6 +285,8 @@ impl<'a> Rows<'a> {
                     at: at.timestamp_millis(),
                 })
                 .collect(),
+            plans: batch.plans(),
+            items: batch.items(),
         };
         let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();
         for transition in transitions {
@@ -318,7 +342,14 @@ impl<'a> Rows<'a> {
             rows: self,
         };
         let parameter = serde_json::to_string(&parameter).expect("a batch of rows serializes");
-        let mut runs: Vec<Uuid> = self.events.iter().map(|event| event.run).collect();
+        let items = self.items.iter().map(|item| item.run_id);
+        let mut runs: Vec<Uuid> = self
+            .events
+            .iter()
+            .map(|event| event.run)
+            .chain(items)
+            .collect();
+        runs.sort_unstable();
         runs.dedup();
         let runs = serde_json::to_string(&runs).expect("run ids serialize");
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -338,6 +369,7 @@ impl<'a> Rows<'a> {
         let parts = [
             (create, CREATE),
             (true, LEASE),
+            (!(self.plans.is_empty() && self.items.is_empty()), GROW),
             (!self.steps.is_empty(), STEPS),
             (!self.runs.is_empty(), RUNS),
             (!self.events.is_empty(), EVENTS),

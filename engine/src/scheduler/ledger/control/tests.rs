@@ -37,6 +37,9 @@ pub(in super::super) fn take_over(
         steps,
         approvals: Vec::new(),
         recent_starts: Vec::new(),
+        plans: Vec::new(),
+        items: Vec::new(),
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
     };
     Ledger::take_over(run, Judge::default(), 1 << 20, at(now), redrive).unwrap()
 }

@@ -240,6 +240,9 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
             steps: records,
             approvals,
             recent_starts: Vec::new(),
+            plans: Vec::new(),
+            items: Vec::new(),
+            executors: crate::executor::test_support::accepting_anything(&["noop"]),
         };
         let judge = Judge {
             guard: Some(Arc::new(Fake::default())),
@@ -329,4 +332,26 @@ fn a_rate_limit_holds_a_step_ready_until_its_window_has_room() {
     );
     assert_eq!(ledger.next_wake(), Some(at(10)));
     assert_eq!(started(&mut ledger, 10), ["b"]);
+}
+
+#[test]
+fn the_steps_a_plan_added_are_judged_like_any_step() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "gen", "executor": "noop", "planner": true},
+        {"id": "after", "executor": "noop", "needs": ["gen"]}
+    ]}));
+    assert_eq!(started(&mut ledger, 0), ["gen"]);
+    let plan = json!({"steps": [{"id": "risky", "executor": "noop", "with": {"say": "deny"}}]});
+    ledger.apply(done(0, plan), at(1)).unwrap();
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    let batch = moves(&ledger.take_batch());
+    assert!(
+        batch.contains(&"gen.risky: ready -> denied".to_owned()),
+        "{batch:?}"
+    );
+    assert!(
+        batch.contains(&"after: pending -> skipped".to_owned()),
+        "{batch:?}"
+    );
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
 }

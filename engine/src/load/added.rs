@@ -1,0 +1,125 @@
+//! Loading a planner's plan: its output `{"steps": [...]}`, checked exactly like a workflow
+//! file's `steps` (the schema, ids, executors and their parameters, expressions, `needs`,
+//! cycles, `limits.max_steps` counting the run's steps), then added to the run's plan.
+
+use std::ops::Range;
+
+use serde_json::{Map, Value, json};
+
+use super::check::{self, Outer};
+use super::{LoadError, Report, repair};
+use crate::executor::Executors;
+use crate::plan::{Addition, Plan, StepIndex};
+use crate::problem::Problem;
+
+/// Checks the plan `output` that step `planner` of `plan` emitted and adds its nodes to
+/// `plan` (see [`Plan::grow`]): the steps added, or every problem, with the plan left as it
+/// was. Places are JSON pointers into `output`; the origin is `plan of PLANNER`.
+pub(crate) fn load_plan(
+    output: &Value,
+    plan: &mut Plan,
+    planner: StepIndex,
+    executors: &Executors,
+) -> Result<Range<StepIndex>, LoadError> {
+    let origin = format!("plan of {}", plan.steps()[planner].id);
+    let fail = |mut problems: Vec<Problem>| {
+        problems.sort_by(|a, b| a.place.cmp(&b.place));
+        LoadError {
+            origin: origin.clone(),
+            problems,
+        }
+    };
+    let steps = shape(output).map_err(|problem| fail(vec![problem]))?;
+    if steps.is_empty() {
+        return Ok(plan.steps().len()..plan.steps().len());
+    }
+    let document = json!({ "name": plan.workflow().name, "steps": steps });
+    let outer = Outer { plan, planner };
+    // Like a file, a plan is checked on a thread with a big stack.
+    let checked = crate::expr::on_big_stack(|| {
+        let mut report = Report::default();
+        let mut document = document;
+        repair::against_schema(&mut document, &mut report);
+        let workflow = repair::deserialize(document, &mut report);
+        if let Some(workflow) = &workflow {
+            check::check(workflow, executors, Some(outer), &mut report);
+        }
+        (workflow, report.problems)
+    });
+    let Some((workflow, problems)) = checked else {
+        return Err(fail(vec![Problem::at(
+            "",
+            "internal error: the loader failed on this plan",
+        )]));
+    };
+    match workflow {
+        Some(workflow) if problems.is_empty() => plan.grow(planner, workflow.steps).map_err(fail),
+        _ => Err(fail(problems)),
+    }
+}
+
+/// Adds a plan the run committed (`addition`) to `plan` again, as when it was committed:
+/// it was checked then, so it is only compiled. `origin` names the run in messages.
+pub(crate) fn restore_plan(
+    plan: &mut Plan,
+    addition: &Addition,
+    origin: &str,
+) -> Result<(), LoadError> {
+    let fail = |message: String| LoadError {
+        origin: origin.to_owned(),
+        problems: vec![Problem::at("", message)],
+    };
+    let planner = &addition.planner;
+    let step = (plan.index_of(planner))
+        .ok_or_else(|| fail(format!("the plan of {planner}: no such step")))?;
+    let nodes = serde_json::from_value(addition.steps.clone())
+        .map_err(|error| fail(format!("the plan of {planner}: {error}")))?;
+    let added = plan.grow(step, nodes).map_err(|problems| LoadError {
+        origin: format!("{origin}, the plan of {planner}"),
+        problems,
+    })?;
+    let ids: Vec<&str> = added.map(|step| plan.steps()[step].id.as_str()).collect();
+    if ids != addition.ids {
+        let message = format!(
+            "the plan of {planner} gives steps {ids:?}, not {:?}",
+            addition.ids
+        );
+        return Err(fail(message));
+    }
+    Ok(())
+}
+
+/// The `steps` of a plan, which is an object with that one key.
+fn shape(output: &Value) -> Result<&Vec<Value>, Problem> {
+    let expected = "a plan is an object `{\"steps\": [...]}`";
+    let Some(object) = output.as_object() else {
+        return Err(Problem::at("", format!("{expected}, not {}", kind(output))));
+    };
+    if let Some(key) = object.keys().find(|key| *key != "steps") {
+        let message = format!("unknown key `{key}`: {expected}");
+        return Err(Problem::at(
+            format!("/{}", crate::problem::escape(key)),
+            message,
+        ));
+    }
+    match object.get("steps") {
+        Some(Value::Array(steps)) => Ok(steps),
+        Some(other) => Err(Problem::at(
+            "/steps",
+            format!("`steps` is a list, not {}", kind(other)),
+        )),
+        None => Err(Problem::at("", format!("{expected}: `steps` is missing"))),
+    }
+}
+
+/// What kind of JSON value `value` is, for messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(Map { .. }) => "an object",
+    }
+}

@@ -1,0 +1,209 @@
+//! Growing a plan at run time: the nodes a planner step's plan adds.
+//!
+//! A plan's nodes are compiled like a workflow's top-level `steps` (a parallel group) into
+//! new steps of the same graph, numbered after the run's: the planner comes before the
+//! plan's sources, and every step that waited for the planner waits for the plan's sinks
+//! too. Their ids are prefixed with the planner's id and a dot (`gen` adds `gen.fix`), so
+//! plans of different planners never collide; inside the plan, `needs` and `steps.ID` name
+//! the plan's own nodes without the prefix, and any earlier step of the run by its id.
+//!
+//! Only what a plan adds is checked for cycles: the run's graph had none, so a cycle goes
+//! through a new step, either among the new steps or through an earlier step a new one
+//! needs that itself waits for the planner's dependents.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use petgraph::graph::NodeIndex;
+use petgraph::visit::{Dfs, Walker};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Builder, Graph, Plan, StepIndex, add_edges, cycles, referenced, unordered_reads};
+use crate::definition::Node;
+use crate::problem::Problem;
+
+/// Nodes a planner step added to a run, committed with the planner's success.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Addition {
+    /// The run.
+    pub run_id: Uuid,
+    /// 1 for the run's first plan, then 2, ...
+    pub seq: u32,
+    /// The planner step's id.
+    pub planner: String,
+    /// The plan's `steps`, exactly as the planner emitted them.
+    pub steps: Value,
+    /// The ids of the steps added, in plan order.
+    pub ids: Vec<String>,
+    /// The plan position of the first step added (the others follow it).
+    pub first: StepIndex,
+}
+
+impl Plan {
+    /// Adds the nodes of a plan `planner` emitted (already checked by the loader, see
+    /// [`load_plan`](crate::load::load_plan)) after the planner and before its dependents.
+    /// Returns the steps added, or the problems that keep them out — unknown `needs`,
+    /// cycles, expressions reading steps that do not come first — leaving the plan as it was.
+    pub(crate) fn grow(
+        &mut self,
+        planner: StepIndex,
+        mut nodes: Vec<Node>,
+    ) -> Result<Range<StepIndex>, Vec<Problem>> {
+        namespaced(&mut nodes, &self.namespace(planner));
+        let base = self.steps.len();
+        let root = (self.workflow.steps.len() + self.added.len()) as u32;
+        let mut builder = Builder {
+            outer: Some(self),
+            base,
+            root,
+            ..Builder::default()
+        };
+        let mut pointer = String::from("/steps");
+        let ends = builder.parallel(&self.workflow, &nodes, &mut pointer, &mut Vec::new());
+        let mut problems = builder.resolve_needs();
+        let Builder {
+            steps,
+            index,
+            group_sinks,
+            mut edges,
+            ..
+        } = builder;
+        let dependents: Vec<StepIndex> = self.dependents(planner).collect();
+        edges.extend(ends.sources.iter().map(|&source| (planner, source)));
+        for &sink in &ends.sinks {
+            edges.extend(dependents.iter().map(|&dependent| (sink, dependent)));
+        }
+        problems.extend(self.cycles(planner, &dependents, &steps, &edges));
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+
+        let added = base..base + steps.len();
+        for _ in added.clone() {
+            self.graph.add_node(());
+        }
+        add_edges(&mut self.graph, edges);
+        self.steps.extend(steps);
+        self.index.extend(index);
+        self.groups.extend(group_sinks);
+        self.added
+            .extend(nodes.into_iter().map(|node| (planner, node)));
+        for step in added.clone() {
+            let found = referenced(self.node(step), |id| self.resolve(step, id));
+            self.steps[step].referenced_steps = found;
+        }
+        let problems = unordered_reads(self, added.clone());
+        if !problems.is_empty() {
+            self.shrink(added);
+            return Err(problems);
+        }
+        Ok(added)
+    }
+
+    /// The cycles a plan would close: among its new `steps` (numbered from the plan's step
+    /// count), and through an earlier step a new one needs that waits for the planner's
+    /// `dependents`.
+    fn cycles(
+        &self,
+        planner: StepIndex,
+        dependents: &[StepIndex],
+        steps: &[super::PlanStep],
+        edges: &[(StepIndex, StepIndex)],
+    ) -> Vec<Problem> {
+        let base = self.steps.len();
+        let mut local = Graph::with_capacity(steps.len(), edges.len());
+        for _ in steps {
+            local.add_node(());
+        }
+        let inner = (edges.iter()).filter(|&&(from, to)| from >= base && to >= base);
+        add_edges(
+            &mut local,
+            inner.map(|&(from, to)| (from - base, to - base)).collect(),
+        );
+        let mut problems = cycles(steps, &local);
+        let needed: HashSet<StepIndex> = (edges.iter())
+            .filter(|&&(from, to)| from < base && to >= base && from != planner)
+            .map(|&(from, _)| from)
+            .collect();
+        if needed.is_empty() {
+            return problems;
+        }
+        let mut dfs = Dfs::empty(&self.graph);
+        for &dependent in dependents {
+            dfs.move_to(NodeIndex::new(dependent));
+            for reached in (&mut dfs).iter(&self.graph) {
+                if !needed.contains(&reached.index()) {
+                    continue;
+                }
+                let id = &self.steps[reached.index()].id;
+                let (planner_id, dependent_id) =
+                    (&self.steps[planner].id, &self.steps[dependent].id);
+                for &(_, to) in edges
+                    .iter()
+                    .filter(|&&(from, to)| from == reached.index() && to >= base)
+                {
+                    let step = &steps[to - base];
+                    let message = format!(
+                        "cycle: `{}` needs `{id}`, which waits for `{dependent_id}`, which waits for the plan of `{planner_id}`",
+                        step.id
+                    );
+                    problems.push(Problem::at(format!("{}/needs", step.pointer), message));
+                }
+            }
+        }
+        problems
+    }
+
+    /// Takes the steps `added` (the last ones) out again.
+    fn shrink(&mut self, added: Range<StepIndex>) {
+        for step in added.clone().rev() {
+            self.graph.remove_node(NodeIndex::new(step));
+            self.index.remove(&self.steps[step].id);
+        }
+        let roots = self.workflow.steps.len();
+        let first_root = self.steps[added.start].path[0] as usize - roots;
+        self.added.truncate(first_root);
+        self.groups
+            .retain(|_, sinks| sinks.iter().all(|&sink| sink < added.start));
+        self.steps.truncate(added.start);
+    }
+}
+
+/// Prefixes the ids of `nodes` (and their members) with `namespace`, and the `needs` that
+/// name them.
+fn namespaced(nodes: &mut [Node], namespace: &str) {
+    fn ids<'a>(nodes: &'a [Node], found: &mut HashSet<&'a str>) {
+        for node in nodes {
+            found.extend(node.id.as_deref());
+            for members in [&node.pipeline, &node.parallel].into_iter().flatten() {
+                ids(members, found);
+            }
+        }
+    }
+    fn rename(nodes: &mut [Node], own: &HashSet<String>, namespace: &str) {
+        for node in nodes {
+            if let Some(id) = &mut node.id {
+                id.insert_str(0, namespace);
+            }
+            for need in &mut node.needs {
+                if own.contains(need.as_str()) {
+                    need.insert_str(0, namespace);
+                }
+            }
+            for members in [&mut node.pipeline, &mut node.parallel]
+                .into_iter()
+                .flatten()
+            {
+                rename(members, own, namespace);
+            }
+        }
+    }
+    let mut own = HashSet::new();
+    ids(nodes, &mut own);
+    let own: HashSet<String> = own.into_iter().map(str::to_owned).collect();
+    rename(nodes, &own, namespace);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,159 @@
+//! Plans added at run time, through the loader as the ledger adds them.
+
+use serde_json::{Value, json};
+
+use crate::executor::test_support::accepting_anything;
+use crate::load::{load_plan, load_str};
+use crate::plan::Plan;
+
+/// `gen` (a planner) between `start` and `report`.
+fn run_plan() -> Plan {
+    let workflow = json!({"name": "t", "limits": {"max_steps": 8}, "steps": [{"pipeline": [
+        {"id": "start", "executor": "noop"},
+        {"id": "gen", "executor": "noop", "planner": true},
+        {"id": "report", "executor": "noop"}
+    ]}]});
+    load_str(
+        &workflow.to_string(),
+        "t.json",
+        &accepting_anything(&["noop"]),
+    )
+    .unwrap()
+}
+
+fn grow(plan: &mut Plan, planner: &str, output: Value) -> Result<Vec<String>, String> {
+    let planner = plan.index_of(planner).unwrap();
+    match load_plan(&output, plan, planner, &accepting_anything(&["noop"])) {
+        Ok(added) => Ok(added.map(|step| plan.steps()[step].id.clone()).collect()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+fn deps(plan: &Plan, id: &str) -> Vec<String> {
+    let step = plan.index_of(id).unwrap();
+    let mut ids: Vec<String> = (plan.dependencies(step))
+        .map(|dep| plan.steps()[dep].id.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_plan_runs_after_its_planner_and_before_the_planners_dependents() {
+    let mut plan = run_plan();
+    let added = grow(
+        &mut plan,
+        "gen",
+        json!({"steps": [
+            {"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop", "needs": ["a", "start"],
+             "with": {"output": "${{ steps.a.output }}"}}
+        ]}),
+    );
+    assert_eq!(added.unwrap(), ["gen.a", "gen.b"]);
+    assert_eq!(deps(&plan, "gen.a"), ["gen"]);
+    assert_eq!(deps(&plan, "gen.b"), ["gen", "gen.a", "start"]);
+    assert_eq!(deps(&plan, "report"), ["gen", "gen.a", "gen.b"]);
+    let b = plan.index_of("gen.b").unwrap();
+    assert_eq!(
+        plan.node(b).needs,
+        ["gen.a", "start"],
+        "own nodes are prefixed"
+    );
+    assert_eq!(
+        plan.steps()[b].referenced_steps,
+        [plan.index_of("gen.a").unwrap()]
+    );
+    assert_eq!(plan.written(b, plan.index_of("gen.a").unwrap()), "a");
+    assert_eq!(plan.graph().node_count(), 5);
+    assert!(plan.to_dot().contains("plan of gen"));
+}
+
+#[test]
+fn a_plan_of_a_planner_in_a_plan_delays_the_first_planners_dependents_too() {
+    let mut plan = run_plan();
+    let first = json!({"steps": [{"id": "again", "executor": "noop", "planner": true}]});
+    assert_eq!(grow(&mut plan, "gen", first).unwrap(), ["gen.again"]);
+    let second = json!({"steps": [{"id": "work", "executor": "noop",
+        "with": {"output": "${{ steps.start.output }}"}}]});
+    assert_eq!(
+        grow(&mut plan, "gen.again", second).unwrap(),
+        ["gen.again.work"]
+    );
+    assert_eq!(
+        deps(&plan, "report"),
+        ["gen", "gen.again", "gen.again.work"]
+    );
+    assert_eq!(
+        grow(&mut plan, "gen.again.work", json!({"steps": []})).unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
+    let cases = [
+        (
+            json!({"steps": [
+                {"id": "a", "executor": "noop", "needs": ["b"]},
+                {"id": "b", "executor": "noop", "needs": ["a"]}]}),
+            "plan of gen:/steps/0: cycle: gen.a -> gen.b -> gen.a",
+        ),
+        (
+            json!({"steps": [{"id": "a", "executor": "noop"}, {"id": "a", "executor": "noop"}]}),
+            "plan of gen:/steps/1/id: duplicate id `a`: already used at /steps/0/id",
+        ),
+        (
+            json!({"steps": [{"id": "a", "executor": "noop", "needs": ["nowhere"]}]}),
+            "plan of gen:/steps/0/needs/0: unknown step or group `nowhere`",
+        ),
+        (
+            json!({"steps": [{"id": "a", "executor": "noop", "needs": ["report"]}]}),
+            "plan of gen:/steps/0/needs: cycle: `gen.a` needs `report`, which waits for `report`, which waits for the plan of `gen`",
+        ),
+        (
+            json!({"steps": (0..6).map(|n| json!({"id": format!("s{n}"), "executor": "noop"})).collect::<Vec<_>>()}),
+            "plan of gen:/steps: 6 steps added to the run's 3, more than limits.max_steps (8)",
+        ),
+        (
+            json!({"steps": [{"id": "a", "executor": "nope"}]}),
+            "plan of gen:/steps/0/executor: unknown executor `nope`",
+        ),
+        (
+            json!({"steps": [{"id": "a", "executor": "noop", "with": {"output": "${{ steps.zz.output }}"}}]}),
+            "plan of gen:/steps/0/with/output: `steps.zz`: no step has the id `zz`",
+        ),
+        (
+            json!({"steps": [], "notes": 1}),
+            "plan of gen:/notes: unknown key `notes`",
+        ),
+        (json!(["a"]), "plan of gen: a plan is an object"),
+    ];
+    for (output, expected) in cases {
+        let mut plan = run_plan();
+        let error = grow(&mut plan, "gen", output).unwrap_err();
+        assert!(error.starts_with(expected), "{error}\nexpected: {expected}");
+        assert_eq!(plan.steps().len(), 3, "nothing was added: {error}");
+        assert_eq!(plan.graph().node_count(), 3);
+        assert_eq!(deps(&plan, "report"), ["gen"]);
+    }
+}
+
+#[test]
+fn a_plan_refused_after_compiling_leaves_room_for_the_next() {
+    let mut plan = run_plan();
+    // `b` reads `a`, which runs side by side with it: refused after the nodes were compiled.
+    let unordered = json!({"steps": [
+        {"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop", "with": {"output": "${{ steps.a.output }}"}}]});
+    let error = grow(&mut plan, "gen", unordered).unwrap_err();
+    assert!(
+        error.contains("`steps.a`: `b` does not wait for `a`"),
+        "{error}"
+    );
+    assert_eq!(plan.graph().node_count(), 3);
+    let valid = json!({"steps": [{"id": "a", "executor": "noop"}]});
+    assert_eq!(grow(&mut plan, "gen", valid).unwrap(), ["gen.a"]);
+    assert_eq!(plan.index_of("gen.a"), Some(3));
+    assert_eq!(deps(&plan, "report"), ["gen", "gen.a"]);
+}

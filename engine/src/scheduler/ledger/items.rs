@@ -1,0 +1,185 @@
+//! `for_each` items: each item ends on its own and is committed as it ends (in the next
+//! batch, with whatever else ended meanwhile); the step's attempt ends once every item it
+//! ran has, with the items' outputs in item order, or the list of the items that failed. A
+//! retry, a resume or a redrive runs only the items that have not succeeded.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::Ledger;
+use crate::executor::{ErrorClass, ExecError, Outcome};
+use crate::item::ItemRecord;
+use crate::plan::StepIndex;
+use crate::state::StepState;
+
+/// How many failed items an error names with their messages.
+const NAMED_FAILURES: usize = 5;
+
+/// The items of a `for_each` step, as the ledger mirrors them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Items {
+    /// Each item's output, once it succeeded.
+    outputs: Vec<Option<Value>>,
+    /// How many times each item ran.
+    attempts: Vec<u32>,
+    /// The items that failed in the step's running attempt.
+    failed: BTreeMap<usize, ExecError>,
+}
+
+impl Items {
+    /// The items of a step from their committed records.
+    pub(super) fn restore<'a>(records: impl Iterator<Item = &'a ItemRecord>) -> Items {
+        let mut items = Items::default();
+        for record in records {
+            if items.outputs.len() <= record.index {
+                items.outputs.resize(record.index + 1, None);
+                items.attempts.resize(record.index + 1, 0);
+            }
+            items.attempts[record.index] = record.attempt;
+            if record.state == StepState::Succeeded {
+                items.outputs[record.index] = record.output.clone();
+            }
+        }
+        items
+    }
+}
+
+impl Ledger {
+    /// The items of `step`'s list of `count` that have not succeeded. (The list is the same
+    /// at every attempt and after a restart: it is computed from committed outputs.)
+    pub(super) fn items_to_run(&mut self, step: StepIndex, count: usize) -> Vec<usize> {
+        let items = self.slots[step].items.get_or_insert_with(Box::default);
+        items.outputs.resize(count, None);
+        items.attempts.resize(count, 0);
+        (0..count)
+            .filter(|&index| items.outputs[index].is_none())
+            .collect()
+    }
+
+    /// The attempt number the next run of item `index` of `step` has.
+    pub(super) fn item_attempt(&self, step: StepIndex, index: usize) -> u32 {
+        let items = self.slots[step].items.as_deref();
+        items
+            .and_then(|items| items.attempts.get(index))
+            .copied()
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// Counts a run of each item in `indices` of `step`.
+    pub(super) fn items_started(&mut self, step: StepIndex, indices: impl Iterator<Item = usize>) {
+        if let Some(items) = self.slots[step].items.as_deref_mut() {
+            for index in indices {
+                items.attempts[index] += 1;
+            }
+        }
+    }
+
+    /// Item `index` of `step`'s running attempt ended: it is committed with the next batch.
+    pub(super) fn item_ended(&mut self, step: StepIndex, index: usize, outcome: Outcome) {
+        let slot = &mut self.slots[step];
+        let Some(items) = slot
+            .items
+            .as_deref_mut()
+            .filter(|_| slot.state == StepState::Running)
+        else {
+            return; // Not a running `for_each` step: nothing to record.
+        };
+        if index >= items.outputs.len() {
+            return;
+        }
+        slot.usage += &outcome.usage;
+        self.tally.usage += &outcome.usage;
+        let (state, output, error) = match outcome.result {
+            Ok(output) => {
+                items.outputs[index] = Some(output.clone());
+                (StepState::Succeeded, Some(output), None)
+            }
+            Err(error) => {
+                let text = error.to_string();
+                items.failed.insert(index, error);
+                (StepState::Failed, None, Some(text))
+            }
+        };
+        self.batch.record_item(ItemRecord {
+            run_id: self.run_id,
+            step_id: self.plan.steps()[step].id.clone(),
+            index,
+            state,
+            attempt: items.attempts[index],
+            output,
+            error,
+        });
+    }
+
+    /// How `step`'s attempt went, from its items: the list of their outputs in item order,
+    /// or an error naming the items that failed (with the first one's class).
+    pub(super) fn items_result(&mut self, step: StepIndex) -> Option<Result<Value, ExecError>> {
+        let items = self.slots[step].items.as_deref_mut()?;
+        let failed = std::mem::take(&mut items.failed);
+        if failed.is_empty() && items.outputs.iter().all(Option::is_some) {
+            return Some(Ok(Value::Array(
+                items.outputs.iter().flatten().cloned().collect(),
+            )));
+        }
+        let Some((_, first)) = failed.first_key_value() else {
+            let missing = items
+                .outputs
+                .iter()
+                .filter(|output| output.is_none())
+                .count();
+            return Some(Err(ExecError {
+                class: ErrorClass::Interrupted,
+                message: format!("{missing} items did not run"),
+            }));
+        };
+        let indices: Vec<String> = failed.keys().map(usize::to_string).collect();
+        let named: Vec<String> = (failed.iter().take(NAMED_FAILURES))
+            .map(|(index, error)| format!("item {index}: {}", error.message))
+            .collect();
+        let more = failed.len().saturating_sub(NAMED_FAILURES);
+        let more = if more > 0 {
+            format!("; {more} more")
+        } else {
+            String::new()
+        };
+        Some(Err(ExecError {
+            class: first.class,
+            message: format!(
+                "{} of {} items failed ({}): {}{more}",
+                failed.len(),
+                items.outputs.len(),
+                indices.join(", "),
+                named.join("; ")
+            ),
+        }))
+    }
+
+    /// Sends every item of `step` that ran back to pending (a redrive from the step); they
+    /// keep counting their attempts.
+    pub(super) fn reset_items(&mut self, step: StepIndex) {
+        let Some(items) = self.slots[step].items.as_deref_mut() else {
+            return;
+        };
+        items.outputs.fill(None);
+        items.failed.clear();
+        let step_id = &self.plan.steps()[step].id;
+        for (index, &attempt) in items.attempts.iter().enumerate() {
+            if attempt > 0 {
+                self.batch.record_item(ItemRecord {
+                    run_id: self.run_id,
+                    step_id: step_id.clone(),
+                    index,
+                    state: StepState::Pending,
+                    attempt,
+                    output: None,
+                    error: None,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

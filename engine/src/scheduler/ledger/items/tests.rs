@@ -1,0 +1,216 @@
+//! `for_each` items in the ledger: committed one by one, failing on their own, and run
+//! again only when they have not succeeded.
+
+use serde_json::{Value, json};
+
+use super::super::tests::{at, ids, moves, new_run, records_after};
+use super::super::{Committed, Input, Judge, Ledger, Redrive};
+use crate::executor::{ErrorClass, Outcome};
+use crate::item::ItemRecord;
+use crate::state::{RunState, StepState};
+
+fn item(index: usize, outcome: Outcome) -> Input {
+    Input::Item {
+        step: 0,
+        index,
+        outcome,
+    }
+}
+
+fn ended() -> Input {
+    Input::Completed {
+        step: 0,
+        outcome: Outcome::success(Value::Null),
+    }
+}
+
+fn each(retry: u32) -> Value {
+    json!({"name": "f", "steps": [{"pipeline": [
+        {"id": "each", "executor": "noop", "for_each": "${{ [10, 20, 30, 40] }}",
+         "retry": {"max_attempts": retry, "backoff": "fixed", "initial_delay": "1s"}},
+        {"id": "after", "executor": "noop"}
+    ]}]})
+}
+
+fn states(records: &[ItemRecord]) -> Vec<(usize, StepState, u32)> {
+    (records.iter())
+        .map(|record| (record.index, record.state, record.attempt))
+        .collect()
+}
+
+#[test]
+fn items_commit_as_they_end_and_the_output_keeps_item_order() {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    for index in [2, 0, 3, 1] {
+        ledger
+            .apply(item(index, Outcome::success(json!(index))), at(1))
+            .unwrap();
+    }
+    let items = ledger.take_batch();
+    assert_eq!(items.items().len(), 4, "each item is recorded as it ends");
+    assert!(items.transitions().is_empty());
+    ledger.apply(ended(), at(2)).unwrap();
+    assert_eq!(ledger.slots[0].output, Some(json!([0, 1, 2, 3])));
+    assert_eq!(ledger.slots[0].state, StepState::Succeeded);
+}
+
+#[test]
+fn failed_items_fail_the_step_once_all_ended_and_a_retry_runs_only_them() {
+    let mut ledger = new_run(each(2));
+    ledger.turn(at(0)).unwrap();
+    let bad = |message: &str| Outcome::failure(ErrorClass::ExitCode, message);
+    ledger
+        .apply(item(0, Outcome::success(json!("a"))), at(1))
+        .unwrap();
+    ledger.apply(item(1, bad("exit 1")), at(1)).unwrap();
+    ledger
+        .apply(item(2, Outcome::success(json!("c"))), at(1))
+        .unwrap();
+    ledger.apply(item(3, bad("exit 3")), at(1)).unwrap();
+    ledger.apply(ended(), at(1)).unwrap();
+    let error = ledger.slots[0].error.clone().unwrap();
+    assert_eq!(
+        error,
+        "exit_code: 2 of 4 items failed (1, 3): item 1: exit 1; item 3: exit 3"
+    );
+    assert_eq!(ledger.slots[0].state, StepState::RetryWait);
+    ledger.take_batch();
+    let starts = ledger.turn(at(2)).unwrap();
+    ledger.take_batch();
+    let retried: Vec<(Option<usize>, u32)> = (starts[0].actions.iter())
+        .map(|action| (action.item_index, action.attempt))
+        .collect();
+    assert_eq!(
+        retried,
+        [(Some(1), 2), (Some(3), 2)],
+        "each item counts its own attempts"
+    );
+    ledger
+        .apply(item(1, Outcome::success(json!("b"))), at(3))
+        .unwrap();
+    ledger.apply(item(3, bad("exit 3")), at(3)).unwrap();
+    ledger.apply(ended(), at(3)).unwrap();
+    assert_eq!(ledger.slots[0].state, StepState::Failed);
+    let error = ledger.slots[0].error.clone().unwrap();
+    assert_eq!(error, "exit_code: 1 of 4 items failed (3): item 3: exit 3");
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["each: running -> failed", "after: pending -> skipped"]
+    );
+    assert_eq!(
+        states(batch.items()),
+        [(1, StepState::Succeeded, 2), (3, StepState::Failed, 2)]
+    );
+    ledger.turn(at(3)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Failed);
+}
+
+#[test]
+fn after_a_crash_only_the_items_not_succeeded_run_again() {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    ledger
+        .apply(item(0, Outcome::success(json!("a"))), at(1))
+        .unwrap();
+    ledger
+        .apply(item(2, Outcome::success(json!("c"))), at(1))
+        .unwrap();
+    let items = ledger.take_batch().items().to_vec();
+    let run = Committed {
+        run_id: ledger.run_id,
+        plan: ledger.plan.clone(),
+        input: json!({}),
+        state: RunState::Running,
+        created_at: at(0),
+        deadline: None,
+        steps: records_after(&ledger),
+        approvals: Vec::new(),
+        recent_starts: Vec::new(),
+        plans: Vec::new(),
+        items,
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
+    };
+    let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
+    let starts = resumed.turn(at(2)).unwrap();
+    assert_eq!(ids(&resumed, &starts), ["each"]);
+    let again: Vec<Option<usize>> = starts[0].actions.iter().map(|a| a.item_index).collect();
+    assert_eq!(again, [Some(1), Some(3)]);
+    resumed
+        .apply(item(1, Outcome::success(json!("b"))), at(3))
+        .unwrap();
+    resumed
+        .apply(item(3, Outcome::success(json!("d"))), at(3))
+        .unwrap();
+    resumed.apply(ended(), at(3)).unwrap();
+    assert_eq!(resumed.slots[0].output, Some(json!(["a", "b", "c", "d"])));
+}
+
+/// A run whose `each` failed with items 1 and 3, taken over again with `redrive`.
+fn redriven(from: Option<&str>) -> Ledger {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    let bad = Outcome::failure(ErrorClass::ExitCode, "no");
+    for index in 0..4 {
+        let outcome = if index % 2 == 1 {
+            bad.clone()
+        } else {
+            Outcome::success(json!(index))
+        };
+        ledger.apply(item(index, outcome), at(1)).unwrap();
+    }
+    ledger.apply(ended(), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Failed);
+    let items = ledger.take_batch().items().to_vec();
+    let run = Committed {
+        run_id: ledger.run_id,
+        plan: ledger.plan.clone(),
+        input: json!({}),
+        state: RunState::Failed,
+        created_at: at(0),
+        deadline: None,
+        steps: records_after(&ledger),
+        approvals: Vec::new(),
+        recent_starts: Vec::new(),
+        plans: Vec::new(),
+        items,
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
+    };
+    let redrive = Redrive {
+        from: from.map(str::to_owned),
+    };
+    Ledger::take_over(run, Judge::default(), 1 << 20, at(2), Some(redrive)).unwrap()
+}
+
+#[test]
+fn a_redrive_runs_only_the_failed_items_and_one_from_the_step_runs_them_all() {
+    let mut ledger = redriven(None);
+    let starts = ledger.turn(at(2)).unwrap();
+    let again: Vec<Option<usize>> = starts[0].actions.iter().map(|a| a.item_index).collect();
+    assert_eq!(again, [Some(1), Some(3)]);
+
+    let mut ledger = redriven(Some("each"));
+    let reset = ledger.take_batch();
+    let pending: Vec<(usize, StepState, u32)> = states(reset.items());
+    assert_eq!(
+        pending.len(),
+        4,
+        "every item that ran goes back to pending: {pending:?}"
+    );
+    assert!(
+        pending
+            .iter()
+            .all(|(_, state, _)| *state == StepState::Pending)
+    );
+    let starts = ledger.turn(at(2)).unwrap();
+    let again: Vec<(Option<usize>, u32)> = (starts[0].actions.iter())
+        .map(|a| (a.item_index, a.attempt))
+        .collect();
+    assert_eq!(
+        again,
+        [(Some(0), 2), (Some(1), 2), (Some(2), 2), (Some(3), 2)]
+    );
+}

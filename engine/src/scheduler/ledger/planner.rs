@@ -1,0 +1,129 @@
+//! A planner's success: its plan checked by the loader and added to the run, refused, or
+//! found to repeat a plan the run has seen too often (a loop).
+
+use serde_json::{Value, json};
+
+use super::Ledger;
+use crate::error::Result;
+use crate::executor::{ErrorClass, ExecError};
+use crate::plan::{Addition, StepIndex};
+use crate::stall::{self, Stall};
+use crate::state::StepState;
+
+/// What a planner's plan led to.
+#[derive(Debug)]
+pub(super) enum Planned {
+    /// Its nodes were added (none, for an empty plan): the detail of the planner's success.
+    Added(Value),
+    /// It failed the loader's checks; nothing was added.
+    Refused(ExecError),
+    /// The run has seen it `loop_after` times already; nothing was added.
+    Looped(Stall),
+}
+
+/// The plan in a planner's `output`: the output itself when it has `steps`; else, for an
+/// agent (whose output is `{"text", "raw", "warnings"}`), its `text` parsed as JSON, a
+/// Markdown code fence around it unwrapped.
+pub(super) fn read_plan(output: Value) -> Result<Value, ExecError> {
+    let text = match &output {
+        Value::Object(fields) if !fields.contains_key("steps") => fields.get("text"),
+        _ => None,
+    };
+    let Some(Value::String(text)) = text else {
+        return Ok(output);
+    };
+    let trimmed = text.trim();
+    let unfenced = (trimmed.strip_prefix("```"))
+        .and_then(|rest| rest.strip_suffix("```"))
+        .map(|body| body.split_once('\n').map_or(body, |(_, body)| body))
+        .unwrap_or(trimmed);
+    serde_json::from_str(unfenced).map_err(|error| ExecError {
+        class: ErrorClass::InvalidPlan,
+        message: format!("the planner's text is not a JSON plan: {error}"),
+    })
+}
+
+/// A plan's digest, to recognise it when it comes again: the hash of its `steps`.
+pub(super) fn fingerprint(steps: &Value) -> String {
+    crate::store::digest(&steps.to_string())
+}
+
+impl Ledger {
+    /// Checks the plan `output` of planner `step` and adds its nodes to the run: to the plan,
+    /// as pending steps, and to the batch, so that they commit with the planner's success.
+    pub(super) fn add_plan(&mut self, step: StepIndex, output: &Value) -> Result<Planned> {
+        let steps = output.get("steps").cloned().unwrap_or(Value::Null);
+        let empty = steps.as_array().is_some_and(Vec::is_empty);
+        let digest = fingerprint(&steps);
+        let repeats = self.plans.get(&digest).copied().unwrap_or(0);
+        if !empty && repeats >= self.loop_after() {
+            return Ok(Planned::Looped(stall::repeated_plan(&digest, repeats)));
+        }
+        let plan = std::sync::Arc::make_mut(&mut self.plan);
+        let added = match crate::load::load_plan(output, plan, step, &self.executors) {
+            Ok(added) => added,
+            Err(error) => {
+                return Ok(Planned::Refused(ExecError {
+                    class: ErrorClass::InvalidPlan,
+                    message: error.to_string(),
+                }));
+            }
+        };
+        let ids: Vec<String> = (added.clone())
+            .map(|new| self.plan.steps()[new].id.clone())
+            .collect();
+        if empty {
+            return Ok(Planned::Added(json!({ "plan": { "added": ids } })));
+        }
+        *self.plans.entry(digest).or_default() += 1;
+        self.plan_count += 1;
+        self.batch.record_plan(Addition {
+            run_id: self.run_id,
+            seq: self.plan_count,
+            planner: self.plan.steps()[step].id.clone(),
+            steps,
+            ids: ids.clone(),
+            first: added.start,
+        });
+        self.adopt(step, added)?;
+        Ok(Planned::Added(json!({ "plan": { "added": ids } })))
+    }
+
+    /// Takes the steps `added` by `planner`'s plan into the ledger: pending, each waiting for
+    /// the needs that have not ended (a need that ended in a way its trigger refuses skips
+    /// it), and the planner's dependents waiting for them too.
+    fn adopt(&mut self, planner: StepIndex, added: std::ops::Range<StepIndex>) -> Result<()> {
+        let plan = std::sync::Arc::clone(&self.plan);
+        for _ in added.clone() {
+            self.slots.push(super::Slot::pending());
+            self.unmet.push(0);
+            self.unfinished += 1;
+        }
+        let waiting: Vec<StepIndex> = added.clone().chain(plan.dependents(planner)).collect();
+        for &step in &waiting {
+            self.unmet[step] = (plan.dependencies(step))
+                .filter(|&need| !self.slots[need].state.is_terminal())
+                .count();
+        }
+        for step in added {
+            let trigger = plan.node(step).trigger.unwrap_or_default();
+            let refused = (plan.dependencies(step)).find(|&need| {
+                let state = self.slots[need].state;
+                state.is_terminal() && !trigger.accepts(state)
+            });
+            if let Some(need) = refused
+                && self.slots[step].state == StepState::Pending
+            {
+                let (id, state) = (&plan.steps()[need].id, self.slots[need].state);
+                let detail = json!({ "reason": format!("needs {id} which ended {state}") });
+                self.set_step(step, StepState::Skipped, Some(detail))?;
+                self.unfinished -= 1;
+                self.ended(step)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

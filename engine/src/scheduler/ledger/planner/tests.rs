@@ -1,0 +1,169 @@
+//! Planner steps in the ledger: plans added with the planner's success, refused plans,
+//! repeated plans, and a restart after a plan.
+
+use serde_json::{Value, json};
+
+use super::super::tests::{at, done, ids, moves, new_run, records_after};
+use super::super::{Committed, Judge, Ledger};
+use crate::state::{RunState, StepState};
+
+/// `gen` plans; `report` needs it.
+fn workflow(retry: u32) -> Value {
+    json!({"name": "p", "stall": {"loop_after": 2, "on_stall": "fail"}, "steps": [
+        {"id": "gen", "executor": "noop", "planner": true, "retry": {"max_attempts": retry}},
+        {"id": "report", "executor": "noop", "needs": ["gen"]}
+    ]})
+}
+
+fn plan_of(ids: &[&str]) -> Value {
+    let steps: Vec<Value> = (ids.iter())
+        .map(|id| json!({"id": id, "executor": "noop"}))
+        .collect();
+    json!({ "steps": steps })
+}
+
+fn step(ledger: &Ledger, id: &str) -> usize {
+    ledger.plan.index_of(id).unwrap()
+}
+
+#[test]
+fn a_plan_commits_with_its_planner_and_runs_before_the_planners_dependents() {
+    let mut ledger = new_run(workflow(1));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    let gen_ = step(&ledger, "gen");
+    ledger
+        .apply(done(gen_, plan_of(&["a", "b"])), at(1))
+        .unwrap();
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["gen.a", "gen.b"]);
+    let batch = ledger.take_batch();
+    assert_eq!(batch.plans().len(), 1);
+    assert_eq!(batch.plans()[0].ids, ["gen.a", "gen.b"]);
+    assert_eq!(batch.plans()[0].seq, 1);
+    let success = batch
+        .transitions()
+        .iter()
+        .find_map(|transition| match transition {
+            crate::state::Transition::Step(step) if step.to == StepState::Succeeded => Some(step),
+            _ => None,
+        });
+    assert_eq!(
+        success.unwrap().detail,
+        Some(json!({"plan": {"added": ["gen.a", "gen.b"]}}))
+    );
+    ledger
+        .apply(done(step(&ledger, "gen.a"), json!(1)), at(2))
+        .unwrap();
+    assert!(
+        ledger.turn(at(2)).unwrap().is_empty(),
+        "report waits for gen.b too"
+    );
+    ledger
+        .apply(done(step(&ledger, "gen.b"), json!(2)), at(3))
+        .unwrap();
+    let starts = ledger.turn(at(3)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["report"]);
+}
+
+#[test]
+fn an_invalid_plan_fails_the_attempt_and_the_planners_retry_asks_again() {
+    let mut ledger = new_run(workflow(2));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    let gen_ = step(&ledger, "gen");
+    let cycle = json!({"steps": [
+        {"id": "a", "executor": "noop", "needs": ["b"]},
+        {"id": "b", "executor": "noop", "needs": ["a"]}]});
+    ledger.apply(done(gen_, cycle), at(1)).unwrap();
+    let error = ledger.slots[gen_].error.clone().unwrap();
+    assert!(
+        error.starts_with("invalid_plan: plan of gen:/steps/0: cycle: gen.a -> gen.b -> gen.a"),
+        "{error}"
+    );
+    assert_eq!(ledger.slots[gen_].state, StepState::RetryWait);
+    assert!(ledger.take_batch().plans().is_empty(), "nothing was added");
+    assert_eq!(ledger.plan.steps().len(), 2);
+    let wake = ledger.next_wake().unwrap();
+    let starts = ledger.turn(wake).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["gen"]);
+    ledger.apply(done(gen_, plan_of(&["a"])), wake).unwrap();
+    let starts = ledger.turn(wake).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["gen.a"]);
+}
+
+#[test]
+fn a_plan_emitted_again_and_again_is_a_loop() {
+    // Each round's planner plans one more planner with the same plan.
+    let mut ledger = new_run(workflow(1));
+    ledger.turn(at(0)).unwrap();
+    let again = json!({"steps": [{"id": "again", "executor": "noop", "planner": true}]});
+    let mut planner = "gen".to_owned();
+    for round in 0..3 {
+        let index = step(&ledger, &planner);
+        ledger.apply(done(index, again.clone()), at(round)).unwrap();
+        ledger.turn(at(round)).unwrap();
+        planner.push_str(".again");
+    }
+    // loop_after is 2: the third emission is the second repeat.
+    let looped = step(&ledger, "gen.again.again");
+    assert_eq!(ledger.slots[looped].state, StepState::Failed);
+    let error = ledger.slots[looped].error.clone().unwrap();
+    assert!(
+        error.contains("looping: this plan was emitted 2 times before"),
+        "{error}"
+    );
+    assert!(ledger.is_over());
+    assert_eq!(ledger.report().state, RunState::Failed);
+    let batch = moves(&ledger.take_batch());
+    assert!(
+        batch.contains(&"report: pending -> skipped".to_owned()),
+        "{batch:?}"
+    );
+}
+
+#[test]
+fn a_restart_keeps_the_added_steps_and_counts_repeats_from_the_stored_plans() {
+    let mut ledger = new_run(workflow(1));
+    ledger.turn(at(0)).unwrap();
+    let gen_ = step(&ledger, "gen");
+    ledger.apply(done(gen_, plan_of(&["a"])), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    let plans = ledger.take_batch().plans().to_vec();
+    let run = Committed {
+        run_id: ledger.run_id,
+        plan: ledger.plan.clone(),
+        input: json!({}),
+        state: RunState::Running,
+        created_at: at(0),
+        deadline: None,
+        steps: records_after(&ledger),
+        approvals: Vec::new(),
+        recent_starts: Vec::new(),
+        plans,
+        items: Vec::new(),
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
+    };
+    let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
+    assert_eq!(moves(&resumed.take_batch()), ["gen.a: running -> ready"]);
+    assert_eq!(resumed.plan_count, 1);
+    assert_eq!(resumed.plans.values().sum::<u32>(), 1);
+    let starts = resumed.turn(at(2)).unwrap();
+    assert_eq!(ids(&resumed, &starts), ["gen.a"]);
+}
+
+#[test]
+fn an_agents_text_is_read_as_its_plan() {
+    let plan = json!({"steps": [{"id": "a", "executor": "noop"}]});
+    let fenced = format!("```json\n{plan}\n```");
+    let agent = |text: &str| json!({"text": text, "raw": {}, "warnings": []});
+    assert_eq!(super::read_plan(agent(&fenced)).unwrap(), plan);
+    assert_eq!(super::read_plan(agent(&plan.to_string())).unwrap(), plan);
+    assert_eq!(
+        super::read_plan(plan.clone()).unwrap(),
+        plan,
+        "a plan is read as it is"
+    );
+    let error = super::read_plan(agent("Here is the plan.")).unwrap_err();
+    assert_eq!(error.class, crate::executor::ErrorClass::InvalidPlan);
+}

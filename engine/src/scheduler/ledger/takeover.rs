@@ -1,0 +1,188 @@
+//! Taking a run over from its committed state: the ledger's mirror of every step, its
+//! items and plans, then what the stored states already decide (a deadline passed,
+//! interrupted attempts, dependents of ended steps).
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planner};
+use crate::error::{Error, Result};
+use crate::executor::Usage;
+use crate::plan::StepIndex;
+use crate::stall::Repeats;
+use crate::state::{Batch, RunState, StepState};
+
+impl Ledger {
+    /// Takes over a run at `now` from its committed state: a run past its deadline ends
+    /// timed out, interrupted attempts become ready again, and steps whose fate their
+    /// dependencies decided already are moved on. A `redrive` first sends the run's ended
+    /// steps (or a step and everything downstream of it) back to pending.
+    pub(crate) fn take_over(
+        run: Committed,
+        judge: Judge,
+        max_output_bytes: usize,
+        now: DateTime<Utc>,
+        redrive: Option<Redrive>,
+    ) -> Result<Ledger> {
+        let Committed {
+            run_id,
+            plan,
+            input,
+            state,
+            created_at,
+            deadline,
+            steps: records,
+            approvals,
+            recent_starts,
+            plans: added,
+            items,
+            executors,
+        } = run;
+        let mut stored: Vec<Option<Slot>> = vec![None; plan.steps().len()];
+        for record in records {
+            let index = plan.index_of(&record.id).ok_or_else(|| {
+                Error::Bug(format!(
+                    "stored step {} is not in the run's plan",
+                    record.id
+                ))
+            })?;
+            stored[index] = Some(Slot {
+                state: record.state,
+                attempt: record.attempt,
+                fallback: record.fallback,
+                output: record.output,
+                error: record.error,
+                wake_at: record.wake_at,
+                usage: record.usage.unwrap_or_default(),
+                since: None,
+                stall: None,
+                repeats: Repeats::default(),
+                items: None,
+            });
+        }
+        let mut slots = (stored.into_iter().zip(plan.steps()))
+            .map(|(slot, step)| {
+                slot.ok_or_else(|| Error::Bug(format!("step {} has no stored state", step.id)))
+            })
+            .collect::<Result<Vec<Slot>>>()?;
+        for records in items.chunk_by(|a, b| a.step_id == b.step_id) {
+            if let Some(step) = plan.index_of(&records[0].step_id) {
+                slots[step].items = Some(Box::new(items::Items::restore(records.iter())));
+            }
+        }
+        let unmet = (0..slots.len())
+            .map(|step| plan.dependencies(step).count())
+            .collect();
+        let tally = Tally {
+            attempts: slots.iter().map(|slot| u64::from(slot.attempt)).sum(),
+            steps: slots.iter().filter(|slot| slot.attempt > 0).count() as u64,
+            usage: slots.iter().fold(Usage::default(), |mut sum, slot| {
+                sum += &slot.usage;
+                sum
+            }),
+        };
+        let approvals = (approvals.into_iter())
+            .filter_map(|approval| {
+                let step = plan.index_of(&approval.step_id)?;
+                Some(((step, approval.item), approval))
+            })
+            .collect();
+        let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
+        let starts = (recent_starts.into_iter()).filter_map(|(step, at)| {
+            let executor = plan.node(plan.index_of(&step)?).executor.clone()?;
+            Some((executor, at))
+        });
+        let rates = judge::Rates::new(limits, starts);
+        let mut plans: HashMap<String, u32> = HashMap::new();
+        for addition in &added {
+            *plans
+                .entry(planner::fingerprint(&addition.steps))
+                .or_default() += 1;
+        }
+        let timeout = plan.workflow().limits.timeout;
+        let deadline = deadline.or_else(|| timeout.map(|timeout| created_at + timeout.0));
+        let mut ledger = Ledger {
+            run_id,
+            plan,
+            input,
+            run_state: state,
+            created_at,
+            slots,
+            unmet,
+            ready: VecDeque::new(),
+            running: 0,
+            group_running: HashMap::new(),
+            retry_waiting: 0,
+            unfinished: 0,
+            batch: Batch::new(),
+            outcome: (None, None),
+            max_output_bytes,
+            guard: judge.guard,
+            guard_hash: judge.hash,
+            tally,
+            approvals,
+            rates,
+            rate_wake: None,
+            deadline,
+            halt: None,
+            active_at: now,
+            cancels: Vec::new(),
+            executors,
+            plans,
+            plan_count: added.len() as u32,
+        };
+        if let Some(redrive) = redrive {
+            ledger.redrive(redrive, now)?;
+        }
+        for slot in &mut ledger.slots {
+            if slot.state == StepState::Succeeded {
+                slot.items = None; // Its output holds the items' outputs.
+            }
+        }
+        ledger.settle(now)?;
+        Ok(ledger)
+    }
+
+    fn settle(&mut self, now: DateTime<Utc>) -> Result<()> {
+        if self.deadline.is_some_and(|deadline| deadline <= now) {
+            return self.time_out();
+        }
+        if self.run_state == RunState::Pending {
+            self.start_clock(now, None)?;
+        }
+        for step in 0..self.slots.len() {
+            match self.slots[step].state {
+                StepState::Running => {
+                    self.set_step(step, StepState::Ready, Some(json!({ "interrupted": true })))?;
+                    self.ready.push_back(step);
+                }
+                StepState::Ready => self.ready.push_back(step),
+                StepState::RetryWait => self.retry_waiting += 1,
+                StepState::AwaitingApproval if !self.awaits_request(step) => {
+                    // Its request is gone (or was never stored): judge it again.
+                    self.set_step(step, StepState::Ready, None)?;
+                    self.ready.push_back(step);
+                }
+                _ => {}
+            }
+            if !self.slots[step].state.is_terminal() {
+                self.unfinished += 1;
+            }
+        }
+        let ended: Vec<StepIndex> = (0..self.slots.len())
+            .filter(|&step| self.slots[step].state.is_terminal())
+            .collect();
+        for step in ended {
+            self.ended(step)?;
+        }
+        for step in 0..self.slots.len() {
+            if self.slots[step].state == StepState::Pending && self.unmet[step] == 0 {
+                self.set_step(step, StepState::Ready, None)?;
+                self.ready.push_back(step);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! The shell with real executors: panics and unregistered executors.
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::*;
+use crate::{Engine, MemoryStore, RunState};
+
+/// Panics on every call.
+#[derive(Debug)]
+struct Panics;
+
+#[async_trait]
+impl Executor for Panics {
+    async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+        panic!("boom")
+    }
+}
+
+#[tokio::test]
+async fn an_executor_that_panics_fails_its_step_and_the_engine_goes_on() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("panics", Arc::new(Panics))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "p", "steps": [
+        {"id": "a", "executor": "panics", "retry": {"max_attempts": 3}}
+    ]});
+    let plan = engine.load_str(&workflow.to_string(), "p.json").unwrap();
+    let report = engine
+        .start(plan, json!({}))
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::Panicked));
+    assert!(report.error.unwrap().contains("boom"));
+    let run = engine.run(&report.id.to_string()).await.unwrap();
+    assert_eq!(run.steps[0].attempt, 1, "a panic is not retried");
+}
+
+#[tokio::test]
+async fn a_plan_naming_an_executor_the_engine_lacks_does_not_start() {
+    let store = Arc::new(MemoryStore::new());
+    let loader = Engine::builder_with_store(store.clone())
+        .executor("panics", Arc::new(Panics))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "p", "steps": [{"id": "a", "executor": "panics"}]});
+    let plan = loader.load_str(&workflow.to_string(), "p.json").unwrap();
+    let engine = Engine::builder_with_store(store).open().await.unwrap();
+    let error = engine.start(plan, json!({})).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("/steps/0/executor: executor `panics` is not registered"),
+        "{error}"
+    );
+    assert!(
+        engine.runs().await.unwrap().is_empty(),
+        "no run was recorded"
+    );
+}

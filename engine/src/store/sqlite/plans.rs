@@ -1,0 +1,38 @@
+//! The plans planner steps added to runs (written with the planner's success, see
+//! `write.rs`), read back for a resume.
+
+use sqlx::{Row, SqlitePool};
+use uuid::Uuid;
+
+use super::parse_json;
+use crate::error::{Error, Result};
+use crate::plan::Addition;
+
+/// The plans of `run_id`, in the order they were committed.
+pub(super) async fn plans(
+    pool: &SqlitePool,
+    run_id: Uuid,
+) -> Result<Result<Vec<Addition>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT seq, planner, steps, ids, first_position FROM plans
+         WHERE run_id = ? ORDER BY seq",
+    )
+    .bind(run_id.to_string())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let ids = parse_json(row.get(3))?;
+            Ok(Addition {
+                run_id,
+                seq: row.get(0),
+                planner: row.get(1),
+                steps: parse_json(row.get(2))?,
+                ids: serde_json::from_value(ids)
+                    .map_err(|error| Error::Corrupt(format!("stored plan ids: {error}")))?,
+                first: row.get::<i64, _>(4) as usize,
+            })
+        })
+        .collect())
+}

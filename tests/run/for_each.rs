@@ -1,0 +1,146 @@
+//! `for_each` items through the real binary: committed one by one, so that after kill -9
+//! only the items not yet succeeded run again; never more than `max_parallel` at once.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+
+use super::scratch::Scratch;
+
+/// How many items succeeded, as committed in the database at `db` (0 while it has none).
+fn committed_items(db: &Path) -> i64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db)
+            .read_only(true);
+        let Ok(pool) = sqlx::SqlitePool::connect_with(options).await else {
+            return 0;
+        };
+        let query = "SELECT count(*) FROM items WHERE state = 'succeeded'";
+        let count = sqlx::query_scalar::<_, i64>(query).fetch_one(&pool).await;
+        pool.close().await;
+        count.unwrap_or(0)
+    })
+}
+
+fn entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| entries.count())
+}
+
+/// The largest number of items that ran at once, as the items counted themselves.
+fn peak(scratch: &Scratch) -> usize {
+    let peaks = std::fs::read_to_string(scratch.dir.path().join("peaks")).unwrap_or_default();
+    peaks
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn after_kill_9_only_items_not_yet_succeeded_run_again_in_order_four_at_a_time() {
+    let scratch = Scratch::new();
+    for dir in ["live", "held"] {
+        std::fs::create_dir(scratch.dir.path().join(dir)).unwrap();
+    }
+    // Items 0-11 run straight through; 12 and later wait for the gate.
+    let script = r#"i=$CAIRN_ITEM_INDEX
+echo $$ > "$DIR/live/$i"; ls "$DIR/live" | wc -l >> "$DIR/peaks"
+echo run >> "$MARKS/item$i"
+if [ "$i" -ge 12 ]; then
+  touch "$DIR/held/$i"; while [ ! -e "$DIR/open" ]; do sleep 0.02; done
+fi
+rm "$DIR/live/$i"; echo "{\"i\": $i}""#;
+    let items: Vec<usize> = (0..24).collect();
+    let workflow = json!({"name": "items", "steps": [
+        {"id": "each", "executor": "process", "for_each": format!("${{{{ {items:?} }}}}"),
+         "max_parallel": 4,
+         "with": {"command": ["sh", "-c", script],
+                  "env": {"DIR": scratch.dir.path(), "MARKS": scratch.marks()}}}
+    ]});
+    let file = scratch.write("items.json", &workflow);
+    let mut child = scratch
+        .command(&["run", file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let held = scratch.dir.path().join("held");
+    scratch.wait_for_show(&mut child, |_| {
+        entries(&held) == 4 && committed_items(&scratch.db()) == 12
+    });
+    child.kill().unwrap();
+    let _ = child.wait();
+    let first_peak = peak(&scratch);
+    assert!(first_peak <= 4, "{first_peak} items ran at once");
+
+    // The killed engine's reaper kills its held items; once they are gone, the run resumes
+    // with the gate open.
+    let live = scratch.dir.path().join("live");
+    let started = std::time::Instant::now();
+    for entry in std::fs::read_dir(&live).unwrap() {
+        let path = entry.unwrap().path();
+        let pid = std::fs::read_to_string(&path).unwrap();
+        while Path::new(&format!("/proc/{}", pid.trim())).exists() {
+            assert!(
+                started.elapsed() < crate::HANG,
+                "held item {pid} was not killed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    std::fs::remove_file(scratch.dir.path().join("peaks")).unwrap();
+    let runs = scratch.json(&["runs", "--json"]);
+    let id = runs[0]["id"].as_str().unwrap();
+    let resumed = scratch.cairn(&["resume", id]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(
+        peak(&scratch) <= 4,
+        "{} items ran at once after the resume",
+        peak(&scratch)
+    );
+
+    let show = scratch.json(&["show", id, "--json"]);
+    let expected: Vec<Value> = (0..24).map(|i| json!({"i": i})).collect();
+    assert_eq!(
+        show["steps"][0]["output"],
+        json!(expected),
+        "outputs in item order"
+    );
+    let runs = scratch.executions();
+    for i in 0..24 {
+        let expected = if (12..16).contains(&i) { 2 } else { 1 };
+        assert_eq!(runs[&format!("item{i}")], expected, "item {i}: {runs:?}");
+    }
+}
+
+#[test]
+fn failed_items_fail_the_step_after_every_item_ended_naming_them() {
+    let scratch = Scratch::new();
+    let script =
+        "echo run >> \"$MARKS/item$CAIRN_ITEM_INDEX\"; [ $((CAIRN_ITEM_INDEX % 3)) -ne 1 ]";
+    let workflow = json!({"name": "items", "steps": [
+        {"id": "each", "executor": "process", "for_each": "${{ [0, 1, 2, 3, 4, 5] }}",
+         "with": {"command": ["sh", "-c", script], "env": {"MARKS": scratch.marks()}}}
+    ]});
+    let file = scratch.write("failing.json", &workflow);
+    let id = scratch.run(&file, &[], 1);
+    let show = scratch.json(&["show", &id, "--json"]);
+    let error = show["steps"][0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("exit_code: 2 of 6 items failed (1, 4): item 1:"),
+        "{error}"
+    );
+    assert_eq!(scratch.executions().len(), 6, "every item ran");
+}

@@ -1,0 +1,264 @@
+//! Planner steps through the real binary: added steps that survive kill -9, plans the
+//! loader refuses, plan → execute → re-plan rounds, a planner that repeats itself, and an
+//! agent as the planner.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+
+use super::scratch::{Scratch, states};
+use crate::finish;
+
+/// A shell step `id` that appends a line to its marker file (`$MARKS/<step id>`), then runs
+/// `then`.
+fn marking(id: &str, then: &str, scratch: &Scratch) -> Value {
+    json!({"id": id, "executor": "process", "with": {
+        "command": ["sh", "-c", format!("echo run >> \"$MARKS/$CAIRN_STEP_ID\"; {then}")],
+        "env": {"MARKS": scratch.marks(), "DIR": scratch.dir.path()}
+    }})
+}
+
+/// A planner `id` that marks each run and prints `plan<attempt>.json` from the scratch
+/// directory (the same plan each attempt when only `plan1.json` exists).
+fn planner(id: &str, scratch: &Scratch, retry: u32) -> Value {
+    let print =
+        "f=\"$DIR/plan$CAIRN_ATTEMPT.json\"; [ -e \"$f\" ] || f=\"$DIR/plan1.json\"; cat \"$f\"";
+    let mut step = marking(id, print, scratch);
+    step["planner"] = json!(true);
+    step["retry"] = json!({"max_attempts": retry, "backoff": "fixed", "initial_delay": "10ms"});
+    step
+}
+
+fn write_plan(scratch: &Scratch, attempt: u32, plan: &Value) {
+    scratch.write(&format!("plan{attempt}.json"), plan);
+}
+
+fn gate(scratch: &Scratch) -> PathBuf {
+    scratch.dir.path().join("open")
+}
+
+#[test]
+fn added_steps_run_show_and_survive_kill_and_resume_and_the_planner_ran_once() {
+    let scratch = Scratch::new();
+    let hold = "touch \"$DIR/held\"; while [ ! -e \"$DIR/open\" ]; do sleep 0.02; done";
+    let mut c = marking("c", "cat", &scratch);
+    c["with"]["input"] = json!("${{ steps.a.output }}");
+    write_plan(
+        &scratch,
+        1,
+        &json!({"steps": [
+            marking("a", "echo '{\"a\": 1}'", &scratch),
+            {"pipeline": [marking("b", hold, &scratch), c], "needs": ["a"]}
+        ]}),
+    );
+    let workflow = json!({"name": "planned", "steps": [
+        planner("gen", &scratch, 1),
+        {"id": "report", "executor": "noop", "needs": ["gen"], "with": {"output": "done"}}
+    ]});
+    let file = scratch.write("planned.json", &workflow);
+    let mut child = scratch
+        .command(&["run", file.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let before = scratch.wait_for_show(&mut child, |show| {
+        scratch.dir.path().join("held").exists() && states(show)["gen.b"] == "running"
+    });
+    child.kill().unwrap();
+    let _ = child.wait();
+    let before = states(&before);
+    assert_eq!(before["gen"], "succeeded");
+    assert_eq!(before["gen.a"], "succeeded");
+    assert_eq!(before["gen.c"], "pending");
+    assert_eq!(before["report"], "pending", "report waits for the plan");
+
+    std::fs::write(gate(&scratch), "").unwrap();
+    let id = before_id(&scratch);
+    let resumed = scratch.cairn(&["resume", &id]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let show = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(show["state"], "succeeded");
+    let after = states(&show);
+    for step in ["gen", "gen.a", "gen.b", "gen.c", "report"] {
+        assert_eq!(after[step], "succeeded", "{step}: {after:?}");
+    }
+    let c = (show["steps"].as_array().unwrap().iter()).find(|step| step["id"] == "gen.c");
+    assert_eq!(
+        c.unwrap()["output"],
+        json!({"a": 1}),
+        "a plan's step reads its sibling"
+    );
+    let runs = scratch.executions();
+    assert_eq!(runs["gen"], 1, "the planner ran once: {runs:?}");
+    assert_eq!(
+        runs["gen.a"], 1,
+        "a step that succeeded before the kill: {runs:?}"
+    );
+    let history = scratch.json(&["history", &id, "--json"]).to_string();
+    assert!(history.contains("\"step\":\"gen.c\""), "{history}");
+    assert!(
+        history.contains("\"added\":[\"gen.a\",\"gen.b\",\"gen.c\"]"),
+        "{history}"
+    );
+    let graph = scratch.cairn(&["graph", "--run", &id]);
+    let graph = String::from_utf8_lossy(&graph.stdout);
+    assert!(graph.contains("gen.c\\nprocess\\n[succeeded]"), "{graph}");
+    assert!(graph.contains("plan of gen"), "{graph}");
+}
+
+/// The id of the only run.
+fn before_id(scratch: &Scratch) -> String {
+    let runs = scratch.json(&["runs", "--json"]);
+    runs[0]["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn invalid_plans_fail_the_planner_with_the_loaders_messages_and_a_retry_uses_a_valid_one() {
+    let scratch = Scratch::new();
+    let noop = |id: &str, needs: &[&str]| json!({"id": id, "executor": "noop", "needs": needs});
+    let invalid = [
+        (
+            json!({"steps": [noop("x", &["y"]), noop("y", &["x"])]}),
+            "plan of gen:/steps/0: cycle: gen.x -> gen.y -> gen.x",
+        ),
+        (
+            json!({"steps": [noop("x", &[]), noop("x", &[])]}),
+            "plan of gen:/steps/1/id: duplicate id `x`: already used at /steps/0/id",
+        ),
+        (
+            json!({"steps": [noop("x", &["nowhere"])]}),
+            "plan of gen:/steps/0/needs/0: unknown step or group `nowhere`",
+        ),
+        (
+            json!({"steps": [noop("x", &[]), noop("y", &[]), noop("z", &[])]}),
+            "plan of gen:/steps: 3 steps added to the run's 2, more than limits.max_steps (4)",
+        ),
+    ];
+    for (attempt, (plan, _)) in invalid.iter().enumerate() {
+        write_plan(&scratch, attempt as u32 + 1, plan);
+    }
+    write_plan(&scratch, 5, &json!({"steps": [noop("x", &[])]}));
+    let workflow = json!({"name": "retried", "limits": {"max_steps": 4}, "steps": [
+        planner("gen", &scratch, 5),
+        {"id": "report", "executor": "noop", "needs": ["gen"]}
+    ]});
+    let file = scratch.write("retried.json", &workflow);
+    let id = scratch.run(&file, &[], 0);
+    let history = scratch.json(&["history", &id, "--json"]);
+    let errors: Vec<String> = (history.as_array().unwrap().iter())
+        .filter(|event| event["to"] == "retry_wait")
+        .map(|event| event["detail"]["error"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(errors.len(), 4, "{history}");
+    for (error, (_, expected)) in errors.iter().zip(&invalid) {
+        assert!(
+            error.starts_with(&format!("invalid_plan: {expected}")),
+            "{error}\nexpected: {expected}"
+        );
+    }
+    let show = scratch.json(&["show", &id, "--json"]);
+    let ids: Vec<&str> = (show["steps"].as_array().unwrap().iter())
+        .map(|step| step["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["gen", "report", "gen.x"],
+        "only the valid plan added steps"
+    );
+}
+
+#[test]
+fn three_rounds_of_plan_execute_replan_complete() {
+    let scratch = Scratch::new();
+    let script = format!("{}/examples/planners/rounds.sh", env!("CARGO_MANIFEST_DIR"));
+    let workflow = json!({"name": "rounds", "steps": [
+        {"id": "plan", "executor": "process", "planner": true, "with": {"command": ["sh", script]}},
+        {"id": "report", "executor": "noop", "needs": ["plan"], "with": {"output": "done"}}
+    ]});
+    let file = scratch.write("rounds.json", &workflow);
+    let id = scratch.run(&file, &[], 0);
+    let show = scratch.json(&["show", &id, "--json"]);
+    let works: Vec<&Value> = (show["steps"].as_array().unwrap().iter())
+        .filter(|step| step["id"].as_str().unwrap().ends_with("work"))
+        .map(|step| &step["output"])
+        .collect();
+    assert_eq!(
+        works,
+        [
+            &json!({"round": 1}),
+            &json!({"round": 2}),
+            &json!({"round": 3})
+        ]
+    );
+    assert_eq!(states(&show)["report"], "succeeded");
+    assert_eq!(
+        states(&show).len(),
+        8,
+        "three rounds of work and replan, plan, report"
+    );
+}
+
+#[test]
+fn a_planner_repeating_its_plan_is_stopped_as_a_loop() {
+    let scratch = Scratch::new();
+    // Every plan adds a planner that prints the same plan again.
+    let again = planner("again", &scratch, 1);
+    write_plan(&scratch, 1, &json!({"steps": [again]}));
+    let workflow = json!({"name": "repeats", "stall": {"loop_after": 2, "on_stall": "fail"},
+        "steps": [planner("gen", &scratch, 1)]});
+    let file = scratch.write("repeats.json", &workflow);
+    let id = scratch.run(&file, &[], 1);
+    let show = scratch.json(&["show", &id, "--json"]);
+    let error = show["error"].as_str().unwrap();
+    assert!(
+        error.contains(
+            "step gen.again.again failed: stalled: looping: this plan was emitted 2 times before"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_agent_planners_text_is_its_plan() {
+    let scratch = Scratch::new();
+    let plan = json!({"steps": [{"id": "fix", "executor": "noop", "with": {"output": "fixed"}}]});
+    let answer = scratch.dir.path().join("answer.txt");
+    std::fs::write(&answer, format!("```json\n{plan:#}\n```\n")).unwrap();
+    let claude = format!("{}/examples/agents/claude", env!("CARGO_MANIFEST_DIR"));
+    let workflow = json!({"name": "agent-plans", "steps": [
+        {"id": "plan", "executor": "agent", "planner": true,
+         "with": {"cli": "claude", "program": claude, "prompt": "Plan the fix as JSON",
+                  "env": {"FAKE_AGENT_TEXT": answer}},
+         "output_schema": {"type": "object", "required": ["steps"]}},
+        {"id": "report", "executor": "noop", "needs": ["plan"]}
+    ]});
+    let file = scratch.write("agent.json", &workflow);
+    let child = scratch
+        .command(&["run", file.to_str().unwrap(), "--json"])
+        .env_remove("CAIRN_AGENT_TIMEOUT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = finish(child, "cairn run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let id = before_id(&scratch);
+    let show = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(states(&show)["plan.fix"], "succeeded");
+    assert_eq!(
+        show["steps"][0]["output"], plan,
+        "the planner's output is its plan"
+    );
+}
