@@ -19,6 +19,30 @@ pub(super) fn plan(workflow: Value) -> Arc<Plan> {
     Arc::new(crate::load::load_str(&text, "test.json", &executors).unwrap())
 }
 
+/// Run `run_id` of `plan`, in `state`, with its committed `steps` and nothing else: what a
+/// takeover reads.
+pub(super) fn committed(
+    run_id: Uuid,
+    plan: Arc<Plan>,
+    state: RunState,
+    steps: Vec<StepRecord>,
+) -> Committed {
+    Committed {
+        run_id,
+        plan,
+        input: json!({}),
+        state,
+        created_at: at(0),
+        deadline: None,
+        steps,
+        approvals: Vec::new(),
+        recent_starts: Vec::new(),
+        plans: Vec::new(),
+        items: Vec::new(),
+        executors: crate::executor::test_support::accepting_anything(&["noop"]),
+    }
+}
+
 /// A ledger taking over a new run of `workflow`, judged by `judge`.
 pub(super) fn new_judged_run(workflow: Value, judge: Judge) -> Ledger {
     let plan = plan(workflow);
@@ -28,18 +52,8 @@ pub(super) fn new_judged_run(workflow: Value, judge: Judge) -> Ledger {
         .map(|step| StepRecord::pending(&step.id))
         .collect();
     let run = Committed {
-        run_id: Uuid::now_v7(),
-        plan,
         input: json!({"n": 2}),
-        state: RunState::Pending,
-        created_at: at(0),
-        deadline: None,
-        steps,
-        approvals: Vec::new(),
-        recent_starts: Vec::new(),
-        plans: Vec::new(),
-        items: Vec::new(),
-        executors: crate::executor::test_support::accepting_anything(&["noop"]),
+        ..committed(Uuid::now_v7(), plan, RunState::Pending, steps)
     };
     Ledger::take_over(run, judge, 1 << 20, at(0), None).unwrap()
 }
@@ -51,20 +65,7 @@ pub(super) fn new_run(workflow: Value) -> Ledger {
 
 /// A ledger taking over run `run_id` of `workflow`, running, from `steps` (a restart).
 pub(super) fn resume(run_id: Uuid, workflow: Value, steps: Vec<StepRecord>) -> Ledger {
-    let run = Committed {
-        run_id,
-        plan: plan(workflow),
-        input: json!({}),
-        state: RunState::Running,
-        created_at: at(0),
-        deadline: None,
-        steps,
-        approvals: Vec::new(),
-        recent_starts: Vec::new(),
-        plans: Vec::new(),
-        items: Vec::new(),
-        executors: crate::executor::test_support::accepting_anything(&["noop"]),
-    };
+    let run = committed(run_id, plan(workflow), RunState::Running, steps);
     Ledger::take_over(run, Judge::default(), 1 << 20, at(0), None).unwrap()
 }
 

@@ -2,8 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::super::tests::{at, done, failed, ids, moves, plan, records_after, run_moves};
-use super::super::{Committed, Input, Judge, Ledger};
+use super::super::tests::{
+    at, committed, done, failed, ids, moves, plan, records_after, run_moves,
+};
+use super::super::{Input, Judge, Ledger};
 use super::Redrive;
 use crate::command::{Command, PendingCommand, Request};
 use crate::executor::ErrorClass;
@@ -27,20 +29,7 @@ pub(in super::super) fn take_over(
     } else {
         steps
     };
-    let run = Committed {
-        run_id: uuid::Uuid::nil(),
-        plan,
-        input: json!({}),
-        state,
-        created_at: at(0),
-        deadline: None,
-        steps,
-        approvals: Vec::new(),
-        recent_starts: Vec::new(),
-        plans: Vec::new(),
-        items: Vec::new(),
-        executors: crate::executor::test_support::accepting_anything(&["noop"]),
-    };
+    let run = committed(uuid::Uuid::nil(), plan, state, steps);
     Ledger::take_over(run, Judge::default(), 1 << 20, at(now), redrive).unwrap()
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::super::tests::{at, ids, moves, new_run, records_after};
+use super::super::tests::{at, committed, ids, moves, new_run, records_after};
 use super::super::{Committed, Input, Judge, Ledger, Redrive};
 use crate::executor::{ErrorClass, Outcome};
 use crate::item::ItemRecord;
@@ -120,18 +120,13 @@ fn after_a_crash_only_the_items_not_succeeded_run_again() {
         .unwrap();
     let items = ledger.take_batch().items().to_vec();
     let run = Committed {
-        run_id: ledger.run_id,
-        plan: ledger.plan.clone(),
-        input: json!({}),
-        state: RunState::Running,
-        created_at: at(0),
-        deadline: None,
-        steps: records_after(&ledger),
-        approvals: Vec::new(),
-        recent_starts: Vec::new(),
-        plans: Vec::new(),
         items,
-        executors: crate::executor::test_support::accepting_anything(&["noop"]),
+        ..committed(
+            ledger.run_id,
+            ledger.plan.clone(),
+            RunState::Running,
+            records_after(&ledger),
+        )
     };
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
     let starts = resumed.turn(at(2)).unwrap();
@@ -166,18 +161,13 @@ fn redriven(from: Option<&str>) -> Ledger {
     assert_eq!(ledger.report().state, RunState::Failed);
     let items = ledger.take_batch().items().to_vec();
     let run = Committed {
-        run_id: ledger.run_id,
-        plan: ledger.plan.clone(),
-        input: json!({}),
-        state: RunState::Failed,
-        created_at: at(0),
-        deadline: None,
-        steps: records_after(&ledger),
-        approvals: Vec::new(),
-        recent_starts: Vec::new(),
-        plans: Vec::new(),
         items,
-        executors: crate::executor::test_support::accepting_anything(&["noop"]),
+        ..committed(
+            ledger.run_id,
+            ledger.plan.clone(),
+            RunState::Failed,
+            records_after(&ledger),
+        )
     };
     let redrive = Redrive {
         from: from.map(str::to_owned),

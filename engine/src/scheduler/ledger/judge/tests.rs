@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::super::tests::{at, done, ids, moves, new_judged_run, plan, records_after};
+use super::super::tests::{at, committed, done, ids, moves, new_judged_run, plan, records_after};
 use super::super::{Committed, Input, Judge, Ledger};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand, Ruling};
@@ -231,18 +231,13 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
     let mut request: Approval = ledger.take_batch().approvals()[0].clone();
     let restart = |approvals: Vec<Approval>, records| {
         let run = Committed {
-            run_id: ledger.run_id,
-            plan: plan(workflow.clone()),
-            input: json!({}),
-            state: RunState::Running,
-            created_at: at(0),
-            deadline: None,
-            steps: records,
             approvals,
-            recent_starts: Vec::new(),
-            plans: Vec::new(),
-            items: Vec::new(),
-            executors: crate::executor::test_support::accepting_anything(&["noop"]),
+            ..committed(
+                ledger.run_id,
+                plan(workflow.clone()),
+                RunState::Running,
+                records,
+            )
         };
         let judge = Judge {
             guard: Some(Arc::new(Fake::default())),

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::super::tests::{at, done, ids, moves, new_run, records_after};
+use super::super::tests::{at, committed, done, ids, moves, new_run, records_after};
 use super::super::{Committed, Judge, Ledger};
 use crate::state::{RunState, StepState};
 
@@ -131,18 +131,13 @@ fn a_restart_keeps_the_added_steps_and_counts_repeats_from_the_stored_plans() {
     ledger.turn(at(1)).unwrap();
     let plans = ledger.take_batch().plans().to_vec();
     let run = Committed {
-        run_id: ledger.run_id,
-        plan: ledger.plan.clone(),
-        input: json!({}),
-        state: RunState::Running,
-        created_at: at(0),
-        deadline: None,
-        steps: records_after(&ledger),
-        approvals: Vec::new(),
-        recent_starts: Vec::new(),
         plans,
-        items: Vec::new(),
-        executors: crate::executor::test_support::accepting_anything(&["noop"]),
+        ..committed(
+            ledger.run_id,
+            ledger.plan.clone(),
+            RunState::Running,
+            records_after(&ledger),
+        )
     };
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
     assert_eq!(moves(&resumed.take_batch()), ["gen.a: running -> ready"]);
