@@ -1,0 +1,160 @@
+//! CEL expressions and templates: parsing, evaluation, limits.
+
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn a_recently_compiled_expression_is_not_parsed_again() {
+    let first = compile("1 + 41 == 42").unwrap();
+    assert!(Arc::ptr_eq(&first, &compile("1 + 41 == 42").unwrap()));
+    for n in 0..CACHED_PROGRAMS {
+        compile(&format!("{n} + 0")).unwrap();
+    }
+    assert!(
+        !Arc::ptr_eq(&first, &compile("1 + 41 == 42").unwrap()),
+        "the oldest was evicted"
+    );
+    assert!(PROGRAMS.lock().unwrap().programs.len() <= CACHED_PROGRAMS);
+}
+
+fn scope() -> Scope {
+    let mut steps = Map::new();
+    steps.insert(
+        "plan".into(),
+        json!({"output": {"files": ["a.rs", "b.rs"], "count": 2}}),
+    );
+    steps.insert("my-step".into(), json!({"output": "hi"}));
+    Scope {
+        input: json!({"repo": "cairn", "n": 5}),
+        steps,
+        item: Some(json!("x.rs")),
+        index: Some(1),
+        run: json!({"id": "r1"}),
+    }
+}
+
+#[test]
+fn a_lone_template_keeps_its_type() {
+    let value = render(&json!("${{ steps.plan.output.files }}"), &scope()).unwrap();
+    assert_eq!(value, json!(["a.rs", "b.rs"]));
+    assert_eq!(
+        render(&json!("${{input.n + 1}}"), &scope()).unwrap(),
+        json!(6)
+    );
+}
+
+#[test]
+fn templates_inside_text_are_spliced() {
+    let template = json!({"cmd": ["fix", "${{ item }}", "#${{ index }} of ${{ steps.plan.output.files }}"], "k": 3});
+    let value = render(&template, &scope()).unwrap();
+    assert_eq!(
+        value,
+        json!({"cmd": ["fix", "x.rs", "#1 of [\"a.rs\",\"b.rs\"]"], "k": 3})
+    );
+}
+
+#[test]
+fn map_literals_and_strings_with_braces_stay_inside_the_template() {
+    let value = render(&json!("${{ {'a': {'b': '}}'}} }}"), &scope()).unwrap();
+    assert_eq!(value, json!({"a": {"b": "}}"}}));
+}
+
+#[test]
+fn conditions_must_be_booleans() {
+    assert!(condition("size(steps.plan.output.files) > 1", &scope()).unwrap());
+    assert!(
+        condition(
+            "steps.plan.output.count == 2 && input.repo == 'cairn'",
+            &scope()
+        )
+        .unwrap()
+    );
+    let error = condition("input.n", &scope()).unwrap_err();
+    assert!(error.reason.contains("true or false"), "{error}");
+}
+
+#[test]
+fn errors_name_the_expression() {
+    let error = evaluate("nope.x", &scope()).unwrap_err();
+    assert_eq!(error.expression, "nope.x");
+    let error = check("1 +").unwrap_err();
+    assert!(
+        error.to_string().starts_with("`1 +`: does not parse"),
+        "{error}"
+    );
+}
+
+#[test]
+fn check_templates_points_at_each_bad_string() {
+    let value = json!({"a": "${{ 1 + }}", "b": ["ok ${{ 1 }}", "${{ x"], "c/d": "${{}}"});
+    let pointers: Vec<_> = check_templates(&value)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(pointers, ["/a", "/b/1", "/c~1d"]);
+}
+
+#[test]
+fn finds_referenced_steps() {
+    let text =
+        "${{ steps.plan.output }} and ${{ steps[\"my-step\"].output }} steps . plan mysteps.x";
+    assert_eq!(referenced_steps(text), ["plan", "my-step"]);
+    assert_eq!(
+        referenced_steps("size(steps['a'].output) > 0 || steps.b_2.output"),
+        ["a", "b_2"]
+    );
+    assert!(referenced_steps("steps").is_empty());
+}
+
+#[test]
+fn deep_expressions_are_errors_not_crashes() {
+    let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+    assert!(check(&deep).is_err());
+    let nested = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+    assert!(check(&nested).is_ok());
+    let long = format!("1{}", " + 1".repeat(900));
+    assert_eq!(evaluate(&long, &scope()).unwrap(), json!(901));
+    assert!(
+        check(&"1+".repeat(1200))
+            .unwrap_err()
+            .reason
+            .contains("operators")
+    );
+}
+
+#[test]
+fn conditions_share_their_variables_and_fail_one_by_one() {
+    let action = json!({"executor": "process", "step": "deploy-web"});
+    let deep = format!("{}true{}", "(".repeat(40), ")".repeat(40));
+    let long = "a".repeat(MAX_LEN + 1);
+    let results = evaluate_conditions(
+        &[
+            "action.executor == 'process'",
+            "action.step.startsWith('build')",
+            "action.step",
+            "action.nope.deeper",
+            &deep,
+            &long,
+        ],
+        &[("action", &action)],
+    );
+    assert_eq!(results[0], Ok(true));
+    assert_eq!(results[1], Ok(false));
+    assert!(
+        results[2]
+            .as_ref()
+            .unwrap_err()
+            .reason
+            .contains("true or false")
+    );
+    assert!(results[3].is_err(), "an unknown key is an error, not false");
+    assert_eq!(results[4], Ok(true), "a deep condition runs on a big stack");
+    assert!(
+        results[5]
+            .as_ref()
+            .unwrap_err()
+            .reason
+            .contains("longer than")
+    );
+}
