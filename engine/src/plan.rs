@@ -20,6 +20,7 @@ pub(crate) use reads::unordered_reads;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use petgraph::Direction;
@@ -68,8 +69,10 @@ pub struct PlanStep {
     pub on_stall: OnStall,
     /// How failed attempts are retried: the step's, else `defaults.retry` (none: one attempt).
     pub retry: Option<Retry>,
-    /// Steps whose outputs the step's `with`, `when` and `for_each` read.
-    pub referenced_steps: Vec<StepIndex>,
+    /// Steps whose outputs the step's `with`, `when` and `for_each` read
+    /// ([`Plan::referenced_steps`]): found when first asked for, so that a run's stored
+    /// definition compiled again on resume scans only the steps that start.
+    referenced: OnceLock<Box<[StepIndex]>>,
     /// `max_parallel` of each enclosing group that sets one, outermost first, each with the
     /// group's id (or its pointer when it has none).
     pub group_limits: Vec<(String, u32)>,
@@ -99,6 +102,17 @@ impl Plan {
             node = &members[position as usize];
         }
         node
+    }
+
+    /// The steps whose outputs `step`'s `with`, `when` and `for_each` read, in index order.
+    ///
+    /// Found by a textual scan of the step's expressions the first time it is asked for, then
+    /// kept: the loader asks for every step of a file (it checks that each one read comes
+    /// before its reader), a resumed run only for the steps that start.
+    pub fn referenced_steps(&self, step: StepIndex) -> &[StepIndex] {
+        self.steps[step]
+            .referenced
+            .get_or_init(|| referenced(self.node(step), |id| self.resolve(step, id)).into())
     }
 
     /// All steps, in file order.
@@ -219,19 +233,15 @@ pub(crate) fn compile(workflow: Workflow) -> Result<Plan, Vec<Problem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    let mut plan = Plan {
+    // Each step's `referenced_steps` are found when first asked for.
+    Ok(Plan {
         workflow,
         added: Vec::new(),
         steps: builder.steps,
         index: builder.index,
         groups: builder.group_sinks,
         graph,
-    };
-    for step in 0..plan.steps.len() {
-        let found = referenced(plan.node(step), |id| plan.index_of(id));
-        plan.steps[step].referenced_steps = found;
-    }
-    Ok(plan)
+    })
 }
 
 /// Adds `edges` (`from`, `to`) to `graph` once each, so that every step's dependencies and
@@ -247,6 +257,8 @@ fn add_edges(graph: &mut Graph, mut edges: Vec<(StepIndex, StepIndex)>) {
 /// The ids a step's `with`, `when` and `for_each` read, as indices (`find` resolves an id;
 /// unknown ids are left out).
 fn referenced(node: &Node, find: impl Fn(&str) -> Option<StepIndex>) -> Vec<StepIndex> {
+    #[cfg(test)]
+    SCANS.set(SCANS.get() + 1);
     let mut found = Vec::new();
     for_each_expression_text(node, |_, text| {
         for id in crate::expr::referenced_steps(text) {
@@ -256,6 +268,12 @@ fn referenced(node: &Node, find: impl Fn(&str) -> Option<StepIndex>) -> Vec<Step
     found.sort_unstable();
     found.dedup();
     found
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many nodes [`referenced`] scanned on this thread (for tests).
+    pub(crate) static SCANS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Calls `visit` with the pointer suffix (relative to the node) and text of the node's
@@ -488,7 +506,7 @@ fn leaf(
             .or(workflow.stall.as_ref().map(|stall| stall.on_stall))
             .unwrap_or_default(),
         retry: node.retry.clone().or_else(|| defaults.retry.clone()),
-        referenced_steps: Vec::new(),
+        referenced: OnceLock::new(),
         group_limits: limits.to_vec(),
     }
 }

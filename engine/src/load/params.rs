@@ -8,13 +8,13 @@
 //! A value that is a `${{ ... }}` template is whatever it renders to: only the run can
 //! tell, so problems whose value is a template string are left to the executor.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde_json::Value;
 
 use super::Problem;
 use super::explain::{Found, explain};
-use crate::definition;
+use crate::definition::{self, Params};
 use crate::executor::Executors;
 
 /// The executors' parameter schemas, each compiled the first time a step uses it.
@@ -39,8 +39,8 @@ impl<'a> Schemas<'a> {
     pub(super) fn check(
         &mut self,
         executor: &str,
-        with: &BTreeMap<String, Value>,
-        fallbacks: &[BTreeMap<String, Value>],
+        with: &Params,
+        fallbacks: &[Params],
         pointer: &str,
     ) -> Vec<Problem> {
         let compiled = match self.compiled(executor) {

@@ -19,7 +19,7 @@ use petgraph::visit::{Dfs, Walker};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Builder, Graph, Plan, StepIndex, add_edges, cycles, referenced, unordered_reads};
+use super::{Builder, Graph, Plan, StepIndex, add_edges, cycles, unordered_reads};
 use crate::definition::Node;
 use crate::problem::Problem;
 
@@ -89,10 +89,7 @@ impl Plan {
         self.groups.extend(group_sinks);
         self.added
             .extend(nodes.into_iter().map(|node| (planner, node)));
-        for step in added.clone() {
-            let found = referenced(self.node(step), |id| self.resolve(step, id));
-            self.steps[step].referenced_steps = found;
-        }
+        // Finds the added steps' `referenced_steps` now, as the plan stands.
         let problems = unordered_reads(self, added.clone());
         if !problems.is_empty() {
             self.shrink(added);

@@ -15,7 +15,7 @@ pub(crate) fn unordered_reads(plan: &Plan, readers: Range<StepIndex>) -> Vec<Pro
     // own output is the loader's problem already.
     let mut reads: Vec<(StepIndex, StepIndex)> = Vec::new();
     for reader in readers {
-        for &read in &plan.steps[reader].referenced_steps {
+        for &read in plan.referenced_steps(reader) {
             if read != reader && !plan.dependencies(reader).any(|dep| dep == read) {
                 reads.push((read, reader));
             }

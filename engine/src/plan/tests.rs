@@ -50,7 +50,7 @@ fn needing_a_group_waits_for_its_sinks() {
         [2]
     );
     assert_eq!(plan.steps()[0].group_limits, [("g".to_owned(), 2)]);
-    assert_eq!(plan.steps()[2].referenced_steps, [1]);
+    assert_eq!(plan.referenced_steps(2), [1]);
 }
 
 /// The problems of loading `source`, one line each.
@@ -157,7 +157,7 @@ fn reads_wrong_for_another_reason_get_one_problem_and_a_snapshot_is_trusted() {
     let snapshot = r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
         {"id": "b", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}}]}"#;
     let plan = crate::load::load_snapshot(snapshot, "run", &accepting_anything(&["noop"])).unwrap();
-    assert_eq!(plan.steps()[1].referenced_steps, [0]);
+    assert_eq!(plan.referenced_steps(1), [0]);
 }
 
 #[test]

@@ -60,10 +60,7 @@ fn a_plan_runs_after_its_planner_and_before_the_planners_dependents() {
         ["gen.a", "start"],
         "own nodes are prefixed"
     );
-    assert_eq!(
-        plan.steps()[b].referenced_steps,
-        [plan.index_of("gen.a").unwrap()]
-    );
+    assert_eq!(plan.referenced_steps(b), [plan.index_of("gen.a").unwrap()]);
     assert_eq!(plan.written(b, plan.index_of("gen.a").unwrap()), "a");
     assert_eq!(plan.graph().node_count(), 5);
     assert!(plan.to_dot().contains("plan of gen"));

@@ -130,7 +130,7 @@ impl Ledger {
     /// What a step's expressions can read: the input, the run, and the outputs it references.
     fn scope(&self, step: StepIndex) -> Scope {
         // A plan's steps name the steps of their own plan without its prefix.
-        let steps = (self.plan.steps()[step].referenced_steps.iter())
+        let steps = (self.plan.referenced_steps(step).iter())
             .flat_map(|&other| {
                 let output = self.slots[other].output.clone().unwrap_or(Value::Null);
                 let read = json!({ "output": output });

@@ -619,3 +619,70 @@ fn jitter_spreads_the_retries_of_steps_that_failed_together() {
         "{wakes:?}"
     );
 }
+
+#[test]
+fn a_resumed_snapshot_scans_the_expressions_of_the_steps_that_start_only() {
+    // A pipeline stopped halfway: s0..s4 succeeded, s5 was running.
+    let mut steps = vec![json!({"id": "s0", "executor": "noop", "with": {"output": 0}})];
+    for i in 1..10 {
+        steps.push(
+            json!({"id": format!("s{i}"), "executor": "noop", "needs": [format!("s{}", i - 1)],
+                          "with": {"output": format!("${{{{ steps.s{}.output + 1 }}}}", i - 1)}}),
+        );
+    }
+    let workflow = json!({"name": "t", "steps": steps});
+    let snapshot = plan(workflow.clone()).workflow().clone();
+    let definition = serde_json::to_string(&snapshot).unwrap();
+    let executors = crate::executor::test_support::accepting_anything(&["noop"]);
+
+    crate::plan::SCANS.set(0);
+    let plan = crate::load::load_snapshot(&definition, "snapshot", &executors).unwrap();
+    assert_eq!(
+        crate::plan::SCANS.get(),
+        0,
+        "loading a snapshot scans no expression"
+    );
+    let records = (0..10)
+        .map(|i| match i {
+            0..5 => record(&format!("s{i}"), StepState::Succeeded, Some(json!(i))),
+            5 => record("s5", StepState::Running, None),
+            _ => StepRecord::pending(&format!("s{i}")),
+        })
+        .collect();
+    let run = Committed {
+        run_id: Uuid::now_v7(),
+        plan: Arc::new(plan),
+        input: json!({}),
+        state: RunState::Running,
+        created_at: at(0),
+        deadline: None,
+        steps: records,
+        approvals: Vec::new(),
+        recent_starts: Vec::new(),
+        plans: Vec::new(),
+        items: Vec::new(),
+        executors,
+    };
+    let mut ledger = Ledger::take_over(run, Judge::default(), 1 << 20, at(0), None).unwrap();
+    assert_eq!(
+        crate::plan::SCANS.get(),
+        0,
+        "taking over scans no expression"
+    );
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["s5"]);
+    assert_eq!(starts[0].actions[0].params, json!({"output": 5}));
+    assert_eq!(
+        crate::plan::SCANS.get(),
+        1,
+        "only the step that starts is scanned"
+    );
+
+    // A file is checked whole: every step was scanned as it loaded (on the loader's thread),
+    // none is left to scan.
+    let file = self::plan(workflow);
+    crate::plan::SCANS.set(0);
+    let reads: Vec<&[StepIndex]> = (0..10).map(|step| file.referenced_steps(step)).collect();
+    assert_eq!(reads[9], [8]);
+    assert_eq!(crate::plan::SCANS.get(), 0);
+}
