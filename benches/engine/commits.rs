@@ -35,16 +35,7 @@ pub(crate) async fn pipeline_commits(db: &Path, durability: Durability, n: usize
         steps: (0..=n).map(|i| format!("s{i}")).collect(),
     };
     let mut first = Batch::new();
-    let start = RunTransition {
-        run_id,
-        from: RunState::Pending,
-        to: RunState::Running,
-        output: None,
-        error: None,
-        error_class: None,
-        detail: None,
-        deadline: None,
-    };
+    let start = RunTransition::new(run_id, RunState::Pending, RunState::Running);
     push(&mut first, Transition::Run(start));
     start_step(&mut first, run_id, 0);
     let ttl = Duration::from_secs(3600);

@@ -223,6 +223,22 @@ pub struct StepTransition {
     pub detail: Option<Value>,
 }
 
+impl RunTransition {
+    /// A transition of run `run_id` that carries nothing else yet.
+    pub fn new(run_id: Uuid, from: RunState, to: RunState) -> Self {
+        RunTransition {
+            run_id,
+            from,
+            to,
+            output: None,
+            error: None,
+            error_class: None,
+            detail: None,
+            deadline: None,
+        }
+    }
+}
+
 impl StepTransition {
     /// A transition of step `step_id` of run `run_id` that carries nothing else yet.
     pub fn new(run_id: Uuid, step_id: impl Into<String>, from: StepState, to: StepState) -> Self {

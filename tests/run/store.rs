@@ -35,16 +35,11 @@ async fn an_illegal_transition_cannot_be_committed_through_the_public_api() {
     };
     let mut first = Batch::new();
     first
-        .push(Transition::Run(RunTransition {
-            run_id: run,
-            from: RunState::Pending,
-            to: RunState::Running,
-            output: None,
-            error: None,
-            error_class: None,
-            detail: None,
-            deadline: None,
-        }))
+        .push(Transition::Run(RunTransition::new(
+            run,
+            RunState::Pending,
+            RunState::Running,
+        )))
         .unwrap();
     let ttl = std::time::Duration::from_secs(60);
     store

@@ -133,18 +133,7 @@ fn a_batch_refuses_an_illegal_or_discontinuous_transition() {
             .push(step("a", StepState::Running, StepState::Succeeded))
             .is_err()
     );
-    let run_change = |from, to| {
-        Transition::Run(RunTransition {
-            run_id: run,
-            from,
-            to,
-            output: None,
-            error: None,
-            error_class: None,
-            detail: None,
-            deadline: None,
-        })
-    };
+    let run_change = |from, to| Transition::Run(RunTransition::new(run, from, to));
     batch
         .push(run_change(RunState::Pending, RunState::Running))
         .unwrap();

@@ -95,16 +95,7 @@ fn step(run: Uuid, id: &str, from: StepState, to: StepState) -> Transition {
 }
 
 fn run_change(run: Uuid, from: RunState, to: RunState) -> Transition {
-    Transition::Run(RunTransition {
-        run_id: run,
-        from,
-        to,
-        output: None,
-        error: None,
-        error_class: None,
-        detail: None,
-        deadline: None,
-    })
+    Transition::Run(RunTransition::new(run, from, to))
 }
 
 fn batch(transitions: impl IntoIterator<Item = Transition>) -> Batch {

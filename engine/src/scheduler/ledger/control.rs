@@ -133,14 +133,9 @@ impl Ledger {
         let timeout = self.plan.workflow().limits.timeout;
         self.deadline = timeout.map(|timeout| now + timeout.0);
         self.batch.push(Transition::Run(RunTransition {
-            run_id: self.run_id,
-            from: self.run_state,
-            to: RunState::Running,
-            output: None,
-            error: None,
-            error_class: None,
             detail,
             deadline: self.deadline,
+            ..RunTransition::new(self.run_id, self.run_state, RunState::Running)
         }))?;
         self.run_state = RunState::Running;
         self.outcome = (None, None);

@@ -277,9 +277,7 @@ impl Ledger {
             let item = keys.first().and_then(|(_, item)| *item);
             return self.deny(step, item, &verdict);
         }
-        let still_waiting = (self.approvals.iter())
-            .any(|((of, _), approval)| *of == step && approval.decision.is_none());
-        if !still_waiting {
+        if !self.awaits_request(step) {
             self.set_step(step, StepState::Ready, Some(json!({ "approved": who })))?;
             self.ready.push_back(step);
         }

@@ -532,16 +532,11 @@ mod tests {
             step(run_id, "a", StepState::Pending, StepState::Ready),
             step(run_id, "b", StepState::Running, StepState::Succeeded),
             step(run_id, "a", StepState::Ready, StepState::Running),
-            Transition::Run(RunTransition {
+            Transition::Run(RunTransition::new(
                 run_id,
-                from: RunState::Running,
-                to: RunState::Succeeded,
-                output: None,
-                error: None,
-                error_class: None,
-                detail: None,
-                deadline: None,
-            }),
+                RunState::Running,
+                RunState::Succeeded,
+            )),
         ] {
             batch.push(transition).unwrap();
         }
