@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use cairn_engine::{Command, Ruling};
 use chrono::{SecondsFormat, Utc};
 
+use super::control::operator;
 use super::error::Error;
 use super::inspect::open;
 use crate::Global;
@@ -106,9 +107,7 @@ fn ruling(step: &str, item: Option<usize>, reason: Option<String>, by: Option<St
     Ruling {
         step: step.to_owned(),
         item,
-        by: by
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown".into()),
+        by: operator(by),
         reason,
     }
 }

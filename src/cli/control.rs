@@ -79,9 +79,13 @@ async fn engine(global: &Global) -> Result<Engine, Error> {
 
 fn request(args: &SteerArgs) -> Request {
     Request {
-        by: (args.by.clone())
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "unknown".into()),
+        by: operator(args.by.clone()),
         reason: args.reason.clone(),
     }
+}
+
+/// Who asks or decides: `--by`, else `$USER`, else `unknown` (kept in the run's history).
+pub(crate) fn operator(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
 }
