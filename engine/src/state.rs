@@ -301,8 +301,9 @@ pub struct Batch {
     runs: HashMap<Uuid, RunState>,
     /// Approval requests made or decided by these transitions (upserted by run, step, item).
     approvals: Vec<Approval>,
-    /// Commands these transitions carry out, marked handled in the same commit.
-    handled: Vec<i64>,
+    /// Commands these transitions carry out (run, command id), marked handled in the same
+    /// commit.
+    handled: Vec<(Uuid, i64)>,
     /// The last progress of running steps (run, step, when).
     progress: Vec<(Uuid, String, DateTime<Utc>)>,
     /// Nodes planners added, recorded with their planners' success.
@@ -378,9 +379,9 @@ impl Batch {
         self.items.push(item);
     }
 
-    /// Marks command `id` handled in the same commit as the transitions.
-    pub fn mark_handled(&mut self, id: i64) {
-        self.handled.push(id);
+    /// Marks command `id` of run `run` handled in the same commit as the transitions.
+    pub fn mark_handled(&mut self, run: Uuid, id: i64) {
+        self.handled.push((run, id));
     }
 
     /// The transitions, in the order they were added.
@@ -403,9 +404,24 @@ impl Batch {
         &self.items
     }
 
-    /// The commands handled.
-    pub fn handled(&self) -> &[i64] {
+    /// The commands handled, with their runs.
+    pub fn handled(&self) -> &[(Uuid, i64)] {
         &self.handled
+    }
+
+    /// Every run the batch writes to, once each, sorted: the runs whose lease the committer
+    /// must hold (transitions, approvals, commands, progress, plans and items alike).
+    pub fn run_ids(&self) -> Vec<Uuid> {
+        let mut runs: Vec<Uuid> = (self.transitions.iter().map(Transition::run_id))
+            .chain(self.approvals.iter().map(|approval| approval.run_id))
+            .chain(self.handled.iter().map(|(run, _)| *run))
+            .chain(self.progress.iter().map(|(run, _, _)| *run))
+            .chain(self.plans.iter().map(|plan| plan.run_id))
+            .chain(self.items.iter().map(|item| item.run_id))
+            .collect();
+        runs.sort_unstable();
+        runs.dedup();
+        runs
     }
 
     /// How many transitions the batch holds.

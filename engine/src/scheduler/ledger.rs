@@ -222,7 +222,7 @@ impl Ledger {
                         self.halt(control::Halt::Cancel(json!({ "cancelled": request })));
                     }
                 }
-                self.batch.mark_handled(pending.id);
+                self.batch.mark_handled(self.run_id, pending.id);
                 Ok(())
             }
             Input::Item {

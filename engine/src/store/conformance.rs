@@ -35,8 +35,47 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     listings_are_ordered(&make().await).await;
     commands_and_approvals_are_kept_until_handled(&make().await).await;
     progress_is_kept_until_the_next_attempt(&make().await).await;
+    a_batch_without_transitions_is_fenced_too(&make().await).await;
     grown::plans_commit_their_steps_with_the_planners_success(&make().await).await;
     grown::items_commit_on_their_own_and_only_for_the_lease_owner(&make().await).await;
+}
+
+/// Progress, approvals and handled commands are writes to a run like its transitions: a
+/// committer that does not hold the run's lease writes none of them.
+async fn a_batch_without_transitions_is_fenced_too(store: &impl Store) {
+    let run = started(store, "me").await;
+    let at = chrono::DateTime::from_timestamp_millis(1_800_000_000_123).unwrap();
+    let mut progress = Batch::new();
+    progress.record_progress(run, "a", at);
+    let refused = store.commit("intruder", &progress).await.unwrap_err();
+    assert!(
+        matches!(refused, Error::LeaseLost(r) if r == run),
+        "{refused:?}"
+    );
+    assert_eq!(store.steps(run).await.unwrap()[0].progress_at, None);
+    let ruling = Ruling {
+        step: "a".into(),
+        item: None,
+        by: "ann".into(),
+        reason: None,
+    };
+    store
+        .send_command(run, &Command::Approve(ruling))
+        .await
+        .unwrap();
+    let pending = store.pending_commands(run).await.unwrap();
+    let mut handled = Batch::new();
+    handled.mark_handled(run, pending[0].id);
+    let refused = store.commit("intruder", &handled).await.unwrap_err();
+    assert!(
+        matches!(refused, Error::LeaseLost(r) if r == run),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.pending_commands(run).await.unwrap().len(),
+        1,
+        "still pending"
+    );
 }
 
 async fn progress_is_kept_until_the_next_attempt(store: &impl Store) {
@@ -211,7 +250,7 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
         StepState::AwaitingApproval,
     )]);
     first.record_approval(approval.clone());
-    first.mark_handled(pending[0].id);
+    first.mark_handled(run, pending[0].id);
     store.commit("me", &first).await.unwrap();
     assert_eq!(store.approvals(run).await.unwrap(), [approval.clone()]);
     assert_eq!(store.waiting_approvals().await.unwrap(), [approval.clone()]);

@@ -81,8 +81,8 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
             _ => Err(Error::LeaseLost(run_id)),
         }
     };
-    for item in batch.items() {
-        held(item.run_id)?;
+    for run_id in batch.run_ids() {
+        held(run_id)?;
     }
     for transition in batch.transitions() {
         let run_id = transition.run_id();
@@ -199,7 +199,7 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
     }
     for run in runs.values_mut() {
         for (command, handled) in &mut run.commands {
-            *handled |= batch.handled().contains(&command.id);
+            *handled |= batch.handled().contains(&(command.run_id, command.id));
         }
     }
     events

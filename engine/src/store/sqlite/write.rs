@@ -163,7 +163,10 @@ pub(super) struct Rows<'a> {
     runs: Vec<RunRow<'a>>,
     events: Vec<EventRow>,
     approvals: Vec<ApprovalRow<'a>>,
-    handled: &'a [i64],
+    handled: Vec<i64>,
+    /// Every run the batch writes to: the committer must hold each one's lease.
+    #[serde(skip)]
+    leased: Vec<Uuid>,
     progress: Vec<ProgressRow<'a>>,
     /// The nodes planners added: the plans, and their steps' rows (pending).
     plans: &'a [Addition],
@@ -277,7 +280,8 @@ impl<'a> Rows<'a> {
             runs: Vec::new(),
             events: Vec::with_capacity(transitions.len()),
             approvals: (batch.approvals().iter()).map(approval_row).collect(),
-            handled: batch.handled(),
+            handled: batch.handled().iter().map(|(_, id)| *id).collect(),
+            leased: batch.run_ids(),
             progress: (batch.progress().iter())
                 .map(|(run, step, at)| ProgressRow {
                     run: *run,
@@ -342,16 +346,7 @@ impl<'a> Rows<'a> {
             rows: self,
         };
         let parameter = serde_json::to_string(&parameter).expect("a batch of rows serializes");
-        let items = self.items.iter().map(|item| item.run_id);
-        let mut runs: Vec<Uuid> = self
-            .events
-            .iter()
-            .map(|event| event.run)
-            .chain(items)
-            .collect();
-        runs.sort_unstable();
-        runs.dedup();
-        let runs = serde_json::to_string(&runs).expect("run ids serialize");
+        let runs = serde_json::to_string(&self.leased).expect("run ids serialize");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(parameter)
             .bind(owner)
@@ -385,11 +380,11 @@ impl<'a> Rows<'a> {
         sql
     }
 
-    /// The run of the batch's first event.
+    /// The run a refused commit is reported for: the run of the batch's first event, else
+    /// the first run it writes to.
     pub(super) fn first_run(&self) -> Uuid {
-        self.events
-            .first()
-            .map(|event| event.run)
+        (self.events.first().map(|event| event.run))
+            .or_else(|| self.leased.first().copied())
             .unwrap_or_default()
     }
 

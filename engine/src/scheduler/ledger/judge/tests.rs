@@ -178,7 +178,7 @@ fn an_approval_holds_the_step_while_the_rest_goes_on_and_a_ruling_releases_it() 
         moves(&batch),
         ["a: awaiting_approval -> ready", "a: ready -> running"]
     );
-    assert_eq!(batch.handled(), [7]);
+    assert_eq!(batch.handled(), [(ledger.run_id, 7)]);
     assert!(batch.approvals()[0].decision.as_ref().unwrap().approved);
 }
 
