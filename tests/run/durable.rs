@@ -28,8 +28,10 @@ enum Hold {
 }
 
 /// Leaves the step's `.held` file, then waits for the gate. The polling is the step's own:
-/// the test waits for the `.held` file, and never for a length of time.
-const HOLD: &str = "touch \"$GATES/$CAIRN_STEP_ID.held\"; \
+/// the test waits for the `.held` file, and never for a length of time. The step first reads
+/// its input to the end: the engine writes it only once the step's process group is
+/// registered with its reaper, so a kill at the `.held` file never outruns the registration.
+const HOLD: &str = "cat > /dev/null; touch \"$GATES/$CAIRN_STEP_ID.held\"; \
     while [ ! -e \"$GATES/open\" ]; do sleep 0.02; done";
 /// One line per execution in the step's marker file.
 const MARK: &str = "echo run >> \"$MARKS/$CAIRN_STEP_ID\"";

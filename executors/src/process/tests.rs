@@ -457,7 +457,9 @@ async fn engine_running_a_long_step() {
     let fifo = std::env::var_os(KILLED_ENGINE_FIFO).unwrap_or_else(|| {
         panic!("{KILLED_ENGINE_FIFO} is not set: run a_step_dies_with_a_killed_engine instead")
     });
-    let params = json!({"command": ["sh", "-c", "echo $$ > \"$1\"; exec sleep 1000", "sh", fifo.to_str().unwrap()]});
+    // The step reads its input to the end first: the engine writes it only once the step's
+    // group is registered with the reaper, so the test's kill cannot outrun the registration.
+    let params = json!({"command": ["sh", "-c", "cat > /dev/null; echo $$ > \"$1\"; exec sleep 1000", "sh", fifo.to_str().unwrap()]});
     let outcome = run(params).await;
     panic!("the step should have been killed with its engine, yet ended: {outcome:?}");
 }
