@@ -3,6 +3,9 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -37,10 +40,16 @@ impl Serialize for Duration {
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = Cow::<str>::deserialize(deserializer)?;
+        // What the schema says of a duration, also where no schema was checked first.
+        static FORM: LazyLock<Regex> = LazyLock::new(|| Regex::new(PATTERN).expect("a regex"));
+        let hint = "write it like \"90s\", \"5m\" or \"1h 30m\"";
+        if !FORM.is_match(&text) {
+            return Err(serde::de::Error::custom(format_args!(
+                "bad duration {text:?}: numbers each with a unit ({hint})"
+            )));
+        }
         text.parse().map_err(|error| {
-            serde::de::Error::custom(format_args!(
-                "bad duration {text:?}: {error} (write it like \"90s\", \"5m\" or \"1h 30m\")"
-            ))
+            serde::de::Error::custom(format_args!("bad duration {text:?}: {error} ({hint})"))
         })
     }
 }
@@ -76,5 +85,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("bad duration \"soon\""), "{error}");
+    }
+
+    #[test]
+    fn takes_only_what_the_schema_pattern_takes() {
+        for text in ["0", "5", "", " ", "m5", "1 2s"] {
+            let error = serde_json::from_str::<Duration>(&format!("{text:?}")).unwrap_err();
+            assert!(error.to_string().contains("a unit"), "{text:?}: {error}");
+        }
+        let duration: Duration = serde_json::from_str("\" 2m 5s \"").unwrap();
+        assert_eq!(duration.0, std::time::Duration::from_secs(125));
     }
 }

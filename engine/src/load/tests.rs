@@ -424,6 +424,22 @@ proptest! {
             prop_assert!(!error.problems.is_empty());
         }
     }
+
+    #[test]
+    fn what_the_fast_path_reads_the_schema_accepts(
+        example in 0usize..3,
+        mutations in prop::collection::vec((any::<usize>(), any::<u8>(), arbitrary_json()), 1..6),
+    ) {
+        let path = &examples()[example];
+        let mut value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for (choice, action, new) in mutations {
+            mutate(&mut value, choice, action, new);
+        }
+        if super::fast::workflow(&value.to_string()).is_some() {
+            let validator = super::VALIDATOR.as_ref().unwrap();
+            prop_assert!(validator.is_valid(&value), "{value}");
+        }
+    }
 }
 
 #[test]
