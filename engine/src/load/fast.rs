@@ -3,7 +3,8 @@
 //! the time a small file takes).
 //!
 //! A file is taken here only when the types accept it and it keeps what the schema asks
-//! beyond the types: no `null` (an optional key is left out), the bounds of numbers, a
+//! beyond the types: objects where the types would also take an array, no `null` (an
+//! optional key is left out), the bounds of numbers, a
 //! non-empty name and step list, the form of ids (durations check their own form as they
 //! deserialize). Anything else goes the full way, which explains every problem: this path
 //! may pass a valid file on, never accept an invalid one. A test compares the checks here
@@ -11,13 +12,13 @@
 
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::definition::{Limits, Node, Retry, Stall, Workflow};
 
 /// `source` as a workflow, when it is one the schema accepts as it is.
 pub(super) fn workflow(source: &str) -> Option<Workflow> {
-    if source.contains("null") && !serde_json::from_str::<NullFree>(source).ok()?.0 {
+    if !plain(source) {
         return None;
     }
     let workflow: Workflow = serde_json::from_str(source).ok()?;
@@ -62,62 +63,115 @@ fn stall_within(stall: &Stall) -> bool {
     (2..=1000).contains(&stall.loop_after)
 }
 
-/// Whether a JSON text has no `null` anywhere (strings aside), read without keeping it.
-struct NullFree(bool);
+/// Whether a JSON text is plain: the top level an object, no `null` anywhere, no array
+/// right inside an array or under a key that names a settings object (`limits`,
+/// `defaults`, `retry`, `stall`). Those are the places where serde would take an array for
+/// a struct (its fields in order) and the schema an object only; a free value (`with`,
+/// `input`) with such an array is passed on to the full way too.
+fn plain(source: &str) -> bool {
+    source.trim_start().starts_with('{')
+        && serde_json::from_str::<Plain>(source).is_ok_and(|Plain(plain)| plain)
+}
 
-impl<'de> Deserialize<'de> for NullFree {
+/// The verdict of [`plain`] on one value.
+struct Plain(bool);
+
+/// Where a value is: right inside an array, or under a key naming a settings object.
+#[derive(Clone, Copy)]
+struct Scan {
+    wants_object: bool,
+}
+
+impl<'de> Deserialize<'de> for Plain {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NullFreeVisitor)
+        Scan {
+            wants_object: false,
+        }
+        .deserialize(deserializer)
     }
 }
 
-struct NullFreeVisitor;
+impl<'de> DeserializeSeed<'de> for Scan {
+    type Value = Plain;
 
-impl<'de> Visitor<'de> for NullFreeVisitor {
-    type Value = NullFree;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Plain, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Scan {
+    type Value = Plain;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("any JSON value")
     }
 
-    fn visit_unit<E>(self) -> Result<NullFree, E> {
-        Ok(NullFree(false))
+    fn visit_unit<E>(self) -> Result<Plain, E> {
+        Ok(Plain(false))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<NullFree, E> {
-        Ok(NullFree(true))
+    fn visit_bool<E>(self, _: bool) -> Result<Plain, E> {
+        Ok(Plain(true))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<NullFree, E> {
-        Ok(NullFree(true))
+    fn visit_i64<E>(self, _: i64) -> Result<Plain, E> {
+        Ok(Plain(true))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<NullFree, E> {
-        Ok(NullFree(true))
+    fn visit_u64<E>(self, _: u64) -> Result<Plain, E> {
+        Ok(Plain(true))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<NullFree, E> {
-        Ok(NullFree(true))
+    fn visit_f64<E>(self, _: f64) -> Result<Plain, E> {
+        Ok(Plain(true))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<NullFree, E> {
-        Ok(NullFree(true))
+    fn visit_str<E>(self, _: &str) -> Result<Plain, E> {
+        Ok(Plain(true))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<NullFree, A::Error> {
-        let mut free = true;
-        while let Some(NullFree(item)) = items.next_element()? {
-            free &= item;
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Plain, A::Error> {
+        let mut plain = !self.wants_object;
+        let item = Scan { wants_object: true };
+        while let Some(Plain(each)) = items.next_element_seed(item)? {
+            plain &= each;
         }
-        Ok(NullFree(free))
+        Ok(Plain(plain))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<NullFree, A::Error> {
-        let mut free = true;
-        while let Some((IgnoredAny, NullFree(value))) = members.next_entry()? {
-            free &= value;
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Plain, A::Error> {
+        let mut plain = true;
+        while let Some(SettingsKey(wants_object)) = members.next_key()? {
+            let Plain(each) = members.next_value_seed(Scan { wants_object })?;
+            plain &= each;
         }
-        Ok(NullFree(free))
+        Ok(Plain(plain))
+    }
+}
+
+/// Whether a key names a settings object, read without keeping it.
+struct SettingsKey(bool);
+
+impl<'de> Deserialize<'de> for SettingsKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(SettingsKeyVisitor)
+    }
+}
+
+struct SettingsKeyVisitor;
+
+impl Visitor<'_> for SettingsKeyVisitor {
+    type Value = SettingsKey;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<SettingsKey, E> {
+        Ok(SettingsKey(matches!(
+            key,
+            "limits" | "defaults" | "retry" | "stall"
+        )))
     }
 }
 
@@ -164,13 +218,26 @@ mod tests {
             (r#""timeout": "5m""#, r#""timeout": null"#),
             (r#""output": "null""#, r#""output": null"#),
             (r#""name": "w""#, r#""name": "w", "nme": 1"#),
+            (r#""stall": {"loop_after": 2}"#, r#""stall": [null, 3]"#),
+            (r#""stall": {"loop_after": 2}"#, r#""stall": []"#),
+            (r#""limits": {"max_parallel": 2}"#, r#""limits": [2]"#),
+            (
+                r#""max_attempts": 3}"#,
+                r#""max_attempts": 3}, "retry": []"#,
+            ),
+            (r#""steps": ["#, r#""steps": [[], "#),
+            (r#""pipeline": ["#, r#""pipeline": [["b"], "#),
         ] {
             let changed = VALID.replacen(from, to, 1);
             assert_ne!(changed, VALID, "{from} not found");
             assert!(workflow(&changed).is_none(), "accepted: {to}");
         }
-        let empty = r#"{"name": "w", "steps": []}"#;
-        assert!(workflow(empty).is_none());
+        for other in [
+            r#"{"name": "w", "steps": []}"#,
+            r#"["w", {}, {}, null, []]"#,
+        ] {
+            assert!(workflow(other).is_none(), "{other}");
+        }
     }
 
     /// The schema's constraints beyond types, where they are and their values: what
