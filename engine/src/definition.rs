@@ -264,7 +264,7 @@ pub struct Node {
     pub for_each: Option<String>,
     /// How failed attempts are retried (default: `defaults.retry`, else one attempt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<Retry>,
+    pub retry: Option<Box<Retry>>,
     /// Time limit of one attempt (default: `defaults.timeout`, else none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
@@ -276,7 +276,7 @@ pub struct Node {
     pub on_stall: Option<OnStall>,
     /// A JSON Schema the step's output must satisfy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_schema: Option<Value>,
+    pub output_schema: Option<Box<Value>>,
     /// Overrides of `with` (another model, another CLI), tried in order once the step's
     /// retries are exhausted; each is one more attempt.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

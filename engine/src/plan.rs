@@ -68,7 +68,7 @@ pub struct PlanStep {
     /// What a stall or a loop of the step leads to: the step's, else `stall.on_stall`.
     pub on_stall: OnStall,
     /// How failed attempts are retried: the step's, else `defaults.retry` (none: one attempt).
-    pub retry: Option<Retry>,
+    pub retry: Option<Box<Retry>>,
     /// Steps whose outputs the step's `with`, `when` and `for_each` read
     /// ([`Plan::referenced_steps`]): found when first asked for, so that a run's stored
     /// definition compiled again on resume scans only the steps that start.
@@ -215,8 +215,11 @@ impl Plan {
 
 /// Compiles a workflow into a plan: resolves `needs`, turns groups into edges and looks for
 /// cycles. The problems are unknown `needs` and cycles; the loader checks everything else.
-pub(crate) fn compile(workflow: Workflow) -> Result<Plan, Vec<Problem>> {
+pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
+    // The plan keeps the workflow for the run's life: no room for steps never added.
+    workflow.steps.shrink_to_fit();
     let mut builder = Builder::default();
+    builder.steps.reserve_exact(leaves(&workflow.steps));
     let mut pointer = String::from("/steps");
     let mut limits = Vec::new();
     builder.parallel(&workflow, &workflow.steps, &mut pointer, &mut limits);
@@ -242,6 +245,16 @@ pub(crate) fn compile(workflow: Workflow) -> Result<Plan, Vec<Problem>> {
         groups: builder.group_sinks,
         graph,
     })
+}
+
+/// How many steps (leaves) `nodes` hold.
+fn leaves(nodes: &[Node]) -> usize {
+    (nodes.iter())
+        .map(|node| match (&node.pipeline, &node.parallel) {
+            (Some(members), _) | (None, Some(members)) => leaves(members),
+            (None, None) => 1,
+        })
+        .sum()
 }
 
 /// Adds `edges` (`from`, `to`) to `graph` once each, so that every step's dependencies and
@@ -505,7 +518,7 @@ fn leaf(
         on_stall: (node.on_stall)
             .or(workflow.stall.as_ref().map(|stall| stall.on_stall))
             .unwrap_or_default(),
-        retry: node.retry.clone().or_else(|| defaults.retry.clone()),
+        retry: (node.retry.clone()).or_else(|| defaults.retry.clone().map(Box::new)),
         referenced: OnceLock::new(),
         group_limits: limits.to_vec(),
     }

@@ -51,7 +51,7 @@ fn node_within(node: &Node) -> bool {
     let members = node.pipeline.iter().chain(&node.parallel).flatten();
     id_ok
         && node.max_parallel.is_none_or(|most| most >= 1)
-        && node.retry.as_ref().is_none_or(retry_within)
+        && node.retry.as_deref().is_none_or(retry_within)
         && members.into_iter().all(node_within)
 }
 
