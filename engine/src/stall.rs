@@ -122,11 +122,6 @@ impl Repeats {
         self.last = Some(fingerprint);
         stall
     }
-
-    /// Forgets what was seen (a redrive starts afresh).
-    pub(crate) fn clear(&mut self) {
-        *self = Repeats::default();
-    }
 }
 
 /// `text` with what differs between otherwise equal failures made equal: every word holding

@@ -38,13 +38,15 @@ struct Slot {
     /// The last error, as `class: message`.
     error: Option<String>,
     wake_at: Option<DateTime<Utc>>,
-    usage: Usage,
+    /// Usage summed over its attempts, once one reported any. This and the next two are
+    /// boxed: most steps never have them, and a run keeps a slot for each of its steps.
+    usage: Option<Box<Usage>>,
     /// The running attempt's last sign of life (its start, then its last progress).
     since: Option<DateTime<Utc>>,
     /// A stall of the running attempt, and its escalation, once the attempt has stopped.
-    stall: Option<(Stall, OnStall)>,
-    /// How the step's last attempts ended, for loop detection.
-    repeats: Repeats,
+    stall: Option<Box<(Stall, OnStall)>>,
+    /// How the step's last attempts ended, for loop detection, once one failed.
+    repeats: Option<Box<Repeats>>,
     /// A `for_each` step's items.
     items: Option<Box<items::Items>>,
 }
@@ -59,12 +61,19 @@ impl Slot {
             output: None,
             error: None,
             wake_at: None,
-            usage: Usage::default(),
+            usage: None,
             since: None,
             stall: None,
-            repeats: Repeats::default(),
+            repeats: None,
             items: None,
         }
+    }
+}
+
+/// Adds what an attempt `used` to a slot's `usage` (boxed only once there is some).
+fn add_usage(usage: &mut Option<Box<Usage>>, used: &Usage) {
+    if *used != Usage::default() {
+        **usage.get_or_insert_default() += used;
     }
 }
 
@@ -433,7 +442,7 @@ impl Ledger {
                 )
             }),
             wake_at: slot.wake_at.filter(|_| to == StepState::RetryWait),
-            usage: (slot.usage != Usage::default()).then(|| slot.usage.clone()),
+            usage: slot.usage.as_deref().cloned(),
             detail,
         };
         self.batch.push(Transition::Step(transition))?;

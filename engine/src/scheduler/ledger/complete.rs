@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::Ledger;
 use super::planner::{Planned, read_plan};
+use super::{Ledger, add_usage};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome};
@@ -31,9 +31,9 @@ impl Ledger {
             return Err(Error::Bug(message));
         }
         self.end_attempt(step);
-        self.slots[step].usage += &outcome.usage;
+        add_usage(&mut self.slots[step].usage, &outcome.usage);
         self.tally.usage += &outcome.usage;
-        let stall = self.slots[step].stall.take();
+        let stall = self.slots[step].stall.take().map(|stall| *stall);
         let tail = outcome.log_tail.unwrap_or_default();
         let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
         let planner = self.plan.node(step).planner;
@@ -81,7 +81,10 @@ impl Ledger {
                 let max_attempts = retry.as_ref().map_or(1, |retry| retry.max_attempts);
                 let loop_after = self.loop_after();
                 let slot = &mut self.slots[step];
-                let looped = slot.repeats.record(&format!("{error}\n{tail}"), loop_after);
+                let looped = slot
+                    .repeats
+                    .get_or_insert_default()
+                    .record(&format!("{error}\n{tail}"), loop_after);
                 let retries = slot.fallback == 0
                     && retry
                         .as_ref()

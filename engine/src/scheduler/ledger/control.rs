@@ -187,7 +187,7 @@ impl Ledger {
             let slot = &mut self.slots[step];
             slot.output = None;
             slot.fallback = 0;
-            slot.repeats.clear();
+            slot.repeats = None; // A redrive starts afresh.
             if slot.state != StepState::Pending {
                 self.set_step(step, StepState::Pending, Some(why.clone()))?;
             }

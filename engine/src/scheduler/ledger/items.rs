@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Ledger;
+use super::{Ledger, add_usage};
 use crate::executor::{ErrorClass, ExecError, Outcome};
 use crate::item::ItemRecord;
 use crate::plan::StepIndex;
@@ -89,7 +89,7 @@ impl Ledger {
         if index >= items.outputs.len() {
             return;
         }
-        slot.usage += &outcome.usage;
+        add_usage(&mut slot.usage, &outcome.usage);
         self.tally.usage += &outcome.usage;
         let (state, output, error) = match outcome.result {
             Ok(output) => {

@@ -89,7 +89,7 @@ impl Ledger {
 
     fn mark_stalled(&mut self, step: StepIndex, stall: Stall, on_stall: OnStall) {
         tracing::warn!(step = %self.plan.steps()[step].id, ?stall, "stalled");
-        self.slots[step].stall = Some((stall, on_stall));
+        self.slots[step].stall = Some(Box::new((stall, on_stall)));
         self.cancels.push(step);
     }
 

@@ -11,7 +11,6 @@ use super::{Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planne
 use crate::error::{Error, Result};
 use crate::executor::Usage;
 use crate::plan::StepIndex;
-use crate::stall::Repeats;
 use crate::state::{Batch, RunState, StepState};
 
 impl Ledger {
@@ -55,10 +54,12 @@ impl Ledger {
                 output: record.output,
                 error: record.error,
                 wake_at: record.wake_at,
-                usage: record.usage.unwrap_or_default(),
+                usage: (record.usage)
+                    .filter(|usage| *usage != Usage::default())
+                    .map(Box::new),
                 since: None,
                 stall: None,
-                repeats: Repeats::default(),
+                repeats: None,
                 items: None,
             });
         }
@@ -79,7 +80,9 @@ impl Ledger {
             attempts: slots.iter().map(|slot| u64::from(slot.attempt)).sum(),
             steps: slots.iter().filter(|slot| slot.attempt > 0).count() as u64,
             usage: slots.iter().fold(Usage::default(), |mut sum, slot| {
-                sum += &slot.usage;
+                if let Some(usage) = &slot.usage {
+                    sum += usage;
+                }
                 sum
             }),
         };
