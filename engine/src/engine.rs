@@ -295,15 +295,19 @@ impl Engine {
         }
         let claim = self.claim(record.id)?;
         self.take_lease(record.id).await?;
-        match self.takeover(&record).await {
+        let run_id = record.id;
+        match self.takeover(record).await {
             Ok(run) => self.drive(run, claim).await,
-            Err(error) => Err(self.give_up(record.id, error).await),
+            Err(error) => Err(self.give_up(run_id, error).await),
         }
     }
 
-    /// A stored run as a driver takes it over.
-    async fn takeover(&self, record: &RunRecord) -> Result<Takeover> {
-        let (plan, plans) = self.grown_plan(record).await?;
+    /// A stored run as a driver takes it over. Its stored definition is dropped once
+    /// compiled: a big workflow's text is as big as its plan.
+    async fn takeover(&self, mut record: RunRecord) -> Result<Takeover> {
+        let (plan, plans) = self.grown_plan(&record).await?;
+        record.definition = String::new();
+        let record = &record;
         let judge = self.restore_guard(record)?;
         let store = &self.inner.store;
         let steps = store.steps(record.id).await?;
