@@ -7,7 +7,7 @@
 //! comes back: the transitions to commit (one [`Batch`]) and the attempts to start
 //! ([`Start`]) once they are committed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -181,7 +181,8 @@ pub(crate) struct Ledger {
     /// Per step: how many of its dependencies have not ended yet.
     unmet: Vec<usize>,
     ready: VecDeque<StepIndex>,
-    running: usize,
+    /// The steps whose attempt runs (kept apart so that no turn scans every step).
+    running: BTreeSet<StepIndex>,
     group_running: HashMap<String, u32>,
     retry_waiting: usize,
     unfinished: usize,
@@ -345,7 +346,7 @@ impl Ledger {
         let mut starts = Vec::new();
         let mut blocked = Vec::new();
         self.rate_wake = None;
-        while self.running < max_parallel {
+        while self.running.len() < max_parallel {
             let Some(step) = self.ready.pop_front() else {
                 break;
             };
@@ -391,7 +392,7 @@ impl Ledger {
         }
         let detail = (detail != json!({})).then_some(detail);
         self.set_step(step, StepState::Running, detail)?;
-        self.running += 1;
+        self.running.insert(step);
         for (group, _) in &self.plan.steps()[step].group_limits {
             *self.group_running.entry(group.clone()).or_default() += 1;
         }
@@ -417,7 +418,7 @@ impl Ledger {
     }
 
     fn end_attempt(&mut self, step: StepIndex) {
-        self.running -= 1;
+        self.running.remove(&step);
         for (group, _) in &self.plan.steps()[step].group_limits {
             if let Some(count) = self.group_running.get_mut(group) {
                 *count -= 1;

@@ -49,9 +49,7 @@ impl Ledger {
             return;
         }
         if let Halt::Cancel(_) = halt {
-            let running =
-                (0..self.slots.len()).filter(|&s| self.slots[s].state == StepState::Running);
-            self.cancels.extend(running);
+            self.cancels.extend(self.running.iter().copied());
         }
         self.halt = Some(halt);
     }
@@ -93,7 +91,7 @@ impl Ledger {
             }
             Some(Halt::Drain) => Ok(true),
             Some(Halt::Pause(why)) => {
-                if self.running == 0 && self.run_state == RunState::Running {
+                if self.running.is_empty() && self.run_state == RunState::Running {
                     self.outcome = (None, None);
                     self.set_run(RunState::Paused, None, None, Some(why))?;
                 }
@@ -111,7 +109,7 @@ impl Ledger {
                         self.unfinished -= 1;
                     }
                 }
-                if self.running == 0 {
+                if self.running.is_empty() {
                     let error = (ErrorClass::Cancelled, "the run was cancelled".to_owned());
                     self.set_run(RunState::Cancelled, None, Some(error), Some(why))?;
                 }

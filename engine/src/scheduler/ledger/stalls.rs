@@ -34,7 +34,7 @@ impl Ledger {
     /// Marks the running attempts that have stalled by `now` (to be cancelled, then
     /// escalated once they have stopped).
     pub(super) fn watch(&mut self, now: DateTime<Utc>) {
-        if self.running == 0 || !self.batch.is_empty() {
+        if self.running.is_empty() || !self.batch.is_empty() {
             self.active_at = now;
         }
         for step in self.watched() {
@@ -76,14 +76,8 @@ impl Ledger {
 
     /// The running attempts not stalled already.
     fn watched(&self) -> Vec<StepIndex> {
-        if self.running == 0 {
-            return Vec::new();
-        }
-        (0..self.slots.len())
-            .filter(|&step| {
-                let slot = &self.slots[step];
-                slot.state == StepState::Running && slot.stall.is_none()
-            })
+        (self.running.iter().copied())
+            .filter(|&step| self.slots[step].stall.is_none())
             .collect()
     }
 

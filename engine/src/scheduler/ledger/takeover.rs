@@ -2,7 +2,7 @@
 //! items and plans, then what the stored states already decide (a deadline passed,
 //! interrupted attempts, dependents of ended steps).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -115,7 +115,7 @@ impl Ledger {
             slots,
             unmet,
             ready: VecDeque::new(),
-            running: 0,
+            running: BTreeSet::new(),
             group_running: HashMap::new(),
             retry_waiting: 0,
             unfinished: 0,
