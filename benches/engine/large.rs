@@ -4,7 +4,9 @@
 //!   how far it got is the figure);
 //! - L2 one step fanning out to 100,000 branches and a join (W2's shape);
 //! - L3 `cairn resume` of a 10,000- and a 100,000-step pipeline stopped halfway, through the
-//!   binary: time from the spawn to the first new step, to the end, and the process's peak RSS.
+//!   binary: time from the spawn to the first new step, to the end, and the process's peak RSS;
+//! - L4 `cairn validate` and `cairn run` of the 100,000-step pipeline's file, each a process of
+//!   its own: time and peak RSS.
 //!
 //! A workload that fails (out of memory, say) is reported as such; the others still run.
 
@@ -136,6 +138,21 @@ pub(crate) fn parent(sizes: Sizes) {
         );
         firsts.push(resumed.ok().and_then(|v| v["first_ms"].as_f64()));
     }
+    let n = sizes.resume[1];
+    for command in ["validate", "run"] {
+        let name = format!("l4-{command}");
+        let result = try_child(&spec(
+            "cli_file",
+            &name,
+            json!({"n": n, "command": command}),
+        ));
+        row(
+            "L4",
+            format!("`cairn {command}` of the {n}-step pipeline's file"),
+            &result,
+            &|_| String::new(),
+        );
+    }
     if let [Some(small), Some(big)] = firsts.as_slice() {
         println!(
             "\nL3: the first new step of the {}-step resume came {:.1}× later than the {}-step one's.",
@@ -177,6 +194,27 @@ pub(crate) async fn pipeline_run(db: &Path, n: usize) -> Value {
     };
     json!({"count": count, "secs": secs, "finished": finished, "rss_kib": peak_rss_kib(),
            "load_secs": load_secs, "load_rss_kib": load_rss_kib})
+}
+
+/// L4: `cairn COMMAND FILE` (`validate` or `run`) of the `n`-step pipeline written to a
+/// file, as a process of its own: wall time and peak RSS.
+pub(crate) fn cli_on_file(db: &Path, n: usize, command: &str) -> Value {
+    let file = db.with_extension("json");
+    std::fs::write(&file, pipeline(n)).expect("write the workflow");
+    let started = Instant::now();
+    let status = Command::new(CAIRN)
+        .arg("--db")
+        .arg(db)
+        .arg(command)
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("cairn");
+    assert!(status.success(), "cairn {command} failed: {status}");
+    json!({"count": n, "secs": started.elapsed().as_secs_f64(),
+           "rss_kib": children_peak_rss_kib()})
 }
 
 /// L3: `cairn resume RUN` of the `n`-step pipeline `run_id`, stopped halfway; the first new
