@@ -127,3 +127,14 @@ pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
         _ => Error::Database(Box::new(error)),
     }
 }
+
+/// Turns an error of the writer's connection into the store error a user can act on.
+pub(super) fn classify_sqlite(path: &Path, error: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode;
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => Error::NotADatabase(path.to_owned()),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked(path.to_owned()),
+        Some(ErrorCode::CannotOpen) => Error::MissingDatabase(path.to_owned()),
+        _ => Error::Database(Box::new(error)),
+    }
+}

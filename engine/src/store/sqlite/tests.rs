@@ -1,5 +1,7 @@
 use std::os::unix::fs::PermissionsExt;
 
+use sqlx::sqlite::SqliteConnection;
+
 use super::*;
 use crate::store::conformance;
 
