@@ -11,13 +11,13 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::Durability;
 use super::open::classify_sqlite;
 use super::write::{Creation, Failure, Rows, is_unique_violation};
+use super::{Durability, millis_to_time};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
 use crate::lease::{LeaseAttempt, LeaseHolder};
@@ -343,74 +343,62 @@ impl Thread {
             now,
             mut rows,
         } = commit;
-        let Thread {
-            path,
-            conn,
-            next_seq,
-        } = self;
-        let fail = |error| classify_sqlite(path, error);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
         let created = create.as_ref().map(|create| create.id);
-        let numbered = rows.number(|run_id| match next_seq.get(&run_id) {
-            Some(next) => Ok(*next),
-            None if Some(run_id) == created => Ok(2),
-            None => (tx
-                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?"))
-            .and_then(|mut next| next.query_row([run_id.to_string()], |row| row.get(0))),
+        let next_seq = &self.next_seq;
+        let written = transaction(&self.conn, |conn| {
+            let numbered = rows.number(|run_id| match next_seq.get(&run_id) {
+                Some(next) => Ok(*next),
+                None if Some(run_id) == created => Ok(2),
+                None => (conn.prepare_cached(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?",
+                ))
+                .and_then(|mut next| next.query_row([run_id.to_string()], |row| row.get(0))),
+            })?;
+            rows.write(conn, create.as_ref(), &owner, now.timestamp_millis())?;
+            Ok(numbered)
         });
-        let numbered = numbered.map_err(fail)?;
-        let written = rows.write(&tx, create.as_ref(), &owner, now.timestamp_millis());
-        let failure = match written {
-            Ok(()) => match tx.commit() {
-                Ok(()) => None,
-                Err(error) => Some(Failure::Sql(error)),
-            },
-            Err(failure) => {
-                drop(tx);
-                Some(failure)
-            }
-        };
-        if let Some(failure) = failure {
-            return Err(match failure {
-                Failure::LeaseLost => Error::LeaseLost(rows.first_run()),
-                Failure::StaleStep(index) => {
-                    let run = rows.first_run();
-                    match rows.stale_step(conn, index).map_err(fail)? {
-                        Some((step, state)) => Error::Conflict {
-                            run,
-                            what: format!("step {step} (now {state})"),
-                        },
-                        None => Error::Conflict {
-                            run,
-                            what: "the run".into(),
-                        },
-                    }
-                }
-                Failure::StaleRun => Error::Conflict {
-                    run: rows.first_run(),
-                    what: "the run".into(),
-                },
-                Failure::Sql(error) => match created {
-                    Some(run) if is_unique_violation(&error) => Error::RunExists(run),
-                    _ => fail(error),
-                },
-            });
-        }
+        let numbered = written.map_err(|failure| self.refused(&rows, created, failure))?;
         if let Some(run) = created {
-            next_seq.insert(run, 2);
+            self.next_seq.insert(run, 2);
         }
-        next_seq.extend(numbered);
+        self.next_seq.extend(numbered);
         let events = rows.events(created, now);
         for event in &events {
             if let EventKind::Run { to, .. } = event.kind
                 && to.is_terminal()
             {
-                next_seq.remove(&event.run_id);
+                self.next_seq.remove(&event.run_id);
             }
         }
         Ok(events)
+    }
+
+    /// The error a commit of `rows` (creating `created`, if given) that failed reports
+    /// (its transaction rolled back).
+    fn refused(&self, rows: &Rows, created: Option<Uuid>, failure: Failure) -> Error {
+        let run = rows.first_run();
+        match failure {
+            Failure::LeaseLost => Error::LeaseLost(run),
+            Failure::StaleStep(index) => match rows.stale_step(&self.conn, index) {
+                Ok(Some((step, state))) => Error::Conflict {
+                    run,
+                    what: format!("step {step} (now {state})"),
+                },
+                Ok(None) => Error::Conflict {
+                    run,
+                    what: "the run".into(),
+                },
+                Err(error) => self.fail(error),
+            },
+            Failure::StaleRun => Error::Conflict {
+                run,
+                what: "the run".into(),
+            },
+            Failure::Sql(error) => match created {
+                Some(run) if is_unique_violation(&error) => Error::RunExists(run),
+                _ => self.fail(error),
+            },
+        }
     }
 
     /// Takes the lease of `run_id` for `holder` in one `BEGIN IMMEDIATE` transaction, unless
@@ -423,70 +411,74 @@ impl Thread {
         expires: DateTime<Utc>,
         void: Option<&LeaseHolder>,
     ) -> Result<LeaseAttempt> {
-        let Thread { path, conn, .. } = self;
-        let fail = |error| classify_sqlite(path, error);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        type Lease = (
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-        );
-        let lease: Option<Lease> = (tx.prepare_cached(
-            "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires
-             FROM runs WHERE id = ?",
-        ))
-        .and_then(|mut select| {
-            select
-                .query_row([run_id.to_string()], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                })
-                .optional()
-        })
-        .map_err(fail)?;
-        let (owner, host, pid, pid_start, until) =
-            lease.ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        if let Some(owner) = owner {
-            let current = LeaseHolder {
-                owner,
-                host: host.unwrap_or_default(),
-                pid: pid.unwrap_or_default() as u32,
-                pid_start: pid_start.unwrap_or_default() as u64,
+        let attempt = transaction(&self.conn, |conn| {
+            let lease = (conn.prepare_cached(
+                "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires
+                 FROM runs WHERE id = ?",
+            ))?
+            .query_row([run_id.to_string()], |row| {
+                let owner: Option<String> = row.get(0)?;
+                let host: Option<String> = row.get(1)?;
+                let (pid, pid_start, until): (Option<i64>, Option<i64>, Option<i64>) =
+                    (row.get(2)?, row.get(3)?, row.get(4)?);
+                Ok(owner.map(|owner| {
+                    let current = LeaseHolder {
+                        owner,
+                        host: host.unwrap_or_default(),
+                        pid: pid.unwrap_or_default() as u32,
+                        pid_start: pid_start.unwrap_or_default() as u64,
+                    };
+                    (current, millis_to_time(until.unwrap_or_default()))
+                }))
+            })
+            .optional()?;
+            let Some(lease) = lease else {
+                return Ok(None);
             };
-            let until = super::millis_to_time(until.unwrap_or_default());
-            if current.owner != holder.owner && until > now && void != Some(&current) {
-                return Ok(LeaseAttempt::Held {
+            if let Some((current, until)) = lease
+                && current.owner != holder.owner
+                && until > now
+                && void != Some(&current)
+            {
+                return Ok(Some(LeaseAttempt::Held {
                     holder: current,
                     expires: until,
-                });
+                }));
             }
-        }
-        (tx.prepare_cached(
-            "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?,
-                 lease_expires = ?
-             WHERE id = ?",
-        ))
-        .and_then(|mut update| {
-            update.execute(params![
+            (conn.prepare_cached(
+                "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?,
+                     lease_expires = ?
+                 WHERE id = ?",
+            ))?
+            .execute(params![
                 holder.owner,
                 holder.host,
                 holder.pid,
                 holder.pid_start as i64,
                 expires.timestamp_millis(),
                 run_id.to_string(),
-            ])
-        })
-        .map_err(fail)?;
-        tx.commit().map_err(fail)?;
-        Ok(LeaseAttempt::Acquired)
+            ])?;
+            Ok::<_, rusqlite::Error>(Some(LeaseAttempt::Acquired))
+        });
+        attempt
+            .map_err(|error| self.fail(error))?
+            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
     }
+}
+
+/// Runs `work` in a `BEGIN IMMEDIATE` transaction, committed if it succeeds and rolled back
+/// otherwise. (The three statements are prepared once, like the others.)
+fn transaction<T, E: From<rusqlite::Error>>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let done = work(conn).and_then(|value| {
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(value)
+    });
+    if done.is_err() && !conn.is_autocommit() {
+        let _ = (conn.prepare_cached("ROLLBACK")).and_then(|mut rollback| rollback.execute([]));
+    }
+    done
 }
