@@ -37,7 +37,7 @@ mod plans;
 mod write;
 mod writer;
 
-use open::{classify, connect_patiently, create_private, migrate, refuse_foreign};
+use open::{Schema, classify, connect_patiently, create_private, look, migrate};
 use write::{Creation, Rows};
 use writer::{Commit, Writer};
 
@@ -119,20 +119,30 @@ impl SqliteStore {
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true);
         let fail = |error| classify(&path, error);
-        refuse_foreign(&path, options.busy_timeout).await?;
-        let mut conn = connect_patiently(&connect, options.busy_timeout)
-            .await
-            .map_err(fail)?;
-        migrate(&mut conn).await.map_err(|error| match error {
-            sqlx::migrate::MigrateError::VersionMissing(version) => Error::NewerSchema {
-                path: path.clone(),
-                version,
-            },
-            sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
-            other => Error::Corrupt(other.to_string()),
-        })?;
-        let _ = conn.close().await;
+        // A current schema needs no migrator, nor the sqlx connection it runs on.
+        let migrating = match look(&path, options.busy_timeout).await? {
+            Schema::Current => None,
+            Schema::Migrate => {
+                let mut conn = connect_patiently(&connect, options.busy_timeout)
+                    .await
+                    .map_err(fail)?;
+                migrate(&mut conn).await.map_err(|error| match error {
+                    sqlx::migrate::MigrateError::VersionMissing(version) => Error::NewerSchema {
+                        path: path.clone(),
+                        version,
+                    },
+                    sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
+                    other => Error::Corrupt(other.to_string()),
+                })?;
+                Some(conn)
+            }
+        };
         let writer = Writer::start(&path, options.durability, options.busy_timeout).await?;
+        if let Some(conn) = migrating {
+            // Closed once the writer is open: the last connection to close checkpoints
+            // the WAL and deletes it, which the writer would only create again.
+            let _ = conn.close().await;
+        }
         let reads = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(connect)

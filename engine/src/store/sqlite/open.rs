@@ -28,12 +28,22 @@ pub(super) fn create_private(path: &Path) -> Result<()> {
         })
 }
 
-/// Refuses an SQLite database that holds tables but not cairn's: another application's.
-/// It looks through a read-only connection that sets nothing, so a refused file is left
-/// byte for byte as it was (setting WAL mode alone would rewrite its header).
-pub(super) async fn refuse_foreign(path: &Path, busy_timeout: Duration) -> Result<()> {
+/// What a look at the database found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Schema {
+    /// A new database, or one the migrator has something to do with (or to refuse).
+    Migrate,
+    /// Every migration cairn embeds is applied, and nothing else: nothing to migrate.
+    Current,
+}
+
+/// Refuses an SQLite database that holds tables but not cairn's: another application's;
+/// says whether cairn's schema is current. It looks through a read-only connection that
+/// sets nothing, so a refused file is left byte for byte as it was (setting WAL mode alone
+/// would rewrite its header).
+pub(super) async fn look(path: &Path, busy_timeout: Duration) -> Result<Schema> {
     if std::fs::metadata(path).map_or(true, |file| file.len() == 0) {
-        return Ok(());
+        return Ok(Schema::Migrate);
     }
     let look = SqliteConnectOptions::new()
         .filename(path)
@@ -42,15 +52,25 @@ pub(super) async fn refuse_foreign(path: &Path, busy_timeout: Duration) -> Resul
     let mut conn = SqliteConnection::connect_with(&look)
         .await
         .map_err(|error| classify(path, error))?;
-    let tables: std::result::Result<Vec<String>, _> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-    )
-    .fetch_all(&mut conn)
-    .await;
+    let found = tables_and_migrations(&mut conn).await;
     let _ = conn.close().await;
-    let tables = tables.map_err(|error| classify(path, error))?;
-    if tables.is_empty() || tables.iter().any(|name| name == "_sqlx_migrations") {
-        return Ok(());
+    let (tables, applied) = found.map_err(|error| classify(path, error))?;
+    if tables.is_empty() {
+        return Ok(Schema::Migrate);
+    }
+    if let Some(applied) = applied {
+        let embedded = (MIGRATOR.iter())
+            .filter(|migration| !migration.migration_type.is_down_migration())
+            .map(|migration| (migration.version, migration.checksum.as_ref(), true));
+        let current = applied
+            .iter()
+            .map(|(version, checksum, success)| (*version, checksum.as_slice(), *success))
+            .eq(embedded);
+        return Ok(if current {
+            Schema::Current
+        } else {
+            Schema::Migrate
+        });
     }
     let mut shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
     if tables.len() > shown.len() {
@@ -60,6 +80,28 @@ pub(super) async fn refuse_foreign(path: &Path, busy_timeout: Duration) -> Resul
         path: path.to_owned(),
         tables: shown.join(", "),
     })
+}
+
+/// A migration as `_sqlx_migrations` records it: version, checksum, success.
+type Applied = (i64, Vec<u8>, bool);
+
+/// The database's tables, and the migrations applied to it if it has sqlx's table.
+async fn tables_and_migrations(
+    conn: &mut SqliteConnection,
+) -> std::result::Result<(Vec<String>, Option<Vec<Applied>>), sqlx::Error> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if !tables.iter().any(|name| name == "_sqlx_migrations") {
+        return Ok((tables, None));
+    }
+    let applied =
+        sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok((tables, Some(applied)))
 }
 
 /// Opens a connection, retrying while the database is busy, up to `patience`. Setting up a

@@ -231,8 +231,30 @@ fn stopped() -> Error {
 }
 
 /// Opens the writer connection: WAL mode, the durability asked, foreign keys, the busy
-/// timeout.
+/// timeout. Setting it up (WAL mode) can meet another process's lock where SQLite does not
+/// wait by itself: it retries while the database is busy, up to `busy_timeout`.
 fn connect(
+    path: &Path,
+    durability: Durability,
+    busy_timeout: Duration,
+) -> rusqlite::Result<Connection> {
+    let give_up = std::time::Instant::now() + busy_timeout;
+    loop {
+        match try_connect(path, durability, busy_timeout) {
+            Err(error)
+                if matches!(
+                    error.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < give_up =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_connect(
     path: &Path,
     durability: Durability,
     busy_timeout: Duration,
