@@ -37,7 +37,7 @@ mod plans;
 mod write;
 mod writer;
 
-use open::{Schema, classify, connect_patiently, create_private, look, migrate};
+use open::{Schema, classify, connect_patiently, create_private, migrate};
 use write::{Creation, Rows};
 use writer::{Commit, Writer};
 
@@ -120,7 +120,9 @@ impl SqliteStore {
             .foreign_keys(true);
         let fail = |error| classify(&path, error);
         // A current schema needs no migrator, nor the sqlx connection it runs on.
-        let migrating = match look(&path, options.busy_timeout).await? {
+        let (opening, schema) =
+            Writer::start(&path, options.durability, options.busy_timeout).await?;
+        let migrating = match schema {
             Schema::Current => None,
             Schema::Migrate => {
                 let mut conn = connect_patiently(&connect, options.busy_timeout)
@@ -137,7 +139,7 @@ impl SqliteStore {
                 Some(conn)
             }
         };
-        let writer = Writer::start(&path, options.durability, options.busy_timeout).await?;
+        let writer = opening.open().await?;
         if let Some(conn) = migrating {
             // Closed once the writer is open: the last connection to close checkpoints
             // the WAL and deletes it, which the writer would only create again.

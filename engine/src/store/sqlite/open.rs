@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::OpenFlags;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
@@ -40,21 +41,13 @@ pub(super) enum Schema {
 /// Refuses an SQLite database that holds tables but not cairn's: another application's;
 /// says whether cairn's schema is current. It looks through a read-only connection that
 /// sets nothing, so a refused file is left byte for byte as it was (setting WAL mode alone
-/// would rewrite its header).
-pub(super) async fn look(path: &Path, busy_timeout: Duration) -> Result<Schema> {
+/// would rewrite its header). Blocking: it runs on the writer thread.
+pub(super) fn look(path: &Path, busy_timeout: Duration) -> Result<Schema> {
     if std::fs::metadata(path).map_or(true, |file| file.len() == 0) {
         return Ok(Schema::Migrate);
     }
-    let look = SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .busy_timeout(busy_timeout);
-    let mut conn = SqliteConnection::connect_with(&look)
-        .await
-        .map_err(|error| classify(path, error))?;
-    let found = tables_and_migrations(&mut conn).await;
-    let _ = conn.close().await;
-    let (tables, applied) = found.map_err(|error| classify(path, error))?;
+    let found = tables_and_migrations(path, busy_timeout);
+    let (tables, applied) = found.map_err(|error| classify_sqlite(path, error))?;
     if tables.is_empty() {
         return Ok(Schema::Migrate);
     }
@@ -86,21 +79,25 @@ pub(super) async fn look(path: &Path, busy_timeout: Duration) -> Result<Schema> 
 type Applied = (i64, Vec<u8>, bool);
 
 /// The database's tables, and the migrations applied to it if it has sqlx's table.
-async fn tables_and_migrations(
-    conn: &mut SqliteConnection,
-) -> std::result::Result<(Vec<String>, Option<Vec<Applied>>), sqlx::Error> {
-    let tables: Vec<String> = sqlx::query_scalar(
+fn tables_and_migrations(
+    path: &Path,
+    busy_timeout: Duration,
+) -> rusqlite::Result<(Vec<String>, Option<Vec<Applied>>)> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(busy_timeout)?;
+    let tables = (conn.prepare(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    )?)
+    .query_map([], |row| row.get(0))?
+    .collect::<rusqlite::Result<Vec<String>>>()?;
     if !tables.iter().any(|name| name == "_sqlx_migrations") {
         return Ok((tables, None));
     }
-    let applied =
-        sqlx::query_as("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&mut *conn)
-            .await?;
+    let applied = (conn
+        .prepare("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")?)
+    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+    .collect::<rusqlite::Result<Vec<Applied>>>()?;
     Ok((tables, Some(applied)))
 }
 

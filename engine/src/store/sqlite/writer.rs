@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::open::classify_sqlite;
+use super::open::{Schema, classify_sqlite, look};
 use super::write::{Creation, Failure, Rows, is_unique_violation};
 use super::{Durability, millis_to_time};
 use crate::error::{Error, Result};
@@ -84,41 +84,68 @@ struct Thread {
     next_seq: HashMap<Uuid, i64>,
 }
 
+/// A writer thread that has looked at the database and waits to open its connection (once
+/// the caller has migrated the schema, if need be).
+#[derive(Debug)]
+pub(super) struct Opening {
+    requests: mpsc::Sender<Request>,
+    go: oneshot::Sender<Reply<()>>,
+}
+
+impl Opening {
+    /// Opens the writer connection, with the store's pragmas.
+    pub(super) async fn open(self) -> Result<Writer> {
+        let (reply, opened) = oneshot::channel();
+        self.go.send(reply).map_err(|_| stopped())?;
+        opened.await.map_err(|_| stopped())??;
+        Ok(Writer {
+            requests: self.requests,
+        })
+    }
+}
+
 impl Writer {
-    /// Opens the writer connection on a new thread, with the store's pragmas.
+    /// Starts the writer thread, which first looks at the database (see [`look`]) through
+    /// a read-only connection of its own, then waits for [`Opening::open`].
     pub(super) async fn start(
         path: &Path,
         durability: Durability,
         busy_timeout: Duration,
-    ) -> Result<Writer> {
+    ) -> Result<(Opening, Schema)> {
         let (requests, receive) = mpsc::channel();
-        let (opened, open) = oneshot::channel();
+        let (looked, look_done) = oneshot::channel();
+        let (go, wait) = oneshot::channel::<Reply<()>>();
         let path = path.to_owned();
         std::thread::Builder::new()
             .name("cairn-writer".into())
             .spawn(move || {
-                let conn = connect(&path, durability, busy_timeout)
-                    .map_err(|error| classify_sqlite(&path, error));
-                let conn = match conn {
+                let schema = look(&path, busy_timeout);
+                let refused = schema.is_err();
+                if looked.send(schema).is_err() || refused {
+                    return;
+                }
+                // Dropped instead when the caller gave up (its migration failed).
+                let Ok(opened) = wait.blocking_recv() else {
+                    return;
+                };
+                match connect(&path, durability, busy_timeout) {
                     Ok(conn) => {
                         let _ = opened.send(Ok(()));
-                        conn
+                        let thread = Thread {
+                            path,
+                            conn,
+                            next_seq: HashMap::new(),
+                        };
+                        thread.serve(receive);
                     }
                     Err(error) => {
-                        let _ = opened.send(Err(error));
-                        return;
+                        let _ = opened.send(Err(classify_sqlite(&path, error)));
                     }
-                };
-                let thread = Thread {
-                    path,
-                    conn,
-                    next_seq: HashMap::new(),
-                };
-                thread.serve(receive);
+                }
             })
             .map_err(|error| Error::Database(Box::new(error)))?;
-        open.await.map_err(|_| stopped())??;
-        Ok(Writer { requests })
+        let schema = look_done.await.map_err(|_| stopped())??;
+        Ok((Opening { requests, go }, schema))
     }
 
     /// Commits `commit` and returns its events.
