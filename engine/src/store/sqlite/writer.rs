@@ -42,6 +42,7 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 /// What the thread is asked to do.
 #[derive(Debug)]
 enum Request {
+    /// Commit a batch, answering with its events.
     Commit(Box<Commit>, Reply<Vec<Event>>),
     /// Take the lease of a run not held by another live owner (or held by `void`, a holder
     /// the caller found dead).
@@ -53,17 +54,20 @@ enum Request {
         void: Option<LeaseHolder>,
         reply: Reply<LeaseAttempt>,
     },
+    /// Extend `owner`'s lease to `expires` (ms), answering whether it still held it.
     Renew {
         run_id: Uuid,
         owner: String,
         expires: i64,
         reply: Reply<bool>,
     },
+    /// Give `owner`'s lease up.
     Release {
         run_id: Uuid,
         owner: String,
         reply: Reply<()>,
     },
+    /// Record a command sent `at` (ms), its payload JSON text.
     Command {
         run_id: Uuid,
         kind: &'static str,
