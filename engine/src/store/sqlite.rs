@@ -1,10 +1,10 @@
 //! The SQLite store: WAL mode, one writer connection, group commit.
 //!
-//! One writer connection behind a mutex commits every transition of a batch in one
-//! `BEGIN IMMEDIATE` transaction, each transition with its event; a pool of readers serves
-//! queries. WAL mode lets readers and the writer proceed side by side, also across processes.
+//! One writer connection, owned by a thread of its own, commits every transition of a batch
+//! in one `BEGIN IMMEDIATE` transaction, each transition with its event; a pool of readers
+//! serves queries. WAL mode lets readers and the writer proceed side by side, also across
+//! processes.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,11 +13,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{Connection, Row};
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::{NewRun, RunRecord, StepRecord, Store};
@@ -36,8 +35,11 @@ mod items;
 mod open;
 mod plans;
 mod write;
+mod writer;
 
-use open::{classify, connect_patiently, create_private, migrate, refuse_foreign};
+use open::{Schema, classify, connect_patiently, create_private, migrate};
+use write::{Creation, Rows};
+use writer::{Commit, Writer};
 
 /// How hard each commit is pushed to disk (SQLite's `synchronous`, in WAL mode).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,13 +82,7 @@ impl StoreOptions {
 pub struct SqliteStore {
     path: PathBuf,
     reads: SqlitePool,
-    writer: Mutex<Writer>,
-}
-
-#[derive(Debug)]
-struct Writer {
-    conn: SqliteConnection,
-    next_seq: HashMap<Uuid, i64>,
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -121,26 +117,34 @@ impl SqliteStore {
                 Durability::Full => SqliteSynchronous::Full,
             })
             .busy_timeout(options.busy_timeout)
-            .foreign_keys(true)
-            // The commit guards write a temporary table: keep it off the disk.
-            .pragma("temp_store", "memory");
+            .foreign_keys(true);
         let fail = |error| classify(&path, error);
-        refuse_foreign(&path, options.busy_timeout).await?;
-        let mut conn = connect_patiently(&connect, options.busy_timeout)
-            .await
-            .map_err(fail)?;
-        migrate(&mut conn).await.map_err(|error| match error {
-            sqlx::migrate::MigrateError::VersionMissing(version) => Error::NewerSchema {
-                path: path.clone(),
-                version,
-            },
-            sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
-            other => Error::Corrupt(other.to_string()),
-        })?;
-        sqlx::query(write::PREPARE_GUARDS)
-            .execute(&mut conn)
-            .await
-            .map_err(fail)?;
+        // A current schema needs no migrator, nor the sqlx connection it runs on.
+        let (opening, schema) =
+            Writer::start(&path, options.durability, options.busy_timeout).await?;
+        let migrating = match schema {
+            Schema::Current => None,
+            Schema::Migrate => {
+                let mut conn = connect_patiently(&connect, options.busy_timeout)
+                    .await
+                    .map_err(fail)?;
+                migrate(&mut conn).await.map_err(|error| match error {
+                    sqlx::migrate::MigrateError::VersionMissing(version) => Error::NewerSchema {
+                        path: path.clone(),
+                        version,
+                    },
+                    sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
+                    other => Error::Corrupt(other.to_string()),
+                })?;
+                Some(conn)
+            }
+        };
+        let writer = opening.open().await?;
+        if let Some(conn) = migrating {
+            // Closed once the writer is open: the last connection to close checkpoints
+            // the WAL and deletes it, which the writer would only create again.
+            let _ = conn.close().await;
+        }
         let reads = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(connect)
@@ -149,10 +153,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path,
             reads,
-            writer: Mutex::new(Writer {
-                conn,
-                next_seq: HashMap::new(),
-            }),
+            writer,
         })
     }
 
@@ -164,7 +165,7 @@ impl SqliteStore {
     /// Closes every connection (checkpointing the WAL when it is the last one).
     pub async fn close(self) {
         self.reads.close().await;
-        let _ = self.writer.into_inner().conn.close().await;
+        self.writer.close().await;
     }
 
     fn fail(&self) -> impl Fn(sqlx::Error) -> Error + '_ {
@@ -178,61 +179,16 @@ impl SqliteStore {
         owner: &str,
         batch: &Batch,
     ) -> Result<Vec<Event>> {
-        let fail = self.fail();
         let now = Utc::now();
-        let mut writer = self.writer.lock().await;
-        let Writer { conn, next_seq } = &mut *writer;
-        let before = next_seq.clone();
-        let record = create.map(|(run, holder, ttl)| {
-            next_seq.insert(run.id, 2);
-            write::new_run(run, holder, (now + ttl).timestamp_millis())
-        });
-        for transition in batch.transitions() {
-            let run_id = transition.run_id();
-            if let std::collections::hash_map::Entry::Vacant(entry) = next_seq.entry(run_id) {
-                entry.insert(next_seq_of(conn, run_id).await.map_err(&fail)?);
-            }
-        }
-        let rows = write::Rows::new(batch, next_seq);
-        if let Err(error) = rows
-            .commit(conn, record.as_ref(), owner, now.timestamp_millis())
-            .await
-        {
-            // The query stopped before its COMMIT: end the transaction it began, if any.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            *next_seq = before;
-            return Err(match write::refusal(&error) {
-                Some(write::Refusal::LeaseLost) => Error::LeaseLost(rows.first_run()),
-                Some(write::Refusal::Stale) => {
-                    let run = rows.first_run();
-                    match rows.stale_step(conn).await.map_err(&fail)? {
-                        Some((step, state)) => Error::Conflict {
-                            run,
-                            what: format!("step {step} (now {state})"),
-                        },
-                        None => Error::Conflict {
-                            run,
-                            what: "the run".into(),
-                        },
-                    }
-                }
-                None => match (create, &error) {
-                    (Some((run, ..)), sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                        Error::RunExists(run.id)
-                    }
-                    _ => fail(error),
-                },
-            });
-        }
-        let events = rows.events(create.map(|(run, ..)| run.id), now);
-        for event in &events {
-            if let EventKind::Run { to, .. } = event.kind
-                && to.is_terminal()
-            {
-                next_seq.remove(&event.run_id);
-            }
-        }
-        Ok(events)
+        let create = create
+            .map(|(run, holder, ttl)| Creation::new(run, holder, (now + ttl).timestamp_millis()));
+        let commit = Commit {
+            create,
+            owner: owner.to_owned(),
+            now,
+            rows: Rows::new(batch),
+        };
+        self.writer.commit(commit).await
     }
 }
 
@@ -263,82 +219,19 @@ impl Store for SqliteStore {
         ttl: Duration,
         is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
     ) -> Result<LeaseAttempt> {
-        let fail = self.fail();
         let now = Utc::now();
-        let mut writer = self.writer.lock().await;
-        let mut tx = writer
-            .conn
-            .begin_with("BEGIN IMMEDIATE")
+        (self.writer)
+            .acquire_lease(run_id, holder, now, now + ttl, is_void)
             .await
-            .map_err(&fail)?;
-        let row = sqlx::query(
-            "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires FROM runs WHERE id = ?",
-        )
-        .bind(run_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(&fail)?
-        .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        if let Some(owner) = row.get::<Option<String>, _>(0) {
-            let current = LeaseHolder {
-                owner,
-                host: row.get(1),
-                pid: row.get::<i64, _>(2) as u32,
-                pid_start: row.get::<i64, _>(3) as u64,
-            };
-            let expires = millis_to_time(row.get(4));
-            if current.owner != holder.owner && expires > now && !is_void(&current) {
-                return Ok(LeaseAttempt::Held {
-                    holder: current,
-                    expires,
-                });
-            }
-        }
-        let expires = now + ttl;
-        sqlx::query(
-            "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?, lease_expires = ?
-             WHERE id = ?",
-        )
-        .bind(&holder.owner)
-        .bind(&holder.host)
-        .bind(i64::from(holder.pid))
-        .bind(holder.pid_start as i64)
-        .bind(expires.timestamp_millis())
-        .bind(run_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(&fail)?;
-        tx.commit().await.map_err(&fail)?;
-        Ok(LeaseAttempt::Acquired)
     }
 
     async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool> {
         let expires = (Utc::now() + ttl).timestamp_millis();
-        let mut writer = self.writer.lock().await;
-        let done =
-            sqlx::query("UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?")
-                .bind(expires)
-                .bind(run_id.to_string())
-                .bind(owner)
-                .execute(&mut writer.conn)
-                .await
-                .map_err(self.fail())?;
-        Ok(done.rows_affected() == 1)
+        self.writer.renew_lease(run_id, owner, expires).await
     }
 
     async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
-        let mut writer = self.writer.lock().await;
-        sqlx::query(
-            "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, lease_pid_start = NULL,
-             lease_expires = NULL WHERE id = ? AND lease_owner = ?",
-        )
-        .bind(run_id.to_string())
-        .bind(owner)
-        .execute(&mut writer.conn)
-        .await
-        .map_err(self.fail())?;
-        writer.next_seq.remove(&run_id);
-        Ok(())
+        self.writer.release_lease(run_id, owner).await
     }
 
     async fn find_run(&self, id: &str) -> Result<RunRecord> {
@@ -436,10 +329,12 @@ impl Store for SqliteStore {
     }
 
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
-        let mut writer = self.writer.lock().await;
-        guard::send_command(&mut writer.conn, run_id, command)
+        let payload = serde_json::to_string(command).expect("a command serializes");
+        let step = command.step().map(str::to_owned);
+        let at = Utc::now().timestamp_millis();
+        (self.writer)
+            .send_command(run_id, command.kind(), step, payload, at)
             .await
-            .map_err(self.fail())
     }
 
     async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>> {
@@ -525,17 +420,6 @@ impl Store for SqliteStore {
             })
             .collect()
     }
-}
-
-async fn next_seq_of(
-    conn: &mut SqliteConnection,
-    run_id: Uuid,
-) -> std::result::Result<i64, sqlx::Error> {
-    let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?")
-        .bind(run_id.to_string())
-        .fetch_one(conn)
-        .await?;
-    Ok(row.get(0))
 }
 
 fn run_record(row: &SqliteRow) -> Result<RunRecord> {

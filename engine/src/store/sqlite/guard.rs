@@ -1,33 +1,12 @@
 //! The guard's rows: commands other processes send, and approval requests.
 
-use chrono::Utc;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
 use super::{millis_to_time, parse_json, parse_uuid};
 use crate::approval::{Approval, ApprovalDecision};
-use crate::command::{Command, PendingCommand};
+use crate::command::PendingCommand;
 use crate::error::{Error, Result};
-
-/// Records `command` for `run_id`.
-pub(super) async fn send_command(
-    conn: &mut SqliteConnection,
-    run_id: Uuid,
-    command: &Command,
-) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_string(command).expect("a command serializes");
-    sqlx::query(
-        "INSERT INTO commands (run_id, kind, step_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(run_id.to_string())
-    .bind(command.kind())
-    .bind(command.step())
-    .bind(payload)
-    .bind(Utc::now().timestamp_millis())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 /// The commands of `run_id` not handled yet, oldest first.
 pub(super) async fn pending_commands(

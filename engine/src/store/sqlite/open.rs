@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::OpenFlags;
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
@@ -28,29 +29,41 @@ pub(super) fn create_private(path: &Path) -> Result<()> {
         })
 }
 
-/// Refuses an SQLite database that holds tables but not cairn's: another application's.
-/// It looks through a read-only connection that sets nothing, so a refused file is left
-/// byte for byte as it was (setting WAL mode alone would rewrite its header).
-pub(super) async fn refuse_foreign(path: &Path, busy_timeout: Duration) -> Result<()> {
+/// What a look at the database found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Schema {
+    /// A new database, or one the migrator has something to do with (or to refuse).
+    Migrate,
+    /// Every migration cairn embeds is applied, and nothing else: nothing to migrate.
+    Current,
+}
+
+/// Refuses an SQLite database that holds tables but not cairn's: another application's;
+/// says whether cairn's schema is current. It looks through a read-only connection that
+/// sets nothing, so a refused file is left byte for byte as it was (setting WAL mode alone
+/// would rewrite its header). Blocking: it runs on the writer thread.
+pub(super) fn look(path: &Path, busy_timeout: Duration) -> Result<Schema> {
     if std::fs::metadata(path).map_or(true, |file| file.len() == 0) {
-        return Ok(());
+        return Ok(Schema::Migrate);
     }
-    let look = SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .busy_timeout(busy_timeout);
-    let mut conn = SqliteConnection::connect_with(&look)
-        .await
-        .map_err(|error| classify(path, error))?;
-    let tables: std::result::Result<Vec<String>, _> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-    )
-    .fetch_all(&mut conn)
-    .await;
-    let _ = conn.close().await;
-    let tables = tables.map_err(|error| classify(path, error))?;
-    if tables.is_empty() || tables.iter().any(|name| name == "_sqlx_migrations") {
-        return Ok(());
+    let found = tables_and_migrations(path, busy_timeout);
+    let (tables, applied) = found.map_err(|error| classify_sqlite(path, error))?;
+    if tables.is_empty() {
+        return Ok(Schema::Migrate);
+    }
+    if let Some(applied) = applied {
+        let embedded = (MIGRATOR.iter())
+            .filter(|migration| !migration.migration_type.is_down_migration())
+            .map(|migration| (migration.version, migration.checksum.as_ref(), true));
+        let current = applied
+            .iter()
+            .map(|(version, checksum, success)| (*version, checksum.as_slice(), *success))
+            .eq(embedded);
+        return Ok(if current {
+            Schema::Current
+        } else {
+            Schema::Migrate
+        });
     }
     let mut shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
     if tables.len() > shown.len() {
@@ -60,6 +73,32 @@ pub(super) async fn refuse_foreign(path: &Path, busy_timeout: Duration) -> Resul
         path: path.to_owned(),
         tables: shown.join(", "),
     })
+}
+
+/// A migration as `_sqlx_migrations` records it: version, checksum, success.
+type Applied = (i64, Vec<u8>, bool);
+
+/// The database's tables, and the migrations applied to it if it has sqlx's table.
+fn tables_and_migrations(
+    path: &Path,
+    busy_timeout: Duration,
+) -> rusqlite::Result<(Vec<String>, Option<Vec<Applied>>)> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(busy_timeout)?;
+    let tables = (conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?)
+    .query_map([], |row| row.get(0))?
+    .collect::<rusqlite::Result<Vec<String>>>()?;
+    if !tables.iter().any(|name| name == "_sqlx_migrations") {
+        return Ok((tables, None));
+    }
+    let applied = (conn
+        .prepare("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")?)
+    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+    .collect::<rusqlite::Result<Vec<Applied>>>()?;
+    Ok((tables, Some(applied)))
 }
 
 /// Opens a connection, retrying while the database is busy, up to `patience`. Setting up a
@@ -124,6 +163,17 @@ pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
         Some(26) => Error::NotADatabase(path.to_owned()),
         Some(5 | 6) => Error::Locked(path.to_owned()),
         Some(14) => Error::MissingDatabase(path.to_owned()),
+        _ => Error::Database(Box::new(error)),
+    }
+}
+
+/// Turns an error of the writer's connection into the store error a user can act on.
+pub(super) fn classify_sqlite(path: &Path, error: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode;
+    match error.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => Error::NotADatabase(path.to_owned()),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked(path.to_owned()),
+        Some(ErrorCode::CannotOpen) => Error::MissingDatabase(path.to_owned()),
         _ => Error::Database(Box::new(error)),
     }
 }

@@ -1,5 +1,7 @@
 use std::os::unix::fs::PermissionsExt;
 
+use sqlx::sqlite::SqliteConnection;
+
 use super::*;
 use crate::store::conformance;
 
@@ -177,4 +179,48 @@ async fn a_newer_schema_is_refused() {
         matches!(error, Error::NewerSchema { version: 9999, .. }),
         "{error:?}"
     );
+}
+
+#[tokio::test]
+async fn closing_or_dropping_the_store_ends_the_writer_and_checkpoints_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let wal = dir.path().join("cairn.db-wal");
+    let run = NewRun {
+        id: Uuid::now_v7(),
+        workflow_name: "w".into(),
+        workflow_hash: "h".into(),
+        definition: "{}".into(),
+        input: serde_json::json!({}),
+        guard: None,
+        steps: vec!["a".into()],
+    };
+    let holder = LeaseHolder {
+        owner: "me".into(),
+        host: "here".into(),
+        pid: 1,
+        pid_start: 1,
+    };
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    (store.create_run(&run, &holder, Duration::from_secs(60), &Batch::new()))
+        .await
+        .unwrap();
+    assert!(wal.exists());
+    store.close().await;
+    assert!(
+        !wal.exists(),
+        "the last connection to close checkpoints the WAL"
+    );
+
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    store.release_lease(run.id, "me").await.unwrap();
+    drop(store);
+    // The writer thread closes its connection once it sees the store gone.
+    for _ in 0..200 {
+        if !wal.exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the WAL is still there: the writer's connection was not closed");
 }

@@ -1,24 +1,22 @@
-//! How a batch of transitions is written: one multi-statement query per commit.
+//! How a batch of transitions is written: one prepared statement per row, typed binds.
 //!
-//! A commit is a single query — `BEGIN IMMEDIATE`, the statements, `COMMIT` — so it costs
-//! one round trip to sqlx's connection thread whatever the batch's size, and its statements
-//! are prepared once and cached because their text is one of a few: the statements of the
-//! parts of a batch that has rows (a pipeline step's batch has steps and events, no run,
-//! approval or command), the rows coming in as one JSON parameter, unpacked by `json_each`. A step or run that moves several times in one
-//! batch is written once, with its last state, guarded by the state it had before the batch;
-//! every transition still gets its own event.
+//! The writer thread (see `writer.rs`) runs a commit in one `BEGIN IMMEDIATE` transaction:
+//! the new run (if any), the fencing check of every run the batch writes to, what the batch
+//! grows its runs by, the steps' and runs' last states, one event per transition, approvals,
+//! progress and handled commands. Each statement's text is fixed, so it is prepared once per
+//! connection and cached. A step or run that moves several times in one batch is written
+//! once, with its last state, guarded by the state it had before the batch; every transition
+//! still gets its own event.
 //!
-//! A guarded update that misses a row (the step or run is not in the state the batch expects
-//! it to leave) makes the next statement fail a `CHECK` on a temporary table, which stops
-//! the query before `COMMIT`; the caller then rolls back. A run of the batch whose lease is
-//! held by another owner than the committer fails another `CHECK` first (a fencing token).
+//! A guarded update that changes no row (the step or run is not in the state the batch
+//! expects it to leave) or a run whose lease another owner holds refuses the commit: the
+//! caller rolls the transaction back.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::{Map, Value, json};
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::approval::Approval;
@@ -30,202 +28,188 @@ use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
 use crate::store::{NewRun, digest};
 
-/// Made once per writer connection: the tables the guards write to, one row each (replaced
-/// by every commit, so nothing needs deleting).
-pub(super) const PREPARE_GUARDS: &str = "
-CREATE TEMP TABLE IF NOT EXISTS cairn_guard (
-  id INTEGER PRIMARY KEY, ok INTEGER NOT NULL CONSTRAINT cairn_stale_state CHECK (ok));
-CREATE TEMP TABLE IF NOT EXISTS cairn_lease (
-  id INTEGER PRIMARY KEY, ok INTEGER NOT NULL CONSTRAINT cairn_lease_lost CHECK (ok));
-";
-
-/// Why the database refused a commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Refusal {
-    /// A step or run is not in the state the batch expects it to leave.
-    Stale,
+/// Why a commit stopped before its `COMMIT`.
+#[derive(Debug)]
+pub(super) enum Failure {
     /// Another owner holds the lease of a run of the batch.
     LeaseLost,
+    /// This step row (an index into the batch's step rows) is not in the state the batch
+    /// expects it to leave.
+    StaleStep(usize),
+    /// A run is not in the state the batch expects it to leave.
+    StaleRun,
+    /// The database failed.
+    Sql(rusqlite::Error),
 }
 
-/// Records a new run: its snapshot, its row (leased to its creator), its pending steps.
-const CREATE: &str = "
-INSERT OR IGNORE INTO workflows (hash, name, definition, created_at)
-  VALUES (?1->>'$.create.hash', ?1->>'$.create.name', ?1->>'$.create.definition', ?1->>'$.now');
-INSERT OR IGNORE INTO policies (hash, policy, created_at)
-  SELECT ?1->>'$.create.policy_hash', ?1->>'$.create.policy', ?1->>'$.now'
-  WHERE ?1->>'$.create.policy' IS NOT NULL;
-INSERT INTO runs (id, workflow_hash, workflow_name, state, input, created_at,
-                  lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires, policy_hash)
-  VALUES (?1->>'$.create.id', ?1->>'$.create.hash', ?1->>'$.create.name', 'pending',
-          ?1->>'$.create.input', ?1->>'$.now', ?1->>'$.create.owner',
-          ?1->>'$.create.host', ?1->>'$.create.pid', ?1->>'$.create.pid_start',
-          ?1->>'$.create.expires', ?1->>'$.create.policy_hash');
-INSERT INTO steps (run_id, step_id, position, state)
-  SELECT ?1->>'$.create.id', value, key, 'pending' FROM json_each(?1, '$.create.steps');
-INSERT INTO events (run_id, seq, at, to_state)
-  VALUES (?1->>'$.create.id', 1, ?1->>'$.now', 'pending');
-";
+impl From<rusqlite::Error> for Failure {
+    fn from(error: rusqlite::Error) -> Self {
+        Failure::Sql(error)
+    }
+}
 
-/// Checks the committer holds every run of the batch (a fencing token).
-const LEASE: &str = "
-INSERT OR REPLACE INTO temp.cairn_lease SELECT 1, NOT EXISTS (
-  SELECT 1 FROM json_each(?3) AS r JOIN runs ON runs.id = r.value
-  WHERE runs.lease_owner IS NOT ?2);
-";
+/// A new run to insert, owned so that it can be sent to the writer thread.
+#[derive(Debug)]
+pub(super) struct Creation {
+    pub(super) id: Uuid,
+    hash: String,
+    name: String,
+    definition: String,
+    /// JSON text.
+    input: String,
+    steps: Vec<String>,
+    holder: LeaseHolder,
+    /// Milliseconds since the epoch.
+    expires: i64,
+    policy: Option<(String, String)>,
+}
 
-/// The steps' last states, each guarded by the state it had before the batch.
-const STEPS: &str = "
-UPDATE steps SET state = u.value->>'to', attempt = u.value->>'attempt',
-    fallback = u.value->>'fallback', output = u.value->>'output', error = u.value->>'error',
-    wake_at = u.value->>'wake_at', usage = COALESCE(u.value->>'usage', steps.usage),
-    progress_at = IIF(u.value->>'to' = 'running', NULL, steps.progress_at)
-  FROM json_each(?1, '$.steps') AS u
-  WHERE steps.run_id = u.value->>'run' AND steps.step_id = u.value->>'step'
-    AND steps.state = u.value->>'from';
-INSERT OR REPLACE INTO temp.cairn_guard VALUES (1, changes() = json_array_length(?1, '$.steps'));
-";
+impl Creation {
+    /// The record of `run`, leased to `holder` until `expires` (ms).
+    pub(super) fn new(run: &NewRun, holder: &LeaseHolder, expires: i64) -> Creation {
+        Creation {
+            id: run.id,
+            hash: run.workflow_hash.clone(),
+            name: run.workflow_name.clone(),
+            definition: run.definition.clone(),
+            input: run.input.to_string(),
+            steps: run.steps.clone(),
+            holder: holder.clone(),
+            expires,
+            policy: (run.guard.as_ref()).map(|policy| (digest(policy), policy.clone())),
+        }
+    }
 
-/// The runs' last states, each guarded by the state it had before the batch; a run that
-/// ended gives its lease up.
-const RUNS: &str = "
-UPDATE runs SET state = u.value->>'to', output = u.value->>'output', error = u.value->>'error',
-    error_class = u.value->>'error_class',
-    deadline_at = COALESCE(u.value->>'deadline_at', deadline_at),
-    lease_owner = IIF(u.value->>'ended', NULL, lease_owner),
-    lease_host = IIF(u.value->>'ended', NULL, lease_host),
-    lease_pid = IIF(u.value->>'ended', NULL, lease_pid),
-    lease_pid_start = IIF(u.value->>'ended', NULL, lease_pid_start),
-    lease_expires = IIF(u.value->>'ended', NULL, lease_expires)
-  FROM json_each(?1, '$.runs') AS u
-  WHERE runs.id = u.value->>'run' AND runs.state = u.value->>'from';
-INSERT OR REPLACE INTO temp.cairn_guard VALUES (1, changes() = json_array_length(?1, '$.runs'));
-";
+    /// Records the run: its snapshot, its row (leased to its creator), its pending steps
+    /// and its creation event.
+    fn insert(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
+        let id = self.id.to_string();
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO workflows (hash, name, definition, created_at) VALUES (?, ?, ?, ?)",
+        )?
+        .execute(params![self.hash, self.name, self.definition, now])?;
+        if let Some((hash, policy)) = &self.policy {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO policies (hash, policy, created_at) VALUES (?, ?, ?)",
+            )?
+            .execute(params![hash, policy, now])?;
+        }
+        let holder = &self.holder;
+        conn.prepare_cached(
+            "INSERT INTO runs (id, workflow_hash, workflow_name, state, input, created_at,
+                               lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires,
+                               policy_hash)
+             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+        )?
+        .execute(params![
+            id,
+            self.hash,
+            self.name,
+            self.input,
+            now,
+            holder.owner,
+            holder.host,
+            holder.pid,
+            holder.pid_start as i64,
+            self.expires,
+            self.policy.as_ref().map(|(hash, _)| hash),
+        ])?;
+        for (position, step) in self.steps.iter().enumerate() {
+            insert_step(conn, &id, step, position as i64)?;
+        }
+        conn.prepare_cached(
+            "INSERT INTO events (run_id, seq, at, to_state) VALUES (?, 1, ?, 'pending')",
+        )?
+        .execute(params![id, now])?;
+        Ok(())
+    }
+}
 
-/// Every transition as its event.
-const EVENTS: &str = "
-INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail)
-  SELECT u.value->>'run', u.value->>'seq', ?1->>'$.now', u.value->>'step', u.value->>'from',
-         u.value->>'to', u.value->>'attempt', u.value->>'detail'
-  FROM json_each(?1, '$.events') AS u;
-";
-
-/// Approval requests and decisions.
-const APPROVALS: &str = "
-INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, verdict, requested_at,
-                                  expires_at, decision, decided_by, reason, decided_at)
-  SELECT u.value->>'run', u.value->>'step', u.value->>'item', u.value->>'hash',
-         u.value->>'verdict', u.value->>'requested_at', u.value->>'expires_at',
-         u.value->>'decision', u.value->>'by', u.value->>'reason', u.value->>'decided_at'
-  FROM json_each(?1, '$.approvals') AS u;
-";
-
-/// The last progress of running steps.
-const PROGRESS: &str = "
-UPDATE steps SET progress_at = u.value->>'at'
-  FROM json_each(?1, '$.progress') AS u
-  WHERE steps.run_id = u.value->>'run' AND steps.step_id = u.value->>'step';
-";
-
-/// The commands the batch handled.
-const HANDLED: &str = "
-UPDATE commands SET handled_at = ?1->>'$.now'
-  WHERE id IN (SELECT value FROM json_each(?1, '$.handled'));
-";
-
-/// What a batch grows its runs by: planners' plans and their steps (pending, so that the
-/// batch's transitions can move them), and `for_each` items.
-const GROW: &str = "
-INSERT INTO plans (run_id, seq, planner, steps, ids, first_position, created_at)
-  SELECT u.value->>'run_id', u.value->>'seq', u.value->>'planner', u.value->>'steps',
-         u.value->>'ids', u.value->>'first', ?1->>'$.now'
-  FROM json_each(?1, '$.plans') AS u;
-INSERT INTO steps (run_id, step_id, position, state)
-  SELECT p.value->>'run_id', s.value, (p.value->>'first') + s.key, 'pending'
-  FROM json_each(?1, '$.plans') AS p, json_each(p.value, '$.ids') AS s;
-INSERT OR REPLACE INTO items (run_id, step_id, idx, state, attempt, output, error)
-  SELECT u.value->>'run_id', u.value->>'step_id', u.value->>'index', u.value->>'state',
-         u.value->>'attempt', u.value->'output', u.value->>'error'
-  FROM json_each(?1, '$.items') AS u;
-";
-
-/// Which steps of a batch are not in the state the batch expects them to leave.
-const STALE_STEPS: &str = "
-SELECT u.value->>'step', steps.state FROM json_each(?1) AS u
-  JOIN steps ON steps.run_id = u.value->>'run' AND steps.step_id = u.value->>'step'
-  WHERE steps.state != u.value->>'from';
-";
-
-/// A batch of transitions turned into the JSON rows the commit reads, borrowing from the batch.
-#[derive(Debug, Serialize)]
-pub(super) struct Rows<'a> {
-    steps: Vec<StepRow<'a>>,
-    runs: Vec<RunRow<'a>>,
+/// A batch of transitions turned into the rows a commit writes, owned so that it can be
+/// sent to the writer thread.
+#[derive(Debug)]
+pub(super) struct Rows {
+    steps: Vec<StepRow>,
+    runs: Vec<RunRow>,
     events: Vec<EventRow>,
-    approvals: Vec<ApprovalRow<'a>>,
+    approvals: Vec<ApprovalRow>,
     handled: Vec<i64>,
     /// Every run the batch writes to: the committer must hold each one's lease.
-    #[serde(skip)]
     leased: Vec<Uuid>,
-    progress: Vec<ProgressRow<'a>>,
-    /// The nodes planners added: the plans, and their steps' rows (pending).
-    plans: &'a [Addition],
-    /// `for_each` items that ended.
-    items: &'a [ItemRecord],
+    progress: Vec<(String, String, i64)>,
+    plans: Vec<PlanRow>,
+    items: Vec<ItemRow>,
 }
 
-/// The last sign of life of a running step.
-#[derive(Debug, Serialize)]
-struct ProgressRow<'a> {
-    run: Uuid,
-    step: &'a str,
-    at: i64,
+/// The nodes a planner added: the plan, and its steps' rows (pending).
+#[derive(Debug)]
+struct PlanRow {
+    run: String,
+    seq: u32,
+    planner: String,
+    /// JSON text.
+    steps: String,
+    ids: Vec<String>,
+    first: i64,
+}
+
+/// A `for_each` item that ended.
+#[derive(Debug)]
+struct ItemRow {
+    run: String,
+    step: String,
+    index: i64,
+    state: &'static str,
+    attempt: u32,
+    /// JSON text.
+    output: Option<String>,
+    error: Option<String>,
 }
 
 /// An approval request, or its decision (the row is replaced whole).
-#[derive(Debug, Serialize)]
-struct ApprovalRow<'a> {
-    run: Uuid,
-    step: &'a str,
+#[derive(Debug)]
+struct ApprovalRow {
+    run: String,
+    step: String,
     /// -1 for a step's own request.
     item: i64,
-    hash: &'a str,
-    /// JSON text, stored as is.
+    hash: String,
+    /// JSON text.
     verdict: String,
     requested_at: i64,
     expires_at: i64,
     decision: Option<&'static str>,
-    by: Option<&'a str>,
-    reason: Option<&'a str>,
+    by: Option<String>,
+    reason: Option<String>,
     decided_at: Option<i64>,
 }
 
 /// The last state of a step in a batch, guarded by the state it had before.
-#[derive(Debug, Serialize)]
-struct StepRow<'a> {
+#[derive(Debug)]
+struct StepRow {
     run: Uuid,
-    step: &'a str,
+    step: String,
     from: &'static str,
     to: &'static str,
     attempt: u32,
     fallback: u32,
-    /// JSON text, stored as is.
+    /// JSON text.
     output: Option<String>,
-    error: Option<&'a str>,
+    error: Option<String>,
     wake_at: Option<i64>,
-    /// JSON text, stored as is.
+    /// JSON text; `None` keeps the stored usage.
     usage: Option<String>,
 }
 
 /// The last state of a run in a batch, guarded by the state it had before.
-#[derive(Debug, Serialize)]
-struct RunRow<'a> {
+#[derive(Debug)]
+struct RunRow {
     run: Uuid,
     from: &'static str,
     to: &'static str,
-    /// JSON text, stored as is.
+    /// JSON text.
     output: Option<String>,
-    error: Option<&'a str>,
+    error: Option<String>,
     error_class: Option<&'static str>,
     /// Milliseconds since the epoch; `None` keeps the stored deadline.
     deadline_at: Option<i64>,
@@ -234,90 +218,61 @@ struct RunRow<'a> {
 }
 
 /// One transition, as its event.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 struct EventRow {
     run: Uuid,
+    /// Set by [`Rows::number`].
     seq: i64,
-    /// `step`, `from` and `to`.
-    #[serde(flatten)]
     kind: EventKind,
     attempt: Option<u32>,
-    /// Stored as JSON text.
-    #[serde(serialize_with = "json_text")]
     detail: Option<Map<String, Value>>,
+    /// `detail` as the JSON text stored.
+    detail_text: Option<String>,
 }
 
-/// Serializes a JSON object as its text, which the query stores as is.
-fn json_text<S: serde::Serializer>(
-    value: &Option<Map<String, Value>>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(map) => serializer
-            .serialize_some(&serde_json::to_string(map).map_err(serde::ser::Error::custom)?),
-        None => serializer.serialize_none(),
-    }
-}
-
-/// What the commit's query reads from its first parameter. (The lease
-/// guard reads the owner and the batch's runs from two small parameters of their own: every
-/// statement that reads the first one parses its JSON again.)
-#[derive(Debug, Serialize)]
-struct Parameter<'a> {
-    now: i64,
-    create: Option<&'a Value>,
-    #[serde(flatten)]
-    rows: &'a Rows<'a>,
-}
-
-impl<'a> Rows<'a> {
-    /// Numbers the events of `batch` from `next_seq` (per run) and folds each step's and
-    /// run's transitions into one row.
-    pub(super) fn new(batch: &'a Batch, next_seq: &mut HashMap<Uuid, i64>) -> Rows<'a> {
+impl Rows {
+    /// Folds each step's and run's transitions of `batch` into one row, and turns the rest
+    /// of it into rows.
+    pub(super) fn new(batch: &Batch) -> Rows {
         let transitions = batch.transitions();
         let mut rows = Rows {
             steps: Vec::new(),
             runs: Vec::new(),
             events: Vec::with_capacity(transitions.len()),
-            approvals: (batch.approvals().iter()).map(approval_row).collect(),
+            approvals: batch.approvals().iter().map(approval_row).collect(),
             handled: batch.handled().iter().map(|(_, id)| *id).collect(),
             leased: batch.run_ids(),
             progress: (batch.progress().iter())
-                .map(|(run, step, at)| ProgressRow {
-                    run: *run,
-                    step,
-                    at: at.timestamp_millis(),
-                })
+                .map(|(run, step, at)| (run.to_string(), step.clone(), at.timestamp_millis()))
                 .collect(),
-            plans: batch.plans(),
-            items: batch.items(),
+            plans: batch.plans().iter().map(plan_row).collect(),
+            items: batch.items().iter().map(item_row).collect(),
         };
         let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();
         for transition in transitions {
-            let run_id = transition.run_id();
-            let seq = next_seq
-                .get_mut(&run_id)
-                .expect("a sequence number for every run of the batch");
-            rows.events.push(event_row(transition, *seq));
-            *seq += 1;
+            rows.events.push(event_row(transition));
             // A row keeps the state the first transition left; the rest is the last one's.
             match transition {
                 Transition::Step(change) => {
                     let mut row = step_row(change);
-                    match step_rows.get(&(run_id, change.step_id.as_str())) {
+                    match step_rows.get(&(change.run_id, change.step_id.as_str())) {
                         Some(&index) => {
                             row.from = rows.steps[index].from;
                             rows.steps[index] = row;
                         }
                         None => {
-                            step_rows.insert((run_id, &change.step_id), rows.steps.len());
+                            step_rows.insert((change.run_id, &change.step_id), rows.steps.len());
                             rows.steps.push(row);
                         }
                     }
                 }
                 Transition::Run(change) => {
                     let mut row = run_row(change);
-                    match rows.runs.iter_mut().find(|known| known.run == run_id) {
+                    match rows
+                        .runs
+                        .iter_mut()
+                        .find(|known| known.run == change.run_id)
+                    {
                         Some(known) => {
                             row.from = known.from;
                             *known = row;
@@ -330,54 +285,195 @@ impl<'a> Rows<'a> {
         rows
     }
 
-    /// Commits the batch for the lease `owner` (after creating `create`, if given) in one
-    /// query. On an error, the transaction may still be open: the caller rolls it back.
-    pub(super) async fn commit(
+    /// Numbers the events per run, each run's from `first(run)` on, and returns the next
+    /// number of every run numbered.
+    pub(super) fn number<E>(
+        &mut self,
+        mut first: impl FnMut(Uuid) -> Result<i64, E>,
+    ) -> Result<HashMap<Uuid, i64>, E> {
+        let mut next: HashMap<Uuid, i64> = HashMap::new();
+        for event in &mut self.events {
+            let seq = match next.entry(event.run) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => entry.insert(first(event.run)?),
+            };
+            event.seq = *seq;
+            *seq += 1;
+        }
+        Ok(next)
+    }
+
+    /// Writes the batch for the lease `owner` (after creating `create`, if given) inside the
+    /// transaction `conn` has open. On a failure the caller rolls it back.
+    pub(super) fn write(
         &self,
-        conn: &mut SqliteConnection,
-        create: Option<&Value>,
+        conn: &Connection,
+        create: Option<&Creation>,
         owner: &str,
         now: i64,
-    ) -> Result<(), sqlx::Error> {
-        let sql = self.query(create.is_some());
-        let parameter = Parameter {
-            now,
-            create,
-            rows: self,
-        };
-        let parameter = serde_json::to_string(&parameter).expect("a batch of rows serializes");
-        let runs = serde_json::to_string(&self.leased).expect("run ids serialize");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(parameter)
-            .bind(owner)
-            .bind(runs)
-            .execute(conn)
-            .await?;
+    ) -> Result<(), Failure> {
+        if let Some(create) = create {
+            create.insert(conn, now)?;
+        }
+        let mut lease = conn.prepare_cached("SELECT lease_owner FROM runs WHERE id = ?")?;
+        for run in &self.leased {
+            let holder: Option<Option<String>> = lease
+                .query_row([run.to_string()], |row| row.get(0))
+                .optional()?;
+            if holder.is_some_and(|holder| holder.as_deref() != Some(owner)) {
+                return Err(Failure::LeaseLost);
+            }
+        }
+        self.grow(conn, now)?;
+        let mut steps = conn.prepare_cached(
+            "UPDATE steps SET state = ?3, attempt = ?4, fallback = ?5, output = ?6, error = ?7,
+                 wake_at = ?8, usage = COALESCE(?9, usage),
+                 progress_at = IIF(?3 = 'running', NULL, progress_at)
+             WHERE run_id = ?1 AND step_id = ?2 AND state = ?10",
+        )?;
+        for (index, row) in self.steps.iter().enumerate() {
+            let changed = steps.execute(params![
+                row.run.to_string(),
+                row.step,
+                row.to,
+                row.attempt,
+                row.fallback,
+                row.output,
+                row.error,
+                row.wake_at,
+                row.usage,
+                row.from,
+            ])?;
+            if changed != 1 {
+                return Err(Failure::StaleStep(index));
+            }
+        }
+        let mut runs = conn.prepare_cached(
+            "UPDATE runs SET state = ?2, output = ?3, error = ?4, error_class = ?5,
+                 deadline_at = COALESCE(?6, deadline_at),
+                 lease_owner = IIF(?7, NULL, lease_owner), lease_host = IIF(?7, NULL, lease_host),
+                 lease_pid = IIF(?7, NULL, lease_pid),
+                 lease_pid_start = IIF(?7, NULL, lease_pid_start),
+                 lease_expires = IIF(?7, NULL, lease_expires)
+             WHERE id = ?1 AND state = ?8",
+        )?;
+        for row in &self.runs {
+            let changed = runs.execute(params![
+                row.run.to_string(),
+                row.to,
+                row.output,
+                row.error,
+                row.error_class,
+                row.deadline_at,
+                row.ended,
+                row.from,
+            ])?;
+            if changed != 1 {
+                return Err(Failure::StaleRun);
+            }
+        }
+        let mut events = conn.prepare_cached(
+            "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )?;
+        for row in &self.events {
+            let (step, from, to) = match &row.kind {
+                EventKind::Created => (None, None, "pending"),
+                EventKind::Run { from, to } => (None, Some(from.as_str()), to.as_str()),
+                EventKind::Step { step_id, from, to } => {
+                    (Some(step_id.as_str()), Some(from.as_str()), to.as_str())
+                }
+            };
+            events.execute(params![
+                row.run.to_string(),
+                row.seq,
+                now,
+                step,
+                from,
+                to,
+                row.attempt,
+                row.detail_text,
+            ])?;
+        }
+        self.annotate(conn, now)?;
         Ok(())
     }
 
-    /// The query that commits these rows: `BEGIN IMMEDIATE`, the statements of the parts the
-    /// batch has, `COMMIT`. (A part with no rows would still parse the parameter and cost
-    /// sqlx's connection thread one more result to hand over.) There are few such texts, so
-    /// each is prepared once and cached.
-    fn query(&self, create: bool) -> String {
-        let parts = [
-            (create, CREATE),
-            (true, LEASE),
-            (!(self.plans.is_empty() && self.items.is_empty()), GROW),
-            (!self.steps.is_empty(), STEPS),
-            (!self.runs.is_empty(), RUNS),
-            (!self.events.is_empty(), EVENTS),
-            (!self.approvals.is_empty(), APPROVALS),
-            (!self.progress.is_empty(), PROGRESS),
-            (!self.handled.is_empty(), HANDLED),
-        ];
-        let mut sql = String::from("BEGIN IMMEDIATE;");
-        for (_, part) in parts.iter().filter(|(present, _)| *present) {
-            sql.push_str(part);
+    /// Inserts what the batch grows its runs by: planners' plans and their steps (pending,
+    /// so that the batch's transitions can move them), and `for_each` items.
+    fn grow(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
+        for plan in &self.plans {
+            conn.prepare_cached(
+                "INSERT INTO plans (run_id, seq, planner, steps, ids, first_position, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                plan.run,
+                plan.seq,
+                plan.planner,
+                plan.steps,
+                serde_json::to_string(&plan.ids).expect("ids serialize"),
+                plan.first,
+                now,
+            ])?;
         }
-        sql.push_str("COMMIT;");
-        sql
+        for plan in &self.plans {
+            for (offset, step) in plan.ids.iter().enumerate() {
+                insert_step(conn, &plan.run, step, plan.first + offset as i64)?;
+            }
+        }
+        for item in &self.items {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO items (run_id, step_id, idx, state, attempt, output, error)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                item.run,
+                item.step,
+                item.index,
+                item.state,
+                item.attempt,
+                item.output,
+                item.error,
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Writes approval requests and decisions, the last progress of running steps and the
+    /// commands the batch handled.
+    fn annotate(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
+        for row in &self.approvals {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, verdict,
+                     requested_at, expires_at, decision, decided_by, reason, decided_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                row.run,
+                row.step,
+                row.item,
+                row.hash,
+                row.verdict,
+                row.requested_at,
+                row.expires_at,
+                row.decision,
+                row.by,
+                row.reason,
+                row.decided_at,
+            ])?;
+        }
+        for (run, step, at) in &self.progress {
+            conn.prepare_cached(
+                "UPDATE steps SET progress_at = ? WHERE run_id = ? AND step_id = ?",
+            )?
+            .execute(params![at, run, step])?;
+        }
+        for id in &self.handled {
+            conn.prepare_cached("UPDATE commands SET handled_at = ? WHERE id = ?")?
+                .execute(params![now, id])?;
+        }
+        Ok(())
     }
 
     /// The run a refused commit is reported for: the run of the batch's first event, else
@@ -388,8 +484,28 @@ impl<'a> Rows<'a> {
             .unwrap_or_default()
     }
 
+    /// The first step row from `index` on found in another state than the one it should
+    /// leave (the transaction rolled back), and that state.
+    pub(super) fn stale_step(
+        &self,
+        conn: &Connection,
+        index: usize,
+    ) -> rusqlite::Result<Option<(String, String)>> {
+        let mut state =
+            conn.prepare_cached("SELECT state FROM steps WHERE run_id = ? AND step_id = ?")?;
+        for row in &self.steps[index..] {
+            let found: Option<String> = state
+                .query_row(params![row.run.to_string(), row.step], |row| row.get(0))
+                .optional()?;
+            if let Some(found) = found.filter(|found| found != row.from) {
+                return Ok(Some((row.step.clone(), found)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The committed events: the creation of `created` (if given) and one per transition.
-    pub(super) fn events(&self, created: Option<Uuid>, at: DateTime<Utc>) -> Vec<Event> {
+    pub(super) fn events(self, created: Option<Uuid>, at: DateTime<Utc>) -> Vec<Event> {
         let at = DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at);
         let creation = created.map(|run_id| Event {
             run_id,
@@ -399,113 +515,115 @@ impl<'a> Rows<'a> {
             attempt: None,
             detail: None,
         });
-        let events = self.events.iter().map(|row| Event {
+        let events = self.events.into_iter().map(|row| Event {
             run_id: row.run,
             seq: row.seq,
             at,
-            kind: row.kind.clone(),
+            kind: row.kind,
             attempt: row.attempt,
-            detail: row
-                .detail
-                .as_ref()
-                .map(|detail| Value::Object(detail.clone())),
+            detail: row.detail.map(Value::Object),
         });
         creation.into_iter().chain(events).collect()
     }
-
-    /// The first step of the batch found in another state than the one it should leave, and
-    /// that state.
-    pub(super) async fn stale_step(
-        &self,
-        conn: &mut SqliteConnection,
-    ) -> Result<Option<(String, String)>, sqlx::Error> {
-        let steps = serde_json::to_string(&self.steps).expect("rows serialize");
-        sqlx::query_as(STALE_STEPS)
-            .bind(steps)
-            .fetch_optional(conn)
-            .await
-    }
 }
 
-/// The record [`CREATE`] reads to insert a new run, leased to `holder` until
-/// `expires` (ms).
-pub(super) fn new_run(run: &NewRun, holder: &LeaseHolder, expires: i64) -> Value {
-    json!({
-        "id": run.id.to_string(), "hash": run.workflow_hash, "name": run.workflow_name,
-        "definition": run.definition, "input": run.input.to_string(), "steps": run.steps,
-        "owner": holder.owner, "host": holder.host, "pid": holder.pid,
-        "pid_start": holder.pid_start, "expires": expires,
-        "policy": run.guard,
-        "policy_hash": run.guard.as_deref().map(digest),
-    })
+/// Inserts a pending step row.
+fn insert_step(conn: &Connection, run: &str, step: &str, position: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO steps (run_id, step_id, position, state) VALUES (?, ?, ?, 'pending')",
+    )?
+    .execute(params![run, step, position])?;
+    Ok(())
 }
 
-/// Whether `error` is a guard of the commit failing, and which.
-pub(super) fn refusal(error: &sqlx::Error) -> Option<Refusal> {
-    let sqlx::Error::Database(db) = error else {
-        return None;
-    };
-    if db.message().contains("cairn_stale_state") {
-        Some(Refusal::Stale)
-    } else if db.message().contains("cairn_lease_lost") {
-        Some(Refusal::LeaseLost)
-    } else {
-        None
-    }
+/// Whether `error` is a unique or primary key constraint failing.
+pub(super) fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(failure.extended_code, SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY)
+    )
 }
 
-fn step_row(change: &StepTransition) -> StepRow<'_> {
+fn step_row(change: &StepTransition) -> StepRow {
     StepRow {
         run: change.run_id,
-        step: &change.step_id,
+        step: change.step_id.clone(),
         from: change.from.as_str(),
         to: change.to.as_str(),
         attempt: change.attempt,
         fallback: change.fallback,
         output: change.output.as_ref().map(Value::to_string),
-        error: change.error.as_deref(),
+        error: change.error.clone(),
         wake_at: change.wake_at.map(|at| at.timestamp_millis()),
-        usage: change.usage.as_ref().map(|usage| json!(usage).to_string()),
+        usage: (change.usage.as_ref())
+            .map(|usage| serde_json::to_string(usage).expect("usage serializes")),
     }
 }
 
-fn run_row(change: &RunTransition) -> RunRow<'_> {
+fn run_row(change: &RunTransition) -> RunRow {
     RunRow {
         run: change.run_id,
         from: change.from.as_str(),
         to: change.to.as_str(),
         output: change.output.as_ref().map(Value::to_string),
-        error: change.error.as_deref(),
+        error: change.error.clone(),
         error_class: change.error_class.map(ErrorClass::as_str),
         deadline_at: change.deadline.map(|at| at.timestamp_millis()),
         ended: change.to.is_terminal(),
     }
 }
 
-fn approval_row(approval: &Approval) -> ApprovalRow<'_> {
+fn approval_row(approval: &Approval) -> ApprovalRow {
     let decision = approval.decision.as_ref();
     ApprovalRow {
-        run: approval.run_id,
-        step: &approval.step_id,
+        run: approval.run_id.to_string(),
+        step: approval.step_id.clone(),
         item: approval.item.map_or(-1, |item| item as i64),
-        hash: &approval.action_hash,
-        verdict: json!(approval.verdict).to_string(),
+        hash: approval.action_hash.clone(),
+        verdict: serde_json::to_string(&approval.verdict).expect("a verdict serializes"),
         requested_at: approval.requested_at.timestamp_millis(),
         expires_at: approval.expires_at.timestamp_millis(),
         decision: decision.map(|d| if d.approved { "approved" } else { "denied" }),
-        by: decision.map(|d| d.by.as_str()),
-        reason: decision.and_then(|d| d.reason.as_deref()),
+        by: decision.map(|d| d.by.clone()),
+        reason: decision.and_then(|d| d.reason.clone()),
         decided_at: decision.map(|d| d.at.timestamp_millis()),
     }
 }
 
-fn event_row(transition: &Transition, seq: i64) -> EventRow {
+fn plan_row(plan: &Addition) -> PlanRow {
+    PlanRow {
+        run: plan.run_id.to_string(),
+        seq: plan.seq,
+        planner: plan.planner.clone(),
+        steps: plan.steps.to_string(),
+        ids: plan.ids.clone(),
+        first: plan.first as i64,
+    }
+}
+
+fn item_row(item: &ItemRecord) -> ItemRow {
+    ItemRow {
+        run: item.run_id.to_string(),
+        step: item.step_id.clone(),
+        index: item.index as i64,
+        state: item.state.as_str(),
+        attempt: item.attempt,
+        output: item.output.as_ref().map(Value::to_string),
+        error: item.error.clone(),
+    }
+}
+
+fn event_row(transition: &Transition) -> EventRow {
     let (kind, attempt, detail) = recorded(transition);
     EventRow {
         run: transition.run_id(),
-        seq,
+        seq: 0,
         kind,
         attempt,
+        detail_text: (detail.as_ref())
+            .map(|detail| serde_json::to_string(detail).expect("a detail serializes")),
         detail,
     }
 }
@@ -535,12 +653,12 @@ mod tests {
         ] {
             batch.push(transition).unwrap();
         }
-        let mut next_seq = HashMap::from([(run_id, 7)]);
-        let rows = Rows::new(&batch, &mut next_seq);
+        let mut rows = Rows::new(&batch);
+        let next = rows.number(|_| Ok::<_, ()>(7)).unwrap();
         let net: Vec<(&str, &str, &str)> = rows
             .steps
             .iter()
-            .map(|row| (row.step, row.from, row.to))
+            .map(|row| (row.step.as_str(), row.from, row.to))
             .collect();
         assert_eq!(
             net,
@@ -548,7 +666,7 @@ mod tests {
         );
         let seqs: Vec<i64> = rows.events.iter().map(|event| event.seq).collect();
         assert_eq!(seqs, [7, 8, 9, 10]);
-        assert_eq!(next_seq[&run_id], 11);
+        assert_eq!(next[&run_id], 11);
         assert_eq!(rows.runs.len(), 1);
         assert!(rows.runs[0].ended);
     }

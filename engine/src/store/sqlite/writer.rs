@@ -1,0 +1,537 @@
+//! The writer: one rusqlite connection owned by one OS thread.
+//!
+//! Commits, leases and commands are sent to the thread as owned requests over a channel;
+//! each is answered on a oneshot channel: one hand-over per commit, whatever the batch's
+//! size. The fsync of a commit and a wait for another process's lock happen on this thread,
+//! never on a tokio worker.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::open::{Schema, classify_sqlite, look};
+use super::write::{Creation, Failure, Rows, is_unique_violation};
+use super::{Durability, millis_to_time};
+use crate::error::{Error, Result};
+use crate::event::{Event, EventKind};
+use crate::lease::{LeaseAttempt, LeaseHolder};
+
+/// The handle of the writer thread; dropping it ends the thread, which closes the connection.
+#[derive(Debug)]
+pub(super) struct Writer {
+    requests: mpsc::Sender<Request>,
+}
+
+/// A commit: the rows of a batch, with the run to create first, if any.
+#[derive(Debug)]
+pub(super) struct Commit {
+    pub(super) create: Option<Creation>,
+    pub(super) owner: String,
+    pub(super) now: DateTime<Utc>,
+    pub(super) rows: Rows,
+}
+
+type Reply<T> = oneshot::Sender<Result<T>>;
+
+/// What the thread is asked to do.
+#[derive(Debug)]
+enum Request {
+    /// Commit a batch, answering with its events.
+    Commit(Box<Commit>, Reply<Vec<Event>>),
+    /// Take the lease of a run not held by another live owner (or held by `void`, a holder
+    /// the caller found dead).
+    Acquire {
+        run_id: Uuid,
+        holder: LeaseHolder,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+        void: Option<LeaseHolder>,
+        reply: Reply<LeaseAttempt>,
+    },
+    /// Extend `owner`'s lease to `expires` (ms), answering whether it still held it.
+    Renew {
+        run_id: Uuid,
+        owner: String,
+        expires: i64,
+        reply: Reply<bool>,
+    },
+    /// Give `owner`'s lease up.
+    Release {
+        run_id: Uuid,
+        owner: String,
+        reply: Reply<()>,
+    },
+    /// Record a command sent `at` (ms), its payload JSON text.
+    Command {
+        run_id: Uuid,
+        kind: &'static str,
+        step: Option<String>,
+        payload: String,
+        at: i64,
+        reply: Reply<()>,
+    },
+    /// Close the connection, then answer.
+    Close(oneshot::Sender<()>),
+}
+
+/// What the thread owns.
+struct Thread {
+    path: PathBuf,
+    conn: Connection,
+    /// The next event number of every run this writer has written to.
+    next_seq: HashMap<Uuid, i64>,
+}
+
+/// A writer thread that has looked at the database and waits to open its connection (once
+/// the caller has migrated the schema, if need be).
+#[derive(Debug)]
+pub(super) struct Opening {
+    requests: mpsc::Sender<Request>,
+    go: oneshot::Sender<Reply<()>>,
+}
+
+impl Opening {
+    /// Opens the writer connection, with the store's pragmas.
+    pub(super) async fn open(self) -> Result<Writer> {
+        let (reply, opened) = oneshot::channel();
+        self.go.send(reply).map_err(|_| stopped())?;
+        opened.await.map_err(|_| stopped())??;
+        Ok(Writer {
+            requests: self.requests,
+        })
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread, which first looks at the database (see [`look`]) through
+    /// a read-only connection of its own, then waits for [`Opening::open`].
+    pub(super) async fn start(
+        path: &Path,
+        durability: Durability,
+        busy_timeout: Duration,
+    ) -> Result<(Opening, Schema)> {
+        let (requests, receive) = mpsc::channel();
+        let (looked, look_done) = oneshot::channel();
+        let (go, wait) = oneshot::channel::<Reply<()>>();
+        let path = path.to_owned();
+        std::thread::Builder::new()
+            .name("cairn-writer".into())
+            .spawn(move || {
+                let schema = look(&path, busy_timeout);
+                let refused = schema.is_err();
+                if looked.send(schema).is_err() || refused {
+                    return;
+                }
+                // Dropped instead when the caller gave up (its migration failed).
+                let Ok(opened) = wait.blocking_recv() else {
+                    return;
+                };
+                match connect(&path, durability, busy_timeout) {
+                    Ok(conn) => {
+                        let _ = opened.send(Ok(()));
+                        let thread = Thread {
+                            path,
+                            conn,
+                            next_seq: HashMap::new(),
+                        };
+                        thread.serve(receive);
+                    }
+                    Err(error) => {
+                        let _ = opened.send(Err(classify_sqlite(&path, error)));
+                    }
+                }
+            })
+            .map_err(|error| Error::Database(Box::new(error)))?;
+        let schema = look_done.await.map_err(|_| stopped())??;
+        Ok((Opening { requests, go }, schema))
+    }
+
+    /// Commits `commit` and returns its events.
+    pub(super) async fn commit(&self, commit: Commit) -> Result<Vec<Event>> {
+        self.ask(|reply| Request::Commit(Box::new(commit), reply))
+            .await
+    }
+
+    /// Takes the lease of `run_id` for `holder` until `expires`, unless another owner
+    /// holds it past `now` and `is_void` does not find that holder dead.
+    pub(super) async fn acquire_lease(
+        &self,
+        run_id: Uuid,
+        holder: &LeaseHolder,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+        is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
+    ) -> Result<LeaseAttempt> {
+        let mut void = None;
+        loop {
+            let attempt = self
+                .ask(|reply| Request::Acquire {
+                    run_id,
+                    holder: holder.clone(),
+                    now,
+                    expires,
+                    void: void.take(),
+                    reply,
+                })
+                .await?;
+            // A holder found dead is taken over in a second request, if it still holds it.
+            match attempt {
+                LeaseAttempt::Held {
+                    holder: current, ..
+                } if is_void(&current) => {
+                    void = Some(current);
+                }
+                attempt => return Ok(attempt),
+            }
+        }
+    }
+
+    /// Extends `owner`'s lease of `run_id` to `expires` (ms); whether it still held it.
+    pub(super) async fn renew_lease(
+        &self,
+        run_id: Uuid,
+        owner: &str,
+        expires: i64,
+    ) -> Result<bool> {
+        let owner = owner.to_owned();
+        self.ask(|reply| Request::Renew {
+            run_id,
+            owner,
+            expires,
+            reply,
+        })
+        .await
+    }
+
+    /// Gives `owner`'s lease of `run_id` up.
+    pub(super) async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
+        let owner = owner.to_owned();
+        self.ask(|reply| Request::Release {
+            run_id,
+            owner,
+            reply,
+        })
+        .await
+    }
+
+    /// Records a command of kind `kind` (on `step`) for `run_id`, sent `at` (ms).
+    pub(super) async fn send_command(
+        &self,
+        run_id: Uuid,
+        kind: &'static str,
+        step: Option<String>,
+        payload: String,
+        at: i64,
+    ) -> Result<()> {
+        self.ask(|reply| Request::Command {
+            run_id,
+            kind,
+            step,
+            payload,
+            at,
+            reply,
+        })
+        .await
+    }
+
+    /// Closes the connection (checkpointing the WAL when it is the last one) and ends the
+    /// thread.
+    pub(super) async fn close(self) {
+        let (reply, closed) = oneshot::channel();
+        if self.requests.send(Request::Close(reply)).is_ok() {
+            let _ = closed.await;
+        }
+    }
+
+    async fn ask<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send(request(reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// The error of a request the thread can no longer answer (it panicked).
+fn stopped() -> Error {
+    Error::Database("the store's writer thread stopped".into())
+}
+
+/// Opens the writer connection: WAL mode, the durability asked, foreign keys, the busy
+/// timeout. Setting it up (WAL mode) can meet another process's lock where SQLite does not
+/// wait by itself: it retries while the database is busy, up to `busy_timeout`.
+fn connect(
+    path: &Path,
+    durability: Durability,
+    busy_timeout: Duration,
+) -> rusqlite::Result<Connection> {
+    let give_up = std::time::Instant::now() + busy_timeout;
+    loop {
+        match try_connect(path, durability, busy_timeout) {
+            Err(error)
+                if matches!(
+                    error.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < give_up =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_connect(
+    path: &Path,
+    durability: Durability,
+    busy_timeout: Duration,
+) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(busy_timeout)?;
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+impl Thread {
+    /// Answers requests until the store is closed or dropped.
+    fn serve(mut self, requests: mpsc::Receiver<Request>) {
+        while let Ok(request) = requests.recv() {
+            match request {
+                Request::Commit(commit, reply) => {
+                    let _ = reply.send(self.commit(*commit));
+                }
+                Request::Acquire {
+                    run_id,
+                    holder,
+                    now,
+                    expires,
+                    void,
+                    reply,
+                } => {
+                    let attempt = self.acquire(run_id, &holder, now, expires, void.as_ref());
+                    let _ = reply.send(attempt);
+                }
+                Request::Renew {
+                    run_id,
+                    owner,
+                    expires,
+                    reply,
+                } => {
+                    let renewed = (self.conn.prepare_cached(
+                        "UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
+                    ))
+                    .and_then(|mut update| {
+                        update.execute(params![expires, run_id.to_string(), owner])
+                    });
+                    let _ = reply.send(
+                        renewed
+                            .map(|changed| changed == 1)
+                            .map_err(|e| self.fail(e)),
+                    );
+                }
+                Request::Release {
+                    run_id,
+                    owner,
+                    reply,
+                } => {
+                    let released = (self.conn.prepare_cached(
+                        "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL,
+                             lease_pid_start = NULL, lease_expires = NULL
+                         WHERE id = ? AND lease_owner = ?",
+                    ))
+                    .and_then(|mut update| update.execute(params![run_id.to_string(), owner]));
+                    let released = released.map(drop).map_err(|error| self.fail(error));
+                    if released.is_ok() {
+                        self.next_seq.remove(&run_id);
+                    }
+                    let _ = reply.send(released);
+                }
+                Request::Command {
+                    run_id,
+                    kind,
+                    step,
+                    payload,
+                    at,
+                    reply,
+                } => {
+                    let sent = (self.conn.prepare_cached(
+                        "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
+                         VALUES (?, ?, ?, ?, ?)",
+                    ))
+                    .and_then(|mut insert| {
+                        insert.execute(params![run_id.to_string(), kind, step, payload, at])
+                    });
+                    let _ = reply.send(sent.map(drop).map_err(|error| self.fail(error)));
+                }
+                Request::Close(reply) => {
+                    let _ = self.conn.close();
+                    let _ = reply.send(());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fail(&self, error: rusqlite::Error) -> Error {
+        classify_sqlite(&self.path, error)
+    }
+
+    /// Commits in one `BEGIN IMMEDIATE` transaction, rolled back on any failure.
+    fn commit(&mut self, commit: Commit) -> Result<Vec<Event>> {
+        let Commit {
+            create,
+            owner,
+            now,
+            mut rows,
+        } = commit;
+        let created = create.as_ref().map(|create| create.id);
+        let next_seq = &self.next_seq;
+        let written = transaction(&self.conn, |conn| {
+            let numbered = rows.number(|run_id| match next_seq.get(&run_id) {
+                Some(next) => Ok(*next),
+                None if Some(run_id) == created => Ok(2),
+                None => (conn.prepare_cached(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?",
+                ))
+                .and_then(|mut next| next.query_row([run_id.to_string()], |row| row.get(0))),
+            })?;
+            rows.write(conn, create.as_ref(), &owner, now.timestamp_millis())?;
+            Ok(numbered)
+        });
+        let numbered = written.map_err(|failure| self.refused(&rows, created, failure))?;
+        if let Some(run) = created {
+            self.next_seq.insert(run, 2);
+        }
+        self.next_seq.extend(numbered);
+        let events = rows.events(created, now);
+        for event in &events {
+            if let EventKind::Run { to, .. } = event.kind
+                && to.is_terminal()
+            {
+                self.next_seq.remove(&event.run_id);
+            }
+        }
+        Ok(events)
+    }
+
+    /// The error a commit of `rows` (creating `created`, if given) that failed reports
+    /// (its transaction rolled back).
+    fn refused(&self, rows: &Rows, created: Option<Uuid>, failure: Failure) -> Error {
+        let run = rows.first_run();
+        match failure {
+            Failure::LeaseLost => Error::LeaseLost(run),
+            Failure::StaleStep(index) => match rows.stale_step(&self.conn, index) {
+                Ok(Some((step, state))) => Error::Conflict {
+                    run,
+                    what: format!("step {step} (now {state})"),
+                },
+                Ok(None) => Error::Conflict {
+                    run,
+                    what: "the run".into(),
+                },
+                Err(error) => self.fail(error),
+            },
+            Failure::StaleRun => Error::Conflict {
+                run,
+                what: "the run".into(),
+            },
+            Failure::Sql(error) => match created {
+                Some(run) if is_unique_violation(&error) => Error::RunExists(run),
+                _ => self.fail(error),
+            },
+        }
+    }
+
+    /// Takes the lease of `run_id` for `holder` in one `BEGIN IMMEDIATE` transaction, unless
+    /// another owner than `void` holds it past `now`.
+    fn acquire(
+        &mut self,
+        run_id: Uuid,
+        holder: &LeaseHolder,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+        void: Option<&LeaseHolder>,
+    ) -> Result<LeaseAttempt> {
+        let attempt = transaction(&self.conn, |conn| {
+            let lease = (conn.prepare_cached(
+                "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires
+                 FROM runs WHERE id = ?",
+            ))?
+            .query_row([run_id.to_string()], |row| {
+                let owner: Option<String> = row.get(0)?;
+                let host: Option<String> = row.get(1)?;
+                let (pid, pid_start, until): (Option<i64>, Option<i64>, Option<i64>) =
+                    (row.get(2)?, row.get(3)?, row.get(4)?);
+                Ok(owner.map(|owner| {
+                    let current = LeaseHolder {
+                        owner,
+                        host: host.unwrap_or_default(),
+                        pid: pid.unwrap_or_default() as u32,
+                        pid_start: pid_start.unwrap_or_default() as u64,
+                    };
+                    (current, millis_to_time(until.unwrap_or_default()))
+                }))
+            })
+            .optional()?;
+            let Some(lease) = lease else {
+                return Ok(None);
+            };
+            if let Some((current, until)) = lease
+                && current.owner != holder.owner
+                && until > now
+                && void != Some(&current)
+            {
+                return Ok(Some(LeaseAttempt::Held {
+                    holder: current,
+                    expires: until,
+                }));
+            }
+            (conn.prepare_cached(
+                "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?,
+                     lease_expires = ?
+                 WHERE id = ?",
+            ))?
+            .execute(params![
+                holder.owner,
+                holder.host,
+                holder.pid,
+                holder.pid_start as i64,
+                expires.timestamp_millis(),
+                run_id.to_string(),
+            ])?;
+            Ok::<_, rusqlite::Error>(Some(LeaseAttempt::Acquired))
+        });
+        attempt
+            .map_err(|error| self.fail(error))?
+            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
+    }
+}
+
+/// Runs `work` in a `BEGIN IMMEDIATE` transaction, committed if it succeeds and rolled back
+/// otherwise. (The three statements are prepared once, like the others.)
+fn transaction<T, E: From<rusqlite::Error>>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let done = work(conn).and_then(|value| {
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(value)
+    });
+    if done.is_err() && !conn.is_autocommit() {
+        let _ = (conn.prepare_cached("ROLLBACK")).and_then(|mut rollback| rollback.execute([]));
+    }
+    done
+}
