@@ -272,9 +272,9 @@ impl Store for SqliteStore {
         .fetch_one(&self.reads)
         .await
         .map_err(self.fail())?;
-        type Row = (
+        type Row<'a> = (
             String,
-            String,
+            &'a str,
             u32,
             Option<Value>,
             Option<String>,
@@ -285,7 +285,7 @@ impl Store for SqliteStore {
         );
         let rows: Vec<Row> = serde_json::from_str(&rows)
             .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))?;
-        rows.into_iter()
+        let mut records = (rows.into_iter())
             .map(
                 |(id, state, attempt, output, error, wake_at, usage, fallback, progress_at)| {
                     Ok(StepRecord {
@@ -301,7 +301,11 @@ impl Store for SqliteStore {
                     })
                 },
             )
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        // Collected in place, in the rows' bigger buffer: give back the rest (a big run's
+        // takeover needs it next).
+        records.shrink_to_fit();
+        Ok(records)
     }
 
     async fn runs(&self) -> Result<Vec<RunRecord>> {
@@ -397,13 +401,13 @@ impl Store for SqliteStore {
                 let kind = match (row.get::<Option<String>, _>(2), from) {
                     (_, None) => EventKind::Created,
                     (None, Some(from)) => EventKind::Run {
-                        from: parse_state(from)?,
-                        to: parse_state(to)?,
+                        from: parse_state(&from)?,
+                        to: parse_state(&to)?,
                     },
                     (Some(step_id), Some(from)) => EventKind::Step {
                         step_id,
-                        from: parse_state(from)?,
-                        to: parse_state(to)?,
+                        from: parse_state(&from)?,
+                        to: parse_state(&to)?,
                     },
                 };
                 Ok(Event {
@@ -428,7 +432,7 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         workflow_name: row.get(1),
         workflow_hash: row.get(2),
         definition: row.get(3),
-        state: parse_state(row.get(4))?,
+        state: parse_state(row.get::<&str, _>(4))?,
         input: parse_json(row.get(5))?,
         output: row
             .get::<Option<String>, _>(6)
@@ -458,7 +462,7 @@ fn parse_json(text: String) -> Result<Value> {
     serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
 }
 
-fn parse_state<S: FromStr<Err = UnknownState>>(text: String) -> Result<S> {
+fn parse_state<S: FromStr<Err = UnknownState>>(text: &str) -> Result<S> {
     text.parse()
         .map_err(|e: UnknownState| Error::Corrupt(e.to_string()))
 }

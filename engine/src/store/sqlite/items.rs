@@ -27,7 +27,7 @@ pub(super) async fn items(
                 run_id,
                 step_id: row.get(0),
                 index: row.get::<i64, _>(1) as usize,
-                state: parse_state(row.get(2))?,
+                state: parse_state(row.get::<&str, _>(2))?,
                 attempt: row.get(3),
                 output: row
                     .get::<Option<String>, _>(4)
