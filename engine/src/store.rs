@@ -117,6 +117,11 @@ pub trait Store: Send + Sync + fmt::Debug {
         run_id: Uuid,
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, DateTime<Utc>)>>;
+
+    /// Closes the store's connections, for a process about to exit once nothing uses the
+    /// store any more: what the next process would otherwise redo is done now (SQLite:
+    /// checkpointing the WAL, which the next opening would read whole). Calls after it fail.
+    async fn close(&self) {}
 }
 
 /// The SHA-256 digest of `text`, in hex: how snapshots (definitions, guards) are keyed.

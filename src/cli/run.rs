@@ -133,6 +133,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
         reports.push(report);
     }
     stop.abort();
+    engine.store().close().await;
     if global.json {
         writeln!(
             std::io::stdout(),
@@ -201,6 +202,8 @@ pub(crate) async fn finish(
         },
         error => Error::Engine(error),
     })?;
+    // The run is over for this process: leave no WAL for the next one to read whole.
+    engine.store().close().await;
     if !report.state.is_terminal() {
         eprintln!(
             "run {} stopped unfinished; `cairn resume {}` carries it on",

@@ -162,12 +162,6 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Closes every connection (checkpointing the WAL when it is the last one).
-    pub async fn close(self) {
-        self.reads.close().await;
-        self.writer.close().await;
-    }
-
     fn fail(&self) -> impl Fn(sqlx::Error) -> Error + '_ {
         |error| classify(&self.path, error)
     }
@@ -423,6 +417,12 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    /// Closes the readers, then the writer: the last connection checkpoints the WAL away.
+    async fn close(&self) {
+        self.reads.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -242,7 +242,7 @@ impl Writer {
 
     /// Closes the connection (checkpointing the WAL when it is the last one) and ends the
     /// thread.
-    pub(super) async fn close(self) {
+    pub(super) async fn close(&self) {
         let (reply, closed) = oneshot::channel();
         if self.requests.send(Request::Close(reply)).is_ok() {
             let _ = closed.await;
