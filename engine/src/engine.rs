@@ -244,7 +244,7 @@ impl Engine {
             id,
             workflow_name: plan.workflow().name.clone(),
             workflow_hash,
-            definition,
+            definition: definition.into(),
             input,
             guard: (self.inner.guard.as_ref()).map(|guard| guard.snapshot().unwrap_or_default()),
             steps: plan.steps().iter().map(|step| step.id.clone()).collect(),

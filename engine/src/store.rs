@@ -10,6 +10,7 @@
 //! leases are taken and renewed per run, and a batch commits all or nothing.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -139,14 +140,14 @@ pub struct NewRun {
     pub workflow_name: String,
     /// The hash of `definition`.
     pub workflow_hash: String,
-    /// The definition snapshot (canonical JSON).
-    pub definition: String,
+    /// The definition snapshot (canonical JSON), shared: a big workflow's is megabytes.
+    pub definition: Arc<str>,
     /// The run's input.
     pub input: Value,
     /// The snapshot of the guard the run is judged with (see [`Guard::snapshot`](crate::Guard::snapshot)).
     pub guard: Option<String>,
     /// Every step's id, in plan order; each starts `pending`.
-    pub steps: Vec<String>,
+    pub steps: Arc<[String]>,
 }
 
 /// A run as stored.

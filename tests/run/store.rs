@@ -31,7 +31,7 @@ async fn an_illegal_transition_cannot_be_committed_through_the_public_api() {
         definition: "{}".into(),
         input: json!({}),
         guard: None,
-        steps: vec!["a".into()],
+        steps: vec!["a".into()].into(),
     };
     let mut first = Batch::new();
     first

@@ -122,7 +122,7 @@ fn new_run(id: Uuid) -> NewRun {
         definition: "{}".into(),
         input: json!({"n": 1}),
         guard: Some(r#"{"default": "deny"}"#.into()),
-        steps: vec!["a".into(), "b".into()],
+        steps: vec!["a".into(), "b".into()].into(),
     }
 }
 

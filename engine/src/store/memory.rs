@@ -238,7 +238,7 @@ impl Store for MemoryStore {
                 id: run.id,
                 workflow_name: run.workflow_name.clone(),
                 workflow_hash: run.workflow_hash.clone(),
-                definition: run.definition.clone(),
+                definition: run.definition.to_string(),
                 state: RunState::Pending,
                 input: run.input.clone(),
                 output: None,

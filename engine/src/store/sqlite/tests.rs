@@ -99,7 +99,7 @@ async fn a_lock_held_past_the_busy_timeout_is_reported_as_such_and_commits_nothi
         definition: "{}".into(),
         input: serde_json::json!({}),
         guard: None,
-        steps: vec!["a".into()],
+        steps: vec!["a".into()].into(),
     };
     let holder = LeaseHolder {
         owner: "me".into(),
@@ -193,7 +193,7 @@ async fn closing_or_dropping_the_store_ends_the_writer_and_checkpoints_the_wal()
         definition: "{}".into(),
         input: serde_json::json!({}),
         guard: None,
-        steps: vec!["a".into()],
+        steps: vec!["a".into()].into(),
     };
     let holder = LeaseHolder {
         owner: "me".into(),

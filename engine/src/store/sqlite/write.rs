@@ -13,6 +13,7 @@
 //! caller rolls the transaction back.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -54,10 +55,10 @@ pub(super) struct Creation {
     pub(super) id: Uuid,
     hash: String,
     name: String,
-    definition: String,
+    definition: Arc<str>,
     /// JSON text.
     input: String,
-    steps: Vec<String>,
+    steps: Arc<[String]>,
     holder: LeaseHolder,
     /// Milliseconds since the epoch.
     expires: i64,
@@ -71,9 +72,9 @@ impl Creation {
             id: run.id,
             hash: run.workflow_hash.clone(),
             name: run.workflow_name.clone(),
-            definition: run.definition.clone(),
+            definition: Arc::clone(&run.definition),
             input: run.input.to_string(),
-            steps: run.steps.clone(),
+            steps: Arc::clone(&run.steps),
             holder: holder.clone(),
             expires,
             policy: (run.guard.as_ref()).map(|policy| (digest(policy), policy.clone())),
