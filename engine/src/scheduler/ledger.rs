@@ -52,6 +52,25 @@ struct Slot {
 }
 
 impl Slot {
+    /// A step as `record` stored it.
+    fn restored(record: StepRecord) -> Slot {
+        Slot {
+            state: record.state,
+            attempt: record.attempt,
+            fallback: record.fallback,
+            output: record.output,
+            error: record.error,
+            wake_at: record.wake_at,
+            usage: (record.usage)
+                .filter(|usage| *usage != Usage::default())
+                .map(Box::new),
+            since: None,
+            stall: None,
+            repeats: None,
+            items: None,
+        }
+    }
+
     /// A step that has not started (one a plan just added).
     fn pending() -> Slot {
         Slot {

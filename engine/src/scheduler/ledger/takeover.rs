@@ -10,8 +10,9 @@ use serde_json::json;
 use super::{Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planner};
 use crate::error::{Error, Result};
 use crate::executor::Usage;
-use crate::plan::StepIndex;
+use crate::plan::{Plan, StepIndex};
 use crate::state::{Batch, RunState, StepState};
+use crate::store::StepRecord;
 
 impl Ledger {
     /// Takes over a run at `now` from its committed state: a run past its deadline ends
@@ -39,35 +40,9 @@ impl Ledger {
             items,
             executors,
         } = run;
-        let mut stored: Vec<Option<Slot>> = vec![None; plan.steps().len()];
-        for record in records {
-            let index = plan.index_of(&record.id).ok_or_else(|| {
-                Error::Bug(format!(
-                    "stored step {} is not in the run's plan",
-                    record.id
-                ))
-            })?;
-            stored[index] = Some(Slot {
-                state: record.state,
-                attempt: record.attempt,
-                fallback: record.fallback,
-                output: record.output,
-                error: record.error,
-                wake_at: record.wake_at,
-                usage: (record.usage)
-                    .filter(|usage| *usage != Usage::default())
-                    .map(Box::new),
-                since: None,
-                stall: None,
-                repeats: None,
-                items: None,
-            });
-        }
-        let mut slots = (stored.into_iter().zip(plan.steps()))
-            .map(|(slot, step)| {
-                slot.ok_or_else(|| Error::Bug(format!("step {} has no stored state", step.id)))
-            })
-            .collect::<Result<Vec<Slot>>>()?;
+        let records = in_plan_order(records, &plan)?;
+        // In place: a big run's records and slots are not held side by side.
+        let mut slots: Vec<Slot> = records.into_iter().map(Slot::restored).collect();
         for records in items.chunk_by(|a, b| a.step_id == b.step_id) {
             if let Some(step) = plan.index_of(&records[0].step_id) {
                 slots[step].items = Some(Box::new(items::Items::restore(records.iter())));
@@ -187,5 +162,61 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+}
+
+/// `records` in the order of `plan`'s steps, one for each. Stores list them in that order
+/// already (by position); anything else is put in order, or is a bug.
+fn in_plan_order(records: Vec<StepRecord>, plan: &Plan) -> Result<Vec<StepRecord>> {
+    let in_order = records.len() == plan.steps().len()
+        && (records.iter().zip(plan.steps())).all(|(record, step)| record.id == step.id);
+    if in_order {
+        return Ok(records);
+    }
+    let mut placed: Vec<Option<StepRecord>> = Vec::new();
+    placed.resize_with(plan.steps().len(), || None);
+    for record in records {
+        let index = plan.index_of(&record.id).ok_or_else(|| {
+            Error::Bug(format!(
+                "stored step {} is not in the run's plan",
+                record.id
+            ))
+        })?;
+        placed[index] = Some(record);
+    }
+    (placed.into_iter().zip(plan.steps()))
+        .map(|(record, step)| {
+            record.ok_or_else(|| Error::Bug(format!("step {} has no stored state", step.id)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::in_plan_order;
+    use crate::scheduler::ledger::tests::plan;
+    use crate::store::StepRecord;
+
+    #[test]
+    fn records_out_of_order_are_put_in_plan_order_and_a_missing_one_is_a_bug() {
+        let plan = plan(json!({"name": "w", "steps": [
+            {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"},
+            {"id": "c", "executor": "noop"}]}));
+        let ids = |records: Vec<StepRecord>| -> Vec<String> {
+            records.into_iter().map(|record| record.id).collect()
+        };
+        let stored = ["c", "a", "b"].map(StepRecord::pending).to_vec();
+        assert_eq!(ids(in_plan_order(stored, &plan).unwrap()), ["a", "b", "c"]);
+        let missing = ["c", "a"].map(StepRecord::pending).to_vec();
+        let error = in_plan_order(missing, &plan).unwrap_err().to_string();
+        assert!(error.contains("step b has no stored state"), "{error}");
+        let stranger = ["a", "b", "c", "d"].map(StepRecord::pending).to_vec();
+        let error = in_plan_order(stranger, &plan).unwrap_err().to_string();
+        assert!(
+            error.contains("stored step d is not in the run's plan"),
+            "{error}"
+        );
     }
 }
