@@ -390,6 +390,9 @@ fn a_cost_budget_is_overshot_by_at_most_the_attempts_running_when_it_was_reached
         .map(|line| line.strip_prefix("call ").unwrap().parse().unwrap())
         .collect();
     assert_eq!(told.len(), ran, "{calls_text}");
-    assert!(told.iter().all(|&told| told > 0.0 && told <= budget), "{told:?}");
+    assert!(
+        told.iter().all(|&told| told > 0.0 && told <= budget),
+        "{told:?}"
+    );
     assert!(told.iter().any(|&told| told < budget), "{told:?}");
 }
