@@ -414,11 +414,7 @@ proptest! {
         example in 0usize..3,
         mutations in prop::collection::vec((any::<usize>(), any::<u8>(), arbitrary_json()), 1..6),
     ) {
-        let path = &examples()[example];
-        let mut value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        for (choice, action, new) in mutations {
-            mutate(&mut value, choice, action, new);
-        }
+        let value = mutated_example(example, mutations);
         let result = load_str(&value.to_string(), "fuzz", &EXECUTORS);
         if let Err(error) = result {
             prop_assert!(!error.problems.is_empty());
@@ -430,16 +426,22 @@ proptest! {
         example in 0usize..3,
         mutations in prop::collection::vec((any::<usize>(), any::<u8>(), arbitrary_json()), 1..6),
     ) {
-        let path = &examples()[example];
-        let mut value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        for (choice, action, new) in mutations {
-            mutate(&mut value, choice, action, new);
-        }
+        let value = mutated_example(example, mutations);
         if super::fast::workflow(&value.to_string()).is_some() {
             let validator = super::VALIDATOR.as_ref().unwrap();
             prop_assert!(validator.is_valid(&value), "{value}");
         }
     }
+}
+
+/// Example `example` with `mutations` applied.
+fn mutated_example(example: usize, mutations: Vec<(usize, u8, Value)>) -> Value {
+    let path = &examples()[example];
+    let mut value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for (choice, action, new) in mutations {
+        mutate(&mut value, choice, action, new);
+    }
+    value
 }
 
 #[test]

@@ -92,21 +92,7 @@ async fn a_lock_held_past_the_busy_timeout_is_reported_as_such_and_commits_nothi
         .execute(&mut other)
         .await
         .unwrap();
-    let run = NewRun {
-        id: Uuid::now_v7(),
-        workflow_name: "w".into(),
-        workflow_hash: "h".into(),
-        definition: "{}".into(),
-        input: serde_json::json!({}),
-        guard: None,
-        steps: vec!["a".into()].into(),
-    };
-    let holder = LeaseHolder {
-        owner: "me".into(),
-        host: "here".into(),
-        pid: 1,
-        pid_start: 1,
-    };
+    let (run, holder) = one_step_run();
     let ttl = Duration::from_secs(60);
     let error = (store.create_run(&run, &holder, ttl, &Batch::new()))
         .await
@@ -186,21 +172,7 @@ async fn closing_or_dropping_the_store_ends_the_writer_and_checkpoints_the_wal()
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cairn.db");
     let wal = dir.path().join("cairn.db-wal");
-    let run = NewRun {
-        id: Uuid::now_v7(),
-        workflow_name: "w".into(),
-        workflow_hash: "h".into(),
-        definition: "{}".into(),
-        input: serde_json::json!({}),
-        guard: None,
-        steps: vec!["a".into()].into(),
-    };
-    let holder = LeaseHolder {
-        owner: "me".into(),
-        host: "here".into(),
-        pid: 1,
-        pid_start: 1,
-    };
+    let (run, holder) = one_step_run();
     let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
     (store.create_run(&run, &holder, Duration::from_secs(60), &Batch::new()))
         .await
@@ -223,4 +195,24 @@ async fn closing_or_dropping_the_store_ends_the_writer_and_checkpoints_the_wal()
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the WAL is still there: the writer's connection was not closed");
+}
+
+/// A new one-step run, and who holds its lease.
+fn one_step_run() -> (NewRun, LeaseHolder) {
+    let run = NewRun {
+        id: Uuid::now_v7(),
+        workflow_name: "w".into(),
+        workflow_hash: "h".into(),
+        definition: "{}".into(),
+        input: serde_json::json!({}),
+        guard: None,
+        steps: vec!["a".into()].into(),
+    };
+    let holder = LeaseHolder {
+        owner: "me".into(),
+        host: "here".into(),
+        pid: 1,
+        pid_start: 1,
+    };
+    (run, holder)
 }
