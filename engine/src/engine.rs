@@ -303,7 +303,7 @@ impl Engine {
     }
 
     /// A stored run as a driver takes it over. Its stored definition is dropped once
-    /// compiled: a big workflow's text is as big as its plan.
+    /// compiled: a big workflow's text is megabytes, needed by nothing after.
     async fn takeover(&self, mut record: RunRecord) -> Result<Takeover> {
         let (plan, plans) = self.grown_plan(&record).await?;
         record.definition = String::new();
