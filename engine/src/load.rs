@@ -132,13 +132,13 @@ pub(crate) fn check_executors(
     executors: &Executors,
     origin: &str,
 ) -> Result<(), LoadError> {
-    let unknown: Vec<Problem> = (plan.steps().iter().enumerate())
-        .filter_map(|(index, step)| {
+    let unknown: Vec<Problem> = (0..plan.steps().len())
+        .filter_map(|index| {
             let executor = plan.node(index).executor.as_deref().unwrap_or_default();
             (!executors.contains_key(executor)).then(|| {
                 let known = known_names(executors);
                 Problem::at(
-                    format!("{}/executor", step.pointer),
+                    format!("{}/executor", plan.pointer(index)),
                     format!("executor `{executor}` is not registered (known: {known})"),
                 )
             })

@@ -56,11 +56,13 @@ pub struct Plan {
 pub struct PlanStep {
     /// The step's id.
     pub id: String,
-    /// The JSON pointer of the step in the workflow file, e.g. `/steps/1/parallel/0`.
-    pub pointer: String,
     /// Where the step's node is in the workflow: its index in `steps` (past their end: in
     /// the nodes planners added), then in each group's members (see [`Plan::node`]).
     pub path: Box<[u32]>,
+    /// The `path` index of the first top-level node of the document the step is in: 0 for
+    /// the workflow's steps, else the first node its planner's plan added (see
+    /// [`Plan::pointer`]).
+    plan_root: u32,
     /// Time limit of one attempt: the step's, else `defaults.timeout`.
     pub timeout: Option<Duration>,
     /// Longest silence before the step counts as stalled: the step's, else `defaults.heartbeat`.
@@ -88,11 +90,7 @@ impl Plan {
     /// id and the `needs` naming its own plan's nodes prefixed: see [`Plan::namespace`]).
     pub fn node(&self, step: StepIndex) -> &Node {
         let path = &self.steps[step].path;
-        let root = path[0] as usize;
-        let mut node = match root.checked_sub(self.workflow.steps.len()) {
-            None => &self.workflow.steps[root],
-            Some(added) => &self.added[added].1,
-        };
+        let mut node = self.top_node(path[0]);
         for &position in &path[1..] {
             let members = node
                 .pipeline
@@ -102,6 +100,24 @@ impl Plan {
             node = &members[position as usize];
         }
         node
+    }
+
+    /// The JSON pointer of `step` in its document (the workflow file, or the plan that
+    /// added it), e.g. `/steps/1/parallel/0`: worked out when asked (for messages), not
+    /// kept for every step.
+    pub fn pointer(&self, step: StepIndex) -> String {
+        let step = &self.steps[step];
+        pointer_at(&step.path, step.plan_root, |top| self.top_node(top))
+    }
+
+    /// The top-level node at `path` index `top`: one of the workflow's steps, or past them
+    /// one of the nodes planners added.
+    fn top_node(&self, top: u32) -> &Node {
+        let top = top as usize;
+        match top.checked_sub(self.workflow.steps.len()) {
+            None => &self.workflow.steps[top],
+            Some(added) => &self.added[added].1,
+        }
     }
 
     /// The steps whose outputs `step`'s `with`, `when` and `for_each` read, in index order.
@@ -231,7 +247,12 @@ pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
         graph.add_node(());
     }
     add_edges(&mut graph, edges);
-    problems.extend(cycles(&builder.steps, &graph));
+    let pointer = |step: StepIndex| {
+        pointer_at(&builder.steps[step].path, 0, |top| {
+            &workflow.steps[top as usize]
+        })
+    };
+    problems.extend(cycles(&builder.steps, &graph, pointer));
 
     if !problems.is_empty() {
         return Err(problems);
@@ -378,7 +399,7 @@ impl Builder<'_> {
             (None, None) => {
                 let step = self.base + self.steps.len();
                 self.steps
-                    .push(leaf(workflow, node, pointer, &self.path, limits));
+                    .push(leaf(workflow, node, self.root, &self.path, limits));
                 if let Some(id) = &node.id {
                     self.index.entry(id.clone()).or_insert(step);
                 }
@@ -501,15 +522,15 @@ impl Builder<'_> {
 fn leaf(
     workflow: &Workflow,
     node: &Node,
-    pointer: &str,
+    plan_root: u32,
     path: &[u32],
     limits: &[(String, u32)],
 ) -> PlanStep {
     let defaults = &workflow.defaults;
     PlanStep {
         id: node.id.clone().unwrap_or_default(),
-        pointer: pointer.to_owned(),
         path: path.into(),
+        plan_root,
         timeout: node.timeout.or(defaults.timeout).map(|duration| duration.0),
         heartbeat: node
             .heartbeat
@@ -522,6 +543,24 @@ fn leaf(
         referenced: OnceLock::new(),
         group_limits: limits.to_vec(),
     }
+}
+
+/// The JSON pointer of the node at `path` in a document whose first top-level node is at
+/// `path` index `first` (`top` gives the top-level node at an index), e.g.
+/// `/steps/1/parallel/0`.
+fn pointer_at<'a>(path: &[u32], first: u32, top: impl Fn(u32) -> &'a Node) -> String {
+    let mut pointer = format!("/steps/{}", path[0] - first);
+    let mut node = top(path[0]);
+    for &position in &path[1..] {
+        let (kind, members) = match (&node.pipeline, &node.parallel) {
+            (Some(members), _) => ("pipeline", members),
+            (None, Some(members)) => ("parallel", members),
+            (None, None) => break, // A path goes through groups only.
+        };
+        let _ = write!(pointer, "/{kind}/{position}");
+        node = &members[position as usize];
+    }
+    pointer
 }
 
 #[cfg(test)]

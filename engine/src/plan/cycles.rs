@@ -8,9 +8,13 @@ use petgraph::graph::NodeIndex;
 use super::{Graph, PlanStep};
 use crate::problem::Problem;
 
-/// One problem per cycle of `graph` (node `i` is `steps[i]`), naming it step by step
-/// (`a -> b -> c -> a`).
-pub(super) fn cycles(steps: &[PlanStep], graph: &Graph) -> Vec<Problem> {
+/// One problem per cycle of `graph` (node `i` is `steps[i]`, at `pointer(i)`), naming it
+/// step by step (`a -> b -> c -> a`).
+pub(super) fn cycles(
+    steps: &[PlanStep],
+    graph: &Graph,
+    pointer: impl Fn(usize) -> String,
+) -> Vec<Problem> {
     if toposort(graph, None).is_ok() {
         return Vec::new();
     }
@@ -32,7 +36,7 @@ pub(super) fn cycles(steps: &[PlanStep], graph: &Graph) -> Vec<Problem> {
         let path = shortest_cycle(graph, first, &members);
         let names: Vec<&str> = path.iter().map(|&step| steps[step].id.as_str()).collect();
         let message = format!("cycle: {} -> {}", names.join(" -> "), steps[first].id);
-        problems.push(Problem::at(steps[first].pointer.clone(), message));
+        problems.push(Problem::at(pointer(first), message));
     }
     problems
 }

@@ -74,7 +74,10 @@ impl Plan {
         for &sink in &ends.sinks {
             edges.extend(dependents.iter().map(|&dependent| (sink, dependent)));
         }
-        problems.extend(self.cycles(planner, &dependents, &steps, &edges));
+        let pointer = |step: StepIndex| {
+            super::pointer_at(&steps[step].path, root, |top| &nodes[(top - root) as usize])
+        };
+        problems.extend(self.cycles(planner, &dependents, &steps, &edges, pointer));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -99,14 +102,15 @@ impl Plan {
     }
 
     /// The cycles a plan would close: among its new `steps` (numbered from the plan's step
-    /// count), and through an earlier step a new one needs that waits for the planner's
-    /// `dependents`.
+    /// count; `pointer` gives where the `k`-th is in the plan), and through an earlier step
+    /// a new one needs that waits for the planner's `dependents`.
     fn cycles(
         &self,
         planner: StepIndex,
         dependents: &[StepIndex],
         steps: &[super::PlanStep],
         edges: &[(StepIndex, StepIndex)],
+        pointer: impl Fn(usize) -> String,
     ) -> Vec<Problem> {
         let base = self.steps.len();
         let mut local = Graph::with_capacity(steps.len(), edges.len());
@@ -118,7 +122,7 @@ impl Plan {
             &mut local,
             inner.map(|&(from, to)| (from - base, to - base)).collect(),
         );
-        let mut problems = cycles(steps, &local);
+        let mut problems = cycles(steps, &local, &pointer);
         let needed: HashSet<StepIndex> = (edges.iter())
             .filter(|&&(from, to)| from < base && to >= base && from != planner)
             .map(|&(from, _)| from)
@@ -145,7 +149,10 @@ impl Plan {
                         "cycle: `{}` needs `{id}`, which waits for `{dependent_id}`, which waits for the plan of `{planner_id}`",
                         step.id
                     );
-                    problems.push(Problem::at(format!("{}/needs", step.pointer), message));
+                    problems.push(Problem::at(
+                        format!("{}/needs", pointer(to - base)),
+                        message,
+                    ));
                 }
             }
         }

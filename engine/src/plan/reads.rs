@@ -49,7 +49,7 @@ pub(crate) fn unordered_reads(plan: &Plan, readers: Range<StepIndex>) -> Vec<Pro
                      run yet; add `needs: [\"{id}\"]` to `{reader_id}`, or put both in a pipeline"
                 )
             };
-            let pointer = &plan.steps[reader].pointer;
+            let pointer = plan.pointer(reader);
             for_each_expression_text(plan.node(reader), |suffix, text| {
                 let names = crate::expr::referenced_steps(text);
                 if (names.iter()).any(|name| plan.resolve(reader, name) == Some(read)) {

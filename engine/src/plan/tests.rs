@@ -29,10 +29,7 @@ fn pipelines_chain_and_parallel_members_share_predecessors() {
     assert_eq!(deps(&plan, "d"), ["c"]);
     assert_eq!(deps(&plan, "e"), ["b", "d"]);
     assert_eq!(plan.sinks(), [plan.index_of("e").unwrap()]);
-    assert_eq!(
-        plan.steps()[3].pointer,
-        "/steps/0/pipeline/1/parallel/1/pipeline/1"
-    );
+    assert_eq!(plan.pointer(3), "/steps/0/pipeline/1/parallel/1/pipeline/1");
 }
 
 #[test]
