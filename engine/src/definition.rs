@@ -371,6 +371,16 @@ impl Node {
         }
     }
 
+    /// The node's members and their key (`pipeline` or `parallel`) when it is a group, the
+    /// pipeline's when it has both (as the plan compiles it; the loader reports it).
+    pub(crate) fn group(&self) -> Option<(&'static str, &[Node])> {
+        match (&self.pipeline, &self.parallel) {
+            (Some(members), _) => Some(("pipeline", members)),
+            (None, Some(members)) => Some(("parallel", members)),
+            (None, None) => None,
+        }
+    }
+
     /// The node's kind, or `None` when it is not exactly one of step, pipeline or parallel.
     pub fn kind(&self) -> Option<NodeKind<'_>> {
         match (&self.executor, &self.pipeline, &self.parallel) {

@@ -92,11 +92,7 @@ impl Plan {
         let path = &self.steps[step].path;
         let mut node = self.top_node(path[0]);
         for &position in &path[1..] {
-            let members = node
-                .pipeline
-                .as_ref()
-                .or(node.parallel.as_ref())
-                .expect("a path goes through groups");
+            let (_, members) = node.group().expect("a path goes through groups");
             node = &members[position as usize];
         }
         node
@@ -271,10 +267,7 @@ pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
 /// How many steps (leaves) `nodes` hold.
 fn leaves(nodes: &[Node]) -> usize {
     (nodes.iter())
-        .map(|node| match (&node.pipeline, &node.parallel) {
-            (Some(members), _) | (None, Some(members)) => leaves(members),
-            (None, None) => 1,
-        })
+        .map(|node| node.group().map_or(1, |(_, members)| leaves(members)))
         .sum()
 }
 
@@ -552,10 +545,8 @@ fn pointer_at<'a>(path: &[u32], first: u32, top: impl Fn(u32) -> &'a Node) -> St
     let mut pointer = format!("/steps/{}", path[0] - first);
     let mut node = top(path[0]);
     for &position in &path[1..] {
-        let (kind, members) = match (&node.pipeline, &node.parallel) {
-            (Some(members), _) => ("pipeline", members),
-            (None, Some(members)) => ("parallel", members),
-            (None, None) => break, // A path goes through groups only.
+        let Some((kind, members)) = node.group() else {
+            break; // A path goes through groups only.
         };
         let _ = write!(pointer, "/{kind}/{position}");
         node = &members[position as usize];

@@ -86,23 +86,19 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn node(&mut self, node: &Node, syntax: &mut impl Syntax, out: &mut String, depth: usize) {
-        let (kind, members) = match (&node.pipeline, &node.parallel) {
-            (Some(members), _) => ("pipeline", members),
-            (None, Some(members)) => ("parallel", members),
-            (None, None) => {
-                let index = self.next_step;
-                self.next_step += 1;
-                let step = &self.plan.steps[index];
-                let mut label = match &node.executor {
-                    Some(executor) => format!("{}\n{executor}", step.id),
-                    None => step.id.clone(),
-                };
-                if let Some(state) = self.states.get(index) {
-                    label.push_str(&format!("\n[{state}]"));
-                }
-                syntax.step(out, index, &label, depth);
-                return;
+        let Some((kind, members)) = node.group() else {
+            let index = self.next_step;
+            self.next_step += 1;
+            let step = &self.plan.steps[index];
+            let mut label = match &node.executor {
+                Some(executor) => format!("{}\n{executor}", step.id),
+                None => step.id.clone(),
+            };
+            if let Some(state) = self.states.get(index) {
+                label.push_str(&format!("\n[{state}]"));
             }
+            syntax.step(out, index, &label, depth);
+            return;
         };
         let number = self.next_group;
         self.next_group += 1;
