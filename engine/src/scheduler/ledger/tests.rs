@@ -115,6 +115,16 @@ pub(super) fn failed(step: StepIndex, class: ErrorClass, message: &str) -> Input
     }
 }
 
+/// What a new ledger would read of `ledger`'s run after a restart, the run `state`.
+pub(super) fn committed_after(ledger: &Ledger, state: RunState) -> Committed {
+    committed(
+        ledger.run_id,
+        ledger.plan.clone(),
+        state,
+        records_after(ledger),
+    )
+}
+
 /// The committed step records a new ledger would read after a restart.
 pub(super) fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
     (ledger.slots.iter().zip(ledger.plan.steps()))

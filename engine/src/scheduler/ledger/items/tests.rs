@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::super::tests::{at, committed, ids, moves, new_run, records_after};
+use super::super::tests::{at, committed_after, ids, moves, new_run};
 use super::super::{Committed, Input, Judge, Ledger, Redrive};
 use crate::executor::{ErrorClass, Outcome};
 use crate::item::ItemRecord;
@@ -121,12 +121,7 @@ fn after_a_crash_only_the_items_not_succeeded_run_again() {
     let items = ledger.take_batch().items().to_vec();
     let run = Committed {
         items,
-        ..committed(
-            ledger.run_id,
-            ledger.plan.clone(),
-            RunState::Running,
-            records_after(&ledger),
-        )
+        ..committed_after(&ledger, RunState::Running)
     };
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
     let starts = resumed.turn(at(2)).unwrap();
@@ -162,12 +157,7 @@ fn redriven(from: Option<&str>) -> Ledger {
     let items = ledger.take_batch().items().to_vec();
     let run = Committed {
         items,
-        ..committed(
-            ledger.run_id,
-            ledger.plan.clone(),
-            RunState::Failed,
-            records_after(&ledger),
-        )
+        ..committed_after(&ledger, RunState::Failed)
     };
     let redrive = Redrive {
         from: from.map(str::to_owned),

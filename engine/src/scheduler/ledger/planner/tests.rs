@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::super::tests::{at, committed, done, ids, moves, new_run, records_after};
+use super::super::tests::{at, committed_after, done, ids, moves, new_run};
 use super::super::{Committed, Judge, Ledger};
 use crate::state::{RunState, StepState};
 
@@ -132,12 +132,7 @@ fn a_restart_keeps_the_added_steps_and_counts_repeats_from_the_stored_plans() {
     let plans = ledger.take_batch().plans().to_vec();
     let run = Committed {
         plans,
-        ..committed(
-            ledger.run_id,
-            ledger.plan.clone(),
-            RunState::Running,
-            records_after(&ledger),
-        )
+        ..committed_after(&ledger, RunState::Running)
     };
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
     assert_eq!(moves(&resumed.take_batch()), ["gen.a: running -> ready"]);
