@@ -24,7 +24,6 @@ use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
-use crate::executor::Usage;
 use crate::item::ItemRecord;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
@@ -34,6 +33,7 @@ mod guard;
 mod items;
 mod open;
 mod plans;
+mod steps;
 mod write;
 mod writer;
 
@@ -253,53 +253,14 @@ impl Store for SqliteStore {
         }
     }
 
-    /// The rows come back as one JSON array (one round trip to sqlx's connection thread,
-    /// not one per row): resuming a run of 100,000 steps reads them all.
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
-        let rows: String = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(step_id, state, attempt, json(output), error,
-                                                wake_at, json(usage), fallback, progress_at)
-                                     ORDER BY position)
-             FROM steps WHERE run_id = ?",
-        )
-        .bind(run_id.to_string())
-        .fetch_one(&self.reads)
-        .await
-        .map_err(self.fail())?;
-        type Row<'a> = (
-            String,
-            &'a str,
-            u32,
-            Option<Value>,
-            Option<String>,
-            Option<i64>,
-            Option<Usage>,
-            u32,
-            Option<i64>,
-        );
-        let rows: Vec<Row> = serde_json::from_str(&rows)
-            .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))?;
-        let mut records = (rows.into_iter())
-            .map(
-                |(id, state, attempt, output, error, wake_at, usage, fallback, progress_at)| {
-                    Ok(StepRecord {
-                        id,
-                        state: parse_state(state)?,
-                        attempt,
-                        fallback,
-                        output,
-                        error,
-                        wake_at: wake_at.map(millis_to_time),
-                        usage,
-                        progress_at: progress_at.map(millis_to_time),
-                    })
-                },
-            )
-            .collect::<Result<Vec<_>>>()?;
-        // Collected in place, in the rows' bigger buffer: give back the rest (a big run's
-        // takeover needs it next).
-        records.shrink_to_fit();
-        Ok(records)
+        let (count, rows): (i64, String) = sqlx::query_as(steps::QUERY)
+            .bind(run_id.to_string())
+            .fetch_one(&self.reads)
+            .await
+            .map_err(self.fail())?;
+        steps::records(count, &rows)
+            .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))
     }
 
     async fn runs(&self) -> Result<Vec<RunRecord>> {

@@ -1,0 +1,127 @@
+//! Reading a run's step rows: a big run's are 100,000.
+//!
+//! SQLite packs them as one JSON array (one hand-over from sqlx's connection thread, not one
+//! per row), which is read straight into [`StepRecord`]s, in a vector sized once from the
+//! rows' count: no intermediate rows beside the records.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
+use serde_json::Value;
+
+use super::{millis_to_time, parse_state};
+use crate::executor::Usage;
+use crate::store::StepRecord;
+
+/// The query: the rows' count, and the rows as a JSON array of arrays, in plan order.
+pub(super) const QUERY: &str =
+    "SELECT count(*), json_group_array(json_array(step_id, state, attempt,
+        json(output), error, wake_at, json(usage), fallback, progress_at) ORDER BY position)
+     FROM steps WHERE run_id = ?";
+
+/// The records of [`QUERY`]'s answer: `count` rows packed in `rows`.
+pub(super) fn records(count: i64, rows: &str) -> serde_json::Result<Vec<StepRecord>> {
+    let mut records = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    Records(&mut records).deserialize(&mut serde_json::Deserializer::from_str(rows))?;
+    Ok(records)
+}
+
+/// Reads a JSON array of rows into the vector.
+struct Records<'v>(&'v mut Vec<StepRecord>);
+
+impl<'de> DeserializeSeed<'de> for Records<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Records<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of step rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut rows: A) -> Result<(), A::Error> {
+        while let Some(Row(record)) = rows.next_element()? {
+            self.0.push(record);
+        }
+        Ok(())
+    }
+}
+
+/// One row, an array of the columns of [`QUERY`].
+struct Row(StepRecord);
+
+impl<'de> Deserialize<'de> for Row {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        type Columns<'a> = (
+            String,
+            &'a str,
+            u32,
+            Option<Value>,
+            Option<String>,
+            Option<i64>,
+            Option<Usage>,
+            u32,
+            Option<i64>,
+        );
+        let (id, state, attempt, output, error, wake_at, usage, fallback, progress_at) =
+            Columns::deserialize(deserializer)?;
+        Ok(Row(StepRecord {
+            id,
+            state: parse_state(state).map_err(de::Error::custom)?,
+            attempt,
+            fallback,
+            output,
+            error,
+            wake_at: wake_at.map(millis_to_time),
+            usage,
+            progress_at: progress_at.map(millis_to_time),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StepState;
+
+    #[test]
+    fn rows_are_read_into_records_sized_once() {
+        let rows = r#"[["a", "succeeded", 1, {"n": 1}, null, null, {"cost_usd": 0.5}, 0, 1000],
+                       ["b", "pending", 0, null, "boom", 2000, null, 1, null]]"#;
+        let records = records(2, rows).unwrap();
+        assert_eq!(records.capacity(), 2);
+        assert_eq!(
+            (records[0].id.as_str(), records[0].state),
+            ("a", StepState::Succeeded)
+        );
+        assert_eq!(records[0].output, Some(serde_json::json!({"n": 1})));
+        assert_eq!(
+            records[0].usage.as_ref().map(|usage| usage.cost_usd),
+            Some(0.5)
+        );
+        assert_eq!(records[0].progress_at, Some(millis_to_time(1000)));
+        assert_eq!(
+            (records[1].error.as_deref(), records[1].fallback),
+            (Some("boom"), 1)
+        );
+        assert_eq!(records[1].wake_at, Some(millis_to_time(2000)));
+    }
+
+    #[test]
+    fn a_row_the_store_cannot_read_is_an_error() {
+        let unknown_state = r#"[["a", "melted", 1, null, null, null, null, 0, null]]"#;
+        assert!(
+            records(1, unknown_state)
+                .unwrap_err()
+                .to_string()
+                .contains("melted")
+        );
+        assert!(records(1, r#"[["a", "pending"]]"#).is_err());
+    }
+}
