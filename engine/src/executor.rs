@@ -324,7 +324,7 @@ impl fmt::Display for ErrorClass {
 /// #[async_trait]
 /// impl Executor for Echo {
 ///     fn params_schema(&self) -> Option<schemars::Schema> {
-///         Some(schemars::schema_for!(EchoParams))
+///         Some(cairn_engine::params_schema::<EchoParams>())
 ///     }
 ///
 ///     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
@@ -348,6 +348,19 @@ pub trait Executor: Send + Sync + fmt::Debug {
 
     /// Runs one attempt of `action` and reports how it went.
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome;
+}
+
+/// The JSON Schema of `T` as an executor's [`params_schema`](Executor::params_schema), in
+/// draft 7.
+///
+/// Any draft the schema declares (`$schema`) is understood; this one is the cheapest to
+/// load: a schema is checked against its draft's meta-schema before it is compiled, once
+/// per process, and draft 2020-12's (`schemars::schema_for!`) costs ≈ 1.4 ms of a one-step
+/// `cairn run` where draft 7's costs a fraction of it. The built-in executors use it.
+pub fn params_schema<T: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<T>()
 }
 
 /// Executors by name.

@@ -75,6 +75,7 @@ pub use error::{Error, Result};
 pub use event::{Event, EventKind};
 pub use executor::{
     Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, Progress, Usage,
+    params_schema,
 };
 pub use expr::{ExprError, check as check_expression, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};

@@ -11,7 +11,7 @@ mod tests;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome, params_schema};
 use tokio::time::Instant;
 
 use self::limit::Limit;
@@ -188,7 +188,7 @@ impl AgentExecutor {
 #[async_trait]
 impl Executor for AgentExecutor {
     fn params_schema(&self) -> Option<schemars::Schema> {
-        Some(schemars::schema_for!(AgentParams))
+        Some(params_schema::<AgentParams>())
     }
 
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome, params_schema};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -111,7 +111,7 @@ struct FunctionParams {
 impl Executor for FunctionExecutor {
     /// `function` (one of the registered names) and `input`.
     fn params_schema(&self) -> Option<schemars::Schema> {
-        let mut schema = schemars::schema_for!(FunctionParams);
+        let mut schema = params_schema::<FunctionParams>();
         if let Some(Value::Object(function)) = schema.pointer_mut("/properties/function") {
             function.insert("enum".to_owned(), json!(self.names().collect::<Vec<_>>()));
         }

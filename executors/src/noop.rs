@@ -1,7 +1,7 @@
 //! The `noop` executor: returns its `with.output` at once.
 
 use async_trait::async_trait;
-use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome, params_schema};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -30,7 +30,7 @@ struct NoopParams {
 #[async_trait]
 impl Executor for NoopExecutor {
     fn params_schema(&self) -> Option<schemars::Schema> {
-        Some(schemars::schema_for!(NoopParams))
+        Some(params_schema::<NoopParams>())
     }
 
     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {

@@ -29,7 +29,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome, params_schema};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
@@ -404,7 +404,7 @@ fn find_program(program: &str, path: Option<&std::ffi::OsStr>) -> std::path::Pat
 #[async_trait]
 impl Executor for ProcessExecutor {
     fn params_schema(&self) -> Option<schemars::Schema> {
-        Some(schemars::schema_for!(ProcessParams))
+        Some(params_schema::<ProcessParams>())
     }
 
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {

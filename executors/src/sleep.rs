@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use cairn_engine::Duration;
-use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome, params_schema};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,7 +39,7 @@ struct SleepParams {
 #[async_trait]
 impl Executor for SleepExecutor {
     fn params_schema(&self) -> Option<schemars::Schema> {
-        Some(schemars::schema_for!(SleepParams))
+        Some(params_schema::<SleepParams>())
     }
 
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
