@@ -32,8 +32,24 @@ use crate::store::{
 /// The default cap on one step's output, serialized: 1 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
 
-/// How many events a run's stream buffers for a slow watcher.
+/// Most events a run's stream buffers for a slow watcher.
 const EVENT_BUFFER: usize = 4096;
+
+/// How many events the stream of a run of `plan` buffers for a slow watcher: enough for
+/// any one commit of the run (at most a few events a step), up to [`EVENT_BUFFER`]; that
+/// many for a plan that can grow (planners, `for_each` items). The buffer is made and
+/// written whole when the run starts: 4,096 slots cost a one-step run ≈ 0.9 ms of CPU.
+fn event_buffer(plan: &Plan) -> usize {
+    let steps = plan.steps();
+    let grows = (0..steps.len()).any(|step| {
+        let node = plan.node(step);
+        node.planner || node.for_each.is_some()
+    });
+    match grows {
+        true => EVENT_BUFFER,
+        false => (4 * steps.len() + 64).min(EVENT_BUFFER),
+    }
+}
 
 /// Configures and opens an [`Engine`].
 #[derive(Debug)]
@@ -489,7 +505,7 @@ impl Engine {
     /// the rest in a task of its own, which holds `claim` until the driver stops.
     async fn drive(&self, run: Takeover, claim: Claim) -> Result<RunHandle> {
         let (run_id, new) = (run.run.run_id, run.creation.is_some());
-        let (events, receiver) = broadcast::channel(EVENT_BUFFER);
+        let (events, receiver) = broadcast::channel(event_buffer(&run.run.plan));
         let first_turn = async {
             let mut driver = Driver::new(Arc::clone(&self.inner), run, events)?;
             // Commands sent while no engine drove the run come before anything starts.
@@ -600,3 +616,36 @@ pub fn check_input(plan: &Plan, input: &Value) -> Result<()> {
 }
 
 mod control;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::executor::test_support::accepting_anything;
+
+    fn plan(steps: serde_json::Value) -> Plan {
+        let workflow = json!({"name": "t", "steps": steps});
+        load::load_str(
+            &workflow.to_string(),
+            "t.json",
+            &accepting_anything(&["noop"]),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_small_fixed_plan_buffers_a_few_events_a_step_and_a_growing_one_the_most() {
+        let one = plan(json!([{"id": "a", "executor": "noop"}]));
+        assert_eq!(event_buffer(&one), 4 + 64);
+        let planner = plan(json!([{"id": "a", "executor": "noop", "planner": true}]));
+        assert_eq!(event_buffer(&planner), EVENT_BUFFER);
+        let items = plan(json!([{"id": "a", "executor": "noop", "for_each": "${{ [1, 2] }}"}]));
+        assert_eq!(event_buffer(&items), EVENT_BUFFER);
+        let many: Vec<_> = (0..2000)
+            .map(|i| json!({"id": format!("s{i}"), "executor": "noop"}))
+            .collect();
+        let many = plan(json!([{"parallel": many}]));
+        assert_eq!(event_buffer(&many), EVENT_BUFFER);
+    }
+}

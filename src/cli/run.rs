@@ -221,7 +221,14 @@ async fn announce_approvals(mut events: broadcast::Receiver<Event>, db: PathBuf)
         Some("cairn.db") => String::new(),
         _ => format!("--db {} ", db.display()),
     };
-    while let Ok(event) = events.recv().await {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            // Fallen behind a burst of events: go on with the rest (`cairn approvals` lists
+            // every request).
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => break,
+        };
         let (Some(step), "awaiting_approval") = (event.step_id(), event.to()) else {
             continue;
         };
