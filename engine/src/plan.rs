@@ -11,11 +11,13 @@
 mod cycles;
 mod draw;
 mod grow;
+mod ids;
 mod reads;
 
 pub use grow::Addition;
 
 use cycles::cycles;
+use ids::StepIds;
 pub(crate) use reads::unordered_reads;
 
 use std::collections::HashMap;
@@ -45,7 +47,8 @@ pub struct Plan {
     /// planner.
     added: Vec<(StepIndex, Node)>,
     steps: Vec<PlanStep>,
-    index: HashMap<String, StepIndex>,
+    /// Step ids to indices.
+    index: StepIds,
     /// Sinks of named groups, so that a plan's `needs` may name them.
     groups: HashMap<String, Vec<StepIndex>>,
     graph: Graph,
@@ -134,7 +137,7 @@ impl Plan {
 
     /// The index of the step `id` (groups have none).
     pub fn index_of(&self, id: &str) -> Option<StepIndex> {
-        self.index.get(id).copied()
+        self.index.get(id, |step| &self.steps[step].id)
     }
 
     /// The planner whose plan added `step`, if a plan did.
@@ -152,7 +155,7 @@ impl Plan {
 
     /// Whether `id` names a step or a group of the plan.
     pub(crate) fn has_id(&self, id: &str) -> bool {
-        self.index.contains_key(id) || self.groups.contains_key(id)
+        self.index_of(id).is_some() || self.groups.contains_key(id)
     }
 
     /// The step an expression of `reader` names `id`: inside a plan, a node of that plan
@@ -230,8 +233,12 @@ impl Plan {
 pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
     // The plan keeps the workflow for the run's life: no room for steps never added.
     workflow.steps.shrink_to_fit();
-    let mut builder = Builder::default();
-    builder.steps.reserve_exact(leaves(&workflow.steps));
+    let leaves = leaves(&workflow.steps);
+    let mut builder = Builder {
+        index: StepIds::with_capacity(leaves),
+        ..Builder::default()
+    };
+    builder.steps.reserve_exact(leaves);
     let mut pointer = String::from("/steps");
     let mut limits = Vec::new();
     builder.parallel(&workflow, &workflow.steps, &mut pointer, &mut limits);
@@ -345,7 +352,7 @@ struct Builder<'a> {
     root: u32,
     steps: Vec<PlanStep>,
     /// Step ids to indices.
-    index: HashMap<String, StepIndex>,
+    index: StepIds,
     /// Sinks of named groups.
     group_sinks: HashMap<String, Vec<StepIndex>>,
     /// Every node's `needs`, resolved after the walk: (sources, needs, pointer of `needs`).
@@ -356,6 +363,11 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// The step of this compilation named `id`.
+    fn index_of(&self, id: &str) -> Option<StepIndex> {
+        (self.index).get(id, |step| &self.steps[step - self.base].id)
+    }
+
     fn node(
         &mut self,
         workflow: &Workflow,
@@ -394,7 +406,8 @@ impl Builder<'_> {
                 self.steps
                     .push(leaf(workflow, node, self.root, &self.path, limits));
                 if let Some(id) = &node.id {
-                    self.index.entry(id.clone()).or_insert(step);
+                    let (steps, base) = (&self.steps, self.base);
+                    self.index.insert(id, step, |step| &steps[step - base].id);
                 }
                 Ends {
                     sources: vec![step],
@@ -478,11 +491,12 @@ impl Builder<'_> {
         for (sources, needs, pointer) in std::mem::take(&mut self.needs) {
             for (position, need) in needs.iter().enumerate() {
                 let outer = self.outer;
-                let step =
-                    (self.index.get(need)).or_else(|| outer.and_then(|plan| plan.index.get(need)));
+                let step = self
+                    .index_of(need)
+                    .or_else(|| outer.and_then(|plan| plan.index_of(need)));
                 let group = (self.group_sinks.get(need))
                     .or_else(|| outer.and_then(|plan| plan.groups.get(need)));
-                let sinks = match (step, group) {
+                let sinks = match (&step, group) {
                     (Some(step), _) => std::slice::from_ref(step),
                     (None, Some(sinks)) => sinks.as_slice(),
                     (None, None) => {
@@ -503,9 +517,13 @@ impl Builder<'_> {
     /// ` (did you mean `x`?)` for the id closest to `unknown`, if one is close.
     fn suggest(&self, unknown: &str) -> String {
         let outer = self.outer.into_iter();
-        let ids = (self.index.keys().chain(self.group_sinks.keys()))
-            .chain(outer.flat_map(|plan| plan.index.keys().chain(plan.groups.keys())));
-        match closest(unknown, ids.map(String::as_str)) {
+        let steps = (self.index.steps()).map(|step| self.steps[step - self.base].id.as_str());
+        let outer_steps = (outer.clone())
+            .flat_map(|plan| plan.index.steps().map(|step| plan.steps[step].id.as_str()));
+        let groups = (self.group_sinks.keys())
+            .chain(outer.flat_map(|plan| plan.groups.keys()))
+            .map(String::as_str);
+        match closest(unknown, steps.chain(outer_steps).chain(groups)) {
             Some(id) => format!(" (did you mean `{id}`?)"),
             None => String::new(),
         }

@@ -64,7 +64,6 @@ impl Plan {
         let mut problems = builder.resolve_needs();
         let Builder {
             steps,
-            index,
             group_sinks,
             mut edges,
             ..
@@ -88,7 +87,11 @@ impl Plan {
         }
         add_edges(&mut self.graph, edges);
         self.steps.extend(steps);
-        self.index.extend(index);
+        let steps = &self.steps;
+        for step in added.clone() {
+            self.index
+                .insert(&steps[step].id, step, |step| &steps[step].id);
+        }
         self.groups.extend(group_sinks);
         self.added
             .extend(nodes.into_iter().map(|node| (planner, node)));
@@ -163,7 +166,8 @@ impl Plan {
     fn shrink(&mut self, added: Range<StepIndex>) {
         for step in added.clone().rev() {
             self.graph.remove_node(NodeIndex::new(step));
-            self.index.remove(&self.steps[step].id);
+            let steps = &self.steps;
+            self.index.remove(&steps[step].id, |step| &steps[step].id);
         }
         let roots = self.workflow.steps.len();
         let first_root = self.steps[added.start].path[0] as usize - roots;
