@@ -32,7 +32,7 @@ pub(crate) async fn pipeline_commits(db: &Path, durability: Durability, n: usize
         definition: "{}".into(),
         input: json!({}),
         guard: None,
-        steps: (0..=n).map(|i| format!("s{i}")).collect(),
+        steps: (0..=n).map(|i| format!("s{i}").into()).collect(),
     };
     let mut first = Batch::new();
     let start = RunTransition::new(run_id, RunState::Pending, RunState::Running);

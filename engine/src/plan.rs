@@ -22,7 +22,7 @@ pub(crate) use reads::unordered_reads;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use petgraph::Direction;
@@ -57,8 +57,8 @@ pub struct Plan {
 /// One step (leaf) of a plan, with the settings it inherits already applied.
 #[derive(Debug, Clone)]
 pub struct PlanStep {
-    /// The step's id.
-    pub id: String,
+    /// The step's id (shared with the new run's record of its steps).
+    pub id: Arc<str>,
     /// Where the step's node is in the workflow: its index in `steps` (past their end: in
     /// the nodes planners added), then in each group's members (see [`Plan::node`]).
     pub path: Box<[u32]>,
@@ -517,9 +517,9 @@ impl Builder<'_> {
     /// ` (did you mean `x`?)` for the id closest to `unknown`, if one is close.
     fn suggest(&self, unknown: &str) -> String {
         let outer = self.outer.into_iter();
-        let steps = (self.index.steps()).map(|step| self.steps[step - self.base].id.as_str());
-        let outer_steps = (outer.clone())
-            .flat_map(|plan| plan.index.steps().map(|step| plan.steps[step].id.as_str()));
+        let steps = (self.index.steps()).map(|step| &*self.steps[step - self.base].id);
+        let outer_steps =
+            (outer.clone()).flat_map(|plan| plan.index.steps().map(|step| &*plan.steps[step].id));
         let groups = (self.group_sinks.keys())
             .chain(outer.flat_map(|plan| plan.groups.keys()))
             .map(String::as_str);
@@ -539,7 +539,7 @@ fn leaf(
 ) -> PlanStep {
     let defaults = &workflow.defaults;
     PlanStep {
-        id: node.id.clone().unwrap_or_default(),
+        id: node.id.as_deref().unwrap_or_default().into(),
         path: path.into(),
         plan_root,
         timeout: node.timeout.or(defaults.timeout).map(|duration| duration.0),

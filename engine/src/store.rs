@@ -146,8 +146,9 @@ pub struct NewRun {
     pub input: Value,
     /// The snapshot of the guard the run is judged with (see [`Guard::snapshot`](crate::Guard::snapshot)).
     pub guard: Option<String>,
-    /// Every step's id, in plan order; each starts `pending`.
-    pub steps: Arc<[String]>,
+    /// Every step's id, in plan order; each starts `pending`. (The plan's own ids,
+    /// shared: a million-step run's are tens of megabytes.)
+    pub steps: Arc<[Arc<str>]>,
 }
 
 /// A run as stored.

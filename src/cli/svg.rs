@@ -157,7 +157,7 @@ impl Walk<'_> {
                 let id = &self.plan.steps()[step].id;
                 let mut label = match &node.executor {
                     Some(executor) => format!("{id}\n{executor}"),
-                    None => id.clone(),
+                    None => id.to_string(),
                 };
                 if let Some(state) = self.states.get(step) {
                     label.push_str(&format!("\n[{state}]"));

@@ -24,7 +24,7 @@ struct Drawn {
 fn expected(file: &Path) -> Drawn {
     let executors = cairn::executors::builtin();
     let plan: Plan = cairn::engine::load_file(&root().join(file), &executors).expect("loads");
-    let id = |step: usize| plan.steps()[step].id.clone();
+    let id = |step: usize| plan.steps()[step].id.to_string();
     let mut drawn = Drawn::default();
     for step in 0..plan.steps().len() {
         drawn.steps.insert(id(step));

@@ -78,7 +78,7 @@ pub(crate) fn restore_plan(
         origin: format!("{origin}, the plan of {planner}"),
         problems,
     })?;
-    let ids: Vec<&str> = added.map(|step| plan.steps()[step].id.as_str()).collect();
+    let ids: Vec<&str> = added.map(|step| &*plan.steps()[step].id).collect();
     if ids != addition.ids {
         let message = format!(
             "the plan of {planner} gives steps {ids:?}, not {:?}",

@@ -34,7 +34,7 @@ pub(super) fn cycles(
         let members: std::collections::HashSet<usize> =
             component.iter().map(|node| node.index()).collect();
         let path = shortest_cycle(graph, first, &members);
-        let names: Vec<&str> = path.iter().map(|&step| steps[step].id.as_str()).collect();
+        let names: Vec<&str> = path.iter().map(|&step| &*steps[step].id).collect();
         let message = format!("cycle: {} -> {}", names.join(" -> "), steps[first].id);
         problems.push(Problem::at(pointer(first), message));
     }

@@ -92,7 +92,7 @@ impl Walk<'_> {
             let step = &self.plan.steps[index];
             let mut label = match &node.executor {
                 Some(executor) => format!("{}\n{executor}", step.id),
-                None => step.id.clone(),
+                None => step.id.to_string(),
             };
             if let Some(state) = self.states.get(index) {
                 label.push_str(&format!("\n[{state}]"));

@@ -9,7 +9,7 @@ fn plan(source: &str) -> super::Plan {
 fn deps(plan: &super::Plan, id: &str) -> Vec<String> {
     let step = plan.index_of(id).unwrap();
     plan.dependencies(step)
-        .map(|dep| plan.steps()[dep].id.clone())
+        .map(|dep| plan.steps()[dep].id.to_string())
         .collect()
 }
 

@@ -449,7 +449,7 @@ impl Ledger {
         let slot = &self.slots[step];
         let transition = StepTransition {
             run_id: self.run_id,
-            step_id: self.plan.steps()[step].id.clone(),
+            step_id: self.plan.steps()[step].id.to_string(),
             from: slot.state,
             to,
             attempt: slot.attempt,

@@ -254,7 +254,7 @@ impl Store for MemoryStore {
                 .steps
                 .iter()
                 .enumerate()
-                .map(|(position, id)| (id.clone(), position))
+                .map(|(position, id)| (id.to_string(), position))
                 .collect(),
             events: vec![created.clone()],
             lease: Some((holder.clone(), at + ttl)),

@@ -24,7 +24,9 @@ fn run_plan() -> Plan {
 fn grow(plan: &mut Plan, planner: &str, output: Value) -> Result<Vec<String>, String> {
     let planner = plan.index_of(planner).unwrap();
     match load_plan(&output, plan, planner, &accepting_anything(&["noop"])) {
-        Ok(added) => Ok(added.map(|step| plan.steps()[step].id.clone()).collect()),
+        Ok(added) => Ok(added
+            .map(|step| plan.steps()[step].id.to_string())
+            .collect()),
         Err(error) => Err(error.to_string()),
     }
 }
@@ -32,7 +34,7 @@ fn grow(plan: &mut Plan, planner: &str, output: Value) -> Result<Vec<String>, St
 fn deps(plan: &Plan, id: &str) -> Vec<String> {
     let step = plan.index_of(id).unwrap();
     let mut ids: Vec<String> = (plan.dependencies(step))
-        .map(|dep| plan.steps()[dep].id.clone())
+        .map(|dep| plan.steps()[dep].id.to_string())
         .collect();
     ids.sort();
     ids

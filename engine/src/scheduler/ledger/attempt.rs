@@ -71,7 +71,7 @@ impl Ledger {
         let run_id = self.run_id;
         let action = |params: Value, item_index: Option<usize>, attempt: u32| Action {
             run_id,
-            step_id: spec.id.clone(),
+            step_id: spec.id.to_string(),
             item_index,
             attempt,
             executor: executor.clone(),
@@ -135,8 +135,8 @@ impl Ledger {
                 let output = self.slots[other].output.clone().unwrap_or(Value::Null);
                 let read = json!({ "output": output });
                 let (id, written) = (&self.plan.steps()[other].id, self.plan.written(step, other));
-                let local = (written != id).then(|| (written.to_owned(), read.clone()));
-                std::iter::once((id.clone(), read)).chain(local)
+                let local = (written != &**id).then(|| (written.to_owned(), read.clone()));
+                std::iter::once((id.to_string(), read)).chain(local)
             })
             .collect();
         let workflow = &self.plan.workflow().name;

@@ -172,7 +172,7 @@ impl Ledger {
         let why = json!({ "redrive": { "from": redrive.from } });
         let steps: Vec<&str> = (0..reset.len())
             .filter(|&step| reset[step])
-            .map(|step| plan.steps()[step].id.as_str())
+            .map(|step| &*plan.steps()[step].id)
             .collect();
         self.start_clock(
             now,

@@ -57,7 +57,7 @@ impl Ledger {
             .filter(|&sink| self.slots[sink].state == StepState::Succeeded)
             .map(|sink| {
                 let output = self.slots[sink].output.clone().unwrap_or(Value::Null);
-                (self.plan.steps()[sink].id.clone(), output)
+                (self.plan.steps()[sink].id.to_string(), output)
             })
             .collect();
         Value::Object(outputs)

@@ -104,7 +104,7 @@ impl Ledger {
         };
         self.batch.record_item(ItemRecord {
             run_id: self.run_id,
-            step_id: self.plan.steps()[step].id.clone(),
+            step_id: self.plan.steps()[step].id.to_string(),
             index,
             state,
             attempt: items.attempts[index],
@@ -169,7 +169,7 @@ impl Ledger {
             if attempt > 0 {
                 self.batch.record_item(ItemRecord {
                     run_id: self.run_id,
-                    step_id: step_id.clone(),
+                    step_id: step_id.to_string(),
                     index,
                     state: StepState::Pending,
                     attempt,

@@ -70,7 +70,7 @@ impl Ledger {
             }
         };
         let ids: Vec<String> = (added.clone())
-            .map(|new| self.plan.steps()[new].id.clone())
+            .map(|new| self.plan.steps()[new].id.to_string())
             .collect();
         if empty {
             return Ok(Planned::Added(json!({ "plan": { "added": ids } })));
@@ -80,7 +80,7 @@ impl Ledger {
         self.batch.record_plan(Addition {
             run_id: self.run_id,
             seq: self.plan_count,
-            planner: self.plan.steps()[step].id.clone(),
+            planner: self.plan.steps()[step].id.to_string(),
             steps,
             ids: ids.clone(),
             first: added.start,

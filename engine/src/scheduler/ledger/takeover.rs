@@ -169,7 +169,7 @@ impl Ledger {
 /// already (by position); anything else is put in order, or is a bug.
 fn in_plan_order(records: Vec<StepRecord>, plan: &Plan) -> Result<Vec<StepRecord>> {
     let in_order = records.len() == plan.steps().len()
-        && (records.iter().zip(plan.steps())).all(|(record, step)| record.id == step.id);
+        && (records.iter().zip(plan.steps())).all(|(record, step)| *record.id == *step.id);
     if in_order {
         return Ok(records);
     }

@@ -97,7 +97,7 @@ pub(super) fn run_moves(batch: &Batch) -> Vec<(RunState, RunState)> {
 pub(super) fn ids(ledger: &Ledger, starts: &[Start]) -> Vec<String> {
     starts
         .iter()
-        .map(|start| ledger.plan.steps()[start.step].id.clone())
+        .map(|start| ledger.plan.steps()[start.step].id.to_string())
         .collect()
 }
 
@@ -129,7 +129,7 @@ pub(super) fn committed_after(ledger: &Ledger, state: RunState) -> Committed {
 pub(super) fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
     (ledger.slots.iter().zip(ledger.plan.steps()))
         .map(|(slot, step)| StepRecord {
-            id: step.id.clone(),
+            id: step.id.to_string(),
             state: slot.state,
             attempt: slot.attempt,
             fallback: slot.fallback,

@@ -58,7 +58,7 @@ pub(super) struct Creation {
     definition: Arc<str>,
     /// JSON text.
     input: String,
-    steps: Arc<[String]>,
+    steps: Arc<[Arc<str>]>,
     holder: LeaseHolder,
     /// Milliseconds since the epoch.
     expires: i64,
