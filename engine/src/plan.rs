@@ -28,6 +28,7 @@ use std::time::Duration;
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use petgraph::stable_graph::StableDiGraph;
+use smallvec::SmallVec;
 
 use crate::definition::{Node, OnStall, Retry, Workflow};
 use crate::problem::{Problem, closest, escape};
@@ -60,8 +61,9 @@ pub struct PlanStep {
     /// The step's id (shared with the new run's record of its steps).
     pub id: Arc<str>,
     /// Where the step's node is in the workflow: its index in `steps` (past their end: in
-    /// the nodes planners added), then in each group's members (see [`Plan::node`]).
-    pub path: Box<[u32]>,
+    /// the nodes planners added), then in each group's members (see [`Plan::node`]); up to
+    /// four levels deep it is kept inline, without an allocation of its own.
+    pub path: SmallVec<[u32; 4]>,
     /// The `path` index of the first top-level node of the document the step is in: 0 for
     /// the workflow's steps, else the first node its planner's plan added (see
     /// [`Plan::pointer`]).
@@ -80,7 +82,7 @@ pub struct PlanStep {
     referenced: OnceLock<Box<[StepIndex]>>,
     /// `max_parallel` of each enclosing group that sets one, outermost first, each with the
     /// group's id (or its pointer when it has none).
-    pub group_limits: Vec<(String, u32)>,
+    pub group_limits: Box<[(String, u32)]>,
 }
 
 impl Plan {
@@ -540,7 +542,7 @@ fn leaf(
     let defaults = &workflow.defaults;
     PlanStep {
         id: node.id.as_deref().unwrap_or_default().into(),
-        path: path.into(),
+        path: SmallVec::from_slice(path),
         plan_root,
         timeout: node.timeout.or(defaults.timeout).map(|duration| duration.0),
         heartbeat: node
@@ -552,7 +554,7 @@ fn leaf(
             .unwrap_or_default(),
         retry: (node.retry.clone()).or_else(|| defaults.retry.clone().map(Box::new)),
         referenced: OnceLock::new(),
-        group_limits: limits.to_vec(),
+        group_limits: limits.into(),
     }
 }
 

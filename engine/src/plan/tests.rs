@@ -46,7 +46,7 @@ fn needing_a_group_waits_for_its_sinks() {
             .collect::<Vec<_>>(),
         [2]
     );
-    assert_eq!(plan.steps()[0].group_limits, [("g".to_owned(), 2)]);
+    assert_eq!(*plan.steps()[0].group_limits, [("g".to_owned(), 2)]);
     assert_eq!(plan.referenced_steps(2), [1]);
 }
 
