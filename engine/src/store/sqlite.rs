@@ -145,11 +145,11 @@ impl SqliteStore {
             // the WAL and deletes it, which the writer would only create again.
             let _ = conn.close().await;
         }
+        // Readers connect when first asked: the writer has looked at the file already, and
+        // a short run may read nothing.
         let reads = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(connect)
-            .await
-            .map_err(fail)?;
+            .connect_lazy_with(connect);
         Ok(SqliteStore {
             path,
             reads,
