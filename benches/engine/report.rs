@@ -11,8 +11,9 @@ use crate::{Sizes, run_child};
 const POLICY: &str = "benches/policies/twenty-rules.json";
 /// Where the WfCommons DAGs are, from the package root (shipped in the repository).
 const WFCOMMONS: &str = "benches/workloads/wfcommons";
-/// The CPU time a one-step `cairn run` should stay under (it was 14 ms).
-const CLI_CPU_MS: f64 = 7.0;
+/// The CPU time a one-step `cairn run` should stay under (the scale issue's target; it was
+/// 14 ms).
+const CLI_CPU_MS: f64 = 6.0;
 
 /// One row of a table.
 struct Row {
