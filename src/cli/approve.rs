@@ -114,7 +114,11 @@ fn ruling(step: &str, item: Option<usize>, reason: Option<String>, by: Option<St
 
 async fn send(global: &Global, run: &str, command: Command, done: &str) -> Result<ExitCode, Error> {
     let step = command.step().unwrap_or_default().to_owned();
-    let run = open(global).await?.send(run, command).await?;
+    let engine = open(global).await?;
+    let sent = engine.send(run, command).await;
+    // The WAL folded into the database, not left for the next process to read.
+    engine.store().close().await;
+    let run = sent?;
     eprintln!(
         "step {step} of run {run} {done}; the engine driving the run acts on it within a second (or `cairn resume {run}` does)"
     );

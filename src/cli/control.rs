@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use cairn_engine::{Command, Engine, Request};
+use cairn_engine::{Command, Engine, Request, Uuid};
 
 use super::error::Error;
 use super::run::{EngineArgs, finish, open, restorer};
@@ -39,10 +39,7 @@ pub(crate) struct RetryArgs {
 
 /// Pauses a run: nothing new starts, the attempts in flight finish.
 pub(crate) async fn pause(args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
-    let run = engine(global)
-        .await?
-        .send(&args.run, Command::Pause(request(args)))
-        .await?;
+    let run = send(global, &args.run, Command::Pause(request(args))).await?;
     eprintln!(
         "run {run} pauses once its steps in flight finish; `cairn resume {run}` continues it"
     );
@@ -51,10 +48,7 @@ pub(crate) async fn pause(args: &SteerArgs, global: &Global) -> Result<ExitCode,
 
 /// Cancels a run: the attempts in flight are stopped, the run ends `cancelled`.
 pub(crate) async fn cancel(args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
-    let run = engine(global)
-        .await?
-        .send(&args.run, Command::Cancel(request(args)))
-        .await?;
+    let run = send(global, &args.run, Command::Cancel(request(args))).await?;
     eprintln!("run {run} is cancelled (its steps in flight are stopped within their kill grace)");
     Ok(ExitCode::SUCCESS)
 }
@@ -67,6 +61,15 @@ pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode,
 }
 
 /// An engine over an existing database that can take over a run no engine drives.
+/// Records `command` for `run` and closes the store (its WAL folded into the database,
+/// not left for the next process to read): the run's id.
+async fn send(global: &Global, run: &str, command: Command) -> Result<Uuid, Error> {
+    let engine = engine(global).await?;
+    let sent = engine.send(run, command).await;
+    engine.store().close().await;
+    Ok(sent?)
+}
+
 async fn engine(global: &Global) -> Result<Engine, Error> {
     Ok(Engine::builder(&global.db)
         .create_database(false)

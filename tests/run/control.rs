@@ -207,6 +207,12 @@ fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retr
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     assert_eq!(code(&finish(child, "cairn run")), Some(3));
     assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
+    let mut wal = scratch.db().into_os_string();
+    wal.push("-wal");
+    assert!(
+        !std::path::Path::new(&wal).exists(),
+        "the cancel's process, the last on the database, closed the store: no WAL left"
+    );
     let cancelled = show(&scratch, &run);
     assert_eq!(
         cancelled["state"], "cancelled",
