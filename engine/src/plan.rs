@@ -63,7 +63,7 @@ pub struct PlanStep {
     /// Where the step's node is in the workflow: its index in `steps` (past their end: in
     /// the nodes planners added), then in each group's members (see [`Plan::node`]); up to
     /// four levels deep it is kept inline, without an allocation of its own.
-    pub path: SmallVec<[u32; 4]>,
+    pub(crate) path: SmallVec<[u32; 4]>,
     /// The `path` index of the first top-level node of the document the step is in: 0 for
     /// the workflow's steps, else the first node its planner's plan added (see
     /// [`Plan::pointer`]).
