@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use cairn_engine::{Command, Ruling};
 use chrono::{SecondsFormat, Utc};
 
-use super::control::operator;
+use super::control::{operator, send_then_close};
 use super::error::Error;
 use super::inspect::open;
 use crate::Global;
@@ -114,11 +114,7 @@ fn ruling(step: &str, item: Option<usize>, reason: Option<String>, by: Option<St
 
 async fn send(global: &Global, run: &str, command: Command, done: &str) -> Result<ExitCode, Error> {
     let step = command.step().unwrap_or_default().to_owned();
-    let engine = open(global).await?;
-    let sent = engine.send(run, command).await;
-    // The WAL folded into the database, not left for the next process to read.
-    engine.store().close().await;
-    let run = sent?;
+    let run = send_then_close(open(global).await?, run, command).await?;
     eprintln!(
         "step {step} of run {run} {done}; the engine driving the run acts on it within a second (or `cairn resume {run}` does)"
     );

@@ -39,7 +39,8 @@ pub(crate) struct RetryArgs {
 
 /// Pauses a run: nothing new starts, the attempts in flight finish.
 pub(crate) async fn pause(args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
-    let run = send(global, &args.run, Command::Pause(request(args))).await?;
+    let command = Command::Pause(request(args));
+    let run = send_then_close(engine(global).await?, &args.run, command).await?;
     eprintln!(
         "run {run} pauses once its steps in flight finish; `cairn resume {run}` continues it"
     );
@@ -48,7 +49,8 @@ pub(crate) async fn pause(args: &SteerArgs, global: &Global) -> Result<ExitCode,
 
 /// Cancels a run: the attempts in flight are stopped, the run ends `cancelled`.
 pub(crate) async fn cancel(args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
-    let run = send(global, &args.run, Command::Cancel(request(args))).await?;
+    let command = Command::Cancel(request(args));
+    let run = send_then_close(engine(global).await?, &args.run, command).await?;
     eprintln!("run {run} is cancelled (its steps in flight are stopped within their kill grace)");
     Ok(ExitCode::SUCCESS)
 }
@@ -60,16 +62,19 @@ pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode,
     finish(&engine, handle, None, global).await
 }
 
-/// An engine over an existing database that can take over a run no engine drives.
-/// Records `command` for `run` and closes the store (its WAL folded into the database,
-/// not left for the next process to read): the run's id.
-async fn send(global: &Global, run: &str, command: Command) -> Result<Uuid, Error> {
-    let engine = engine(global).await?;
+/// Records `command` for `run` through `engine`, then closes the store (its WAL folded
+/// into the database, not left for the next process to read): the run's id.
+pub(crate) async fn send_then_close(
+    engine: Engine,
+    run: &str,
+    command: Command,
+) -> Result<Uuid, Error> {
     let sent = engine.send(run, command).await;
     engine.store().close().await;
     Ok(sent?)
 }
 
+/// An engine over an existing database that can take over a run no engine drives.
 async fn engine(global: &Global) -> Result<Engine, Error> {
     Ok(Engine::builder(&global.db)
         .create_database(false)
