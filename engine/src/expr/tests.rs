@@ -158,3 +158,181 @@ fn conditions_share_their_variables_and_fail_one_by_one() {
             .contains("longer than")
     );
 }
+
+#[test]
+fn the_fast_parser_leaves_what_it_reads_differently_to_the_reference_one() {
+    for fits in [
+        "steps.s1.output + 1",
+        "a != -1",
+        "!a && b - 1 > 0",
+        "'!-' + x",
+    ] {
+        assert!(fast_parser_fits(fits), "{fits}");
+    }
+    for left in [
+        "!-x",
+        "- !x",
+        "!!--2",
+        "x.optMap(v, v + 1)",
+        "optFlatMap",
+        "'a",
+    ] {
+        assert!(!fast_parser_fits(left), "{left}");
+    }
+    assert!(
+        parse("!-x").is_err(),
+        "CEL's grammar refuses a mixed unary chain"
+    );
+    assert!(
+        parse("2uin [2u]").is_ok(),
+        "what only the reference parser reads is read"
+    );
+}
+
+/// `expression`'s tree with the numbers of its nodes left out: the two parsers number
+/// them in different orders.
+fn tree(expression: &Expression) -> String {
+    let debug = format!("{expression:?}");
+    let mut tree = String::with_capacity(debug.len());
+    let mut rest = debug.as_str();
+    while let Some(at) = rest.find("id: ") {
+        tree.push_str(&rest[..at]);
+        let after = rest[at + 4..].trim_start_matches(|c: char| c.is_ascii_digit());
+        rest = after.strip_prefix(", ").unwrap_or(after);
+    }
+    tree.push_str(rest);
+    tree
+}
+
+/// Tokens, glued at random: mostly nonsense, with every unary and literal form.
+fn token_soup() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    const TOKENS: &[&str] = &[
+        "a",
+        "steps",
+        ".",
+        "output",
+        "s1",
+        "1",
+        "2u",
+        "1.5",
+        "-",
+        "+",
+        "*",
+        "/",
+        "%",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "?",
+        "!",
+        "==",
+        "!=",
+        "<",
+        ">=",
+        "&&",
+        "||",
+        "in",
+        "'x'",
+        "\"y\"",
+        "b'z'",
+        "r'\\'",
+        "'''t'''",
+        "true",
+        "null",
+        "has",
+        "exists",
+        "map",
+        "size",
+        ".?",
+        "[?",
+        "optMap",
+        " ",
+        "`q`",
+        "0x1F",
+        "1e3",
+        "\\",
+        "as",
+        "1.",
+        ".5",
+        "x.y(z)",
+        "m{ a: 1 }",
+        "// c\n",
+    ];
+    prop::collection::vec(prop::sample::select(TOKENS), 1..10).prop_map(|t| t.concat())
+}
+
+/// Well-formed expressions built from every construct: operators, macros, optionals.
+fn grammar() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let leaf = prop::sample::select(
+        &[
+            "a",
+            "steps.s1.output",
+            "1",
+            "-2",
+            "3u",
+            "1.5",
+            "'s'",
+            "\"t\"",
+            "b'x'",
+            "true",
+            "null",
+            "[]",
+            "{}",
+            "steps['a-b'].output",
+            "0x10",
+            "2.0e-3",
+            "'''m'''",
+            "r'\\d'",
+        ][..],
+    )
+    .prop_map(str::to_owned);
+    leaf.prop_recursive(4, 24, 3, |inner| {
+        (inner.clone(), inner.clone(), inner, 0..20u8).prop_map(|(a, b, c, form)| match form {
+            0 => format!("{a} + {b}"),
+            1 => format!("{a} * {b} - {c}"),
+            2 => format!("({a}) / {b} % {c}"),
+            3 => format!("{a} ? {b} : {c}"),
+            4 => format!("{a} && {b} || {c}"),
+            5 => format!("!{a}"),
+            6 => format!("-{a}"),
+            7 => format!("{a}.f"),
+            8 => format!("{a}[{b}]"),
+            9 => format!("[{a}, {b}]"),
+            10 => format!("{{{a}: {b}}}"),
+            11 => format!("{a}.exists(v, v == {b})"),
+            12 => format!("{a}.map(v, v + {b})"),
+            13 => format!("has({a}.f)"),
+            14 => format!("size({a}) >= {b}"),
+            15 => format!("{a}.?f"),
+            16 => format!("{a}[?{b}]"),
+            17 => format!("{a}.optMap(v, v + {b})"),
+            18 => format!("{a} in {b}"),
+            _ => format!("{a}.filter(v, v != {b}).all(w, w < {c})"),
+        })
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 3000, failure_persistence: None, ..proptest::test_runner::Config::default()
+    })]
+
+    /// Whatever the fast parser reads, the reference parser reads to the same tree.
+    #[test]
+    fn the_fast_parser_reads_what_the_reference_parser_reads(
+        expr in proptest::prop_oneof![token_soup(), grammar()]
+    ) {
+        if let Some(fast) = parse_fast(&expr) {
+            let reference = ENV.parser().parse(&expr);
+            proptest::prop_assert!(reference.is_ok(), "only the fast parser reads {expr:?}");
+            proptest::prop_assert_eq!(tree(&fast), tree(&reference.unwrap()), "{}", expr);
+        }
+    }
+}
