@@ -86,16 +86,6 @@ fn errors_name_the_expression() {
 }
 
 #[test]
-fn check_templates_points_at_each_bad_string() {
-    let value = json!({"a": "${{ 1 + }}", "b": ["ok ${{ 1 }}", "${{ x"], "c/d": "${{}}"});
-    let pointers: Vec<_> = check_templates(&value)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    assert_eq!(pointers, ["/a", "/b/1", "/c~1d"]);
-}
-
-#[test]
 fn finds_referenced_steps() {
     let text =
         "${{ steps.plan.output }} and ${{ steps[\"my-step\"].output }} steps . plan mysteps.x";
@@ -175,7 +165,7 @@ fn the_fast_parser_leaves_what_it_reads_differently_to_the_reference_one() {
         "!!--2",
         "x.optMap(v, v + 1)",
         "optFlatMap",
-        "'a",
+        "'-",
     ] {
         assert!(!fast_parser_fits(left), "{left}");
     }

@@ -2,6 +2,7 @@
 //! (Unknown `needs` and cycles are found when the plan is compiled.)
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use super::params::Schemas;
 use super::{Problem, Report, closest, known_names};
@@ -48,7 +49,6 @@ pub(super) fn check(
         outer,
         ids: HashMap::new(),
         references: Vec::new(),
-        unparsed: Default::default(),
         leaves: 0,
     };
     if workflow.steps.is_empty() && outer.is_none() {
@@ -96,11 +96,9 @@ struct Checker<'a> {
     outer: Option<Outer<'a>>,
     /// Every id, with what it names and the pointer of its first use.
     ids: HashMap<&'a str, (Named, String)>,
-    /// Step ids read by expressions: (pointer of the text, pointer of the reading step, ids
-    /// read).
+    /// Step ids read by the expressions that parse: (pointer of the text, pointer of the
+    /// reading step, ids read).
     references: Vec<(String, String, Vec<String>)>,
-    /// Pointers of expressions that do not parse (what they read is moot).
-    unparsed: std::collections::HashSet<String>,
     leaves: usize,
 }
 
@@ -112,30 +110,31 @@ impl<'a> Checker<'a> {
     fn nodes(&mut self, nodes: &'a [Node], pointer: &mut String) {
         let len = pointer.len();
         for (position, node) in nodes.iter().enumerate() {
-            pointer.push_str(&format!("/{position}"));
+            let _ = write!(pointer, "/{position}");
             self.node(node, pointer);
             pointer.truncate(len);
         }
     }
 
     fn node(&mut self, node: &'a Node, pointer: &mut String) {
-        let kinds: Vec<&str> = [
+        let kinds = [
             ("executor", node.executor.is_some()),
             ("pipeline", node.pipeline.is_some()),
             ("parallel", node.parallel.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(key, present)| present.then_some(key))
-        .collect();
-        match kinds.as_slice() {
-            [] => self.problem(
+        ];
+        let kinds = kinds
+            .iter()
+            .filter(|(_, present)| *present)
+            .map(|(key, _)| key);
+        let count = kinds.clone().count();
+        match count {
+            0 => self.problem(
                 pointer.clone(),
                 "a node needs `executor` (a step) or `pipeline` or `parallel` (a group)",
             ),
-            [_] => {}
+            1 => {}
             _ => {
                 let found = kinds
-                    .iter()
                     .map(|key| format!("`{key}`"))
                     .collect::<Vec<_>>()
                     .join(" and ");
@@ -160,7 +159,7 @@ impl<'a> Checker<'a> {
                 } else {
                     "parallel"
                 };
-                if kinds.len() == 1 {
+                if count == 1 {
                     self.group_keys(node, pointer);
                 }
                 if members.is_empty() {
@@ -185,7 +184,7 @@ impl<'a> Checker<'a> {
     }
 
     fn id(&mut self, id: &'a str, named: Named, pointer: &str) {
-        let here = format!("{pointer}/id");
+        let here = [pointer, "/id"].concat();
         if id.is_empty()
             || !id
                 .bytes()
@@ -261,6 +260,8 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        // Whether `when` and `for_each` parse (what an expression that does not reads is moot).
+        let mut when_parses = true;
         if let Some(when) = &node.when {
             if when.contains("${{") {
                 self.problem(
@@ -268,9 +269,11 @@ impl<'a> Checker<'a> {
                     "`when` is a bare CEL expression: write it without `${{ }}`",
                 );
             } else if let Err(error) = expr::check(when) {
-                self.expression_problem(format!("{pointer}/when"), error);
+                self.problem(format!("{pointer}/when"), error.to_string());
+                when_parses = false;
             }
         }
+        let mut for_each_parses = true;
         if let Some(for_each) = &node.for_each {
             let trimmed = for_each.trim();
             let single = trimmed.starts_with("${{")
@@ -282,42 +285,38 @@ impl<'a> Checker<'a> {
                     "`for_each` must be one `${{ expr }}` giving a list",
                 );
             } else if let Err(error) = expr::check_template(for_each) {
-                self.expression_problem(format!("{pointer}/for_each"), error);
-            }
-        }
-        let overrides = std::iter::once(("with".to_owned(), &node.with)).chain(
-            (node.fallbacks.iter().enumerate())
-                .map(|(index, with)| (format!("fallbacks/{index}"), with)),
-        );
-        for (place, with) in overrides {
-            for (key, value) in with {
-                for (suffix, error) in expr::check_templates(value) {
-                    let key = crate::problem::escape(key);
-                    self.expression_problem(format!("{pointer}/{place}/{key}{suffix}"), error);
-                }
+                self.problem(format!("{pointer}/for_each"), error.to_string());
+                for_each_parses = false;
             }
         }
         if let Some(retry) = &node.retry {
             self.retry(retry, &format!("{pointer}/retry"));
         }
-        let references = &mut self.references;
+        // The templates of `with` and `fallbacks` are checked, and the steps every
+        // expression that parses reads noted, in one walk.
+        let (report, references) = (&mut *self.report, &mut self.references);
         for_each_expression_text(node, |suffix, text| {
-            if text.contains("steps") {
+            let parses = match suffix {
+                "/when" => when_parses,
+                "/for_each" => for_each_parses,
+                _ => expr::check_template(text)
+                    .map_err(|error| {
+                        report
+                            .semantic(Problem::at(format!("{pointer}{suffix}"), error.to_string()));
+                    })
+                    .is_ok(),
+            };
+            if parses && text.contains("steps") {
                 let read = expr::referenced_steps(text);
                 if !read.is_empty() {
                     references.push((
-                        format!("{pointer}{suffix}"),
+                        [pointer, suffix].concat(),
                         pointer.to_owned(),
                         read.into_iter().map(str::to_owned).collect(),
                     ));
                 }
             }
         });
-    }
-
-    fn expression_problem(&mut self, pointer: String, error: expr::ExprError) {
-        self.unparsed.insert(pointer.clone());
-        self.problem(pointer, error.to_string());
     }
 
     fn retry(&mut self, retry: &Retry, pointer: &str) {
@@ -334,9 +333,6 @@ impl<'a> Checker<'a> {
     /// Every `steps.ID` read must name another step.
     fn references(&mut self) {
         for (pointer, reader, read) in std::mem::take(&mut self.references) {
-            if self.unparsed.contains(&pointer) {
-                continue;
-            }
             for id in read {
                 let message = match self.ids.get(id.as_str()) {
                     Some((Named::Step, first))

@@ -54,18 +54,19 @@ impl<'a> Schemas<'a> {
             }
         };
         let (schema, validator) = compiled;
-        let base = problems(
-            schema,
-            validator,
-            &Value::Object(with.clone().into_iter().collect()),
-        );
+        let with = Value::Object(with.clone().into_iter().collect());
+        if fallbacks.is_empty() && validator.is_valid(&with) {
+            return Vec::new();
+        }
+        let base = problems(schema, validator, &with);
         let mut reported: Vec<Problem> = (base.iter())
             .map(|found| Problem::at(format!("{pointer}/with{}", found.pointer), &found.message))
             .collect();
         for (index, overrides) in fallbacks.iter().enumerate() {
             let mut merged = with.clone();
-            merged.extend(overrides.clone());
-            let merged = Value::Object(merged.into_iter().collect());
+            if let Value::Object(merged) = &mut merged {
+                merged.extend(overrides.clone());
+            }
             for found in problems(schema, validator, &merged) {
                 let key = found.pointer.split('/').nth(1).map(unescape);
                 let place = match key {

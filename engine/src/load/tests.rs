@@ -265,7 +265,7 @@ fn expressions_and_references() {
             {"id": "g", "parallel": [{"id": "a", "executor": "noop"}]},
             {"id": "b", "executor": "noop", "needs": ["g"],
              "for_each": "steps.a.output", "when": "${{ true }}",
-             "with": {"x": ["${{ steps.g.output }}", "${{ steps.b.output }}", "${{ steps.aa.output }}", "${{ 1 + }}"]}},
+             "with": {"x": ["${{ steps.g.output }}", "${{ steps.b.output }}", "${{ steps.aa.output }}", "${{ 1 + }}"], "c/d": "${{ steps.aa"}},
             {"id": "c", "executor": "noop", "for_each": "${{ steps.a.output", "retry": {"max_attempts": 2, "initial_delay": "1m", "max_delay": "1s"}}]}"#,
     );
     assert_eq!(
@@ -273,6 +273,7 @@ fn expressions_and_references() {
         [
             "w.json:/steps/1/for_each: `for_each` must be one `${{ expr }}` giving a list",
             "w.json:/steps/1/when: `when` is a bare CEL expression: write it without `${{ }}`",
+            "w.json:/steps/1/with/c~1d: `${{ steps.aa`: `${{` is never closed by `}}`",
             "w.json:/steps/1/with/x/0: `steps.g`: `g` is a group, and only steps have outputs",
             "w.json:/steps/1/with/x/1: step `b` reads its own output",
             "w.json:/steps/1/with/x/2: `steps.aa`: no step has the id `aa` (did you mean `a`?)",
