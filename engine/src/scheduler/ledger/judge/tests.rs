@@ -350,3 +350,49 @@ fn the_steps_a_plan_added_are_judged_like_any_step() {
     );
     assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
 }
+
+#[test]
+fn a_redriven_step_asks_again_instead_of_reusing_its_denial() {
+    let workflow = json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
+    ]});
+    let mut ledger = judged(workflow.clone());
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger
+        .apply(command(1, Command::Deny(ruling("a", None))), at(5))
+        .unwrap();
+    ledger.turn(at(5)).unwrap();
+    let denial = ledger.take_batch().approvals()[0].clone();
+    assert!(denial.decision.as_ref().is_some_and(|d| !d.approved));
+    assert_eq!(ledger.report().state, RunState::Failed);
+    // `cairn retry`: the next engine takes the run over with the stored denial.
+    let run = Committed {
+        approvals: vec![denial],
+        ..committed(
+            ledger.run_id,
+            plan(workflow),
+            RunState::Failed,
+            records_after(&ledger),
+        )
+    };
+    let judge = Judge {
+        guard: Some(Arc::new(Fake::default())),
+        hash: Some("policy".into()),
+    };
+    let redrive = Some(crate::scheduler::Redrive { from: None });
+    let mut next = Ledger::take_over(run, judge, 1 << 20, at(10), redrive).unwrap();
+    assert!(
+        next.turn(at(10)).unwrap().is_empty(),
+        "it waits for a person"
+    );
+    let batch = next.take_batch();
+    assert!(moves(&batch).contains(&"a: ready -> awaiting_approval".to_owned()));
+    assert_eq!(
+        batch.approvals().len(),
+        1,
+        "a new request, in the redrive's commit"
+    );
+    assert_eq!(batch.approvals()[0].decision, None);
+    assert_eq!(batch.approvals()[0].requested_at, at(10));
+}
