@@ -2,11 +2,14 @@
 //! person, from any process. A live engine sees the decision within a second; with none
 //! running, it waits in the database and `cairn resume` acts on it.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::Write;
 use std::process::ExitCode;
 
-use cairn_engine::{Command, Ruling};
+use cairn_engine::{Approval, Command, Ruling, Uuid};
 use chrono::{SecondsFormat, Utc};
+use serde_json::{Value, json};
 
 use super::control::{operator, send_then_close};
 use super::error::Error;
@@ -66,16 +69,36 @@ pub(crate) async fn deny(args: &DenyArgs, global: &Global) -> Result<ExitCode, E
     send(global, &args.run, Command::Deny(ruling), "denied").await
 }
 
-/// Lists the approval requests that wait, in every run.
+/// Lists the approval requests that wait, in every run. A ruling `cairn approve` or
+/// `cairn deny` recorded while no engine drives the run is shown beside its request (the
+/// engine that next drives the run applies it): `--json` adds it as `"ruling"`.
 pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
-    let waiting = open(global).await?.approvals().await?;
+    let engine = open(global).await?;
+    let waiting = engine.approvals().await?;
+    let mut sent: HashMap<Uuid, Vec<Command>> = HashMap::new();
+    for approval in &waiting {
+        if let Entry::Vacant(run) = sent.entry(approval.run_id) {
+            let pending = engine.store().pending_commands(approval.run_id).await?;
+            run.insert(pending.into_iter().map(|pending| pending.command).collect());
+        }
+    }
+    let ruled = |approval: &Approval| recorded_ruling(approval, &sent[&approval.run_id]);
     let mut stdout = std::io::stdout().lock();
     if global.json {
-        writeln!(
-            stdout,
-            "{}",
-            serde_json::to_value(&waiting).unwrap_or_default()
-        )?;
+        let listed: Vec<Value> = (waiting.iter())
+            .map(|approval| {
+                let mut listed = serde_json::to_value(approval).unwrap_or_default();
+                if let (Some((approved, ruling)), Some(listed)) =
+                    (ruled(approval), listed.as_object_mut())
+                {
+                    let ruling =
+                        json!({"approved": approved, "by": ruling.by, "reason": ruling.reason});
+                    listed.insert("ruling".into(), ruling);
+                }
+                listed
+            })
+            .collect();
+        writeln!(stdout, "{}", Value::Array(listed))?;
         return Ok(ExitCode::SUCCESS);
     }
     if waiting.is_empty() {
@@ -89,9 +112,18 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
             .to_std()
             .unwrap_or_default();
         let left = humantime::format_duration(std::time::Duration::from_secs(left.as_secs()));
+        let ruling = match ruled(approval) {
+            Some((approved, ruling)) => format!(
+                "; {} by {}, applied when an engine drives the run (`cairn resume {}`)",
+                if approved { "approved" } else { "denied" },
+                ruling.by,
+                approval.run_id
+            ),
+            None => String::new(),
+        };
         writeln!(
             stdout,
-            "{} {}{item}: {} (asked {}, expires in {left})",
+            "{} {}{item}: {} (asked {}, expires in {left}){ruling}",
             approval.run_id,
             approval.step_id,
             approval.verdict.explain(),
@@ -101,6 +133,22 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first ruling among a run's unapplied `commands` that decides `approval` (what the
+/// engine will apply): whether it approves, and the ruling. An approval names the step,
+/// or one of its items; a denial of any item denies the whole step.
+fn recorded_ruling<'c>(approval: &Approval, commands: &'c [Command]) -> Option<(bool, &'c Ruling)> {
+    commands.iter().find_map(|command| match command {
+        Command::Approve(ruling)
+            if ruling.step == approval.step_id
+                && (ruling.item.is_none() || ruling.item == approval.item) =>
+        {
+            Some((true, ruling))
+        }
+        Command::Deny(ruling) if ruling.step == approval.step_id => Some((false, ruling)),
+        _ => None,
+    })
 }
 
 fn ruling(step: &str, item: Option<usize>, reason: Option<String>, by: Option<String>) -> Ruling {
@@ -119,4 +167,50 @@ async fn send(global: &Global, run: &str, command: Command, done: &str) -> Resul
         "step {step} of run {run} {done}; the engine driving the run acts on it within a second (or `cairn resume {run}` does)"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_engine::{Approval, Command, Uuid, Verdict};
+    use chrono::Utc;
+
+    use super::{recorded_ruling, ruling};
+
+    #[test]
+    fn the_first_ruling_that_decides_a_request_is_the_one_shown() {
+        let approval = Approval {
+            run_id: Uuid::nil(),
+            step_id: "deploy".into(),
+            item: Some(1),
+            action_hash: "h".into(),
+            verdict: Verdict::approve("ask", "a person decides"),
+            requested_at: Utc::now(),
+            expires_at: Utc::now(),
+            decision: None,
+        };
+        let approve =
+            |step: &str, item| Command::Approve(ruling(step, item, None, Some("ann".into())));
+        let deny = |item| Command::Deny(ruling("deploy", item, None, Some("bob".into())));
+        let shown = |commands: &[Command]| {
+            recorded_ruling(&approval, commands)
+                .map(|(approved, ruling)| (approved, ruling.by.clone()))
+        };
+        assert_eq!(
+            shown(&[approve("build", None), approve("deploy", Some(0))]),
+            None
+        );
+        assert_eq!(
+            shown(&[approve("deploy", Some(1))]),
+            Some((true, "ann".into()))
+        );
+        assert_eq!(
+            shown(&[approve("deploy", None), deny(None)]),
+            Some((true, "ann".into()))
+        );
+        assert_eq!(
+            shown(&[deny(Some(0)), approve("deploy", None)]),
+            Some((false, "bob".into())),
+            "a denial of any item denies the step"
+        );
+    }
 }

@@ -201,6 +201,21 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
         "{}",
         String::from_utf8_lossy(&approve.stderr)
     );
+    // Recorded, not applied: the request still waits, with the ruling beside it.
+    let waiting = scratch.json(&["approvals", "--json"]);
+    assert_eq!(
+        waiting[0]["ruling"],
+        json!({"approved": true, "by": "ann", "reason": "ship it"}),
+        "{waiting}"
+    );
+    let listed = scratch.cairn(&["approvals"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains(&format!(
+            "approved by ann, applied when an engine drives the run (`cairn resume {run}`)"
+        )),
+        "{listed}"
+    );
     let resumed = scratch.cairn(&["resume", &run]);
     assert_eq!(
         resumed.status.code(),
