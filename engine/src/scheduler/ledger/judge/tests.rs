@@ -64,6 +64,27 @@ fn judged_by(workflow: Value, guard: Fake) -> Ledger {
     new_judged_run(workflow, judge)
 }
 
+/// The ledger of the next engine that takes `ledger`'s run over at `second`, judged by a
+/// fresh [`Fake`]: the run's state, step records and approvals as `stored`.
+fn taken_over(
+    ledger: &Ledger,
+    workflow: &Value,
+    stored: (RunState, Vec<crate::store::StepRecord>, Vec<Approval>),
+    redrive: Option<crate::scheduler::Redrive>,
+    second: i64,
+) -> Ledger {
+    let (state, records, approvals) = stored;
+    let run = Committed {
+        approvals,
+        ..committed(ledger.run_id, plan(workflow.clone()), state, records)
+    };
+    let judge = Judge {
+        guard: Some(Arc::new(Fake::default())),
+        hash: Some("policy".into()),
+    };
+    Ledger::take_over(run, judge, 1 << 20, at(second), redrive).unwrap()
+}
+
 /// The ids of the steps a turn at `second` starts.
 fn started(ledger: &mut Ledger, second: i64) -> Vec<String> {
     let starts = ledger.turn(at(second)).unwrap();
@@ -230,20 +251,8 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
     ledger.turn(at(0)).unwrap();
     let mut request: Approval = ledger.take_batch().approvals()[0].clone();
     let restart = |approvals: Vec<Approval>, records| {
-        let run = Committed {
-            approvals,
-            ..committed(
-                ledger.run_id,
-                plan(workflow.clone()),
-                RunState::Running,
-                records,
-            )
-        };
-        let judge = Judge {
-            guard: Some(Arc::new(Fake::default())),
-            hash: Some("policy".into()),
-        };
-        Ledger::take_over(run, judge, 1 << 20, at(0), None).unwrap()
+        let stored = (RunState::Running, records, approvals);
+        taken_over(&ledger, &workflow, stored, None, 0)
     };
     // Approved while no engine ran: the next engine runs the step without asking again.
     request.decision = Some(crate::approval::ApprovalDecision {
@@ -367,21 +376,9 @@ fn a_redriven_step_asks_again_instead_of_reusing_its_denial() {
     assert!(denial.decision.as_ref().is_some_and(|d| !d.approved));
     assert_eq!(ledger.report().state, RunState::Failed);
     // `cairn retry`: the next engine takes the run over with the stored denial.
-    let run = Committed {
-        approvals: vec![denial],
-        ..committed(
-            ledger.run_id,
-            plan(workflow),
-            RunState::Failed,
-            records_after(&ledger),
-        )
-    };
-    let judge = Judge {
-        guard: Some(Arc::new(Fake::default())),
-        hash: Some("policy".into()),
-    };
+    let stored = (RunState::Failed, records_after(&ledger), vec![denial]);
     let redrive = Some(crate::scheduler::Redrive { from: None });
-    let mut next = Ledger::take_over(run, judge, 1 << 20, at(10), redrive).unwrap();
+    let mut next = taken_over(&ledger, &workflow, stored, redrive, 10);
     assert!(
         next.turn(at(10)).unwrap().is_empty(),
         "it waits for a person"
