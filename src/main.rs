@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod cli {
+    pub(crate) mod announce;
     pub(crate) mod approve;
     pub(crate) mod control;
     pub(crate) mod error;

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use cairn_engine::{Durability, Engine, Event, Guard, RunHandle, RunReport, RunState};
+use cairn_engine::{Durability, Engine, Guard, RunHandle, RunReport, RunState};
 use cairn_guards::PolicyGuard;
 use serde_json::Value;
-use tokio::sync::broadcast;
 
+use super::announce;
 use super::error::{Error, exit_code_of};
 use super::progress;
 use super::workflow;
@@ -184,7 +184,20 @@ pub(crate) async fn finish(
 ) -> Result<ExitCode, Error> {
     let handle_id = handle.id();
     eprintln!("run {handle_id}");
-    let notices = tokio::spawn(announce_approvals(handle.events(), global.db.clone()));
+    let notices = tokio::spawn({
+        let (events, engine, db) = (handle.events(), engine.clone(), global.db.clone());
+        async move {
+            let waiting = || async {
+                let approvals = engine.store().approvals(handle_id).await;
+                let approvals = approvals.unwrap_or_default().into_iter();
+                approvals
+                    .filter(|approval| approval.decision.is_none())
+                    .collect()
+            };
+            let run = handle_id.to_string();
+            announce::approvals(events, waiting, &run, &db, std::io::stderr()).await;
+        }
+    });
     let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
     let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
     let report = handle.wait().await;
@@ -212,44 +225,6 @@ pub(crate) async fn finish(
     }
     print_report(&report, global)?;
     Ok(exit_code_of(report.state))
-}
-
-/// Tells the person at the terminal which steps await their approval, and the commands
-/// that decide.
-async fn announce_approvals(mut events: broadcast::Receiver<Event>, db: PathBuf) {
-    let db = match db.to_str() {
-        Some("cairn.db") => String::new(),
-        _ => format!("--db {} ", db.display()),
-    };
-    loop {
-        let event = match events.recv().await {
-            Ok(event) => event,
-            // Fallen behind a burst of events: go on with the rest (`cairn approvals` lists
-            // every request).
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => break,
-        };
-        let (Some(step), "awaiting_approval") = (event.step_id(), event.to()) else {
-            continue;
-        };
-        let run = event.run_id;
-        let requests = (event.detail.as_ref())
-            .and_then(|detail| detail["approvals"].as_array().cloned())
-            .unwrap_or_default();
-        for request in requests {
-            let item = request["item"]
-                .as_u64()
-                .map_or(String::new(), |item| format!(" --item {item}"));
-            let reasons: Vec<&str> = (request["verdict"]["reasons"].as_array().into_iter())
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let reasons = reasons.join("; ");
-            eprintln!(
-                "step {step}{item} awaits approval ({reasons}); decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
-            );
-        }
-    }
 }
 
 fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {

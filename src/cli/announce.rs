@@ -1,0 +1,134 @@
+//! `cairn run` telling the person at the terminal which steps await their approval, and
+//! the commands that decide.
+//!
+//! The requests come with the run's events; a burst bigger than the events' buffer makes
+//! the listener fall behind and lose some, so it then asks the store for the run's
+//! waiting requests. Each request is told once.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+
+use cairn_engine::{Approval, Event, Verdict};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+/// One approval request as an `awaiting_approval` event's detail lists it.
+#[derive(Debug, Deserialize)]
+struct Request {
+    item: Option<usize>,
+    verdict: Verdict,
+    expires_at: DateTime<Utc>,
+}
+
+/// Tells `out` each approval request of `run` once, from `events` and, when they fell
+/// behind, from `waiting` (the run's requests that wait, as the store has them). The
+/// commands it shows name `db` unless it is the default database.
+pub(crate) async fn approvals<W: Write, F: Future<Output = Vec<Approval>>>(
+    mut events: broadcast::Receiver<Event>,
+    waiting: impl Fn() -> F,
+    run: &str,
+    db: &Path,
+    mut out: W,
+) {
+    let db = match db.to_str() {
+        Some("cairn.db") => String::new(),
+        _ => format!("--db {} ", db.display()),
+    };
+    // Requests told, by step, item and expiry (a request asked again expires later).
+    let mut told: HashSet<(String, Option<usize>, DateTime<Utc>)> = HashSet::new();
+    let mut tell = |step: &str, item: Option<usize>, verdict: &Verdict, expires_at| {
+        if told.insert((step.to_owned(), item, expires_at)) {
+            let item = item.map_or(String::new(), |item| format!(" --item {item}"));
+            let reasons = verdict.reasons.join("; ");
+            let _ = writeln!(
+                out,
+                "step {step}{item} awaits approval ({reasons}); decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
+            );
+        }
+    };
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                let (Some(step), "awaiting_approval") = (event.step_id(), event.to()) else {
+                    continue;
+                };
+                let listed = (event.detail.as_ref()).and_then(|detail| detail.get("approvals"));
+                let requests: Vec<Request> = listed
+                    .and_then(|listed| Vec::deserialize(listed).ok())
+                    .unwrap_or_default();
+                for request in requests {
+                    tell(step, request.item, &request.verdict, request.expires_at);
+                }
+            }
+            Err(RecvError::Lagged(_)) => {
+                for approval in waiting().await {
+                    let step = &approval.step_id;
+                    tell(step, approval.item, &approval.verdict, approval.expires_at);
+                }
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_engine::{Approval, Event, EventKind, StepState, Uuid, Verdict};
+    use chrono::{DateTime, Utc};
+    use serde_json::json;
+    use std::path::Path;
+    use tokio::sync::broadcast;
+
+    fn expiry(second: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(second, 0).unwrap()
+    }
+
+    fn awaiting(step: &str, second: i64) -> Event {
+        let request = json!({"item": null, "verdict": Verdict::approve("ask", "a person decides"), "expires_at": expiry(second)});
+        Event {
+            run_id: Uuid::nil(),
+            seq: 1,
+            at: expiry(0),
+            kind: EventKind::Step {
+                step_id: step.into(),
+                from: StepState::Ready,
+                to: StepState::AwaitingApproval,
+            },
+            attempt: Some(1),
+            detail: Some(json!({ "approvals": [request] })),
+        }
+    }
+
+    fn waiting(step: &str, second: i64) -> Approval {
+        Approval {
+            run_id: Uuid::nil(),
+            step_id: step.into(),
+            item: None,
+            action_hash: "h".into(),
+            verdict: Verdict::approve("ask", "a person decides"),
+            requested_at: expiry(0),
+            expires_at: expiry(second),
+            decision: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_lost_in_a_burst_are_told_from_the_store_and_each_once() {
+        let (sender, events) = broadcast::channel(2);
+        for (step, second) in [("a", 10), ("b", 20), ("c", 30), ("d", 40)] {
+            sender.send(awaiting(step, second)).unwrap();
+        }
+        drop(sender);
+        let mut told = Vec::new();
+        let store = || async { vec![waiting("a", 10), waiting("b", 20), waiting("c", 30)] };
+        super::approvals(events, store, "r1", Path::new("cairn.db"), &mut told).await;
+        let told = String::from_utf8(told).unwrap();
+        for step in ["a", "b", "c", "d"] {
+            let line = format!("step {step} awaits approval (a person decides)");
+            assert_eq!(told.matches(&line).count(), 1, "{told}");
+        }
+        assert!(told.contains("cairn approve r1 c\n  cairn deny r1 c --reason TEXT"));
+    }
+}
