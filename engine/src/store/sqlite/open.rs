@@ -39,17 +39,21 @@ pub(super) enum Schema {
 }
 
 /// Refuses an SQLite database that holds tables but not cairn's: another application's;
-/// says whether cairn's schema is current. It looks through a read-only connection that
-/// sets nothing, so a refused file is left byte for byte as it was (setting WAL mode alone
-/// would rewrite its header). Blocking: it runs on the writer thread.
-pub(super) fn look(path: &Path, busy_timeout: Duration) -> Result<Schema> {
+/// says whether cairn's schema is current. It looks through a connection that sets
+/// nothing (no pragma, no write), so a refused file is left byte for byte as it was
+/// (setting WAL mode alone would rewrite its header), and hands that connection back for
+/// the writer to go on with (`None` for a new file). Blocking: it runs on the writer thread.
+pub(super) fn look(
+    path: &Path,
+    busy_timeout: Duration,
+) -> Result<(Schema, Option<rusqlite::Connection>)> {
     if std::fs::metadata(path).map_or(true, |file| file.len() == 0) {
-        return Ok(Schema::Migrate);
+        return Ok((Schema::Migrate, None));
     }
     let found = tables_and_migrations(path, busy_timeout);
-    let (tables, applied) = found.map_err(|error| classify_sqlite(path, error))?;
+    let (conn, tables, applied) = found.map_err(|error| classify_sqlite(path, error))?;
     if tables.is_empty() {
-        return Ok(Schema::Migrate);
+        return Ok((Schema::Migrate, Some(conn)));
     }
     if let Some(applied) = applied {
         let embedded = (MIGRATOR.iter())
@@ -59,11 +63,12 @@ pub(super) fn look(path: &Path, busy_timeout: Duration) -> Result<Schema> {
             .iter()
             .map(|(version, checksum, success)| (*version, checksum.as_slice(), *success))
             .eq(embedded);
-        return Ok(if current {
+        let schema = if current {
             Schema::Current
         } else {
             Schema::Migrate
-        });
+        };
+        return Ok((schema, Some(conn)));
     }
     let mut shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
     if tables.len() > shown.len() {
@@ -78,12 +83,13 @@ pub(super) fn look(path: &Path, busy_timeout: Duration) -> Result<Schema> {
 /// A migration as `_sqlx_migrations` records it: version, checksum, success.
 type Applied = (i64, Vec<u8>, bool);
 
-/// The database's tables, and the migrations applied to it if it has sqlx's table.
+/// A connection to the database (read-write, never creating it), its tables, and the
+/// migrations applied to it if it has sqlx's table.
 fn tables_and_migrations(
     path: &Path,
     busy_timeout: Duration,
-) -> rusqlite::Result<(Vec<String>, Option<Vec<Applied>>)> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+) -> rusqlite::Result<(rusqlite::Connection, Vec<String>, Option<Vec<Applied>>)> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(busy_timeout)?;
     let tables = (conn.prepare(
@@ -92,13 +98,13 @@ fn tables_and_migrations(
     .query_map([], |row| row.get(0))?
     .collect::<rusqlite::Result<Vec<String>>>()?;
     if !tables.iter().any(|name| name == "_sqlx_migrations") {
-        return Ok((tables, None));
+        return Ok((conn, tables, None));
     }
     let applied = (conn
         .prepare("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")?)
     .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
     .collect::<rusqlite::Result<Vec<Applied>>>()?;
-    Ok((tables, Some(applied)))
+    Ok((conn, tables, Some(applied)))
 }
 
 /// Opens a connection, retrying while the database is busy, up to `patience`. Setting up a

@@ -110,7 +110,7 @@ impl Opening {
 
 impl Writer {
     /// Starts the writer thread, which first looks at the database (see [`look`]) through
-    /// a read-only connection of its own, then waits for [`Opening::open`].
+    /// the connection it then writes with, and waits for [`Opening::open`].
     pub(super) async fn start(
         path: &Path,
         durability: Durability,
@@ -123,7 +123,10 @@ impl Writer {
         std::thread::Builder::new()
             .name("cairn-writer".into())
             .spawn(move || {
-                let schema = look(&path, busy_timeout);
+                let (schema, looked_through) = match look(&path, busy_timeout) {
+                    Ok((schema, conn)) => (Ok(schema), conn),
+                    Err(error) => (Err(error), None),
+                };
                 let refused = schema.is_err();
                 if looked.send(schema).is_err() || refused {
                     return;
@@ -132,7 +135,7 @@ impl Writer {
                 let Ok(opened) = wait.blocking_recv() else {
                     return;
                 };
-                match connect(&path, durability, busy_timeout) {
+                match connect(&path, looked_through, durability, busy_timeout) {
                     Ok(conn) => {
                         let _ = opened.send(Ok(()));
                         let thread = Thread {
@@ -261,17 +264,28 @@ fn stopped() -> Error {
     Error::Database("the store's writer thread stopped".into())
 }
 
-/// Opens the writer connection: WAL mode, the durability asked, foreign keys, the busy
-/// timeout. Setting it up (WAL mode) can meet another process's lock where SQLite does not
-/// wait by itself: it retries while the database is busy, up to `busy_timeout`.
+/// Opens the writer connection, or goes on with the one the look went through: WAL mode,
+/// the durability asked, foreign keys, the busy timeout. Setting it up (WAL mode) can meet
+/// another process's lock where SQLite does not wait by itself: it retries while the
+/// database is busy, up to `busy_timeout`.
 fn connect(
     path: &Path,
+    looked_through: Option<Connection>,
     durability: Durability,
     busy_timeout: Duration,
 ) -> rusqlite::Result<Connection> {
+    let conn = match looked_through {
+        Some(conn) => conn,
+        None => {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(path, flags)?;
+            conn.busy_timeout(busy_timeout)?;
+            conn
+        }
+    };
     let give_up = std::time::Instant::now() + busy_timeout;
     loop {
-        match try_connect(path, durability, busy_timeout) {
+        match set_up(&conn, durability) {
             Err(error)
                 if matches!(
                     error.sqlite_error_code(),
@@ -280,19 +294,13 @@ fn connect(
             {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            other => return other,
+            other => return other.map(|()| conn),
         }
     }
 }
 
-fn try_connect(
-    path: &Path,
-    durability: Durability,
-    busy_timeout: Duration,
-) -> rusqlite::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(busy_timeout)?;
+/// The writer's pragmas and statement cache.
+fn set_up(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
     let synchronous = match durability {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",
@@ -301,7 +309,7 @@ fn try_connect(
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(32);
-    Ok(conn)
+    Ok(())
 }
 
 impl Thread {
