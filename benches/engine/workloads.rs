@@ -136,7 +136,8 @@ pub(crate) async fn w3_setup(db: &Path, n: usize) -> Value {
 }
 
 /// Times the parts of a resume on their own: the run's record, compiling its stored
-/// definition, and reading its steps.
+/// definition (as resume does: `load_snapshot`, not the file loader's checks), and reading
+/// its steps.
 pub(crate) async fn w3_profile(db: &Path, durability: Durability, run_id: &str) -> Value {
     let engine = open(db, durability).await;
     let started = Instant::now();
@@ -146,7 +147,8 @@ pub(crate) async fn w3_profile(db: &Path, durability: Durability, run_id: &str) 
     let _: Value = serde_json::from_str(&record.definition).expect("JSON");
     let parse_ms = ms(started);
     let started = Instant::now();
-    let plan = plan(&record.definition, engine.executors());
+    let plan = cairn_engine::load_snapshot(&record.definition, "bench", engine.executors())
+        .expect("the stored definition");
     let load_ms = ms(started);
     let started = Instant::now();
     let steps = engine.store().steps(record.id).await.expect("steps");
