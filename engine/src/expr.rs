@@ -55,7 +55,7 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 /// Renders every `${{ expr }}` in the strings of `template`, recursively (object keys are
 /// left as they are).
 pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError> {
-    let context = context(scope)?;
+    let context = context(scope, Named::in_template(template))?;
     render_in(template, &context)
 }
 
@@ -64,9 +64,9 @@ pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError
 pub(crate) struct ItemScope(Context<'static, 'static>);
 
 impl ItemScope {
-    /// The context of `scope`, without `item` and `index`.
-    pub(crate) fn new(scope: &Scope) -> Result<ItemScope, ExprError> {
-        Ok(ItemScope(context(scope)?))
+    /// The context of `scope` for `template`, without `item` and `index`.
+    pub(crate) fn new(scope: &Scope, template: &Value) -> Result<ItemScope, ExprError> {
+        Ok(ItemScope(context(scope, Named::in_template(template))?))
     }
 
     /// Renders `template` (as [`render`]) for item `index`, whose value is `item`.
@@ -86,7 +86,9 @@ impl ItemScope {
 
 /// Evaluates the CEL expression `expr` to a JSON value.
 pub(crate) fn evaluate(expr: &str, scope: &Scope) -> Result<Value, ExprError> {
-    evaluate_in(expr, &context(scope)?)
+    let mut named = Named::default();
+    named.add(expr);
+    evaluate_in(expr, &context(scope, named)?)
 }
 
 /// Evaluates the CEL condition `expr`; an error when its value is not a boolean.
@@ -486,20 +488,50 @@ fn fast_parser_fits(expr: &str) -> bool {
     }
 }
 
-fn context(scope: &Scope) -> Result<Context<'static, 'static>, ExprError> {
+/// Which of a scope's variables (`input`, `steps`, `run`) some expression texts name: only
+/// those go into their context. Converting every variable for every attempt was most of an
+/// attempt's CEL work, and most templates read only `steps`. An expression reads a variable
+/// only by writing its name, so a text that lacks the name cannot read it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Named {
+    input: bool,
+    steps: bool,
+    run: bool,
+}
+
+impl Named {
+    /// The variables the strings of `template` name.
+    fn in_template(template: &Value) -> Named {
+        let mut named = Named::default();
+        walk_strings(template, &mut String::new(), &mut |_, text| named.add(text));
+        named
+    }
+
+    /// Adds the variables `text` names.
+    fn add(&mut self, text: &str) {
+        self.input |= text.contains("input");
+        self.steps |= text.contains("steps");
+        self.run |= text.contains("run");
+    }
+}
+
+/// The CEL context of `scope`, with the variables `named` (and `item` and `index` when the
+/// scope has them).
+fn context(scope: &Scope, named: Named) -> Result<Context<'static, 'static>, ExprError> {
     let mut context = Context::with_env(ENV.clone());
-    context.add_variable_from_value("input", to_cel(&scope.input));
-    let steps = scope
-        .steps
-        .iter()
-        .map(|(id, step)| (id.as_str().into(), to_cel(step)));
-    context.add_variable_from_value(
-        "steps",
-        cel::Value::Map(cel::objects::Map {
+    if named.input {
+        context.add_variable_from_value("input", to_cel(&scope.input));
+    }
+    if named.steps {
+        let steps = (scope.steps.iter()).map(|(id, step)| (id.as_str().into(), to_cel(step)));
+        let steps = cel::objects::Map {
             map: Arc::new(steps.collect()),
-        }),
-    );
-    context.add_variable_from_value("run", to_cel(&scope.run));
+        };
+        context.add_variable_from_value("steps", cel::Value::Map(steps));
+    }
+    if named.run {
+        context.add_variable_from_value("run", to_cel(&scope.run));
+    }
     if let Some(item) = &scope.item {
         context.add_variable_from_value("item", to_cel(item));
     }

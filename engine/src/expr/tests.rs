@@ -326,3 +326,21 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_context_holds_only_the_variables_its_templates_name() {
+    let named = Named::in_template(&json!({"a": "${{ steps.plan.output }}", "b": [1, "x"]}));
+    assert_eq!((named.input, named.steps, named.run), (false, true, false));
+    let named = Named::in_template(&json!(["${{ input.repo }}", {"c": "${{ run.id }}"}]));
+    assert_eq!((named.input, named.steps, named.run), (true, false, true));
+    let context = context(&scope(), named).unwrap();
+    assert!(
+        evaluate_in("steps", &context).is_err(),
+        "steps was left out"
+    );
+    let all = render(
+        &json!("${{ [input.repo, steps['my-step'].output, run.id] }}"),
+        &scope(),
+    );
+    assert_eq!(all.unwrap(), json!(["cairn", "hi", "r1"]));
+}

@@ -86,7 +86,7 @@ impl Ledger {
             Some(items) => {
                 // Only the items that have not succeeded run, each as its own next attempt.
                 let to_run = self.items_to_run(step, items.len());
-                let item_scope = match ItemScope::new(&scope) {
+                let item_scope = match ItemScope::new(&scope, &with) {
                     Ok(item_scope) => item_scope,
                     Err(error) => {
                         return self.fail_before_start(step, format!("`with`: {error}"), now);
