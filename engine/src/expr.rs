@@ -133,9 +133,13 @@ fn as_condition(expr: &str, value: Value) -> Result<bool, ExprError> {
     }
 }
 
-/// Parses the CEL expression `expr` without evaluating it (nor keeping it: checking a
-/// file's every expression would only churn the recently compiled ones).
+/// Parses the CEL expression `expr` without evaluating it. It is kept with the recently
+/// compiled ones while they have room (a small workflow's run then finds every expression
+/// parsed), and not past that (a big file's every expression would only churn them).
 pub fn check(expr: &str) -> Result<(), ExprError> {
+    if recent_programs().programs.len() < CACHED_PROGRAMS {
+        return compile(expr).map(drop);
+    }
     on_stack_for(fits_any_stack(expr)?, || Some(parse(expr).map(drop)))
         .unwrap_or_else(|| Err(library_failed(expr)))
 }
@@ -377,8 +381,13 @@ fn on_stack_for<T: Send>(simple: bool, work: impl FnOnce() -> Option<T> + Send) 
 const CACHED_PROGRAMS: usize = 4096;
 
 /// Recently compiled expressions: the loader parses every expression of a workflow, and the
-/// run then evaluates the same texts (CEL's parser costs ~10 µs an expression).
+/// run then evaluates the same texts, as every item of a `for_each` step does.
 static PROGRAMS: LazyLock<Mutex<RecentPrograms>> = LazyLock::new(Mutex::default);
+
+/// The recently compiled expressions, locked.
+fn recent_programs() -> std::sync::MutexGuard<'static, RecentPrograms> {
+    PROGRAMS.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A parsed expression, and whether it is small enough to run on any thread's stack.
 struct Compiled {
@@ -397,15 +406,14 @@ struct RecentPrograms {
 /// Compiles `expr` (refusing one too big, parsing a large one on a big stack), or takes it
 /// from the recently compiled ones.
 fn compile(expr: &str) -> Result<Arc<Compiled>, ExprError> {
-    let recent = || PROGRAMS.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(program) = recent().programs.get(expr) {
+    if let Some(program) = recent_programs().programs.get(expr) {
         return Ok(Arc::clone(program));
     }
     let simple = fits_any_stack(expr)?;
     let expression =
         on_stack_for(simple, || Some(parse(expr))).unwrap_or_else(|| Err(library_failed(expr)))?;
     let program = Arc::new(Compiled { expression, simple });
-    let mut recent = recent();
+    let mut recent = recent_programs();
     if recent
         .programs
         .insert(expr.to_owned(), Arc::clone(&program))
