@@ -244,20 +244,22 @@ pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
     let mut pointer = String::from("/steps");
     let mut limits = Vec::new();
     builder.parallel(&workflow, &workflow.steps, &mut pointer, &mut limits);
-    let mut problems = builder.resolve_needs();
+    let pointer = |path: &[u32]| pointer_at(path, 0, |top| &workflow.steps[top as usize]);
+    let mut problems = builder.resolve_needs(pointer);
+    let Builder {
+        steps,
+        index,
+        group_sinks,
+        edges,
+        ..
+    } = builder;
 
-    let edges = std::mem::take(&mut builder.edges);
-    let mut graph = Graph::with_capacity(builder.steps.len(), edges.len());
-    for _ in &builder.steps {
+    let mut graph = Graph::with_capacity(steps.len(), edges.len());
+    for _ in &steps {
         graph.add_node(());
     }
     add_edges(&mut graph, edges);
-    let pointer = |step: StepIndex| {
-        pointer_at(&builder.steps[step].path, 0, |top| {
-            &workflow.steps[top as usize]
-        })
-    };
-    problems.extend(cycles(&builder.steps, &graph, pointer));
+    problems.extend(cycles(&steps, &graph, |step| pointer(&steps[step].path)));
 
     if !problems.is_empty() {
         return Err(problems);
@@ -266,9 +268,9 @@ pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
     Ok(Plan {
         workflow,
         added: Vec::new(),
-        steps: builder.steps,
-        index: builder.index,
-        groups: builder.group_sinks,
+        steps,
+        index,
+        groups: group_sinks,
         graph,
     })
 }
@@ -343,6 +345,17 @@ struct Ends {
     sinks: Vec<StepIndex>,
 }
 
+/// A node's `needs`, kept until every step has an index.
+#[derive(Debug)]
+struct Needs<'a> {
+    /// The node's sources: the steps that wait.
+    sources: Vec<StepIndex>,
+    /// The ids they wait for.
+    ids: &'a [String],
+    /// The node's path (see [`PlanStep::path`]), from which a message works out its pointer.
+    path: SmallVec<[u32; 4]>,
+}
+
 /// State of one compilation.
 #[derive(Debug, Default)]
 struct Builder<'a> {
@@ -357,14 +370,14 @@ struct Builder<'a> {
     index: StepIds,
     /// Sinks of named groups.
     group_sinks: HashMap<String, Vec<StepIndex>>,
-    /// Every node's `needs`, resolved after the walk: (sources, needs, pointer of `needs`).
-    needs: Vec<(Vec<StepIndex>, Vec<String>, String)>,
+    /// Every node's `needs`, resolved after the walk.
+    needs: Vec<Needs<'a>>,
     edges: Vec<(StepIndex, StepIndex)>,
     /// The path of the node being compiled (see [`PlanStep::path`]).
     path: Vec<u32>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     /// The step of this compilation named `id`.
     fn index_of(&self, id: &str) -> Option<StepIndex> {
         (self.index).get(id, |step| &self.steps[step - self.base].id)
@@ -373,7 +386,7 @@ impl Builder<'_> {
     fn node(
         &mut self,
         workflow: &Workflow,
-        node: &Node,
+        node: &'a Node,
         pointer: &mut String,
         limits: &mut Vec<(String, u32)>,
     ) -> Ends {
@@ -418,11 +431,11 @@ impl Builder<'_> {
             }
         };
         if !node.needs.is_empty() {
-            self.needs.push((
-                ends.sources.clone(),
-                node.needs.clone(),
-                format!("{pointer}/needs"),
-            ));
+            self.needs.push(Needs {
+                sources: ends.sources.clone(),
+                ids: &node.needs,
+                path: SmallVec::from_slice(&self.path),
+            });
         }
         ends
     }
@@ -432,7 +445,7 @@ impl Builder<'_> {
         &mut self,
         workflow: &Workflow,
         position: usize,
-        member: &Node,
+        member: &'a Node,
         pointer: &mut String,
         limits: &mut Vec<(String, u32)>,
     ) -> Ends {
@@ -449,7 +462,7 @@ impl Builder<'_> {
     fn pipeline(
         &mut self,
         workflow: &Workflow,
-        members: &[Node],
+        members: &'a [Node],
         pointer: &mut String,
         limits: &mut Vec<(String, u32)>,
     ) -> Ends {
@@ -474,7 +487,7 @@ impl Builder<'_> {
     fn parallel(
         &mut self,
         workflow: &Workflow,
-        members: &[Node],
+        members: &'a [Node],
         pointer: &mut String,
         limits: &mut Vec<(String, u32)>,
     ) -> Ends {
@@ -487,11 +500,12 @@ impl Builder<'_> {
         ends
     }
 
-    /// Turns every `needs` into edges; unknown ids are problems.
-    fn resolve_needs(&mut self) -> Vec<Problem> {
+    /// Turns every `needs` into edges; unknown ids are problems, placed by `pointer` (the
+    /// pointer of the node at a path).
+    fn resolve_needs(&mut self, pointer: impl Fn(&[u32]) -> String) -> Vec<Problem> {
         let mut problems = Vec::new();
-        for (sources, needs, pointer) in std::mem::take(&mut self.needs) {
-            for (position, need) in needs.iter().enumerate() {
+        for Needs { sources, ids, path } in std::mem::take(&mut self.needs) {
+            for (position, need) in ids.iter().enumerate() {
                 let outer = self.outer;
                 let step = self
                     .index_of(need)
@@ -504,7 +518,8 @@ impl Builder<'_> {
                     (None, None) => {
                         let message =
                             format!("unknown step or group `{need}`{}", self.suggest(need));
-                        problems.push(Problem::at(format!("{pointer}/{position}"), message));
+                        let place = format!("{}/needs/{position}", pointer(&path));
+                        problems.push(Problem::at(place, message));
                         continue;
                     }
                 };

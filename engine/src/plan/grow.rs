@@ -61,7 +61,9 @@ impl Plan {
         };
         let mut pointer = String::from("/steps");
         let ends = builder.parallel(&self.workflow, &nodes, &mut pointer, &mut Vec::new());
-        let mut problems = builder.resolve_needs();
+        let pointer =
+            |path: &[u32]| super::pointer_at(path, root, |top| &nodes[(top - root) as usize]);
+        let mut problems = builder.resolve_needs(pointer);
         let Builder {
             steps,
             group_sinks,
@@ -73,10 +75,8 @@ impl Plan {
         for &sink in &ends.sinks {
             edges.extend(dependents.iter().map(|&dependent| (sink, dependent)));
         }
-        let pointer = |step: StepIndex| {
-            super::pointer_at(&steps[step].path, root, |top| &nodes[(top - root) as usize])
-        };
-        problems.extend(self.cycles(planner, &dependents, &steps, &edges, pointer));
+        let step_pointer = |step: StepIndex| pointer(&steps[step].path);
+        problems.extend(self.cycles(planner, &dependents, &steps, &edges, step_pointer));
         if !problems.is_empty() {
             return Err(problems);
         }

@@ -172,3 +172,19 @@ fn dot_and_mermaid_draw_groups() {
     assert!(mermaid.contains("subgraph g0"), "{mermaid}");
     assert!(mermaid.contains("s0 --> s2"), "{mermaid}");
 }
+
+#[test]
+fn an_unknown_need_is_placed_at_its_node_in_any_group() {
+    let found = problems(
+        r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
+            {"id": "g", "needs": ["gone"], "pipeline": [
+                {"parallel": [{"id": "b", "executor": "noop", "needs": ["a", "ghost"]}]}]}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/1/needs/0: unknown step or group `gone`",
+            "w.json:/steps/1/pipeline/0/parallel/0/needs/1: unknown step or group `ghost`",
+        ]
+    );
+}
