@@ -55,8 +55,12 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 /// Renders every `${{ expr }}` in the strings of `template`, recursively (object keys are
 /// left as they are).
 pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError> {
-    let context = context(scope, Named::in_template(template))?;
-    render_in(template, &context)
+    match Named::in_template(template) {
+        // No string holds an expression: the template is its own rendering, and no context
+        // is built (nor, in a process that evaluates nothing, CEL's environment).
+        None => Ok(template.clone()),
+        Some(named) => render_in(template, &context(scope, named)?),
+    }
 }
 
 /// A scope's CEL context, built once for the templates of every item of a `for_each` step
@@ -66,7 +70,8 @@ pub(crate) struct ItemScope(Context<'static, 'static>);
 impl ItemScope {
     /// The context of `scope` for `template`, without `item` and `index`.
     pub(crate) fn new(scope: &Scope, template: &Value) -> Result<ItemScope, ExprError> {
-        Ok(ItemScope(context(scope, Named::in_template(template))?))
+        let named = Named::in_template(template).unwrap_or_default();
+        Ok(ItemScope(context(scope, named)?))
     }
 
     /// Renders `template` (as [`render`]) for item `index`, whose value is `item`.
@@ -508,11 +513,17 @@ struct Named {
 }
 
 impl Named {
-    /// The variables the strings of `template` name.
-    fn in_template(template: &Value) -> Named {
-        let mut named = Named::default();
-        walk_strings(template, &mut String::new(), &mut |_, text| named.add(text));
-        named
+    /// The variables the expressions in the strings of `template` name; `None` when no
+    /// string holds an expression.
+    fn in_template(template: &Value) -> Option<Named> {
+        let (mut named, mut any) = (Named::default(), false);
+        walk_strings(template, &mut String::new(), &mut |_, text| {
+            if text.contains("${{") {
+                any = true;
+                named.add(text);
+            }
+        });
+        any.then_some(named)
     }
 
     /// Adds the variables `text` names.

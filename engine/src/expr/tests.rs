@@ -329,9 +329,11 @@ proptest::proptest! {
 
 #[test]
 fn a_context_holds_only_the_variables_its_templates_name() {
-    let named = Named::in_template(&json!({"a": "${{ steps.plan.output }}", "b": [1, "x"]}));
+    let named = Named::in_template(&json!({"a": "${{ steps.plan.output }}", "b": [1, "run"]}));
+    let named = named.unwrap();
     assert_eq!((named.input, named.steps, named.run), (false, true, false));
     let named = Named::in_template(&json!(["${{ input.repo }}", {"c": "${{ run.id }}"}]));
+    let named = named.unwrap();
     assert_eq!((named.input, named.steps, named.run), (true, false, true));
     let context = context(&scope(), named).unwrap();
     assert!(
@@ -343,4 +345,11 @@ fn a_context_holds_only_the_variables_its_templates_name() {
         &scope(),
     );
     assert_eq!(all.unwrap(), json!(["cairn", "hi", "r1"]));
+}
+
+#[test]
+fn a_template_without_expressions_is_its_own_rendering() {
+    let template = json!({"a": "steps and run", "b": [1, {"c": null}], "d": "$ {{ x }}"});
+    assert!(Named::in_template(&template).is_none());
+    assert_eq!(render(&template, &scope()).unwrap(), template);
 }
