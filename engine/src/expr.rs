@@ -242,11 +242,19 @@ enum Piece<'a> {
     Expr(&'a str),
 }
 
+/// Where the first `${{` of `text` starts. A byte-by-byte look, as in
+/// [`referenced_steps`]: these texts are short.
+pub(crate) fn find_open(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(2))
+        .find(|&at| bytes[at] == b'$' && bytes[at + 1] == b'{' && bytes[at + 2] == b'{')
+}
+
 /// Splits a template into text and expressions (trimmed).
 fn pieces(text: &str) -> Result<Vec<Piece<'_>>, ExprError> {
     let mut pieces = Vec::new();
     let mut rest = text;
-    while let Some(open) = rest.find("${{") {
+    while let Some(open) = find_open(rest) {
         if open > 0 {
             pieces.push(Piece::Text(&rest[..open]));
         }
@@ -518,7 +526,7 @@ impl Named {
     fn in_template(template: &Value) -> Option<Named> {
         let (mut named, mut any) = (Named::default(), false);
         walk_strings(template, &mut String::new(), &mut |_, text| {
-            if text.contains("${{") {
+            if find_open(text).is_some() {
                 any = true;
                 named.add(text);
             }

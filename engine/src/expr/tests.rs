@@ -353,3 +353,12 @@ fn a_template_without_expressions_is_its_own_rendering() {
     assert!(Named::in_template(&template).is_none());
     assert_eq!(render(&template, &scope()).unwrap(), template);
 }
+
+#[test]
+fn find_open_finds_the_first_opening_of_an_expression() {
+    assert_eq!(find_open("${{ x }}"), Some(0));
+    assert_eq!(find_open("a $ { ${ {{ $${{ y }}"), Some(13));
+    assert_eq!(find_open("ends with ${{"), Some(10));
+    assert_eq!(find_open("ends with ${"), None);
+    assert_eq!(find_open(""), None);
+}

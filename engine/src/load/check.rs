@@ -1,8 +1,9 @@
 //! The meaning of a workflow: node kinds, ids, executors, expressions, references, limits.
 //! (Unknown `needs` and cycles are found when the plan is compiled.)
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
+
+use hashbrown::HashMap;
 
 use super::params::Schemas;
 use super::{Problem, Report, closest, known_names};
@@ -263,7 +264,7 @@ impl<'a> Checker<'a> {
         // Whether `when` and `for_each` parse (what an expression that does not reads is moot).
         let mut when_parses = true;
         if let Some(when) = &node.when {
-            if when.contains("${{") {
+            if expr::find_open(when).is_some() {
                 self.problem(
                     format!("{pointer}/when"),
                     "`when` is a bare CEL expression: write it without `${{ }}`",

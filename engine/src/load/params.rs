@@ -8,8 +8,7 @@
 //! A value that is a `${{ ... }}` template is whatever it renders to: only the run can
 //! tell, so problems whose value is a template string are left to the executor.
 
-use std::collections::HashMap;
-
+use hashbrown::HashMap;
 use serde_json::Value;
 
 use super::Problem;
@@ -89,8 +88,9 @@ impl<'a> Schemas<'a> {
         &mut self,
         executor: &str,
     ) -> Result<Option<&(Value, jsonschema::Validator)>, String> {
-        if !self.compiled.contains_key(executor) {
-            let compiled = match self.executors.get(executor).and_then(|e| e.params_schema()) {
+        let executors = self.executors;
+        let compiled = (self.compiled.entry_ref(executor)).or_insert_with(|| {
+            match executors.get(executor).and_then(|e| e.params_schema()) {
                 None => Ok(None),
                 Some(schema) => {
                     let mut schema = schema.to_value();
@@ -99,10 +99,9 @@ impl<'a> Schemas<'a> {
                         .map(|validator| Some((schema, validator)))
                         .map_err(|error| error.to_string())
                 }
-            };
-            self.compiled.insert(executor.to_owned(), compiled);
-        }
-        match &self.compiled[executor] {
+            }
+        });
+        match compiled {
             Ok(compiled) => Ok(compiled.as_ref()),
             Err(error) => Err(error.clone()),
         }
@@ -120,7 +119,7 @@ fn problems(schema: &Value, validator: &jsonschema::Validator, params: &Value) -
 
 /// Whether `value` is a string holding a `${{ ... }}` template.
 fn is_template(value: &Value) -> bool {
-    value.as_str().is_some_and(|text| text.contains("${{"))
+    value.as_str().and_then(crate::expr::find_open).is_some()
 }
 
 /// A JSON pointer token as the key it stands for.
