@@ -382,7 +382,10 @@ fn fits_any_stack(expr: &str) -> Result<bool, ExprError> {
 
 /// Runs `work` on the caller's stack when it is `simple`, else on a big one; `None` when it
 /// panicked (in third-party code) or no thread could be started.
-fn on_stack_for<T: Send>(simple: bool, work: impl FnOnce() -> Option<T> + Send) -> Option<T> {
+pub(crate) fn on_stack_for<T: Send>(
+    simple: bool,
+    work: impl FnOnce() -> Option<T> + Send,
+) -> Option<T> {
     if simple {
         catch_unwind(AssertUnwindSafe(work)).ok().flatten()
     } else {

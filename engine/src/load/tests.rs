@@ -478,3 +478,17 @@ fn a_snapshot_nested_to_the_limit_compiles_on_an_ordinary_stack() {
             .contains("executor `noop` is not registered")
     );
 }
+
+#[test]
+fn only_a_small_shallow_file_loads_on_the_callers_stack() {
+    let nested = |depth: usize| "[".repeat(depth) + &"]".repeat(depth);
+    assert!(fits_any_stack(&nested(SHALLOW_FILE)));
+    assert!(!fits_any_stack(&nested(SHALLOW_FILE + 1)));
+    // Brackets in strings, escaped quotes included, do not nest.
+    let quoted = format!(r#"{{"a": "\"{}"}}"#, nested(SHALLOW_FILE + 1));
+    assert!(fits_any_stack(&quoted));
+    assert!(!fits_any_stack(&format!(
+        "{quoted}{}",
+        " ".repeat(SMALL_FILE)
+    )));
+}
