@@ -69,7 +69,7 @@ fn timed(n: usize, command: impl Fn(usize) -> Command) -> Timed {
 }
 
 /// The median of `times`, in milliseconds.
-fn median_ms(mut times: Vec<Duration>) -> f64 {
+pub(crate) fn median_ms(mut times: Vec<Duration>) -> f64 {
     times.sort_unstable();
     times
         .get(times.len() / 2)

@@ -155,7 +155,11 @@ async fn child(spec: Value) -> Value {
         "cli" => cli::one_step_runs(&db, n),
         "large1" => large::pipeline_run(&db, n).await,
         "resume_cli" => large::resume_through_cli(&db, run_id(), n),
-        "cli_file" => large::cli_on_file(&db, n, spec["command"].as_str().expect("a command")),
+        "cli_file" => {
+            let command = spec["command"].as_str().expect("a command");
+            let times = spec["times"].as_u64().unwrap_or(1) as usize;
+            large::cli_on_file(&db, n, command, times)
+        }
         other => panic!("unknown workload {other}"),
     }
 }
