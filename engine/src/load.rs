@@ -109,35 +109,46 @@ pub fn load_str(source: &str, origin: &str, executors: &Executors) -> Result<Pla
 
 /// Files at most this long may load on the caller's thread (see [`fits_any_stack`]).
 const SMALL_FILE: usize = 64 * 1024;
-/// ... if their JSON nests at most this deep.
+/// ... if their JSON nests at most this deep ...
 const SHALLOW_FILE: usize = 16;
+/// ... and they hold at most this many expressions: on the caller's thread, each expression
+/// too big for any stack starts a thread of its own.
+const FEW_EXPRESSIONS: usize = 8;
 
-/// Whether loading `source` fits any thread's stack: it is small, and its brackets (outside
-/// strings) nest at most [`SHALLOW_FILE`] deep. (Text that is not JSON stops the loader
-/// where it stops being JSON, before it nests any deeper.) Starting a thread with a big
-/// stack was 7% of a one-step `cairn run`.
+/// Whether loading `source` fits any thread's stack, and cheaply: it is small, its brackets
+/// (outside strings) nest at most [`SHALLOW_FILE`] deep, and it holds few expressions
+/// (counted as its `${{` and its `when` strings). Text that is not JSON stops the loader
+/// where it stops being JSON, before it nests any deeper. Starting a thread with a big stack
+/// was 7% of a one-step `cairn run`.
 fn fits_any_stack(source: &str) -> bool {
     if source.len() > SMALL_FILE {
         return false;
     }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for byte in source.bytes() {
-        match byte {
-            _ if escaped => escaped = false,
-            b'\\' if in_string => escaped = true,
-            b'"' => in_string = !in_string,
-            _ if in_string => {}
-            b'[' | b'{' => {
+    let bytes = source.as_bytes();
+    let (mut depth, mut expressions, mut string_start) = (0usize, 0usize, None);
+    let mut at = 0;
+    while at < bytes.len() {
+        match (string_start, bytes[at]) {
+            (Some(_), b'\\') => at += 1,
+            (Some(start), b'"') => {
+                expressions += usize::from(&bytes[start..at] == b"when");
+                string_start = None;
+            }
+            (Some(_), b'$') => expressions += usize::from(bytes[at..].starts_with(b"${{")),
+            (Some(_), _) => {}
+            (None, b'"') => string_start = Some(at + 1),
+            (None, b'[' | b'{') => {
                 depth += 1;
                 if depth > SHALLOW_FILE {
                     return false;
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            (None, b']' | b'}') => depth = depth.saturating_sub(1),
+            (None, _) => {}
         }
+        at += 1;
     }
-    true
+    expressions <= FEW_EXPRESSIONS
 }
 
 /// Compiles a run's stored definition snapshot: the canonical JSON the engine wrote when the

@@ -491,4 +491,8 @@ fn only_a_small_shallow_file_loads_on_the_callers_stack() {
         "{quoted}{}",
         " ".repeat(SMALL_FILE)
     )));
+    // Few expressions: `${{` in strings, and `when`s.
+    let with = |count: usize| format!(r#"{{"a": "{}", "when": "x"}}"#, "${{ x }}".repeat(count));
+    assert!(fits_any_stack(&with(FEW_EXPRESSIONS - 1)));
+    assert!(!fits_any_stack(&with(FEW_EXPRESSIONS)));
 }
