@@ -496,3 +496,32 @@ fn only_a_small_shallow_file_loads_on_the_callers_stack() {
     assert!(fits_any_stack(&with(FEW_EXPRESSIONS - 1)));
     assert!(!fits_any_stack(&with(FEW_EXPRESSIONS)));
 }
+
+#[test]
+fn a_file_at_the_bounds_of_the_callers_stack_loads_on_a_small_one() {
+    // Groups nested about as deep as the bound allows (two levels each), the innermost
+    // step's `with` filling what is left: loaded on a 2 MiB thread (spawned threads' and
+    // tokio workers' default), in whatever build the tests run.
+    const GROUPS: usize = (SHALLOW_FILE - 5) / 2;
+    let mut with = json!("${{ steps.a.output + 1 }}");
+    // root, `steps`, the groups, the step and its `with`.
+    for _ in 2 + 2 * GROUPS + 2..SHALLOW_FILE {
+        with = json!([with]);
+    }
+    let mut node = json!({"id": "b", "executor": "noop", "needs": ["a"], "with": {"x": with}});
+    for _ in 0..GROUPS {
+        node = json!({"pipeline": [node]});
+    }
+    let source = json!({"name": "bounds", "steps": [{"id": "a", "executor": "noop"}, node]});
+    let source = source.to_string();
+    assert!(fits_any_stack(&source));
+    let deeper = source.replace(r#""x":"#, r#""x":["#).replace("]}}", "]]}}");
+    assert!(!fits_any_stack(&deeper), "one level more is past the bound");
+    let loaded = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || load_str(&source, "bounds.json", &accepting_anything(&["noop"])).is_ok())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(loaded);
+}
