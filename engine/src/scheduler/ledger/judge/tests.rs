@@ -85,6 +85,17 @@ fn taken_over(
     Ledger::take_over(run, judge, 1 << 20, at(second), redrive).unwrap()
 }
 
+/// A run of one step, `a`, that asks for approval, after its first turn (at second 0):
+/// its workflow, and its ledger with `a` awaiting a person.
+fn asking_for_approval() -> (Value, Ledger) {
+    let workflow = json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
+    ]});
+    let mut ledger = judged(workflow.clone());
+    ledger.turn(at(0)).unwrap();
+    (workflow, ledger)
+}
+
 /// The ids of the steps a turn at `second` starts.
 fn started(ledger: &mut Ledger, second: i64) -> Vec<String> {
     let starts = ledger.turn(at(second)).unwrap();
@@ -205,10 +216,7 @@ fn an_approval_holds_the_step_while_the_rest_goes_on_and_a_ruling_releases_it() 
 
 #[test]
 fn a_denial_by_a_person_ends_the_step_denied() {
-    let mut ledger = judged(json!({"name": "g", "steps": [
-        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
-    ]}));
-    ledger.turn(at(0)).unwrap();
+    let (_, mut ledger) = asking_for_approval();
     ledger.take_batch();
     ledger
         .apply(command(1, Command::Deny(ruling("a", None))), at(5))
@@ -223,10 +231,7 @@ fn a_denial_by_a_person_ends_the_step_denied() {
 
 #[test]
 fn an_expired_request_is_denied_never_granted() {
-    let mut ledger = judged(json!({"name": "g", "steps": [
-        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
-    ]}));
-    ledger.turn(at(0)).unwrap();
+    let (_, mut ledger) = asking_for_approval();
     ledger.take_batch();
     ledger.turn(at(59)).unwrap();
     assert!(ledger.take_batch().is_empty(), "not before its expiry");
@@ -244,11 +249,7 @@ fn an_expired_request_is_denied_never_granted() {
 
 #[test]
 fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
-    let workflow = json!({"name": "g", "steps": [
-        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
-    ]});
-    let mut ledger = judged(workflow.clone());
-    ledger.turn(at(0)).unwrap();
+    let (workflow, mut ledger) = asking_for_approval();
     let mut request: Approval = ledger.take_batch().approvals()[0].clone();
     let restart = |approvals: Vec<Approval>, records| {
         let stored = (RunState::Running, records, approvals);
@@ -362,11 +363,7 @@ fn the_steps_a_plan_added_are_judged_like_any_step() {
 
 #[test]
 fn a_redriven_step_asks_again_instead_of_reusing_its_denial() {
-    let workflow = json!({"name": "g", "steps": [
-        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
-    ]});
-    let mut ledger = judged(workflow.clone());
-    ledger.turn(at(0)).unwrap();
+    let (workflow, mut ledger) = asking_for_approval();
     ledger.take_batch();
     ledger
         .apply(command(1, Command::Deny(ruling("a", None))), at(5))
