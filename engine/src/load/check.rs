@@ -307,7 +307,7 @@ impl<'a> Checker<'a> {
                     })
                     .is_ok(),
             };
-            if parses && text.contains("steps") {
+            if parses {
                 let read = expr::referenced_steps(text);
                 if !read.is_empty() {
                     references.push((
