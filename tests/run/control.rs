@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::orphans::gone;
+use super::orphans::wait_gone;
 use super::scratch::{Scratch, states};
 use crate::{HANG, finish};
 
@@ -70,20 +70,6 @@ fn grandchild(scratch: &Scratch, step: &str) -> i32 {
     let path = scratch.dir.path().join(format!("{step}.pid"));
     let text = std::fs::read_to_string(path).unwrap();
     text.trim().parse().unwrap()
-}
-
-/// Waits (within a generous bound) until `pid` is gone.
-fn wait_gone(pid: i32, within: Duration) {
-    let give_up = Instant::now() + within;
-    while !gone(pid) {
-        if Instant::now() >= give_up {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
-            panic!("process {pid} outlived its step by {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// The execution times of a step, in nanoseconds.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::orphans::wait_gone;
 use super::scratch::{Scratch, states};
 use crate::{HANG, finish};
 
@@ -27,11 +28,13 @@ enum Hold {
     AfterTwoPass,
 }
 
-/// Leaves the step's `.held` file, then waits for the gate. The polling is the step's own:
-/// the test waits for the `.held` file, and never for a length of time. The step first reads
-/// its input to the end: the engine writes it only once the step's process group is
-/// registered with its reaper, so a kill at the `.held` file never outruns the registration.
-const HOLD: &str = "cat > /dev/null; touch \"$GATES/$CAIRN_STEP_ID.held\"; \
+/// Leaves its pid in a `.pid` file and then the step's `.held` file, and waits for the gate.
+/// The polling is the step's own: the test waits for the `.held` file, and never for a
+/// length of time. The step first reads its input to the end: the engine writes it only once
+/// the step's process group is registered with its reaper, so a kill at the `.held` file
+/// never outruns the registration.
+const HOLD: &str = "cat > /dev/null; echo $$ > \"$GATES/$CAIRN_STEP_ID.pid\"; \
+    touch \"$GATES/$CAIRN_STEP_ID.held\"; \
     while [ ! -e \"$GATES/open\" ]; do sleep 0.02; done";
 /// One line per execution in the step's marker file.
 const MARK: &str = "echo run >> \"$MARKS/$CAIRN_STEP_ID\"";
@@ -164,8 +167,14 @@ fn kill_and_resume(
     });
     child.kill().unwrap();
     child.wait().unwrap();
-    let marks_before = scratch.executions();
     let held = held(&scratch);
+    // The reaper takes the held steps down with the engine, a moment after it: the gate
+    // opens only once they are gone, or they would go on beside the resumed run.
+    for step in &held {
+        let pid = std::fs::read_to_string(gates(&scratch).join(format!("{step}.pid"))).unwrap();
+        wait_gone(pid.trim().parse().unwrap(), Duration::from_secs(60));
+    }
+    let marks_before = scratch.executions();
     let run_id = before["id"].as_str().unwrap().to_owned();
     let before = states(&before);
     // The held steps were running at the kill, and nothing else was.

@@ -21,6 +21,21 @@ pub(super) fn gone(pid: i32) -> bool {
     matches!(state, None | Some("Z" | "X"))
 }
 
+/// Waits (within a generous bound) until `pid` is gone; past it, kills `pid` (so that it
+/// does not outlive the test) and fails.
+pub(super) fn wait_gone(pid: i32, within: Duration) {
+    let give_up = Instant::now() + within;
+    while !gone(pid) {
+        if Instant::now() >= give_up {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("process {pid} was still running {within:?} later");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn a_killed_engine_takes_its_steps_grandchildren_with_it() {
     let scratch = Scratch::new();
@@ -62,17 +77,7 @@ fn a_killed_engine_takes_its_steps_grandchildren_with_it() {
     child.wait().unwrap();
 
     // Far longer than the reaper needs; the grandchild would otherwise sleep 1000 s.
-    let give_up = Instant::now() + Duration::from_secs(60);
-    while !gone(grandchild) {
-        if Instant::now() >= give_up {
-            // Do not leave it running past the test.
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &grandchild.to_string()])
-                .status();
-            panic!("the step's grandchild {grandchild} outlived the SIGKILLed engine by 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_gone(grandchild, Duration::from_secs(60));
 }
 
 /// Whether the step has written its grandchild's pid (a whole line).
