@@ -6,6 +6,7 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
+use super::orphans::wait_gone;
 use super::scratch::Scratch;
 
 /// How many items succeeded, as committed in the database at `db` (0 while it has none).
@@ -82,17 +83,10 @@ rm "$DIR/live/$i"; echo "{\"i\": $i}""#;
     // The killed engine's reaper kills its held items; once they are gone, the run resumes
     // with the gate open.
     let live = scratch.dir.path().join("live");
-    let started = std::time::Instant::now();
     for entry in std::fs::read_dir(&live).unwrap() {
         let path = entry.unwrap().path();
         let pid = std::fs::read_to_string(&path).unwrap();
-        while Path::new(&format!("/proc/{}", pid.trim())).exists() {
-            assert!(
-                started.elapsed() < crate::HANG,
-                "held item {pid} was not killed"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_gone(pid.trim().parse().unwrap(), crate::HANG);
         std::fs::remove_file(path).unwrap();
     }
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
