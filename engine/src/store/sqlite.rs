@@ -30,6 +30,7 @@ use crate::plan::Addition;
 use crate::state::{Batch, UnknownState};
 
 mod guard;
+mod handover;
 mod items;
 mod open;
 mod plans;

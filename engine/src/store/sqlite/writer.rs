@@ -8,13 +8,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::handover::Waits;
 use super::open::{Schema, classify_sqlite, look};
 use super::write::{Creation, Failure, Rows, is_unique_violation};
 use super::{Durability, millis_to_time};
@@ -26,6 +27,8 @@ use crate::lease::{LeaseAttempt, LeaseHolder};
 #[derive(Debug)]
 pub(super) struct Writer {
     requests: mpsc::Sender<Request>,
+    /// How long the last answer took to come.
+    answers: Waits,
 }
 
 /// A commit: the rows of a batch, with the run to create first, if any.
@@ -104,6 +107,7 @@ impl Opening {
         opened.await.map_err(|_| stopped())??;
         Ok(Writer {
             requests: self.requests,
+            answers: Waits::default(),
         })
     }
 }
@@ -253,9 +257,19 @@ impl Writer {
     }
 
     async fn ask<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut answer) = oneshot::channel();
+        let started = Instant::now();
         self.requests.send(request(reply)).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let polled = self.answers.poll(|| match answer.try_recv() {
+            Err(oneshot::error::TryRecvError::Empty) => None,
+            taken => Some(taken.map_err(|_| stopped())),
+        });
+        let answer = match polled {
+            Some(answer) => answer,
+            None => answer.await.map_err(|_| stopped()),
+        };
+        self.answers.done(started);
+        answer?
     }
 }
 
@@ -283,14 +297,14 @@ fn connect(
             conn
         }
     };
-    let give_up = std::time::Instant::now() + busy_timeout;
+    let give_up = Instant::now() + busy_timeout;
     loop {
         match set_up(&conn, durability) {
             Err(error)
                 if matches!(
                     error.sqlite_error_code(),
                     Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-                ) && std::time::Instant::now() < give_up =>
+                ) && Instant::now() < give_up =>
             {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -315,7 +329,18 @@ fn set_up(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
 impl Thread {
     /// Answers requests until the store is closed or dropped.
     fn serve(mut self, requests: mpsc::Receiver<Request>) {
-        while let Ok(request) = requests.recv() {
+        let waits = Waits::default();
+        let next = || {
+            let started = Instant::now();
+            let polled = waits.poll(|| match requests.try_recv() {
+                Err(mpsc::TryRecvError::Empty) => None,
+                taken => Some(taken.ok()),
+            });
+            let request = polled.unwrap_or_else(|| requests.recv().ok());
+            waits.done(started);
+            request
+        };
+        while let Some(request) = next() {
             match request {
                 Request::Commit(commit, reply) => {
                     let _ = reply.send(self.commit(*commit));
