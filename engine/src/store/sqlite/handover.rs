@@ -36,12 +36,21 @@ impl Default for Waits {
 impl Waits {
     /// The start of a wait: calls `take` for up to [`POLL`] while the last wait was short,
     /// until it gives something (`None`: nothing yet). `None` when polling gave nothing: the
-    /// caller then sleeps until it comes. Either way the caller ends with [`Waits::done`].
+    /// caller then sleeps until it comes. Either way the caller ends with [`Waits::done`]: a
+    /// task, which cannot sleep in a closure, waits this way ([`Waits::wait`] is a thread's).
     pub(super) fn poll<T>(&self, mut take: impl FnMut() -> Option<T>) -> Option<T> {
         let short = self.last.load(Ordering::Relaxed) < SHORT.as_micros() as u64;
         short
             .then(|| poll(&mut take, Instant::now() + POLL))
             .flatten()
+    }
+
+    /// A whole wait on a thread: [`Waits::poll`] with `take`, else `sleep` until it comes.
+    pub(super) fn wait<T>(&self, take: impl FnMut() -> Option<T>, sleep: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let taken = self.poll(take).unwrap_or_else(sleep);
+        self.done(started);
+        taken
     }
 
     /// Records how long the wait begun at `started` took.
@@ -68,21 +77,12 @@ fn poll<T>(take: &mut impl FnMut() -> Option<T>, until: Instant) -> Option<T> {
 mod tests {
     use super::*;
 
-    /// Waits as the writer's two sides do: polls, else runs `sleep`.
-    fn wait<T>(waits: &Waits, take: impl FnMut() -> Option<T>, sleep: impl FnOnce() -> T) -> T {
-        let started = Instant::now();
-        let taken = waits.poll(take).unwrap_or_else(sleep);
-        waits.done(started);
-        taken
-    }
-
     #[test]
     fn a_side_polls_only_while_its_last_wait_was_short() {
         let waits = Waits::default();
         let mut polls = 0;
         // Nothing comes while it polls: it sleeps, and the sleep was long.
-        let slept = wait(
-            &waits,
+        let slept = waits.wait(
             || {
                 polls += 1;
                 None
@@ -96,8 +96,7 @@ mod tests {
         assert!(polls > 0);
         // So the next wait goes straight to sleep.
         let mut polled = false;
-        let next = wait(
-            &waits,
+        let next = waits.wait(
             || {
                 polled = true;
                 Some("polled")
@@ -110,6 +109,6 @@ mod tests {
             "it polled after a long wait"
         );
         // That one was short: polling is back.
-        assert_eq!(wait(&waits, || Some("polled"), || "slept"), "polled");
+        assert_eq!(waits.wait(|| Some("polled"), || "slept"), "polled");
     }
 }

@@ -331,14 +331,11 @@ impl Thread {
     fn serve(mut self, requests: mpsc::Receiver<Request>) {
         let waits = Waits::default();
         let next = || {
-            let started = Instant::now();
-            let polled = waits.poll(|| match requests.try_recv() {
+            let take = || match requests.try_recv() {
                 Err(mpsc::TryRecvError::Empty) => None,
                 taken => Some(taken.ok()),
-            });
-            let request = polled.unwrap_or_else(|| requests.recv().ok());
-            waits.done(started);
-            request
+            };
+            waits.wait(take, || requests.recv().ok())
         };
         while let Some(request) = next() {
             match request {
