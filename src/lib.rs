@@ -32,6 +32,8 @@
 //!
 //! See `examples/embed.rs` for a complete program, and the README for the command line.
 
+#![forbid(unsafe_code)]
+
 pub use cairn_engine as engine;
 pub use cairn_executors as executors;
 pub use cairn_guards as guards;

@@ -42,6 +42,8 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod approval;
 mod command;
 mod definition;

@@ -30,6 +30,8 @@
 //! # Ok::<(), cairn_engine::LoadError>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod command;
 mod guard;
 mod judge;
