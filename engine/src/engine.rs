@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::panic;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 use crate::definition::Workflow;
@@ -321,12 +323,21 @@ impl Engine {
     /// A stored run as a driver takes it over. Its stored definition is dropped once
     /// compiled: a big workflow's text is megabytes, needed by nothing after.
     async fn takeover(&self, mut record: RunRecord) -> Result<Takeover> {
+        // The step rows are read (and parsed) on another task while this one compiles the
+        // stored definition: two linear parts of a resume side by side.
+        let steps = AbortOnDropHandle::new(tokio::spawn({
+            let store = Arc::clone(&self.inner.store);
+            let run_id = record.id;
+            async move { store.steps(run_id).await }
+        }));
         let (plan, plans) = self.grown_plan(&record).await?;
         record.definition = String::new();
         let record = &record;
         let judge = self.restore_guard(record)?;
         let store = &self.inner.store;
-        let steps = store.steps(record.id).await?;
+        let steps = steps
+            .await
+            .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))?;
         let approvals = match &judge.guard {
             Some(_) => store.approvals(record.id).await?,
             None => Vec::new(),
