@@ -10,6 +10,10 @@ use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
+};
+use cel::common::value::Val;
 use cel::parser::pratt_parser::{Lexer, TokenKind};
 use cel::parser::{Expression, PrattParser};
 use cel::{Context, Env};
@@ -65,11 +69,11 @@ pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError
 
 /// A scope's CEL context, built once for the templates of every item of a `for_each` step
 /// (the input and outputs it holds are converted once, not once per item).
-pub(crate) struct ItemScope(Context<'static, 'static>);
+pub(crate) struct ItemScope<'s>(Context<'s, 's>);
 
-impl ItemScope {
+impl<'s> ItemScope<'s> {
     /// The context of `scope` for `template`, without `item` and `index`.
-    pub(crate) fn new(scope: &Scope, template: &Value) -> Result<ItemScope, ExprError> {
+    pub(crate) fn new(scope: &'s Scope, template: &Value) -> Result<ItemScope<'s>, ExprError> {
         let named = Named::in_template(template).unwrap_or_default();
         Ok(ItemScope(context(scope, named)?))
     }
@@ -82,9 +86,9 @@ impl ItemScope {
         index: usize,
     ) -> Result<Value, ExprError> {
         let mut context = self.0.new_inner_scope();
-        context.add_variable_from_value("item", to_cel(item));
+        context.add_variable_as_val("item", to_val(item));
         let index = i64::try_from(index).map_err(|_| ExprError::new("index", "too large"))?;
-        context.add_variable_from_value("index", cel::Value::Int(index));
+        context.add_variable_as_val("index", Box::new(CelInt::from(index)));
         render_in(template, &context)
     }
 }
@@ -113,7 +117,7 @@ pub fn evaluate_conditions(
     let evaluate_all = || {
         let mut context = Context::with_env(ENV.clone());
         for (name, value) in variables {
-            context.add_variable_from_value(*name, to_cel(value));
+            context.add_variable_as_val(*name, to_val(value));
         }
         (exprs.iter().zip(&compiled))
             .map(|(expr, compiled)| {
@@ -547,27 +551,26 @@ impl Named {
 
 /// The CEL context of `scope`, with the variables `named` (and `item` and `index` when the
 /// scope has them).
-fn context(scope: &Scope, named: Named) -> Result<Context<'static, 'static>, ExprError> {
+fn context(scope: &Scope, named: Named) -> Result<Context<'_, '_>, ExprError> {
     let mut context = Context::with_env(ENV.clone());
     if named.input {
-        context.add_variable_from_value("input", to_cel(&scope.input));
+        context.add_variable_as_val("input", to_val(&scope.input));
     }
     if named.steps {
-        let steps = (scope.steps.iter()).map(|(id, step)| (id.as_str().into(), to_cel(step)));
-        let steps = cel::objects::Map {
-            map: Arc::new(steps.collect()),
-        };
-        context.add_variable_from_value("steps", cel::Value::Map(steps));
+        let steps =
+            (scope.steps.iter()).map(|(id, step)| (CelMapKey::from(id.as_str()), to_val(step)));
+        let steps = CelMap::from(steps.collect::<HashMap<_, _>>());
+        context.add_variable_as_val("steps", Box::new(steps));
     }
     if named.run {
-        context.add_variable_from_value("run", to_cel(&scope.run));
+        context.add_variable_as_val("run", to_val(&scope.run));
     }
     if let Some(item) = &scope.item {
-        context.add_variable_from_value("item", to_cel(item));
+        context.add_variable_as_val("item", to_val(item));
     }
     if let Some(index) = scope.index {
         let index = i64::try_from(index).map_err(|_| ExprError::new("index", "too large"))?;
-        context.add_variable_from_value("index", cel::Value::Int(index));
+        context.add_variable_as_val("index", Box::new(CelInt::from(index)));
     }
     Ok(context)
 }
@@ -634,25 +637,27 @@ fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result
         .map_err(|error| ExprError::new(expr, error.to_string()))
 }
 
-/// Converts JSON to CEL: integers become `int` when they fit (so `x > 3` works), else `uint`.
-fn to_cel(value: &Value) -> cel::Value {
+/// Converts JSON to CEL values that borrow its strings: integers become `int` when they
+/// fit (so `x > 3` works), else `uint`. (Built as CEL's value types directly: its
+/// `cel::Value` would be converted into them once more when bound.)
+fn to_val(value: &Value) -> Box<dyn Val + '_> {
     match value {
-        Value::Null => cel::Value::Null,
-        Value::Bool(value) => cel::Value::Bool(*value),
+        Value::Null => Box::new(CelNull),
+        Value::Bool(value) => Box::new(CelBool::from(*value)),
         Value::Number(number) => match (number.as_i64(), number.as_u64()) {
-            (Some(int), _) => cel::Value::Int(int),
-            (None, Some(uint)) => cel::Value::UInt(uint),
-            _ => cel::Value::Float(number.as_f64().unwrap_or(f64::NAN)),
+            (Some(int), _) => Box::new(CelInt::from(int)),
+            (None, Some(uint)) => Box::new(CelUInt::from(uint)),
+            _ => Box::new(CelDouble::from(number.as_f64().unwrap_or(f64::NAN))),
         },
-        Value::String(text) => cel::Value::String(Arc::new(text.clone())),
-        Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
-        Value::Object(members) => {
-            let map: HashMap<cel::objects::Key, cel::Value> = members
-                .iter()
-                .map(|(key, item)| (key.as_str().into(), to_cel(item)))
-                .collect();
-            cel::Value::Map(cel::objects::Map { map: Arc::new(map) })
+        Value::String(text) => Box::new(CelString::from(text.as_str())),
+        Value::Array(items) => {
+            Box::new(CelList::from(items.iter().map(to_val).collect::<Vec<_>>()))
         }
+        Value::Object(members) => Box::new(CelMap::from(
+            (members.iter())
+                .map(|(key, item)| (CelMapKey::from(key.as_str()), to_val(item)))
+                .collect::<HashMap<_, _>>(),
+        )),
     }
 }
 

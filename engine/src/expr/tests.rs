@@ -35,6 +35,24 @@ fn scope() -> Scope {
 }
 
 #[test]
+fn json_values_keep_their_cel_types() {
+    let scope = Scope {
+        input: json!({"int": -3, "big": 18446744073709551615u64, "float": 1.5, "none": null,
+                      "list": [1, "a"], "yes": true, "map": {"k": {"deep": "v"}}}),
+        ..scope()
+    };
+    let value = evaluate(
+        "[input.int < 0, input.big > 1u, input.float * 2.0, input.none == null, input.list[1],
+          size(input.list), input.yes, 'k' in input.map, input.map.k.deep, has(input.map.x)]",
+        &scope,
+    );
+    assert_eq!(
+        value.unwrap(),
+        json!([true, true, 3.0, true, "a", 2, true, true, "v", false])
+    );
+}
+
+#[test]
 fn a_lone_template_keeps_its_type() {
     let value = render(&json!("${{ steps.plan.output.files }}"), &scope()).unwrap();
     assert_eq!(value, json!(["a.rs", "b.rs"]));
@@ -335,7 +353,8 @@ fn a_context_holds_only_the_variables_its_templates_name() {
     let named = Named::in_template(&json!(["${{ input.repo }}", {"c": "${{ run.id }}"}]));
     let named = named.unwrap();
     assert_eq!((named.input, named.steps, named.run), (true, false, true));
-    let context = context(&scope(), named).unwrap();
+    let run_scope = scope();
+    let context = context(&run_scope, named).unwrap();
     assert!(
         evaluate_in("steps", &context).is_err(),
         "steps was left out"
