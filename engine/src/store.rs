@@ -3,7 +3,8 @@
 //! A store keeps rows — runs, their steps' current states, their events, leases — and knows
 //! nothing of scheduling. Two implementations: [`SqliteStore`] (WAL mode, one writer, group
 //! commit) and [`MemoryStore`] (for tests and throwaway runs). Both pass the same
-//! [`conformance`] suite, which a future store (PostgreSQL, many workers) must pass too.
+//! conformance suite (`store::conformance`, built with the `conformance` feature), which a
+//! future store (PostgreSQL, many workers) must pass too.
 //!
 //! The trait is shaped for many workers sharing one database: every write names the lease
 //! owner it is made for and is refused once another owner holds the run (a fencing token),

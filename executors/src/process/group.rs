@@ -15,7 +15,7 @@ use super::reaper;
 /// Nothing runs in the child between fork and exec: that lets the standard library start
 /// the program with `posix_spawn`, without copying the engine's page tables (a `fork` from a
 /// 40 MB engine took 2.6 ms here, `posix_spawn` 0.56 ms). So there is no parent-death signal
-/// either; the [reaper](super::reaper) kills the whole group, grandchildren included, when
+/// either; the [reaper] kills the whole group, grandchildren included, when
 /// the engine dies.
 pub(super) fn configure(command: &mut Command) {
     reaper::start();
@@ -24,7 +24,7 @@ pub(super) fn configure(command: &mut Command) {
 
 /// The process group of a spawned child, whose id is the child's pid.
 ///
-/// It is registered with the [reaper](super::reaper) from creation to drop, so the group is
+/// It is registered with the [reaper] from creation to drop, so the group is
 /// killed if the engine dies meanwhile. Dropping it sends SIGKILL to the whole group, so an
 /// attempt whose future is dropped midway (the engine aborting a task) leaves nothing running
 /// either, then unregisters it.
