@@ -557,10 +557,7 @@ fn context(scope: &Scope, named: Named) -> Result<Context<'_, '_>, ExprError> {
         context.add_variable_as_val("input", to_val(&scope.input));
     }
     if named.steps {
-        let steps =
-            (scope.steps.iter()).map(|(id, step)| (CelMapKey::from(id.as_str()), to_val(step)));
-        let steps = CelMap::from(steps.collect::<HashMap<_, _>>());
-        context.add_variable_as_val("steps", Box::new(steps));
+        context.add_variable_as_val("steps", Box::new(to_map(&scope.steps)));
     }
     if named.run {
         context.add_variable_as_val("run", to_val(&scope.run));
@@ -653,12 +650,16 @@ fn to_val(value: &Value) -> Box<dyn Val + '_> {
         Value::Array(items) => {
             Box::new(CelList::from(items.iter().map(to_val).collect::<Vec<_>>()))
         }
-        Value::Object(members) => Box::new(CelMap::from(
-            (members.iter())
-                .map(|(key, item)| (CelMapKey::from(key.as_str()), to_val(item)))
-                .collect::<HashMap<_, _>>(),
-        )),
+        Value::Object(members) => Box::new(to_map(members)),
     }
+}
+
+/// Converts a JSON object to a CEL map, as [`to_val`] does.
+fn to_map(members: &Map<String, Value>) -> CelMap<'_> {
+    (members.iter())
+        .map(|(key, item)| (CelMapKey::from(key.as_str()), to_val(item)))
+        .collect::<HashMap<_, _>>()
+        .into()
 }
 
 #[cfg(test)]

@@ -18,19 +18,10 @@ const POLL: Duration = Duration::from_micros(100);
 const SHORT: Duration = Duration::from_micros(200);
 
 /// The length of one side's last wait, shared by the tasks that wait on that side.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct Waits {
-    /// In microseconds.
+    /// In microseconds; 0 before the first wait, so that polling is tried.
     last: AtomicU64,
-}
-
-impl Default for Waits {
-    /// No wait seen yet: polling is worth a try.
-    fn default() -> Self {
-        Waits {
-            last: AtomicU64::new(0),
-        }
-    }
 }
 
 impl Waits {
