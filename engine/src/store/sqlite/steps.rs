@@ -2,7 +2,9 @@
 //!
 //! SQLite packs them as one JSON array (one hand-over from sqlx's connection thread, not one
 //! per row), which is read straight into [`StepRecord`]s, in a vector sized once from the
-//! rows' count: no intermediate rows beside the records.
+//! rows' count: no intermediate rows beside the records. The rows come in the table's key
+//! order, each with its position, and are put in plan order here: sorting them inside
+//! SQLite's aggregate took as long as packing them (≈ 45 ms of ≈ 100 for 100,000 rows).
 
 use std::fmt;
 
@@ -14,21 +16,22 @@ use super::{millis_to_time, parse_state};
 use crate::executor::Usage;
 use crate::store::StepRecord;
 
-/// The query: the rows' count, and the rows as a JSON array of arrays, in plan order.
+/// The query: the rows' count, and the rows as a JSON array of arrays, in no given order.
 pub(super) const QUERY: &str =
-    "SELECT count(*), json_group_array(json_array(step_id, state, attempt,
-        json(output), error, wake_at, json(usage), fallback, progress_at) ORDER BY position)
+    "SELECT count(*), json_group_array(json_array(position, step_id, state, attempt,
+        json(output), error, wake_at, json(usage), fallback, progress_at))
      FROM steps WHERE run_id = ?";
 
-/// The records of [`QUERY`]'s answer: `count` rows packed in `rows`.
+/// The records of [`QUERY`]'s answer, `count` rows packed in `rows`, in plan order.
 pub(super) fn records(count: i64, rows: &str) -> serde_json::Result<Vec<StepRecord>> {
-    let mut records = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
-    Records(&mut records).deserialize(&mut serde_json::Deserializer::from_str(rows))?;
-    Ok(records)
+    let mut placed = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    Records(&mut placed).deserialize(&mut serde_json::Deserializer::from_str(rows))?;
+    placed.sort_unstable_by_key(|(position, _)| *position);
+    Ok(placed.into_iter().map(|(_, record)| record).collect())
 }
 
-/// Reads a JSON array of rows into the vector.
-struct Records<'v>(&'v mut Vec<StepRecord>);
+/// Reads a JSON array of rows into the vector, each with its position.
+struct Records<'v>(&'v mut Vec<(i64, StepRecord)>);
 
 impl<'de> DeserializeSeed<'de> for Records<'_> {
     type Value = ();
@@ -46,19 +49,20 @@ impl<'de> Visitor<'de> for Records<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut rows: A) -> Result<(), A::Error> {
-        while let Some(Row(record)) = rows.next_element()? {
-            self.0.push(record);
+        while let Some(Row(position, record)) = rows.next_element()? {
+            self.0.push((position, record));
         }
         Ok(())
     }
 }
 
-/// One row, an array of the columns of [`QUERY`].
-struct Row(StepRecord);
+/// One row, an array of the columns of [`QUERY`]: the step's position and record.
+struct Row(i64, StepRecord);
 
 impl<'de> Deserialize<'de> for Row {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         type Columns<'a> = (
+            i64,
             String,
             &'a str,
             u32,
@@ -69,19 +73,22 @@ impl<'de> Deserialize<'de> for Row {
             u32,
             Option<i64>,
         );
-        let (id, state, attempt, output, error, wake_at, usage, fallback, progress_at) =
+        let (position, id, state, attempt, output, error, wake_at, usage, fallback, progress_at) =
             Columns::deserialize(deserializer)?;
-        Ok(Row(StepRecord {
-            id,
-            state: parse_state(state).map_err(de::Error::custom)?,
-            attempt,
-            fallback,
-            output,
-            error,
-            wake_at: wake_at.map(millis_to_time),
-            usage,
-            progress_at: progress_at.map(millis_to_time),
-        }))
+        Ok(Row(
+            position,
+            StepRecord {
+                id,
+                state: parse_state(state).map_err(de::Error::custom)?,
+                attempt,
+                fallback,
+                output,
+                error,
+                wake_at: wake_at.map(millis_to_time),
+                usage,
+                progress_at: progress_at.map(millis_to_time),
+            },
+        ))
     }
 }
 
@@ -91,9 +98,9 @@ mod tests {
     use crate::state::StepState;
 
     #[test]
-    fn rows_are_read_into_records_sized_once() {
-        let rows = r#"[["a", "succeeded", 1, {"n": 1}, null, null, {"cost_usd": 0.5}, 0, 1000],
-                       ["b", "pending", 0, null, "boom", 2000, null, 1, null]]"#;
+    fn rows_are_read_into_records_sized_once_in_plan_order() {
+        let rows = r#"[[1, "b", "pending", 0, null, "boom", 2000, null, 1, null],
+                       [0, "a", "succeeded", 1, {"n": 1}, null, null, {"cost_usd": 0.5}, 0, 1000]]"#;
         let records = records(2, rows).unwrap();
         assert_eq!(records.capacity(), 2);
         assert_eq!(
@@ -115,13 +122,13 @@ mod tests {
 
     #[test]
     fn a_row_the_store_cannot_read_is_an_error() {
-        let unknown_state = r#"[["a", "melted", 1, null, null, null, null, 0, null]]"#;
+        let unknown_state = r#"[[0, "a", "melted", 1, null, null, null, null, 0, null]]"#;
         assert!(
             records(1, unknown_state)
                 .unwrap_err()
                 .to_string()
                 .contains("melted")
         );
-        assert!(records(1, r#"[["a", "pending"]]"#).is_err());
+        assert!(records(1, r#"[[0, "a", "pending"]]"#).is_err());
     }
 }
