@@ -264,10 +264,12 @@ fn measure(
             rss_mib: rss(resume),
             notes: format!(
                 "first new step after {:.1} ms (resume() returned after {:.1} ms); \
-                 alone: run() {:.1} ms, load_snapshot {:.1} ms, steps() {:.1} ms",
+                 alone: find_run() {:.1} ms, definition() {:.1} ms, load_snapshot {:.1} ms, \
+                 steps() {:.1} ms",
                 resume["first_ms"].as_f64().unwrap_or(f64::NAN),
                 resume["returned_ms"].as_f64().unwrap_or(f64::NAN),
                 profile["run_ms"].as_f64().unwrap_or(f64::NAN),
+                profile["definition_ms"].as_f64().unwrap_or(f64::NAN),
                 profile["load_ms"].as_f64().unwrap_or(f64::NAN),
                 profile["steps_ms"].as_f64().unwrap_or(f64::NAN),
             ),

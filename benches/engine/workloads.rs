@@ -135,26 +135,34 @@ pub(crate) async fn w3_setup(db: &Path, n: usize) -> Value {
     json!({"run_id": run_id.to_string(), "done": done, "secs": started.elapsed().as_secs_f64()})
 }
 
-/// Times the parts of a resume on their own: the run's record, compiling its stored
-/// definition (as resume does: `load_snapshot`, not the file loader's checks), and reading
-/// its steps.
+/// Times the parts of a resume on their own: the run's record, its stored definition,
+/// compiling it (as resume does: `load_snapshot`, not the file loader's checks), and
+/// reading its steps.
 pub(crate) async fn w3_profile(db: &Path, durability: Durability, run_id: &str) -> Value {
     let engine = open(db, durability).await;
     let started = Instant::now();
     let record = engine.store().find_run(run_id).await.expect("run");
     let run_ms = ms(started);
     let started = Instant::now();
-    let _: Value = serde_json::from_str(&record.definition).expect("JSON");
+    let definition = engine
+        .store()
+        .definition(record.id)
+        .await
+        .expect("definition");
+    let definition_ms = ms(started);
+    let started = Instant::now();
+    let _: Value = serde_json::from_str(&definition).expect("JSON");
     let parse_ms = ms(started);
     let started = Instant::now();
-    let plan = cairn_engine::load_snapshot(&record.definition, "bench", engine.executors())
+    let plan = cairn_engine::load_snapshot(&definition, "bench", engine.executors())
         .expect("the stored definition");
     let load_ms = ms(started);
     let started = Instant::now();
     let steps = engine.store().steps(record.id).await.expect("steps");
     let steps_ms = ms(started);
     assert_eq!(steps.len(), plan.steps().len());
-    json!({"run_ms": run_ms, "parse_ms": parse_ms, "load_ms": load_ms, "steps_ms": steps_ms})
+    json!({"run_ms": run_ms, "definition_ms": definition_ms, "parse_ms": parse_ms,
+           "load_ms": load_ms, "steps_ms": steps_ms})
 }
 
 pub(crate) async fn w3_resume(db: &Path, durability: Durability, run_id: &str, n: usize) -> Value {

@@ -320,9 +320,8 @@ impl Engine {
         }
     }
 
-    /// A stored run as a driver takes it over. Its stored definition is dropped once
-    /// compiled: a big workflow's text is megabytes, needed by nothing after.
-    async fn takeover(&self, mut record: RunRecord) -> Result<Takeover> {
+    /// A stored run as a driver takes it over.
+    async fn takeover(&self, record: RunRecord) -> Result<Takeover> {
         // The step rows are read (and parsed) on another task while this one compiles the
         // stored definition: two linear parts of a resume side by side.
         let steps = AbortOnDropHandle::new(tokio::spawn({
@@ -331,7 +330,6 @@ impl Engine {
             async move { store.steps(run_id).await }
         }));
         let (plan, plans) = self.grown_plan(&record).await?;
-        record.definition = String::new();
         let record = &record;
         let judge = self.restore_guard(record)?;
         let store = &self.inner.store;
@@ -380,10 +378,13 @@ impl Engine {
     }
 
     /// The plan of `record`: its stored workflow, grown by its planners' plans in the order
-    /// they were committed, every executor it names checked against this engine's.
+    /// they were committed, every executor it names checked against this engine's. The
+    /// stored definition is dropped once compiled: a big workflow's text is megabytes.
     async fn grown_plan(&self, record: &RunRecord) -> Result<(Plan, Vec<Addition>)> {
         let origin = format!("run {} (its stored workflow)", record.id);
-        let mut plan = load::load_snapshot(&record.definition, &origin, self.executors())?;
+        let definition = self.inner.store.definition(record.id).await?;
+        let mut plan = load::load_snapshot(&definition, &origin, self.executors())?;
+        drop(definition);
         let plans = self.inner.store.plans(record.id).await?;
         for addition in &plans {
             load::restore_plan(&mut plan, addition, &origin)?;

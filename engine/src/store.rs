@@ -81,10 +81,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The run `id`, or the only run whose id starts with `id` (at least 4 characters).
     async fn find_run(&self, id: &str) -> Result<RunRecord>;
 
+    /// The definition snapshot run `run_id` started with. Apart from the run's record,
+    /// which most readers want without it: a big workflow's is megabytes.
+    async fn definition(&self, run_id: Uuid) -> Result<String>;
+
     /// The current state of every step of a run, in plan order.
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>>;
 
-    /// Every run, newest first, without their definitions.
+    /// Every run, newest first.
     async fn runs(&self) -> Result<Vec<RunRecord>>;
 
     /// Ids of the runs that have not ended and are not paused, oldest first.
@@ -161,8 +165,6 @@ pub struct RunRecord {
     pub workflow_name: String,
     /// The hash of the definition snapshot.
     pub workflow_hash: String,
-    /// The definition snapshot the run started with (empty in listings).
-    pub definition: String,
     /// The run's state.
     pub state: RunState,
     /// The run's input.

@@ -1,6 +1,7 @@
 //! A store in memory: for tests, and runs that need not outlive the process.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -40,6 +41,8 @@ pub struct MemoryStore {
 #[derive(Debug)]
 struct StoredRun {
     record: RunRecord,
+    /// The definition snapshot, shared with the [`NewRun`] it came in.
+    definition: Arc<str>,
     steps: Vec<StepRecord>,
     positions: HashMap<String, usize>,
     events: Vec<Event>,
@@ -238,7 +241,6 @@ impl Store for MemoryStore {
                 id: run.id,
                 workflow_name: run.workflow_name.clone(),
                 workflow_hash: run.workflow_hash.clone(),
-                definition: run.definition.to_string(),
                 state: RunState::Pending,
                 input: run.input.clone(),
                 output: None,
@@ -249,6 +251,7 @@ impl Store for MemoryStore {
                 updated_at: at,
                 deadline: None,
             },
+            definition: Arc::clone(&run.definition),
             steps: run.steps.iter().map(|id| StepRecord::pending(id)).collect(),
             positions: run
                 .steps
@@ -358,6 +361,13 @@ impl Store for MemoryStore {
         }
     }
 
+    async fn definition(&self, run_id: Uuid) -> Result<String> {
+        let runs = self.runs.lock().await;
+        let run = runs.get(&run_id);
+        run.map(|run| run.definition.to_string())
+            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
+    }
+
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
         let runs = self.runs.lock().await;
         Ok(runs
@@ -371,7 +381,6 @@ impl Store for MemoryStore {
         let mut records: Vec<RunRecord> = runs
             .values()
             .map(|run| RunRecord {
-                definition: String::new(),
                 guard: None,
                 ..run.record.clone()
             })

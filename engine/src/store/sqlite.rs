@@ -253,11 +253,10 @@ impl Store for SqliteStore {
             }
         };
         let row = sqlx::query(
-            "SELECT r.id, r.workflow_name, r.workflow_hash, w.definition, r.state, r.input, r.output, r.error,
+            "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, r.input, r.output, r.error,
                     r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1),
                     p.policy, r.deadline_at
-             FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
-             LEFT JOIN policies p ON p.hash = r.policy_hash
+             FROM runs r LEFT JOIN policies p ON p.hash = r.policy_hash
              WHERE r.id = ?1",
         )
         .bind(exact)
@@ -265,6 +264,18 @@ impl Store for SqliteStore {
         .await
         .map_err(self.fail())?;
         run_record(&row.ok_or_else(|| Error::UnknownRun(id.to_owned()))?)
+    }
+
+    async fn definition(&self, run_id: Uuid) -> Result<String> {
+        sqlx::query_scalar(
+            "SELECT w.definition FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
+             WHERE r.id = ?",
+        )
+        .bind(run_id.to_string())
+        .fetch_optional(&self.reads)
+        .await
+        .map_err(self.fail())?
+        .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
     }
 
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
@@ -279,7 +290,7 @@ impl Store for SqliteStore {
 
     async fn runs(&self) -> Result<Vec<RunRecord>> {
         let rows = sqlx::query(
-            "SELECT r.id, r.workflow_name, r.workflow_hash, '', r.state, r.input, r.output, r.error, r.error_class,
+            "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, r.input, r.output, r.error, r.error_class,
                     r.created_at,
                     (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1), NULL,
                     r.deadline_at
@@ -406,26 +417,25 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         id: parse_uuid(row.get(0))?,
         workflow_name: row.get(1),
         workflow_hash: row.get(2),
-        definition: row.get(3),
-        state: parse_state(row.get::<&str, _>(4))?,
-        input: parse_json(row.get(5))?,
+        state: parse_state(row.get::<&str, _>(3))?,
+        input: parse_json(row.get(4))?,
         output: row
-            .get::<Option<String>, _>(6)
+            .get::<Option<String>, _>(5)
             .map(parse_json)
             .transpose()?,
-        error: row.get(7),
+        error: row.get(6),
         error_class: row
-            .get::<Option<String>, _>(8)
+            .get::<Option<String>, _>(7)
             .map(|class| {
                 class
                     .parse()
                     .map_err(|_| Error::Corrupt(format!("error class {class:?}")))
             })
             .transpose()?,
-        guard: row.get(11),
-        created_at: millis_to_time(row.get(9)),
-        updated_at: millis_to_time(row.get(10)),
-        deadline: row.get::<Option<i64>, _>(12).map(millis_to_time),
+        guard: row.get(10),
+        created_at: millis_to_time(row.get(8)),
+        updated_at: millis_to_time(row.get(9)),
+        deadline: row.get::<Option<i64>, _>(11).map(millis_to_time),
     })
 }
 
