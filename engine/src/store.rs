@@ -94,8 +94,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Ids of the runs that have not ended and are not paused, oldest first.
     async fn unfinished_runs(&self) -> Result<Vec<Uuid>>;
 
-    /// The history of a run, in order.
-    async fn history(&self, run_id: Uuid) -> Result<Vec<Event>>;
+    /// Up to `limit` events of a run numbered after `after` (0: from the first), in order: a
+    /// long history read a page at a time.
+    async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>>;
+
+    /// The whole history of a run, in order.
+    async fn history(&self, run_id: Uuid) -> Result<Vec<Event>> {
+        self.history_page(run_id, 0, usize::MAX).await
+    }
 
     /// The plans the planners of a run added, in the order they were committed.
     async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>>;

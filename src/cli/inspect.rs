@@ -1,9 +1,9 @@
 //! `cairn runs`, `cairn show`, `cairn history`: read runs from the database, change nothing.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-use cairn_engine::{Engine, Error as EngineError, RunView, Usage};
+use cairn_engine::{Engine, Error as EngineError, Event, RunView, Usage};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::Error;
@@ -92,42 +92,66 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
     Ok(ExitCode::SUCCESS)
 }
 
-/// Lists every transition of a run, in order, with its time.
+/// Lists every transition of a run, in order, with its time. The events are read and
+/// printed a page at a time: a big run's history is millions of them.
 pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
-    let events = open(global).await?.history(&args.run).await?;
-    let mut stdout = std::io::stdout().lock();
+    let engine = open(global).await?;
+    let store = engine.store();
+    let run = store.find_run(&args.run).await?.id;
+    let mut stdout = BufWriter::new(std::io::stdout().lock());
+    let (mut after, mut first) = (0, true);
     if global.json {
-        writeln!(
-            stdout,
-            "{}",
-            serde_json::to_value(&events).unwrap_or_default()
-        )?;
-        return Ok(ExitCode::SUCCESS);
+        write!(stdout, "[")?;
     }
-    for event in &events {
-        let subject = event
-            .step_id()
-            .map_or("run".to_owned(), |step| format!("step {step}"));
-        let from = event
-            .from()
-            .map_or(String::new(), |from| format!("{from} -> "));
-        let attempt = event
-            .attempt
-            .filter(|&attempt| attempt > 0)
-            .map_or(String::new(), |a| format!(" (attempt {a})"));
-        let detail = event
-            .detail
-            .as_ref()
-            .map_or(String::new(), |detail| format!("  {detail}"));
-        writeln!(
-            stdout,
-            "{:>5}  {}  {subject}: {from}{}{attempt}{detail}",
-            event.seq,
-            time(event.at),
-            event.to()
-        )?;
+    loop {
+        let page = store.history_page(run, after, HISTORY_PAGE).await?;
+        for event in &page {
+            if global.json {
+                let comma = if std::mem::take(&mut first) { "" } else { "," };
+                let event = serde_json::to_value(event).unwrap_or_default();
+                write!(stdout, "{comma}{event}")?;
+            } else {
+                print_event(&mut stdout, event)?;
+            }
+        }
+        match page.last() {
+            Some(last) => after = last.seq,
+            None => break,
+        }
     }
+    if global.json {
+        writeln!(stdout, "]")?;
+    }
+    stdout.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many events `cairn history` reads at a time.
+const HISTORY_PAGE: usize = 10_000;
+
+/// One line of `cairn history`.
+fn print_event(out: &mut impl Write, event: &Event) -> std::io::Result<()> {
+    let subject = event
+        .step_id()
+        .map_or("run".to_owned(), |step| format!("step {step}"));
+    let from = event
+        .from()
+        .map_or(String::new(), |from| format!("{from} -> "));
+    let attempt = event
+        .attempt
+        .filter(|&attempt| attempt > 0)
+        .map_or(String::new(), |a| format!(" (attempt {a})"));
+    let detail = event
+        .detail
+        .as_ref()
+        .map_or(String::new(), |detail| format!("  {detail}"));
+    writeln!(
+        out,
+        "{:>5}  {}  {subject}: {from}{}{attempt}{detail}",
+        event.seq,
+        time(event.at),
+        event.to()
+    )
 }
 
 /// An engine over the existing database, for reading: a missing one is not created.

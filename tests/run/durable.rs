@@ -529,8 +529,12 @@ fn a_ten_thousand_step_workflow_runs_to_completion_with_a_complete_history() {
     );
 
     let history = scratch.json(&["history", &run_id, "--json"]);
-    // created + running + (ready, running, succeeded) per step + succeeded
-    assert_eq!(history.as_array().unwrap().len(), 3 + 3 * 10_000);
+    // created + running + (ready, running, succeeded) per step + succeeded, read in pages
+    // of 10,000: each once, in order.
+    let seqs: Vec<u64> = (history.as_array().unwrap().iter())
+        .map(|event| event["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=3 + 3 * 10_000).collect::<Vec<u64>>());
 }
 
 #[test]

@@ -195,6 +195,16 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
     assert_eq!(history, expected, "history is exactly the committed events");
     let seqs: Vec<i64> = history.iter().map(|event| event.seq).collect();
     assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    let mut pages = Vec::new();
+    for after in [0, 2, 4, 5] {
+        pages.push(store.history_page(run, after, 2).await.unwrap());
+    }
+    assert_eq!(pages.concat(), history, "pages of two make up the history");
+    assert_eq!(
+        pages.last(),
+        Some(&Vec::new()),
+        "nothing after the last event"
+    );
     let record = store.find_run(&run.to_string()).await.unwrap();
     assert_eq!(record.state, RunState::Running);
     assert_eq!(record.input, json!({"n": 1}));

@@ -400,12 +400,11 @@ impl Store for MemoryStore {
         Ok(unfinished.into_iter().map(|run| run.id).collect())
     }
 
-    async fn history(&self, run_id: Uuid) -> Result<Vec<Event>> {
+    async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>> {
         let runs = self.runs.lock().await;
-        Ok(runs
-            .get(&run_id)
-            .map(|run| run.events.clone())
-            .unwrap_or_default())
+        let events = runs.get(&run_id).map_or(&[][..], |run| &run.events);
+        let after = events.partition_point(|event| event.seq <= after);
+        Ok(events[after..].iter().take(limit).cloned().collect())
     }
 
     async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>> {

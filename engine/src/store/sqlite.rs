@@ -366,11 +366,14 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn history(&self, run_id: Uuid) -> Result<Vec<Event>> {
+    async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>> {
         let rows = sqlx::query(
-            "SELECT seq, at, step_id, from_state, to_state, attempt, detail FROM events WHERE run_id = ? ORDER BY seq",
+            "SELECT seq, at, step_id, from_state, to_state, attempt, detail FROM events
+             WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
         )
         .bind(run_id.to_string())
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.reads)
         .await
         .map_err(self.fail())?;
