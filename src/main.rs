@@ -18,6 +18,7 @@ mod cli {
     pub(crate) mod error;
     pub(crate) mod graph;
     pub(crate) mod inspect;
+    pub(crate) mod json;
     pub(crate) mod policy;
     pub(crate) mod progress;
     pub(crate) mod run;

@@ -9,11 +9,13 @@ use std::process::ExitCode;
 
 use cairn_engine::{Approval, Command, Ruling, Uuid};
 use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::control::{operator, send_then_close};
 use super::error::Error;
 use super::inspect::open;
+use super::json;
 use crate::Global;
 
 /// Arguments of `cairn approve`.
@@ -85,20 +87,17 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     let ruled = |approval: &Approval| recorded_ruling(approval, &sent[&approval.run_id]);
     let mut stdout = std::io::stdout().lock();
     if global.json {
-        let listed: Vec<Value> = (waiting.iter())
+        let listed: Vec<Listed> = (waiting.iter())
             .map(|approval| {
-                let mut listed = serde_json::to_value(approval).unwrap_or_default();
-                if let (Some((approved, ruling)), Some(listed)) =
-                    (ruled(approval), listed.as_object_mut())
-                {
-                    let ruling =
-                        json!({"approved": approved, "by": ruling.by, "reason": ruling.reason});
-                    listed.insert("ruling".into(), ruling);
-                }
-                listed
+                Listed {
+                approval,
+                ruling: ruled(approval).map(|(approved, ruling)| {
+                    json!({"approved": approved, "by": ruling.by, "reason": ruling.reason})
+                }),
+            }
             })
             .collect();
-        writeln!(stdout, "{}", Value::Array(listed))?;
+        json::print(&mut stdout, &listed)?;
         return Ok(ExitCode::SUCCESS);
     }
     if waiting.is_empty() {
@@ -133,6 +132,16 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An approval request as `cairn approvals --json` lists it: with the ruling an operator
+/// sent and no engine has applied yet, if any.
+#[derive(Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    approval: &'a Approval,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ruling: Option<Value>,
 }
 
 /// The first ruling among a run's unapplied `commands` that decides `approval` (what the

@@ -7,6 +7,7 @@ use cairn_engine::{Engine, Error as EngineError, Event, RunView, Usage};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::Error;
+use super::json;
 use crate::Global;
 
 /// Arguments of `cairn show` and `cairn history`.
@@ -25,11 +26,7 @@ pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
     };
     let mut stdout = std::io::stdout().lock();
     if global.json {
-        writeln!(
-            stdout,
-            "{}",
-            serde_json::to_value(&runs).unwrap_or_default()
-        )?;
+        json::print(&mut stdout, &runs)?;
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
@@ -51,9 +48,10 @@ pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
 /// Shows a run: its state, input, output, error and every step.
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let run = open(global).await?.run(&args.run).await?;
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = BufWriter::new(std::io::stdout().lock());
     if global.json {
-        writeln!(stdout, "{}", serde_json::to_value(&run).unwrap_or_default())?;
+        json::print(&mut stdout, &run)?;
+        stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let total = run.usage.clone();
@@ -89,6 +87,7 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
             writeln!(stdout, "{:<width$}  error: {error}", "")?;
         }
     }
+    stdout.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -107,9 +106,10 @@ pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, 
         let page = store.history_page(run, after, HISTORY_PAGE).await?;
         for event in &page {
             if global.json {
-                let comma = if std::mem::take(&mut first) { "" } else { "," };
-                let event = serde_json::to_value(event).unwrap_or_default();
-                write!(stdout, "{comma}{event}")?;
+                if !std::mem::take(&mut first) {
+                    write!(stdout, ",")?;
+                }
+                serde_json::to_writer(&mut stdout, event).map_err(std::io::Error::from)?;
             } else {
                 print_event(&mut stdout, event)?;
             }

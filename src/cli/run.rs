@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::announce;
 use super::error::{Error, exit_code_of};
+use super::json;
 use super::progress;
 use super::workflow;
 use crate::Global;
@@ -135,11 +136,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     stop.abort();
     engine.store().close().await;
     if global.json {
-        writeln!(
-            std::io::stdout(),
-            "{}",
-            serde_json::to_value(&reports).unwrap_or_default()
-        )?;
+        json::print(&mut std::io::stdout().lock(), &reports)?;
     } else {
         for report in &reports {
             print_report(report, global)?;
@@ -230,11 +227,7 @@ pub(crate) async fn finish(
 fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     if global.json {
-        writeln!(
-            stdout,
-            "{}",
-            serde_json::to_value(report).unwrap_or_default()
-        )?;
+        json::print(&mut stdout, report)?;
         return Ok(());
     }
     writeln!(stdout, "run {} {}", report.id, report.state)?;
