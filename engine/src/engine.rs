@@ -383,7 +383,7 @@ impl Engine {
     async fn grown_plan(&self, record: &RunRecord) -> Result<(Plan, Vec<Addition>)> {
         let origin = format!("run {} (its stored workflow)", record.id);
         let definition = self.inner.store.definition(record.id).await?;
-        let mut plan = load::load_snapshot(&definition, &origin, self.executors())?;
+        let mut plan = load::compile_snapshot(&definition, &origin)?;
         drop(definition);
         let plans = self.inner.store.plans(record.id).await?;
         for addition in &plans {

@@ -156,6 +156,14 @@ fn fits_any_stack(source: &str) -> bool {
 /// the executors it names are registered. (Their parameters are checked by the executors
 /// when they run: a snapshot loaded once stays runnable.)
 pub fn load_snapshot(source: &str, origin: &str, executors: &Executors) -> Result<Plan, LoadError> {
+    let plan = compile_snapshot(source, origin)?;
+    check_executors(&plan, executors, origin)?;
+    Ok(plan)
+}
+
+/// [`load_snapshot`] without the executors' check: for a run's plan, checked once grown by
+/// its planners' plans.
+pub(crate) fn compile_snapshot(source: &str, origin: &str) -> Result<Plan, LoadError> {
     let fail = |problems| LoadError {
         origin: origin.to_owned(),
         problems,
@@ -164,9 +172,7 @@ pub fn load_snapshot(source: &str, origin: &str, executors: &Executors) -> Resul
     // 128 levels (it passed the loader).
     let workflow: Workflow =
         serde_json::from_str(source).map_err(|error| fail(vec![syntax_problem(&error)]))?;
-    let plan = plan::compile(workflow).map_err(fail)?;
-    check_executors(&plan, executors, origin)?;
-    Ok(plan)
+    plan::compile(workflow).map_err(fail)
 }
 
 /// Checks that every executor `plan` names is one of `executors`: for a plan compiled

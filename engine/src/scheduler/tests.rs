@@ -65,3 +65,24 @@ async fn a_plan_naming_an_executor_the_engine_lacks_does_not_start() {
         "no run was recorded"
     );
 }
+
+#[tokio::test]
+async fn a_stored_run_naming_an_executor_the_engine_lacks_is_not_compiled() {
+    let store = Arc::new(MemoryStore::new());
+    let first = Engine::builder_with_store(store.clone())
+        .executor("panics", Arc::new(Panics))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "p", "steps": [{"id": "a", "executor": "panics"}]});
+    let plan = first.load_str(&workflow.to_string(), "p.json").unwrap();
+    let run = first.start(plan, json!({})).await.unwrap().id();
+    let second = Engine::builder_with_store(store).open().await.unwrap();
+    let error = second.plan(&run.to_string()).await.unwrap_err();
+    assert!(
+        error.to_string().contains(&format!(
+            "run {run} (its stored workflow):/steps/0/executor: executor `panics` is not registered"
+        )),
+        "{error}"
+    );
+}
