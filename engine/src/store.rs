@@ -85,6 +85,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// which most readers want without it: a big workflow's is megabytes.
     async fn definition(&self, run_id: Uuid) -> Result<String>;
 
+    /// The current state of one step of a run (`None`: the run has no such step).
+    async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>>;
+
     /// The current state of every step of a run, in plan order.
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>>;
 

@@ -12,9 +12,13 @@ use crate::approval::Approval;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::lease::{self, LeaseAttempt};
+use crate::problem::closest;
 use crate::report::RunReport;
 use crate::scheduler::{Driver, Redrive};
 use crate::state::{RunState, StepState};
+
+/// A refusal naming an unknown step lists the run's steps up to this many.
+const FEW_STEPS: usize = 20;
 
 impl Engine {
     /// Sends `command` to the run `run_id` (or a unique prefix of it) and returns the run's
@@ -37,14 +41,8 @@ impl Engine {
         };
         match &command {
             Command::Approve(ruling) | Command::Deny(ruling) => {
-                let steps = store.steps(record.id).await?;
-                let Some(step) = steps.iter().find(|step| step.id == ruling.step) else {
-                    let known: Vec<&str> = steps.iter().map(|step| step.id.as_str()).collect();
-                    return Err(refused(format!(
-                        "no step `{}` (the run's steps: {})",
-                        ruling.step,
-                        known.join(", ")
-                    )));
+                let Some(step) = store.step(record.id, &ruling.step).await? else {
+                    return Err(refused(self.no_step(record.id, &ruling.step).await?));
                 };
                 if step.state != StepState::AwaitingApproval {
                     return Err(refused(format!(
@@ -128,15 +126,10 @@ impl Engine {
                 record.state
             )));
         }
-        if let Some(from) = from {
-            let steps = store.steps(record.id).await?;
-            if !steps.iter().any(|step| step.id == from) {
-                let known: Vec<&str> = steps.iter().map(|step| step.id.as_str()).collect();
-                return Err(refused(format!(
-                    "no step `{from}` (the run's steps: {})",
-                    known.join(", ")
-                )));
-            }
+        if let Some(from) = from
+            && store.step(record.id, from).await?.is_none()
+        {
+            return Err(refused(self.no_step(record.id, from).await?));
         }
         let claim = self.claim(record.id)?;
         self.take_lease(record.id).await?;
@@ -158,8 +151,94 @@ impl Engine {
         }
     }
 
+    /// Why a command naming `step` is refused when run `run_id` has no such step: with the
+    /// closest id, or the run's ids when they are few.
+    async fn no_step(&self, run_id: Uuid, step: &str) -> Result<String> {
+        let steps = self.inner.store.steps(run_id).await?;
+        let ids = steps.iter().map(|step| step.id.as_str());
+        let hint = match closest(step, ids.clone()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None if steps.len() <= FEW_STEPS => {
+                format!("the run's steps: {}", ids.collect::<Vec<_>>().join(", "))
+            }
+            None => format!("none of the run's {} steps is close", steps.len()),
+        };
+        Ok(format!("no step `{step}` ({hint})"))
+    }
+
     /// The approval requests that wait for a decision, in every run, oldest first.
     pub async fn approvals(&self) -> Result<Vec<Approval>> {
         self.inner.store.waiting_approvals().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+    use crate::{Engine, Error, MemoryStore, RunState};
+
+    /// Fails a step whose `with` says `fail`; else succeeds.
+    #[derive(Debug)]
+    struct FailsWhenAsked;
+
+    #[async_trait]
+    impl Executor for FailsWhenAsked {
+        async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+            if action.params["fail"] == json!(true) {
+                Outcome::failure(ErrorClass::BadParams, "asked to")
+            } else {
+                Outcome::success(json!(null))
+            }
+        }
+    }
+
+    /// A failed run of steps `ids` (the first one fails), and the engine it ran on.
+    async fn failed_run(ids: &[String]) -> (Engine, String) {
+        let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+            .executor("fails", Arc::new(FailsWhenAsked))
+            .open()
+            .await
+            .unwrap();
+        let steps: Vec<_> = (ids.iter().enumerate())
+            .map(|(i, id)| json!({"id": id, "executor": "fails", "with": {"fail": i == 0}}))
+            .collect();
+        let workflow = json!({"name": "w", "steps": steps});
+        let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+        let report = engine.start(plan, json!({})).await.unwrap().wait().await;
+        let report = report.unwrap();
+        assert_eq!(report.state, RunState::Failed);
+        (engine, report.id.to_string())
+    }
+
+    async fn refusal(ids: &[&str], from: &str) -> String {
+        let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        let (engine, run) = failed_run(&ids).await;
+        match engine.retry(&run, Some(from)).await {
+            Err(Error::Refused { message, .. }) => message,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_step_is_refused_with_the_closest_id_or_the_few_ids() {
+        assert_eq!(
+            refusal(&["build", "test", "deploy"], "tset").await,
+            "no step `tset` (did you mean `test`?)"
+        );
+        assert_eq!(
+            refusal(&["build", "test", "deploy"], "lint").await,
+            "no step `lint` (the run's steps: build, test, deploy)"
+        );
+        let many: Vec<String> = (0..25).map(|i| format!("step{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            refusal(&many, "lint").await,
+            "no step `lint` (none of the run's 25 steps is close)"
+        );
     }
 }

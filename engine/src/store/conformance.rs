@@ -188,6 +188,15 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
     assert_eq!(steps[0].state, StepState::Succeeded);
     assert_eq!(steps[0].output, Some(json!(42)));
     assert_eq!(steps[1].state, StepState::Pending);
+    assert_eq!(
+        store.step(run, "a").await.unwrap().as_ref(),
+        Some(&steps[0])
+    );
+    assert_eq!(
+        store.step(run, "b").await.unwrap().as_ref(),
+        Some(&steps[1])
+    );
+    assert_eq!(store.step(run, "c").await.unwrap(), None, "no such step");
 
     let history = store.history(run).await.unwrap();
     let mut expected = created;

@@ -368,6 +368,12 @@ impl Store for MemoryStore {
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
     }
 
+    async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
+        let runs = self.runs.lock().await;
+        let run = runs.get(&run_id);
+        Ok(run.and_then(|run| Some(run.steps[*run.positions.get(step_id)?].clone())))
+    }
+
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
         let runs = self.runs.lock().await;
         Ok(runs

@@ -278,6 +278,18 @@ impl Store for SqliteStore {
         .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
     }
 
+    async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
+        let row: Option<String> = sqlx::query_scalar(steps::ONE)
+            .bind(run_id.to_string())
+            .bind(step_id)
+            .fetch_optional(&self.reads)
+            .await
+            .map_err(self.fail())?;
+        row.map(|row| steps::record(&row))
+            .transpose()
+            .map_err(|e| Error::Corrupt(format!("step {step_id} of run {run_id}: {e}")))
+    }
+
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
         let (count, rows): (i64, String) = sqlx::query_as(steps::QUERY)
             .bind(run_id.to_string())

@@ -29,7 +29,14 @@ pub(super) async fn plans_commit_their_steps_with_the_planners_success(store: &i
     assert!(store.commit("other", &planned).await.is_err());
     assert!(store.plans(run).await.unwrap().is_empty());
     assert_eq!(store.steps(run).await.unwrap().len(), 2);
+    assert_eq!(store.step(run, "a.x").await.unwrap(), None);
     store.commit("me", &planned).await.unwrap();
+    let added = store
+        .step(run, "a.x")
+        .await
+        .unwrap()
+        .expect("an added step");
+    assert_eq!(added.state, StepState::Ready);
     assert_eq!(
         store.plans(run).await.unwrap(),
         [addition(1, &["a.x", "a.y"], 2)]

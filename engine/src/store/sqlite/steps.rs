@@ -16,11 +16,33 @@ use super::{millis_to_time, parse_state};
 use crate::executor::Usage;
 use crate::store::StepRecord;
 
+/// One row as a JSON array: its position, then a [`StepRecord`]'s columns.
+macro_rules! row {
+    () => {
+        "json_array(position, step_id, state, attempt, json(output), error, wake_at,
+            json(usage), fallback, progress_at)"
+    };
+}
+
 /// The query: the rows' count, and the rows as a JSON array of arrays, in no given order.
-pub(super) const QUERY: &str =
-    "SELECT count(*), json_group_array(json_array(position, step_id, state, attempt,
-        json(output), error, wake_at, json(usage), fallback, progress_at))
-     FROM steps WHERE run_id = ?";
+pub(super) const QUERY: &str = concat!(
+    "SELECT count(*), json_group_array(",
+    row!(),
+    ") FROM steps WHERE run_id = ?"
+);
+
+/// The query of one step's row (by run and step id), read by [`record`].
+pub(super) const ONE: &str = concat!(
+    "SELECT ",
+    row!(),
+    " FROM steps WHERE run_id = ? AND step_id = ?"
+);
+
+/// The record of [`ONE`]'s answer.
+pub(super) fn record(row: &str) -> serde_json::Result<StepRecord> {
+    let Row(_, record) = serde_json::from_str(row)?;
+    Ok(record)
+}
 
 /// The records of [`QUERY`]'s answer, `count` rows packed in `rows`, in plan order.
 pub(super) fn records(count: i64, rows: &str) -> serde_json::Result<Vec<StepRecord>> {
