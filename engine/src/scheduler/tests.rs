@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::*;
-use crate::{Engine, MemoryStore, RunState};
+use crate::{Engine, MemoryStore, Plan, RunState};
 
 /// Panics on every call.
 #[derive(Debug)]
@@ -42,16 +42,22 @@ async fn an_executor_that_panics_fails_its_step_and_the_engine_goes_on() {
     assert_eq!(run.steps[0].attempt, 1, "a panic is not retried");
 }
 
-#[tokio::test]
-async fn a_plan_naming_an_executor_the_engine_lacks_does_not_start() {
-    let store = Arc::new(MemoryStore::new());
-    let loader = Engine::builder_with_store(store.clone())
+/// An engine with the `panics` executor over `store`, and its plan of one `panics` step.
+async fn with_panics(store: &Arc<MemoryStore>) -> (Engine, Plan) {
+    let engine = Engine::builder_with_store(store.clone())
         .executor("panics", Arc::new(Panics))
         .open()
         .await
         .unwrap();
     let workflow = json!({"name": "p", "steps": [{"id": "a", "executor": "panics"}]});
-    let plan = loader.load_str(&workflow.to_string(), "p.json").unwrap();
+    let plan = engine.load_str(&workflow.to_string(), "p.json").unwrap();
+    (engine, plan)
+}
+
+#[tokio::test]
+async fn a_plan_naming_an_executor_the_engine_lacks_does_not_start() {
+    let store = Arc::new(MemoryStore::new());
+    let (_, plan) = with_panics(&store).await;
     let engine = Engine::builder_with_store(store).open().await.unwrap();
     let error = engine.start(plan, json!({})).await.unwrap_err();
     assert!(
@@ -69,13 +75,7 @@ async fn a_plan_naming_an_executor_the_engine_lacks_does_not_start() {
 #[tokio::test]
 async fn a_stored_run_naming_an_executor_the_engine_lacks_is_not_compiled() {
     let store = Arc::new(MemoryStore::new());
-    let first = Engine::builder_with_store(store.clone())
-        .executor("panics", Arc::new(Panics))
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "p", "steps": [{"id": "a", "executor": "panics"}]});
-    let plan = first.load_str(&workflow.to_string(), "p.json").unwrap();
+    let (first, plan) = with_panics(&store).await;
     let run = first.start(plan, json!({})).await.unwrap().id();
     let second = Engine::builder_with_store(store).open().await.unwrap();
     let error = second.plan(&run.to_string()).await.unwrap_err();
