@@ -251,7 +251,6 @@ impl ProcessExecutor {
         if let Some(message) = cwd_problem {
             return (Outcome::failure(ErrorClass::BadParams, message), Vec::new());
         }
-        reaper::ready();
         let mut child = match self.command(action, &params).spawn() {
             Ok(child) => child,
             Err(error) => {

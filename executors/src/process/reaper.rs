@@ -97,12 +97,6 @@ pub(super) fn register(pgid: Pid) {
     send(b'+', pgid);
 }
 
-/// Starts the reaper if it is not running yet. Called before a step is spawned, so that the
-/// step's group is registered as soon as `spawn` returns, not after the reaper's own start.
-pub(super) fn ready() {
-    LazyLock::force(&REAPER);
-}
-
 /// Tells the reaper group `pgid` is taken care of (killed at the end of its attempt).
 pub(super) fn unregister(pgid: Pid) {
     send(b'-', pgid);
