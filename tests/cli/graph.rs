@@ -204,3 +204,35 @@ fn an_invalid_file_draws_nothing_and_exits_2() {
         assert!(String::from_utf8_lossy(&output.stderr).contains("cycle: a -> b -> c -> a"));
     }
 }
+
+#[test]
+fn an_svg_of_more_steps_than_it_can_lay_out_is_refused_and_dot_still_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.json");
+    let steps: Vec<serde_json::Value> = (0..1001)
+        .map(|i| match i {
+            0 => serde_json::json!({"id": "s0", "executor": "noop"}),
+            i => serde_json::json!({"id": format!("s{i}"), "executor": "noop", "needs": [format!("s{}", i - 1)]}),
+        })
+        .collect();
+    let workflow =
+        serde_json::json!({"name": "long", "limits": {"max_steps": 1001}, "steps": steps});
+    std::fs::write(&file, workflow.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+
+    let svg = cairn(&["graph", file, "--format", "svg"]);
+    assert_eq!(svg.status.code(), Some(2));
+    assert!(svg.stdout.is_empty());
+    let message = String::from_utf8_lossy(&svg.stderr);
+    assert!(
+        message.contains("1001 steps are too many to lay out as SVG")
+            && message.contains("--format dot"),
+        "{message}"
+    );
+    let dot = cairn(&["graph", file]);
+    assert_eq!(dot.status.code(), Some(0));
+    assert!(
+        stdout(&dot).contains("s999 -> s1000;"),
+        "the dot drawing has every edge"
+    );
+}
