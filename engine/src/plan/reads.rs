@@ -12,11 +12,20 @@ use crate::problem::Problem;
 /// when the run started.
 pub(crate) fn unordered_reads(plan: &Plan, readers: Range<StepIndex>) -> Vec<Problem> {
     // Reads of a step that is not a direct dependency: (read, reader). A step reading its
-    // own output is the loader's problem already.
+    // own output is the loader's problem already. A reader's dependencies are sorted once,
+    // not scanned for each read: a join may need and read 100,000 steps.
     let mut reads: Vec<(StepIndex, StepIndex)> = Vec::new();
+    let mut dependencies: Vec<StepIndex> = Vec::new();
     for reader in readers {
-        for &read in plan.referenced_steps(reader) {
-            if read != reader && !plan.dependencies(reader).any(|dep| dep == read) {
+        let referenced = plan.referenced_steps(reader);
+        if referenced.is_empty() {
+            continue;
+        }
+        dependencies.clear();
+        dependencies.extend(plan.dependencies(reader));
+        dependencies.sort_unstable();
+        for &read in referenced {
+            if read != reader && dependencies.binary_search(&read).is_err() {
                 reads.push((read, reader));
             }
         }
