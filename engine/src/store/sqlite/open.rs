@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 use crate::error::{Error, Result};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Creates an empty database file readable and writable by its owner only; SQLite's WAL
 /// and shared-memory files take the database file's permissions.
@@ -157,9 +157,24 @@ pub(super) async fn migrate(
         // Nothing to apply: only check the applied migrations' checksums, without a lock.
         return MIGRATOR.run_direct(None, conn, false).await;
     }
+    // Foreign keys off while the schema changes, as SQLite asks for rebuilding a table other
+    // tables refer to (migration 7); every key is checked before the commit.
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     MIGRATOR.run_direct(None, &mut *tx, false).await?;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut *tx)
+        .await?;
+    if !broken.is_empty() {
+        let message = format!("{} rows refer to rows that are not there", broken.len());
+        return Err(sqlx::Error::Protocol(message).into());
+    }
     tx.commit().await?;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

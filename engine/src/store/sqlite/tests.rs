@@ -216,3 +216,72 @@ fn one_step_run() -> (NewRun, LeaseHolder) {
     };
     (run, holder)
 }
+
+#[tokio::test]
+async fn a_database_of_the_schema_before_keeps_its_runs_and_keys_when_migrated() {
+    const RUN: &str = "01a22c3d-05c4-7224-af0a-0d8e44168e87";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    // The database as the release before migration 7 left it, with a run in it.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY,
+                 description TEXT NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT
+                 CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, checksum BLOB NOT NULL,
+                 execution_time BIGINT NOT NULL)",
+        )
+        .unwrap();
+        for migration in open::MIGRATOR.iter().filter(|m| m.version < 7) {
+            conn.execute_batch(migration.sql.as_str()).unwrap();
+            conn.execute(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum,
+                     execution_time) VALUES (?, ?, 1, ?, 0)",
+                rusqlite::params![
+                    migration.version,
+                    &*migration.description,
+                    &*migration.checksum
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA foreign_keys = ON;
+             INSERT INTO workflows (hash, name, definition, created_at)
+                 VALUES ('h', 'w', '{{\"big\": 1}}', 1);
+             INSERT INTO policies (hash, policy, created_at) VALUES ('p', '{{}}', 1);
+             INSERT INTO runs (id, workflow_hash, workflow_name, state, input, created_at,
+                 policy_hash) VALUES ('{RUN}', 'h', 'w', 'running', '{{\"n\": 1}}', 1, 'p');
+             INSERT INTO steps (run_id, step_id, position, state, output)
+                 VALUES ('{RUN}', 'a', 0, 'succeeded', '42');
+             INSERT INTO events (run_id, seq, at, to_state) VALUES ('{RUN}', 1, 1, 'pending');"
+        ))
+        .unwrap();
+    }
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    let record = store.find_run(RUN).await.unwrap();
+    assert_eq!(record.state, crate::state::RunState::Running);
+    assert_eq!(record.input, serde_json::json!({"n": 1}));
+    assert_eq!(record.guard.as_deref(), Some("{}"));
+    assert_eq!(store.definition(record.id).await.unwrap(), r#"{"big": 1}"#);
+    let steps = store.steps(record.id).await.unwrap();
+    assert_eq!(steps[0].output, Some(serde_json::json!(42)));
+    assert_eq!(store.history(record.id).await.unwrap().len(), 1);
+    store.close().await;
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let runs: String = (conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE name = 'runs'",
+        [],
+        |row| row.get(0),
+    ))
+    .unwrap();
+    assert!(!runs.contains("WITHOUT ROWID"), "{runs}");
+    // The tables that refer to runs still do.
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    let orphan = "INSERT INTO events (run_id, seq, at, to_state) VALUES ('nope', 1, 1, 'pending')";
+    assert!(
+        conn.execute(orphan, []).is_err(),
+        "an event of no run was accepted"
+    );
+}
