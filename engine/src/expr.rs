@@ -22,8 +22,8 @@ use serde_json::{Map, Value};
 /// What an expression can read.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scope {
-    /// The run's input.
-    pub input: Value,
+    /// The run's input (shared: it may be megabytes, and every attempt has a scope).
+    pub input: Arc<Value>,
     /// Finished steps by id, each as `{"output": ...}`.
     pub steps: Map<String, Value>,
     /// The current item of a `for_each` step.

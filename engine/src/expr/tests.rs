@@ -26,7 +26,7 @@ fn scope() -> Scope {
     );
     steps.insert("my-step".into(), json!({"output": "hi"}));
     Scope {
-        input: json!({"repo": "cairn", "n": 5}),
+        input: Arc::new(json!({"repo": "cairn", "n": 5})),
         steps,
         item: Some(json!("x.rs")),
         index: Some(1),
@@ -37,8 +37,10 @@ fn scope() -> Scope {
 #[test]
 fn json_values_keep_their_cel_types() {
     let scope = Scope {
-        input: json!({"int": -3, "big": 18446744073709551615u64, "float": 1.5, "none": null,
-                      "list": [1, "a"], "yes": true, "map": {"k": {"deep": "v"}}}),
+        input: Arc::new(
+            json!({"int": -3, "big": 18446744073709551615u64, "float": 1.5,
+            "none": null, "list": [1, "a"], "yes": true, "map": {"k": {"deep": "v"}}}),
+        ),
         ..scope()
     };
     let value = evaluate(

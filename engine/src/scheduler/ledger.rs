@@ -193,7 +193,8 @@ pub(crate) enum Input {
 pub(crate) struct Ledger {
     run_id: Uuid,
     plan: Arc<Plan>,
-    input: Value,
+    /// Shared with every attempt's expression scope: a run's input may be megabytes.
+    input: Arc<Value>,
     run_state: RunState,
     created_at: DateTime<Utc>,
     slots: Vec<Slot>,

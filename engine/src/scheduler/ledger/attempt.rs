@@ -141,7 +141,7 @@ impl Ledger {
             .collect();
         let workflow = &self.plan.workflow().name;
         Scope {
-            input: self.input.clone(),
+            input: Arc::clone(&self.input),
             steps,
             item: None,
             index: None,

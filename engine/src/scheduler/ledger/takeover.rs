@@ -3,6 +3,7 @@
 //! interrupted attempts, dependents of ended steps).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -84,7 +85,7 @@ impl Ledger {
         let mut ledger = Ledger {
             run_id,
             plan,
-            input,
+            input: Arc::new(input),
             run_state: state,
             created_at,
             slots,
