@@ -87,14 +87,14 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     let ruled = |approval: &Approval| recorded_ruling(approval, &sent[&approval.run_id]);
     let mut stdout = std::io::stdout().lock();
     if global.json {
+        let ruling = |approval| {
+            let (approved, ruling) = ruled(approval)?;
+            Some(json!({"approved": approved, "by": ruling.by, "reason": ruling.reason}))
+        };
         let listed: Vec<Listed> = (waiting.iter())
-            .map(|approval| {
-                Listed {
+            .map(|approval| Listed {
                 approval,
-                ruling: ruled(approval).map(|(approved, ruling)| {
-                    json!({"approved": approved, "by": ruling.by, "reason": ruling.reason})
-                }),
-            }
+                ruling: ruling(approval),
             })
             .collect();
         json::print(&mut stdout, &listed)?;
