@@ -204,6 +204,10 @@ pub(crate) struct Ledger {
     /// The steps whose attempt runs (kept apart so that no turn scans every step).
     running: BTreeSet<StepIndex>,
     group_running: HashMap<String, u32>,
+    /// Ready steps held back by a full group, by that group, with its limit: set aside until
+    /// the group has room, so that no turn scans them again (a group of 100,000 members with
+    /// a `max_parallel` of 10 would make every turn walk the whole ready queue).
+    parked: HashMap<String, (u32, VecDeque<StepIndex>)>,
     retry_waiting: usize,
     unfinished: usize,
     batch: Batch,
@@ -366,12 +370,18 @@ impl Ledger {
         let mut starts = Vec::new();
         let mut blocked = Vec::new();
         self.rate_wake = None;
+        self.unpark();
         while self.running.len() < max_parallel {
             let Some(step) = self.ready.pop_front() else {
+                // A step let out may not have started (skipped, say), leaving room.
+                if self.unpark() {
+                    continue;
+                }
                 break;
             };
-            if self.group_is_full(step) {
-                blocked.push(step);
+            if let Some((group, limit)) = self.full_group(step) {
+                let (_, parked) = self.parked.entry(group).or_insert((limit, VecDeque::new()));
+                parked.push_back(step);
                 continue;
             }
             match self.start(step, now)? {
@@ -389,9 +399,29 @@ impl Ledger {
         Ok(starts)
     }
 
-    fn group_is_full(&self, step: StepIndex) -> bool {
+    /// The first of `step`'s groups that runs as many steps as its limit allows, if any.
+    fn full_group(&self, step: StepIndex) -> Option<(String, u32)> {
         (self.plan.steps()[step].group_limits.iter())
-            .any(|(group, limit)| self.group_running.get(group).copied().unwrap_or(0) >= *limit)
+            .find(|(group, limit)| self.group_running.get(group).copied().unwrap_or(0) >= *limit)
+            .cloned()
+    }
+
+    /// Puts back at the front of the ready queue, in plan order, as many parked steps as their
+    /// groups have room for now; whether it put any back.
+    fn unpark(&mut self) -> bool {
+        let mut back = Vec::new();
+        self.parked.retain(|group, (limit, parked)| {
+            let running = self.group_running.get(group).copied().unwrap_or(0);
+            let room = limit.saturating_sub(running) as usize;
+            back.extend(parked.drain(..room.min(parked.len())));
+            !parked.is_empty()
+        });
+        back.sort_unstable();
+        let any = !back.is_empty();
+        for step in back.into_iter().rev() {
+            self.ready.push_front(step);
+        }
+        any
     }
 
     fn set_attempt_running(

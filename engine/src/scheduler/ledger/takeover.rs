@@ -93,6 +93,7 @@ impl Ledger {
             ready: VecDeque::new(),
             running: BTreeSet::new(),
             group_running: HashMap::new(),
+            parked: HashMap::new(),
             retry_waiting: 0,
             unfinished: 0,
             batch: Batch::new(),
