@@ -208,6 +208,9 @@ pub(crate) struct Ledger {
     /// the group has room, so that no turn scans them again (a group of 100,000 members with
     /// a `max_parallel` of 10 would make every turn walk the whole ready queue).
     parked: HashMap<String, (u32, VecDeque<StepIndex>)>,
+    /// Ready steps a guard's rate limit holds back, by executor: set aside, before their
+    /// expressions are evaluated, until its window has room.
+    held: HashMap<String, VecDeque<StepIndex>>,
     retry_waiting: usize,
     unfinished: usize,
     batch: Batch,
@@ -220,7 +223,7 @@ pub(crate) struct Ledger {
     /// Approval requests by step and item.
     approvals: HashMap<(StepIndex, Option<usize>), Approval>,
     rates: judge::Rates,
-    /// When a rate limit lets a held-back step start.
+    /// When a rate limit lets a held step start.
     rate_wake: Option<DateTime<Utc>>,
     /// When the run times out.
     deadline: Option<DateTime<Utc>>,
@@ -364,17 +367,16 @@ impl Ledger {
         Ok(())
     }
 
-    /// Starts as many ready steps as the run's and the groups' limits allow.
+    /// Starts as many ready steps as the run's and the groups' limits and the guard's rate
+    /// limits allow.
     fn dispatch(&mut self, now: DateTime<Utc>) -> Result<Vec<Start>> {
         let max_parallel = self.plan.workflow().limits.max_parallel as usize;
         let mut starts = Vec::new();
-        let mut blocked = Vec::new();
-        self.rate_wake = None;
-        self.unpark();
+        self.unpark(now);
         while self.running.len() < max_parallel {
             let Some(step) = self.ready.pop_front() else {
                 // A step let out may not have started (skipped, say), leaving room.
-                if self.unpark() {
+                if self.unpark(now) {
                     continue;
                 }
                 break;
@@ -384,18 +386,21 @@ impl Ledger {
                 parked.push_back(step);
                 continue;
             }
-            match self.start(step, now)? {
-                attempt::Started::Yes(start) => starts.push(start),
-                attempt::Started::No => {}
-                attempt::Started::Held(until) => {
-                    self.rate_wake = self.rate_wake.min(Some(until)).or(Some(until));
-                    blocked.push(step);
-                }
+            let executor = self.plan.node(step).executor.as_deref().unwrap_or_default();
+            if self.rates.held_until(executor, now).is_some() {
+                self.held
+                    .entry(executor.to_owned())
+                    .or_default()
+                    .push_back(step);
+                continue;
+            }
+            if let attempt::Started::Yes(start) = self.start(step, now)? {
+                starts.push(start);
             }
         }
-        for step in blocked.into_iter().rev() {
-            self.ready.push_front(step);
-        }
+        self.rate_wake = (self.held.keys())
+            .filter_map(|executor| self.rates.held_until(executor, now))
+            .min();
         Ok(starts)
     }
 
@@ -406,15 +411,20 @@ impl Ledger {
             .cloned()
     }
 
-    /// Puts back at the front of the ready queue, in plan order, as many parked steps as their
-    /// groups have room for now; whether it put any back.
-    fn unpark(&mut self) -> bool {
+    /// Puts back at the front of the ready queue, in plan order, as many parked and held
+    /// steps as their groups and rate limits have room for now; whether it put any back.
+    fn unpark(&mut self, now: DateTime<Utc>) -> bool {
         let mut back = Vec::new();
         self.parked.retain(|group, (limit, parked)| {
             let running = self.group_running.get(group).copied().unwrap_or(0);
             let room = limit.saturating_sub(running) as usize;
             back.extend(parked.drain(..room.min(parked.len())));
             !parked.is_empty()
+        });
+        self.held.retain(|executor, held| {
+            let room = self.rates.room(executor, now);
+            back.extend(held.drain(..room.min(held.len())));
+            !held.is_empty()
         });
         back.sort_unstable();
         let any = !back.is_empty();

@@ -22,8 +22,6 @@ pub(super) enum Started {
     Yes(Start),
     /// It did not start and is not ready any more (skipped, failed, denied, awaiting approval).
     No,
-    /// A rate limit holds it back, ready, until then.
-    Held(DateTime<Utc>),
 }
 
 impl Ledger {
@@ -111,7 +109,6 @@ impl Ledger {
         let verdicts = match self.judge(step, &mut actions, items.as_deref(), now)? {
             Judgement::Run(verdicts) => verdicts,
             Judgement::Stopped => return Ok(Started::No),
-            Judgement::Held(until) => return Ok(Started::Held(until)),
         };
         self.items_started(step, actions.iter().filter_map(|action| action.item_index));
         self.set_attempt_running(step, attempt, verdicts, now)?;

@@ -25,8 +25,6 @@ pub(super) enum Judgement {
     Run(Option<Value>),
     /// The step did not start: it was denied, or awaits approval (recorded already).
     Stopped,
-    /// A rate limit holds the step back until then.
-    Held(DateTime<Utc>),
 }
 
 /// Attempt starts per executor within its rate limit's window.
@@ -53,14 +51,36 @@ impl Rates {
         Rates { windows }
     }
 
+    /// How many more attempts of `executor` may start now (`usize::MAX` without a limit).
+    pub(super) fn room(&mut self, executor: &str, now: DateTime<Utc>) -> usize {
+        self.window(executor, now)
+            .map_or(usize::MAX, |(limit, starts)| {
+                (limit.max as usize).saturating_sub(starts.len())
+            })
+    }
+
     /// When `executor` may start again, if not now.
-    fn held_until(&mut self, executor: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let (limit, window) = self.windows.get_mut(executor)?;
-        let per = chrono::Duration::from_std(limit.per).unwrap_or(chrono::Duration::MAX);
-        while window.front().is_some_and(|&at| at + per <= now) {
-            window.pop_front();
+    pub(super) fn held_until(
+        &mut self,
+        executor: &str,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let (limit, starts) = self.window(executor, now)?;
+        (starts.len() >= limit.max as usize)
+            .then(|| starts.front().map_or(now, |&at| leaves(limit, at)))
+    }
+
+    /// `executor`'s limit and its starts within the window that ends at `now`, if it has one.
+    fn window(
+        &mut self,
+        executor: &str,
+        now: DateTime<Utc>,
+    ) -> Option<(&RateLimit, &VecDeque<DateTime<Utc>>)> {
+        let (limit, starts) = self.windows.get_mut(executor)?;
+        while starts.front().is_some_and(|&at| leaves(limit, at) <= now) {
+            starts.pop_front();
         }
-        (window.len() >= limit.max as usize).then(|| window.front().map_or(now, |&at| at + per))
+        Some((limit, starts))
     }
 
     /// Counts a start of `executor` at `now`.
@@ -69,6 +89,13 @@ impl Rates {
             window.push_back(now);
         }
     }
+}
+
+/// When a start at `at` leaves `limit`'s window.
+fn leaves(limit: &RateLimit, at: DateTime<Utc>) -> DateTime<Utc> {
+    let per = chrono::Duration::from_std(limit.per).unwrap_or(chrono::Duration::MAX);
+    at.checked_add_signed(per)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 impl Ledger {
@@ -86,9 +113,6 @@ impl Ledger {
             return Ok(Judgement::Run(None));
         };
         let executor = self.plan.node(step).executor.clone().unwrap_or_default();
-        if let Some(until) = self.rates.held_until(&executor, now) {
-            return Ok(Judgement::Held(until));
-        }
         let guard_hash = self.guard_hash.clone();
         let hash = |action: &Action| action_hash(action, guard_hash.as_deref());
         let mut verdicts = Vec::with_capacity(actions.len());

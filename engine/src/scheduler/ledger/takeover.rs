@@ -104,6 +104,7 @@ impl Ledger {
             tally,
             approvals,
             rates,
+            held: HashMap::new(),
             rate_wake: None,
             deadline,
             halt: None,

@@ -340,6 +340,43 @@ fn a_rate_limit_holds_a_step_ready_until_its_window_has_room() {
 }
 
 #[test]
+fn steps_a_rate_limit_holds_are_set_aside_unevaluated_and_let_out_as_its_window_frees() {
+    let rate = RateLimit {
+        executor: "noop".into(),
+        max: 1,
+        per: Duration::from_secs(10),
+    };
+    // `b` is skipped once its `when` is evaluated: were it evaluated while held, at once.
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [{"parallel": [
+            {"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop", "when": "1 > 2"},
+            {"id": "c", "executor": "noop"}
+        ]}]}),
+        Fake { rate: Some(rate) },
+    );
+    assert_eq!(started(&mut ledger, 0), ["a"]);
+    assert!(
+        ledger.ready.is_empty(),
+        "the held steps are not walked each turn"
+    );
+    assert_eq!(ledger.held["noop"], [1, 2]);
+    ledger.take_batch();
+    ledger.apply(done(0, json!(1)), at(1)).unwrap();
+    assert!(started(&mut ledger, 1).is_empty(), "the window is full");
+    assert!(
+        !moves(&ledger.take_batch())
+            .iter()
+            .any(|m| m.starts_with("b:"))
+    );
+    assert_eq!(ledger.next_wake(), Some(at(10)));
+    // One place frees at 10: `b`, let out first, is skipped and leaves it to `c`.
+    assert_eq!(started(&mut ledger, 10), ["c"]);
+    assert!(moves(&ledger.take_batch()).contains(&"b: ready -> skipped".to_owned()));
+    assert!(ledger.held.is_empty());
+}
+
+#[test]
 fn the_steps_a_plan_added_are_judged_like_any_step() {
     let mut ledger = judged(json!({"name": "g", "steps": [
         {"id": "gen", "executor": "noop", "planner": true},
