@@ -24,8 +24,9 @@ use serde_json::{Map, Value};
 pub(crate) struct Scope {
     /// The run's input (shared: it may be megabytes, and every attempt has a scope).
     pub input: Arc<Value>,
-    /// Finished steps by id, each as `{"output": ...}`.
-    pub steps: Map<String, Value>,
+    /// The outputs of the steps the expressions read, by id (`null` for a step that has
+    /// none); each reads as `steps.<id>.output`.
+    pub steps: Vec<(String, Arc<Value>)>,
     /// The current item of a `for_each` step.
     pub item: Option<Value>,
     /// The current item's index in a `for_each` step.
@@ -557,7 +558,7 @@ fn context(scope: &Scope, named: Named) -> Result<Context<'_, '_>, ExprError> {
         context.add_variable_as_val("input", to_val(&scope.input));
     }
     if named.steps {
-        context.add_variable_as_val("steps", Box::new(to_map(&scope.steps)));
+        context.add_variable_as_val("steps", Box::new(steps_map(&scope.steps)));
     }
     if named.run {
         context.add_variable_as_val("run", to_val(&scope.run));
@@ -658,6 +659,18 @@ fn to_val(value: &Value) -> Box<dyn Val + '_> {
 fn to_map(members: &Map<String, Value>) -> CelMap<'_> {
     (members.iter())
         .map(|(key, item)| (CelMapKey::from(key.as_str()), to_val(item)))
+        .collect::<HashMap<_, _>>()
+        .into()
+}
+
+/// Converts the steps' outputs to the CEL map of `steps`: each id to `{"output": ...}`.
+fn steps_map(steps: &[(String, Arc<Value>)]) -> CelMap<'_> {
+    (steps.iter())
+        .map(|(id, output)| {
+            let read = HashMap::from([(CelMapKey::from("output"), to_val(output))]);
+            let read: Box<dyn Val> = Box::new(CelMap::from(read));
+            (CelMapKey::from(id.as_str()), read)
+        })
         .collect::<HashMap<_, _>>()
         .into()
 }

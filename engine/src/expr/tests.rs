@@ -19,12 +19,13 @@ fn a_recently_compiled_expression_is_not_parsed_again() {
 }
 
 fn scope() -> Scope {
-    let mut steps = Map::new();
-    steps.insert(
-        "plan".into(),
-        json!({"output": {"files": ["a.rs", "b.rs"], "count": 2}}),
-    );
-    steps.insert("my-step".into(), json!({"output": "hi"}));
+    let steps = vec![
+        (
+            "plan".into(),
+            Arc::new(json!({"files": ["a.rs", "b.rs"], "count": 2})),
+        ),
+        ("my-step".into(), Arc::new(json!("hi"))),
+    ];
     Scope {
         input: Arc::new(json!({"repo": "cairn", "n": 5})),
         steps,

@@ -34,7 +34,8 @@ struct Slot {
     attempt: u32,
     /// 0 while the step runs its own `with`; k while it runs its k-th fallback.
     fallback: u32,
-    output: Option<Value>,
+    /// Shared with the scope of every attempt that reads it: an output may be megabytes.
+    output: Option<Arc<Value>>,
     /// The last error, as `class: message`.
     error: Option<String>,
     wake_at: Option<DateTime<Utc>>,
@@ -58,7 +59,7 @@ impl Slot {
             state: record.state,
             attempt: record.attempt,
             fallback: record.fallback,
-            output: record.output,
+            output: record.output.map(Arc::new),
             error: record.error,
             wake_at: record.wake_at,
             usage: (record.usage)
@@ -495,7 +496,7 @@ impl Ledger {
             to,
             attempt: slot.attempt,
             fallback: slot.fallback,
-            output: slot.output.clone().filter(|_| to == StepState::Succeeded),
+            output: (slot.output.as_deref().cloned()).filter(|_| to == StepState::Succeeded),
             error: (slot.error.clone()).filter(|_| {
                 matches!(
                     to,

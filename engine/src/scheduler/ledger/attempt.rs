@@ -129,11 +129,11 @@ impl Ledger {
         // A plan's steps name the steps of their own plan without its prefix.
         let steps = (self.plan.referenced_steps(step).iter())
             .flat_map(|&other| {
-                let output = self.slots[other].output.clone().unwrap_or(Value::Null);
-                let read = json!({ "output": output });
+                let output =
+                    (self.slots[other].output.clone()).unwrap_or_else(|| Arc::new(Value::Null));
                 let (id, written) = (&self.plan.steps()[other].id, self.plan.written(step, other));
-                let local = (written != &**id).then(|| (written.to_owned(), read.clone()));
-                std::iter::once((id.to_string(), read)).chain(local)
+                let local = (written != &**id).then(|| (written.to_owned(), Arc::clone(&output)));
+                std::iter::once((id.to_string(), output)).chain(local)
             })
             .collect();
         let workflow = &self.plan.workflow().name;

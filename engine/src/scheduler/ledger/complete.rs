@@ -62,7 +62,7 @@ impl Ledger {
         };
         match result {
             Ok(output) => {
-                self.slots[step].output = Some(output);
+                self.slots[step].output = Some(Arc::new(output));
                 self.slots[step].error = None;
                 self.slots[step].items = None;
                 self.set_step(step, StepState::Succeeded, log)?;

@@ -52,7 +52,10 @@ fn items_commit_as_they_end_and_the_output_keeps_item_order() {
     assert_eq!(items.items().len(), 4, "each item is recorded as it ends");
     assert!(items.transitions().is_empty());
     ledger.apply(ended(), at(2)).unwrap();
-    assert_eq!(ledger.slots[0].output, Some(json!([0, 1, 2, 3])));
+    assert_eq!(
+        ledger.slots[0].output.as_deref(),
+        Some(&json!([0, 1, 2, 3]))
+    );
     assert_eq!(ledger.slots[0].state, StepState::Succeeded);
 }
 
@@ -135,7 +138,10 @@ fn after_a_crash_only_the_items_not_succeeded_run_again() {
         .apply(item(3, Outcome::success(json!("d"))), at(3))
         .unwrap();
     resumed.apply(ended(), at(3)).unwrap();
-    assert_eq!(resumed.slots[0].output, Some(json!(["a", "b", "c", "d"])));
+    assert_eq!(
+        resumed.slots[0].output.as_deref(),
+        Some(&json!(["a", "b", "c", "d"]))
+    );
 }
 
 /// A run whose `each` failed with items 1 and 3, taken over again with `redrive`.
