@@ -212,7 +212,8 @@ pub(crate) struct Ledger {
     /// Ready steps a guard's rate limit holds back, by executor: set aside, before their
     /// expressions are evaluated, until its window has room.
     held: HashMap<String, VecDeque<StepIndex>>,
-    retry_waiting: usize,
+    /// The steps in `retry_wait`, by when they wake (so that no turn scans every step).
+    retrying: BTreeSet<(DateTime<Utc>, StepIndex)>,
     unfinished: usize,
     batch: Batch,
     /// The run's output and error as last decided.
@@ -321,14 +322,7 @@ impl Ledger {
     /// When the ledger must be turned next: the earliest waiting retry, approval expiry,
     /// rate-limit window that opens, or silence that would be a stall.
     pub(crate) fn next_wake(&self) -> Option<DateTime<Utc>> {
-        let retry = (self.retry_waiting > 0)
-            .then(|| {
-                (self.slots.iter())
-                    .filter(|slot| slot.state == StepState::RetryWait)
-                    .filter_map(|slot| slot.wake_at)
-                    .min()
-            })
-            .flatten();
+        let retry = self.retrying.first().map(|&(at, _)| at);
         [retry, self.next_expiry(), self.rate_wake, self.next_stall()]
             .into_iter()
             .flatten()
@@ -353,19 +347,29 @@ impl Ledger {
     }
 
     fn wake_due_retries(&mut self, now: DateTime<Utc>) -> Result<()> {
-        if self.retry_waiting == 0 {
-            return Ok(());
-        }
-        for step in 0..self.slots.len() {
-            let slot = &self.slots[step];
-            if slot.state == StepState::RetryWait && slot.wake_at.is_none_or(|at| at <= now) {
-                self.retry_waiting -= 1;
-                self.slots[step].wake_at = None;
-                self.set_step(step, StepState::Ready, None)?;
-                self.ready.push_back(step);
+        while let Some(&(at, step)) = self.retrying.first() {
+            if at > now {
+                break;
             }
+            self.retrying.pop_first();
+            self.slots[step].wake_at = None;
+            self.set_step(step, StepState::Ready, None)?;
+            self.ready.push_back(step);
         }
         Ok(())
+    }
+
+    /// Puts `step` in `retry_wait` until `at` (the start of time: at once).
+    fn wait_to_retry(
+        &mut self,
+        step: StepIndex,
+        at: Option<DateTime<Utc>>,
+        detail: Option<Value>,
+    ) -> Result<()> {
+        self.slots[step].wake_at = at;
+        self.retrying
+            .insert((at.unwrap_or(DateTime::<Utc>::MIN_UTC), step));
+        self.set_step(step, StepState::RetryWait, detail)
     }
 
     /// Starts as many ready steps as the run's and the groups' limits and the guard's rate

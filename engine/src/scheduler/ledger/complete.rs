@@ -100,9 +100,7 @@ impl Ledger {
                     // Retries are exhausted (or cannot help): try the next fallback at once.
                     slot.fallback += 1;
                     slot.error = Some(error.to_string());
-                    slot.wake_at = Some(now);
-                    self.retry_waiting += 1;
-                    self.set_step(step, StepState::RetryWait, log)
+                    self.wait_to_retry(step, Some(now), log)
                 } else {
                     self.fail(step, &error, log)
                 }
@@ -124,9 +122,7 @@ impl Ledger {
             retry::delay(retry, slot.attempt, seed)
         });
         slot.error = Some(error.to_string());
-        slot.wake_at = Some(now + delay);
-        self.retry_waiting += 1;
-        self.set_step(step, StepState::RetryWait, detail)
+        self.wait_to_retry(step, Some(now + delay), detail)
     }
 
     /// The jitter seed of a step: the same for a step of a run across restarts.

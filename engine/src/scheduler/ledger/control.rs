@@ -101,14 +101,12 @@ impl Ledger {
                 for step in 0..self.slots.len() {
                     let state = self.slots[step].state;
                     if !state.is_terminal() && state != StepState::Running {
-                        if state == StepState::RetryWait {
-                            self.retry_waiting -= 1;
-                        }
                         let detail = Some(json!({ "reason": "the run was cancelled" }));
                         self.set_step(step, StepState::Cancelled, detail)?;
                         self.unfinished -= 1;
                     }
                 }
+                self.retrying.clear();
                 if self.running.is_empty() {
                     let error = (ErrorClass::Cancelled, "the run was cancelled".to_owned());
                     self.set_run(RunState::Cancelled, None, Some(error), Some(why))?;

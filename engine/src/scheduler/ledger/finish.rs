@@ -17,6 +17,7 @@ impl Ledger {
                 self.set_step(step, StepState::Cancelled, detail)?;
             }
         }
+        self.retrying.clear();
         let limits = &self.plan.workflow().limits;
         let timeout = limits.timeout.map(|t| t.to_string()).unwrap_or_default();
         let message = format!("the run timed out (limits.timeout = {timeout})");

@@ -94,7 +94,7 @@ impl Ledger {
             running: BTreeSet::new(),
             group_running: HashMap::new(),
             parked: HashMap::new(),
-            retry_waiting: 0,
+            retrying: BTreeSet::new(),
             unfinished: 0,
             batch: Batch::new(),
             outcome: (None, None),
@@ -140,7 +140,10 @@ impl Ledger {
                     self.ready.push_back(step);
                 }
                 StepState::Ready => self.ready.push_back(step),
-                StepState::RetryWait => self.retry_waiting += 1,
+                StepState::RetryWait => {
+                    let at = self.slots[step].wake_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
+                    self.retrying.insert((at, step));
+                }
                 StepState::AwaitingApproval if !self.awaits_request(step) => {
                     // Its request is gone (or was never stored): judge it again.
                     self.set_step(step, StepState::Ready, None)?;

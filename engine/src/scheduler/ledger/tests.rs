@@ -393,6 +393,30 @@ fn a_retry_wait_survives_a_restart_neither_forgotten_nor_hurried() {
 }
 
 #[test]
+fn steps_waiting_to_retry_wake_by_their_times_from_a_queue_of_their_own() {
+    let mut ledger = new_run(json!({"name": "r", "steps": [{"parallel": [
+        {"id": "slow", "executor": "noop",
+         "retry": {"max_attempts": 2, "initial_delay": "20s", "backoff": "fixed"}},
+        {"id": "quick", "executor": "noop",
+         "retry": {"max_attempts": 2, "initial_delay": "5s", "backoff": "fixed"}}
+    ]}]}));
+    assert_eq!(ledger.turn(at(0)).unwrap().len(), 2);
+    for step in [0, 1] {
+        (ledger.apply(failed(step, ErrorClass::ExitCode, "exit 1"), at(1))).unwrap();
+    }
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    assert_eq!(ledger.retrying.len(), 2, "no turn scans the steps for them");
+    assert_eq!(ledger.next_wake(), Some(at(6)));
+    let starts = ledger.turn(at(6)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["quick"]);
+    assert_eq!(ledger.next_wake(), Some(at(21)));
+    assert!(ledger.turn(at(20)).unwrap().is_empty());
+    let starts = ledger.turn(at(21)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["slow"]);
+    assert!(ledger.retrying.is_empty());
+}
+
+#[test]
 fn a_step_running_at_a_crash_runs_again_as_a_new_attempt() {
     let workflow = json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]});
     let mut ledger = new_run(workflow.clone());
