@@ -267,7 +267,8 @@ impl Store for SqliteStore {
     }
 
     async fn definition(&self, run_id: Uuid) -> Result<String> {
-        sqlx::query_scalar(
+        // A BLOB of UTF-8 (see `write::Creation`), or text in older databases: read as bytes.
+        let bytes: Vec<u8> = sqlx::query_scalar(
             "SELECT w.definition FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
              WHERE r.id = ?",
         )
@@ -275,7 +276,9 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reads)
         .await
         .map_err(self.fail())?
-        .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
+        .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
+        String::from_utf8(bytes)
+            .map_err(|e| Error::Corrupt(format!("definition of run {run_id}: {e}")))
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {

@@ -85,10 +85,25 @@ impl Creation {
     /// and its creation event.
     fn insert(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
         let id = self.id.to_string();
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO workflows (hash, name, definition, created_at) VALUES (?, ?, ?, ?)",
-        )?
-        .execute(params![self.hash, self.name, self.definition, now])?;
+        // The definition is written into a BLOB of its size, not bound as a value: SQLite
+        // copies a bound value, then builds the row from it, which made three copies of a
+        // 100 MB definition at once (the million-step run's peak).
+        let inserted = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO workflows (hash, name, definition, created_at)
+                 VALUES (?, ?, zeroblob(?), ?)",
+            )?
+            .execute(params![
+                self.hash,
+                self.name,
+                self.definition.len() as i64,
+                now
+            ])?;
+        if inserted == 1 {
+            let row = conn.last_insert_rowid();
+            (conn.blob_open("main", "workflows", "definition", row, false)?)
+                .write_all_at(self.definition.as_bytes(), 0)?;
+        }
         if let Some((hash, policy)) = &self.policy {
             conn.prepare_cached(
                 "INSERT OR IGNORE INTO policies (hash, policy, created_at) VALUES (?, ?, ?)",
