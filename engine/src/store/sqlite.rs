@@ -23,12 +23,13 @@ use super::{NewRun, RunRecord, StepRecord, Store};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventKind};
+use crate::event::Event;
 use crate::item::ItemRecord;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
 use crate::state::{Batch, UnknownState};
 
+mod events;
 mod guard;
 mod handover;
 mod items;
@@ -382,45 +383,14 @@ impl Store for SqliteStore {
     }
 
     async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT seq, at, step_id, from_state, to_state, attempt, detail FROM events
-             WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(run_id.to_string())
-        .bind(after)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.reads)
-        .await
-        .map_err(self.fail())?;
-        rows.iter()
-            .map(|row| {
-                let from: Option<String> = row.get(3);
-                let to: String = row.get(4);
-                let kind = match (row.get::<Option<String>, _>(2), from) {
-                    (_, None) => EventKind::Created,
-                    (None, Some(from)) => EventKind::Run {
-                        from: parse_state(&from)?,
-                        to: parse_state(&to)?,
-                    },
-                    (Some(step_id), Some(from)) => EventKind::Step {
-                        step_id,
-                        from: parse_state(&from)?,
-                        to: parse_state(&to)?,
-                    },
-                };
-                Ok(Event {
-                    run_id,
-                    seq: row.get(0),
-                    at: millis_to_time(row.get(1)),
-                    kind,
-                    attempt: row.get::<Option<i64>, _>(5).map(|a| a as u32),
-                    detail: row
-                        .get::<Option<String>, _>(6)
-                        .map(parse_json)
-                        .transpose()?,
-                })
-            })
-            .collect()
+        let rows: String = sqlx::query_scalar(events::PAGE)
+            .bind(run_id.to_string())
+            .bind(after)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_one(&self.reads)
+            .await
+            .map_err(self.fail())?;
+        events::page(run_id, &rows)
     }
 
     /// Closes the readers, then the writer: the last connection checkpoints the WAL away.
