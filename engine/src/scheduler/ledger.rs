@@ -35,7 +35,10 @@ struct Slot {
     /// 0 while the step runs its own `with`; k while it runs its k-th fallback.
     fallback: u32,
     /// Shared with the scope of every attempt that reads it: an output may be megabytes.
+    /// Kept while it may be read ([`outputs`]).
     output: Option<Arc<Value>>,
+    /// Whether the step counts among the readers of the outputs it reads ([`outputs`]).
+    reading: bool,
     /// The last error, as `class: message`.
     error: Option<String>,
     wake_at: Option<DateTime<Utc>>,
@@ -60,6 +63,7 @@ impl Slot {
             attempt: record.attempt,
             fallback: record.fallback,
             output: record.output.map(Arc::new),
+            reading: false,
             error: record.error,
             wake_at: record.wake_at,
             usage: (record.usage)
@@ -79,6 +83,7 @@ impl Slot {
             attempt: 0,
             fallback: 0,
             output: None,
+            reading: false,
             error: None,
             wake_at: None,
             usage: None,
@@ -212,6 +217,9 @@ pub(crate) struct Ledger {
     /// Ready steps a guard's rate limit holds back, by executor: set aside, before their
     /// expressions are evaluated, until its window has room.
     held: HashMap<String, VecDeque<StepIndex>>,
+    /// Per step, how many unfinished steps read its output ([`outputs`]); `None` in a plan
+    /// that can grow, which keeps every output.
+    readers: Option<Vec<u32>>,
     /// The steps in `retry_wait`, by when they wake (so that no turn scans every step).
     retrying: BTreeSet<(DateTime<Utc>, StepIndex)>,
     unfinished: usize,
@@ -513,6 +521,9 @@ impl Ledger {
         };
         self.batch.push(Transition::Step(transition))?;
         self.slots[step].state = to;
+        if to.is_terminal() {
+            self.stop_reading(step);
+        }
         Ok(())
     }
 
@@ -546,6 +557,7 @@ mod finish;
 mod items;
 pub(crate) use control::Redrive;
 mod judge;
+mod outputs;
 mod planner;
 mod stalls;
 mod takeover;

@@ -94,6 +94,7 @@ impl Ledger {
             running: BTreeSet::new(),
             group_running: HashMap::new(),
             parked: HashMap::new(),
+            readers: None,
             retrying: BTreeSet::new(),
             unfinished: 0,
             batch: Batch::new(),
@@ -117,6 +118,7 @@ impl Ledger {
         if let Some(redrive) = redrive {
             ledger.redrive(redrive, now)?;
         }
+        ledger.count_readers();
         for slot in &mut ledger.slots {
             if slot.state == StepState::Succeeded {
                 slot.items = None; // Its output holds the items' outputs.

@@ -417,6 +417,58 @@ fn steps_waiting_to_retry_wake_by_their_times_from_a_queue_of_their_own() {
 }
 
 #[test]
+fn an_output_is_kept_in_memory_while_an_unfinished_step_may_read_it() {
+    let mut ledger = new_run(json!({"name": "o", "steps": [{"pipeline": [
+        {"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}},
+        {"id": "c", "executor": "noop"},
+        {"id": "d", "executor": "noop", "with": {"x": "${{ steps.a.output }}"}}
+    ]}]}));
+    let kept = |ledger: &Ledger| -> Vec<bool> {
+        (ledger.slots.iter())
+            .map(|slot| slot.output.is_some())
+            .collect()
+    };
+    for (step, output) in [(0, "a"), (1, "b"), (2, "c")] {
+        ledger.turn(at(step as i64)).unwrap();
+        ledger
+            .apply(done(step, json!(output)), at(step as i64))
+            .unwrap();
+    }
+    assert_eq!(
+        kept(&ledger),
+        [true, false, false, false],
+        "d reads a; no one reads b or c"
+    );
+    let starts = ledger.turn(at(3)).unwrap();
+    assert_eq!(starts[0].actions[0].params, json!({"x": "a"}));
+    ledger.apply(done(3, json!("d")), at(3)).unwrap();
+    ledger.turn(at(3)).unwrap();
+    assert_eq!(
+        kept(&ledger),
+        [false, false, false, true],
+        "the sink's output is the run's"
+    );
+    assert_eq!(ledger.report().output, Some(json!({"d": "d"})));
+    let batch = ledger.take_batch();
+    let committed: Vec<Value> = (batch.transitions().iter())
+        .filter_map(|transition| match transition {
+            Transition::Step(step) => step.output.clone(),
+            Transition::Run(_) => None,
+        })
+        .collect();
+    assert_eq!(committed, [json!("a"), json!("b"), json!("c"), json!("d")]);
+
+    // A plan that can grow keeps every output: a plan it adds may read any step.
+    let mut grows = new_run(json!({"name": "g", "steps": [{"pipeline": [
+        {"id": "a", "executor": "noop"}, {"id": "p", "executor": "noop", "planner": true}
+    ]}]}));
+    grows.turn(at(0)).unwrap();
+    grows.apply(done(0, json!("a")), at(0)).unwrap();
+    assert_eq!(kept(&grows), [true, false]);
+}
+
+#[test]
 fn a_step_running_at_a_crash_runs_again_as_a_new_attempt() {
     let workflow = json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]});
     let mut ledger = new_run(workflow.clone());
@@ -680,7 +732,7 @@ fn jitter_spreads_the_retries_of_steps_that_failed_together() {
 }
 
 #[test]
-fn a_resumed_snapshot_scans_the_expressions_of_the_steps_that_start_only() {
+fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
     // A pipeline stopped halfway: s0..s4 succeeded, s5 was running.
     let mut steps = vec![json!({"id": "s0", "executor": "noop", "with": {"output": 0}})];
     for i in 1..10 {
@@ -725,17 +777,21 @@ fn a_resumed_snapshot_scans_the_expressions_of_the_steps_that_start_only() {
     let mut ledger = Ledger::take_over(run, Judge::default(), 1 << 20, at(0), None).unwrap();
     assert_eq!(
         crate::plan::SCANS.get(),
-        0,
-        "taking over scans no expression"
+        5,
+        "taking over scans the unfinished steps (what they read), not the finished ones"
+    );
+    let kept: Vec<bool> = (ledger.slots.iter())
+        .map(|slot| slot.output.is_some())
+        .collect();
+    assert_eq!(
+        kept[..5],
+        [false, false, false, false, true],
+        "only the output an unfinished step reads is kept in memory"
     );
     let starts = ledger.turn(at(1)).unwrap();
     assert_eq!(ids(&ledger, &starts), ["s5"]);
     assert_eq!(starts[0].actions[0].params, json!({"output": 5}));
-    assert_eq!(
-        crate::plan::SCANS.get(),
-        1,
-        "only the step that starts is scanned"
-    );
+    assert_eq!(crate::plan::SCANS.get(), 5, "nothing is scanned twice");
 
     // A file is checked whole: every step was scanned as it loaded (on the loader's thread),
     // none is left to scan.
