@@ -1,7 +1,7 @@
 //! The embedding API: an [`Engine`] over one store, which loads workflows and starts,
 //! resumes and recovers runs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::panic;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ use crate::lease::{self, LEASE_TTL, LeaseAttempt};
 use crate::load;
 use crate::plan::{Addition, Plan};
 use crate::report::{RunReport, RunSummary, RunView};
-use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
+use crate::scheduler::{Committed, Driver, Judge, Redrive, Shared, Takeover, kept_outputs};
 use crate::state::RunState;
 use crate::store::{
     Durability, NewRun, RunRecord, SqliteStore, StepRecord, Store, StoreOptions, digest,
@@ -314,28 +314,37 @@ impl Engine {
         let claim = self.claim(record.id)?;
         self.take_lease(record.id).await?;
         let run_id = record.id;
-        match self.takeover(record).await {
+        match self.takeover(record, None).await {
             Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(run_id, error).await),
         }
     }
 
     /// A stored run as a driver takes it over.
-    async fn takeover(&self, record: RunRecord) -> Result<Takeover> {
+    async fn takeover(&self, record: RunRecord, redrive: Option<Redrive>) -> Result<Takeover> {
         // The step rows are read (and parsed) on another task while this one compiles the
-        // stored definition: two linear parts of a resume side by side.
+        // stored definition: two linear parts of a resume side by side. Their outputs are
+        // read once the plan says which ones the run keeps (a redrive keeps every one).
         let steps = AbortOnDropHandle::new(tokio::spawn({
             let store = Arc::clone(&self.inner.store);
-            let run_id = record.id;
-            async move { store.steps(run_id).await }
+            let (run_id, all) = (record.id, redrive.is_some());
+            async move {
+                match all {
+                    true => store.steps(run_id).await,
+                    false => store.steps_without_outputs(run_id).await,
+                }
+            }
         }));
         let (plan, plans) = self.grown_plan(&record).await?;
         let record = &record;
         let judge = self.restore_guard(record)?;
         let store = &self.inner.store;
-        let steps = steps
+        let mut steps = steps
             .await
             .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))?;
+        if redrive.is_none() {
+            self.read_kept_outputs(record.id, &plan, &mut steps).await?;
+        }
         let approvals = match &judge.guard {
             Some(_) => store.approvals(record.id).await?,
             None => Vec::new(),
@@ -366,8 +375,32 @@ impl Engine {
             },
             judge,
             creation: None,
-            redrive: None,
+            redrive,
         })
+    }
+
+    /// Reads into `steps` (read without outputs) the outputs a ledger taking them over keeps.
+    async fn read_kept_outputs(
+        &self,
+        run_id: Uuid,
+        plan: &Plan,
+        steps: &mut [StepRecord],
+    ) -> Result<()> {
+        let kept = kept_outputs(plan, steps);
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let mut outputs: HashMap<String, Value> = self
+            .inner
+            .store
+            .outputs(run_id, &kept)
+            .await?
+            .into_iter()
+            .collect();
+        for step in steps {
+            step.output = outputs.remove(&step.id);
+        }
+        Ok(())
     }
 
     /// The plan of run `run_id` (or a unique prefix of it) as it stands: its stored

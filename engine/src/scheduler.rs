@@ -30,7 +30,7 @@ use crate::lease::LeaseHolder;
 use crate::plan::StepIndex;
 use crate::report::RunReport;
 use crate::store::{NewRun, Store};
-pub(crate) use ledger::{Committed, Judge, Redrive};
+pub(crate) use ledger::{Committed, Judge, Redrive, kept_outputs};
 use ledger::{Input, Ledger, Start};
 
 /// How often a driver reads the commands other processes sent its run.

@@ -91,6 +91,26 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The current state of every step of a run, in plan order.
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>>;
 
+    /// [`steps`](Store::steps) without their outputs (every `output` is `None`): a resume
+    /// reads these, then the outputs its unfinished steps read ([`outputs`](Store::outputs)).
+    async fn steps_without_outputs(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
+        let mut steps = self.steps(run_id).await?;
+        for step in &mut steps {
+            step.output = None;
+        }
+        Ok(steps)
+    }
+
+    /// The outputs of the steps `step_ids` of a run that have one, by step id, in no given
+    /// order.
+    async fn outputs(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, Value)>> {
+        let wanted: std::collections::HashSet<&str> = step_ids.iter().copied().collect();
+        Ok((self.steps(run_id).await?.into_iter())
+            .filter(|step| wanted.contains(step.id.as_str()))
+            .filter_map(|step| Some((step.id, step.output?)))
+            .collect())
+    }
+
     /// Every run, newest first.
     async fn runs(&self) -> Result<Vec<RunRecord>>;
 

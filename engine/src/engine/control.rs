@@ -91,7 +91,7 @@ impl Engine {
         }
         let record = inner.store.find_run(&run_id.to_string()).await?;
         let settled = async {
-            let run = self.takeover(record).await?;
+            let run = self.takeover(record, None).await?;
             let (events, _) = broadcast::channel(1);
             Driver::new(Arc::clone(inner), run, events)?
                 .settle_commands()
@@ -140,13 +140,11 @@ impl Engine {
             return Err(self.give_up(record.id, error).await);
         }
         let run_id = record.id;
-        match self.takeover(record).await {
-            Ok(mut run) => {
-                run.redrive = Some(Redrive {
-                    from: from.map(str::to_owned),
-                });
-                self.drive(run, claim).await
-            }
+        let redrive = Redrive {
+            from: from.map(str::to_owned),
+        };
+        match self.takeover(record, Some(redrive)).await {
+            Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(run_id, error).await),
         }
     }

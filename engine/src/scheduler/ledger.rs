@@ -556,6 +556,7 @@ mod control;
 mod finish;
 mod items;
 pub(crate) use control::Redrive;
+pub(crate) use outputs::kept as kept_outputs;
 mod judge;
 mod outputs;
 mod planner;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{NewRun, Store};
+use super::{NewRun, StepRecord, Store};
 use crate::approval::{Approval, ApprovalDecision};
 use crate::command::{Command, Ruling};
 use crate::error::Error;
@@ -197,6 +197,19 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
         Some(&steps[1])
     );
     assert_eq!(store.step(run, "c").await.unwrap(), None, "no such step");
+    let without: Vec<StepRecord> = (steps.iter().cloned())
+        .map(|step| StepRecord {
+            output: None,
+            ..step
+        })
+        .collect();
+    assert_eq!(store.steps_without_outputs(run).await.unwrap(), without);
+    assert_eq!(
+        store.outputs(run, &["a", "b", "c"]).await.unwrap(),
+        [("a".to_owned(), json!(42))],
+        "only the steps named that have an output"
+    );
+    assert!(store.outputs(run, &[]).await.unwrap().is_empty());
 
     let history = store.history(run).await.unwrap();
     let mut expected = created;

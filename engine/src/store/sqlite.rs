@@ -168,6 +168,17 @@ impl SqliteStore {
         |error| classify(&self.path, error)
     }
 
+    /// The step rows of run `run_id` as `query` (one of [`steps`]' queries) packs them.
+    async fn step_rows(&self, run_id: Uuid, query: &'static str) -> Result<Vec<StepRecord>> {
+        let (count, rows): (i64, String) = sqlx::query_as(query)
+            .bind(run_id.to_string())
+            .fetch_one(&self.reads)
+            .await
+            .map_err(self.fail())?;
+        steps::records(count, &rows)
+            .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))
+    }
+
     /// Commits `batch` (creating `create` first, if given) and returns its events.
     async fn write(
         &self,
@@ -295,13 +306,22 @@ impl Store for SqliteStore {
     }
 
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
-        let (count, rows): (i64, String) = sqlx::query_as(steps::QUERY)
+        self.step_rows(run_id, steps::QUERY).await
+    }
+
+    async fn steps_without_outputs(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
+        self.step_rows(run_id, steps::WITHOUT_OUTPUTS).await
+    }
+
+    async fn outputs(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, Value)>> {
+        let ids = serde_json::to_string(step_ids).map_err(|e| Error::Bug(e.to_string()))?;
+        let rows: String = sqlx::query_scalar(steps::OUTPUTS)
             .bind(run_id.to_string())
+            .bind(ids)
             .fetch_one(&self.reads)
             .await
             .map_err(self.fail())?;
-        steps::records(count, &rows)
-            .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))
+        steps::outputs(&rows).map_err(|e| Error::Corrupt(format!("outputs of run {run_id}: {e}")))
     }
 
     async fn runs(&self) -> Result<Vec<RunRecord>> {

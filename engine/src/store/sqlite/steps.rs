@@ -16,27 +16,49 @@ use super::{millis_to_time, parse_state};
 use crate::executor::Usage;
 use crate::store::StepRecord;
 
-/// One row as a JSON array: its position, then a [`StepRecord`]'s columns.
+/// One row as a JSON array: its position, then a [`StepRecord`]'s columns, the output as
+/// `output` gives it.
 macro_rules! row {
-    () => {
-        "json_array(position, step_id, state, attempt, json(output), error, wake_at,
-            json(usage), fallback, progress_at)"
+    ($output:literal) => {
+        concat!(
+            "json_array(position, step_id, state, attempt, ",
+            $output,
+            ", error, wake_at, json(usage), fallback, progress_at)"
+        )
     };
 }
 
 /// The query: the rows' count, and the rows as a JSON array of arrays, in no given order.
 pub(super) const QUERY: &str = concat!(
     "SELECT count(*), json_group_array(",
-    row!(),
+    row!("json(output)"),
+    ") FROM steps WHERE run_id = ?"
+);
+
+/// [`QUERY`] without the outputs.
+pub(super) const WITHOUT_OUTPUTS: &str = concat!(
+    "SELECT count(*), json_group_array(",
+    row!("NULL"),
     ") FROM steps WHERE run_id = ?"
 );
 
 /// The query of one step's row (by run and step id), read by [`record`].
 pub(super) const ONE: &str = concat!(
     "SELECT ",
-    row!(),
+    row!("json(output)"),
     " FROM steps WHERE run_id = ? AND step_id = ?"
 );
+
+/// The query of some steps' outputs (run id, the step ids as a JSON array): `[id, output]`
+/// pairs as a JSON array, read by [`outputs`].
+pub(super) const OUTPUTS: &str = "SELECT json_group_array(json_array(step_id, json(output)))
+    FROM steps WHERE run_id = ? AND output IS NOT NULL
+        AND step_id IN (SELECT value FROM json_each(?))";
+
+/// The pairs of [`OUTPUTS`]'s answer.
+pub(super) fn outputs(rows: &str) -> serde_json::Result<Vec<(String, Value)>> {
+    serde_json::from_str(rows)
+}
 
 /// The record of [`ONE`]'s answer.
 pub(super) fn record(row: &str) -> serde_json::Result<StepRecord> {
