@@ -367,16 +367,15 @@ impl Ledger {
         Ok(())
     }
 
-    /// Puts `step` in `retry_wait` until `at` (the start of time: at once).
+    /// Puts `step` in `retry_wait` until `at`.
     fn wait_to_retry(
         &mut self,
         step: StepIndex,
-        at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
         detail: Option<Value>,
     ) -> Result<()> {
-        self.slots[step].wake_at = at;
-        self.retrying
-            .insert((at.unwrap_or(DateTime::<Utc>::MIN_UTC), step));
+        self.slots[step].wake_at = Some(at);
+        self.retrying.insert((at, step));
         self.set_step(step, StepState::RetryWait, detail)
     }
 

@@ -100,7 +100,7 @@ impl Ledger {
                     // Retries are exhausted (or cannot help): try the next fallback at once.
                     slot.fallback += 1;
                     slot.error = Some(error.to_string());
-                    self.wait_to_retry(step, Some(now), log)
+                    self.wait_to_retry(step, now, log)
                 } else {
                     self.fail(step, &error, log)
                 }
@@ -122,7 +122,7 @@ impl Ledger {
             retry::delay(retry, slot.attempt, seed)
         });
         slot.error = Some(error.to_string());
-        self.wait_to_retry(step, Some(now + delay), detail)
+        self.wait_to_retry(step, now + delay, detail)
     }
 
     /// The jitter seed of a step: the same for a step of a run across restarts.

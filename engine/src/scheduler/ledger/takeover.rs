@@ -143,6 +143,7 @@ impl Ledger {
                 }
                 StepState::Ready => self.ready.push_back(step),
                 StepState::RetryWait => {
+                    // One stored without a wake-up time is due at once.
                     let at = self.slots[step].wake_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
                     self.retrying.insert((at, step));
                 }

@@ -317,30 +317,7 @@ fn the_guard_sees_the_attempts_started_so_far_so_a_budget_holds() {
 }
 
 #[test]
-fn a_rate_limit_holds_a_step_ready_until_its_window_has_room() {
-    let rate = RateLimit {
-        executor: "noop".into(),
-        max: 1,
-        per: Duration::from_secs(10),
-    };
-    let mut ledger = judged_by(
-        json!({"name": "g", "steps": [{"parallel": [
-            {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
-        ]}]}),
-        Fake { rate: Some(rate) },
-    );
-    assert_eq!(started(&mut ledger, 0), ["a"]);
-    ledger.apply(done(0, json!(1)), at(1)).unwrap();
-    assert!(
-        ledger.turn(at(1)).unwrap().is_empty(),
-        "b waits for the window"
-    );
-    assert_eq!(ledger.next_wake(), Some(at(10)));
-    assert_eq!(started(&mut ledger, 10), ["b"]);
-}
-
-#[test]
-fn steps_a_rate_limit_holds_are_set_aside_unevaluated_and_let_out_as_its_window_frees() {
+fn a_rate_limit_holds_steps_ready_and_unevaluated_until_its_window_has_room() {
     let rate = RateLimit {
         executor: "noop".into(),
         max: 1,
