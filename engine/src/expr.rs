@@ -6,24 +6,26 @@
 //! (strings as they are, anything else as JSON). Expressions see `input`, `steps.<id>.output`,
 //! `item` and `index` (inside `for_each`) and `run`.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
 };
-use cel::common::value::Val;
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::parser::pratt_parser::{Lexer, TokenKind};
 use cel::parser::{Expression, PrattParser};
 use cel::{Context, Env};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What an expression can read.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scope {
     /// The run's input (shared: it may be megabytes, and every attempt has a scope).
-    pub input: Arc<Value>,
+    pub input: Arc<RunInput>,
     /// The outputs of the steps the expressions read, by id (`null` for a step that has
     /// none); each reads as `steps.<id>.output`.
     pub steps: Vec<(String, Arc<Value>)>,
@@ -33,6 +35,40 @@ pub(crate) struct Scope {
     pub index: Option<usize>,
     /// Facts about the run (its id, the workflow's name, ...).
     pub run: Value,
+}
+
+/// The run's input as expressions read it. Its CEL form is built when an expression first
+/// reads it and lent to every later context (built for each attempt, a 1 MB input cost a
+/// thousand steps that read it 2.5 s).
+#[derive(Debug, Default)]
+pub(crate) struct RunInput {
+    json: Value,
+    cel: OnceLock<Box<dyn Val>>,
+}
+
+impl RunInput {
+    /// The input `json`.
+    pub(crate) fn new(json: Value) -> RunInput {
+        RunInput {
+            json,
+            cel: OnceLock::new(),
+        }
+    }
+
+    /// The input as JSON.
+    pub(crate) fn json(&self) -> &Value {
+        &self.json
+    }
+}
+
+/// Gives `input` to a context, lent from its one CEL form.
+impl VariableResolver for RunInput {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        (variable == "input").then(|| {
+            let cel = self.cel.get_or_init(|| to_owned_val(&self.json));
+            CowVal::Borrowed(cel.as_ref())
+        })
+    }
 }
 
 /// An expression that does not parse, does not evaluate, or has the wrong type.
@@ -555,7 +591,7 @@ impl Named {
 fn context(scope: &Scope, named: Named) -> Result<Context<'_, '_>, ExprError> {
     let mut context = Context::with_env(ENV.clone());
     if named.input {
-        context.add_variable_as_val("input", to_val(&scope.input));
+        context.set_variable_resolver(&*scope.input);
     }
     if named.steps {
         context.add_variable_as_val("steps", Box::new(steps_map(&scope.steps)));
@@ -639,6 +675,16 @@ fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result
 /// fit (so `x > 3` works), else `uint`. (Built as CEL's value types directly: its
 /// `cel::Value` would be converted into them once more when bound.)
 fn to_val(value: &Value) -> Box<dyn Val + '_> {
+    convert(value, Cow::Borrowed)
+}
+
+/// Converts JSON to CEL values as [`to_val`] does, owning their strings: a value to keep.
+fn to_owned_val(value: &Value) -> Box<dyn Val> {
+    convert(value, |text| Cow::Owned(text.to_owned()))
+}
+
+/// Converts JSON to CEL values, each string (and map key) as `text` makes it.
+fn convert<'a, 'v>(value: &'a Value, text: fn(&'a str) -> Cow<'v, str>) -> Box<dyn Val + 'v> {
     match value {
         Value::Null => Box::new(CelNull),
         Value::Bool(value) => Box::new(CelBool::from(*value)),
@@ -647,20 +693,21 @@ fn to_val(value: &Value) -> Box<dyn Val + '_> {
             (None, Some(uint)) => Box::new(CelUInt::from(uint)),
             _ => Box::new(CelDouble::from(number.as_f64().unwrap_or(f64::NAN))),
         },
-        Value::String(text) => Box::new(CelString::from(text.as_str())),
-        Value::Array(items) => {
-            Box::new(CelList::from(items.iter().map(to_val).collect::<Vec<_>>()))
-        }
-        Value::Object(members) => Box::new(to_map(members)),
+        Value::String(value) => Box::new(CelString::from(text(value))),
+        Value::Array(items) => Box::new(CelList::from(
+            (items.iter())
+                .map(|item| convert(item, text))
+                .collect::<Vec<_>>(),
+        )),
+        Value::Object(members) => Box::new(CelMap::from(
+            (members.iter())
+                .map(|(key, item)| {
+                    let key = CelMapKey::String(CelString::from(text(key)));
+                    (key, convert(item, text))
+                })
+                .collect::<HashMap<_, _>>(),
+        )),
     }
-}
-
-/// Converts a JSON object to a CEL map, as [`to_val`] does.
-fn to_map(members: &Map<String, Value>) -> CelMap<'_> {
-    (members.iter())
-        .map(|(key, item)| (CelMapKey::from(key.as_str()), to_val(item)))
-        .collect::<HashMap<_, _>>()
-        .into()
 }
 
 /// Converts the steps' outputs to the CEL map of `steps`: each id to `{"output": ...}`.

@@ -27,7 +27,7 @@ fn scope() -> Scope {
         ("my-step".into(), Arc::new(json!("hi"))),
     ];
     Scope {
-        input: Arc::new(json!({"repo": "cairn", "n": 5})),
+        input: Arc::new(RunInput::new(json!({"repo": "cairn", "n": 5}))),
         steps,
         item: Some(json!("x.rs")),
         index: Some(1),
@@ -38,10 +38,10 @@ fn scope() -> Scope {
 #[test]
 fn json_values_keep_their_cel_types() {
     let scope = Scope {
-        input: Arc::new(
+        input: Arc::new(RunInput::new(
             json!({"int": -3, "big": 18446744073709551615u64, "float": 1.5,
             "none": null, "list": [1, "a"], "yes": true, "map": {"k": {"deep": "v"}}}),
-        ),
+        )),
         ..scope()
     };
     let value = evaluate(
@@ -383,4 +383,23 @@ fn find_open_finds_the_first_opening_of_an_expression() {
     assert_eq!(find_open("ends with ${{"), Some(10));
     assert_eq!(find_open("ends with ${"), None);
     assert_eq!(find_open(""), None);
+}
+
+#[test]
+fn the_input_is_converted_once_when_first_read_and_lent_to_every_context() {
+    let scope = scope();
+    assert_eq!(evaluate("1 + 1", &scope).unwrap(), json!(2));
+    assert!(scope.input.cel.get().is_none(), "not read, not converted");
+    assert_eq!(
+        evaluate("input", &scope).unwrap(),
+        json!({"repo": "cairn", "n": 5})
+    );
+    let converted: *const dyn Val = &**scope.input.cel.get().expect("converted");
+    let again = render(&json!("${{ input.repo }} has ${{ input.n }}"), &scope).unwrap();
+    assert_eq!(again, json!("cairn has 5"));
+    assert!(
+        std::ptr::addr_eq(converted, &**scope.input.cel.get().unwrap()),
+        "the same CEL value"
+    );
+    assert!(condition("has(input.repo) && !has(input.nope)", &scope).unwrap());
 }

@@ -19,6 +19,7 @@ use crate::command::{Command, PendingCommand};
 use crate::definition::OnStall;
 use crate::error::Result;
 use crate::executor::{Action, ErrorClass, ExecError, Executors, Outcome, Usage};
+use crate::expr::RunInput;
 use crate::guard::Guard;
 use crate::item::ItemRecord;
 use crate::plan::{Addition, Plan, StepIndex};
@@ -200,7 +201,7 @@ pub(crate) struct Ledger {
     run_id: Uuid,
     plan: Arc<Plan>,
     /// Shared with every attempt's expression scope: a run's input may be megabytes.
-    input: Arc<Value>,
+    input: Arc<RunInput>,
     run_state: RunState,
     created_at: DateTime<Utc>,
     slots: Vec<Slot>,

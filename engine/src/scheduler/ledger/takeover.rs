@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planner};
 use crate::error::{Error, Result};
 use crate::executor::Usage;
+use crate::expr::RunInput;
 use crate::plan::{Plan, StepIndex};
 use crate::state::{Batch, RunState, StepState};
 use crate::store::StepRecord;
@@ -85,7 +86,7 @@ impl Ledger {
         let mut ledger = Ledger {
             run_id,
             plan,
-            input: Arc::new(input),
+            input: Arc::new(RunInput::new(input)),
             run_state: state,
             created_at,
             slots,
