@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 
 use cel::common::types::{
@@ -21,53 +22,98 @@ use cel::parser::{Expression, PrattParser};
 use cel::{Context, Env};
 use serde_json::Value;
 
-/// What an expression can read.
-#[derive(Debug, Clone, Default)]
+/// What an expression can read. It is the context's variable resolver for `input` and
+/// `steps`, which are converted to CEL's values only when an expression reads them.
+#[derive(Debug, Default)]
 pub(crate) struct Scope {
-    /// The run's input (shared: it may be megabytes, and every attempt has a scope).
-    pub input: Arc<RunInput>,
+    /// The run's input.
+    pub input: Arc<Shared>,
     /// The outputs of the steps the expressions read, by id (`null` for a step that has
     /// none); each reads as `steps.<id>.output`.
-    pub steps: Vec<(String, Arc<Value>)>,
+    pub steps: HashMap<String, Arc<Shared>>,
     /// The current item of a `for_each` step.
     pub item: Option<Value>,
     /// The current item's index in a `for_each` step.
     pub index: Option<usize>,
     /// Facts about the run (its id, the workflow's name, ...).
     pub run: Value,
+    /// `steps` as one CEL map, built when an expression reads it other than as
+    /// `steps.<id>.output` (`steps['a-b']`, `has(steps.a)`).
+    steps_map: OnceLock<Box<dyn Val>>,
 }
 
-/// The run's input as expressions read it. Its CEL form is built when an expression first
-/// reads it and lent to every later context (built for each attempt, a 1 MB input cost a
-/// thousand steps that read it 2.5 s).
+impl Scope {
+    /// The scope of an attempt that reads `input` and the outputs `steps`.
+    pub(crate) fn new(
+        input: Arc<Shared>,
+        steps: HashMap<String, Arc<Shared>>,
+        run: Value,
+    ) -> Scope {
+        Scope {
+            input,
+            steps,
+            run,
+            ..Scope::default()
+        }
+    }
+}
+
+/// Lends `input` and `steps.<id>.output` from their CEL forms, and `steps` as one map.
+impl VariableResolver for Scope {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        if variable == "input" {
+            return Some(self.input.cel());
+        }
+        if variable == "steps" {
+            let map = self.steps_map.get_or_init(|| {
+                let steps = (self.steps.iter()).map(|(id, output)| (id, output.json()));
+                Box::new(steps_map(steps, |text| Cow::Owned(text.to_owned())))
+            });
+            return Some(CowVal::Borrowed(map.as_ref()));
+        }
+        let id = variable.strip_prefix("steps.")?.strip_suffix(".output")?;
+        // `steps.a.b.output` reads `b` of step `a`, not a step `a.b`.
+        (!id.contains('.'))
+            .then(|| self.steps.get(id))
+            .flatten()
+            .map(|output| output.cel())
+    }
+}
+
+/// A JSON value the scopes of many attempts may read (the run's input, a step's output).
+/// It is converted to CEL's values for each context that reads it until it has been read
+/// twice, then once for all and lent: a pipeline reads each output once, a fan-out may
+/// read one a thousand times (1 MB, 1,000 readers: 2.5 s converting it).
 #[derive(Debug, Default)]
-pub(crate) struct RunInput {
+pub(crate) struct Shared {
     json: Value,
+    reads: AtomicU32,
     cel: OnceLock<Box<dyn Val>>,
 }
 
-impl RunInput {
-    /// The input `json`.
-    pub(crate) fn new(json: Value) -> RunInput {
-        RunInput {
+impl Shared {
+    /// The value `json`.
+    pub(crate) fn new(json: Value) -> Shared {
+        Shared {
             json,
-            cel: OnceLock::new(),
+            ..Shared::default()
         }
     }
 
-    /// The input as JSON.
+    /// The value as JSON.
     pub(crate) fn json(&self) -> &Value {
         &self.json
     }
-}
 
-/// Gives `input` to a context, lent from its one CEL form.
-impl VariableResolver for RunInput {
-    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
-        (variable == "input").then(|| {
-            let cel = self.cel.get_or_init(|| to_owned_val(&self.json));
-            CowVal::Borrowed(cel.as_ref())
-        })
+    /// Its CEL form for one context.
+    fn cel(&self) -> CowVal<'_, '_> {
+        if let Some(cel) = self.cel.get() {
+            return CowVal::Borrowed(cel.as_ref());
+        }
+        if self.reads.fetch_add(1, Ordering::Relaxed) == 0 {
+            return CowVal::Owned(to_val(&self.json));
+        }
+        CowVal::Borrowed(self.cel.get_or_init(|| to_owned_val(&self.json)).as_ref())
     }
 }
 
@@ -590,11 +636,8 @@ impl Named {
 /// scope has them).
 fn context(scope: &Scope, named: Named) -> Result<Context<'_, '_>, ExprError> {
     let mut context = Context::with_env(ENV.clone());
-    if named.input {
-        context.set_variable_resolver(&*scope.input);
-    }
-    if named.steps {
-        context.add_variable_as_val("steps", Box::new(steps_map(&scope.steps)));
+    if named.input || named.steps {
+        context.set_variable_resolver(scope);
     }
     if named.run {
         context.add_variable_as_val("run", to_val(&scope.run));
@@ -710,13 +753,17 @@ fn convert<'a, 'v>(value: &'a Value, text: fn(&'a str) -> Cow<'v, str>) -> Box<d
     }
 }
 
-/// Converts the steps' outputs to the CEL map of `steps`: each id to `{"output": ...}`.
-fn steps_map(steps: &[(String, Arc<Value>)]) -> CelMap<'_> {
-    (steps.iter())
+/// Converts the steps' outputs to the CEL map of `steps`: each id to `{"output": ...}`,
+/// strings as `text` makes them (see [`convert`]).
+fn steps_map<'a, 'v>(
+    steps: impl Iterator<Item = (&'a String, &'a Value)>,
+    text: fn(&'a str) -> Cow<'v, str>,
+) -> CelMap<'v> {
+    steps
         .map(|(id, output)| {
-            let read = HashMap::from([(CelMapKey::from("output"), to_val(output))]);
-            let read: Box<dyn Val> = Box::new(CelMap::from(read));
-            (CelMapKey::from(id.as_str()), read)
+            let output = HashMap::from([(CelMapKey::from("output"), convert(output, text))]);
+            let read: Box<dyn Val + 'v> = Box::new(CelMap::from(output));
+            (CelMapKey::String(CelString::from(text(id))), read)
         })
         .collect::<HashMap<_, _>>()
         .into()

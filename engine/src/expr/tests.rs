@@ -19,26 +19,29 @@ fn a_recently_compiled_expression_is_not_parsed_again() {
 }
 
 fn scope() -> Scope {
-    let steps = vec![
+    let output = |json| Arc::new(Shared::new(json));
+    let steps = HashMap::from([
         (
             "plan".into(),
-            Arc::new(json!({"files": ["a.rs", "b.rs"], "count": 2})),
+            output(json!({"files": ["a.rs", "b.rs"], "count": 2})),
         ),
-        ("my-step".into(), Arc::new(json!("hi"))),
-    ];
+        ("my-step".into(), output(json!("hi"))),
+    ]);
     Scope {
-        input: Arc::new(RunInput::new(json!({"repo": "cairn", "n": 5}))),
-        steps,
         item: Some(json!("x.rs")),
         index: Some(1),
-        run: json!({"id": "r1"}),
+        ..Scope::new(
+            output(json!({"repo": "cairn", "n": 5})),
+            steps,
+            json!({"id": "r1"}),
+        )
     }
 }
 
 #[test]
 fn json_values_keep_their_cel_types() {
     let scope = Scope {
-        input: Arc::new(RunInput::new(
+        input: Arc::new(Shared::new(
             json!({"int": -3, "big": 18446744073709551615u64, "float": 1.5,
             "none": null, "list": [1, "a"], "yes": true, "map": {"k": {"deep": "v"}}}),
         )),
@@ -350,17 +353,25 @@ proptest::proptest! {
 
 #[test]
 fn a_context_holds_only_the_variables_its_templates_name() {
-    let named = Named::in_template(&json!({"a": "${{ steps.plan.output }}", "b": [1, "run"]}));
-    let named = named.unwrap();
-    assert_eq!((named.input, named.steps, named.run), (false, true, false));
+    let steps_only = Named::in_template(&json!({"a": "${{ steps.plan.output }}", "b": [1, "run"]}));
+    let steps_only = steps_only.unwrap();
+    assert_eq!(
+        (steps_only.input, steps_only.steps, steps_only.run),
+        (false, true, false)
+    );
     let named = Named::in_template(&json!(["${{ input.repo }}", {"c": "${{ run.id }}"}]));
     let named = named.unwrap();
     assert_eq!((named.input, named.steps, named.run), (true, false, true));
     let run_scope = scope();
-    let context = context(&run_scope, named).unwrap();
+    let context = context(&run_scope, steps_only).unwrap();
+    assert!(evaluate_in("run", &context).is_err(), "run was left out");
+    assert_eq!(
+        evaluate_in("steps.plan.output.count", &context).unwrap(),
+        json!(2)
+    );
     assert!(
-        evaluate_in("steps", &context).is_err(),
-        "steps was left out"
+        run_scope.steps_map.get().is_none(),
+        "`steps.<id>.output` is lent alone, without a map of every step"
     );
     let all = render(
         &json!("${{ [input.repo, steps['my-step'].output, run.id] }}"),
@@ -386,20 +397,38 @@ fn find_open_finds_the_first_opening_of_an_expression() {
 }
 
 #[test]
-fn the_input_is_converted_once_when_first_read_and_lent_to_every_context() {
+fn a_value_read_twice_is_converted_once_for_all_and_lent() {
     let scope = scope();
     assert_eq!(evaluate("1 + 1", &scope).unwrap(), json!(2));
-    assert!(scope.input.cel.get().is_none(), "not read, not converted");
+    assert_eq!(evaluate("input.n", &scope).unwrap(), json!(5));
+    assert!(
+        scope.input.cel.get().is_none(),
+        "read once: converted for it alone"
+    );
+    let again = render(&json!("${{ input.repo }} has ${{ input.n }}"), &scope).unwrap();
+    assert_eq!(again, json!("cairn has 5"));
+    let converted: *const dyn Val = &**scope.input.cel.get().expect("read again: kept");
     assert_eq!(
         evaluate("input", &scope).unwrap(),
         json!({"repo": "cairn", "n": 5})
     );
-    let converted: *const dyn Val = &**scope.input.cel.get().expect("converted");
-    let again = render(&json!("${{ input.repo }} has ${{ input.n }}"), &scope).unwrap();
-    assert_eq!(again, json!("cairn has 5"));
     assert!(
         std::ptr::addr_eq(converted, &**scope.input.cel.get().unwrap()),
-        "the same CEL value"
+        "the same CEL value is lent"
     );
     assert!(condition("has(input.repo) && !has(input.nope)", &scope).unwrap());
+    let plan = &scope.steps["plan"];
+    for _ in 0..3 {
+        let files = evaluate("steps.plan.output.files[1]", &scope).unwrap();
+        assert_eq!(files, json!("b.rs"));
+    }
+    assert!(plan.cel.get().is_some(), "an output is kept the same way");
+    assert_eq!(
+        evaluate("steps['my-step'].output + '!'", &scope).unwrap(),
+        json!("hi!")
+    );
+    assert!(
+        evaluate("steps.nope.output", &scope).is_err(),
+        "a step the scope lacks"
+    );
 }

@@ -19,7 +19,7 @@ use crate::command::{Command, PendingCommand};
 use crate::definition::OnStall;
 use crate::error::Result;
 use crate::executor::{Action, ErrorClass, ExecError, Executors, Outcome, Usage};
-use crate::expr::RunInput;
+use crate::expr::Shared;
 use crate::guard::Guard;
 use crate::item::ItemRecord;
 use crate::plan::{Addition, Plan, StepIndex};
@@ -37,7 +37,7 @@ struct Slot {
     fallback: u32,
     /// Shared with the scope of every attempt that reads it: an output may be megabytes.
     /// Kept while it may be read ([`outputs`]).
-    output: Option<Arc<Value>>,
+    output: Option<Arc<Shared>>,
     /// Whether the step counts among the readers of the outputs it reads ([`outputs`]).
     reading: bool,
     /// The last error, as `class: message`.
@@ -63,7 +63,7 @@ impl Slot {
             state: record.state,
             attempt: record.attempt,
             fallback: record.fallback,
-            output: record.output.map(Arc::new),
+            output: record.output.map(|output| Arc::new(Shared::new(output))),
             reading: false,
             error: record.error,
             wake_at: record.wake_at,
@@ -201,7 +201,7 @@ pub(crate) struct Ledger {
     run_id: Uuid,
     plan: Arc<Plan>,
     /// Shared with every attempt's expression scope: a run's input may be megabytes.
-    input: Arc<RunInput>,
+    input: Arc<Shared>,
     run_state: RunState,
     created_at: DateTime<Utc>,
     slots: Vec<Slot>,
@@ -508,7 +508,9 @@ impl Ledger {
             to,
             attempt: slot.attempt,
             fallback: slot.fallback,
-            output: (slot.output.as_deref().cloned()).filter(|_| to == StepState::Succeeded),
+            output: (slot.output.as_ref())
+                .filter(|_| to == StepState::Succeeded)
+                .map(|output| output.json().clone()),
             error: (slot.error.clone()).filter(|_| {
                 matches!(
                     to,

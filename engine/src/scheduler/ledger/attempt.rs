@@ -129,21 +129,15 @@ impl Ledger {
         // A plan's steps name the steps of their own plan without its prefix.
         let steps = (self.plan.referenced_steps(step).iter())
             .flat_map(|&other| {
-                let output =
-                    (self.slots[other].output.clone()).unwrap_or_else(|| Arc::new(Value::Null));
+                let output = (self.slots[other].output.clone()).unwrap_or_default();
                 let (id, written) = (&self.plan.steps()[other].id, self.plan.written(step, other));
                 let local = (written != &**id).then(|| (written.to_owned(), Arc::clone(&output)));
                 std::iter::once((id.to_string(), output)).chain(local)
             })
             .collect();
         let workflow = &self.plan.workflow().name;
-        Scope {
-            input: Arc::clone(&self.input),
-            steps,
-            item: None,
-            index: None,
-            run: json!({ "id": self.run_id.to_string(), "workflow": workflow }),
-        }
+        let run = json!({ "id": self.run_id.to_string(), "workflow": workflow });
+        Scope::new(Arc::clone(&self.input), steps, run)
     }
 
     /// Enforces the output cap and the step's `output_schema`.

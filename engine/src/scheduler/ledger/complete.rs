@@ -12,6 +12,7 @@ use super::{Ledger, add_usage};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome};
+use crate::expr::Shared;
 use crate::plan::StepIndex;
 use crate::retry;
 use crate::state::StepState;
@@ -62,7 +63,7 @@ impl Ledger {
         };
         match result {
             Ok(output) => {
-                self.slots[step].output = Some(Arc::new(output));
+                self.slots[step].output = Some(Arc::new(Shared::new(output)));
                 self.slots[step].error = None;
                 self.slots[step].items = None;
                 self.set_step(step, StepState::Succeeded, log)?;

@@ -57,11 +57,8 @@ impl Ledger {
         let outputs: Map<String, Value> = (self.plan.sinks().into_iter())
             .filter(|&sink| self.slots[sink].state == StepState::Succeeded)
             .map(|sink| {
-                let output = self.slots[sink]
-                    .output
-                    .as_deref()
-                    .cloned()
-                    .unwrap_or(Value::Null);
+                let output = (self.slots[sink].output.as_ref())
+                    .map_or(Value::Null, |output| output.json().clone());
                 (self.plan.steps()[sink].id.to_string(), output)
             })
             .collect();

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planner};
 use crate::error::{Error, Result};
 use crate::executor::Usage;
-use crate::expr::RunInput;
+use crate::expr::Shared;
 use crate::plan::{Plan, StepIndex};
 use crate::state::{Batch, RunState, StepState};
 use crate::store::StepRecord;
@@ -86,7 +86,7 @@ impl Ledger {
         let mut ledger = Ledger {
             run_id,
             plan,
-            input: Arc::new(RunInput::new(input)),
+            input: Arc::new(Shared::new(input)),
             run_state: state,
             created_at,
             slots,

@@ -133,7 +133,7 @@ pub(super) fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
             state: slot.state,
             attempt: slot.attempt,
             fallback: slot.fallback,
-            output: slot.output.as_deref().cloned(),
+            output: slot.output.as_ref().map(|output| output.json().clone()),
             error: slot.error.clone(),
             wake_at: slot.wake_at,
             usage: None,
