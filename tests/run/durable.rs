@@ -94,15 +94,15 @@ fn all_steps() -> Vec<&'static str> {
     steps
 }
 
-/// a -> b -> (f0..f5 in parallel, 3 at a time) -> join, which echoes what it read of the fan;
-/// `hold` says where each step stops until the gate opens.
+/// a -> b -> (f0..f5 in parallel, 3 at a time) -> join, which echoes what it read of the fan
+/// and of `a` (an output a resumed run must read back from the store, since no step between
+/// reads it); `hold` says where each step stops until the gate opens.
 fn crash_workflow(scratch: &Scratch, hold: impl Fn(&str) -> Hold) -> Value {
     let fan: Vec<Value> = FAN
         .iter()
         .map(|id| marking_step(id, hold(id), scratch))
         .collect();
-    let gathered: serde_json::Map<String, Value> = FAN
-        .iter()
+    let gathered: serde_json::Map<String, Value> = (FAN.iter().chain(&["a"]))
         .map(|id| {
             (
                 id.to_string(),
@@ -209,8 +209,9 @@ fn kill_and_resume(
             "{step} never ran: {marks_after:?}"
         );
     }
-    let expected: serde_json::Map<String, Value> =
-        FAN.iter().map(|id| (id.to_string(), json!(id))).collect();
+    let expected: serde_json::Map<String, Value> = (FAN.iter().chain(&["a"]))
+        .map(|id| (id.to_string(), json!(id)))
+        .collect();
     assert_eq!(after["output"], json!({ "join": expected }));
     Crash {
         before,
