@@ -12,6 +12,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 
+use cel::common::ast::operators::INDEX;
+use cel::common::ast::{EntryExpr, Expr, LiteralValue, MapExpr, SelectExpr, StructExpr};
 use cel::common::types::{
     CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
 };
@@ -37,9 +39,6 @@ pub(crate) struct Scope {
     pub index: Option<usize>,
     /// Facts about the run (its id, the workflow's name, ...).
     pub run: Value,
-    /// `steps` as one CEL map, built when an expression reads it other than as
-    /// `steps.<id>.output` (`steps['a-b']`, `has(steps.a)`).
-    steps_map: OnceLock<Box<dyn Val>>,
 }
 
 impl Scope {
@@ -58,18 +57,15 @@ impl Scope {
     }
 }
 
-/// Lends `input` and `steps.<id>.output` from their CEL forms, and `steps` as one map.
+/// Lends `input` and `steps.<id>.output` from their CEL forms; gives `steps` as a whole
+/// (`steps['a-b']`, `has(steps.a)`) as a map converted for the expression that asks.
 impl VariableResolver for Scope {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
         if variable == "input" {
             return Some(self.input.cel());
         }
         if variable == "steps" {
-            let map = self.steps_map.get_or_init(|| {
-                let steps = (self.steps.iter()).map(|(id, output)| (id, output.json()));
-                Box::new(steps_map(steps, |text| Cow::Owned(text.to_owned())))
-            });
-            return Some(CowVal::Borrowed(map.as_ref()));
+            return Some(CowVal::Owned(Box::new(steps_map(&self.steps))));
         }
         let id = variable.strip_prefix("steps.")?.strip_suffix(".output")?;
         // `steps.a.b.output` reads `b` of step `a`, not a step `a.b`.
@@ -515,6 +511,8 @@ fn compile(expr: &str) -> Result<Arc<Compiled>, ExprError> {
     let simple = fits_any_stack(expr)?;
     let expression =
         on_stack_for(simple, || Some(parse(expr))).unwrap_or_else(|| Err(library_failed(expr)))?;
+    let mut expression = expression;
+    name_step_reads(&mut expression);
     let program = Arc::new(Compiled { expression, simple });
     let mut recent = recent_programs();
     if recent
@@ -530,6 +528,66 @@ fn compile(expr: &str) -> Result<Arc<Compiled>, ExprError> {
         }
     }
     Ok(program)
+}
+
+/// Rewrites every `steps['<id>']` as `steps.<id>`: the same lookup in the map, and a name
+/// the scope can lend the step's output by (CEL asks a resolver for dotted names only, and
+/// ids with a dash can only be written the first way).
+fn name_step_reads(expression: &mut Expression) {
+    let walk = |expressions: &mut dyn Iterator<Item = &mut Expression>| {
+        expressions.for_each(name_step_reads);
+    };
+    match &mut expression.expr {
+        Expr::Call(call) => {
+            if let (INDEX, None, [steps, id]) =
+                (call.func_name.as_str(), &call.target, &call.args[..])
+                && matches!(&steps.expr, Expr::Ident(name) if name == "steps")
+                && let Expr::Literal(LiteralValue::String(id)) = &id.expr
+            {
+                let field = id.to_string();
+                let operand = Box::new(steps.clone());
+                expression.expr = Expr::Select(SelectExpr {
+                    operand,
+                    field,
+                    test: false,
+                });
+                return;
+            }
+            walk(
+                &mut call
+                    .target
+                    .iter_mut()
+                    .map(|target| &mut **target)
+                    .chain(&mut call.args),
+            );
+        }
+        Expr::Comprehension(loop_) => {
+            let loop_ = &mut **loop_;
+            walk(
+                &mut [
+                    &mut loop_.iter_range,
+                    &mut loop_.accu_init,
+                    &mut loop_.loop_cond,
+                    &mut loop_.loop_step,
+                    &mut loop_.result,
+                ]
+                .into_iter(),
+            );
+        }
+        Expr::List(list) => walk(&mut list.elements.iter_mut()),
+        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
+            for entry in entries {
+                match &mut entry.expr {
+                    EntryExpr::MapEntry(entry) => {
+                        walk(&mut [&mut entry.key, &mut entry.value].into_iter())
+                    }
+                    EntryExpr::StructField(field) => name_step_reads(&mut field.value),
+                }
+            }
+        }
+        Expr::Select(select) => name_step_reads(&mut select.operand),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    }
 }
 
 /// Parses `expr` as CEL's reference parser (the `cel` crate's ANTLR one, whose messages
@@ -753,17 +811,13 @@ fn convert<'a, 'v>(value: &'a Value, text: fn(&'a str) -> Cow<'v, str>) -> Box<d
     }
 }
 
-/// Converts the steps' outputs to the CEL map of `steps`: each id to `{"output": ...}`,
-/// strings as `text` makes them (see [`convert`]).
-fn steps_map<'a, 'v>(
-    steps: impl Iterator<Item = (&'a String, &'a Value)>,
-    text: fn(&'a str) -> Cow<'v, str>,
-) -> CelMap<'v> {
-    steps
+/// Converts the steps' outputs to the CEL map of `steps`: each id to `{"output": ...}`.
+fn steps_map(steps: &HashMap<String, Arc<Shared>>) -> CelMap<'_> {
+    (steps.iter())
         .map(|(id, output)| {
-            let output = HashMap::from([(CelMapKey::from("output"), convert(output, text))]);
-            let read: Box<dyn Val + 'v> = Box::new(CelMap::from(output));
-            (CelMapKey::String(CelString::from(text(id))), read)
+            let output = HashMap::from([(CelMapKey::from("output"), to_val(output.json()))]);
+            let read: Box<dyn Val> = Box::new(CelMap::from(output));
+            (CelMapKey::from(id.as_str()), read)
         })
         .collect::<HashMap<_, _>>()
         .into()

@@ -369,10 +369,6 @@ fn a_context_holds_only_the_variables_its_templates_name() {
         evaluate_in("steps.plan.output.count", &context).unwrap(),
         json!(2)
     );
-    assert!(
-        run_scope.steps_map.get().is_none(),
-        "`steps.<id>.output` is lent alone, without a map of every step"
-    );
     let all = render(
         &json!("${{ [input.repo, steps['my-step'].output, run.id] }}"),
         &scope(),
@@ -423,10 +419,23 @@ fn a_value_read_twice_is_converted_once_for_all_and_lent() {
         assert_eq!(files, json!("b.rs"));
     }
     assert!(plan.cel.get().is_some(), "an output is kept the same way");
-    assert_eq!(
-        evaluate("steps['my-step'].output + '!'", &scope).unwrap(),
-        json!("hi!")
+    let dashed = &scope.steps["my-step"];
+    for _ in 0..2 {
+        let read = evaluate("steps['my-step'].output + '!'", &scope).unwrap();
+        assert_eq!(read, json!("hi!"));
+    }
+    assert!(
+        dashed.cel.get().is_some(),
+        "`steps['my-step']` is read by name too"
     );
+    let mut dotted = self::scope();
+    (dotted.steps).insert("gen.risky".into(), Arc::new(Shared::new(json!(7))));
+    assert_eq!(
+        evaluate("steps['gen.risky'].output + 1", &dotted).unwrap(),
+        json!(8),
+        "an id with a dot (a planner's step) is looked up whole"
+    );
+    assert!(evaluate("has(steps['my-step'].output)", &scope).unwrap() == json!(true));
     assert!(
         evaluate("steps.nope.output", &scope).is_err(),
         "a step the scope lacks"
