@@ -509,9 +509,8 @@ fn compile(expr: &str) -> Result<Arc<Compiled>, ExprError> {
         return Ok(Arc::clone(program));
     }
     let simple = fits_any_stack(expr)?;
-    let expression =
+    let mut expression =
         on_stack_for(simple, || Some(parse(expr))).unwrap_or_else(|| Err(library_failed(expr)))?;
-    let mut expression = expression;
     name_step_reads(&mut expression);
     let program = Arc::new(Compiled { expression, simple });
     let mut recent = recent_programs();
