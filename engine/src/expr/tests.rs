@@ -1,5 +1,6 @@
 //! CEL expressions and templates: parsing, evaluation, limits.
 
+use cel::common::value::Val;
 use serde_json::json;
 
 use super::*;
@@ -398,18 +399,18 @@ fn a_value_read_twice_is_converted_once_for_all_and_lent() {
     assert_eq!(evaluate("1 + 1", &scope).unwrap(), json!(2));
     assert_eq!(evaluate("input.n", &scope).unwrap(), json!(5));
     assert!(
-        scope.input.cel.get().is_none(),
+        scope.input.kept().is_none(),
         "read once: converted for it alone"
     );
     let again = render(&json!("${{ input.repo }} has ${{ input.n }}"), &scope).unwrap();
     assert_eq!(again, json!("cairn has 5"));
-    let converted: *const dyn Val = &**scope.input.cel.get().expect("read again: kept");
+    let converted: *const dyn Val = scope.input.kept().expect("read again: kept");
     assert_eq!(
         evaluate("input", &scope).unwrap(),
         json!({"repo": "cairn", "n": 5})
     );
     assert!(
-        std::ptr::addr_eq(converted, &**scope.input.cel.get().unwrap()),
+        std::ptr::addr_eq(converted, scope.input.kept().unwrap()),
         "the same CEL value is lent"
     );
     assert!(condition("has(input.repo) && !has(input.nope)", &scope).unwrap());
@@ -418,14 +419,14 @@ fn a_value_read_twice_is_converted_once_for_all_and_lent() {
         let files = evaluate("steps.plan.output.files[1]", &scope).unwrap();
         assert_eq!(files, json!("b.rs"));
     }
-    assert!(plan.cel.get().is_some(), "an output is kept the same way");
+    assert!(plan.kept().is_some(), "an output is kept the same way");
     let dashed = &scope.steps["my-step"];
     for _ in 0..2 {
         let read = evaluate("steps['my-step'].output + '!'", &scope).unwrap();
         assert_eq!(read, json!("hi!"));
     }
     assert!(
-        dashed.cel.get().is_some(),
+        dashed.kept().is_some(),
         "`steps['my-step']` is read by name too"
     );
     let mut dotted = self::scope();
