@@ -152,7 +152,7 @@ impl Engine {
     /// Why a command naming `step` is refused when run `run_id` has no such step: with the
     /// closest id, or the run's ids when they are few.
     async fn no_step(&self, run_id: Uuid, step: &str) -> Result<String> {
-        let steps = self.inner.store.steps(run_id).await?;
+        let steps = self.inner.store.steps_without_outputs(run_id).await?;
         let ids = steps.iter().map(|step| step.id.as_str());
         let hint = match closest(step, ids.clone()) {
             Some(close) => format!("did you mean `{close}`?"),
