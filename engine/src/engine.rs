@@ -329,9 +329,10 @@ impl Engine {
             let store = Arc::clone(&self.inner.store);
             let (run_id, all) = (record.id, redrive.is_some());
             async move {
-                match all {
-                    true => store.steps(run_id).await,
-                    false => store.steps_without_outputs(run_id).await,
+                if all {
+                    store.steps(run_id).await
+                } else {
+                    store.steps_without_outputs(run_id).await
                 }
             }
         }));
