@@ -232,7 +232,7 @@ pub(crate) struct Ledger {
     guard_hash: Option<String>,
     tally: Tally,
     /// Approval requests by step and item.
-    approvals: HashMap<(StepIndex, Option<usize>), Approval>,
+    approvals: approvals::Approvals,
     rates: judge::Rates,
     /// When a rate limit lets a held step start.
     rate_wake: Option<DateTime<Utc>>,
@@ -292,12 +292,6 @@ impl Ledger {
         }
     }
 
-    /// Whether `step` has an approval request that waits for a decision.
-    fn awaits_request(&self, step: StepIndex) -> bool {
-        (self.approvals.iter())
-            .any(|((of, _), approval)| *of == step && approval.decision.is_none())
-    }
-
     /// A turn at time `now`: wakes the retries that are due, marks running as many ready
     /// steps as the limits allow, and ends the run when nothing is left. Returns the
     /// attempts to start once the batch is committed.
@@ -332,10 +326,15 @@ impl Ledger {
     /// rate-limit window that opens, or silence that would be a stall.
     pub(crate) fn next_wake(&self) -> Option<DateTime<Utc>> {
         let retry = self.retrying.first().map(|&(at, _)| at);
-        [retry, self.next_expiry(), self.rate_wake, self.next_stall()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            retry,
+            self.approvals.next_expiry(),
+            self.rate_wake,
+            self.next_stall(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// When the run times out (`limits.timeout` after it started or was redriven).
@@ -552,6 +551,7 @@ impl Ledger {
     }
 }
 
+mod approvals;
 mod attempt;
 mod complete;
 mod control;

@@ -189,7 +189,7 @@ impl Ledger {
             }
         }
         // Decisions on the reset steps were for their last drive: they are asked again.
-        self.approvals.retain(|(step, _), _| !reset[*step]);
+        self.approvals.forget(|step| reset[step]);
         Ok(())
     }
 }

@@ -136,7 +136,7 @@ impl Ledger {
                         .deny(step, action.item_index, &verdict)
                         .map(|()| Judgement::Stopped);
                 }
-                Decision::Approve => match self.approvals.get(&key) {
+                Decision::Approve => match self.approvals.get(key) {
                     Some(approval) if approval.action_hash == hash(action) => {
                         match &approval.decision {
                             Some(decision) if decision.approved => {
@@ -183,8 +183,7 @@ impl Ledger {
             verdicts.push(verdict);
         }
         if waiting {
-            let requests: Vec<Value> = (self.approvals.iter())
-                .filter(|((of, _), approval)| *of == step && approval.decision.is_none())
+            let requests: Vec<Value> = (self.approvals.waiting(step))
                 .map(|((_, item), approval)| json!({"item": item, "verdict": approval.verdict, "expires_at": approval.expires_at}))
                 .collect();
             self.set_step(
@@ -241,11 +240,7 @@ impl Ledger {
 
     /// Denies the requests that have expired by `now`: an expired request is never granted.
     pub(super) fn expire_approvals(&mut self, now: DateTime<Utc>) -> Result<()> {
-        let expired: Vec<(StepIndex, Option<usize>)> = (self.approvals.iter())
-            .filter(|(_, approval)| approval.decision.is_none() && approval.expires_at <= now)
-            .map(|(&key, _)| key)
-            .collect();
-        for (step, item) in expired {
+        for (step, item) in self.approvals.expired(now) {
             if self.slots[step].state == StepState::AwaitingApproval {
                 let decision = ApprovalDecision {
                     approved: false,
@@ -259,33 +254,18 @@ impl Ledger {
         Ok(())
     }
 
-    /// When the earliest undecided approval request expires.
-    pub(super) fn next_expiry(&self) -> Option<DateTime<Utc>> {
-        (self.approvals.values())
-            .filter(|approval| approval.decision.is_none())
-            .map(|approval| approval.expires_at)
-            .min()
-    }
-
     fn decide(
         &mut self,
         step: StepIndex,
         item: Option<usize>,
         decision: ApprovalDecision,
     ) -> Result<()> {
-        let keys: Vec<(StepIndex, Option<usize>)> = (self.approvals.iter())
-            .filter(|((of, of_item), approval)| {
-                *of == step && approval.decision.is_none() && (item.is_none() || *of_item == item)
-            })
-            .map(|(&key, _)| key)
-            .collect();
-        for key in &keys {
-            if let Some(approval) = self.approvals.get_mut(key) {
-                approval.decision = Some(decision.clone());
-                self.batch.record_approval(approval.clone());
-            }
+        let decided = self.approvals.decide(step, item, &decision);
+        let items: Vec<Option<usize>> = decided.iter().map(|approval| approval.item).collect();
+        for approval in decided {
+            self.batch.record_approval(approval);
         }
-        let who = json!({ "by": decision.by, "reason": decision.reason, "items": keys.iter().map(|(_, item)| item).collect::<Vec<_>>() });
+        let who = json!({ "by": decision.by, "reason": decision.reason, "items": items });
         if !decision.approved {
             let verdict = Verdict::deny(
                 "approval",
@@ -298,10 +278,10 @@ impl Ledger {
                         .map_or(String::new(), |reason| format!(": {reason}"))
                 ),
             );
-            let item = keys.first().and_then(|(_, item)| *item);
+            let item = items.first().copied().flatten();
             return self.deny(step, item, &verdict);
         }
-        if !self.awaits_request(step) {
+        if !self.approvals.awaits(step) {
             self.set_step(step, StepState::Ready, Some(json!({ "approved": who })))?;
             self.ready.push_back(step);
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::approvals::Approvals;
 use super::{Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planner};
 use crate::error::{Error, Result};
 use crate::executor::Usage;
@@ -63,12 +64,10 @@ impl Ledger {
                 sum
             }),
         };
-        let approvals = (approvals.into_iter())
-            .filter_map(|approval| {
-                let step = plan.index_of(&approval.step_id)?;
-                Some(((step, approval.item), approval))
-            })
-            .collect();
+        let approvals = Approvals::new((approvals.into_iter()).filter_map(|approval| {
+            let step = plan.index_of(&approval.step_id)?;
+            Some(((step, approval.item), approval))
+        }));
         let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
         let starts = (recent_starts.into_iter()).filter_map(|(step, at)| {
             let executor = plan.node(plan.index_of(&step)?).executor.clone()?;
@@ -148,7 +147,7 @@ impl Ledger {
                     let at = self.slots[step].wake_at.unwrap_or(DateTime::<Utc>::MIN_UTC);
                     self.retrying.insert((at, step));
                 }
-                StepState::AwaitingApproval if !self.awaits_request(step) => {
+                StepState::AwaitingApproval if !self.approvals.awaits(step) => {
                     // Its request is gone (or was never stored): judge it again.
                     self.set_step(step, StepState::Ready, None)?;
                     self.ready.push_back(step);
