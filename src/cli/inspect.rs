@@ -45,15 +45,20 @@ pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Shows a run: its state, input, output, error and every step.
+/// Shows a run: its state, input, output, error and every step. The text leaves the steps'
+/// outputs out, so it reads the steps without them (a big run's are hundreds of megabytes).
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
-    let run = open(global).await?.run(&args.run).await?;
+    let engine = open(global).await?;
     let mut stdout = BufWriter::new(std::io::stdout().lock());
     if global.json {
-        json::print(&mut stdout, &run)?;
+        json::print(&mut stdout, &engine.run(&args.run).await?)?;
         stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    let store = engine.store();
+    let record = store.find_run(&args.run).await?;
+    let steps = store.steps_without_outputs(record.id).await?;
+    let run = RunView::new(record, steps);
     let total = run.usage.clone();
     let steps = &run.steps;
     print_run(&mut stdout, &run)?;
