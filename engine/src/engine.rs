@@ -502,8 +502,7 @@ impl Engine {
 
     /// Every run in the store, newest first.
     pub async fn runs(&self) -> Result<Vec<RunSummary>> {
-        let runs = self.inner.store.runs().await?;
-        Ok(runs.iter().map(RunSummary::from).collect())
+        self.inner.store.runs().await
     }
 
     /// The run `run_id` (or a unique prefix of it) and its steps as they stand.

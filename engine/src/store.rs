@@ -111,8 +111,9 @@ pub trait Store: Send + Sync + fmt::Debug {
             .collect())
     }
 
-    /// Every run, newest first.
-    async fn runs(&self) -> Result<Vec<RunRecord>>;
+    /// Every run, newest first, as a listing shows it: without its input and output,
+    /// which may be megabytes each.
+    async fn runs(&self) -> Result<Vec<RunSummary>>;
 
     /// Ids of the runs that have not ended and are not paused, oldest first.
     async fn unfinished_runs(&self) -> Result<Vec<Uuid>>;

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::event::EventKind;
 use crate::guard::Verdict;
 use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::report::RunSummary;
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
 
 mod grown;
@@ -528,8 +529,12 @@ async fn listings_are_ordered(store: &impl Store) {
         )
         .await
         .unwrap();
-    let listed: Vec<Uuid> = store.runs().await.unwrap().iter().map(|r| r.id).collect();
-    assert_eq!(listed, [finished, newer, older], "newest first");
+    let listed = store.runs().await.unwrap();
+    let ids: Vec<Uuid> = listed.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [finished, newer, older], "newest first");
+    let record = store.find_run(&finished.to_string()).await.unwrap();
+    assert_eq!(listed[0], RunSummary::from(&record), "as its record stands");
+    assert_eq!(listed[0].state, RunState::Succeeded);
     let unknown = Uuid::now_v7();
     assert!(matches!(
         store.definition(unknown).await,

@@ -18,6 +18,7 @@ use crate::event::{Event, EventKind, recorded};
 use crate::item::ItemRecord;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
+use crate::report::RunSummary;
 use crate::state::{Batch, RunState, StepState, Transition};
 
 /// A [`Store`] that keeps everything in memory, with the same semantics as the SQLite one
@@ -382,17 +383,13 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn runs(&self) -> Result<Vec<RunRecord>> {
+    async fn runs(&self) -> Result<Vec<RunSummary>> {
         let runs = self.runs.lock().await;
-        let mut records: Vec<RunRecord> = runs
-            .values()
-            .map(|run| RunRecord {
-                guard: None,
-                ..run.record.clone()
-            })
+        let mut listed: Vec<RunSummary> = (runs.values())
+            .map(|run| RunSummary::from(&run.record))
             .collect();
-        records.sort_by_key(|run| std::cmp::Reverse((run.created_at, run.id)));
-        Ok(records)
+        listed.sort_by_key(|run| std::cmp::Reverse((run.created_at, run.id)));
+        Ok(listed)
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<Uuid>> {

@@ -27,6 +27,7 @@ use crate::event::Event;
 use crate::item::ItemRecord;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
+use crate::report::RunSummary;
 use crate::state::{Batch, UnknownState};
 
 mod events;
@@ -324,18 +325,26 @@ impl Store for SqliteStore {
         steps::outputs(&rows).map_err(|e| Error::Corrupt(format!("outputs of run {run_id}: {e}")))
     }
 
-    async fn runs(&self) -> Result<Vec<RunRecord>> {
+    async fn runs(&self) -> Result<Vec<RunSummary>> {
         let rows = sqlx::query(
-            "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, r.input, r.output, r.error, r.error_class,
-                    r.created_at,
-                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1), NULL,
-                    r.deadline_at
+            "SELECT r.id, r.workflow_name, r.state, r.created_at,
+                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
              FROM runs r ORDER BY r.created_at DESC, r.id DESC",
         )
         .fetch_all(&self.reads)
         .await
         .map_err(self.fail())?;
-        rows.iter().map(run_record).collect()
+        (rows.iter())
+            .map(|row| {
+                Ok(RunSummary {
+                    id: parse_uuid(row.get(0))?,
+                    workflow: row.get(1),
+                    state: parse_state(row.get::<&str, _>(2))?,
+                    created_at: millis_to_time(row.get(3)),
+                    updated_at: millis_to_time(row.get(4)),
+                })
+            })
+            .collect()
     }
 
     async fn unfinished_runs(&self) -> Result<Vec<Uuid>> {
