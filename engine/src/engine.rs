@@ -512,6 +512,14 @@ impl Engine {
         Ok(RunView::new(record, steps))
     }
 
+    /// [`Engine::run`] without the steps' outputs (each `None`), for whoever shows their
+    /// states: a big run's outputs are hundreds of megabytes.
+    pub async fn run_without_outputs(&self, run_id: &str) -> Result<RunView> {
+        let record = self.inner.store.find_run(run_id).await?;
+        let steps = self.inner.store.steps_without_outputs(record.id).await?;
+        Ok(RunView::new(record, steps))
+    }
+
     /// Every committed transition of the run `run_id` (or a unique prefix of it), in order.
     pub async fn history(&self, run_id: &str) -> Result<Vec<Event>> {
         let record = self.inner.store.find_run(run_id).await?;

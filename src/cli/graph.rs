@@ -56,7 +56,7 @@ pub(crate) async fn run(args: &Args, global: &Global) -> Result<ExitCode, Error>
                 .open()
                 .await?;
             let plan = engine.plan(run).await?;
-            let view = engine.run(run).await?;
+            let view = engine.run_without_outputs(run).await?;
             let mut states = vec![StepState::Pending; plan.steps().len()];
             for step in view.steps {
                 if let Some(index) = plan.index_of(&step.id) {

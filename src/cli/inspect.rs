@@ -55,10 +55,7 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
         stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let store = engine.store();
-    let record = store.find_run(&args.run).await?;
-    let steps = store.steps_without_outputs(record.id).await?;
-    let run = RunView::new(record, steps);
+    let run = engine.run_without_outputs(&args.run).await?;
     let total = run.usage.clone();
     let steps = &run.steps;
     print_run(&mut stdout, &run)?;

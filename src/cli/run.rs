@@ -104,7 +104,8 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
         Err(error) => return Err(error.into()),
     };
     let progress = if std::io::stderr().is_terminal() {
-        let steps = engine.run(&handle.id().to_string()).await?.steps;
+        let id = handle.id().to_string();
+        let steps = engine.run_without_outputs(&id).await?.steps;
         Some((
             steps.len(),
             steps.iter().filter(|step| step.state.is_terminal()).count(),
