@@ -26,7 +26,7 @@ use crate::load;
 use crate::plan::{Addition, Plan};
 use crate::report::{RunReport, RunSummary, RunView};
 use crate::scheduler::{Committed, Driver, Judge, Redrive, Shared, Takeover, kept_outputs};
-use crate::state::RunState;
+use crate::state::{RunState, StepState};
 use crate::store::{
     Durability, NewRun, RunRecord, SqliteStore, StepRecord, Store, StoreOptions, digest,
 };
@@ -359,6 +359,8 @@ impl Engine {
             }
             None => Vec::new(),
         };
+        let for_each = unfinished_for_each(&plan, &steps);
+        let items = store.items(record.id, &for_each).await?;
         Ok(Takeover {
             run: Committed {
                 run_id: record.id,
@@ -371,7 +373,7 @@ impl Engine {
                 approvals,
                 recent_starts,
                 plans,
-                items: store.items(record.id).await?,
+                items,
                 executors: self.executors().clone(),
             },
             judge,
@@ -604,6 +606,18 @@ impl Drop for Claim {
         let mut driving = self.driving.lock().unwrap_or_else(|e| e.into_inner());
         driving.remove(&self.run_id);
     }
+}
+
+/// The `for_each` steps among `steps` that have not succeeded: those whose items a takeover
+/// reads (a succeeded step's output holds its items' outputs).
+fn unfinished_for_each<'s>(plan: &Plan, steps: &'s [StepRecord]) -> Vec<&'s str> {
+    (steps.iter())
+        .filter(|step| step.state != StepState::Succeeded)
+        .filter(|step| {
+            (plan.index_of(&step.id)).is_some_and(|index| plan.node(index).for_each.is_some())
+        })
+        .map(|step| step.id.as_str())
+        .collect()
 }
 
 /// The definition snapshot stored with a run, and its hash.

@@ -130,8 +130,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The plans the planners of a run added, in the order they were committed.
     async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>>;
 
-    /// The `for_each` items of a run committed so far, by step and index.
-    async fn items(&self, run_id: Uuid) -> Result<Vec<ItemRecord>>;
+    /// The `for_each` items committed so far of the steps `step_ids` of a run, by step and
+    /// index. A resume asks for those of the steps not succeeded: a succeeded step's output
+    /// holds its items' outputs.
+    async fn items(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<ItemRecord>>;
 
     /// Records `command` for the engine driving `run_id` (or the next one to take it over).
     /// Needs no lease: any process may send one.

@@ -418,12 +418,13 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn items(&self, run_id: Uuid) -> Result<Vec<ItemRecord>> {
+    async fn items(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<ItemRecord>> {
         let runs = self.runs.lock().await;
-        Ok(runs
-            .get(&run_id)
-            .map(|run| run.items.values().cloned().collect())
-            .unwrap_or_default())
+        Ok((runs.get(&run_id).into_iter())
+            .flat_map(|run| run.items.values())
+            .filter(|item| step_ids.contains(&item.step_id.as_str()))
+            .cloned()
+            .collect())
     }
 
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {

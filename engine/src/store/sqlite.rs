@@ -381,8 +381,11 @@ impl Store for SqliteStore {
         rows.map_err(self.fail())?
     }
 
-    async fn items(&self, run_id: Uuid) -> Result<Vec<ItemRecord>> {
-        let rows = items::items(&self.reads, run_id).await;
+    async fn items(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<ItemRecord>> {
+        if step_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = items::items(&self.reads, run_id, step_ids).await;
         rows.map_err(self.fail())?
     }
 

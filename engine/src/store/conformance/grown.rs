@@ -76,7 +76,7 @@ pub(super) async fn items_commit_on_their_own_and_only_for_the_lease_owner(store
         ),
         "items are fenced like transitions"
     );
-    assert!(store.items(run).await.unwrap().is_empty());
+    assert!(store.items(run, &["a"]).await.unwrap().is_empty());
     assert!(
         store.commit("me", &items).await.unwrap().is_empty(),
         "items are no events"
@@ -85,10 +85,14 @@ pub(super) async fn items_commit_on_their_own_and_only_for_the_lease_owner(store
     again.record_item(item(0, StepState::Succeeded, Some(json!({"zero": 0}))));
     store.commit("me", &again).await.unwrap();
     assert_eq!(
-        store.items(run).await.unwrap(),
+        store.items(run, &["a"]).await.unwrap(),
         [
             item(0, StepState::Succeeded, Some(json!({"zero": 0}))),
             item(1, StepState::Succeeded, Some(json!("one"))),
         ]
+    );
+    assert!(
+        store.items(run, &["b"]).await.unwrap().is_empty(),
+        "only the items of the steps asked for"
     );
 }

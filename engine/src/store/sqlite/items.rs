@@ -8,16 +8,20 @@ use super::{parse_json, parse_state};
 use crate::error::Result;
 use crate::item::ItemRecord;
 
-/// The items of `run_id`, by step and index.
+/// The items of the steps `step_ids` of `run_id`, by step and index.
 pub(super) async fn items(
     pool: &SqlitePool,
     run_id: Uuid,
+    step_ids: &[&str],
 ) -> Result<Result<Vec<ItemRecord>>, sqlx::Error> {
+    let ids = serde_json::to_string(step_ids).map_err(|e| sqlx::Error::Encode(e.into()))?;
     let rows = sqlx::query(
         "SELECT step_id, idx, state, attempt, output, error FROM items
-         WHERE run_id = ? ORDER BY step_id, idx",
+         WHERE run_id = ? AND step_id IN (SELECT value FROM json_each(?))
+         ORDER BY step_id, idx",
     )
     .bind(run_id.to_string())
+    .bind(ids)
     .fetch_all(pool)
     .await?;
     Ok(rows
