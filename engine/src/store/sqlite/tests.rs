@@ -254,6 +254,8 @@ async fn a_database_of_the_schema_before_keeps_its_runs_and_keys_when_migrated()
                  policy_hash) VALUES ('{RUN}', 'h', 'w', 'running', '{{\"n\": 1}}', 1, 'p');
              INSERT INTO steps (run_id, step_id, position, state, output)
                  VALUES ('{RUN}', 'a', 0, 'succeeded', '42');
+             INSERT INTO items (run_id, step_id, idx, state, attempt, output)
+                 VALUES ('{RUN}', 'a', 0, 'succeeded', 1, '\"x\"');
              INSERT INTO events (run_id, seq, at, to_state) VALUES ('{RUN}', 1, 1, 'pending');"
         ))
         .unwrap();
@@ -266,22 +268,35 @@ async fn a_database_of_the_schema_before_keeps_its_runs_and_keys_when_migrated()
     assert_eq!(store.definition(record.id).await.unwrap(), r#"{"big": 1}"#);
     let steps = store.steps(record.id).await.unwrap();
     assert_eq!(steps[0].output, Some(serde_json::json!(42)));
+    let items = store.items(record.id, &["a"]).await.unwrap();
+    assert_eq!(items[0].output, Some(serde_json::json!("x")));
     assert_eq!(store.history(record.id).await.unwrap().len(), 1);
     store.close().await;
 
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let runs: String = (conn.query_row(
-        "SELECT sql FROM sqlite_master WHERE name = 'runs'",
-        [],
-        |row| row.get(0),
-    ))
-    .unwrap();
-    assert!(!runs.contains("WITHOUT ROWID"), "{runs}");
+    for table in ["runs", "steps", "items"] {
+        let sql: String = (conn.query_row(
+            "SELECT sql FROM sqlite_master WHERE name = ?",
+            [table],
+            |row| row.get(0),
+        ))
+        .unwrap();
+        assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+    }
     // The tables that refer to runs still do.
     conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-    let orphan = "INSERT INTO events (run_id, seq, at, to_state) VALUES ('nope', 1, 1, 'pending')";
+    for orphan in [
+        "INSERT INTO events (run_id, seq, at, to_state) VALUES ('nope', 1, 1, 'pending')",
+        "INSERT INTO steps (run_id, step_id, position, state) VALUES ('nope', 'a', 0, 'pending')",
+    ] {
+        assert!(conn.execute(orphan, []).is_err(), "{orphan} was accepted");
+    }
+    // And a step is still one row per run and id.
+    let twice = format!(
+        "INSERT INTO steps (run_id, step_id, position, state) VALUES ('{RUN}', 'a', 1, 'pending')"
+    );
     assert!(
-        conn.execute(orphan, []).is_err(),
-        "an event of no run was accepted"
+        conn.execute(&twice, []).is_err(),
+        "a step was recorded twice"
     );
 }
