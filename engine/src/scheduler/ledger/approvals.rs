@@ -17,7 +17,7 @@ pub(super) type Key = (StepIndex, Option<usize>);
 #[derive(Debug, Default)]
 pub(super) struct Approvals {
     requests: BTreeMap<Key, Approval>,
-    /// The undecided requests, by expiry.
+    /// The undecided requests a step waits for, by expiry.
     undecided: BTreeSet<(DateTime<Utc>, Key)>,
 }
 
@@ -64,6 +64,14 @@ impl Approvals {
             .take_while(|(expires_at, _)| *expires_at <= now)
             .map(|&(_, key)| key)
             .collect()
+    }
+
+    /// Stops watching the expiry of the undecided request of `key`: its step no longer
+    /// waits for it (it ended otherwise), so its expiry decides nothing.
+    pub(super) fn unwatch(&mut self, key: Key) {
+        if let Some(approval) = self.requests.get(&key) {
+            self.undecided.remove(&(approval.expires_at, key));
+        }
     }
 
     /// When the earliest undecided request expires.
@@ -171,6 +179,17 @@ mod tests {
         approvals.insert((0, None), request("a", None, 50));
         assert_eq!(approvals.expired(at(45)), []);
         assert_eq!(approvals.waiting(0).count(), 1);
+    }
+
+    #[test]
+    fn a_request_unwatched_expires_no_more() {
+        let mut approvals = Approvals::new([
+            ((0, Some(0)), request("a", Some(0), 10)),
+            ((0, Some(1)), request("a", Some(1), 20)),
+        ]);
+        approvals.unwatch((0, Some(0)));
+        assert_eq!(approvals.expired(at(30)), [(0, Some(1))]);
+        assert_eq!(approvals.next_expiry(), Some(at(20)));
     }
 
     #[test]

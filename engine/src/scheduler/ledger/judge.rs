@@ -239,9 +239,13 @@ impl Ledger {
     }
 
     /// Denies the requests that have expired by `now`: an expired request is never granted.
+    /// One whose step no longer waits (denied or ended otherwise) is let go: left watched,
+    /// its expiry, past, would wake the run at once, again and again.
     pub(super) fn expire_approvals(&mut self, now: DateTime<Utc>) -> Result<()> {
         for (step, item) in self.approvals.expired(now) {
-            if self.slots[step].state == StepState::AwaitingApproval {
+            if self.slots[step].state != StepState::AwaitingApproval {
+                self.approvals.unwatch((step, item));
+            } else {
                 let decision = ApprovalDecision {
                     approved: false,
                     by: "cairn".into(),

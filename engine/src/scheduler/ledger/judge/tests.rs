@@ -290,6 +290,30 @@ fn one_for_each_item_can_wait_for_approval_and_be_approved_alone() {
 }
 
 #[test]
+fn the_requests_left_of_a_step_that_stopped_waiting_wake_nothing() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "for_each": "${{ ['ask', 'ask'] }}"},
+        {"id": "b", "executor": "noop"}
+    ]}));
+    assert_eq!(started(&mut ledger, 0), ["b"]);
+    ledger
+        .apply(command(1, Command::Deny(ruling("a", Some(0)))), at(1))
+        .unwrap();
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    assert!(moves(&ledger.take_batch()).contains(&"a: awaiting_approval -> denied".to_owned()));
+    // Item 1's request, never decided, expires a day later while `b` still runs.
+    let day = 24 * 3600;
+    assert_eq!(ledger.next_wake(), Some(at(day)));
+    assert!(ledger.turn(at(day + 1)).unwrap().is_empty());
+    assert!(ledger.take_batch().is_empty(), "nothing moves");
+    assert_eq!(
+        ledger.next_wake(),
+        None,
+        "no wake-up in the past: the driver would spin"
+    );
+}
+
+#[test]
 fn the_guard_sees_the_attempts_started_so_far_so_a_budget_holds() {
     let mut ledger = judged(json!({"name": "g", "steps": [
         {"id": "a", "executor": "noop", "retry": {"max_attempts": 5, "backoff": "fixed", "initial_delay": "0s"}}
