@@ -145,7 +145,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The approval requests of `run_id`, decided or not.
     async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>>;
 
-    /// The approval requests not decided yet, in every run that has not ended, oldest first.
+    /// The approval requests not decided yet whose step awaits approval, in every run that
+    /// has not ended, oldest first. (A `for_each` step denied for one item leaves its other
+    /// items' requests undecided: they wait for nothing.)
     async fn waiting_approvals(&self) -> Result<Vec<Approval>>;
 
     /// When attempts of `run_id` started since `since`, with their step ids, oldest first

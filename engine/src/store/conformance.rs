@@ -307,10 +307,23 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
     store.commit("me", &second).await.unwrap();
     assert_eq!(
         store.approvals(run).await.unwrap(),
-        [approval],
+        [approval.clone()],
         "decided in place"
     );
     assert!(store.waiting_approvals().await.unwrap().is_empty());
+
+    let mut moot = Batch::new();
+    moot.record_approval(Approval {
+        item: Some(4),
+        decision: None,
+        ..approval
+    });
+    store.commit("me", &moot).await.unwrap();
+    assert_eq!(store.approvals(run).await.unwrap().len(), 2);
+    assert!(
+        store.waiting_approvals().await.unwrap().is_empty(),
+        "an undecided request of a step that does not await approval waits for nothing"
+    );
 }
 
 async fn a_stale_transition_commits_nothing(store: &impl Store) {

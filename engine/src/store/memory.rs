@@ -466,8 +466,15 @@ impl Store for MemoryStore {
         let runs = self.runs.lock().await;
         let mut waiting: Vec<Approval> = (runs.values())
             .filter(|run| !run.record.state.is_terminal())
-            .flat_map(|run| run.approvals.values())
-            .filter(|approval| approval.decision.is_none())
+            .flat_map(|run| {
+                let awaits = |step: &str| {
+                    (run.positions.get(step))
+                        .is_some_and(|&at| run.steps[at].state == StepState::AwaitingApproval)
+                };
+                (run.approvals.values()).filter(move |approval| {
+                    approval.decision.is_none() && awaits(&approval.step_id)
+                })
+            })
             .cloned()
             .collect();
         waiting.sort_by_key(|a| (a.requested_at, a.run_id));

@@ -45,7 +45,9 @@ pub(super) async fn approvals(
                 decision, decided_by, reason, decided_at
          FROM approvals a
          WHERE (?1 IS NULL AND decision IS NULL
-                AND (SELECT state FROM runs WHERE id = a.run_id) IN ('pending', 'running', 'paused'))
+                AND (SELECT state FROM runs WHERE id = a.run_id) IN ('pending', 'running', 'paused')
+                AND (SELECT state FROM steps s WHERE s.run_id = a.run_id AND s.step_id = a.step_id)
+                    = 'awaiting_approval')
             OR run_id = ?1
          ORDER BY requested_at, run_id, step_id, item",
     )
