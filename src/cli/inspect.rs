@@ -1,10 +1,12 @@
 //! `cairn runs`, `cairn show`, `cairn history`: read runs from the database, change nothing.
 
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-use cairn_engine::{Engine, Error as EngineError, Event, RunView, Usage};
+use cairn_engine::{Engine, Error as EngineError, Event, RunView, Store, Usage};
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
 
 use super::error::Error;
 use super::json;
@@ -45,17 +47,18 @@ pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Shows a run: its state, input, output, error and every step. The text leaves the steps'
-/// outputs out, so it reads the steps without them (a big run's are hundreds of megabytes).
+/// Shows a run: its state, input, output, error and every step. The steps are read without
+/// their outputs (a big run's are hundreds of megabytes), which the text leaves out and
+/// `--json` reads a page at a time as it writes them.
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let engine = open(global).await?;
+    let run = engine.run_without_outputs(&args.run).await?;
     let mut stdout = BufWriter::new(std::io::stdout().lock());
     if global.json {
-        json::print(&mut stdout, &engine.run(&args.run).await?)?;
+        print_with_outputs(&mut stdout, run, engine.store()).await?;
         stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let run = engine.run_without_outputs(&args.run).await?;
     let total = run.usage.clone();
     let steps = &run.steps;
     print_run(&mut stdout, &run)?;
@@ -92,6 +95,38 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Writes `run` (read without its steps' outputs) as one line of JSON, its serde form, each
+/// page of steps with their outputs read from `store` just before it is written.
+async fn print_with_outputs(
+    out: &mut impl Write,
+    mut run: RunView,
+    store: &dyn Store,
+) -> Result<(), Error> {
+    let mut steps = std::mem::take(&mut run.steps);
+    let head = serde_json::to_string(&run).map_err(std::io::Error::from)?;
+    let head = (head.strip_suffix("[]}"))
+        .ok_or_else(|| EngineError::Bug("a run's steps are not its last field".into()))?;
+    write!(out, "{head}[")?;
+    for (page, steps) in steps.chunks_mut(OUTPUT_PAGE).enumerate() {
+        let ids: Vec<&str> = steps.iter().map(|step| step.id.as_str()).collect();
+        let mut outputs: HashMap<String, Value> =
+            store.outputs(run.id, &ids).await?.into_iter().collect();
+        for (index, step) in steps.iter_mut().enumerate() {
+            if page + index > 0 {
+                write!(out, ",")?;
+            }
+            step.output = outputs.remove(&step.id);
+            serde_json::to_writer(&mut *out, step).map_err(std::io::Error::from)?;
+            step.output = None;
+        }
+    }
+    writeln!(out, "]}}")?;
+    Ok(())
+}
+
+/// How many steps' outputs `cairn show --json` reads at a time.
+const OUTPUT_PAGE: usize = 1_000;
 
 /// Lists every transition of a run, in order, with its time. The events are read and
 /// printed a page at a time: a big run's history is millions of them.

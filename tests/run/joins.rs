@@ -1,5 +1,6 @@
 //! Triggers through the real binary: a `when` that skips a branch, a `none_failed` join
-//! after it, an `all_done` cleanup after a failure, a default step after a skipped need.
+//! after it, an `all_done` cleanup after a failure, a default step after a skipped need; and
+//! `cairn show --json` of a run wider than a page of outputs.
 
 use serde_json::json;
 
@@ -30,4 +31,27 @@ fn triggers_decide_what_runs_after_skipped_and_failed_needs() {
     ];
     let expected = expected.map(|(id, state)| (id.to_owned(), state.to_owned()));
     assert_eq!(states, expected.into_iter().collect());
+}
+
+#[test]
+fn show_prints_every_step_with_its_output_across_pages_of_outputs() {
+    let scratch = Scratch::new();
+    // More steps than `cairn show --json` reads outputs of at a time (1,000), one of them
+    // never run: its output is `null` in the middle of a page.
+    let mut steps: Vec<_> = (0..2_100)
+        .map(|i| json!({"id": format!("s{i}"), "executor": "noop", "with": {"output": i}}))
+        .collect();
+    steps[1_500] = json!({"id": "s1500", "executor": "noop", "when": "false"});
+    let file = scratch.write("wide.json", &json!({"name": "wide", "steps": steps}));
+    let id = scratch.run(&file, &[], 0);
+    let show = scratch.json(&["show", &id, "--json"]);
+    let steps = show["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2_100);
+    for (i, step) in steps.iter().enumerate() {
+        assert_eq!(step["id"], format!("s{i}"), "in plan order");
+        let output = if i == 1_500 { json!(null) } else { json!(i) };
+        assert_eq!(step["output"], output, "{step}");
+    }
+    assert_eq!(show["state"], "succeeded");
+    assert_eq!(show["output"]["s2099"], 2_099);
 }
