@@ -14,7 +14,7 @@ pub(super) async fn items(
     run_id: Uuid,
     step_ids: &[&str],
 ) -> Result<Result<Vec<ItemRecord>>, sqlx::Error> {
-    let ids = serde_json::to_string(step_ids).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    let ids = serde_json::to_string(step_ids).expect("step ids serialize");
     let rows = sqlx::query(
         "SELECT step_id, idx, state, attempt, output, error FROM items
          WHERE run_id = ? AND step_id IN (SELECT value FROM json_each(?))
