@@ -6,7 +6,10 @@
 //! - L3 `cairn resume` of a 10,000- and a 100,000-step pipeline stopped halfway, through the
 //!   binary: time from the spawn to the first new step, to the end, and the process's peak RSS;
 //! - L4 `cairn validate` (the median of five) and `cairn run` of the 100,000-step pipeline's
-//!   file, each a process of its own: time and peak RSS.
+//!   file, each a process of its own: time and peak RSS;
+//! - L5 big outputs: `cairn run` of a fan-out whose steps each output ≈ 1 MB (under the
+//!   default cap) and a join that reads none of them, then `cairn show` and `show --json` of
+//!   that run: where a step's lookup or a listing reads outputs it does not need, it shows.
 //!
 //! A workload that fails (out of memory, say) is reported as such; the others still run.
 
@@ -29,6 +32,8 @@ pub(crate) struct Sizes {
     pipeline: usize,
     fan_out: usize,
     resume: [usize; 2],
+    /// L5: how many steps, and the bytes each outputs.
+    big_outputs: (usize, usize),
 }
 
 /// The sizes of the issue.
@@ -36,6 +41,7 @@ pub(crate) const FULL: Sizes = Sizes {
     pipeline: 1_000_000,
     fan_out: 100_000,
     resume: [10_000, 100_000],
+    big_outputs: (300, 900_000),
 };
 
 /// `--large --quick`: the same workloads, small, to check the mode works.
@@ -43,6 +49,7 @@ pub(crate) const QUICK: Sizes = Sizes {
     pipeline: 10_000,
     fan_out: 1_000,
     resume: [1_000, 10_000],
+    big_outputs: (30, 100_000),
 };
 
 pub(crate) fn parent(sizes: Sizes) {
@@ -158,6 +165,20 @@ pub(crate) fn parent(sizes: Sizes) {
             },
         );
     }
+    let (steps, bytes) = sizes.big_outputs;
+    for command in ["run", "show", "show --json"] {
+        let result = try_child(&spec(
+            "big_outputs",
+            "l5",
+            json!({"n": steps, "bytes": bytes, "command": command}),
+        ));
+        row(
+            "L5",
+            format!("`cairn {command}`, {steps} steps of {bytes}-byte outputs"),
+            &result,
+            &|_| String::new(),
+        );
+    }
     if let [Some(small), Some(big)] = firsts.as_slice() {
         println!(
             "\nL3: the first new step of the {}-step resume came {:.1}× later than the {}-step one's.",
@@ -222,6 +243,44 @@ pub(crate) fn cli_on_file(db: &Path, n: usize, command: &str, times: usize) -> V
         started.elapsed()
     });
     json!({"count": n, "secs": median_ms(walls.collect()) / 1000.0, "times": times,
+           "rss_kib": children_peak_rss_kib()})
+}
+
+/// L5: `cairn COMMAND` on the database `db` of a fan-out of `n` steps that each output
+/// `bytes` of the run's input, joined by a step that reads none of them: `run` runs it
+/// (once), `show` and `show --json` print the run it left. Wall time and peak RSS.
+pub(crate) fn big_outputs(db: &Path, n: usize, bytes: usize, command: &str) -> Value {
+    let mut args: Vec<String> = command.split(' ').map(str::to_owned).collect();
+    if command == "run" {
+        let steps: Vec<Value> = (0..n)
+            .map(|i| json!({"id": format!("s{i}"), "executor": "noop", "with": {"output": "${{ input.big }}"}}))
+            .chain([json!({"id": "join", "executor": "noop",
+                           "needs": (0..n).map(|i| format!("s{i}")).collect::<Vec<_>>()})])
+            .collect();
+        let (file, input) = (db.with_extension("json"), db.with_extension("input.json"));
+        let workflow = json!({"name": "big-outputs", "steps": steps});
+        std::fs::write(&file, workflow.to_string()).expect("write the workflow");
+        std::fs::write(&input, json!({"big": "x".repeat(bytes)}).to_string()).expect("input");
+        args.extend(["--input-file".into(), input.display().to_string()]);
+        args.push(file.display().to_string());
+    } else {
+        let look = rusqlite::Connection::open(db).expect("open");
+        let run: String = (look.query_row("SELECT id FROM runs", [], |row| row.get(0)))
+            .expect("the run L5's `run` left");
+        args.push(run);
+    }
+    let started = Instant::now();
+    let status = Command::new(CAIRN)
+        .arg("--db")
+        .arg(db)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("cairn");
+    assert!(status.success(), "cairn {command} failed: {status}");
+    json!({"count": n, "secs": started.elapsed().as_secs_f64(),
            "rss_kib": children_peak_rss_kib()})
 }
 

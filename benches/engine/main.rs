@@ -160,6 +160,11 @@ async fn child(spec: Value) -> Value {
             let times = spec["times"].as_u64().unwrap_or(1) as usize;
             large::cli_on_file(&db, n, command, times)
         }
+        "big_outputs" => {
+            let command = spec["command"].as_str().expect("a command");
+            let bytes = spec["bytes"].as_u64().expect("bytes") as usize;
+            large::big_outputs(&db, n, bytes, command)
+        }
         other => panic!("unknown workload {other}"),
     }
 }
