@@ -97,7 +97,9 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
 }
 
 /// Writes `run` (read without its steps' outputs) as one line of JSON, its serde form, each
-/// page of steps with their outputs read from `store` just before it is written.
+/// page of steps with their outputs read from `store` just before it is written. A page's
+/// size follows the bytes the last one printed ([`next_page`]): outputs may be a megabyte
+/// each, or a few bytes.
 async fn print_with_outputs(
     out: &mut impl Write,
     mut run: RunView,
@@ -108,25 +110,52 @@ async fn print_with_outputs(
     let head = (head.strip_suffix("[]}"))
         .ok_or_else(|| EngineError::Bug("a run's steps are not its last field".into()))?;
     write!(out, "{head}[")?;
-    for (page, steps) in steps.chunks_mut(OUTPUT_PAGE).enumerate() {
-        let ids: Vec<&str> = steps.iter().map(|step| step.id.as_str()).collect();
+    let (mut first, mut size) = (0, FIRST_PAGE);
+    while first < steps.len() {
+        let end = (first + size).min(steps.len());
+        let page = &mut steps[first..end];
+        let ids: Vec<&str> = page.iter().map(|step| step.id.as_str()).collect();
         let mut outputs: HashMap<String, Value> =
             store.outputs(run.id, &ids).await?.into_iter().collect();
-        for (index, step) in steps.iter_mut().enumerate() {
-            if page + index > 0 {
+        let mut bytes = 0;
+        for step in page.iter_mut() {
+            step.output = outputs.remove(&step.id);
+            let json = serde_json::to_vec(step).map_err(std::io::Error::from)?;
+            step.output = None;
+            if first > 0 || bytes > 0 {
                 write!(out, ",")?;
             }
-            step.output = outputs.remove(&step.id);
-            serde_json::to_writer(&mut *out, step).map_err(std::io::Error::from)?;
-            step.output = None;
+            out.write_all(&json)?;
+            bytes += json.len();
         }
+        first += page.len();
+        size = next_page(page.len(), bytes);
     }
     writeln!(out, "]}}")?;
     Ok(())
 }
 
-/// How many steps' outputs `cairn show --json` reads at a time.
-const OUTPUT_PAGE: usize = 1_000;
+/// How many steps the first page of `cairn show --json` holds.
+const FIRST_PAGE: usize = 16;
+
+/// The most steps a page holds.
+const MOST_STEPS: usize = 1_000;
+
+/// What a page of `cairn show --json` aims to print.
+const PAGE_BYTES: usize = 8 << 20;
+
+/// How many steps the next page holds after one of `steps` steps printed `bytes`: twice as
+/// many while pages print under [`PAGE_BYTES`], half as many while they print over four
+/// times that, between 1 and [`MOST_STEPS`].
+fn next_page(steps: usize, bytes: usize) -> usize {
+    if bytes < PAGE_BYTES {
+        (steps * 2).min(MOST_STEPS)
+    } else if bytes > 4 * PAGE_BYTES {
+        (steps / 2).max(1)
+    } else {
+        steps
+    }
+}
 
 /// Lists every transition of a run, in order, with its time. The events are read and
 /// printed a page at a time: a big run's history is millions of them.
@@ -218,4 +247,22 @@ fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
 
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MOST_STEPS, PAGE_BYTES, next_page};
+
+    #[test]
+    fn pages_grow_while_small_and_shrink_while_big() {
+        assert_eq!(next_page(16, 1_000), 32, "small outputs: twice as many");
+        assert_eq!(next_page(800, 1_000), MOST_STEPS, "up to the most");
+        assert_eq!(next_page(16, 2 * PAGE_BYTES), 16, "about right: as many");
+        assert_eq!(
+            next_page(16, 5 * PAGE_BYTES),
+            8,
+            "big outputs: half as many"
+        );
+        assert_eq!(next_page(1, 100 * PAGE_BYTES), 1, "never none");
+    }
 }
