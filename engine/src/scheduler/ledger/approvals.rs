@@ -38,12 +38,13 @@ impl Approvals {
 
     /// Records `approval` under `key`, in place of the request it had.
     pub(super) fn insert(&mut self, key: Key, approval: Approval) {
+        if let Some(old) = self.requests.get(&key) {
+            self.undecided.remove(&(old.expires_at, key));
+        }
         if approval.decision.is_none() {
             self.undecided.insert((approval.expires_at, key));
         }
-        if let Some(old) = self.requests.insert(key, approval) {
-            self.undecided.remove(&(old.expires_at, key));
-        }
+        self.requests.insert(key, approval);
     }
 
     /// The requests of `step` that wait for a decision, by item.
@@ -179,6 +180,9 @@ mod tests {
         approvals.insert((0, None), request("a", None, 50));
         assert_eq!(approvals.expired(at(45)), []);
         assert_eq!(approvals.waiting(0).count(), 1);
+        // Asked again with the same expiry, it is still watched.
+        approvals.insert((0, None), request("a", None, 50));
+        assert_eq!(approvals.expired(at(50)), [(0, None)]);
     }
 
     #[test]
