@@ -227,23 +227,27 @@ pub(crate) async fn pipeline_run(db: &Path, n: usize) -> Value {
 pub(crate) fn cli_on_file(db: &Path, n: usize, command: &str, times: usize) -> Value {
     let file = db.with_extension("json");
     std::fs::write(&file, pipeline(n)).expect("write the workflow");
-    let walls = (0..times).map(|_| {
-        let started = Instant::now();
-        let status = Command::new(CAIRN)
-            .arg("--db")
-            .arg(db)
-            .arg(command)
-            .arg(&file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("cairn");
-        assert!(status.success(), "cairn {command} failed: {status}");
-        started.elapsed()
-    });
+    let file = file.display().to_string();
+    let walls = (0..times).map(|_| cairn_quietly(db, &[command, &file]));
     json!({"count": n, "secs": median_ms(walls.collect()) / 1000.0, "times": times,
            "rss_kib": children_peak_rss_kib()})
+}
+
+/// Runs `cairn --db DB ARGS`, its output discarded, and checks that it succeeded: how long
+/// it took.
+fn cairn_quietly(db: &Path, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    let status = Command::new(CAIRN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("cairn");
+    assert!(status.success(), "cairn {args:?} failed: {status}");
+    started.elapsed()
 }
 
 /// L5: `cairn COMMAND` on the database `db` of a fan-out of `n` steps that each output
@@ -269,19 +273,9 @@ pub(crate) fn big_outputs(db: &Path, n: usize, bytes: usize, command: &str) -> V
             .expect("the run L5's `run` left");
         args.push(run);
     }
-    let started = Instant::now();
-    let status = Command::new(CAIRN)
-        .arg("--db")
-        .arg(db)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("cairn");
-    assert!(status.success(), "cairn {command} failed: {status}");
-    json!({"count": n, "secs": started.elapsed().as_secs_f64(),
-           "rss_kib": children_peak_rss_kib()})
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let wall = cairn_quietly(db, &args);
+    json!({"count": n, "secs": wall.as_secs_f64(), "rss_kib": children_peak_rss_kib()})
 }
 
 /// L3: `cairn resume RUN` of the `n`-step pipeline `run_id`, stopped halfway; the first new
