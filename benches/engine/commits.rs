@@ -30,7 +30,7 @@ pub(crate) async fn pipeline_commits(db: &Path, durability: Durability, n: usize
         workflow_name: "commits".into(),
         workflow_hash: "commits".into(),
         definition: "{}".into(),
-        input: json!({}),
+        input: "{}".to_owned().into(),
         guard: None,
         steps: (0..=n).map(|i| format!("s{i}").into()).collect(),
     };

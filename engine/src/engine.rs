@@ -263,7 +263,7 @@ impl Engine {
             workflow_name: plan.workflow().name.clone(),
             workflow_hash,
             definition: definition.into(),
-            input,
+            input: Arc::new(input.to_string()),
             guard: (self.inner.guard.as_ref()).map(|guard| guard.snapshot().unwrap_or_default()),
             steps: plan.steps().iter().map(|step| step.id.clone()).collect(),
         };
@@ -280,7 +280,7 @@ impl Engine {
             run: Committed {
                 run_id: run.id,
                 plan: Arc::new(plan),
-                input: run.input.clone(),
+                input,
                 state: RunState::Pending,
                 created_at: Utc::now(),
                 deadline: None,
@@ -321,7 +321,7 @@ impl Engine {
     }
 
     /// A stored run as a driver takes it over.
-    async fn takeover(&self, record: RunRecord, redrive: Option<Redrive>) -> Result<Takeover> {
+    async fn takeover(&self, mut record: RunRecord, redrive: Option<Redrive>) -> Result<Takeover> {
         // The step rows are read (and parsed) on another task while this one compiles the
         // stored definition: two linear parts of a resume side by side. Their outputs are
         // read once the plan says which ones the run keeps (a redrive keeps every one).
@@ -337,8 +337,7 @@ impl Engine {
             }
         }));
         let (plan, plans) = self.grown_plan(&record).await?;
-        let record = &record;
-        let judge = self.restore_guard(record)?;
+        let judge = self.restore_guard(&record)?;
         let store = &self.inner.store;
         let mut steps = steps
             .await
@@ -365,7 +364,8 @@ impl Engine {
             run: Committed {
                 run_id: record.id,
                 plan: Arc::new(plan),
-                input: record.input.clone(),
+                // Moved, not copied: an input may be hundreds of megabytes.
+                input: std::mem::take(&mut record.input),
                 state: record.state,
                 created_at: record.created_at,
                 deadline: record.deadline,

@@ -181,8 +181,9 @@ pub struct NewRun {
     pub workflow_hash: String,
     /// The definition snapshot (canonical JSON), shared: a big workflow's is megabytes.
     pub definition: Arc<str>,
-    /// The run's input.
-    pub input: Value,
+    /// The run's input as JSON text, serialized once and shared, never copied: an input may
+    /// be hundreds of megabytes. (An `Arc<str>` made from the text would copy it.)
+    pub input: Arc<String>,
     /// The snapshot of the guard the run is judged with (see [`Guard::snapshot`](crate::Guard::snapshot)).
     pub guard: Option<String>,
     /// Every step's id, in plan order; each starts `pending`. (The plan's own ids,

@@ -121,7 +121,7 @@ fn new_run(id: Uuid) -> NewRun {
         workflow_name: "demo".into(),
         workflow_hash: "h1".into(),
         definition: "{}".into(),
-        input: json!({"n": 1}),
+        input: r#"{"n": 1}"#.to_owned().into(),
         guard: Some(r#"{"default": "deny"}"#.into()),
         steps: vec!["a".into(), "b".into()].into(),
     }

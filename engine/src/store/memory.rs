@@ -243,7 +243,8 @@ impl Store for MemoryStore {
                 workflow_name: run.workflow_name.clone(),
                 workflow_hash: run.workflow_hash.clone(),
                 state: RunState::Pending,
-                input: run.input.clone(),
+                input: serde_json::from_str(&run.input)
+                    .map_err(|e| Error::Input(format!("the run's input is not JSON: {e}")))?,
                 output: None,
                 error: None,
                 error_class: None,

@@ -266,10 +266,11 @@ impl Store for SqliteStore {
             }
         };
         let row = sqlx::query(
-            "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, r.input, r.output, r.error,
+            "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, i.input, r.output, r.error,
                     r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1),
                     p.policy, r.deadline_at
-             FROM runs r LEFT JOIN policies p ON p.hash = r.policy_hash
+             FROM runs r JOIN inputs i ON i.run_id = r.id
+                 LEFT JOIN policies p ON p.hash = r.policy_hash
              WHERE r.id = ?1",
         )
         .bind(exact)
@@ -438,7 +439,9 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         workflow_name: row.get(1),
         workflow_hash: row.get(2),
         state: parse_state(row.get::<&str, _>(3))?,
-        input: parse_json(row.get(4))?,
+        // A BLOB of UTF-8 (see `write::Creation`), or text in older databases: read as bytes.
+        input: serde_json::from_slice(row.get::<&[u8], _>(4))
+            .map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))?,
         output: row
             .get::<Option<String>, _>(5)
             .map(parse_json)

@@ -57,7 +57,7 @@ pub(super) struct Creation {
     name: String,
     definition: Arc<str>,
     /// JSON text.
-    input: String,
+    input: Arc<String>,
     steps: Arc<[Arc<str>]>,
     holder: LeaseHolder,
     /// Milliseconds since the epoch.
@@ -73,7 +73,7 @@ impl Creation {
             hash: run.workflow_hash.clone(),
             name: run.workflow_name.clone(),
             definition: Arc::clone(&run.definition),
-            input: run.input.to_string(),
+            input: Arc::clone(&run.input),
             steps: Arc::clone(&run.steps),
             holder: holder.clone(),
             expires,
@@ -81,13 +81,10 @@ impl Creation {
         }
     }
 
-    /// Records the run: its snapshot, its row (leased to its creator), its pending steps
-    /// and its creation event.
+    /// Records the run: its snapshot, its row (leased to its creator), its input, its
+    /// pending steps and its creation event.
     fn insert(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
         let id = self.id.to_string();
-        // The definition is written into a BLOB of its size, not bound as a value: SQLite
-        // copies a bound value, then builds the row from it, which made three copies of a
-        // 100 MB definition at once (the million-step run's peak).
         let inserted = conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO workflows (hash, name, definition, created_at)
@@ -100,9 +97,7 @@ impl Creation {
                 now
             ])?;
         if inserted == 1 {
-            let row = conn.last_insert_rowid();
-            (conn.blob_open("main", "workflows", "definition", row, false)?)
-                .write_all_at(self.definition.as_bytes(), 0)?;
+            fill_blob(conn, "workflows", "definition", self.definition.as_bytes())?;
         }
         if let Some((hash, policy)) = &self.policy {
             conn.prepare_cached(
@@ -112,16 +107,15 @@ impl Creation {
         }
         let holder = &self.holder;
         conn.prepare_cached(
-            "INSERT INTO runs (id, workflow_hash, workflow_name, state, input, created_at,
+            "INSERT INTO runs (id, workflow_hash, workflow_name, state, created_at,
                                lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires,
                                policy_hash)
-             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
         )?
         .execute(params![
             id,
             self.hash,
             self.name,
-            self.input,
             now,
             holder.owner,
             holder.host,
@@ -130,6 +124,9 @@ impl Creation {
             self.expires,
             self.policy.as_ref().map(|(hash, _)| hash),
         ])?;
+        conn.prepare_cached("INSERT INTO inputs (run_id, input) VALUES (?, zeroblob(?))")?
+            .execute(params![id, self.input.len() as i64])?;
+        fill_blob(conn, "inputs", "input", self.input.as_bytes())?;
         for (position, step) in self.steps.iter().enumerate() {
             insert_step(conn, &id, step, position as i64)?;
         }
@@ -139,6 +136,15 @@ impl Creation {
         .execute(params![id, now])?;
         Ok(())
     }
+}
+
+/// Writes `bytes` into the zeroblob of their size the last insert put in `column` of
+/// `table`. SQLite copies a bound value, then builds the row from it: a 100 MB definition or
+/// input was three copies at once. Written through the pager in place, it is none.
+fn fill_blob(conn: &Connection, table: &str, column: &str, bytes: &[u8]) -> rusqlite::Result<()> {
+    let row = conn.last_insert_rowid();
+    conn.blob_open("main", table, column, row, false)?
+        .write_all_at(bytes, 0)
 }
 
 /// A batch of transitions turned into the rows a commit writes, owned so that it can be
