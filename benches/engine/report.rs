@@ -302,9 +302,15 @@ fn measure(
         rss_mib: rss(&w4),
         notes: w4["notes"].as_str().unwrap_or_default().to_owned(),
     });
+    // Issue 5's target, set against LIMIT before FLOOR was measured: a 3-step run commits
+    // four times, so 0.25× FLOOR would be its ceiling with no cost beyond SQLite's own.
     targets.push(Target {
-        what: format!("W4 ≥ 0.25× FLOOR in runs/s: {:.2}×", rate(&w4) / floor),
-        met: rate(&w4) / floor >= 0.25,
+        what: format!(
+            "W4 ≥ 0.25× LIMIT in runs/s: {:.2}× ({:.2}× FLOOR, whose 0.25× is the ceiling of 4 commits a run)",
+            rate(&w4) / limit,
+            rate(&w4) / floor
+        ),
+        met: rate(&w4) / limit >= 0.25,
     });
     for (stem, result) in &w5 {
         rows.push(Row {
