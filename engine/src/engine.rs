@@ -24,7 +24,7 @@ use crate::guard::{Guard, GuardError};
 use crate::lease::{self, LEASE_TTL, LeaseAttempt};
 use crate::load;
 use crate::plan::{Addition, Plan};
-use crate::report::{RunReport, RunSummary, RunView};
+use crate::report::{RunReport, RunSummary, RunView, StepView};
 use crate::scheduler::{Committed, Driver, Judge, Redrive, Shared, Takeover, kept_outputs};
 use crate::state::{RunState, StepState};
 use crate::store::{
@@ -227,7 +227,10 @@ impl Engine {
     pub async fn start_with_id(&self, id: Uuid, plan: Plan, input: Value) -> Result<RunHandle> {
         let (definition, workflow_hash) = snapshot(&plan)?;
         match self.inner.store.find_run(&id.to_string()).await {
-            Ok(existing) if existing.workflow_hash == workflow_hash && existing.input == input => {
+            Ok(existing)
+                if existing.workflow_hash == workflow_hash
+                    && self.inner.store.input(id).await? == input =>
+            {
                 self.resume(&id.to_string()).await
             }
             Ok(_) => Err(Error::RunExists(id)),
@@ -321,7 +324,7 @@ impl Engine {
     }
 
     /// A stored run as a driver takes it over.
-    async fn takeover(&self, mut record: RunRecord, redrive: Option<Redrive>) -> Result<Takeover> {
+    async fn takeover(&self, record: RunRecord, redrive: Option<Redrive>) -> Result<Takeover> {
         // The step rows are read (and parsed) on another task while this one compiles the
         // stored definition: two linear parts of a resume side by side. Their outputs are
         // read once the plan says which ones the run keeps (a redrive keeps every one).
@@ -360,12 +363,12 @@ impl Engine {
         };
         let for_each = unfinished_for_each(&plan, &steps);
         let items = store.items(record.id, &for_each).await?;
+        let input = store.input(record.id).await?;
         Ok(Takeover {
             run: Committed {
                 run_id: record.id,
                 plan: Arc::new(plan),
-                // Moved, not copied: an input may be hundreds of megabytes.
-                input: std::mem::take(&mut record.input),
+                input,
                 state: record.state,
                 created_at: record.created_at,
                 deadline: record.deadline,
@@ -509,17 +512,30 @@ impl Engine {
 
     /// The run `run_id` (or a unique prefix of it) and its steps as they stand.
     pub async fn run(&self, run_id: &str) -> Result<RunView> {
-        let record = self.inner.store.find_run(run_id).await?;
-        let steps = self.inner.store.steps(record.id).await?;
-        Ok(RunView::new(record, steps))
+        let store = &self.inner.store;
+        let record = store.find_run(run_id).await?;
+        let input = store.input(record.id).await?;
+        let steps = store.steps(record.id).await?;
+        Ok(RunView::new(record, input, steps))
     }
 
-    /// [`Engine::run`] without the steps' outputs (each `None`), for whoever shows their
-    /// states: a big run's outputs are hundreds of megabytes.
+    /// [`Engine::run`] without the steps' outputs (each `None`), for whoever shows the run:
+    /// a big run's outputs are hundreds of megabytes.
     pub async fn run_without_outputs(&self, run_id: &str) -> Result<RunView> {
-        let record = self.inner.store.find_run(run_id).await?;
-        let steps = self.inner.store.steps_without_outputs(record.id).await?;
-        Ok(RunView::new(record, steps))
+        let store = &self.inner.store;
+        let record = store.find_run(run_id).await?;
+        let input = store.input(record.id).await?;
+        let steps = store.steps_without_outputs(record.id).await?;
+        Ok(RunView::new(record, input, steps))
+    }
+
+    /// The steps of the run `run_id` (or a unique prefix of it) as they stand, without their
+    /// outputs (each `None`), and without the run's input: for whoever shows their states.
+    pub async fn steps_without_outputs(&self, run_id: &str) -> Result<Vec<StepView>> {
+        let store = &self.inner.store;
+        let record = store.find_run(run_id).await?;
+        let steps = store.steps_without_outputs(record.id).await?;
+        Ok(steps.into_iter().map(StepView::from).collect())
     }
 
     /// Every committed transition of the run `run_id` (or a unique prefix of it), in order.

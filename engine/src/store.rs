@@ -85,6 +85,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// which most readers want without it: a big workflow's is megabytes.
     async fn definition(&self, run_id: Uuid) -> Result<String>;
 
+    /// The input run `run_id` started with. Apart from the run's record, which commands
+    /// such as `pause` or `history` want without it: an input may be hundreds of megabytes.
+    async fn input(&self, run_id: Uuid) -> Result<Value>;
+
     /// The current state of one step of a run (`None`: the run has no such step).
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>>;
 
@@ -202,8 +206,6 @@ pub struct RunRecord {
     pub workflow_hash: String,
     /// The run's state.
     pub state: RunState,
-    /// The run's input.
-    pub input: Value,
     /// The run's output, once it succeeded.
     pub output: Option<Value>,
     /// Why the run failed, if it did.
@@ -285,23 +287,26 @@ impl From<&RunRecord> for RunSummary {
     }
 }
 
+impl From<StepRecord> for StepView {
+    fn from(step: StepRecord) -> Self {
+        StepView {
+            id: step.id,
+            state: step.state,
+            attempt: step.attempt,
+            output: step.output,
+            error: step.error,
+            usage: step.usage.unwrap_or_default(),
+            progress_at: step
+                .progress_at
+                .filter(|_| step.state == StepState::Running),
+        }
+    }
+}
+
 impl RunView {
-    /// The view of `run` with its `steps`.
-    pub fn new(run: RunRecord, steps: Vec<StepRecord>) -> Self {
-        let steps: Vec<StepView> = steps
-            .into_iter()
-            .map(|step| StepView {
-                id: step.id,
-                state: step.state,
-                attempt: step.attempt,
-                output: step.output,
-                error: step.error,
-                usage: step.usage.unwrap_or_default(),
-                progress_at: step
-                    .progress_at
-                    .filter(|_| step.state == StepState::Running),
-            })
-            .collect();
+    /// The view of `run`, started with `input`, with its `steps`.
+    pub fn new(run: RunRecord, input: Value, steps: Vec<StepRecord>) -> Self {
+        let steps: Vec<StepView> = steps.into_iter().map(StepView::from).collect();
         let mut usage = Usage::default();
         for step in &steps {
             usage += &step.usage;
@@ -310,7 +315,7 @@ impl RunView {
             id: run.id,
             workflow: run.workflow_name,
             state: run.state,
-            input: run.input,
+            input,
             output: run.output,
             error: run.error,
             usage,

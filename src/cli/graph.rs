@@ -56,9 +56,8 @@ pub(crate) async fn run(args: &Args, global: &Global) -> Result<ExitCode, Error>
                 .open()
                 .await?;
             let plan = engine.plan(run).await?;
-            let view = engine.run_without_outputs(run).await?;
             let mut states = vec![StepState::Pending; plan.steps().len()];
-            for step in view.steps {
+            for step in engine.steps_without_outputs(run).await? {
                 if let Some(index) = plan.index_of(&step.id) {
                     states[index] = step.state;
                 }

@@ -105,7 +105,7 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
     };
     let progress = if std::io::stderr().is_terminal() {
         let id = handle.id().to_string();
-        let steps = engine.run_without_outputs(&id).await?.steps;
+        let steps = engine.steps_without_outputs(&id).await?;
         Some((
             steps.len(),
             steps.iter().filter(|step| step.state.is_terminal()).count(),

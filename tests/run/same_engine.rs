@@ -124,10 +124,20 @@ async fn a_run_is_shown_with_its_outputs_or_without_them() {
     let mut states = engine.run_without_outputs(&id).await.unwrap();
     assert!(whole.steps.iter().all(|step| step.output.is_some()));
     assert!(states.steps.iter().all(|step| step.output.is_none()));
+    let steps = engine.steps_without_outputs(&id).await.unwrap();
+    assert_eq!(
+        steps, states.steps,
+        "the same steps, without the run around them"
+    );
     for (step, read) in states.steps.iter_mut().zip(&whole.steps) {
         step.output = read.output.clone();
     }
     assert_eq!(states, whole, "the same view but for the outputs");
+    assert_eq!(
+        whole.input,
+        json!({"n": 2}),
+        "a view carries the run's input"
+    );
 }
 
 #[tokio::test]

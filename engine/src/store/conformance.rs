@@ -230,8 +230,10 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
     );
     let record = store.find_run(&run.to_string()).await.unwrap();
     assert_eq!(record.state, RunState::Running);
-    assert_eq!(record.input, json!({"n": 1}));
+    assert_eq!(store.input(run).await.unwrap(), json!({"n": 1}));
     assert_eq!(store.definition(run).await.unwrap(), "{}");
+    let unknown = store.input(Uuid::now_v7()).await.unwrap_err();
+    assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown}");
     assert_eq!(record.guard.as_deref(), Some(r#"{"default": "deny"}"#));
     assert_eq!(record.updated_at, history[4].at);
     let since = store.starts_since(run, history[0].at).await.unwrap();

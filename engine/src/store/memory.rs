@@ -44,6 +44,7 @@ struct StoredRun {
     record: RunRecord,
     /// The definition snapshot, shared with the [`NewRun`] it came in.
     definition: Arc<str>,
+    input: Value,
     steps: Vec<StepRecord>,
     positions: HashMap<String, usize>,
     events: Vec<Event>,
@@ -243,8 +244,6 @@ impl Store for MemoryStore {
                 workflow_name: run.workflow_name.clone(),
                 workflow_hash: run.workflow_hash.clone(),
                 state: RunState::Pending,
-                input: serde_json::from_str(&run.input)
-                    .map_err(|e| Error::Input(format!("the run's input is not JSON: {e}")))?,
                 output: None,
                 error: None,
                 error_class: None,
@@ -254,6 +253,8 @@ impl Store for MemoryStore {
                 deadline: None,
             },
             definition: Arc::clone(&run.definition),
+            input: serde_json::from_str(&run.input)
+                .map_err(|e| Error::Input(format!("the run's input is not JSON: {e}")))?,
             steps: run.steps.iter().map(|id| StepRecord::pending(id)).collect(),
             positions: run
                 .steps
@@ -367,6 +368,13 @@ impl Store for MemoryStore {
         let runs = self.runs.lock().await;
         let run = runs.get(&run_id);
         run.map(|run| run.definition.to_string())
+            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
+    }
+
+    async fn input(&self, run_id: Uuid) -> Result<Value> {
+        let runs = self.runs.lock().await;
+        let run = runs.get(&run_id);
+        run.map(|run| run.input.clone())
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
     }
 

@@ -266,11 +266,10 @@ impl Store for SqliteStore {
             }
         };
         let row = sqlx::query(
-            "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, i.input, r.output, r.error,
+            "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, r.output, r.error,
                     r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1),
                     p.policy, r.deadline_at
-             FROM runs r JOIN inputs i ON i.run_id = r.id
-                 LEFT JOIN policies p ON p.hash = r.policy_hash
+             FROM runs r LEFT JOIN policies p ON p.hash = r.policy_hash
              WHERE r.id = ?1",
         )
         .bind(exact)
@@ -293,6 +292,18 @@ impl Store for SqliteStore {
         .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
         String::from_utf8(bytes)
             .map_err(|e| Error::Corrupt(format!("definition of run {run_id}: {e}")))
+    }
+
+    async fn input(&self, run_id: Uuid) -> Result<Value> {
+        // A BLOB of UTF-8 (see `write::Creation`), or text in older databases: read as bytes.
+        let row = sqlx::query("SELECT input FROM inputs WHERE run_id = ?")
+            .bind(run_id.to_string())
+            .fetch_optional(&self.reads)
+            .await
+            .map_err(self.fail())?
+            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
+        serde_json::from_slice(row.get::<&[u8], _>(0))
+            .map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
@@ -439,26 +450,23 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         workflow_name: row.get(1),
         workflow_hash: row.get(2),
         state: parse_state(row.get::<&str, _>(3))?,
-        // A BLOB of UTF-8 (see `write::Creation`), or text in older databases: read as bytes.
-        input: serde_json::from_slice(row.get::<&[u8], _>(4))
-            .map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))?,
         output: row
-            .get::<Option<String>, _>(5)
+            .get::<Option<String>, _>(4)
             .map(parse_json)
             .transpose()?,
-        error: row.get(6),
+        error: row.get(5),
         error_class: row
-            .get::<Option<String>, _>(7)
+            .get::<Option<String>, _>(6)
             .map(|class| {
                 class
                     .parse()
                     .map_err(|_| Error::Corrupt(format!("error class {class:?}")))
             })
             .transpose()?,
-        guard: row.get(10),
-        created_at: millis_to_time(row.get(8)),
-        updated_at: millis_to_time(row.get(9)),
-        deadline: row.get::<Option<i64>, _>(11).map(millis_to_time),
+        guard: row.get(9),
+        created_at: millis_to_time(row.get(7)),
+        updated_at: millis_to_time(row.get(8)),
+        deadline: row.get::<Option<i64>, _>(10).map(millis_to_time),
     })
 }
 

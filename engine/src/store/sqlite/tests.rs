@@ -263,7 +263,10 @@ async fn a_database_of_the_schema_before_keeps_its_runs_and_keys_when_migrated()
     let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
     let record = store.find_run(RUN).await.unwrap();
     assert_eq!(record.state, crate::state::RunState::Running);
-    assert_eq!(record.input, serde_json::json!({"n": 1}));
+    assert_eq!(
+        store.input(record.id).await.unwrap(),
+        serde_json::json!({"n": 1})
+    );
     assert_eq!(record.guard.as_deref(), Some("{}"));
     assert_eq!(store.definition(record.id).await.unwrap(), r#"{"big": 1}"#);
     let steps = store.steps(record.id).await.unwrap();
