@@ -64,24 +64,25 @@ impl Policy {
     /// canonical, and for an agent under a cost budget, what is left of it as the CLI's own
     /// limit (`max_budget_usd`, never raised).
     fn rewritten(&self, action: &Action, facts: &Facts<'_>, cwd: Option<&Path>) -> Option<Value> {
+        let budget = self.budgets.cost_usd.filter(|_| action.executor == "agent");
+        if cwd.is_none() && budget.is_none() {
+            return None; // Nothing changes: the parameters, maybe big, are not copied.
+        }
         let Value::Object(mut params) = action.params.clone() else {
             return None;
         };
-        let mut changed = false;
         if let Some(cwd) = cwd {
             params.insert("cwd".to_owned(), json!(cwd));
-            changed = true;
         }
-        if let Some(budget) = self.budgets.cost_usd.filter(|_| action.executor == "agent") {
+        if let Some(budget) = budget {
             let left = (budget - facts.usage.cost_usd).max(0.0);
             let given = params.get("max_budget_usd").and_then(Value::as_f64);
             params.insert(
                 "max_budget_usd".to_owned(),
                 json!(given.map_or(left, |given| given.min(left))),
             );
-            changed = true;
         }
-        changed.then_some(Value::Object(params))
+        Some(Value::Object(params))
     }
 
     fn combine(&self, votes: Votes) -> Verdict {
