@@ -302,8 +302,7 @@ impl Store for SqliteStore {
             .await
             .map_err(self.fail())?
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        serde_json::from_slice(row.get::<&[u8], _>(0))
-            .map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
+        parse_json(row.get::<&[u8], _>(0))
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
@@ -327,10 +326,9 @@ impl Store for SqliteStore {
     }
 
     async fn outputs(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, Value)>> {
-        let ids = serde_json::to_string(step_ids).map_err(|e| Error::Bug(e.to_string()))?;
         let rows: String = sqlx::query_scalar(steps::OUTPUTS)
             .bind(run_id.to_string())
-            .bind(ids)
+            .bind(id_list(step_ids))
             .fetch_one(&self.reads)
             .await
             .map_err(self.fail())?;
@@ -474,8 +472,14 @@ fn parse_uuid(text: String) -> Result<Uuid> {
     Uuid::parse_str(&text).map_err(|e| Error::Corrupt(format!("run id {text:?}: {e}")))
 }
 
-fn parse_json(text: String) -> Result<Value> {
-    serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
+/// Stored JSON, as text or as bytes (a BLOB of UTF-8, see `write::Creation`).
+fn parse_json(stored: impl AsRef<[u8]>) -> Result<Value> {
+    serde_json::from_slice(stored.as_ref()).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
+}
+
+/// Step ids as the JSON array a query unpacks with `json_each`.
+fn id_list(ids: &[&str]) -> String {
+    serde_json::to_string(ids).expect("strings serialize")
 }
 
 fn parse_state<S: FromStr<Err = UnknownState>>(text: &str) -> Result<S> {

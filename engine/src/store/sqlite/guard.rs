@@ -58,7 +58,7 @@ pub(super) async fn approvals(
 }
 
 fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
-    let verdict = parse_json(row.get(4))?;
+    let verdict = parse_json(row.get::<&str, _>(4))?;
     let verdict = serde_json::from_value(verdict)
         .map_err(|e| Error::Corrupt(format!("stored verdict: {e}")))?;
     let decision = row

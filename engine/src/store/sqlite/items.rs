@@ -4,7 +4,7 @@
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
-use super::{parse_json, parse_state};
+use super::{id_list, parse_json, parse_state};
 use crate::error::Result;
 use crate::item::ItemRecord;
 
@@ -14,14 +14,13 @@ pub(super) async fn items(
     run_id: Uuid,
     step_ids: &[&str],
 ) -> Result<Result<Vec<ItemRecord>>, sqlx::Error> {
-    let ids = serde_json::to_string(step_ids).expect("step ids serialize");
     let rows = sqlx::query(
         "SELECT step_id, idx, state, attempt, output, error FROM items
          WHERE run_id = ? AND step_id IN (SELECT value FROM json_each(?))
          ORDER BY step_id, idx",
     )
     .bind(run_id.to_string())
-    .bind(ids)
+    .bind(id_list(step_ids))
     .fetch_all(pool)
     .await?;
     Ok(rows

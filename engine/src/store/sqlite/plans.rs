@@ -23,12 +23,12 @@ pub(super) async fn plans(
     Ok(rows
         .iter()
         .map(|row| {
-            let ids = parse_json(row.get(3))?;
+            let ids = parse_json(row.get::<&str, _>(3))?;
             Ok(Addition {
                 run_id,
                 seq: row.get(0),
                 planner: row.get(1),
-                steps: parse_json(row.get(2))?,
+                steps: parse_json(row.get::<&str, _>(2))?,
                 ids: serde_json::from_value(ids)
                     .map_err(|error| Error::Corrupt(format!("stored plan ids: {error}")))?,
                 first: row.get::<i64, _>(4) as usize,
