@@ -44,7 +44,8 @@ struct StoredRun {
     record: RunRecord,
     /// The definition snapshot, shared with the [`NewRun`] it came in.
     definition: Arc<str>,
-    input: Value,
+    /// The input's JSON text, shared with the [`NewRun`] it came in.
+    input: Arc<String>,
     steps: Vec<StepRecord>,
     positions: HashMap<String, usize>,
     events: Vec<Event>,
@@ -253,8 +254,7 @@ impl Store for MemoryStore {
                 deadline: None,
             },
             definition: Arc::clone(&run.definition),
-            input: serde_json::from_str(&run.input)
-                .map_err(|e| Error::Input(format!("the run's input is not JSON: {e}")))?,
+            input: Arc::clone(&run.input),
             steps: run.steps.iter().map(|id| StepRecord::pending(id)).collect(),
             positions: run
                 .steps
@@ -373,9 +373,8 @@ impl Store for MemoryStore {
 
     async fn input(&self, run_id: Uuid) -> Result<Value> {
         let runs = self.runs.lock().await;
-        let run = runs.get(&run_id);
-        run.map(|run| run.input.clone())
-            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
+        let run = (runs.get(&run_id)).ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
+        serde_json::from_str(&run.input).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
