@@ -154,12 +154,14 @@ fn main() -> ExitCode {
     result.unwrap_or_else(|error| cli::error::report(&error))
 }
 
-/// Runs a command's future on a multi-threaded runtime (attempts run side by side on its
-/// worker threads while the run's driver commits).
+/// Runs a command's future on a runtime of the main thread alone. The store commits on a
+/// thread of its own and steps' programs run in processes of their own, so the engine's
+/// turns and its attempts' I/O fill no second core; worker threads only cost a one-step
+/// `cairn run` ≈ 1.5 ms of its 8 (docs/performance.md, "`cairn run` start-up").
 fn block_on<F: Future<Output = Result<ExitCode, cli::error::Error>>>(
     future: F,
 ) -> Result<ExitCode, cli::error::Error> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(cli::error::Error::Output)?
