@@ -18,6 +18,7 @@ use cel::parser::{Expression, PrattParser};
 use cel::{Context, Env};
 use serde_json::Value;
 
+pub use condition::{Condition, evaluate_conditions};
 use scope::to_val;
 pub(crate) use scope::{Scope, Shared};
 
@@ -92,33 +93,6 @@ pub(crate) fn condition(expr: &str, scope: &Scope) -> Result<bool, ExprError> {
     as_condition(expr, evaluate(expr, scope)?)
 }
 
-/// Evaluates each CEL condition of `exprs` over the same named JSON `variables` (a guard's
-/// rules see `action` and `run`): one result per condition, an error when one fails or its
-/// value is not a boolean. The variables are converted once for all the conditions.
-pub fn evaluate_conditions(
-    exprs: &[&str],
-    variables: &[(&str, &Value)],
-) -> Vec<Result<bool, ExprError>> {
-    let compiled: Vec<Result<Arc<Compiled>, ExprError>> =
-        exprs.iter().map(|expr| compile(expr)).collect();
-    let evaluate_all = || {
-        let mut context = Context::with_env(ENV.clone());
-        for (name, value) in variables {
-            context.add_variable_as_val(*name, to_val(value));
-        }
-        (exprs.iter().zip(&compiled))
-            .map(|(expr, compiled)| {
-                let compiled = compiled.as_ref().map_err(Clone::clone)?;
-                as_condition(expr, execute(expr, compiled, &context)?)
-            })
-            .collect::<Vec<_>>()
-    };
-    // One stack for all: the caller's when every condition is simple, else one big one.
-    let simple = (compiled.iter()).all(|compiled| compiled.as_ref().is_ok_and(|c| c.simple));
-    on_stack_for(simple, || Some(evaluate_all()))
-        .unwrap_or_else(|| exprs.iter().map(|expr| Err(library_failed(expr))).collect())
-}
-
 fn as_condition(expr: &str, value: Value) -> Result<bool, ExprError> {
     match value {
         Value::Bool(value) => Ok(value),
@@ -132,7 +106,7 @@ fn as_condition(expr: &str, value: Value) -> Result<bool, ExprError> {
 /// Parses the CEL expression `expr` without evaluating it. It is kept with the recently
 /// compiled ones while they have room (a small workflow's run then finds every expression
 /// parsed), and not past that (a big file's every expression would only churn them).
-pub fn check(expr: &str) -> Result<(), ExprError> {
+pub(crate) fn check(expr: &str) -> Result<(), ExprError> {
     if recent_programs().programs.len() < CACHED_PROGRAMS {
         return compile(expr).map(drop);
     }
@@ -679,6 +653,7 @@ fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result
         .map_err(|error| ExprError::new(expr, error.to_string()))
 }
 
+mod condition;
 mod scope;
 #[cfg(test)]
 mod tests;

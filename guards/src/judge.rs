@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_engine::{Action, Decision, Facts, Verdict};
+use cairn_engine::{Action, Condition, Decision, Facts, Verdict};
 use serde_json::{Value, json};
 
 use crate::command::{self, Findings, Word, basename};
@@ -256,7 +256,7 @@ impl Policy {
             "elapsed": facts.elapsed.as_secs_f64(),
         });
         let variables = [("action", &action), ("run", &run)];
-        let conditions: Vec<&str> = self.rules.iter().map(|rule| rule.when.as_str()).collect();
+        let conditions: Vec<&Condition> = self.rules.iter().map(|rule| &rule.when).collect();
         let results = cairn_engine::evaluate_conditions(&conditions, &variables);
         for (rule, result) in self.rules.iter().zip(results) {
             match result {

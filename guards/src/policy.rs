@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_engine::{Decision, Duration, LoadError, Problem};
+use cairn_engine::{Condition, Decision, Duration, LoadError, Problem};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -179,7 +179,8 @@ pub struct Rule {
     /// Why, shown in verdicts.
     pub reason: String,
     /// A CEL condition over `action` and `run`.
-    pub when: String,
+    #[schemars(with = "String")]
+    pub when: Condition,
 }
 
 /// An example action and the decision it must get.
@@ -323,7 +324,7 @@ impl Policy {
             }
         }
         for (index, rule) in self.rules.iter().enumerate() {
-            if let Err(error) = cairn_engine::check_expression(&rule.when) {
+            if let Some(error) = rule.when.error() {
                 problems.push(Problem::at(
                     format!("/rules/{index}/when"),
                     error.to_string(),

@@ -143,17 +143,16 @@ fn conditions_share_their_variables_and_fail_one_by_one() {
     let action = json!({"executor": "process", "step": "deploy-web"});
     let deep = format!("{}true{}", "(".repeat(40), ")".repeat(40));
     let long = "a".repeat(MAX_LEN + 1);
-    let results = evaluate_conditions(
-        &[
-            "action.executor == 'process'",
-            "action.step.startsWith('build')",
-            "action.step",
-            "action.nope.deeper",
-            &deep,
-            &long,
-        ],
-        &[("action", &action)],
-    );
+    let conditions = [
+        "action.executor == 'process'",
+        "action.step.startsWith('build')",
+        "action.step",
+        "action.nope.deeper",
+        &deep,
+        &long,
+    ]
+    .map(Condition::new);
+    let results = evaluate_conditions(&conditions.each_ref(), &[("action", &action)]);
     assert_eq!(results[0], Ok(true));
     assert_eq!(results[1], Ok(false));
     assert!(
