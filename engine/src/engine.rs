@@ -424,8 +424,8 @@ impl Engine {
         let definition = self.inner.store.definition(record.id).await?;
         let plans = self.inner.store.plans(record.id).await?;
         // Compiling is a takeover's work for the CPU (≈ 0.2 s for 100,000 steps): on a
-        // blocking thread, whatever the runtime, while the runtime's thread goes on (with
-        // the step rows, say).
+        // blocking thread, whatever the runtime, so that the runtime's thread parses the
+        // step rows meanwhile (`takeover`) and a one-thread runtime is not held up.
         let (plan, plans, origin) = tokio::task::spawn_blocking(move || {
             let mut plan = load::compile_snapshot(&definition, &origin)?;
             drop(definition);
