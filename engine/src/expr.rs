@@ -18,9 +18,10 @@ use cel::parser::{Expression, PrattParser};
 use cel::{Context, Env};
 use serde_json::Value;
 
-pub use condition::{Condition, evaluate_conditions};
+pub use condition::{Condition, Variable, evaluate_conditions};
+pub(crate) use scope::Scope;
+pub use scope::SharedJson;
 use scope::to_val;
-pub(crate) use scope::{Scope, Shared};
 
 /// An expression that does not parse, does not evaluate, or has the wrong type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

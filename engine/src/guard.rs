@@ -31,6 +31,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::executor::{Action, Usage};
+use crate::expr::SharedJson;
 
 /// Judges actions before they run. Called on the scheduler's decision path, once per action,
 /// in order: keep it fast and free of I/O (a guard that asks a server should cache).
@@ -73,8 +74,9 @@ pub struct Facts<'a> {
     pub id: Uuid,
     /// The workflow's name.
     pub workflow: &'a str,
-    /// The run's input.
-    pub input: &'a Value,
+    /// The run's input (a rule reads it through [`Variable::Shared`](crate::Variable), and
+    /// its CEL form is kept for the next action).
+    pub input: &'a SharedJson,
     /// Attempts started in the run so far (an attempt of a `for_each` step counts once).
     pub attempts: u64,
     /// Steps that have started at least one attempt.

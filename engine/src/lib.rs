@@ -79,7 +79,7 @@ pub use executor::{
     Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, Progress, Usage,
     params_schema,
 };
-pub use expr::{Condition, ExprError, evaluate_conditions};
+pub use expr::{Condition, ExprError, SharedJson, Variable, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
 pub use item::ItemRecord;
 pub use lease::{LeaseAttempt, LeaseHolder};

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_engine::{Action, Condition, Decision, Facts, Verdict};
-use serde_json::{Value, json};
+use cairn_engine::{Action, Condition, Decision, Facts, Variable, Verdict};
+use serde_json::{Map, Value, json};
 
 use crate::command::{self, Findings, Word, basename};
 use crate::paths;
@@ -235,27 +235,45 @@ impl Policy {
         if self.rules.is_empty() {
             return;
         }
-        let action = json!({
+        // What the rules see: the small facts, with the big ones (the action's parameters,
+        // the run's input) borrowed, never copied, and converted only as far as a rule reads.
+        let small_action = json!({
             "executor": action.executor,
             "step": action.step_id,
             "attempt": action.attempt,
-            "item": facts.item,
             "index": action.item_index,
-            "params": action.params,
             "commands": checked.commands,
             "cwd": cwd.map(Path::to_path_buf).or_else(|| action.params.get("cwd").and_then(Value::as_str).map(PathBuf::from)),
-            "env": action.params.get("env").cloned().unwrap_or_else(|| json!({})),
         });
-        let run = json!({
+        let small_run = json!({
             "id": facts.id.to_string(),
             "workflow": facts.workflow,
-            "input": facts.input,
             "attempts": facts.attempts,
             "steps": facts.steps,
             "usage": facts.usage,
             "elapsed": facts.elapsed.as_secs_f64(),
         });
-        let variables = [("action", &action), ("run", &run)];
+        let no_env = Value::Object(Map::new());
+        let variables = [
+            (
+                "action",
+                object_with(
+                    &small_action,
+                    [
+                        ("item", Variable::Json(facts.item.unwrap_or(&NULL))),
+                        ("params", Variable::Json(&action.params)),
+                        (
+                            "env",
+                            Variable::Json(action.params.get("env").unwrap_or(&no_env)),
+                        ),
+                    ],
+                ),
+            ),
+            (
+                "run",
+                object_with(&small_run, [("input", Variable::Shared(facts.input))]),
+            ),
+        ];
         let conditions: Vec<&Condition> = self.rules.iter().map(|rule| &rule.when).collect();
         let results = cairn_engine::evaluate_conditions(&conditions, &variables);
         for (rule, result) in self.rules.iter().zip(results) {
@@ -268,6 +286,19 @@ impl Policy {
             }
         }
     }
+}
+
+/// JSON's `null`, for an action without an item.
+static NULL: Value = Value::Null;
+
+/// A variable holding the members of the JSON object `object`, and `more`.
+fn object_with<'a, const N: usize>(
+    object: &'a Value,
+    more: [(&'a str, Variable<'a>); N],
+) -> Variable<'a> {
+    let members = (object.as_object().into_iter().flatten())
+        .map(|(name, value)| (name.as_str(), Variable::Json(value)));
+    Variable::Object(members.chain(more).collect())
 }
 
 /// Whether `action` runs programs, and so has commands and a working directory.

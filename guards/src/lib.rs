@@ -8,7 +8,7 @@
 //! ```
 //! use std::path::Path;
 //!
-//! use cairn_engine::{Action, Decision, Facts, Usage, Uuid};
+//! use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid};
 //! use cairn_guards::PolicyGuard;
 //! use serde_json::json;
 //!
@@ -21,7 +21,7 @@
 //!     idempotency_key: "clean".into(),
 //! };
 //! let facts = Facts {
-//!     item: None, id: Uuid::nil(), workflow: "w", input: &json!(null), attempts: 0, steps: 0,
+//!     item: None, id: Uuid::nil(), workflow: "w", input: &SharedJson::new(json!(null)), attempts: 0, steps: 0,
 //!     usage: &Usage::default(), elapsed: std::time::Duration::ZERO,
 //! };
 //! let verdict = guard.explain(&action, &facts);

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use cairn_engine::{Action, Decision, Facts, Usage, Uuid, Verdict};
+use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid, Verdict};
 
 use crate::policy::{Policy, PolicyTest, TestRun};
 
@@ -50,7 +50,8 @@ impl Policy {
     }
 
     fn judge_test(&self, test: &PolicyTest) -> Verdict {
-        let run = test.run.clone().unwrap_or_default();
+        let mut run = test.run.clone().unwrap_or_default();
+        let input = SharedJson::new(std::mem::take(&mut run.input));
         let id = Uuid::nil();
         let action = Action {
             run_id: id,
@@ -66,7 +67,7 @@ impl Policy {
             item: test.action.item.as_ref(),
             id,
             workflow: &run.workflow,
-            input: &run.input,
+            input: &input,
             attempts: run.attempts,
             steps: run.steps,
             usage: &usage,

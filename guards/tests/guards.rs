@@ -9,7 +9,7 @@ mod guards {
 
 use std::path::Path;
 
-use cairn_engine::{Action, Facts, Usage, Uuid, Verdict};
+use cairn_engine::{Action, Facts, SharedJson, Usage, Uuid, Verdict};
 use cairn_guards::{Policy, PolicyGuard};
 use serde_json::{Value, json};
 
@@ -70,7 +70,7 @@ fn judge_in(guard: &PolicyGuard, action: &Action, run: &Run) -> Verdict {
         item: None,
         id: Uuid::nil(),
         workflow: "w",
-        input: &run.input,
+        input: &SharedJson::new(run.input.clone()),
         attempts: run.attempts,
         steps: run.steps,
         usage: &run.usage,

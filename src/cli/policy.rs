@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_engine::{Action, Facts, Usage, Uuid};
+use cairn_engine::{Action, Facts, SharedJson, Usage, Uuid};
 use cairn_guards::{Policy, PolicyGuard};
 use serde_json::{Value, json};
 
@@ -87,7 +87,7 @@ fn explain(file: &std::path::Path, action: &str) -> Result<ExitCode, Error> {
         executor: executor.to_owned(),
         params: given.get("params").cloned().unwrap_or_else(|| json!({})),
     };
-    let input = json!({});
+    let input = SharedJson::new(json!({}));
     let facts = Facts {
         item: None,
         id: Uuid::nil(),

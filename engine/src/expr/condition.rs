@@ -1,14 +1,19 @@
 //! [`Condition`]: a CEL condition parsed once, as a guard's rules keep theirs.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use cel::Context;
+use cel::common::types::{CelMap, CelMapKey, CelString};
+use cel::common::value::CowVal;
+use cel::context::VariableResolver;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::{
-    Compiled, ENV, ExprError, as_condition, compile, execute, library_failed, on_stack_for, to_val,
+    Compiled, ENV, ExprError, SharedJson, as_condition, compile, execute, library_failed,
+    on_stack_for, to_val,
 };
 
 /// A CEL condition over named JSON variables, parsed when it is made: a guard's rule keeps
@@ -17,14 +22,14 @@ use super::{
 /// ([`Condition::error`]), and evaluates to that error.
 ///
 /// ```
-/// use cairn_engine::{Condition, evaluate_conditions};
+/// use cairn_engine::{Condition, Variable, evaluate_conditions};
 /// use serde_json::json;
 ///
 /// let deploy = Condition::new("action.step.startsWith('deploy')");
 /// let broken = Condition::new("action.step ==");
 /// assert!(deploy.error().is_none() && broken.error().is_some());
 /// let action = json!({"step": "deploy-web"});
-/// let results = evaluate_conditions(&[&deploy, &broken], &[("action", &action)]);
+/// let results = evaluate_conditions(&[&deploy, &broken], &[("action", Variable::Json(&action))]);
 /// assert_eq!(results[0], Ok(true));
 /// assert!(results[1].is_err());
 /// ```
@@ -78,18 +83,30 @@ impl<'de> Deserialize<'de> for Condition {
     }
 }
 
-/// Evaluates each of `conditions` over the same named JSON `variables` (a guard's rules see
+/// A variable [`evaluate_conditions`] gives its conditions. It is converted to CEL's
+/// values only as far as a condition reads it: `run.input.target` converts the target
+/// alone, `has(run.input.target)` the input (kept once converted, when shared).
+#[derive(Debug, Clone)]
+pub enum Variable<'a> {
+    /// A JSON value.
+    Json(&'a Value),
+    /// A JSON value many evaluations read, such as a run's input.
+    Shared(&'a SharedJson),
+    /// An object whose members are variables of their own.
+    Object(Vec<(&'a str, Variable<'a>)>),
+}
+
+/// Evaluates each of `conditions` over the same named `variables` (a guard's rules see
 /// `action` and `run`): one result per condition, an error when one does not parse, fails,
-/// or its value is not a boolean. The variables are converted once for all the conditions.
+/// or its value is not a boolean.
 pub fn evaluate_conditions(
     conditions: &[&Condition],
-    variables: &[(&str, &Value)],
+    variables: &[(&str, Variable<'_>)],
 ) -> Vec<Result<bool, ExprError>> {
     let evaluate_all = || {
+        let variables = Variables(variables);
         let mut context = Context::with_env(ENV.clone());
-        for (name, value) in variables {
-            context.add_variable_as_val(*name, to_val(value));
-        }
+        context.set_variable_resolver(&variables);
         (conditions.iter())
             .map(|condition| {
                 let (text, compiled) = (&condition.text, &condition.compiled);
@@ -106,4 +123,61 @@ pub fn evaluate_conditions(
             .map(|condition| Err(library_failed(&condition.text)))
             .collect()
     })
+}
+
+/// The variables as a context's resolver. CEL asks it for the longest name first
+/// (`run.input.target`, then `run.input`, then `run`), and gets the value at the end of the
+/// walk through the objects, converted alone.
+struct Variables<'v, 'a>(&'v [(&'a str, Variable<'a>)]);
+
+impl VariableResolver for Variables<'_, '_> {
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        let mut segments = name.split('.');
+        let first = segments.next()?;
+        let (_, variable) = self.0.iter().find(|(own, _)| *own == first)?;
+        let mut found = Found::Variable(variable);
+        for segment in segments {
+            found = found.member(segment)?;
+        }
+        Some(found.cel())
+    }
+}
+
+/// What a name leads to: a variable, or a value in one's JSON.
+#[derive(Clone, Copy)]
+enum Found<'b> {
+    Variable(&'b Variable<'b>),
+    Json(&'b Value),
+}
+
+impl<'b> Found<'b> {
+    /// The member `name` of this object, if it is one and has it.
+    fn member(self, name: &str) -> Option<Found<'b>> {
+        let json = match self {
+            Found::Variable(Variable::Object(members)) => {
+                let (_, member) = members.iter().find(|(own, _)| *own == name)?;
+                return Some(Found::Variable(member));
+            }
+            Found::Variable(&Variable::Json(json)) | Found::Json(json) => json,
+            Found::Variable(Variable::Shared(shared)) => shared.json(),
+        };
+        json.as_object()?.get(name).map(Found::Json)
+    }
+
+    /// Its CEL value.
+    fn cel(self) -> CowVal<'b, 'b> {
+        match self {
+            Found::Variable(&Variable::Json(json)) | Found::Json(json) => {
+                CowVal::Owned(to_val(json))
+            }
+            Found::Variable(Variable::Shared(shared)) => shared.cel(),
+            Found::Variable(Variable::Object(members)) => {
+                let members = (members.iter()).map(|(name, member)| {
+                    let key = CelMapKey::String(CelString::from(*name));
+                    (key, Found::Variable(member).cel().into_owned())
+                });
+                CowVal::Owned(Box::new(CelMap::from(members.collect::<HashMap<_, _>>())))
+            }
+        }
+    }
 }

@@ -19,10 +19,10 @@ use serde_json::Value;
 #[derive(Debug, Default)]
 pub(crate) struct Scope {
     /// The run's input.
-    pub input: Arc<Shared>,
+    pub input: Arc<SharedJson>,
     /// The outputs of the steps the expressions read, by id (`null` for a step that has
     /// none); each reads as `steps.<id>.output`.
-    pub steps: HashMap<String, Arc<Shared>>,
+    pub steps: HashMap<String, Arc<SharedJson>>,
     /// The current item of a `for_each` step.
     pub item: Option<Value>,
     /// The current item's index in a `for_each` step.
@@ -34,8 +34,8 @@ pub(crate) struct Scope {
 impl Scope {
     /// The scope of an attempt that reads `input` and the outputs `steps`.
     pub(crate) fn new(
-        input: Arc<Shared>,
-        steps: HashMap<String, Arc<Shared>>,
+        input: Arc<SharedJson>,
+        steps: HashMap<String, Arc<SharedJson>>,
         run: Value,
     ) -> Scope {
         Scope {
@@ -66,28 +66,29 @@ impl VariableResolver for Scope {
     }
 }
 
-/// A JSON value the scopes of many attempts may read (the run's input, a step's output).
-/// It is converted to CEL's values for each context that reads it until it has been read
-/// twice, then once for all and lent: a pipeline reads each output once, a fan-out may
-/// read one a thousand times (1 MB, 1,000 readers: 2.5 s converting it).
+/// A JSON value many expressions may read: the run's input (every attempt's templates,
+/// every action a guard judges), a step's output. It is converted to CEL's values for each
+/// evaluation that reads it until it has been read twice, then once for all and lent: a
+/// pipeline reads each output once, a fan-out may read one a thousand times (1 MB, 1,000
+/// readers: 2.5 s converting it).
 #[derive(Debug, Default)]
-pub(crate) struct Shared {
+pub struct SharedJson {
     json: Value,
     reads: AtomicU32,
     cel: OnceLock<Box<dyn Val>>,
 }
 
-impl Shared {
+impl SharedJson {
     /// The value `json`.
-    pub(crate) fn new(json: Value) -> Shared {
-        Shared {
+    pub fn new(json: Value) -> SharedJson {
+        SharedJson {
             json,
-            ..Shared::default()
+            ..SharedJson::default()
         }
     }
 
     /// The value as JSON.
-    pub(crate) fn json(&self) -> &Value {
+    pub fn json(&self) -> &Value {
         &self.json
     }
 
@@ -98,7 +99,7 @@ impl Shared {
     }
 
     /// Its CEL form for one context.
-    fn cel(&self) -> CowVal<'_, '_> {
+    pub(super) fn cel(&self) -> CowVal<'_, '_> {
         if let Some(cel) = self.cel.get() {
             return CowVal::Borrowed(cel.as_ref());
         }
@@ -149,7 +150,7 @@ fn convert<'a, 'v>(value: &'a Value, text: fn(&'a str) -> Cow<'v, str>) -> Box<d
 }
 
 /// Converts the steps' outputs to the CEL map of `steps`: each id to `{"output": ...}`.
-fn steps_map(steps: &HashMap<String, Arc<Shared>>) -> CelMap<'_> {
+fn steps_map(steps: &HashMap<String, Arc<SharedJson>>) -> CelMap<'_> {
     (steps.iter())
         .map(|(id, output)| {
             let output = HashMap::from([(CelMapKey::from("output"), to_val(output.json()))]);

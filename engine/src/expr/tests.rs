@@ -20,7 +20,7 @@ fn a_recently_compiled_expression_is_not_parsed_again() {
 }
 
 fn scope() -> Scope {
-    let output = |json| Arc::new(Shared::new(json));
+    let output = |json| Arc::new(SharedJson::new(json));
     let steps = HashMap::from([
         (
             "plan".into(),
@@ -42,7 +42,7 @@ fn scope() -> Scope {
 #[test]
 fn json_values_keep_their_cel_types() {
     let scope = Scope {
-        input: Arc::new(Shared::new(
+        input: Arc::new(SharedJson::new(
             json!({"int": -3, "big": 18446744073709551615u64, "float": 1.5,
             "none": null, "list": [1, "a"], "yes": true, "map": {"k": {"deep": "v"}}}),
         )),
@@ -152,7 +152,10 @@ fn conditions_share_their_variables_and_fail_one_by_one() {
         &long,
     ]
     .map(Condition::new);
-    let results = evaluate_conditions(&conditions.each_ref(), &[("action", &action)]);
+    let results = evaluate_conditions(
+        &conditions.each_ref(),
+        &[("action", Variable::Json(&action))],
+    );
     assert_eq!(results[0], Ok(true));
     assert_eq!(results[1], Ok(false));
     assert!(
@@ -170,6 +173,79 @@ fn conditions_share_their_variables_and_fail_one_by_one() {
             .unwrap_err()
             .reason
             .contains("longer than")
+    );
+}
+
+#[test]
+fn conditions_read_objects_of_parts_as_the_same_json_whole() {
+    let input = json!({"target": "prod", "files": ["a", "b"], "deep": {"x": 1}});
+    let params = json!({"command": ["ls"], "env": {"A": "1"}});
+    let small = json!({"executor": "process"});
+    let whole = json!({
+        "action": {"executor": "process", "params": params},
+        "run": {"input": input, "attempts": 3},
+    });
+    let shared = SharedJson::new(input.clone());
+    let attempts = json!(3);
+    let parts = [
+        (
+            "action",
+            Variable::Object(vec![
+                ("executor", Variable::Json(&small["executor"])),
+                ("params", Variable::Json(&params)),
+            ]),
+        ),
+        (
+            "run",
+            Variable::Object(vec![
+                ("input", Variable::Shared(&shared)),
+                ("attempts", Variable::Json(&attempts)),
+            ]),
+        ),
+    ];
+    let texts = [
+        "run.input.target == 'prod'",
+        "has(run.input.target) && !has(run.input.nope)",
+        "run.input.deep.x == 1 && run.input.files.size() == 2",
+        "run.input.nope == 1",
+        "run.input.files.x == 1",
+        "run == {'input': run.input, 'attempts': 3}",
+        "'A' in action.params.env && action.params.command[0] == 'ls'",
+        "action.executor == 'process' && run.attempts > 2",
+        "size(action) == 2 && run.input == {'target': 'prod', 'files': ['a', 'b'], 'deep': {'x': 1}}",
+    ];
+    let conditions = texts.map(Condition::new);
+    let conditions = conditions.each_ref();
+    let by_parts = evaluate_conditions(&conditions, &parts);
+    let as_whole = evaluate_conditions(
+        &conditions,
+        &[
+            ("action", Variable::Json(&whole["action"])),
+            ("run", Variable::Json(&whole["run"])),
+        ],
+    );
+    assert_eq!(by_parts, as_whole);
+    assert_eq!(by_parts[..3], [Ok(true), Ok(true), Ok(true)]);
+    assert!(by_parts[3].is_err() && by_parts[4].is_err(), "{by_parts:?}");
+    assert_eq!(by_parts[5..], [Ok(true), Ok(true), Ok(true), Ok(true)]);
+    // The shared input was read whole (by `has`, `==`) in both evaluations: it is kept.
+    assert!(shared.kept().is_some());
+}
+
+#[test]
+fn a_dotted_read_of_a_shared_value_converts_only_what_it_reads() {
+    let shared = SharedJson::new(json!({"target": "prod", "big": ["x"]}));
+    let run = [(
+        "run",
+        Variable::Object(vec![("input", Variable::Shared(&shared))]),
+    )];
+    let condition = Condition::new("run.input.target == 'prod'");
+    for _ in 0..3 {
+        assert_eq!(evaluate_conditions(&[&condition], &run), [Ok(true)]);
+    }
+    assert!(
+        shared.kept().is_none(),
+        "the input was never converted whole"
     );
 }
 
@@ -429,7 +505,7 @@ fn a_value_read_twice_is_converted_once_for_all_and_lent() {
         "`steps['my-step']` is read by name too"
     );
     let mut dotted = self::scope();
-    (dotted.steps).insert("gen.risky".into(), Arc::new(Shared::new(json!(7))));
+    (dotted.steps).insert("gen.risky".into(), Arc::new(SharedJson::new(json!(7))));
     assert_eq!(
         evaluate("steps['gen.risky'].output + 1", &dotted).unwrap(),
         json!(8),

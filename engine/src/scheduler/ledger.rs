@@ -19,7 +19,7 @@ use crate::command::{Command, PendingCommand};
 use crate::definition::OnStall;
 use crate::error::Result;
 use crate::executor::{Action, ErrorClass, ExecError, Executors, Outcome, Usage};
-use crate::expr::Shared;
+use crate::expr::SharedJson;
 use crate::guard::Guard;
 use crate::item::ItemRecord;
 use crate::plan::{Addition, Plan, StepIndex};
@@ -37,7 +37,7 @@ struct Slot {
     fallback: u32,
     /// Shared with the scope of every attempt that reads it: an output may be megabytes.
     /// Kept while it may be read ([`outputs`]).
-    output: Option<Arc<Shared>>,
+    output: Option<Arc<SharedJson>>,
     /// Whether the step counts among the readers of the outputs it reads ([`outputs`]).
     reading: bool,
     /// The last error, as `class: message`.
@@ -63,7 +63,9 @@ impl Slot {
             state: record.state,
             attempt: record.attempt,
             fallback: record.fallback,
-            output: record.output.map(|output| Arc::new(Shared::new(output))),
+            output: record
+                .output
+                .map(|output| Arc::new(SharedJson::new(output))),
             reading: false,
             error: record.error,
             wake_at: record.wake_at,
@@ -201,7 +203,7 @@ pub(crate) struct Ledger {
     run_id: Uuid,
     plan: Arc<Plan>,
     /// Shared with every attempt's expression scope: a run's input may be megabytes.
-    input: Arc<Shared>,
+    input: Arc<SharedJson>,
     run_state: RunState,
     created_at: DateTime<Utc>,
     slots: Vec<Slot>,

@@ -249,7 +249,7 @@ fn a_snapshot_restores_a_guard_that_judges_alike() {
             item: None,
             id: cairn_engine::Uuid::nil(),
             workflow: "w",
-            input: &facts_run.input,
+            input: &cairn_engine::SharedJson::new(facts_run.input.clone()),
             attempts: 0,
             steps: 0,
             usage: &facts_run.usage,

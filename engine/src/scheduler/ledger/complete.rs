@@ -12,7 +12,7 @@ use super::{Ledger, add_usage};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome};
-use crate::expr::Shared;
+use crate::expr::SharedJson;
 use crate::plan::StepIndex;
 use crate::retry;
 use crate::state::StepState;
@@ -63,7 +63,7 @@ impl Ledger {
         };
         match result {
             Ok(output) => {
-                self.slots[step].output = Some(Arc::new(Shared::new(output)));
+                self.slots[step].output = Some(Arc::new(SharedJson::new(output)));
                 self.slots[step].error = None;
                 self.slots[step].items = None;
                 self.set_step(step, StepState::Succeeded, log)?;

@@ -122,7 +122,7 @@ impl Ledger {
                 item: (items.zip(action.item_index)).and_then(|(items, index)| items.get(index)),
                 id: self.run_id,
                 workflow: &self.plan.workflow().name,
-                input: self.input.json(),
+                input: &self.input,
                 attempts: self.tally.attempts,
                 steps: self.tally.steps,
                 usage: &self.tally.usage,

@@ -12,7 +12,7 @@ use super::approvals::Approvals;
 use super::{Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planner};
 use crate::error::{Error, Result};
 use crate::executor::Usage;
-use crate::expr::Shared;
+use crate::expr::SharedJson;
 use crate::plan::{Plan, StepIndex};
 use crate::state::{Batch, RunState, StepState};
 use crate::store::StepRecord;
@@ -85,7 +85,7 @@ impl Ledger {
         let mut ledger = Ledger {
             run_id,
             plan,
-            input: Arc::new(Shared::new(input)),
+            input: Arc::new(SharedJson::new(input)),
             run_state: state,
             created_at,
             slots,
