@@ -228,7 +228,7 @@ fn conditions_read_objects_of_parts_as_the_same_json_whole() {
     assert_eq!(by_parts[..3], [Ok(true), Ok(true), Ok(true)]);
     assert!(by_parts[3].is_err() && by_parts[4].is_err(), "{by_parts:?}");
     assert_eq!(by_parts[5..], [Ok(true), Ok(true), Ok(true), Ok(true)]);
-    // The shared input was read whole (by `has`, `==`) in both evaluations: it is kept.
+    // Several conditions read the shared input whole (`has`, `==`): kept once read twice.
     assert!(shared.kept().is_some());
 }
 
