@@ -36,6 +36,7 @@ mod handover;
 mod items;
 mod open;
 mod plans;
+mod prepared;
 mod steps;
 mod write;
 mod writer;

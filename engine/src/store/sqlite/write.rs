@@ -4,7 +4,7 @@
 //! the new run (if any), the fencing check of every run the batch writes to, what the batch
 //! grows its runs by, the steps' and runs' last states, one event per transition, approvals,
 //! progress and handled commands. Each statement's text is fixed, so it is prepared once per
-//! connection and cached. A step or run that moves several times in one batch is written
+//! connection: the hot ones for the writer's life (`prepared.rs`), the others cached. A step or run that moves several times in one batch is written
 //! once, with its last state, guarded by the state it had before the batch; every transition
 //! still gets its own event.
 //!
@@ -28,6 +28,8 @@ use crate::lease::LeaseHolder;
 use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
 use crate::store::{NewRun, digest};
+
+use super::prepared::Prepared;
 
 /// Why a commit stopped before its `COMMIT`.
 #[derive(Debug)]
@@ -326,20 +328,20 @@ impl Rows {
     }
 
     /// Writes the batch for the lease `owner` (after creating `create`, if given) inside the
-    /// transaction `conn` has open. On a failure the caller rolls it back.
+    /// transaction `prepared` has open. On a failure the caller rolls it back.
     pub(super) fn write(
         &self,
-        conn: &Connection,
+        prepared: &mut Prepared<'_>,
         create: Option<&Creation>,
         owner: &str,
         now: i64,
     ) -> Result<(), Failure> {
+        let conn = prepared.conn;
         if let Some(create) = create {
             create.insert(conn, now)?;
         }
-        let mut lease = conn.prepare_cached("SELECT lease_owner FROM runs WHERE id = ?")?;
         for run in &self.leased {
-            let holder: Option<Option<String>> = lease
+            let holder: Option<Option<String>> = (prepared.lease)
                 .query_row([run.to_string()], |row| row.get(0))
                 .optional()?;
             if holder.is_some_and(|holder| holder.as_deref() != Some(owner)) {
@@ -347,14 +349,8 @@ impl Rows {
             }
         }
         self.grow(conn, now)?;
-        let mut steps = conn.prepare_cached(
-            "UPDATE steps SET state = ?3, attempt = ?4, fallback = ?5, output = ?6, error = ?7,
-                 wake_at = ?8, usage = COALESCE(?9, usage),
-                 progress_at = IIF(?3 = 'running', NULL, progress_at)
-             WHERE run_id = ?1 AND step_id = ?2 AND state = ?10",
-        )?;
         for (index, row) in self.steps.iter().enumerate() {
-            let changed = steps.execute(params![
+            let changed = prepared.step.execute(params![
                 row.run.to_string(),
                 row.step,
                 row.to,
@@ -370,17 +366,8 @@ impl Rows {
                 return Err(Failure::StaleStep(index));
             }
         }
-        let mut runs = conn.prepare_cached(
-            "UPDATE runs SET state = ?2, output = ?3, error = ?4, error_class = ?5,
-                 deadline_at = COALESCE(?6, deadline_at),
-                 lease_owner = IIF(?7, NULL, lease_owner), lease_host = IIF(?7, NULL, lease_host),
-                 lease_pid = IIF(?7, NULL, lease_pid),
-                 lease_pid_start = IIF(?7, NULL, lease_pid_start),
-                 lease_expires = IIF(?7, NULL, lease_expires)
-             WHERE id = ?1 AND state = ?8",
-        )?;
         for row in &self.runs {
-            let changed = runs.execute(params![
+            let changed = prepared.run.execute(params![
                 row.run.to_string(),
                 row.to,
                 row.output,
@@ -394,10 +381,6 @@ impl Rows {
                 return Err(Failure::StaleRun);
             }
         }
-        let mut events = conn.prepare_cached(
-            "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )?;
         for row in &self.events {
             let (step, from, to) = match &row.kind {
                 EventKind::Created => (None, None, "pending"),
@@ -406,7 +389,7 @@ impl Rows {
                     (Some(step_id.as_str()), Some(from.as_str()), to.as_str())
                 }
             };
-            events.execute(params![
+            prepared.event.execute(params![
                 row.run.to_string(),
                 row.seq,
                 now,

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::handover::Waits;
 use super::open::{Schema, classify_sqlite, look};
+use super::prepared::Prepared;
 use super::write::{Creation, Failure, Rows, is_unique_violation};
 use super::{Durability, millis_to_time};
 use crate::error::{Error, Result};
@@ -83,10 +84,12 @@ enum Request {
     Close(oneshot::Sender<()>),
 }
 
-/// What the thread owns.
-struct Thread {
+/// What the thread owns: its connection is the thread's own, and lives past it to be closed.
+struct Thread<'c> {
     path: PathBuf,
-    conn: Connection,
+    conn: &'c Connection,
+    /// The statements every commit runs.
+    prepared: Prepared<'c>,
     /// The next event number of every run this writer has written to.
     next_seq: HashMap<Uuid, i64>,
 }
@@ -139,19 +142,32 @@ impl Writer {
                 let Ok(opened) = wait.blocking_recv() else {
                     return;
                 };
-                match connect(&path, looked_through, durability, busy_timeout) {
-                    Ok(conn) => {
-                        let _ = opened.send(Ok(()));
-                        let thread = Thread {
-                            path,
-                            conn,
-                            next_seq: HashMap::new(),
-                        };
-                        thread.serve(receive);
-                    }
+                let conn = match connect(&path, looked_through, durability, busy_timeout) {
+                    Ok(conn) => conn,
                     Err(error) => {
                         let _ = opened.send(Err(classify_sqlite(&path, error)));
+                        return;
                     }
+                };
+                let prepared = match Prepared::new(&conn) {
+                    Ok(prepared) => prepared,
+                    Err(error) => {
+                        let _ = opened.send(Err(classify_sqlite(&path, error)));
+                        return;
+                    }
+                };
+                let _ = opened.send(Ok(()));
+                let thread = Thread {
+                    path,
+                    conn: &conn,
+                    prepared,
+                    next_seq: HashMap::new(),
+                };
+                let closed = thread.serve(receive);
+                // The last connection checkpoints the WAL away as it closes.
+                let _ = conn.close();
+                if let Some(reply) = closed {
+                    let _ = reply.send(());
                 }
             })
             .map_err(|error| Error::Database(Box::new(error)))?;
@@ -326,9 +342,10 @@ fn set_up(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
     Ok(())
 }
 
-impl Thread {
-    /// Answers requests until the store is closed or dropped.
-    fn serve(mut self, requests: mpsc::Receiver<Request>) {
+impl Thread<'_> {
+    /// Answers requests until the store is dropped, or closed: then returns the answer to
+    /// send once the connection is closed.
+    fn serve(mut self, requests: mpsc::Receiver<Request>) -> Option<oneshot::Sender<()>> {
         let waits = Waits::default();
         let next = || {
             let take = || match requests.try_recv() {
@@ -405,13 +422,10 @@ impl Thread {
                     });
                     let _ = reply.send(sent.map(drop).map_err(|error| self.fail(error)));
                 }
-                Request::Close(reply) => {
-                    let _ = self.conn.close();
-                    let _ = reply.send(());
-                    return;
-                }
+                Request::Close(reply) => return Some(reply),
             }
         }
+        None
     }
 
     fn fail(&self, error: rusqlite::Error) -> Error {
@@ -428,16 +442,16 @@ impl Thread {
         } = commit;
         let created = create.as_ref().map(|create| create.id);
         let next_seq = &self.next_seq;
-        let written = transaction(&self.conn, |conn| {
+        let written = self.prepared.transaction(|prepared| {
             let numbered = rows.number(|run_id| match next_seq.get(&run_id) {
                 Some(next) => Ok(*next),
                 None if Some(run_id) == created => Ok(2),
-                None => (conn.prepare_cached(
+                None => (prepared.conn.prepare_cached(
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?",
                 ))
                 .and_then(|mut next| next.query_row([run_id.to_string()], |row| row.get(0))),
             })?;
-            rows.write(conn, create.as_ref(), &owner, now.timestamp_millis())?;
+            rows.write(prepared, create.as_ref(), &owner, now.timestamp_millis())?;
             Ok(numbered)
         });
         let numbered = written.map_err(|failure| self.refused(&rows, created, failure))?;
@@ -462,7 +476,7 @@ impl Thread {
         let run = rows.first_run();
         match failure {
             Failure::LeaseLost => Error::LeaseLost(run),
-            Failure::StaleStep(index) => match rows.stale_step(&self.conn, index) {
+            Failure::StaleStep(index) => match rows.stale_step(self.conn, index) {
                 Ok(Some((step, state))) => Error::Conflict {
                     run,
                     what: format!("step {step} (now {state})"),
@@ -494,7 +508,8 @@ impl Thread {
         expires: DateTime<Utc>,
         void: Option<&LeaseHolder>,
     ) -> Result<LeaseAttempt> {
-        let attempt = transaction(&self.conn, |conn| {
+        let attempt = self.prepared.transaction(|prepared| {
+            let conn = prepared.conn;
             let lease = (conn.prepare_cached(
                 "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires
                  FROM runs WHERE id = ?",
@@ -547,21 +562,4 @@ impl Thread {
             .map_err(|error| self.fail(error))?
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
     }
-}
-
-/// Runs `work` in a `BEGIN IMMEDIATE` transaction, committed if it succeeds and rolled back
-/// otherwise. (The three statements are prepared once, like the others.)
-fn transaction<T, E: From<rusqlite::Error>>(
-    conn: &Connection,
-    work: impl FnOnce(&Connection) -> Result<T, E>,
-) -> Result<T, E> {
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    let done = work(conn).and_then(|value| {
-        conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(value)
-    });
-    if done.is_err() && !conn.is_autocommit() {
-        let _ = (conn.prepare_cached("ROLLBACK")).and_then(|mut rollback| rollback.execute([]));
-    }
-    done
 }
