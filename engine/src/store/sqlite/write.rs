@@ -130,9 +130,7 @@ impl Creation {
         conn.prepare_cached("INSERT INTO inputs (run_id, input) VALUES (?, zeroblob(?))")?
             .execute(params![id, self.input.len() as i64])?;
         fill_blob(conn, "inputs", "input", self.input.as_bytes())?;
-        for (position, step) in self.steps.iter().enumerate() {
-            insert_step(conn, &id, step, position as i64)?;
-        }
+        insert_steps(conn, &id, 0, self.steps.iter().map(|step| &**step))?;
         conn.prepare_cached(
             "INSERT INTO events (run_id, seq, at, to_state) VALUES (?, 1, ?, 'pending')",
         )?
@@ -424,9 +422,12 @@ impl Rows {
             ])?;
         }
         for plan in &self.plans {
-            for (offset, step) in plan.ids.iter().enumerate() {
-                insert_step(conn, &plan.run, step, plan.first + offset as i64)?;
-            }
+            insert_steps(
+                conn,
+                &plan.run,
+                plan.first,
+                plan.ids.iter().map(String::as_str),
+            )?;
         }
         for item in &self.items {
             conn.prepare_cached(
@@ -533,12 +534,20 @@ impl Rows {
     }
 }
 
-/// Inserts a pending step row.
-fn insert_step(conn: &Connection, run: &str, step: &str, position: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+/// Inserts pending step rows for the ids `steps`, at positions from `first` on (the
+/// statement looked up once, not once a row: a million-step run inserts a million).
+fn insert_steps<'s>(
+    conn: &Connection,
+    run: &str,
+    first: i64,
+    steps: impl Iterator<Item = &'s str>,
+) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(
         "INSERT INTO steps (run_id, step_id, position, state) VALUES (?, ?, ?, 'pending')",
-    )?
-    .execute(params![run, step, position])?;
+    )?;
+    for (position, step) in (first..).zip(steps) {
+        insert.execute(params![run, step, position])?;
+    }
     Ok(())
 }
 
