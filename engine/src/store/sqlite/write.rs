@@ -339,9 +339,12 @@ impl Rows {
         if let Some(create) = create {
             create.insert(conn, now)?;
         }
+        // Run ids are keyed as text: each row's is written into this buffer, not allocated.
+        let mut key = Uuid::encode_buffer();
         for run in &self.leased {
+            let run = &*run.hyphenated().encode_lower(&mut key);
             let holder: Option<Option<String>> = (prepared.lease)
-                .query_row([run.to_string()], |row| row.get(0))
+                .query_row([run], |row| row.get(0))
                 .optional()?;
             if holder.is_some_and(|holder| holder.as_deref() != Some(owner)) {
                 return Err(Failure::LeaseLost);
@@ -349,8 +352,9 @@ impl Rows {
         }
         self.grow(conn, now)?;
         for (index, row) in self.steps.iter().enumerate() {
+            let run = &*row.run.hyphenated().encode_lower(&mut key);
             let changed = prepared.step.execute(params![
-                row.run.to_string(),
+                run,
                 row.step,
                 row.to,
                 row.attempt,
@@ -366,8 +370,9 @@ impl Rows {
             }
         }
         for row in &self.runs {
+            let run = &*row.run.hyphenated().encode_lower(&mut key);
             let changed = prepared.run.execute(params![
-                row.run.to_string(),
+                run,
                 row.to,
                 row.output,
                 row.error,
@@ -388,8 +393,9 @@ impl Rows {
                     (Some(step_id.as_str()), Some(from.as_str()), to.as_str())
                 }
             };
+            let run = &*row.run.hyphenated().encode_lower(&mut key);
             prepared.event.execute(params![
-                row.run.to_string(),
+                run,
                 row.seq,
                 now,
                 step,
