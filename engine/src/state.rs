@@ -6,7 +6,7 @@
 //! and against the transitions already in the batch: no public path can commit an illegal
 //! transition.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::fmt;
 use std::str::FromStr;
 

@@ -271,7 +271,7 @@ impl Rows {
             plans: batch.plans().iter().map(plan_row).collect(),
             items: batch.items().iter().map(item_row).collect(),
         };
-        let mut step_rows: HashMap<(Uuid, &str), usize> = HashMap::new();
+        let mut step_rows: hashbrown::HashMap<(Uuid, &str), usize> = hashbrown::HashMap::new();
         for transition in transitions {
             rows.events.push(event_row(transition));
             // A row keeps the state the first transition left; the rest is the last one's.
