@@ -84,11 +84,10 @@ enum Request {
     Close(oneshot::Sender<()>),
 }
 
-/// What the thread owns: its connection is the thread's own, and lives past it to be closed.
+/// What the thread owns. Its connection (`prepared.conn`) outlives it, to be closed.
 struct Thread<'c> {
     path: PathBuf,
-    conn: &'c Connection,
-    /// The statements every commit runs.
+    /// The statements every commit runs, and the connection they belong to.
     prepared: Prepared<'c>,
     /// The next event number of every run this writer has written to.
     next_seq: HashMap<Uuid, i64>,
@@ -159,7 +158,6 @@ impl Writer {
                 let _ = opened.send(Ok(()));
                 let thread = Thread {
                     path,
-                    conn: &conn,
                     prepared,
                     next_seq: HashMap::new(),
                 };
@@ -376,7 +374,7 @@ impl Thread<'_> {
                     expires,
                     reply,
                 } => {
-                    let renewed = (self.conn.prepare_cached(
+                    let renewed = (self.prepared.conn.prepare_cached(
                         "UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
                     ))
                     .and_then(|mut update| {
@@ -393,7 +391,7 @@ impl Thread<'_> {
                     owner,
                     reply,
                 } => {
-                    let released = (self.conn.prepare_cached(
+                    let released = (self.prepared.conn.prepare_cached(
                         "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL,
                              lease_pid_start = NULL, lease_expires = NULL
                          WHERE id = ? AND lease_owner = ?",
@@ -413,7 +411,7 @@ impl Thread<'_> {
                     at,
                     reply,
                 } => {
-                    let sent = (self.conn.prepare_cached(
+                    let sent = (self.prepared.conn.prepare_cached(
                         "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
                          VALUES (?, ?, ?, ?, ?)",
                     ))
@@ -476,7 +474,7 @@ impl Thread<'_> {
         let run = rows.first_run();
         match failure {
             Failure::LeaseLost => Error::LeaseLost(run),
-            Failure::StaleStep(index) => match rows.stale_step(self.conn, index) {
+            Failure::StaleStep(index) => match rows.stale_step(self.prepared.conn, index) {
                 Ok(Some((step, state))) => Error::Conflict {
                     run,
                     what: format!("step {step} (now {state})"),
