@@ -39,7 +39,7 @@ pub(crate) async fn pipeline_commits(db: &Path, durability: Durability, n: usize
     push(&mut first, Transition::Run(start));
     start_step(&mut first, run_id, 0);
     let ttl = Duration::from_secs(3600);
-    let created = store.create_run(&run, &holder, ttl, &first).await;
+    let created = store.create_run(&run, &holder, ttl, first).await;
     created.expect("create the run");
     reset_peak_rss();
     let started = Instant::now();
@@ -55,7 +55,7 @@ pub(crate) async fn pipeline_commits(db: &Path, durability: Durability, n: usize
         done.output = Some(json!({ format!("s{i}"): i }));
         push(&mut batch, Transition::Step(done));
         start_step(&mut batch, run_id, i + 1);
-        store.commit(&holder.owner, &batch).await.expect("commit");
+        store.commit(&holder.owner, batch).await.expect("commit");
     }
     let secs = started.elapsed().as_secs_f64();
     json!({"count": n, "secs": secs, "rss_kib": peak_rss_kib()})

@@ -94,43 +94,43 @@ impl Event {
 }
 
 /// What the event of `transition` records: its kind, the attempt (of a step), and its
-/// detail — the transition's own, with its error under `error`.
+/// detail — the transition's own, with its error under `error`. Takes the transition, so a
+/// big batch's details (a redrive's, a cascade of skips) are moved into its events, not copied.
 pub(crate) fn recorded(
-    transition: &Transition,
+    transition: Transition,
 ) -> (EventKind, Option<u32>, Option<Map<String, Value>>) {
     match transition {
         Transition::Step(change) => {
             let kind = EventKind::Step {
-                step_id: change.step_id.clone(),
+                step_id: change.step_id,
                 from: change.from,
                 to: change.to,
             };
-            let detail = with_error(change.detail.as_ref(), change.error.as_ref());
-            (kind, Some(change.attempt), detail)
+            (
+                kind,
+                Some(change.attempt),
+                with_error(change.detail, change.error),
+            )
         }
         Transition::Run(change) => {
             let kind = EventKind::Run {
                 from: change.from,
                 to: change.to,
             };
-            (
-                kind,
-                None,
-                with_error(change.detail.as_ref(), change.error.as_ref()),
-            )
+            (kind, None, with_error(change.detail, change.error))
         }
     }
 }
 
 /// A transition's detail as an object, with its error under `error`; `None` when empty.
-fn with_error(detail: Option<&Value>, error: Option<&String>) -> Option<Map<String, Value>> {
+fn with_error(detail: Option<Value>, error: Option<String>) -> Option<Map<String, Value>> {
     let mut detail = match detail {
-        Some(Value::Object(detail)) => detail.clone(),
-        Some(other) => Map::from_iter([("detail".to_owned(), other.clone())]),
+        Some(Value::Object(detail)) => detail,
+        Some(other) => Map::from_iter([("detail".to_owned(), other)]),
         None => Map::new(),
     };
     if let Some(error) = error {
-        detail.insert("error".into(), Value::String(error.clone()));
+        detail.insert("error".into(), Value::String(error));
     }
     (!detail.is_empty()).then_some(detail)
 }

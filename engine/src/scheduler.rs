@@ -330,9 +330,9 @@ impl Driver {
         let events = match self.creation.take() {
             Some(run) => {
                 let (holder, ttl) = (&engine.holder, engine.lease_ttl);
-                engine.store.create_run(&run, holder, ttl, &batch).await?
+                engine.store.create_run(&run, holder, ttl, batch).await?
             }
-            None => engine.store.commit(&engine.holder.owner, &batch).await?,
+            None => engine.store.commit(&engine.holder.owner, batch).await?,
         };
         for event in events {
             let _ = self.events.send(event);

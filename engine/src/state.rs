@@ -389,6 +389,13 @@ impl Batch {
         &self.transitions
     }
 
+    /// Takes the transitions out, in order, leaving the rest of the batch: a store moves
+    /// them into its rows and events instead of copying their details. Afterwards
+    /// [`run_ids`](Self::run_ids) and [`len`](Self::len) no longer count them.
+    pub(crate) fn take_transitions(&mut self) -> Vec<Transition> {
+        std::mem::take(&mut self.transitions)
+    }
+
     /// The approval requests made or decided, in order.
     pub fn approvals(&self) -> &[Approval] {
         &self.approvals

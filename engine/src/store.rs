@@ -50,7 +50,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         run: &NewRun,
         holder: &LeaseHolder,
         ttl: Duration,
-        batch: &Batch,
+        batch: Batch,
     ) -> Result<Vec<Event>>;
 
     /// Commits `batch` in one transaction, each transition with its event, in order, and
@@ -60,7 +60,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// committed and [`Error::Conflict`](crate::Error::Conflict) comes back. A run whose lease
     /// `owner` no longer holds is refused with [`Error::LeaseLost`](crate::Error::LeaseLost).
     /// A transition that ends a run also releases its lease.
-    async fn commit(&self, owner: &str, batch: &Batch) -> Result<Vec<Event>>;
+    async fn commit(&self, owner: &str, batch: Batch) -> Result<Vec<Event>>;
 
     /// Takes the lease of `run_id` for `holder` for `ttl`, unless another owner holds a live
     /// one; `is_void` tells whether a foreign holder is known to be gone.

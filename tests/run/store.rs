@@ -42,7 +42,7 @@ async fn an_illegal_transition_cannot_be_committed_through_the_public_api() {
         .unwrap();
     let ttl = std::time::Duration::from_secs(60);
     store
-        .create_run(&new_run, &holder, ttl, &first)
+        .create_run(&new_run, &holder, ttl, first)
         .await
         .unwrap();
 
@@ -62,14 +62,14 @@ async fn an_illegal_transition_cannot_be_committed_through_the_public_api() {
             .is_err()
     );
     assert!(batch.is_empty());
-    store.commit("embedder", &batch).await.unwrap();
+    store.commit("embedder", batch).await.unwrap();
 
     // A legal transition from a state the step is not in commits nothing.
     let mut stale = Batch::new();
     stale
         .push(step(run, "a", StepState::Ready, StepState::Running))
         .unwrap();
-    let refused = store.commit("embedder", &stale).await.unwrap_err();
+    let refused = store.commit("embedder", stale).await.unwrap_err();
     assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
 
     let steps = store.steps(run).await.unwrap();

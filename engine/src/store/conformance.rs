@@ -48,7 +48,7 @@ async fn a_batch_without_transitions_is_fenced_too(store: &impl Store) {
     let at = chrono::DateTime::from_timestamp_millis(1_800_000_000_123).unwrap();
     let mut progress = Batch::new();
     progress.record_progress(run, "a", at);
-    let refused = store.commit("intruder", &progress).await.unwrap_err();
+    let refused = store.commit("intruder", progress).await.unwrap_err();
     assert!(
         matches!(refused, Error::LeaseLost(r) if r == run),
         "{refused:?}"
@@ -67,7 +67,7 @@ async fn a_batch_without_transitions_is_fenced_too(store: &impl Store) {
     let pending = store.pending_commands(run).await.unwrap();
     let mut handled = Batch::new();
     handled.mark_handled(run, pending[0].id);
-    let refused = store.commit("intruder", &handled).await.unwrap_err();
+    let refused = store.commit("intruder", handled).await.unwrap_err();
     assert!(
         matches!(refused, Error::LeaseLost(r) if r == run),
         "{refused:?}"
@@ -84,21 +84,21 @@ async fn progress_is_kept_until_the_next_attempt(store: &impl Store) {
     store
         .commit(
             "me",
-            &batch([step(run, "a", StepState::Ready, StepState::Running)]),
+            batch([step(run, "a", StepState::Ready, StepState::Running)]),
         )
         .await
         .unwrap();
     let at = chrono::DateTime::from_timestamp_millis(1_800_000_000_123).unwrap();
     let mut progress = Batch::new();
     progress.record_progress(run, "a", at);
-    store.commit("me", &progress).await.unwrap();
+    store.commit("me", progress).await.unwrap();
     assert_eq!(store.steps(run).await.unwrap()[0].progress_at, Some(at));
     let again = batch([
         step(run, "a", StepState::Running, StepState::RetryWait),
         step(run, "a", StepState::RetryWait, StepState::Ready),
         step(run, "a", StepState::Ready, StepState::Running),
     ]);
-    store.commit("me", &again).await.unwrap();
+    store.commit("me", again).await.unwrap();
     assert_eq!(
         store.steps(run).await.unwrap()[0].progress_at,
         None,
@@ -154,7 +154,7 @@ async fn started(store: &impl Store, owner: &str) -> Uuid {
         step(run, "a", StepState::Pending, StepState::Ready),
     ]);
     store
-        .create_run(&new_run(run), &holder(owner), TTL, &first)
+        .create_run(&new_run(run), &holder(owner), TTL, first)
         .await
         .expect("create a run");
     run
@@ -168,7 +168,7 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
         step(run, "a", StepState::Ready, StepState::Running),
     ]);
     let created = store
-        .create_run(&new_run(run), &holder("me"), TTL, &first)
+        .create_run(&new_run(run), &holder("me"), TTL, first)
         .await
         .unwrap();
     assert_eq!(created.len(), 4, "the creation and three transitions");
@@ -178,7 +178,7 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
         detail: Some(json!({"note": "kept"})),
         ..StepTransition::new(run, "a", StepState::Running, StepState::Succeeded)
     });
-    let done = store.commit("me", &batch([succeeded])).await.unwrap();
+    let done = store.commit("me", batch([succeeded])).await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].seq, 5);
     assert_eq!(done[0].detail, Some(json!({"note": "kept"})));
@@ -286,7 +286,7 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
     )]);
     first.record_approval(approval.clone());
     first.mark_handled(run, pending[0].id);
-    store.commit("me", &first).await.unwrap();
+    store.commit("me", first).await.unwrap();
     assert_eq!(store.approvals(run).await.unwrap(), [approval.clone()]);
     assert_eq!(store.waiting_approvals().await.unwrap(), [approval.clone()]);
     let left = store.pending_commands(run).await.unwrap();
@@ -306,7 +306,7 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
         StepState::Ready,
     )]);
     second.record_approval(approval.clone());
-    store.commit("me", &second).await.unwrap();
+    store.commit("me", second).await.unwrap();
     assert_eq!(
         store.approvals(run).await.unwrap(),
         [approval.clone()],
@@ -320,7 +320,7 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
         decision: None,
         ..approval
     });
-    store.commit("me", &moot).await.unwrap();
+    store.commit("me", moot).await.unwrap();
     assert_eq!(store.approvals(run).await.unwrap().len(), 2);
     assert!(
         store.waiting_approvals().await.unwrap().is_empty(),
@@ -336,7 +336,7 @@ async fn a_stale_transition_commits_nothing(store: &impl Store) {
         step(run, "a", StepState::Ready, StepState::Running),
         step(run, "b", StepState::Ready, StepState::Running),
     ]);
-    let error = store.commit("me", &stale).await.unwrap_err();
+    let error = store.commit("me", stale).await.unwrap_err();
     assert!(
         matches!(&error, Error::Conflict { what, .. } if what.contains('b')),
         "{error:?}"
@@ -344,11 +344,11 @@ async fn a_stale_transition_commits_nothing(store: &impl Store) {
     assert_eq!(store.history(run).await.unwrap(), before);
     assert_eq!(store.steps(run).await.unwrap()[0].state, StepState::Ready);
     let stale_run = batch([run_change(run, RunState::Paused, RunState::Running)]);
-    let error = store.commit("me", &stale_run).await.unwrap_err();
+    let error = store.commit("me", stale_run).await.unwrap_err();
     assert!(matches!(error, Error::Conflict { .. }), "{error:?}");
     // A later good batch still commits, numbered right after the last committed event.
     let good = batch([step(run, "a", StepState::Ready, StepState::Running)]);
-    let events = store.commit("me", &good).await.unwrap();
+    let events = store.commit("me", good).await.unwrap();
     assert_eq!(events[0].seq, before.len() as i64 + 1);
 }
 
@@ -374,7 +374,7 @@ async fn an_illegal_transition_cannot_be_committed(store: &impl Store) {
             .is_err(),
         "a transition must leave the state the batch left"
     );
-    store.commit("me", &illegal).await.unwrap();
+    store.commit("me", illegal).await.unwrap();
     let states: Vec<StepState> = store
         .steps(run)
         .await
@@ -389,14 +389,17 @@ async fn only_the_lease_owner_commits(store: &impl Store) {
     let run = started(store, "me").await;
     let before = store.history(run).await.unwrap();
     let next = batch([step(run, "a", StepState::Ready, StepState::Running)]);
-    let error = store.commit("someone else", &next).await.unwrap_err();
+    let error = store
+        .commit("someone else", next.clone())
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, Error::LeaseLost(id) if id == run),
         "{error:?}"
     );
     assert_eq!(store.history(run).await.unwrap(), before);
     store.release_lease(run, "me").await.unwrap();
-    let error = store.commit("me", &next).await.unwrap_err();
+    let error = store.commit("me", next).await.unwrap_err();
     assert!(matches!(error, Error::LeaseLost(_)), "{error:?}");
     assert_eq!(store.history(run).await.unwrap(), before);
 }
@@ -438,7 +441,7 @@ async fn leases_are_exclusive_until_void_or_released(store: &impl Store) {
     // A holder that took a run over numbers its events after the run's last one.
     let before = store.history(run).await.unwrap().len() as i64;
     let next = batch([step(run, "a", StepState::Ready, StepState::Running)]);
-    let events = store.commit("second", &next).await.unwrap();
+    let events = store.commit("second", next).await.unwrap();
     assert_eq!(events[0].seq, before + 1);
     assert_eq!(store.history(run).await.unwrap().len() as i64, before + 1);
     store.release_lease(run, "second").await.unwrap();
@@ -477,7 +480,7 @@ async fn ending_a_run_releases_its_lease(store: &impl Store) {
         step(run, "b", StepState::Pending, StepState::Cancelled),
         run_change(run, RunState::Running, RunState::Cancelled),
     ]);
-    store.commit("me", &end).await.unwrap();
+    store.commit("me", end).await.unwrap();
     assert!(!store.renew_lease(run, "me", TTL).await.unwrap());
     assert_eq!(
         store.find_run(&run.to_string()).await.unwrap().state,
@@ -490,7 +493,7 @@ async fn a_run_id_is_created_once(store: &impl Store) {
     let run = started(store, "me").await;
     let before = store.history(run).await.unwrap();
     let again = store
-        .create_run(&new_run(run), &holder("other"), TTL, &Batch::new())
+        .create_run(&new_run(run), &holder("other"), TTL, Batch::new())
         .await
         .unwrap_err();
     assert!(
@@ -509,7 +512,7 @@ async fn runs_are_found_by_id_or_unique_prefix(store: &impl Store) {
     ];
     for id in ids {
         store
-            .create_run(&new_run(id), &holder("me"), TTL, &Batch::new())
+            .create_run(&new_run(id), &holder("me"), TTL, Batch::new())
             .await
             .unwrap();
     }
@@ -536,7 +539,7 @@ async fn listings_are_ordered(store: &impl Store) {
     store
         .commit(
             "me",
-            &batch([
+            batch([
                 step(finished, "a", StepState::Ready, StepState::Skipped),
                 step(finished, "b", StepState::Pending, StepState::Skipped),
                 run_change(finished, RunState::Running, RunState::Succeeded),

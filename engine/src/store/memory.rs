@@ -128,7 +128,7 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
 }
 
 /// Applies a checked `batch` and returns its events.
-fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>) -> Vec<Event> {
+fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Utc>) -> Vec<Event> {
     for plan in batch.plans() {
         let run = runs
             .get_mut(&plan.run_id)
@@ -140,11 +140,11 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, batch: &Batch, at: DateTime<Utc>)
         run.plans.push(plan.clone());
     }
     let mut events = Vec::with_capacity(batch.len());
-    for transition in batch.transitions() {
+    for transition in batch.take_transitions() {
         let run = runs
             .get_mut(&transition.run_id())
             .expect("checked: every run of the batch exists");
-        match transition {
+        match &transition {
             Transition::Run(change) => {
                 run.record.state = change.to;
                 run.record.output = change.output.clone();
@@ -224,7 +224,7 @@ impl Store for MemoryStore {
         run: &NewRun,
         holder: &LeaseHolder,
         ttl: Duration,
-        batch: &Batch,
+        batch: Batch,
     ) -> Result<Vec<Event>> {
         let at = now();
         let mut runs = self.runs.lock().await;
@@ -271,7 +271,7 @@ impl Store for MemoryStore {
         };
         // All or nothing: check the batch against the new run before keeping it.
         runs.insert(run.id, stored);
-        if let Err(error) = check(&runs, &holder.owner, batch) {
+        if let Err(error) = check(&runs, &holder.owner, &batch) {
             runs.remove(&run.id);
             return Err(error);
         }
@@ -280,9 +280,9 @@ impl Store for MemoryStore {
         Ok(events)
     }
 
-    async fn commit(&self, owner: &str, batch: &Batch) -> Result<Vec<Event>> {
+    async fn commit(&self, owner: &str, batch: Batch) -> Result<Vec<Event>> {
         let mut runs = self.runs.lock().await;
-        check(&runs, owner, batch)?;
+        check(&runs, owner, &batch)?;
         Ok(apply(&mut runs, batch, now()))
     }
 

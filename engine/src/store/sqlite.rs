@@ -186,7 +186,7 @@ impl SqliteStore {
         &self,
         create: Option<(&NewRun, &LeaseHolder, Duration)>,
         owner: &str,
-        batch: &Batch,
+        batch: Batch,
     ) -> Result<Vec<Event>> {
         let now = Utc::now();
         let create = create
@@ -208,13 +208,13 @@ impl Store for SqliteStore {
         run: &NewRun,
         holder: &LeaseHolder,
         ttl: Duration,
-        batch: &Batch,
+        batch: Batch,
     ) -> Result<Vec<Event>> {
         self.write(Some((run, holder, ttl)), &holder.owner, batch)
             .await
     }
 
-    async fn commit(&self, owner: &str, batch: &Batch) -> Result<Vec<Event>> {
+    async fn commit(&self, owner: &str, batch: Batch) -> Result<Vec<Event>> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }

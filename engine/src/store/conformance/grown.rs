@@ -26,11 +26,11 @@ pub(super) async fn plans_commit_their_steps_with_the_planners_success(store: &i
     ]);
     planned.record_plan(addition(1, &["a.x", "a.y"], 2));
     // Refused as a whole (another owner): neither the plan nor its steps are kept.
-    assert!(store.commit("other", &planned).await.is_err());
+    assert!(store.commit("other", planned.clone()).await.is_err());
     assert!(store.plans(run).await.unwrap().is_empty());
     assert_eq!(store.steps(run).await.unwrap().len(), 2);
     assert_eq!(store.step(run, "a.x").await.unwrap(), None);
-    store.commit("me", &planned).await.unwrap();
+    store.commit("me", planned).await.unwrap();
     let added = store
         .step(run, "a.x")
         .await
@@ -71,19 +71,19 @@ pub(super) async fn items_commit_on_their_own_and_only_for_the_lease_owner(store
     items.record_item(item(0, StepState::Failed, None));
     assert!(
         matches!(
-            store.commit("other", &items).await,
+            store.commit("other", items.clone()).await,
             Err(Error::LeaseLost(_))
         ),
         "items are fenced like transitions"
     );
     assert!(store.items(run, &["a"]).await.unwrap().is_empty());
     assert!(
-        store.commit("me", &items).await.unwrap().is_empty(),
+        store.commit("me", items).await.unwrap().is_empty(),
         "items are no events"
     );
     let mut again = Batch::new();
     again.record_item(item(0, StepState::Succeeded, Some(json!({"zero": 0}))));
-    store.commit("me", &again).await.unwrap();
+    store.commit("me", again).await.unwrap();
     assert_eq!(
         store.items(run, &["a"]).await.unwrap(),
         [

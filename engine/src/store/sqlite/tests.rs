@@ -94,7 +94,7 @@ async fn a_lock_held_past_the_busy_timeout_is_reported_as_such_and_commits_nothi
         .unwrap();
     let (run, holder) = one_step_run();
     let ttl = Duration::from_secs(60);
-    let error = (store.create_run(&run, &holder, ttl, &Batch::new()))
+    let error = (store.create_run(&run, &holder, ttl, Batch::new()))
         .await
         .unwrap_err();
     assert!(matches!(error, Error::Locked(_)), "{error:?}");
@@ -103,7 +103,7 @@ async fn a_lock_held_past_the_busy_timeout_is_reported_as_such_and_commits_nothi
     assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown:?}");
     // Once the lock is gone, the same run is created.
     store
-        .create_run(&run, &holder, ttl, &Batch::new())
+        .create_run(&run, &holder, ttl, Batch::new())
         .await
         .unwrap();
 }
@@ -174,7 +174,7 @@ async fn closing_or_dropping_the_store_ends_the_writer_and_checkpoints_the_wal()
     let wal = dir.path().join("cairn.db-wal");
     let (run, holder) = one_step_run();
     let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
-    (store.create_run(&run, &holder, Duration::from_secs(60), &Batch::new()))
+    (store.create_run(&run, &holder, Duration::from_secs(60), Batch::new()))
         .await
         .unwrap();
     assert!(wal.exists());

@@ -256,15 +256,16 @@ struct EventRow {
 impl Rows {
     /// Folds each step's and run's transitions of `batch` into one row, and turns the rest
     /// of it into rows.
-    pub(super) fn new(batch: &Batch) -> Rows {
-        let transitions = batch.transitions();
+    pub(super) fn new(mut batch: Batch) -> Rows {
+        let leased = batch.run_ids();
+        let transitions = batch.take_transitions();
         let mut rows = Rows {
             steps: Vec::new(),
             runs: Vec::new(),
             events: Vec::with_capacity(transitions.len()),
             approvals: batch.approvals().iter().map(approval_row).collect(),
             handled: batch.handled().iter().map(|(_, id)| *id).collect(),
-            leased: batch.run_ids(),
+            leased,
             progress: (batch.progress().iter())
                 .map(|(run, step, at)| (run.to_string(), step.clone(), at.timestamp_millis()))
                 .collect(),
@@ -272,8 +273,7 @@ impl Rows {
             items: batch.items().iter().map(item_row).collect(),
         };
         let mut step_rows: hashbrown::HashMap<(Uuid, &str), usize> = hashbrown::HashMap::new();
-        for transition in transitions {
-            rows.events.push(event_row(transition));
+        for transition in &transitions {
             // A row keeps the state the first transition left; the rest is the last one's.
             match transition {
                 Transition::Step(change) => {
@@ -305,6 +305,8 @@ impl Rows {
                 }
             }
         }
+        drop(step_rows);
+        rows.events.extend(transitions.into_iter().map(event_row));
         rows
     }
 
@@ -636,10 +638,11 @@ fn item_row(item: &ItemRecord) -> ItemRow {
     }
 }
 
-fn event_row(transition: &Transition) -> EventRow {
+fn event_row(transition: Transition) -> EventRow {
+    let run = transition.run_id();
     let (kind, attempt, detail) = recorded(transition);
     EventRow {
-        run: transition.run_id(),
+        run,
         seq: 0,
         kind,
         attempt,
@@ -674,7 +677,7 @@ mod tests {
         ] {
             batch.push(transition).unwrap();
         }
-        let mut rows = Rows::new(&batch);
+        let mut rows = Rows::new(batch);
         let next = rows.number(|_| Ok::<_, ()>(7)).unwrap();
         let net: Vec<(&str, &str, &str)> = rows
             .steps
