@@ -167,7 +167,13 @@ impl Ledger {
                 }
             }
         }
-        let why = json!({ "redrive": { "from": redrive.from } });
+        // Each step's event says why in a sentence, as a skip or a cancellation does; the
+        // run's event lists the steps (one small object a step: a redrive of 100,000 steps
+        // holds them all in one batch).
+        let why = json!({ "reason": match &redrive.from {
+            Some(from) => format!("the run was redriven from {from}"),
+            None => "the run was redriven".to_owned(),
+        } });
         let steps: Vec<&str> = (0..reset.len())
             .filter(|&step| reset[step])
             .map(|step| &*plan.steps()[step].id)

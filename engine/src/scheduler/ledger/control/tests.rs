@@ -185,6 +185,13 @@ fn a_redrive_runs_again_what_failed_or_was_skipped_and_keeps_what_succeeded() {
         ]
     );
     assert_eq!(run_moves(&batch), [(RunState::Failed, RunState::Running)]);
+    let crate::state::Transition::Step(reset) = &batch.transitions()[1] else {
+        panic!("then the steps")
+    };
+    assert_eq!(
+        reset.detail,
+        Some(json!({ "reason": "the run was redriven" }))
+    );
     let crate::state::Transition::Run(run) = &batch.transitions()[0] else {
         panic!("the run moves first")
     };
