@@ -31,6 +31,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     only_the_lease_owner_commits(&make().await).await;
     leases_are_exclusive_until_void_or_released(&make().await).await;
     ending_a_run_releases_its_lease(&make().await).await;
+    a_run_output_reads_back_whatever_its_size(&make().await).await;
     a_run_id_is_created_once(&make().await).await;
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;
@@ -471,6 +472,28 @@ async fn leases_are_exclusive_until_void_or_released(store: &impl Store) {
         .await
         .unwrap_err();
     assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown:?}");
+}
+
+/// A run's output is its sinks' outputs: from `null` to hundreds of megabytes (the SQLite
+/// store writes a big one in place).
+async fn a_run_output_reads_back_whatever_its_size(store: &impl Store) {
+    for output in [
+        json!({"a": 1}),
+        json!({"a": "x".repeat(200_000), "b": [1, 2]}),
+    ] {
+        let run = started(store, "me").await;
+        let end = batch([
+            step(run, "a", StepState::Ready, StepState::Skipped),
+            step(run, "b", StepState::Pending, StepState::Skipped),
+            Transition::Run(RunTransition {
+                output: Some(output.clone()),
+                ..RunTransition::new(run, RunState::Running, RunState::Succeeded)
+            }),
+        ]);
+        store.commit("me", end).await.unwrap();
+        let record = store.find_run(&run.to_string()).await.unwrap();
+        assert_eq!(record.output, Some(output));
+    }
 }
 
 async fn ending_a_run_releases_its_lease(store: &impl Store) {

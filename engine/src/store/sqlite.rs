@@ -449,8 +449,9 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         workflow_name: row.get(1),
         workflow_hash: row.get(2),
         state: parse_state(row.get::<&str, _>(3))?,
+        // Text, or a BLOB of UTF-8 when it was big (see `write::write_big_output`).
         output: row
-            .get::<Option<String>, _>(4)
+            .get::<Option<Vec<u8>>, _>(4)
             .map(parse_json)
             .transpose()?,
         error: row.get(5),

@@ -100,7 +100,14 @@ impl Creation {
                 now
             ])?;
         if inserted == 1 {
-            fill_blob(conn, "workflows", "definition", self.definition.as_bytes())?;
+            let row = conn.last_insert_rowid();
+            fill_blob(
+                conn,
+                "workflows",
+                "definition",
+                row,
+                self.definition.as_bytes(),
+            )?;
         }
         if let Some((hash, policy)) = &self.policy {
             conn.prepare_cached(
@@ -129,7 +136,8 @@ impl Creation {
         ])?;
         conn.prepare_cached("INSERT INTO inputs (run_id, input) VALUES (?, zeroblob(?))")?
             .execute(params![id, self.input.len() as i64])?;
-        fill_blob(conn, "inputs", "input", self.input.as_bytes())?;
+        let row = conn.last_insert_rowid();
+        fill_blob(conn, "inputs", "input", row, self.input.as_bytes())?;
         insert_steps(conn, &id, 0, self.steps.iter().map(|step| &**step))?;
         conn.prepare_cached(
             "INSERT INTO events (run_id, seq, at, to_state) VALUES (?, 1, ?, 'pending')",
@@ -139,13 +147,78 @@ impl Creation {
     }
 }
 
-/// Writes `bytes` into the zeroblob of their size the last insert put in `column` of
-/// `table`. SQLite copies a bound value, then builds the row from it: a 100 MB definition or
-/// input was three copies at once. Written through the pager in place, it is none.
-fn fill_blob(conn: &Connection, table: &str, column: &str, bytes: &[u8]) -> rusqlite::Result<()> {
-    let row = conn.last_insert_rowid();
+/// Writes `bytes` into the zeroblob of their size in `column` of `table`'s row `row`.
+/// SQLite copies a bound value, then builds the row from it: a 100 MB definition or input
+/// was three copies at once. Written through the pager in place, it is none.
+fn fill_blob(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    row: i64,
+    bytes: &[u8],
+) -> rusqlite::Result<()> {
     conn.blob_open("main", table, column, row, false)?
         .write_all_at(bytes, 0)
+}
+
+/// The size from which a run's output is written in place ([`write_big_output`]).
+const BIG_OUTPUT: usize = 64 * 1024;
+
+/// A run's output as the writer stores it.
+enum StoredOutput {
+    /// Its JSON text, bound.
+    Text(String),
+    /// Its size in bytes of JSON: written in place.
+    Big(usize),
+}
+
+impl StoredOutput {
+    fn of(output: &Value) -> StoredOutput {
+        let mut size = ByteCount(0);
+        serde_json::to_writer(&mut size, output).expect("counting never fails");
+        if size.0 < BIG_OUTPUT {
+            StoredOutput::Text(output.to_string())
+        } else {
+            StoredOutput::Big(size.0)
+        }
+    }
+}
+
+/// A writer that only counts what it is given.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes run `run`'s output (its sinks' outputs, which may add up to hundreds of MB) of
+/// `size` bytes of JSON in place: serialized straight into a `zeroblob` of its size,
+/// never held as text — bound, SQLite would copy the text, then build the row from the
+/// copy. Stored as a BLOB of UTF-8, so it is read as bytes.
+fn write_big_output(
+    conn: &Connection,
+    run: &str,
+    output: &Value,
+    size: usize,
+) -> rusqlite::Result<()> {
+    let row: i64 = conn
+        .prepare_cached("UPDATE runs SET output = zeroblob(?2) WHERE id = ?1 RETURNING rowid")?
+        .query_row(params![run, size as i64], |row| row.get(0))?;
+    let blob = conn.blob_open("main", "runs", "output", row, false)?;
+    let mut place = std::io::BufWriter::with_capacity(64 * 1024, blob);
+    serde_json::to_writer(&mut place, output)
+        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(error.into()))?;
+    place
+        .into_inner()
+        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(error.into_error().into()))?;
+    Ok(())
 }
 
 /// A batch of transitions turned into the rows a commit writes, owned so that it can be
@@ -230,8 +303,8 @@ struct RunRow {
     run: Uuid,
     from: &'static str,
     to: &'static str,
-    /// JSON text.
-    output: Option<String>,
+    /// Serialized by the writer: a big one straight into its place ([`write_big_output`]).
+    output: Option<Value>,
     error: Option<String>,
     error_class: Option<&'static str>,
     /// Milliseconds since the epoch; `None` keeps the stored deadline.
@@ -258,7 +331,7 @@ impl Rows {
     /// of it into rows.
     pub(super) fn new(mut batch: Batch) -> Rows {
         let leased = batch.run_ids();
-        let transitions = batch.take_transitions();
+        let mut transitions = batch.take_transitions();
         let mut rows = Rows {
             steps: Vec::new(),
             runs: Vec::new(),
@@ -273,10 +346,11 @@ impl Rows {
             items: batch.items().iter().map(item_row).collect(),
         };
         let mut step_rows: hashbrown::HashMap<(Uuid, &str), usize> = hashbrown::HashMap::new();
-        for transition in &transitions {
+        for transition in transitions.iter_mut() {
             // A row keeps the state the first transition left; the rest is the last one's.
             match transition {
                 Transition::Step(change) => {
+                    let change = &*change;
                     let mut row = step_row(change);
                     match step_rows.get(&(change.run_id, change.step_id.as_str())) {
                         Some(&index) => {
@@ -373,10 +447,15 @@ impl Rows {
         }
         for row in &self.runs {
             let run = &*row.run.hyphenated().encode_lower(&mut key);
+            let output = row.output.as_ref().map(StoredOutput::of);
+            let text = match &output {
+                Some(StoredOutput::Text(text)) => Some(text.as_str()),
+                _ => None,
+            };
             let changed = prepared.run.execute(params![
                 run,
                 row.to,
-                row.output,
+                text,
                 row.error,
                 row.error_class,
                 row.deadline_at,
@@ -385,6 +464,9 @@ impl Rows {
             ])?;
             if changed != 1 {
                 return Err(Failure::StaleRun);
+            }
+            if let (Some(StoredOutput::Big(size)), Some(value)) = (output, &row.output) {
+                write_big_output(conn, run, value, size)?;
             }
         }
         for row in &self.events {
@@ -585,12 +667,13 @@ fn step_row(change: &StepTransition) -> StepRow {
     }
 }
 
-fn run_row(change: &RunTransition) -> RunRow {
+/// The run's row, with its output taken out of `change` (its event does not carry it).
+fn run_row(change: &mut RunTransition) -> RunRow {
     RunRow {
         run: change.run_id,
         from: change.from.as_str(),
         to: change.to.as_str(),
-        output: change.output.as_ref().map(Value::to_string),
+        output: change.output.take(),
         error: change.error.clone(),
         error_class: change.error_class.map(ErrorClass::as_str),
         deadline_at: change.deadline.map(|at| at.timestamp_millis()),
