@@ -225,23 +225,23 @@ pub(crate) async fn finish(
     Ok(exit_code_of(report.state))
 }
 
+/// Prints the run's end and its output, written as it is serialized (a run's output is its
+/// sinks' outputs: it may be hundreds of megabytes).
 fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     if global.json {
         json::print(&mut stdout, report)?;
-        return Ok(());
+    } else {
+        writeln!(stdout, "run {} {}", report.id, report.state)?;
+        if let Some(output) = &report.output {
+            serde_json::to_writer_pretty(&mut stdout, output).map_err(std::io::Error::from)?;
+            writeln!(stdout)?;
+        }
+        if let Some(error) = &report.error {
+            writeln!(stdout, "error: {error}")?;
+        }
     }
-    writeln!(stdout, "run {} {}", report.id, report.state)?;
-    if let Some(output) = &report.output {
-        writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string_pretty(output).unwrap_or_default()
-        )?;
-    }
-    if let Some(error) = &report.error {
-        writeln!(stdout, "error: {error}")?;
-    }
+    stdout.flush()?;
     Ok(())
 }
 
