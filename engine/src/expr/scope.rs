@@ -92,6 +92,11 @@ impl SharedJson {
         &self.json
     }
 
+    /// The value as JSON, taken out.
+    pub fn into_json(self) -> Value {
+        self.json
+    }
+
     /// Its CEL form, once kept.
     #[cfg(test)]
     pub(super) fn kept(&self) -> Option<&dyn Val> {

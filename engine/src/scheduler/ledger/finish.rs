@@ -1,11 +1,14 @@
 //! The end of a run: timed out, interrupted, or finished with its output or its first
 //! failure.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use super::Ledger;
 use crate::error::Result;
 use crate::executor::ErrorClass;
+use crate::expr::SharedJson;
 use crate::state::{RunState, StepState};
 
 impl Ledger {
@@ -52,16 +55,22 @@ impl Ledger {
         self.set_run(to, output, error, None)
     }
 
-    /// The run's output: the outputs of the sink steps that succeeded, by step id.
-    fn run_output(&self) -> Value {
-        let outputs: Map<String, Value> = (self.plan.sinks().into_iter())
-            .filter(|&sink| self.slots[sink].state == StepState::Succeeded)
-            .map(|sink| {
-                let output = (self.slots[sink].output.as_ref())
-                    .map_or(Value::Null, |output| output.json().clone());
-                (self.plan.steps()[sink].id.to_string(), output)
-            })
-            .collect();
+    /// The run's output: the outputs of the sink steps that succeeded, by step id. The run
+    /// is over, so they are moved out of their slots, not copied (they may add up to
+    /// hundreds of megabytes).
+    fn run_output(&mut self) -> Value {
+        let mut outputs = Map::new();
+        for sink in self.plan.sinks() {
+            let slot = &mut self.slots[sink];
+            if slot.state != StepState::Succeeded {
+                continue;
+            }
+            let output = (slot.output.take()).map_or(Value::Null, |output| {
+                Arc::try_unwrap(output)
+                    .map_or_else(|shared| shared.json().clone(), SharedJson::into_json)
+            });
+            outputs.insert(self.plan.steps()[sink].id.to_string(), output);
+        }
         Value::Object(outputs)
     }
 

@@ -446,8 +446,8 @@ fn an_output_is_kept_in_memory_while_an_unfinished_step_may_read_it() {
     ledger.turn(at(3)).unwrap();
     assert_eq!(
         kept(&ledger),
-        [false, false, false, true],
-        "the sink's output is the run's"
+        [false, false, false, false],
+        "the sink's output moved into the run's"
     );
     assert_eq!(ledger.report().output, Some(json!({"d": "d"})));
     let batch = ledger.take_batch();
