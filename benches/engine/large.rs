@@ -9,7 +9,9 @@
 //!   file, each a process of its own: time and peak RSS;
 //! - L5 big outputs: `cairn run` of a fan-out whose steps each output ≈ 1 MB (under the
 //!   default cap) and a join that reads none of them, then `cairn show` and `show --json` of
-//!   that run: where a step's lookup or a listing reads outputs it does not need, it shows.
+//!   that run: where a step's lookup or a listing reads outputs it does not need, it shows;
+//!   and `cairn run` of the same fan-out without the join, whose output is then all of
+//!   theirs (≈ 270 MB): what a big run output costs.
 //!
 //! A workload that fails (out of memory, say) is reported as such; the others still run.
 
@@ -179,6 +181,19 @@ pub(crate) fn parent(sizes: Sizes) {
             &|_| String::new(),
         );
     }
+    let result = try_child(&spec(
+        "big_outputs",
+        "l5-sinks",
+        json!({"n": steps, "bytes": bytes, "command": "run", "sinks": true}),
+    ));
+    row(
+        "L5",
+        format!(
+            "`cairn run`, {steps} steps of {bytes}-byte outputs, no join: the run's output is all of them"
+        ),
+        &result,
+        &|_| String::new(),
+    );
     if let [Some(small), Some(big)] = firsts.as_slice() {
         println!(
             "\nL3: the first new step of the {}-step resume came {:.1}× later than the {}-step one's.",
@@ -251,15 +266,16 @@ fn cairn_quietly(db: &Path, args: &[&str]) -> Duration {
 }
 
 /// L5: `cairn COMMAND` on the database `db` of a fan-out of `n` steps that each output
-/// `bytes` of the run's input, joined by a step that reads none of them: `run` runs it
-/// (once), `show` and `show --json` print the run it left. Wall time and peak RSS.
-pub(crate) fn big_outputs(db: &Path, n: usize, bytes: usize, command: &str) -> Value {
+/// `bytes` of the run's input, joined by a step that reads none of them (with `sinks`, not
+/// joined: each step is a sink, and the run's output all of theirs): `run` runs it (once),
+/// `show` and `show --json` print the run it left. Wall time and peak RSS.
+pub(crate) fn big_outputs(db: &Path, n: usize, bytes: usize, command: &str, sinks: bool) -> Value {
     let mut args: Vec<String> = command.split(' ').map(str::to_owned).collect();
     if command == "run" {
         let steps: Vec<Value> = (0..n)
             .map(|i| json!({"id": format!("s{i}"), "executor": "noop", "with": {"output": "${{ input.big }}"}}))
-            .chain([json!({"id": "join", "executor": "noop",
-                           "needs": (0..n).map(|i| format!("s{i}")).collect::<Vec<_>>()})])
+            .chain((!sinks).then(|| json!({"id": "join", "executor": "noop",
+                           "needs": (0..n).map(|i| format!("s{i}")).collect::<Vec<_>>()})))
             .collect();
         let (file, input) = (db.with_extension("json"), db.with_extension("input.json"));
         let workflow = json!({"name": "big-outputs", "steps": steps});

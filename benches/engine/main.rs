@@ -163,7 +163,8 @@ async fn child(spec: Value) -> Value {
         "big_outputs" => {
             let command = spec["command"].as_str().expect("a command");
             let bytes = spec["bytes"].as_u64().expect("bytes") as usize;
-            large::big_outputs(&db, n, bytes, command)
+            let sinks = spec["sinks"].as_bool().unwrap_or(false);
+            large::big_outputs(&db, n, bytes, command, sinks)
         }
         other => panic!("unknown workload {other}"),
     }
