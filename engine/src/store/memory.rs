@@ -140,14 +140,15 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
         run.plans.push(plan.clone());
     }
     let mut events = Vec::with_capacity(batch.len());
-    for transition in batch.take_transitions() {
+    for mut transition in batch.take_transitions() {
         let run = runs
             .get_mut(&transition.run_id())
             .expect("checked: every run of the batch exists");
-        match &transition {
+        // Outputs move into the records: an event does not carry them.
+        match &mut transition {
             Transition::Run(change) => {
                 run.record.state = change.to;
-                run.record.output = change.output.clone();
+                run.record.output = change.output.take();
                 run.record.error = change.error.clone();
                 run.record.error_class = change.error_class;
                 run.record.deadline = change.deadline.or(run.record.deadline);
@@ -160,7 +161,7 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
                 step.state = change.to;
                 step.attempt = change.attempt;
                 step.fallback = change.fallback;
-                step.output = change.output.clone();
+                step.output = change.output.take();
                 step.error = change.error.clone();
                 step.wake_at = change.wake_at;
                 if change.to == StepState::Running {

@@ -379,7 +379,7 @@ impl Rows {
                 }
             }
         }
-        drop(step_rows);
+        drop(step_rows); // It borrows the transitions' ids.
         rows.events.extend(transitions.into_iter().map(event_row));
         rows
     }
