@@ -6,8 +6,9 @@
 //! and against the transitions already in the batch: no public path can commit an illegal
 //! transition.
 
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::fmt;
+use std::hash::BuildHasher;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -268,6 +269,14 @@ pub enum Transition {
 }
 
 impl Transition {
+    /// The step transition, if it is one.
+    fn step(&self) -> Option<&StepTransition> {
+        match self {
+            Transition::Step(change) => Some(change),
+            Transition::Run(_) => None,
+        }
+    }
+
     /// The run the transition belongs to.
     pub fn run_id(&self) -> Uuid {
         match self {
@@ -296,8 +305,12 @@ impl Transition {
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     transitions: Vec<Transition>,
-    /// Where the batch has left each step (by run and step id) and each run.
-    steps: HashMap<(Uuid, String), StepState>,
+    /// Each step's last transition in the batch (its position in `transitions`), by run
+    /// and step id: where the batch has left the step. The ids are read from the
+    /// transitions, not copied (a cascade of skips is one batch of a million steps).
+    steps: HashTable<usize>,
+    hasher: DefaultHashBuilder,
+    /// Where the batch has left each run.
     runs: HashMap<Uuid, RunState>,
     /// Approval requests made or decided by these transitions (upserted by run, step, item).
     approvals: Vec<Approval>,
@@ -329,10 +342,29 @@ impl Batch {
                 self.runs.insert(change.run_id, change.to);
             }
             Transition::Step(change) => {
-                let key = (change.run_id, change.step_id.clone());
-                Self::continues(self.steps.get(&key).copied(), change.from, "step")?;
+                let (transitions, hasher) = (&self.transitions, &self.hasher);
+                let key = |step: &StepTransition| hasher.hash_one((step.run_id, &*step.step_id));
+                let same = |&at: &usize| {
+                    transitions[at].step().is_some_and(|earlier| {
+                        earlier.run_id == change.run_id && earlier.step_id == change.step_id
+                    })
+                };
+                let hash = key(change);
+                let last = self.steps.find_mut(hash, same);
+                let left = (last.as_deref())
+                    .and_then(|&at| transitions[at].step())
+                    .map(|earlier| earlier.to);
+                Self::continues(left, change.from, "step")?;
                 change.from.check(change.to)?;
-                self.steps.insert(key, change.to);
+                let at = transitions.len();
+                match last {
+                    Some(last) => *last = at,
+                    None => {
+                        // Only step transitions are indexed.
+                        let rehash = |&at: &usize| transitions[at].step().map_or(0, key);
+                        self.steps.insert_unique(hash, at, rehash);
+                    }
+                }
             }
         }
         self.transitions.push(transition);
@@ -393,6 +425,8 @@ impl Batch {
     /// them into its rows and events instead of copying their details. Afterwards
     /// [`run_ids`](Self::run_ids) and [`len`](Self::len) no longer count them.
     pub(crate) fn take_transitions(&mut self) -> Vec<Transition> {
+        self.steps.clear();
+        self.runs.clear();
         std::mem::take(&mut self.transitions)
     }
 

@@ -163,3 +163,33 @@ fn illegal_transition_names_both_states() {
         "illegal step transition succeeded -> running"
     );
 }
+
+#[test]
+fn a_batch_follows_each_step_of_each_run_to_its_last_state() {
+    let (run, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let step = |run, from, to| Transition::Step(StepTransition::new(run, "a", from, to));
+    let mut batch = Batch::new();
+    for (from, to) in [
+        (StepState::Pending, StepState::Ready),
+        (StepState::Ready, StepState::Running),
+    ] {
+        batch.push(step(run, from, to)).unwrap();
+    }
+    // The same id in another run is another step.
+    batch
+        .push(step(other, StepState::Pending, StepState::Ready))
+        .unwrap();
+    // `a` of `run` was left running, not ready.
+    assert!(
+        batch
+            .push(step(run, StepState::Ready, StepState::Running))
+            .is_err()
+    );
+    batch
+        .push(step(run, StepState::Running, StepState::Succeeded))
+        .unwrap();
+    batch
+        .push(step(other, StepState::Ready, StepState::Running))
+        .unwrap();
+    assert_eq!(batch.len(), 5);
+}
