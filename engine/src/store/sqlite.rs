@@ -33,6 +33,7 @@ use crate::state::{Batch, UnknownState};
 mod events;
 mod guard;
 mod handover;
+mod in_place;
 mod items;
 mod open;
 mod plans;
@@ -449,7 +450,7 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         workflow_name: row.get(1),
         workflow_hash: row.get(2),
         state: parse_state(row.get::<&str, _>(3))?,
-        // Text, or a BLOB of UTF-8 when it was big (see `write::write_big_output`).
+        // Text, or a BLOB of UTF-8 when it was big (see `in_place.rs`).
         output: row
             .get::<Option<Vec<u8>>, _>(4)
             .map(parse_json)

@@ -30,6 +30,7 @@ use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
 use crate::store::{NewRun, digest};
 
+use super::in_place::{StoredOutput, fill_blob, write_big_output};
 use super::prepared::Prepared;
 
 /// Why a commit stopped before its `COMMIT`.
@@ -147,80 +148,6 @@ impl Creation {
     }
 }
 
-/// Writes `bytes` into the zeroblob of their size in `column` of `table`'s row `row`.
-/// SQLite copies a bound value, then builds the row from it: a 100 MB definition or input
-/// was three copies at once. Written through the pager in place, it is none.
-fn fill_blob(
-    conn: &Connection,
-    table: &str,
-    column: &str,
-    row: i64,
-    bytes: &[u8],
-) -> rusqlite::Result<()> {
-    conn.blob_open("main", table, column, row, false)?
-        .write_all_at(bytes, 0)
-}
-
-/// The size from which a run's output is written in place ([`write_big_output`]).
-const BIG_OUTPUT: usize = 64 * 1024;
-
-/// A run's output as the writer stores it.
-enum StoredOutput {
-    /// Its JSON text, bound.
-    Text(String),
-    /// Its size in bytes of JSON: written in place.
-    Big(usize),
-}
-
-impl StoredOutput {
-    fn of(output: &Value) -> StoredOutput {
-        let mut size = ByteCount(0);
-        serde_json::to_writer(&mut size, output).expect("counting never fails");
-        if size.0 < BIG_OUTPUT {
-            StoredOutput::Text(output.to_string())
-        } else {
-            StoredOutput::Big(size.0)
-        }
-    }
-}
-
-/// A writer that only counts what it is given.
-struct ByteCount(usize);
-
-impl std::io::Write for ByteCount {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0 += bytes.len();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Writes run `run`'s output (its sinks' outputs, which may add up to hundreds of MB) of
-/// `size` bytes of JSON in place: serialized straight into a `zeroblob` of its size,
-/// never held as text — bound, SQLite would copy the text, then build the row from the
-/// copy. Stored as a BLOB of UTF-8, so it is read as bytes.
-fn write_big_output(
-    conn: &Connection,
-    run: &str,
-    output: &Value,
-    size: usize,
-) -> rusqlite::Result<()> {
-    let row: i64 = conn
-        .prepare_cached("UPDATE runs SET output = zeroblob(?2) WHERE id = ?1 RETURNING rowid")?
-        .query_row(params![run, size as i64], |row| row.get(0))?;
-    let blob = conn.blob_open("main", "runs", "output", row, false)?;
-    let mut place = std::io::BufWriter::with_capacity(64 * 1024, blob);
-    serde_json::to_writer(&mut place, output)
-        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(error.into()))?;
-    place
-        .into_inner()
-        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(error.into_error().into()))?;
-    Ok(())
-}
-
 /// A batch of transitions turned into the rows a commit writes, owned so that it can be
 /// sent to the writer thread.
 #[derive(Debug)]
@@ -303,7 +230,7 @@ struct RunRow {
     run: Uuid,
     from: &'static str,
     to: &'static str,
-    /// Serialized by the writer: a big one straight into its place ([`write_big_output`]).
+    /// Serialized by the writer: a big one straight into its place (`in_place.rs`).
     output: Option<Value>,
     error: Option<String>,
     error_class: Option<&'static str>,
@@ -736,45 +663,4 @@ fn event_row(transition: Transition) -> EventRow {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::state::{RunState, StepState};
-
-    fn step(run_id: Uuid, id: &str, from: StepState, to: StepState) -> Transition {
-        Transition::Step(StepTransition::new(run_id, id, from, to))
-    }
-
-    #[test]
-    fn a_step_that_moves_twice_is_one_row_and_two_numbered_events() {
-        let run_id = Uuid::now_v7();
-        let mut batch = Batch::new();
-        for transition in [
-            step(run_id, "a", StepState::Pending, StepState::Ready),
-            step(run_id, "b", StepState::Running, StepState::Succeeded),
-            step(run_id, "a", StepState::Ready, StepState::Running),
-            Transition::Run(RunTransition::new(
-                run_id,
-                RunState::Running,
-                RunState::Succeeded,
-            )),
-        ] {
-            batch.push(transition).unwrap();
-        }
-        let mut rows = Rows::new(batch);
-        let next = rows.number(|_| Ok::<_, ()>(7)).unwrap();
-        let net: Vec<(&str, &str, &str)> = rows
-            .steps
-            .iter()
-            .map(|row| (row.step.as_str(), row.from, row.to))
-            .collect();
-        assert_eq!(
-            net,
-            [("a", "pending", "running"), ("b", "running", "succeeded")]
-        );
-        let seqs: Vec<i64> = rows.events.iter().map(|event| event.seq).collect();
-        assert_eq!(seqs, [7, 8, 9, 10]);
-        assert_eq!(next[&run_id], 11);
-        assert_eq!(rows.runs.len(), 1);
-        assert!(rows.runs[0].ended);
-    }
-}
+mod tests;
