@@ -492,15 +492,17 @@ impl Params {
     fn from_unsorted(mut entries: Vec<(String, Value)>) -> Params {
         // A stable sort keeps the order in which same names were given: keep the last.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut params: Vec<(String, Value)> = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match params.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => params.push(entry),
+        // `dedup_by` keeps the first of equal neighbours and drops the later: each later
+        // value moves into the kept entry first.
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut kept.1);
             }
-        }
-        params.shrink_to_fit();
-        Params(params)
+            same
+        });
+        entries.shrink_to_fit();
+        Params(entries)
     }
 }
 
@@ -578,11 +580,13 @@ impl<'de> Deserialize<'de> for Params {
                 self,
                 mut map: A,
             ) -> Result<Params, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                // Gathered inline first: most steps have a few parameters, and the vector
+                // they are kept in is then allocated once, at its size.
+                let mut entries = smallvec::SmallVec::<[(String, Value); 4]>::new();
                 while let Some(entry) = map.next_entry::<String, Value>()? {
                     entries.push(entry);
                 }
-                Ok(Params::from_unsorted(entries))
+                Ok(Params::from_unsorted(entries.into_vec()))
             }
         }
         deserializer.deserialize_map(Visitor)

@@ -17,6 +17,7 @@ use cel::parser::pratt_parser::{Lexer, TokenKind};
 use cel::parser::{Expression, PrattParser};
 use cel::{Context, Env};
 use serde_json::Value;
+use smallvec::SmallVec;
 
 pub use condition::{Condition, Variable, evaluate_conditions};
 pub(crate) use scope::Scope;
@@ -128,10 +129,11 @@ pub(crate) fn check_template(text: &str) -> Result<(), ExprError> {
 /// The step ids that `text` (an expression or a template) reads, as `steps.ID` or
 /// `steps["ID"]`, in order of appearance, without repeats.
 ///
-/// This is a textual scan: it also finds such references inside string literals.
-pub(crate) fn referenced_steps(text: &str) -> Vec<&str> {
+/// This is a textual scan: it also finds such references inside string literals. Most texts
+/// read one or two steps: those are kept inline, without an allocation.
+pub(crate) fn referenced_steps(text: &str) -> SmallVec<[&str; 2]> {
     let bytes = text.as_bytes();
-    let mut found: Vec<&str> = Vec::new();
+    let mut found: SmallVec<[&str; 2]> = SmallVec::new();
     // A byte-by-byte look: `str::find`'s searcher costs more to set up than these short
     // texts take to scan.
     let starts =
@@ -217,8 +219,8 @@ pub(crate) fn find_open(text: &str) -> Option<usize> {
 }
 
 /// Splits a template into text and expressions (trimmed).
-fn pieces(text: &str) -> Result<Vec<Piece<'_>>, ExprError> {
-    let mut pieces = Vec::new();
+fn pieces(text: &str) -> Result<SmallVec<[Piece<'_>; 3]>, ExprError> {
+    let mut pieces = SmallVec::new();
     let mut rest = text;
     while let Some(open) = find_open(rest) {
         if open > 0 {

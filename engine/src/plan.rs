@@ -129,7 +129,7 @@ impl Plan {
     pub fn referenced_steps(&self, step: StepIndex) -> &[StepIndex] {
         self.steps[step]
             .referenced
-            .get_or_init(|| referenced(self.node(step), |id| self.resolve(step, id)).into())
+            .get_or_init(|| referenced(self.node(step), |id| self.resolve(step, id)))
     }
 
     /// All steps, in file order.
@@ -294,10 +294,10 @@ fn add_edges(graph: &mut Graph, mut edges: Vec<(StepIndex, StepIndex)>) {
 
 /// The ids a step's `with`, `when` and `for_each` read, as indices (`find` resolves an id;
 /// unknown ids are left out).
-fn referenced(node: &Node, find: impl Fn(&str) -> Option<StepIndex>) -> Vec<StepIndex> {
+fn referenced(node: &Node, find: impl Fn(&str) -> Option<StepIndex>) -> Box<[StepIndex]> {
     #[cfg(test)]
     SCANS.set(SCANS.get() + 1);
-    let mut found = Vec::new();
+    let mut found = SmallVec::<[StepIndex; 4]>::new();
     for_each_expression_text(node, |_, text| {
         for id in crate::expr::referenced_steps(text) {
             found.extend(find(id));
@@ -305,7 +305,7 @@ fn referenced(node: &Node, find: impl Fn(&str) -> Option<StepIndex>) -> Vec<Step
     });
     found.sort_unstable();
     found.dedup();
-    found
+    found.as_slice().into()
 }
 
 #[cfg(test)]
@@ -323,11 +323,17 @@ pub(crate) fn for_each_expression_text(node: &Node, mut visit: impl FnMut(&str, 
     if let Some(for_each) = &node.for_each {
         visit("/for_each", for_each);
     }
-    let overrides = std::iter::once(("/with".to_owned(), &node.with)).chain(
-        (node.fallbacks.iter().enumerate())
-            .map(|(index, with)| (format!("/fallbacks/{index}"), with)),
-    );
-    for (mut pointer, with) in overrides {
+    // One buffer for every pointer: this runs for each step of a workflow, more than once.
+    let mut pointer = String::with_capacity(32);
+    let overrides = std::iter::once(&node.with).chain(&node.fallbacks);
+    for (index, with) in overrides.enumerate() {
+        pointer.clear();
+        match index {
+            0 => pointer.push_str("/with"),
+            _ => {
+                let _ = write!(pointer, "/fallbacks/{}", index - 1);
+            }
+        }
         for (key, value) in with {
             let len = pointer.len();
             pointer.push('/');
@@ -338,18 +344,21 @@ pub(crate) fn for_each_expression_text(node: &Node, mut visit: impl FnMut(&str, 
     }
 }
 
+/// The steps at one end of a compiled node (a step is both ends of itself: kept inline).
+type EndSteps = SmallVec<[StepIndex; 1]>;
+
 /// The sources and sinks of a compiled node.
 #[derive(Debug, Default)]
 struct Ends {
-    sources: Vec<StepIndex>,
-    sinks: Vec<StepIndex>,
+    sources: EndSteps,
+    sinks: EndSteps,
 }
 
 /// A node's `needs`, kept until every step has an index.
 #[derive(Debug)]
 struct Needs<'a> {
     /// The node's sources: the steps that wait.
-    sources: Vec<StepIndex>,
+    sources: EndSteps,
     /// The ids they wait for.
     ids: &'a [String],
     /// The node's path (see [`PlanStep::path`]), from which a message works out its pointer.
@@ -412,7 +421,7 @@ impl<'a> Builder<'a> {
                 if let Some(id) = &node.id {
                     self.group_sinks
                         .entry(id.clone())
-                        .or_insert_with(|| ends.sinks.clone());
+                        .or_insert_with(|| ends.sinks.to_vec());
                 }
                 ends
             }
@@ -425,8 +434,8 @@ impl<'a> Builder<'a> {
                     self.index.insert(id, step, |step| &steps[step - base].id);
                 }
                 Ends {
-                    sources: vec![step],
-                    sinks: vec![step],
+                    sources: smallvec::smallvec![step],
+                    sinks: smallvec::smallvec![step],
                 }
             }
         };

@@ -114,9 +114,9 @@ fn errors_name_the_expression() {
 fn finds_referenced_steps() {
     let text =
         "${{ steps.plan.output }} and ${{ steps[\"my-step\"].output }} steps . plan mysteps.x";
-    assert_eq!(referenced_steps(text), ["plan", "my-step"]);
+    assert_eq!(referenced_steps(text).as_slice(), ["plan", "my-step"]);
     assert_eq!(
-        referenced_steps("size(steps['a'].output) > 0 || steps.b_2.output"),
+        referenced_steps("size(steps['a'].output) > 0 || steps.b_2.output").as_slice(),
         ["a", "b_2"]
     );
     assert!(referenced_steps("steps").is_empty());

@@ -97,8 +97,8 @@ struct Checker<'a> {
     outer: Option<Outer<'a>>,
     /// Every id, with what it names and the pointer of its first use.
     ids: HashMap<&'a str, (Named, String)>,
-    /// Step ids read by the expressions that parse: (pointer of the text, pointer of the
-    /// reading step, ids read).
+    /// Step ids read by the expressions that parse, but not yet known as another step's
+    /// when read: (pointer of the text, pointer of the reading step, ids read).
     references: Vec<(String, String, Vec<String>)>,
     leaves: usize,
 }
@@ -295,7 +295,7 @@ impl<'a> Checker<'a> {
         }
         // The templates of `with` and `fallbacks` are checked, and the steps every
         // expression that parses reads noted, in one walk.
-        let (report, references) = (&mut *self.report, &mut self.references);
+        let (report, references, ids) = (&mut *self.report, &mut self.references, &self.ids);
         for_each_expression_text(node, |suffix, text| {
             let parses = match suffix {
                 "/when" => when_parses,
@@ -307,15 +307,20 @@ impl<'a> Checker<'a> {
                     })
                     .is_ok(),
             };
-            if parses {
-                let read = expr::referenced_steps(text);
-                if !read.is_empty() {
-                    references.push((
-                        [pointer, suffix].concat(),
-                        pointer.to_owned(),
-                        read.into_iter().map(str::to_owned).collect(),
-                    ));
-                }
+            if !parses {
+                return;
+            }
+            // A read of another step already seen is fine; the rest waits for every id.
+            let seen = |id: &str| match ids.get(id) {
+                Some((Named::Step, first)) => !is_at(first, pointer),
+                _ => false,
+            };
+            let pending: Vec<String> = (expr::referenced_steps(text).into_iter())
+                .filter(|id| !seen(id))
+                .map(str::to_owned)
+                .collect();
+            if !pending.is_empty() {
+                references.push(([pointer, suffix].concat(), pointer.to_owned(), pending));
             }
         });
     }
@@ -336,9 +341,7 @@ impl<'a> Checker<'a> {
         for (pointer, reader, read) in std::mem::take(&mut self.references) {
             for id in read {
                 let message = match self.ids.get(id.as_str()) {
-                    Some((Named::Step, first))
-                        if first.strip_suffix("/id") == Some(reader.as_str()) =>
-                    {
+                    Some((Named::Step, first)) if is_at(first, &reader) => {
                         format!("step `{id}` reads its own output")
                     }
                     Some((Named::Step, _)) => continue,
@@ -368,4 +371,9 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// Whether `id_pointer`, the pointer of a node's `id`, is that of the node at `node_pointer`.
+fn is_at(id_pointer: &str, node_pointer: &str) -> bool {
+    id_pointer.strip_suffix("/id") == Some(node_pointer)
 }

@@ -53,7 +53,11 @@ impl<'a> Schemas<'a> {
             }
         };
         let (schema, validator) = compiled;
-        let with = Value::Object(with.clone().into_iter().collect());
+        let with = Value::Object(
+            with.iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        );
         if fallbacks.is_empty() && validator.is_valid(&with) {
             return Vec::new();
         }
