@@ -27,8 +27,9 @@ pub(crate) struct Scope {
     pub item: Option<Value>,
     /// The current item's index in a `for_each` step.
     pub index: Option<usize>,
-    /// Facts about the run (its id, the workflow's name, ...).
-    pub run: Value,
+    /// Facts about the run (its id, the workflow's name, ...), the same for each of its
+    /// attempts.
+    pub run: Arc<Value>,
 }
 
 impl Scope {
@@ -36,7 +37,7 @@ impl Scope {
     pub(crate) fn new(
         input: Arc<SharedJson>,
         steps: HashMap<String, Arc<SharedJson>>,
-        run: Value,
+        run: Arc<Value>,
     ) -> Scope {
         Scope {
             input,

@@ -34,7 +34,7 @@ fn scope() -> Scope {
         ..Scope::new(
             output(json!({"repo": "cairn", "n": 5})),
             steps,
-            json!({"id": "r1"}),
+            Arc::new(json!({"id": "r1"})),
         )
     }
 }

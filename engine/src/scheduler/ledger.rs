@@ -204,6 +204,8 @@ pub(crate) struct Ledger {
     plan: Arc<Plan>,
     /// Shared with every attempt's expression scope: a run's input may be megabytes.
     input: Arc<SharedJson>,
+    /// What expressions read as `run`: its id and its workflow's name.
+    run_facts: Arc<Value>,
     run_state: RunState,
     created_at: DateTime<Utc>,
     slots: Vec<Slot>,

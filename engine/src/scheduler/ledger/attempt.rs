@@ -135,9 +135,7 @@ impl Ledger {
                 std::iter::once((id.to_string(), output)).chain(local)
             })
             .collect();
-        let workflow = &self.plan.workflow().name;
-        let run = json!({ "id": self.run_id.to_string(), "workflow": workflow });
-        Scope::new(Arc::clone(&self.input), steps, run)
+        Scope::new(Arc::clone(&self.input), steps, Arc::clone(&self.run_facts))
     }
 
     /// Enforces the output cap and the step's `output_schema`.

@@ -82,8 +82,10 @@ impl Ledger {
         }
         let timeout = plan.workflow().limits.timeout;
         let deadline = deadline.or_else(|| timeout.map(|timeout| created_at + timeout.0));
+        let run_facts = json!({ "id": run_id.to_string(), "workflow": plan.workflow().name });
         let mut ledger = Ledger {
             run_id,
+            run_facts: Arc::new(run_facts),
             plan,
             input: Arc::new(SharedJson::new(input)),
             run_state: state,

@@ -219,6 +219,20 @@ fn for_each_renders_one_action_per_item_in_item_order() {
 }
 
 #[test]
+fn every_attempt_reads_the_run_id_and_the_workflow_name_as_run() {
+    let mut ledger = new_run(json!({"name": "facts", "steps": [
+        {"id": "a", "executor": "noop", "with": {"v": "${{ run.workflow }} ${{ run.id }}"}},
+        {"id": "b", "executor": "noop", "needs": ["a"], "with": {"v": "${{ run.id }}"}}
+    ]}));
+    let run_id = ledger.run_id.to_string();
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(starts[0].actions[0].params["v"], format!("facts {run_id}"));
+    ledger.apply(done(0, json!(null)), at(1)).unwrap();
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(starts[0].actions[0].params["v"], run_id.as_str());
+}
+
+#[test]
 fn a_false_when_skips_the_step_and_what_needs_it() {
     let mut ledger = new_run(json!({"name": "w", "steps": [{"pipeline": [
         {"id": "maybe", "executor": "noop", "when": "input.n > 5"},
