@@ -228,6 +228,9 @@ pub(crate) struct Ledger {
     /// The steps in `retry_wait`, by when they wake (so that no turn scans every step).
     retrying: BTreeSet<(DateTime<Utc>, StepIndex)>,
     unfinished: usize,
+    /// Ended steps whose dependents are still to be walked ([`Ledger::ended`]): empty but
+    /// for a cascade of skips bigger than a batch, which each turn takes on.
+    cascade: Vec<StepIndex>,
     batch: Batch,
     /// The run's output and error as last decided.
     outcome: (Option<Value>, Option<(ErrorClass, String)>),
@@ -303,6 +306,7 @@ impl Ledger {
         if self.run_state.is_terminal() {
             return Ok(Vec::new());
         }
+        self.go_on_cascading()?;
         self.expire_approvals(now)?;
         self.watch(now);
         self.wake_due_retries(now)?;
@@ -326,9 +330,13 @@ impl Ledger {
         self.run_state.is_terminal()
     }
 
-    /// When the ledger must be turned next: the earliest waiting retry, approval expiry,
-    /// rate-limit window that opens, or silence that would be a stall.
+    /// When the ledger must be turned next: at once while a cascade of skips goes on, else
+    /// the earliest waiting retry, approval expiry, rate-limit window that opens, or silence
+    /// that would be a stall.
     pub(crate) fn next_wake(&self) -> Option<DateTime<Utc>> {
+        if !self.cascade.is_empty() {
+            return Some(DateTime::<Utc>::MIN_UTC);
+        }
         let retry = self.retrying.first().map(|&(at, _)| at);
         [
             retry,

@@ -17,6 +17,12 @@ use crate::plan::StepIndex;
 use crate::retry;
 use crate::state::StepState;
 
+/// How many transitions a batch takes before a cascade of skips waits for the next turn:
+/// a million-step pipeline whose first step fails commits its skips in slices, not in one
+/// batch holding a transition, a row and an event per step. A takeover goes on with what a
+/// crash between slices left pending, as with any pending step whose need ended.
+pub(super) const CASCADE_SLICE: usize = 4096;
+
 impl Ledger {
     /// Records the end of an attempt: success, a retry, a fallback, or failure.
     pub(super) fn complete(
@@ -163,10 +169,21 @@ impl Ledger {
     /// `step` ended: each pending dependent counts it as met and becomes ready once all its
     /// needs have ended, or is skipped when its trigger refuses how `step` ended (and so on
     /// downstream).
+    ///
+    /// A cascade of skips stops once the batch holds [`CASCADE_SLICE`] transitions, and goes
+    /// on at the next turn (see [`Ledger::cascade`]).
     pub(super) fn ended(&mut self, step: StepIndex) -> Result<()> {
+        self.cascade.push(step);
+        self.go_on_cascading()
+    }
+
+    /// Walks on from the ended steps not yet walked from, while the batch has room.
+    pub(super) fn go_on_cascading(&mut self) -> Result<()> {
         let plan = Arc::clone(&self.plan);
-        let mut stack = vec![step];
-        while let Some(current) = stack.pop() {
+        while self.batch.len() < CASCADE_SLICE {
+            let Some(current) = self.cascade.pop() else {
+                break;
+            };
             let state = self.slots[current].state;
             for dependent in plan.dependents(current) {
                 self.unmet[dependent] = self.unmet[dependent].saturating_sub(1);
@@ -183,7 +200,7 @@ impl Ledger {
                     let detail = Some(json!({ "reason": reason }));
                     self.set_step(dependent, StepState::Skipped, detail)?;
                     self.unfinished -= 1;
-                    stack.push(dependent);
+                    self.cascade.push(dependent);
                 } else if self.unmet[dependent] == 0 {
                     self.set_step(dependent, StepState::Ready, None)?;
                     self.ready.push_back(dependent);

@@ -99,6 +99,7 @@ impl Ledger {
             readers: None,
             retrying: BTreeSet::new(),
             unfinished: 0,
+            cascade: Vec::new(),
             batch: Batch::new(),
             outcome: (None, None),
             max_output_bytes,

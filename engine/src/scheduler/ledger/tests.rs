@@ -815,3 +815,53 @@ fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
     assert_eq!(reads[9], [8]);
     assert_eq!(crate::plan::SCANS.get(), 0);
 }
+
+#[test]
+fn a_cascade_of_skips_past_a_batch_goes_on_turn_by_turn_and_after_a_restart() {
+    use complete::CASCADE_SLICE;
+    let n = CASCADE_SLICE + 100;
+    let steps: Vec<Value> = (0..n)
+        .map(|i| match i {
+            0 => json!({"id": "s0", "executor": "noop"}),
+            _ => {
+                json!({"id": format!("s{i}"), "executor": "noop", "needs": [format!("s{}", i - 1)]})
+            }
+        })
+        .collect();
+    let mut ledger = new_run(json!({"name": "long", "limits": {"max_steps": n}, "steps": steps}));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger
+        .apply(failed(0, ErrorClass::ExitCode, "no"), at(1))
+        .unwrap();
+    let first = ledger.take_batch();
+    assert_eq!(
+        first.len(),
+        CASCADE_SLICE,
+        "the failure and a slice of the skips"
+    );
+    assert!(!ledger.is_over());
+    assert!(
+        ledger.next_wake().is_some_and(|wake| wake <= at(1)),
+        "turn again at once"
+    );
+    let between = committed_after(&ledger, RunState::Running);
+
+    let finish = |ledger: &mut Ledger| {
+        for _ in 0..4 {
+            ledger.turn(at(2)).unwrap();
+            assert!(ledger.take_batch().len() <= CASCADE_SLICE);
+            if ledger.is_over() {
+                break;
+            }
+        }
+        assert_eq!(ledger.report().state, RunState::Failed);
+        let states: Vec<StepState> = ledger.slots.iter().map(|slot| slot.state).collect();
+        assert_eq!(states[0], StepState::Failed);
+        assert!(states[1..].iter().all(|&state| state == StepState::Skipped));
+    };
+    finish(&mut ledger);
+    // A crash between two slices: the takeover skips what the committed skips left pending.
+    let mut restarted = Ledger::take_over(between, Judge::default(), 1 << 20, at(2), None).unwrap();
+    finish(&mut restarted);
+}
