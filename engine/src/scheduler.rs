@@ -253,8 +253,13 @@ impl Driver {
     /// nothing; gives the lease up.
     pub(crate) async fn settle_commands(mut self) -> Result<RunReport> {
         self.read_commands().await?;
-        self.ledger.settle_halt()?;
-        self.commit().await?;
+        loop {
+            self.ledger.settle_halt()?;
+            self.commit().await?;
+            if !self.ledger.has_work_left() {
+                break;
+            }
+        }
         let owner = &self.engine.holder.owner;
         self.engine.store.release_lease(self.run_id, owner).await?;
         Ok(self.ledger.report())

@@ -231,6 +231,8 @@ pub(crate) struct Ledger {
     /// Ended steps whose dependents are still to be walked ([`Ledger::ended`]): empty but
     /// for a cascade of skips bigger than a batch, which each turn takes on.
     cascade: Vec<StepIndex>,
+    /// Whether a cancel stopped at a full batch, with steps left to cancel.
+    cancel_left: bool,
     batch: Batch,
     /// The run's output and error as last decided.
     outcome: (Option<Value>, Option<(ErrorClass, String)>),
@@ -325,16 +327,22 @@ impl Ledger {
         std::mem::take(&mut self.batch)
     }
 
+    /// Whether a turn left work for the next because its batch was full: a cascade of skips
+    /// or a cancel of more steps than a batch takes.
+    pub(crate) fn has_work_left(&self) -> bool {
+        !self.cascade.is_empty() || self.cancel_left
+    }
+
     /// Whether the run has ended.
     pub(crate) fn is_over(&self) -> bool {
         self.run_state.is_terminal()
     }
 
-    /// When the ledger must be turned next: at once while a cascade of skips goes on, else
+    /// When the ledger must be turned next: at once while it has work left, else
     /// the earliest waiting retry, approval expiry, rate-limit window that opens, or silence
     /// that would be a stall.
     pub(crate) fn next_wake(&self) -> Option<DateTime<Utc>> {
-        if !self.cascade.is_empty() {
+        if self.has_work_left() {
             return Some(DateTime::<Utc>::MIN_UTC);
         }
         let retry = self.retrying.first().map(|&(at, _)| at);

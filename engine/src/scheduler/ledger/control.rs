@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::Ledger;
+use super::complete::CASCADE_SLICE;
 use crate::error::{Error, Result};
 use crate::executor::ErrorClass;
 use crate::plan::StepIndex;
@@ -98,16 +99,22 @@ impl Ledger {
                 Ok(true)
             }
             Some(Halt::Cancel(why)) => {
+                // Like a cascade of skips, a batch at a time (see `CASCADE_SLICE`).
+                self.cancel_left = false;
                 for step in 0..self.slots.len() {
                     let state = self.slots[step].state;
                     if !state.is_terminal() && state != StepState::Running {
+                        if self.batch.len() >= CASCADE_SLICE {
+                            self.cancel_left = true;
+                            break;
+                        }
                         let detail = Some(json!({ "reason": "the run was cancelled" }));
                         self.set_step(step, StepState::Cancelled, detail)?;
                         self.unfinished -= 1;
                     }
                 }
                 self.retrying.clear();
-                if self.running.is_empty() {
+                if self.running.is_empty() && !self.cancel_left {
                     let error = (ErrorClass::Cancelled, "the run was cancelled".to_owned());
                     self.set_run(RunState::Cancelled, None, Some(error), Some(why))?;
                 }
@@ -116,8 +123,10 @@ impl Ledger {
         }
     }
 
-    /// Carries out a pause or a cancel of a run no engine drives; starts nothing.
+    /// Carries out a pause or a cancel of a run no engine drives; starts nothing. A batch at
+    /// a time: the caller commits and asks again while [`Ledger::has_work_left`].
     pub(crate) fn settle_halt(&mut self) -> Result<()> {
+        self.go_on_cascading()?;
         if self.halt.is_some() && !self.run_state.is_terminal() {
             self.halted()?;
         }

@@ -100,6 +100,7 @@ impl Ledger {
             retrying: BTreeSet::new(),
             unfinished: 0,
             cascade: Vec::new(),
+            cancel_left: false,
             batch: Batch::new(),
             outcome: (None, None),
             max_output_bytes,

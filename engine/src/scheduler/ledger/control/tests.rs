@@ -235,3 +235,39 @@ fn a_redrive_from_a_step_runs_it_and_everything_downstream_only() {
         ["c: skipped -> pending", "c: pending -> skipped"]
     );
 }
+
+#[test]
+fn a_cancel_of_more_steps_than_a_batch_takes_goes_on_batch_by_batch() {
+    use super::super::complete::CASCADE_SLICE;
+    let n = CASCADE_SLICE + 100;
+    let steps: Vec<Value> = (0..n)
+        .map(|i| json!({"id": format!("s{i}"), "executor": "noop"}))
+        .collect();
+    let workflow = json!({"name": "wide", "limits": {"max_steps": n, "max_parallel": 1},
+                          "steps": steps});
+    for settled in [false, true] {
+        let mut ledger = take_over(&workflow, RunState::Paused, vec![], 0, None);
+        ledger.take_batch(); // Every step ready.
+        ledger
+            .apply(command(Command::Cancel(request())), at(1))
+            .unwrap();
+        let mut batches = Vec::new();
+        for _ in 0..4 {
+            match settled {
+                true => ledger.settle_halt().unwrap(),
+                false => assert!(ledger.turn(at(1)).unwrap().is_empty()),
+            }
+            batches.push(ledger.take_batch().len());
+            if !ledger.has_work_left() {
+                break;
+            }
+            assert!(!ledger.is_over(), "not before every step is cancelled");
+        }
+        assert_eq!(
+            batches,
+            [CASCADE_SLICE, 101],
+            "the steps, then the rest and the run"
+        );
+        assert_eq!(ledger.report().state, RunState::Cancelled);
+    }
+}
