@@ -328,9 +328,9 @@ impl Ledger {
     }
 
     /// Whether a turn left work for the next because its batch was full: a cascade of skips
-    /// or a cancel of more steps than a batch takes.
+    /// or a cancel of more steps than a batch takes (an ended run has none).
     pub(crate) fn has_work_left(&self) -> bool {
-        !self.cascade.is_empty() || self.cancel_left
+        !self.run_state.is_terminal() && (!self.cascade.is_empty() || self.cancel_left)
     }
 
     /// Whether the run has ended.
