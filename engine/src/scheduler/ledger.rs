@@ -197,6 +197,13 @@ pub(crate) enum Input {
     Drain,
 }
 
+/// How many transitions a batch takes before a move of many steps waits for the next turn:
+/// a cascade of skips ([`Ledger::ended`]) or a cancel. A million-step pipeline whose first
+/// step fails commits its skips in slices, not in one batch holding a transition, a row and
+/// an event per step. A crash between two slices leaves pending steps whose need ended,
+/// which a takeover skips as it always does, or a cancel it carries on.
+const BATCH_SLICE: usize = 4096;
+
 /// One run's committed state and the transitions decided since the last commit.
 #[derive(Debug)]
 pub(crate) struct Ledger {

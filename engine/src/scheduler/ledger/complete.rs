@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::planner::{Planned, read_plan};
-use super::{Ledger, add_usage};
+use super::{BATCH_SLICE, Ledger, add_usage};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome};
@@ -16,12 +16,6 @@ use crate::expr::SharedJson;
 use crate::plan::StepIndex;
 use crate::retry;
 use crate::state::StepState;
-
-/// How many transitions a batch takes before a cascade of skips waits for the next turn:
-/// a million-step pipeline whose first step fails commits its skips in slices, not in one
-/// batch holding a transition, a row and an event per step. A takeover goes on with what a
-/// crash between slices left pending, as with any pending step whose need ended.
-pub(super) const CASCADE_SLICE: usize = 4096;
 
 impl Ledger {
     /// Records the end of an attempt: success, a retry, a fallback, or failure.
@@ -170,8 +164,8 @@ impl Ledger {
     /// needs have ended, or is skipped when its trigger refuses how `step` ended (and so on
     /// downstream).
     ///
-    /// A cascade of skips stops once the batch holds [`CASCADE_SLICE`] transitions, and goes
-    /// on at the next turn (see [`Ledger::cascade`]).
+    /// A cascade of skips stops once the batch holds [`BATCH_SLICE`] transitions, and goes
+    /// on at the next turn (the steps left wait in the ledger).
     pub(super) fn ended(&mut self, step: StepIndex) -> Result<()> {
         self.cascade.push(step);
         self.go_on_cascading()
@@ -180,7 +174,7 @@ impl Ledger {
     /// Walks on from the ended steps not yet walked from, while the batch has room.
     pub(super) fn go_on_cascading(&mut self) -> Result<()> {
         let plan = Arc::clone(&self.plan);
-        while self.batch.len() < CASCADE_SLICE {
+        while self.batch.len() < BATCH_SLICE {
             let Some(current) = self.cascade.pop() else {
                 break;
             };

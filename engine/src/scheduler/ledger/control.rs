@@ -4,8 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::Ledger;
-use super::complete::CASCADE_SLICE;
+use super::{BATCH_SLICE, Ledger};
 use crate::error::{Error, Result};
 use crate::executor::ErrorClass;
 use crate::plan::StepIndex;
@@ -99,12 +98,12 @@ impl Ledger {
                 Ok(true)
             }
             Some(Halt::Cancel(why)) => {
-                // Like a cascade of skips, a batch at a time (see `CASCADE_SLICE`).
+                // A batch at a time, as a cascade of skips (see `BATCH_SLICE`).
                 self.cancel_left = false;
                 for step in 0..self.slots.len() {
                     let state = self.slots[step].state;
                     if !state.is_terminal() && state != StepState::Running {
-                        if self.batch.len() >= CASCADE_SLICE {
+                        if self.batch.len() >= BATCH_SLICE {
                             self.cancel_left = true;
                             break;
                         }

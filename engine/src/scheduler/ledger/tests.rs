@@ -818,8 +818,8 @@ fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
 
 #[test]
 fn a_cascade_of_skips_past_a_batch_goes_on_turn_by_turn_and_after_a_restart() {
-    use complete::CASCADE_SLICE;
-    let n = CASCADE_SLICE + 100;
+    use super::BATCH_SLICE;
+    let n = BATCH_SLICE + 100;
     let steps: Vec<Value> = (0..n)
         .map(|i| match i {
             0 => json!({"id": "s0", "executor": "noop"}),
@@ -837,7 +837,7 @@ fn a_cascade_of_skips_past_a_batch_goes_on_turn_by_turn_and_after_a_restart() {
     let first = ledger.take_batch();
     assert_eq!(
         first.len(),
-        CASCADE_SLICE,
+        BATCH_SLICE,
         "the failure and a slice of the skips"
     );
     assert!(!ledger.is_over());
@@ -850,7 +850,7 @@ fn a_cascade_of_skips_past_a_batch_goes_on_turn_by_turn_and_after_a_restart() {
     let finish = |ledger: &mut Ledger| {
         for _ in 0..4 {
             ledger.turn(at(2)).unwrap();
-            assert!(ledger.take_batch().len() <= CASCADE_SLICE);
+            assert!(ledger.take_batch().len() <= BATCH_SLICE);
             if ledger.is_over() {
                 break;
             }

@@ -238,8 +238,8 @@ fn a_redrive_from_a_step_runs_it_and_everything_downstream_only() {
 
 #[test]
 fn a_cancel_of_more_steps_than_a_batch_takes_goes_on_batch_by_batch() {
-    use super::super::complete::CASCADE_SLICE;
-    let n = CASCADE_SLICE + 100;
+    use super::super::BATCH_SLICE;
+    let n = BATCH_SLICE + 100;
     let steps: Vec<Value> = (0..n)
         .map(|i| json!({"id": format!("s{i}"), "executor": "noop"}))
         .collect();
@@ -265,7 +265,7 @@ fn a_cancel_of_more_steps_than_a_batch_takes_goes_on_batch_by_batch() {
         }
         assert_eq!(
             batches,
-            [CASCADE_SLICE, 101],
+            [BATCH_SLICE, 101],
             "the steps, then the rest and the run"
         );
         assert_eq!(ledger.report().state, RunState::Cancelled);
