@@ -204,7 +204,6 @@ impl Driver {
                         self.complete(joined)?;
                     }
                 }
-                () = sleep_until(next_wake), if next_wake.is_some() => {}
                 () = sleep_until(deadline), if deadline.is_some() => {
                     return self.stop(Input::TimedOut).await;
                 }
@@ -219,6 +218,9 @@ impl Driver {
                         return Err(Error::LeaseLost(self.run_id));
                     }
                 }
+                // Last: a ledger with work left wakes at once, turn after turn, and must not
+                // starve the lease's renewal, the deadline or the commands.
+                () = sleep_until(next_wake), if next_wake.is_some() => {}
             }
             self.turn().await?;
         }
