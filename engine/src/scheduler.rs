@@ -315,6 +315,11 @@ impl Driver {
         self.starts.clear();
         self.ledger.apply(why, Utc::now())?;
         self.commit().await?;
+        // A time-out of more steps than a batch takes ends the run over several commits.
+        while !interrupted && self.ledger.has_work_left() {
+            self.ledger.settle_halt()?;
+            self.commit().await?;
+        }
         if interrupted {
             let owner = &self.engine.holder.owner;
             self.engine.store.release_lease(self.run_id, owner).await?;

@@ -240,6 +240,9 @@ pub(crate) struct Ledger {
     cascade: Vec<StepIndex>,
     /// Whether a cancel stopped at a full batch, with steps left to cancel.
     cancel_left: bool,
+    /// Whether the run's deadline passed and its steps are being cancelled, a batch at a
+    /// time ([`Ledger::time_out`]).
+    timing_out: bool,
     batch: Batch,
     /// The run's output and error as last decided.
     outcome: (Option<Value>, Option<(ErrorClass, String)>),
@@ -315,6 +318,10 @@ impl Ledger {
         if self.run_state.is_terminal() {
             return Ok(Vec::new());
         }
+        if self.timing_out {
+            self.time_out()?;
+            return Ok(Vec::new());
+        }
         self.go_on_cascading()?;
         self.expire_approvals(now)?;
         self.watch(now);
@@ -334,10 +341,11 @@ impl Ledger {
         std::mem::take(&mut self.batch)
     }
 
-    /// Whether a turn left work for the next because its batch was full: a cascade of skips
-    /// or a cancel of more steps than a batch takes (an ended run has none).
+    /// Whether a turn left work for the next because its batch was full: a cascade of skips,
+    /// a cancel or a time-out of more steps than a batch takes (an ended run has none).
     pub(crate) fn has_work_left(&self) -> bool {
-        !self.run_state.is_terminal() && (!self.cascade.is_empty() || self.cancel_left)
+        !self.run_state.is_terminal()
+            && (!self.cascade.is_empty() || self.cancel_left || self.timing_out)
     }
 
     /// Whether the run has ended.

@@ -122,9 +122,13 @@ impl Ledger {
         }
     }
 
-    /// Carries out a pause or a cancel of a run no engine drives; starts nothing. A batch at
-    /// a time: the caller commits and asks again while [`Ledger::has_work_left`].
+    /// Carries out a pause, a cancel or a time-out of a run no engine drives (or that the
+    /// engine stops); starts nothing. A batch at a time: the caller commits and asks again
+    /// while [`Ledger::has_work_left`].
     pub(crate) fn settle_halt(&mut self) -> Result<()> {
+        if self.timing_out && !self.run_state.is_terminal() {
+            return self.time_out();
+        }
         self.go_on_cascading()?;
         if self.halt.is_some() && !self.run_state.is_terminal() {
             self.halted()?;

@@ -101,6 +101,7 @@ impl Ledger {
             unfinished: 0,
             cascade: Vec::new(),
             cancel_left: false,
+            timing_out: false,
             batch: Batch::new(),
             outcome: (None, None),
             max_output_bytes,

@@ -865,3 +865,36 @@ fn a_cascade_of_skips_past_a_batch_goes_on_turn_by_turn_and_after_a_restart() {
     let mut restarted = Ledger::take_over(between, Judge::default(), 1 << 20, at(2), None).unwrap();
     finish(&mut restarted);
 }
+
+#[test]
+fn a_time_out_of_more_steps_than_a_batch_takes_fails_the_run_with_its_last_batch() {
+    use super::BATCH_SLICE;
+    let n = BATCH_SLICE + 100;
+    let steps: Vec<Value> = (0..n)
+        .map(|i| json!({"id": format!("s{i}"), "executor": "noop"}))
+        .collect();
+    let workflow = json!({"name": "t", "limits": {"timeout": "1m", "max_steps": n,
+                                                  "max_parallel": 1}, "steps": steps});
+    for settled in [false, true] {
+        let mut ledger = new_run(workflow.clone());
+        ledger.turn(at(0)).unwrap();
+        ledger.take_batch();
+        ledger.apply(Input::TimedOut, at(60)).unwrap();
+        let mut batches = vec![ledger.take_batch().len()];
+        while ledger.has_work_left() && batches.len() < 4 {
+            assert!(!ledger.is_over(), "not before every step is cancelled");
+            match settled {
+                true => ledger.settle_halt().unwrap(),
+                false => assert!(ledger.turn(at(61)).unwrap().is_empty()),
+            }
+            batches.push(ledger.take_batch().len());
+        }
+        assert_eq!(
+            batches,
+            [BATCH_SLICE, 101],
+            "the steps, then the rest and the run"
+        );
+        assert_eq!(ledger.report().state, RunState::Failed);
+        assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
+    }
+}
