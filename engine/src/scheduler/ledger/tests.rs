@@ -818,7 +818,6 @@ fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
 
 #[test]
 fn a_cascade_of_skips_past_a_batch_goes_on_turn_by_turn_and_after_a_restart() {
-    use super::BATCH_SLICE;
     let n = BATCH_SLICE + 100;
     let steps: Vec<Value> = (0..n)
         .map(|i| match i {
@@ -866,34 +865,51 @@ fn a_cascade_of_skips_past_a_batch_goes_on_turn_by_turn_and_after_a_restart() {
     finish(&mut restarted);
 }
 
-#[test]
-fn a_time_out_of_more_steps_than_a_batch_takes_fails_the_run_with_its_last_batch() {
-    use super::BATCH_SLICE;
+/// A workflow of 100 more independent noop steps than a batch takes, one at a time, its
+/// `limits` given the keys of `limits` too: what a cancel or a time-out ends in two batches.
+pub(super) fn wider_than_a_batch(mut limits: Value) -> Value {
     let n = BATCH_SLICE + 100;
+    limits["max_steps"] = json!(n);
+    limits["max_parallel"] = json!(1);
     let steps: Vec<Value> = (0..n)
         .map(|i| json!({"id": format!("s{i}"), "executor": "noop"}))
         .collect();
-    let workflow = json!({"name": "t", "limits": {"timeout": "1m", "max_steps": n,
-                                                  "max_parallel": 1}, "steps": steps});
+    json!({"name": "wide", "limits": limits, "steps": steps})
+}
+
+/// The sizes of the batches `ledger` takes until it has no work left, each made by a turn at
+/// `now` (which starts nothing), or by `settle_halt` when `settled` (no engine drives it).
+pub(super) fn batches_to_the_end(
+    ledger: &mut Ledger,
+    settled: bool,
+    now: DateTime<Utc>,
+) -> Vec<usize> {
+    let mut batches = Vec::new();
+    loop {
+        match settled {
+            true => ledger.settle_halt().unwrap(),
+            false => assert!(ledger.turn(now).unwrap().is_empty(), "nothing starts"),
+        }
+        batches.push(ledger.take_batch().len());
+        if !ledger.has_work_left() || batches.len() == 4 {
+            return batches;
+        }
+        assert!(!ledger.is_over(), "not while work is left");
+    }
+}
+
+#[test]
+fn a_time_out_of_more_steps_than_a_batch_takes_fails_the_run_with_its_last_batch() {
+    let workflow = wider_than_a_batch(json!({"timeout": "1m"}));
     for settled in [false, true] {
         let mut ledger = new_run(workflow.clone());
         ledger.turn(at(0)).unwrap();
         ledger.take_batch();
         ledger.apply(Input::TimedOut, at(60)).unwrap();
-        let mut batches = vec![ledger.take_batch().len()];
-        while ledger.has_work_left() && batches.len() < 4 {
-            assert!(!ledger.is_over(), "not before every step is cancelled");
-            match settled {
-                true => ledger.settle_halt().unwrap(),
-                false => assert!(ledger.turn(at(61)).unwrap().is_empty()),
-            }
-            batches.push(ledger.take_batch().len());
-        }
-        assert_eq!(
-            batches,
-            [BATCH_SLICE, 101],
-            "the steps, then the rest and the run"
-        );
+        assert_eq!(ledger.take_batch().len(), BATCH_SLICE);
+        assert!(!ledger.is_over(), "not before every step is cancelled");
+        let rest = batches_to_the_end(&mut ledger, settled, at(61));
+        assert_eq!(rest, [101], "the rest of the steps and the run");
         assert_eq!(ledger.report().state, RunState::Failed);
         assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
     }

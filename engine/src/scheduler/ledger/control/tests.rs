@@ -3,9 +3,10 @@
 use serde_json::{Value, json};
 
 use super::super::tests::{
-    at, committed, done, failed, ids, moves, plan, records_after, run_moves,
+    at, batches_to_the_end, committed, done, failed, ids, moves, plan, records_after, run_moves,
+    wider_than_a_batch,
 };
-use super::super::{Input, Judge, Ledger};
+use super::super::{BATCH_SLICE, Input, Judge, Ledger};
 use super::Redrive;
 use crate::command::{Command, PendingCommand, Request};
 use crate::executor::ErrorClass;
@@ -238,31 +239,14 @@ fn a_redrive_from_a_step_runs_it_and_everything_downstream_only() {
 
 #[test]
 fn a_cancel_of_more_steps_than_a_batch_takes_goes_on_batch_by_batch() {
-    use super::super::BATCH_SLICE;
-    let n = BATCH_SLICE + 100;
-    let steps: Vec<Value> = (0..n)
-        .map(|i| json!({"id": format!("s{i}"), "executor": "noop"}))
-        .collect();
-    let workflow = json!({"name": "wide", "limits": {"max_steps": n, "max_parallel": 1},
-                          "steps": steps});
+    let workflow = wider_than_a_batch(json!({}));
     for settled in [false, true] {
         let mut ledger = take_over(&workflow, RunState::Paused, vec![], 0, None);
         ledger.take_batch(); // Every step ready.
         ledger
             .apply(command(Command::Cancel(request())), at(1))
             .unwrap();
-        let mut batches = Vec::new();
-        for _ in 0..4 {
-            match settled {
-                true => ledger.settle_halt().unwrap(),
-                false => assert!(ledger.turn(at(1)).unwrap().is_empty()),
-            }
-            batches.push(ledger.take_batch().len());
-            if !ledger.has_work_left() {
-                break;
-            }
-            assert!(!ledger.is_over(), "not before every step is cancelled");
-        }
+        let batches = batches_to_the_end(&mut ledger, settled, at(1));
         assert_eq!(
             batches,
             [BATCH_SLICE, 101],
