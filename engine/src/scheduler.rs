@@ -255,16 +255,22 @@ impl Driver {
     /// nothing; gives the lease up.
     pub(crate) async fn settle_commands(mut self) -> Result<RunReport> {
         self.read_commands().await?;
-        loop {
-            self.ledger.settle_halt()?;
-            self.commit().await?;
-            if !self.ledger.has_work_left() {
-                break;
-            }
-        }
+        self.ledger.settle_halt()?;
+        self.commit().await?;
+        self.commit_work_left().await?;
         let owner = &self.engine.holder.owner;
         self.engine.store.release_lease(self.run_id, owner).await?;
         Ok(self.ledger.report())
+    }
+
+    /// Commits, batch after batch, what the ledger left for later batches (a cancel or a
+    /// time-out of many steps, a long cascade of skips), starting nothing.
+    async fn commit_work_left(&mut self) -> Result<()> {
+        while self.ledger.has_work_left() {
+            self.ledger.settle_halt()?;
+            self.commit().await?;
+        }
+        Ok(())
     }
 
     /// One turn: the ledger decides at the current time, the decisions are committed (with
@@ -315,14 +321,12 @@ impl Driver {
         self.starts.clear();
         self.ledger.apply(why, Utc::now())?;
         self.commit().await?;
-        // A time-out of more steps than a batch takes ends the run over several commits.
-        while !interrupted && self.ledger.has_work_left() {
-            self.ledger.settle_halt()?;
-            self.commit().await?;
-        }
         if interrupted {
             let owner = &self.engine.holder.owner;
             self.engine.store.release_lease(self.run_id, owner).await?;
+        } else {
+            // A time-out of more steps than a batch takes ends the run over several commits.
+            self.commit_work_left().await?;
         }
         Ok(self.ledger.report())
     }

@@ -98,21 +98,9 @@ impl Ledger {
                 Ok(true)
             }
             Some(Halt::Cancel(why)) => {
-                // A batch at a time, as a cascade of skips (see `BATCH_SLICE`).
-                self.cancel_left = false;
-                for step in 0..self.slots.len() {
-                    let state = self.slots[step].state;
-                    if !state.is_terminal() && state != StepState::Running {
-                        if self.batch.len() >= BATCH_SLICE {
-                            self.cancel_left = true;
-                            break;
-                        }
-                        let detail = Some(json!({ "reason": "the run was cancelled" }));
-                        self.set_step(step, StepState::Cancelled, detail)?;
-                        self.unfinished -= 1;
-                    }
-                }
-                self.retrying.clear();
+                let (cancelled, done) = self.cancel_steps("the run was cancelled", false)?;
+                self.unfinished -= cancelled;
+                self.cancel_left = !done;
                 if self.running.is_empty() && !self.cancel_left {
                     let error = (ErrorClass::Cancelled, "the run was cancelled".to_owned());
                     self.set_run(RunState::Cancelled, None, Some(error), Some(why))?;
@@ -120,6 +108,32 @@ impl Ledger {
                 Ok(true)
             }
         }
+    }
+
+    /// Cancels the steps not ended, `reason` in their events (the running ones too when
+    /// `running_too`: their attempts are over), a batch at a time ([`BATCH_SLICE`], as a
+    /// cascade of skips): how many it cancelled, and whether none is left (`false` when the
+    /// batch filled first).
+    pub(super) fn cancel_steps(
+        &mut self,
+        reason: &str,
+        running_too: bool,
+    ) -> Result<(usize, bool)> {
+        self.retrying.clear();
+        let mut cancelled = 0;
+        for step in 0..self.slots.len() {
+            let state = self.slots[step].state;
+            if state.is_terminal() || (state == StepState::Running && !running_too) {
+                continue;
+            }
+            if self.batch.len() >= BATCH_SLICE {
+                return Ok((cancelled, false));
+            }
+            let detail = Some(json!({ "reason": reason }));
+            self.set_step(step, StepState::Cancelled, detail)?;
+            cancelled += 1;
+        }
+        Ok((cancelled, true))
     }
 
     /// Carries out a pause, a cancel or a time-out of a run no engine drives (or that the

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::{BATCH_SLICE, Ledger};
+use super::Ledger;
 use crate::error::Result;
 use crate::executor::ErrorClass;
 use crate::expr::SharedJson;
@@ -13,20 +13,15 @@ use crate::state::{RunState, StepState};
 
 impl Ledger {
     /// The run's deadline passed: what has not ended is cancelled, and the run fails. A batch
-    /// at a time, as a cancel ([`BATCH_SLICE`]): the run fails with the last.
+    /// at a time, as a cancel ([`Ledger::cancel_steps`]): the run fails with the last.
     pub(super) fn time_out(&mut self) -> Result<()> {
-        self.timing_out = true;
-        for step in 0..self.slots.len() {
-            if !self.slots[step].state.is_terminal() {
-                if self.batch.len() >= BATCH_SLICE {
-                    return Ok(());
-                }
-                let detail = Some(json!({ "reason": "the run timed out" }));
-                self.set_step(step, StepState::Cancelled, detail)?;
-            }
+        // The run ends: its count of unfinished steps is not kept (a takeover times a run out
+        // before counting them).
+        let (_, done) = self.cancel_steps("the run timed out", true)?;
+        self.timing_out = !done;
+        if self.timing_out {
+            return Ok(());
         }
-        self.timing_out = false;
-        self.retrying.clear();
         let limits = &self.plan.workflow().limits;
         let timeout = limits.timeout.map(|t| t.to_string()).unwrap_or_default();
         let message = format!("the run timed out (limits.timeout = {timeout})");
