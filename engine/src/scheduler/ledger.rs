@@ -198,10 +198,11 @@ pub(crate) enum Input {
 }
 
 /// How many transitions a batch takes before a move of many steps waits for the next turn:
-/// a cascade of skips ([`Ledger::ended`]) or a cancel. A million-step pipeline whose first
-/// step fails commits its skips in slices, not in one batch holding a transition, a row and
-/// an event per step. A crash between two slices leaves pending steps whose need ended,
-/// which a takeover skips as it always does, or a cancel it carries on.
+/// a cascade of skips ([`Ledger::ended`]), a cancel or a time-out ([`Ledger::cancel_steps`]).
+/// A million-step pipeline whose first step fails commits its skips in slices, not in one
+/// batch holding a transition, a row and an event per step. A crash between two slices
+/// leaves pending steps whose need ended, which a takeover skips as it always does, or a
+/// cancel or a time-out it carries on.
 const BATCH_SLICE: usize = 4096;
 
 /// One run's committed state and the transitions decided since the last commit.
