@@ -169,9 +169,10 @@ impl Driver {
         // (Not `interval`: its first tick waits a turn of the timer, a millisecond per run.)
         let mut renew = tokio::time::interval_at(Instant::now() + ttl / 3, ttl / 3);
         let mut commands = tokio::time::interval_at(Instant::now() + COMMAND_POLL, COMMAND_POLL);
-        let deadline = self.ledger.deadline().map(instant_of);
         let mut draining = false;
         loop {
+            // Read each time round: a redrive's clock starts with its last batch.
+            let deadline = self.ledger.deadline().map(instant_of);
             if self.ledger.is_over() {
                 return Ok(self.ledger.report());
             }

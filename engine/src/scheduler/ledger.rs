@@ -198,11 +198,12 @@ pub(crate) enum Input {
 }
 
 /// How many transitions a batch takes before a move of many steps waits for the next turn:
-/// a cascade of skips ([`Ledger::ended`]), a cancel or a time-out ([`Ledger::cancel_steps`]).
+/// a cascade of skips ([`Ledger::ended`]), a cancel or a time-out ([`Ledger::cancel_steps`]),
+/// a redrive ([`Ledger::go_on_redriving`]).
 /// A million-step pipeline whose first step fails commits its skips in slices, not in one
 /// batch holding a transition, a row and an event per step. A crash between two slices
-/// leaves pending steps whose need ended, which a takeover skips as it always does, or a
-/// cancel or a time-out it carries on.
+/// leaves pending steps whose need ended, which a takeover skips as it always does, a
+/// cancel or a time-out it carries on, or a redrive half done that a retry carries on.
 const BATCH_SLICE: usize = 4096;
 
 /// One run's committed state and the transitions decided since the last commit.
@@ -244,6 +245,9 @@ pub(crate) struct Ledger {
     /// Whether the run's deadline passed and its steps are being cancelled, a batch at a
     /// time ([`Ledger::time_out`]).
     timing_out: bool,
+    /// A redrive sending more steps back to pending than a batch takes; the run stays
+    /// ended until the last is ([`Ledger::go_on_redriving`]).
+    redriving: Option<control::Redriving>,
     batch: Batch,
     /// The run's output and error as last decided.
     outcome: (Option<Value>, Option<(ErrorClass, String)>),
@@ -316,6 +320,9 @@ impl Ledger {
     /// steps as the limits allow, and ends the run when nothing is left. Returns the
     /// attempts to start once the batch is committed.
     pub(crate) fn turn(&mut self, now: DateTime<Utc>) -> Result<Vec<Start>> {
+        if !self.go_on_redriving(now)? {
+            return Ok(Vec::new());
+        }
         if self.run_state.is_terminal() {
             return Ok(Vec::new());
         }
@@ -342,16 +349,18 @@ impl Ledger {
         std::mem::take(&mut self.batch)
     }
 
-    /// Whether a turn left work for the next because its batch was full: a cascade of skips,
-    /// a cancel or a time-out of more steps than a batch takes (an ended run has none).
+    /// Whether a turn left work for the next because its batch was full: a redrive, a
+    /// cascade of skips, a cancel or a time-out of more steps than a batch takes (an ended
+    /// run has none, unless it is being redriven).
     pub(crate) fn has_work_left(&self) -> bool {
-        !self.run_state.is_terminal()
-            && (!self.cascade.is_empty() || self.cancel_left || self.timing_out)
+        self.redriving.is_some()
+            || (!self.run_state.is_terminal()
+                && (!self.cascade.is_empty() || self.cancel_left || self.timing_out))
     }
 
-    /// Whether the run has ended.
+    /// Whether the run has ended (and is not being redriven).
     pub(crate) fn is_over(&self) -> bool {
-        self.run_state.is_terminal()
+        self.run_state.is_terminal() && self.redriving.is_none()
     }
 
     /// When the ledger must be turned next: at once while it has work left, else
@@ -373,9 +382,10 @@ impl Ledger {
         .min()
     }
 
-    /// When the run times out (`limits.timeout` after it started or was redriven).
+    /// When the run times out (`limits.timeout` after it started or was redriven); none
+    /// while a redrive is under way, whose clock starts with its last batch.
     pub(crate) fn deadline(&self) -> Option<DateTime<Utc>> {
-        self.deadline
+        self.deadline.filter(|_| self.redriving.is_none())
     }
 
     /// How the run stands.

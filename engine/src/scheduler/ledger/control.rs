@@ -43,9 +43,7 @@ impl Ledger {
     /// Stops new work for `halt` (unless a stronger halt holds already); a cancel also asks
     /// the shell to cancel every running attempt.
     pub(super) fn halt(&mut self, halt: Halt) {
-        if self.run_state.is_terminal()
-            || (self.halt.as_ref()).is_some_and(|held| held.rank() >= halt.rank())
-        {
+        if self.is_over() || (self.halt.as_ref()).is_some_and(|held| held.rank() >= halt.rank()) {
             return;
         }
         if let Halt::Cancel(_) = halt {
@@ -164,52 +162,68 @@ impl Ledger {
         Ok(())
     }
 
-    /// Sends the steps `redrive` names back to pending, as new attempts to come, and the run
-    /// back to running. Succeeded steps outside it keep their outputs.
-    pub(super) fn redrive(&mut self, redrive: Redrive, now: DateTime<Utc>) -> Result<()> {
+    /// Starts `redrive`: the steps it names go back to pending as new attempts to come, a
+    /// batch at a time ([`Ledger::go_on_redriving`]), and the run back to running with the
+    /// last of them. Succeeded steps outside it keep their outputs.
+    pub(super) fn redrive(&mut self, redrive: Redrive) -> Result<()> {
         let plan = std::sync::Arc::clone(&self.plan);
-        let mut reset = vec![false; self.slots.len()];
-        match &redrive.from {
+        let steps = match &redrive.from {
             Some(id) => {
                 let from = (plan.index_of(id)).ok_or_else(|| {
                     Error::Bug(format!("redrive from {id}, not a step of the run"))
                 })?;
+                let mut reset = vec![false; self.slots.len()];
                 let mut stack = vec![from];
                 while let Some(step) = stack.pop() {
                     if !std::mem::replace(&mut reset[step], true) {
                         stack.extend(plan.dependents(step));
                     }
                 }
+                (0..reset.len()).filter(|&step| reset[step]).collect()
             }
-            None => {
-                for (step, slot) in self.slots.iter().enumerate() {
-                    reset[step] = matches!(
+            None => (self.slots.iter().enumerate())
+                .filter(|(_, slot)| {
+                    matches!(
                         slot.state,
                         StepState::Failed
                             | StepState::Denied
                             | StepState::Cancelled
                             | StepState::Skipped
-                    );
-                }
-            }
-        }
-        // Each step's event says why in a sentence, as a skip or a cancellation does; the
-        // run's event lists the steps (one small object a step: a redrive of 100,000 steps
-        // holds them all in one batch).
-        let why = json!({ "reason": match &redrive.from {
+                    )
+                })
+                .map(|(step, _)| step)
+                .collect(),
+        };
+        self.redriving = Some(Redriving {
+            from: redrive.from,
+            steps,
+            done: 0,
+        });
+        Ok(())
+    }
+
+    /// Sends the next steps of the redrive under way back to pending, until the batch is
+    /// full; with the last, the run runs again (its deadline counted from `now`) and the
+    /// ledger settles what the steps' states decide. `false` while steps are left.
+    ///
+    /// The run moves last: a crash between two batches leaves it failed (or cancelled) with
+    /// some steps pending, which a `cairn retry` carries on, never a running run whose
+    /// failed steps a takeover would skip past.
+    pub(super) fn go_on_redriving(&mut self, now: DateTime<Utc>) -> Result<bool> {
+        let Some(mut redriving) = self.redriving.take() else {
+            return Ok(true);
+        };
+        // Each step's event says why in a sentence, as a skip or a cancellation does.
+        let why = json!({ "reason": match &redriving.from {
             Some(from) => format!("the run was redriven from {from}"),
             None => "the run was redriven".to_owned(),
         } });
-        let steps: Vec<&str> = (0..reset.len())
-            .filter(|&step| reset[step])
-            .map(|step| &*plan.steps()[step].id)
-            .collect();
-        self.start_clock(
-            now,
-            Some(json!({ "redrive": { "from": redrive.from, "steps": steps } })),
-        )?;
-        for step in (0..reset.len()).filter(|&step| reset[step]) {
-            if redrive.from.is_some() {
+        while let Some(&step) = redriving.steps.get(redriving.done) {
+            if self.batch.len() >= BATCH_SLICE {
+                self.redriving = Some(redriving);
+                return Ok(false);
+            }
+            if redriving.from.is_some() {
                 self.reset_items(step);
             }
             let slot = &mut self.slots[step];
@@ -219,11 +233,30 @@ impl Ledger {
             if slot.state != StepState::Pending {
                 self.set_step(step, StepState::Pending, Some(why.clone()))?;
             }
+            redriving.done += 1;
         }
+        // The run's event lists the steps (one small object a step).
+        let Redriving { from, steps, .. } = redriving;
+        let ids: Vec<&str> = (steps.iter())
+            .map(|&step| &*self.plan.steps()[step].id)
+            .collect();
+        let detail = json!({ "redrive": { "from": from, "steps": ids } });
+        self.start_clock(now, Some(detail))?;
         // Decisions on the reset steps were for their last drive: they are asked again.
-        self.approvals.forget(|step| reset[step]);
-        Ok(())
+        self.approvals
+            .forget(|step| steps.binary_search(&step).is_ok());
+        self.take_stock(now)?;
+        Ok(true)
     }
+}
+
+/// A redrive under way: the steps it sends back to pending, in plan order, and how many of
+/// them are back.
+#[derive(Debug)]
+pub(super) struct Redriving {
+    from: Option<String>,
+    steps: Vec<StepIndex>,
+    done: usize,
 }
 
 #[cfg(test)]

@@ -102,6 +102,7 @@ impl Ledger {
             cascade: Vec::new(),
             cancel_left: false,
             timing_out: false,
+            redriving: None,
             batch: Batch::new(),
             outcome: (None, None),
             max_output_bytes,
@@ -120,17 +121,26 @@ impl Ledger {
             plans,
             plan_count: added.len() as u32,
         };
-        if let Some(redrive) = redrive {
-            ledger.redrive(redrive, now)?;
+        match redrive {
+            Some(redrive) => {
+                ledger.redrive(redrive)?;
+                ledger.go_on_redriving(now)?;
+            }
+            None => ledger.take_stock(now)?,
         }
-        ledger.count_readers();
-        for slot in &mut ledger.slots {
+        Ok(ledger)
+    }
+
+    /// Counts who reads which outputs and settles what the steps' stored states decide: at
+    /// takeover, or once a redrive has sent its steps back to pending.
+    pub(super) fn take_stock(&mut self, now: DateTime<Utc>) -> Result<()> {
+        self.count_readers();
+        for slot in &mut self.slots {
             if slot.state == StepState::Succeeded {
                 slot.items = None; // Its output holds the items' outputs.
             }
         }
-        ledger.settle(now)?;
-        Ok(ledger)
+        self.settle(now)
     }
 
     fn settle(&mut self, now: DateTime<Utc>) -> Result<()> {

@@ -818,16 +818,7 @@ fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
 
 #[test]
 fn a_cascade_of_skips_past_a_batch_goes_on_turn_by_turn_and_after_a_restart() {
-    let n = BATCH_SLICE + 100;
-    let steps: Vec<Value> = (0..n)
-        .map(|i| match i {
-            0 => json!({"id": "s0", "executor": "noop"}),
-            _ => {
-                json!({"id": format!("s{i}"), "executor": "noop", "needs": [format!("s{}", i - 1)]})
-            }
-        })
-        .collect();
-    let mut ledger = new_run(json!({"name": "long", "limits": {"max_steps": n}, "steps": steps}));
+    let mut ledger = new_run(longer_than_a_batch(json!({})));
     ledger.turn(at(0)).unwrap();
     ledger.take_batch();
     ledger
@@ -875,6 +866,21 @@ pub(super) fn wider_than_a_batch(mut limits: Value) -> Value {
         .map(|i| json!({"id": format!("s{i}"), "executor": "noop"}))
         .collect();
     json!({"name": "wide", "limits": limits, "steps": steps})
+}
+
+/// A pipeline of more steps than a batch takes, with `limits`.
+pub(super) fn longer_than_a_batch(mut limits: Value) -> Value {
+    let n = BATCH_SLICE + 100;
+    limits["max_steps"] = json!(n);
+    let steps: Vec<Value> = (0..n)
+        .map(|i| match i {
+            0 => json!({"id": "s0", "executor": "noop"}),
+            _ => {
+                json!({"id": format!("s{i}"), "executor": "noop", "needs": [format!("s{}", i - 1)]})
+            }
+        })
+        .collect();
+    json!({"name": "long", "limits": limits, "steps": steps})
 }
 
 /// The sizes of the batches `ledger` takes until it has no work left, each made by a turn at

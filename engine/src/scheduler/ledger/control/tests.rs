@@ -3,14 +3,14 @@
 use serde_json::{Value, json};
 
 use super::super::tests::{
-    at, batches_to_the_end, committed, done, failed, ids, moves, plan, records_after, run_moves,
-    wider_than_a_batch,
+    at, batches_to_the_end, committed, done, failed, ids, longer_than_a_batch, moves, plan,
+    records_after, run_moves, wider_than_a_batch,
 };
 use super::super::{BATCH_SLICE, Input, Judge, Ledger};
 use super::Redrive;
 use crate::command::{Command, PendingCommand, Request};
 use crate::executor::ErrorClass;
-use crate::state::RunState;
+use crate::state::{RunState, StepState};
 use crate::store::StepRecord;
 
 /// A ledger taking over `workflow` in `state` from `steps` at `now`.
@@ -187,14 +187,14 @@ fn a_redrive_runs_again_what_failed_or_was_skipped_and_keeps_what_succeeded() {
     );
     assert_eq!(run_moves(&batch), [(RunState::Failed, RunState::Running)]);
     let crate::state::Transition::Step(reset) = &batch.transitions()[1] else {
-        panic!("then the steps")
+        panic!("the steps move first")
     };
     assert_eq!(
         reset.detail,
         Some(json!({ "reason": "the run was redriven" }))
     );
-    let crate::state::Transition::Run(run) = &batch.transitions()[0] else {
-        panic!("the run moves first")
+    let crate::state::Transition::Run(run) = &batch.transitions()[2] else {
+        panic!("then the run")
     };
     assert_eq!(
         run.detail.as_ref().unwrap()["redrive"]["steps"],
@@ -254,4 +254,57 @@ fn a_cancel_of_more_steps_than_a_batch_takes_goes_on_batch_by_batch() {
         );
         assert_eq!(ledger.report().state, RunState::Cancelled);
     }
+}
+
+#[test]
+fn a_redrive_of_more_steps_than_a_batch_takes_moves_the_run_with_its_last_batch() {
+    let workflow = longer_than_a_batch(json!({"timeout": "1m"}));
+    // The pipeline failed at its first step, which skipped every other one.
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    ledger.turn(at(0)).unwrap();
+    ledger
+        .apply(failed(0, ErrorClass::ExitCode, "no"), at(1))
+        .unwrap();
+    batches_to_the_end(&mut ledger, false, at(1));
+    assert_eq!(ledger.report().state, RunState::Failed);
+    let failed_run = records_after(&ledger);
+    let redrive = || Some(Redrive { from: None });
+
+    let mut ledger = take_over(&workflow, RunState::Failed, failed_run, 5, redrive());
+    let first = ledger.take_batch();
+    assert_eq!(first.len(), BATCH_SLICE, "a batch of steps sent back");
+    assert!(
+        run_moves(&first).is_empty(),
+        "the run stays failed meanwhile"
+    );
+    assert!(ledger.has_work_left() && !ledger.is_over());
+    assert_eq!(
+        ledger.deadline(),
+        None,
+        "the clock starts with the last batch"
+    );
+    let between = records_after(&ledger);
+
+    let finish = |ledger: &mut Ledger| {
+        assert_eq!(started(ledger, 6), ["s0"]);
+        let last = ledger.take_batch();
+        assert_eq!(run_moves(&last), [(RunState::Failed, RunState::Running)]);
+        assert_eq!(
+            last.len(),
+            100 + 3,
+            "the rest, the run, s0 ready and running"
+        );
+        assert!(!ledger.has_work_left());
+        assert_eq!(ledger.deadline(), Some(at(66)));
+        let pending = ledger.slots[1..].iter();
+        assert!(
+            pending
+                .map(|slot| slot.state)
+                .all(|s| s == StepState::Pending)
+        );
+    };
+    finish(&mut ledger);
+    // A crash between two batches: the run is still failed, and a retry sends back the rest.
+    let mut retried = take_over(&workflow, RunState::Failed, between, 6, redrive());
+    finish(&mut retried);
 }
