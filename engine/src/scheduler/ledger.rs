@@ -198,12 +198,14 @@ pub(crate) enum Input {
 }
 
 /// How many transitions a batch takes before a move of many steps waits for the next turn:
-/// a cascade of skips ([`Ledger::ended`]), a cancel or a time-out ([`Ledger::cancel_steps`]),
-/// a redrive ([`Ledger::go_on_redriving`]).
+/// a cascade of skips or a fan-out's branches made ready ([`Ledger::ended`]), a takeover's
+/// roots made ready ([`Ledger::go_on_readying_roots`]), a cancel or a time-out
+/// ([`Ledger::cancel_steps`]), a redrive ([`Ledger::go_on_redriving`]).
 /// A million-step pipeline whose first step fails commits its skips in slices, not in one
 /// batch holding a transition, a row and an event per step. A crash between two slices
-/// leaves pending steps whose need ended, which a takeover skips as it always does, a
-/// cancel or a time-out it carries on, or a redrive half done that a retry carries on.
+/// leaves pending steps whose needs ended (or that have none), which a takeover skips or
+/// makes ready as it always does, a cancel or a time-out it carries on, or a redrive half
+/// done that a retry carries on.
 const BATCH_SLICE: usize = 4096;
 
 /// One run's committed state and the transitions decided since the last commit.
@@ -238,8 +240,13 @@ pub(crate) struct Ledger {
     retrying: BTreeSet<(DateTime<Utc>, StepIndex)>,
     unfinished: usize,
     /// Ended steps whose dependents are still to be walked ([`Ledger::ended`]): empty but
-    /// for a cascade of skips bigger than a batch, which each turn takes on.
+    /// for a cascade bigger than a batch, which each turn takes on.
     cascade: Vec<StepIndex>,
+    /// The walk from an ended step to its dependents, when a full batch stopped it.
+    walk: complete::Walk,
+    /// Where a takeover's marking of the roots ready stopped at a full batch
+    /// ([`Ledger::go_on_readying_roots`]).
+    roots_from: Option<StepIndex>,
     /// Whether a cancel stopped at a full batch, with steps left to cancel.
     cancel_left: bool,
     /// Whether the run's deadline passed and its steps are being cancelled, a batch at a
@@ -331,6 +338,7 @@ impl Ledger {
             return Ok(Vec::new());
         }
         self.go_on_cascading()?;
+        self.go_on_readying_roots()?;
         self.expire_approvals(now)?;
         self.watch(now);
         self.wake_due_retries(now)?;
@@ -355,7 +363,11 @@ impl Ledger {
     pub(crate) fn has_work_left(&self) -> bool {
         self.redriving.is_some()
             || (!self.run_state.is_terminal()
-                && (!self.cascade.is_empty() || self.cancel_left || self.timing_out))
+                && (!self.cascade.is_empty()
+                    || self.walk.is_under_way()
+                    || self.roots_from.is_some()
+                    || self.cancel_left
+                    || self.timing_out))
     }
 
     /// Whether the run has ended (and is not being redriven).

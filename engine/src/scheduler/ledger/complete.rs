@@ -164,8 +164,9 @@ impl Ledger {
     /// needs have ended, or is skipped when its trigger refuses how `step` ended (and so on
     /// downstream).
     ///
-    /// A cascade of skips stops once the batch holds [`BATCH_SLICE`] transitions, and goes
-    /// on at the next turn (the steps left wait in the ledger).
+    /// The walk stops once the batch holds [`BATCH_SLICE`] transitions, and goes on at the
+    /// next turn (the steps left wait in the ledger): a long cascade of skips, or a fan-out
+    /// of more branches than a batch takes, commits in slices.
     pub(super) fn ended(&mut self, step: StepIndex) -> Result<()> {
         self.cascade.push(step);
         self.go_on_cascading()
@@ -174,12 +175,22 @@ impl Ledger {
     /// Walks on from the ended steps not yet walked from, while the batch has room.
     pub(super) fn go_on_cascading(&mut self) -> Result<()> {
         let plan = Arc::clone(&self.plan);
-        while self.batch.len() < BATCH_SLICE {
-            let Some(current) = self.cascade.pop() else {
-                break;
-            };
+        loop {
+            if self.walk.left.is_empty() {
+                let Some(from) = self.cascade.pop() else {
+                    return Ok(());
+                };
+                self.walk.from = from;
+                self.walk.left.extend(plan.dependents(from));
+                self.walk.left.reverse(); // Visited last first, in the plan's order.
+            }
+            let current = self.walk.from;
             let state = self.slots[current].state;
-            for dependent in plan.dependents(current) {
+            while let Some(&dependent) = self.walk.left.last() {
+                if self.batch.len() >= BATCH_SLICE {
+                    return Ok(());
+                }
+                self.walk.left.pop();
                 self.unmet[dependent] = self.unmet[dependent].saturating_sub(1);
                 if self.slots[dependent].state != StepState::Pending {
                     continue;
@@ -201,7 +212,21 @@ impl Ledger {
                 }
             }
         }
-        Ok(())
+    }
+}
+
+/// The walk from one ended step to its dependents: the step, and the dependents still to
+/// visit, last first (empty between walks).
+#[derive(Debug, Default)]
+pub(super) struct Walk {
+    from: StepIndex,
+    left: Vec<StepIndex>,
+}
+
+impl Walk {
+    /// Whether a walk stopped at a full batch.
+    pub(super) fn is_under_way(&self) -> bool {
+        !self.left.is_empty()
     }
 }
 

@@ -142,6 +142,7 @@ impl Ledger {
             return self.time_out();
         }
         self.go_on_cascading()?;
+        self.go_on_readying_roots()?;
         if self.halt.is_some() && !self.run_state.is_terminal() {
             self.halted()?;
         }

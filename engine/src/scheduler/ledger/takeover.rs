@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::approvals::Approvals;
-use super::{Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planner};
+use super::{BATCH_SLICE, Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planner};
 use crate::error::{Error, Result};
 use crate::executor::Usage;
 use crate::expr::SharedJson;
@@ -100,6 +100,8 @@ impl Ledger {
             retrying: BTreeSet::new(),
             unfinished: 0,
             cascade: Vec::new(),
+            walk: Default::default(),
+            roots_from: None,
             cancel_left: false,
             timing_out: false,
             redriving: None,
@@ -179,8 +181,23 @@ impl Ledger {
         for step in ended {
             self.ended(step)?;
         }
-        for step in 0..self.slots.len() {
+        self.roots_from = Some(0);
+        self.go_on_readying_roots()
+    }
+
+    /// Marks ready the pending steps with no need left to end — the roots, at a takeover —
+    /// from [`Ledger::roots_from`] on, while the batch has room: a fan-out of more roots
+    /// than a batch takes commits them in slices, as a cascade does.
+    pub(super) fn go_on_readying_roots(&mut self) -> Result<()> {
+        let Some(from) = self.roots_from.take() else {
+            return Ok(());
+        };
+        for step in from..self.slots.len() {
             if self.slots[step].state == StepState::Pending && self.unmet[step] == 0 {
+                if self.batch.len() >= BATCH_SLICE {
+                    self.roots_from = Some(step);
+                    return Ok(());
+                }
                 self.set_step(step, StepState::Ready, None)?;
                 self.ready.push_back(step);
             }

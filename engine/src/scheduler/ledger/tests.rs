@@ -868,6 +868,43 @@ pub(super) fn wider_than_a_batch(mut limits: Value) -> Value {
     json!({"name": "wide", "limits": limits, "steps": steps})
 }
 
+#[test]
+fn a_fan_out_wider_than_a_batch_makes_its_branches_ready_turn_by_turn_and_after_a_restart() {
+    let n = BATCH_SLICE + 100;
+    let branches: Vec<Value> = (0..n)
+        .map(|i| json!({"id": format!("b{i}"), "executor": "noop"}))
+        .collect();
+    let mut ledger = new_run(json!({"name": "fan",
+        "limits": {"max_steps": n + 1, "max_parallel": 1},
+        "steps": [{"id": "split", "executor": "noop"},
+            {"id": "fan", "needs": ["split"], "parallel": branches}]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger.apply(done(0, json!(1)), at(1)).unwrap();
+    let first = ledger.take_batch();
+    assert_eq!(
+        first.len(),
+        BATCH_SLICE,
+        "split's success and a slice of its branches"
+    );
+    assert!(ledger.has_work_left());
+    let between = committed_after(&ledger, RunState::Running);
+
+    let finish = |ledger: &mut Ledger| {
+        let starts = ledger.turn(at(2)).unwrap();
+        assert_eq!(ids(ledger, &starts), ["b0"]);
+        assert!(ledger.take_batch().len() <= BATCH_SLICE);
+        assert!(!ledger.has_work_left());
+        let states = ledger.slots[1..].iter().map(|slot| slot.state);
+        let ready = states.filter(|&state| state == StepState::Ready).count();
+        assert_eq!(ready, n - 1, "every branch ready but the one running");
+    };
+    finish(&mut ledger);
+    // A crash between two slices: the takeover makes ready the branches still pending.
+    let mut restarted = Ledger::take_over(between, Judge::default(), 1 << 20, at(2), None).unwrap();
+    finish(&mut restarted);
+}
+
 /// A pipeline of more steps than a batch takes, with `limits`.
 pub(super) fn longer_than_a_batch(mut limits: Value) -> Value {
     let n = BATCH_SLICE + 100;

@@ -242,7 +242,12 @@ fn a_cancel_of_more_steps_than_a_batch_takes_goes_on_batch_by_batch() {
     let workflow = wider_than_a_batch(json!({}));
     for settled in [false, true] {
         let mut ledger = take_over(&workflow, RunState::Paused, vec![], 0, None);
-        ledger.take_batch(); // Every step ready.
+        let readied = batches_to_the_end(&mut ledger, true, at(0));
+        assert_eq!(
+            readied,
+            [BATCH_SLICE, 100],
+            "the roots made ready a batch at a time"
+        );
         ledger
             .apply(command(Command::Cancel(request())), at(1))
             .unwrap();
