@@ -358,8 +358,9 @@ impl Ledger {
     }
 
     /// Whether a turn left work for the next because its batch was full: a redrive, a
-    /// cascade of skips, a cancel or a time-out of more steps than a batch takes (an ended
-    /// run has none, unless it is being redriven).
+    /// cascade (of skips, or of a fan-out's branches made ready), a takeover's roots, a
+    /// cancel or a time-out of more steps than a batch takes (an ended run has none, unless
+    /// it is being redriven).
     pub(crate) fn has_work_left(&self) -> bool {
         self.redriving.is_some()
             || (!self.run_state.is_terminal()
