@@ -256,7 +256,7 @@ impl Driver {
     /// nothing; gives the lease up.
     pub(crate) async fn settle_commands(mut self) -> Result<RunReport> {
         self.read_commands().await?;
-        self.ledger.settle_halt()?;
+        self.ledger.settle_halt(Utc::now())?;
         self.commit().await?;
         self.commit_work_left().await?;
         let owner = &self.engine.holder.owner;
@@ -268,7 +268,7 @@ impl Driver {
     /// time-out of many steps, a long cascade of skips), starting nothing.
     async fn commit_work_left(&mut self) -> Result<()> {
         while self.ledger.has_work_left() {
-            self.ledger.settle_halt()?;
+            self.ledger.settle_halt(Utc::now())?;
             self.commit().await?;
         }
         Ok(())

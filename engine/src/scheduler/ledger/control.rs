@@ -135,9 +135,13 @@ impl Ledger {
     }
 
     /// Carries out a pause, a cancel or a time-out of a run no engine drives (or that the
-    /// engine stops); starts nothing. A batch at a time: the caller commits and asks again
-    /// while [`Ledger::has_work_left`].
-    pub(crate) fn settle_halt(&mut self) -> Result<()> {
+    /// engine stops) at `now`, and whatever else a full batch left (a redrive, a cascade);
+    /// starts nothing. A batch at a time: the caller commits and asks again while
+    /// [`Ledger::has_work_left`].
+    pub(crate) fn settle_halt(&mut self, now: DateTime<Utc>) -> Result<()> {
+        if !self.go_on_redriving(now)? {
+            return Ok(());
+        }
         if self.timing_out && !self.run_state.is_terminal() {
             return self.time_out();
         }

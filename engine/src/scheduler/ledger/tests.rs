@@ -930,7 +930,7 @@ pub(super) fn batches_to_the_end(
     let mut batches = Vec::new();
     loop {
         match settled {
-            true => ledger.settle_halt().unwrap(),
+            true => ledger.settle_halt(now).unwrap(),
             false => assert!(ledger.turn(now).unwrap().is_empty(), "nothing starts"),
         }
         batches.push(ledger.take_batch().len());

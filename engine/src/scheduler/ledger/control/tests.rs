@@ -146,7 +146,7 @@ fn a_paused_run_no_engine_drives_is_cancelled_at_once() {
     ledger
         .apply(command(Command::Cancel(request())), at(1))
         .unwrap();
-    ledger.settle_halt().unwrap();
+    ledger.settle_halt(at(1)).unwrap();
     let batch = ledger.take_batch();
     assert_eq!(run_moves(&batch), [(RunState::Paused, RunState::Cancelled)]);
     assert!(ledger.is_over());
@@ -275,7 +275,13 @@ fn a_redrive_of_more_steps_than_a_batch_takes_moves_the_run_with_its_last_batch(
     let failed_run = records_after(&ledger);
     let redrive = || Some(Redrive { from: None });
 
-    let mut ledger = take_over(&workflow, RunState::Failed, failed_run, 5, redrive());
+    let mut ledger = take_over(
+        &workflow,
+        RunState::Failed,
+        failed_run.clone(),
+        5,
+        redrive(),
+    );
     let first = ledger.take_batch();
     assert_eq!(first.len(), BATCH_SLICE, "a batch of steps sent back");
     assert!(
@@ -312,4 +318,10 @@ fn a_redrive_of_more_steps_than_a_batch_takes_moves_the_run_with_its_last_batch(
     // A crash between two batches: the run is still failed, and a retry sends back the rest.
     let mut retried = take_over(&workflow, RunState::Failed, between, 6, redrive());
     finish(&mut retried);
+    // An engine stopping meanwhile commits the rest, starting nothing.
+    let mut stopping = take_over(&workflow, RunState::Failed, failed_run, 5, redrive());
+    stopping.take_batch();
+    let rest = batches_to_the_end(&mut stopping, true, at(6));
+    assert_eq!(rest, [100 + 2], "the rest, the run, s0 ready");
+    assert_eq!(stopping.report().state, RunState::Running);
 }
