@@ -28,7 +28,6 @@ pub(crate) async fn pipeline_commits(db: &Path, durability: Durability, n: usize
     let run = NewRun {
         id: run_id,
         workflow_name: "commits".into(),
-        workflow_hash: "commits".into(),
         definition: "{}".into(),
         input: "{}".to_owned().into(),
         guard: None,

@@ -28,7 +28,7 @@ use crate::report::{RunReport, RunSummary, RunView, StepView};
 use crate::scheduler::{Committed, Driver, Judge, Redrive, Shared, Takeover, kept_outputs};
 use crate::state::{RunState, StepState};
 use crate::store::{
-    Durability, NewRun, RunRecord, SqliteStore, StepRecord, Store, StoreOptions, digest,
+    Durability, NewRun, RunRecord, Snapshot, SqliteStore, StepRecord, Store, StoreOptions, digest,
 };
 
 /// The default cap on one step's output, serialized: 1 MiB.
@@ -217,7 +217,8 @@ impl Engine {
     /// Starts a run of `plan` with `input` under a new id: checks the input and the
     /// executors, records the run, drives it.
     pub async fn start(&self, plan: Plan, input: Value) -> Result<RunHandle> {
-        self.create(Uuid::now_v7(), plan, input, None).await
+        self.create(Uuid::now_v7(), Arc::new(plan), input, None)
+            .await
     }
 
     /// Starts a run under the caller's `id`, idempotently: when a run with this id exists
@@ -225,31 +226,29 @@ impl Engine {
     /// resumed instead (or [`Error::Finished`] reports how it ended); with another workflow
     /// or input, [`Error::RunExists`].
     pub async fn start_with_id(&self, id: Uuid, plan: Plan, input: Value) -> Result<RunHandle> {
-        let (definition, workflow_hash) = snapshot(&plan)?;
+        let plan = Arc::new(plan);
+        let snapshot = Snapshot::of(Arc::clone(&plan))?;
         match self.inner.store.find_run(&id.to_string()).await {
             Ok(existing)
-                if existing.workflow_hash == workflow_hash
+                if existing.workflow_hash == snapshot.hash()
                     && self.inner.store.input(id).await? == input =>
             {
                 self.resume(&id.to_string()).await
             }
             Ok(_) => Err(Error::RunExists(id)),
-            Err(Error::UnknownRun(_)) => {
-                let snapshot = Some((definition, workflow_hash));
-                self.create(id, plan, input, snapshot).await
-            }
+            Err(Error::UnknownRun(_)) => self.create(id, plan, input, Some(snapshot)).await,
             Err(error) => Err(error),
         }
     }
 
-    /// Records a new run `id` of `plan` (its definition snapshot and hash, if computed
-    /// already) and drives it.
+    /// Records a new run `id` of `plan` (its definition snapshot, if measured already) and
+    /// drives it.
     async fn create(
         &self,
         id: Uuid,
-        plan: Plan,
+        plan: Arc<Plan>,
         input: Value,
-        snapshot: Option<(String, String)>,
+        snapshot: Option<Snapshot>,
     ) -> Result<RunHandle> {
         if self.inner.shutdown.is_cancelled() {
             return Err(Error::ShutDown);
@@ -257,15 +256,14 @@ impl Engine {
         check_input(&plan, &input)?;
         let origin = format!("workflow {}", plan.workflow().name);
         load::check_executors(&plan, self.executors(), &origin)?;
-        let (definition, workflow_hash) = match snapshot {
+        let definition = match snapshot {
             Some(snapshot) => snapshot,
-            None => self::snapshot(&plan)?,
+            None => Snapshot::of(Arc::clone(&plan))?,
         };
         let run = NewRun {
             id,
             workflow_name: plan.workflow().name.clone(),
-            workflow_hash,
-            definition: definition.into(),
+            definition,
             input: Arc::new(input.to_string()),
             guard: (self.inner.guard.as_ref()).map(|guard| guard.snapshot().unwrap_or_default()),
             steps: plan.steps().iter().map(|step| step.id.clone()).collect(),
@@ -282,7 +280,7 @@ impl Engine {
         let run = Takeover {
             run: Committed {
                 run_id: run.id,
-                plan: Arc::new(plan),
+                plan,
                 input,
                 state: RunState::Pending,
                 created_at: Utc::now(),
@@ -642,14 +640,6 @@ fn unfinished_for_each<'s>(plan: &Plan, steps: &'s [StepRecord]) -> Vec<&'s str>
         })
         .map(|step| step.id.as_str())
         .collect()
-}
-
-/// The definition snapshot stored with a run, and its hash.
-fn snapshot(plan: &Plan) -> Result<(String, String)> {
-    let definition =
-        serde_json::to_string(plan.workflow()).map_err(|error| Error::Bug(error.to_string()))?;
-    let hash = digest(&definition);
-    Ok((definition, hash))
 }
 
 /// A run being driven: its id, its events, and its end.

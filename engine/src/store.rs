@@ -33,9 +33,11 @@ use crate::state::{Batch, RunState, StepState};
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod memory;
+mod snapshot;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use snapshot::Snapshot;
 pub use sqlite::{Durability, SqliteStore, StoreOptions};
 
 /// Durable storage of runs. Implementations must commit each call's writes atomically and
@@ -181,10 +183,9 @@ pub struct NewRun {
     pub id: Uuid,
     /// The workflow's name.
     pub workflow_name: String,
-    /// The hash of `definition`.
-    pub workflow_hash: String,
-    /// The definition snapshot (canonical JSON), shared: a big workflow's is megabytes.
-    pub definition: Arc<str>,
+    /// The definition snapshot (canonical JSON) and its hash, written by the store as it
+    /// serializes it: a big workflow's is megabytes.
+    pub definition: Snapshot,
     /// The run's input as JSON text, serialized once and shared, never copied: an input may
     /// be hundreds of megabytes. (An `Arc<str>` made from the text would copy it.)
     pub input: Arc<String>,

@@ -26,7 +26,6 @@ async fn an_illegal_transition_cannot_be_committed_through_the_public_api() {
     let new_run = NewRun {
         id: run,
         workflow_name: "w".into(),
-        workflow_hash: "h".into(),
         definition: "{}".into(),
         input: "{}".to_owned().into(),
         guard: None,

@@ -120,7 +120,6 @@ fn new_run(id: Uuid) -> NewRun {
     NewRun {
         id,
         workflow_name: "demo".into(),
-        workflow_hash: "h1".into(),
         definition: "{}".into(),
         input: r#"{"n": 1}"#.to_owned().into(),
         guard: Some(r#"{"default": "deny"}"#.into()),

@@ -42,7 +42,7 @@ pub struct MemoryStore {
 #[derive(Debug)]
 struct StoredRun {
     record: RunRecord,
-    /// The definition snapshot, shared with the [`NewRun`] it came in.
+    /// The definition snapshot's text.
     definition: Arc<str>,
     /// The input's JSON text, shared with the [`NewRun`] it came in.
     input: Arc<String>,
@@ -244,7 +244,7 @@ impl Store for MemoryStore {
             record: RunRecord {
                 id: run.id,
                 workflow_name: run.workflow_name.clone(),
-                workflow_hash: run.workflow_hash.clone(),
+                workflow_hash: run.definition.hash().to_owned(),
                 state: RunState::Pending,
                 output: None,
                 error: None,
@@ -254,7 +254,7 @@ impl Store for MemoryStore {
                 updated_at: at,
                 deadline: None,
             },
-            definition: Arc::clone(&run.definition),
+            definition: run.definition.text().into(),
             input: Arc::clone(&run.input),
             steps: run.steps.iter().map(|id| StepRecord::pending(id)).collect(),
             positions: run

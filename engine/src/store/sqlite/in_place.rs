@@ -9,6 +9,8 @@ use std::io::{self, BufWriter, Write};
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
+use crate::store::Snapshot;
+
 /// Writes `bytes` into the zeroblob of their size in `column` of `table`'s row `row`.
 pub(super) fn fill_blob(
     conn: &Connection,
@@ -19,6 +21,20 @@ pub(super) fn fill_blob(
 ) -> rusqlite::Result<()> {
     conn.blob_open("main", table, column, row, false)?
         .write_all_at(bytes, 0)
+}
+
+/// Writes `snapshot` into the zeroblob of its length in the `workflows` row `row`,
+/// serializing it through the pager rather than from a copy of its text.
+pub(super) fn write_snapshot(
+    conn: &Connection,
+    row: i64,
+    snapshot: &Snapshot,
+) -> rusqlite::Result<()> {
+    let blob = conn.blob_open("main", "workflows", "definition", row, false)?;
+    let mut place = BufWriter::with_capacity(64 * 1024, blob);
+    let failed = |error: io::Error| rusqlite::Error::ToSqlConversionFailure(error.into());
+    snapshot.write_to(&mut place).map_err(failed)?;
+    place.flush().map_err(failed)
 }
 
 /// The size from which a run's output is written in place ([`write_big_output`]).

@@ -202,7 +202,6 @@ fn one_step_run() -> (NewRun, LeaseHolder) {
     let run = NewRun {
         id: Uuid::now_v7(),
         workflow_name: "w".into(),
-        workflow_hash: "h".into(),
         definition: "{}".into(),
         input: "{}".to_owned().into(),
         guard: None,

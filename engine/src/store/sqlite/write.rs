@@ -28,9 +28,9 @@ use crate::item::ItemRecord;
 use crate::lease::LeaseHolder;
 use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepTransition, Transition};
-use crate::store::{NewRun, digest};
+use crate::store::{NewRun, Snapshot, digest};
 
-use super::in_place::{StoredOutput, fill_blob, write_big_output};
+use super::in_place::{StoredOutput, fill_blob, write_big_output, write_snapshot};
 use super::prepared::Prepared;
 
 /// Why a commit stopped before its `COMMIT`.
@@ -57,9 +57,8 @@ impl From<rusqlite::Error> for Failure {
 #[derive(Debug)]
 pub(super) struct Creation {
     pub(super) id: Uuid,
-    hash: String,
     name: String,
-    definition: Arc<str>,
+    definition: Snapshot,
     /// JSON text.
     input: Arc<String>,
     steps: Arc<[Arc<str>]>,
@@ -74,9 +73,8 @@ impl Creation {
     pub(super) fn new(run: &NewRun, holder: &LeaseHolder, expires: i64) -> Creation {
         Creation {
             id: run.id,
-            hash: run.workflow_hash.clone(),
             name: run.workflow_name.clone(),
-            definition: Arc::clone(&run.definition),
+            definition: run.definition.clone(),
             input: Arc::clone(&run.input),
             steps: Arc::clone(&run.steps),
             holder: holder.clone(),
@@ -95,20 +93,14 @@ impl Creation {
                  VALUES (?, ?, zeroblob(?), ?)",
             )?
             .execute(params![
-                self.hash,
+                self.definition.hash(),
                 self.name,
                 self.definition.len() as i64,
                 now
             ])?;
         if inserted == 1 {
             let row = conn.last_insert_rowid();
-            fill_blob(
-                conn,
-                "workflows",
-                "definition",
-                row,
-                self.definition.as_bytes(),
-            )?;
+            write_snapshot(conn, row, &self.definition)?;
         }
         if let Some((hash, policy)) = &self.policy {
             conn.prepare_cached(
@@ -125,7 +117,7 @@ impl Creation {
         )?
         .execute(params![
             id,
-            self.hash,
+            self.definition.hash(),
             self.name,
             now,
             holder.owner,
