@@ -130,7 +130,7 @@ impl Creation {
         conn.prepare_cached("INSERT INTO inputs (run_id, input) VALUES (?, zeroblob(?))")?
             .execute(params![id, self.input.len() as i64])?;
         let row = conn.last_insert_rowid();
-        fill_blob(conn, "inputs", "input", row, self.input.as_bytes())?;
+        fill_blob(conn, ("inputs", "input", row), self.input.as_bytes())?;
         insert_steps(conn, &id, 0, self.steps.iter().map(|step| &**step))?;
         conn.prepare_cached(
             "INSERT INTO events (run_id, seq, at, to_state) VALUES (?, 1, ?, 'pending')",
