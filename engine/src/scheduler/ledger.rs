@@ -327,18 +327,9 @@ impl Ledger {
     /// steps as the limits allow, and ends the run when nothing is left. Returns the
     /// attempts to start once the batch is committed.
     pub(crate) fn turn(&mut self, now: DateTime<Utc>) -> Result<Vec<Start>> {
-        if !self.go_on_redriving(now)? {
+        if !self.carry_on(now)? {
             return Ok(Vec::new());
         }
-        if self.run_state.is_terminal() {
-            return Ok(Vec::new());
-        }
-        if self.timing_out {
-            self.time_out()?;
-            return Ok(Vec::new());
-        }
-        self.go_on_cascading()?;
-        self.go_on_readying_roots()?;
         self.expire_approvals(now)?;
         self.watch(now);
         self.wake_due_retries(now)?;
@@ -350,6 +341,22 @@ impl Ledger {
             self.finish_run()?;
         }
         Ok(starts)
+    }
+
+    /// Carries on at `now` with what a full batch left (see [`BATCH_SLICE`]): a redrive, a
+    /// time-out, a cascade, a takeover's roots. Whether the run may go on to anything else
+    /// in this batch: not while a redrive or a time-out is under way, nor once it has ended.
+    fn carry_on(&mut self, now: DateTime<Utc>) -> Result<bool> {
+        if !self.go_on_redriving(now)? || self.run_state.is_terminal() {
+            return Ok(false);
+        }
+        if self.timing_out {
+            self.time_out()?;
+            return Ok(false);
+        }
+        self.go_on_cascading()?;
+        self.go_on_readying_roots()?;
+        Ok(true)
     }
 
     /// The transitions decided since the last call, to commit together.

@@ -139,15 +139,7 @@ impl Ledger {
     /// starts nothing. A batch at a time: the caller commits and asks again while
     /// [`Ledger::has_work_left`].
     pub(crate) fn settle_halt(&mut self, now: DateTime<Utc>) -> Result<()> {
-        if !self.go_on_redriving(now)? {
-            return Ok(());
-        }
-        if self.timing_out && !self.run_state.is_terminal() {
-            return self.time_out();
-        }
-        self.go_on_cascading()?;
-        self.go_on_readying_roots()?;
-        if self.halt.is_some() && !self.run_state.is_terminal() {
+        if self.carry_on(now)? && self.halt.is_some() {
             self.halted()?;
         }
         Ok(())
