@@ -56,6 +56,7 @@ mod guard;
 mod item;
 mod lease;
 mod load;
+mod measure;
 mod plan;
 mod problem;
 mod report;

@@ -5,9 +5,8 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use crate::error::{Error, Result};
+use crate::measure::json_len_and_hash;
 use crate::plan::Plan;
 
 /// The definition a new run records: its workflow as canonical JSON, with the text's length
@@ -43,16 +42,12 @@ enum Source {
 impl Snapshot {
     /// The snapshot of `plan`'s workflow.
     pub(crate) fn of(plan: Arc<Plan>) -> Result<Snapshot> {
-        let mut measure = Measure {
-            len: 0,
-            hasher: Sha256::new(),
-        };
-        serde_json::to_writer(&mut measure, plan.workflow())
-            .map_err(|error| Error::Bug(error.to_string()))?;
+        let (len, hash) =
+            json_len_and_hash(plan.workflow()).map_err(|error| Error::Bug(error.to_string()))?;
         Ok(Snapshot {
             source: Source::Plan(plan),
-            len: measure.len,
-            hash: format!("{:x}", measure.hasher.finalize()),
+            len,
+            hash,
         })
     }
 
@@ -118,24 +113,6 @@ impl fmt::Debug for Snapshot {
 impl PartialEq for Snapshot {
     fn eq(&self, other: &Snapshot) -> bool {
         self.len == other.len && self.hash == other.hash
-    }
-}
-
-/// A writer that keeps nothing: it counts and hashes what it is given.
-struct Measure {
-    len: usize,
-    hasher: Sha256,
-}
-
-impl Write for Measure {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.len += bytes.len();
-        self.hasher.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

@@ -141,7 +141,7 @@ impl Ledger {
     /// Enforces the output cap and the step's `output_schema`.
     pub(super) fn check_output(&self, step: StepIndex, output: Value) -> Result<Value, ExecError> {
         let failure = |class, message| ExecError { class, message };
-        let size = json_len(&output);
+        let size = crate::measure::json_len(&output);
         if size > self.max_output_bytes {
             let cap = self.max_output_bytes;
             let message = format!("output is {size} bytes, over the cap of {cap} bytes");
@@ -166,40 +166,5 @@ impl Ledger {
             }
         }
         Ok(output)
-    }
-}
-
-/// How many bytes `value` takes as JSON, counted as it is serialized rather than written
-/// out: an output may be megabytes, and only its size is wanted here.
-fn json_len(value: &Value) -> usize {
-    /// A writer that keeps nothing and counts the bytes it is given.
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    serde_json::to_writer(&mut counter, value).map_or(0, |()| counter.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    #[test]
-    fn json_len_counts_the_bytes_of_the_serialized_value() {
-        for value in [
-            json!(null),
-            json!("héllo\n"),
-            json!({"a": [1, 2.5, {"b": true}]}),
-        ] {
-            let text = serde_json::to_vec(&value).unwrap();
-            assert_eq!(super::json_len(&value), text.len(), "{value}");
-        }
     }
 }
