@@ -22,6 +22,23 @@ pub struct LeaseHolder {
     pub pid_start: u64,
 }
 
+/// A run's lease as its record tells it: who holds it, and until when unless renewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The holder.
+    pub holder: LeaseHolder,
+    /// When the lease expires unless renewed.
+    pub expires: DateTime<Utc>,
+}
+
+impl Lease {
+    /// Whether the lease still binds at `now`: not expired, and its holder not known to be
+    /// gone ([`is_void`]).
+    pub(crate) fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires > now && !is_void(&self.holder)
+    }
+}
+
 /// The outcome of trying to take a run's lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseAttempt {

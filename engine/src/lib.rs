@@ -83,7 +83,7 @@ pub use executor::{
 pub use expr::{Condition, ExprError, SharedJson, Variable, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
 pub use item::ItemRecord;
-pub use lease::{LeaseAttempt, LeaseHolder};
+pub use lease::{Lease, LeaseAttempt, LeaseHolder};
 pub use load::{
     LoadError, Place, Problem, document_schema, load_document, load_file, load_snapshot, load_str,
 };

@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::event::Event;
 use crate::executor::{ErrorClass, Usage};
 use crate::item::ItemRecord;
-use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
 use crate::report::{RunReport, RunSummary, RunView, StepView};
 use crate::state::{Batch, RunState, StepState};
@@ -222,6 +222,9 @@ pub struct RunRecord {
     pub updated_at: DateTime<Utc>,
     /// When the run times out (`limits.timeout` from its start or its last redrive).
     pub deadline: Option<DateTime<Utc>>,
+    /// The lease of the engine driving the run, if one holds it (an ended run's only while
+    /// it is being redriven).
+    pub lease: Option<Lease>,
 }
 
 /// The current state of one step of a run.

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use chrono::Utc;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -25,14 +26,17 @@ impl Engine {
     /// id. An approval or denial must name a step of the run that awaits approval (and, with
     /// an item, an item whose request waits); otherwise [`Error::Refused`] and nothing is
     /// recorded. Pausing a paused run is refused too. A finished run refuses every command
-    /// ([`Error::Finished`]).
+    /// ([`Error::Finished`]), unless it is being redriven: a redrive of many steps sends
+    /// them back a batch at a time before the run itself moves ([`Engine::retry`]), and the
+    /// engine that redrives it takes the command.
     ///
     /// A pause or a cancel of a run no engine drives takes effect at once: this engine takes
     /// the run's lease, commits the pause or the cancel, and gives the lease back.
     pub async fn send(&self, run_id: &str, command: Command) -> Result<Uuid> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
-        if record.state.is_terminal() {
+        let redriven = (record.lease.as_ref()).is_some_and(|lease| lease.is_live(Utc::now()));
+        if record.state.is_terminal() && !redriven {
             return Err(Error::Finished(Box::new(RunReport::from(&record))));
         }
         let refused = |message: String| Error::Refused {
@@ -174,10 +178,15 @@ impl Engine {
 mod tests {
     use std::sync::Arc;
 
+    use std::time::Duration;
+
     use async_trait::async_trait;
     use serde_json::json;
+    use uuid::Uuid;
 
+    use crate::command::{Command, PendingCommand, Request};
     use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+    use crate::lease::{self, LeaseAttempt, LeaseHolder};
     use crate::{Engine, Error, MemoryStore, RunState};
 
     /// Fails a step whose `with` says `fail`; else succeeds.
@@ -220,6 +229,58 @@ mod tests {
             Err(Error::Refused { message, .. }) => message,
             other => panic!("not refused: {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn an_ended_run_takes_a_command_only_while_an_engine_redrives_it() {
+        let (engine, run) = failed_run(&["a".into(), "b".into()]).await;
+        let run_id: Uuid = run.parse().unwrap();
+        let cancel = || {
+            Command::Cancel(Request {
+                by: "me".into(),
+                reason: None,
+            })
+        };
+        let refused = engine.send(&run, cancel()).await;
+        assert!(matches!(refused, Err(Error::Finished(_))), "{refused:?}");
+        // Another engine of this host is sending the run's steps back a batch at a time: it
+        // holds the lease, and the run stays failed until its last batch.
+        let store = engine.store();
+        let redriver = LeaseHolder {
+            owner: "redriver".into(),
+            ..lease::this_process()
+        };
+        let ttl = Duration::from_secs(60);
+        let taken = store.acquire_lease(run_id, &redriver, ttl, &|_| false);
+        assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+        assert_eq!(engine.send(&run, cancel()).await.unwrap(), run_id);
+        let pending = store.pending_commands(run_id).await.unwrap();
+        assert!(matches!(
+            pending[..],
+            [PendingCommand {
+                command: Command::Cancel(_),
+                ..
+            }]
+        ));
+        // A redriver whose lease ran out, or whose process is gone, takes nothing.
+        assert!(
+            store
+                .renew_lease(run_id, "redriver", Duration::ZERO)
+                .await
+                .unwrap()
+        );
+        let refused = engine.send(&run, cancel()).await;
+        assert!(matches!(refused, Err(Error::Finished(_))), "{refused:?}");
+        let gone = LeaseHolder {
+            owner: "gone".into(),
+            pid: u32::MAX,
+            ..redriver
+        };
+        let taken = store.acquire_lease(run_id, &gone, ttl, &|_| false);
+        assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+        let refused = engine.send(&run, cancel()).await;
+        assert!(matches!(refused, Err(Error::Finished(_))), "{refused:?}");
+        assert_eq!(store.pending_commands(run_id).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -497,6 +497,12 @@ async fn a_run_output_reads_back_whatever_its_size(store: &impl Store) {
 
 async fn ending_a_run_releases_its_lease(store: &impl Store) {
     let run = started(store, "me").await;
+    let lease = async || store.find_run(&run.to_string()).await.unwrap().lease;
+    let held = lease().await.expect("the creator holds the lease");
+    assert_eq!(held.holder, holder("me"));
+    assert!(store.renew_lease(run, "me", 2 * TTL).await.unwrap());
+    let renewed = lease().await.expect("still held");
+    assert!(renewed.expires > held.expires, "{renewed:?} after {held:?}");
     let end = batch([
         step(run, "a", StepState::Ready, StepState::Cancelled),
         step(run, "b", StepState::Pending, StepState::Cancelled),
@@ -504,6 +510,7 @@ async fn ending_a_run_releases_its_lease(store: &impl Store) {
     ]);
     store.commit("me", end).await.unwrap();
     assert!(!store.renew_lease(run, "me", TTL).await.unwrap());
+    assert_eq!(lease().await, None, "an ended run's lease is released");
     assert_eq!(
         store.find_run(&run.to_string()).await.unwrap().state,
         RunState::Cancelled

@@ -16,7 +16,7 @@ use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, recorded};
 use crate::item::ItemRecord;
-use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
 use crate::report::RunSummary;
 use crate::state::{Batch, RunState, StepState, Transition};
@@ -49,7 +49,6 @@ struct StoredRun {
     steps: Vec<StepRecord>,
     positions: HashMap<String, usize>,
     events: Vec<Event>,
-    lease: Option<(LeaseHolder, DateTime<Utc>)>,
     /// Approval requests by step and item.
     approvals: BTreeMap<(String, Option<usize>), Approval>,
     /// Commands sent, with whether they were handled.
@@ -82,8 +81,8 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
         let run = runs
             .get(&run_id)
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        match &run.lease {
-            Some((holder, _)) if holder.owner == owner => Ok(run),
+        match &run.record.lease {
+            Some(lease) if lease.holder.owner == owner => Ok(run),
             _ => Err(Error::LeaseLost(run_id)),
         }
     };
@@ -153,7 +152,7 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
                 run.record.error_class = change.error_class;
                 run.record.deadline = change.deadline.or(run.record.deadline);
                 if change.to.is_terminal() {
-                    run.lease = None;
+                    run.record.lease = None;
                 }
             }
             Transition::Step(change) => {
@@ -253,6 +252,10 @@ impl Store for MemoryStore {
                 created_at: at,
                 updated_at: at,
                 deadline: None,
+                lease: Some(Lease {
+                    holder: holder.clone(),
+                    expires: at + ttl,
+                }),
             },
             definition: run.definition.text().into(),
             input: Arc::clone(&run.input),
@@ -264,7 +267,6 @@ impl Store for MemoryStore {
                 .map(|(position, id)| (id.to_string(), position))
                 .collect(),
             events: vec![created.clone()],
-            lease: Some((holder.clone(), at + ttl)),
             approvals: BTreeMap::new(),
             commands: Vec::new(),
             plans: Vec::new(),
@@ -299,42 +301,41 @@ impl Store for MemoryStore {
         let run = runs
             .get_mut(&run_id)
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        if let Some((current, expires)) = &run.lease
-            && current.owner != holder.owner
-            && *expires > now
-            && !is_void(current)
+        if let Some(current) = &run.record.lease
+            && current.holder.owner != holder.owner
+            && current.expires > now
+            && !is_void(&current.holder)
         {
             return Ok(LeaseAttempt::Held {
-                holder: current.clone(),
-                expires: *expires,
+                holder: current.holder.clone(),
+                expires: current.expires,
             });
         }
-        run.lease = Some((holder.clone(), now + ttl));
+        run.record.lease = Some(Lease {
+            holder: holder.clone(),
+            expires: now + ttl,
+        });
         Ok(LeaseAttempt::Acquired)
     }
 
     async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool> {
         let mut runs = self.runs.lock().await;
-        let Some((holder, expires)) = runs.get_mut(&run_id).and_then(|run| run.lease.as_mut())
-        else {
+        let Some(lease) = (runs.get_mut(&run_id)).and_then(|run| run.record.lease.as_mut()) else {
             return Ok(false);
         };
-        if holder.owner != owner {
+        if lease.holder.owner != owner {
             return Ok(false);
         }
-        *expires = now() + ttl;
+        lease.expires = now() + ttl;
         Ok(true)
     }
 
     async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
         let mut runs = self.runs.lock().await;
         if let Some(run) = runs.get_mut(&run_id)
-            && run
-                .lease
-                .as_ref()
-                .is_some_and(|(holder, _)| holder.owner == owner)
+            && (run.record.lease.as_ref()).is_some_and(|lease| lease.holder.owner == owner)
         {
-            run.lease = None;
+            run.record.lease = None;
         }
         Ok(())
     }

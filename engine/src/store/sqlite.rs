@@ -25,7 +25,7 @@ use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::item::ItemRecord;
-use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
 use crate::report::RunSummary;
 use crate::state::{Batch, UnknownState};
@@ -270,7 +270,8 @@ impl Store for SqliteStore {
         let row = sqlx::query(
             "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, r.output, r.error,
                     r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1),
-                    p.policy, r.deadline_at
+                    p.policy, r.deadline_at, r.lease_owner, r.lease_host, r.lease_pid,
+                    r.lease_pid_start, r.lease_expires
              FROM runs r LEFT JOIN policies p ON p.hash = r.policy_hash
              WHERE r.id = ?1",
         )
@@ -468,6 +469,15 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         created_at: millis_to_time(row.get(7)),
         updated_at: millis_to_time(row.get(8)),
         deadline: row.get::<Option<i64>, _>(10).map(millis_to_time),
+        lease: row.get::<Option<String>, _>(11).map(|owner| Lease {
+            holder: LeaseHolder {
+                owner,
+                host: row.get::<Option<String>, _>(12).unwrap_or_default(),
+                pid: row.get::<Option<u32>, _>(13).unwrap_or_default(),
+                pid_start: row.get::<Option<i64>, _>(14).unwrap_or_default() as u64,
+            },
+            expires: millis_to_time(row.get::<Option<i64>, _>(15).unwrap_or_default()),
+        }),
     })
 }
 

@@ -325,3 +325,43 @@ fn a_redrive_of_more_steps_than_a_batch_takes_moves_the_run_with_its_last_batch(
     assert_eq!(rest, [100 + 2], "the rest, the run, s0 ready");
     assert_eq!(stopping.report().state, RunState::Running);
 }
+
+#[test]
+fn a_command_sent_while_a_redrive_sends_its_steps_back_acts_once_the_run_moves() {
+    let workflow = longer_than_a_batch(json!({}));
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    ledger.turn(at(0)).unwrap();
+    let failure = failed(0, ErrorClass::ExitCode, "no");
+    ledger.apply(failure, at(1)).unwrap();
+    batches_to_the_end(&mut ledger, false, at(1));
+    let failed_run = records_after(&ledger);
+    let redriving = || {
+        let redrive = Some(Redrive { from: None });
+        let mut ledger = take_over(&workflow, RunState::Failed, failed_run.clone(), 5, redrive);
+        assert_eq!(ledger.take_batch().len(), BATCH_SLICE, "the first batch");
+        ledger
+    };
+
+    let mut cancelled = redriving();
+    cancelled
+        .apply(command(Command::Cancel(request())), at(6))
+        .unwrap();
+    let batches = batches_to_the_end(&mut cancelled, false, at(6));
+    assert_eq!(cancelled.report().state, RunState::Cancelled);
+    assert!(
+        (cancelled.slots.iter()).all(|slot| slot.state == StepState::Cancelled),
+        "every step sent back, then cancelled; none started"
+    );
+    // The last resets, the run running and its root ready; every step cancelled, the run too.
+    assert_eq!(
+        batches.iter().sum::<usize>(),
+        100 + 2 + (BATCH_SLICE + 100) + 1
+    );
+
+    let mut paused = redriving();
+    paused
+        .apply(command(Command::Pause(request())), at(6))
+        .unwrap();
+    assert!(paused.turn(at(6)).unwrap().is_empty(), "nothing starts");
+    assert_eq!(paused.report().state, RunState::Paused);
+}
