@@ -247,15 +247,11 @@ impl Store for SqliteStore {
     async fn find_run(&self, id: &str) -> Result<RunRecord> {
         // The ids first, then the one record: sorting whole records would have SQLite copy
         // each one's definition (10 MB for 100,000 steps) into its sorter.
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM runs
-             WHERE id = ?1 OR (length(?1) >= 4 AND substr(id, 1, length(?1)) = ?1)
-             ORDER BY id != ?1, id LIMIT 3",
-        )
-        .bind(id)
-        .fetch_all(&self.reads)
-        .await
-        .map_err(self.fail())?;
+        let ids: Vec<String> = sqlx::query_scalar(FIND_RUN_IDS)
+            .bind(id)
+            .fetch_all(&self.reads)
+            .await
+            .map_err(self.fail())?;
         let exact = match ids.as_slice() {
             [] => return Err(Error::UnknownRun(id.to_owned())),
             [first, ..] if first == id => first,
@@ -444,6 +440,17 @@ impl Store for SqliteStore {
         self.writer.close().await;
     }
 }
+
+/// The run whose id is `?1`, then up to three others whose ids begin with it (a prefix of
+/// at least 4 characters). A prefix's ids are a range of the primary key's index (a run's
+/// id has only hex digits and dashes, all below `~`): SQLite searches it instead of reading
+/// every run's id, which took 25 ms for 100,000 runs, for every command naming a run.
+const FIND_RUN_IDS: &str = "SELECT id FROM runs WHERE id = ?1
+    UNION ALL
+    SELECT id FROM (
+        SELECT id FROM runs WHERE length(?1) >= 4 AND id > ?1 AND id < ?1 || '~'
+        ORDER BY id LIMIT 3
+    )";
 
 fn run_record(row: &SqliteRow) -> Result<RunRecord> {
     Ok(RunRecord {
