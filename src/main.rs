@@ -127,10 +127,11 @@ fn main() -> ExitCode {
         json,
         busy_timeout,
     };
+    // Warnings, except sqlx's "slow statement": reading a big run (or every run of a big
+    // database) is one statement that takes seconds by nature. `RUST_LOG` overrides it.
+    let default_filter = || EnvFilter::new("warn,sqlx::query=error");
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter()))
         .with_writer(std::io::stderr)
         .init();
     let result = match command {

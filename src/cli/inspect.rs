@@ -26,9 +26,10 @@ pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
         Err(EngineError::MissingDatabase(_)) => Vec::new(),
         Err(error) => return Err(error.into()),
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = BufWriter::new(std::io::stdout().lock());
     if global.json {
         json::print(&mut stdout, &runs)?;
+        stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
@@ -44,6 +45,7 @@ pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
             time(run.updated_at)
         )?;
     }
+    stdout.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
