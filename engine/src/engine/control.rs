@@ -177,7 +177,6 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-
     use std::time::Duration;
 
     use async_trait::async_trait;
