@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Executor, Executors};
 use crate::guard::{Guard, GuardError};
-use crate::lease::{self, LEASE_TTL, LeaseAttempt};
+use crate::lease::{self, LEASE_TTL, Lease, LeaseAttempt};
 use crate::load;
 use crate::plan::{Addition, Plan};
 use crate::report::{RunReport, RunSummary, RunView, StepView};
@@ -570,7 +570,7 @@ impl Engine {
             .await?
         {
             LeaseAttempt::Acquired => Ok(()),
-            LeaseAttempt::Held { holder, expires } => Err(Error::LeaseHeld {
+            LeaseAttempt::Held(Lease { holder, expires }) => Err(Error::LeaseHeld {
                 run: run_id,
                 holder,
                 expires,

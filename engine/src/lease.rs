@@ -44,13 +44,8 @@ impl Lease {
 pub enum LeaseAttempt {
     /// The lease is ours.
     Acquired,
-    /// Somebody else holds it.
-    Held {
-        /// The holder.
-        holder: LeaseHolder,
-        /// When their lease expires unless renewed.
-        expires: DateTime<Utc>,
-    },
+    /// Somebody else holds it: their lease.
+    Held(Lease),
 }
 
 /// How long a lease lasts unless renewed; renewed every third of it.

@@ -90,7 +90,7 @@ impl Engine {
         let lease = (inner.store)
             .acquire_lease(run_id, &inner.holder, inner.lease_ttl, &lease::is_void)
             .await?;
-        if let LeaseAttempt::Held { .. } = lease {
+        if let LeaseAttempt::Held(_) = lease {
             return Ok(()); // The engine that holds it reads the command within a second.
         }
         let record = inner.store.find_run(&run_id.to_string()).await?;

@@ -412,7 +412,7 @@ async fn leases_are_exclusive_until_void_or_released(store: &impl Store) {
         .await
         .unwrap()
     {
-        LeaseAttempt::Held { holder: held, .. } => assert_eq!(held, holder("first")),
+        LeaseAttempt::Held(held) => assert_eq!(held.holder, holder("first")),
         other => panic!("expected Held, got {other:?}"),
     }
     assert!(store.renew_lease(run, "first", TTL).await.unwrap());

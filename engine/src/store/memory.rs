@@ -306,10 +306,7 @@ impl Store for MemoryStore {
             && current.expires > now
             && !is_void(&current.holder)
         {
-            return Ok(LeaseAttempt::Held {
-                holder: current.holder.clone(),
-                expires: current.expires,
-            });
+            return Ok(LeaseAttempt::Held(current.clone()));
         }
         run.record.lease = Some(Lease {
             holder: holder.clone(),

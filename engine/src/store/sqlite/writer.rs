@@ -22,7 +22,7 @@ use super::write::{Creation, Failure, Rows, is_unique_violation};
 use super::{Durability, millis_to_time};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
-use crate::lease::{LeaseAttempt, LeaseHolder};
+use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
 
 /// The handle of the writer thread; dropping it ends the thread, which closes the connection.
 #[derive(Debug)]
@@ -203,10 +203,8 @@ impl Writer {
                 .await?;
             // A holder found dead is taken over in a second request, if it still holds it.
             match attempt {
-                LeaseAttempt::Held {
-                    holder: current, ..
-                } if is_void(&current) => {
-                    void = Some(current);
+                LeaseAttempt::Held(current) if is_void(&current.holder) => {
+                    void = Some(current.holder);
                 }
                 attempt => return Ok(attempt),
             }
@@ -517,29 +515,26 @@ impl Thread<'_> {
                 let host: Option<String> = row.get(1)?;
                 let (pid, pid_start, until): (Option<i64>, Option<i64>, Option<i64>) =
                     (row.get(2)?, row.get(3)?, row.get(4)?);
-                Ok(owner.map(|owner| {
-                    let current = LeaseHolder {
+                Ok(owner.map(|owner| Lease {
+                    holder: LeaseHolder {
                         owner,
                         host: host.unwrap_or_default(),
                         pid: pid.unwrap_or_default() as u32,
                         pid_start: pid_start.unwrap_or_default() as u64,
-                    };
-                    (current, millis_to_time(until.unwrap_or_default()))
+                    },
+                    expires: millis_to_time(until.unwrap_or_default()),
                 }))
             })
             .optional()?;
             let Some(lease) = lease else {
                 return Ok(None);
             };
-            if let Some((current, until)) = lease
-                && current.owner != holder.owner
-                && until > now
-                && void != Some(&current)
+            if let Some(current) = lease
+                && current.holder.owner != holder.owner
+                && current.expires > now
+                && void != Some(&current.holder)
             {
-                return Ok(Some(LeaseAttempt::Held {
-                    holder: current,
-                    expires: until,
-                }));
+                return Ok(Some(LeaseAttempt::Held(current)));
             }
             (conn.prepare_cached(
                 "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?,
