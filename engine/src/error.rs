@@ -50,6 +50,12 @@ pub enum Error {
         /// The newest schema version found in it.
         version: i64,
     },
+    /// SQLite found the database's pages malformed: the file was damaged.
+    #[error(
+        "{0}: the database is damaged (SQLite finds its pages malformed); restore it from a \
+         backup (`sqlite3 FILE .recover` saves the rows it can read)"
+    )]
+    Damaged(PathBuf),
     /// Another process held the database locked past the busy timeout.
     #[error("{0}: database is locked by another process; retry when it is done")]
     Locked(PathBuf),

@@ -149,6 +149,49 @@ fn a_file_that_is_not_sqlite_is_named_and_left_alone() {
 }
 
 #[tokio::test]
+async fn a_damaged_database_is_named_and_left_alone() {
+    let (scratch, _, id) = with_one_run();
+    let db = scratch.db();
+    assert!(
+        !db.with_extension("db-wal").exists(),
+        "the WAL was folded in"
+    );
+    let pristine = std::fs::read(&db).unwrap();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let (page_size, runs_root): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT page_size FROM pragma_page_size),
+                (SELECT rootpage FROM sqlite_master WHERE name = 'runs')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let page = |number: i64| (number - 1) as usize * page_size as usize;
+    // The `runs` table's page alone (a read finds it, once the store has opened), then
+    // every page after the schema's (the store's opening finds them).
+    let runs_page = page(runs_root)..page(runs_root + 1);
+    for damage in [runs_page, page(2)..pristine.len()] {
+        let mut bytes = pristine.clone();
+        bytes[damage].fill(0xff);
+        std::fs::write(&db, &bytes).unwrap();
+        let named = format!("{}: the database is damaged", db.display());
+        for args in [vec!["runs"], vec!["show", &id]] {
+            let output = scratch.cairn(&args);
+            let message = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "cairn {args:?}: {message}");
+            assert!(message.contains(&named), "cairn {args:?}: {message}");
+            assert_eq!(
+                std::fs::read(&db).unwrap(),
+                bytes,
+                "cairn {args:?} changed it"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_database_from_a_newer_cairn_is_refused() {
     let (scratch, workflow, id) = with_one_run();
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", scratch.db().display()))

@@ -182,6 +182,7 @@ pub(super) async fn migrate(
 pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
     match primary_code(&error) {
         Some(26) => Error::NotADatabase(path.to_owned()),
+        Some(11) => Error::Damaged(path.to_owned()),
         Some(5 | 6) => Error::Locked(path.to_owned()),
         Some(14) => Error::MissingDatabase(path.to_owned()),
         _ => Error::Database(Box::new(error)),
@@ -193,6 +194,7 @@ pub(super) fn classify_sqlite(path: &Path, error: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode;
     match error.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => Error::NotADatabase(path.to_owned()),
+        Some(ErrorCode::DatabaseCorrupt) => Error::Damaged(path.to_owned()),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked(path.to_owned()),
         Some(ErrorCode::CannotOpen) => Error::MissingDatabase(path.to_owned()),
         _ => Error::Database(Box::new(error)),
