@@ -56,6 +56,9 @@ pub enum Error {
          backup (`sqlite3 FILE .recover` saves the rows it can read)"
     )]
     Damaged(PathBuf),
+    /// The disk that holds the database has no room for a commit; nothing of it was kept.
+    #[error("{0}: the disk holding the database is full; free space and try again")]
+    DiskFull(PathBuf),
     /// Another process held the database locked past the busy timeout.
     #[error("{0}: database is locked by another process; retry when it is done")]
     Locked(PathBuf),

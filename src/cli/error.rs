@@ -92,6 +92,7 @@ pub(crate) fn report(error: &Error) -> ExitCode {
             error @ (EngineError::Bug(_)
             | EngineError::LeaseLost(_)
             | EngineError::Database(_)
+            | EngineError::DiskFull(_)
             | EngineError::IllegalTransition(_)),
         ) => {
             eprintln!("cairn: {error}");

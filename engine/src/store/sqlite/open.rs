@@ -183,6 +183,7 @@ pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
     match primary_code(&error) {
         Some(26) => Error::NotADatabase(path.to_owned()),
         Some(11) => Error::Damaged(path.to_owned()),
+        Some(13) => Error::DiskFull(path.to_owned()),
         Some(5 | 6) => Error::Locked(path.to_owned()),
         Some(14) => Error::MissingDatabase(path.to_owned()),
         _ => Error::Database(Box::new(error)),
@@ -195,8 +196,32 @@ pub(super) fn classify_sqlite(path: &Path, error: rusqlite::Error) -> Error {
     match error.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => Error::NotADatabase(path.to_owned()),
         Some(ErrorCode::DatabaseCorrupt) => Error::Damaged(path.to_owned()),
+        Some(ErrorCode::DiskFull) => Error::DiskFull(path.to_owned()),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked(path.to_owned()),
         Some(ErrorCode::CannotOpen) => Error::MissingDatabase(path.to_owned()),
         _ => Error::Database(Box::new(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::ffi;
+
+    use super::*;
+
+    #[test]
+    fn a_full_disk_and_damaged_pages_are_named_with_the_file() {
+        let path = Path::new("/data/cairn.db");
+        let failure = |code| rusqlite::Error::SqliteFailure(ffi::Error::new(code), None);
+        let full = classify_sqlite(path, failure(ffi::SQLITE_FULL));
+        assert!(matches!(&full, Error::DiskFull(p) if p == path), "{full:?}");
+        assert_eq!(
+            full.to_string(),
+            "/data/cairn.db: the disk holding the database is full; free space and try again"
+        );
+        let damaged = classify_sqlite(path, failure(ffi::SQLITE_CORRUPT));
+        assert!(matches!(damaged, Error::Damaged(p) if p == path));
+        let other = classify_sqlite(path, failure(ffi::SQLITE_MISUSE));
+        assert!(matches!(other, Error::Database(_)));
     }
 }
