@@ -56,6 +56,13 @@ pub enum Error {
          backup (`sqlite3 FILE .recover` saves the rows it can read)"
     )]
     Damaged(PathBuf),
+    /// This process may not write the database (its file, the folder its WAL goes in, or
+    /// the disk): even reading commands open it for writing.
+    #[error(
+        "{0}: the database is read-only to this process (the file, its folder or the disk); \
+         run cairn as a user who may write it"
+    )]
+    ReadOnly(PathBuf),
     /// The disk that holds the database has no room for a commit; nothing of it was kept.
     #[error("{0}: the disk holding the database is full; free space and try again")]
     DiskFull(PathBuf),

@@ -184,6 +184,7 @@ pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
         Some(26) => Error::NotADatabase(path.to_owned()),
         Some(11) => Error::Damaged(path.to_owned()),
         Some(13) => Error::DiskFull(path.to_owned()),
+        Some(8) => Error::ReadOnly(path.to_owned()),
         Some(5 | 6) => Error::Locked(path.to_owned()),
         Some(14) => Error::MissingDatabase(path.to_owned()),
         _ => Error::Database(Box::new(error)),
@@ -197,6 +198,7 @@ pub(super) fn classify_sqlite(path: &Path, error: rusqlite::Error) -> Error {
         Some(ErrorCode::NotADatabase) => Error::NotADatabase(path.to_owned()),
         Some(ErrorCode::DatabaseCorrupt) => Error::Damaged(path.to_owned()),
         Some(ErrorCode::DiskFull) => Error::DiskFull(path.to_owned()),
+        Some(ErrorCode::ReadOnly) => Error::ReadOnly(path.to_owned()),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked(path.to_owned()),
         Some(ErrorCode::CannotOpen) => Error::MissingDatabase(path.to_owned()),
         _ => Error::Database(Box::new(error)),
@@ -210,7 +212,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_full_disk_and_damaged_pages_are_named_with_the_file() {
+    fn a_full_disk_damaged_pages_and_a_read_only_file_are_named_with_the_file() {
         let path = Path::new("/data/cairn.db");
         let failure = |code| rusqlite::Error::SqliteFailure(ffi::Error::new(code), None);
         let full = classify_sqlite(path, failure(ffi::SQLITE_FULL));
@@ -221,6 +223,8 @@ mod tests {
         );
         let damaged = classify_sqlite(path, failure(ffi::SQLITE_CORRUPT));
         assert!(matches!(damaged, Error::Damaged(p) if p == path));
+        let read_only = classify_sqlite(path, failure(ffi::SQLITE_READONLY_DBMOVED));
+        assert!(matches!(read_only, Error::ReadOnly(p) if p == path));
         let other = classify_sqlite(path, failure(ffi::SQLITE_MISUSE));
         assert!(matches!(other, Error::Database(_)));
     }
