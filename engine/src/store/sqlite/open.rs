@@ -22,11 +22,20 @@ pub(super) fn create_private(path: &Path) -> Result<()> {
         .mode(0o600)
         .open(path)
         .map(drop)
-        .or_else(|error| match error.kind() {
-            // Another process created it first: fine, it is theirs to set up.
-            std::io::ErrorKind::AlreadyExists => Ok(()),
-            _ => Err(Error::Database(Box::new(error))),
-        })
+        .or_else(|error| refused_creation(path, error))
+}
+
+/// Why the database file at `path` could not be created, if that is an error at all.
+fn refused_creation(path: &Path, error: std::io::Error) -> Result<()> {
+    use std::io::ErrorKind;
+    match error.kind() {
+        // Another process created it first: fine, it is theirs to set up.
+        ErrorKind::AlreadyExists => Ok(()),
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            Err(Error::ReadOnly(path.to_owned()))
+        }
+        _ => Err(Error::Database(Box::new(error))),
+    }
 }
 
 /// What a look at the database found.
@@ -227,5 +236,23 @@ mod tests {
         assert!(matches!(read_only, Error::ReadOnly(p) if p == path));
         let other = classify_sqlite(path, failure(ffi::SQLITE_MISUSE));
         assert!(matches!(other, Error::Database(_)));
+    }
+
+    #[test]
+    fn a_folder_this_process_may_not_write_is_named_with_the_file() {
+        use std::io::{Error as IoError, ErrorKind};
+        let path = Path::new("/data/cairn.db");
+        let creating = |kind| refused_creation(path, IoError::from(kind));
+        assert!(
+            creating(ErrorKind::AlreadyExists).is_ok(),
+            "another process's"
+        );
+        for kind in [ErrorKind::PermissionDenied, ErrorKind::ReadOnlyFilesystem] {
+            assert!(matches!(creating(kind), Err(Error::ReadOnly(p)) if p == path));
+        }
+        assert!(matches!(
+            creating(ErrorKind::Other),
+            Err(Error::Database(_))
+        ));
     }
 }
