@@ -127,7 +127,7 @@ fn new_run(id: Uuid) -> NewRun {
     }
 }
 
-fn step(run: Uuid, id: &str, from: StepState, to: StepState) -> Transition {
+pub(crate) fn step(run: Uuid, id: &str, from: StepState, to: StepState) -> Transition {
     Transition::Step(StepTransition {
         attempt: 1,
         ..StepTransition::new(run, id, from, to)
@@ -138,7 +138,7 @@ fn run_change(run: Uuid, from: RunState, to: RunState) -> Transition {
     Transition::Run(RunTransition::new(run, from, to))
 }
 
-fn batch(transitions: impl IntoIterator<Item = Transition>) -> Batch {
+pub(crate) fn batch(transitions: impl IntoIterator<Item = Transition>) -> Batch {
     let mut batch = Batch::new();
     for transition in transitions {
         batch.push(transition).expect("a legal transition");
@@ -147,7 +147,7 @@ fn batch(transitions: impl IntoIterator<Item = Transition>) -> Batch {
 }
 
 /// Creates a running run leased to `owner`, with step `a` ready.
-async fn started(store: &impl Store, owner: &str) -> Uuid {
+pub(crate) async fn started(store: &impl Store, owner: &str) -> Uuid {
     let run = Uuid::now_v7();
     let first = batch([
         run_change(run, RunState::Pending, RunState::Running),

@@ -494,6 +494,11 @@ impl Rows {
 
     /// The run a refused commit is reported for: the run of the batch's first event, else
     /// the first run it writes to.
+    /// Every run the rows write to.
+    pub(super) fn runs(&self) -> &[Uuid] {
+        &self.leased
+    }
+
     pub(super) fn first_run(&self) -> Uuid {
         (self.events.first().map(|event| event.run))
             .or_else(|| self.leased.first().copied())

@@ -43,6 +43,9 @@ pub(super) struct Commit {
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
+/// The most commits one transaction joins (see `Thread::commit_group`).
+const GROUP_MOST: usize = 64;
+
 /// What the thread is asked to do.
 #[derive(Debug)]
 enum Request {
@@ -351,75 +354,104 @@ impl Thread<'_> {
             waits.wait(take, || requests.recv().ok())
         };
         while let Some(request) = next() {
-            match request {
-                Request::Commit(commit, reply) => {
-                    let _ = reply.send(self.commit(*commit));
+            let Request::Commit(commit, reply) = request else {
+                match self.answer(request) {
+                    Some(close) => return Some(close),
+                    None => continue,
                 }
-                Request::Acquire {
-                    run_id,
-                    holder,
-                    now,
-                    expires,
-                    void,
-                    reply,
-                } => {
-                    let attempt = self.acquire(run_id, &holder, now, expires, void.as_ref());
-                    let _ = reply.send(attempt);
-                }
-                Request::Renew {
-                    run_id,
-                    owner,
-                    expires,
-                    reply,
-                } => {
-                    let renewed = (self.prepared.conn.prepare_cached(
-                        "UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
-                    ))
-                    .and_then(|mut update| {
-                        update.execute(params![expires, run_id.to_string(), owner])
-                    });
-                    let _ = reply.send(
-                        renewed
-                            .map(|changed| changed == 1)
-                            .map_err(|e| self.fail(e)),
-                    );
-                }
-                Request::Release {
-                    run_id,
-                    owner,
-                    reply,
-                } => {
-                    let released = (self.prepared.conn.prepare_cached(
-                        "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL,
-                             lease_pid_start = NULL, lease_expires = NULL
-                         WHERE id = ? AND lease_owner = ?",
-                    ))
-                    .and_then(|mut update| update.execute(params![run_id.to_string(), owner]));
-                    let released = released.map(drop).map_err(|error| self.fail(error));
-                    if released.is_ok() {
-                        self.next_seq.remove(&run_id);
+            };
+            // The commits of other runs already waiting join this one's transaction.
+            let mut group = vec![(*commit, reply)];
+            let mut after = None;
+            while group.len() < GROUP_MOST {
+                match requests.try_recv() {
+                    Ok(Request::Commit(commit, reply)) if apart(&group, &commit) => {
+                        group.push((*commit, reply));
                     }
-                    let _ = reply.send(released);
+                    Ok(other) => {
+                        after = Some(other);
+                        break;
+                    }
+                    Err(_) => break,
                 }
-                Request::Command {
-                    run_id,
-                    kind,
-                    step,
-                    payload,
-                    at,
-                    reply,
-                } => {
-                    let sent = (self.prepared.conn.prepare_cached(
-                        "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
-                         VALUES (?, ?, ?, ?, ?)",
-                    ))
-                    .and_then(|mut insert| {
-                        insert.execute(params![run_id.to_string(), kind, step, payload, at])
-                    });
-                    let _ = reply.send(sent.map(drop).map_err(|error| self.fail(error)));
-                }
-                Request::Close(reply) => return Some(reply),
             }
+            self.commit_group(group);
+            if let Some(close) = after.and_then(|request| self.answer(request)) {
+                return Some(close);
+            }
+        }
+        None
+    }
+
+    /// Answers one request; the answer to send once the connection is closed, if it asks
+    /// the thread to close it.
+    fn answer(&mut self, request: Request) -> Option<oneshot::Sender<()>> {
+        match request {
+            Request::Commit(commit, reply) => {
+                let _ = reply.send(self.commit(*commit));
+            }
+            Request::Acquire {
+                run_id,
+                holder,
+                now,
+                expires,
+                void,
+                reply,
+            } => {
+                let attempt = self.acquire(run_id, &holder, now, expires, void.as_ref());
+                let _ = reply.send(attempt);
+            }
+            Request::Renew {
+                run_id,
+                owner,
+                expires,
+                reply,
+            } => {
+                let renewed = (self.prepared.conn.prepare_cached(
+                    "UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
+                ))
+                .and_then(|mut update| update.execute(params![expires, run_id.to_string(), owner]));
+                let _ = reply.send(
+                    renewed
+                        .map(|changed| changed == 1)
+                        .map_err(|e| self.fail(e)),
+                );
+            }
+            Request::Release {
+                run_id,
+                owner,
+                reply,
+            } => {
+                let released = (self.prepared.conn.prepare_cached(
+                    "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL,
+                         lease_pid_start = NULL, lease_expires = NULL
+                     WHERE id = ? AND lease_owner = ?",
+                ))
+                .and_then(|mut update| update.execute(params![run_id.to_string(), owner]));
+                let released = released.map(drop).map_err(|error| self.fail(error));
+                if released.is_ok() {
+                    self.next_seq.remove(&run_id);
+                }
+                let _ = reply.send(released);
+            }
+            Request::Command {
+                run_id,
+                kind,
+                step,
+                payload,
+                at,
+                reply,
+            } => {
+                let sent = (self.prepared.conn.prepare_cached(
+                    "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
+                     VALUES (?, ?, ?, ?, ?)",
+                ))
+                .and_then(|mut insert| {
+                    insert.execute(params![run_id.to_string(), kind, step, payload, at])
+                });
+                let _ = reply.send(sent.map(drop).map_err(|error| self.fail(error)));
+            }
+            Request::Close(reply) => return Some(reply),
         }
         None
     }
@@ -429,33 +461,64 @@ impl Thread<'_> {
     }
 
     /// Commits in one `BEGIN IMMEDIATE` transaction, rolled back on any failure.
-    fn commit(&mut self, commit: Commit) -> Result<Vec<Event>> {
-        let Commit {
-            create,
-            owner,
-            now,
-            mut rows,
-        } = commit;
-        let created = create.as_ref().map(|create| create.id);
+    fn commit(&mut self, mut commit: Commit) -> Result<Vec<Event>> {
         let next_seq = &self.next_seq;
-        let written = self.prepared.transaction(|prepared| {
-            let numbered = rows.number(|run_id| match next_seq.get(&run_id) {
-                Some(next) => Ok(*next),
-                None if Some(run_id) == created => Ok(2),
-                None => (prepared.conn.prepare_cached(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?",
-                ))
-                .and_then(|mut next| next.query_row([run_id.to_string()], |row| row.get(0))),
-            })?;
-            rows.write(prepared, create.as_ref(), &owner, now.timestamp_millis())?;
-            Ok(numbered)
+        let written =
+            (self.prepared).transaction(|prepared| write(prepared, &mut commit, next_seq));
+        self.committed(commit, written)
+    }
+
+    /// Commits `group` (commits of different runs) in one transaction, a savepoint each:
+    /// one that fails rolls back alone and is answered with its error, the others commit
+    /// together. If the transaction itself fails, each commits again on its own.
+    fn commit_group(&mut self, mut group: Vec<(Commit, Reply<Vec<Event>>)>) {
+        if group.len() == 1 {
+            let (commit, reply) = group.remove(0);
+            let _ = reply.send(self.commit(commit));
+            return;
+        }
+        let next_seq = &self.next_seq;
+        let together = self.prepared.transaction(|prepared| {
+            let mut written = Vec::with_capacity(group.len());
+            for (commit, _) in &mut group {
+                prepared.conn.execute_batch("SAVEPOINT one_commit")?;
+                let outcome = write(prepared, commit, next_seq);
+                if outcome.is_err() {
+                    prepared.conn.execute_batch("ROLLBACK TO one_commit")?;
+                }
+                prepared.conn.execute_batch("RELEASE one_commit")?;
+                written.push(outcome);
+            }
+            Ok::<_, rusqlite::Error>(written)
         });
-        let numbered = written.map_err(|failure| self.refused(&rows, created, failure))?;
+        match together {
+            Ok(written) => {
+                for ((commit, reply), outcome) in group.into_iter().zip(written) {
+                    let _ = reply.send(self.committed(commit, outcome));
+                }
+            }
+            Err(_) => {
+                for (commit, reply) in group {
+                    let _ = reply.send(self.commit(commit));
+                }
+            }
+        }
+    }
+
+    /// The events of `commit` once its rows are `written` (numbered), or the error it
+    /// reports when they are not (rolled back).
+    fn committed(
+        &mut self,
+        commit: Commit,
+        written: Result<HashMap<Uuid, i64>, Failure>,
+    ) -> Result<Vec<Event>> {
+        let created = commit.create.as_ref().map(|create| create.id);
+        let numbered = written.map_err(|failure| self.refused(&commit.rows, created, failure))?;
         if let Some(run) = created {
             self.next_seq.insert(run, 2);
         }
         self.next_seq.extend(numbered);
-        let events = rows.events(created, now);
+        let events = commit.rows.events(created, commit.now);
         for event in &events {
             if let EventKind::Run { to, .. } = event.kind
                 && to.is_terminal()
@@ -555,4 +618,39 @@ impl Thread<'_> {
             .map_err(|error| self.fail(error))?
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
     }
+}
+
+/// Writes `commit`'s rows (creating its run first, if asked) and numbers their events, in
+/// the transaction `prepared` is in: the event numbers it took, by run.
+fn write(
+    prepared: &mut Prepared<'_>,
+    commit: &mut Commit,
+    next_seq: &HashMap<Uuid, i64>,
+) -> Result<HashMap<Uuid, i64>, Failure> {
+    let created = commit.create.as_ref().map(|create| create.id);
+    let numbered = commit.rows.number(|run_id| match next_seq.get(&run_id) {
+        Some(next) => Ok(*next),
+        None if Some(run_id) == created => Ok(2),
+        None => (prepared
+            .conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE run_id = ?"))
+        .and_then(|mut next| next.query_row([run_id.to_string()], |row| row.get(0))),
+    })?;
+    let (create, owner, now) = (commit.create.as_ref(), &commit.owner, commit.now);
+    commit
+        .rows
+        .write(prepared, create, owner, now.timestamp_millis())?;
+    Ok(numbered)
+}
+
+/// Whether `commit` writes to no run the commits of `group` write to: their events are
+/// numbered from the same counts, so such commits go one after another.
+fn apart(group: &[(Commit, Reply<Vec<Event>>)], commit: &Commit) -> bool {
+    fn runs(commit: &Commit) -> impl Iterator<Item = Uuid> + '_ {
+        let created = commit.create.as_ref().map(|create| create.id);
+        commit.rows.runs().iter().copied().chain(created)
+    }
+    !group
+        .iter()
+        .any(|(other, _)| runs(other).any(|run| runs(commit).any(|mine| mine == run)))
 }
