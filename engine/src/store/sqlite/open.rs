@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::OpenFlags;
+use rusqlite::{ErrorCode, OpenFlags};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
@@ -135,17 +135,19 @@ pub(super) async fn connect_patiently(
 }
 
 fn is_busy(error: &sqlx::Error) -> bool {
-    matches!(primary_code(error), Some(5 | 6))
+    matches!(
+        sqlite_code(error),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
-/// The primary SQLite result code of a database error.
-fn primary_code(error: &sqlx::Error) -> Option<i64> {
+/// The SQLite result code of a database error, as the writer's rusqlite errors name it.
+fn sqlite_code(error: &sqlx::Error) -> Option<ErrorCode> {
     let sqlx::Error::Database(db) = error else {
         return None;
     };
-    db.code()
-        .and_then(|code| code.parse::<i64>().ok())
-        .map(|code| code & 0xff)
+    let code = db.code()?.parse().ok()?;
+    Some(rusqlite::ffi::Error::new(code).code)
 }
 
 /// Brings the schema up to date. Two processes opening a new database at once must not
@@ -189,29 +191,27 @@ pub(super) async fn migrate(
 
 /// Turns an sqlx error into the store error a user can act on.
 pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
-    match primary_code(&error) {
-        Some(26) => Error::NotADatabase(path.to_owned()),
-        Some(11) => Error::Damaged(path.to_owned()),
-        Some(13) => Error::DiskFull(path.to_owned()),
-        Some(8) => Error::ReadOnly(path.to_owned()),
-        Some(5 | 6) => Error::Locked(path.to_owned()),
-        Some(14) => Error::MissingDatabase(path.to_owned()),
-        _ => Error::Database(Box::new(error)),
-    }
+    named(path, sqlite_code(&error)).unwrap_or_else(|| Error::Database(Box::new(error)))
 }
 
 /// Turns an error of the writer's connection into the store error a user can act on.
 pub(super) fn classify_sqlite(path: &Path, error: rusqlite::Error) -> Error {
-    use rusqlite::ErrorCode;
-    match error.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => Error::NotADatabase(path.to_owned()),
-        Some(ErrorCode::DatabaseCorrupt) => Error::Damaged(path.to_owned()),
-        Some(ErrorCode::DiskFull) => Error::DiskFull(path.to_owned()),
-        Some(ErrorCode::ReadOnly) => Error::ReadOnly(path.to_owned()),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked(path.to_owned()),
-        Some(ErrorCode::CannotOpen) => Error::MissingDatabase(path.to_owned()),
-        _ => Error::Database(Box::new(error)),
-    }
+    named(path, error.sqlite_error_code()).unwrap_or_else(|| Error::Database(Box::new(error)))
+}
+
+/// The store error that names the database at `path` for the SQLite result `code`, when
+/// the user can act on it (both connections' errors go through here).
+fn named(path: &Path, code: Option<ErrorCode>) -> Option<Error> {
+    let path = path.to_owned();
+    Some(match code? {
+        ErrorCode::NotADatabase => Error::NotADatabase(path),
+        ErrorCode::DatabaseCorrupt => Error::Damaged(path),
+        ErrorCode::DiskFull => Error::DiskFull(path),
+        ErrorCode::ReadOnly => Error::ReadOnly(path),
+        ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Locked(path),
+        ErrorCode::CannotOpen => Error::MissingDatabase(path),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

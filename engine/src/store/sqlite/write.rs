@@ -492,13 +492,13 @@ impl Rows {
         Ok(())
     }
 
-    /// The run a refused commit is reported for: the run of the batch's first event, else
-    /// the first run it writes to.
     /// Every run the rows write to.
     pub(super) fn runs(&self) -> &[Uuid] {
         &self.leased
     }
 
+    /// The run a refused commit is reported for: the run of the batch's first event, else
+    /// the first run it writes to.
     pub(super) fn first_run(&self) -> Uuid {
         (self.events.first().map(|event| event.run))
             .or_else(|| self.leased.first().copied())
