@@ -64,7 +64,10 @@ fn added_steps_run_show_and_survive_kill_and_resume_and_the_planner_ran_once() {
         .spawn()
         .unwrap();
     let before = scratch.wait_for_show(&mut child, |show| {
-        scratch.dir.path().join("held").exists() && states(show)["gen.b"] == "running"
+        scratch.dir.path().join("held").exists()
+            && states(show)
+                .get("gen.b")
+                .is_some_and(|state| state == "running")
     });
     child.kill().unwrap();
     let _ = child.wait();
