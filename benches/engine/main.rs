@@ -16,7 +16,7 @@
 //! - W1 and W2 again under a 20-rule policy (`benches/policies/twenty-rules.json`): the
 //!   guard's cost per attempt, as a ratio to the same workload without a policy;
 //! - W3 resume of a pipeline stopped halfway (10,000 and 100,000 steps);
-//! - W4 many small runs (3 steps) one after another;
+//! - W4 many small runs (3 steps) one after another; W6 as many started together;
 //! - W5 the WfCommons DAGs of `benches/workloads/wfcommons`, checking the order of events;
 //! - P  process steps running `true` at max_parallel 2, against a plain spawn loop;
 //! - CLI `cairn run` of a one-step workflow, against `cairn --version` (NORMAL only).
@@ -54,6 +54,7 @@ struct Sizes {
     w2: usize,
     w3: [usize; 2],
     w4: usize,
+    w6: usize,
     p: usize,
     cli: usize,
 }
@@ -64,6 +65,7 @@ const FULL: Sizes = Sizes {
     w2: 1000,
     w3: [10_000, 100_000],
     w4: 500,
+    w6: 1000,
     p: 1000,
     cli: 50,
 };
@@ -74,6 +76,7 @@ const QUICK: Sizes = Sizes {
     w2: 100,
     w3: [1000, 10_000],
     w4: 50,
+    w6: 100,
     p: 100,
     cli: 5,
 };
@@ -146,7 +149,8 @@ async fn child(spec: Value) -> Value {
         "w3setup" => workloads::w3_setup(&db, n).await,
         "w3profile" => workloads::w3_profile(&db, durability, run_id()).await,
         "w3resume" => workloads::w3_resume(&db, durability, run_id(), n).await,
-        "w4" => workloads::w4(&db, durability, n).await,
+        "w4" => workloads::small_runs(&db, durability, n, false).await,
+        "w6" => workloads::small_runs(&db, durability, n, true).await,
         "w5" => {
             let file = Path::new(spec["file"].as_str().expect("file"));
             workloads::w5(&db, durability, file).await

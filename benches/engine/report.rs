@@ -158,6 +158,7 @@ fn measure(
             (stem, result)
         })
         .collect();
+    let w6 = run_child(&spec("w6", "w6", json!({"n": sizes.w6})));
     let p = median_child(&spec("p", "p", json!({"n": sizes.p})), p_ratio);
     let cli =
         (durability == "normal").then(|| run_child(&spec("cli", "cli", json!({"n": sizes.cli}))));
@@ -329,6 +330,19 @@ fn measure(
             ),
         });
     }
+    rows.push(Row {
+        name: "W6".into(),
+        size: format!("{} runs × 3 steps, started together", sizes.w6),
+        secs: secs(&w6),
+        rate: rate(&w6),
+        unit: "runs/s",
+        ratios: ratios(rate(&w6)),
+        rss_mib: rss(&w6),
+        notes: format!(
+            "each from a task of its own; {:.2}× W4's rate",
+            rate(&w6) / rate(&w4)
+        ),
+    });
     let plain = plain_rate(&p);
     rows.push(Row {
         name: "P".into(),

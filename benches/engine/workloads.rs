@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use cairn_engine::{Action, Durability, Engine, ExecContext, Executor, Outcome};
+use cairn_engine::{Action, Durability, Engine, ExecContext, Executor, Outcome, Plan};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -196,7 +196,15 @@ pub(crate) async fn w3_resume(db: &Path, durability: Durability, run_id: &str, n
            "returned_ms": returned_ms, "first_ms": first_ms})
 }
 
-pub(crate) async fn w4(db: &Path, durability: Durability, n: usize) -> Value {
+/// W4 and W6: `n` runs of a 3-step pipeline, one after another, or all started together,
+/// each from a task of its own (as a server starts the runs its requests ask for), which
+/// lets the store's writer commit the waiting runs' transitions in one transaction.
+pub(crate) async fn small_runs(
+    db: &Path,
+    durability: Durability,
+    n: usize,
+    together: bool,
+) -> Value {
     let engine = open(db, durability).await;
     let workflow = json!({
         "name": "small", "version": "1",
@@ -209,15 +217,27 @@ pub(crate) async fn w4(db: &Path, durability: Durability, n: usize) -> Value {
     let plan = plan(&workflow.to_string(), engine.executors());
     reset_peak_rss();
     let started = Instant::now();
-    for _ in 0..n {
+    let run = |engine: Engine, plan: Plan| async move {
         let report = engine
-            .start(plan.clone(), json!({}))
+            .start(plan, json!({}))
             .await
             .expect("start")
             .wait()
             .await
             .expect("wait");
         assert_eq!(report.output, Some(json!({"c": 3})), "{report:?}");
+    };
+    if together {
+        let runs: Vec<_> = (0..n)
+            .map(|_| tokio::spawn(run(engine.clone(), plan.clone())))
+            .collect();
+        for one in runs {
+            one.await.expect("a run's task");
+        }
+    } else {
+        for _ in 0..n {
+            run(engine.clone(), plan.clone()).await;
+        }
     }
     json!({"count": n, "secs": started.elapsed().as_secs_f64(), "rss_kib": peak_rss_kib(),
            "notes": "3-step pipeline, each output feeding the next"})
