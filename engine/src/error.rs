@@ -57,7 +57,7 @@ pub enum Error {
     )]
     Damaged(PathBuf),
     /// This process may not write the database (its file, the folder its WAL goes in, or
-    /// the disk): even reading commands open it for writing.
+    /// the disk) and had to: to commit, or to read a WAL database whose index is missing.
     #[error(
         "{0}: the database is read-only to this process (the file, its folder or the disk); \
          run cairn as a user who may write it"
