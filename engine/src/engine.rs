@@ -1,11 +1,11 @@
 //! The embedding API: an [`Engine`] over one store, which loads workflows and starts,
 //! resumes and recovers runs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::panic;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
+use self::driving::{Claim, SharedDriving};
 use crate::definition::Workflow;
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -161,7 +162,7 @@ impl EngineBuilder {
 pub struct Engine {
     inner: Arc<Shared>,
     /// The runs this engine drives now: it never drives one twice.
-    driving: Arc<Mutex<HashSet<Uuid>>>,
+    driving: SharedDriving,
 }
 
 impl Engine {
@@ -552,14 +553,7 @@ impl Engine {
 
     /// Marks `run_id` as driven by this engine until the returned claim is dropped.
     fn claim(&self, run_id: Uuid) -> Result<Claim> {
-        let mut driving = self.driving.lock().unwrap_or_else(|e| e.into_inner());
-        if !driving.insert(run_id) {
-            return Err(Error::AlreadyDriving(run_id));
-        }
-        Ok(Claim {
-            driving: Arc::clone(&self.driving),
-            run_id,
-        })
+        driving::claim(&self.driving, &self.inner.store, run_id)
     }
 
     async fn take_lease(&self, run_id: Uuid) -> Result<()> {
@@ -584,7 +578,7 @@ impl Engine {
         let (run_id, new) = (run.run.run_id, run.creation.is_some());
         let (events, receiver) = broadcast::channel(event_buffer(&run.run.plan));
         let first_turn = async {
-            let mut driver = Driver::new(Arc::clone(&self.inner), run, events)?;
+            let mut driver = Driver::new(Arc::clone(&self.inner), run, events, claim.bell())?;
             // Commands sent while no engine drove the run come before anything starts.
             driver.read_commands().await?;
             driver.turn().await?;
@@ -613,20 +607,6 @@ impl Engine {
             tracing::warn!(%run_id, %release, "could not release the lease");
         }
         error
-    }
-}
-
-/// A run marked as driven by this engine; unmarked when dropped.
-#[derive(Debug)]
-struct Claim {
-    driving: Arc<Mutex<HashSet<Uuid>>>,
-    run_id: Uuid,
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        let mut driving = self.driving.lock().unwrap_or_else(|e| e.into_inner());
-        driving.remove(&self.run_id);
     }
 }
 
@@ -697,6 +677,7 @@ pub fn check_input(plan: &Plan, input: &Value) -> Result<()> {
 }
 
 mod control;
+mod driving;
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -33,8 +33,9 @@ use crate::store::{NewRun, Store};
 pub(crate) use ledger::{Committed, Judge, Redrive, kept_outputs};
 use ledger::{Input, Ledger, Start};
 
-/// How often a driver reads the commands other processes sent its run.
-const COMMAND_POLL: Duration = Duration::from_secs(1);
+/// How often a driver tells its ledger which running attempts showed signs of life: the
+/// resolution of a silent step's detection. (Commands ring the driver's bell instead.)
+const PROGRESS_POLL: Duration = Duration::from_secs(1);
 
 /// How long past its deadline an executor may take to wind down before the engine gives up on it.
 const DEADLINE_GRACE: Duration = Duration::from_secs(30);
@@ -115,6 +116,8 @@ pub(crate) struct Driver {
         mpsc::UnboundedSender<ItemEnd>,
         mpsc::UnboundedReceiver<ItemEnd>,
     ),
+    /// Rung when the run has commands to read (the engine's watch, or a send in this process).
+    commands: Arc<Notify>,
 }
 
 impl Driver {
@@ -123,6 +126,7 @@ impl Driver {
         engine: Arc<Shared>,
         run: Takeover,
         events: broadcast::Sender<Event>,
+        commands: Arc<Notify>,
     ) -> Result<Driver> {
         let run_id = run.run.run_id;
         let ledger = Ledger::take_over(
@@ -146,6 +150,7 @@ impl Driver {
             attempts,
             watches: HashMap::new(),
             item_ends: mpsc::unbounded_channel(),
+            commands,
         })
     }
 
@@ -168,7 +173,7 @@ impl Driver {
         let ttl = self.engine.lease_ttl;
         // (Not `interval`: its first tick waits a turn of the timer, a millisecond per run.)
         let mut renew = tokio::time::interval_at(Instant::now() + ttl / 3, ttl / 3);
-        let mut commands = tokio::time::interval_at(Instant::now() + COMMAND_POLL, COMMAND_POLL);
+        let mut progress = tokio::time::interval_at(Instant::now() + PROGRESS_POLL, PROGRESS_POLL);
         let mut draining = false;
         loop {
             // Read each time round: a redrive's clock starts with its last batch.
@@ -208,10 +213,8 @@ impl Driver {
                 () = sleep_until(deadline), if deadline.is_some() => {
                     return self.stop(Input::TimedOut).await;
                 }
-                _ = commands.tick() => {
-                    self.read_progress()?;
-                    self.read_commands().await?;
-                }
+                () = self.commands.notified() => self.read_commands().await?,
+                _ = progress.tick() => self.read_progress()?,
                 _ = renew.tick() => {
                     let owner = &self.engine.holder.owner;
                     if !self.engine.store.renew_lease(self.run_id, owner, ttl).await? {

@@ -148,6 +148,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The commands for `run_id` not handled yet, oldest first.
     async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>>;
 
+    /// The runs that have commands not handled yet, in no particular order: what an engine
+    /// looks at once a second for all the runs it drives, instead of a look for each.
+    async fn runs_with_commands(&self) -> Result<Vec<Uuid>>;
+
     /// The approval requests of `run_id`, decided or not.
     async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>>;
 

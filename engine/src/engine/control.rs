@@ -8,7 +8,7 @@ use chrono::Utc;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{Engine, RunHandle};
+use super::{Engine, RunHandle, driving};
 use crate::approval::Approval;
 use crate::command::Command;
 use crate::error::{Error, Result};
@@ -75,6 +75,7 @@ impl Engine {
             Command::Pause(_) | Command::Cancel(_) => {}
         }
         store.send_command(record.id, &command).await?;
+        driving::ring(&self.driving, record.id);
         if matches!(command, Command::Pause(_) | Command::Cancel(_)) {
             self.settle_undriven(record.id).await?;
         }
@@ -97,7 +98,7 @@ impl Engine {
         let settled = async {
             let run = self.takeover(record, None).await?;
             let (events, _) = broadcast::channel(1);
-            Driver::new(Arc::clone(inner), run, events)?
+            Driver::new(Arc::clone(inner), run, events, claim.bell())?
                 .settle_commands()
                 .await
         };

@@ -246,6 +246,8 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
 
 async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
     let run = started(store, "me").await;
+    started(store, "me").await; // A run without commands, never listed.
+    assert!(store.runs_with_commands().await.unwrap().is_empty());
     let ruling = |step: &str| Ruling {
         step: step.into(),
         item: None,
@@ -260,6 +262,7 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
         .send_command(run, &Command::Deny(ruling("b")))
         .await
         .unwrap();
+    assert_eq!(store.runs_with_commands().await.unwrap(), [run]);
     let pending = store.pending_commands(run).await.unwrap();
     let commands: Vec<&Command> = pending.iter().map(|pending| &pending.command).collect();
     assert_eq!(
@@ -292,6 +295,14 @@ async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
     let left = store.pending_commands(run).await.unwrap();
     assert_eq!(left.len(), 1, "the handled command is gone");
     assert_eq!(left[0].command, Command::Deny(ruling("b")));
+    assert_eq!(store.runs_with_commands().await.unwrap(), [run], "one left");
+    let mut handled = Batch::new();
+    handled.mark_handled(run, left[0].id);
+    store.commit("me", handled).await.unwrap();
+    assert!(
+        store.runs_with_commands().await.unwrap().is_empty(),
+        "every command handled"
+    );
 
     approval.decision = Some(ApprovalDecision {
         approved: true,

@@ -462,6 +462,14 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn runs_with_commands(&self) -> Result<Vec<Uuid>> {
+        let runs = self.runs.lock().await;
+        Ok((runs.iter())
+            .filter(|(_, run)| run.commands.iter().any(|(_, handled)| !handled))
+            .map(|(&id, _)| id)
+            .collect())
+    }
+
     async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>> {
         let runs = self.runs.lock().await;
         Ok((runs.get(&run_id).into_iter())

@@ -381,6 +381,15 @@ impl Store for SqliteStore {
         rows.await.map_err(self.fail())?
     }
 
+    async fn runs_with_commands(&self) -> Result<Vec<Uuid>> {
+        // The partial index of the commands not handled yet holds them and nothing else.
+        let rows = sqlx::query("SELECT DISTINCT run_id FROM commands WHERE handled_at IS NULL")
+            .fetch_all(&self.reads)
+            .await
+            .map_err(self.fail())?;
+        rows.iter().map(|row| parse_uuid(row.get(0))).collect()
+    }
+
     async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>> {
         let rows = guard::approvals(&self.reads, Some(run_id)).await;
         rows.map_err(self.fail())?
