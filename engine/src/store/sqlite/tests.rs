@@ -402,3 +402,54 @@ async fn waiting_commits_of_other_runs_commit_together_and_fail_alone() {
         "the lease's renewal, then the three commits as one transaction"
     );
 }
+
+/// Lease renewals waiting for the writer renew in one transaction: runs started together
+/// renew together, and each renewal alone was a commit (an `fsync` under FULL).
+#[tokio::test]
+async fn waiting_lease_renewals_renew_together() {
+    use crate::command::Request;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    let mut runs = Vec::new();
+    for owner in ["me", "me", "me", "someone else"] {
+        runs.push(conformance::started(&store, owner).await);
+    }
+    let before = commits_in_wal(&path);
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // The writer waits for the lock on a command (which joins no group), then the
+    // renewals wait in its queue, whenever it took the command from it.
+    let pause = Command::Pause(Request {
+        by: "ann".into(),
+        reason: None,
+    });
+    let mut first = std::pin::pin!(store.send_command(runs[0], &pause));
+    assert!(futures::poll!(first.as_mut()).is_pending());
+    let ttl = Duration::from_secs(600);
+    let mut renewals: Vec<_> = (runs.iter())
+        .map(|&run| Box::pin(store.renew_lease(run, "me", ttl)))
+        .collect();
+    for renewal in &mut renewals {
+        assert!(futures::poll!(renewal.as_mut()).is_pending());
+    }
+    other.execute_batch("COMMIT").unwrap();
+    first.await.unwrap();
+    let mut renewed = Vec::new();
+    for renewal in renewals {
+        renewed.push(renewal.await.unwrap());
+    }
+    assert_eq!(renewed, [true, true, true, false], "not my lease to renew");
+    assert_eq!(
+        commits_in_wal(&path) - before,
+        2,
+        "the command, then the four renewals as one transaction"
+    );
+    let lease = async |run: Uuid| store.find_run(&run.to_string()).await.unwrap().lease;
+    let (mine, theirs) = (lease(runs[0]).await.unwrap(), lease(runs[3]).await.unwrap());
+    assert_eq!(theirs.holder.owner, "someone else");
+    assert!(
+        mine.expires > theirs.expires,
+        "mine renewed, theirs as it was"
+    );
+}

@@ -43,7 +43,24 @@ pub(super) struct Commit {
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
-/// The most commits one transaction joins (see `Thread::commit_group`).
+/// What the writer thread does once it has answered a request.
+enum Answered {
+    /// Goes on, with this request first if it took one from the queue that did not join.
+    Then(Option<Request>),
+    /// Closes its connection, then sends this answer.
+    Close(oneshot::Sender<()>),
+}
+
+/// `owner`'s lease of `run_id` extended to `expires` (ms).
+#[derive(Debug)]
+struct Renewal {
+    run_id: Uuid,
+    owner: String,
+    expires: i64,
+    reply: Reply<bool>,
+}
+
+/// The most commits, or lease renewals, one transaction joins (see `Thread::commit_group`).
 const GROUP_MOST: usize = 64;
 
 /// What the thread is asked to do.
@@ -52,22 +69,17 @@ enum Request {
     /// Commit a batch, answering with its events.
     Commit(Box<Commit>, Reply<Vec<Event>>),
     /// Take the lease of a run not held by another live owner (or held by `void`, a holder
-    /// the caller found dead).
+    /// the caller found dead). (The holders boxed: a request is moved through the queue.)
     Acquire {
         run_id: Uuid,
-        holder: LeaseHolder,
+        holder: Box<LeaseHolder>,
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
-        void: Option<LeaseHolder>,
+        void: Option<Box<LeaseHolder>>,
         reply: Reply<LeaseAttempt>,
     },
-    /// Extend `owner`'s lease to `expires` (ms), answering whether it still held it.
-    Renew {
-        run_id: Uuid,
-        owner: String,
-        expires: i64,
-        reply: Reply<bool>,
-    },
+    /// Extend a lease, answering whether its owner still held it.
+    Renew(Renewal),
     /// Give `owner`'s lease up.
     Release {
         run_id: Uuid,
@@ -197,10 +209,10 @@ impl Writer {
             let attempt = self
                 .ask(|reply| Request::Acquire {
                     run_id,
-                    holder: holder.clone(),
+                    holder: Box::new(holder.clone()),
                     now,
                     expires,
-                    void: void.take(),
+                    void: void.take().map(Box::new),
                     reply,
                 })
                 .await?;
@@ -222,11 +234,13 @@ impl Writer {
         expires: i64,
     ) -> Result<bool> {
         let owner = owner.to_owned();
-        self.ask(|reply| Request::Renew {
-            run_id,
-            owner,
-            expires,
-            reply,
+        self.ask(|reply| {
+            Request::Renew(Renewal {
+                run_id,
+                owner,
+                expires,
+                reply,
+            })
         })
         .await
     }
@@ -353,42 +367,40 @@ impl Thread<'_> {
             };
             waits.wait(take, || requests.recv().ok())
         };
-        while let Some(request) = next() {
-            let Request::Commit(commit, reply) = request else {
-                match self.answer(request) {
-                    Some(close) => return Some(close),
-                    None => continue,
-                }
-            };
-            // The commits of other runs already waiting join this one's transaction.
-            let mut group = vec![(*commit, reply)];
-            let mut after = None;
-            while group.len() < GROUP_MOST {
-                match requests.try_recv() {
-                    Ok(Request::Commit(commit, reply)) if apart(&group, &commit) => {
-                        group.push((*commit, reply));
-                    }
-                    Ok(other) => {
-                        after = Some(other);
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
-            self.commit_group(group);
-            if let Some(close) = after.and_then(|request| self.answer(request)) {
-                return Some(close);
+        // A request taken from the queue that did not join a group: the next one served.
+        let mut after = None;
+        while let Some(request) = after.take().or_else(next) {
+            match self.answer(request, &requests) {
+                Answered::Then(request) => after = request,
+                Answered::Close(reply) => return Some(reply),
             }
         }
         None
     }
 
-    /// Answers one request; the answer to send once the connection is closed, if it asks
-    /// the thread to close it.
-    fn answer(&mut self, request: Request) -> Option<oneshot::Sender<()>> {
+    /// Answers `request`, and the requests already waiting that join it: the commits of
+    /// other runs join a commit's transaction, the renewals a renewal's (runs started
+    /// together renew together).
+    fn answer(&mut self, request: Request, requests: &mpsc::Receiver<Request>) -> Answered {
         match request {
             Request::Commit(commit, reply) => {
-                let _ = reply.send(self.commit(*commit));
+                let (group, after) =
+                    gather(requests, (*commit, reply), |group, request| match request {
+                        Request::Commit(commit, reply) if apart(group, &commit) => {
+                            Ok((*commit, reply))
+                        }
+                        other => Err(other),
+                    });
+                self.commit_group(group);
+                return Answered::Then(after);
+            }
+            Request::Renew(renewal) => {
+                let (group, after) = gather(requests, renewal, |_, request| match request {
+                    Request::Renew(renewal) => Ok(renewal),
+                    other => Err(other),
+                });
+                self.renew_group(group);
+                return Answered::Then(after);
             }
             Request::Acquire {
                 run_id,
@@ -398,24 +410,8 @@ impl Thread<'_> {
                 void,
                 reply,
             } => {
-                let attempt = self.acquire(run_id, &holder, now, expires, void.as_ref());
+                let attempt = self.acquire(run_id, &holder, now, expires, void.as_deref());
                 let _ = reply.send(attempt);
-            }
-            Request::Renew {
-                run_id,
-                owner,
-                expires,
-                reply,
-            } => {
-                let renewed = (self.prepared.conn.prepare_cached(
-                    "UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
-                ))
-                .and_then(|mut update| update.execute(params![expires, run_id.to_string(), owner]));
-                let _ = reply.send(
-                    renewed
-                        .map(|changed| changed == 1)
-                        .map_err(|e| self.fail(e)),
-                );
             }
             Request::Release {
                 run_id,
@@ -451,9 +447,9 @@ impl Thread<'_> {
                 });
                 let _ = reply.send(sent.map(drop).map_err(|error| self.fail(error)));
             }
-            Request::Close(reply) => return Some(reply),
+            Request::Close(reply) => return Answered::Close(reply),
         }
-        None
+        Answered::Then(None)
     }
 
     fn fail(&self, error: rusqlite::Error) -> Error {
@@ -466,6 +462,38 @@ impl Thread<'_> {
         let written =
             (self.prepared).transaction(|prepared| write(prepared, &mut commit, next_seq));
         self.committed(commit, written)
+    }
+
+    /// Extends the leases of `group` in one transaction (one statement alone); if it
+    /// fails, each on its own.
+    fn renew_group(&mut self, group: Vec<Renewal>) {
+        let renew = |conn: &rusqlite::Connection, renewal: &Renewal| {
+            let mut update = conn.prepare_cached(
+                "UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
+            )?;
+            let run_id = renewal.run_id.to_string();
+            let changed = update.execute(params![renewal.expires, run_id, renewal.owner])?;
+            Ok::<_, rusqlite::Error>(changed == 1)
+        };
+        let together = (group.len() > 1).then(|| {
+            self.prepared.transaction(|prepared| {
+                let renewed = group.iter().map(|renewal| renew(prepared.conn, renewal));
+                renewed.collect::<rusqlite::Result<Vec<bool>>>()
+            })
+        });
+        match together {
+            Some(Ok(renewed)) => {
+                for (renewal, renewed) in group.into_iter().zip(renewed) {
+                    let _ = renewal.reply.send(Ok(renewed));
+                }
+            }
+            _ => {
+                for renewal in group {
+                    let renewed = renew(self.prepared.conn, &renewal).map_err(|e| self.fail(e));
+                    let _ = renewal.reply.send(renewed);
+                }
+            }
+        }
     }
 
     /// Commits `group` (commits of different runs) in one transaction, a savepoint each:
@@ -641,6 +669,24 @@ fn write(
         .rows
         .write(prepared, create, owner, now.timestamp_millis())?;
     Ok(numbered)
+}
+
+/// The requests already waiting that `join` takes after `first` (it hands any other back),
+/// up to [`GROUP_MOST`] in all, and the first one it did not take.
+fn gather<T>(
+    requests: &mpsc::Receiver<Request>,
+    first: T,
+    join: impl Fn(&[T], Request) -> std::result::Result<T, Request>,
+) -> (Vec<T>, Option<Request>) {
+    let mut group = vec![first];
+    while group.len() < GROUP_MOST {
+        match requests.try_recv().map(|request| join(&group, request)) {
+            Ok(Ok(joined)) => group.push(joined),
+            Ok(Err(other)) => return (group, Some(other)),
+            Err(_) => break,
+        }
+    }
+    (group, None)
 }
 
 /// Whether `commit` writes to no run the commits of `group` write to: their events are
