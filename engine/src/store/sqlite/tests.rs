@@ -366,7 +366,10 @@ async fn waiting_commits_of_other_runs_commit_together_and_fail_alone() {
     // request, and the commits sent meanwhile wait in its queue.
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let mut first = std::pin::pin!(store.renew_lease(runs[3], "me", Duration::from_secs(60)));
+    // Not the creation's 60 s: a renewal within the same millisecond would write the same
+    // bytes, which SQLite does not write at all (no frame, no transaction in the WAL).
+    let ttl = Duration::from_secs(600);
+    let mut first = std::pin::pin!(store.renew_lease(runs[3], "me", ttl));
     assert!(futures::poll!(first.as_mut()).is_pending());
     let ready_to_running = |run| batch([step(run, "a", Ready, Running)]);
     let mut commits = [
@@ -426,7 +429,7 @@ async fn waiting_lease_renewals_renew_together() {
     });
     let mut first = std::pin::pin!(store.send_command(runs[0], &pause));
     assert!(futures::poll!(first.as_mut()).is_pending());
-    let ttl = Duration::from_secs(600);
+    let ttl = Duration::from_secs(600); // Not the creation's 60 s: see the test above.
     let mut renewals: Vec<_> = (runs.iter())
         .map(|&run| Box::pin(store.renew_lease(run, "me", ttl)))
         .collect();
