@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 #[cfg(test)]
 mod tests {
-    use cairn::engine::RunState;
+    use cairn::engine::{RunFilter, RunState};
     use serde_json::json;
 
     use super::{Node, engine, run, workflow};
@@ -94,6 +94,6 @@ mod tests {
             refused.contains("/steps/1/with/output: `steps.shout`"),
             "{refused}"
         );
-        assert!(engine.runs().await.unwrap().is_empty());
+        assert!(engine.runs(&RunFilter::default()).await.unwrap().is_empty());
     }
 }

@@ -71,7 +71,7 @@ enum Command {
     /// Resume every unfinished run that no live engine drives.
     Recover(cli::run::RecoverArgs),
     /// List runs, newest first.
-    Runs,
+    Runs(cli::inspect::RunsArgs),
     /// Show a run and its steps.
     Show(cli::inspect::RunArg),
     /// List every transition of a run, in order.
@@ -141,7 +141,7 @@ fn main() -> ExitCode {
         Command::Run(args) => block_on(cli::run::run(&args, &global)),
         Command::Resume(args) => block_on(cli::run::resume(&args, &global)),
         Command::Recover(args) => block_on(cli::run::recover(&args, &global)),
-        Command::Runs => block_on(cli::inspect::runs(&global)),
+        Command::Runs(args) => block_on(cli::inspect::runs(&args, &global)),
         Command::Show(args) => block_on(cli::inspect::show(&args, &global)),
         Command::History(args) => block_on(cli::inspect::history(&args, &global)),
         Command::Approve(args) => block_on(cli::approve::approve(&args, &global)),

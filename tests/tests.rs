@@ -17,6 +17,7 @@ mod run {
     mod for_each;
     mod guard;
     mod joins;
+    mod listing;
     mod orphans;
     mod planner;
     mod same_engine;

@@ -25,7 +25,7 @@ use crate::guard::{Guard, GuardError};
 use crate::lease::{self, LEASE_TTL, Lease, LeaseAttempt};
 use crate::load;
 use crate::plan::{Addition, Plan};
-use crate::report::{RunReport, RunSummary, RunView, StepView};
+use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 use crate::scheduler::{Committed, Driver, Judge, Redrive, Shared, Takeover, kept_outputs};
 use crate::state::{RunState, StepState};
 use crate::store::{
@@ -512,9 +512,10 @@ impl Engine {
         self.inner.drain.cancel();
     }
 
-    /// Every run in the store, newest first.
-    pub async fn runs(&self) -> Result<Vec<RunSummary>> {
-        self.inner.store.runs().await
+    /// The runs in the store that `filter` admits, newest first
+    /// ([`RunFilter::default`]: every one).
+    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
+        self.inner.store.runs(filter).await
     }
 
     /// The run `run_id` (or a unique prefix of it) and its steps as they stand.

@@ -88,7 +88,7 @@ pub use load::{
     LoadError, Place, Problem, document_schema, load_document, load_file, load_snapshot, load_str,
 };
 pub use plan::{Addition, Graph, Plan, PlanStep, StepIndex};
-pub use report::{RunReport, RunSummary, RunView, StepView};
+pub use report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 pub use state::{
     Batch, IllegalTransition, RunState, RunTransition, StepState, StepTransition, Transition,
     UnknownState,

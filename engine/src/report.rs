@@ -43,6 +43,33 @@ pub struct RunSummary {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Which runs a listing holds ([`Engine::runs`](crate::Engine::runs)): by default every one.
+///
+/// ```
+/// use cairn_engine::{RunFilter, RunState};
+///
+/// // The ten newest runs that failed or were cancelled.
+/// let filter = RunFilter {
+///     states: vec![RunState::Failed, RunState::Cancelled],
+///     limit: Some(10),
+/// };
+/// assert_ne!(filter, RunFilter::default());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Only the runs in one of these states; every state when empty.
+    pub states: Vec<RunState>,
+    /// At most this many runs, the newest; all of them when `None`.
+    pub limit: Option<usize>,
+}
+
+impl RunFilter {
+    /// Whether `run` is one the filter's states let through (the limit aside).
+    pub fn admits(&self, run: &RunSummary) -> bool {
+        self.states.is_empty() || self.states.contains(&run.state)
+    }
+}
+
 /// A run and its steps as they stand (`cairn show --json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunView {

@@ -27,7 +27,7 @@ use crate::executor::{ErrorClass, Usage};
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
-use crate::report::{RunReport, RunSummary, RunView, StepView};
+use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 use crate::state::{Batch, RunState, StepState};
 
 #[cfg(any(test, feature = "conformance"))]
@@ -117,9 +117,9 @@ pub trait Store: Send + Sync + fmt::Debug {
             .collect())
     }
 
-    /// Every run, newest first, as a listing shows it: without its input and output,
-    /// which may be megabytes each.
-    async fn runs(&self) -> Result<Vec<RunSummary>>;
+    /// The runs `filter` admits, newest first, as a listing shows them: without their
+    /// inputs and outputs, which may be megabytes each.
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>>;
 
     /// Ids of the runs that have not ended and are not paused, oldest first.
     async fn unfinished_runs(&self) -> Result<Vec<Uuid>>;

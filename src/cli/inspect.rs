@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-use cairn_engine::{Engine, Error as EngineError, Event, RunView, Store, Usage};
+use cairn_engine::{
+    Engine, Error as EngineError, Event, RunFilter, RunState, RunView, Store, Usage,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
@@ -19,10 +21,34 @@ pub(crate) struct RunArg {
     run: String,
 }
 
-/// Lists every run, newest first.
-pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
+/// Arguments of `cairn runs`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunsArgs {
+    /// Only the runs in this state (pending, running, paused, succeeded, failed or
+    /// cancelled); repeat it for several.
+    #[arg(long = "state", value_name = "STATE", value_parser = run_state)]
+    states: Vec<RunState>,
+    /// At most this many runs, the newest.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+fn run_state(text: &str) -> Result<RunState, String> {
+    text.parse().map_err(|_| {
+        let states: Vec<&str> = RunState::ALL.iter().map(|state| state.as_str()).collect();
+        let states = states.join(", ");
+        format!("not a run state; one of {states}")
+    })
+}
+
+/// Lists the runs `args` asks for (by default every one), newest first.
+pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, Error> {
+    let filter = RunFilter {
+        states: args.states.clone(),
+        limit: args.limit,
+    };
     let runs = match open(global).await {
-        Ok(engine) => engine.runs().await?,
+        Ok(engine) => engine.runs(&filter).await?,
         Err(EngineError::MissingDatabase(_)) => Vec::new(),
         Err(error) => return Err(error.into()),
     };
@@ -33,7 +59,12 @@ pub(crate) async fn runs(global: &Global) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
-        writeln!(stdout, "no runs in {}", global.db.display())?;
+        let matching = if filter == RunFilter::default() {
+            ""
+        } else {
+            "matching "
+        };
+        writeln!(stdout, "no {matching}runs in {}", global.db.display())?;
     }
     for run in &runs {
         writeln!(

@@ -101,6 +101,11 @@ fn an_unknown_run_id_is_named() {
             "no run with id 0000dead-beef",
         );
     }
+    refused(
+        &scratch,
+        &["runs", "--state", "done"],
+        "not a run state; one of pending, running, paused, succeeded, failed, cancelled",
+    );
 }
 
 #[test]

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn::engine::{
-    Action, Engine, Error, ErrorClass, ExecContext, Executor, MemoryStore, Outcome, RunState, Store,
+    Action, Engine, Error, ErrorClass, ExecContext, Executor, MemoryStore, Outcome, RunFilter,
+    RunState, Store,
 };
 use serde_json::json;
 use tokio::sync::{Notify, watch};
@@ -107,7 +108,7 @@ async fn resume_and_recover_of_a_run_this_engine_drives_start_nothing() {
     assert_eq!(report.output, Some(json!({"second": 2})));
     let once = BTreeMap::from([("first".to_owned(), 1), ("second".to_owned(), 1)]);
     assert_eq!(gated.executions(), once);
-    assert_eq!(engine.runs().await.unwrap().len(), 1);
+    assert_eq!(engine.runs(&RunFilter::default()).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -148,7 +149,7 @@ async fn an_engine_shut_down_starts_no_run() {
     engine.shutdown();
     let started = engine.start(plan, json!({"n": 1})).await;
     assert!(matches!(started, Err(Error::ShutDown)), "{started:?}");
-    assert!(engine.runs().await.unwrap().is_empty());
+    assert!(engine.runs(&RunFilter::default()).await.unwrap().is_empty());
     assert!(gated.executions().is_empty());
 }
 
@@ -193,7 +194,7 @@ async fn starting_an_id_again_resumes_or_reports_the_run_never_a_second_one() {
         matches!(other, Err(Error::RunExists(taken)) if taken == id),
         "{other:?}"
     );
-    let runs = second.runs().await.unwrap();
+    let runs = second.runs(&RunFilter::default()).await.unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].id, id);
     assert_eq!(gated.executions()["second"], 1);

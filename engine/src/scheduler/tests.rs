@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::*;
-use crate::{Engine, MemoryStore, Plan, RunState};
+use crate::{Engine, MemoryStore, Plan, RunFilter, RunState};
 
 /// Panics on every call.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ async fn a_plan_naming_an_executor_the_engine_lacks_does_not_start() {
         "{error}"
     );
     assert!(
-        engine.runs().await.unwrap().is_empty(),
+        engine.runs(&RunFilter::default()).await.unwrap().is_empty(),
         "no run was recorded"
     );
 }

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::event::EventKind;
 use crate::guard::Verdict;
 use crate::lease::{LeaseAttempt, LeaseHolder};
-use crate::report::RunSummary;
+use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
 
 mod grown;
@@ -587,9 +587,24 @@ async fn listings_are_ordered(store: &impl Store) {
         )
         .await
         .unwrap();
-    let listed = store.runs().await.unwrap();
+    let listed = store.runs(&RunFilter::default()).await.unwrap();
     let ids: Vec<Uuid> = listed.iter().map(|r| r.id).collect();
     assert_eq!(ids, [finished, newer, older], "newest first");
+    let ids = async |states: &[RunState], limit| {
+        let filter = RunFilter {
+            states: states.to_vec(),
+            limit,
+        };
+        let listed = store.runs(&filter).await.unwrap();
+        listed.iter().map(|r| r.id).collect::<Vec<Uuid>>()
+    };
+    assert_eq!(ids(&[], Some(2)).await, [finished, newer], "the newest two");
+    assert_eq!(ids(&[RunState::Running], None).await, [newer, older]);
+    assert_eq!(ids(&[RunState::Running], Some(1)).await, [newer]);
+    let ended = [RunState::Succeeded, RunState::Failed];
+    assert_eq!(ids(&ended, Some(5)).await, [finished]);
+    assert!(ids(&[RunState::Paused], None).await.is_empty());
+    assert!(ids(&[], Some(0)).await.is_empty());
     let record = store.find_run(&finished.to_string()).await.unwrap();
     assert_eq!(listed[0], RunSummary::from(&record), "as its record stands");
     assert_eq!(listed[0].state, RunState::Succeeded);

@@ -18,7 +18,7 @@ use crate::event::{Event, EventKind, recorded};
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
 use crate::plan::Addition;
-use crate::report::RunSummary;
+use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, RunState, StepState, Transition};
 
 /// A [`Store`] that keeps everything in memory, with the same semantics as the SQLite one
@@ -28,10 +28,10 @@ use crate::state::{Batch, RunState, StepState, Transition};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> cairn_engine::Result<()> {
 /// use std::sync::Arc;
-/// use cairn_engine::{Engine, MemoryStore};
+/// use cairn_engine::{Engine, MemoryStore, RunFilter};
 ///
 /// let engine = Engine::builder_with_store(Arc::new(MemoryStore::new())).open().await?;
-/// assert!(engine.runs().await?.is_empty());
+/// assert!(engine.runs(&RunFilter::default()).await?.is_empty());
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Default)]
@@ -390,12 +390,14 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn runs(&self) -> Result<Vec<RunSummary>> {
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
         let runs = self.runs.lock().await;
         let mut listed: Vec<RunSummary> = (runs.values())
             .map(|run| RunSummary::from(&run.record))
+            .filter(|run| filter.admits(run))
             .collect();
         listed.sort_by_key(|run| std::cmp::Reverse((run.created_at, run.id)));
+        listed.truncate(filter.limit.unwrap_or(usize::MAX));
         Ok(listed)
     }
 
