@@ -337,23 +337,16 @@ impl Store for SqliteStore {
 
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
         // Each row becomes its summary as it comes: a database of 100,000 runs held as
-        // sqlx's rows took 96 MiB. The runs are chosen first and only theirs last events
-        // looked up: the 20 newest of 100,000 in 0.1 s, not 0.5.
+        // sqlx's rows took 96 MiB.
         let states: Vec<&str> = filter.states.iter().map(|state| state.as_str()).collect();
-        let limit = filter
-            .limit
-            .map_or(-1, |limit| limit.try_into().unwrap_or(i64::MAX));
-        let mut rows = sqlx::query(
-            "SELECT r.id, r.workflow_name, r.state, r.created_at,
-                    (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
-             FROM (SELECT id, workflow_name, state, created_at FROM runs
-                   WHERE ?1 = '[]' OR state IN (SELECT value FROM json_each(?1))
-                   ORDER BY created_at DESC, id DESC LIMIT ?2) r
-             ORDER BY r.created_at DESC, r.id DESC",
-        )
-        .bind(id_list(&states))
-        .bind(limit)
-        .fetch(&self.reads);
+        let (query, limit) = match filter.limit {
+            Some(limit) => (NEWEST_RUNS, limit.try_into().unwrap_or(i64::MAX)),
+            None => (RUNS, -1),
+        };
+        let mut rows = sqlx::query(query)
+            .bind(id_list(&states))
+            .bind(limit)
+            .fetch(&self.reads);
         let mut runs = Vec::new();
         while let Some(row) = rows.try_next().await.map_err(self.fail())? {
             runs.push(RunSummary {
@@ -460,6 +453,24 @@ impl Store for SqliteStore {
         self.writer.close().await;
     }
 }
+
+/// The runs in one of the states of the JSON array `?1` (every run for `[]`), newest first,
+/// with the time of each one's last event; `?2` at most (-1: every one).
+const RUNS: &str = "SELECT r.id, r.workflow_name, r.state, r.created_at,
+        (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
+    FROM runs r WHERE ?1 = '[]' OR r.state IN (SELECT value FROM json_each(?1))
+    ORDER BY r.created_at DESC, r.id DESC LIMIT ?2";
+
+/// [`RUNS`] for a few of many: the runs are chosen first, and only theirs last events looked
+/// up (SQLite would look every run's up before sorting them: the 20 newest of 100,000 in
+/// 0.1 s instead of 0.5). Their order is sorted again, few rows: without a limit that
+/// second sort of every run cost 0.2 s.
+const NEWEST_RUNS: &str = "SELECT r.id, r.workflow_name, r.state, r.created_at,
+        (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
+    FROM (SELECT id, workflow_name, state, created_at FROM runs
+          WHERE ?1 = '[]' OR state IN (SELECT value FROM json_each(?1))
+          ORDER BY created_at DESC, id DESC LIMIT ?2) r
+    ORDER BY r.created_at DESC, r.id DESC";
 
 /// The run whose id is `?1`, then up to three others whose ids begin with it (a prefix of
 /// at least 4 characters). A prefix's ids are a range of the primary key's index (a run's
