@@ -33,6 +33,7 @@ pub(crate) struct RunsArgs {
     limit: Option<usize>,
 }
 
+/// Parses `--state`; what is not a run's state is refused with the states there are.
 fn run_state(text: &str) -> Result<RunState, String> {
     text.parse().map_err(|_| {
         let states: Vec<&str> = RunState::ALL.iter().map(|state| state.as_str()).collect();
