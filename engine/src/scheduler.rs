@@ -112,9 +112,11 @@ pub(crate) struct Driver {
     /// The running attempts, by step.
     watches: HashMap<StepIndex, Watch>,
     /// Where `for_each` attempts report each item as it ends, and where the driver reads them.
+    /// (Boxed: the channel allocates a block of 32 slots when made, for every run, 3.9 KB
+    /// of `ItemEnd`s that a run without `for_each` never sends.)
     item_ends: (
-        mpsc::UnboundedSender<ItemEnd>,
-        mpsc::UnboundedReceiver<ItemEnd>,
+        mpsc::UnboundedSender<Box<ItemEnd>>,
+        mpsc::UnboundedReceiver<Box<ItemEnd>>,
     ),
     /// Rung when the run has commands to read (the engine's watch, or a send in this process).
     commands: Arc<Notify>,
@@ -199,9 +201,9 @@ impl Driver {
                 }
                 Some(end) = self.item_ends.1.recv() => {
                     // Every item that ended since: they commit together (group commit).
-                    self.item(end)?;
+                    self.item(*end)?;
                     while let Ok(end) = self.item_ends.1.try_recv() {
-                        self.item(end)?;
+                        self.item(*end)?;
                     }
                 }
                 Some(joined) = self.tasks.join_next() => {
@@ -304,7 +306,7 @@ impl Driver {
             joined.map_err(|error| Error::Bug(format!("attempt task: {error}")))?;
         // A `for_each` task reported its items before it ended: they come first.
         while let Ok(end) = self.item_ends.1.try_recv() {
-            self.item(end)?;
+            self.item(*end)?;
         }
         self.watches.remove(&step);
         let input = Input::Completed { step, outcome };
@@ -320,7 +322,7 @@ impl Driver {
         while self.tasks.join_next().await.is_some() {}
         // Items that ended before the stop are kept: they do not run again.
         while let Ok(end) = self.item_ends.1.try_recv() {
-            self.item(end)?;
+            self.item(*end)?;
         }
         self.starts.clear();
         self.ledger.apply(why, Utc::now())?;
@@ -390,7 +392,7 @@ async fn run_attempt(
     start: Start,
     executor: Arc<dyn Executor>,
     ctx: ExecContext,
-    items: mpsc::UnboundedSender<ItemEnd>,
+    items: mpsc::UnboundedSender<Box<ItemEnd>>,
 ) -> Completion {
     let began = StdInstant::now();
     let deadline = ctx.deadline;
@@ -417,11 +419,11 @@ async fn run_attempt(
             .buffer_unordered(item_limit)
             .for_each(|(index, outcome)| {
                 // The driver outlives its tasks: a send fails only while it stops.
-                let _ = items.send(ItemEnd {
+                let _ = items.send(Box::new(ItemEnd {
                     step,
                     index,
                     outcome,
-                });
+                }));
                 std::future::ready(())
             })
             .await;
