@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -34,6 +35,11 @@ use crate::store::{
 
 /// The default cap on one step's output, serialized: 1 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
+
+/// How many runs [`Engine::recover`] takes over at once: their takeovers' reads and first
+/// commits overlap (the store's writer commits those waiting together), while the plans
+/// being loaded at once stay few.
+const RECOVER_AT_ONCE: usize = 8;
 
 /// Most events a run's stream buffers for a slow watcher.
 const EVENT_BUFFER: usize = 4096;
@@ -486,11 +492,16 @@ impl Engine {
     }
 
     /// Resumes every unfinished run whose lease has expired or is void; skips the others,
-    /// and the runs this engine drives already.
+    /// and the runs this engine drives already. The runs are taken over eight at a time,
+    /// their handles returned oldest run first.
     pub async fn recover(&self) -> Result<Vec<RunHandle>> {
+        let unfinished = self.inner.store.unfinished_runs().await?;
+        let mut resumed = futures::stream::iter(unfinished)
+            .map(|run_id| async move { (run_id, self.resume(&run_id.to_string()).await) })
+            .buffered(RECOVER_AT_ONCE);
         let mut handles = Vec::new();
-        for run_id in self.inner.store.unfinished_runs().await? {
-            match self.resume(&run_id.to_string()).await {
+        while let Some((run_id, result)) = resumed.next().await {
+            match result {
                 Ok(handle) => handles.push(handle),
                 Err(Error::LeaseHeld { .. } | Error::Finished(_) | Error::AlreadyDriving(_)) => {
                     tracing::info!(%run_id, "skipped: driven already, or finished");
