@@ -25,7 +25,8 @@ const COMMAND_POLL: Duration = Duration::from_secs(1);
 /// The runs an engine drives now, each with the bell its driver listens to for commands.
 #[derive(Debug, Default)]
 pub(super) struct Driving {
-    runs: HashMap<Uuid, Arc<Notify>>,
+    /// The bell of each run driven, by run.
+    bells: HashMap<Uuid, Arc<Notify>>,
     /// Whether the watch on the store's commands runs (it stops when no run is left).
     watching: bool,
 }
@@ -44,14 +45,14 @@ pub(super) fn claim(
     store: &Arc<dyn Store>,
     run_id: Uuid,
 ) -> Result<Claim> {
-    let mut runs = lock(driving);
-    if runs.runs.contains_key(&run_id) {
+    let mut driven = lock(driving);
+    if driven.bells.contains_key(&run_id) {
         return Err(Error::AlreadyDriving(run_id));
     }
     let bell = Arc::new(Notify::new());
-    runs.runs.insert(run_id, Arc::clone(&bell));
-    if !runs.watching {
-        runs.watching = true;
+    driven.bells.insert(run_id, Arc::clone(&bell));
+    if !driven.watching {
+        driven.watching = true;
         tokio::spawn(watch(Arc::clone(driving), Arc::clone(store)));
     }
     Ok(Claim {
@@ -63,7 +64,7 @@ pub(super) fn claim(
 
 /// Tells the driver of `run_id`, if this engine drives it, to read its commands now.
 pub(super) fn ring(driving: &SharedDriving, run_id: Uuid) {
-    if let Some(bell) = lock(driving).runs.get(&run_id) {
+    if let Some(bell) = lock(driving).bells.get(&run_id) {
         bell.notify_one();
     }
 }
@@ -74,9 +75,9 @@ async fn watch(driving: SharedDriving, store: Arc<dyn Store>) {
     loop {
         ticks.tick().await;
         {
-            let mut runs = lock(&driving);
-            if runs.runs.is_empty() {
-                runs.watching = false;
+            let mut driven = lock(&driving);
+            if driven.bells.is_empty() {
+                driven.watching = false;
                 return;
             }
         }
@@ -104,7 +105,7 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        lock(&self.driving).runs.remove(&self.run_id);
+        lock(&self.driving).bells.remove(&self.run_id);
     }
 }
 
