@@ -7,13 +7,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -102,18 +103,51 @@ impl Default for ExecContext {
 }
 
 /// A counter of signs of life, shared between an executor and the stall watch.
+///
+/// The engine's watch is told when a sign comes after it last looked, so a silent attempt
+/// costs it nothing; a counter made with [`Progress::default`] tells nobody.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<AtomicU64>);
+pub struct Progress(Arc<Signs>);
+
+/// What a [`Progress`] shares.
+#[derive(Debug, Default)]
+struct Signs {
+    count: AtomicU64,
+    /// A sign came since the watch last looked (and it was told).
+    unseen: AtomicBool,
+    /// Rung at the first sign after each look.
+    bell: Option<Arc<Notify>>,
+}
 
 impl Progress {
+    /// A counter that rings `bell` at the first sign of life after each [`Progress::look`].
+    pub(crate) fn ringing(bell: Arc<Notify>) -> Self {
+        Progress(Arc::new(Signs {
+            bell: Some(bell),
+            ..Signs::default()
+        }))
+    }
+
     /// Records one sign of life (a line of output, a heartbeat).
     pub fn report(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        let signs = &self.0;
+        signs.count.fetch_add(1, Ordering::SeqCst);
+        if !signs.unseen.swap(true, Ordering::SeqCst)
+            && let Some(bell) = &signs.bell
+        {
+            bell.notify_one();
+        }
     }
 
     /// How many signs of life have been reported so far.
     pub fn count(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.count.load(Ordering::SeqCst)
+    }
+
+    /// The watch's look: [`Progress::count`], after which the next sign rings the bell again.
+    pub(crate) fn look(&self) -> u64 {
+        self.0.unseen.store(false, Ordering::SeqCst);
+        self.count()
     }
 }
 
@@ -397,5 +431,30 @@ pub(crate) mod test_support {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::*;
+
+    #[test]
+    fn progress_rings_its_bell_at_the_first_sign_after_each_look() {
+        let bell = Arc::new(Notify::new());
+        let rung = || bell.notified().now_or_never().is_some();
+        let progress = Progress::ringing(Arc::clone(&bell));
+        assert!(!rung(), "no sign yet");
+        progress.report();
+        progress.report();
+        assert!(rung(), "the first sign rings");
+        progress.report();
+        assert!(!rung(), "signs before the look ring no more");
+        assert_eq!(progress.look(), 3);
+        assert!(!rung(), "a look rings nothing");
+        progress.report();
+        assert!(rung(), "the first sign after the look rings");
+        assert_eq!(progress.count(), 4);
     }
 }

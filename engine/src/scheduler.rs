@@ -33,8 +33,10 @@ use crate::store::{NewRun, Store};
 pub(crate) use ledger::{Committed, Judge, Redrive, kept_outputs};
 use ledger::{Input, Ledger, Start};
 
-/// How often a driver tells its ledger which running attempts showed signs of life: the
-/// resolution of a silent step's detection. (Commands ring the driver's bell instead.)
+/// How often, at most, a driver tells its ledger which running attempts showed signs of
+/// life (and so commits their clocks): it looks at the first sign after a quiet spell, then
+/// at most once in this long while signs keep coming. A run whose attempts are silent, or
+/// that has none running, does not wake for them.
 const PROGRESS_POLL: Duration = Duration::from_secs(1);
 
 /// How long past its deadline an executor may take to wind down before the engine gives up on it.
@@ -120,6 +122,8 @@ pub(crate) struct Driver {
     ),
     /// Rung when the run has commands to read (the engine's watch, or a send in this process).
     commands: Arc<Notify>,
+    /// Rung by the running attempts' [`Progress`] at their first sign of life after a look.
+    signs: Arc<Notify>,
 }
 
 impl Driver {
@@ -153,6 +157,7 @@ impl Driver {
             watches: HashMap::new(),
             item_ends: mpsc::unbounded_channel(),
             commands,
+            signs: Arc::new(Notify::new()),
         })
     }
 
@@ -175,7 +180,8 @@ impl Driver {
         let ttl = self.engine.lease_ttl;
         // (Not `interval`: its first tick waits a turn of the timer, a millisecond per run.)
         let mut renew = tokio::time::interval_at(Instant::now() + ttl / 3, ttl / 3);
-        let mut progress = tokio::time::interval_at(Instant::now() + PROGRESS_POLL, PROGRESS_POLL);
+        // A sign of life came since the last look; the next look may come at `next_look`.
+        let (mut signs, mut next_look) = (false, Instant::now());
         let mut draining = false;
         loop {
             // Read each time round: a redrive's clock starts with its last batch.
@@ -216,7 +222,12 @@ impl Driver {
                     return self.stop(Input::TimedOut).await;
                 }
                 () = self.commands.notified() => self.read_commands().await?,
-                _ = progress.tick() => self.read_progress()?,
+                () = self.signs.notified(), if !signs => signs = true,
+                () = tokio::time::sleep_until(next_look), if signs => {
+                    self.read_progress()?;
+                    signs = false;
+                    next_look = Instant::now() + PROGRESS_POLL;
+                }
                 _ = renew.tick() => {
                     let owner = &self.engine.holder.owner;
                     if !self.engine.store.renew_lease(self.run_id, owner, ttl).await? {
@@ -247,7 +258,7 @@ impl Driver {
     fn read_progress(&mut self) -> Result<()> {
         let now = Utc::now();
         for (&step, watch) in &mut self.watches {
-            let count = watch.progress.count();
+            let count = watch.progress.look();
             if count != watch.seen {
                 watch.seen = count;
                 self.ledger.apply(Input::Progress { step, at: now }, now)?;
@@ -365,7 +376,7 @@ impl Driver {
             };
             let ctx = ExecContext {
                 cancel: self.attempts.child_token(),
-                progress: Progress::default(),
+                progress: Progress::ringing(Arc::clone(&self.signs)),
                 deadline: start.timeout.map(|timeout| Instant::now() + timeout),
             };
             let watch = Watch {

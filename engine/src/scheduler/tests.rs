@@ -86,3 +86,58 @@ async fn a_stored_run_naming_an_executor_the_engine_lacks_is_not_compiled() {
         "{error}"
     );
 }
+
+/// Reports a sign of life every 100 ms for its `with.for_ms`, then succeeds; silent if
+/// `with.silent`.
+#[derive(Debug)]
+struct Chatty;
+
+#[async_trait]
+impl Executor for Chatty {
+    async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
+        let with = |key: &str| action.params.get(key).cloned().unwrap_or_default();
+        let until = Instant::now() + Duration::from_millis(with("for_ms").as_u64().unwrap_or(0));
+        while Instant::now() < until {
+            if with("silent") != json!(true) {
+                ctx.progress.report();
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                () = ctx.cancel.cancelled() => return Outcome::failure(ErrorClass::Cancelled, "cancelled"),
+            }
+        }
+        Outcome::success(json!("done"))
+    }
+}
+
+#[tokio::test]
+async fn signs_of_life_keep_a_step_from_stalling_and_silence_does_not() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("chatty", Arc::new(Chatty))
+        .open()
+        .await
+        .unwrap();
+    // Each step lasts longer than its heartbeat: only the signs of life, seen by the
+    // driver, keep the chatty one going.
+    let engine = &engine;
+    let run = |silent: bool| {
+        let workflow = json!({"name": "c", "steps": [{
+            "id": "a", "executor": "chatty", "heartbeat": "2s", "on_stall": "fail",
+            "with": {"for_ms": 3500, "silent": silent}
+        }]});
+        let plan = engine.load_str(&workflow.to_string(), "c.json").unwrap();
+        async move {
+            engine
+                .start(plan, json!({}))
+                .await
+                .unwrap()
+                .wait()
+                .await
+                .unwrap()
+        }
+    };
+    let (chatty, silent) = tokio::join!(run(false), run(true));
+    assert_eq!(chatty.state, RunState::Succeeded, "{chatty:?}");
+    assert_eq!(silent.state, RunState::Failed);
+    assert_eq!(silent.error_class, Some(ErrorClass::Stalled), "{silent:?}");
+}
