@@ -141,3 +141,44 @@ async fn signs_of_life_keep_a_step_from_stalling_and_silence_does_not() {
     assert_eq!(silent.state, RunState::Failed);
     assert_eq!(silent.error_class, Some(ErrorClass::Stalled), "{silent:?}");
 }
+
+#[tokio::test]
+async fn a_driver_whose_lease_was_taken_stops_its_attempts_and_leaves_the_run_to_the_taker() {
+    let store = Arc::new(MemoryStore::new());
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("chatty", Arc::new(Chatty))
+        .lease_ttl(Duration::from_millis(300))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "l", "steps": [{
+        "id": "a", "executor": "chatty", "with": {"for_ms": 3_600_000, "silent": true}
+    }]});
+    let plan = engine.load_str(&workflow.to_string(), "l.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    let run = handle.id();
+    // Another engine takes the lease over (as if this one's had run out).
+    let taker = LeaseHolder {
+        owner: "taker".into(),
+        ..crate::lease::this_process()
+    };
+    let ttl = Duration::from_secs(3600);
+    let taken = store
+        .acquire_lease(run, &taker, ttl, &|_| true)
+        .await
+        .unwrap();
+    assert_eq!(taken, crate::lease::LeaseAttempt::Acquired);
+    // The driver's next renewal finds out; its hour-long attempt is stopped (a guard
+    // against a hang: the renewal comes every 100 ms).
+    let stopped = tokio::time::timeout(Duration::from_secs(60), handle.wait()).await;
+    let error = stopped
+        .expect("the driver went on without its lease")
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::LeaseLost(r) if r == run),
+        "{error:?}"
+    );
+    let view = engine.run(&run.to_string()).await.unwrap();
+    assert_eq!(view.state, RunState::Running, "the taker's to go on with");
+    assert_eq!(view.steps[0].state.to_string(), "running");
+}
