@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
-use self::driving::{Claim, SharedDriving};
+use self::driving::{Claim, Heartbeat, SharedDriving};
 use crate::definition::Workflow;
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -567,7 +567,13 @@ impl Engine {
 
     /// Marks `run_id` as driven by this engine until the returned claim is dropped.
     fn claim(&self, run_id: Uuid) -> Result<Claim> {
-        driving::claim(&self.driving, &self.inner.store, run_id)
+        let inner = &self.inner;
+        let heartbeat = Heartbeat {
+            store: Arc::clone(&inner.store),
+            owner: inner.holder.owner.clone(),
+            ttl: inner.lease_ttl,
+        };
+        driving::claim(&self.driving, &heartbeat, run_id)
     }
 
     async fn take_lease(&self, run_id: Uuid) -> Result<()> {
@@ -603,7 +609,7 @@ impl Engine {
                 id: run_id,
                 events: receiver,
                 task: tokio::spawn(async move {
-                    let report = driver.drive().await;
+                    let report = driver.drive(claim.heartbeat()).await;
                     drop(claim);
                     report
                 }),

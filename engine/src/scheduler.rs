@@ -16,7 +16,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -161,10 +161,11 @@ impl Driver {
         })
     }
 
-    /// Runs the loop until the run ends, pauses, or the engine stops. On a storage or lease
+    /// Runs the loop until the run ends, pauses, or the engine stops, or `lease` tells that
+    /// the run's lease is gone (the engine's heartbeat renews it). On a storage or lease
     /// failure the attempts are stopped and the run is left resumable.
-    pub(crate) async fn drive(mut self) -> Result<RunReport> {
-        let result = self.steer().await;
+    pub(crate) async fn drive(mut self, lease: oneshot::Receiver<Error>) -> Result<RunReport> {
+        let result = self.steer(lease).await;
         if result.is_err() {
             self.attempts.cancel();
             while self.tasks.join_next().await.is_some() {}
@@ -176,10 +177,7 @@ impl Driver {
         result
     }
 
-    async fn steer(&mut self) -> Result<RunReport> {
-        let ttl = self.engine.lease_ttl;
-        // (Not `interval`: its first tick waits a turn of the timer, a millisecond per run.)
-        let mut renew = tokio::time::interval_at(Instant::now() + ttl / 3, ttl / 3);
+    async fn steer(&mut self, mut lease: oneshot::Receiver<Error>) -> Result<RunReport> {
         // A sign of life came since the last look; the next look may come at `next_look`.
         let (mut signs, mut next_look) = (false, Instant::now());
         let mut draining = false;
@@ -228,12 +226,10 @@ impl Driver {
                     signs = false;
                     next_look = Instant::now() + PROGRESS_POLL;
                 }
-                _ = renew.tick() => {
-                    let owner = &self.engine.holder.owner;
-                    if !self.engine.store.renew_lease(self.run_id, owner, ttl).await? {
-                        self.cancel.cancel();
-                        return Err(Error::LeaseLost(self.run_id));
-                    }
+                lost = &mut lease => {
+                    self.cancel.cancel();
+                    // (A heartbeat gone without a word is a bug: stop, as for a lost lease.)
+                    return Err(lost.unwrap_or(Error::LeaseLost(self.run_id)));
                 }
                 // Last: a ledger with work left wakes at once, turn after turn, and must not
                 // starve the lease's renewal, the deadline or the commands.

@@ -1,18 +1,22 @@
-//! The runs an engine drives, and its one watch on the store for the commands other
-//! processes send them.
+//! The runs an engine drives, and its one watch on the store for them: the commands other
+//! processes send them, and the heartbeat that renews their leases.
 //!
-//! Each run's driver used to look for its own commands once a second: a query a second for
-//! every run, however idle — 2,000 runs waiting on long steps kept a fifth of a core busy.
-//! Now the engine looks once a second for all of them ([`Store::runs_with_commands`], which
-//! reads only the commands not handled yet), and rings the bell of each run it drives that
-//! has some; that driver then reads its commands as before. The watch runs while the engine
-//! drives a run and stops with the last one.
+//! Each run's driver used to look for its own commands once a second, and to renew its own
+//! lease: a query a second and a wake-up every few seconds for every run, however idle —
+//! 2,000 runs waiting on long steps kept a fifth of a core busy. Now the engine looks once a
+//! second for all of them ([`Store::runs_with_commands`], which reads only the commands not
+//! handled yet), and rings the bell of each run it drives that has some; that driver then
+//! reads its commands as before. And every third of the lease's time to live it renews the
+//! leases of all the runs it drives at once (the store's writer commits renewals waiting
+//! together in one transaction), and tells a driver whose lease is gone (another engine
+//! took the run over) or could not be renewed: that driver stops. The watch runs while the
+//! engine drives a run and stops with the last one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 use tokio::time::{Instant, interval_at};
 use uuid::Uuid;
 
@@ -22,13 +26,31 @@ use crate::store::Store;
 /// How often the engine looks for commands sent to the runs it drives.
 const COMMAND_POLL: Duration = Duration::from_secs(1);
 
-/// The runs an engine drives now, each with the bell its driver listens to for commands.
+/// The runs an engine drives now, as its watch knows them.
 #[derive(Debug, Default)]
 pub(super) struct Driving {
-    /// The bell of each run driven, by run.
-    bells: HashMap<Uuid, Arc<Notify>>,
-    /// Whether the watch on the store's commands runs (it stops when no run is left).
+    /// Each run driven, by id.
+    runs: HashMap<Uuid, Driven>,
+    /// Whether the watch runs (it stops when no run is left).
     watching: bool,
+}
+
+/// A run this engine drives.
+#[derive(Debug)]
+struct Driven {
+    /// Rung when the run has commands to read.
+    bell: Arc<Notify>,
+    /// Where the heartbeat tells the driver why its lease is gone: `None` until the driver
+    /// asks ([`Claim::heartbeat`], once its run's first commit holds a lease), and once told.
+    lease: Option<oneshot::Sender<Error>>,
+}
+
+/// Whose leases the heartbeat renews, where, and for how long.
+#[derive(Debug, Clone)]
+pub(super) struct Heartbeat {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) owner: String,
+    pub(super) ttl: Duration,
 }
 
 /// What the engine shares of the runs it drives.
@@ -39,21 +61,21 @@ fn lock(driving: &SharedDriving) -> MutexGuard<'_, Driving> {
 }
 
 /// Marks `run_id` as driven until the returned claim is dropped (refused if it is already),
-/// and starts the watch on the commands if it is not running.
-pub(super) fn claim(
-    driving: &SharedDriving,
-    store: &Arc<dyn Store>,
-    run_id: Uuid,
-) -> Result<Claim> {
+/// and starts the watch if it is not running.
+pub(super) fn claim(driving: &SharedDriving, heartbeat: &Heartbeat, run_id: Uuid) -> Result<Claim> {
     let mut driven = lock(driving);
-    if driven.bells.contains_key(&run_id) {
+    if driven.runs.contains_key(&run_id) {
         return Err(Error::AlreadyDriving(run_id));
     }
     let bell = Arc::new(Notify::new());
-    driven.bells.insert(run_id, Arc::clone(&bell));
+    let run = Driven {
+        bell: Arc::clone(&bell),
+        lease: None,
+    };
+    driven.runs.insert(run_id, run);
     if !driven.watching {
         driven.watching = true;
-        tokio::spawn(watch(Arc::clone(driving), Arc::clone(store)));
+        tokio::spawn(watch(Arc::clone(driving), heartbeat.clone()));
     }
     Ok(Claim {
         driving: Arc::clone(driving),
@@ -64,26 +86,60 @@ pub(super) fn claim(
 
 /// Tells the driver of `run_id`, if this engine drives it, to read its commands now.
 pub(super) fn ring(driving: &SharedDriving, run_id: Uuid) {
-    if let Some(bell) = lock(driving).bells.get(&run_id) {
-        bell.notify_one();
+    if let Some(run) = lock(driving).runs.get(&run_id) {
+        run.bell.notify_one();
     }
 }
 
-/// Once a second while any run is driven: rings the bell of each that has commands.
-async fn watch(driving: SharedDriving, store: Arc<dyn Store>) {
-    let mut ticks = interval_at(Instant::now() + COMMAND_POLL, COMMAND_POLL);
+/// While any run is driven: once a second rings the bell of each that has commands, and
+/// every third of the leases' time to live renews them.
+async fn watch(driving: SharedDriving, heartbeat: Heartbeat) {
+    let mut looks = interval_at(Instant::now() + COMMAND_POLL, COMMAND_POLL);
+    let beat = heartbeat.ttl / 3;
+    let mut beats = interval_at(Instant::now() + beat, beat);
     loop {
-        ticks.tick().await;
+        let look = tokio::select! {
+            _ = looks.tick() => true,
+            _ = beats.tick() => false,
+        };
         {
             let mut driven = lock(&driving);
-            if driven.bells.is_empty() {
+            if driven.runs.is_empty() {
                 driven.watching = false;
                 return;
             }
         }
-        match store.runs_with_commands().await {
-            Ok(commanded) => commanded.into_iter().for_each(|run| ring(&driving, run)),
-            Err(error) => tracing::warn!(%error, "could not look for commands"),
+        if look {
+            match heartbeat.store.runs_with_commands().await {
+                Ok(commanded) => commanded.into_iter().for_each(|run| ring(&driving, run)),
+                Err(error) => tracing::warn!(%error, "could not look for commands"),
+            }
+        } else {
+            renew(&driving, &heartbeat).await;
+        }
+    }
+}
+
+/// Renews the lease of every run whose driver asked for the heartbeat, and tells each whose
+/// lease is gone, or could not be renewed, why.
+async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) {
+    let beating: Vec<Uuid> = (lock(driving).runs.iter())
+        .filter(|(_, run)| run.lease.is_some())
+        .map(|(&run_id, _)| run_id)
+        .collect();
+    let Heartbeat { store, owner, ttl } = heartbeat;
+    let renewals = (beating.iter()).map(|&run_id| store.renew_lease(run_id, owner, *ttl));
+    let renewed = futures::future::join_all(renewals).await;
+    let mut driven = lock(driving);
+    for (run_id, renewed) in beating.into_iter().zip(renewed) {
+        let lost = match renewed {
+            Ok(true) => continue,
+            Ok(false) => Error::LeaseLost(run_id),
+            Err(error) => error,
+        };
+        let told = (driven.runs.get_mut(&run_id)).and_then(|run| run.lease.take());
+        if let Some(lease) = told {
+            let _ = lease.send(lost); // A driver that has stopped since needs telling no more.
         }
     }
 }
@@ -101,11 +157,22 @@ impl Claim {
     pub(super) fn bell(&self) -> Arc<Notify> {
         Arc::clone(&self.bell)
     }
+
+    /// From now on the engine's heartbeat renews the run's lease (which must be held: after
+    /// the run's first commit); the answer comes if the lease is gone or could not be
+    /// renewed, with why.
+    pub(super) fn heartbeat(&self) -> oneshot::Receiver<Error> {
+        let (lease, lost) = oneshot::channel();
+        if let Some(run) = lock(&self.driving).runs.get_mut(&self.run_id) {
+            run.lease = Some(lease);
+        }
+        lost
+    }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        lock(&self.driving).bells.remove(&self.run_id);
+        lock(&self.driving).runs.remove(&self.run_id);
     }
 }
 
@@ -113,8 +180,18 @@ impl Drop for Claim {
 mod tests {
     use super::*;
     use crate::command::{Command, Request};
+    use crate::lease::{self, Lease, LeaseAttempt, LeaseHolder};
     use crate::store::MemoryStore;
     use crate::store::conformance::started;
+
+    /// The heartbeat of owner `me`, whose runs `started` made, over `store`.
+    fn heartbeat(store: &Arc<dyn Store>) -> Heartbeat {
+        Heartbeat {
+            store: Arc::clone(store),
+            owner: "me".into(),
+            ttl: Duration::from_secs(600),
+        }
+    }
 
     fn watching(driving: &SharedDriving) -> bool {
         lock(driving).watching
@@ -135,10 +212,11 @@ mod tests {
         let store: Arc<dyn Store> = memory.clone();
         let (commanded, quiet) = (started(&*memory, "me").await, started(&*memory, "me").await);
         let driving = SharedDriving::default();
-        let a = claim(&driving, &store, commanded).unwrap();
-        let b = claim(&driving, &store, quiet).unwrap();
+        let heartbeat = heartbeat(&store);
+        let a = claim(&driving, &heartbeat, commanded).unwrap();
+        let b = claim(&driving, &heartbeat, quiet).unwrap();
         assert!(matches!(
-            claim(&driving, &store, quiet),
+            claim(&driving, &heartbeat, quiet),
             Err(Error::AlreadyDriving(run)) if run == quiet
         ));
         let pause = Command::Pause(Request {
@@ -159,8 +237,60 @@ mod tests {
         assert!(watching(&driving));
         tokio::time::sleep(COMMAND_POLL * 2).await;
         assert!(!watching(&driving), "no run left to watch for");
-        let again = claim(&driving, &store, commanded).unwrap();
+        let again = claim(&driving, &heartbeat, commanded).unwrap();
         assert!(watching(&driving));
         rung(&again).await;
+    }
+
+    /// When `run`'s lease expires, as another holder trying to take it sees it.
+    async fn expiry(store: &Arc<dyn Store>, run: Uuid) -> chrono::DateTime<chrono::Utc> {
+        let other = LeaseHolder {
+            owner: "other".into(),
+            ..lease::this_process()
+        };
+        let ttl = Duration::from_secs(1);
+        match store.acquire_lease(run, &other, ttl, &|_| false).await {
+            Ok(LeaseAttempt::Held(Lease { expires, .. })) => expires,
+            attempt => panic!("the lease of {run} is not held: {attempt:?}"),
+        }
+    }
+
+    /// One heartbeat for every run whose driver asked for it: a lease still held is
+    /// renewed, the driver of one taken over is told.
+    #[tokio::test(start_paused = true)]
+    async fn the_heartbeat_renews_the_leases_and_tells_the_driver_whose_lease_was_taken() {
+        let memory = Arc::new(MemoryStore::new());
+        let store: Arc<dyn Store> = memory.clone();
+        let (kept, taken) = (started(&*memory, "me").await, started(&*memory, "me").await);
+        let driving = SharedDriving::default();
+        let heartbeat = heartbeat(&store);
+        let (a, b) = (
+            claim(&driving, &heartbeat, kept),
+            claim(&driving, &heartbeat, taken),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let (mut kept_lease, mut taken_lease) = (a.heartbeat(), b.heartbeat());
+        let before = expiry(&store, kept).await;
+        let taker = LeaseHolder {
+            owner: "taker".into(),
+            ..lease::this_process()
+        };
+        let took = store.acquire_lease(taken, &taker, heartbeat.ttl, &|_| true);
+        assert_eq!(took.await.unwrap(), LeaseAttempt::Acquired);
+        // The paused clock runs on to the next beat: no wall-clock time passes.
+        let told = tokio::time::timeout(heartbeat.ttl, &mut taken_lease).await;
+        let told = told.expect("the driver of the run taken over was not told");
+        assert!(
+            matches!(told, Ok(Error::LeaseLost(run)) if run == taken),
+            "{told:?}"
+        );
+        assert!(
+            futures::poll!(&mut kept_lease).is_pending(),
+            "a kept lease is not lost"
+        );
+        assert!(
+            expiry(&store, kept).await > before,
+            "the kept lease was not renewed"
+        );
     }
 }
