@@ -204,17 +204,22 @@ mod tests {
         assert!(waited.is_ok(), "the bell of {} never rang", claim.run_id);
     }
 
+    /// Two runs of owner `me` in a new store, both claimed: the store, the registry, its
+    /// heartbeat, and each run with its claim.
+    async fn two_claimed_runs() -> (Arc<dyn Store>, SharedDriving, Heartbeat, [(Uuid, Claim); 2]) {
+        let memory = MemoryStore::new();
+        let runs = [started(&memory, "me").await, started(&memory, "me").await];
+        let store: Arc<dyn Store> = Arc::new(memory);
+        let (driving, heartbeat) = (SharedDriving::default(), heartbeat(&store));
+        let claims = runs.map(|run| (run, claim(&driving, &heartbeat, run).unwrap()));
+        (store, driving, heartbeat, claims)
+    }
+
     /// One look at the store for every run driven: the run sent a command hears its bell,
     /// the other does not; the watch stops with the last run and starts with the next.
     #[tokio::test(start_paused = true)]
     async fn the_watch_rings_the_runs_that_have_commands_and_stops_with_the_last_run() {
-        let memory = Arc::new(MemoryStore::new());
-        let store: Arc<dyn Store> = memory.clone();
-        let (commanded, quiet) = (started(&*memory, "me").await, started(&*memory, "me").await);
-        let driving = SharedDriving::default();
-        let heartbeat = heartbeat(&store);
-        let a = claim(&driving, &heartbeat, commanded).unwrap();
-        let b = claim(&driving, &heartbeat, quiet).unwrap();
+        let (store, driving, heartbeat, [(commanded, a), (quiet, b)]) = two_claimed_runs().await;
         assert!(matches!(
             claim(&driving, &heartbeat, quiet),
             Err(Error::AlreadyDriving(run)) if run == quiet
@@ -259,16 +264,7 @@ mod tests {
     /// renewed, the driver of one taken over is told.
     #[tokio::test(start_paused = true)]
     async fn the_heartbeat_renews_the_leases_and_tells_the_driver_whose_lease_was_taken() {
-        let memory = Arc::new(MemoryStore::new());
-        let store: Arc<dyn Store> = memory.clone();
-        let (kept, taken) = (started(&*memory, "me").await, started(&*memory, "me").await);
-        let driving = SharedDriving::default();
-        let heartbeat = heartbeat(&store);
-        let (a, b) = (
-            claim(&driving, &heartbeat, kept),
-            claim(&driving, &heartbeat, taken),
-        );
-        let (a, b) = (a.unwrap(), b.unwrap());
+        let (store, _driving, heartbeat, [(kept, a), (taken, b)]) = two_claimed_runs().await;
         let (mut kept_lease, mut taken_lease) = (a.heartbeat(), b.heartbeat());
         let before = expiry(&store, kept).await;
         let taker = LeaseHolder {
