@@ -7,8 +7,8 @@
 //! second for all of them ([`Store::runs_with_commands`], which reads only the commands not
 //! handled yet), and rings the bell of each run it drives that has some; that driver then
 //! reads its commands as before. And every third of the lease's time to live it renews the
-//! leases of all the runs it drives at once (the store's writer commits renewals waiting
-//! together in one transaction), and tells a driver whose lease is gone (another engine
+//! leases of all the runs it drives at once (the store's writer commits the renewals
+//! waiting together in shared transactions), and tells a driver whose lease is gone (another engine
 //! took the run over) or could not be renewed: that driver stops. The watch runs while the
 //! engine drives a run and stops with the last one.
 
