@@ -95,7 +95,8 @@ pub(super) fn ring(driving: &SharedDriving, run_id: Uuid) {
 /// every third of the leases' time to live renews them.
 async fn watch(driving: SharedDriving, heartbeat: Heartbeat) {
     let mut looks = interval_at(Instant::now() + COMMAND_POLL, COMMAND_POLL);
-    let beat = heartbeat.ttl / 3;
+    // (A zero time to live beats as often as the timer allows, rather than not at all.)
+    let beat = (heartbeat.ttl / 3).max(Duration::from_millis(1));
     let mut beats = interval_at(Instant::now() + beat, beat);
     loop {
         let look = tokio::select! {
