@@ -232,7 +232,7 @@ impl Driver {
                     return Err(lost.unwrap_or(Error::LeaseLost(self.run_id)));
                 }
                 // Last: a ledger with work left wakes at once, turn after turn, and must not
-                // starve the lease's renewal, the deadline or the commands.
+                // starve the word of a lost lease, the deadline or the commands.
                 () = sleep_until(next_wake), if next_wake.is_some() => {}
             }
             self.turn().await?;
