@@ -144,18 +144,24 @@ impl EngineBuilder {
             StoreChoice::Sqlite(options) => Arc::new(SqliteStore::open(&options).await?),
             StoreChoice::Given(store) => store,
         };
+        let holder = lease::this_process();
+        let heartbeat = Heartbeat {
+            store: Arc::clone(&store),
+            owner: holder.owner.clone(),
+            ttl: self.lease_ttl,
+        };
         Ok(Engine {
             inner: Arc::new(Shared {
                 store,
                 executors: self.executors,
                 guard: self.guard,
-                holder: lease::this_process(),
+                holder,
                 shutdown: CancellationToken::new(),
                 drain: CancellationToken::new(),
                 max_output_bytes: self.max_output_bytes,
                 lease_ttl: self.lease_ttl,
             }),
-            driving: Arc::default(),
+            driving: driving::registry(heartbeat),
         })
     }
 }
@@ -567,13 +573,7 @@ impl Engine {
 
     /// Marks `run_id` as driven by this engine until the returned claim is dropped.
     fn claim(&self, run_id: Uuid) -> Result<Claim> {
-        let inner = &self.inner;
-        let heartbeat = Heartbeat {
-            store: Arc::clone(&inner.store),
-            owner: inner.holder.owner.clone(),
-            ttl: inner.lease_ttl,
-        };
-        driving::claim(&self.driving, &heartbeat, run_id)
+        driving::claim(&self.driving, run_id)
     }
 
     async fn take_lease(&self, run_id: Uuid) -> Result<()> {

@@ -27,12 +27,14 @@ use crate::store::Store;
 const COMMAND_POLL: Duration = Duration::from_secs(1);
 
 /// The runs an engine drives now, as its watch knows them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Driving {
     /// Each run driven, by id.
     runs: HashMap<Uuid, Driven>,
     /// Whether the watch runs (it stops when no run is left).
     watching: bool,
+    /// The engine's leases, as the watch renews them.
+    heartbeat: Heartbeat,
 }
 
 /// A run this engine drives.
@@ -56,13 +58,22 @@ pub(super) struct Heartbeat {
 /// What the engine shares of the runs it drives.
 pub(super) type SharedDriving = Arc<Mutex<Driving>>;
 
+/// An engine's registry of the runs it drives, none yet, whose watch beats `heartbeat`.
+pub(super) fn registry(heartbeat: Heartbeat) -> SharedDriving {
+    Arc::new(Mutex::new(Driving {
+        runs: HashMap::new(),
+        watching: false,
+        heartbeat,
+    }))
+}
+
 fn lock(driving: &SharedDriving) -> MutexGuard<'_, Driving> {
     driving.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Marks `run_id` as driven until the returned claim is dropped (refused if it is already),
 /// and starts the watch if it is not running.
-pub(super) fn claim(driving: &SharedDriving, heartbeat: &Heartbeat, run_id: Uuid) -> Result<Claim> {
+pub(super) fn claim(driving: &SharedDriving, run_id: Uuid) -> Result<Claim> {
     let mut driven = lock(driving);
     if driven.runs.contains_key(&run_id) {
         return Err(Error::AlreadyDriving(run_id));
@@ -75,7 +86,7 @@ pub(super) fn claim(driving: &SharedDriving, heartbeat: &Heartbeat, run_id: Uuid
     driven.runs.insert(run_id, run);
     if !driven.watching {
         driven.watching = true;
-        tokio::spawn(watch(Arc::clone(driving), heartbeat.clone()));
+        tokio::spawn(watch(Arc::clone(driving), driven.heartbeat.clone()));
     }
     Ok(Claim {
         driving: Arc::clone(driving),
@@ -211,8 +222,9 @@ mod tests {
         let memory = MemoryStore::new();
         let runs = [started(&memory, "me").await, started(&memory, "me").await];
         let store: Arc<dyn Store> = Arc::new(memory);
-        let (driving, heartbeat) = (SharedDriving::default(), heartbeat(&store));
-        let claims = runs.map(|run| (run, claim(&driving, &heartbeat, run).unwrap()));
+        let heartbeat = heartbeat(&store);
+        let driving = registry(heartbeat.clone());
+        let claims = runs.map(|run| (run, claim(&driving, run).unwrap()));
         (store, driving, heartbeat, claims)
     }
 
@@ -220,9 +232,9 @@ mod tests {
     /// the other does not; the watch stops with the last run and starts with the next.
     #[tokio::test(start_paused = true)]
     async fn the_watch_rings_the_runs_that_have_commands_and_stops_with_the_last_run() {
-        let (store, driving, heartbeat, [(commanded, a), (quiet, b)]) = two_claimed_runs().await;
+        let (store, driving, _, [(commanded, a), (quiet, b)]) = two_claimed_runs().await;
         assert!(matches!(
-            claim(&driving, &heartbeat, quiet),
+            claim(&driving, quiet),
             Err(Error::AlreadyDriving(run)) if run == quiet
         ));
         let pause = Command::Pause(Request {
@@ -243,7 +255,7 @@ mod tests {
         assert!(watching(&driving));
         tokio::time::sleep(COMMAND_POLL * 2).await;
         assert!(!watching(&driving), "no run left to watch for");
-        let again = claim(&driving, &heartbeat, commanded).unwrap();
+        let again = claim(&driving, commanded).unwrap();
         assert!(watching(&driving));
         rung(&again).await;
     }
