@@ -56,6 +56,20 @@ impl Command {
         }
     }
 
+    /// Whether this ruling, recorded before `later`, already decides everything `later`
+    /// would: a denial ends the whole step, an approval of the step grants every item, an
+    /// approval of one item only that item. The first ruling recorded decides.
+    pub(crate) fn settles(&self, later: &Ruling) -> bool {
+        match self {
+            Command::Deny(earlier) => earlier.step == later.step,
+            Command::Approve(earlier) => {
+                earlier.step == later.step
+                    && (earlier.item.is_none() || earlier.item == later.item)
+            }
+            Command::Pause(_) | Command::Cancel(_) => false,
+        }
+    }
+
     /// The step the command is about, if any.
     pub fn step(&self) -> Option<&str> {
         match self {
@@ -76,4 +90,38 @@ pub struct PendingCommand {
     pub command: Command,
     /// When it was sent.
     pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Command, Request, Ruling};
+
+    fn ruling(step: &str, item: Option<usize>) -> Ruling {
+        Ruling {
+            step: step.into(),
+            item,
+            by: "ann".into(),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn the_first_ruling_recorded_settles_what_it_covers() {
+        let deny = |item| Command::Deny(ruling("deploy", item));
+        let approve = |item| Command::Approve(ruling("deploy", item));
+        // A denial of any item ends the whole step.
+        assert!(deny(Some(0)).settles(&ruling("deploy", Some(1))));
+        assert!(deny(None).settles(&ruling("deploy", None)));
+        assert!(approve(None).settles(&ruling("deploy", Some(2))));
+        assert!(approve(Some(2)).settles(&ruling("deploy", Some(2))));
+        // An approval of one item leaves the others, and the step as a whole, to decide.
+        assert!(!approve(Some(2)).settles(&ruling("deploy", Some(3))));
+        assert!(!approve(Some(2)).settles(&ruling("deploy", None)));
+        assert!(!deny(None).settles(&ruling("build", None)));
+        let pause = Command::Pause(Request {
+            by: "ann".into(),
+            reason: None,
+        });
+        assert!(!pause.settles(&ruling("deploy", None)));
+    }
 }

@@ -201,6 +201,14 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
         "{}",
         String::from_utf8_lossy(&approve.stderr)
     );
+    // The first ruling recorded decides: a second one is refused, not silently dropped.
+    let deny = scratch.cairn(&["deny", &run, "deploy", "--reason", "no", "--by", "bob"]);
+    let refusal = String::from_utf8_lossy(&deny.stderr);
+    assert_eq!(deny.status.code(), Some(2), "{refusal}");
+    assert!(
+        refusal.contains("has a ruling already, by ann") && refusal.contains("first ruling"),
+        "{refusal}"
+    );
     // Recorded, not applied: the request still waits, with the ruling beside it.
     let waiting = scratch.json(&["approvals", "--json"]);
     assert_eq!(
@@ -295,6 +303,30 @@ fn an_approval_nobody_gives_expires_denied_and_the_command_never_runs() {
         denied_at >= time(expires),
         "not before its expiry: {denied} {expires}"
     );
+}
+
+#[test]
+fn an_approval_sent_after_the_request_expired_is_refused_and_resume_denies_the_step() {
+    let scratch = Scratch::new();
+    let (policy, workflow) = approval_setup(&scratch, json!({"approval": {"timeout": "1s"}}));
+    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let waiting = scratch.json(&["approvals", "--json"]);
+    let expires = waiting[0]["expires_at"].as_str().unwrap().to_owned();
+    let expires = chrono::DateTime::parse_from_rfc3339(&expires).unwrap();
+    while chrono::Utc::now() <= expires {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let approve = scratch.cairn(&["approve", &run, "deploy", "--by", "ann"]);
+    let refusal = String::from_utf8_lossy(&approve.stderr);
+    assert_eq!(approve.status.code(), Some(2), "{refusal}");
+    assert!(refusal.contains("expired at"), "{refusal}");
+    let resumed = scratch.cairn(&["resume", &run]);
+    assert_eq!(resumed.status.code(), Some(1));
+    assert!(!scratch.executions().contains_key("deploy"));
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][0]["state"], "denied");
 }
 
 #[test]

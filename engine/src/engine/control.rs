@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{SecondsFormat, Utc};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -54,19 +54,39 @@ impl Engine {
                         step.id, step.state
                     )));
                 }
-                if let Some(item) = ruling.item {
-                    let approvals = store.approvals(record.id).await?;
-                    let waits = approvals.iter().any(|approval| {
+                let approvals = store.approvals(record.id).await?;
+                let waiting: Vec<&Approval> = (approvals.iter())
+                    .filter(|approval| {
                         approval.step_id == step.id
-                            && approval.item == Some(item)
                             && approval.decision.is_none()
-                    });
-                    if !waits {
-                        return Err(refused(format!(
-                            "item {item} of step `{}` does not await approval",
-                            step.id
-                        )));
-                    }
+                            && (ruling.item.is_none() || approval.item == ruling.item)
+                    })
+                    .collect();
+                if let (Some(item), true) = (ruling.item, waiting.is_empty()) {
+                    return Err(refused(format!(
+                        "item {item} of step `{}` does not await approval",
+                        step.id
+                    )));
+                }
+                let expired = waiting.iter().find(|approval| approval.expires_at <= Utc::now());
+                if let (Command::Approve(_), Some(expired)) = (&command, expired) {
+                    return Err(refused(format!(
+                        "the approval request of step `{}` expired at {}: an expired request \
+                         is denied, never granted",
+                        step.id,
+                        expired.expires_at.to_rfc3339_opts(SecondsFormat::Millis, true)
+                    )));
+                }
+                let pending = store.pending_commands(record.id).await?;
+                let earlier = pending.iter().find(|earlier| earlier.command.settles(ruling));
+                if let Some(Command::Approve(earlier) | Command::Deny(earlier)) =
+                    earlier.map(|earlier| &earlier.command)
+                {
+                    return Err(refused(format!(
+                        "step `{}` has a ruling already, by {}, that no engine has applied yet: \
+                         the first ruling recorded decides",
+                        step.id, earlier.by
+                    )));
                 }
             }
             Command::Pause(_) if record.state == RunState::Paused => {

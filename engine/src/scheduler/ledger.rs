@@ -292,7 +292,12 @@ impl Ledger {
             Input::Interrupted => self.interrupt(),
             Input::Command(pending) => {
                 match &pending.command {
-                    Command::Approve(ruling) => self.rule(ruling, true, now)?,
+                    Command::Approve(ruling) => {
+                        // A request that had expired when the approval was sent is denied,
+                        // never granted, however late this engine reads the approval.
+                        self.expire_approvals(pending.created_at)?;
+                        self.rule(ruling, true, now)?;
+                    }
                     Command::Deny(ruling) => self.rule(ruling, false, now)?,
                     Command::Pause(request) => {
                         self.halt(control::Halt::Pause(json!({ "paused": request })));

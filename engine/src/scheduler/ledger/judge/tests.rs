@@ -112,11 +112,16 @@ fn ruling(step: &str, item: Option<usize>) -> Ruling {
 }
 
 fn command(id: i64, command: Command) -> Input {
+    sent_at(0, id, command)
+}
+
+/// `command`, as sent at `second`.
+fn sent_at(second: i64, id: i64, command: Command) -> Input {
     Input::Command(PendingCommand {
         id,
         run_id: uuid::Uuid::nil(),
         command,
-        created_at: at(0),
+        created_at: at(second),
     })
 }
 
@@ -245,6 +250,28 @@ fn an_expired_request_is_denied_never_granted() {
         .apply(command(2, Command::Approve(ruling("a", None))), at(61))
         .unwrap();
     assert_eq!(moves(&ledger.take_batch()), Vec::<String>::new());
+}
+
+#[test]
+fn an_approval_sent_after_the_expiry_is_not_granted_however_late_it_is_read() {
+    // The request expires at 60; the engine reads each approval at 62, before any turn
+    // (an engine that takes the run over applies the commands sent meanwhile first).
+    let (_, mut late) = asking_for_approval();
+    late.take_batch();
+    late.apply(sent_at(61, 1, Command::Approve(ruling("a", None))), at(62))
+        .unwrap();
+    assert_eq!(
+        moves(&late.take_batch()),
+        ["a: awaiting_approval -> denied"]
+    );
+    // One sent in time is granted.
+    let (_, mut in_time) = asking_for_approval();
+    in_time.take_batch();
+    (in_time.apply(sent_at(59, 1, Command::Approve(ruling("a", None))), at(62))).unwrap();
+    assert_eq!(
+        moves(&in_time.take_batch()),
+        ["a: awaiting_approval -> ready"]
+    );
 }
 
 #[test]
