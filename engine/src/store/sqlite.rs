@@ -58,6 +58,9 @@ pub enum Durability {
     Full,
 }
 
+/// The longest busy timeout SQLite takes: `i32::MAX` milliseconds (rusqlite panics past it).
+const LONGEST_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
 /// How to open a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -67,7 +70,8 @@ pub struct StoreOptions {
     pub create: bool,
     /// How hard commits are pushed to disk.
     pub durability: Durability,
-    /// How long to wait for another process's lock before giving up.
+    /// How long to wait for another process's lock before giving up; SQLite counts it in
+    /// milliseconds of an `int`, so anything longer than ≈ 24.8 days waits that long.
     pub busy_timeout: Duration,
 }
 
@@ -114,6 +118,7 @@ impl SqliteStore {
             }
             create_private(&path)?;
         }
+        let busy_timeout = options.busy_timeout.min(LONGEST_BUSY_TIMEOUT);
         let connect = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(false)
@@ -122,16 +127,16 @@ impl SqliteStore {
                 Durability::Normal => SqliteSynchronous::Normal,
                 Durability::Full => SqliteSynchronous::Full,
             })
-            .busy_timeout(options.busy_timeout)
+            .busy_timeout(busy_timeout)
             .foreign_keys(true);
         let fail = |error| classify(&path, error);
         // A current schema needs no migrator, nor the sqlx connection it runs on.
         let (opening, schema) =
-            Writer::start(&path, options.durability, options.busy_timeout).await?;
+            Writer::start(&path, options.durability, busy_timeout).await?;
         let migrating = match schema {
             Schema::Current => None,
             Schema::Migrate => {
-                let mut conn = connect_patiently(&connect, options.busy_timeout)
+                let mut conn = connect_patiently(&connect, busy_timeout)
                     .await
                     .map_err(fail)?;
                 migrate(&mut conn).await.map_err(|error| match error {

@@ -18,6 +18,17 @@ async fn passes_the_conformance_suite() {
 }
 
 #[tokio::test]
+async fn a_busy_timeout_longer_than_sqlite_counts_waits_the_longest_it_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        busy_timeout: Duration::from_secs(30 * 24 * 3600),
+        ..StoreOptions::new(dir.path().join("patient.db"))
+    };
+    let store = SqliteStore::open(&options).await.unwrap();
+    assert!(store.unfinished_runs().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn bad_files_are_named_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.db");
