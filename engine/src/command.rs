@@ -63,8 +63,7 @@ impl Command {
         match self {
             Command::Deny(earlier) => earlier.step == later.step,
             Command::Approve(earlier) => {
-                earlier.step == later.step
-                    && (earlier.item.is_none() || earlier.item == later.item)
+                earlier.step == later.step && (earlier.item.is_none() || earlier.item == later.item)
             }
             Command::Pause(_) | Command::Cancel(_) => false,
         }

@@ -10,8 +10,14 @@ use regex::Regex;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The pattern of a duration string in the JSON Schema.
-pub(crate) const PATTERN: &str = r"^\s*([0-9]+\s*[A-Za-zµ]+\s*)+$";
+/// The pattern of a duration string in the JSON Schema: numbers, each with one of
+/// humantime's units, so that a file `cairn validate` passes never fails a run on a unit
+/// (`"5 parsecs"`).
+pub(crate) const PATTERN: &str = concat!(
+    r"^\s*([0-9]+\s*(nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|",
+    r"minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|",
+    r"months|month|M|years|year|yrs|yr|y)\s*)+$"
+);
 
 /// A span of time, written in files as a humantime string such as `"90s"` or `"1h 30m"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -89,11 +95,23 @@ mod tests {
 
     #[test]
     fn takes_only_what_the_schema_pattern_takes() {
-        for text in ["0", "5", "", " ", "m5", "1 2s"] {
+        for text in [
+            "0",
+            "5",
+            "",
+            " ",
+            "m5",
+            "1 2s",
+            "5 parsecs",
+            "2 fortnights",
+            "1sx",
+        ] {
             let error = serde_json::from_str::<Duration>(&format!("{text:?}")).unwrap_err();
             assert!(error.to_string().contains("a unit"), "{text:?}: {error}");
         }
         let duration: Duration = serde_json::from_str("\" 2m 5s \"").unwrap();
         assert_eq!(duration.0, std::time::Duration::from_secs(125));
+        let duration: Duration = serde_json::from_str("\"1hour 2mins 3secs 4ms\"").unwrap();
+        assert_eq!(duration.0, std::time::Duration::from_millis(3_723_004));
     }
 }

@@ -68,17 +68,23 @@ impl Engine {
                         step.id
                     )));
                 }
-                let expired = waiting.iter().find(|approval| approval.expires_at <= Utc::now());
+                let expired = waiting
+                    .iter()
+                    .find(|approval| approval.expires_at <= Utc::now());
                 if let (Command::Approve(_), Some(expired)) = (&command, expired) {
                     return Err(refused(format!(
                         "the approval request of step `{}` expired at {}: an expired request \
                          is denied, never granted",
                         step.id,
-                        expired.expires_at.to_rfc3339_opts(SecondsFormat::Millis, true)
+                        expired
+                            .expires_at
+                            .to_rfc3339_opts(SecondsFormat::Millis, true)
                     )));
                 }
                 let pending = store.pending_commands(record.id).await?;
-                let earlier = pending.iter().find(|earlier| earlier.command.settles(ruling));
+                let earlier = pending
+                    .iter()
+                    .find(|earlier| earlier.command.settles(ruling));
                 if let Some(Command::Approve(earlier) | Command::Deny(earlier)) =
                     earlier.map(|earlier| &earlier.command)
                 {

@@ -58,6 +58,9 @@ pub(super) fn check(
     if let Some(retry) = &workflow.defaults.retry {
         checker.retry(retry, "/defaults/retry");
     }
+    if let Some(schema) = &workflow.input {
+        checker.schema(schema, "/input".into());
+    }
     let mut pointer = String::from("/steps");
     checker.nodes(&workflow.steps, &mut pointer);
     checker.references();
@@ -293,6 +296,9 @@ impl<'a> Checker<'a> {
         if let Some(retry) = &node.retry {
             self.retry(retry, &format!("{pointer}/retry"));
         }
+        if let Some(schema) = &node.output_schema {
+            self.schema(schema, format!("{pointer}/output_schema"));
+        }
         // The templates of `with` and `fallbacks` are checked, and the steps every
         // expression that parses reads noted, in one walk.
         let (report, references, ids) = (&mut *self.report, &mut self.references, &self.ids);
@@ -323,6 +329,14 @@ impl<'a> Checker<'a> {
                 references.push(([pointer, suffix].concat(), pointer.to_owned(), pending));
             }
         });
+    }
+
+    /// A JSON Schema the run will validate against (`input`, `output_schema`): it must
+    /// compile now, not fail the run once a step has already run.
+    fn schema(&mut self, schema: &serde_json::Value, pointer: String) {
+        if let Err(error) = jsonschema::validator_for(schema) {
+            self.problem(pointer, format!("not a valid JSON Schema: {error}"));
+        }
     }
 
     fn retry(&mut self, retry: &Retry, pointer: &str) {

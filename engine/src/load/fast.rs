@@ -276,8 +276,12 @@ mod tests {
         }
         let mut found = BTreeSet::new();
         walk(definition::schema(), "", &mut found);
+        let duration = format!(
+            "/$defs/Duration/pattern {}",
+            Value::from(crate::definition::duration::PATTERN)
+        );
         let checked: BTreeSet<String> = [
-            r#"/$defs/Duration/pattern "^\\s*([0-9]+\\s*[A-Za-zµ]+\\s*)+$""#,
+            duration.as_str(),
             "/$defs/Limits/properties/max_parallel/maximum 100000",
             "/$defs/Limits/properties/max_parallel/minimum 1",
             "/$defs/Limits/properties/max_steps/maximum 10000000",

@@ -285,6 +285,44 @@ fn expressions_and_references() {
 }
 
 #[test]
+fn a_schema_that_does_not_compile_is_refused_at_its_pointer() {
+    let found = problems(
+        r#"{"name": "x", "input": {"type": "objekt"}, "steps": [
+            {"id": "a", "executor": "noop", "output_schema": {"type": 5}},
+            {"id": "b", "executor": "noop", "output_schema": {"type": "integer", "minimum": 0}}
+        ]}"#,
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].starts_with("w.json:/input: not a valid JSON Schema: "),
+        "{found:?}"
+    );
+    assert!(
+        found[1].starts_with("w.json:/steps/0/output_schema: not a valid JSON Schema: "),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_duration_with_a_unit_humantime_lacks_is_refused_at_load() {
+    let found = problems(
+        r#"{"name": "x", "steps": [
+            {"id": "a", "executor": "shell", "with": {"command": ["x"], "kill_grace": "5 parsecs"}},
+            {"id": "b", "executor": "noop", "timeout": "2 fortnights"}
+        ]}"#,
+    );
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].starts_with("w.json:/steps/0/with/kill_grace: "),
+        "{found:?}"
+    );
+    assert!(
+        found[1].starts_with("w.json:/steps/1/timeout: "),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn limits_and_shapes() {
     let found = problems(
         r#"{"name": "", "limits": {"max_steps": 1}, "steps": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}"#,
