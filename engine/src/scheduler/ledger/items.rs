@@ -67,12 +67,24 @@ impl Ledger {
             + 1
     }
 
-    /// Counts a run of each item in `indices` of `step`.
+    /// Counts a run of each item in `indices` of `step`, and records it `running` with the
+    /// step's: an item cut off by a crash then reruns as its next attempt, as a step does.
     pub(super) fn items_started(&mut self, step: StepIndex, indices: impl Iterator<Item = usize>) {
-        if let Some(items) = self.slots[step].items.as_deref_mut() {
-            for index in indices {
-                items.attempts[index] += 1;
-            }
+        let Some(items) = self.slots[step].items.as_deref_mut() else {
+            return;
+        };
+        let step_id = &self.plan.steps()[step].id;
+        for index in indices {
+            items.attempts[index] += 1;
+            self.batch.record_item(ItemRecord {
+                run_id: self.run_id,
+                step_id: step_id.to_string(),
+                index,
+                state: StepState::Running,
+                attempt: items.attempts[index],
+                output: None,
+                error: None,
+            });
         }
     }
 

@@ -121,13 +121,21 @@ fn failed_items_fail_the_step_once_all_ended_and_a_retry_runs_only_them() {
 fn after_a_crash_only_the_items_not_succeeded_run_again() {
     let mut ledger = new_run(each(1));
     ledger.turn(at(0)).unwrap();
+    let started = ledger.take_batch();
+    assert_eq!(
+        states(started.items()),
+        (0..4)
+            .map(|index| (index, StepState::Running, 1))
+            .collect::<Vec<_>>(),
+        "each item's start is committed with the step's"
+    );
     ledger
         .apply(item(0, Outcome::success(json!("a"))), at(1))
         .unwrap();
     ledger
         .apply(item(2, Outcome::success(json!("c"))), at(1))
         .unwrap();
-    let items = ledger.take_batch().items().to_vec();
+    let items = [started.items(), ledger.take_batch().items()].concat();
     let run = Committed {
         items,
         ..committed_after(&ledger, RunState::Running)
@@ -135,8 +143,14 @@ fn after_a_crash_only_the_items_not_succeeded_run_again() {
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
     let starts = resumed.turn(at(2)).unwrap();
     assert_eq!(ids(&resumed, &starts), ["each"]);
-    let again: Vec<Option<usize>> = starts[0].actions.iter().map(|a| a.item_index).collect();
-    assert_eq!(again, [Some(1), Some(3)]);
+    let again: Vec<(Option<usize>, u32)> = (starts[0].actions.iter())
+        .map(|action| (action.item_index, action.attempt))
+        .collect();
+    assert_eq!(
+        again,
+        [(Some(1), 2), (Some(3), 2)],
+        "an item cut off by the crash runs as its next attempt (its start was committed)"
+    );
     resumed
         .apply(item(1, Outcome::success(json!("b"))), at(3))
         .unwrap();
@@ -181,8 +195,14 @@ fn redriven(from: Option<&str>) -> Ledger {
 fn a_redrive_runs_only_the_failed_items_and_one_from_the_step_runs_them_all() {
     let mut ledger = redriven(None);
     let starts = ledger.turn(at(2)).unwrap();
-    let again: Vec<Option<usize>> = starts[0].actions.iter().map(|a| a.item_index).collect();
-    assert_eq!(again, [Some(1), Some(3)]);
+    let again: Vec<(Option<usize>, u32)> = (starts[0].actions.iter())
+        .map(|action| (action.item_index, action.attempt))
+        .collect();
+    assert_eq!(
+        again,
+        [(Some(1), 2), (Some(3), 2)],
+        "an item cut off by the crash runs as its next attempt (its start was committed)"
+    );
 
     let mut ledger = redriven(Some("each"));
     let reset = ledger.take_batch();
