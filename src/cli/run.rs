@@ -128,7 +128,8 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     let mut reports = Vec::new();
     for handle in handles {
         eprintln!("recovering run {}", handle.id());
-        let report = handle.wait().await?;
+        let run = handle.id();
+        let report = handle.wait().await.map_err(|error| stopped(run, error))?;
         if report.state != RunState::Succeeded {
             worst = exit_code_of(report.state);
         }
@@ -205,14 +206,7 @@ pub(crate) async fn finish(
         display.abort();
         let _ = display.await;
     }
-    let report = report.map_err(|error| match error {
-        // The run's last commit failed: what is committed is resumable.
-        cairn_engine::Error::Database(_) | cairn_engine::Error::LeaseLost(_) => Error::Stopped {
-            run: handle_id,
-            error,
-        },
-        error => Error::Engine(error),
-    })?;
+    let report = report.map_err(|error| stopped(handle_id, error))?;
     // The run is over for this process: leave no WAL for the next one to read whole.
     engine.store().close().await;
     if !report.state.is_terminal() {
@@ -223,6 +217,18 @@ pub(crate) async fn finish(
     }
     print_report(&report, global)?;
     Ok(exit_code_of(report.state))
+}
+
+/// The error of driving `run`: a failed commit, or another process holding the database
+/// past the busy timeout, leaves the run stopped and resumable from what is committed.
+fn stopped(run: cairn_engine::Uuid, error: cairn_engine::Error) -> Error {
+    match error {
+        cairn_engine::Error::Database(_)
+        | cairn_engine::Error::Locked(_)
+        | cairn_engine::Error::DiskFull(_)
+        | cairn_engine::Error::LeaseLost(_) => Error::Stopped { run, error },
+        error => Error::Engine(error),
+    }
 }
 
 /// Prints the run's end and its output, written as it is serialized (a run's output is its

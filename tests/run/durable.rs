@@ -327,6 +327,11 @@ fn killed_during_a_fan_out_resumes_without_rerunning_finished_steps() {
 /// Starts `cairn run` on a one-step workflow whose step waits until `gate` exists (then
 /// outputs `"open"`); returns the running cairn and the show output once the step runs.
 fn start_gated(scratch: &Scratch, gate: &Path) -> (Child, Value) {
+    start_gated_with(scratch, gate, &[])
+}
+
+/// [`start_gated`], with `global` options before `run`.
+fn start_gated_with(scratch: &Scratch, gate: &Path, global: &[&str]) -> (Child, Value) {
     let workflow = scratch.write(
         "gated.json",
         &json!({
@@ -342,13 +347,42 @@ fn start_gated(scratch: &Scratch, gate: &Path) -> (Child, Value) {
             }]
         }),
     );
+    let args = [global, &["run", workflow.to_str().unwrap()]].concat();
     let mut run = scratch
-        .command(&["run", workflow.to_str().unwrap()])
+        .command(&args)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let show = scratch.wait_for_show(&mut run, |show| states(show)["wait"] == "running");
     (run, show)
+}
+
+#[test]
+fn a_database_locked_while_a_run_is_driven_stops_it_resumable_with_exit_3() {
+    let scratch = Scratch::new();
+    let gate = scratch.dir.path().join("gate");
+    let (run, show) = start_gated_with(&scratch, &gate, &["--busy-timeout", "200ms"]);
+    let run_id = show["id"].as_str().unwrap();
+    // Another process holds the write lock past the busy timeout; the step then ends.
+    let lock = rusqlite::Connection::open(scratch.db()).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    std::fs::write(&gate, "").unwrap();
+    let stopped = finish(run, "cairn run under another process's lock");
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("locked") && stderr.contains(&format!("`cairn resume {run_id}`")),
+        "{stderr}"
+    );
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    let resumed = scratch.cairn(&["resume", run_id]);
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
 }
 
 #[test]
