@@ -11,6 +11,9 @@ use crate::load::LoadError;
 use crate::report::RunReport;
 use crate::state::IllegalTransition;
 
+/// How many of the ids an ambiguous run id prefix matches its error names.
+pub(crate) const AMBIGUOUS_SHOWN: usize = 3;
+
 /// What can go wrong loading a workflow, opening a store, or starting, resuming and
 /// driving a run.
 #[derive(Debug, thiserror::Error)]
@@ -73,12 +76,18 @@ pub enum Error {
     #[error("no run with id {0}")]
     UnknownRun(String),
     /// More than one run's id starts with this prefix.
-    #[error("run id prefix {prefix} is ambiguous: it matches {} and more", .matches.join(", "))]
+    #[error(
+        "run id prefix {prefix} is ambiguous: it matches {}{}",
+        .matches.join(", "),
+        if *.more { " and more" } else { "" }
+    )]
     AmbiguousRun {
         /// The prefix given.
         prefix: String,
-        /// Some of the ids it matches.
+        /// The ids it matches, three at most.
         matches: Vec<String>,
+        /// Whether it matches more ids than those.
+        more: bool,
     },
     /// A recorded state was not the one the change expected: someone else moved the run.
     #[error(

@@ -563,9 +563,23 @@ async fn runs_are_found_by_id_or_unique_prefix(store: &impl Store) {
     );
     let ambiguous = store.find_run("12345678").await.unwrap_err();
     assert!(
-        matches!(&ambiguous, Error::AmbiguousRun { matches, .. } if matches.len() >= 2),
+        matches!(&ambiguous, Error::AmbiguousRun { matches, more: false, .. } if matches.len() == 2),
         "{ambiguous:?}"
     );
+    assert!(!ambiguous.to_string().contains("and more"), "{ambiguous}");
+    // Past three matches, the error names three and says there are more.
+    for last in [3, 4] {
+        let id = Uuid::from_u128(0x1234_5678_0000_7000_8000_0000_0000_0000 + last);
+        (store.create_run(&new_run(id), &holder("me"), TTL, Batch::new()))
+            .await
+            .unwrap();
+    }
+    let ambiguous = store.find_run("12345678").await.unwrap_err();
+    assert!(
+        matches!(&ambiguous, Error::AmbiguousRun { matches, more: true, .. } if matches.len() == 3),
+        "{ambiguous:?}"
+    );
+    assert!(ambiguous.to_string().ends_with(" and more"), "{ambiguous}");
     let unknown = store.find_run("ffff").await.unwrap_err();
     assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown:?}");
     let short = store.find_run("abc").await.unwrap_err();

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{NewRun, RunRecord, StepRecord, Store};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
-use crate::error::{Error, Result};
+use crate::error::{AMBIGUOUS_SHOWN, Error, Result};
 use crate::event::{Event, EventKind, recorded};
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
@@ -353,11 +353,10 @@ impl Store for MemoryStore {
                 Some(exact) => Ok(exact.record.clone()),
                 None => Err(Error::AmbiguousRun {
                     prefix: id.to_owned(),
-                    matches: several
-                        .iter()
-                        .take(3)
+                    matches: (several.iter().take(AMBIGUOUS_SHOWN))
                         .map(|run| run.record.id.to_string())
                         .collect(),
+                    more: several.len() > AMBIGUOUS_SHOWN,
                 }),
             },
         }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::{NewRun, RunRecord, StepRecord, Store};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
-use crate::error::{Error, Result};
+use crate::error::{AMBIGUOUS_SHOWN, Error, Result};
 use crate::event::Event;
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
@@ -262,9 +262,11 @@ impl Store for SqliteStore {
             [first, ..] if first == id => first,
             [only] => only,
             several => {
+                let shown = several.len().min(AMBIGUOUS_SHOWN);
                 return Err(Error::AmbiguousRun {
                     prefix: id.to_owned(),
-                    matches: several.to_vec(),
+                    matches: several[..shown].to_vec(),
+                    more: several.len() > shown,
                 });
             }
         };
@@ -477,14 +479,14 @@ const NEWEST_RUNS: &str = "SELECT r.id, r.workflow_name, r.state, r.created_at,
     ORDER BY r.created_at DESC, r.id DESC";
 
 /// The run whose id is `?1`, then up to three others whose ids begin with it (a prefix of
-/// at least 4 characters). A prefix's ids are a range of the primary key's index (a run's
+/// at least 4 characters), one more than an ambiguity shows. A prefix's ids are a range of the primary key's index (a run's
 /// id has only hex digits and dashes, all below `~`): SQLite searches it instead of reading
 /// every run's id, which took 25 ms for 100,000 runs, for every command naming a run.
 const FIND_RUN_IDS: &str = "SELECT id FROM runs WHERE id = ?1
     UNION ALL
     SELECT id FROM (
         SELECT id FROM runs WHERE length(?1) >= 4 AND id > ?1 AND id < ?1 || '~'
-        ORDER BY id LIMIT 3
+        ORDER BY id LIMIT 4
     )";
 
 fn run_record(row: &SqliteRow) -> Result<RunRecord> {
