@@ -7,7 +7,7 @@ use hashbrown::HashMap;
 
 use super::params::Schemas;
 use super::{Problem, Report, closest, known_names};
-use crate::definition::{Node, Retry, Workflow};
+use crate::definition::{Duration, Node, Retry, Workflow};
 use crate::executor::Executors;
 use crate::expr;
 use crate::plan::{Plan, StepIndex, for_each_expression_text};
@@ -61,6 +61,10 @@ pub(super) fn check(
     if let Some(schema) = &workflow.input {
         checker.schema(schema, "/input".into());
     }
+    let defaults = &workflow.defaults;
+    checker.time_limit(defaults.timeout, "/defaults/timeout".into());
+    checker.time_limit(defaults.heartbeat, "/defaults/heartbeat".into());
+    checker.time_limit(workflow.limits.timeout, "/limits/timeout".into());
     let mut pointer = String::from("/steps");
     checker.nodes(&workflow.steps, &mut pointer);
     checker.references();
@@ -299,6 +303,8 @@ impl<'a> Checker<'a> {
         if let Some(schema) = &node.output_schema {
             self.schema(schema, format!("{pointer}/output_schema"));
         }
+        self.time_limit(node.timeout, format!("{pointer}/timeout"));
+        self.time_limit(node.heartbeat, format!("{pointer}/heartbeat"));
         // The templates of `with` and `fallbacks` are checked, and the steps every
         // expression that parses reads noted, in one walk.
         let (report, references, ids) = (&mut *self.report, &mut self.references, &self.ids);
@@ -336,6 +342,17 @@ impl<'a> Checker<'a> {
     fn schema(&mut self, schema: &serde_json::Value, pointer: String) {
         if let Err(error) = jsonschema::validator_for(schema) {
             self.problem(pointer, format!("not a valid JSON Schema: {error}"));
+        }
+    }
+
+    /// A time limit (`timeout`, `heartbeat`) of zero would end or stall every attempt as
+    /// it starts: surely a mistake.
+    fn time_limit(&mut self, limit: Option<Duration>, pointer: String) {
+        if limit.is_some_and(|limit| limit.0.is_zero()) {
+            self.problem(
+                pointer,
+                "a time limit of 0 ends every attempt at once: leave the key out for none",
+            );
         }
     }
 

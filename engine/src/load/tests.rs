@@ -323,6 +323,27 @@ fn a_duration_with_a_unit_humantime_lacks_is_refused_at_load() {
 }
 
 #[test]
+fn a_time_limit_of_zero_is_refused() {
+    let found = problems(
+        r#"{"name": "x", "limits": {"timeout": "0s"}, "defaults": {"heartbeat": "0ms"}, "steps": [
+            {"id": "a", "executor": "noop", "timeout": "0m", "heartbeat": "1s"}
+        ]}"#,
+    );
+    let pointers: Vec<&str> = (found.iter())
+        .map(|problem| problem.split(": ").next().unwrap())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "w.json:/defaults/heartbeat",
+            "w.json:/limits/timeout",
+            "w.json:/steps/0/timeout"
+        ],
+        "{found:?}"
+    );
+}
+
+#[test]
 fn limits_and_shapes() {
     let found = problems(
         r#"{"name": "", "limits": {"max_steps": 1}, "steps": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}"#,
