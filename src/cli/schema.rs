@@ -1,4 +1,4 @@
-//! `cairn schema workflow|policy`: print a JSON Schema.
+//! `cairn schema [workflow|policy]`: print a JSON Schema (a workflow file's by default).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,8 +9,8 @@ use crate::Global;
 /// Arguments of `cairn schema`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Which schema.
-    #[arg(value_enum)]
+    /// Which schema (workflow files when left out).
+    #[arg(value_enum, default_value = "workflow")]
     kind: Kind,
 }
 

@@ -14,6 +14,13 @@ fn the_committed_workflow_schema_is_current() {
 }
 
 #[test]
+fn the_workflow_schema_is_the_default() {
+    let plain = cairn(&["schema"]);
+    assert_eq!(plain.status.code(), Some(0));
+    assert_eq!(stdout(&plain), stdout(&cairn(&["schema", "workflow"])));
+}
+
+#[test]
 fn an_unknown_schema_is_a_usage_error() {
     let output = cairn(&["schema", "nonsense"]);
     assert_eq!(output.status.code(), Some(2));
