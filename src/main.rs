@@ -3,9 +3,9 @@
 //! Each command lives in its own module under `src/cli/`; `cli/error.rs` turns errors into
 //! messages and exit codes.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -133,6 +133,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match command {
         Command::Validate(args) => cli::validate::run(&args, &global),

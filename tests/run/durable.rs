@@ -374,6 +374,10 @@ fn a_database_locked_while_a_run_is_driven_stops_it_resumable_with_exit_3() {
         stderr.contains("locked") && stderr.contains(&format!("`cairn resume {run_id}`")),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("WARN") && !stderr.contains('\x1b'),
+        "log lines to a pipe carry no colour codes: {stderr:?}"
+    );
     lock.execute_batch("ROLLBACK").unwrap();
     drop(lock);
     let resumed = scratch.cairn(&["resume", run_id]);
