@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use cairn_engine::{Command, Engine, Request, Uuid};
+use cairn_engine::{Command, Engine, Request, RunState, Uuid};
 
 use super::error::Error;
 use super::run::{EngineArgs, finish, open, restorer};
@@ -40,10 +40,23 @@ pub(crate) struct RetryArgs {
 /// Pauses a run: nothing new starts, the attempts in flight finish.
 pub(crate) async fn pause(args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
     let command = Command::Pause(request(args));
-    let run = send_then_close(engine(global).await?, &args.run, command).await?;
-    eprintln!(
-        "run {run} pauses once its steps in flight finish; `cairn resume {run}` continues it"
-    );
+    let engine = engine(global).await?;
+    let sent = engine.send(&args.run, command).await;
+    // A run no engine drives is paused at once; a driven one once its steps in flight end.
+    let paused = match &sent {
+        Ok(run) => (engine.store().find_run(&run.to_string()).await)
+            .is_ok_and(|record| record.state == RunState::Paused),
+        Err(_) => false,
+    };
+    engine.store().close().await;
+    let run = sent?;
+    if paused {
+        eprintln!("run {run} is paused; `cairn resume {run}` continues it");
+    } else {
+        eprintln!(
+            "run {run} pauses once its steps in flight finish; `cairn resume {run}` continues it"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

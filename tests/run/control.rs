@@ -119,7 +119,13 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
     );
     let mut child = spawn(&scratch, &workflow);
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
-    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    let pause = scratch.cairn(&["pause", &run]);
+    assert_eq!(code(&pause), Some(0));
+    let said = String::from_utf8_lossy(&pause.stderr);
+    assert!(
+        said.contains("pauses once its steps in flight finish"),
+        "{said}"
+    );
     wait_handled(&scratch, &mut child);
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     let output = finish(child, "cairn run");
@@ -146,6 +152,24 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
     );
     assert_eq!(executions(&scratch, "a").len(), 1);
     assert_eq!(executions(&scratch, "b").len(), 1);
+}
+
+#[test]
+fn a_pause_of_a_run_no_engine_drives_says_it_is_paused_at_once() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "p.json",
+        &json!({"name": "p", "steps": [step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({}))]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pause = scratch.cairn(&["pause", &run]);
+    let said = String::from_utf8_lossy(&pause.stderr);
+    assert_eq!(code(&pause), Some(0), "{said}");
+    assert!(said.contains(&format!("run {run} is paused;")), "{said}");
+    assert_eq!(show(&scratch, &run)["state"], "paused");
 }
 
 #[test]
