@@ -66,6 +66,14 @@ pub enum Error {
          run cairn as a user who may write it"
     )]
     ReadOnly(PathBuf),
+    /// SQLite cannot open a database file that exists: most often its WAL files (`-wal`,
+    /// `-shm`), left by another user's process, are not readable by this one.
+    #[error(
+        "{0}: SQLite cannot open the database, though the file exists: its `-wal` and `-shm` \
+         files beside it may belong to another user; run cairn as the user who writes the \
+         database, or let this user read those files"
+    )]
+    Unopenable(PathBuf),
     /// The disk that holds the database has no room for a commit; nothing of it was kept.
     #[error("{0}: the disk holding the database is full; free space and try again")]
     DiskFull(PathBuf),

@@ -209,6 +209,8 @@ fn named(path: &Path, code: Option<ErrorCode>) -> Option<Error> {
         ErrorCode::DiskFull => Error::DiskFull(path),
         ErrorCode::ReadOnly => Error::ReadOnly(path),
         ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Locked(path),
+        // A file that exists but cannot be opened: its WAL files belong to another user.
+        ErrorCode::CannotOpen if path.exists() => Error::Unopenable(path),
         ErrorCode::CannotOpen => Error::MissingDatabase(path),
         _ => return None,
     })
@@ -236,6 +238,27 @@ mod tests {
         assert!(matches!(read_only, Error::ReadOnly(p) if p == path));
         let other = classify_sqlite(path, failure(ffi::SQLITE_MISUSE));
         assert!(matches!(other, Error::Database(_)));
+    }
+
+    #[test]
+    fn a_database_that_exists_but_cannot_be_opened_is_not_called_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let there = dir.path().join("there.db");
+        std::fs::write(&there, "").unwrap();
+        let failure =
+            || rusqlite::Error::SqliteFailure(ffi::Error::new(ffi::SQLITE_CANTOPEN), None);
+        let unopenable = classify_sqlite(&there, failure());
+        assert!(
+            matches!(&unopenable, Error::Unopenable(p) if *p == there),
+            "{unopenable:?}"
+        );
+        assert!(unopenable.to_string().contains("-shm"), "{unopenable}");
+        let gone = dir.path().join("gone.db");
+        let missing = classify_sqlite(&gone, failure());
+        assert!(
+            matches!(&missing, Error::MissingDatabase(p) if *p == gone),
+            "{missing:?}"
+        );
     }
 
     #[test]
