@@ -121,7 +121,13 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     let engine = open(global, &args.engine, Some(restorer())).await?;
     let handles = engine.recover().await?;
     if handles.is_empty() {
-        eprintln!("no unfinished run to recover");
+        // What recover skipped is driven by live engines (paused runs are not unfinished).
+        match engine.store().unfinished_runs().await?.len() {
+            0 => eprintln!("no unfinished run to recover"),
+            driven => eprintln!(
+                "no run to recover: the {driven} unfinished run(s) are driven by live engines (`cairn runs` lists them)"
+            ),
+        }
     }
     let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
     let mut worst = ExitCode::SUCCESS;

@@ -709,3 +709,19 @@ fn recover_resumes_every_run_whose_engine_died() {
     assert_eq!(again.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&again.stderr).contains("no unfinished run to recover"));
 }
+
+#[test]
+fn recover_says_when_the_unfinished_runs_are_driven_by_a_live_engine() {
+    let scratch = Scratch::new();
+    let gate = scratch.dir.path().join("gate");
+    let (run, _) = start_gated(&scratch, &gate);
+    let recovered = scratch.cairn(&["recover"]);
+    let said = String::from_utf8_lossy(&recovered.stderr);
+    assert_eq!(recovered.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("no run to recover: the 1 unfinished run(s) are driven by live engines"),
+        "{said}"
+    );
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(finish(run, "the driving cairn").status.code(), Some(0));
+}
