@@ -25,7 +25,9 @@ impl Engine {
     /// Sends `command` to the run `run_id` (or a unique prefix of it) and returns the run's
     /// id. An approval or denial must name a step of the run that awaits approval (and, with
     /// an item, an item whose request waits); otherwise [`Error::Refused`] and nothing is
-    /// recorded. Pausing a paused run is refused too. A finished run refuses every command
+    /// recorded. So are an approval of an expired request (it is denied, never granted) and
+    /// a ruling that one recorded before it settles already (the first ruling decides; see
+    /// [`Command`]). Pausing a paused run is refused too. A finished run refuses every command
     /// ([`Error::Finished`]), unless it is being redriven: a redrive of many steps sends
     /// them back a batch at a time before the run itself moves ([`Engine::retry`]), and the
     /// engine that redrives it takes the command.
