@@ -80,6 +80,7 @@ pub fn load_file(path: &Path, executors: &Executors) -> Result<Plan, LoadError> 
 /// Loads and compiles a workflow from its JSON text; `origin` names it in messages.
 /// `executors` are the executors its steps may use, with the parameters each takes.
 pub fn load_str(source: &str, origin: &str, executors: &Executors) -> Result<Plan, LoadError> {
+    let source = without_bom(source);
     // The loader recurses as deep as the file nests (expressions see to their own stack):
     // a file that may nest deep loads on a thread with a big stack, whoever calls it.
     let loaded = crate::expr::on_stack_for(fits_any_stack(source), || {
@@ -105,6 +106,12 @@ pub fn load_str(source: &str, origin: &str, executors: &Executors) -> Result<Pla
             })
         }
     }
+}
+
+/// `source` without the UTF-8 byte order mark some editors begin a file with (RFC 8259 lets
+/// a parser ignore it; serde_json does not).
+pub(crate) fn without_bom(source: &str) -> &str {
+    source.strip_prefix('\u{feff}').unwrap_or(source)
 }
 
 /// Files at most this long may load on the caller's thread (see [`fits_any_stack`]).

@@ -25,8 +25,8 @@ pub fn load_document<T: DeserializeOwned>(
             problems,
         }
     };
-    let value: Value =
-        serde_json::from_str(source).map_err(|error| fail(vec![syntax_problem(&error)]))?;
+    let value: Value = serde_json::from_str(super::without_bom(source))
+        .map_err(|error| fail(vec![syntax_problem(&error)]))?;
     let validator = jsonschema::validator_for(schema).map_err(|error| {
         fail(vec![Problem::at(
             "",

@@ -344,6 +344,17 @@ fn a_time_limit_of_zero_is_refused() {
 }
 
 #[test]
+fn a_byte_order_mark_before_the_json_is_ignored() {
+    let workflow = r#"{"name": "x", "steps": [{"id": "a", "executor": "noop"}]}"#;
+    assert_eq!(
+        problems(&format!("\u{feff}{workflow}")),
+        Vec::<String>::new()
+    );
+    let policy = crate::load_document::<serde_json::Value>("\u{feff}{}", &json!({}), "p.json");
+    assert_eq!(policy.unwrap(), json!({}));
+}
+
+#[test]
 fn limits_and_shapes() {
     let found = problems(
         r#"{"name": "", "limits": {"max_steps": 1}, "steps": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}"#,
