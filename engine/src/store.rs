@@ -80,7 +80,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Gives up `owner`'s lease of `run_id` (nothing happens if it is not theirs).
     async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()>;
 
-    /// The run `id`, or the only run whose id starts with `id` (at least 4 characters).
+    /// The run `id`, or the only run whose id starts with `id` (at least 4 characters); `id`
+    /// in any case, or a whole id without its dashes ([`run_id_key`]).
     async fn find_run(&self, id: &str) -> Result<RunRecord>;
 
     /// The definition snapshot run `run_id` started with. Apart from the run's record,
@@ -172,6 +173,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// store any more: what the next process would otherwise redo is done now (SQLite:
     /// checkpointing the WAL, which the next opening would read whole). Calls after it fail.
     async fn close(&self) {}
+}
+
+/// A run id or id prefix as a user may type it, in the form run ids are stored in: a whole
+/// id in any form `Uuid` reads (upper case, without dashes, braced) hyphenated, a prefix in
+/// lower case. Every [`Store::find_run`] looks up this.
+pub(crate) fn run_id_key(id: &str) -> String {
+    match Uuid::try_parse(id) {
+        Ok(uuid) => uuid.to_string(),
+        Err(_) => id.to_ascii_lowercase(),
+    }
 }
 
 /// The SHA-256 digest of `text`, in hex: how snapshots (definitions, guards) are keyed.

@@ -557,6 +557,10 @@ async fn runs_are_found_by_id_or_unique_prefix(store: &impl Store) {
             .unwrap();
     }
     assert_eq!(store.find_run("abcd").await.unwrap().id, ids[2]);
+    // As a user may type or paste them: in upper case, a whole id without its dashes.
+    assert_eq!(store.find_run("ABCD").await.unwrap().id, ids[2]);
+    let bare = ids[1].simple().to_string().to_uppercase();
+    assert_eq!(store.find_run(&bare).await.unwrap().id, ids[1]);
     assert_eq!(
         store.find_run(&ids[1].to_string()).await.unwrap().id,
         ids[1]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::{NewRun, RunRecord, StepRecord, Store};
+use super::{NewRun, RunRecord, StepRecord, Store, run_id_key};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{AMBIGUOUS_SHOWN, Error, Result};
@@ -338,6 +338,8 @@ impl Store for MemoryStore {
     }
 
     async fn find_run(&self, id: &str) -> Result<RunRecord> {
+        let key = run_id_key(id);
+        let id = key.as_str();
         let runs = self.runs.lock().await;
         let matches: Vec<&StoredRun> = runs
             .values()

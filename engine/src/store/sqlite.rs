@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row};
 use uuid::Uuid;
 
-use super::{NewRun, RunRecord, StepRecord, Store};
+use super::{NewRun, RunRecord, StepRecord, Store, run_id_key};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{AMBIGUOUS_SHOWN, Error, Result};
@@ -250,6 +250,8 @@ impl Store for SqliteStore {
     }
 
     async fn find_run(&self, id: &str) -> Result<RunRecord> {
+        let key = run_id_key(id);
+        let id = key.as_str();
         // The ids first, then the one record: sorting whole records would have SQLite copy
         // each one's definition (10 MB for 100,000 steps) into its sorter.
         let ids: Vec<String> = sqlx::query_scalar(FIND_RUN_IDS)
