@@ -107,10 +107,19 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         let item = approval
             .item
             .map_or(String::new(), |item| format!(" --item {item}"));
-        let left = (approval.expires_at - Utc::now())
-            .to_std()
-            .unwrap_or_default();
-        let left = humantime::format_duration(std::time::Duration::from_secs(left.as_secs()));
+        let expiry = match (approval.expires_at - Utc::now()).to_std() {
+            Ok(left) => format!(
+                "expires in {}",
+                humantime::format_duration(std::time::Duration::from_secs(left.as_secs()))
+            ),
+            // Denied by the next turn of the engine that drives the run.
+            Err(_) => format!(
+                "expired at {}, denied when an engine drives the run",
+                approval
+                    .expires_at
+                    .to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        };
         let ruling = match ruled(approval) {
             Some((approved, ruling)) => format!(
                 "; {} by {}, applied when an engine drives the run (`cairn resume {}`)",
@@ -122,7 +131,7 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         };
         writeln!(
             stdout,
-            "{} {}{item}: {} (asked {}, expires in {left}){ruling}",
+            "{} {}{item}: {} (asked {}, {expiry}){ruling}",
             approval.run_id,
             approval.step_id,
             approval.verdict.explain(),

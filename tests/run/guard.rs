@@ -320,6 +320,12 @@ fn an_approval_sent_after_the_request_expired_is_refused_and_resume_denies_the_s
     while chrono::Utc::now() <= expires {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let listed = scratch.cairn(&["approvals"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("expired at") && listed.contains("denied when an engine drives the run"),
+        "{listed}"
+    );
     let approve = scratch.cairn(&["approve", &run, "deploy", "--by", "ann"]);
     let refusal = String::from_utf8_lossy(&approve.stderr);
     assert_eq!(approve.status.code(), Some(2), "{refusal}");
