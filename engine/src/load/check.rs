@@ -351,7 +351,7 @@ impl<'a> Checker<'a> {
         if limit.is_some_and(|limit| limit.0.is_zero()) {
             self.problem(
                 pointer,
-                "a time limit of 0 ends every attempt at once: leave the key out for none",
+                "a time limit of 0 would end (or stall) at once what it limits: leave the key out for none",
             );
         }
     }
