@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::super::tests::{at, committed_after, ids, moves, new_run};
-use super::super::{Committed, Input, Judge, Ledger, Redrive};
+use super::super::{Committed, Input, Judge, Ledger, Redrive, Start};
 use crate::executor::{ErrorClass, Outcome};
 use crate::item::ItemRecord;
 use crate::state::{Batch, RunState, StepState, Transition};
@@ -40,6 +40,13 @@ fn succeeded_with(batch: &Batch) -> Value {
             _ => None,
         })
         .expect("the step succeeded with an output")
+}
+
+/// The items a start runs, each with its attempt.
+fn item_attempts(start: &Start) -> Vec<(Option<usize>, u32)> {
+    (start.actions.iter())
+        .map(|action| (action.item_index, action.attempt))
+        .collect()
 }
 
 fn states(records: &[ItemRecord]) -> Vec<(usize, StepState, u32)> {
@@ -88,11 +95,8 @@ fn failed_items_fail_the_step_once_all_ended_and_a_retry_runs_only_them() {
     ledger.take_batch();
     let starts = ledger.turn(at(2)).unwrap();
     ledger.take_batch();
-    let retried: Vec<(Option<usize>, u32)> = (starts[0].actions.iter())
-        .map(|action| (action.item_index, action.attempt))
-        .collect();
     assert_eq!(
-        retried,
+        item_attempts(&starts[0]),
         [(Some(1), 2), (Some(3), 2)],
         "each item counts its own attempts"
     );
@@ -143,11 +147,8 @@ fn after_a_crash_only_the_items_not_succeeded_run_again() {
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
     let starts = resumed.turn(at(2)).unwrap();
     assert_eq!(ids(&resumed, &starts), ["each"]);
-    let again: Vec<(Option<usize>, u32)> = (starts[0].actions.iter())
-        .map(|action| (action.item_index, action.attempt))
-        .collect();
     assert_eq!(
-        again,
+        item_attempts(&starts[0]),
         [(Some(1), 2), (Some(3), 2)],
         "an item cut off by the crash runs as its next attempt (its start was committed)"
     );
@@ -195,13 +196,10 @@ fn redriven(from: Option<&str>) -> Ledger {
 fn a_redrive_runs_only_the_failed_items_and_one_from_the_step_runs_them_all() {
     let mut ledger = redriven(None);
     let starts = ledger.turn(at(2)).unwrap();
-    let again: Vec<(Option<usize>, u32)> = (starts[0].actions.iter())
-        .map(|action| (action.item_index, action.attempt))
-        .collect();
     assert_eq!(
-        again,
+        item_attempts(&starts[0]),
         [(Some(1), 2), (Some(3), 2)],
-        "an item cut off by the crash runs as its next attempt (its start was committed)"
+        "only the failed items, each as its next attempt"
     );
 
     let mut ledger = redriven(Some("each"));
@@ -218,11 +216,8 @@ fn a_redrive_runs_only_the_failed_items_and_one_from_the_step_runs_them_all() {
             .all(|(_, state, _)| *state == StepState::Pending)
     );
     let starts = ledger.turn(at(2)).unwrap();
-    let again: Vec<(Option<usize>, u32)> = (starts[0].actions.iter())
-        .map(|a| (a.item_index, a.attempt))
-        .collect();
     assert_eq!(
-        again,
+        item_attempts(&starts[0]),
         [(Some(0), 2), (Some(1), 2), (Some(2), 2), (Some(3), 2)]
     );
 }
