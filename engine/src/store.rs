@@ -81,7 +81,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()>;
 
     /// The run `id`, or the only run whose id starts with `id` (at least 4 characters); `id`
-    /// in any case, or a whole id without its dashes ([`run_id_key`]).
+    /// in any case, or a whole id without its dashes.
     async fn find_run(&self, id: &str) -> Result<RunRecord>;
 
     /// The definition snapshot run `run_id` started with. Apart from the run's record,
