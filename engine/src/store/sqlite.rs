@@ -106,6 +106,10 @@ impl SqliteStore {
         if path.is_dir() {
             return Err(Error::IsADirectory(path));
         }
+        // A device or a FIFO (`/dev/null`): SQLite would fail on it with a bare I/O error.
+        if path.exists() && !path.is_file() {
+            return Err(Error::NotADatabase(path));
+        }
         if !path.exists() {
             if !options.create {
                 return Err(Error::MissingDatabase(path));

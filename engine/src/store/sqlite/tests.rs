@@ -29,6 +29,17 @@ async fn a_busy_timeout_longer_than_sqlite_counts_waits_the_longest_it_can() {
 }
 
 #[tokio::test]
+async fn a_device_is_not_a_database() {
+    let error = SqliteStore::open(&StoreOptions::new("/dev/null"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::NotADatabase(p) if p == Path::new("/dev/null")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
 async fn bad_files_are_named_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.db");
