@@ -56,14 +56,15 @@ impl Command {
         }
     }
 
-    /// Whether this ruling, recorded before `later`, already decides everything `later`
-    /// would: a denial ends the whole step, an approval of the step grants every item, an
-    /// approval of one item only that item. The first ruling recorded decides.
-    pub(crate) fn settles(&self, later: &Ruling) -> bool {
+    /// Whether this ruling decides `step` (its `item`, if given; `None`: the step as a
+    /// whole): a denial ends the whole step, an approval of the step grants every item, an
+    /// approval of one item only that item. The first ruling recorded decides, so a later
+    /// ruling one recorded before it covers is moot.
+    pub fn covers(&self, step: &str, item: Option<usize>) -> bool {
         match self {
-            Command::Deny(earlier) => earlier.step == later.step,
-            Command::Approve(earlier) => {
-                earlier.step == later.step && (earlier.item.is_none() || earlier.item == later.item)
+            Command::Deny(ruling) => ruling.step == step,
+            Command::Approve(ruling) => {
+                ruling.step == step && (ruling.item.is_none() || ruling.item == item)
             }
             Command::Pause(_) | Command::Cancel(_) => false,
         }
@@ -105,22 +106,22 @@ mod tests {
     }
 
     #[test]
-    fn the_first_ruling_recorded_settles_what_it_covers() {
+    fn a_ruling_covers_its_step_or_its_item() {
         let deny = |item| Command::Deny(ruling("deploy", item));
         let approve = |item| Command::Approve(ruling("deploy", item));
         // A denial of any item ends the whole step.
-        assert!(deny(Some(0)).settles(&ruling("deploy", Some(1))));
-        assert!(deny(None).settles(&ruling("deploy", None)));
-        assert!(approve(None).settles(&ruling("deploy", Some(2))));
-        assert!(approve(Some(2)).settles(&ruling("deploy", Some(2))));
+        assert!(deny(Some(0)).covers("deploy", Some(1)));
+        assert!(deny(None).covers("deploy", None));
+        assert!(approve(None).covers("deploy", Some(2)));
+        assert!(approve(Some(2)).covers("deploy", Some(2)));
         // An approval of one item leaves the others, and the step as a whole, to decide.
-        assert!(!approve(Some(2)).settles(&ruling("deploy", Some(3))));
-        assert!(!approve(Some(2)).settles(&ruling("deploy", None)));
-        assert!(!deny(None).settles(&ruling("build", None)));
+        assert!(!approve(Some(2)).covers("deploy", Some(3)));
+        assert!(!approve(Some(2)).covers("deploy", None));
+        assert!(!deny(None).covers("build", None));
         let pause = Command::Pause(Request {
             by: "ann".into(),
             reason: None,
         });
-        assert!(!pause.settles(&ruling("deploy", None)));
+        assert!(!pause.covers("deploy", None));
     }
 }

@@ -157,16 +157,13 @@ struct Listed<'a> {
 /// engine will apply): whether it approves, and the ruling. An approval names the step,
 /// or one of its items; a denial of any item denies the whole step.
 fn recorded_ruling<'c>(approval: &Approval, commands: &'c [Command]) -> Option<(bool, &'c Ruling)> {
-    commands.iter().find_map(|command| match command {
-        Command::Approve(ruling)
-            if ruling.step == approval.step_id
-                && (ruling.item.is_none() || ruling.item == approval.item) =>
-        {
-            Some((true, ruling))
-        }
-        Command::Deny(ruling) if ruling.step == approval.step_id => Some((false, ruling)),
-        _ => None,
-    })
+    let covering =
+        (commands.iter()).find(|command| command.covers(&approval.step_id, approval.item));
+    match covering? {
+        Command::Approve(ruling) => Some((true, ruling)),
+        Command::Deny(ruling) => Some((false, ruling)),
+        Command::Pause(_) | Command::Cancel(_) => None,
+    }
 }
 
 fn ruling(step: &str, item: Option<usize>, reason: Option<String>, by: Option<String>) -> Ruling {

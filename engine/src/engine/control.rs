@@ -26,8 +26,8 @@ impl Engine {
     /// id. An approval or denial must name a step of the run that awaits approval (and, with
     /// an item, an item whose request waits); otherwise [`Error::Refused`] and nothing is
     /// recorded. So are an approval of an expired request (it is denied, never granted) and
-    /// a ruling that one recorded before it settles already (the first ruling decides; see
-    /// [`Command`]). Pausing a paused run is refused too. A finished run refuses every command
+    /// a ruling that one recorded before it covers already (the first ruling decides; see
+    /// [`Command::covers`]). Pausing a paused run is refused too. A finished run refuses every command
     /// ([`Error::Finished`]), unless it is being redriven: a redrive of many steps sends
     /// them back a batch at a time before the run itself moves ([`Engine::retry`]), and the
     /// engine that redrives it takes the command.
@@ -86,7 +86,7 @@ impl Engine {
                 let pending = store.pending_commands(record.id).await?;
                 let earlier = pending
                     .iter()
-                    .find(|earlier| earlier.command.settles(ruling));
+                    .find(|earlier| earlier.command.covers(&ruling.step, ruling.item));
                 if let Some(Command::Approve(earlier) | Command::Deny(earlier)) =
                     earlier.map(|earlier| &earlier.command)
                 {
