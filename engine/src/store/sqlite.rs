@@ -260,6 +260,7 @@ impl Store for SqliteStore {
         // each one's definition (10 MB for 100,000 steps) into its sorter.
         let ids: Vec<String> = sqlx::query_scalar(FIND_RUN_IDS)
             .bind(id)
+            .bind(AMBIGUOUS_SHOWN as i64 + 1)
             .fetch_all(&self.reads)
             .await
             .map_err(self.fail())?;
@@ -484,15 +485,16 @@ const NEWEST_RUNS: &str = "SELECT r.id, r.workflow_name, r.state, r.created_at,
           ORDER BY created_at DESC, id DESC LIMIT ?2) r
     ORDER BY r.created_at DESC, r.id DESC";
 
-/// The run whose id is `?1`, then up to three others whose ids begin with it (a prefix of
-/// at least 4 characters), one more than an ambiguity shows. A prefix's ids are a range of the primary key's index (a run's
+/// The run whose id is `?1`, then up to `?2` others whose ids begin with it (a prefix of
+/// at least 4 characters): `find_run` asks for one more than an ambiguity names, to tell
+/// whether there are more. A prefix's ids are a range of the primary key's index (a run's
 /// id has only hex digits and dashes, all below `~`): SQLite searches it instead of reading
 /// every run's id, which took 25 ms for 100,000 runs, for every command naming a run.
 const FIND_RUN_IDS: &str = "SELECT id FROM runs WHERE id = ?1
     UNION ALL
     SELECT id FROM (
         SELECT id FROM runs WHERE length(?1) >= 4 AND id > ?1 AND id < ?1 || '~'
-        ORDER BY id LIMIT 4
+        ORDER BY id LIMIT ?2
     )";
 
 fn run_record(row: &SqliteRow) -> Result<RunRecord> {
