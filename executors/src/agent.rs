@@ -152,6 +152,32 @@ impl AgentExecutor {
         self
     }
 
+    /// The argv `action` runs: its CLI's preset, or the custom `command` with `{prompt}`
+    /// and `{model}` filled in, then `with.args`, the program replaced by `with.program`.
+    /// This is what a guard judges, so that it judges what will run; `Err` says which
+    /// parameter is wrong, as the attempt would.
+    ///
+    /// ```
+    /// use cairn_engine::{Action, Uuid};
+    /// use cairn_executors::AgentExecutor;
+    /// use serde_json::json;
+    ///
+    /// let params = json!({"cli": "custom", "prompt": "hi; ls", "command": ["sh", "-c", "echo {prompt}"]});
+    /// let action = Action {
+    ///     run_id: Uuid::nil(),
+    ///     step_id: "ask".to_owned(),
+    ///     item_index: None,
+    ///     attempt: 1,
+    ///     executor: "agent".to_owned(),
+    ///     params,
+    ///     idempotency_key: "ask".to_owned(),
+    /// };
+    /// assert_eq!(AgentExecutor::argv(&action).unwrap(), ["sh", "-c", "echo hi; ls"]);
+    /// ```
+    pub fn argv(action: &Action) -> Result<Vec<String>, String> {
+        AgentParams::parse(action).map(|params| params.argv())
+    }
+
     /// Runs one attempt with checked parameters.
     async fn run(&self, action: &Action, params: &AgentParams, ctx: &ExecContext) -> Outcome {
         let default_limit = match (&self.timeout, ctx.deadline) {

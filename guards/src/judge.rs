@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use cairn_engine::{Action, Condition, Decision, Facts, Variable, Verdict};
+use cairn_executors::AgentExecutor;
 use serde_json::{Map, Value, json};
 
 use crate::command::{self, Findings, Word, basename};
@@ -310,7 +311,7 @@ fn runs_programs(action: &Action) -> bool {
 fn commands_of(action: &Action) -> Findings {
     let argv = match action.executor.as_str() {
         "process" => process_argv(&action.params),
-        "agent" => Ok(agent_argv(&action.params)),
+        "agent" => AgentExecutor::argv(action),
         _ => return Findings::default(),
     };
     match argv {
@@ -336,31 +337,6 @@ fn process_argv(params: &Value) -> Result<Vec<String>, String> {
         Some(argv) if !argv.is_empty() => Ok(argv),
         _ => Err("`with.command` is not a list of strings".to_owned()),
     }
-}
-
-/// The command an `agent` action runs: its CLI program (`with.program`, a custom command's
-/// first word, else the CLI's name), the custom command's words and `with.args`; the prompt
-/// is left out.
-fn agent_argv(params: &Value) -> Vec<String> {
-    let words = |key: &str| -> Vec<String> {
-        (params
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten())
-        .map(|word| word.as_str().unwrap_or_default().to_owned())
-        .collect()
-    };
-    let mut argv = words("command");
-    if argv.is_empty() {
-        let cli = params.get("cli").and_then(Value::as_str).unwrap_or("agent");
-        argv.push(cli.to_owned());
-    }
-    if let Some(program) = params.get("program").and_then(Value::as_str) {
-        argv[0] = program.to_owned();
-    }
-    argv.extend(words("args"));
-    argv
 }
 
 /// Whether `command` starts with `prefix`; a program matches by its basename too. A word

@@ -196,6 +196,31 @@ fn an_agent_under_a_cost_budget_gets_what_is_left_as_its_own_limit() {
 }
 
 #[test]
+fn an_agent_is_judged_by_the_command_it_runs_with_its_prompt_filled_in() {
+    let guard =
+        guard(json!({"commands": {"allow": [["sh", "-c"], ["echo"]], "deny": [["touch"]]}}));
+    let custom = |prompt: &str, model: &str| {
+        let command = ["sh", "-c", "echo {model} {prompt}"];
+        let params = json!({"cli": "custom", "prompt": prompt, "model": model, "command": command});
+        judge(&guard, &action("agent", params))
+    };
+    assert_eq!(custom("hi", "m").decision, Decision::Allow);
+    for (prompt, model) in [("hi; touch x", "m"), ("hi", "m; touch x")] {
+        let verdict = custom(prompt, model);
+        assert_eq!(verdict.decision, Decision::Deny, "{prompt} {model}");
+        assert!(
+            verdict.rules.contains(&"commands.deny".to_owned()),
+            "{verdict:?}"
+        );
+    }
+    // What the executor would refuse to run is refused here too, naming the parameter.
+    let bad = action("agent", json!({"cli": "custom", "prompt": "hi"}));
+    let verdict = judge(&guard, &bad);
+    assert_eq!(verdict.decision, Decision::Deny);
+    assert!(verdict.reasons[0].contains("with.command"), "{verdict:?}");
+}
+
+#[test]
 fn audit_mode_records_what_enforce_would_do() {
     let guard = guard(json!({"mode": "audit", "commands": {"deny": [["rm"]]}}));
     let verdict = judge_script(&guard, "rm x");
