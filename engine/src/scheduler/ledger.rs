@@ -79,6 +79,12 @@ impl Slot {
         }
     }
 
+    /// What the step's attempts count towards budgets: one each, or for a `for_each` step
+    /// whose items ran, one for each run of an item.
+    fn attempts_made(&self) -> u64 {
+        (self.items.as_deref()).map_or(u64::from(self.attempt), items::Items::runs)
+    }
+
     /// A step that has not started (one a plan just added).
     fn pending() -> Slot {
         Slot {
@@ -517,16 +523,19 @@ impl Ledger {
         any
     }
 
+    /// Records `step`'s attempt `attempt` running, with the guard's `verdicts`; it counts as
+    /// `actions` attempts towards budgets (one, or the items it runs).
     fn set_attempt_running(
         &mut self,
         step: StepIndex,
         attempt: u32,
+        actions: usize,
         verdicts: Option<Value>,
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.slots[step].attempt = attempt;
         self.slots[step].since = Some(now);
-        self.tally.attempts += 1;
+        self.tally.attempts += actions as u64;
         self.tally.steps += u64::from(attempt == 1);
         let fallback = self.slots[step].fallback;
         let mut detail = verdicts.unwrap_or_else(|| json!({}));
@@ -550,7 +559,7 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<attempt::Started> {
         let attempt = self.slots[step].attempt + 1;
-        self.set_attempt_running(step, attempt, None, now)?;
+        self.set_attempt_running(step, attempt, 1, None, now)?;
         self.end_attempt(step);
         let error = ExecError {
             class: ErrorClass::BadParams,

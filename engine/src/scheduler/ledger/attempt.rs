@@ -111,7 +111,7 @@ impl Ledger {
             Judgement::Stopped => return Ok(Started::No),
         };
         self.items_started(step, actions.iter().filter_map(|action| action.item_index));
-        self.set_attempt_running(step, attempt, verdicts, now)?;
+        self.set_attempt_running(step, attempt, actions.len(), verdicts, now)?;
         let limits = &self.plan.workflow().limits;
         let item_limit = node.max_parallel.unwrap_or(limits.max_parallel) as usize;
         Ok(Started::Yes(Start {

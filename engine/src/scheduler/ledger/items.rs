@@ -43,6 +43,11 @@ impl Items {
         }
         items
     }
+
+    /// How many times the items ran, all together.
+    pub(super) fn runs(&self) -> u64 {
+        self.attempts.iter().map(|&attempts| u64::from(attempts)).sum()
+    }
 }
 
 impl Ledger {

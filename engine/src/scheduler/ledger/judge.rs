@@ -117,13 +117,15 @@ impl Ledger {
         let hash = |action: &Action| action_hash(action, guard_hash.as_deref());
         let mut verdicts = Vec::with_capacity(actions.len());
         let mut waiting = false;
-        for action in actions.iter_mut() {
+        // Each item is an attempt: those judged before it count, so that a budget holds
+        // within one step's items as it does across steps.
+        for (judged, action) in actions.iter_mut().enumerate() {
             let facts = Facts {
                 item: (items.zip(action.item_index)).and_then(|(items, index)| items.get(index)),
                 id: self.run_id,
                 workflow: &self.plan.workflow().name,
                 input: &self.input,
-                attempts: self.tally.attempts,
+                attempts: self.tally.attempts + judged as u64,
                 steps: self.tally.steps,
                 usage: &self.tally.usage,
                 elapsed: (now - self.created_at).to_std().unwrap_or_default(),

@@ -55,7 +55,7 @@ impl Ledger {
             .map(|step| plan.dependencies(step).count())
             .collect();
         let tally = Tally {
-            attempts: slots.iter().map(|slot| u64::from(slot.attempt)).sum(),
+            attempts: slots.iter().map(Slot::attempts_made).sum(),
             steps: slots.iter().filter(|slot| slot.attempt > 0).count() as u64,
             usage: slots.iter().fold(Usage::default(), |mut sum, slot| {
                 if let Some(usage) = &slot.usage {

@@ -6,16 +6,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::super::tests::{at, committed, done, ids, moves, new_judged_run, plan, records_after};
+use super::super::tests::{
+    at, committed, committed_after, done, ids, moves, new_judged_run, plan, records_after,
+};
 use super::super::{Committed, Input, Judge, Ledger};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand, Ruling};
-use crate::executor::{Action, ErrorClass};
+use crate::executor::{Action, ErrorClass, Outcome};
 use crate::guard::{Facts, Guard, RateLimit, Verdict};
 use crate::state::RunState;
 
 /// Judges by `with.say` (`deny`, `approve`, `audit-deny`), by `for_each` item (`"ask"`
-/// needs approval), and denies the third attempt of the run (a budget of 2).
+/// needs approval), and denies the fourth attempt of the run (a budget of 3).
 #[derive(Debug, Default)]
 struct Fake {
     rate: Option<RateLimit>,
@@ -23,8 +25,8 @@ struct Fake {
 
 impl Guard for Fake {
     fn judge(&self, action: &Action, facts: &Facts<'_>) -> Verdict {
-        if facts.attempts >= 2 {
-            return Verdict::deny("budget.attempts", "2 attempts used");
+        if facts.attempts >= 3 {
+            return Verdict::deny("budget.attempts", "3 attempts used");
         }
         if facts.item == Some(&json!("ask")) {
             return Verdict::approve("items", "this item needs a person");
@@ -345,9 +347,10 @@ fn the_guard_sees_the_attempts_started_so_far_so_a_budget_holds() {
     let mut ledger = judged(json!({"name": "g", "steps": [
         {"id": "a", "executor": "noop", "retry": {"max_attempts": 5, "backoff": "fixed", "initial_delay": "0s"}}
     ]}));
-    for second in 0..2 {
+    // Three errors unlike each other, so that no loop is seen.
+    for (second, error) in (0..).zip(["flaky", "down", "broken"]) {
         assert_eq!(started(&mut ledger, second), ["a"]);
-        let failure = crate::executor::Outcome::failure(ErrorClass::Transient, "flaky");
+        let failure = crate::executor::Outcome::failure(ErrorClass::Transient, error);
         ledger
             .apply(
                 Input::Completed {
@@ -359,12 +362,72 @@ fn the_guard_sees_the_attempts_started_so_far_so_a_budget_holds() {
             .unwrap();
     }
     assert!(
-        ledger.turn(at(2)).unwrap().is_empty(),
-        "the third attempt is denied"
+        ledger.turn(at(3)).unwrap().is_empty(),
+        "the fourth attempt is denied"
     );
     let batch = ledger.take_batch();
     assert!(moves(&batch).contains(&"a: ready -> denied".to_owned()));
     assert!(ledger.report().error.unwrap().contains("budget.attempts"));
+}
+
+#[test]
+fn each_for_each_item_is_an_attempt_so_a_budget_holds_within_a_step() {
+    let workflow = json!({"name": "g", "steps": [
+        {"id": "two", "executor": "noop", "for_each": "${{ [1, 2] }}"},
+        {"id": "one", "executor": "noop", "needs": ["two"]},
+        {"id": "last", "executor": "noop", "needs": ["one"]}
+    ]});
+    let mut ledger = judged(workflow.clone());
+    assert_eq!(started(&mut ledger, 0), ["two"]);
+    for index in 0..2 {
+        let outcome = Outcome::success(json!(index));
+        let item = Input::Item {
+            step: 0,
+            index,
+            outcome,
+        };
+        ledger.apply(item, at(0)).unwrap();
+    }
+    let ended = Outcome::success(Value::Null);
+    (ledger.apply(
+        Input::Completed {
+            step: 0,
+            outcome: ended,
+        },
+        at(1),
+    ))
+    .unwrap();
+    assert_eq!(started(&mut ledger, 1), ["one"], "the third attempt runs");
+    let stored = Committed {
+        items: ledger.take_batch().items().to_vec(),
+        ..committed_after(&ledger, RunState::Running)
+    };
+    ledger.apply(done(1, Value::Null), at(2)).unwrap();
+    assert!(
+        ledger.turn(at(2)).unwrap().is_empty(),
+        "the fourth is denied"
+    );
+    assert!(moves(&ledger.take_batch()).contains(&"last: ready -> denied".to_owned()));
+
+    // Had the run been taken over while `one` ran, the next engine counts the items too.
+    let judge = Judge {
+        guard: Some(Arc::new(Fake::default())),
+        hash: Some("policy".into()),
+    };
+    let mut next = Ledger::take_over(stored, judge, 1 << 20, at(2), None).unwrap();
+    assert!(
+        next.turn(at(2)).unwrap().is_empty(),
+        "cut off, `one` reruns as the fourth"
+    );
+    assert!(moves(&next.take_batch()).contains(&"one: ready -> denied".to_owned()));
+
+    // Four items in one attempt: the fourth is judged with the three before it counted.
+    let mut four = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "for_each": "${{ [1, 2, 3, 4] }}"}
+    ]}));
+    assert!(four.turn(at(0)).unwrap().is_empty(), "no item runs");
+    let error = four.report().error.unwrap();
+    assert!(error.contains("item 3: budget.attempts"), "{error}");
 }
 
 #[test]
