@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 
 use super::params::Schemas;
 use super::{Problem, Report, closest, known_names};
@@ -67,6 +67,9 @@ pub(super) fn check(
     checker.time_limit(workflow.limits.timeout, "/limits/timeout".into());
     let mut pointer = String::from("/steps");
     checker.nodes(&workflow.steps, &mut pointer);
+    if outer.is_none() {
+        checker.reserved_ids(&workflow.steps);
+    }
     checker.references();
     let leaves = checker.leaves;
     let message = match outer {
@@ -204,6 +207,13 @@ impl<'a> Checker<'a> {
             );
         }
         let outer = (self.outer).map(|outer| (outer, outer.plan.namespace(outer.planner) + id));
+        if let Some((_, full)) = outer.as_ref().filter(|_| id.contains('.')) {
+            // `gen` adding `a.b` and `gen.a` adding `b` would both name `gen.a.b`.
+            let message = format!(
+                "id `{id}` of a plan may not contain `.`: the run would name it `{full}`, as another planner's plan could; use `-` or `_`"
+            );
+            self.problem(here.clone(), message);
+        }
         if let Some((_, first)) = self.ids.get(id) {
             let message = format!("duplicate id `{id}`: already used at {first}");
             self.problem(here, message);
@@ -212,6 +222,37 @@ impl<'a> Checker<'a> {
             self.problem(here, message);
         } else {
             self.ids.insert(id, (named, here));
+        }
+    }
+
+    /// Refuses the ids that start with a planner's id and a dot: the steps of its plan
+    /// are named so.
+    fn reserved_ids(&mut self, nodes: &[Node]) {
+        fn planners<'n>(nodes: &'n [Node], found: &mut HashSet<&'n str>) {
+            for node in nodes {
+                found.extend(node.id.as_deref().filter(|_| node.planner));
+                for members in [&node.pipeline, &node.parallel].into_iter().flatten() {
+                    planners(members, found);
+                }
+            }
+        }
+        let mut found = HashSet::new();
+        planners(nodes, &mut found);
+        if found.is_empty() {
+            return;
+        }
+        let mut reserved = Vec::new();
+        for (id, (_, pointer)) in &self.ids {
+            let prefixes = id.match_indices('.').map(|(dot, _)| &id[..dot]);
+            if let Some(planner) = prefixes.into_iter().find(|prefix| found.contains(*prefix)) {
+                let message = format!(
+                    "id `{id}` starts with `{planner}.`, which names the steps of the plan of planner `{planner}`; rename it"
+                );
+                reserved.push((pointer.clone(), message));
+            }
+        }
+        for (pointer, message) in reserved {
+            self.problem(pointer, message);
         }
     }
 

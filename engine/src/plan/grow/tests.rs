@@ -156,3 +156,36 @@ fn a_plan_refused_after_compiling_leaves_room_for_the_next() {
     assert_eq!(plan.index_of("gen.a"), Some(3));
     assert_eq!(deps(&plan, "report"), ["gen", "gen.a"]);
 }
+
+#[test]
+fn ids_never_collide_across_plans_or_with_the_files_steps() {
+    // `gen` adding `a.b` would name `gen.a.b`, as `gen.a` adding `b` does.
+    let mut plan = run_plan();
+    let error = grow(
+        &mut plan,
+        "gen",
+        json!({"steps": [{"id": "a.b", "executor": "noop"}]}),
+    );
+    let error = error.unwrap_err();
+    assert!(
+        error.contains("/steps/0/id: id `a.b` of a plan may not contain `.`"),
+        "{error}"
+    );
+    // A file's own step may not take a name its planner's plan could give.
+    let workflow = json!({"name": "t", "steps": [
+        {"id": "gen", "executor": "noop", "planner": true},
+        {"id": "gen.fix", "executor": "noop"},
+        {"id": "general.x", "executor": "noop"}
+    ]});
+    let error = load_str(
+        &workflow.to_string(),
+        "t.json",
+        &accepting_anything(&["noop"]),
+    );
+    let error = error.unwrap_err().to_string();
+    assert!(
+        error.contains("/steps/1/id: id `gen.fix` starts with `gen.`"),
+        "{error}"
+    );
+    assert!(!error.contains("general.x"), "{error}");
+}
