@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use cel::Context;
+use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, MapExpr, StructExpr};
 use cel::common::types::{CelMap, CelMapKey, CelString};
 use cel::common::value::CowVal;
 use cel::context::VariableResolver;
@@ -12,8 +13,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::{
-    Compiled, ENV, ExprError, SharedJson, as_condition, compile, execute, library_failed,
-    on_stack_for, to_val,
+    Compiled, ENV, ExprError, Expression, SharedJson, as_condition, compile, execute,
+    library_failed, on_stack_for, to_val,
 };
 
 /// A CEL condition over named JSON variables, parsed when it is made: a guard's rule keeps
@@ -55,6 +56,74 @@ impl Condition {
     /// Why the condition does not parse, if it does not.
     pub fn error(&self) -> Option<&ExprError> {
         self.compiled.as_ref().err()
+    }
+
+    /// The variables the condition names that are not among `known`, sorted, each once
+    /// (none when it does not parse): evaluated with only `known` given, it could only fail
+    /// with "undeclared reference" where it reads one. The names a macro binds
+    /// (`c` in `list.exists(c, c > 1)`) are not variables.
+    ///
+    /// ```
+    /// use cairn_engine::Condition;
+    ///
+    /// let condition = Condition::new("action.commands.exists(c, c[0] == 'rm') || foo.bar");
+    /// assert_eq!(condition.unknown_variables(&["action", "run"]), ["foo"]);
+    /// ```
+    pub fn unknown_variables(&self, known: &[&str]) -> Vec<String> {
+        let Ok(compiled) = &self.compiled else {
+            return Vec::new();
+        };
+        let find = || {
+            let mut bound = Vec::new();
+            bound_names(&compiled.expression, &mut bound);
+            let references = compiled.expression.references();
+            let mut unknown: Vec<String> = (references.variables().into_iter())
+                .filter(|name| !known.contains(name) && !bound.contains(name))
+                .map(str::to_owned)
+                .collect();
+            unknown.sort_unstable();
+            Some(unknown)
+        };
+        // The library's walk recurses once per node, as its parser does.
+        on_stack_for(compiled.simple, find).unwrap_or_default()
+    }
+}
+
+/// Adds to `bound` the names the macros in `expression` bind (the `c` of `exists(c, …)`),
+/// which the `cel` library's [`references`](Expression::references) counts as variables.
+fn bound_names<'e>(expression: &'e Expression, bound: &mut Vec<&'e str>) {
+    let parts: Vec<&Expression> = match &expression.expr {
+        Expr::Comprehension(loop_) => {
+            bound.push(&loop_.iter_var);
+            bound.extend(loop_.iter_var2.as_deref());
+            vec![
+                &loop_.iter_range,
+                &loop_.accu_init,
+                &loop_.loop_cond,
+                &loop_.loop_step,
+                &loop_.result,
+            ]
+        }
+        Expr::Call(call) => (call.target.as_deref().into_iter())
+            .chain(&call.args)
+            .collect(),
+        Expr::List(list) => list.elements.iter().collect(),
+        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
+            entries.iter().flat_map(entry_parts).collect()
+        }
+        Expr::Select(select) => vec![&select.operand],
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
+    };
+    for part in parts {
+        bound_names(part, bound);
+    }
+}
+
+/// The expressions of one entry of a map or struct literal.
+fn entry_parts(entry: &IdedEntryExpr) -> Vec<&Expression> {
+    match &entry.expr {
+        EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
+        EntryExpr::StructField(field) => vec![&field.value],
     }
 }
 
