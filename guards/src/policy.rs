@@ -1,6 +1,7 @@
 //! The policy file as types (serde + schemars), and loading it: the JSON, its schema, then
-//! what the schema cannot say (CEL that parses, `cwd` roots that exist, non-empty command
-//! prefixes, unique rule ids), every problem with its JSON pointer.
+//! what the schema cannot say (CEL that parses and reads only `action` and `run`, `cwd`
+//! roots that exist, command prefixes without empty tokens, budgets that are not negative,
+//! rate windows that are not zero, unique rule ids), every problem with its JSON pointer.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,9 @@ use cairn_engine::{Condition, Decision, Duration, LoadError, Problem};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The variables a rule's `when` reads: the action and its run.
+pub(crate) const RULE_VARIABLES: [&str; 2] = ["action", "run"];
 
 /// A policy file: the rules every action of a run is judged by.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -310,31 +314,7 @@ impl Policy {
     /// Checks what the schema cannot, and makes the `cwd` roots canonical.
     fn resolve(&mut self, base_dir: &Path) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let lists = [
-            ("allow", self.commands.allow.as_deref().unwrap_or_default()),
-            ("approve", &self.commands.approve),
-            ("deny", &self.commands.deny),
-        ];
-        for (list, prefixes) in lists {
-            for (index, prefix) in prefixes.iter().enumerate() {
-                if prefix.is_empty() {
-                    let pointer = format!("/commands/{list}/{index}");
-                    problems.push(Problem::at(pointer, "an empty command prefix"));
-                }
-            }
-        }
-        for (index, rule) in self.rules.iter().enumerate() {
-            if let Some(error) = rule.when.error() {
-                problems.push(Problem::at(
-                    format!("/rules/{index}/when"),
-                    error.to_string(),
-                ));
-            }
-            if self.rules[..index].iter().any(|other| other.id == rule.id) {
-                let message = format!("rule id `{}` is used twice", rule.id);
-                problems.push(Problem::at(format!("/rules/{index}/id"), message));
-            }
-        }
+        self.check_commands(&mut problems);
         for (index, root) in self.cwd.iter_mut().flatten().enumerate() {
             match base_dir.join(&*root).canonicalize() {
                 Ok(canonical) if canonical.is_dir() => *root = canonical,
@@ -348,6 +328,69 @@ impl Policy {
                 }
             }
         }
+        self.check_limits(&mut problems);
+        self.check_rules(&mut problems);
         problems
+    }
+
+    /// Command prefixes are not empty and have no empty token: either would match nothing
+    /// a command can be.
+    fn check_commands(&self, problems: &mut Vec<Problem>) {
+        let lists = [
+            ("allow", self.commands.allow.as_deref().unwrap_or_default()),
+            ("approve", &self.commands.approve),
+            ("deny", &self.commands.deny),
+        ];
+        for (list, prefixes) in lists {
+            for (index, prefix) in prefixes.iter().enumerate() {
+                let pointer = format!("/commands/{list}/{index}");
+                if prefix.is_empty() {
+                    problems.push(Problem::at(pointer, "an empty command prefix"));
+                    continue;
+                }
+                for (token, _) in (prefix.iter().enumerate()).filter(|(_, word)| word.is_empty()) {
+                    let message = "an empty token in a command prefix";
+                    problems.push(Problem::at(format!("{pointer}/{token}"), message));
+                }
+            }
+        }
+    }
+
+    /// A USD budget is not negative (the other budgets are whole numbers the schema keeps
+    /// from being negative), and a rate limit's window is not zero, which would limit
+    /// nothing.
+    fn check_limits(&self, problems: &mut Vec<Problem>) {
+        if let Some(cost) = self.budgets.cost_usd.filter(|cost| *cost < 0.0) {
+            let message = format!("a budget cannot be negative ({cost})");
+            problems.push(Problem::at("/budgets/cost_usd", message));
+        }
+        for (index, limit) in self.rate_limits.iter().enumerate() {
+            if limit.per.0.is_zero() {
+                let message = "a window of 0s limits nothing: give a positive duration";
+                problems.push(Problem::at(format!("/rate_limits/{index}/per"), message));
+            }
+        }
+    }
+
+    /// Each rule's condition parses and reads only [`RULE_VARIABLES`], and its id is its own.
+    fn check_rules(&self, problems: &mut Vec<Problem>) {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let pointer = format!("/rules/{index}/when");
+            if let Some(error) = rule.when.error() {
+                problems.push(Problem::at(pointer.clone(), error.to_string()));
+            }
+            for name in rule.when.unknown_variables(&RULE_VARIABLES) {
+                let known = RULE_VARIABLES
+                    .map(|known| format!("`{known}`"))
+                    .join(" and ");
+                let message =
+                    format!("`{name}` is not a variable a rule can read (it reads only {known})");
+                problems.push(Problem::at(pointer.clone(), message));
+            }
+            if self.rules[..index].iter().any(|other| other.id == rule.id) {
+                let message = format!("rule id `{}` is used twice", rule.id);
+                problems.push(Problem::at(format!("/rules/{index}/id"), message));
+            }
+        }
     }
 }

@@ -103,3 +103,61 @@ fn the_example_policies_load_and_pass_their_tests() {
     }
     assert!(count >= 1);
 }
+
+#[test]
+fn a_rule_that_reads_an_unknown_variable_is_refused_at_its_rule() {
+    assert_eq!(
+        refused(
+            r#"{"rules": [{"id": "u", "effect": "deny", "reason": "x", "when": "foo.bar == 1"}]}"#
+        ),
+        "p.json:/rules/0/when: `foo` is not a variable a rule can read (it reads only `action` and `run`)"
+    );
+    // `item` is the action's (`action.item`), not a variable of its own.
+    let error = refused(
+        r#"{"rules": [{"id": "ok", "effect": "deny", "reason": "x", "when": "action.executor == 'x'"},
+                      {"id": "i", "effect": "deny", "reason": "x", "when": "item == 1 || run.id == ''"}]}"#,
+    );
+    assert!(
+        error.starts_with("p.json:/rules/1/when: `item` is not"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_rule_may_name_the_variables_of_its_macros() {
+    let text = r#"{"rules": [{"id": "m", "effect": "deny", "reason": "x",
+        "when": "action.commands.exists(c, c[0] == 'rm') && [1].all(n, n > 0) && {'a': run.id}.size() == 1"}]}"#;
+    PolicyGuard::from_str(text, Path::new("."), "p.json").unwrap_or_else(|error| panic!("{error}"));
+}
+
+#[test]
+fn a_rate_limit_over_no_time_is_refused() {
+    assert_eq!(
+        refused(r#"{"rate_limits": [{"executor": "process", "max": 1, "per": "0s"}]}"#),
+        "p.json:/rate_limits/0/per: a window of 0s limits nothing: give a positive duration"
+    );
+}
+
+#[test]
+fn a_negative_budget_is_refused() {
+    assert_eq!(
+        refused(r#"{"budgets": {"cost_usd": -1}}"#),
+        "p.json:/budgets/cost_usd: a budget cannot be negative (-1)"
+    );
+    for key in ["attempts", "steps", "tokens", "wall_time"] {
+        let error = refused(&format!(r#"{{"budgets": {{"{key}": -1}}}}"#));
+        assert!(
+            error.starts_with(&format!("p.json:/budgets/{key}: ")),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn a_command_prefix_with_an_empty_token_is_refused() {
+    assert_eq!(
+        refused(r#"{"commands": {"deny": [["rm"], [""]], "allow": [["git", ""]]}}"#),
+        "p.json:/commands/allow/0/1: an empty token in a command prefix\n\
+         p.json:/commands/deny/1/0: an empty token in a command prefix"
+    );
+}
