@@ -1,14 +1,17 @@
 //! `cairn policy test FILE` and `cairn policy explain FILE --action JSON`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cairn_engine::{Action, Facts, SharedJson, Usage, Uuid};
-use cairn_guards::{Policy, PolicyGuard};
-use serde_json::{Value, json};
+use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid, Verdict};
+use cairn_guards::{Policy, PolicyGuard, TestFailure};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::error::Category;
 
 use super::error::{Error, RUN_FAILED, SUCCESS};
+use super::{json, workflow};
 use crate::Global;
 
 /// Arguments of `cairn policy`.
@@ -20,74 +23,174 @@ pub(crate) struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Run a policy file's own tests: exit 0 when all pass, 1 when one fails.
+    /// Run a policy file's own tests: exit 0 when all pass, 1 when one fails (each failure
+    /// named by its JSON pointer), 2 when the file is invalid.
+    ///
+    /// With --json, print one object: `{"file", "tests" (how many), "passed" (how many),
+    /// "failures": [{"pointer", "expected", "got", "message"}]}`, `expected` and `got` being
+    /// decisions (`allow`, `deny`, `approve`).
     Test {
         /// The policy file.
         file: PathBuf,
     },
-    /// Judge one action and print `{"decision", "rules", "reasons"}`.
+    /// Judge one action and print `{"decision", "rules", "reasons"}`, with `"audit": true`
+    /// when the policy only records its verdicts; `rules` names each deciding rule once.
     Explain {
         /// The policy file.
         file: PathBuf,
-        /// The action: `{"executor", "params", "step"?, "attempt"?}`.
+        /// The action: `{"executor", "params"?, "step"?, "attempt"?}`; `executor` is one
+        /// of cairn's executors.
         #[arg(long)]
         action: String,
     },
 }
 
 /// Runs `cairn policy …`.
-pub(crate) fn run(args: &Args, _: &Global) -> Result<ExitCode, Error> {
+pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
     match &args.command {
-        Command::Test { file } => test(file),
+        Command::Test { file } => test(file, global.json),
         Command::Explain { file, action } => explain(file, action),
     }
 }
 
-fn test(file: &std::path::Path) -> Result<ExitCode, Error> {
-    let policy = Policy::load(file)?;
-    let failures = policy.run_tests();
-    let mut stdout = std::io::stdout().lock();
-    for failure in &failures {
-        writeln!(stdout, "{}:{}: {failure}", file.display(), failure.pointer)?;
-    }
-    if failures.is_empty() {
-        writeln!(
-            stdout,
-            "{}: {} tests pass",
-            file.display(),
-            policy.tests.len()
-        )?;
-        Ok(ExitCode::from(SUCCESS))
-    } else {
-        Ok(ExitCode::from(RUN_FAILED))
+/// What `cairn policy test --json` prints.
+#[derive(Debug, Serialize)]
+struct TestReport<'a> {
+    file: &'a Path,
+    tests: usize,
+    passed: usize,
+    failures: Vec<FailureReport>,
+}
+
+/// One failing test, in a [`TestReport`].
+#[derive(Debug, Serialize)]
+struct FailureReport {
+    pointer: String,
+    expected: Decision,
+    got: Decision,
+    message: String,
+}
+
+impl From<&TestFailure> for FailureReport {
+    fn from(failure: &TestFailure) -> Self {
+        FailureReport {
+            pointer: failure.pointer.clone(),
+            expected: failure.expected,
+            got: failure.got.decision,
+            message: failure.to_string(),
+        }
     }
 }
 
-fn explain(file: &std::path::Path, action: &str) -> Result<ExitCode, Error> {
+fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
+    let policy = Policy::load(file)?;
+    let failures = policy.run_tests();
+    let mut stdout = std::io::stdout().lock();
+    if as_json {
+        let report = TestReport {
+            file,
+            tests: policy.tests.len(),
+            passed: policy.tests.len() - failures.len(),
+            failures: failures.iter().map(FailureReport::from).collect(),
+        };
+        json::print(&mut stdout, &report)?;
+    } else {
+        for failure in &failures {
+            writeln!(stdout, "{}:{}: {failure}", file.display(), failure.pointer)?;
+        }
+        if failures.is_empty() {
+            let count = policy.tests.len();
+            writeln!(stdout, "{}: {count} tests pass", file.display())?;
+        }
+    }
+    Ok(ExitCode::from(if failures.is_empty() {
+        SUCCESS
+    } else {
+        RUN_FAILED
+    }))
+}
+
+/// The action `--action` gives: what a run's action would have, with a fresh run's defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GivenAction {
+    executor: String,
+    #[serde(default = "no_params")]
+    params: Value,
+    #[serde(default = "step")]
+    step: String,
+    #[serde(default = "first")]
+    attempt: u32,
+}
+
+fn no_params() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+fn step() -> String {
+    "step".to_owned()
+}
+
+fn first() -> u32 {
+    1
+}
+
+/// What `cairn policy explain` prints: the verdict, each rule once.
+#[derive(Debug, Serialize)]
+struct Explained {
+    decision: Decision,
+    rules: Vec<String>,
+    reasons: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    audit: bool,
+}
+
+impl From<Verdict> for Explained {
+    fn from(verdict: Verdict) -> Self {
+        let mut rules: Vec<String> = Vec::with_capacity(verdict.rules.len());
+        for rule in verdict.rules {
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+        Explained {
+            decision: verdict.decision,
+            rules,
+            reasons: verdict.reasons,
+            audit: verdict.audit,
+        }
+    }
+}
+
+fn explain(file: &Path, action: &str) -> Result<ExitCode, Error> {
     let guard = PolicyGuard::load(file)?;
-    let given: Value = serde_json::from_str(action)
-        .map_err(|error| Error::Usage(format!("--action is not JSON: {error}")))?;
-    let text = |key: &str, default: &str| {
-        given
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or(default)
-            .to_owned()
-    };
-    let executor = given.get("executor").and_then(Value::as_str);
-    let executor = executor.ok_or_else(|| Error::Usage("--action needs \"executor\"".into()))?;
-    let step = text("step", "step");
-    let attempt = given.get("attempt").and_then(Value::as_u64).unwrap_or(1);
+    let given: GivenAction = serde_json::from_str(action).map_err(|error| {
+        Error::Usage(match error.classify() {
+            Category::Data => format!("--action: {error}"),
+            Category::Io | Category::Syntax | Category::Eof => {
+                format!("--action is not JSON: {error}")
+            }
+        })
+    })?;
+    let executors = workflow::executors();
+    if !executors.contains_key(&given.executor) {
+        let known: Vec<&str> = executors.keys().map(String::as_str).collect();
+        return Err(Error::Usage(format!(
+            "--action: executor `{}` is not one of cairn's executors ({})",
+            given.executor,
+            known.join(", ")
+        )));
+    }
     let action = Action {
         run_id: Uuid::nil(),
-        idempotency_key: Action::idempotency_key_for(Uuid::nil(), &step, None),
-        step_id: step,
+        idempotency_key: Action::idempotency_key_for(Uuid::nil(), &given.step, None),
+        step_id: given.step,
         item_index: None,
-        attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
-        executor: executor.to_owned(),
-        params: given.get("params").cloned().unwrap_or_else(|| json!({})),
+        attempt: given.attempt,
+        executor: given.executor,
+        params: given.params,
     };
-    let input = SharedJson::new(json!({}));
+    let input = SharedJson::new(no_params());
     let facts = Facts {
         item: None,
         id: Uuid::nil(),
@@ -98,9 +201,7 @@ fn explain(file: &std::path::Path, action: &str) -> Result<ExitCode, Error> {
         usage: &Usage::default(),
         elapsed: std::time::Duration::ZERO,
     };
-    let verdict = guard.explain(&action, &facts);
-    let shown =
-        json!({"decision": verdict.decision, "rules": verdict.rules, "reasons": verdict.reasons});
-    writeln!(std::io::stdout().lock(), "{shown}")?;
+    let explained = Explained::from(guard.explain(&action, &facts));
+    json::print(&mut std::io::stdout().lock(), &explained)?;
     Ok(ExitCode::from(SUCCESS))
 }

@@ -78,6 +78,120 @@ fn explain_prints_the_decision_and_its_rules() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// Writes `policy` to a policy file in a new scratch directory.
+fn policy_file(policy: &serde_json::Value) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.json");
+    std::fs::write(&path, policy.to_string()).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    (dir, path)
+}
+
+#[test]
+fn policy_test_prints_one_json_object_under_json() {
+    let output = cairn(&["--json", "policy", "test", EXAMPLE]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({"file": EXAMPLE, "tests": 9, "passed": 9, "failures": []})
+    );
+
+    let file = "tests/fixtures/policies/failing.json";
+    let output = cairn(&["--json", "policy", "test", file]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        (report["tests"].clone(), report["passed"].clone()),
+        (2.into(), 1.into())
+    );
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{report}");
+    assert_eq!(failures[0]["pointer"], "/tests/1");
+    assert_eq!(failures[0]["expected"], "allow");
+    assert_eq!(failures[0]["got"], "deny");
+    let message = failures[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("expected allow, got deny (commands.deny: "),
+        "{message}"
+    );
+
+    let output = cairn(&[
+        "--json",
+        "policy",
+        "test",
+        "tests/fixtures/policies/typo.json",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn a_rule_reading_an_unknown_variable_exits_2_with_its_place() {
+    let (_dir, file) = policy_file(&serde_json::json!({"rules": [
+        {"id": "u", "effect": "deny", "reason": "x", "when": "foo.bar == 1"}
+    ]}));
+    let output = cairn(&["policy", "test", &file]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{file}:/rules/0/when: `foo` is not a variable a rule can read (it reads only `action` and `run`)\n"
+        )
+    );
+}
+
+#[test]
+fn explain_refuses_an_action_no_run_could_have() {
+    for (action, expected) in [
+        (
+            r#"{"executor": "procss", "params": {"command": ["rm", "x"]}}"#,
+            "cairn: --action: executor `procss` is not one of cairn's executors (agent, noop, process, sleep)\n",
+        ),
+        (
+            r#"{"executor": "process", "params": {"command": ["rm", "x"]}, "bogus": 1}"#,
+            "cairn: --action: unknown field `bogus`, expected one of `executor`, `params`, `step`, `attempt`",
+        ),
+        (
+            r#"{"params": {"command": ["rm", "x"]}}"#,
+            "cairn: --action: missing field `executor`",
+        ),
+    ] {
+        let output = cairn(&["policy", "explain", EXAMPLE, "--action", action]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{action}: {}",
+            stdout(&output)
+        );
+        assert_eq!(stdout(&output), "", "{action}");
+        assert!(stderr(&output).starts_with(expected), "{}", stderr(&output));
+    }
+}
+
+#[test]
+fn explain_names_each_rule_once_and_shows_audit_mode() {
+    let action = r#"{"executor": "process", "params": {"command": ["bash", "-c", "ls && ls -l"]}}"#;
+    let output = cairn(&["policy", "explain", EXAMPLE, "--action", action]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let verdict: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(verdict["decision"], "allow");
+    assert_eq!(verdict["rules"], serde_json::json!(["commands.allow"]));
+    assert_eq!(verdict["reasons"].as_array().unwrap().len(), 3, "{verdict}");
+    assert_eq!(verdict.get("audit"), None, "{verdict}");
+
+    let (_dir, file) = policy_file(&serde_json::json!({
+        "mode": "audit", "commands": {"deny": [["rm"]]}
+    }));
+    let action = r#"{"executor": "process", "params": {"command": ["rm", "x"]}}"#;
+    let output = cairn(&["policy", "explain", &file, "--action", action]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let verdict: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(verdict["decision"], "deny");
+    assert_eq!(verdict["rules"], serde_json::json!(["commands.deny"]));
+    assert_eq!(verdict["audit"], true, "{verdict}");
+}
+
 #[test]
 fn the_committed_policy_schema_is_current() {
     let output = cairn(&["schema", "policy"]);
