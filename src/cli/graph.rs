@@ -1,15 +1,17 @@
 //! `cairn graph FILE [--format dot|mermaid|svg]`: draw a workflow's DAG; `cairn graph --run
 //! RUN`: draw a run's DAG as it is now (with the steps its planners added), each step with
-//! its state.
+//! its state. With `--json`, the DAG as data: each step with its executor, what it needs
+//! and (of a run) its state.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_engine::{Engine, StepState};
+use cairn_engine::{Engine, Plan, StepState};
+use serde::Serialize;
 
 use super::error::{Error, SUCCESS};
-use super::{svg, workflow};
+use super::{json, svg, workflow};
 use crate::Global;
 
 /// Arguments of `cairn graph`.
@@ -21,9 +23,9 @@ pub(crate) struct Args {
     /// A run (its id or a unique prefix of at least 4 characters), drawn from the database.
     #[arg(long)]
     run: Option<String>,
-    /// The drawing syntax.
-    #[arg(long, value_enum, default_value_t = Format::Dot)]
-    format: Format,
+    /// The drawing syntax (dot when not given; not with `--json`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
 }
 
 /// A drawing syntax.
@@ -65,7 +67,16 @@ pub(crate) async fn run(args: &Args, global: &Global) -> Result<ExitCode, Error>
             (plan, states)
         }
     };
-    let drawing = match args.format {
+    if global.json {
+        if args.format.is_some() {
+            return Err(Error::Usage(
+                "`--json` prints the DAG as data: leave out `--format`".into(),
+            ));
+        }
+        json::print(&mut std::io::stdout().lock(), &as_data(&plan, &states))?;
+        return Ok(ExitCode::from(SUCCESS));
+    }
+    let drawing = match args.format.unwrap_or(Format::Dot) {
         Format::Dot => plan.to_dot_with_states(&states),
         Format::Mermaid => plan.to_mermaid_with_states(&states),
         Format::Svg if plan.steps().len() > SVG_MOST_STEPS => {
@@ -81,4 +92,40 @@ pub(crate) async fn run(args: &Args, global: &Global) -> Result<ExitCode, Error>
     };
     std::io::stdout().lock().write_all(drawing.as_bytes())?;
     Ok(ExitCode::from(SUCCESS))
+}
+
+/// One step of the DAG as `--json` prints it.
+#[derive(Serialize)]
+struct Step<'a> {
+    id: &'a str,
+    executor: &'a str,
+    /// The steps it waits for, in plan order (its own `needs`, and what its groups and
+    /// planners add).
+    needs: Vec<&'a str>,
+    /// Its state, for a run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<StepState>,
+}
+
+/// `{"steps": [...]}`, in plan order (a run's added steps after the file's).
+#[derive(Serialize)]
+struct Dag<'a> {
+    steps: Vec<Step<'a>>,
+}
+
+fn as_data<'a>(plan: &'a Plan, states: &[StepState]) -> Dag<'a> {
+    let id = |step: usize| &*plan.steps()[step].id;
+    let steps = (0..plan.steps().len())
+        .map(|step| {
+            let mut needs: Vec<usize> = plan.dependencies(step).collect();
+            needs.sort_unstable();
+            Step {
+                id: id(step),
+                executor: plan.node(step).executor.as_deref().unwrap_or_default(),
+                needs: needs.into_iter().map(id).collect(),
+                state: states.get(step).copied(),
+            }
+        })
+        .collect();
+    Dag { steps }
 }

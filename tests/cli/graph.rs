@@ -191,6 +191,37 @@ fn groups_are_clusters_and_subgraphs() {
 }
 
 #[test]
+fn json_of_every_example_has_every_step_with_its_executor_and_its_needs() {
+    for file in examples() {
+        let output = cairn(&["--json", "graph", file.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{}", file.display());
+        let dag: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let expected = expected(&file);
+        let mut drawn = Drawn {
+            groups: expected.groups.clone(),
+            ..Drawn::default()
+        };
+        for step in dag["steps"].as_array().unwrap() {
+            let id = step["id"].as_str().unwrap().to_owned();
+            assert!(
+                step["executor"].is_string() && step.get("state").is_none(),
+                "{step}"
+            );
+            for need in step["needs"].as_array().unwrap() {
+                drawn
+                    .edges
+                    .insert((need.as_str().unwrap().to_owned(), id.clone()));
+            }
+            drawn.steps.insert(id);
+        }
+        assert_eq!(drawn, expected, "{}", file.display());
+    }
+    let both = cairn(&["--json", "graph", "examples/hello.json", "--format", "dot"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(both.stdout.is_empty());
+}
+
+#[test]
 fn an_invalid_file_draws_nothing_and_exits_2() {
     for format in ["dot", "mermaid", "svg"] {
         let output = cairn(&[

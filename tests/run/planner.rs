@@ -113,6 +113,21 @@ fn added_steps_run_show_and_survive_kill_and_resume_and_the_planner_ran_once() {
     let graph = String::from_utf8_lossy(&graph.stdout);
     assert!(graph.contains("gen.c\\nprocess\\n[succeeded]"), "{graph}");
     assert!(graph.contains("plan of gen"), "{graph}");
+    let dag = scratch.json(&["graph", "--run", &id, "--json"]);
+    let step = |id: &str| {
+        dag["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|step| step["id"] == id)
+            .cloned()
+    };
+    let added = step("gen.c").expect("the added step is in the DAG");
+    assert_eq!(added["state"], "succeeded");
+    assert_eq!(
+        step("report").unwrap()["needs"],
+        serde_json::json!(["gen", "gen.a", "gen.c"])
+    );
 }
 
 /// The id of the only run.
