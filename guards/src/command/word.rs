@@ -51,7 +51,9 @@ impl Checker {
         for piece in pieces {
             match &piece.piece {
                 WordPiece::Text(text) => {
-                    if !quoted && expands(text) {
+                    // What follows this piece in the word, as written.
+                    let rest = raw.get(piece.end_index..).unwrap_or(raw);
+                    if !quoted && expands(text, rest) {
                         *value = None;
                     }
                     push(value, text);
@@ -99,10 +101,15 @@ impl Checker {
     }
 }
 
-/// Whether unquoted `text` is changed by globbing or brace expansion (`r?`, `/bin/r[m]`,
-/// `{rm,x}`, extended globs).
-fn expands(text: &str) -> bool {
-    text.contains(['*', '?', '[', '('])
+/// Whether unquoted `text`, followed in its word by `rest` (as written), is changed by
+/// globbing or brace expansion: `r?`, `/bin/r[m]`, `{rm,x}`, extended globs. A `[` opens a
+/// bracket expression only when a `]` follows it in the word, so `[` (the `test` command)
+/// and `a[` are themselves, as in bash.
+fn expands(text: &str, rest: &str) -> bool {
+    let bracket =
+        (text.find('[')).is_some_and(|at| text[at + 1..].contains(']') || rest.contains(']'));
+    bracket
+        || text.contains(['*', '?', '('])
         || (text.contains('{') && (text.contains(',') || text.contains("..")))
 }
 
@@ -182,7 +189,18 @@ fn ansi_c(body: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::ansi_c;
+    use super::{ansi_c, expands};
+
+    #[test]
+    fn a_bracket_globs_only_when_closed() {
+        assert!(!expands("[", ""));
+        assert!(!expands("a[", ""));
+        assert!(!expands("[", "$x"));
+        assert!(expands("/bin/r[m]", ""));
+        assert!(expands("r[", "\\m]"));
+        assert!(expands("r[", "\"]\""));
+        assert!(expands("r*", ""));
+    }
 
     #[test]
     fn decodes_ansi_c_strings() {

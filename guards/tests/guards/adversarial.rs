@@ -210,3 +210,27 @@ fn agents_are_judged_by_their_cli_program() {
         Decision::Deny
     );
 }
+
+#[test]
+fn the_test_command_bracket_is_a_literal_word() {
+    let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
+    for script in [
+        "[ -f x ] && echo y",
+        "if [ 1 = 1 ]; then echo y; fi",
+        "[ \"$a\" = b ] || echo y",
+        "while [ -e x ]; do sleep 1; done",
+    ] {
+        let verdict = judge_script(&guard, script);
+        assert_eq!(verdict.decision, Decision::Allow, "{script:?}: {verdict:?}");
+    }
+    for script in [
+        "[ -f x ] && rm y",
+        "if [ 1 = 1 ]; then rm y; fi",
+        "/bin/r[m] y",
+        "[m] y",
+        "r[\"m]\" y",
+    ] {
+        let verdict = judge_script(&guard, script);
+        assert_eq!(verdict.decision, Decision::Deny, "{script:?}: {verdict:?}");
+    }
+}
