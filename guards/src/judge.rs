@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::command::{self, Findings, Word, basename};
 use crate::paths;
-use crate::policy::{Mode, Policy};
+use crate::policy::{Mode, Policy, RULE_VARIABLES};
 
 /// One rule's say on an action.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,9 +255,11 @@ impl Policy {
             "elapsed": facts.elapsed.as_secs_f64(),
         });
         let no_env = Value::Object(Map::new());
+        // The names the policy's load lets rules read, in this order.
+        let [action_name, run_name] = RULE_VARIABLES;
         let variables = [
             (
-                "action",
+                action_name,
                 object_with(
                     &small_action,
                     [
@@ -271,7 +273,7 @@ impl Policy {
                 ),
             ),
             (
-                "run",
+                run_name,
                 object_with(&small_run, [("input", Variable::Shared(facts.input))]),
             ),
         ];
