@@ -1,5 +1,7 @@
-//! Programs that run other programs: wrappers (`env`, `xargs`, `timeout`, …) with their
-//! options skipped, `find -exec`, shells given `-c`, and what is refused outright.
+//! Programs that run other programs: wrappers (`env`, `xargs`, `timeout`, `su`, …) with
+//! their options read as their own getopt reads them, `find -exec`, shells given `-c`, and
+//! what is refused outright. Where a wrapper's command cannot be found for sure (an option
+//! it does not know, a word known only at run time among its options), it is refused.
 
 use super::Word;
 
@@ -23,151 +25,641 @@ impl Runs {
             ..Runs::default()
         }
     }
+
+    /// Adds what `other` runs.
+    fn merge(&mut self, other: Runs) {
+        self.commands.extend(other.commands);
+        self.scripts.extend(other.scripts);
+        self.assignments.extend(other.assignments);
+        self.refusal = self.refusal.take().or(other.refusal);
+    }
 }
 
-/// How a wrapper's arguments are written: options, then maybe `NAME=value` words and
-/// operands, then the command it runs.
+/// How an option takes a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    /// None.
+    Nothing,
+    /// The rest of its word (`-n5`, `--adjustment=5`), else the next word.
+    Value,
+    /// Only the rest of its word (`-m/file`, `--mount=/file`).
+    Attached,
+}
+
+impl Takes {
+    /// How the option whose spec is followed by `rest` takes a value: `:` a value, `::`
+    /// only an attached one.
+    fn of(rest: &str) -> Takes {
+        if rest.starts_with("::") {
+            Takes::Attached
+        } else if rest.starts_with(':') {
+            Takes::Value
+        } else {
+            Takes::Nothing
+        }
+    }
+}
+
+/// How a program reads its options, in the terms of getopt_long.
+#[derive(Debug, Clone, Copy)]
+struct Getopt {
+    /// Its option letters, each followed by `:` when it takes a value or `::` when only an
+    /// attached one.
+    short: &'static str,
+    /// Its long options, separated by spaces, followed by `:` or `::` likewise; a name may
+    /// be shortened to any prefix no other name has. `*` is any name, valued only after `=`
+    /// (`valgrind`, `firejail`).
+    long: &'static str,
+    /// Whether options may come after operands (getopt permutes unless told `+`): `su`,
+    /// `script`.
+    permute: bool,
+    /// Whether a word `-N`, `--N` or `-+N` (N a number) is an option (`nice -10`).
+    numeric: bool,
+}
+
+/// The options of a program that stops at its first operand.
+const GETOPT: Getopt = Getopt {
+    short: "",
+    long: "help version",
+    permute: false,
+    numeric: false,
+};
+
+impl Getopt {
+    /// How the option letter `letter` takes a value, or `None` when there is no such option.
+    fn letter(&self, letter: char) -> Option<Takes> {
+        if letter == ':' {
+            return None;
+        }
+        let at = self.short.find(letter)?;
+        Some(Takes::of(&self.short[at + letter.len_utf8()..]))
+    }
+
+    /// The long option `given` names, in full, and how it takes a value; `None` when it
+    /// names none or is a prefix of several.
+    fn long_option(&self, given: &str) -> Option<(String, Takes)> {
+        if given.is_empty() {
+            return None;
+        }
+        if self.long == "*" {
+            return Some((given.to_owned(), Takes::Attached));
+        }
+        let mut found = Vec::new();
+        for spec in self.long.split_whitespace() {
+            let name = spec.trim_end_matches(':');
+            let option = (name.to_owned(), Takes::of(&spec[name.len()..]));
+            if name == given {
+                return Some(option);
+            }
+            if name.starts_with(given) {
+                found.push(option);
+            }
+        }
+        (found.len() == 1).then(|| found.remove(0))
+    }
+
+    /// Reads `args` as the program `name` reads them.
+    fn read(&self, name: &str, args: &[Word]) -> Result<Read, Runs> {
+        let mut read = Read::default();
+        let mut index = 0;
+        while let Some(word) = args.get(index) {
+            index += 1;
+            // A word known only at run time could be an option, or several words.
+            let Some(text) = word.literal() else {
+                return Err(non_literal(name, word));
+            };
+            if text == "--" {
+                read.operands.extend_from_slice(&args[index..]);
+                break;
+            }
+            let Some(option) = text.strip_prefix('-').filter(|option| !option.is_empty()) else {
+                if self.permute {
+                    read.operands.push(word.clone());
+                    continue;
+                }
+                read.operands.extend_from_slice(&args[index - 1..]);
+                break;
+            };
+            if self.numeric && is_adjustment(option) {
+                read.options.push(("n".to_owned(), Some(word.clone())));
+                continue;
+            }
+            if let Some(long) = option.strip_prefix('-') {
+                let (given, attached) = match long.split_once('=') {
+                    Some((given, value)) => (given, Some(value)),
+                    None => (long, None),
+                };
+                let Some((option, takes)) = self.long_option(given) else {
+                    return Err(unknown(name, text));
+                };
+                let value = match (takes, attached) {
+                    (Takes::Nothing, Some(_)) => return Err(unknown(name, text)),
+                    (_, Some(value)) => Some(Word::Literal(value.to_owned())),
+                    (Takes::Value, None) => {
+                        index += 1;
+                        args.get(index - 1).cloned()
+                    }
+                    _ => None,
+                };
+                read.options.push((option, value));
+                continue;
+            }
+            for (at, letter) in option.char_indices() {
+                let Some(takes) = self.letter(letter) else {
+                    return Err(unknown(name, &format!("-{letter}")));
+                };
+                if takes == Takes::Nothing {
+                    read.options.push((letter.to_string(), None));
+                    continue;
+                }
+                let rest = &option[at + letter.len_utf8()..];
+                let value = if !rest.is_empty() {
+                    Some(Word::Literal(rest.to_owned()))
+                } else if takes == Takes::Value {
+                    index += 1;
+                    args.get(index - 1).cloned()
+                } else {
+                    None
+                };
+                read.options.push((letter.to_string(), value));
+                break;
+            }
+        }
+        Ok(read)
+    }
+}
+
+/// Whether `-option` is `nice`'s `-N`, `--N` or `-+N`.
+fn is_adjustment(option: &str) -> bool {
+    let digits = option.strip_prefix(['-', '+']).unwrap_or(option).as_bytes();
+    digits.first().is_some_and(u8::is_ascii_digit)
+}
+
+/// The words of a command as its getopt reads them.
+#[derive(Debug, Default)]
+struct Read {
+    /// Each option read: its letter or long name, and its value.
+    options: Vec<(String, Option<Word>)>,
+    /// The operands in order; for a program that does not permute, every word from the
+    /// first operand on.
+    operands: Vec<Word>,
+}
+
+impl Read {
+    /// Whether one of the options `names` was given.
+    fn has(&self, names: &[&str]) -> bool {
+        self.options
+            .iter()
+            .any(|(option, _)| names.contains(&option.as_str()))
+    }
+
+    /// The values of the options `names`, in order.
+    fn values<'a>(&'a self, names: &'a [&str]) -> impl Iterator<Item = &'a Word> {
+        (self.options.iter())
+            .filter(|(option, _)| names.contains(&option.as_str()))
+            .filter_map(|(_, value)| value.as_ref())
+    }
+}
+
+/// Where a wrapper's command starts, after its options.
+#[derive(Debug, Clone, Copy)]
+enum Operands {
+    /// After this many operands (`timeout`'s duration, `chroot`'s root).
+    Fixed(usize),
+    /// After `chrt`'s priority: the first operand when it is a number and a word follows.
+    Priority,
+    /// After `flock`'s file (none with `--fd`); there `-c SCRIPT` or `--command SCRIPT` is a
+    /// script instead.
+    Lock,
+}
+
+/// How a wrapper's arguments are written: options, maybe `NAME=value` words and operands,
+/// then the command it runs.
 struct Wrapper {
     /// The programs written this way.
     names: &'static [&'static str],
-    /// Short options that take a value (`-n 5` or `-n5`).
-    short: &'static str,
-    /// Short options whose optional value is attached (`-i{}`), never the next word.
-    attached: &'static str,
-    /// Long options that take the next word as their value (unless written `--opt=value`).
-    long: &'static [&'static str],
-    /// Short and long options whose value is a shell script (`env -S`, `su -c`).
-    script: (&'static str, &'static [&'static str]),
-    /// Whether `NAME=value` words may come before the command (`env`, `sudo`).
+    /// How it reads its options.
+    options: Getopt,
+    /// Options whose value is a shell script (`env -S`, `script -c`).
+    scripts: &'static [&'static str],
+    /// Whether `NAME=value` words (and `env`'s lone `-`) may come before the command, and
+    /// options again after them (`env`, `sudo`).
     assignments: bool,
-    /// Words between the options and the command (`timeout`'s duration).
-    operands: usize,
+    /// Where its command starts.
+    operands: Operands,
+    /// Options with which it runs a shell (`sudo -s`), which reads standard input when no
+    /// command follows.
+    shell: &'static [&'static str],
+    /// Whether with no command it runs a shell reading standard input (`chroot DIR`,
+    /// `unshare`, `pkexec`).
+    bare: bool,
+    /// Options that make it run code the checker cannot see (`fakeroot --lib`), refused.
+    unseen: &'static [&'static str],
+    /// Whether it fills its command in with its input (`xargs`): the words holding the value
+    /// of one of these options (`{}` when none) are replaced by it (`xargs -I`); with none of
+    /// them given, it is appended.
+    input: Option<&'static [&'static str]>,
+    /// Options whose value, when it starts with `|` or `!`, is a shell script (`strace -o`).
+    piped: &'static [&'static str],
+    /// Whether it runs a systemd unit: `Exec…=` properties are refused, `--setenv` sets
+    /// variables, and `$` in the command's words is expanded (refused).
+    unit: bool,
 }
 
 /// A wrapper with no options of note.
 const PLAIN: Wrapper = Wrapper {
     names: &[],
-    short: "",
-    attached: "",
-    long: &[],
-    script: ("", &[]),
+    options: GETOPT,
+    scripts: &[],
     assignments: false,
-    operands: 0,
+    operands: Operands::Fixed(0),
+    shell: &[],
+    bare: false,
+    unseen: &[],
+    input: None,
+    piped: &[],
+    unit: false,
 };
 
-/// The wrappers the checker looks through.
+/// The wrappers the checker looks through, with their options as their sources read them
+/// (coreutils 9.x, util-linux 2.4x, sudo 1.9, OpenDoas, findutils, GNU time, polkit,
+/// strace 6, ltrace, valgrind, numactl, libcgroup, torsocks, proxychains-ng, fakeroot,
+/// firejail, systemd).
 const WRAPPERS: &[Wrapper] = &[
     Wrapper {
         names: &["env"],
-        short: "uCS",
-        long: &["unset", "chdir", "split-string"],
-        script: ("S", &["split-string"]),
+        options: Getopt {
+            short: "a:C:iS:u:v0",
+            long: "argv0: ignore-environment null unset: chdir: split-string: block-signal:: \
+                   default-signal:: ignore-signal:: list-signal-handling debug env0-from: \
+                   quoting-style: help version",
+            ..GETOPT
+        },
+        scripts: &["S", "split-string"],
         assignments: true,
         ..PLAIN
     },
     Wrapper {
         names: &["xargs"],
-        short: "adEILnPs",
-        attached: "eil",
-        long: &[
-            "arg-file",
-            "delimiter",
-            "max-args",
-            "max-procs",
-            "max-chars",
-            "process-slot-var",
-        ],
+        options: Getopt {
+            short: "0a:E:e::i::I:J:l::L:n:prR:s:S:txP:d:o",
+            long: "null arg-file: delimiter: eof:: replace:: max-lines:: max-args: max-procs: \
+                   open-tty interactive no-run-if-empty max-chars: verbose show-limits exit \
+                   process-slot-var: help version",
+            ..GETOPT
+        },
+        input: Some(&["I", "i", "replace", "J"]),
         ..PLAIN
     },
     Wrapper {
         names: &["nice"],
-        short: "n",
-        long: &["adjustment"],
+        options: Getopt {
+            short: "n:",
+            long: "adjustment: help version",
+            numeric: true,
+            ..GETOPT
+        },
         ..PLAIN
     },
     Wrapper {
         names: &["timeout"],
-        short: "sk",
-        long: &["signal", "kill-after"],
-        operands: 1,
+        options: Getopt {
+            short: "fk:ps:v",
+            long: "foreground kill-after: preserve-status signal: verbose help version",
+            ..GETOPT
+        },
+        operands: Operands::Fixed(1),
         ..PLAIN
     },
     Wrapper {
         names: &["time"],
-        short: "fo",
-        long: &["format", "output"],
+        options: Getopt {
+            short: "af:o:pqvV",
+            long: "append format: output: portability quiet verbose help version",
+            ..GETOPT
+        },
         ..PLAIN
     },
     Wrapper {
         names: &["exec"],
-        short: "a",
+        options: Getopt {
+            short: "cla:",
+            ..GETOPT
+        },
         ..PLAIN
     },
     Wrapper {
         names: &["stdbuf"],
-        short: "ioe",
-        long: &["input", "output", "error"],
+        options: Getopt {
+            short: "i:o:e:",
+            long: "input: output: error: help version",
+            ..GETOPT
+        },
         ..PLAIN
     },
     Wrapper {
         names: &["sudo"],
-        short: "CDgpRrTtUu",
-        long: &[
-            "chdir",
-            "chroot",
-            "close-from",
-            "command-timeout",
-            "group",
-            "host",
-            "other-user",
-            "prompt",
-            "role",
-            "type",
-            "user",
-        ],
+        options: Getopt {
+            // sudo's `-h` takes the next word as the host, or asks for help: either way
+            // that word is no command.
+            short: "Aa:BbC:c:D:Eeg:Hh:iKklNnPp:R:r:SsT:t:U:u:Vv",
+            long: "askpass auth-type: background bell close-from: login-class: chdir: \
+                   preserve-env:: edit group: set-home help host: login remove-timestamp \
+                   reset-timestamp list no-update non-interactive preserve-groups prompt: \
+                   chroot: role: stdin shell command-timeout: type: other-user: user: validate \
+                   version",
+            ..GETOPT
+        },
         assignments: true,
+        shell: &["s", "shell", "i", "login"],
         ..PLAIN
     },
     Wrapper {
         names: &["doas"],
-        short: "uC",
-        ..PLAIN
-    },
-    Wrapper {
-        names: &["su", "runuser"],
-        short: "cgGsu",
-        long: &["command", "group", "supp-group", "shell", "user"],
-        script: ("c", &["command"]),
-        operands: usize::MAX,
+        options: Getopt {
+            short: "a:C:Lnsu:",
+            long: "",
+            ..GETOPT
+        },
+        shell: &["s"],
         ..PLAIN
     },
     Wrapper {
         names: &["chroot"],
-        long: &["userspec", "groups"],
-        operands: 1,
+        options: Getopt {
+            long: "userspec: groups: skip-chdir help version",
+            ..GETOPT
+        },
+        operands: Operands::Fixed(1),
+        bare: true,
         ..PLAIN
     },
     Wrapper {
         names: &["ionice"],
-        short: "cnpPu",
-        long: &["class", "classdata", "pid", "pgid", "uid"],
+        options: Getopt {
+            short: "c:n:p:P:u:tVh",
+            long: "class: classdata: pid: pgid: uid: ignore help version",
+            ..GETOPT
+        },
         ..PLAIN
     },
     Wrapper {
         names: &["taskset"],
-        operands: 1,
+        options: Getopt {
+            short: "apchV",
+            long: "all-tasks pid cpu-list help version",
+            ..GETOPT
+        },
+        operands: Operands::Fixed(1),
         ..PLAIN
     },
     Wrapper {
-        names: &[
-            "nohup", "command", "builtin", "setsid", "busybox", "unbuffer", "noglob",
-        ],
+        names: &["setsid"],
+        options: Getopt {
+            short: "cfwVh",
+            long: "ctty fork wait help version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["command"],
+        options: Getopt {
+            short: "pVv",
+            long: "",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["unbuffer"],
+        options: Getopt {
+            short: "p",
+            long: "",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["builtin", "noglob", "busybox"],
+        options: Getopt { long: "", ..GETOPT },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["nohup", "catchsegv"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["flock"],
+        options: Getopt {
+            short: "sexnoFuw:E:hVc:",
+            long: "shared exclusive unlock nonblocking nb timeout: wait: conflict-exit-code: \
+                   close no-fork verbose fcntl start: length: fd: command: help version",
+            ..GETOPT
+        },
+        scripts: &["c", "command"],
+        operands: Operands::Lock,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["setpriv"],
+        options: Getopt {
+            short: "dhV",
+            long: "dump nnp no-new-privs inh-caps: ambient-caps: list-caps ruid: euid: rgid: \
+                   egid: reuid: regid: clear-groups keep-groups init-groups groups: \
+                   bounding-set: securebits: pdeathsig: ptracer: selinux-label: \
+                   apparmor-profile: landlock-access: landlock-rule: landlock-support \
+                   list-landlock-access list-landlock-rights: seccomp-filter: reset-env help \
+                   version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["unshare"],
+        options: Getopt {
+            short: "fhVmuinpCTUrR:w:S:G:cl:",
+            long: "help version mount:: uts:: ipc:: net:: pid:: user:: cgroup:: time:: fork \
+                   kill-child:: forward-signals mount-proc:: mount-binfmt:: map-user: \
+                   map-users: map-group: map-groups: map-root-user map-current-user map-auto \
+                   map-subids owner: propagation: setgroups: keep-caps setuid: setgid: root: \
+                   wd: monotonic: boottime: load-interp: clear-env whitelist-env:",
+            ..GETOPT
+        },
+        bare: true,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["nsenter"],
+        options: Getopt {
+            short: "ahVt:m::u::i::n::N:p::C::U::T::S:G:r::w::W::ecFZ",
+            long: "all help version target: mount:: uts:: ipc:: net:: net-socket: pid:: \
+                   user:: cgroup:: time:: setuid: setgid: root:: wd:: wdns:: env no-fork \
+                   join-cgroup preserve-credentials keep-caps user-parent follow-context",
+            ..GETOPT
+        },
+        bare: true,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["prlimit"],
+        options: Getopt {
+            short: "c::d::e::f::i::l::m::n::q::r::s::t::u::v::x::y::p:o:Vh",
+            long: "pid: output: as:: core:: cpu:: data:: fsize:: locks:: memlock:: msgqueue:: \
+                   nice:: nofile:: nproc:: rss:: rtprio:: rttime:: sigpending:: stack:: \
+                   noheadings raw verbose help version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["chrt"],
+        options: Getopt {
+            short: "abdD:efiphmoOP:T:rRU:X:GvV",
+            long: "all-tasks batch clamp-min: clamp-max: deadline deadline-overrun ext fifo \
+                   idle pid help max other rr sched-runtime: sched-period: sched-deadline: \
+                   reset-on-fork reclaim-grub verbose version",
+            ..GETOPT
+        },
+        operands: Operands::Priority,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["strace"],
+        options: Getopt {
+            short: "a:Ab:cCdDe:E:fFhiI:knNo:O:p:P:qrs:S:tTu:U:vVwxX:yYzZ",
+            long: "columns: output-append-mode detach-on: summary-only summary debug \
+                   daemonize:: daemonised:: daemonized:: env: follow-forks output-separately \
+                   help instruction-pointer interruptible: kill-on-exit stack-trace:: \
+                   stack-traces:: stack-trace-frame-limit: syscall-limit: syscall-number \
+                   arg-names output: summary-syscall-overhead: attach: trace-path: \
+                   relative-timestamps:: string-limit: summary-sort-by: absolute-timestamps:: \
+                   timestamps:: syscall-times:: user: summary-columns: no-abbrev version \
+                   summary-wall-clock strings-in-hex:: const-print-style: pidns-translation \
+                   successful-only failed-only failing-only seccomp-bpf tips:: argv0: \
+                   always-show-pid color: trace: trace-fds: abbrev: verbose: raw: signals: \
+                   status: read: write: fault: inject: kvm: namespace:: quiet:: silent:: \
+                   silence:: decode-fds:: decode-pids: secontext::",
+            ..GETOPT
+        },
+        piped: &["o", "output"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["ltrace"],
+        options: Getopt {
+            short: "Cw:cfhiLrStTVba:A:D:e:F:l:n:o:p:s:u:x:",
+            long: "align: config: debug: demangle indent: help library: output: version \
+                   no-signals where:",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["valgrind"],
+        options: Getopt {
+            short: "dhqv",
+            long: "*",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["firejail"],
+        options: Getopt {
+            long: "*",
+            ..GETOPT
+        },
+        bare: true,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["pkexec"],
+        options: Getopt {
+            short: "u:",
+            long: "help version user: disable-internal-agent keep-cwd",
+            ..GETOPT
+        },
+        bare: true,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["numactl"],
+        options: Getopt {
+            short: "ai:w:p:P:c:N:C:m:slbHS:f:o:L:tM:dDI:uTV",
+            long: "all interleave: weighted-interleave: preferred: preferred-many: cpubind: \
+                   cpunodebind: physcpubind: membind: show localalloc balancing hardware shm: \
+                   file: offset: length: strict shmmode: dump dump-nodes shmid: huge touch \
+                   cpu-compress verify version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["cgexec"],
+        options: Getopt {
+            short: "g:shbr",
+            long: "sticky help",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["torsocks"],
+        options: Getopt {
+            short: "u:p:a:P:i6dqh",
+            long: "user: pass: address: port: isolate ipv6 debug quiet shell help version",
+            ..GETOPT
+        },
+        // `--shell` runs a shell on standard input whatever follows.
+        unseen: &["shell"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["proxychains", "proxychains4"],
+        options: Getopt {
+            short: "qf:",
+            long: "",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["fakeroot"],
+        options: Getopt {
+            short: "l:f:i:s:ub:vh",
+            long: "lib: faked: unknown-is-real fd-base: version help",
+            ..GETOPT
+        },
+        bare: true,
+        unseen: &["l", "lib", "f", "faked"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["systemd-run"],
+        options: Getopt {
+            short: "hH:M:C:u:p:rdRE:tTPqvGS",
+            long: "help version no-ask-password user system host: machine: capsule: scope \
+                   unit: property: description: slice: slice-inherit expand-environment: \
+                   no-block remain-after-exit wait send-sighup service-type: uid: gid: nice: \
+                   working-directory: same-dir root-directory: same-root-dir setenv: tty pty \
+                   pty-late pipe quiet verbose output: json: collect shell job-mode: \
+                   ignore-failure background: no-pager path-property: socket-property: \
+                   on-active: on-boot: on-startup: on-unit-active: on-unit-inactive: \
+                   on-calendar: on-timezone-change on-clock-change timer-property:",
+            ..GETOPT
+        },
+        shell: &["S", "shell"],
+        unit: true,
         ..PLAIN
     },
 ];
 
 /// Shells: `-c SCRIPT` is parsed and checked; a script file or standard input is refused.
-const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash"];
+const SHELLS: &[&str] = &[
+    "sh", "bash", "rbash", "dash", "zsh", "ksh", "ksh93", "rksh", "mksh", "lksh", "oksh", "pdksh",
+    "ash", "yash", "posh",
+];
 
 /// Programs refused outright, with why.
 const REFUSED: &[(&str, &str)] = &[
@@ -178,6 +670,9 @@ const REFUSED: &[(&str, &str)] = &[
     ("trap", "runs text later"),
     ("enable", "redefines builtins"),
     ("hash", "redefines where commands are found"),
+    ("fish", "runs fish scripts"),
+    ("csh", "runs csh scripts"),
+    ("tcsh", "runs tcsh scripts"),
 ];
 
 /// What the program `name` runs when given `args`.
@@ -188,18 +683,24 @@ pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
     if SHELLS.contains(&name) {
         return shell(name, args);
     }
-    if name == "find" {
-        return find(args);
-    }
-    match WRAPPERS
-        .iter()
-        .find(|wrapper| wrapper.names.contains(&name))
-    {
-        Some(wrapper) => wrapped(name, wrapper, args),
-        None => Runs::default(),
-    }
+    let special = match name {
+        "find" => find(args),
+        "su" | "runuser" => su(name, args),
+        "sg" => sg(args),
+        "script" => script(args),
+        "watch" => watch(args),
+        _ => match WRAPPERS
+            .iter()
+            .find(|wrapper| wrapper.names.contains(&name))
+        {
+            Some(wrapper) => wrapped(name, wrapper, args),
+            None => return Runs::default(),
+        },
+    };
+    special.unwrap_or_else(|refusal| refusal)
 }
 
+/// A word known only at run time where `name` reads options or operands.
 fn non_literal(name: &str, word: &Word) -> Runs {
     Runs::refused(format!(
         "`{name}` has the non-literal argument `{}`",
@@ -207,66 +708,295 @@ fn non_literal(name: &str, word: &Word) -> Runs {
     ))
 }
 
+/// An option `name` has that the checker does not know, so its command cannot be found.
+fn unknown(name: &str, option: &str) -> Runs {
+    Runs::refused(format!(
+        "`{name}` has the option `{option}`, which the checker does not know, so it cannot tell what `{name}` runs"
+    ))
+}
+
+/// A shell reading its commands from standard input, which the checker cannot see.
+fn reads_stdin(name: &str) -> Runs {
+    Runs::refused(format!(
+        "`{name}` runs a shell that reads commands from standard input, which the checker cannot see"
+    ))
+}
+
 /// The command a wrapper runs: after its options, `NAME=value` words and operands.
-fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Runs {
+fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
     let mut runs = Runs::default();
-    let mut index = 0;
-    while let Some(word) = args.get(index) {
-        let Some(text) = word.literal() else {
-            return non_literal(name, word);
-        };
-        index += 1;
-        if text == "--" {
-            break;
-        }
-        if let Some(long) = text.strip_prefix("--") {
-            let (option, value) = match long.split_once('=') {
-                Some((option, value)) => (option, Some(Word::Literal(value.to_owned()))),
-                None if wrapper.long.contains(&long) => {
-                    index += 1;
-                    (long, args.get(index - 1).cloned())
-                }
-                None => (long, None),
-            };
-            if wrapper.script.1.contains(&option) {
-                runs.scripts.extend(value);
-            }
-            continue;
-        }
-        let Some(cluster) = text.strip_prefix('-').filter(|cluster| !cluster.is_empty()) else {
-            index -= 1;
-            break;
-        };
-        for (at, option) in cluster.char_indices() {
-            if wrapper.attached.contains(option) {
-                break;
-            }
-            if wrapper.short.contains(option) {
-                let rest = &cluster[at + option.len_utf8()..];
-                let value = if rest.is_empty() {
-                    index += 1;
-                    args.get(index - 1).cloned()
-                } else {
-                    Some(Word::Literal(rest.to_owned()))
-                };
-                if wrapper.script.0.contains(option) {
-                    runs.scripts.extend(value);
-                }
-                break;
-            }
-        }
-    }
+    let mut read = wrapper.options.read(name, args)?;
+    // env and sudo: `-`, then `NAME=value` words, then maybe options again.
     while wrapper.assignments
-        && let Some(name) = args.get(index).and_then(|word| assigned_name(word.text()))
+        && let Some(rest) = assignments(name, &read.operands, &mut runs.assignments)
     {
-        runs.assignments.push(name.to_owned());
-        index += 1;
+        let more = wrapper.options.read(name, rest)?;
+        read.options.extend(more.options);
+        read.operands = more.operands;
     }
-    let start = index.saturating_add(wrapper.operands);
-    if let Some(command) = args.get(start..).filter(|command| !command.is_empty()) {
-        runs.commands.push(command.to_vec());
+    if let Some(option) = wrapper.unseen.iter().find(|option| read.has(&[option])) {
+        let dashes = if option.len() == 1 { "-" } else { "--" };
+        return Err(Runs::refused(format!(
+            "`{name} {dashes}{option}` runs code the checker cannot see"
+        )));
     }
-    runs
+    runs.scripts.extend(read.values(wrapper.scripts).cloned());
+    for value in read.values(wrapper.piped) {
+        match value.literal() {
+            Some(text) => {
+                if let Some(script) = text.strip_prefix(['|', '!']) {
+                    runs.scripts.push(Word::Literal(script.to_owned()));
+                }
+            }
+            None => return Err(non_literal(name, value)),
+        }
+    }
+    let operands = read.operands.as_slice();
+    let start = match wrapper.operands {
+        Operands::Fixed(count) => count,
+        Operands::Priority => usize::from(
+            operands.len() > 1
+                && (operands[0].literal()).is_some_and(|text| {
+                    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
+                }),
+        ),
+        Operands::Lock if !read.has(&["fd"]) => {
+            if let Some(flag @ ("-c" | "--command")) = operands.get(1).and_then(Word::literal) {
+                let script = operands.get(2).filter(|_| operands.len() == 3);
+                let Some(script) = script else {
+                    return Err(Runs::refused(format!(
+                        "`flock {flag}` takes exactly one script"
+                    )));
+                };
+                runs.scripts.push(script.clone());
+                return Ok(runs);
+            }
+            1
+        }
+        Operands::Lock => 0,
+    };
+    if let Some(operand) = operands[..start.min(operands.len())]
+        .iter()
+        .find(|word| word.literal().is_none())
+    {
+        return Err(non_literal(name, operand));
+    }
+    let command = operands.get(start..).unwrap_or_default();
+    if wrapper.unit {
+        unit(name, &read, command, &mut runs)?;
+    }
+    let mut command = command.to_vec();
+    if let Some(options) = wrapper.input
+        && !command.is_empty()
+    {
+        fill(&read, options, &mut command);
+    }
+    if command.is_empty() {
+        if read.has(wrapper.shell) || (wrapper.bare && read.operands.len() >= start) {
+            return Err(reads_stdin(name));
+        }
+    } else {
+        runs.commands.push(command);
+    }
+    Ok(runs)
+}
+
+/// The words a replace string of `options` (`{}` when given none) is in become known only at
+/// run time; with no such option given, a word for the input is appended (`xargs`).
+fn fill(read: &Read, options: &[&str], command: &mut Vec<Word>) {
+    let replaced: Vec<&str> = (read.options.iter())
+        .filter(|(option, _)| options.contains(&option.as_str()))
+        .map(|(_, value)| value.as_ref().map_or("{}", Word::text))
+        .collect();
+    if replaced.is_empty() {
+        command.push(Word::Dynamic("{input}".to_owned()));
+    }
+    for word in command {
+        if replaced.iter().any(|text| word.text().contains(text)) {
+            *word = Word::Dynamic(word.text().to_owned());
+        }
+    }
+}
+
+/// The words after `env`'s lone `-` and the `NAME=value` words that start `operands`, whose
+/// names are added to `names`; `None` when there are none of these.
+fn assignments<'a>(
+    name: &str,
+    operands: &'a [Word],
+    names: &mut Vec<String>,
+) -> Option<&'a [Word]> {
+    let mut rest = operands;
+    if name == "env" && rest.first().and_then(Word::literal) == Some("-") {
+        rest = &rest[1..];
+    }
+    while let Some(set) = rest.first().and_then(Word::literal).and_then(assigned_name) {
+        names.push(set.to_owned());
+        rest = &rest[1..];
+    }
+    (rest.len() < operands.len()).then_some(rest)
+}
+
+/// What a systemd unit started by `name` runs besides `command`: an `Exec…=` property is
+/// refused, `--setenv NAME=value` sets `NAME`, and a `$` in the command is expanded.
+fn unit(name: &str, read: &Read, command: &[Word], runs: &mut Runs) -> Result<(), Runs> {
+    const PROPERTIES: &[&str] = &[
+        "p",
+        "property",
+        "path-property",
+        "socket-property",
+        "timer-property",
+    ];
+    for value in read.values(PROPERTIES) {
+        if value.literal().is_none_or(|text| text.starts_with("Exec")) {
+            return Err(Runs::refused(format!(
+                "`{name}` has the property `{}`, which may run a command the checker cannot see",
+                value.text()
+            )));
+        }
+    }
+    for value in read.values(&["E", "setenv"]) {
+        let text = value.literal().ok_or_else(|| non_literal(name, value))?;
+        runs.assignments.push(
+            text.split_once('=')
+                .map_or(text, |(name, _)| name)
+                .to_owned(),
+        );
+    }
+    if let Some(word) = command.iter().find(|word| word.text().contains('$')) {
+        return Err(Runs::refused(format!(
+            "`{name}` expands the variables in `{}` when it runs",
+            word.text()
+        )));
+    }
+    Ok(())
+}
+
+/// The options of `su` and `runuser` (util-linux, which permutes its arguments).
+const SU: Getopt = Getopt {
+    short: "c:fg:G:lmpPTs:u:hVw:",
+    long: "command: session-command: fast login preserve-environment pty no-pty shell: group: \
+           supp-group: user: whitelist-environment: help version",
+    permute: true,
+    numeric: false,
+};
+
+/// What `su` or `runuser` runs: `runuser -u USER CMD…` its operands; else the user's shell
+/// (or `-s SHELL`) with `-c SCRIPT` and the words after the user, which go to the shell
+/// (`su root -- -c SCRIPT`).
+fn su(name: &str, args: &[Word]) -> Result<Runs, Runs> {
+    let read = SU.read(name, args)?;
+    let mut operands = read.operands.as_slice();
+    if operands.first().and_then(Word::literal) == Some("-") {
+        operands = &operands[1..];
+    }
+    let mut runs = Runs::default();
+    if read.has(&["u", "user"]) {
+        runs.scripts
+            .extend(read.values(&["c", "command", "session-command"]).cloned());
+        if !operands.is_empty() {
+            runs.commands.push(operands.to_vec());
+        }
+        return Ok(runs);
+    }
+    // The last script wins; the shell gets `-c SCRIPT`, then the words after the user.
+    let mut shell_args: Vec<Word> = Vec::new();
+    if let Some(script) = read.values(&["c", "command", "session-command"]).last() {
+        shell_args.extend([Word::Literal("-c".to_owned()), script.clone()]);
+    }
+    shell_args.extend(operands.iter().skip(1).cloned());
+    match read.values(&["s", "shell"]).last() {
+        Some(shell) => {
+            let mut command = vec![shell.clone()];
+            command.extend(shell_args);
+            runs.commands.push(command);
+        }
+        None if shell_args.is_empty() => return Err(reads_stdin(name)),
+        // The user's login shell, taken to read its arguments as `sh` does.
+        None => runs.merge(shell(name, &shell_args)),
+    }
+    Ok(runs)
+}
+
+/// What `sg [-] GROUP [-c] SCRIPT` runs: `sh -c SCRIPT` (shadow's `sg`).
+fn sg(args: &[Word]) -> Result<Runs, Runs> {
+    if let Some(word) = args.iter().find(|word| word.literal().is_none()) {
+        return Err(non_literal("sg", word));
+    }
+    let mut rest = args;
+    if matches!(rest.first().and_then(Word::literal), Some("-" | "-l")) {
+        rest = &rest[1..];
+    }
+    match rest.first().and_then(Word::literal) {
+        Some(group) if group.starts_with('-') => return Err(unknown("sg", group)),
+        Some(_) => rest = &rest[1..],
+        None => return Err(reads_stdin("sg")),
+    }
+    if rest.len() > 1 && rest.first().and_then(Word::literal) == Some("-c") {
+        rest = &rest[1..];
+    }
+    match rest {
+        [] => Err(reads_stdin("sg")),
+        [script] => Ok(Runs {
+            scripts: vec![script.clone()],
+            ..Runs::default()
+        }),
+        _ => Err(Runs::refused(
+            "`sg` runs one script and drops the words after it; write the command as one script"
+                .to_owned(),
+        )),
+    }
+}
+
+/// What `script` runs: `-c SCRIPT` through the user's shell; with none, a shell reading
+/// standard input (util-linux, which permutes its arguments).
+fn script(args: &[Word]) -> Result<Runs, Runs> {
+    const SCRIPT: Getopt = Getopt {
+        short: "aB:c:eE:fI:O:o:qm:T:t::Vh",
+        long: "append command: echo: return flush force quiet log-in: log-out: log-io: \
+               log-timing: logging-format: output-limit: timing:: help version",
+        permute: true,
+        numeric: false,
+    };
+    let read = SCRIPT.read("script", args)?;
+    let scripts: Vec<Word> = read.values(&["c", "command"]).cloned().collect();
+    if scripts.is_empty() && !read.has(&["h", "help", "V", "version"]) {
+        return Err(reads_stdin("script"));
+    }
+    Ok(Runs {
+        scripts,
+        ..Runs::default()
+    })
+}
+
+/// What `watch` runs: its words joined with spaces for `sh -c`, or with `-x` as a command
+/// (procps-ng).
+fn watch(args: &[Word]) -> Result<Runs, Runs> {
+    const WATCH: Getopt = Getopt {
+        short: "bCcefd::ghq:n:prs:twvx",
+        long: "beep color no-color differences:: errexit follow chgexit interval: precise \
+               equexit: no-rerun shotsdir: no-title no-wrap exec help version",
+        permute: false,
+        numeric: false,
+    };
+    let read = WATCH.read("watch", args)?;
+    let mut runs = Runs::default();
+    if read.operands.is_empty() {
+        return Ok(runs);
+    }
+    if read.has(&["x", "exec"]) {
+        runs.commands.push(read.operands);
+        return Ok(runs);
+    }
+    let mut script = String::new();
+    for word in &read.operands {
+        let text = word.literal().ok_or_else(|| non_literal("watch", word))?;
+        if !script.is_empty() {
+            script.push(' ');
+        }
+        script.push_str(text);
+    }
+    runs.scripts.push(Word::Literal(script));
+    Ok(runs)
 }
 
 /// The name a `NAME=value` word sets.
@@ -280,7 +1010,7 @@ fn assigned_name(word: &str) -> Option<&str> {
 }
 
 /// The commands of `find`'s `-exec`, `-execdir`, `-ok` and `-okdir` (each up to `;` or `+`).
-fn find(args: &[Word]) -> Runs {
+fn find(args: &[Word]) -> Result<Runs, Runs> {
     let mut runs = Runs::default();
     let mut index = 0;
     while let Some(word) = args.get(index) {
@@ -294,16 +1024,22 @@ fn find(args: &[Word]) -> Runs {
                 {
                     index += 1;
                 }
-                runs.commands
-                    .extend(args.get(start..index).map(<[Word]>::to_vec));
+                // `find` puts the file it found in place of `{}`.
+                let command = (args.get(start..index).unwrap_or_default().iter())
+                    .map(|word| match word {
+                        Word::Literal(text) if text.contains("{}") => Word::Dynamic(text.clone()),
+                        word => word.clone(),
+                    })
+                    .collect();
+                runs.commands.push(command);
                 index += 1;
             }
             Some(_) => {}
             // A variable could hold `-exec`.
-            None => return non_literal("find", word),
+            None => return Err(non_literal("find", word)),
         }
     }
-    runs
+    Ok(runs)
 }
 
 /// The script a shell runs: the first operand after `-c` (also `-lc`, `-ec`, …).

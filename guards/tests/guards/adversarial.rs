@@ -174,6 +174,17 @@ fn commands_that_only_look_dangerous_are_allowed() {
         "find . -name '*.rs' -print",
         "timeout 5 cargo test",
         "echo 2>&1",
+        "su root -c 'echo hi'",
+        "runuser -u root -- echo hi",
+        "flock /tmp/l -c 'echo hi'",
+        "chrt 0 echo hi",
+        "nice -10 echo hi",
+        "watch -n 1 date",
+        "xargs",
+        "xargs -0 grep rm",
+        "find . -exec grep rm {} \\;",
+        "env -a rm echo hi",
+        "sudo -u root -- ls",
     ] {
         let verdict = judge_script(&guard, script);
         assert_eq!(verdict.decision, Decision::Allow, "{script:?}: {verdict:?}");
@@ -209,6 +220,142 @@ fn agents_are_judged_by_their_cli_program() {
         judge(&guard, &action("agent", custom)).decision,
         Decision::Deny
     );
+}
+
+/// Each runs `rm` behind a wrapper, or runs what the checker cannot see.
+const WRAPPED_RM: &[&str] = &[
+    // su and runuser: permuted arguments, `-u USER -- CMD`, the shell's own arguments.
+    "runuser -u root -- rm x",
+    "runuser -u root rm x",
+    "su root -c 'rm x'",
+    "runuser root -c 'rm x'",
+    "su - root -c 'rm x'",
+    "su -l root -c 'rm x'",
+    "su -c 'rm x' root",
+    "su --comm 'rm x' root",
+    "su root -- -c 'rm x'",
+    "su -s /bin/rm root -- -rf x",
+    "su root f.sh",
+    "su root",
+    // Shells.
+    "rbash -c 'rm x'",
+    "ksh93 -c 'rm x'",
+    "yash -c 'rm x'",
+    "busybox sh -c 'rm x'",
+    "fish -c 'echo x'",
+    // Wrappers the checker did not know.
+    "flock /tmp/l rm x",
+    "flock -n -w 5 /tmp/l rm x",
+    "flock /tmp/l -c 'rm x'",
+    "flock --fd 3 rm x",
+    "setpriv rm x",
+    "setpriv --reuid 1000 --init-groups rm x",
+    "unshare rm x",
+    "unshare -r --mount-proc rm x",
+    "unshare -R /tmp rm x",
+    "prlimit --nofile=10 rm x",
+    "prlimit -n10 rm x",
+    "chrt 0 rm x",
+    "chrt -o 0 rm x",
+    "chrt --other rm x",
+    "nsenter rm x",
+    "nsenter -t 1 -m rm x",
+    "strace rm x",
+    "strace -f -o /dev/null -e trace=file rm x",
+    "strace -o '|rm x' ls",
+    "ltrace -o f rm x",
+    "valgrind --tool=memcheck -q rm x",
+    "watch rm x",
+    "watch -n 1 'rm x'",
+    "watch -x rm x",
+    "script -c 'rm x'",
+    "script -qc 'rm x' /dev/null",
+    "script /dev/null -c 'rm x'",
+    "sg root -c 'rm x'",
+    "sg root 'rm x'",
+    "doas rm x",
+    "doas -u root rm x",
+    "pkexec rm x",
+    "pkexec --user root rm x",
+    "catchsegv rm x",
+    "numactl --interleave=all rm x",
+    "numactl -N 0 rm x",
+    "cgexec -g cpu:/ rm x",
+    "firejail --noprofile rm x",
+    "torsocks rm x",
+    "proxychains4 -q rm x",
+    "fakeroot -- rm x",
+    "systemd-run --user --wait rm x",
+    "systemd-run -p Nice=5 rm x",
+    "systemd-run -p ExecStartPre=/bin/true ls",
+    "systemd-run -E X=1 '$X' x",
+    // Long options shortened, as getopt_long allows, and nice's `-N`.
+    "timeout --sig KILL 5 rm x",
+    "nice --adj 5 rm x",
+    "nice -10 rm x",
+    "sudo --us root rm x",
+    "sudo A=1 -u root rm x",
+    "env - rm x",
+    // What a wrapper runs that the checker cannot see.
+    "unshare",
+    "chroot /tmp",
+    "sudo -s",
+    "pkexec",
+    "script -q /dev/null",
+    "sg root",
+    "fakeroot -l evil.so ls",
+    // The program is filled in when it runs.
+    "echo rm x | xargs env",
+    "xargs timeout 5",
+    "xargs -I{} {} x",
+    "find . -name rm -exec {} x \\;",
+    "find . -exec env {} x \\;",
+];
+
+#[test]
+fn commands_behind_wrappers_are_found() {
+    let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
+    for script in WRAPPED_RM {
+        let verdict = judge_script(&guard, script);
+        assert_eq!(verdict.decision, Decision::Deny, "{script:?}: {verdict:?}");
+    }
+    for argv in [
+        json!(["runuser", "-u", "root", "--", "rm", "x"]),
+        json!(["su", "root", "-c", "rm x"]),
+        json!(["flock", "/tmp/l", "rm", "x"]),
+        json!(["script", "-qc", "rm x", "/dev/null"]),
+        json!(["sg", "root", "-c", "rm x"]),
+    ] {
+        let verdict = judge(&guard, &action("process", json!({"command": argv})));
+        assert_eq!(verdict.decision, Decision::Deny, "{argv}: {verdict:?}");
+    }
+}
+
+#[test]
+fn an_option_a_wrapper_does_not_know_is_denied() {
+    let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
+    for script in [
+        "timeout --frobnicate 5 echo x",
+        "nice -Q echo x",
+        "su --frobnicate root -c 'echo x'",
+        "flock --frobnicate /tmp/l echo x",
+        "sudo --pr x echo x",
+    ] {
+        let verdict = judge_script(&guard, script);
+        assert_eq!(verdict.decision, Decision::Deny, "{script:?}: {verdict:?}");
+        assert_eq!(verdict.rules, ["commands"], "{script:?}: {verdict:?}");
+    }
+}
+
+#[test]
+fn env_argv0_takes_a_value() {
+    let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
+    for script in ["env -a ls rm x", "env --argv0 ls rm x", "env -ia ls rm x"] {
+        let verdict = judge_script(&guard, script);
+        assert_eq!(verdict.decision, Decision::Deny, "{script:?}: {verdict:?}");
+    }
+    let allowed = judge_script(&guard, "env -a rm ls x");
+    assert_eq!(allowed.decision, Decision::Allow, "{allowed:?}");
 }
 
 #[test]
