@@ -217,8 +217,13 @@ impl<'a> Checker<'a> {
         if let Some((_, first)) = self.ids.get(id) {
             let message = format!("duplicate id `{id}`: already used at {first}");
             self.problem(here, message);
-        } else if let Some((_, full)) = outer.filter(|(outer, full)| outer.plan.has_id(full)) {
-            let message = format!("duplicate id `{full}`: already a step or group of the run");
+        } else if let Some((outer, full)) = outer.filter(|(outer, full)| outer.plan.has_id(full)) {
+            // No other planner, and no step of the file, can give an id in this
+            // planner's namespace (see `reserved_ids`): its own earlier plan did.
+            let planner = &outer.plan.steps()[outer.planner].id;
+            let message = format!(
+                "duplicate id `{full}`: an earlier plan of `{planner}` added it, and a planner that runs again (the run redriven from it) cannot replace its plan yet; redrive the run from a step of that plan instead"
+            );
             self.problem(here, message);
         } else {
             self.ids.insert(id, (named, here));
