@@ -7,6 +7,8 @@
 //! input, nesting deeper than [`MAX_DEPTH`], more than [`MAX_COMMANDS`] commands) is a
 //! [problem](Findings::problems), which the policy turns into a deny.
 
+mod builtins;
+mod evaluated;
 mod script;
 mod word;
 mod wrappers;
@@ -22,6 +24,9 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 /// The stack the checker runs on: the shell parser recurses as deep as a script nests.
 const STACK: usize = 256 << 20;
+/// Variables bash expands as prompts, running the commands in them (`PS4` under `set -x`):
+/// setting one is refused, whatever the value.
+const PROMPTS: &[&str] = &["PS0", "PS1", "PS2", "PS4", "PROMPT_COMMAND"];
 
 /// One word of a command, after quote removal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,7 +60,9 @@ impl Word {
 pub struct Findings {
     /// Every command, as its words; a wrapper and the command it wraps are both listed.
     pub commands: Vec<Vec<Word>>,
-    /// Names of the variables that scripts and `env`/`sudo` set (`NAME=value`).
+    /// Names of the variables that scripts and `env`/`sudo` set: `NAME=value`, `for NAME`,
+    /// `read NAME`, `printf -v NAME`, `declare NAME`, `unset NAME`, arithmetic (`((NAME=1))`),
+    /// … (each once).
     pub assignments: Vec<String>,
     /// The targets of file redirections (`> f`, `< f`, `&> f`).
     pub redirects: Vec<Word>,
@@ -107,6 +114,19 @@ impl Checker {
         }
     }
 
+    /// Records a variable the commands set, for the policy's `env` list (once); a prompt
+    /// variable ([`PROMPTS`]) is a problem.
+    fn assigned(&mut self, name: &str) {
+        if PROMPTS.contains(&name) {
+            self.problem(format!(
+                "setting `{name}` is refused: bash runs the commands in a prompt"
+            ));
+        }
+        if !self.findings.assignments.iter().any(|known| known == name) {
+            self.findings.assignments.push(name.to_owned());
+        }
+    }
+
     /// Whether `depth` is within [`MAX_DEPTH`] (a problem when not).
     fn within(&mut self, depth: usize) -> bool {
         if depth > MAX_DEPTH {
@@ -131,11 +151,14 @@ impl Checker {
             return self.problem(format!("more than {MAX_COMMANDS} commands"));
         }
         let runs = wrappers::runs(basename(program), &words[1..]);
+        self.builtin(basename(program), &words[1..]);
         self.findings.commands.push(words);
         if let Some(refusal) = runs.refusal {
             return self.problem(refusal);
         }
-        self.findings.assignments.extend(runs.assignments);
+        for name in &runs.assignments {
+            self.assigned(name);
+        }
         for command in runs.commands {
             self.command(command, depth + 1);
         }

@@ -2,9 +2,9 @@
 //! by node; every simple command is checked like an argv.
 
 use brush_parser::ast::{
-    AndOr, Assignment, AssignmentName, AssignmentValue, Command, CommandPrefixOrSuffixItem,
-    CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectTarget, IoRedirect,
-    RedirectList, SimpleCommand,
+    AndOr, Assignment, AssignmentName, AssignmentValue, BinaryPredicate, Command,
+    CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr,
+    IoFileRedirectTarget, IoRedirect, RedirectList, SimpleCommand, UnaryPredicate,
 };
 use brush_parser::{Parser, ParserOptions};
 
@@ -35,6 +35,12 @@ impl Checker {
             return self.problem(format!(
                 "the script holds the control character U+{code:04X}"
             ));
+        }
+        // `${V@P}` expands `V` as a prompt, running the commands in its value.
+        if text.contains("@P}") {
+            self.problem(
+                "`${…@P}` runs the commands in a variable's value, which the checker cannot see",
+            );
         }
         let mut parser = Parser::new(std::io::Cursor::new(text.as_bytes()), &options());
         let program = match parser.parse_program() {
@@ -103,6 +109,7 @@ impl Checker {
             CompoundCommand::BraceGroup(group) => self.list(&group.list, depth),
             CompoundCommand::Subshell(subshell) => self.list(&subshell.list, depth),
             CompoundCommand::ForClause(clause) => {
+                self.assigned(&clause.variable_name);
                 for word in clause.values.iter().flatten() {
                     self.word(&word.value, depth);
                 }
@@ -133,16 +140,20 @@ impl Checker {
                 self.list(&clause.0, depth);
                 self.list(&clause.1.list, depth);
             }
-            CompoundCommand::Coprocess(coprocess) => self.node(&coprocess.body, depth),
-        }
-    }
-
-    /// `((…))` and `$((…))` evaluate text: a substitution in it is not followed.
-    pub(super) fn arithmetic(&mut self, text: &str) {
-        if runs_commands(text) {
-            self.problem(format!(
-                "a command substitution inside `(({text}))` is not checked"
-            ));
+            CompoundCommand::Coprocess(coprocess) => {
+                // `coproc NAME …` sets `NAME` and `NAME_PID`.
+                if let Some(name) = &coprocess.name {
+                    match self.word(&name.value, depth) {
+                        Word::Literal(name) => {
+                            self.assigned(&name);
+                            self.assigned(&format!("{name}_PID"));
+                        }
+                        Word::Dynamic(name) => self
+                            .problem(format!("the coprocess name `{name}` is not a literal word")),
+                    }
+                }
+                self.node(&coprocess.body, depth);
+            }
         }
     }
 
@@ -158,10 +169,20 @@ impl Checker {
             ExtendedTestExpr::Not(inner) | ExtendedTestExpr::Parenthesized(inner) => {
                 self.test(inner, depth + 1);
             }
-            ExtendedTestExpr::UnaryTest(_, word) => drop(self.word(&word.value, depth)),
-            ExtendedTestExpr::BinaryTest(_, left, right) => {
+            ExtendedTestExpr::UnaryTest(predicate, word) => {
+                self.word(&word.value, depth);
+                // `-v a[SUBSCRIPT]` evaluates the subscript.
+                if matches!(predicate, UnaryPredicate::ShellVariableIsSetAndAssigned) {
+                    self.evaluated_as_written(&word.value);
+                }
+            }
+            ExtendedTestExpr::BinaryTest(predicate, left, right) => {
                 self.word(&left.value, depth);
                 self.word(&right.value, depth);
+                if compares_numbers(predicate) {
+                    self.evaluated_as_written(&left.value);
+                    self.evaluated_as_written(&right.value);
+                }
             }
         }
     }
@@ -189,11 +210,9 @@ impl Checker {
             CommandPrefixOrSuffixItem::AssignmentWord(assignment, _) if words.is_empty() => {
                 self.assignment(assignment, depth);
             }
-            // `export NAME=value`: an argument that sets a variable.
-            CommandPrefixOrSuffixItem::AssignmentWord(assignment, word) => {
-                self.findings
-                    .assignments
-                    .push(name_of(assignment).to_owned());
+            // `export NAME=value`: an argument, which sets a variable when the command is a
+            // builtin that does (see `builtins.rs`).
+            CommandPrefixOrSuffixItem::AssignmentWord(_, word) => {
                 words.push(self.word(&word.value, depth));
             }
             CommandPrefixOrSuffixItem::ProcessSubstitution(_, subshell) => {
@@ -203,28 +222,52 @@ impl Checker {
         }
     }
 
-    /// A variable set by the script: its name is checked against the policy's `env`, and
-    /// text that would run a command if evaluated later (arithmetic evaluates variables'
-    /// contents) is refused.
+    /// A variable set by the script: its name is checked against the policy's `env`, its
+    /// subscripts are evaluated as arithmetic, and text that would run a command if
+    /// evaluated later (arithmetic evaluates variables' contents) is refused.
     fn assignment(&mut self, assignment: &Assignment, depth: usize) {
-        let name = name_of(assignment);
-        self.findings.assignments.push(name.to_owned());
+        let name = match &assignment.name {
+            AssignmentName::VariableName(name) => name,
+            AssignmentName::ArrayElementName(name, subscript) => {
+                self.subscript(subscript, depth);
+                name
+            }
+        };
+        self.assigned(name);
         let values: Vec<&str> = match &assignment.value {
             AssignmentValue::Scalar(word) => vec![&word.value],
-            AssignmentValue::Array(items) => (items.iter())
-                .flat_map(|(key, value)| key.iter().chain([value]))
-                .map(|word| word.value.as_str())
-                .collect(),
+            AssignmentValue::Array(items) => {
+                for key in items.iter().filter_map(|(key, _)| key.as_ref()) {
+                    self.subscript(&key.value, depth);
+                }
+                items
+                    .iter()
+                    .map(|(_, value)| value.value.as_str())
+                    .collect()
+            }
         };
         for value in values {
             if let Word::Literal(text) = self.word(value, depth)
                 && runs_commands(&text)
             {
-                self.problem(format!(
-                    "the variable `{name}` holds `{text}`, which a later expansion could run"
-                ));
+                self.holds(name, &text);
             }
         }
+    }
+
+    /// The subscript of an array element being set, as written: bash expands it, then
+    /// evaluates it as arithmetic.
+    fn subscript(&mut self, subscript: &str, depth: usize) {
+        self.word(subscript, depth);
+        self.evaluated_as_written(subscript);
+    }
+
+    /// Refuses setting the variable `name` to `value`, text that would run a command if
+    /// evaluated later.
+    pub(super) fn holds(&mut self, name: &str, value: &str) {
+        self.problem(format!(
+            "the variable `{name}` holds `{value}`, which a later expansion could run"
+        ));
     }
 
     fn redirect_list(&mut self, redirects: Option<&RedirectList>, depth: usize) {
@@ -267,9 +310,16 @@ impl Checker {
     }
 }
 
-/// The variable an assignment sets.
-fn name_of(assignment: &Assignment) -> &str {
-    match &assignment.name {
-        AssignmentName::VariableName(name) | AssignmentName::ArrayElementName(name, _) => name,
-    }
+/// Whether `[[ … ]]` compares its operands as numbers (`-eq`, …), evaluating each as
+/// arithmetic.
+fn compares_numbers(predicate: &BinaryPredicate) -> bool {
+    matches!(
+        predicate,
+        BinaryPredicate::ArithmeticEqualTo
+            | BinaryPredicate::ArithmeticNotEqualTo
+            | BinaryPredicate::ArithmeticLessThan
+            | BinaryPredicate::ArithmeticLessThanOrEqualTo
+            | BinaryPredicate::ArithmeticGreaterThan
+            | BinaryPredicate::ArithmeticGreaterThanOrEqualTo
+    )
 }

@@ -33,3 +33,188 @@ fn subshells_in_subshells_are_not_arithmetic() {
     }
     assert!(sh("(( i++ )); echo $((i + 1))").problems.is_empty());
 }
+
+/// Asserts that each script is refused (has a problem).
+fn refused(scripts: &[&str]) {
+    for script in scripts {
+        let found = sh(script);
+        assert!(!found.problems.is_empty(), "{script}: {found:?}");
+    }
+}
+
+/// Asserts that each script sets the variable `name`, and is not refused for it.
+fn sets(name: &str, scripts: &[&str]) {
+    for script in scripts {
+        let found = sh(script);
+        assert!(
+            found.assignments.iter().any(|set| set == name),
+            "{script}: {found:?}"
+        );
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+}
+
+#[test]
+fn subscripts_of_assigned_names_are_evaluated() {
+    refused(&[
+        "HOME[$(touch x)]=1",
+        "a[$(touch x)]=1 ls",
+        "a[`touch x`]=1",
+        "a['$(touch x)']=1",
+        "a[$'\\x24(touch x)']=1",
+        "a=([$(touch x)]=1)",
+        "export a[$(touch x)]=1",
+    ]);
+    let found = sh("a[$(touch x)]=1");
+    assert!(programs(&found).contains(&"touch"), "{found:?}");
+}
+
+#[test]
+fn literal_and_variable_subscripts_stay_allowed() {
+    for script in [
+        "a[0]=1",
+        "a[$i]=1",
+        "a[i+1]=1 ls",
+        "a[$((i + 1))]=1",
+        "a=([0]=x [1]=y)",
+        "for ((i = 0; i < 3; i++)); do echo $((i + 1)); done",
+        "[[ $x -eq 1 && -v x && $y == '$(z)' ]]",
+        "test -v x",
+        "read -r line; printf -v out '%s' \"$line\"; declare -a list=(a b)",
+        "let i++",
+    ] {
+        let found = sh(script);
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+}
+
+#[test]
+fn arithmetic_operands_of_extended_tests_are_evaluated() {
+    refused(&[
+        "[[ 'a[$(touch x)]' -eq 1 ]]",
+        "[[ 1 -lt 'X[$(touch x)]' ]]",
+        "[[ 'a[`touch x`]' -ge 1 ]]",
+        "[[ \"a[\\$(touch x)]\" -ne 1 ]]",
+        "[[ $(echo 1) -le 1 ]]",
+        "[[ -v 'a[$(touch x)]' ]]",
+    ]);
+}
+
+#[test]
+fn names_given_to_builtins_are_evaluated() {
+    refused(&[
+        "printf -v 'a[$(touch x)]' x",
+        "printf -v'a[`touch x`]' x",
+        "declare 'a[$(touch x)]=1'",
+        "typeset -a 'a[$(touch x)]=1'",
+        "f() { local 'a[$(touch x)]=1'; }",
+        "read 'a[$(touch x)]'",
+        "mapfile 'a[$(touch x)]'",
+        "unset 'a[$(touch x)]'",
+        "let 'a[$(touch x)]=1'",
+        "test -v 'a[$(touch x)]'",
+        "op=-v; test $op 'a[$(touch x)]'",
+        "wait -p 'a[$(touch x)]'",
+        "command printf -v 'a[$(touch x)]' x",
+    ]);
+}
+
+#[test]
+fn builtins_that_run_text_are_refused() {
+    refused(&[
+        "mapfile -C 'touch x' -c 1 lines",
+        "readarray -tC 'touch x' lines",
+        "compgen -W '$(touch x)' w",
+        "compgen -C 'touch x' w",
+        "history -s 'touch x'; fc -s",
+    ]);
+}
+
+#[test]
+fn prompts_are_refused() {
+    refused(&[
+        "x='$'; echo ${x@P}",
+        "echo \"${a[@]@P}\"",
+        "PS4=$x; set -x; ls",
+        "export PS4=\"$x\"",
+        "read PS4",
+        "PROMPT_COMMAND=ls",
+    ]);
+}
+
+#[test]
+fn namerefs_and_integer_variables_are_refused() {
+    refused(&[
+        "declare -n ref=PATH; ref=/x",
+        "f() { local -n ref=PATH; }",
+        "declare -i n; n='PATH=1'",
+        "typeset -ai n",
+    ]);
+    assert!(sh("declare -a list; declare +i n").problems.is_empty());
+}
+
+#[test]
+fn loops_set_their_variable() {
+    sets("PATH", &["for PATH in /evil; do ls; done"]);
+}
+
+#[test]
+fn builtins_set_the_variables_they_are_given() {
+    sets(
+        "PATH",
+        &[
+            "printf -v PATH %s /evil; ls",
+            "printf -vPATH %s /evil",
+            "read PATH",
+            "read -r -p 'dir: ' PATH",
+            "read -a PATH",
+            "mapfile PATH",
+            "readarray -t PATH",
+            "getopts ab PATH",
+            "wait -p PATH",
+            "declare 'PATH=/evil'",
+            "export \"PATH=/evil:$PATH\"",
+            "f() { local PATH; ls; }",
+            "readonly PATH",
+            "unset PATH",
+            "command printf -v PATH %s /evil",
+            "coproc PATH { ls; }",
+        ],
+    );
+}
+
+#[test]
+fn arithmetic_sets_the_variables_it_assigns() {
+    sets(
+        "PATH",
+        &[
+            "(( PATH = 1 ))",
+            "echo $((PATH += 1))",
+            "let 'PATH = 1'",
+            "let 'PATH++'",
+            "for ((PATH = 0; PATH < 1; )); do ls; done",
+            "a[PATH=1]=1",
+            "[[ PATH=1 -eq 1 ]]",
+            "test -v 'a[PATH=1]'",
+        ],
+    );
+}
+
+#[test]
+fn a_variable_named_at_run_time_is_refused() {
+    refused(&[
+        "read \"$name\"",
+        "declare \"$name=1\"",
+        "printf -v \"$name\" x",
+        "export \"$assignment\"",
+        "(( $name = 1 ))",
+        "echo $(( ${name}++ ))",
+    ]);
+}
+
+#[test]
+fn only_builtins_that_set_variables_report_them() {
+    let found = sh("make CC=gcc; echo a=1");
+    assert!(found.assignments.is_empty(), "{found:?}");
+    assert_eq!(sh("export A=1 A=2").assignments, ["A"]);
+}

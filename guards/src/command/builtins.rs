@@ -1,0 +1,247 @@
+//! Bash builtins that set variables (`read NAME`, `printf -v NAME`, `declare NAME=…`, …),
+//! that evaluate their arguments as arithmetic (`let`, `test -v`), or that run text (`fc`,
+//! `mapfile -C`, `compgen -W`). The variables they set go to the policy's `env` check like
+//! `NAME=value`; a name given as a subscript is arithmetic (see `evaluated.rs`).
+
+use super::evaluated::{literal_prefix, target};
+use super::word::runs_commands;
+use super::{Checker, Word};
+
+/// How a builtin's arguments are written, as far as the checker cares.
+#[derive(Debug)]
+struct Builtin {
+    /// The builtins written this way.
+    names: &'static [&'static str],
+    /// Options that take a value (`-d DELIM` or `-dDELIM`).
+    valued: &'static str,
+    /// Options whose value is a variable the builtin sets (`-v NAME`).
+    sets: &'static str,
+    /// Which operands are variables it sets.
+    operands: Operands,
+    /// Options that make the operands something other than variables to set: functions
+    /// (`declare -f`), or variables to print (`declare -p`).
+    not_set: &'static str,
+    /// Options refused (given with `-`), with why.
+    refused: &'static [(char, &'static str)],
+}
+
+/// Which operands of a builtin are variables it sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operands {
+    /// None.
+    None,
+    /// Every one.
+    All,
+    /// The second (`getopts OPTSTRING NAME`).
+    Second,
+}
+
+/// A builtin with no options of note.
+const PLAIN: Builtin = Builtin {
+    names: &[],
+    valued: "",
+    sets: "",
+    operands: Operands::None,
+    not_set: "",
+    refused: &[],
+};
+
+/// Why a callback option is refused.
+const RUNS_TEXT: &str = "runs text as a command, which the checker cannot see";
+
+/// The builtins the checker reads.
+const BUILTINS: &[Builtin] = &[
+    Builtin {
+        names: &["printf"],
+        valued: "v",
+        sets: "v",
+        ..PLAIN
+    },
+    Builtin {
+        names: &["read"],
+        valued: "adinNptu",
+        sets: "a",
+        operands: Operands::All,
+        ..PLAIN
+    },
+    Builtin {
+        names: &["mapfile", "readarray"],
+        valued: "dunOsCc",
+        operands: Operands::All,
+        refused: &[('C', RUNS_TEXT)],
+        ..PLAIN
+    },
+    Builtin {
+        names: &["getopts"],
+        operands: Operands::Second,
+        ..PLAIN
+    },
+    Builtin {
+        names: &["wait"],
+        valued: "p",
+        sets: "p",
+        ..PLAIN
+    },
+    Builtin {
+        names: &["declare", "typeset", "local"],
+        operands: Operands::All,
+        not_set: "fFp",
+        refused: &[
+            (
+                'n',
+                "makes a name refer to another variable, which the checker cannot follow",
+            ),
+            (
+                'i',
+                "makes a variable evaluate whatever it is assigned as arithmetic, unseen",
+            ),
+        ],
+        ..PLAIN
+    },
+    Builtin {
+        names: &["export", "readonly", "unset"],
+        operands: Operands::All,
+        not_set: "fp",
+        ..PLAIN
+    },
+    Builtin {
+        names: &["compgen", "complete"],
+        valued: "oAGWPSXFC",
+        refused: &[
+            ('C', RUNS_TEXT),
+            (
+                'W',
+                "expands its word list, running the substitutions in it unseen",
+            ),
+        ],
+        ..PLAIN
+    },
+];
+
+/// Builtins refused whatever their arguments, with why.
+const REFUSED: &[(&str, &str)] = &[("fc", "runs commands from the history")];
+
+impl Checker {
+    /// Checks the builtin `name` given `args`: the variables it sets, the text it evaluates
+    /// as arithmetic, and what it runs.
+    pub(super) fn builtin(&mut self, name: &str, args: &[Word]) {
+        if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
+            return self.problem(format!("`{name}` {why}, which the checker cannot see"));
+        }
+        match name {
+            "let" => args.iter().for_each(|arg| self.evaluated(arg)),
+            "test" | "[" => self.test_arguments(args),
+            _ => {
+                if let Some(builtin) = BUILTINS
+                    .iter()
+                    .find(|builtin| builtin.names.contains(&name))
+                {
+                    self.builtin_arguments(name, builtin, args);
+                }
+            }
+        }
+    }
+
+    /// `test` and `[`: `-v NAME` evaluates a subscript of `NAME`. A word known only at run
+    /// time could be `-v`, so a `[` after one is evaluated too.
+    fn test_arguments(&mut self, args: &[Word]) {
+        for pair in args.windows(2) {
+            let names_variable = match &pair[0] {
+                Word::Literal(option) => option == "-v",
+                Word::Dynamic(_) => pair[1].text().contains('['),
+            };
+            if names_variable {
+                self.evaluated(&pair[1]);
+            }
+        }
+    }
+
+    /// The options and operands of a builtin from [`BUILTINS`].
+    fn builtin_arguments(&mut self, name: &str, builtin: &Builtin, args: &[Word]) {
+        let mut not_set = false;
+        let mut index = 0;
+        while let Some(word) = args.get(index) {
+            let text = match word {
+                Word::Literal(text) => text.clone(),
+                Word::Dynamic(raw) => literal_prefix(raw),
+            };
+            if text == "--" {
+                index += 1;
+                break;
+            }
+            let Some(cluster) = (text.strip_prefix('-').or_else(|| text.strip_prefix('+')))
+                .filter(|cluster| !cluster.is_empty())
+            else {
+                break;
+            };
+            if word.literal().is_none() {
+                return self.problem(format!(
+                    "`{name}` has the non-literal option `{}`",
+                    word.text()
+                ));
+            }
+            index += 1;
+            let minus = text.starts_with('-');
+            for (at, option) in cluster.char_indices() {
+                if let Some((_, why)) = builtin
+                    .refused
+                    .iter()
+                    .find(|(refused, _)| *refused == option)
+                    && minus
+                {
+                    self.problem(format!("`{name} -{option}` {why}"));
+                }
+                not_set |= builtin.not_set.contains(option);
+                if builtin.valued.contains(option) {
+                    let rest = &cluster[at + option.len_utf8()..];
+                    let value = if rest.is_empty() {
+                        index += 1;
+                        args.get(index - 1).cloned()
+                    } else {
+                        Some(Word::Literal(rest.to_owned()))
+                    };
+                    if builtin.sets.contains(option) {
+                        self.sets(name, value.as_ref());
+                    }
+                    break;
+                }
+            }
+        }
+        // `local -` saves the shell's options, setting no variable.
+        let operands = args.get(index..).unwrap_or_default();
+        let mut operands = operands.iter().filter(|word| word.literal() != Some("-"));
+        match builtin.operands {
+            _ if not_set => {}
+            Operands::None => {}
+            Operands::All => operands.for_each(|word| self.sets(name, Some(word))),
+            Operands::Second => self.sets(name, operands.nth(1)),
+        }
+    }
+
+    /// A variable the builtin `name` sets, given as `word` (`NAME`, `NAME[SUBSCRIPT]`, maybe
+    /// with `=VALUE`): its name is recorded, its subscript evaluated, and a value holding a
+    /// substitution refused as for `NAME=value`. A name known only at run time is a problem.
+    fn sets(&mut self, name: &str, word: Option<&Word>) {
+        let Some(word) = word else {
+            return;
+        };
+        let (text, whole) = match word {
+            Word::Literal(text) => (text.clone(), true),
+            Word::Dynamic(raw) => (literal_prefix(raw), false),
+        };
+        // Known only when the name, the subscript and the `=` are literal.
+        let Some(set) = target(&text).filter(|set| whole || set.value.is_some()) else {
+            return self.problem(format!(
+                "`{name}` sets the variable `{}`, which is not a literal name",
+                word.text()
+            ));
+        };
+        self.assigned(set.name);
+        if let Some(subscript) = set.subscript {
+            self.evaluated(&Word::Literal(subscript.to_owned()));
+        }
+        if let Some(value) = set.value.filter(|value| runs_commands(value)) {
+            self.holds(set.name, value);
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Text bash evaluates as arithmetic: `((…))`, `$((…))`, array subscripts, the operands of
+//! `[[ … -eq … ]]` and `-v`, `let`'s arguments. The evaluator expands an array subscript it
+//! meets (`a[$(cmd)]`) even when the text came from quotes, and it assigns variables
+//! (`x = 1`, `x++`).
+
+use brush_parser::word::{WordPiece, WordPieceWithSource};
+
+use super::script::options;
+use super::word::runs_commands;
+use super::{Checker, Word};
+
+impl Checker {
+    /// `((…))` and `$((…))`: a substitution in the text is not followed; the names it assigns
+    /// are recorded.
+    pub(super) fn arithmetic(&mut self, text: &str) {
+        if runs_commands(text) {
+            self.problem(format!(
+                "a command substitution inside `(({text}))` is not checked"
+            ));
+        }
+        self.arithmetic_assigns(text);
+    }
+
+    /// A word whose value bash evaluates as arithmetic (`let`'s arguments, the name given to
+    /// `test -v`): see [`Checker::evaluated_as_written`]; a literal value is refused when it
+    /// holds a `$` or a backtick.
+    pub(super) fn evaluated(&mut self, word: &Word) {
+        match word {
+            Word::Literal(text) => {
+                if text.contains(['$', '`']) {
+                    self.unseen_in_arithmetic(text);
+                }
+                self.arithmetic_assigns(text);
+            }
+            Word::Dynamic(raw) => self.evaluated_as_written(raw),
+        }
+    }
+
+    /// A word, as written in a script, whose expansion bash evaluates as arithmetic (an array
+    /// subscript, an operand of `[[ … -eq … ]]`): refused when the evaluator could meet text
+    /// the checker does not see (see [`hides_commands`]); the names it assigns are recorded.
+    /// A plain `$name` is allowed: what a variable holds is out of the checker's reach.
+    pub(super) fn evaluated_as_written(&mut self, raw: &str) {
+        if hides_commands(raw) {
+            self.unseen_in_arithmetic(raw);
+        }
+        self.arithmetic_assigns(raw);
+    }
+
+    fn unseen_in_arithmetic(&mut self, text: &str) {
+        self.problem(format!(
+            "`{text}` is evaluated as arithmetic, where a `$` or a backtick could run a command the checker does not see"
+        ));
+    }
+
+    /// Records the variables the arithmetic `text` assigns; one named by an expansion is a
+    /// problem.
+    fn arithmetic_assigns(&mut self, text: &str) {
+        let targets = arithmetic_targets(text);
+        for name in targets.names {
+            self.assigned(name);
+        }
+        if targets.unknown {
+            self.problem(format!(
+                "`{text}` assigns a variable the checker cannot name"
+            ));
+        }
+    }
+}
+
+/// Whether bash, evaluating the expansion of the word written `raw` as arithmetic, could run a
+/// command the checker does not see: a `$` or a backtick in its literal text (quoted, escaped
+/// or `$'…'`), a command's output, or a `${…}` that could supply them (`${x:-\$}`).
+fn hides_commands(raw: &str) -> bool {
+    match brush_parser::word::parse(raw, &options()) {
+        Ok(pieces) => pieces.iter().any(|piece| piece_hides_commands(raw, piece)),
+        Err(_) => true,
+    }
+}
+
+/// [`hides_commands`] for one piece of the word written `raw`.
+fn piece_hides_commands(raw: &str, piece: &WordPieceWithSource) -> bool {
+    match &piece.piece {
+        WordPiece::Text(text)
+        | WordPiece::SingleQuotedText(text)
+        | WordPiece::EscapeSequence(text) => text.contains(['$', '`']),
+        // An escape could decode to `$`.
+        WordPiece::AnsiCQuotedText(text) => text.contains(['$', '`', '\\']),
+        WordPiece::DoubleQuotedSequence(inner) | WordPiece::GettextDoubleQuotedSequence(inner) => {
+            inner.iter().any(|piece| piece_hides_commands(raw, piece))
+        }
+        WordPiece::CommandSubstitution(_) | WordPiece::BackquotedCommandSubstitution(_) => true,
+        // A number; its own text is checked by `Checker::arithmetic`.
+        WordPiece::ArithmeticExpression(_) | WordPiece::TildeExpansion(_) => false,
+        WordPiece::ParameterExpansion(_) => {
+            let source = raw.get(piece.start_index..piece.end_index);
+            // What follows the `$`: a default or a pattern could supply a `$`.
+            source
+                .and_then(|source| source.get(1..))
+                .is_none_or(|inner| inner.contains(['$', '`', '\\']))
+        }
+    }
+}
+
+/// What an arithmetic expression assigns.
+#[derive(Debug, Default)]
+struct Targets<'a> {
+    /// The variables it sets (`x = 1`, `x += 1`, `x++`, `--x`, `a[i] = 1`).
+    names: Vec<&'a str>,
+    /// Whether it sets one the text does not name (`$n = 1`, `${n}++`), or one the scan
+    /// cannot make out.
+    unknown: bool,
+}
+
+/// The variables the arithmetic `text` assigns, read from its assignment operators: `=`
+/// (not `==`, `!=`, `<=`, `>=`), `+=` and the other compound ones, `++` and `--`. It reads
+/// the text as written (quotes and `$x` included), so it may name a variable that is only
+/// read, never miss one that is set.
+fn arithmetic_targets(text: &str) -> Targets<'_> {
+    let bytes = text.as_bytes();
+    let mut targets = Targets::default();
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.starts_with(b"++") || rest.starts_with(b"--") {
+            // The variable is on one side: the other is empty or an operator.
+            targets.add(operand_before(text, at), false);
+            targets.add(operand_after(text, at + 2), false);
+            at += 2;
+        } else if rest.starts_with(b"==") {
+            at += 2;
+        } else {
+            if let Some(start) = assignment_start(bytes, at) {
+                targets.add(operand_before(text, start), true);
+            }
+            at += 1;
+        }
+    }
+    targets
+}
+
+impl<'a> Targets<'a> {
+    /// Adds the operand of an assignment operator; `required` when the operator must have
+    /// one (`=`, unlike `++`).
+    fn add(&mut self, operand: Operand<'a>, required: bool) {
+        match operand {
+            Operand::Name(name) => self.names.push(name),
+            Operand::None if !required => {}
+            Operand::None | Operand::Unknown => self.unknown = true,
+        }
+    }
+}
+
+/// Where the assignment operator whose `=` is at `at` starts (`x <<= 1`), or `None` when
+/// there is no `=` at `at` or it ends a comparison (`!=`, `<=`, `>=`).
+fn assignment_start(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'=') {
+        return None;
+    }
+    let before = |back: usize| at.checked_sub(back).and_then(|index| bytes.get(index));
+    match before(1) {
+        Some(b'!') => None,
+        Some(&shift @ (b'<' | b'>')) => (before(2) == Some(&shift)).then(|| at - 2),
+        Some(b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'^' | b'|') => Some(at - 1),
+        _ => Some(at),
+    }
+}
+
+/// The operand of an assignment operator.
+#[derive(Debug)]
+enum Operand<'a> {
+    /// A variable, by name.
+    Name(&'a str),
+    /// Something the scan cannot name: an expansion, a quote.
+    Unknown,
+    /// Nothing: the text's start or end, an operator, a number.
+    None,
+}
+
+/// Whether `byte` may be part of a variable's name.
+fn in_name(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+/// The variable that ends just before `end` (spaces and one `[subscript]` skipped).
+fn operand_before(text: &str, end: usize) -> Operand<'_> {
+    let bytes = text.as_bytes();
+    let mut end = end;
+    while end > 0 && bytes[end - 1].is_ascii_whitespace() {
+        end -= 1;
+    }
+    if end > 0 && bytes[end - 1] == b']' {
+        let mut depth = 0usize;
+        let mut open = None;
+        for index in (0..end).rev() {
+            match bytes[index] {
+                b']' => depth += 1,
+                b'[' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        open = Some(index);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(open) = open else {
+            return Operand::Unknown;
+        };
+        end = open;
+    }
+    let mut start = end;
+    while start > 0 && in_name(bytes[start - 1]) {
+        start -= 1;
+    }
+    name_between(text, start, end)
+}
+
+/// The variable that starts at `start` (spaces skipped).
+fn operand_after(text: &str, start: usize) -> Operand<'_> {
+    let bytes = text.as_bytes();
+    let mut start = start;
+    while start < bytes.len() && bytes[start].is_ascii_whitespace() {
+        start += 1;
+    }
+    if bytes.get(start) == Some(&b'$') {
+        return Operand::Unknown;
+    }
+    let mut end = start;
+    while end < bytes.len() && in_name(bytes[end]) {
+        end += 1;
+    }
+    name_between(text, start, end)
+}
+
+/// The name at `start..end` of `text`: unknown when an expansion (`$x`, `${x}`) or a quote
+/// gives it, none when empty or a number.
+fn name_between(text: &str, start: usize, end: usize) -> Operand<'_> {
+    let bytes = text.as_bytes();
+    let before = start.checked_sub(1).and_then(|index| bytes.get(index));
+    let after = bytes.get(end);
+    let expanded = matches!(before, Some(b'$'))
+        || (start == end && matches!(before, Some(b'}' | b'"' | b'\'' | b'`' | b')')))
+        || (start == end && matches!(after, Some(b'$' | b'"' | b'\'' | b'`')));
+    match text.get(start..end) {
+        _ if expanded => Operand::Unknown,
+        Some(name) if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') => {
+            Operand::Name(name)
+        }
+        _ => Operand::None,
+    }
+}
+
+/// A variable a builtin is given (`read NAME`, `declare NAME=VALUE`): `NAME`, maybe a
+/// `[SUBSCRIPT]`, maybe `=VALUE` or `+=VALUE`.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Target<'a> {
+    /// The variable.
+    pub(super) name: &'a str,
+    /// The subscript, which bash evaluates as arithmetic.
+    pub(super) subscript: Option<&'a str>,
+    /// The value, when one is given.
+    pub(super) value: Option<&'a str>,
+}
+
+/// Reads `text` as a [`Target`]; `None` when it does not start with a name or has more
+/// after the name and subscript than a value.
+pub(super) fn target(text: &str) -> Option<Target<'_>> {
+    let name_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    let (name, mut rest) = text.split_at(name_end.unwrap_or(text.len()));
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return None;
+    }
+    let mut subscript = None;
+    if let Some(inside) = rest.strip_prefix('[') {
+        let mut depth = 1usize;
+        let close = inside.find(|c| {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                _ => {}
+            }
+            depth == 0
+        })?;
+        subscript = Some(&inside[..close]);
+        rest = &inside[close + 1..];
+    }
+    let value = match rest {
+        "" => None,
+        _ => Some(rest.strip_prefix("+=").or_else(|| rest.strip_prefix('='))?),
+    };
+    Some(Target {
+        name,
+        subscript,
+        value,
+    })
+}
+
+/// The text of the word written `raw` up to its first expansion, quotes removed (all of it
+/// when it has none).
+pub(super) fn literal_prefix(raw: &str) -> String {
+    let mut prefix = String::new();
+    if let Ok(pieces) = brush_parser::word::parse(raw, &options()) {
+        literal_pieces(&pieces, &mut prefix);
+    }
+    prefix
+}
+
+/// Appends the text of `pieces` up to the first that is not literal; whether all were.
+fn literal_pieces(pieces: &[WordPieceWithSource], prefix: &mut String) -> bool {
+    for piece in pieces {
+        let literal = match &piece.piece {
+            WordPiece::Text(text) | WordPiece::SingleQuotedText(text) => {
+                prefix.push_str(text);
+                true
+            }
+            WordPiece::EscapeSequence(escaped) => {
+                let text = escaped.strip_prefix('\\').unwrap_or(escaped);
+                prefix.push_str(if text == "\n" { "" } else { text });
+                true
+            }
+            WordPiece::DoubleQuotedSequence(inner)
+            | WordPiece::GettextDoubleQuotedSequence(inner) => literal_pieces(inner, prefix),
+            _ => false,
+        };
+        if !literal {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Target, arithmetic_targets, hides_commands, target};
+
+    #[test]
+    fn finds_what_arithmetic_assigns() {
+        let names = |text| arithmetic_targets(text).names;
+        assert_eq!(names("i = 1"), ["i"]);
+        assert_eq!(names("i=0;i<3;i++"), ["i", "i"]);
+        assert_eq!(names("a[i] += 2, --j"), ["a", "j"]);
+        assert_eq!(names("x <<= 1, y >= 2, z <= 3, u != 4, v == 5"), ["x"]);
+        assert_eq!(names("1 + ++k"), ["k"]);
+        assert!(names("i + 1").is_empty());
+        assert!(arithmetic_targets("$n = 1").unknown);
+        assert!(arithmetic_targets("${n}++").unknown);
+        assert!(arithmetic_targets("$n++").unknown);
+        assert!(!arithmetic_targets("$n + 1").unknown);
+    }
+
+    #[test]
+    fn reads_targets() {
+        let read = |name, subscript, value| {
+            Some(Target {
+                name,
+                subscript,
+                value,
+            })
+        };
+        assert_eq!(target("PATH"), read("PATH", None, None));
+        assert_eq!(target("x+=1"), read("x", None, Some("1")));
+        assert_eq!(target("a[b[1]]=v=w"), read("a", Some("b[1]"), Some("v=w")));
+        assert_eq!(target("a[1"), None);
+        assert_eq!(target("1x"), None);
+        assert_eq!(target("x y"), None);
+    }
+
+    #[test]
+    fn sees_what_a_subscript_could_run() {
+        for hiding in ["'$(x)'", "\\$", "\"`x`\"", "$(x)", "${x:-\\$}", "$'\\x24'"] {
+            assert!(hides_commands(hiding), "{hiding}");
+        }
+        for plain in ["0", "$i", "${i}", "i+1", "$((i+1))", "\"$i\""] {
+            assert!(!hides_commands(plain), "{plain}");
+        }
+    }
+}
