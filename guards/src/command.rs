@@ -24,9 +24,32 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 /// The stack the checker runs on: the shell parser recurses as deep as a script nests.
 const STACK: usize = 256 << 20;
-/// Variables bash expands as prompts, running the commands in them (`PS4` under `set -x`):
-/// setting one is refused, whatever the value.
-const PROMPTS: &[&str] = &["PS0", "PS1", "PS2", "PS4", "PROMPT_COMMAND"];
+/// Whether setting the variable `name` makes a shell or the dynamic loader run code the
+/// checker cannot see, whatever the value: prompts (bash runs the commands in them, `PS4`
+/// under `set -x`), startup files (`BASH_ENV`, `ENV`), exported functions
+/// (`BASH_FUNC_ls%%` defines `ls`) and preloaded libraries (`LD_PRELOAD`, `LD_AUDIT`).
+/// Refused in scripts and in a step's `with.env`, under every policy.
+pub(crate) fn runs_unseen_code(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "PS0",
+        "PS1",
+        "PS2",
+        "PS4",
+        "PROMPT_COMMAND",
+        "BASH_ENV",
+        "ENV",
+        "LD_PRELOAD",
+        "LD_AUDIT",
+    ];
+    NAMES.contains(&name) || name.starts_with("BASH_FUNC_")
+}
+
+/// Why setting `name` is refused (see [`runs_unseen_code`]).
+pub(crate) fn unseen_code(name: &str) -> String {
+    format!(
+        "setting `{name}` is refused: it makes bash or the loader run code the checker cannot see"
+    )
+}
 
 /// One word of a command, after quote removal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,13 +137,11 @@ impl Checker {
         }
     }
 
-    /// Records a variable the commands set, for the policy's `env` list (once); a prompt
-    /// variable ([`PROMPTS`]) is a problem.
+    /// Records a variable the commands set, for the policy's `env` list (once); one that
+    /// [`runs_unseen_code`] is a problem.
     fn assigned(&mut self, name: &str) {
-        if PROMPTS.contains(&name) {
-            self.problem(format!(
-                "setting `{name}` is refused: bash runs the commands in a prompt"
-            ));
+        if runs_unseen_code(name) {
+            self.problem(unseen_code(name));
         }
         if !self.findings.assignments.iter().any(|known| known == name) {
             self.findings.assignments.push(name.to_owned());

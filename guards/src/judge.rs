@@ -134,13 +134,26 @@ impl Policy {
         }
     }
 
+    /// Checks the variables the action sets (`with.env`, and what its scripts assign)
+    /// against the policy's `env` list; a step's own `with.env` may never set one that
+    /// makes its shell run code unseen (a script's assignment of one is a `commands`
+    /// problem already).
     fn env(&self, action: &Action, checked: &Findings, votes: &mut Votes) {
+        let given = action.params.get("env").and_then(Value::as_object);
+        let mut names: Vec<&String> = given.into_iter().flat_map(|env| env.keys()).collect();
+        if runs_programs(action) {
+            names.retain(|name| {
+                let unseen = command::runs_unseen_code(name);
+                if unseen {
+                    votes.add(Decision::Deny, "env", command::unseen_code(name));
+                }
+                !unseen
+            });
+        }
         let Some(allowed) = &self.env else {
             return;
         };
-        let given = action.params.get("env").and_then(Value::as_object);
-        let names = (given.into_iter().flat_map(|env| env.keys())).chain(&checked.assignments);
-        for name in names {
+        for name in names.into_iter().chain(&checked.assignments) {
             if !allowed.contains(name) {
                 let reason = format!("the variable `{name}` is not allowed");
                 votes.add(Decision::Deny, "env", reason);

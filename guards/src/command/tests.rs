@@ -131,7 +131,7 @@ fn builtins_that_run_text_are_refused() {
 }
 
 #[test]
-fn prompts_are_refused() {
+fn prompts_startup_files_and_preloads_are_refused() {
     refused(&[
         "x='$'; echo ${x@P}",
         "echo \"${a[@]@P}\"",
@@ -139,6 +139,9 @@ fn prompts_are_refused() {
         "export PS4=\"$x\"",
         "read PS4",
         "PROMPT_COMMAND=ls",
+        "BASH_ENV=/tmp/x bash -c ls",
+        "export LD_PRELOAD=/tmp/x.so; ls",
+        "env LD_AUDIT=/tmp/x.so ls",
     ]);
 }
 

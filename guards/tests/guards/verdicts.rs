@@ -221,6 +221,21 @@ fn an_agent_is_judged_by_the_command_it_runs_with_its_prompt_filled_in() {
 }
 
 #[test]
+fn a_step_never_sets_a_variable_that_runs_code_unseen_whatever_the_policy() {
+    let guard = guard(json!({}));
+    let with_env = |env: serde_json::Value| {
+        let params = json!({"command": ["bash", "-c", "ls"], "env": env});
+        judge(&guard, &action("process", params))
+    };
+    assert_eq!(with_env(json!({"LANG": "C"})).decision, Decision::Allow);
+    for name in ["BASH_ENV", "PS4", "LD_PRELOAD", "BASH_FUNC_ls%%"] {
+        let verdict = with_env(json!({ name: "/tmp/x" }));
+        assert_eq!(verdict.decision, Decision::Deny, "{name}");
+        assert_eq!(verdict.rules, ["env"], "{name}");
+    }
+}
+
+#[test]
 fn audit_mode_records_what_enforce_would_do() {
     let guard = guard(json!({"mode": "audit", "commands": {"deny": [["rm"]]}}));
     let verdict = judge_script(&guard, "rm x");
