@@ -487,6 +487,7 @@ const REFUSED: &[(&str, &str)] = &[
     ("trap", "runs text later"),
     ("enable", "redefines builtins"),
     ("hash", "redefines where commands are found"),
+    ("fc", "runs commands from the history"),
     ("fish", "runs fish scripts"),
     ("csh", "runs csh scripts"),
     ("tcsh", "runs tcsh scripts"),
