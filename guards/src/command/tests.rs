@@ -221,3 +221,23 @@ fn only_builtins_that_set_variables_report_them() {
     assert!(found.assignments.is_empty(), "{found:?}");
     assert_eq!(sh("export A=1 A=2").assignments, ["A"]);
 }
+
+#[test]
+fn expansions_set_the_variables_they_assign() {
+    sets(
+        "PATH",
+        &[
+            ": ${PATH:=/evil}; ls",
+            "echo \"${PATH=/evil}\"",
+            "echo ${a[PATH=2]}",
+            "echo ${x:PATH=1}",
+            "echo ${x:0:PATH=1}",
+        ],
+    );
+    refused(&["echo ${a['$(touch x)']}", "echo ${x:a['$(touch x)']}"]);
+    let plain = sh("echo ${a[$i]} ${x:-y=1} ${x:1:2}");
+    assert!(
+        plain.problems.is_empty() && plain.assignments.is_empty(),
+        "{plain:?}"
+    );
+}

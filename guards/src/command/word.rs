@@ -1,6 +1,6 @@
 //! Words: quote removal, `$'…'` decoding, and the commands hidden in substitutions.
 
-use brush_parser::word::{WordPiece, WordPieceWithSource};
+use brush_parser::word::{Parameter, ParameterExpr, WordPiece, WordPieceWithSource};
 
 use super::script::options;
 use super::{Checker, Word};
@@ -94,9 +94,57 @@ impl Checker {
                             "a command substitution inside `{source}` is not checked"
                         ));
                     }
+                    if let WordPiece::ParameterExpansion(expansion) = &piece.piece {
+                        self.expansion(expansion);
+                    }
                     *value = None;
                 }
             }
+        }
+    }
+
+    /// What a `${…}` sets or evaluates as arithmetic: `${NAME:=value}` and `${NAME=value}`
+    /// assign `NAME`; an array's index (`${a[i=1]}`) and a substring's offset and length
+    /// (`${x:i=1}`) are arithmetic, which assigns too.
+    fn expansion(&mut self, expansion: &ParameterExpr) {
+        use ParameterExpr as E;
+        let parameter = match expansion {
+            E::AssignDefaultValues { parameter, .. } => {
+                if let Parameter::Named(name) | Parameter::NamedWithIndex { name, .. } = parameter {
+                    self.assigned(name);
+                }
+                parameter
+            }
+            E::Substring {
+                parameter,
+                offset,
+                length,
+                ..
+            } => {
+                for arithmetic in std::iter::once(offset).chain(length) {
+                    self.evaluated_as_written(&arithmetic.value);
+                }
+                parameter
+            }
+            E::Parameter { parameter, .. }
+            | E::UseDefaultValues { parameter, .. }
+            | E::IndicateErrorIfNullOrUnset { parameter, .. }
+            | E::UseAlternativeValue { parameter, .. }
+            | E::ParameterLength { parameter, .. }
+            | E::RemoveSmallestSuffixPattern { parameter, .. }
+            | E::RemoveLargestSuffixPattern { parameter, .. }
+            | E::RemoveSmallestPrefixPattern { parameter, .. }
+            | E::RemoveLargestPrefixPattern { parameter, .. }
+            | E::Transform { parameter, .. }
+            | E::UppercaseFirstChar { parameter, .. }
+            | E::UppercasePattern { parameter, .. }
+            | E::LowercaseFirstChar { parameter, .. }
+            | E::LowercasePattern { parameter, .. }
+            | E::ReplaceSubstring { parameter, .. } => parameter,
+            E::VariableNames { .. } | E::MemberKeys { .. } => return,
+        };
+        if let Parameter::NamedWithIndex { index, .. } = parameter {
+            self.evaluated_as_written(index);
         }
     }
 }
