@@ -46,7 +46,10 @@ impl Items {
 
     /// How many times the items ran, all together.
     pub(super) fn runs(&self) -> u64 {
-        self.attempts.iter().map(|&attempts| u64::from(attempts)).sum()
+        self.attempts
+            .iter()
+            .map(|&attempts| u64::from(attempts))
+            .sum()
     }
 }
 
