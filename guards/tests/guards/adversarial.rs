@@ -2,9 +2,18 @@
 //! denies `rm` and `curl`; and commands that only look dangerous.
 
 use cairn_engine::Decision;
+use cairn_guards::PolicyGuard;
 use serde_json::json;
 
 use crate::{action, guard, judge, judge_script};
+
+/// Asserts that `guard` decides `decision` on `bash -c` of each of `scripts`.
+fn each_decided(guard: &PolicyGuard, scripts: &[&str], decision: Decision) {
+    for script in scripts {
+        let verdict = judge_script(guard, script);
+        assert_eq!(verdict.decision, decision, "{script:?}: {verdict:?}");
+    }
+}
 
 /// Scripts given to `bash -c`, each of which runs `rm` or `curl` or cannot be resolved.
 const DENIED_SCRIPTS: &[&str] = &[
@@ -92,10 +101,7 @@ const DENIED_SCRIPTS: &[&str] = &[
 fn every_hidden_rm_or_curl_is_denied() {
     let guard = guard(json!({"commands": {"deny": [["rm"], ["curl"]]}}));
     assert!(DENIED_SCRIPTS.len() >= 40);
-    for script in DENIED_SCRIPTS {
-        let verdict = judge_script(&guard, script);
-        assert_eq!(verdict.decision, Decision::Deny, "{script:?}: {verdict:?}");
-    }
+    each_decided(&guard, DENIED_SCRIPTS, Decision::Deny);
 }
 
 #[test]
@@ -162,33 +168,34 @@ fn redirections_outside_the_roots_are_denied() {
 #[test]
 fn commands_that_only_look_dangerous_are_allowed() {
     let guard = guard(json!({"commands": {"deny": [["rm"], ["curl"]]}}));
-    for script in [
-        "echo \"a && rm b\"",
-        "echo rm",
-        "git commit -m \"x; y\"",
-        "git commit -m 'a && curl b'",
-        "grep -r 'rm -rf' .",
-        "ls -la | grep rm",
-        "for i in 1 2; do echo $((i + 1)); done",
-        "cat <<'EOF'\n$(rm x)\nEOF",
-        "find . -name '*.rs' -print",
-        "timeout 5 cargo test",
-        "echo 2>&1",
-        "su root -c 'echo hi'",
-        "runuser -u root -- echo hi",
-        "flock /tmp/l -c 'echo hi'",
-        "chrt 0 echo hi",
-        "nice -10 echo hi",
-        "watch -n 1 date",
-        "xargs",
-        "xargs -0 grep rm",
-        "find . -exec grep rm {} \\;",
-        "env -a rm echo hi",
-        "sudo -u root -- ls",
-    ] {
-        let verdict = judge_script(&guard, script);
-        assert_eq!(verdict.decision, Decision::Allow, "{script:?}: {verdict:?}");
-    }
+    each_decided(
+        &guard,
+        &[
+            "echo \"a && rm b\"",
+            "echo rm",
+            "git commit -m \"x; y\"",
+            "git commit -m 'a && curl b'",
+            "grep -r 'rm -rf' .",
+            "ls -la | grep rm",
+            "for i in 1 2; do echo $((i + 1)); done",
+            "cat <<'EOF'\n$(rm x)\nEOF",
+            "find . -name '*.rs' -print",
+            "timeout 5 cargo test",
+            "echo 2>&1",
+            "su root -c 'echo hi'",
+            "runuser -u root -- echo hi",
+            "flock /tmp/l -c 'echo hi'",
+            "chrt 0 echo hi",
+            "nice -10 echo hi",
+            "watch -n 1 date",
+            "xargs",
+            "xargs -0 grep rm",
+            "find . -exec grep rm {} \\;",
+            "env -a rm echo hi",
+            "sudo -u root -- ls",
+        ],
+        Decision::Allow,
+    );
 }
 
 #[test]
@@ -315,10 +322,7 @@ const WRAPPED_RM: &[&str] = &[
 #[test]
 fn commands_behind_wrappers_are_found() {
     let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
-    for script in WRAPPED_RM {
-        let verdict = judge_script(&guard, script);
-        assert_eq!(verdict.decision, Decision::Deny, "{script:?}: {verdict:?}");
-    }
+    each_decided(&guard, WRAPPED_RM, Decision::Deny);
     for argv in [
         json!(["runuser", "-u", "root", "--", "rm", "x"]),
         json!(["su", "root", "-c", "rm x"]),
@@ -350,10 +354,11 @@ fn an_option_a_wrapper_does_not_know_is_denied() {
 #[test]
 fn env_argv0_takes_a_value() {
     let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
-    for script in ["env -a ls rm x", "env --argv0 ls rm x", "env -ia ls rm x"] {
-        let verdict = judge_script(&guard, script);
-        assert_eq!(verdict.decision, Decision::Deny, "{script:?}: {verdict:?}");
-    }
+    each_decided(
+        &guard,
+        &["env -a ls rm x", "env --argv0 ls rm x", "env -ia ls rm x"],
+        Decision::Deny,
+    );
     let allowed = judge_script(&guard, "env -a rm ls x");
     assert_eq!(allowed.decision, Decision::Allow, "{allowed:?}");
 }
@@ -361,23 +366,19 @@ fn env_argv0_takes_a_value() {
 #[test]
 fn the_test_command_bracket_is_a_literal_word() {
     let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
-    for script in [
+    let allowed = [
         "[ -f x ] && echo y",
         "if [ 1 = 1 ]; then echo y; fi",
         "[ \"$a\" = b ] || echo y",
         "while [ -e x ]; do sleep 1; done",
-    ] {
-        let verdict = judge_script(&guard, script);
-        assert_eq!(verdict.decision, Decision::Allow, "{script:?}: {verdict:?}");
-    }
-    for script in [
+    ];
+    each_decided(&guard, &allowed, Decision::Allow);
+    let denied = [
         "[ -f x ] && rm y",
         "if [ 1 = 1 ]; then rm y; fi",
         "/bin/r[m] y",
         "[m] y",
         "r[\"m]\" y",
-    ] {
-        let verdict = judge_script(&guard, script);
-        assert_eq!(verdict.decision, Decision::Deny, "{script:?}: {verdict:?}");
-    }
+    ];
+    each_decided(&guard, &denied, Decision::Deny);
 }
