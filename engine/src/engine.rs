@@ -138,8 +138,19 @@ impl EngineBuilder {
     }
 
     /// Opens the store (an SQLite file is created if missing and its schema brought up to
-    /// date) and returns the engine.
+    /// date) and returns the engine. A guard whose rate limits name an executor the engine
+    /// does not have is refused first ([`Error::UnknownRateLimit`]).
     pub async fn open(self) -> Result<Engine> {
+        let limits = self.guard.as_ref().map(|guard| guard.rate_limits());
+        if let Some(limit) = (limits.into_iter().flatten())
+            .find(|limit| !self.executors.contains_key(&limit.executor))
+        {
+            let known: Vec<&str> = self.executors.keys().map(String::as_str).collect();
+            return Err(Error::UnknownRateLimit {
+                executor: limit.executor,
+                known: known.join(", "),
+            });
+        }
         let store: Arc<dyn Store> = match self.store {
             StoreChoice::Sqlite(options) => Arc::new(SqliteStore::open(&options).await?),
             StoreChoice::Given(store) => store,

@@ -147,6 +147,17 @@ pub enum Error {
     /// The workflow uses an executor the engine does not have.
     #[error("no executor named {0:?} is registered with this engine")]
     UnknownExecutor(String),
+    /// The engine's guard limits the rate of an executor the engine does not have: a limit
+    /// that would limit nothing, most likely a misspelt name.
+    #[error(
+        "the guard limits the rate of {executor:?}, which is not an executor of this engine (it has {known})"
+    )]
+    UnknownRateLimit {
+        /// The executor the limit names.
+        executor: String,
+        /// The engine's executors, comma-separated.
+        known: String,
+    },
     /// The guard a run started with cannot judge it again (its snapshot cannot be restored).
     #[error("run {run}: cannot restore the guard it started with: {error}")]
     Guard {

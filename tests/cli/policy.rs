@@ -193,6 +193,31 @@ fn explain_names_each_rule_once_and_shows_audit_mode() {
 }
 
 #[test]
+fn a_rate_limit_of_an_executor_cairn_does_not_have_refuses_the_run_before_the_database() {
+    let limit = serde_json::json!({"executor": "procss", "max": 1, "per": "1s"});
+    let (dir, policy) = policy_file(&serde_json::json!({ "rate_limits": [limit] }));
+    let db = dir.path().join("runs.db");
+    let db = db.to_str().unwrap();
+    let output = cairn(&[
+        "--db",
+        db,
+        "run",
+        "examples/hello.json",
+        "--policy",
+        &policy,
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "the guard limits the rate of \"procss\", which is not an executor of this engine (it has agent, noop, process, sleep)"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!std::path::Path::new(db).exists(), "no database was made");
+}
+
+#[test]
 fn the_committed_policy_schema_is_current() {
     let output = cairn(&["schema", "policy"]);
     assert_eq!(output.status.code(), Some(0));
