@@ -85,7 +85,11 @@ impl Ledger {
                 let class = (error.split_once(": "))
                     .and_then(|(class, _)| class.parse().ok())
                     .unwrap_or(ErrorClass::BadParams);
-                (class, format!("step {} {}: {error}", spec.id, slot.state))
+                // "step a denied: approval: …", not "denied: denied: approval: …".
+                let said = (error.strip_prefix(slot.state.as_str()))
+                    .and_then(|rest| rest.strip_prefix(": "))
+                    .unwrap_or(error);
+                (class, format!("step {} {}: {said}", spec.id, slot.state))
             })
     }
 }

@@ -155,6 +155,7 @@ fn a_denied_step_never_starts_its_dependents_are_skipped_and_the_run_fails_denie
     let report = ledger.report();
     assert_eq!(report.state, RunState::Failed);
     assert_eq!(report.error_class, Some(ErrorClass::Denied));
+    assert_eq!(report.error.as_deref(), Some("step a denied: no: never"));
 }
 
 #[test]
