@@ -115,7 +115,7 @@ fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
 #[serde(deny_unknown_fields)]
 struct GivenAction {
     executor: String,
-    #[serde(default = "no_params")]
+    #[serde(default = "empty_object")]
     params: Value,
     #[serde(default = "step")]
     step: String,
@@ -123,7 +123,7 @@ struct GivenAction {
     attempt: u32,
 }
 
-fn no_params() -> Value {
+fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
 }
 
@@ -190,7 +190,7 @@ fn explain(file: &Path, action: &str) -> Result<ExitCode, Error> {
         executor: given.executor,
         params: given.params,
     };
-    let input = SharedJson::new(no_params());
+    let input = SharedJson::new(empty_object());
     let facts = Facts {
         item: None,
         id: Uuid::nil(),
