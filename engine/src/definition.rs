@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use duration::Duration;
+pub use duration::{Duration, MAX_DURATION};
 
 use crate::executor::ErrorClass;
 use crate::state::StepState;

@@ -19,6 +19,11 @@ pub(crate) const PATTERN: &str = concat!(
     r"months|month|M|years|year|yrs|yr|y)\s*)+$"
 );
 
+/// The longest duration a file may give: 100 years (humantime's `100y`). Any deadline or
+/// wake-up time computed from it stays far inside what clocks and timestamps hold, so that
+/// no run can fail on it; nothing a workflow does needs longer.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(3_155_760_000);
+
 /// A span of time, written in files as a humantime string such as `"90s"` or `"1h 30m"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(pub std::time::Duration);
@@ -54,9 +59,15 @@ impl<'de> Deserialize<'de> for Duration {
                 "bad duration {text:?}: numbers each with a unit ({hint})"
             )));
         }
-        text.parse().map_err(|error| {
+        let duration: Duration = text.parse().map_err(|error| {
             serde::de::Error::custom(format_args!("bad duration {text:?}: {error} ({hint})"))
-        })
+        })?;
+        if duration.0 > MAX_DURATION {
+            return Err(serde::de::Error::custom(format_args!(
+                "bad duration {text:?}: longer than 100 years (100y), the most cairn takes"
+            )));
+        }
+        Ok(duration)
     }
 }
 
@@ -113,5 +124,30 @@ mod tests {
         assert_eq!(duration.0, std::time::Duration::from_secs(125));
         let duration: Duration = serde_json::from_str("\"1hour 2mins 3secs 4ms\"").unwrap();
         assert_eq!(duration.0, std::time::Duration::from_millis(3_723_004));
+    }
+
+    #[test]
+    fn takes_at_most_a_hundred_years_so_no_deadline_overflows() {
+        let most: Duration = serde_json::from_str("\"100y\"").unwrap();
+        assert_eq!(most.0, MAX_DURATION);
+        for text in ["100y 1s", "900000000y", "400000000000y"] {
+            let error = serde_json::from_str::<Duration>(&format!("{text:?}")).unwrap_err();
+            assert!(
+                error.to_string().contains("longer than 100 years"),
+                "{text}: {error}"
+            );
+        }
+        // A file giving one is refused at load, before any run: it used to panic the engine
+        // when the run's deadline was computed.
+        let workflow = r#"{"name": "w", "limits": {"timeout": "900000000y"},
+                           "steps": [{"id": "a", "executor": "noop", "heartbeat": "900000000y"}]}"#;
+        let executors = crate::executor::test_support::accepting_anything(&["noop"]);
+        let error = crate::load::load_str(workflow, "w.json", &executors).unwrap_err();
+        let error = error.to_string();
+        assert!(error.contains("/limits/timeout: bad duration"), "{error}");
+        assert!(
+            error.contains("/steps/0/heartbeat: bad duration"),
+            "{error}"
+        );
     }
 }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use cairn_engine::MAX_DURATION;
+
 /// The default time limit of an `agent` attempt when the step has no `timeout`: 30 minutes.
 pub const DEFAULT_AGENT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
@@ -31,9 +33,9 @@ fn parse(value: &str) -> Limit {
     match value.trim() {
         "none" => Ok(None),
         text => match humantime::parse_duration(text) {
-            Ok(limit) if !limit.is_zero() => Ok(Some(limit)),
+            Ok(limit) if !limit.is_zero() && limit <= MAX_DURATION => Ok(Some(limit)),
             _ => Err(format!(
-                "{AGENT_TIMEOUT_ENV}={value:?} is not a time limit: set it to a duration such as \"30m\", or \"none\" for no limit"
+                "{AGENT_TIMEOUT_ENV}={value:?} is not a time limit: set it to a duration such as \"30m\" (at most \"100y\"), or \"none\" for no limit"
             )),
         },
     }
@@ -50,7 +52,7 @@ mod tests {
         assert_eq!(parse("2s"), Ok(Some(Duration::from_secs(2))));
         assert_eq!(parse(" 1h "), Ok(Some(Duration::from_secs(3600))));
         assert_eq!(parse("none"), Ok(None));
-        for bad in ["", "0s", "soon", "-1m"] {
+        for bad in ["", "0s", "soon", "-1m", "100y 1s", "900000000y"] {
             let message = parse(bad).unwrap_err();
             assert!(message.contains("CAIRN_AGENT_TIMEOUT"), "{message}");
             assert!(message.contains("\"none\""), "{message}");
