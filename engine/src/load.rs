@@ -2,7 +2,8 @@
 //! once, each with its place.
 //!
 //! 1. The text is parsed with `serde_json` (at most 128 levels deep). A syntax error stops
-//!    here, reported with its line and column.
+//!    here, reported with its line and column, and so does an object that gives a key twice
+//!    (`unique`), reported with its pointer.
 //!    A valid file is read straight into a [`Workflow`] instead (`fast`): steps 2 and 3
 //!    are for files with a problem.
 //! 2. The value is checked against the schema generated from the [`definition`] types.
@@ -25,6 +26,7 @@ mod explain;
 mod fast;
 mod params;
 mod repair;
+mod unique;
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -212,6 +214,10 @@ pub(crate) fn check_executors(
 }
 
 fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan> {
+    if let Err(problem) = unique::unique_keys(source) {
+        report.problems.push(problem);
+        return None;
+    }
     let workflow = match fast::workflow(source) {
         Some(workflow) => workflow,
         None => {

@@ -11,7 +11,8 @@ use crate::problem::{Problem, escape};
 
 /// Parses the JSON `source`, checks it against the JSON Schema `schema` and deserializes it
 /// into `T`. The error holds every schema problem, each with its JSON pointer (or the line
-/// and column of a syntax error); `origin` names the document in messages.
+/// and column of a syntax error), or the first key an object gives twice; `origin` names the
+/// document in messages.
 pub fn load_document<T: DeserializeOwned>(
     source: &str,
     schema: &Value,
@@ -25,8 +26,10 @@ pub fn load_document<T: DeserializeOwned>(
             problems,
         }
     };
-    let value: Value = serde_json::from_str(super::without_bom(source))
-        .map_err(|error| fail(vec![syntax_problem(&error)]))?;
+    let source = super::without_bom(source);
+    super::unique::unique_keys(source).map_err(|problem| fail(vec![problem]))?;
+    let value: Value =
+        serde_json::from_str(source).map_err(|error| fail(vec![syntax_problem(&error)]))?;
     let validator = jsonschema::validator_for(schema).map_err(|error| {
         fail(vec![Problem::at(
             "",

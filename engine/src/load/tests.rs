@@ -595,3 +595,39 @@ fn a_file_at_the_bounds_of_the_callers_stack_loads_on_a_small_one() {
         .unwrap();
     assert!(loaded);
 }
+
+#[test]
+fn a_key_given_twice_is_refused_at_its_pointer() {
+    let found = problems(
+        "{\"name\": \"a\",\n \"steps\": [{\"id\": \"a\", \"executor\": \"noop\"}],\n \"name\": \"b\"}",
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/name: the file gives the key `name` twice (the second at line 3, column 2); keep one"
+        ]
+    );
+    let deep = r#"{"name": "w", "steps": [{"id": "a", "executor": "noop"}, {"pipeline": [
+        {"id": "b", "executor": "process",
+         "with": {"env": {"A": "1"}, "command": ["touch", "x"], "command": ["echo"]}}]}]}"#;
+    assert_eq!(
+        problems(deep),
+        [
+            "w.json:/steps/1/pipeline/0/with/command: the file gives the key `command` twice (the second at line 3, column 65); keep one"
+        ]
+    );
+    // Keys are compared as read, after their escapes; the pointer escapes `/` (`~1`). The
+    // place of a key with escapes is where it ends.
+    let escaped = r#"{"name": "w", "steps": [{"id": "a", "executor": "noop",
+        "with": {"a/b": 1, "a\u002fb": 2}}]}"#;
+    assert_eq!(
+        problems(escaped),
+        [
+            "w.json:/steps/0/with/a~1b: the file gives the key `a/b` twice (the second at line 2, column 37); keep one"
+        ]
+    );
+    // The same key in two objects is no duplicate.
+    let apart = r#"{"name": "w", "steps": [{"id": "a", "executor": "noop", "with": {"x": {"x": 1}}},
+        {"id": "b", "executor": "noop", "with": {"x": 2}}]}"#;
+    assert_eq!(problems(apart), Vec::<String>::new());
+}
