@@ -19,6 +19,18 @@ fn a_json_syntax_error_names_line_and_column() {
 }
 
 #[test]
+fn a_key_given_twice_is_refused_not_read_as_its_last_value() {
+    assert_eq!(
+        refused(r#"{"commands": {"deny": [["touch"]], "deny": []}}"#),
+        "p.json:/commands/deny: the file gives the key `deny` twice (the second at line 1, column 36); keep one"
+    );
+    assert_eq!(
+        refused("{\"default\": \"deny\",\n \"default\": \"allow\"}"),
+        "p.json:/default: the file gives the key `default` twice (the second at line 2, column 2); keep one"
+    );
+}
+
+#[test]
 fn an_unknown_key_names_the_key_it_likely_meant() {
     assert_eq!(
         refused(r#"{"commands": {"deny": [["rm"]], "alow": [["ls"]]}}"#),
