@@ -40,6 +40,24 @@ fn a_syntax_error_names_line_and_column() {
 }
 
 #[test]
+fn a_key_given_twice_exits_2_and_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("twice.json");
+    let workflow = r#"{"name": "twice", "steps": [
+  {"id": "a", "executor": "process", "with": {"command": ["touch", "x"], "command": ["true"]}}]}"#;
+    std::fs::write(&file, workflow).unwrap();
+    let file = file.to_str().unwrap();
+    let output = cairn(&["validate", file]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "{file}:/steps/0/with/command: the file gives the key `command` twice (the second at line 2, column 74); keep one\n"
+        )
+    );
+}
+
+#[test]
 fn a_misspelt_key_is_named_with_its_pointer_and_the_fix() {
     let output = cairn(&["validate", "tests/fixtures/invalid/typo.json"]);
     assert_eq!(output.status.code(), Some(2));
