@@ -15,6 +15,8 @@ mod wrappers;
 
 use serde::Serialize;
 
+use self::script::Dialect;
+
 /// At most this many commands (wrappers included) are checked in one action; past that, the
 /// action is denied.
 pub const MAX_COMMANDS: usize = 100;
@@ -27,8 +29,9 @@ const STACK: usize = 256 << 20;
 /// Whether setting the variable `name` makes a shell or the dynamic loader run code the
 /// checker cannot see, whatever the value: prompts (bash runs the commands in them, `PS4`
 /// under `set -x`), startup files (`BASH_ENV`, `ENV`), exported functions
-/// (`BASH_FUNC_ls%%` defines `ls`) and preloaded libraries (`LD_PRELOAD`, `LD_AUDIT`).
-/// Refused in scripts and in a step's `with.env`, under every policy.
+/// (`BASH_FUNC_ls%%` defines `ls`) and the libraries the loader loads (`LD_PRELOAD`,
+/// `LD_AUDIT`, `LD_LIBRARY_PATH`: a constructor runs before `main`). Refused in scripts and
+/// in a step's `with.env`, under every policy.
 pub(crate) fn runs_unseen_code(name: &str) -> bool {
     const NAMES: &[&str] = &[
         "PS0",
@@ -40,6 +43,7 @@ pub(crate) fn runs_unseen_code(name: &str) -> bool {
         "ENV",
         "LD_PRELOAD",
         "LD_AUDIT",
+        "LD_LIBRARY_PATH",
     ];
     NAMES.contains(&name) || name.starts_with("BASH_FUNC_")
 }
@@ -123,9 +127,10 @@ pub fn basename(program: &str) -> &str {
 #[derive(Debug, Default)]
 struct Checker {
     findings: Findings,
-    /// Where the `((…))` commands of the scripts being walked start (see
-    /// [`Checker::script`]).
-    arithmetic_starts: Vec<usize>,
+    /// The grammar of the script being walked (see [`Checker::script`]).
+    dialect: Dialect,
+    /// The characters of the script being walked: the parser's locations count characters.
+    text: Vec<char>,
 }
 
 impl Checker {
@@ -185,7 +190,7 @@ impl Checker {
         }
         for script in runs.scripts {
             match script {
-                Word::Literal(text) => self.script(&text, depth + 1),
+                Word::Literal(text) => self.script(&text, depth + 1, runs.dialect),
                 Word::Dynamic(text) => {
                     self.problem(format!("the script `{text}` is not a literal word"))
                 }

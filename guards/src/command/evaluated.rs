@@ -5,7 +5,7 @@
 
 use brush_parser::word::{WordPiece, WordPieceWithSource};
 
-use super::script::options;
+use super::script::{Dialect, not_bash, options};
 use super::word::runs_commands;
 use super::{Checker, Word};
 
@@ -17,6 +17,10 @@ impl Checker {
             self.problem(format!(
                 "a command substitution inside `(({text}))` is not checked"
             ));
+        }
+        // dash ends `$((…))` at the first `))`, quoted or not; bash skips quoted ones.
+        if self.dialect != Dialect::Bash && text.contains(['\'', '"']) {
+            self.problem(not_bash(&format!("a quote inside `(({text}))`")));
         }
         self.arithmetic_assigns(text);
     }

@@ -6,19 +6,57 @@ use brush_parser::ast::{
     CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr,
     IoFileRedirectTarget, IoRedirect, RedirectList, SimpleCommand, UnaryPredicate,
 };
-use brush_parser::{Parser, ParserOptions};
+use brush_parser::{Parser, ParserOptions, SourceSpan};
 
+use super::evaluated::target;
 use super::word::runs_commands;
 use super::{Checker, MAX_SCRIPT_BYTES, Word};
 
-/// How scripts are parsed: as bash parses them (a superset of `sh`).
+/// How scripts are parsed: as bash parses them. What another shell reads differently is
+/// refused (see [`Dialect`]).
 pub(super) fn options() -> ParserOptions {
     ParserOptions::default()
 }
 
+/// The shell a script is written for, as far as its grammar departs from bash's, which the
+/// parser reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Dialect {
+    /// bash and rbash: the parser's own grammar.
+    Bash,
+    /// ksh93, mksh and zsh, which read `$'…'`, `((…))` and `[[ … ]]` as bash does; the
+    /// quoting that differs between shells (see [`Dialect::Posix`]) is refused.
+    Korn,
+    /// A POSIX sh — `sh` (dash on Debian), `dash`, `ash`, `posh`, `yash`, `oksh`, `pdksh` —
+    /// and the shell a wrapper hands a script to (`flock -c`, `su -c`, `watch`): where bash
+    /// sees `((…))` arithmetic, a `$'…'` string or a `[[ … ]]` test, dash sees subshells,
+    /// a `$` and a quote, or a command named `[[`, so these are refused; so are quotes inside
+    /// `${…}` and `$((…))` and in a here-document's delimiter, which shells end differently.
+    #[default]
+    Posix,
+}
+
+impl Dialect {
+    /// The dialect of the shell `name` (a basename from `SHELLS`).
+    pub(super) fn of(name: &str) -> Dialect {
+        match name {
+            "bash" | "rbash" => Dialect::Bash,
+            "ksh" | "ksh93" | "rksh" | "mksh" | "lksh" | "zsh" => Dialect::Korn,
+            _ => Dialect::Posix,
+        }
+    }
+}
+
+/// Why a script is refused when written for a shell other than bash.
+pub(super) fn not_bash(what: &str) -> String {
+    format!(
+        "{what}: shells other than bash (`sh` is often dash) read this differently, so it is not checked"
+    )
+}
+
 impl Checker {
-    /// Checks every command of the shell script `text`.
-    pub(super) fn script(&mut self, text: &str, depth: usize) {
+    /// Checks every command of the shell script `text`, written for a shell of `dialect`.
+    pub(super) fn script(&mut self, text: &str, depth: usize, dialect: Dialect) {
         if !self.within(depth) {
             return;
         }
@@ -47,14 +85,29 @@ impl Checker {
             Ok(program) => program,
             Err(error) => return self.problem(format!("the script does not parse: {error}")),
         };
-        let mark = self.arithmetic_starts.len();
+        let outer_dialect = std::mem::replace(&mut self.dialect, dialect);
+        let outer_text = std::mem::replace(&mut self.text, text.chars().collect());
         for list in &program.complete_commands {
             self.list(list, depth);
         }
-        // The parser reads `( ( cmd ) )` as the arithmetic `((cmd))`; bash runs `cmd`.
-        let starts: Vec<usize> = self.arithmetic_starts.drain(mark..).collect();
-        if (starts.iter()).any(|&start| !text.get(start..).is_some_and(|at| at.starts_with("(("))) {
-            self.problem("`( (` is ambiguous: write `((` for arithmetic, `( (` is not checked");
+        self.dialect = outer_dialect;
+        self.text = outer_text;
+    }
+
+    /// The character at `index` of the script being walked.
+    fn char_at(&self, index: usize) -> Option<char> {
+        self.text.get(index).copied()
+    }
+
+    /// After the `)` that ends `span` (a process substitution, an array's values), bash reads
+    /// a `#` as part of the word, the parser as the start of a comment: refused.
+    fn comment_after(&mut self, span: &SourceSpan) {
+        let end = span.end.index;
+        let closes = end.checked_sub(1).and_then(|at| self.char_at(at)) == Some(')');
+        if !closes || self.char_at(end) == Some('#') {
+            self.problem(
+                "a `#` right after `)` is part of the word for bash but a comment for the parser: not checked",
+            );
         }
     }
 
@@ -84,6 +137,9 @@ impl Checker {
                 self.redirect_list(function.body.1.as_ref(), depth);
             }
             Command::ExtendedTest(test, redirects) => {
+                if self.dialect == Dialect::Posix {
+                    self.problem(not_bash("`[[ … ]]`"));
+                }
                 self.test(&test.expr, depth + 1);
                 self.redirect_list(redirects.as_ref(), depth);
             }
@@ -96,10 +152,22 @@ impl Checker {
         }
         match compound {
             CompoundCommand::Arithmetic(arithmetic) => {
-                self.arithmetic_starts.push(arithmetic.loc.start.index);
+                if self.dialect == Dialect::Posix {
+                    self.problem(not_bash("`((…))`"));
+                }
+                // The parser reads `( ( cmd ) )` as the arithmetic `((cmd))`; bash runs `cmd`.
+                let start = arithmetic.loc.start.index;
+                if self.char_at(start) != Some('(') || self.char_at(start + 1) != Some('(') {
+                    self.problem(
+                        "`( (` is ambiguous: write `((` for arithmetic, `( (` is not checked",
+                    );
+                }
                 self.arithmetic(&arithmetic.expr.value);
             }
             CompoundCommand::ArithmeticForClause(clause) => {
+                if self.dialect == Dialect::Posix {
+                    self.problem(not_bash("`for ((…))`"));
+                }
                 let parts = [&clause.initializer, &clause.condition, &clause.updater];
                 for part in parts.into_iter().flatten() {
                     self.arithmetic(&part.value);
@@ -188,17 +256,62 @@ impl Checker {
     }
 
     fn simple(&mut self, simple: &SimpleCommand, depth: usize) {
+        let prefix = simple.prefix.iter().flat_map(|prefix| &prefix.0);
+        let name = (simple.word_or_name.iter()).map(Item::Word);
+        let suffix = simple.suffix.iter().flat_map(|suffix| &suffix.0);
+        let items: Vec<Item> = (prefix.map(Item::Other))
+            .chain(name)
+            .chain(suffix.map(Item::Other))
+            .collect();
         let mut words = Vec::new();
-        for item in simple.prefix.iter().flat_map(|prefix| &prefix.0) {
-            self.item(item, &mut words, depth);
-        }
-        if let Some(name) = &simple.word_or_name {
-            words.push(self.word(&name.value, depth));
-        }
-        for item in simple.suffix.iter().flat_map(|suffix| &suffix.0) {
-            self.item(item, &mut words, depth);
+        for (at, item) in items.iter().enumerate() {
+            let word = match item {
+                Item::Word(word) => Some(*word),
+                Item::Other(CommandPrefixOrSuffixItem::Word(word)) => Some(word),
+                Item::Other(item) => {
+                    self.item(item, &mut words, depth);
+                    None
+                }
+            };
+            if let Some(word) = word {
+                let redirect = matches!(
+                    items.get(at + 1),
+                    Some(Item::Other(CommandPrefixOrSuffixItem::IoRedirect(_)))
+                );
+                if !(redirect && self.names_fd(word, depth)) {
+                    words.push(self.word(&word.value, depth));
+                }
+            }
         }
         self.command(words, depth);
+    }
+
+    /// Whether `word`, followed by a redirection, is bash's `{NAME}` in `{NAME}>file`, which
+    /// stores the new file descriptor's number in `NAME` (recorded as set; a subscript is
+    /// evaluated): a `{` and `}` around a name, right before a `<` or `>`.
+    fn names_fd(&mut self, word: &brush_parser::ast::Word, depth: usize) -> bool {
+        let inner = word
+            .value
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'));
+        let Some(set) = inner.and_then(target).filter(|set| set.value.is_none()) else {
+            return false;
+        };
+        let Some(span) = &word.loc else {
+            self.problem(format!(
+                "`{}` before a redirection may name a file descriptor: not checked",
+                word.value
+            ));
+            return false;
+        };
+        if !matches!(self.char_at(span.end.index), Some('<' | '>')) {
+            return false;
+        }
+        self.assigned(set.name);
+        if let Some(subscript) = set.subscript {
+            self.subscript(subscript, depth);
+        }
+        true
     }
 
     /// One item of a simple command: a word goes to `words`.
@@ -212,10 +325,14 @@ impl Checker {
             }
             // `export NAME=value`: an argument, which sets a variable when the command is a
             // builtin that does (see `builtins.rs`).
-            CommandPrefixOrSuffixItem::AssignmentWord(_, word) => {
+            CommandPrefixOrSuffixItem::AssignmentWord(assignment, word) => {
+                if let AssignmentValue::Array(_) = assignment.value {
+                    self.comment_after(&assignment.loc);
+                }
                 words.push(self.word(&word.value, depth));
             }
             CommandPrefixOrSuffixItem::ProcessSubstitution(_, subshell) => {
+                self.comment_after(&subshell.loc);
                 self.list(&subshell.list, depth + 1);
                 words.push(Word::Dynamic("<(…)".to_owned()));
             }
@@ -237,6 +354,7 @@ impl Checker {
         let values: Vec<&str> = match &assignment.value {
             AssignmentValue::Scalar(word) => vec![&word.value],
             AssignmentValue::Array(items) => {
+                self.comment_after(&assignment.loc);
                 for key in items.iter().filter_map(|(key, _)| key.as_ref()) {
                     self.subscript(&key.value, depth);
                 }
@@ -285,6 +403,7 @@ impl Checker {
                 }
                 IoFileRedirectTarget::Fd(_) => {}
                 IoFileRedirectTarget::ProcessSubstitution(_, subshell) => {
+                    self.comment_after(&subshell.loc);
                     self.list(&subshell.list, depth + 1);
                 }
                 IoFileRedirectTarget::Duplicate(word) => {
@@ -297,6 +416,20 @@ impl Checker {
                 }
             },
             IoRedirect::HereDocument(_, document) => {
+                // bash joins a body's lines split by a backslash-newline before it looks for
+                // the delimiter; the parser does not, and would read on past bash's end.
+                if document.requires_expansion && document.doc.value.contains("\\\n") {
+                    self.problem(
+                        "a backslash-newline in an unquoted here-document can end it where the parser does not: not checked",
+                    );
+                }
+                let delimiter = &document.here_end.value;
+                let quoted = delimiter.contains("$'") || delimiter.contains("$\"");
+                if self.dialect != Dialect::Bash && quoted {
+                    self.problem(not_bash(
+                        "a here-document delimiter holding `$'…'` or `$\"…\"`",
+                    ));
+                }
                 if document.requires_expansion {
                     self.here_document(&document.doc.value, depth);
                 }
@@ -308,6 +441,14 @@ impl Checker {
             }
         }
     }
+}
+
+/// An item of a simple command, its program word included.
+enum Item<'a> {
+    /// The program.
+    Word(&'a brush_parser::ast::Word),
+    /// A word, an assignment or a redirection before or after it.
+    Other(&'a CommandPrefixOrSuffixItem),
 }
 
 /// Whether `[[ … ]]` compares its operands as numbers (`-eq`, …), evaluating each as

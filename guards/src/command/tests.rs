@@ -142,6 +142,8 @@ fn prompts_startup_files_and_preloads_are_refused() {
         "BASH_ENV=/tmp/x bash -c ls",
         "export LD_PRELOAD=/tmp/x.so; ls",
         "env LD_AUDIT=/tmp/x.so ls",
+        "LD_LIBRARY_PATH=/tmp ls",
+        "env LD_LIBRARY_PATH=/tmp ls",
     ]);
 }
 
@@ -240,4 +242,215 @@ fn expansions_set_the_variables_they_assign() {
         plain.problems.is_empty() && plain.assignments.is_empty(),
         "{plain:?}"
     );
+}
+
+/// What running `script` with the shell `shell` (`sh -c SCRIPT`) would run.
+fn run_by(shell: &str, script: &str) -> Findings {
+    check_argv(&[shell.to_owned(), "-c".to_owned(), script.to_owned()])
+}
+
+/// What running `words` would run.
+fn argv(words: &[&str]) -> Findings {
+    check_argv(
+        &words
+            .iter()
+            .map(|word| (*word).to_owned())
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Scripts bash reads one way and dash another: in each, dash runs `touch x`, bash does not.
+const DASH_RUNS_MORE: &[&str] = &[
+    "((touch x))",
+    "echo $'\\'; touch x; #'",
+    "[[ a || touch x ]]",
+    "echo \"${x:-'}\"; touch x; #'}\"",
+    "echo \"${x-'}\"; touch x; #'}\"",
+    "echo ${x:-$'\\'}; touch x; #'}",
+    "cat <<$'E'\n$E\ntouch x\nE",
+    "cat <<$\"E\"\n$E\ntouch x\nE",
+    "false && echo $(( ')) ; touch x #' ))",
+    "false && echo $(( \")) ; touch x #\" ))",
+    "for ((;;)); do touch x; done",
+    "echo $\"a\"",
+];
+
+#[test]
+fn posix_shells_refuse_what_bash_reads_differently() {
+    for shell in ["sh", "dash", "ash", "posh", "yash", "/bin/sh", "busybox sh"] {
+        let words: Vec<&str> = shell.split(' ').collect();
+        for script in DASH_RUNS_MORE {
+            let mut argv: Vec<String> = words.iter().map(|word| (*word).to_owned()).collect();
+            argv.extend(["-c".to_owned(), (*script).to_owned()]);
+            let found = check_argv(&argv);
+            assert!(
+                !found.problems.is_empty(),
+                "{shell} -c {script:?}: {found:?}"
+            );
+        }
+    }
+    // Wrappers hand their scripts to `sh`, or to the user's shell.
+    for words in [
+        &["su", "root", "-c", "((touch x))"][..],
+        &["flock", "/tmp/l", "-c", "[[ a || touch x ]]"],
+        &["sg", "root", "-c", "echo $'\\'; touch x; #'"],
+        &["bash", "-c", "sh -c '((touch x))'"],
+    ] {
+        let found = argv(words);
+        assert!(!found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    // ksh and zsh read these as bash does; bash and `su -s /bin/bash` are bash.
+    for (shell, script) in [
+        ("ksh", "((x = 1)); [[ -n $x ]] && echo $'a'"),
+        ("mksh", "((x = 1)); [[ -n $x ]] && echo $'a'"),
+        ("zsh", "((x = 1)); [[ -n $x ]] && echo $'a'"),
+        ("bash", "((x = 1)); [[ -n $x ]] && echo $'a' \"${y:-'b'}\""),
+        ("sh", "bash -c '((x = 1)); [[ -n $x ]]'"),
+    ] {
+        let found = run_by(shell, script);
+        assert!(
+            found.problems.is_empty(),
+            "{shell} -c {script:?}: {found:?}"
+        );
+    }
+    let bash = argv(&["su", "-s", "/bin/bash", "root", "-c", "((x = 1))"]);
+    assert!(bash.problems.is_empty(), "{bash:?}");
+}
+
+#[test]
+fn common_sh_scripts_stay_allowed() {
+    for script in [
+        CI_SCRIPT,
+        "x=$((1 + 2)); echo \"${x:-default}\" \"${HOME%/}\" \"${y:-\"q\"}\"",
+        "grep 'foo$' f; grep \"bar$\" f; [ -f x ] && echo y || echo z",
+        "cat <<EOF\nhi $x $(date)\nEOF\ncat <<'EOF'\nfoo \\\nbar\nEOF",
+    ] {
+        for shell in ["sh", "dash", "bash"] {
+            let found = run_by(shell, script);
+            assert!(
+                found.problems.is_empty(),
+                "{shell} -c {script:?}: {found:?}"
+            );
+        }
+    }
+}
+
+/// A typical CI script.
+const CI_SCRIPT: &str = "set -euo pipefail; for f in src/*.rs; do if [ -n \"$f\" ]; then echo \"$f\"; fi; done; while read -r line; do echo \"$line\"; done < Cargo.toml; case \"$CI\" in true) echo ci ;; *) echo local ;; esac";
+
+#[test]
+fn what_the_parser_misreads_is_refused() {
+    refused(&[
+        // bash joins `EO\` and `F` into the delimiter; the parser reads on.
+        "cat <<EOF\nEO\\\nF\ntouch x\nEOF\n",
+        "cat <<-EOF\n\tEO\\\nF\ntouch x\nEOF\n",
+        "cat <<EOF\nEOF\\\n\ntouch x\nEOF\n",
+        // bash reads a `#` after these `)` as part of the word, the parser as a comment.
+        "cat <(true)#; touch x",
+        "cat >(true)#; touch x",
+        "echo <(true)#x; touch x",
+        "cat < <(true)#; touch x",
+        "a=(b)#; touch x",
+        "x=1 a+=(b)#; touch x",
+        "declare a=(b)#; touch x",
+    ]);
+    for script in [
+        "diff <(ls) <(ls -a); while read -r l; do echo \"$l\"; done < <(ls)",
+        "cat <(true) # a comment",
+        "( ls )# a comment",
+        "a=(1 2); a+=(3); declare -a b=( x y ) # c",
+        "cat <<'EOF'\nEO\\\nF\nEOF\n",
+        "echo é; (( x = 1 )); cat <(true)",
+    ] {
+        let found = sh(script);
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+}
+
+#[test]
+fn env_splits_its_string_as_env_does() {
+    for (words, command) in [
+        (&["env", "-S", "-i rm x"][..], &["rm", "x"][..]),
+        (&["env", "-vS", "-i rm x"], &["rm", "x"]),
+        (&["env", "--split-string=-i rm x"], &["rm", "x"]),
+        (&["env", "-S", "-- rm x"], &["rm", "x"]),
+        (&["env", "-S", "'-i' rm"], &["rm"]),
+        (&["env", "-S", "-C/tmp rm x"], &["rm", "x"]),
+        (&["env", "-S", "-u X rm x"], &["rm", "x"]),
+        (&["env", "-iS", "-S 'rm x' y"], &["rm", "x", "y"]),
+        (
+            &["env", "-S", "ls 'a b' \"c\" '' d#e #f", "g"],
+            &["ls", "a b", "c", "", "d#e", "g"],
+        ),
+    ] {
+        let found = argv(words);
+        let last = (found.commands.last()).map(|last| last.iter().map(Word::text).collect());
+        assert_eq!(last, Some(command.to_vec()), "{words:?}: {found:?}");
+        assert!(found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    assert_eq!(sh("env -S \"A=1 B='x y' ls\"").assignments, ["A", "B"]);
+    for words in [
+        &["env", "-S", "rm\\_x"][..],
+        &["env", "-S", "ls ${X}"],
+        &["env", "-S", "ls 'a"],
+        &["env", "-S"],
+        &["env", "A=1", "-S", "rm x"],
+    ] {
+        let found = argv(words);
+        assert!(!found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+}
+
+#[test]
+fn a_redirection_naming_a_descriptor_sets_its_variable() {
+    sets(
+        "PATH",
+        &[
+            "true {PATH}>/dev/null; ls",
+            "echo hi {PATH}>/dev/null",
+            "exec {PATH}<&0",
+            "{PATH}>/dev/null ls",
+            "cat {PATH}<<<x",
+        ],
+    );
+    // The word after it is the program.
+    assert_eq!(programs(&sh("{X}>/dev/null rm x"))[1..], ["rm"]);
+    refused(&[
+        "true {a[$(touch x)]}>/dev/null",
+        "true {BASH_ENV}>/dev/null",
+    ]);
+    // A space or a non-name: a plain word.
+    for script in ["true {PATH} >/dev/null", "echo {a,b}>x", "true {1x}>y"] {
+        let found = sh(script);
+        assert!(
+            found.assignments.is_empty() && found.problems.is_empty(),
+            "{script}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn indirect_assignments_are_refused() {
+    refused(&["X=BASH_ENV; : ${!X:=/tmp/e.sh}", ": \"${!X=1}\""]);
+    assert!(sh("echo ${!X} ${!X:-y}").problems.is_empty());
+}
+
+#[test]
+fn arithmetic_expansions_inside_expansions_are_arithmetic() {
+    for script in [
+        "echo ${arr[$((n-1))]}",
+        "echo ${x:-$((1+1))} ${s:$((i+1)):2}",
+        "(( x = $((1+2)) ))",
+        "echo $(( $((1+2)) * 3 ))",
+    ] {
+        let found = sh(script);
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+    refused(&[
+        "echo ${x:-$((echo hi) )}",
+        "echo ${x:-$(((1)))}",
+        "(( x = $(( (1) )) ))",
+        "echo ${x:-$((1)) $(touch x)}",
+        "(( x = $((1)) + $(touch x) ))",
+    ]);
 }

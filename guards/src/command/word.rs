@@ -2,7 +2,7 @@
 
 use brush_parser::word::{Parameter, ParameterExpr, WordPiece, WordPieceWithSource};
 
-use super::script::options;
+use super::script::{Dialect, not_bash, options};
 use super::{Checker, Word};
 
 impl Checker {
@@ -59,12 +59,22 @@ impl Checker {
                     push(value, text);
                 }
                 WordPiece::SingleQuotedText(text) => push(value, text),
-                WordPiece::AnsiCQuotedText(text) => match ansi_c(text) {
-                    Some(text) => push(value, &text),
-                    None => *value = None,
-                },
-                WordPiece::DoubleQuotedSequence(inner)
-                | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                WordPiece::AnsiCQuotedText(text) => {
+                    if self.dialect == Dialect::Posix {
+                        self.problem(not_bash("`$'…'`"));
+                    }
+                    match ansi_c(text) {
+                        Some(text) => push(value, &text),
+                        None => *value = None,
+                    }
+                }
+                WordPiece::DoubleQuotedSequence(inner) => {
+                    self.pieces(raw, inner, true, value, depth);
+                }
+                WordPiece::GettextDoubleQuotedSequence(inner) => {
+                    if self.dialect != Dialect::Bash {
+                        self.problem(not_bash("`$\"…\"`"));
+                    }
                     self.pieces(raw, inner, true, value, depth);
                 }
                 WordPiece::EscapeSequence(escaped) => {
@@ -73,7 +83,7 @@ impl Checker {
                 }
                 WordPiece::CommandSubstitution(script)
                 | WordPiece::BackquotedCommandSubstitution(script) => {
-                    self.script(script, depth + 1);
+                    self.script(script, depth + 1, self.dialect);
                     *value = None;
                 }
                 WordPiece::ArithmeticExpression(expr) => {
@@ -94,6 +104,14 @@ impl Checker {
                             "a command substitution inside `{source}` is not checked"
                         ));
                     }
+                    // Shells end a `${…}` holding quotes at different places (dash reads a `'`
+                    // inside `"${x-'}"` as a character, bash as a quote).
+                    let quotes = inner.contains('\'')
+                        || inner.contains("$\"")
+                        || (inner.contains("$((") && inner.contains('"'));
+                    if self.dialect != Dialect::Bash && quotes {
+                        self.problem(not_bash(&format!("the quotes in `{source}`")));
+                    }
                     if let WordPiece::ParameterExpansion(expansion) = &piece.piece {
                         self.expansion(expansion);
                     }
@@ -109,7 +127,17 @@ impl Checker {
     fn expansion(&mut self, expansion: &ParameterExpr) {
         use ParameterExpr as E;
         let parameter = match expansion {
-            E::AssignDefaultValues { parameter, .. } => {
+            E::AssignDefaultValues {
+                parameter,
+                indirect,
+                ..
+            } => {
+                // `${!NAME:=value}` assigns the variable whose name `NAME` holds.
+                if *indirect {
+                    self.problem(
+                        "`${!…:=…}` assigns a variable named only when it runs: not checked",
+                    );
+                }
                 if let Parameter::Named(name) | Parameter::NamedWithIndex { name, .. } = parameter {
                     self.assigned(name);
                 }
@@ -161,8 +189,28 @@ fn expands(text: &str, rest: &str) -> bool {
         || (text.contains('{') && (text.contains(',') || text.contains("..")))
 }
 
-/// Whether `text` holds a command substitution or a process substitution.
+/// Whether `text` holds a command substitution or a process substitution. An arithmetic
+/// expansion `$((…))` with no parenthesis, quote or backslash inside is not one: bash reads
+/// it as arithmetic, where a `(` could make it retry as a command substitution
+/// (`$((echo hi) )`).
 pub(super) fn runs_commands(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(at) = rest.find("$((") {
+        if runs_commands_in(&rest[..at]) {
+            return true;
+        }
+        let inside = &rest[at + 3..];
+        let plain = inside.find(['(', ')', '`', '\'', '"', '\\']);
+        match plain {
+            Some(end) if inside[end..].starts_with("))") => rest = &inside[end + 2..],
+            _ => return true,
+        }
+    }
+    runs_commands_in(rest)
+}
+
+/// Whether `text` holds a `$(`, a backtick, a `<(` or a `>(`.
+fn runs_commands_in(text: &str) -> bool {
     ["$(", "`", "<(", ">("]
         .iter()
         .any(|open| text.contains(open))

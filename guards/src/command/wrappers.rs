@@ -5,6 +5,7 @@
 
 use self::getopt::{GETOPT, Getopt, Read};
 use super::Word;
+use super::script::Dialect;
 
 mod getopt;
 
@@ -15,6 +16,9 @@ pub(super) struct Runs {
     pub(super) commands: Vec<Vec<Word>>,
     /// Shell scripts it runs.
     pub(super) scripts: Vec<Word>,
+    /// The grammar of the shell that runs them: a POSIX sh unless it is a shell the checker
+    /// knows (`bash -c`).
+    pub(super) dialect: Dialect,
     /// Variables it sets for what it runs (`env NAME=value …`).
     pub(super) assignments: Vec<String>,
     /// Why what it runs cannot be checked.
@@ -57,8 +61,11 @@ struct Wrapper {
     names: &'static [&'static str],
     /// How it reads its options.
     options: Getopt,
-    /// Options whose value is a shell script (`env -S`, `script -c`).
+    /// Options whose value is a shell script (`flock -c`).
     scripts: &'static [&'static str],
+    /// Options whose value it splits into words that it reads as its arguments again, in
+    /// place of the option (`env -S`).
+    split: &'static [&'static str],
     /// Whether `NAME=value` words (and `env`'s lone `-`) may come before the command, and
     /// options again after them (`env`, `sudo`).
     assignments: bool,
@@ -88,6 +95,7 @@ const PLAIN: Wrapper = Wrapper {
     names: &[],
     options: GETOPT,
     scripts: &[],
+    split: &[],
     assignments: false,
     operands: Operands::Fixed(0),
     shell: &[],
@@ -112,7 +120,7 @@ const WRAPPERS: &[Wrapper] = &[
                    quoting-style: help version",
             ..GETOPT
         },
-        scripts: &["S", "split-string"],
+        split: &["S", "split-string"],
         assignments: true,
         ..PLAIN
     },
@@ -543,12 +551,25 @@ fn reads_stdin(name: &str) -> Runs {
 /// The command a wrapper runs: after its options, `NAME=value` words and operands.
 fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
     let mut runs = Runs::default();
-    let mut read = wrapper.options.read(name, args)?;
+    let (mut read, next) = wrapper.options.read_until(name, args, wrapper.split)?;
+    if let Some(words) = split(name, wrapper, &read)? {
+        // `env -S STRING rest…` is `env WORDS… rest…`, the options before it already read.
+        let mut command = vec![Word::Literal(name.to_owned())];
+        command.extend(words);
+        command.extend_from_slice(args.get(next..).unwrap_or_default());
+        runs.commands.push(command);
+        return Ok(runs);
+    }
     // env and sudo: `-`, then `NAME=value` words, then maybe options again.
     while wrapper.assignments
         && let Some(rest) = assignments(name, &read.operands, &mut runs.assignments)
     {
-        let more = wrapper.options.read(name, rest)?;
+        let (more, _) = wrapper.options.read_until(name, rest, wrapper.split)?;
+        if split(name, wrapper, &more)?.is_some() {
+            return Err(Runs::refused(format!(
+                "`{name}` reads `-S` after `NAME=value` as the program to run: not checked"
+            )));
+        }
         read.options.extend(more.options);
         read.operands = more.operands;
     }
@@ -617,6 +638,64 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         runs.commands.push(command);
     }
     Ok(runs)
+}
+
+/// The words of the last option `read` found when it is one of `wrapper`'s `split` options
+/// (see [`split_string`]).
+fn split(name: &str, wrapper: &Wrapper, read: &Read) -> Result<Option<Vec<Word>>, Runs> {
+    let Some((option, value)) = read.options.last() else {
+        return Ok(None);
+    };
+    if !wrapper.split.contains(&option.as_str()) {
+        return Ok(None);
+    }
+    let Some(value) = value else {
+        let dashes = if option.len() == 1 { "-" } else { "--" };
+        return Err(Runs::refused(format!(
+            "`{name} {dashes}{option}` has no string"
+        )));
+    };
+    let text = value.literal().ok_or_else(|| non_literal(name, value))?;
+    split_string(text)
+        .map(|words| Some(words.into_iter().map(Word::Literal).collect()))
+        .ok_or_else(|| {
+            Runs::refused(format!(
+                "`{name} -S` splits `{text}` by rules the checker does not follow (a `\\`, a `$`, or an unclosed quote)"
+            ))
+        })
+}
+
+/// Splits `text` as GNU `env -S` does: at blanks outside quotes, with `'…'` and `"…"`
+/// quoting, and a `#` that starts a word starting a comment to the end. `None` when it holds
+/// a backslash (env's escapes: `\_` is a space, `\c` ends the string) or a `$` (env expands
+/// `${NAME}`), or a quote is not closed.
+fn split_string(text: &str) -> Option<Vec<String>> {
+    if text.contains(['\\', '$']) {
+        return None;
+    }
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote = None;
+    for c in text.chars() {
+        match quote {
+            Some(open) if c == open => quote = None,
+            Some(_) => word.get_or_insert_default().push(c),
+            None => match c {
+                '\'' | '"' => {
+                    quote = Some(c);
+                    word.get_or_insert_default();
+                }
+                ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r' => words.extend(word.take()),
+                '#' if word.is_none() => break,
+                _ => word.get_or_insert_default().push(c),
+            },
+        }
+    }
+    if quote.is_some() {
+        return None;
+    }
+    words.extend(word);
+    Some(words)
 }
 
 /// The words a replace string of `options` (`{}` when given none) is in become known only at
@@ -899,6 +978,7 @@ fn shell(name: &str, args: &[Word]) -> Runs {
     match (command_mode, args.get(index)) {
         (true, script) => Runs {
             scripts: script.cloned().into_iter().collect(),
+            dialect: Dialect::of(name),
             ..Runs::default()
         },
         (false, Some(file)) => Runs::refused(format!(

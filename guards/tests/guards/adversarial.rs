@@ -382,3 +382,99 @@ fn the_test_command_bracket_is_a_literal_word() {
     ];
     each_decided(&guard, &denied, Decision::Deny);
 }
+
+#[test]
+fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
+    let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
+    let run = |shell: &str, script: &str| {
+        let params = json!({"command": [shell, "-c", script]});
+        judge(&guard, &action("process", params)).decision
+    };
+    for script in [
+        "((rm x))",
+        "echo $'\\'; rm x; #'",
+        "[[ a || rm x ]]",
+        "echo \"${x:-'}\"; rm x; #'}\"",
+        "false && echo $(( ')) ; rm x #' ))",
+    ] {
+        assert_eq!(run("sh", script), Decision::Deny, "sh -c {script:?}");
+        assert_eq!(run("dash", script), Decision::Deny, "dash -c {script:?}");
+    }
+    // The same syntax, for bash.
+    assert_eq!(
+        run("bash", "((x = 1)); [[ -n $x ]] && echo $'a'"),
+        Decision::Allow
+    );
+    // An agent's prompt is substituted into its `sh -c` script, then judged as sh.
+    let custom = json!({"cli": "custom", "prompt": "$'\\'; rm x; #'",
+                        "command": ["sh", "-c", "echo {prompt}"]});
+    assert_eq!(
+        judge(&guard, &action("agent", custom)).decision,
+        Decision::Deny
+    );
+}
+
+#[test]
+fn a_typical_ci_script_is_allowed_under_a_deny_list() {
+    let guard = guard(json!({"commands": {"deny": [["rm"], ["curl"]]}}));
+    let script = "set -euo pipefail; for f in src/*.rs; do if [ -n \"$f\" ]; then echo \"$f\"; fi; done; while read -r line; do echo \"$line\"; done < Cargo.toml; case \"$CI\" in true) echo ci ;; *) echo local ;; esac";
+    for shell in ["bash", "sh"] {
+        let params = json!({"command": [shell, "-c", script]});
+        let verdict = judge(&guard, &action("process", params));
+        assert_eq!(verdict.decision, Decision::Allow, "{shell}: {verdict:?}");
+    }
+}
+
+#[test]
+fn env_split_strings_are_read_as_env_reads_them() {
+    let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
+    each_decided(
+        &guard,
+        &[
+            "env -S '-i rm x'",
+            "env -vS '-i rm x'",
+            "env --split-string='-i rm x'",
+            "env -S '-- rm x'",
+            "env -S \"'-i' rm x\"",
+            "env -S '-C/tmp rm x'",
+            "env -S '-u HOME rm x'",
+            "env -S 'rm\\_x'",
+            "env -S 'ls ${X}'",
+        ],
+        Decision::Deny,
+    );
+    each_decided(
+        &guard,
+        &["env -S 'ls -la' x", "env -S 'A=1 ls'"],
+        Decision::Allow,
+    );
+}
+
+#[test]
+fn parser_misreads_and_unrecorded_assignments_are_denied() {
+    let guard = guard(json!({"commands": {"deny": [["rm"]]}}));
+    each_decided(
+        &guard,
+        &[
+            "cat <<EOF\nEO\\\nF\nrm x\nEOF\n",
+            "cat <(true)#; rm x",
+            "a=(b)#; rm x",
+            "{X}>/dev/null rm x",
+            "true {BASH_ENV}>/dev/null",
+            "X=BASH_ENV; : ${!X:=/tmp/e.sh}",
+            "LD_LIBRARY_PATH=/tmp ls",
+        ],
+        Decision::Deny,
+    );
+    let with_env = json!({"command": ["ls"], "env": {"LD_LIBRARY_PATH": "/tmp"}});
+    let verdict = judge(&guard, &action("process", with_env));
+    assert_eq!(verdict.decision, Decision::Deny, "{verdict:?}");
+    let env_list = crate::guard(json!({"env": ["HOME"]}));
+    let verdict = judge_script(&env_list, "true {PATH}>/dev/null; ls");
+    assert_eq!(verdict.decision, Decision::Deny, "{verdict:?}");
+    each_decided(
+        &guard,
+        &["echo ${arr[$((n-1))]} ${x:-$((1+1))}", "(( x = $((1+2)) ))"],
+        Decision::Allow,
+    );
+}

@@ -90,9 +90,24 @@ impl Getopt {
 
     /// Reads `args` as the program `name` reads them.
     pub(super) fn read(&self, name: &str, args: &[Word]) -> Result<Read, Runs> {
+        Ok(self.read_until(name, args, &[])?.0)
+    }
+
+    /// Reads `args` as the program `name` reads them, stopping after the first of the
+    /// options `stop` (then the last option read) and its value; with the index of the first
+    /// word not read.
+    pub(super) fn read_until(
+        &self,
+        name: &str,
+        args: &[Word],
+        stop: &[&str],
+    ) -> Result<(Read, usize), Runs> {
         let mut read = Read::default();
         let mut index = 0;
         while let Some(word) = args.get(index) {
+            if (read.options.last()).is_some_and(|(option, _)| stop.contains(&option.as_str())) {
+                break;
+            }
             index += 1;
             // A word known only at run time could be an option, or several words.
             let Some(text) = word.literal() else {
@@ -100,6 +115,7 @@ impl Getopt {
             };
             if text == "--" {
                 read.operands.extend_from_slice(&args[index..]);
+                index = args.len();
                 break;
             }
             let Some(option) = text.strip_prefix('-').filter(|option| !option.is_empty()) else {
@@ -108,6 +124,7 @@ impl Getopt {
                     continue;
                 }
                 read.operands.extend_from_slice(&args[index - 1..]);
+                index = args.len();
                 break;
             };
             if self.numeric && is_adjustment(option) {
@@ -155,7 +172,8 @@ impl Getopt {
                 break;
             }
         }
-        Ok(read)
+        let index = index.min(args.len());
+        Ok((read, index))
     }
 }
 
