@@ -10,6 +10,7 @@ use std::sync::Arc;
 use cairn::engine::Engine;
 use cairn::executors::{FunctionExecutor, builtin};
 use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
 
 /// Two steps: an in-process function counts the words, a noop step reports the count.
 const WORKFLOW: &str = r#"{
@@ -44,13 +45,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let mut events = run.events();
     let watcher = tokio::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            println!(
-                "  {} {} -> {}",
-                event.step_id().unwrap_or("run"),
-                event.from().unwrap_or("(new)"),
-                event.to()
-            );
+        loop {
+            match events.recv().await {
+                Ok(event) => println!(
+                    "  {} {} -> {}",
+                    event.step_id().unwrap_or("run"),
+                    event.from().unwrap_or("(new)"),
+                    event.to()
+                ),
+                // A watcher too slow for the stream's buffer misses events, not the rest:
+                // `Engine::history` has them all.
+                Err(RecvError::Lagged(missed)) => println!("  ({missed} events missed)"),
+                Err(RecvError::Closed) => break,
+            }
         }
     });
     let report = run.wait().await?;

@@ -674,8 +674,17 @@ impl RunHandle {
         self.id
     }
 
-    /// The run's committed transitions, as they happen. The first call gets every event
+    /// The run's committed transitions, as they happen. The first call gets the events
     /// since the run was started or resumed; later calls get the events from then on.
+    ///
+    /// The stream is for watching, not for keeping: it buffers what any one commit of the
+    /// run makes (a few events a step; 4,096 for a run that can grow), and a receiver that
+    /// falls further behind — one read only after [`RunHandle::wait`], or a slow one beside
+    /// a run that retries a step many times — gets [`RecvError::Lagged`] with the number it
+    /// missed, then the newer events. Read [`Engine::history`] for every event, from the
+    /// store.
+    ///
+    /// [`RecvError::Lagged`]: tokio::sync::broadcast::error::RecvError::Lagged
     pub fn events(&mut self) -> broadcast::Receiver<Event> {
         let later = self.events.resubscribe();
         std::mem::replace(&mut self.events, later)
