@@ -81,7 +81,7 @@ pub enum Error {
     #[error("{0}: database is locked by another process; retry when it is done")]
     Locked(PathBuf),
     /// No run has this id (or unique id prefix).
-    #[error("no run with id {0}")]
+    #[error("no run with id {0}{hint}", hint = too_short_a_prefix(.0))]
     UnknownRun(String),
     /// More than one run's id starts with this prefix.
     #[error(
@@ -183,3 +183,12 @@ pub enum Error {
 
 /// `Result` with the engine's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The hint [`Error::UnknownRun`] gives an id too short to be taken as a prefix.
+fn too_short_a_prefix(id: &str) -> &'static str {
+    if id.chars().count() < 4 {
+        " (a prefix of a run id needs at least 4 characters)"
+    } else {
+        ""
+    }
+}

@@ -586,8 +586,11 @@ async fn runs_are_found_by_id_or_unique_prefix(store: &impl Store) {
     assert!(ambiguous.to_string().ends_with(" and more"), "{ambiguous}");
     let unknown = store.find_run("ffff").await.unwrap_err();
     assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown:?}");
+    assert_eq!(unknown.to_string(), "no run with id ffff");
     let short = store.find_run("abc").await.unwrap_err();
     assert!(matches!(short, Error::UnknownRun(_)), "{short:?}");
+    let hint = "no run with id abc (a prefix of a run id needs at least 4 characters)";
+    assert_eq!(short.to_string(), hint);
 }
 
 async fn listings_are_ordered(store: &impl Store) {
