@@ -454,3 +454,33 @@ fn arithmetic_expansions_inside_expansions_are_arithmetic() {
         "(( x = $((1)) + $(touch x) ))",
     ]);
 }
+
+#[test]
+fn env_and_sudo_read_every_word_holding_an_equals_sign_as_an_assignment() {
+    for (words, set) in [
+        (&["env", "1=/echo", "touch", "x"][..], "1"),
+        (&["env", "-i", "A-B=/ls", "touch", "x"], "A-B"),
+        (&["env", "-", "=/echo", "touch", "x"], ""),
+        (&["env", "-S", "1=/echo touch x"], "1"),
+        (&["sudo", "1=/echo", "-u", "root", "touch", "x"], "1"),
+    ] {
+        let found = argv(words);
+        assert_eq!(
+            programs(&found).last(),
+            Some(&"touch"),
+            "{words:?}: {found:?}"
+        );
+        assert!(
+            found.assignments.iter().any(|name| name == set),
+            "{words:?}: {found:?}"
+        );
+    }
+    refused(&[
+        "env 'BASH_FUNC_ls%%=() { touch x; } #/echo' bash -c ls",
+        "sudo 'BASH_FUNC_ls%%=() { touch x; }' bash -c ls",
+        // env runs a word after its assignments as the program, never as an option.
+        "env A=1 -i touch x",
+    ]);
+    // sudo runs a word starting with `/` as its command, `=` or not.
+    assert_eq!(programs(&argv(&["sudo", "/x=y", "ls"]))[1..], ["/x=y"]);
+}

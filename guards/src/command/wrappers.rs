@@ -54,6 +54,20 @@ enum Operands {
     Lock,
 }
 
+/// How a wrapper reads `NAME=value` words before its command: as an assignment of `NAME`
+/// whatever `NAME` is (`1=/echo`, `A-B=x`, `BASH_FUNC_ls%%=…`), as `env` and `sudo` read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Assignments {
+    /// It takes none.
+    None,
+    /// GNU `env`: after its options, a lone `-`, then every word holding a `=`; the word after
+    /// them is the command, never an option.
+    Env,
+    /// `sudo`: a word holding a `=` that does not start with `/`, among its options, which it
+    /// reads again after it.
+    Sudo,
+}
+
 /// How a wrapper's arguments are written: options, maybe `NAME=value` words and operands,
 /// then the command it runs.
 struct Wrapper {
@@ -66,9 +80,8 @@ struct Wrapper {
     /// Options whose value it splits into words that it reads as its arguments again, in
     /// place of the option (`env -S`).
     split: &'static [&'static str],
-    /// Whether `NAME=value` words (and `env`'s lone `-`) may come before the command, and
-    /// options again after them (`env`, `sudo`).
-    assignments: bool,
+    /// How `NAME=value` words before its command are read (`env`, `sudo`).
+    assignments: Assignments,
     /// Where its command starts.
     operands: Operands,
     /// Options with which it runs a shell (`sudo -s`), which reads standard input when no
@@ -96,7 +109,7 @@ const PLAIN: Wrapper = Wrapper {
     options: GETOPT,
     scripts: &[],
     split: &[],
-    assignments: false,
+    assignments: Assignments::None,
     operands: Operands::Fixed(0),
     shell: &[],
     bare: false,
@@ -121,7 +134,7 @@ const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         split: &["S", "split-string"],
-        assignments: true,
+        assignments: Assignments::Env,
         ..PLAIN
     },
     Wrapper {
@@ -195,7 +208,7 @@ const WRAPPERS: &[Wrapper] = &[
                    version",
             ..GETOPT
         },
-        assignments: true,
+        assignments: Assignments::Sudo,
         shell: &["s", "shell", "i", "login"],
         ..PLAIN
     },
@@ -560,18 +573,29 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         runs.commands.push(command);
         return Ok(runs);
     }
-    // env and sudo: `-`, then `NAME=value` words, then maybe options again.
-    while wrapper.assignments
-        && let Some(rest) = assignments(name, &read.operands, &mut runs.assignments)
-    {
-        let (more, _) = wrapper.options.read_until(name, rest, wrapper.split)?;
-        if split(name, wrapper, &more)?.is_some() {
-            return Err(Runs::refused(format!(
-                "`{name}` reads `-S` after `NAME=value` as the program to run: not checked"
-            )));
+    match wrapper.assignments {
+        Assignments::None => {}
+        // env: `-`, then `NAME=value` words, then the command.
+        Assignments::Env => {
+            if let Some(rest) = assignments(name, &read.operands, &mut runs.assignments) {
+                if let Some(option) = rest.first().and_then(Word::literal)
+                    && option.starts_with('-')
+                {
+                    return Err(Runs::refused(format!(
+                        "`{name}` runs `{option}` after `NAME=value` as a program, not an option: not checked"
+                    )));
+                }
+                read.operands = rest.to_vec();
+            }
         }
-        read.options.extend(more.options);
-        read.operands = more.operands;
+        // sudo: `NAME=value` words among its options.
+        Assignments::Sudo => {
+            while let Some(rest) = assignments(name, &read.operands, &mut runs.assignments) {
+                let more = wrapper.options.read(name, rest)?;
+                read.options.extend(more.options);
+                read.operands = more.operands;
+            }
+        }
     }
     if let Some(option) = wrapper.unseen.iter().find(|option| read.has(&[option])) {
         let dashes = if option.len() == 1 { "-" } else { "--" };
@@ -726,7 +750,11 @@ fn assignments<'a>(
     if name == "env" && rest.first().and_then(Word::literal) == Some("-") {
         rest = &rest[1..];
     }
-    while let Some(set) = rest.first().and_then(Word::literal).and_then(assigned_name) {
+    while let Some(set) = (rest.first().and_then(Word::literal))
+        .filter(|word| name != "sudo" || !word.starts_with('/'))
+        .and_then(|word| word.split_once('='))
+        .map(|(set, _)| set)
+    {
         names.push(set.to_owned());
         rest = &rest[1..];
     }
@@ -894,16 +922,6 @@ fn watch(args: &[Word]) -> Result<Runs, Runs> {
     }
     runs.scripts.push(Word::Literal(script));
     Ok(runs)
-}
-
-/// The name a `NAME=value` word sets.
-fn assigned_name(word: &str) -> Option<&str> {
-    let (name, _) = word.split_once('=')?;
-    let mut chars = name.chars();
-    let first = chars.next()?;
-    let valid = (first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    valid.then_some(name)
 }
 
 /// The commands of `find`'s `-exec`, `-execdir`, `-ok` and `-okdir` (each up to `;` or `+`).

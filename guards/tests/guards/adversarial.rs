@@ -478,3 +478,37 @@ fn parser_misreads_and_unrecorded_assignments_are_denied() {
         Decision::Allow,
     );
 }
+
+/// The probe's allow-list: `echo` and wrappers allowed, `touch` denied, `HOME` the only
+/// variable a step may set.
+fn probe_allow_list() -> PolicyGuard {
+    guard(json!({
+        "default": "deny",
+        "commands": {"allow": [["echo"], ["ls"], ["env"], ["sudo"], ["xargs"], ["bash", "-c"],
+                               ["sh", "-c"]],
+                     "deny": [["touch"]]},
+        "env": ["HOME"],
+    }))
+}
+
+#[test]
+fn env_reads_a_word_holding_an_equals_sign_as_an_assignment() {
+    let deny = guard(json!({"commands": {"deny": [["touch"]]}}));
+    for guard in [&probe_allow_list(), &deny] {
+        each_decided(
+            guard,
+            &[
+                "env 1=/echo touch x",
+                "env A-B=/ls touch x",
+                "env 'BASH_FUNC_ls%%=() { touch x; } #/echo' bash -c ls",
+                "env -S '1=/echo touch x'",
+                "sudo 1=/echo touch x",
+            ],
+            Decision::Deny,
+        );
+        let argv = json!({"command": ["env", "1=/echo", "touch", "x"]});
+        let verdict = judge(guard, &action("process", argv));
+        assert_eq!(verdict.decision, Decision::Deny, "{verdict:?}");
+    }
+    each_decided(&probe_allow_list(), &["env HOME=/tmp ls"], Decision::Allow);
+}
