@@ -25,12 +25,14 @@ pub(super) enum Dialect {
     /// bash and rbash: the parser's own grammar.
     Bash,
     /// ksh93, mksh and zsh, which read `$'…'`, `((…))` and `[[ … ]]` as bash does; the
-    /// quoting that differs between shells (see [`Dialect::Posix`]) is refused.
+    /// quoting that differs between shells and `&>` (ksh93 reads `&` then `>`; see
+    /// [`Dialect::Posix`]) are refused.
     Korn,
     /// A POSIX sh — `sh` (dash on Debian), `dash`, `ash`, `posh`, `yash`, `oksh`, `pdksh` —
     /// and the shell a wrapper hands a script to (`flock -c`, `su -c`, `watch`): where bash
     /// sees `((…))` arithmetic, a `$'…'` string or a `[[ … ]]` test, dash sees subshells,
-    /// a `$` and a quote, or a command named `[[`, so these are refused; so are quotes inside
+    /// a `$` and a quote, or a command named `[[`, and where bash sees the redirection `&>f`
+    /// dash sees `&` (run in the background) then `>f`, so these are refused; so are quotes inside
     /// `${…}` and `$((…))` and in a here-document's delimiter, which shells end differently.
     #[default]
     Posix,
@@ -435,7 +437,11 @@ impl Checker {
                 }
             }
             IoRedirect::HereString(_, word) => drop(self.word(&word.value, depth)),
-            IoRedirect::OutputAndError(word, _) => {
+            IoRedirect::OutputAndError(word, append) => {
+                // dash and ksh93 read `echo &>f rm x` as `echo &` then `>f rm x`.
+                if self.dialect != Dialect::Bash {
+                    self.problem(not_bash(if *append { "`&>>`" } else { "`&>`" }));
+                }
                 let target = self.word(&word.value, depth);
                 self.findings.redirects.push(target);
             }

@@ -273,6 +273,9 @@ const DASH_RUNS_MORE: &[&str] = &[
     "false && echo $(( \")) ; touch x #\" ))",
     "for ((;;)); do touch x; done",
     "echo $\"a\"",
+    // dash reads `&>` as `&` (run in the background) then `>`.
+    "echo hi &>/dev/null touch x",
+    "echo hi &>>/dev/null touch x",
 ];
 
 #[test]
@@ -324,6 +327,7 @@ fn common_sh_scripts_stay_allowed() {
         "x=$((1 + 2)); echo \"${x:-default}\" \"${HOME%/}\" \"${y:-\"q\"}\"",
         "grep 'foo$' f; grep \"bar$\" f; [ -f x ] && echo y || echo z",
         "cat <<EOF\nhi $x $(date)\nEOF\ncat <<'EOF'\nfoo \\\nbar\nEOF",
+        "make >build.log 2>&1 && echo ok >&2; exec 3>&1 4>&-; echo x 1>&3",
     ] {
         for shell in ["sh", "dash", "bash"] {
             let found = run_by(shell, script);

@@ -396,6 +396,8 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         "[[ a || rm x ]]",
         "echo \"${x:-'}\"; rm x; #'}\"",
         "false && echo $(( ')) ; rm x #' ))",
+        "echo hi &>/dev/null rm x",
+        "echo hi &>>/dev/null rm x",
     ] {
         assert_eq!(run("sh", script), Decision::Deny, "sh -c {script:?}");
         assert_eq!(run("dash", script), Decision::Deny, "dash -c {script:?}");
