@@ -76,8 +76,9 @@ impl Checker {
                 "the script holds the control character U+{code:04X}"
             ));
         }
-        // `${V@P}` expands `V` as a prompt, running the commands in its value.
-        if text.contains("@P}") {
+        // `${V@P}` expands `V` as a prompt, running the commands in its value. Searched in the
+        // text without its backslash-newlines, which bash removes before it reads `${…}`.
+        if text.replace("\\\n", "").contains("@P}") {
             self.problem(
                 "`${…@P}` runs the commands in a variable's value, which the checker cannot see",
             );
@@ -101,12 +102,22 @@ impl Checker {
         self.text.get(index).copied()
     }
 
+    /// The first character at or after `index` of the script being walked that bash reads
+    /// there: a backslash-newline (a line continuation) is removed before bash reads a word,
+    /// so `)\⏎#` is `)#` to bash.
+    fn char_from(&self, mut index: usize) -> Option<char> {
+        while self.char_at(index) == Some('\\') && self.char_at(index + 1) == Some('\n') {
+            index += 2;
+        }
+        self.char_at(index)
+    }
+
     /// After the `)` that ends `span` (a process substitution, an array's values), bash reads
     /// a `#` as part of the word, the parser as the start of a comment: refused.
     fn comment_after(&mut self, span: &SourceSpan) {
         let end = span.end.index;
         let closes = end.checked_sub(1).and_then(|at| self.char_at(at)) == Some(')');
-        if !closes || self.char_at(end) == Some('#') {
+        if !closes || self.char_from(end) == Some('#') {
             self.problem(
                 "a `#` right after `)` is part of the word for bash but a comment for the parser: not checked",
             );
@@ -306,7 +317,7 @@ impl Checker {
             ));
             return false;
         };
-        if !matches!(self.char_at(span.end.index), Some('<' | '>')) {
+        if !matches!(self.char_from(span.end.index), Some('<' | '>')) {
             return false;
         }
         self.assigned(set.name);

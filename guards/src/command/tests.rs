@@ -135,6 +135,8 @@ fn prompts_startup_files_and_preloads_are_refused() {
     refused(&[
         "x='$'; echo ${x@P}",
         "echo \"${a[@]@P}\"",
+        "echo \"${LANG@\\\nP}\"",
+        "echo ${LANG\\\n@\\\nP\\\n}",
         "PS4=$x; set -x; ls",
         "export PS4=\"$x\"",
         "read PS4",
@@ -357,10 +359,17 @@ fn what_the_parser_misreads_is_refused() {
         "a=(b)#; touch x",
         "x=1 a+=(b)#; touch x",
         "declare a=(b)#; touch x",
+        // bash removes a backslash-newline before it reads the word.
+        "cat <(true)\\\n#; touch x",
+        "echo hi >(true)\\\n#; touch x",
+        "HOME=(b)\\\n#; touch x",
+        "a=(b)\\\n\\\n#; touch x",
     ]);
     for script in [
         "diff <(ls) <(ls -a); while read -r l; do echo \"$l\"; done < <(ls)",
         "cat <(true) # a comment",
+        "cat <(true) \\\n# a comment",
+        "diff <(ls) \\\n  <(ls -a)",
         "( ls )# a comment",
         "a=(1 2); a+=(3); declare -a b=( x y ) # c",
         "cat <<'EOF'\nEO\\\nF\nEOF\n",
