@@ -497,3 +497,21 @@ fn env_and_sudo_read_every_word_holding_an_equals_sign_as_an_assignment() {
     // sudo runs a word starting with `/` as its command, `=` or not.
     assert_eq!(programs(&argv(&["sudo", "/x=y", "ls"]))[1..], ["/x=y"]);
 }
+
+#[test]
+fn wrapper_options_that_set_variables_report_them() {
+    for words in [
+        &["xargs", "--process-slot-var=PATH", "ls"][..],
+        &["xargs", "--process-slot-var", "PATH", "ls"],
+        &["xargs", "--process-slot", "PATH", "ls"],
+        &["strace", "-E", "PATH=/x", "ls"],
+        &["strace", "--env=PATH", "ls"],
+        &["firejail", "--env=PATH=/x", "ls"],
+        &["systemd-run", "-E", "PATH=/x", "ls"],
+    ] {
+        let found = argv(words);
+        assert_eq!(found.assignments, ["PATH"], "{words:?}: {found:?}");
+        assert!(found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    refused(&["echo a | xargs --process-slot-var=BASH_ENV bash -c 'echo child'"]);
+}

@@ -98,9 +98,13 @@ struct Wrapper {
     input: Option<&'static [&'static str]>,
     /// Options whose value, when it starts with `|` or `!`, is a shell script (`strace -o`).
     piped: &'static [&'static str],
-    /// Whether it runs a systemd unit: `Exec…=` properties are refused, `--setenv` sets
-    /// variables, and `$` in the command's words is expanded (refused).
+    /// Whether it runs a systemd unit: `Exec…=` properties are refused, and `$` in the
+    /// command's words is expanded (refused).
     unit: bool,
+    /// Options whose value names a variable it sets (or unsets) for its command, as `NAME`
+    /// or `NAME=value` (`systemd-run -E`, `strace -E`, `firejail --env`, `xargs
+    /// --process-slot-var`).
+    sets: &'static [&'static str],
 }
 
 /// A wrapper with no options of note.
@@ -117,6 +121,7 @@ const PLAIN: Wrapper = Wrapper {
     input: None,
     piped: &[],
     unit: false,
+    sets: &[],
 };
 
 /// The wrappers the checker looks through, with their options as their sources read them
@@ -147,6 +152,8 @@ const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         input: Some(&["I", "i", "replace", "J"]),
+        // Each command it runs gets `NAME` set to its slot number.
+        sets: &["process-slot-var"],
         ..PLAIN
     },
     Wrapper {
@@ -381,6 +388,7 @@ const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         piped: &["o", "output"],
+        sets: &["E", "env"],
         ..PLAIN
     },
     Wrapper {
@@ -409,6 +417,7 @@ const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         bare: true,
+        sets: &["env"],
         ..PLAIN
     },
     Wrapper {
@@ -489,6 +498,7 @@ const WRAPPERS: &[Wrapper] = &[
         },
         shell: &["S", "shell"],
         unit: true,
+        sets: &["E", "setenv"],
         ..PLAIN
     },
 ];
@@ -603,6 +613,11 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
             "`{name} {dashes}{option}` runs code the checker cannot see"
         )));
     }
+    for value in read.values(wrapper.sets) {
+        let text = value.literal().ok_or_else(|| non_literal(name, value))?;
+        let set = text.split_once('=').map_or(text, |(set, _)| set);
+        runs.assignments.push(set.to_owned());
+    }
     runs.scripts.extend(read.values(wrapper.scripts).cloned());
     for value in read.values(wrapper.piped) {
         match value.literal() {
@@ -646,7 +661,7 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
     }
     let command = operands.get(start..).unwrap_or_default();
     if wrapper.unit {
-        unit(name, &read, command, &mut runs)?;
+        unit(name, &read, command)?;
     }
     let mut command = command.to_vec();
     if let Some(options) = wrapper.input
@@ -762,8 +777,8 @@ fn assignments<'a>(
 }
 
 /// What a systemd unit started by `name` runs besides `command`: an `Exec…=` property is
-/// refused, `--setenv NAME=value` sets `NAME`, and a `$` in the command is expanded.
-fn unit(name: &str, read: &Read, command: &[Word], runs: &mut Runs) -> Result<(), Runs> {
+/// refused, and a `$` in the command is expanded.
+fn unit(name: &str, read: &Read, command: &[Word]) -> Result<(), Runs> {
     const PROPERTIES: &[&str] = &[
         "p",
         "property",
@@ -778,14 +793,6 @@ fn unit(name: &str, read: &Read, command: &[Word], runs: &mut Runs) -> Result<()
                 value.text()
             )));
         }
-    }
-    for value in read.values(&["E", "setenv"]) {
-        let text = value.literal().ok_or_else(|| non_literal(name, value))?;
-        runs.assignments.push(
-            text.split_once('=')
-                .map_or(text, |(name, _)| name)
-                .to_owned(),
-        );
     }
     if let Some(word) = command.iter().find(|word| word.text().contains('$')) {
         return Err(Runs::refused(format!(

@@ -517,3 +517,25 @@ fn env_reads_a_word_holding_an_equals_sign_as_an_assignment() {
     }
     each_decided(&probe_allow_list(), &["env HOME=/tmp ls"], Decision::Allow);
 }
+
+#[test]
+fn a_variable_a_wrapper_option_sets_is_judged() {
+    let deny = guard(json!({"commands": {"deny": [["touch"]]}}));
+    for guard in [&probe_allow_list(), &deny] {
+        each_decided(
+            guard,
+            &["echo a | xargs --process-slot-var=BASH_ENV bash -c 'echo child'"],
+            Decision::Deny,
+        );
+    }
+    each_decided(
+        &probe_allow_list(),
+        &["echo a | xargs --process-slot-var=SLOT echo"],
+        Decision::Deny,
+    );
+    each_decided(
+        &probe_allow_list(),
+        &["echo a | xargs --process-slot-var=HOME echo"],
+        Decision::Allow,
+    );
+}
