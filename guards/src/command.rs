@@ -48,6 +48,14 @@ pub(crate) fn runs_unseen_code(name: &str) -> bool {
     NAMES.contains(&name) || name.starts_with("BASH_FUNC_")
 }
 
+/// Whether setting the variable `name` in a script redefines commands as `hash` and `alias`
+/// do: `BASH_CMDS[ls]=/usr/bin/touch` makes `ls` run `touch`, `BASH_ALIASES[ls]=…` makes it
+/// an alias. bash does not import either from the environment (it holds no arrays), so only
+/// scripts are refused for them.
+fn redefines_commands(name: &str) -> bool {
+    matches!(name, "BASH_CMDS" | "BASH_ALIASES")
+}
+
 /// Why setting `name` is refused (see [`runs_unseen_code`]).
 pub(crate) fn unseen_code(name: &str) -> String {
     format!(
@@ -143,10 +151,15 @@ impl Checker {
     }
 
     /// Records a variable the commands set, for the policy's `env` list (once); one that
-    /// [`runs_unseen_code`] is a problem.
+    /// [`runs_unseen_code`] or [`redefines_commands`] is a problem.
     fn assigned(&mut self, name: &str) {
         if runs_unseen_code(name) {
             self.problem(unseen_code(name));
+        }
+        if redefines_commands(name) {
+            self.problem(format!(
+                "setting `{name}` is refused: like `hash` and `alias`, it makes a command name run another program"
+            ));
         }
         if !self.findings.assignments.iter().any(|known| known == name) {
             self.findings.assignments.push(name.to_owned());

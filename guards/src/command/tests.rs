@@ -515,3 +515,18 @@ fn wrapper_options_that_set_variables_report_them() {
     }
     refused(&["echo a | xargs --process-slot-var=BASH_ENV bash -c 'echo child'"]);
 }
+
+#[test]
+fn the_command_and_alias_tables_cannot_be_set() {
+    refused(&[
+        "BASH_CMDS[ls]=/usr/bin/touch; ls x",
+        "BASH_CMDS=([ls]=/usr/bin/touch); ls x",
+        "declare -A BASH_CMDS=([ls]=/usr/bin/touch)",
+        "read 'BASH_CMDS[ls]' <f; ls x",
+        "printf -v 'BASH_CMDS[ls]' /usr/bin/touch",
+        "shopt -s expand_aliases; BASH_ALIASES[ls]='touch x; echo'\nls",
+        "BASH_ALIASES+=([ls]=touch)",
+        "(( BASH_CMDS[ls] = 1 ))",
+        "env BASH_CMDS=x ls",
+    ]);
+}

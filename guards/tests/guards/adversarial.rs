@@ -539,3 +539,19 @@ fn a_variable_a_wrapper_option_sets_is_judged() {
         Decision::Allow,
     );
 }
+
+#[test]
+fn setting_the_command_and_alias_tables_is_denied() {
+    let allow = guard(json!({"default": "deny", "commands": {"allow": [["ls"], ["shopt"]]}}));
+    let deny = guard(json!({"commands": {"deny": [["touch"]]}}));
+    for guard in [&allow, &deny] {
+        each_decided(
+            guard,
+            &[
+                "BASH_CMDS[ls]=/usr/bin/touch; ls x",
+                "shopt -s expand_aliases; BASH_ALIASES[ls]='touch x; echo'\nls",
+            ],
+            Decision::Deny,
+        );
+    }
+}
