@@ -18,9 +18,11 @@ struct Builtin {
     sets: &'static str,
     /// Which operands are variables it sets.
     operands: Operands,
-    /// Options that make the operands something other than variables to set: functions
-    /// (`declare -f`), or variables to print (`declare -p`).
-    not_set: &'static str,
+    /// Options, with their sign, that make the operands something other than variables to
+    /// set: functions (`declare -f`), or variables to print (`declare -p`, `declare +p`). An
+    /// operand holding a `=` is a variable set whatever the options: bash 5.2 sets `X` in
+    /// `export -p X=1`, `readonly -p X=1` and `declare +f X=1`.
+    not_set: &'static [&'static str],
     /// Options refused (given with `-`), with why.
     refused: &'static [(char, &'static str)],
 }
@@ -42,7 +44,7 @@ const PLAIN: Builtin = Builtin {
     valued: "",
     sets: "",
     operands: Operands::None,
-    not_set: "",
+    not_set: &[],
     refused: &[],
 };
 
@@ -85,7 +87,7 @@ const BUILTINS: &[Builtin] = &[
     Builtin {
         names: &["declare", "typeset", "local"],
         operands: Operands::All,
-        not_set: "fFp",
+        not_set: &["-f", "-F", "-p", "+p"],
         refused: &[
             (
                 'n',
@@ -101,7 +103,7 @@ const BUILTINS: &[Builtin] = &[
     Builtin {
         names: &["export", "readonly", "unset"],
         operands: Operands::All,
-        not_set: "fp",
+        not_set: &["-f"],
         ..PLAIN
     },
     Builtin {
@@ -185,7 +187,8 @@ impl Checker {
                 {
                     self.problem(format!("`{name} -{option}` {why}"));
                 }
-                not_set |= builtin.not_set.contains(option);
+                let signed = format!("{}{option}", if minus { '-' } else { '+' });
+                not_set |= builtin.not_set.contains(&signed.as_str());
                 if builtin.valued.contains(option) {
                     let rest = &cluster[at + option.len_utf8()..];
                     let value = if rest.is_empty() {
@@ -205,9 +208,11 @@ impl Checker {
         let operands = args.get(index..).unwrap_or_default();
         let mut operands = operands.iter().filter(|word| word.literal() != Some("-"));
         match builtin.operands {
-            _ if not_set => {}
             Operands::None => {}
-            Operands::All => operands.for_each(|word| self.sets(name, Some(word))),
+            Operands::All => operands
+                .filter(|word| !not_set || assigns(word))
+                .for_each(|word| self.sets(name, Some(word))),
+            _ if not_set => {}
             Operands::Second => self.sets(name, operands.nth(1)),
         }
     }
@@ -237,5 +242,14 @@ impl Checker {
         if let Some(value) = set.value.filter(|value| runs_commands(value)) {
             self.holds(set.name, value);
         }
+    }
+}
+
+/// Whether `word`, given to `declare` or `export`, holds a `=` before any expansion: it
+/// assigns a variable.
+fn assigns(word: &Word) -> bool {
+    match word {
+        Word::Literal(text) => text.contains('='),
+        Word::Dynamic(raw) => literal_prefix(raw).contains('='),
     }
 }

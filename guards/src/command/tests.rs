@@ -530,3 +530,38 @@ fn the_command_and_alias_tables_cannot_be_set() {
         "env BASH_CMDS=x ls",
     ]);
 }
+
+#[test]
+fn declare_and_export_set_every_operand_holding_an_equals_sign() {
+    sets(
+        "PATH",
+        &[
+            "export -p PATH=/x",
+            "export +p PATH=/x",
+            "readonly -p PATH=/x",
+            "declare +f PATH=/x",
+            "declare +F PATH=/x",
+            "typeset +f PATH=/x",
+            "declare -f PATH=/x",
+            "export -p \"PATH=$x\"",
+        ],
+    );
+    refused(&[
+        "export -p BASH_ENV=/tmp/x >/dev/null; bash -c 'echo hi'",
+        "readonly -p PS4='$(touch x)' >/dev/null; set -x; true",
+        "declare +f \"$x\"",
+    ]);
+    for script in [
+        "export -p",
+        "declare -p HOME",
+        "declare -f f",
+        "unset -f f",
+        "typeset -F",
+    ] {
+        let found = sh(script);
+        assert!(
+            found.assignments.is_empty() && found.problems.is_empty(),
+            "{script}: {found:?}"
+        );
+    }
+}

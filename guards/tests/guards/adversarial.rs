@@ -555,3 +555,29 @@ fn setting_the_command_and_alias_tables_is_denied() {
         );
     }
 }
+
+#[test]
+fn export_and_declare_options_do_not_hide_an_assignment() {
+    let builtins = guard(json!({
+        "default": "deny",
+        "commands": {"allow": [["echo"], ["ls"], ["export"], ["declare"], ["readonly"],
+                                 ["bash", "-c"]]},
+        "env": ["HOME", "LANG"],
+    }));
+    each_decided(
+        &builtins,
+        &[
+            "declare +f PATH=/tmp/x; ls",
+            "declare +F PATH=/tmp/x; ls",
+            "export +p PATH=/tmp/x; ls",
+            "export -p PATH=/tmp/x; ls",
+            "readonly -p PATH=/tmp/x; ls",
+        ],
+        Decision::Deny,
+    );
+    each_decided(
+        &builtins,
+        &["export -p; declare -p HOME; export LANG=C"],
+        Decision::Allow,
+    );
+}
