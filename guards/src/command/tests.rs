@@ -565,3 +565,20 @@ fn declare_and_export_set_every_operand_holding_an_equals_sign() {
         );
     }
 }
+
+#[test]
+fn command_v_only_prints() {
+    for script in [
+        "command -v touch",
+        "command -V touch",
+        "command -pv touch || echo no",
+    ] {
+        let found = sh(script);
+        assert!(!programs(&found).contains(&"touch"), "{script}: {found:?}");
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+    assert_eq!(
+        programs(&sh("command -p touch x"))[1..],
+        ["command", "touch"]
+    );
+}

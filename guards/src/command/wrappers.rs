@@ -105,6 +105,8 @@ struct Wrapper {
     /// or `NAME=value` (`systemd-run -E`, `strace -E`, `firejail --env`, `xargs
     /// --process-slot-var`).
     sets: &'static [&'static str],
+    /// Options with which it runs nothing, only prints what its operands name (`command -v`).
+    prints: &'static [&'static str],
 }
 
 /// A wrapper with no options of note.
@@ -122,6 +124,7 @@ const PLAIN: Wrapper = Wrapper {
     piped: &[],
     unit: false,
     sets: &[],
+    prints: &[],
 };
 
 /// The wrappers the checker looks through, with their options as their sources read them
@@ -274,6 +277,7 @@ const WRAPPERS: &[Wrapper] = &[
             long: "",
             ..GETOPT
         },
+        prints: &["v", "V"],
         ..PLAIN
     },
     Wrapper {
@@ -617,6 +621,9 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         let text = value.literal().ok_or_else(|| non_literal(name, value))?;
         let set = text.split_once('=').map_or(text, |(set, _)| set);
         runs.assignments.push(set.to_owned());
+    }
+    if read.has(wrapper.prints) {
+        return Ok(runs);
     }
     runs.scripts.extend(read.values(wrapper.scripts).cloned());
     for value in read.values(wrapper.piped) {

@@ -581,3 +581,18 @@ fn export_and_declare_options_do_not_hide_an_assignment() {
         Decision::Allow,
     );
 }
+
+#[test]
+fn command_v_is_judged_as_printing() {
+    let deny = guard(json!({"commands": {"deny": [["touch"]]}}));
+    each_decided(
+        &deny,
+        &["command -v touch || echo missing", "command -V touch"],
+        Decision::Allow,
+    );
+    each_decided(
+        &deny,
+        &["command touch x", "command -p touch x"],
+        Decision::Deny,
+    );
+}
