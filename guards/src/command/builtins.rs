@@ -1,7 +1,8 @@
 //! Bash builtins that set variables (`read NAME`, `printf -v NAME`, `declare NAME=…`, …),
-//! that evaluate their arguments as arithmetic (`let`, `test -v`), or that run text (`fc`,
-//! `mapfile -C`, `compgen -W`). The variables they set go to the policy's `env` check like
-//! `NAME=value`; a name given as a subscript is arithmetic (see `evaluated.rs`).
+//! that evaluate their arguments as arithmetic (`let`, `test -v`), that run text (`fc`,
+//! `mapfile -C`, `compgen -W`), or that turn on history expansion (`set -H`). The variables
+//! they set go to the policy's `env` check like `NAME=value`; a name given as a subscript is
+//! arithmetic (see `evaluated.rs`).
 
 use super::evaluated::{literal_prefix, target};
 use super::word::runs_commands;
@@ -127,6 +128,7 @@ impl Checker {
         match name {
             "let" => args.iter().for_each(|arg| self.evaluated(arg)),
             "test" | "[" => self.test_arguments(args),
+            "set" | "shopt" => self.history_expansion(name, args),
             _ => {
                 if let Some(builtin) = BUILTINS
                     .iter()
@@ -134,6 +136,48 @@ impl Checker {
                 {
                     self.builtin_arguments(name, builtin, args);
                 }
+            }
+        }
+    }
+
+    /// `set -H`, `set -o histexpand` and `shopt -so histexpand` turn on history expansion:
+    /// with `set -o history` bash then rewrites each line from earlier ones before it parses
+    /// it (`^echo^rm` runs the last command with `rm` for `echo`), so the checker would judge
+    /// text bash does not run: refused, as is an option known only at run time (`set $o`).
+    fn history_expansion(&mut self, name: &str, args: &[Word]) {
+        let shopt_sets = name == "shopt"
+            && args.iter().any(|word| {
+                (word.literal()).is_some_and(|text| text.starts_with('-') && text.contains('o'))
+            })
+            && args.iter().any(|word| {
+                (word.literal()).is_some_and(|text| text.starts_with('-') && text.contains('s'))
+            });
+        // After `-o` (`true`) or `+o` (`false`): whether the option named next is turned on.
+        let mut option_name: Option<bool> = None;
+        for word in args {
+            let turns_on = match (word.literal(), option_name.take()) {
+                (None, _) => name == "set" || shopt_sets,
+                (Some(text), Some(on)) => on && text == "histexpand",
+                (Some(text), None) if name == "shopt" => shopt_sets && text == "histexpand",
+                (Some("-" | "--"), None) => break,
+                (Some(text), None) => {
+                    let Some(cluster) =
+                        (text.strip_prefix(['-', '+'])).filter(|cluster| !cluster.is_empty())
+                    else {
+                        break;
+                    };
+                    let minus = text.starts_with('-');
+                    if cluster.contains('o') {
+                        option_name = Some(minus);
+                    }
+                    minus && cluster.contains('H')
+                }
+            };
+            if turns_on {
+                return self.problem(format!(
+                    "`{name} {}` may turn on history expansion, which rewrites lines before bash runs them: not checked",
+                    word.text()
+                ));
             }
         }
     }

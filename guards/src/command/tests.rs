@@ -582,3 +582,26 @@ fn command_v_only_prints() {
         ["command", "touch"]
     );
 }
+
+#[test]
+fn history_expansion_cannot_be_turned_on() {
+    refused(&[
+        "set -o history -H\necho foo\n^echo^touch",
+        "set -eH",
+        "set -o histexpand",
+        "set +o nounset -o histexpand",
+        "set -x +o errexit -H",
+        "shopt -so histexpand",
+        "shopt -s -o history histexpand",
+        "shopt -so \"$o\"",
+        "set $opts",
+    ]);
+    for script in [
+        "set -euo pipefail; set +H; set +o histexpand; set -o history",
+        "set -- $args; set -- \"$@\" x; set a b -H",
+        "shopt -s nullglob extglob; shopt -s \"$o\"; shopt -u -o histexpand",
+    ] {
+        let found = sh(script);
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+}

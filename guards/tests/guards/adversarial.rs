@@ -596,3 +596,14 @@ fn command_v_is_judged_as_printing() {
         Decision::Deny,
     );
 }
+
+#[test]
+fn turning_on_history_expansion_is_denied() {
+    let deny = guard(json!({"commands": {"deny": [["touch"]]}}));
+    each_decided(
+        &deny,
+        &["set -o history -H\necho /tmp/x\n^echo^touch"],
+        Decision::Deny,
+    );
+    each_decided(&deny, &["set -euo pipefail; set -- a b"], Decision::Allow);
+}
