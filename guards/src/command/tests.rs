@@ -605,3 +605,19 @@ fn history_expansion_cannot_be_turned_on() {
         assert!(found.problems.is_empty(), "{script}: {found:?}");
     }
 }
+
+#[test]
+fn xargs_max_lines_drops_the_replace_string() {
+    // GNU xargs: `-L`, `-l` or `--max-lines` after `-I` ignores `-I`, so the input is
+    // appended: here it becomes the script.
+    refused(&[
+        "xargs -I X -L 1 sh -c",
+        "xargs -I X -l sh -c",
+        "xargs --replace=X --max-lines=1 bash -c",
+        "xargs -i -L1 bash -c",
+        "xargs -a in -I X -L 1 bash -c",
+    ]);
+    for script in ["xargs -L 1 -I X echo X", "xargs -I X -n 1 echo X"] {
+        assert!(sh(script).problems.is_empty(), "{script}: {:?}", sh(script));
+    }
+}

@@ -744,13 +744,22 @@ fn split_string(text: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
+/// Options of `xargs` that drop the replace strings given before them (GNU xargs: `-I X -L 1`
+/// appends its input, ignoring `-I`).
+const DROPS_REPLACE: &[&str] = &["L", "l", "max-lines"];
+
 /// The words a replace string of `options` (`{}` when given none) is in become known only at
-/// run time; with no such option given, a word for the input is appended (`xargs`).
+/// run time; with no such option in force (none given, or a [`DROPS_REPLACE`] option after
+/// it), a word for the input is appended (`xargs`).
 fn fill(read: &Read, options: &[&str], command: &mut Vec<Word>) {
-    let replaced: Vec<&str> = (read.options.iter())
-        .filter(|(option, _)| options.contains(&option.as_str()))
-        .map(|(_, value)| value.as_ref().map_or("{}", Word::text))
-        .collect();
+    let mut replaced: Vec<&str> = Vec::new();
+    for (option, value) in &read.options {
+        if options.contains(&option.as_str()) {
+            replaced.push(value.as_ref().map_or("{}", Word::text));
+        } else if DROPS_REPLACE.contains(&option.as_str()) {
+            replaced.clear();
+        }
+    }
     if replaced.is_empty() {
         command.push(Word::Dynamic("{input}".to_owned()));
     }
