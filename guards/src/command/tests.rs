@@ -621,3 +621,40 @@ fn xargs_max_lines_drops_the_replace_string() {
         assert!(sh(script).problems.is_empty(), "{script}: {:?}", sh(script));
     }
 }
+
+#[test]
+fn find_exec_ends_at_a_plus_only_after_braces() {
+    // GNU find ends `-exec` at `+` only right after `{}`; bash skips a lone `+` option.
+    for script in [
+        "find . -exec bash -c + 'touch x' \\;",
+        "find . -exec sh -c 'touch x' + \\;",
+    ] {
+        assert!(programs(&sh(script)).contains(&"touch"), "{script}");
+    }
+    let found = argv(&["find", ".", "-exec", "bash", "-c", "+", "touch x", ";"]);
+    assert!(programs(&found).contains(&"touch"), "{found:?}");
+    let found = argv(&[
+        "find", ".", "-exec", "ls", "{}", "+", "-exec", "touch", "{}", ";",
+    ]);
+    assert!(programs(&found).contains(&"touch"), "{found:?}");
+    for script in [
+        "find . -name '*.rs' -exec grep -l x {} +",
+        "find . -exec ls + {} \\;",
+    ] {
+        assert!(sh(script).problems.is_empty(), "{script}: {:?}", sh(script));
+    }
+}
+
+#[test]
+fn shells_skip_a_lone_plus_before_the_script() {
+    for words in [
+        &["bash", "-c", "+", "touch x"][..],
+        &["sh", "-c", "+", "+", "touch x"],
+        &["bash", "+", "-c", "touch x"],
+        &["dash", "-c", "-", "touch x"],
+        &["bash", "-c", "--", "touch x"],
+    ] {
+        let found = argv(words);
+        assert!(programs(&found).contains(&"touch"), "{words:?}: {found:?}");
+    }
+}

@@ -947,7 +947,8 @@ fn watch(args: &[Word]) -> Result<Runs, Runs> {
     Ok(runs)
 }
 
-/// The commands of `find`'s `-exec`, `-execdir`, `-ok` and `-okdir` (each up to `;` or `+`).
+/// The commands of `find`'s `-exec`, `-execdir`, `-ok` and `-okdir`, each up to `;`, or up
+/// to a `+` right after a `{}` word (GNU find: any other `+` is an argument).
 fn find(args: &[Word]) -> Result<Runs, Runs> {
     let mut runs = Runs::default();
     let mut index = 0;
@@ -956,10 +957,18 @@ fn find(args: &[Word]) -> Result<Runs, Runs> {
         match word.literal() {
             Some("-exec" | "-execdir" | "-ok" | "-okdir") => {
                 let start = index;
-                while args
-                    .get(index)
-                    .is_some_and(|word| !matches!(word.literal(), Some(";" | "+")))
-                {
+                while let Some(word) = args.get(index) {
+                    let ends = match word.literal() {
+                        Some(";") => true,
+                        Some("+") => {
+                            index > start
+                                && args.get(index - 1).and_then(Word::literal) == Some("{}")
+                        }
+                        _ => false,
+                    };
+                    if ends {
+                        break;
+                    }
                     index += 1;
                 }
                 // `find` puts the file it found in place of `{}`.
@@ -1000,11 +1009,10 @@ fn shell(name: &str, args: &[Word]) -> Runs {
             };
             continue;
         }
-        let Some(cluster) = (text.strip_prefix('-').or_else(|| text.strip_prefix('+')))
-            .filter(|cluster| !cluster.is_empty())
-        else {
+        let Some(cluster) = text.strip_prefix('-').or_else(|| text.strip_prefix('+')) else {
             break;
         };
+        // A lone `+` is an empty cluster: bash and dash skip it and read on.
         index += 1;
         command_mode |= cluster.contains('c');
         if cluster.contains(['s', 'i']) {
