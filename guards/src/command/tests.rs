@@ -658,3 +658,16 @@ fn shells_skip_a_lone_plus_before_the_script() {
         assert!(programs(&found).contains(&"touch"), "{words:?}: {found:?}");
     }
 }
+
+#[test]
+fn each_o_in_a_shell_option_cluster_takes_a_value() {
+    for words in [
+        &["bash", "-c", "-oo", "posix", "posix", "touch x"][..],
+        &["sh", "-c", "-oo", "errexit", "errexit", "touch x"],
+        &["bash", "-c", "-oO", "posix", "extglob", "touch x"],
+        &["bash", "-c", "+oo", "posix", "posix", "touch x"],
+    ] {
+        let found = argv(words);
+        assert!(programs(&found).contains(&"touch"), "{words:?}: {found:?}");
+    }
+}

@@ -1020,9 +1020,8 @@ fn shell(name: &str, args: &[Word]) -> Runs {
                 "`{name} -{cluster}` reads commands from standard input, which the checker cannot see"
             ));
         }
-        if cluster.contains(['o', 'O']) {
-            index += 1;
-        }
+        // Each `o` or `O` in the cluster takes the next word as its value (`-oo a b`).
+        index += cluster.matches(['o', 'O']).count();
     }
     match (command_mode, args.get(index)) {
         (true, script) => Runs {
