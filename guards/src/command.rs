@@ -30,10 +30,14 @@ const STACK: usize = 256 << 20;
 /// checker cannot see, whatever the value: prompts (bash runs the commands in them, `PS4`
 /// under `set -x`), startup files (`BASH_ENV`, `ENV`), exported functions
 /// (`BASH_FUNC_ls%%` defines `ls`) and the libraries the loader loads (`LD_PRELOAD`,
-/// `LD_AUDIT`, `LD_LIBRARY_PATH`: a constructor runs before `main`). Refused in scripts and
-/// in a step's `with.env`, under every policy.
+/// `LD_AUDIT`, `LD_LIBRARY_PATH`: a constructor runs before `main`), and the shell options
+/// bash imports at startup (`SHELLOPTS`, `BASHOPTS`: `keyword` makes every `NAME=value`
+/// word set NAME, `xtrace` runs `PS4`). Refused in scripts and in a step's `with.env`, under
+/// every policy.
 pub(crate) fn runs_unseen_code(name: &str) -> bool {
     const NAMES: &[&str] = &[
+        "SHELLOPTS",
+        "BASHOPTS",
         "PS0",
         "PS1",
         "PS2",

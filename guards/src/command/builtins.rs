@@ -1,6 +1,7 @@
 //! Bash builtins that set variables (`read NAME`, `printf -v NAME`, `declare NAME=…`, …),
 //! that evaluate their arguments as arithmetic (`let`, `test -v`), that run text (`fc`,
-//! `mapfile -C`, `compgen -W`), or that turn on history expansion (`set -H`). The variables
+//! `mapfile -C`, `compgen -W`), or that turn on history expansion or keyword mode (`set -H`,
+//! `set -k`). The variables
 //! they set go to the policy's `env` check like `NAME=value`; a name given as a subscript is
 //! arithmetic (see `evaluated.rs`).
 
@@ -128,7 +129,7 @@ impl Checker {
         match name {
             "let" => args.iter().for_each(|arg| self.evaluated(arg)),
             "test" | "[" => self.test_arguments(args),
-            "set" | "shopt" => self.history_expansion(name, args),
+            "set" | "shopt" => self.rereading_options(name, args),
             _ => {
                 if let Some(builtin) = BUILTINS
                     .iter()
@@ -142,9 +143,13 @@ impl Checker {
 
     /// `set -H`, `set -o histexpand` and `shopt -so histexpand` turn on history expansion:
     /// with `set -o history` bash then rewrites each line from earlier ones before it parses
-    /// it (`^echo^rm` runs the last command with `rm` for `echo`), so the checker would judge
-    /// text bash does not run: refused, as is an option known only at run time (`set $o`).
-    fn history_expansion(&mut self, name: &str, args: &[Word]) {
+    /// it (`^echo^rm` runs the last command with `rm` for `echo`). `set -k`, `set -o keyword`
+    /// and `shopt -so keyword` turn on keyword mode: every `NAME=value` word of a command,
+    /// not only those before it, sets NAME (`bash -c true BASH_ENV=f`). Either way the
+    /// checker would judge text bash reads otherwise: refused, as is an option known only at
+    /// run time (`set $o`).
+    fn rereading_options(&mut self, name: &str, args: &[Word]) {
+        const NAMES: &[&str] = &["histexpand", "keyword"];
         let shopt_sets = name == "shopt"
             && args.iter().any(|word| {
                 (word.literal()).is_some_and(|text| text.starts_with('-') && text.contains('o'))
@@ -157,8 +162,8 @@ impl Checker {
         for word in args {
             let turns_on = match (word.literal(), option_name.take()) {
                 (None, _) => name == "set" || shopt_sets,
-                (Some(text), Some(on)) => on && text == "histexpand",
-                (Some(text), None) if name == "shopt" => shopt_sets && text == "histexpand",
+                (Some(text), Some(on)) => on && NAMES.contains(&text),
+                (Some(text), None) if name == "shopt" => shopt_sets && NAMES.contains(&text),
                 (Some("-" | "--"), None) => break,
                 (Some(text), None) => {
                     let Some(cluster) =
@@ -170,12 +175,12 @@ impl Checker {
                     if cluster.contains('o') {
                         option_name = Some(minus);
                     }
-                    minus && cluster.contains('H')
+                    minus && cluster.contains(['H', 'k'])
                 }
             };
             if turns_on {
                 return self.problem(format!(
-                    "`{name} {}` may turn on history expansion, which rewrites lines before bash runs them: not checked",
+                    "`{name} {}` may turn on history expansion or keyword mode, which change how bash reads later lines: not checked",
                     word.text()
                 ));
             }

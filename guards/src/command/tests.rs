@@ -671,3 +671,29 @@ fn each_o_in_a_shell_option_cluster_takes_a_value() {
         assert!(programs(&found).contains(&"touch"), "{words:?}: {found:?}");
     }
 }
+
+#[test]
+fn keyword_mode_cannot_be_turned_on() {
+    // In keyword mode every `NAME=value` word sets NAME: `bash -c true BASH_ENV=f` sources f.
+    refused(&[
+        "set -k; bash -c true BASH_ENV=k",
+        "set -ek",
+        "set -o keyword",
+        "set +o nounset -o keyword",
+        "shopt -so keyword",
+        "bash -c -k 'bash -c true BASH_ENV=k'",
+        "bash -kc 'echo'",
+        "bash -o keyword -c 'echo'",
+        "bash -c -eo keyword 'echo'",
+        "bash -o \"$o\" -c 'echo'",
+        "env SHELLOPTS=keyword bash -c 'echo'",
+        "env BASHOPTS=expand_aliases bash -c 'echo'",
+    ]);
+    for script in [
+        "set +k; set +o keyword; shopt -uo keyword",
+        "bash +k -c 'echo'; bash +o keyword -c 'echo'; bash -o pipefail -c 'echo'",
+    ] {
+        let found = sh(script);
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+}

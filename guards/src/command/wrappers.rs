@@ -989,6 +989,14 @@ fn find(args: &[Word]) -> Result<Runs, Runs> {
     Ok(runs)
 }
 
+/// A shell started in keyword mode (`bash -k`, `-o keyword`, or an option named at run
+/// time), in which every `NAME=value` word of a command sets NAME for it: refused.
+fn keyword_mode(name: &str, option: &str) -> Runs {
+    Runs::refused(format!(
+        "`{name} {option}` may turn on keyword mode, in which every `NAME=value` word sets a variable: not checked"
+    ))
+}
+
 /// The script a shell runs: the first operand after `-c` (also `-lc`, `-ec`, …).
 fn shell(name: &str, args: &[Word]) -> Runs {
     let mut command_mode = false;
@@ -1020,8 +1028,22 @@ fn shell(name: &str, args: &[Word]) -> Runs {
                 "`{name} -{cluster}` reads commands from standard input, which the checker cannot see"
             ));
         }
+        let minus = text.starts_with('-');
+        if minus && cluster.contains('k') {
+            return keyword_mode(name, text);
+        }
         // Each `o` or `O` in the cluster takes the next word as its value (`-oo a b`).
-        index += cluster.matches(['o', 'O']).count();
+        for letter in cluster.chars().filter(|letter| matches!(letter, 'o' | 'O')) {
+            let value = args.get(index);
+            index += 1;
+            if minus
+                && letter == 'o'
+                && let Some(value) = value
+                && value.literal().is_none_or(|option| option == "keyword")
+            {
+                return keyword_mode(name, &format!("{text} {}", value.text()));
+            }
+        }
     }
     match (command_mode, args.get(index)) {
         (true, script) => Runs {

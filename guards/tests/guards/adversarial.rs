@@ -607,3 +607,26 @@ fn turning_on_history_expansion_is_denied() {
     );
     each_decided(&deny, &["set -euo pipefail; set -- a b"], Decision::Allow);
 }
+
+#[test]
+fn shell_options_cannot_be_imported_from_the_step_env() {
+    // bash imports SHELLOPTS and BASHOPTS at startup: `keyword` makes `bash -c true
+    // BASH_ENV=f` source f.
+    let guard = guard(json!({"commands": {"deny": [["touch"]]}}));
+    for name in ["SHELLOPTS", "BASHOPTS"] {
+        let params = json!({"command": ["bash", "-c", "bash -c true BASH_ENV=k"],
+                            "env": {name: "keyword"}});
+        let verdict = judge(&guard, &action("process", params));
+        assert_eq!(verdict.decision, Decision::Deny, "{name}: {verdict:?}");
+    }
+    for guard in [&probe_allow_list(), &guard] {
+        each_decided(
+            guard,
+            &[
+                "bash -c -k 'bash -c true BASH_ENV=k'",
+                "set -k; bash -c true BASH_ENV=k",
+            ],
+            Decision::Deny,
+        );
+    }
+}
