@@ -83,6 +83,11 @@ impl Checker {
                 "`${…@P}` runs the commands in a variable's value, which the checker cannot see",
             );
         }
+        if let Some(line) = ends_early(text) {
+            self.problem(format!(
+                "the here-document line `{line}` may end it in bash (inside `$(…)` bash ends it at `EOF)`), where the parser reads on: not checked"
+            ));
+        }
         let mut parser = Parser::new(std::io::Cursor::new(text.as_bytes()), &options());
         let program = match parser.parse_program() {
             Ok(program) => program,
@@ -480,4 +485,40 @@ fn compares_numbers(predicate: &BinaryPredicate) -> bool {
             | BinaryPredicate::ArithmeticGreaterThan
             | BinaryPredicate::ArithmeticGreaterThanOrEqualTo
     )
+}
+
+/// A line of `text` that starts (after tabs) with the delimiter of a here-document in `text`,
+/// its quotes removed, followed by `)` or a backtick. Inside `$(…)`, `<(…)` or backticks bash
+/// 5.2 ends the here-document at such a line (`EOF)`) and runs the lines after it, while the
+/// parser reads on to a line `EOF`, taking them as text. The delimiters are found by a
+/// scan of the text for `<<`, which may find more than there are: that only refuses more.
+fn ends_early(text: &str) -> Option<&str> {
+    let mut delimiters: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("<<") {
+        let after = &rest[at + 2..];
+        rest = after.trim_start_matches('<');
+        if after.starts_with('<') {
+            continue;
+        }
+        let word = after
+            .strip_prefix('-')
+            .unwrap_or(after)
+            .trim_start_matches([' ', '\t']);
+        let end = word
+            .find(|c: char| c.is_whitespace() || ";&|<>()`".contains(c))
+            .unwrap_or(word.len());
+        let unquoted: String = (word[..end].replace("$'", "'").replace("$\"", "\""))
+            .chars()
+            .filter(|c| !matches!(c, '\'' | '"' | '\\'))
+            .collect();
+        delimiters.push(unquoted);
+    }
+    text.lines().find(|line| {
+        let line = line.trim_start_matches('\t');
+        delimiters.iter().any(|delimiter| {
+            (line.strip_prefix(delimiter.as_str()))
+                .is_some_and(|after| after.starts_with([')', '`']))
+        })
+    })
 }

@@ -697,3 +697,23 @@ fn keyword_mode_cannot_be_turned_on() {
         assert!(found.problems.is_empty(), "{script}: {found:?}");
     }
 }
+
+#[test]
+fn a_here_document_in_a_substitution_cannot_end_early() {
+    // bash 5.2 ends the here-document at `EOF)` and runs `touch x`; the parser reads on.
+    refused(&[
+        "echo $(cat <<EOF\nhi\nEOF)\ntouch x\nEOF\n)",
+        "a=$(cat <<'EOF'\nhi\nEOF)\ntouch x\nEOF\n)",
+        "cat <(cat <<\\EOF\nhi\nEOF)\ntouch x\nEOF\n)",
+        "echo $(cat <<-EOF\n\tEOF)\ntouch x\nEOF\n)",
+        "echo $(cat <<A <<B\nA\nB); touch x\nB\n)",
+    ]);
+    for script in [
+        "x=$(cat <<EOF\nhi $HOME\nEOF\n)",
+        "cat <<EOF\nEOF )\nEOF",
+        "echo \"$(cat <<'END'\nEND of it\n\nEND\n)\"; cat <<END\nENDS\nEND\necho $((1<<2))",
+    ] {
+        let found = sh(script);
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+}
