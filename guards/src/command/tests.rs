@@ -717,3 +717,26 @@ fn a_here_document_in_a_substitution_cannot_end_early() {
         assert!(found.problems.is_empty(), "{script}: {found:?}");
     }
 }
+
+#[test]
+fn one_dash_long_shell_options_are_refused() {
+    // bash reads `-norc` as `--norc`, so `bash -norc f 'echo hi'` runs the file `f`.
+    for words in [
+        &["bash", "-norc", "f", "echo hi"][..],
+        &["bash", "-noprofile", "f", "echo hi"],
+        &["sh", "-rcfile", "f", "-c", "echo hi"],
+    ] {
+        let found = argv(words);
+        assert!(!found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    let found = argv(&[
+        "bash",
+        "--noprofile",
+        "--norc",
+        "-eo",
+        "pipefail",
+        "-c",
+        "echo",
+    ]);
+    assert!(found.problems.is_empty(), "{found:?}");
+}

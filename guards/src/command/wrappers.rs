@@ -997,6 +997,30 @@ fn keyword_mode(name: &str, option: &str) -> Runs {
     ))
 }
 
+/// bash's long options (bash 5.2 `shell.c`), which it also reads with one dash before its
+/// first short option: `bash -norc f` runs the file `f`, where the letters would make it
+/// `-c` mode.
+const BASH_LONG: &[&str] = &[
+    "debug",
+    "debugger",
+    "dump-po-strings",
+    "dump-strings",
+    "help",
+    "init-file",
+    "login",
+    "noediting",
+    "noprofile",
+    "norc",
+    "posix",
+    "pretty-print",
+    "protected",
+    "rcfile",
+    "restricted",
+    "verbose",
+    "version",
+    "wordexp",
+];
+
 /// The script a shell runs: the first operand after `-c` (also `-lc`, `-ec`, …).
 fn shell(name: &str, args: &[Word]) -> Runs {
     let mut command_mode = false;
@@ -1029,6 +1053,11 @@ fn shell(name: &str, args: &[Word]) -> Runs {
             ));
         }
         let minus = text.starts_with('-');
+        if minus && BASH_LONG.contains(&cluster) {
+            return Runs::refused(format!(
+                "bash reads `{name} {text}` as its long option `--{cluster}`, not as letters: write `--{cluster}`"
+            ));
+        }
         if minus && cluster.contains('k') {
             return keyword_mode(name, text);
         }
