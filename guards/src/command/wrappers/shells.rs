@@ -1,0 +1,113 @@
+//! Shells given a script: `-c SCRIPT` is found as bash and dash read their options, and a
+//! shell that would run a script file or read standard input is refused.
+
+use super::{Runs, non_literal};
+use crate::command::Word;
+use crate::command::script::Dialect;
+
+/// Shells: `-c SCRIPT` is parsed and checked; a script file or standard input is refused.
+pub(super) const SHELLS: &[&str] = &[
+    "sh", "bash", "rbash", "dash", "zsh", "ksh", "ksh93", "rksh", "mksh", "lksh", "oksh", "pdksh",
+    "ash", "yash", "posh",
+];
+
+/// A shell started in keyword mode (`bash -k`, `-o keyword`, or an option named at run
+/// time), in which every `NAME=value` word of a command sets NAME for it: refused.
+fn keyword_mode(name: &str, option: &str) -> Runs {
+    Runs::refused(format!(
+        "`{name} {option}` may turn on keyword mode, in which every `NAME=value` word sets a variable: not checked"
+    ))
+}
+
+/// bash's long options (bash 5.2 `shell.c`), which it also reads with one dash before its
+/// first short option: `bash -norc f` runs the file `f`, where the letters would make it
+/// `-c` mode.
+const BASH_LONG: &[&str] = &[
+    "debug",
+    "debugger",
+    "dump-po-strings",
+    "dump-strings",
+    "help",
+    "init-file",
+    "login",
+    "noediting",
+    "noprofile",
+    "norc",
+    "posix",
+    "pretty-print",
+    "protected",
+    "rcfile",
+    "restricted",
+    "verbose",
+    "version",
+    "wordexp",
+];
+
+/// The script a shell runs: the first operand after `-c` (also `-lc`, `-ec`, …).
+pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
+    let mut command_mode = false;
+    let mut index = 0;
+    while let Some(word) = args.get(index) {
+        let Some(text) = word.literal() else {
+            return non_literal(name, word);
+        };
+        if text == "--" || text == "-" {
+            index += 1;
+            break;
+        }
+        if let Some(long) = text.strip_prefix("--") {
+            index += if matches!(long, "rcfile" | "init-file") {
+                2
+            } else {
+                1
+            };
+            continue;
+        }
+        let Some(cluster) = text.strip_prefix('-').or_else(|| text.strip_prefix('+')) else {
+            break;
+        };
+        // A lone `+` is an empty cluster: bash and dash skip it and read on.
+        index += 1;
+        command_mode |= cluster.contains('c');
+        if cluster.contains(['s', 'i']) {
+            return Runs::refused(format!(
+                "`{name} -{cluster}` reads commands from standard input, which the checker cannot see"
+            ));
+        }
+        let minus = text.starts_with('-');
+        if minus && BASH_LONG.contains(&cluster) {
+            return Runs::refused(format!(
+                "bash reads `{name} {text}` as its long option `--{cluster}`, not as letters: write `--{cluster}`"
+            ));
+        }
+        if minus && cluster.contains('k') {
+            return keyword_mode(name, text);
+        }
+        // Each `o` or `O` in the cluster takes the next word as its value (`-oo a b`).
+        for letter in cluster.chars().filter(|letter| matches!(letter, 'o' | 'O')) {
+            let value = args.get(index);
+            index += 1;
+            if minus
+                && letter == 'o'
+                && let Some(value) = value
+                && value.literal().is_none_or(|option| option == "keyword")
+            {
+                return keyword_mode(name, &format!("{text} {}", value.text()));
+            }
+        }
+    }
+    match (command_mode, args.get(index)) {
+        (true, script) => Runs {
+            scripts: script.cloned().into_iter().collect(),
+            dialect: Dialect::of(name),
+            ..Runs::default()
+        },
+        (false, Some(file)) => Runs::refused(format!(
+            "`{name}` runs the script file `{}`, which the checker cannot see",
+            file.text()
+        )),
+        (false, None) => Runs::refused(format!(
+            "`{name}` reads commands from standard input, which the checker cannot see"
+        )),
+    }
+}

@@ -1,0 +1,470 @@
+//! The wrappers the checker looks through: for each, how its arguments are written —
+//! its options as its getopt reads them, `NAME=value` words, operands — up to the command
+//! it runs.
+
+use super::getopt::{GETOPT, Getopt};
+
+/// Where a wrapper's command starts, after its options.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Operands {
+    /// After this many operands (`timeout`'s duration, `chroot`'s root).
+    Fixed(usize),
+    /// After `chrt`'s priority: the first operand when it is a number and a word follows.
+    Priority,
+    /// After `flock`'s file (none with `--fd`); there `-c SCRIPT` or `--command SCRIPT` is a
+    /// script instead.
+    Lock,
+}
+
+/// How a wrapper reads `NAME=value` words before its command: as an assignment of `NAME`
+/// whatever `NAME` is (`1=/echo`, `A-B=x`, `BASH_FUNC_ls%%=…`), as `env` and `sudo` read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Assignments {
+    /// It takes none.
+    None,
+    /// GNU `env`: after its options, a lone `-`, then every word holding a `=`; the word after
+    /// them is the command, never an option.
+    Env,
+    /// `sudo`: a word holding a `=` that does not start with `/`, among its options, which it
+    /// reads again after it.
+    Sudo,
+}
+
+/// How a wrapper's arguments are written: options, maybe `NAME=value` words and operands,
+/// then the command it runs.
+pub(super) struct Wrapper {
+    /// The programs written this way.
+    pub(super) names: &'static [&'static str],
+    /// How it reads its options.
+    pub(super) options: Getopt,
+    /// Options whose value is a shell script (`flock -c`).
+    pub(super) scripts: &'static [&'static str],
+    /// Options whose value it splits into words that it reads as its arguments again, in
+    /// place of the option (`env -S`).
+    pub(super) split: &'static [&'static str],
+    /// How `NAME=value` words before its command are read (`env`, `sudo`).
+    pub(super) assignments: Assignments,
+    /// Where its command starts.
+    pub(super) operands: Operands,
+    /// Options with which it runs a shell (`sudo -s`), which reads standard input when no
+    /// command follows.
+    pub(super) shell: &'static [&'static str],
+    /// Whether with no command it runs a shell reading standard input (`chroot DIR`,
+    /// `unshare`, `pkexec`).
+    pub(super) bare: bool,
+    /// Options that make it run code the checker cannot see (`fakeroot --lib`), refused.
+    pub(super) unseen: &'static [&'static str],
+    /// Whether it fills its command in with its input (`xargs`): the words holding the value
+    /// of one of these options (`{}` when none) are replaced by it (`xargs -I`); with none of
+    /// them given, it is appended.
+    pub(super) input: Option<&'static [&'static str]>,
+    /// Options whose value, when it starts with `|` or `!`, is a shell script (`strace -o`).
+    pub(super) piped: &'static [&'static str],
+    /// Whether it runs a systemd unit: `Exec…=` properties are refused, and `$` in the
+    /// command's words is expanded (refused).
+    pub(super) unit: bool,
+    /// Options whose value names a variable it sets (or unsets) for its command, as `NAME`
+    /// or `NAME=value` (`systemd-run -E`, `strace -E`, `firejail --env`, `xargs
+    /// --process-slot-var`).
+    pub(super) sets: &'static [&'static str],
+    /// Options with which it runs nothing, only prints what its operands name (`command -v`).
+    pub(super) prints: &'static [&'static str],
+}
+
+/// A wrapper with no options of note.
+pub(super) const PLAIN: Wrapper = Wrapper {
+    names: &[],
+    options: GETOPT,
+    scripts: &[],
+    split: &[],
+    assignments: Assignments::None,
+    operands: Operands::Fixed(0),
+    shell: &[],
+    bare: false,
+    unseen: &[],
+    input: None,
+    piped: &[],
+    unit: false,
+    sets: &[],
+    prints: &[],
+};
+
+/// The wrappers the checker looks through, with their options as their sources read them
+/// (coreutils 9.x, util-linux 2.4x, sudo 1.9, OpenDoas, findutils, GNU time, polkit,
+/// strace 6, ltrace, valgrind, numactl, libcgroup, torsocks, proxychains-ng, fakeroot,
+/// firejail, systemd).
+pub(super) const WRAPPERS: &[Wrapper] = &[
+    Wrapper {
+        names: &["env"],
+        options: Getopt {
+            short: "a:C:iS:u:v0",
+            long: "argv0: ignore-environment null unset: chdir: split-string: block-signal:: \
+                   default-signal:: ignore-signal:: list-signal-handling debug env0-from: \
+                   quoting-style: help version",
+            ..GETOPT
+        },
+        split: &["S", "split-string"],
+        assignments: Assignments::Env,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["xargs"],
+        options: Getopt {
+            short: "0a:E:e::i::I:J:l::L:n:prR:s:S:txP:d:o",
+            long: "null arg-file: delimiter: eof:: replace:: max-lines:: max-args: max-procs: \
+                   open-tty interactive no-run-if-empty max-chars: verbose show-limits exit \
+                   process-slot-var: help version",
+            ..GETOPT
+        },
+        input: Some(&["I", "i", "replace", "J"]),
+        // Each command it runs gets `NAME` set to its slot number.
+        sets: &["process-slot-var"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["nice"],
+        options: Getopt {
+            short: "n:",
+            long: "adjustment: help version",
+            numeric: true,
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["timeout"],
+        options: Getopt {
+            short: "fk:ps:v",
+            long: "foreground kill-after: preserve-status signal: verbose help version",
+            ..GETOPT
+        },
+        operands: Operands::Fixed(1),
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["time"],
+        options: Getopt {
+            short: "af:o:pqvV",
+            long: "append format: output: portability quiet verbose help version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["exec"],
+        options: Getopt {
+            short: "cla:",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["stdbuf"],
+        options: Getopt {
+            short: "i:o:e:",
+            long: "input: output: error: help version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["sudo"],
+        options: Getopt {
+            // sudo's `-h` takes the next word as the host, or asks for help: either way
+            // that word is no command.
+            short: "Aa:BbC:c:D:Eeg:Hh:iKklNnPp:R:r:SsT:t:U:u:Vv",
+            long: "askpass auth-type: background bell close-from: login-class: chdir: \
+                   preserve-env:: edit group: set-home help host: login remove-timestamp \
+                   reset-timestamp list no-update non-interactive preserve-groups prompt: \
+                   chroot: role: stdin shell command-timeout: type: other-user: user: validate \
+                   version",
+            ..GETOPT
+        },
+        assignments: Assignments::Sudo,
+        shell: &["s", "shell", "i", "login"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["doas"],
+        options: Getopt {
+            short: "a:C:Lnsu:",
+            long: "",
+            ..GETOPT
+        },
+        shell: &["s"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["chroot"],
+        options: Getopt {
+            long: "userspec: groups: skip-chdir help version",
+            ..GETOPT
+        },
+        operands: Operands::Fixed(1),
+        bare: true,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["ionice"],
+        options: Getopt {
+            short: "c:n:p:P:u:tVh",
+            long: "class: classdata: pid: pgid: uid: ignore help version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["taskset"],
+        options: Getopt {
+            short: "apchV",
+            long: "all-tasks pid cpu-list help version",
+            ..GETOPT
+        },
+        operands: Operands::Fixed(1),
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["setsid"],
+        options: Getopt {
+            short: "cfwVh",
+            long: "ctty fork wait help version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["command"],
+        options: Getopt {
+            short: "pVv",
+            long: "",
+            ..GETOPT
+        },
+        prints: &["v", "V"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["unbuffer"],
+        options: Getopt {
+            short: "p",
+            long: "",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["builtin", "noglob", "busybox"],
+        options: Getopt { long: "", ..GETOPT },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["nohup", "catchsegv"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["flock"],
+        options: Getopt {
+            short: "sexnoFuw:E:hVc:",
+            long: "shared exclusive unlock nonblocking nb timeout: wait: conflict-exit-code: \
+                   close no-fork verbose fcntl start: length: fd: command: help version",
+            ..GETOPT
+        },
+        scripts: &["c", "command"],
+        operands: Operands::Lock,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["setpriv"],
+        options: Getopt {
+            short: "dhV",
+            long: "dump nnp no-new-privs inh-caps: ambient-caps: list-caps ruid: euid: rgid: \
+                   egid: reuid: regid: clear-groups keep-groups init-groups groups: \
+                   bounding-set: securebits: pdeathsig: ptracer: selinux-label: \
+                   apparmor-profile: landlock-access: landlock-rule: landlock-support \
+                   list-landlock-access list-landlock-rights: seccomp-filter: reset-env help \
+                   version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["unshare"],
+        options: Getopt {
+            short: "fhVmuinpCTUrR:w:S:G:cl:",
+            long: "help version mount:: uts:: ipc:: net:: pid:: user:: cgroup:: time:: fork \
+                   kill-child:: forward-signals mount-proc:: mount-binfmt:: map-user: \
+                   map-users: map-group: map-groups: map-root-user map-current-user map-auto \
+                   map-subids owner: propagation: setgroups: keep-caps setuid: setgid: root: \
+                   wd: monotonic: boottime: load-interp: clear-env whitelist-env:",
+            ..GETOPT
+        },
+        bare: true,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["nsenter"],
+        options: Getopt {
+            short: "ahVt:m::u::i::n::N:p::C::U::T::S:G:r::w::W::ecFZ",
+            long: "all help version target: mount:: uts:: ipc:: net:: net-socket: pid:: \
+                   user:: cgroup:: time:: setuid: setgid: root:: wd:: wdns:: env no-fork \
+                   join-cgroup preserve-credentials keep-caps user-parent follow-context",
+            ..GETOPT
+        },
+        bare: true,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["prlimit"],
+        options: Getopt {
+            short: "c::d::e::f::i::l::m::n::q::r::s::t::u::v::x::y::p:o:Vh",
+            long: "pid: output: as:: core:: cpu:: data:: fsize:: locks:: memlock:: msgqueue:: \
+                   nice:: nofile:: nproc:: rss:: rtprio:: rttime:: sigpending:: stack:: \
+                   noheadings raw verbose help version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["chrt"],
+        options: Getopt {
+            short: "abdD:efiphmoOP:T:rRU:X:GvV",
+            long: "all-tasks batch clamp-min: clamp-max: deadline deadline-overrun ext fifo \
+                   idle pid help max other rr sched-runtime: sched-period: sched-deadline: \
+                   reset-on-fork reclaim-grub verbose version",
+            ..GETOPT
+        },
+        operands: Operands::Priority,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["strace"],
+        options: Getopt {
+            short: "a:Ab:cCdDe:E:fFhiI:knNo:O:p:P:qrs:S:tTu:U:vVwxX:yYzZ",
+            long: "columns: output-append-mode detach-on: summary-only summary debug \
+                   daemonize:: daemonised:: daemonized:: env: follow-forks output-separately \
+                   help instruction-pointer interruptible: kill-on-exit stack-trace:: \
+                   stack-traces:: stack-trace-frame-limit: syscall-limit: syscall-number \
+                   arg-names output: summary-syscall-overhead: attach: trace-path: \
+                   relative-timestamps:: string-limit: summary-sort-by: absolute-timestamps:: \
+                   timestamps:: syscall-times:: user: summary-columns: no-abbrev version \
+                   summary-wall-clock strings-in-hex:: const-print-style: pidns-translation \
+                   successful-only failed-only failing-only seccomp-bpf tips:: argv0: \
+                   always-show-pid color: trace: trace-fds: abbrev: verbose: raw: signals: \
+                   status: read: write: fault: inject: kvm: namespace:: quiet:: silent:: \
+                   silence:: decode-fds:: decode-pids: secontext::",
+            ..GETOPT
+        },
+        piped: &["o", "output"],
+        sets: &["E", "env"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["ltrace"],
+        options: Getopt {
+            short: "Cw:cfhiLrStTVba:A:D:e:F:l:n:o:p:s:u:x:",
+            long: "align: config: debug: demangle indent: help library: output: version \
+                   no-signals where:",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["valgrind"],
+        options: Getopt {
+            short: "dhqv",
+            long: "*",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["firejail"],
+        options: Getopt {
+            long: "*",
+            ..GETOPT
+        },
+        bare: true,
+        sets: &["env"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["pkexec"],
+        options: Getopt {
+            short: "u:",
+            long: "help version user: disable-internal-agent keep-cwd",
+            ..GETOPT
+        },
+        bare: true,
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["numactl"],
+        options: Getopt {
+            short: "ai:w:p:P:c:N:C:m:slbHS:f:o:L:tM:dDI:uTV",
+            long: "all interleave: weighted-interleave: preferred: preferred-many: cpubind: \
+                   cpunodebind: physcpubind: membind: show localalloc balancing hardware shm: \
+                   file: offset: length: strict shmmode: dump dump-nodes shmid: huge touch \
+                   cpu-compress verify version",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["cgexec"],
+        options: Getopt {
+            short: "g:shbr",
+            long: "sticky help",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["torsocks"],
+        options: Getopt {
+            short: "u:p:a:P:i6dqh",
+            long: "user: pass: address: port: isolate ipv6 debug quiet shell help version",
+            ..GETOPT
+        },
+        // `--shell` runs a shell on standard input whatever follows.
+        unseen: &["shell"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["proxychains", "proxychains4"],
+        options: Getopt {
+            short: "qf:",
+            long: "",
+            ..GETOPT
+        },
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["fakeroot"],
+        options: Getopt {
+            short: "l:f:i:s:ub:vh",
+            long: "lib: faked: unknown-is-real fd-base: version help",
+            ..GETOPT
+        },
+        bare: true,
+        unseen: &["l", "lib", "f", "faked"],
+        ..PLAIN
+    },
+    Wrapper {
+        names: &["systemd-run"],
+        options: Getopt {
+            short: "hH:M:C:u:p:rdRE:tTPqvGS",
+            long: "help version no-ask-password user system host: machine: capsule: scope \
+                   unit: property: description: slice: slice-inherit expand-environment: \
+                   no-block remain-after-exit wait send-sighup service-type: uid: gid: nice: \
+                   working-directory: same-dir root-directory: same-root-dir setenv: tty pty \
+                   pty-late pipe quiet verbose output: json: collect shell job-mode: \
+                   ignore-failure background: no-pager path-property: socket-property: \
+                   on-active: on-boot: on-startup: on-unit-active: on-unit-inactive: \
+                   on-calendar: on-timezone-change on-clock-change timer-property:",
+            ..GETOPT
+        },
+        shell: &["S", "shell"],
+        unit: true,
+        sets: &["E", "setenv"],
+        ..PLAIN
+    },
+];
