@@ -42,6 +42,14 @@ fn refused(scripts: &[&str]) {
     }
 }
 
+/// Asserts that each script is checked without a problem.
+fn allowed(scripts: &[&str]) {
+    for script in scripts {
+        let found = sh(script);
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+}
+
 /// Asserts that each script sets the variable `name`, and is not refused for it.
 fn sets(name: &str, scripts: &[&str]) {
     for script in scripts {
@@ -71,7 +79,7 @@ fn subscripts_of_assigned_names_are_evaluated() {
 
 #[test]
 fn literal_and_variable_subscripts_stay_allowed() {
-    for script in [
+    allowed(&[
         "a[0]=1",
         "a[$i]=1",
         "a[i+1]=1 ls",
@@ -82,10 +90,7 @@ fn literal_and_variable_subscripts_stay_allowed() {
         "test -v x",
         "read -r line; printf -v out '%s' \"$line\"; declare -a list=(a b)",
         "let i++",
-    ] {
-        let found = sh(script);
-        assert!(found.problems.is_empty(), "{script}: {found:?}");
-    }
+    ]);
 }
 
 #[test]
@@ -365,7 +370,7 @@ fn what_the_parser_misreads_is_refused() {
         "HOME=(b)\\\n#; touch x",
         "a=(b)\\\n\\\n#; touch x",
     ]);
-    for script in [
+    allowed(&[
         "diff <(ls) <(ls -a); while read -r l; do echo \"$l\"; done < <(ls)",
         "cat <(true) # a comment",
         "cat <(true) \\\n# a comment",
@@ -374,10 +379,7 @@ fn what_the_parser_misreads_is_refused() {
         "a=(1 2); a+=(3); declare -a b=( x y ) # c",
         "cat <<'EOF'\nEO\\\nF\nEOF\n",
         "echo é; (( x = 1 )); cat <(true)",
-    ] {
-        let found = sh(script);
-        assert!(found.problems.is_empty(), "{script}: {found:?}");
-    }
+    ]);
 }
 
 #[test]
@@ -450,15 +452,12 @@ fn indirect_assignments_are_refused() {
 
 #[test]
 fn arithmetic_expansions_inside_expansions_are_arithmetic() {
-    for script in [
+    allowed(&[
         "echo ${arr[$((n-1))]}",
         "echo ${x:-$((1+1))} ${s:$((i+1)):2}",
         "(( x = $((1+2)) ))",
         "echo $(( $((1+2)) * 3 ))",
-    ] {
-        let found = sh(script);
-        assert!(found.problems.is_empty(), "{script}: {found:?}");
-    }
+    ]);
     refused(&[
         "echo ${x:-$((echo hi) )}",
         "echo ${x:-$(((1)))}",
@@ -596,14 +595,11 @@ fn history_expansion_cannot_be_turned_on() {
         "shopt -so \"$o\"",
         "set $opts",
     ]);
-    for script in [
+    allowed(&[
         "set -euo pipefail; set +H; set +o histexpand; set -o history",
         "set -- $args; set -- \"$@\" x; set a b -H",
         "shopt -s nullglob extglob; shopt -s \"$o\"; shopt -u -o histexpand",
-    ] {
-        let found = sh(script);
-        assert!(found.problems.is_empty(), "{script}: {found:?}");
-    }
+    ]);
 }
 
 #[test]
@@ -689,13 +685,10 @@ fn keyword_mode_cannot_be_turned_on() {
         "env SHELLOPTS=keyword bash -c 'echo'",
         "env BASHOPTS=expand_aliases bash -c 'echo'",
     ]);
-    for script in [
+    allowed(&[
         "set +k; set +o keyword; shopt -uo keyword",
         "bash +k -c 'echo'; bash +o keyword -c 'echo'; bash -o pipefail -c 'echo'",
-    ] {
-        let found = sh(script);
-        assert!(found.problems.is_empty(), "{script}: {found:?}");
-    }
+    ]);
 }
 
 #[test]
@@ -708,14 +701,11 @@ fn a_here_document_in_a_substitution_cannot_end_early() {
         "echo $(cat <<-EOF\n\tEOF)\ntouch x\nEOF\n)",
         "echo $(cat <<A <<B\nA\nB); touch x\nB\n)",
     ]);
-    for script in [
+    allowed(&[
         "x=$(cat <<EOF\nhi $HOME\nEOF\n)",
         "cat <<EOF\nEOF )\nEOF",
         "echo \"$(cat <<'END'\nEND of it\n\nEND\n)\"; cat <<END\nENDS\nEND\necho $((1<<2))",
-    ] {
-        let found = sh(script);
-        assert!(found.problems.is_empty(), "{script}: {found:?}");
-    }
+    ]);
 }
 
 #[test]
