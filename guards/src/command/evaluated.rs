@@ -6,7 +6,7 @@
 use brush_parser::word::{WordPiece, WordPieceWithSource};
 
 use super::script::{Dialect, not_bash, options};
-use super::word::runs_commands;
+use super::word::{escaped_text, runs_commands};
 use super::{Checker, Word};
 
 impl Checker {
@@ -320,8 +320,7 @@ fn literal_pieces(pieces: &[WordPieceWithSource], prefix: &mut String) -> bool {
                 true
             }
             WordPiece::EscapeSequence(escaped) => {
-                let text = escaped.strip_prefix('\\').unwrap_or(escaped);
-                prefix.push_str(if text == "\n" { "" } else { text });
+                prefix.push_str(escaped_text(escaped));
                 true
             }
             WordPiece::DoubleQuotedSequence(inner)

@@ -78,8 +78,7 @@ impl Checker {
                     self.pieces(raw, inner, true, value, depth);
                 }
                 WordPiece::EscapeSequence(escaped) => {
-                    let text = escaped.strip_prefix('\\').unwrap_or(escaped);
-                    push(value, if text == "\n" { "" } else { text });
+                    push(value, escaped_text(escaped));
                 }
                 WordPiece::CommandSubstitution(script)
                 | WordPiece::BackquotedCommandSubstitution(script) => {
@@ -174,6 +173,15 @@ impl Checker {
         if let Parameter::NamedWithIndex { index, .. } = parameter {
             self.evaluated_as_written(index);
         }
+    }
+}
+
+/// What the escape sequence `escaped` (`\x`) stands for: `x`, and nothing for a line
+/// continuation (a backslash-newline).
+pub(super) fn escaped_text(escaped: &str) -> &str {
+    match escaped.strip_prefix('\\').unwrap_or(escaped) {
+        "\n" => "",
+        text => text,
     }
 }
 
