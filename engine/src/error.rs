@@ -14,6 +14,9 @@ use crate::state::IllegalTransition;
 /// How many of the ids an ambiguous run id prefix matches its error names.
 pub(crate) const AMBIGUOUS_SHOWN: usize = 3;
 
+/// The fewest characters a run id prefix has: a shorter one names no run.
+pub(crate) const SHORTEST_PREFIX: usize = 4;
+
 /// What can go wrong loading a workflow, opening a store, or starting, resuming and
 /// driving a run.
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +189,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The hint [`Error::UnknownRun`] gives an id too short to be taken as a prefix.
 fn too_short_a_prefix(id: &str) -> &'static str {
-    if id.chars().count() < 4 {
+    if id.chars().count() < SHORTEST_PREFIX {
         " (a prefix of a run id needs at least 4 characters)"
     } else {
         ""

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{NewRun, RunRecord, StepRecord, Store, run_id_key};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
-use crate::error::{AMBIGUOUS_SHOWN, Error, Result};
+use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
 use crate::event::{Event, EventKind, recorded};
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
@@ -345,7 +345,7 @@ impl Store for MemoryStore {
             .values()
             .filter(|run| {
                 let full = run.record.id.to_string();
-                full == id || (id.len() >= 4 && full.starts_with(id))
+                full == id || (id.len() >= SHORTEST_PREFIX && full.starts_with(id))
             })
             .collect();
         match matches.as_slice() {

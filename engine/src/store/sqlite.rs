@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::{NewRun, RunRecord, StepRecord, Store, run_id_key};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
-use crate::error::{AMBIGUOUS_SHOWN, Error, Result};
+use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
 use crate::event::Event;
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
@@ -261,6 +261,7 @@ impl Store for SqliteStore {
         let ids: Vec<String> = sqlx::query_scalar(FIND_RUN_IDS)
             .bind(id)
             .bind(AMBIGUOUS_SHOWN as i64 + 1)
+            .bind(SHORTEST_PREFIX as i64)
             .fetch_all(&self.reads)
             .await
             .map_err(self.fail())?;
@@ -486,14 +487,14 @@ const NEWEST_RUNS: &str = "SELECT r.id, r.workflow_name, r.state, r.created_at,
     ORDER BY r.created_at DESC, r.id DESC";
 
 /// The run whose id is `?1`, then up to `?2` others whose ids begin with it (a prefix of
-/// at least 4 characters): `find_run` asks for one more than an ambiguity names, to tell
+/// at least `?3` characters): `find_run` asks for one more than an ambiguity names, to tell
 /// whether there are more. A prefix's ids are a range of the primary key's index (a run's
 /// id has only hex digits and dashes, all below `~`): SQLite searches it instead of reading
 /// every run's id, which took 25 ms for 100,000 runs, for every command naming a run.
 const FIND_RUN_IDS: &str = "SELECT id FROM runs WHERE id = ?1
     UNION ALL
     SELECT id FROM (
-        SELECT id FROM runs WHERE length(?1) >= 4 AND id > ?1 AND id < ?1 || '~'
+        SELECT id FROM runs WHERE length(?1) >= ?3 AND id > ?1 AND id < ?1 || '~'
         ORDER BY id LIMIT ?2
     )";
 
