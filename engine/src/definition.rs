@@ -381,6 +381,19 @@ impl Node {
         }
     }
 
+    /// `nodes` and every member of their groups (a node's `pipeline` and `parallel` both,
+    /// as written), depth first.
+    pub(crate) fn all(nodes: &[Node]) -> impl Iterator<Item = &Node> {
+        let mut stack: Vec<&Node> = nodes.iter().rev().collect();
+        std::iter::from_fn(move || {
+            let node = stack.pop()?;
+            for members in [&node.parallel, &node.pipeline].into_iter().flatten() {
+                stack.extend(members.iter().rev());
+            }
+            Some(node)
+        })
+    }
+
     /// The node's kind, or `None` when it is not exactly one of step, pipeline or parallel.
     pub fn kind(&self) -> Option<NodeKind<'_>> {
         match (&self.executor, &self.pipeline, &self.parallel) {

@@ -233,16 +233,9 @@ impl<'a> Checker<'a> {
     /// Refuses the ids that start with a planner's id and a dot: the steps of its plan
     /// are named so.
     fn reserved_ids(&mut self, nodes: &[Node]) {
-        fn planners<'n>(nodes: &'n [Node], found: &mut HashSet<&'n str>) {
-            for node in nodes {
-                found.extend(node.id.as_deref().filter(|_| node.planner));
-                for members in [&node.pipeline, &node.parallel].into_iter().flatten() {
-                    planners(members, found);
-                }
-            }
-        }
-        let mut found = HashSet::new();
-        planners(nodes, &mut found);
+        let found: HashSet<&str> = (Node::all(nodes).filter(|node| node.planner))
+            .filter_map(|node| node.id.as_deref())
+            .collect();
         if found.is_empty() {
             return;
         }

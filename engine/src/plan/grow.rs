@@ -181,14 +181,6 @@ impl Plan {
 /// Prefixes the ids of `nodes` (and their members) with `namespace`, and the `needs` that
 /// name them.
 fn namespaced(nodes: &mut [Node], namespace: &str) {
-    fn ids<'a>(nodes: &'a [Node], found: &mut HashSet<&'a str>) {
-        for node in nodes {
-            found.extend(node.id.as_deref());
-            for members in [&node.pipeline, &node.parallel].into_iter().flatten() {
-                ids(members, found);
-            }
-        }
-    }
     fn rename(nodes: &mut [Node], own: &HashSet<String>, namespace: &str) {
         for node in nodes {
             if let Some(id) = &mut node.id {
@@ -207,9 +199,9 @@ fn namespaced(nodes: &mut [Node], namespace: &str) {
             }
         }
     }
-    let mut own = HashSet::new();
-    ids(nodes, &mut own);
-    let own: HashSet<String> = own.into_iter().map(str::to_owned).collect();
+    let own: HashSet<String> = Node::all(nodes)
+        .filter_map(|node| node.id.clone())
+        .collect();
     rename(nodes, &own, namespace);
 }
 
