@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use cairn_engine::{
-    Engine, Error as EngineError, Event, RunFilter, RunState, RunView, Store, Usage,
+    Engine, Error as EngineError, Event, RunFilter, RunState, RunView, StepState, Store, Usage,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
@@ -124,6 +124,10 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
         )?;
         if let Some(error) = &step.error {
             writeln!(stdout, "{:<width$}  error: {error}", "")?;
+        }
+        if let (StepState::Running, Some(at)) = (step.state, step.progress_at) {
+            let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+            writeln!(stdout, "{:<width$}  last sign of life: {at}", "")?;
         }
     }
     stdout.flush()?;
