@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::state::RunState;
+
 /// A request to the engine driving a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -67,6 +69,19 @@ impl Command {
                 ruling.step == step && (ruling.item.is_none() || ruling.item == item)
             }
             Command::Pause(_) | Command::Cancel(_) => false,
+        }
+    }
+
+    /// Whether a run's move to `state` carries this command out, so that the store marks it
+    /// handled in the same commit: a pause by the run pausing or ending, a cancel by the run
+    /// ending. Until then a pause or a cancel stays pending, and an engine that takes the
+    /// run over after a crash applies it again. A ruling is handled when the engine applies
+    /// it.
+    pub fn carried_out_by(&self, state: RunState) -> bool {
+        match self {
+            Command::Pause(_) => state == RunState::Paused || state.is_terminal(),
+            Command::Cancel(_) => state.is_terminal(),
+            Command::Approve(_) | Command::Deny(_) => false,
         }
     }
 

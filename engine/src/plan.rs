@@ -192,6 +192,18 @@ impl Plan {
         (self.graph.neighbors_directed(node, Direction::Outgoing)).map(|node| node.index())
     }
 
+    /// `from` and every step that waits for it, directly or not, in plan order.
+    pub fn downstream(&self, from: StepIndex) -> Vec<StepIndex> {
+        let mut reached = vec![false; self.steps.len()];
+        let mut stack = vec![from];
+        while let Some(step) = stack.pop() {
+            if !std::mem::replace(&mut reached[step], true) {
+                stack.extend(self.dependents(step));
+            }
+        }
+        (0..reached.len()).filter(|&step| reached[step]).collect()
+    }
+
     /// The DAG, read-only: node `i` is step `i`; steps planners add are added to it.
     pub fn graph(&self) -> &Graph {
         &self.graph

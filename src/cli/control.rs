@@ -39,33 +39,52 @@ pub(crate) struct RetryArgs {
 
 /// Pauses a run: nothing new starts, the attempts in flight finish.
 pub(crate) async fn pause(args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
-    let command = Command::Pause(request(args));
-    let engine = engine(global).await?;
-    let sent = engine.send(&args.run, command).await;
-    // A run no engine drives is paused at once; a driven one once its steps in flight end.
-    let paused = match &sent {
-        Ok(run) => (engine.store().find_run(&run.to_string()).await)
-            .is_ok_and(|record| record.state == RunState::Paused),
-        Err(_) => false,
-    };
-    engine.store().close().await;
-    let run = sent?;
-    if paused {
-        eprintln!("run {run} is paused; `cairn resume {run}` continues it");
-    } else {
-        eprintln!(
-            "run {run} pauses once its steps in flight finish; `cairn resume {run}` continues it"
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    steer(Command::Pause(request(args)), args, global).await
 }
 
 /// Cancels a run: the attempts in flight are stopped, the run ends `cancelled`.
 pub(crate) async fn cancel(args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
-    let command = Command::Cancel(request(args));
-    let run = send_then_close(engine(global).await?, &args.run, command).await?;
-    eprintln!("run {run} is cancelled (its steps in flight are stopped within their kill grace)");
+    steer(Command::Cancel(request(args)), args, global).await
+}
+
+/// Sends a pause or a cancel, then says what became of the run: a run no engine drives
+/// takes it at once (or ends otherwise, past its deadline), a driven one within a second.
+async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
+    let engine = engine(global).await?;
+    let pause = matches!(command, Command::Pause(_));
+    let sent = engine.send(&args.run, command).await;
+    let state = match &sent {
+        Ok(run) => (engine.store().find_run(&run.to_string()).await)
+            .ok()
+            .map(|record| record.state),
+        Err(_) => None,
+    };
+    engine.store().close().await;
+    let run = sent?;
+    eprintln!("{}", steered(run, pause, state));
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a pause (`pause`) or a cancel sent to `run` did, by the run's `state` just after.
+fn steered(run: Uuid, pause: bool, state: Option<RunState>) -> String {
+    match (pause, state) {
+        (true, Some(RunState::Paused)) => {
+            format!("run {run} is paused; `cairn resume {run}` continues it")
+        }
+        (false, Some(RunState::Cancelled)) => format!("run {run} is cancelled"),
+        (_, Some(state)) if state.is_terminal() => {
+            let what = if pause { "pause" } else { "cancel" };
+            format!(
+                "run {run} ended {state} before the {what} could take effect (see `cairn show {run}`)"
+            )
+        }
+        (true, _) => format!(
+            "run {run} pauses once its steps in flight finish; `cairn resume {run}` continues it"
+        ),
+        (false, _) => format!(
+            "run {run} is being cancelled: its steps in flight are stopped within their kill grace"
+        ),
+    }
 }
 
 /// Drives a failed or cancelled run again, to its end.
@@ -109,4 +128,26 @@ fn request(args: &SteerArgs) -> Request {
 pub(crate) fn operator(by: Option<String>) -> String {
     by.or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_engine::{RunState, Uuid};
+
+    use super::steered;
+
+    #[test]
+    fn a_pause_or_cancel_says_what_became_of_the_run() {
+        let run = Uuid::nil();
+        let said = |pause, state| steered(run, pause, state);
+        assert!(said(true, Some(RunState::Paused)).contains("is paused"));
+        assert!(said(true, Some(RunState::Running)).contains("pauses once"));
+        assert!(said(false, Some(RunState::Cancelled)).ends_with("is cancelled"));
+        assert!(said(false, Some(RunState::Running)).contains("is being cancelled"));
+        // An undriven run past its deadline ends failed, whatever was asked.
+        for pause in [true, false] {
+            let said = said(pause, Some(RunState::Failed));
+            assert!(said.contains("ended failed before the"), "{said}");
+        }
+    }
 }

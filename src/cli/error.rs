@@ -114,7 +114,9 @@ fn hint(error: &EngineError) -> &'static str {
         | EngineError::NotADatabase(_)
         | EngineError::ForeignDatabase { .. } => "; pass --db PATH to use another file",
         EngineError::UnknownRun(_) | EngineError::AmbiguousRun { .. } => " (see `cairn runs`)",
-        EngineError::LeaseHeld { .. } => "; wait for it, or pass --wait",
+        EngineError::LeaseHeld { .. } => {
+            "; wait for it to end (`cairn resume --wait RUN` waits, then carries the run on)"
+        }
         _ => "",
     }
 }

@@ -81,22 +81,25 @@ fn executions(scratch: &Scratch, step: &str) -> Vec<u128> {
         .collect()
 }
 
-/// Waits until the engine driving the run has handled every command sent to it (the row in
-/// the `commands` table is marked in the engine's next commit).
-fn wait_handled(scratch: &Scratch, child: &mut Child) {
-    use sqlx::{Connection, Row};
-    let url = format!("sqlite://{}?mode=ro", scratch.db().display());
-    let pending = || {
-        tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            let row = sqlx::query("SELECT count(*) FROM commands WHERE handled_at IS NULL")
-                .fetch_one(&mut db)
-                .await
-                .unwrap();
-            row.get::<i64, _>(0)
-        })
-    };
-    scratch.wait_for_show(child, |_| pending() == 0);
+/// `cairn run FILE --json` in the background, its stderr written to `run.log` in the
+/// scratch dir ([`wait_logged`]).
+fn spawn_logged(scratch: &Scratch, workflow: &Path) -> Child {
+    let log = std::fs::File::create(scratch.dir.path().join("run.log")).unwrap();
+    scratch
+        .command(&["run", workflow.to_str().unwrap(), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the engine of [`spawn_logged`] has said `what` on its stderr (it says when it
+/// has read a pause or a cancel, which is marked handled only by the commit that carries it
+/// out).
+fn wait_logged(scratch: &Scratch, child: &mut Child, what: &str) {
+    let log = scratch.dir.path().join("run.log");
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    scratch.wait_for_show(child, |_| said().contains(what));
 }
 
 fn history(scratch: &Scratch, run: &str) -> Vec<Value> {
@@ -117,7 +120,7 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
             step(&scratch, "b", MARK, json!({}))
         ]}]}),
     );
-    let mut child = spawn(&scratch, &workflow);
+    let mut child = spawn_logged(&scratch, &workflow);
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     let pause = scratch.cairn(&["pause", &run]);
     assert_eq!(code(&pause), Some(0));
@@ -126,7 +129,7 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
         said.contains("pauses once its steps in flight finish"),
         "{said}"
     );
-    wait_handled(&scratch, &mut child);
+    wait_logged(&scratch, &mut child, "pause asked");
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     let output = finish(child, "cairn run");
     assert_eq!(
@@ -200,6 +203,88 @@ fn a_cancel_stops_a_running_step_and_its_grandchildren_within_the_kill_grace() {
     assert_eq!(states(&cancelled)["a"], "cancelled");
 }
 
+/// a (held; with `trap`, deaf to SIGTERM) then b.
+fn held_then_b(scratch: &Scratch, trap: &str) -> PathBuf {
+    scratch.write(
+        "h.json",
+        &json!({"name": "h", "steps": [{"pipeline": [
+            step(scratch, "a", &format!("{trap}{MARK}; {HOLD}"), json!({})),
+            step(scratch, "b", MARK, json!({}))
+        ]}]}),
+    )
+}
+
+#[test]
+fn a_pause_read_by_an_engine_that_dies_before_it_takes_effect_still_pauses_the_run() {
+    let scratch = Scratch::new();
+    let workflow = held_then_b(&scratch, "");
+    let mut child = spawn_logged(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    wait_logged(&scratch, &mut child, "pause asked");
+    child.kill().unwrap(); // SIGKILL, with `a` in flight: the pause has not taken effect.
+    child.wait().unwrap();
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    let recovered = scratch.cairn(&["recover"]);
+    assert_eq!(code(&recovered), Some(3), "{recovered:?}");
+    let paused = show(&scratch, &run);
+    assert_eq!(
+        paused["state"], "paused",
+        "recover never continues a paused run"
+    );
+    assert!(executions(&scratch, "b").is_empty(), "nothing new started");
+    assert_eq!(code(&scratch.cairn(&["resume", &run])), Some(0));
+    assert_eq!(executions(&scratch, "b").len(), 1);
+}
+
+#[test]
+fn a_cancel_read_by_an_engine_that_dies_in_the_kill_grace_never_starts_the_step_again() {
+    let scratch = Scratch::new();
+    let workflow = held_then_b(&scratch, "trap '' TERM; ");
+    let mut child = spawn_logged(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    let cancel = scratch.cairn(&["cancel", &run, "--by", "ann", "--reason", "wrong branch"]);
+    assert_eq!(code(&cancel), Some(0));
+    // Read: `b` is cancelled at once, `a` waits out its kill grace (it ignores SIGTERM).
+    scratch.wait_for_show(&mut child, |show| states(show)["b"] == "cancelled");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    let recovered = scratch.cairn(&["recover"]);
+    assert_eq!(code(&recovered), Some(1), "{recovered:?}");
+    assert_eq!(executions(&scratch, "a").len(), 1, "a never started again");
+    let cancelled = show(&scratch, &run);
+    assert_eq!(cancelled["state"], "cancelled");
+    assert_eq!(states(&cancelled)["a"], "cancelled");
+    let end = history(&scratch, &run)
+        .into_iter()
+        .find(|event| event["to"] == "cancelled" && event["step"].is_null())
+        .expect("the run's end is in the history");
+    assert_eq!(end["detail"]["cancelled"]["by"], "ann", "{end}");
+    assert_eq!(end["detail"]["cancelled"]["reason"], "wrong branch");
+}
+
+#[test]
+fn a_cancel_the_run_ends_before_does_not_cancel_the_next_retry() {
+    let scratch = Scratch::new();
+    let fails = format!("{MARK}; {HOLD}; [ -e \"$DIR/fixed\" ] || exit 1");
+    let workflow = scratch.write(
+        "f.json",
+        &json!({"name": "f", "steps": [step(&scratch, "a", &fails, json!({}))]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
+    // `a` fails at once, likely before the engine reads the cancel: the run ends either way.
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    assert_eq!(code(&finish(child, "cairn run")), Some(1));
+    std::fs::write(scratch.dir.path().join("fixed"), "").unwrap();
+    let retried = scratch.cairn(&["retry", &run]);
+    assert_eq!(code(&retried), Some(0), "{retried:?}");
+    assert_eq!(show(&scratch, &run)["state"], "succeeded");
+    assert_eq!(executions(&scratch, "a").len(), 2);
+}
+
 #[test]
 fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retry_redrives() {
     let scratch = Scratch::new();
@@ -210,10 +295,10 @@ fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retr
             step(&scratch, "b", MARK, json!({}))
         ]}]}),
     );
-    let mut child = spawn(&scratch, &workflow);
+    let mut child = spawn_logged(&scratch, &workflow);
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
-    wait_handled(&scratch, &mut child);
+    wait_logged(&scratch, &mut child, "pause asked");
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     assert_eq!(code(&finish(child, "cairn run")), Some(3));
     assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
@@ -519,6 +604,11 @@ fn a_running_steps_last_progress_is_kept_in_the_database() {
     let progress = shown["steps"][0]["progress_at"].as_str().unwrap();
     let started = &history(&scratch, &run)[0]["at"];
     assert!(progress >= started.as_str().unwrap(), "{shown}");
+    let text = String::from_utf8(scratch.cairn(&["show", &run]).stdout).unwrap();
+    assert!(
+        text.contains(&format!("last sign of life: {progress}")),
+        "{text}"
+    );
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     assert_eq!(code(&finish(child, "cairn run")), Some(0));
     let done = show(&scratch, &run);

@@ -305,11 +305,21 @@ impl Ledger {
                         self.rule(ruling, true, now)?;
                     }
                     Command::Deny(ruling) => self.rule(ruling, false, now)?,
+                    // Handled by the commit that pauses or ends the run
+                    // (`Command::carried_out_by`): read again until then.
                     Command::Pause(request) => {
-                        self.halt(control::Halt::Pause(json!({ "paused": request })));
+                        if self.halt(control::Halt::Pause(json!({ "paused": request }))) {
+                            tracing::warn!(run = %self.run_id, by = %request.by,
+                                "pause asked: nothing new starts; the run pauses once its steps in flight finish");
+                        }
+                        return Ok(());
                     }
                     Command::Cancel(request) => {
-                        self.halt(control::Halt::Cancel(json!({ "cancelled": request })));
+                        if self.halt(control::Halt::Cancel(json!({ "cancelled": request }))) {
+                            tracing::warn!(run = %self.run_id, by = %request.by,
+                                "cancel asked: the steps in flight are being cancelled");
+                        }
+                        return Ok(());
                     }
                 }
                 self.batch.mark_handled(self.run_id, pending.id);

@@ -36,6 +36,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;
     commands_and_approvals_are_kept_until_handled(&make().await).await;
+    a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(&make().await).await;
     progress_is_kept_until_the_next_attempt(&make().await).await;
     a_batch_without_transitions_is_fenced_too(&make().await).await;
     grown::plans_commit_their_steps_with_the_planners_success(&make().await).await;
@@ -527,6 +528,61 @@ async fn ending_a_run_releases_its_lease(store: &impl Store) {
         RunState::Cancelled
     );
     assert!(!store.unfinished_runs().await.unwrap().contains(&run));
+}
+
+/// A pause or a cancel stays pending until the commit that carries it out: an engine that
+/// read it and died before leaves it for the next to apply (`Command::carried_out_by`).
+async fn a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(store: &impl Store) {
+    let request = || crate::command::Request {
+        by: "ann".into(),
+        reason: None,
+    };
+    let ruling = Ruling {
+        step: "a".into(),
+        item: None,
+        by: "ann".into(),
+        reason: None,
+    };
+    let run = started(store, "me").await;
+    for command in [
+        Command::Pause(request()),
+        Command::Cancel(request()),
+        Command::Approve(ruling),
+    ] {
+        store.send_command(run, &command).await.unwrap();
+    }
+    let kinds = async || -> Vec<&'static str> {
+        let pending = store.pending_commands(run).await.unwrap();
+        pending
+            .iter()
+            .map(|pending| pending.command.kind())
+            .collect()
+    };
+    let moving = batch([step(run, "a", StepState::Ready, StepState::Running)]);
+    store.commit("me", moving).await.unwrap();
+    assert_eq!(
+        kinds().await,
+        ["pause", "cancel", "approve"],
+        "nothing carried out"
+    );
+    let pause = batch([run_change(run, RunState::Running, RunState::Paused)]);
+    store.commit("me", pause).await.unwrap();
+    assert_eq!(
+        kinds().await,
+        ["cancel", "approve"],
+        "pausing carries out the pause"
+    );
+    let end = batch([
+        run_change(run, RunState::Paused, RunState::Running),
+        step(run, "a", StepState::Running, StepState::Succeeded),
+        run_change(run, RunState::Running, RunState::Succeeded),
+    ]);
+    store.commit("me", end).await.unwrap();
+    assert_eq!(
+        kinds().await,
+        ["approve"],
+        "an ended run has nothing to cancel"
+    );
 }
 
 async fn a_run_id_is_created_once(store: &impl Store) {

@@ -154,6 +154,9 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
                 if change.to.is_terminal() {
                     run.record.lease = None;
                 }
+                for (pending, handled) in &mut run.commands {
+                    *handled |= pending.command.carried_out_by(change.to);
+                }
             }
             Transition::Step(change) => {
                 let step = &mut run.steps[run.positions[&change.step_id]];

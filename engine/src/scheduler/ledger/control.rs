@@ -40,16 +40,20 @@ pub(crate) struct Redrive {
 }
 
 impl Ledger {
-    /// Stops new work for `halt` (unless a stronger halt holds already); a cancel also asks
-    /// the shell to cancel every running attempt.
-    pub(super) fn halt(&mut self, halt: Halt) {
+    /// Stops new work for `halt` (unless a stronger halt holds already; then `false`); a
+    /// cancel also asks the shell to cancel every running attempt.
+    pub(super) fn halt(&mut self, halt: Halt) -> bool {
         if self.is_over() || (self.halt.as_ref()).is_some_and(|held| held.rank() >= halt.rank()) {
-            return;
+            return false;
         }
         if let Halt::Cancel(_) = halt {
-            self.cancels.extend(self.running.iter().copied());
+            let cancels = &self.cancels;
+            let running = self.running.iter().copied();
+            let new: Vec<StepIndex> = running.filter(|step| !cancels.contains(step)).collect();
+            self.cancels.extend(new);
         }
         self.halt = Some(halt);
+        true
     }
 
     /// Whether the run is being cancelled.
@@ -163,20 +167,12 @@ impl Ledger {
     /// batch at a time ([`Ledger::go_on_redriving`]), and the run back to running with the
     /// last of them. Succeeded steps outside it keep their outputs.
     pub(super) fn redrive(&mut self, redrive: Redrive) -> Result<()> {
-        let plan = std::sync::Arc::clone(&self.plan);
         let steps = match &redrive.from {
             Some(id) => {
-                let from = (plan.index_of(id)).ok_or_else(|| {
+                let from = (self.plan.index_of(id)).ok_or_else(|| {
                     Error::Bug(format!("redrive from {id}, not a step of the run"))
                 })?;
-                let mut reset = vec![false; self.slots.len()];
-                let mut stack = vec![from];
-                while let Some(step) = stack.pop() {
-                    if !std::mem::replace(&mut reset[step], true) {
-                        stack.extend(plan.dependents(step));
-                    }
-                }
-                (0..reset.len()).filter(|&step| reset[step]).collect()
+                self.plan.downstream(from)
             }
             None => (self.slots.iter().enumerate())
                 .filter(|(_, slot)| {

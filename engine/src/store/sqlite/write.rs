@@ -387,6 +387,14 @@ impl Rows {
             if let (Some(StoredOutput::Big(size)), Some(value)) = (output, &row.output) {
                 write_big_output(conn, run, value, size)?;
             }
+            // The commands the run's move carries out (`Command::carried_out_by`).
+            if row.to == "paused" || row.ended {
+                conn.prepare_cached(
+                    "UPDATE commands SET handled_at = ?1 WHERE run_id = ?2 AND handled_at IS NULL
+                         AND (kind = 'pause' OR (?3 AND kind = 'cancel'))",
+                )?
+                .execute(params![now, run, row.ended])?;
+            }
         }
         for row in &self.events {
             let (step, from, to) = match &row.kind {
