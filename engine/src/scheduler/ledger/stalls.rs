@@ -83,8 +83,22 @@ impl Ledger {
 
     fn mark_stalled(&mut self, step: StepIndex, stall: Stall, on_stall: OnStall) {
         tracing::warn!(step = %self.plan.steps()[step].id, ?stall, "stalled");
+        if !self.cancels.contains(&step) {
+            self.cancels.push(step);
+        }
+        // A pause or a cancel of the run holds from the stall on, not from the end of the
+        // stalled attempt's kill grace: nothing new starts meanwhile, and a cancel stops the
+        // other attempts in flight too.
+        match on_stall {
+            OnStall::Pause => {
+                self.halt(Halt::Pause(stall.detail()));
+            }
+            OnStall::Cancel => {
+                self.halt(Halt::Cancel(stall.detail()));
+            }
+            OnStall::Retry | OnStall::Fail => {}
+        }
         self.slots[step].stall = Some(Box::new((stall, on_stall)));
-        self.cancels.push(step);
     }
 
     /// Carries out `on_stall` for the attempt of `step` that ended with `stall`; the event
@@ -112,15 +126,10 @@ impl Ledger {
             OnStall::Pause => {
                 self.slots[step].error = Some(error.to_string());
                 self.set_step(step, StepState::Ready, Some(detail))?;
-                self.ready.push_front(step);
-                self.halt(Halt::Pause(stall.detail()));
+                self.ready.push_front(step); // The run is halted since the stall.
                 Ok(())
             }
-            OnStall::Cancel => {
-                self.end_step(step, StepState::Cancelled, &error, Some(detail))?;
-                self.halt(Halt::Cancel(stall.detail()));
-                Ok(())
-            }
+            OnStall::Cancel => self.end_step(step, StepState::Cancelled, &error, Some(detail)),
         }
     }
 }

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::super::Input;
 use super::super::control::tests::{started, take_over};
-use super::super::tests::{at, failed, moves, run_moves};
+use super::super::tests::{at, done, failed, moves, run_moves};
 use crate::executor::ErrorClass;
 use crate::state::{RunState, Transition};
 
@@ -87,9 +87,10 @@ fn a_silent_step_stalls_and_cancel_cancels_the_run() {
     let mut ledger = stall(&silent("cancel"));
     ledger.turn(at(15)).unwrap();
     let batch = ledger.take_batch();
+    // `b` is cancelled when the stall is seen, `a` when its cancelled attempt ends.
     assert_eq!(
         moves(&batch),
-        ["a: running -> cancelled", "b: pending -> cancelled"]
+        ["b: pending -> cancelled", "a: running -> cancelled"]
     );
     assert_eq!(
         run_moves(&batch),
@@ -155,4 +156,35 @@ fn different_errors_use_every_attempt() {
     assert_eq!(ledger.report().state, RunState::Failed);
     assert_eq!(ledger.slots[0].attempt, 5);
     assert_eq!(ledger.report().error_class, Some(ErrorClass::ExitCode));
+}
+
+/// `a` (heartbeat 10s, escalation `on_stall`) beside a pipeline of `q` then `q2`.
+fn beside_a_pipeline(on_stall: &str) -> Value {
+    json!({"name": "s", "steps": [
+        {"id": "a", "executor": "noop", "heartbeat": "10s", "on_stall": on_stall},
+        {"pipeline": [{"id": "q", "executor": "noop"}, {"id": "q2", "executor": "noop"}]}
+    ]})
+}
+
+#[test]
+fn a_stall_that_pauses_or_cancels_the_run_holds_from_its_detection_not_from_the_attempts_end() {
+    for on_stall in ["pause", "cancel"] {
+        let workflow = beside_a_pipeline(on_stall);
+        let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+        assert_eq!(started(&mut ledger, 0), ["a", "q"]);
+        ledger.turn(at(10)).unwrap();
+        let mut cancels = ledger.take_cancels();
+        cancels.sort_unstable();
+        let expected: &[usize] = if on_stall == "cancel" { &[0, 1] } else { &[0] };
+        assert_eq!(
+            cancels, expected,
+            "{on_stall}: what the stall stops at once"
+        );
+        // `q` ends while `a`'s attempt is still in its kill grace: `q2` must not start.
+        ledger.apply(done(1, json!(1)), at(11)).unwrap();
+        assert!(
+            ledger.turn(at(11)).unwrap().is_empty(),
+            "{on_stall}: nothing new starts after the stall"
+        );
+    }
 }
