@@ -385,7 +385,7 @@ impl Engine {
             }
             None => Vec::new(),
         };
-        let for_each = unfinished_for_each(&plan, &steps);
+        let for_each = for_each_to_read(&plan, &steps, redrive.is_some());
         let items = store.items(record.id, &for_each).await?;
         let input = store.input(record.id).await?;
         Ok(Takeover {
@@ -641,11 +641,12 @@ impl Engine {
     }
 }
 
-/// The `for_each` steps among `steps` that have not succeeded: those whose items a takeover
-/// reads (a succeeded step's output holds its items' outputs).
-fn unfinished_for_each<'s>(plan: &Plan, steps: &'s [StepRecord]) -> Vec<&'s str> {
+/// The `for_each` steps among `steps` whose items a takeover reads: those that have not
+/// succeeded (a succeeded step's output holds its items' outputs), or all of them for a
+/// `redrive`, which sends a succeeded step's items back with their attempts counting on.
+fn for_each_to_read<'s>(plan: &Plan, steps: &'s [StepRecord], redrive: bool) -> Vec<&'s str> {
     (steps.iter())
-        .filter(|step| step.state != StepState::Succeeded)
+        .filter(|step| redrive || step.state != StepState::Succeeded)
         .filter(|step| {
             (plan.index_of(&step.id)).is_some_and(|index| plan.node(index).for_each.is_some())
         })

@@ -138,3 +138,40 @@ fn failed_items_fail_the_step_after_every_item_ended_naming_them() {
     );
     assert_eq!(scratch.executions().len(), 6, "every item ran");
 }
+
+#[test]
+fn a_retry_from_a_succeeded_for_each_step_runs_its_items_as_their_next_attempts() {
+    let scratch = Scratch::new();
+    let marks = scratch.marks();
+    let record =
+        "echo \"$CAIRN_ATTEMPT $CAIRN_IDEMPOTENCY_KEY\" >> \"$MARKS/item$CAIRN_ITEM_INDEX\"";
+    let workflow = json!({"name": "items", "steps": [{"pipeline": [
+        {"id": "each", "executor": "process", "for_each": "${{ [0, 1] }}",
+         "with": {"command": ["sh", "-c", record], "env": {"MARKS": marks}}},
+        {"id": "then", "executor": "process", "with": {"command": ["false"]}}
+    ]}]});
+    let file = scratch.write("redriven.json", &workflow);
+    let id = scratch.run(&file, &[], 1);
+    for _ in 0..2 {
+        assert_eq!(
+            scratch
+                .cairn(&["retry", &id, "--from", "each"])
+                .status
+                .code(),
+            Some(1)
+        );
+    }
+    for item in 0..2 {
+        let runs = std::fs::read_to_string(marks.join(format!("item{item}"))).unwrap();
+        let attempts: Vec<&str> = runs
+            .lines()
+            .map(|line| line.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(attempts, ["1", "2", "3"], "item {item}: {runs}");
+        let keys: std::collections::BTreeSet<&str> = runs
+            .lines()
+            .map(|line| line.split(' ').nth(1).unwrap())
+            .collect();
+        assert_eq!(keys.len(), 1, "one idempotency key across attempts: {runs}");
+    }
+}
