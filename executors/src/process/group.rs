@@ -56,10 +56,17 @@ impl ProcessGroup {
         }
     }
 
-    /// Whether any process of the group still exists (zombies included: a process is gone
-    /// once its parent has reaped it).
+    /// Whether any process of the group is still alive. Zombies are not: they have ended,
+    /// and hold nothing but their pid until their parent reaps them — for an orphaned
+    /// grandchild that is init, which may take seconds, or never in a container whose
+    /// first process does not reap.
     pub(super) fn exists(&mut self) -> bool {
-        if !self.empty && matches!(killpg(self.pgid, None), Err(Errno::ESRCH)) {
+        if !self.empty
+            && (matches!(killpg(self.pgid, None), Err(Errno::ESRCH))
+                || members(self.pgid.as_raw())
+                    .iter()
+                    .all(|&(_, state)| state == 'Z'))
+        {
             self.empty = true;
         }
         !self.empty
@@ -83,6 +90,32 @@ impl ProcessGroup {
             interval = (interval * 2).min(Duration::from_millis(50));
         }
     }
+}
+
+/// The processes of group `pgid` in /proc, as (pid, state): `Z` for a zombie.
+pub(super) fn members(pgid: i32) -> Vec<(i32, char)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut members = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // A process may end between read_dir and here.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|pgrp| pgrp.parse::<i32>().ok()) == Some(pgid) {
+            members.push((pid, fields[0].chars().next().unwrap_or('?')));
+        }
+    }
+    members
 }
 
 impl Drop for ProcessGroup {

@@ -25,39 +25,22 @@ fn error(outcome: &Outcome) -> (ErrorClass, &str) {
     (error.class, error.message.as_str())
 }
 
-/// The processes of group `pgid` still in /proc, as (pid, state) — zombies included.
-fn group_members(pgid: i32) -> Vec<(i32, char)> {
-    let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc")
-        .expect("/proc is readable")
-        .flatten()
-    {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        // A process may end between read_dir and here.
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(2).and_then(|pgrp| pgrp.parse::<i32>().ok()) == Some(pgid) {
-            members.push((pid, fields[0].chars().next().unwrap_or('?')));
-        }
-    }
-    members
-}
-
-/// Asserts that nothing of group `pgid` is left: no live process, no zombie.
+/// Asserts that nothing of group `pgid` is left alive (a zombie has ended; init reaps it).
 fn assert_group_gone(pgid: i32) {
-    let members = group_members(pgid);
+    let members = super::group::members(pgid);
     assert!(
-        members.is_empty(),
+        members.iter().all(|&(_, state)| state == 'Z'),
         "processes of group {pgid} left behind (pid, state): {members:?}"
     );
+}
+
+/// Asserts that process `pid` is gone or a zombie (ended; init reaps it).
+fn assert_dead(pid: i32) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    assert!(matches!(state, None | Some("Z")), "{pid} is alive: {stat}");
 }
 
 /// Reads the fifo at `path` to its end, within [`HANG`]. The read blocks until a writer
@@ -300,7 +283,7 @@ async fn timeout_kills_the_whole_group_even_what_ignores_sigterm() {
         std::fs::read_to_string(&pids_file).expect("the script started before the timeout");
     let (pgid, grandchild) = pids(&written);
     assert_group_gone(pgid);
-    assert!(!Path::new(&format!("/proc/{grandchild}")).exists());
+    assert_dead(grandchild);
 }
 
 #[tokio::test]
@@ -310,7 +293,7 @@ async fn normal_exit_leaving_a_background_grandchild_neither_hangs_nor_leaks() {
     let output = outcome.result.expect("the step succeeds");
     let (pgid, grandchild) = pids(output.as_str().expect("text output"));
     assert_group_gone(pgid);
-    assert!(!Path::new(&format!("/proc/{grandchild}")).exists());
+    assert_dead(grandchild);
 }
 
 #[tokio::test]
@@ -519,4 +502,25 @@ fn programs_are_found_in_the_path_the_step_sees() {
     assert_eq!(find_program("tool", Some(&path)), script);
     assert_eq!(find_program("./tool", Some(&path)), Path::new("./tool"));
     assert_eq!(find_program("tool", None), Path::new("tool"));
+}
+
+#[tokio::test]
+async fn a_group_left_with_zombies_only_is_empty() {
+    use std::os::unix::process::CommandExt;
+    // A child of this test, leading a group of its own, not reaped yet: a zombie once it
+    // exits, as an orphaned grandchild is until init reaps it.
+    let mut child = std::process::Command::new("true")
+        .process_group(0)
+        .spawn()
+        .expect("true starts");
+    let pid = i32::try_from(child.id()).expect("a pid");
+    within("the child to end", async {
+        while super::group::members(pid) != [(pid, 'Z')] {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    let mut group = super::group::ProcessGroup::new(child.id());
+    assert!(!group.exists(), "nothing of the group is alive");
+    child.wait().expect("reaped");
 }
