@@ -111,6 +111,9 @@ pub(crate) struct Driver {
     cancel: CancellationToken,
     /// Cancels the running attempts (a child of `cancel`).
     attempts: CancellationToken,
+    /// Cancelled once the ledger halts the run: no new item of a running `for_each`
+    /// attempt starts.
+    halted: CancellationToken,
     /// The running attempts, by step.
     watches: HashMap<StepIndex, Watch>,
     /// Where `for_each` attempts report each item as it ends, and where the driver reads them.
@@ -154,6 +157,7 @@ impl Driver {
             events,
             cancel,
             attempts,
+            halted: CancellationToken::new(),
             watches: HashMap::new(),
             item_ends: mpsc::unbounded_channel(),
             commands,
@@ -351,6 +355,9 @@ impl Driver {
                 watch.cancel.cancel();
             }
         }
+        if self.ledger.starts_no_items() {
+            self.halted.cancel();
+        }
         let batch = self.ledger.take_batch();
         if batch.is_empty() {
             return Ok(());
@@ -382,7 +389,9 @@ impl Driver {
             };
             self.watches.insert(start.step, watch);
             let items = self.item_ends.0.clone();
-            self.tasks.spawn(run_attempt(start, executor, ctx, items));
+            let halted = self.halted.clone();
+            self.tasks
+                .spawn(run_attempt(start, executor, ctx, items, halted));
         }
         Ok(())
     }
@@ -393,13 +402,15 @@ fn instant_of(at: DateTime<Utc>) -> Instant {
     Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
 }
 
-/// Runs one attempt (the items of a `for_each` step, each reported to `items` as it ends),
-/// turning panics and overdue executors into outcomes.
+/// Runs one attempt (the items of a `for_each` step, each reported to `items` as it ends,
+/// none started once the attempt is cancelled or the run `halted`), turning panics and
+/// overdue executors into outcomes.
 async fn run_attempt(
     start: Start,
     executor: Arc<dyn Executor>,
     ctx: ExecContext,
     items: mpsc::UnboundedSender<Box<ItemEnd>>,
+    halted: CancellationToken,
 ) -> Completion {
     let began = StdInstant::now();
     let deadline = ctx.deadline;
@@ -418,6 +429,7 @@ async fn run_attempt(
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
         futures::stream::iter(actions)
+            .take_until(either_cancelled(ctx.cancel.clone(), halted))
             .map(|action| {
                 let index = action.item_index.unwrap_or_default();
                 guarded(Arc::clone(&executor), action, ctx.clone())
@@ -469,6 +481,14 @@ async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) 
                 format!("the executor panicked: {message}"),
             )
         })
+}
+
+/// Resolves once `one` or `other` is cancelled.
+async fn either_cancelled(one: CancellationToken, other: CancellationToken) {
+    tokio::select! {
+        () = one.cancelled() => {}
+        () = other.cancelled() => {}
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -18,7 +18,8 @@ use crate::retry;
 use crate::state::StepState;
 
 impl Ledger {
-    /// Records the end of an attempt: success, a retry, a fallback, or failure.
+    /// Records the end of an attempt: success, a retry, a fallback, or failure (or, for a
+    /// `for_each` attempt a halt stopped short, ready again).
     pub(super) fn complete(
         &mut self,
         step: StepIndex,
@@ -38,6 +39,11 @@ impl Ledger {
         let tail = outcome.log_tail.unwrap_or_default();
         let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
         let planner = self.plan.node(step).planner;
+        // A task that ended on its own reported every item it started.
+        let unstarted = match &outcome.result {
+            Ok(_) => self.take_back_unstarted(step),
+            Err(_) => 0,
+        };
         // A `for_each` attempt's result is its items'.
         let items = self.items_result(step);
         let result = (outcome.result)
@@ -77,6 +83,9 @@ impl Ledger {
                 if let Some((stall, on_stall)) = stall {
                     return self.escalate(step, stall, on_stall, log, now);
                 }
+                if unstarted > 0 && self.halt.is_some() {
+                    return self.stop_short(step, unstarted, log);
+                }
                 let retry = self.plan.steps()[step].retry.clone();
                 let fallbacks = self.plan.node(step).fallbacks.len() as u32;
                 let max_attempts = retry.as_ref().map_or(1, |retry| retry.max_attempts);
@@ -107,6 +116,21 @@ impl Ledger {
                 }
             }
         }
+    }
+
+    /// `step`'s `for_each` attempt stopped short at a drain or a pause, `unstarted` of its
+    /// items kept from starting: the step is ready again, to run its items left when the run
+    /// goes on, neither failed nor retried.
+    fn stop_short(&mut self, step: StepIndex, unstarted: usize, log: Option<Value>) -> Result<()> {
+        let why = if self.is_draining() {
+            "engine stopped"
+        } else {
+            "run paused"
+        };
+        let detail = json!({ "interrupted": why, "items_not_started": unstarted });
+        self.set_step(step, StepState::Ready, Some(merged(log, detail)))?;
+        self.ready.push_front(step);
+        Ok(())
     }
 
     /// Puts `step` in `retry_wait` after `error`, to wake up after its retry delay.

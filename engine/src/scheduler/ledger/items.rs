@@ -1,7 +1,9 @@
 //! `for_each` items: each item ends on its own and is committed as it ends (in the next
 //! batch, with whatever else ended meanwhile); the step's attempt ends once every item it
 //! ran has, with the items' outputs in item order, or the list of the items that failed. A
-//! retry, a resume or a redrive runs only the items that have not succeeded.
+//! halt (the engine draining, a pause, a cancel) keeps the items left from starting while
+//! those in flight finish. A retry, a resume or a redrive runs only the items that have not
+//! succeeded.
 
 use std::collections::BTreeMap;
 
@@ -94,6 +96,41 @@ impl Ledger {
                 error: None,
             });
         }
+    }
+
+    /// Whether running `for_each` attempts start no new item: the run is halted (the engine
+    /// drains, or the run pauses or is cancelled). The items in flight finish.
+    pub(crate) fn starts_no_items(&self) -> bool {
+        self.halt.is_some()
+    }
+
+    /// Takes back the starts of the items of `step`'s ended attempt that did not end: its
+    /// task ended on its own, having reported every item it started, so a halt or a cancel
+    /// kept them from starting. They go back to pending with the attempts they had; how many.
+    pub(super) fn take_back_unstarted(&mut self, step: StepIndex) -> usize {
+        let Some(items) = self.slots[step].items.as_deref_mut() else {
+            return 0;
+        };
+        let step_id = &self.plan.steps()[step].id;
+        let mut unstarted = 0;
+        for index in 0..items.outputs.len() {
+            if items.outputs[index].is_some() || items.failed.contains_key(&index) {
+                continue;
+            }
+            items.attempts[index] = items.attempts[index].saturating_sub(1);
+            unstarted += 1;
+            self.batch.record_item(ItemRecord {
+                run_id: self.run_id,
+                step_id: step_id.to_string(),
+                index,
+                state: StepState::Pending,
+                attempt: items.attempts[index],
+                output: None,
+                error: None,
+            });
+        }
+        self.tally.attempts = self.tally.attempts.saturating_sub(unstarted as u64);
+        unstarted
     }
 
     /// Item `index` of `step`'s running attempt ended: it is committed with the next batch.

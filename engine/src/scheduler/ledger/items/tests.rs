@@ -3,8 +3,10 @@
 
 use serde_json::{Value, json};
 
-use super::super::tests::{at, committed_after, ids, moves, new_run};
+use super::super::control::tests::command;
+use super::super::tests::{at, committed_after, ids, moves, new_run, run_moves};
 use super::super::{Committed, Input, Judge, Ledger, Redrive, Start};
+use crate::command::{Command, Request};
 use crate::executor::{ErrorClass, Outcome};
 use crate::item::ItemRecord;
 use crate::state::{Batch, RunState, StepState, Transition};
@@ -220,4 +222,116 @@ fn a_redrive_runs_only_the_failed_items_and_one_from_the_step_runs_them_all() {
         item_attempts(&starts[0]),
         [(Some(0), 2), (Some(1), 2), (Some(2), 2), (Some(3), 2)]
     );
+}
+
+/// A run of `each` whose item 0 succeeded before `halt`, after which its task ended on its
+/// own (items 1 to 3 never started); with the batch of the item starts.
+fn halted_after_item_0(halt: Input) -> (Ledger, Batch) {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    let started = ledger.take_batch();
+    ledger
+        .apply(item(0, Outcome::success(json!("a"))), at(1))
+        .unwrap();
+    ledger.apply(halt, at(1)).unwrap();
+    ledger.apply(ended(), at(2)).unwrap();
+    (ledger, started)
+}
+
+fn pause() -> Input {
+    command(Command::Pause(Request {
+        by: "ann".into(),
+        reason: None,
+    }))
+}
+
+/// The detail of the transition of `batch` to `to`.
+fn detail_of(batch: &Batch, to: StepState) -> Value {
+    (batch.transitions().iter())
+        .find_map(|transition| match transition {
+            Transition::Step(step) if step.to == to => step.detail.clone(),
+            _ => None,
+        })
+        .expect("a transition with a detail")
+}
+
+/// Items 1 to 3 back to pending, never having run, with item 0's success.
+fn item_0_and_the_items_left_pending() -> Vec<(usize, StepState, u32)> {
+    let pending = (1..4).map(|index| (index, StepState::Pending, 0));
+    std::iter::once((0, StepState::Succeeded, 1))
+        .chain(pending)
+        .collect()
+}
+
+#[test]
+fn a_pause_starts_no_item_left_and_a_resume_runs_only_those_as_their_first_attempt() {
+    let (mut ledger, started) = halted_after_item_0(pause());
+    assert!(ledger.turn(at(2)).unwrap().is_empty());
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["each: running -> ready"],
+        "neither failed nor retried"
+    );
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+    let detail = detail_of(&batch, StepState::Ready);
+    assert_eq!(detail["interrupted"], "run paused");
+    assert_eq!(detail["items_not_started"], 3);
+    assert_eq!(
+        states(batch.items()),
+        item_0_and_the_items_left_pending(),
+        "the starts of the items that never ran are taken back"
+    );
+    let items = [started.items(), batch.items()].concat();
+    let run = Committed {
+        items,
+        ..committed_after(&ledger, RunState::Paused)
+    };
+    let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(3), None).unwrap();
+    let starts = resumed.turn(at(3)).unwrap();
+    assert_eq!(
+        item_attempts(&starts[0]),
+        [(Some(1), 1), (Some(2), 1), (Some(3), 1)]
+    );
+    for (index, output) in [(1, "b"), (2, "c"), (3, "d")] {
+        resumed
+            .apply(item(index, Outcome::success(json!(output))), at(4))
+            .unwrap();
+    }
+    resumed.apply(ended(), at(4)).unwrap();
+    assert_eq!(
+        succeeded_with(&resumed.take_batch()),
+        json!(["a", "b", "c", "d"])
+    );
+}
+
+#[test]
+fn a_drain_leaves_the_step_ready_with_its_items_left_pending() {
+    let (mut ledger, _) = halted_after_item_0(Input::Drain);
+    ledger.apply(Input::Interrupted, at(2)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["each: running -> ready"]);
+    assert_eq!(
+        detail_of(&batch, StepState::Ready)["interrupted"],
+        "engine stopped"
+    );
+    assert_eq!(states(batch.items()), item_0_and_the_items_left_pending());
+    assert_eq!(ledger.report().state, RunState::Running, "resumable");
+}
+
+#[test]
+fn a_cancel_takes_back_the_starts_of_the_items_it_kept_from_running() {
+    let cancel = command(Command::Cancel(Request {
+        by: "ann".into(),
+        reason: None,
+    }));
+    let (mut ledger, _) = halted_after_item_0(cancel);
+    ledger.turn(at(2)).unwrap();
+    let batch = ledger.take_batch();
+    assert!(
+        moves(&batch).contains(&"each: running -> cancelled".to_owned()),
+        "{:?}",
+        moves(&batch)
+    );
+    assert_eq!(states(batch.items()), item_0_and_the_items_left_pending());
 }
