@@ -315,6 +315,7 @@ impl Engine {
                 approvals: Vec::new(),
                 recent_starts: Vec::new(),
                 plans: Vec::new(),
+                superseded: Vec::new(),
                 items: Vec::new(),
                 executors: self.executors().clone(),
             },
@@ -388,6 +389,7 @@ impl Engine {
         let for_each = for_each_to_read(&plan, &steps, redrive.is_some());
         let items = store.items(record.id, &for_each).await?;
         let input = store.input(record.id).await?;
+        let superseded = store.superseded(record.id).await?;
         Ok(Takeover {
             run: Committed {
                 run_id: record.id,
@@ -400,6 +402,7 @@ impl Engine {
                 approvals,
                 recent_starts,
                 plans,
+                superseded,
                 items,
                 executors: self.executors().clone(),
             },
@@ -441,12 +444,21 @@ impl Engine {
     }
 
     /// The plan of `record`: its stored workflow, grown by its planners' plans in the order
-    /// they were committed, every executor it names checked against this engine's. The
-    /// stored definition is dropped once compiled: a big workflow's text is megabytes.
+    /// they were committed, every executor it names checked against this engine's.
     async fn grown_plan(&self, record: &RunRecord) -> Result<(Plan, Vec<Addition>)> {
+        let plans = self.inner.store.plans(record.id).await?;
+        self.grow_plan(record, plans).await
+    }
+
+    /// The stored workflow of `record` grown by `plans`, as [`grown_plan`](Self::grown_plan).
+    /// The stored definition is dropped once compiled: a big workflow's text is megabytes.
+    async fn grow_plan(
+        &self,
+        record: &RunRecord,
+        plans: Vec<Addition>,
+    ) -> Result<(Plan, Vec<Addition>)> {
         let origin = format!("run {} (its stored workflow)", record.id);
         let definition = self.inner.store.definition(record.id).await?;
-        let plans = self.inner.store.plans(record.id).await?;
         // Compiling is a takeover's work for the CPU (≈ 0.2 s for 100,000 steps): on a
         // blocking thread, whatever the runtime, so that the runtime's thread parses the
         // step rows meanwhile (`takeover`) and a one-thread runtime is not held up.

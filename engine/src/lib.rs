@@ -87,7 +87,7 @@ pub use lease::{Lease, LeaseAttempt, LeaseHolder};
 pub use load::{
     LoadError, Place, Problem, document_schema, load_document, load_file, load_snapshot, load_str,
 };
-pub use plan::{Addition, Graph, Plan, PlanStep, StepIndex};
+pub use plan::{Addition, Graph, Plan, PlanStep, Spent, StepIndex, Supersession};
 pub use report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 pub use state::{
     Batch, IllegalTransition, RunState, RunTransition, StepState, StepTransition, Transition,

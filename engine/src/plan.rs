@@ -13,8 +13,11 @@ mod draw;
 mod grow;
 mod ids;
 mod reads;
+mod supersede;
 
 pub use grow::Addition;
+pub use supersede::{Spent, Supersession};
+pub(crate) use supersede::{spent, superseded};
 
 use cycles::cycles;
 use ids::StepIds;

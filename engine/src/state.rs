@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::approval::Approval;
 use crate::executor::{ErrorClass, Usage};
 use crate::item::ItemRecord;
-use crate::plan::Addition;
+use crate::plan::{Addition, Supersession};
 
 /// A transition that is not in the table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -321,6 +321,8 @@ pub struct Batch {
     progress: Vec<(Uuid, String, DateTime<Utc>)>,
     /// Nodes planners added, recorded with their planners' success.
     plans: Vec<Addition>,
+    /// Plans a redrive takes out of their runs, with their steps.
+    supersessions: Vec<Supersession>,
     /// `for_each` items that ended (or were sent back to pending).
     items: Vec<ItemRecord>,
 }
@@ -406,6 +408,12 @@ impl Batch {
         self.plans.push(addition);
     }
 
+    /// Records that a redrive takes a plan out of its run: its steps (their rows, items and
+    /// approval requests, not their events) leave the run in the same commit.
+    pub fn record_supersession(&mut self, supersession: Supersession) {
+        self.supersessions.push(supersession);
+    }
+
     /// Records how a `for_each` item ended, to commit with the transitions.
     pub fn record_item(&mut self, item: ItemRecord) {
         self.items.push(item);
@@ -440,6 +448,11 @@ impl Batch {
         &self.plans
     }
 
+    /// The plans taken out of their runs, in order.
+    pub fn supersessions(&self) -> &[Supersession] {
+        &self.supersessions
+    }
+
     /// The items recorded, in order.
     pub fn items(&self) -> &[ItemRecord] {
         &self.items
@@ -451,13 +464,15 @@ impl Batch {
     }
 
     /// Every run the batch writes to, once each, sorted: the runs whose lease the committer
-    /// must hold (transitions, approvals, commands, progress, plans and items alike).
+    /// must hold (transitions, approvals, commands, progress, plans, supersessions and items
+    /// alike).
     pub fn run_ids(&self) -> Vec<Uuid> {
         let mut runs: Vec<Uuid> = (self.transitions.iter().map(Transition::run_id))
             .chain(self.approvals.iter().map(|approval| approval.run_id))
             .chain(self.handled.iter().map(|(run, _)| *run))
             .chain(self.progress.iter().map(|(run, _, _)| *run))
             .chain(self.plans.iter().map(|plan| plan.run_id))
+            .chain(self.supersessions.iter().map(|gone| gone.run_id))
             .chain(self.items.iter().map(|item| item.run_id))
             .collect();
         runs.sort_unstable();
@@ -477,6 +492,7 @@ impl Batch {
             && self.handled.is_empty()
             && self.progress.is_empty()
             && self.plans.is_empty()
+            && self.supersessions.is_empty()
             && self.items.is_empty()
     }
 
@@ -489,6 +505,7 @@ impl Batch {
         self.handled.clear();
         self.progress.clear();
         self.plans.clear();
+        self.supersessions.clear();
         self.items.clear();
     }
 }

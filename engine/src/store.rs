@@ -26,7 +26,7 @@ use crate::event::Event;
 use crate::executor::{ErrorClass, Usage};
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
-use crate::plan::Addition;
+use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 use crate::state::{Batch, RunState, StepState};
 
@@ -134,8 +134,13 @@ pub trait Store: Send + Sync + fmt::Debug {
         self.history_page(run_id, 0, usize::MAX).await
     }
 
-    /// The plans the planners of a run added, in the order they were committed.
+    /// The plans the planners of a run added, in the order they were committed, but those a
+    /// redrive superseded since.
     async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>>;
+
+    /// The plans of a run that redrives superseded ([`Batch::record_supersession`]), in the
+    /// order they were committed.
+    async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>>;
 
     /// The `for_each` items committed so far of the steps `step_ids` of a run, by step and
     /// index. A resume asks for those of the steps not succeeded: a succeeded step's output

@@ -280,3 +280,56 @@ fn an_agent_planners_text_is_its_plan() {
         "the planner's output is its plan"
     );
 }
+
+#[test]
+fn a_retry_from_a_planner_supersedes_its_plan_with_the_one_it_makes_again() {
+    let scratch = Scratch::new();
+    write_plan(
+        &scratch,
+        1,
+        &json!({"steps": [marking("fix", "exit 1", &scratch), marking("other", "true", &scratch)]}),
+    );
+    write_plan(
+        &scratch,
+        2,
+        &json!({"steps": [marking("fix", "true", &scratch), marking("extra", "true", &scratch)]}),
+    );
+    let workflow = json!({"name": "replanned", "steps": [
+        planner("gen", &scratch, 1),
+        {"id": "report", "executor": "noop", "needs": ["gen"]}
+    ]});
+    let file = scratch.write("replanned.json", &workflow);
+    let id = scratch.run(&file, &[], 1);
+    let retried = scratch.cairn(&["retry", &id, "--from", "gen"]);
+    assert_eq!(retried.status.code(), Some(0), "{retried:?}");
+    let show = scratch.json(&["show", &id, "--json"]);
+    let ids: Vec<&str> = (show["steps"].as_array().unwrap().iter())
+        .map(|step| step["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["gen", "report", "gen.fix", "gen.extra"],
+        "the first plan is gone"
+    );
+    assert_eq!(show["state"], "succeeded");
+    let runs = scratch.executions();
+    assert_eq!(runs["gen"], 2);
+    assert_eq!(runs["gen.fix"], 2, "once in each plan");
+    assert_eq!(runs["gen.other"], 1);
+    let history = scratch.json(&["history", &id, "--json"]);
+    let events = history.as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|event| event["step"] == "gen.other" && event["to"] == "succeeded"),
+        "the history keeps the superseded plan's steps"
+    );
+    let superseded = (events.iter())
+        .find(|event| event["step"] == "gen" && event["to"] == "pending")
+        .expect("the planner went back to pending");
+    let reason = superseded["detail"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("plan 1 of gen is superseded (2 steps)"),
+        "{reason}"
+    );
+}

@@ -2,9 +2,11 @@
 //! the engine driving the run acts on within a second (or the next engine to resume it, before
 //! it dispatches anything).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
+use serde_json::json;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -13,10 +15,12 @@ use crate::approval::Approval;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::lease::{self, LeaseAttempt};
+use crate::plan::{self, Addition, Supersession};
 use crate::problem::closest;
 use crate::report::RunReport;
 use crate::scheduler::{Driver, Redrive};
-use crate::state::{RunState, StepState};
+use crate::state::{Batch, RunState, StepState, StepTransition, Transition};
+use crate::store::RunRecord;
 
 /// A refusal naming an unknown step lists the run's steps up to this many.
 const FEW_STEPS: usize = 20;
@@ -173,6 +177,11 @@ impl Engine {
             return Err(self.give_up(record.id, error).await);
         }
         let run_id = record.id;
+        if let Some(from) = from
+            && let Err(error) = self.supersede(&record, from).await
+        {
+            return Err(self.give_up(run_id, error).await);
+        }
         let redrive = Redrive {
             from: from.map(str::to_owned),
         };
@@ -180,6 +189,83 @@ impl Engine {
             Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(run_id, error).await),
         }
+    }
+
+    /// Before a redrive of `record` from step `from` (under its lease): takes the plans of
+    /// the planners at or after `from` out of the run, and sends those planners back to
+    /// pending, in one commit; their next success commits a new plan. (A crash after it
+    /// leaves the planners pending: any later `cairn retry` runs them.) Refused when a plan
+    /// left in force needs a step of one taken out.
+    async fn supersede(&self, record: &RunRecord, from: &str) -> Result<()> {
+        let store = &self.inner.store;
+        if store.plans(record.id).await?.is_empty() {
+            return Ok(());
+        }
+        let (plan, plans) = self.grown_plan(record).await?;
+        let from = (plan.index_of(from))
+            .ok_or_else(|| Error::Bug(format!("redrive from {from}, not a step of the run")))?;
+        let gone = plan::superseded(&plan, &plans, from);
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let kept: Vec<Addition> = (plans.iter())
+            .filter(|addition| !gone.contains(addition))
+            .cloned()
+            .collect();
+        if let Err(error) = self.grow_plan(record, kept).await {
+            let planners: Vec<&str> = gone.iter().map(|gone| gone.planner.as_str()).collect();
+            return Err(Error::Refused {
+                run: record.id,
+                message: format!(
+                    "a redrive from {} runs {} again, whose plans steps of other plans need \
+                     ({error}); redrive from a step before those plans' planners",
+                    plan.steps()[from].id,
+                    planners.join(", ")
+                ),
+            });
+        }
+        let steps = store.steps_without_outputs(record.id).await?;
+        let dropped: HashSet<&str> = (gone.iter())
+            .flat_map(|addition| addition.ids.iter().map(String::as_str))
+            .collect();
+        let mut batch = Batch::new();
+        for addition in &gone {
+            batch.record_supersession(Supersession {
+                run_id: record.id,
+                seq: addition.seq,
+                planner: addition.planner.clone(),
+                spent: plan::spent(&steps, &addition.ids),
+            });
+            let planner = (steps.iter()).find(|step| step.id == addition.planner);
+            let Some(planner) = planner.filter(|step| !dropped.contains(step.id.as_str())) else {
+                continue; // A step of another plan taken out, or back to pending already.
+            };
+            if planner.state == StepState::Pending {
+                continue;
+            }
+            let reason = format!(
+                "the run was redriven from {}: plan {} of {} is superseded ({} steps)",
+                plan.steps()[from].id,
+                addition.seq,
+                addition.planner,
+                addition.ids.len()
+            );
+            batch.push(Transition::Step(StepTransition {
+                run_id: record.id,
+                step_id: planner.id.clone(),
+                from: planner.state,
+                to: StepState::Pending,
+                attempt: planner.attempt,
+                fallback: 0,
+                output: None,
+                error: None,
+                wake_at: None,
+                usage: planner.usage.clone(),
+                detail: Some(json!({ "reason": reason })),
+            }))?;
+        }
+        store.commit(&self.inner.holder.owner, batch).await?;
+        Ok(())
     }
 
     /// Why a command naming `step` is refused when run `run_id` has no such step: with the

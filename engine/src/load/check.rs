@@ -219,11 +219,11 @@ impl<'a> Checker<'a> {
             self.problem(here, message);
         } else if let Some((outer, full)) = outer.filter(|(outer, full)| outer.plan.has_id(full)) {
             // No other planner, and no step of the file, can give an id in this
-            // planner's namespace (see `reserved_ids`): its own earlier plan did.
+            // planner's namespace (see `reserved_ids`): its own earlier plan did, which a
+            // redrive from the planner supersedes first, so only a plan still in force.
             let planner = &outer.plan.steps()[outer.planner].id;
-            let message = format!(
-                "duplicate id `{full}`: an earlier plan of `{planner}` added it, and a planner that runs again (the run redriven from it) cannot replace its plan yet; redrive the run from a step of that plan instead"
-            );
+            let message =
+                format!("duplicate id `{full}`: an earlier plan of `{planner}` in force added it");
             self.problem(here, message);
         } else {
             self.ids.insert(id, (named, here));

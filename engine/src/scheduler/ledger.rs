@@ -22,7 +22,7 @@ use crate::executor::{Action, ErrorClass, ExecError, Executors, Outcome, Usage};
 use crate::expr::SharedJson;
 use crate::guard::Guard;
 use crate::item::ItemRecord;
-use crate::plan::{Addition, Plan, StepIndex};
+use crate::plan::{Addition, Plan, Spent, StepIndex, Supersession};
 use crate::report::RunReport;
 use crate::stall::{Repeats, Stall};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
@@ -146,6 +146,8 @@ pub(crate) struct Committed {
     pub(crate) recent_starts: Vec<(String, DateTime<Utc>)>,
     /// The plans the run's planners added so far (`plan` has their steps already).
     pub(crate) plans: Vec<Addition>,
+    /// The plans redrives superseded: what their steps spent still counts.
+    pub(crate) superseded: Vec<Supersession>,
     /// The `for_each` items committed so far.
     pub(crate) items: Vec<ItemRecord>,
     /// The executors the steps of planners' plans may name.
@@ -157,14 +159,6 @@ pub(crate) struct Committed {
 pub(crate) struct Judge {
     pub(crate) guard: Option<Arc<dyn Guard>>,
     pub(crate) hash: Option<String>,
-}
-
-/// What budgets count: attempts and steps started, and the usage of ended attempts.
-#[derive(Debug, Default)]
-struct Tally {
-    attempts: u64,
-    steps: u64,
-    usage: Usage,
 }
 
 /// What the ledger is told besides the takeover.
@@ -267,7 +261,8 @@ pub(crate) struct Ledger {
     max_output_bytes: usize,
     guard: Option<Arc<dyn Guard>>,
     guard_hash: Option<String>,
-    tally: Tally,
+    /// What budgets count: the run's steps' spending, and its superseded plans'.
+    tally: Spent,
     /// Approval requests by step and item.
     approvals: approvals::Approvals,
     rates: judge::Rates,

@@ -40,6 +40,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     progress_is_kept_until_the_next_attempt(&make().await).await;
     a_batch_without_transitions_is_fenced_too(&make().await).await;
     grown::plans_commit_their_steps_with_the_planners_success(&make().await).await;
+    grown::a_superseded_plan_takes_its_steps_out_of_the_run(&make().await).await;
     grown::items_commit_on_their_own_and_only_for_the_lease_owner(&make().await).await;
 }
 

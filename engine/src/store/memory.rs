@@ -17,7 +17,7 @@ use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
 use crate::event::{Event, EventKind, recorded};
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
-use crate::plan::Addition;
+use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, RunState, StepState, Transition};
 
@@ -53,10 +53,31 @@ struct StoredRun {
     approvals: BTreeMap<(String, Option<usize>), Approval>,
     /// Commands sent, with whether they were handled.
     commands: Vec<(PendingCommand, bool)>,
-    /// The plans its planners added.
+    /// The plans its planners added, in force.
     plans: Vec<Addition>,
+    /// The plans redrives superseded.
+    superseded: Vec<Supersession>,
     /// `for_each` items, by step and index.
     items: BTreeMap<(String, usize), ItemRecord>,
+}
+
+impl StoredRun {
+    /// Takes the plan `gone` names out of the run: its steps, their items and approval
+    /// requests (not their events).
+    fn supersede(&mut self, gone: &Supersession) {
+        let Some(at) = self.plans.iter().position(|plan| plan.seq == gone.seq) else {
+            return;
+        };
+        let plan = self.plans.remove(at);
+        let ids: HashSet<&str> = plan.ids.iter().map(String::as_str).collect();
+        self.steps.retain(|step| !ids.contains(step.id.as_str()));
+        self.positions = (self.steps.iter().enumerate())
+            .map(|(position, step)| (step.id.clone(), position))
+            .collect();
+        self.items.retain(|(step, _), _| !ids.contains(step.as_str()));
+        self.approvals.retain(|(step, _), _| !ids.contains(step.as_str()));
+        self.superseded.push(gone.clone());
+    }
 }
 
 impl MemoryStore {
@@ -88,6 +109,14 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
     };
     for run_id in batch.run_ids() {
         held(run_id)?;
+    }
+    for gone in batch.supersessions() {
+        if !(held(gone.run_id)?.plans.iter()).any(|plan| plan.seq == gone.seq) {
+            return Err(Error::Conflict {
+                run: gone.run_id,
+                what: format!("plan {} (not in force)", gone.seq),
+            });
+        }
     }
     for transition in batch.transitions() {
         let run_id = transition.run_id();
@@ -128,6 +157,12 @@ fn check(runs: &BTreeMap<Uuid, StoredRun>, owner: &str, batch: &Batch) -> Result
 
 /// Applies a checked `batch` and returns its events.
 fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Utc>) -> Vec<Event> {
+    for gone in batch.supersessions() {
+        let run = runs
+            .get_mut(&gone.run_id)
+            .expect("checked: every run of the batch exists");
+        run.supersede(gone);
+    }
     for plan in batch.plans() {
         let run = runs
             .get_mut(&plan.run_id)
@@ -273,6 +308,7 @@ impl Store for MemoryStore {
             approvals: BTreeMap::new(),
             commands: Vec::new(),
             plans: Vec::new(),
+            superseded: Vec::new(),
             items: BTreeMap::new(),
         };
         // All or nothing: check the batch against the new run before keeping it.
@@ -428,6 +464,14 @@ impl Store for MemoryStore {
         Ok(runs
             .get(&run_id)
             .map(|run| run.plans.clone())
+            .unwrap_or_default())
+    }
+
+    async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>> {
+        let runs = self.runs.lock().await;
+        Ok(runs
+            .get(&run_id)
+            .map(|run| run.superseded.clone())
             .unwrap_or_default())
     }
 

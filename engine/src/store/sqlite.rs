@@ -27,7 +27,7 @@ use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
 use crate::event::Event;
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
-use crate::plan::Addition;
+use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, UnknownState};
 
@@ -427,6 +427,11 @@ impl Store for SqliteStore {
 
     async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>> {
         let rows = plans::plans(&self.reads, run_id).await;
+        rows.map_err(self.fail())?
+    }
+
+    async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>> {
+        let rows = plans::superseded(&self.reads, run_id).await;
         rows.map_err(self.fail())?
     }
 

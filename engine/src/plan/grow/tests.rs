@@ -171,12 +171,12 @@ fn ids_never_collide_across_plans_or_with_the_files_steps() {
         error.contains("/steps/0/id: id `a.b` of a plan may not contain `.`"),
         "{error}"
     );
-    // Only the planner's own earlier plan can hold its ids (the run redriven from it).
+    // Only the planner's own earlier plan in force can hold its ids.
     let plan_a = || json!({"steps": [{"id": "a", "executor": "noop"}]});
     assert_eq!(grow(&mut plan, "gen", plan_a()).unwrap(), ["gen.a"]);
     let error = grow(&mut plan, "gen", plan_a()).unwrap_err();
     assert!(
-        error.contains("`gen.a`: an earlier plan of `gen` added it"),
+        error.contains("`gen.a`: an earlier plan of `gen` in force added it"),
         "{error}"
     );
     // A file's own step may not take a name its planner's plan could give.

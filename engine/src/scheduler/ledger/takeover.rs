@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::approvals::Approvals;
-use super::{BATCH_SLICE, Committed, Judge, Ledger, Redrive, Slot, Tally, items, judge, planner};
+use super::{BATCH_SLICE, Committed, Judge, Ledger, Redrive, Slot, items, judge, planner};
 use crate::error::{Error, Result};
 use crate::executor::Usage;
 use crate::expr::SharedJson;
-use crate::plan::{Plan, StepIndex};
+use crate::plan::{Plan, Spent, StepIndex};
 use crate::state::{Batch, RunState, StepState};
 use crate::store::StepRecord;
 
@@ -40,6 +40,7 @@ impl Ledger {
             approvals,
             recent_starts,
             plans: added,
+            superseded,
             items,
             executors,
         } = run;
@@ -54,7 +55,7 @@ impl Ledger {
         let unmet = (0..slots.len())
             .map(|step| plan.dependencies(step).count())
             .collect();
-        let tally = Tally {
+        let mut tally = Spent {
             attempts: slots.iter().map(Slot::attempts_made).sum(),
             steps: slots.iter().filter(|slot| slot.attempt > 0).count() as u64,
             usage: slots.iter().fold(Usage::default(), |mut sum, slot| {
@@ -64,6 +65,9 @@ impl Ledger {
                 sum
             }),
         };
+        for gone in &superseded {
+            tally += &gone.spent;
+        }
         let approvals = Approvals::new((approvals.into_iter()).filter_map(|approval| {
             let step = plan.index_of(&approval.step_id)?;
             Some(((step, approval.item), approval))
@@ -121,7 +125,11 @@ impl Ledger {
             cancels: Vec::new(),
             executors,
             plans,
-            plan_count: added.len() as u32,
+            // Plans are numbered on across supersessions.
+            plan_count: (added.iter().map(|plan| plan.seq))
+                .chain(superseded.iter().map(|gone| gone.seq))
+                .max()
+                .unwrap_or(0),
         };
         match redrive {
             Some(redrive) => {

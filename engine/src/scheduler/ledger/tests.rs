@@ -38,6 +38,7 @@ pub(super) fn committed(
         approvals: Vec::new(),
         recent_starts: Vec::new(),
         plans: Vec::new(),
+        superseded: Vec::new(),
         items: Vec::new(),
         executors: crate::executor::test_support::accepting_anything(&["noop"]),
     }
@@ -785,6 +786,7 @@ fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
         approvals: Vec::new(),
         recent_starts: Vec::new(),
         plans: Vec::new(),
+        superseded: Vec::new(),
         items: Vec::new(),
         executors,
     };

@@ -4,8 +4,9 @@ use serde_json::json;
 
 use super::{batch, started, step};
 use crate::error::Error;
+use crate::executor::Usage;
 use crate::item::ItemRecord;
-use crate::plan::Addition;
+use crate::plan::{Addition, Spent, Supersession};
 use crate::state::{Batch, StepState};
 use crate::store::Store;
 
@@ -52,6 +53,87 @@ pub(super) async fn plans_commit_their_steps_with_the_planners_success(store: &i
             ("a.y", StepState::Pending),
         ],
         "added steps follow the run's, in plan order"
+    );
+}
+
+/// A superseded plan leaves the run with its steps and their items, not their events; it
+/// is kept with what they spent, and a new plan may use the same ids.
+pub(super) async fn a_superseded_plan_takes_its_steps_out_of_the_run(store: &impl Store) {
+    let run = started(store, "me").await;
+    let addition = |seq: u32| Addition {
+        run_id: run,
+        seq,
+        planner: "a".into(),
+        steps: json!([{"id": "x", "executor": "noop"}]),
+        ids: vec!["a.x".into()],
+        first: 2,
+    };
+    let mut planned = batch([
+        step(run, "a", StepState::Ready, StepState::Running),
+        step(run, "a", StepState::Running, StepState::Succeeded),
+        step(run, "a.x", StepState::Pending, StepState::Ready),
+        step(run, "a.x", StepState::Ready, StepState::Running),
+    ]);
+    planned.record_plan(addition(1));
+    store.commit("me", planned).await.unwrap();
+    let mut item = Batch::new();
+    item.record_item(ItemRecord {
+        run_id: run,
+        step_id: "a.x".into(),
+        index: 0,
+        state: StepState::Succeeded,
+        attempt: 1,
+        output: Some(json!(0)),
+        error: None,
+    });
+    store.commit("me", item).await.unwrap();
+    let events = store.history(run).await.unwrap().len();
+    let gone = Supersession {
+        run_id: run,
+        seq: 1,
+        planner: "a".into(),
+        spent: Spent {
+            attempts: 1,
+            steps: 1,
+            usage: Usage::default(),
+        },
+    };
+    let mut superseding = batch([step(run, "a", StepState::Succeeded, StepState::Pending)]);
+    superseding.record_supersession(gone.clone());
+    assert!(
+        matches!(
+            store.commit("other", superseding.clone()).await,
+            Err(Error::LeaseLost(_))
+        ),
+        "fenced like transitions"
+    );
+    assert_eq!(store.plans(run).await.unwrap(), [addition(1)]);
+    store.commit("me", superseding).await.unwrap();
+    assert!(store.plans(run).await.unwrap().is_empty());
+    assert_eq!(store.superseded(run).await.unwrap(), [gone]);
+    assert_eq!(store.step(run, "a.x").await.unwrap(), None);
+    assert!(store.items(run, &["a.x"]).await.unwrap().is_empty());
+    let ids: Vec<String> = (store.steps(run).await.unwrap().into_iter())
+        .map(|step| step.id)
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(
+        store.history(run).await.unwrap().len(),
+        events + 1,
+        "the history keeps the superseded steps' events"
+    );
+    let mut again = batch([
+        step(run, "a", StepState::Pending, StepState::Ready),
+        step(run, "a", StepState::Ready, StepState::Running),
+        step(run, "a", StepState::Running, StepState::Succeeded),
+        step(run, "a.x", StepState::Pending, StepState::Ready),
+    ]);
+    again.record_plan(addition(2));
+    store.commit("me", again).await.unwrap();
+    assert_eq!(store.plans(run).await.unwrap(), [addition(2)]);
+    assert_eq!(
+        store.step(run, "a.x").await.unwrap().unwrap().state,
+        StepState::Ready
     );
 }
 

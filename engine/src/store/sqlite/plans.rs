@@ -1,21 +1,21 @@
 //! The plans planner steps added to runs (written with the planner's success, see
-//! `write.rs`), read back for a resume.
+//! `write.rs`), read back for a resume, and those redrives superseded.
 
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
 use super::parse_json;
 use crate::error::{Error, Result};
-use crate::plan::Addition;
+use crate::plan::{Addition, Supersession};
 
-/// The plans of `run_id`, in the order they were committed.
+/// The plans of `run_id` in force, in the order they were committed.
 pub(super) async fn plans(
     pool: &SqlitePool,
     run_id: Uuid,
 ) -> Result<Result<Vec<Addition>>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT seq, planner, steps, ids, first_position FROM plans
-         WHERE run_id = ? ORDER BY seq",
+         WHERE run_id = ? AND superseded_at IS NULL ORDER BY seq",
     )
     .bind(run_id.to_string())
     .fetch_all(pool)
@@ -32,6 +32,33 @@ pub(super) async fn plans(
                 ids: serde_json::from_value(ids)
                     .map_err(|error| Error::Corrupt(format!("stored plan ids: {error}")))?,
                 first: row.get::<i64, _>(4) as usize,
+            })
+        })
+        .collect())
+}
+
+/// The plans of `run_id` that redrives superseded, in the order they were committed.
+pub(super) async fn superseded(
+    pool: &SqlitePool,
+    run_id: Uuid,
+) -> Result<Result<Vec<Supersession>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT seq, planner, spent FROM plans
+         WHERE run_id = ? AND superseded_at IS NOT NULL ORDER BY seq",
+    )
+    .bind(run_id.to_string())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let spent = parse_json(row.get::<&str, _>(2))?;
+            Ok(Supersession {
+                run_id,
+                seq: row.get(0),
+                planner: row.get(1),
+                spent: serde_json::from_value(spent)
+                    .map_err(|error| Error::Corrupt(format!("a superseded plan's spent: {error}")))?,
             })
         })
         .collect())

@@ -153,6 +153,8 @@ pub(super) struct Rows {
     leased: Vec<Uuid>,
     progress: Vec<(String, String, i64)>,
     plans: Vec<PlanRow>,
+    /// Plans taken out of their runs: (run, seq, what their steps spent as JSON).
+    superseded: Vec<(String, u32, String)>,
     items: Vec<ItemRow>,
 }
 
@@ -262,6 +264,12 @@ impl Rows {
                 .map(|(run, step, at)| (run.to_string(), step.clone(), at.timestamp_millis()))
                 .collect(),
             plans: batch.plans().iter().map(plan_row).collect(),
+            superseded: (batch.supersessions().iter())
+                .map(|gone| {
+                    let spent = serde_json::to_string(&gone.spent).expect("spent serializes");
+                    (gone.run_id.to_string(), gone.seq, spent)
+                })
+                .collect(),
             items: batch.items().iter().map(item_row).collect(),
         };
         let mut step_rows: hashbrown::HashMap<(Uuid, &str), usize> = hashbrown::HashMap::new();
@@ -345,6 +353,7 @@ impl Rows {
                 return Err(Failure::LeaseLost);
             }
         }
+        self.supersede(conn, now)?;
         self.grow(conn, now)?;
         for (index, row) in self.steps.iter().enumerate() {
             let run = &*row.run.hyphenated().encode_lower(&mut key);
@@ -417,6 +426,33 @@ impl Rows {
             ])?;
         }
         self.annotate(conn, now)?;
+        Ok(())
+    }
+
+    /// Takes the superseded plans out of their runs: their steps' rows, items and approval
+    /// requests are deleted (the events stay), their rows marked with what the steps spent.
+    fn supersede(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
+        use rusqlite::Error::FromSqlConversionFailure;
+        use rusqlite::types::Type;
+        for (run, seq, spent) in &self.superseded {
+            let ids: String = conn
+                .prepare_cached("SELECT ids FROM plans WHERE run_id = ? AND seq = ?")?
+                .query_row(params![run, seq], |row| row.get(0))?;
+            let ids: Vec<String> = serde_json::from_str(&ids)
+                .map_err(|error| FromSqlConversionFailure(0, Type::Text, error.into()))?;
+            for table in ["items", "approvals", "steps"] {
+                let mut delete = conn.prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE run_id = ? AND step_id = ?"
+                ))?;
+                for id in &ids {
+                    delete.execute(params![run, id])?;
+                }
+            }
+            conn.prepare_cached(
+                "UPDATE plans SET superseded_at = ?, spent = ? WHERE run_id = ? AND seq = ?",
+            )?
+            .execute(params![now, spent, run, seq])?;
+        }
         Ok(())
     }
 

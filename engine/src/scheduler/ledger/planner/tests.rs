@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 
 use super::super::tests::{at, committed_after, done, ids, moves, new_run};
 use super::super::{Committed, Judge, Ledger};
+use crate::executor::Usage;
+use crate::plan::{Spent, Supersession};
 use crate::state::{RunState, StepState};
 
 /// `gen` plans; `report` needs it.
@@ -140,6 +142,42 @@ fn a_restart_keeps_the_added_steps_and_counts_repeats_from_the_stored_plans() {
     assert_eq!(resumed.plans.values().sum::<u32>(), 1);
     let starts = resumed.turn(at(2)).unwrap();
     assert_eq!(ids(&resumed, &starts), ["gen.a"]);
+}
+
+#[test]
+fn superseded_plans_keep_their_numbers_and_what_their_steps_spent() {
+    let ledger = new_run(workflow(2));
+    let gone = Supersession {
+        run_id: ledger.run_id,
+        seq: 3,
+        planner: "gen".into(),
+        spent: Spent {
+            attempts: 5,
+            steps: 2,
+            usage: Usage {
+                input_tokens: 7,
+                output_tokens: 1,
+                cost_usd: 0.5,
+            },
+        },
+    };
+    let run = Committed {
+        superseded: vec![gone.clone()],
+        ..committed_after(&ledger, RunState::Running)
+    };
+    let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
+    assert_eq!(resumed.tally, gone.spent, "budgets count what they spent");
+    resumed.turn(at(2)).unwrap();
+    resumed.take_batch();
+    let gen_ = step(&resumed, "gen");
+    resumed.apply(done(gen_, plan_of(&["a"])), at(3)).unwrap();
+    resumed.turn(at(3)).unwrap();
+    let batch = resumed.take_batch();
+    assert_eq!(
+        batch.plans()[0].seq,
+        4,
+        "numbered after the superseded plan"
+    );
 }
 
 #[test]
