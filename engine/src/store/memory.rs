@@ -74,8 +74,10 @@ impl StoredRun {
         self.positions = (self.steps.iter().enumerate())
             .map(|(position, step)| (step.id.clone(), position))
             .collect();
-        self.items.retain(|(step, _), _| !ids.contains(step.as_str()));
-        self.approvals.retain(|(step, _), _| !ids.contains(step.as_str()));
+        self.items
+            .retain(|(step, _), _| !ids.contains(step.as_str()));
+        self.approvals
+            .retain(|(step, _), _| !ids.contains(step.as_str()));
         self.superseded.push(gone.clone());
     }
 }

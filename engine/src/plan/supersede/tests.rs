@@ -36,7 +36,9 @@ fn grown() -> (Plan, Vec<Addition>) {
             seq: additions.len() as u32 + 1,
             planner: planner.to_owned(),
             steps: output["steps"].clone(),
-            ids: added.map(|step| plan.steps()[step].id.to_string()).collect(),
+            ids: added
+                .map(|step| plan.steps()[step].id.to_string())
+                .collect(),
             first,
         });
     };
@@ -47,7 +49,11 @@ fn grown() -> (Plan, Vec<Addition>) {
                {"id": "more", "executor": "noop", "planner": true, "needs": ["fix"]}]),
     );
     add(&mut plan, "other", json!([{"id": "x", "executor": "noop"}]));
-    add(&mut plan, "gen.more", json!([{"id": "deep", "executor": "noop"}]));
+    add(
+        &mut plan,
+        "gen.more",
+        json!([{"id": "deep", "executor": "noop"}]),
+    );
     (plan, additions)
 }
 
@@ -66,7 +72,10 @@ fn a_redrive_supersedes_the_plans_of_the_planners_at_or_after_its_step() {
         ["gen", "gen.more"],
         "a plan's nested plans go with it"
     );
-    assert_eq!(planners(&plan, &additions, "start"), ["gen", "other", "gen.more"]);
+    assert_eq!(
+        planners(&plan, &additions, "start"),
+        ["gen", "other", "gen.more"]
+    );
     assert_eq!(planners(&plan, &additions, "gen.more"), ["gen.more"]);
     assert_eq!(planners(&plan, &additions, "gen.fix"), ["gen.more"]);
     assert!(planners(&plan, &additions, "report").is_empty());

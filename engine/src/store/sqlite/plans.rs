@@ -57,8 +57,9 @@ pub(super) async fn superseded(
                 run_id,
                 seq: row.get(0),
                 planner: row.get(1),
-                spent: serde_json::from_value(spent)
-                    .map_err(|error| Error::Corrupt(format!("a superseded plan's spent: {error}")))?,
+                spent: serde_json::from_value(spent).map_err(|error| {
+                    Error::Corrupt(format!("a superseded plan's spent: {error}"))
+                })?,
             })
         })
         .collect())
