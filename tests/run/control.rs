@@ -81,27 +81,6 @@ fn executions(scratch: &Scratch, step: &str) -> Vec<u128> {
         .collect()
 }
 
-/// `cairn run FILE --json` in the background, its stderr written to `run.log` in the
-/// scratch dir ([`wait_logged`]).
-fn spawn_logged(scratch: &Scratch, workflow: &Path) -> Child {
-    let log = std::fs::File::create(scratch.dir.path().join("run.log")).unwrap();
-    scratch
-        .command(&["run", workflow.to_str().unwrap(), "--json"])
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap()
-}
-
-/// Waits until the engine of [`spawn_logged`] has said `what` on its stderr (it says when it
-/// has read a pause or a cancel, which is marked handled only by the commit that carries it
-/// out).
-fn wait_logged(scratch: &Scratch, child: &mut Child, what: &str) {
-    let log = scratch.dir.path().join("run.log");
-    let said = || std::fs::read_to_string(&log).unwrap_or_default();
-    scratch.wait_for_show(child, |_| said().contains(what));
-}
-
 fn history(scratch: &Scratch, run: &str) -> Vec<Value> {
     scratch
         .json(&["history", run, "--json"])
@@ -120,7 +99,7 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
             step(&scratch, "b", MARK, json!({}))
         ]}]}),
     );
-    let mut child = spawn_logged(&scratch, &workflow);
+    let mut child = scratch.spawn_logged(&workflow);
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     let pause = scratch.cairn(&["pause", &run]);
     assert_eq!(code(&pause), Some(0));
@@ -129,7 +108,7 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
         said.contains("pauses once its steps in flight finish"),
         "{said}"
     );
-    wait_logged(&scratch, &mut child, "pause asked");
+    scratch.wait_logged(&mut child, "pause asked");
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     let output = finish(child, "cairn run");
     assert_eq!(
@@ -218,10 +197,10 @@ fn held_then_b(scratch: &Scratch, trap: &str) -> PathBuf {
 fn a_pause_read_by_an_engine_that_dies_before_it_takes_effect_still_pauses_the_run() {
     let scratch = Scratch::new();
     let workflow = held_then_b(&scratch, "");
-    let mut child = spawn_logged(&scratch, &workflow);
+    let mut child = scratch.spawn_logged(&workflow);
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
-    wait_logged(&scratch, &mut child, "pause asked");
+    scratch.wait_logged(&mut child, "pause asked");
     child.kill().unwrap(); // SIGKILL, with `a` in flight: the pause has not taken effect.
     child.wait().unwrap();
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
@@ -241,7 +220,7 @@ fn a_pause_read_by_an_engine_that_dies_before_it_takes_effect_still_pauses_the_r
 fn a_cancel_read_by_an_engine_that_dies_in_the_kill_grace_never_starts_the_step_again() {
     let scratch = Scratch::new();
     let workflow = held_then_b(&scratch, "trap '' TERM; ");
-    let mut child = spawn_logged(&scratch, &workflow);
+    let mut child = scratch.spawn_logged(&workflow);
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     let cancel = scratch.cairn(&["cancel", &run, "--by", "ann", "--reason", "wrong branch"]);
     assert_eq!(code(&cancel), Some(0));
@@ -295,10 +274,10 @@ fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retr
             step(&scratch, "b", MARK, json!({}))
         ]}]}),
     );
-    let mut child = spawn_logged(&scratch, &workflow);
+    let mut child = scratch.spawn_logged(&workflow);
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
-    wait_logged(&scratch, &mut child, "pause asked");
+    scratch.wait_logged(&mut child, "pause asked");
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     assert_eq!(code(&finish(child, "cairn run")), Some(3));
     assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::orphans::wait_gone;
 use super::scratch::Scratch;
+use crate::finish;
 
 /// How many items succeeded, as committed in the database at `db` (0 while it has none).
 fn committed_items(db: &Path) -> i64 {
@@ -173,5 +174,76 @@ fn a_retry_from_a_succeeded_for_each_step_runs_its_items_as_their_next_attempts(
             .map(|line| line.split(' ').nth(1).unwrap())
             .collect();
         assert_eq!(keys.len(), 1, "one idempotency key across attempts: {runs}");
+    }
+}
+
+/// One `for_each` step of five items, one at a time: each writes `index:attempt` to `ran`,
+/// leaves `held`, then waits for the file `open`.
+fn held_items(scratch: &Scratch) -> std::path::PathBuf {
+    let item = "echo \"$CAIRN_ITEM_INDEX:$CAIRN_ATTEMPT\" >> \"$DIR/ran\"; \
+        touch \"$DIR/held\"; while [ ! -e \"$DIR/open\" ]; do sleep 0.02; done";
+    scratch.write(
+        "held.json",
+        &json!({"name": "halt", "steps": [{
+            "id": "each", "executor": "process", "for_each": "${{ [0, 1, 2, 3, 4] }}",
+            "max_parallel": 1,
+            "with": {"command": ["sh", "-c", item], "env": {"DIR": scratch.dir.path()}}
+        }]}),
+    )
+}
+
+/// The items that ran, in order, as `index:attempt`.
+fn ran(scratch: &Scratch) -> Vec<String> {
+    let text = std::fs::read_to_string(scratch.dir.path().join("ran")).unwrap_or_default();
+    text.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn a_pause_or_the_first_sigterm_starts_no_item_left_and_a_resume_runs_only_those() {
+    for (halt, said, state) in [
+        ("pause", "pause asked", "paused"),
+        ("TERM", "stopping: starting nothing new", "running"),
+    ] {
+        let scratch = Scratch::new();
+        let workflow = held_items(&scratch);
+        let mut child = scratch.spawn_logged(&workflow);
+        let held = scratch.dir.path().join("held");
+        let show = scratch.wait_for_show(&mut child, |_| held.exists());
+        let run = show["id"].as_str().unwrap().to_owned();
+        if halt == "pause" {
+            assert_eq!(scratch.cairn(&["pause", &run]).status.code(), Some(0));
+        } else {
+            let pid = child.id().to_string();
+            let term = std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status();
+            assert!(term.unwrap().success());
+        }
+        scratch.wait_logged(&mut child, said);
+        std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+        let output = finish(child, "cairn run");
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{halt}: the run stopped unfinished"
+        );
+        assert_eq!(
+            ran(&scratch),
+            ["0:1"],
+            "{halt}: only the item in flight ran"
+        );
+        let show = scratch.json(&["show", &run, "--json"]);
+        assert_eq!(show["state"], state, "{halt}");
+        assert_eq!(
+            show["steps"][0]["state"], "ready",
+            "{halt}: neither failed nor retried"
+        );
+        let resumed = scratch.cairn(&["resume", &run]);
+        assert_eq!(resumed.status.code(), Some(0), "{halt}: {resumed:?}");
+        assert_eq!(
+            ran(&scratch),
+            ["0:1", "1:1", "2:1", "3:1", "4:1"],
+            "{halt}: the items left ran once each, as their first attempt"
+        );
     }
 }

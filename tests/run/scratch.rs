@@ -97,6 +97,26 @@ impl Scratch {
             .collect()
     }
 
+    /// `cairn run WORKFLOW --json` in the background, its stderr written to `run.log` in the
+    /// scratch dir ([`Scratch::wait_logged`]).
+    pub(crate) fn spawn_logged(&self, workflow: &Path) -> Child {
+        let log = std::fs::File::create(self.dir.path().join("run.log")).unwrap();
+        self.command(&["run", workflow.to_str().unwrap(), "--json"])
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits until the `cairn` of [`Scratch::spawn_logged`] has said `what` on its stderr:
+    /// that it read a pause or a cancel (marked handled only by the commit that carries it
+    /// out), or that a signal made it stop starting new work.
+    pub(crate) fn wait_logged(&self, child: &mut Child, what: &str) {
+        let log = self.dir.path().join("run.log");
+        let said = || std::fs::read_to_string(&log).unwrap_or_default();
+        self.wait_for_show(child, |_| said().contains(what));
+    }
+
     /// Polls `cairn show --json` until `ready` holds; returns the show output that satisfied it.
     /// `ready` should hold of a state the run stays in (a step held at a gate), so that
     /// whether it is seen does not depend on how fast the polling is.
