@@ -730,3 +730,35 @@ fn one_dash_long_shell_options_are_refused() {
     ]);
     assert!(found.problems.is_empty(), "{found:?}");
 }
+
+#[test]
+fn a_brace_expansion_with_quoted_parts_is_not_a_literal_word() {
+    // bash expands `{"touch",x}`, `{\touch,x}` and `{$'touch',x}` like `{touch,x}`.
+    refused(&[
+        "{\"touch\",x}",
+        "{\\touch,x}",
+        "{$'touch',x}",
+        "timeout {\"5\",touch,x} echo",
+        "find {\".\",\"-exec\",touch,x,\";\"}",
+        "bash -c \"echo \\$\"{\"x:-;touch x;\",y}",
+        "env {\"touch\",x}",
+        "xargs {\"-a\",\"/dev/null\",\"-r\"} echo",
+    ]);
+    let found = sh("echo hi > {\"/tmp/x\",}");
+    assert!(
+        matches!(found.redirects[..], [Word::Dynamic(_)]),
+        "{found:?}"
+    );
+    allowed(&[
+        "echo {a,b}.txt \"a\"{\"b\",c} {1..3}",
+        "echo '{a,b}' \\{a,b} {a\\,b} \"{a,b}\" {} {a}",
+        "find . -name '*.rs' -exec grep -l x {} +",
+    ]);
+    assert_eq!(
+        sh("echo '{a,b}' {a\\,b}").commands[1][1..],
+        [
+            Word::Literal("{a,b}".to_owned()),
+            Word::Literal("{a,b}".to_owned())
+        ]
+    );
+}

@@ -9,7 +9,10 @@ impl Checker {
     /// The word written as `raw`, unquoted; the commands of its substitutions are checked.
     pub(super) fn word(&mut self, raw: &str, depth: usize) -> Word {
         match brush_parser::word::parse(raw, &options()) {
-            Ok(pieces) => self.value_of(raw, &pieces, depth),
+            Ok(pieces) => match self.value_of(raw, &pieces, depth) {
+                Word::Literal(_) if brace_expands(&pieces) => Word::Dynamic(raw.to_owned()),
+                value => value,
+            },
             Err(error) => {
                 self.problem(format!("the word `{raw}` does not parse: {error}"));
                 Word::Dynamic(raw.to_owned())
@@ -186,15 +189,34 @@ pub(super) fn escaped_text(escaped: &str) -> &str {
 }
 
 /// Whether unquoted `text`, followed in its word by `rest` (as written), is changed by
-/// globbing or brace expansion: `r?`, `/bin/r[m]`, `{rm,x}`, extended globs. A `[` opens a
-/// bracket expression only when a `]` follows it in the word, so `[` (the `test` command)
-/// and `a[` are themselves, as in bash.
+/// globbing: `r?`, `/bin/r[m]`, extended globs. A `[` opens a bracket expression only when a
+/// `]` follows it in the word, so `[` (the `test` command) and `a[` are themselves, as in
+/// bash.
 fn expands(text: &str, rest: &str) -> bool {
     let bracket =
         (text.find('[')).is_some_and(|at| text[at + 1..].contains(']') || rest.contains(']'));
-    bracket
-        || text.contains(['*', '?', '('])
-        || (text.contains('{') && (text.contains(',') || text.contains("..")))
+    bracket || text.contains(['*', '?', '('])
+}
+
+/// Whether bash could brace-expand the word made of `pieces`: an unquoted `{`, then an
+/// unquoted `,` or `..`, then an unquoted `}`, judged on the whole word — the alternatives'
+/// own quoting does not matter (`{"rm",x}`, `{\rm,x}` and `{$'rm',x}` expand like `{rm,x}`).
+/// A quoted, escaped or expanded piece neither opens, separates nor closes.
+fn brace_expands(pieces: &[WordPieceWithSource]) -> bool {
+    // The unquoted text, every other piece standing as a `_`.
+    let skeleton: String = (pieces.iter())
+        .map(|piece| match &piece.piece {
+            WordPiece::Text(text) => text.as_str(),
+            _ => "_",
+        })
+        .collect();
+    let Some((_, after_open)) = skeleton.split_once('{') else {
+        return false;
+    };
+    let Some((inside, _)) = after_open.rsplit_once('}') else {
+        return false;
+    };
+    inside.contains(',') || inside.contains("..")
 }
 
 /// Whether `text` holds a command substitution or a process substitution. An arithmetic
@@ -293,7 +315,37 @@ fn ansi_c(body: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ansi_c, expands};
+    use super::{ansi_c, brace_expands, expands, options};
+
+    #[test]
+    fn braces_expand_whatever_their_parts_quoting() {
+        let expands = |raw| brace_expands(&brush_parser::word::parse(raw, &options()).unwrap());
+        for raw in [
+            "{rm,x}",
+            "{\"rm\",x}",
+            "{\\rm,x}",
+            "{$'rm',x}",
+            "{'a','b'}",
+            "a{b,\"c\"}d",
+            "{1..3}",
+            "{\"a\"..c}",
+            "{x,}",
+        ] {
+            assert!(expands(raw), "{raw}");
+        }
+        for raw in [
+            "rm",
+            "{rm}",
+            "\\{rm,x}",
+            "{rm\\,x}",
+            "{rm\",x\"}",
+            "'{rm,x}'",
+            "{a,b",
+            "${x},}",
+        ] {
+            assert!(!expands(raw), "{raw}");
+        }
+    }
 
     #[test]
     fn a_bracket_globs_only_when_closed() {
