@@ -136,8 +136,14 @@ impl Checker {
                 AndOr::And(pipeline) | AndOr::Or(pipeline) => pipeline,
             });
             for pipeline in std::iter::once(&and_or.first).chain(rest) {
-                for command in &pipeline.seq {
-                    self.node(command, depth);
+                for (at, command) in pipeline.seq.iter().enumerate() {
+                    match command {
+                        // bash's `time [-p] --`: the parser keeps the `--` as the program.
+                        Command::Simple(simple) if at == 0 && pipeline.timed.is_some() => {
+                            self.simple(simple, true, depth);
+                        }
+                        command => self.node(command, depth),
+                    }
                 }
             }
         }
@@ -145,7 +151,7 @@ impl Checker {
 
     fn node(&mut self, command: &Command, depth: usize) {
         match command {
-            Command::Simple(simple) => self.simple(simple, depth),
+            Command::Simple(simple) => self.simple(simple, false, depth),
             Command::Compound(compound, redirects) => {
                 self.compound(compound, depth + 1);
                 self.redirect_list(redirects.as_ref(), depth);
@@ -273,9 +279,17 @@ impl Checker {
         }
     }
 
-    fn simple(&mut self, simple: &SimpleCommand, depth: usize) {
+    /// A simple command; `timed` when it starts a pipeline after `time` or `time -p`, where
+    /// bash ends `time`'s options at a `--` right after them (`time -- rm x` runs `rm`): that
+    /// `--` is dropped, and the words after it read as a command's words from its start.
+    fn simple(&mut self, simple: &SimpleCommand, timed: bool, depth: usize) {
         let prefix = simple.prefix.iter().flat_map(|prefix| &prefix.0);
-        let name = (simple.word_or_name.iter()).map(Item::Word);
+        let ends_options = |word: &&brush_parser::ast::Word| {
+            timed && simple.prefix.is_none() && word.value == "--"
+        };
+        let name = (simple.word_or_name.iter())
+            .filter(|word| !ends_options(word))
+            .map(Item::Word);
         let suffix = simple.suffix.iter().flat_map(|suffix| &suffix.0);
         let items: Vec<Item> = (prefix.map(Item::Other))
             .chain(name)

@@ -762,3 +762,45 @@ fn a_brace_expansion_with_quoted_parts_is_not_a_literal_word() {
         ]
     );
 }
+
+#[test]
+fn jobs_x_runs_its_operands() {
+    for script in [
+        "jobs -x touch x",
+        "true; jobs -x /usr/bin/touch x",
+        "jobs -lx touch x",
+        "jobs -x -- touch x",
+    ] {
+        let found = sh(script);
+        let last = programs(&found).last().map(|program| basename(program));
+        assert_eq!(last, Some("touch"), "{script}: {found:?}");
+    }
+    // A job's name stands for its process group id, known only at run time.
+    refused(&["jobs -x %1 x"]);
+    refused(&["jobs -x \"$cmd\""]);
+    for script in ["jobs", "jobs -l %1", "jobs -p"] {
+        let found = sh(script);
+        assert_eq!(programs(&found), ["bash", "jobs"], "{script}: {found:?}");
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+}
+
+#[test]
+fn time_ends_its_options_at_a_double_dash() {
+    for script in [
+        "time -- touch x",
+        "time -p -- touch x",
+        "true && time -- touch x | cat",
+        "time -- LANG=C touch x",
+    ] {
+        let found = sh(script);
+        assert!(programs(&found).contains(&"touch"), "{script}: {found:?}");
+        assert!(!programs(&found).contains(&"--"), "{script}: {found:?}");
+    }
+    sets("LANG", &["time -- LANG=C ls"]);
+    // Only right after `time` or `time -p`: elsewhere `--` is a word.
+    for script in ["time -- -- touch x", "time LANG=C -- touch x", "echo -- x"] {
+        let found = sh(script);
+        assert!(!programs(&found).contains(&"touch"), "{script}: {found:?}");
+    }
+}

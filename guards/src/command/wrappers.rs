@@ -76,6 +76,7 @@ pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
         "sg" => sg(args),
         "script" => script(args),
         "watch" => watch(args),
+        "jobs" => jobs(args),
         _ => match WRAPPERS
             .iter()
             .find(|wrapper| wrapper.names.contains(&name))
@@ -478,6 +479,29 @@ fn watch(args: &[Word]) -> Result<Runs, Runs> {
         script.push_str(text);
     }
     runs.scripts.push(Word::Literal(script));
+    Ok(runs)
+}
+
+/// What bash's `jobs` runs: with `-x`, its operands as a command, each word naming a job
+/// (`%1`) replaced by that job's process group id.
+fn jobs(args: &[Word]) -> Result<Runs, Runs> {
+    const JOBS: Getopt = Getopt {
+        short: "lnprsx",
+        long: "help",
+        permute: false,
+        numeric: false,
+    };
+    let read = JOBS.read("jobs", args)?;
+    let mut runs = Runs::default();
+    if read.has(&["x"]) && !read.operands.is_empty() {
+        let command = (read.operands.into_iter())
+            .map(|word| match word {
+                Word::Literal(text) if text.starts_with('%') => Word::Dynamic(text),
+                word => word,
+            })
+            .collect();
+        runs.commands.push(command);
+    }
     Ok(runs)
 }
 
