@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::{Ledger, add_usage};
 use crate::executor::{ErrorClass, ExecError, Outcome};
@@ -86,15 +87,9 @@ impl Ledger {
         let step_id = &self.plan.steps()[step].id;
         for index in indices {
             items.attempts[index] += 1;
-            self.batch.record_item(ItemRecord {
-                run_id: self.run_id,
-                step_id: step_id.to_string(),
-                index,
-                state: StepState::Running,
-                attempt: items.attempts[index],
-                output: None,
-                error: None,
-            });
+            let attempt = items.attempts[index];
+            let item = without_outcome(self.run_id, step_id, index, StepState::Running, attempt);
+            self.batch.record_item(item);
         }
     }
 
@@ -119,15 +114,9 @@ impl Ledger {
             }
             items.attempts[index] = items.attempts[index].saturating_sub(1);
             unstarted += 1;
-            self.batch.record_item(ItemRecord {
-                run_id: self.run_id,
-                step_id: step_id.to_string(),
-                index,
-                state: StepState::Pending,
-                attempt: items.attempts[index],
-                output: None,
-                error: None,
-            });
+            let attempt = items.attempts[index];
+            let item = without_outcome(self.run_id, step_id, index, StepState::Pending, attempt);
+            self.batch.record_item(item);
         }
         self.tally.attempts = self.tally.attempts.saturating_sub(unstarted as u64);
         unstarted
@@ -224,17 +213,31 @@ impl Ledger {
         let step_id = &self.plan.steps()[step].id;
         for (index, &attempt) in items.attempts.iter().enumerate() {
             if attempt > 0 {
-                self.batch.record_item(ItemRecord {
-                    run_id: self.run_id,
-                    step_id: step_id.to_string(),
-                    index,
-                    state: StepState::Pending,
-                    attempt,
-                    output: None,
-                    error: None,
-                });
+                let item =
+                    without_outcome(self.run_id, step_id, index, StepState::Pending, attempt);
+                self.batch.record_item(item);
             }
         }
+    }
+}
+
+/// Item `index` of step `step_id` of run `run_id` in `state` (running, or pending again) at
+/// its `attempt`, with neither output nor error.
+fn without_outcome(
+    run_id: Uuid,
+    step_id: &str,
+    index: usize,
+    state: StepState,
+    attempt: u32,
+) -> ItemRecord {
+    ItemRecord {
+        run_id,
+        step_id: step_id.to_owned(),
+        index,
+        state,
+        attempt,
+        output: None,
+        error: None,
     }
 }
 
