@@ -333,3 +333,36 @@ fn a_retry_from_a_planner_supersedes_its_plan_with_the_one_it_makes_again() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_retry_that_would_leave_a_plan_needing_superseded_steps_is_refused_and_changes_nothing() {
+    let scratch = Scratch::new();
+    write_plan(
+        &scratch,
+        1,
+        &json!({"steps": [marking("fix", "touch \"$DIR/fixed\"", &scratch)]}),
+    );
+    // `late` is no dependent of `gen`: it plans once `gen.fix` ran, a step needing it.
+    let late_plan = json!({"steps": [{"id": "use", "executor": "process", "needs": ["gen.fix"],
+        "with": {"command": ["false"]}}]});
+    let wait = format!("while [ ! -e \"$DIR/fixed\" ]; do sleep 0.02; done; echo '{late_plan}'");
+    let mut late = marking("late", &wait, &scratch);
+    late["planner"] = json!(true);
+    let workflow = json!({"name": "tangled", "steps": [planner("gen", &scratch, 1), late]});
+    let file = scratch.write("tangled.json", &workflow);
+    let id = scratch.run(&file, &[], 1);
+    let before = scratch.json(&["history", &id, "--json"]);
+    let retried = scratch.cairn(&["retry", &id, "--from", "gen"]);
+    assert_eq!(retried.status.code(), Some(2), "{retried:?}");
+    let said = String::from_utf8_lossy(&retried.stderr);
+    assert!(
+        said.contains("supersedes the plans of gen, and a plan left in force needs their steps"),
+        "{said}"
+    );
+    assert_eq!(
+        scratch.json(&["history", &id, "--json"]),
+        before,
+        "nothing changed"
+    );
+    assert_eq!(scratch.json(&["show", &id, "--json"])["state"], "failed");
+}

@@ -217,8 +217,9 @@ impl Engine {
             return Err(Error::Refused {
                 run: record.id,
                 message: format!(
-                    "a redrive from {} runs {} again, whose plans steps of other plans need \
-                     ({error}); redrive from a step before those plans' planners",
+                    "a redrive from {} supersedes the plans of {}, and a plan left in force \
+                     needs their steps ({error}); redrive from a step before that plan's \
+                     planner too",
                     plan.steps()[from].id,
                     planners.join(", ")
                 ),
