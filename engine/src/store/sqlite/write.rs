@@ -436,7 +436,9 @@ impl Rows {
         use rusqlite::types::Type;
         for (run, seq, spent) in &self.superseded {
             let ids: String = conn
-                .prepare_cached("SELECT ids FROM plans WHERE run_id = ? AND seq = ?")?
+                .prepare_cached(
+                    "SELECT ids FROM plans WHERE run_id = ? AND seq = ? AND superseded_at IS NULL",
+                )?
                 .query_row(params![run, seq], |row| row.get(0))?;
             let ids: Vec<String> = serde_json::from_str(&ids)
                 .map_err(|error| FromSqlConversionFailure(0, Type::Text, error.into()))?;
