@@ -83,6 +83,13 @@ impl Checker {
                 "`${…@P}` runs the commands in a variable's value, which the checker cannot see",
             );
         }
+        // The parser's time grows about twentyfold with each level of `${x[${x[…]}]}`: it
+        // parses a subscript again for each form of `${…}` it tries.
+        if subscript_nesting(text) > MAX_SUBSCRIPT_NESTING {
+            return self.problem(format!(
+                "the script nests `${{NAME[…]}}` more than {MAX_SUBSCRIPT_NESTING} deep, which the parser takes exponential time over: not checked"
+            ));
+        }
         if let Some(line) = ends_early(text) {
             self.problem(format!(
                 "the here-document line `{line}` may end it in bash (inside `$(…)` bash ends it at `EOF)`), where the parser reads on: not checked"
@@ -501,6 +508,66 @@ fn compares_numbers(predicate: &BinaryPredicate) -> bool {
     )
 }
 
+/// How deeply `${NAME[…]}` expansions may nest in a script.
+const MAX_SUBSCRIPT_NESTING: usize = 2;
+
+/// How many `${NAME[…]}` expansions (also `${!NAME[…]}` and `${#NAME[…]}`) are open at once,
+/// at most, in `text`, in one scan that may count more than the parser sees, never fewer:
+/// a `}` closes the innermost open `${` unless a `(` or a `{` of it is still open (`${x:-$(echo
+/// })}`), or a quote, a backslash or a backtick came inside it (the `}` might be quoted), after
+/// which it is never taken as closed.
+fn subscript_nesting(text: &str) -> usize {
+    /// An open `${`.
+    struct Open {
+        subscripted: bool,
+        parentheses: usize,
+        braces: usize,
+        closes: bool,
+    }
+    let bytes = text.as_bytes();
+    let mut open: Vec<Open> = Vec::new();
+    let mut subscripts = 0;
+    let mut deepest = 0;
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        at += 1;
+        if byte == b'$' && bytes.get(at) == Some(&b'{') {
+            at += 1;
+            let after = text.get(at..).unwrap_or_default();
+            let name = after.strip_prefix(['!', '#']).unwrap_or(after);
+            let length = name
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(name.len());
+            let subscripted = length > 0 && name[length..].starts_with('[');
+            open.push(Open {
+                subscripted,
+                parentheses: 0,
+                braces: 0,
+                closes: true,
+            });
+            subscripts += usize::from(subscripted);
+            deepest = deepest.max(subscripts);
+            continue;
+        }
+        let Some(innermost) = open.last_mut() else {
+            continue;
+        };
+        match byte {
+            b'(' => innermost.parentheses += 1,
+            b')' => innermost.parentheses = innermost.parentheses.saturating_sub(1),
+            b'{' => innermost.braces += 1,
+            b'}' if innermost.braces > 0 => innermost.braces -= 1,
+            b'\'' | b'"' | b'\\' | b'`' => innermost.closes = false,
+            b'}' if innermost.closes && innermost.parentheses == 0 => {
+                subscripts -= usize::from(innermost.subscripted);
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// A line of `text` that starts (after tabs) with the delimiter of a here-document in `text`,
 /// its quotes removed, followed by `)` or a backtick. Inside `$(…)`, `<(…)` or backticks bash
 /// 5.2 ends the here-document at such a line (`EOF)`) and runs the lines after it, while the
@@ -535,4 +602,28 @@ fn ends_early(text: &str) -> Option<&str> {
                 .is_some_and(|after| after.starts_with([')', '`']))
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subscript_nesting;
+
+    #[test]
+    fn counts_how_deeply_subscripts_nest() {
+        for (text, depth) in [
+            ("${x}", 0),
+            ("${x[1]}", 1),
+            ("${a[0]}${b[1]}; ${c[2]} ${d[$((i + 1))]}", 1),
+            ("${#x[${!y[${z:-${w[1]}}]}]}", 3),
+            ("${x:-${y:-${z:-${w}}}}", 0),
+            ("${x[1]:-${y[2]}}", 2),
+            // A `}` that may be quoted or inside `$(…)` or `{…}` closes nothing.
+            ("${a[ ${x:-'}'} ${b[${c[1]}]} ]}", 3),
+            ("${a[ ${x:-\\}} ${b[1]} ]}", 2),
+            ("${a[ $(echo }) ${b[${c[1]}]} ]}", 3),
+            ("${a[ ${x:-{} ${b[${c[1]}]} ]}", 3),
+        ] {
+            assert_eq!(subscript_nesting(text), depth, "{text}");
+        }
+    }
 }

@@ -804,3 +804,33 @@ fn time_ends_its_options_at_a_double_dash() {
         assert!(!programs(&found).contains(&"touch"), "{script}: {found:?}");
     }
 }
+
+#[test]
+fn deeply_nested_subscripts_are_refused_quickly() {
+    // The parser's time grows about twentyfold with each `${x[` level.
+    let nested = |depth| {
+        let mut word = "1".to_owned();
+        for _ in 0..depth {
+            word = format!("${{x[{word}]}}");
+        }
+        word
+    };
+    for depth in [5, 3000] {
+        let word = nested(depth);
+        for script in [
+            format!("echo {word}"),
+            format!("echo \"{word}\""),
+            format!("a[{word}]=1"),
+            format!("[[ {word} -eq 1 ]]"),
+            format!("cat <<EOF\n{word}\nEOF"),
+        ] {
+            let start = std::time::Instant::now();
+            refused(&[&script]);
+            assert!(start.elapsed().as_secs() < 1, "{:?}", start.elapsed());
+        }
+    }
+    allowed(&[
+        &format!("echo {}", nested(2)),
+        "echo \"${a[0]}${b[1]}${c[2]}${d[3]}\" ${x:-${y:-${z:-${w}}}} ${#a[@]}",
+    ]);
+}
