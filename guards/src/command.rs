@@ -15,6 +15,7 @@ mod wrappers;
 
 use serde::Serialize;
 
+pub(crate) use self::evaluated::evaluable;
 use self::script::Dialect;
 
 /// At most this many commands (wrappers included) are checked in one action; past that, the
@@ -115,6 +116,9 @@ pub fn check_argv(argv: &[String]) -> Findings {
     let words: Vec<Word> = argv.iter().cloned().map(Word::Literal).collect();
     let work = move || {
         let mut checker = Checker::default();
+        for word in &words {
+            checker.evaluable(word.text());
+        }
         checker.command(words, 0);
         checker.findings
     };

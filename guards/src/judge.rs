@@ -137,11 +137,19 @@ impl Policy {
     /// Checks the variables the action sets (`with.env`, and what its scripts assign)
     /// against the policy's `env` list; a step's own `with.env` may never set one that
     /// makes its shell run code unseen (a script's assignment of one is a `commands`
-    /// problem already).
+    /// problem already), nor give one a value bash arithmetic would run a command from
+    /// ([`command::evaluable`]).
     fn env(&self, action: &Action, checked: &Findings, votes: &mut Votes) {
         let given = action.params.get("env").and_then(Value::as_object);
         let mut names: Vec<&String> = given.into_iter().flat_map(|env| env.keys()).collect();
         if runs_programs(action) {
+            let values = given.into_iter().flat_map(|env| env.values());
+            for reason in values
+                .filter_map(Value::as_str)
+                .filter_map(command::evaluable)
+            {
+                votes.add(Decision::Deny, "env", reason);
+            }
             names.retain(|name| {
                 let unseen = command::runs_unseen_code(name);
                 if unseen {

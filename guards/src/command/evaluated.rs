@@ -6,7 +6,7 @@
 use brush_parser::word::{WordPiece, WordPieceWithSource};
 
 use super::script::{Dialect, not_bash, options};
-use super::word::{escaped_text, runs_commands};
+use super::word::{escaped_text, plain_arithmetic, runs_commands};
 use super::{Checker, Word};
 
 impl Checker {
@@ -51,6 +51,14 @@ impl Checker {
         self.arithmetic_assigns(raw);
     }
 
+    /// Refuses the literal text `text` (an argument, a word of a script, a here-document)
+    /// when bash arithmetic could run a command written in it (see [`evaluable`]).
+    pub(super) fn evaluable(&mut self, text: &str) {
+        if let Some(reason) = evaluable(text) {
+            self.problem(reason);
+        }
+    }
+
     fn unseen_in_arithmetic(&mut self, text: &str) {
         self.problem(format!(
             "`{text}` is evaluated as arithmetic, where a `$` or a backtick could run a command the checker does not see"
@@ -70,6 +78,65 @@ impl Checker {
             ));
         }
     }
+}
+
+/// Why the literal text `text` is refused, when bash would run a command written in it if
+/// the text reached arithmetic: a variable, a positional parameter, a `read` or a function's
+/// argument can hold any text of an action, and `(( $1 ))`, `[[ $v -eq 0 ]]`, `${s:$1}` or
+/// `${!v}` evaluate what it holds, running the command substitutions in an array subscript
+/// (`a[$(rm x)]`). Refused wherever it stands, so that no path to arithmetic is missed.
+pub(crate) fn evaluable(text: &str) -> Option<String> {
+    subscript_runs(text).then(|| {
+        format!(
+            "`{text}` holds an array subscript with a command substitution, which bash runs if the text reaches arithmetic (`(( $1 ))`, `${{!v}}`): not checked"
+        )
+    })
+}
+
+/// Whether `text` holds an array subscript — a `[` right after a letter, a digit or a `_` —
+/// with a command or process substitution or a backtick in it, before the `]` that ends it
+/// (bash skips quotes, escapes and `${…}` looking for it; this scan reads on to the text's
+/// end after a `${`, never stopping earlier than bash). A plain `$((…))` is arithmetic.
+fn subscript_runs(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // Brackets open since the subscript's, and the quote it is in.
+    let mut depth = 0usize;
+    let mut quote = None;
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        let rest = text.get(at..).unwrap_or_default();
+        at += 1;
+        if depth == 0 {
+            // Bytes past ASCII may be letters in the shell's locale.
+            if byte == b'[' && at >= 2 && (in_name(bytes[at - 2]) || !bytes[at - 2].is_ascii()) {
+                depth = 1;
+            }
+            continue;
+        }
+        if rest.starts_with('`') || rest.starts_with("<(") || rest.starts_with(">(") {
+            return true;
+        }
+        if rest.starts_with("${") {
+            return runs_commands(rest);
+        }
+        if let Some(inside) = rest.strip_prefix("$(") {
+            match inside.strip_prefix('(').and_then(plain_arithmetic) {
+                Some(length) => at += 2 + length,
+                None => return true,
+            }
+            continue;
+        }
+        match (quote, byte) {
+            (_, b'\\') => at += 1,
+            (Some(open), _) if byte == open => quote = None,
+            (Some(_), _) => {}
+            (None, b'\'' | b'"') => quote = Some(byte),
+            (None, b'[') => depth += 1,
+            (None, b']') => depth -= 1,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Whether bash, evaluating the expansion of the word written `raw` as arithmetic, could run a
@@ -336,7 +403,37 @@ fn literal_pieces(pieces: &[WordPieceWithSource], prefix: &mut String) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Target, arithmetic_targets, hides_commands, target};
+    use super::{Target, arithmetic_targets, hides_commands, subscript_runs, target};
+
+    #[test]
+    fn sees_commands_in_subscripts() {
+        for text in [
+            "a[$(touch x)]",
+            "1 + a[`touch x`]",
+            "a[b[0] + $(touch x)]",
+            "a[']' $(touch x)]",
+            "a[\\] $(touch x)]",
+            "a[${x:-]} $(touch x)]",
+            "a[\"]\" $(touch x)]",
+            "a[$((echo hi) )]",
+            "x a[<(true)]",
+            "é[$(touch x)]",
+        ] {
+            assert!(subscript_runs(text), "{text}");
+        }
+        for text in [
+            "[ \"$(id -u)\" -eq 0 ]",
+            "echo \"[$(date)] started\"",
+            "see [`x`](y) and `a[0]`, `b`",
+            "a[0] $(pwd)",
+            "a[$((i + 1))] a[$i]",
+            "$(touch x)",
+            "a[",
+            "é[",
+        ] {
+            assert!(!subscript_runs(text), "{text}");
+        }
+    }
 
     #[test]
     fn finds_what_arithmetic_assigns() {

@@ -471,6 +471,8 @@ impl Checker {
                 }
                 if document.requires_expansion {
                     self.here_document(&document.doc.value, depth);
+                } else {
+                    self.evaluable(&document.doc.value);
                 }
             }
             IoRedirect::HereString(_, word) => drop(self.word(&word.value, depth)),

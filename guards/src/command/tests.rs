@@ -834,3 +834,97 @@ fn deeply_nested_subscripts_are_refused_quickly() {
         "echo \"${a[0]}${b[1]}${c[2]}${d[3]}\" ${x:-${y:-${z:-${w}}}} ${#a[@]}",
     ]);
 }
+
+#[test]
+fn literal_text_with_a_command_in_a_subscript_is_refused_wherever_it_stands() {
+    // Each hands `a[$(touch x)]` to bash arithmetic, which runs `touch x`.
+    for words in [
+        &["bash", "-c", "(( $1 ))", "x", "a[$(touch x)]"][..],
+        &["bash", "-c", "[[ $1 -eq 0 ]]", "x", "a[$(touch x)]"],
+        &[
+            "bash",
+            "-c",
+            "echo ${!1} ${HOME:$1} ${HOME[$1]}",
+            "x",
+            "a[`touch x`]",
+        ],
+        &["bash", "-c", "echo $(( $0 ))", "a[$(touch x)]"],
+        &["env", "LANG=a[$(touch x)]", "bash", "-c", "(( LANG ))"],
+        &["sh", "-c", "agent \"$1\"", "_", "fix a[$(touch x)]"],
+    ] {
+        let found = argv(words);
+        assert!(!found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    refused(&[
+        "for LANG in 'a[$(touch x)]'; do (( LANG )); done",
+        "printf -v LANG %s 'a[$(touch x)]'; (( LANG ))",
+        "read LANG <<< 'a[$(touch x)]'; (( LANG ))",
+        "read LANG <<'EOF'\na[$(touch x)]\nEOF\n(( LANG ))",
+        "read LANG <<EOF\na[\\$(touch x)]\nEOF\n(( LANG ))",
+        "set -- 'a[$(touch x)]'; (( $1 ))",
+        "echo() { (( $1 )); }; echo 'a[$(touch x)]'",
+        "f() { (( $1 )); }; f a[\\`touch\\ x\\`]",
+        "f $'a[\\x24(touch x)]'",
+        "env LANG='a[$(touch x)]' bash -c '(( LANG ))'",
+        // The literal parts around an expansion, which may be empty.
+        "f 'a['\"$x\"'$(touch x)]'",
+    ]);
+    // A subscript's substitutions in a script are commands, judged as such.
+    assert!(programs(&sh("echo a[$(touch x)]")).contains(&"touch"));
+}
+
+/// Common CI and agent scripts (the probe's list) that must stay allowed.
+const COMMON_SCRIPTS: &[&str] = &[
+    "set -euo pipefail; cd \"$(dirname \"$0\")\"",
+    "command -v jq >/dev/null || exit 1",
+    "if [ -z \"${CI:-}\" ]; then echo local; fi",
+    "VERSION=$(git describe --tags 2>/dev/null || echo dev); echo \"$VERSION\"",
+    "while IFS= read -r line; do echo \"$line\"; done < /dev/null",
+    "[[ \"$OSTYPE\" == darwin* ]] && echo mac",
+    "case \"$1\" in -h|--help) echo usage;; *) :;; esac",
+    "mkdir -p \"${OUT_DIR:?}\"",
+    ": \"${VAR:=default}\"",
+    "x=0; x=$((x+1)); ((x++)); echo $x",
+    "arr=(a b); arr+=(\"c\"); echo \"${arr[-1]}\" \"${#arr[@]}\" \"${arr[@]:1}\"",
+    "v=Hello; echo ${v,,} ${v^^} \"${v//l/L}\" \"${v#H}\"",
+    "seq 1 10 | xargs -n1 -P4 echo",
+    "sleep 0 & wait $!",
+    "exec 3>&1; exec >>log 2>&1",
+    "cat <<EOF > out.txt\n$HOME\nEOF",
+    "diff <(echo a) <(echo b) || true",
+    "echo \"$(date +%Y-%m-%d)\"",
+    "[ \"$(id -u)\" -eq 0 ] && echo root",
+    "test -n \"$(git status --porcelain 2>/dev/null)\" || echo clean",
+    "for i in {1..5}; do echo $i; done",
+    "python3 - <<'EOF'\nprint(1)\nEOF",
+    "tar czf out.tgz . --exclude=out.tgz",
+    "find . -name \"*.tmp\" -print0 | xargs -0 -r ls",
+    "export PATH=\"$HOME/.local/bin:$PATH\"",
+    "readonly X=1; local_fn() { local y=2; echo $y; }; local_fn",
+    "echo \"::group::build\"; make -j\"$(nproc)\"; echo \"::endgroup::\"",
+    "if ! git diff --quiet; then echo dirty; fi",
+    "printf \"%s\\n\" \"${@}\"",
+    "echo \"${BASH_SOURCE[0]}\" \"${FUNCNAME[0]:-main}\"",
+    "cd \"${0%/*}\" && pwd",
+    "declare -a arr=(); declare -A m=([a]=1); echo ${m[a]}",
+    "for ((i=0;i<3;i++)); do echo $i; done",
+    "echo $(( RANDOM % 10 ))",
+    "[ -f x ] || { echo missing >&2; exit 1; }",
+    "nohup sleep 1 >/dev/null 2>&1 &",
+    "time ls",
+    "timeout 60 ls",
+    "env -u HOME ls",
+    "git log --format=\"%H %s\" -n 3",
+    "grep -rn \"TODO\" . || true",
+    "echo \"{\\\"a\\\": 1}\" | python3 -c \"import json,sys; print(json.load(sys.stdin))\"",
+    "echo ${#}",
+    "IFS=, read -ra parts <<< \"a,b\"; echo \"${parts[0]}\"",
+    "echo {a,b}.txt",
+    "echo \"a\"{\"b\",c}",
+    "echo \"[$(date +%T)] ${a[$((i + 1))]} ${a[$i]}\"; awk '{ n[$1]++ } END { print $(NF) }' f",
+];
+
+#[test]
+fn common_scripts_stay_allowed() {
+    allowed(COMMON_SCRIPTS);
+}

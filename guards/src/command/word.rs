@@ -28,36 +28,40 @@ impl Checker {
         }
     }
 
+    /// The value of `pieces`; its literal text, expansions left out, is refused when bash
+    /// arithmetic could run a command written in it (see [`Checker::evaluable`]).
     fn value_of(&mut self, raw: &str, pieces: &[WordPieceWithSource], depth: usize) -> Word {
-        let mut value = Some(String::new());
+        let mut value = Value {
+            text: String::new(),
+            known: true,
+        };
         self.pieces(raw, pieces, false, &mut value, depth);
-        match value {
-            Some(text) => Word::Literal(text),
-            None => Word::Dynamic(raw.to_owned()),
+        self.evaluable(&value.text);
+        if value.known {
+            Word::Literal(value.text)
+        } else {
+            Word::Dynamic(raw.to_owned())
         }
     }
 
-    /// Appends the value of `pieces` to `value` (`None` once a piece is not literal).
+    /// Appends the literal text of `pieces` to `value` (no longer `known` once a piece is not
+    /// literal).
     fn pieces(
         &mut self,
         raw: &str,
         pieces: &[WordPieceWithSource],
         quoted: bool,
-        value: &mut Option<String>,
+        value: &mut Value,
         depth: usize,
     ) {
-        let push = |value: &mut Option<String>, text: &str| {
-            if let Some(value) = value {
-                value.push_str(text);
-            }
-        };
+        let push = |value: &mut Value, text: &str| value.text.push_str(text);
         for piece in pieces {
             match &piece.piece {
                 WordPiece::Text(text) => {
                     // What follows this piece in the word, as written.
                     let rest = raw.get(piece.end_index..).unwrap_or(raw);
                     if !quoted && expands(text, rest) {
-                        *value = None;
+                        value.known = false;
                     }
                     push(value, text);
                 }
@@ -68,7 +72,7 @@ impl Checker {
                     }
                     match ansi_c(text) {
                         Some(text) => push(value, &text),
-                        None => *value = None,
+                        None => value.known = false,
                     }
                 }
                 WordPiece::DoubleQuotedSequence(inner) => {
@@ -86,7 +90,7 @@ impl Checker {
                 WordPiece::CommandSubstitution(script)
                 | WordPiece::BackquotedCommandSubstitution(script) => {
                     self.script(script, depth + 1, self.dialect);
-                    *value = None;
+                    value.known = false;
                 }
                 WordPiece::ArithmeticExpression(expr) => {
                     let source = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
@@ -95,7 +99,7 @@ impl Checker {
                         self.problem(format!("`{source}` is ambiguous and not checked"));
                     }
                     self.arithmetic(&expr.value);
-                    *value = None;
+                    value.known = false;
                 }
                 WordPiece::ParameterExpansion(_) | WordPiece::TildeExpansion(_) => {
                     let source = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
@@ -117,7 +121,7 @@ impl Checker {
                     if let WordPiece::ParameterExpansion(expansion) = &piece.piece {
                         self.expansion(expansion);
                     }
-                    *value = None;
+                    value.known = false;
                 }
             }
         }
@@ -179,6 +183,14 @@ impl Checker {
     }
 }
 
+/// A word's value as its pieces are read.
+struct Value {
+    /// Its literal text: what quotes and escapes give, without what expansions do.
+    text: String,
+    /// Whether the word is that text (no piece is expanded).
+    known: bool,
+}
+
 /// What the escape sequence `escaped` (`\x`) stands for: `x`, and nothing for a line
 /// continuation (a backslash-newline).
 pub(super) fn escaped_text(escaped: &str) -> &str {
@@ -230,13 +242,19 @@ pub(super) fn runs_commands(text: &str) -> bool {
             return true;
         }
         let inside = &rest[at + 3..];
-        let plain = inside.find(['(', ')', '`', '\'', '"', '\\']);
-        match plain {
-            Some(end) if inside[end..].starts_with("))") => rest = &inside[end + 2..],
-            _ => return true,
+        match plain_arithmetic(inside) {
+            Some(length) => rest = &inside[length..],
+            None => return true,
         }
     }
     runs_commands_in(rest)
+}
+
+/// For the text after a `$((`: the length up to the `))` that ends it, included, when it is
+/// plain arithmetic (no parenthesis, quote, backtick or backslash inside), else `None`.
+pub(super) fn plain_arithmetic(inside: &str) -> Option<usize> {
+    let end = inside.find(['(', ')', '`', '\'', '"', '\\'])?;
+    inside[end..].starts_with("))").then_some(end + 2)
 }
 
 /// Whether `text` holds a `$(`, a backtick, a `<(` or a `>(`.

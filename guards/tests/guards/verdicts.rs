@@ -236,6 +236,46 @@ fn a_step_never_sets_a_variable_that_runs_code_unseen_whatever_the_policy() {
 }
 
 #[test]
+fn text_bash_arithmetic_would_run_a_command_from_is_denied_in_argv_env_and_prompts() {
+    let guard = guard(json!({"commands": {"allow": [["sh", "-c"], ["bash", "-c"], ["echo"]]}}));
+    let payload = "a[$(touch x)]";
+    let process = |command: serde_json::Value, env: serde_json::Value| {
+        let params = json!({"command": command, "env": env});
+        judge(&guard, &action("process", params))
+    };
+    for (command, env) in [
+        (json!(["bash", "-c", "(( $1 ))", "x", payload]), json!({})),
+        (
+            json!(["bash", "-c", "[[ $LANG -eq 0 ]]"]),
+            json!({"LANG": payload}),
+        ),
+        (json!(["echo", payload]), json!({})),
+    ] {
+        let verdict = process(command.clone(), env);
+        assert_eq!(verdict.decision, Decision::Deny, "{command}: {verdict:?}");
+    }
+    let with_env = process(
+        json!(["bash", "-c", "(( LANG ))"]),
+        json!({"LANG": payload}),
+    );
+    assert_eq!(with_env.rules, ["env"], "{with_env:?}");
+    // A prompt handed to a shell as `$1`, the safe way to pass text, may not hold one either.
+    let agent = |prompt: &str| {
+        let command = ["sh", "-c", "echo \"$1\"", "_", "{prompt}"];
+        let params = json!({"cli": "custom", "prompt": prompt, "command": command});
+        judge(&guard, &action("agent", params))
+    };
+    assert_eq!(agent(payload).decision, Decision::Deny);
+    for prompt in [
+        "Fix `items[0]` in [`main.rs`](src/main.rs); run `$(pwd)`",
+        "[ \"$(id -u)\" -eq 0 ] && echo root; echo \"[$(date)] x\" ${a[$((i + 1))]}",
+    ] {
+        let verdict = agent(prompt);
+        assert_eq!(verdict.decision, Decision::Allow, "{prompt}: {verdict:?}");
+    }
+}
+
+#[test]
 fn audit_mode_records_what_enforce_would_do() {
     let guard = guard(json!({"mode": "audit", "commands": {"deny": [["rm"]]}}));
     let verdict = judge_script(&guard, "rm x");
