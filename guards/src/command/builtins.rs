@@ -6,7 +6,7 @@
 //! arithmetic (see `evaluated.rs`).
 
 use super::evaluated::{literal_prefix, target};
-use super::word::runs_commands;
+use super::word::{braces, runs_commands};
 use super::{Checker, Word};
 
 /// How a builtin's arguments are written, as far as the checker cares.
@@ -213,6 +213,13 @@ impl Checker {
             if text == "--" {
                 index += 1;
                 break;
+            }
+            // A brace expansion at the word's start could make options (`printf {-v,PATH} /x`).
+            if text.starts_with('{') && matches!(word, Word::Dynamic(raw) if braces(raw)) {
+                return self.problem(format!(
+                    "`{name}` has the brace expansion `{}` where it reads options",
+                    word.text()
+                ));
             }
             let Some(cluster) = (text.strip_prefix('-').or_else(|| text.strip_prefix('+')))
                 .filter(|cluster| !cluster.is_empty())

@@ -928,3 +928,16 @@ const COMMON_SCRIPTS: &[&str] = &[
 fn common_scripts_stay_allowed() {
     allowed(COMMON_SCRIPTS);
 }
+
+#[test]
+fn a_brace_expansion_among_a_builtins_options_is_refused() {
+    // bash runs `printf -v BASH_CMDS[ls] /usr/bin/touch`: `ls` then runs `touch`.
+    refused(&[
+        "printf {-v,BASH_CMDS[ls]} /usr/bin/touch; ls x",
+        "printf {\"-v\",PATH} /x",
+        "wait {-p,PATH}",
+        "declare {-n,r}=PATH",
+        "mapfile {\\-C,'touch x'} -c 1 lines",
+    ]);
+    allowed(&["printf '%s\\n' {a,b}; wait $pid; declare -a x=({1..3})"]);
+}

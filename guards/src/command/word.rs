@@ -210,6 +210,11 @@ fn expands(text: &str, rest: &str) -> bool {
     bracket || text.contains(['*', '?', '('])
 }
 
+/// Whether bash could brace-expand the word written `raw` (see [`brace_expands`]).
+pub(super) fn braces(raw: &str) -> bool {
+    brush_parser::word::parse(raw, &options()).is_ok_and(|pieces| brace_expands(&pieces))
+}
+
 /// Whether bash could brace-expand the word made of `pieces`: an unquoted `{`, then an
 /// unquoted `,` or `..`, then an unquoted `}`, judged on the whole word — the alternatives'
 /// own quoting does not matter (`{"rm",x}`, `{\rm,x}` and `{$'rm',x}` expand like `{rm,x}`).
