@@ -288,16 +288,27 @@ impl Checker {
 
     /// A simple command; `timed` when it starts a pipeline after `time` or `time -p`, where
     /// bash ends `time`'s options at a `--` right after them (`time -- rm x` runs `rm`): that
-    /// `--` is dropped, and the words after it read as a command's words from its start.
+    /// `--` is dropped, and the words after it read as a command's words from its start. A
+    /// keyword after it (`time -- ! rm x`, `time -- coproc rm x`) is refused: bash reads it as
+    /// one, the parser as a word.
     fn simple(&mut self, simple: &SimpleCommand, timed: bool, depth: usize) {
         let prefix = simple.prefix.iter().flat_map(|prefix| &prefix.0);
-        let ends_options = |word: &&brush_parser::ast::Word| {
-            timed && simple.prefix.is_none() && word.value == "--"
-        };
-        let name = (simple.word_or_name.iter())
-            .filter(|word| !ends_options(word))
-            .map(Item::Word);
         let suffix = simple.suffix.iter().flat_map(|suffix| &suffix.0);
+        let dashes = timed
+            && simple.prefix.is_none()
+            && (simple.word_or_name.as_ref()).is_some_and(|word| word.value == "--");
+        if dashes
+            && let Some(CommandPrefixOrSuffixItem::Word(next)) = suffix.clone().next()
+            && KEYWORDS.contains(&next.value.as_str())
+        {
+            return self.problem(format!(
+                "bash reads `{}` after `time --` as a keyword, the parser as a word: not checked",
+                next.value
+            ));
+        }
+        let name = (simple.word_or_name.iter())
+            .filter(|_| !dashes)
+            .map(Item::Word);
         let items: Vec<Item> = (prefix.map(Item::Other))
             .chain(name)
             .chain(suffix.map(Item::Other))
@@ -487,6 +498,12 @@ impl Checker {
         }
     }
 }
+
+/// bash's reserved words but `time` (whose command the `time` wrapper finds).
+const KEYWORDS: &[&str] = &[
+    "!", "[[", "]]", "{", "}", "case", "coproc", "do", "done", "elif", "else", "esac", "fi", "for",
+    "function", "if", "in", "select", "then", "until", "while",
+];
 
 /// An item of a simple command, its program word included.
 enum Item<'a> {
