@@ -1,5 +1,6 @@
 //! Text bash evaluates as arithmetic: `((…))`, `$((…))`, array subscripts, the operands of
-//! `[[ … -eq … ]]` and `-v`, `let`'s arguments. The evaluator expands an array subscript it
+//! `[[ … -eq … ]]` and `-v`, `let`'s arguments — and literal text that could reach it through
+//! a variable (`a[$(cmd)]` in any argument). The evaluator expands an array subscript it
 //! meets (`a[$(cmd)]`) even when the text came from quotes, and it assigns variables
 //! (`x = 1`, `x++`).
 
