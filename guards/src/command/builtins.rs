@@ -6,7 +6,7 @@
 //! arithmetic (see `evaluated.rs`).
 
 use super::evaluated::{literal_prefix, target};
-use super::word::{braces, runs_commands};
+use super::word::{braces, first_character, one_field, runs_commands};
 use super::{Checker, Word};
 
 /// How a builtin's arguments are written, as far as the checker cares.
@@ -27,6 +27,9 @@ struct Builtin {
     not_set: &'static [&'static str],
     /// Options refused (given with `-`), with why.
     refused: &'static [(char, &'static str)],
+    /// Whether a word starting with `+` is an option too (`declare +x`); for the others it
+    /// is an operand, which ends the options (`printf +%s -v X` prints `-v`).
+    plus: bool,
 }
 
 /// Which operands of a builtin are variables it sets.
@@ -48,6 +51,7 @@ const PLAIN: Builtin = Builtin {
     operands: Operands::None,
     not_set: &[],
     refused: &[],
+    plus: false,
 };
 
 /// Why a callback option is refused.
@@ -100,17 +104,23 @@ const BUILTINS: &[Builtin] = &[
                 "makes a variable evaluate whatever it is assigned as arithmetic, unseen",
             ),
         ],
+        plus: true,
         ..PLAIN
     },
     Builtin {
         names: &["export", "readonly", "unset"],
         operands: Operands::All,
         not_set: &["-f"],
+        // bash reads `+p` as an operand, not a valid name, which sets nothing; read as options,
+        // the words after it are checked as strictly (an operand starting with `-` is no name).
+        plus: true,
         ..PLAIN
     },
     Builtin {
         names: &["compgen", "complete"],
-        valued: "oAGWPSXFC",
+        // bash 5.3's `compgen -V NAME` stores the completions in NAME.
+        valued: "oAGWPSXFCV",
+        sets: "V",
         refused: &[
             ('C', RUNS_TEXT),
             (
@@ -118,6 +128,17 @@ const BUILTINS: &[Builtin] = &[
                 "expands its word list, running the substitutions in it unseen",
             ),
         ],
+        ..PLAIN
+    },
+    Builtin {
+        names: &["bind"],
+        valued: "mfqurx",
+        refused: &[('x', RUNS_TEXT)],
+        ..PLAIN
+    },
+    // Read for where its options end; what they turn on is `rereading_options`.
+    Builtin {
+        names: &["shopt"],
         ..PLAIN
     },
 ];
@@ -130,14 +151,13 @@ impl Checker {
             "let" => args.iter().for_each(|arg| self.evaluated(arg)),
             "test" | "[" => self.test_arguments(args),
             "set" | "shopt" => self.rereading_options(name, args),
-            _ => {
-                if let Some(builtin) = BUILTINS
-                    .iter()
-                    .find(|builtin| builtin.names.contains(&name))
-                {
-                    self.builtin_arguments(name, builtin, args);
-                }
-            }
+            _ => {}
+        }
+        if let Some(builtin) = BUILTINS
+            .iter()
+            .find(|builtin| builtin.names.contains(&name))
+        {
+            self.builtin_arguments(name, builtin, args);
         }
     }
 
@@ -201,37 +221,63 @@ impl Checker {
         }
     }
 
-    /// The options and operands of a builtin from [`BUILTINS`].
+    /// The options and operands of a builtin from [`BUILTINS`], read as bash's
+    /// `internal_getopt` reads them: options end at `--` (dropped), at a lone `-`, and at the
+    /// first word not starting with `-` (or `+`, see [`Builtin::plus`]). A word known only at
+    /// run time where options are read could be one (`o=-v; printf $o NAME x` sets NAME;
+    /// `compgen $o CMD` runs CMD): refused, unless its first character is known and is none
+    /// (`x$y`, `"%s $y"`), or its value is digits (`wait $!`).
     fn builtin_arguments(&mut self, name: &str, builtin: &Builtin, args: &[Word]) {
         let mut not_set = false;
         let mut index = 0;
         while let Some(word) = args.get(index) {
             let text = match word {
-                Word::Literal(text) => text.clone(),
-                Word::Dynamic(raw) => literal_prefix(raw),
+                Word::Literal(text) => text.as_str(),
+                Word::Dynamic(raw) => {
+                    // `$!`, `$$`, `$#` and `$?` are digits (`$!` is empty with no background
+                    // job): no option. Unquoted, one could vanish, bringing the next word
+                    // here; as the last word it brings none (`wait $!`).
+                    let last = index + 1 == args.len();
+                    let digits = ["$!", "$$", "$#", "$?"].iter().any(|special| {
+                        (last && raw == special) || *raw == format!("\"{special}\"")
+                    });
+                    if digits {
+                        break;
+                    }
+                    // `getopts "$spec" NAME`: were `$spec` `--`, no variable would be left to
+                    // set; any other option is an error.
+                    if name == "getopts" && args.len() == 2 && one_field(raw) {
+                        break;
+                    }
+                    // Options that take no value, last and with no operand after them, only
+                    // print (`shopt -s "$o"`).
+                    if builtin.valued.is_empty() && last && one_field(raw) {
+                        break;
+                    }
+                    match first_character(raw) {
+                        Some(first) if first != '-' && !(builtin.plus && first == '+') => break,
+                        // A brace expansion could make options (`printf {-v,PATH} /x`).
+                        _ if braces(raw) => {
+                            return self.problem(format!(
+                                "`{name}` has the brace expansion `{raw}` where it reads options"
+                            ));
+                        }
+                        _ => return self.problem(non_literal_option(name, raw)),
+                    }
+                }
             };
             if text == "--" {
                 index += 1;
                 break;
             }
-            // A brace expansion at the word's start could make options (`printf {-v,PATH} /x`).
-            if text.starts_with('{') && matches!(word, Word::Dynamic(raw) if braces(raw)) {
-                return self.problem(format!(
-                    "`{name}` has the brace expansion `{}` where it reads options",
-                    word.text()
-                ));
-            }
-            let Some(cluster) = (text.strip_prefix('-').or_else(|| text.strip_prefix('+')))
-                .filter(|cluster| !cluster.is_empty())
-            else {
+            let cluster = match text.strip_prefix('+') {
+                Some(cluster) if builtin.plus => Some(cluster),
+                Some(_) => None,
+                None => text.strip_prefix('-'),
+            };
+            let Some(cluster) = cluster.filter(|cluster| !cluster.is_empty()) else {
                 break;
             };
-            if word.literal().is_none() {
-                return self.problem(format!(
-                    "`{name}` has the non-literal option `{}`",
-                    word.text()
-                ));
-            }
             index += 1;
             let minus = text.starts_with('-');
             for (at, option) in cluster.char_indices() {
@@ -269,7 +315,17 @@ impl Checker {
                 .filter(|word| !not_set || assigns(word))
                 .for_each(|word| self.sets(name, Some(word))),
             _ if not_set => {}
-            Operands::Second => self.sets(name, operands.nth(1)),
+            Operands::Second => {
+                // `getopts $spec NAME`: split or vanished, `$spec` moves the name.
+                if let Some(Word::Dynamic(raw)) = operands.next()
+                    && !one_field(raw)
+                {
+                    return self.problem(format!(
+                        "`{name}` has `{raw}` before the variable it sets: known only at run time, it could make several words or none, so which variable is set is not known (quote it)"
+                    ));
+                }
+                self.sets(name, operands.next());
+            }
         }
     }
 
@@ -308,4 +364,17 @@ fn assigns(word: &Word) -> bool {
         Word::Literal(text) => text.contains('='),
         Word::Dynamic(raw) => literal_prefix(raw).contains('='),
     }
+}
+
+/// Why a word known only at run time where the builtin `name` reads options is refused.
+fn non_literal_option(name: &str, raw: &str) -> String {
+    let hint = match name {
+        "printf" => {
+            format!(" (a format known only at run time is one too: write `printf -- {raw} …`)")
+        }
+        _ => format!(" (write `{name} -- {raw}` to end its options)"),
+    };
+    format!(
+        "`{name}` has `{raw}` where it reads options: known only at run time, it could be an option that sets a variable or runs a command, which the checker cannot see{hint}"
+    )
 }

@@ -945,5 +945,62 @@ fn a_brace_expansion_among_a_builtins_options_is_refused() {
         "declare {-n,r}=PATH",
         "mapfile {\\-C,'touch x'} -c 1 lines",
     ]);
-    allowed(&["printf '%s\\n' {a,b}; wait $pid; declare -a x=({1..3})"]);
+    allowed(&["printf '%s\\n' {a,b}; wait -- $pid; declare -a x=({1..3})"]);
+}
+
+#[test]
+fn a_word_known_only_at_run_time_among_a_builtins_options_is_refused() {
+    // bash runs `printf -v BASH_CMDS[ls] /usr/bin/touch`: `ls` then runs `touch`.
+    refused(&[
+        "o=-v; printf $o BASH_CMDS[ls] /usr/bin/touch; ls x",
+        "printf \"$o\" PATH /x",
+        "printf \"$fmt\" x",
+        "printf \"${RED}x\" y",
+        "printf $(echo -v) PATH /x",
+        "printf ${o}PATH /x",
+        "printf --$o PATH /x",
+        "printf -$o PATH /x",
+        "printf * x",
+        "printf ?v PATH x",
+        "printf ~ x",
+        "printf @(-v) PATH x",
+        "printf -v x %s; printf $o PATH x",
+        "o=-C; compgen $o 'touch x' w",
+        "compgen -c \"$p\"",
+        "complete $o 'touch x' ls",
+        "wait $o PATH",
+        "wait \"$pid\"",
+        "wait $! $o PATH",
+        "wait $! -p PATH",
+        "getopts $! BASH_CMDS[ls]",
+        "o=-so; shopt $o histexpand",
+        "shopt -s $o",
+        "shopt -s \"$o\" x",
+        "declare +x \"$o\" x",
+        "bind $o '\"a\": touch x'",
+        "bind -x '\"a\": touch x'",
+        "getopts $spec opt",
+        "getopts -- $spec opt",
+        "getopts \"$spec\" opt \"$@\"",
+        "getopts -- \"$@\" opt",
+        "command printf $o PATH x",
+    ]);
+    allowed(&[
+        "printf \"%s\\n\" \"$x\"",
+        "printf -- \"$fmt\" x",
+        "printf \"x$y\" z",
+        "printf \"+%s\\n\" \"$x\"",
+        "printf '%s: %s\\n' \"$a\" \"$b\" -v",
+        "printf x* -v",
+        "read -r line",
+        "read -rp \"$prompt\" line",
+        "export PATH=\"$PATH:/x\"",
+        "echo \"$x\"; echo $x",
+        "wait $!; wait \"$!\"; wait -- \"$pid\"; wait %1; wait",
+        "getopts \"$spec\" opt; getopts -- \"$spec\" opt \"$@\"",
+        "compgen -c -- \"$p\"",
+        "shopt -s nullglob; shopt -s -- \"$o\"",
+        "set -- $x",
+        "local x=\"$1\"",
+    ]);
 }

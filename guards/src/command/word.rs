@@ -210,6 +210,61 @@ fn expands(text: &str, rest: &str) -> bool {
     bracket || text.contains(['*', '?', '('])
 }
 
+/// The first character of the first word bash makes of the word written `raw`, when it is
+/// known whatever its expansions give: quoted, escaped or plain text before them (`x$y`,
+/// `"%s: $x"`, `x{a,b}`). `None` when an expansion, a `$'…'`, a glob (`*`, `?`, `[`, `@(`,
+/// …), a `{` or a `~` comes first: its value could start with `-`.
+pub(super) fn first_character(raw: &str) -> Option<char> {
+    let pieces = brush_parser::word::parse(raw, &options()).ok()?;
+    first_of(&pieces, false).flatten()
+}
+
+/// The first character of `pieces` (see [`first_character`]): `None` when they are empty,
+/// `Some(None)` when it is not known.
+fn first_of(pieces: &[WordPieceWithSource], quoted: bool) -> Option<Option<char>> {
+    for piece in pieces {
+        let first = match &piece.piece {
+            WordPiece::Text(text) => {
+                let first = text.chars().next();
+                let globs = |c: char| {
+                    "*?[{(~".contains(c) || ("+@!".contains(c) && text[1..].starts_with('('))
+                };
+                match first {
+                    Some(c) if !quoted && globs(c) => Some(None),
+                    first => first.map(Some),
+                }
+            }
+            WordPiece::SingleQuotedText(text) => text.chars().next().map(Some),
+            WordPiece::EscapeSequence(escaped) => escaped_text(escaped).chars().next().map(Some),
+            WordPiece::DoubleQuotedSequence(inner)
+            | WordPiece::GettextDoubleQuotedSequence(inner) => first_of(inner, true),
+            _ => Some(None),
+        };
+        if first.is_some() {
+            return first;
+        }
+    }
+    None
+}
+
+/// Whether the word written `raw` always makes exactly one word: no unquoted expansion (it
+/// could split or vanish), glob or brace, and no `@` in double quotes (`"$@"`).
+pub(super) fn one_field(raw: &str) -> bool {
+    let Ok(pieces) = brush_parser::word::parse(raw, &options()) else {
+        return false;
+    };
+    pieces.iter().all(|piece| match &piece.piece {
+        WordPiece::Text(text) => !text.contains(['*', '?', '[', '{', '(', '~']),
+        WordPiece::SingleQuotedText(_)
+        | WordPiece::AnsiCQuotedText(_)
+        | WordPiece::EscapeSequence(_) => true,
+        WordPiece::DoubleQuotedSequence(_) | WordPiece::GettextDoubleQuotedSequence(_) => {
+            !(raw.get(piece.start_index..piece.end_index)).is_none_or(|source| source.contains('@'))
+        }
+        _ => false,
+    })
+}
+
 /// Whether bash could brace-expand the word written `raw` (see [`brace_expands`]).
 pub(super) fn braces(raw: &str) -> bool {
     brush_parser::word::parse(raw, &options()).is_ok_and(|pieces| brace_expands(&pieces))
@@ -338,7 +393,7 @@ fn ansi_c(body: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ansi_c, brace_expands, expands, options};
+    use super::{ansi_c, brace_expands, expands, first_character, one_field, options};
 
     #[test]
     fn braces_expand_whatever_their_parts_quoting() {
@@ -390,5 +445,32 @@ mod tests {
         assert_eq!(ansi_c(r"\q").as_deref(), Some(r"\q"));
         assert_eq!(ansi_c(r"\cA"), None);
         assert_eq!(ansi_c(r"\x00"), None);
+    }
+
+    #[test]
+    fn the_first_character_of_a_word_is_known_before_its_expansions() {
+        for (raw, first) in [
+            ("x$y", Some('x')),
+            ("\"%s: $x\"", Some('%')),
+            ("''\"\"-$x", Some('-')),
+            ("\\*$x", Some('*')),
+            ("x{a,-v}", Some('x')),
+            ("$x", None),
+            ("\"$x\"", None),
+            ("*", None),
+            ("[-]v", None),
+            ("@(-v)", None),
+            ("{-v,x}", None),
+            ("~", None),
+            ("$'-v'$x", None),
+        ] {
+            assert_eq!(first_character(raw), first, "{raw}");
+        }
+        for raw in ["\"$x\"", "a'b'\"$*\"", "\"\""] {
+            assert!(one_field(raw), "{raw}");
+        }
+        for raw in ["$x", "\"$@\"", "\"${a[@]}\"", "x*", "{a,b}", "$(ls)"] {
+            assert!(!one_field(raw), "{raw}");
+        }
     }
 }
