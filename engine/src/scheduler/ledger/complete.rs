@@ -77,11 +77,13 @@ impl Ledger {
                 self.ended(step)
             }
             Err(error) => {
-                if self.is_cancelling() {
-                    return self.end_step(step, StepState::Cancelled, &error, log);
-                }
+                // A stalled attempt's end carries its stall, also when the stall is what
+                // cancels the run.
                 if let Some((stall, on_stall)) = stall {
                     return self.escalate(step, stall, on_stall, log, now);
+                }
+                if self.is_cancelling() {
+                    return self.end_step(step, StepState::Cancelled, &error, log);
                 }
                 if unstarted > 0 && self.halt.is_some() {
                     return self.stop_short(step, unstarted, log);

@@ -92,6 +92,11 @@ fn a_silent_step_stalls_and_cancel_cancels_the_run() {
         moves(&batch),
         ["b: pending -> cancelled", "a: running -> cancelled"]
     );
+    let Some(Transition::Step(a)) = batch.transitions().get(1) else {
+        panic!("no transition of a")
+    };
+    let detail = a.detail.as_ref().expect("a's end says why");
+    assert_eq!(detail["stall"]["kind"], "heartbeat", "{detail}");
     assert_eq!(
         run_moves(&batch),
         [(RunState::Running, RunState::Cancelled)]
