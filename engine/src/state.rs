@@ -17,6 +17,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::approval::Approval;
+use crate::command::Command;
 use crate::executor::{ErrorClass, Usage};
 use crate::item::ItemRecord;
 use crate::plan::{Addition, Supersession};
@@ -317,6 +318,9 @@ pub struct Batch {
     /// Commands these transitions carry out (run, command id), marked handled in the same
     /// commit.
     handled: Vec<(Uuid, i64)>,
+    /// Commands the engine gives a run itself (a stall's pause or cancel), recorded so that
+    /// an engine taking the run over after a crash carries them out.
+    sent: Vec<(Uuid, Command)>,
     /// The last progress of running steps (run, step, when).
     progress: Vec<(Uuid, String, DateTime<Utc>)>,
     /// Nodes planners added, recorded with their planners' success.
@@ -419,6 +423,18 @@ impl Batch {
         self.items.push(item);
     }
 
+    /// Records `command` for run `run` in the same commit, as if another process had sent it:
+    /// until a commit carries it out ([`Command::carried_out_by`]), an engine taking the run
+    /// over applies it.
+    pub fn send(&mut self, run: Uuid, command: Command) {
+        self.sent.push((run, command));
+    }
+
+    /// The commands the engine gives its runs, in order.
+    pub fn sent(&self) -> &[(Uuid, Command)] {
+        &self.sent
+    }
+
     /// Marks command `id` of run `run` handled in the same commit as the transitions.
     pub fn mark_handled(&mut self, run: Uuid, id: i64) {
         self.handled.push((run, id));
@@ -470,6 +486,7 @@ impl Batch {
         let mut runs: Vec<Uuid> = (self.transitions.iter().map(Transition::run_id))
             .chain(self.approvals.iter().map(|approval| approval.run_id))
             .chain(self.handled.iter().map(|(run, _)| *run))
+            .chain(self.sent.iter().map(|(run, _)| *run))
             .chain(self.progress.iter().map(|(run, _, _)| *run))
             .chain(self.plans.iter().map(|plan| plan.run_id))
             .chain(self.supersessions.iter().map(|gone| gone.run_id))
@@ -490,6 +507,7 @@ impl Batch {
         self.transitions.is_empty()
             && self.approvals.is_empty()
             && self.handled.is_empty()
+            && self.sent.is_empty()
             && self.progress.is_empty()
             && self.plans.is_empty()
             && self.supersessions.is_empty()
@@ -503,6 +521,7 @@ impl Batch {
         self.runs.clear();
         self.approvals.clear();
         self.handled.clear();
+        self.sent.clear();
         self.progress.clear();
         self.plans.clear();
         self.supersessions.clear();

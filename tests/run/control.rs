@@ -244,6 +244,36 @@ fn a_cancel_read_by_an_engine_that_dies_in_the_kill_grace_never_starts_the_step_
 }
 
 #[test]
+fn a_stalls_cancel_survives_an_engine_killed_in_the_stalled_steps_kill_grace() {
+    let scratch = Scratch::new();
+    // `h` is silent past its heartbeat and deaf to SIGTERM: its kill grace is long.
+    let mut h = step(
+        &scratch,
+        "h",
+        &format!("trap '' TERM; {MARK}; {HOLD}"),
+        json!({"heartbeat": "1s", "on_stall": "cancel"}),
+    );
+    h["with"]["kill_grace"] = json!("10m");
+    let workflow = scratch.write(
+        "s.json",
+        &json!({"name": "s", "steps": [{"pipeline": [h, step(&scratch, "b", MARK, json!({}))]}]}),
+    );
+    let mut child = scratch.spawn_logged(&workflow);
+    // The stall's commit cancels `b` and records the run's cancel with it.
+    let shown = scratch.wait_for_show(&mut child, |show| states(show)["b"] == "cancelled");
+    let run = shown["id"].as_str().unwrap().to_owned();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    let recovered = scratch.cairn(&["recover"]);
+    assert_eq!(code(&recovered), Some(1), "{recovered:?}");
+    assert_eq!(executions(&scratch, "h").len(), 1, "h never started again");
+    let cancelled = show(&scratch, &run);
+    assert_eq!(cancelled["state"], "cancelled");
+    assert_eq!(states(&cancelled)["h"], "cancelled");
+}
+
+#[test]
 fn a_cancel_the_run_ends_before_does_not_cancel_the_next_retry() {
     let scratch = Scratch::new();
     let fails = format!("{MARK}; {HOLD}; [ -e \"$DIR/fixed\" ] || exit 1");

@@ -584,6 +584,19 @@ async fn a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(store
         ["approve"],
         "an ended run has nothing to cancel"
     );
+    // A command the engine gives its run is recorded with its commit, pending like any.
+    let run = started(store, "me").await;
+    let mut stalled = Batch::new();
+    stalled.send(run, Command::Cancel(request()));
+    assert!(
+        store.commit("other", stalled.clone()).await.is_err(),
+        "fenced"
+    );
+    assert!(store.pending_commands(run).await.unwrap().is_empty());
+    store.commit("me", stalled).await.unwrap();
+    let pending = store.pending_commands(run).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].command, Command::Cancel(request()));
 }
 
 async fn a_run_id_is_created_once(store: &impl Store) {

@@ -165,6 +165,10 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
             .expect("checked: every run of the batch exists");
         run.supersede(gone);
     }
+    // Before the runs' moves, which mark what they carry out handled.
+    for (run_id, command) in batch.sent() {
+        record_command(runs, *run_id, command.clone(), at);
+    }
     for plan in batch.plans() {
         let run = runs
             .get_mut(&plan.run_id)
@@ -249,6 +253,27 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
         }
     }
     events
+}
+
+/// Records `command` for run `run_id` (which exists), numbered after every command sent.
+fn record_command(
+    runs: &mut BTreeMap<Uuid, StoredRun>,
+    run_id: Uuid,
+    command: Command,
+    at: DateTime<Utc>,
+) {
+    let id = 1
+        + (runs.values())
+            .map(|run| run.commands.len() as i64)
+            .sum::<i64>();
+    let run = runs.get_mut(&run_id).expect("the run exists");
+    let pending = PendingCommand {
+        id,
+        run_id,
+        command,
+        created_at: at,
+    };
+    run.commands.push((pending, false));
 }
 
 /// Now, at the milliseconds the SQLite store keeps.
@@ -488,20 +513,10 @@ impl Store for MemoryStore {
 
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
         let mut runs = self.runs.lock().await;
-        let id = 1
-            + (runs.values())
-                .map(|run| run.commands.len() as i64)
-                .sum::<i64>();
-        let run = runs
-            .get_mut(&run_id)
-            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        let command = PendingCommand {
-            id,
-            run_id,
-            command: command.clone(),
-            created_at: now(),
-        };
-        run.commands.push((command, false));
+        if !runs.contains_key(&run_id) {
+            return Err(Error::UnknownRun(run_id.to_string()));
+        }
+        record_command(&mut runs, run_id, command.clone(), now());
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::Ledger;
 use super::control::Halt;
+use crate::command::{Command, Request};
 use crate::definition::{DEFAULT_LOOP_AFTER, OnStall};
 use crate::error::Result;
 use crate::plan::StepIndex;
@@ -88,15 +89,27 @@ impl Ledger {
         }
         // A pause or a cancel of the run holds from the stall on, not from the end of the
         // stalled attempt's kill grace: nothing new starts meanwhile, and a cancel stops the
-        // other attempts in flight too.
-        match on_stall {
+        // other attempts in flight too. It is recorded as the run's own command, so that an
+        // engine taking the run over after a crash in that grace carries it out too.
+        let request = Request {
+            by: "cairn".to_owned(),
+            reason: Some(format!(
+                "step {} stalled: {}",
+                self.plan.steps()[step].id,
+                stall.error().message
+            )),
+        };
+        let command = match on_stall {
             OnStall::Pause => {
-                self.halt(Halt::Pause(stall.detail()));
+                (self.halt(Halt::Pause(stall.detail()))).then_some(Command::Pause(request))
             }
             OnStall::Cancel => {
-                self.halt(Halt::Cancel(stall.detail()));
+                (self.halt(Halt::Cancel(stall.detail()))).then_some(Command::Cancel(request))
             }
-            OnStall::Retry | OnStall::Fail => {}
+            OnStall::Retry | OnStall::Fail => None,
+        };
+        if let Some(command) = command {
+            self.batch.send(self.run_id, command);
         }
         self.slots[step].stall = Some(Box::new((stall, on_stall)));
     }

@@ -149,6 +149,8 @@ pub(super) struct Rows {
     events: Vec<EventRow>,
     approvals: Vec<ApprovalRow>,
     handled: Vec<i64>,
+    /// Commands the engine gives its runs: (run, kind, step, payload).
+    sent: Vec<(String, &'static str, Option<String>, String)>,
     /// Every run the batch writes to: the committer must hold each one's lease.
     leased: Vec<Uuid>,
     progress: Vec<(String, String, i64)>,
@@ -259,6 +261,13 @@ impl Rows {
             events: Vec::with_capacity(transitions.len()),
             approvals: batch.approvals().iter().map(approval_row).collect(),
             handled: batch.handled().iter().map(|(_, id)| *id).collect(),
+            sent: (batch.sent().iter())
+                .map(|(run, command)| {
+                    let payload = serde_json::to_string(command).expect("a command serializes");
+                    let step = command.step().map(str::to_owned);
+                    (run.to_string(), command.kind(), step, payload)
+                })
+                .collect(),
             leased,
             progress: (batch.progress().iter())
                 .map(|(run, step, at)| (run.to_string(), step.clone(), at.timestamp_millis()))
@@ -355,6 +364,14 @@ impl Rows {
         }
         self.supersede(conn, now)?;
         self.grow(conn, now)?;
+        // Before the runs' moves, which mark what they carry out handled.
+        for (run, kind, step, payload) in &self.sent {
+            conn.prepare_cached(
+                "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )?
+            .execute(params![run, kind, step, payload, now])?;
+        }
         for (index, row) in self.steps.iter().enumerate() {
             let run = &*row.run.hyphenated().encode_lower(&mut key);
             let changed = prepared.step.execute(params![

@@ -178,6 +178,14 @@ fn a_stall_that_pauses_or_cancels_the_run_holds_from_its_detection_not_from_the_
         let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
         assert_eq!(started(&mut ledger, 0), ["a", "q"]);
         ledger.turn(at(10)).unwrap();
+        let sent: Vec<&str> = (ledger.batch.sent().iter())
+            .map(|(_, command)| command.kind())
+            .collect();
+        assert_eq!(
+            sent,
+            [on_stall],
+            "recorded for an engine taking the run over"
+        );
         let mut cancels = ledger.take_cancels();
         cancels.sort_unstable();
         let expected: &[usize] = if on_stall == "cancel" { &[0, 1] } else { &[0] };
