@@ -15,7 +15,7 @@ mod wrappers;
 
 use serde::Serialize;
 
-pub(crate) use self::evaluated::evaluable;
+pub(crate) use self::evaluated::{evaluable, evaluable_at};
 use self::script::Dialect;
 
 /// At most this many commands (wrappers included) are checked in one action; past that, the

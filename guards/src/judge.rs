@@ -51,6 +51,7 @@ impl Policy {
             self.command(command, &mut votes);
         }
         self.env(action, &checked, &mut votes);
+        input(action, &mut votes);
         let cwd = self.cwd(action, &checked, &mut votes);
         self.budgets(action, facts, &mut votes);
         self.rules(action, facts, &checked, cwd.as_deref(), &mut votes);
@@ -310,6 +311,88 @@ impl Policy {
             }
         }
     }
+}
+
+/// Refuses a `with.input` holding text bash arithmetic would run a command from
+/// ([`command::evaluable_at`]): a `process` step's program reads it on stdin (`read v;
+/// (( v ))` evaluates `a[$(rm x)]`), so every string in it, at any depth and object keys
+/// too, is checked like an argv word (rule `input`). The `agent` executor writes nothing to
+/// stdin, and refuses a `with.input`.
+fn input(action: &Action, votes: &mut Votes) {
+    let Some(input) = action.params.get("input").filter(|_| runs_programs(action)) else {
+        return;
+    };
+    let mut found = Vec::new();
+    // Depth first, without recursion: each value with its depth and where its parent holds
+    // it; `path` is the way to the value last taken.
+    let mut path: Vec<Step<'_>> = Vec::new();
+    let mut stack = vec![(0, None, input)];
+    while let Some((depth, step, value)) = stack.pop() {
+        path.truncate(depth);
+        path.extend(step);
+        match value {
+            Value::String(text) => {
+                let place = || match pointer(&path) {
+                    at if at.is_empty() => "`with.input`".to_owned(),
+                    at => format!("`with.input` at `{at}`"),
+                };
+                found.extend(command::evaluable_at(text, place));
+            }
+            Value::Array(items) => {
+                let items = items.iter().enumerate().rev();
+                stack.extend(
+                    items.map(|(index, item)| (path.len(), Some(Step::Index(index)), item)),
+                );
+            }
+            Value::Object(members) => {
+                for (key, _) in members {
+                    let place =
+                        || format!("`with.input`, in the key at `{}`", pointer_to(&path, key));
+                    found.extend(command::evaluable_at(key, place));
+                }
+                let members = members.iter().rev();
+                stack.extend(
+                    members.map(|(key, member)| (path.len(), Some(Step::Key(key)), member)),
+                );
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    let mut found = found.into_iter();
+    if let Some(first) = found.next() {
+        let reason = match found.count() {
+            0 => first,
+            more => format!("{first} (and {more} more in `with.input`)"),
+        };
+        votes.add(Decision::Deny, "input", reason);
+    }
+}
+
+/// One step of the way into a JSON value.
+#[derive(Debug, Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// `path` as a JSON pointer (`/files/0`).
+fn pointer(path: &[Step<'_>]) -> String {
+    let mut pointer = String::new();
+    for step in path {
+        pointer.push('/');
+        match step {
+            Step::Key(key) => pointer.push_str(&key.replace('~', "~0").replace('/', "~1")),
+            Step::Index(index) => pointer.push_str(&index.to_string()),
+        }
+    }
+    pointer
+}
+
+/// The JSON pointer to the member `key` of the object at `path`.
+fn pointer_to(path: &[Step<'_>], key: &str) -> String {
+    let mut path = path.to_vec();
+    path.push(Step::Key(key));
+    pointer(&path)
 }
 
 /// JSON's `null`, for an action without an item.

@@ -94,6 +94,21 @@ pub(crate) fn evaluable(text: &str) -> Option<String> {
     })
 }
 
+/// Why the literal text `text`, found at `place()` (e.g. "`with.input` at `/files/0`"), is
+/// refused: as [`evaluable`], with the text cut short in the reason when it is long.
+pub(crate) fn evaluable_at(text: &str, place: impl FnOnce() -> String) -> Option<String> {
+    subscript_runs(text).then(|| {
+        let place = place();
+        let shown = match text.char_indices().nth(120) {
+            Some((at, _)) => format!("{}…", &text[..at]),
+            None => text.to_owned(),
+        };
+        format!(
+            "`{shown}` in {place} holds an array subscript with a command substitution, which bash runs if the text reaches arithmetic (`read v; (( v ))`, `${{!v}}`): not checked"
+        )
+    })
+}
+
 /// Whether `text` holds an array subscript — a `[` right after a letter, a digit or a `_` —
 /// with a command or process substitution or a backtick in it, before the `]` that ends it
 /// (bash skips quotes, escapes and `${…}` looking for it; this scan reads on to the text's

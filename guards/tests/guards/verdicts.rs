@@ -276,6 +276,46 @@ fn text_bash_arithmetic_would_run_a_command_from_is_denied_in_argv_env_and_promp
 }
 
 #[test]
+fn text_bash_arithmetic_would_run_a_command_from_is_denied_in_a_process_steps_stdin() {
+    // `with.input` is written to stdin: `IFS='"' read -r _ v _; (( v ))` runs `touch x`.
+    let guard = guard(json!({"commands": {"allow": [["bash"], ["read"], ["true"]]}}));
+    let script = "IFS='\"' read -r _ v _; (( v )); true";
+    let with_input = |input: serde_json::Value| {
+        let params = json!({"command": ["bash", "-c", script], "input": input});
+        judge(&guard, &action("process", params))
+    };
+    let payload = "a[$(touch x)]";
+    for (input, place) in [
+        (json!(payload), "in `with.input` holds"),
+        (
+            json!({"files": ["ok", payload]}),
+            "`with.input` at `/files/1`",
+        ),
+        (
+            json!({"a/b": {payload: 1}}),
+            "in the key at `/a~1b/a[$(touch x)]`",
+        ),
+        (
+            json!([{"x": [[payload, payload]]}]),
+            "(and 1 more in `with.input`)",
+        ),
+    ] {
+        let verdict = with_input(input.clone());
+        assert_eq!(verdict.decision, Decision::Deny, "{input}: {verdict:?}");
+        assert_eq!(verdict.rules, ["input"], "{input}: {verdict:?}");
+        assert!(verdict.reasons[0].contains(place), "{input}: {verdict:?}");
+    }
+    for input in [
+        json!(null),
+        json!({"items[0]": "[`main.rs`](src/main.rs)", "log": ["[$(date)] done", 3, true]}),
+        json!("${a[$((i + 1))]}"),
+    ] {
+        let verdict = with_input(input.clone());
+        assert_eq!(verdict.decision, Decision::Allow, "{input}: {verdict:?}");
+    }
+}
+
+#[test]
 fn audit_mode_records_what_enforce_would_do() {
     let guard = guard(json!({"mode": "audit", "commands": {"deny": [["rm"]]}}));
     let verdict = judge_script(&guard, "rm x");
