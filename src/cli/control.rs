@@ -53,30 +53,44 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
     let engine = engine(global).await?;
     let pause = matches!(command, Command::Pause(_));
     let sent = engine.send(&args.run, command).await;
-    let state = match &sent {
-        Ok(run) => (engine.store().find_run(&run.to_string()).await)
-            .ok()
-            .map(|record| record.state),
-        Err(_) => None,
-    };
+    let mut now = None;
+    if let Ok(run) = &sent
+        && let Ok(record) = engine.store().find_run(&run.to_string()).await
+    {
+        // An ended run that took the command is being redriven: it acts once the run moves.
+        let driven = record.state.is_terminal() && record.lease.is_some();
+        let state = if driven {
+            RunState::Running
+        } else {
+            record.state
+        };
+        let pending = engine.store().pending_commands(record.id).await;
+        let cancelling =
+            (pending.iter().flatten()).any(|pending| matches!(pending.command, Command::Cancel(_)));
+        now = Some((state, cancelling));
+    }
     engine.store().close().await;
     let run = sent?;
-    eprintln!("{}", steered(run, pause, state));
+    eprintln!("{}", steered(run, pause, now));
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a pause (`pause`) or a cancel sent to `run` did, by the run's `state` just after.
-fn steered(run: Uuid, pause: bool, state: Option<RunState>) -> String {
-    match (pause, state) {
-        (true, Some(RunState::Paused)) => {
+/// What a pause (`pause`) or a cancel sent to `run` did, by the run's state just after (and
+/// whether a cancel is under way).
+fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool)>) -> String {
+    match (pause, now) {
+        (true, Some((RunState::Paused, _))) => {
             format!("run {run} is paused; `cairn resume {run}` continues it")
         }
-        (false, Some(RunState::Cancelled)) => format!("run {run} is cancelled"),
-        (_, Some(state)) if state.is_terminal() => {
+        (false, Some((RunState::Cancelled, _))) => format!("run {run} is cancelled"),
+        (_, Some((state, _))) if state.is_terminal() => {
             let what = if pause { "pause" } else { "cancel" };
             format!(
                 "run {run} ended {state} before the {what} could take effect (see `cairn show {run}`)"
             )
+        }
+        (true, Some((_, true))) => {
+            format!("run {run} is being cancelled already: the pause changes nothing")
         }
         (true, _) => format!(
             "run {run} pauses once its steps in flight finish; `cairn resume {run}` continues it"
@@ -139,14 +153,18 @@ mod tests {
     #[test]
     fn a_pause_or_cancel_says_what_became_of_the_run() {
         let run = Uuid::nil();
-        let said = |pause, state| steered(run, pause, state);
-        assert!(said(true, Some(RunState::Paused)).contains("is paused"));
-        assert!(said(true, Some(RunState::Running)).contains("pauses once"));
-        assert!(said(false, Some(RunState::Cancelled)).ends_with("is cancelled"));
-        assert!(said(false, Some(RunState::Running)).contains("is being cancelled"));
+        let said = |pause, state, cancelling| steered(run, pause, Some((state, cancelling)));
+        assert!(said(true, RunState::Paused, false).contains("is paused"));
+        assert!(said(true, RunState::Running, false).contains("pauses once"));
+        assert!(said(false, RunState::Cancelled, false).ends_with("is cancelled"));
+        assert!(said(false, RunState::Running, true).contains("is being cancelled:"));
+        assert!(
+            said(true, RunState::Running, true).contains("the pause changes nothing"),
+            "a pause of a run being cancelled"
+        );
         // An undriven run past its deadline ends failed, whatever was asked.
         for pause in [true, false] {
-            let said = said(pause, Some(RunState::Failed));
+            let said = said(pause, RunState::Failed, false);
             assert!(said.contains("ended failed before the"), "{said}");
         }
     }
