@@ -235,6 +235,7 @@ impl Engine {
                 run_id: record.id,
                 seq: addition.seq,
                 planner: addition.planner.clone(),
+                steps: addition.steps.clone(),
                 spent: plan::spent(&steps, &addition.ids),
             });
             let planner = (steps.iter()).find(|step| step.id == addition.planner);

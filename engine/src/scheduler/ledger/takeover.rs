@@ -78,11 +78,12 @@ impl Ledger {
             Some((executor, at))
         });
         let rates = judge::Rates::new(limits, starts);
+        // Every plan the run's planners emitted counts towards repeats, superseded or not.
         let mut plans: HashMap<String, u32> = HashMap::new();
-        for addition in &added {
-            *plans
-                .entry(planner::fingerprint(&addition.steps))
-                .or_default() += 1;
+        let emitted =
+            (added.iter().map(|plan| &plan.steps)).chain(superseded.iter().map(|gone| &gone.steps));
+        for steps in emitted {
+            *plans.entry(planner::fingerprint(steps)).or_default() += 1;
         }
         let timeout = plan.workflow().limits.timeout;
         let deadline = deadline.or_else(|| timeout.map(|timeout| created_at + timeout.0));

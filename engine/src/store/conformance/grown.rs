@@ -92,6 +92,7 @@ pub(super) async fn a_superseded_plan_takes_its_steps_out_of_the_run(store: &imp
         run_id: run,
         seq: 1,
         planner: "a".into(),
+        steps: addition(1).steps,
         spent: Spent {
             attempts: 1,
             steps: 1,

@@ -43,7 +43,7 @@ pub(super) async fn superseded(
     run_id: Uuid,
 ) -> Result<Result<Vec<Supersession>>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT seq, planner, spent FROM plans
+        "SELECT seq, planner, steps, spent FROM plans
          WHERE run_id = ? AND superseded_at IS NOT NULL ORDER BY seq",
     )
     .bind(run_id.to_string())
@@ -52,11 +52,12 @@ pub(super) async fn superseded(
     Ok(rows
         .iter()
         .map(|row| {
-            let spent = parse_json(row.get::<&str, _>(2))?;
+            let spent = parse_json(row.get::<&str, _>(3))?;
             Ok(Supersession {
                 run_id,
                 seq: row.get(0),
                 planner: row.get(1),
+                steps: parse_json(row.get::<&str, _>(2))?,
                 spent: serde_json::from_value(spent).map_err(|error| {
                     Error::Corrupt(format!("a superseded plan's spent: {error}"))
                 })?,

@@ -151,6 +151,7 @@ fn superseded_plans_keep_their_numbers_and_what_their_steps_spent() {
         run_id: ledger.run_id,
         seq: 3,
         planner: "gen".into(),
+        steps: plan_of(&["old"])["steps"].clone(),
         spent: Spent {
             attempts: 5,
             steps: 2,
@@ -177,6 +178,38 @@ fn superseded_plans_keep_their_numbers_and_what_their_steps_spent() {
         batch.plans()[0].seq,
         4,
         "numbered after the superseded plan"
+    );
+}
+
+#[test]
+fn superseded_plans_count_as_repeats_of_the_same_plan() {
+    let ledger = new_run(workflow(2));
+    let gone = |seq: u32| Supersession {
+        run_id: ledger.run_id,
+        seq,
+        planner: "gen".into(),
+        steps: plan_of(&["a"])["steps"].clone(),
+        spent: Spent::default(),
+    };
+    let run = Committed {
+        superseded: vec![gone(1), gone(2)],
+        ..committed_after(&ledger, RunState::Running)
+    };
+    let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
+    resumed.turn(at(2)).unwrap();
+    resumed.take_batch();
+    let gen_ = step(&resumed, "gen");
+    resumed.apply(done(gen_, plan_of(&["a"])), at(3)).unwrap();
+    resumed.turn(at(3)).unwrap();
+    let batch = resumed.take_batch();
+    assert!(
+        batch.plans().is_empty(),
+        "the third identical plan is a loop"
+    );
+    assert!(
+        moves(&batch).contains(&"gen: running -> failed".to_owned()),
+        "{:?}",
+        moves(&batch)
     );
 }
 
