@@ -218,8 +218,8 @@ impl Engine {
                 run: record.id,
                 message: format!(
                     "a redrive from {} supersedes the plans of {}, and a plan left in force \
-                     needs their steps ({error}); redrive from a step before that plan's \
-                     planner too",
+                     needs their steps ({error}); redrive from a step both planners wait \
+                     for, or from a step of the plan to keep it",
                     plan.steps()[from].id,
                     planners.join(", ")
                 ),
