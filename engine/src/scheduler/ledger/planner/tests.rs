@@ -7,7 +7,7 @@ use super::super::tests::{at, committed_after, done, ids, moves, new_run};
 use super::super::{Committed, Judge, Ledger};
 use crate::executor::Usage;
 use crate::plan::{Spent, Supersession};
-use crate::state::{RunState, StepState};
+use crate::state::{Batch, RunState, StepState};
 
 /// `gen` plans; `report` needs it.
 fn workflow(retry: u32) -> Value {
@@ -144,6 +144,16 @@ fn a_restart_keeps_the_added_steps_and_counts_repeats_from_the_stored_plans() {
     assert_eq!(ids(&resumed, &starts), ["gen.a"]);
 }
 
+/// Starts `gen` of a run taken over, lets it emit the plan `[a]`: the batch of that.
+fn gen_plans_a(ledger: &mut Ledger) -> Batch {
+    ledger.turn(at(2)).unwrap();
+    ledger.take_batch();
+    let gen_ = step(ledger, "gen");
+    ledger.apply(done(gen_, plan_of(&["a"])), at(3)).unwrap();
+    ledger.turn(at(3)).unwrap();
+    ledger.take_batch()
+}
+
 #[test]
 fn superseded_plans_keep_their_numbers_and_what_their_steps_spent() {
     let ledger = new_run(workflow(2));
@@ -168,12 +178,7 @@ fn superseded_plans_keep_their_numbers_and_what_their_steps_spent() {
     };
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
     assert_eq!(resumed.tally, gone.spent, "budgets count what they spent");
-    resumed.turn(at(2)).unwrap();
-    resumed.take_batch();
-    let gen_ = step(&resumed, "gen");
-    resumed.apply(done(gen_, plan_of(&["a"])), at(3)).unwrap();
-    resumed.turn(at(3)).unwrap();
-    let batch = resumed.take_batch();
+    let batch = gen_plans_a(&mut resumed);
     assert_eq!(
         batch.plans()[0].seq,
         4,
@@ -196,12 +201,7 @@ fn superseded_plans_count_as_repeats_of_the_same_plan() {
         ..committed_after(&ledger, RunState::Running)
     };
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
-    resumed.turn(at(2)).unwrap();
-    resumed.take_batch();
-    let gen_ = step(&resumed, "gen");
-    resumed.apply(done(gen_, plan_of(&["a"])), at(3)).unwrap();
-    resumed.turn(at(3)).unwrap();
-    let batch = resumed.take_batch();
+    let batch = gen_plans_a(&mut resumed);
     assert!(
         batch.plans().is_empty(),
         "the third identical plan is a loop"
