@@ -44,7 +44,7 @@ mod write;
 mod writer;
 
 use open::{Schema, classify, connect_patiently, create_private, migrate};
-use write::{Creation, Rows};
+use write::{CommandRow, Creation, Rows};
 use writer::{Commit, Writer};
 
 /// How hard each commit is pushed to disk (SQLite's `synchronous`, in WAL mode).
@@ -385,12 +385,9 @@ impl Store for SqliteStore {
     }
 
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
-        let payload = serde_json::to_string(command).expect("a command serializes");
-        let step = command.step().map(str::to_owned);
         let at = Utc::now().timestamp_millis();
-        (self.writer)
-            .send_command(run_id, command.kind(), step, payload, at)
-            .await
+        let command = CommandRow::new(run_id, command);
+        self.writer.send_command(command, at).await
     }
 
     async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>> {

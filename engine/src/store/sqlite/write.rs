@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::approval::Approval;
+use crate::command::Command;
 use crate::event::{Event, EventKind, recorded};
 use crate::executor::ErrorClass;
 use crate::item::ItemRecord;
@@ -140,6 +141,38 @@ impl Creation {
     }
 }
 
+/// A command for a run, as the `commands` table keeps it: sent by another process, or by
+/// the engine to its own run in a commit.
+#[derive(Debug)]
+pub(super) struct CommandRow {
+    run: String,
+    kind: &'static str,
+    step: Option<String>,
+    /// The command as JSON text.
+    payload: String,
+}
+
+impl CommandRow {
+    pub(super) fn new(run: Uuid, command: &Command) -> Self {
+        CommandRow {
+            run: run.to_string(),
+            kind: command.kind(),
+            step: command.step().map(str::to_owned),
+            payload: serde_json::to_string(command).expect("a command serializes"),
+        }
+    }
+
+    /// Inserts the command, sent at `at` (ms), pending.
+    pub(super) fn insert(&self, conn: &Connection, at: i64) -> rusqlite::Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )?
+        .execute(params![self.run, self.kind, self.step, self.payload, at])?;
+        Ok(())
+    }
+}
+
 /// A batch of transitions turned into the rows a commit writes, owned so that it can be
 /// sent to the writer thread.
 #[derive(Debug)]
@@ -149,8 +182,8 @@ pub(super) struct Rows {
     events: Vec<EventRow>,
     approvals: Vec<ApprovalRow>,
     handled: Vec<i64>,
-    /// Commands the engine gives its runs: (run, kind, step, payload).
-    sent: Vec<(String, &'static str, Option<String>, String)>,
+    /// Commands the engine gives its runs.
+    sent: Vec<CommandRow>,
     /// Every run the batch writes to: the committer must hold each one's lease.
     leased: Vec<Uuid>,
     progress: Vec<(String, String, i64)>,
@@ -262,11 +295,7 @@ impl Rows {
             approvals: batch.approvals().iter().map(approval_row).collect(),
             handled: batch.handled().iter().map(|(_, id)| *id).collect(),
             sent: (batch.sent().iter())
-                .map(|(run, command)| {
-                    let payload = serde_json::to_string(command).expect("a command serializes");
-                    let step = command.step().map(str::to_owned);
-                    (run.to_string(), command.kind(), step, payload)
-                })
+                .map(|(run, command)| CommandRow::new(*run, command))
                 .collect(),
             leased,
             progress: (batch.progress().iter())
@@ -365,12 +394,8 @@ impl Rows {
         self.supersede(conn, now)?;
         self.grow(conn, now)?;
         // Before the runs' moves, which mark what they carry out handled.
-        for (run, kind, step, payload) in &self.sent {
-            conn.prepare_cached(
-                "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
-                 VALUES (?, ?, ?, ?, ?)",
-            )?
-            .execute(params![run, kind, step, payload, now])?;
+        for command in &self.sent {
+            command.insert(conn, now)?;
         }
         for (index, row) in self.steps.iter().enumerate() {
             let run = &*row.run.hyphenated().encode_lower(&mut key);
@@ -443,79 +468,6 @@ impl Rows {
             ])?;
         }
         self.annotate(conn, now)?;
-        Ok(())
-    }
-
-    /// Takes the superseded plans out of their runs: their steps' rows, items and approval
-    /// requests are deleted (the events stay), their rows marked with what the steps spent.
-    fn supersede(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
-        use rusqlite::Error::FromSqlConversionFailure;
-        use rusqlite::types::Type;
-        for (run, seq, spent) in &self.superseded {
-            let ids: String = conn
-                .prepare_cached(
-                    "SELECT ids FROM plans WHERE run_id = ? AND seq = ? AND superseded_at IS NULL",
-                )?
-                .query_row(params![run, seq], |row| row.get(0))?;
-            let ids: Vec<String> = serde_json::from_str(&ids)
-                .map_err(|error| FromSqlConversionFailure(0, Type::Text, error.into()))?;
-            for table in ["items", "approvals", "steps"] {
-                let mut delete = conn.prepare_cached(&format!(
-                    "DELETE FROM {table} WHERE run_id = ? AND step_id = ?"
-                ))?;
-                for id in &ids {
-                    delete.execute(params![run, id])?;
-                }
-            }
-            conn.prepare_cached(
-                "UPDATE plans SET superseded_at = ?, spent = ? WHERE run_id = ? AND seq = ?",
-            )?
-            .execute(params![now, spent, run, seq])?;
-        }
-        Ok(())
-    }
-
-    /// Inserts what the batch grows its runs by: planners' plans and their steps (pending,
-    /// so that the batch's transitions can move them), and `for_each` items.
-    fn grow(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
-        for plan in &self.plans {
-            conn.prepare_cached(
-                "INSERT INTO plans (run_id, seq, planner, steps, ids, first_position, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )?
-            .execute(params![
-                plan.run,
-                plan.seq,
-                plan.planner,
-                plan.steps,
-                serde_json::to_string(&plan.ids).expect("ids serialize"),
-                plan.first,
-                now,
-            ])?;
-        }
-        for plan in &self.plans {
-            insert_steps(
-                conn,
-                &plan.run,
-                plan.first,
-                plan.ids.iter().map(String::as_str),
-            )?;
-        }
-        for item in &self.items {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO items (run_id, step_id, idx, state, attempt, output, error)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )?
-            .execute(params![
-                item.run,
-                item.step,
-                item.index,
-                item.state,
-                item.attempt,
-                item.output,
-                item.error,
-            ])?;
-        }
         Ok(())
     }
 
@@ -722,5 +674,6 @@ fn event_row(transition: Transition) -> EventRow {
     }
 }
 
+mod growth;
 #[cfg(test)]
 mod tests;

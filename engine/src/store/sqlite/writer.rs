@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::handover::Waits;
 use super::open::{Schema, classify_sqlite, look};
 use super::prepared::Prepared;
-use super::write::{Creation, Failure, Rows, is_unique_violation};
+use super::write::{CommandRow, Creation, Failure, Rows, is_unique_violation};
 use super::{Durability, millis_to_time};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
@@ -86,12 +86,9 @@ enum Request {
         owner: String,
         reply: Reply<()>,
     },
-    /// Record a command sent `at` (ms), its payload JSON text.
+    /// Record a command sent `at` (ms).
     Command {
-        run_id: Uuid,
-        kind: &'static str,
-        step: Option<String>,
-        payload: String,
+        command: CommandRow,
         at: i64,
         reply: Reply<()>,
     },
@@ -256,24 +253,10 @@ impl Writer {
         .await
     }
 
-    /// Records a command of kind `kind` (on `step`) for `run_id`, sent `at` (ms).
-    pub(super) async fn send_command(
-        &self,
-        run_id: Uuid,
-        kind: &'static str,
-        step: Option<String>,
-        payload: String,
-        at: i64,
-    ) -> Result<()> {
-        self.ask(|reply| Request::Command {
-            run_id,
-            kind,
-            step,
-            payload,
-            at,
-            reply,
-        })
-        .await
+    /// Records `command`, sent `at` (ms).
+    pub(super) async fn send_command(&self, command: CommandRow, at: i64) -> Result<()> {
+        self.ask(|reply| Request::Command { command, at, reply })
+            .await
     }
 
     /// Closes the connection (checkpointing the WAL when it is the last one) and ends the
@@ -430,22 +413,9 @@ impl Thread<'_> {
                 }
                 let _ = reply.send(released);
             }
-            Request::Command {
-                run_id,
-                kind,
-                step,
-                payload,
-                at,
-                reply,
-            } => {
-                let sent = (self.prepared.conn.prepare_cached(
-                    "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
-                     VALUES (?, ?, ?, ?, ?)",
-                ))
-                .and_then(|mut insert| {
-                    insert.execute(params![run_id.to_string(), kind, step, payload, at])
-                });
-                let _ = reply.send(sent.map(drop).map_err(|error| self.fail(error)));
+            Request::Command { command, at, reply } => {
+                let sent = command.insert(&self.prepared.conn, at);
+                let _ = reply.send(sent.map_err(|error| self.fail(error)));
             }
             Request::Close(reply) => return Answered::Close(reply),
         }
