@@ -414,7 +414,7 @@ impl Thread<'_> {
                 let _ = reply.send(released);
             }
             Request::Command { command, at, reply } => {
-                let sent = command.insert(&self.prepared.conn, at);
+                let sent = command.insert(self.prepared.conn, at);
                 let _ = reply.send(sent.map_err(|error| self.fail(error)));
             }
             Request::Close(reply) => return Answered::Close(reply),
