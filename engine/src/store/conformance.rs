@@ -10,15 +10,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{NewRun, StepRecord, Store};
-use crate::approval::{Approval, ApprovalDecision};
 use crate::command::{Command, Ruling};
 use crate::error::Error;
 use crate::event::EventKind;
-use crate::guard::Verdict;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
 
+mod commands;
 mod grown;
 
 const TTL: Duration = Duration::from_secs(60);
@@ -35,8 +34,9 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     a_run_id_is_created_once(&make().await).await;
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;
-    commands_and_approvals_are_kept_until_handled(&make().await).await;
-    a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(&make().await).await;
+    commands::commands_and_approvals_are_kept_until_handled(&make().await).await;
+    commands::a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(&make().await)
+        .await;
     progress_is_kept_until_the_next_attempt(&make().await).await;
     a_batch_without_transitions_is_fenced_too(&make().await).await;
     grown::plans_commit_their_steps_with_the_planners_success(&make().await).await;
@@ -136,7 +136,7 @@ pub(crate) fn step(run: Uuid, id: &str, from: StepState, to: StepState) -> Trans
     })
 }
 
-fn run_change(run: Uuid, from: RunState, to: RunState) -> Transition {
+pub(crate) fn run_change(run: Uuid, from: RunState, to: RunState) -> Transition {
     Transition::Run(RunTransition::new(run, from, to))
 }
 
@@ -243,101 +243,6 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
         since,
         [("a".to_owned(), history[3].at)],
         "one start, of `a`"
-    );
-}
-
-async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
-    let run = started(store, "me").await;
-    started(store, "me").await; // A run without commands, never listed.
-    assert!(store.runs_with_commands().await.unwrap().is_empty());
-    let ruling = |step: &str| Ruling {
-        step: step.into(),
-        item: None,
-        by: "ann".into(),
-        reason: Some("fine".into()),
-    };
-    store
-        .send_command(run, &Command::Approve(ruling("a")))
-        .await
-        .unwrap();
-    store
-        .send_command(run, &Command::Deny(ruling("b")))
-        .await
-        .unwrap();
-    assert_eq!(store.runs_with_commands().await.unwrap(), [run]);
-    let pending = store.pending_commands(run).await.unwrap();
-    let commands: Vec<&Command> = pending.iter().map(|pending| &pending.command).collect();
-    assert_eq!(
-        commands,
-        [&Command::Approve(ruling("a")), &Command::Deny(ruling("b"))]
-    );
-
-    let now = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
-    let mut approval = Approval {
-        run_id: run,
-        step_id: "a".into(),
-        item: Some(3),
-        action_hash: "h".into(),
-        verdict: Verdict::approve("push", "pushing needs a person"),
-        requested_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        decision: None,
-    };
-    let mut first = batch([step(
-        run,
-        "a",
-        StepState::Ready,
-        StepState::AwaitingApproval,
-    )]);
-    first.record_approval(approval.clone());
-    first.mark_handled(run, pending[0].id);
-    store.commit("me", first).await.unwrap();
-    assert_eq!(store.approvals(run).await.unwrap(), [approval.clone()]);
-    assert_eq!(store.waiting_approvals().await.unwrap(), [approval.clone()]);
-    let left = store.pending_commands(run).await.unwrap();
-    assert_eq!(left.len(), 1, "the handled command is gone");
-    assert_eq!(left[0].command, Command::Deny(ruling("b")));
-    assert_eq!(store.runs_with_commands().await.unwrap(), [run], "one left");
-    let mut handled = Batch::new();
-    handled.mark_handled(run, left[0].id);
-    store.commit("me", handled).await.unwrap();
-    assert!(
-        store.runs_with_commands().await.unwrap().is_empty(),
-        "every command handled"
-    );
-
-    approval.decision = Some(ApprovalDecision {
-        approved: true,
-        by: "ann".into(),
-        reason: None,
-        at: now,
-    });
-    let mut second = batch([step(
-        run,
-        "a",
-        StepState::AwaitingApproval,
-        StepState::Ready,
-    )]);
-    second.record_approval(approval.clone());
-    store.commit("me", second).await.unwrap();
-    assert_eq!(
-        store.approvals(run).await.unwrap(),
-        [approval.clone()],
-        "decided in place"
-    );
-    assert!(store.waiting_approvals().await.unwrap().is_empty());
-
-    let mut moot = Batch::new();
-    moot.record_approval(Approval {
-        item: Some(4),
-        decision: None,
-        ..approval
-    });
-    store.commit("me", moot).await.unwrap();
-    assert_eq!(store.approvals(run).await.unwrap().len(), 2);
-    assert!(
-        store.waiting_approvals().await.unwrap().is_empty(),
-        "an undecided request of a step that does not await approval waits for nothing"
     );
 }
 
@@ -529,74 +434,6 @@ async fn ending_a_run_releases_its_lease(store: &impl Store) {
         RunState::Cancelled
     );
     assert!(!store.unfinished_runs().await.unwrap().contains(&run));
-}
-
-/// A pause or a cancel stays pending until the commit that carries it out: an engine that
-/// read it and died before leaves it for the next to apply (`Command::carried_out_by`).
-async fn a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(store: &impl Store) {
-    let request = || crate::command::Request {
-        by: "ann".into(),
-        reason: None,
-    };
-    let ruling = Ruling {
-        step: "a".into(),
-        item: None,
-        by: "ann".into(),
-        reason: None,
-    };
-    let run = started(store, "me").await;
-    for command in [
-        Command::Pause(request()),
-        Command::Cancel(request()),
-        Command::Approve(ruling),
-    ] {
-        store.send_command(run, &command).await.unwrap();
-    }
-    let kinds = async || -> Vec<&'static str> {
-        let pending = store.pending_commands(run).await.unwrap();
-        pending
-            .iter()
-            .map(|pending| pending.command.kind())
-            .collect()
-    };
-    let moving = batch([step(run, "a", StepState::Ready, StepState::Running)]);
-    store.commit("me", moving).await.unwrap();
-    assert_eq!(
-        kinds().await,
-        ["pause", "cancel", "approve"],
-        "nothing carried out"
-    );
-    let pause = batch([run_change(run, RunState::Running, RunState::Paused)]);
-    store.commit("me", pause).await.unwrap();
-    assert_eq!(
-        kinds().await,
-        ["cancel", "approve"],
-        "pausing carries out the pause"
-    );
-    let end = batch([
-        run_change(run, RunState::Paused, RunState::Running),
-        step(run, "a", StepState::Running, StepState::Succeeded),
-        run_change(run, RunState::Running, RunState::Succeeded),
-    ]);
-    store.commit("me", end).await.unwrap();
-    assert_eq!(
-        kinds().await,
-        ["approve"],
-        "an ended run has nothing to cancel"
-    );
-    // A command the engine gives its run is recorded with its commit, pending like any.
-    let run = started(store, "me").await;
-    let mut stalled = Batch::new();
-    stalled.send(run, Command::Cancel(request()));
-    assert!(
-        store.commit("other", stalled.clone()).await.is_err(),
-        "fenced"
-    );
-    assert!(store.pending_commands(run).await.unwrap().is_empty());
-    store.commit("me", stalled).await.unwrap();
-    let pending = store.pending_commands(run).await.unwrap();
-    assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].command, Command::Cancel(request()));
 }
 
 async fn a_run_id_is_created_once(store: &impl Store) {
