@@ -198,10 +198,11 @@ impl Engine {
     /// left in force needs a step of one taken out.
     async fn supersede(&self, record: &RunRecord, from: &str) -> Result<()> {
         let store = &self.inner.store;
-        if store.plans(record.id).await?.is_empty() {
+        let plans = store.plans(record.id).await?;
+        if plans.is_empty() {
             return Ok(());
         }
-        let (plan, plans) = self.grown_plan(record).await?;
+        let (plan, plans) = self.grow_plan(record, plans).await?;
         let from = (plan.index_of(from))
             .ok_or_else(|| Error::Bug(format!("redrive from {from}, not a step of the run")))?;
         let gone = plan::superseded(&plan, &plans, from);
