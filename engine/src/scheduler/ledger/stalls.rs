@@ -87,31 +87,29 @@ impl Ledger {
         if !self.cancels.contains(&step) {
             self.cancels.push(step);
         }
-        // A pause or a cancel of the run holds from the stall on, not from the end of the
-        // stalled attempt's kill grace: nothing new starts meanwhile, and a cancel stops the
-        // other attempts in flight too. It is recorded as the run's own command, so that an
-        // engine taking the run over after a crash in that grace carries it out too.
-        let request = Request {
-            by: "cairn".to_owned(),
-            reason: Some(format!(
-                "step {} stalled: {}",
-                self.plan.steps()[step].id,
-                stall.error().message
-            )),
-        };
-        let command = match on_stall {
-            OnStall::Pause => {
-                (self.halt(Halt::Pause(stall.detail()))).then_some(Command::Pause(request))
-            }
-            OnStall::Cancel => {
-                (self.halt(Halt::Cancel(stall.detail()))).then_some(Command::Cancel(request))
-            }
-            OnStall::Retry | OnStall::Fail => None,
-        };
-        if let Some(command) = command {
-            self.batch.send(self.run_id, command);
-        }
+        self.hold_the_run(step, &stall, on_stall);
         self.slots[step].stall = Some(Box::new((stall, on_stall)));
+    }
+
+    /// Holds the run from `step`'s stall on when its escalation pauses or cancels the run, not
+    /// from the end of the stalled attempt's kill grace: nothing new starts meanwhile, and a
+    /// cancel stops the other attempts in flight too. The halt is recorded as the run's own
+    /// command, so that an engine taking the run over after a crash in that grace carries it
+    /// out too.
+    fn hold_the_run(&mut self, step: StepIndex, stall: &Stall, on_stall: OnStall) {
+        let (halt, command): (Halt, fn(Request) -> Command) = match on_stall {
+            OnStall::Pause => (Halt::Pause(stall.detail()), Command::Pause),
+            OnStall::Cancel => (Halt::Cancel(stall.detail()), Command::Cancel),
+            OnStall::Retry | OnStall::Fail => return,
+        };
+        if self.halt(halt) {
+            let id = &self.plan.steps()[step].id;
+            let request = Request {
+                by: "cairn".to_owned(),
+                reason: Some(format!("step {id} stalled: {}", stall.error().message)),
+            };
+            self.batch.send(self.run_id, command(request));
+        }
     }
 
     /// Carries out `on_stall` for the attempt of `step` that ended with `stall`; the event
