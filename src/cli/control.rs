@@ -64,7 +64,12 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
         } else {
             record.state
         };
-        let pending = engine.store().pending_commands(record.id).await;
+        // Only a pause can come after a cancel under way.
+        let pending = if pause {
+            engine.store().pending_commands(record.id).await.ok()
+        } else {
+            None
+        };
         let cancelling =
             (pending.iter().flatten()).any(|pending| matches!(pending.command, Command::Cancel(_)));
         now = Some((state, cancelling));
