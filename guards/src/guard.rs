@@ -7,10 +7,8 @@ use cairn_engine::{Action, Facts, Guard, GuardError, LoadError, Problem, RateLim
 
 use crate::policy::Policy;
 
-/// A policy file as the engine's guard; its tests passed when it loaded. The default is
-/// the empty policy, which allows everything: the guard of an engine that only resumes runs,
-/// each judged by the policy restored from its own snapshot.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A policy file as the engine's guard; its tests passed when it loaded.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicyGuard {
     policy: Policy,
 }
@@ -68,13 +66,50 @@ impl Guard for PolicyGuard {
     }
 
     /// The policy as canonical JSON, its `cwd` roots absolute (it needs no base directory).
+    /// It cannot fail: loading refuses roots whose paths are not UTF-8, the only thing JSON
+    /// could not hold (and a run stored without a snapshot is judged by [`Restorer`], which
+    /// denies).
     fn snapshot(&self) -> Option<String> {
         serde_json::to_string(&self.policy).ok()
     }
 
     fn restore(&self, snapshot: &str) -> Result<Arc<dyn Guard>, GuardError> {
-        let guard = PolicyGuard::from_str(snapshot, Path::new("/"), "the run's stored policy")
-            .map_err(|error| GuardError(error.to_string()))?;
-        Ok(Arc::new(guard))
+        restore(snapshot)
     }
+}
+
+/// The guard of an engine that only resumes runs (`cairn resume`, `recover`, `retry`):
+/// each run is judged by the policy restored from its own stored snapshot. A run whose
+/// guard stored none (an embedding program's own guard) is judged by this guard itself,
+/// which denies every action: only an engine with that guard can drive the run.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cairn_engine::Engine;
+/// use cairn_guards::Restorer;
+///
+/// let builder = Engine::builder("runs.db").guard(Arc::new(Restorer));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restorer;
+
+impl Guard for Restorer {
+    fn judge(&self, _action: &Action, _facts: &Facts<'_>) -> Verdict {
+        Verdict::deny(
+            "guard",
+            "the run was started with a guard that stored no policy to resume it with; \
+             only a program with that guard can drive it",
+        )
+    }
+
+    fn restore(&self, snapshot: &str) -> Result<Arc<dyn Guard>, GuardError> {
+        restore(snapshot)
+    }
+}
+
+/// The [`PolicyGuard`] of a run's stored snapshot.
+fn restore(snapshot: &str) -> Result<Arc<dyn Guard>, GuardError> {
+    let guard = PolicyGuard::from_str(snapshot, Path::new("/"), "the run's stored policy")
+        .map_err(|error| GuardError(error.to_string()))?;
+    Ok(Arc::new(guard))
 }

@@ -39,7 +39,7 @@ mod paths;
 mod policy;
 mod selftest;
 
-pub use guard::PolicyGuard;
+pub use guard::{PolicyGuard, Restorer};
 pub use policy::{
     Approval, Budgets, Commands, Mode, OnTimeout, Policy, PolicyTest, RateLimitRule, Rule,
     TestAction, TestRun, schema,

@@ -6,15 +6,21 @@ use std::path::{Component, Path, PathBuf};
 /// Paths that redirections may name wherever the roots are.
 const DEVICES: &[&str] = &["/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr"];
 
-/// `dir` made canonical (it must exist), or why not.
+/// `dir` made canonical (it must exist and be a directory whose path is UTF-8, since
+/// policies, verdicts and the snapshots runs store name directories as text), or why not.
 pub(crate) fn canonical_dir(dir: &Path) -> Result<PathBuf, String> {
     let canonical = dir
         .canonicalize()
         .map_err(|error| format!("the directory `{}`: {error}", dir.display()))?;
-    if canonical.is_dir() {
-        Ok(canonical)
-    } else {
+    if !canonical.is_dir() {
         Err(format!("`{}` is not a directory", dir.display()))
+    } else if canonical.to_str().is_none() {
+        Err(format!(
+            "the directory `{}` has a path that is not UTF-8, which a policy cannot name",
+            canonical.display()
+        ))
+    } else {
+        Ok(canonical)
     }
 }
 

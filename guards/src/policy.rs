@@ -10,6 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::paths;
+
 /// The variables a rule's `when` reads: the action and its run.
 pub(crate) const RULE_VARIABLES: [&str; 2] = ["action", "run"];
 
@@ -316,16 +318,9 @@ impl Policy {
         let mut problems = Vec::new();
         self.check_commands(&mut problems);
         for (index, root) in self.cwd.iter_mut().flatten().enumerate() {
-            match base_dir.join(&*root).canonicalize() {
-                Ok(canonical) if canonical.is_dir() => *root = canonical,
-                Ok(_) => {
-                    let message = format!("`{}` is not a directory", root.display());
-                    problems.push(Problem::at(format!("/cwd/{index}"), message));
-                }
-                Err(error) => {
-                    let message = format!("`{}`: {error}", root.display());
-                    problems.push(Problem::at(format!("/cwd/{index}"), message));
-                }
+            match paths::canonical_dir(&base_dir.join(&*root)) {
+                Ok(canonical) => *root = canonical,
+                Err(message) => problems.push(Problem::at(format!("/cwd/{index}"), message)),
             }
         }
         self.check_limits(&mut problems);

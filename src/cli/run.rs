@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use cairn_engine::{Durability, Engine, Guard, RunHandle, RunReport, RunState};
-use cairn_guards::PolicyGuard;
+use cairn_guards::{PolicyGuard, Restorer};
 use serde_json::Value;
 
 use super::announce;
@@ -153,10 +153,10 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     Ok(worst)
 }
 
-/// The guard of an engine that resumes runs: it judges nothing itself, it restores the
-/// policy each run started with from the run's stored snapshot.
+/// The guard of an engine that resumes runs: it restores the policy each run started with
+/// from the run's stored snapshot.
 pub(crate) fn restorer() -> Arc<dyn Guard> {
-    Arc::new(PolicyGuard::default())
+    Arc::new(Restorer)
 }
 
 /// An engine over the database; `guard` judges the runs it starts (and restores theirs).

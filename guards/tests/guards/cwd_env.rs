@@ -49,6 +49,26 @@ fn a_missing_root_is_a_load_error() {
 }
 
 #[test]
+fn a_directory_whose_path_is_not_utf8_is_neither_a_root_nor_a_cwd() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    let odd = base.join(std::ffi::OsStr::from_bytes(b"nu\xff"));
+    std::fs::create_dir(&odd).unwrap();
+    std::os::unix::fs::symlink(&odd, base.join("link")).unwrap();
+    let error = cairn_guards::Policy::from_str(r#"{"cwd": ["link"]}"#, &base, "p.json")
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("p.json:/cwd/0: "), "{error}");
+    assert!(error.contains("not UTF-8"), "{error}");
+    let guard = guard_in(&json!({"cwd": ["."]}), &base);
+    let inside = json!({"command": ["ls"], "cwd": base.join("link")});
+    let verdict = judge(&guard, &action("process", inside));
+    assert_eq!(verdict.decision, Decision::Deny, "{verdict:?}");
+    assert_eq!(verdict.rules, ["cwd"]);
+}
+
+#[test]
 fn ld_preload_is_denied_under_an_env_allow_list() {
     let guard = guard(json!({"env": ["HOME", "LANG"]}));
     let with_env = json!({"command": ["ls"], "env": {"LANG": "C", "LD_PRELOAD": "/x.so"}});

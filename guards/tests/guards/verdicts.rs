@@ -384,8 +384,31 @@ fn a_snapshot_restores_a_guard_that_judges_alike() {
 }
 
 #[test]
-fn the_default_guard_is_the_empty_policy() {
-    let empty = cairn_guards::PolicyGuard::default();
-    assert_eq!(empty, guard(json!({})));
-    assert_eq!(judge_script(&empty, "rm -rf /").decision, Decision::Allow);
+fn the_restorer_restores_snapshots_and_alone_denies_everything() {
+    let restorer = cairn_guards::Restorer;
+    let facts_run = Run::default();
+    let facts = cairn_engine::Facts {
+        item: None,
+        id: cairn_engine::Uuid::nil(),
+        workflow: "w",
+        input: &cairn_engine::SharedJson::new(facts_run.input.clone()),
+        attempts: 0,
+        steps: 0,
+        usage: &facts_run.usage,
+        elapsed: std::time::Duration::ZERO,
+    };
+    let ls = action("process", json!({"command": ["ls"]}));
+    let alone = restorer.judge(&ls, &facts);
+    assert_eq!(
+        alone.decision,
+        Decision::Deny,
+        "a run stored without a policy"
+    );
+    assert_eq!(alone.rules, ["guard"]);
+    let empty = guard(json!({}));
+    let restored = restorer.restore(&empty.snapshot().unwrap()).unwrap();
+    assert_eq!(restored.judge(&ls, &facts).decision, Decision::Allow);
+    let denying = guard(json!({"commands": {"deny": [["ls"]]}}));
+    let restored = restorer.restore(&denying.snapshot().unwrap()).unwrap();
+    assert_eq!(restored.judge(&ls, &facts).decision, Decision::Deny);
 }
