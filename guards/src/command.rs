@@ -30,11 +30,13 @@ const STACK: usize = 256 << 20;
 /// Whether setting the variable `name` makes a shell or the dynamic loader run code the
 /// checker cannot see, whatever the value: prompts (bash runs the commands in them, `PS4`
 /// under `set -x`), startup files (`BASH_ENV`, `ENV`), exported functions
-/// (`BASH_FUNC_ls%%` defines `ls`) and the libraries the loader loads (`LD_PRELOAD`,
-/// `LD_AUDIT`, `LD_LIBRARY_PATH`: a constructor runs before `main`), and the shell options
-/// bash imports at startup (`SHELLOPTS`, `BASHOPTS`: `keyword` makes every `NAME=value`
-/// word set NAME, `xtrace` runs `PS4`). Refused in scripts and in a step's `with.env`, under
-/// every policy.
+/// (`BASH_FUNC_ls%%` defines `ls`), the libraries the loader loads (every `LD_…`, such as
+/// `LD_PRELOAD`, `LD_AUDIT`, `LD_LIBRARY_PATH`: a constructor runs before `main`) and those
+/// glibc's `iconv` loads (`GCONV_PATH`), the shell options bash imports at startup
+/// (`SHELLOPTS`, `BASHOPTS`: `keyword` makes every `NAME=value` word set NAME, `xtrace` runs
+/// `PS4`), what makes a non-interactive bash read `~/.bashrc` as if started by sshd
+/// (`SSH_CLIENT`, `SSH2_CLIENT`), and zsh's startup directory (`ZDOTDIR`). Refused in
+/// scripts and in a step's `with.env`, under every policy.
 pub(crate) fn runs_unseen_code(name: &str) -> bool {
     const NAMES: &[&str] = &[
         "SHELLOPTS",
@@ -46,11 +48,12 @@ pub(crate) fn runs_unseen_code(name: &str) -> bool {
         "PROMPT_COMMAND",
         "BASH_ENV",
         "ENV",
-        "LD_PRELOAD",
-        "LD_AUDIT",
-        "LD_LIBRARY_PATH",
+        "GCONV_PATH",
+        "SSH_CLIENT",
+        "SSH2_CLIENT",
+        "ZDOTDIR",
     ];
-    NAMES.contains(&name) || name.starts_with("BASH_FUNC_")
+    NAMES.contains(&name) || name.starts_with("BASH_FUNC_") || name.starts_with("LD_")
 }
 
 /// Whether setting the variable `name` in a script redefines commands as `hash` and `alias`

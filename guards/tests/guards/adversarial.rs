@@ -484,6 +484,35 @@ fn parser_misreads_and_unrecorded_assignments_are_denied() {
     );
 }
 
+#[test]
+fn variables_that_make_glibc_bash_or_zsh_load_code_are_refused_in_with_env() {
+    let guard =
+        guard(json!({"default": "deny", "commands": {"allow": [["bash", "-c"], ["echo"]]}}));
+    for name in [
+        "GCONV_PATH",
+        "SSH_CLIENT",
+        "SSH2_CLIENT",
+        "ZDOTDIR",
+        "LD_BIND_NOW",
+    ] {
+        let env = json!({"command": ["bash", "-c", "echo hi"], "env": {name: "/tmp/x"}});
+        let verdict = judge(&guard, &action("process", env));
+        assert_eq!(verdict.decision, Decision::Deny, "{name}: {verdict:?}");
+        assert_eq!(verdict.rules, ["env"], "{name}");
+        let script = format!("{name}=/tmp/x bash -c 'echo hi'");
+        assert_eq!(
+            judge_script(&guard, &script).decision,
+            Decision::Deny,
+            "{script}"
+        );
+    }
+    let env = json!({"command": ["bash", "-c", "echo hi"], "env": {"LANG": "C"}});
+    assert_eq!(
+        judge(&guard, &action("process", env)).decision,
+        Decision::Allow
+    );
+}
+
 /// The probe's allow-list: `echo` and wrappers allowed, `touch` denied, `HOME` the only
 /// variable a step may set.
 fn probe_allow_list() -> PolicyGuard {
