@@ -206,6 +206,32 @@ pub struct Usage {
     pub cost_usd: f64,
 }
 
+impl Usage {
+    /// The usage as budgets count it: a reported cost below zero (or not a number) counts
+    /// as nothing, and an infinite one as the largest cost, so that what an executor
+    /// reports can never lower the run's spending nor hide it from a `cost_usd` budget.
+    ///
+    /// ```
+    /// use cairn_engine::Usage;
+    ///
+    /// let lying = Usage { cost_usd: -100.0, ..Usage::default() };
+    /// assert_eq!(lying.counted().cost_usd, 0.0);
+    /// ```
+    pub fn counted(self) -> Usage {
+        let cost_usd = match self.cost_usd {
+            cost if cost.is_nan() || cost <= 0.0 => 0.0,
+            cost => cost.min(f64::MAX),
+        };
+        if cost_usd != self.cost_usd {
+            tracing::warn!(
+                reported = self.cost_usd,
+                "an executor reported a cost that cannot be one; counted as {cost_usd}"
+            );
+        }
+        Usage { cost_usd, ..self }
+    }
+}
+
 impl std::ops::AddAssign<&Usage> for Usage {
     fn add_assign(&mut self, other: &Usage) {
         self.input_tokens += other.input_tokens;

@@ -465,9 +465,10 @@ async fn run_attempt(
     Completion { step, outcome }
 }
 
-/// One executor call, with a panic turned into a failed outcome.
+/// One executor call, with a panic turned into a failed outcome and the usage it reports
+/// made one that budgets can count ([`Usage::counted`](crate::Usage::counted)).
 async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) -> Outcome {
-    AssertUnwindSafe(executor.execute(&action, ctx))
+    let mut outcome = AssertUnwindSafe(executor.execute(&action, ctx))
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| {
@@ -480,7 +481,9 @@ async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) 
                 ErrorClass::Panicked,
                 format!("the executor panicked: {message}"),
             )
-        })
+        });
+    outcome.usage = outcome.usage.counted();
+    outcome
 }
 
 /// Resolves once `one` or `other` is cancelled.

@@ -451,3 +451,28 @@ fn a_cost_budget_is_overshot_by_at_most_the_attempts_running_when_it_was_reached
     );
     assert!(told.iter().any(|&told| told < budget), "{told:?}");
 }
+
+#[test]
+fn a_negative_cost_an_agent_reports_does_not_lower_the_runs_spending() {
+    let scratch = Scratch::new();
+    let policy = policy(&scratch, json!({"budgets": {"cost_usd": 1.0}}));
+    // An agent whose answer is its prompt: the first says it cost -$100, the second $50.
+    let agent = |id: &str, answer: Value| {
+        json!({"id": id, "executor": "agent", "with": {
+            "cli": "custom", "prompt": answer.to_string(),
+            "command": ["sh", "-c", "printf '%s' \"$1\"", "_", "{prompt}"]}})
+    };
+    let mut spends = agent("spends", json!({"result": "ok", "total_cost_usd": 50}));
+    spends["needs"] = json!(["lies"]);
+    let mut after = step("after", "echo ran >> \"$MARKS/after\"", &scratch);
+    after["needs"] = json!(["spends"]);
+    let lies = agent("lies", json!({"result": "ok", "total_cost_usd": -100}));
+    let workflow = workflow(&scratch, json!([lies, spends, after]));
+    let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["usage"]["cost_usd"], 50.0, "{show}");
+    assert!(!scratch.executions().contains_key("after"));
+    let after = &show["steps"][2];
+    assert_eq!(after["state"], "denied", "{show}");
+    assert!(after["error"].as_str().unwrap().contains("budget.cost_usd"));
+}

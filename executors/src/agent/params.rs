@@ -129,6 +129,16 @@ impl AgentParams {
         if self.program.as_deref() == Some("") {
             return Err("`with.program` is empty".to_owned());
         }
+        let budget_flag = |arg: &&String| {
+            arg.strip_prefix("--max-budget-usd")
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
+        };
+        if self.cli == Cli::Claude && self.args.iter().any(|arg| budget_flag(&arg)) {
+            // A second `--max-budget-usd` would override the one a policy's budget sets.
+            return Err(
+                "`with.args` sets `--max-budget-usd`: use `with.max_budget_usd`, which a policy's cost budget can lower".to_owned(),
+            );
+        }
         Ok(())
     }
 
@@ -332,6 +342,14 @@ mod tests {
             (
                 json!({"cli": "claude", "prompt": "p", "program": ""}),
                 "`with.program` is empty",
+            ),
+            (
+                json!({"cli": "claude", "prompt": "p", "args": ["--max-budget-usd", "1000"]}),
+                "`with.args` sets `--max-budget-usd`",
+            ),
+            (
+                json!({"cli": "claude", "prompt": "p", "args": ["-v", "--max-budget-usd=9"]}),
+                "use `with.max_budget_usd`",
             ),
             (
                 json!({"cli": "claude", "prompt": "p", "command": ["x"]}),
