@@ -27,68 +27,97 @@ pub(super) enum Judgement {
     Stopped,
 }
 
-/// Attempt starts per executor within its rate limit's window.
+/// Attempt starts per executor within its rate limits' windows. An executor may have several
+/// limits (10 a second and 100 a minute): every one of them holds.
 #[derive(Debug, Default)]
 pub(super) struct Rates {
-    windows: HashMap<String, (RateLimit, VecDeque<DateTime<Utc>>)>,
+    /// Per executor: its limits, and its starts within the longest of their windows, oldest
+    /// first.
+    executors: HashMap<String, (Vec<RateLimit>, VecDeque<DateTime<Utc>>)>,
 }
 
 impl Rates {
-    /// The limits `limits`, with the starts already made (from the history).
+    /// The limits `limits`, with the starts already made (from the history, oldest first).
     pub(super) fn new(
         limits: Vec<RateLimit>,
         starts: impl Iterator<Item = (String, DateTime<Utc>)>,
     ) -> Rates {
-        let mut windows: HashMap<String, (RateLimit, VecDeque<DateTime<Utc>>)> = (limits
-            .into_iter())
-        .map(|limit| (limit.executor.clone(), (limit, VecDeque::new())))
-        .collect();
+        let mut executors: HashMap<String, (Vec<RateLimit>, VecDeque<DateTime<Utc>>)> =
+            HashMap::new();
+        for limit in limits {
+            let (limits, _) = executors.entry(limit.executor.clone()).or_default();
+            limits.push(limit);
+        }
         for (executor, at) in starts {
-            if let Some((_, window)) = windows.get_mut(&executor) {
+            if let Some((_, window)) = executors.get_mut(&executor) {
                 window.push_back(at);
             }
         }
-        Rates { windows }
+        Rates { executors }
     }
 
-    /// How many more attempts of `executor` may start now (`usize::MAX` without a limit).
+    /// How many more attempts of `executor` may start now: the least room any of its limits
+    /// leaves (`usize::MAX` without a limit).
     pub(super) fn room(&mut self, executor: &str, now: DateTime<Utc>) -> usize {
-        self.window(executor, now)
-            .map_or(usize::MAX, |(limit, starts)| {
-                (limit.max as usize).saturating_sub(starts.len())
-            })
+        let Some((limits, starts)) = self.window(executor, now) else {
+            return usize::MAX;
+        };
+        (limits.iter())
+            .map(|limit| (limit.max as usize).saturating_sub(within(limit, starts, now)))
+            .min()
+            .unwrap_or(usize::MAX)
     }
 
-    /// When `executor` may start again, if not now.
+    /// When `executor` may start again, if not now: once every full window has room.
     pub(super) fn held_until(
         &mut self,
         executor: &str,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        let (limit, starts) = self.window(executor, now)?;
-        (starts.len() >= limit.max as usize)
-            .then(|| starts.front().map_or(now, |&at| leaves(limit, at)))
+        let (limits, starts) = self.window(executor, now)?;
+        (limits.iter())
+            .filter_map(|limit| {
+                let max = limit.max as usize;
+                // The window has room once the start `max` from the newest has left it.
+                (within(limit, starts, now) >= max).then(|| {
+                    (starts
+                        .len()
+                        .checked_sub(max)
+                        .and_then(|first| starts.get(first)))
+                    .map_or(now, |&at| leaves(limit, at))
+                })
+            })
+            .max()
     }
 
-    /// `executor`'s limit and its starts within the window that ends at `now`, if it has one.
+    /// `executor`'s limits and its starts within the longest of their windows ending at
+    /// `now`, if it has a limit.
     fn window(
         &mut self,
         executor: &str,
         now: DateTime<Utc>,
-    ) -> Option<(&RateLimit, &VecDeque<DateTime<Utc>>)> {
-        let (limit, starts) = self.windows.get_mut(executor)?;
-        while starts.front().is_some_and(|&at| leaves(limit, at) <= now) {
+    ) -> Option<(&[RateLimit], &VecDeque<DateTime<Utc>>)> {
+        let (limits, starts) = self.executors.get_mut(executor)?;
+        while starts
+            .front()
+            .is_some_and(|&at| limits.iter().all(|limit| leaves(limit, at) <= now))
+        {
             starts.pop_front();
         }
-        Some((limit, starts))
+        Some((limits, starts))
     }
 
-    /// Counts a start of `executor` at `now`.
-    fn count(&mut self, executor: &str, now: DateTime<Utc>) {
-        if let Some((_, window)) = self.windows.get_mut(executor) {
-            window.push_back(now);
+    /// Counts `count` starts of `executor` at `now`.
+    fn count(&mut self, executor: &str, now: DateTime<Utc>, count: usize) {
+        if let Some((_, window)) = self.executors.get_mut(executor) {
+            window.extend(std::iter::repeat_n(now, count));
         }
     }
+}
+
+/// How many of `starts` (oldest first) are still within `limit`'s window at `now`.
+fn within(limit: &RateLimit, starts: &VecDeque<DateTime<Utc>>, now: DateTime<Utc>) -> usize {
+    starts.len() - starts.partition_point(|&at| leaves(limit, at) <= now)
 }
 
 /// When a start at `at` leaves `limit`'s window.
@@ -195,7 +224,7 @@ impl Ledger {
             )?;
             return Ok(Judgement::Stopped);
         }
-        self.rates.count(&executor, now);
+        self.rates.count(&executor, now, 1);
         let detail = match (items, verdicts.as_slice()) {
             (None, [verdict]) => json!({ "verdict": verdict }),
             _ => json!({ "verdicts": verdicts }),

@@ -20,7 +20,7 @@ use crate::state::RunState;
 /// needs approval), and denies the fourth attempt of the run (a budget of 3).
 #[derive(Debug, Default)]
 struct Fake {
-    rate: Option<RateLimit>,
+    rates: Vec<RateLimit>,
 }
 
 impl Guard for Fake {
@@ -50,7 +50,7 @@ impl Guard for Fake {
     }
 
     fn rate_limits(&self) -> Vec<RateLimit> {
-        self.rate.iter().cloned().collect()
+        self.rates.clone()
     }
 }
 
@@ -445,7 +445,7 @@ fn a_rate_limit_holds_steps_ready_and_unevaluated_until_its_window_has_room() {
             {"id": "b", "executor": "noop", "when": "1 > 2"},
             {"id": "c", "executor": "noop"}
         ]}]}),
-        Fake { rate: Some(rate) },
+        Fake { rates: vec![rate] },
     );
     assert_eq!(started(&mut ledger, 0), ["a"]);
     assert!(
@@ -518,4 +518,37 @@ fn a_redriven_step_asks_again_instead_of_reusing_its_denial() {
     );
     assert_eq!(batch.approvals()[0].decision, None);
     assert_eq!(batch.approvals()[0].requested_at, at(10));
+}
+
+/// A limit of `max` starts of `noop` per `seconds`.
+fn noop_limit(max: u32, seconds: u64) -> RateLimit {
+    RateLimit {
+        executor: "noop".into(),
+        max,
+        per: Duration::from_secs(seconds),
+    }
+}
+
+#[test]
+fn every_rate_limit_of_an_executor_holds_not_only_its_last() {
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [{"parallel": [
+            {"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop"},
+            {"id": "c", "executor": "noop"}
+        ]}]}),
+        Fake {
+            rates: vec![noop_limit(1, 10), noop_limit(2, 100)],
+        },
+    );
+    assert_eq!(started(&mut ledger, 0), ["a"], "one a 10 s window");
+    assert_eq!(ledger.next_wake(), Some(at(10)));
+    assert_eq!(started(&mut ledger, 10), ["b"]);
+    assert_eq!(
+        ledger.next_wake(),
+        Some(at(100)),
+        "both windows are full: the later one to free decides"
+    );
+    assert!(started(&mut ledger, 20).is_empty(), "two a 100 s window");
+    assert_eq!(started(&mut ledger, 100), ["c"]);
 }
