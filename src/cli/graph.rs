@@ -39,8 +39,8 @@ enum Format {
     Svg,
 }
 
-/// The most steps `--format svg` lays out: `layout-rs` checks the whole graph for every edge
-/// it adds, so its time grows with the cube of the steps.
+/// The most steps `--format svg` lays out: `layout-rs`'s ranking and ordering take time
+/// that grows with the square of the steps.
 const SVG_MOST_STEPS: usize = 1000;
 
 /// Prints the workflow's DAG, groups drawn as clusters (dot), subgraphs (Mermaid)
@@ -82,9 +82,8 @@ pub(crate) async fn run(args: &Args, global: &Global) -> Result<ExitCode, Error>
         Format::Svg if plan.steps().len() > SVG_MOST_STEPS => {
             return Err(Error::Usage(format!(
                 "{} steps are too many to lay out as SVG here: the layout's time grows with \
-                 the cube of the steps (about 1 s for a 1,000-step pipeline, 75 s for 4,000), \
-                 so `--format svg` draws at most {SVG_MOST_STEPS}; use `--format dot` and \
-                 Graphviz (`| dot -Tsvg`), or `--format mermaid`",
+                 the square of the steps, so `--format svg` draws at most {SVG_MOST_STEPS}; \
+                 use `--format dot` and Graphviz (`| dot -Tsvg`), or `--format mermaid`",
                 plan.steps().len()
             )));
         }

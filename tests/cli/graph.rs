@@ -237,6 +237,27 @@ fn an_invalid_file_draws_nothing_and_exits_2() {
 }
 
 #[test]
+fn an_svg_of_a_chain_of_diamonds_is_drawn() {
+    // Every path of this DAG doubles with each pair: the layout's own DAG check walked them
+    // all (40 pairs would take days).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("diamonds.json");
+    let pairs: Vec<serde_json::Value> = (0..40)
+        .map(|i| {
+            serde_json::json!({"parallel": [
+                {"id": format!("a{i}"), "executor": "noop"},
+                {"id": format!("b{i}"), "executor": "noop"}
+            ]})
+        })
+        .collect();
+    let workflow = serde_json::json!({"name": "diamonds", "steps": [{"pipeline": pairs}]});
+    std::fs::write(&file, workflow.to_string()).unwrap();
+    let output = cairn(&["graph", file.to_str().unwrap(), "--format", "svg"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains(">b39<"), "the last step is drawn");
+}
+
+#[test]
 fn an_svg_of_more_steps_than_it_can_lay_out_is_refused_and_dot_still_draws() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("long.json");
