@@ -359,6 +359,11 @@ impl Policy {
             let message = format!("a budget cannot be negative ({cost})");
             problems.push(Problem::at("/budgets/cost_usd", message));
         }
+        if self.approval.timeout.0.is_zero() {
+            let message =
+                "a timeout of 0s would deny every request as it is made: give a positive duration";
+            problems.push(Problem::at("/approval/timeout", message));
+        }
         for (index, limit) in self.rate_limits.iter().enumerate() {
             if limit.per.0.is_zero() {
                 let message = "a window of 0s limits nothing: give a positive duration";

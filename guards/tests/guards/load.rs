@@ -151,6 +151,14 @@ fn a_rate_limit_over_no_time_is_refused() {
 }
 
 #[test]
+fn an_approval_timeout_of_zero_is_refused() {
+    assert_eq!(
+        refused(r#"{"approval": {"timeout": "0s"}}"#),
+        "p.json:/approval/timeout: a timeout of 0s would deny every request as it is made: give a positive duration"
+    );
+}
+
+#[test]
 fn a_negative_budget_is_refused() {
     assert_eq!(
         refused(r#"{"budgets": {"cost_usd": -1}}"#),
