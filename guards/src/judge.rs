@@ -266,6 +266,7 @@ impl Policy {
             "attempt": action.attempt,
             "index": action.item_index,
             "commands": checked.commands,
+            "dynamic": checked.commands.iter().flatten().any(|word| matches!(word, Word::Dynamic(_))),
             "cwd": cwd.map(Path::to_path_buf).or_else(|| action.params.get("cwd").and_then(Value::as_str).map(PathBuf::from)),
         });
         let small_run = json!({

@@ -37,6 +37,21 @@ fn deny_wins_over_approve_over_allow_over_the_default() {
 }
 
 #[test]
+fn rules_see_whether_a_command_has_a_word_known_only_at_run_time() {
+    let guard = guard(json!({"rules": [
+        {"id": "unread", "effect": "approve", "reason": "a word the checker cannot read",
+         "when": "action.dynamic"}
+    ]}));
+    for (script, decision) in [
+        ("claude -p --x -- hi", Decision::Allow),
+        ("claude -p --x$E -- hi", Decision::Approve),
+        ("claude -p \"$(cat flags)\" -- hi", Decision::Approve),
+    ] {
+        assert_eq!(judge_script(&guard, script).decision, decision, "{script}");
+    }
+}
+
+#[test]
 fn rules_see_the_action_and_the_run_and_an_error_denies() {
     let guard = guard(json!({
         "approval": {"timeout": "1h"},
