@@ -239,6 +239,12 @@ impl Driver {
                 // starve the word of a lost lease, the deadline or the commands.
                 () = sleep_until(next_wake), if next_wake.is_some() => {}
             }
+            if self.ledger.stall_due(Utc::now()) {
+                // Signs of life are read at most once a `PROGRESS_POLL`: a window shorter
+                // than that would otherwise run out on an attempt that kept talking.
+                self.read_progress()?;
+                (signs, next_look) = (false, Instant::now() + PROGRESS_POLL);
+            }
             self.turn().await?;
         }
     }

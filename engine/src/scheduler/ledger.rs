@@ -418,6 +418,13 @@ impl Ledger {
         .min()
     }
 
+    /// Whether a stall's window (a heartbeat's, the run's `no_progress`) has run out by
+    /// `now`: the driver reads the signs of life that came meanwhile before the turn that
+    /// would judge it.
+    pub(crate) fn stall_due(&self, now: DateTime<Utc>) -> bool {
+        self.next_stall().is_some_and(|at| at <= now)
+    }
+
     /// When the run times out (`limits.timeout` after it started or was redriven); none
     /// while a redrive is under way, whose clock starts with its last batch.
     pub(crate) fn deadline(&self) -> Option<DateTime<Utc>> {

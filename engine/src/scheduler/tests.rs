@@ -118,11 +118,12 @@ async fn signs_of_life_keep_a_step_from_stalling_and_silence_does_not() {
         .await
         .unwrap();
     // Each step lasts longer than its heartbeat: only the signs of life, seen by the
-    // driver, keep the chatty one going.
+    // driver, keep the chatty ones going — also under a window shorter than the driver's
+    // poll of the signs (`PROGRESS_POLL`).
     let engine = &engine;
-    let run = |silent: bool| {
+    let run = |heartbeat: &str, silent: bool| {
         let workflow = json!({"name": "c", "steps": [{
-            "id": "a", "executor": "chatty", "heartbeat": "2s", "on_stall": "fail",
+            "id": "a", "executor": "chatty", "heartbeat": heartbeat, "on_stall": "fail",
             "with": {"for_ms": 3500, "silent": silent}
         }]});
         let plan = engine.load_str(&workflow.to_string(), "c.json").unwrap();
@@ -136,8 +137,10 @@ async fn signs_of_life_keep_a_step_from_stalling_and_silence_does_not() {
                 .unwrap()
         }
     };
-    let (chatty, silent) = tokio::join!(run(false), run(true));
+    let (chatty, quick, silent) =
+        tokio::join!(run("2s", false), run("700ms", false), run("2s", true));
     assert_eq!(chatty.state, RunState::Succeeded, "{chatty:?}");
+    assert_eq!(quick.state, RunState::Succeeded, "{quick:?}");
     assert_eq!(silent.state, RunState::Failed);
     assert_eq!(silent.error_class, Some(ErrorClass::Stalled), "{silent:?}");
 }

@@ -77,8 +77,13 @@ impl Ledger {
     }
 
     /// Carries out a halt; `true` if nothing may start. A paused run that is not
-    /// asked to stay paused runs again (`cairn resume` is a person's "continue").
+    /// asked to stay paused runs again (`cairn resume` is a person's "continue"). A run
+    /// whose steps have all ended meanwhile ends as they say, whatever the halt: there is
+    /// nothing left to hold or to cancel.
     pub(super) fn halted(&mut self) -> Result<bool> {
+        if self.unfinished == 0 && self.run_state == RunState::Running {
+            return Ok(false);
+        }
         match self.halt.clone() {
             None => {
                 if self.run_state == RunState::Paused {

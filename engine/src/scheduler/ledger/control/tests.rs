@@ -115,6 +115,32 @@ fn a_pause_lets_the_attempt_in_flight_finish_starts_nothing_and_resume_continues
 }
 
 #[test]
+fn a_halt_while_the_last_step_runs_lets_the_run_end_as_its_steps_say() {
+    let one = json!({"name": "one", "steps": [{"id": "a", "executor": "noop"}]});
+    for (halt, ends) in [
+        (Input::Drain, (done(0, json!(1)), RunState::Succeeded)),
+        (
+            command(Command::Pause(request())),
+            (done(0, json!(1)), RunState::Succeeded),
+        ),
+        (
+            command(Command::Pause(request())),
+            (failed(0, ErrorClass::ExitCode, "1"), RunState::Failed),
+        ),
+    ] {
+        let mut ledger = take_over(&one, RunState::Pending, vec![], 0, None);
+        assert_eq!(started(&mut ledger, 0), ["a"]);
+        ledger.apply(halt, at(1)).unwrap();
+        assert!(ledger.turn(at(1)).unwrap().is_empty());
+        let (end, state) = ends;
+        ledger.apply(end, at(2)).unwrap();
+        ledger.turn(at(2)).unwrap();
+        assert_eq!(ledger.report().state, state, "nothing is left to hold");
+        assert!(!ledger.is_paused());
+    }
+}
+
+#[test]
 fn a_cancel_stops_the_attempts_in_flight_and_ends_every_other_step_and_the_run_cancelled() {
     let mut ledger = take_over(&pipeline(), RunState::Pending, vec![], 0, None);
     ledger.turn(at(0)).unwrap();
