@@ -93,6 +93,16 @@ pub(crate) fn restore_plan(
 fn shape(output: &Value) -> Result<&Vec<Value>, Problem> {
     let expected = "a plan is an object `{\"steps\": [...]}`";
     let Some(object) = output.as_object() else {
+        // An executor keeps output it cannot read as JSON as text: say why it could not.
+        if let Value::String(text) = output
+            && text.trim_start().starts_with(['{', '['])
+            && let Err(error) = serde_json::from_str::<Value>(text)
+        {
+            return Err(Problem::at(
+                "",
+                format!("{expected}: the planner printed text that is not JSON ({error})"),
+            ));
+        }
         return Err(Problem::at("", format!("{expected}, not {}", kind(output))));
     };
     if let Some(key) = object.keys().find(|key| *key != "steps") {

@@ -127,6 +127,14 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
             "plan of gen:/notes: unknown key `notes`",
         ),
         (json!(["a"]), "plan of gen: a plan is an object"),
+        (
+            json!(format!("{}{}", "[".repeat(200), "]".repeat(200))),
+            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (recursion limit exceeded",
+        ),
+        (
+            json!("{\"steps\": [}\n"),
+            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (expected value at line 1 column 12)",
+        ),
     ];
     for (output, expected) in cases {
         let mut plan = run_plan();
