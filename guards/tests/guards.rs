@@ -9,7 +9,7 @@ mod guards {
 
 use std::path::Path;
 
-use cairn_engine::{Action, Facts, SharedJson, Usage, Uuid, Verdict};
+use cairn_engine::{Action, Facts, Guard, SharedJson, Usage, Uuid, Verdict};
 use cairn_guards::{Policy, PolicyGuard};
 use serde_json::{Value, json};
 
@@ -64,8 +64,8 @@ impl Default for Run {
     }
 }
 
-/// The verdict on `action` in a run standing as `run`.
-fn judge_in(guard: &PolicyGuard, action: &Action, run: &Run) -> Verdict {
+/// The verdict of `guard` (a policy, restored or not) on `action` in a run standing as `run`.
+fn judge_in(guard: &dyn Guard, action: &Action, run: &Run) -> Verdict {
     let facts = Facts {
         item: None,
         id: Uuid::nil(),
@@ -76,7 +76,7 @@ fn judge_in(guard: &PolicyGuard, action: &Action, run: &Run) -> Verdict {
         usage: &run.usage,
         elapsed: std::time::Duration::from_secs(run.elapsed),
     };
-    guard.explain(action, &facts)
+    guard.judge(action, &facts)
 }
 
 /// The verdict on `action` in a fresh run.

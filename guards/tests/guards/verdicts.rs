@@ -378,19 +378,8 @@ fn a_snapshot_restores_a_guard_that_judges_alike() {
         json!({"command": ["ls"], "cwd": dir.path()}),
     ] {
         let action = action("process", params);
-        let facts_run = Run::default();
-        let expected = judge_in(&original, &action, &facts_run);
-        let facts = cairn_engine::Facts {
-            item: None,
-            id: cairn_engine::Uuid::nil(),
-            workflow: "w",
-            input: &cairn_engine::SharedJson::new(facts_run.input.clone()),
-            attempts: 0,
-            steps: 0,
-            usage: &facts_run.usage,
-            elapsed: std::time::Duration::ZERO,
-        };
-        assert_eq!(restored.judge(&action, &facts), expected);
+        let expected = judge_in(&original, &action, &Run::default());
+        assert_eq!(judge_in(&*restored, &action, &Run::default()), expected);
     }
     assert_eq!(
         policy(serde_json::from_str(&snapshot).unwrap()).cwd,
@@ -401,19 +390,9 @@ fn a_snapshot_restores_a_guard_that_judges_alike() {
 #[test]
 fn the_restorer_restores_snapshots_and_alone_denies_everything() {
     let restorer = cairn_guards::Restorer;
-    let facts_run = Run::default();
-    let facts = cairn_engine::Facts {
-        item: None,
-        id: cairn_engine::Uuid::nil(),
-        workflow: "w",
-        input: &cairn_engine::SharedJson::new(facts_run.input.clone()),
-        attempts: 0,
-        steps: 0,
-        usage: &facts_run.usage,
-        elapsed: std::time::Duration::ZERO,
-    };
+    let fresh = Run::default();
     let ls = action("process", json!({"command": ["ls"]}));
-    let alone = restorer.judge(&ls, &facts);
+    let alone = judge_in(&restorer, &ls, &fresh);
     assert_eq!(
         alone.decision,
         Decision::Deny,
@@ -422,8 +401,8 @@ fn the_restorer_restores_snapshots_and_alone_denies_everything() {
     assert_eq!(alone.rules, ["guard"]);
     let empty = guard(json!({}));
     let restored = restorer.restore(&empty.snapshot().unwrap()).unwrap();
-    assert_eq!(restored.judge(&ls, &facts).decision, Decision::Allow);
+    assert_eq!(judge_in(&*restored, &ls, &fresh).decision, Decision::Allow);
     let denying = guard(json!({"commands": {"deny": [["ls"]]}}));
     let restored = restorer.restore(&denying.snapshot().unwrap()).unwrap();
-    assert_eq!(restored.judge(&ls, &facts).decision, Decision::Deny);
+    assert_eq!(judge_in(&*restored, &ls, &fresh).decision, Decision::Deny);
 }
