@@ -20,6 +20,7 @@ mod run {
     mod listing;
     mod orphans;
     mod planner;
+    mod rates;
     mod same_engine;
     mod scratch;
     mod store;

@@ -167,7 +167,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn waiting_approvals(&self) -> Result<Vec<Approval>>;
 
     /// When attempts of `run_id` started since `since`, with their step ids, oldest first
-    /// (from the history: what rate limits count).
+    /// (from the history: what rate limits count). A `running` event is as many starts as
+    /// the verdicts it records (`detail.verdicts`: one per `for_each` item it started),
+    /// or one.
     async fn starts_since(
         &self,
         run_id: Uuid,

@@ -545,10 +545,11 @@ impl Ledger {
         verdicts: Option<Value>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        // A step's first start counts, not its attempt's going on in a rate limit's next window.
+        self.tally.steps += u64::from(self.slots[step].attempt == 0);
         self.slots[step].attempt = attempt;
         self.slots[step].since = Some(now);
         self.tally.attempts += actions as u64;
-        self.tally.steps += u64::from(attempt == 1);
         let fallback = self.slots[step].fallback;
         let mut detail = verdicts.unwrap_or_else(|| json!({}));
         if fallback > 0 {

@@ -38,10 +38,29 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     commands::a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(&make().await)
         .await;
     progress_is_kept_until_the_next_attempt(&make().await).await;
+    a_start_of_items_counts_each_item(&make().await).await;
     a_batch_without_transitions_is_fenced_too(&make().await).await;
     grown::plans_commit_their_steps_with_the_planners_success(&make().await).await;
     grown::a_superseded_plan_takes_its_steps_out_of_the_run(&make().await).await;
     grown::items_commit_on_their_own_and_only_for_the_lease_owner(&make().await).await;
+}
+
+/// A `running` event is a start per verdict it records (one per `for_each` item it started):
+/// what rate limits count after a restart.
+async fn a_start_of_items_counts_each_item(store: &impl Store) {
+    let run = started(store, "me").await;
+    let items = Transition::Step(StepTransition {
+        attempt: 1,
+        detail: Some(json!({"verdicts": [{}, {}, {}]})),
+        ..StepTransition::new(run, "a", StepState::Ready, StepState::Running)
+    });
+    store.commit("me", batch([items])).await.unwrap();
+    let starts = store
+        .starts_since(run, chrono::DateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    let steps: Vec<&str> = starts.iter().map(|(step, _)| step.as_str()).collect();
+    assert_eq!(steps, ["a", "a", "a"], "three items started");
 }
 
 /// Progress, approvals and handled commands are writes to a run like its transitions: a

@@ -574,10 +574,14 @@ impl Store for MemoryStore {
             .filter(|event| event.at >= since)
             .filter_map(|event| match &event.kind {
                 EventKind::Step { step_id, to, .. } if *to == StepState::Running => {
-                    Some((step_id.clone(), event.at))
+                    let starts = (event.detail.as_ref())
+                        .and_then(|detail| detail["verdicts"].as_array())
+                        .map_or(1, Vec::len);
+                    Some(std::iter::repeat_n((step_id.clone(), event.at), starts))
                 }
                 _ => None,
             })
+            .flatten()
             .collect())
     }
 }

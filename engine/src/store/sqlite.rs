@@ -438,7 +438,8 @@ impl Store for SqliteStore {
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, DateTime<Utc>)>> {
         let rows = sqlx::query(
-            "SELECT step_id, at FROM events
+            "SELECT step_id, at, coalesce(json_array_length(detail, '$.verdicts'), 1)
+             FROM events
              WHERE run_id = ? AND step_id IS NOT NULL AND to_state = 'running' AND at >= ?
              ORDER BY seq",
         )
@@ -448,7 +449,10 @@ impl Store for SqliteStore {
         .await
         .map_err(self.fail())?;
         Ok((rows.iter())
-            .map(|row| (row.get(0), millis_to_time(row.get(1))))
+            .flat_map(|row| {
+                let start = (row.get(0), millis_to_time(row.get(1)));
+                std::iter::repeat_n(start, row.get::<i64, _>(2).try_into().unwrap_or(0))
+            })
             .collect())
     }
 

@@ -64,7 +64,7 @@ impl Ledger {
             with.extend(overrides.clone());
         }
         let with = Value::Object(with.into_iter().collect());
-        let attempt = self.slots[step].attempt + 1;
+        let attempt = self.next_attempt(step);
         let executor = node.executor.clone().unwrap_or_default();
         let run_id = self.run_id;
         let action = |params: Value, item_index: Option<usize>, attempt: u32| Action {

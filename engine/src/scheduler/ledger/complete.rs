@@ -39,11 +39,15 @@ impl Ledger {
         let tail = outcome.log_tail.unwrap_or_default();
         let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
         let planner = self.plan.node(step).planner;
-        // A task that ended on its own reported every item it started.
+        // A task that ended on its own reported every item it started; a rate limit held
+        // the items it was not given.
         let unstarted = match &outcome.result {
-            Ok(_) => self.take_back_unstarted(step),
+            Ok(_) => self.take_back_unstarted(step) + self.items_held(step),
             Err(_) => 0,
         };
+        if unstarted > 0 && self.halt.is_none() && stall.is_none() {
+            return self.wait_for_window(step, unstarted, log);
+        }
         // A `for_each` attempt's result is its items'.
         let items = self.items_result(step);
         let result = (outcome.result)
@@ -257,7 +261,7 @@ impl Walk {
 }
 
 /// `detail` with the fields of `log` (the attempt's stderr tail), if any.
-fn merged(log: Option<Value>, mut detail: Value) -> Value {
+pub(super) fn merged(log: Option<Value>, mut detail: Value) -> Value {
     if let (Some(Value::Object(log)), Some(fields)) = (log, detail.as_object_mut()) {
         fields.extend(log);
     }

@@ -3,14 +3,18 @@
 //! ran has, with the items' outputs in item order, or the list of the items that failed. A
 //! halt (the engine draining, a pause, a cancel) keeps the items left from starting while
 //! those in flight finish. A retry, a resume or a redrive runs only the items that have not
-//! succeeded.
+//! succeeded. A rate limit of the step's executor holds the items its window has no room
+//! for: the attempt ends those it started, then waits `ready` for the window and goes on
+//! with the items left, as the same attempt.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::complete::merged;
 use super::{Ledger, add_usage};
+use crate::error::Result;
 use crate::executor::{ErrorClass, ExecError, Outcome};
 use crate::item::ItemRecord;
 use crate::plan::StepIndex;
@@ -28,6 +32,8 @@ pub(super) struct Items {
     attempts: Vec<u32>,
     /// The items that failed in the step's running attempt.
     failed: BTreeMap<usize, ExecError>,
+    /// The items the step's running attempt started, in every window of a rate limit.
+    started: BTreeSet<usize>,
 }
 
 impl Items {
@@ -57,15 +63,24 @@ impl Items {
 }
 
 impl Ledger {
-    /// The items of `step`'s list of `count` that have not succeeded. (The list is the same
-    /// at every attempt and after a restart: it is computed from committed outputs.)
+    /// The items of `step`'s list of `count` that have not succeeded, nor started in the
+    /// attempt that goes on. (The list is the same at every attempt and after a restart: it
+    /// is computed from committed outputs.)
     pub(super) fn items_to_run(&mut self, step: StepIndex, count: usize) -> Vec<usize> {
         let items = self.slots[step].items.get_or_insert_with(Box::default);
         items.outputs.resize(count, None);
         items.attempts.resize(count, 0);
         (0..count)
-            .filter(|&index| items.outputs[index].is_none())
+            .filter(|&index| items.outputs[index].is_none() && !items.started.contains(&index))
             .collect()
+    }
+
+    /// The number of `step`'s next attempt: the same again when its attempt goes on with the
+    /// items a rate limit held, the next otherwise.
+    pub(super) fn next_attempt(&self, step: StepIndex) -> u32 {
+        let slot = &self.slots[step];
+        let goes_on = (slot.items.as_deref()).is_some_and(|items| !items.started.is_empty());
+        slot.attempt + u32::from(!goes_on)
     }
 
     /// The attempt number the next run of item `index` of `step` has.
@@ -86,6 +101,7 @@ impl Ledger {
         };
         let step_id = &self.plan.steps()[step].id;
         for index in indices {
+            items.started.insert(index);
             items.attempts[index] += 1;
             let attempt = items.attempts[index];
             let item = without_outcome(self.run_id, step_id, index, StepState::Running, attempt);
@@ -108,7 +124,7 @@ impl Ledger {
         };
         let step_id = &self.plan.steps()[step].id;
         let mut unstarted = 0;
-        for index in 0..items.outputs.len() {
+        for &index in &items.started {
             if items.outputs[index].is_some() || items.failed.contains_key(&index) {
                 continue;
             }
@@ -120,6 +136,33 @@ impl Ledger {
         }
         self.tally.attempts = self.tally.attempts.saturating_sub(unstarted as u64);
         unstarted
+    }
+
+    /// How many items of `step` its running attempt did not start, a rate limit holding
+    /// them, and that have not succeeded.
+    pub(super) fn items_held(&self, step: StepIndex) -> usize {
+        let Some(items) = self.slots[step].items.as_deref() else {
+            return 0;
+        };
+        (0..items.outputs.len())
+            .filter(|&index| items.outputs[index].is_none() && !items.started.contains(&index))
+            .count()
+    }
+
+    /// `step`'s attempt ended the items it started, `left` of them not started (a rate limit
+    /// held them): the step is ready again, to go on with those as the same attempt once the
+    /// window has room (it waits in [`Ledger::dispatch`] as any step of the executor would).
+    pub(super) fn wait_for_window(
+        &mut self,
+        step: StepIndex,
+        left: usize,
+        log: Option<Value>,
+    ) -> Result<()> {
+        let executor = &self.plan.node(step).executor;
+        let detail = json!({ "rate_limited": executor, "items_not_started": left });
+        self.set_step(step, StepState::Ready, Some(merged(log, detail)))?;
+        self.ready.push_back(step);
+        Ok(())
     }
 
     /// Item `index` of `step`'s running attempt ended: it is committed with the next batch.
@@ -164,6 +207,7 @@ impl Ledger {
     pub(super) fn items_result(&mut self, step: StepIndex) -> Option<Result<Value, ExecError>> {
         let items = self.slots[step].items.as_deref_mut()?;
         let failed = std::mem::take(&mut items.failed);
+        items.started.clear();
         if failed.is_empty() && items.outputs.iter().all(Option::is_some) {
             return Some(Ok(Value::Array(
                 items.outputs.iter().flatten().cloned().collect(),
@@ -210,6 +254,7 @@ impl Ledger {
         };
         items.outputs.fill(None);
         items.failed.clear();
+        items.started.clear();
         let step_id = &self.plan.steps()[step].id;
         for (index, &attempt) in items.attempts.iter().enumerate() {
             if attempt > 0 {

@@ -129,19 +129,22 @@ fn leaves(limit: &RateLimit, at: DateTime<Utc>) -> DateTime<Utc> {
 
 impl Ledger {
     /// Judges the actions of an attempt of `step` (one per `for_each` item, whose values
-    /// are `items`). Rewrites their parameters where the guard says so; on a deny or an
-    /// approval request, records the step's transition and returns [`Judgement::Stopped`].
+    /// are `items`), keeping only those its executor's rate limits have room for now: each
+    /// item is an attempt, and the others wait for the window. Rewrites their parameters
+    /// where the guard says so; on a deny or an approval request, records the step's
+    /// transition and returns [`Judgement::Stopped`].
     pub(super) fn judge(
         &mut self,
         step: StepIndex,
-        actions: &mut [Action],
+        actions: &mut Vec<Action>,
         items: Option<&[Value]>,
         now: DateTime<Utc>,
     ) -> Result<Judgement> {
+        let executor = self.plan.node(step).executor.clone().unwrap_or_default();
+        actions.truncate(self.rates.room(&executor, now));
         let Some(guard) = self.guard.clone() else {
             return Ok(Judgement::Run(None));
         };
-        let executor = self.plan.node(step).executor.clone().unwrap_or_default();
         let guard_hash = self.guard_hash.clone();
         let hash = |action: &Action| action_hash(action, guard_hash.as_deref());
         let mut verdicts = Vec::with_capacity(actions.len());
@@ -224,7 +227,7 @@ impl Ledger {
             )?;
             return Ok(Judgement::Stopped);
         }
-        self.rates.count(&executor, now, 1);
+        self.rates.count(&executor, now, actions.len());
         let detail = match (items, verdicts.as_slice()) {
             (None, [verdict]) => json!({ "verdict": verdict }),
             _ => json!({ "verdicts": verdicts }),

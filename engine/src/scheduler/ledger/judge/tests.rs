@@ -14,7 +14,7 @@ use crate::approval::Approval;
 use crate::command::{Command, PendingCommand, Ruling};
 use crate::executor::{Action, ErrorClass, Outcome};
 use crate::guard::{Facts, Guard, RateLimit, Verdict};
-use crate::state::RunState;
+use crate::state::{RunState, StepState};
 
 /// Judges by `with.say` (`deny`, `approve`, `audit-deny`), by `for_each` item (`"ask"`
 /// needs approval), and denies the fourth attempt of the run (a budget of 3).
@@ -551,4 +551,71 @@ fn every_rate_limit_of_an_executor_holds_not_only_its_last() {
     );
     assert!(started(&mut ledger, 20).is_empty(), "two a 100 s window");
     assert_eq!(started(&mut ledger, 100), ["c"]);
+}
+
+/// Each item of step 0 in `ends` ends, then the attempt's task, at `second`.
+fn end_items(ledger: &mut Ledger, ends: Vec<(usize, Outcome)>, second: i64) {
+    for (index, outcome) in ends {
+        let item = Input::Item {
+            step: 0,
+            index,
+            outcome,
+        };
+        ledger.apply(item, at(second)).unwrap();
+    }
+    let ended = Input::Completed {
+        step: 0,
+        outcome: Outcome::success(Value::Null),
+    };
+    ledger.apply(ended, at(second)).unwrap();
+}
+
+/// The items a turn at `second` starts, each with its attempt.
+fn items_started(ledger: &mut Ledger, second: i64) -> Vec<(Option<usize>, u32)> {
+    let starts = ledger.turn(at(second)).unwrap();
+    (starts.iter().flat_map(|start| &start.actions))
+        .map(|action| (action.item_index, action.attempt))
+        .collect()
+}
+
+#[test]
+fn items_past_the_windows_room_wait_for_it_and_go_on_as_the_same_attempt() {
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [
+            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2] }}"}
+        ]}),
+        Fake {
+            rates: vec![noop_limit(2, 10)],
+        },
+    );
+    assert_eq!(
+        items_started(&mut ledger, 0),
+        [(Some(0), 1), (Some(1), 1)],
+        "each item is a start: two fit the window"
+    );
+    ledger.take_batch();
+    let failed = Outcome::failure(ErrorClass::ExitCode, "exit 1");
+    end_items(
+        &mut ledger,
+        vec![(0, Outcome::success(json!(0))), (1, failed)],
+        1,
+    );
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["each: running -> ready"], "not failed yet");
+    assert!(
+        items_started(&mut ledger, 1).is_empty(),
+        "the window is full"
+    );
+    assert_eq!(ledger.next_wake(), Some(at(10)));
+    assert_eq!(
+        items_started(&mut ledger, 10),
+        [(Some(2), 1)],
+        "only the item left, in the same attempt"
+    );
+    end_items(&mut ledger, vec![(2, Outcome::success(json!(2)))], 11);
+    assert_eq!(ledger.slots[0].state, StepState::Failed);
+    let error = ledger.slots[0].error.clone().unwrap();
+    assert_eq!(error, "exit_code: 1 of 3 items failed (1): item 1: exit 1");
+    assert_eq!(ledger.slots[0].attempt, 1, "one attempt over both windows");
+    assert_eq!((ledger.tally.steps, ledger.tally.attempts), (1, 3));
 }

@@ -1,0 +1,50 @@
+//! Rate limits through the real binary: each `for_each` item is a start, and the items past
+//! the window's room wait for it, the step ready.
+
+use std::process::Stdio;
+
+use serde_json::json;
+
+use super::scratch::{Scratch, states};
+use crate::finish;
+
+#[test]
+fn each_item_counts_against_the_window_and_the_items_past_its_room_wait() {
+    let scratch = Scratch::new();
+    let policy = scratch.write(
+        "policy.json",
+        &json!({"rate_limits": [{"executor": "process", "max": 2, "per": "1h"}]}),
+    );
+    let workflow = scratch.write(
+        "items.json",
+        &json!({"name": "rated", "steps": [{
+            "id": "each", "executor": "process", "for_each": "${{ [0, 1, 2, 3, 4] }}",
+            "with": {"command": ["sh", "-c", "echo run >> \"$MARKS/item$CAIRN_ITEM_INDEX\""],
+                     "env": {"MARKS": scratch.marks()}}
+        }]}),
+    );
+    let args = [
+        "run",
+        workflow.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
+    let mut child = (scratch.command(&args))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ready again once it ran items: it waits for the window (an hour) with the rest.
+    let show = scratch.wait_for_show(&mut child, |show| {
+        states(show)["each"] == "ready" && !scratch.executions().is_empty()
+    });
+    let ran: Vec<String> = scratch.executions().into_keys().collect();
+    assert_eq!(ran, ["item0", "item1"], "two starts in the window, no more");
+    assert_eq!(show["steps"][0]["attempt"], 1, "the attempt goes on");
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(term.unwrap().success());
+    let stopped = finish(child, "cairn run after SIGTERM");
+    assert_eq!(stopped.status.code(), Some(3), "the run stopped unfinished");
+}
