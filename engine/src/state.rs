@@ -329,6 +329,8 @@ pub struct Batch {
     supersessions: Vec<Supersession>,
     /// `for_each` items that ended (or were sent back to pending).
     items: Vec<ItemRecord>,
+    /// Redrives from a step under way, by run: the step each runs again from.
+    redrives: Vec<(Uuid, String)>,
 }
 
 impl Batch {
@@ -435,6 +437,19 @@ impl Batch {
         &self.sent
     }
 
+    /// Records that run `run` is being redriven from step `from` (`cairn retry --from`): the
+    /// store keeps it until the run moves out of `failed` or `cancelled` with the redrive's
+    /// last commit, so that a retry after a crash between its commits carries it on
+    /// ([`Store::redrive_from`](crate::store::Store::redrive_from)).
+    pub fn record_redrive(&mut self, run: Uuid, from: &str) {
+        self.redrives.push((run, from.to_owned()));
+    }
+
+    /// The redrives recorded, with their runs, in order.
+    pub fn redrives(&self) -> &[(Uuid, String)] {
+        &self.redrives
+    }
+
     /// Marks command `id` of run `run` handled in the same commit as the transitions.
     pub fn mark_handled(&mut self, run: Uuid, id: i64) {
         self.handled.push((run, id));
@@ -480,8 +495,8 @@ impl Batch {
     }
 
     /// Every run the batch writes to, once each, sorted: the runs whose lease the committer
-    /// must hold (transitions, approvals, commands, progress, plans, supersessions and items
-    /// alike).
+    /// must hold (transitions, approvals, commands, progress, plans, supersessions, items and
+    /// redrives alike).
     pub fn run_ids(&self) -> Vec<Uuid> {
         let mut runs: Vec<Uuid> = (self.transitions.iter().map(Transition::run_id))
             .chain(self.approvals.iter().map(|approval| approval.run_id))
@@ -491,6 +506,7 @@ impl Batch {
             .chain(self.plans.iter().map(|plan| plan.run_id))
             .chain(self.supersessions.iter().map(|gone| gone.run_id))
             .chain(self.items.iter().map(|item| item.run_id))
+            .chain(self.redrives.iter().map(|(run, _)| *run))
             .collect();
         runs.sort_unstable();
         runs.dedup();
@@ -512,6 +528,7 @@ impl Batch {
             && self.plans.is_empty()
             && self.supersessions.is_empty()
             && self.items.is_empty()
+            && self.redrives.is_empty()
     }
 
     /// Empties the batch, keeping its allocations.
@@ -526,6 +543,7 @@ impl Batch {
         self.plans.clear();
         self.supersessions.clear();
         self.items.clear();
+        self.redrives.clear();
     }
 }
 

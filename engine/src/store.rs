@@ -142,6 +142,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// order they were committed.
     async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>>;
 
+    /// The step a redrive of `run_id` from a step runs again from, from its first commit
+    /// ([`Batch::record_redrive`]) until the run moves out of `failed` or `cancelled` with its
+    /// last: a redrive a crash interrupted between its commits. `None` otherwise.
+    async fn redrive_from(&self, run_id: Uuid) -> Result<Option<String>>;
+
     /// The `for_each` items committed so far of the steps `step_ids` of a run, by step and
     /// index. A resume asks for those of the steps not succeeded: a succeeded step's output
     /// holds its items' outputs.

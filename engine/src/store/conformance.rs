@@ -19,6 +19,7 @@ use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Tr
 
 mod commands;
 mod grown;
+mod redrive;
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -43,6 +44,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     grown::plans_commit_their_steps_with_the_planners_success(&make().await).await;
     grown::a_superseded_plan_takes_its_steps_out_of_the_run(&make().await).await;
     grown::items_commit_on_their_own_and_only_for_the_lease_owner(&make().await).await;
+    redrive::a_redrive_is_kept_until_the_run_moves(&make().await).await;
 }
 
 /// A `running` event is a start per verdict it records (one per `for_each` item it started):

@@ -59,6 +59,8 @@ struct StoredRun {
     superseded: Vec<Supersession>,
     /// `for_each` items, by step and index.
     items: BTreeMap<(String, usize), ItemRecord>,
+    /// The step a redrive under way runs again from ([`Batch::record_redrive`]).
+    redrive_from: Option<String>,
 }
 
 impl StoredRun {
@@ -169,6 +171,12 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
     for (run_id, command) in batch.sent() {
         record_command(runs, *run_id, command.clone(), at);
     }
+    for (run_id, from) in batch.redrives() {
+        let run = runs
+            .get_mut(run_id)
+            .expect("checked: every run of the batch exists");
+        run.redrive_from = Some(from.clone());
+    }
     for plan in batch.plans() {
         let run = runs
             .get_mut(&plan.run_id)
@@ -197,6 +205,10 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
                 }
                 for (pending, handled) in &mut run.commands {
                     *handled |= pending.command.carried_out_by(change.to);
+                }
+                // Leaving `failed` or `cancelled` ends a redrive's last commit.
+                if change.from.is_terminal() {
+                    run.redrive_from = None;
                 }
             }
             Transition::Step(change) => {
@@ -337,6 +349,7 @@ impl Store for MemoryStore {
             plans: Vec::new(),
             superseded: Vec::new(),
             items: BTreeMap::new(),
+            redrive_from: None,
         };
         // All or nothing: check the batch against the new run before keeping it.
         runs.insert(run.id, stored);
@@ -500,6 +513,11 @@ impl Store for MemoryStore {
             .get(&run_id)
             .map(|run| run.superseded.clone())
             .unwrap_or_default())
+    }
+
+    async fn redrive_from(&self, run_id: Uuid) -> Result<Option<String>> {
+        let runs = self.runs.lock().await;
+        Ok(runs.get(&run_id).and_then(|run| run.redrive_from.clone()))
     }
 
     async fn items(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<ItemRecord>> {

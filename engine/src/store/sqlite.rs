@@ -427,6 +427,16 @@ impl Store for SqliteStore {
         rows.map_err(self.fail())?
     }
 
+    async fn redrive_from(&self, run_id: Uuid) -> Result<Option<String>> {
+        let from: Option<Option<String>> =
+            sqlx::query_scalar("SELECT redrive_from FROM runs WHERE id = ?")
+                .bind(run_id.to_string())
+                .fetch_optional(&self.reads)
+                .await
+                .map_err(self.fail())?;
+        Ok(from.flatten())
+    }
+
     async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>> {
         let rows = plans::superseded(&self.reads, run_id).await;
         rows.map_err(self.fail())?

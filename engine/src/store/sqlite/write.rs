@@ -3,7 +3,7 @@
 //! The writer thread (see `writer.rs`) runs a commit in one `BEGIN IMMEDIATE` transaction:
 //! the new run (if any), the fencing check of every run the batch writes to, what the batch
 //! grows its runs by, the steps' and runs' last states, one event per transition,
-//! approvals, progress and handled commands. Each statement's text is fixed, so it is
+//! approvals, progress, handled commands and the redrive under way. Each statement's text is fixed, so it is
 //! prepared once per connection: the hot ones for the writer's life (`prepared.rs`), the
 //! others cached. A step or run that moves several times in one batch is written once, with
 //! its last state, guarded by the state it had before the batch; every transition still
@@ -191,6 +191,8 @@ pub(super) struct Rows {
     /// Plans taken out of their runs: (run, seq, what their steps spent as JSON).
     superseded: Vec<(String, u32, String)>,
     items: Vec<ItemRow>,
+    /// Redrives from a step under way: (run, the step).
+    redrives: Vec<(String, String)>,
 }
 
 /// The nodes a planner added: the plan, and its steps' rows (pending).
@@ -309,6 +311,9 @@ impl Rows {
                 })
                 .collect(),
             items: batch.items().iter().map(item_row).collect(),
+            redrives: (batch.redrives().iter())
+                .map(|(run, from)| (run.to_string(), from.clone()))
+                .collect(),
         };
         let mut step_rows: hashbrown::HashMap<(Uuid, &str), usize> = hashbrown::HashMap::new();
         for transition in transitions.iter_mut() {
@@ -397,6 +402,10 @@ impl Rows {
         for command in &self.sent {
             command.insert(conn, now)?;
         }
+        for (run, from) in &self.redrives {
+            conn.prepare_cached("UPDATE runs SET redrive_from = ? WHERE id = ?")?
+                .execute(params![from, run])?;
+        }
         for (index, row) in self.steps.iter().enumerate() {
             let run = &*row.run.hyphenated().encode_lower(&mut key);
             let changed = prepared.step.execute(params![
@@ -437,6 +446,11 @@ impl Rows {
             }
             if let (Some(StoredOutput::Big(size)), Some(value)) = (output, &row.output) {
                 write_big_output(conn, run, value, size)?;
+            }
+            // Leaving `failed` or `cancelled` ends a redrive's last commit.
+            if matches!(row.from, "failed" | "cancelled") {
+                conn.prepare_cached("UPDATE runs SET redrive_from = NULL WHERE id = ?")?
+                    .execute([run])?;
             }
             // The commands the run's move carries out (`Command::carried_out_by`).
             if row.to == "paused" || row.ended {
