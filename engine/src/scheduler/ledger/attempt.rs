@@ -112,19 +112,25 @@ impl Ledger {
         };
         self.items_started(step, actions.iter().filter_map(|action| action.item_index));
         self.set_attempt_running(step, attempt, actions.len(), verdicts, now)?;
-        let limits = &self.plan.workflow().limits;
-        let item_limit = node.max_parallel.unwrap_or(limits.max_parallel) as usize;
         Ok(Started::Yes(Start {
             step,
             executor,
             actions,
             for_each: items.is_some(),
-            item_limit: item_limit.max(1),
+            item_limit: self.item_limit(step),
             timeout: spec.timeout,
         }))
     }
 
     /// What a step's expressions can read: the input, the run, and the outputs it references.
+    /// How many items of `step` (a `for_each` step) run side by side: its `max_parallel`,
+    /// else the run's.
+    pub(super) fn item_limit(&self, step: StepIndex) -> usize {
+        let limits = &self.plan.workflow().limits;
+        let limit = self.plan.node(step).max_parallel.unwrap_or(limits.max_parallel);
+        (limit as usize).max(1)
+    }
+
     fn scope(&self, step: StepIndex) -> Scope {
         // A plan's steps name the steps of their own plan without its prefix.
         let steps = (self.plan.referenced_steps(step).iter())

@@ -141,7 +141,12 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<Judgement> {
         let executor = self.plan.node(step).executor.clone().unwrap_or_default();
-        actions.truncate(self.rates.room(&executor, now));
+        let room = self.rates.room(&executor, now);
+        if room != usize::MAX {
+            // Each item counted starts at once, not when a slot of the step frees: counted
+            // before it starts, it would leave the window early.
+            actions.truncate(room.min(self.item_limit(step)));
+        }
         let Some(guard) = self.guard.clone() else {
             return Ok(Judgement::Run(None));
         };

@@ -619,3 +619,19 @@ fn items_past_the_windows_room_wait_for_it_and_go_on_as_the_same_attempt() {
     assert_eq!(ledger.slots[0].attempt, 1, "one attempt over both windows");
     assert_eq!((ledger.tally.steps, ledger.tally.attempts), (1, 3));
 }
+
+#[test]
+fn a_rate_limited_step_counts_only_the_items_it_runs_at_once() {
+    // Four starts fit the window, but the step runs two items at a time: the other two,
+    // counted now, would start only as those end, and leave the window early.
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [
+            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2, 3, 4] }}", "max_parallel": 2}
+        ]}),
+        Fake {
+            rates: vec![noop_limit(4, 10)],
+        },
+    );
+    assert_eq!(items_started(&mut ledger, 0), [(Some(0), 1), (Some(1), 1)]);
+    assert_eq!(ledger.tally.attempts, 2, "two starts counted, not four");
+}
