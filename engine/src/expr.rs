@@ -4,9 +4,11 @@
 //! `${{ expr }}` is replaced by the expression's value: a string that is exactly one
 //! `${{ expr }}` becomes the typed JSON value; otherwise each value is spliced into the text
 //! (strings as they are, anything else as JSON). Expressions see `input`, `steps.<id>.output`,
-//! `item` and `index` (inside `for_each`) and `run`.
+//! `item` and `index` (in the `with` of a `for_each` step) and `run`; the loader refuses an
+//! expression that names anything else where it is.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
@@ -19,6 +21,7 @@ use cel::{Context, Env};
 use serde_json::Value;
 use smallvec::SmallVec;
 
+use condition::unknown_variables;
 pub use condition::{Condition, Variable, evaluate_conditions};
 pub(crate) use scope::Scope;
 pub use scope::SharedJson;
@@ -105,22 +108,63 @@ fn as_condition(expr: &str, value: Value) -> Result<bool, ExprError> {
     }
 }
 
-/// Parses the CEL expression `expr` without evaluating it. It is kept with the recently
+/// The variables every expression may read (see [`Scope`]).
+pub(crate) const VARIABLES: [&str; 3] = ["input", "steps", "run"];
+
+/// The variables the templates of a `for_each` step's `with` (and `fallbacks`) may read:
+/// [`VARIABLES`], and the item and its index.
+pub(crate) const ITEM_VARIABLES: [&str; 5] = ["input", "steps", "run", "item", "index"];
+
+/// Parses the CEL expression `expr` without evaluating it, and refuses one that names a
+/// variable not among `known`: the run would fail on it. It is kept with the recently
 /// compiled ones while they have room (a small workflow's run then finds every expression
 /// parsed), and not past that (a big file's every expression would only churn them).
-pub(crate) fn check(expr: &str) -> Result<(), ExprError> {
-    if recent_programs().programs.len() < CACHED_PROGRAMS {
-        return compile(expr).map(drop);
+pub(crate) fn check(expr: &str, known: &[&str]) -> Result<(), ExprError> {
+    let unknown = if recent_programs().programs.len() < CACHED_PROGRAMS {
+        let compiled = compile(expr)?;
+        on_stack_for(compiled.simple, || {
+            Some(unknown_variables(&compiled.expression, known))
+        })
+    } else {
+        on_stack_for(fits_any_stack(expr)?, || {
+            Some(parse(expr).map(|expression| unknown_variables(&expression, known)))
+        })
+        .transpose()?
+    };
+    match unknown {
+        None => Err(library_failed(expr)),
+        Some(unknown) if unknown.is_empty() => Ok(()),
+        Some(unknown) => Err(ExprError::new(expr, undefined(&unknown, known))),
     }
-    on_stack_for(fits_any_stack(expr)?, || Some(parse(expr).map(drop)))
-        .unwrap_or_else(|| Err(library_failed(expr)))
 }
 
-/// Checks the `${{ }}` templates of one string.
-pub(crate) fn check_template(text: &str) -> Result<(), ExprError> {
+/// Why an expression that names the variables `unknown`, where only `known` are defined,
+/// is refused: what it may read instead.
+fn undefined(unknown: &[String], known: &[&str]) -> String {
+    let quoted = |names: &[&str]| {
+        let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+        names.join(", ")
+    };
+    let unknown: Vec<&str> = unknown.iter().map(String::as_str).collect();
+    let (read, defined) = (quoted(&unknown), quoted(known));
+    let mut reason = format!("no variable {read} here (an expression here reads {defined})");
+    if !known.contains(&"item") && unknown.iter().any(|name| ["item", "index"].contains(name)) {
+        reason.push_str(
+            "; `item` and `index` are read only in the `with` and `fallbacks` of a `for_each` step",
+        );
+    } else if let [one] = unknown[..]
+        && let Some(meant) = crate::problem::closest(one, known.iter().copied())
+    {
+        let _ = write!(reason, "; did you mean `{meant}`?");
+    }
+    reason
+}
+
+/// Checks the `${{ }}` templates of one string, as [`check`] does each expression.
+pub(crate) fn check_template(text: &str, known: &[&str]) -> Result<(), ExprError> {
     for piece in pieces(text)? {
         if let Piece::Expr(expr) = piece {
-            check(expr)?;
+            check(expr, known)?;
         }
     }
     Ok(())

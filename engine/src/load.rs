@@ -22,6 +22,7 @@
 mod added;
 mod check;
 mod document;
+mod durations;
 mod explain;
 mod fast;
 mod params;

@@ -193,3 +193,48 @@ fn validate_and_run_accept_the_same_executors() {
         "{validated}"
     );
 }
+
+/// Writes `workflow` to a file in `dir` and has `cairn validate` check it: exit 2, and its
+/// report on stdout.
+fn refused_workflow(dir: &tempfile::TempDir, workflow: &str) -> String {
+    let file = dir.path().join("w.json");
+    std::fs::write(&file, workflow).unwrap();
+    let output = cairn(&["validate", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    stdout(&output).replace(&format!("{}:", file.display()), "w.json:")
+}
+
+#[test]
+fn a_duration_over_a_hundred_years_in_with_exits_2_and_names_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let sleep = r#"{"name": "x", "steps": [{"id": "a", "executor": "sleep", "with": {"duration": "200y"}}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, sleep),
+        "w.json:/steps/0/with/duration: bad duration \"200y\": longer than 100 years (100y), the most cairn takes\n"
+    );
+    let process = r#"{"name": "x", "steps": [{"id": "a", "executor": "process",
+        "with": {"command": ["true"], "kill_grace": "200y"}}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, process),
+        "w.json:/steps/0/with/kill_grace: bad duration \"200y\": longer than 100 years (100y), the most cairn takes\n"
+    );
+}
+
+#[test]
+fn an_expression_naming_a_variable_it_cannot_read_exits_2_and_names_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = "(an expression here reads `input`, `steps`, `run`)";
+    let when =
+        r#"{"name": "x", "steps": [{"id": "a", "executor": "noop", "when": "foo.bar == 1"}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, when),
+        format!("w.json:/steps/0/when: `foo.bar == 1`: no variable `foo` here {read}\n")
+    );
+    let item = r#"{"name": "x", "steps": [{"id": "a", "executor": "noop", "with": {"output": "${{ item }}"}}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, item),
+        format!(
+            "w.json:/steps/0/with/output: `item`: no variable `item` here {read}; `item` and `index` are read only in the `with` and `fallbacks` of a `for_each` step\n"
+        )
+    );
+}

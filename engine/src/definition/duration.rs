@@ -48,26 +48,35 @@ impl Serialize for Duration {
     }
 }
 
-impl<'de> Deserialize<'de> for Duration {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = Cow::<str>::deserialize(deserializer)?;
+impl Duration {
+    /// Reads a duration as a file writes it, or says why it is not one: numbers each with a
+    /// unit (what the schema's [`PATTERN`] takes), at most [`MAX_DURATION`]. The one check
+    /// of every duration a file gives: the workflow's own keys, and the durations of an
+    /// executor's `with` (the loader checks them with it).
+    pub(crate) fn read(text: &str) -> Result<Duration, String> {
         // What the schema says of a duration, also where no schema was checked first.
         static FORM: LazyLock<Regex> = LazyLock::new(|| Regex::new(PATTERN).expect("a regex"));
         let hint = "write it like \"90s\", \"5m\" or \"1h 30m\"";
-        if !FORM.is_match(&text) {
-            return Err(serde::de::Error::custom(format_args!(
+        if !FORM.is_match(text) {
+            return Err(format!(
                 "bad duration {text:?}: numbers each with a unit ({hint})"
-            )));
+            ));
         }
-        let duration: Duration = text.parse().map_err(|error| {
-            serde::de::Error::custom(format_args!("bad duration {text:?}: {error} ({hint})"))
-        })?;
+        let duration: Duration =
+            (text.parse()).map_err(|error| format!("bad duration {text:?}: {error} ({hint})"))?;
         if duration.0 > MAX_DURATION {
-            return Err(serde::de::Error::custom(format_args!(
+            return Err(format!(
                 "bad duration {text:?}: longer than 100 years (100y), the most cairn takes"
-            )));
+            ));
         }
         Ok(duration)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Cow::<str>::deserialize(deserializer)?;
+        Duration::read(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -73,20 +73,27 @@ impl Condition {
         let Ok(compiled) = &self.compiled else {
             return Vec::new();
         };
-        let find = || {
-            let mut bound = Vec::new();
-            bound_names(&compiled.expression, &mut bound);
-            let references = compiled.expression.references();
-            let mut unknown: Vec<String> = (references.variables().into_iter())
-                .filter(|name| !known.contains(name) && !bound.contains(name))
-                .map(str::to_owned)
-                .collect();
-            unknown.sort_unstable();
-            Some(unknown)
-        };
         // The library's walk recurses once per node, as its parser does.
-        on_stack_for(compiled.simple, find).unwrap_or_default()
+        on_stack_for(compiled.simple, || {
+            Some(unknown_variables(&compiled.expression, known))
+        })
+        .unwrap_or_default()
     }
+}
+
+/// The variables `expression` names that are not among `known`, sorted, each once, the
+/// names its macros bind left out (see [`Condition::unknown_variables`]). It recurses once
+/// per node: on the stack the expression needs.
+pub(super) fn unknown_variables(expression: &Expression, known: &[&str]) -> Vec<String> {
+    let mut bound = Vec::new();
+    bound_names(expression, &mut bound);
+    let references = expression.references();
+    let mut unknown: Vec<String> = (references.variables().into_iter())
+        .filter(|name| !known.contains(name) && !bound.contains(name))
+        .map(str::to_owned)
+        .collect();
+    unknown.sort_unstable();
+    unknown
 }
 
 /// Adds to `bound` the names the macros in `expression` bind (the `c` of `exists(c, …)`),

@@ -103,11 +103,29 @@ fn conditions_must_be_booleans() {
 fn errors_name_the_expression() {
     let error = evaluate("nope.x", &scope()).unwrap_err();
     assert_eq!(error.expression, "nope.x");
-    let error = check("1 +").unwrap_err();
+    let error = check("1 +", &VARIABLES).unwrap_err();
     assert!(
         error.to_string().starts_with("`1 +`: does not parse"),
         "{error}"
     );
+}
+
+#[test]
+fn a_variable_not_defined_where_the_expression_is_is_refused_cached_or_not() {
+    let refused = |expr: &str, known: &[&str]| check(expr, known).unwrap_err().reason;
+    let cached = refused("inptu.x + items.size()", &VARIABLES);
+    assert!(
+        cached.starts_with("no variable `inptu`, `items` here"),
+        "{cached}"
+    );
+    assert!(check("input.xs.exists(x, x == item)", &ITEM_VARIABLES).is_ok());
+    // Past the room of the recently compiled ones, an expression is parsed alone: the same.
+    for at in 0..CACHED_PROGRAMS {
+        check(&format!("{at} + 0"), &VARIABLES).unwrap();
+    }
+    assert!(recent_programs().programs.len() >= CACHED_PROGRAMS);
+    assert_eq!(refused("inptu.x + items.size()", &VARIABLES), cached);
+    assert!(refused("index", &VARIABLES).ends_with("of a `for_each` step"));
 }
 
 #[test]
@@ -125,13 +143,13 @@ fn finds_referenced_steps() {
 #[test]
 fn deep_expressions_are_errors_not_crashes() {
     let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
-    assert!(check(&deep).is_err());
+    assert!(check(&deep, &VARIABLES).is_err());
     let nested = format!("{}1{}", "[".repeat(40), "]".repeat(40));
-    assert!(check(&nested).is_ok());
+    assert!(check(&nested, &VARIABLES).is_ok());
     let long = format!("1{}", " + 1".repeat(900));
     assert_eq!(evaluate(&long, &scope()).unwrap(), json!(901));
     assert!(
-        check(&"1+".repeat(1200))
+        check(&"1+".repeat(1200), &VARIABLES)
             .unwrap_err()
             .reason
             .contains("operators")

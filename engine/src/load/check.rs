@@ -65,6 +65,9 @@ pub(super) fn check(
     checker.time_limit(defaults.timeout, "/defaults/timeout".into());
     checker.time_limit(defaults.heartbeat, "/defaults/heartbeat".into());
     checker.time_limit(workflow.limits.timeout, "/limits/timeout".into());
+    if let Some(stall) = &workflow.stall {
+        checker.time_limit(stall.no_progress, "/stall/no_progress".into());
+    }
     let mut pointer = String::from("/steps");
     checker.nodes(&workflow.steps, &mut pointer);
     if outer.is_none() {
@@ -315,7 +318,7 @@ impl<'a> Checker<'a> {
                     format!("{pointer}/when"),
                     "`when` is a bare CEL expression: write it without `${{ }}`",
                 );
-            } else if let Err(error) = expr::check(when) {
+            } else if let Err(error) = expr::check(when, &expr::VARIABLES) {
                 self.problem(format!("{pointer}/when"), error.to_string());
                 when_parses = false;
             }
@@ -331,7 +334,7 @@ impl<'a> Checker<'a> {
                     format!("{pointer}/for_each"),
                     "`for_each` must be one `${{ expr }}` giving a list",
                 );
-            } else if let Err(error) = expr::check_template(for_each) {
+            } else if let Err(error) = expr::check_template(for_each, &expr::VARIABLES) {
                 self.problem(format!("{pointer}/for_each"), error.to_string());
                 for_each_parses = false;
             }
@@ -345,13 +348,18 @@ impl<'a> Checker<'a> {
         self.time_limit(node.timeout, format!("{pointer}/timeout"));
         self.time_limit(node.heartbeat, format!("{pointer}/heartbeat"));
         // The templates of `with` and `fallbacks` are checked, and the steps every
-        // expression that parses reads noted, in one walk.
+        // expression that parses reads noted, in one walk. Only these templates read the
+        // item of a `for_each` step.
+        let params_read: &[&str] = match node.for_each {
+            Some(_) => &expr::ITEM_VARIABLES,
+            None => &expr::VARIABLES,
+        };
         let (report, references, ids) = (&mut *self.report, &mut self.references, &self.ids);
         for_each_expression_text(node, |suffix, text| {
             let parses = match suffix {
                 "/when" => when_parses,
                 "/for_each" => for_each_parses,
-                _ => expr::check_template(text)
+                _ => expr::check_template(text, params_read)
                     .map_err(|error| {
                         report
                             .semantic(Problem::at(format!("{pointer}{suffix}"), error.to_string()));
@@ -384,8 +392,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A time limit (`timeout`, `heartbeat`) of zero would end or stall every attempt as
-    /// it starts: surely a mistake.
+    /// A time limit (`timeout`, `heartbeat`, `no_progress`) of zero would end or stall every
+    /// attempt as it starts: surely a mistake.
     fn time_limit(&mut self, limit: Option<Duration>, pointer: String) {
         if limit.is_some_and(|limit| limit.0.is_zero()) {
             self.problem(

@@ -69,6 +69,8 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
             );
             vec![found(message, true)]
         }
+        // The one custom keyword, a duration's check (see `durations`): its own words.
+        ValidationErrorKind::Custom { message, .. } => vec![found(message.clone(), true)],
         ValidationErrorKind::Enum { options } => {
             vec![found(
                 format!("{} is not one of {options}", error.instance()),

@@ -12,6 +12,7 @@ use hashbrown::HashMap;
 use serde_json::Value;
 
 use super::Problem;
+use super::durations;
 use super::explain::{Found, explain};
 use crate::definition::{self, Params};
 use crate::executor::Executors;
@@ -99,9 +100,7 @@ impl<'a> Schemas<'a> {
                 Some(schema) => {
                     let mut schema = schema.to_value();
                     definition::drop_null(&mut schema);
-                    jsonschema::validator_for(&schema)
-                        .map(|validator| Some((schema, validator)))
-                        .map_err(|error| error.to_string())
+                    durations::validator_for(&mut schema).map(|validator| Some((schema, validator)))
                 }
             }
         });

@@ -107,7 +107,7 @@ fn missing_parameters_and_wrong_literal_types_are_errors() {
             "w.json:/steps/0/with: missing key `command`",
             "w.json:/steps/1/with/command: expected array, found a string",
             "w.json:/steps/1/with/env/X: expected string, found a number",
-            r#"w.json:/steps/1/with/kill_grace: bad duration "soon" (write it like "90s", "5m" or "1h 30m")"#,
+            r#"w.json:/steps/1/with/kill_grace: bad duration "soon": numbers each with a unit (write it like "90s", "5m" or "1h 30m")"#,
             "w.json:/steps/1/with/zzz: unknown key `zzz` (allowed here: command, cwd, env, kill_grace)",
         ]
     );
@@ -284,6 +284,57 @@ fn expressions_and_references() {
     );
 }
 
+#[test]
+fn an_expression_naming_a_variable_it_cannot_read_there_is_refused_at_its_place() {
+    let found = problems(
+        r#"{"name": "x", "steps": [
+            {"id": "a", "executor": "noop", "when": "foo.bar == 1"},
+            {"id": "b", "executor": "noop", "with": {"output": "${{ item }}", "n": ["x ${{ inptu.n }}"]}},
+            {"id": "c", "executor": "noop", "needs": ["a"], "for_each": "${{ [index] }}", "when": "item > 1",
+             "with": {"output": "${{ item + index }}",
+                      "ok": "${{ input.xs.exists(x, x == item) && run.id != '' && steps.a.output }}"},
+             "fallbacks": [{"output": "${{ [item, index] }}"}]}
+        ]}"#,
+    );
+    let read = "(an expression here reads `input`, `steps`, `run`)";
+    let item =
+        "`item` and `index` are read only in the `with` and `fallbacks` of a `for_each` step";
+    assert_eq!(
+        found,
+        [
+            format!("w.json:/steps/0/when: `foo.bar == 1`: no variable `foo` here {read}"),
+            format!(
+                "w.json:/steps/1/with/n/0: `inptu.n`: no variable `inptu` here {read}; did you mean `input`?"
+            ),
+            format!("w.json:/steps/1/with/output: `item`: no variable `item` here {read}; {item}"),
+            format!("w.json:/steps/2/for_each: `[index]`: no variable `index` here {read}; {item}"),
+            format!("w.json:/steps/2/when: `item > 1`: no variable `item` here {read}; {item}"),
+        ]
+    );
+}
+
+#[test]
+fn a_plan_is_held_to_the_same_variables_as_a_file() {
+    let mut plan = load_str(
+        r#"{"name": "x", "steps": [{"id": "gen", "executor": "noop", "planner": true}]}"#,
+        "w.json",
+        &EXECUTORS,
+    )
+    .unwrap();
+    let output = json!({"steps": [
+        {"id": "a", "executor": "noop", "with": {"output": "${{ item }}"}},
+        {"id": "b", "executor": "noop", "for_each": "${{ steps.gen.output.steps }}",
+         "with": {"output": "${{ [item, index, input, run] }}"}}
+    ]});
+    let error = load_plan(&output, &mut plan, 0, &EXECUTORS).unwrap_err();
+    let lines: Vec<String> = error.to_string().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("plan of gen:/steps/0/with/output: `item`: no variable `item` here"),
+        "{lines:?}"
+    );
+}
+
 /// Asserts that the problems `found` are as many as `starts`, each beginning with its own.
 fn assert_starts(found: &[String], starts: &[&str]) {
     assert_eq!(found.len(), starts.len(), "{found:?}");
@@ -327,9 +378,31 @@ fn a_duration_with_a_unit_humantime_lacks_is_refused_at_load() {
 }
 
 #[test]
+fn a_duration_over_a_hundred_years_is_refused_in_with_as_in_a_step_key() {
+    let found = problems(
+        r#"{"name": "x", "steps": [
+            {"id": "a", "executor": "shell", "with": {"command": ["x"], "kill_grace": "200y"},
+             "fallbacks": [{"kill_grace": "101y"}, {"kill_grace": "${{ input.grace }}"}]},
+            {"id": "b", "executor": "shell", "with": {"command": ["x"], "kill_grace": "100y"},
+             "timeout": "101y"}
+        ]}"#,
+    );
+    assert_starts(
+        &found,
+        &[
+            "w.json:/steps/0/fallbacks/0/kill_grace: bad duration \"101y\": longer than 100 years",
+            "w.json:/steps/0/with/kill_grace: bad duration \"200y\": longer than 100 years",
+            "w.json:/steps/1/timeout: ",
+        ],
+    );
+    assert!(found[2].contains("longer than 100 years"), "{found:?}");
+}
+
+#[test]
 fn a_time_limit_of_zero_is_refused() {
     let found = problems(
-        r#"{"name": "x", "limits": {"timeout": "0s"}, "defaults": {"heartbeat": "0ms"}, "steps": [
+        r#"{"name": "x", "limits": {"timeout": "0s"}, "defaults": {"heartbeat": "0ms"},
+            "stall": {"no_progress": "0s"}, "steps": [
             {"id": "a", "executor": "noop", "timeout": "0m", "heartbeat": "1s"}
         ]}"#,
     );
@@ -338,6 +411,7 @@ fn a_time_limit_of_zero_is_refused() {
         &[
             "w.json:/defaults/heartbeat: ",
             "w.json:/limits/timeout: ",
+            "w.json:/stall/no_progress: ",
             "w.json:/steps/0/timeout: ",
         ],
     );
