@@ -318,3 +318,77 @@ fn a_directory_given_as_the_database_is_named() {
     }
     assert_eq!(std::fs::read_dir(scratch.db()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_workflow_the_run_would_fail_on_is_refused_before_any_run() {
+    let (scratch, _, _) = with_one_run();
+    let cases = [
+        (
+            json!({"name": "x", "steps": [{"id": "a", "executor": "sleep", "with": {"duration": "200y"}}]}),
+            "/steps/0/with/duration: bad duration \"200y\": longer than 100 years",
+        ),
+        (
+            json!({"name": "x", "steps": [{"id": "a", "executor": "process",
+                "with": {"command": ["true"], "kill_grace": "200y"}}]}),
+            "/steps/0/with/kill_grace: bad duration \"200y\": longer than 100 years",
+        ),
+        (
+            json!({"name": "x", "steps": [{"id": "a", "executor": "noop", "when": "foo.bar == 1"}]}),
+            "/steps/0/when: `foo.bar == 1`: no variable `foo` here",
+        ),
+        (
+            json!({"name": "x", "steps": [{"id": "a", "executor": "noop", "with": {"output": "${{ item }}"}}]}),
+            "/steps/0/with/output: `item`: no variable `item` here",
+        ),
+    ];
+    for (workflow, needle) in cases {
+        let file = scratch.write("bad.json", &workflow);
+        refused(&scratch, &["run", file.to_str().unwrap()], needle);
+    }
+    assert_eq!(
+        scratch.json(&["runs", "--json"]).as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_database_path_sqlite_would_not_read_as_a_file_is_refused_before_anything_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = std::env::current_dir().unwrap().join("examples/hello.json");
+    let hello = hello.to_str().unwrap();
+    let cases = [
+        (
+            ":memory:",
+            "`:memory:` is not a database file: cairn keeps runs on disk",
+        ),
+        (
+            "file:x.db",
+            "`file:x.db` is an SQLite URI, which cairn does not take: pass a plain path",
+        ),
+        ("", "an empty path: pass --db PATH"),
+    ];
+    for (db, needle) in cases {
+        for args in [&["runs"][..], &["run", hello], &["show", "x"]] {
+            let child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+                .current_dir(dir.path())
+                .args(["--db", db])
+                .args(args)
+                .env_remove("CAIRN_DB")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let output = crate::finish(child, &format!("cairn --db {db:?} {args:?}"));
+            let message = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "--db {db:?} {args:?}: {message}"
+            );
+            assert!(message.contains(needle), "--db {db:?} {args:?}: {message}");
+            let made: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            assert!(made.is_empty(), "--db {db:?} {args:?} made {made:?}");
+        }
+    }
+}
