@@ -127,7 +127,11 @@ impl Ledger {
     /// else the run's.
     pub(super) fn item_limit(&self, step: StepIndex) -> usize {
         let limits = &self.plan.workflow().limits;
-        let limit = self.plan.node(step).max_parallel.unwrap_or(limits.max_parallel);
+        let limit = self
+            .plan
+            .node(step)
+            .max_parallel
+            .unwrap_or(limits.max_parallel);
         (limit as usize).max(1)
     }
 
