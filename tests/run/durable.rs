@@ -725,3 +725,85 @@ fn recover_says_when_the_unfinished_runs_are_driven_by_a_live_engine() {
     std::fs::write(&gate, "").unwrap();
     assert_eq!(finish(run, "the driving cairn").status.code(), Some(0));
 }
+
+#[test]
+fn a_retry_from_a_step_killed_between_two_batches_is_carried_on_by_the_next_retry() {
+    // A redrive sends its steps back to pending 4,096 a commit. The database stalls the
+    // second commit (a trigger that computes for an hour), so the test kills cairn exactly
+    // between the two: the first is committed, the second never will be.
+    let scratch = Scratch::new();
+    let fail = scratch.dir.path().join("fail");
+    std::fs::write(&fail, "").unwrap();
+    let bad = format!("[ -e '{}' ] && exit 1; echo '{{}}'", fail.display());
+    let mut steps = vec![
+        json!({"id": "pre", "executor": "noop"}),
+        json!({"id": "bad", "executor": "process", "needs": ["pre"],
+            "with": {"command": ["sh", "-c", bad]}}),
+    ];
+    steps.extend(
+        (0..4200).map(|i| json!({"id": format!("s{i}"), "executor": "noop", "needs": ["pre"]})),
+    );
+    let workflow = scratch.write(
+        "wide.json",
+        &json!({"name": "wide", "limits": {"max_steps": 5000, "max_parallel": 1000},
+            "steps": steps}),
+    );
+    let run = scratch.run(&workflow, &[], 1);
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    let events: i64 = db
+        .query_row(
+            "SELECT max(seq) FROM events WHERE run_id = ?",
+            [&run],
+            |row| row.get(0),
+        )
+        .unwrap();
+    db.execute_batch(&format!(
+        "CREATE TRIGGER stall BEFORE INSERT ON events
+         WHEN NEW.run_id = '{run}' AND NEW.seq > {}
+         BEGIN SELECT count(*) FROM steps a, steps b, steps c; END",
+        events + 4096
+    ))
+    .unwrap();
+    let pending = || -> i64 {
+        db.query_row(
+            "SELECT count(*) FROM steps WHERE run_id = ? AND state = 'pending'",
+            [&run],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    let mut retry = scratch
+        .command(&["retry", &run, "--from", "pre"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while pending() == 0 {
+        assert!(retry.try_wait().unwrap().is_none(), "cairn retry ended");
+        assert!(started.elapsed() < HANG, "the first batch never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    retry.kill().unwrap();
+    retry.wait().unwrap();
+    assert_eq!(pending(), 4096, "one batch committed");
+    db.execute_batch("DROP TRIGGER stall").unwrap();
+
+    std::fs::remove_file(&fail).unwrap();
+    let output = scratch.cairn(&["retry", &run]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let attempts: Vec<(i64, i64)> = db
+        .prepare("SELECT attempt, count(*) FROM steps WHERE run_id = ? GROUP BY attempt")
+        .unwrap()
+        .query_map([&run], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        attempts,
+        [(2, 4202)],
+        "every step downstream of pre ran again"
+    );
+    assert!(stderr.contains("carrying on a redrive"), "{stderr}");
+}

@@ -147,6 +147,10 @@ impl Engine {
     /// everything downstream of it — run again as new attempts; succeeded steps keep their
     /// outputs; the history is kept, and its events say why. A run that succeeded or has not
     /// ended is refused ([`Error::Refused`]), and so is a `from` the run does not have.
+    ///
+    /// A redrive from a step that a crash interrupted between its commits is carried on
+    /// from that step, with or without `from`; a `from` neither upstream nor downstream of
+    /// it is refused.
     pub async fn retry(&self, run_id: &str, from: Option<&str>) -> Result<RunHandle> {
         if self.inner.shutdown.is_cancelled() {
             return Err(Error::ShutDown);
@@ -168,6 +172,10 @@ impl Engine {
         {
             return Err(refused(self.no_step(record.id, from).await?));
         }
+        // Refused before the lease is taken: a refusal leaves the store as it was.
+        if from.is_some() {
+            self.redrive_from(&record, from).await?;
+        }
         let claim = self.claim(record.id)?;
         self.take_lease(record.id).await?;
         // Read again under the lease: another process may have redriven it meanwhile.
@@ -177,26 +185,88 @@ impl Engine {
             return Err(self.give_up(record.id, error).await);
         }
         let run_id = record.id;
-        if let Some(from) = from
-            && let Err(error) = self.supersede(&record, from).await
+        let asked = from;
+        let from = match self.redrive_from(&record, asked).await {
+            Ok(from) => from,
+            Err(error) => return Err(self.give_up(run_id, error).await),
+        };
+        if from.as_deref() != asked {
+            tracing::warn!(run = %run_id, from = from.as_deref().unwrap_or_default(),
+                "carrying on a redrive from a step that a crash interrupted before it ended");
+        }
+        if let Some(from) = &from
+            && let Err(error) = self.begin_redrive(&record, from).await
         {
             return Err(self.give_up(run_id, error).await);
         }
-        let redrive = Redrive {
-            from: from.map(str::to_owned),
-        };
+        let redrive = Redrive { from };
         match self.takeover(record, Some(redrive)).await {
             Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(run_id, error).await),
         }
     }
 
-    /// Before a redrive of `record` from step `from` (under its lease): takes the plans of
-    /// the planners at or after `from` out of the run, and sends those planners back to
-    /// pending, in one commit; their next success commits a new plan. (A crash after it
-    /// leaves the planners pending: any later `cairn retry` runs them.) Refused when a plan
-    /// left in force needs a step of one taken out.
-    async fn supersede(&self, record: &RunRecord, from: &str) -> Result<()> {
+    /// The step a redrive of `record` runs again from, when `asked` to run from `asked`
+    /// (`None`: what failed). A redrive from a step that a crash interrupted between its
+    /// commits ([`Store::redrive_from`](crate::store::Store::redrive_from)) is carried on:
+    /// steps it had not sent back yet would otherwise keep outputs computed before it. Asked
+    /// for another step, the redrive runs from whichever of the two is upstream of the other,
+    /// which re-runs everything both ask for; two steps neither of which is downstream of the
+    /// other are refused.
+    async fn redrive_from(
+        &self,
+        record: &RunRecord,
+        asked: Option<&str>,
+    ) -> Result<Option<String>> {
+        let Some(interrupted) = self.inner.store.redrive_from(record.id).await? else {
+            return Ok(asked.map(str::to_owned));
+        };
+        let Some(asked) = asked.filter(|asked| *asked != interrupted) else {
+            return Ok(Some(interrupted));
+        };
+        let (plan, _) = self.grown_plan(record).await?;
+        let index = |id: &str| {
+            (plan.index_of(id))
+                .ok_or_else(|| Error::Bug(format!("redrive from {id}, not a step of the run")))
+        };
+        let (was, now) = (index(&interrupted)?, index(asked)?);
+        if plan.downstream(was).binary_search(&now).is_ok() {
+            return Ok(Some(interrupted));
+        }
+        if plan.downstream(now).binary_search(&was).is_ok() {
+            return Ok(Some(asked.to_owned()));
+        }
+        Err(Error::Refused {
+            run: record.id,
+            message: format!(
+                "a redrive from `{interrupted}` was interrupted before it ended, and `{asked}` \
+                 is neither upstream nor downstream of it: carry it on with `cairn retry {}` \
+                 (or `--from {interrupted}`), or redrive from a step both are downstream of",
+                record.id
+            ),
+        })
+    }
+
+    /// The first commit of a redrive of `record` from step `from` (under its lease): records
+    /// the redrive ([`Batch::record_redrive`]), and takes the plans it supersedes out of the
+    /// run ([`Engine::supersede`]).
+    async fn begin_redrive(&self, record: &RunRecord, from: &str) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.record_redrive(record.id, from);
+        self.supersede(record, from, &mut batch).await?;
+        self.inner
+            .store
+            .commit(&self.inner.holder.owner, batch)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds to `batch`, the first commit of a redrive of `record` from step `from`: the
+    /// plans of the planners at or after `from` taken out of the run, and those planners
+    /// sent back to pending; their next success commits a new plan. (A crash after it
+    /// leaves the planners pending, and the redrive recorded: the next `cairn retry` carries
+    /// it on.) Refused when a plan left in force needs a step of one taken out.
+    async fn supersede(&self, record: &RunRecord, from: &str, batch: &mut Batch) -> Result<()> {
         let store = &self.inner.store;
         let plans = store.plans(record.id).await?;
         if plans.is_empty() {
@@ -230,7 +300,6 @@ impl Engine {
         let dropped: HashSet<&str> = (gone.iter())
             .flat_map(|addition| addition.ids.iter().map(String::as_str))
             .collect();
-        let mut batch = Batch::new();
         for addition in &gone {
             batch.record_supersession(Supersession {
                 run_id: record.id,
@@ -267,7 +336,6 @@ impl Engine {
                 detail: Some(json!({ "reason": reason })),
             }))?;
         }
-        store.commit(&self.inner.holder.owner, batch).await?;
         Ok(())
     }
 
@@ -294,7 +362,10 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
     use std::time::Duration;
 
     use async_trait::async_trait;
@@ -304,6 +375,7 @@ mod tests {
     use crate::command::{Command, PendingCommand, Request};
     use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
     use crate::lease::{self, LeaseAttempt, LeaseHolder};
+    use crate::state::{Batch, StepState};
     use crate::{Engine, Error, MemoryStore, RunState};
 
     /// Fails a step whose `with` says `fail`; else succeeds.
@@ -398,6 +470,244 @@ mod tests {
         let refused = engine.send(&run, cancel()).await;
         assert!(matches!(refused, Err(Error::Finished(_))), "{refused:?}");
         assert_eq!(store.pending_commands(run_id).await.unwrap().len(), 1);
+    }
+
+    /// Succeeds with the order it ran steps in (`{"n": ...}`), a plan of one step `x` when
+    /// its `with` says `plan`; fails a step whose `with` says `fail` while `broken`.
+    #[derive(Debug, Default)]
+    struct Ordered {
+        broken: AtomicBool,
+        ran: AtomicU64,
+    }
+
+    #[async_trait]
+    impl Executor for Ordered {
+        async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+            if action.params["fail"] == json!(true) && self.broken.load(SeqCst) {
+                return Outcome::failure(ErrorClass::BadParams, "broken");
+            }
+            let n = self.ran.fetch_add(1, SeqCst);
+            match action.params["plan"] == json!(true) {
+                true => Outcome::success(json!({"steps": [{"id": "x", "executor": "t"}]})),
+                false => Outcome::success(json!({ "n": n })),
+            }
+        }
+    }
+
+    /// A run of `steps` on SQLite in `dir`, failed while `executor` was broken; `executor`
+    /// is fixed before it returns.
+    async fn failed_on_sqlite(
+        dir: &Path,
+        steps: Vec<serde_json::Value>,
+        executor: &Arc<Ordered>,
+    ) -> (Engine, Uuid) {
+        executor.broken.store(true, SeqCst);
+        let engine = Engine::builder(dir.join("cairn.db"))
+            .executor("t", Arc::clone(executor) as Arc<dyn Executor>)
+            .open()
+            .await
+            .unwrap();
+        let workflow = json!({"name": "w", "limits": {"max_parallel": 1000}, "steps": steps});
+        let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+        let report = engine.start(plan, json!({})).await.unwrap().wait().await;
+        let report = report.unwrap();
+        assert_eq!(report.state, RunState::Failed);
+        executor.broken.store(false, SeqCst);
+        (engine, report.id)
+    }
+
+    /// Makes every later commit of run `run` in the database in `dir` that records an event
+    /// of `detail` numbered after `after` fail: a crash of the engine at that commit, as
+    /// the store sees it. Returns the connection that undoes it.
+    fn fail_commits(dir: &Path, run: Uuid, detail: &str, after: usize) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(dir.join("cairn.db")).unwrap();
+        let trigger = format!(
+            "CREATE TRIGGER crash BEFORE INSERT ON events
+             WHEN NEW.run_id = '{run}' AND NEW.detail = '{detail}' AND NEW.seq > {after}
+             BEGIN SELECT RAISE(ABORT, 'crashed'); END"
+        );
+        conn.execute_batch(&trigger).unwrap();
+        conn
+    }
+
+    /// The attempts of the steps of `run`, by step.
+    async fn attempts(engine: &Engine, run: Uuid) -> BTreeMap<String, u32> {
+        let steps = engine.store().steps(run).await.unwrap();
+        (steps.into_iter().map(|step| (step.id, step.attempt))).collect()
+    }
+
+    #[tokio::test]
+    async fn a_redrive_interrupted_between_two_batches_is_carried_on_by_the_next_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let executor = Arc::new(Ordered::default());
+        let mut steps = vec![
+            json!({"id": "pre", "executor": "t"}),
+            json!({"id": "bad", "executor": "t", "needs": ["pre"], "with": {"fail": true}}),
+        ];
+        steps.extend(
+            (0..4200).map(|i| json!({"id": format!("s{i}"), "executor": "t", "needs": ["pre"]})),
+        );
+        let (engine, run) = failed_on_sqlite(dir.path(), steps, &executor).await;
+        let events = engine.store().history(run).await.unwrap().len();
+        // The redrive's second batch of steps sent back fails: 4,096 are pending, the rest
+        // still succeeded with their outputs of before, the run failed.
+        let reason = r#"{"reason":"the run was redriven from pre"}"#;
+        let undo = fail_commits(dir.path(), run, reason, events + 4096);
+        let handle = engine.retry(&run.to_string(), Some("pre")).await.unwrap();
+        handle.wait().await.unwrap_err();
+        let record = engine.store().find_run(&run.to_string()).await.unwrap();
+        assert_eq!(record.state, RunState::Failed);
+        let steps = engine.store().steps(run).await.unwrap();
+        let pending = steps.iter().filter(|step| step.state == StepState::Pending);
+        assert_eq!(pending.count(), 4096);
+        undo.execute_batch("DROP TRIGGER crash").unwrap();
+
+        let report = engine
+            .retry(&run.to_string(), None)
+            .await
+            .unwrap()
+            .wait()
+            .await;
+        assert_eq!(report.unwrap().state, RunState::Succeeded);
+        let attempts = attempts(&engine, run).await;
+        let again = attempts.values().filter(|&&attempt| attempt == 2).count();
+        assert_eq!(
+            again,
+            attempts.len(),
+            "every step downstream of pre ran again"
+        );
+        assert_eq!(engine.store().redrive_from(run).await.unwrap(), None);
+        let history = engine.store().history(run).await.unwrap();
+        let redrive = history
+            .iter()
+            .rev()
+            .find_map(|event| event.detail.as_ref()?.get("redrive"));
+        assert_eq!(redrive.unwrap()["from"], "pre");
+    }
+
+    #[tokio::test]
+    async fn a_redrive_interrupted_after_its_supersession_reruns_the_planners_dependents() {
+        let dir = tempfile::tempdir().unwrap();
+        let executor = Arc::new(Ordered::default());
+        let steps = vec![
+            json!({"id": "gen", "executor": "t", "planner": true, "with": {"plan": true}}),
+            json!({"id": "report", "executor": "t", "needs": ["gen"]}),
+            json!({"id": "bad", "executor": "t", "needs": ["gen"], "with": {"fail": true}}),
+        ];
+        let (engine, run) = failed_on_sqlite(dir.path(), steps, &executor).await;
+        // The commit after the supersession fails: gen is pending, report succeeded.
+        let reason = r#"{"reason":"the run was redriven from gen"}"#;
+        let undo = fail_commits(dir.path(), run, reason, 0);
+        let refused = engine.retry(&run.to_string(), Some("gen")).await;
+        assert!(refused.is_err(), "the first batch failed");
+        let record = engine.store().find_run(&run.to_string()).await.unwrap();
+        assert_eq!(record.state, RunState::Failed);
+        let gen_step = engine.store().step(run, "gen").await.unwrap().unwrap();
+        assert_eq!(gen_step.state, StepState::Pending);
+        undo.execute_batch("DROP TRIGGER crash").unwrap();
+
+        let report = engine
+            .retry(&run.to_string(), None)
+            .await
+            .unwrap()
+            .wait()
+            .await;
+        assert_eq!(report.unwrap().state, RunState::Succeeded);
+        let attempts = attempts(&engine, run).await;
+        assert_eq!(attempts["report"], 2, "{attempts:?}");
+        let steps = engine.store().steps(run).await.unwrap();
+        let ran = |id: &str| {
+            let step = steps.iter().find(|step| step.id == id).unwrap();
+            step.output.as_ref().unwrap()["n"].as_u64().unwrap()
+        };
+        assert!(
+            ran("gen.x") < ran("report"),
+            "the new plan runs before report"
+        );
+    }
+
+    /// Records a redrive of `run` from `from` as a crash would have left it: committed by
+    /// an engine that is gone.
+    async fn interrupted(engine: &Engine, run: Uuid, from: &str) {
+        let store = engine.store();
+        let gone = LeaseHolder {
+            owner: "gone".into(),
+            ..lease::this_process()
+        };
+        let ttl = Duration::from_secs(60);
+        let taken = store.acquire_lease(run, &gone, ttl, &|_| false);
+        assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+        let mut first = Batch::new();
+        first.record_redrive(run, from);
+        store.commit("gone", first).await.unwrap();
+        store.release_lease(run, "gone").await.unwrap();
+    }
+
+    /// The step the last redrive of `run` ran from.
+    async fn redriven_from(engine: &Engine, run: Uuid) -> serde_json::Value {
+        let history = engine.store().history(run).await.unwrap();
+        let redrive =
+            (history.iter().rev()).find_map(|event| event.detail.as_ref()?.get("redrive"));
+        redrive.unwrap()["from"].clone()
+    }
+
+    #[tokio::test]
+    async fn another_from_than_the_interrupted_one_redrives_from_the_upstream_one_or_is_refused() {
+        let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+            .executor("fails", Arc::new(FailsWhenAsked))
+            .open()
+            .await
+            .unwrap();
+        let workflow = json!({"name": "w", "steps": [
+            {"id": "a", "executor": "fails", "with": {"fail": true}},
+            {"id": "b", "executor": "fails"},
+            {"id": "c", "executor": "fails", "needs": ["b"]},
+            {"id": "d", "executor": "fails"},
+        ]});
+        let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+        let report = engine.start(plan, json!({})).await.unwrap().wait().await;
+        let run = report.unwrap().id;
+        let store = engine.store();
+        interrupted(&engine, run, "b").await;
+        // Neither upstream nor downstream of b: refused, the store left as it was.
+        let refused = engine.retry(&run.to_string(), Some("d")).await;
+        let Err(Error::Refused { message, .. }) = refused else {
+            panic!("not refused: {refused:?}");
+        };
+        assert!(
+            message.starts_with("a redrive from `b` was interrupted"),
+            "{message}"
+        );
+        assert_eq!(store.redrive_from(run).await.unwrap().as_deref(), Some("b"));
+        assert!(
+            store
+                .find_run(&run.to_string())
+                .await
+                .unwrap()
+                .lease
+                .is_none()
+        );
+        // Downstream of b: b's redrive covers it.
+        let report = engine
+            .retry(&run.to_string(), Some("c"))
+            .await
+            .unwrap()
+            .wait()
+            .await;
+        assert_eq!(report.unwrap().state, RunState::Failed, "a still fails");
+        assert_eq!(redriven_from(&engine, run).await, "b");
+        assert_eq!(store.redrive_from(run).await.unwrap(), None);
+        // Upstream of c: its redrive covers c's.
+        interrupted(&engine, run, "c").await;
+        let report = engine
+            .retry(&run.to_string(), Some("b"))
+            .await
+            .unwrap()
+            .wait()
+            .await;
+        assert_eq!(report.unwrap().state, RunState::Failed);
+        assert_eq!(redriven_from(&engine, run).await, "b");
+        assert_eq!(store.step(run, "b").await.unwrap().unwrap().attempt, 3);
     }
 
     #[tokio::test]
