@@ -807,3 +807,93 @@ fn a_retry_from_a_step_killed_between_two_batches_is_carried_on_by_the_next_retr
     );
     assert!(stderr.contains("carrying on a redrive"), "{stderr}");
 }
+
+#[test]
+fn a_retry_from_a_planner_killed_after_the_supersession_runs_its_dependents_after_the_new_plan() {
+    // The database stalls the commit after the supersession (the first that sends steps
+    // back), so the test kills cairn with the planner pending and `report` still succeeded.
+    let scratch = Scratch::new();
+    let fail = scratch.dir.path().join("fail");
+    std::fs::write(&fail, "").unwrap();
+    let bad = format!("[ -e '{}' ] && exit 1; echo '{{}}'", fail.display());
+    let plan = r#"printf '{"steps": [{"id": "x", "executor": "noop"}]}'"#;
+    let workflow = scratch.write(
+        "planned.json",
+        &json!({"name": "planned", "steps": [
+            {"id": "gen", "executor": "process", "planner": true,
+                "with": {"command": ["sh", "-c", plan]}},
+            {"id": "report", "executor": "noop", "needs": ["gen"]},
+            {"id": "bad", "executor": "process", "needs": ["gen"],
+                "with": {"command": ["sh", "-c", bad]}},
+        ]}),
+    );
+    let run = scratch.run(&workflow, &[], 1);
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    db.execute_batch(&format!(
+        "CREATE TRIGGER stall BEFORE INSERT ON events
+         WHEN NEW.run_id = '{run}' AND NEW.detail = '{{\"reason\":\"the run was redriven from gen\"}}'
+         BEGIN SELECT count(*) FROM events a, events b, events c, events d, events e,
+             events f, events g, events h, events i, events j; END"
+    ))
+    .unwrap();
+    let state = |step: &str| -> String {
+        db.query_row(
+            "SELECT state FROM steps WHERE run_id = ? AND step_id = ?",
+            [&run, step],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    let mut retry = scratch
+        .command(&["retry", &run, "--from", "gen"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while state("gen") != "pending" {
+        assert!(retry.try_wait().unwrap().is_none(), "cairn retry ended");
+        assert!(started.elapsed() < HANG, "the supersession never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    retry.kill().unwrap();
+    retry.wait().unwrap();
+    assert_eq!(
+        state("report"),
+        "succeeded",
+        "killed before report was sent back"
+    );
+    assert_eq!(state("gen"), "pending", "killed after the supersession");
+    let run_state: String = db
+        .query_row("SELECT state FROM runs WHERE id = ?", [&run], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(run_state, "failed");
+    db.execute_batch("DROP TRIGGER stall").unwrap();
+
+    std::fs::remove_file(&fail).unwrap();
+    let output = scratch.cairn(&["retry", &run]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let last = |step: &str, to: &str| -> i64 {
+        db.query_row(
+            "SELECT max(seq) FROM events WHERE run_id = ? AND step_id = ? AND to_state = ?",
+            [&run, step, to],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    let attempt: i64 = db
+        .query_row(
+            "SELECT attempt FROM steps WHERE run_id = ? AND step_id = 'report'",
+            [&run],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(attempt, 2, "report ran again");
+    assert!(
+        last("gen.x", "succeeded") < last("report", "running"),
+        "report ran after the new plan"
+    );
+}
