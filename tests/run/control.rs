@@ -626,3 +626,150 @@ fn a_running_steps_last_progress_is_kept_in_the_database() {
         "only while it runs"
     );
 }
+
+/// A step that marks each execution and fails the same way each time, retried up to 6
+/// attempts, its loop's escalation `on_stall`.
+fn failing_alike(scratch: &Scratch, on_stall: &str, before: &str) -> Value {
+    let retry = json!({"retry": {"max_attempts": 6, "initial_delay": "10ms", "backoff": "fixed"},
+        "on_stall": on_stall});
+    step(
+        scratch,
+        "x",
+        &format!("{before}{MARK}; echo boom >&2; exit 2"),
+        retry,
+    )
+}
+
+/// The kind of stall that the move `to` of `step` (null: of the run) gives as its reason,
+/// from the history.
+fn stall_kind(scratch: &Scratch, run: &str, step: Value, to: &str) -> Value {
+    let event = history(scratch, run)
+        .into_iter()
+        .find(|event| event["to"] == to && event["step"] == step)
+        .expect("the move is in the history");
+    event["detail"]["stall"]["kind"].clone()
+}
+
+#[test]
+fn a_step_failing_alike_pauses_the_run_at_its_loop_and_runs_no_more() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "lp.json",
+        &json!({"name": "lp", "steps": [
+            failing_alike(&scratch, "pause", ""),
+            step(&scratch, "after", MARK, json!({"needs": ["x"]}))
+        ]}),
+    );
+    let run = scratch.run(&workflow, &[], 3);
+    let paused = show(&scratch, &run);
+    assert_eq!(paused["state"], "paused");
+    assert_eq!(
+        states(&paused)["x"],
+        "ready",
+        "the looping step waits as ready"
+    );
+    assert_eq!(
+        executions(&scratch, "x").len(),
+        3,
+        "stall.loop_after defaults to 3"
+    );
+    assert!(executions(&scratch, "after").is_empty());
+    assert_eq!(stall_kind(&scratch, &run, Value::Null, "paused"), "loop");
+}
+
+#[test]
+fn a_planner_emitting_its_plan_again_pauses_the_run_and_is_not_run_again() {
+    let scratch = Scratch::new();
+    let plan = "echo '{\"steps\": [{\"id\": \"check\", \"executor\": \"noop\"}]}'";
+    let planners: Vec<Value> = (1..=4)
+        .map(|n| {
+            let needs = if n == 1 {
+                json!([])
+            } else {
+                json!([format!("p{}", n - 1)])
+            };
+            let mut planner = step(
+                &scratch,
+                &format!("p{n}"),
+                &format!("{MARK}; {plan}"),
+                json!({"needs": needs}),
+            );
+            planner["planner"] = json!(true);
+            planner
+        })
+        .collect();
+    let workflow = scratch.write("same.json", &json!({"name": "same", "steps": planners}));
+    let run = scratch.run(&workflow, &[], 3);
+    let paused = show(&scratch, &run);
+    assert_eq!(paused["state"], "paused");
+    assert_eq!(states(&paused)["p4"], "ready");
+    assert_eq!(
+        executions(&scratch, "p4").len(),
+        1,
+        "the fourth same plan is a loop; the planner is not run again"
+    );
+}
+
+#[test]
+fn a_loop_that_cancels_cancels_the_run_and_its_sibling_held_at_a_gate() {
+    let scratch = Scratch::new();
+    // `x` loops once `s` is held; the gate `s` waits at is never opened.
+    let wait_for_s = "while [ ! -e \"$DIR/s.held\" ]; do sleep 0.02; done; ";
+    let workflow = scratch.write(
+        "lc.json",
+        &json!({"name": "lc", "steps": [
+            failing_alike(&scratch, "cancel", wait_for_s),
+            {"pipeline": [
+                step(&scratch, "s", &format!("{MARK}; {HOLD}; touch \"$DIR/s.done\""), json!({})),
+                step(&scratch, "t", MARK, json!({}))
+            ]}
+        ]}),
+    );
+    let run = scratch.run(&workflow, &[], 1);
+    let cancelled = show(&scratch, &run);
+    assert_eq!(cancelled["state"], "cancelled");
+    assert_eq!(states(&cancelled)["s"], "cancelled");
+    assert_eq!(states(&cancelled)["t"], "cancelled");
+    assert!(
+        !scratch.dir.path().join("s.done").exists(),
+        "s did not finish"
+    );
+    assert!(executions(&scratch, "t").is_empty(), "nothing new started");
+    assert_eq!(executions(&scratch, "x").len(), 3);
+    assert_eq!(stall_kind(&scratch, &run, json!("x"), "cancelled"), "loop");
+}
+
+#[test]
+fn a_loops_cancel_survives_an_engine_killed_in_a_siblings_kill_grace() {
+    let scratch = Scratch::new();
+    // `s` is deaf to SIGTERM: its kill grace is long, and the engine dies in it.
+    let mut s = step(
+        &scratch,
+        "s",
+        &format!("trap '' TERM; {MARK}; {HOLD}"),
+        json!({}),
+    );
+    s["with"]["kill_grace"] = json!("10m");
+    let wait_for_s = "while [ ! -e \"$DIR/s.held\" ]; do sleep 0.02; done; ";
+    let workflow = scratch.write(
+        "lk.json",
+        &json!({"name": "lk", "steps": [
+            failing_alike(&scratch, "cancel", wait_for_s),
+            {"pipeline": [s, step(&scratch, "t", MARK, json!({}))]}
+        ]}),
+    );
+    let mut child = scratch.spawn_logged(&workflow);
+    // The loop's commit cancels `x` and `t` and records the run's cancel with them.
+    let shown = scratch.wait_for_show(&mut child, |show| states(show)["t"] == "cancelled");
+    let run = shown["id"].as_str().unwrap().to_owned();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    let recovered = scratch.cairn(&["recover"]);
+    assert_eq!(code(&recovered), Some(1), "{recovered:?}");
+    assert_eq!(executions(&scratch, "s").len(), 1, "s never started again");
+    assert!(executions(&scratch, "t").is_empty());
+    let cancelled = show(&scratch, &run);
+    assert_eq!(cancelled["state"], "cancelled");
+    assert_eq!(states(&cancelled)["s"], "cancelled");
+}

@@ -113,7 +113,9 @@ impl Ledger {
     }
 
     /// Carries out `on_stall` for the attempt of `step` that ended with `stall`; the event
-    /// records the stall and its evidence.
+    /// records the stall and its evidence. A loop (of a step's endings or of a planner's
+    /// plans) is seen only now, as the attempt ends: a pause or a cancel holds the run from
+    /// here, as a stall seen while the attempt ran holds it from then.
     pub(super) fn escalate(
         &mut self,
         step: StepIndex,
@@ -127,6 +129,9 @@ impl Ledger {
             fields.extend(log);
         }
         detail["escalation"] = json!(on_stall);
+        if stall.kind == Kind::Loop {
+            self.hold_the_run(step, &stall, on_stall);
+        }
         let error = stall.error();
         let max_attempts = (self.plan.steps()[step].retry.as_ref()).map_or(1, |r| r.max_attempts);
         match on_stall {

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use super::super::Input;
 use super::super::control::tests::{started, take_over};
 use super::super::tests::{at, done, failed, moves, run_moves};
+use crate::command::Command;
 use crate::executor::ErrorClass;
 use crate::state::{RunState, Transition};
 
@@ -200,4 +201,123 @@ fn a_stall_that_pauses_or_cancels_the_run_holds_from_its_detection_not_from_the_
             "{on_stall}: nothing new starts after the stall"
         );
     }
+}
+
+/// `a` (failing the same way each attempt, up to 5) beside `s`, then `after` needing `a`;
+/// the run's escalation is `on_stall`.
+fn looping(on_stall: &str) -> Value {
+    json!({"name": "l", "stall": {"on_stall": on_stall}, "steps": [
+        {"id": "a", "executor": "noop",
+         "retry": {"max_attempts": 5, "initial_delay": "1s", "backoff": "fixed"}},
+        {"id": "s", "executor": "noop"},
+        {"id": "after", "executor": "noop", "needs": ["a"]}]})
+}
+
+/// Runs [`looping`] until `a`'s third identical failure, a loop, at 5s, `s` still running;
+/// the batch holds what that failure did.
+fn loop_beside_a_sibling(on_stall: &str) -> super::super::Ledger {
+    let mut ledger = take_over(&looping(on_stall), RunState::Pending, vec![], 0, None);
+    assert_eq!(started(&mut ledger, 0), ["a", "s"]);
+    for second in [1, 3, 5] {
+        ledger.take_batch();
+        ledger
+            .apply(failed(0, ErrorClass::ExitCode, "boom"), at(second))
+            .unwrap();
+        if second < 5 {
+            assert_eq!(started(&mut ledger, second + 1), ["a"], "after its delay");
+        }
+    }
+    ledger
+}
+
+/// The kinds of the commands the engine itself (`by: cairn`) sent in `batch`.
+fn sent_by_cairn(batch: &crate::state::Batch) -> Vec<&'static str> {
+    (batch.sent().iter())
+        .filter(|(_, command)| match command {
+            Command::Pause(request) | Command::Cancel(request) => request.by == "cairn",
+            _ => false,
+        })
+        .map(|(_, command)| command.kind())
+        .collect()
+}
+
+#[test]
+fn a_loop_that_pauses_readies_the_step_and_pauses_the_run_once_nothing_else_runs() {
+    let mut ledger = loop_beside_a_sibling("pause");
+    assert!(ledger.take_cancels().is_empty(), "s may finish");
+    assert!(
+        ledger.turn(at(5)).unwrap().is_empty(),
+        "a does not run again"
+    );
+    assert!(!ledger.is_paused(), "s is still running");
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["a: running -> ready"]);
+    assert_eq!(stall_of(&batch)["kind"], "loop");
+    assert_eq!(sent_by_cairn(&batch), ["pause"], "in the loop's commit");
+    ledger.apply(done(1, json!(1)), at(6)).unwrap();
+    assert!(ledger.turn(at(6)).unwrap().is_empty());
+    assert!(ledger.is_paused());
+    assert_eq!(
+        run_moves(&ledger.take_batch()),
+        [(RunState::Running, RunState::Paused)]
+    );
+    assert_eq!(ledger.slots[0].attempt, 3);
+}
+
+#[test]
+fn a_loop_that_cancels_cancels_the_run_and_its_attempts_in_flight() {
+    let mut ledger = loop_beside_a_sibling("cancel");
+    assert_eq!(ledger.take_cancels(), [1], "s is cancelled at once");
+    assert!(ledger.turn(at(5)).unwrap().is_empty());
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> cancelled", "after: pending -> cancelled"]
+    );
+    assert_eq!(stall_of(&batch)["kind"], "loop");
+    assert_eq!(sent_by_cairn(&batch), ["cancel"], "in the loop's commit");
+    ledger
+        .apply(failed(1, ErrorClass::Cancelled, "cancelled"), at(6))
+        .unwrap();
+    ledger.turn(at(6)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["s: running -> cancelled"]);
+    assert_eq!(
+        run_moves(&batch),
+        [(RunState::Running, RunState::Cancelled)]
+    );
+}
+
+#[test]
+fn a_planner_repeating_its_plan_with_pause_pauses_the_run_and_does_not_plan_again() {
+    let workflow = json!({"name": "p", "stall": {"loop_after": 2}, "steps": [
+        {"id": "gen", "executor": "noop", "planner": true}]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    assert_eq!(started(&mut ledger, 0), ["gen"]);
+    // Each round's planner plans one more planner with the same plan.
+    let again = json!({"steps": [{"id": "again", "executor": "noop", "planner": true}]});
+    let mut planner = "gen".to_owned();
+    for second in 1..=3 {
+        let index = ledger.plan.index_of(&planner).unwrap();
+        ledger.take_batch();
+        ledger
+            .apply(done(index, again.clone()), at(second))
+            .unwrap();
+        planner.push_str(".again");
+        if second < 3 {
+            assert_eq!(started(&mut ledger, second), [planner.clone()]);
+        }
+    }
+    // loop_after is 2: the third emission is the second repeat, and adds nothing.
+    assert!(
+        ledger.turn(at(3)).unwrap().is_empty(),
+        "no planner runs again"
+    );
+    assert!(ledger.is_paused());
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["gen.again.again: running -> ready"]);
+    assert_eq!(stall_of(&batch)["kind"], "loop");
+    assert_eq!(sent_by_cairn(&batch), ["pause"]);
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+    assert!(ledger.turn(at(4)).unwrap().is_empty());
 }
