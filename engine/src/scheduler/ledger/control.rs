@@ -77,11 +77,12 @@ impl Ledger {
     }
 
     /// Carries out a halt; `true` if nothing may start. A paused run that is not
-    /// asked to stay paused runs again (`cairn resume` is a person's "continue"). A run
-    /// whose steps have all ended meanwhile ends as they say, whatever the halt: there is
-    /// nothing left to hold or to cancel.
+    /// asked to stay paused runs again (`cairn resume` is a person's "continue"). A pause or
+    /// a stop leaves a run whose steps have all ended meanwhile to end as they say: there
+    /// is nothing left to hold (a cancel still ends it cancelled, with its reason).
     pub(super) fn halted(&mut self) -> Result<bool> {
-        if self.unfinished == 0 && self.run_state == RunState::Running {
+        let holding = matches!(self.halt, Some(Halt::Pause(_) | Halt::Drain));
+        if holding && self.unfinished == 0 && self.run_state == RunState::Running {
             return Ok(false);
         }
         match self.halt.clone() {
