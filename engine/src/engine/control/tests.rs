@@ -1,0 +1,362 @@
+//! Approvals, retries and redrives through the engine, on real stores: refusals leave the
+//! store as it was; a redrive a crash cut short is carried on.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::command::{Command, PendingCommand, Request};
+use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use crate::lease::{self, LeaseAttempt, LeaseHolder};
+use crate::state::{Batch, StepState};
+use crate::{Engine, Error, MemoryStore, RunState};
+
+/// Fails a step whose `with` says `fail`; else succeeds.
+#[derive(Debug)]
+struct FailsWhenAsked;
+
+#[async_trait]
+impl Executor for FailsWhenAsked {
+    async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+        if action.params["fail"] == json!(true) {
+            Outcome::failure(ErrorClass::BadParams, "asked to")
+        } else {
+            Outcome::success(json!(null))
+        }
+    }
+}
+
+/// A failed run of steps `ids` (the first one fails), and the engine it ran on.
+async fn failed_run(ids: &[String]) -> (Engine, String) {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("fails", Arc::new(FailsWhenAsked))
+        .open()
+        .await
+        .unwrap();
+    let steps: Vec<_> = (ids.iter().enumerate())
+        .map(|(i, id)| json!({"id": id, "executor": "fails", "with": {"fail": i == 0}}))
+        .collect();
+    let workflow = json!({"name": "w", "steps": steps});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let report = engine.start(plan, json!({})).await.unwrap().wait().await;
+    let report = report.unwrap();
+    assert_eq!(report.state, RunState::Failed);
+    (engine, report.id.to_string())
+}
+
+async fn refusal(ids: &[&str], from: &str) -> String {
+    let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+    let (engine, run) = failed_run(&ids).await;
+    match engine.retry(&run, Some(from)).await {
+        Err(Error::Refused { message, .. }) => message,
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_ended_run_takes_a_command_only_while_an_engine_redrives_it() {
+    let (engine, run) = failed_run(&["a".into(), "b".into()]).await;
+    let run_id: Uuid = run.parse().unwrap();
+    let cancel = || {
+        Command::Cancel(Request {
+            by: "me".into(),
+            reason: None,
+        })
+    };
+    let refused = engine.send(&run, cancel()).await;
+    assert!(matches!(refused, Err(Error::Finished(_))), "{refused:?}");
+    // Another engine of this host is sending the run's steps back a batch at a time: it
+    // holds the lease, and the run stays failed until its last batch.
+    let store = engine.store();
+    let redriver = LeaseHolder {
+        owner: "redriver".into(),
+        ..lease::this_process()
+    };
+    let ttl = Duration::from_secs(60);
+    let taken = store.acquire_lease(run_id, &redriver, ttl, &|_| false);
+    assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+    assert_eq!(engine.send(&run, cancel()).await.unwrap(), run_id);
+    let pending = store.pending_commands(run_id).await.unwrap();
+    assert!(matches!(
+        pending[..],
+        [PendingCommand {
+            command: Command::Cancel(_),
+            ..
+        }]
+    ));
+    // A redriver whose lease ran out, or whose process is gone, takes nothing.
+    assert!(
+        store
+            .renew_lease(run_id, "redriver", Duration::ZERO)
+            .await
+            .unwrap()
+    );
+    let refused = engine.send(&run, cancel()).await;
+    assert!(matches!(refused, Err(Error::Finished(_))), "{refused:?}");
+    let gone = LeaseHolder {
+        owner: "gone".into(),
+        pid: u32::MAX,
+        ..redriver
+    };
+    let taken = store.acquire_lease(run_id, &gone, ttl, &|_| false);
+    assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+    let refused = engine.send(&run, cancel()).await;
+    assert!(matches!(refused, Err(Error::Finished(_))), "{refused:?}");
+    assert_eq!(store.pending_commands(run_id).await.unwrap().len(), 1);
+}
+
+/// Succeeds with the order it ran steps in (`{"n": ...}`), a plan of one step `x` when
+/// its `with` says `plan`; fails a step whose `with` says `fail` while `broken`.
+#[derive(Debug, Default)]
+struct Ordered {
+    broken: AtomicBool,
+    ran: AtomicU64,
+}
+
+#[async_trait]
+impl Executor for Ordered {
+    async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+        if action.params["fail"] == json!(true) && self.broken.load(SeqCst) {
+            return Outcome::failure(ErrorClass::BadParams, "broken");
+        }
+        let n = self.ran.fetch_add(1, SeqCst);
+        match action.params["plan"] == json!(true) {
+            true => Outcome::success(json!({"steps": [{"id": "x", "executor": "t"}]})),
+            false => Outcome::success(json!({ "n": n })),
+        }
+    }
+}
+
+/// A run of `steps` on SQLite in `dir`, failed while `executor` was broken; `executor`
+/// is fixed before it returns.
+async fn failed_on_sqlite(
+    dir: &Path,
+    steps: Vec<serde_json::Value>,
+    executor: &Arc<Ordered>,
+) -> (Engine, Uuid) {
+    executor.broken.store(true, SeqCst);
+    let engine = Engine::builder(dir.join("cairn.db"))
+        .executor("t", Arc::clone(executor) as Arc<dyn Executor>)
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "w", "limits": {"max_parallel": 1000}, "steps": steps});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let report = engine.start(plan, json!({})).await.unwrap().wait().await;
+    let report = report.unwrap();
+    assert_eq!(report.state, RunState::Failed);
+    executor.broken.store(false, SeqCst);
+    (engine, report.id)
+}
+
+/// Makes every later commit of run `run` in the database in `dir` that records an event
+/// of `detail` numbered after `after` fail: a crash of the engine at that commit, as
+/// the store sees it. Returns the connection that undoes it.
+fn fail_commits(dir: &Path, run: Uuid, detail: &str, after: usize) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.join("cairn.db")).unwrap();
+    let trigger = format!(
+        "CREATE TRIGGER crash BEFORE INSERT ON events
+         WHEN NEW.run_id = '{run}' AND NEW.detail = '{detail}' AND NEW.seq > {after}
+         BEGIN SELECT RAISE(ABORT, 'crashed'); END"
+    );
+    conn.execute_batch(&trigger).unwrap();
+    conn
+}
+
+/// The attempts of the steps of `run`, by step.
+async fn attempts(engine: &Engine, run: Uuid) -> BTreeMap<String, u32> {
+    let steps = engine.store().steps(run).await.unwrap();
+    (steps.into_iter().map(|step| (step.id, step.attempt))).collect()
+}
+
+#[tokio::test]
+async fn a_redrive_interrupted_between_two_batches_is_carried_on_by_the_next_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let executor = Arc::new(Ordered::default());
+    let mut steps = vec![
+        json!({"id": "pre", "executor": "t"}),
+        json!({"id": "bad", "executor": "t", "needs": ["pre"], "with": {"fail": true}}),
+    ];
+    steps.extend(
+        (0..4200).map(|i| json!({"id": format!("s{i}"), "executor": "t", "needs": ["pre"]})),
+    );
+    let (engine, run) = failed_on_sqlite(dir.path(), steps, &executor).await;
+    let events = engine.store().history(run).await.unwrap().len();
+    // The redrive's second batch of steps sent back fails: 4,096 are pending, the rest
+    // still succeeded with their outputs of before, the run failed.
+    let reason = r#"{"reason":"the run was redriven from pre"}"#;
+    let undo = fail_commits(dir.path(), run, reason, events + 4096);
+    let handle = engine.retry(&run.to_string(), Some("pre")).await.unwrap();
+    handle.wait().await.unwrap_err();
+    let record = engine.store().find_run(&run.to_string()).await.unwrap();
+    assert_eq!(record.state, RunState::Failed);
+    let steps = engine.store().steps(run).await.unwrap();
+    let pending = steps.iter().filter(|step| step.state == StepState::Pending);
+    assert_eq!(pending.count(), 4096);
+    undo.execute_batch("DROP TRIGGER crash").unwrap();
+
+    let report = engine
+        .retry(&run.to_string(), None)
+        .await
+        .unwrap()
+        .wait()
+        .await;
+    assert_eq!(report.unwrap().state, RunState::Succeeded);
+    let attempts = attempts(&engine, run).await;
+    let again = attempts.values().filter(|&&attempt| attempt == 2).count();
+    assert_eq!(
+        again,
+        attempts.len(),
+        "every step downstream of pre ran again"
+    );
+    assert_eq!(engine.store().redrive_from(run).await.unwrap(), None);
+    assert_eq!(redriven_from(&engine, run).await, "pre");
+}
+
+#[tokio::test]
+async fn a_redrive_interrupted_after_its_supersession_reruns_the_planners_dependents() {
+    let dir = tempfile::tempdir().unwrap();
+    let executor = Arc::new(Ordered::default());
+    let steps = vec![
+        json!({"id": "gen", "executor": "t", "planner": true, "with": {"plan": true}}),
+        json!({"id": "report", "executor": "t", "needs": ["gen"]}),
+        json!({"id": "bad", "executor": "t", "needs": ["gen"], "with": {"fail": true}}),
+    ];
+    let (engine, run) = failed_on_sqlite(dir.path(), steps, &executor).await;
+    // The commit after the supersession fails: gen is pending, report succeeded.
+    let reason = r#"{"reason":"the run was redriven from gen"}"#;
+    let undo = fail_commits(dir.path(), run, reason, 0);
+    let refused = engine.retry(&run.to_string(), Some("gen")).await;
+    assert!(refused.is_err(), "the first batch failed");
+    let record = engine.store().find_run(&run.to_string()).await.unwrap();
+    assert_eq!(record.state, RunState::Failed);
+    let gen_step = engine.store().step(run, "gen").await.unwrap().unwrap();
+    assert_eq!(gen_step.state, StepState::Pending);
+    undo.execute_batch("DROP TRIGGER crash").unwrap();
+
+    let report = engine
+        .retry(&run.to_string(), None)
+        .await
+        .unwrap()
+        .wait()
+        .await;
+    assert_eq!(report.unwrap().state, RunState::Succeeded);
+    let attempts = attempts(&engine, run).await;
+    assert_eq!(attempts["report"], 2, "{attempts:?}");
+    let steps = engine.store().steps(run).await.unwrap();
+    let ran = |id: &str| {
+        let step = steps.iter().find(|step| step.id == id).unwrap();
+        step.output.as_ref().unwrap()["n"].as_u64().unwrap()
+    };
+    assert!(
+        ran("gen.x") < ran("report"),
+        "the new plan runs before report"
+    );
+}
+
+/// Records a redrive of `run` from `from` as a crash would have left it: committed by
+/// an engine that is gone.
+async fn interrupted(engine: &Engine, run: Uuid, from: &str) {
+    let store = engine.store();
+    let gone = LeaseHolder {
+        owner: "gone".into(),
+        ..lease::this_process()
+    };
+    let ttl = Duration::from_secs(60);
+    let taken = store.acquire_lease(run, &gone, ttl, &|_| false);
+    assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+    let mut first = Batch::new();
+    first.record_redrive(run, from);
+    store.commit("gone", first).await.unwrap();
+    store.release_lease(run, "gone").await.unwrap();
+}
+
+/// The step the last redrive of `run` ran from.
+async fn redriven_from(engine: &Engine, run: Uuid) -> serde_json::Value {
+    let history = engine.store().history(run).await.unwrap();
+    let redrive = (history.iter().rev()).find_map(|event| event.detail.as_ref()?.get("redrive"));
+    redrive.unwrap()["from"].clone()
+}
+
+#[tokio::test]
+async fn another_from_than_the_interrupted_one_redrives_from_the_upstream_one_or_is_refused() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("fails", Arc::new(FailsWhenAsked))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "w", "steps": [
+        {"id": "a", "executor": "fails", "with": {"fail": true}},
+        {"id": "b", "executor": "fails"},
+        {"id": "c", "executor": "fails", "needs": ["b"]},
+        {"id": "d", "executor": "fails"},
+    ]});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let report = engine.start(plan, json!({})).await.unwrap().wait().await;
+    let run = report.unwrap().id;
+    let store = engine.store();
+    interrupted(&engine, run, "b").await;
+    // Neither upstream nor downstream of b: refused, the store left as it was.
+    let refused = engine.retry(&run.to_string(), Some("d")).await;
+    let Err(Error::Refused { message, .. }) = refused else {
+        panic!("not refused: {refused:?}");
+    };
+    assert!(
+        message.starts_with("a redrive from `b` was interrupted"),
+        "{message}"
+    );
+    assert_eq!(store.redrive_from(run).await.unwrap().as_deref(), Some("b"));
+    assert!(
+        store
+            .find_run(&run.to_string())
+            .await
+            .unwrap()
+            .lease
+            .is_none()
+    );
+    // Downstream of b: b's redrive covers it.
+    let report = engine
+        .retry(&run.to_string(), Some("c"))
+        .await
+        .unwrap()
+        .wait()
+        .await;
+    assert_eq!(report.unwrap().state, RunState::Failed, "a still fails");
+    assert_eq!(redriven_from(&engine, run).await, "b");
+    assert_eq!(store.redrive_from(run).await.unwrap(), None);
+    // Upstream of c: its redrive covers c's.
+    interrupted(&engine, run, "c").await;
+    let report = engine
+        .retry(&run.to_string(), Some("b"))
+        .await
+        .unwrap()
+        .wait()
+        .await;
+    assert_eq!(report.unwrap().state, RunState::Failed);
+    assert_eq!(redriven_from(&engine, run).await, "b");
+    assert_eq!(store.step(run, "b").await.unwrap().unwrap().attempt, 3);
+}
+
+#[tokio::test]
+async fn an_unknown_step_is_refused_with_the_closest_id_or_the_few_ids() {
+    assert_eq!(
+        refusal(&["build", "test", "deploy"], "tset").await,
+        "no step `tset` (did you mean `test`?)"
+    );
+    assert_eq!(
+        refusal(&["build", "test", "deploy"], "lint").await,
+        "no step `lint` (the run's steps: build, test, deploy)"
+    );
+    let many: Vec<String> = (0..25).map(|i| format!("step{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(
+        refusal(&many, "lint").await,
+        "no step `lint` (none of the run's 25 steps is close)"
+    );
+}
