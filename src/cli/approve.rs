@@ -112,6 +112,13 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
                 "expires in {}",
                 humantime::format_duration(std::time::Duration::from_secs(left.as_secs()))
             ),
+            // A ruling is taken only before the expiry: it decides, not the expiry.
+            Err(_) if ruled(approval).is_some() => format!(
+                "expired at {}, after it was ruled on",
+                approval
+                    .expires_at
+                    .to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
             // Denied by the next turn of the engine that drives the run.
             Err(_) => format!(
                 "expired at {}, denied when an engine drives the run",
