@@ -187,8 +187,13 @@ impl Ledger {
             }
             Err(error) => {
                 let text = error.to_string();
+                // An item stopped by a cancel is cancelled, as its step is.
+                let state = match error.class {
+                    ErrorClass::Cancelled => StepState::Cancelled,
+                    _ => StepState::Failed,
+                };
                 items.failed.insert(index, error);
-                (StepState::Failed, None, Some(text))
+                (state, None, Some(text))
             }
         };
         self.batch.record_item(ItemRecord {

@@ -335,3 +335,19 @@ fn a_cancel_takes_back_the_starts_of_the_items_it_kept_from_running() {
     );
     assert_eq!(states(batch.items()), item_0_and_the_items_left_pending());
 }
+
+#[test]
+fn an_item_a_cancel_stopped_is_recorded_cancelled_and_a_failed_one_failed() {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    let stopped = Outcome::failure(ErrorClass::Cancelled, "cancelled");
+    let failed = Outcome::failure(ErrorClass::ExitCode, "exit 1");
+    ledger.apply(item(0, stopped), at(1)).unwrap();
+    ledger.apply(item(1, failed), at(1)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        states(batch.items()),
+        [(0, StepState::Cancelled, 1), (1, StepState::Failed, 1)]
+    );
+}
