@@ -29,12 +29,27 @@ use scope::to_val;
 
 /// An expression that does not parse, does not evaluate, or has the wrong type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{expression}`: {reason}")]
+#[error("`{}`: {reason}", shortened(expression))]
 pub struct ExprError {
     /// The expression (or template) as written.
     pub expression: String,
     /// What is wrong with it.
     pub reason: String,
+}
+
+/// The longest expression a message quotes whole; a longer one is cut, its length said.
+const QUOTED: usize = 120;
+
+/// `expression` as a message quotes it: whole if short, else its start and its length.
+fn shortened(expression: &str) -> String {
+    match expression.char_indices().nth(QUOTED) {
+        None => expression.to_owned(),
+        Some((end, _)) => format!(
+            "{}… ({} characters)",
+            &expression[..end],
+            expression.chars().count()
+        ),
+    }
 }
 
 impl ExprError {
@@ -525,16 +540,23 @@ fn parse(expr: &str) -> Result<Expression, ExprError> {
         return Ok(expression);
     }
     ENV.parser().parse(expr).map_err(|errors| {
-        let reason = errors
-            .errors
-            .iter()
-            .map(|error| {
+        let mut reasons: Vec<String> = Vec::new();
+        for error in &errors.errors {
+            // The parser's nesting limit surfaces as its own internals, several times.
+            let reason = if error.msg.contains("Recursion limit") {
+                "nested too deep (CEL's parser takes 96 levels)".to_owned()
+            } else {
                 let message = error.msg.split(" expecting ").next().unwrap_or_default();
                 format!("column {}: {message}", error.pos.1)
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        ExprError::new(expr, format!("does not parse: {reason}"))
+            };
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
+        }
+        if reasons.iter().any(|reason| reason.starts_with("nested too deep")) {
+            reasons.retain(|reason| reason.starts_with("nested too deep"));
+        }
+        ExprError::new(expr, format!("does not parse: {}", reasons.join("; ")))
     })
 }
 

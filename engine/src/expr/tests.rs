@@ -111,6 +111,22 @@ fn errors_name_the_expression() {
 }
 
 #[test]
+fn a_refusal_names_the_nesting_once_and_quotes_a_long_expression_cut() {
+    let deep = format!("{}{} == []", "[".repeat(100), "]".repeat(100));
+    let error = check(&deep, &VARIABLES).unwrap_err().to_string();
+    assert!(
+        error.ends_with(
+            "… (206 characters)`: does not parse: nested too deep (CEL's parser takes 96 levels)"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.starts_with(&format!("`{}", "[".repeat(100))),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_variable_not_defined_where_the_expression_is_is_refused_cached_or_not() {
     let refused = |expr: &str, known: &[&str]| check(expr, known).unwrap_err().reason;
     let cached = refused("inptu.x + items.size()", &VARIABLES);
