@@ -553,7 +553,10 @@ fn parse(expr: &str) -> Result<Expression, ExprError> {
                 reasons.push(reason);
             }
         }
-        if reasons.iter().any(|reason| reason.starts_with("nested too deep")) {
+        if reasons
+            .iter()
+            .any(|reason| reason.starts_with("nested too deep"))
+        {
             reasons.retain(|reason| reason.starts_with("nested too deep"));
         }
         ExprError::new(expr, format!("does not parse: {}", reasons.join("; ")))
