@@ -239,7 +239,7 @@ impl Driver {
                 // starve the word of a lost lease, the deadline or the commands.
                 () = sleep_until(next_wake), if next_wake.is_some() => {}
             }
-            if self.ledger.stall_due(Utc::now()) {
+            if signs && self.ledger.stall_due(Utc::now()) {
                 // Signs of life are read at most once a `PROGRESS_POLL`: a window shorter
                 // than that would otherwise run out on an attempt that kept talking.
                 self.read_progress()?;

@@ -140,8 +140,8 @@ impl Ledger {
         items: Option<&[Value]>,
         now: DateTime<Utc>,
     ) -> Result<Judgement> {
-        let executor = self.plan.node(step).executor.clone().unwrap_or_default();
-        let room = self.rates.room(&executor, now);
+        let executor = self.plan.node(step).executor.as_deref().unwrap_or_default();
+        let room = self.rates.room(executor, now);
         if room != usize::MAX {
             // Each item counted starts at once, not when a slot of the step frees: counted
             // before it starts, it would leave the window early.
@@ -232,7 +232,7 @@ impl Ledger {
             )?;
             return Ok(Judgement::Stopped);
         }
-        self.rates.count(&executor, now, actions.len());
+        self.rates.count(executor, now, actions.len());
         let detail = match (items, verdicts.as_slice()) {
             (None, [verdict]) => json!({ "verdict": verdict }),
             _ => json!({ "verdicts": verdicts }),
