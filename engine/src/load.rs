@@ -39,7 +39,7 @@ use crate::executor::Executors;
 use crate::plan::{self, Plan};
 
 pub(crate) use added::{load_plan, restore_plan};
-pub use document::{document_schema, load_document};
+pub use document::{document_schema, load_document, load_json};
 
 pub(crate) use crate::problem::closest;
 pub use crate::problem::{Place, Problem};

@@ -298,13 +298,7 @@ fn read_input(args: &RunArgs) -> Result<Value, Error> {
         }
         (None, None) => return Ok(Value::Object(Default::default())),
     };
-    serde_json::from_str(&text).map_err(|error| {
-        Error::Usage(format!(
-            "{origin}:{}:{}: not JSON: {error}",
-            error.line(),
-            error.column()
-        ))
-    })
+    Ok(cairn_engine::load_json(&text, &origin)?)
 }
 
 fn parse_durability(text: &str) -> Result<Durability, String> {

@@ -26,10 +26,7 @@ pub fn load_document<T: DeserializeOwned>(
             problems,
         }
     };
-    let source = super::without_bom(source);
-    super::unique::unique_keys(source).map_err(|problem| fail(vec![problem]))?;
-    let value: Value =
-        serde_json::from_str(source).map_err(|error| fail(vec![syntax_problem(&error)]))?;
+    let value = load_json(source, origin)?;
     let validator = jsonschema::validator_for(schema).map_err(|error| {
         fail(vec![Problem::at(
             "",
@@ -47,6 +44,24 @@ pub fn load_document<T: DeserializeOwned>(
         let message = shorten(&error.inner().to_string());
         fail(vec![Problem::at(pointer_of(error.path()), message)])
     })
+}
+
+/// Parses the JSON `source` as a workflow file's text is read: a byte order mark skipped, a
+/// syntax error named by its line and column, and an object giving a key twice refused (JSON
+/// parsers keep one of the two, silently). `origin` names the text in messages.
+///
+/// ```
+/// let error = cairn_engine::load_json(r#"{"a": 1, "a": 2}"#, "--input").unwrap_err();
+/// assert!(error.to_string().starts_with("--input:/a: "));
+/// ```
+pub fn load_json(source: &str, origin: &str) -> Result<Value, LoadError> {
+    let fail = |problem: Problem| LoadError {
+        origin: origin.to_owned(),
+        problems: vec![problem],
+    };
+    let source = super::without_bom(source);
+    super::unique::unique_keys(source).map_err(fail)?;
+    serde_json::from_str(source).map_err(|error| fail(syntax_problem(&error)))
 }
 
 /// The JSON Schema of documents of type `T`, as [`load_document`] wants it: optional keys
