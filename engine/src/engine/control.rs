@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{Engine, RunHandle, driving};
 use crate::approval::Approval;
 use crate::command::Command;
+use crate::definition::Node;
 use crate::error::{Error, Result};
 use crate::lease::{self, LeaseAttempt};
 use crate::plan::{self, Addition, Supersession};
@@ -52,7 +53,7 @@ impl Engine {
         match &command {
             Command::Approve(ruling) | Command::Deny(ruling) => {
                 let Some(step) = store.step(record.id, &ruling.step).await? else {
-                    return Err(refused(self.no_step(record.id, &ruling.step).await?));
+                    return Err(refused(self.no_step(&record, &ruling.step).await?));
                 };
                 if step.state != StepState::AwaitingApproval {
                     return Err(refused(format!(
@@ -170,7 +171,7 @@ impl Engine {
         if let Some(from) = from
             && store.step(record.id, from).await?.is_none()
         {
-            return Err(refused(self.no_step(record.id, from).await?));
+            return Err(refused(self.no_step(&record, from).await?));
         }
         // Refused before the lease is taken: a refusal leaves the store as it was.
         if from.is_some() {
@@ -339,10 +340,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Why a command naming `step` is refused when run `run_id` has no such step: with the
-    /// closest id, or the run's ids when they are few.
-    async fn no_step(&self, run_id: Uuid, step: &str) -> Result<String> {
-        let steps = self.inner.store.steps_without_outputs(run_id).await?;
+    /// Why a command naming `step` is refused when run `record` has no such step: a group's
+    /// id with its steps, else the closest id, or the run's ids when they are few.
+    async fn no_step(&self, record: &RunRecord, step: &str) -> Result<String> {
+        let (plan, _) = self.grown_plan(record).await?;
+        let group = (plan.roots())
+            .flat_map(|root| Node::all(std::slice::from_ref(root)))
+            .find(|node| node.id.as_deref() == Some(step) && node.group().is_some());
+        if let Some((kind, members)) = group.and_then(Node::group) {
+            let ids: Vec<&str> = (Node::all(members))
+                .filter(|node| node.executor.is_some())
+                .filter_map(|node| node.id.as_deref())
+                .collect();
+            let shown = match ids.len() {
+                n if n <= FEW_STEPS => ids.join(", "),
+                n => format!("{}, … ({n} steps)", ids[..FEW_STEPS].join(", ")),
+            };
+            return Ok(format!(
+                "`{step}` is a {kind} group, not a step: name one of its steps ({shown})"
+            ));
+        }
+        let steps = self.inner.store.steps_without_outputs(record.id).await?;
         let ids = steps.iter().map(|step| step.id.as_str());
         let hint = match closest(step, ids.clone()) {
             Some(close) => format!("did you mean `{close}`?"),

@@ -34,14 +34,19 @@ impl Executor for FailsWhenAsked {
 
 /// A failed run of steps `ids` (the first one fails), and the engine it ran on.
 async fn failed_run(ids: &[String]) -> (Engine, String) {
+    let steps: Vec<_> = (ids.iter().enumerate())
+        .map(|(i, id)| json!({"id": id, "executor": "fails", "with": {"fail": i == 0}}))
+        .collect();
+    failed_with(steps).await
+}
+
+/// A failed run of `steps` (of the executor `fails`), and the engine it ran on.
+async fn failed_with(steps: Vec<serde_json::Value>) -> (Engine, String) {
     let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
         .executor("fails", Arc::new(FailsWhenAsked))
         .open()
         .await
         .unwrap();
-    let steps: Vec<_> = (ids.iter().enumerate())
-        .map(|(i, id)| json!({"id": id, "executor": "fails", "with": {"fail": i == 0}}))
-        .collect();
     let workflow = json!({"name": "w", "steps": steps});
     let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
     let report = engine.start(plan, json!({})).await.unwrap().wait().await;
@@ -359,4 +364,20 @@ async fn an_unknown_step_is_refused_with_the_closest_id_or_the_few_ids() {
         refusal(&many, "lint").await,
         "no step `lint` (none of the run's 25 steps is close)"
     );
+}
+
+#[tokio::test]
+async fn a_group_named_where_a_step_is_asked_for_is_refused_with_its_steps() {
+    let (engine, run) = failed_with(vec![json!({"id": "checks", "pipeline": [
+        {"id": "lint", "executor": "fails", "with": {"fail": true}},
+        {"id": "test", "executor": "fails"}
+    ]})])
+    .await;
+    match engine.retry(&run, Some("checks")).await {
+        Err(Error::Refused { message, .. }) => assert_eq!(
+            message,
+            "`checks` is a pipeline group, not a step: name one of its steps (lint, test)"
+        ),
+        other => panic!("not refused: {other:?}"),
+    }
 }
