@@ -307,6 +307,18 @@ fn an_approval_nobody_gives_expires_denied_and_the_command_never_runs() {
     );
 }
 
+/// What `cairn approvals` lists once the (one) waiting request has expired.
+fn listed_past_expiry(scratch: &Scratch) -> String {
+    let waiting = scratch.json(&["approvals", "--json"]);
+    let expires = waiting[0]["expires_at"].as_str().unwrap().to_owned();
+    let expires = chrono::DateTime::parse_from_rfc3339(&expires).unwrap();
+    while chrono::Utc::now() <= expires {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let listed = scratch.cairn(&["approvals"]);
+    String::from_utf8_lossy(&listed.stdout).into_owned()
+}
+
 #[test]
 fn an_approval_sent_in_time_still_counts_once_the_request_expired() {
     let scratch = Scratch::new();
@@ -316,14 +328,7 @@ fn an_approval_sent_in_time_still_counts_once_the_request_expired() {
     child.wait().unwrap();
     let approve = scratch.cairn(&["approve", &run, "deploy", "--by", "ann"]);
     assert_eq!(approve.status.code(), Some(0));
-    let waiting = scratch.json(&["approvals", "--json"]);
-    let expires = waiting[0]["expires_at"].as_str().unwrap().to_owned();
-    let expires = chrono::DateTime::parse_from_rfc3339(&expires).unwrap();
-    while chrono::Utc::now() <= expires {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let listed = scratch.cairn(&["approvals"]);
-    let listed = String::from_utf8_lossy(&listed.stdout);
+    let listed = listed_past_expiry(&scratch);
     assert!(
         listed.contains("after it was ruled on") && listed.contains("approved by ann"),
         "{listed}"
@@ -340,14 +345,7 @@ fn an_approval_sent_after_the_request_expired_is_refused_and_resume_denies_the_s
     let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
     child.kill().unwrap();
     child.wait().unwrap();
-    let waiting = scratch.json(&["approvals", "--json"]);
-    let expires = waiting[0]["expires_at"].as_str().unwrap().to_owned();
-    let expires = chrono::DateTime::parse_from_rfc3339(&expires).unwrap();
-    while chrono::Utc::now() <= expires {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let listed = scratch.cairn(&["approvals"]);
-    let listed = String::from_utf8_lossy(&listed.stdout);
+    let listed = listed_past_expiry(&scratch);
     assert!(
         listed.contains("expired at") && listed.contains("denied when an engine drives the run"),
         "{listed}"
