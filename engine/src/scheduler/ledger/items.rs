@@ -60,6 +60,12 @@ impl Items {
             .map(|&attempts| u64::from(attempts))
             .sum()
     }
+
+    /// The items left to run: not succeeded, nor started in the attempt that goes on.
+    fn left(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.outputs.len())
+            .filter(|&index| self.outputs[index].is_none() && !self.started.contains(&index))
+    }
 }
 
 impl Ledger {
@@ -70,9 +76,7 @@ impl Ledger {
         let items = self.slots[step].items.get_or_insert_with(Box::default);
         items.outputs.resize(count, None);
         items.attempts.resize(count, 0);
-        (0..count)
-            .filter(|&index| items.outputs[index].is_none() && !items.started.contains(&index))
-            .collect()
+        items.left().collect()
     }
 
     /// The number of `step`'s next attempt: the same again when its attempt goes on with the
@@ -141,12 +145,7 @@ impl Ledger {
     /// How many items of `step` its running attempt did not start, a rate limit holding
     /// them, and that have not succeeded.
     pub(super) fn items_held(&self, step: StepIndex) -> usize {
-        let Some(items) = self.slots[step].items.as_deref() else {
-            return 0;
-        };
-        (0..items.outputs.len())
-            .filter(|&index| items.outputs[index].is_none() && !items.started.contains(&index))
-            .count()
+        (self.slots[step].items.as_deref()).map_or(0, |items| items.left().count())
     }
 
     /// `step`'s attempt ended the items it started, `left` of them not started (a rate limit
