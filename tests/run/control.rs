@@ -243,32 +243,49 @@ fn a_cancel_read_by_an_engine_that_dies_in_the_kill_grace_never_starts_the_step_
     assert_eq!(end["detail"]["cancelled"]["reason"], "wrong branch");
 }
 
-#[test]
-fn a_stalls_cancel_survives_an_engine_killed_in_the_stalled_steps_kill_grace() {
-    let scratch = Scratch::new();
-    // `h` is silent past its heartbeat and deaf to SIGTERM: its kill grace is long.
-    let mut h = step(
-        &scratch,
-        "h",
-        &format!("trap '' TERM; {MARK}; {HOLD}"),
-        json!({"heartbeat": "1s", "on_stall": "cancel"}),
-    );
-    h["with"]["kill_grace"] = json!("10m");
-    let workflow = scratch.write(
-        "s.json",
-        &json!({"name": "s", "steps": [{"pipeline": [h, step(&scratch, "b", MARK, json!({}))]}]}),
-    );
-    let mut child = scratch.spawn_logged(&workflow);
-    // The stall's commit cancels `b` and records the run's cancel with it.
-    let shown = scratch.wait_for_show(&mut child, |show| states(show)["b"] == "cancelled");
+/// A step that marks its start, ignores SIGTERM and holds until the gate opens, with a
+/// kill grace long enough for the engine to die in.
+fn deaf(scratch: &Scratch, id: &str, keys: Value) -> Value {
+    let mut deaf = step(scratch, id, &format!("trap '' TERM; {MARK}; {HOLD}"), keys);
+    deaf["with"]["kill_grace"] = json!("10m");
+    deaf
+}
+
+/// Runs `workflow` until its step `cancelled` is cancelled, kills the engine there (in the
+/// kill grace of a [`deaf`] step), opens the gate and lets `cairn recover` (exit 1) end the
+/// run: the run as `show` gives it then.
+fn killed_in_a_kill_grace_then_recovered(
+    scratch: &Scratch,
+    workflow: &Path,
+    cancelled: &str,
+) -> Value {
+    let mut child = scratch.spawn_logged(workflow);
+    let shown = scratch.wait_for_show(&mut child, |show| states(show)[cancelled] == "cancelled");
     let run = shown["id"].as_str().unwrap().to_owned();
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     let recovered = scratch.cairn(&["recover"]);
     assert_eq!(code(&recovered), Some(1), "{recovered:?}");
+    show(scratch, &run)
+}
+
+#[test]
+fn a_stalls_cancel_survives_an_engine_killed_in_the_stalled_steps_kill_grace() {
+    let scratch = Scratch::new();
+    // `h` is silent past its heartbeat and deaf to SIGTERM.
+    let h = deaf(
+        &scratch,
+        "h",
+        json!({"heartbeat": "1s", "on_stall": "cancel"}),
+    );
+    let workflow = scratch.write(
+        "s.json",
+        &json!({"name": "s", "steps": [{"pipeline": [h, step(&scratch, "b", MARK, json!({}))]}]}),
+    );
+    // The stall's commit cancels `b` and records the run's cancel with it.
+    let cancelled = killed_in_a_kill_grace_then_recovered(&scratch, &workflow, "b");
     assert_eq!(executions(&scratch, "h").len(), 1, "h never started again");
-    let cancelled = show(&scratch, &run);
     assert_eq!(cancelled["state"], "cancelled");
     assert_eq!(states(&cancelled)["h"], "cancelled");
 }
@@ -742,14 +759,8 @@ fn a_loop_that_cancels_cancels_the_run_and_its_sibling_held_at_a_gate() {
 #[test]
 fn a_loops_cancel_survives_an_engine_killed_in_a_siblings_kill_grace() {
     let scratch = Scratch::new();
-    // `s` is deaf to SIGTERM: its kill grace is long, and the engine dies in it.
-    let mut s = step(
-        &scratch,
-        "s",
-        &format!("trap '' TERM; {MARK}; {HOLD}"),
-        json!({}),
-    );
-    s["with"]["kill_grace"] = json!("10m");
+    // `s` is deaf to SIGTERM, and the engine dies in its kill grace.
+    let s = deaf(&scratch, "s", json!({}));
     let wait_for_s = "while [ ! -e \"$DIR/s.held\" ]; do sleep 0.02; done; ";
     let workflow = scratch.write(
         "lk.json",
@@ -758,18 +769,10 @@ fn a_loops_cancel_survives_an_engine_killed_in_a_siblings_kill_grace() {
             {"pipeline": [s, step(&scratch, "t", MARK, json!({}))]}
         ]}),
     );
-    let mut child = scratch.spawn_logged(&workflow);
     // The loop's commit cancels `x` and `t` and records the run's cancel with them.
-    let shown = scratch.wait_for_show(&mut child, |show| states(show)["t"] == "cancelled");
-    let run = shown["id"].as_str().unwrap().to_owned();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
-    let recovered = scratch.cairn(&["recover"]);
-    assert_eq!(code(&recovered), Some(1), "{recovered:?}");
+    let cancelled = killed_in_a_kill_grace_then_recovered(&scratch, &workflow, "t");
     assert_eq!(executions(&scratch, "s").len(), 1, "s never started again");
     assert!(executions(&scratch, "t").is_empty());
-    let cancelled = show(&scratch, &run);
     assert_eq!(cancelled["state"], "cancelled");
     assert_eq!(states(&cancelled)["s"], "cancelled");
 }
