@@ -207,7 +207,7 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
                     *handled |= pending.command.carried_out_by(change.to);
                 }
                 // Leaving `failed` or `cancelled` ends a redrive's last commit.
-                if change.from.is_terminal() {
+                if matches!(change.from, RunState::Failed | RunState::Cancelled) {
                     run.redrive_from = None;
                 }
             }

@@ -3,11 +3,11 @@
 //! The writer thread (see `writer.rs`) runs a commit in one `BEGIN IMMEDIATE` transaction:
 //! the new run (if any), the fencing check of every run the batch writes to, what the batch
 //! grows its runs by, the steps' and runs' last states, one event per transition,
-//! approvals, progress, handled commands and the redrive under way. Each statement's text is fixed, so it is
-//! prepared once per connection: the hot ones for the writer's life (`prepared.rs`), the
-//! others cached. A step or run that moves several times in one batch is written once, with
-//! its last state, guarded by the state it had before the batch; every transition still
-//! gets its own event.
+//! approvals, progress, handled commands and the redrive under way. Each statement's text
+//! is fixed, so it is prepared once per connection: the hot ones for the writer's life
+//! (`prepared.rs`), the others cached. A step or run that moves several times in one batch
+//! is written once, with its last state, guarded by the state it had before the batch; every
+//! transition still gets its own event.
 //!
 //! A guarded update that changes no row (the step or run is not in the state the batch
 //! expects it to leave) or a run whose lease another owner holds refuses the commit: the
