@@ -540,24 +540,18 @@ fn parse(expr: &str) -> Result<Expression, ExprError> {
         return Ok(expression);
     }
     ENV.parser().parse(expr).map_err(|errors| {
+        // The parser's nesting limit surfaces as its own internals, several times over.
+        if (errors.errors.iter()).any(|error| error.msg.contains("Recursion limit")) {
+            let reason = "does not parse: nested too deep (CEL's parser takes 96 levels)";
+            return ExprError::new(expr, reason);
+        }
         let mut reasons: Vec<String> = Vec::new();
         for error in &errors.errors {
-            // The parser's nesting limit surfaces as its own internals, several times.
-            let reason = if error.msg.contains("Recursion limit") {
-                "nested too deep (CEL's parser takes 96 levels)".to_owned()
-            } else {
-                let message = error.msg.split(" expecting ").next().unwrap_or_default();
-                format!("column {}: {message}", error.pos.1)
-            };
+            let message = error.msg.split(" expecting ").next().unwrap_or_default();
+            let reason = format!("column {}: {message}", error.pos.1);
             if !reasons.contains(&reason) {
                 reasons.push(reason);
             }
-        }
-        if reasons
-            .iter()
-            .any(|reason| reason.starts_with("nested too deep"))
-        {
-            reasons.retain(|reason| reason.starts_with("nested too deep"));
         }
         ExprError::new(expr, format!("does not parse: {}", reasons.join("; ")))
     })
