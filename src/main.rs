@@ -33,7 +33,7 @@ mod cli {
 #[command(name = "cairn", version)]
 struct Cli {
     /// The SQLite database that holds runs.
-    #[arg(long, global = true, env = "CAIRN_DB", default_value = "cairn.db", value_parser = db_path)]
+    #[arg(long, global = true, env = "CAIRN_DB", default_value = "cairn.db")]
     db: PathBuf,
     /// Machine-readable output (JSON).
     #[arg(long, global = true)]
@@ -43,26 +43,6 @@ struct Cli {
     busy_timeout: Duration,
     #[command(subcommand)]
     command: Command,
-}
-
-/// Reads `--db` (or `CAIRN_DB`): a path to a file, refusing the names SQLite does not take
-/// as one (it would open an empty database in memory, or read a URI), before any command
-/// creates or opens anything. clap exits 2 with the message, naming the option.
-fn db_path(text: &str) -> Result<PathBuf, String> {
-    if text.is_empty() {
-        return Err("an empty path: pass --db PATH (default cairn.db)".into());
-    }
-    if text == ":memory:" {
-        return Err(
-            "`:memory:` is not a database file: cairn keeps runs on disk, to resume them; pass --db PATH (./:memory: for a file of that name)".into(),
-        );
-    }
-    if text.starts_with("file:") {
-        return Err(format!(
-            "`{text}` is an SQLite URI, which cairn does not take: pass a plain path (./{text} for a file of that name)"
-        ));
-    }
-    Ok(PathBuf::from(text))
 }
 
 /// The options every command may read.

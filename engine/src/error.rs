@@ -28,6 +28,10 @@ pub enum Error {
     /// The run input does not satisfy the workflow's input schema.
     #[error("the input does not match the workflow's `input` schema:\n{0}")]
     Input(String),
+    /// The database path is a name SQLite does not read as a file: empty, `:memory:` (a
+    /// database in memory, gone with the process) or a `file:` URI.
+    #[error("{}", not_a_file_name(.0))]
+    NotAFileName(PathBuf),
     /// The database file does not exist (and the caller did not ask to create it).
     #[error("{0}: no such database")]
     MissingDatabase(PathBuf),
@@ -194,4 +198,19 @@ fn too_short_a_prefix(id: &str) -> &'static str {
     } else {
         ""
     }
+}
+
+/// Why [`Error::NotAFileName`]'s `path` names no file.
+fn not_a_file_name(path: &std::path::Path) -> String {
+    let name = path.display();
+    let what = if path.as_os_str().is_empty() {
+        return "an empty path names no database file".into();
+    } else if path.as_os_str() == ":memory:" {
+        "SQLite's name for a database in memory, gone with the process"
+    } else {
+        "an SQLite URI, which cairn does not take"
+    };
+    format!(
+        "`{name}` is {what}: cairn keeps runs in a file, to resume them (./{name} for a file of that name)"
+    )
 }

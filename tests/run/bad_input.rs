@@ -364,13 +364,13 @@ fn a_database_path_sqlite_would_not_read_as_a_file_is_refused_before_anything_is
     let cases = [
         (
             ":memory:",
-            "`:memory:` is not a database file: cairn keeps runs on disk",
+            "`:memory:` is SQLite's name for a database in memory, gone with the process: cairn keeps runs in a file",
         ),
         (
             "file:x.db",
-            "`file:x.db` is an SQLite URI, which cairn does not take: pass a plain path",
+            "`file:x.db` is an SQLite URI, which cairn does not take: cairn keeps runs in a file, to resume them (./file:x.db for a file of that name); pass --db PATH",
         ),
-        ("", "an empty path: pass --db PATH"),
+        ("", "a value is required for '--db <DB>'"),
     ];
     for (db, needle) in cases {
         for args in [&["runs"][..], &["run", hello], &["show", "x"]] {

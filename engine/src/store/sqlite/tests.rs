@@ -40,6 +40,24 @@ async fn a_device_is_not_a_database() {
 }
 
 #[tokio::test]
+async fn names_sqlite_reads_as_no_file_are_refused_and_nothing_is_made() {
+    let here = std::env::current_dir().unwrap();
+    for name in ["", ":memory:", "file:x.db", "file:x.db?mode=memory"] {
+        let error = SqliteStore::open(&StoreOptions::new(name))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::NotAFileName(p) if p.as_os_str() == name),
+            "{name:?}: {error:?}"
+        );
+        assert!(
+            name.is_empty() || !here.join(name).exists(),
+            "{name:?} made a file"
+        );
+    }
+}
+
+#[tokio::test]
 async fn bad_files_are_named_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.db");
