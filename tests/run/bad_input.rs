@@ -202,6 +202,42 @@ async fn a_damaged_database_is_named_and_left_alone() {
 }
 
 #[tokio::test]
+async fn a_stored_value_changed_into_malformed_json_is_named_corrupt() {
+    // Each column is read through SQLite's JSON functions by the command beside it.
+    for (tamper, command, json) in [
+        ("UPDATE steps SET output = 'x{'", "show", true),
+        ("UPDATE steps SET usage = 'x{'", "show", false),
+        ("UPDATE events SET detail = 'x{'", "history", false),
+    ] {
+        let (scratch, _, id) = with_one_run();
+        let db = scratch.db();
+        let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query(tamper).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        let tampered = std::fs::read(&db).unwrap();
+        let mut args = vec![command, &id];
+        if json {
+            args.push("--json");
+        }
+        let output = scratch.cairn(&args);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "cairn {args:?}: {message}");
+        let named = format!(
+            "corrupt database: {}: a stored JSON value is malformed",
+            db.display()
+        );
+        assert!(message.contains(&named), "cairn {args:?}: {message}");
+        assert_eq!(
+            std::fs::read(&db).unwrap(),
+            tampered,
+            "cairn {args:?} changed it"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_database_from_a_newer_cairn_is_refused() {
     let (scratch, workflow, id) = with_one_run();
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", scratch.db().display()))

@@ -189,8 +189,18 @@ pub(super) async fn migrate(
     Ok(())
 }
 
-/// Turns an sqlx error into the store error a user can act on.
+/// Turns an sqlx error into the store error a user can act on. SQLite's JSON functions,
+/// which the readers' queries pack rows with, fail on a stored value that is not JSON: the
+/// rows were changed outside cairn.
 pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &error
+        && db.message() == "malformed JSON"
+    {
+        return Error::Corrupt(format!(
+            "{}: a stored JSON value is malformed (changed outside cairn?)",
+            path.display()
+        ));
+    }
     named(path, sqlite_code(&error)).unwrap_or_else(|| Error::Database(Box::new(error)))
 }
 
