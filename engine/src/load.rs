@@ -39,7 +39,7 @@ use crate::executor::Executors;
 use crate::plan::{self, Plan};
 
 pub(crate) use added::{load_plan, restore_plan};
-pub use document::{document_schema, load_document, load_json};
+pub use document::{document_schema, load_document, load_json, read_document};
 
 pub(crate) use crate::problem::closest;
 pub use crate::problem::{Place, Problem};
@@ -70,14 +70,8 @@ impl LoadError {
 /// Loads and compiles the workflow file at `path`. `executors` are the executors its steps
 /// may use, with the parameters each takes.
 pub fn load_file(path: &Path, executors: &Executors) -> Result<Plan, LoadError> {
-    let origin = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(source) => load_str(&source, &origin, executors),
-        Err(error) => Err(LoadError {
-            origin,
-            problems: vec![Problem::at("", format!("cannot read the file: {error}"))],
-        }),
-    }
+    let source = read_document(path)?;
+    load_str(&source, &path.display().to_string(), executors)
 }
 
 /// Loads and compiles a workflow from its JSON text; `origin` names it in messages.

@@ -289,13 +289,9 @@ pub fn schema() -> Value {
 impl Policy {
     /// Reads the policy file at `path` (its own tests are not run: see [`Policy::run_tests`]).
     pub fn load(path: &Path) -> Result<Policy, LoadError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| LoadError {
-            origin: origin.clone(),
-            problems: vec![Problem::at("", format!("cannot read the file: {error}"))],
-        })?;
+        let text = cairn_engine::read_document(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Policy::from_str(&text, base, &origin)
+        Policy::from_str(&text, base, &path.display().to_string())
     }
 
     /// Reads a policy from its JSON text; `cwd` roots are resolved against `base_dir` and made

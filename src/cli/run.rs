@@ -290,12 +290,10 @@ async fn shutdown_on_signal(engine: Engine) {
 fn read_input(args: &RunArgs) -> Result<Value, Error> {
     let (text, origin) = match (&args.input, &args.input_file) {
         (Some(text), _) => (text.clone(), "--input".to_owned()),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|error| {
-                Error::Usage(format!("--input-file {}: {error}", path.display()))
-            })?;
-            (text, path.display().to_string())
-        }
+        (None, Some(path)) => (
+            cairn_engine::read_document(path)?,
+            path.display().to_string(),
+        ),
         (None, None) => return Ok(Value::Object(Default::default())),
     };
     Ok(cairn_engine::load_json(&text, &origin)?)

@@ -40,6 +40,16 @@ fn a_syntax_error_names_line_and_column() {
 }
 
 #[test]
+fn a_device_is_refused_not_read_for_ever() {
+    let output = cairn(&["validate", "/dev/zero"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stdout(&output),
+        "/dev/zero: a device, not a file: pass a file (or a pipe)\n"
+    );
+}
+
+#[test]
 fn a_key_given_twice_exits_2_and_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("twice.json");

@@ -2,6 +2,10 @@
 //! Schema (every problem with its pointer, an unknown key with the key it likely meant), then
 //! serde. For files other than workflows, e.g. `cairn-guards`' policy files.
 
+use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -44,6 +48,38 @@ pub fn load_document<T: DeserializeOwned>(
         let message = shorten(&error.inner().to_string());
         fail(vec![Problem::at(pointer_of(error.path()), message)])
     })
+}
+
+/// The longest document [`read_document`] reads: ten times a million-step workflow.
+const LARGEST_DOCUMENT: u64 = 1 << 30;
+
+/// Reads the text of the document at `path` (a workflow, a policy, an input file): a file or
+/// a pipe, up to 1 GiB. A device (`/dev/zero`, a terminal) is refused rather than read for
+/// ever; the error names the path as its origin.
+///
+/// ```
+/// let error = cairn_engine::read_document("/dev/zero".as_ref()).unwrap_err();
+/// assert!(error.to_string().starts_with("/dev/zero: a device, not a file"));
+/// ```
+pub fn read_document(path: &Path) -> Result<String, LoadError> {
+    let fail = |message: String| LoadError {
+        origin: path.display().to_string(),
+        problems: vec![Problem::at("", message)],
+    };
+    let unreadable = |error: std::io::Error| fail(format!("cannot read the file: {error}"));
+    let kind = std::fs::metadata(path).map_err(unreadable)?.file_type();
+    if kind.is_char_device() || kind.is_block_device() {
+        return Err(fail("a device, not a file: pass a file (or a pipe)".into()));
+    }
+    let mut text = String::new();
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    file.take(LARGEST_DOCUMENT + 1)
+        .read_to_string(&mut text)
+        .map_err(unreadable)?;
+    if text.len() as u64 > LARGEST_DOCUMENT {
+        return Err(fail("longer than 1 GiB, more than cairn reads".into()));
+    }
+    Ok(text)
 }
 
 /// Parses the JSON `source` as a workflow file's text is read: a byte order mark skipped, a
