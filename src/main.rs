@@ -20,6 +20,7 @@ mod cli {
     pub(crate) mod inspect;
     pub(crate) mod json;
     pub(crate) mod policy;
+    pub(crate) mod printable;
     pub(crate) mod progress;
     pub(crate) mod run;
     pub(crate) mod schema;

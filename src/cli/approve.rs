@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::control::{operator, send_then_close};
 use super::error::Error;
 use super::inspect::open;
-use super::json;
+use super::{json, printable};
 use crate::Global;
 
 /// Arguments of `cairn approve`.
@@ -85,7 +85,7 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         }
     }
     let ruled = |approval: &Approval| recorded_ruling(approval, &sent[&approval.run_id]);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = printable::stdout(global.json);
     if global.json {
         let ruling = |approval| {
             let (approved, ruling) = ruled(approval)?;
@@ -98,6 +98,7 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
             })
             .collect();
         json::print(&mut stdout, &listed)?;
+        stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     if waiting.is_empty() {
@@ -147,6 +148,7 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
         )?;
     }
+    stdout.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

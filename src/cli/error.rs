@@ -1,8 +1,11 @@
 //! Errors of the commands, and the one place that prints them and picks the exit code.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use cairn_engine::{Error as EngineError, LoadError, RunState};
+
+use super::printable::Printable;
 
 /// Exit code: the command did what was asked.
 pub(crate) const SUCCESS: u8 = 0;
@@ -62,47 +65,40 @@ impl From<std::io::Error> for Error {
 
 /// Prints `error` on stderr and returns the exit code it calls for.
 pub(crate) fn report(error: &Error) -> ExitCode {
-    match error {
-        Error::Load(error) => {
-            eprintln!("{error}");
-            ExitCode::from(BAD_INPUT)
+    let (message, code) = match error {
+        Error::Load(error) | Error::Engine(EngineError::Load(error)) => {
+            (error.to_string(), ExitCode::from(BAD_INPUT))
         }
         Error::Output(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::from(SUCCESS)
+            return ExitCode::from(SUCCESS);
         }
-        Error::Output(error) => {
-            eprintln!("cairn: cannot write the output: {error}");
-            ExitCode::FAILURE
-        }
-        Error::Usage(message) => {
-            eprintln!("cairn: {message}");
-            ExitCode::from(BAD_INPUT)
-        }
-        Error::Stopped { run, error } => {
-            eprintln!(
+        Error::Output(error) => (
+            format!("cairn: cannot write the output: {error}"),
+            ExitCode::FAILURE,
+        ),
+        Error::Usage(message) => (format!("cairn: {message}"), ExitCode::from(BAD_INPUT)),
+        Error::Stopped { run, error } => (
+            format!(
                 "cairn: {error}\nrun {run} stopped unfinished; `cairn resume {run}` carries it on"
-            );
-            ExitCode::from(UNFINISHED)
-        }
-        Error::Engine(EngineError::Load(error)) => {
-            eprintln!("{error}");
-            ExitCode::from(BAD_INPUT)
-        }
+            ),
+            ExitCode::from(UNFINISHED),
+        ),
         Error::Engine(
             error @ (EngineError::Bug(_)
             | EngineError::LeaseLost(_)
             | EngineError::Database(_)
             | EngineError::DiskFull(_)
             | EngineError::IllegalTransition(_)),
-        ) => {
-            eprintln!("cairn: {error}");
-            ExitCode::FAILURE
-        }
-        Error::Engine(error) => {
-            eprintln!("cairn: {error}{}", hint(error));
-            ExitCode::from(BAD_INPUT)
-        }
-    }
+        ) => (format!("cairn: {error}"), ExitCode::FAILURE),
+        Error::Engine(error) => (
+            format!("cairn: {error}{}", hint(error)),
+            ExitCode::from(BAD_INPUT),
+        ),
+    };
+    // A run's text (a name, a step's stderr) may be in the message; nothing is left to tell
+    // of a failure to write it.
+    let _ = writeln!(Printable::new(std::io::stderr().lock()), "{message}");
+    code
 }
 
 /// What the user can do about `error` from the command line, if there is a flag for it.

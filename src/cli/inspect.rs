@@ -1,7 +1,7 @@
 //! `cairn runs`, `cairn show`, `cairn history`: read runs from the database, change nothing.
 
 use std::collections::HashMap;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use cairn_engine::{
@@ -11,7 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
 use super::error::Error;
-use super::json;
+use super::{json, printable};
 use crate::Global;
 
 /// Arguments of `cairn show` and `cairn history`.
@@ -53,7 +53,7 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
         Err(EngineError::MissingDatabase(_)) => Vec::new(),
         Err(error) => return Err(error.into()),
     };
-    let mut stdout = BufWriter::new(std::io::stdout().lock());
+    let mut stdout = printable::stdout(global.json);
     if global.json {
         json::print(&mut stdout, &runs)?;
         stdout.flush()?;
@@ -87,7 +87,7 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let engine = open(global).await?;
     let run = engine.run_without_outputs(&args.run).await?;
-    let mut stdout = BufWriter::new(std::io::stdout().lock());
+    let mut stdout = printable::stdout(global.json);
     if global.json {
         print_with_outputs(&mut stdout, run, engine.store()).await?;
         stdout.flush()?;
@@ -201,7 +201,7 @@ pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, 
     let engine = open(global).await?;
     let store = engine.store();
     let run = store.find_run(&args.run).await?.id;
-    let mut stdout = BufWriter::new(std::io::stdout().lock());
+    let mut stdout = printable::stdout(global.json);
     let (mut after, mut first) = (0, true);
     if global.json {
         write!(stdout, "[")?;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use serde_json::error::Category;
 
 use super::error::{Error, RUN_FAILED, SUCCESS};
-use super::{json, workflow};
+use super::{json, printable, workflow};
 use crate::Global;
 
 /// Arguments of `cairn policy`.
@@ -85,7 +85,7 @@ impl From<&TestFailure> for FailureReport {
 fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
     let policy = Policy::load(file)?;
     let failures = policy.run_tests();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = printable::stdout(as_json);
     if as_json {
         let report = TestReport {
             file,
@@ -103,6 +103,7 @@ fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
             writeln!(stdout, "{}: {count} tests pass", file.display())?;
         }
     }
+    stdout.flush()?;
     Ok(ExitCode::from(if failures.is_empty() {
         SUCCESS
     } else {

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::announce;
 use super::error::{Error, exit_code_of};
 use super::json;
+use super::printable::{self, Printable};
 use super::progress;
 use super::workflow;
 use crate::Global;
@@ -200,7 +201,8 @@ pub(crate) async fn finish(
                     .collect()
             };
             let run = handle_id.to_string();
-            announce::approvals(events, waiting, &run, &db, std::io::stderr()).await;
+            let out = Printable::new(std::io::stderr());
+            announce::approvals(events, waiting, &run, &db, out).await;
         }
     });
     let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
@@ -240,7 +242,7 @@ fn stopped(run: cairn_engine::Uuid, error: cairn_engine::Error) -> Error {
 /// Prints the run's end and its output, written as it is serialized (a run's output is its
 /// sinks' outputs: it may be hundreds of megabytes).
 fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut stdout = printable::stdout(global.json);
     if global.json {
         json::print(&mut stdout, report)?;
     } else {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::error::{BAD_INPUT, Error, SUCCESS};
-use super::workflow;
+use super::{printable, workflow};
 use crate::Global;
 
 /// Arguments of `cairn validate`.
@@ -21,7 +21,7 @@ pub(crate) struct Args {
 /// Prints `FILE: ok` or the file's problems, for each file; exit 2 when any is invalid.
 /// With `--json`: an array of `{"file", "ok", "problems": [{"place", "message"}]}`.
 pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = printable::stdout(global.json);
     let mut reports = Vec::new();
     let mut all_ok = true;
     for (position, file) in args.files.iter().enumerate() {
@@ -46,5 +46,6 @@ pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
     if global.json {
         writeln!(stdout, "{}", serde_json::Value::Array(reports))?;
     }
+    stdout.flush()?;
     Ok(ExitCode::from(if all_ok { SUCCESS } else { BAD_INPUT }))
 }

@@ -41,3 +41,50 @@ fn runs_are_listed_newest_first_by_state_and_up_to_a_limit() {
     assert!(text.starts_with(&format!("{failed}  failed ")), "{text}");
     assert_eq!(text.lines().count(), 1, "{text}");
 }
+
+#[test]
+fn a_runs_control_characters_are_printed_escaped_for_a_person_and_kept_in_json() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "escapes.json",
+        &json!({"name": "esc\u{1b}]52;c;cHduZWQ=\u{7}", "steps": [{"id": "loud", "executor": "process",
+            "with": {"command": ["sh", "-c", "printf 'bad\\033[2J\\r\\302\\233\\n' >&2; exit 3"]}}]}),
+    );
+    let run = scratch.cairn(&["run", workflow.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1));
+    let id = scratch.json(&["runs", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (name, error) = (
+        "esc\\u{1b}]52;c;cHduZWQ=\\u{7}",
+        "bad\\u{1b}[2J\\u{d}\\u{9b}",
+    );
+    for (args, output, escaped) in [
+        (vec!["run"], run, error),
+        (vec!["runs"], scratch.cairn(&["runs"]), name),
+        (vec!["show"], scratch.cairn(&["show", &id]), name),
+        (vec!["show"], scratch.cairn(&["show", &id]), error),
+        // The history's details are JSON, escaped as JSON.
+        (
+            vec!["history"],
+            scratch.cairn(&["history", &id]),
+            "bad\\u001b[2J\\r\\u{9b}",
+        ),
+    ] {
+        let printed = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            !printed.contains(['\u{1b}', '\u{7}', '\r', '\u{9b}']),
+            "cairn {args:?} printed a control character: {printed:?}"
+        );
+        assert!(printed.contains(escaped), "cairn {args:?}: {printed}");
+    }
+    let shown = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(shown["workflow"], "esc\u{1b}]52;c;cHduZWQ=\u{7}");
+    assert!(
+        shown["error"]
+            .as_str()
+            .unwrap()
+            .contains("bad\u{1b}[2J\r\u{9b}")
+    );
+}
