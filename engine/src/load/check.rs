@@ -292,6 +292,10 @@ impl<'a> Checker<'a> {
             let message = "a planner step has no `for_each`: its output is one plan";
             self.problem(format!("{pointer}/for_each"), message);
         }
+        if node.max_parallel.is_some() && node.for_each.is_none() {
+            let message = "`max_parallel` on a step limits its `for_each` items, and this step has none (a group's `max_parallel` or `limits.max_parallel` limits steps)";
+            self.problem(format!("{pointer}/max_parallel"), message);
+        }
         if let Some(executor) = &node.executor {
             if self.executors.contains_key(executor) {
                 let problems = (self.schemas).check(executor, &node.with, &node.fallbacks, pointer);

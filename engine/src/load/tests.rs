@@ -243,7 +243,8 @@ fn node_kinds_and_group_keys() {
             {"id": "none"},
             {"id": "both", "executor": "noop", "parallel": [{"id": "x", "executor": "noop"}]},
             {"id": "g", "pipeline": [], "with": {"a": 1}, "timeout": "1s"},
-            {"executor": "noop"}]}"#,
+            {"executor": "noop"},
+            {"id": "alone", "executor": "noop", "max_parallel": 2}]}"#,
     );
     assert_eq!(
         found,
@@ -254,6 +255,7 @@ fn node_kinds_and_group_keys() {
             "w.json:/steps/2/timeout: `timeout` belongs on a step; a group has only `id`, `needs`, `max_parallel` and its members",
             "w.json:/steps/2/with: `with` belongs on a step; a group has only `id`, `needs`, `max_parallel` and its members",
             "w.json:/steps/3: a step needs an `id`",
+            "w.json:/steps/4/max_parallel: `max_parallel` on a step limits its `for_each` items, and this step has none (a group's `max_parallel` or `limits.max_parallel` limits steps)",
         ]
     );
 }
