@@ -76,6 +76,16 @@ impl Checker {
                 "the script holds the control character U+{code:04X}"
             ));
         }
+        // In a BIG5, GBK or Shift-JIS locale a shell reads the last byte of a UTF-8
+        // character and an ASCII byte after it as one character: `䡡\` hides its backslash
+        // from the shell, not from the parser, and the quoting that follows differs.
+        if let Some((before, after)) = (text.chars().zip(text.chars().skip(1)))
+            .find(|&(before, after)| !before.is_ascii() && "\\`{}|[]".contains(after))
+        {
+            return self.problem(format!(
+                "`{before}{after}`: a shell in a BIG5, GBK or Shift-JIS locale reads the end of `{before}` and the `{after}` as one character: not checked (put a space or a quote between them)"
+            ));
+        }
         // `${V@P}` expands `V` as a prompt, running the commands in its value. Searched in the
         // text without its backslash-newlines, which bash removes before it reads `${…}`.
         if text.replace("\\\n", "").contains("@P}") {

@@ -1004,3 +1004,25 @@ fn a_word_known_only_at_run_time_among_a_builtins_options_is_refused() {
         "local x=\"$1\"",
     ]);
 }
+
+#[test]
+fn what_bash_reads_otherwise_than_the_parser_is_refused() {
+    refused(&[
+        // Inside backticks `\\` is one backslash to bash: `\\'` a quote, so bash runs `touch`.
+        "echo `echo \\\\'; touch /tmp/x; echo \\\\'`",
+        "echo \"`echo \\\\\"; touch /tmp/x; echo \\\\\"`\"",
+        "echo `\\\\eval 'touch /tmp/x'`",
+        "cat <<EOF\n`echo \\\\'; touch /tmp/x; echo \\\\'`\nEOF",
+        // In a BIG5 locale `䡡\` is one character: the quote after it ends the string.
+        "echo \"䡡\\\"; touch /tmp/x #\"",
+        "echo 䡡`touch /tmp/x`",
+        // `$"…"` is translated from a catalog the script may write, and its `$(…)` run.
+        "echo $\"hello\"",
+    ]);
+    allowed(&[
+        "echo `date`",
+        "echo \"$(printf '%s\\\\n' a)\"",
+        "echo \"héllo\" \\\n  wörld 😀 | tr a b",
+        "echo 'ü' \"[x]\"",
+    ]);
+}

@@ -78,18 +78,32 @@ impl Checker {
                 WordPiece::DoubleQuotedSequence(inner) => {
                     self.pieces(raw, inner, true, value, depth);
                 }
-                WordPiece::GettextDoubleQuotedSequence(inner) => {
-                    if self.dialect != Dialect::Bash {
-                        self.problem(not_bash("`$\"…\"`"));
-                    }
-                    self.pieces(raw, inner, true, value, depth);
+                WordPiece::GettextDoubleQuotedSequence(_) => {
+                    let source = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
+                    self.problem(format!(
+                        "`{source}` is replaced by its translation from a message catalog (`TEXTDOMAINDIR`), whose `$(…)` bash runs: not checked (write `\"…\"`)"
+                    ));
+                    value.known = false;
                 }
                 WordPiece::EscapeSequence(escaped) => {
                     push(value, escaped_text(escaped));
                 }
-                WordPiece::CommandSubstitution(script)
-                | WordPiece::BackquotedCommandSubstitution(script) => {
+                WordPiece::CommandSubstitution(script) => {
                     self.script(script, depth + 1, self.dialect);
+                    value.known = false;
+                }
+                WordPiece::BackquotedCommandSubstitution(script) => {
+                    // Inside backticks bash reads a backslash before another backslash, a `$` or a
+                    // backtick as an escape before it reads the script, which the parser hands over
+                    // as written: `\\'` is a quote to bash, a backslash and a quote here.
+                    if script.contains('\\') {
+                        let source = raw.get(piece.start_index..piece.end_index).unwrap_or(raw);
+                        self.problem(format!(
+                            "a backslash inside backticks (`{source}`) is read once more by bash: not checked (write `$(…)`)"
+                        ));
+                    } else {
+                        self.script(script, depth + 1, self.dialect);
+                    }
                     value.known = false;
                 }
                 WordPiece::ArithmeticExpression(expr) => {
