@@ -1,24 +1,21 @@
 //! What cairn prints for a person is made printable: a run's text (a step's stderr, an
 //! error, a command awaiting approval, a workflow's name) may hold control characters, and
 //! a terminal obeys them — an escape sequence can recolour, hide or rewrite what the reader
-//! sees, or set their clipboard. [`Printable`] writes each control character (other than a
-//! newline and a tab) as `\u{…}`, the way `--json` escapes it.
+//! sees, or set their clipboard — and bidirectional overrides reorder what is shown.
+//! [`Printable`] writes each such character as `\u{…}`.
 
 use std::io::{self, BufWriter, StdoutLock, Write};
 
-/// A writer that escapes the control characters of what it is given, apart from `\n` and
-/// `\t`: C0 (including escape and carriage return), delete, and C1 (U+0080–U+009F).
+/// A writer that escapes what would not read as written: control characters apart from
+/// `\n` and `\t` (C0, delete, C1) and the invisible characters that reorder or hide text
+/// (bidirectional marks, embeddings, overrides and isolates; zero-width characters).
 pub(crate) struct Printable<W: Write> {
     out: W,
-    /// Off for JSON, which escapes its control characters itself (and may hold C1 ones).
+    /// Off for JSON, which escapes its control characters itself.
     escape: bool,
-    /// The first byte of a two-byte UTF-8 sequence ended the last write: whether it starts
-    /// a C1 character depends on the byte after it.
-    split: bool,
+    /// The start of a UTF-8 character that the last write ended in the middle of.
+    partial: Vec<u8>,
 }
-
-/// The lead byte of the UTF-8 encodings of U+0080–U+00BF, among them C1.
-const LEAD: u8 = 0xc2;
 
 impl<W: Write> Printable<W> {
     /// Escapes what is written before passing it on to `out`.
@@ -26,9 +23,28 @@ impl<W: Write> Printable<W> {
         Printable {
             out,
             escape: true,
-            split: false,
+            partial: Vec::new(),
         }
     }
+
+    /// Writes `text` with the characters [`escaped`] escaped.
+    fn write_text(&mut self, text: &str) -> io::Result<()> {
+        let mut plain = 0;
+        for (at, c) in text.char_indices() {
+            if escaped(c) {
+                self.out.write_all(&text.as_bytes()[plain..at])?;
+                write!(self.out, "\\u{{{:x}}}", u32::from(c))?;
+                plain = at + c.len_utf8();
+            }
+        }
+        self.out.write_all(&text.as_bytes()[plain..])
+    }
+}
+
+/// Whether `c` is written escaped.
+fn escaped(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\n' | '\t'))
+        || matches!(c, '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// Standard output, buffered, for a command's output: made printable unless it is `json`.
@@ -44,49 +60,40 @@ impl<W: Write> Write for Printable<W> {
         if !self.escape {
             return self.out.write(buf);
         }
-        let mut plain = 0;
-        let mut i = 0;
-        if std::mem::take(&mut self.split) {
-            match buf.first() {
-                Some(&next @ 0x80..=0x9f) => {
-                    write!(self.out, "\\u{{{next:x}}}")?;
-                    plain = 1;
-                    i = 1;
+        let mut bytes = std::mem::take(&mut self.partial);
+        bytes.extend_from_slice(buf);
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            match std::str::from_utf8(rest) {
+                Ok(text) => {
+                    self.write_text(text)?;
+                    break;
                 }
-                _ => self.out.write_all(&[LEAD])?,
+                Err(error) => {
+                    let (valid, after) = rest.split_at(error.valid_up_to());
+                    // Valid up to there, by the error's word.
+                    self.write_text(std::str::from_utf8(valid).unwrap_or_default())?;
+                    match error.error_len() {
+                        // A character cut off at the end: the next write completes it.
+                        None => {
+                            self.partial = after.to_vec();
+                            break;
+                        }
+                        // Not UTF-8: passed on as it is (no terminal reads it as a command).
+                        Some(length) => {
+                            self.out.write_all(&after[..length])?;
+                            rest = &after[length..];
+                        }
+                    }
+                }
             }
         }
-        while i < buf.len() {
-            let byte = buf[i];
-            let escaped = match byte {
-                b'\n' | b'\t' => None,
-                0x00..=0x1f | 0x7f => Some((u32::from(byte), 1)),
-                LEAD if i + 1 == buf.len() => {
-                    self.out.write_all(&buf[plain..i])?;
-                    self.split = true;
-                    return Ok(buf.len());
-                }
-                LEAD if matches!(buf[i + 1], 0x80..=0x9f) => Some((u32::from(buf[i + 1]), 2)),
-                _ => None,
-            };
-            match escaped {
-                Some((code, width)) => {
-                    self.out.write_all(&buf[plain..i])?;
-                    write!(self.out, "\\u{{{code:x}}}")?;
-                    i += width;
-                    plain = i;
-                }
-                None => i += 1,
-            }
-        }
-        self.out.write_all(&buf[plain..])?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if std::mem::take(&mut self.split) {
-            self.out.write_all(&[LEAD])?;
-        }
+        let partial = std::mem::take(&mut self.partial);
+        self.out.write_all(&partial)?;
         self.out.flush()
     }
 }
@@ -105,23 +112,26 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_are_escaped_and_the_rest_kept() {
+    fn control_and_reordering_characters_are_escaped_and_the_rest_kept() {
         assert_eq!(
             printable("a\u{1b}[31mred\r\u{7}\u{7f}\u{9b}2J\tb\nü é € 😀"),
             "a\\u{1b}[31mred\\u{d}\\u{7}\\u{7f}\\u{9b}2J\tb\nü é € 😀"
         );
+        assert_eq!(
+            printable("main\u{202e}nur-yrd\u{2066}x\u{200b}"),
+            "main\\u{202e}nur-yrd\\u{2066}x\\u{200b}"
+        );
     }
 
     #[test]
-    fn a_c1_character_split_between_two_writes_is_escaped() {
+    fn a_character_split_between_two_writes_is_escaped_whole() {
         let mut out = Printable::new(Vec::new());
-        out.write_all("x\u{9b}".as_bytes().split_last().unwrap().1)
-            .unwrap();
-        out.write_all(&[0x9b, b'y']).unwrap();
-        // A lead byte followed by a printable character is passed on whole.
-        out.write_all(&[LEAD]).unwrap();
-        out.write_all(&[0xa9]).unwrap();
+        let override_ = "x\u{202e}".as_bytes();
+        out.write_all(&override_[..2]).unwrap();
+        out.write_all(&override_[2..]).unwrap();
+        out.write_all(&[0xc2]).unwrap();
+        out.write_all(&[0xa9, 0xff, b'y']).unwrap();
         out.flush().unwrap();
-        assert_eq!(String::from_utf8(out.out).unwrap(), "x\\u{9b}y©");
+        assert_eq!(out.out, b"x\\u{202e}\xc2\xa9\xffy");
     }
 }
