@@ -22,6 +22,9 @@ pub struct Approval {
     pub item: Option<usize>,
     /// The hash of the exact action (see [`action_hash`]).
     pub action_hash: String,
+    /// The action as its hash binds it, for the person deciding: `{"executor", "params"}`
+    /// (see [`Approval::action_of`]); `null` for a request stored before cairn kept it.
+    pub action: serde_json::Value,
     /// The verdict that asked for it.
     pub verdict: Verdict,
     /// When it was asked.
@@ -43,6 +46,13 @@ pub struct ApprovalDecision {
     pub reason: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+impl Approval {
+    /// What [`Approval::action`] holds of `action`: its executor and parameters.
+    pub fn action_of(action: &Action) -> serde_json::Value {
+        serde_json::json!({"executor": action.executor, "params": action.params})
+    }
 }
 
 /// The hash an approval is bound to: the action's step, item, executor and rendered

@@ -44,7 +44,7 @@ pub(crate) async fn approvals<W: Write, F: Future<Output = Vec<Approval>>>(
             let reasons = verdict.reasons.join("; ");
             let _ = writeln!(
                 out,
-                "step {step}{item} awaits approval ({reasons}); decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
+                "step {step}{item} awaits approval ({reasons}); see the whole action with `cairn {db}approvals`, and decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
             );
         }
     };

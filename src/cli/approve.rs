@@ -147,6 +147,10 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
                 .requested_at
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
         )?;
+        // The whole action the approval is for: the reasons quote only its command.
+        if !approval.action.is_null() {
+            writeln!(stdout, "  action: {}", approval.action)?;
+        }
     }
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -193,6 +193,16 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
 
     let waiting = scratch.json(&["approvals", "--json"]);
     assert_eq!(waiting[0]["step_id"], "deploy", "{waiting}");
+    // The person deciding sees the whole action, its environment included.
+    let action = &waiting[0]["action"];
+    assert_eq!(action["executor"], "process", "{waiting}");
+    assert!(action["params"]["env"]["MARKS"].is_string(), "{waiting}");
+    let listed = scratch.cairn(&["approvals"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains(r#"  action: {"executor":"process","params":{"#),
+        "{listed}"
+    );
     let approve = scratch.cairn(&[
         "approve", &run, "deploy", "--reason", "ship it", "--by", "ann",
     ]);

@@ -126,6 +126,7 @@ mod tests {
             step_id: step.into(),
             item,
             action_hash: "h".into(),
+            action: serde_json::Value::Null,
             verdict: Verdict::approve("ask", "a person decides"),
             requested_at: at(0),
             expires_at: at(expires),

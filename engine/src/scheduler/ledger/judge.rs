@@ -202,6 +202,7 @@ impl Ledger {
                             step_id: action.step_id.clone(),
                             item: action.item_index,
                             action_hash: hash(action),
+                            action: Approval::action_of(action),
                             verdict: verdict.clone(),
                             requested_at: now,
                             expires_at: now

@@ -40,6 +40,7 @@ pub(super) async fn commands_and_approvals_are_kept_until_handled(store: &impl S
         step_id: "a".into(),
         item: Some(3),
         action_hash: "h".into(),
+        action: serde_json::json!({"executor": "process", "params": {"command": ["git", "push"], "env": {"GIT_DIR": "x"}}}),
         verdict: Verdict::approve("push", "pushing needs a person"),
         requested_at: now,
         expires_at: now + chrono::Duration::hours(1),

@@ -42,7 +42,7 @@ pub(super) async fn approvals(
 ) -> Result<Result<Vec<Approval>>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT run_id, step_id, item, action_hash, verdict, requested_at, expires_at,
-                decision, decided_by, reason, decided_at
+                decision, decided_by, reason, decided_at, action
          FROM approvals a
          WHERE (?1 IS NULL AND decision IS NULL
                 AND (SELECT state FROM runs WHERE id = a.run_id) IN ('pending', 'running', 'paused')
@@ -75,6 +75,10 @@ fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
         step_id: row.get(1),
         item: usize::try_from(item).ok(),
         action_hash: row.get(3),
+        action: match row.get::<Option<&str>, _>(11) {
+            Some(action) => parse_json(action)?,
+            None => serde_json::Value::Null,
+        },
         verdict,
         requested_at: millis_to_time(row.get(5)),
         expires_at: millis_to_time(row.get(6)),

@@ -229,6 +229,8 @@ struct ApprovalRow {
     item: i64,
     hash: String,
     /// JSON text.
+    action: String,
+    /// JSON text.
     verdict: String,
     requested_at: i64,
     expires_at: i64,
@@ -490,15 +492,16 @@ impl Rows {
     fn annotate(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
         for row in &self.approvals {
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, verdict,
-                     requested_at, expires_at, decision, decided_by, reason, decided_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, action,
+                     verdict, requested_at, expires_at, decision, decided_by, reason, decided_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 row.run,
                 row.step,
                 row.item,
                 row.hash,
+                row.action,
                 row.verdict,
                 row.requested_at,
                 row.expires_at,
@@ -641,6 +644,7 @@ fn approval_row(approval: &Approval) -> ApprovalRow {
         step: approval.step_id.clone(),
         item: approval.item.map_or(-1, |item| item as i64),
         hash: approval.action_hash.clone(),
+        action: approval.action.to_string(),
         verdict: serde_json::to_string(&approval.verdict).expect("a verdict serializes"),
         requested_at: approval.requested_at.timestamp_millis(),
         expires_at: approval.expires_at.timestamp_millis(),
