@@ -107,6 +107,7 @@ mod tests {
             step_id: step.into(),
             item: None,
             action_hash: "h".into(),
+            action: serde_json::Value::Null,
             verdict: Verdict::approve("ask", "a person decides"),
             requested_at: expiry(0),
             expires_at: expiry(second),

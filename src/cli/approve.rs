@@ -211,6 +211,7 @@ mod tests {
             step_id: "deploy".into(),
             item: Some(1),
             action_hash: "h".into(),
+            action: serde_json::Value::Null,
             verdict: Verdict::approve("ask", "a person decides"),
             requested_at: Utc::now(),
             expires_at: Utc::now(),
