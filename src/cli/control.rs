@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use cairn_engine::{Command, Engine, Request, RunState, Uuid};
 
 use super::error::Error;
-use super::run::{EngineArgs, finish, open, restorer};
+use super::run::{EngineArgs, finish, open_existing, restorer};
 use super::workflow;
 use crate::Global;
 
@@ -108,7 +108,7 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool)>) -> String {
 
 /// Drives a failed or cancelled run again, to its end.
 pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode, Error> {
-    let engine = open(global, &args.engine, Some(restorer())).await?;
+    let engine = open_existing(global, &args.engine).await?;
     let handle = engine.retry(&args.run, args.from.as_deref()).await?;
     finish(&engine, handle, None, global).await
 }

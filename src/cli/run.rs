@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use cairn_engine::{Durability, Engine, Guard, RunHandle, RunReport, RunState};
+use cairn_engine::{Durability, Engine, EngineBuilder, Guard, RunHandle, RunReport, RunState};
 use cairn_guards::{PolicyGuard, Restorer};
 use serde_json::Value;
 
@@ -86,7 +86,7 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
 
 /// Resumes one unfinished run.
 pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCode, Error> {
-    let engine = open(global, &args.engine, Some(restorer())).await?;
+    let engine = open_existing(global, &args.engine).await?;
     let resumed = if args.wait {
         engine.resume_waiting(&args.run).await
     } else {
@@ -119,7 +119,16 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
 
 /// Resumes every unfinished run that no live engine drives; they run side by side.
 pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitCode, Error> {
-    let engine = open(global, &args.engine, Some(restorer())).await?;
+    let engine = match open_existing(global, &args.engine).await {
+        Err(Error::Engine(cairn_engine::Error::MissingDatabase(_))) => {
+            eprintln!(
+                "no unfinished run to recover: {} holds none yet",
+                global.db.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        opened => opened?,
+    };
     let handles = engine.recover().await?;
     if handles.is_empty() {
         // What recover skipped is driven by live engines (paused runs are not unfinished).
@@ -160,24 +169,33 @@ pub(crate) fn restorer() -> Arc<dyn Guard> {
     Arc::new(Restorer)
 }
 
-/// An engine over the database; `guard` judges the runs it starts (and restores theirs).
-pub(crate) async fn open(
+/// An engine over the database (created if missing) that starts runs `guard` judges.
+async fn open(
     global: &Global,
     args: &EngineArgs,
     guard: Option<Arc<dyn Guard>>,
 ) -> Result<Engine, Error> {
-    let builder = Engine::builder(&global.db);
+    let builder = builder(global, args);
     let builder = match guard {
         Some(guard) => builder.guard(guard),
         None => builder,
     };
-    Ok(builder
+    Ok(builder.open().await?)
+}
+
+/// An engine over an existing database that takes runs over, each judged by the policy it
+/// started with: a mistyped `--db` is named, not created.
+pub(crate) async fn open_existing(global: &Global, args: &EngineArgs) -> Result<Engine, Error> {
+    let builder = builder(global, args).create_database(false);
+    Ok(builder.guard(restorer()).open().await?)
+}
+
+fn builder(global: &Global, args: &EngineArgs) -> EngineBuilder {
+    Engine::builder(&global.db)
         .executors(workflow::executors())
         .durability(args.durability)
         .max_output_bytes(args.max_output)
         .busy_timeout(global.busy_timeout)
-        .open()
-        .await?)
 }
 
 /// Waits for the run (stopping cleanly on SIGINT/SIGTERM), prints how it ended. `progress`

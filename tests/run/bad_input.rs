@@ -433,3 +433,26 @@ fn a_database_path_sqlite_would_not_read_as_a_file_is_refused_before_anything_is
         }
     }
 }
+
+#[test]
+fn a_command_that_takes_a_run_over_names_a_missing_database_and_makes_none() {
+    let scratch = Scratch::new();
+    for args in [
+        &["resume", "0000"][..],
+        &["retry", "0000"],
+        &["retry", "0000", "--from", "a"],
+    ] {
+        let output = scratch.cairn(args);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "cairn {args:?}: {message}");
+        assert!(
+            message.contains("no such database"),
+            "cairn {args:?}: {message}"
+        );
+        assert!(!scratch.db().exists(), "cairn {args:?} made the database");
+    }
+    let output = scratch.cairn(&["recover"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no unfinished run to recover"));
+    assert!(!scratch.db().exists(), "cairn recover made the database");
+}
