@@ -153,7 +153,7 @@ impl SqliteStore {
                         version,
                     },
                     sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
-                    other => Error::Corrupt(other.to_string()),
+                    other => Error::Corrupt(format!("{}: {other}", path.display())),
                 })?;
                 Some(conn)
             }

@@ -64,10 +64,17 @@ pub(super) fn look(
     if tables.is_empty() {
         return Ok((Schema::Migrate, Some(conn)));
     }
-    if let Some(applied) = applied {
-        let embedded = (MIGRATOR.iter())
-            .filter(|migration| !migration.migration_type.is_down_migration())
-            .map(|migration| (migration.version, migration.checksum.as_ref(), true));
+    let embedded = (MIGRATOR.iter())
+        .filter(|migration| !migration.migration_type.is_down_migration())
+        .map(|migration| (migration.version, migration.checksum.as_ref(), true));
+    // Whether the migrations applied are cairn's: the first is cairn's first, or there are
+    // none and no table beside their own (another application's sqlx database is foreign).
+    let cairns = |applied: &[Applied]| match applied.first() {
+        Some((version, checksum, _)) => (embedded.clone().next())
+            .is_some_and(|(first, sum, _)| (first, sum) == (*version, checksum.as_slice())),
+        None => tables.iter().all(|table| table == "_sqlx_migrations"),
+    };
+    if let Some(applied) = applied.filter(|applied| cairns(applied)) {
         let current = applied
             .iter()
             .map(|(version, checksum, success)| (*version, checksum.as_slice(), *success))

@@ -117,6 +117,49 @@ async fn another_applications_database_is_refused_and_left_unchanged() {
 }
 
 #[tokio::test]
+async fn another_applications_sqlx_database_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    // Its migrations: none yet, cairn's first version with another checksum, its own version.
+    for (name, applied) in [
+        ("none.db", None),
+        ("one.db", Some(1)),
+        ("dated.db", Some(20240101000000_i64)),
+    ] {
+        let path = dir.path().join(name);
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
+                 installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL,
+                 checksum BLOB NOT NULL, execution_time BIGINT NOT NULL);
+             CREATE TABLE users (name TEXT);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        if let Some(version) = applied {
+            sqlx::query("INSERT INTO _sqlx_migrations VALUES (?, 'users', 0, 1, x'beef', 5)")
+                .bind(version)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let error = SqliteStore::open(&StoreOptions::new(&path))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::ForeignDatabase { .. }),
+            "{name}: {error:?}"
+        );
+        assert!(std::fs::read(&path).unwrap() == before, "{name} changed");
+    }
+}
+
+#[tokio::test]
 async fn a_lock_held_past_the_busy_timeout_is_reported_as_such_and_commits_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cairn.db");
