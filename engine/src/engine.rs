@@ -339,17 +339,25 @@ impl Engine {
         if record.state.is_terminal() {
             return Err(Error::Finished(Box::new(RunReport::from(&record))));
         }
+        // Restored before the lease is taken: a run this engine cannot judge is refused with
+        // the store as it was.
+        let judge = self.restore_guard(&record)?;
         let claim = self.claim(record.id)?;
         self.take_lease(record.id).await?;
         let run_id = record.id;
-        match self.takeover(record, None).await {
+        match self.takeover(record, judge, None).await {
             Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(run_id, error).await),
         }
     }
 
-    /// A stored run as a driver takes it over.
-    async fn takeover(&self, record: RunRecord, redrive: Option<Redrive>) -> Result<Takeover> {
+    /// A stored run as a driver takes it over, judged by `judge` (its restored guard).
+    async fn takeover(
+        &self,
+        record: RunRecord,
+        judge: Judge,
+        redrive: Option<Redrive>,
+    ) -> Result<Takeover> {
         // The step rows are read (and parsed) on another task while this one compiles the
         // stored definition: two linear parts of a resume side by side. Their outputs are
         // read once the plan says which ones the run keeps (a redrive keeps every one).
@@ -365,7 +373,6 @@ impl Engine {
             }
         }));
         let (plan, plans) = self.grown_plan(&record).await?;
-        let judge = self.restore_guard(&record)?;
         let store = &self.inner.store;
         let mut steps = steps
             .await
@@ -478,6 +485,7 @@ impl Engine {
 
     /// The guard `record` is judged by: the one it started with, restored from its snapshot
     /// by this engine's guard; none if it started without one.
+    /// Callers restore it before they write anything for the run.
     fn restore_guard(&self, record: &RunRecord) -> Result<Judge> {
         let Some(snapshot) = &record.guard else {
             return Ok(Judge::default());

@@ -113,13 +113,14 @@ pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode,
     finish(&engine, handle, None, global).await
 }
 
-/// Records `command` for `run` through `engine`, then closes the store (its WAL folded
-/// into the database, not left for the next process to read): the run's id.
+/// Records `command` for `run`, then closes the store (its WAL folded into the database,
+/// not left for the next process to read): the run's id.
 pub(crate) async fn send_then_close(
-    engine: Engine,
+    global: &Global,
     run: &str,
     command: Command,
 ) -> Result<Uuid, Error> {
+    let engine = engine(global).await?;
     let sent = engine.send(run, command).await;
     engine.store().close().await;
     Ok(sent?)

@@ -456,3 +456,59 @@ fn a_command_that_takes_a_run_over_names_a_missing_database_and_makes_none() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no unfinished run to recover"));
     assert!(!scratch.db().exists(), "cairn recover made the database");
 }
+
+#[test]
+fn a_run_whose_guard_cannot_be_restored_is_refused_with_the_database_as_it_was() {
+    let scratch = Scratch::new();
+    let root = scratch.dir.path().join("work");
+    std::fs::create_dir(&root).unwrap();
+    let policy = scratch.write("policy.json", &json!({"cwd": ["./work"]}));
+    let step = |id: &str, command: &[&str]| json!({"id": id, "executor": "process", "with": {"command": command, "cwd": root}});
+    let policy = policy.to_str().unwrap();
+    // A run that failed, and a run whose engine was killed while its step ran.
+    let failed = scratch.write(
+        "failed.json",
+        &json!({"name": "failed", "steps": [step("x", &["true"]), step("a", &["false"])]}),
+    );
+    let failed = scratch.run(&failed, &["--policy", policy], 1);
+    let gate = scratch.marks().join("never");
+    let waiting = scratch.write(
+        "waiting.json",
+        &json!({"name": "waiting", "steps": [step("w", &["sh", "-c", &format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display())])]}),
+    );
+    let mut child = scratch
+        .command(&["run", waiting.to_str().unwrap(), "--policy", policy])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let shown = scratch.wait_for_show(&mut child, |show| show["steps"][0]["state"] == "running");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let unfinished = shown["id"].as_str().unwrap();
+    // The policy's root is gone: neither run can be judged as it started.
+    std::fs::rename(&root, scratch.dir.path().join("moved")).unwrap();
+    let needle = "cannot restore the guard it started with";
+    refused(&scratch, &["retry", &failed, "--from", "x"], needle);
+    refused(&scratch, &["retry", &failed], needle);
+    for command in ["pause", "cancel", "resume"] {
+        refused(&scratch, &[command, unfinished], needle);
+    }
+    // A ruling on a step the run does not have is named as such (it needs no guard).
+    refused(
+        &scratch,
+        &["approve", unfinished, "ww"],
+        "no step `ww` (did you mean `w`?)",
+    );
+    // Once the root is back, the run is taken over as usual.
+    std::fs::rename(scratch.dir.path().join("moved"), &root).unwrap();
+    std::fs::write(&gate, "").unwrap();
+    let resumed = scratch.cairn(&["resume", unfinished]);
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+}

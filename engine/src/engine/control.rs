@@ -19,7 +19,7 @@ use crate::lease::{self, LeaseAttempt};
 use crate::plan::{self, Addition, Supersession};
 use crate::problem::closest;
 use crate::report::RunReport;
-use crate::scheduler::{Driver, Redrive};
+use crate::scheduler::{Driver, Judge, Redrive};
 use crate::state::{Batch, RunState, StepState, StepTransition, Transition};
 use crate::store::RunRecord;
 
@@ -107,16 +107,23 @@ impl Engine {
             }
             Command::Pause(_) | Command::Cancel(_) => {}
         }
+        // A pause or a cancel may take the run over: a run this engine cannot judge is
+        // refused before the command is recorded.
+        let judge = match command {
+            Command::Pause(_) | Command::Cancel(_) => Some(self.restore_guard(&record)?),
+            Command::Approve(_) | Command::Deny(_) => None,
+        };
         store.send_command(record.id, &command).await?;
         driving::ring(&self.driving, record.id);
-        if matches!(command, Command::Pause(_) | Command::Cancel(_)) {
-            self.settle_undriven(record.id).await?;
+        if let Some(judge) = judge {
+            self.settle_undriven(record.id, judge).await?;
         }
         Ok(record.id)
     }
 
-    /// Applies the commands of `run_id` at once if no engine drives it (see [`Engine::send`]).
-    async fn settle_undriven(&self, run_id: Uuid) -> Result<()> {
+    /// Applies the commands of `run_id` at once if no engine drives it (see [`Engine::send`]),
+    /// judged by `judge`.
+    async fn settle_undriven(&self, run_id: Uuid, judge: Judge) -> Result<()> {
         let Ok(claim) = self.claim(run_id) else {
             return Ok(()); // This engine drives it: its driver reads the command.
         };
@@ -129,7 +136,7 @@ impl Engine {
         }
         let record = inner.store.find_run(&run_id.to_string()).await?;
         let settled = async {
-            let run = self.takeover(record, None).await?;
+            let run = self.takeover(record, judge, None).await?;
             let (events, _) = broadcast::channel(1);
             Driver::new(Arc::clone(inner), run, events, claim.bell())?
                 .settle_commands()
@@ -177,6 +184,7 @@ impl Engine {
         if from.is_some() {
             self.redrive_from(&record, from).await?;
         }
+        let judge = self.restore_guard(&record)?;
         let claim = self.claim(record.id)?;
         self.take_lease(record.id).await?;
         // Read again under the lease: another process may have redriven it meanwhile.
@@ -201,7 +209,7 @@ impl Engine {
             return Err(self.give_up(run_id, error).await);
         }
         let redrive = Redrive { from };
-        match self.takeover(record, Some(redrive)).await {
+        match self.takeover(record, judge, Some(redrive)).await {
             Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(run_id, error).await),
         }
