@@ -35,16 +35,34 @@ pub(crate) fn escape(key: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The candidate closest to `unknown` in spelling, if one is close enough to be a typo.
+/// The candidate closest to `unknown` in spelling, if one is close enough to be a typo; of
+/// two as close, one that differs only in case (`Z` is `z`, not `a`).
 pub(crate) fn closest<'a>(
     unknown: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let limit = (unknown.chars().count() / 3).max(1);
+    let lower = unknown.to_lowercase();
     candidates
         .into_iter()
-        .map(|candidate| (strsim::damerau_levenshtein(unknown, candidate), candidate))
-        .filter(|&(distance, _)| distance <= limit)
+        .map(|candidate| {
+            let distance = strsim::damerau_levenshtein(unknown, candidate);
+            (distance, candidate.to_lowercase() != lower, candidate)
+        })
+        .filter(|&(distance, _, _)| distance <= limit)
         .min()
-        .map(|(_, candidate)| candidate)
+        .map(|(_, _, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn the_closest_candidate_is_named_and_a_case_only_difference_wins_a_tie() {
+        assert_eq!(closest("neds", ["needs", "when"]), Some("needs"));
+        assert_eq!(closest("Z", ["a", "x", "z"]), Some("z"));
+        assert_eq!(closest("X", ["a", "x", "z"]), Some("x"));
+        assert_eq!(closest("q", ["abc"]), None);
+    }
 }

@@ -95,8 +95,14 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
     let handle = match resumed {
         Ok(handle) => handle,
         Err(cairn_engine::Error::Finished(report)) => {
+            let hint = match report.state {
+                RunState::Failed | RunState::Cancelled => {
+                    format!(" (`cairn retry {}` runs its failed steps again)", report.id)
+                }
+                _ => String::new(),
+            };
             eprintln!(
-                "run {} already {}; nothing to resume",
+                "run {} already {}; nothing to resume{hint}",
                 report.id, report.state
             );
             print_report(&report, global)?;

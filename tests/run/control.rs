@@ -212,6 +212,19 @@ fn a_pause_read_by_an_engine_that_dies_before_it_takes_effect_still_pauses_the_r
         "recover never continues a paused run"
     );
     assert!(executions(&scratch, "b").is_empty(), "nothing new started");
+    let retried = scratch.cairn(&["retry", &run]);
+    assert_eq!(
+        code(&retried),
+        Some(2),
+        "a paused run is resumed, not retried"
+    );
+    let said = String::from_utf8_lossy(&retried.stderr);
+    assert!(
+        said.contains(&format!(
+            "`cairn resume {run}` carries an unfinished run on"
+        )),
+        "{said}"
+    );
     assert_eq!(code(&scratch.cairn(&["resume", &run])), Some(0));
     assert_eq!(executions(&scratch, "b").len(), 1);
 }
@@ -340,10 +353,14 @@ fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retr
         "no engine ran: cancelled at once"
     );
     assert_eq!(states(&cancelled)["b"], "cancelled");
-    assert_eq!(
-        code(&scratch.cairn(&["resume", &run])),
-        Some(1),
-        "a cancelled run starts nothing"
+    let resumed = scratch.cairn(&["resume", &run]);
+    assert_eq!(code(&resumed), Some(1), "a cancelled run starts nothing");
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    assert!(
+        said.contains(&format!(
+            "(`cairn retry {run}` runs its failed steps again)"
+        )),
+        "{said}"
     );
     assert!(executions(&scratch, "b").is_empty());
     assert_eq!(code(&scratch.cairn(&["retry", &run])), Some(0));

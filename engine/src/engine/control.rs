@@ -170,8 +170,15 @@ impl Engine {
             message,
         };
         if !matches!(record.state, RunState::Failed | RunState::Cancelled) {
+            let hint = match record.state {
+                RunState::Succeeded => String::new(),
+                _ => format!(
+                    " (`cairn resume {}` carries an unfinished run on)",
+                    record.id
+                ),
+            };
             return Err(refused(format!(
-                "the run is {}; only a failed or cancelled run can be retried",
+                "the run is {}; only a failed or cancelled run can be retried{hint}",
                 record.state
             )));
         }

@@ -36,11 +36,9 @@ pub(super) fn dot(plan: &Plan, states: &[StepState]) -> String {
 /// The plan as a Mermaid flowchart, steps labelled with their `states` if given.
 pub(super) fn mermaid(plan: &Plan, states: &[StepState]) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "---\ntitle: \"{}\"\n---\nflowchart TB",
-        mermaid_escape(&plan.workflow.name)
-    );
+    // The front matter is YAML, whose double-quoted strings take JSON's escapes.
+    let title = serde_json::to_string(&plan.workflow.name).unwrap_or_default();
+    let _ = writeln!(out, "---\ntitle: {title}\n---\nflowchart TB");
     tree(plan, states, &mut Mermaid, &mut out);
     for (from, to) in edges(plan) {
         let _ = writeln!(out, "  s{from} --> s{to}");

@@ -160,7 +160,7 @@ fn reads_wrong_for_another_reason_get_one_problem_and_a_snapshot_is_trusted() {
 #[test]
 fn dot_and_mermaid_draw_groups() {
     let plan = plan(
-        r#"{"name": "say \"hi\"", "steps": [{"id": "a", "executor": "noop"},
+        r#"{"name": "say \"hi\" in C:\\q", "steps": [{"id": "a", "executor": "noop"},
             {"id": "g", "needs": ["a"], "parallel": [{"id": "b", "executor": "noop"}, {"id": "c", "executor": "noop"}]}]}"#,
     );
     let dot = plan.to_dot();
@@ -169,6 +169,11 @@ fn dot_and_mermaid_draw_groups() {
     assert!(dot.contains(r#"say \"hi\""#), "{dot}");
     let mermaid = plan.to_mermaid();
     assert!(mermaid.contains("\nflowchart TB\n"), "{mermaid}");
+    // The front matter is YAML: the title a double-quoted scalar, escaped as JSON escapes.
+    assert!(
+        mermaid.starts_with("---\ntitle: \"say \\\"hi\\\" in C:\\\\q\"\n---\n"),
+        "{mermaid}"
+    );
     assert!(mermaid.contains("subgraph g0"), "{mermaid}");
     assert!(mermaid.contains("s0 --> s2"), "{mermaid}");
 }
