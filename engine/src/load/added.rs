@@ -98,9 +98,12 @@ fn shape(output: &Value) -> Result<&Vec<Value>, Problem> {
             && text.trim_start().starts_with(['{', '['])
             && let Err(error) = serde_json::from_str::<Value>(text)
         {
+            let Problem { place, message } = super::syntax_problem(&error);
             return Err(Problem::at(
                 "",
-                format!("{expected}: the planner printed text that is not JSON ({error})"),
+                format!(
+                    "{expected}: the planner printed text that is not JSON ({place}: {message})"
+                ),
             ));
         }
         return Err(Problem::at("", format!("{expected}, not {}", kind(output))));

@@ -129,11 +129,11 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
         (json!(["a"]), "plan of gen: a plan is an object"),
         (
             json!(format!("{}{}", "[".repeat(200), "]".repeat(200))),
-            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (recursion limit exceeded",
+            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (1:128: JSON nested deeper than 128 levels)",
         ),
         (
             json!("{\"steps\": [}\n"),
-            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (expected value at line 1 column 12)",
+            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (1:12: invalid JSON: expected value)",
         ),
     ];
     for (output, expected) in cases {
