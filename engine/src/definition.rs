@@ -23,6 +23,10 @@ pub const MAX_STEPS_CEILING: u64 = 10_000_000;
 pub const DEFAULT_MAX_STEPS: u64 = 100_000;
 /// `limits.max_parallel` when a workflow says nothing.
 pub const DEFAULT_MAX_PARALLEL: u32 = 8;
+/// The JSON Schema pattern of an environment variable's name in an executor's `with.env`:
+/// not empty, and no `=` or NUL (the names a process cannot be given). An executor's
+/// parameters schema names it in `propertyNames`, and the loader explains it.
+pub const ENV_NAME_PATTERN: &str = "^[^=\\x00]+$";
 
 /// A workflow definition: a named DAG of steps, with defaults and limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -6,6 +6,7 @@ use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
+use crate::definition::ENV_NAME_PATTERN;
 use crate::definition::duration::PATTERN as DURATION_PATTERN;
 use crate::problem::escape;
 
@@ -76,6 +77,19 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
                 format!("{} is not one of {options}", error.instance()),
                 true,
             )]
+        }
+        // `propertyNames`: a key of the object breaks the pattern its keys keep.
+        ValidationErrorKind::PropertyNames { error: key } => {
+            let message = match key.kind() {
+                ValidationErrorKind::Pattern { pattern } if pattern == ENV_NAME_PATTERN => {
+                    format!(
+                        "{} is not a variable's name: it is empty or holds `=` or NUL",
+                        key.instance()
+                    )
+                }
+                _ => shorten(&key.to_string()),
+            };
+            vec![found(message, true)]
         }
         ValidationErrorKind::OneOfNotValid { .. } => {
             let allowed = schema_at(root, error.schema_path().as_str())

@@ -67,6 +67,7 @@ pub(super) struct AgentParams {
     #[schemars(length(min = 1))]
     pub(super) program: Option<String>,
     /// Variables added to the CLI's allow-listed environment (API keys go here).
+    #[schemars(extend("propertyNames" = {"pattern": cairn_engine::ENV_NAME_PATTERN}))]
     #[serde(default)]
     pub(super) env: BTreeMap<String, String>,
     /// The CLI's working directory, which must exist; the engine's when absent.

@@ -22,6 +22,7 @@ pub(crate) struct ProcessParams {
     #[serde(default)]
     pub(crate) input: Value,
     /// Variables added to the allow-listed environment.
+    #[schemars(extend("propertyNames" = {"pattern": cairn_engine::ENV_NAME_PATTERN}))]
     #[serde(default)]
     pub(crate) env: BTreeMap<String, String>,
     /// The working directory, which must exist; the engine's when absent.
