@@ -80,6 +80,17 @@ pub(super) fn look(
             .map(|(version, checksum, success)| (*version, checksum.as_slice(), *success))
             .eq(embedded);
         let schema = if current {
+            // Every table the current schema makes: one dropped outside cairn would fail
+            // each command that reads it with a bare "no such table".
+            if let Some(missing) = TABLES
+                .iter()
+                .find(|table| !tables.iter().any(|t| t == *table))
+            {
+                return Err(Error::Corrupt(format!(
+                    "{}: the table `{missing}` is missing (changed outside cairn?)",
+                    path.display()
+                )));
+            }
             Schema::Current
         } else {
             Schema::Migrate
@@ -95,6 +106,21 @@ pub(super) fn look(
         tables: shown.join(", "),
     })
 }
+
+/// The tables of the current schema.
+pub(super) const TABLES: [&str; 11] = [
+    "_sqlx_migrations",
+    "approvals",
+    "commands",
+    "events",
+    "inputs",
+    "items",
+    "plans",
+    "policies",
+    "runs",
+    "steps",
+    "workflows",
+];
 
 /// A migration as `_sqlx_migrations` records it: version, checksum, success.
 type Applied = (i64, Vec<u8>, bool);

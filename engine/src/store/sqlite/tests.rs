@@ -160,6 +160,40 @@ async fn another_applications_sqlx_database_is_refused_and_left_unchanged() {
 }
 
 #[tokio::test]
+async fn a_table_dropped_outside_cairn_is_named_when_the_database_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    store.close().await;
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let made: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        made,
+        open::TABLES,
+        "the schema's tables, as the check knows them"
+    );
+    sqlx::query("DROP TABLE inputs")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Corrupt(message) if message.contains("the table `inputs` is missing")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_lock_held_past_the_busy_timeout_is_reported_as_such_and_commits_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cairn.db");
