@@ -35,6 +35,10 @@ pub enum Error {
     /// The database file does not exist (and the caller did not ask to create it).
     #[error("{0}: no such database")]
     MissingDatabase(PathBuf),
+    /// The database path is a symbolic link whose target does not exist (SQLite would not
+    /// create it).
+    #[error("{0}: a symbolic link to a file that does not exist")]
+    DanglingLink(PathBuf),
     /// The database's folder does not exist.
     #[error("{0}: no such directory to hold the database")]
     MissingDirectory(PathBuf),

@@ -107,6 +107,7 @@ fn hint(error: &EngineError) -> &'static str {
         EngineError::MissingDatabase(_) => " (run a workflow first, or pass --db PATH)",
         EngineError::IsADirectory(_)
         | EngineError::NotAFileName(_)
+        | EngineError::DanglingLink(_)
         | EngineError::MissingDirectory(_)
         | EngineError::NotADatabase(_)
         | EngineError::ForeignDatabase { .. } => "; pass --db PATH to use another file",

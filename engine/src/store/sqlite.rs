@@ -116,6 +116,9 @@ impl SqliteStore {
             return Err(Error::NotADatabase(path));
         }
         if !path.exists() {
+            if path.symlink_metadata().is_ok() {
+                return Err(Error::DanglingLink(path));
+            }
             if !options.create {
                 return Err(Error::MissingDatabase(path));
             }

@@ -18,6 +18,21 @@ async fn passes_the_conformance_suite() {
 }
 
 #[tokio::test]
+async fn a_link_to_nothing_is_named_and_nothing_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("cairn.db");
+    std::os::unix::fs::symlink(dir.path().join("gone/x.db"), &link).unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(&link))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::DanglingLink(p) if *p == link),
+        "{error:?}"
+    );
+    assert!(!dir.path().join("gone").exists());
+}
+
+#[tokio::test]
 async fn a_busy_timeout_longer_than_sqlite_counts_waits_the_longest_it_can() {
     let dir = tempfile::tempdir().unwrap();
     let options = StoreOptions {
