@@ -64,6 +64,9 @@ pub(crate) struct Shared {
 struct Completion {
     step: StepIndex,
     outcome: Outcome,
+    /// Whether the attempt's time limit kept items of a `for_each` step from starting (its
+    /// task having ended on its own, every item it started reported).
+    cut_off: bool,
 }
 
 /// One ended item of a `for_each` attempt, as reported by its task while the others run.
@@ -319,13 +322,19 @@ impl Driver {
     }
 
     fn complete(&mut self, joined: Result<Completion, tokio::task::JoinError>) -> Result<()> {
-        let Completion { step, outcome } =
-            joined.map_err(|error| Error::Bug(format!("attempt task: {error}")))?;
+        let Completion {
+            step,
+            outcome,
+            cut_off,
+        } = joined.map_err(|error| Error::Bug(format!("attempt task: {error}")))?;
         // A `for_each` task reported its items before it ended: they come first.
         while let Ok(end) = self.item_ends.1.try_recv() {
             self.item(*end)?;
         }
         self.watches.remove(&step);
+        if cut_off {
+            self.ledger.apply(Input::TimeLimit { step }, Utc::now())?;
+        }
         let input = Input::Completed { step, outcome };
         self.ledger.apply(input, Utc::now())
     }
@@ -409,8 +418,8 @@ fn instant_of(at: DateTime<Utc>) -> Instant {
 }
 
 /// Runs one attempt (the items of a `for_each` step, each reported to `items` as it ends,
-/// none started once the attempt is cancelled or the run `halted`), turning panics and
-/// overdue executors into outcomes.
+/// none started once the attempt is cancelled, the run `halted` or the attempt's deadline
+/// passed), turning panics and overdue executors into outcomes.
 async fn run_attempt(
     start: Start,
     executor: Arc<dyn Executor>,
@@ -427,6 +436,8 @@ async fn run_attempt(
         item_limit,
         ..
     } = start;
+    // Whether the deadline kept items from starting: they did not time out, the attempt did.
+    let mut cut_off = false;
     let attempt = async {
         if !for_each {
             let Some(action) = actions.into_iter().next() else {
@@ -436,6 +447,11 @@ async fn run_attempt(
         }
         futures::stream::iter(actions)
             .take_until(either_cancelled(ctx.cancel.clone(), halted))
+            // Checked as each item is about to start: none starts past the deadline.
+            .take_while(|_| {
+                cut_off = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+                std::future::ready(!cut_off)
+            })
             .map(|action| {
                 let index = action.item_index.unwrap_or_default();
                 guarded(Arc::clone(&executor), action, ctx.clone())
@@ -468,7 +484,13 @@ async fn run_attempt(
         None => attempt.await,
     };
     outcome.duration = began.elapsed();
-    Completion { step, outcome }
+    // (An overdue task did not report the items it started: it was not merely cut off.)
+    let cut_off = cut_off && outcome.result.is_ok();
+    Completion {
+        step,
+        outcome,
+        cut_off,
+    }
 }
 
 /// One executor call, with a panic turned into a failed outcome and the usage it reports

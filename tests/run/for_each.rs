@@ -10,8 +10,11 @@ use super::orphans::wait_gone;
 use super::scratch::Scratch;
 use crate::finish;
 
-/// How many items succeeded, as committed in the database at `db` (0 while it has none).
-fn committed_items(db: &Path) -> i64 {
+/// The rows `sql` reads from the database at `db` (`None` while it cannot be opened).
+fn query<T>(db: &Path, sql: &'static str) -> Option<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -20,14 +23,24 @@ fn committed_items(db: &Path) -> i64 {
         let options = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(db)
             .read_only(true);
-        let Ok(pool) = sqlx::SqlitePool::connect_with(options).await else {
-            return 0;
-        };
-        let query = "SELECT count(*) FROM items WHERE state = 'succeeded'";
-        let count = sqlx::query_scalar::<_, i64>(query).fetch_one(&pool).await;
+        let pool = sqlx::SqlitePool::connect_with(options).await.ok()?;
+        let rows = sqlx::query_as::<_, T>(sql).fetch_all(&pool).await;
         pool.close().await;
-        count.unwrap_or(0)
+        rows.ok()
     })
+}
+
+/// How many items succeeded, as committed in the database at `db` (0 while it has none).
+fn committed_items(db: &Path) -> i64 {
+    let sql = "SELECT count(*) FROM items WHERE state = 'succeeded'";
+    query::<(i64,)>(db, sql).map_or(0, |rows| rows[0].0)
+}
+
+/// The committed items of the one run in the database at `db`, in item order, as
+/// `(index, state, attempt, error)`.
+fn items(db: &Path) -> Vec<(i64, String, i64, Option<String>)> {
+    let sql = "SELECT idx, state, attempt, error FROM items ORDER BY idx";
+    query(db, sql).expect("the database holds the run's items")
 }
 
 fn entries(dir: &Path) -> usize {
@@ -246,4 +259,85 @@ fn a_pause_or_the_first_sigterm_starts_no_item_left_and_a_resume_runs_only_those
             "{halt}: the items left ran once each, as their first attempt"
         );
     }
+}
+
+#[test]
+fn items_the_steps_timeout_kept_from_starting_did_not_time_out_and_run_at_the_retry() {
+    let scratch = Scratch::new();
+    // Item 0 waits for a gate that never opens: each attempt of the step times out in it.
+    let item = "echo \"$CAIRN_ITEM_INDEX:$CAIRN_ATTEMPT\" >> \"$DIR/ran\"; \
+        if [ \"$CAIRN_ITEM_INDEX\" -eq 0 ]; then \
+          while [ ! -e \"$DIR/never\" ]; do sleep 0.02; done; fi";
+    let workflow = scratch.write(
+        "timeout.json",
+        &json!({"name": "timeout", "steps": [{
+            "id": "each", "executor": "process", "for_each": "${{ [0, 1, 2] }}",
+            "max_parallel": 1, "timeout": "1s",
+            "retry": {"max_attempts": 2, "initial_delay": "100ms"},
+            "with": {"command": ["sh", "-c", item], "env": {"DIR": scratch.dir.path()}}
+        }]}),
+    );
+    let run = scratch.run(&workflow, &[], 1);
+    assert_eq!(
+        ran(&scratch),
+        ["0:1", "0:2"],
+        "only item 0 started, at each attempt"
+    );
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][0]["attempt"], 2, "the step was retried");
+    let error = show["steps"][0]["error"].as_str().unwrap();
+    assert_eq!(
+        error,
+        "timeout: 1 of 3 items failed (0): item 0: `sh` timed out; \
+         2 of 3 items did not start before the step's timeout"
+    );
+    let failed = Some("timeout: `sh` timed out".to_owned());
+    assert_eq!(
+        items(&scratch.db()),
+        [
+            (0, "failed".to_owned(), 2, failed),
+            (1, "pending".to_owned(), 0, None),
+            (2, "pending".to_owned(), 0, None)
+        ],
+        "the items not started neither timed out nor used an attempt"
+    );
+}
+
+#[test]
+fn an_item_whose_with_does_not_render_fails_on_its_own_and_the_others_run() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "render.json",
+        &json!({"name": "render", "steps": [{
+            "id": "each", "executor": "process",
+            "for_each": "${{ [{'name': 'a'}, {'nom': 'b'}, {'name': 'c'}] }}",
+            "with": {"command": ["sh", "-c", "echo run >> \"$MARKS/$1\"; echo \"\\\"$1\\\"\"",
+                                 "x", "${{ item.name }}"],
+                     "env": {"MARKS": scratch.marks()}}
+        }]}),
+    );
+    let run = scratch.run(&workflow, &[], 1);
+    let ran: Vec<String> = scratch.executions().into_keys().collect();
+    assert_eq!(ran, ["a", "c"], "the other items ran");
+    let show = scratch.json(&["show", &run, "--json"]);
+    let error = show["steps"][0]["error"].as_str().unwrap();
+    let why = "`with`: `item.name`: No such key: name";
+    assert_eq!(
+        error,
+        format!("bad_params: 1 of 3 items failed (1): item 1: {why}")
+    );
+    let rows = items(&scratch.db());
+    assert_eq!(
+        rows[1],
+        (
+            1,
+            "failed".to_owned(),
+            1,
+            Some(format!("bad_params: {why}"))
+        )
+    );
+    assert_eq!(
+        (&rows[0].1, &rows[2].1),
+        (&"succeeded".to_owned(), &"succeeded".to_owned())
+    );
 }

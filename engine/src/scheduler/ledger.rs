@@ -186,6 +186,13 @@ pub(crate) enum Input {
         /// How it went.
         outcome: Outcome,
     },
+    /// The running `for_each` attempt of `step` reached its time limit with items it had
+    /// not started (told before the attempt's [`Input::Completed`]): they did not time out
+    /// and did not run, the attempt did time out.
+    TimeLimit {
+        /// The step.
+        step: StepIndex,
+    },
     /// A running attempt showed a sign of life at `at`.
     Progress {
         /// The step.
@@ -326,6 +333,10 @@ impl Ledger {
                 outcome,
             } => {
                 self.item_ended(step, index, outcome);
+                Ok(())
+            }
+            Input::TimeLimit { step } => {
+                self.items_cut_off(step);
                 Ok(())
             }
             Input::Progress { step, at } => {

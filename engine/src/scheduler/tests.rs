@@ -185,3 +185,50 @@ async fn a_driver_whose_lease_was_taken_stops_its_attempts_and_leaves_the_run_to
     assert_eq!(view.state, RunState::Running, "the taker's to go on with");
     assert_eq!(view.steps[0].state.to_string(), "running");
 }
+
+/// Counts its calls, then holds each until its deadline and times out (or is cancelled).
+#[derive(Debug, Default)]
+struct Overstays(std::sync::atomic::AtomicUsize);
+
+#[async_trait]
+impl Executor for Overstays {
+    async fn execute(&self, _action: &Action, ctx: ExecContext) -> Outcome {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::select! {
+            () = sleep_until(ctx.deadline) => Outcome::failure(ErrorClass::Timeout, "timed out"),
+            () = ctx.cancel.cancelled() => Outcome::failure(ErrorClass::Cancelled, "cancelled"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_item_of_a_for_each_attempt_starts_past_the_attempts_deadline() {
+    let overstays = Arc::new(Overstays::default());
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("overstays", overstays.clone())
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "t", "steps": [{
+        "id": "each", "executor": "overstays", "for_each": "${{ [0, 1, 2] }}",
+        "max_parallel": 1, "timeout": "200ms"
+    }]});
+    let plan = engine.load_str(&workflow.to_string(), "t.json").unwrap();
+    let report = engine
+        .start(plan, json!({}))
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(report.error_class, Some(ErrorClass::Timeout), "{report:?}");
+    assert_eq!(
+        report.error.as_deref(),
+        Some(
+            "step each failed: timeout: 1 of 3 items failed (0): item 0: timed out; \
+             2 of 3 items did not start before the step's timeout"
+        )
+    );
+    let calls = overstays.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(calls, 1, "only item 0 started, before the deadline");
+}

@@ -76,6 +76,8 @@ impl Ledger {
             params,
             idempotency_key: Action::idempotency_key_for(run_id, &spec.id, item_index),
         };
+        // The items whose `with` does not render, with why.
+        let mut unprepared = Vec::new();
         let mut actions = match &items {
             None => match expr::render(&with, &scope) {
                 Ok(params) => vec![action(params, None, attempt)],
@@ -97,10 +99,8 @@ impl Ledger {
                             let attempt = self.item_attempt(step, index);
                             actions.push(action(params, Some(index), attempt));
                         }
-                        Err(error) => {
-                            let error = format!("`with` of item {index}: {error}");
-                            return self.fail_before_start(step, error, now);
-                        }
+                        // The item fails on its own, once the attempt starts.
+                        Err(error) => unprepared.push((index, format!("`with`: {error}"))),
                     }
                 }
                 actions
@@ -111,7 +111,15 @@ impl Ledger {
             Judgement::Stopped => return Ok(Started::No),
         };
         self.items_started(step, actions.iter().filter_map(|action| action.item_index));
-        self.set_attempt_running(step, attempt, actions.len(), verdicts, now)?;
+        let runs = actions.len() + unprepared.len();
+        for (index, message) in unprepared {
+            let error = ExecError {
+                class: ErrorClass::BadParams,
+                message,
+            };
+            self.item_not_prepared(step, index, error);
+        }
+        self.set_attempt_running(step, attempt, runs, verdicts, now)?;
         Ok(Started::Yes(Start {
             step,
             executor,

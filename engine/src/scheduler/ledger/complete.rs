@@ -45,7 +45,9 @@ impl Ledger {
             Ok(_) => self.take_back_unstarted(step) + self.items_held(step),
             Err(_) => 0,
         };
-        if unstarted > 0 && self.halt.is_none() && stall.is_none() {
+        // The attempt's time limit cut it off: it timed out, not waiting for a window.
+        let cut_off = self.is_cut_off(step);
+        if unstarted > 0 && self.halt.is_none() && stall.is_none() && !cut_off {
             return self.wait_for_window(step, unstarted, log);
         }
         // A `for_each` attempt's result is its items'.

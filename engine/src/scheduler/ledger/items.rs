@@ -2,10 +2,12 @@
 //! batch, with whatever else ended meanwhile); the step's attempt ends once every item it
 //! ran has, with the items' outputs in item order, or the list of the items that failed. A
 //! halt (the engine draining, a pause, a cancel) keeps the items left from starting while
-//! those in flight finish. A retry, a resume or a redrive runs only the items that have not
-//! succeeded. A rate limit of the step's executor holds the items its window has no room
-//! for: the attempt ends those it started, then waits `ready` for the window and goes on
-//! with the items left, as the same attempt.
+//! those in flight finish, and so does the attempt's time limit (the attempt times out, the
+//! items it did not start do not). An item whose `with` does not render fails on its own. A
+//! retry, a resume or a redrive runs only the items that have not succeeded. A rate limit
+//! of the step's executor holds the items its window has no room for: the attempt ends
+//! those it started, then waits `ready` for the window and goes on with the items left, as
+//! the same attempt.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +36,8 @@ pub(super) struct Items {
     failed: BTreeMap<usize, ExecError>,
     /// The items the step's running attempt started, in every window of a rate limit.
     started: BTreeSet<usize>,
+    /// Whether the running attempt's time limit kept items from starting.
+    cut_off: bool,
 }
 
 impl Items {
@@ -111,6 +115,40 @@ impl Ledger {
             let item = without_outcome(self.run_id, step_id, index, StepState::Running, attempt);
             self.batch.record_item(item);
         }
+    }
+
+    /// `step`'s running attempt reached its time limit before it started every item: the
+    /// attempt times out (once it ends), the items it did not start are taken back.
+    pub(super) fn items_cut_off(&mut self, step: StepIndex) {
+        if let Some(items) = self.slots[step].items.as_deref_mut() {
+            items.cut_off = true;
+        }
+    }
+
+    /// Whether `step`'s running attempt reached its time limit before it started every item.
+    pub(super) fn is_cut_off(&self, step: StepIndex) -> bool {
+        (self.slots[step].items.as_deref()).is_some_and(|items| items.cut_off)
+    }
+
+    /// Item `index` of `step`'s attempt about to start cannot run: its `with` does not
+    /// render (`error`). It counts a run, failed on its own, as when its executor refuses
+    /// its parameters; the other items run.
+    pub(super) fn item_not_prepared(&mut self, step: StepIndex, index: usize, error: ExecError) {
+        let Some(items) = self.slots[step].items.as_deref_mut() else {
+            return;
+        };
+        items.started.insert(index);
+        items.attempts[index] += 1;
+        self.batch.record_item(ItemRecord {
+            run_id: self.run_id,
+            step_id: self.plan.steps()[step].id.to_string(),
+            index,
+            state: StepState::Failed,
+            attempt: items.attempts[index],
+            output: None,
+            error: Some(error.to_string()),
+        });
+        items.failed.insert(index, error);
     }
 
     /// Whether running `for_each` attempts start no new item: the run is halted (the engine
@@ -207,46 +245,63 @@ impl Ledger {
     }
 
     /// How `step`'s attempt went, from its items: the list of their outputs in item order,
-    /// or an error naming the items that failed (with the first one's class).
+    /// or an error naming the items that failed (with the first one's class), and how many
+    /// did not start when its time limit cut it off (then of class `timeout`).
     pub(super) fn items_result(&mut self, step: StepIndex) -> Option<Result<Value, ExecError>> {
         let items = self.slots[step].items.as_deref_mut()?;
         let failed = std::mem::take(&mut items.failed);
+        let cut_off = std::mem::take(&mut items.cut_off);
         items.started.clear();
-        if failed.is_empty() && items.outputs.iter().all(Option::is_some) {
+        let count = items.outputs.len();
+        let missing = items
+            .outputs
+            .iter()
+            .filter(|output| output.is_none())
+            .count();
+        if missing == 0 && failed.is_empty() {
             return Some(Ok(Value::Array(
                 items.outputs.iter().flatten().cloned().collect(),
             )));
         }
-        let Some((_, first)) = failed.first_key_value() else {
-            let missing = items
-                .outputs
-                .iter()
-                .filter(|output| output.is_none())
-                .count();
+        if failed.is_empty() && !cut_off {
             return Some(Err(ExecError {
                 class: ErrorClass::Interrupted,
                 message: format!("{missing} items did not run"),
             }));
-        };
-        let indices: Vec<String> = failed.keys().map(usize::to_string).collect();
-        let named: Vec<String> = (failed.iter().take(NAMED_FAILURES))
-            .map(|(index, error)| format!("item {index}: {}", error.message))
-            .collect();
-        let more = failed.len().saturating_sub(NAMED_FAILURES);
-        let more = if more > 0 {
-            format!("; {more} more")
-        } else {
-            String::new()
-        };
-        Some(Err(ExecError {
-            class: first.class,
-            message: format!(
-                "{} of {} items failed ({}): {}{more}",
+        }
+        let mut parts = Vec::new();
+        if !failed.is_empty() {
+            let indices: Vec<String> = failed.keys().map(usize::to_string).collect();
+            let named: Vec<String> = (failed.iter().take(NAMED_FAILURES))
+                .map(|(index, error)| format!("item {index}: {}", error.message))
+                .collect();
+            let more = failed.len().saturating_sub(NAMED_FAILURES);
+            let more = if more > 0 {
+                format!("; {more} more")
+            } else {
+                String::new()
+            };
+            parts.push(format!(
+                "{} of {count} items failed ({}): {}{more}",
                 failed.len(),
-                items.outputs.len(),
                 indices.join(", "),
                 named.join("; ")
-            ),
+            ));
+        }
+        // Every item not succeeded ran in this attempt, unless it did not start.
+        let not_started = missing.saturating_sub(failed.len());
+        if cut_off && not_started > 0 {
+            parts.push(format!(
+                "{not_started} of {count} items did not start before the step's timeout"
+            ));
+        }
+        let class = match failed.first_key_value() {
+            Some((_, first)) if !cut_off => first.class,
+            _ => ErrorClass::Timeout,
+        };
+        Some(Err(ExecError {
+            class,
+            message: parts.join("; "),
         }))
     }
 

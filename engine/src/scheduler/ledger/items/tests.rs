@@ -351,3 +351,104 @@ fn an_item_a_cancel_stopped_is_recorded_cancelled_and_a_failed_one_failed() {
         [(0, StepState::Cancelled, 1), (1, StepState::Failed, 1)]
     );
 }
+
+#[test]
+fn a_time_limit_times_the_attempt_out_and_the_items_it_kept_from_starting_keep_their_attempts() {
+    let mut ledger = new_run(each(2));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger
+        .apply(item(0, Outcome::success(json!("a"))), at(1))
+        .unwrap();
+    let timed_out = Outcome::failure(ErrorClass::Timeout, "`sh` timed out");
+    ledger.apply(item(1, timed_out), at(1)).unwrap();
+    ledger.apply(Input::TimeLimit { step: 0 }, at(1)).unwrap();
+    ledger.apply(ended(), at(1)).unwrap();
+    assert_eq!(
+        ledger.slots[0].error.as_deref(),
+        Some(
+            "timeout: 1 of 4 items failed (1): item 1: `sh` timed out; \
+             2 of 4 items did not start before the step's timeout"
+        )
+    );
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["each: running -> retry_wait"],
+        "the attempt timed out: retried, not waiting for a window"
+    );
+    assert_eq!(
+        states(batch.items()),
+        [
+            (0, StepState::Succeeded, 1),
+            (1, StepState::Failed, 1),
+            (2, StepState::Pending, 0),
+            (3, StepState::Pending, 0)
+        ],
+        "the items not started neither timed out nor used an attempt"
+    );
+    let starts = ledger.turn(at(2)).unwrap();
+    assert_eq!(
+        item_attempts(&starts[0]),
+        [(Some(1), 2), (Some(2), 1), (Some(3), 1)],
+        "the retry runs them as their first attempt"
+    );
+}
+
+#[test]
+fn a_time_limit_between_items_times_the_attempt_out_with_none_failed() {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    for index in [0, 1] {
+        ledger
+            .apply(item(index, Outcome::success(json!(index))), at(1))
+            .unwrap();
+    }
+    ledger.apply(Input::TimeLimit { step: 0 }, at(1)).unwrap();
+    ledger.apply(ended(), at(1)).unwrap();
+    assert_eq!(ledger.slots[0].state, StepState::Failed);
+    assert_eq!(
+        ledger.slots[0].error.as_deref(),
+        Some("timeout: 2 of 4 items did not start before the step's timeout")
+    );
+}
+
+#[test]
+fn an_item_whose_with_does_not_render_fails_on_its_own_and_the_others_run() {
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "each", "executor": "noop",
+         "for_each": "${{ [{'name': 'a'}, {'nom': 'b'}, {'name': 'c'}] }}",
+         "with": {"name": "${{ item.name }}"}}
+    ]}));
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(item_attempts(&starts[0]), [(Some(0), 1), (Some(2), 1)]);
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["each: pending -> ready", "each: ready -> running"]
+    );
+    assert_eq!(
+        states(batch.items()),
+        [
+            (0, StepState::Running, 1),
+            (2, StepState::Running, 1),
+            (1, StepState::Failed, 1)
+        ]
+    );
+    let failed = &batch.items()[2];
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("bad_params: `with`: `item.name`: No such key: name")
+    );
+    for index in [0, 2] {
+        ledger
+            .apply(item(index, Outcome::success(json!(index))), at(1))
+            .unwrap();
+    }
+    ledger.apply(ended(), at(1)).unwrap();
+    assert_eq!(ledger.slots[0].state, StepState::Failed);
+    assert_eq!(
+        ledger.slots[0].error.as_deref(),
+        Some("bad_params: 1 of 3 items failed (1): item 1: `with`: `item.name`: No such key: name")
+    );
+}
