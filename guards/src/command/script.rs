@@ -6,7 +6,7 @@ use brush_parser::ast::{
     CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr,
     IoFileRedirectTarget, IoRedirect, RedirectList, SimpleCommand, UnaryPredicate,
 };
-use brush_parser::{Parser, ParserOptions, SourceSpan};
+use brush_parser::{Parser, ParserOptions, SourceSpan, Token, uncached_tokenize_str};
 
 use super::evaluated::target;
 use super::word::runs_commands;
@@ -98,6 +98,16 @@ impl Checker {
         if subscript_nesting(text) > MAX_SUBSCRIPT_NESTING {
             return self.problem(format!(
                 "the script nests `${{NAME[…]}}` more than {MAX_SUBSCRIPT_NESTING} deep, which the parser takes exponential time over: not checked"
+            ));
+        }
+        // The parser's time grows with each `(` or `case` left open: it tries each `(` as
+        // arithmetic and as a subshell, each `case` item with and without `;;`. Counted on
+        // the parser's own tokens, so quoting is as the parser reads it.
+        if let Ok(tokens) = uncached_tokenize_str(text, &options().tokenizer_options())
+            && nesting(&tokens) > MAX_NESTING
+        {
+            return self.problem(format!(
+                "the script nests `(` and `case` more than {MAX_NESTING} deep (a `case` counts twice), which the parser takes exponential time over: not checked"
             ));
         }
         if let Some(line) = ends_early(text) {
@@ -593,6 +603,43 @@ fn subscript_nesting(text: &str) -> usize {
             }
             _ => {}
         }
+    }
+    deepest
+}
+
+/// How deeply `(` and `case` may nest in a script, a `case` counting twice (see [`nesting`]).
+const MAX_NESTING: usize = 6;
+
+/// How deeply `(` and `case` are open at once, at most, among `tokens`, a `case` counting
+/// twice (the parser's time grows about twofold with each `(`, threefold with each `case`): a
+/// `)` closes the innermost when it is a `(`, an `esac` when it is a `case` (a `)` after a
+/// `case` pattern closes nothing). A `case` that is only a word, or a `)` the parser reads
+/// otherwise, can make the count more than the parser sees, never less.
+fn nesting(tokens: &[Token]) -> usize {
+    let mut open: Vec<&str> = Vec::new();
+    let mut depth = 0;
+    let mut deepest = 0;
+    for token in tokens {
+        match token {
+            Token::Operator(operator, _) if operator == "(" => {
+                open.push("(");
+                depth += 1;
+            }
+            Token::Word(word, _) if word == "case" => {
+                open.push("case");
+                depth += 2;
+            }
+            Token::Operator(operator, _) if operator == ")" && open.last() == Some(&"(") => {
+                open.pop();
+                depth -= 1;
+            }
+            Token::Word(word, _) if word == "esac" && open.last() == Some(&"case") => {
+                open.pop();
+                depth -= 2;
+            }
+            _ => {}
+        }
+        deepest = deepest.max(depth);
     }
     deepest
 }

@@ -842,6 +842,71 @@ fn deeply_nested_subscripts_are_refused_quickly() {
 }
 
 #[test]
+fn deep_parentheses_and_cases_are_refused_before_parsing() {
+    // The parsers' time doubles or more with each level left open: 40 levels would never
+    // finish, so that this test finishes shows the refusal comes before parsing.
+    let deep = |open: &str| open.repeat(40);
+    for (script, why) in [
+        (deep("("), "nests `(` and `case`"),
+        (format!("(( {}", deep("( ")), "nests `(` and `case`"),
+        (
+            format!("for (({};;)); do :; done", deep("(")),
+            "nests `(` and `case`",
+        ),
+        (deep("case x in x) "), "nests `(` and `case`"),
+        (deep("( case x in (x) "), "nests `(` and `case`"),
+        (format!("[[ x =~ {} ]]", deep("(")), "nests `(` and `case`"),
+        (format!("coproc {}", deep("(")), "nests `(` and `case`"),
+        (format!("echo `{}`", deep("(")), "nests `(` and `case`"),
+        (
+            format!("cat <<EOF\n{}\nEOF", deep("$(")),
+            "a here-document nests",
+        ),
+        (
+            format!("cat <<EOF\n{}\nEOF", deep("$(( (")),
+            "a here-document nests",
+        ),
+        (
+            format!("cat <<EOF\n{}\nEOF", deep("${x:-")),
+            "a here-document nests",
+        ),
+        (
+            format!("cat <<EOF\n{}\nEOF", deep("$[")),
+            "a here-document nests",
+        ),
+        (
+            format!("cat <<EOF\n{}\nEOF", deep("\"$(")),
+            "a here-document nests",
+        ),
+        // A closer that may be quoted or escaped closes nothing.
+        (
+            format!("cat <<EOF\n{}\nEOF", deep("$(echo ')' \\) ")),
+            "a here-document nests",
+        ),
+    ] {
+        let found = sh(&script);
+        assert!(
+            found.problems.iter().any(|problem| problem.contains(why)),
+            "{script}: {found:?}"
+        );
+    }
+    // A `case` counts twice: three may nest, not four.
+    let cases = |depth| "case x in x) ".repeat(depth) + &"echo;; esac; ".repeat(depth);
+    allowed(&[
+        "echo $( ( cd /tmp && ( ls; (echo \"$(date)\") ) ) )",
+        "(cd a; (cd b; (cd c; (cd d; (cd e; (ls))))))",
+        "(( x = (a + (b * (c - 1))) ))",
+        &cases(3),
+        "case $x in (a) (echo a);; (b) case $y in c) (ls);; esac;; esac",
+        "cat <<EOF\n${a[$((i + 1))]} $(echo \"$(date)\") $(echo ')' \")\") (it's) ${x:-'}'}\nEOF",
+    ]);
+    refused(&[
+        "(cd a; (cd b; (cd c; (cd d; (cd e; (cd f; (ls)))))))",
+        &cases(4),
+    ]);
+}
+
+#[test]
 fn literal_text_with_a_command_in_a_subscript_is_refused_wherever_it_stands() {
     // Each hands `a[$(touch x)]` to bash arithmetic, which runs `touch x`.
     for words in [

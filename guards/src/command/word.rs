@@ -22,6 +22,13 @@ impl Checker {
 
     /// The commands of the substitutions in a here-document's body.
     pub(super) fn here_document(&mut self, body: &str, depth: usize) {
+        // The word parser's time grows with each `$(`, `(`, `${` or `$[` left open in a body,
+        // which, unlike a word's, the tokenizer has not matched up.
+        if expansion_nesting(body) > MAX_HERE_DOCUMENT_NESTING {
+            return self.problem(format!(
+                "a here-document nests `$(…)`, `${{…}}` and `$[…]` more than {MAX_HERE_DOCUMENT_NESTING} deep, which the parser takes exponential time over: not checked"
+            ));
+        }
         match brush_parser::word::parse_heredoc(body, &options()) {
             Ok(pieces) => drop(self.value_of(body, &pieces, depth)),
             Err(error) => self.problem(format!("a here-document does not parse: {error}")),
@@ -222,6 +229,63 @@ fn expands(text: &str, rest: &str) -> bool {
     let bracket =
         (text.find('[')).is_some_and(|at| text[at + 1..].contains(']') || rest.contains(']'));
     bracket || text.contains(['*', '?', '('])
+}
+
+/// How deeply `$(`, `${` and `$[` may nest in a here-document's body, a `(` inside them
+/// counting too: the word parser's time grows about threefold with each left open.
+const MAX_HERE_DOCUMENT_NESTING: usize = 3;
+
+/// How many `$(`, `${` and `$[` (and `(` inside them) are open at once, at most, in a
+/// here-document's `body`, in one scan that may count more than the word parser sees, never
+/// fewer. A `)`, `}` or `]` closes the innermost when it is its own and is not quoted in it:
+/// a `(` follows the quotes a shell reads (`'…'`, `"…"`) inside it, but a `${` or `$[` stops
+/// closing at any quote inside it, and any of them at a backslash or a backtick (the closer
+/// might be escaped).
+fn expansion_nesting(body: &str) -> usize {
+    /// An open `$(`, `(`, `${` or `$[`.
+    struct Open {
+        closer: u8,
+        quote: Option<u8>,
+        closes: bool,
+    }
+    let bytes = body.as_bytes();
+    let mut open: Vec<Open> = Vec::new();
+    let mut deepest = 0;
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        at += 1;
+        let closer = match (byte, bytes.get(at)) {
+            (b'$', Some(b'(')) => Some(b')'),
+            (b'(', _) if !open.is_empty() => Some(b')'),
+            (b'$', Some(b'{')) => Some(b'}'),
+            (b'$', Some(b'[')) => Some(b']'),
+            _ => None,
+        };
+        if let Some(closer) = closer {
+            at += usize::from(byte == b'$');
+            open.push(Open {
+                closer,
+                quote: None,
+                closes: true,
+            });
+            deepest = deepest.max(open.len());
+            continue;
+        }
+        let Some(innermost) = open.last_mut() else {
+            continue;
+        };
+        match byte {
+            b'\\' | b'`' => innermost.closes = false,
+            b'\'' | b'"' if innermost.closer != b')' => innermost.closes = false,
+            b'\'' | b'"' if innermost.quote.is_none() => innermost.quote = Some(byte),
+            b'\'' | b'"' if innermost.quote == Some(byte) => innermost.quote = None,
+            _ if byte == innermost.closer && innermost.closes && innermost.quote.is_none() => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The first character of the first word bash makes of the word written `raw`, when it is
