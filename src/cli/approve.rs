@@ -7,7 +7,7 @@ use std::collections::hash_map::Entry;
 use std::io::Write;
 use std::process::ExitCode;
 
-use cairn_engine::{Approval, Command, Ruling, Uuid};
+use cairn_engine::{Approval, Command, Error as EngineError, Ruling, Uuid};
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -73,15 +73,21 @@ pub(crate) async fn deny(args: &DenyArgs, global: &Global) -> Result<ExitCode, E
 
 /// Lists the approval requests that wait, in every run. A ruling `cairn approve` or
 /// `cairn deny` recorded while no engine drives the run is shown beside its request (the
-/// engine that next drives the run applies it): `--json` adds it as `"ruling"`.
+/// engine that next drives the run applies it): `--json` adds it as `"ruling"`. A missing
+/// database has none, as `cairn runs` lists no runs of it.
 pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
-    let engine = open(global).await?;
-    let waiting = engine.approvals().await?;
-    let mut sent: HashMap<Uuid, Vec<Command>> = HashMap::new();
-    for approval in &waiting {
-        if let Entry::Vacant(run) = sent.entry(approval.run_id) {
-            let pending = engine.store().pending_commands(approval.run_id).await?;
-            run.insert(pending.into_iter().map(|pending| pending.command).collect());
+    let (mut waiting, mut sent) = (Vec::new(), HashMap::<Uuid, Vec<Command>>::new());
+    match open(global).await {
+        Err(EngineError::MissingDatabase(_)) => {}
+        opened => {
+            let engine = opened?;
+            waiting = engine.approvals().await?;
+            for approval in &waiting {
+                if let Entry::Vacant(run) = sent.entry(approval.run_id) {
+                    let pending = engine.store().pending_commands(approval.run_id).await?;
+                    run.insert(pending.into_iter().map(|pending| pending.command).collect());
+                }
+            }
         }
     }
     let ruled = |approval: &Approval| recorded_ruling(approval, &sent[&approval.run_id]);

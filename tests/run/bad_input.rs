@@ -455,6 +455,9 @@ fn a_command_that_takes_a_run_over_names_a_missing_database_and_makes_none() {
     assert_eq!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no unfinished run to recover"));
     assert!(!scratch.db().exists(), "cairn recover made the database");
+    // Listings of a database not made yet list nothing, as `cairn runs` does.
+    assert_eq!(scratch.json(&["approvals", "--json"]), json!([]));
+    assert!(!scratch.db().exists(), "cairn approvals made the database");
 }
 
 #[test]
