@@ -25,7 +25,9 @@ impl PolicyGuard {
         PolicyGuard::tested(Policy::from_str(text, base_dir, origin)?, origin)
     }
 
-    fn tested(policy: Policy, origin: &str) -> Result<PolicyGuard, LoadError> {
+    /// The guard of `policy` (`origin` names it in messages); refused when one of its tests
+    /// fails.
+    pub fn tested(policy: Policy, origin: &str) -> Result<PolicyGuard, LoadError> {
         let failures = policy.run_tests();
         if failures.is_empty() {
             return Ok(PolicyGuard { policy });

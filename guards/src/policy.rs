@@ -309,6 +309,30 @@ impl Policy {
         }
     }
 
+    /// The executors the policy names that are not among `known`, the executors of the
+    /// program that runs it: a rate limit's (`/rate_limits/0/executor`), which would limit
+    /// nothing, and a test action's (`/tests/0/action/executor`), which no run could take.
+    pub fn unknown_executors(&self, known: &[&str]) -> Vec<Problem> {
+        let limits = (self.rate_limits.iter().enumerate())
+            .map(|(index, limit)| (format!("/rate_limits/{index}/executor"), &limit.executor));
+        let tests = (self.tests.iter().enumerate()).map(|(index, test)| {
+            (
+                format!("/tests/{index}/action/executor"),
+                &test.action.executor,
+            )
+        });
+        (limits.chain(tests))
+            .filter(|(_, executor)| !known.contains(&executor.as_str()))
+            .map(|(pointer, executor)| {
+                let message = format!(
+                    "unknown executor `{executor}` (known: {})",
+                    known.join(", ")
+                );
+                Problem::at(pointer, message)
+            })
+            .collect()
+    }
+
     /// Checks what the schema cannot, and makes the `cwd` roots canonical.
     fn resolve(&mut self, base_dir: &Path) -> Vec<Problem> {
         let mut problems = Vec::new();

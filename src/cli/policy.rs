@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid, Verdict};
+use cairn_engine::{Action, Decision, Facts, LoadError, SharedJson, Usage, Uuid, Verdict};
 use cairn_guards::{Policy, PolicyGuard, TestFailure};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -82,8 +82,29 @@ impl From<&TestFailure> for FailureReport {
     }
 }
 
-fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
+/// The policy file at `file`, refused when it names an executor cairn does not have (in a
+/// rate limit or a test's action).
+fn load(file: &Path) -> Result<Policy, LoadError> {
     let policy = Policy::load(file)?;
+    let executors = workflow::executors();
+    let known: Vec<&str> = executors.keys().map(String::as_str).collect();
+    let problems = policy.unknown_executors(&known);
+    if problems.is_empty() {
+        return Ok(policy);
+    }
+    Err(LoadError {
+        origin: file.display().to_string(),
+        problems,
+    })
+}
+
+/// The guard of the policy file at `file`: [`load`]ed, its tests passing.
+pub(crate) fn guard(file: &Path) -> Result<PolicyGuard, LoadError> {
+    PolicyGuard::tested(load(file)?, &file.display().to_string())
+}
+
+fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
+    let policy = load(file)?;
     let failures = policy.run_tests();
     let mut stdout = printable::stdout(as_json);
     if as_json {
@@ -164,7 +185,7 @@ impl From<Verdict> for Explained {
 }
 
 fn explain(file: &Path, action: &str) -> Result<ExitCode, Error> {
-    let guard = PolicyGuard::load(file)?;
+    let guard = guard(file)?;
     let given: GivenAction = serde_json::from_str(action).map_err(|error| {
         Error::Usage(match error.classify() {
             Category::Data => format!("--action: {error}"),

@@ -218,6 +218,33 @@ fn a_rate_limit_of_an_executor_cairn_does_not_have_refuses_the_run_before_the_da
 }
 
 #[test]
+fn policy_test_and_explain_refuse_an_executor_cairn_does_not_have_with_its_place() {
+    let (_dir, file) = policy_file(&serde_json::json!({
+        "rate_limits": [{"executor": "agnet", "max": 1, "per": "1m"}],
+        "tests": [{"action": {"executor": "nope"}, "expect": "allow"}]
+    }));
+    let known = "(known: agent, noop, process, sleep)";
+    let expected = format!(
+        "{file}:/rate_limits/0/executor: unknown executor `agnet` {known}\n\
+         {file}:/tests/0/action/executor: unknown executor `nope` {known}\n"
+    );
+    let action = r#"{"executor": "agent"}"#;
+    for args in [
+        &["policy", "test", &file][..],
+        &["policy", "explain", &file, "--action", action],
+    ] {
+        let output = cairn(args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert_eq!(stderr(&output), expected, "{args:?}");
+    }
+}
+
+#[test]
 fn the_committed_policy_schema_is_current() {
     let output = cairn(&["schema", "policy"]);
     assert_eq!(output.status.code(), Some(0));

@@ -181,3 +181,30 @@ fn a_command_prefix_with_an_empty_token_is_refused() {
          p.json:/commands/deny/1/0: an empty token in a command prefix"
     );
 }
+
+#[test]
+fn executors_the_program_does_not_have_are_named_with_their_place() {
+    let policy = Policy::from_str(
+        r#"{"rate_limits": [{"executor": "agent", "max": 1, "per": "1m"},
+                            {"executor": "agnet", "max": 1, "per": "1m"}],
+            "tests": [{"action": {"executor": "nope"}, "expect": "allow"}]}"#,
+        Path::new("."),
+        "p.json",
+    )
+    .unwrap();
+    let problems: Vec<String> = (policy.unknown_executors(&["agent", "process"]).iter())
+        .map(|problem| format!("{}: {}", problem.place, problem.message))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "/rate_limits/1/executor: unknown executor `agnet` (known: agent, process)",
+            "/tests/0/action/executor: unknown executor `nope` (known: agent, process)",
+        ]
+    );
+    assert!(
+        policy
+            .unknown_executors(&["agent", "agnet", "nope"])
+            .is_empty()
+    );
+}
