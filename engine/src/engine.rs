@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -322,16 +322,29 @@ impl Engine {
             judge,
             creation: Some(run),
             redrive: None,
+            continued_at: None,
         };
         let claim = self.claim(id)?;
         self.drive(run, claim).await
     }
 
-    /// Resumes the unfinished run `run_id` (or a unique prefix of it) from its committed state.
+    /// Resumes the unfinished run `run_id` (or a unique prefix of it) from its committed state:
+    /// a person's "continue", which un-pauses a paused run and overrules a pause recorded
+    /// before it that no engine carried out (its engine stopped first).
     ///
     /// A run this engine already drives is refused ([`Error::AlreadyDriving`]): nothing is
     /// started twice.
     pub async fn resume(&self, run_id: &str) -> Result<RunHandle> {
+        self.take_over(run_id, Some(Utc::now())).await
+    }
+
+    /// Takes the unfinished run `run_id` over; `continued_at`: when a person asked to
+    /// continue it ([`Takeover::continued_at`]), `None` for a recovery.
+    async fn take_over(
+        &self,
+        run_id: &str,
+        continued_at: Option<DateTime<Utc>>,
+    ) -> Result<RunHandle> {
         if self.inner.shutdown.is_cancelled() {
             return Err(Error::ShutDown);
         }
@@ -346,7 +359,13 @@ impl Engine {
         self.take_lease(record.id).await?;
         let run_id = record.id;
         match self.takeover(record, judge, None).await {
-            Ok(run) => self.drive(run, claim).await,
+            Ok(run) => {
+                let run = Takeover {
+                    continued_at,
+                    ..run
+                };
+                self.drive(run, claim).await
+            }
             Err(error) => Err(self.give_up(run_id, error).await),
         }
     }
@@ -416,6 +435,7 @@ impl Engine {
             judge,
             creation: None,
             redrive,
+            continued_at: None,
         })
     }
 
@@ -534,7 +554,7 @@ impl Engine {
     pub async fn recover(&self) -> Result<Vec<RunHandle>> {
         let unfinished = self.inner.store.unfinished_runs().await?;
         let mut resumed = futures::stream::iter(unfinished)
-            .map(|run_id| async move { (run_id, self.resume(&run_id.to_string()).await) })
+            .map(|run_id| async move { (run_id, self.take_over(&run_id.to_string(), None).await) })
             .buffered(RECOVER_AT_ONCE);
         let mut handles = Vec::new();
         while let Some((run_id, result)) = resumed.next().await {

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Executors, Outcome, Progress};
@@ -86,6 +87,9 @@ pub(crate) struct Takeover {
     pub(crate) creation: Option<NewRun>,
     /// For an ended run driven again: what to run again.
     pub(crate) redrive: Option<Redrive>,
+    /// When a person asked to continue the run (`cairn resume`): a pause recorded before
+    /// then that no engine carried out is overruled by it.
+    pub(crate) continued_at: Option<DateTime<Utc>>,
 }
 
 /// A running attempt as the shell watches it: how to cancel it, and its signs of life.
@@ -130,6 +134,8 @@ pub(crate) struct Driver {
     commands: Arc<Notify>,
     /// Rung by the running attempts' [`Progress`] at their first sign of life after a look.
     signs: Arc<Notify>,
+    /// [`Takeover::continued_at`], until the first read of the commands.
+    continued_at: Option<DateTime<Utc>>,
 }
 
 impl Driver {
@@ -165,6 +171,7 @@ impl Driver {
             item_ends: mpsc::unbounded_channel(),
             commands,
             signs: Arc::new(Notify::new()),
+            continued_at: run.continued_at,
         })
     }
 
@@ -257,8 +264,15 @@ impl Driver {
         if self.creation.is_some() {
             return Ok(()); // Nobody can have sent a command to a run not recorded yet.
         }
+        let continued_at = self.continued_at.take();
         for command in self.engine.store.pending_commands(self.run_id).await? {
-            self.ledger.apply(Input::Command(command), Utc::now())?;
+            let input = match (&command.command, continued_at) {
+                (Command::Pause(_), Some(at)) if command.created_at < at => {
+                    Input::Overruled(command)
+                }
+                _ => Input::Command(command),
+            };
+            self.ledger.apply(input, Utc::now())?;
         }
         Ok(())
     }

@@ -193,17 +193,38 @@ fn held_then_b(scratch: &Scratch, trap: &str) -> PathBuf {
     )
 }
 
-#[test]
-fn a_pause_read_by_an_engine_that_dies_before_it_takes_effect_still_pauses_the_run() {
-    let scratch = Scratch::new();
-    let workflow = held_then_b(&scratch, "");
+/// Runs [`held_then_b`] and pauses it while `a` is held, then kills the engine before the
+/// pause takes effect and lets `a` end: the run's id.
+fn paused_by_an_engine_that_died(scratch: &Scratch) -> String {
+    let workflow = held_then_b(scratch, "");
     let mut child = scratch.spawn_logged(&workflow);
-    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    let run = wait_for_file(scratch, &mut child, &held(scratch, "a"));
     assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
     scratch.wait_logged(&mut child, "pause asked");
     child.kill().unwrap(); // SIGKILL, with `a` in flight: the pause has not taken effect.
     child.wait().unwrap();
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    run
+}
+
+#[test]
+fn a_persons_resume_overrules_a_pause_its_engine_died_before_carrying_out() {
+    let scratch = Scratch::new();
+    let run = paused_by_an_engine_that_died(&scratch);
+    let resumed = scratch.cairn(&["resume", &run]);
+    assert_eq!(code(&resumed), Some(0), "{resumed:?}");
+    assert_eq!(show(&scratch, &run)["state"], "succeeded");
+    assert_eq!(
+        executions(&scratch, "b").len(),
+        1,
+        "b ran once the run went on"
+    );
+}
+
+#[test]
+fn a_pause_read_by_an_engine_that_dies_before_it_takes_effect_still_pauses_the_run() {
+    let scratch = Scratch::new();
+    let run = paused_by_an_engine_that_died(&scratch);
     let recovered = scratch.cairn(&["recover"]);
     assert_eq!(code(&recovered), Some(3), "{recovered:?}");
     let paused = show(&scratch, &run);

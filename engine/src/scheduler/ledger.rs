@@ -177,6 +177,9 @@ pub(crate) enum Input {
     Interrupted,
     /// Another process asked something of the run.
     Command(PendingCommand),
+    /// A command a person's later `cairn resume` overrules (a pause no engine carried out):
+    /// handled, without effect.
+    Overruled(PendingCommand),
     /// An item of a running `for_each` step ended.
     Item {
         /// The step.
@@ -324,6 +327,12 @@ impl Ledger {
                         return Ok(());
                     }
                 }
+                self.batch.mark_handled(self.run_id, pending.id);
+                Ok(())
+            }
+            Input::Overruled(pending) => {
+                tracing::info!(run = %self.run_id, command = pending.id,
+                    "a pause no engine carried out is overruled by the resume asked after it");
                 self.batch.mark_handled(self.run_id, pending.id);
                 Ok(())
             }
