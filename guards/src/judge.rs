@@ -143,6 +143,18 @@ impl Policy {
     fn env(&self, action: &Action, checked: &Findings, votes: &mut Votes) {
         let given = action.params.get("env").and_then(Value::as_object);
         let mut names: Vec<&String> = given.into_iter().flat_map(|env| env.keys()).collect();
+        // A name a process cannot be given: the executor refuses it, so it is not judged as
+        // one (`BASH_ENV=/tmp/x` is not `BASH_ENV`).
+        names.retain(|name| {
+            let valid = valid_env_name(name);
+            if !valid {
+                let reason = format!(
+                    "`with.env` names {name:?}, which is not a variable's name: it is empty or holds `=` or NUL"
+                );
+                votes.add(Decision::Deny, "env", reason);
+            }
+            valid
+        });
         if runs_programs(action) {
             let values = given.into_iter().flat_map(|env| env.values());
             for reason in values
@@ -407,6 +419,12 @@ fn object_with<'a, const N: usize>(
     let members = (object.as_object().into_iter().flatten())
         .map(|(name, value)| (name.as_str(), Variable::Json(value)));
     Variable::Object(members.chain(more).collect())
+}
+
+/// Whether `name` can be an environment variable's name, as the executors' `with.env` takes
+/// it (`cairn_engine::ENV_NAME_PATTERN`): not empty, no `=` or NUL.
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['=', '\0'])
 }
 
 /// Whether `action` runs programs, and so has commands and a working directory.

@@ -95,3 +95,31 @@ fn ld_preload_is_denied_under_an_env_allow_list() {
         Decision::Deny
     );
 }
+
+#[test]
+fn an_env_name_no_process_could_be_given_is_denied() {
+    // The executor refuses these names; the guard must not judge `BASH_ENV=/tmp/evil` as a
+    // harmless name and allow it.
+    for name in ["BASH_ENV=/tmp/evil", "", "A\0B"] {
+        for (executor, params) in [
+            ("process", json!({"command": ["ls"], "env": {name: "sh"}})),
+            (
+                "agent",
+                json!({"cli": "claude", "prompt": "x", "env": {name: "sh"}}),
+            ),
+        ] {
+            let verdict = judge(&guard(json!({})), &action(executor, params));
+            assert_eq!(verdict.decision, Decision::Deny, "{name:?}: {verdict:?}");
+            assert_eq!(verdict.rules, ["env"], "{name:?}");
+            assert!(
+                verdict.reasons[0].contains("not a variable's name"),
+                "{verdict:?}"
+            );
+        }
+    }
+    let fine = json!({"command": ["ls"], "env": {"A_1": "x=y"}});
+    assert_eq!(
+        judge(&guard(json!({})), &action("process", fine)).decision,
+        Decision::Allow
+    );
+}
