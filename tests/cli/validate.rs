@@ -52,20 +52,13 @@ fn a_device_is_refused_not_read_for_ever() {
 #[test]
 fn an_env_name_a_process_cannot_take_is_refused_at_its_place() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("env.json");
     let workflow = r#"{"name": "env", "steps": [
   {"id": "a", "executor": "process", "with": {"command": ["true"], "env": {"A=B": "x", "OK": "y"}}},
   {"id": "b", "executor": "agent", "with": {"cli": "claude", "prompt": "p", "env": {"": "x"}}}]}"#;
-    std::fs::write(&file, workflow).unwrap();
-    let file = file.to_str().unwrap();
-    let output = cairn(&["validate", file]);
-    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
     assert_eq!(
-        stdout(&output),
-        format!(
-            "{file}:/steps/0/with/env: \"A=B\" is not a variable's name: it is empty or holds `=` or NUL\n\
-             {file}:/steps/1/with/env: \"\" is not a variable's name: it is empty or holds `=` or NUL\n"
-        )
+        refused_workflow(&dir, workflow),
+        "w.json:/steps/0/with/env: \"A=B\" is not a variable's name: it is empty or holds `=` or NUL\n\
+         w.json:/steps/1/with/env: \"\" is not a variable's name: it is empty or holds `=` or NUL\n"
     );
 }
 

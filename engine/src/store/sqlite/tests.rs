@@ -119,16 +119,27 @@ async fn another_applications_database_is_refused_and_left_unchanged() {
         .await
         .unwrap();
     conn.close().await.unwrap();
-    let before = std::fs::read(&path).unwrap();
-    let error = SqliteStore::open(&StoreOptions::new(&path))
-        .await
-        .unwrap_err();
+    let error = refused_as_foreign(&path).await;
     assert!(
         error.to_string().contains("invoices"),
         "the error names what is there: {error}"
     );
+}
+
+/// Opens the database at `path`, which holds another application's tables: the error,
+/// after checking that it is [`Error::ForeignDatabase`] and that the file is unchanged.
+async fn refused_as_foreign(path: &Path) -> Error {
+    let before = std::fs::read(path).unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(path))
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::ForeignDatabase { .. }), "{error:?}");
-    assert!(std::fs::read(&path).unwrap() == before, "the file changed");
+    assert!(
+        std::fs::read(path).unwrap() == before,
+        "{} changed",
+        path.display()
+    );
+    error
 }
 
 #[tokio::test]
@@ -162,15 +173,7 @@ async fn another_applications_sqlx_database_is_refused_and_left_unchanged() {
                 .unwrap();
         }
         conn.close().await.unwrap();
-        let before = std::fs::read(&path).unwrap();
-        let error = SqliteStore::open(&StoreOptions::new(&path))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, Error::ForeignDatabase { .. }),
-            "{name}: {error:?}"
-        );
-        assert!(std::fs::read(&path).unwrap() == before, "{name} changed");
+        refused_as_foreign(&path).await;
     }
 }
 
