@@ -27,6 +27,29 @@ impl<W: Write> Printable<W> {
         }
     }
 
+    /// Writes `bytes` escaped: their UTF-8 text through [`Printable::write_text`], each byte
+    /// that is not UTF-8 as `\x..` (a terminal reading 8-bit controls would obey `\x9b`), and
+    /// a character cut off at the end kept for the next write to complete.
+    fn write_bytes(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let error = match std::str::from_utf8(bytes) {
+                Ok(text) => return self.write_text(text),
+                Err(error) => error,
+            };
+            let (valid, after) = bytes.split_at(error.valid_up_to());
+            self.write_text(std::str::from_utf8(valid).unwrap_or_default())?;
+            let Some(length) = error.error_len() else {
+                self.partial = after.to_vec();
+                return Ok(());
+            };
+            for byte in &after[..length] {
+                write!(self.out, "\\x{byte:02x}")?;
+            }
+            bytes = &after[length..];
+        }
+        Ok(())
+    }
+
     /// Writes `text` with the characters [`escaped`] escaped.
     fn write_text(&mut self, text: &str) -> io::Result<()> {
         let mut plain = 0;
@@ -60,33 +83,12 @@ impl<W: Write> Write for Printable<W> {
         if !self.escape {
             return self.out.write(buf);
         }
-        let mut bytes = std::mem::take(&mut self.partial);
-        bytes.extend_from_slice(buf);
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            match std::str::from_utf8(rest) {
-                Ok(text) => {
-                    self.write_text(text)?;
-                    break;
-                }
-                Err(error) => {
-                    let (valid, after) = rest.split_at(error.valid_up_to());
-                    // Valid up to there, by the error's word.
-                    self.write_text(std::str::from_utf8(valid).unwrap_or_default())?;
-                    match error.error_len() {
-                        // A character cut off at the end: the next write completes it.
-                        None => {
-                            self.partial = after.to_vec();
-                            break;
-                        }
-                        // Not UTF-8: passed on as it is (no terminal reads it as a command).
-                        Some(length) => {
-                            self.out.write_all(&after[..length])?;
-                            rest = &after[length..];
-                        }
-                    }
-                }
-            }
+        if self.partial.is_empty() {
+            self.write_bytes(buf)?;
+        } else {
+            let mut bytes = std::mem::take(&mut self.partial);
+            bytes.extend_from_slice(buf);
+            self.write_bytes(&bytes)?;
         }
         Ok(buf.len())
     }
@@ -132,6 +134,6 @@ mod tests {
         out.write_all(&[0xc2]).unwrap();
         out.write_all(&[0xa9, 0xff, b'y']).unwrap();
         out.flush().unwrap();
-        assert_eq!(out.out, b"x\\u{202e}\xc2\xa9\xffy");
+        assert_eq!(String::from_utf8(out.out).unwrap(), "x\\u{202e}©\\xffy");
     }
 }
