@@ -28,6 +28,17 @@ pub const DEFAULT_MAX_PARALLEL: u32 = 8;
 /// parameters schema names it in `propertyNames`, and the loader explains it.
 pub const ENV_NAME_PATTERN: &str = "^[^=\\x00]+$";
 
+/// Whether `name` can be an environment variable's name: what [`ENV_NAME_PATTERN`] says,
+/// for the executors that check a rendered `with.env` and the guard that judges it.
+///
+/// ```
+/// assert!(cairn_engine::is_env_name("PATH"));
+/// assert!(!cairn_engine::is_env_name("BASH_ENV=/tmp/evil") && !cairn_engine::is_env_name(""));
+/// ```
+pub fn is_env_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(['=', '\0'])
+}
+
 /// A workflow definition: a named DAG of steps, with defaults and limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -146,7 +146,7 @@ impl Policy {
         // A name a process cannot be given: the executor refuses it, so it is not judged as
         // one (`BASH_ENV=/tmp/x` is not `BASH_ENV`).
         names.retain(|name| {
-            let valid = valid_env_name(name);
+            let valid = cairn_engine::is_env_name(name);
             if !valid {
                 let reason = format!(
                     "`with.env` names {name:?}, which is not a variable's name: it is empty or holds `=` or NUL"
@@ -419,12 +419,6 @@ fn object_with<'a, const N: usize>(
     let members = (object.as_object().into_iter().flatten())
         .map(|(name, value)| (name.as_str(), Variable::Json(value)));
     Variable::Object(members.chain(more).collect())
-}
-
-/// Whether `name` can be an environment variable's name, as the executors' `with.env` takes
-/// it (`cairn_engine::ENV_NAME_PATTERN`): not empty, no `=` or NUL.
-fn valid_env_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains(['=', '\0'])
 }
 
 /// Whether `action` runs programs, and so has commands and a working directory.

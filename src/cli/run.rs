@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use cairn_engine::{Durability, Engine, EngineBuilder, Guard, RunHandle, RunReport, RunState};
-use cairn_guards::{PolicyGuard, Restorer};
+use cairn_guards::Restorer;
 use serde_json::Value;
 
 use super::announce;
@@ -73,7 +73,7 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
     let input = read_input(args)?;
     cairn_engine::check_input(&plan, &input)?;
     let guard: Option<Arc<dyn Guard>> = match &args.policy {
-        Some(path) => Some(Arc::new(PolicyGuard::load(path)?)),
+        Some(path) => Some(Arc::new(super::policy::guard(path)?)),
         None => None,
     };
     let engine = open(global, &args.engine, guard).await?;

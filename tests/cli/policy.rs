@@ -208,9 +208,9 @@ fn a_rate_limit_of_an_executor_cairn_does_not_have_refuses_the_run_before_the_da
     ]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains(
-            "the guard limits the rate of \"procss\", which is not an executor of this engine (it has agent, noop, process, sleep)"
-        ),
+        stderr(&output).contains(&format!(
+            "{policy}:/rate_limits/0/executor: unknown executor `procss` (known: agent, noop, process, sleep)"
+        )),
         "{}",
         stderr(&output)
     );

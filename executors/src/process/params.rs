@@ -54,7 +54,11 @@ impl ProcessParams {
             }
             Some(_) => {}
         }
-        if let Some(name) = self.env.keys().find(|name| !valid_env_name(name)) {
+        if let Some(name) = self
+            .env
+            .keys()
+            .find(|name| !cairn_engine::is_env_name(name))
+        {
             return Err(format!("`with.env` has an invalid variable name {name:?}"));
         }
         if self
@@ -66,11 +70,6 @@ impl ProcessParams {
         }
         Ok(())
     }
-}
-
-/// Whether `name` can be an environment variable's name (non-empty, no `=` or NUL).
-fn valid_env_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains(['=', '\0'])
 }
 
 #[cfg(test)]
