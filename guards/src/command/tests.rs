@@ -813,7 +813,8 @@ fn time_ends_its_options_at_a_double_dash() {
 
 #[test]
 fn deeply_nested_subscripts_are_refused_quickly() {
-    // The parser's time grows about twentyfold with each `${x[` level.
+    // The parser's time grows about twentyfold with each `${x[` level: 3000 levels would
+    // never finish, so a test that ends shows the refusal came before parsing.
     let nested = |depth| {
         let mut word = "1".to_owned();
         for _ in 0..depth {
@@ -830,9 +831,7 @@ fn deeply_nested_subscripts_are_refused_quickly() {
             format!("[[ {word} -eq 1 ]]"),
             format!("cat <<EOF\n{word}\nEOF"),
         ] {
-            let start = std::time::Instant::now();
             refused(&[&script]);
-            assert!(start.elapsed().as_secs() < 1, "{:?}", start.elapsed());
         }
     }
     allowed(&[
