@@ -30,7 +30,7 @@ use crate::guard::Guard;
 use crate::lease::LeaseHolder;
 use crate::plan::StepIndex;
 use crate::report::RunReport;
-use crate::store::{NewRun, Store};
+use crate::store::{CommitReport, NewRun, Store};
 pub(crate) use ledger::{Committed, Judge, Redrive, kept_outputs};
 use ledger::{Input, Ledger, Start};
 
@@ -377,33 +377,74 @@ impl Driver {
         Ok(self.ledger.report())
     }
 
-    /// Commits the ledger's batch, then announces it and starts the attempts it committed.
+    /// Commits the ledger's batch, then announces it and starts the attempts it committed —
+    /// unless the commit found a pause or a cancel asked before it
+    /// ([`CommitReport::halt_asked`]): then they start only if the commands, read at once,
+    /// do not halt the run ([`Driver::halt_before_start`]), and the batch that halts it is
+    /// committed in turn.
     async fn commit(&mut self) -> Result<()> {
-        for step in self.ledger.take_cancels() {
-            if let Some(watch) = self.watches.get(&step) {
-                watch.cancel.cancel();
+        loop {
+            for step in self.ledger.take_cancels() {
+                if let Some(watch) = self.watches.get(&step) {
+                    watch.cancel.cancel();
+                }
             }
-        }
-        if self.ledger.starts_no_items() {
-            self.halted.cancel();
-        }
-        let batch = self.ledger.take_batch();
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let engine = &self.engine;
-        let events = match self.creation.take() {
-            Some(run) => {
-                let (holder, ttl) = (&engine.holder, engine.lease_ttl);
-                engine.store.create_run(&run, holder, ttl, batch).await?
+            if self.ledger.starts_no_items() {
+                self.halted.cancel();
             }
-            None => engine.store.commit(&engine.holder.owner, batch).await?,
-        };
-        for event in events {
-            let _ = self.events.send(event);
+            let batch = self.ledger.take_batch();
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let engine = &self.engine;
+            let committed = match self.creation.take() {
+                Some(run) => {
+                    let (holder, ttl) = (&engine.holder, engine.lease_ttl);
+                    // Nobody can have sent a command to a run not recorded yet.
+                    let events = engine.store.create_run(&run, holder, ttl, batch).await?;
+                    CommitReport {
+                        events,
+                        halt_asked: false,
+                    }
+                }
+                None => engine.store.commit(&engine.holder.owner, batch).await?,
+            };
+            for event in committed.events {
+                let _ = self.events.send(event);
+            }
+            if committed.halt_asked && !self.starts.is_empty() && self.halt_before_start().await? {
+                continue;
+            }
+            return self.spawn_starts();
         }
+    }
+
+    /// Reads the commands, which a commit that marked attempts running found a pause or a
+    /// cancel among: if they halt the run, none of those attempts starts (the ledger is told
+    /// so, then carries out the halt as far as it can: the run pauses, or is cancelled, once
+    /// nothing runs), and `true` comes back, with a batch to commit. `false`: the run goes
+    /// on (a pause a person's `cairn resume` overruled), the attempts are to start.
+    async fn halt_before_start(&mut self) -> Result<bool> {
+        self.read_commands().await?;
+        if !self.ledger.starts_no_items() {
+            return Ok(false);
+        }
+        let now = Utc::now();
+        for start in std::mem::take(&mut self.starts) {
+            let step = start.step;
+            tracing::info!(run_id = %self.run_id, step, "not started: the run is halted");
+            self.ledger.apply(Input::NotStarted { step }, now)?;
+        }
+        // Halted, the ledger starts nothing.
+        let starts = self.ledger.turn(now)?;
+        self.starts.extend(starts);
+        Ok(true)
+    }
+
+    /// Starts the attempts committed as running, each a task of its own.
+    fn spawn_starts(&mut self) -> Result<()> {
         for start in self.starts.drain(..) {
-            let Some(executor) = engine.executors.get(&start.executor).cloned() else {
+            let Some(executor) = self.engine.executors.get(&start.executor).cloned() else {
                 return Err(Error::UnknownExecutor(start.executor));
             };
             let ctx = ExecContext {

@@ -56,13 +56,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<Vec<Event>>;
 
     /// Commits `batch` in one transaction, each transition with its event, in order, and
-    /// returns the events.
+    /// returns the events, and whether a pause or a cancel was pending for a run whose
+    /// attempts it starts ([`CommitReport::halt_asked`]).
     ///
     /// Every transition names the state it leaves: if the stored state differs, nothing is
     /// committed and [`Error::Conflict`](crate::Error::Conflict) comes back. A run whose lease
     /// `owner` no longer holds is refused with [`Error::LeaseLost`](crate::Error::LeaseLost).
     /// A transition that ends a run also releases its lease.
-    async fn commit(&self, owner: &str, batch: Batch) -> Result<Vec<Event>>;
+    async fn commit(&self, owner: &str, batch: Batch) -> Result<CommitReport>;
 
     /// Takes the lease of `run_id` for `holder` for `ttl`, unless another owner holds a live
     /// one; `is_void` tells whether a foreign holder is known to be gone.
@@ -201,6 +202,19 @@ pub(crate) fn run_id_key(id: &str) -> String {
 pub(crate) fn digest(text: &str) -> String {
     use sha2::{Digest, Sha256};
     format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// What a [`Store::commit`] committed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommitReport {
+    /// The events, in order.
+    pub events: Vec<Event>,
+    /// Whether a pause or a cancel not handled yet was recorded, before the commit, for a
+    /// run the commit moves a step of to `running`: looked at inside the commit's own
+    /// transaction, so that no command recorded before the attempts' start goes unseen
+    /// until the next look at the commands. Its engine reads the commands then, and does
+    /// not start those attempts. Always `false` for a commit that starts nothing.
+    pub halt_asked: bool,
 }
 
 /// A new run to record: its definition snapshot, input and the initial state of every step.

@@ -205,6 +205,13 @@ pub(crate) enum Input {
     },
     /// The engine is stopping: start nothing new (the attempts in flight may finish).
     Drain,
+    /// The attempt of `step` just committed as running was not started: its commit found a
+    /// pause or a cancel asked before it (told after the commands were read, so that the
+    /// run is halted). The attempt ends without an outcome ([`Ledger::not_started`]).
+    NotStarted {
+        /// The step.
+        step: StepIndex,
+    },
 }
 
 /// How many transitions a batch takes before a move of many steps waits for the next turn:
@@ -356,6 +363,7 @@ impl Ledger {
                 self.halt(control::Halt::Drain);
                 Ok(())
             }
+            Input::NotStarted { step } => self.not_started(step),
         }
     }
 

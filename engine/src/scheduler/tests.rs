@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::*;
-use crate::{Engine, MemoryStore, Plan, RunFilter, RunState};
+use crate::{Engine, EventKind, MemoryStore, Plan, RunFilter, RunState, StepState};
 
 /// Panics on every call.
 #[derive(Debug)]
@@ -231,4 +231,113 @@ async fn no_item_of_a_for_each_attempt_starts_past_the_attempts_deadline() {
     );
     let calls = overstays.0.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(calls, 1, "only item 0 started, before the deadline");
+}
+
+/// Tells the test it started, then succeeds once the test lets it go (or fails if cancelled).
+#[derive(Debug, Default)]
+struct Gated {
+    started: Notify,
+    go: Notify,
+}
+
+#[async_trait]
+impl Executor for Gated {
+    async fn execute(&self, _action: &Action, ctx: ExecContext) -> Outcome {
+        self.started.notify_one();
+        tokio::select! {
+            () = self.go.notified() => Outcome::success(json!("a")),
+            () = ctx.cancel.cancelled() => Outcome::failure(ErrorClass::Cancelled, "cancelled"),
+        }
+    }
+}
+
+/// Counts its calls, and succeeds.
+#[derive(Debug, Default)]
+struct Counts(std::sync::atomic::AtomicUsize);
+
+#[async_trait]
+impl Executor for Counts {
+    async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Outcome::success(json!("b"))
+    }
+}
+
+/// Runs `a` (gated) -> `b` (counted) on `store`, records `halt` in the store while `a`
+/// runs — as another process would: no bell rings, the driver does not read it — then
+/// lets `a` end at once. The report, the step `b`'s calls, and the detail of `b`'s last
+/// event, if `a` succeeded (if the engine's look at the commands came first, `a` was
+/// cancelled or finished in a paused run: the commit did not have to tell).
+async fn halt_asked_as_a_ends(
+    store: &Arc<MemoryStore>,
+    halt: Command,
+) -> (Engine, RunReport, Arc<Counts>, Option<serde_json::Value>) {
+    let (gated, counts) = (Arc::new(Gated::default()), Arc::new(Counts::default()));
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("gated", gated.clone())
+        .executor("counts", counts.clone())
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "h", "steps": [{"pipeline": [
+        {"id": "a", "executor": "gated"}, {"id": "b", "executor": "counts"}
+    ]}]});
+    let plan = engine.load_str(&workflow.to_string(), "h.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    let run = handle.id();
+    gated.started.notified().await;
+    store.send_command(run, &halt).await.unwrap();
+    gated.go.notify_one();
+    let report = handle.wait().await.unwrap();
+    let history = store.history(run).await.unwrap();
+    let last_of = |id: &str| {
+        (history.iter()).rev().find_map(|event| match &event.kind {
+            EventKind::Step { step_id, to, .. } if step_id == id => Some((*to, event)),
+            _ => None,
+        })
+    };
+    let a_succeeded = last_of("a").is_some_and(|(to, _)| to == StepState::Succeeded);
+    let detail = (last_of("b"))
+        .filter(|_| a_succeeded)
+        .and_then(|(_, event)| event.detail.clone());
+    (engine, report, counts, detail)
+}
+
+fn request() -> crate::Request {
+    crate::Request {
+        by: "ann".into(),
+        reason: None,
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_recorded_while_a_step_runs_keeps_the_next_from_starting() {
+    let store = Arc::new(MemoryStore::new());
+    let (_engine, report, counts, detail) =
+        halt_asked_as_a_ends(&store, Command::Cancel(request())).await;
+    assert_eq!(report.state, RunState::Cancelled, "{report:?}");
+    let calls = counts.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(calls, 0, "b never started");
+    if let Some(detail) = detail {
+        assert_eq!(detail, json!({"not_started": "run cancelled"}));
+    }
+}
+
+#[tokio::test]
+async fn a_pause_recorded_while_a_step_runs_keeps_the_next_from_starting_until_resumed() {
+    let store = Arc::new(MemoryStore::new());
+    let (engine, report, counts, detail) =
+        halt_asked_as_a_ends(&store, Command::Pause(request())).await;
+    assert_eq!(report.state, RunState::Paused, "{report:?}");
+    let calls = || counts.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(calls(), 0, "b did not start");
+    if let Some(detail) = detail {
+        assert_eq!(detail, json!({"not_started": "run paused"}));
+    }
+    let resumed = engine.resume(&report.id.to_string()).await.unwrap();
+    let report = resumed.wait().await.unwrap();
+    assert_eq!(report.state, RunState::Succeeded, "{report:?}");
+    assert_eq!(calls(), 1, "b ran once resumed");
+    let run = engine.run(&report.id.to_string()).await.unwrap();
+    assert_eq!(run.steps[1].attempt, 1, "b's one attempt, counted once");
 }

@@ -38,6 +38,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     commands::commands_and_approvals_are_kept_until_handled(&make().await).await;
     commands::a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(&make().await)
         .await;
+    commands::a_start_reports_a_pause_or_cancel_asked_before_it(&make().await).await;
     progress_is_kept_until_the_next_attempt(&make().await).await;
     a_start_of_items_counts_each_item(&make().await).await;
     a_batch_without_transitions_is_fenced_too(&make().await).await;
@@ -201,7 +202,7 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
         detail: Some(json!({"note": "kept"})),
         ..StepTransition::new(run, "a", StepState::Running, StepState::Succeeded)
     });
-    let done = store.commit("me", batch([succeeded])).await.unwrap();
+    let done = store.commit("me", batch([succeeded])).await.unwrap().events;
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].seq, 5);
     assert_eq!(done[0].detail, Some(json!({"note": "kept"})));
@@ -287,7 +288,7 @@ async fn a_stale_transition_commits_nothing(store: &impl Store) {
     assert!(matches!(error, Error::Conflict { .. }), "{error:?}");
     // A later good batch still commits, numbered right after the last committed event.
     let good = batch([step(run, "a", StepState::Ready, StepState::Running)]);
-    let events = store.commit("me", good).await.unwrap();
+    let events = store.commit("me", good).await.unwrap().events;
     assert_eq!(events[0].seq, before.len() as i64 + 1);
 }
 
@@ -380,7 +381,7 @@ async fn leases_are_exclusive_until_void_or_released(store: &impl Store) {
     // A holder that took a run over numbers its events after the run's last one.
     let before = store.history(run).await.unwrap().len() as i64;
     let next = batch([step(run, "a", StepState::Ready, StepState::Running)]);
-    let events = store.commit("second", next).await.unwrap();
+    let events = store.commit("second", next).await.unwrap().events;
     assert_eq!(events[0].seq, before + 1);
     assert_eq!(store.history(run).await.unwrap().len() as i64, before + 1);
     store.release_lease(run, "second").await.unwrap();

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::{NewRun, RunRecord, StepRecord, Store, run_id_key};
+use super::{CommitReport, NewRun, RunRecord, StepRecord, Store, run_id_key};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
@@ -267,6 +267,16 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
     events
 }
 
+/// The runs `batch` starts attempts of (moves a step of to `running`).
+fn starting_runs(batch: &Batch) -> HashSet<Uuid> {
+    (batch.transitions().iter())
+        .filter_map(|transition| match transition {
+            Transition::Step(change) if change.to == StepState::Running => Some(change.run_id),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Records `command` for run `run_id` (which exists), numbered after every command sent.
 fn record_command(
     runs: &mut BTreeMap<Uuid, StoredRun>,
@@ -362,10 +372,20 @@ impl Store for MemoryStore {
         Ok(events)
     }
 
-    async fn commit(&self, owner: &str, batch: Batch) -> Result<Vec<Event>> {
+    async fn commit(&self, owner: &str, batch: Batch) -> Result<CommitReport> {
         let mut runs = self.runs.lock().await;
         check(&runs, owner, &batch)?;
-        Ok(apply(&mut runs, batch, now()))
+        let starting = starting_runs(&batch);
+        let events = apply(&mut runs, batch, now());
+        // Under the lock: no command is sent meanwhile.
+        let halt_asked = (starting.iter())
+            .filter_map(|run_id| runs.get(run_id))
+            .any(|run| {
+                (run.commands.iter()).any(|(pending, handled)| {
+                    !handled && matches!(pending.command, Command::Pause(_) | Command::Cancel(_))
+                })
+            });
+        Ok(CommitReport { events, halt_asked })
     }
 
     async fn acquire_lease(

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row};
 use uuid::Uuid;
 
-use super::{NewRun, RunRecord, StepRecord, Store, run_id_key};
+use super::{CommitReport, NewRun, RunRecord, StepRecord, Store, run_id_key};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
@@ -199,13 +199,13 @@ impl SqliteStore {
             .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))
     }
 
-    /// Commits `batch` (creating `create` first, if given) and returns its events.
+    /// Commits `batch` (creating `create` first, if given) and returns what it committed.
     async fn write(
         &self,
         create: Option<(&NewRun, &LeaseHolder, Duration)>,
         owner: &str,
         batch: Batch,
-    ) -> Result<Vec<Event>> {
+    ) -> Result<CommitReport> {
         let now = Utc::now();
         let create = create
             .map(|(run, holder, ttl)| Creation::new(run, holder, (now + ttl).timestamp_millis()));
@@ -228,13 +228,13 @@ impl Store for SqliteStore {
         ttl: Duration,
         batch: Batch,
     ) -> Result<Vec<Event>> {
-        self.write(Some((run, holder, ttl)), &holder.owner, batch)
-            .await
+        let written = self.write(Some((run, holder, ttl)), &holder.owner, batch);
+        Ok(written.await?.events)
     }
 
-    async fn commit(&self, owner: &str, batch: Batch) -> Result<Vec<Event>> {
+    async fn commit(&self, owner: &str, batch: Batch) -> Result<CommitReport> {
         if batch.is_empty() {
-            return Ok(Vec::new());
+            return Ok(CommitReport::default());
         }
         self.write(None, owner, batch).await
     }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{BATCH_SLICE, Ledger};
 use crate::error::{Error, Result};
-use crate::executor::ErrorClass;
+use crate::executor::{ErrorClass, ExecError};
 use crate::plan::StepIndex;
 use crate::state::{RunState, RunTransition, StepState, Transition};
 
@@ -54,6 +54,53 @@ impl Ledger {
         }
         self.halt = Some(halt);
         true
+    }
+
+    /// `step`'s attempt, committed as running, was not started: the run was halted before
+    /// it could be (a pause or a cancel asked before its commit). It ends without an
+    /// outcome, and does not count as an attempt made (nor do a `for_each` step's items,
+    /// none of which started): under a cancel the step is cancelled, as any cancelled
+    /// attempt's is; otherwise it is ready again, to start when the run goes on. Its event
+    /// says why (`not_started`).
+    pub(super) fn not_started(&mut self, step: StepIndex) -> Result<()> {
+        let state = self.slots.get(step).map(|slot| slot.state);
+        if state != Some(StepState::Running) {
+            let state = state.map_or("missing", StepState::as_str);
+            let message = format!("step #{step} not started, but it is {state}, not running");
+            return Err(Error::Bug(message));
+        }
+        let why = match &self.halt {
+            Some(Halt::Cancel(_)) => "run cancelled",
+            Some(Halt::Pause(_)) => "run paused",
+            Some(Halt::Drain) => "engine stopped",
+            None => {
+                let message = format!("step #{step} not started, but the run is not halted");
+                return Err(Error::Bug(message));
+            }
+        };
+        self.end_attempt(step);
+        let goes_on = self.items_not_started(step);
+        let for_each = self.slots[step].items.is_some();
+        let slot = &mut self.slots[step];
+        slot.since = None;
+        if !for_each {
+            self.tally.attempts = self.tally.attempts.saturating_sub(1);
+        }
+        if !goes_on {
+            slot.attempt = slot.attempt.saturating_sub(1);
+            self.tally.steps -= u64::from(slot.attempt == 0);
+        }
+        let detail = Some(json!({ "not_started": why }));
+        if self.is_cancelling() {
+            let error = ExecError {
+                class: ErrorClass::Cancelled,
+                message: "the run was cancelled before the attempt started".to_owned(),
+            };
+            return self.end_step(step, StepState::Cancelled, &error, detail);
+        }
+        self.set_step(step, StepState::Ready, detail)?;
+        self.ready.push_front(step);
+        Ok(())
     }
 
     /// Whether the run is being cancelled.

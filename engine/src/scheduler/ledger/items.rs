@@ -180,6 +180,25 @@ impl Ledger {
         unstarted
     }
 
+    /// Takes back the starts of the items of `step`'s attempt, which was not started at all
+    /// ([`Ledger::not_started`]): whether the attempt goes on all the same, with the items
+    /// it ended in an earlier window of a rate limit (or that failed on their own, their
+    /// `with` not rendering). (`false` for a step without items.)
+    pub(super) fn items_not_started(&mut self, step: StepIndex) -> bool {
+        self.take_back_unstarted(step);
+        let Some(items) = self.slots[step].items.as_deref_mut() else {
+            return false;
+        };
+        let Items {
+            started,
+            outputs,
+            failed,
+            ..
+        } = items;
+        started.retain(|index| outputs[*index].is_some() || failed.contains_key(index));
+        !started.is_empty()
+    }
+
     /// How many items of `step` its running attempt did not start, a rate limit holding
     /// them, and that have not succeeded.
     pub(super) fn items_held(&self, step: StepIndex) -> usize {

@@ -173,3 +173,64 @@ pub(super) async fn a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_i
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].command, Command::Cancel(request()));
 }
+
+/// A commit that starts attempts (moves a step to `running`) reports a pause or a cancel of
+/// its run recorded before it and not handled yet, as its own transaction sees the commands
+/// ([`CommitReport::halt_asked`](crate::store::CommitReport::halt_asked)): its engine then
+/// starts nothing. A commit that starts nothing, or a command handled (also by the commit
+/// itself), or another run's, or an approval is no halt asked.
+pub(super) async fn a_start_reports_a_pause_or_cancel_asked_before_it(store: &impl Store) {
+    let request = || Request {
+        by: "ann".into(),
+        reason: None,
+    };
+    for halt in [Command::Pause(request()), Command::Cancel(request())] {
+        let kind = halt.kind();
+        let run = started(store, "me").await;
+        let other = started(store, "me").await;
+        let approval = Ruling {
+            step: "a".into(),
+            item: None,
+            by: "ann".into(),
+            reason: None,
+        };
+        store
+            .send_command(run, &Command::Approve(approval))
+            .await
+            .unwrap();
+        store.send_command(other, &halt).await.unwrap();
+        let start_a = batch([step(run, "a", StepState::Ready, StepState::Running)]);
+        let committed = store.commit("me", start_a).await.unwrap();
+        assert!(
+            !committed.halt_asked,
+            "{kind}: an approval, or another run's {kind}, halts nothing"
+        );
+        assert_eq!(committed.events.len(), 1);
+        store.send_command(run, &halt).await.unwrap();
+        let no_start = batch([step(run, "b", StepState::Pending, StepState::Ready)]);
+        let committed = store.commit("me", no_start).await.unwrap();
+        assert!(!committed.halt_asked, "{kind}: a commit starting nothing");
+        let start_b = batch([step(run, "b", StepState::Ready, StepState::Running)]);
+        let committed = store.commit("me", start_b).await.unwrap();
+        assert!(committed.halt_asked, "{kind} recorded before a start");
+        assert_eq!(committed.events.len(), 1, "{kind}: committed all the same");
+
+        // Handled by the commit that starts: no halt asked any more.
+        let pending = store.pending_commands(other).await.unwrap();
+        assert_eq!(pending.len(), 1, "{kind}: one command pending");
+        let mut handled = batch([step(other, "a", StepState::Ready, StepState::Running)]);
+        handled.mark_handled(other, pending[0].id);
+        let committed = store.commit("me", handled).await.unwrap();
+        assert!(
+            !committed.halt_asked,
+            "{kind}: handled by the commit itself"
+        );
+        let later = batch([
+            step(other, "a", StepState::Running, StepState::Succeeded),
+            step(other, "b", StepState::Pending, StepState::Ready),
+            step(other, "b", StepState::Ready, StepState::Running),
+        ]);
+        let committed = store.commit("me", later).await.unwrap();
+        assert!(!committed.halt_asked, "{kind}: handled before");
+    }
+}

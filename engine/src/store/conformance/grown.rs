@@ -161,7 +161,7 @@ pub(super) async fn items_commit_on_their_own_and_only_for_the_lease_owner(store
     );
     assert!(store.items(run, &["a"]).await.unwrap().is_empty());
     assert!(
-        store.commit("me", items).await.unwrap().is_empty(),
+        store.commit("me", items).await.unwrap().events.is_empty(),
         "items are no events"
     );
     let mut again = Batch::new();

@@ -22,6 +22,9 @@ pub(super) struct Prepared<'c> {
     pub(super) run: Statement<'c>,
     /// One event.
     pub(super) event: Statement<'c>,
+    /// Whether a pause or a cancel of a run waits, not handled yet: `(run id)`. Run by the
+    /// commits that start attempts only (`Rows::halt_asked`), on the `commands_pending` index.
+    pub(super) halt_asked: Statement<'c>,
 }
 
 impl<'c> Prepared<'c> {
@@ -51,6 +54,10 @@ impl<'c> Prepared<'c> {
             event: conn.prepare(
                 "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )?,
+            halt_asked: conn.prepare(
+                "SELECT EXISTS (SELECT 1 FROM commands
+                     WHERE run_id = ? AND handled_at IS NULL AND kind IN ('pause', 'cancel'))",
             )?,
         })
     }

@@ -520,7 +520,7 @@ async fn waiting_commits_of_other_runs_commit_together_and_fail_alone() {
     let [ok, stale, also_ok] = commits;
     let (ok, stale, also_ok) = (ok.await.unwrap(), stale.await, also_ok.await.unwrap());
     assert_eq!(
-        (ok[0].seq, also_ok[0].seq),
+        (ok.events[0].seq, also_ok.events[0].seq),
         (4, 4),
         "after each run's first three"
     );

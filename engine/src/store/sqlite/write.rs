@@ -28,7 +28,7 @@ use crate::executor::ErrorClass;
 use crate::item::ItemRecord;
 use crate::lease::LeaseHolder;
 use crate::plan::Addition;
-use crate::state::{Batch, RunTransition, StepTransition, Transition};
+use crate::state::{Batch, RunTransition, StepState, StepTransition, Transition};
 use crate::store::{NewRun, Snapshot, digest};
 
 use super::in_place::{StoredOutput, fill_blob, write_big_output, write_snapshot};
@@ -522,6 +522,27 @@ impl Rows {
                 .execute(params![now, id])?;
         }
         Ok(())
+    }
+
+    /// Whether a pause or a cancel not handled yet waits for a run whose attempts the rows
+    /// start (a step moving to `running`), as the transaction `prepared` has open sees the
+    /// commands: once written, the rows' own handled commands do not count. One look per
+    /// such run, none for rows that start nothing: most commits end attempts only.
+    pub(super) fn halt_asked(&self, prepared: &mut Prepared<'_>) -> rusqlite::Result<bool> {
+        let running = StepState::Running.as_str();
+        let mut looked: Vec<Uuid> = Vec::new();
+        let mut key = Uuid::encode_buffer();
+        for row in self.steps.iter().filter(|row| row.to == running) {
+            if looked.contains(&row.run) {
+                continue;
+            }
+            looked.push(row.run);
+            let run = &*row.run.hyphenated().encode_lower(&mut key);
+            if (prepared.halt_asked).query_row([run], |found| found.get::<_, bool>(0))? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Every run the rows write to.

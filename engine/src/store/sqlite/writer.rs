@@ -21,8 +21,9 @@ use super::prepared::Prepared;
 use super::write::{CommandRow, Creation, Failure, Rows, is_unique_violation};
 use super::{Durability, millis_to_time};
 use crate::error::{Error, Result};
-use crate::event::{Event, EventKind};
+use crate::event::EventKind;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
+use crate::store::CommitReport;
 
 /// The handle of the writer thread; dropping it ends the thread, which closes the connection.
 #[derive(Debug)]
@@ -66,8 +67,8 @@ const GROUP_MOST: usize = 64;
 /// What the thread is asked to do.
 #[derive(Debug)]
 enum Request {
-    /// Commit a batch, answering with its events.
-    Commit(Box<Commit>, Reply<Vec<Event>>),
+    /// Commit a batch, answering with its events and whether a halt was asked.
+    Commit(Box<Commit>, Reply<CommitReport>),
     /// Take the lease of a run not held by another live owner (or held by `void`, a holder
     /// the caller found dead). (The holders boxed: a request is moved through the queue.)
     Acquire {
@@ -185,8 +186,8 @@ impl Writer {
         Ok((Opening { requests, go }, schema))
     }
 
-    /// Commits `commit` and returns its events.
-    pub(super) async fn commit(&self, commit: Commit) -> Result<Vec<Event>> {
+    /// Commits `commit` and returns what it committed.
+    pub(super) async fn commit(&self, commit: Commit) -> Result<CommitReport> {
         self.ask(|reply| Request::Commit(Box::new(commit), reply))
             .await
     }
@@ -427,7 +428,7 @@ impl Thread<'_> {
     }
 
     /// Commits in one `BEGIN IMMEDIATE` transaction, rolled back on any failure.
-    fn commit(&mut self, mut commit: Commit) -> Result<Vec<Event>> {
+    fn commit(&mut self, mut commit: Commit) -> Result<CommitReport> {
         let next_seq = &self.next_seq;
         let written =
             (self.prepared).transaction(|prepared| write(prepared, &mut commit, next_seq));
@@ -469,7 +470,7 @@ impl Thread<'_> {
     /// Commits `group` (commits of different runs) in one transaction, a savepoint each:
     /// one that fails rolls back alone and is answered with its error, the others commit
     /// together. If the transaction itself fails, each commits again on its own.
-    fn commit_group(&mut self, mut group: Vec<(Commit, Reply<Vec<Event>>)>) {
+    fn commit_group(&mut self, mut group: Vec<(Commit, Reply<CommitReport>)>) {
         if group.len() == 1 {
             let (commit, reply) = group.remove(0);
             let _ = reply.send(self.commit(commit));
@@ -503,15 +504,16 @@ impl Thread<'_> {
         }
     }
 
-    /// The events of `commit` once its rows are `written` (numbered), or the error it
-    /// reports when they are not (rolled back).
+    /// What `commit` committed once its rows are `written` (numbered, and whether a halt
+    /// was asked), or the error it reports when they are not (rolled back).
     fn committed(
         &mut self,
         commit: Commit,
-        written: Result<HashMap<Uuid, i64>, Failure>,
-    ) -> Result<Vec<Event>> {
+        written: Result<Written, Failure>,
+    ) -> Result<CommitReport> {
         let created = commit.create.as_ref().map(|create| create.id);
-        let numbered = written.map_err(|failure| self.refused(&commit.rows, created, failure))?;
+        let written = written.map_err(|failure| self.refused(&commit.rows, created, failure))?;
+        let (numbered, halt_asked) = (written.numbered, written.halt_asked);
         if let Some(run) = created {
             self.next_seq.insert(run, 2);
         }
@@ -524,7 +526,7 @@ impl Thread<'_> {
                 self.next_seq.remove(&event.run_id);
             }
         }
-        Ok(events)
+        Ok(CommitReport { events, halt_asked })
     }
 
     /// The error a commit of `rows` (creating `created`, if given) that failed reports
@@ -618,13 +620,21 @@ impl Thread<'_> {
     }
 }
 
+/// What [`write`] wrote: the next event number of every run it numbered events of, and
+/// whether a pause or a cancel waits for a run whose attempts it starts ([`Rows::halt_asked`]).
+struct Written {
+    numbered: HashMap<Uuid, i64>,
+    halt_asked: bool,
+}
+
 /// Writes `commit`'s rows (creating its run first, if asked) and numbers their events, in
-/// the transaction `prepared` is in: the event numbers it took, by run.
+/// the transaction `prepared` is in, and looks whether a halt was asked of the runs whose
+/// attempts it starts (a run it creates has no commands yet).
 fn write(
     prepared: &mut Prepared<'_>,
     commit: &mut Commit,
     next_seq: &HashMap<Uuid, i64>,
-) -> Result<HashMap<Uuid, i64>, Failure> {
+) -> Result<Written, Failure> {
     let created = commit.create.as_ref().map(|create| create.id);
     let numbered = commit.rows.number(|run_id| match next_seq.get(&run_id) {
         Some(next) => Ok(*next),
@@ -638,7 +648,11 @@ fn write(
     commit
         .rows
         .write(prepared, create, owner, now.timestamp_millis())?;
-    Ok(numbered)
+    let halt_asked = create.is_none() && commit.rows.halt_asked(prepared)?;
+    Ok(Written {
+        numbered,
+        halt_asked,
+    })
 }
 
 /// The requests already waiting that `join` takes after `first` (it hands any other back),
@@ -661,7 +675,7 @@ fn gather<T>(
 
 /// Whether `commit` writes to no run the commits of `group` write to: their events are
 /// numbered from the same counts, so such commits go one after another.
-fn apart(group: &[(Commit, Reply<Vec<Event>>)], commit: &Commit) -> bool {
+fn apart(group: &[(Commit, Reply<CommitReport>)], commit: &Commit) -> bool {
     fn runs(commit: &Commit) -> impl Iterator<Item = Uuid> + '_ {
         let created = commit.create.as_ref().map(|create| create.id);
         commit.rows.runs().iter().copied().chain(created)

@@ -394,3 +394,117 @@ fn a_command_sent_while_a_redrive_sends_its_steps_back_acts_once_the_run_moves()
     assert!(paused.turn(at(6)).unwrap().is_empty(), "nothing starts");
     assert_eq!(paused.report().state, RunState::Paused);
 }
+
+/// The detail of the last event of step `id` in `batch`.
+fn step_detail(batch: &crate::state::Batch, id: &str) -> Option<Value> {
+    (batch.transitions().iter().rev())
+        .find_map(|transition| match transition {
+            crate::state::Transition::Step(step) if step.step_id == id => Some(step.detail.clone()),
+            _ => None,
+        })
+        .flatten()
+}
+
+/// A ledger of `pipeline()` that has committed `a` succeeded and `b` running (its attempt
+/// not started yet), and been told of `halt` since.
+fn b_committed_running_then(halt: Command) -> Ledger {
+    let mut ledger = take_over(&pipeline(), RunState::Pending, vec![], 0, None);
+    assert_eq!(started(&mut ledger, 0), ["a"]);
+    ledger.apply(done(0, json!(1)), at(1)).unwrap();
+    assert_eq!(started(&mut ledger, 1), ["b"]);
+    ledger.take_batch();
+    assert_eq!((ledger.tally.steps, ledger.tally.attempts), (2, 2));
+    ledger.apply(command(halt), at(2)).unwrap();
+    ledger
+}
+
+#[test]
+fn an_attempt_not_started_under_a_pause_is_ready_again_uncounted_and_the_run_pauses() {
+    let mut ledger = b_committed_running_then(Command::Pause(request()));
+    ledger.apply(Input::NotStarted { step: 1 }, at(2)).unwrap();
+    assert_eq!(
+        (ledger.tally.steps, ledger.tally.attempts),
+        (1, 1),
+        "b's attempt did not start: it counts for no budget"
+    );
+    assert!(ledger.turn(at(2)).unwrap().is_empty(), "nothing starts");
+    assert!(ledger.is_paused(), "nothing runs: the run pauses at once");
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["b: running -> ready"]);
+    assert_eq!(
+        step_detail(&batch, "b"),
+        Some(json!({"not_started": "run paused"}))
+    );
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+    let records = records_after(&ledger);
+    assert_eq!(
+        (records[1].state, records[1].attempt),
+        (StepState::Ready, 0)
+    );
+    let mut resumed = take_over(&pipeline(), RunState::Paused, records, 9, None);
+    let starts = resumed.turn(at(9)).unwrap();
+    assert_eq!(ids(&resumed, &starts), ["b"]);
+    assert_eq!(starts[0].actions[0].attempt, 1, "b's first attempt, again");
+}
+
+#[test]
+fn an_attempt_not_started_under_a_cancel_is_cancelled_and_the_run_ends_cancelled() {
+    let mut ledger = b_committed_running_then(Command::Cancel(request()));
+    ledger.apply(Input::NotStarted { step: 1 }, at(2)).unwrap();
+    assert!(ledger.turn(at(2)).unwrap().is_empty(), "nothing starts");
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["b: running -> cancelled", "c: pending -> cancelled"]
+    );
+    assert_eq!(
+        step_detail(&batch, "b"),
+        Some(json!({"not_started": "run cancelled"}))
+    );
+    assert_eq!(
+        run_moves(&batch),
+        [(RunState::Running, RunState::Cancelled)]
+    );
+    assert_eq!(ledger.report().state, RunState::Cancelled);
+}
+
+#[test]
+fn a_for_each_attempt_not_started_takes_back_every_item() {
+    let workflow = json!({"name": "f", "steps": [
+        {"id": "each", "executor": "noop", "for_each": "${{ [1, 2, 3] }}"}
+    ]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    assert_eq!(started(&mut ledger, 0), ["each"]);
+    ledger.take_batch();
+    ledger
+        .apply(command(Command::Pause(request())), at(1))
+        .unwrap();
+    ledger.apply(Input::NotStarted { step: 0 }, at(1)).unwrap();
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    assert!(ledger.is_paused());
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["each: running -> ready"]);
+    let items: Vec<(usize, StepState, u32)> = (batch.items().iter())
+        .map(|item| (item.index, item.state, item.attempt))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            (0, StepState::Pending, 0),
+            (1, StepState::Pending, 0),
+            (2, StepState::Pending, 0)
+        ],
+        "no item started"
+    );
+    assert_eq!((ledger.tally.steps, ledger.tally.attempts), (0, 0));
+    ledger.halt = None; // As a resume finds it.
+    let starts = ledger.turn(at(2)).unwrap();
+    let attempts: Vec<(u32, Option<usize>)> = (starts[0].actions.iter())
+        .map(|action| (action.attempt, action.item_index))
+        .collect();
+    assert_eq!(attempts, [(1, Some(0)), (1, Some(1)), (1, Some(2))]);
+    assert_eq!(
+        ledger.slots[0].attempt, 1,
+        "the step's first attempt, again"
+    );
+}
