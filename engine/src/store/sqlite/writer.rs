@@ -620,7 +620,7 @@ impl Thread<'_> {
     }
 }
 
-/// What [`write`] wrote: the next event number of every run it numbered events of, and
+/// What [`write()`] wrote: the next event number of every run it numbered events of, and
 /// whether a pause or a cancel waits for a run whose attempts it starts ([`Rows::halt_asked`]).
 struct Written {
     numbered: HashMap<Uuid, i64>,
