@@ -2,6 +2,8 @@
 //! request, bound to the hash of the exact action, is a row in the store until decided or
 //! expired.
 
+use std::path::Path;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -56,9 +58,11 @@ impl Approval {
 }
 
 /// The hash an approval is bound to: the action's step, item, executor and rendered
-/// parameters, and the hash of the guard's snapshot. The attempt number is left out: a retry
-/// of an approved action is the same action.
-pub fn action_hash(action: &Action, guard_hash: Option<&str>) -> String {
+/// parameters, the hash of the guard's snapshot, and `cwd`, the directory of the engine that
+/// asked (where a step without `with.cwd` runs: an approval given for one checkout does not
+/// run the step in another). The attempt number is left out: a retry of an approved action
+/// is the same action.
+pub fn action_hash(action: &Action, guard_hash: Option<&str>, cwd: Option<&Path>) -> String {
     #[derive(Serialize)]
     struct Bound<'a> {
         step: &'a str,
@@ -66,6 +70,7 @@ pub fn action_hash(action: &Action, guard_hash: Option<&str>) -> String {
         executor: &'a str,
         params: &'a serde_json::Value,
         guard: Option<&'a str>,
+        cwd: Option<&'a Path>,
     }
     let bound = Bound {
         step: &action.step_id,
@@ -73,6 +78,7 @@ pub fn action_hash(action: &Action, guard_hash: Option<&str>) -> String {
         executor: &action.executor,
         params: &action.params,
         guard: guard_hash,
+        cwd,
     };
     let text = serde_json::to_string(&bound).unwrap_or_default();
     format!("{:x}", Sha256::digest(text.as_bytes()))

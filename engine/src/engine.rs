@@ -302,6 +302,7 @@ impl Engine {
         let judge = Judge {
             guard: self.inner.guard.clone(),
             hash: run.guard.as_deref().map(digest),
+            cwd: std::env::current_dir().ok(),
         };
         let run = Takeover {
             run: Committed {
@@ -527,6 +528,7 @@ impl Engine {
         Ok(Judge {
             guard: Some(guard),
             hash: Some(digest(snapshot)),
+            cwd: std::env::current_dir().ok(),
         })
     }
 

@@ -8,6 +8,7 @@
 //! ([`Start`]) once they are committed.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -154,11 +155,13 @@ pub(crate) struct Committed {
     pub(crate) executors: Executors,
 }
 
-/// The guard a run is judged by, and the hash of its snapshot (approvals are bound to it).
+/// The guard a run is judged by, the hash of its snapshot and the engine's directory
+/// (approvals are bound to both, [`action_hash`](crate::approval::action_hash)).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Judge {
     pub(crate) guard: Option<Arc<dyn Guard>>,
     pub(crate) hash: Option<String>,
+    pub(crate) cwd: Option<PathBuf>,
 }
 
 /// What the ledger is told besides the takeover.
@@ -278,6 +281,8 @@ pub(crate) struct Ledger {
     max_output_bytes: usize,
     guard: Option<Arc<dyn Guard>>,
     guard_hash: Option<String>,
+    /// The engine's directory, which approvals are bound to.
+    cwd: Option<PathBuf>,
     /// What budgets count: the run's steps' spending, and its superseded plans'.
     tally: Spent,
     /// Approval requests by step and item.

@@ -150,8 +150,8 @@ impl Ledger {
         let Some(guard) = self.guard.clone() else {
             return Ok(Judgement::Run(None));
         };
-        let guard_hash = self.guard_hash.clone();
-        let hash = |action: &Action| action_hash(action, guard_hash.as_deref());
+        let (guard_hash, cwd) = (self.guard_hash.clone(), self.cwd.clone());
+        let hash = |action: &Action| action_hash(action, guard_hash.as_deref(), cwd.as_deref());
         let mut verdicts = Vec::with_capacity(actions.len());
         let mut waiting = false;
         // Each item is an attempt: those judged before it count, so that a budget holds

@@ -115,6 +115,7 @@ impl Ledger {
             max_output_bytes,
             guard: judge.guard,
             guard_hash: judge.hash,
+            cwd: judge.cwd,
             tally,
             approvals,
             rates,

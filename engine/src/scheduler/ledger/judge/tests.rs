@@ -62,6 +62,7 @@ fn judged_by(workflow: Value, guard: Fake) -> Ledger {
     let judge = Judge {
         guard: Some(Arc::new(guard)),
         hash: Some("policy".into()),
+        cwd: Some("/checkout".into()),
     };
     new_judged_run(workflow, judge)
 }
@@ -83,6 +84,7 @@ fn taken_over(
     let judge = Judge {
         guard: Some(Arc::new(Fake::default())),
         hash: Some("policy".into()),
+        cwd: Some("/checkout".into()),
     };
     Ledger::take_over(run, judge, 1 << 20, at(second), redrive).unwrap()
 }
@@ -304,6 +306,37 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
 }
 
 #[test]
+fn an_approval_binds_the_engines_directory_where_a_step_without_cwd_runs() {
+    let (workflow, mut ledger) = asking_for_approval();
+    let mut request: Approval = ledger.take_batch().approvals()[0].clone();
+    request.decision = Some(crate::approval::ApprovalDecision {
+        approved: true,
+        by: "ann".into(),
+        reason: None,
+        at: at(3),
+    });
+    let mut records = records_after(&ledger);
+    records[0].state = crate::state::StepState::Ready;
+    // An engine started in another checkout asks again rather than run it there.
+    let run = Committed {
+        approvals: vec![request],
+        ..committed(ledger.run_id, plan(workflow), RunState::Running, records)
+    };
+    let judge = Judge {
+        guard: Some(Arc::new(Fake::default())),
+        hash: Some("policy".into()),
+        cwd: Some("/another/checkout".into()),
+    };
+    let mut elsewhere = Ledger::take_over(run, judge, 1 << 20, at(4), None).unwrap();
+    assert!(elsewhere.turn(at(4)).unwrap().is_empty());
+    let moved = moves(&elsewhere.take_batch());
+    assert!(
+        moved.contains(&"a: ready -> awaiting_approval".to_owned()),
+        "{moved:?}"
+    );
+}
+
+#[test]
 fn one_for_each_item_can_wait_for_approval_and_be_approved_alone() {
     let mut ledger = judged(json!({"name": "g", "steps": [
         {"id": "a", "executor": "noop", "for_each": "${{ ['x', 'ask', 'y'] }}"}
@@ -414,6 +447,7 @@ fn each_for_each_item_is_an_attempt_so_a_budget_holds_within_a_step() {
     let judge = Judge {
         guard: Some(Arc::new(Fake::default())),
         hash: Some("policy".into()),
+        cwd: Some("/checkout".into()),
     };
     let mut next = Ledger::take_over(stored, judge, 1 << 20, at(2), None).unwrap();
     assert!(
