@@ -42,7 +42,7 @@ pub enum Error {
     /// The database's folder does not exist.
     #[error("{0}: no such directory to hold the database")]
     MissingDirectory(PathBuf),
-    /// The path given as the database is a directory.
+    /// The path given as the database, or where SQLite puts its WAL beside it, is a directory.
     #[error("{0}: is a directory, not a database file")]
     IsADirectory(PathBuf),
     /// The file exists but is not an SQLite database.

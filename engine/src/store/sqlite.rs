@@ -111,6 +111,14 @@ impl SqliteStore {
         if path.is_dir() {
             return Err(Error::IsADirectory(path));
         }
+        // SQLite's files beside the database: a directory there fails its opening.
+        for suffix in ["-wal", "-shm"] {
+            let mut beside = path.clone().into_os_string();
+            beside.push(suffix);
+            if Path::new(&beside).is_dir() {
+                return Err(Error::IsADirectory(beside.into()));
+            }
+        }
         // A device or a FIFO (`/dev/null`): SQLite would fail on it with a bare I/O error.
         if path.exists() && !path.is_file() {
             return Err(Error::NotADatabase(path));

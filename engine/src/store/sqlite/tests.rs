@@ -18,6 +18,22 @@ async fn passes_the_conformance_suite() {
 }
 
 #[tokio::test]
+async fn a_directory_where_the_wal_goes_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let wal = dir.path().join("cairn.db-wal");
+    std::fs::create_dir(&wal).unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::IsADirectory(p) if *p == wal),
+        "{error:?}"
+    );
+    assert!(!path.exists(), "the database was made");
+}
+
+#[tokio::test]
 async fn a_link_to_nothing_is_named_and_nothing_is_made() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("cairn.db");
