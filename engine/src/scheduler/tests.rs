@@ -27,14 +27,7 @@ async fn an_executor_that_panics_fails_its_step_and_the_engine_goes_on() {
     let workflow = json!({"name": "p", "steps": [
         {"id": "a", "executor": "panics", "retry": {"max_attempts": 3}}
     ]});
-    let plan = engine.load_str(&workflow.to_string(), "p.json").unwrap();
-    let report = engine
-        .start(plan, json!({}))
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let report = run_to_end(&engine, &workflow).await;
     assert_eq!(report.state, RunState::Failed);
     assert_eq!(report.error_class, Some(ErrorClass::Panicked));
     assert!(report.error.unwrap().contains("boom"));
@@ -43,6 +36,18 @@ async fn an_executor_that_panics_fails_its_step_and_the_engine_goes_on() {
 }
 
 /// An engine with the `panics` executor over `store`, and its plan of one `panics` step.
+/// Starts `workflow` on `engine` and waits for the run's end.
+async fn run_to_end(engine: &Engine, workflow: &serde_json::Value) -> RunReport {
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    engine
+        .start(plan, json!({}))
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap()
+}
+
 async fn with_panics(store: &Arc<MemoryStore>) -> (Engine, Plan) {
     let engine = Engine::builder_with_store(store.clone())
         .executor("panics", Arc::new(Panics))
@@ -126,16 +131,7 @@ async fn signs_of_life_keep_a_step_from_stalling_and_silence_does_not() {
             "id": "a", "executor": "chatty", "heartbeat": heartbeat, "on_stall": "fail",
             "with": {"for_ms": 3500, "silent": silent}
         }]});
-        let plan = engine.load_str(&workflow.to_string(), "c.json").unwrap();
-        async move {
-            engine
-                .start(plan, json!({}))
-                .await
-                .unwrap()
-                .wait()
-                .await
-                .unwrap()
-        }
+        async move { run_to_end(engine, &workflow).await }
     };
     let (chatty, quick, silent) =
         tokio::join!(run("2s", false), run("700ms", false), run("2s", true));
@@ -213,14 +209,7 @@ async fn no_item_of_a_for_each_attempt_starts_past_the_attempts_deadline() {
         "id": "each", "executor": "overstays", "for_each": "${{ [0, 1, 2] }}",
         "max_parallel": 1, "timeout": "200ms"
     }]});
-    let plan = engine.load_str(&workflow.to_string(), "t.json").unwrap();
-    let report = engine
-        .start(plan, json!({}))
-        .await
-        .unwrap()
-        .wait()
-        .await
-        .unwrap();
+    let report = run_to_end(&engine, &workflow).await;
     assert_eq!(report.error_class, Some(ErrorClass::Timeout), "{report:?}");
     assert_eq!(
         report.error.as_deref(),

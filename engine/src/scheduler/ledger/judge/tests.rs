@@ -89,6 +89,16 @@ fn taken_over(
     Ledger::take_over(run, judge, 1 << 20, at(second), redrive).unwrap()
 }
 
+/// Ann's approval at `second`.
+fn approved_at(second: i64) -> crate::approval::ApprovalDecision {
+    crate::approval::ApprovalDecision {
+        approved: true,
+        by: "ann".into(),
+        reason: None,
+        at: at(second),
+    }
+}
+
 /// A run of one step, `a`, that asks for approval, after its first turn (at second 0):
 /// its workflow, and its ledger with `a` awaiting a person.
 fn asking_for_approval() -> (Value, Ledger) {
@@ -288,12 +298,7 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
         taken_over(&ledger, &workflow, stored, None, 0)
     };
     // Approved while no engine ran: the next engine runs the step without asking again.
-    request.decision = Some(crate::approval::ApprovalDecision {
-        approved: true,
-        by: "ann".into(),
-        reason: None,
-        at: at(3),
-    });
+    request.decision = Some(approved_at(3));
     let mut records = records_after(&ledger);
     records[0].state = crate::state::StepState::Ready;
     let mut next = restart(vec![request.clone()], records.clone());
@@ -309,12 +314,7 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
 fn an_approval_binds_the_engines_directory_where_a_step_without_cwd_runs() {
     let (workflow, mut ledger) = asking_for_approval();
     let mut request: Approval = ledger.take_batch().approvals()[0].clone();
-    request.decision = Some(crate::approval::ApprovalDecision {
-        approved: true,
-        by: "ann".into(),
-        reason: None,
-        at: at(3),
-    });
+    request.decision = Some(approved_at(3));
     let mut records = records_after(&ledger);
     records[0].state = crate::state::StepState::Ready;
     // An engine started in another checkout asks again rather than run it there.
