@@ -50,7 +50,9 @@ impl Engine {
             run: record.id,
             message,
         };
-        match &command {
+        // A pause or a cancel may take the run over: a run this engine cannot judge is
+        // refused before the command is recorded.
+        let judge = match &command {
             Command::Approve(ruling) | Command::Deny(ruling) => {
                 let Some(step) = store.step(record.id, &ruling.step).await? else {
                     return Err(refused(self.no_step(&record, &ruling.step).await?));
@@ -101,17 +103,12 @@ impl Engine {
                         step.id, earlier.by
                     )));
                 }
+                None
             }
             Command::Pause(_) if record.state == RunState::Paused => {
                 return Err(refused("the run is paused already".into()));
             }
-            Command::Pause(_) | Command::Cancel(_) => {}
-        }
-        // A pause or a cancel may take the run over: a run this engine cannot judge is
-        // refused before the command is recorded.
-        let judge = match command {
             Command::Pause(_) | Command::Cancel(_) => Some(self.restore_guard(&record)?),
-            Command::Approve(_) | Command::Deny(_) => None,
         };
         store.send_command(record.id, &command).await?;
         driving::ring(&self.driving, record.id);
