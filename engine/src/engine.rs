@@ -1,20 +1,17 @@
 //! The embedding API: an [`Engine`] over one store, which loads workflows and starts,
 //! resumes and recovers runs.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::panic;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 use self::driving::{Claim, Heartbeat, SharedDriving};
@@ -22,16 +19,14 @@ use crate::definition::Workflow;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Executor, Executors};
-use crate::guard::{Guard, GuardError};
+use crate::guard::Guard;
 use crate::lease::{self, LEASE_TTL, Lease, LeaseAttempt};
 use crate::load;
-use crate::plan::{Addition, Plan};
+use crate::plan::Plan;
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
-use crate::scheduler::{Committed, Driver, Judge, Redrive, Shared, Takeover, kept_outputs};
-use crate::state::{RunState, StepState};
-use crate::store::{
-    Durability, NewRun, RunRecord, Snapshot, SqliteStore, StepRecord, Store, StoreOptions, digest,
-};
+use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
+use crate::state::RunState;
+use crate::store::{Durability, NewRun, Snapshot, SqliteStore, StepRecord, Store, StoreOptions};
 
 /// The default cap on one step's output, serialized: 1 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
@@ -299,11 +294,7 @@ impl Engine {
             .iter()
             .map(|step| StepRecord::pending(&step.id))
             .collect();
-        let judge = Judge {
-            guard: self.inner.guard.clone(),
-            hash: run.guard.as_deref().map(digest),
-            cwd: std::env::current_dir().ok(),
-        };
+        let judge = Judge::of(self.inner.guard.clone(), run.guard.as_deref());
         let run = Takeover {
             run: Committed {
                 run_id: run.id,
@@ -339,197 +330,11 @@ impl Engine {
         self.take_over(run_id, Some(Utc::now())).await
     }
 
-    /// Takes the unfinished run `run_id` over; `continued_at`: when a person asked to
-    /// continue it ([`Takeover::continued_at`]), `None` for a recovery.
-    async fn take_over(
-        &self,
-        run_id: &str,
-        continued_at: Option<DateTime<Utc>>,
-    ) -> Result<RunHandle> {
-        if self.inner.shutdown.is_cancelled() {
-            return Err(Error::ShutDown);
-        }
-        let record = self.inner.store.find_run(run_id).await?;
-        if record.state.is_terminal() {
-            return Err(Error::Finished(Box::new(RunReport::from(&record))));
-        }
-        // Restored before the lease is taken: a run this engine cannot judge is refused with
-        // the store as it was.
-        let judge = self.restore_guard(&record)?;
-        let claim = self.claim(record.id)?;
-        self.take_lease(record.id).await?;
-        let run_id = record.id;
-        match self.takeover(record, judge, None).await {
-            Ok(run) => {
-                let run = Takeover {
-                    continued_at,
-                    ..run
-                };
-                self.drive(run, claim).await
-            }
-            Err(error) => Err(self.give_up(run_id, error).await),
-        }
-    }
-
-    /// A stored run as a driver takes it over, judged by `judge` (its restored guard).
-    async fn takeover(
-        &self,
-        record: RunRecord,
-        judge: Judge,
-        redrive: Option<Redrive>,
-    ) -> Result<Takeover> {
-        // The step rows are read (and parsed) on another task while this one compiles the
-        // stored definition: two linear parts of a resume side by side. Their outputs are
-        // read once the plan says which ones the run keeps (a redrive keeps every one).
-        let steps = AbortOnDropHandle::new(tokio::spawn({
-            let store = Arc::clone(&self.inner.store);
-            let (run_id, all) = (record.id, redrive.is_some());
-            async move {
-                if all {
-                    store.steps(run_id).await
-                } else {
-                    store.steps_without_outputs(run_id).await
-                }
-            }
-        }));
-        let (plan, plans) = self.grown_plan(&record).await?;
-        let store = &self.inner.store;
-        let mut steps = steps
-            .await
-            .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))?;
-        if redrive.is_none() {
-            self.read_kept_outputs(record.id, &plan, &mut steps).await?;
-        }
-        let approvals = match &judge.guard {
-            Some(_) => store.approvals(record.id).await?,
-            None => Vec::new(),
-        };
-        let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
-        let recent_starts = match limits.iter().map(|limit| limit.per).max() {
-            Some(window) => {
-                let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-                let since = Utc::now().checked_sub_signed(window).unwrap_or_default();
-                store.starts_since(record.id, since).await?
-            }
-            None => Vec::new(),
-        };
-        let for_each = for_each_to_read(&plan, &steps, redrive.is_some());
-        let items = store.items(record.id, &for_each).await?;
-        let input = store.input(record.id).await?;
-        let superseded = store.superseded(record.id).await?;
-        Ok(Takeover {
-            run: Committed {
-                run_id: record.id,
-                plan: Arc::new(plan),
-                input,
-                state: record.state,
-                created_at: record.created_at,
-                deadline: record.deadline,
-                steps,
-                approvals,
-                recent_starts,
-                plans,
-                superseded,
-                items,
-                executors: self.executors().clone(),
-            },
-            judge,
-            creation: None,
-            redrive,
-            continued_at: None,
-        })
-    }
-
-    /// Reads into `steps` (read without outputs) the outputs a ledger taking them over keeps.
-    async fn read_kept_outputs(
-        &self,
-        run_id: Uuid,
-        plan: &Plan,
-        steps: &mut [StepRecord],
-    ) -> Result<()> {
-        let kept = kept_outputs(plan, steps);
-        if kept.is_empty() {
-            return Ok(());
-        }
-        let mut outputs: HashMap<String, Value> = self
-            .inner
-            .store
-            .outputs(run_id, &kept)
-            .await?
-            .into_iter()
-            .collect();
-        for step in steps {
-            step.output = outputs.remove(&step.id);
-        }
-        Ok(())
-    }
-
     /// The plan of run `run_id` (or a unique prefix of it) as it stands: its stored
     /// workflow, grown by the plans its planners added.
     pub async fn plan(&self, run_id: &str) -> Result<Plan> {
         let record = self.inner.store.find_run(run_id).await?;
         Ok(self.grown_plan(&record).await?.0)
-    }
-
-    /// The plan of `record`: its stored workflow, grown by its planners' plans in the order
-    /// they were committed, every executor it names checked against this engine's.
-    async fn grown_plan(&self, record: &RunRecord) -> Result<(Plan, Vec<Addition>)> {
-        let plans = self.inner.store.plans(record.id).await?;
-        self.grow_plan(record, plans).await
-    }
-
-    /// The stored workflow of `record` grown by `plans`, as [`grown_plan`](Self::grown_plan).
-    /// The stored definition is dropped once compiled: a big workflow's text is megabytes.
-    async fn grow_plan(
-        &self,
-        record: &RunRecord,
-        plans: Vec<Addition>,
-    ) -> Result<(Plan, Vec<Addition>)> {
-        let origin = format!("run {} (its stored workflow)", record.id);
-        let definition = self.inner.store.definition(record.id).await?;
-        // Compiling is a takeover's work for the CPU (≈ 0.2 s for 100,000 steps): on a
-        // blocking thread, whatever the runtime, so that the runtime's thread parses the
-        // step rows meanwhile (`takeover`) and a one-thread runtime is not held up.
-        let (plan, plans, origin) = tokio::task::spawn_blocking(move || {
-            let mut plan = load::compile_snapshot(&definition, &origin)?;
-            drop(definition);
-            for addition in &plans {
-                load::restore_plan(&mut plan, addition, &origin)?;
-            }
-            Ok::<_, load::LoadError>((plan, plans, origin))
-        })
-        .await
-        .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))?;
-        load::check_executors(&plan, self.executors(), &origin)?;
-        Ok((plan, plans))
-    }
-
-    /// The guard `record` is judged by: the one it started with, restored from its snapshot
-    /// by this engine's guard; none if it started without one.
-    /// Callers restore it before they write anything for the run.
-    fn restore_guard(&self, record: &RunRecord) -> Result<Judge> {
-        let Some(snapshot) = &record.guard else {
-            return Ok(Judge::default());
-        };
-        let refused = |message: &str| Error::Guard {
-            run: record.id,
-            error: GuardError(message.to_owned()),
-        };
-        let engine_guard = (self.inner.guard.clone())
-            .ok_or_else(|| refused("the run was started with a guard, and this engine has none"))?;
-        let guard = if snapshot.is_empty() {
-            engine_guard
-        } else {
-            (engine_guard.restore(snapshot)).map_err(|error| Error::Guard {
-                run: record.id,
-                error,
-            })?
-        };
-        Ok(Judge {
-            guard: Some(guard),
-            hash: Some(digest(snapshot)),
-            cwd: std::env::current_dir().ok(),
-        })
     }
 
     /// Like [`Engine::resume`], but waits for a live lease to be released or expire.
@@ -683,19 +488,6 @@ impl Engine {
     }
 }
 
-/// The `for_each` steps among `steps` whose items a takeover reads: those that have not
-/// succeeded (a succeeded step's output holds its items' outputs), or all of them for a
-/// `redrive`, which sends a succeeded step's items back with their attempts counting on.
-fn for_each_to_read<'s>(plan: &Plan, steps: &'s [StepRecord], redrive: bool) -> Vec<&'s str> {
-    (steps.iter())
-        .filter(|step| redrive || step.state != StepState::Succeeded)
-        .filter(|step| {
-            (plan.index_of(&step.id)).is_some_and(|index| plan.node(index).for_each.is_some())
-        })
-        .map(|step| step.id.as_str())
-        .collect()
-}
-
 /// A run being driven: its id, its events, and its end.
 pub struct RunHandle {
     id: Uuid,
@@ -761,6 +553,7 @@ pub fn check_input(plan: &Plan, input: &Value) -> Result<()> {
 
 mod control;
 mod driving;
+mod takeover;
 
 #[cfg(test)]
 mod tests {
