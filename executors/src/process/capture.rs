@@ -97,12 +97,16 @@ where
     }
 }
 
-/// Counts the lines of a stream as they arrive and reports each one as progress.
+/// Counts the lines of a stream as they arrive and reports each one as progress. A line ends
+/// at `\n`, and also at `\r`: a progress bar redraws its line with `\r` alone, and each
+/// redraw is a sign of life (`\r\n` ends one line, not two).
 #[derive(Debug)]
 struct Lines {
     progress: Progress,
-    /// Bytes have arrived since the last newline.
+    /// Bytes have arrived since the last line ended.
     partial: bool,
+    /// The last byte was a `\r`: a `\n` right after it ends no further line.
+    after_cr: bool,
 }
 
 impl Lines {
@@ -110,16 +114,20 @@ impl Lines {
         Lines {
             progress,
             partial: false,
+            after_cr: false,
         }
     }
 
     /// Reports every line `bytes` ends.
     fn feed(&mut self, bytes: &[u8]) {
-        for _ in bytes.iter().filter(|&&byte| byte == b'\n') {
-            self.progress.report();
+        for &byte in bytes {
+            let after_cr = std::mem::replace(&mut self.after_cr, byte == b'\r');
+            if byte == b'\r' || (byte == b'\n' && !after_cr) {
+                self.progress.report();
+            }
         }
         if let Some(&last) = bytes.last() {
-            self.partial = last != b'\n';
+            self.partial = last != b'\n' && last != b'\r';
         }
     }
 
@@ -194,5 +202,27 @@ mod tests {
         )
         .await;
         assert_eq!(tail, b"short\n");
+    }
+
+    #[tokio::test]
+    async fn a_carriage_return_ends_a_line_unless_a_newline_follows() {
+        let progress = Progress::default();
+        read_tail(
+            &b"10%\r20%\r30%\r\ndone\r\n"[..],
+            1000,
+            progress.clone(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(progress.count(), 4, "10%, 20%, 30%, done");
+        let progress = Progress::default();
+        read_tail(
+            &b"50%\r"[..],
+            1000,
+            progress.clone(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(progress.count(), 1);
     }
 }
