@@ -102,7 +102,7 @@ impl Ledger {
                 let looped = slot
                     .repeats
                     .get_or_insert_default()
-                    .record(&format!("{error}\n{tail}"), loop_after);
+                    .record(&ending(&error, &tail), loop_after);
                 let retries = slot.fallback == 0
                     && retry
                         .as_ref()
@@ -272,3 +272,15 @@ pub(super) fn merged(log: Option<Value>, mut detail: Value) -> Value {
 
 #[cfg(test)]
 mod tests;
+
+/// How an attempt that failed with `error` ended, to compare with its step's other endings:
+/// the error, and the tail of its diagnostic output unless the error quotes it already (a
+/// process's exit message does).
+fn ending(error: &ExecError, tail: &str) -> String {
+    let error = error.to_string();
+    if error.contains(tail.trim_end()) {
+        error
+    } else {
+        format!("{error}\n{tail}")
+    }
+}

@@ -6,7 +6,7 @@ use super::super::Input;
 use super::super::control::tests::{started, take_over};
 use super::super::tests::{at, done, failed, moves, run_moves};
 use crate::command::Command;
-use crate::executor::ErrorClass;
+use crate::executor::{ErrorClass, Outcome};
 use crate::state::{RunState, Transition};
 
 /// `a` (heartbeat 10s, escalation `on_stall`, 3 attempts) then `b`.
@@ -239,6 +239,37 @@ fn sent_by_cairn(batch: &crate::state::Batch) -> Vec<&'static str> {
         })
         .map(|(_, command)| command.kind())
         .collect()
+}
+
+#[test]
+fn a_loops_evidence_quotes_the_stderr_once() {
+    for (message, tail, evidence) in [
+        (
+            "`sh` exited with code 1; stderr:\nboom",
+            "boom\n",
+            "exit_code: `sh` exited with code #; stderr: boom",
+        ),
+        (
+            "timed out",
+            "last words\n",
+            "exit_code: timed out last words",
+        ),
+    ] {
+        let mut ledger = take_over(&looping("pause"), RunState::Pending, vec![], 0, None);
+        assert_eq!(started(&mut ledger, 0), ["a", "s"]);
+        for second in [1, 3, 5] {
+            ledger.take_batch();
+            let mut outcome = Outcome::failure(ErrorClass::ExitCode, message);
+            outcome.log_tail = Some(tail.to_string());
+            let failure = Input::Completed { step: 0, outcome };
+            ledger.apply(failure, at(second)).unwrap();
+            if second < 5 {
+                started(&mut ledger, second + 1);
+            }
+        }
+        let batch = ledger.take_batch();
+        assert_eq!(stall_of(&batch)["evidence"]["error"], evidence);
+    }
 }
 
 #[test]
