@@ -261,3 +261,20 @@ fn an_expression_naming_a_variable_it_cannot_read_exits_2_and_names_its_place() 
         )
     );
 }
+
+#[test]
+fn a_file_not_utf8_exits_2_and_names_its_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.json");
+    std::fs::write(
+        &file,
+        b"{\"name\": \"x\",\n \"steps\": [{\"id\": \"caf\xe9\"}]}",
+    )
+    .unwrap();
+    let output = cairn(&["validate", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert_eq!(
+        stdout(&output).replace(&format!("{}:", file.display()), "w.json:"),
+        "w.json:2:23: not UTF-8: the byte at offset 36 (0xE9) starts an invalid UTF-8 sequence; save the file as UTF-8\n"
+    );
+}

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::explain::{explain, shorten};
 use super::{LoadError, syntax_problem};
-use crate::problem::{Problem, escape};
+use crate::problem::{Place, Problem, escape};
 
 /// Parses the JSON `source`, checks it against the JSON Schema `schema` and deserializes it
 /// into `T`. The error holds every schema problem, each with its JSON pointer (or the line
@@ -71,15 +71,42 @@ pub fn read_document(path: &Path) -> Result<String, LoadError> {
     if kind.is_char_device() || kind.is_block_device() {
         return Err(fail("a device, not a file: pass a file (or a pipe)".into()));
     }
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     let file = std::fs::File::open(path).map_err(unreadable)?;
     file.take(LARGEST_DOCUMENT + 1)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(unreadable)?;
-    if text.len() as u64 > LARGEST_DOCUMENT {
+    if bytes.len() as u64 > LARGEST_DOCUMENT {
         return Err(fail("longer than 1 GiB, more than cairn reads".into()));
     }
-    Ok(text)
+    String::from_utf8(bytes).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        let bytes = error.as_bytes();
+        let (line, column) = line_column(bytes, offset);
+        let message = format!(
+            "not UTF-8: the byte at offset {offset} (0x{:02X}) starts an invalid UTF-8 sequence; save the file as UTF-8",
+            bytes[offset]
+        );
+        LoadError {
+            origin: path.display().to_string(),
+            problems: vec![Problem {
+                place: Place::LineCol { line, column },
+                message,
+            }],
+        }
+    })
+}
+
+/// The line and column (both from 1, the column in bytes, as serde_json counts them) of the
+/// byte at `offset` in `text`.
+pub(super) fn line_column(text: &[u8], offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |at| at + 1);
+    let line = 1 + before.iter().filter(|&&byte| byte == b'\n').count();
+    (line, before.len() - line_start + 1)
 }
 
 /// Parses the JSON `source` as a workflow file's text is read: a byte order mark skipped, a
@@ -129,7 +156,6 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
-    use crate::Place;
 
     #[derive(Debug, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
@@ -148,6 +174,24 @@ mod tests {
     fn loads_a_good_document() {
         let doc = load(r#"{"name": "a", "every": "5m"}"#).unwrap();
         assert_eq!(doc.name, "a");
+    }
+
+    #[test]
+    fn a_file_not_utf8_is_refused_at_its_first_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latin1.json");
+        std::fs::write(&path, b"{\n  \"name\": \"caf\xe9\"}").unwrap();
+        let error = read_document(&path).unwrap_err();
+        assert_eq!(
+            error.problems,
+            [Problem {
+                place: Place::LineCol {
+                    line: 2,
+                    column: 15
+                },
+                message: "not UTF-8: the byte at offset 16 (0xE9) starts an invalid UTF-8 sequence; save the file as UTF-8".into(),
+            }]
+        );
     }
 
     #[test]

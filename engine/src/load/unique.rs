@@ -42,17 +42,13 @@ pub(super) fn unique_keys(source: &str) -> Result<(), Problem> {
     }
 }
 
-/// The line and column (both from 1, the column in bytes, as serde_json counts them) of the
-/// opening quote of the key at address `key`, in `source`.
+/// The line and column of the opening quote of the key at address `key`, in `source`.
 fn line_column(source: &str, key: usize) -> Option<(usize, usize)> {
     let offset = key.checked_sub(source.as_ptr() as usize)?;
-    let before = source.as_bytes().get(..offset.checked_sub(1)?)?;
-    let line_start = before
-        .iter()
-        .rposition(|&byte| byte == b'\n')
-        .map_or(0, |at| at + 1);
-    let line = 1 + before.iter().filter(|&&byte| byte == b'\n').count();
-    Some((line, before.len() - line_start + 1))
+    Some(super::document::line_column(
+        source.as_bytes(),
+        offset.checked_sub(1)?,
+    ))
 }
 
 /// A key an object gives twice, and where: its pointer, built up as the scan unwinds.
