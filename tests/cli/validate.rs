@@ -278,3 +278,18 @@ fn a_file_not_utf8_exits_2_and_names_its_first_bad_byte() {
         "w.json:2:23: not UTF-8: the byte at offset 36 (0xE9) starts an invalid UTF-8 sequence; save the file as UTF-8\n"
     );
 }
+
+#[test]
+fn a_wrong_value_is_one_problem_at_its_place_not_its_follow_ons_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = r#"{"name": "x", "steps": [
+  {"id": "a", "executor": "noop", "retry": {"max_attempts": 1.5}},
+  {"id": "b", "executor": "noop", "retry": {"max_attempts": -1}},
+  {"id": "c", "executor": 5}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, workflow),
+        "w.json:/steps/0/retry/max_attempts: expected integer, found 1.5\n\
+         w.json:/steps/1/retry/max_attempts: -1 is less than the minimum of 1\n\
+         w.json:/steps/2/executor: expected string, found a number\n"
+    );
+}

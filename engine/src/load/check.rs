@@ -141,7 +141,13 @@ impl<'a> Checker<'a> {
             .filter(|(_, present)| *present)
             .map(|(key, _)| key);
         let count = kinds.clone().count();
+        // A kind the schema's check removed was given: its problem is reported there.
+        let kind_removed = ["executor", "pipeline", "parallel"].iter().any(|key| {
+            let removed = format!("{pointer}/{key}");
+            self.report.removed.contains(&removed)
+        });
         match count {
+            0 if kind_removed => {}
             0 => self.problem(
                 pointer.clone(),
                 "a node needs `executor` (a step) or `pipeline` or `parallel` (a group)",

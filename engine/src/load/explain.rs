@@ -56,10 +56,14 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
                     .collect::<Vec<_>>()
                     .join(" or "),
             };
+            // A fraction where an integer goes is named: "found a number" would puzzle.
+            let found_text = match error.instance().as_ref() {
+                number @ Value::Number(_) if expected == "integer" => number.to_string(),
+                other => type_name(other).to_owned(),
+            };
             let message = format!(
-                "expected {}, found {}",
+                "expected {}, found {found_text}",
                 expected.replace(" or null", ""),
-                type_name(error.instance())
             );
             vec![found(message, true)]
         }

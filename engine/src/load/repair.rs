@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::explain::{explain, shorten};
 use super::{Report, VALIDATOR};
 use crate::definition::{self, Workflow};
+use crate::problem::escape;
 
 /// At most this many serde errors are repaired one by one before giving up on the rest.
 const MAX_SERDE_REPAIRS: usize = 100;
@@ -79,11 +80,21 @@ pub(super) fn deserialize(mut value: Value, report: &mut Report) -> Option<Workf
             Err(error) => error,
         };
         let pointer = super::document::pointer_of(error.path());
-        if !reset(&mut value, &pointer, report) {
-            report.structural(pointer, shorten(&error.inner().to_string()));
+        let message = error.inner().to_string();
+        // A key the schema's check removed is missing now: that follows from its problem.
+        let follows = (message.strip_prefix("missing field `"))
+            .and_then(|rest| rest.strip_suffix('`'))
+            .is_some_and(|key| {
+                let removed = format!("{pointer}/{}", escape(key));
+                report.removed.contains(&removed)
+            });
+        let repaired = reset(&mut value, &pointer, report);
+        if !follows {
+            report.structural(pointer, shorten(&message));
+        }
+        if !repaired {
             return None;
         }
-        report.structural(pointer, shorten(&error.inner().to_string()));
     }
     None
 }
