@@ -1,5 +1,6 @@
 //! `cairn run` telling the person at the terminal which steps await their approval, and
-//! the commands that decide.
+//! the commands that decide; and who paused or cancelled the run, and why (a person's
+//! command, or a stall's escalation).
 //!
 //! The requests come with the run's events; a burst bigger than the events' buffer makes
 //! the listener fall behind and lose some, so it then asks the store for the run's
@@ -23,9 +24,10 @@ struct Request {
 }
 
 /// Tells `out` each approval request of `run` once, from `events` and, when they fell
-/// behind, from `waiting` (the run's requests that wait, as the store has them). The
-/// commands it shows name `db` unless it is the default database.
-pub(crate) async fn approvals<W: Write, F: Future<Output = Vec<Approval>>>(
+/// behind, from `waiting` (the run's requests that wait, as the store has them), and who
+/// paused or cancelled the run and why. The commands it shows name `db` unless it is the
+/// default database.
+pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
     mut events: broadcast::Receiver<Event>,
     waiting: impl Fn() -> F,
     run: &str,
@@ -38,7 +40,7 @@ pub(crate) async fn approvals<W: Write, F: Future<Output = Vec<Approval>>>(
     };
     // Requests told, by step, item and expiry (a request asked again expires later).
     let mut told: HashSet<(String, Option<usize>, DateTime<Utc>)> = HashSet::new();
-    let mut tell = |step: &str, item: Option<usize>, verdict: &Verdict, expires_at| {
+    let mut tell = |out: &mut W, step: &str, item: Option<usize>, verdict: &Verdict, expires_at| {
         if told.insert((step.to_owned(), item, expires_at)) {
             let item = item.map_or(String::new(), |item| format!(" --item {item}"));
             let reasons = verdict.reasons.join("; ");
@@ -51,6 +53,9 @@ pub(crate) async fn approvals<W: Write, F: Future<Output = Vec<Approval>>>(
     loop {
         match events.recv().await {
             Ok(event) => {
+                if let Some(halt) = halted(&event) {
+                    let _ = writeln!(out, "run {run} {halt}");
+                }
                 let (Some(step), "awaiting_approval") = (event.step_id(), event.to()) else {
                     continue;
                 };
@@ -59,13 +64,25 @@ pub(crate) async fn approvals<W: Write, F: Future<Output = Vec<Approval>>>(
                     .and_then(|listed| Vec::deserialize(listed).ok())
                     .unwrap_or_default();
                 for request in requests {
-                    tell(step, request.item, &request.verdict, request.expires_at);
+                    tell(
+                        &mut out,
+                        step,
+                        request.item,
+                        &request.verdict,
+                        request.expires_at,
+                    );
                 }
             }
             Err(RecvError::Lagged(_)) => {
                 for approval in waiting().await {
                     let step = &approval.step_id;
-                    tell(step, approval.item, &approval.verdict, approval.expires_at);
+                    tell(
+                        &mut out,
+                        step,
+                        approval.item,
+                        &approval.verdict,
+                        approval.expires_at,
+                    );
                 }
             }
             Err(RecvError::Closed) => break,
@@ -73,9 +90,26 @@ pub(crate) async fn approvals<W: Write, F: Future<Output = Vec<Approval>>>(
     }
 }
 
+/// "paused by WHO: WHY" for an event that pauses or cancels the run, from the request its
+/// detail records (`{"paused": {"by", "reason"}}`, `{"cancelled": …}`).
+fn halted(event: &Event) -> Option<String> {
+    let state = event.to();
+    if event.step_id().is_some() || !matches!(state, "paused" | "cancelled") {
+        return None;
+    }
+    let request = event.detail.as_ref()?.get(state)?;
+    let by = request.get("by")?.as_str()?;
+    Some(
+        match request.get("reason").and_then(|reason| reason.as_str()) {
+            Some(reason) => format!("{state} by {by}: {reason}"),
+            None => format!("{state} by {by}"),
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use cairn_engine::{Approval, Event, EventKind, StepState, Uuid, Verdict};
+    use cairn_engine::{Approval, Event, EventKind, RunState, StepState, Uuid, Verdict};
     use chrono::{DateTime, Utc};
     use serde_json::json;
     use std::path::Path;
@@ -115,6 +149,42 @@ mod tests {
         }
     }
 
+    fn run_moved(to: RunState, detail: serde_json::Value) -> Event {
+        Event {
+            run_id: Uuid::nil(),
+            seq: 1,
+            at: expiry(0),
+            kind: EventKind::Run {
+                from: RunState::Running,
+                to,
+            },
+            attempt: None,
+            detail: Some(detail),
+        }
+    }
+
+    #[tokio::test]
+    async fn who_paused_or_cancelled_the_run_and_why_is_told() {
+        let (sender, events) = broadcast::channel(8);
+        let paused = json!({"paused": {"by": "cairn", "reason": "step a stalled: looping"}});
+        sender.send(run_moved(RunState::Paused, paused)).unwrap();
+        let cancelled = json!({"cancelled": {"by": "ann"}});
+        sender
+            .send(run_moved(RunState::Cancelled, cancelled))
+            .unwrap();
+        sender
+            .send(run_moved(RunState::Running, json!({"resumed": true})))
+            .unwrap();
+        drop(sender);
+        let mut told = Vec::new();
+        let store = || async { vec![] };
+        super::notices(events, store, "r1", Path::new("cairn.db"), &mut told).await;
+        assert_eq!(
+            String::from_utf8(told).unwrap(),
+            "run r1 paused by cairn: step a stalled: looping\nrun r1 cancelled by ann\n"
+        );
+    }
+
     #[tokio::test]
     async fn requests_lost_in_a_burst_are_told_from_the_store_and_each_once() {
         let (sender, events) = broadcast::channel(2);
@@ -124,7 +194,7 @@ mod tests {
         drop(sender);
         let mut told = Vec::new();
         let store = || async { vec![waiting("a", 10), waiting("b", 20), waiting("c", 30)] };
-        super::approvals(events, store, "r1", Path::new("cairn.db"), &mut told).await;
+        super::notices(events, store, "r1", Path::new("cairn.db"), &mut told).await;
         let told = String::from_utf8(told).unwrap();
         for step in ["a", "b", "c", "d"] {
             let line = format!("step {step} awaits approval (a person decides)");

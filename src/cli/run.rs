@@ -226,14 +226,15 @@ pub(crate) async fn finish(
             };
             let run = handle_id.to_string();
             let out = Printable::new(std::io::stderr());
-            announce::approvals(events, waiting, &run, &db, out).await;
+            announce::notices(events, waiting, &run, &db, out).await;
         }
     });
     let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
     let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
     let report = handle.wait().await;
     stop.abort();
-    notices.abort();
+    // The run's driver is gone with its events' sender: the notices end with the last event.
+    let _ = notices.await;
     if let Some(display) = display {
         display.abort();
         let _ = display.await;

@@ -95,19 +95,27 @@ impl Ledger {
     /// from the end of the stalled attempt's kill grace: nothing new starts meanwhile, and a
     /// cancel stops the other attempts in flight too. The halt is recorded as the run's own
     /// command, so that an engine taking the run over after a crash in that grace carries it
-    /// out too.
+    /// out too. The run's event says who halted it and why, as a person's pause or cancel
+    /// does, beside the stall.
     fn hold_the_run(&mut self, step: StepIndex, stall: &Stall, on_stall: OnStall) {
+        let id = &self.plan.steps()[step].id;
+        let request = Request {
+            by: "cairn".to_owned(),
+            reason: Some(format!("step {id} stalled: {}", stall.error().message)),
+        };
+        let mut detail = stall.detail();
         let (halt, command): (Halt, fn(Request) -> Command) = match on_stall {
-            OnStall::Pause => (Halt::Pause(stall.detail()), Command::Pause),
-            OnStall::Cancel => (Halt::Cancel(stall.detail()), Command::Cancel),
+            OnStall::Pause => {
+                detail["paused"] = json!(request);
+                (Halt::Pause(detail), Command::Pause)
+            }
+            OnStall::Cancel => {
+                detail["cancelled"] = json!(request);
+                (Halt::Cancel(detail), Command::Cancel)
+            }
             OnStall::Retry | OnStall::Fail => return,
         };
         if self.halt(halt) {
-            let id = &self.plan.steps()[step].id;
-            let request = Request {
-                by: "cairn".to_owned(),
-                reason: Some(format!("step {id} stalled: {}", stall.error().message)),
-            };
             self.batch.send(self.run_id, command(request));
         }
     }

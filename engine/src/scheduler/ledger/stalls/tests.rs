@@ -230,6 +230,18 @@ fn loop_beside_a_sibling(on_stall: &str) -> super::super::Ledger {
     ledger
 }
 
+/// Who halted the run, and why, as the batch's run transition records it under `key`.
+fn halted_by(batch: &crate::state::Batch, key: &str) -> Value {
+    let run = batch
+        .transitions()
+        .iter()
+        .find_map(|transition| match transition {
+            Transition::Run(run) => run.detail.clone(),
+            Transition::Step(_) => None,
+        });
+    run.expect("a run transition with a detail")[key].clone()
+}
+
 /// The kinds of the commands the engine itself (`by: cairn`) sent in `batch`.
 fn sent_by_cairn(batch: &crate::state::Batch) -> Vec<&'static str> {
     (batch.sent().iter())
@@ -288,9 +300,14 @@ fn a_loop_that_pauses_readies_the_step_and_pauses_the_run_once_nothing_else_runs
     ledger.apply(done(1, json!(1)), at(6)).unwrap();
     assert!(ledger.turn(at(6)).unwrap().is_empty());
     assert!(ledger.is_paused());
-    assert_eq!(
-        run_moves(&ledger.take_batch()),
-        [(RunState::Running, RunState::Paused)]
+    let batch = ledger.take_batch();
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+    let paused = halted_by(&batch, "paused");
+    assert_eq!(paused["by"], "cairn");
+    let reason = paused["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("step a stalled: looping: 3 attempts"),
+        "{reason}"
     );
     assert_eq!(ledger.slots[0].attempt, 3);
 }
@@ -316,6 +333,14 @@ fn a_loop_that_cancels_cancels_the_run_and_its_attempts_in_flight() {
     assert_eq!(
         run_moves(&batch),
         [(RunState::Running, RunState::Cancelled)]
+    );
+    let cancelled = halted_by(&batch, "cancelled");
+    assert_eq!(cancelled["by"], "cairn");
+    assert!(
+        cancelled["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("step a stalled")
     );
 }
 
