@@ -34,7 +34,7 @@ pub struct Lease {
 impl Lease {
     /// Whether the lease still binds at `now`: not expired, and its holder not known to be
     /// gone ([`is_void`]).
-    pub(crate) fn is_live(&self, now: DateTime<Utc>) -> bool {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.expires > now && !is_void(&self.holder)
     }
 }

@@ -196,10 +196,16 @@ fn ruling(step: &str, item: Option<usize>, reason: Option<String>, by: Option<St
 
 async fn send(global: &Global, run: &str, command: Command, done: &str) -> Result<ExitCode, Error> {
     let step = command.step().unwrap_or_default().to_owned();
-    let run = send_then_close(global, run, command).await?;
-    eprintln!(
-        "step {step} of run {run} {done}; the engine driving the run acts on it within a second (or `cairn resume {run}` does)"
-    );
+    let (run, driven) = send_then_close(global, run, command).await?;
+    if driven {
+        eprintln!(
+            "step {step} of run {run} {done}; the engine driving the run acts on it within a second"
+        );
+    } else {
+        eprintln!(
+            "step {step} of run {run} {done}; no engine drives the run now: `cairn resume {run}` carries it on with this decision"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -98,7 +98,7 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool)>) -> String {
             format!("run {run} is being cancelled already: the pause changes nothing")
         }
         (true, _) => format!(
-            "run {run} pauses once its steps in flight finish; `cairn resume {run}` continues it"
+            "run {run} pauses within a second, once its steps in flight (if any) finish; `cairn resume {run}` continues it"
         ),
         (false, _) => format!(
             "run {run} is being cancelled: its steps in flight are stopped within their kill grace"
@@ -114,16 +114,23 @@ pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode,
 }
 
 /// Records `command` for `run`, then closes the store (its WAL folded into the database,
-/// not left for the next process to read): the run's id.
+/// not left for the next process to read): the run's id, and whether a live engine drives
+/// the run (it acts on the command within a second; else the next `cairn resume` does).
 pub(crate) async fn send_then_close(
     global: &Global,
     run: &str,
     command: Command,
-) -> Result<Uuid, Error> {
+) -> Result<(Uuid, bool), Error> {
     let engine = engine(global).await?;
     let sent = engine.send(run, command).await;
+    let mut driven = false;
+    if let Ok(run) = &sent
+        && let Ok(record) = engine.store().find_run(&run.to_string()).await
+    {
+        driven = (record.lease).is_some_and(|lease| lease.is_live(chrono::Utc::now()));
+    }
     engine.store().close().await;
-    Ok(sent?)
+    Ok((sent?, driven))
 }
 
 /// An engine over an existing database that can take over a run no engine drives.
@@ -161,7 +168,7 @@ mod tests {
         let run = Uuid::nil();
         let said = |pause, state, cancelling| steered(run, pause, Some((state, cancelling)));
         assert!(said(true, RunState::Paused, false).contains("is paused"));
-        assert!(said(true, RunState::Running, false).contains("pauses once"));
+        assert!(said(true, RunState::Running, false).contains("pauses within a second"));
         assert!(said(false, RunState::Cancelled, false).ends_with("is cancelled"));
         assert!(said(false, RunState::Running, true).contains("is being cancelled:"));
         assert!(

@@ -105,7 +105,7 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
     assert_eq!(code(&pause), Some(0));
     let said = String::from_utf8_lossy(&pause.stderr);
     assert!(
-        said.contains("pauses once its steps in flight finish"),
+        said.contains("pauses within a second, once its steps in flight (if any) finish"),
         "{said}"
     );
     scratch.wait_logged(&mut child, "pause asked");

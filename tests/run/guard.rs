@@ -206,10 +206,11 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
     let approve = scratch.cairn(&[
         "approve", &run, "deploy", "--reason", "ship it", "--by", "ann",
     ]);
+    let told = String::from_utf8_lossy(&approve.stderr);
+    assert!(approve.status.success(), "{told}");
     assert!(
-        approve.status.success(),
-        "{}",
-        String::from_utf8_lossy(&approve.stderr)
+        told.contains("no engine drives the run now: `cairn resume"),
+        "the engine that drove the run was killed: {told}"
     );
     // The first ruling recorded decides: a second one is refused, not silently dropped.
     let deny = scratch.cairn(&["deny", &run, "deploy", "--reason", "no", "--by", "bob"]);
