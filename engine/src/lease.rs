@@ -33,7 +33,7 @@ pub struct Lease {
 
 impl Lease {
     /// Whether the lease still binds at `now`: not expired, and its holder not known to be
-    /// gone ([`is_void`]).
+    /// gone (a process of this host that has exited).
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.expires > now && !is_void(&self.holder)
     }
