@@ -2,8 +2,8 @@
 //! once, each with its place.
 //!
 //! 1. The text is parsed with `serde_json` (at most 128 levels deep). A syntax error stops
-//!    here, reported with its line and column, and so does an object that gives a key twice
-//!    (`unique`), reported with its pointer.
+//!    here, reported with its line and column, and so do an object that gives a key twice
+//!    and an integer beyond 64 bits (`unique`), reported with their pointer.
 //!    A valid file is read straight into a [`Workflow`] instead (`fast`): steps 2 and 3
 //!    are for files with a problem.
 //! 2. The value is checked against the schema generated from the [`definition`] types.
@@ -209,7 +209,7 @@ pub(crate) fn check_executors(
 }
 
 fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan> {
-    if let Err(problem) = unique::unique_keys(source) {
+    if let Err(problem) = unique::scan_text(source) {
         report.problems.push(problem);
         return None;
     }

@@ -139,6 +139,42 @@ fn input_that_fails_the_input_schema_is_refused_before_anything_is_written() {
 }
 
 #[test]
+fn an_integer_beyond_64_bits_is_refused_not_rounded() {
+    let (scratch, workflow, _) = with_one_run();
+    let input = r#"{"repo": "r", "n": [123456789012345678901234567890]}"#;
+    let workflow_arg = workflow.to_str().unwrap();
+    let run = |flag, value| ["run", workflow_arg, flag, value];
+    refused(
+        &scratch,
+        &run("--input", input),
+        "--input:/n/0: the integer 123456789012345678901234567890 (line 1, column 21) is beyond 64 bits",
+    );
+    let file = scratch.dir.path().join("input.json");
+    std::fs::write(&file, input).unwrap();
+    refused(
+        &scratch,
+        &run("--input-file", file.to_str().unwrap()),
+        "write it as a string, or as 1.2345678901234568e29 if a float will do",
+    );
+    let big = scratch.dir.path().join("big.json");
+    let text = r#"{"name": "big", "steps": [{"id": "a", "executor": "noop", "with": {"output": -9223372036854775809}}]}"#;
+    std::fs::write(&big, text).unwrap();
+    refused(
+        &scratch,
+        &["run", big.to_str().unwrap()],
+        "/steps/0/with/output: the integer -9223372036854775809",
+    );
+    // The 64-bit integers at either end are kept exactly.
+    let ends = r#"{"repo": "r", "n": [18446744073709551615, -9223372036854775808]}"#;
+    let id = scratch.run(&workflow, &["--input", ends], 0);
+    let shown = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(
+        shown["input"]["n"].to_string(),
+        "[18446744073709551615,-9223372036854775808]"
+    );
+}
+
+#[test]
 fn a_file_that_is_not_sqlite_is_named_and_left_alone() {
     let scratch = Scratch::new();
     std::fs::write(

@@ -123,7 +123,7 @@ pub fn load_json(source: &str, origin: &str) -> Result<Value, LoadError> {
         problems: vec![problem],
     };
     let source = super::without_bom(source);
-    super::unique::unique_keys(source).map_err(fail)?;
+    super::unique::scan_text(source).map_err(fail)?;
     serde_json::from_str(source).map_err(|error| fail(syntax_problem(&error)))
 }
 
