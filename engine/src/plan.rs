@@ -274,7 +274,9 @@ pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
         graph.add_node(());
     }
     add_edges(&mut graph, edges);
-    problems.extend(cycles(&steps, &graph, |step| pointer(&steps[step].path)));
+    let at = |step: usize| pointer(&steps[step].path);
+    let group = |from, to| cycles::group_needs(&workflow.steps, &steps, from, to);
+    problems.extend(cycles(&steps, &graph, at, group));
 
     if !problems.is_empty() {
         return Err(problems);

@@ -293,3 +293,23 @@ fn a_wrong_value_is_one_problem_at_its_place_not_its_follow_ons_too() {
          w.json:/steps/2/executor: expected string, found a number\n"
     );
 }
+
+#[test]
+fn a_cycle_through_groups_names_the_needs_of_the_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = r#"{"name": "x", "steps": [
+  {"id": "g1", "needs": ["g2"], "pipeline": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]},
+  {"id": "g2", "needs": ["g1"], "parallel": [{"id": "c", "executor": "noop"}]}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, workflow),
+        "w.json:/steps/0/pipeline/0: cycle: a -> b -> c -> a, through groups: \
+         group `g2` (holding `c`) needs group `g1` (ending with `b`); \
+         group `g1` (holding `a`) needs group `g2` (ending with `c`)\n"
+    );
+    let inside = r#"{"name": "x", "steps": [
+  {"id": "g", "needs": ["b"], "pipeline": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, inside),
+        "w.json:/steps/0/pipeline/0: cycle: a -> b -> a, through groups: group `g` (holding `a`) needs `b`\n"
+    );
+}

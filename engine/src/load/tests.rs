@@ -165,7 +165,7 @@ fn a_cycle_through_groups_and_a_self_loop() {
     assert_eq!(
         found,
         [
-            "w.json:/steps/0/pipeline/1: cycle: b -> b",
+            "w.json:/steps/0/pipeline/1: cycle: b -> b, through groups: `b` needs group `g` (ending with `b`)",
             "w.json:/steps/1: cycle: s -> s"
         ]
     );

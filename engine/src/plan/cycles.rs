@@ -6,14 +6,17 @@ use petgraph::algo::{kosaraju_scc, toposort};
 use petgraph::graph::NodeIndex;
 
 use super::{Graph, PlanStep};
+use crate::definition::Node;
 use crate::problem::Problem;
 
 /// One problem per cycle of `graph` (node `i` is `steps[i]`, at `pointer(i)`), naming it
-/// step by step (`a -> b -> c -> a`).
+/// step by step (`a -> b -> c -> a`), then the `needs` of groups it goes through:
+/// `group(from, to)` says why step `to` waits for step `from` when a group's `needs` do.
 pub(super) fn cycles(
     steps: &[PlanStep],
     graph: &Graph,
     pointer: impl Fn(usize) -> String,
+    group: impl Fn(usize, usize) -> Option<String>,
 ) -> Vec<Problem> {
     if toposort(graph, None).is_ok() {
         return Vec::new();
@@ -35,7 +38,14 @@ pub(super) fn cycles(
             component.iter().map(|node| node.index()).collect();
         let path = shortest_cycle(graph, first, &members);
         let names: Vec<&str> = path.iter().map(|&step| &*steps[step].id).collect();
-        let message = format!("cycle: {} -> {}", names.join(" -> "), steps[first].id);
+        let mut message = format!("cycle: {} -> {}", names.join(" -> "), steps[first].id);
+        let groups: Vec<String> = (path.iter().zip(path.iter().skip(1).chain([&first])))
+            .filter_map(|(&from, &to)| group(from, to))
+            .collect();
+        if !groups.is_empty() {
+            message.push_str(", through groups: ");
+            message.push_str(&groups.join("; "));
+        }
         problems.push(Problem::at(pointer(first), message));
     }
     problems
@@ -68,4 +78,57 @@ fn shortest_cycle(
         }
     }
     vec![start]
+}
+
+/// Why the workflow step `to` waits for `from` when that comes of a group's `needs` (`nodes`
+/// are the workflow's steps): `to`, or a group holding it, needs `from` or a group holding
+/// it, and one of the two is a group. `None` for a step's own `needs` of a step, and for
+/// pipeline order: the cycle's steps name those already.
+pub(super) fn group_needs(
+    nodes: &[Node],
+    steps: &[PlanStep],
+    from: usize,
+    to: usize,
+) -> Option<String> {
+    let (from_id, to_id) = (&*steps[from].id, &*steps[to].id);
+    let holding_from = ancestors(nodes, &steps[from].path);
+    // The innermost node that needs what holds `from` says it best.
+    for needing in ancestors(nodes, &steps[to].path).iter().rev() {
+        let Some(id) = needing.id.as_deref() else {
+            continue;
+        };
+        let needed = (needing.needs.iter()).find(|need| {
+            holding_from
+                .iter()
+                .any(|node| node.id.as_ref() == Some(*need))
+        });
+        let Some(needed) = needed else { continue };
+        let who = match needing.group() {
+            Some(_) => format!("group `{id}` (holding `{to_id}`)"),
+            None => format!("`{id}`"),
+        };
+        return match (needing.group(), needed == from_id) {
+            (None, true) => None,
+            (_, true) => Some(format!("{who} needs `{from_id}`")),
+            (_, false) => Some(format!(
+                "{who} needs group `{needed}` (ending with `{from_id}`)"
+            )),
+        };
+    }
+    None
+}
+
+/// The nodes along `path` in `nodes`, outermost first: the groups holding a step, then the
+/// step.
+fn ancestors<'a>(nodes: &'a [Node], path: &[u32]) -> Vec<&'a Node> {
+    let mut found = Vec::with_capacity(path.len());
+    let mut members = nodes;
+    for &position in path {
+        let Some(node) = members.get(position as usize) else {
+            break;
+        };
+        found.push(node);
+        members = node.group().map_or(&[], |(_, members)| members);
+    }
+    found
 }

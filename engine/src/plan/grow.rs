@@ -125,7 +125,7 @@ impl Plan {
             &mut local,
             inner.map(|&(from, to)| (from - base, to - base)).collect(),
         );
-        let mut problems = cycles(steps, &local, &pointer);
+        let mut problems = cycles(steps, &local, &pointer, |_, _| None);
         let needed: HashSet<StepIndex> = (edges.iter())
             .filter(|&&(from, to)| from < base && to >= base && from != planner)
             .map(|&(from, _)| from)
