@@ -372,12 +372,17 @@ impl Policy {
     }
 
     /// A USD budget is not negative (the other budgets are whole numbers the schema keeps
-    /// from being negative), and a rate limit's window is not zero, which would limit
+    /// from being negative), a wall time budget and an approval's timeout are not zero,
+    /// which would deny at once, and a rate limit's window is not zero, which would limit
     /// nothing.
     fn check_limits(&self, problems: &mut Vec<Problem>) {
         if let Some(cost) = self.budgets.cost_usd.filter(|cost| *cost < 0.0) {
             let message = format!("a budget cannot be negative ({cost})");
             problems.push(Problem::at("/budgets/cost_usd", message));
+        }
+        if self.budgets.wall_time.is_some_and(|max| max.0.is_zero()) {
+            let message = "a wall time of 0s would deny every action of every run: give a positive duration, or leave the key out for no limit";
+            problems.push(Problem::at("/budgets/wall_time", message));
         }
         if self.approval.timeout.0.is_zero() {
             let message =

@@ -159,6 +159,14 @@ fn an_approval_timeout_of_zero_is_refused() {
 }
 
 #[test]
+fn a_wall_time_budget_of_zero_is_refused() {
+    assert_eq!(
+        refused(r#"{"budgets": {"wall_time": "0s"}}"#),
+        "p.json:/budgets/wall_time: a wall time of 0s would deny every action of every run: give a positive duration, or leave the key out for no limit"
+    );
+}
+
+#[test]
 fn a_negative_budget_is_refused() {
     assert_eq!(
         refused(r#"{"budgets": {"cost_usd": -1}}"#),
