@@ -17,7 +17,8 @@ pub struct ItemRecord {
     pub step_id: String,
     /// The item's index in the step's list.
     pub index: usize,
-    /// `succeeded`, `failed` or `pending`.
+    /// `running` (started), `succeeded`, `failed`, `cancelled`, `pending` (again, or never
+    /// started), or `skipped` (no longer in the step's list).
     pub state: StepState,
     /// How many times the item ran.
     pub attempt: u32,

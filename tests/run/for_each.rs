@@ -191,13 +191,13 @@ fn a_retry_from_a_succeeded_for_each_step_runs_its_items_as_their_next_attempts(
 }
 
 /// One `for_each` step of five items, one at a time: each writes `index:attempt` to `ran`,
-/// leaves `held`, then waits for the file `open`.
-fn held_items(scratch: &Scratch) -> std::path::PathBuf {
+/// leaves `held`, then waits for the file `open`; the run has `limits`.
+fn held_items(scratch: &Scratch, limits: Value) -> std::path::PathBuf {
     let item = "echo \"$CAIRN_ITEM_INDEX:$CAIRN_ATTEMPT\" >> \"$DIR/ran\"; \
         touch \"$DIR/held\"; while [ ! -e \"$DIR/open\" ]; do sleep 0.02; done";
     scratch.write(
         "held.json",
-        &json!({"name": "halt", "steps": [{
+        &json!({"name": "halt", "limits": limits, "steps": [{
             "id": "each", "executor": "process", "for_each": "${{ [0, 1, 2, 3, 4] }}",
             "max_parallel": 1,
             "with": {"command": ["sh", "-c", item], "env": {"DIR": scratch.dir.path()}}
@@ -218,7 +218,7 @@ fn a_pause_or_the_first_sigterm_starts_no_item_left_and_a_resume_runs_only_those
         ("TERM", "stopping: starting nothing new", "running"),
     ] {
         let scratch = Scratch::new();
-        let workflow = held_items(&scratch);
+        let workflow = held_items(&scratch, json!({}));
         let mut child = scratch.spawn_logged(&workflow);
         let held = scratch.dir.path().join("held");
         let show = scratch.wait_for_show(&mut child, |_| held.exists());
@@ -340,4 +340,74 @@ fn an_item_whose_with_does_not_render_fails_on_its_own_and_the_others_run() {
         (&rows[0].1, &rows[2].1),
         (&"succeeded".to_owned(), &"succeeded".to_owned())
     );
+}
+
+/// `(index, state, attempt)` of each of `n` items.
+fn each_item(n: i64, state: &str, attempt: i64) -> Vec<(i64, String, i64)> {
+    (0..n).map(|i| (i, state.to_owned(), attempt)).collect()
+}
+
+/// `(index, state, attempt)` of the committed items of the one run at `db`.
+fn item_states(db: &Path) -> Vec<(i64, String, i64)> {
+    (items(db).into_iter())
+        .map(|(index, state, attempt, _)| (index, state, attempt))
+        .collect()
+}
+
+#[test]
+fn no_item_of_a_run_that_timed_out_or_was_cancelled_after_a_crash_is_left_running() {
+    // The run's deadline passes while item 0 waits at its gate: the items not started go
+    // back to pending, as at a live cancel.
+    let scratch = Scratch::new();
+    let workflow = held_items(&scratch, json!({"timeout": "1s"}));
+    scratch.run(&workflow, &[], 1);
+    let mut expected = each_item(5, "pending", 0);
+    expected[0] = (0, "cancelled".to_owned(), 1);
+    assert_eq!(item_states(&scratch.db()), expected, "timed out");
+
+    // The engine dies while item 0 waits; the cancel is carried out at the takeover: every
+    // item recorded running (any may have run) is cancelled.
+    let scratch = Scratch::new();
+    let workflow = held_items(&scratch, json!({}));
+    let mut child = scratch.spawn_logged(&workflow);
+    let held = scratch.dir.path().join("held");
+    let show = scratch.wait_for_show(&mut child, |_| held.exists());
+    child.kill().unwrap();
+    let _ = child.wait();
+    let run = show["id"].as_str().unwrap();
+    let cancel = scratch.cairn(&["cancel", run]);
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    assert_eq!(cancel.status.code(), Some(0), "{cancel:?}");
+    assert_eq!(scratch.json(&["show", run, "--json"])["state"], "cancelled");
+    assert_eq!(
+        item_states(&scratch.db()),
+        each_item(5, "cancelled", 1),
+        "cancelled after a crash"
+    );
+}
+
+#[test]
+fn a_retry_from_upstream_that_shortens_the_list_skips_the_items_out_of_it() {
+    let scratch = Scratch::new();
+    let list = scratch.dir.path().join("list");
+    std::fs::write(&list, "[0, 1, 2, 3, 4]").unwrap();
+    let workflow = scratch.write(
+        "shrink.json",
+        &json!({"name": "shrink", "steps": [{"pipeline": [
+            {"id": "list", "executor": "process", "with": {"command": ["cat", list]}},
+            {"id": "each", "executor": "process", "for_each": "${{ steps.list.output }}",
+             "with": {"command": ["sh", "-c", "echo ${{ item }}"]}},
+            {"id": "then", "executor": "process", "with": {"command": ["false"]}}
+        ]}]}),
+    );
+    let run = scratch.run(&workflow, &[], 1);
+    assert_eq!(item_states(&scratch.db()), each_item(5, "succeeded", 1));
+    std::fs::write(&list, "[7, 8]").unwrap();
+    let retried = scratch.cairn(&["retry", &run, "--from", "list"]);
+    assert_eq!(retried.status.code(), Some(1), "{retried:?}");
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][1]["output"], json!([7, 8]));
+    let mut expected = each_item(2, "succeeded", 2);
+    expected.extend((2..5).map(|i| (i, "skipped".to_owned(), 1)));
+    assert_eq!(item_states(&scratch.db()), expected);
 }

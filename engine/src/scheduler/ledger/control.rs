@@ -184,6 +184,7 @@ impl Ledger {
             if self.batch.len() >= BATCH_SLICE {
                 return Ok((cancelled, false));
             }
+            self.cancel_items(step, reason);
             let detail = Some(json!({ "reason": reason }));
             self.set_step(step, StepState::Cancelled, detail)?;
             cancelled += 1;

@@ -38,6 +38,9 @@ pub(super) struct Items {
     started: BTreeSet<usize>,
     /// Whether the running attempt's time limit kept items from starting.
     cut_off: bool,
+    /// The items found `running` when the run was taken over (a crash cut them off), until
+    /// they start again or end with their step.
+    interrupted: BTreeSet<usize>,
 }
 
 impl Items {
@@ -45,13 +48,25 @@ impl Items {
     pub(super) fn restore<'a>(records: impl Iterator<Item = &'a ItemRecord>) -> Items {
         let mut items = Items::default();
         for record in records {
-            if items.outputs.len() <= record.index {
-                items.outputs.resize(record.index + 1, None);
-                items.attempts.resize(record.index + 1, 0);
+            let (index, len) = (record.index, record.index + 1);
+            if items.attempts.len() < len {
+                items.attempts.resize(len, 0);
             }
-            items.attempts[record.index] = record.attempt;
+            items.attempts[index] = record.attempt;
+            items.interrupted.remove(&index);
+            match record.state {
+                // An item out of the step's list keeps counting its attempts, out of it.
+                StepState::Skipped => continue,
+                StepState::Running => {
+                    items.interrupted.insert(index);
+                }
+                _ => {}
+            }
+            if items.outputs.len() < len {
+                items.outputs.resize(len, None);
+            }
             if record.state == StepState::Succeeded {
-                items.outputs[record.index] = record.output.clone();
+                items.outputs[index] = record.output.clone();
             }
         }
         items
@@ -75,11 +90,31 @@ impl Items {
 impl Ledger {
     /// The items of `step`'s list of `count` that have not succeeded, nor started in the
     /// attempt that goes on. (The list is the same at every attempt and after a restart: it
-    /// is computed from committed outputs.)
+    /// is computed from committed outputs.) The items of a longer list it had before (a
+    /// redrive from a step upstream) are recorded `skipped`, out of the list; they keep their
+    /// attempts, and run on from them should the list grow back.
     pub(super) fn items_to_run(&mut self, step: StepIndex, count: usize) -> Vec<usize> {
         let items = self.slots[step].items.get_or_insert_with(Box::default);
+        let step_id = &self.plan.steps()[step].id;
+        for index in count..items.outputs.len() {
+            items.interrupted.remove(&index);
+            if items.attempts[index] > 0 {
+                self.batch.record_item(ItemRecord {
+                    error: Some(format!("not in the list any more ({count} items)")),
+                    ..without_outcome(
+                        self.run_id,
+                        step_id,
+                        index,
+                        StepState::Skipped,
+                        items.attempts[index],
+                    )
+                });
+            }
+        }
         items.outputs.resize(count, None);
-        items.attempts.resize(count, 0);
+        if items.attempts.len() < count {
+            items.attempts.resize(count, 0);
+        }
         items.left().collect()
     }
 
@@ -110,6 +145,7 @@ impl Ledger {
         let step_id = &self.plan.steps()[step].id;
         for index in indices {
             items.started.insert(index);
+            items.interrupted.remove(&index);
             items.attempts[index] += 1;
             let attempt = items.attempts[index];
             let item = without_outcome(self.run_id, step_id, index, StepState::Running, attempt);
@@ -178,6 +214,34 @@ impl Ledger {
         }
         self.tally.attempts = self.tally.attempts.saturating_sub(unstarted as u64);
         unstarted
+    }
+
+    /// `step` is cancelled with its run, for `why` (a cancel, or the run's deadline), not by
+    /// its attempt's end: the items its attempt did not start go back to pending, as at a
+    /// live cancel ([`Ledger::take_back_unstarted`]), and those a crash cut off end
+    /// `cancelled` (they may have run, so their attempts count).
+    pub(super) fn cancel_items(&mut self, step: StepIndex, why: &str) {
+        self.take_back_unstarted(step);
+        let Some(items) = self.slots[step].items.as_deref_mut() else {
+            return;
+        };
+        let error = ExecError {
+            class: ErrorClass::Cancelled,
+            message: why.to_owned(),
+        };
+        let step_id = &self.plan.steps()[step].id;
+        for index in std::mem::take(&mut items.interrupted) {
+            self.batch.record_item(ItemRecord {
+                error: Some(error.to_string()),
+                ..without_outcome(
+                    self.run_id,
+                    step_id,
+                    index,
+                    StepState::Cancelled,
+                    items.attempts[index],
+                )
+            });
+        }
     }
 
     /// Takes back the starts of the items of `step`'s attempt, which was not started at all
@@ -333,8 +397,11 @@ impl Ledger {
         items.outputs.fill(None);
         items.failed.clear();
         items.started.clear();
+        items.interrupted.clear();
         let step_id = &self.plan.steps()[step].id;
-        for (index, &attempt) in items.attempts.iter().enumerate() {
+        // Those past the list's end are out of it: they stay skipped.
+        let listed = items.attempts.iter().take(items.outputs.len());
+        for (index, &attempt) in listed.enumerate() {
             if attempt > 0 {
                 let item =
                     without_outcome(self.run_id, step_id, index, StepState::Pending, attempt);

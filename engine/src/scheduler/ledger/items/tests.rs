@@ -452,3 +452,5 @@ fn an_item_whose_with_does_not_render_fails_on_its_own_and_the_others_run() {
         Some("bad_params: 1 of 3 items failed (1): item 1: `with`: `item.name`: No such key: name")
     );
 }
+
+mod ends;

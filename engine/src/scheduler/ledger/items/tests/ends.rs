@@ -1,0 +1,189 @@
+//! How items end with their run (its deadline, or a cancel carried out at a takeover): none
+//! is left `running`; and when a redrive gives their step a list too short to hold them.
+
+use serde_json::{Value, json};
+
+use super::{each, item, states};
+use crate::command::{Command, Request};
+use crate::executor::{ErrorClass, Outcome};
+use crate::item::ItemRecord;
+use crate::scheduler::ledger::control::tests::command;
+use crate::scheduler::ledger::tests::{at, committed_after, done, failed, new_run, run_moves};
+use crate::scheduler::ledger::{Committed, Input, Judge, Ledger, Redrive};
+use crate::state::{RunState, StepState};
+
+/// `each` with a deadline of 10 s, item 0 succeeded at 1 s, items 1 to 3 started.
+fn timed_each() -> (Ledger, Vec<ItemRecord>) {
+    let mut workflow = each(1);
+    workflow["limits"] = json!({"timeout": "10s"});
+    let mut ledger = new_run(workflow);
+    ledger.turn(at(0)).unwrap();
+    let started = ledger.take_batch();
+    ledger
+        .apply(item(0, Outcome::success(json!("a"))), at(1))
+        .unwrap();
+    let items = [started.items(), ledger.take_batch().items()].concat();
+    (ledger, items)
+}
+
+#[test]
+fn the_run_deadline_takes_back_the_items_it_kept_from_starting_as_a_cancel_does() {
+    let (mut ledger, _) = timed_each();
+    let stopped = Outcome::failure(ErrorClass::Cancelled, "cancelled");
+    ledger.apply(item(1, stopped), at(10)).unwrap();
+    ledger.apply(Input::TimedOut, at(10)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
+    assert_eq!(
+        states(batch.items()),
+        [
+            (1, StepState::Cancelled, 1),
+            (2, StepState::Pending, 0),
+            (3, StepState::Pending, 0)
+        ],
+        "no item of a run that ended is left running"
+    );
+}
+
+#[test]
+fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_cancels_it() {
+    let committed = || {
+        let (ledger, items) = timed_each();
+        Committed {
+            items,
+            ..committed_after(&ledger, RunState::Running)
+        }
+    };
+    let cut_off = |why: &str| -> Vec<ItemRecord> {
+        (1..4)
+            .map(|index| ItemRecord {
+                run_id: uuid::Uuid::nil(),
+                step_id: "each".into(),
+                index,
+                state: StepState::Cancelled,
+                attempt: 1,
+                output: None,
+                error: Some(format!("cancelled: {why}")),
+            })
+            .collect()
+    };
+    let late = Ledger::take_over(committed(), Judge::default(), 1 << 20, at(11), None);
+    let batch = late.unwrap().take_batch();
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
+    let run_id = |records: &[ItemRecord]| -> Vec<ItemRecord> {
+        (records.iter())
+            .map(|record| ItemRecord {
+                run_id: uuid::Uuid::nil(),
+                ..record.clone()
+            })
+            .collect()
+    };
+    assert_eq!(run_id(batch.items()), cut_off("the run timed out"));
+
+    let mut taken = Ledger::take_over(committed(), Judge::default(), 1 << 20, at(2), None).unwrap();
+    let cancel = command(Command::Cancel(Request {
+        by: "ann".into(),
+        reason: None,
+    }));
+    taken.apply(cancel, at(2)).unwrap();
+    taken.settle_halt(at(2)).unwrap();
+    let batch = taken.take_batch();
+    assert_eq!(
+        run_moves(&batch),
+        [(RunState::Running, RunState::Cancelled)]
+    );
+    assert_eq!(run_id(batch.items()), cut_off("the run was cancelled"));
+}
+
+/// `each` runs an item per element of `list`'s output; `then` fails.
+fn listed() -> Value {
+    json!({"name": "l", "steps": [{"pipeline": [
+        {"id": "list", "executor": "noop"},
+        {"id": "each", "executor": "noop", "for_each": "${{ steps.list.output }}"},
+        {"id": "then", "executor": "noop"}
+    ]}]})
+}
+
+/// Drives `ledger` from `list`'s start: `list` gives `list`, every item of `each` succeeds,
+/// `then` fails; the items it committed, in order.
+fn drive_listed(ledger: &mut Ledger, list: &[u32], second: i64) -> Vec<ItemRecord> {
+    let mut items = ledger.take_batch().items().to_vec();
+    ledger.turn(at(second)).unwrap();
+    ledger.apply(done(0, json!(list)), at(second)).unwrap();
+    ledger.turn(at(second)).unwrap();
+    for index in 0..list.len() {
+        let end = Input::Item {
+            step: 1,
+            index,
+            outcome: Outcome::success(json!(index)),
+        };
+        ledger.apply(end, at(second)).unwrap();
+    }
+    ledger.apply(done(1, Value::Null), at(second)).unwrap();
+    ledger.turn(at(second)).unwrap();
+    ledger
+        .apply(failed(2, ErrorClass::ExitCode, "no"), at(second))
+        .unwrap();
+    ledger.turn(at(second)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Failed);
+    items.extend_from_slice(ledger.take_batch().items());
+    items
+}
+
+/// `ledger`'s run, with the `items` committed so far, redriven from `list` at `second`.
+fn redriven_from_list(ledger: &Ledger, items: &[ItemRecord], second: i64) -> Ledger {
+    let run = Committed {
+        items: stored(items),
+        ..committed_after(ledger, RunState::Failed)
+    };
+    let redrive = Some(Redrive {
+        from: Some("list".to_owned()),
+    });
+    Ledger::take_over(run, Judge::default(), 1 << 20, at(second), redrive).unwrap()
+}
+
+/// The last record of each item in `records`, in item order: what a store holds.
+fn stored(records: &[ItemRecord]) -> Vec<ItemRecord> {
+    let mut last = std::collections::BTreeMap::new();
+    for record in records {
+        last.insert(record.index, record.clone());
+    }
+    last.into_values().collect()
+}
+
+#[test]
+fn a_list_shorter_after_a_redrive_skips_the_items_out_of_it_which_keep_their_attempts() {
+    let mut ledger = new_run(listed());
+    let mut items = drive_listed(&mut ledger, &[1, 2, 3, 4], 0);
+    let mut shorter = redriven_from_list(&ledger, &items, 1);
+    items.extend(drive_listed(&mut shorter, &[1, 2], 1));
+    let succeeded = |index, attempt| (index, StepState::Succeeded, attempt);
+    let skipped = |index| (index, StepState::Skipped, 1);
+    assert_eq!(
+        states(&stored(&items)),
+        [succeeded(0, 2), succeeded(1, 2), skipped(2), skipped(3)],
+        "only the new list's items are left in it"
+    );
+    let error = (items.iter())
+        .find(|record| record.state == StepState::Skipped)
+        .and_then(|record| record.error.clone());
+    assert_eq!(error.as_deref(), Some("not in the list any more (2 items)"));
+
+    // Redriven again: the items out of the list stay out, and one back in it runs on.
+    let mut longer = redriven_from_list(&shorter, &items, 2);
+    let reset = longer.take_batch();
+    assert_eq!(
+        states(reset.items()),
+        [(0, StepState::Pending, 2), (1, StepState::Pending, 2)]
+    );
+    items.extend(drive_listed(&mut longer, &[1, 2, 3], 2));
+    assert_eq!(
+        states(&stored(&items)),
+        [
+            succeeded(0, 3),
+            succeeded(1, 3),
+            succeeded(2, 2),
+            skipped(3)
+        ]
+    );
+}
