@@ -337,10 +337,14 @@ impl Engine {
         Ok(self.grown_plan(&record).await?.0)
     }
 
-    /// Like [`Engine::resume`], but waits for a live lease to be released or expire.
+    /// Like [`Engine::resume`], but waits for a live lease to be released or expire. The
+    /// person asked to continue the run when the wait began: a pause that the engine driving
+    /// the run carried out after that holds ([`Error::PausedSince`]), as a pause recorded
+    /// after it does.
     pub async fn resume_waiting(&self, run_id: &str) -> Result<RunHandle> {
+        let asked_at = Utc::now();
         loop {
-            match self.resume(run_id).await {
+            match self.take_over(run_id, Some(asked_at)).await {
                 Err(Error::LeaseHeld { expires, .. }) => {
                     let until_expiry = (expires - Utc::now()).to_std().unwrap_or_default();
                     tokio::time::sleep(

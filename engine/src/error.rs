@@ -143,6 +143,15 @@ pub enum Error {
     /// The run has already ended; nothing to resume.
     #[error("run {} already {}", .0.id, .0.state)]
     Finished(Box<RunReport>),
+    /// The run was paused after a person asked to continue it (a resume that waited for
+    /// the lease): the later pause holds.
+    #[error("run {run} was paused at {at}, after this resume was asked; the pause holds")]
+    PausedSince {
+        /// The run.
+        run: Uuid,
+        /// When the run last changed, paused.
+        at: DateTime<Utc>,
+    },
     /// Another engine took over the run while this one drove it.
     #[error("run {0}: lost its lease to another engine; it stopped driving the run")]
     LeaseLost(Uuid),

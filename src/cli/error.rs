@@ -77,10 +77,23 @@ pub(crate) fn report(error: &Error) -> ExitCode {
             ExitCode::FAILURE,
         ),
         Error::Usage(message) => (format!("cairn: {message}"), ExitCode::from(BAD_INPUT)),
+        Error::Stopped {
+            run,
+            error: error @ EngineError::LeaseLost(_),
+        } => (
+            format!(
+                "cairn: {error}\nthat engine drives run {run} now (`cairn show {run}` follows it)"
+            ),
+            ExitCode::from(UNFINISHED),
+        ),
         Error::Stopped { run, error } => (
             format!(
                 "cairn: {error}\nrun {run} stopped unfinished; `cairn resume {run}` carries it on"
             ),
+            ExitCode::from(UNFINISHED),
+        ),
+        Error::Engine(error @ EngineError::PausedSince { run, .. }) => (
+            format!("cairn: {error}; `cairn resume {run}` continues it"),
             ExitCode::from(UNFINISHED),
         ),
         Error::Engine(

@@ -17,7 +17,7 @@ use crate::load;
 use crate::plan::{Addition, Plan};
 use crate::report::RunReport;
 use crate::scheduler::{Committed, Judge, Redrive, Takeover, kept_outputs};
-use crate::state::StepState;
+use crate::state::{RunState, StepState};
 use crate::store::{RunRecord, StepRecord, digest};
 
 impl Judge {
@@ -46,6 +46,15 @@ impl Engine {
         let record = self.inner.store.find_run(run_id).await?;
         if record.state.is_terminal() {
             return Err(Error::Finished(Box::new(RunReport::from(&record))));
+        }
+        if let Some(asked_at) = continued_at
+            && record.state == RunState::Paused
+            && record.updated_at > asked_at
+        {
+            return Err(Error::PausedSince {
+                run: record.id,
+                at: record.updated_at,
+            });
         }
         // Restored before the lease is taken: a run this engine cannot judge is refused with
         // the store as it was.

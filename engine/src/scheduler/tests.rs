@@ -330,3 +330,45 @@ async fn a_pause_recorded_while_a_step_runs_keeps_the_next_from_starting_until_r
     let run = engine.run(&report.id.to_string()).await.unwrap();
     assert_eq!(run.steps[1].attempt, 1, "b's one attempt, counted once");
 }
+
+#[tokio::test]
+async fn a_resume_waiting_for_the_lease_leaves_a_pause_carried_out_after_it_was_asked() {
+    let store = Arc::new(MemoryStore::new());
+    let (gated, counts) = (Arc::new(Gated::default()), Arc::new(Counts::default()));
+    let engine = || {
+        Engine::builder_with_store(store.clone())
+            .executor("gated", gated.clone())
+            .executor("counts", counts.clone())
+            .open()
+    };
+    let (first, second) = (engine().await.unwrap(), engine().await.unwrap());
+    let workflow = json!({"name": "h", "steps": [{"pipeline": [
+        {"id": "a", "executor": "gated"}, {"id": "b", "executor": "counts"}
+    ]}]});
+    let plan = first.load_str(&workflow.to_string(), "h.json").unwrap();
+    let handle = first.start(plan, json!({})).await.unwrap();
+    let run = handle.id().to_string();
+    gated.started.notified().await;
+    let mut waiting = Box::pin(second.resume_waiting(&run));
+    assert!(
+        futures::poll!(&mut waiting).is_pending(),
+        "asked, and waiting for the first engine's lease"
+    );
+    store
+        .send_command(handle.id(), &Command::Pause(request()))
+        .await
+        .unwrap();
+    gated.go.notify_one();
+    assert_eq!(handle.wait().await.unwrap().state, RunState::Paused);
+    let refused = waiting.await;
+    assert!(
+        matches!(refused, Err(crate::Error::PausedSince { .. })),
+        "{refused:?}"
+    );
+    let calls = || counts.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(calls(), 0, "b did not start");
+    // A person's resume asked after the pause continues the run.
+    let report = second.resume(&run).await.unwrap().wait().await.unwrap();
+    assert_eq!(report.state, RunState::Succeeded, "{report:?}");
+    assert_eq!(calls(), 1);
+}
