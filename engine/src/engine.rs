@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use self::driving::{Claim, Heartbeat, SharedDriving};
+use self::takeover::Continued;
 use crate::definition::Workflow;
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -327,7 +328,11 @@ impl Engine {
     /// A run this engine already drives is refused ([`Error::AlreadyDriving`]): nothing is
     /// started twice.
     pub async fn resume(&self, run_id: &str) -> Result<RunHandle> {
-        self.take_over(run_id, Some(Utc::now())).await
+        let continued = Continued {
+            at: Utc::now(),
+            waited: false,
+        };
+        self.take_over(run_id, Some(continued)).await
     }
 
     /// The plan of run `run_id` (or a unique prefix of it) as it stands: its stored
@@ -342,9 +347,12 @@ impl Engine {
     /// the run carried out after that holds ([`Error::PausedSince`]), as a pause recorded
     /// after it does.
     pub async fn resume_waiting(&self, run_id: &str) -> Result<RunHandle> {
-        let asked_at = Utc::now();
+        let continued = Continued {
+            at: Utc::now(),
+            waited: true,
+        };
         loop {
-            match self.take_over(run_id, Some(asked_at)).await {
+            match self.take_over(run_id, Some(continued)).await {
                 Err(Error::LeaseHeld { expires, .. }) => {
                     let until_expiry = (expires - Utc::now()).to_std().unwrap_or_default();
                     tokio::time::sleep(

@@ -32,13 +32,23 @@ impl Judge {
     }
 }
 
+/// A person's "continue" of a run (`cairn resume`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Continued {
+    /// When it was asked ([`Takeover::continued_at`]).
+    pub(super) at: DateTime<Utc>,
+    /// Asked before this takeover, by a resume that waited for the lease: a pause carried out
+    /// since then holds ([`Error::PausedSince`]).
+    pub(super) waited: bool,
+}
+
 impl Engine {
-    /// Takes the unfinished run `run_id` over; `continued_at`: when a person asked to
-    /// continue it ([`Takeover::continued_at`]), `None` for a recovery.
+    /// Takes the unfinished run `run_id` over; `continued`: a person's "continue", `None`
+    /// for a recovery.
     pub(super) async fn take_over(
         &self,
         run_id: &str,
-        continued_at: Option<DateTime<Utc>>,
+        continued: Option<Continued>,
     ) -> Result<RunHandle> {
         if self.inner.shutdown.is_cancelled() {
             return Err(Error::ShutDown);
@@ -47,9 +57,11 @@ impl Engine {
         if record.state.is_terminal() {
             return Err(Error::Finished(Box::new(RunReport::from(&record))));
         }
-        if let Some(asked_at) = continued_at
+        // Stored times are to the millisecond: a pause in the millisecond the person asked
+        // holds (the safe side).
+        if let Some(Continued { at, waited: true }) = continued
             && record.state == RunState::Paused
-            && record.updated_at > asked_at
+            && record.updated_at.timestamp_millis() >= at.timestamp_millis()
         {
             return Err(Error::PausedSince {
                 run: record.id,
@@ -65,7 +77,7 @@ impl Engine {
         match self.takeover(record, judge, None).await {
             Ok(run) => {
                 let run = Takeover {
-                    continued_at,
+                    continued_at: continued.map(|continued| continued.at),
                     ..run
                 };
                 self.drive(run, claim).await
