@@ -54,10 +54,15 @@ impl Stall {
                 "looping: {} attempts in a row ended with {}",
                 self.evidence["repeats"], self.evidence["error"]
             ),
-            kind => format!(
-                "stalled ({}): no progress for {}",
-                kind.as_str(),
-                self.evidence["silent_for"].as_str().unwrap_or("?")
+            Kind::Heartbeat => format!(
+                "no sign of life for {} (heartbeat {})",
+                self.evidence["silent_for"].as_str().unwrap_or("?"),
+                self.evidence["window"].as_str().unwrap_or("?")
+            ),
+            Kind::NoProgress => format!(
+                "nothing moved in the run for {} (stall.no_progress {})",
+                self.evidence["silent_for"].as_str().unwrap_or("?"),
+                self.evidence["window"].as_str().unwrap_or("?")
             ),
         };
         ExecError {

@@ -638,7 +638,7 @@ fn a_run_with_no_progress_pauses_and_a_later_cancel_leaves_no_process_behind() {
     );
     let told = String::from_utf8_lossy(&output.stderr);
     assert!(
-        told.contains("paused by cairn: step a stalled: stalled (no_progress): no progress for"),
+        told.contains("paused by cairn: step a stalled: nothing moved in the run for"),
         "the person at the terminal is told why: {told}"
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
