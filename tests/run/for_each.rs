@@ -411,3 +411,36 @@ fn a_retry_from_upstream_that_shortens_the_list_skips_the_items_out_of_it() {
     expected.extend((2..5).map(|i| (i, "skipped".to_owned(), 1)));
     assert_eq!(item_states(&scratch.db()), expected);
 }
+
+#[test]
+fn items_a_crash_cut_off_are_pending_again_in_a_run_paused_after_it_and_their_attempt_counts() {
+    let scratch = Scratch::new();
+    let workflow = held_items(&scratch, json!({}));
+    let mut child = scratch.spawn_logged(&workflow);
+    let held = scratch.dir.path().join("held");
+    let show = scratch.wait_for_show(&mut child, |_| held.exists());
+    child.kill().unwrap();
+    let _ = child.wait();
+    let run = show["id"].as_str().unwrap();
+    // No engine drives the run: the pause is carried out at once, at a takeover.
+    let pause = scratch.cairn(&["pause", run]);
+    assert_eq!(pause.status.code(), Some(0), "{pause:?}");
+    let show = scratch.json(&["show", run, "--json"]);
+    assert_eq!(show["state"], "paused");
+    assert_eq!(show["steps"][0]["state"], "ready");
+    assert_eq!(
+        item_states(&scratch.db()),
+        each_item(5, "pending", 1),
+        "no item of a paused run claims to run"
+    );
+
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    let resumed = scratch.cairn(&["resume", run]);
+    assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
+    assert_eq!(
+        ran(&scratch),
+        ["0:1", "0:2", "1:2", "2:2", "3:2", "4:2"],
+        "each item cut off runs as its next attempt"
+    );
+    assert_eq!(item_states(&scratch.db()), each_item(5, "succeeded", 2));
+}

@@ -38,8 +38,8 @@ pub(super) struct Items {
     started: BTreeSet<usize>,
     /// Whether the running attempt's time limit kept items from starting.
     cut_off: bool,
-    /// The items found `running` when the run was taken over (a crash cut them off), until
-    /// they start again or end with their step.
+    /// The items found `running` when the run was taken over (a crash cut them off; the
+    /// takeover records them pending), until they start again or end with their step.
     interrupted: BTreeSet<usize>,
 }
 
@@ -241,6 +241,23 @@ impl Ledger {
                     items.attempts[index],
                 )
             });
+        }
+    }
+
+    /// `step`'s attempt was cut off by a crash (found `running` at a takeover): its items
+    /// recorded `running` go back to pending, as the step goes back to ready, so that none
+    /// claims to run while no attempt drives it (a pause may follow). They keep their
+    /// attempts, which count (they may have run), and stay interrupted until they start
+    /// again: a cancel ends them `cancelled` ([`Ledger::cancel_items`]).
+    pub(super) fn items_interrupted(&mut self, step: StepIndex) {
+        let Some(items) = self.slots[step].items.as_deref() else {
+            return;
+        };
+        let step_id = &self.plan.steps()[step].id;
+        for &index in &items.interrupted {
+            let attempt = items.attempts[index];
+            let item = without_outcome(self.run_id, step_id, index, StepState::Pending, attempt);
+            self.batch.record_item(item);
         }
     }
 

@@ -165,6 +165,7 @@ impl Ledger {
         for step in 0..self.slots.len() {
             match self.slots[step].state {
                 StepState::Running => {
+                    self.items_interrupted(step);
                     self.set_step(step, StepState::Ready, Some(json!({ "interrupted": true })))?;
                     self.ready.push_back(step);
                 }

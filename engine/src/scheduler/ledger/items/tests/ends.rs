@@ -1,14 +1,17 @@
-//! How items end with their run (its deadline, or a cancel carried out at a takeover): none
-//! is left `running`; and when a redrive gives their step a list too short to hold them.
+//! How items end with their run (its deadline, or a cancel carried out at a takeover) and
+//! those a crash cut off at a takeover: none is left `running`; and when a redrive gives
+//! their step a list too short to hold them.
 
 use serde_json::{Value, json};
 
-use super::{each, item, states};
+use super::{each, item, item_attempts, pause, states};
 use crate::command::{Command, Request};
 use crate::executor::{ErrorClass, Outcome};
 use crate::item::ItemRecord;
 use crate::scheduler::ledger::control::tests::command;
-use crate::scheduler::ledger::tests::{at, committed_after, done, failed, new_run, run_moves};
+use crate::scheduler::ledger::tests::{
+    at, committed_after, done, failed, moves, new_run, run_moves,
+};
 use crate::scheduler::ledger::{Committed, Input, Judge, Ledger, Redrive};
 use crate::state::{RunState, StepState};
 
@@ -92,7 +95,44 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
         run_moves(&batch),
         [(RunState::Running, RunState::Cancelled)]
     );
-    assert_eq!(run_id(batch.items()), cut_off("the run was cancelled"));
+    assert_eq!(
+        stored(&run_id(batch.items())),
+        cut_off("the run was cancelled")
+    );
+}
+
+#[test]
+fn items_a_crash_cut_off_go_back_to_pending_at_the_takeover_their_attempt_kept() {
+    let (ledger, items) = timed_each();
+    let run = Committed {
+        items: stored(&items),
+        ..committed_after(&ledger, RunState::Running)
+    };
+    // Paused at once, as `cairn pause` of a run no engine drives is.
+    let mut taken = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
+    taken.apply(pause(), at(2)).unwrap();
+    taken.settle_halt(at(2)).unwrap();
+    let batch = taken.take_batch();
+    assert_eq!(moves(&batch), ["each: running -> ready"]);
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+    let pending = |attempt| (1..4).map(move |index| (index, StepState::Pending, attempt));
+    assert_eq!(
+        states(&stored(batch.items())),
+        pending(1).collect::<Vec<_>>(),
+        "no item claims to run in a paused run"
+    );
+
+    let paused = Committed {
+        items: stored(&[items, batch.items().to_vec()].concat()),
+        ..committed_after(&taken, RunState::Paused)
+    };
+    let mut resumed = Ledger::take_over(paused, Judge::default(), 1 << 20, at(3), None).unwrap();
+    let starts = resumed.turn(at(3)).unwrap();
+    assert_eq!(
+        item_attempts(&starts[0]),
+        [(Some(1), 2), (Some(2), 2), (Some(3), 2)],
+        "the attempt a crash cut off counts"
+    );
 }
 
 /// `each` runs an item per element of `list`'s output; `then` fails.
