@@ -372,13 +372,31 @@ impl Policy {
     }
 
     /// A USD budget is not negative (the other budgets are whole numbers the schema keeps
-    /// from being negative), a wall time budget and an approval's timeout are not zero,
-    /// which would deny at once, and a rate limit's window is not zero, which would limit
-    /// nothing.
+    /// from being negative), no budget and no approval's timeout is zero, which would deny
+    /// at once, and a rate limit's window is not zero, which would limit nothing.
     fn check_limits(&self, problems: &mut Vec<Problem>) {
         if let Some(cost) = self.budgets.cost_usd.filter(|cost| *cost < 0.0) {
             let message = format!("a budget cannot be negative ({cost})");
             problems.push(Problem::at("/budgets/cost_usd", message));
+        }
+        let Budgets {
+            attempts,
+            steps,
+            cost_usd,
+            tokens,
+            ..
+        } = &self.budgets;
+        let zeros = [
+            ("attempts", "attempts", *attempts == Some(0)),
+            ("steps", "steps", *steps == Some(0)),
+            ("tokens", "tokens", *tokens == Some(0)),
+            ("cost_usd", "USD", *cost_usd == Some(0.0)),
+        ];
+        for (key, unit, _) in zeros.into_iter().filter(|(_, _, zero)| *zero) {
+            let message = format!(
+                "a budget of 0 {unit} would deny every action of every run: give a positive number, or leave the key out for no limit"
+            );
+            problems.push(Problem::at(format!("/budgets/{key}"), message));
         }
         if self.budgets.wall_time.is_some_and(|max| max.0.is_zero()) {
             let message = "a wall time of 0s would deny every action of every run: give a positive duration, or leave the key out for no limit";

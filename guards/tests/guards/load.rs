@@ -167,6 +167,23 @@ fn a_wall_time_budget_of_zero_is_refused() {
 }
 
 #[test]
+fn a_budget_of_zero_is_refused_at_its_place() {
+    for (key, zero, unit) in [
+        ("attempts", "0", "attempts"),
+        ("steps", "0", "steps"),
+        ("tokens", "0", "tokens"),
+        ("cost_usd", "0.0", "USD"),
+    ] {
+        assert_eq!(
+            refused(&format!(r#"{{"budgets": {{"{key}": {zero}}}}}"#)),
+            format!(
+                "p.json:/budgets/{key}: a budget of 0 {unit} would deny every action of every run: give a positive number, or leave the key out for no limit"
+            )
+        );
+    }
+}
+
+#[test]
 fn a_negative_budget_is_refused() {
     assert_eq!(
         refused(r#"{"budgets": {"cost_usd": -1}}"#),
