@@ -275,7 +275,7 @@ pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
     }
     add_edges(&mut graph, edges);
     let at = |step: usize| pointer(&steps[step].path);
-    let group = |from, to| cycles::group_needs(&workflow.steps, &steps, from, to);
+    let group = |from, to| cycles::group_needs(&workflow.steps, 0, &steps, from, to);
     problems.extend(cycles(&steps, &graph, at, group));
 
     if !problems.is_empty() {

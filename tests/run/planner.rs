@@ -192,6 +192,27 @@ fn invalid_plans_fail_the_planner_with_the_loaders_messages_and_a_retry_uses_a_v
 }
 
 #[test]
+fn a_cycle_through_a_plans_groups_names_the_needs_of_the_groups() {
+    let scratch = Scratch::new();
+    let noop = |id: &str| json!({"id": id, "executor": "noop"});
+    let plan = json!({"steps": [
+        {"id": "g1", "needs": ["g2"], "pipeline": [noop("a"), noop("b")]},
+        {"id": "g2", "needs": ["g1"], "parallel": [noop("c")]}
+    ]});
+    write_plan(&scratch, 1, &plan);
+    let workflow = json!({"name": "cyclic", "steps": [planner("gen", &scratch, 1)]});
+    let file = scratch.write("cyclic.json", &workflow);
+    let id = scratch.run(&file, &[], 1);
+    let show = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(
+        show["steps"][0]["error"],
+        "invalid_plan: plan of gen:/steps/0/pipeline/0: cycle: gen.a -> gen.b -> gen.c -> gen.a, \
+         through groups: group `gen.g2` (holding `gen.c`) needs group `gen.g1` (ending with \
+         `gen.b`); group `gen.g1` (holding `gen.a`) needs group `gen.g2` (ending with `gen.c`)"
+    );
+}
+
+#[test]
 fn three_rounds_of_plan_execute_replan_complete() {
     let scratch = Scratch::new();
     let script = format!("{}/examples/planners/rounds.sh", env!("CARGO_MANIFEST_DIR"));

@@ -80,20 +80,22 @@ fn shortest_cycle(
     vec![start]
 }
 
-/// Why the workflow step `to` waits for `from` when that comes of a group's `needs` (`nodes`
-/// are the workflow's steps): `to`, or a group holding it, needs `from` or a group holding
-/// it, and one of the two is a group. `None` for a step's own `needs` of a step, and for
-/// pipeline order: the cycle's steps name those already.
+/// Why step `to` waits for `from` when that comes of a group's `needs` (`nodes` are the
+/// workflow's steps, or a planner's plan's, the first at `root` of a step's path): `to`, or
+/// a group holding it, needs `from` or a group holding it, and one of the two is a group.
+/// `None` for a step's own `needs` of a step, and for pipeline order: the cycle's steps name
+/// those already.
 pub(super) fn group_needs(
     nodes: &[Node],
+    root: u32,
     steps: &[PlanStep],
     from: usize,
     to: usize,
 ) -> Option<String> {
     let (from_id, to_id) = (&*steps[from].id, &*steps[to].id);
-    let holding_from = ancestors(nodes, &steps[from].path);
+    let holding_from = ancestors(nodes, root, &steps[from].path);
     // The innermost node that needs what holds `from` says it best.
-    for needing in ancestors(nodes, &steps[to].path).iter().rev() {
+    for needing in ancestors(nodes, root, &steps[to].path).iter().rev() {
         let Some(id) = needing.id.as_deref() else {
             continue;
         };
@@ -118,13 +120,17 @@ pub(super) fn group_needs(
     None
 }
 
-/// The nodes along `path` in `nodes`, outermost first: the groups holding a step, then the
-/// step.
-fn ancestors<'a>(nodes: &'a [Node], path: &[u32]) -> Vec<&'a Node> {
+/// The nodes along `path` in `nodes` (the first of which is at `root`), outermost first:
+/// the groups holding a step, then the step.
+fn ancestors<'a>(nodes: &'a [Node], root: u32, path: &[u32]) -> Vec<&'a Node> {
     let mut found = Vec::with_capacity(path.len());
     let mut members = nodes;
-    for &position in path {
-        let Some(node) = members.get(position as usize) else {
+    for (depth, &position) in path.iter().enumerate() {
+        let position = match depth {
+            0 => position.checked_sub(root),
+            _ => Some(position),
+        };
+        let Some(node) = position.and_then(|position| members.get(position as usize)) else {
             break;
         };
         found.push(node);

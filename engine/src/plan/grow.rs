@@ -76,7 +76,8 @@ impl Plan {
             edges.extend(dependents.iter().map(|&dependent| (sink, dependent)));
         }
         let step_pointer = |step: StepIndex| pointer(&steps[step].path);
-        problems.extend(self.cycles(planner, &dependents, &steps, &edges, step_pointer));
+        let group = |from, to| super::cycles::group_needs(&nodes, root, &steps, from, to);
+        problems.extend(self.cycles(planner, &dependents, &steps, &edges, step_pointer, group));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -105,8 +106,9 @@ impl Plan {
     }
 
     /// The cycles a plan would close: among its new `steps` (numbered from the plan's step
-    /// count; `pointer` gives where the `k`-th is in the plan), and through an earlier step
-    /// a new one needs that waits for the planner's `dependents`.
+    /// count; `pointer` gives where the `k`-th is in the plan, `group` the `needs` of the plan's
+    /// groups that make the `k`-th wait for the `j`-th), and through an earlier step a new one
+    /// needs that waits for the planner's `dependents`.
     fn cycles(
         &self,
         planner: StepIndex,
@@ -114,6 +116,7 @@ impl Plan {
         steps: &[super::PlanStep],
         edges: &[(StepIndex, StepIndex)],
         pointer: impl Fn(usize) -> String,
+        group: impl Fn(usize, usize) -> Option<String>,
     ) -> Vec<Problem> {
         let base = self.steps.len();
         let mut local = Graph::with_capacity(steps.len(), edges.len());
@@ -125,7 +128,7 @@ impl Plan {
             &mut local,
             inner.map(|&(from, to)| (from - base, to - base)).collect(),
         );
-        let mut problems = cycles(steps, &local, &pointer, |_, _| None);
+        let mut problems = cycles(steps, &local, &pointer, group);
         let needed: HashSet<StepIndex> = (edges.iter())
             .filter(|&&(from, to)| from < base && to >= base && from != planner)
             .map(|&(from, _)| from)

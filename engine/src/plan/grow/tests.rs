@@ -99,6 +99,15 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
             "plan of gen:/steps/0: cycle: gen.a -> gen.b -> gen.a",
         ),
         (
+            json!({"steps": [
+                {"id": "g1", "needs": ["g2"], "pipeline": [
+                    {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]},
+                {"id": "g2", "needs": ["g1"], "parallel": [{"id": "c", "executor": "noop"}]}]}),
+            "plan of gen:/steps/0/pipeline/0: cycle: gen.a -> gen.b -> gen.c -> gen.a, through groups: \
+             group `gen.g2` (holding `gen.c`) needs group `gen.g1` (ending with `gen.b`); \
+             group `gen.g1` (holding `gen.a`) needs group `gen.g2` (ending with `gen.c`)",
+        ),
+        (
             json!({"steps": [{"id": "a", "executor": "noop"}, {"id": "a", "executor": "noop"}]}),
             "plan of gen:/steps/1/id: duplicate id `a`: already used at /steps/0/id",
         ),
