@@ -16,7 +16,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -99,6 +99,12 @@ struct Watch {
     progress: Progress,
     /// The progress count last told to the ledger.
     seen: u64,
+    /// A `for_each` attempt's leave to start items: one an item, the first window's given
+    /// at its start, one more for each item's end once it is committed and no pause or
+    /// cancel was asked before that commit ([`CommitReport::halt_asked`]).
+    items: Arc<Semaphore>,
+    /// Items that ended since the last commit: their leaves are given after it.
+    ended: usize,
 }
 
 /// Drives one run. Built by the engine, consumed by [`Driver::drive`].
@@ -327,6 +333,9 @@ impl Driver {
             index,
             outcome,
         } = end;
+        if let Some(watch) = self.watches.get_mut(&step) {
+            watch.ended += 1;
+        }
         let input = Input::Item {
             step,
             index,
@@ -394,6 +403,8 @@ impl Driver {
             }
             let batch = self.ledger.take_batch();
             if batch.is_empty() {
+                // Items whose end recorded nothing (their step ended meanwhile) hold no leave.
+                self.give_item_leaves();
                 return Ok(());
             }
             let engine = &self.engine;
@@ -412,9 +423,14 @@ impl Driver {
             for event in committed.events {
                 let _ = self.events.send(event);
             }
-            if committed.halt_asked && !self.starts.is_empty() && self.halt_before_start().await? {
+            let items_ended = self.watches.values().any(|watch| watch.ended > 0);
+            if committed.halt_asked
+                && (!self.starts.is_empty() || items_ended)
+                && self.halt_before_start().await?
+            {
                 continue;
             }
+            self.give_item_leaves();
             return self.spawn_starts();
         }
     }
@@ -441,6 +457,18 @@ impl Driver {
         Ok(true)
     }
 
+    /// Lets each `for_each` attempt start as many items as ended since the last commit,
+    /// unless the run is halted (then its attempts start no item at all).
+    fn give_item_leaves(&mut self) {
+        let halted = self.ledger.starts_no_items();
+        for watch in self.watches.values_mut() {
+            let ended = std::mem::take(&mut watch.ended);
+            if !halted {
+                watch.items.add_permits(ended);
+            }
+        }
+    }
+
     /// Starts the attempts committed as running, each a task of its own.
     fn spawn_starts(&mut self) -> Result<()> {
         for start in self.starts.drain(..) {
@@ -452,16 +480,21 @@ impl Driver {
                 progress: Progress::ringing(Arc::clone(&self.signs)),
                 deadline: start.timeout.map(|timeout| Instant::now() + timeout),
             };
+            let leaves = Arc::new(Semaphore::new(start.item_limit));
             let watch = Watch {
                 cancel: ctx.cancel.clone(),
                 progress: ctx.progress.clone(),
                 seen: 0,
+                items: Arc::clone(&leaves),
+                ended: 0,
             };
             self.watches.insert(start.step, watch);
-            let items = self.item_ends.0.clone();
-            let halted = self.halted.clone();
-            self.tasks
-                .spawn(run_attempt(start, executor, ctx, items, halted));
+            let items = ItemChannels {
+                ends: self.item_ends.0.clone(),
+                leaves,
+                halted: self.halted.clone(),
+            };
+            self.tasks.spawn(run_attempt(start, executor, ctx, items));
         }
         Ok(())
     }
@@ -472,16 +505,31 @@ fn instant_of(at: DateTime<Utc>) -> Instant {
     Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
 }
 
-/// Runs one attempt (the items of a `for_each` step, each reported to `items` as it ends,
-/// none started once the attempt is cancelled, the run `halted` or the attempt's deadline
-/// passed), turning panics and overdue executors into outcomes.
+/// How a `for_each` attempt and its driver speak of its items.
+struct ItemChannels {
+    /// Where each item's end is reported.
+    ends: mpsc::UnboundedSender<Box<ItemEnd>>,
+    /// The leave to start each item ([`Watch::items`]).
+    leaves: Arc<Semaphore>,
+    /// Cancelled when the run is halted: no item starts any more.
+    halted: CancellationToken,
+}
+
+/// Runs one attempt (the items of a `for_each` step, each started with a leave from the
+/// driver and reported as it ends, none started once the attempt is cancelled, the run
+/// halted or the attempt's deadline passed), turning panics and overdue executors into
+/// outcomes.
 async fn run_attempt(
     start: Start,
     executor: Arc<dyn Executor>,
     ctx: ExecContext,
-    items: mpsc::UnboundedSender<Box<ItemEnd>>,
-    halted: CancellationToken,
+    items: ItemChannels,
 ) -> Completion {
+    let ItemChannels {
+        ends,
+        leaves,
+        halted,
+    } = items;
     let began = StdInstant::now();
     let deadline = ctx.deadline;
     let Start {
@@ -501,6 +549,16 @@ async fn run_attempt(
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
         futures::stream::iter(actions)
+            // Each item waits for its leave: the end of an earlier one, committed.
+            .then(|action| {
+                let leaves = Arc::clone(&leaves);
+                async move {
+                    if let Ok(leave) = leaves.acquire().await {
+                        leave.forget();
+                    }
+                    action
+                }
+            })
             .take_until(either_cancelled(ctx.cancel.clone(), halted))
             // Checked as each item is about to start: none starts past the deadline.
             .take_while(|_| {
@@ -515,7 +573,7 @@ async fn run_attempt(
             .buffer_unordered(item_limit)
             .for_each(|(index, outcome)| {
                 // The driver outlives its tasks: a send fails only while it stops.
-                let _ = items.send(Box::new(ItemEnd {
+                let _ = ends.send(Box::new(ItemEnd {
                     step,
                     index,
                     outcome,

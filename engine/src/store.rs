@@ -57,7 +57,7 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Commits `batch` in one transaction, each transition with its event, in order, and
     /// returns the events, and whether a pause or a cancel was pending for a run whose
-    /// attempts it starts ([`CommitReport::halt_asked`]).
+    /// attempts or `for_each` items it starts ([`CommitReport::halt_asked`]).
     ///
     /// Every transition names the state it leaves: if the stored state differs, nothing is
     /// committed and [`Error::Conflict`](crate::Error::Conflict) comes back. A run whose lease
@@ -210,10 +210,11 @@ pub struct CommitReport {
     /// The events, in order.
     pub events: Vec<Event>,
     /// Whether a pause or a cancel not handled yet was recorded, before the commit, for a
-    /// run the commit moves a step of to `running`: looked at inside the commit's own
+    /// run the commit moves a step of to `running` or records a `for_each` item of (an
+    /// item's end lets its attempt start the next one): looked at inside the commit's own
     /// transaction, so that no command recorded before the attempts' start goes unseen
     /// until the next look at the commands. Its engine reads the commands then, and does
-    /// not start those attempts. Always `false` for a commit that starts nothing.
+    /// not start those attempts or items. Always `false` for a commit that does neither.
     pub halt_asked: bool,
 }
 

@@ -222,16 +222,19 @@ async fn no_item_of_a_for_each_attempt_starts_past_the_attempts_deadline() {
     assert_eq!(calls, 1, "only item 0 started, before the deadline");
 }
 
-/// Tells the test it started, then succeeds once the test lets it go (or fails if cancelled).
+/// Tells the test it started (and counts its calls), then succeeds once the test lets it go
+/// (or fails if cancelled).
 #[derive(Debug, Default)]
 struct Gated {
     started: Notify,
     go: Notify,
+    calls: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait]
 impl Executor for Gated {
     async fn execute(&self, _action: &Action, ctx: ExecContext) -> Outcome {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.started.notify_one();
         tokio::select! {
             () = self.go.notified() => Outcome::success(json!("a")),
@@ -371,4 +374,33 @@ async fn a_resume_waiting_for_the_lease_leaves_a_pause_carried_out_after_it_was_
     let report = second.resume(&run).await.unwrap().wait().await.unwrap();
     assert_eq!(report.state, RunState::Succeeded, "{report:?}");
     assert_eq!(calls(), 1);
+}
+
+#[tokio::test]
+async fn a_cancel_recorded_while_items_run_keeps_the_next_item_from_starting() {
+    let store = Arc::new(MemoryStore::new());
+    let gated = Arc::new(Gated::default());
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("gated", gated.clone())
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "gated",
+        "for_each": "${{ [0, 1, 2, 3, 4] }}", "max_parallel": 2}]});
+    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    let run = handle.id();
+    let calls = || gated.calls.load(std::sync::atomic::Ordering::SeqCst);
+    while calls() < 2 {
+        gated.started.notified().await;
+    }
+    // Recorded by another process while items 0 and 1 run: the driver is not told.
+    store
+        .send_command(run, &Command::Cancel(request()))
+        .await
+        .unwrap();
+    gated.go.notify_one();
+    let report = handle.wait().await.unwrap();
+    assert_eq!(report.state, RunState::Cancelled, "{report:?}");
+    assert_eq!(calls(), 2, "no item started after the cancel was recorded");
 }

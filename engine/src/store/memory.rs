@@ -274,6 +274,7 @@ fn starting_runs(batch: &Batch) -> HashSet<Uuid> {
             Transition::Step(change) if change.to == StepState::Running => Some(change.run_id),
             _ => None,
         })
+        .chain(batch.items().iter().map(|item| item.run_id))
         .collect()
 }
 

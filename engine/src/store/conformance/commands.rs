@@ -5,6 +5,7 @@ use super::{batch, run_change, started, step};
 use crate::approval::{Approval, ApprovalDecision};
 use crate::command::{Command, Request, Ruling};
 use crate::guard::Verdict;
+use crate::item::ItemRecord;
 use crate::state::{Batch, RunState, StepState};
 use crate::store::Store;
 
@@ -174,8 +175,9 @@ pub(super) async fn a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_i
     assert_eq!(pending[0].command, Command::Cancel(request()));
 }
 
-/// A commit that starts attempts (moves a step to `running`) reports a pause or a cancel of
-/// its run recorded before it and not handled yet, as its own transaction sees the commands
+/// A commit that starts attempts (moves a step to `running`) or records a `for_each` item
+/// (its end lets the attempt start the next item) reports a pause or a cancel of its run
+/// recorded before it and not handled yet, as its own transaction sees the commands
 /// ([`CommitReport::halt_asked`](crate::store::CommitReport::halt_asked)): its engine then
 /// starts nothing. A commit that starts nothing, or a command handled (also by the commit
 /// itself), or another run's, or an approval is no halt asked.
@@ -214,6 +216,19 @@ pub(super) async fn a_start_reports_a_pause_or_cancel_asked_before_it(store: &im
         let committed = store.commit("me", start_b).await.unwrap();
         assert!(committed.halt_asked, "{kind} recorded before a start");
         assert_eq!(committed.events.len(), 1, "{kind}: committed all the same");
+        // An item's end lets its attempt start the next item.
+        let mut item_ended = Batch::new();
+        item_ended.record_item(ItemRecord {
+            run_id: run,
+            step_id: "b".into(),
+            index: 0,
+            state: StepState::Succeeded,
+            attempt: 1,
+            output: Some(serde_json::json!(0)),
+            error: None,
+        });
+        let committed = store.commit("me", item_ended).await.unwrap();
+        assert!(committed.halt_asked, "{kind} recorded before an item's end");
 
         // Handled by the commit that starts: no halt asked any more.
         let pending = store.pending_commands(other).await.unwrap();

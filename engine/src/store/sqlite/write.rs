@@ -525,19 +525,24 @@ impl Rows {
     }
 
     /// Whether a pause or a cancel not handled yet waits for a run whose attempts the rows
-    /// start (a step moving to `running`), as the transaction `prepared` has open sees the
-    /// commands: once written, the rows' own handled commands do not count. One look per
-    /// such run, none for rows that start nothing: most commits end attempts only.
+    /// start (a step moving to `running`) or whose `for_each` items they record (an item's
+    /// end lets its attempt start the next one), as the transaction `prepared` has open sees
+    /// the commands: once written, the rows' own handled commands do not count. One look per
+    /// such run, none for rows that do neither: most commits end attempts only.
     pub(super) fn halt_asked(&self, prepared: &mut Prepared<'_>) -> rusqlite::Result<bool> {
         let running = StepState::Running.as_str();
+        let starting = (self.steps.iter())
+            .filter(|row| row.to == running)
+            .map(|row| row.run);
+        let items = (self.items.iter()).filter_map(|item| item.run.parse::<Uuid>().ok());
         let mut looked: Vec<Uuid> = Vec::new();
         let mut key = Uuid::encode_buffer();
-        for row in self.steps.iter().filter(|row| row.to == running) {
-            if looked.contains(&row.run) {
+        for run in starting.chain(items) {
+            if looked.contains(&run) {
                 continue;
             }
-            looked.push(row.run);
-            let run = &*row.run.hyphenated().encode_lower(&mut key);
+            looked.push(run);
+            let run = &*run.hyphenated().encode_lower(&mut key);
             if (prepared.halt_asked).query_row([run], |found| found.get::<_, bool>(0))? {
                 return Ok(true);
             }
