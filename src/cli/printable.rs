@@ -2,13 +2,15 @@
 //! error, a command awaiting approval, a workflow's name) may hold control characters, and
 //! a terminal obeys them — an escape sequence can recolour, hide or rewrite what the reader
 //! sees, or set their clipboard — and bidirectional overrides reorder what is shown.
-//! [`Printable`] writes each such character as `\u{…}`.
+//! [`Printable`] writes each such character as `\u{…}`, and [`printable`] returns a text so
+//! written (an SVG's title: XML cannot hold most control characters, even escaped).
 
 use std::io::{self, BufWriter, StdoutLock, Write};
 
 /// A writer that escapes what would not read as written: control characters apart from
 /// `\n` and `\t` (C0, delete, C1) and the invisible characters that reorder or hide text
-/// (bidirectional marks, embeddings, overrides and isolates; zero-width characters).
+/// (bidirectional marks, embeddings, overrides and isolates; zero-width characters), and
+/// the noncharacters U+FFFE and U+FFFF, which XML cannot hold.
 pub(crate) struct Printable<W: Write> {
     out: W,
     /// Off for JSON, which escapes its control characters itself.
@@ -67,7 +69,16 @@ impl<W: Write> Printable<W> {
 /// Whether `c` is written escaped.
 fn escaped(c: char) -> bool {
     (c.is_control() && !matches!(c, '\n' | '\t'))
-        || matches!(c, '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+        || matches!(c, '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// `text` with its characters escaped as [`Printable`] writes them.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = Printable::new(Vec::with_capacity(text.len()));
+    // Writing to a `Vec` cannot fail, and escaping keeps UTF-8 whole.
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    String::from_utf8_lossy(&out.out).into_owned()
 }
 
 /// Standard output, buffered, for a command's output: made printable unless it is `json`.
@@ -104,15 +115,6 @@ impl<W: Write> Write for Printable<W> {
 mod tests {
     use super::*;
 
-    /// `text` with its control characters escaped as [`Printable`] writes them.
-    fn printable(text: &str) -> String {
-        let mut out = Printable::new(Vec::with_capacity(text.len()));
-        // Writing to a `Vec` cannot fail, and escaping keeps UTF-8 whole.
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-        String::from_utf8_lossy(&out.out).into_owned()
-    }
-
     #[test]
     fn control_and_reordering_characters_are_escaped_and_the_rest_kept() {
         assert_eq!(
@@ -120,8 +122,8 @@ mod tests {
             "a\\u{1b}[31mred\\u{d}\\u{7}\\u{7f}\\u{9b}2J\tb\nü é € 😀"
         );
         assert_eq!(
-            printable("main\u{202e}nur-yrd\u{2066}x\u{200b}"),
-            "main\\u{202e}nur-yrd\\u{2066}x\\u{200b}"
+            printable("main\u{202e}nur-yrd\u{2066}x\u{200b}\u{fffe}"),
+            "main\\u{202e}nur-yrd\\u{2066}x\\u{200b}\\u{fffe}"
         );
     }
 

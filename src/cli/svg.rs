@@ -19,6 +19,8 @@ use layout::std_shapes::render::get_shape_size;
 use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
+use super::printable::printable;
+
 /// Font size of the step labels.
 const STEP_FONT: usize = 14;
 /// Font size of the group labels and the title.
@@ -28,8 +30,8 @@ const GAP: f64 = 10.;
 /// Height of a group's label, above its members.
 const LABEL: f64 = 16.;
 
-/// The plan as a standalone SVG document, titled with the workflow's name, steps labelled
-/// with their `states` if given.
+/// The plan as a standalone SVG document, titled with the workflow's name (made
+/// [`printable`]), steps labelled with their `states` if given.
 pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
     // The layout grows top down; shapes are sized in the flipped orientation, as layout-rs's
     // own dot reader does.
@@ -123,7 +125,7 @@ pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
     }
     canvas.inner.draw_text(
         Point::new((right + canvas.by.x + GAP) / 2., 2. * LABEL),
-        &plan.workflow().name,
+        &printable(&plan.workflow().name),
         &title_look,
     );
     writer.finalize()

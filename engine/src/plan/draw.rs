@@ -36,8 +36,20 @@ pub(super) fn dot(plan: &Plan, states: &[StepState]) -> String {
 /// The plan as a Mermaid flowchart, steps labelled with their `states` if given.
 pub(super) fn mermaid(plan: &Plan, states: &[StepState]) -> String {
     let mut out = String::new();
-    // The front matter is YAML, whose double-quoted strings take JSON's escapes.
-    let title = serde_json::to_string(&plan.workflow.name).unwrap_or_default();
+    // The front matter is YAML, whose double-quoted strings take JSON's escapes (`\u…`
+    // for the delete and C1 controls too, which JSON leaves as they are).
+    let mut title = String::new();
+    for c in serde_json::to_string(&plan.workflow.name)
+        .unwrap_or_default()
+        .chars()
+    {
+        match c {
+            c if c.is_control() => {
+                let _ = write!(title, "\\u{:04x}", u32::from(c));
+            }
+            c => title.push(c),
+        }
+    }
     let _ = writeln!(out, "---\ntitle: {title}\n---\nflowchart TB");
     tree(plan, states, &mut Mermaid, &mut out);
     for (from, to) in edges(plan) {
@@ -164,11 +176,22 @@ impl Syntax for Mermaid {
     }
 }
 
-/// Escapes a `dot` string; newlines become line breaks.
+/// Escapes a `dot` string; newlines become line breaks, and the other control characters
+/// (but tab), which a terminal obeys, are drawn as `\u{…}`.
 fn dot_escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() && c != '\t' => {
+                let _ = write!(out, "\\\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Escapes a Mermaid label; newlines become line breaks.
