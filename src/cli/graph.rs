@@ -14,13 +14,18 @@ use super::error::{Error, SUCCESS};
 use super::{json, svg, workflow};
 use crate::Global;
 
-/// Arguments of `cairn graph`.
+/// Arguments of `cairn graph`: a workflow file or `--run`, one of them, both forms shown in
+/// the usage.
 #[derive(Debug, clap::Args)]
+#[command(
+    override_usage = "cairn graph [OPTIONS] <FILE>\n       cairn graph [OPTIONS] --run <RUN>",
+    group(clap::ArgGroup::new("drawn").required(true).args(["file", "run"]))
+)]
 pub(crate) struct Args {
-    /// The workflow file.
-    #[arg(required_unless_present = "run", conflicts_with = "run")]
+    /// The workflow file (or `--run RUN`).
     file: Option<PathBuf>,
-    /// A run (its id or a unique prefix of at least 4 characters), drawn from the database.
+    /// A run (its id or a unique prefix of at least 4 characters), drawn from the database
+    /// instead of a file.
     #[arg(long)]
     run: Option<String>,
     /// The drawing syntax (dot when not given; not with `--json`).

@@ -312,3 +312,14 @@ fn a_name_with_control_characters_draws_valid_svg_and_no_raw_controls() {
     }
     assert!(stdout(&cairn(&["graph", file])).contains(r#"label="ctl\\u{1}\\u{8}\\u{1b}[31mred"#));
 }
+
+#[test]
+fn graph_without_a_file_or_a_run_shows_both_forms() {
+    let output = cairn(&["graph"]);
+    assert_eq!(output.status.code(), Some(2));
+    let told = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        told.contains("<FILE|--run <RUN>>") && told.contains("cairn graph [OPTIONS] --run <RUN>"),
+        "{told}"
+    );
+}
