@@ -282,7 +282,9 @@ fn syntax_problem(error: &serde_json::Error) -> Problem {
     Problem {
         place: Place::LineCol {
             line: error.line(),
-            column: error.column(),
+            // serde_json says column 0 for the start of a line (a text cut off after a
+            // newline); columns are named from 1.
+            column: error.column().max(1),
         },
         message,
     }

@@ -220,4 +220,13 @@ mod tests {
             Place::LineCol { line: 1, .. }
         ));
     }
+
+    #[test]
+    fn a_text_cut_off_after_a_newline_is_named_at_column_1_of_the_next_line() {
+        let error = load_json("{\"name\": \"a\"\n", "doc.json").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "doc.json:2:1: invalid JSON: EOF while parsing an object"
+        );
+    }
 }
