@@ -37,11 +37,13 @@ pub struct ExprError {
     pub reason: String,
 }
 
-/// The longest expression a message quotes whole; a longer one is cut, its length said.
+/// The longest expression (or value) a message quotes whole; a longer one is cut, its
+/// length said.
 const QUOTED: usize = 120;
 
-/// `expression` as a message quotes it: whole if short, else its start and its length.
-fn shortened(expression: &str) -> String {
+/// `expression` (or a value's JSON) as a message quotes it: whole if short, else its start
+/// and its length.
+pub(crate) fn shortened(expression: &str) -> String {
     match expression.char_indices().nth(QUOTED) {
         None => expression.to_owned(),
         Some((end, _)) => format!(

@@ -15,6 +15,9 @@ use crate::expr::{self, ItemScope, Scope};
 use crate::plan::StepIndex;
 use crate::state::StepState;
 
+/// The most `output_schema` problems an error names (it counts the others).
+const SCHEMA_PROBLEMS: usize = 10;
+
 /// Whether a ready step started.
 #[derive(Debug)]
 pub(super) enum Started {
@@ -172,12 +175,22 @@ impl Ledger {
                     format!("bad output_schema: {error}"),
                 )
             })?;
-            let problems: Vec<String> = (validator.iter_errors(&output))
-                .map(|error| format!("{}: {error}", error.instance_path()))
+            // Each value is quoted shortened, and the first problems only: a planner's plan
+            // of thousands of steps that breaks `maxItems` is not quoted whole.
+            let mut errors = validator.iter_errors(&output);
+            let problems: Vec<String> = (errors.by_ref().take(SCHEMA_PROBLEMS))
+                .map(|error| {
+                    let value = expr::shortened(&error.instance().to_string());
+                    format!("{}: {}", error.instance_path(), error.masked_with(value))
+                })
                 .collect();
             if !problems.is_empty() {
+                let more = match errors.count() {
+                    0 => String::new(),
+                    more => format!("; and {more} more"),
+                };
                 let message = format!(
-                    "output does not match output_schema: {}",
+                    "output does not match output_schema: {}{more}",
                     problems.join("; ")
                 );
                 return Err(failure(ErrorClass::OutputSchema, message));
@@ -186,3 +199,6 @@ impl Ledger {
         Ok(output)
     }
 }
+
+#[cfg(test)]
+mod tests;
