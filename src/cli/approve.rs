@@ -57,7 +57,18 @@ pub(crate) struct DenyArgs {
 /// Approves a step that awaits approval.
 pub(crate) async fn approve(args: &ApproveArgs, global: &Global) -> Result<ExitCode, Error> {
     let ruling = ruling(&args.step, args.item, args.reason.clone(), args.by.clone());
-    send(global, &args.run, Command::Approve(ruling), "approved").await
+    let approved = match args.item {
+        Some(item) => format!("item {item} of step {}", args.step),
+        None => format!("step {}", args.step),
+    };
+    send(
+        global,
+        &args.run,
+        Command::Approve(ruling),
+        &approved,
+        "approved",
+    )
+    .await
 }
 
 /// Denies a step that awaits approval.
@@ -68,7 +79,9 @@ pub(crate) async fn deny(args: &DenyArgs, global: &Global) -> Result<ExitCode, E
         Some(args.reason.clone()),
         args.by.clone(),
     );
-    send(global, &args.run, Command::Deny(ruling), "denied").await
+    // A denial of an item denies the whole step.
+    let denied = format!("step {}", args.step);
+    send(global, &args.run, Command::Deny(ruling), &denied, "denied").await
 }
 
 /// Lists the approval requests that wait, in every run. A ruling `cairn approve` or
@@ -194,16 +207,23 @@ fn ruling(step: &str, item: Option<usize>, reason: Option<String>, by: Option<St
     }
 }
 
-async fn send(global: &Global, run: &str, command: Command, done: &str) -> Result<ExitCode, Error> {
-    let step = command.step().unwrap_or_default().to_owned();
+/// Sends the ruling `command` on `subject` (`step s`, `item 1 of step s`) and says it is
+/// `done` (approved, denied).
+async fn send(
+    global: &Global,
+    run: &str,
+    command: Command,
+    subject: &str,
+    done: &str,
+) -> Result<ExitCode, Error> {
     let (run, driven) = send_then_close(global, run, command).await?;
     if driven {
         eprintln!(
-            "step {step} of run {run} {done}; the engine driving the run acts on it within a second"
+            "{subject} of run {run} {done}; the engine driving the run acts on it within a second"
         );
     } else {
         eprintln!(
-            "step {step} of run {run} {done}; no engine drives the run now: `cairn resume {run}` carries it on with this decision"
+            "{subject} of run {run} {done}; no engine drives the run now: `cairn resume {run}` carries it on with this decision"
         );
     }
     Ok(ExitCode::SUCCESS)

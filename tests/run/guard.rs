@@ -203,6 +203,16 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
         listed.contains(r#"  action: {"executor":"process","params":{"#),
         "{listed}"
     );
+    // `deploy` has no `for_each`: an item of it is no request of its own.
+    let itemised = scratch.cairn(&["approve", &run, "deploy", "--item", "0"]);
+    let refusal = String::from_utf8_lossy(&itemised.stderr);
+    assert_eq!(itemised.status.code(), Some(2), "{refusal}");
+    assert!(
+        refusal.contains(
+            "step `deploy` has no items (it has no for_each): approve or deny it without `--item`"
+        ),
+        "{refusal}"
+    );
     let approve = scratch.cairn(&[
         "approve", &run, "deploy", "--reason", "ship it", "--by", "ann",
     ]);
@@ -251,6 +261,25 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
         (&json!("ann"), &json!("ship it"))
     );
     assert_eq!(scratch.json(&["approvals", "--json"]), json!([]));
+}
+
+#[test]
+fn an_approval_of_one_item_says_it_approved_that_item() {
+    let scratch = Scratch::new();
+    let (policy, _) = approval_setup(&scratch, json!({}));
+    let mut deploy = step("deploy", "echo ran >> \"$MARKS/deploy\"", &scratch);
+    deploy["for_each"] = json!("${{ [1, 2] }}");
+    let workflow = workflow(&scratch, json!([deploy]));
+    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let approve = scratch.cairn(&["approve", &run, "deploy", "--item", "1"]);
+    let told = String::from_utf8_lossy(&approve.stderr);
+    assert!(approve.status.success(), "{told}");
+    assert!(
+        told.starts_with(&format!("item 1 of step deploy of run {run} approved; ")),
+        "{told}"
+    );
 }
 
 #[test]

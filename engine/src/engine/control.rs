@@ -71,6 +71,18 @@ impl Engine {
                             && (ruling.item.is_none() || approval.item == ruling.item)
                     })
                     .collect();
+                let whole = |approval: &Approval| {
+                    approval.step_id == step.id
+                        && approval.decision.is_none()
+                        && approval.item.is_none()
+                };
+                if ruling.item.is_some() && approvals.iter().any(whole) {
+                    return Err(refused(format!(
+                        "step `{}` has no items (it has no for_each): approve or deny it \
+                         without `--item`",
+                        step.id
+                    )));
+                }
                 if let (Some(item), true) = (ruling.item, waiting.is_empty()) {
                     return Err(refused(format!(
                         "item {item} of step `{}` does not await approval",
