@@ -25,6 +25,9 @@ use crate::state::StepState;
 /// How many failed items an error names with their messages.
 const NAMED_FAILURES: usize = 5;
 
+/// How many failed items' indices an error lists (ten thousand would make a 59 KB error).
+const LISTED_FAILURES: usize = 20;
+
 /// The items of a `for_each` step, as the ledger mirrors them.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Items {
@@ -371,7 +374,12 @@ impl Ledger {
         }
         let mut parts = Vec::new();
         if !failed.is_empty() {
-            let indices: Vec<String> = failed.keys().map(usize::to_string).collect();
+            let mut indices: Vec<String> = (failed.keys().take(LISTED_FAILURES))
+                .map(usize::to_string)
+                .collect();
+            if failed.len() > LISTED_FAILURES {
+                indices.push("…".to_owned());
+            }
             let named: Vec<String> = (failed.iter().take(NAMED_FAILURES))
                 .map(|(index, error)| format!("item {index}: {}", error.message))
                 .collect();

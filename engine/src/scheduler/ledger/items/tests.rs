@@ -75,6 +75,35 @@ fn items_commit_as_they_end_and_the_output_keeps_item_order() {
 }
 
 #[test]
+fn a_step_whose_many_items_failed_lists_the_first_twenty() {
+    let list = (0..30)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let workflow = json!({"name": "f", "steps": [
+        {"id": "each", "executor": "noop", "for_each": format!("${{{{ [{list}] }}}}")}]});
+    let mut ledger = new_run(workflow);
+    ledger.turn(at(0)).unwrap();
+    for index in 0..30 {
+        let failure = Outcome::failure(ErrorClass::ExitCode, "exit 1");
+        ledger.apply(item(index, failure), at(1)).unwrap();
+    }
+    ledger.apply(ended(), at(1)).unwrap();
+    let error = ledger.slots[0].error.clone().unwrap();
+    let listed = (0..20)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert!(
+        error.starts_with(&format!(
+            "exit_code: 30 of 30 items failed ({listed}, …): item 0:"
+        )),
+        "{error}"
+    );
+    assert!(error.ends_with("; 25 more"), "{error}");
+}
+
+#[test]
 fn failed_items_fail_the_step_once_all_ended_and_a_retry_runs_only_them() {
     let mut ledger = new_run(each(2));
     ledger.turn(at(0)).unwrap();
