@@ -47,7 +47,8 @@ impl Stall {
     pub(crate) fn error(&self) -> ExecError {
         let message = match self.kind {
             Kind::Loop if self.evidence.get("plan").is_some() => format!(
-                "looping: this plan was emitted {} times before in the run",
+                "looping: this plan was emitted {} times before by this planner and the planners \
+                 that added it",
                 self.evidence["repeats"]
             ),
             Kind::Loop => format!(

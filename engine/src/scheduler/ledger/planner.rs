@@ -1,5 +1,5 @@
 //! A planner's success: its plan checked by the loader and added to the run, refused, or
-//! found to repeat a plan the run has seen too often (a loop).
+//! found to repeat a plan its lineage has emitted too often (a loop).
 
 use serde_json::{Value, json};
 
@@ -17,7 +17,7 @@ pub(super) enum Planned {
     Added(Value),
     /// It failed the loader's checks; nothing was added.
     Refused(ExecError),
-    /// The run has seen it `loop_after` times already; nothing was added.
+    /// The planner's lineage emitted it `loop_after` times already; nothing was added.
     Looped(Stall),
 }
 
@@ -55,9 +55,13 @@ impl Ledger {
         let steps = output.get("steps").cloned().unwrap_or(Value::Null);
         let empty = steps.as_array().is_some_and(Vec::is_empty);
         let digest = fingerprint(&steps);
-        let repeats = self.plans.get(&digest).copied().unwrap_or(0);
-        if !empty && repeats >= self.loop_after() {
-            return Ok(Planned::Looped(stall::repeated_plan(&digest, repeats)));
+        let emitted = self.plans.get(&digest).copied().unwrap_or(0);
+        // Fewer emissions in the whole run are fewer repeats in any lineage.
+        if !empty && emitted >= self.loop_after() {
+            let repeats = self.repeats(step, &digest, emitted);
+            if repeats >= self.loop_after() {
+                return Ok(Planned::Looped(stall::repeated_plan(&digest, repeats)));
+            }
         }
         let plan = std::sync::Arc::make_mut(&mut self.plan);
         let added = match crate::load::load_plan(output, plan, step, &self.executors) {
@@ -87,6 +91,40 @@ impl Ledger {
         });
         self.adopt(step, added)?;
         Ok(Planned::Added(json!({ "plan": { "added": ids } })))
+    }
+
+    /// How many times `planner`'s lineage emitted the plan `digest` before, of the `emitted`
+    /// times the run did: the plans in force of the planners of its lineage (see
+    /// [`Ledger::lineage`]), and the plans redrives superseded, whichever planner emitted
+    /// them (the ledger does not keep it). Sibling planners that emit the same plan are not
+    /// a loop; a planner whose plans add planners that emit it again are.
+    fn repeats(&self, planner: StepIndex, digest: &str, emitted: u32) -> u32 {
+        let lineage = self.lineage(planner);
+        let (mut in_force, mut of_lineage) = (0, 0);
+        for (step, slot) in self.slots.iter().enumerate() {
+            // A planner keeps the plan it committed as its output.
+            let plan = match &slot.output {
+                Some(output) if slot.state == StepState::Succeeded => output.json(),
+                _ => continue,
+            };
+            if !self.plan.node(step).planner {
+                continue;
+            }
+            if fingerprint(plan.get("steps").unwrap_or(&Value::Null)) == digest {
+                in_force += 1;
+                of_lineage += u32::from(self.lineage(step) == lineage);
+            }
+        }
+        of_lineage + emitted.saturating_sub(in_force)
+    }
+
+    /// The root of `step`'s lineage: the step of the workflow file whose plans (and the
+    /// plans of the planners they added, and so on) added it; `step` itself if it is one.
+    fn lineage(&self, mut step: StepIndex) -> StepIndex {
+        while let Some(planner) = self.plan.planner_of(step) {
+            step = planner;
+        }
+        step
     }
 
     /// Takes the steps `added` by `planner`'s plan into the ledger: pending, each waiting for

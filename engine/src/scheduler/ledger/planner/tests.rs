@@ -144,6 +144,61 @@ fn a_restart_keeps_the_added_steps_and_counts_repeats_from_the_stored_plans() {
     assert_eq!(ids(&resumed, &starts), ["gen.a"]);
 }
 
+/// Takes over `ledger`'s run after a restart, with the plans of its batch committed.
+fn restarted(ledger: &mut Ledger) -> Ledger {
+    let run = Committed {
+        plans: ledger.take_batch().plans().to_vec(),
+        ..committed_after(ledger, RunState::Running)
+    };
+    Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap()
+}
+
+#[test]
+fn repeats_count_per_lineage_not_across_siblings_before_and_after_a_restart() {
+    let planners: Vec<Value> = (0..4)
+        .map(|i| json!({"id": format!("g{i}"), "executor": "noop", "planner": true}))
+        .collect();
+    let workflow = json!({"name": "sibs", "stall": {"loop_after": 2, "on_stall": "fail"},
+        "steps": planners});
+    let again = json!({"steps": [{"id": "again", "executor": "noop", "planner": true}]});
+    let mut ledger = new_run(workflow);
+    ledger.turn(at(0)).unwrap();
+    for planner in ["g0", "g1"] {
+        let index = step(&ledger, planner);
+        ledger.apply(done(index, again.clone()), at(1)).unwrap();
+    }
+    ledger.turn(at(1)).unwrap();
+    let mut resumed = restarted(&mut ledger);
+    resumed.turn(at(2)).unwrap();
+    // The run emitted the plan twice (loop_after) already, from other lineages.
+    for (round, planner) in ["g2", "g3", "g0.again", "g0.again.again"]
+        .iter()
+        .enumerate()
+    {
+        let index = step(&resumed, planner);
+        let now = at(3 + round as i64);
+        resumed.apply(done(index, again.clone()), now).unwrap();
+        resumed.turn(now).unwrap();
+    }
+    for planner in ["g0", "g1", "g2", "g3", "g0.again"] {
+        let index = step(&resumed, planner);
+        assert_eq!(
+            resumed.slots[index].state,
+            StepState::Succeeded,
+            "{planner}"
+        );
+        assert!(resumed.plan.index_of(&format!("{planner}.again")).is_some());
+    }
+    // g0's plans added g0.again, whose plan added g0.again.again: its plan is g0's lineage's
+    // third.
+    let looped = step(&resumed, "g0.again.again");
+    let error = resumed.slots[looped].error.clone().unwrap();
+    assert!(
+        error.contains("looping: this plan was emitted 2 times before"),
+        "{error}"
+    );
+}
+
 /// Starts `gen` of a run taken over, lets it emit the plan `[a]`: the batch of that.
 fn gen_plans_a(ledger: &mut Ledger) -> Batch {
     ledger.turn(at(2)).unwrap();
