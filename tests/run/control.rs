@@ -740,31 +740,19 @@ fn a_step_failing_alike_pauses_the_run_at_its_loop_and_runs_no_more() {
 #[test]
 fn a_planner_emitting_its_plan_again_pauses_the_run_and_is_not_run_again() {
     let scratch = Scratch::new();
-    let plan = "echo '{\"steps\": [{\"id\": \"check\", \"executor\": \"noop\"}]}'";
-    let planners: Vec<Value> = (1..=4)
-        .map(|n| {
-            let needs = if n == 1 {
-                json!([])
-            } else {
-                json!([format!("p{}", n - 1)])
-            };
-            let mut planner = step(
-                &scratch,
-                &format!("p{n}"),
-                &format!("{MARK}; {plan}"),
-                json!({"needs": needs}),
-            );
-            planner["planner"] = json!(true);
-            planner
-        })
-        .collect();
-    let workflow = scratch.write("same.json", &json!({"name": "same", "steps": planners}));
+    // Each plan adds a planner that emits the same plan: one lineage, re-planning.
+    let replan = format!("{MARK}; cat \"$DIR/plan.json\"");
+    let again = step(&scratch, "again", &replan, json!({"planner": true}));
+    scratch.write("plan.json", &json!({"steps": [again]}));
+    let planner = step(&scratch, "p", &replan, json!({"planner": true}));
+    let workflow = scratch.write("same.json", &json!({"name": "same", "steps": [planner]}));
     let run = scratch.run(&workflow, &[], 3);
     let paused = show(&scratch, &run);
     assert_eq!(paused["state"], "paused");
-    assert_eq!(states(&paused)["p4"], "ready");
+    let fourth = "p.again.again.again";
+    assert_eq!(states(&paused)[fourth], "ready");
     assert_eq!(
-        executions(&scratch, "p4").len(),
+        executions(&scratch, fourth).len(),
         1,
         "the fourth same plan is a loop; the planner is not run again"
     );
