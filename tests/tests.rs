@@ -19,6 +19,7 @@ mod run {
     mod joins;
     mod listing;
     mod orphans;
+    mod output_cap;
     mod planner;
     mod rates;
     mod same_engine;

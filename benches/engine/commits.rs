@@ -32,6 +32,7 @@ pub(crate) async fn pipeline_commits(db: &Path, durability: Durability, n: usize
         input: "{}".to_owned().into(),
         guard: None,
         steps: (0..=n).map(|i| format!("s{i}").into()).collect(),
+        max_output_bytes: cairn_engine::DEFAULT_MAX_OUTPUT_BYTES,
     };
     let mut first = Batch::new();
     let start = RunTransition::new(run_id, RunState::Pending, RunState::Running);

@@ -65,6 +65,7 @@ pub struct EngineBuilder {
     executors: Executors,
     guard: Option<Arc<dyn Guard>>,
     max_output_bytes: usize,
+    max_output_override: Option<usize>,
     lease_ttl: Duration,
 }
 
@@ -121,9 +122,21 @@ impl EngineBuilder {
         self
     }
 
-    /// Caps one step's serialized output (default 1 MiB); a bigger output fails the step.
+    /// Caps one step's serialized output in the runs this engine starts (default 1 MiB); a
+    /// bigger output fails the step. The cap is stored with each run: a run taken over
+    /// (resumed, recovered, retried) keeps its own, whatever the engine's, unless
+    /// [`override_max_output_bytes`](Self::override_max_output_bytes) says otherwise.
     pub fn max_output_bytes(mut self, bytes: usize) -> Self {
         self.max_output_bytes = bytes;
+        self
+    }
+
+    /// Caps one step's serialized output at `bytes` in every run this engine takes over
+    /// (resumes, recovers, retries), in place of the cap the run was started with: how a run
+    /// that failed with `output_too_large` is given a bigger one. The takeover records it
+    /// with the run before anything starts, so that a later takeover keeps it.
+    pub fn override_max_output_bytes(mut self, bytes: usize) -> Self {
+        self.max_output_override = Some(bytes);
         self
     }
 
@@ -166,6 +179,7 @@ impl EngineBuilder {
                 shutdown: CancellationToken::new(),
                 drain: CancellationToken::new(),
                 max_output_bytes: self.max_output_bytes,
+                max_output_override: self.max_output_override,
                 lease_ttl: self.lease_ttl,
             }),
             driving: driving::registry(heartbeat),
@@ -203,6 +217,7 @@ impl Engine {
             executors: Executors::new(),
             guard: None,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            max_output_override: None,
             lease_ttl: LEASE_TTL,
         }
     }
@@ -289,6 +304,7 @@ impl Engine {
             input: Arc::new(input.to_string()),
             guard: (self.inner.guard.as_ref()).map(|guard| guard.snapshot().unwrap_or_default()),
             steps: plan.steps().iter().map(|step| step.id.clone()).collect(),
+            max_output_bytes: self.inner.max_output_bytes,
         };
         let steps = plan
             .steps()
@@ -313,6 +329,7 @@ impl Engine {
                 executors: self.executors().clone(),
             },
             judge,
+            max_output_bytes: run.max_output_bytes,
             creation: Some(run),
             redrive: None,
             continued_at: None,

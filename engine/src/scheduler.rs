@@ -56,7 +56,11 @@ pub(crate) struct Shared {
     pub(crate) shutdown: CancellationToken,
     /// Cancelled when the engine stops starting new attempts.
     pub(crate) drain: CancellationToken,
+    /// The cap on one step's output of the runs this engine starts (and of those recorded
+    /// without one).
     pub(crate) max_output_bytes: usize,
+    /// The cap this engine gives every run it takes over, recorded with the run.
+    pub(crate) max_output_override: Option<usize>,
     pub(crate) lease_ttl: Duration,
 }
 
@@ -90,6 +94,8 @@ pub(crate) struct Takeover {
     /// When a person asked to continue the run (`cairn resume`): a pause recorded before
     /// then that no engine carried out is overruled by it.
     pub(crate) continued_at: Option<DateTime<Utc>>,
+    /// The cap on one step's output the run is driven with (as stored with it).
+    pub(crate) max_output_bytes: usize,
 }
 
 /// A running attempt as the shell watches it: how to cancel it, and its signs of life.
@@ -156,7 +162,7 @@ impl Driver {
         let ledger = Ledger::take_over(
             run.run,
             run.judge,
-            engine.max_output_bytes,
+            run.max_output_bytes,
             Utc::now(),
             run.redrive,
         )?;

@@ -331,6 +331,8 @@ pub struct Batch {
     items: Vec<ItemRecord>,
     /// Redrives from a step under way, by run: the step each runs again from.
     redrives: Vec<(Uuid, String)>,
+    /// New caps on one step's output, by run.
+    max_outputs: Vec<(Uuid, usize)>,
 }
 
 impl Batch {
@@ -450,6 +452,19 @@ impl Batch {
         &self.redrives
     }
 
+    /// Records that run `run` is driven with a cap of `bytes` on one step's output from now
+    /// on, in place of the one it started with ([`RunRecord::max_output_bytes`]).
+    ///
+    /// [`RunRecord::max_output_bytes`]: crate::store::RunRecord::max_output_bytes
+    pub fn record_max_output(&mut self, run: Uuid, bytes: usize) {
+        self.max_outputs.push((run, bytes));
+    }
+
+    /// The caps recorded, with their runs, in order.
+    pub fn max_outputs(&self) -> &[(Uuid, usize)] {
+        &self.max_outputs
+    }
+
     /// Marks command `id` of run `run` handled in the same commit as the transitions.
     pub fn mark_handled(&mut self, run: Uuid, id: i64) {
         self.handled.push((run, id));
@@ -495,8 +510,8 @@ impl Batch {
     }
 
     /// Every run the batch writes to, once each, sorted: the runs whose lease the committer
-    /// must hold (transitions, approvals, commands, progress, plans, supersessions, items and
-    /// redrives alike).
+    /// must hold (transitions, approvals, commands, progress, plans, supersessions, items,
+    /// redrives and caps alike).
     pub fn run_ids(&self) -> Vec<Uuid> {
         let mut runs: Vec<Uuid> = (self.transitions.iter().map(Transition::run_id))
             .chain(self.approvals.iter().map(|approval| approval.run_id))
@@ -507,6 +522,7 @@ impl Batch {
             .chain(self.supersessions.iter().map(|gone| gone.run_id))
             .chain(self.items.iter().map(|item| item.run_id))
             .chain(self.redrives.iter().map(|(run, _)| *run))
+            .chain(self.max_outputs.iter().map(|(run, _)| *run))
             .collect();
         runs.sort_unstable();
         runs.dedup();
@@ -529,6 +545,7 @@ impl Batch {
             && self.supersessions.is_empty()
             && self.items.is_empty()
             && self.redrives.is_empty()
+            && self.max_outputs.is_empty()
     }
 
     /// Empties the batch, keeping its allocations.
@@ -544,6 +561,7 @@ impl Batch {
         self.supersessions.clear();
         self.items.clear();
         self.redrives.clear();
+        self.max_outputs.clear();
     }
 }
 

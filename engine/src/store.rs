@@ -236,6 +236,8 @@ pub struct NewRun {
     /// Every step's id, in plan order; each starts `pending`. (The plan's own ids,
     /// shared: a million-step run's are tens of megabytes.)
     pub steps: Arc<[Arc<str>]>,
+    /// The cap on one step's serialized output the run is driven with, from its start on.
+    pub max_output_bytes: usize,
 }
 
 /// A run as stored.
@@ -264,6 +266,10 @@ pub struct RunRecord {
     pub updated_at: DateTime<Utc>,
     /// When the run times out (`limits.timeout` from its start or its last redrive).
     pub deadline: Option<DateTime<Utc>>,
+    /// The cap on one step's serialized output the run is driven with: the one it started
+    /// with, or the last one recorded since ([`Batch::record_max_output`]). `None` for a
+    /// run recorded before caps were stored: it keeps the cap of the engine driving it.
+    pub max_output_bytes: Option<usize>,
     /// The lease of the engine driving the run, if one holds it (an ended run's only while
     /// it is being redriven).
     pub lease: Option<Lease>,

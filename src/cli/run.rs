@@ -24,9 +24,11 @@ pub(crate) struct EngineArgs {
     /// `normal` survives a crash of cairn; `full` also survives power loss, at a cost per commit.
     #[arg(long, default_value = "normal", value_parser = parse_durability)]
     durability: Durability,
-    /// The cap on one step's output, in bytes of JSON; a bigger output fails the step.
-    #[arg(long, default_value_t = cairn_engine::DEFAULT_MAX_OUTPUT_BYTES)]
-    max_output: usize,
+    /// The cap on one step's output, in bytes of JSON; a bigger output fails the step
+    /// (default 1 MiB). Stored with the run: resume, retry and recover keep a run's own cap
+    /// unless given this flag, which replaces it from then on.
+    #[arg(long)]
+    max_output: Option<usize>,
 }
 
 /// Arguments of `cairn run`.
@@ -197,11 +199,16 @@ pub(crate) async fn open_existing(global: &Global, args: &EngineArgs) -> Result<
 }
 
 fn builder(global: &Global, args: &EngineArgs) -> EngineBuilder {
-    Engine::builder(&global.db)
+    let builder = Engine::builder(&global.db)
         .executors(workflow::executors())
         .durability(args.durability)
-        .max_output_bytes(args.max_output)
-        .busy_timeout(global.busy_timeout)
+        .busy_timeout(global.busy_timeout);
+    match args.max_output {
+        Some(bytes) => builder
+            .max_output_bytes(bytes)
+            .override_max_output_bytes(bytes),
+        None => builder,
+    }
 }
 
 /// Waits for the run (stopping cleanly on SIGINT/SIGTERM), prints how it ended. `progress`

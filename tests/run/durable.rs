@@ -33,7 +33,7 @@ enum Hold {
 /// length of time. The step first reads its input to the end: the engine writes it only once
 /// the step's process group is registered with its reaper, so a kill at the `.held` file
 /// never outruns the registration.
-const HOLD: &str = "cat > /dev/null; echo $$ > \"$GATES/$CAIRN_STEP_ID.pid\"; \
+pub(super) const HOLD: &str = "cat > /dev/null; echo $$ > \"$GATES/$CAIRN_STEP_ID.pid\"; \
     touch \"$GATES/$CAIRN_STEP_ID.held\"; \
     while [ ! -e \"$GATES/open\" ]; do sleep 0.02; done";
 /// One line per execution in the step's marker file.
@@ -64,12 +64,12 @@ fn marking_step(id: &str, hold: Hold, scratch: &Scratch) -> Value {
     })
 }
 
-fn gates(scratch: &Scratch) -> std::path::PathBuf {
+pub(super) fn gates(scratch: &Scratch) -> std::path::PathBuf {
     scratch.dir.path().join("gates")
 }
 
 /// The steps held at the gate so far.
-fn held(scratch: &Scratch) -> BTreeSet<String> {
+pub(super) fn held(scratch: &Scratch) -> BTreeSet<String> {
     std::fs::read_dir(gates(scratch))
         .unwrap()
         .filter_map(|entry| {

@@ -30,6 +30,7 @@ async fn an_illegal_transition_cannot_be_committed_through_the_public_api() {
         input: "{}".to_owned().into(),
         guard: None,
         steps: vec!["a".into()].into(),
+        max_output_bytes: cairn_engine::DEFAULT_MAX_OUTPUT_BYTES,
     };
     let mut first = Batch::new();
     first

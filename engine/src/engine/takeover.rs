@@ -17,7 +17,7 @@ use crate::load;
 use crate::plan::{Addition, Plan};
 use crate::report::RunReport;
 use crate::scheduler::{Committed, Judge, Redrive, Takeover, kept_outputs};
-use crate::state::{RunState, StepState};
+use crate::state::{Batch, RunState, StepState};
 use crate::store::{RunRecord, StepRecord, digest};
 
 impl Judge {
@@ -132,6 +132,7 @@ impl Engine {
         let items = store.items(record.id, &for_each).await?;
         let input = store.input(record.id).await?;
         let superseded = store.superseded(record.id).await?;
+        let max_output_bytes = self.max_output_of(&record).await?;
         Ok(Takeover {
             run: Committed {
                 run_id: record.id,
@@ -152,7 +153,24 @@ impl Engine {
             creation: None,
             redrive,
             continued_at: None,
+            max_output_bytes,
         })
+    }
+
+    /// The cap on one step's output `record` is driven with: this engine's override, if it
+    /// has one, recorded with the run (under its lease, which the caller holds) unless the
+    /// run has it already; else the run's own, or this engine's for a run stored without one.
+    async fn max_output_of(&self, record: &RunRecord) -> Result<usize> {
+        let inner = &self.inner;
+        let Some(cap) = inner.max_output_override else {
+            return Ok(record.max_output_bytes.unwrap_or(inner.max_output_bytes));
+        };
+        if record.max_output_bytes != Some(cap) {
+            let mut batch = Batch::new();
+            batch.record_max_output(record.id, cap);
+            inner.store.commit(&inner.holder.owner, batch).await?;
+        }
+        Ok(cap)
     }
 
     /// Reads into `steps` (read without outputs) the outputs a ledger taking them over keeps.

@@ -19,6 +19,7 @@ use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Tr
 
 mod commands;
 mod grown;
+mod output_cap;
 mod redrive;
 
 const TTL: Duration = Duration::from_secs(60);
@@ -46,6 +47,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     grown::a_superseded_plan_takes_its_steps_out_of_the_run(&make().await).await;
     grown::items_commit_on_their_own_and_only_for_the_lease_owner(&make().await).await;
     redrive::a_redrive_is_kept_until_the_run_moves(&make().await).await;
+    output_cap::a_runs_output_cap_is_kept_until_replaced(&make().await).await;
 }
 
 /// A `running` event is a start per verdict it records (one per `for_each` item it started):
@@ -148,6 +150,7 @@ fn new_run(id: Uuid) -> NewRun {
         input: r#"{"n": 1}"#.to_owned().into(),
         guard: Some(r#"{"default": "deny"}"#.into()),
         steps: vec!["a".into(), "b".into()].into(),
+        max_output_bytes: 4_000_000,
     }
 }
 

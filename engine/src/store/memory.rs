@@ -177,6 +177,12 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
             .expect("checked: every run of the batch exists");
         run.redrive_from = Some(from.clone());
     }
+    for (run_id, bytes) in batch.max_outputs() {
+        let run = runs
+            .get_mut(run_id)
+            .expect("checked: every run of the batch exists");
+        run.record.max_output_bytes = Some(*bytes);
+    }
     for plan in batch.plans() {
         let run = runs
             .get_mut(&plan.run_id)
@@ -340,6 +346,7 @@ impl Store for MemoryStore {
                 created_at: at,
                 updated_at: at,
                 deadline: None,
+                max_output_bytes: Some(run.max_output_bytes),
                 lease: Some(Lease {
                     holder: holder.clone(),
                     expires: at + ttl,

@@ -298,7 +298,7 @@ impl Store for SqliteStore {
             "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, r.output, r.error,
                     r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1),
                     p.policy, r.deadline_at, r.lease_owner, r.lease_host, r.lease_pid,
-                    r.lease_pid_start, r.lease_expires
+                    r.lease_pid_start, r.lease_expires, r.max_output_bytes
              FROM runs r LEFT JOIN policies p ON p.hash = r.policy_hash
              WHERE r.id = ?1",
         )
@@ -554,6 +554,9 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         created_at: millis_to_time(row.get(7)),
         updated_at: millis_to_time(row.get(8)),
         deadline: row.get::<Option<i64>, _>(10).map(millis_to_time),
+        max_output_bytes: (row.get::<Option<i64>, _>(16))
+            .map(|n| usize::try_from(n).map_err(|_| Error::Corrupt(format!("output cap {n}"))))
+            .transpose()?,
         lease: row.get::<Option<String>, _>(11).map(|owner| Lease {
             holder: LeaseHolder {
                 owner,

@@ -357,6 +357,7 @@ fn one_step_run() -> (NewRun, LeaseHolder) {
         input: "{}".to_owned().into(),
         guard: None,
         steps: vec!["a".into()].into(),
+        max_output_bytes: crate::DEFAULT_MAX_OUTPUT_BYTES,
     };
     let holder = LeaseHolder {
         owner: "me".into(),

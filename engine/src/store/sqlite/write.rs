@@ -67,6 +67,7 @@ pub(super) struct Creation {
     /// Milliseconds since the epoch.
     expires: i64,
     policy: Option<(String, String)>,
+    max_output_bytes: usize,
 }
 
 impl Creation {
@@ -81,6 +82,7 @@ impl Creation {
             holder: holder.clone(),
             expires,
             policy: (run.guard.as_ref()).map(|policy| (digest(policy), policy.clone())),
+            max_output_bytes: run.max_output_bytes,
         }
     }
 
@@ -113,8 +115,8 @@ impl Creation {
         conn.prepare_cached(
             "INSERT INTO runs (id, workflow_hash, workflow_name, state, created_at,
                                lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires,
-                               policy_hash)
-             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                               policy_hash, max_output_bytes)
+             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
         )?
         .execute(params![
             id,
@@ -127,6 +129,7 @@ impl Creation {
             holder.pid_start as i64,
             self.expires,
             self.policy.as_ref().map(|(hash, _)| hash),
+            i64::try_from(self.max_output_bytes).unwrap_or(i64::MAX),
         ])?;
         conn.prepare_cached("INSERT INTO inputs (run_id, input) VALUES (?, zeroblob(?))")?
             .execute(params![id, self.input.len() as i64])?;
@@ -193,6 +196,8 @@ pub(super) struct Rows {
     items: Vec<ItemRow>,
     /// Redrives from a step under way: (run, the step).
     redrives: Vec<(String, String)>,
+    /// New caps on one step's output: (run, bytes).
+    max_outputs: Vec<(String, i64)>,
 }
 
 /// The nodes a planner added: the plan, and its steps' rows (pending).
@@ -316,6 +321,9 @@ impl Rows {
             redrives: (batch.redrives().iter())
                 .map(|(run, from)| (run.to_string(), from.clone()))
                 .collect(),
+            max_outputs: (batch.max_outputs().iter())
+                .map(|(run, bytes)| (run.to_string(), i64::try_from(*bytes).unwrap_or(i64::MAX)))
+                .collect(),
         };
         let mut step_rows: hashbrown::HashMap<(Uuid, &str), usize> = hashbrown::HashMap::new();
         for transition in transitions.iter_mut() {
@@ -407,6 +415,10 @@ impl Rows {
         for (run, from) in &self.redrives {
             conn.prepare_cached("UPDATE runs SET redrive_from = ? WHERE id = ?")?
                 .execute(params![from, run])?;
+        }
+        for (run, bytes) in &self.max_outputs {
+            conn.prepare_cached("UPDATE runs SET max_output_bytes = ? WHERE id = ?")?
+                .execute(params![bytes, run])?;
         }
         for (index, row) in self.steps.iter().enumerate() {
             let run = &*row.run.hyphenated().encode_lower(&mut key);
