@@ -8,14 +8,13 @@
 //! starts, and concurrent transitions share one commit. Every decision is the ledger's.
 
 mod ledger;
+mod task;
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::{FutureExt, StreamExt};
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -25,7 +24,7 @@ use uuid::Uuid;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::executor::{Action, ErrorClass, ExecContext, Executor, Executors, Outcome, Progress};
+use crate::executor::{ExecContext, Executors, Progress};
 use crate::guard::Guard;
 use crate::lease::LeaseHolder;
 use crate::plan::StepIndex;
@@ -33,15 +32,13 @@ use crate::report::RunReport;
 use crate::store::{CommitReport, NewRun, Store};
 pub(crate) use ledger::{Committed, Judge, Redrive, kept_outputs};
 use ledger::{Input, Ledger, Start};
+use task::{Completion, ItemChannels, ItemEnd, run_attempt};
 
 /// How often, at most, a driver tells its ledger which running attempts showed signs of
 /// life (and so commits their clocks): it looks at the first sign after a quiet spell, then
 /// at most once in this long while signs keep coming. A run whose attempts are silent, or
 /// that has none running, does not wake for them.
 const PROGRESS_POLL: Duration = Duration::from_secs(1);
-
-/// How long past its deadline an executor may take to wind down before the engine gives up on it.
-const DEADLINE_GRACE: Duration = Duration::from_secs(30);
 
 /// What every driver of an engine shares.
 #[derive(Debug)]
@@ -62,24 +59,6 @@ pub(crate) struct Shared {
     /// The cap this engine gives every run it takes over, recorded with the run.
     pub(crate) max_output_override: Option<usize>,
     pub(crate) lease_ttl: Duration,
-}
-
-/// One finished attempt, as reported by its task.
-#[derive(Debug)]
-struct Completion {
-    step: StepIndex,
-    outcome: Outcome,
-    /// Whether the attempt's time limit kept items of a `for_each` step from starting (its
-    /// task having ended on its own, every item it started reported).
-    cut_off: bool,
-}
-
-/// One ended item of a `for_each` attempt, as reported by its task while the others run.
-#[derive(Debug)]
-struct ItemEnd {
-    step: StepIndex,
-    index: usize,
-    outcome: Outcome,
 }
 
 /// A run as a driver takes it over: what it runs, where it stands, who judges it.
@@ -509,136 +488,6 @@ impl Driver {
 /// The tokio instant of a wall-clock time (now, if it is past).
 fn instant_of(at: DateTime<Utc>) -> Instant {
     Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
-}
-
-/// How a `for_each` attempt and its driver speak of its items.
-struct ItemChannels {
-    /// Where each item's end is reported.
-    ends: mpsc::UnboundedSender<Box<ItemEnd>>,
-    /// The leave to start each item ([`Watch::items`]).
-    leaves: Arc<Semaphore>,
-    /// Cancelled when the run is halted: no item starts any more.
-    halted: CancellationToken,
-}
-
-/// Runs one attempt (the items of a `for_each` step, each started with a leave from the
-/// driver and reported as it ends, none started once the attempt is cancelled, the run
-/// halted or the attempt's deadline passed), turning panics and overdue executors into
-/// outcomes.
-async fn run_attempt(
-    start: Start,
-    executor: Arc<dyn Executor>,
-    ctx: ExecContext,
-    items: ItemChannels,
-) -> Completion {
-    let ItemChannels {
-        ends,
-        leaves,
-        halted,
-    } = items;
-    let began = StdInstant::now();
-    let deadline = ctx.deadline;
-    let Start {
-        step,
-        actions,
-        for_each,
-        item_limit,
-        ..
-    } = start;
-    // Whether the deadline kept items from starting: they did not time out, the attempt did.
-    let mut cut_off = false;
-    let attempt = async {
-        if !for_each {
-            let Some(action) = actions.into_iter().next() else {
-                return Outcome::failure(ErrorClass::BadParams, "no action to run");
-            };
-            return guarded(Arc::clone(&executor), action, ctx.clone()).await;
-        }
-        futures::stream::iter(actions)
-            // Each item waits for its leave: the end of an earlier one, committed.
-            .then(|action| {
-                let leaves = Arc::clone(&leaves);
-                async move {
-                    if let Ok(leave) = leaves.acquire().await {
-                        leave.forget();
-                    }
-                    action
-                }
-            })
-            .take_until(either_cancelled(ctx.cancel.clone(), halted))
-            // Checked as each item is about to start: none starts past the deadline.
-            .take_while(|_| {
-                cut_off = deadline.is_some_and(|deadline| Instant::now() >= deadline);
-                std::future::ready(!cut_off)
-            })
-            .map(|action| {
-                let index = action.item_index.unwrap_or_default();
-                guarded(Arc::clone(&executor), action, ctx.clone())
-                    .map(move |outcome| (index, outcome))
-            })
-            .buffer_unordered(item_limit)
-            .for_each(|(index, outcome)| {
-                // The driver outlives its tasks: a send fails only while it stops.
-                let _ = ends.send(Box::new(ItemEnd {
-                    step,
-                    index,
-                    outcome,
-                }));
-                std::future::ready(())
-            })
-            .await;
-        // The step's result is its items' (the ledger has them, usage included).
-        Outcome::success(serde_json::Value::Null)
-    };
-    let mut outcome = match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline + DEADLINE_GRACE, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                ctx.cancel.cancel();
-                Outcome::failure(
-                    ErrorClass::Timeout,
-                    "the executor did not stop at its deadline",
-                )
-            }),
-        None => attempt.await,
-    };
-    outcome.duration = began.elapsed();
-    // (An overdue task did not report the items it started: it was not merely cut off.)
-    let cut_off = cut_off && outcome.result.is_ok();
-    Completion {
-        step,
-        outcome,
-        cut_off,
-    }
-}
-
-/// One executor call, with a panic turned into a failed outcome and the usage it reports
-/// made one that budgets can count ([`Usage::counted`](crate::Usage::counted)).
-async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) -> Outcome {
-    let mut outcome = AssertUnwindSafe(executor.execute(&action, ctx))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|text| text.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Outcome::failure(
-                ErrorClass::Panicked,
-                format!("the executor panicked: {message}"),
-            )
-        });
-    outcome.usage = outcome.usage.counted();
-    outcome
-}
-
-/// Resolves once `one` or `other` is cancelled.
-async fn either_cancelled(one: CancellationToken, other: CancellationToken) {
-    tokio::select! {
-        () = one.cancelled() => {}
-        () = other.cancelled() => {}
-    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::*;
+use crate::executor::{Action, ErrorClass, Executor, Outcome};
 use crate::{Engine, EventKind, MemoryStore, Plan, RunFilter, RunState, StepState};
 
 /// Panics on every call.
