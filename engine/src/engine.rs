@@ -11,23 +11,23 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use self::driving::{Claim, Heartbeat, SharedDriving};
+pub use self::builder::EngineBuilder;
+use self::builder::StoreChoice;
+use self::driving::{Claim, SharedDriving};
 use self::takeover::Continued;
 use crate::definition::Workflow;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::executor::{Executor, Executors};
-use crate::guard::Guard;
-use crate::lease::{self, LEASE_TTL, Lease, LeaseAttempt};
+use crate::executor::Executors;
+use crate::lease::{self, Lease, LeaseAttempt};
 use crate::load;
 use crate::plan::Plan;
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
 use crate::state::RunState;
-use crate::store::{Durability, NewRun, Snapshot, SqliteStore, StepRecord, Store, StoreOptions};
+use crate::store::{NewRun, Snapshot, StepRecord, Store, StoreOptions};
 
 /// The default cap on one step's output, serialized: 1 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
@@ -58,135 +58,6 @@ fn event_buffer(plan: &Plan) -> usize {
     }
 }
 
-/// Configures and opens an [`Engine`].
-#[derive(Debug)]
-pub struct EngineBuilder {
-    store: StoreChoice,
-    executors: Executors,
-    guard: Option<Arc<dyn Guard>>,
-    max_output_bytes: usize,
-    max_output_override: Option<usize>,
-    lease_ttl: Duration,
-}
-
-/// The store an engine will use: an SQLite file to open, or one given.
-#[derive(Debug)]
-enum StoreChoice {
-    Sqlite(StoreOptions),
-    Given(Arc<dyn Store>),
-}
-
-impl EngineBuilder {
-    /// Registers `executor` under `name`.
-    pub fn executor(mut self, name: impl Into<String>, executor: Arc<dyn Executor>) -> Self {
-        self.executors.insert(name.into(), executor);
-        self
-    }
-
-    /// Judges every action of the runs this engine starts with `guard` (without one, every
-    /// action is allowed and no verdict is recorded). A run resumed later is judged by the
-    /// guard it started with: see [`Guard::snapshot`].
-    pub fn guard(mut self, guard: Arc<dyn Guard>) -> Self {
-        self.guard = Some(guard);
-        self
-    }
-
-    /// Registers every executor of `executors`.
-    pub fn executors(mut self, executors: Executors) -> Self {
-        self.executors.extend(executors);
-        self
-    }
-
-    /// How hard SQLite commits are pushed to disk (default [`Durability::Normal`]).
-    pub fn durability(mut self, durability: Durability) -> Self {
-        if let StoreChoice::Sqlite(options) = &mut self.store {
-            options.durability = durability;
-        }
-        self
-    }
-
-    /// How long to wait for another process's database lock before giving up (default 5 s).
-    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
-        if let StoreChoice::Sqlite(options) = &mut self.store {
-            options.busy_timeout = timeout;
-        }
-        self
-    }
-
-    /// Whether a missing SQLite database is created (default) or refused: readers that only
-    /// look at existing runs say `false`.
-    pub fn create_database(mut self, create: bool) -> Self {
-        if let StoreChoice::Sqlite(options) = &mut self.store {
-            options.create = create;
-        }
-        self
-    }
-
-    /// Caps one step's serialized output in the runs this engine starts (default 1 MiB); a
-    /// bigger output fails the step. The cap is stored with each run: a run taken over
-    /// (resumed, recovered, retried) keeps its own, whatever the engine's, unless
-    /// [`override_max_output_bytes`](Self::override_max_output_bytes) says otherwise.
-    pub fn max_output_bytes(mut self, bytes: usize) -> Self {
-        self.max_output_bytes = bytes;
-        self
-    }
-
-    /// Caps one step's serialized output at `bytes` in every run this engine takes over
-    /// (resumes, recovers, retries), in place of the cap the run was started with: how a run
-    /// that failed with `output_too_large` is given a bigger one. The takeover records it
-    /// with the run before anything starts, so that a later takeover keeps it.
-    pub fn override_max_output_bytes(mut self, bytes: usize) -> Self {
-        self.max_output_override = Some(bytes);
-        self
-    }
-
-    /// How long a run's lease lasts unless renewed (default 30 s).
-    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
-        self.lease_ttl = ttl;
-        self
-    }
-
-    /// Opens the store (an SQLite file is created if missing and its schema brought up to
-    /// date) and returns the engine. A guard whose rate limits name an executor the engine
-    /// does not have is refused first ([`Error::UnknownRateLimit`]).
-    pub async fn open(self) -> Result<Engine> {
-        let limits = self.guard.as_ref().map(|guard| guard.rate_limits());
-        if let Some(limit) = (limits.into_iter().flatten())
-            .find(|limit| !self.executors.contains_key(&limit.executor))
-        {
-            let known: Vec<&str> = self.executors.keys().map(String::as_str).collect();
-            return Err(Error::UnknownRateLimit {
-                executor: limit.executor,
-                known: known.join(", "),
-            });
-        }
-        let store: Arc<dyn Store> = match self.store {
-            StoreChoice::Sqlite(options) => Arc::new(SqliteStore::open(&options).await?),
-            StoreChoice::Given(store) => store,
-        };
-        let holder = lease::this_process();
-        let heartbeat = Heartbeat {
-            store: Arc::clone(&store),
-            owner: holder.owner.clone(),
-            ttl: self.lease_ttl,
-        };
-        Ok(Engine {
-            inner: Arc::new(Shared {
-                store,
-                executors: self.executors,
-                guard: self.guard,
-                holder,
-                shutdown: CancellationToken::new(),
-                drain: CancellationToken::new(),
-                max_output_bytes: self.max_output_bytes,
-                max_output_override: self.max_output_override,
-                lease_ttl: self.lease_ttl,
-            }),
-            driving: driving::registry(heartbeat),
-        })
-    }
-}
-
 /// The engine: loads workflows and runs them durably in one store.
 ///
 /// Built with [`Engine::builder`] (an SQLite file) or [`Engine::builder_with_store`]; cheap
@@ -212,14 +83,7 @@ impl Engine {
     }
 
     fn with_store(store: StoreChoice) -> EngineBuilder {
-        EngineBuilder {
-            store,
-            executors: Executors::new(),
-            guard: None,
-            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
-            max_output_override: None,
-            lease_ttl: LEASE_TTL,
-        }
+        EngineBuilder::new(store)
     }
 
     /// The registered executors: what a workflow may use, and the parameters each takes
@@ -580,6 +444,7 @@ pub fn check_input(plan: &Plan, input: &Value) -> Result<()> {
     }
 }
 
+mod builder;
 mod control;
 mod driving;
 mod takeover;
