@@ -205,6 +205,17 @@ fn held_items(scratch: &Scratch, limits: Value) -> std::path::PathBuf {
     )
 }
 
+/// Runs [`held_items`]' `workflow` and kills its engine (kill -9) while an item waits: the
+/// run's id.
+fn killed_while_held(scratch: &Scratch, workflow: &std::path::Path) -> String {
+    let mut child = scratch.spawn_logged(workflow);
+    let held = scratch.dir.path().join("held");
+    let show = scratch.wait_for_show(&mut child, |_| held.exists());
+    child.kill().unwrap();
+    let _ = child.wait();
+    show["id"].as_str().unwrap().to_owned()
+}
+
 /// The items that ran, in order, as `index:attempt`.
 fn ran(scratch: &Scratch) -> Vec<String> {
     let text = std::fs::read_to_string(scratch.dir.path().join("ran")).unwrap_or_default();
@@ -369,12 +380,7 @@ fn no_item_of_a_run_that_timed_out_or_was_cancelled_after_a_crash_is_left_runnin
     // item recorded running (any may have run) is cancelled.
     let scratch = Scratch::new();
     let workflow = held_items(&scratch, json!({}));
-    let mut child = scratch.spawn_logged(&workflow);
-    let held = scratch.dir.path().join("held");
-    let show = scratch.wait_for_show(&mut child, |_| held.exists());
-    child.kill().unwrap();
-    let _ = child.wait();
-    let run = show["id"].as_str().unwrap();
+    let run = &killed_while_held(&scratch, &workflow);
     let cancel = scratch.cairn(&["cancel", run]);
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     assert_eq!(cancel.status.code(), Some(0), "{cancel:?}");
@@ -416,12 +422,7 @@ fn a_retry_from_upstream_that_shortens_the_list_skips_the_items_out_of_it() {
 fn items_a_crash_cut_off_are_pending_again_in_a_run_paused_after_it_and_their_attempt_counts() {
     let scratch = Scratch::new();
     let workflow = held_items(&scratch, json!({}));
-    let mut child = scratch.spawn_logged(&workflow);
-    let held = scratch.dir.path().join("held");
-    let show = scratch.wait_for_show(&mut child, |_| held.exists());
-    child.kill().unwrap();
-    let _ = child.wait();
-    let run = show["id"].as_str().unwrap();
+    let run = &killed_while_held(&scratch, &workflow);
     // No engine drives the run: the pause is carried out at once, at a takeover.
     let pause = scratch.cairn(&["pause", run]);
     assert_eq!(pause.status.code(), Some(0), "{pause:?}");
