@@ -22,8 +22,8 @@ pub(super) enum Planned {
 }
 
 /// The plan in a planner's `output`: the output itself when it has `steps`; else, for an
-/// agent (whose output is `{"text", "raw", "warnings"}`), its `text` parsed as JSON, a
-/// Markdown code fence around it unwrapped.
+/// agent (whose output is `{"text", "raw", "warnings"}`), its `text` parsed as JSON, or the
+/// one Markdown code block in it (agents often say a sentence around the plan's fence).
 pub(super) fn read_plan(output: Value) -> Result<Value, ExecError> {
     let text = match &output {
         Value::Object(fields) if !fields.contains_key("steps") => fields.get("text"),
@@ -32,15 +32,44 @@ pub(super) fn read_plan(output: Value) -> Result<Value, ExecError> {
     let Some(Value::String(text)) = text else {
         return Ok(output);
     };
-    let trimmed = text.trim();
-    let unfenced = (trimmed.strip_prefix("```"))
-        .and_then(|rest| rest.strip_suffix("```"))
-        .map(|body| body.split_once('\n').map_or(body, |(_, body)| body))
-        .unwrap_or(trimmed);
-    serde_json::from_str(unfenced).map_err(|error| ExecError {
+    let invalid = |message: String| ExecError {
         class: ErrorClass::InvalidPlan,
-        message: format!("the planner's text is not a JSON plan: {error}"),
-    })
+        message,
+    };
+    let whole = match serde_json::from_str(text.trim()) {
+        Ok(plan) => return Ok(plan),
+        Err(error) => error,
+    };
+    match code_blocks(text).as_slice() {
+        [] => Err(invalid(format!(
+            "the planner's text is not a JSON plan: {whole}"
+        ))),
+        [block] => serde_json::from_str(block).map_err(|error| {
+            invalid(format!(
+                "the planner's code block is not a JSON plan: {error}"
+            ))
+        }),
+        blocks => Err(invalid(format!(
+            "the planner's text holds {} code blocks: reply with the plan alone, or in one block",
+            blocks.len()
+        ))),
+    }
+}
+
+/// The bodies of the Markdown code blocks of `text`: from a line opening with three
+/// backticks (a language after them) to the next line of three backticks alone.
+fn code_blocks(text: &str) -> Vec<String> {
+    let (mut blocks, mut open): (Vec<String>, Option<Vec<&str>>) = (Vec::new(), None);
+    for line in text.lines() {
+        let fence = line.trim_start().starts_with("```");
+        match (&mut open, fence) {
+            (None, true) => open = Some(Vec::new()),
+            (Some(body), false) => body.push(line),
+            (Some(_), true) => blocks.extend(open.take().map(|body| body.join("\n"))),
+            (None, false) => {}
+        }
+    }
+    blocks
 }
 
 /// A plan's digest, to recognise it when it comes again: the hash of its `steps`.

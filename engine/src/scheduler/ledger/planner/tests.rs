@@ -282,4 +282,17 @@ fn an_agents_text_is_read_as_its_plan() {
     );
     let error = super::read_plan(agent("Here is the plan.")).unwrap_err();
     assert_eq!(error.class, crate::executor::ErrorClass::InvalidPlan);
+    let said = format!("Here is the plan:\n\n{fenced}\n\nIt adds one step.");
+    assert_eq!(
+        super::read_plan(agent(&said)).unwrap(),
+        plan,
+        "a sentence around the plan's code block"
+    );
+    let two = format!("First:\n{fenced}\nOr:\n{fenced}");
+    let error = super::read_plan(agent(&two)).unwrap_err();
+    assert!(
+        error.message.contains("holds 2 code blocks"),
+        "{}",
+        error.message
+    );
 }
