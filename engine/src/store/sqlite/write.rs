@@ -14,7 +14,6 @@
 //! caller rolls the transaction back.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,13 +25,13 @@ use crate::command::Command;
 use crate::event::{Event, EventKind, recorded};
 use crate::executor::ErrorClass;
 use crate::item::ItemRecord;
-use crate::lease::LeaseHolder;
 use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepState, StepTransition, Transition};
-use crate::store::{NewRun, Snapshot, digest};
 
-use super::in_place::{StoredOutput, fill_blob, write_big_output, write_snapshot};
+use super::in_place::{StoredOutput, write_big_output};
 use super::prepared::Prepared;
+
+pub(super) use creation::Creation;
 
 /// Why a commit stopped before its `COMMIT`.
 #[derive(Debug)]
@@ -51,96 +50,6 @@ pub(super) enum Failure {
 impl From<rusqlite::Error> for Failure {
     fn from(error: rusqlite::Error) -> Self {
         Failure::Sql(error)
-    }
-}
-
-/// A new run to insert, owned so that it can be sent to the writer thread.
-#[derive(Debug)]
-pub(super) struct Creation {
-    pub(super) id: Uuid,
-    name: String,
-    definition: Snapshot,
-    /// JSON text.
-    input: Arc<String>,
-    steps: Arc<[Arc<str>]>,
-    holder: LeaseHolder,
-    /// Milliseconds since the epoch.
-    expires: i64,
-    policy: Option<(String, String)>,
-    max_output_bytes: usize,
-}
-
-impl Creation {
-    /// The record of `run`, leased to `holder` until `expires` (ms).
-    pub(super) fn new(run: &NewRun, holder: &LeaseHolder, expires: i64) -> Creation {
-        Creation {
-            id: run.id,
-            name: run.workflow_name.clone(),
-            definition: run.definition.clone(),
-            input: Arc::clone(&run.input),
-            steps: Arc::clone(&run.steps),
-            holder: holder.clone(),
-            expires,
-            policy: (run.guard.as_ref()).map(|policy| (digest(policy), policy.clone())),
-            max_output_bytes: run.max_output_bytes,
-        }
-    }
-
-    /// Records the run: its snapshot, its row (leased to its creator), its input, its
-    /// pending steps and its creation event.
-    fn insert(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
-        let id = self.id.to_string();
-        let inserted = conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO workflows (hash, name, definition, created_at)
-                 VALUES (?, ?, zeroblob(?), ?)",
-            )?
-            .execute(params![
-                self.definition.hash(),
-                self.name,
-                self.definition.len() as i64,
-                now
-            ])?;
-        if inserted == 1 {
-            let row = conn.last_insert_rowid();
-            write_snapshot(conn, row, &self.definition)?;
-        }
-        if let Some((hash, policy)) = &self.policy {
-            conn.prepare_cached(
-                "INSERT OR IGNORE INTO policies (hash, policy, created_at) VALUES (?, ?, ?)",
-            )?
-            .execute(params![hash, policy, now])?;
-        }
-        let holder = &self.holder;
-        conn.prepare_cached(
-            "INSERT INTO runs (id, workflow_hash, workflow_name, state, created_at,
-                               lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires,
-                               policy_hash, max_output_bytes)
-             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
-        )?
-        .execute(params![
-            id,
-            self.definition.hash(),
-            self.name,
-            now,
-            holder.owner,
-            holder.host,
-            holder.pid,
-            holder.pid_start as i64,
-            self.expires,
-            self.policy.as_ref().map(|(hash, _)| hash),
-            i64::try_from(self.max_output_bytes).unwrap_or(i64::MAX),
-        ])?;
-        conn.prepare_cached("INSERT INTO inputs (run_id, input) VALUES (?, zeroblob(?))")?
-            .execute(params![id, self.input.len() as i64])?;
-        let row = conn.last_insert_rowid();
-        fill_blob(conn, ("inputs", "input", row), self.input.as_bytes())?;
-        insert_steps(conn, &id, 0, self.steps.iter().map(|step| &**step))?;
-        conn.prepare_cached(
-            "INSERT INTO events (run_id, seq, at, to_state) VALUES (?, 1, ?, 'pending')",
-        )?
-        .execute(params![id, now])?;
-        Ok(())
     }
 }
 
@@ -215,7 +124,7 @@ struct PlanRow {
 /// A `for_each` item that ended.
 #[derive(Debug)]
 struct ItemRow {
-    run: String,
+    run: Uuid,
     step: String,
     index: i64,
     state: &'static str,
@@ -322,7 +231,7 @@ impl Rows {
                 .map(|(run, from)| (run.to_string(), from.clone()))
                 .collect(),
             max_outputs: (batch.max_outputs().iter())
-                .map(|(run, bytes)| (run.to_string(), i64::try_from(*bytes).unwrap_or(i64::MAX)))
+                .map(|(run, bytes)| (run.to_string(), stored_cap(*bytes)))
                 .collect(),
         };
         let mut step_rows: hashbrown::HashMap<(Uuid, &str), usize> = hashbrown::HashMap::new();
@@ -546,7 +455,7 @@ impl Rows {
         let starting = (self.steps.iter())
             .filter(|row| row.to == running)
             .map(|row| row.run);
-        let items = (self.items.iter()).filter_map(|item| item.run.parse::<Uuid>().ok());
+        let items = self.items.iter().map(|item| item.run);
         let mut looked: Vec<Uuid> = Vec::new();
         let mut key = Uuid::encode_buffer();
         for run in starting.chain(items) {
@@ -616,6 +525,12 @@ impl Rows {
         });
         creation.into_iter().chain(events).collect()
     }
+}
+
+/// A cap on one step's output as the `runs` table keeps it (a cap past `i64::MAX` is no cap
+/// at all, and is kept as the largest).
+fn stored_cap(bytes: usize) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
 /// Inserts pending step rows for the ids `steps`, at positions from `first` on (the
@@ -706,7 +621,7 @@ fn plan_row(plan: &Addition) -> PlanRow {
 
 fn item_row(item: &ItemRecord) -> ItemRow {
     ItemRow {
-        run: item.run_id.to_string(),
+        run: item.run_id,
         step: item.step_id.clone(),
         index: item.index as i64,
         state: item.state.as_str(),
@@ -730,6 +645,7 @@ fn event_row(transition: Transition) -> EventRow {
     }
 }
 
+mod creation;
 mod growth;
 #[cfg(test)]
 mod tests;

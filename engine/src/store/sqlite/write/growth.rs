@@ -2,6 +2,7 @@
 //! with their steps, `for_each` items, and the plans a redrive supersedes.
 
 use rusqlite::{Connection, params};
+use uuid::Uuid;
 
 use super::{Rows, insert_steps};
 
@@ -61,13 +62,15 @@ impl Rows {
                 plan.ids.iter().map(String::as_str),
             )?;
         }
+        let mut key = Uuid::encode_buffer();
         for item in &self.items {
+            let run = &*item.run.hyphenated().encode_lower(&mut key);
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO items (run_id, step_id, idx, state, attempt, output, error)
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
-                item.run,
+                run,
                 item.step,
                 item.index,
                 item.state,
