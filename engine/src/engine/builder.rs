@@ -66,26 +66,25 @@ impl EngineBuilder {
     }
 
     /// How hard SQLite commits are pushed to disk (default [`Durability::Normal`]).
-    pub fn durability(mut self, durability: Durability) -> Self {
-        if let StoreChoice::Sqlite(options) = &mut self.store {
-            options.durability = durability;
-        }
-        self
+    pub fn durability(self, durability: Durability) -> Self {
+        self.sqlite(|options| options.durability = durability)
     }
 
     /// How long to wait for another process's database lock before giving up (default 5 s).
-    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
-        if let StoreChoice::Sqlite(options) = &mut self.store {
-            options.busy_timeout = timeout;
-        }
-        self
+    pub fn busy_timeout(self, timeout: Duration) -> Self {
+        self.sqlite(|options| options.busy_timeout = timeout)
     }
 
     /// Whether a missing SQLite database is created (default) or refused: readers that only
     /// look at existing runs say `false`.
-    pub fn create_database(mut self, create: bool) -> Self {
+    pub fn create_database(self, create: bool) -> Self {
+        self.sqlite(|options| options.create = create)
+    }
+
+    /// Sets an option of the SQLite store with `set`; a store given as it is keeps its own.
+    fn sqlite(mut self, set: impl FnOnce(&mut StoreOptions)) -> Self {
         if let StoreChoice::Sqlite(options) = &mut self.store {
-            options.create = create;
+            set(options);
         }
         self
     }

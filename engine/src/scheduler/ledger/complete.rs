@@ -270,9 +270,6 @@ pub(super) fn merged(log: Option<Value>, mut detail: Value) -> Value {
     detail
 }
 
-#[cfg(test)]
-mod tests;
-
 /// How an attempt that failed with `error` ended, to compare with its step's other endings:
 /// the error, and the tail of its diagnostic output unless the error quotes it already (a
 /// process's exit message does).
@@ -284,3 +281,6 @@ fn ending(error: &ExecError, tail: &str) -> String {
         format!("{error}\n{tail}")
     }
 }
+
+#[cfg(test)]
+mod tests;
