@@ -206,23 +206,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_carriage_return_ends_a_line_unless_a_newline_follows() {
-        let progress = Progress::default();
-        read_tail(
-            &b"10%\r20%\r30%\r\ndone\r\n"[..],
-            1000,
-            progress.clone(),
-            CancellationToken::new(),
-        )
-        .await;
-        assert_eq!(progress.count(), 4, "10%, 20%, 30%, done");
-        let progress = Progress::default();
-        read_tail(
-            &b"50%\r"[..],
-            1000,
-            progress.clone(),
-            CancellationToken::new(),
-        )
-        .await;
-        assert_eq!(progress.count(), 1);
+        let cases: [(&[u8], u64); 2] = [
+            (b"10%\r20%\r30%\r\ndone\r\n", 4), // 10%, 20%, 30%, done
+            (b"50%\r", 1),
+        ];
+        for (output, lines) in cases {
+            let progress = Progress::default();
+            read_tail(output, 1000, progress.clone(), CancellationToken::new()).await;
+            assert_eq!(
+                progress.count(),
+                lines,
+                "{:?}",
+                String::from_utf8_lossy(output)
+            );
+        }
     }
 }
