@@ -9,7 +9,7 @@
 //! those it started, then waits `ready` for the window and goes on with the items left, as
 //! the same attempt.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -39,6 +39,10 @@ pub(super) struct Items {
     failed: BTreeMap<usize, ExecError>,
     /// The items the step's running attempt started, in every window of a rate limit.
     started: BTreeSet<usize>,
+    /// Items of `started` that wait for their leave (an earlier item's end), in the order
+    /// they take them: each is recorded `running` in the commit that gives it its leave, so
+    /// that one never run does not count a run after a crash.
+    unrecorded: VecDeque<usize>,
     /// Whether the running attempt's time limit kept items from starting.
     cut_off: bool,
     /// The items found `running` when the run was taken over (a crash cut them off; the
@@ -139,17 +143,25 @@ impl Ledger {
             + 1
     }
 
-    /// Counts a run of each item in `indices` of `step`, and records it `running` with the
-    /// step's: an item cut off by a crash then reruns as its next attempt, as a step does.
+    /// Counts a run of each item in `indices` of `step`, in the order they start, and records
+    /// the first window of them (as many as run side by side) `running` with the step's: an
+    /// item cut off by a crash then reruns as its next attempt, as a step does. The others
+    /// are recorded as their leaves come ([`Ledger::item_ended`]).
     pub(super) fn items_started(&mut self, step: StepIndex, indices: impl Iterator<Item = usize>) {
+        let window = self.item_limit(step);
         let Some(items) = self.slots[step].items.as_deref_mut() else {
             return;
         };
         let step_id = &self.plan.steps()[step].id;
-        for index in indices {
+        items.unrecorded.clear();
+        for (order, index) in indices.enumerate() {
             items.started.insert(index);
             items.interrupted.remove(&index);
             items.attempts[index] += 1;
+            if order >= window {
+                items.unrecorded.push_back(index);
+                continue;
+            }
             let attempt = items.attempts[index];
             let item = without_outcome(self.run_id, step_id, index, StepState::Running, attempt);
             self.batch.record_item(item);
@@ -204,6 +216,7 @@ impl Ledger {
             return 0;
         };
         let step_id = &self.plan.steps()[step].id;
+        items.unrecorded.clear();
         let mut unstarted = 0;
         for &index in &items.started {
             if items.outputs[index].is_some() || items.failed.contains_key(&index) {
@@ -305,7 +318,8 @@ impl Ledger {
         Ok(())
     }
 
-    /// Item `index` of `step`'s running attempt ended: it is committed with the next batch.
+    /// Item `index` of `step`'s running attempt ended: it is committed with the next batch,
+    /// with the start of the item its end gives a leave to.
     pub(super) fn item_ended(&mut self, step: StepIndex, index: usize, outcome: Outcome) {
         let slot = &mut self.slots[step];
         let Some(items) = slot
@@ -315,6 +329,12 @@ impl Ledger {
         else {
             return; // Not a running `for_each` step: nothing to record.
         };
+        let step_id = &self.plan.steps()[step].id;
+        if let Some(next) = items.unrecorded.pop_front() {
+            let attempt = items.attempts[next];
+            let item = without_outcome(self.run_id, step_id, next, StepState::Running, attempt);
+            self.batch.record_item(item);
+        }
         if index >= items.outputs.len() {
             return;
         }
@@ -338,7 +358,7 @@ impl Ledger {
         };
         self.batch.record_item(ItemRecord {
             run_id: self.run_id,
-            step_id: self.plan.steps()[step].id.to_string(),
+            step_id: step_id.to_string(),
             index,
             state,
             attempt: items.attempts[index],
@@ -355,6 +375,7 @@ impl Ledger {
         let failed = std::mem::take(&mut items.failed);
         let cut_off = std::mem::take(&mut items.cut_off);
         items.started.clear();
+        items.unrecorded.clear();
         let count = items.outputs.len();
         let missing = items
             .outputs
@@ -422,6 +443,7 @@ impl Ledger {
         items.outputs.fill(None);
         items.failed.clear();
         items.started.clear();
+        items.unrecorded.clear();
         items.interrupted.clear();
         let step_id = &self.plan.steps()[step].id;
         // Those past the list's end are out of it: they stay skipped.

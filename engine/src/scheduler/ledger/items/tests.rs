@@ -196,6 +196,42 @@ fn after_a_crash_only_the_items_not_succeeded_run_again() {
     );
 }
 
+#[test]
+fn an_item_past_the_first_window_is_recorded_running_with_the_end_that_gives_its_leave() {
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "each", "executor": "noop", "max_parallel": 2,
+         "for_each": "${{ [10, 20, 30, 40] }}"}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    let started = ledger.take_batch();
+    assert_eq!(
+        states(started.items()),
+        [(0, StepState::Running, 1), (1, StepState::Running, 1)],
+        "only the items that start at once are recorded running with the step"
+    );
+    ledger
+        .apply(item(0, Outcome::success(json!("a"))), at(1))
+        .unwrap();
+    let first_end = ledger.take_batch();
+    assert_eq!(
+        states(first_end.items()),
+        [(2, StepState::Running, 1), (0, StepState::Succeeded, 1)],
+        "the commit of an item's end records the start of the item it lets run"
+    );
+    // The engine dies there: item 3 never started.
+    let run = Committed {
+        items: [started.items(), first_end.items()].concat(),
+        ..committed_after(&ledger, RunState::Running)
+    };
+    let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
+    let starts = resumed.turn(at(2)).unwrap();
+    assert_eq!(
+        item_attempts(&starts[0]),
+        [(Some(1), 2), (Some(2), 2), (Some(3), 1)],
+        "items cut off run as their next attempt, the one that never started as its first"
+    );
+}
+
 /// A run whose `each` failed with items 1 and 3, taken over again with `redrive`.
 fn redriven(from: Option<&str>) -> Ledger {
     let mut ledger = new_run(each(1));
