@@ -288,17 +288,22 @@ impl Engine {
         self.inner.store.runs(filter).await
     }
 
-    /// The run `run_id` (or a unique prefix of it) and its steps as they stand.
+    /// The run `run_id` (or a unique prefix of it) and its steps as they stand, each
+    /// `for_each` step with its items.
     pub async fn run(&self, run_id: &str) -> Result<RunView> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
         let input = store.input(record.id).await?;
         let steps = store.steps(record.id).await?;
-        Ok(RunView::new(record, input, steps))
+        let mut run = RunView::new(record, input, steps);
+        let ids: Vec<&str> = run.steps.iter().map(|step| step.id.as_str()).collect();
+        let items = store.items(run.id, &ids).await?;
+        StepView::with_items(&mut run.steps, items);
+        Ok(run)
     }
 
-    /// [`Engine::run`] without the steps' outputs (each `None`), for whoever shows the run:
-    /// a big run's outputs are hundreds of megabytes.
+    /// [`Engine::run`] without the steps' outputs (each `None`) and items, for whoever shows
+    /// the run: a big run's outputs are hundreds of megabytes.
     pub async fn run_without_outputs(&self, run_id: &str) -> Result<RunView> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;

@@ -351,6 +351,7 @@ impl From<StepRecord> for StepView {
             progress_at: step
                 .progress_at
                 .filter(|_| step.state == StepState::Running),
+            items: Vec::new(),
         }
     }
 }

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use cairn_engine::{
-    Engine, Error as EngineError, Event, RunFilter, RunState, RunView, StepState, Store, Usage,
+    Engine, Error as EngineError, Event, RunFilter, RunState, RunView, StepState, StepView, Store,
+    Usage,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
@@ -81,7 +82,8 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
     Ok(ExitCode::SUCCESS)
 }
 
-/// Shows a run: its state, input, output, error and every step. The steps are read without
+/// Shows a run: its state, input, output, error and every step (a `for_each` step with its
+/// items: counted by state, or listed with `--json`). The steps are read without
 /// their outputs (a big run's are hundreds of megabytes), which the text leaves out and
 /// `--json` reads a page at a time as it writes them.
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
@@ -114,20 +116,39 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
         .unwrap_or(4)
         .max(4);
     writeln!(stdout, "\n{:<width$}  {:<17} attempt", "step", "state")?;
-    for step in steps {
-        writeln!(
-            stdout,
-            "{:<width$}  {:<17} {}",
-            step.id,
-            step.state.as_str(),
-            step.attempt
-        )?;
-        if let Some(error) = &step.error {
-            writeln!(stdout, "{:<width$}  error: {error}", "")?;
+    // The items are read a page of steps at a time (with their outputs, which are dropped).
+    for page in steps.chunks(MOST_STEPS) {
+        let ids: Vec<&str> = page.iter().map(|step| step.id.as_str()).collect();
+        let mut counts: HashMap<String, Vec<(StepState, usize)>> = HashMap::new();
+        for item in engine.store().items(run.id, &ids).await? {
+            let counted = counts.entry(item.step_id).or_default();
+            match counted.iter_mut().find(|(state, _)| *state == item.state) {
+                Some((_, count)) => *count += 1,
+                None => counted.push((item.state, 1)),
+            }
         }
-        if let (StepState::Running, Some(at)) = (step.state, step.progress_at) {
-            let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
-            writeln!(stdout, "{:<width$}  last sign of life: {at}", "")?;
+        for step in page {
+            writeln!(
+                stdout,
+                "{:<width$}  {:<17} {}",
+                step.id,
+                step.state.as_str(),
+                step.attempt
+            )?;
+            if let Some(error) = &step.error {
+                writeln!(stdout, "{:<width$}  error: {error}", "")?;
+            }
+            if let (StepState::Running, Some(at)) = (step.state, step.progress_at) {
+                let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+                writeln!(stdout, "{:<width$}  last sign of life: {at}", "")?;
+            }
+            if let Some(counted) = counts.get_mut(&step.id) {
+                counted.sort_by_key(|(state, _)| ITEM_STATES.iter().position(|s| s == state));
+                let counted: Vec<String> = (counted.iter())
+                    .map(|(state, count)| format!("{count} {}", state.as_str()))
+                    .collect();
+                writeln!(stdout, "{:<width$}  items: {}", "", counted.join(", "))?;
+            }
         }
     }
     stdout.flush()?;
@@ -155,11 +176,14 @@ async fn print_with_outputs(
         let ids: Vec<&str> = page.iter().map(|step| step.id.as_str()).collect();
         let mut outputs: HashMap<String, Value> =
             store.outputs(run.id, &ids).await?.into_iter().collect();
+        let items = store.items(run.id, &ids).await?;
+        StepView::with_items(page, items);
         let mut bytes = 0;
         for step in page.iter_mut() {
             step.output = outputs.remove(&step.id);
             let json = serde_json::to_vec(step).map_err(std::io::Error::from)?;
             step.output = None;
+            step.items = Vec::new();
             if first > 0 || bytes > 0 {
                 write!(out, ",")?;
             }
@@ -172,6 +196,16 @@ async fn print_with_outputs(
     writeln!(out, "]}}")?;
     Ok(())
 }
+
+/// The order in which `cairn show` counts a `for_each` step's items by state.
+const ITEM_STATES: [StepState; 6] = [
+    StepState::Running,
+    StepState::Succeeded,
+    StepState::Failed,
+    StepState::Cancelled,
+    StepState::Pending,
+    StepState::Skipped,
+];
 
 /// How many steps the first page of `cairn show --json` holds.
 const FIRST_PAGE: usize = 16;

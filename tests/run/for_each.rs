@@ -151,6 +151,34 @@ fn failed_items_fail_the_step_after_every_item_ended_naming_them() {
         "{error}"
     );
     assert_eq!(scratch.executions().len(), 6, "every item ran");
+    // `show` lists the items inside their step: each with its state, in JSON, counted in text.
+    let items: Vec<(u64, &str)> = (show["steps"][0]["items"].as_array().unwrap().iter())
+        .map(|item| {
+            (
+                item["index"].as_u64().unwrap(),
+                item["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let states = [
+        "succeeded",
+        "failed",
+        "succeeded",
+        "succeeded",
+        "failed",
+        "succeeded",
+    ];
+    assert_eq!(
+        items,
+        states
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (i as u64, s))
+            .collect::<Vec<_>>()
+    );
+    let text = scratch.cairn(&["show", &id]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("items: 4 succeeded, 2 failed\n"), "{text}");
 }
 
 #[test]

@@ -221,6 +221,19 @@ async fn no_item_of_a_for_each_attempt_starts_past_the_attempts_deadline() {
     );
     let calls = overstays.0.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(calls, 1, "only item 0 started, before the deadline");
+    let run = engine.run(&report.id.to_string()).await.unwrap();
+    let items: Vec<(usize, StepState)> = (run.steps[0].items.iter())
+        .map(|item| (item.index, item.state))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            (0, StepState::Failed),
+            (1, StepState::Pending),
+            (2, StepState::Pending)
+        ],
+        "the run's view holds the step's recorded items"
+    );
 }
 
 /// Tells the test it started (and counts its calls), then succeeds once the test lets it go
