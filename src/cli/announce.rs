@@ -38,18 +38,7 @@ pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
         Some("cairn.db") => String::new(),
         _ => format!("--db {} ", db.display()),
     };
-    // Requests told, by step, item and expiry (a request asked again expires later).
-    let mut told: HashSet<(String, Option<usize>, DateTime<Utc>)> = HashSet::new();
-    let mut tell = |out: &mut W, step: &str, item: Option<usize>, verdict: &Verdict, expires_at| {
-        if told.insert((step.to_owned(), item, expires_at)) {
-            let item = item.map_or(String::new(), |item| format!(" --item {item}"));
-            let reasons = verdict.reasons.join("; ");
-            let _ = writeln!(
-                out,
-                "step {step}{item} awaits approval ({reasons}); see the whole action with `cairn {db}approvals`, and decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
-            );
-        }
-    };
+    let mut told = Told::default();
     loop {
         match events.recv().await {
             Ok(event) => {
@@ -63,29 +52,72 @@ pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
                 let requests: Vec<Request> = listed
                     .and_then(|listed| Vec::deserialize(listed).ok())
                     .unwrap_or_default();
-                for request in requests {
-                    tell(
-                        &mut out,
-                        step,
-                        request.item,
-                        &request.verdict,
-                        request.expires_at,
-                    );
-                }
+                told.tell(&mut out, run, &db, step, requests);
             }
             Err(RecvError::Lagged(_)) => {
+                let mut by_step: Vec<(String, Vec<Request>)> = Vec::new();
                 for approval in waiting().await {
-                    let step = &approval.step_id;
-                    tell(
-                        &mut out,
-                        step,
-                        approval.item,
-                        &approval.verdict,
-                        approval.expires_at,
-                    );
+                    let request = Request {
+                        item: approval.item,
+                        verdict: approval.verdict,
+                        expires_at: approval.expires_at,
+                    };
+                    match by_step.last_mut() {
+                        Some((step, requests)) if *step == approval.step_id => {
+                            requests.push(request);
+                        }
+                        _ => by_step.push((approval.step_id, vec![request])),
+                    }
+                }
+                for (step, requests) in by_step {
+                    told.tell(&mut out, run, &db, &step, requests);
                 }
             }
             Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+/// How many of one step's new requests are told in full, each with its commands; the rest
+/// in one line (a `for_each` step may ask for thousands of items at once).
+const TOLD_IN_FULL: usize = 3;
+
+/// The requests told, by step, item and expiry (a request asked again expires later).
+#[derive(Default)]
+struct Told(HashSet<(String, Option<usize>, DateTime<Utc>)>);
+
+impl Told {
+    /// Tells `out` the `requests` of `step` (of `run`, in the database `db` names) not told
+    /// yet: the first few in full, then how many more wait and the one command that approves
+    /// them all.
+    fn tell(
+        &mut self,
+        out: &mut impl Write,
+        run: &str,
+        db: &str,
+        step: &str,
+        requests: Vec<Request>,
+    ) {
+        let new: Vec<Request> = (requests.into_iter())
+            .filter(|request| {
+                self.0
+                    .insert((step.to_owned(), request.item, request.expires_at))
+            })
+            .collect();
+        for request in new.iter().take(TOLD_IN_FULL) {
+            let item = (request.item).map_or(String::new(), |item| format!(" --item {item}"));
+            let reasons = request.verdict.reasons.join("; ");
+            let _ = writeln!(
+                out,
+                "step {step}{item} awaits approval ({reasons}); see the whole action with `cairn {db}approvals`, and decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
+            );
+        }
+        let more = new.len().saturating_sub(TOLD_IN_FULL);
+        if more > 0 {
+            let _ = writeln!(
+                out,
+                "step {step}: {more} more items await approval (`cairn {db}approvals` lists them); approve every waiting item of the step with:\n  cairn {db}approve {run} {step}"
+            );
         }
     }
 }
@@ -201,5 +233,35 @@ mod tests {
             assert_eq!(told.matches(&line).count(), 1, "{told}");
         }
         assert!(told.contains("cairn approve r1 c\n  cairn deny r1 c --reason TEXT"));
+    }
+
+    #[tokio::test]
+    async fn the_requests_of_many_items_are_told_a_few_in_full_then_counted() {
+        let (sender, events) = broadcast::channel(8);
+        let mut event = awaiting("each", 10);
+        let requests: Vec<serde_json::Value> = (0..10)
+            .map(|item| json!({"item": item, "verdict": Verdict::approve("ask", "why"), "expires_at": expiry(10)}))
+            .collect();
+        event.detail = Some(json!({ "approvals": requests }));
+        sender.send(event.clone()).unwrap();
+        sender.send(event).unwrap();
+        drop(sender);
+        let mut told = Vec::new();
+        let store = || async { vec![] };
+        super::notices(events, store, "r1", Path::new("x.db"), &mut told).await;
+        let told = String::from_utf8(told).unwrap();
+        assert_eq!(told.matches("awaits approval (why)").count(), 3, "{told}");
+        assert!(
+            told.contains("cairn --db x.db approve r1 each --item 2\n"),
+            "{told}"
+        );
+        assert!(
+            told.ends_with(
+                "step each: 7 more items await approval (`cairn --db x.db approvals` lists \
+                 them); approve every waiting item of the step with:\n  \
+                 cairn --db x.db approve r1 each\n"
+            ),
+            "told once, the same requests listed again: {told}"
+        );
     }
 }
