@@ -11,9 +11,11 @@ use crate::state::StepState;
 /// `failed` with its error, or `pending` again (a redrive runs it once more).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ItemRecord {
-    /// The run.
+    /// The run (left out of the JSON, which lists an item inside its step's).
+    #[serde(skip)]
     pub run_id: Uuid,
-    /// The `for_each` step.
+    /// The `for_each` step (left out of the JSON, as the run).
+    #[serde(skip)]
     pub step_id: String,
     /// The item's index in the step's list.
     pub index: usize,

@@ -89,7 +89,7 @@ pub use load::{
     load_str, read_document,
 };
 pub use plan::{Addition, Graph, Plan, PlanStep, Spent, StepIndex, Supersession};
-pub use report::{ItemView, RunFilter, RunReport, RunSummary, RunView, StepView};
+pub use report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 pub use state::{
     Batch, IllegalTransition, RunState, RunTransition, StepState, StepTransition, Transition,
     UnknownState,

@@ -121,46 +121,16 @@ pub struct StepView {
     /// A `for_each` step's items recorded so far, by index ([`StepView::with_items`]); none
     /// for other steps (left out of the JSON), or before one of its items started.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub items: Vec<ItemView>,
-}
-
-/// One recorded item of a `for_each` step, in a [`StepView`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ItemView {
-    /// The item's index in the step's list.
-    pub index: usize,
-    /// Its state (`running`, `succeeded`, `failed`, `cancelled`, `pending`, `skipped`).
-    pub state: StepState,
-    /// How many times it ran.
-    pub attempt: u32,
-    /// Its output, once it succeeded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
-    /// Its last error, as `class: message`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl From<ItemRecord> for ItemView {
-    fn from(item: ItemRecord) -> Self {
-        ItemView {
-            index: item.index,
-            state: item.state,
-            attempt: item.attempt,
-            output: item.output,
-            error: item.error,
-        }
-    }
+    pub items: Vec<ItemRecord>,
 }
 
 impl StepView {
     /// Puts into each of `steps` its items among `items` (of one run, ordered by step and
     /// index, as [`Store::items`](crate::Store::items) returns them).
     pub fn with_items(steps: &mut [StepView], items: Vec<ItemRecord>) {
-        let mut by_step: HashMap<String, Vec<ItemView>> = HashMap::new();
+        let mut by_step: HashMap<String, Vec<ItemRecord>> = HashMap::new();
         for item in items {
-            let step = item.step_id.clone();
-            by_step.entry(step).or_default().push(ItemView::from(item));
+            by_step.entry(item.step_id.clone()).or_default().push(item);
         }
         for step in steps {
             if let Some(items) = by_step.remove(&step.id) {
