@@ -319,8 +319,10 @@ impl Ledger {
     }
 
     /// Item `index` of `step`'s running attempt ended: it is committed with the next batch,
-    /// with the start of the item its end gives a leave to.
+    /// with the start of the item its end gives a leave to (none while the run is halted:
+    /// no leave is given then).
     pub(super) fn item_ended(&mut self, step: StepIndex, index: usize, outcome: Outcome) {
+        let halted = self.starts_no_items();
         let slot = &mut self.slots[step];
         let Some(items) = slot
             .items
@@ -330,7 +332,7 @@ impl Ledger {
             return; // Not a running `for_each` step: nothing to record.
         };
         let step_id = &self.plan.steps()[step].id;
-        if let Some(next) = items.unrecorded.pop_front() {
+        if let Some(next) = items.unrecorded.pop_front().filter(|_| !halted) {
             let attempt = items.attempts[next];
             let item = without_outcome(self.run_id, step_id, next, StepState::Running, attempt);
             self.batch.record_item(item);

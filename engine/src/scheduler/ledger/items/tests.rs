@@ -232,6 +232,29 @@ fn an_item_past_the_first_window_is_recorded_running_with_the_end_that_gives_its
     );
 }
 
+#[test]
+fn an_item_that_ends_while_the_run_is_halted_records_no_start_for_the_next() {
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "each", "executor": "noop", "max_parallel": 2,
+         "for_each": "${{ [10, 20, 30, 40] }}"}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    // The first signal: nothing new starts; the second stops the engine before the
+    // attempt's end (the items in flight ended cancelled).
+    ledger.apply(Input::Drain, at(1)).unwrap();
+    for index in [0, 1] {
+        let stopped = Outcome::failure(ErrorClass::Cancelled, "stopped");
+        ledger.apply(item(index, stopped), at(1)).unwrap();
+    }
+    ledger.apply(Input::Interrupted, at(1)).unwrap();
+    assert_eq!(
+        states(ledger.take_batch().items()),
+        [(0, StepState::Cancelled, 1), (1, StepState::Cancelled, 1)],
+        "items 2 and 3 get no leave, so none is recorded running"
+    );
+}
+
 /// A run whose `each` failed with items 1 and 3, taken over again with `redrive`.
 fn redriven(from: Option<&str>) -> Ledger {
     let mut ledger = new_run(each(1));
