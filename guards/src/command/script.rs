@@ -86,12 +86,25 @@ impl Checker {
                 "`{before}{after}`: a shell in a BIG5, GBK or Shift-JIS locale reads the end of `{before}` and the `{after}` as one character: not checked (put a space or a quote between them)"
             ));
         }
-        // `${V@P}` expands `V` as a prompt, running the commands in its value. Searched in the
-        // text without its backslash-newlines, which bash removes before it reads `${…}`.
-        if text.replace("\\\n", "").contains("@P}") {
+        // Searched in the text without its backslash-newlines, which bash removes before it
+        // reads `${…}`: `${V@P}` expands `V` as a prompt, running the commands in its value.
+        let joined = text.replace("\\\n", "");
+        if joined.contains("@P}") {
             self.problem(
                 "`${…@P}` runs the commands in a variable's value, which the checker cannot see",
             );
+        }
+        // bash 5.3 runs `${ cmd; }` and `${| cmd; }` as command substitutions, which the
+        // parser reads as one word (and bash 5.2 refuses as a bad substitution).
+        if let Some(at) = joined
+            .match_indices("${")
+            .map(|(at, _)| at + 2)
+            .find(|&at| joined[at..].starts_with(|c: char| c.is_whitespace() || c == '|'))
+        {
+            let shown: String = joined[at - 2..].chars().take(20).collect();
+            self.problem(format!(
+                "`{shown}…`: bash 5.3 runs the commands in `${{ …; }}` and `${{| …; }}`, which the checker cannot see"
+            ));
         }
         // The parser's time grows about twentyfold with each level of `${x[${x[…]}]}`: it
         // parses a subscript again for each form of `${…}` it tries.
@@ -317,6 +330,16 @@ impl Checker {
         let dashes = timed
             && simple.prefix.is_none()
             && (simple.word_or_name.as_ref()).is_some_and(|word| word.value == "--");
+        // `time -v cmd`: bash reads `-v` as the command, sh and bash's POSIX mode run the
+        // program `time` with its option.
+        if let Some(word) = (simple.word_or_name.as_ref())
+            .filter(|word| timed && !dashes && word.value.starts_with('-'))
+        {
+            return self.problem(format!(
+                "`time {}`: bash reads `{}` as the command, sh runs the program `time` with it as an option: not checked (write `command time {} …`)",
+                word.value, word.value, word.value
+            ));
+        }
         if dashes
             && let Some(CommandPrefixOrSuffixItem::Word(next)) = suffix.clone().next()
             && KEYWORDS.contains(&next.value.as_str())

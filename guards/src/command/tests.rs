@@ -812,6 +812,28 @@ fn time_ends_its_options_at_a_double_dash() {
 }
 
 #[test]
+fn time_with_an_option_of_the_program_is_refused() {
+    // dash and bash's POSIX mode run `/usr/bin/time -v touch x`; bash, the command `-v`.
+    refused(&[
+        "time -v touch x",
+        "time -p -f %e touch x",
+        "true && time --verbose touch x | cat",
+    ]);
+    allowed(&["time touch x", "time -p touch x", "command time -v touch x"]);
+}
+
+#[test]
+fn bash_5_3_command_substitutions_in_braces_are_refused() {
+    refused(&[
+        "echo ${ touch x; }",
+        "echo ${|touch x; }",
+        "echo \"${\ttouch x;}\"",
+        "[[ -n ${ touch x; } ]]",
+    ]);
+    allowed(&["echo ${x}", "echo ${x:-y}", "echo ${#x}"]);
+}
+
+#[test]
 fn deeply_nested_subscripts_are_refused_quickly() {
     // The parser's time grows about twentyfold with each `${x[` level: 3000 levels would
     // never finish, so a test that ends shows the refusal came before parsing.
