@@ -85,8 +85,8 @@ pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
 pub use item::ItemRecord;
 pub use lease::{Lease, LeaseAttempt, LeaseHolder};
 pub use load::{
-    LoadError, Place, Problem, document_schema, load_document, load_file, load_json, load_snapshot,
-    load_str, read_document,
+    LoadError, Place, Problem, check_params, document_schema, load_document, load_file, load_json,
+    load_snapshot, load_str, read_document,
 };
 pub use plan::{Addition, Graph, Plan, PlanStep, Spent, StepIndex, Supersession};
 pub use report::{RunFilter, RunReport, RunSummary, RunView, StepView};

@@ -40,6 +40,7 @@ use crate::plan::{self, Plan};
 
 pub(crate) use added::{load_plan, restore_plan};
 pub use document::{document_schema, load_document, load_json, read_document};
+pub use params::check_params;
 
 pub(crate) use crate::problem::closest;
 pub use crate::problem::{Place, Problem};

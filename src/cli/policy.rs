@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cairn_engine::{Action, Decision, Facts, LoadError, SharedJson, Usage, Uuid, Verdict};
+use cairn_engine::{
+    Action, Decision, Facts, LoadError, SharedJson, Usage, Uuid, Verdict, check_params,
+};
 use cairn_guards::{Policy, PolicyGuard, TestFailure};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -83,12 +85,23 @@ impl From<&TestFailure> for FailureReport {
 }
 
 /// The policy file at `file`, refused when it names an executor cairn does not have (in a
-/// rate limit or a test's action).
+/// rate limit or a test's action), or a test's action has parameters its executor refuses
+/// (a misspelt key would test nothing).
 fn load(file: &Path) -> Result<Policy, LoadError> {
     let policy = Policy::load(file)?;
     let executors = workflow::executors();
     let known: Vec<&str> = executors.keys().map(String::as_str).collect();
-    let problems = policy.unknown_executors(&known);
+    let mut problems = policy.unknown_executors(&known);
+    for (index, test) in policy.tests.iter().enumerate() {
+        let pointer = format!("/tests/{index}/action/params");
+        let action = &test.action;
+        problems.extend(check_params(
+            &executors,
+            &action.executor,
+            &action.params,
+            &pointer,
+        ));
+    }
     if problems.is_empty() {
         return Ok(policy);
     }

@@ -245,6 +245,25 @@ fn policy_test_and_explain_refuse_an_executor_cairn_does_not_have_with_its_place
 }
 
 #[test]
+fn a_test_whose_action_has_parameters_its_executor_refuses_exits_2_with_its_place() {
+    // A misspelt key would leave the command out, and the test pass testing nothing.
+    let (_dir, file) = policy_file(&serde_json::json!({
+        "commands": {"deny": [["curl"]]},
+        "tests": [{"action": {"executor": "process", "params": {"comand": ["rm", "x"]}},
+                   "expect": "deny"}]
+    }));
+    let output = cairn(&["policy", "test", &file]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{file}:/tests/0/action/params/comand: unknown key `comand` (did you mean `command`?)\n\
+             {file}:/tests/0/action/params: missing key `command`\n"
+        )
+    );
+}
+
+#[test]
 fn the_committed_policy_schema_is_current() {
     let output = cairn(&["schema", "policy"]);
     assert_eq!(output.status.code(), Some(0));

@@ -111,6 +111,61 @@ impl<'a> Schemas<'a> {
     }
 }
 
+/// The problems of an action's `params` against the parameter schema of `executor` (one of
+/// `executors`), each placed under `pointer`: what a workflow step's `with` is checked
+/// against, for actions written elsewhere (a policy's tests).
+///
+/// ```
+/// use std::sync::Arc;
+/// use async_trait::async_trait;
+/// use cairn_engine::{Action, ExecContext, Executor, Executors, Outcome, check_params};
+/// use serde_json::json;
+///
+/// #[derive(schemars::JsonSchema)]
+/// #[serde(deny_unknown_fields)]
+/// struct Params {
+///     text: String,
+/// }
+///
+/// #[derive(Debug)]
+/// struct Echo;
+///
+/// #[async_trait]
+/// impl Executor for Echo {
+///     fn params_schema(&self) -> Option<schemars::Schema> {
+///         Some(cairn_engine::params_schema::<Params>())
+///     }
+///     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+///         Outcome::success(action.params.clone())
+///     }
+/// }
+///
+/// let executors = Executors::from([("echo".to_owned(), Arc::new(Echo) as Arc<dyn Executor>)]);
+/// let params = json!({"txt": "hi"});
+/// let problems = check_params(&executors, "echo", &params, "/tests/0/action/params");
+/// assert!(!problems.is_empty());
+/// assert!(problems.iter().all(|problem| problem.message.contains("txt")
+///     || problem.message.contains("text")), "{problems:?}");
+/// ```
+pub fn check_params(
+    executors: &Executors,
+    executor: &str,
+    params: &Value,
+    pointer: &str,
+) -> Vec<Problem> {
+    match Schemas::new(executors).compiled(executor) {
+        Ok(None) => Vec::new(),
+        Ok(Some((schema, validator))) => (problems(schema, validator, params).into_iter())
+            .map(|found| Problem::at(format!("{pointer}{}", found.pointer), found.message))
+            .collect(),
+        Err(error) => {
+            let message =
+                format!("internal error: the `{executor}` executor's parameter schema: {error}");
+            vec![Problem::at(pointer.to_owned(), message)]
+        }
+    }
+}
+
 /// The problems of `params` against `schema`, except those whose value is a template.
 fn problems(schema: &Value, validator: &jsonschema::Validator, params: &Value) -> Vec<Found> {
     validator
