@@ -156,22 +156,18 @@ impl AgentParams {
             Cli::Claude => {
                 // stream-json (which needs --verbose) prints as it goes: progress, and what a
                 // killed claude had said.
-                argv.extend(
-                    [
-                        "claude",
-                        "-p",
-                        "--output-format",
-                        "stream-json",
-                        "--verbose",
-                    ]
-                    .map(str::to_owned),
-                );
+                argv.extend(["claude", "-p", "--output-format", "stream-json"].map(str::to_owned));
                 model(&mut argv);
                 if let Some(budget) = self.max_budget_usd {
                     argv.extend(["--max-budget-usd".to_owned(), format!("{budget:.4}")]);
                 }
                 argv.extend(self.args.iter().cloned());
-                argv.extend(["--".to_owned(), self.prompt.clone()]);
+                // claude's parser gives an option that takes a value the next word even when
+                // it is `--`: `args` ending in one (`--max-turns`) would take the `--` and
+                // leave the prompt to be read as options. It takes `--verbose` instead, and
+                // claude refuses stream-json without it.
+                argv.extend(["--verbose", "--"].map(str::to_owned));
+                argv.push(self.prompt.clone());
             }
             Cli::Codex => {
                 argv.extend(["codex", "exec", "--json"].map(str::to_owned));
@@ -237,12 +233,20 @@ mod tests {
                 "-p",
                 "--output-format",
                 "stream-json",
-                "--verbose",
                 "--model",
                 "sonnet",
+                "--verbose",
                 "--",
                 "fix it"
             ]
+        );
+        // An option that takes a value, last in `args`, takes `--verbose` (claude then
+        // refuses to run), not the `--` before the prompt.
+        let swallows =
+            argv(json!({"cli": "claude", "prompt": "--settings=x", "args": ["--max-turns"]}));
+        assert_eq!(
+            swallows[4..],
+            ["--max-turns", "--verbose", "--", "--settings=x"]
         );
         assert_eq!(
             argv(
@@ -298,9 +302,9 @@ mod tests {
                 "-p",
                 "--output-format",
                 "stream-json",
-                "--verbose",
                 "--model",
                 "m",
+                "--verbose",
                 "--",
                 "p"
             ]

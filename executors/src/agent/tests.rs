@@ -82,9 +82,9 @@ async fn claude_answer_usage_and_cost() {
             "-p",
             "--output-format",
             "stream-json",
-            "--verbose",
             "--model",
             "sonnet",
+            "--verbose",
             "--",
             "What is the answer?"
         ]
