@@ -74,7 +74,8 @@ pub struct ParamsError {
     pub message: String,
 }
 
-/// Everything an executor may use besides the action: cancellation, progress, deadline.
+/// Everything an executor may use besides the action: cancellation, progress, deadline,
+/// and the run's cap on an output.
 #[derive(Debug, Clone)]
 pub struct ExecContext {
     /// Cancelled when the attempt must stop (run cancelled, engine shutting down).
@@ -83,15 +84,23 @@ pub struct ExecContext {
     pub progress: Progress,
     /// When the attempt times out, if it has a timeout.
     pub deadline: Option<Instant>,
+    /// The attempt's time limit, which `deadline` ends (for messages).
+    pub limit: Option<Duration>,
+    /// The run's cap on one step's output, in bytes of its JSON: a bigger output fails the
+    /// step, so an executor that buffers what it reads need not keep more (nor stop sooner).
+    pub max_output: usize,
 }
 
 impl ExecContext {
-    /// A context with no deadline and a fresh cancellation token and progress counter.
+    /// A context with no deadline, the default output cap, and a fresh cancellation token
+    /// and progress counter.
     pub fn new() -> Self {
         ExecContext {
             cancel: CancellationToken::new(),
             progress: Progress::default(),
             deadline: None,
+            limit: None,
+            max_output: crate::DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
 }
@@ -232,11 +241,13 @@ impl Usage {
     }
 }
 
+/// Sums usages as budgets count them: the counts stop at their largest value, the cost at
+/// the largest finite one, so that no report overflows a run's sum or makes it infinite.
 impl std::ops::AddAssign<&Usage> for Usage {
     fn add_assign(&mut self, other: &Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cost_usd += other.cost_usd;
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cost_usd = (self.cost_usd + other.cost_usd).min(f64::MAX);
     }
 }
 
@@ -482,5 +493,21 @@ mod tests {
         progress.report();
         assert!(rung(), "the first sign after the look rings");
         assert_eq!(progress.count(), 4);
+    }
+
+    #[test]
+    fn usages_sum_without_overflowing_or_becoming_infinite() {
+        let huge = Usage {
+            input_tokens: u64::MAX,
+            output_tokens: u64::MAX,
+            cost_usd: f64::MAX,
+        };
+        let mut sum = Usage {
+            input_tokens: u64::MAX - 1,
+            output_tokens: u64::MAX / 2 + 1,
+            cost_usd: f64::MAX / 2.0 + f64::MAX / 4.0,
+        };
+        sum += &sum.clone();
+        assert_eq!(sum, huge, "the sums stop at the largest values");
     }
 }

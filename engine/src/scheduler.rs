@@ -464,6 +464,8 @@ impl Driver {
                 cancel: self.attempts.child_token(),
                 progress: Progress::ringing(Arc::clone(&self.signs)),
                 deadline: start.timeout.map(|timeout| Instant::now() + timeout),
+                limit: start.timeout,
+                max_output: start.max_output,
             };
             let leaves = Arc::new(Semaphore::new(start.item_limit));
             let watch = Watch {

@@ -188,13 +188,15 @@ impl AgentExecutor {
         let mut ctx = ctx.clone();
         if let Some(limit) = default_limit {
             ctx.deadline = Some(Instant::now() + limit);
+            ctx.limit = Some(limit);
         }
         let (outcome, stdout) = (self.process)
             .execute_raw(action, params.process_params(), &ctx)
             .await;
         let attempt = Attempt {
             params,
-            default_limit,
+            limit: ctx.limit,
+            default_limit: default_limit.is_some(),
             withheld: self.withheld(params),
         };
         attempt.conclude(outcome, stdout)

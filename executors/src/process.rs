@@ -128,7 +128,8 @@ impl ProcessExecutor {
         ProcessExecutor::default()
     }
 
-    /// Caps stdout at `bytes`.
+    /// Caps stdout at `bytes`, or at the run's cap on an output if that is bigger (a run
+    /// given a bigger cap, `cairn run --max-output`, can keep what it allows).
     pub fn max_output(mut self, bytes: usize) -> Self {
         self.max_output = bytes;
         self
@@ -266,9 +267,11 @@ impl ProcessExecutor {
 
         let stop = CancellationToken::new();
         let _stop_on_drop = stop.clone().drop_guard();
+        // This executor's cap, or the run's if that is bigger.
+        let max_output = self.max_output.max(ctx.max_output);
         let mut stdout = Some(tokio::spawn(capture::read_capped(
             child.stdout.take().expect("stdout is piped"),
-            self.max_output,
+            max_output,
             ctx.progress.clone(),
             stop.clone(),
         )));
@@ -298,7 +301,7 @@ impl ProcessExecutor {
                     stdout = None;
                     let read = joined.unwrap_or_default();
                     if read.overflowed {
-                        break (End::TooLarge, None);
+                        break (End::TooLarge(max_output), None);
                     }
                     captured = Some(read);
                 }
@@ -324,7 +327,7 @@ impl ProcessExecutor {
         };
         // The child may exit (SIGPIPE) before the select sees stdout overflow.
         let end = match end {
-            End::Exited if captured.overflowed => End::TooLarge,
+            End::Exited if captured.overflowed => End::TooLarge(max_output),
             end => end,
         };
         let tail = drain(stderr, &stop).await.unwrap_or_default();
@@ -358,12 +361,9 @@ impl ProcessExecutor {
             (End::Interrupted(why), _) => {
                 return why.outcome(&format!("`{program}`"));
             }
-            (End::TooLarge, _) => (
+            (End::TooLarge(cap), _) => (
                 ErrorClass::OutputTooLarge,
-                format!(
-                    "`{program}` wrote more than {} bytes to stdout; it was killed",
-                    self.max_output
-                ),
+                format!("`{program}` wrote more than {cap} bytes to stdout; it was killed"),
             ),
             (End::Exited, Err(error)) => (
                 ErrorClass::Transient,
@@ -426,8 +426,8 @@ enum Io {
 enum End {
     /// The child exited (or waiting for it failed).
     Exited,
-    /// Stdout went past the cap.
-    TooLarge,
+    /// Stdout went past the cap (bytes).
+    TooLarge(usize),
     /// The attempt was cancelled or timed out.
     Interrupted(Interrupt),
 }

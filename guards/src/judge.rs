@@ -249,7 +249,7 @@ impl Policy {
                 format!("${} of ${max}", facts.usage.cost_usd),
             );
         }
-        let tokens = facts.usage.input_tokens + facts.usage.output_tokens;
+        let tokens = (facts.usage.input_tokens).saturating_add(facts.usage.output_tokens);
         if let Some(max) = budgets.tokens.filter(|max| tokens >= *max) {
             over("budget.tokens", format!("{tokens} tokens of {max}"));
         }

@@ -127,6 +127,8 @@ pub(crate) struct Start {
     pub(crate) item_limit: usize,
     /// The attempt's time limit.
     pub(crate) timeout: Option<std::time::Duration>,
+    /// The run's cap on one step's output.
+    pub(crate) max_output: usize,
 }
 
 /// A run's committed state, as a ledger takes it over.

@@ -18,9 +18,10 @@ const QUOTE: usize = 200;
 pub(super) struct Attempt<'a> {
     /// The step's parameters.
     pub(super) params: &'a AgentParams,
-    /// The executor's default time limit, when the attempt ran under it (the step has no
-    /// `timeout`).
-    pub(super) default_limit: Option<Duration>,
+    /// The attempt's time limit, if it has one.
+    pub(super) limit: Option<Duration>,
+    /// Whether that limit is the executor's default (the step has no `timeout`).
+    pub(super) default_limit: bool,
     /// The CLI's credential variables set in cairn's environment that the step does not get.
     pub(super) withheld: Vec<&'static str>,
 }
@@ -67,11 +68,13 @@ impl Attempt<'_> {
         match error.class {
             ErrorClass::SpawnFailed => error.message = spawn_message(self.params, &error.message),
             ErrorClass::Timeout => {
-                if let Some(limit) = self.default_limit {
-                    error.message.push_str(&format!(
-                        " after {}, the agent executor's default limit for a step with no `timeout` (give the step a `timeout`, or set {AGENT_TIMEOUT_ENV})",
-                        humantime::format_duration(limit)
-                    ));
+                if let Some(limit) = self.limit {
+                    let limit = humantime::format_duration(limit);
+                    error.message.push_str(&if self.default_limit {
+                        format!(" after {limit}, the agent executor's default limit for a step with no `timeout` (give the step a `timeout`, or set {AGENT_TIMEOUT_ENV})")
+                    } else {
+                        format!(" after {limit} (the step's `timeout`)")
+                    });
                 }
                 if let Some(last) = report.last_problem() {
                     error

@@ -65,9 +65,12 @@ fn events(stdout: &str) -> Vec<Value> {
         .collect()
 }
 
-/// `value` as a token count (0 when absent or not a count).
-fn count(value: &Value) -> u64 {
-    value.as_u64().unwrap_or(0)
+/// The sum of `values` as token counts (each 0 when absent or not a count), stopping at
+/// the largest count rather than overflowing on what a CLI reports.
+fn count(values: &[&Value]) -> u64 {
+    (values.iter()).fold(0, |sum, value| {
+        sum.saturating_add(value.as_u64().unwrap_or(0))
+    })
 }
 
 /// A JSON value as a message: a string as it is, anything else as JSON.

@@ -150,6 +150,24 @@ async fn bad_params_and_missing_cwd_are_bad_params() {
 }
 
 #[tokio::test]
+async fn stdout_is_capped_at_the_runs_cap_when_that_is_bigger() {
+    let executor = ProcessExecutor::new().max_output(1_000);
+    let params = json!({"command": ["sh", "-c", "printf %3000s x"]});
+    let with_cap = |max_output| ExecContext {
+        max_output,
+        ..ExecContext::new()
+    };
+    let outcome = run_with(&executor, params.clone(), with_cap(500)).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::OutputTooLarge);
+    assert!(message.contains("more than 1000 bytes"), "{message}");
+    // A run given a bigger cap (`cairn run --max-output`) keeps what it allows.
+    let outcome = run_with(&executor, params, with_cap(5_000)).await;
+    let output = outcome.result.expect("within the run's cap");
+    assert_eq!(output.as_str().map(str::len), Some(3000));
+}
+
+#[tokio::test]
 async fn runs_in_cwd() {
     let dir = tempfile::tempdir().unwrap();
     let outcome = run(json!({"command": ["pwd", "-P"], "cwd": dir.path()})).await;

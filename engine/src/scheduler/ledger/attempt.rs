@@ -130,6 +130,7 @@ impl Ledger {
             for_each: items.is_some(),
             item_limit: self.item_limit(step),
             timeout: spec.timeout,
+            max_output: self.max_output_bytes,
         }))
     }
 

@@ -63,10 +63,12 @@ fn assistant_text(event: &Value) -> Option<String> {
 pub(super) fn usage(result: &Value) -> Usage {
     let usage = &result["usage"];
     Usage {
-        input_tokens: count(&usage["input_tokens"])
-            + count(&usage["cache_creation_input_tokens"])
-            + count(&usage["cache_read_input_tokens"]),
-        output_tokens: count(&usage["output_tokens"]),
+        input_tokens: count(&[
+            &usage["input_tokens"],
+            &usage["cache_creation_input_tokens"],
+            &usage["cache_read_input_tokens"],
+        ]),
+        output_tokens: count(&[&usage["output_tokens"]]),
         cost_usd: result["total_cost_usd"]
             .as_f64()
             .or_else(|| result["cost_usd"].as_f64())
@@ -119,6 +121,15 @@ mod tests {
         let report = read(&cut);
         assert_eq!(report.error, None);
         assert_eq!(report.last_problem(), Some(NOT_LOGGED_IN));
+    }
+
+    #[test]
+    fn counts_too_big_to_add_stop_at_the_largest() {
+        let report = read(
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"x",
+                "usage":{"input_tokens":18446744073709551615,"cache_read_input_tokens":5}}"#,
+        );
+        assert_eq!(report.usage.input_tokens, u64::MAX);
     }
 
     #[test]

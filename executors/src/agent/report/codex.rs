@@ -7,6 +7,8 @@
 //! waiting for network ...`) and goes on; only `turn.failed` or a non-zero exit is a failure.
 //! Codex reports no cost.
 
+use cairn_engine::Usage;
+
 use super::{Report, count, events, message};
 
 /// Reads codex's stdout.
@@ -22,8 +24,11 @@ pub(super) fn read(stdout: &str) -> Report {
             "turn.completed" => {
                 // `input_tokens` already includes `cached_input_tokens`.
                 let usage = &event["usage"];
-                report.usage.input_tokens += count(&usage["input_tokens"]);
-                report.usage.output_tokens += count(&usage["output_tokens"]);
+                report.usage += &Usage {
+                    input_tokens: count(&[&usage["input_tokens"]]),
+                    output_tokens: count(&[&usage["output_tokens"]]),
+                    cost_usd: 0.0,
+                };
             }
             "turn.failed" => report.error = Some(message(&event["error"]["message"])),
             "error" => report.warn(message(&event["message"])),

@@ -4,6 +4,8 @@
 //! write}}`) and `error` (`error: {name, data: {message, isRetryable?}}`). opencode 1.18.33
 //! prints no `done` event: the end of the stream and the exit code end the run.
 
+use cairn_engine::Usage;
+
 use super::{Report, count, events, message};
 
 /// Reads opencode's stdout. The answer is the text of the last step that has text; tokens
@@ -24,12 +26,12 @@ pub(super) fn read(stdout: &str) -> Report {
             }
             "step_finish" => {
                 let (part, tokens) = (&event["part"], &event["part"]["tokens"]);
-                report.usage.input_tokens += count(&tokens["input"])
-                    + count(&tokens["cache"]["read"])
-                    + count(&tokens["cache"]["write"]);
-                report.usage.output_tokens +=
-                    count(&tokens["output"]) + count(&tokens["reasoning"]);
-                report.usage.cost_usd += part["cost"].as_f64().unwrap_or(0.0);
+                let cache = &tokens["cache"];
+                report.usage += &Usage {
+                    input_tokens: count(&[&tokens["input"], &cache["read"], &cache["write"]]),
+                    output_tokens: count(&[&tokens["output"], &tokens["reasoning"]]),
+                    cost_usd: part["cost"].as_f64().unwrap_or(0.0),
+                };
             }
             "error" => {
                 let error = &event["error"];

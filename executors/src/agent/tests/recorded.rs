@@ -14,7 +14,8 @@ fn judge(cli: &str, process: Outcome, stdout: &str, withheld: Vec<&'static str>)
         .expect("valid parameters");
     let attempt = Attempt {
         params: &params,
-        default_limit: None,
+        limit: None,
+        default_limit: false,
         withheld,
     };
     attempt.conclude(process, stdout.as_bytes().to_vec())
@@ -49,6 +50,31 @@ fn codex_reconnecting_then_answering_succeeds_with_its_answer_and_usage() {
     assert_eq!(
         (outcome.usage.input_tokens, outcome.usage.output_tokens),
         (2946, 7)
+    );
+}
+
+#[test]
+fn a_step_timeout_is_named_with_what_the_cli_last_reported() {
+    let params = AgentParams::parse(&action("agent", json!({"cli": "codex", "prompt": "p"})))
+        .expect("valid parameters");
+    let attempt = Attempt {
+        params: &params,
+        limit: Some(std::time::Duration::from_secs(2)),
+        default_limit: false,
+        withheld: vec![],
+    };
+    let stdout = include_str!("../fixtures/codex-json-gitrepo.stdout");
+    let timed_out = Outcome::failure(ErrorClass::Timeout, "`codex` timed out");
+    let error = (attempt
+        .conclude(timed_out, stdout.as_bytes().to_vec())
+        .result)
+        .expect_err("a failure");
+    assert!(
+        error.message.starts_with(
+            "`codex` timed out after 2s (the step's `timeout`); codex last reported: "
+        ),
+        "{}",
+        error.message
     );
 }
 
