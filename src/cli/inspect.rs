@@ -114,7 +114,7 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
         .map(|step| step.id.len())
         .max()
         .unwrap_or(4)
-        .max(4);
+        .clamp(4, WIDEST_STEP_COLUMN);
     writeln!(stdout, "\n{:<width$}  {:<17} attempt", "step", "state")?;
     // The items are read a page of steps at a time (with their outputs, which are dropped).
     for page in steps.chunks(MOST_STEPS) {
@@ -209,6 +209,10 @@ const ITEM_STATES: [StepState; 6] = [
 
 /// How many steps the first page of `cairn show --json` holds.
 const FIRST_PAGE: usize = 16;
+
+/// The widest the step column of `cairn show` grows: a longer id overflows it (and
+/// `format!` refuses a width above 65,535).
+const WIDEST_STEP_COLUMN: usize = 40;
 
 /// The most steps a page holds.
 const MOST_STEPS: usize = 1_000;

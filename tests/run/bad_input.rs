@@ -551,3 +551,26 @@ fn a_run_whose_guard_cannot_be_restored_is_refused_with_the_database_as_it_was()
         String::from_utf8_lossy(&resumed.stderr)
     );
 }
+
+#[test]
+fn a_step_id_too_long_for_its_column_overflows_it() {
+    let scratch = Scratch::new();
+    let long = "x".repeat(65_536);
+    let workflow = scratch.write(
+        "long.json",
+        &json!({"name": "long", "steps": [{"id": long, "executor": "noop"}, {"id": "b", "executor": "noop"}]}),
+    );
+    let id = scratch.run(&workflow, &[], 0);
+    let output = scratch.cairn(&["show", &id]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains(&format!("\n{long}  succeeded ")), "{text}");
+    assert!(
+        text.contains(&format!("\nb{}  succeeded ", " ".repeat(39))),
+        "{text}"
+    );
+}
