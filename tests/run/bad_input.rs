@@ -574,3 +574,27 @@ fn a_step_id_too_long_for_its_column_overflows_it() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_stored_time_changed_into_text_is_named_corrupt() {
+    for (tamper, column) in [
+        ("UPDATE runs SET created_at = '2026-12-03'", "created_at"),
+        ("UPDATE events SET at = '2026-12-03'", "updated_at"),
+    ] {
+        let (scratch, _, id) = with_one_run();
+        let mut conn = SqliteConnection::connect(&format!("sqlite://{}", scratch.db().display()))
+            .await
+            .unwrap();
+        sqlx::query(tamper).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        let named = format!("corrupt database: column {column}: ");
+        for args in [
+            vec!["runs"],
+            vec!["show", &id],
+            vec!["cancel", &id],
+            vec!["resume", &id],
+        ] {
+            refused(&scratch, &args, &named);
+        }
+    }
+}

@@ -14,10 +14,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Row};
+use sqlx::{Column, Connection, Row};
 use uuid::Uuid;
 
 use super::{CommitReport, NewRun, RunRecord, StepRecord, Store, run_id_key};
@@ -296,7 +296,7 @@ impl Store for SqliteStore {
         };
         let row = sqlx::query(
             "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, r.output, r.error,
-                    r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1),
+                    r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1) AS updated_at,
                     p.policy, r.deadline_at, r.lease_owner, r.lease_host, r.lease_pid,
                     r.lease_pid_start, r.lease_expires, r.max_output_bytes
              FROM runs r LEFT JOIN policies p ON p.hash = r.policy_hash
@@ -332,7 +332,7 @@ impl Store for SqliteStore {
             .await
             .map_err(self.fail())?
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        parse_json(row.get::<&[u8], _>(0))
+        parse_json(column::<&[u8]>(&row, 0)?)
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
@@ -380,11 +380,11 @@ impl Store for SqliteStore {
         let mut runs = Vec::new();
         while let Some(row) = rows.try_next().await.map_err(self.fail())? {
             runs.push(RunSummary {
-                id: parse_uuid(row.get(0))?,
-                workflow: row.get(1),
-                state: parse_state(row.get::<&str, _>(2))?,
-                created_at: millis_to_time(row.get(3)),
-                updated_at: millis_to_time(row.get(4)),
+                id: parse_uuid(column(&row, 0)?)?,
+                workflow: column(&row, 1)?,
+                state: parse_state(column::<&str>(&row, 2)?)?,
+                created_at: millis_to_time(column(&row, 3)?),
+                updated_at: millis_to_time(column(&row, 4)?),
             });
         }
         Ok(runs)
@@ -397,7 +397,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reads)
         .await
         .map_err(self.fail())?;
-        rows.iter().map(|row| parse_uuid(row.get(0))).collect()
+        rows.iter().map(|row| parse_uuid(column(row, 0)?)).collect()
     }
 
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
@@ -417,7 +417,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.reads)
             .await
             .map_err(self.fail())?;
-        rows.iter().map(|row| parse_uuid(row.get(0))).collect()
+        rows.iter().map(|row| parse_uuid(column(row, 0)?)).collect()
     }
 
     async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>> {
@@ -474,12 +474,13 @@ impl Store for SqliteStore {
         .fetch_all(&self.reads)
         .await
         .map_err(self.fail())?;
-        Ok((rows.iter())
-            .flat_map(|row| {
-                let start = (row.get(0), millis_to_time(row.get(1)));
-                std::iter::repeat_n(start, row.get::<i64, _>(2).try_into().unwrap_or(0))
-            })
-            .collect())
+        let mut starts = Vec::new();
+        for row in &rows {
+            let start = (column(row, 0)?, millis_to_time(column(row, 1)?));
+            let count = column::<i64>(row, 2)?.try_into().unwrap_or(0);
+            starts.extend(std::iter::repeat_n(start, count));
+        }
+        Ok(starts)
     }
 
     async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>> {
@@ -504,6 +505,7 @@ impl Store for SqliteStore {
 /// with the time of each one's last event; `?2` at most (-1: every one).
 const RUNS: &str = "SELECT r.id, r.workflow_name, r.state, r.created_at,
         (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
+            AS updated_at
     FROM runs r WHERE ?1 = '[]' OR r.state IN (SELECT value FROM json_each(?1))
     ORDER BY r.created_at DESC, r.id DESC LIMIT ?2";
 
@@ -513,6 +515,7 @@ const RUNS: &str = "SELECT r.id, r.workflow_name, r.state, r.created_at,
 /// second sort of every run cost 0.2 s.
 const NEWEST_RUNS: &str = "SELECT r.id, r.workflow_name, r.state, r.created_at,
         (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
+            AS updated_at
     FROM (SELECT id, workflow_name, state, created_at FROM runs
           WHERE ?1 = '[]' OR state IN (SELECT value FROM json_each(?1))
           ORDER BY created_at DESC, id DESC LIMIT ?2) r
@@ -532,40 +535,56 @@ const FIND_RUN_IDS: &str = "SELECT id FROM runs WHERE id = ?1
 
 fn run_record(row: &SqliteRow) -> Result<RunRecord> {
     Ok(RunRecord {
-        id: parse_uuid(row.get(0))?,
-        workflow_name: row.get(1),
-        workflow_hash: row.get(2),
-        state: parse_state(row.get::<&str, _>(3))?,
+        id: parse_uuid(column(row, 0)?)?,
+        workflow_name: column(row, 1)?,
+        workflow_hash: column(row, 2)?,
+        state: parse_state(column::<&str>(row, 3)?)?,
         // Text, or a BLOB of UTF-8 when it was big (see `in_place.rs`).
-        output: row
-            .get::<Option<Vec<u8>>, _>(4)
+        output: column::<Option<Vec<u8>>>(row, 4)?
             .map(parse_json)
             .transpose()?,
-        error: row.get(5),
-        error_class: row
-            .get::<Option<String>, _>(6)
+        error: column(row, 5)?,
+        error_class: column::<Option<String>>(row, 6)?
             .map(|class| {
                 class
                     .parse()
                     .map_err(|_| Error::Corrupt(format!("error class {class:?}")))
             })
             .transpose()?,
-        guard: row.get(9),
-        created_at: millis_to_time(row.get(7)),
-        updated_at: millis_to_time(row.get(8)),
-        deadline: row.get::<Option<i64>, _>(10).map(millis_to_time),
-        max_output_bytes: (row.get::<Option<i64>, _>(16))
+        guard: column(row, 9)?,
+        created_at: millis_to_time(column(row, 7)?),
+        updated_at: millis_to_time(column(row, 8)?),
+        deadline: column::<Option<i64>>(row, 10)?.map(millis_to_time),
+        max_output_bytes: (column::<Option<i64>>(row, 16)?)
             .map(|n| usize::try_from(n).map_err(|_| Error::Corrupt(format!("output cap {n}"))))
             .transpose()?,
-        lease: row.get::<Option<String>, _>(11).map(|owner| Lease {
-            holder: LeaseHolder {
-                owner,
-                host: row.get::<Option<String>, _>(12).unwrap_or_default(),
-                pid: row.get::<Option<u32>, _>(13).unwrap_or_default(),
-                pid_start: row.get::<Option<i64>, _>(14).unwrap_or_default() as u64,
-            },
-            expires: millis_to_time(row.get::<Option<i64>, _>(15).unwrap_or_default()),
-        }),
+        lease: match column::<Option<String>>(row, 11)? {
+            Some(owner) => Some(Lease {
+                holder: LeaseHolder {
+                    owner,
+                    host: column::<Option<String>>(row, 12)?.unwrap_or_default(),
+                    pid: column::<Option<u32>>(row, 13)?.unwrap_or_default(),
+                    pid_start: column::<Option<i64>>(row, 14)?.unwrap_or_default() as u64,
+                },
+                expires: millis_to_time(column::<Option<i64>>(row, 15)?.unwrap_or_default()),
+            }),
+            None => None,
+        },
+    })
+}
+
+/// Column `index` of `row` as a `T`, or [`Error::Corrupt`] naming the column when the value
+/// stored there is not one (a NULL, or a value of another type: changed outside cairn).
+fn column<'r, T>(row: &'r SqliteRow, index: usize) -> Result<T>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(index).map_err(|error| {
+        let error = match error {
+            sqlx::Error::ColumnDecode { source, .. } => source.to_string(),
+            other => other.to_string(),
+        };
+        Error::Corrupt(format!("column {}: {error}", row.column(index).name()))
     })
 }
 

@@ -1,9 +1,9 @@
 //! The guard's rows: commands other processes send, and approval requests.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::{millis_to_time, parse_json, parse_uuid};
+use super::{column, millis_to_time, parse_json, parse_uuid};
 use crate::approval::{Approval, ApprovalDecision};
 use crate::command::PendingCommand;
 use crate::error::{Error, Result};
@@ -22,14 +22,14 @@ pub(super) async fn pending_commands(
     .await?;
     Ok((rows.iter())
         .map(|row| {
-            let payload: String = row.get(1);
+            let payload: String = column(row, 1)?;
             let command = serde_json::from_str(&payload)
                 .map_err(|e| Error::Corrupt(format!("command {payload:?}: {e}")))?;
             Ok(PendingCommand {
-                id: row.get(0),
+                id: column(row, 0)?,
                 run_id,
                 command,
-                created_at: millis_to_time(row.get(2)),
+                created_at: millis_to_time(column(row, 2)?),
             })
         })
         .collect())
@@ -58,30 +58,31 @@ pub(super) async fn approvals(
 }
 
 fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
-    let verdict = parse_json(row.get::<&str, _>(4))?;
+    let verdict = parse_json(column::<&str>(row, 4)?)?;
     let verdict = serde_json::from_value(verdict)
         .map_err(|e| Error::Corrupt(format!("stored verdict: {e}")))?;
-    let decision = row
-        .get::<Option<String>, _>(7)
-        .map(|decision| ApprovalDecision {
+    let decision = match column::<Option<String>>(row, 7)? {
+        Some(decision) => Some(ApprovalDecision {
             approved: decision == "approved",
-            by: row.get::<Option<String>, _>(8).unwrap_or_default(),
-            reason: row.get(9),
-            at: millis_to_time(row.get::<Option<i64>, _>(10).unwrap_or_default()),
-        });
-    let item: i64 = row.get(2);
+            by: column::<Option<String>>(row, 8)?.unwrap_or_default(),
+            reason: column(row, 9)?,
+            at: millis_to_time(column::<Option<i64>>(row, 10)?.unwrap_or_default()),
+        }),
+        None => None,
+    };
+    let item: i64 = column(row, 2)?;
     Ok(Approval {
-        run_id: parse_uuid(row.get(0))?,
-        step_id: row.get(1),
+        run_id: parse_uuid(column(row, 0)?)?,
+        step_id: column(row, 1)?,
         item: usize::try_from(item).ok(),
-        action_hash: row.get(3),
-        action: match row.get::<Option<&str>, _>(11) {
+        action_hash: column(row, 3)?,
+        action: match column::<Option<&str>>(row, 11)? {
             Some(action) => parse_json(action)?,
             None => serde_json::Value::Null,
         },
         verdict,
-        requested_at: millis_to_time(row.get(5)),
-        expires_at: millis_to_time(row.get(6)),
+        requested_at: millis_to_time(column(row, 5)?),
+        expires_at: millis_to_time(column(row, 6)?),
         decision,
     })
 }

@@ -1,10 +1,10 @@
 //! `for_each` items (written with the batches that end them, see `write.rs`), read back for
 //! a resume.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::{id_list, parse_json, parse_state};
+use super::{column, id_list, parse_json, parse_state};
 use crate::error::Result;
 use crate::item::ItemRecord;
 
@@ -28,15 +28,14 @@ pub(super) async fn items(
         .map(|row| {
             Ok(ItemRecord {
                 run_id,
-                step_id: row.get(0),
-                index: row.get::<i64, _>(1) as usize,
-                state: parse_state(row.get::<&str, _>(2))?,
-                attempt: row.get(3),
-                output: row
-                    .get::<Option<String>, _>(4)
+                step_id: column(row, 0)?,
+                index: column::<i64>(row, 1)? as usize,
+                state: parse_state(column::<&str>(row, 2)?)?,
+                attempt: column(row, 3)?,
+                output: column::<Option<String>>(row, 4)?
                     .map(parse_json)
                     .transpose()?,
-                error: row.get(5),
+                error: column(row, 5)?,
             })
         })
         .collect())

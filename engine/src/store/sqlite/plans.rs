@@ -1,10 +1,10 @@
 //! The plans planner steps added to runs (written with the planner's success, see
 //! `write.rs`), read back for a resume, and those redrives superseded.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::parse_json;
+use super::{column, parse_json};
 use crate::error::{Error, Result};
 use crate::plan::{Addition, Supersession};
 
@@ -23,15 +23,15 @@ pub(super) async fn plans(
     Ok(rows
         .iter()
         .map(|row| {
-            let ids = parse_json(row.get::<&str, _>(3))?;
+            let ids = parse_json(column::<&str>(row, 3)?)?;
             Ok(Addition {
                 run_id,
-                seq: row.get(0),
-                planner: row.get(1),
-                steps: parse_json(row.get::<&str, _>(2))?,
+                seq: column(row, 0)?,
+                planner: column(row, 1)?,
+                steps: parse_json(column::<&str>(row, 2)?)?,
                 ids: serde_json::from_value(ids)
                     .map_err(|error| Error::Corrupt(format!("stored plan ids: {error}")))?,
-                first: row.get::<i64, _>(4) as usize,
+                first: column::<i64>(row, 4)? as usize,
             })
         })
         .collect())
@@ -52,12 +52,12 @@ pub(super) async fn superseded(
     Ok(rows
         .iter()
         .map(|row| {
-            let spent = parse_json(row.get::<&str, _>(3))?;
+            let spent = parse_json(column::<&str>(row, 3)?)?;
             Ok(Supersession {
                 run_id,
-                seq: row.get(0),
-                planner: row.get(1),
-                steps: parse_json(row.get::<&str, _>(2))?,
+                seq: column(row, 0)?,
+                planner: column(row, 1)?,
+                steps: parse_json(column::<&str>(row, 2)?)?,
                 spent: serde_json::from_value(spent).map_err(|error| {
                     Error::Corrupt(format!("a superseded plan's spent: {error}"))
                 })?,
