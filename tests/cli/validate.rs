@@ -1,6 +1,8 @@
 //! `cairn validate`.
 
-use crate::{cairn, examples, stdout};
+use std::process::{Command, Stdio};
+
+use crate::{cairn, examples, finish, stdout};
 
 #[test]
 fn every_example_is_valid() {
@@ -311,5 +313,32 @@ fn a_cycle_through_groups_names_the_needs_of_the_groups() {
     assert_eq!(
         refused_workflow(&dir, inside),
         "w.json:/steps/0/pipeline/0: cycle: a -> b -> a, through groups: group `g` (holding `a`) needs `b`\n"
+    );
+}
+
+#[test]
+fn a_file_over_1_gib_is_refused_by_its_length_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("huge.json");
+    let huge = std::fs::File::create(&file).unwrap();
+    huge.set_len((1 << 30) + 1).unwrap();
+    // Half a GiB of address space: cairn could not read the file if it tried.
+    let child = Command::new("sh")
+        .args(["-c", "ulimit -v 524288 && exec \"$0\" validate \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_cairn"))
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = finish(child, "cairn validate huge.json");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "{}: longer than 1 GiB, more than cairn reads\n",
+            file.display()
+        )
     );
 }

@@ -67,9 +67,15 @@ pub fn read_document(path: &Path) -> Result<String, LoadError> {
         problems: vec![Problem::at("", message)],
     };
     let unreadable = |error: std::io::Error| fail(format!("cannot read the file: {error}"));
-    let kind = std::fs::metadata(path).map_err(unreadable)?.file_type();
+    let too_long = || fail("longer than 1 GiB, more than cairn reads".into());
+    let metadata = std::fs::metadata(path).map_err(unreadable)?;
+    let kind = metadata.file_type();
     if kind.is_char_device() || kind.is_block_device() {
         return Err(fail("a device, not a file: pass a file (or a pipe)".into()));
+    }
+    // A file's length is known: one too long is refused unread (a pipe's only by reading).
+    if kind.is_file() && metadata.len() > LARGEST_DOCUMENT {
+        return Err(too_long());
     }
     let mut bytes = Vec::new();
     let file = std::fs::File::open(path).map_err(unreadable)?;
@@ -77,7 +83,7 @@ pub fn read_document(path: &Path) -> Result<String, LoadError> {
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
     if bytes.len() as u64 > LARGEST_DOCUMENT {
-        return Err(fail("longer than 1 GiB, more than cairn reads".into()));
+        return Err(too_long());
     }
     String::from_utf8(bytes).map_err(|error| {
         let offset = error.utf8_error().valid_up_to();
