@@ -23,6 +23,7 @@ use smallvec::SmallVec;
 
 use condition::unknown_variables;
 pub use condition::{Condition, Variable, evaluate_conditions};
+use functions::unknown_function;
 pub(crate) use scope::Scope;
 pub use scope::SharedJson;
 use scope::to_val;
@@ -133,26 +134,38 @@ pub(crate) const VARIABLES: [&str; 3] = ["input", "steps", "run"];
 pub(crate) const ITEM_VARIABLES: [&str; 5] = ["input", "steps", "run", "item", "index"];
 
 /// Parses the CEL expression `expr` without evaluating it, and refuses one that names a
-/// variable not among `known`: the run would fail on it. It is kept with the recently
-/// compiled ones while they have room (a small workflow's run then finds every expression
-/// parsed), and not past that (a big file's every expression would only churn them).
+/// variable not among `known`, or calls a function the run's context does not have: the run
+/// would fail on it. It is kept with the recently compiled ones while they have room (a
+/// small workflow's run then finds every expression parsed), and not past that (a big
+/// file's every expression would only churn them).
 pub(crate) fn check(expr: &str, known: &[&str]) -> Result<(), ExprError> {
-    let unknown = if recent_programs().programs.len() < CACHED_PROGRAMS {
+    let refusal = if recent_programs().programs.len() < CACHED_PROGRAMS {
         let compiled = compile(expr)?;
         on_stack_for(compiled.simple, || {
-            Some(unknown_variables(&compiled.expression, known))
+            Some(refusal(&compiled.expression, known))
         })
     } else {
         on_stack_for(fits_any_stack(expr)?, || {
-            Some(parse(expr).map(|expression| unknown_variables(&expression, known)))
+            Some(parse(expr).map(|expression| refusal(&expression, known)))
         })
         .transpose()?
     };
-    match unknown {
+    match refusal {
         None => Err(library_failed(expr)),
-        Some(unknown) if unknown.is_empty() => Ok(()),
-        Some(unknown) => Err(ExprError::new(expr, undefined(&unknown, known))),
+        Some(None) => Ok(()),
+        Some(Some(reason)) => Err(ExprError::new(expr, reason)),
     }
+}
+
+/// Why the run would fail on `expression` for a name in it, if it would: a function the
+/// run's context does not have, or a variable not among `known`. Functions come first: a
+/// misspelt macro (`xs.exist(x, x > 1)`) leaves its variable unbound. It recurses once per
+/// node.
+fn refusal(expression: &Expression, known: &[&str]) -> Option<String> {
+    unknown_function(expression).or_else(|| {
+        let unknown = unknown_variables(expression, known);
+        (!unknown.is_empty()).then(|| undefined(&unknown, known))
+    })
 }
 
 /// Why an expression that names the variables `unknown`, where only `known` are defined,
@@ -185,6 +198,15 @@ pub(crate) fn check_template(text: &str, known: &[&str]) -> Result<(), ExprError
         }
     }
     Ok(())
+}
+
+/// The expression of `text` when it is exactly one `${{ expr }}`, nothing around it: the
+/// template that renders as the expression's value, with its JSON type.
+pub(crate) fn lone_expression(text: &str) -> Option<&str> {
+    match pieces(text).ok()?.as_slice() {
+        [Piece::Expr(expr)] => Some(expr),
+        _ => None,
+    }
 }
 
 /// The step ids that `text` (an expression or a template) reads, as `steps.ID` or
@@ -639,10 +661,17 @@ impl Named {
     }
 }
 
+/// A CEL context with the functions every expression may call, and no variables: every
+/// context an expression runs in starts from it, and the loader asks it which functions a
+/// call may name.
+fn functions_context<'v>() -> Context<'v, 'v> {
+    Context::with_env(ENV.clone())
+}
+
 /// The CEL context of `scope`, with the variables `named` (and `item` and `index` when the
 /// scope has them).
 fn context(scope: &Scope, named: Named) -> Result<Context<'_, '_>, ExprError> {
-    let mut context = Context::with_env(ENV.clone());
+    let mut context = functions_context();
     if named.input || named.steps {
         context.set_variable_resolver(scope);
     }
@@ -680,6 +709,7 @@ fn render_in(template: &Value, context: &Context<'_, '_>) -> Result<Value, ExprE
 
 fn render_string(text: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
     let pieces = pieces(text)?;
+    // As `lone_expression`, without splitting the text twice.
     if let [Piece::Expr(expr)] = pieces.as_slice() {
         return evaluate_with(expr, context);
     }
@@ -722,6 +752,7 @@ fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result
 }
 
 mod condition;
+mod functions;
 mod scope;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use cel::Context;
 use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, MapExpr, StructExpr};
 use cel::common::types::{CelMap, CelMapKey, CelString};
 use cel::common::value::CowVal;
@@ -13,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::{
-    Compiled, ENV, ExprError, Expression, SharedJson, as_condition, compile, execute,
+    Compiled, ExprError, Expression, SharedJson, as_condition, compile, execute, functions_context,
     library_failed, on_stack_for, to_val,
 };
 
@@ -99,18 +98,26 @@ pub(super) fn unknown_variables(expression: &Expression, known: &[&str]) -> Vec<
 /// Adds to `bound` the names the macros in `expression` bind (the `c` of `exists(c, …)`),
 /// which the `cel` library's [`references`](Expression::references) counts as variables.
 fn bound_names<'e>(expression: &'e Expression, bound: &mut Vec<&'e str>) {
-    let parts: Vec<&Expression> = match &expression.expr {
-        Expr::Comprehension(loop_) => {
-            bound.push(&loop_.iter_var);
-            bound.extend(loop_.iter_var2.as_deref());
-            vec![
-                &loop_.iter_range,
-                &loop_.accu_init,
-                &loop_.loop_cond,
-                &loop_.loop_step,
-                &loop_.result,
-            ]
-        }
+    if let Expr::Comprehension(loop_) = &expression.expr {
+        bound.push(&loop_.iter_var);
+        bound.extend(loop_.iter_var2.as_deref());
+    }
+    for part in parts(expression) {
+        bound_names(part, bound);
+    }
+}
+
+/// The expressions `expression` is made of: its operands, arguments, elements and the parts
+/// of a macro's loop.
+pub(super) fn parts(expression: &Expression) -> Vec<&Expression> {
+    match &expression.expr {
+        Expr::Comprehension(loop_) => vec![
+            &loop_.iter_range,
+            &loop_.accu_init,
+            &loop_.loop_cond,
+            &loop_.loop_step,
+            &loop_.result,
+        ],
         Expr::Call(call) => (call.target.as_deref().into_iter())
             .chain(&call.args)
             .collect(),
@@ -120,9 +127,6 @@ fn bound_names<'e>(expression: &'e Expression, bound: &mut Vec<&'e str>) {
         }
         Expr::Select(select) => vec![&select.operand],
         Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
-    };
-    for part in parts {
-        bound_names(part, bound);
     }
 }
 
@@ -181,7 +185,7 @@ pub fn evaluate_conditions(
 ) -> Vec<Result<bool, ExprError>> {
     let evaluate_all = || {
         let variables = Variables(variables);
-        let mut context = Context::with_env(ENV.clone());
+        let mut context = functions_context();
         context.set_variable_resolver(&variables);
         (conditions.iter())
             .map(|condition| {

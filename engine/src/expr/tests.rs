@@ -145,6 +145,46 @@ fn a_variable_not_defined_where_the_expression_is_is_refused_cached_or_not() {
 }
 
 #[test]
+fn a_call_to_a_function_the_run_lacks_is_refused_and_every_other_call_kept() {
+    let refused = |expr: &str| check(expr, &VARIABLES).unwrap_err().reason;
+    assert_eq!(
+        refused("nosuchfn(1)"),
+        "no function `nosuchfn()` in cairn's CEL"
+    );
+    assert_eq!(
+        refused("sise(input.name)"),
+        "no function `sise()` in cairn's CEL; did you mean `size`?"
+    );
+    assert_eq!(
+        refused("input.name.sise()"),
+        "no method `.sise()` in cairn's CEL; did you mean `size`?"
+    );
+    // A misspelt macro is named, not the variable it would have bound.
+    assert_eq!(
+        refused("input.xs.exist(x, x > 1)"),
+        "no method `.exist()` in cairn's CEL; did you mean `exists`?"
+    );
+    // The run's context has no timestamps (the `cel` crate's `chrono` feature is off).
+    assert!(refused("timestamp('2020-01-01T00:00:00Z')").starts_with("no function `timestamp()`"));
+    assert!(
+        refused("size(input) + [1].map(x, nosuch(x))[0]").starts_with("no function `nosuch()`")
+    );
+    // Functions, methods, macros, optional values and operators the run evaluates.
+    for expr in [
+        "size(input.xs) + input.xs.size() + int('1') + int(uint(1)) + int(double(1))",
+        "has(input.x) && input.xs.all(x, x > 0) && input.xs.exists(x, x > 0)",
+        "input.xs.exists_one(x, x > 0) && input.xs.map(x, x * 2).filter(x, x > 2) == []",
+        "'abc'.startsWith('a') && 'abc'.endsWith('c') && 'abc'.contains('b')",
+        "'abc'.matches('^a') && matches('abc', 'b') && string(1) == '1' && bool('true')",
+        "type(dyn(1)) == type(2) && bytes('a') == b'a' && !(1 in [2]) && -1 < 0",
+        "{'a': 1}.?a.orValue(0) == 1 && [1][?0].hasValue()",
+        "input.a ? steps.b.output['c'] : run.id",
+    ] {
+        assert_eq!(check(expr, &VARIABLES), Ok(()), "{expr}");
+    }
+}
+
+#[test]
 fn finds_referenced_steps() {
     let text =
         "${{ steps.plan.output }} and ${{ steps[\"my-step\"].output }} steps . plan mysteps.x";

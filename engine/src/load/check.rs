@@ -335,15 +335,16 @@ impl<'a> Checker<'a> {
         }
         let mut for_each_parses = true;
         if let Some(for_each) = &node.for_each {
-            let trimmed = for_each.trim();
-            let single = trimmed.starts_with("${{")
-                && trimmed.ends_with("}}")
-                && trimmed.matches("${{").count() == 1;
-            if !single {
-                self.problem(
-                    format!("{pointer}/for_each"),
-                    "`for_each` must be one `${{ expr }}` giving a list",
-                );
+            // Only a lone template renders as a list: with text around it, even a space, it
+            // renders as a string.
+            if expr::lone_expression(for_each).is_none() {
+                let message = match expr::lone_expression(for_each.trim()) {
+                    Some(_) => {
+                        "`for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it"
+                    }
+                    None => "`for_each` must be one `${{ expr }}` giving a list",
+                };
+                self.problem(format!("{pointer}/for_each"), message);
             } else if let Err(error) = expr::check_template(for_each, &expr::VARIABLES) {
                 self.problem(format!("{pointer}/for_each"), error.to_string());
                 for_each_parses = false;

@@ -337,6 +337,77 @@ fn a_plan_is_held_to_the_same_variables_as_a_file() {
     );
 }
 
+#[test]
+fn a_call_to_a_function_the_run_lacks_is_refused_at_its_place() {
+    let found = problems(
+        r#"{"name": "uf", "steps": [
+            {"id": "a", "executor": "noop", "with": {"output": "${{ nosuchfn(1) }}"}},
+            {"id": "b", "executor": "noop", "when": "nosuch2()", "with": {"output": 1}},
+            {"id": "c", "executor": "noop", "for_each": "${{ input.xs.filtre(x, x > 1) }}",
+             "with": {"output": "${{ size(item) }}"},
+             "fallbacks": [{"output": "at ${{ timestamp('2020-01-01T00:00:00Z') }}"}]}
+        ]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/with/output: `nosuchfn(1)`: no function `nosuchfn()` in cairn's CEL",
+            "w.json:/steps/1/when: `nosuch2()`: no function `nosuch2()` in cairn's CEL",
+            "w.json:/steps/2/fallbacks/0/output: `timestamp('2020-01-01T00:00:00Z')`: no function `timestamp()` in cairn's CEL",
+            "w.json:/steps/2/for_each: `input.xs.filtre(x, x > 1)`: no method `.filtre()` in cairn's CEL; did you mean `filter`?",
+        ]
+    );
+}
+
+#[test]
+fn a_plan_calling_a_function_the_run_lacks_is_refused() {
+    let mut plan = load_str(
+        r#"{"name": "x", "steps": [{"id": "gen", "executor": "noop", "planner": true}]}"#,
+        "w.json",
+        &EXECUTORS,
+    )
+    .unwrap();
+    let output = json!({"steps": [
+        {"id": "a", "executor": "noop", "with": {"output": "${{ lenght(steps.gen.output.steps) }}"}}
+    ]});
+    let error = load_plan(&output, &mut plan, 0, &EXECUTORS).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plan of gen:/steps/0/with/output: `lenght(steps.gen.output.steps)`: no function `lenght()` in cairn's CEL"
+    );
+}
+
+#[test]
+fn a_for_each_loads_only_when_its_run_gives_a_list() {
+    let load = |for_each: &str| {
+        let step = json!({"id": "d", "for_each": for_each, "executor": "noop"});
+        problems(&json!({"name": "fw", "steps": [step]}).to_string())
+    };
+    let around = "w.json:/steps/0/for_each: `for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it";
+    let not_one = "w.json:/steps/0/for_each: `for_each` must be one `${{ expr }}` giving a list";
+    for (for_each, refusal) in [
+        ("${{ [1] }}", None),
+        ("${{ [1] }} ", Some(around)),
+        ("\n ${{ [1] }}", Some(around)),
+        ("${{ [1] }}x}}", Some(not_one)),
+        ("${{ [1] }}${{ [2] }}", Some(not_one)),
+    ] {
+        let found = load(for_each);
+        assert_eq!(
+            found,
+            refusal.map(str::to_owned).into_iter().collect::<Vec<_>>(),
+            "{for_each:?}"
+        );
+        // What loads is what the run renders as a list.
+        let rendered = crate::expr::render(&json!(for_each), &crate::expr::Scope::default());
+        assert_eq!(
+            rendered.unwrap().is_array(),
+            found.is_empty(),
+            "{for_each:?}"
+        );
+    }
+}
+
 /// Asserts that the problems `found` are as many as `starts`, each beginning with its own.
 fn assert_starts(found: &[String], starts: &[&str]) {
     assert_eq!(found.len(), starts.len(), "{found:?}");
