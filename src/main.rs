@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod cli {
@@ -115,6 +115,16 @@ fn fix_mmap_threshold() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn fix_mmap_threshold() {}
 
+/// Parses the command line. An empty `CAIRN_DB` counts as unset, as a shell's `CAIRN_DB=`
+/// means, rather than as a `--db` given no value.
+fn parse() -> Cli {
+    let mut command = Cli::command();
+    if std::env::var_os("CAIRN_DB").is_some_and(|db| db.is_empty()) {
+        command = command.mut_arg("db", |db| db.env(None::<&str>));
+    }
+    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|error| error.exit())
+}
+
 fn main() -> ExitCode {
     fix_mmap_threshold();
     let Cli {
@@ -122,7 +132,7 @@ fn main() -> ExitCode {
         json,
         busy_timeout,
         command,
-    } = Cli::parse();
+    } = parse();
     let global = Global {
         db,
         json,

@@ -1,11 +1,13 @@
 //! Bad input to the run commands: a clear message, exit 2, and the database left as it was.
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
 use super::scratch::Scratch;
+use crate::finish;
 
 /// Every row of every table, as SQL literals: what a command must leave as it was (the raw
 /// bytes when the file is not SQLite).
@@ -597,4 +599,29 @@ async fn a_stored_time_changed_into_text_is_named_corrupt() {
             refused(&scratch, &args, &named);
         }
     }
+}
+
+#[test]
+fn an_empty_cairn_db_is_unset() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "one.json",
+        &json!({"name": "one", "steps": [{"id": "a", "executor": "noop"}]}),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["run", workflow.to_str().unwrap()])
+        .current_dir(scratch.dir.path())
+        .env("CAIRN_DB", "")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = finish(child, "CAIRN_DB= cairn run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(scratch.dir.path().join("cairn.db").is_file());
 }
