@@ -199,3 +199,32 @@ fn agent_codex_outside_a_git_repository_says_how_to_allow_it() {
         "{error}"
     );
 }
+
+#[test]
+fn an_agent_step_with_an_output_schema_outputs_the_json_it_answered() {
+    // As in DESIGN's example: a plan's files, read by a `for_each` after it.
+    let scratch = Scratch::new();
+    let answer = scratch.dir.path().join("answer");
+    std::fs::write(
+        &answer,
+        "Two files:\n```json\n{\"files\": [\"a.rs\", \"b.rs\"]}\n```\n",
+    )
+    .unwrap();
+    let plan = json!({"id": "plan", "executor": "agent",
+        "with": {"cli": "claude", "program": fake("claude"), "prompt": "List files to fix",
+                 "env": {"FAKE_AGENT_TEXT": answer}},
+        "output_schema": {"type": "object", "required": ["files"]}});
+    let fix = json!({"id": "fix", "executor": "noop", "needs": ["plan"],
+        "for_each": "${{ steps.plan.output.files }}", "with": {"output": "${{ item }}"}});
+    let file = scratch.write(
+        "triage.json",
+        &json!({"name": "triage", "steps": [plan, fix]}),
+    );
+    let id = scratch.run(&file, &[], 0);
+    let show = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(
+        show["steps"][0]["output"],
+        json!({"files": ["a.rs", "b.rs"]})
+    );
+    assert_eq!(show["steps"][1]["output"], json!(["a.rs", "b.rs"]));
+}

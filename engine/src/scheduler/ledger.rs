@@ -679,6 +679,7 @@ impl Ledger {
     }
 }
 
+mod answer;
 mod approvals;
 mod attempt;
 mod complete;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use chrono::{DateTime, Utc};
 
+use super::answer::answer;
 use super::judge::Judgement;
 use super::{Ledger, Start};
 use crate::error::Result;
@@ -160,16 +161,24 @@ impl Ledger {
         Scope::new(Arc::clone(&self.input), steps, Arc::clone(&self.run_facts))
     }
 
-    /// Enforces the output cap and the step's `output_schema`.
+    /// Enforces the output cap and the step's `output_schema`, which an agent's reply meets
+    /// with the JSON it answered ([`answer`]): that JSON is then the step's output.
     pub(super) fn check_output(&self, step: StepIndex, output: Value) -> Result<Value, ExecError> {
         let failure = |class, message| ExecError { class, message };
+        let schema = self.plan.node(step).output_schema.as_ref();
+        let output = match schema.and_then(|_| answer(&output)) {
+            Some(read) => read.map_err(|problem| {
+                failure(ErrorClass::OutputSchema, format!("the agent's {problem}"))
+            })?,
+            None => output,
+        };
         let size = crate::measure::json_len(&output);
         if size > self.max_output_bytes {
             let cap = self.max_output_bytes;
             let message = format!("output is {size} bytes, over the cap of {cap} bytes");
             return Err(failure(ErrorClass::OutputTooLarge, message));
         }
-        if let Some(schema) = &self.plan.node(step).output_schema {
+        if let Some(schema) = schema {
             let validator = jsonschema::validator_for(schema).map_err(|error| {
                 failure(
                     ErrorClass::OutputSchema,

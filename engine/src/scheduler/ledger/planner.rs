@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::Ledger;
+use super::answer::answer;
 use crate::error::Result;
 use crate::executor::{ErrorClass, ExecError};
 use crate::plan::{Addition, StepIndex};
@@ -22,54 +23,18 @@ pub(super) enum Planned {
 }
 
 /// The plan in a planner's `output`: the output itself when it has `steps`; else, for an
-/// agent (whose output is `{"text", "raw", "warnings"}`), its `text` parsed as JSON, or the
-/// one Markdown code block in it (agents often say a sentence around the plan's fence).
+/// agent, the JSON it answered ([`answer`]).
 pub(super) fn read_plan(output: Value) -> Result<Value, ExecError> {
-    let text = match &output {
-        Value::Object(fields) if !fields.contains_key("steps") => fields.get("text"),
-        _ => None,
-    };
-    let Some(Value::String(text)) = text else {
+    if output.get("steps").is_some() {
         return Ok(output);
-    };
-    let invalid = |message: String| ExecError {
-        class: ErrorClass::InvalidPlan,
-        message,
-    };
-    let whole = match serde_json::from_str(text.trim()) {
-        Ok(plan) => return Ok(plan),
-        Err(error) => error,
-    };
-    match code_blocks(text).as_slice() {
-        [] => Err(invalid(format!(
-            "the planner's text is not a JSON plan: {whole}"
-        ))),
-        [block] => serde_json::from_str(block).map_err(|error| {
-            invalid(format!(
-                "the planner's code block is not a JSON plan: {error}"
-            ))
+    }
+    match answer(&output) {
+        None => Ok(output),
+        Some(read) => read.map_err(|problem| ExecError {
+            class: ErrorClass::InvalidPlan,
+            message: format!("the planner's {problem}"),
         }),
-        blocks => Err(invalid(format!(
-            "the planner's text holds {} code blocks: reply with the plan alone, or in one block",
-            blocks.len()
-        ))),
     }
-}
-
-/// The bodies of the Markdown code blocks of `text`: from a line opening with three
-/// backticks (a language after them) to the next line of three backticks alone.
-fn code_blocks(text: &str) -> Vec<String> {
-    let (mut blocks, mut open): (Vec<String>, Option<Vec<&str>>) = (Vec::new(), None);
-    for line in text.lines() {
-        let fence = line.trim_start().starts_with("```");
-        match (&mut open, fence) {
-            (None, true) => open = Some(Vec::new()),
-            (Some(body), false) => body.push(line),
-            (Some(_), true) => blocks.extend(open.take().map(|body| body.join("\n"))),
-            (None, false) => {}
-        }
-    }
-    blocks
 }
 
 /// A plan's digest, to recognise it when it comes again: the hash of its `steps`.

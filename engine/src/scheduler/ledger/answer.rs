@@ -1,0 +1,52 @@
+//! An agent's reply read as JSON. A step that expects structured data from an agent — a
+//! planner's plan, an output an `output_schema` describes — gets the JSON the agent
+//! answered, not the reply around it.
+
+use serde_json::Value;
+
+/// The JSON in `output` when it is an agent's reply (`{"text", "raw", "warnings"}`): its
+/// text parsed whole, else the one Markdown code block in it (agents often say a sentence
+/// around a fenced answer); an error says why the text holds none. `None` for any other
+/// output.
+pub(super) fn answer(output: &Value) -> Option<Result<Value, String>> {
+    let Value::Object(fields) = output else {
+        return None;
+    };
+    let reply = fields.len() == 3
+        && ["raw", "warnings"]
+            .iter()
+            .all(|key| fields.contains_key(*key));
+    let Some(Value::String(text)) = fields.get("text").filter(|_| reply) else {
+        return None;
+    };
+    let whole = match serde_json::from_str(text.trim()) {
+        Ok(json) => return Some(Ok(json)),
+        Err(error) => error,
+    };
+    Some(match code_blocks(text).as_slice() {
+        [] => Err(format!("text is not JSON: {whole}")),
+        [block] => {
+            serde_json::from_str(block).map_err(|error| format!("code block is not JSON: {error}"))
+        }
+        blocks => Err(format!(
+            "text holds {} code blocks: reply with the JSON alone, or in one block",
+            blocks.len()
+        )),
+    })
+}
+
+/// The bodies of the Markdown code blocks of `text`: from a line opening with three
+/// backticks (a language after them) to the next line of three backticks alone.
+fn code_blocks(text: &str) -> Vec<String> {
+    let (mut blocks, mut open): (Vec<String>, Option<Vec<&str>>) = (Vec::new(), None);
+    for line in text.lines() {
+        let fence = line.trim_start().starts_with("```");
+        match (&mut open, fence) {
+            (None, true) => open = Some(Vec::new()),
+            (Some(body), false) => body.push(line),
+            (Some(_), true) => blocks.extend(open.take().map(|body| body.join("\n"))),
+            (None, false) => {}
+        }
+    }
+    blocks
+}
