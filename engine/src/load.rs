@@ -1,7 +1,7 @@
 //! Loading a workflow file: JSON syntax, the JSON Schema, then the meaning, all problems at
 //! once, each with its place.
 //!
-//! 1. The text is parsed with `serde_json` (at most 128 levels deep). A syntax error stops
+//! 1. The text is parsed with `serde_json` (fewer than 128 levels deep). A syntax error stops
 //!    here, reported with its line and column, and so do an object that gives a key twice
 //!    and an integer beyond 64 bits (`unique`), reported with their pointer.
 //!    A valid file is read straight into a [`Workflow`] instead (`fast`): steps 2 and 3
@@ -173,8 +173,8 @@ pub(crate) fn compile_snapshot(source: &str, origin: &str) -> Result<Plan, LoadE
         origin: origin.to_owned(),
         problems,
     };
-    // No big stack needed: nothing here parses expressions, and the snapshot nests at most
-    // 128 levels (it passed the loader).
+    // No big stack needed: nothing here parses expressions, and the snapshot nests fewer
+    // than 128 levels (it passed the loader).
     let workflow: Workflow =
         serde_json::from_str(source).map_err(|error| fail(vec![syntax_problem(&error)]))?;
     plan::compile(workflow).map_err(fail)
@@ -272,7 +272,7 @@ fn unordered_reads(plan: &Plan, report: &mut Report) {
 fn syntax_problem(error: &serde_json::Error) -> Problem {
     let text = error.to_string();
     let message = if text.starts_with("recursion limit exceeded") {
-        "JSON nested deeper than 128 levels".to_owned()
+        "JSON nested 128 levels deep or more (the most is 127)".to_owned()
     } else {
         let suffix = format!(" at line {} column {}", error.line(), error.column());
         format!(

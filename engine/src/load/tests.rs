@@ -187,7 +187,7 @@ fn deep_nesting_is_refused_not_a_crash() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert_eq!(
         problems(&deep),
-        ["w.json:1:128: JSON nested deeper than 128 levels"]
+        ["w.json:1:128: JSON nested 128 levels deep or more (the most is 127)"]
     );
     let nested_steps = (0..60).fold(
         json!({"id": "leaf", "executor": "noop"}),

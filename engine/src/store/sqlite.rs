@@ -124,7 +124,9 @@ impl SqliteStore {
             return Err(Error::NotADatabase(path));
         }
         if !path.exists() {
-            if path.symlink_metadata().is_ok() {
+            // A link to nothing (not a file another process created since the line above).
+            let link = path.symlink_metadata();
+            if link.is_ok_and(|link| link.file_type().is_symlink()) {
                 return Err(Error::DanglingLink(path));
             }
             if !options.create {

@@ -138,7 +138,7 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
         (json!(["a"]), "plan of gen: a plan is an object"),
         (
             json!(format!("{}{}", "[".repeat(200), "]".repeat(200))),
-            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (1:128: JSON nested deeper than 128 levels)",
+            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (1:128: JSON nested 128 levels deep or more (the most is 127))",
         ),
         (
             json!("{\"steps\": [}\n"),
