@@ -608,3 +608,32 @@ async fn waiting_lease_renewals_renew_together() {
         "mine renewed, theirs as it was"
     );
 }
+
+#[tokio::test]
+async fn every_value_written_in_place_is_the_last_column_of_its_row() {
+    // SQLite builds a record holding a zeroblob without allocating its zeros only when
+    // nothing but NULLs follows it: a run's 270 MB output was allocated whole while its
+    // output cap came after it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for (table, column) in [
+        ("runs", "output"),
+        ("workflows", "definition"),
+        ("inputs", "input"),
+    ] {
+        let columns: Vec<String> = conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(columns.last().map(String::as_str), Some(column), "{table}");
+    }
+}
