@@ -5,6 +5,17 @@ use sqlx::sqlite::SqliteConnection;
 use super::*;
 use crate::store::conformance;
 
+/// A new database at `cairn.db` in `dir`, made by a store that then closed it.
+async fn new_database(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("cairn.db");
+    SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap()
+        .close()
+        .await;
+    path
+}
+
 #[tokio::test]
 async fn passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
@@ -196,9 +207,7 @@ async fn another_applications_sqlx_database_is_refused_and_left_unchanged() {
 #[tokio::test]
 async fn a_table_dropped_outside_cairn_is_named_when_the_database_opens() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cairn.db");
-    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
-    store.close().await;
+    let path = new_database(&dir).await;
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
@@ -292,12 +301,7 @@ async fn stores_opening_a_new_database_at_once_all_succeed() {
 #[tokio::test]
 async fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cairn.db");
-    SqliteStore::open(&StoreOptions::new(&path))
-        .await
-        .unwrap()
-        .close()
-        .await;
+    let path = new_database(&dir).await;
     let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
         .await
         .unwrap();
@@ -615,12 +619,7 @@ async fn every_value_written_in_place_is_the_last_column_of_its_row() {
     // nothing but NULLs follows it: a run's 270 MB output was allocated whole while its
     // output cap came after it.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cairn.db");
-    SqliteStore::open(&StoreOptions::new(&path))
-        .await
-        .unwrap()
-        .close()
-        .await;
+    let path = new_database(&dir).await;
     let conn = rusqlite::Connection::open(&path).unwrap();
     for (table, column) in [
         ("runs", "output"),
