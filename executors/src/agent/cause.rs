@@ -113,7 +113,7 @@ impl Cause {
                 credentials_fix(cli, withheld)
             ),
             Cause::Unreachable => format!(
-                "`{name}` could not reach its API ({said}): a network or API failure, which another attempt may get past (give the step a `retry`)"
+                "`{name}` could not reach its API ({said}): a network or API failure, which another attempt may get past (retried as far as the step's `retry` allows)"
             ),
         }
     }
