@@ -577,6 +577,8 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
 
 /// Column `index` of `row` as a `T`, or [`Error::Corrupt`] naming the column when the value
 /// stored there is not one (a NULL, or a value of another type: changed outside cairn).
+/// Column `index` of `row`: a value of the wrong SQL type (changed outside cairn) is a
+/// corrupt database naming the column, not a panic.
 fn column<'r, T>(row: &'r SqliteRow, index: usize) -> Result<T>
 where
     T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
