@@ -6,7 +6,13 @@ use brush_parser::ast::{
     CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr,
     IoFileRedirectTarget, IoRedirect, RedirectList, SimpleCommand, UnaryPredicate,
 };
-use brush_parser::{Parser, ParserOptions, SourceSpan, Token, uncached_tokenize_str};
+use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
+
+mod text;
+
+use text::{
+    MAX_NESTING, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early, nesting, subscript_nesting,
+};
 
 use super::evaluated::target;
 use super::word::runs_commands;
@@ -94,14 +100,7 @@ impl Checker {
                 "`${…@P}` runs the commands in a variable's value, which the checker cannot see",
             );
         }
-        // bash 5.3 runs `${ cmd; }` and `${| cmd; }` as command substitutions, which the
-        // parser reads as one word (and bash 5.2 refuses as a bad substitution).
-        if let Some(at) = joined
-            .match_indices("${")
-            .map(|(at, _)| at + 2)
-            .find(|&at| joined[at..].starts_with(|c: char| c.is_whitespace() || c == '|'))
-        {
-            let shown: String = joined[at - 2..].chars().take(20).collect();
+        if let Some(shown) = braced_substitution(&joined) {
             self.problem(format!(
                 "`{shown}…`: bash 5.3 runs the commands in `${{ …; }}` and `${{| …; }}`, which the checker cannot see"
             ));
@@ -568,161 +567,4 @@ fn compares_numbers(predicate: &BinaryPredicate) -> bool {
             | BinaryPredicate::ArithmeticGreaterThan
             | BinaryPredicate::ArithmeticGreaterThanOrEqualTo
     )
-}
-
-/// How deeply `${NAME[…]}` expansions may nest in a script.
-const MAX_SUBSCRIPT_NESTING: usize = 2;
-
-/// How many `${NAME[…]}` expansions (also `${!NAME[…]}` and `${#NAME[…]}`) are open at once,
-/// at most, in `text`, in one scan that may count more than the parser sees, never fewer:
-/// a `}` closes the innermost open `${` unless a `(` or a `{` of it is still open (`${x:-$(echo
-/// })}`), or a quote, a backslash or a backtick came inside it (the `}` might be quoted), after
-/// which it is never taken as closed.
-fn subscript_nesting(text: &str) -> usize {
-    /// An open `${`.
-    struct Open {
-        subscripted: bool,
-        parentheses: usize,
-        braces: usize,
-        closes: bool,
-    }
-    let bytes = text.as_bytes();
-    let mut open: Vec<Open> = Vec::new();
-    let mut subscripts = 0;
-    let mut deepest = 0;
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        at += 1;
-        if byte == b'$' && bytes.get(at) == Some(&b'{') {
-            at += 1;
-            let after = text.get(at..).unwrap_or_default();
-            let name = after.strip_prefix(['!', '#']).unwrap_or(after);
-            let length = name
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(name.len());
-            let subscripted = length > 0 && name[length..].starts_with('[');
-            open.push(Open {
-                subscripted,
-                parentheses: 0,
-                braces: 0,
-                closes: true,
-            });
-            subscripts += usize::from(subscripted);
-            deepest = deepest.max(subscripts);
-            continue;
-        }
-        let Some(innermost) = open.last_mut() else {
-            continue;
-        };
-        match byte {
-            b'(' => innermost.parentheses += 1,
-            b')' => innermost.parentheses = innermost.parentheses.saturating_sub(1),
-            b'{' => innermost.braces += 1,
-            b'}' if innermost.braces > 0 => innermost.braces -= 1,
-            b'\'' | b'"' | b'\\' | b'`' => innermost.closes = false,
-            b'}' if innermost.closes && innermost.parentheses == 0 => {
-                subscripts -= usize::from(innermost.subscripted);
-                open.pop();
-            }
-            _ => {}
-        }
-    }
-    deepest
-}
-
-/// How deeply `(` and `case` may nest in a script, a `case` counting twice (see [`nesting`]).
-const MAX_NESTING: usize = 6;
-
-/// How deeply `(` and `case` are open at once, at most, among `tokens`, a `case` counting
-/// twice (the parser's time grows about twofold with each `(`, threefold with each `case`): a
-/// `)` closes the innermost when it is a `(`, an `esac` when it is a `case` (a `)` after a
-/// `case` pattern closes nothing). A `case` that is only a word, or a `)` the parser reads
-/// otherwise, can make the count more than the parser sees, never less.
-fn nesting(tokens: &[Token]) -> usize {
-    let mut open: Vec<&str> = Vec::new();
-    let mut depth = 0;
-    let mut deepest = 0;
-    for token in tokens {
-        match token {
-            Token::Operator(operator, _) if operator == "(" => {
-                open.push("(");
-                depth += 1;
-            }
-            Token::Word(word, _) if word == "case" => {
-                open.push("case");
-                depth += 2;
-            }
-            Token::Operator(operator, _) if operator == ")" && open.last() == Some(&"(") => {
-                open.pop();
-                depth -= 1;
-            }
-            Token::Word(word, _) if word == "esac" && open.last() == Some(&"case") => {
-                open.pop();
-                depth -= 2;
-            }
-            _ => {}
-        }
-        deepest = deepest.max(depth);
-    }
-    deepest
-}
-
-/// A line of `text` that starts (after tabs) with the delimiter of a here-document in `text`,
-/// its quotes removed, followed by `)` or a backtick. Inside `$(…)`, `<(…)` or backticks bash
-/// 5.2 ends the here-document at such a line (`EOF)`) and runs the lines after it, while the
-/// parser reads on to a line `EOF`, taking them as text. The delimiters are found by a
-/// scan of the text for `<<`, which may find more than there are: that only refuses more.
-fn ends_early(text: &str) -> Option<&str> {
-    let mut delimiters: Vec<String> = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("<<") {
-        let after = &rest[at + 2..];
-        rest = after.trim_start_matches('<');
-        if after.starts_with('<') {
-            continue;
-        }
-        let word = after
-            .strip_prefix('-')
-            .unwrap_or(after)
-            .trim_start_matches([' ', '\t']);
-        let end = word
-            .find(|c: char| c.is_whitespace() || ";&|<>()`".contains(c))
-            .unwrap_or(word.len());
-        let unquoted: String = (word[..end].replace("$'", "'").replace("$\"", "\""))
-            .chars()
-            .filter(|c| !matches!(c, '\'' | '"' | '\\'))
-            .collect();
-        delimiters.push(unquoted);
-    }
-    text.lines().find(|line| {
-        let line = line.trim_start_matches('\t');
-        delimiters.iter().any(|delimiter| {
-            (line.strip_prefix(delimiter.as_str()))
-                .is_some_and(|after| after.starts_with([')', '`']))
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::subscript_nesting;
-
-    #[test]
-    fn counts_how_deeply_subscripts_nest() {
-        for (text, depth) in [
-            ("${x}", 0),
-            ("${x[1]}", 1),
-            ("${a[0]}${b[1]}; ${c[2]} ${d[$((i + 1))]}", 1),
-            ("${#x[${!y[${z:-${w[1]}}]}]}", 3),
-            ("${x:-${y:-${z:-${w}}}}", 0),
-            ("${x[1]:-${y[2]}}", 2),
-            // A `}` that may be quoted or inside `$(…)` or `{…}` closes nothing.
-            ("${a[ ${x:-'}'} ${b[${c[1]}]} ]}", 3),
-            ("${a[ ${x:-\\}} ${b[1]} ]}", 2),
-            ("${a[ $(echo }) ${b[${c[1]}]} ]}", 3),
-            ("${a[ ${x:-{} ${b[${c[1]}]} ]}", 3),
-        ] {
-            assert_eq!(subscript_nesting(text), depth, "{text}");
-        }
-    }
 }
