@@ -315,20 +315,24 @@ fn an_expression_naming_a_variable_it_cannot_read_there_is_refused_at_its_place(
     );
 }
 
-#[test]
-fn a_plan_is_held_to_the_same_variables_as_a_file() {
+/// Why the plan `output` of planner `gen`, the one step of a workflow, is refused.
+fn refused_plan(output: serde_json::Value) -> crate::load::LoadError {
     let mut plan = load_str(
         r#"{"name": "x", "steps": [{"id": "gen", "executor": "noop", "planner": true}]}"#,
         "w.json",
         &EXECUTORS,
     )
     .unwrap();
-    let output = json!({"steps": [
+    load_plan(&output, &mut plan, 0, &EXECUTORS).unwrap_err()
+}
+
+#[test]
+fn a_plan_is_held_to_the_same_variables_as_a_file() {
+    let error = refused_plan(json!({"steps": [
         {"id": "a", "executor": "noop", "with": {"output": "${{ item }}"}},
         {"id": "b", "executor": "noop", "for_each": "${{ steps.gen.output.steps }}",
          "with": {"output": "${{ [item, index, input, run] }}"}}
-    ]});
-    let error = load_plan(&output, &mut plan, 0, &EXECUTORS).unwrap_err();
+    ]}));
     let lines: Vec<String> = error.to_string().lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
@@ -361,16 +365,9 @@ fn a_call_to_a_function_the_run_lacks_is_refused_at_its_place() {
 
 #[test]
 fn a_plan_calling_a_function_the_run_lacks_is_refused() {
-    let mut plan = load_str(
-        r#"{"name": "x", "steps": [{"id": "gen", "executor": "noop", "planner": true}]}"#,
-        "w.json",
-        &EXECUTORS,
-    )
-    .unwrap();
-    let output = json!({"steps": [
+    let error = refused_plan(json!({"steps": [
         {"id": "a", "executor": "noop", "with": {"output": "${{ lenght(steps.gen.output.steps) }}"}}
-    ]});
-    let error = load_plan(&output, &mut plan, 0, &EXECUTORS).unwrap_err();
+    ]}));
     assert_eq!(
         error.to_string(),
         "plan of gen:/steps/0/with/output: `lenght(steps.gen.output.steps)`: no function `lenght()` in cairn's CEL"
