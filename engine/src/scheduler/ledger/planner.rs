@@ -22,12 +22,9 @@ pub(super) enum Planned {
     Looped(Stall),
 }
 
-/// The plan in a planner's `output`: the output itself when it has `steps`; else, for an
-/// agent, the JSON it answered ([`answer`]).
+/// The plan in a planner's `output`: for an agent, the JSON it answered ([`answer`]); else
+/// the output itself.
 pub(super) fn read_plan(output: Value) -> Result<Value, ExecError> {
-    if output.get("steps").is_some() {
-        return Ok(output);
-    }
     match answer(&output) {
         None => Ok(output),
         Some(read) => read.map_err(|problem| ExecError {
