@@ -34,22 +34,30 @@ use std::time::Duration;
 
 /// A `cairn` command run from the repository root, to its end (within [`HANG`]).
 fn cairn(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    command
         .args(args)
         .current_dir(root())
-        .env_remove("CAIRN_DB")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cairn runs");
-    finish(child, &format!("cairn {args:?}"))
+        .env_remove("CAIRN_DB");
+    output_of(&mut command, &format!("cairn {args:?}"))
 }
 
 /// How long the tests wait for any one thing — a cairn command to end, a kill point to come —
 /// before failing: far more than any of them needs even on a loaded machine, so it never
 /// decides a result; it only turns a hang into a failure.
 pub(crate) const HANG: Duration = Duration::from_secs(300);
+
+/// Runs `command` to its end (within [`HANG`]), its stdin empty, and returns what it
+/// printed.
+pub(crate) fn output_of(command: &mut Command, what: &str) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    finish(child, what)
+}
 
 /// Waits for `child` to end and returns its output; fails the test, killing `child`, if it
 /// has not ended within [`HANG`]. Its stdout and stderr are read while it runs, so a chatty

@@ -1,8 +1,8 @@
 //! `cairn validate`.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::{cairn, examples, finish, stdout};
+use crate::{cairn, examples, output_of, stdout};
 
 #[test]
 fn every_example_is_valid() {
@@ -323,16 +323,12 @@ fn a_file_over_1_gib_is_refused_by_its_length_unread() {
     let huge = std::fs::File::create(&file).unwrap();
     huge.set_len((1 << 30) + 1).unwrap();
     // Half a GiB of address space: cairn could not read the file if it tried.
-    let child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .args(["-c", "ulimit -v 524288 && exec \"$0\" validate \"$1\""])
         .arg(env!("CARGO_BIN_EXE_cairn"))
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = finish(child, "cairn validate huge.json");
+        .arg(&file);
+    let output = output_of(&mut command, "cairn validate huge.json");
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert_eq!(
         stdout(&output),

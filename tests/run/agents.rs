@@ -3,13 +3,12 @@
 //! and that nothing is left running.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde_json::{Value, json};
 
 use super::orphans::gone;
 use super::scratch::Scratch;
-use crate::finish;
+use crate::output_of;
 
 /// The fake `cli`.
 fn fake(cli: &str) -> String {
@@ -45,16 +44,11 @@ fn merge(value: &mut Value, extra: Value) {
 /// `cairn show --json` of the run's one step.
 fn run(scratch: &Scratch, workflow: &Path, env: &[(&str, &str)], code: i32) -> Value {
     let args = ["run", workflow.to_str().unwrap(), "--json"];
-    let child = scratch
-        .command(&args)
+    let mut command = scratch.command(&args);
+    command
         .env_remove("CAIRN_AGENT_TIMEOUT")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = finish(child, "cairn run");
+        .envs(env.iter().copied());
+    let output = output_of(&mut command, "cairn run");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(code), "{stderr}");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();

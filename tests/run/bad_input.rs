@@ -1,13 +1,13 @@
 //! Bad input to the run commands: a clear message, exit 2, and the database left as it was.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
 use super::scratch::Scratch;
-use crate::finish;
+use crate::output_of;
 
 /// Every row of every table, as SQL literals: what a command must leave as it was (the raw
 /// bytes when the file is not SQLite).
@@ -608,16 +608,12 @@ fn an_empty_cairn_db_is_unset() {
         "one.json",
         &json!({"name": "one", "steps": [{"id": "a", "executor": "noop"}]}),
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    command
         .args(["run", workflow.to_str().unwrap()])
         .current_dir(scratch.dir.path())
-        .env("CAIRN_DB", "")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = finish(child, "CAIRN_DB= cairn run");
+        .env("CAIRN_DB", "");
+    let output = output_of(&mut command, "CAIRN_DB= cairn run");
     assert!(
         output.status.success(),
         "{}",

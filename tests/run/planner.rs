@@ -8,7 +8,7 @@ use std::process::Stdio;
 use serde_json::{Value, json};
 
 use super::scratch::{Scratch, states};
-use crate::finish;
+use crate::output_of;
 
 /// A shell step `id` that appends a line to its marker file (`$MARKS/<step id>`), then runs
 /// `then`.
@@ -278,15 +278,9 @@ fn an_agent_planners_text_is_its_plan() {
         {"id": "report", "executor": "noop", "needs": ["plan"]}
     ]});
     let file = scratch.write("agent.json", &workflow);
-    let child = scratch
-        .command(&["run", file.to_str().unwrap(), "--json"])
-        .env_remove("CAIRN_AGENT_TIMEOUT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = finish(child, "cairn run");
+    let mut command = scratch.command(&["run", file.to_str().unwrap(), "--json"]);
+    command.env_remove("CAIRN_AGENT_TIMEOUT");
+    let output = output_of(&mut command, "cairn run");
     assert_eq!(
         output.status.code(),
         Some(0),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{HANG, finish};
+use crate::{HANG, output_of};
 
 /// A scratch directory with a database, a marker directory and a workflow file.
 pub(crate) struct Scratch {
@@ -50,14 +50,7 @@ impl Scratch {
 
     /// Runs cairn to its end (within [`HANG`]) and returns what it printed.
     pub(crate) fn cairn(&self, args: &[&str]) -> Output {
-        let child = self
-            .command(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        finish(child, &format!("cairn {args:?}"))
+        output_of(&mut self.command(args), &format!("cairn {args:?}"))
     }
 
     pub(crate) fn json(&self, args: &[&str]) -> Value {
