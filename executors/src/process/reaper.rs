@@ -13,12 +13,20 @@
 //! builtins, so it never has children of its own to reap, and nothing of the engine waits
 //! for it.
 //!
-//! Registration is best effort: if the reaper cannot be started, has gone, or stops reading
-//! (the write end is non-blocking: a full pipe drops the message rather than stall the
-//! engine), a warning is logged: the steps of that engine are then not killed if it dies. A group is registered as soon as `spawn` returns, that is once the program has
-//! been exec'd: an engine killed in the microseconds between the two, while the program is
-//! already forking, could still leave that grandchild behind.
+//! The engine keeps the groups it has registered. If the reaper has gone (a step killed it:
+//! it runs as the same user, and `kill -9 -1` or a `pkill sh` reaches it), the next write to it
+//! fails; the engine then starts another and registers with it every group still running,
+//! so a step that kills the reaper does not leave the engine's other steps unprotected
+//! (only between the reaper's death and the next step's start or end is nobody watching).
+//!
+//! Registration is best effort: if the reaper cannot be started or stops reading (the write
+//! end is non-blocking: a full pipe drops the message rather than stall the engine), a
+//! warning is logged: the steps of that engine are then not killed if it dies. A group is
+//! registered as soon as `spawn` returns, that is once the program has been exec'd: an
+//! engine killed in the microseconds between the two, while the program is already forking,
+//! could still leave that grandchild behind.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
@@ -43,8 +51,21 @@ done
 for g in $groups; do kill -9 "-$g" 2>/dev/null; done
 "#;
 
-/// The engine's reaper, started on first use; `None` if it could not be started.
-static REAPER: LazyLock<Mutex<Option<Reaper>>> = LazyLock::new(|| Mutex::new(Reaper::start()));
+/// The engine's reaper, started on first use, and the groups registered with it.
+static REAPER: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
+    Mutex::new(Registry {
+        reaper: Reaper::start(&HashMap::new()),
+        groups: HashMap::new(),
+    })
+});
+
+/// The reaper (`None` if it could not be started) and the groups the engine has registered
+/// and not yet unregistered, each with how many times (an id can be reused before its `-`).
+#[derive(Debug)]
+struct Registry {
+    reaper: Option<Reaper>,
+    groups: HashMap<i32, usize>,
+}
 
 /// The running reaper: the write end of its stdin, and the process (to reap it should it die
 /// before the engine).
@@ -55,8 +76,8 @@ struct Reaper {
 }
 
 impl Reaper {
-    /// Starts the reaper; logs and returns `None` on failure.
-    fn start() -> Option<Reaper> {
+    /// Starts a reaper that watches `groups`; logs and returns `None` on failure.
+    fn start(groups: &HashMap<i32, usize>) -> Option<Reaper> {
         let started = Command::new("/bin/sh")
             .args(["-c", SCRIPT, "cairn-reaper"])
             .env_clear()
@@ -67,7 +88,16 @@ impl Reaper {
             .process_group(0)
             .spawn()
             .and_then(|mut child| {
-                let stdin = child.stdin.take().expect("stdin is piped");
+                let mut stdin = child.stdin.take().expect("stdin is piped");
+                // The groups a reaper that has gone watched, while the pipe still blocks: a
+                // new reaper reads them all.
+                let mut lines = String::new();
+                for (pgid, times) in groups {
+                    for _ in 0..*times {
+                        lines.push_str(&format!("+{pgid}\n"));
+                    }
+                }
+                stdin.write_all(lines.as_bytes())?;
                 // Never block the engine on a stuck reaper: a full pipe drops a message.
                 let flags = fcntl(stdin.as_fd(), FcntlArg::F_GETFL)?;
                 fcntl(
@@ -102,29 +132,40 @@ pub(super) fn unregister(pgid: Pid) {
     send(b'-', pgid);
 }
 
-/// Writes `{sign}{pgid}\n`: one `write` well under `PIPE_BUF`, so all or nothing.
+/// Records the change and writes `{sign}{pgid}\n` (one `write` well under `PIPE_BUF`, so
+/// all or nothing); starts another reaper if this one has gone.
 fn send(sign: u8, pgid: Pid) {
-    let mut reaper = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut registry = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
+    let Registry { reaper, groups } = &mut *registry;
+    let id = pgid.as_raw();
+    if sign == b'+' {
+        *groups.entry(id).or_default() += 1;
+    } else if let Some(times) = groups.get_mut(&id) {
+        *times -= 1;
+        if *times == 0 {
+            groups.remove(&id);
+        }
+    }
     let Some(running) = reaper.as_mut() else {
         return;
     };
     let mut line = Vec::with_capacity(16);
     line.push(sign);
-    line.extend_from_slice(pgid.as_raw().to_string().as_bytes());
+    line.extend_from_slice(id.to_string().as_bytes());
     line.push(b'\n');
     match running.stdin.write_all(&line) {
         Ok(()) => {}
         Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
             tracing::warn!(
-                pgid = pgid.as_raw(),
+                pgid = id,
                 "the reaper is not reading; a group was not (un)registered"
             );
         }
         Err(error) => {
-            tracing::warn!(%error, "the reaper has gone: a killed engine may leave step grandchildren running");
-            // Reap it (it is our child) and stop writing.
+            tracing::warn!(%error, "the reaper has gone; starting another");
+            // Reap it (it is our child), then hand its groups to a new one.
             let _ = running.child.try_wait();
-            *reaper = None;
+            *reaper = Reaper::start(groups);
         }
     }
 }

@@ -408,16 +408,24 @@ const KILLED_ENGINE_FIFO: &str = "CAIRN_TEST_KILLED_ENGINE_FIFO";
 
 #[tokio::test]
 async fn a_step_dies_with_a_killed_engine() {
+    killed_engine_kills_its_step("process::tests::engine_running_a_long_step").await;
+}
+
+#[tokio::test]
+async fn a_step_dies_with_a_killed_engine_whose_reaper_a_step_had_killed() {
+    killed_engine_kills_its_step("process::tests::engine_running_a_long_step_without_its_reaper")
+        .await;
+}
+
+/// Runs `helper` (an ignored test of this binary that runs a long step) in a copy of this
+/// test binary, SIGKILLs it once the step has started, and checks the step dies too.
+async fn killed_engine_kills_its_step(helper: &str) {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("step-pid");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
     // The "engine": a copy of this test binary running a step, SIGKILLed mid-step.
     let mut engine = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "process::tests::engine_running_a_long_step",
-            "--exact",
-            "--ignored",
-        ])
+        .args([helper, "--exact", "--ignored"])
         .env(KILLED_ENGINE_FIFO, &fifo)
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -432,14 +440,9 @@ async fn a_step_dies_with_a_killed_engine() {
     engine.wait().await.unwrap();
     // SIGKILL is delivered asynchronously: wait (bounded) for the step to be dead — a zombie
     // awaiting init, or gone.
-    let stat = format!("/proc/{step}/stat");
     let give_up = Instant::now() + HANG;
     loop {
-        let state = std::fs::read_to_string(&stat).ok().and_then(|stat| {
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned))
-        });
-        match state.as_deref() {
+        match process_state(step).as_deref() {
             None | Some("Z") | Some("X") => break,
             Some(state) => assert!(
                 Instant::now() < give_up,
@@ -455,6 +458,29 @@ async fn a_step_dies_with_a_killed_engine() {
 #[tokio::test]
 #[ignore = "run by a_step_dies_with_a_killed_engine, which kills it mid-step"]
 async fn engine_running_a_long_step() {
+    run_long_step().await;
+}
+
+/// The engine of [`a_step_dies_with_a_killed_engine_whose_reaper_a_step_had_killed`]: a
+/// first step starts the reaper, which is then killed (as a step could), before the long step.
+#[tokio::test]
+#[ignore = "run by a_step_dies_with_a_killed_engine_whose_reaper_a_step_had_killed"]
+async fn engine_running_a_long_step_without_its_reaper() {
+    assert!(run(json!({"command": ["true"]})).await.result.is_ok());
+    let reaper = child_running("cairn-reaper").expect("the reaper is running");
+    nix::sys::signal::kill(reaper, nix::sys::signal::Signal::SIGKILL).unwrap();
+    // Dead once a zombie: its end of the pipe is closed then.
+    let give_up = Instant::now() + HANG;
+    while process_state(reaper.as_raw()).is_some_and(|state| state != "Z") {
+        assert!(Instant::now() < give_up, "the reaper survived SIGKILL");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    run_long_step().await;
+}
+
+/// Runs a step that tells its pid through [`KILLED_ENGINE_FIFO`] and then sleeps; panics
+/// should it ever end.
+async fn run_long_step() {
     let fifo = std::env::var_os(KILLED_ENGINE_FIFO).unwrap_or_else(|| {
         panic!("{KILLED_ENGINE_FIFO} is not set: run a_step_dies_with_a_killed_engine instead")
     });
@@ -463,6 +489,29 @@ async fn engine_running_a_long_step() {
     let params = json!({"command": ["sh", "-c", "cat > /dev/null; echo $$ > \"$1\"; exec sleep 1000", "sh", fifo.to_str().unwrap()]});
     let outcome = run(params).await;
     panic!("the step should have been killed with its engine, yet ended: {outcome:?}");
+}
+
+/// The child of this process whose command line holds `word`.
+fn child_running(word: &str) -> Option<nix::unistd::Pid> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .find_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let parent = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            (parent == me && String::from_utf8_lossy(&cmdline).contains(word))
+                .then(|| nix::unistd::Pid::from_raw(pid))
+        })
+}
+
+/// The state letter of process `pid` (`R`, `S`, `Z`…), `None` once it is gone.
+fn process_state(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned))
 }
 
 #[test]
