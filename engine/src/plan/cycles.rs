@@ -94,15 +94,16 @@ pub(super) fn group_needs(
 ) -> Option<String> {
     let (from_id, to_id) = (&*steps[from].id, &*steps[to].id);
     let holding_from = ancestors(nodes, root, &steps[from].path);
-    // The innermost node that needs what holds `from` says it best.
+    // The innermost node that needs what ends with `from` says it best (a group that only
+    // holds `from` earlier in a pipeline is not why `to` waits for it).
     for needing in ancestors(nodes, root, &steps[to].path).iter().rev() {
         let Some(id) = needing.id.as_deref() else {
             continue;
         };
         let needed = (needing.needs.iter()).find(|need| {
-            holding_from
-                .iter()
-                .any(|node| node.id.as_ref() == Some(*need))
+            (holding_from.iter())
+                .position(|node| node.id.as_ref() == Some(*need))
+                .is_some_and(|at| ends_with(&holding_from[at..]))
         });
         let Some(needed) = needed else { continue };
         let who = match needing.group() {
@@ -118,6 +119,18 @@ pub(super) fn group_needs(
         };
     }
     None
+}
+
+/// Whether the last of `chain` (each node a member of the one before) is one of the first's
+/// ends, the steps a `needs` of the first waits for: every pipeline along it goes on with
+/// its last member.
+fn ends_with(chain: &[&Node]) -> bool {
+    chain.windows(2).all(|pair| match pair[0].group() {
+        Some(("pipeline", members)) => members
+            .last()
+            .is_some_and(|last| std::ptr::eq(last, pair[1])),
+        _ => true,
+    })
 }
 
 /// The nodes along `path` in `nodes` (the first of which is at `root`), outermost first:

@@ -193,3 +193,30 @@ fn an_unknown_need_is_placed_at_its_node_in_any_group() {
         ]
     );
 }
+
+#[test]
+fn a_cycle_names_a_group_only_for_the_edges_its_needs_make() {
+    // b waits for a by pipeline order, a for b because g needs itself (it ends with b).
+    let found = problems(
+        r#"{"name": "c", "steps": [{"id": "g", "needs": ["g"], "pipeline": [
+            {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/pipeline/0: cycle: a -> b -> a, through groups: group `g` (holding `a`) needs group `g` (ending with `b`)"
+        ]
+    );
+    // Inside o: g, then c; g needs o, which ends with c.
+    let found = problems(
+        r#"{"name": "c", "steps": [{"id": "o", "pipeline": [
+            {"id": "g", "needs": ["o"], "pipeline": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]},
+            {"id": "c", "executor": "noop"}]}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/pipeline/0/pipeline/0: cycle: a -> b -> c -> a, through groups: group `g` (holding `a`) needs group `o` (ending with `c`)"
+        ]
+    );
+}
