@@ -164,7 +164,7 @@ fn main() -> ExitCode {
         Command::Cancel(args) => block_on(cli::control::cancel(&args, &global)),
         Command::Retry(args) => block_on(cli::control::retry(&args, &global)),
     };
-    result.unwrap_or_else(|error| cli::error::report(&error))
+    result.unwrap_or_else(|error| cli::error::report(&error, &global.db))
 }
 
 /// Runs a command's future on a runtime of the main thread alone. The store commits on a

@@ -153,6 +153,24 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// holds its items' outputs.
     async fn items(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<ItemRecord>>;
 
+    /// How many [`items`](Store::items) of the steps `step_ids` of a run are in each state:
+    /// `(step id, state, count)`, by step id and then state name, only the states counted.
+    /// A summary (`cairn show`) reads these rather than the items with their outputs.
+    async fn item_counts(
+        &self,
+        run_id: Uuid,
+        step_ids: &[&str],
+    ) -> Result<Vec<(String, StepState, usize)>> {
+        let mut counts = std::collections::BTreeMap::new();
+        for item in self.items(run_id, step_ids).await? {
+            let key = (item.step_id, item.state.as_str());
+            counts.entry(key).or_insert((item.state, 0)).1 += 1;
+        }
+        Ok((counts.into_iter())
+            .map(|((step, _), (state, count))| (step, state, count))
+            .collect())
+    }
+
     /// Records `command` for the engine driving `run_id` (or the next one to take it over).
     /// Needs no lease: any process may send one.
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()>;

@@ -1,6 +1,7 @@
 //! Errors of the commands, and the one place that prints them and picks the exit code.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use cairn_engine::{Error as EngineError, LoadError, RunState};
@@ -63,8 +64,9 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// Prints `error` on stderr and returns the exit code it calls for.
-pub(crate) fn report(error: &Error) -> ExitCode {
+/// Prints `error` (of a command on the database `db`) on stderr and returns the exit code
+/// it calls for.
+pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
     let (message, code) = match error {
         Error::Load(error) | Error::Engine(EngineError::Load(error)) => {
             (error.to_string(), ExitCode::from(BAD_INPUT))
@@ -88,7 +90,8 @@ pub(crate) fn report(error: &Error) -> ExitCode {
         ),
         Error::Stopped { run, error } => (
             format!(
-                "cairn: {error}\nrun {run} stopped unfinished; `cairn resume {run}` carries it on"
+                "cairn: {}\nrun {run} stopped unfinished; `cairn resume {run}` carries it on",
+                described(error, db)
             ),
             ExitCode::from(UNFINISHED),
         ),
@@ -104,7 +107,7 @@ pub(crate) fn report(error: &Error) -> ExitCode {
             | EngineError::IllegalTransition(_)),
         ) => (format!("cairn: {error}"), ExitCode::FAILURE),
         Error::Engine(error) => (
-            format!("cairn: {error}{}", hint(error)),
+            format!("cairn: {}{}", described(error, db), hint(error)),
             ExitCode::from(BAD_INPUT),
         ),
     };
@@ -112,6 +115,15 @@ pub(crate) fn report(error: &Error) -> ExitCode {
     // of a failure to write it.
     let _ = writeln!(Printable::new(std::io::stderr().lock()), "{message}");
     code
+}
+
+/// `error` as printed: a corrupt database's with its file (`db`), which the engine's message
+/// leaves out; a user with several databases could not tell which one.
+fn described(error: &EngineError, db: &Path) -> String {
+    match error {
+        EngineError::Corrupt(_) => format!("{}: {error}", db.display()),
+        _ => error.to_string(),
+    }
 }
 
 /// What the user can do about `error` from the command line, if there is a flag for it.

@@ -239,21 +239,26 @@ async fn a_damaged_database_is_named_and_left_alone() {
     }
 }
 
+/// Changes the database at `db` with `sql`, outside cairn.
+async fn tamper(db: &Path, sql: &'static str) {
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_stored_value_changed_into_malformed_json_is_named_corrupt() {
     // Each column is read through SQLite's JSON functions by the command beside it.
-    for (tamper, command, json) in [
+    for (sql, command, json) in [
         ("UPDATE steps SET output = 'x{'", "show", true),
         ("UPDATE steps SET usage = 'x{'", "show", false),
         ("UPDATE events SET detail = 'x{'", "history", false),
     ] {
         let (scratch, _, id) = with_one_run();
         let db = scratch.db();
-        let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        sqlx::query(tamper).execute(&mut conn).await.unwrap();
-        conn.close().await.unwrap();
+        tamper(&db, sql).await;
         let tampered = std::fs::read(&db).unwrap();
         let mut args = vec![command, &id];
         if json {
@@ -263,7 +268,7 @@ async fn a_stored_value_changed_into_malformed_json_is_named_corrupt() {
         let message = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "cairn {args:?}: {message}");
         let named = format!(
-            "corrupt database: {}: a stored JSON value is malformed",
+            "cairn: {}: corrupt database: a stored JSON value is malformed",
             db.display()
         );
         assert!(message.contains(&named), "cairn {args:?}: {message}");
@@ -579,17 +584,17 @@ fn a_step_id_too_long_for_its_column_overflows_it() {
 
 #[tokio::test]
 async fn a_stored_time_changed_into_text_is_named_corrupt() {
-    for (tamper, column) in [
+    for (sql, column) in [
         ("UPDATE runs SET created_at = '2026-12-03'", "created_at"),
         ("UPDATE events SET at = '2026-12-03'", "updated_at"),
     ] {
         let (scratch, _, id) = with_one_run();
-        let mut conn = SqliteConnection::connect(&format!("sqlite://{}", scratch.db().display()))
-            .await
-            .unwrap();
-        sqlx::query(tamper).execute(&mut conn).await.unwrap();
-        conn.close().await.unwrap();
-        let named = format!("corrupt database: column {column}: ");
+        tamper(&scratch.db(), sql).await;
+        // Named with the file: a user with several databases tells which one.
+        let named = format!(
+            "cairn: {}: corrupt database: column {column}: ",
+            scratch.db().display()
+        );
         for args in [
             vec!["runs"],
             vec!["show", &id],
@@ -599,6 +604,55 @@ async fn a_stored_time_changed_into_text_is_named_corrupt() {
             refused(&scratch, &args, &named);
         }
     }
+}
+
+#[tokio::test]
+async fn a_stored_index_or_position_below_zero_is_named_corrupt_not_wrapped() {
+    let scratch = Scratch::new();
+    let each = scratch.write(
+        "each.json",
+        &json!({"name": "each", "steps": [{"id": "each", "executor": "noop", "for_each": "${{ [1, 2] }}"}]}),
+    );
+    let each = scratch.run(&each, &[], 0);
+    let plan = r#"echo '{"steps": [{"id": "a", "executor": "noop"}]}'"#;
+    let planned = scratch.write(
+        "planned.json",
+        &json!({"name": "planned", "steps": [{"id": "gen", "executor": "process", "planner": true,
+            "with": {"command": ["sh", "-c", plan]}}]}),
+    );
+    let planned = scratch.run(&planned, &[], 0);
+    tamper(&scratch.db(), "UPDATE items SET idx = -1 WHERE idx = 0").await;
+    tamper(&scratch.db(), "UPDATE plans SET first_position = -1").await;
+    let db = scratch.db();
+    let named = |column| {
+        format!(
+            "cairn: {}: corrupt database: column {column}: -1 is out of range",
+            db.display()
+        )
+    };
+    refused(&scratch, &["show", &each, "--json"], &named("idx"));
+    refused(
+        &scratch,
+        &["graph", "--run", &planned],
+        &named("first_position"),
+    );
+}
+
+#[tokio::test]
+async fn a_stored_value_read_alone_of_another_type_is_named_corrupt() {
+    // Read as the only column of its query: a bare "database error" (exit 1) before.
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "failing.json",
+        &json!({"name": "failing", "steps": [{"id": "a", "executor": "process", "with": {"command": ["false"]}}]}),
+    );
+    let id = scratch.run(&workflow, &[], 1);
+    tamper(&scratch.db(), "UPDATE runs SET redrive_from = x'00'").await;
+    let named = format!(
+        "cairn: {}: corrupt database: column redrive_from: ",
+        scratch.db().display()
+    );
+    refused(&scratch, &["retry", &id, "--from", "a"], &named);
 }
 
 #[test]

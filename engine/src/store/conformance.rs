@@ -46,6 +46,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     grown::plans_commit_their_steps_with_the_planners_success(&make().await).await;
     grown::a_superseded_plan_takes_its_steps_out_of_the_run(&make().await).await;
     grown::items_commit_on_their_own_and_only_for_the_lease_owner(&make().await).await;
+    grown::items_are_counted_by_step_and_state(&make().await).await;
     redrive::a_redrive_is_kept_until_the_run_moves(&make().await).await;
     output_cap::a_runs_output_cap_is_kept_until_replaced(&make().await).await;
 }

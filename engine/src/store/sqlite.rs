@@ -29,7 +29,7 @@ use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
 use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunSummary};
-use crate::state::{Batch, UnknownState};
+use crate::state::{Batch, StepState, UnknownState};
 
 mod events;
 mod guard;
@@ -166,7 +166,7 @@ impl SqliteStore {
                         version,
                     },
                     sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
-                    other => Error::Corrupt(format!("{}: {other}", path.display())),
+                    other => Error::Corrupt(other.to_string()),
                 })?;
                 Some(conn)
             }
@@ -276,13 +276,17 @@ impl Store for SqliteStore {
         let id = key.as_str();
         // The ids first, then the one record: sorting whole records would have SQLite copy
         // each one's definition (10 MB for 100,000 steps) into its sorter.
-        let ids: Vec<String> = sqlx::query_scalar(FIND_RUN_IDS)
+        let rows = sqlx::query(FIND_RUN_IDS)
             .bind(id)
             .bind(AMBIGUOUS_SHOWN as i64 + 1)
             .bind(SHORTEST_PREFIX as i64)
             .fetch_all(&self.reads)
             .await
             .map_err(self.fail())?;
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|row| column(row, 0))
+            .collect::<Result<_>>()?;
         let exact = match ids.as_slice() {
             [] => return Err(Error::UnknownRun(id.to_owned())),
             [first, ..] if first == id => first,
@@ -313,7 +317,7 @@ impl Store for SqliteStore {
 
     async fn definition(&self, run_id: Uuid) -> Result<String> {
         // A BLOB of UTF-8 (see `write::Creation`), or text in older databases: read as bytes.
-        let bytes: Vec<u8> = sqlx::query_scalar(
+        let row = sqlx::query(
             "SELECT w.definition FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
              WHERE r.id = ?",
         )
@@ -322,7 +326,7 @@ impl Store for SqliteStore {
         .await
         .map_err(self.fail())?
         .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        String::from_utf8(bytes)
+        String::from_utf8(column(&row, 0)?)
             .map_err(|e| Error::Corrupt(format!("definition of run {run_id}: {e}")))
     }
 
@@ -440,19 +444,27 @@ impl Store for SqliteStore {
         rows.map_err(self.fail())?
     }
 
+    async fn item_counts(
+        &self,
+        run_id: Uuid,
+        step_ids: &[&str],
+    ) -> Result<Vec<(String, StepState, usize)>> {
+        let counts = items::counts(&self.reads, run_id, step_ids).await;
+        counts.map_err(self.fail())?
+    }
+
     async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>> {
         let rows = plans::plans(&self.reads, run_id).await;
         rows.map_err(self.fail())?
     }
 
     async fn redrive_from(&self, run_id: Uuid) -> Result<Option<String>> {
-        let from: Option<Option<String>> =
-            sqlx::query_scalar("SELECT redrive_from FROM runs WHERE id = ?")
-                .bind(run_id.to_string())
-                .fetch_optional(&self.reads)
-                .await
-                .map_err(self.fail())?;
-        Ok(from.flatten())
+        let row = sqlx::query("SELECT redrive_from FROM runs WHERE id = ?")
+            .bind(run_id.to_string())
+            .fetch_optional(&self.reads)
+            .await
+            .map_err(self.fail())?;
+        Ok(row.map(|row| column(&row, 0)).transpose()?.flatten())
     }
 
     async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>> {
@@ -558,7 +570,7 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         updated_at: millis_to_time(column(row, 8)?),
         deadline: column::<Option<i64>>(row, 10)?.map(millis_to_time),
         max_output_bytes: (column::<Option<i64>>(row, 16)?)
-            .map(|n| usize::try_from(n).map_err(|_| Error::Corrupt(format!("output cap {n}"))))
+            .map(|cap| in_range(row.column(16).name(), cap))
             .transpose()?,
         lease: match column::<Option<String>>(row, 11)? {
             Some(owner) => Some(Lease {
@@ -566,6 +578,7 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
                     owner,
                     host: column::<Option<String>>(row, 12)?.unwrap_or_default(),
                     pid: column::<Option<u32>>(row, 13)?.unwrap_or_default(),
+                    // Written `as i64`: read back bit for bit, any value.
                     pid_start: column::<Option<i64>>(row, 14)?.unwrap_or_default() as u64,
                 },
                 expires: millis_to_time(column::<Option<i64>>(row, 15)?.unwrap_or_default()),
@@ -577,8 +590,6 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
 
 /// Column `index` of `row` as a `T`, or [`Error::Corrupt`] naming the column when the value
 /// stored there is not one (a NULL, or a value of another type: changed outside cairn).
-/// Column `index` of `row`: a value of the wrong SQL type (changed outside cairn) is a
-/// corrupt database naming the column, not a panic.
 fn column<'r, T>(row: &'r SqliteRow, index: usize) -> Result<T>
 where
     T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
@@ -590,6 +601,20 @@ where
         };
         Error::Corrupt(format!("column {}: {error}", row.column(index).name()))
     })
+}
+
+/// Column `index` of `row`, an integer (SQLite keeps an `i64`), as a `T`: a value out of
+/// `T`'s range (a negative index, changed outside cairn) is a corrupt database naming the
+/// column, as [`column()`] names a value of the wrong type.
+fn int_column<T: TryFrom<i64>>(row: &SqliteRow, index: usize) -> Result<T> {
+    in_range(row.column(index).name(), column(row, index)?)
+}
+
+/// The integer `value` of the stored `column` as a `T`, or [`Error::Corrupt`] naming the
+/// column when it is out of `T`'s range.
+fn in_range<T: TryFrom<i64>>(column: &str, value: i64) -> Result<T> {
+    T::try_from(value)
+        .map_err(|_| Error::Corrupt(format!("column {column}: {value} is out of range")))
 }
 
 fn parse_uuid(text: String) -> Result<Uuid> {

@@ -179,3 +179,53 @@ pub(super) async fn items_commit_on_their_own_and_only_for_the_lease_owner(store
         "only the items of the steps asked for"
     );
 }
+
+pub(super) async fn items_are_counted_by_step_and_state(store: &impl Store) {
+    let run = started(store, "me").await;
+    let other = started(store, "me").await;
+    let item = |run_id, step_id: &str, index, state| ItemRecord {
+        run_id,
+        step_id: step_id.into(),
+        index,
+        state,
+        attempt: 1,
+        output: (state == StepState::Succeeded).then(|| json!({"big": "output"})),
+        error: None,
+    };
+    let mut items = Batch::new();
+    for (index, state) in [
+        StepState::Succeeded,
+        StepState::Failed,
+        StepState::Succeeded,
+        StepState::Running,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        items.record_item(item(run, "a", index, state));
+    }
+    items.record_item(item(run, "b", 0, StepState::Pending));
+    items.record_item(item(other, "a", 0, StepState::Failed));
+    store.commit("me", items).await.unwrap();
+    let counts = |step_ids: &'static [&'static str]| store.item_counts(run, step_ids);
+    assert_eq!(
+        counts(&["b", "a"]).await.unwrap(),
+        [
+            ("a".to_owned(), StepState::Failed, 1),
+            ("a".to_owned(), StepState::Running, 1),
+            ("a".to_owned(), StepState::Succeeded, 2),
+            ("b".to_owned(), StepState::Pending, 1),
+        ],
+        "by step id, then state name; only the run's"
+    );
+    assert_eq!(
+        counts(&["b"]).await.unwrap(),
+        [("b".to_owned(), StepState::Pending, 1)],
+        "only the steps asked for"
+    );
+    assert!(
+        counts(&["c"]).await.unwrap().is_empty(),
+        "a step without items"
+    );
+    assert!(counts(&[]).await.unwrap().is_empty());
+}

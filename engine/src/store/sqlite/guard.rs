@@ -3,7 +3,7 @@
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::{column, millis_to_time, parse_json, parse_uuid};
+use super::{column, in_range, millis_to_time, parse_json, parse_uuid};
 use crate::approval::{Approval, ApprovalDecision};
 use crate::command::PendingCommand;
 use crate::error::{Error, Result};
@@ -70,11 +70,15 @@ fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
         }),
         None => None,
     };
-    let item: i64 = column(row, 2)?;
+    // -1: the request of a step, not of one of its items (see `write.rs`).
+    let item = match column::<i64>(row, 2)? {
+        -1 => None,
+        item => Some(in_range("item", item)?),
+    };
     Ok(Approval {
         run_id: parse_uuid(column(row, 0)?)?,
         step_id: column(row, 1)?,
-        item: usize::try_from(item).ok(),
+        item,
         action_hash: column(row, 3)?,
         action: match column::<Option<&str>>(row, 11)? {
             Some(action) => parse_json(action)?,

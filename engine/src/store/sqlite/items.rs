@@ -1,12 +1,13 @@
 //! `for_each` items (written with the batches that end them, see `write.rs`), read back for
-//! a resume.
+//! a resume, or counted by state for a summary.
 
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::{column, id_list, parse_json, parse_state};
+use super::{column, id_list, int_column, parse_json, parse_state};
 use crate::error::Result;
 use crate::item::ItemRecord;
+use crate::state::StepState;
 
 /// The items of the steps `step_ids` of `run_id`, by step and index.
 pub(super) async fn items(
@@ -29,7 +30,7 @@ pub(super) async fn items(
             Ok(ItemRecord {
                 run_id,
                 step_id: column(row, 0)?,
-                index: column::<i64>(row, 1)? as usize,
+                index: int_column(row, 1)?,
                 state: parse_state(column::<&str>(row, 2)?)?,
                 attempt: column(row, 3)?,
                 output: column::<Option<String>>(row, 4)?
@@ -37,6 +38,31 @@ pub(super) async fn items(
                     .transpose()?,
                 error: column(row, 5)?,
             })
+        })
+        .collect())
+}
+
+/// How many items of the steps `step_ids` of `run_id` are in each state, by step id and
+/// state name: counted by SQLite, without reading an output.
+pub(super) async fn counts(
+    pool: &SqlitePool,
+    run_id: Uuid,
+    step_ids: &[&str],
+) -> Result<Result<Vec<(String, StepState, usize)>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT step_id, state, count(*) FROM items
+         WHERE run_id = ? AND step_id IN (SELECT value FROM json_each(?))
+         GROUP BY step_id, state ORDER BY step_id, state",
+    )
+    .bind(run_id.to_string())
+    .bind(id_list(step_ids))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let state = parse_state(column::<&str>(row, 1)?)?;
+            Ok((column(row, 0)?, state, int_column(row, 2)?))
         })
         .collect())
 }

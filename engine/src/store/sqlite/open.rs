@@ -87,8 +87,7 @@ pub(super) fn look(
                 .find(|table| !tables.iter().any(|t| t == *table))
             {
                 return Err(Error::Corrupt(format!(
-                    "{}: the table `{missing}` is missing (changed outside cairn?)",
-                    path.display()
+                    "the table `{missing}` is missing (changed outside cairn?)"
                 )));
             }
             Schema::Current
@@ -224,15 +223,13 @@ pub(super) async fn migrate(
 
 /// Turns an sqlx error into the store error a user can act on. SQLite's JSON functions,
 /// which the readers' queries pack rows with, fail on a stored value that is not JSON: the
-/// rows were changed outside cairn.
+/// rows were changed outside cairn. (A corrupt database's message leaves out the file, as
+/// every [`Error::Corrupt`] does: its caller knows which database it read; `cairn` names it.)
 pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
     if let sqlx::Error::Database(db) = &error
         && db.message() == "malformed JSON"
     {
-        return Error::Corrupt(format!(
-            "{}: a stored JSON value is malformed (changed outside cairn?)",
-            path.display()
-        ));
+        return Error::Corrupt("a stored JSON value is malformed (changed outside cairn?)".into());
     }
     named(path, sqlite_code(&error)).unwrap_or_else(|| Error::Database(Box::new(error)))
 }

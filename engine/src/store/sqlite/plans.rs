@@ -4,7 +4,7 @@
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::{column, parse_json};
+use super::{column, int_column, parse_json};
 use crate::error::{Error, Result};
 use crate::plan::{Addition, Supersession};
 
@@ -31,7 +31,7 @@ pub(super) async fn plans(
                 steps: parse_json(column::<&str>(row, 2)?)?,
                 ids: serde_json::from_value(ids)
                     .map_err(|error| Error::Corrupt(format!("stored plan ids: {error}")))?,
-                first: column::<i64>(row, 4)? as usize,
+                first: int_column(row, 4)?,
             })
         })
         .collect())

@@ -636,3 +636,30 @@ async fn every_value_written_in_place_is_the_last_column_of_its_row() {
         assert_eq!(columns.last().map(String::as_str), Some(column), "{table}");
     }
 }
+
+#[tokio::test]
+async fn a_lease_pid_out_of_range_is_a_corrupt_database_naming_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    let (run, holder) = one_step_run();
+    let ttl = Duration::from_secs(60);
+    (store.create_run(&run, &holder, ttl, Batch::new()).await).unwrap();
+    let options = SqliteConnectOptions::new().filename(&path);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::query("UPDATE runs SET lease_pid = -1")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let other = LeaseHolder {
+        owner: "other".into(),
+        ..holder
+    };
+    let taking = store.acquire_lease(run.id, &other, ttl, &|_| false).await;
+    assert!(
+        matches!(&taking, Err(Error::Corrupt(message))
+            if message == "column lease_pid: -1 is out of range"),
+        "{taking:?}"
+    );
+}

@@ -19,7 +19,7 @@ use super::handover::Waits;
 use super::open::{Schema, classify_sqlite, look};
 use super::prepared::Prepared;
 use super::write::{CommandRow, Creation, Failure, Rows, is_unique_violation};
-use super::{Durability, millis_to_time};
+use super::{Durability, in_range, millis_to_time};
 use crate::error::{Error, Result};
 use crate::event::EventKind;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
@@ -578,26 +578,33 @@ impl Thread<'_> {
                 let host: Option<String> = row.get(1)?;
                 let (pid, pid_start, until): (Option<i64>, Option<i64>, Option<i64>) =
                     (row.get(2)?, row.get(3)?, row.get(4)?);
-                Ok(owner.map(|owner| Lease {
-                    holder: LeaseHolder {
-                        owner,
-                        host: host.unwrap_or_default(),
-                        pid: pid.unwrap_or_default() as u32,
-                        pid_start: pid_start.unwrap_or_default() as u64,
-                    },
-                    expires: millis_to_time(until.unwrap_or_default()),
+                // A pid out of range is a corrupt database, handed out of the transaction.
+                let pid = pid.map(|pid| in_range::<u32>("lease_pid", pid)).transpose();
+                Ok(pid.map(|pid| {
+                    owner.map(|owner| Lease {
+                        holder: LeaseHolder {
+                            owner,
+                            host: host.unwrap_or_default(),
+                            pid: pid.unwrap_or_default(),
+                            // Written `as i64`: read back bit for bit, any value.
+                            pid_start: pid_start.unwrap_or_default() as u64,
+                        },
+                        expires: millis_to_time(until.unwrap_or_default()),
+                    })
                 }))
             })
             .optional()?;
-            let Some(lease) = lease else {
-                return Ok(None);
+            let lease = match lease {
+                Some(Ok(lease)) => lease,
+                Some(Err(corrupt)) => return Ok(Err(corrupt)),
+                None => return Ok(Ok(None)),
             };
             if let Some(current) = lease
                 && current.holder.owner != holder.owner
                 && current.expires > now
                 && void != Some(&current.holder)
             {
-                return Ok(Some(LeaseAttempt::Held(current)));
+                return Ok(Ok(Some(LeaseAttempt::Held(current))));
             }
             (conn.prepare_cached(
                 "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?,
@@ -612,10 +619,10 @@ impl Thread<'_> {
                 expires.timestamp_millis(),
                 run_id.to_string(),
             ])?;
-            Ok::<_, rusqlite::Error>(Some(LeaseAttempt::Acquired))
+            Ok::<_, rusqlite::Error>(Ok(Some(LeaseAttempt::Acquired)))
         });
         attempt
-            .map_err(|error| self.fail(error))?
+            .map_err(|error| self.fail(error))??
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
     }
 }
