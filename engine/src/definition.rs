@@ -5,12 +5,13 @@
 //! against that schema before it deserializes them. See `docs/workflow-format.md`.
 
 pub(crate) mod duration;
+mod whole;
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub use duration::{Duration, MAX_DURATION};
 
@@ -58,6 +59,7 @@ pub struct Workflow {
     pub description: Option<String>,
     /// A JSON Schema the run input must satisfy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("type" = ["object", "boolean"]))]
     pub input: Option<Value>,
     /// Settings every step inherits unless it sets its own.
     #[serde(default)]
@@ -112,11 +114,11 @@ pub struct Defaults {
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Most steps running at once in the run.
-    #[serde(default = "default_max_parallel")]
+    #[serde(default = "default_max_parallel", deserialize_with = "whole::required")]
     #[schemars(range(min = 1, max = 100_000))]
     pub max_parallel: u32,
     /// Most steps a run may have, counting steps added at run time.
-    #[serde(default = "default_max_steps")]
+    #[serde(default = "default_max_steps", deserialize_with = "whole::required")]
     #[schemars(range(min = 1, max = 10_000_000))]
     pub max_steps: u64,
     /// Wall-time limit of the whole run.
@@ -147,6 +149,7 @@ fn default_max_steps() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct Retry {
     /// Attempts in all, the first included (1 = no retry).
+    #[serde(deserialize_with = "whole::required")]
     #[schemars(range(min = 1, max = 1000))]
     pub max_attempts: u32,
     /// How the delay grows between attempts.
@@ -200,7 +203,7 @@ pub struct Stall {
     pub no_progress: Option<Duration>,
     /// This many consecutive attempts of a step ending with the same error (numbers, times
     /// and temporary paths aside) are a loop.
-    #[serde(default = "default_loop_after")]
+    #[serde(default = "default_loop_after", deserialize_with = "whole::required")]
     #[schemars(range(min = 2, max = 1000))]
     pub loop_after: u32,
     /// What happens on a stall or a loop, unless the step says otherwise.
@@ -244,9 +247,11 @@ pub enum OnStall {
 ///
 /// One object shape serves all three kinds, so that editors complete every key and errors
 /// point at the offending key; the loader checks that each node is exactly one kind and
-/// carries only the keys of its kind.
+/// carries only the keys of its kind (the schema refuses a step key on a group, whatever its
+/// value).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = step_keys_off_groups)]
 pub struct Node {
     /// The node's id: `A-Z a-z 0-9 _ . -`, unique in the workflow. Required for steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,8 +261,12 @@ pub struct Node {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<String>,
     /// Most runs of this node at once: members of a group, items of a `for_each` step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional"
+    )]
+    #[schemars(range(min = 1, max = 100_000))]
     pub max_parallel: Option<u32>,
     /// A group whose members run one after another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,6 +300,7 @@ pub struct Node {
     pub on_stall: Option<OnStall>,
     /// A JSON Schema the step's output must satisfy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("type" = ["object", "boolean"]))]
     pub output_schema: Option<Box<Value>>,
     /// Overrides of `with` (another model, another CLI), tried in order once the step's
     /// retries are exhausted; each is one more attempt.
@@ -303,6 +313,36 @@ pub struct Node {
     /// after it and before its dependents.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub planner: bool,
+}
+
+/// Keys only a step (a leaf) may have, besides `executor`.
+pub(crate) const STEP_KEYS: [&str; 11] = [
+    "with",
+    "when",
+    "for_each",
+    "retry",
+    "timeout",
+    "heartbeat",
+    "on_stall",
+    "output_schema",
+    "fallbacks",
+    "trigger",
+    "planner",
+];
+
+/// Refuses [`STEP_KEYS`] on a group (a node with `pipeline` or `parallel` and no
+/// `executor`) by their presence, whatever their values: the types cannot, as they read an
+/// empty `with` or `planner: false` as no key at all.
+fn step_keys_off_groups(schema: &mut schemars::Schema) {
+    let refused: serde_json::Map<String, Value> = (STEP_KEYS.iter())
+        .map(|key| ((*key).to_owned(), Value::Bool(false)))
+        .collect();
+    let group = json!({
+        "anyOf": [{"required": ["pipeline"]}, {"required": ["parallel"]}],
+        "not": {"required": ["executor"]},
+    });
+    schema.insert("if".into(), group);
+    schema.insert("then".into(), json!({ "properties": refused }));
 }
 
 /// When a step may run once its `needs` have ended. A step whose trigger is not met is

@@ -1,5 +1,6 @@
 //! The meaning of a workflow: node kinds, ids, executors, expressions, references, limits.
-//! (Unknown `needs` and cycles are found when the plan is compiled.)
+//! (Unknown `needs` and cycles are found when the plan is compiled; step keys on a group,
+//! by the schema.)
 
 use std::fmt::Write as _;
 
@@ -11,21 +12,6 @@ use crate::definition::{Duration, Node, Retry, Workflow};
 use crate::executor::Executors;
 use crate::expr;
 use crate::plan::{Plan, StepIndex, for_each_expression_text};
-
-/// Keys only a step (a leaf) may have, besides `executor`.
-const STEP_KEYS: [&str; 11] = [
-    "with",
-    "when",
-    "for_each",
-    "retry",
-    "timeout",
-    "heartbeat",
-    "on_stall",
-    "output_schema",
-    "fallbacks",
-    "trigger",
-    "planner",
-];
 
 /// The run a planner's plan is checked for: its plan so far, and the planner.
 #[derive(Debug, Clone, Copy)]
@@ -179,9 +165,6 @@ impl<'a> Checker<'a> {
                 } else {
                     "parallel"
                 };
-                if count == 1 {
-                    self.group_keys(node, pointer);
-                }
                 if members.is_empty() {
                     self.problem(
                         format!("{pointer}/{key}"),
@@ -260,32 +243,6 @@ impl<'a> Checker<'a> {
         }
         for (pointer, message) in reserved {
             self.problem(pointer, message);
-        }
-    }
-
-    fn group_keys(&mut self, node: &Node, pointer: &str) {
-        let present = [
-            !node.with.is_empty(),
-            node.when.is_some(),
-            node.for_each.is_some(),
-            node.retry.is_some(),
-            node.timeout.is_some(),
-            node.heartbeat.is_some(),
-            node.on_stall.is_some(),
-            node.output_schema.is_some(),
-            !node.fallbacks.is_empty(),
-            node.trigger.is_some(),
-            node.planner,
-        ];
-        for (key, _) in STEP_KEYS
-            .iter()
-            .zip(present)
-            .filter(|(_, present)| *present)
-        {
-            let message = format!(
-                "`{key}` belongs on a step; a group has only `id`, `needs`, `max_parallel` and its members"
-            );
-            self.problem(format!("{pointer}/{key}"), message);
         }
     }
 

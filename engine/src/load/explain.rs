@@ -61,8 +61,15 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
                 number @ Value::Number(_) if expected == "integer" => number.to_string(),
                 other => type_name(other).to_owned(),
             };
+            // An optional key is given no value by leaving it out, not as `null`.
+            let hint = match error.instance().as_ref() {
+                Value::Null if is_optional(root, error.evaluation_path().as_str()) => {
+                    ": leave the key out to give none"
+                }
+                _ => "",
+            };
             let message = format!(
-                "expected {}, found {found_text}",
+                "expected {}, found {found_text}{hint}",
                 expected.replace(" or null", ""),
             );
             vec![found(message, true)]
@@ -135,6 +142,25 @@ fn allowed_keys(root: &Value, schema_path: &str) -> Vec<String> {
     properties
         .map(|properties| properties.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+/// Whether the `type` at `evaluation_path` (the path through `$ref`s) is that of a key its
+/// object does not require.
+fn is_optional(root: &Value, evaluation_path: &str) -> bool {
+    let mut property = evaluation_path.strip_suffix("/type").unwrap_or_default();
+    while let Some(referring) = property.strip_suffix("/$ref") {
+        property = referring;
+    }
+    let Some((object, key)) = property.rsplit_once('/') else {
+        return false;
+    };
+    let Some(object) = object.strip_suffix("/properties") else {
+        return false;
+    };
+    let key = key.replace("~1", "/").replace("~0", "~");
+    let required = schema_at(root, &format!("{object}/required")).get("required");
+    let required = required.and_then(Value::as_array).into_iter().flatten();
+    !required.into_iter().any(|name| name.as_str() == Some(&key))
 }
 
 /// The (sub)schema of `root` holding the keyword at the end of `schema_path`, following

@@ -4,17 +4,19 @@
 //!
 //! A file is taken here only when the types accept it and it keeps what the schema asks
 //! beyond the types: objects where the types would also take an array, no `null` (an
-//! optional key is left out), the bounds of numbers, a
-//! non-empty name and step list, the form of ids (durations check their own form as they
-//! deserialize). Anything else goes the full way, which explains every problem: this path
+//! optional key is left out), no step key on a group (even one the types read as absent,
+//! `"with": {}`), JSON Schemas (`input`, `output_schema`) that are objects or booleans, the
+//! bounds of numbers, a non-empty name and step list, the form of ids (durations check their
+//! own form as they deserialize). Anything else goes the full way, which explains every problem: this path
 //! may pass a valid file on, never accept an invalid one. A test compares the checks here
 //! with the constraints of the generated schema.
 
 use std::fmt;
 
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
-use crate::definition::{Limits, Node, Retry, Stall, Workflow};
+use crate::definition::{Limits, Node, Retry, STEP_KEYS, Stall, Workflow};
 
 /// `source` as a workflow, when it is one the schema accepts as it is.
 pub(super) fn workflow(source: &str) -> Option<Workflow> {
@@ -36,6 +38,7 @@ fn within_bounds(workflow: &Workflow) -> bool {
         && !workflow.steps.is_empty()
         && (1..=100_000).contains(max_parallel)
         && (1..=crate::definition::MAX_STEPS_CEILING).contains(max_steps)
+        && workflow.input.as_ref().is_none_or(is_schema)
         && workflow.defaults.retry.as_ref().is_none_or(retry_within)
         && workflow.stall.as_ref().is_none_or(stall_within)
         && workflow.steps.iter().all(node_within)
@@ -50,9 +53,17 @@ fn node_within(node: &Node) -> bool {
     });
     let members = node.pipeline.iter().chain(&node.parallel).flatten();
     id_ok
-        && node.max_parallel.is_none_or(|most| most >= 1)
+        && node
+            .max_parallel
+            .is_none_or(|most| (1..=100_000).contains(&most))
         && node.retry.as_deref().is_none_or(retry_within)
+        && node.output_schema.as_deref().is_none_or(is_schema)
         && members.into_iter().all(node_within)
+}
+
+/// Whether a JSON Schema (`input`, `output_schema`) is of a type the schema takes for one.
+fn is_schema(schema: &Value) -> bool {
+    schema.is_object() || schema.is_boolean()
 }
 
 fn retry_within(retry: &Retry) -> bool {
@@ -65,9 +76,11 @@ fn stall_within(stall: &Stall) -> bool {
 
 /// Whether a JSON text is plain: the top level an object, no `null` anywhere, no array
 /// right inside an array or under a key that names a settings object (`limits`,
-/// `defaults`, `retry`, `stall`). Those are the places where serde would take an array for
-/// a struct (its fields in order) and the schema an object only; a free value (`with`,
-/// `input`) with such an array is passed on to the full way too.
+/// `defaults`, `retry`, `stall`), and no object with both a group's key (`pipeline`,
+/// `parallel`) and a step's ([`STEP_KEYS`]). Those are the places where serde would take an
+/// array for a struct (its fields in order) and the schema an object only, and where the
+/// schema refuses a key the types read as absent (`"with": {}` on a group); a free value
+/// (`with`, `input`) with such an array or object is passed on to the full way too.
 fn plain(source: &str) -> bool {
     source.trim_start().starts_with('{')
         && serde_json::from_str::<Plain>(source).is_ok_and(|Plain(plain)| plain)
@@ -140,38 +153,53 @@ impl<'de> Visitor<'de> for Scan {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Plain, A::Error> {
-        let mut plain = true;
-        while let Some(SettingsKey(wants_object)) = members.next_key()? {
+        let (mut plain, mut group, mut step) = (true, false, false);
+        while let Some(key) = members.next_key::<Key>()? {
+            group |= key == Key::Group;
+            step |= key == Key::Step;
+            let wants_object = key == Key::Settings;
             let Plain(each) = members.next_value_seed(Scan { wants_object })?;
             plain &= each;
         }
-        Ok(Plain(plain))
+        Ok(Plain(plain && !(group && step)))
     }
 }
 
-/// Whether a key names a settings object, read without keeping it.
-struct SettingsKey(bool);
+/// What a key names, read without keeping it.
+#[derive(PartialEq)]
+enum Key {
+    /// A settings object: `limits`, `defaults`, `retry`, `stall`.
+    Settings,
+    /// A group's members: `pipeline`, `parallel`.
+    Group,
+    /// A key only a step has ([`STEP_KEYS`]).
+    Step,
+    /// Any other key.
+    Other,
+}
 
-impl<'de> Deserialize<'de> for SettingsKey {
+impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(SettingsKeyVisitor)
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
-struct SettingsKeyVisitor;
+struct KeyVisitor;
 
-impl Visitor<'_> for SettingsKeyVisitor {
-    type Value = SettingsKey;
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a key")
     }
 
-    fn visit_str<E>(self, key: &str) -> Result<SettingsKey, E> {
-        Ok(SettingsKey(matches!(
-            key,
-            "limits" | "defaults" | "retry" | "stall"
-        )))
+    fn visit_str<E>(self, key: &str) -> Result<Key, E> {
+        Ok(match key {
+            "limits" | "defaults" | "retry" | "stall" => Key::Settings,
+            "pipeline" | "parallel" => Key::Group,
+            _ if STEP_KEYS.contains(&key) => Key::Step,
+            _ => Key::Other,
+        })
     }
 }
 
@@ -210,6 +238,16 @@ mod tests {
             (r#""id": "b""#, r#""id": "b c""#),
             (r#""id": "b""#, r#""id": """#),
             (r#""max_parallel": 1"#, r#""max_parallel": 0"#),
+            (r#""max_parallel": 1"#, r#""max_parallel": 100001"#),
+            (r#""max_parallel": 1"#, r#""max_parallel": 1, "with": {}"#),
+            (
+                r#""max_parallel": 1"#,
+                r#""max_parallel": 1, "fallbacks": []"#,
+            ),
+            (
+                r#""max_parallel": 1"#,
+                r#""max_parallel": 1, "planner": false"#,
+            ),
             (
                 r#""id": "b","#,
                 r#""id": "b", "retry": {"max_attempts": 0},"#,
@@ -217,6 +255,8 @@ mod tests {
             (r#""timeout": "5m""#, r#""timeout": "5""#),
             (r#""timeout": "5m""#, r#""timeout": null"#),
             (r#""output": "null""#, r#""output": null"#),
+            (r#""name": "w""#, r#""name": "w", "input": 5"#),
+            (r#""id": "b","#, r#""id": "b", "output_schema": [],"#),
             (r#""name": "w""#, r#""name": "w", "nme": 1"#),
             (r#""stall": {"loop_after": 2}"#, r#""stall": [null, 3]"#),
             (r#""stall": {"loop_after": 2}"#, r#""stall": []"#),
@@ -246,7 +286,7 @@ mod tests {
     #[test]
     fn checks_every_constraint_of_the_schema() {
         fn walk(value: &Value, at: &str, found: &mut BTreeSet<String>) {
-            const KEYWORDS: [&str; 12] = [
+            const KEYWORDS: [&str; 14] = [
                 "minimum",
                 "maximum",
                 "exclusiveMinimum",
@@ -259,6 +299,8 @@ mod tests {
                 "uniqueItems",
                 "minProperties",
                 "multipleOf",
+                "if",
+                "then",
             ];
             match value {
                 Value::Object(members) => {
@@ -286,12 +328,15 @@ mod tests {
             "/$defs/Limits/properties/max_parallel/minimum 1",
             "/$defs/Limits/properties/max_steps/maximum 10000000",
             "/$defs/Limits/properties/max_steps/minimum 1",
+            r#"/$defs/Node/if {"anyOf":[{"required":["pipeline"]},{"required":["parallel"]}],"not":{"required":["executor"]}}"#,
             r#"/$defs/Node/properties/id/pattern "^[A-Za-z0-9_.\\-]+$""#,
+            "/$defs/Node/properties/max_parallel/maximum 100000",
             "/$defs/Node/properties/max_parallel/minimum 1",
             "/$defs/Retry/properties/max_attempts/maximum 1000",
             "/$defs/Retry/properties/max_attempts/minimum 1",
             "/$defs/Stall/properties/loop_after/maximum 1000",
             "/$defs/Stall/properties/loop_after/minimum 2",
+            r#"/$defs/Node/then {"properties":{"fallbacks":false,"for_each":false,"heartbeat":false,"on_stall":false,"output_schema":false,"planner":false,"retry":false,"timeout":false,"trigger":false,"when":false,"with":false}}"#,
             "/properties/name/minLength 1",
             "/properties/steps/minItems 1",
         ]

@@ -26,7 +26,10 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
     };
     // (pointer, message, whether the value must go)
     let mut found: Vec<(String, String, bool)> = Vec::new();
-    for error in validator.iter_errors(value) {
+    // A step key on a group is named so, rather than by a problem of its value.
+    let mut errors: Vec<_> = validator.iter_errors(value).collect();
+    errors.sort_by_key(|error| !matches!(error.kind(), ValidationErrorKind::FalseSchema));
+    for error in errors {
         let pointer = error.instance_path().as_str().to_owned();
         match error.kind() {
             // A missing top-level key is shown where it goes, a nested one at its object.
@@ -45,6 +48,14 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
                     format!("id `{id}` may only contain A-Z a-z 0-9 _ . -"),
                     false,
                 ));
+            }
+            // The schema's `false` for a step key on a group (see `STEP_KEYS`).
+            ValidationErrorKind::FalseSchema => {
+                let key = pointer.rsplit('/').next().unwrap_or_default();
+                let message = format!(
+                    "`{key}` belongs on a step; a group has only `id`, `needs`, `max_parallel` and its members"
+                );
+                found.push((pointer, message, true));
             }
             ValidationErrorKind::MinItems { .. } if pointer == "/steps" => {
                 found.push((
