@@ -283,8 +283,14 @@ fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
             serde_json::to_writer_pretty(&mut stdout, output).map_err(std::io::Error::from)?;
             writeln!(stdout)?;
         }
+        // A run stopped unfinished has no error of its own: what stopped it is said as such.
+        let label = if report.state.is_terminal() {
+            "error"
+        } else {
+            "stopped"
+        };
         if let Some(error) = &report.error {
-            writeln!(stdout, "error: {error}")?;
+            writeln!(stdout, "{label}: {error}")?;
         }
     }
     stdout.flush()?;

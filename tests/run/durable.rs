@@ -350,6 +350,7 @@ fn start_gated_with(scratch: &Scratch, gate: &Path, global: &[&str]) -> (Child, 
     let args = [global, &["run", workflow.to_str().unwrap()]].concat();
     let mut run = scratch
         .command(&args)
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -593,6 +594,12 @@ fn sigterm_stops_cleanly_and_the_run_resumes() {
         Some(3),
         "{}",
         String::from_utf8_lossy(&stopped.stderr)
+    );
+    // The run has no error: what stopped it is not called one.
+    let said = String::from_utf8_lossy(&stopped.stdout);
+    assert!(
+        said.contains(&format!("run {run_id} running\nstopped: interrupted\n")),
+        "{said}"
     );
     let history = scratch.json(&["history", &run_id, "--json"]);
     let last = history.as_array().unwrap().last().unwrap();
