@@ -24,9 +24,11 @@ use smallvec::SmallVec;
 use condition::unknown_variables;
 pub use condition::{Condition, Variable, evaluate_conditions};
 use functions::unknown_function;
+use optional::{NO_JSON_FORM, holds_optional, surely_optional};
 pub(crate) use scope::Scope;
 pub use scope::SharedJson;
 use scope::to_val;
+use types::unsupported_type;
 
 /// An expression that does not parse, does not evaluate, or has the wrong type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -134,8 +136,8 @@ pub(crate) const VARIABLES: [&str; 3] = ["input", "steps", "run"];
 pub(crate) const ITEM_VARIABLES: [&str; 5] = ["input", "steps", "run", "item", "index"];
 
 /// Parses the CEL expression `expr` without evaluating it, and refuses one that names a
-/// variable not among `known`, or calls a function the run's context does not have: the run
-/// would fail on it. It is kept with the recently compiled ones while they have room (a
+/// variable not among `known`, calls a function or names a type the run's context does
+/// not have, or whose value is surely an optional: the run would fail on it. It is kept with the recently compiled ones while they have room (a
 /// small workflow's run then finds every expression parsed), and not past that (a big
 /// file's every expression would only churn them).
 pub(crate) fn check(expr: &str, known: &[&str]) -> Result<(), ExprError> {
@@ -157,15 +159,19 @@ pub(crate) fn check(expr: &str, known: &[&str]) -> Result<(), ExprError> {
     }
 }
 
-/// Why the run would fail on `expression` for a name in it, if it would: a function the
-/// run's context does not have, or a variable not among `known`. Functions come first: a
-/// misspelt macro (`xs.exist(x, x > 1)`) leaves its variable unbound. It recurses once per
-/// node.
+/// Why the run would fail on `expression` for a name in it, if it would: a function or a
+/// type of CEL's the run's context does not have, or a variable not among `known`; or
+/// for its value, when it is surely an optional, which has no JSON form. Functions come
+/// first: a misspelt macro (`xs.exist(x, x > 1)`) leaves its variable unbound; then types,
+/// whose names would read as variables. It recurses once per node.
 fn refusal(expression: &Expression, known: &[&str]) -> Option<String> {
-    unknown_function(expression).or_else(|| {
-        let unknown = unknown_variables(expression, known);
-        (!unknown.is_empty()).then(|| undefined(&unknown, known))
-    })
+    (unknown_function(expression))
+        .or_else(|| unsupported_type(expression))
+        .or_else(|| {
+            let unknown = unknown_variables(expression, known);
+            (!unknown.is_empty()).then(|| undefined(&unknown, known))
+        })
+        .or_else(|| surely_optional(expression).then(|| NO_JSON_FORM.to_owned()))
 }
 
 /// Why an expression that names the variables `unknown`, where only `known` are defined,
@@ -746,6 +752,9 @@ fn library_failed(expr: &str) -> ExprError {
 fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result<Value, ExprError> {
     let value = cel::Value::resolve(&compiled.expression, context)
         .map_err(|error| ExprError::new(expr, error.to_string()))?;
+    if holds_optional(&value) {
+        return Err(ExprError::new(expr, NO_JSON_FORM));
+    }
     value
         .json()
         .map_err(|error| ExprError::new(expr, error.to_string()))
@@ -753,6 +762,8 @@ fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result
 
 mod condition;
 mod functions;
+mod optional;
 mod scope;
 #[cfg(test)]
 mod tests;
+mod types;

@@ -11,6 +11,8 @@ use cel::context::VariableResolver;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::functions::calls_qualified;
+use super::types::names_type;
 use super::{
     Compiled, ExprError, Expression, SharedJson, as_condition, compile, execute, functions_context,
     library_failed, on_stack_for, to_val,
@@ -60,7 +62,8 @@ impl Condition {
     /// The variables the condition names that are not among `known`, sorted, each once
     /// (none when it does not parse): evaluated with only `known` given, it could only fail
     /// with "undeclared reference" where it reads one. The names a macro binds
-    /// (`c` in `list.exists(c, c > 1)`) are not variables.
+    /// (`c` in `list.exists(c, c > 1)`) are variables inside it only; the names of types
+    /// (`int` in `type(x) == int`) and of functions (`optional.of`) are none.
     ///
     /// ```
     /// use cairn_engine::Condition;
@@ -81,29 +84,69 @@ impl Condition {
 }
 
 /// The variables `expression` names that are not among `known`, sorted, each once, the
-/// names its macros bind left out (see [`Condition::unknown_variables`]). It recurses once
-/// per node: on the stack the expression needs.
+/// names its macros bind left out where they are bound (see
+/// [`Condition::unknown_variables`]). It recurses once per node: on the stack the
+/// expression needs.
 pub(super) fn unknown_variables(expression: &Expression, known: &[&str]) -> Vec<String> {
-    let mut bound = Vec::new();
-    bound_names(expression, &mut bound);
-    let references = expression.references();
-    let mut unknown: Vec<String> = (references.variables().into_iter())
-        .filter(|name| !known.contains(name) && !bound.contains(name))
-        .map(str::to_owned)
-        .collect();
+    let mut unknown = Vec::new();
+    unbound_reads(expression, &mut known.to_vec(), &mut unknown);
     unknown.sort_unstable();
+    unknown.dedup();
     unknown
 }
 
-/// Adds to `bound` the names the macros in `expression` bind (the `c` of `exists(c, …)`),
-/// which the `cel` library's [`references`](Expression::references) counts as variables.
-fn bound_names<'e>(expression: &'e Expression, bound: &mut Vec<&'e str>) {
-    if let Expr::Comprehension(loop_) = &expression.expr {
-        bound.push(&loop_.iter_var);
-        bound.extend(loop_.iter_var2.as_deref());
+/// Adds to `unknown` the names `expression` reads as variables that are not `defined`, as
+/// the evaluator reads them: a type's name (`int`) is a value, the target of a call to a
+/// function of a qualified name (the `optional` of `optional.of(x)`) is not read, and a
+/// macro's variables are defined in its loop only, its accumulator (the `v` of
+/// `o.optMap(v, v + 1)`) also in its result.
+fn unbound_reads<'e>(
+    expression: &'e Expression,
+    defined: &mut Vec<&'e str>,
+    unknown: &mut Vec<String>,
+) {
+    if let Some(name) = root(&expression.expr)
+        && !defined.contains(&name)
+    {
+        // A name, or fields selected on one: the evaluator reads the whole as a type's name
+        // when the context has that type, else the first name as a variable.
+        if !names_type(expression) {
+            unknown.push(name.to_owned());
+        }
+        return;
     }
-    for part in parts(expression) {
-        bound_names(part, bound);
+    match &expression.expr {
+        Expr::Call(call) if calls_qualified(call) => {
+            for arg in &call.args {
+                unbound_reads(arg, defined, unknown);
+            }
+        }
+        Expr::Comprehension(loop_) => {
+            unbound_reads(&loop_.iter_range, defined, unknown);
+            unbound_reads(&loop_.accu_init, defined, unknown);
+            let outer = defined.len();
+            defined.push(&loop_.accu_var);
+            unbound_reads(&loop_.result, defined, unknown);
+            defined.push(&loop_.iter_var);
+            defined.extend(loop_.iter_var2.as_deref());
+            unbound_reads(&loop_.loop_cond, defined, unknown);
+            unbound_reads(&loop_.loop_step, defined, unknown);
+            defined.truncate(outer);
+        }
+        _ => {
+            for part in parts(expression) {
+                unbound_reads(part, defined, unknown);
+            }
+        }
+    }
+}
+
+/// The name `expr` is, or the one a chain of selected fields starts from (`a` of `a.b.c`).
+fn root(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Ident(name) => Some(name),
+        Expr::Select(select) if !select.test => root(&select.operand.expr),
+        _ => None,
     }
 }
 

@@ -73,12 +73,17 @@ fn is_named(name: &str) -> bool {
 fn is_declared(call: &CallExpr) -> bool {
     match &call.target {
         None => has_function(&call.func_name, false),
-        Some(target) => {
-            qualified_name(&target.expr)
-                .is_some_and(|name| has_function(&format!("{name}.{}", call.func_name), false))
-                || has_function(&call.func_name, true)
-        }
+        Some(_) => calls_qualified(call) || has_function(&call.func_name, true),
     }
+}
+
+/// Whether `call` calls a function by its qualified name (`optional.of(x)`, the function
+/// `optional.of`): the evaluator then reads no value of its target, `optional` is no
+/// variable.
+pub(super) fn calls_qualified(call: &CallExpr) -> bool {
+    (call.target.as_deref())
+        .and_then(|target| qualified_name(&target.expr))
+        .is_some_and(|name| has_function(&format!("{name}.{}", call.func_name), false))
 }
 
 /// Whether the run's context has the function `name`, called as a method when `method`.
@@ -109,7 +114,7 @@ fn has_function(name: &str, method: bool) -> bool {
 }
 
 /// The name `expr` spells, when it is a name or fields selected on one (`a.b.c`).
-fn qualified_name(expr: &Expr) -> Option<String> {
+pub(super) fn qualified_name(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Ident(name) => Some(name.clone()),
         Expr::Select(select) if !select.test => {
@@ -120,18 +125,47 @@ fn qualified_name(expr: &Expr) -> Option<String> {
 }
 
 /// Why `call`, to a function the context does not have, is refused: with the closest
-/// function (or macro) it has, when one is close.
+/// function (or macro) it has, when one is close. A call on a namespace of CEL's functions
+/// (`optional.off(1)`) names the function of the whole name, as the evaluator would have
+/// called it.
 fn refusal(call: &CallExpr) -> String {
+    if let Some(namespace) = (call.target.as_deref())
+        .and_then(|target| qualified_name(&target.expr))
+        .filter(|name| STANDARD.iter().any(|standard| in_namespace(standard, name)))
+    {
+        let name = format!("{namespace}.{}", call.func_name);
+        let known = (STANDARD.into_iter())
+            .filter(|candidate| in_namespace(candidate, &namespace))
+            .filter(|candidate| has_function(candidate, false));
+        return suggest(
+            format!("no function `{name}()` in cairn's CEL"),
+            &name,
+            known,
+        );
+    }
     let method = call.target.is_some();
     let (kind, name) = match method {
         true => ("method", format!(".{}()", call.func_name)),
         false => ("function", format!("{}()", call.func_name)),
     };
-    let mut reason = format!("no {kind} `{name}` in cairn's CEL");
     let known = (STANDARD.into_iter())
         .filter(|candidate| has_function(candidate, method))
         .chain([HAS, ALL, EXISTS, EXISTS_ONE, MAP, FILTER]);
-    if let Some(meant) = crate::problem::closest(&call.func_name, known) {
+    suggest(
+        format!("no {kind} `{name}` in cairn's CEL"),
+        &call.func_name,
+        known,
+    )
+}
+
+/// Whether the function `name` is in `namespace` (`optional.of` in `optional`).
+fn in_namespace(name: &str, namespace: &str) -> bool {
+    (name.strip_prefix(namespace)).is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// `reason`, with the name among `known` closest to `unknown` suggested, when one is close.
+fn suggest<'a>(mut reason: String, unknown: &str, known: impl Iterator<Item = &'a str>) -> String {
+    if let Some(meant) = crate::problem::closest(unknown, known) {
         let _ = write!(reason, "; did you mean `{meant}`?");
     }
     reason

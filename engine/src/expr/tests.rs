@@ -184,6 +184,156 @@ fn a_call_to_a_function_the_run_lacks_is_refused_and_every_other_call_kept() {
     }
 }
 
+/// Checks each expression where [`VARIABLES`] are read, and evaluates it in [`scope`] to
+/// the value it is given with.
+fn accepted_and_evaluated(cases: &[(&str, Value)]) {
+    for (expr, value) in cases {
+        assert_eq!(check(expr, &VARIABLES), Ok(()), "{expr}");
+        assert_eq!(evaluate(expr, &scope()).as_ref(), Ok(value), "{expr}");
+    }
+}
+
+#[test]
+fn optional_values_are_checked_and_evaluated_as_the_run_reads_them() {
+    accepted_and_evaluated(&[
+        ("optional.of(1).hasValue()", json!(true)),
+        ("optional.none().orValue(3)", json!(3)),
+        ("optional.ofNonZeroValue(0).hasValue()", json!(false)),
+        ("optional.ofNonZeroValue(2).value()", json!(2)),
+        ("optional.of(1).or(optional.of(2)).value()", json!(1)),
+        ("optional.of(input.n).optMap(x, x + 1).value()", json!(6)),
+        ("optional.none().optMap(x, x + 1).hasValue()", json!(false)),
+        (
+            "optional.of(1).optFlatMap(x, optional.ofNonZeroValue(x - 1)).hasValue()",
+            json!(false),
+        ),
+        (
+            "input.?nope.optFlatMap(v, v.?deep).orValue('none')",
+            json!("none"),
+        ),
+        ("{'a': 1}.?a.orValue(2) + [1, 2].map(x, x * 2)[1]", json!(5)),
+        ("[?optional.none(), ?optional.of(1), 2]", json!([1, 2])),
+        (
+            "{?'a': optional.of(1), ?'b': optional.none()}",
+            json!({"a": 1}),
+        ),
+    ]);
+}
+
+#[test]
+fn type_names_are_checked_and_evaluated_as_the_run_reads_them() {
+    accepted_and_evaluated(&[
+        (
+            "type(1) == int && type('a') == string && type(true) == bool",
+            json!(true),
+        ),
+        (
+            "type(1.0) == double && type(1u) == uint && type(b'') == bytes",
+            json!(true),
+        ),
+        (
+            "type([]) == list && type({}) == map && type(null) == null_type",
+            json!(true),
+        ),
+        (
+            "type(optional.none()) == optional_type && type(int) == type",
+            json!(true),
+        ),
+        (
+            "[type(input.n) == int, type(input.repo) == int]",
+            json!([true, false]),
+        ),
+        ("[1, 'a', 2.0].filter(x, type(x) == string)", json!(["a"])),
+        ("type(input.n)", json!("int")),
+        // A macro's variable is a variable, whatever its name.
+        ("[1].map(int, int + 1)", json!([2])),
+    ]);
+    // A guard's rule reads them so too.
+    let rule = Condition::new("type(action.n) == int && optional.of(action).hasValue() && x");
+    assert_eq!(rule.unknown_variables(&["action"]), ["x"]);
+}
+
+#[test]
+fn a_type_or_function_the_run_lacks_is_refused_as_such() {
+    let refused = |expr: &str| check(expr, &VARIABLES).unwrap_err().reason;
+    for (expr, reason) in [
+        (
+            "type(input.n) == google.protobuf.Timestamp",
+            "the type `google.protobuf.Timestamp` is not supported by cairn's CEL",
+        ),
+        (
+            "google.protobuf.Duration",
+            "the type `google.protobuf.Duration` is not supported by cairn's CEL",
+        ),
+        (
+            "optional.off(1)",
+            "no function `optional.off()` in cairn's CEL; did you mean `optional.of`?",
+        ),
+        (
+            "optional.ofNonZero(1).hasValue()",
+            "no function `optional.ofNonZero()` in cairn's CEL; did you mean `optional.ofNonZeroValue`?",
+        ),
+    ] {
+        assert_eq!(refused(expr), reason, "{expr}");
+    }
+    // A namespace of functions is no value, nor is a type a value with fields.
+    assert!(refused("optional").starts_with("no variable `optional` here"));
+    assert!(refused("int.max").starts_with("no variable `int` here"));
+}
+
+#[test]
+fn a_macro_variable_read_outside_its_macro_is_refused() {
+    let refused = |expr: &str| check(expr, &VARIABLES).unwrap_err().reason;
+    assert!(
+        refused("input.xs.all(x, x > 0) && x > 1").starts_with("no variable `x` here"),
+        "the run fails on `x` outside the macro"
+    );
+    assert!(
+        refused("optional.of(1).optMap(v, v) == optional.of(v)").starts_with("no variable `v`")
+    );
+    assert!(evaluate("[1].all(x, x > 0) && x > 1", &scope()).is_err());
+}
+
+#[test]
+fn an_optional_value_has_no_json_form_and_is_refused() {
+    // Surely an optional, as written: refused when the file is loaded.
+    for expr in [
+        "optional.of(1)",
+        "optional.none()",
+        "input.?nope",
+        "steps.plan.output.files[?0]",
+        "[1, optional.ofNonZeroValue(0)]",
+        "{'a': {'b': optional.of(1)}}",
+    ] {
+        assert_eq!(
+            check(expr, &VARIABLES).unwrap_err().reason,
+            NO_JSON_FORM,
+            "{expr}"
+        );
+    }
+    // An optional the run makes: refused when the step runs, not taken as `null`.
+    for expr in [
+        "input.n > 0 ? optional.of(1) : optional.none()",
+        "{'a': 1}.?a.optMap(v, v)",
+        "[input.?repo.optMap(r, r)]",
+    ] {
+        assert_eq!(check(expr, &VARIABLES), Ok(()), "{expr}");
+        let error = render(&json!(format!("${{{{ {expr} }}}}")), &scope()).unwrap_err();
+        assert_eq!(error.reason, NO_JSON_FORM, "{expr}");
+    }
+    assert_eq!(
+        condition("input.?repo.optMap(r, true)", &scope())
+            .unwrap_err()
+            .reason,
+        NO_JSON_FORM
+    );
+    assert_eq!(
+        NO_JSON_FORM,
+        "its value is or holds an optional, which has no JSON form: take what it holds with \
+         `.value()` or `.orValue(default)`"
+    );
+}
+
 #[test]
 fn finds_referenced_steps() {
     let text =

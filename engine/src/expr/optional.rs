@@ -1,0 +1,50 @@
+//! Optional values (`optional.of(1)`, `{}.?a`) have no JSON form, and an expression's value
+//! must have one: the run refuses an expression whose value holds an optional, rather than
+//! take it as `null` as the `cel` crate would, and the loader one whose value surely is one.
+
+use cel::common::ast::operators::{OPT_INDEX, OPT_SELECT};
+use cel::common::ast::{EntryExpr, Expr, MapExpr};
+
+use super::Expression;
+use super::functions::qualified_name;
+
+/// Why an expression whose value holds an optional is refused.
+pub(super) const NO_JSON_FORM: &str = "its value is or holds an optional, which has no JSON \
+    form: take what it holds with `.value()` or `.orValue(default)`";
+
+/// Whether `value` is, or holds in its lists and maps, a value with no JSON form: an
+/// optional, the one opaque value of the run's context, which the `cel` crate would turn
+/// into `null` whether it holds a value or not.
+pub(super) fn holds_optional(value: &cel::Value) -> bool {
+    match value {
+        cel::Value::Opaque(opaque) => opaque.json().is_none(),
+        cel::Value::List(items) => items.iter().any(holds_optional),
+        cel::Value::Map(map) => map.map.values().any(holds_optional),
+        _ => false,
+    }
+}
+
+/// The functions that make an optional.
+const MAKERS: [&str; 3] = ["optional.of", "optional.none", "optional.ofNonZeroValue"];
+
+/// Whether the value of `expression`, as written, is or holds an optional whatever it
+/// reads: a call that makes one (`optional.of(x)`), an optional field or index (`x.?a`,
+/// `x[?0]`), or a list or map literal with one as an element or value (not as an optional
+/// entry, `[?o]`, which holds what `o` holds, if anything).
+pub(super) fn surely_optional(expression: &Expression) -> bool {
+    match &expression.expr {
+        Expr::Call(call) => match &call.target {
+            None => [OPT_SELECT, OPT_INDEX].contains(&call.func_name.as_str()),
+            Some(target) => qualified_name(&target.expr).is_some_and(|namespace| {
+                MAKERS.contains(&format!("{namespace}.{}", call.func_name).as_str())
+            }),
+        },
+        Expr::List(list) => (list.elements.iter().enumerate())
+            .any(|(at, element)| !list.optional_indices.contains(&at) && surely_optional(element)),
+        Expr::Map(MapExpr { entries }) => entries.iter().any(|entry| match &entry.expr {
+            EntryExpr::MapEntry(entry) => !entry.optional && surely_optional(&entry.value),
+            EntryExpr::StructField(_) => false,
+        }),
+        _ => false,
+    }
+}
