@@ -175,6 +175,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Needs no lease: any process may send one.
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()>;
 
+    /// Records `ruling` (an approve or a deny) as [`send_command`](Store::send_command)
+    /// does, if its step awaits approval and no pending ruling covers it
+    /// ([`Command::covers`]), both judged in the write itself: of two rulings sent side by
+    /// side, one is recorded. Whether it was (a pause or a cancel always is).
+    async fn send_ruling(&self, run_id: Uuid, ruling: &Command) -> Result<bool>;
+
     /// The commands for `run_id` not handled yet, oldest first.
     async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>>;
 

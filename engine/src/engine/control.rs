@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Engine, RunHandle, driving};
 use crate::approval::Approval;
-use crate::command::Command;
+use crate::command::{Command, Ruling};
 use crate::definition::Node;
 use crate::error::{Error, Result};
 use crate::lease::{self, LeaseAttempt};
@@ -54,66 +54,8 @@ impl Engine {
         // refused before the command is recorded.
         let judge = match &command {
             Command::Approve(ruling) | Command::Deny(ruling) => {
-                let Some(step) = store.step(record.id, &ruling.step).await? else {
-                    return Err(refused(self.no_step(&record, &ruling.step).await?));
-                };
-                if step.state != StepState::AwaitingApproval {
-                    return Err(refused(format!(
-                        "step `{}` does not await approval (it is {})",
-                        step.id, step.state
-                    )));
-                }
-                let approvals = store.approvals(record.id).await?;
-                let waiting: Vec<&Approval> = (approvals.iter())
-                    .filter(|approval| {
-                        approval.step_id == step.id
-                            && approval.decision.is_none()
-                            && (ruling.item.is_none() || approval.item == ruling.item)
-                    })
-                    .collect();
-                let whole = |approval: &Approval| {
-                    approval.step_id == step.id
-                        && approval.decision.is_none()
-                        && approval.item.is_none()
-                };
-                if ruling.item.is_some() && approvals.iter().any(whole) {
-                    return Err(refused(format!(
-                        "step `{}` has no items (it has no for_each): approve or deny it \
-                         without `--item`",
-                        step.id
-                    )));
-                }
-                if let (Some(item), true) = (ruling.item, waiting.is_empty()) {
-                    return Err(refused(format!(
-                        "item {item} of step `{}` does not await approval",
-                        step.id
-                    )));
-                }
-                let expired = waiting
-                    .iter()
-                    .find(|approval| approval.expires_at <= Utc::now());
-                if let (Command::Approve(_), Some(expired)) = (&command, expired) {
-                    return Err(refused(format!(
-                        "the approval request of step `{}` expired at {}: an expired request \
-                         is denied, never granted",
-                        step.id,
-                        expired
-                            .expires_at
-                            .to_rfc3339_opts(SecondsFormat::Millis, true)
-                    )));
-                }
-                let pending = store.pending_commands(record.id).await?;
-                let earlier = pending
-                    .iter()
-                    .find(|earlier| earlier.command.covers(&ruling.step, ruling.item));
-                if let Some(Command::Approve(earlier) | Command::Deny(earlier)) =
-                    earlier.map(|earlier| &earlier.command)
-                {
-                    return Err(refused(format!(
-                        "step `{}` has a ruling already, by {}, that no engine has applied yet: \
-                         the first ruling recorded decides",
-                        step.id, earlier.by
-                    )));
+                if let Some(message) = self.ruling_refused(&record, &command, ruling).await? {
+                    return Err(refused(message));
                 }
                 None
             }
@@ -122,12 +64,96 @@ impl Engine {
             }
             Command::Pause(_) | Command::Cancel(_) => Some(self.restore_guard(&record)?),
         };
-        store.send_command(record.id, &command).await?;
+        // The checks above read before the write: a ruling recorded or applied in between
+        // is found by the write itself, and this one refused, never taken and dropped.
+        if !store.send_ruling(record.id, &command).await? {
+            let message = match &command {
+                Command::Approve(ruling) | Command::Deny(ruling) => {
+                    self.ruling_refused(&record, &command, ruling).await?
+                }
+                Command::Pause(_) | Command::Cancel(_) => None,
+            };
+            return Err(refused(message.unwrap_or_else(|| {
+                "another ruling decided the step first: the first ruling recorded decides".into()
+            })));
+        }
         driving::ring(&self.driving, record.id);
         if let Some(judge) = judge {
             self.settle_undriven(record.id, judge).await?;
         }
         Ok(record.id)
+    }
+
+    /// Why `command`, a ruling on `ruling.step`, cannot be recorded for `record`'s run (its
+    /// step does not await approval, its item does not, an expired request, an earlier
+    /// ruling), or `None`.
+    async fn ruling_refused(
+        &self,
+        record: &RunRecord,
+        command: &Command,
+        ruling: &Ruling,
+    ) -> Result<Option<String>> {
+        let store = &self.inner.store;
+        let Some(step) = store.step(record.id, &ruling.step).await? else {
+            return Ok(Some(self.no_step(record, &ruling.step).await?));
+        };
+        if step.state != StepState::AwaitingApproval {
+            return Ok(Some(format!(
+                "step `{}` does not await approval (it is {})",
+                step.id, step.state
+            )));
+        }
+        let approvals = store.approvals(record.id).await?;
+        let waiting: Vec<&Approval> = (approvals.iter())
+            .filter(|approval| {
+                approval.step_id == step.id
+                    && approval.decision.is_none()
+                    && (ruling.item.is_none() || approval.item == ruling.item)
+            })
+            .collect();
+        let whole = |approval: &Approval| {
+            approval.step_id == step.id && approval.decision.is_none() && approval.item.is_none()
+        };
+        if ruling.item.is_some() && approvals.iter().any(whole) {
+            return Ok(Some(format!(
+                "step `{}` has no items (it has no for_each): approve or deny it \
+                 without `--item`",
+                step.id
+            )));
+        }
+        if let (Some(item), true) = (ruling.item, waiting.is_empty()) {
+            return Ok(Some(format!(
+                "item {item} of step `{}` does not await approval",
+                step.id
+            )));
+        }
+        let expired = waiting
+            .iter()
+            .find(|approval| approval.expires_at <= Utc::now());
+        if let (Command::Approve(_), Some(expired)) = (command, expired) {
+            return Ok(Some(format!(
+                "the approval request of step `{}` expired at {}: an expired request \
+                 is denied, never granted",
+                step.id,
+                expired
+                    .expires_at
+                    .to_rfc3339_opts(SecondsFormat::Millis, true)
+            )));
+        }
+        let pending = store.pending_commands(record.id).await?;
+        let earlier = pending
+            .iter()
+            .find(|earlier| earlier.command.covers(&ruling.step, ruling.item));
+        if let Some(Command::Approve(earlier) | Command::Deny(earlier)) =
+            earlier.map(|earlier| &earlier.command)
+        {
+            return Ok(Some(format!(
+                "step `{}` has a ruling already, by {}, that no engine has applied yet: \
+                 the first ruling recorded decides",
+                step.id, earlier.by
+            )));
+        }
+        Ok(None)
     }
 
     /// Applies the commands of `run_id` at once if no engine drives it (see [`Engine::send`]),

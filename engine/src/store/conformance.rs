@@ -40,6 +40,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     commands::a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(&make().await)
         .await;
     commands::a_start_reports_a_pause_or_cancel_asked_before_it(&make().await).await;
+    commands::a_ruling_is_recorded_only_while_it_decides_something(&make().await).await;
     progress_is_kept_until_the_next_attempt(&make().await).await;
     a_start_of_items_counts_each_item(&make().await).await;
     a_batch_without_transitions_is_fenced_too(&make().await).await;

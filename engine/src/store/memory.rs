@@ -566,6 +566,25 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn send_ruling(&self, run_id: Uuid, ruling: &Command) -> Result<bool> {
+        let mut runs = self.runs.lock().await;
+        let run = runs
+            .get(&run_id)
+            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
+        if let Command::Approve(asked) | Command::Deny(asked) = ruling {
+            let awaits = (run.steps.iter())
+                .any(|step| step.id == asked.step && step.state == StepState::AwaitingApproval);
+            let covered = (run.commands.iter()).any(|(earlier, handled)| {
+                !handled && earlier.command.covers(&asked.step, asked.item)
+            });
+            if !awaits || covered {
+                return Ok(false);
+            }
+        }
+        record_command(&mut runs, run_id, ruling.clone(), now());
+        Ok(true)
+    }
+
     async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>> {
         let runs = self.runs.lock().await;
         let commands = runs.get(&run_id).map(|run| run.commands.as_slice());

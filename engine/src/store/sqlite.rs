@@ -412,6 +412,12 @@ impl Store for SqliteStore {
         self.writer.send_command(command, at).await
     }
 
+    async fn send_ruling(&self, run_id: Uuid, ruling: &Command) -> Result<bool> {
+        let at = Utc::now().timestamp_millis();
+        let command = CommandRow::ruling(run_id, ruling);
+        self.writer.send_ruling(command, at).await
+    }
+
     async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>> {
         let rows = guard::pending_commands(&self.reads, run_id);
         rows.await.map_err(self.fail())?

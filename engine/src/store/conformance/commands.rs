@@ -249,3 +249,48 @@ pub(super) async fn a_start_reports_a_pause_or_cancel_asked_before_it(store: &im
         assert!(!committed.halt_asked, "{kind}: handled before");
     }
 }
+
+pub(super) async fn a_ruling_is_recorded_only_while_it_decides_something(store: &impl Store) {
+    let run = started(store, "me").await;
+    let ruling = |item: Option<usize>| Ruling {
+        step: "a".into(),
+        item,
+        by: "ann".into(),
+        reason: None,
+    };
+    let approve = |item| Command::Approve(ruling(item));
+    // `a` does not await approval yet.
+    assert!(!store.send_ruling(run, &approve(None)).await.unwrap());
+    let asks = batch([step(
+        run,
+        "a",
+        StepState::Ready,
+        StepState::AwaitingApproval,
+    )]);
+    store.commit("me", asks).await.unwrap();
+    assert!(store.send_ruling(run, &approve(Some(3))).await.unwrap());
+    // The same item again: the first ruling decides it.
+    assert!(!store.send_ruling(run, &approve(Some(3))).await.unwrap());
+    assert!(store.send_ruling(run, &approve(Some(4))).await.unwrap());
+    // A denial of the step is not covered by approvals of items; it covers any later one.
+    assert!(
+        store
+            .send_ruling(run, &Command::Deny(ruling(None)))
+            .await
+            .unwrap()
+    );
+    assert!(!store.send_ruling(run, &approve(Some(5))).await.unwrap());
+    assert!(!store.send_ruling(run, &approve(None)).await.unwrap());
+    let halt = Command::Pause(Request {
+        by: "ann".into(),
+        reason: None,
+    });
+    assert!(store.send_ruling(run, &halt).await.unwrap());
+    let pending = store.pending_commands(run).await.unwrap();
+    let recorded: Vec<&Command> = pending.iter().map(|pending| &pending.command).collect();
+    let deny = Command::Deny(ruling(None));
+    assert_eq!(
+        recorded,
+        [&approve(Some(3)), &approve(Some(4)), &deny, &halt]
+    );
+}

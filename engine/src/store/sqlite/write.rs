@@ -62,6 +62,9 @@ pub(super) struct CommandRow {
     step: Option<String>,
     /// The command as JSON text.
     payload: String,
+    /// For a ruling recorded only while it decides something, its item (`Some(None)`: the
+    /// step as a whole).
+    ruling: Option<Option<i64>>,
 }
 
 impl CommandRow {
@@ -71,17 +74,62 @@ impl CommandRow {
             kind: command.kind(),
             step: command.step().map(str::to_owned),
             payload: serde_json::to_string(command).expect("a command serializes"),
+            ruling: None,
         }
     }
 
-    /// Inserts the command, sent at `at` (ms), pending.
-    pub(super) fn insert(&self, conn: &Connection, at: i64) -> rusqlite::Result<()> {
-        conn.prepare_cached(
-            "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )?
-        .execute(params![self.run, self.kind, self.step, self.payload, at])?;
-        Ok(())
+    /// `command`, inserted only if it is not a ruling its step's state or an earlier
+    /// pending ruling makes moot ([`Store::send_ruling`](crate::store::Store::send_ruling)).
+    pub(super) fn ruling(run: Uuid, command: &Command) -> Self {
+        let ruling = match command {
+            Command::Approve(ruling) | Command::Deny(ruling) => Some(
+                ruling
+                    .item
+                    .map(|item| i64::try_from(item).unwrap_or(i64::MAX)),
+            ),
+            Command::Pause(_) | Command::Cancel(_) => None,
+        };
+        CommandRow {
+            ruling,
+            ..CommandRow::new(run, command)
+        }
+    }
+
+    /// Inserts the command, sent at `at` (ms), pending; whether it did (a ruling is not
+    /// inserted while its step does not await approval or an earlier pending ruling covers
+    /// it: a denial of the step, an approval of the step or of the same item, as
+    /// [`Command::covers`] says).
+    pub(super) fn insert(&self, conn: &Connection, at: i64) -> rusqlite::Result<bool> {
+        let Some(item) = self.ruling else {
+            conn.prepare_cached(
+                "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )?
+            .execute(params![self.run, self.kind, self.step, self.payload, at])?;
+            return Ok(true);
+        };
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5
+                 WHERE EXISTS (SELECT 1 FROM steps WHERE run_id = ?1 AND step_id = ?3
+                                   AND state = 'awaiting_approval')
+                   AND NOT EXISTS (
+                       SELECT 1 FROM commands
+                       WHERE run_id = ?1 AND handled_at IS NULL AND step_id = ?3
+                         AND (kind = 'deny' OR (kind = 'approve'
+                              AND (json_extract(payload, '$.item') IS NULL
+                                   OR json_extract(payload, '$.item') = ?6))))",
+            )?
+            .execute(params![
+                self.run,
+                self.kind,
+                self.step,
+                self.payload,
+                at,
+                item
+            ])?;
+        Ok(inserted == 1)
     }
 }
 

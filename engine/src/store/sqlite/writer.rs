@@ -87,11 +87,11 @@ enum Request {
         owner: String,
         reply: Reply<()>,
     },
-    /// Record a command sent `at` (ms).
+    /// Record a command sent `at` (ms), answering whether it was (a ruling may not be).
     Command {
         command: CommandRow,
         at: i64,
-        reply: Reply<()>,
+        reply: Reply<bool>,
     },
     /// Close the connection, then answer.
     Close(oneshot::Sender<()>),
@@ -256,6 +256,12 @@ impl Writer {
 
     /// Records `command`, sent `at` (ms).
     pub(super) async fn send_command(&self, command: CommandRow, at: i64) -> Result<()> {
+        self.send_ruling(command, at).await.map(drop)
+    }
+
+    /// Records `command`, sent `at` (ms), if it is not a ruling its step's state or an
+    /// earlier ruling makes moot ([`CommandRow::ruling`]); whether it was.
+    pub(super) async fn send_ruling(&self, command: CommandRow, at: i64) -> Result<bool> {
         self.ask(|reply| Request::Command { command, at, reply })
             .await
     }
@@ -415,7 +421,9 @@ impl Thread<'_> {
                 let _ = reply.send(released);
             }
             Request::Command { command, at, reply } => {
-                let sent = command.insert(self.prepared.conn, at);
+                // `BEGIN IMMEDIATE`: a ruling's checks read what the write lock holds still.
+                let sent =
+                    (self.prepared).transaction(|prepared| command.insert(prepared.conn, at));
                 let _ = reply.send(sent.map_err(|error| self.fail(error)));
             }
             Request::Close(reply) => return Answered::Close(reply),
