@@ -12,6 +12,7 @@ mod run {
     mod agents;
     mod bad_input;
     mod control;
+    mod corrupt;
     mod durable;
     mod executors;
     mod for_each;
