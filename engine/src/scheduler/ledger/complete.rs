@@ -94,33 +94,18 @@ impl Ledger {
                 if unstarted > 0 && self.halt.is_some() {
                     return self.stop_short(step, unstarted, log);
                 }
-                let retry = self.plan.steps()[step].retry.clone();
-                let fallbacks = self.plan.node(step).fallbacks.len() as u32;
-                let max_attempts = retry.as_ref().map_or(1, |retry| retry.max_attempts);
-                let loop_after = self.loop_after();
-                let slot = &mut self.slots[step];
-                let looped = slot
-                    .repeats
-                    .get_or_insert_default()
-                    .record(&ending(&error, &tail), loop_after);
-                let retries = slot.fallback == 0
-                    && retry
-                        .as_ref()
-                        .is_some_and(|retry| retry.retries(error.class))
-                    && slot.attempt < max_attempts;
+                let looped = self.repeated(step, &ending(&error, &tail));
+                let retries = (self.plan.steps()[step].retry.as_ref())
+                    .is_some_and(|retry| retry.retries(error.class))
+                    && self.has_retries_left(step);
                 if let (true, Some(stall)) = (retries, looped) {
                     let on_stall = self.plan.steps()[step].on_stall;
                     return self.escalate(step, stall, on_stall, log, now);
                 }
                 if retries {
                     self.retry_later(step, &error, log, now)
-                } else if slot.fallback < fallbacks {
-                    // Retries are exhausted (or cannot help): try the next fallback at once.
-                    slot.fallback += 1;
-                    slot.error = Some(error.to_string());
-                    self.wait_to_retry(step, now, log)
                 } else {
-                    self.fail(step, &error, log)
+                    self.fall_back(step, &error, log, now)
                 }
             }
         }
@@ -139,6 +124,36 @@ impl Ledger {
         self.set_step(step, StepState::Ready, Some(merged(log, detail)))?;
         self.ready.push_front(step);
         Ok(())
+    }
+
+    /// Whether `step` may be retried: it runs its own `with`, not a fallback (each is tried
+    /// once), and has attempts left.
+    pub(super) fn has_retries_left(&self, step: StepIndex) -> bool {
+        let max_attempts = (self.plan.steps()[step].retry.as_ref()).map_or(1, |r| r.max_attempts);
+        let slot = &self.slots[step];
+        slot.fallback == 0 && slot.attempt < max_attempts
+    }
+
+    /// `step` failed with `error` and will not be retried (its retries are spent, or cannot
+    /// help, or its stall's escalation is `fail`): its next fallback runs at once, else it
+    /// fails. A fallback is another action: its endings are counted afresh for loops.
+    pub(super) fn fall_back(
+        &mut self,
+        step: StepIndex,
+        error: &ExecError,
+        detail: Option<Value>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let fallbacks = self.plan.node(step).fallbacks.len() as u32;
+        let slot = &mut self.slots[step];
+        if slot.fallback < fallbacks {
+            slot.fallback += 1;
+            slot.error = Some(error.to_string());
+            slot.repeats = None;
+            self.wait_to_retry(step, now, detail)
+        } else {
+            self.fail(step, error, detail)
+        }
     }
 
     /// Puts `step` in `retry_wait` after `error`, to wake up after its retry delay.

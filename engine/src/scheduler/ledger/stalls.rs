@@ -32,6 +32,13 @@ impl Ledger {
         (self.plan.workflow().stall.as_ref()).map_or(DEFAULT_LOOP_AFTER, |stall| stall.loop_after)
     }
 
+    /// Counts an attempt of `step` that ended with `ending` (its error, or its stall); a loop
+    /// once `stall.loop_after` in a row match.
+    pub(super) fn repeated(&mut self, step: StepIndex, ending: &str) -> Option<Stall> {
+        let loop_after = self.loop_after();
+        (self.slots[step].repeats.get_or_insert_default()).record(ending, loop_after)
+    }
+
     /// Marks the running attempts that have stalled by `now` (to be cancelled, then
     /// escalated once they have stopped).
     pub(super) fn watch(&mut self, now: DateTime<Utc>) {
@@ -141,12 +148,12 @@ impl Ledger {
             self.hold_the_run(step, &stall, on_stall);
         }
         let error = stall.error();
-        let max_attempts = (self.plan.steps()[step].retry.as_ref()).map_or(1, |r| r.max_attempts);
         match on_stall {
-            OnStall::Retry if self.slots[step].attempt < max_attempts => {
+            OnStall::Retry if self.has_retries_left(step) => {
                 self.retry_later(step, &error, Some(detail), now)
             }
-            OnStall::Retry | OnStall::Fail => self.fail(step, &error, Some(detail)),
+            // No retry left, or none asked: the fallbacks, as after any other failure.
+            OnStall::Retry | OnStall::Fail => self.fall_back(step, &error, Some(detail), now),
             OnStall::Pause => {
                 self.slots[step].error = Some(error.to_string());
                 self.set_step(step, StepState::Ready, Some(detail))?;
