@@ -1,7 +1,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
@@ -43,6 +42,17 @@ fn examples() -> Vec<PathBuf> {
     files.sort();
     assert!(files.len() >= 3, "{files:?}");
     files
+}
+
+/// Why the plan `output` of planner `gen`, the one step of a workflow, is refused.
+fn refused_plan(output: serde_json::Value) -> crate::load::LoadError {
+    let mut plan = load_str(
+        r#"{"name": "x", "steps": [{"id": "gen", "executor": "noop", "planner": true}]}"#,
+        "w.json",
+        &EXECUTORS,
+    )
+    .unwrap();
+    load_plan(&output, &mut plan, 0, &EXECUTORS).unwrap_err()
 }
 
 #[test]
@@ -260,151 +270,6 @@ fn node_kinds_and_group_keys() {
     );
 }
 
-#[test]
-fn expressions_and_references() {
-    let found = problems(
-        r#"{"name": "e", "steps": [
-            {"id": "g", "parallel": [{"id": "a", "executor": "noop"}]},
-            {"id": "b", "executor": "noop", "needs": ["g"],
-             "for_each": "steps.a.output", "when": "${{ true }}",
-             "with": {"x": ["${{ steps.g.output }}", "${{ steps.b.output }}", "${{ steps.aa.output }}", "${{ 1 + }}"], "c/d": "${{ steps.aa"}},
-            {"id": "c", "executor": "noop", "for_each": "${{ steps.a.output", "retry": {"max_attempts": 2, "initial_delay": "1m", "max_delay": "1s"}}]}"#,
-    );
-    assert_eq!(
-        found,
-        [
-            "w.json:/steps/1/for_each: `for_each` must be one `${{ expr }}` giving a list",
-            "w.json:/steps/1/when: `when` is a bare CEL expression: write it without `${{ }}`",
-            "w.json:/steps/1/with/c~1d: `${{ steps.aa`: `${{` is never closed by `}}`",
-            "w.json:/steps/1/with/x/0: `steps.g`: `g` is a group, and only steps have outputs",
-            "w.json:/steps/1/with/x/1: step `b` reads its own output",
-            "w.json:/steps/1/with/x/2: `steps.aa`: no step has the id `aa` (did you mean `a`?)",
-            "w.json:/steps/1/with/x/3: `1 +`: does not parse: column 4: Syntax error: mismatched input '<EOF>'",
-            "w.json:/steps/2/for_each: `for_each` must be one `${{ expr }}` giving a list",
-            "w.json:/steps/2/retry/initial_delay: initial_delay (1m) is longer than max_delay (1s)",
-        ]
-    );
-}
-
-#[test]
-fn an_expression_naming_a_variable_it_cannot_read_there_is_refused_at_its_place() {
-    let found = problems(
-        r#"{"name": "x", "steps": [
-            {"id": "a", "executor": "noop", "when": "foo.bar == 1"},
-            {"id": "b", "executor": "noop", "with": {"output": "${{ item }}", "n": ["x ${{ inptu.n }}"]}},
-            {"id": "c", "executor": "noop", "needs": ["a"], "for_each": "${{ [index] }}", "when": "item > 1",
-             "with": {"output": "${{ item + index }}",
-                      "ok": "${{ input.xs.exists(x, x == item) && run.id != '' && steps.a.output }}"},
-             "fallbacks": [{"output": "${{ [item, index] }}"}]}
-        ]}"#,
-    );
-    let read = "(an expression here reads `input`, `steps`, `run`)";
-    let item =
-        "`item` and `index` are read only in the `with` and `fallbacks` of a `for_each` step";
-    assert_eq!(
-        found,
-        [
-            format!("w.json:/steps/0/when: `foo.bar == 1`: no variable `foo` here {read}"),
-            format!(
-                "w.json:/steps/1/with/n/0: `inptu.n`: no variable `inptu` here {read}; did you mean `input`?"
-            ),
-            format!("w.json:/steps/1/with/output: `item`: no variable `item` here {read}; {item}"),
-            format!("w.json:/steps/2/for_each: `[index]`: no variable `index` here {read}; {item}"),
-            format!("w.json:/steps/2/when: `item > 1`: no variable `item` here {read}; {item}"),
-        ]
-    );
-}
-
-/// Why the plan `output` of planner `gen`, the one step of a workflow, is refused.
-fn refused_plan(output: serde_json::Value) -> crate::load::LoadError {
-    let mut plan = load_str(
-        r#"{"name": "x", "steps": [{"id": "gen", "executor": "noop", "planner": true}]}"#,
-        "w.json",
-        &EXECUTORS,
-    )
-    .unwrap();
-    load_plan(&output, &mut plan, 0, &EXECUTORS).unwrap_err()
-}
-
-#[test]
-fn a_plan_is_held_to_the_same_variables_as_a_file() {
-    let error = refused_plan(json!({"steps": [
-        {"id": "a", "executor": "noop", "with": {"output": "${{ item }}"}},
-        {"id": "b", "executor": "noop", "for_each": "${{ steps.gen.output.steps }}",
-         "with": {"output": "${{ [item, index, input, run] }}"}}
-    ]}));
-    let lines: Vec<String> = error.to_string().lines().map(str::to_owned).collect();
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(
-        lines[0].starts_with("plan of gen:/steps/0/with/output: `item`: no variable `item` here"),
-        "{lines:?}"
-    );
-}
-
-#[test]
-fn a_call_to_a_function_the_run_lacks_is_refused_at_its_place() {
-    let found = problems(
-        r#"{"name": "uf", "steps": [
-            {"id": "a", "executor": "noop", "with": {"output": "${{ nosuchfn(1) }}"}},
-            {"id": "b", "executor": "noop", "when": "nosuch2()", "with": {"output": 1}},
-            {"id": "c", "executor": "noop", "for_each": "${{ input.xs.filtre(x, x > 1) }}",
-             "with": {"output": "${{ size(item) }}"},
-             "fallbacks": [{"output": "at ${{ timestamp('2020-01-01T00:00:00Z') }}"}]}
-        ]}"#,
-    );
-    assert_eq!(
-        found,
-        [
-            "w.json:/steps/0/with/output: `nosuchfn(1)`: no function `nosuchfn()` in cairn's CEL",
-            "w.json:/steps/1/when: `nosuch2()`: no function `nosuch2()` in cairn's CEL",
-            "w.json:/steps/2/fallbacks/0/output: `timestamp('2020-01-01T00:00:00Z')`: no function `timestamp()` in cairn's CEL",
-            "w.json:/steps/2/for_each: `input.xs.filtre(x, x > 1)`: no method `.filtre()` in cairn's CEL; did you mean `filter`?",
-        ]
-    );
-}
-
-#[test]
-fn a_plan_calling_a_function_the_run_lacks_is_refused() {
-    let error = refused_plan(json!({"steps": [
-        {"id": "a", "executor": "noop", "with": {"output": "${{ lenght(steps.gen.output.steps) }}"}}
-    ]}));
-    assert_eq!(
-        error.to_string(),
-        "plan of gen:/steps/0/with/output: `lenght(steps.gen.output.steps)`: no function `lenght()` in cairn's CEL"
-    );
-}
-
-#[test]
-fn a_for_each_loads_only_when_its_run_gives_a_list() {
-    let load = |for_each: &str| {
-        let step = json!({"id": "d", "for_each": for_each, "executor": "noop"});
-        problems(&json!({"name": "fw", "steps": [step]}).to_string())
-    };
-    let around = "w.json:/steps/0/for_each: `for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it";
-    let not_one = "w.json:/steps/0/for_each: `for_each` must be one `${{ expr }}` giving a list";
-    for (for_each, refusal) in [
-        ("${{ [1] }}", None),
-        ("${{ [1] }} ", Some(around)),
-        ("\n ${{ [1] }}", Some(around)),
-        ("${{ [1] }}x}}", Some(not_one)),
-        ("${{ [1] }}${{ [2] }}", Some(not_one)),
-    ] {
-        let found = load(for_each);
-        assert_eq!(
-            found,
-            refusal.map(str::to_owned).into_iter().collect::<Vec<_>>(),
-            "{for_each:?}"
-        );
-        // What loads is what the run renders as a list.
-        let rendered = crate::expr::render(&json!(for_each), &crate::expr::Scope::default());
-        assert_eq!(
-            rendered.unwrap().is_array(),
-            found.is_empty(),
-            "{for_each:?}"
-        );
-    }
-}
-
 /// Asserts that the problems `found` are as many as `starts`, each beginning with its own.
 fn assert_starts(found: &[String], starts: &[&str]) {
     assert_eq!(found.len(), starts.len(), "{found:?}");
@@ -530,133 +395,6 @@ fn an_unreadable_file_is_one_problem() {
     assert_eq!(error.origin, "/no/such/file.json");
     assert_eq!(error.problems.len(), 1);
     assert_eq!(error.problems[0].place, Place::Pointer(String::new()));
-}
-
-/// JSON values for mutations: scalars, and small arrays and objects with keys cairn knows.
-fn arbitrary_json() -> impl Strategy<Value = Value> {
-    let key = prop_oneof![
-        Just("id".to_owned()),
-        Just("needs".to_owned()),
-        Just("executor".to_owned()),
-        Just("pipeline".to_owned()),
-        Just("parallel".to_owned()),
-        Just("with".to_owned()),
-        Just("when".to_owned()),
-        Just("for_each".to_owned()),
-        Just("timeout".to_owned()),
-        Just("retry".to_owned()),
-        "[a-z_]{1,8}",
-    ];
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        prop_oneof![
-            Just("noop".to_owned()),
-            Just("a".to_owned()),
-            Just("${{ steps.a.output }}".to_owned()),
-            Just("${{".to_owned()),
-            Just("5m".to_owned()),
-            ".{0,12}"
-        ]
-        .prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 24, 4, move |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((key.clone(), inner), 0..4)
-                .prop_map(|members| Value::Object(members.into_iter().collect())),
-        ]
-    })
-}
-
-/// Every value in `value`, as pointers.
-fn pointers(value: &Value, pointer: String, out: &mut Vec<String>) {
-    match value {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .for_each(|(i, item)| pointers(item, format!("{pointer}/{i}"), out)),
-        Value::Object(members) => members.iter().for_each(|(k, item)| {
-            pointers(
-                item,
-                format!("{pointer}/{}", crate::problem::escape(k)),
-                out,
-            )
-        }),
-        _ => {}
-    }
-    out.push(pointer);
-}
-
-/// Replaces, removes or adds a value somewhere in `value`.
-fn mutate(value: &mut Value, choice: usize, action: u8, new: Value) {
-    let mut all = Vec::new();
-    pointers(value, String::new(), &mut all);
-    let target = &all[choice % all.len()];
-    let Some(slot) = value.pointer_mut(target) else {
-        return;
-    };
-    match (action % 3, slot) {
-        (0, slot) => *slot = new,
-        (1, Value::Object(members)) => {
-            let key = members.keys().nth(choice % members.len().max(1)).cloned();
-            key.map(|key| members.remove(&key));
-        }
-        (1, Value::Array(items)) if !items.is_empty() => {
-            items.remove(choice % items.len());
-        }
-        (_, Value::Array(items)) => items.push(new),
-        (_, Value::Object(members)) => {
-            members.insert(["needs", "id", "pipeline", "x"][choice % 4].to_owned(), new);
-        }
-        (_, slot) => *slot = new,
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = load_str(&String::from_utf8_lossy(&bytes), "fuzz", &EXECUTORS);
-    }
-
-    #[test]
-    fn mutated_workflows_never_panic(
-        example in 0usize..3,
-        mutations in prop::collection::vec((any::<usize>(), any::<u8>(), arbitrary_json()), 1..6),
-    ) {
-        let value = mutated_example(example, mutations);
-        let result = load_str(&value.to_string(), "fuzz", &EXECUTORS);
-        if let Err(error) = result {
-            prop_assert!(!error.problems.is_empty());
-        }
-    }
-
-    #[test]
-    fn what_the_fast_path_reads_the_schema_accepts(
-        example in 0usize..3,
-        mutations in prop::collection::vec((any::<usize>(), any::<u8>(), arbitrary_json()), 1..6),
-    ) {
-        let value = mutated_example(example, mutations);
-        if super::fast::workflow(&value.to_string()).is_some() {
-            let validator = super::VALIDATOR.as_ref().unwrap();
-            prop_assert!(validator.is_valid(&value), "{value}");
-        }
-    }
-}
-
-/// Example `example` with `mutations` applied.
-fn mutated_example(example: usize, mutations: Vec<(usize, u8, Value)>) -> Value {
-    let path = &examples()[example];
-    let mut value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    for (choice, action, new) in mutations {
-        mutate(&mut value, choice, action, new);
-    }
-    value
 }
 
 #[test]
@@ -896,3 +634,6 @@ fn null_for_an_optional_key_says_to_leave_the_key_out() {
         ["w.json:/name: expected string, found null"]
     );
 }
+
+mod expressions;
+mod properties;

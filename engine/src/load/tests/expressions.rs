@@ -1,0 +1,137 @@
+//! Expressions in a workflow or a plan: what they may read and call, checked at their place.
+
+use super::*;
+
+#[test]
+fn expressions_and_references() {
+    let found = problems(
+        r#"{"name": "e", "steps": [
+            {"id": "g", "parallel": [{"id": "a", "executor": "noop"}]},
+            {"id": "b", "executor": "noop", "needs": ["g"],
+             "for_each": "steps.a.output", "when": "${{ true }}",
+             "with": {"x": ["${{ steps.g.output }}", "${{ steps.b.output }}", "${{ steps.aa.output }}", "${{ 1 + }}"], "c/d": "${{ steps.aa"}},
+            {"id": "c", "executor": "noop", "for_each": "${{ steps.a.output", "retry": {"max_attempts": 2, "initial_delay": "1m", "max_delay": "1s"}}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/1/for_each: `for_each` must be one `${{ expr }}` giving a list",
+            "w.json:/steps/1/when: `when` is a bare CEL expression: write it without `${{ }}`",
+            "w.json:/steps/1/with/c~1d: `${{ steps.aa`: `${{` is never closed by `}}`",
+            "w.json:/steps/1/with/x/0: `steps.g`: `g` is a group, and only steps have outputs",
+            "w.json:/steps/1/with/x/1: step `b` reads its own output",
+            "w.json:/steps/1/with/x/2: `steps.aa`: no step has the id `aa` (did you mean `a`?)",
+            "w.json:/steps/1/with/x/3: `1 +`: does not parse: column 4: Syntax error: mismatched input '<EOF>'",
+            "w.json:/steps/2/for_each: `for_each` must be one `${{ expr }}` giving a list",
+            "w.json:/steps/2/retry/initial_delay: initial_delay (1m) is longer than max_delay (1s)",
+        ]
+    );
+}
+
+#[test]
+fn an_expression_naming_a_variable_it_cannot_read_there_is_refused_at_its_place() {
+    let found = problems(
+        r#"{"name": "x", "steps": [
+            {"id": "a", "executor": "noop", "when": "foo.bar == 1"},
+            {"id": "b", "executor": "noop", "with": {"output": "${{ item }}", "n": ["x ${{ inptu.n }}"]}},
+            {"id": "c", "executor": "noop", "needs": ["a"], "for_each": "${{ [index] }}", "when": "item > 1",
+             "with": {"output": "${{ item + index }}",
+                      "ok": "${{ input.xs.exists(x, x == item) && run.id != '' && steps.a.output }}"},
+             "fallbacks": [{"output": "${{ [item, index] }}"}]}
+        ]}"#,
+    );
+    let read = "(an expression here reads `input`, `steps`, `run`)";
+    let item =
+        "`item` and `index` are read only in the `with` and `fallbacks` of a `for_each` step";
+    assert_eq!(
+        found,
+        [
+            format!("w.json:/steps/0/when: `foo.bar == 1`: no variable `foo` here {read}"),
+            format!(
+                "w.json:/steps/1/with/n/0: `inptu.n`: no variable `inptu` here {read}; did you mean `input`?"
+            ),
+            format!("w.json:/steps/1/with/output: `item`: no variable `item` here {read}; {item}"),
+            format!("w.json:/steps/2/for_each: `[index]`: no variable `index` here {read}; {item}"),
+            format!("w.json:/steps/2/when: `item > 1`: no variable `item` here {read}; {item}"),
+        ]
+    );
+}
+
+#[test]
+fn a_plan_is_held_to_the_same_variables_as_a_file() {
+    let error = refused_plan(json!({"steps": [
+        {"id": "a", "executor": "noop", "with": {"output": "${{ item }}"}},
+        {"id": "b", "executor": "noop", "for_each": "${{ steps.gen.output.steps }}",
+         "with": {"output": "${{ [item, index, input, run] }}"}}
+    ]}));
+    let lines: Vec<String> = error.to_string().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("plan of gen:/steps/0/with/output: `item`: no variable `item` here"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_call_to_a_function_the_run_lacks_is_refused_at_its_place() {
+    let found = problems(
+        r#"{"name": "uf", "steps": [
+            {"id": "a", "executor": "noop", "with": {"output": "${{ nosuchfn(1) }}"}},
+            {"id": "b", "executor": "noop", "when": "nosuch2()", "with": {"output": 1}},
+            {"id": "c", "executor": "noop", "for_each": "${{ input.xs.filtre(x, x > 1) }}",
+             "with": {"output": "${{ size(item) }}"},
+             "fallbacks": [{"output": "at ${{ timestamp('2020-01-01T00:00:00Z') }}"}]}
+        ]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/with/output: `nosuchfn(1)`: no function `nosuchfn()` in cairn's CEL",
+            "w.json:/steps/1/when: `nosuch2()`: no function `nosuch2()` in cairn's CEL",
+            "w.json:/steps/2/fallbacks/0/output: `timestamp('2020-01-01T00:00:00Z')`: no function `timestamp()` in cairn's CEL",
+            "w.json:/steps/2/for_each: `input.xs.filtre(x, x > 1)`: no method `.filtre()` in cairn's CEL; did you mean `filter`?",
+        ]
+    );
+}
+
+#[test]
+fn a_plan_calling_a_function_the_run_lacks_is_refused() {
+    let error = refused_plan(json!({"steps": [
+        {"id": "a", "executor": "noop", "with": {"output": "${{ lenght(steps.gen.output.steps) }}"}}
+    ]}));
+    assert_eq!(
+        error.to_string(),
+        "plan of gen:/steps/0/with/output: `lenght(steps.gen.output.steps)`: no function `lenght()` in cairn's CEL"
+    );
+}
+
+#[test]
+fn a_for_each_loads_only_when_its_run_gives_a_list() {
+    let load = |for_each: &str| {
+        let step = json!({"id": "d", "for_each": for_each, "executor": "noop"});
+        problems(&json!({"name": "fw", "steps": [step]}).to_string())
+    };
+    let around = "w.json:/steps/0/for_each: `for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it";
+    let not_one = "w.json:/steps/0/for_each: `for_each` must be one `${{ expr }}` giving a list";
+    for (for_each, refusal) in [
+        ("${{ [1] }}", None),
+        ("${{ [1] }} ", Some(around)),
+        ("\n ${{ [1] }}", Some(around)),
+        ("${{ [1] }}x}}", Some(not_one)),
+        ("${{ [1] }}${{ [2] }}", Some(not_one)),
+    ] {
+        let found = load(for_each);
+        assert_eq!(
+            found,
+            refusal.map(str::to_owned).into_iter().collect::<Vec<_>>(),
+            "{for_each:?}"
+        );
+        // What loads is what the run renders as a list.
+        let rendered = crate::expr::render(&json!(for_each), &crate::expr::Scope::default());
+        assert_eq!(
+            rendered.unwrap().is_array(),
+            found.is_empty(),
+            "{for_each:?}"
+        );
+    }
+}
