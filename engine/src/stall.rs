@@ -130,8 +130,13 @@ impl Repeats {
     }
 }
 
+/// What a process's exit message says before its exit code, which stays as it is: failures
+/// that exit with different codes are different failures.
+const EXIT_CODE: &str = "exited with code ";
+
 /// `text` with what differs between otherwise equal failures made equal: every word holding
-/// a digit (pids, counts, times, dates, ids) becomes `#`, and every temporary path `<tmp>`.
+/// a digit (pids, counts, times, dates, ids) becomes `#`, but for a process's exit code, and
+/// every temporary path `<tmp>`.
 pub(crate) fn normalize(text: &str) -> String {
     let mut normal = String::with_capacity(text.len());
     for token in text.split_whitespace() {
@@ -151,7 +156,8 @@ pub(crate) fn normalize(text: &str) -> String {
                 word.push(char);
                 continue;
             }
-            if word.chars().any(|c| c.is_ascii_digit()) {
+            let exit_code = normal.ends_with(EXIT_CODE) && word.parse::<i32>().is_ok();
+            if !exit_code && word.chars().any(|c| c.is_ascii_digit()) {
                 normal.push('#');
             } else {
                 normal.push_str(&word);
@@ -186,6 +192,22 @@ mod tests {
         assert_ne!(
             normalize("connection refused"),
             normalize("no route to host")
+        );
+    }
+
+    #[test]
+    fn an_exit_code_is_kept_and_what_follows_it_normalised() {
+        assert_eq!(
+            normalize("exit_code: `sh` exited with code 107; stderr: 493 passed; 7 failed"),
+            "exit_code: `sh` exited with code 107; stderr: # passed; # failed"
+        );
+        assert_ne!(
+            normalize("`sh` exited with code 107; stderr: pid 4"),
+            normalize("`sh` exited with code 103; stderr: pid 4"),
+        );
+        assert_eq!(
+            normalize("`sh` exited with code 2; stderr: pid 4 at 10:00:01"),
+            normalize("`sh` exited with code 2; stderr: pid 9 at 11:30:00"),
         );
     }
 

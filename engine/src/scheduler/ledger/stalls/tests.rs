@@ -164,6 +164,21 @@ fn different_errors_use_every_attempt() {
     assert_eq!(ledger.report().error_class, Some(ErrorClass::ExitCode));
 }
 
+#[test]
+fn exits_with_different_codes_are_no_loop_though_their_counts_differ_only() {
+    let ledger = failing(&[
+        "`sh` exited with code 107; stderr:\n493 passed; 7 failed",
+        "`sh` exited with code 103; stderr:\n497 passed; 3 failed",
+        "`sh` exited with code 101; stderr:\n499 passed; 1 failed",
+        "`sh` exited with code 101; stderr:\n499 passed; 1 failed",
+    ]);
+    assert_eq!(ledger.slots[0].state, StepState::Running);
+    assert_eq!(
+        ledger.slots[0].attempt, 5,
+        "no loop: the fifth attempt runs"
+    );
+}
+
 /// `a` (heartbeat 10s, escalation `on_stall`) beside a pipeline of `q` then `q2`.
 fn beside_a_pipeline(on_stall: &str) -> Value {
     json!({"name": "s", "steps": [
@@ -259,7 +274,7 @@ fn a_loops_evidence_quotes_the_stderr_once() {
         (
             "`sh` exited with code 1; stderr:\nboom",
             "boom\n",
-            "exit_code: `sh` exited with code #; stderr: boom",
+            "exit_code: `sh` exited with code 1; stderr: boom",
         ),
         (
             "timed out",
