@@ -118,6 +118,9 @@ pub struct StepView {
     /// While it runs: its attempt's last sign of life (an output line, reported progress).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress_at: Option<DateTime<Utc>>,
+    /// While it waits to retry (`retry_wait`): when its next attempt is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<DateTime<Utc>>,
     /// A `for_each` step's items recorded so far, by index ([`StepView::with_items`]); none
     /// for other steps (left out of the JSON), or before one of its items started.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -375,6 +375,7 @@ impl From<StepRecord> for StepView {
             progress_at: step
                 .progress_at
                 .filter(|_| step.state == StepState::Running),
+            wake_at: step.wake_at.filter(|_| step.state == StepState::RetryWait),
             items: Vec::new(),
         }
     }

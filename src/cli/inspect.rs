@@ -138,6 +138,10 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
                 let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
                 writeln!(stdout, "{:<width$}  last sign of life: {at}", "")?;
             }
+            if let Some(at) = step.wake_at {
+                let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+                writeln!(stdout, "{:<width$}  next attempt at: {at}", "")?;
+            }
             if let Some(counted) = counts.get_mut(&step.id) {
                 counted.sort_by_key(|(state, _)| ITEM_STATES.iter().position(|s| s == state));
                 let counted: Vec<String> = (counted.iter())

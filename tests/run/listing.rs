@@ -88,3 +88,29 @@ fn a_runs_control_characters_are_printed_escaped_for_a_person_and_kept_in_json()
             .contains("bad\u{1b}[2J\r\u{9b}")
     );
 }
+
+#[test]
+fn a_step_waiting_to_retry_shows_when_its_next_attempt_is_due() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "later.json",
+        &json!({"name": "later", "steps": [{"id": "a", "executor": "process",
+            "with": {"command": ["false"]},
+            "retry": {"max_attempts": 2, "backoff": "fixed", "initial_delay": "1h", "max_delay": "2h"}}]}),
+    );
+    let mut child = scratch.spawn_logged(&workflow);
+    let show = scratch.wait_for_show(&mut child, |show| show["steps"][0]["state"] == "retry_wait");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let wake_at = show["steps"][0]["wake_at"]
+        .as_str()
+        .expect("a wake-up time");
+    let due = chrono::DateTime::parse_from_rfc3339(wake_at).unwrap();
+    assert!(
+        due > chrono::Utc::now() + chrono::Duration::minutes(50),
+        "{due}"
+    );
+    let id = show["id"].as_str().unwrap();
+    let text = String::from_utf8_lossy(&scratch.cairn(&["show", id]).stdout).into_owned();
+    assert!(text.contains("next attempt at: "), "{text}");
+}
