@@ -55,20 +55,43 @@ impl Stall {
                 "looping: {} attempts in a row ended with {}",
                 self.evidence["repeats"], self.evidence["error"]
             ),
-            Kind::Heartbeat => format!(
-                "no sign of life for {} (heartbeat {})",
-                self.evidence["silent_for"].as_str().unwrap_or("?"),
-                self.evidence["window"].as_str().unwrap_or("?")
-            ),
-            Kind::NoProgress => format!(
-                "nothing moved in the run for {} (stall.no_progress {})",
-                self.evidence["silent_for"].as_str().unwrap_or("?"),
-                self.evidence["window"].as_str().unwrap_or("?")
-            ),
+            Kind::Heartbeat | Kind::NoProgress => self.silence(true),
         };
         ExecError {
             class: ErrorClass::Stalled,
             message,
+        }
+    }
+
+    /// How the attempt this stall ended compares with its step's other endings, for loops:
+    /// its error without how long the silence lasted, which the timer's jitter makes differ
+    /// (`1s`, `1s 1ms`) between attempts that stalled alike.
+    pub(crate) fn ending(&self) -> String {
+        match self.kind {
+            Kind::Heartbeat | Kind::NoProgress => ExecError {
+                class: ErrorClass::Stalled,
+                message: self.silence(false),
+            }
+            .to_string(),
+            Kind::Loop => self.error().to_string(),
+        }
+    }
+
+    /// What a silence is: `no sign of life for 1s (heartbeat 1s)`, without `for 1s` unless
+    /// `how_long`.
+    fn silence(&self, how_long: bool) -> String {
+        let what = match self.kind {
+            Kind::NoProgress => "nothing moved in the run",
+            Kind::Heartbeat | Kind::Loop => "no sign of life",
+        };
+        let window = self.evidence["window"].as_str().unwrap_or("?");
+        let limit = match self.kind {
+            Kind::NoProgress => format!("stall.no_progress {window}"),
+            Kind::Heartbeat | Kind::Loop => format!("heartbeat {window}"),
+        };
+        match self.evidence["silent_for"].as_str().filter(|_| how_long) {
+            Some(silent_for) => format!("{what} for {silent_for} ({limit})"),
+            None => format!("{what} ({limit})"),
         }
     }
 }
@@ -220,6 +243,21 @@ mod tests {
         assert_eq!(stall.kind, Kind::Loop);
         assert_eq!(stall.evidence["repeats"], 3);
         assert_eq!(stall.error().class, ErrorClass::Stalled);
+    }
+
+    #[test]
+    fn silences_alike_end_alike_however_late_they_were_seen() {
+        let window = Duration::from_secs(1);
+        let on_time = silence(Kind::Heartbeat, at(0), window, at(1)).unwrap();
+        let late = Stall {
+            evidence: json!({"silent_for": "1s 1ms", "window": "1s"}),
+            ..on_time.clone()
+        };
+        assert_ne!(on_time.error(), late.error(), "the error says how long");
+        assert_eq!(on_time.ending(), late.ending());
+        assert_eq!(on_time.ending(), "stalled: no sign of life (heartbeat 1s)");
+        let run = silence(Kind::NoProgress, at(0), window, at(1)).unwrap();
+        assert_ne!(run.ending(), on_time.ending(), "another kind of stall");
     }
 
     #[test]

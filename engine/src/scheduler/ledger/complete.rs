@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::planner::{Planned, read_plan};
 use super::{BATCH_SLICE, Ledger, add_usage};
-use crate::definition::Trigger;
+use crate::definition::{OnStall, Trigger};
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome};
 use crate::expr::SharedJson;
@@ -84,8 +84,16 @@ impl Ledger {
             }
             Err(error) => {
                 // A stalled attempt's end carries its stall, also when the stall is what
-                // cancels the run.
+                // cancels the run. A stall retried counts towards a loop as other endings do.
                 if let Some((stall, on_stall)) = stall {
+                    let looped = self.repeated(step, &stall.ending());
+                    if let Some(looped) = looped
+                        && on_stall == OnStall::Retry
+                        && self.has_retries_left(step)
+                    {
+                        let on_stall = self.plan.steps()[step].on_stall;
+                        return self.escalate(step, looped, on_stall, log, now);
+                    }
                     return self.escalate(step, stall, on_stall, log, now);
                 }
                 if self.is_cancelling() {

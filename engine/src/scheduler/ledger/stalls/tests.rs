@@ -179,6 +179,34 @@ fn exits_with_different_codes_are_no_loop_though_their_counts_differ_only() {
     );
 }
 
+#[test]
+fn stalls_alike_retried_are_a_loop_however_late_each_was_seen() {
+    let workflow = json!({"name": "h", "steps": [
+        {"id": "a", "executor": "noop", "heartbeat": "10s", "on_stall": "retry",
+         "retry": {"max_attempts": 5, "initial_delay": "1s", "backoff": "fixed"}}]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    let mut stalls = Vec::new();
+    // The second stall is seen a millisecond late: silent for `10s 1ms`.
+    for (start, late) in [(0, 0), (20, 1), (40, 0)] {
+        assert_eq!(started(&mut ledger, start), ["a"]);
+        ledger.take_batch();
+        let seen = at(start + 10) + chrono::Duration::milliseconds(late);
+        ledger.turn(seen).unwrap();
+        assert_eq!(ledger.take_cancels(), [0]);
+        let cancelled = failed(0, ErrorClass::Cancelled, "cancelled");
+        ledger.apply(cancelled, at(start + 11)).unwrap();
+        let batch = ledger.take_batch();
+        assert_eq!(moves(&batch), ["a: running -> retry_wait"], "{start}");
+        stalls.push(stall_of(&batch));
+    }
+    let kinds: Vec<&Value> = stalls.iter().map(|stall| &stall["kind"]).collect();
+    assert_eq!(kinds, ["heartbeat", "heartbeat", "loop"]);
+    assert_eq!(
+        stalls[2]["evidence"],
+        json!({"repeats": 3, "error": "stalled: no sign of life (heartbeat #)"})
+    );
+}
+
 /// `a` (heartbeat 10s, escalation `on_stall`) beside a pipeline of `q` then `q2`.
 fn beside_a_pipeline(on_stall: &str) -> Value {
     json!({"name": "s", "steps": [
