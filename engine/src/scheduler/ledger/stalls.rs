@@ -54,15 +54,15 @@ impl Ledger {
                 self.mark_stalled(step, stall, self.plan.steps()[step].on_stall);
             }
         }
-        let Some(run_stall) = self.plan.workflow().stall.clone() else {
-            return;
-        };
-        let Some(window) = run_stall.no_progress else {
+        let no_progress = (self.plan.workflow().stall.as_ref()).and_then(|stall| stall.no_progress);
+        let Some(window) = no_progress else {
             return;
         };
         if let Some(stall) = stall::silence(Kind::NoProgress, self.active_at, window.0, now) {
+            // Each attempt by its step's escalation; the run holds by the strongest (a
+            // cancel over a pause, [`Ledger::halt`]).
             for step in self.watched() {
-                self.mark_stalled(step, stall.clone(), run_stall.on_stall);
+                self.mark_stalled(step, stall.clone(), self.plan.steps()[step].on_stall);
             }
             self.active_at = now;
         }

@@ -104,27 +104,73 @@ fn a_silent_step_stalls_and_cancel_cancels_the_run() {
     );
 }
 
-#[test]
-fn a_run_with_no_progress_for_its_window_stalls_with_its_own_escalation() {
-    let workflow = json!({"name": "n", "stall": {"no_progress": "30s", "on_stall": "pause"},
-        "steps": [{"id": "a", "executor": "noop", "on_stall": "fail"}]});
+/// A run with `no_progress` 30s whose escalation is `pause`, running `a` (2 attempts, its
+/// own escalation `on_stall`, if any), `b` (none: the run's) and `c` after them, for 30s
+/// without a sign of life; the attempts of `a` and `b` end cancelled at 31s.
+fn quiet(on_stall: Option<&str>) -> super::super::Ledger {
+    let mut workflow = json!({"name": "n", "stall": {"no_progress": "30s", "on_stall": "pause"},
+        "steps": [{"id": "a", "executor": "noop", "retry": {"max_attempts": 2}},
+                  {"id": "b", "executor": "noop"},
+                  {"id": "c", "executor": "noop", "needs": ["a", "b"], "trigger": "all_done"}]});
+    if let Some(on_stall) = on_stall {
+        workflow["steps"][0]["on_stall"] = json!(on_stall);
+    }
     let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
-    ledger.turn(at(0)).unwrap();
+    assert_eq!(started(&mut ledger, 0), ["a", "b"]);
     ledger.take_batch();
     assert_eq!(ledger.next_wake(), Some(at(30)));
     ledger.turn(at(30)).unwrap();
-    assert_eq!(ledger.take_cancels(), [0]);
-    ledger
-        .apply(failed(0, ErrorClass::Cancelled, "cancelled"), at(31))
-        .unwrap();
+    let mut cancels = ledger.take_cancels();
+    cancels.sort_unstable();
+    assert_eq!(cancels, [0, 1]);
+    for step in [0, 1] {
+        let cancelled = failed(step, ErrorClass::Cancelled, "cancelled");
+        ledger.apply(cancelled, at(31)).unwrap();
+    }
     ledger.turn(at(31)).unwrap();
+    ledger
+}
+
+#[test]
+fn a_run_with_no_progress_escalates_each_attempt_by_its_steps_on_stall_else_the_runs() {
+    let mut ledger = quiet(None);
     let batch = ledger.take_batch();
     assert_eq!(stall_of(&batch)["kind"], "no_progress");
     assert_eq!(
-        run_moves(&batch),
-        [(RunState::Running, RunState::Paused)],
-        "the run's pause, not a's fail"
+        moves(&batch),
+        ["a: running -> ready", "b: running -> ready"]
     );
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+
+    let mut ledger = quiet(Some("fail"));
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> failed", "b: running -> ready"],
+        "a's own fail, b's the run's pause"
+    );
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+
+    let mut ledger = quiet(Some("retry"));
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> retry_wait", "b: running -> ready"]
+    );
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+}
+
+#[test]
+fn a_cancel_wins_over_a_pause_when_the_run_stalls() {
+    let mut ledger = quiet(Some("cancel"));
+    let batch = ledger.take_batch();
+    assert!(
+        moves(&batch).contains(&"a: running -> cancelled".to_owned()),
+        "{:?}",
+        moves(&batch)
+    );
+    assert!(sent_by_cairn(&batch).contains(&"cancel"));
+    assert_eq!(ledger.report().state, RunState::Cancelled);
 }
 
 /// `a` retried up to 5 times, failing with `errors` in turn; the last attempt's batch.
