@@ -155,6 +155,53 @@ fn a_pause_of_a_run_no_engine_drives_says_it_is_paused_at_once() {
 }
 
 #[test]
+fn a_pause_after_a_denial_while_no_engine_drives_the_run_ends_it_failed_with_the_denial() {
+    let scratch = Scratch::new();
+    let policy = scratch.write(
+        "policy.json",
+        &json!({"commands": {"approve": [["echo", "approve-me"]]}}),
+    );
+    let workflow = scratch.write(
+        "d.json",
+        &json!({"name": "d", "steps": [
+            {"id": "x", "executor": "process", "with": {"command": ["echo", "approve-me"]}},
+            {"id": "z", "executor": "noop", "needs": ["x"]}
+        ]}),
+    );
+    let policy = policy.to_str().unwrap();
+    let mut child = scratch
+        .command(&["run", workflow.to_str().unwrap(), "--policy", policy])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waiting = scratch.wait_for_show(&mut child, |show| {
+        show["steps"][0]["state"] == "awaiting_approval"
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run = waiting["id"].as_str().unwrap();
+    let deny = scratch.cairn(&["deny", run, "x", "--reason", "no", "--by", "bob"]);
+    assert_eq!(code(&deny), Some(0), "{deny:?}");
+    // The pause applies the denial: x denied, z skipped, nothing left to pause.
+    let pause = scratch.cairn(&["pause", run]);
+    let said = String::from_utf8_lossy(&pause.stderr);
+    assert_eq!(code(&pause), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("run {run} ended failed before the pause")),
+        "{said}"
+    );
+    let shown = show(&scratch, run);
+    assert_eq!(shown["state"], "failed", "{shown}");
+    let error = shown["error"].as_str().unwrap();
+    assert!(error.contains("denied by bob: no"), "{shown}");
+    let steps = states(&shown);
+    assert_eq!((&*steps["x"], &*steps["z"]), ("denied", "skipped"));
+    let again = scratch.cairn(&["pause", run]);
+    assert_eq!(code(&again), Some(2), "an ended run refuses a pause");
+}
+
+#[test]
 fn a_cancel_stops_a_running_step_and_its_grandchildren_within_the_kill_grace() {
     let scratch = Scratch::new();
     let workflow = scratch.write(

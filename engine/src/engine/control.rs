@@ -3,11 +3,9 @@
 //! it dispatches anything).
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::json;
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::{Engine, RunHandle, driving};
@@ -15,11 +13,10 @@ use crate::approval::Approval;
 use crate::command::{Command, Ruling};
 use crate::definition::Node;
 use crate::error::{Error, Result};
-use crate::lease::{self, LeaseAttempt};
 use crate::plan::{self, Addition, Supersession};
 use crate::problem::closest;
 use crate::report::RunReport;
-use crate::scheduler::{Driver, Judge, Redrive};
+use crate::scheduler::Redrive;
 use crate::state::{Batch, RunState, StepState, StepTransition, Transition};
 use crate::store::RunRecord;
 
@@ -38,7 +35,9 @@ impl Engine {
     /// engine that redrives it takes the command.
     ///
     /// A pause or a cancel of a run no engine drives takes effect at once: this engine takes
-    /// the run's lease, commits the pause or the cancel, and gives the lease back.
+    /// the run's lease, commits the pause or the cancel, and gives the lease back. The rulings
+    /// recorded before it are applied with it: a run they leave with every step ended (a
+    /// denial, and the steps that needed the step skipped) ends as its steps say, `failed`.
     pub async fn send(&self, run_id: &str, command: Command) -> Result<Uuid> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
@@ -154,35 +153,6 @@ impl Engine {
             )));
         }
         Ok(None)
-    }
-
-    /// Applies the commands of `run_id` at once if no engine drives it (see [`Engine::send`]),
-    /// judged by `judge`.
-    async fn settle_undriven(&self, run_id: Uuid, judge: Judge) -> Result<()> {
-        let Ok(claim) = self.claim(run_id) else {
-            return Ok(()); // This engine drives it: its driver reads the command.
-        };
-        let inner = &self.inner;
-        let lease = (inner.store)
-            .acquire_lease(run_id, &inner.holder, inner.lease_ttl, &lease::is_void)
-            .await?;
-        if let LeaseAttempt::Held(_) = lease {
-            return Ok(()); // The engine that holds it reads the command within a second.
-        }
-        let record = inner.store.find_run(&run_id.to_string()).await?;
-        let settled = async {
-            let run = self.takeover(record, judge, None).await?;
-            let (events, _) = broadcast::channel(1);
-            Driver::new(Arc::clone(inner), run, events, claim.bell())?
-                .settle_commands()
-                .await
-        };
-        let result = settled.await;
-        drop(claim);
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => Err(self.give_up(run_id, error).await),
-        }
     }
 
     /// Drives the failed or cancelled run `run_id` (or a unique prefix of it) again: its
@@ -428,5 +398,6 @@ impl Engine {
     }
 }
 
+mod settle;
 #[cfg(test)]
 mod tests;
