@@ -30,6 +30,8 @@ pub use scope::SharedJson;
 use scope::to_val;
 use types::unsupported_type;
 
+use crate::nesting;
+
 /// An expression that does not parse, does not evaluate, or has the wrong type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{}`: {reason}", shortened(expression))]
@@ -70,13 +72,14 @@ impl ExprError {
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 
 /// Renders every `${{ expr }}` in the strings of `template`, recursively (object keys are
-/// left as they are).
+/// left as they are); a rendering nested deeper than [`nesting::MAX_DEPTH`] levels is an
+/// error, named by the expression whose value made it so.
 pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError> {
     match Named::in_template(template) {
         // No string holds an expression: the template is its own rendering, and no context
         // is built (nor, in a process that evaluates nothing, CEL's environment).
         None => Ok(template.clone()),
-        Some(named) => render_in(template, &context(scope, named)?),
+        Some(named) => render_in(template, &context(scope, named)?, 0),
     }
 }
 
@@ -102,7 +105,7 @@ impl<'s> ItemScope<'s> {
         context.add_variable_as_val("item", to_val(item));
         let index = i64::try_from(index).map_err(|_| ExprError::new("index", "too large"))?;
         context.add_variable_as_val("index", Box::new(CelInt::from(index)));
-        render_in(template, &context)
+        render_in(template, &context, 0)
     }
 }
 
@@ -694,30 +697,44 @@ fn context(scope: &Scope, named: Named) -> Result<Context<'_, '_>, ExprError> {
     Ok(context)
 }
 
-fn render_in(template: &Value, context: &Context<'_, '_>) -> Result<Value, ExprError> {
+/// [`render`]s `template`, which is inside `level` levels of arrays and objects.
+fn render_in(
+    template: &Value,
+    context: &Context<'_, '_>,
+    level: usize,
+) -> Result<Value, ExprError> {
     Ok(match template {
-        Value::String(text) => render_string(text, context)?,
+        Value::String(text) => render_string(text, context, level)?,
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|item| render_in(item, context))
+                .map(|item| render_in(item, context, level + 1))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(members) => Value::Object(
             members
                 .iter()
-                .map(|(key, item)| Ok((key.clone(), render_in(item, context)?)))
+                .map(|(key, item)| Ok((key.clone(), render_in(item, context, level + 1)?)))
                 .collect::<Result<_, ExprError>>()?,
         ),
         other => other.clone(),
     })
 }
 
-fn render_string(text: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
+/// Renders the string `text`, which is inside `level` levels of arrays and objects.
+fn render_string(text: &str, context: &Context<'_, '_>, level: usize) -> Result<Value, ExprError> {
     let pieces = pieces(text)?;
     // As `lone_expression`, without splitting the text twice.
     if let [Piece::Expr(expr)] = pieces.as_slice() {
-        return evaluate_with(expr, context);
+        let value = evaluate_with(expr, context)?;
+        return match nesting::check(&value, level) {
+            Ok(()) => Ok(value),
+            Err(too_deep) => {
+                nesting::dismantle(value);
+                let reason = format!("its value where it is written is {too_deep}");
+                Err(ExprError::new(expr, reason))
+            }
+        };
     }
     let mut rendered = String::with_capacity(text.len());
     for piece in pieces {

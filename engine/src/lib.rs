@@ -57,6 +57,7 @@ mod item;
 mod lease;
 mod load;
 mod measure;
+mod nesting;
 mod plan;
 mod problem;
 mod report;

@@ -12,7 +12,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ledger::Start;
-use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use crate::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome};
+use crate::nesting;
 use crate::plan::StepIndex;
 
 /// How long past its deadline an executor may take to wind down before the engine gives up on it.
@@ -137,8 +138,9 @@ pub(super) async fn run_attempt(
     }
 }
 
-/// One executor call, with a panic turned into a failed outcome and the usage it reports
-/// made one that budgets can count ([`Usage::counted`](crate::Usage::counted)).
+/// One executor call, with a panic turned into a failed outcome, an output nested too deep
+/// ([`nesting::MAX_DEPTH`]) into a `bad_output` failure, and the usage it reports made one that
+/// budgets can count ([`Usage::counted`](crate::Usage::counted)).
 async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) -> Outcome {
     let mut outcome = AssertUnwindSafe(executor.execute(&action, ctx))
         .catch_unwind()
@@ -154,6 +156,17 @@ async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) 
                 format!("the executor panicked: {message}"),
             )
         });
+    if let Ok(output) = &outcome.result
+        && let Err(too_deep) = nesting::check(output, 0)
+    {
+        let error = ExecError {
+            class: ErrorClass::BadOutput,
+            message: format!("the output is {too_deep}"),
+        };
+        if let Ok(refused) = std::mem::replace(&mut outcome.result, Err(error)) {
+            nesting::dismantle(refused);
+        }
+    }
     outcome.usage = outcome.usage.counted();
     outcome
 }
@@ -163,5 +176,60 @@ async fn either_cancelled(one: CancellationToken, other: CancellationToken) {
     tokio::select! {
         () = one.cancelled() => {}
         () = other.cancelled() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::{Engine, MemoryStore, RunReport, RunState};
+
+    /// Outputs `with.levels` arrays nested one in the other, built without recursion.
+    #[derive(Debug)]
+    struct Nests;
+
+    #[async_trait]
+    impl Executor for Nests {
+        async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+            let mut output = json!(0);
+            for _ in 0..action.params["levels"].as_u64().unwrap_or_default() {
+                output = Value::Array(vec![output]);
+            }
+            Outcome::success(output)
+        }
+    }
+
+    /// Runs one `nests` step of `levels` to its end.
+    async fn run_nesting(levels: usize) -> RunReport {
+        let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+            .executor("nests", Arc::new(Nests))
+            .open()
+            .await
+            .unwrap();
+        let workflow = json!({"name": "n", "steps": [
+            {"id": "a", "executor": "nests", "with": {"levels": levels}}
+        ]});
+        let plan = engine.load_str(&workflow.to_string(), "n.json").unwrap();
+        let run = engine.start(plan, json!({})).await.unwrap();
+        run.wait().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_output_nested_deeper_than_the_limit_fails_the_attempt_as_bad_output() {
+        let taken = run_nesting(nesting::MAX_DEPTH).await;
+        assert_eq!(taken.state, RunState::Succeeded, "{:?}", taken.error);
+        for levels in [nesting::MAX_DEPTH + 1, 1_000_000] {
+            let refused = run_nesting(levels).await;
+            assert_eq!(refused.state, RunState::Failed);
+            assert_eq!(refused.error_class, Some(ErrorClass::BadOutput));
+            let error = refused.error.unwrap_or_default();
+            assert!(
+                error.contains("the output is nested deeper than 128 levels"),
+                "{error}"
+            );
+        }
     }
 }

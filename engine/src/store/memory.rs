@@ -481,7 +481,8 @@ impl Store for MemoryStore {
     async fn input(&self, run_id: Uuid) -> Result<Value> {
         let runs = self.runs.lock().await;
         let run = (runs.get(&run_id)).ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        serde_json::from_str(&run.input).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
+        (crate::nesting::parse_stored(run.input.as_bytes()))
+            .map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {

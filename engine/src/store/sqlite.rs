@@ -27,6 +27,7 @@ use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
 use crate::event::Event;
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
+use crate::nesting;
 use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, StepState, UnknownState};
@@ -627,9 +628,11 @@ fn parse_uuid(text: String) -> Result<Uuid> {
     Uuid::parse_str(&text).map_err(|e| Error::Corrupt(format!("run id {text:?}: {e}")))
 }
 
-/// Stored JSON, as text or as bytes (a BLOB of UTF-8, see `write::Creation`).
+/// Stored JSON, as text or as bytes (a BLOB of UTF-8, see `write::Creation`), read past
+/// serde_json's depth limit as [`nesting::parse_stored`] reads it (a run's output holds its
+/// sinks' outputs one level down).
 fn parse_json(stored: impl AsRef<[u8]>) -> Result<Value> {
-    serde_json::from_slice(stored.as_ref()).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
+    nesting::parse_stored(stored.as_ref()).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
 }
 
 /// Step ids as the JSON array a query unpacks with `json_each`.

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{millis_to_time, parse_state};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
+use crate::nesting;
 
 /// The query of a page (run id, the last `seq` before it, how many): the events as a JSON
 /// array of arrays.
@@ -31,7 +32,7 @@ struct Row(
 
 /// The events of `run_id` in [`PAGE`]'s answer, in order.
 pub(super) fn page(run_id: Uuid, rows: &str) -> Result<Vec<Event>> {
-    let rows: Vec<Row> = serde_json::from_str(rows)
+    let rows: Vec<Row> = nesting::parse_stored(rows.as_bytes())
         .map_err(|e| Error::Corrupt(format!("events of run {run_id}: {e}")))?;
     let mut events = (rows.into_iter())
         .map(|Row(seq, at, step_id, from, to, attempt, detail)| {

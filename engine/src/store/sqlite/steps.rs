@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::{millis_to_time, parse_state};
 use crate::executor::Usage;
+use crate::nesting;
 use crate::store::StepRecord;
 
 /// One row as a JSON array: its position, then a [`StepRecord`]'s columns, the output as
@@ -55,21 +56,25 @@ pub(super) const OUTPUTS: &str = "SELECT json_group_array(json_array(step_id, js
     FROM steps WHERE run_id = ? AND output IS NOT NULL
         AND step_id IN (SELECT value FROM json_each(?))";
 
-/// The pairs of [`OUTPUTS`]'s answer.
+/// The pairs of [`OUTPUTS`]'s answer (read past serde_json's depth limit: the pairs in their
+/// array wrap outputs in two more levels).
 pub(super) fn outputs(rows: &str) -> serde_json::Result<Vec<(String, Value)>> {
-    serde_json::from_str(rows)
+    nesting::parse_stored(rows.as_bytes())
 }
 
 /// The record of [`ONE`]'s answer.
 pub(super) fn record(row: &str) -> serde_json::Result<StepRecord> {
-    let Row(_, record) = serde_json::from_str(row)?;
+    let Row(_, record) = nesting::parse_stored(row.as_bytes())?;
     Ok(record)
 }
 
 /// The records of [`QUERY`]'s answer, `count` rows packed in `rows`, in plan order.
 pub(super) fn records(count: i64, rows: &str) -> serde_json::Result<Vec<StepRecord>> {
     let mut placed = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
-    Records(&mut placed).deserialize(&mut serde_json::Deserializer::from_str(rows))?;
+    nesting::from_stored(rows.as_bytes(), |rows| {
+        placed.clear();
+        Records(&mut placed).deserialize(rows)
+    })?;
     placed.sort_unstable_by_key(|(position, _)| *position);
     Ok(placed.into_iter().map(|(_, record)| record).collect())
 }
