@@ -638,10 +638,12 @@ impl Ledger {
             output: (slot.output.as_ref())
                 .filter(|_| to == StepState::Succeeded)
                 .map(|output| output.json().clone()),
+            // A step waiting again (to retry, or ready after a stall paused the run) keeps
+            // its last error in sight of `cairn show`.
             error: (slot.error.clone()).filter(|_| {
                 matches!(
                     to,
-                    StepState::Failed | StepState::RetryWait | StepState::Denied
+                    StepState::Failed | StepState::RetryWait | StepState::Ready | StepState::Denied
                 )
             }),
             wake_at: slot.wake_at.filter(|_| to == StepState::RetryWait),

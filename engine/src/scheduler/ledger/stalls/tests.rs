@@ -81,6 +81,12 @@ fn a_silent_step_stalls_and_pause_readies_it_and_pauses_the_run() {
     let batch = ledger.take_batch();
     assert_eq!(moves(&batch), ["a: running -> ready"]);
     assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+    // Why the run waits is the step's error, in sight of `cairn show`.
+    let Some(Transition::Step(ready)) = batch.transitions().first() else {
+        panic!("no step transition")
+    };
+    let error = ready.error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("stalled: "), "{error:?}");
 }
 
 #[test]
