@@ -88,6 +88,9 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool)>) -> String {
             format!("run {run} is paused; `cairn resume {run}` continues it")
         }
         (false, Some((RunState::Cancelled, _))) => format!("run {run} is cancelled"),
+        (true, Some((RunState::Cancelled, _))) => {
+            format!("run {run} is cancelled: a cancel sent meanwhile ended it")
+        }
         (_, Some((state, _))) if state.is_terminal() => {
             let what = if pause { "pause" } else { "cancel" };
             format!(
@@ -175,6 +178,7 @@ mod tests {
             said(true, RunState::Running, true).contains("the pause changes nothing"),
             "a pause of a run being cancelled"
         );
+        assert!(said(true, RunState::Cancelled, false).contains("a cancel sent meanwhile"));
         // An undriven run past its deadline ends failed, whatever was asked.
         for pause in [true, false] {
             let said = said(pause, RunState::Failed, false);

@@ -1,6 +1,7 @@
 //! Commands applied at once to a run no engine drives, by the process that sent them: it
 //! takes the run's lease, commits what they decide, and gives the lease back.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
@@ -9,25 +10,62 @@ use uuid::Uuid;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lease::{self, LeaseAttempt};
+use crate::report::RunReport;
 use crate::scheduler::{Driver, Judge};
 use crate::state::RunState;
 
 impl Engine {
     /// Applies the commands of `run_id` at once if no engine drives it (see [`Engine::send`]),
     /// judged by `judge`.
+    ///
+    /// Another process's command recorded while this one holds the lease finds the lease
+    /// held, and leaves the command to its holder. So, once the lease is given back, the
+    /// commands are read again, and those recorded since the lease was taken are applied
+    /// too (the lease taken again; if another process holds it by then, that process reads
+    /// them when it gives the lease back, or drives the run). A command is recorded before
+    /// its sender looks at the lease, and the lease is given back before this look: either
+    /// the sender takes the lease, or this look finds the command.
     pub(super) async fn settle_undriven(&self, run_id: Uuid, judge: Judge) -> Result<()> {
+        let store = &self.inner.store;
+        let mut seen = HashSet::new();
+        loop {
+            let Some(report) = self.settle_once(run_id, judge.clone(), &mut seen).await? else {
+                return Ok(());
+            };
+            if report.state == RunState::Running {
+                self.finish_ended(run_id).await?;
+            }
+            let pending = store.pending_commands(run_id).await?;
+            if report.state.is_terminal() || pending.iter().all(|sent| seen.contains(&sent.id)) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies the pending commands of `run_id` under its lease, judged by `judge`, and
+    /// gives the lease back: how the run stands then, or `None` if another process holds
+    /// the lease (or this engine drives the run). Adds the commands pending once the lease
+    /// is held to `seen`: the commands applied are those or later ones.
+    async fn settle_once(
+        &self,
+        run_id: Uuid,
+        judge: Judge,
+        seen: &mut HashSet<i64>,
+    ) -> Result<Option<RunReport>> {
         let Ok(claim) = self.claim(run_id) else {
-            return Ok(()); // This engine drives it: its driver reads the command.
+            return Ok(None); // This engine drives it: its driver reads the command.
         };
         let inner = &self.inner;
         let lease = (inner.store)
             .acquire_lease(run_id, &inner.holder, inner.lease_ttl, &lease::is_void)
             .await?;
         if let LeaseAttempt::Held(_) = lease {
-            return Ok(()); // The engine that holds it reads the command within a second.
+            return Ok(None); // The engine that holds it reads the command within a second.
         }
-        let record = inner.store.find_run(&run_id.to_string()).await?;
         let settled = async {
+            let pending = inner.store.pending_commands(run_id).await?;
+            seen.extend(pending.iter().map(|sent| sent.id));
+            let record = inner.store.find_run(&run_id.to_string()).await?;
             let run = self.takeover(record, judge, None).await?;
             let (events, _) = broadcast::channel(1);
             Driver::new(Arc::clone(inner), run, events, claim.bell())?
@@ -36,14 +74,10 @@ impl Engine {
         };
         let result = settled.await;
         drop(claim);
-        let report = match result {
-            Ok(report) => report,
-            Err(error) => return Err(self.give_up(run_id, error).await),
-        };
-        if report.state == RunState::Running {
-            self.finish_ended(run_id).await?;
+        match result {
+            Ok(report) => Ok(Some(report)),
+            Err(error) => Err(self.give_up(run_id, error).await),
         }
-        Ok(())
     }
 
     /// Ends the run `run_id`, which the commands just applied left running with nothing

@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use async_trait::async_trait;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::command::{Command, PendingCommand, Request};
+use crate::event::EventKind;
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use crate::lease::{self, LeaseAttempt, LeaseHolder};
 use crate::state::{Batch, StepState};
@@ -346,6 +349,75 @@ async fn another_from_than_the_interrupted_one_redrives_from_the_upstream_one_or
     assert_eq!(report.unwrap().state, RunState::Failed);
     assert_eq!(redriven_from(&engine, run).await, "b");
     assert_eq!(store.step(run, "b").await.unwrap().unwrap().attempt, 3);
+}
+
+/// Tells `started` when its attempt starts, then waits for the attempt to be cancelled.
+#[derive(Debug, Default)]
+struct Hangs {
+    started: Notify,
+}
+
+#[async_trait]
+impl Executor for Hangs {
+    async fn execute(&self, _action: &Action, ctx: ExecContext) -> Outcome {
+        self.started.notify_one();
+        ctx.cancel.cancelled().await;
+        Outcome::failure(ErrorClass::Cancelled, "cancelled")
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_sent_while_a_pause_holds_the_lease_of_an_undriven_run_is_applied_by_the_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    let hangs = Arc::new(Hangs::default());
+    let engine = || {
+        Engine::builder(dir.path().join("cairn.db"))
+            .executor("hangs", Arc::clone(&hangs) as Arc<dyn Executor>)
+            .open()
+    };
+    // A run whose engine stopped while its step ran: no engine drives it.
+    let first = engine().await.unwrap();
+    let workflow = json!({"name": "w", "steps": [{"id": "a", "executor": "hangs"}]});
+    let plan = first.load_str(&workflow.to_string(), "w.json").unwrap();
+    let handle = first.start(plan, json!({})).await.unwrap();
+    hangs.started.notified().await;
+    first.shutdown();
+    let run = handle.wait().await.unwrap();
+    assert_eq!(run.state, RunState::Running);
+    // Another process's cancel, recorded once the pause below has carried itself out and
+    // just before it gives the lease back: that process found the lease held, and left
+    // the cancel to its holder.
+    let conn = rusqlite::Connection::open(dir.path().join("cairn.db")).unwrap();
+    let trigger = format!(
+        "CREATE TRIGGER cancel_meanwhile BEFORE UPDATE OF lease_owner ON runs
+         WHEN NEW.id = '{id}' AND OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL
+              AND NOT EXISTS (SELECT 1 FROM commands WHERE run_id = NEW.id AND kind = 'cancel')
+         BEGIN
+             INSERT INTO commands (run_id, kind, payload, created_at)
+             SELECT run_id, 'cancel', json_set(payload, '$.kind', 'cancel'), created_at
+             FROM commands
+             WHERE run_id = NEW.id AND kind = 'pause';
+         END",
+        id = run.id
+    );
+    conn.execute_batch(&trigger).unwrap();
+    let pause = Command::Pause(Request {
+        by: "ann".into(),
+        reason: None,
+    });
+    let second = engine().await.unwrap();
+    second.send(&run.id.to_string(), pause).await.unwrap();
+    let store = second.store();
+    let history = store.history(run.id).await.unwrap();
+    let moves: Vec<RunState> = (history.iter())
+        .filter_map(|event| match event.kind {
+            EventKind::Run { to, .. } => Some(to),
+            _ => None,
+        })
+        .collect();
+    let last = &moves[moves.len() - 2..];
+    assert_eq!(last, [RunState::Paused, RunState::Cancelled], "{history:?}");
+    assert!(store.pending_commands(run.id).await.unwrap().is_empty());
 }
 
 #[tokio::test]
