@@ -249,24 +249,28 @@ impl Engine {
     }
 
     /// Resumes every unfinished run whose lease has expired or is void; skips the others,
-    /// and the runs this engine drives already. The runs are taken over eight at a time,
-    /// their handles returned oldest run first.
-    pub async fn recover(&self) -> Result<Vec<RunHandle>> {
+    /// and the runs this engine drives already. The runs are taken over eight at a time.
+    ///
+    /// One entry per run it took over or could not, oldest run first: the run's id, and its
+    /// handle or why it could not take the run over. A run it cannot judge (a stored policy
+    /// that cannot be restored) is refused before anything is written to it, and the others
+    /// are taken over all the same: one bad run holds no other run's recovery hostage, and
+    /// no run is taken over and then left.
+    pub async fn recover(&self) -> Result<Vec<(Uuid, Result<RunHandle>)>> {
         let unfinished = self.inner.store.unfinished_runs().await?;
         let mut resumed = futures::stream::iter(unfinished)
             .map(|run_id| async move { (run_id, self.take_over(&run_id.to_string(), None).await) })
             .buffered(RECOVER_AT_ONCE);
-        let mut handles = Vec::new();
+        let mut recovered = Vec::new();
         while let Some((run_id, result)) = resumed.next().await {
             match result {
-                Ok(handle) => handles.push(handle),
                 Err(Error::LeaseHeld { .. } | Error::Finished(_) | Error::AlreadyDriving(_)) => {
                     tracing::info!(%run_id, "skipped: driven already, or finished");
                 }
-                Err(error) => return Err(error),
+                result => recovered.push((run_id, result)),
             }
         }
-        Ok(handles)
+        Ok(recovered)
     }
 
     /// Stops driving every run: attempts are cancelled and recorded as interrupted, leases

@@ -6,12 +6,14 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use cairn_engine::{Durability, Engine, EngineBuilder, Guard, RunHandle, RunReport, RunState};
+use cairn_engine::{
+    Durability, Engine, EngineBuilder, Guard, RunFilter, RunHandle, RunReport, RunState,
+};
 use cairn_guards::Restorer;
 use serde_json::Value;
 
 use super::announce;
-use super::error::{Error, exit_code_of};
+use super::error::{self, Error, exit_code_of};
 use super::json;
 use super::printable::{self, Printable};
 use super::progress;
@@ -125,7 +127,9 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
     finish(&engine, handle, progress, global).await
 }
 
-/// Resumes every unfinished run that no live engine drives; they run side by side.
+/// Resumes every unfinished run that no live engine drives; they run side by side. A run it
+/// cannot take over is named with why, and left as it was; its error's exit code is
+/// recover's (2 for a policy that cannot be restored), once the others have ended.
 pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitCode, Error> {
     let engine = match open_existing(global, &args.engine).await {
         Err(Error::Engine(cairn_engine::Error::MissingDatabase(_))) => {
@@ -137,26 +141,27 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
         }
         opened => opened?,
     };
-    let handles = engine.recover().await?;
-    if handles.is_empty() {
-        // What recover skipped is driven by live engines (paused runs are not unfinished).
-        match engine.store().unfinished_runs().await?.len() {
-            0 => eprintln!("no unfinished run to recover"),
-            driven => eprintln!(
-                "no run to recover: the {driven} unfinished run(s) are driven by live engines (`cairn runs` lists them)"
-            ),
+    let mut refused = None;
+    let mut handles = Vec::new();
+    for (run, taken) in engine.recover().await? {
+        match taken {
+            Ok(handle) => handles.push(handle),
+            Err(error) => {
+                let code = error::report(&Error::Engine(error), &global.db);
+                eprintln!("run {run} is not recovered: it is left as it was");
+                refused.get_or_insert(code);
+            }
         }
     }
+    if handles.is_empty() && refused.is_none() {
+        eprintln!("{}", nothing_to_recover(&engine).await?);
+    }
     let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
-    let mut worst = ExitCode::SUCCESS;
     let mut reports = Vec::new();
     for handle in handles {
         eprintln!("recovering run {}", handle.id());
         let run = handle.id();
         let report = handle.wait().await.map_err(|error| stopped(run, error))?;
-        if report.state != RunState::Succeeded {
-            worst = exit_code_of(report.state);
-        }
         reports.push(report);
     }
     stop.abort();
@@ -168,7 +173,41 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
             print_report(report, global)?;
         }
     }
-    Ok(worst)
+    Ok(refused.unwrap_or_else(|| recovered_code(reports.iter().map(|report| report.state))))
+}
+
+/// Why `cairn recover` found no run to take over: none is unfinished, or live engines drive
+/// those that are; paused runs wait for a person.
+async fn nothing_to_recover(engine: &Engine) -> Result<String, Error> {
+    let driven = engine.store().unfinished_runs().await?.len();
+    let paused = RunFilter {
+        states: vec![RunState::Paused],
+        limit: None,
+    };
+    let paused = engine.runs(&paused).await?.len();
+    let said = match driven {
+        0 => "no unfinished run to recover".to_owned(),
+        driven => format!(
+            "no run to recover: the {driven} unfinished run(s) are driven by live engines (`cairn runs` lists them)"
+        ),
+    };
+    Ok(match paused {
+        0 => said,
+        paused => format!(
+            "{said}; {paused} paused run(s) wait for `cairn resume RUN`, never recovered (`cairn runs --state paused` lists them)"
+        ),
+    })
+}
+
+/// The exit code of a recovery that refused no run, by the states its runs ended in: 1 if
+/// one failed or was cancelled, else 3 if one stopped unfinished, else 0.
+fn recovered_code(states: impl Iterator<Item = RunState>) -> ExitCode {
+    let worst = states.max_by_key(|state| match state {
+        RunState::Succeeded => 0,
+        RunState::Pending | RunState::Running | RunState::Paused => 1,
+        RunState::Failed | RunState::Cancelled => 2,
+    });
+    worst.map_or(ExitCode::SUCCESS, exit_code_of)
 }
 
 /// The guard of an engine that resumes runs: it restores the policy each run started with

@@ -152,6 +152,14 @@ fn a_pause_of_a_run_no_engine_drives_says_it_is_paused_at_once() {
     assert_eq!(code(&pause), Some(0), "{said}");
     assert!(said.contains(&format!("run {run} is paused;")), "{said}");
     assert_eq!(show(&scratch, &run)["state"], "paused");
+    // recover never continues it, and says what does.
+    let recover = scratch.cairn(&["recover"]);
+    let said = String::from_utf8_lossy(&recover.stderr);
+    assert_eq!(code(&recover), Some(0), "{said}");
+    assert!(
+        said.contains("no unfinished run to recover; 1 paused run(s) wait for `cairn resume RUN`"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -534,6 +542,64 @@ fn a_retry_of_more_steps_than_a_batch_takes_runs_every_one_of_them_again() {
     let sent_back = (events[..redrive].iter())
         .filter(|event| event["detail"]["reason"] == "the run was redriven");
     assert_eq!(sent_back.count(), 4201, "the run moves after its steps");
+}
+
+#[test]
+fn recover_refuses_a_run_whose_policy_cannot_be_restored_untouched_and_recovers_the_others() {
+    let scratch = Scratch::new();
+    let healthy = scratch.write(
+        "h.json",
+        &json!({"name": "h", "steps": [step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({}))]}),
+    );
+    let mut child = spawn(&scratch, &healthy);
+    let healthy = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A run whose policy has a `cwd` root, removed once its engine is gone.
+    let root = scratch.dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let root = root.to_str().unwrap();
+    let policy = scratch.write("policy.json", &json!({"cwd": [root]}));
+    let guarded = scratch.write(
+        "g.json",
+        &json!({"name": "g", "steps": [{"id": "g", "executor": "process", "with": {
+            "command": ["sh", "-c", HOLD], "cwd": root, "env": {"DIR": dir(&scratch)}
+        }}]}),
+    );
+    let mut child = scratch
+        .command(&["run", guarded.to_str().unwrap(), "--policy"])
+        .arg(&policy)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&scratch, &mut child, &held(&scratch, "g"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let runs = scratch.json(&["runs", "--json"]);
+    let guarded = (runs.as_array().unwrap().iter()).find(|run| run["workflow"] == "g");
+    let guarded = guarded.unwrap()["id"].as_str().unwrap().to_owned();
+    std::fs::remove_dir(root).unwrap();
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    let before = history(&scratch, &guarded);
+
+    let recover = scratch.cairn(&["recover"]);
+    let said = String::from_utf8_lossy(&recover.stderr);
+    assert_eq!(code(&recover), Some(2), "{said}");
+    assert!(
+        said.contains(&format!(
+            "run {guarded} is not recovered: it is left as it was"
+        )),
+        "{said}"
+    );
+    assert_eq!(show(&scratch, &healthy)["state"], "succeeded", "{said}");
+    assert_eq!(executions(&scratch, "a").len(), 2, "attempt 2 ran");
+    // Nothing was written to the refused run: its lease neither.
+    assert_eq!(history(&scratch, &guarded), before);
+    assert_eq!(show(&scratch, &guarded)["state"], "running");
+    let resume = scratch.cairn(&["resume", &guarded]);
+    assert_eq!(code(&resume), Some(2), "refused again, not held by a lease");
+    assert!(String::from_utf8_lossy(&resume.stderr).contains("cannot restore the guard"));
 }
 
 #[test]
