@@ -127,8 +127,8 @@ fn described(error: &EngineError, db: &Path) -> String {
 }
 
 /// What the user can do about `error` from the command line, if there is a flag for it.
-fn hint(error: &EngineError) -> &'static str {
-    match error {
+fn hint(error: &EngineError) -> String {
+    let hint = match error {
         EngineError::MissingDatabase(_) => " (run a workflow first, or pass --db PATH)",
         EngineError::IsADirectory(_)
         | EngineError::NotAFileName(_)
@@ -137,9 +137,41 @@ fn hint(error: &EngineError) -> &'static str {
         | EngineError::NotADatabase(_)
         | EngineError::ForeignDatabase { .. } => "; pass --db PATH to use another file",
         EngineError::UnknownRun(_) | EngineError::AmbiguousRun { .. } => " (see `cairn runs`)",
-        EngineError::LeaseHeld { .. } => {
-            "; wait for it to end (`cairn resume --wait RUN` waits, then carries the run on)"
+        EngineError::LeaseHeld { run, .. } => {
+            return format!(
+                "; wait for it to end (`cairn resume --wait {run}` waits, then carries the run on)"
+            );
         }
         _ => "",
+    };
+    hint.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_engine::{Error as EngineError, LeaseHolder, Uuid};
+    use chrono::Utc;
+
+    use super::hint;
+
+    #[test]
+    fn a_live_lease_is_answered_with_the_wait_command_for_its_run() {
+        let run = Uuid::now_v7();
+        let holder = LeaseHolder {
+            owner: "other".into(),
+            host: "here".into(),
+            pid: 1,
+            pid_start: 0,
+        };
+        let expires = Utc::now();
+        let said = hint(&EngineError::LeaseHeld {
+            run,
+            holder,
+            expires,
+        });
+        assert!(
+            said.contains(&format!("`cairn resume --wait {run}`")),
+            "{said}"
+        );
     }
 }

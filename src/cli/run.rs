@@ -28,8 +28,8 @@ pub(crate) struct EngineArgs {
     durability: Durability,
     /// The cap on one step's output, in bytes of JSON; a bigger output fails the step
     /// (default 1 MiB). Stored with the run: resume, retry and recover keep a run's own cap
-    /// unless given this flag, which replaces it from then on.
-    #[arg(long)]
+    /// unless given this flag, which replaces it from then on. At least 1.
+    #[arg(long, value_parser = parse_max_output)]
     max_output: Option<usize>,
 }
 
@@ -378,10 +378,32 @@ fn read_input(args: &RunArgs) -> Result<Value, Error> {
     Ok(cairn_engine::load_json(&text, &origin)?)
 }
 
+/// A cap on one step's output: a whole number of bytes, not zero (a zero cap would fail
+/// every step, as a zero limit in a workflow would stop every run: both are refused).
+fn parse_max_output(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("a cap of 0 bytes would fail every step: give at least 1".into()),
+        Ok(bytes) => Ok(bytes),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 fn parse_durability(text: &str) -> Result<Durability, String> {
     match text {
         "normal" => Ok(Durability::Normal),
         "full" => Ok(Durability::Full),
         other => Err(format!("unknown durability {other:?}: use normal or full")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_max_output;
+
+    #[test]
+    fn a_cap_of_zero_bytes_is_refused() {
+        assert!(parse_max_output("0").unwrap_err().contains("at least 1"));
+        assert_eq!(parse_max_output("1"), Ok(1));
+        assert!(parse_max_output("-1").is_err());
     }
 }

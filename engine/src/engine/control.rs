@@ -25,7 +25,7 @@ const FEW_STEPS: usize = 20;
 
 impl Engine {
     /// Sends `command` to the run `run_id` (or a unique prefix of it) and returns the run's
-    /// id. An approval or denial must name a step of the run that awaits approval (and, with
+    /// id. A denial without a reason, or with a blank one, is refused ([`Error::Refused`]). An approval or denial must name a step of the run that awaits approval (and, with
     /// an item, an item whose request waits); otherwise [`Error::Refused`] and nothing is
     /// recorded. So are an approval of an expired request (it is denied, never granted) and
     /// a ruling that one recorded before it covers already (the first ruling decides; see
@@ -41,14 +41,25 @@ impl Engine {
     pub async fn send(&self, run_id: &str, command: Command) -> Result<Uuid> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
-        let redriven = (record.lease.as_ref()).is_some_and(|lease| lease.is_live(Utc::now()));
-        if record.state.is_terminal() && !redriven {
-            return Err(Error::Finished(Box::new(RunReport::from(&record))));
-        }
         let refused = |message: String| Error::Refused {
             run: record.id,
             message,
         };
+        if let Command::Deny(Ruling { reason, .. }) = &command
+            && reason
+                .as_deref()
+                .is_none_or(|reason| reason.trim().is_empty())
+        {
+            return Err(refused(
+                "a denial needs a reason (kept in the run's history and the step's error), \
+                 not an empty or blank one"
+                    .into(),
+            ));
+        }
+        let redriven = (record.lease.as_ref()).is_some_and(|lease| lease.is_live(Utc::now()));
+        if record.state.is_terminal() && !redriven {
+            return Err(Error::Finished(Box::new(RunReport::from(&record))));
+        }
         // A pause or a cancel may take the run over: a run this engine cannot judge is
         // refused before the command is recorded.
         let judge = match &command {
@@ -182,9 +193,12 @@ impl Engine {
                     record.id
                 ),
             };
+            let was = match record.state {
+                RunState::Succeeded => "succeeded".to_owned(),
+                state => format!("is {state}"),
+            };
             return Err(refused(format!(
-                "the run is {}; only a failed or cancelled run can be retried{hint}",
-                record.state
+                "the run {was}; only a failed or cancelled run can be retried{hint}"
             )));
         }
         if let Some(from) = from

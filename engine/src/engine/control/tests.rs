@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::command::{Command, PendingCommand, Request};
+use crate::command::{Command, PendingCommand, Request, Ruling};
 use crate::event::EventKind;
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use crate::lease::{self, LeaseAttempt, LeaseHolder};
@@ -418,6 +418,36 @@ async fn a_cancel_sent_while_a_pause_holds_the_lease_of_an_undriven_run_is_appli
     let last = &moves[moves.len() - 2..];
     assert_eq!(last, [RunState::Paused, RunState::Cancelled], "{history:?}");
     assert!(store.pending_commands(run.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_denial_without_a_reason_is_refused_and_a_retry_says_the_run_succeeded() {
+    let (engine, run) = failed_run(&["a".into()]).await;
+    for reason in [None, Some(String::new()), Some("   ".to_owned())] {
+        let deny = Command::Deny(Ruling {
+            step: "a".into(),
+            item: None,
+            by: "bob".into(),
+            reason,
+        });
+        match engine.send(&run, deny).await {
+            Err(Error::Refused { message, .. }) => {
+                assert!(message.starts_with("a denial needs a reason"), "{message}");
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+    let workflow = json!({"name": "w", "steps": [{"id": "a", "executor": "fails"}]});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let report = engine.start(plan, json!({})).await.unwrap().wait().await;
+    let succeeded = report.unwrap().id.to_string();
+    match engine.retry(&succeeded, None).await {
+        Err(Error::Refused { message, .. }) => assert_eq!(
+            message,
+            "the run succeeded; only a failed or cancelled run can be retried"
+        ),
+        other => panic!("not refused: {other:?}"),
+    }
 }
 
 #[tokio::test]
