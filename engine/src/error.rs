@@ -227,3 +227,10 @@ fn not_a_file_name(path: &std::path::Path) -> String {
         "`{name}` is {what}: cairn keeps runs in a file, to resume them (./{name} for a file of that name)"
     )
 }
+
+/// What a caught panic said (its `&str` or `String` payload), for the error that replaces it.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    (payload.downcast_ref::<&str>().map(|text| text.to_string()))
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

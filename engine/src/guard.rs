@@ -36,7 +36,9 @@ use crate::expr::SharedJson;
 /// Judges actions before they run. Called on the scheduler's decision path, once per action,
 /// in order: keep it fast and free of I/O (a guard that asks a server should cache).
 pub trait Guard: Send + Sync + fmt::Debug {
-    /// The verdict on `action`, given how its run stands before it.
+    /// The verdict on `action`, given how its run stands before it. A guard that panics
+    /// denies the action (rule `guard`, the panic's message as the reason): what it cannot
+    /// judge does not run, and the run goes on.
     fn judge(&self, action: &Action, facts: &Facts<'_>) -> Verdict;
 
     /// Per-executor rate limits: the engine holds an attempt back (it waits `ready`) until

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::Ledger;
 use crate::approval::{Approval, ApprovalDecision, action_hash};
 use crate::command::Ruling;
-use crate::error::Result;
+use crate::error::{Result, panic_message};
 use crate::executor::{Action, ErrorClass, ExecError};
 use crate::guard::{Decision, Facts, RateLimit, Verdict};
 use crate::plan::StepIndex;
@@ -167,7 +167,15 @@ impl Ledger {
                 usage: &self.tally.usage,
                 elapsed: (now - self.created_at).to_std().unwrap_or_default(),
             };
-            let mut verdict = guard.judge(action, &facts);
+            // A guard that panics denies: what it cannot judge does not run (and the run
+            // goes on, its driver whole).
+            let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                guard.judge(action, &facts)
+            }));
+            let mut verdict = judged.unwrap_or_else(|panic| {
+                let message = panic_message(&*panic);
+                Verdict::deny("guard", format!("the guard panicked: {message}"))
+            });
             let key = (step, action.item_index);
             match verdict.effective() {
                 Decision::Deny => {

@@ -16,7 +16,7 @@ use crate::executor::{Action, ErrorClass, Outcome};
 use crate::guard::{Facts, Guard, RateLimit, Verdict};
 use crate::state::{RunState, StepState};
 
-/// Judges by `with.say` (`deny`, `approve`, `audit-deny`), by `for_each` item (`"ask"`
+/// Judges by `with.say` (`deny`, `panic`, `approve`, `audit-deny`), by `for_each` item (`"ask"`
 /// needs approval), and denies the fourth attempt of the run (a budget of 3).
 #[derive(Debug, Default)]
 struct Fake {
@@ -33,6 +33,7 @@ impl Guard for Fake {
         }
         match action.params["say"].as_str() {
             Some("deny") => Verdict::deny("no", "never"),
+            Some("panic") => panic!("a bug of the guard's"),
             Some("approve") => Verdict {
                 approval_timeout: Some(Duration::from_secs(60)),
                 ..Verdict::approve("ask", "a person decides")
@@ -168,6 +169,33 @@ fn a_denied_step_never_starts_its_dependents_are_skipped_and_the_run_fails_denie
     assert_eq!(report.state, RunState::Failed);
     assert_eq!(report.error_class, Some(ErrorClass::Denied));
     assert_eq!(report.error.as_deref(), Some("step a denied: no: never"));
+}
+
+#[test]
+fn a_guard_that_panics_denies_and_the_run_goes_on() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "panic"}},
+        {"id": "b", "executor": "noop"}
+    ]}));
+    let starts = ledger.turn(at(0)).unwrap();
+    let started = ids(&ledger, &starts);
+    assert_eq!(
+        started,
+        ["b"],
+        "the step the guard could not judge does not run"
+    );
+    let batch = ledger.take_batch();
+    let denied = (batch.transitions().iter())
+        .find_map(|transition| match transition {
+            crate::state::Transition::Step(step) if step.to == StepState::Denied => Some(step),
+            _ => None,
+        })
+        .expect("a is denied");
+    assert_eq!(denied.step_id, "a");
+    assert_eq!(
+        denied.error.as_deref(),
+        Some("denied: guard: the guard panicked: a bug of the guard's")
+    );
 }
 
 #[test]
