@@ -164,7 +164,9 @@ pub enum Error {
     /// The engine was shut down; it starts nothing more.
     #[error("the engine has been shut down")]
     ShutDown,
-    /// The workflow uses an executor the engine does not have.
+    /// An attempt's executor is not registered with the engine driving it. A workflow is
+    /// checked against the engine's executors when it loads and when a run starts: one it
+    /// lacks is refused then, as an [`Error::Load`].
     #[error("no executor named {0:?} is registered with this engine")]
     UnknownExecutor(String),
     /// The engine's guard limits the rate of an executor the engine does not have: a limit
