@@ -254,14 +254,9 @@ impl Writer {
         .await
     }
 
-    /// Records `command`, sent `at` (ms).
-    pub(super) async fn send_command(&self, command: CommandRow, at: i64) -> Result<()> {
-        self.send_ruling(command, at).await.map(drop)
-    }
-
-    /// Records `command`, sent `at` (ms), if it is not a ruling its step's state or an
-    /// earlier ruling makes moot ([`CommandRow::ruling`]); whether it was.
-    pub(super) async fn send_ruling(&self, command: CommandRow, at: i64) -> Result<bool> {
+    /// Records `command`, sent `at` (ms), unless it is a ruling its step's state or an
+    /// earlier ruling makes moot ([`CommandRow::ruling`]); whether it was recorded.
+    pub(super) async fn send_command(&self, command: CommandRow, at: i64) -> Result<bool> {
         self.ask(|reply| Request::Command { command, at, reply })
             .await
     }
