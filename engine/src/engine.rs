@@ -365,15 +365,18 @@ impl Engine {
             Ok(driver)
         };
         match first_turn.await {
-            Ok(driver) => Ok(RunHandle {
-                id: run_id,
-                events: receiver,
-                task: tokio::spawn(async move {
-                    let report = driver.drive(claim.heartbeat()).await;
-                    drop(claim);
-                    report
-                }),
-            }),
+            Ok(driver) => {
+                let engine = self.clone();
+                Ok(RunHandle {
+                    id: run_id,
+                    events: receiver,
+                    task: tokio::spawn(async move {
+                        let report = driver.drive(claim.heartbeat()).await;
+                        drop(claim);
+                        engine.settle_left(report?).await
+                    }),
+                })
+            }
             // A new run's failed first commit wrote nothing, the lease included.
             Err(error) if new => Err(error),
             Err(error) => Err(self.give_up(run_id, error).await),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::command::Command;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lease::{self, LeaseAttempt};
@@ -78,6 +79,29 @@ impl Engine {
             Ok(report) => Ok(Some(report)),
             Err(error) => Err(self.give_up(run_id, error).await),
         }
+    }
+
+    /// How the run of `report` stands once this engine's driver has left it and given its
+    /// lease back. A driver that paused the run reads no command after the commit that
+    /// paused it, and a cancel sent between that commit and the lease's release found the
+    /// lease held and was left to it: that cancel is applied now, as to a run no engine
+    /// drives, and the run ends `cancelled`.
+    pub(crate) async fn settle_left(&self, report: RunReport) -> Result<RunReport> {
+        if report.state != RunState::Paused {
+            return Ok(report);
+        }
+        let store = &self.inner.store;
+        let pending = store.pending_commands(report.id).await?;
+        if !(pending.iter()).any(|sent| matches!(sent.command, Command::Cancel(_))) {
+            return Ok(report);
+        }
+        let record = store.find_run(&report.id.to_string()).await?;
+        let judge = self.restore_guard(&record)?;
+        // The cancel ends the run: nothing is left to read again afterwards.
+        let settled = self
+            .settle_once(report.id, judge, &mut HashSet::new())
+            .await?;
+        Ok(settled.unwrap_or(report))
     }
 
     /// Ends the run `run_id`, which the commands just applied left running with nothing

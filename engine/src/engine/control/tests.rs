@@ -366,6 +366,37 @@ impl Executor for Hangs {
     }
 }
 
+/// Records a cancel of run `run` in the database in `dir` (with the pause's request) just
+/// before the run's lease is next released, once a pause was sent: another process's
+/// cancel that found the lease held, and left the cancel to its holder. Returns the
+/// connection that made the trigger.
+fn cancel_at_release(dir: &Path, run: Uuid) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.join("cairn.db")).unwrap();
+    let trigger = format!(
+        "CREATE TRIGGER cancel_meanwhile BEFORE UPDATE OF lease_owner ON runs
+         WHEN NEW.id = '{run}' AND OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL
+              AND NOT EXISTS (SELECT 1 FROM commands WHERE run_id = NEW.id AND kind = 'cancel')
+         BEGIN
+             INSERT INTO commands (run_id, kind, payload, created_at)
+             SELECT run_id, 'cancel', json_set(payload, '$.kind', 'cancel'), created_at
+             FROM commands WHERE run_id = NEW.id AND kind = 'pause';
+         END"
+    );
+    conn.execute_batch(&trigger).unwrap();
+    conn
+}
+
+/// The states run `run` moved to, in order.
+async fn run_moves(engine: &Engine, run: Uuid) -> Vec<RunState> {
+    let history = engine.store().history(run).await.unwrap();
+    (history.iter())
+        .filter_map(|event| match event.kind {
+            EventKind::Run { to, .. } => Some(to),
+            _ => None,
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_cancel_sent_while_a_pause_holds_the_lease_of_an_undriven_run_is_applied_by_the_pause() {
     let dir = tempfile::tempdir().unwrap();
@@ -387,37 +418,72 @@ async fn a_cancel_sent_while_a_pause_holds_the_lease_of_an_undriven_run_is_appli
     // Another process's cancel, recorded once the pause below has carried itself out and
     // just before it gives the lease back: that process found the lease held, and left
     // the cancel to its holder.
-    let conn = rusqlite::Connection::open(dir.path().join("cairn.db")).unwrap();
-    let trigger = format!(
-        "CREATE TRIGGER cancel_meanwhile BEFORE UPDATE OF lease_owner ON runs
-         WHEN NEW.id = '{id}' AND OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL
-              AND NOT EXISTS (SELECT 1 FROM commands WHERE run_id = NEW.id AND kind = 'cancel')
-         BEGIN
-             INSERT INTO commands (run_id, kind, payload, created_at)
-             SELECT run_id, 'cancel', json_set(payload, '$.kind', 'cancel'), created_at
-             FROM commands
-             WHERE run_id = NEW.id AND kind = 'pause';
-         END",
-        id = run.id
-    );
-    conn.execute_batch(&trigger).unwrap();
+    let _trigger = cancel_at_release(dir.path(), run.id);
     let pause = Command::Pause(Request {
         by: "ann".into(),
         reason: None,
     });
     let second = engine().await.unwrap();
     second.send(&run.id.to_string(), pause).await.unwrap();
-    let store = second.store();
-    let history = store.history(run.id).await.unwrap();
-    let moves: Vec<RunState> = (history.iter())
-        .filter_map(|event| match event.kind {
-            EventKind::Run { to, .. } => Some(to),
-            _ => None,
-        })
-        .collect();
-    let last = &moves[moves.len() - 2..];
-    assert_eq!(last, [RunState::Paused, RunState::Cancelled], "{history:?}");
-    assert!(store.pending_commands(run.id).await.unwrap().is_empty());
+    let moves = run_moves(&second, run.id).await;
+    assert_eq!(
+        moves[moves.len() - 2..],
+        [RunState::Paused, RunState::Cancelled]
+    );
+    let pending = second.store().pending_commands(run.id).await.unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
+}
+
+/// Tells `started` when its attempt starts, then succeeds once `open` is notified.
+#[derive(Debug, Default)]
+struct Gate {
+    started: Notify,
+    open: Notify,
+}
+
+#[async_trait]
+impl Executor for Gate {
+    async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+        self.started.notify_one();
+        self.open.notified().await;
+        Outcome::success(json!(null))
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_sent_while_the_engine_that_paused_the_run_holds_its_lease_is_applied_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Gate::default());
+    let engine = Engine::builder(dir.path().join("cairn.db"))
+        .executor("gate", Arc::clone(&gate) as Arc<dyn Executor>)
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "w", "steps": [
+        {"id": "a", "executor": "gate"},
+        {"id": "b", "executor": "gate", "needs": ["a"]}
+    ]});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    let run = handle.id();
+    gate.started.notified().await;
+    let _trigger = cancel_at_release(dir.path(), run);
+    let pause = Command::Pause(Request {
+        by: "ann".into(),
+        reason: None,
+    });
+    engine.send(&run.to_string(), pause).await.unwrap();
+    // a ends; the run pauses before b starts, and its driver gives the lease back.
+    gate.open.notify_one();
+    let report = handle.wait().await.unwrap();
+    assert_eq!(report.state, RunState::Cancelled, "{report:?}");
+    let moves = run_moves(&engine, run).await;
+    assert_eq!(
+        moves[moves.len() - 2..],
+        [RunState::Paused, RunState::Cancelled]
+    );
+    let pending = engine.store().pending_commands(run).await.unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
 }
 
 #[tokio::test]
