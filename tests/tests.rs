@@ -26,6 +26,7 @@ mod run {
     mod rates;
     mod same_engine;
     mod scratch;
+    mod stalls;
     mod store;
 }
 

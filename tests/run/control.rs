@@ -1,28 +1,27 @@
-//! Time limits, stalls, loops and operator control through the real binary and a real
-//! SQLite file: pause and resume from another process, cancel (running, paused, no engine),
-//! retry and redrive, a run deadline passing while no engine runs, a retry's backoff
-//! surviving kill -9, heartbeats, loops and the run's no-progress window.
+//! Operator control through the real binary and a real SQLite file: pause and resume from
+//! another process, cancel (running, paused, no engine), retry and redrive, recover. The
+//! helpers here serve the time limits' and stalls' tests too ([`super::stalls`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::orphans::wait_gone;
 use super::scratch::{Scratch, states};
-use crate::{HANG, finish};
+use crate::finish;
 
 /// Leaves `<step>.held` in the scratch dir, then waits for the file `open` there.
-const HOLD: &str =
+pub(super) const HOLD: &str =
     "touch \"$DIR/$CAIRN_STEP_ID.held\"; while [ ! -e \"$DIR/open\" ]; do sleep 0.02; done";
 /// One line per execution (its time in nanoseconds) in the step's marker file.
-const MARK: &str = "date +%s%N >> \"$MARKS/$CAIRN_STEP_ID\"";
+pub(super) const MARK: &str = "date +%s%N >> \"$MARKS/$CAIRN_STEP_ID\"";
 /// Starts a grandchild that would sleep for long, records its pid, and waits for it, silent.
-const SPAWN: &str = "sleep 1000 & echo $! > \"$DIR/$CAIRN_STEP_ID.pid\"; wait";
+pub(super) const SPAWN: &str = "sleep 1000 & echo $! > \"$DIR/$CAIRN_STEP_ID.pid\"; wait";
 
 /// A process step running `script` (with `$DIR` and `$MARKS` set), and `extra` keys.
-fn step(scratch: &Scratch, id: &str, script: &str, extra: Value) -> Value {
+pub(super) fn step(scratch: &Scratch, id: &str, script: &str, extra: Value) -> Value {
     let mut step = json!({"id": id, "executor": "process", "with": {
         "command": ["sh", "-c", script],
         "env": {"DIR": dir(scratch), "MARKS": scratch.marks().to_str().unwrap()}
@@ -38,7 +37,7 @@ fn dir(scratch: &Scratch) -> &str {
 }
 
 /// `cairn run FILE --json` in the background.
-fn spawn(scratch: &Scratch, workflow: &Path) -> Child {
+pub(super) fn spawn(scratch: &Scratch, workflow: &Path) -> Child {
     scratch
         .command(&["run", workflow.to_str().unwrap(), "--json"])
         .stdout(Stdio::piped())
@@ -48,32 +47,32 @@ fn spawn(scratch: &Scratch, workflow: &Path) -> Child {
 }
 
 /// Waits until `path` exists (a step got somewhere); returns the run's id.
-fn wait_for_file(scratch: &Scratch, child: &mut Child, path: &Path) -> String {
+pub(super) fn wait_for_file(scratch: &Scratch, child: &mut Child, path: &Path) -> String {
     let show = scratch.wait_for_show(child, |_| path.exists());
     show["id"].as_str().unwrap().to_owned()
 }
 
-fn held(scratch: &Scratch, step: &str) -> PathBuf {
+pub(super) fn held(scratch: &Scratch, step: &str) -> PathBuf {
     scratch.dir.path().join(format!("{step}.held"))
 }
 
-fn code(output: &Output) -> Option<i32> {
+pub(super) fn code(output: &Output) -> Option<i32> {
     output.status.code()
 }
 
-fn show(scratch: &Scratch, run: &str) -> Value {
+pub(super) fn show(scratch: &Scratch, run: &str) -> Value {
     scratch.json(&["show", run, "--json"])
 }
 
 /// The pid a step's grandchild recorded.
-fn grandchild(scratch: &Scratch, step: &str) -> i32 {
+pub(super) fn grandchild(scratch: &Scratch, step: &str) -> i32 {
     let path = scratch.dir.path().join(format!("{step}.pid"));
     let text = std::fs::read_to_string(path).unwrap();
     text.trim().parse().unwrap()
 }
 
 /// The execution times of a step, in nanoseconds.
-fn executions(scratch: &Scratch, step: &str) -> Vec<u128> {
+pub(super) fn executions(scratch: &Scratch, step: &str) -> Vec<u128> {
     std::fs::read_to_string(scratch.marks().join(step))
         .unwrap_or_default()
         .lines()
@@ -81,7 +80,7 @@ fn executions(scratch: &Scratch, step: &str) -> Vec<u128> {
         .collect()
 }
 
-fn history(scratch: &Scratch, run: &str) -> Vec<Value> {
+pub(super) fn history(scratch: &Scratch, run: &str) -> Vec<Value> {
     scratch
         .json(&["history", run, "--json"])
         .as_array()
@@ -334,7 +333,7 @@ fn a_cancel_read_by_an_engine_that_dies_in_the_kill_grace_never_starts_the_step_
 
 /// A step that marks its start, ignores SIGTERM and holds until the gate opens, with a
 /// kill grace long enough for the engine to die in.
-fn deaf(scratch: &Scratch, id: &str, keys: Value) -> Value {
+pub(super) fn deaf(scratch: &Scratch, id: &str, keys: Value) -> Value {
     let mut deaf = step(scratch, id, &format!("trap '' TERM; {MARK}; {HOLD}"), keys);
     deaf["with"]["kill_grace"] = json!("10m");
     deaf
@@ -343,7 +342,7 @@ fn deaf(scratch: &Scratch, id: &str, keys: Value) -> Value {
 /// Runs `workflow` until its step `cancelled` is cancelled, kills the engine there (in the
 /// kill grace of a [`deaf`] step), opens the gate and lets `cairn recover` (exit 1) end the
 /// run: the run as `show` gives it then.
-fn killed_in_a_kill_grace_then_recovered(
+pub(super) fn killed_in_a_kill_grace_then_recovered(
     scratch: &Scratch,
     workflow: &Path,
     cancelled: &str,
@@ -600,323 +599,4 @@ fn recover_refuses_a_run_whose_policy_cannot_be_restored_untouched_and_recovers_
     let resume = scratch.cairn(&["resume", &guarded]);
     assert_eq!(code(&resume), Some(2), "refused again, not held by a lease");
     assert!(String::from_utf8_lossy(&resume.stderr).contains("cannot restore the guard"));
-}
-
-#[test]
-fn a_run_deadline_passing_while_no_engine_runs_ends_it_timed_out_without_starting_anything() {
-    let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "d.json",
-        &json!({"name": "d", "limits": {"timeout": "2s"},
-        "steps": [step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({}))]}),
-    );
-    let mut child = spawn(&scratch, &workflow);
-    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let created = Instant::now();
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
-    std::thread::sleep(Duration::from_secs(3).saturating_sub(created.elapsed()));
-    let output = scratch.cairn(&["resume", &run, "--json"]);
-    assert_eq!(
-        code(&output),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["error_class"], "timeout");
-    assert_eq!(
-        executions(&scratch, "a").len(),
-        1,
-        "the resume started nothing"
-    );
-    let starts = history(&scratch, &run)
-        .iter()
-        .filter(|e| e["to"] == "running" && e["step"] == "a")
-        .count();
-    assert_eq!(starts, 1, "no attempt was committed after the deadline");
-}
-
-#[test]
-fn a_retry_waiting_its_backoff_survives_kill_9_and_runs_once_not_before_its_wake_up() {
-    let scratch = Scratch::new();
-    let script = format!("{MARK}; mkdir \"$DIR/failed-once\" 2>/dev/null && exit 1; echo '{{}}'");
-    let retry = json!({"retry": {"max_attempts": 2, "backoff": "fixed", "initial_delay": "3s"}});
-    let workflow = scratch.write(
-        "r.json",
-        &json!({"name": "r", "steps": [step(&scratch, "a", &script, retry)]}),
-    );
-    let mut child = spawn(&scratch, &workflow);
-    let show = scratch.wait_for_show(&mut child, |show| states(show)["a"] == "retry_wait");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let run = show["id"].as_str().unwrap();
-    let output = scratch.cairn(&["resume", run]);
-    assert_eq!(
-        code(&output),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let times = executions(&scratch, "a");
-    assert_eq!(times.len(), 2, "the second attempt ran once");
-    assert!(
-        times[1] - times[0] >= 3_000_000_000,
-        "not before its wake-up time: {times:?}"
-    );
-}
-
-#[test]
-fn a_silent_step_past_its_heartbeat_stalls_its_process_group_is_gone_and_it_fails() {
-    let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "h.json",
-        &json!({"name": "h", "steps": [
-            step(&scratch, "a", SPAWN, json!({"heartbeat": "1s", "on_stall": "fail"}))
-        ]}),
-    );
-    let output = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
-    assert_eq!(
-        code(&output),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["error_class"], "stalled");
-    wait_gone(grandchild(&scratch, "a"), Duration::from_secs(60));
-    let run = report["id"].as_str().unwrap();
-    let failed = history(&scratch, run)
-        .into_iter()
-        .find(|e| e["to"] == "failed" && e["step"] == "a")
-        .unwrap();
-    assert_eq!(failed["detail"]["stall"]["kind"], "heartbeat");
-}
-
-/// A step failing with an error that names `word` of each attempt, up to 5 attempts.
-fn looping(scratch: &Scratch, words: &str) -> Value {
-    let script = format!(
-        "{MARK}; set -- {words}; shift $((CAIRN_ATTEMPT - 1)); echo \"failed: $1 (pid $$ at $(date +%s%N))\" >&2; exit 1"
-    );
-    let retry = json!({"retry": {"max_attempts": 5, "backoff": "fixed", "initial_delay": "10ms"}});
-    let workflow = scratch.write(
-        "l.json",
-        &json!({"name": "l", "stall": {"on_stall": "fail"},
-        "steps": [step(scratch, "a", &script, retry)]}),
-    );
-    let output = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
-    assert_eq!(
-        code(&output),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-#[test]
-fn the_same_error_stops_as_a_loop_before_max_attempts_and_different_errors_use_every_attempt() {
-    let same = Scratch::new();
-    let report = looping(&same, "x x x x x");
-    assert_eq!(
-        executions(&same, "a").len(),
-        3,
-        "stall.loop_after defaults to 3"
-    );
-    assert!(
-        report["error"].as_str().unwrap().contains("looping"),
-        "{report}"
-    );
-    let different = Scratch::new();
-    looping(&different, "alpha beta gamma delta epsilon");
-    assert_eq!(executions(&different, "a").len(), 5);
-}
-
-#[test]
-fn a_run_with_no_progress_pauses_and_a_later_cancel_leaves_no_process_behind() {
-    let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "n.json",
-        &json!({"name": "n",
-        "stall": {"no_progress": "1s", "on_stall": "pause"},
-        "steps": [step(&scratch, "a", SPAWN, json!({}))]}),
-    );
-    let output = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
-    assert_eq!(
-        code(&output),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let told = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        told.contains("paused by cairn: step a stalled: nothing moved in the run for"),
-        "the person at the terminal is told why: {told}"
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let run = report["id"].as_str().unwrap();
-    assert_eq!(report["state"], "paused");
-    wait_gone(grandchild(&scratch, "a"), Duration::from_secs(60));
-    assert_eq!(
-        states(&show(&scratch, run))["a"],
-        "ready",
-        "the stalled step waits as ready"
-    );
-    assert_eq!(code(&scratch.cairn(&["cancel", run])), Some(0));
-    assert_eq!(show(&scratch, run)["state"], "cancelled");
-    let _ = HANG;
-}
-
-#[test]
-fn a_running_steps_last_progress_is_kept_in_the_database() {
-    let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "p.json",
-        &json!({"name": "p", "steps": [
-            step(&scratch, "a", &format!("echo working; {HOLD}"), json!({}))
-        ]}),
-    );
-    let mut child = spawn(&scratch, &workflow);
-    // Another process reads the clock from the database while the step is held.
-    let shown = scratch.wait_for_show(&mut child, |show| {
-        show["steps"][0]["progress_at"].is_string() && held(&scratch, "a").exists()
-    });
-    let run = shown["id"].as_str().unwrap().to_owned();
-    let progress = shown["steps"][0]["progress_at"].as_str().unwrap();
-    let started = &history(&scratch, &run)[0]["at"];
-    assert!(progress >= started.as_str().unwrap(), "{shown}");
-    let text = String::from_utf8(scratch.cairn(&["show", &run]).stdout).unwrap();
-    assert!(
-        text.contains(&format!("last sign of life: {progress}")),
-        "{text}"
-    );
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
-    assert_eq!(code(&finish(child, "cairn run")), Some(0));
-    let done = show(&scratch, &run);
-    assert!(
-        done["steps"][0].get("progress_at").is_none(),
-        "only while it runs"
-    );
-}
-
-/// A step that marks each execution and fails the same way each time, retried up to 6
-/// attempts, its loop's escalation `on_stall`.
-fn failing_alike(scratch: &Scratch, on_stall: &str, before: &str) -> Value {
-    let retry = json!({"retry": {"max_attempts": 6, "initial_delay": "10ms", "backoff": "fixed"},
-        "on_stall": on_stall});
-    step(
-        scratch,
-        "x",
-        &format!("{before}{MARK}; echo boom >&2; exit 2"),
-        retry,
-    )
-}
-
-/// The kind of stall that the move `to` of `step` (null: of the run) gives as its reason,
-/// from the history.
-fn stall_kind(scratch: &Scratch, run: &str, step: Value, to: &str) -> Value {
-    let event = history(scratch, run)
-        .into_iter()
-        .find(|event| event["to"] == to && event["step"] == step)
-        .expect("the move is in the history");
-    event["detail"]["stall"]["kind"].clone()
-}
-
-#[test]
-fn a_step_failing_alike_pauses_the_run_at_its_loop_and_runs_no_more() {
-    let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "lp.json",
-        &json!({"name": "lp", "steps": [
-            failing_alike(&scratch, "pause", ""),
-            step(&scratch, "after", MARK, json!({"needs": ["x"]}))
-        ]}),
-    );
-    let run = scratch.run(&workflow, &[], 3);
-    let paused = show(&scratch, &run);
-    assert_eq!(paused["state"], "paused");
-    assert_eq!(
-        states(&paused)["x"],
-        "ready",
-        "the looping step waits as ready"
-    );
-    assert_eq!(
-        executions(&scratch, "x").len(),
-        3,
-        "stall.loop_after defaults to 3"
-    );
-    assert!(executions(&scratch, "after").is_empty());
-    assert_eq!(stall_kind(&scratch, &run, Value::Null, "paused"), "loop");
-}
-
-#[test]
-fn a_planner_emitting_its_plan_again_pauses_the_run_and_is_not_run_again() {
-    let scratch = Scratch::new();
-    // Each plan adds a planner that emits the same plan: one lineage, re-planning.
-    let replan = format!("{MARK}; cat \"$DIR/plan.json\"");
-    let again = step(&scratch, "again", &replan, json!({"planner": true}));
-    scratch.write("plan.json", &json!({"steps": [again]}));
-    let planner = step(&scratch, "p", &replan, json!({"planner": true}));
-    let workflow = scratch.write("same.json", &json!({"name": "same", "steps": [planner]}));
-    let run = scratch.run(&workflow, &[], 3);
-    let paused = show(&scratch, &run);
-    assert_eq!(paused["state"], "paused");
-    let fourth = "p.again.again.again";
-    assert_eq!(states(&paused)[fourth], "ready");
-    assert_eq!(
-        executions(&scratch, fourth).len(),
-        1,
-        "the fourth same plan is a loop; the planner is not run again"
-    );
-}
-
-#[test]
-fn a_loop_that_cancels_cancels_the_run_and_its_sibling_held_at_a_gate() {
-    let scratch = Scratch::new();
-    // `x` loops once `s` is held; the gate `s` waits at is never opened.
-    let wait_for_s = "while [ ! -e \"$DIR/s.held\" ]; do sleep 0.02; done; ";
-    let workflow = scratch.write(
-        "lc.json",
-        &json!({"name": "lc", "steps": [
-            failing_alike(&scratch, "cancel", wait_for_s),
-            {"pipeline": [
-                step(&scratch, "s", &format!("{MARK}; {HOLD}; touch \"$DIR/s.done\""), json!({})),
-                step(&scratch, "t", MARK, json!({}))
-            ]}
-        ]}),
-    );
-    let run = scratch.run(&workflow, &[], 1);
-    let cancelled = show(&scratch, &run);
-    assert_eq!(cancelled["state"], "cancelled");
-    assert_eq!(states(&cancelled)["s"], "cancelled");
-    assert_eq!(states(&cancelled)["t"], "cancelled");
-    assert!(
-        !scratch.dir.path().join("s.done").exists(),
-        "s did not finish"
-    );
-    assert!(executions(&scratch, "t").is_empty(), "nothing new started");
-    assert_eq!(executions(&scratch, "x").len(), 3);
-    assert_eq!(stall_kind(&scratch, &run, json!("x"), "cancelled"), "loop");
-}
-
-#[test]
-fn a_loops_cancel_survives_an_engine_killed_in_a_siblings_kill_grace() {
-    let scratch = Scratch::new();
-    // `s` is deaf to SIGTERM, and the engine dies in its kill grace.
-    let s = deaf(&scratch, "s", json!({}));
-    let wait_for_s = "while [ ! -e \"$DIR/s.held\" ]; do sleep 0.02; done; ";
-    let workflow = scratch.write(
-        "lk.json",
-        &json!({"name": "lk", "steps": [
-            failing_alike(&scratch, "cancel", wait_for_s),
-            {"pipeline": [s, step(&scratch, "t", MARK, json!({}))]}
-        ]}),
-    );
-    // The loop's commit cancels `x` and `t` and records the run's cancel with them.
-    let cancelled = killed_in_a_kill_grace_then_recovered(&scratch, &workflow, "t");
-    assert_eq!(executions(&scratch, "s").len(), 1, "s never started again");
-    assert!(executions(&scratch, "t").is_empty());
-    assert_eq!(cancelled["state"], "cancelled");
-    assert_eq!(states(&cancelled)["s"], "cancelled");
 }
