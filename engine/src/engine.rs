@@ -23,6 +23,7 @@ use crate::event::Event;
 use crate::executor::Executors;
 use crate::lease::{self, Lease, LeaseAttempt};
 use crate::load;
+use crate::nesting;
 use crate::plan::Plan;
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
@@ -63,6 +64,8 @@ fn event_buffer(plan: &Plan) -> usize {
 /// Built with [`Engine::builder`] (an SQLite file) or [`Engine::builder_with_store`]; cheap
 /// to clone and share. Each run it starts or resumes is driven by a task of its own, and
 /// never by two at once; [`Engine::shutdown`] stops them all, leaving the runs resumable.
+/// Dropping every clone of an engine does not: its runs' tasks go on to their ends on the
+/// runtime, holding their leases, as spawned tokio tasks do.
 /// See the crate documentation for an example.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -438,8 +441,13 @@ impl RunHandle {
     }
 }
 
-/// Checks `input` against the workflow's `input` schema (what [`Engine::start`] does first).
+/// Checks `input` against the workflow's `input` schema (what [`Engine::start`] does
+/// first), and that it nests at most 128 levels of arrays and objects, as every value a run
+/// holds does.
 pub fn check_input(plan: &Plan, input: &Value) -> Result<()> {
+    if let Err(too_deep) = nesting::check(input, 0) {
+        return Err(Error::Input(format!("  input: {too_deep}")));
+    }
     let Some(schema) = &plan.workflow().input else {
         return Ok(());
     };
@@ -491,5 +499,19 @@ mod tests {
             .collect();
         let many = plan(json!([{"parallel": many}]));
         assert_eq!(event_buffer(&many), EVENT_BUFFER);
+    }
+
+    #[test]
+    fn an_input_nested_deeper_than_a_run_holds_is_refused() {
+        let one = plan(json!([{"id": "a", "executor": "noop"}]));
+        let nested = |levels: usize| (1..levels).fold(json!([]), |inner, _| json!([inner]));
+        assert!(check_input(&one, &nested(128)).is_ok());
+        let Err(Error::Input(message)) = check_input(&one, &nested(129)) else {
+            panic!("a 129-level input is refused as input")
+        };
+        assert!(
+            message.contains("nested deeper than 128 levels"),
+            "{message}"
+        );
     }
 }
