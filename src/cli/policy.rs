@@ -216,6 +216,14 @@ fn explain(file: &Path, action: &str) -> Result<ExitCode, Error> {
             known.join(", ")
         )));
     }
+    // As a test's action: a misspelt parameter would explain an action no run could have.
+    let problems = check_params(&executors, &given.executor, &given.params, "/params");
+    if !problems.is_empty() {
+        let lines: Vec<String> = (problems.iter())
+            .map(|problem| format!("--action{}: {}", problem.place, problem.message))
+            .collect();
+        return Err(Error::Usage(lines.join("\n")));
+    }
     let action = Action {
         run_id: Uuid::nil(),
         idempotency_key: Action::idempotency_key_for(Uuid::nil(), &given.step, None),

@@ -156,6 +156,10 @@ fn explain_refuses_an_action_no_run_could_have() {
             r#"{"params": {"command": ["rm", "x"]}}"#,
             "cairn: --action: missing field `executor`",
         ),
+        (
+            r#"{"executor": "process", "params": {"comand": ["rm", "x"]}}"#,
+            "cairn: --action/params/comand: unknown key `comand` (did you mean `command`?)\n--action/params: missing key `command`",
+        ),
     ] {
         let output = cairn(&["policy", "explain", EXAMPLE, "--action", action]);
         assert_eq!(
