@@ -46,8 +46,8 @@ pub(crate) struct DenyArgs {
     /// Only this `for_each` item (the step is denied as a whole all the same).
     #[arg(long)]
     item: Option<usize>,
-    /// Why (kept in the run's history and the step's error); not empty.
-    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    /// Why (kept in the run's history and the step's error); not empty or blank.
+    #[arg(long)]
     reason: String,
     /// Who decides (default: $USER).
     #[arg(long)]

@@ -289,6 +289,8 @@ fn a_denial_from_another_process_ends_a_live_runs_step() {
     let (child, run) = start_awaiting(&scratch, &policy, &workflow);
     let unexplained = scratch.cairn(&["deny", &run, "deploy", "--reason", ""]);
     assert_eq!(unexplained.status.code(), Some(2), "a denial says why");
+    let said = String::from_utf8_lossy(&unexplained.stderr);
+    assert!(said.contains("a denial needs a reason"), "{said}");
     let deny = scratch.cairn(&["deny", &run, "deploy", "--reason", "not today"]);
     assert!(
         deny.status.success(),

@@ -25,14 +25,15 @@ const FEW_STEPS: usize = 20;
 
 impl Engine {
     /// Sends `command` to the run `run_id` (or a unique prefix of it) and returns the run's
-    /// id. A denial without a reason, or with a blank one, is refused ([`Error::Refused`]). An approval or denial must name a step of the run that awaits approval (and, with
-    /// an item, an item whose request waits); otherwise [`Error::Refused`] and nothing is
+    /// id. A denial without a reason, or with a blank one, is refused ([`Error::Refused`]).
+    /// An approval or denial must name a step of the run that awaits approval (and, with an
+    /// item, an item whose request waits); otherwise [`Error::Refused`] and nothing is
     /// recorded. So are an approval of an expired request (it is denied, never granted) and
     /// a ruling that one recorded before it covers already (the first ruling decides; see
-    /// [`Command::covers`]). Pausing a paused run is refused too. A finished run refuses every command
-    /// ([`Error::Finished`]), unless it is being redriven: a redrive of many steps sends
-    /// them back a batch at a time before the run itself moves ([`Engine::retry`]), and the
-    /// engine that redrives it takes the command.
+    /// [`Command::covers`]). Pausing a paused run is refused too. A finished run refuses
+    /// every command ([`Error::Finished`]), unless it is being redriven: a redrive of many
+    /// steps sends them back a batch at a time before the run itself moves
+    /// ([`Engine::retry`]), and the engine that redrives it takes the command.
     ///
     /// A pause or a cancel of a run no engine drives takes effect at once: this engine takes
     /// the run's lease, commits the pause or the cancel, and gives the lease back. The rulings
