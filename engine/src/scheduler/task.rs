@@ -1,6 +1,6 @@
 //! One attempt in a task of its own: its executor's call, or a `for_each` step's items, each
-//! started with a leave from the driver and reported as it ends; panics and executors
-//! overdue past their deadline turned into outcomes.
+//! started with a leave from the driver and reported as it ends; panics and executors that
+//! do not stop when told to turned into outcomes.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -16,8 +16,12 @@ use crate::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outc
 use crate::nesting;
 use crate::plan::StepIndex;
 
-/// How long past its deadline an executor may take to wind down before the engine gives up on it.
-const DEADLINE_GRACE: Duration = Duration::from_secs(30);
+/// How long an attempt may take to wind down once told to stop — its deadline passed, or it
+/// was cancelled (a stall, a cancel, the run's deadline, the engine's shutdown) — before the
+/// engine abandons it: its future is dropped, and it ends as that stop would have ended it.
+/// Longer than a process step's default `kill_grace` (TERM, 5 s, KILL); as long as the
+/// steps in flight get at `cairn run`'s first signal (docs/executors.md).
+const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// One finished attempt, as reported by its task.
 #[derive(Debug)]
@@ -49,8 +53,8 @@ pub(super) struct ItemChannels {
 
 /// Runs one attempt (the items of a `for_each` step, each started with a leave from the
 /// driver and reported as it ends, none started once the attempt is cancelled, the run
-/// halted or the attempt's deadline passed), turning panics and overdue executors into
-/// outcomes.
+/// halted or the attempt's deadline passed), turning panics into outcomes and abandoning
+/// an attempt still running [`STOP_GRACE`] after it was told to stop ([`abandoned`]).
 pub(super) async fn run_attempt(
     start: Start,
     executor: Arc<dyn Executor>,
@@ -116,17 +120,14 @@ pub(super) async fn run_attempt(
         // The step's result is its items' (the ledger has them, usage included).
         Outcome::success(serde_json::Value::Null)
     };
-    let mut outcome = match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline + DEADLINE_GRACE, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                ctx.cancel.cancel();
-                Outcome::failure(
-                    ErrorClass::Timeout,
-                    "the executor did not stop at its deadline",
-                )
-            }),
-        None => attempt.await,
+    let stop = ctx.cancel.clone();
+    let mut outcome = tokio::select! {
+        biased;
+        outcome = attempt => outcome,
+        outcome = abandoned(deadline, stop) => {
+            ctx.cancel.cancel();
+            outcome
+        }
     };
     outcome.duration = began.elapsed();
     // (An overdue task did not report the items it started: it was not merely cut off.)
@@ -135,6 +136,30 @@ pub(super) async fn run_attempt(
         step,
         outcome,
         cut_off,
+    }
+}
+
+/// Resolves [`STOP_GRACE`] after the attempt was told to stop — `deadline` passed or `stop`
+/// cancelled, whichever came first — with the outcome of an attempt abandoned then. A timed
+/// out attempt fails `timeout`; a cancelled one `cancelled`, which the driver records as the
+/// cancellation's own end (a stall's escalation, a cancelled step; an interrupted attempt
+/// at a shutdown or the run's deadline, whose outcome it does not record).
+async fn abandoned(deadline: Option<Instant>, stop: CancellationToken) -> Outcome {
+    let timed_out = tokio::select! {
+        () = super::sleep_until(deadline) => true,
+        () = stop.cancelled() => false,
+    };
+    tokio::time::sleep(STOP_GRACE).await;
+    if timed_out {
+        Outcome::failure(
+            ErrorClass::Timeout,
+            "the executor did not stop at its deadline",
+        )
+    } else {
+        Outcome::failure(
+            ErrorClass::Cancelled,
+            "the executor did not stop when cancelled",
+        )
     }
 }
 

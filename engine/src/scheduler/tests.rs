@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::executor::{Action, ErrorClass, Executor, Outcome};
-use crate::{Engine, EventKind, MemoryStore, Plan, RunFilter, RunState, StepState};
+use crate::{Engine, EventKind, MemoryStore, Plan, RunFilter, RunHandle, RunState, StepState};
 
 /// Panics on every call.
 #[derive(Debug)]
@@ -417,4 +417,125 @@ async fn a_cancel_recorded_while_items_run_keeps_the_next_item_from_starting() {
     let report = handle.wait().await.unwrap();
     assert_eq!(report.state, RunState::Cancelled, "{report:?}");
     assert_eq!(calls(), 2, "no item started after the cancel was recorded");
+}
+
+/// Ignores its cancellation, as an executor wrapping an uncancellable call does: tells the
+/// test it started, then never ends — or, with `with.late_ms`, succeeds that long after it
+/// was cancelled.
+#[derive(Debug, Default)]
+struct Deaf {
+    started: Notify,
+}
+
+#[async_trait]
+impl Executor for Deaf {
+    async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
+        self.started.notify_one();
+        let Some(late) = action.params["late_ms"].as_u64() else {
+            return std::future::pending().await;
+        };
+        ctx.cancel.cancelled().await;
+        tokio::time::sleep(Duration::from_millis(late)).await;
+        Outcome::success(json!("late"))
+    }
+}
+
+/// Starts a run of `workflow`, whose one step `a` is `deaf`, on `store`, and waits until
+/// the step runs.
+async fn deaf_run(store: &Arc<MemoryStore>, workflow: serde_json::Value) -> (Engine, RunHandle) {
+    let deaf = Arc::new(Deaf::default());
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("deaf", deaf.clone())
+        .open()
+        .await
+        .unwrap();
+    let plan = engine.load_str(&workflow.to_string(), "d.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    deaf.started.notified().await;
+    (engine, handle)
+}
+
+/// A workflow of the one `deaf` step `a`, whose other keys are `step`'s.
+fn deaf_step(step: serde_json::Value) -> serde_json::Value {
+    let mut step = step;
+    step["id"] = json!("a");
+    step["executor"] = json!("deaf");
+    json!({"name": "d", "steps": [step]})
+}
+
+/// The end of `handle`'s run: the paused clock runs on through the engine's grace, so a
+/// driver that never ends shows as a failure here, not as a hung test.
+async fn ended(handle: RunHandle) -> RunReport {
+    let waited = tokio::time::timeout(Duration::from_secs(24 * 3600), handle.wait()).await;
+    waited.expect("the run never ended").unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_attempt_that_ignores_its_cancellation_ends_stalled_after_the_grace() {
+    let store = Arc::new(MemoryStore::new());
+    // Never ends; then succeeds after its cancellation, within the grace.
+    for with in [json!({}), json!({"late_ms": 4000})] {
+        let step = json!({"heartbeat": "1ms", "on_stall": "fail", "with": with});
+        let (_engine, handle) = deaf_run(&store, deaf_step(step)).await;
+        let report = ended(handle).await;
+        assert_eq!(report.state, RunState::Failed, "{with}: {report:?}");
+        assert_eq!(report.error_class, Some(ErrorClass::Stalled), "{with}");
+        let history = store.history(report.id).await.unwrap();
+        let stalled = history.iter().any(|event| {
+            matches!(
+                &event.kind,
+                EventKind::Step {
+                    to: StepState::Failed,
+                    ..
+                }
+            ) && event
+                .detail
+                .as_ref()
+                .is_some_and(|detail| detail["stall"].is_object())
+        });
+        assert!(stalled, "{with}: the step's failure carries its stall");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_abandons_an_attempt_that_ignores_it_after_the_grace() {
+    let store = Arc::new(MemoryStore::new());
+    let (_engine, handle) = deaf_run(&store, deaf_step(json!({}))).await;
+    store
+        .send_command(handle.id(), &Command::Cancel(request()))
+        .await
+        .unwrap();
+    let report = ended(handle).await;
+    assert_eq!(report.state, RunState::Cancelled, "{report:?}");
+    let step = store.step(report.id, "a").await.unwrap().unwrap();
+    assert_eq!(step.state, StepState::Cancelled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_runs_deadline_abandons_an_attempt_that_ignores_it_after_the_grace() {
+    let store = Arc::new(MemoryStore::new());
+    let mut workflow = deaf_step(json!({}));
+    workflow["limits"] = json!({"timeout": "100ms"});
+    let (_engine, handle) = deaf_run(&store, workflow).await;
+    let report = ended(handle).await;
+    assert_eq!(report.state, RunState::Failed, "{report:?}");
+    assert_eq!(report.error_class, Some(ErrorClass::Timeout));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_abandons_an_attempt_that_ignores_it_and_releases_the_lease() {
+    let store = Arc::new(MemoryStore::new());
+    let (engine, handle) = deaf_run(&store, deaf_step(json!({}))).await;
+    let run = handle.id();
+    engine.shutdown();
+    let report = ended(handle).await;
+    assert_eq!(report.state, RunState::Running, "resumable: {report:?}");
+    assert_eq!(report.error_class, Some(ErrorClass::Interrupted));
+    let other = LeaseHolder {
+        owner: "other".into(),
+        ..crate::lease::this_process()
+    };
+    let ttl = Duration::from_secs(3600);
+    let taken = store.acquire_lease(run, &other, ttl, &|_| false).await;
+    assert_eq!(taken.unwrap(), crate::lease::LeaseAttempt::Acquired);
 }

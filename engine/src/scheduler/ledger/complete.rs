@@ -54,6 +54,11 @@ impl Ledger {
         let items = self.items_result(step);
         let result = (outcome.result)
             .and_then(|output| items.unwrap_or(Ok(output)))
+            // A stalled attempt ends stalled, even with an output it made once cancelled.
+            .and_then(|output| match &stall {
+                Some((stall, _)) => Err(stall.error()),
+                None => Ok(output),
+            })
             .and_then(|output| {
                 if planner {
                     read_plan(output)
