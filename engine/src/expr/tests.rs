@@ -158,7 +158,7 @@ fn deep_expressions_are_errors_not_crashes() {
 fn conditions_share_their_variables_and_fail_one_by_one() {
     let action = json!({"executor": "process", "step": "deploy-web"});
     let deep = format!("{}true{}", "(".repeat(40), ")".repeat(40));
-    let long = "a".repeat(MAX_LEN + 1);
+    let long = "a".repeat(super::stack::MAX_LEN + 1);
     let conditions = [
         "action.executor == 'process'",
         "action.step.startsWith('build')",
