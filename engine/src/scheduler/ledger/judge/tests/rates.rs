@@ -1,0 +1,157 @@
+//! Rate limits: steps and items held back, unevaluated, until their executor's window has
+//! room.
+
+use super::*;
+
+#[test]
+fn a_rate_limit_holds_steps_ready_and_unevaluated_until_its_window_has_room() {
+    let rate = RateLimit {
+        executor: "noop".into(),
+        max: 1,
+        per: Duration::from_secs(10),
+    };
+    // `b` is skipped once its `when` is evaluated: were it evaluated while held, at once.
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [{"parallel": [
+            {"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop", "when": "1 > 2"},
+            {"id": "c", "executor": "noop"}
+        ]}]}),
+        Fake { rates: vec![rate] },
+    );
+    assert_eq!(started(&mut ledger, 0), ["a"]);
+    assert!(
+        ledger.ready.is_empty(),
+        "the held steps are not walked each turn"
+    );
+    assert_eq!(ledger.held["noop"], [1, 2]);
+    ledger.take_batch();
+    ledger.apply(done(0, json!(1)), at(1)).unwrap();
+    assert!(started(&mut ledger, 1).is_empty(), "the window is full");
+    assert!(
+        !moves(&ledger.take_batch())
+            .iter()
+            .any(|m| m.starts_with("b:"))
+    );
+    assert_eq!(ledger.next_wake(), Some(at(10)));
+    // One place frees at 10: `b`, let out first, is skipped and leaves it to `c`.
+    assert_eq!(started(&mut ledger, 10), ["c"]);
+    assert!(moves(&ledger.take_batch()).contains(&"b: ready -> skipped".to_owned()));
+    assert!(ledger.held.is_empty());
+}
+
+/// A limit of `max` starts of `noop` per `seconds`.
+fn noop_limit(max: u32, seconds: u64) -> RateLimit {
+    RateLimit {
+        executor: "noop".into(),
+        max,
+        per: Duration::from_secs(seconds),
+    }
+}
+
+#[test]
+fn every_rate_limit_of_an_executor_holds_not_only_its_last() {
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [{"parallel": [
+            {"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop"},
+            {"id": "c", "executor": "noop"}
+        ]}]}),
+        Fake {
+            rates: vec![noop_limit(1, 10), noop_limit(2, 100)],
+        },
+    );
+    assert_eq!(started(&mut ledger, 0), ["a"], "one a 10 s window");
+    assert_eq!(ledger.next_wake(), Some(at(10)));
+    assert_eq!(started(&mut ledger, 10), ["b"]);
+    assert_eq!(
+        ledger.next_wake(),
+        Some(at(100)),
+        "both windows are full: the later one to free decides"
+    );
+    assert!(started(&mut ledger, 20).is_empty(), "two a 100 s window");
+    assert_eq!(started(&mut ledger, 100), ["c"]);
+}
+
+/// Each item of step 0 in `ends` ends, then the attempt's task, at `second`.
+fn end_items(ledger: &mut Ledger, ends: Vec<(usize, Outcome)>, second: i64) {
+    for (index, outcome) in ends {
+        let item = Input::Item {
+            step: 0,
+            index,
+            outcome,
+        };
+        ledger.apply(item, at(second)).unwrap();
+    }
+    let ended = Input::Completed {
+        step: 0,
+        outcome: Outcome::success(Value::Null),
+    };
+    ledger.apply(ended, at(second)).unwrap();
+}
+
+/// The items a turn at `second` starts, each with its attempt.
+fn items_started(ledger: &mut Ledger, second: i64) -> Vec<(Option<usize>, u32)> {
+    let starts = ledger.turn(at(second)).unwrap();
+    (starts.iter().flat_map(|start| &start.actions))
+        .map(|action| (action.item_index, action.attempt))
+        .collect()
+}
+
+#[test]
+fn items_past_the_windows_room_wait_for_it_and_go_on_as_the_same_attempt() {
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [
+            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2] }}"}
+        ]}),
+        Fake {
+            rates: vec![noop_limit(2, 10)],
+        },
+    );
+    assert_eq!(
+        items_started(&mut ledger, 0),
+        [(Some(0), 1), (Some(1), 1)],
+        "each item is a start: two fit the window"
+    );
+    ledger.take_batch();
+    let failed = Outcome::failure(ErrorClass::ExitCode, "exit 1");
+    end_items(
+        &mut ledger,
+        vec![(0, Outcome::success(json!(0))), (1, failed)],
+        1,
+    );
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["each: running -> ready"], "not failed yet");
+    assert!(
+        items_started(&mut ledger, 1).is_empty(),
+        "the window is full"
+    );
+    assert_eq!(ledger.next_wake(), Some(at(10)));
+    assert_eq!(
+        items_started(&mut ledger, 10),
+        [(Some(2), 1)],
+        "only the item left, in the same attempt"
+    );
+    end_items(&mut ledger, vec![(2, Outcome::success(json!(2)))], 11);
+    assert_eq!(ledger.slots[0].state, StepState::Failed);
+    let error = ledger.slots[0].error.clone().unwrap();
+    assert_eq!(error, "exit_code: 1 of 3 items failed (1): item 1: exit 1");
+    assert_eq!(ledger.slots[0].attempt, 1, "one attempt over both windows");
+    assert_eq!((ledger.tally.steps, ledger.tally.attempts), (1, 3));
+}
+
+#[test]
+fn a_rate_limited_step_counts_only_the_items_it_runs_at_once() {
+    // Four starts fit the window, but the step runs two items at a time: the other two,
+    // counted now, would start only as those end, and leave the window early.
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [
+            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2, 3, 4] }}", "max_parallel": 2}
+        ]}),
+        Fake {
+            rates: vec![noop_limit(4, 10)],
+        },
+    );
+    assert_eq!(items_started(&mut ledger, 0), [(Some(0), 1), (Some(1), 1)]);
+    assert_eq!(ledger.tally.attempts, 2, "two starts counted, not four");
+}
