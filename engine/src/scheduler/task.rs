@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ledger::Start;
+use crate::error::panic_message;
 use crate::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome};
 use crate::nesting;
 use crate::plan::StepIndex;
@@ -171,11 +172,7 @@ async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) 
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|text| text.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let message = panic_message(&*panic);
             Outcome::failure(
                 ErrorClass::Panicked,
                 format!("the executor panicked: {message}"),
