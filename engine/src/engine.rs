@@ -277,7 +277,9 @@ impl Engine {
     }
 
     /// Stops driving every run: attempts are cancelled and recorded as interrupted, leases
-    /// released. The runs stay resumable; this engine starts nothing more.
+    /// released. The runs stay resumable; this engine starts nothing more. Each run's
+    /// [`RunHandle::wait`] returns within 30 s, an executor that ignores its cancellation
+    /// abandoned then (docs/executors.md, "Cancellation").
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
     }
