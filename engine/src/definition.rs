@@ -20,6 +20,8 @@ use crate::state::StepState;
 
 /// The largest `limits.max_steps` a workflow may ask for.
 pub const MAX_STEPS_CEILING: u64 = 10_000_000;
+/// The largest `max_parallel` a workflow may ask for, of the run (`limits`) or of a node.
+pub(crate) const MAX_PARALLEL_CEILING: u32 = 100_000;
 /// `limits.max_steps` when a workflow says nothing.
 pub const DEFAULT_MAX_STEPS: u64 = 100_000;
 /// `limits.max_parallel` when a workflow says nothing.

@@ -16,7 +16,7 @@ use std::fmt;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::definition::{Limits, Node, Retry, STEP_KEYS, Stall, Workflow};
+use crate::definition::{Limits, MAX_PARALLEL_CEILING, Node, Retry, STEP_KEYS, Stall, Workflow};
 
 /// `source` as a workflow, when it is one the schema accepts as it is.
 pub(super) fn workflow(source: &str) -> Option<Workflow> {
@@ -36,7 +36,7 @@ fn within_bounds(workflow: &Workflow) -> bool {
     } = &workflow.limits;
     !workflow.name.is_empty()
         && !workflow.steps.is_empty()
-        && (1..=100_000).contains(max_parallel)
+        && (1..=MAX_PARALLEL_CEILING).contains(max_parallel)
         && (1..=crate::definition::MAX_STEPS_CEILING).contains(max_steps)
         && workflow.input.as_ref().is_none_or(is_schema)
         && workflow.defaults.retry.as_ref().is_none_or(retry_within)
@@ -55,7 +55,7 @@ fn node_within(node: &Node) -> bool {
     id_ok
         && node
             .max_parallel
-            .is_none_or(|most| (1..=100_000).contains(&most))
+            .is_none_or(|most| (1..=MAX_PARALLEL_CEILING).contains(&most))
         && node.retry.as_deref().is_none_or(retry_within)
         && node.output_schema.as_deref().is_none_or(is_schema)
         && members.into_iter().all(node_within)
