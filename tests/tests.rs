@@ -15,6 +15,7 @@ mod run {
     mod corrupt;
     mod deep;
     mod durable;
+    mod engines;
     mod executors;
     mod for_each;
     mod guard;
