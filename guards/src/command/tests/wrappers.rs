@@ -1,0 +1,571 @@
+//! Other shells than bash, and programs that run the words they are given (`env`, `sudo`,
+//! `xargs`, `find -exec`, `time`, `jobs -x`): what each would run.
+
+use super::*;
+
+/// Scripts bash reads one way and dash another: in each, dash runs `touch x`, bash does not.
+const DASH_RUNS_MORE: &[&str] = &[
+    "((touch x))",
+    "echo $'\\'; touch x; #'",
+    "[[ a || touch x ]]",
+    "echo \"${x:-'}\"; touch x; #'}\"",
+    "echo \"${x-'}\"; touch x; #'}\"",
+    "echo ${x:-$'\\'}; touch x; #'}",
+    "cat <<$'E'\n$E\ntouch x\nE",
+    "cat <<$\"E\"\n$E\ntouch x\nE",
+    "false && echo $(( ')) ; touch x #' ))",
+    "false && echo $(( \")) ; touch x #\" ))",
+    "for ((;;)); do touch x; done",
+    "echo $\"a\"",
+    // dash reads `&>` as `&` (run in the background) then `>`.
+    "echo hi &>/dev/null touch x",
+    "echo hi &>>/dev/null touch x",
+];
+
+#[test]
+fn posix_shells_refuse_what_bash_reads_differently() {
+    for shell in ["sh", "dash", "ash", "posh", "yash", "/bin/sh", "busybox sh"] {
+        let words: Vec<&str> = shell.split(' ').collect();
+        for script in DASH_RUNS_MORE {
+            let mut argv: Vec<String> = words.iter().map(|word| (*word).to_owned()).collect();
+            argv.extend(["-c".to_owned(), (*script).to_owned()]);
+            let found = check_argv(&argv);
+            assert!(
+                !found.problems.is_empty(),
+                "{shell} -c {script:?}: {found:?}"
+            );
+        }
+    }
+    // Wrappers hand their scripts to `sh`, or to the user's shell.
+    for words in [
+        &["su", "root", "-c", "((touch x))"][..],
+        &["flock", "/tmp/l", "-c", "[[ a || touch x ]]"],
+        &["sg", "root", "-c", "echo $'\\'; touch x; #'"],
+        &["bash", "-c", "sh -c '((touch x))'"],
+    ] {
+        let found = argv(words);
+        assert!(!found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    // ksh and zsh read these as bash does; bash and `su -s /bin/bash` are bash.
+    for (shell, script) in [
+        ("ksh", "((x = 1)); [[ -n $x ]] && echo $'a'"),
+        ("mksh", "((x = 1)); [[ -n $x ]] && echo $'a'"),
+        ("zsh", "((x = 1)); [[ -n $x ]] && echo $'a'"),
+        ("bash", "((x = 1)); [[ -n $x ]] && echo $'a' \"${y:-'b'}\""),
+        ("sh", "bash -c '((x = 1)); [[ -n $x ]]'"),
+    ] {
+        let found = run_by(shell, script);
+        assert!(
+            found.problems.is_empty(),
+            "{shell} -c {script:?}: {found:?}"
+        );
+    }
+    let bash = argv(&["su", "-s", "/bin/bash", "root", "-c", "((x = 1))"]);
+    assert!(bash.problems.is_empty(), "{bash:?}");
+}
+
+#[test]
+fn common_sh_scripts_stay_allowed() {
+    for script in [
+        CI_SCRIPT,
+        "x=$((1 + 2)); echo \"${x:-default}\" \"${HOME%/}\" \"${y:-\"q\"}\"",
+        "grep 'foo$' f; grep \"bar$\" f; [ -f x ] && echo y || echo z",
+        "cat <<EOF\nhi $x $(date)\nEOF\ncat <<'EOF'\nfoo \\\nbar\nEOF",
+        "make >build.log 2>&1 && echo ok >&2; exec 3>&1 4>&-; echo x 1>&3",
+    ] {
+        for shell in ["sh", "dash", "bash"] {
+            let found = run_by(shell, script);
+            assert!(
+                found.problems.is_empty(),
+                "{shell} -c {script:?}: {found:?}"
+            );
+        }
+    }
+}
+
+/// A typical CI script.
+const CI_SCRIPT: &str = "set -euo pipefail; for f in src/*.rs; do if [ -n \"$f\" ]; then echo \"$f\"; fi; done; while read -r line; do echo \"$line\"; done < Cargo.toml; case \"$CI\" in true) echo ci ;; *) echo local ;; esac";
+
+#[test]
+fn what_the_parser_misreads_is_refused() {
+    refused(&[
+        // bash joins `EO\` and `F` into the delimiter; the parser reads on.
+        "cat <<EOF\nEO\\\nF\ntouch x\nEOF\n",
+        "cat <<-EOF\n\tEO\\\nF\ntouch x\nEOF\n",
+        "cat <<EOF\nEOF\\\n\ntouch x\nEOF\n",
+        // bash reads a `#` after these `)` as part of the word, the parser as a comment.
+        "cat <(true)#; touch x",
+        "cat >(true)#; touch x",
+        "echo <(true)#x; touch x",
+        "cat < <(true)#; touch x",
+        "a=(b)#; touch x",
+        "x=1 a+=(b)#; touch x",
+        "declare a=(b)#; touch x",
+        // bash removes a backslash-newline before it reads the word.
+        "cat <(true)\\\n#; touch x",
+        "echo hi >(true)\\\n#; touch x",
+        "HOME=(b)\\\n#; touch x",
+        "a=(b)\\\n\\\n#; touch x",
+    ]);
+    allowed(&[
+        "diff <(ls) <(ls -a); while read -r l; do echo \"$l\"; done < <(ls)",
+        "cat <(true) # a comment",
+        "cat <(true) \\\n# a comment",
+        "diff <(ls) \\\n  <(ls -a)",
+        "( ls )# a comment",
+        "a=(1 2); a+=(3); declare -a b=( x y ) # c",
+        "cat <<'EOF'\nEO\\\nF\nEOF\n",
+        "echo é; (( x = 1 )); cat <(true)",
+    ]);
+}
+
+#[test]
+fn env_splits_its_string_as_env_does() {
+    for (words, command) in [
+        (&["env", "-S", "-i rm x"][..], &["rm", "x"][..]),
+        (&["env", "-vS", "-i rm x"], &["rm", "x"]),
+        (&["env", "--split-string=-i rm x"], &["rm", "x"]),
+        (&["env", "-S", "-- rm x"], &["rm", "x"]),
+        (&["env", "-S", "'-i' rm"], &["rm"]),
+        (&["env", "-S", "-C/tmp rm x"], &["rm", "x"]),
+        (&["env", "-S", "-u X rm x"], &["rm", "x"]),
+        (&["env", "-iS", "-S 'rm x' y"], &["rm", "x", "y"]),
+        (
+            &["env", "-S", "ls 'a b' \"c\" '' d#e #f", "g"],
+            &["ls", "a b", "c", "", "d#e", "g"],
+        ),
+    ] {
+        let found = argv(words);
+        let last = (found.commands.last()).map(|last| last.iter().map(Word::text).collect());
+        assert_eq!(last, Some(command.to_vec()), "{words:?}: {found:?}");
+        assert!(found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    assert_eq!(sh("env -S \"A=1 B='x y' ls\"").assignments, ["A", "B"]);
+    for words in [
+        &["env", "-S", "rm\\_x"][..],
+        &["env", "-S", "ls ${X}"],
+        &["env", "-S", "ls 'a"],
+        &["env", "-S"],
+        &["env", "A=1", "-S", "rm x"],
+    ] {
+        let found = argv(words);
+        assert!(!found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+}
+
+#[test]
+fn a_redirection_naming_a_descriptor_sets_its_variable() {
+    sets(
+        "PATH",
+        &[
+            "true {PATH}>/dev/null; ls",
+            "echo hi {PATH}>/dev/null",
+            "exec {PATH}<&0",
+            "{PATH}>/dev/null ls",
+            "cat {PATH}<<<x",
+        ],
+    );
+    // The word after it is the program.
+    assert_eq!(programs(&sh("{X}>/dev/null rm x"))[1..], ["rm"]);
+    refused(&[
+        "true {a[$(touch x)]}>/dev/null",
+        "true {BASH_ENV}>/dev/null",
+    ]);
+    // A space or a non-name: a plain word.
+    for script in ["true {PATH} >/dev/null", "echo {a,b}>x", "true {1x}>y"] {
+        let found = sh(script);
+        assert!(
+            found.assignments.is_empty() && found.problems.is_empty(),
+            "{script}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn indirect_assignments_are_refused() {
+    refused(&["X=BASH_ENV; : ${!X:=/tmp/e.sh}", ": \"${!X=1}\""]);
+    assert!(sh("echo ${!X} ${!X:-y}").problems.is_empty());
+}
+
+#[test]
+fn arithmetic_expansions_inside_expansions_are_arithmetic() {
+    allowed(&[
+        "echo ${arr[$((n-1))]}",
+        "echo ${x:-$((1+1))} ${s:$((i+1)):2}",
+        "(( x = $((1+2)) ))",
+        "echo $(( $((1+2)) * 3 ))",
+    ]);
+    refused(&[
+        "echo ${x:-$((echo hi) )}",
+        "echo ${x:-$(((1)))}",
+        "(( x = $(( (1) )) ))",
+        "echo ${x:-$((1)) $(touch x)}",
+        "(( x = $((1)) + $(touch x) ))",
+    ]);
+}
+
+#[test]
+fn env_and_sudo_read_every_word_holding_an_equals_sign_as_an_assignment() {
+    for (words, set) in [
+        (&["env", "1=/echo", "touch", "x"][..], "1"),
+        (&["env", "-i", "A-B=/ls", "touch", "x"], "A-B"),
+        (&["env", "-", "=/echo", "touch", "x"], ""),
+        (&["env", "-S", "1=/echo touch x"], "1"),
+        (&["sudo", "1=/echo", "-u", "root", "touch", "x"], "1"),
+    ] {
+        let found = argv(words);
+        assert_eq!(
+            programs(&found).last(),
+            Some(&"touch"),
+            "{words:?}: {found:?}"
+        );
+        assert!(
+            found.assignments.iter().any(|name| name == set),
+            "{words:?}: {found:?}"
+        );
+    }
+    refused(&[
+        "env 'BASH_FUNC_ls%%=() { touch x; } #/echo' bash -c ls",
+        "sudo 'BASH_FUNC_ls%%=() { touch x; }' bash -c ls",
+        // env runs a word after its assignments as the program, never as an option.
+        "env A=1 -i touch x",
+    ]);
+    // sudo runs a word starting with `/` as its command, `=` or not.
+    assert_eq!(programs(&argv(&["sudo", "/x=y", "ls"]))[1..], ["/x=y"]);
+}
+
+#[test]
+fn wrapper_options_that_set_variables_report_them() {
+    for words in [
+        &["xargs", "--process-slot-var=PATH", "ls"][..],
+        &["xargs", "--process-slot-var", "PATH", "ls"],
+        &["xargs", "--process-slot", "PATH", "ls"],
+        &["strace", "-E", "PATH=/x", "ls"],
+        &["strace", "--env=PATH", "ls"],
+        &["firejail", "--env=PATH=/x", "ls"],
+        &["systemd-run", "-E", "PATH=/x", "ls"],
+    ] {
+        let found = argv(words);
+        assert_eq!(found.assignments, ["PATH"], "{words:?}: {found:?}");
+        assert!(found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    refused(&["echo a | xargs --process-slot-var=BASH_ENV bash -c 'echo child'"]);
+}
+
+#[test]
+fn the_command_and_alias_tables_cannot_be_set() {
+    refused(&[
+        "BASH_CMDS[ls]=/usr/bin/touch; ls x",
+        "BASH_CMDS=([ls]=/usr/bin/touch); ls x",
+        "declare -A BASH_CMDS=([ls]=/usr/bin/touch)",
+        "read 'BASH_CMDS[ls]' <f; ls x",
+        "printf -v 'BASH_CMDS[ls]' /usr/bin/touch",
+        "shopt -s expand_aliases; BASH_ALIASES[ls]='touch x; echo'\nls",
+        "BASH_ALIASES+=([ls]=touch)",
+        "(( BASH_CMDS[ls] = 1 ))",
+        "env BASH_CMDS=x ls",
+    ]);
+}
+
+#[test]
+fn declare_and_export_set_every_operand_holding_an_equals_sign() {
+    sets(
+        "PATH",
+        &[
+            "export -p PATH=/x",
+            "export +p PATH=/x",
+            "readonly -p PATH=/x",
+            "declare +f PATH=/x",
+            "declare +F PATH=/x",
+            "typeset +f PATH=/x",
+            "declare -f PATH=/x",
+            "export -p \"PATH=$x\"",
+        ],
+    );
+    refused(&[
+        "export -p BASH_ENV=/tmp/x >/dev/null; bash -c 'echo hi'",
+        "readonly -p PS4='$(touch x)' >/dev/null; set -x; true",
+        "declare +f \"$x\"",
+    ]);
+    for script in [
+        "export -p",
+        "declare -p HOME",
+        "declare -f f",
+        "unset -f f",
+        "typeset -F",
+    ] {
+        let found = sh(script);
+        assert!(
+            found.assignments.is_empty() && found.problems.is_empty(),
+            "{script}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn command_v_only_prints() {
+    for script in [
+        "command -v touch",
+        "command -V touch",
+        "command -pv touch || echo no",
+    ] {
+        let found = sh(script);
+        assert!(!programs(&found).contains(&"touch"), "{script}: {found:?}");
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+    assert_eq!(
+        programs(&sh("command -p touch x"))[1..],
+        ["command", "touch"]
+    );
+}
+
+#[test]
+fn history_expansion_cannot_be_turned_on() {
+    refused(&[
+        "set -o history -H\necho foo\n^echo^touch",
+        "set -eH",
+        "set -o histexpand",
+        "set +o nounset -o histexpand",
+        "set -x +o errexit -H",
+        "shopt -so histexpand",
+        "shopt -s -o history histexpand",
+        "shopt -so \"$o\"",
+        "set $opts",
+    ]);
+    allowed(&[
+        "set -euo pipefail; set +H; set +o histexpand; set -o history",
+        "set -- $args; set -- \"$@\" x; set a b -H",
+        "shopt -s nullglob extglob; shopt -s \"$o\"; shopt -u -o histexpand",
+    ]);
+}
+
+#[test]
+fn xargs_max_lines_drops_the_replace_string() {
+    // GNU xargs: `-L`, `-l` or `--max-lines` after `-I` ignores `-I`, so the input is
+    // appended: here it becomes the script.
+    refused(&[
+        "xargs -I X -L 1 sh -c",
+        "xargs -I X -l sh -c",
+        "xargs --replace=X --max-lines=1 bash -c",
+        "xargs -i -L1 bash -c",
+        "xargs -a in -I X -L 1 bash -c",
+    ]);
+    for script in ["xargs -L 1 -I X echo X", "xargs -I X -n 1 echo X"] {
+        assert!(sh(script).problems.is_empty(), "{script}: {:?}", sh(script));
+    }
+}
+
+#[test]
+fn find_exec_ends_at_a_plus_only_after_braces() {
+    // GNU find ends `-exec` at `+` only right after `{}`; bash skips a lone `+` option.
+    for script in [
+        "find . -exec bash -c + 'touch x' \\;",
+        "find . -exec sh -c 'touch x' + \\;",
+    ] {
+        assert!(programs(&sh(script)).contains(&"touch"), "{script}");
+    }
+    let found = argv(&["find", ".", "-exec", "bash", "-c", "+", "touch x", ";"]);
+    assert!(programs(&found).contains(&"touch"), "{found:?}");
+    let found = argv(&[
+        "find", ".", "-exec", "ls", "{}", "+", "-exec", "touch", "{}", ";",
+    ]);
+    assert!(programs(&found).contains(&"touch"), "{found:?}");
+    for script in [
+        "find . -name '*.rs' -exec grep -l x {} +",
+        "find . -exec ls + {} \\;",
+    ] {
+        assert!(sh(script).problems.is_empty(), "{script}: {:?}", sh(script));
+    }
+}
+
+#[test]
+fn shells_skip_a_lone_plus_before_the_script() {
+    for words in [
+        &["bash", "-c", "+", "touch x"][..],
+        &["sh", "-c", "+", "+", "touch x"],
+        &["bash", "+", "-c", "touch x"],
+        &["dash", "-c", "-", "touch x"],
+        &["bash", "-c", "--", "touch x"],
+    ] {
+        let found = argv(words);
+        assert!(programs(&found).contains(&"touch"), "{words:?}: {found:?}");
+    }
+}
+
+#[test]
+fn each_o_in_a_shell_option_cluster_takes_a_value() {
+    for words in [
+        &["bash", "-c", "-oo", "posix", "posix", "touch x"][..],
+        &["sh", "-c", "-oo", "errexit", "errexit", "touch x"],
+        &["bash", "-c", "-oO", "posix", "extglob", "touch x"],
+        &["bash", "-c", "+oo", "posix", "posix", "touch x"],
+    ] {
+        let found = argv(words);
+        assert!(programs(&found).contains(&"touch"), "{words:?}: {found:?}");
+    }
+}
+
+#[test]
+fn keyword_mode_cannot_be_turned_on() {
+    // In keyword mode every `NAME=value` word sets NAME: `bash -c true BASH_ENV=f` sources f.
+    refused(&[
+        "set -k; bash -c true BASH_ENV=k",
+        "set -ek",
+        "set -o keyword",
+        "set +o nounset -o keyword",
+        "shopt -so keyword",
+        "bash -c -k 'bash -c true BASH_ENV=k'",
+        "bash -kc 'echo'",
+        "bash -o keyword -c 'echo'",
+        "bash -c -eo keyword 'echo'",
+        "bash -o \"$o\" -c 'echo'",
+        "env SHELLOPTS=keyword bash -c 'echo'",
+        "env BASHOPTS=expand_aliases bash -c 'echo'",
+    ]);
+    allowed(&[
+        "set +k; set +o keyword; shopt -uo keyword",
+        "bash +k -c 'echo'; bash +o keyword -c 'echo'; bash -o pipefail -c 'echo'",
+    ]);
+}
+
+#[test]
+fn a_here_document_in_a_substitution_cannot_end_early() {
+    // bash 5.2 ends the here-document at `EOF)` and runs `touch x`; the parser reads on.
+    refused(&[
+        "echo $(cat <<EOF\nhi\nEOF)\ntouch x\nEOF\n)",
+        "a=$(cat <<'EOF'\nhi\nEOF)\ntouch x\nEOF\n)",
+        "cat <(cat <<\\EOF\nhi\nEOF)\ntouch x\nEOF\n)",
+        "echo $(cat <<-EOF\n\tEOF)\ntouch x\nEOF\n)",
+        "echo $(cat <<A <<B\nA\nB); touch x\nB\n)",
+    ]);
+    allowed(&[
+        "x=$(cat <<EOF\nhi $HOME\nEOF\n)",
+        "cat <<EOF\nEOF )\nEOF",
+        "echo \"$(cat <<'END'\nEND of it\n\nEND\n)\"; cat <<END\nENDS\nEND\necho $((1<<2))",
+    ]);
+}
+
+#[test]
+fn one_dash_long_shell_options_are_refused() {
+    // bash reads `-norc` as `--norc`, so `bash -norc f 'echo hi'` runs the file `f`.
+    for words in [
+        &["bash", "-norc", "f", "echo hi"][..],
+        &["bash", "-noprofile", "f", "echo hi"],
+        &["sh", "-rcfile", "f", "-c", "echo hi"],
+    ] {
+        let found = argv(words);
+        assert!(!found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    let found = argv(&[
+        "bash",
+        "--noprofile",
+        "--norc",
+        "-eo",
+        "pipefail",
+        "-c",
+        "echo",
+    ]);
+    assert!(found.problems.is_empty(), "{found:?}");
+}
+
+#[test]
+fn a_brace_expansion_with_quoted_parts_is_not_a_literal_word() {
+    // bash expands `{"touch",x}`, `{\touch,x}` and `{$'touch',x}` like `{touch,x}`.
+    refused(&[
+        "{\"touch\",x}",
+        "{\\touch,x}",
+        "{$'touch',x}",
+        "timeout {\"5\",touch,x} echo",
+        "find {\".\",\"-exec\",touch,x,\";\"}",
+        "bash -c \"echo \\$\"{\"x:-;touch x;\",y}",
+        "env {\"touch\",x}",
+        "xargs {\"-a\",\"/dev/null\",\"-r\"} echo",
+    ]);
+    let found = sh("echo hi > {\"/tmp/x\",}");
+    assert!(
+        matches!(found.redirects[..], [Word::Dynamic(_)]),
+        "{found:?}"
+    );
+    allowed(&[
+        "echo {a,b}.txt \"a\"{\"b\",c} {1..3}",
+        "echo '{a,b}' \\{a,b} {a\\,b} \"{a,b}\" {} {a}",
+        "find . -name '*.rs' -exec grep -l x {} +",
+    ]);
+    assert_eq!(
+        sh("echo '{a,b}' {a\\,b}").commands[1][1..],
+        [
+            Word::Literal("{a,b}".to_owned()),
+            Word::Literal("{a,b}".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn jobs_x_runs_its_operands() {
+    for script in [
+        "jobs -x touch x",
+        "true; jobs -x /usr/bin/touch x",
+        "jobs -lx touch x",
+        "jobs -x -- touch x",
+    ] {
+        let found = sh(script);
+        let last = programs(&found).last().map(|program| basename(program));
+        assert_eq!(last, Some("touch"), "{script}: {found:?}");
+    }
+    // A job's name stands for its process group id, known only at run time.
+    refused(&["jobs -x %1 x"]);
+    refused(&["jobs -x \"$cmd\""]);
+    for script in ["jobs", "jobs -l %1", "jobs -p"] {
+        let found = sh(script);
+        assert_eq!(programs(&found), ["bash", "jobs"], "{script}: {found:?}");
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+}
+
+#[test]
+fn time_ends_its_options_at_a_double_dash() {
+    for script in [
+        "time -- touch x",
+        "time -p -- touch x",
+        "true && time -- touch x | cat",
+        "time -- LANG=C touch x",
+    ] {
+        let found = sh(script);
+        assert!(programs(&found).contains(&"touch"), "{script}: {found:?}");
+        assert!(!programs(&found).contains(&"--"), "{script}: {found:?}");
+    }
+    sets("LANG", &["time -- LANG=C ls"]);
+    // bash reads a keyword after `time --` as one; the parser reads a word.
+    refused(&[
+        "time -- ! touch x",
+        "time -p -- coproc touch x",
+        "time -- [[ -v 'a[1]' ]]",
+    ]);
+    // Only right after `time` or `time -p`: elsewhere `--` is a word.
+    for script in ["time -- -- touch x", "time LANG=C -- touch x", "echo -- x"] {
+        let found = sh(script);
+        assert!(!programs(&found).contains(&"touch"), "{script}: {found:?}");
+    }
+}
+
+#[test]
+fn time_with_an_option_of_the_program_is_refused() {
+    // dash and bash's POSIX mode run `/usr/bin/time -v touch x`; bash, the command `-v`.
+    refused(&[
+        "time -v touch x",
+        "time -p -f %e touch x",
+        "true && time --verbose touch x | cat",
+    ]);
+    allowed(&["time touch x", "time -p touch x", "command time -v touch x"]);
+}
+
+#[test]
+fn bash_5_3_command_substitutions_in_braces_are_refused() {
+    refused(&[
+        "echo ${ touch x; }",
+        "echo ${|touch x; }",
+        "echo \"${\ttouch x;}\"",
+        "[[ -n ${ touch x; } ]]",
+    ]);
+    allowed(&["echo ${x}", "echo ${x:-y}", "echo ${#x}"]);
+}
