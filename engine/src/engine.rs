@@ -21,14 +21,14 @@ use crate::definition::Workflow;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::Executors;
-use crate::lease::{self, Lease, LeaseAttempt};
+use crate::lease::{self, Lease};
 use crate::load;
 use crate::nesting;
 use crate::plan::Plan;
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
 use crate::state::RunState;
-use crate::store::{NewRun, Snapshot, StepRecord, Store, StoreOptions};
+use crate::store::{NewRun, Snapshot, Standing, StepRecord, Store, StoreOptions};
 
 /// The default cap on one step's output, serialized: 1 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
@@ -252,7 +252,8 @@ impl Engine {
     }
 
     /// Resumes every unfinished run whose lease has expired or is void; skips the others,
-    /// and the runs this engine drives already. The runs are taken over eight at a time.
+    /// the runs this engine drives already, and those paused once listed (a recovery never
+    /// continues a paused run). The runs are taken over eight at a time.
     ///
     /// One entry per run it took over or could not, oldest run first: the run's id, and its
     /// handle or why it could not take the run over. A run it cannot judge (a stored policy
@@ -267,8 +268,13 @@ impl Engine {
         let mut recovered = Vec::new();
         while let Some((run_id, result)) = resumed.next().await {
             match result {
-                Err(Error::LeaseHeld { .. } | Error::Finished(_) | Error::AlreadyDriving(_)) => {
-                    tracing::info!(%run_id, "skipped: driven already, or finished");
+                Err(
+                    Error::LeaseHeld { .. }
+                    | Error::Finished(_)
+                    | Error::AlreadyDriving(_)
+                    | Error::PausedSince { .. },
+                ) => {
+                    tracing::info!(%run_id, "skipped: driven already, paused meanwhile, or finished");
                 }
                 result => recovered.push((run_id, result)),
             }
@@ -341,20 +347,18 @@ impl Engine {
         driving::claim(&self.driving, run_id)
     }
 
-    async fn take_lease(&self, run_id: Uuid) -> Result<()> {
+    /// Takes the lease of `run_id` for this engine: how the run stood then, or
+    /// [`Error::LeaseHeld`].
+    async fn take_lease(&self, run_id: Uuid) -> Result<Standing> {
         let inner = &self.inner;
-        match inner
-            .store
-            .acquire_lease(run_id, &inner.holder, inner.lease_ttl, &lease::is_void)
+        (inner.store)
+            .lease_run(run_id, &inner.holder, inner.lease_ttl, &lease::is_void)
             .await?
-        {
-            LeaseAttempt::Acquired => Ok(()),
-            LeaseAttempt::Held(Lease { holder, expires }) => Err(Error::LeaseHeld {
+            .map_err(|Lease { holder, expires }| Error::LeaseHeld {
                 run: run_id,
                 holder,
                 expires,
-            }),
-        }
+            })
     }
 
     /// Takes over `run`: commits its first turn (recording it, if it is new), then drives

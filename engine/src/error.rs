@@ -144,7 +144,8 @@ pub enum Error {
     #[error("run {} already {}", .0.id, .0.state)]
     Finished(Box<RunReport>),
     /// The run was paused after a person asked to continue it (a resume that waited for
-    /// the lease): the later pause holds.
+    /// the lease): the later pause holds. ([`Engine::recover`](crate::Engine::recover),
+    /// which never continues a paused run, skips a run paused after it listed the runs.)
     #[error("run {run} was paused at {at}, after this resume was asked; the pause holds")]
     PausedSince {
         /// The run.

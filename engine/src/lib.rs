@@ -98,8 +98,8 @@ pub use state::{
 #[cfg(any(test, feature = "conformance"))]
 pub use store::conformance;
 pub use store::{
-    CommitReport, Durability, MemoryStore, NewRun, RunRecord, Snapshot, SqliteStore, StepRecord,
-    Store, StoreOptions,
+    CommitReport, Durability, MemoryStore, NewRun, RunRecord, Snapshot, SqliteStore, Standing,
+    StepRecord, Store, StoreOptions,
 };
 /// Run ids are UUIDs (v7: time-ordered); re-exported so an embedder needs no `uuid` of its own.
 pub use uuid::Uuid;

@@ -66,14 +66,30 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn commit(&self, owner: &str, batch: Batch) -> Result<CommitReport>;
 
     /// Takes the lease of `run_id` for `holder` for `ttl`, unless another owner holds a live
-    /// one; `is_void` tells whether a foreign holder is known to be gone.
+    /// one (`Err`: their lease); `is_void` tells whether a foreign holder is known to be gone.
+    /// Taken, it tells how the run stood then, read in the same transaction: a takeover judges
+    /// the run on that, as another process may have moved it since the takeover read it.
+    async fn lease_run(
+        &self,
+        run_id: Uuid,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
+    ) -> Result<Result<Standing, Lease>>;
+
+    /// [`lease_run`](Store::lease_run), for a caller that does not ask how the run stood.
     async fn acquire_lease(
         &self,
         run_id: Uuid,
         holder: &LeaseHolder,
         ttl: Duration,
         is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
-    ) -> Result<LeaseAttempt>;
+    ) -> Result<LeaseAttempt> {
+        Ok(match self.lease_run(run_id, holder, ttl, is_void).await? {
+            Ok(_) => LeaseAttempt::Acquired,
+            Err(held) => LeaseAttempt::Held(held),
+        })
+    }
 
     /// Extends `owner`'s lease of `run_id` to `ttl` from now; `false` if it is not theirs.
     async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool>;
@@ -297,6 +313,16 @@ pub struct RunRecord {
     /// The lease of the engine driving the run, if one holds it (an ended run's only while
     /// it is being redriven).
     pub lease: Option<Lease>,
+}
+
+/// How a run stood when its lease was taken ([`Store::lease_run`]): what a takeover that
+/// read the run's [`RunRecord`] before checks it against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// The run's state ([`RunRecord::state`]).
+    pub state: RunState,
+    /// When the run last changed ([`RunRecord::updated_at`]).
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The current state of one step of a run.

@@ -53,26 +53,32 @@ impl Engine {
         if self.inner.shutdown.is_cancelled() {
             return Err(Error::ShutDown);
         }
-        let record = self.inner.store.find_run(run_id).await?;
-        if record.state.is_terminal() {
-            return Err(Error::Finished(Box::new(RunReport::from(&record))));
-        }
-        // Stored times are to the millisecond: a pause in the millisecond the person asked
-        // holds (the safe side).
-        if let Some(Continued { at, waited: true }) = continued
-            && record.state == RunState::Paused
-            && record.updated_at.timestamp_millis() >= at.timestamp_millis()
-        {
-            return Err(Error::PausedSince {
-                run: record.id,
-                at: record.updated_at,
-            });
+        let store = &self.inner.store;
+        let record = store.find_run(run_id).await?;
+        if let Some(refusal) = refused(&record, continued) {
+            return Err(refusal);
         }
         // Restored before the lease is taken: a run this engine cannot judge is refused with
         // the store as it was.
         let judge = self.restore_guard(&record)?;
         let claim = self.claim(record.id)?;
-        self.take_lease(record.id).await?;
+        let standing = self.take_lease(record.id).await?;
+        // Another process may have moved the run since it was read (a pause or a cancel
+        // carried out while no engine drove it, another engine's drive): it is then read
+        // again, under the lease, which holds it as it is now. Else the record read is the
+        // run's as it stands, and a big run's is not read twice.
+        let moved = standing.state != record.state || standing.updated_at != record.updated_at;
+        let record = if moved {
+            match store.find_run(&record.id.to_string()).await {
+                Ok(record) => record,
+                Err(error) => return Err(self.give_up(record.id, error).await),
+            }
+        } else {
+            record
+        };
+        if let Some(refusal) = refused(&record, continued) {
+            return Err(self.give_up(record.id, refusal).await);
+        }
         let run_id = record.id;
         match self.takeover(record, judge, None).await {
             Ok(run) => {
@@ -255,6 +261,27 @@ impl Engine {
     }
 }
 
+/// Why a takeover, `continued` by a person or a recovery (`None`), leaves `record` alone: it
+/// has ended; a recovery never continues a paused run; a resume that waited for the lease
+/// does not overrule a pause carried out after it was asked.
+fn refused(record: &RunRecord, continued: Option<Continued>) -> Option<Error> {
+    if record.state.is_terminal() {
+        return Some(Error::Finished(Box::new(RunReport::from(record))));
+    }
+    // Stored times are to the millisecond: a pause in the millisecond the person asked holds
+    // (the safe side).
+    let holds = match continued {
+        None => true,
+        Some(Continued { at, waited }) => {
+            waited && record.updated_at.timestamp_millis() >= at.timestamp_millis()
+        }
+    };
+    (record.state == RunState::Paused && holds).then(|| Error::PausedSince {
+        run: record.id,
+        at: record.updated_at,
+    })
+}
+
 /// The `for_each` steps among `steps` whose items a takeover reads: those that have not
 /// succeeded (a succeeded step's output holds its items' outputs), or all of them for a
 /// `redrive`, which sends a succeeded step's items back with their attempts counting on.
@@ -267,3 +294,6 @@ fn for_each_to_read<'s>(plan: &Plan, steps: &'s [StepRecord], redrive: bool) -> 
         .map(|step| step.id.as_str())
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

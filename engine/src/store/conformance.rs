@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{NewRun, StepRecord, Store};
+use super::{NewRun, Standing, StepRecord, Store};
 use crate::command::{Command, Ruling};
 use crate::error::Error;
 use crate::event::EventKind;
@@ -31,6 +31,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     an_illegal_transition_cannot_be_committed(&make().await).await;
     only_the_lease_owner_commits(&make().await).await;
     leases_are_exclusive_until_void_or_released(&make().await).await;
+    a_lease_tells_how_the_run_stood_when_taken(&make().await).await;
     ending_a_run_releases_its_lease(&make().await).await;
     a_run_output_reads_back_whatever_its_size(&make().await).await;
     a_run_id_is_created_once(&make().await).await;
@@ -420,6 +421,32 @@ async fn leases_are_exclusive_until_void_or_released(store: &impl Store) {
 
 /// A run's output is its sinks' outputs: from `null` to hundreds of megabytes (the SQLite
 /// store writes a big one in place).
+/// Taking a lease tells the run's state and last change as its record does then: what a
+/// takeover that read the record before the lease checks it against (another process may
+/// have paused the run in between).
+async fn a_lease_tells_how_the_run_stood_when_taken(store: &impl Store) {
+    let run = started(store, "first").await;
+    let (second, never_void) = (holder("second"), |_: &LeaseHolder| false);
+    let held = store
+        .lease_run(run, &second, TTL, &never_void)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&held, Err(lease) if lease.holder == holder("first")),
+        "{held:?}"
+    );
+    let paused = batch([run_change(run, RunState::Running, RunState::Paused)]);
+    store.commit("first", paused).await.unwrap();
+    store.release_lease(run, "first").await.unwrap();
+    let record = store.find_run(&run.to_string()).await.unwrap();
+    let taken = store.lease_run(run, &second, TTL, &never_void).await;
+    let standing = Standing {
+        state: RunState::Paused,
+        updated_at: record.updated_at,
+    };
+    assert_eq!(taken.unwrap(), Ok(standing));
+}
+
 async fn a_run_output_reads_back_whatever_its_size(store: &impl Store) {
     for output in [
         json!({"a": 1}),

@@ -10,13 +10,13 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::{CommitReport, NewRun, RunRecord, StepRecord, Store, run_id_key};
+use super::{CommitReport, NewRun, RunRecord, Standing, StepRecord, Store, run_id_key};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
 use crate::event::{Event, EventKind, recorded};
 use crate::item::ItemRecord;
-use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
+use crate::lease::{Lease, LeaseHolder};
 use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, RunState, StepState, Transition};
@@ -396,13 +396,13 @@ impl Store for MemoryStore {
         Ok(CommitReport { events, halt_asked })
     }
 
-    async fn acquire_lease(
+    async fn lease_run(
         &self,
         run_id: Uuid,
         holder: &LeaseHolder,
         ttl: Duration,
         is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
-    ) -> Result<LeaseAttempt> {
+    ) -> Result<Result<Standing, Lease>> {
         let now = now();
         let mut runs = self.runs.lock().await;
         let run = runs
@@ -413,13 +413,16 @@ impl Store for MemoryStore {
             && current.expires > now
             && !is_void(&current.holder)
         {
-            return Ok(LeaseAttempt::Held(current.clone()));
+            return Ok(Err(current.clone()));
         }
         run.record.lease = Some(Lease {
             holder: holder.clone(),
             expires: now + ttl,
         });
-        Ok(LeaseAttempt::Acquired)
+        Ok(Ok(Standing {
+            state: run.record.state,
+            updated_at: run.record.updated_at,
+        }))
     }
 
     async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool> {

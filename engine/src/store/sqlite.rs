@@ -20,13 +20,13 @@ use sqlx::sqlite::{
 use sqlx::{Column, Connection, Row};
 use uuid::Uuid;
 
-use super::{CommitReport, NewRun, RunRecord, StepRecord, Store, run_id_key};
+use super::{CommitReport, NewRun, RunRecord, Standing, StepRecord, Store, run_id_key};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
 use crate::event::Event;
 use crate::item::ItemRecord;
-use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
+use crate::lease::{Lease, LeaseHolder};
 use crate::nesting;
 use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunSummary};
@@ -250,16 +250,16 @@ impl Store for SqliteStore {
         self.write(None, owner, batch).await
     }
 
-    async fn acquire_lease(
+    async fn lease_run(
         &self,
         run_id: Uuid,
         holder: &LeaseHolder,
         ttl: Duration,
         is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
-    ) -> Result<LeaseAttempt> {
+    ) -> Result<Result<Standing, Lease>> {
         let now = Utc::now();
         (self.writer)
-            .acquire_lease(run_id, holder, now, now + ttl, is_void)
+            .lease_run(run_id, holder, now, now + ttl, is_void)
             .await
     }
 

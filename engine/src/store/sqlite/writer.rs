@@ -19,11 +19,11 @@ use super::handover::Waits;
 use super::open::{Schema, classify_sqlite, look};
 use super::prepared::Prepared;
 use super::write::{CommandRow, Creation, Failure, Rows, is_unique_violation};
-use super::{Durability, in_range, millis_to_time};
+use super::{Durability, in_range, millis_to_time, parse_state};
 use crate::error::{Error, Result};
 use crate::event::EventKind;
-use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
-use crate::store::CommitReport;
+use crate::lease::{Lease, LeaseHolder};
+use crate::store::{CommitReport, Standing};
 
 /// The handle of the writer thread; dropping it ends the thread, which closes the connection.
 #[derive(Debug)]
@@ -70,14 +70,15 @@ enum Request {
     /// Commit a batch, answering with its events and whether a halt was asked.
     Commit(Box<Commit>, Reply<CommitReport>),
     /// Take the lease of a run not held by another live owner (or held by `void`, a holder
-    /// the caller found dead). (The holders boxed: a request is moved through the queue.)
+    /// the caller found dead), answering how the run stood, or the owner's lease. (The
+    /// holders boxed: a request is moved through the queue.)
     Acquire {
         run_id: Uuid,
         holder: Box<LeaseHolder>,
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
         void: Option<Box<LeaseHolder>>,
-        reply: Reply<LeaseAttempt>,
+        reply: Reply<Result<Standing, Lease>>,
     },
     /// Extend a lease, answering whether its owner still held it.
     Renew(Renewal),
@@ -193,15 +194,16 @@ impl Writer {
     }
 
     /// Takes the lease of `run_id` for `holder` until `expires`, unless another owner
-    /// holds it past `now` and `is_void` does not find that holder dead.
-    pub(super) async fn acquire_lease(
+    /// holds it past `now` and `is_void` does not find that holder dead: how the run stood
+    /// then, or that owner's lease.
+    pub(super) async fn lease_run(
         &self,
         run_id: Uuid,
         holder: &LeaseHolder,
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
         is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
-    ) -> Result<LeaseAttempt> {
+    ) -> Result<Result<Standing, Lease>> {
         let mut void = None;
         loop {
             let attempt = self
@@ -216,7 +218,7 @@ impl Writer {
                 .await?;
             // A holder found dead is taken over in a second request, if it still holds it.
             match attempt {
-                LeaseAttempt::Held(current) if is_void(&current.holder) => {
+                Err(current) if is_void(&current.holder) => {
                     void = Some(current.holder);
                 }
                 attempt => return Ok(attempt),
@@ -561,7 +563,7 @@ impl Thread<'_> {
     }
 
     /// Takes the lease of `run_id` for `holder` in one `BEGIN IMMEDIATE` transaction, unless
-    /// another owner than `void` holds it past `now`.
+    /// another owner than `void` holds it past `now`; how the run stood in that transaction.
     fn acquire(
         &mut self,
         run_id: Uuid,
@@ -569,22 +571,29 @@ impl Thread<'_> {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
         void: Option<&LeaseHolder>,
-    ) -> Result<LeaseAttempt> {
+    ) -> Result<Result<Standing, Lease>> {
         let attempt = self.prepared.transaction(|prepared| {
             let conn = prepared.conn;
-            let lease = (conn.prepare_cached(
-                "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires
-                 FROM runs WHERE id = ?",
+            let found = (conn.prepare_cached(
+                "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires, r.state,
+                        (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
+                 FROM runs r WHERE r.id = ?",
             ))?
             .query_row([run_id.to_string()], |row| {
                 let owner: Option<String> = row.get(0)?;
                 let host: Option<String> = row.get(1)?;
                 let (pid, pid_start, until): (Option<i64>, Option<i64>, Option<i64>) =
                     (row.get(2)?, row.get(3)?, row.get(4)?);
-                // A pid out of range is a corrupt database, handed out of the transaction.
-                let pid = pid.map(|pid| in_range::<u32>("lease_pid", pid)).transpose();
-                Ok(pid.map(|pid| {
-                    owner.map(|owner| Lease {
+                let (state, updated_at): (String, Option<i64>) = (row.get(5)?, row.get(6)?);
+                // A pid or a state out of range is a corrupt database, handed out of the
+                // transaction.
+                let read = || {
+                    let pid = pid.map(|pid| in_range::<u32>("lease_pid", pid)).transpose()?;
+                    let standing = Standing {
+                        state: parse_state(&state)?,
+                        updated_at: millis_to_time(updated_at.unwrap_or_default()),
+                    };
+                    let lease = owner.map(|owner| Lease {
                         holder: LeaseHolder {
                             owner,
                             host: host.unwrap_or_default(),
@@ -593,12 +602,14 @@ impl Thread<'_> {
                             pid_start: pid_start.unwrap_or_default() as u64,
                         },
                         expires: millis_to_time(until.unwrap_or_default()),
-                    })
-                }))
+                    });
+                    Ok::<_, Error>((lease, standing))
+                };
+                Ok(read())
             })
             .optional()?;
-            let lease = match lease {
-                Some(Ok(lease)) => lease,
+            let (lease, standing) = match found {
+                Some(Ok(found)) => found,
                 Some(Err(corrupt)) => return Ok(Err(corrupt)),
                 None => return Ok(Ok(None)),
             };
@@ -607,7 +618,7 @@ impl Thread<'_> {
                 && current.expires > now
                 && void != Some(&current.holder)
             {
-                return Ok(Ok(Some(LeaseAttempt::Held(current))));
+                return Ok(Ok(Some(Err(current))));
             }
             (conn.prepare_cached(
                 "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?,
@@ -622,7 +633,7 @@ impl Thread<'_> {
                 expires.timestamp_millis(),
                 run_id.to_string(),
             ])?;
-            Ok::<_, rusqlite::Error>(Ok(Some(LeaseAttempt::Acquired)))
+            Ok::<_, rusqlite::Error>(Ok(Some(Ok(standing))))
         });
         attempt
             .map_err(|error| self.fail(error))??

@@ -1,0 +1,197 @@
+//! A takeover judges the run as its lease found it: a pause or a cancel carried out by
+//! another process between the takeover's read of the run and its lease is seen.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::command::{Command, Request};
+use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+use crate::guard::{Facts, Guard, GuardError, Verdict};
+use crate::{Engine, Error, EventKind, MemoryStore, RunState};
+
+/// Allows every action. Restored (a takeover does it between its read of the run and its
+/// lease), it first has its `sender` send `command` to the run, once: another process's
+/// `cairn pause` or `cairn cancel` carried out in that window.
+#[derive(Debug, Default)]
+struct SendsAtRestore {
+    sender: Mutex<Option<(Engine, String, Command)>>,
+}
+
+impl Guard for SendsAtRestore {
+    fn judge(&self, _action: &Action, _facts: &Facts<'_>) -> Verdict {
+        Verdict::allow()
+    }
+
+    fn snapshot(&self) -> Option<String> {
+        Some("sends at restore".into())
+    }
+
+    fn restore(&self, _snapshot: &str) -> Result<Arc<dyn Guard>, GuardError> {
+        let sender = self.sender.lock().unwrap().take();
+        if let Some((engine, run, command)) = sender {
+            let handle = tokio::runtime::Handle::current();
+            let sent = tokio::task::block_in_place(|| handle.block_on(engine.send(&run, command)));
+            sent.unwrap();
+        }
+        Ok(Arc::new(SendsAtRestore::default()))
+    }
+}
+
+/// Holds until `go`, then succeeds.
+#[derive(Debug, Default)]
+struct Gated {
+    started: Notify,
+    go: Notify,
+}
+
+#[async_trait]
+impl Executor for Gated {
+    async fn execute(&self, _action: &Action, ctx: ExecContext) -> Outcome {
+        self.started.notify_one();
+        tokio::select! {
+            () = self.go.notified() => Outcome::success(json!("a")),
+            () = ctx.cancel.cancelled() => Outcome::failure(ErrorClass::Cancelled, "cancelled"),
+        }
+    }
+}
+
+/// Counts its calls, and succeeds.
+#[derive(Debug, Default)]
+struct Counts(AtomicUsize);
+
+#[async_trait]
+impl Executor for Counts {
+    async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+        self.0.fetch_add(1, SeqCst);
+        Outcome::success(json!("b"))
+    }
+}
+
+/// A run `a` (gated) -> `b` (counted) on `store`, judged by `guard`, that stopped
+/// unfinished after `a` (its engine drained): `running`, no engine drives it. Its id, and
+/// `b`'s calls.
+async fn stopped_after_a(store: &Arc<MemoryStore>, guard: Arc<dyn Guard>) -> (String, Arc<Counts>) {
+    let (gated, counts) = (Arc::new(Gated::default()), Arc::new(Counts::default()));
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("gated", gated.clone())
+        .executor("counts", counts.clone())
+        .guard(guard)
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "h", "steps": [{"pipeline": [
+        {"id": "a", "executor": "gated"}, {"id": "b", "executor": "counts"}
+    ]}]});
+    let plan = engine.load_str(&workflow.to_string(), "h.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    gated.started.notified().await;
+    engine.drain();
+    gated.go.notify_one();
+    let report = handle.wait().await.unwrap();
+    assert_eq!(report.state, RunState::Running, "stopped unfinished");
+    (report.id.to_string(), counts)
+}
+
+/// A run [`stopped_after_a`] judged by a [`SendsAtRestore`] that sends nothing.
+async fn stopped(store: &Arc<MemoryStore>) -> (String, Arc<Counts>) {
+    stopped_after_a(store, Arc::new(SendsAtRestore::default())).await
+}
+
+/// An engine on `store` whose guard, restored, has another engine send `command` to `run`.
+async fn sending_at_restore(
+    store: &Arc<MemoryStore>,
+    counts: &Arc<Counts>,
+    run: &str,
+    command: Command,
+) -> Engine {
+    let engine = || {
+        Engine::builder_with_store(store.clone())
+            .executor("gated", Arc::new(Gated::default()))
+            .executor("counts", counts.clone())
+    };
+    let sender = engine()
+        .guard(Arc::new(SendsAtRestore::default()))
+        .open()
+        .await
+        .unwrap();
+    let guard = SendsAtRestore {
+        sender: Mutex::new(Some((sender, run.to_owned(), command))),
+    };
+    engine().guard(Arc::new(guard)).open().await.unwrap()
+}
+
+fn request() -> Request {
+    Request {
+        by: "ann".into(),
+        reason: None,
+    }
+}
+
+/// The run's moves, in order.
+async fn run_moves(engine: &Engine, run: &str) -> Vec<(RunState, RunState)> {
+    (engine.history(run).await.unwrap().into_iter())
+        .filter_map(|event| match event.kind {
+            EventKind::Run { from, to } => Some((from, to)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_that_waited_leaves_a_pause_carried_out_between_its_read_and_its_lease() {
+    let store = Arc::new(MemoryStore::new());
+    let (run, counts) = stopped(&store).await;
+    let engine = sending_at_restore(&store, &counts, &run, Command::Pause(request())).await;
+    let refused = engine.resume_waiting(&run).await;
+    assert!(
+        matches!(refused, Err(Error::PausedSince { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(counts.0.load(SeqCst), 0, "b did not start");
+    assert_eq!(engine.run(&run).await.unwrap().state, RunState::Paused);
+    // The lease was given back: a resume asked after the pause continues the run.
+    let report = engine.resume(&run).await.unwrap().wait().await.unwrap();
+    assert_eq!(report.state, RunState::Succeeded, "{report:?}");
+    assert_eq!(counts.0.load(SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_unpauses_a_run_paused_between_its_read_and_its_lease() {
+    let store = Arc::new(MemoryStore::new());
+    let (run, counts) = stopped(&store).await;
+    let engine = sending_at_restore(&store, &counts, &run, Command::Pause(request())).await;
+    let report = engine.resume(&run).await.unwrap().wait().await.unwrap();
+    assert_eq!(report.state, RunState::Succeeded, "{report:?}");
+    assert_eq!(counts.0.load(SeqCst), 1);
+    let moves = run_moves(&engine, &run).await;
+    assert_eq!(
+        moves[moves.len() - 3..],
+        [
+            (RunState::Running, RunState::Paused),
+            (RunState::Paused, RunState::Running),
+            (RunState::Running, RunState::Succeeded)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recover_leaves_a_run_paused_or_cancelled_between_its_read_and_its_lease() {
+    for command in [Command::Pause(request()), Command::Cancel(request())] {
+        let store = Arc::new(MemoryStore::new());
+        let (run, counts) = stopped(&store).await;
+        let engine = sending_at_restore(&store, &counts, &run, command.clone()).await;
+        let recovered = engine.recover().await.unwrap();
+        assert!(recovered.is_empty(), "{command:?}: {recovered:?}");
+        let state = engine.run(&run).await.unwrap().state;
+        let expected = match command {
+            Command::Pause(_) => RunState::Paused,
+            _ => RunState::Cancelled,
+        };
+        assert_eq!(state, expected, "{command:?}");
+        assert_eq!(counts.0.load(SeqCst), 0, "{command:?}: b did not start");
+    }
+}
