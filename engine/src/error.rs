@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::guard::GuardError;
+use crate::guard::{Guard, GuardError, RateLimit};
 use crate::lease::LeaseHolder;
 use crate::load::LoadError;
 use crate::report::RunReport;
@@ -181,6 +181,17 @@ pub enum Error {
         /// The engine's executors, comma-separated.
         known: String,
     },
+    /// The guard panicked in [`Guard::rate_limits`]: limits it cannot tell are not guessed,
+    /// so nothing is driven by it. The engine is not opened; a run is not started, or not
+    /// taken over (resumed, recovered, retried), nothing written to it and its lease given
+    /// back. (A panic in [`Guard::judge`] denies the action instead: the run goes on.)
+    #[error("{}the guard panicked in its rate_limits(): {message}", of_run(*.run))]
+    GuardPanicked {
+        /// The run the limits were asked for, if any.
+        run: Option<Uuid>,
+        /// What the panic said.
+        message: String,
+    },
     /// The guard a run started with cannot judge it again (its snapshot cannot be restored).
     #[error("run {run}: cannot restore the guard it started with: {error}")]
     Guard {
@@ -228,6 +239,23 @@ fn not_a_file_name(path: &std::path::Path) -> String {
     };
     format!(
         "`{name}` is {what}: cairn keeps runs in a file, to resume them (./{name} for a file of that name)"
+    )
+}
+
+/// `run: ` for an error about `run`, else nothing.
+fn of_run(run: Option<Uuid>) -> String {
+    run.map(|run| format!("run {run}: ")).unwrap_or_default()
+}
+
+/// `guard`'s rate limits, asked for `run` if for one; its panic caught, as
+/// [`Error::GuardPanicked`]. Every caller asks through this: a guard's panic never unwinds
+/// through a takeover or a driver (a lease held, a step left `running`).
+pub(crate) fn rate_limits(guard: &dyn Guard, run: Option<Uuid>) -> Result<Vec<RateLimit>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guard.rate_limits())).map_err(
+        |panic| Error::GuardPanicked {
+            run,
+            message: panic_message(&*panic),
+        },
     )
 }
 

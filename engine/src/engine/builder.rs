@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::driving::{self, Heartbeat};
 use super::{DEFAULT_MAX_OUTPUT_BYTES, Engine};
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::executor::{Executor, Executors};
 use crate::guard::Guard;
 use crate::lease::{self, LEASE_TTL};
@@ -115,11 +115,15 @@ impl EngineBuilder {
 
     /// Opens the store (an SQLite file is created if missing and its schema brought up to
     /// date) and returns the engine. A guard whose rate limits name an executor the engine
-    /// does not have is refused first ([`Error::UnknownRateLimit`]).
+    /// does not have is refused first ([`Error::UnknownRateLimit`]), as is one that panics
+    /// when asked for them ([`Error::GuardPanicked`]).
     pub async fn open(self) -> Result<Engine> {
-        let limits = self.guard.as_ref().map(|guard| guard.rate_limits());
-        if let Some(limit) = (limits.into_iter().flatten())
-            .find(|limit| !self.executors.contains_key(&limit.executor))
+        let limits = match &self.guard {
+            Some(guard) => error::rate_limits(guard.as_ref(), None)?,
+            None => Vec::new(),
+        };
+        if let Some(limit) =
+            (limits.into_iter()).find(|limit| !self.executors.contains_key(&limit.executor))
         {
             let known: Vec<&str> = self.executors.keys().map(String::as_str).collect();
             return Err(Error::UnknownRateLimit {
@@ -151,5 +155,45 @@ impl EngineBuilder {
             }),
             driving: driving::registry(heartbeat),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::executor::Action;
+    use crate::guard::{Facts, Guard, RateLimit, Verdict};
+    use crate::{Engine, Error, MemoryStore};
+
+    /// Panics when asked for its rate limits.
+    #[derive(Debug)]
+    struct Unlimitable;
+
+    impl Guard for Unlimitable {
+        fn judge(&self, _action: &Action, _facts: &Facts<'_>) -> Verdict {
+            Verdict::allow()
+        }
+
+        fn rate_limits(&self) -> Vec<RateLimit> {
+            panic!("limits out of reach")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_guard_whose_rate_limits_panic_is_refused_by_open() {
+        let opened = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+            .guard(Arc::new(Unlimitable))
+            .open()
+            .await;
+        let error = opened.unwrap_err();
+        assert!(
+            matches!(&error, Error::GuardPanicked { run: None, message } if message == "limits out of reach"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "the guard panicked in its rate_limits(): limits out of reach"
+        );
     }
 }

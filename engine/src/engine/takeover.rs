@@ -11,7 +11,7 @@ use tokio_util::task::AbortOnDropHandle;
 use uuid::Uuid;
 
 use super::{Engine, RunHandle};
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::guard::{Guard, GuardError};
 use crate::load;
 use crate::plan::{Addition, Plan};
@@ -125,7 +125,10 @@ impl Engine {
             Some(_) => store.approvals(record.id).await?,
             None => Vec::new(),
         };
-        let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
+        let limits = match &judge.guard {
+            Some(guard) => error::rate_limits(guard.as_ref(), Some(record.id))?,
+            None => Vec::new(),
+        };
         let recent_starts = match limits.iter().map(|limit| limit.per).max() {
             Some(window) => {
                 let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);

@@ -1,5 +1,6 @@
 //! A takeover judges the run as its lease found it: a pause or a cancel carried out by
-//! another process between the takeover's read of the run and its lease is seen.
+//! another process between the takeover's read of the run and its lease is seen. A guard
+//! whose rate limits panic refuses the run, nothing written.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -10,8 +11,8 @@ use tokio::sync::Notify;
 
 use crate::command::{Command, Request};
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
-use crate::guard::{Facts, Guard, GuardError, Verdict};
-use crate::{Engine, Error, EventKind, MemoryStore, RunState};
+use crate::guard::{Facts, Guard, GuardError, RateLimit, Verdict};
+use crate::{Engine, Error, EventKind, MemoryStore, RunFilter, RunState, Store};
 
 /// Allows every action. Restored (a takeover does it between its read of the run and its
 /// lease), it first has its `sender` send `command` to the run, once: another process's
@@ -38,6 +39,35 @@ impl Guard for SendsAtRestore {
             sent.unwrap();
         }
         Ok(Arc::new(SendsAtRestore::default()))
+    }
+}
+
+/// Allows every action; panics when asked for its rate limits from the `from`-th time on.
+#[derive(Debug)]
+struct PanicsInRateLimits {
+    asked: AtomicUsize,
+    from: usize,
+}
+
+impl PanicsInRateLimits {
+    fn from(from: usize) -> Arc<PanicsInRateLimits> {
+        Arc::new(PanicsInRateLimits {
+            asked: AtomicUsize::new(0),
+            from,
+        })
+    }
+}
+
+impl Guard for PanicsInRateLimits {
+    fn judge(&self, _action: &Action, _facts: &Facts<'_>) -> Verdict {
+        Verdict::allow()
+    }
+
+    fn rate_limits(&self) -> Vec<RateLimit> {
+        if self.asked.fetch_add(1, SeqCst) + 1 >= self.from {
+            panic!("limits out of reach");
+        }
+        Vec::new()
     }
 }
 
@@ -194,4 +224,67 @@ async fn recover_leaves_a_run_paused_or_cancelled_between_its_read_and_its_lease
         assert_eq!(state, expected, "{command:?}");
         assert_eq!(counts.0.load(SeqCst), 0, "{command:?}: b did not start");
     }
+}
+
+/// The guard asked for its rate limits once at the engine's opening, then at a takeover.
+#[tokio::test]
+async fn a_guard_whose_rate_limits_panic_refuses_a_takeover_and_writes_nothing() {
+    let store = Arc::new(MemoryStore::new());
+    let (run, counts) = stopped_after_a(&store, PanicsInRateLimits::from(usize::MAX)).await;
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("gated", Arc::new(Gated::default()))
+        .executor("counts", counts.clone())
+        .guard(PanicsInRateLimits::from(2))
+        .open()
+        .await
+        .unwrap();
+    let before = engine.history(&run).await.unwrap();
+    let refused = engine.resume(&run).await;
+    let Err(Error::GuardPanicked { run: Some(id), .. }) = &refused else {
+        panic!("{refused:?}");
+    };
+    assert_eq!(id.to_string(), run);
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        format!("run {run}: the guard panicked in its rate_limits(): limits out of reach")
+    );
+    assert_eq!(
+        engine.history(&run).await.unwrap(),
+        before,
+        "nothing written"
+    );
+    let recovered = engine.recover().await.unwrap();
+    assert!(
+        matches!(recovered[..], [(_, Err(Error::GuardPanicked { .. }))]),
+        "{recovered:?}"
+    );
+    assert_eq!(
+        engine.history(&run).await.unwrap(),
+        before,
+        "nothing written"
+    );
+    assert_eq!(counts.0.load(SeqCst), 0, "b did not start");
+    assert_eq!(engine.run(&run).await.unwrap().state, RunState::Running);
+    let lease = store.find_run(&run).await.unwrap().lease;
+    assert!(lease.is_none(), "the lease was given back: {lease:?}");
+}
+
+/// The guard asked once at the engine's opening, then by the new run's first turn.
+#[tokio::test]
+async fn a_guard_whose_rate_limits_panic_starts_no_run() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("counts", Arc::new(Counts::default()))
+        .guard(PanicsInRateLimits::from(2))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "h", "steps": [{"id": "b", "executor": "counts"}]});
+    let plan = engine.load_str(&workflow.to_string(), "h.json").unwrap();
+    let refused = engine.start(plan, json!({})).await;
+    assert!(
+        matches!(refused, Err(Error::GuardPanicked { run: Some(_), .. })),
+        "{refused:?}"
+    );
+    let runs = engine.runs(&RunFilter::default()).await.unwrap();
+    assert!(runs.is_empty(), "{runs:?}");
 }

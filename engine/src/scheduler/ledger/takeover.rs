@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::approvals::Approvals;
 use super::{BATCH_SLICE, Committed, Judge, Ledger, Redrive, Slot, items, judge, planner};
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::executor::Usage;
 use crate::expr::SharedJson;
 use crate::plan::{Plan, Spent, StepIndex};
@@ -72,7 +72,10 @@ impl Ledger {
             let step = plan.index_of(&approval.step_id)?;
             Some(((step, approval.item), approval))
         }));
-        let limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
+        let limits = match &judge.guard {
+            Some(guard) => error::rate_limits(guard.as_ref(), Some(run_id))?,
+            None => Vec::new(),
+        };
         let starts = (recent_starts.into_iter()).filter_map(|(step, at)| {
             let executor = plan.node(plan.index_of(&step)?).executor.clone()?;
             Some((executor, at))
