@@ -315,6 +315,14 @@ pub struct RunRecord {
     pub lease: Option<Lease>,
 }
 
+impl RunRecord {
+    /// Whether an engine drives the run at `now`: its lease is live ([`Lease::is_live`]). An
+    /// ended run's only while an engine redrives it.
+    pub fn is_driven(&self, now: DateTime<Utc>) -> bool {
+        (self.lease.as_ref()).is_some_and(|lease| lease.is_live(now))
+    }
+}
+
 /// How a run stood when its lease was taken ([`Store::lease_run`]): what a takeover that
 /// read the run's [`RunRecord`] before checks it against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -85,25 +85,33 @@ pub(crate) async fn deny(args: &DenyArgs, global: &Global) -> Result<ExitCode, E
 }
 
 /// Lists the approval requests that wait, in every run. A ruling `cairn approve` or
-/// `cairn deny` recorded while no engine drives the run is shown beside its request (the
-/// engine that next drives the run applies it): `--json` adds it as `"ruling"`. A missing
-/// database has none, as `cairn runs` lists no runs of it.
+/// `cairn deny` recorded and not applied yet is shown beside its request, with who applies
+/// it: the engine driving the run (within a second), or the next one, `cairn resume`.
+/// `--json` adds it as `"ruling"`. A missing database has none, as `cairn runs` lists no
+/// runs of it.
 pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
-    let (mut waiting, mut sent) = (Vec::new(), HashMap::<Uuid, Vec<Command>>::new());
+    // By run: its commands not applied yet, and whether an engine drives it.
+    let (mut waiting, mut runs) = (Vec::new(), HashMap::<Uuid, (Vec<Command>, bool)>::new());
     match open(global).await {
         Err(EngineError::MissingDatabase(_)) => {}
         opened => {
             let engine = opened?;
             waiting = engine.approvals().await?;
             for approval in &waiting {
-                if let Entry::Vacant(run) = sent.entry(approval.run_id) {
-                    let pending = engine.store().pending_commands(approval.run_id).await?;
-                    run.insert(pending.into_iter().map(|pending| pending.command).collect());
+                if let Entry::Vacant(run) = runs.entry(approval.run_id) {
+                    let store = engine.store();
+                    let pending = store.pending_commands(approval.run_id).await?;
+                    let record = store.find_run(&approval.run_id.to_string()).await?;
+                    run.insert((
+                        pending.into_iter().map(|pending| pending.command).collect(),
+                        record.is_driven(Utc::now()),
+                    ));
                 }
             }
         }
     }
-    let ruled = |approval: &Approval| recorded_ruling(approval, &sent[&approval.run_id]);
+    let ruled = |approval: &Approval| recorded_ruling(approval, &runs[&approval.run_id].0);
+    let driven = |approval: &Approval| runs[&approval.run_id].1;
     let mut stdout = printable::stdout(global.json);
     if global.json {
         let ruling = |approval| {
@@ -141,18 +149,30 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
             ),
             // Denied by the next turn of the engine that drives the run.
             Err(_) => format!(
-                "expired at {}, denied when an engine drives the run",
+                "expired at {}, denied {}",
                 approval
                     .expires_at
-                    .to_rfc3339_opts(SecondsFormat::Secs, true)
+                    .to_rfc3339_opts(SecondsFormat::Secs, true),
+                if driven(approval) {
+                    "by the engine driving the run"
+                } else {
+                    "when an engine drives the run"
+                }
             ),
         };
         let ruling = match ruled(approval) {
             Some((approved, ruling)) => format!(
-                "; {} by {}, applied when an engine drives the run (`cairn resume {}`)",
+                "; {} by {}, {}",
                 if approved { "approved" } else { "denied" },
                 ruling.by,
-                approval.run_id
+                if driven(approval) {
+                    "applied within a second by the engine driving the run".to_owned()
+                } else {
+                    format!(
+                        "applied when an engine drives the run (`cairn resume {}`)",
+                        approval.run_id
+                    )
+                }
             ),
             None => String::new(),
         };

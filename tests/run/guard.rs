@@ -263,6 +263,42 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
     assert_eq!(scratch.json(&["approvals", "--json"]), json!([]));
 }
 
+/// A ruling recorded while an engine drives the run is that engine's to apply: `cairn
+/// approvals` says so, with no `cairn resume` to run. The engine is stopped (SIGSTOP), its
+/// lease live, so that the ruling waits until it is listed.
+#[test]
+fn an_approval_recorded_while_an_engine_drives_the_run_is_listed_as_that_engines_to_apply() {
+    let scratch = Scratch::new();
+    let (policy, workflow) = approval_setup(&scratch, json!({}));
+    let (child, run) = start_awaiting(&scratch, &policy, &workflow);
+    let signal = |signal: &str| {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status();
+        assert!(sent.unwrap().success(), "kill {signal}");
+    };
+    signal("-STOP");
+    let approve = scratch.cairn(&["approve", &run, "deploy", "--by", "ann"]);
+    let listed = scratch.cairn(&["approvals"]);
+    signal("-CONT");
+    let told = String::from_utf8_lossy(&approve.stderr);
+    assert!(
+        told.contains("the engine driving the run acts on it within a second"),
+        "{told}"
+    );
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed
+            .contains("; approved by ann, applied within a second by the engine driving the run\n"),
+        "{listed}"
+    );
+    assert!(!listed.contains("cairn resume"), "{listed}");
+    let output = finish(child, "cairn run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(scratch.executions()["deploy"], 1);
+}
+
 #[test]
 fn an_approval_of_one_item_says_it_approved_that_item() {
     let scratch = Scratch::new();
