@@ -32,7 +32,7 @@ use crate::report::RunReport;
 use crate::store::{CommitReport, NewRun, Store};
 pub(crate) use ledger::{Committed, Judge, Redrive, kept_outputs};
 use ledger::{Input, Ledger, Start};
-use task::{Completion, ItemChannels, ItemEnd, run_attempt};
+use task::{Completion, ItemChannels, ItemEnd, RunningItems, run_attempt};
 
 /// How often, at most, a driver tells its ledger which running attempts showed signs of
 /// life (and so commits their clocks): it looks at the first sign after a quiet spell, then
@@ -90,6 +90,8 @@ struct Watch {
     items: Arc<Semaphore>,
     /// Items that ended since the last commit: their leaves are given after it.
     ended: usize,
+    /// A `for_each` attempt's running items: each one's signs of life and own stop.
+    running: Arc<RunningItems>,
 }
 
 /// Drives one run. Built by the engine, consumed by [`Driver::drive`].
@@ -268,14 +270,28 @@ impl Driver {
         Ok(())
     }
 
-    /// Tells the ledger which running attempts showed signs of life since the last look.
+    /// Tells the ledger which running attempts, and which of their items, showed signs of
+    /// life since the last look.
     fn read_progress(&mut self) -> Result<()> {
         let now = Utc::now();
         for (&step, watch) in &mut self.watches {
             let count = watch.progress.look();
             if count != watch.seen {
                 watch.seen = count;
-                self.ledger.apply(Input::Progress { step, at: now }, now)?;
+                let input = Input::Progress {
+                    step,
+                    item: None,
+                    at: now,
+                };
+                self.ledger.apply(input, now)?;
+            }
+            for item in watch.running.heard() {
+                let input = Input::Progress {
+                    step,
+                    item: Some(item),
+                    at: now,
+                };
+                self.ledger.apply(input, now)?;
             }
         }
         Ok(())
@@ -383,6 +399,11 @@ impl Driver {
                     watch.cancel.cancel();
                 }
             }
+            for (step, index) in self.ledger.take_item_stops() {
+                if let Some(watch) = self.watches.get(&step) {
+                    watch.running.stop(index);
+                }
+            }
             if self.ledger.starts_no_items() {
                 self.halted.cancel();
             }
@@ -468,18 +489,21 @@ impl Driver {
                 max_output: start.max_output,
             };
             let leaves = Arc::new(Semaphore::new(start.item_limit));
+            let running = Arc::new(RunningItems::new(Arc::clone(&self.signs)));
             let watch = Watch {
                 cancel: ctx.cancel.clone(),
                 progress: ctx.progress.clone(),
                 seen: 0,
                 items: Arc::clone(&leaves),
                 ended: 0,
+                running: Arc::clone(&running),
             };
             self.watches.insert(start.step, watch);
             let items = ItemChannels {
                 ends: self.item_ends.0.clone(),
                 leaves,
                 halted: self.halted.clone(),
+                running,
             };
             self.tasks.spawn(run_attempt(start, executor, ctx, items));
         }

@@ -331,3 +331,55 @@ fn a_loops_cancel_survives_an_engine_killed_in_a_siblings_kill_grace() {
     assert_eq!(cancelled["state"], "cancelled");
     assert_eq!(states(&cancelled)["s"], "cancelled");
 }
+
+#[test]
+fn a_silent_item_among_chatty_siblings_stalls_alone_and_ends_failed_with_its_stall() {
+    let scratch = Scratch::new();
+    // Item 2 is silent until stopped; items 0 and 1 talk every 0.1 s until it is gone (at
+    // most 30 s: without a heartbeat of its own, their lines would keep it alive), then end.
+    let script =
+        "if [ \"$CAIRN_ITEM_INDEX\" = 2 ]; then echo $$ > \"$DIR/silent.pid\"; exec sleep 1000; fi
+        i=0
+        until [ -s \"$DIR/silent.pid\" ]; do echo waiting >&2; sleep 0.1; done
+        while kill -0 \"$(cat \"$DIR/silent.pid\")\" 2>/dev/null && [ $i -lt 300 ]; do
+            echo tick >&2; sleep 0.1; i=$((i + 1))
+        done";
+    let each = step(
+        &scratch,
+        "each",
+        script,
+        json!({"heartbeat": "1s", "on_stall": "fail", "for_each": "${{ [0, 1, 2] }}"}),
+    );
+    let workflow = scratch.write("i.json", &json!({"name": "i", "steps": [each]}));
+    let run = scratch.run(&workflow, &[], 1);
+    let show = show(&scratch, &run);
+    let each = &show["steps"][0];
+    assert_eq!(each["state"], "failed");
+    let error = each["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("stalled: 1 of 3 items failed (2): item 2: no sign of life for "),
+        "{error}"
+    );
+    let items: Vec<(&str, &str)> = (each["items"].as_array().unwrap().iter())
+        .map(|item| {
+            let error = item["error"].as_str().unwrap_or_default();
+            (item["state"].as_str().unwrap(), error)
+        })
+        .collect();
+    assert_eq!(
+        items[..2],
+        [("succeeded", ""), ("succeeded", "")],
+        "{items:?}"
+    );
+    assert_eq!(items[2].0, "failed", "{items:?}");
+    assert!(
+        items[2].1.starts_with("stalled: no sign of life for ")
+            && items[2].1.ends_with("(heartbeat 1s)"),
+        "{items:?}"
+    );
+    let failed = history(&scratch, &run)
+        .into_iter()
+        .find(|e| e["to"] == "failed" && e["step"] == "each")
+        .unwrap();
+    assert_eq!(failed["detail"]["stall"]["evidence"]["item"], 2);
+}

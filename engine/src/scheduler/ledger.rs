@@ -47,7 +47,8 @@ struct Slot {
     /// Usage summed over its attempts, once one reported any. This and the next two are
     /// boxed: most steps never have them, and a run keeps a slot for each of its steps.
     usage: Option<Box<Usage>>,
-    /// The running attempt's last sign of life (its start, then its last progress).
+    /// The running attempt's last sign of life (its start, then its last progress; a
+    /// `for_each` attempt's: any item's, each item having its own window besides).
     since: Option<DateTime<Utc>>,
     /// A stall of the running attempt, and its escalation, once the attempt has stopped.
     stall: Option<Box<(Stall, OnStall)>>,
@@ -201,10 +202,13 @@ pub(crate) enum Input {
         /// The step.
         step: StepIndex,
     },
-    /// A running attempt showed a sign of life at `at`.
+    /// A running attempt, or one item of a running `for_each` attempt, showed a sign of life
+    /// at `at`.
     Progress {
         /// The step.
         step: StepIndex,
+        /// The item, if an item's.
+        item: Option<usize>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -355,15 +359,15 @@ impl Ledger {
                 index,
                 outcome,
             } => {
-                self.item_ended(step, index, outcome);
+                self.item_ended(step, index, outcome, now);
                 Ok(())
             }
             Input::TimeLimit { step } => {
                 self.items_cut_off(step);
                 Ok(())
             }
-            Input::Progress { step, at } => {
-                self.progress(step, at);
+            Input::Progress { step, item, at } => {
+                self.progress(step, item, at);
                 Ok(())
             }
             Input::Drain => {
@@ -584,6 +588,7 @@ impl Ledger {
         self.tally.steps += u64::from(self.slots[step].attempt == 0);
         self.slots[step].attempt = attempt;
         self.slots[step].since = Some(now);
+        self.items_began(step, now);
         self.tally.attempts += actions as u64;
         let fallback = self.slots[step].fallback;
         let mut detail = verdicts.unwrap_or_else(|| json!({}));

@@ -1,19 +1,21 @@
 //! One attempt in a task of its own: its executor's call, or a `for_each` step's items, each
-//! started with a leave from the driver and reported as it ends; panics and executors that
-//! do not stop when told to turned into outcomes.
+//! started with a leave from the driver, watched on its own (its signs of life, its own
+//! stop) and reported as it ends; panics and executors that do not stop when told to turned
+//! into outcomes.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant as StdInstant};
 
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ledger::Start;
 use crate::error::panic_message;
-use crate::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome};
+use crate::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome, Progress};
 use crate::nesting;
 use crate::plan::StepIndex;
 
@@ -50,6 +52,89 @@ pub(super) struct ItemChannels {
     pub(super) leaves: Arc<Semaphore>,
     /// Cancelled when the run is halted: no item starts any more.
     pub(super) halted: CancellationToken,
+    /// The items running now, as the driver watches them.
+    pub(super) running: Arc<RunningItems>,
+}
+
+/// The items of a `for_each` attempt that run now, as its driver watches them: each one's
+/// signs of life, and how to stop it alone (a stalled item stops, its siblings go on).
+#[derive(Debug)]
+pub(super) struct RunningItems {
+    /// Rung at an item's first sign of life after each look.
+    bell: Arc<Notify>,
+    items: Mutex<HashMap<usize, ItemWatch>>,
+}
+
+/// One running item, as its driver watches it.
+#[derive(Debug)]
+struct ItemWatch {
+    /// The item's own cancellation (a child of its attempt's).
+    cancel: CancellationToken,
+    /// Cancelled when the item alone is told to stop: it is abandoned [`STOP_GRACE`] later.
+    stopped: CancellationToken,
+    progress: Progress,
+    /// The progress count last looked at.
+    seen: u64,
+}
+
+impl RunningItems {
+    /// No item running yet; their signs of life ring `bell`.
+    pub(super) fn new(bell: Arc<Notify>) -> Self {
+        RunningItems {
+            bell,
+            items: Mutex::default(),
+        }
+    }
+
+    fn items(&self) -> MutexGuard<'_, HashMap<usize, ItemWatch>> {
+        self.items.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Item `index` starts in the attempt of `ctx`: the context it runs with (its own
+    /// cancellation and progress), and what is cancelled when it alone is to stop.
+    fn start(&self, index: usize, ctx: &ExecContext) -> (ExecContext, CancellationToken) {
+        let watch = ItemWatch {
+            cancel: ctx.cancel.child_token(),
+            stopped: CancellationToken::new(),
+            progress: Progress::ringing(Arc::clone(&self.bell)),
+            seen: 0,
+        };
+        let item_ctx = ExecContext {
+            cancel: watch.cancel.clone(),
+            progress: watch.progress.clone(),
+            ..ctx.clone()
+        };
+        let stopped = watch.stopped.clone();
+        self.items().insert(index, watch);
+        (item_ctx, stopped)
+    }
+
+    /// Item `index` ended.
+    fn end(&self, index: usize) {
+        self.items().remove(&index);
+    }
+
+    /// Tells item `index` to stop, if it runs: its executor is cancelled, and the item
+    /// abandoned if it has not ended [`STOP_GRACE`] later.
+    pub(super) fn stop(&self, index: usize) {
+        if let Some(watch) = self.items().get(&index) {
+            watch.cancel.cancel();
+            watch.stopped.cancel();
+        }
+    }
+
+    /// The running items that showed signs of life since the last look.
+    pub(super) fn heard(&self) -> Vec<usize> {
+        let mut heard = Vec::new();
+        for (&index, watch) in self.items().iter_mut() {
+            let count = watch.progress.look();
+            if count != watch.seen {
+                watch.seen = count;
+                heard.push(index);
+            }
+        }
+        heard
+    }
 }
 
 /// Runs one attempt (the items of a `for_each` step, each started with a leave from the
@@ -66,6 +151,7 @@ pub(super) async fn run_attempt(
         ends,
         leaves,
         halted,
+        running,
     } = items;
     let began = StdInstant::now();
     let deadline = ctx.deadline;
@@ -102,10 +188,21 @@ pub(super) async fn run_attempt(
                 cut_off = deadline.is_some_and(|deadline| Instant::now() >= deadline);
                 std::future::ready(!cut_off)
             })
+            // Each item runs with its own cancellation and signs of life, and is abandoned
+            // STOP_GRACE after it alone was told to stop (its stall).
             .map(|action| {
                 let index = action.item_index.unwrap_or_default();
-                guarded(Arc::clone(&executor), action, ctx.clone())
-                    .map(move |outcome| (index, outcome))
+                let (item_ctx, stopped) = running.start(index, &ctx);
+                let (executor, running) = (Arc::clone(&executor), Arc::clone(&running));
+                async move {
+                    let outcome = tokio::select! {
+                        biased;
+                        outcome = guarded(executor, action, item_ctx) => outcome,
+                        outcome = abandoned(None, stopped) => outcome,
+                    };
+                    running.end(index);
+                    (index, outcome)
+                }
             })
             .buffer_unordered(item_limit)
             .for_each(|(index, outcome)| {
@@ -208,6 +305,82 @@ mod tests {
 
     use super::*;
     use crate::{Engine, MemoryStore, RunReport, RunState};
+
+    /// Item 0 ignores its cancellation; item 1 reports a sign of life, then ends once its
+    /// `release` is notified.
+    #[derive(Debug, Default)]
+    struct Deaf {
+        release: Notify,
+    }
+
+    #[async_trait]
+    impl Executor for Deaf {
+        async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
+            if action.item_index == Some(0) {
+                return std::future::pending().await;
+            }
+            ctx.progress.report();
+            self.release.notified().await;
+            Outcome::success(json!("done"))
+        }
+    }
+
+    fn item_action(index: usize) -> Action {
+        Action {
+            run_id: uuid::Uuid::nil(),
+            step_id: "each".to_owned(),
+            item_index: Some(index),
+            attempt: 1,
+            executor: "deaf".to_owned(),
+            params: json!({}),
+            idempotency_key: Action::idempotency_key_for(uuid::Uuid::nil(), "each", Some(index)),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_item_stopped_alone_is_abandoned_after_the_stop_grace_and_its_sibling_goes_on() {
+        let deaf = Arc::new(Deaf::default());
+        let (ends, mut ended) = mpsc::unbounded_channel();
+        let running = Arc::new(RunningItems::new(Arc::new(Notify::new())));
+        let start = Start {
+            step: 0,
+            executor: "deaf".to_owned(),
+            actions: vec![item_action(0), item_action(1)],
+            for_each: true,
+            item_limit: 2,
+            timeout: None,
+            max_output: crate::DEFAULT_MAX_OUTPUT_BYTES,
+        };
+        let items = ItemChannels {
+            ends,
+            leaves: Arc::new(Semaphore::new(2)),
+            halted: CancellationToken::new(),
+            running: Arc::clone(&running),
+        };
+        let executor: Arc<dyn Executor> = deaf.clone();
+        let ctx = ExecContext::new();
+        let attempt = tokio::spawn(run_attempt(start, executor, ctx.clone(), items));
+        tokio::task::yield_now().await;
+        assert_eq!(running.heard(), [1], "each item's own signs of life");
+        assert!(running.heard().is_empty(), "seen once");
+        running.stop(0);
+        tokio::time::sleep(STOP_GRACE - Duration::from_millis(1)).await;
+        assert!(ended.try_recv().is_err(), "the item has its grace to stop");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let end = ended.recv().await.unwrap();
+        assert_eq!(end.index, 0);
+        let error = end.outcome.result.unwrap_err();
+        assert_eq!(error.class, ErrorClass::Cancelled);
+        assert!(
+            !ctx.cancel.is_cancelled(),
+            "its attempt was not told to stop"
+        );
+        deaf.release.notify_one();
+        let end = ended.recv().await.unwrap();
+        assert_eq!((end.index, end.outcome.result), (1, Ok(json!("done"))));
+        let completion = attempt.await.unwrap();
+        assert!(completion.outcome.result.is_ok(), "every item was reported");
+    }
 
     /// Outputs `with.levels` arrays nested one in the other, built without recursion.
     #[derive(Debug)]

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::planner::{Planned, read_plan};
 use super::{BATCH_SLICE, Ledger, add_usage};
-use crate::definition::{OnStall, Trigger};
+use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome};
 use crate::expr::SharedJson;
@@ -36,6 +36,10 @@ impl Ledger {
         add_usage(&mut self.slots[step].usage, &outcome.usage);
         self.tally.usage += &outcome.usage;
         let stall = self.slots[step].stall.take().map(|stall| *stall);
+        // A `for_each` attempt one of whose items stalled ends as a stall too, with its
+        // items' result: the step's `on_stall` decides.
+        let on_stall = self.plan.steps()[step].on_stall;
+        let item_stall = self.item_stall(step).map(|stall| (stall, on_stall));
         let tail = outcome.log_tail.unwrap_or_default();
         let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
         let planner = self.plan.node(step).planner;
@@ -47,7 +51,12 @@ impl Ledger {
         };
         // The attempt's time limit cut it off: it timed out, not waiting for a window.
         let cut_off = self.is_cut_off(step);
-        if unstarted > 0 && self.halt.is_none() && stall.is_none() && !cut_off {
+        if unstarted > 0
+            && self.halt.is_none()
+            && stall.is_none()
+            && item_stall.is_none()
+            && !cut_off
+        {
             return self.wait_for_window(step, unstarted, log);
         }
         // A `for_each` attempt's result is its items'.
@@ -89,17 +98,12 @@ impl Ledger {
             }
             Err(error) => {
                 // A stalled attempt's end carries its stall, also when the stall is what
-                // cancels the run. A stall retried counts towards a loop as other endings do.
-                if let Some((stall, on_stall)) = stall {
-                    let looped = self.repeated(step, &stall.ending());
-                    if let Some(looped) = looped
-                        && on_stall == OnStall::Retry
-                        && self.has_retries_left(step)
-                    {
-                        let on_stall = self.plan.steps()[step].on_stall;
-                        return self.escalate(step, looped, on_stall, log, now);
-                    }
-                    return self.escalate(step, stall, on_stall, log, now);
+                // cancels the run.
+                if let Some(stall) = stall {
+                    return self.stalled_attempt_ended(step, stall, None, log, now);
+                }
+                if let Some(stall) = item_stall {
+                    return self.stalled_attempt_ended(step, stall, Some(error), log, now);
                 }
                 if self.is_cancelling() {
                     return self.end_step(step, StepState::Cancelled, &error, log);

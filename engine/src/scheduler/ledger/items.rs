@@ -7,10 +7,12 @@
 //! retry, a resume or a redrive runs only the items that have not succeeded. A rate limit
 //! of the step's executor holds the items its window has no room for: the attempt ends
 //! those it started, then waits `ready` for the window and goes on with the items left, as
-//! the same attempt.
+//! the same attempt. Each running item has its own heartbeat window ([`Ledger::item_windows`]):
+//! an item silent past its step's `heartbeat` is stopped alone and ends failed with its stall.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -20,6 +22,7 @@ use crate::error::Result;
 use crate::executor::{ErrorClass, ExecError, Outcome};
 use crate::item::ItemRecord;
 use crate::plan::StepIndex;
+use crate::stall::Stall;
 use crate::state::StepState;
 
 /// How many failed items an error names with their messages.
@@ -48,6 +51,16 @@ pub(super) struct Items {
     /// The items found `running` when the run was taken over (a crash cut them off; the
     /// takeover records them pending), until they start again or end with their step.
     interrupted: BTreeSet<usize>,
+    /// The running attempt's items recorded running, not ended nor stalled, with their last
+    /// sign of life (their start until one came): each one's heartbeat window.
+    windows: BTreeMap<usize, DateTime<Utc>>,
+    /// Items recorded running with the step's start: their windows open as the attempt is
+    /// marked running ([`Ledger::items_began`]).
+    opening: Vec<usize>,
+    /// The running attempt's items seen stalled, with their stall: each ends with it.
+    stalled: BTreeMap<usize, Stall>,
+    /// Stalled items to stop, until the shell takes them ([`Ledger::take_item_stops`]).
+    stops: Vec<usize>,
 }
 
 impl Items {
@@ -165,6 +178,17 @@ impl Ledger {
             let attempt = items.attempts[index];
             let item = without_outcome(self.run_id, step_id, index, StepState::Running, attempt);
             self.batch.record_item(item);
+            items.opening.push(index);
+        }
+    }
+
+    /// `step`'s attempt is marked running at `now`: the windows of the items recorded
+    /// running with it open.
+    pub(super) fn items_began(&mut self, step: StepIndex, now: DateTime<Utc>) {
+        if let Some(items) = self.slots[step].items.as_deref_mut() {
+            for index in std::mem::take(&mut items.opening) {
+                items.windows.insert(index, now);
+            }
         }
     }
 
@@ -217,6 +241,10 @@ impl Ledger {
         };
         let step_id = &self.plan.steps()[step].id;
         items.unrecorded.clear();
+        // Its task ended: none of its items runs any more.
+        items.windows.clear();
+        items.opening.clear();
+        items.stops.clear();
         let mut unstarted = 0;
         for &index in &items.started {
             if items.outputs[index].is_some() || items.failed.contains_key(&index) {
@@ -318,10 +346,17 @@ impl Ledger {
         Ok(())
     }
 
-    /// Item `index` of `step`'s running attempt ended: it is committed with the next batch,
-    /// with the start of the item its end gives a leave to (none while the run is halted:
-    /// no leave is given then).
-    pub(super) fn item_ended(&mut self, step: StepIndex, index: usize, outcome: Outcome) {
+    /// Item `index` of `step`'s running attempt ended at `now`: it is committed with the next
+    /// batch, with the start of the item its end gives a leave to (none while the run is
+    /// halted: no leave is given then), whose window opens then. A stalled item ends with
+    /// its stall, whatever it returned once stopped.
+    pub(super) fn item_ended(
+        &mut self,
+        step: StepIndex,
+        index: usize,
+        mut outcome: Outcome,
+        now: DateTime<Utc>,
+    ) {
         let halted = self.starts_no_items();
         let slot = &mut self.slots[step];
         let Some(items) = slot
@@ -336,9 +371,14 @@ impl Ledger {
             let attempt = items.attempts[next];
             let item = without_outcome(self.run_id, step_id, next, StepState::Running, attempt);
             self.batch.record_item(item);
+            items.windows.insert(next, now);
         }
         if index >= items.outputs.len() {
             return;
+        }
+        items.windows.remove(&index);
+        if let Some(stall) = items.stalled.get(&index) {
+            outcome.result = Err(stall.error());
         }
         add_usage(&mut slot.usage, &outcome.usage);
         self.tally.usage += &outcome.usage;
@@ -378,6 +418,9 @@ impl Ledger {
         let cut_off = std::mem::take(&mut items.cut_off);
         items.started.clear();
         items.unrecorded.clear();
+        items.windows.clear();
+        items.opening.clear();
+        items.stops.clear();
         let count = items.outputs.len();
         let missing = items
             .outputs
@@ -426,7 +469,12 @@ impl Ledger {
                 "{not_started} of {count} items did not start before the step's timeout"
             ));
         }
+        // An item's stall decides how the attempt ends (its step's `on_stall`): it says so.
+        let stalled = failed
+            .values()
+            .any(|error| error.class == ErrorClass::Stalled);
         let class = match failed.first_key_value() {
+            _ if stalled => ErrorClass::Stalled,
             Some((_, first)) if !cut_off => first.class,
             _ => ErrorClass::Timeout,
         };
@@ -447,6 +495,10 @@ impl Ledger {
         items.started.clear();
         items.unrecorded.clear();
         items.interrupted.clear();
+        items.windows.clear();
+        items.opening.clear();
+        items.stalled.clear();
+        items.stops.clear();
         let step_id = &self.plan.steps()[step].id;
         // Those past the list's end are out of it: they stay skipped.
         let listed = items.attempts.iter().take(items.outputs.len());
@@ -457,6 +509,59 @@ impl Ledger {
                 self.batch.record_item(item);
             }
         }
+    }
+}
+
+impl Ledger {
+    /// The heartbeat windows of `step`'s running items, not stalled: each one's last sign of
+    /// life (its start until one came). None for a step without items.
+    pub(super) fn item_windows(
+        &self,
+        step: StepIndex,
+    ) -> impl Iterator<Item = (usize, DateTime<Utc>)> + '_ {
+        (self.slots[step].items.as_deref().into_iter())
+            .flat_map(|items| items.windows.iter().map(|(&index, &since)| (index, since)))
+    }
+
+    /// Item `index` of `step`'s running attempt showed a sign of life at `at`.
+    pub(super) fn item_heard(&mut self, step: StepIndex, index: usize, at: DateTime<Utc>) {
+        let items = self.slots[step].items.as_deref_mut();
+        if let Some(since) = items.and_then(|items| items.windows.get_mut(&index)) {
+            *since = (*since).max(at);
+        }
+    }
+
+    /// Item `index` of `step`'s running attempt stalled: it is to be stopped, and ends with
+    /// `stall`; its window closes.
+    pub(super) fn item_stalled(&mut self, step: StepIndex, index: usize, stall: Stall) {
+        if let Some(items) = self.slots[step].items.as_deref_mut() {
+            items.windows.remove(&index);
+            items.stops.push(index);
+            items.stalled.insert(index, stall);
+        }
+    }
+
+    /// The first stall among the items `step`'s attempt ended stalled (an item stalled but
+    /// never started, its leave come at a halt, is not one); the next attempt starts afresh.
+    pub(super) fn item_stall(&mut self, step: StepIndex) -> Option<Stall> {
+        let items = self.slots[step].items.as_deref_mut()?;
+        let stalled = std::mem::take(&mut items.stalled);
+        let failed = &items.failed;
+        (stalled.into_iter())
+            .find(|(index, _)| failed.contains_key(index))
+            .map(|(_, stall)| stall)
+    }
+
+    /// The stalled items the shell is to stop, by step (each stopped alone: its siblings go
+    /// on).
+    pub(crate) fn take_item_stops(&mut self) -> Vec<(StepIndex, usize)> {
+        let mut stops = Vec::new();
+        for &step in &self.running {
+            if let Some(items) = self.slots[step].items.as_deref_mut() {
+                stops.extend(items.stops.drain(..).map(|index| (step, index)));
+            }
+        }
+        stops
     }
 }
 

@@ -1,6 +1,7 @@
-//! The ledger's stall watch: heartbeats of running attempts, the run's `no_progress`,
-//! loops, and the escalation (`on_stall`) of each. Detection itself is pure
-//! ([`crate::stall`]); the shell reports progress and cancels what is marked here.
+//! The ledger's stall watch: heartbeats of running attempts (of each running item of a
+//! `for_each` attempt), the run's `no_progress`, loops, and the escalation (`on_stall`) of
+//! each. Detection itself is pure ([`crate::stall`]); the shell reports progress and cancels
+//! what is marked here.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -10,13 +11,15 @@ use super::control::Halt;
 use crate::command::{Command, Request};
 use crate::definition::{DEFAULT_LOOP_AFTER, OnStall};
 use crate::error::Result;
+use crate::executor::ExecError;
 use crate::plan::StepIndex;
 use crate::stall::{self, Kind, Stall};
 use crate::state::StepState;
 
 impl Ledger {
-    /// A running attempt of `step` showed a sign of life at `at`.
-    pub(super) fn progress(&mut self, step: StepIndex, at: DateTime<Utc>) {
+    /// A running attempt of `step`, or its `item`, showed a sign of life at `at`: the step's
+    /// (what `progress_at` records, any item's for a `for_each` step) and the item's.
+    pub(super) fn progress(&mut self, step: StepIndex, item: Option<usize>, at: DateTime<Utc>) {
         if let Some(slot) = self.slots.get_mut(step)
             && slot.state == StepState::Running
         {
@@ -24,6 +27,9 @@ impl Ledger {
             self.active_at = self.active_at.max(at);
             self.batch
                 .record_progress(self.run_id, &self.plan.steps()[step].id, at);
+            if let Some(index) = item {
+                self.item_heard(step, index, at);
+            }
         }
     }
 
@@ -49,6 +55,10 @@ impl Ledger {
             let Some(window) = self.plan.steps()[step].heartbeat else {
                 continue;
             };
+            if self.slots[step].items.is_some() {
+                self.watch_items(step, window, now);
+                continue;
+            }
             let since = self.slots[step].since.unwrap_or(now);
             if let Some(stall) = stall::silence(Kind::Heartbeat, since, window, now) {
                 self.mark_stalled(step, stall, self.plan.steps()[step].on_stall);
@@ -68,11 +78,34 @@ impl Ledger {
         }
     }
 
+    /// Marks the running items of `step`'s `for_each` attempt silent for `window` by `now`
+    /// stalled: each is stopped alone, and ends with its stall; a `pause` or `cancel`
+    /// escalation holds the run from then, as a step's stall does.
+    fn watch_items(&mut self, step: StepIndex, window: std::time::Duration, now: DateTime<Utc>) {
+        let stalled: Vec<(usize, Stall)> = (self.item_windows(step))
+            .filter_map(|(index, since)| {
+                let mut stall = stall::silence(Kind::Heartbeat, since, window, now)?;
+                stall.evidence["item"] = json!(index);
+                Some((index, stall))
+            })
+            .collect();
+        let on_stall = self.plan.steps()[step].on_stall;
+        for (index, stall) in stalled {
+            tracing::warn!(step = %self.plan.steps()[step].id, index, ?stall, "item stalled");
+            self.hold_the_run(step, &stall, on_stall);
+            self.item_stalled(step, index, stall);
+        }
+    }
+
     /// When the next stall would be seen, if nothing moves before.
     pub(super) fn next_stall(&self) -> Option<DateTime<Utc>> {
         let watched = self.watched();
         let heartbeats = watched.iter().filter_map(|&step| {
             let window = self.plan.steps()[step].heartbeat?;
+            if self.slots[step].items.is_some() {
+                let oldest = self.item_windows(step).map(|(_, since)| since).min();
+                return Some(oldest? + window);
+            }
             Some(self.slots[step].since? + window)
         });
         let no_progress = (self.plan.workflow().stall.as_ref())
@@ -106,9 +139,14 @@ impl Ledger {
     /// does, beside the stall.
     fn hold_the_run(&mut self, step: StepIndex, stall: &Stall, on_stall: OnStall) {
         let id = &self.plan.steps()[step].id;
+        let item =
+            (stall.evidence.get("item")).map_or_else(String::new, |item| format!(" item {item}"));
         let request = Request {
             by: "cairn".to_owned(),
-            reason: Some(format!("step {id} stalled: {}", stall.error().message)),
+            reason: Some(format!(
+                "step {id}{item} stalled: {}",
+                stall.error().message
+            )),
         };
         let mut detail = stall.detail();
         let (halt, command): (Halt, fn(Request) -> Command) = match on_stall {
@@ -127,6 +165,29 @@ impl Ledger {
         }
     }
 
+    /// The attempt of `step` that stalled (`stall`, escalated by `on_stall`) ended, with
+    /// `error` when not the stall's own (a `for_each` attempt one of whose items stalled ends
+    /// with its items' result): it counts towards a loop as other endings do, by its stall's
+    /// kind and window; then the escalation.
+    pub(super) fn stalled_attempt_ended(
+        &mut self,
+        step: StepIndex,
+        (stall, on_stall): (Stall, OnStall),
+        error: Option<ExecError>,
+        log: Option<Value>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let looped = self.repeated(step, &stall.ending());
+        if let Some(looped) = looped
+            && on_stall == OnStall::Retry
+            && self.has_retries_left(step)
+        {
+            let on_stall = self.plan.steps()[step].on_stall;
+            return self.escalate(step, looped, on_stall, log, now);
+        }
+        self.escalate_with(step, stall, on_stall, error, log, now)
+    }
+
     /// Carries out `on_stall` for the attempt of `step` that ended with `stall`; the event
     /// records the stall and its evidence. A loop (of a step's endings or of a planner's
     /// plans) is seen only now, as the attempt ends: a pause or a cancel holds the run from
@@ -139,6 +200,19 @@ impl Ledger {
         log: Option<Value>,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        self.escalate_with(step, stall, on_stall, None, log, now)
+    }
+
+    /// [`Ledger::escalate`], the step ending with `error` when not the stall's own.
+    fn escalate_with(
+        &mut self,
+        step: StepIndex,
+        stall: Stall,
+        on_stall: OnStall,
+        error: Option<ExecError>,
+        log: Option<Value>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut detail = stall.detail();
         if let (Some(Value::Object(log)), Some(fields)) = (log, detail.as_object_mut()) {
             fields.extend(log);
@@ -147,7 +221,7 @@ impl Ledger {
         if stall.kind == Kind::Loop {
             self.hold_the_run(step, &stall, on_stall);
         }
-        let error = stall.error();
+        let error = error.unwrap_or_else(|| stall.error());
         match on_stall {
             OnStall::Retry if self.has_retries_left(step) => {
                 self.retry_later(step, &error, Some(detail), now)

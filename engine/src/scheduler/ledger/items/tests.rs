@@ -542,3 +542,4 @@ fn an_item_whose_with_does_not_render_fails_on_its_own_and_the_others_run() {
 }
 
 mod ends;
+mod stalls;

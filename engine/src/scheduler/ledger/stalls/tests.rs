@@ -24,7 +24,14 @@ fn stall(workflow: &Value) -> super::super::Ledger {
     ledger.turn(at(0)).unwrap();
     ledger.take_batch();
     ledger
-        .apply(Input::Progress { step: 0, at: at(4) }, at(4))
+        .apply(
+            Input::Progress {
+                step: 0,
+                item: None,
+                at: at(4),
+            },
+            at(4),
+        )
         .unwrap();
     ledger.turn(at(13)).unwrap();
     assert!(

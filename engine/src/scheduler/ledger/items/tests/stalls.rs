@@ -1,0 +1,211 @@
+//! Each running item's heartbeat, with exact times: an item silent past its step's
+//! `heartbeat` stalls alone (its siblings' signs of life are not its own), is stopped, and
+//! ends failed with its stall; the step's `on_stall` then decides, as for a step's stall.
+
+use serde_json::{Value, json};
+
+use super::{item, item_attempts, states};
+use crate::command::Command;
+use crate::executor::{ErrorClass, Outcome};
+use crate::scheduler::ledger::tests::{at, moves, new_run, run_moves};
+use crate::scheduler::ledger::{Input, Ledger};
+use crate::state::{Batch, RunState, StepState, Transition};
+
+/// `each` (3 items, heartbeat 10s, escalation `on_stall`, 2 attempts) then `after`.
+fn watched(on_stall: &str) -> Value {
+    json!({"name": "f", "steps": [{"pipeline": [
+        {"id": "each", "executor": "noop", "for_each": "${{ [10, 20, 30] }}",
+         "heartbeat": "10s", "on_stall": on_stall,
+         "retry": {"max_attempts": 2, "backoff": "fixed", "initial_delay": "1s"}},
+        {"id": "after", "executor": "noop"}
+    ]}]})
+}
+
+fn heard(index: usize, second: i64) -> Input {
+    Input::Progress {
+        step: 0,
+        item: Some(index),
+        at: at(second),
+    }
+}
+
+/// Items 0 and 1 of `watched(on_stall)` talk every 4 s, item 2 is silent: it alone stalls
+/// at 10 s. Returns the ledger and the batch of that turn.
+fn item_2_stalls(on_stall: &str) -> (Ledger, Batch) {
+    let mut ledger = new_run(watched(on_stall));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    for second in [4, 8] {
+        for index in [0, 1] {
+            ledger.apply(heard(index, second), at(second)).unwrap();
+        }
+    }
+    ledger.turn(at(9)).unwrap();
+    assert!(
+        ledger.take_item_stops().is_empty(),
+        "nothing silent for 10s"
+    );
+    assert_eq!(
+        ledger.next_wake(),
+        Some(at(10)),
+        "item 2's window, from its start"
+    );
+    ledger.turn(at(10)).unwrap();
+    assert_eq!(
+        ledger.take_item_stops(),
+        [(0, 2)],
+        "item 2 alone is stopped"
+    );
+    assert_eq!(
+        ledger.next_wake(),
+        Some(at(18)),
+        "the others' windows go on"
+    );
+    let batch = ledger.take_batch();
+    (ledger, batch)
+}
+
+/// Ends the attempt of `item_2_stalls`: item 2 stopped (cancelled) at 11 s, items 0 and 1
+/// succeeded at 12 s, the attempt's task at 12 s; then a turn.
+fn the_attempt_ends(ledger: &mut Ledger) -> Batch {
+    let stopped = Outcome::failure(ErrorClass::Cancelled, "cancelled");
+    ledger.apply(item(2, stopped), at(11)).unwrap();
+    for index in [0, 1] {
+        let done = Outcome::success(json!(index));
+        ledger.apply(item(index, done), at(12)).unwrap();
+    }
+    let ended = Input::Completed {
+        step: 0,
+        outcome: Outcome::success(Value::Null),
+    };
+    ledger.apply(ended, at(12)).unwrap();
+    ledger.turn(at(12)).unwrap();
+    ledger.take_batch()
+}
+
+/// The step's transition in `batch`.
+fn each_moved(batch: &Batch) -> crate::state::StepTransition {
+    (batch.transitions().iter())
+        .find_map(|transition| match transition {
+            Transition::Step(step) if step.step_id == "each" => Some(step.clone()),
+            _ => None,
+        })
+        .expect("a transition of each")
+}
+
+const STALLED_ITEMS: &str =
+    "stalled: 1 of 3 items failed (2): item 2: no sign of life for 10s (heartbeat 10s)";
+
+#[test]
+fn a_silent_item_stalls_alone_ends_failed_with_its_stall_and_fail_fails_the_step() {
+    let (mut ledger, stalled) = item_2_stalls("fail");
+    assert!(
+        ledger.take_cancels().is_empty(),
+        "the step's attempt goes on"
+    );
+    assert!(stalled.sent().is_empty(), "`fail` does not hold the run");
+    let batch = the_attempt_ends(&mut ledger);
+    let ended: Vec<_> = (batch.items().iter())
+        .map(|item| (item.index, item.state, item.error.clone()))
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            (
+                2,
+                StepState::Failed,
+                Some("stalled: no sign of life for 10s (heartbeat 10s)".to_owned())
+            ),
+            (0, StepState::Succeeded, None),
+            (1, StepState::Succeeded, None),
+        ],
+        "the stalled item ends with its stall, whatever it returned once stopped"
+    );
+    assert_eq!(
+        moves(&batch),
+        ["each: running -> failed", "after: pending -> skipped"]
+    );
+    let each = each_moved(&batch);
+    assert_eq!(each.error.as_deref(), Some(STALLED_ITEMS));
+    let detail = each.detail.expect("the step's end says why");
+    assert_eq!(detail["stall"]["kind"], "heartbeat");
+    assert_eq!(detail["stall"]["evidence"]["item"], 2);
+    assert_eq!(detail["escalation"], "fail");
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Stalled));
+}
+
+#[test]
+fn an_item_stall_retried_runs_again_only_that_item_with_a_window_of_its_own() {
+    let (mut ledger, _) = item_2_stalls("retry");
+    let batch = the_attempt_ends(&mut ledger);
+    assert_eq!(moves(&batch), ["each: running -> retry_wait"]);
+    assert_eq!(each_moved(&batch).error.as_deref(), Some(STALLED_ITEMS));
+    let starts = ledger.turn(at(13)).unwrap();
+    assert_eq!(item_attempts(&starts[0]), [(Some(2), 2)]);
+    ledger.take_batch();
+    assert_eq!(
+        ledger.next_wake(),
+        Some(at(23)),
+        "from the new attempt's start"
+    );
+}
+
+#[test]
+fn an_item_stall_that_pauses_holds_the_run_at_once_and_readies_the_step_at_its_end() {
+    let (mut ledger, stalled) = item_2_stalls("pause");
+    assert!(
+        ledger.starts_no_items(),
+        "no item left starts from the stall on"
+    );
+    let reasons: Vec<_> = (stalled.sent().iter())
+        .map(|(_, command)| match command {
+            Command::Pause(request) => request.reason.clone().unwrap_or_default(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["step each item 2 stalled: no sign of life for 10s (heartbeat 10s)"]
+    );
+    let batch = the_attempt_ends(&mut ledger);
+    assert_eq!(moves(&batch), ["each: running -> ready"]);
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+}
+
+#[test]
+fn an_item_stall_that_cancels_stops_its_siblings_and_cancels_the_run() {
+    let (mut ledger, stalled) = item_2_stalls("cancel");
+    assert_eq!(ledger.take_cancels(), [0], "the whole attempt is cancelled");
+    assert_eq!(stalled.sent().len(), 1);
+    assert_eq!(moves(&stalled), ["after: pending -> cancelled"]);
+    let batch = the_attempt_ends(&mut ledger);
+    assert_eq!(moves(&batch), ["each: running -> cancelled"]);
+    assert_eq!(
+        run_moves(&batch),
+        [(RunState::Running, RunState::Cancelled)]
+    );
+}
+
+#[test]
+fn an_items_window_opens_at_its_own_start_and_a_siblings_end_is_no_sign_of_its_life() {
+    let mut workflow = watched("fail");
+    workflow["steps"][0]["pipeline"][0]["max_parallel"] = json!(1);
+    let mut ledger = new_run(workflow);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger
+        .apply(item(0, Outcome::success(json!(0))), at(8))
+        .unwrap();
+    assert_eq!(
+        states(ledger.take_batch().items()),
+        [(1, StepState::Running, 1), (0, StepState::Succeeded, 1)]
+    );
+    ledger.turn(at(10)).unwrap();
+    assert!(ledger.take_item_stops().is_empty(), "item 1 started at 8s");
+    assert_eq!(ledger.next_wake(), Some(at(18)));
+    ledger.apply(heard(1, 12), at(12)).unwrap();
+    ledger.turn(at(18)).unwrap();
+    assert!(ledger.take_item_stops().is_empty(), "its own line at 12s");
+    ledger.turn(at(22)).unwrap();
+    assert_eq!(ledger.take_item_stops(), [(0, 1)]);
+}
