@@ -79,7 +79,8 @@ pub struct Facts<'a> {
     /// The run's input (a rule reads it through [`Variable::Shared`](crate::Variable), and
     /// its CEL form is kept for the next action).
     pub input: &'a SharedJson,
-    /// Attempts started in the run so far (an attempt of a `for_each` step counts once).
+    /// Attempts started in the run so far (each run of a `for_each` item is one), those of
+    /// steps a redrive took out of the run included.
     pub attempts: u64,
     /// Steps that have started at least one attempt.
     pub steps: u64,

@@ -383,3 +383,37 @@ fn a_retry_that_would_leave_a_plan_needing_superseded_steps_is_refused_and_chang
     );
     assert_eq!(scratch.json(&["show", &id, "--json"])["state"], "failed");
 }
+
+#[test]
+fn a_superseded_plans_for_each_items_count_towards_the_attempts_budget() {
+    let scratch = Scratch::new();
+    // `fe` runs 4 items, then `bad` fails until `ok` exists: 6 attempts with the planner's.
+    write_plan(
+        &scratch,
+        1,
+        &json!({"steps": [
+            {"id": "fe", "executor": "noop", "for_each": "${{ [1, 2, 3, 4] }}",
+             "with": {"output": "${{ item }}"}},
+            {"id": "bad", "executor": "process", "needs": ["fe"],
+             "with": {"command": ["sh", "-c", "test -e \"$DIR/ok\""],
+                      "env": {"DIR": scratch.dir.path()}}}
+        ]}),
+    );
+    let policy = scratch.write("policy.json", &json!({"budgets": {"attempts": 10}}));
+    let workflow = json!({"name": "budgeted", "steps": [planner("gen", &scratch, 1)]});
+    let file = scratch.write("budgeted.json", &workflow);
+    let id = scratch.run(&file, &["--policy", policy.to_str().unwrap()], 1);
+    std::fs::write(scratch.dir.path().join("ok"), "").unwrap();
+    // The planner again (7), then its plan's items (8, 9, 10): the fourth is one too many.
+    let retried = scratch.cairn(&["retry", &id, "--from", "gen"]);
+    assert_eq!(retried.status.code(), Some(1), "{retried:?}");
+    let history = scratch.json(&["history", &id, "--json"]);
+    let denied = (history.as_array().unwrap().iter())
+        .find(|event| event["step"] == "gen.fe" && event["to"] == "denied")
+        .expect("the plan's items are denied");
+    assert!(
+        denied["detail"].to_string().contains("budget.attempts"),
+        "{denied}"
+    );
+    assert_eq!(scratch.json(&["show", &id, "--json"])["state"], "failed");
+}

@@ -336,13 +336,14 @@ impl Engine {
         let dropped: HashSet<&str> = (gone.iter())
             .flat_map(|addition| addition.ids.iter().map(String::as_str))
             .collect();
+        let items = (store.items(record.id, &dropped.iter().copied().collect::<Vec<_>>())).await?;
         for addition in &gone {
             batch.record_supersession(Supersession {
                 run_id: record.id,
                 seq: addition.seq,
                 planner: addition.planner.clone(),
                 steps: addition.steps.clone(),
-                spent: plan::spent(&steps, &addition.ids),
+                spent: plan::spent(&steps, &items, &addition.ids),
             });
             let planner = (steps.iter()).find(|step| step.id == addition.planner);
             let Some(planner) = planner.filter(|step| !dropped.contains(step.id.as_str())) else {
@@ -356,7 +357,7 @@ impl Engine {
                 plan.steps()[from].id,
                 addition.seq,
                 addition.planner,
-                addition.ids.len()
+                addition.steps_leaving(&gone)
             );
             batch.push(Transition::Step(StepTransition {
                 run_id: record.id,

@@ -4,13 +4,14 @@
 //! same ids if the planners choose them again. What the superseded steps spent still counts
 //! towards the run's budgets.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Addition, Plan, StepIndex};
 use crate::executor::Usage;
+use crate::item::ItemRecord;
 use crate::store::StepRecord;
 
 /// What steps spent, as budgets count it: attempts and steps started, and the usage of the
@@ -23,6 +24,16 @@ pub struct Spent {
     pub steps: u64,
     /// Tokens and cost of the attempts that ended.
     pub usage: Usage,
+}
+
+impl Spent {
+    /// What a step's attempts count towards the `attempts` budget: one for each run of its
+    /// `for_each` items (`item_runs`, once any ran: each run of an item is an attempt), else
+    /// one for each of its `attempt`s. The ledger's tally and a superseded plan's `spent`
+    /// both count by it.
+    pub(crate) fn attempts_of(attempt: u32, item_runs: Option<u64>) -> u64 {
+        item_runs.unwrap_or(u64::from(attempt))
+    }
 }
 
 impl std::ops::AddAssign<&Spent> for Spent {
@@ -66,12 +77,36 @@ pub(crate) fn superseded<'a>(
         .collect()
 }
 
-/// What the steps `ids` of `records` (a run's step rows) spent.
-pub(crate) fn spent(records: &[StepRecord], ids: &[String]) -> Spent {
+impl Addition {
+    /// How many steps leave the run with this plan when a redrive supersedes the plans `gone`
+    /// (this one among them): its own, and those of the plans its planners added, theirs,
+    /// and so on.
+    pub(crate) fn steps_leaving(&self, gone: &[&Addition]) -> usize {
+        let by_planner: HashMap<&str, &Addition> = (gone.iter())
+            .map(|addition| (addition.planner.as_str(), *addition))
+            .collect();
+        let mut leaving = 0;
+        let mut plans = vec![self];
+        while let Some(plan) = plans.pop() {
+            leaving += plan.ids.len();
+            plans.extend((plan.ids.iter()).filter_map(|id| by_planner.get(id.as_str()).copied()));
+        }
+        leaving
+    }
+}
+
+/// What the steps `ids` of `records` (a run's step rows) spent, with `items` (their
+/// `for_each` items' rows).
+pub(crate) fn spent(records: &[StepRecord], items: &[ItemRecord], ids: &[String]) -> Spent {
     let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut item_runs: HashMap<&str, u64> = HashMap::new();
+    for item in items.iter().filter(|item| ids.contains(&*item.step_id)) {
+        *item_runs.entry(&item.step_id).or_default() += u64::from(item.attempt);
+    }
     let mut spent = Spent::default();
     for record in records.iter().filter(|record| ids.contains(&*record.id)) {
-        spent.attempts += u64::from(record.attempt);
+        let runs = item_runs.get(&*record.id).copied();
+        spent.attempts += Spent::attempts_of(record.attempt, runs);
         spent.steps += u64::from(record.attempt > 0);
         if let Some(usage) = &record.usage {
             spent.usage += usage;

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::{Spent, spent, superseded};
 use crate::executor::Usage;
 use crate::executor::test_support::accepting_anything;
+use crate::item::ItemRecord;
 use crate::load::{load_plan, load_str};
 use crate::plan::{Addition, Plan};
 use crate::state::StepState;
@@ -110,5 +111,62 @@ fn what_steps_spent_sums_their_attempts_and_usage() {
             cost_usd: 0.75,
         },
     };
-    assert_eq!(spent(&records, &ids), expected);
+    assert_eq!(spent(&records, &[], &ids), expected);
+}
+
+#[test]
+fn each_run_of_a_for_each_item_is_an_attempt_spent() {
+    let item = |step: &str, index: usize, attempt: u32| ItemRecord {
+        run_id: Uuid::nil(),
+        step_id: step.to_owned(),
+        index,
+        state: StepState::Succeeded,
+        attempt,
+        output: None,
+        error: None,
+    };
+    let records = [
+        StepRecord {
+            attempt: 1,
+            state: StepState::Succeeded,
+            ..StepRecord::pending("gen.fe")
+        },
+        StepRecord {
+            attempt: 1,
+            state: StepState::Failed,
+            ..StepRecord::pending("gen.bad")
+        },
+        StepRecord {
+            attempt: 1,
+            ..StepRecord::pending("other.fe")
+        },
+    ];
+    // Four items, one run twice; the items of a step of another plan are not counted.
+    let items = [
+        item("gen.fe", 0, 1),
+        item("gen.fe", 1, 2),
+        item("gen.fe", 2, 1),
+        item("gen.fe", 3, 1),
+        item("other.fe", 0, 3),
+    ];
+    let ids = ["gen.fe", "gen.bad"].map(String::from);
+    let spent = spent(&records, &items, &ids);
+    assert_eq!(
+        (spent.attempts, spent.steps),
+        (6, 2),
+        "5 runs of items and bad's attempt, as the ledger's tally counts them"
+    );
+}
+
+#[test]
+fn the_steps_leaving_with_a_plan_count_those_of_its_nested_plans() {
+    let (plan, additions) = grown();
+    let from = plan.index_of("gen").unwrap();
+    let gone = superseded(&plan, &additions, from);
+    assert_eq!(
+        gone[0].steps_leaving(&gone),
+        3,
+        "gen.fix, gen.more and gen.more.deep"
+    );
+    assert_eq!(gone[1].steps_leaving(&gone), 1);
 }
