@@ -25,6 +25,7 @@ mod run {
     mod output_cap;
     mod planner;
     mod rates;
+    mod retries;
     mod same_engine;
     mod scratch;
     mod stalls;

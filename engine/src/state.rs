@@ -211,6 +211,9 @@ pub struct StepTransition {
     pub to: StepState,
     /// The attempt number after the transition.
     pub attempt: u32,
+    /// How many of those attempts were cut off before they ended (see
+    /// [`StepRecord::interrupted`](crate::store::StepRecord::interrupted)).
+    pub interrupted: u32,
     /// Which fallback the step is on (0: its own `with`).
     pub fallback: u32,
     /// The step's output (with `succeeded`).
@@ -250,6 +253,7 @@ impl StepTransition {
             from,
             to,
             attempt: 0,
+            interrupted: 0,
             fallback: 0,
             output: None,
             error: None,

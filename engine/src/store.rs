@@ -342,6 +342,10 @@ pub struct StepRecord {
     pub state: StepState,
     /// Attempts made so far.
     pub attempt: u32,
+    /// How many of them were cut off before they ended: the engine stopped or died while
+    /// they ran, or a pause stopped a `for_each` step's attempt short. They run again and do
+    /// not count against `retry.max_attempts`.
+    pub interrupted: u32,
     /// Which fallback the step is on (0: its own `with`).
     pub fallback: u32,
     /// Its output, once it succeeded.
@@ -363,6 +367,7 @@ impl StepRecord {
             id: id.to_owned(),
             state: StepState::Pending,
             attempt: 0,
+            interrupted: 0,
             fallback: 0,
             output: None,
             error: None,

@@ -365,6 +365,7 @@ impl Engine {
                 from: planner.state,
                 to: StepState::Pending,
                 attempt: planner.attempt,
+                interrupted: planner.interrupted,
                 fallback: 0,
                 output: None,
                 error: None,

@@ -34,6 +34,9 @@ use crate::store::StepRecord;
 struct Slot {
     state: StepState,
     attempt: u32,
+    /// How many of its attempts were cut off before they ended ([`StepRecord::interrupted`]):
+    /// not counted against `retry.max_attempts`.
+    interrupted: u32,
     /// 0 while the step runs its own `with`; k while it runs its k-th fallback.
     fallback: u32,
     /// Shared with the scope of every attempt that reads it: an output may be megabytes.
@@ -64,6 +67,7 @@ impl Slot {
         Slot {
             state: record.state,
             attempt: record.attempt,
+            interrupted: record.interrupted,
             fallback: record.fallback,
             output: record
                 .output
@@ -92,6 +96,7 @@ impl Slot {
         Slot {
             state: StepState::Pending,
             attempt: 0,
+            interrupted: 0,
             fallback: 0,
             output: None,
             reading: false,
@@ -631,6 +636,14 @@ impl Ledger {
         }
     }
 
+    /// `step`'s running attempt was cut off before it ended (the engine stops or died, a
+    /// pause stopped its items short): the step is ready to run again, that attempt not
+    /// counted against `retry.max_attempts`.
+    fn cut_off(&mut self, step: StepIndex, detail: Value) -> Result<()> {
+        self.slots[step].interrupted += 1;
+        self.set_step(step, StepState::Ready, Some(detail))
+    }
+
     fn set_step(&mut self, step: StepIndex, to: StepState, detail: Option<Value>) -> Result<()> {
         let slot = &self.slots[step];
         let transition = StepTransition {
@@ -639,6 +652,7 @@ impl Ledger {
             from: slot.state,
             to,
             attempt: slot.attempt,
+            interrupted: slot.interrupted,
             fallback: slot.fallback,
             output: (slot.output.as_ref())
                 .filter(|_| to == StepState::Succeeded)

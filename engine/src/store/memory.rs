@@ -221,6 +221,7 @@ fn apply(runs: &mut BTreeMap<Uuid, StoredRun>, mut batch: Batch, at: DateTime<Ut
                 let step = &mut run.steps[run.positions[&change.step_id]];
                 step.state = change.to;
                 step.attempt = change.attempt;
+                step.interrupted = change.interrupted;
                 step.fallback = change.fallback;
                 step.output = change.output.take();
                 step.error = change.error.clone();

@@ -138,17 +138,17 @@ impl Ledger {
             "run paused"
         };
         let detail = json!({ "interrupted": why, "items_not_started": unstarted });
-        self.set_step(step, StepState::Ready, Some(merged(log, detail)))?;
+        self.cut_off(step, merged(log, detail))?;
         self.ready.push_front(step);
         Ok(())
     }
 
     /// Whether `step` may be retried: it runs its own `with`, not a fallback (each is tried
-    /// once), and has attempts left.
+    /// once), and has attempts left (those cut off before they ended do not count).
     pub(super) fn has_retries_left(&self, step: StepIndex) -> bool {
         let max_attempts = (self.plan.steps()[step].retry.as_ref()).map_or(1, |r| r.max_attempts);
         let slot = &self.slots[step];
-        slot.fallback == 0 && slot.attempt < max_attempts
+        slot.fallback == 0 && slot.attempt.saturating_sub(slot.interrupted) < max_attempts
     }
 
     /// `step` failed with `error` and will not be retried (its retries are spent, or cannot

@@ -33,8 +33,7 @@ impl Ledger {
     pub(super) fn interrupt(&mut self) -> Result<()> {
         for step in 0..self.slots.len() {
             if self.slots[step].state == StepState::Running {
-                let detail = Some(json!({ "interrupted": "engine stopped" }));
-                self.set_step(step, StepState::Ready, detail)?;
+                self.cut_off(step, json!({ "interrupted": "engine stopped" }))?;
             }
         }
         self.outcome = (None, Some((ErrorClass::Interrupted, "interrupted".into())));

@@ -169,7 +169,7 @@ impl Ledger {
             match self.slots[step].state {
                 StepState::Running => {
                     self.items_interrupted(step);
-                    self.set_step(step, StepState::Ready, Some(json!({ "interrupted": true })))?;
+                    self.cut_off(step, json!({ "interrupted": true }))?;
                     self.ready.push_back(step);
                 }
                 StepState::Ready => self.ready.push_back(step),

@@ -133,6 +133,7 @@ pub(super) fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
             id: step.id.to_string(),
             state: slot.state,
             attempt: slot.attempt,
+            interrupted: slot.interrupted,
             fallback: slot.fallback,
             output: slot.output.as_ref().map(|output| output.json().clone()),
             error: slot.error.clone(),
@@ -375,63 +376,6 @@ fn an_executor_that_panicked_fails_the_step_and_is_not_retried() {
 }
 
 #[test]
-fn a_retry_wait_survives_a_restart_neither_forgotten_nor_hurried() {
-    let workflow = json!({"name": "r", "steps": [
-        {"id": "a", "executor": "noop",
-         "retry": {"max_attempts": 3, "initial_delay": "10s", "backoff": "fixed"}}
-    ]});
-    let mut ledger = new_run(workflow.clone());
-    ledger.turn(at(0)).unwrap();
-    ledger
-        .apply(failed(0, ErrorClass::ExitCode, "exit 1"), at(5))
-        .unwrap();
-    ledger.turn(at(5)).unwrap();
-    let batch = ledger.take_batch();
-    let Some(Transition::Step(wait)) = batch.transitions().last() else {
-        panic!("a step transition");
-    };
-    assert_eq!(
-        (wait.from, wait.to),
-        (StepState::Running, StepState::RetryWait)
-    );
-    assert_eq!(wait.wake_at, Some(at(15)), "the wake-up time is committed");
-    assert_eq!(ledger.next_wake(), Some(at(15)));
-
-    // The engine dies; another takes over from what was committed.
-    let records = records_after(&ledger);
-    let mut resumed = resume(ledger.run_id, workflow, records);
-    assert_eq!(resumed.next_wake(), Some(at(15)), "not forgotten");
-    assert!(resumed.turn(at(14)).unwrap().is_empty(), "not hurried");
-    let starts = resumed.turn(at(15)).unwrap();
-    assert_eq!(starts.len(), 1);
-    assert_eq!(starts[0].actions[0].attempt, 2);
-}
-
-#[test]
-fn steps_waiting_to_retry_wake_by_their_times_from_a_queue_of_their_own() {
-    let mut ledger = new_run(json!({"name": "r", "steps": [{"parallel": [
-        {"id": "slow", "executor": "noop",
-         "retry": {"max_attempts": 2, "initial_delay": "20s", "backoff": "fixed"}},
-        {"id": "quick", "executor": "noop",
-         "retry": {"max_attempts": 2, "initial_delay": "5s", "backoff": "fixed"}}
-    ]}]}));
-    assert_eq!(ledger.turn(at(0)).unwrap().len(), 2);
-    for step in [0, 1] {
-        (ledger.apply(failed(step, ErrorClass::ExitCode, "exit 1"), at(1))).unwrap();
-    }
-    assert!(ledger.turn(at(1)).unwrap().is_empty());
-    assert_eq!(ledger.retrying.len(), 2, "no turn scans the steps for them");
-    assert_eq!(ledger.next_wake(), Some(at(6)));
-    let starts = ledger.turn(at(6)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["quick"]);
-    assert_eq!(ledger.next_wake(), Some(at(21)));
-    assert!(ledger.turn(at(20)).unwrap().is_empty());
-    let starts = ledger.turn(at(21)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["slow"]);
-    assert!(ledger.retrying.is_empty());
-}
-
-#[test]
 fn an_output_is_kept_in_memory_while_an_unfinished_step_may_read_it() {
     let mut ledger = new_run(json!({"name": "o", "steps": [{"pipeline": [
         {"id": "a", "executor": "noop"},
@@ -484,75 +428,6 @@ fn an_output_is_kept_in_memory_while_an_unfinished_step_may_read_it() {
 }
 
 #[test]
-fn a_step_running_at_a_crash_runs_again_as_a_new_attempt() {
-    let workflow = json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]});
-    let mut ledger = new_run(workflow.clone());
-    ledger.turn(at(0)).unwrap();
-    let records = records_after(&ledger);
-    let mut resumed = resume(ledger.run_id, workflow, records);
-    let starts = resumed.turn(at(1)).unwrap();
-    assert_eq!(starts[0].actions[0].attempt, 2);
-    let batch = resumed.take_batch();
-    assert_eq!(
-        moves(&batch),
-        ["a: running -> ready", "a: ready -> running"]
-    );
-}
-
-#[test]
-fn retries_then_fallbacks_then_failure() {
-    let mut ledger = new_run(json!({"name": "f", "steps": [
-        {"id": "a", "executor": "noop", "with": {"v": 0},
-         "retry": {"max_attempts": 2, "initial_delay": "1s", "backoff": "fixed"},
-         "fallbacks": [{"v": 1}]}
-    ]}));
-    let mut seen = Vec::new();
-    let mut marked = Vec::new();
-    let mut now = 0;
-    loop {
-        let starts = ledger.turn(at(now)).unwrap();
-        for transition in ledger.take_batch().transitions() {
-            if let Transition::Step(step) = transition
-                && step.to == StepState::Running
-            {
-                marked.push((step.attempt, step.detail.clone()));
-            }
-        }
-        if ledger.is_over() {
-            break;
-        }
-        if let Some(start) = starts.first() {
-            seen.push(start.actions[0].params["v"].clone());
-            ledger
-                .apply(failed(0, ErrorClass::ExitCode, "no"), at(now))
-                .unwrap();
-        }
-        now += 1;
-        assert!(now < 100, "the step never ends");
-    }
-    assert_eq!(seen, [json!(0), json!(0), json!(1)]);
-    assert_eq!(
-        marked,
-        [(1, None), (2, None), (3, Some(json!({"fallback": 1})))],
-        "the history marks the attempt that runs a fallback"
-    );
-    assert_eq!(ledger.report().state, RunState::Failed);
-}
-
-#[test]
-fn a_non_retryable_error_is_not_retried() {
-    let mut ledger = new_run(json!({"name": "n", "steps": [
-        {"id": "a", "executor": "noop", "retry": {"max_attempts": 3}}
-    ]}));
-    ledger.turn(at(0)).unwrap();
-    ledger
-        .apply(failed(0, ErrorClass::BadParams, "no"), at(1))
-        .unwrap();
-    ledger.turn(at(1)).unwrap();
-    assert_eq!(ledger.report().state, RunState::Failed);
-}
-
-#[test]
 fn the_deadline_cancels_what_has_not_ended_and_fails_the_run() {
     let mut ledger = new_run(json!({"name": "t", "limits": {"timeout": "1m"}, "steps": [
         {"pipeline": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}
@@ -568,17 +443,6 @@ fn the_deadline_cancels_what_has_not_ended_and_fails_the_run() {
     );
     assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
     assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
-}
-
-#[test]
-fn an_interruption_records_running_attempts_as_ready_again() {
-    let mut ledger = new_run(json!({"name": "i", "steps": [{"id": "a", "executor": "noop"}]}));
-    ledger.turn(at(0)).unwrap();
-    ledger.take_batch();
-    ledger.apply(Input::Interrupted, at(1)).unwrap();
-    assert_eq!(moves(&ledger.take_batch()), ["a: running -> ready"]);
-    assert_eq!(ledger.report().state, RunState::Running);
-    assert_eq!(ledger.report().error_class, Some(ErrorClass::Interrupted));
 }
 
 #[test]
@@ -718,32 +582,6 @@ fn a_join_waits_for_every_step_it_needs() {
     ledger.apply(done(1, json!(2)), at(2)).unwrap();
     let starts = ledger.turn(at(2)).unwrap();
     assert_eq!(ids(&ledger, &starts), ["join"]);
-}
-
-#[test]
-fn jitter_spreads_the_retries_of_steps_that_failed_together() {
-    let steps: Vec<Value> = (0..8)
-        .map(|n| {
-            json!({"id": format!("s{n}"), "executor": "noop",
-                   "retry": {"max_attempts": 2, "initial_delay": "10s", "jitter": true}})
-        })
-        .collect();
-    let mut ledger = new_run(json!({"name": "j", "steps": steps}));
-    let starts = ledger.turn(at(0)).unwrap();
-    for start in &starts {
-        let input = failed(start.step, ErrorClass::ExitCode, "no");
-        ledger.apply(input, at(1)).unwrap();
-    }
-    let wakes: std::collections::BTreeSet<_> = ledger
-        .slots
-        .iter()
-        .filter_map(|slot| slot.wake_at)
-        .collect();
-    assert!(wakes.len() > 1, "every step woke at {wakes:?}");
-    assert!(
-        wakes.iter().all(|&wake| wake >= at(6) && wake <= at(11)),
-        "{wakes:?}"
-    );
 }
 
 #[test]
@@ -959,3 +797,5 @@ fn a_time_out_of_more_steps_than_a_batch_takes_fails_the_run_with_its_last_batch
         assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
     }
 }
+
+mod retries;

@@ -24,7 +24,7 @@ macro_rules! row {
         concat!(
             "json_array(position, step_id, state, attempt, ",
             $output,
-            ", error, wake_at, json(usage), fallback, progress_at)"
+            ", error, wake_at, json(usage), fallback, progress_at, interrupted)"
         )
     };
 }
@@ -121,15 +121,28 @@ impl<'de> Deserialize<'de> for Row {
             Option<Usage>,
             u32,
             Option<i64>,
+            u32,
         );
-        let (position, id, state, attempt, output, error, wake_at, usage, fallback, progress_at) =
-            Columns::deserialize(deserializer)?;
+        let (
+            position,
+            id,
+            state,
+            attempt,
+            output,
+            error,
+            wake_at,
+            usage,
+            fallback,
+            progress_at,
+            interrupted,
+        ) = Columns::deserialize(deserializer)?;
         Ok(Row(
             position,
             StepRecord {
                 id,
                 state: parse_state(state).map_err(de::Error::custom)?,
                 attempt,
+                interrupted,
                 fallback,
                 output,
                 error,
@@ -148,8 +161,8 @@ mod tests {
 
     #[test]
     fn rows_are_read_into_records_sized_once_in_plan_order() {
-        let rows = r#"[[1, "b", "pending", 0, null, "boom", 2000, null, 1, null],
-                       [0, "a", "succeeded", 1, {"n": 1}, null, null, {"cost_usd": 0.5}, 0, 1000]]"#;
+        let rows = r#"[[1, "b", "ready", 3, null, "boom", 2000, null, 1, null, 2],
+                       [0, "a", "succeeded", 1, {"n": 1}, null, null, {"cost_usd": 0.5}, 0, 1000, 0]]"#;
         let records = records(2, rows).unwrap();
         assert_eq!(records.capacity(), 2);
         assert_eq!(
@@ -167,11 +180,12 @@ mod tests {
             (Some("boom"), 1)
         );
         assert_eq!(records[1].wake_at, Some(millis_to_time(2000)));
+        assert_eq!((records[1].attempt, records[1].interrupted), (3, 2));
     }
 
     #[test]
     fn a_row_the_store_cannot_read_is_an_error() {
-        let unknown_state = r#"[[0, "a", "melted", 1, null, null, null, null, 0, null]]"#;
+        let unknown_state = r#"[[0, "a", "melted", 1, null, null, null, null, 0, null, 0]]"#;
         assert!(
             records(1, unknown_state)
                 .unwrap_err()

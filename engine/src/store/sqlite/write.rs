@@ -210,6 +210,7 @@ struct StepRow {
     from: &'static str,
     to: &'static str,
     attempt: u32,
+    interrupted: u32,
     fallback: u32,
     /// JSON text.
     output: Option<String>,
@@ -390,6 +391,7 @@ impl Rows {
                 row.wake_at,
                 row.usage,
                 row.from,
+                row.interrupted,
             ])?;
             if changed != 1 {
                 return Err(Failure::StaleStep(index));
@@ -615,6 +617,7 @@ fn step_row(change: &StepTransition) -> StepRow {
         from: change.from.as_str(),
         to: change.to.as_str(),
         attempt: change.attempt,
+        interrupted: change.interrupted,
         fallback: change.fallback,
         output: change.output.as_ref().map(Value::to_string),
         error: change.error.clone(),

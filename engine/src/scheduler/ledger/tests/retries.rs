@@ -1,0 +1,217 @@
+//! Retries: their attempts, delays and fallbacks, and the attempts a crash, a stop or a pause
+//! cut off, which run again without counting against `max_attempts`.
+
+use super::*;
+
+/// The `interrupted` counts `batch`'s step transitions carry, in order.
+fn interrupted(batch: &Batch) -> Vec<u32> {
+    (batch.transitions().iter())
+        .filter_map(|transition| match transition {
+            Transition::Step(step) => Some(step.interrupted),
+            Transition::Run(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_retry_wait_survives_a_restart_neither_forgotten_nor_hurried() {
+    let workflow = json!({"name": "r", "steps": [
+        {"id": "a", "executor": "noop",
+         "retry": {"max_attempts": 3, "initial_delay": "10s", "backoff": "fixed"}}
+    ]});
+    let mut ledger = new_run(workflow.clone());
+    ledger.turn(at(0)).unwrap();
+    ledger
+        .apply(failed(0, ErrorClass::ExitCode, "exit 1"), at(5))
+        .unwrap();
+    ledger.turn(at(5)).unwrap();
+    let batch = ledger.take_batch();
+    let Some(Transition::Step(wait)) = batch.transitions().last() else {
+        panic!("a step transition");
+    };
+    assert_eq!(
+        (wait.from, wait.to),
+        (StepState::Running, StepState::RetryWait)
+    );
+    assert_eq!(wait.wake_at, Some(at(15)), "the wake-up time is committed");
+    assert_eq!(ledger.next_wake(), Some(at(15)));
+
+    // The engine dies; another takes over from what was committed.
+    let records = records_after(&ledger);
+    let mut resumed = resume(ledger.run_id, workflow, records);
+    assert_eq!(resumed.next_wake(), Some(at(15)), "not forgotten");
+    assert!(resumed.turn(at(14)).unwrap().is_empty(), "not hurried");
+    let starts = resumed.turn(at(15)).unwrap();
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0].actions[0].attempt, 2);
+}
+
+#[test]
+fn steps_waiting_to_retry_wake_by_their_times_from_a_queue_of_their_own() {
+    let mut ledger = new_run(json!({"name": "r", "steps": [{"parallel": [
+        {"id": "slow", "executor": "noop",
+         "retry": {"max_attempts": 2, "initial_delay": "20s", "backoff": "fixed"}},
+        {"id": "quick", "executor": "noop",
+         "retry": {"max_attempts": 2, "initial_delay": "5s", "backoff": "fixed"}}
+    ]}]}));
+    assert_eq!(ledger.turn(at(0)).unwrap().len(), 2);
+    for step in [0, 1] {
+        (ledger.apply(failed(step, ErrorClass::ExitCode, "exit 1"), at(1))).unwrap();
+    }
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    assert_eq!(ledger.retrying.len(), 2, "no turn scans the steps for them");
+    assert_eq!(ledger.next_wake(), Some(at(6)));
+    let starts = ledger.turn(at(6)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["quick"]);
+    assert_eq!(ledger.next_wake(), Some(at(21)));
+    assert!(ledger.turn(at(20)).unwrap().is_empty());
+    let starts = ledger.turn(at(21)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["slow"]);
+    assert!(ledger.retrying.is_empty());
+}
+
+#[test]
+fn a_step_running_at_a_crash_runs_again_as_a_new_attempt() {
+    let workflow = json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]});
+    let mut ledger = new_run(workflow.clone());
+    ledger.turn(at(0)).unwrap();
+    let records = records_after(&ledger);
+    let mut resumed = resume(ledger.run_id, workflow, records);
+    let starts = resumed.turn(at(1)).unwrap();
+    assert_eq!(starts[0].actions[0].attempt, 2);
+    let batch = resumed.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> ready", "a: ready -> running"]
+    );
+}
+
+#[test]
+fn retries_then_fallbacks_then_failure() {
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "a", "executor": "noop", "with": {"v": 0},
+         "retry": {"max_attempts": 2, "initial_delay": "1s", "backoff": "fixed"},
+         "fallbacks": [{"v": 1}]}
+    ]}));
+    let mut seen = Vec::new();
+    let mut marked = Vec::new();
+    let mut now = 0;
+    loop {
+        let starts = ledger.turn(at(now)).unwrap();
+        for transition in ledger.take_batch().transitions() {
+            if let Transition::Step(step) = transition
+                && step.to == StepState::Running
+            {
+                marked.push((step.attempt, step.detail.clone()));
+            }
+        }
+        if ledger.is_over() {
+            break;
+        }
+        if let Some(start) = starts.first() {
+            seen.push(start.actions[0].params["v"].clone());
+            ledger
+                .apply(failed(0, ErrorClass::ExitCode, "no"), at(now))
+                .unwrap();
+        }
+        now += 1;
+        assert!(now < 100, "the step never ends");
+    }
+    assert_eq!(seen, [json!(0), json!(0), json!(1)]);
+    assert_eq!(
+        marked,
+        [(1, None), (2, None), (3, Some(json!({"fallback": 1})))],
+        "the history marks the attempt that runs a fallback"
+    );
+    assert_eq!(ledger.report().state, RunState::Failed);
+}
+
+#[test]
+fn a_non_retryable_error_is_not_retried() {
+    let mut ledger = new_run(json!({"name": "n", "steps": [
+        {"id": "a", "executor": "noop", "retry": {"max_attempts": 3}}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger
+        .apply(failed(0, ErrorClass::BadParams, "no"), at(1))
+        .unwrap();
+    ledger.turn(at(1)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Failed);
+}
+
+#[test]
+fn an_interruption_records_running_attempts_as_ready_again() {
+    let mut ledger = new_run(json!({"name": "i", "steps": [{"id": "a", "executor": "noop"}]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger.apply(Input::Interrupted, at(1)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch), ["a: running -> ready"]);
+    assert_eq!(
+        interrupted(&batch),
+        [1],
+        "the attempt cut off is committed as such"
+    );
+    assert_eq!(ledger.report().state, RunState::Running);
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Interrupted));
+}
+
+#[test]
+fn jitter_spreads_the_retries_of_steps_that_failed_together() {
+    let steps: Vec<Value> = (0..8)
+        .map(|n| {
+            json!({"id": format!("s{n}"), "executor": "noop",
+                   "retry": {"max_attempts": 2, "initial_delay": "10s", "jitter": true}})
+        })
+        .collect();
+    let mut ledger = new_run(json!({"name": "j", "steps": steps}));
+    let starts = ledger.turn(at(0)).unwrap();
+    for start in &starts {
+        let input = failed(start.step, ErrorClass::ExitCode, "no");
+        ledger.apply(input, at(1)).unwrap();
+    }
+    let wakes: std::collections::BTreeSet<_> = ledger
+        .slots
+        .iter()
+        .filter_map(|slot| slot.wake_at)
+        .collect();
+    assert!(wakes.len() > 1, "every step woke at {wakes:?}");
+    assert!(
+        wakes.iter().all(|&wake| wake >= at(6) && wake <= at(11)),
+        "{wakes:?}"
+    );
+}
+
+#[test]
+fn an_attempt_a_crash_cut_off_runs_again_without_counting_against_max_attempts() {
+    let workflow = json!({"name": "c", "steps": [{"id": "a", "executor": "noop",
+        "retry": {"max_attempts": 2, "initial_delay": "1s", "backoff": "fixed"}}]});
+    let mut ledger = new_run(workflow.clone());
+    ledger.turn(at(0)).unwrap();
+    // The engine dies during attempt 1; another takes the run over.
+    let mut resumed = resume(ledger.run_id, workflow.clone(), records_after(&ledger));
+    let starts = resumed.turn(at(1)).unwrap();
+    assert_eq!(
+        starts[0].actions[0].attempt, 2,
+        "its number still counts it"
+    );
+    assert_eq!(interrupted(&resumed.take_batch()), [1, 1]);
+    resumed
+        .apply(failed(0, ErrorClass::ExitCode, "exit 1"), at(2))
+        .unwrap();
+    resumed.turn(at(2)).unwrap();
+    assert_eq!(
+        moves(&resumed.take_batch()),
+        ["a: running -> retry_wait"],
+        "one attempt of two ended: one retry is left"
+    );
+    // The count outlives another takeover: the retry runs, and its failure ends the step.
+    let mut again = resume(resumed.run_id, workflow, records_after(&resumed));
+    let starts = again.turn(at(3)).unwrap();
+    assert_eq!(starts[0].actions[0].attempt, 3);
+    again
+        .apply(failed(0, ErrorClass::ExitCode, "exit 1"), at(4))
+        .unwrap();
+    again.turn(at(4)).unwrap();
+    assert_eq!(again.report().state, RunState::Failed, "two attempts ended");
+}

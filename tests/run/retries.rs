@@ -1,0 +1,88 @@
+//! Attempts cut off before they ended — by a crash or a pause — run again without counting
+//! against `retry.max_attempts`: a run so interrupted ends as it would have without it.
+
+use serde_json::{Value, json};
+
+use super::control::wait_for_file;
+use super::scratch::Scratch;
+use crate::finish;
+
+/// A step's script that counts its runs in `count` (in the scratch dir, `$DIR`): the first
+/// leaves `held` and waits until it is killed, the second fails, the third outputs `"ok"`.
+/// It first reads its input to the end: the engine writes it once the step's process group
+/// is registered with its reaper, so a kill after `held` never outruns the registration.
+const HELD_THEN_FAILS_THEN_OK: &str = "cat > /dev/null; cd \"$DIR\"; \
+    n=$(( $(cat count 2>/dev/null || echo 0) + 1 )); echo $n > count; \
+    if [ $n = 1 ]; then touch held; while :; do sleep 0.02; done; fi; \
+    if [ $n = 2 ]; then exit 1; fi; echo '\"ok\"'";
+
+/// A `process` step running `script` with `$DIR` the scratch dir, `max_attempts` 2.
+fn retried(scratch: &Scratch, id: &str, script: &str) -> Value {
+    json!({"id": id, "executor": "process",
+        "with": {"command": ["sh", "-c", script], "env": {"DIR": scratch.dir.path()}},
+        "retry": {"max_attempts": 2, "initial_delay": "10ms", "backoff": "fixed"}})
+}
+
+/// The `attempt` of `step` in the run's `cairn show --json`.
+fn attempts(scratch: &Scratch, run: &str, step: &str) -> Value {
+    let show = scratch.json(&["show", run, "--json"]);
+    let steps = show["steps"].as_array().unwrap();
+    let step = steps.iter().find(|s| s["id"] == step).unwrap();
+    step["attempt"].clone()
+}
+
+#[test]
+fn a_step_killed_mid_attempt_keeps_its_retries() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "flaky.json",
+        &json!({"name": "flaky", "steps": [retried(&scratch, "flaky", HELD_THEN_FAILS_THEN_OK)]}),
+    );
+    let mut run = scratch.spawn_logged(&workflow);
+    let id = wait_for_file(&scratch, &mut run, &scratch.dir.path().join("held"));
+    run.kill().unwrap();
+    finish(run, "the killed cairn");
+
+    // Attempt 2 fails; attempt 1, cut off by the crash, did not count: attempt 3 runs.
+    let resumed = scratch.cairn(&["resume", &id]);
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(attempts(&scratch, &id, "flaky"), 3);
+}
+
+#[test]
+fn a_pause_of_a_for_each_step_keeps_its_retries() {
+    // Each item fails its first run and succeeds after. Without a pause, attempt 1 fails
+    // every item and attempt 2 succeeds them all. Item 1's first run holds until the run is
+    // paused: items 2 and 3 never start in attempt 1, so they fail their first run in the
+    // attempt after the resume, and only a retry left after it lets the run succeed.
+    let scratch = Scratch::new();
+    let item = "cat > /dev/null; cd \"$DIR\"; i=$CAIRN_ITEM_INDEX; \
+        if [ -e ran-$i ]; then echo '\"ok\"'; exit 0; fi; touch ran-$i; \
+        if [ $i = 1 ]; then touch held; while [ ! -e open ]; do sleep 0.02; done; fi; exit 1";
+    let mut each = retried(&scratch, "each", item);
+    each["for_each"] = json!("${{ [0, 1, 2, 3] }}");
+    each["max_parallel"] = json!(1);
+    let workflow = scratch.write("each.json", &json!({"name": "each", "steps": [each]}));
+    let mut run = scratch.spawn_logged(&workflow);
+    let dir = scratch.dir.path();
+    let id = wait_for_file(&scratch, &mut run, &dir.join("held"));
+    assert_eq!(scratch.cairn(&["pause", &id]).status.code(), Some(0));
+    scratch.wait_logged(&mut run, "pause asked");
+    std::fs::write(dir.join("open"), "").unwrap();
+    assert_eq!(finish(run, "the paused cairn").status.code(), Some(3));
+
+    let resumed = scratch.cairn(&["resume", &id]);
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(attempts(&scratch, &id, "each"), 3);
+    assert!(dir.join("ran-3").exists(), "item 3 ran");
+}
