@@ -43,6 +43,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     commands::a_start_reports_a_pause_or_cancel_asked_before_it(&make().await).await;
     commands::a_ruling_is_recorded_only_while_it_decides_something(&make().await).await;
     progress_is_kept_until_the_next_attempt(&make().await).await;
+    the_attempts_cut_off_are_kept_with_the_step(&make().await).await;
     a_start_of_items_counts_each_item(&make().await).await;
     a_batch_without_transitions_is_fenced_too(&make().await).await;
     grown::plans_commit_their_steps_with_the_planners_success(&make().await).await;
@@ -134,6 +135,30 @@ async fn progress_is_kept_until_the_next_attempt(store: &impl Store) {
         None,
         "a new attempt"
     );
+}
+
+/// How many of a step's attempts were cut off is stored with each transition, as its
+/// attempt number is: what `retry.max_attempts` counts after a restart.
+async fn the_attempts_cut_off_are_kept_with_the_step(store: &impl Store) {
+    let run = started(store, "me").await;
+    let moved = |from, to, attempt, interrupted| {
+        Transition::Step(StepTransition {
+            attempt,
+            interrupted,
+            ..StepTransition::new(run, "a", from, to)
+        })
+    };
+    let (ready, running) = (StepState::Ready, StepState::Running);
+    let steps = [
+        moved(ready, running, 1, 0),
+        moved(running, ready, 1, 1),
+        moved(ready, running, 2, 1),
+    ];
+    for transition in steps {
+        store.commit("me", batch([transition])).await.unwrap();
+    }
+    let stored = &store.steps(run).await.unwrap()[0];
+    assert_eq!((stored.attempt, stored.interrupted), (2, 1));
 }
 
 fn holder(name: &str) -> LeaseHolder {
