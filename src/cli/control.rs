@@ -130,7 +130,7 @@ pub(crate) async fn send_then_close(
     if let Ok(run) = &sent
         && let Ok(record) = engine.store().find_run(&run.to_string()).await
     {
-        driven = (record.lease).is_some_and(|lease| lease.is_live(chrono::Utc::now()));
+        driven = record.is_driven(chrono::Utc::now());
     }
     engine.store().close().await;
     Ok((sent?, driven))

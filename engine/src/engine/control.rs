@@ -57,8 +57,7 @@ impl Engine {
                     .into(),
             ));
         }
-        let redriven = (record.lease.as_ref()).is_some_and(|lease| lease.is_live(Utc::now()));
-        if record.state.is_terminal() && !redriven {
+        if record.state.is_terminal() && !record.is_driven(Utc::now()) {
             return Err(Error::Finished(Box::new(RunReport::from(&record))));
         }
         // A pause or a cancel may take the run over: a run this engine cannot judge is
