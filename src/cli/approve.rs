@@ -79,8 +79,11 @@ pub(crate) async fn deny(args: &DenyArgs, global: &Global) -> Result<ExitCode, E
         Some(args.reason.clone()),
         args.by.clone(),
     );
-    // A denial of an item denies the whole step.
-    let denied = format!("step {}", args.step);
+    // A denial of an item denies the whole step: the message says which item it came from.
+    let denied = match args.item {
+        Some(item) => format!("step {} (by its item {item})", args.step),
+        None => format!("step {}", args.step),
+    };
     send(global, &args.run, Command::Deny(ruling), &denied, "denied").await
 }
 

@@ -300,7 +300,7 @@ fn an_approval_recorded_while_an_engine_drives_the_run_is_listed_as_that_engines
 }
 
 #[test]
-fn an_approval_of_one_item_says_it_approved_that_item() {
+fn a_ruling_on_one_item_says_which_item_it_was() {
     let scratch = Scratch::new();
     let (policy, _) = approval_setup(&scratch, json!({}));
     let mut deploy = step("deploy", "echo ran >> \"$MARKS/deploy\"", &scratch);
@@ -314,6 +314,16 @@ fn an_approval_of_one_item_says_it_approved_that_item() {
     assert!(approve.status.success(), "{told}");
     assert!(
         told.starts_with(&format!("item 1 of step deploy of run {run} approved; ")),
+        "{told}"
+    );
+    // A denial of an item denies the whole step, and says which item it came from.
+    let deny = scratch.cairn(&["deny", &run, "deploy", "--item", "0", "--reason", "no"]);
+    let told = String::from_utf8_lossy(&deny.stderr);
+    assert!(deny.status.success(), "{told}");
+    assert!(
+        told.starts_with(&format!(
+            "step deploy (by its item 0) of run {run} denied; "
+        )),
         "{told}"
     );
 }
