@@ -31,6 +31,13 @@ fn attempts(scratch: &Scratch, run: &str, step: &str) -> Value {
     step["attempt"].clone()
 }
 
+/// `cairn resume RUN` carries the run on to its success.
+fn resumes_to_success(scratch: &Scratch, run: &str) {
+    let resumed = scratch.cairn(&["resume", run]);
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(0), "{stderr}");
+}
+
 #[test]
 fn a_step_killed_mid_attempt_keeps_its_retries() {
     let scratch = Scratch::new();
@@ -44,13 +51,7 @@ fn a_step_killed_mid_attempt_keeps_its_retries() {
     finish(run, "the killed cairn");
 
     // Attempt 2 fails; attempt 1, cut off by the crash, did not count: attempt 3 runs.
-    let resumed = scratch.cairn(&["resume", &id]);
-    assert_eq!(
-        resumed.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    resumes_to_success(&scratch, &id);
     assert_eq!(attempts(&scratch, &id, "flaky"), 3);
 }
 
@@ -76,13 +77,7 @@ fn a_pause_of_a_for_each_step_keeps_its_retries() {
     std::fs::write(dir.join("open"), "").unwrap();
     assert_eq!(finish(run, "the paused cairn").status.code(), Some(3));
 
-    let resumed = scratch.cairn(&["resume", &id]);
-    assert_eq!(
-        resumed.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    resumes_to_success(&scratch, &id);
     assert_eq!(attempts(&scratch, &id, "each"), 3);
     assert!(dir.join("ran-3").exists(), "item 3 ran");
 }
