@@ -258,6 +258,49 @@ fn an_svg_of_a_chain_of_diamonds_is_drawn() {
 }
 
 #[test]
+fn an_svg_too_wide_to_lay_out_is_refused_and_a_chain_of_a_thousand_steps_is_drawn() {
+    // A chain of 80 steps and a report needing every one: the edges to the report cross
+    // every row, so the rows widen to 80 waypoints and the layout took 10 s (minutes in a
+    // debug build).
+    let dir = tempfile::tempdir().unwrap();
+    let mut steps = Vec::new();
+    for i in 0..40 {
+        let before: Vec<String> = (i > 0).then(|| format!("p{}", i - 1)).into_iter().collect();
+        let mut needs = before.clone();
+        needs.insert(0, format!("w{i}"));
+        steps.push(serde_json::json!({"id": format!("w{i}"), "executor": "noop", "needs": before}));
+        steps.push(serde_json::json!({"id": format!("p{i}"), "executor": "noop", "needs": needs}));
+    }
+    let all: Vec<serde_json::Value> = steps.iter().map(|step| step["id"].clone()).collect();
+    steps.push(serde_json::json!({"id": "report", "executor": "noop", "needs": all}));
+    let wide = dir.path().join("wide.json");
+    let workflow = serde_json::json!({"name": "wide", "steps": steps});
+    std::fs::write(&wide, workflow.to_string()).unwrap();
+    let svg = cairn(&["graph", wide.to_str().unwrap(), "--format", "svg"]);
+    assert_eq!(svg.status.code(), Some(2));
+    assert!(svg.stdout.is_empty());
+    let message = String::from_utf8_lossy(&svg.stderr);
+    assert!(
+        message.contains("too wide to lay out as SVG")
+            && message.contains("`--format dot` and Graphviz (`| dot -Tsvg`)"),
+        "{message}"
+    );
+
+    let long = dir.path().join("long.json");
+    let steps: Vec<serde_json::Value> = (0..1000)
+        .map(|i| match i {
+            0 => serde_json::json!({"id": "s0", "executor": "noop"}),
+            i => serde_json::json!({"id": format!("s{i}"), "executor": "noop", "needs": [format!("s{}", i - 1)]}),
+        })
+        .collect();
+    let workflow = serde_json::json!({"name": "long", "steps": steps});
+    std::fs::write(&long, workflow.to_string()).unwrap();
+    let svg = cairn(&["graph", long.to_str().unwrap(), "--format", "svg"]);
+    assert_eq!(svg.status.code(), Some(0), "{svg:?}");
+    assert!(stdout(&svg).contains(">s999<"), "the last step is drawn");
+}
+
+#[test]
 fn an_svg_of_more_steps_than_it_can_lay_out_is_refused_and_dot_still_draws() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("long.json");
