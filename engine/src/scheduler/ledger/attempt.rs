@@ -54,7 +54,8 @@ impl Ledger {
             Some(template) => match expr::render(&Value::String(template.clone()), &scope) {
                 Ok(Value::Array(items)) => Some(items),
                 Ok(other) => {
-                    let error = format!("`for_each` must give a list, got {other}");
+                    let got = expr::shortened(&other.to_string());
+                    let error = format!("`for_each` must give a list, got {got}");
                     return self.fail_before_start(step, error, now);
                 }
                 Err(error) => {
@@ -191,7 +192,11 @@ impl Ledger {
             let problems: Vec<String> = (errors.by_ref().take(SCHEMA_PROBLEMS))
                 .map(|error| {
                     let value = expr::shortened(&error.instance().to_string());
-                    format!("{}: {}", error.instance_path(), error.masked_with(value))
+                    let place = match error.instance_path().as_str() {
+                        "" => "at the root",
+                        pointer => pointer,
+                    };
+                    format!("{place}: {}", error.masked_with(value))
                 })
                 .collect();
             if !problems.is_empty() {

@@ -1,8 +1,9 @@
-//! Judging an attempt's output: `output_schema` errors quote what broke it, shortened.
+//! Starting and judging an attempt: a `for_each` that gives no list and an `output_schema`
+//! that the output breaks quote the value, shortened, and name its place (the root too).
 
 use serde_json::{Value, json};
 
-use super::super::tests::new_run;
+use super::super::tests::{at, new_run};
 
 #[test]
 fn an_output_schema_error_quotes_a_big_value_shortened_and_the_first_problems_only() {
@@ -23,7 +24,7 @@ fn an_output_schema_error_quotes_a_big_value_shortened_and_the_first_problems_on
     );
     assert!(
         message.starts_with(
-            "output does not match output_schema: : [{\"executor\":\"noop\",\"id\":\"s0\"}"
+            "output does not match output_schema: at the root: [{\"executor\":\"noop\",\"id\":\"s0\"}"
         ),
         "{message}"
     );
@@ -55,10 +56,27 @@ fn an_agents_reply_meets_an_output_schema_with_the_json_it_answered() {
     );
     let error = ledger.check_output(0, reply("{\"dirs\": []}")).unwrap_err();
     assert!(
-        error.message.contains("\"files\" is a required property"),
+        (error.message).contains("output_schema: at the root: \"files\" is a required property"),
         "{}",
         error.message
     );
     // Without an `output_schema`, the reply is the output as it is.
     assert_eq!(ledger.check_output(1, reply("{}")).unwrap(), reply("{}"));
+}
+
+#[test]
+fn a_for_each_over_a_big_value_not_a_list_quotes_it_shortened() {
+    let big = "x".repeat(300_000);
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "each", "executor": "noop", "for_each": "${{ input.big }}"}
+    ]}));
+    ledger.input = std::sync::Arc::new(crate::expr::SharedJson::new(json!({ "big": big })));
+    assert!(ledger.turn(at(0)).unwrap().is_empty());
+    let error = ledger.report().error.unwrap();
+    assert!(error.len() < 1000, "{} bytes: {error:.300}", error.len());
+    assert!(
+        error.contains("`for_each` must give a list, got \"xxx")
+            && error.contains("… (300002 characters)"),
+        "{error}"
+    );
 }
