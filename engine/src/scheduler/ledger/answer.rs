@@ -2,13 +2,30 @@
 //! planner's plan, an output an `output_schema` describes — gets the JSON the agent
 //! answered, not the reply around it.
 
+//!
+//! A planner's output is read so whenever it is no plan itself: an output without `steps`
+//! but with a string `text` (the `agent` executor's `{"text", "raw", "warnings"}`, or any
+//! executor's reply of that shape) is read for its plan. An `output_schema` step's output is
+//! read only when it is exactly the agent's reply: a process's `{"text": ...}` output is
+//! data its schema judges as it is.
+
 use serde_json::Value;
 
-/// The JSON in `output` when it is an agent's reply (`{"text", "raw", "warnings"}`): its
-/// text parsed whole, else the one Markdown code block in it (agents often say a sentence
-/// around a fenced answer); an error says why the text holds none. `None` for any other
-/// output.
+/// The JSON in a planner's `output` when it is no plan but holds an answer: an object
+/// without `steps` and with a string `text` ([`read`]). `None` for any other output.
 pub(super) fn answer(output: &Value) -> Option<Result<Value, String>> {
+    let Value::Object(fields) = output else {
+        return None;
+    };
+    match fields.get("text") {
+        Some(Value::String(text)) if !fields.contains_key("steps") => Some(read(text)),
+        _ => None,
+    }
+}
+
+/// The JSON in `output` when it is an agent's reply, exactly its keys `{"text", "raw",
+/// "warnings"}` ([`read`]). `None` for any other output.
+pub(super) fn agent_answer(output: &Value) -> Option<Result<Value, String>> {
     let Value::Object(fields) = output else {
         return None;
     };
@@ -16,14 +33,21 @@ pub(super) fn answer(output: &Value) -> Option<Result<Value, String>> {
         && ["raw", "warnings"]
             .iter()
             .all(|key| fields.contains_key(*key));
-    let Some(Value::String(text)) = fields.get("text").filter(|_| reply) else {
-        return None;
-    };
+    match fields.get("text") {
+        Some(Value::String(text)) if reply => Some(read(text)),
+        _ => None,
+    }
+}
+
+/// The JSON in an agent's `text`: the text parsed whole, else the one Markdown code block
+/// in it (agents often say a sentence around a fenced answer); an error says why the text
+/// holds none.
+fn read(text: &str) -> Result<Value, String> {
     let whole = match serde_json::from_str(text.trim()) {
-        Ok(json) => return Some(Ok(json)),
+        Ok(json) => return Ok(json),
         Err(error) => error,
     };
-    Some(match code_blocks(text).as_slice() {
+    match code_blocks(text).as_slice() {
         [] => Err(format!("text is not JSON: {whole}")),
         [block] => {
             serde_json::from_str(block).map_err(|error| format!("code block is not JSON: {error}"))
@@ -32,7 +56,7 @@ pub(super) fn answer(output: &Value) -> Option<Result<Value, String>> {
             "text holds {} code blocks: reply with the JSON alone, or in one block",
             blocks.len()
         )),
-    })
+    }
 }
 
 /// The bodies of the Markdown code blocks of `text`: from a line opening with three
@@ -50,3 +74,6 @@ fn code_blocks(text: &str) -> Vec<String> {
     }
     blocks
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use chrono::{DateTime, Utc};
 
-use super::answer::answer;
+use super::answer::agent_answer;
 use super::judge::Judgement;
 use super::{Ledger, Start};
 use crate::error::Result;
@@ -163,11 +163,11 @@ impl Ledger {
     }
 
     /// Enforces the output cap and the step's `output_schema`, which an agent's reply meets
-    /// with the JSON it answered ([`answer`]): that JSON is then the step's output.
+    /// with the JSON it answered ([`agent_answer`]): that JSON is then the step's output.
     pub(super) fn check_output(&self, step: StepIndex, output: Value) -> Result<Value, ExecError> {
         let failure = |class, message| ExecError { class, message };
         let schema = self.plan.node(step).output_schema.as_ref();
-        let output = match schema.and_then(|_| answer(&output)) {
+        let output = match schema.and_then(|_| agent_answer(&output)) {
             Some(read) => read.map_err(|problem| {
                 failure(ErrorClass::OutputSchema, format!("the agent's {problem}"))
             })?,

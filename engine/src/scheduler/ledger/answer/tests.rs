@@ -1,0 +1,40 @@
+//! Which outputs are read for the JSON they answer: a planner's whenever it is no plan, an
+//! `output_schema` step's only when it is the agent's reply.
+
+use serde_json::json;
+
+use super::{agent_answer, answer};
+
+#[test]
+fn a_planners_output_without_steps_is_read_from_its_text_whatever_its_other_keys() {
+    let plan = json!({"steps": []});
+    for output in [
+        json!({"text": "{\"steps\": []}", "raw": {}, "warnings": []}),
+        json!({"text": "{\"steps\": []}"}),
+        json!({"text": "Here:\n```json\n{\"steps\": []}\n```", "raw": {}, "usage": 1}),
+    ] {
+        assert_eq!(answer(&output), Some(Ok(plan.clone())), "{output}");
+    }
+    // A plan is read as it is, a `text` beside it or not; so is an output with no text.
+    assert_eq!(answer(&json!({"steps": [], "text": "{}"})), None);
+    assert_eq!(answer(&json!({"text": 3})), None);
+    assert_eq!(answer(&json!("text")), None);
+    assert_eq!(
+        answer(&json!({"text": "no plan"})),
+        Some(Err(
+            "text is not JSON: expected ident at line 1 column 2".into()
+        ))
+    );
+}
+
+#[test]
+fn an_output_schema_steps_output_is_read_only_when_it_is_the_agents_reply() {
+    let reply = json!({"text": "{\"files\": []}", "raw": {}, "warnings": []});
+    assert_eq!(agent_answer(&reply), Some(Ok(json!({"files": []}))));
+    // A process's output with a `text` is data, judged by the schema as it is.
+    assert_eq!(agent_answer(&json!({"text": "{\"files\": []}"})), None);
+    assert_eq!(
+        agent_answer(&json!({"text": "{}", "raw": {}, "warnings": [], "more": 1})),
+        None
+    );
+}
