@@ -417,3 +417,30 @@ fn a_superseded_plans_for_each_items_count_towards_the_attempts_budget() {
     );
     assert_eq!(scratch.json(&["show", &id, "--json"])["state"], "failed");
 }
+
+#[test]
+fn a_supersession_counts_the_steps_of_the_nested_plans_leaving_with_it() {
+    let scratch = Scratch::new();
+    let deep = json!({"steps": [{"id": "deep", "executor": "noop"}]});
+    let mut more = marking("more", &format!("echo '{deep}'"), &scratch);
+    more["planner"] = json!(true);
+    write_plan(
+        &scratch,
+        1,
+        &json!({"steps": [more, marking("fix", "exit 1", &scratch)]}),
+    );
+    let workflow = json!({"name": "nested", "steps": [planner("gen", &scratch, 1)]});
+    let file = scratch.write("nested.json", &workflow);
+    let id = scratch.run(&file, &[], 1);
+    let retried = scratch.cairn(&["retry", &id, "--from", "gen"]);
+    assert_eq!(retried.status.code(), Some(1), "{retried:?}");
+    let history = scratch.json(&["history", &id, "--json"]);
+    let superseded = (history.as_array().unwrap().iter())
+        .find(|event| event["step"] == "gen" && event["to"] == "pending")
+        .expect("the planner went back to pending");
+    let reason = superseded["detail"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("plan 1 of gen is superseded (3 steps)"),
+        "gen.more, gen.fix and gen.more.deep leave: {reason}"
+    );
+}
