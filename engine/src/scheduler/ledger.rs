@@ -85,10 +85,9 @@ impl Slot {
         }
     }
 
-    /// What the step's attempts count towards budgets: one each, or for a `for_each` step
-    /// whose items ran, one for each run of an item.
+    /// What the step's attempts count towards budgets ([`Spent::attempts_of`]).
     fn attempts_made(&self) -> u64 {
-        (self.items.as_deref()).map_or(u64::from(self.attempt), items::Items::runs)
+        Spent::attempts_of(self.attempt, self.items.as_deref().map(items::Items::runs))
     }
 
     /// A step that has not started (one a plan just added).
