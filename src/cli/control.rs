@@ -72,7 +72,7 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
         };
         let cancelling =
             (pending.iter().flatten()).any(|pending| matches!(pending.command, Command::Cancel(_)));
-        now = Some((state, cancelling));
+        now = Some((state, cancelling, record.is_driven(chrono::Utc::now())));
     }
     engine.store().close().await;
     let run = sent?;
@@ -80,26 +80,30 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a pause (`pause`) or a cancel sent to `run` did, by the run's state just after (and
-/// whether a cancel is under way).
-fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool)>) -> String {
+/// What a pause (`pause`) or a cancel sent to `run` did, by the run's state just after
+/// (whether a cancel is under way, whether an engine drives the run).
+fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>) -> String {
+    let what = if pause { "pause" } else { "cancel" };
     match (pause, now) {
-        (true, Some((RunState::Paused, _))) => {
+        (true, Some((RunState::Paused, ..))) => {
             format!("run {run} is paused; `cairn resume {run}` continues it")
         }
-        (false, Some((RunState::Cancelled, _))) => format!("run {run} is cancelled"),
-        (true, Some((RunState::Cancelled, _))) => {
+        (false, Some((RunState::Cancelled, ..))) => format!("run {run} is cancelled"),
+        (true, Some((RunState::Cancelled, ..))) => {
             format!("run {run} is cancelled: a cancel sent meanwhile ended it")
         }
-        (_, Some((state, _))) if state.is_terminal() => {
-            let what = if pause { "pause" } else { "cancel" };
+        (_, Some((state, ..))) if state.is_terminal() => {
             format!(
                 "run {run} ended {state} before the {what} could take effect (see `cairn show {run}`)"
             )
         }
-        (true, Some((_, true))) => {
+        (true, Some((_, true, _))) => {
             format!("run {run} is being cancelled already: the pause changes nothing")
         }
+        // Recorded, but carrying it out failed (the database locked meanwhile): it stands.
+        (_, Some((_, _, false))) => format!(
+            "the {what} of run {run} is recorded, not carried out yet: no engine drives the run now, and the next to take it over (`cairn resume {run}`, `cairn recover`) carries it out"
+        ),
         (true, _) => format!(
             "run {run} pauses within a second, once its steps in flight (if any) finish; `cairn resume {run}` continues it"
         ),
@@ -169,7 +173,7 @@ mod tests {
     #[test]
     fn a_pause_or_cancel_says_what_became_of_the_run() {
         let run = Uuid::nil();
-        let said = |pause, state, cancelling| steered(run, pause, Some((state, cancelling)));
+        let said = |pause, state, cancelling| steered(run, pause, Some((state, cancelling, true)));
         assert!(said(true, RunState::Paused, false).contains("is paused"));
         assert!(said(true, RunState::Running, false).contains("pauses within a second"));
         assert!(said(false, RunState::Cancelled, false).ends_with("is cancelled"));
@@ -183,6 +187,16 @@ mod tests {
         for pause in [true, false] {
             let said = said(pause, RunState::Failed, false);
             assert!(said.contains("ended failed before the"), "{said}");
+        }
+        // Recorded, not carried out (the database was locked meanwhile): no engine drives it.
+        for (pause, what) in [(true, "pause"), (false, "cancel")] {
+            let said = steered(run, pause, Some((RunState::Running, false, false)));
+            assert!(
+                said.starts_with(&format!(
+                    "the {what} of run {run} is recorded, not carried out"
+                )),
+                "{said}"
+            );
         }
     }
 }

@@ -39,6 +39,9 @@ impl Engine {
     /// the run's lease, commits the pause or the cancel, and gives the lease back. The rulings
     /// recorded before it are applied with it: a run they leave with every step ended (a
     /// denial, and the steps that needed the step skipped) ends as its steps say, `failed`.
+    /// Once recorded, the command stands: if carrying it out fails (the database locked by
+    /// another process meanwhile), the run's id still comes back, the run is left as it was
+    /// with the command pending, and the next engine to take it over carries it out.
     pub async fn send(&self, run_id: &str, command: Command) -> Result<Uuid> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
@@ -88,8 +91,12 @@ impl Engine {
             })));
         }
         driving::ring(&self.driving, record.id);
-        if let Some(judge) = judge {
-            self.settle_undriven(record.id, judge).await?;
+        if let Some(judge) = judge
+            && let Err(error) = self.settle_undriven(record.id, judge).await
+        {
+            // The command is recorded: it stands, and the next engine to take the run over
+            // (a resume, a recovery) carries it out.
+            tracing::warn!(run_id = %record.id, %error, "recorded, not carried out now");
         }
         Ok(record.id)
     }

@@ -549,3 +549,56 @@ async fn a_group_named_where_a_step_is_asked_for_is_refused_with_its_steps() {
         other => panic!("not refused: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_pause_recorded_but_not_carried_out_stands_and_the_next_takeover_carries_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let hangs = Arc::new(Hangs::default());
+    let engine = || {
+        Engine::builder(dir.path().join("cairn.db"))
+            .executor("hangs", Arc::clone(&hangs) as Arc<dyn Executor>)
+            .open()
+    };
+    // A run whose engine stopped while its step ran: no engine drives it.
+    let first = engine().await.unwrap();
+    let workflow = json!({"name": "w", "steps": [{"id": "a", "executor": "hangs"}]});
+    let plan = first.load_str(&workflow.to_string(), "w.json").unwrap();
+    let handle = first.start(plan, json!({})).await.unwrap();
+    hangs.started.notified().await;
+    first.shutdown();
+    let run = handle.wait().await.unwrap().id;
+    // The pause is recorded, then its commit fails (another process locked the database
+    // meanwhile, as the store sees it).
+    let conn = rusqlite::Connection::open(dir.path().join("cairn.db")).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TRIGGER locked BEFORE UPDATE OF state ON runs
+         WHEN NEW.id = '{run}' AND NEW.state = 'paused'
+         BEGIN SELECT RAISE(ABORT, 'locked meanwhile'); END"
+    ))
+    .unwrap();
+    let pause = Command::Pause(Request {
+        by: "ann".into(),
+        reason: None,
+    });
+    let second = engine().await.unwrap();
+    let sent = second.send(&run.to_string(), pause).await;
+    assert_eq!(sent.unwrap(), run, "recorded: the command stands");
+    let record = second.store().find_run(&run.to_string()).await.unwrap();
+    assert_eq!(record.state, RunState::Running, "not carried out");
+    let pending = second.store().pending_commands(run).await.unwrap();
+    assert!(matches!(
+        pending[..],
+        [PendingCommand {
+            command: Command::Pause(_),
+            ..
+        }]
+    ));
+    // The next takeover carries it out.
+    conn.execute_batch("DROP TRIGGER locked").unwrap();
+    let third = engine().await.unwrap();
+    for (_, taken) in third.recover().await.unwrap() {
+        assert_eq!(taken.unwrap().wait().await.unwrap().state, RunState::Paused);
+    }
+    let record = third.store().find_run(&run.to_string()).await.unwrap();
+    assert_eq!(record.state, RunState::Paused);
+}
