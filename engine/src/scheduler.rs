@@ -242,9 +242,12 @@ impl Driver {
                 // starve the word of a lost lease, the deadline or the commands.
                 () = sleep_until(next_wake), if next_wake.is_some() => {}
             }
-            if signs && self.ledger.stall_due(Utc::now()) {
-                // Signs of life are read at most once a `PROGRESS_POLL`: a window shorter
-                // than that would otherwise run out on an attempt that kept talking.
+            if self.ledger.stall_due(Utc::now()) {
+                // Signs of life are read at most once a `PROGRESS_POLL`, but always before a
+                // window is judged: one shorter than that would otherwise run out on an
+                // attempt that kept talking. Whether or not the bell was heard: another
+                // branch may have won the select each time since it rang (an attempt's end
+                // that came while a commit waited on the store's lock).
                 self.read_progress()?;
                 (signs, next_look) = (false, Instant::now() + PROGRESS_POLL);
             }

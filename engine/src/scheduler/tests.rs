@@ -539,3 +539,5 @@ async fn a_shutdown_abandons_an_attempt_that_ignores_it_and_releases_the_lease()
     let taken = store.acquire_lease(run, &other, ttl, &|_| false).await;
     assert_eq!(taken.unwrap(), crate::lease::LeaseAttempt::Acquired);
 }
+
+mod signs;
