@@ -156,16 +156,28 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     if handles.is_empty() && refused.is_none() {
         eprintln!("{}", nothing_to_recover(&engine).await?);
     }
-    let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
-    let mut reports = Vec::new();
-    for handle in handles {
+    // Every run taken over is driven from now on: each is named before any is waited for.
+    for handle in &handles {
         eprintln!("recovering run {}", handle.id());
+    }
+    let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
+    // Each run is waited for to its end, also when another one stopped (the first such
+    // stop is the error).
+    let (mut reports, mut first_stop) = (Vec::new(), None);
+    for handle in handles {
         let run = handle.id();
-        let report = handle.wait().await.map_err(|error| stopped(run, error))?;
-        reports.push(report);
+        match handle.wait().await {
+            Ok(report) => reports.push(report),
+            Err(error) => {
+                first_stop.get_or_insert(stopped(run, error));
+            }
+        }
     }
     stop.abort();
     engine.store().close().await;
+    if let Some(error) = first_stop {
+        return Err(error);
+    }
     if global.json {
         json::print(&mut std::io::stdout().lock(), &reports)?;
     } else {

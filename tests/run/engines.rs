@@ -387,17 +387,28 @@ fn recover_resumes_every_run_whose_engine_died() {
         run.wait().unwrap();
         killed.push(show["id"].as_str().unwrap().to_owned());
     }
+    // `recover` names every run it drives before the first one ends (they wait at the gate).
+    let mut recover = (scratch.command(&["recover", "--json"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let said = lines_of(recover.stderr.take().unwrap());
+    let mut named = Vec::new();
+    while named.len() < killed.len() {
+        let line = said
+            .recv_timeout(HANG)
+            .expect("recover names the runs it drives");
+        named.extend(line.strip_prefix("recovering run ").map(str::to_owned));
+    }
+    named.sort();
+    killed.sort();
+    assert_eq!(named, killed);
     std::fs::write(&gate, "").unwrap();
-    let recovered = scratch.cairn(&["recover", "--json"]);
-    assert_eq!(
-        recovered.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&recovered.stderr)
-    );
+    let recovered = finish(recover, "cairn recover");
+    assert_eq!(recovered.status.code(), Some(0));
     let reports: Value = serde_json::from_slice(&recovered.stdout).unwrap();
-    let stderr = String::from_utf8_lossy(&recovered.stderr);
-    assert_eq!(reports.as_array().unwrap().len(), 2, "{reports} {stderr}");
+    assert_eq!(reports.as_array().unwrap().len(), 2, "{reports}");
     for id in &killed {
         let show = scratch.json(&["show", id, "--json"]);
         assert_eq!(show["state"], "succeeded", "{show}");
@@ -422,4 +433,18 @@ fn recover_says_when_the_unfinished_runs_are_driven_by_a_live_engine() {
     );
     std::fs::write(&gate, "").unwrap();
     assert_eq!(finish(run, "the driving cairn").status.code(), Some(0));
+}
+
+/// The lines `stderr` says, as they come (read on a thread of their own).
+fn lines_of(stderr: std::process::ChildStderr) -> std::sync::mpsc::Receiver<String> {
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
