@@ -205,9 +205,10 @@ async fn an_attempt_that_talked_while_a_commit_waited_is_not_stalled() {
         .open()
         .await
         .unwrap();
-    let heartbeat = Duration::from_millis(300);
+    // Wide enough that the setup before `a` talks never outlasts it, even on a loaded box.
+    let heartbeat = Duration::from_secs(2);
     let workflow = json!({"name": "s", "steps": [
-        {"id": "a", "executor": "talks", "heartbeat": "300ms", "on_stall": "fail"},
+        {"id": "a", "executor": "talks", "heartbeat": "2s", "on_stall": "fail"},
         {"id": "b", "executor": "gated"},
         {"id": "c", "executor": "gated"}
     ]});
