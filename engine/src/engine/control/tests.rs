@@ -397,40 +397,52 @@ async fn run_moves(engine: &Engine, run: Uuid) -> Vec<RunState> {
         .collect()
 }
 
+/// An engine over the database in `dir` whose `hangs` executor is `hangs`.
+async fn hanging_engine(dir: &Path, hangs: &Arc<Hangs>) -> Engine {
+    Engine::builder(dir.join("cairn.db"))
+        .executor("hangs", Arc::clone(hangs) as Arc<dyn Executor>)
+        .open()
+        .await
+        .unwrap()
+}
+
+/// A run in the database in `dir` whose engine stopped while its step hung: a run no
+/// engine drives.
+async fn undriven(dir: &Path) -> Uuid {
+    let hangs = Arc::new(Hangs::default());
+    let engine = hanging_engine(dir, &hangs).await;
+    let workflow = json!({"name": "w", "steps": [{"id": "a", "executor": "hangs"}]});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    hangs.started.notified().await;
+    engine.shutdown();
+    let run = handle.wait().await.unwrap();
+    assert_eq!(run.state, RunState::Running);
+    run.id
+}
+
 #[tokio::test]
 async fn a_cancel_sent_while_a_pause_holds_the_lease_of_an_undriven_run_is_applied_by_the_pause() {
     let dir = tempfile::tempdir().unwrap();
     let hangs = Arc::new(Hangs::default());
-    let engine = || {
-        Engine::builder(dir.path().join("cairn.db"))
-            .executor("hangs", Arc::clone(&hangs) as Arc<dyn Executor>)
-            .open()
-    };
-    // A run whose engine stopped while its step ran: no engine drives it.
-    let first = engine().await.unwrap();
-    let workflow = json!({"name": "w", "steps": [{"id": "a", "executor": "hangs"}]});
-    let plan = first.load_str(&workflow.to_string(), "w.json").unwrap();
-    let handle = first.start(plan, json!({})).await.unwrap();
-    hangs.started.notified().await;
-    first.shutdown();
-    let run = handle.wait().await.unwrap();
-    assert_eq!(run.state, RunState::Running);
+    let engine = || hanging_engine(dir.path(), &hangs);
+    let run = undriven(dir.path()).await;
     // Another process's cancel, recorded once the pause below has carried itself out and
     // just before it gives the lease back: that process found the lease held, and left
     // the cancel to its holder.
-    let _trigger = cancel_at_release(dir.path(), run.id);
+    let _trigger = cancel_at_release(dir.path(), run);
     let pause = Command::Pause(Request {
         by: "ann".into(),
         reason: None,
     });
-    let second = engine().await.unwrap();
-    second.send(&run.id.to_string(), pause).await.unwrap();
-    let moves = run_moves(&second, run.id).await;
+    let second = engine().await;
+    second.send(&run.to_string(), pause).await.unwrap();
+    let moves = run_moves(&second, run).await;
     assert_eq!(
         moves[moves.len() - 2..],
         [RunState::Paused, RunState::Cancelled]
     );
-    let pending = second.store().pending_commands(run.id).await.unwrap();
+    let pending = second.store().pending_commands(run).await.unwrap();
     assert!(pending.is_empty(), "{pending:?}");
 }
 
@@ -554,19 +566,8 @@ async fn a_group_named_where_a_step_is_asked_for_is_refused_with_its_steps() {
 async fn a_pause_recorded_but_not_carried_out_stands_and_the_next_takeover_carries_it_out() {
     let dir = tempfile::tempdir().unwrap();
     let hangs = Arc::new(Hangs::default());
-    let engine = || {
-        Engine::builder(dir.path().join("cairn.db"))
-            .executor("hangs", Arc::clone(&hangs) as Arc<dyn Executor>)
-            .open()
-    };
-    // A run whose engine stopped while its step ran: no engine drives it.
-    let first = engine().await.unwrap();
-    let workflow = json!({"name": "w", "steps": [{"id": "a", "executor": "hangs"}]});
-    let plan = first.load_str(&workflow.to_string(), "w.json").unwrap();
-    let handle = first.start(plan, json!({})).await.unwrap();
-    hangs.started.notified().await;
-    first.shutdown();
-    let run = handle.wait().await.unwrap().id;
+    let engine = || hanging_engine(dir.path(), &hangs);
+    let run = undriven(dir.path()).await;
     // The pause is recorded, then its commit fails (another process locked the database
     // meanwhile, as the store sees it).
     let conn = rusqlite::Connection::open(dir.path().join("cairn.db")).unwrap();
@@ -580,7 +581,7 @@ async fn a_pause_recorded_but_not_carried_out_stands_and_the_next_takeover_carri
         by: "ann".into(),
         reason: None,
     });
-    let second = engine().await.unwrap();
+    let second = engine().await;
     let sent = second.send(&run.to_string(), pause).await;
     assert_eq!(sent.unwrap(), run, "recorded: the command stands");
     let record = second.store().find_run(&run.to_string()).await.unwrap();
@@ -595,7 +596,7 @@ async fn a_pause_recorded_but_not_carried_out_stands_and_the_next_takeover_carri
     ));
     // The next takeover carries it out.
     conn.execute_batch("DROP TRIGGER locked").unwrap();
-    let third = engine().await.unwrap();
+    let third = engine().await;
     for (_, taken) in third.recover().await.unwrap() {
         assert_eq!(taken.unwrap().wait().await.unwrap().state, RunState::Paused);
     }
