@@ -252,10 +252,12 @@ impl ProcessExecutor {
         if let Some(message) = cwd_problem {
             return (Outcome::failure(ErrorClass::BadParams, message), Vec::new());
         }
-        let mut child = match self.command(action, &params).spawn() {
+        let mut command = self.command(action, &params);
+        let mut child = match command.spawn() {
             Ok(child) => child,
             Err(error) => {
-                let message = spawn_error(program, &error);
+                let found = Path::new(command.as_std().get_program());
+                let message = spawn_error(program, found, &error);
                 return (
                     Outcome::failure(ErrorClass::SpawnFailed, message),
                     Vec::new(),
@@ -485,14 +487,35 @@ async fn check_dir(cwd: &Path) -> Result<(), String> {
 }
 
 /// The message of a failed spawn, naming the program.
-fn spawn_error(program: &str, error: &io::Error) -> String {
+fn spawn_error(program: &str, found: &Path, error: &io::Error) -> String {
     match error.kind() {
+        // The file is there: what the kernel did not find is what it needs to run it.
+        io::ErrorKind::NotFound if found.is_file() => match interpreter(found) {
+            Some(interpreter) => format!(
+                "command `{program}` cannot start: its interpreter `{interpreter}` (its `#!` line) is not found"
+            ),
+            None => format!(
+                "command `{program}` cannot start: the loader or a library it needs is not found"
+            ),
+        },
         io::ErrorKind::NotFound => format!("command `{program}` not found"),
         io::ErrorKind::PermissionDenied => {
             format!("command `{program}` is not executable: {error}")
         }
         _ => format!("cannot start command `{program}`: {error}"),
     }
+}
+
+/// The interpreter the `#!` line of the script at `path` names, if it has one.
+fn interpreter(path: &Path) -> Option<String> {
+    let mut start = [0; 256];
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| io::Read::read(&mut file, &mut start))
+        .ok()?;
+    let line = start[..read].strip_prefix(b"#!")?;
+    let line = line.split(|&byte| byte == b'\n').next()?;
+    let interpreter = String::from_utf8_lossy(line);
+    interpreter.split_whitespace().next().map(str::to_owned)
 }
 
 /// The message of a non-zero exit: code or signal, and the end of stderr.

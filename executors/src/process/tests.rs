@@ -140,6 +140,23 @@ async fn missing_command_fails_unretryably_naming_it() {
 }
 
 #[tokio::test]
+async fn a_script_whose_interpreter_is_missing_is_not_called_missing_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("tool");
+    std::fs::write(&script, "#!/cairn/no/such/node --flag\nconsole.log(1)\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let outcome = run(json!({"command": [script]})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::SpawnFailed);
+    assert!(
+        message.ends_with(
+            "cannot start: its interpreter `/cairn/no/such/node` (its `#!` line) is not found"
+        ),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn bad_params_and_missing_cwd_are_bad_params() {
     let outcome = run(json!({"command": "ls -l"})).await;
     assert_eq!(error(&outcome).0, ErrorClass::BadParams);
