@@ -340,7 +340,7 @@ impl ProcessExecutor {
             );
         }
 
-        let log_tail = (!tail.is_empty()).then(|| String::from_utf8_lossy(&tail).into_owned());
+        let log_tail = (!tail.is_empty()).then(|| text_of(&tail));
         let (parsed, raw) = match mode {
             Io::Parsed => (captured.bytes, Vec::new()),
             Io::Raw => (Vec::new(), captured.bytes),
@@ -504,6 +504,20 @@ fn spawn_error(program: &str, found: &Path, error: &io::Error) -> String {
         }
         _ => format!("cannot start command `{program}`: {error}"),
     }
+}
+
+/// `bytes` as text, each byte that is not UTF-8 written `\xff` (what cairn prints for such a
+/// byte), not replaced by `�`: a stderr tail keeps what the program wrote.
+fn text_of(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            let _ = write!(text, "\\x{byte:02x}");
+        }
+    }
+    text
 }
 
 /// The interpreter the `#!` line of the script at `path` names, if it has one.

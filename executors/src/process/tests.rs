@@ -140,6 +140,13 @@ async fn missing_command_fails_unretryably_naming_it() {
 }
 
 #[tokio::test]
+async fn a_stderr_byte_that_is_not_utf8_is_kept_as_its_escape() {
+    let params = json!({"command": ["sh", "-c", "printf 'caf\\303\\251 \\377\\376 end' >&2"]});
+    let outcome = run(params).await;
+    assert_eq!(outcome.log_tail.as_deref(), Some("café \\xff\\xfe end"));
+}
+
+#[tokio::test]
 async fn a_script_whose_interpreter_is_missing_is_not_called_missing_itself() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("tool");
