@@ -18,27 +18,9 @@ pub(super) enum Cause {
     Unreachable,
 }
 
-/// What each cause looks like, lowercase, in the order they are tried.
-const SIGNS: &[(Cause, &[&str])] = &[
-    (
-        Cause::NotAGitRepository,
-        &[
-            "not inside a trusted directory",
-            "--skip-git-repo-check was not specified",
-        ],
-    ),
-    (
-        Cause::Usage,
-        &[
-            "unexpected argument",
-            "unknown option",
-            "unknown argument",
-            "requires --verbose",
-            "invalid value",
-            "usage: ",
-            "positionals:",
-        ],
-    ),
+/// What each cause looks like in what a CLI reported as its failure (its result, failed turn
+/// or error event, or a problem it stopped on), lowercase, in the order they are tried.
+const REPORTED: &[(Cause, &[&str])] = &[
     (
         Cause::Credentials,
         &[
@@ -76,14 +58,44 @@ const SIGNS: &[(Cause, &[&str])] = &[
     ),
 ];
 
+/// The start of the stderr line codex prints outside a git repository.
+const NOT_A_GIT_REPOSITORY: &str = "Not inside a trusted directory";
+
+/// The starts of the stderr lines of a refused command line: clap (codex) and commander
+/// (claude) print a parse error as a line starting `error: `; claude its own check of the
+/// options as `Error: When using --...`.
+const REFUSED: &[&str] = &["error: ", "Error: When using --"];
+
 impl Cause {
-    /// The first cause whose signs appear in `said` (what the CLI reported, its stderr).
-    pub(super) fn of(said: &[&str]) -> Option<Cause> {
-        let said = said.join("\n").to_lowercase();
-        SIGNS
+    /// The cause of a failure the CLI reported (`reported`): the first whose signs it holds.
+    pub(super) fn reported(reported: &str) -> Option<Cause> {
+        let reported = reported.to_lowercase();
+        REPORTED
             .iter()
-            .find(|(_, signs)| signs.iter().any(|sign| said.contains(sign)))
+            .find(|(_, signs)| signs.iter().any(|sign| reported.contains(sign)))
             .map(|&(cause, _)| cause)
+    }
+
+    /// The cause a CLI's `stderr` shows, with what it said: only whole lines in the shapes
+    /// the CLIs print when they refuse to run (a word anywhere, in a warning or a log line,
+    /// is no sign).
+    pub(super) fn on_stderr(stderr: &str) -> Option<(Cause, String)> {
+        let lines: Vec<&str> = stderr.lines().map(str::trim_end).collect();
+        let starting = |starts: &[&str]| {
+            (lines.iter())
+                .find(|line| starts.iter().any(|start| line.starts_with(start)))
+                .map(|line| (*line).to_owned())
+        };
+        if let Some(line) = starting(&[NOT_A_GIT_REPOSITORY]) {
+            return Some((Cause::NotAGitRepository, line));
+        }
+        if let Some(line) = starting(REFUSED) {
+            return Some((Cause::Usage, line));
+        }
+        // yargs (opencode) prints its help, and no error, for an argument it refuses.
+        let help = ["Positionals:", "Options:"];
+        (help.iter().all(|heading| lines.contains(heading)))
+            .then(|| (Cause::Usage, "it printed its usage".to_owned()))
     }
 
     /// The class a retry policy acts on: only an unreachable network or API may pass on
@@ -181,30 +193,12 @@ mod tests {
 
     use super::{Cause, Cli};
 
-    /// The cause of a recording, from its stdout's report and its stderr.
-    fn cause(stderr: &str) -> Option<Cause> {
-        Cause::of(&[stderr])
-    }
-
     #[test]
     fn the_recorded_failures_have_their_causes() {
-        for (said, expected) in [
+        for (reported, expected) in [
             ("Not logged in · Please run /login", Cause::Credentials),
             (
                 "API Error: Unable to connect to API (ConnectionRefused)",
-                Cause::Unreachable,
-            ),
-            (
-                include_str!("fixtures/claude-streamjson-noverbose.stderr"),
-                Cause::Usage,
-            ),
-            (include_str!("fixtures/codex-fullauto.stderr"), Cause::Usage),
-            (
-                include_str!("fixtures/codex-json-nogit.stderr"),
-                Cause::NotAGitRepository,
-            ),
-            (
-                include_str!("fixtures/codex-json-gitrepo.stderr"),
                 Cause::Unreachable,
             ),
             (
@@ -212,17 +206,60 @@ mod tests {
                 Cause::Unreachable,
             ),
             (
-                include_str!("fixtures/opencode-dashprompt.stderr"),
-                Cause::Usage,
-            ),
-            (
                 "APIError: Cannot connect to API: Unable to connect. Is the computer able to access the url?",
                 Cause::Unreachable,
             ),
         ] {
-            assert_eq!(cause(said), Some(expected), "{said}");
+            assert_eq!(Cause::reported(reported), Some(expected), "{reported}");
         }
-        assert_eq!(cause("UnknownError: Unexpected server error"), None);
+        assert_eq!(
+            Cause::reported("UnknownError: Unexpected server error"),
+            None
+        );
+
+        for (stderr, expected, said) in [
+            (
+                include_str!("fixtures/claude-streamjson-noverbose.stderr"),
+                Cause::Usage,
+                "Error: When using --print, --output-format=stream-json requires --verbose",
+            ),
+            (
+                include_str!("fixtures/codex-fullauto.stderr"),
+                Cause::Usage,
+                "error: unexpected argument '--full-auto' found",
+            ),
+            (
+                include_str!("fixtures/codex-json-nogit.stderr"),
+                Cause::NotAGitRepository,
+                "Not inside a trusted directory and --skip-git-repo-check was not specified.",
+            ),
+            (
+                include_str!("fixtures/opencode-dashprompt.stderr"),
+                Cause::Usage,
+                "it printed its usage",
+            ),
+        ] {
+            assert_eq!(
+                Cause::on_stderr(stderr),
+                Some((expected, said.to_owned())),
+                "{stderr}"
+            );
+        }
+        // Offline codex's log lines speak of failing to connect: what it reported says why.
+        let stderr = include_str!("fixtures/codex-json-gitrepo.stderr");
+        assert_eq!(Cause::on_stderr(stderr), None);
+    }
+
+    #[test]
+    fn words_in_other_stderr_lines_are_no_sign() {
+        for stderr in [
+            "context usage: 45% of window",
+            "mcp server github: 401 Unauthorized (tool disabled)",
+            "npm warn invalid value for fund, ignoring",
+            "WARNING: unknown option in config, ignoring\nthread 'main' panicked at src/main.rs:1:1",
+        ] {
+            assert_eq!(Cause::on_stderr(stderr), None, "{stderr}");
+        }
     }
 
     #[test]

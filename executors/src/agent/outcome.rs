@@ -84,9 +84,12 @@ impl Attempt<'_> {
             }
             ErrorClass::ExitCode => {
                 let last = report.last_problem();
-                match Cause::of(&[last.unwrap_or_default(), stderr]) {
-                    Some(cause) => {
-                        let said = said(last, stderr);
+                let reported =
+                    last.and_then(|last| Some((Cause::reported(last)?, last.to_owned())));
+                // A CLI killed by a signal did not refuse to run, whatever its stderr says.
+                let refused = || Cause::on_stderr(stderr).filter(|_| !self.killed(&error.message));
+                match reported.or_else(refused) {
+                    Some((cause, said)) => {
                         error.message = format!(
                             "{}; {}",
                             cause.explain(cli, &said, &self.withheld),
@@ -108,10 +111,16 @@ impl Attempt<'_> {
         error
     }
 
+    /// Whether the process executor's `message` says the CLI was killed by a signal.
+    fn killed(&self, message: &str) -> bool {
+        let argv = self.params.argv();
+        message.starts_with(&format!("`{}` was killed by signal ", argv[0]))
+    }
+
     /// The error of a CLI that exited 0 but reported a failure.
     fn reported(&self, reported: &str) -> ExecError {
         let cli = self.params.cli;
-        match Cause::of(&[reported]) {
+        match Cause::reported(reported) {
             Some(cause) => ExecError {
                 class: cause.class(),
                 message: cause.explain(cli, reported, &self.withheld),
@@ -122,30 +131,6 @@ impl Attempt<'_> {
             },
         }
     }
-}
-
-/// What the CLI said about its failure, in a few words: what it reported, else the first
-/// line of its stderr that speaks of an error.
-fn said(reported: Option<&str>, stderr: &str) -> String {
-    if let Some(reported) = reported {
-        return reported.to_owned();
-    }
-    // opencode (yargs) prints its help, and no error, for an argument it refuses.
-    if stderr.contains("Positionals:") {
-        return "it printed its usage".to_owned();
-    }
-    let lines = || {
-        stderr
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-    };
-    if let Some(line) = lines().find(|line| line.to_lowercase().contains("error")) {
-        return line.to_owned();
-    }
-    (lines().find(|line| !line.starts_with("WARNING")))
-        .unwrap_or("no reason given")
-        .to_owned()
 }
 
 /// The message of a CLI that could not be started: what failed, and how to point at it.

@@ -156,3 +156,29 @@ async fn opencode_offline_is_transient() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_cli_that_kills_itself_after_a_usage_like_line_is_retryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("codex");
+    let script = concat!(
+        "#!/bin/sh\n",
+        "echo '{\"type\":\"thread.started\",\"thread_id\":\"t\"}'\n",
+        "echo 'error: unexpected argument (context usage: 45% of window)' >&2\n",
+        "kill -KILL $$\n",
+    );
+    std::fs::write(&program, script).unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let params = json!({"cli": "codex", "prompt": "p", "program": program});
+    let outcome = super::run(params).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::ExitCode, "{message}");
+    assert!(
+        message.contains("was killed by signal SIGKILL"),
+        "{message}"
+    );
+}

@@ -188,3 +188,31 @@ fn opencode_without_done_succeeds_and_its_errors_fail() {
     assert_eq!(error.class, ErrorClass::ExitCode);
     assert!(error.message.ends_with("opencode reported: UnknownError: Unexpected server error. Check server logs for details."), "{}", error.message);
 }
+
+#[test]
+fn stderr_noise_of_a_failed_exit_is_no_cause() {
+    for stderr in [
+        "context usage: 45% of window",
+        "mcp server github: 401 Unauthorized (tool disabled)",
+        "npm warn invalid value for fund, ignoring",
+    ] {
+        let stdout = r#"{"type":"thread.started","thread_id":"t"}"#;
+        let error = judge("codex", exited("codex", 1, stderr), stdout, vec![])
+            .result
+            .unwrap_err();
+        assert_eq!(error.class, ErrorClass::ExitCode, "{}", error.message);
+        assert_eq!(error.message, "`codex` exited with code 1");
+    }
+}
+
+#[test]
+fn a_cli_killed_by_a_signal_is_not_classed_by_its_stderr() {
+    let stderr = include_str!("../fixtures/codex-fullauto.stderr");
+    let mut killed = Outcome::failure(
+        ErrorClass::ExitCode,
+        "`codex` was killed by signal SIGKILL; stderr: ...",
+    );
+    killed.log_tail = Some(stderr.to_owned());
+    let error = judge("codex", killed, "", vec![]).result.unwrap_err();
+    assert_eq!(error.class, ErrorClass::ExitCode, "{}", error.message);
+}
