@@ -154,7 +154,7 @@ fn spawn_message(params: &AgentParams, message: &str) -> String {
 fn no_answer(cli: Cli, stdout: &str, report: &Report) -> String {
     let expected = match cli {
         Cli::Claude => "a JSON object with \"type\": \"result\"",
-        Cli::Codex => "an `item.completed` event with an `agent_message`",
+        Cli::Codex => "`turn.completed` after an `item.completed` event with an `agent_message`",
         Cli::Opencode => "a `text` event",
         Cli::Custom => "an answer",
     };

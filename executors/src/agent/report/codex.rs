@@ -5,6 +5,9 @@
 //! `turn.failed` with `error.message`. An `error` event is *not* the end of the turn:
 //! codex 0.171 prints one for each reconnect (`Reconnecting... 2/5 ...`, `Reconnecting...
 //! waiting for network ...`) and goes on; only `turn.failed` or a non-zero exit is a failure.
+//! The answer is the last `agent_message` of a turn that completed: a message printed
+//! mid-turn (codex says what it is about to do) is no answer when `turn.completed` never
+//! comes.
 //! Codex reports no cost.
 
 use cairn_engine::Usage;
@@ -14,14 +17,16 @@ use super::{Report, count, events, message};
 /// Reads codex's stdout.
 pub(super) fn read(stdout: &str) -> Report {
     let mut report = Report::default();
+    let mut message_so_far = None;
     for event in events(stdout) {
         let item = &event["item"];
         match event["type"].as_str().unwrap_or_default() {
             "item.completed" if item["type"] == "agent_message" => {
-                report.text = item["text"].as_str().map(str::to_owned);
+                message_so_far = item["text"].as_str().map(str::to_owned);
             }
             "item.completed" if item["type"] == "error" => report.warn(message(&item["message"])),
             "turn.completed" => {
+                report.text.clone_from(&message_so_far);
                 // `input_tokens` already includes `cached_input_tokens`.
                 let usage = &event["usage"];
                 report.usage += &Usage {
@@ -78,6 +83,23 @@ mod tests {
         );
         // Eight "waiting for network" lines in a row are kept once.
         assert_eq!(report.warnings.len(), 6);
+    }
+
+    #[test]
+    fn a_message_without_turn_completed_is_no_answer() {
+        let stdout = concat!(
+            r#"{"type":"thread.started","thread_id":"t"}"#,
+            "\n",
+            r#"{"type":"turn.started"}"#,
+            "\n",
+            r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"Let me first look at the failing test."}}"#,
+        );
+        assert_eq!(read(stdout).text, None);
+        let completed = format!("{stdout}\n{}", r#"{"type":"turn.completed","usage":{}}"#);
+        assert_eq!(
+            read(&completed).text.as_deref(),
+            Some("Let me first look at the failing test.")
+        );
     }
 
     #[test]

@@ -216,3 +216,23 @@ fn a_cli_killed_by_a_signal_is_not_classed_by_its_stderr() {
     let error = judge("codex", killed, "", vec![]).result.unwrap_err();
     assert_eq!(error.class, ErrorClass::ExitCode, "{}", error.message);
 }
+
+#[test]
+fn codex_exiting_0_mid_turn_has_no_answer() {
+    let stdout = concat!(
+        r#"{"type":"thread.started","thread_id":"t"}"#,
+        "\n",
+        r#"{"type":"turn.started"}"#,
+        "\n",
+        r#"{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"Let me look."}}"#,
+    );
+    let error = judge("codex", exited("codex", 0, ""), stdout, vec![])
+        .result
+        .unwrap_err();
+    assert_eq!(error.class, ErrorClass::BadOutput, "{}", error.message);
+    assert!(
+        error.message.contains("expected `turn.completed`"),
+        "{}",
+        error.message
+    );
+}
