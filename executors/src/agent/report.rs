@@ -82,7 +82,8 @@ fn message(value: &Value) -> String {
 
 /// A custom CLI: stdout that is one JSON document is read as Claude's result object is
 /// when it has its fields (`result` or `text` for the answer, `is_error`, `usage`,
-/// `total_cost_usd`), and kept as `raw`; any other stdout is the answer as text.
+/// `total_cost_usd`), and kept as `raw`; any other stdout is the answer as text, and a
+/// stdout of only whitespace is no answer.
 fn custom(stdout: &str) -> Report {
     let trimmed = stdout.trim();
     match serde_json::from_str::<Value>(trimmed) {
@@ -107,7 +108,7 @@ fn custom(stdout: &str) -> Report {
             }
         }
         Err(_) => Report {
-            text: Some(stdout.trim_end().to_owned()),
+            text: (!trimmed.is_empty()).then(|| stdout.trim_end().to_owned()),
             ..Report::default()
         },
     }
@@ -139,5 +140,12 @@ mod tests {
 
         let report = read(Cli::Custom, r#"{"answer": 42}"#);
         assert_eq!(report.text.as_deref(), Some(r#"{"answer": 42}"#));
+    }
+
+    #[test]
+    fn custom_stdout_of_only_whitespace_is_no_answer() {
+        for stdout in ["", "  \n", "\n\t\n"] {
+            assert_eq!(read(Cli::Custom, stdout).text, None, "{stdout:?}");
+        }
     }
 }
