@@ -24,21 +24,33 @@ pub(super) struct Report {
     /// Errors the CLI reported and went on from (codex's `Reconnecting...`), in order,
     /// repeats in a row kept once.
     pub(super) warnings: Vec<String>,
+    /// Whether the last warning is the last event the CLI printed: it stopped on it, where
+    /// a warning followed by more events is one it went on from.
+    pub(super) stopped_on_warning: bool,
 }
 
 impl Report {
-    /// What the CLI last said about a problem: its failure, else its last warning.
+    /// What the CLI last said about a problem: its failure, else the warning it stopped on
+    /// (one it went on from explains nothing that came after).
     pub(super) fn last_problem(&self) -> Option<&str> {
-        self.error
-            .as_deref()
-            .or(self.warnings.last().map(String::as_str))
+        (self.error.as_deref()).or_else(|| {
+            (self.warnings.last())
+                .filter(|_| self.stopped_on_warning)
+                .map(String::as_str)
+        })
     }
 
-    /// Records a warning, unless it repeats the one before.
+    /// Records a warning, unless it repeats the one before, as the last event so far.
     fn warn(&mut self, warning: String) {
         if self.warnings.last() != Some(&warning) {
             self.warnings.push(warning);
         }
+        self.stopped_on_warning = true;
+    }
+
+    /// Records that the CLI printed an event after its warnings, if any: it went on.
+    fn went_on(&mut self) {
+        self.stopped_on_warning = false;
     }
 }
 
@@ -104,7 +116,7 @@ fn custom(stdout: &str) -> Report {
                 usage: claude::usage(&raw),
                 error,
                 raw,
-                warnings: Vec::new(),
+                ..Report::default()
             }
         }
         Err(_) => Report {

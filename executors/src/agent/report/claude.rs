@@ -15,6 +15,7 @@ pub(super) fn read(stdout: &str) -> Report {
     let events = events(stdout);
     let mut report = Report::default();
     for event in &events {
+        report.went_on();
         if event["type"] == "assistant" && event["error"].is_string() {
             report.warn(assistant_text(event).unwrap_or_else(|| message(&event["error"])));
         }

@@ -19,6 +19,7 @@ pub(super) fn read(stdout: &str) -> Report {
     let mut report = Report::default();
     let mut message_so_far = None;
     for event in events(stdout) {
+        report.went_on();
         let item = &event["item"];
         match event["type"].as_str().unwrap_or_default() {
             "item.completed" if item["type"] == "agent_message" => {
@@ -61,6 +62,8 @@ mod tests {
         );
         assert_eq!(report.warnings.len(), 1);
         assert!(report.warnings[0].starts_with("Reconnecting... 2/5"));
+        // codex went on from it: it explains nothing that comes after.
+        assert_eq!(report.last_problem(), None);
         assert_eq!(report.raw["type"], "turn.completed");
 
         let report = read(include_str!(

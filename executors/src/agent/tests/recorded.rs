@@ -236,3 +236,14 @@ fn codex_exiting_0_mid_turn_has_no_answer() {
         error.message
     );
 }
+
+#[test]
+fn a_warning_codex_went_on_from_is_not_the_cause_of_a_later_crash() {
+    let stdout = include_str!("../fixtures/codex-reconnect-then-success.jsonl");
+    let stderr = "thread 'main' panicked at core/src/exec.rs:88:5:\nindex out of bounds\n";
+    let error = judge("codex", exited("codex", 101, stderr), stdout, vec![])
+        .result
+        .unwrap_err();
+    assert_eq!(error.class, ErrorClass::ExitCode, "{}", error.message);
+    assert_eq!(error.message, "`codex` exited with code 101");
+}
