@@ -140,6 +140,13 @@ impl AgentParams {
                 "`with.args` sets `--max-budget-usd`: use `with.max_budget_usd`, which a policy's cost budget can lower".to_owned(),
             );
         }
+        if let Some(budget) = self.max_budget_usd.filter(|_| self.cli == Cli::Claude)
+            && ten_thousandths(budget) < 1.0
+        {
+            return Err(format!(
+                "`with.max_budget_usd` is {budget}, less than $0.0001, the least claude's `--max-budget-usd` is given (a budget is rounded down to 4 decimals): nothing is left to spend (under a policy's `cost_usd` budget, the run's budget is as good as spent)"
+            ));
+        }
         Ok(())
     }
 
@@ -159,6 +166,7 @@ impl AgentParams {
                 argv.extend(["claude", "-p", "--output-format", "stream-json"].map(str::to_owned));
                 model(&mut argv);
                 if let Some(budget) = self.max_budget_usd {
+                    let budget = ten_thousandths(budget) / 10_000.0;
                     argv.extend(["--max-budget-usd".to_owned(), format!("{budget:.4}")]);
                 }
                 argv.extend(self.args.iter().cloned());
@@ -207,6 +215,13 @@ impl AgentParams {
             kill_grace: self.kill_grace,
         }
     }
+}
+
+/// A budget in whole ten-thousandths of a dollar, the 4 decimals `--max-budget-usd` is given
+/// with: rounded down, so that claude never gets more than is left (the tolerance keeps a
+/// budget of 4 decimals, such as 0.1234, whole against its binary fraction).
+fn ten_thousandths(budget: f64) -> f64 {
+    (budget * 10_000.0 + 1e-6).floor()
 }
 
 #[cfg(test)]
@@ -278,6 +293,29 @@ mod tests {
                 "-fix it"
             ]
         );
+    }
+
+    #[test]
+    fn a_budget_is_rounded_down_and_one_that_rounds_to_nothing_is_refused() {
+        let budget = |max_budget_usd: f64| {
+            let argv =
+                argv(json!({"cli": "claude", "prompt": "p", "max_budget_usd": max_budget_usd}));
+            let at = argv
+                .iter()
+                .position(|arg| arg == "--max-budget-usd")
+                .unwrap();
+            argv[at + 1].clone()
+        };
+        assert_eq!(budget(0.12346), "0.1234");
+        assert_eq!(budget(0.1234), "0.1234");
+        assert_eq!(budget(0.29), "0.2900");
+        assert_eq!(budget(0.00019), "0.0001");
+        let error = parse(json!({"cli": "claude", "prompt": "p", "max_budget_usd": 0.00009}))
+            .expect_err("refused");
+        assert!(error.contains("less than $0.0001"), "{error}");
+        assert!(parse(json!({"cli": "claude", "prompt": "p", "max_budget_usd": 0})).is_err());
+        // Only claude is given the budget.
+        assert!(parse(json!({"cli": "codex", "prompt": "p", "max_budget_usd": 0})).is_ok());
     }
 
     #[test]
