@@ -65,13 +65,15 @@ pub(super) fn read(cli: Cli, stdout: &str) -> Report {
     }
 }
 
-/// The JSON objects of a JSONL stream (or of one JSON document), in order.
+/// The JSON objects of a JSONL stream (or of one JSON document), in order. A `\r` ends a
+/// line as a `\n` does, as for the output capture: a progress line redrawn with `\r` before
+/// an event does not hide it (JSON holds no raw `\r`).
 fn events(stdout: &str) -> Vec<Value> {
     if let Ok(value) = serde_json::from_str::<Value>(stdout) {
         return vec![value];
     }
     stdout
-        .lines()
+        .split(['\n', '\r'])
         .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
         .filter(Value::is_object)
         .collect()
@@ -152,6 +154,16 @@ mod tests {
 
         let report = read(Cli::Custom, r#"{"answer": 42}"#);
         assert_eq!(report.text.as_deref(), Some(r#"{"answer": 42}"#));
+    }
+
+    #[test]
+    fn a_progress_line_redrawn_with_cr_does_not_hide_the_next_event() {
+        let stdout = concat!(
+            "Thinking 10%\rThinking 50%\r",
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"Hi!"}"#,
+            "\r\n",
+        );
+        assert_eq!(read(Cli::Claude, stdout).text.as_deref(), Some("Hi!"));
     }
 
     #[test]
