@@ -248,17 +248,16 @@ async fn abandoned(deadline: Option<Instant>, stop: CancellationToken) -> Outcom
         () = stop.cancelled() => false,
     };
     tokio::time::sleep(STOP_GRACE).await;
-    if timed_out {
-        Outcome::failure(
-            ErrorClass::Timeout,
-            "the executor did not stop at its deadline",
-        )
+    let (class, when) = if timed_out {
+        (ErrorClass::Timeout, "at its deadline")
     } else {
-        Outcome::failure(
-            ErrorClass::Cancelled,
-            "the executor did not stop when cancelled",
-        )
-    }
+        (ErrorClass::Cancelled, "when cancelled")
+    };
+    let grace = STOP_GRACE.as_secs();
+    let message = format!(
+        "the executor did not stop {when}, nor in the {grace} s after: abandoned (a process step's kill_grace is cut at {grace} s)"
+    );
+    Outcome::failure(class, message)
 }
 
 /// One executor call, with a panic turned into a failed outcome, an output nested too deep
@@ -371,6 +370,11 @@ mod tests {
         assert_eq!(end.index, 0);
         let error = end.outcome.result.unwrap_err();
         assert_eq!(error.class, ErrorClass::Cancelled);
+        assert_eq!(
+            error.message,
+            "the executor did not stop when cancelled, nor in the 30 s after: abandoned \
+             (a process step's kill_grace is cut at 30 s)"
+        );
         assert!(
             !ctx.cancel.is_cancelled(),
             "its attempt was not told to stop"
