@@ -118,7 +118,10 @@ fn an_output_past_the_cap_fails_the_step_with_a_clear_error() {
     let show = scratch.json(&["show", &run_id, "--json"]);
     let error = show["steps"][0]["error"].as_str().unwrap();
     assert!(
-        error.starts_with("output_too_large: output is 3002 bytes, over the cap of 1000 bytes"),
+        error.starts_with(&format!(
+            "output_too_large: output is 3002 bytes, over the cap of 1000 bytes (the run's: \
+             `cairn retry {run_id} --max-output BYTES` retries it with a bigger one)"
+        )),
         "{error}"
     );
     assert_eq!(

@@ -176,7 +176,10 @@ impl Ledger {
         let size = crate::measure::json_len(&output);
         if size > self.max_output_bytes {
             let cap = self.max_output_bytes;
-            let message = format!("output is {size} bytes, over the cap of {cap} bytes");
+            let message = format!(
+                "output is {size} bytes, over the cap of {cap} bytes (the run's: `cairn retry {} --max-output BYTES` retries it with a bigger one)",
+                self.run_id
+            );
             return Err(failure(ErrorClass::OutputTooLarge, message));
         }
         if let Some(schema) = schema {
