@@ -99,8 +99,7 @@ impl Ledger {
 
     /// When the next stall would be seen, if nothing moves before.
     pub(super) fn next_stall(&self) -> Option<DateTime<Utc>> {
-        let watched = self.watched();
-        let heartbeats = watched.iter().filter_map(|&step| {
+        let heartbeats = self.unstalled().filter_map(|step| {
             let window = self.plan.steps()[step].heartbeat?;
             if self.slots[step].items.is_some() {
                 let oldest = self.item_windows(step).map(|(_, since)| since).min();
@@ -110,16 +109,20 @@ impl Ledger {
         });
         let no_progress = (self.plan.workflow().stall.as_ref())
             .and_then(|stall| stall.no_progress)
-            .filter(|_| !watched.is_empty())
+            .filter(|_| self.unstalled().next().is_some())
             .map(|window| self.active_at + window.0);
         heartbeats.chain(no_progress).min()
     }
 
-    /// The running attempts not stalled already.
+    /// The running attempts not stalled already. (Asked before every turn by
+    /// [`Ledger::next_stall`]: it allocates nothing.)
+    fn unstalled(&self) -> impl Iterator<Item = StepIndex> + '_ {
+        (self.running.iter().copied()).filter(|&step| self.slots[step].stall.is_none())
+    }
+
+    /// [`Ledger::unstalled`], collected for a caller that marks them.
     fn watched(&self) -> Vec<StepIndex> {
-        (self.running.iter().copied())
-            .filter(|&step| self.slots[step].stall.is_none())
-            .collect()
+        self.unstalled().collect()
     }
 
     fn mark_stalled(&mut self, step: StepIndex, stall: Stall, on_stall: OnStall) {
