@@ -18,7 +18,7 @@ use self::builder::StoreChoice;
 use self::driving::{Claim, SharedDriving};
 use self::takeover::Continued;
 use crate::definition::Workflow;
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::event::Event;
 use crate::executor::Executors;
 use crate::lease::{self, Lease};
@@ -179,6 +179,10 @@ impl Engine {
             .map(|step| StepRecord::pending(&step.id))
             .collect();
         let judge = Judge::of(self.inner.guard.clone(), run.guard.as_deref());
+        let rate_limits = match &judge.guard {
+            Some(guard) => error::rate_limits(guard.as_ref(), Some(run.id))?,
+            None => Vec::new(),
+        };
         let run = Takeover {
             run: Committed {
                 run_id: run.id,
@@ -189,6 +193,7 @@ impl Engine {
                 deadline: None,
                 steps,
                 approvals: Vec::new(),
+                rate_limits,
                 recent_starts: Vec::new(),
                 plans: Vec::new(),
                 superseded: Vec::new(),

@@ -125,11 +125,11 @@ impl Engine {
             Some(_) => store.approvals(record.id).await?,
             None => Vec::new(),
         };
-        let limits = match &judge.guard {
+        let rate_limits = match &judge.guard {
             Some(guard) => error::rate_limits(guard.as_ref(), Some(record.id))?,
             None => Vec::new(),
         };
-        let recent_starts = match limits.iter().map(|limit| limit.per).max() {
+        let recent_starts = match rate_limits.iter().map(|limit| limit.per).max() {
             Some(window) => {
                 let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
                 let since = Utc::now().checked_sub_signed(window).unwrap_or_default();
@@ -152,6 +152,7 @@ impl Engine {
                 deadline: record.deadline,
                 steps,
                 approvals,
+                rate_limits,
                 recent_starts,
                 plans,
                 superseded,

@@ -21,7 +21,7 @@ use crate::definition::OnStall;
 use crate::error::Result;
 use crate::executor::{Action, ErrorClass, ExecError, Executors, Outcome, Usage};
 use crate::expr::SharedJson;
-use crate::guard::Guard;
+use crate::guard::{Guard, RateLimit};
 use crate::item::ItemRecord;
 use crate::plan::{Addition, Plan, Spent, StepIndex, Supersession};
 use crate::report::RunReport;
@@ -150,7 +150,10 @@ pub(crate) struct Committed {
     pub(crate) steps: Vec<StepRecord>,
     /// The run's approval requests, decided or not.
     pub(crate) approvals: Vec<Approval>,
-    /// The attempt starts within the guard's longest rate-limit window (step ids).
+    /// The rate limits of the guard that judges the run, asked of it once
+    /// ([`error::rate_limits`](crate::error::rate_limits)).
+    pub(crate) rate_limits: Vec<RateLimit>,
+    /// The attempt starts within the longest of those windows (step ids).
     pub(crate) recent_starts: Vec<(String, DateTime<Utc>)>,
     /// The plans the run's planners added so far (`plan` has their steps already).
     pub(crate) plans: Vec<Addition>,

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::approvals::Approvals;
 use super::{BATCH_SLICE, Committed, Judge, Ledger, Redrive, Slot, items, judge, planner};
-use crate::error::{self, Error, Result};
+use crate::error::{Error, Result};
 use crate::executor::Usage;
 use crate::expr::SharedJson;
 use crate::plan::{Plan, Spent, StepIndex};
@@ -38,6 +38,7 @@ impl Ledger {
             deadline,
             steps: records,
             approvals,
+            rate_limits,
             recent_starts,
             plans: added,
             superseded,
@@ -72,15 +73,11 @@ impl Ledger {
             let step = plan.index_of(&approval.step_id)?;
             Some(((step, approval.item), approval))
         }));
-        let limits = match &judge.guard {
-            Some(guard) => error::rate_limits(guard.as_ref(), Some(run_id))?,
-            None => Vec::new(),
-        };
         let starts = (recent_starts.into_iter()).filter_map(|(step, at)| {
             let executor = plan.node(plan.index_of(&step)?).executor.clone()?;
             Some((executor, at))
         });
-        let rates = judge::Rates::new(limits, starts);
+        let rates = judge::Rates::new(rate_limits, starts);
         // Every plan the run's planners emitted counts towards repeats, superseded or not.
         let mut plans: HashMap<String, u32> = HashMap::new();
         let emitted =

@@ -36,6 +36,7 @@ pub(super) fn committed(
         deadline: None,
         steps,
         approvals: Vec::new(),
+        rate_limits: Vec::new(),
         recent_starts: Vec::new(),
         plans: Vec::new(),
         superseded: Vec::new(),
@@ -56,7 +57,19 @@ pub(super) fn new_judged_run(workflow: Value, judge: Judge) -> Ledger {
         input: json!({"n": 2}),
         ..committed(Uuid::now_v7(), plan, RunState::Pending, steps)
     };
-    Ledger::take_over(run, judge, 1 << 20, at(0), None).unwrap()
+    take_over_judged(run, judge, at(0), None)
+}
+
+/// A ledger taking over `run` at `now`, judged by `judge` with the rate limits its guard
+/// gives, asked as the engine asks them before a takeover.
+pub(super) fn take_over_judged(
+    mut run: Committed,
+    judge: Judge,
+    now: DateTime<Utc>,
+    redrive: Option<crate::scheduler::Redrive>,
+) -> Ledger {
+    run.rate_limits = (judge.guard.as_ref()).map_or(Vec::new(), |guard| guard.rate_limits());
+    Ledger::take_over(run, judge, 1 << 20, now, redrive).unwrap()
 }
 
 /// A ledger taking over a new run of `workflow`.
@@ -622,6 +635,7 @@ fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
         deadline: None,
         steps: records,
         approvals: Vec::new(),
+        rate_limits: Vec::new(),
         recent_starts: Vec::new(),
         plans: Vec::new(),
         superseded: Vec::new(),

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::super::tests::{
     at, committed, committed_after, done, ids, moves, new_judged_run, plan, records_after,
+    take_over_judged,
 };
 use super::super::{Committed, Input, Judge, Ledger};
 use crate::approval::Approval;
@@ -87,7 +88,7 @@ fn taken_over(
         hash: Some("policy".into()),
         cwd: Some("/checkout".into()),
     };
-    Ledger::take_over(run, judge, 1 << 20, at(second), redrive).unwrap()
+    take_over_judged(run, judge, at(second), redrive)
 }
 
 /// Ann's approval at `second`.
@@ -355,7 +356,7 @@ fn an_approval_binds_the_engines_directory_where_a_step_without_cwd_runs() {
         hash: Some("policy".into()),
         cwd: Some("/another/checkout".into()),
     };
-    let mut elsewhere = Ledger::take_over(run, judge, 1 << 20, at(4), None).unwrap();
+    let mut elsewhere = take_over_judged(run, judge, at(4), None);
     assert!(elsewhere.turn(at(4)).unwrap().is_empty());
     let moved = moves(&elsewhere.take_batch());
     assert!(
@@ -477,7 +478,7 @@ fn each_for_each_item_is_an_attempt_so_a_budget_holds_within_a_step() {
         hash: Some("policy".into()),
         cwd: Some("/checkout".into()),
     };
-    let mut next = Ledger::take_over(stored, judge, 1 << 20, at(2), None).unwrap();
+    let mut next = take_over_judged(stored, judge, at(2), None);
     assert!(
         next.turn(at(2)).unwrap().is_empty(),
         "cut off, `one` reruns as the fourth"
