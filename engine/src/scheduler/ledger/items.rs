@@ -64,6 +64,14 @@ pub(super) struct Items {
 }
 
 impl Items {
+    /// The attempt's task ended: no item runs any more, so none has a heartbeat window or
+    /// is to be stopped.
+    fn none_running(&mut self) {
+        self.windows.clear();
+        self.opening.clear();
+        self.stops.clear();
+    }
+
     /// The items of a step from their committed records.
     pub(super) fn restore<'a>(records: impl Iterator<Item = &'a ItemRecord>) -> Items {
         let mut items = Items::default();
@@ -242,9 +250,7 @@ impl Ledger {
         let step_id = &self.plan.steps()[step].id;
         items.unrecorded.clear();
         // Its task ended: none of its items runs any more.
-        items.windows.clear();
-        items.opening.clear();
-        items.stops.clear();
+        items.none_running();
         let mut unstarted = 0;
         for &index in &items.started {
             if items.outputs[index].is_some() || items.failed.contains_key(&index) {
@@ -418,9 +424,7 @@ impl Ledger {
         let cut_off = std::mem::take(&mut items.cut_off);
         items.started.clear();
         items.unrecorded.clear();
-        items.windows.clear();
-        items.opening.clear();
-        items.stops.clear();
+        items.none_running();
         let count = items.outputs.len();
         let missing = items
             .outputs
@@ -495,10 +499,8 @@ impl Ledger {
         items.started.clear();
         items.unrecorded.clear();
         items.interrupted.clear();
-        items.windows.clear();
-        items.opening.clear();
+        items.none_running();
         items.stalled.clear();
-        items.stops.clear();
         let step_id = &self.plan.steps()[step].id;
         // Those past the list's end are out of it: they stay skipped.
         let listed = items.attempts.iter().take(items.outputs.len());
