@@ -52,10 +52,15 @@ use crate::ProcessExecutor;
 /// exact `{prompt}` and `{model}` are replaced.
 ///
 /// The output is `{"text": <the final answer>, "raw": <the last JSON object the CLI
-/// printed, or null>, "warnings": [<errors the CLI reported and went on from>]}`: for
-/// claude, `raw` is its result object; for codex and opencode, the stream's last event; for
-/// custom, stdout parsed as JSON (`null` when it is text, and `text` is then stdout without
-/// trailing whitespace).
+/// printed, without the answer, or null>, "warnings": [<errors the CLI reported and went on
+/// from>]}`. The answer is stored once, in `text` (a 0.6 MiB answer is 0.6 MiB of output,
+/// not twice that against the run's cap on an output): for claude, `raw` is its result
+/// object without `result` (its session id, usage and cost stay); for codex and opencode,
+/// the stream's last event (`turn.completed`, `step_finish`: these hold no answer; an
+/// opencode stream ending on a `text` event loses that event's `part.text`); for custom,
+/// stdout parsed as JSON without the `result` or `text` that gave the answer (`null` when
+/// stdout is text, or JSON with neither field: `text` is then stdout, without trailing
+/// whitespace).
 ///
 /// Usage and cost land in [`Outcome::usage`], even when the attempt fails, where the CLI
 /// reports them. `input_tokens` counts the whole prompt, cached or not (Claude's and
@@ -111,7 +116,9 @@ use crate::ProcessExecutor;
 /// let outcome = AgentExecutor::new().execute(&action, ExecContext::new()).await;
 /// let output = outcome.result.unwrap();
 /// assert_eq!(output["text"], "The answer is 42.");
+/// // `raw` is claude's result object, without the answer that `text` holds.
 /// assert_eq!(output["raw"]["subtype"], "success");
+/// assert_eq!(output["raw"].get("result"), None);
 /// assert_eq!(outcome.usage.output_tokens, 87);
 /// assert!(outcome.usage.cost_usd > 0.0);
 /// # }

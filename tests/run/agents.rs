@@ -222,3 +222,26 @@ fn an_agent_step_with_an_output_schema_outputs_the_json_it_answered() {
     );
     assert_eq!(show["steps"][1]["output"], json!(["a.rs", "b.rs"]));
 }
+
+#[test]
+fn an_agent_answer_over_half_the_output_cap_is_stored_once_and_the_step_succeeds() {
+    // 0.6 MiB of answer: held twice in the output (`text`, and claude's result object in
+    // `raw`), it would be past the default cap of 1 MiB on a step's output.
+    let scratch = Scratch::new();
+    let answer = scratch.dir.path().join("answer");
+    let text = format!("ANSWER-START {}\n", "word ".repeat(120 * 1024));
+    std::fs::write(&answer, &text).unwrap();
+    let with = json!({"env": {"FAKE_AGENT_TEXT": answer}});
+    let (workflow, _) = workflow(&scratch, "claude", with, json!({}));
+    let step = run(&scratch, &workflow, &[], 0);
+    let output = &step["output"];
+    assert_eq!(output["text"], text);
+    assert_eq!(output.to_string().matches("ANSWER-START").count(), 1);
+    // What claude said beside the answer stays: its session, usage and cost.
+    assert_eq!(
+        output["raw"]["session_id"],
+        "0e639165-79b1-4bd4-bb0f-4cb4c15115d4"
+    );
+    assert_eq!(output["raw"]["usage"]["output_tokens"], 87);
+    assert!(output["raw"]["total_cost_usd"].is_number());
+}

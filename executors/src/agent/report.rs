@@ -15,7 +15,8 @@ use super::params::Cli;
 pub(super) struct Report {
     /// The final answer, when the CLI gave one.
     pub(super) text: Option<String>,
-    /// The final JSON object the CLI printed, `null` when none.
+    /// The final JSON object the CLI printed, without the answer when that object holds it
+    /// (`text` does: the answer is stored once); `null` when none.
     pub(super) raw: Value,
     /// Tokens and cost, where the CLI reports them.
     pub(super) usage: Usage,
@@ -87,6 +88,22 @@ fn count(values: &[&Value]) -> u64 {
     })
 }
 
+/// Takes the string at `path` out of `object` (its field, its field's field, ...): the
+/// answer a CLI's last object holds, which `text` carries, so that `raw` does not repeat
+/// it. `None`, and `object` unchanged, when there is no string there.
+fn take_answer(object: &mut Value, path: &[&str]) -> Option<String> {
+    let (last, parents) = path.split_last()?;
+    let parent = (parents.iter()).try_fold(object, |value, field| value.get_mut(field))?;
+    let fields = parent.as_object_mut()?;
+    if !fields.get(*last)?.is_string() {
+        return None;
+    }
+    match fields.remove(*last) {
+        Some(Value::String(answer)) => Some(answer),
+        _ => None,
+    }
+}
+
 /// A JSON value as a message: a string as it is, anything else as JSON.
 fn message(value: &Value) -> String {
     value
@@ -96,16 +113,13 @@ fn message(value: &Value) -> String {
 
 /// A custom CLI: stdout that is one JSON document is read as Claude's result object is
 /// when it has its fields (`result` or `text` for the answer, `is_error`, `usage`,
-/// `total_cost_usd`), and kept as `raw`; any other stdout is the answer as text, and a
-/// stdout of only whitespace is no answer.
+/// `total_cost_usd`), and kept as `raw` without its answer; a document with neither field
+/// is the answer as a whole (`raw` is then `null`); any other stdout is the answer as text,
+/// and a stdout of only whitespace is no answer.
 fn custom(stdout: &str) -> Report {
     let trimmed = stdout.trim();
     match serde_json::from_str::<Value>(trimmed) {
-        Ok(raw) => {
-            let text = ["result", "text"]
-                .iter()
-                .find_map(|field| raw[field].as_str())
-                .map_or_else(|| trimmed.to_owned(), str::to_owned);
+        Ok(mut raw) => {
             let error = (raw["is_error"] == true).then(|| {
                 raw["result"]
                     .as_str()
@@ -113,9 +127,16 @@ fn custom(stdout: &str) -> Report {
                     .unwrap_or("the CLI reported an error")
                     .to_owned()
             });
+            let usage = claude::usage(&raw);
+            let text = (["result", "text"].iter())
+                .find_map(|field| take_answer(&mut raw, &[field]))
+                .unwrap_or_else(|| {
+                    raw = Value::Null;
+                    trimmed.to_owned()
+                });
             Report {
                 text: Some(text),
-                usage: claude::usage(&raw),
+                usage,
                 error,
                 raw,
                 ..Report::default()
@@ -150,10 +171,16 @@ mod tests {
             (3, 4)
         );
         assert_eq!(report.usage.cost_usd, 0.5);
-        assert_eq!(report.raw["text"], json!("hi"));
+        // The answer is in `text` alone; the rest of the document stays in `raw`.
+        assert_eq!(
+            report.raw,
+            json!({"usage": {"input_tokens": 3, "output_tokens": 4}, "cost_usd": 0.5})
+        );
 
+        // A document with neither field is the answer as a whole, stored once.
         let report = read(Cli::Custom, r#"{"answer": 42}"#);
         assert_eq!(report.text.as_deref(), Some(r#"{"answer": 42}"#));
+        assert!(report.raw.is_null());
     }
 
     #[test]

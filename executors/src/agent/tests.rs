@@ -96,6 +96,8 @@ async fn claude_answer_usage_and_cost() {
         output["raw"]["session_id"],
         "0e639165-79b1-4bd4-bb0f-4cb4c15115d4"
     );
+    // The answer is stored once: `raw` is the result object without its `result`.
+    assert_eq!(output["raw"].get("result"), None);
     // 4 uncached + 2131 cache writes + 14253 cache reads.
     assert_eq!(outcome.usage.input_tokens, 4 + 2131 + 14253);
     assert_eq!(outcome.usage.output_tokens, 87);
@@ -187,6 +189,7 @@ async fn custom_json_in_claudes_shape_gives_usage() {
     let output = outcome.result.expect("success");
     assert_eq!(output["text"], "done");
     assert_eq!(output["raw"]["total_cost_usd"], 0.25);
+    assert_eq!(output["raw"].get("result"), None);
     assert_eq!(
         (outcome.usage.input_tokens, outcome.usage.output_tokens),
         (10, 5)

@@ -7,10 +7,11 @@
 use cairn_engine::Usage;
 use serde_json::Value;
 
-use super::{Report, count, events, message};
+use super::{Report, count, events, message, take_answer};
 
-/// Reads claude's stdout: the last `result` object, and the errors its `assistant` events
-/// carry (what a killed claude had reported).
+/// Reads claude's stdout: the last `result` object (kept as `raw` without its `result`,
+/// the answer), and the errors its `assistant` events carry (what a killed claude had
+/// reported).
 pub(super) fn read(stdout: &str) -> Report {
     let events = events(stdout);
     let mut report = Report::default();
@@ -20,13 +21,13 @@ pub(super) fn read(stdout: &str) -> Report {
             report.warn(assistant_text(event).unwrap_or_else(|| message(&event["error"])));
         }
     }
-    let Some(result) = events.into_iter().rfind(|event| event["type"] == "result") else {
+    let Some(mut result) = events.into_iter().rfind(|event| event["type"] == "result") else {
         return report;
     };
     if result["is_error"] == true {
         report.error = Some(failure(&result));
     } else {
-        report.text = result["result"].as_str().map(str::to_owned);
+        report.text = take_answer(&mut result, &["result"]);
     }
     report.usage = usage(&result);
     report.raw = result;
@@ -92,6 +93,9 @@ mod tests {
         assert_eq!(report.usage.output_tokens, 300);
         assert_eq!(report.usage.cost_usd, 0.0421);
         assert_eq!(report.raw["subtype"], "success");
+        // The answer is `text`, not repeated in `raw`; the session id stays.
+        assert_eq!(report.raw.get("result"), None);
+        assert!(report.raw["session_id"].is_string());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use cairn_engine::Usage;
 
-use super::{Report, count, events, message};
+use super::{Report, count, events, message, take_answer};
 
 /// Reads opencode's stdout. The answer is the text of the last step that has text; tokens
 /// and cost are summed over the steps, cache reads and writes counted as input and
@@ -47,6 +47,10 @@ pub(super) fn read(stdout: &str) -> Report {
         }
         report.raw = event;
     }
+    // A stream that ends on a `text` event: its text is the end of the answer, in `text`.
+    if report.raw["type"] == "text" {
+        take_answer(&mut report.raw, &["part", "text"]);
+    }
     report.error = (!errors.is_empty()).then(|| errors.join("; "));
     report
 }
@@ -64,6 +68,15 @@ mod tests {
         assert_eq!(report.usage.output_tokens, 5 + 3);
         assert_eq!(report.usage.cost_usd, 0.0012);
         assert_eq!(report.raw["type"], "step_finish");
+
+        // A stream that ends on its answer's text keeps that text in `text` alone.
+        let stdout = include_str!("../fixtures/opencode-success.jsonl");
+        let until_text: Vec<&str> = stdout.lines().take(2).collect();
+        let report = read(&until_text.join("\n"));
+        assert_eq!(report.text.as_deref(), Some("Hi!"));
+        assert_eq!(report.raw["type"], "text");
+        assert_eq!(report.raw["part"].get("text"), None);
+        assert_eq!(report.raw["part"]["id"], "prt_2");
     }
 
     #[test]
