@@ -91,7 +91,7 @@ use crate::ProcessExecutor;
 /// | CLI not found or not executable | [`ErrorClass::SpawnFailed`], naming the CLI and `with.program` |
 /// | any other non-zero exit | [`ErrorClass::ExitCode`] (retryable), with the error the CLI reported and the stderr tail |
 /// | any other error reported with exit 0 (`is_error`, `turn.failed`, `error`) | [`ErrorClass::Transient`] (retryable) |
-/// | exit 0 with no final answer in stdout, or stdout not UTF-8 | [`ErrorClass::BadOutput`] |
+/// | exit 0 with no final answer in stdout, or stdout not UTF-8 | [`ErrorClass::BadOutput`] (not UTF-8: naming the program, the first byte that is not, and what to check) |
 /// | timeout, cancellation, stdout past the cap | as for `process` |
 ///
 /// ```

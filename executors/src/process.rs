@@ -98,7 +98,7 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 /// | deadline passed | [`ErrorClass::Timeout`] |
 /// | cancelled | [`ErrorClass::Cancelled`] |
 /// | stdout past the cap | [`ErrorClass::OutputTooLarge`] |
-/// | stdout not UTF-8 (and not JSON) | [`ErrorClass::BadOutput`] |
+/// | stdout not UTF-8 (so not JSON either) | [`ErrorClass::BadOutput`], naming the first byte that is not and how to print UTF-8 |
 #[derive(Debug, Clone)]
 pub struct ProcessExecutor {
     max_output: usize,
@@ -371,7 +371,7 @@ impl ProcessExecutor {
                 ErrorClass::Transient,
                 format!("waiting for `{program}` failed: {error}"),
             ),
-            (End::Exited, Ok(status)) if status.success() => match parse_output(stdout) {
+            (End::Exited, Ok(status)) if status.success() => match parse_output(program, stdout) {
                 Ok(output) => return Outcome::success(output),
                 Err(message) => (ErrorClass::BadOutput, message),
             },
@@ -564,8 +564,8 @@ fn exit_message(program: &str, status: ExitStatus, stderr: Option<&str>) -> Stri
 }
 
 /// A successful step's output: stdout as JSON, else as a string without its trailing
-/// newline; `null` when stdout is empty.
-fn parse_output(mut stdout: Vec<u8>) -> Result<Value, String> {
+/// newline; `null` when stdout is empty. `Err` says where it is not UTF-8 and what to do.
+fn parse_output(program: &str, mut stdout: Vec<u8>) -> Result<Value, String> {
     if stdout.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
@@ -578,7 +578,24 @@ fn parse_output(mut stdout: Vec<u8>) -> Result<Value, String> {
             stdout.pop();
         }
     }
-    String::from_utf8(stdout)
-        .map(Value::String)
-        .map_err(|error| format!("stdout is neither JSON nor UTF-8 text: {error}"))
+    String::from_utf8(stdout).map(Value::String).map_err(|error| {
+        format!(
+            "{}; make it print UTF-8 text or JSON ({UTF8_LOCALE}; encode binary data, e.g. with `base64`, or write it to a file and print the file's path)",
+            not_utf8(program, &error)
+        )
+    })
+}
+
+/// How a program that writes in its locale's encoding gets a UTF-8 one, for messages.
+pub(crate) const UTF8_LOCALE: &str = "a program that writes in its locale's encoding writes UTF-8 with `\"LANG\": \"C.UTF-8\"` in `with.env`";
+
+/// The start of the message of a stdout that is not UTF-8: which program wrote it and the
+/// byte where it stops being UTF-8, as `cairn validate` names a file's (the caller adds the
+/// fix).
+pub(crate) fn not_utf8(program: &str, error: &std::string::FromUtf8Error) -> String {
+    let offset = error.utf8_error().valid_up_to();
+    let byte = error.as_bytes().get(offset).copied().unwrap_or_default();
+    format!(
+        "`{program}` wrote stdout that is not UTF-8: the byte at offset {offset} (0x{byte:02X}) starts an invalid UTF-8 sequence"
+    )
 }

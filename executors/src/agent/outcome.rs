@@ -1,5 +1,6 @@
 //! The step's outcome from what a CLI did: how its process ended and what it printed.
 
+use std::string::FromUtf8Error;
 use std::time::Duration;
 
 use cairn_engine::{ErrorClass, ExecError, Outcome};
@@ -9,6 +10,7 @@ use super::cause::Cause;
 use super::limit::AGENT_TIMEOUT_ENV;
 use super::params::{AgentParams, Cli};
 use super::report::{self, Report};
+use crate::process::{self, UTF8_LOCALE};
 
 /// How much of an unreadable stdout a [`ErrorClass::BadOutput`] message quotes.
 const QUOTE: usize = 200;
@@ -32,23 +34,23 @@ impl Attempt<'_> {
     /// went on from are kept as the output's `warnings`.
     pub(super) fn conclude(&self, mut outcome: Outcome, stdout: Vec<u8>) -> Outcome {
         let cli = self.params.cli;
-        let (stdout, utf8) = match String::from_utf8(stdout) {
-            Ok(text) => (text, true),
+        let (stdout, not_utf8) = match String::from_utf8(stdout) {
+            Ok(text) => (text, None),
             Err(error) => (
                 String::from_utf8_lossy(error.as_bytes()).into_owned(),
-                false,
+                Some(self.not_utf8(&error)),
             ),
         };
         let report = report::read(cli, &stdout);
         outcome.usage = report.usage.clone();
         let stderr = outcome.log_tail.as_deref().unwrap_or_default();
-        outcome.result = match outcome.result {
-            Err(error) => Err(self.failed(error, &report, stderr)),
-            Ok(_) if !utf8 => Err(ExecError {
+        outcome.result = match (outcome.result, not_utf8) {
+            (Err(error), _) => Err(self.failed(error, &report, stderr)),
+            (Ok(_), Some(message)) => Err(ExecError {
                 class: ErrorClass::BadOutput,
-                message: format!("`{}` wrote stdout that is not UTF-8", cli.name()),
+                message,
             }),
-            Ok(_) => match (&report.error, &report.text) {
+            (Ok(_), None) => match (&report.error, &report.text) {
                 (Some(reported), _) => Err(self.reported(reported)),
                 (None, Some(text)) => Ok(json!({
                     "text": text, "raw": report.raw, "warnings": report.warnings,
@@ -115,6 +117,24 @@ impl Attempt<'_> {
     fn killed(&self, message: &str) -> bool {
         let argv = self.params.argv();
         message.starts_with(&format!("`{}` was killed by signal ", argv[0]))
+    }
+
+    /// The message of a stdout that is not UTF-8 (`error`): the program, the byte, and
+    /// what to check. The presets' CLIs print JSON, always UTF-8: the bytes come from
+    /// something else than the CLI.
+    fn not_utf8(&self, error: &FromUtf8Error) -> String {
+        let argv = self.params.argv();
+        let program = argv.first().map_or(self.params.cli.name(), String::as_str);
+        let place = process::not_utf8(program, error);
+        match self.params.cli {
+            Cli::Custom => {
+                format!("{place}; make `with.command` print UTF-8 text or JSON ({UTF8_LOCALE})")
+            }
+            cli => format!(
+                "{place}; {name} prints JSON, which is UTF-8, so the bytes come from elsewhere: check that `with.program` (or the `{name}` on the step's PATH) is the CLI itself and not a wrapper that writes to stdout",
+                name = cli.name()
+            ),
+        }
     }
 
     /// The error of a CLI that exited 0 but reported a failure.

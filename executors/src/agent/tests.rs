@@ -292,6 +292,46 @@ async fn exit_zero_without_an_answer_is_bad_output() {
 }
 
 #[tokio::test]
+async fn stdout_that_is_not_utf8_names_the_program_the_byte_and_the_fix() {
+    let script = "printf 'caf\\351\\n'";
+    let outcome = run(json!({
+        "cli": "custom", "prompt": "p", "command": ["sh", "-c", script, "sh", "{prompt}"],
+    }))
+    .await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadOutput);
+    assert!(
+        message.starts_with("`sh` wrote stdout that is not UTF-8: the byte at offset 3 (0xE9) starts an invalid UTF-8 sequence; make `with.command` print UTF-8 text or JSON"),
+        "{message}"
+    );
+    assert!(message.contains(r#""LANG": "C.UTF-8""#), "{message}");
+
+    // A preset's CLI prints JSON: the bytes come from what `with.program` runs.
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("claude");
+    std::fs::write(&program, "#!/bin/sh\nprintf '\\377'\n").unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let outcome = run(json!({"cli": "claude", "prompt": "p", "program": program})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadOutput);
+    let expected = format!(
+        "`{}` wrote stdout that is not UTF-8: the byte at offset 0 (0xFF)",
+        program.display()
+    );
+    assert!(message.starts_with(&expected), "{message}");
+    assert!(
+        message.contains(
+            "check that `with.program` (or the `claude` on the step's PATH) is the CLI itself"
+        ),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn bad_params_fail_before_anything_runs() {
     let outcome = run(json!({"cli": "claude"})).await;
     assert_eq!(error(&outcome).0, ErrorClass::BadParams);

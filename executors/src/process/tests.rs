@@ -103,8 +103,15 @@ async fn empty_stdout_is_null_and_non_utf8_is_bad_output() {
         run(json!({"command": ["true"]})).await.result,
         Ok(Value::Null)
     );
-    let outcome = run(json!({"command": ["printf", "\\377"]})).await;
-    assert_eq!(error(&outcome).0, ErrorClass::BadOutput);
+    let outcome = run(json!({"command": ["printf", "ok \\377"]})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadOutput);
+    // The place (the program, the byte) and the fix.
+    assert!(
+        message.starts_with("`printf` wrote stdout that is not UTF-8: the byte at offset 3 (0xFF) starts an invalid UTF-8 sequence; make it print UTF-8 text or JSON"),
+        "{message}"
+    );
+    assert!(message.contains("`base64`"), "{message}");
 }
 
 #[tokio::test]
