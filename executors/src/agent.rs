@@ -197,7 +197,7 @@ impl AgentExecutor {
             ctx.deadline = Some(Instant::now() + limit);
             ctx.limit = Some(limit);
         }
-        let (outcome, stdout) = (self.process)
+        let run = (self.process)
             .execute_raw(action, params.process_params(), &ctx)
             .await;
         let attempt = Attempt {
@@ -206,7 +206,7 @@ impl AgentExecutor {
             default_limit: default_limit.is_some(),
             withheld: self.withheld(params),
         };
-        attempt.conclude(outcome, stdout)
+        attempt.conclude(run)
     }
 
     /// The CLI's credential variables that are set in cairn's environment but reach the

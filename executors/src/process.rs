@@ -216,7 +216,7 @@ impl ProcessExecutor {
         action: &Action,
         params: ProcessParams,
         ctx: &ExecContext,
-    ) -> (Outcome, Vec<u8>) {
+    ) -> RawRun {
         self.attempt(action, params.check().map(|()| params), ctx, Io::Raw)
             .await
     }
@@ -228,29 +228,29 @@ impl ProcessExecutor {
         params: Result<ProcessParams, String>,
         ctx: &ExecContext,
         mode: Io,
-    ) -> (Outcome, Vec<u8>) {
+    ) -> RawRun {
         match params {
             Ok(params) => self.run(action, params, ctx, mode).await,
-            Err(message) => (Outcome::failure(ErrorClass::BadParams, message), Vec::new()),
+            Err(message) => RawRun::failed(ErrorClass::BadParams, message),
         }
     }
 
     /// Runs one attempt with checked parameters; the stdout bytes are returned in
-    /// [`Io::Raw`] mode (empty otherwise).
+    /// [`Io::Raw`] mode (empty otherwise), and how the program ended in both.
     async fn run(
         &self,
         action: &Action,
         params: ProcessParams,
         ctx: &ExecContext,
         mode: Io,
-    ) -> (Outcome, Vec<u8>) {
+    ) -> RawRun {
         let program = params.command[0].as_str();
         let cwd_problem = match &params.cwd {
             Some(cwd) => check_dir(cwd).await.err(),
             None => None,
         };
         if let Some(message) = cwd_problem {
-            return (Outcome::failure(ErrorClass::BadParams, message), Vec::new());
+            return RawRun::failed(ErrorClass::BadParams, message);
         }
         let mut command = self.command(action, &params);
         let mut child = match command.spawn() {
@@ -258,10 +258,7 @@ impl ProcessExecutor {
             Err(error) => {
                 let found = Path::new(command.as_std().get_program());
                 let message = spawn_error(program, found, &error);
-                return (
-                    Outcome::failure(ErrorClass::SpawnFailed, message),
-                    Vec::new(),
-                );
+                return RawRun::failed(ErrorClass::SpawnFailed, message);
             }
         };
         let mut group = ProcessGroup::new(child.id().expect("a child just spawned has a pid"));
@@ -341,13 +338,18 @@ impl ProcessExecutor {
         }
 
         let log_tail = (!tail.is_empty()).then(|| text_of(&tail));
-        let (parsed, raw) = match mode {
+        let (parsed, stdout) = match mode {
             Io::Parsed => (captured.bytes, Vec::new()),
             Io::Raw => (Vec::new(), captured.bytes),
         };
+        let exit = status.as_ref().ok().copied();
         let mut outcome = self.outcome(program, end, status, parsed, log_tail.as_deref());
         outcome.log_tail = log_tail;
-        (outcome, raw)
+        RawRun {
+            outcome,
+            stdout,
+            status: exit,
+        }
     }
 
     /// The outcome of an attempt that ended as `end`.
@@ -410,7 +412,39 @@ impl Executor for ProcessExecutor {
 
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
         let params = ProcessParams::parse(action);
-        self.attempt(action, params, &ctx, Io::Parsed).await.0
+        self.attempt(action, params, &ctx, Io::Parsed).await.outcome
+    }
+}
+
+/// What [`ProcessExecutor::execute_raw`] gives back: the outcome, what the program wrote to
+/// stdout, and how it ended, for the executor built on it to judge by facts rather than
+/// by the outcome's message.
+#[derive(Debug)]
+pub(crate) struct RawRun {
+    /// The attempt's outcome; a success's output is `null`.
+    pub(crate) outcome: Outcome,
+    /// What the program wrote to stdout (up to the cap), whatever the attempt's end.
+    pub(crate) stdout: Vec<u8>,
+    /// How the program ended: its exit code, or the signal that killed it (a signal cairn
+    /// sent too, at a timeout, a cancel or stdout past the cap). `None` when it was not
+    /// started, or waiting for it failed.
+    pub(crate) status: Option<ExitStatus>,
+}
+
+impl RawRun {
+    /// An attempt that failed before its program ran: no stdout, no status.
+    fn failed(class: ErrorClass, message: String) -> RawRun {
+        RawRun {
+            outcome: Outcome::failure(class, message),
+            stdout: Vec::new(),
+            status: None,
+        }
+    }
+
+    /// Whether a signal ended the program (`kill -9`, a crash) rather than an exit.
+    pub(crate) fn killed_by_signal(&self) -> bool {
+        use std::os::unix::process::ExitStatusExt;
+        self.status.is_some_and(|status| status.signal().is_some())
     }
 }
 

@@ -10,7 +10,7 @@ use super::cause::Cause;
 use super::limit::AGENT_TIMEOUT_ENV;
 use super::params::{AgentParams, Cli};
 use super::report::{self, Report};
-use crate::process::{self, UTF8_LOCALE};
+use crate::process::{self, RawRun, UTF8_LOCALE};
 
 /// How much of an unreadable stdout a [`ErrorClass::BadOutput`] message quotes.
 const QUOTE: usize = 200;
@@ -29,11 +29,17 @@ pub(super) struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    /// The step's outcome from the process executor's `outcome` of the CLI and its `stdout`.
-    /// The CLI succeeded when it exited 0 with an answer and reported no failure; errors it
-    /// went on from are kept as the output's `warnings`.
-    pub(super) fn conclude(&self, mut outcome: Outcome, stdout: Vec<u8>) -> Outcome {
+    /// The step's outcome from the process executor's `run` of the CLI: its outcome, its
+    /// stdout and how it ended. The CLI succeeded when it exited 0 with an answer and
+    /// reported no failure; errors it went on from are kept as the output's `warnings`.
+    pub(super) fn conclude(&self, run: RawRun) -> Outcome {
         let cli = self.params.cli;
+        let killed = run.killed_by_signal();
+        let RawRun {
+            mut outcome,
+            stdout,
+            ..
+        } = run;
         let (stdout, not_utf8) = match String::from_utf8(stdout) {
             Ok(text) => (text, None),
             Err(error) => (
@@ -45,7 +51,7 @@ impl Attempt<'_> {
         outcome.usage = report.usage.clone();
         let stderr = outcome.log_tail.as_deref().unwrap_or_default();
         outcome.result = match (outcome.result, not_utf8) {
-            (Err(error), _) => Err(self.failed(error, &report, stderr)),
+            (Err(error), _) => Err(self.failed(error, &report, stderr, killed)),
             (Ok(_), Some(message)) => Err(ExecError {
                 class: ErrorClass::BadOutput,
                 message,
@@ -64,8 +70,15 @@ impl Attempt<'_> {
         outcome
     }
 
-    /// The error of an attempt whose process failed (`error`), with what the CLI said.
-    fn failed(&self, mut error: ExecError, report: &Report, stderr: &str) -> ExecError {
+    /// The error of an attempt whose process failed (`error`), with what the CLI said;
+    /// `killed` when a signal ended it.
+    fn failed(
+        &self,
+        mut error: ExecError,
+        report: &Report,
+        stderr: &str,
+        killed: bool,
+    ) -> ExecError {
         let cli = self.params.cli;
         match error.class {
             ErrorClass::SpawnFailed => error.message = spawn_message(self.params, &error.message),
@@ -89,7 +102,7 @@ impl Attempt<'_> {
                 let reported =
                     last.and_then(|last| Some((Cause::reported(last)?, last.to_owned())));
                 // A CLI killed by a signal did not refuse to run, whatever its stderr says.
-                let refused = || Cause::on_stderr(stderr).filter(|_| !self.killed(&error.message));
+                let refused = || Cause::on_stderr(stderr).filter(|_| !killed);
                 match reported.or_else(refused) {
                     Some((cause, said)) => {
                         error.message = format!(
@@ -111,12 +124,6 @@ impl Attempt<'_> {
             _ => {}
         }
         error
-    }
-
-    /// Whether the process executor's `message` says the CLI was killed by a signal.
-    fn killed(&self, message: &str) -> bool {
-        let argv = self.params.argv();
-        message.starts_with(&format!("`{}` was killed by signal ", argv[0]))
     }
 
     /// The message of a stdout that is not UTF-8 (`error`): the program, the byte, and

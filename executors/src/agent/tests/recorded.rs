@@ -1,15 +1,19 @@
 //! The real CLIs' recorded outputs (fixtures/) judged as the executor judges a process's end.
 
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
 use cairn_engine::{ErrorClass, Outcome};
 use serde_json::{Value, json};
 
 use crate::agent::outcome::Attempt;
 use crate::agent::params::AgentParams;
+use crate::process::RawRun;
 use crate::test_support::action;
 
 /// The outcome of `cli` that printed `stdout` and ended as `process` (the process
-/// executor's outcome), with `withheld` credential variables.
-fn judge(cli: &str, process: Outcome, stdout: &str, withheld: Vec<&'static str>) -> Outcome {
+/// executor's run of it), with `withheld` credential variables.
+fn judge(cli: &str, mut process: RawRun, stdout: &str, withheld: Vec<&'static str>) -> Outcome {
     let params = AgentParams::parse(&action("agent", json!({"cli": cli, "prompt": "say hi"})))
         .expect("valid parameters");
     let attempt = Attempt {
@@ -18,20 +22,31 @@ fn judge(cli: &str, process: Outcome, stdout: &str, withheld: Vec<&'static str>)
         default_limit: false,
         withheld,
     };
-    attempt.conclude(process, stdout.as_bytes().to_vec())
+    process.stdout = stdout.as_bytes().to_vec();
+    attempt.conclude(process)
 }
 
-/// The process executor's outcome of a CLI that exited with `code`, having printed `stderr`.
-fn exited(cli: &str, code: i32, stderr: &str) -> Outcome {
-    let mut outcome = match code {
+/// The process executor's run of a CLI that exited with `code`, having printed `stderr`.
+fn exited(cli: &str, code: i32, stderr: &str) -> RawRun {
+    let outcome = match code {
         0 => Outcome::success(Value::Null),
         code => Outcome::failure(
             ErrorClass::ExitCode,
             format!("`{cli}` exited with code {code}"),
         ),
     };
+    ended(outcome, ExitStatus::from_raw(code << 8), stderr)
+}
+
+/// The process executor's run of a CLI that ended with `status` as `outcome` says, having
+/// printed `stderr`.
+fn ended(mut outcome: Outcome, status: ExitStatus, stderr: &str) -> RawRun {
     outcome.log_tail = (!stderr.is_empty()).then(|| stderr.to_owned());
-    outcome
+    RawRun {
+        outcome,
+        stdout: Vec::new(),
+        status: Some(status),
+    }
 }
 
 #[test]
@@ -64,11 +79,12 @@ fn a_step_timeout_is_named_with_what_the_cli_last_reported() {
         withheld: vec![],
     };
     let stdout = include_str!("../fixtures/codex-json-gitrepo.stdout");
-    let timed_out = Outcome::failure(ErrorClass::Timeout, "`codex` timed out");
-    let error = (attempt
-        .conclude(timed_out, stdout.as_bytes().to_vec())
-        .result)
-        .expect_err("a failure");
+    let timed_out = RawRun {
+        outcome: Outcome::failure(ErrorClass::Timeout, "`codex` timed out"),
+        stdout: stdout.as_bytes().to_vec(),
+        status: Some(killed_by_sigkill()),
+    };
+    let error = (attempt.conclude(timed_out).result).expect_err("a failure");
     assert!(
         error.message.starts_with(
             "`codex` timed out after 2s (the step's `timeout`); codex last reported: "
@@ -208,13 +224,36 @@ fn stderr_noise_of_a_failed_exit_is_no_cause() {
 #[test]
 fn a_cli_killed_by_a_signal_is_not_classed_by_its_stderr() {
     let stderr = include_str!("../fixtures/codex-fullauto.stderr");
-    let mut killed = Outcome::failure(
-        ErrorClass::ExitCode,
+    let sigkill = killed_by_sigkill();
+    // Told by how the process ended, whatever words its message is in.
+    for message in [
         "`codex` was killed by signal SIGKILL; stderr: ...",
+        "`/opt/codex/bin/codex` died of SIGKILL",
+    ] {
+        let killed = ended(
+            Outcome::failure(ErrorClass::ExitCode, message),
+            sigkill,
+            stderr,
+        );
+        let error = judge("codex", killed, "", vec![]).result.unwrap_err();
+        assert_eq!(error.class, ErrorClass::ExitCode, "{}", error.message);
+    }
+    // An exit, however its message reads, is a refusal when stderr says so.
+    let exited_2 = ended(
+        Outcome::failure(
+            ErrorClass::ExitCode,
+            "`codex` was killed by signal 2, or so it says",
+        ),
+        ExitStatus::from_raw(2 << 8),
+        stderr,
     );
-    killed.log_tail = Some(stderr.to_owned());
-    let error = judge("codex", killed, "", vec![]).result.unwrap_err();
-    assert_eq!(error.class, ErrorClass::ExitCode, "{}", error.message);
+    let error = judge("codex", exited_2, "", vec![]).result.unwrap_err();
+    assert_eq!(error.class, ErrorClass::BadParams, "{}", error.message);
+}
+
+/// How a process killed by SIGKILL ended.
+fn killed_by_sigkill() -> ExitStatus {
+    ExitStatus::from_raw(nix::sys::signal::Signal::SIGKILL as i32)
 }
 
 #[test]
