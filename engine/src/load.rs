@@ -29,6 +29,7 @@ mod params;
 mod repair;
 mod unique;
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -36,6 +37,7 @@ use serde_json::Value;
 
 use crate::definition::{self, Workflow};
 use crate::executor::Executors;
+use crate::nesting::{self, Token};
 use crate::plan::{self, Plan};
 
 pub(crate) use added::{load_plan, restore_plan};
@@ -129,31 +131,23 @@ fn fits_any_stack(source: &str) -> bool {
     if source.len() > SMALL_FILE {
         return false;
     }
-    let bytes = source.as_bytes();
-    let (mut depth, mut expressions, mut string_start) = (0usize, 0usize, None);
-    let mut at = 0;
-    while at < bytes.len() {
-        match (string_start, bytes[at]) {
-            (Some(_), b'\\') => at += 1,
-            (Some(start), b'"') => {
-                expressions += usize::from(&bytes[start..at] == b"when");
-                string_start = None;
+    let (mut depth, mut expressions, mut shallow) = (0usize, 0usize, true);
+    nesting::scan(source.as_bytes(), |token| {
+        match token {
+            Token::Open if depth == SHALLOW_FILE => {
+                shallow = false;
+                return ControlFlow::Break(());
             }
-            (Some(_), b'$') => expressions += usize::from(bytes[at..].starts_with(b"${{")),
-            (Some(_), _) => {}
-            (None, b'"') => string_start = Some(at + 1),
-            (None, b'[' | b'{') => {
-                depth += 1;
-                if depth > SHALLOW_FILE {
-                    return false;
-                }
+            Token::Open => depth += 1,
+            Token::Close => depth = depth.saturating_sub(1),
+            Token::String(text) => {
+                expressions += usize::from(text == b"when");
+                expressions += text.windows(3).filter(|bytes| bytes == b"${{").count();
             }
-            (None, b']' | b'}') => depth = depth.saturating_sub(1),
-            (None, _) => {}
         }
-        at += 1;
-    }
-    expressions <= FEW_EXPRESSIONS
+        ControlFlow::Continue(())
+    });
+    shallow && expressions <= FEW_EXPRESSIONS
 }
 
 /// Compiles a run's stored definition snapshot: the canonical JSON the engine wrote when the

@@ -5,6 +5,8 @@
 //! outputs, a read packs rows in arrays), past serde_json's recursion limit: [`from_stored`]
 //! reads those, bounded by [`READ_LIMIT`]. Nothing here recurses on the data.
 
+use std::ops::ControlFlow;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::de::SliceRead;
@@ -90,24 +92,59 @@ pub(crate) fn dismantle(value: Value) {
     }
 }
 
-/// How deep the arrays and objects of JSON `text` nest (brackets outside strings), scanned
-/// byte by byte.
+/// What [`scan`] meets in JSON text: a bracket outside strings, or a string's contents.
+pub(crate) enum Token<'t> {
+    /// `[` or `{`.
+    Open,
+    /// `]` or `}`.
+    Close,
+    /// The bytes between a string's quotes, escapes as written.
+    String(&'t [u8]),
+}
+
+/// Hands `each` the brackets outside strings and the strings of JSON `text`, in order,
+/// scanned byte by byte, until it breaks. Text that is not JSON is scanned all the same.
+pub(crate) fn scan<'t>(text: &'t [u8], mut each: impl FnMut(Token<'t>) -> ControlFlow<()>) {
+    let (mut at, mut string_start) = (0, None);
+    while at < text.len() {
+        let flow = match (string_start, text[at]) {
+            (Some(_), b'\\') => {
+                at += 1;
+                ControlFlow::Continue(())
+            }
+            (Some(start), b'"') => {
+                string_start = None;
+                each(Token::String(&text[start..at]))
+            }
+            (None, b'"') => {
+                string_start = Some(at + 1);
+                ControlFlow::Continue(())
+            }
+            (None, b'[' | b'{') => each(Token::Open),
+            (None, b']' | b'}') => each(Token::Close),
+            _ => ControlFlow::Continue(()),
+        };
+        if flow.is_break() {
+            return;
+        }
+        at += 1;
+    }
+}
+
+/// How deep the arrays and objects of JSON `text` nest (brackets outside strings).
 fn text_depth(text: &[u8]) -> usize {
     let (mut depth, mut deepest) = (0usize, 0);
-    let (mut in_string, mut escaped) = (false, false);
-    for &byte in text {
-        match (in_string, byte) {
-            (true, _) if escaped => escaped = false,
-            (true, b'\\') => escaped = true,
-            (true, b'"') | (false, b'"') => in_string = !in_string,
-            (false, b'[' | b'{') => {
+    scan(text, |token| {
+        match token {
+            Token::Open => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
-            (false, b']' | b'}') => depth = depth.saturating_sub(1),
-            _ => {}
+            Token::Close => depth = depth.saturating_sub(1),
+            Token::String(_) => {}
         }
-    }
+        ControlFlow::Continue(())
+    });
     deepest
 }
 
