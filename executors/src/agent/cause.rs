@@ -61,10 +61,36 @@ const REPORTED: &[(Cause, &[&str])] = &[
 /// The start of the stderr line codex prints outside a git repository.
 const NOT_A_GIT_REPOSITORY: &str = "Not inside a trusted directory";
 
-/// The starts of the stderr lines of a refused command line: clap (codex) and commander
-/// (claude) print a parse error as a line starting `error: `; claude its own check of the
-/// options as `Error: When using --...`.
-const REFUSED: &[&str] = &["error: ", "Error: When using --"];
+/// The starts of the stderr lines of a refused command line: the parse errors of clap
+/// (codex) and commander (claude), each `error: ` and the words of one of their errors
+/// about the command line, and claude's own check of its options. An `error: ` line in
+/// other words is no refusal: see [`FAILED`].
+const REFUSED: &[&str] = &[
+    // clap 4 (codex 0.171: `error: unexpected argument '--full-auto' found`).
+    "error: unexpected argument '",
+    "error: unrecognized subcommand '",
+    "error: invalid value '",
+    "error: unexpected value '",
+    "error: a value is required for '",
+    "error: the argument '",
+    "error: the following required arguments were not provided",
+    "error: equal sign is needed when assigning values to '",
+    // commander (claude 2.1.197: `error: unknown option '--x'`).
+    "error: unknown option '",
+    "error: unknown command '",
+    "error: option '",
+    "error: missing required argument '",
+    "error: required option '",
+    "error: too many arguments",
+    // claude 2.1.197: `Error: When using --print, --output-format=stream-json requires --verbose`.
+    "Error: When using --",
+];
+
+/// The starts of the stderr line a CLI that gives up states why with (clap's and
+/// commander's `error: `, a Rust `main`'s `Error: `), when it is no refusal: read as a
+/// failure the CLI reported ([`Cause::reported`]), so that `error: rate limit exceeded` is
+/// an unreachable API, and words no rule knows decide nothing.
+const FAILED: &[&str] = &["error: ", "Error: "];
 
 impl Cause {
     /// The cause of a failure the CLI reported (`reported`): the first whose signs it holds.
@@ -77,8 +103,8 @@ impl Cause {
     }
 
     /// The cause a CLI's `stderr` shows, with what it said: only whole lines in the shapes
-    /// the CLIs print when they refuse to run (a word anywhere, in a warning or a log line,
-    /// is no sign).
+    /// the CLIs print when they refuse to run or give up (a word anywhere, in a warning or
+    /// a log line, is no sign).
     pub(super) fn on_stderr(stderr: &str) -> Option<(Cause, String)> {
         let lines: Vec<&str> = stderr.lines().map(str::trim_end).collect();
         let starting = |starts: &[&str]| {
@@ -94,8 +120,12 @@ impl Cause {
         }
         // yargs (opencode) prints its help, and no error, for an argument it refuses.
         let help = ["Positionals:", "Options:"];
-        (help.iter().all(|heading| lines.contains(heading)))
-            .then(|| (Cause::Usage, "it printed its usage".to_owned()))
+        if help.iter().all(|heading| lines.contains(heading)) {
+            return Some((Cause::Usage, "it printed its usage".to_owned()));
+        }
+        let failed =
+            (lines.iter().rev()).find(|line| FAILED.iter().any(|start| line.starts_with(start)))?;
+        Some((Cause::reported(failed)?, (*failed).to_owned()))
     }
 
     /// The class a retry policy acts on: only an unreachable network or API may pass on
@@ -257,8 +287,47 @@ mod tests {
             "mcp server github: 401 Unauthorized (tool disabled)",
             "npm warn invalid value for fund, ignoring",
             "WARNING: unknown option in config, ignoring\nthread 'main' panicked at src/main.rs:1:1",
+            "error: the sandbox could not start: unexpected argument in seccomp profile",
         ] {
             assert_eq!(Cause::on_stderr(stderr), None, "{stderr}");
+        }
+    }
+
+    #[test]
+    fn an_error_line_is_a_refusal_only_in_a_parsers_words() {
+        for (line, expected) in [
+            (
+                "error: unexpected argument '--full-auto' found",
+                Cause::Usage,
+            ),
+            ("error: unrecognized subcommand 'exe'", Cause::Usage),
+            (
+                "error: invalid value 'all' for '--sandbox <SANDBOX_MODE>'",
+                Cause::Usage,
+            ),
+            ("error: unknown option '--bogus'", Cause::Usage),
+            (
+                "error: option '--model <model>' argument missing",
+                Cause::Usage,
+            ),
+            // What a CLI gave up on is read as its reported failures are.
+            (
+                "error: rate limit exceeded, retry later",
+                Cause::Unreachable,
+            ),
+            (
+                "Error: stream disconnected before completion",
+                Cause::Unreachable,
+            ),
+            ("error: 401 Unauthorized", Cause::Credentials),
+        ] {
+            let stderr =
+                format!("WARNING: proceeding\n{line}\n\nFor more information, try '--help'.\n");
+            assert_eq!(
+                Cause::on_stderr(&stderr),
+                Some((expected, line.to_owned())),
+                "{line}"
+            );
         }
     }
 

@@ -101,9 +101,10 @@ impl Attempt<'_> {
                 let last = report.last_problem();
                 let reported =
                     last.and_then(|last| Some((Cause::reported(last)?, last.to_owned())));
-                // A CLI killed by a signal did not refuse to run, whatever its stderr says.
-                let refused = || Cause::on_stderr(stderr).filter(|_| !killed);
-                match reported.or_else(refused) {
+                // A CLI killed by a signal did not refuse to run nor give up, whatever its
+                // stderr says.
+                let on_stderr = || Cause::on_stderr(stderr).filter(|_| !killed);
+                match reported.or_else(on_stderr) {
                     Some((cause, said)) => {
                         error.message = format!(
                             "{}; {}",

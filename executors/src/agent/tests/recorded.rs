@@ -222,6 +222,29 @@ fn stderr_noise_of_a_failed_exit_is_no_cause() {
 }
 
 #[test]
+fn an_error_line_that_is_no_refusal_is_classed_by_what_it_says() {
+    for (stderr, class, start) in [
+        (
+            "error: rate limit exceeded, retry later\n",
+            ErrorClass::Transient,
+            "`codex` could not reach its API (error: rate limit exceeded, retry later): ",
+        ),
+        (
+            "error: the model is busy, something went wrong\n",
+            ErrorClass::ExitCode,
+            "`codex` exited with code 1",
+        ),
+    ] {
+        let error = judge("codex", exited("codex", 1, stderr), "", vec![])
+            .result
+            .unwrap_err();
+        assert_eq!(error.class, class, "{}", error.message);
+        assert!(error.message.starts_with(start), "{}", error.message);
+        assert!(!error.message.contains("refused"), "{}", error.message);
+    }
+}
+
+#[test]
 fn a_cli_killed_by_a_signal_is_not_classed_by_its_stderr() {
     let stderr = include_str!("../fixtures/codex-fullauto.stderr");
     let sigkill = killed_by_sigkill();
