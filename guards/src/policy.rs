@@ -1,7 +1,8 @@
 //! The policy file as types (serde + schemars), and loading it: the JSON, its schema, then
 //! what the schema cannot say (CEL that parses and reads only `action` and `run`, `cwd`
 //! roots that exist, command prefixes without empty tokens, budgets that are not negative,
-//! rate windows that are not zero, unique rule ids), every problem with its JSON pointer.
+//! rate windows that are not zero, rule ids of the form of step ids that the guard's own
+//! findings do not use, each once), every problem with its JSON pointer.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::paths;
+
+/// The ids of the findings the guard and the engine make themselves (`commands.deny`,
+/// `budget.steps`, `guard`, …): a rule may not take one, nor an id under one (`cwd.x`),
+/// or its verdicts would pass for theirs.
+const BUILT_IN_IDS: [&str; 7] = [
+    "commands", "cwd", "env", "input", "budget", "guard", "approval",
+];
 
 /// The variables a rule's `when` reads: the action and its run.
 pub(crate) const RULE_VARIABLES: [&str; 2] = ["action", "run"];
@@ -430,10 +438,89 @@ impl Policy {
                     format!("`{name}` is not a variable a rule can read (it reads only {known})");
                 problems.push(Problem::at(pointer.clone(), message));
             }
-            if self.rules[..index].iter().any(|other| other.id == rule.id) {
+            if let Some(message) = refused_id(&rule.id) {
+                problems.push(Problem::at(format!("/rules/{index}/id"), message));
+            } else if self.rules[..index].iter().any(|other| other.id == rule.id) {
                 let message = format!("rule id `{}` is used twice", rule.id);
                 problems.push(Problem::at(format!("/rules/{index}/id"), message));
             }
+        }
+    }
+}
+
+/// Why a rule may not have the id `id`, if it may not: an id is not empty, is made of
+/// `A-Z a-z 0-9 _ . -` (as a step's), and is not one of [`BUILT_IN_IDS`] nor under one.
+fn refused_id(id: &str) -> Option<String> {
+    if id.is_empty() || !(id.bytes()).all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+        return Some(format!(
+            "rule id {id:?} may only contain A-Z a-z 0-9 _ . - (and not be empty): a verdict names its rules by id"
+        ));
+    }
+    let built_in = BUILT_IN_IDS.into_iter().find(|built_in| {
+        (id.strip_prefix(built_in)).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    })?;
+    Some(format!(
+        "rule id `{id}` is taken by the guard's own findings (`{built_in}` and `{built_in}.…`): a verdict of this rule would pass for theirs; give it an id of its own, such as `my-{id}`"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The problems of the policy `text`, one line each (`p.json:/rules/0/id: …`).
+    fn refused(text: &str) -> Vec<String> {
+        let error = Policy::from_str(text, Path::new("."), "p.json").unwrap_err();
+        error.to_string().lines().map(str::to_owned).collect()
+    }
+
+    fn with_rule_id(id: &str) -> String {
+        let rule = serde_json::json!({"id": id, "effect": "deny", "reason": "x", "when": "true"});
+        serde_json::json!({ "rules": [rule] }).to_string()
+    }
+
+    #[test]
+    fn a_rule_id_is_not_empty_and_has_a_step_id_s_form() {
+        for id in ["", "no prod", "a/b", "caf\u{e9}"] {
+            assert_eq!(
+                refused(&with_rule_id(id)),
+                [format!(
+                    "p.json:/rules/0/id: rule id {id:?} may only contain A-Z a-z 0-9 _ . - (and not be empty): a verdict names its rules by id"
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn a_rule_id_may_not_pass_for_the_guard_s_own() {
+        for (id, built_in) in [
+            ("commands.deny", "commands"),
+            ("commands", "commands"),
+            ("budget.cost_usd", "budget"),
+            ("cwd", "cwd"),
+            ("env.x", "env"),
+            ("guard", "guard"),
+            ("approval", "approval"),
+            ("input", "input"),
+        ] {
+            let problems = refused(&with_rule_id(id));
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].starts_with(&format!(
+                    "p.json:/rules/0/id: rule id `{id}` is taken by the guard's own findings (`{built_in}` and `{built_in}.…`)"
+                )),
+                "{problems:?}"
+            );
+        }
+        for id in [
+            "no-prod",
+            "commands-extra",
+            "my-commands.deny",
+            "cwd_2",
+            "R.1",
+        ] {
+            Policy::from_str(&with_rule_id(id), Path::new("."), "p.json")
+                .unwrap_or_else(|error| panic!("{id}: {error}"));
         }
     }
 }
