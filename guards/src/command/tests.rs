@@ -266,5 +266,6 @@ fn argv(words: &[&str]) -> Findings {
     )
 }
 
+mod ansi_c;
 mod refusals;
 mod wrappers;

@@ -402,76 +402,107 @@ fn runs_commands_in(text: &str) -> bool {
         .any(|open| text.contains(open))
 }
 
-/// Decodes the body of a `$'…'` string as bash does; `None` for what it cannot decode
-/// exactly (`\c` control characters, a NUL).
+/// Decodes the body of a `$'…'` string as bash 5.2 does: its escapes give bytes, which must
+/// make UTF-8. `None` for what it cannot decode for sure: a `\c` control character, a
+/// `\x{…}` whose digits are not closed by a `}` right after them, a `\u` or `\U` above
+/// U+007F (its bytes depend on the locale: in the C locale `\u00e9` is the text `\u00E9`),
+/// a NUL (bash ends the string there: `$'rm\0x'` is `rm`), or bytes that are not UTF-8.
 fn ansi_c(body: &str) -> Option<String> {
-    let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
+    let bytes = body.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        at += 1;
+        if byte != b'\\' {
+            out.push(byte);
             continue;
         }
-        let Some(escape) = chars.next() else {
-            out.push('\\');
+        let Some(&escape) = bytes.get(at) else {
+            out.push(byte);
             break;
         };
-        let simple = match escape {
-            'a' => Some('\x07'),
-            'b' => Some('\x08'),
-            'e' | 'E' => Some('\x1b'),
-            'f' => Some('\x0c'),
-            'n' => Some('\n'),
-            'r' => Some('\r'),
-            't' => Some('\t'),
-            'v' => Some('\x0b'),
-            '\\' | '\'' | '"' | '?' => Some(escape),
-            _ => None,
-        };
-        if let Some(decoded) = simple {
-            out.push(decoded);
-            continue;
-        }
-        let (radix, max) = match escape {
-            '0'..='7' => (8, 3),
-            'x' => (16, 2),
-            'u' => (16, 4),
-            'U' => (16, 8),
-            'c' => return None,
-            other => {
-                out.push('\\');
-                out.push(other);
+        at += 1;
+        let rest = bytes.get(at..).unwrap_or_default();
+        let decoded = match escape {
+            b'a' => 0x07,
+            b'b' => 0x08,
+            b'e' | b'E' => 0x1b,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'v' => 0x0b,
+            b'\\' | b'\'' | b'"' | b'?' => escape,
+            // One to three octal digits, this one the first; bash keeps the low 8 bits of
+            // the number (`\562` is `r`).
+            b'0'..=b'7' => {
+                let (value, length) = number(bytes.get(at - 1..).unwrap_or_default(), 8, 3);
+                at += length.saturating_sub(1);
+                low_byte(value)
+            }
+            // `\x{…}`: any number of hex digits, of which the low 8 bits count (`\x{172}` is
+            // `r`), then `}`.
+            b'x' if rest.first() == Some(&b'{') => {
+                let (value, length) = number(&rest[1..], 16, usize::MAX);
+                if length == 0 || rest.get(1 + length) != Some(&b'}') {
+                    return None;
+                }
+                at += length + 2;
+                low_byte(value)
+            }
+            // `\xHH`, `\uHHHH`, `\UHHHHHHHH`: up to that many hex digits; with none, the
+            // backslash and the letter stay.
+            b'x' | b'u' | b'U' => {
+                let most = match escape {
+                    b'x' => 2,
+                    b'u' => 4,
+                    _ => 8,
+                };
+                let (value, length) = number(rest, 16, most);
+                if length == 0 {
+                    out.extend([byte, escape]);
+                    continue;
+                }
+                if value > 0x7f {
+                    return None;
+                }
+                at += length;
+                low_byte(value)
+            }
+            b'c' => return None,
+            _ => {
+                out.extend([byte, escape]);
                 continue;
             }
         };
-        let mut digits = String::new();
-        if radix == 8 {
-            digits.push(escape);
+        if decoded == 0 {
+            return None;
         }
-        while digits.len() < max
-            && let Some(&next) = chars.peek()
-            && next.is_digit(radix)
-        {
-            digits.push(next);
-            chars.next();
-        }
-        if digits.is_empty() {
-            out.push('\\');
-            out.push(escape);
-            continue;
-        }
-        let code = u32::from_str_radix(&digits, radix).ok()?;
-        match char::from_u32(code) {
-            Some('\0') | None => return None,
-            Some(decoded) => out.push(decoded),
-        }
+        out.push(decoded);
     }
-    Some(out)
+    String::from_utf8(out).ok()
+}
+
+/// The number written by the digits of `radix` that start `bytes`, at most `most` of them,
+/// wrapping past `u32` (only its low 8 bits are kept where that can happen), and how many
+/// digits it has.
+fn number(bytes: &[u8], radix: u32, most: usize) -> (u32, usize) {
+    let digits = (bytes.iter())
+        .take(most)
+        .map_while(|&byte| char::from(byte).to_digit(radix));
+    digits.fold((0, 0), |(value, length), digit| {
+        (value.wrapping_mul(radix).wrapping_add(digit), length + 1)
+    })
+}
+
+/// The low 8 bits of `value`, which bash keeps of an octal or `\x{…}` escape.
+fn low_byte(value: u32) -> u8 {
+    value.to_le_bytes()[0]
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{ansi_c, brace_expands, expands, first_character, one_field, options};
+    use super::{brace_expands, expands, first_character, one_field, options};
 
     #[test]
     fn braces_expand_whatever_their_parts_quoting() {
@@ -512,17 +543,6 @@ mod tests {
         assert!(expands("r[", "\\m]"));
         assert!(expands("r[", "\"]\""));
         assert!(expands("r*", ""));
-    }
-
-    #[test]
-    fn decodes_ansi_c_strings() {
-        assert_eq!(ansi_c(r"\x72\x6d").as_deref(), Some("rm"));
-        assert_eq!(ansi_c(r"\162\155").as_deref(), Some("rm"));
-        assert_eq!(ansi_c(r"\u0072m").as_deref(), Some("rm"));
-        assert_eq!(ansi_c(r"a\'b\n").as_deref(), Some("a'b\n"));
-        assert_eq!(ansi_c(r"\q").as_deref(), Some(r"\q"));
-        assert_eq!(ansi_c(r"\cA"), None);
-        assert_eq!(ansi_c(r"\x00"), None);
     }
 
     #[test]
