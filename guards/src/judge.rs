@@ -42,6 +42,10 @@ impl Votes {
 impl Policy {
     /// The verdict on `action`, given how its run stands.
     pub fn judge(&self, action: &Action, facts: &Facts<'_>) -> Verdict {
+        // Judged as it will run: an agent under a cost budget with its own limit lowered to
+        // what is left, which its argv carries (`--max-budget-usd`).
+        let budgeted = self.budgeted(action, facts);
+        let action = budgeted.as_ref().unwrap_or(action);
         let mut votes = Votes::default();
         let checked = commands_of(action);
         for problem in &checked.problems {
@@ -57,34 +61,37 @@ impl Policy {
         self.rules(action, facts, &checked, cwd.as_deref(), &mut votes);
         let mut verdict = self.combine(votes);
         if verdict.decision != Decision::Deny {
-            verdict.params = self.rewritten(action, facts, cwd.as_deref());
+            verdict.params = rewritten(action, budgeted.is_some(), cwd.as_deref());
         }
         verdict
     }
 
-    /// The parameters `action` runs with, if they change: its working directory made
-    /// canonical, and for an agent under a cost budget, what is left of it as the CLI's own
-    /// limit (`max_budget_usd`, never raised).
-    fn rewritten(&self, action: &Action, facts: &Facts<'_>, cwd: Option<&Path>) -> Option<Value> {
-        let budget = self.budgets.cost_usd.filter(|_| action.executor == "agent");
-        if cwd.is_none() && budget.is_none() {
-            return None; // Nothing changes: the parameters, maybe big, are not copied.
-        }
+    /// `action` as it runs when it is an agent's under a cost budget: what is left of the
+    /// budget is the CLI's own limit (`max_budget_usd`, never raised). The guard judges this
+    /// action, so the argv judged is the one that runs, `--max-budget-usd` and all.
+    fn budgeted(&self, action: &Action, facts: &Facts<'_>) -> Option<Action> {
+        let budget = self
+            .budgets
+            .cost_usd
+            .filter(|_| action.executor == "agent")?;
         let Value::Object(mut params) = action.params.clone() else {
-            return None;
+            return None; // The executor refuses it; judged as it is.
         };
-        if let Some(cwd) = cwd {
-            params.insert("cwd".to_owned(), json!(cwd));
-        }
-        if let Some(budget) = budget {
-            let left = (budget - facts.usage.cost_usd).max(0.0);
-            let given = params.get("max_budget_usd").and_then(Value::as_f64);
-            params.insert(
-                "max_budget_usd".to_owned(),
-                json!(given.map_or(left, |given| given.min(left))),
-            );
-        }
-        Some(Value::Object(params))
+        let left = (budget - facts.usage.cost_usd).max(0.0);
+        let given = params.get("max_budget_usd").and_then(Value::as_f64);
+        params.insert(
+            "max_budget_usd".to_owned(),
+            json!(given.map_or(left, |given| given.min(left))),
+        );
+        Some(Action {
+            run_id: action.run_id,
+            step_id: action.step_id.clone(),
+            item_index: action.item_index,
+            attempt: action.attempt,
+            executor: action.executor.clone(),
+            params: Value::Object(params),
+            idempotency_key: action.idempotency_key.clone(),
+        })
     }
 
     fn combine(&self, votes: Votes) -> Verdict {
@@ -326,6 +333,20 @@ impl Policy {
     }
 }
 
+/// The parameters the judged `action` runs with, if they are not the step's own: its
+/// working directory made canonical, and those of an action [`Policy::budgeted`] made.
+fn rewritten(action: &Action, budgeted: bool, cwd: Option<&Path>) -> Option<Value> {
+    let Some(cwd) = cwd else {
+        // The parameters, maybe big, are copied only when they changed.
+        return budgeted.then(|| action.params.clone());
+    };
+    let Value::Object(mut params) = action.params.clone() else {
+        return None;
+    };
+    params.insert("cwd".to_owned(), json!(cwd));
+    Some(Value::Object(params))
+}
+
 /// Refuses a `with.input` holding text bash arithmetic would run a command from
 /// ([`command::evaluable_at`]): a `process` step's program reads it on stdin (`read v;
 /// (( v ))` evaluates `a[$(rm x)]`), so every string in it, at any depth and object keys
@@ -484,4 +505,31 @@ fn shown(command: &[Word]) -> String {
 /// `elapsed` without its fraction of a second, for reasons.
 fn whole_seconds(elapsed: std::time::Duration) -> cairn_engine::Duration {
     cairn_engine::Duration(std::time::Duration::from_secs(elapsed.as_secs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use crate::policy::Policy;
+
+    #[test]
+    fn an_agent_under_a_cost_budget_is_judged_by_the_argv_it_runs_with_its_limit() {
+        let limit = "action.commands.exists(c, c.exists(w, w == '--max-budget-usd') && c.exists(w, w == '0.5000')) && action.params.max_budget_usd == 0.5";
+        let policy = json!({
+            "budgets": {"cost_usd": 2.0},
+            "rules": [{"id": "limit-seen", "effect": "approve", "reason": "x", "when": limit}],
+            "tests": [
+                {"action": {"executor": "agent", "params": {"cli": "claude", "prompt": "hi"}},
+                 "run": {"cost_usd": 1.5}, "expect": "approve", "rule": "limit-seen"},
+                {"action": {"executor": "agent", "params": {"cli": "claude", "prompt": "hi", "max_budget_usd": 0.1}},
+                 "run": {"cost_usd": 1.5}, "expect": "allow"},
+            ],
+        });
+        let policy = Policy::from_str(&policy.to_string(), Path::new("."), "p.json").unwrap();
+        let failures: Vec<String> = policy.run_tests().iter().map(|f| f.to_string()).collect();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
 }
