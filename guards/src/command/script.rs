@@ -34,7 +34,8 @@ pub(super) enum Dialect {
     /// quoting that differs between shells and `&>` (ksh93 reads `&` then `>`; see
     /// [`Dialect::Posix`]) are refused.
     Korn,
-    /// A POSIX sh — `sh` (dash on Debian), `dash`, `ash`, `posh`, `yash`, `oksh`, `pdksh` —
+    /// A POSIX sh — `sh` (dash on Debian), `dash`, `ash`, `posh`, `yash`, `oksh`, `pdksh`,
+    /// busybox's `hush` and toybox's `toysh` —
     /// and the shell a wrapper hands a script to (`flock -c`, `su -c`, `watch`): where bash
     /// sees `((…))` arithmetic, a `$'…'` string or a `[[ … ]]` test, dash sees subshells,
     /// a `$` and a quote, or a command named `[[`, and where bash sees the redirection `&>f`

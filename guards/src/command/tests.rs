@@ -256,6 +256,11 @@ fn run_by(shell: &str, script: &str) -> Findings {
     check_argv(&[shell.to_owned(), "-c".to_owned(), script.to_owned()])
 }
 
+/// Whether `found` holds the command `words`.
+fn holds(found: &Findings, words: &[&str]) -> bool {
+    (found.commands.iter()).any(|command| command.iter().map(Word::text).eq(words.iter().copied()))
+}
+
 /// What running `words` would run.
 fn argv(words: &[&str]) -> Findings {
     check_argv(
@@ -267,5 +272,6 @@ fn argv(words: &[&str]) -> Findings {
 }
 
 mod ansi_c;
+mod multicall;
 mod refusals;
 mod wrappers;

@@ -11,6 +11,7 @@ use super::Word;
 use super::script::Dialect;
 
 mod getopt;
+mod multicall;
 mod shells;
 mod table;
 
@@ -64,6 +65,7 @@ const REFUSED: &[(&str, &str)] = &[
 
 /// What the program `name` runs when given `args`.
 pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
+    let name = multicall::own_name(name);
     if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
         return Runs::refused(format!("`{name}` {why}, which the checker cannot see"));
     }
@@ -77,11 +79,14 @@ pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
         "script" => script(args),
         "watch" => watch(args),
         "jobs" => jobs(args),
+        "coreutils" => multicall::coreutils(args),
         _ => match WRAPPERS
             .iter()
             .find(|wrapper| wrapper.names.contains(&name))
         {
-            Some(wrapper) => wrapped(name, wrapper, args),
+            Some(wrapper) => {
+                wrapped(name, wrapper, args).and_then(|runs| multicall::applets(name, runs))
+            }
             None => return Runs::default(),
         },
     };

@@ -8,7 +8,7 @@ use crate::command::script::Dialect;
 /// Shells: `-c SCRIPT` is parsed and checked; a script file or standard input is refused.
 pub(super) const SHELLS: &[&str] = &[
     "sh", "bash", "rbash", "dash", "zsh", "ksh", "ksh93", "rksh", "mksh", "lksh", "oksh", "pdksh",
-    "ash", "yash", "posh",
+    "ash", "yash", "posh", "hush", "toysh",
 ];
 
 /// A shell started in keyword mode (`bash -k`, `-o keyword`, or an option named at run

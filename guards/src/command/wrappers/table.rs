@@ -252,7 +252,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         ..PLAIN
     },
     Wrapper {
-        names: &["builtin", "noglob", "busybox"],
+        names: &["builtin", "noglob", "busybox", "toybox"],
         options: Getopt { long: "", ..GETOPT },
         ..PLAIN
     },

@@ -1,0 +1,53 @@
+//! Multi-call binaries (busybox, toybox, a multi-call coreutils) and their shells: the
+//! program their operand names is judged.
+
+use super::*;
+
+#[test]
+fn multi_call_binaries_run_the_program_their_operand_names() {
+    for (script, command) in [
+        ("toybox rm x", &["rm", "x"][..]),
+        ("/usr/bin/toybox rm x", &["rm", "x"]),
+        ("toybox-x86_64 rm x", &["rm", "x"]),
+        ("busybox-x86_64 rm x", &["rm", "x"]),
+        ("busybox.static /bin/rm x", &["/bin/rm", "x"]),
+        ("coreutils --coreutils-prog=rm x", &["rm", "x"]),
+        ("coreutils --coreutils-prog rm x", &["rm", "x"]),
+        (
+            "coreutils --coreutils-prog-shebang=rm script x",
+            &["rm", "x"],
+        ),
+        ("coreutils rm x", &["rm", "x"]),
+        ("/usr/lib/cargo/bin/coreutils rm -rf x", &["rm", "-rf", "x"]),
+        // Their shells' scripts are checked.
+        ("busybox hush -c 'rm x'", &["rm", "x"]),
+        ("hush -c 'rm x'", &["rm", "x"]),
+        ("toybox sh -c 'rm x'", &["rm", "x"]),
+        ("toybox toysh -c 'rm x'", &["rm", "x"]),
+        ("busybox sh -c 'rm x'", &["rm", "x"]),
+        ("coreutils --coreutils-prog=env rm x", &["rm", "x"]),
+    ] {
+        let found = sh(script);
+        assert!(holds(&found, command), "{script}: {found:?}");
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+    allowed(&["coreutils --help", "coreutils --version", "coreutils"]);
+}
+
+#[test]
+fn what_a_multi_call_binary_runs_unseen_is_refused() {
+    refused(&[
+        "coreutils --frobnicate rm x",
+        "coreutils --help rm x",
+        "coreutils \"$X\" x",
+        "coreutils --coreutils-prog=$X x",
+        "busybox hush",
+        "busybox hush script.sh",
+        "toybox sh",
+        // Their `bash` is their own shell, which reads `[[ … ]]` as a POSIX sh does.
+        "busybox bash -c 'echo hi'",
+        "toybox bash -c 'echo hi'",
+        "busybox hush -c '[[ a || rm x ]]'",
+        "hush -c 'echo $'\\''x'\\'''",
+    ]);
+}

@@ -1,0 +1,66 @@
+//! Multi-call binaries: busybox, toybox and a multi-call coreutils run the program their
+//! first operand names, as a wrapper runs its command.
+
+use super::{Runs, non_literal, unknown};
+use crate::command::{Word, basename};
+
+/// The name the checker reads the program `name` by: busybox and toybox run as themselves
+/// under any name that starts with theirs (their release binaries are `busybox-x86_64`,
+/// `toybox-x86_64`).
+pub(super) fn own_name(name: &str) -> &str {
+    ["busybox", "toybox"]
+        .into_iter()
+        .find(|multicall| name.starts_with(multicall))
+        .unwrap_or(name)
+}
+
+/// What a multi-call coreutils runs: GNU's `--coreutils-prog=NAME ARGS…` (and
+/// `--coreutils-prog NAME ARGS…`, taken to mean the same) and `--coreutils-prog-shebang=NAME
+/// FILE ARGS…` (`FILE` becomes the `argv[0]` of `NAME`), and uutils' `NAME ARGS…`. Alone,
+/// `--help`, `-h`, `--version` and `--list` only print; any other option is refused.
+pub(super) fn coreutils(args: &[Word]) -> Result<Runs, Runs> {
+    let Some(first) = args.first() else {
+        return Ok(Runs::default());
+    };
+    let text = first
+        .literal()
+        .ok_or_else(|| non_literal("coreutils", first))?;
+    let rest = args.get(1..).unwrap_or_default();
+    let (program, arguments) = if let Some(program) = text.strip_prefix("--coreutils-prog=") {
+        (Word::Literal(program.to_owned()), rest)
+    } else if let Some(program) = text.strip_prefix("--coreutils-prog-shebang=") {
+        let arguments = rest.get(1..).unwrap_or_default();
+        (Word::Literal(program.to_owned()), arguments)
+    } else if text == "--coreutils-prog" {
+        let Some((program, arguments)) = rest.split_first() else {
+            return Ok(Runs::default());
+        };
+        (program.clone(), arguments)
+    } else if text.starts_with('-') {
+        if rest.is_empty() && matches!(text, "--help" | "-h" | "--version" | "--list") {
+            return Ok(Runs::default());
+        }
+        return Err(unknown("coreutils", text));
+    } else {
+        (first.clone(), rest)
+    };
+    let mut command = vec![program];
+    command.extend_from_slice(arguments);
+    Ok(Runs {
+        commands: vec![command],
+        ..Runs::default()
+    })
+}
+
+/// Refuses what busybox or toybox (`name`) runs as `bash`: their own shell (ash, hush or
+/// toysh), which reads `[[ … ]]`, `((…))` and quotes as a POSIX sh does, not as bash.
+pub(super) fn applets(name: &str, runs: Runs) -> Result<Runs, Runs> {
+    let bash = (runs.commands.iter())
+        .any(|command| command.first().and_then(Word::literal).map(basename) == Some("bash"));
+    if matches!(name, "busybox" | "toybox") && bash {
+        return Err(Runs::refused(format!(
+            "`{name} bash` is {name}'s own shell, which reads a script otherwise than bash: write `{name} sh -c`"
+        )));
+    }
+    Ok(runs)
+}
