@@ -127,11 +127,10 @@ pub enum Error {
     /// Any other database error.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// Another live engine drives the run.
-    #[error(
-        "run {run} is being driven by pid {pid} on {host} (lease {owner}) until {expires}",
-        pid = holder.pid, host = holder.host, owner = holder.owner
-    )]
+    /// Another live engine drives the run, or another process still holds its lease to
+    /// carry out a pause or a cancel ([`LeaseHolder::applies_commands`]) after it was waited
+    /// for up to the lease's expiry.
+    #[error("{}", lease_held(*.run, .holder, .expires))]
     LeaseHeld {
         /// The run.
         run: Uuid,
@@ -242,6 +241,21 @@ fn not_a_file_name(path: &std::path::Path) -> String {
     )
 }
 
+/// What [`Error::LeaseHeld`] says: who holds the lease of `run`, doing what, until when.
+fn lease_held(run: Uuid, holder: &LeaseHolder, expires: &DateTime<Utc>) -> String {
+    let LeaseHolder {
+        owner, host, pid, ..
+    } = holder;
+    if holder.applies_commands() {
+        format!(
+            "run {run}: pid {pid} on {host} holds its lease (lease {owner}) until {expires} to \
+             carry out a pause or a cancel sent to it, not to drive it"
+        )
+    } else {
+        format!("run {run} is being driven by pid {pid} on {host} (lease {owner}) until {expires}")
+    }
+}
+
 /// `run: ` for an error about `run`, else nothing.
 fn of_run(run: Option<Uuid>) -> String {
     run.map(|run| format!("run {run}: ")).unwrap_or_default()
@@ -264,4 +278,33 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     (payload.downcast_ref::<&str>().map(|text| text.to_string()))
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lease::this_process;
+
+    #[test]
+    fn a_lease_held_says_whether_its_holder_drives_the_run_or_carries_out_a_command() {
+        let (run, expires) = (Uuid::nil(), Utc::now());
+        let said = |holder: LeaseHolder| {
+            let pid = holder.pid;
+            let said = Error::LeaseHeld {
+                run,
+                holder,
+                expires,
+            }
+            .to_string();
+            assert!(said.contains(&format!("pid {pid} on")), "{said}");
+            said
+        };
+        let driver = said(this_process());
+        assert!(driver.contains("is being driven by pid"), "{driver}");
+        let applying = said(this_process().applying_commands());
+        assert!(
+            applying.ends_with("to carry out a pause or a cancel sent to it, not to drive it"),
+            "{applying}"
+        );
+    }
 }

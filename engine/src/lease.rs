@@ -22,6 +22,28 @@ pub struct LeaseHolder {
     pub pid_start: u64,
 }
 
+/// How the owner id of a lease taken only to carry out commands begins
+/// ([`LeaseHolder::applying_commands`]).
+const APPLYING_COMMANDS: &str = "commands:";
+
+impl LeaseHolder {
+    /// This holder as it takes a run's lease only to carry out commands sent to it (a pause
+    /// or a cancel of a run no engine drives): its owner id begins with `commands:`. Such a
+    /// holder drives nothing and gives the lease back within moments.
+    pub(crate) fn applying_commands(&self) -> LeaseHolder {
+        LeaseHolder {
+            owner: format!("{APPLYING_COMMANDS}{}", self.owner),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this holder took the lease only to carry out commands (a pause or a cancel of
+    /// a run no engine drives; its owner id begins with `commands:`), not to drive the run.
+    pub fn applies_commands(&self) -> bool {
+        self.owner.starts_with(APPLYING_COMMANDS)
+    }
+}
+
 /// A run's lease as its record tells it: who holds it, and until when unless renewed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -96,6 +118,16 @@ mod tests {
         let me = this_process();
         assert!(me.pid_start > 0);
         assert!(!is_void(&me));
+    }
+
+    #[test]
+    fn a_holder_applying_commands_says_so_and_is_the_same_process() {
+        let me = this_process();
+        assert!(!me.applies_commands());
+        let applying = me.applying_commands();
+        assert!(applying.applies_commands());
+        assert_ne!(applying.owner, me.owner);
+        assert!(!is_void(&applying));
     }
 
     #[test]

@@ -600,3 +600,88 @@ fn recover_refuses_a_run_whose_policy_cannot_be_restored_untouched_and_recovers_
     assert_eq!(code(&resume), Some(2), "refused again, not held by a lease");
     assert!(String::from_utf8_lossy(&resume.stderr).contains("cannot restore the guard"));
 }
+
+/// Writes into the row of run `run` a lease of owner `owner` held by this test's process,
+/// live (its pid and its start time, field 22 of /proc/self/stat, as cairn reads them) for a
+/// minute; `None` clears the lease.
+fn lease_of_this_test(scratch: &Scratch, run: &str, owner: Option<&str>) {
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    let Some(owner) = owner else {
+        let clear = "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL,
+                     lease_pid_start = NULL, lease_expires = NULL WHERE id = ?1";
+        db.execute(clear, [run]).unwrap();
+        return;
+    };
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+    let start: i64 = after_name
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let expires = now.unwrap().as_millis() as i64 + 60_000;
+    db.execute(
+        "UPDATE runs SET lease_owner = ?1, lease_host = ?2, lease_pid = ?3, lease_pid_start = ?4,
+                         lease_expires = ?5 WHERE id = ?6",
+        rusqlite::params![owner, host.trim(), std::process::id(), start, expires, run],
+    )
+    .unwrap();
+}
+
+/// A `cairn pause` or `cancel` carrying itself out on a run no engine drives holds the run's
+/// lease for a moment (0.3 s for 100,000 steps), under an owner id that begins with
+/// `commands:`. A `cairn resume` that finds such a lease waits for it, saying so, then
+/// resumes the run paused meanwhile; a lease of an engine driving the run is refused at once.
+#[test]
+fn a_resume_waits_for_a_pause_being_carried_out_then_continues_the_run() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "p.json",
+        &json!({"name": "p", "steps": [step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({}))]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+
+    lease_of_this_test(&scratch, &run, Some("an-engine"));
+    let refused = scratch.cairn(&["resume", &run]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(code(&refused), Some(2), "{said}");
+    let pid = std::process::id();
+    assert!(
+        said.contains(&format!("is being driven by pid {pid} on")),
+        "{said}"
+    );
+    assert!(!said.contains("waiting for pid"), "{said}");
+
+    lease_of_this_test(&scratch, &run, Some("commands:a-pause"));
+    let log = std::fs::File::create(scratch.dir.path().join("run.log")).unwrap();
+    let mut resume = scratch
+        .command(&["resume", &run])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    scratch.wait_logged(&mut resume, &format!("waiting for pid {pid} on"));
+    // The pause has been carried out (the run was paused before): it gives the lease back.
+    lease_of_this_test(&scratch, &run, None);
+    let resumed = finish(resume, "cairn resume");
+    let said = std::fs::read_to_string(scratch.dir.path().join("run.log")).unwrap();
+    assert_eq!(code(&resumed), Some(0), "{said}");
+    assert!(
+        said.contains("carrying out a pause or a cancel sent to the run"),
+        "{said}"
+    );
+    assert_eq!(show(&scratch, &run)["state"], "succeeded");
+    assert_eq!(
+        executions(&scratch, "a").len(),
+        2,
+        "killed once, then resumed"
+    );
+}

@@ -1,5 +1,6 @@
 //! Commands applied at once to a run no engine drives, by the process that sent them: it
-//! takes the run's lease, commits what they decide, and gives the lease back.
+//! takes the run's lease (as a holder that says it only applies commands), commits what they
+//! decide, and gives the lease back.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lease::{self, LeaseAttempt};
 use crate::report::RunReport;
-use crate::scheduler::{Driver, Judge};
+use crate::scheduler::{Driver, Judge, Shared};
 use crate::state::RunState;
 
 impl Engine {
@@ -56,7 +57,8 @@ impl Engine {
         let Ok(claim) = self.claim(run_id) else {
             return Ok(None); // This engine drives it: its driver reads the command.
         };
-        let inner = &self.inner;
+        let applying = self.applying_commands();
+        let inner = &applying.inner;
         let lease = (inner.store)
             .acquire_lease(run_id, &inner.holder, inner.lease_ttl, &lease::is_void)
             .await?;
@@ -67,7 +69,7 @@ impl Engine {
             let pending = inner.store.pending_commands(run_id).await?;
             seen.extend(pending.iter().map(|sent| sent.id));
             let record = inner.store.find_run(&run_id.to_string()).await?;
-            let run = self.takeover(record, judge, None).await?;
+            let run = applying.takeover(record, judge, None).await?;
             let (events, _) = broadcast::channel(1);
             Driver::new(Arc::clone(inner), run, events, claim.bell())?
                 .settle_commands()
@@ -77,7 +79,29 @@ impl Engine {
         drop(claim);
         match result {
             Ok(report) => Ok(Some(report)),
-            Err(error) => Err(self.give_up(run_id, error).await),
+            Err(error) => Err(applying.give_up(run_id, error).await),
+        }
+    }
+
+    /// This engine as it carries out commands on a run no engine drives: its lease holder says
+    /// so ([`LeaseHolder::applying_commands`](crate::lease::LeaseHolder::applying_commands)),
+    /// and a takeover that finds it waits for the lease instead of refusing the run as driven.
+    /// The runs it drives are this engine's.
+    fn applying_commands(&self) -> Engine {
+        let inner = &self.inner;
+        Engine {
+            inner: Arc::new(Shared {
+                store: Arc::clone(&inner.store),
+                executors: inner.executors.clone(),
+                guard: inner.guard.clone(),
+                holder: inner.holder.applying_commands(),
+                shutdown: inner.shutdown.clone(),
+                drain: inner.drain.clone(),
+                max_output_bytes: inner.max_output_bytes,
+                max_output_override: inner.max_output_override,
+                lease_ttl: inner.lease_ttl,
+            }),
+            driving: Arc::clone(&self.driving),
         }
     }
 

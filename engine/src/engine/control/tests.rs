@@ -603,3 +603,80 @@ async fn a_pause_recorded_but_not_carried_out_stands_and_the_next_takeover_carri
     let record = third.store().find_run(&run.to_string()).await.unwrap();
     assert_eq!(record.state, RunState::Paused);
 }
+
+/// The engine's log as a test hears it, on the test's thread (a `#[tokio::test]` runs every
+/// task there): rings `heard` when a line logged says `what`.
+struct Hears {
+    what: &'static str,
+    heard: Arc<Notify>,
+}
+
+/// The message of one line logged.
+#[derive(Default)]
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl tracing::Subscriber for Hears {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut message = Message::default();
+        event.record(&mut message);
+        if message.0.contains(self.what) {
+            self.heard.notify_one();
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A resume that finds the lease of a run no engine drives held by another process carrying
+/// out a cancel waits for it, instead of refusing the run as driven, and finds it cancelled.
+#[tokio::test]
+async fn a_resume_waits_for_a_cancel_being_carried_out_and_finds_the_run_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let hangs = Arc::new(Hangs::default());
+    let run = undriven(dir.path()).await;
+    let resumer = hanging_engine(dir.path(), &hangs).await;
+    let canceller = hanging_engine(dir.path(), &hangs).await;
+    // The canceller has taken the lease to carry out its cancel (which it records below).
+    let applying = canceller.inner.holder.applying_commands();
+    let ttl = Duration::from_secs(30);
+    let taken = (canceller.store()).acquire_lease(run, &applying, ttl, &|_| false);
+    assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+    let heard = Arc::new(Notify::new());
+    let what = "waiting for pid";
+    let _log = tracing::subscriber::set_default(Hears {
+        what,
+        heard: Arc::clone(&heard),
+    });
+    let mut resume = tokio::spawn(async move { resumer.resume(&run.to_string()).await });
+    tokio::select! {
+        () = heard.notified() => {}
+        ended = &mut resume => panic!("the resume did not wait: {:?}", ended.unwrap()),
+    }
+    let cancel = Command::Cancel(Request {
+        by: "ann".into(),
+        reason: None,
+    });
+    canceller.send(&run.to_string(), cancel).await.unwrap();
+    match resume.await.unwrap() {
+        Err(Error::Finished(report)) => assert_eq!(report.state, RunState::Cancelled),
+        other => panic!("not found cancelled: {other:?}"),
+    }
+    let record = canceller.store().find_run(&run.to_string()).await.unwrap();
+    assert_eq!(record.lease, None, "the resume gave the lease back");
+}
