@@ -444,7 +444,12 @@ fn object_with<'a, const N: usize>(
 
 /// Whether `action` runs programs, and so has commands and a working directory.
 fn runs_programs(action: &Action) -> bool {
-    matches!(action.executor.as_str(), "process" | "agent")
+    runs_programs_by(&action.executor)
+}
+
+/// Whether the actions of `executor` run programs.
+pub(crate) fn runs_programs_by(executor: &str) -> bool {
+    matches!(executor, "process" | "agent")
 }
 
 /// What the checker finds in the commands `action` would run.

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::paths;
+use crate::{judge, paths};
 
 /// The ids of the findings the guard and the engine make themselves (`commands.deny`,
 /// `budget.steps`, `guard`, …): a rule may not take one, nor an id under one (`cwd.x`),
@@ -298,7 +298,10 @@ impl Policy {
     /// Reads the policy file at `path` (its own tests are not run: see [`Policy::run_tests`]).
     pub fn load(path: &Path) -> Result<Policy, LoadError> {
         let text = cairn_engine::read_document(path)?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        // A bare file name's folder is the current one (`Path::parent` gives "").
+        let base = (path.parent())
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Policy::from_str(&text, base, &path.display().to_string())
     }
 
@@ -351,9 +354,53 @@ impl Policy {
                 Err(message) => problems.push(Problem::at(format!("/cwd/{index}"), message)),
             }
         }
+        if self.cwd.is_some() {
+            self.place_tests(base_dir, &mut problems);
+        }
         self.check_limits(&mut problems);
         self.check_rules(&mut problems);
         problems
+    }
+
+    /// Gives each test action that runs programs the directory it runs in: the policy
+    /// file's folder `base_dir` (canonical), or its own `with.cwd` taken from there. Its tests
+    /// then judge alike wherever cairn runs (cairn's own directory, where a step without
+    /// `with.cwd` runs, is not theirs), and again from the snapshot a run stores.
+    fn place_tests(&mut self, base_dir: &Path, problems: &mut Vec<Problem>) {
+        let mut placed = (self.tests.iter_mut().enumerate())
+            .filter(|(_, test)| judge::runs_programs_by(&test.action.executor))
+            .filter_map(|(index, test)| Some((index, test.action.params.as_object_mut()?)))
+            .peekable();
+        if placed.peek().is_none() {
+            return;
+        }
+        let base = match paths::canonical_dir(base_dir) {
+            Ok(base) => base,
+            Err(message) => {
+                let message = format!("the tests' actions run in the policy's folder: {message}");
+                problems.push(Problem::at("/tests", message));
+                return;
+            }
+        };
+        for (index, params) in placed {
+            let dir = match params.get("cwd") {
+                None => base.clone(),
+                Some(Value::String(dir)) => base.join(dir),
+                Some(_) => continue, // Denied as it is: not a path.
+            };
+            match dir.to_str() {
+                Some(dir) => {
+                    params.insert("cwd".to_owned(), Value::String(dir.to_owned()));
+                }
+                None => {
+                    let message = "the directory this test's action runs in has a path that is not UTF-8, which a policy cannot name";
+                    problems.push(Problem::at(
+                        format!("/tests/{index}/action/params/cwd"),
+                        message,
+                    ));
+                }
+            }
+        }
     }
 
     /// Command prefixes are not empty and have no empty token: either would match nothing
@@ -477,6 +524,30 @@ mod tests {
     fn with_rule_id(id: &str) -> String {
         let rule = serde_json::json!({"id": id, "effect": "deny", "reason": "x", "when": "true"});
         serde_json::json!({ "rules": [rule] }).to_string()
+    }
+
+    #[test]
+    fn a_test_action_runs_in_the_policy_s_folder_wherever_cairn_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let process = |params: Value| serde_json::json!({"executor": "process", "params": params});
+        let text = serde_json::json!({
+            "cwd": ["."],
+            "tests": [
+                {"action": process(serde_json::json!({"command": ["ls"]})), "expect": "allow"},
+                {"action": process(serde_json::json!({"command": ["ls"], "cwd": "sub"})), "expect": "allow"},
+                {"action": process(serde_json::json!({"command": ["ls"], "cwd": ".."})), "expect": "deny", "rule": "cwd"},
+            ],
+        })
+        .to_string();
+        // The tests run in this crate's folder, outside the policy's root.
+        let policy = Policy::from_str(&text, dir.path(), "p.json").unwrap();
+        let failures: Vec<String> = policy.run_tests().iter().map(|f| f.to_string()).collect();
+        assert!(failures.is_empty(), "{failures:?}");
+        // The snapshot a run stores holds the folder: restored anywhere, it judges alike.
+        let snapshot = serde_json::to_string(&policy).unwrap();
+        let restored = Policy::from_str(&snapshot, Path::new("/"), "snapshot").unwrap();
+        assert!(restored.run_tests().is_empty());
     }
 
     #[test]

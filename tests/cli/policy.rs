@@ -16,6 +16,24 @@ fn the_example_policy_passes_its_tests() {
 }
 
 #[test]
+fn the_example_policy_passes_its_tests_from_any_directory() {
+    // Its tests' actions run in its folder, not cairn's: from elsewhere, outside its `cwd`
+    // root, they judge alike (a bare file name too).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let example = crate::root().join(EXAMPLE);
+    let folder = example.parent().unwrap();
+    for (dir, file) in [
+        (elsewhere.path(), example.to_str().unwrap()),
+        (folder, "coding-agent.json"),
+    ] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command.args(["policy", "test", file]).current_dir(dir);
+        let output = crate::output_of(&mut command, "cairn policy test");
+        assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    }
+}
+
+#[test]
 fn a_failing_test_exits_1_and_is_named() {
     let file = "tests/fixtures/policies/failing.json";
     let output = cairn(&["policy", "test", file]);
