@@ -188,10 +188,8 @@ impl Engine {
         }
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
-        let refused = |message: String| Error::Refused {
-            run: record.id,
-            message,
-        };
+        let run = record.id;
+        let refused = |message: String| Error::Refused { run, message };
         if !matches!(record.state, RunState::Failed | RunState::Cancelled) {
             let hint = match record.state {
                 RunState::Succeeded => String::new(),
@@ -219,9 +217,9 @@ impl Engine {
         }
         let judge = self.restore_guard(&record)?;
         let claim = self.claim(record.id)?;
-        self.take_lease(record.id).await?;
-        // Read again under the lease: another process may have redriven it meanwhile.
-        let record = store.find_run(&record.id.to_string()).await?;
+        let standing = self.take_lease(record.id).await?;
+        // Another process may have redriven it meanwhile: as it stands under the lease.
+        let record = self.as_leased(record, standing).await?;
         if !matches!(record.state, RunState::Failed | RunState::Cancelled) {
             let error = refused(format!("the run is {} now", record.state));
             return Err(self.give_up(record.id, error).await);

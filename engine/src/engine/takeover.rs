@@ -18,7 +18,7 @@ use crate::plan::{Addition, Plan};
 use crate::report::RunReport;
 use crate::scheduler::{Committed, Judge, Redrive, Takeover, kept_outputs};
 use crate::state::{Batch, RunState, StepState};
-use crate::store::{RunRecord, StepRecord, digest};
+use crate::store::{RunRecord, Standing, StepRecord, digest};
 
 impl Judge {
     /// The judge of a run by `guard`, whose snapshot is `snapshot`, from this process's
@@ -63,19 +63,7 @@ impl Engine {
         let judge = self.restore_guard(&record)?;
         let claim = self.claim(record.id)?;
         let standing = self.take_lease(record.id).await?;
-        // Another process may have moved the run since it was read (a pause or a cancel
-        // carried out while no engine drove it, another engine's drive): it is then read
-        // again, under the lease, which holds it as it is now. Else the record read is the
-        // run's as it stands, and a big run's is not read twice.
-        let moved = standing.state != record.state || standing.updated_at != record.updated_at;
-        let record = if moved {
-            match store.find_run(&record.id.to_string()).await {
-                Ok(record) => record,
-                Err(error) => return Err(self.give_up(record.id, error).await),
-            }
-        } else {
-            record
-        };
+        let record = self.as_leased(record, standing).await?;
         if let Some(refusal) = refused(&record, continued) {
             return Err(self.give_up(record.id, refusal).await);
         }
@@ -89,6 +77,26 @@ impl Engine {
                 self.drive(run, claim).await
             }
             Err(error) => Err(self.give_up(run_id, error).await),
+        }
+    }
+
+    /// The run of `record`, read before its lease was taken, as it stood when the lease was
+    /// taken (`standing`, read in the same transaction). Another process may have moved the
+    /// run in between (a pause or a cancel carried out while no engine drove it, another
+    /// engine's drive or redrive): it is then read again, under the lease, which holds it as
+    /// it is now (the lease given back if that read fails). Else `record` is the run's as it
+    /// stands, and a big run's is not read twice.
+    pub(super) async fn as_leased(
+        &self,
+        record: RunRecord,
+        standing: Standing,
+    ) -> Result<RunRecord> {
+        if standing.state == record.state && standing.updated_at == record.updated_at {
+            return Ok(record);
+        }
+        match self.inner.store.find_run(&record.id.to_string()).await {
+            Ok(record) => Ok(record),
+            Err(error) => Err(self.give_up(record.id, error).await),
         }
     }
 

@@ -680,3 +680,29 @@ async fn a_resume_waits_for_a_cancel_being_carried_out_and_finds_the_run_cancell
     let record = canceller.store().find_run(&run.to_string()).await.unwrap();
     assert_eq!(record.lease, None, "the resume gave the lease back");
 }
+
+/// A retry judges the run as it stood when its lease was taken (read in the same
+/// transaction), not by reading its record again: here the record turns unreadable (a cap
+/// out of range, written by a trigger) the moment the lease is taken. A second read failed
+/// the retry and left the lease written.
+#[tokio::test]
+async fn a_retry_reads_the_runs_record_once_and_leaves_no_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let executor = Arc::new(Ordered::default());
+    let steps = vec![json!({"id": "bad", "executor": "t", "with": {"fail": true}})];
+    let (engine, run) = failed_on_sqlite(dir.path(), steps, &executor).await;
+    let conn = rusqlite::Connection::open(dir.path().join("cairn.db")).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TRIGGER unreadable AFTER UPDATE OF lease_owner ON runs
+         WHEN NEW.id = '{run}' AND OLD.lease_owner IS NULL AND NEW.lease_owner IS NOT NULL
+         BEGIN UPDATE runs SET max_output_bytes = -1 WHERE id = NEW.id; END"
+    ))
+    .unwrap();
+    let retried = engine.retry(&run.to_string(), None).await;
+    conn.execute_batch("DROP TRIGGER unreadable; UPDATE runs SET max_output_bytes = NULL")
+        .unwrap();
+    let report = retried.unwrap().wait().await.unwrap();
+    assert_eq!(report.state, RunState::Succeeded);
+    let record = engine.store().find_run(&run.to_string()).await.unwrap();
+    assert_eq!(record.lease, None);
+}
