@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::orphans::wait_gone;
 use super::scratch::{Scratch, states};
-use crate::finish;
+use crate::{HANG, finish};
 
 /// Leaves `<step>.held` in the scratch dir, then waits for the file `open` there.
 pub(super) const HOLD: &str =
@@ -602,8 +602,8 @@ fn recover_refuses_a_run_whose_policy_cannot_be_restored_untouched_and_recovers_
 }
 
 /// Writes into the row of run `run` a lease of owner `owner` held by this test's process,
-/// live (its pid and its start time, field 22 of /proc/self/stat, as cairn reads them) for a
-/// minute; `None` clears the lease.
+/// live (its pid and its start time, field 22 of /proc/self/stat, as cairn reads them) for
+/// [`HANG`]; `None` clears the lease.
 fn lease_of_this_test(scratch: &Scratch, run: &str, owner: Option<&str>) {
     let db = rusqlite::Connection::open(scratch.db()).unwrap();
     let Some(owner) = owner else {
@@ -622,7 +622,7 @@ fn lease_of_this_test(scratch: &Scratch, run: &str, owner: Option<&str>) {
         .unwrap();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    let expires = now.unwrap().as_millis() as i64 + 60_000;
+    let expires = (now.unwrap() + HANG).as_millis() as i64;
     db.execute(
         "UPDATE runs SET lease_owner = ?1, lease_host = ?2, lease_pid = ?3, lease_pid_start = ?4,
                          lease_expires = ?5 WHERE id = ?6",
