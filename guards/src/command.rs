@@ -35,7 +35,9 @@ const STACK: usize = 256 << 20;
 /// glibc's `iconv` loads (`GCONV_PATH`), the shell options bash imports at startup
 /// (`SHELLOPTS`, `BASHOPTS`: `keyword` makes every `NAME=value` word set NAME, `xtrace` runs
 /// `PS4`), what makes a non-interactive bash read `~/.bashrc` as if started by sshd
-/// (`SSH_CLIENT`, `SSH2_CLIENT`), and zsh's startup directory (`ZDOTDIR`). Refused in
+/// (`SSH_CLIENT`, `SSH2_CLIENT`), zsh's startup directory (`ZDOTDIR`), and zsh's `ARGV0`,
+/// the `argv[0]` it gives the programs it runs (by which a multi-call binary such as busybox
+/// picks what it runs: `ARGV0=rm busybox x` is `rm x`). Refused in
 /// scripts and in a step's `with.env`, under every policy.
 pub(crate) fn runs_unseen_code(name: &str) -> bool {
     const NAMES: &[&str] = &[
@@ -52,6 +54,7 @@ pub(crate) fn runs_unseen_code(name: &str) -> bool {
         "SSH_CLIENT",
         "SSH2_CLIENT",
         "ZDOTDIR",
+        "ARGV0",
     ];
     NAMES.contains(&name) || name.starts_with("BASH_FUNC_") || name.starts_with("LD_")
 }

@@ -272,6 +272,7 @@ fn argv(words: &[&str]) -> Findings {
 }
 
 mod ansi_c;
+mod argv0;
 mod multicall;
 mod refusals;
 mod wrappers;

@@ -7,8 +7,8 @@
 use self::getopt::{Getopt, Read};
 use self::shells::{SHELLS, shell};
 use self::table::{Assignments, Operands, WRAPPERS, Wrapper};
-use super::Word;
 use super::script::Dialect;
+use super::{Word, basename};
 
 mod getopt;
 mod multicall;
@@ -84,9 +84,8 @@ pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
             .iter()
             .find(|wrapper| wrapper.names.contains(&name))
         {
-            Some(wrapper) => {
-                wrapped(name, wrapper, args).and_then(|runs| multicall::applets(name, runs))
-            }
+            Some(wrapper) => wrapped(name, wrapper, args)
+                .and_then(|runs| multicall::applets(name, &runs.commands).map(|()| runs)),
             None => return Runs::default(),
         },
     };
@@ -122,6 +121,10 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
     if let Some(words) = split(name, wrapper, &read)? {
         // `env -S STRING rest…` is `env WORDS… rest…`, the options before it already read.
         let mut command = vec![Word::Literal(name.to_owned())];
+        // The `argv[0]` given before the string stays given.
+        if let Some(argv0) = read.values(wrapper.argv0).last() {
+            command.extend([Word::Literal("--argv0".to_owned()), argv0.clone()]);
+        }
         command.extend(words);
         command.extend_from_slice(args.get(next..).unwrap_or_default());
         runs.commands.push(command);
@@ -221,9 +224,31 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
             return Err(reads_stdin(name));
         }
     } else {
+        if let Some(argv0) = read.values(wrapper.argv0).last() {
+            let renamed = renamed(name, argv0, &command)?;
+            runs.commands.push(renamed);
+        }
         runs.commands.push(command);
     }
     Ok(runs)
+}
+
+/// `command` as the program its `argv[0]` names, when a wrapper gives it `argv0` (`exec -a
+/// NAME`): a multi-call binary runs that program (`exec -a rm busybox x` is `rm x`), any
+/// other program could be one, so the command is judged as both. The name is the basename
+/// of `argv0` with a login shell's leading `-` dropped, as busybox reads it.
+fn renamed(name: &str, argv0: &Word, command: &[Word]) -> Result<Vec<Word>, Runs> {
+    let text = argv0.literal().ok_or_else(|| non_literal(name, argv0))?;
+    let program = basename(text);
+    let program = (program.strip_prefix('-'))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(program);
+    let mut renamed = vec![Word::Literal(program.to_owned())];
+    renamed.extend_from_slice(command.get(1..).unwrap_or_default());
+    if let Some(real) = command.first().and_then(Word::literal) {
+        multicall::applets(basename(real), std::slice::from_ref(&renamed))?;
+    }
+    Ok(renamed)
 }
 
 /// The words of the last option `read` found when it is one of `wrapper`'s `split` options

@@ -191,7 +191,7 @@ fn commands_that_only_look_dangerous_are_allowed() {
             "xargs",
             "xargs -0 grep rm",
             "find . -exec grep rm {} \\;",
-            "env -a rm echo hi",
+            "env -a echo echo hi",
             "sudo -u root -- ls",
         ],
         Decision::Allow,
@@ -359,7 +359,14 @@ fn env_argv0_takes_a_value() {
         &["env -a ls rm x", "env --argv0 ls rm x", "env -ia ls rm x"],
         Decision::Deny,
     );
-    let allowed = judge_script(&guard, "env -a rm ls x");
+    // `ls` given the name `rm` is judged as `rm` too: a multi-call coreutils (or busybox)
+    // runs the program its `argv[0]` names.
+    each_decided(
+        &guard,
+        &["env -a rm ls x", "exec -a rm ls x"],
+        Decision::Deny,
+    );
+    let allowed = judge_script(&guard, "env -a ls ls x");
     assert_eq!(allowed.decision, Decision::Allow, "{allowed:?}");
 }
 

@@ -52,15 +52,16 @@ pub(super) fn coreutils(args: &[Word]) -> Result<Runs, Runs> {
     })
 }
 
-/// Refuses what busybox or toybox (`name`) runs as `bash`: their own shell (ash, hush or
-/// toysh), which reads `[[ … ]]`, `((…))` and quotes as a POSIX sh does, not as bash.
-pub(super) fn applets(name: &str, runs: Runs) -> Result<Runs, Runs> {
-    let bash = (runs.commands.iter())
+/// Refuses `commands` that busybox or toybox (`name`) runs as `bash`, directly or as the
+/// name it is given (`exec -a bash busybox`): their own shell (ash, hush or toysh), which
+/// reads `[[ … ]]`, `((…))` and quotes as a POSIX sh does, not as bash.
+pub(super) fn applets(name: &str, commands: &[Vec<Word>]) -> Result<(), Runs> {
+    let bash = (commands.iter())
         .any(|command| command.first().and_then(Word::literal).map(basename) == Some("bash"));
-    if matches!(name, "busybox" | "toybox") && bash {
+    if matches!(own_name(name), "busybox" | "toybox") && bash {
         return Err(Runs::refused(format!(
             "`{name} bash` is {name}'s own shell, which reads a script otherwise than bash: write `{name} sh -c`"
         )));
     }
-    Ok(runs)
+    Ok(())
 }

@@ -69,6 +69,10 @@ pub(super) struct Wrapper {
     pub(super) sets: &'static [&'static str],
     /// Options with which it runs nothing, only prints what its operands name (`command -v`).
     pub(super) prints: &'static [&'static str],
+    /// Options whose value is the `argv[0]` its command is given (`exec -a NAME`, `env
+    /// --argv0=NAME`), by which a multi-call binary (busybox, toybox, a multi-call coreutils)
+    /// picks the program it runs.
+    pub(super) argv0: &'static [&'static str],
 }
 
 /// A wrapper with no options of note.
@@ -87,6 +91,7 @@ pub(super) const PLAIN: Wrapper = Wrapper {
     unit: false,
     sets: &[],
     prints: &[],
+    argv0: &[],
 };
 
 /// The wrappers the checker looks through, with their options as their sources read them
@@ -105,6 +110,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         },
         split: &["S", "split-string"],
         assignments: Assignments::Env,
+        argv0: &["a", "argv0"],
         ..PLAIN
     },
     Wrapper {
@@ -156,6 +162,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
             short: "cla:",
             ..GETOPT
         },
+        argv0: &["a"],
         ..PLAIN
     },
     Wrapper {
@@ -355,6 +362,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         },
         piped: &["o", "output"],
         sets: &["E", "env"],
+        argv0: &["argv0"],
         ..PLAIN
     },
     Wrapper {

@@ -1,0 +1,71 @@
+//! Wrappers that give their command another `argv[0]` (`exec -a`, `env --argv0`, `strace
+//! --argv0`, zsh's `ARGV0`): a multi-call binary runs the program that name names, so the
+//! command is judged as that program too.
+
+use super::*;
+
+#[test]
+fn a_command_given_another_argv0_is_judged_as_that_program_too() {
+    for script in [
+        "exec -a rm /tmp/p19b/bb/busybox victim_bb",
+        "exec -a /usr/bin/rm busybox victim_bb",
+        "exec -arm busybox victim_bb",
+        "exec -la rm busybox victim_bb",
+        "exec -c -a rm -l busybox victim_bb",
+        // busybox drops a login shell's leading `-`.
+        "exec -a -rm busybox victim_bb",
+        "exec -a git -a rm busybox victim_bb",
+        "env -a rm busybox victim_bb",
+        "env --argv0=rm busybox victim_bb",
+        "env --argv0 rm busybox victim_bb",
+        "env --arg=rm busybox victim_bb",
+        "env -iarm busybox victim_bb",
+        "env -a rm A=1 busybox victim_bb",
+        "env -a rm -S 'busybox victim_bb'",
+        "env -a git -S '-a rm busybox victim_bb'",
+        "strace --argv0=rm busybox victim_bb",
+        "command exec -a rm busybox victim_bb",
+    ] {
+        let found = sh(script);
+        assert!(holds(&found, &["rm", "victim_bb"]), "{script}: {found:?}");
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+    // A multi-call coreutils runs `rm` as `env`'s name too.
+    let found = sh("exec -a rm env busybox victim_bb");
+    assert!(holds(&found, &["rm", "busybox", "victim_bb"]), "{found:?}");
+    // The program itself is judged as well.
+    let found = sh("exec -a myname python3 x");
+    assert!(holds(&found, &["python3", "x"]), "{found:?}");
+    assert!(holds(&found, &["myname", "x"]), "{found:?}");
+    // The name given is read again as a program: `sh` runs its `-c` script.
+    let found = sh("exec -a sh busybox -c 'rm x'");
+    assert!(holds(&found, &["rm", "x"]), "{found:?}");
+    // busybox's `bash` is its own shell, which reads scripts as a POSIX sh does.
+    refused(&[
+        "exec -a bash busybox -c 'echo hi'",
+        "env -a /bin/bash toybox-x86_64 -c 'echo hi'",
+    ]);
+    allowed(&["exec -a bash /bin/bash -c 'echo hi'"]);
+}
+
+#[test]
+fn an_argv0_known_only_at_run_time_is_refused() {
+    refused(&[
+        "exec -a \"$X\" busybox x",
+        "env --argv0=$X busybox x",
+        "env -a \"$(echo rm)\" busybox x",
+    ]);
+}
+
+#[test]
+fn zsh_argv0_cannot_be_set() {
+    assert!(runs_unseen_code("ARGV0"));
+    for script in [
+        "ARGV0=rm busybox x",
+        "export ARGV0=rm; busybox x",
+        "env ARGV0=rm zsh -c 'busybox x'",
+    ] {
+        assert!(!run_by("zsh", script).problems.is_empty(), "{script}");
+        assert!(!sh(script).problems.is_empty(), "{script}");
+    }
+}
