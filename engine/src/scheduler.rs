@@ -41,7 +41,7 @@ use task::{Completion, ItemChannels, ItemEnd, RunningItems, run_attempt};
 const PROGRESS_POLL: Duration = Duration::from_secs(1);
 
 /// What every driver of an engine shares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) executors: Executors,
@@ -58,6 +58,7 @@ pub(crate) struct Shared {
     pub(crate) max_output_bytes: usize,
     /// The cap this engine gives every run it takes over, recorded with the run.
     pub(crate) max_output_override: Option<usize>,
+    /// How long a lease this engine takes lasts unless renewed.
     pub(crate) lease_ttl: Duration,
 }
 

@@ -91,15 +91,8 @@ impl Engine {
         let inner = &self.inner;
         Engine {
             inner: Arc::new(Shared {
-                store: Arc::clone(&inner.store),
-                executors: inner.executors.clone(),
-                guard: inner.guard.clone(),
                 holder: inner.holder.applying_commands(),
-                shutdown: inner.shutdown.clone(),
-                drain: inner.drain.clone(),
-                max_output_bytes: inner.max_output_bytes,
-                max_output_override: inner.max_output_override,
-                lease_ttl: inner.lease_ttl,
+                ..Shared::clone(inner)
             }),
             driving: Arc::clone(&self.driving),
         }
