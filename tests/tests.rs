@@ -21,6 +21,7 @@ mod run {
     mod guard;
     mod joins;
     mod listing;
+    mod moved;
     mod orphans;
     mod output_cap;
     mod planner;

@@ -43,6 +43,7 @@ mod prepared;
 mod steps;
 mod write;
 mod writer;
+mod writer_file;
 
 use open::{Schema, classify, connect_patiently, create_private, migrate};
 use write::{CommandRow, Creation, Rows};

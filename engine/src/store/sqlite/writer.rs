@@ -19,6 +19,7 @@ use super::handover::Waits;
 use super::open::{Schema, classify_sqlite, look};
 use super::prepared::Prepared;
 use super::write::{CommandRow, Creation, Failure, Rows, is_unique_violation};
+use super::writer_file::OpenedFile;
 use super::{Durability, in_range, millis_to_time, parse_state};
 use crate::error::{Error, Result};
 use crate::event::EventKind;
@@ -101,6 +102,9 @@ enum Request {
 /// What the thread owns. Its connection (`prepared.conn`) outlives it, to be closed.
 struct Thread<'c> {
     path: PathBuf,
+    /// The file the connection has open, looked at before a commit that moves a run and at
+    /// renewals (`None`: it could not be told).
+    file: Option<OpenedFile>,
     /// The statements every commit runs, and the connection they belong to.
     prepared: Prepared<'c>,
     /// The next event number of every run this writer has written to.
@@ -171,6 +175,7 @@ impl Writer {
                 };
                 let _ = opened.send(Ok(()));
                 let thread = Thread {
+                    file: OpenedFile::at(&path),
                     path,
                     prepared,
                     next_seq: HashMap::new(),
@@ -432,6 +437,11 @@ impl Thread<'_> {
         classify_sqlite(&self.path, error)
     }
 
+    /// The file the connection has open, if the one at its path is no longer it.
+    fn replaced(&self) -> Option<&OpenedFile> {
+        self.file.as_ref().filter(|file| file.is_replaced())
+    }
+
     /// Commits in one `BEGIN IMMEDIATE` transaction, rolled back on any failure.
     fn commit(&mut self, mut commit: Commit) -> Result<CommitReport> {
         let next_seq = &self.next_seq;
@@ -441,8 +451,15 @@ impl Thread<'_> {
     }
 
     /// Extends the leases of `group` in one transaction (one statement alone); if it
-    /// fails, each on its own.
+    /// fails, each on its own. None is once the database file at the writer's path is no
+    /// longer the one it has open: each renewal fails, and its driver stops.
     fn renew_group(&mut self, group: Vec<Renewal>) {
+        if let Some(file) = self.replaced() {
+            for renewal in group {
+                let _ = renewal.reply.send(Err(file.replaced()));
+            }
+            return;
+        }
         let renew = |conn: &rusqlite::Connection, renewal: &Renewal| {
             let mut update = conn.prepare_cached(
                 "UPDATE runs SET lease_expires = ? WHERE id = ? AND lease_owner = ?",
@@ -474,8 +491,17 @@ impl Thread<'_> {
 
     /// Commits `group` (commits of different runs) in one transaction, a savepoint each:
     /// one that fails rolls back alone and is answered with its error, the others commit
-    /// together. If the transaction itself fails, each commits again on its own.
+    /// together. If the transaction itself fails, each commits again on its own. A group
+    /// that moves a run is refused whole once the database file at the writer's path is no
+    /// longer the one it has open ([`OpenedFile`]).
     fn commit_group(&mut self, mut group: Vec<(Commit, Reply<CommitReport>)>) {
+        let moves_a_run = group.iter().any(|(commit, _)| commit.rows.moves_a_run());
+        if let Some(file) = moves_a_run.then(|| self.replaced()).flatten() {
+            for (_, reply) in group {
+                let _ = reply.send(Err(file.replaced()));
+            }
+            return;
+        }
         if group.len() == 1 {
             let (commit, reply) = group.remove(0);
             let _ = reply.send(self.commit(commit));
