@@ -30,6 +30,7 @@ mod run {
     mod same_engine;
     mod scratch;
     mod stalls;
+    mod storage;
     mod store;
 }
 

@@ -88,6 +88,24 @@ pub enum Error {
     /// The disk that holds the database has no room for a commit; nothing of it was kept.
     #[error("{0}: the disk holding the database is full; free space and try again")]
     DiskFull(PathBuf),
+    /// A write would have grown a file of the database past this process's file-size limit
+    /// (`ulimit -f`, with `SIGXFSZ` ignored); nothing of it was kept.
+    #[error(
+        "{0}: a file of the database (it, its `-wal` or its `-shm`) reached this process's \
+         file-size limit; raise it (`ulimit -f unlimited`) and try again"
+    )]
+    FileSizeLimit(PathBuf),
+    /// SQLite met an I/O error on a file of the database, of a cause it does not tell.
+    #[error(
+        "{path}: I/O error {doing}; check the disk that holds it (free space, a failing \
+         disk) and the file-size limit (`ulimit -f`), then try again"
+    )]
+    Io {
+        /// The file: the database, or its `-shm` file.
+        path: PathBuf,
+        /// What SQLite was doing with it.
+        doing: String,
+    },
     /// Another process held the database locked past the busy timeout.
     #[error("{0}: database is locked by another process; retry when it is done")]
     Locked(PathBuf),

@@ -104,6 +104,8 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             | EngineError::LeaseLost(_)
             | EngineError::Database(_)
             | EngineError::DiskFull(_)
+            | EngineError::FileSizeLimit(_)
+            | EngineError::Io { .. }
             | EngineError::IllegalTransition(_)),
         ) => (format!("cairn: {error}"), ExitCode::FAILURE),
         Error::Engine(error) => (

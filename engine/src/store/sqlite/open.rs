@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{ErrorCode, OpenFlags};
+use rusqlite::{ErrorCode, OpenFlags, ffi};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
@@ -168,18 +168,19 @@ pub(super) async fn connect_patiently(
 
 fn is_busy(error: &sqlx::Error) -> bool {
     matches!(
-        sqlite_code(error),
+        sqlite_code(error).map(|code| code.code),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
     )
 }
 
-/// The SQLite result code of a database error, as the writer's rusqlite errors name it.
-fn sqlite_code(error: &sqlx::Error) -> Option<ErrorCode> {
+/// The SQLite result code (primary and extended) of a database error, as the writer's
+/// rusqlite errors give it.
+fn sqlite_code(error: &sqlx::Error) -> Option<ffi::Error> {
     let sqlx::Error::Database(db) = error else {
         return None;
     };
     let code = db.code()?.parse().ok()?;
-    Some(rusqlite::ffi::Error::new(code).code)
+    Some(ffi::Error::new(code))
 }
 
 /// Brings the schema up to date. Two processes opening a new database at once must not
@@ -231,19 +232,34 @@ pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
     {
         return Error::Corrupt("a stored JSON value is malformed (changed outside cairn?)".into());
     }
-    named(path, sqlite_code(&error)).unwrap_or_else(|| Error::Database(Box::new(error)))
+    // The OS error SQLite met is not in sqlx's error, and the errno of sqlx's worker thread
+    // is out of reach: an I/O error is named with its file only.
+    named(path, sqlite_code(&error), None).unwrap_or_else(|| Error::Database(Box::new(error)))
 }
 
-/// Turns an error of the writer's connection into the store error a user can act on.
+/// Turns an error of the writer's connection into the store error a user can act on. Called
+/// on the thread SQLite failed on (the writer's), which still holds the OS error (`errno`)
+/// SQLite met, as SQLite's own `sqlite3_system_errno` reads it: an I/O error is told by it.
 pub(super) fn classify_sqlite(path: &Path, error: rusqlite::Error) -> Error {
-    named(path, error.sqlite_error_code()).unwrap_or_else(|| Error::Database(Box::new(error)))
+    let os_error = std::io::Error::last_os_error().kind();
+    (named(path, error.sqlite_error().copied(), Some(os_error)))
+        .unwrap_or_else(|| Error::Database(Box::new(error)))
 }
 
 /// The store error that names the database at `path` for the SQLite result `code`, when
-/// the user can act on it (both connections' errors go through here).
-fn named(path: &Path, code: Option<ErrorCode>) -> Option<Error> {
+/// the user can act on it (both connections' errors go through here). An I/O error is told
+/// by `os_error`, the kind of the OS error SQLite met, when it is known: a full disk or
+/// quota, the file-size limit, a file or disk this process may not write; else it is named
+/// with its file and what SQLite was doing.
+fn named(
+    path: &Path,
+    code: Option<ffi::Error>,
+    os_error: Option<std::io::ErrorKind>,
+) -> Option<Error> {
+    use std::io::ErrorKind as Os;
+    let code = code?;
     let path = path.to_owned();
-    Some(match code? {
+    Some(match code.code {
         ErrorCode::NotADatabase => Error::NotADatabase(path),
         ErrorCode::DatabaseCorrupt => Error::Damaged(path),
         ErrorCode::DiskFull => Error::DiskFull(path),
@@ -252,8 +268,45 @@ fn named(path: &Path, code: Option<ErrorCode>) -> Option<Error> {
         // A file that exists but cannot be opened: its WAL files belong to another user.
         ErrorCode::CannotOpen if path.exists() => Error::Unopenable(path),
         ErrorCode::CannotOpen => Error::MissingDatabase(path),
+        ErrorCode::SystemIoFailure => match os_error {
+            Some(Os::StorageFull | Os::QuotaExceeded) => Error::DiskFull(path),
+            Some(Os::FileTooLarge) => Error::FileSizeLimit(path),
+            Some(Os::ReadOnlyFilesystem | Os::PermissionDenied) => Error::ReadOnly(path),
+            _ => {
+                let (suffix, doing) = io_failure(code.extended_code);
+                let mut file = path.into_os_string();
+                file.push(suffix);
+                Error::Io {
+                    path: file.into(),
+                    doing,
+                }
+            }
+        },
         _ => return None,
     })
+}
+
+/// Which of the database's files (the suffix to its name) SQLite met the I/O error of
+/// extended result code `extended` on, and what it was doing.
+fn io_failure(extended: std::ffi::c_int) -> (&'static str, String) {
+    let (suffix, doing) = match extended {
+        ffi::SQLITE_IOERR_SHMOPEN => ("-shm", "opening the shared-memory file"),
+        ffi::SQLITE_IOERR_SHMSIZE => ("-shm", "growing the shared-memory file"),
+        ffi::SQLITE_IOERR_SHMLOCK => ("-shm", "locking the shared-memory file"),
+        ffi::SQLITE_IOERR_SHMMAP => ("-shm", "mapping the shared-memory file"),
+        ffi::SQLITE_IOERR_READ => ("", "reading"),
+        ffi::SQLITE_IOERR_SHORT_READ => ("", "reading (a file is shorter than SQLite expected)"),
+        ffi::SQLITE_IOERR_WRITE => ("", "writing"),
+        ffi::SQLITE_IOERR_FSYNC => ("", "syncing to the disk"),
+        ffi::SQLITE_IOERR_DIR_FSYNC => ("", "syncing its folder to the disk"),
+        ffi::SQLITE_IOERR_TRUNCATE => ("", "truncating"),
+        ffi::SQLITE_IOERR_FSTAT => ("", "reading a file's size"),
+        ffi::SQLITE_IOERR_DELETE => ("", "deleting the WAL file"),
+        ffi::SQLITE_IOERR_MMAP => ("", "mapping into memory"),
+        ffi::SQLITE_IOERR_CORRUPTFS => ("", "reading (the file system reports damage)"),
+        _ => ("", "reading or writing"),
+    };
+    (suffix, format!("{doing} (SQLite extended code {extended})"))
 }
 
 #[cfg(test)]
@@ -278,6 +331,46 @@ mod tests {
         assert!(matches!(read_only, Error::ReadOnly(p) if p == path));
         let other = classify_sqlite(path, failure(ffi::SQLITE_MISUSE));
         assert!(matches!(other, Error::Database(_)));
+    }
+
+    #[test]
+    fn an_io_error_is_told_by_the_os_error_sqlite_met_and_named_with_its_file() {
+        use std::io::ErrorKind as Os;
+        let path = Path::new("/data/cairn.db");
+        let io = |extended, os_error| named(path, Some(ffi::Error::new(extended)), os_error);
+        let shm_size = |os_error| io(ffi::SQLITE_IOERR_SHMSIZE, os_error);
+        for full in [Os::StorageFull, Os::QuotaExceeded] {
+            let said = shm_size(Some(full));
+            assert!(
+                matches!(&said, Some(Error::DiskFull(p)) if p == path),
+                "{said:?}"
+            );
+        }
+        let limit = io(ffi::SQLITE_IOERR_WRITE, Some(Os::FileTooLarge)).unwrap();
+        assert!(
+            matches!(&limit, Error::FileSizeLimit(p) if p == path),
+            "{limit:?}"
+        );
+        assert!(
+            limit.to_string().contains("(`ulimit -f unlimited`)"),
+            "{limit}"
+        );
+        let read_only = io(ffi::SQLITE_IOERR_FSYNC, Some(Os::ReadOnlyFilesystem));
+        assert!(matches!(&read_only, Some(Error::ReadOnly(p)) if p == path));
+        // No OS error known (sqlx's), or one that tells nothing: the file and what SQLite
+        // was doing with it.
+        let unknown = shm_size(None).unwrap();
+        assert_eq!(
+            unknown.to_string(),
+            "/data/cairn.db-shm: I/O error growing the shared-memory file (SQLite extended \
+             code 4874); check the disk that holds it (free space, a failing disk) and the \
+             file-size limit (`ulimit -f`), then try again"
+        );
+        let write = io(ffi::SQLITE_IOERR_WRITE, Some(Os::NotFound)).unwrap();
+        assert!(
+            matches!(&write, Error::Io { path: p, doing } if p == path && doing.starts_with("writing (")),
+            "{write:?}"
+        );
     }
 
     #[test]

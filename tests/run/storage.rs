@@ -1,0 +1,93 @@
+//! The disk under the database failing a command: a write past the file-size limit, named
+//! with the database's file and the way out, the database left as it was.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::json;
+
+use super::bad_input::with_one_run;
+use super::scratch::Scratch;
+use crate::output_of;
+
+/// `cairn --db DB args` under a file-size limit of `blocks` (`ulimit -f`: 512 bytes a block
+/// in dash, 1024 in bash), with `SIGXFSZ` ignored (`trap '' XFSZ`, which the exec'd cairn
+/// keeps): a write past the limit fails with `EFBIG` instead of killing cairn.
+fn limited(scratch: &Scratch, blocks: u32, args: &[&str]) -> Output {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--db")
+        .arg(scratch.db())
+        .args(args)
+        .env_remove("RUST_LOG");
+    output_of(
+        &mut command,
+        &format!("cairn {args:?} under ulimit -f {blocks}"),
+    )
+}
+
+/// What `cairn` says of a write past the file-size limit on the database `db`.
+fn past_the_limit(db: &Path) -> String {
+    format!(
+        "cairn: {}: a file of the database (it, its `-wal` or its `-shm`) reached this \
+         process's file-size limit; raise it (`ulimit -f unlimited`)",
+        db.display()
+    )
+}
+
+#[test]
+fn a_file_size_limit_met_creating_the_shared_memory_file_is_named_with_the_file() {
+    // The last connection closed folded the WAL in and deleted the `-shm` file: the next
+    // command's opening creates it and grows it to 32 KiB, past a limit of 8 or 16 KiB.
+    let (scratch, _, id) = with_one_run();
+    let db = scratch.db();
+    let shm = db.with_extension("db-shm");
+    assert!(!shm.exists(), "the -shm file was deleted");
+    let before = std::fs::read(&db).unwrap();
+    for args in [vec!["runs"], vec!["show", &id], vec!["resume", &id]] {
+        let output = limited(&scratch, 16, &args);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "cairn {args:?}: {message}");
+        assert!(
+            message.contains(&past_the_limit(&db)),
+            "cairn {args:?}: {message}"
+        );
+        assert_eq!(std::fs::read(&db).unwrap(), before, "cairn {args:?}");
+    }
+    let runs = scratch.cairn(&["runs"]);
+    assert!(runs.status.success(), "{runs:?}");
+}
+
+#[test]
+fn a_file_size_limit_met_committing_a_step_is_named_and_the_run_resumes() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "big.json",
+        &json!({"name": "big", "steps": [{"pipeline": [
+            {"id": "small", "executor": "noop", "with": {"output": "s"}},
+            {"id": "big", "executor": "process", "with": {"command":
+                ["sh", "-c", "head -c 600000 /dev/zero | tr '\\0' b"]}}
+        ]}]}),
+    );
+    // 200 or 400 KiB: room for the database and the run, not for the 600 kB output.
+    let output = limited(&scratch, 400, &["run", workflow.to_str().unwrap()]);
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && output.status.code() != Some(2),
+        "{message}"
+    );
+    assert!(
+        message.contains(&past_the_limit(&scratch.db())),
+        "{message}"
+    );
+    let runs = scratch.json(&["runs", "--json"]);
+    let id = runs[0]["id"].as_str().unwrap();
+    assert_eq!(runs[0]["state"], "running", "{runs}");
+    let resumed = scratch.cairn(&["resume", id]);
+    assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
+}
