@@ -35,10 +35,19 @@ pub enum Error {
     /// The database file does not exist (and the caller did not ask to create it).
     #[error("{0}: no such database")]
     MissingDatabase(PathBuf),
-    /// The database path is a symbolic link whose target does not exist (SQLite would not
-    /// create it).
-    #[error("{0}: a symbolic link to a file that does not exist")]
+    /// The database path is a symbolic link that leads to no file: its target does not exist
+    /// (SQLite would not create it), or the links loop.
+    #[error(
+        "{0}: a symbolic link that leads to no file (its target does not exist, or the links \
+         loop)"
+    )]
     DanglingLink(PathBuf),
+    /// The database file's name is longer than its file system takes.
+    #[error(
+        "{0}: the file name is too long for its file system (most allow 255 bytes); use a \
+         shorter one"
+    )]
+    NameTooLong(PathBuf),
     /// The database's folder does not exist.
     #[error("{0}: no such directory to hold the database")]
     MissingDirectory(PathBuf),

@@ -1,14 +1,14 @@
-//! The disk under the database failing a command: a write past the file-size limit, named
-//! with the database's file and the way out, the database left as it was.
+//! The disk under the database failing a command: a write past the file-size limit, a file
+//! name the file system refuses. Each is named with the database's file and the way out,
+//! and leaves the database as it was.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use serde_json::json;
-
 use super::bad_input::with_one_run;
 use super::scratch::Scratch;
 use crate::output_of;
+use serde_json::json;
 
 /// `cairn --db DB args` under a file-size limit of `blocks` (`ulimit -f`: 512 bytes a block
 /// in dash, 1024 in bash), with `SIGXFSZ` ignored (`trap '' XFSZ`, which the exec'd cairn
@@ -90,4 +90,41 @@ fn a_file_size_limit_met_committing_a_step_is_named_and_the_run_resumes() {
     assert_eq!(runs[0]["state"], "running", "{runs}");
     let resumed = scratch.cairn(&["resume", id]);
     assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
+}
+
+#[test]
+fn a_file_name_too_long_or_a_loop_of_links_is_bad_input_named_with_the_file() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "w.json",
+        &json!({"name": "w", "steps": [{"id": "a", "executor": "noop"}]}),
+    );
+    let long = scratch.dir.path().join(format!("{}.db", "l".repeat(300)));
+    let loop_ = scratch.dir.path().join("loop.db");
+    std::os::unix::fs::symlink(&loop_, &loop_).unwrap();
+    for (db, said) in [
+        (&long, "the file name is too long for its file system"),
+        (
+            &loop_,
+            "a symbolic link that leads to no file (its target does not exist, or the links loop)",
+        ),
+    ] {
+        let output = output_of(
+            Command::new(env!("CARGO_BIN_EXE_cairn"))
+                .arg("--db")
+                .arg(db)
+                .args(["run", workflow.to_str().unwrap()]),
+            "cairn run",
+        );
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{message}");
+        let named = format!("cairn: {}: {said}", db.display());
+        assert!(message.contains(&named), "{message}");
+    }
+    let mut left: Vec<String> = std::fs::read_dir(scratch.dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["loop.db", "marks", "w.json"], "nothing created");
 }

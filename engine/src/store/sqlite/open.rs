@@ -34,6 +34,7 @@ fn refused_creation(path: &Path, error: std::io::Error) -> Result<()> {
         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
             Err(Error::ReadOnly(path.to_owned()))
         }
+        ErrorKind::InvalidFilename => Err(Error::NameTooLong(path.to_owned())),
         _ => Err(Error::Database(Box::new(error))),
     }
 }
@@ -370,6 +371,17 @@ mod tests {
         assert!(
             matches!(&write, Error::Io { path: p, doing } if p == path && doing.starts_with("writing (")),
             "{write:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_name_too_long_for_its_file_system_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = dir.path().join(format!("{}.db", "l".repeat(300)));
+        let refused = create_private(&long);
+        assert!(
+            matches!(&refused, Err(Error::NameTooLong(p)) if *p == long),
+            "{refused:?}"
         );
     }
 
