@@ -1,14 +1,16 @@
-//! The disk under the database failing a command: a write past the file-size limit, a file
-//! name the file system refuses. Each is named with the database's file and the way out,
-//! and leaves the database as it was.
+//! The disk under the database failing a command: a write past the file-size limit, a
+//! stored definition changed outside cairn, a file name the file system refuses. Each is
+//! named with the database's file and the way out, and leaves the database as it was.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use super::bad_input::with_one_run;
+use serde_json::json;
+use sqlx::{Connection, SqliteConnection};
+
+use super::bad_input::{refused, with_one_run};
 use super::scratch::Scratch;
 use crate::output_of;
-use serde_json::json;
 
 /// `cairn --db DB args` under a file-size limit of `blocks` (`ulimit -f`: 512 bytes a block
 /// in dash, 1024 in bash), with `SIGXFSZ` ignored (`trap '' XFSZ`, which the exec'd cairn
@@ -90,6 +92,26 @@ fn a_file_size_limit_met_committing_a_step_is_named_and_the_run_resumes() {
     assert_eq!(runs[0]["state"], "running", "{runs}");
     let resumed = scratch.cairn(&["resume", id]);
     assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
+}
+
+#[tokio::test]
+async fn a_stored_definition_changed_into_malformed_json_is_named_corrupt() {
+    let (scratch, _, id) = with_one_run();
+    let db = scratch.db();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE workflows SET definition = '{\"steps\": ['")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let named = format!(
+        "cairn: {}: corrupt database: column workflows.definition: run {id} (its stored \
+         workflow):1:11: invalid JSON",
+        db.display()
+    );
+    refused(&scratch, &["graph", "--run", &id], &named);
 }
 
 #[test]

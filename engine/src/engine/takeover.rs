@@ -235,12 +235,15 @@ impl Engine {
         // blocking thread, whatever the runtime, so that the runtime's thread parses the
         // step rows meanwhile (`takeover`) and a one-thread runtime is not held up.
         let (plan, plans, origin) = tokio::task::spawn_blocking(move || {
-            let mut plan = load::compile_snapshot(&definition, &origin)?;
+            // The definition was stored as it loaded: one that no longer compiles was changed
+            // outside cairn, a corrupt database (named with its column), not a workflow to fix.
+            let mut plan = load::compile_snapshot(&definition, &origin)
+                .map_err(|error| Error::Corrupt(format!("column workflows.definition: {error}")))?;
             drop(definition);
             for addition in &plans {
                 load::restore_plan(&mut plan, addition, &origin)?;
             }
-            Ok::<_, load::LoadError>((plan, plans, origin))
+            Ok::<_, Error>((plan, plans, origin))
         })
         .await
         .unwrap_or_else(|e| panic::resume_unwind(e.into_panic()))?;
