@@ -434,10 +434,11 @@ impl Engine {
         }
     }
 
-    /// Releases the lease of a run this engine cannot drive after all, and returns why.
+    /// Gives back the lease of a run this engine cannot drive after all, as it found it if
+    /// it committed nothing to the run ([`Store::give_back_lease`]), and returns why.
     async fn give_up(&self, run_id: Uuid, error: Error) -> Error {
         let owner = &self.inner.holder.owner;
-        if let Err(release) = self.inner.store.release_lease(run_id, owner).await {
+        if let Err(release) = self.inner.store.give_back_lease(run_id, owner).await {
             tracing::warn!(%run_id, %release, "could not release the lease");
         }
         error

@@ -97,6 +97,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Gives up `owner`'s lease of `run_id` (nothing happens if it is not theirs).
     async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()>;
 
+    /// Gives `owner`'s lease of `run_id` back as it found it: if `owner` has committed
+    /// nothing to the run since it took the lease ([`lease_run`](Store::lease_run)), the
+    /// lease the run had then (another owner's, expired or void, or none) is written back as
+    /// it was, so that a takeover refused under the lease leaves the run's row as it found
+    /// it; otherwise as [`release_lease`](Store::release_lease), which this default does.
+    async fn give_back_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
+        self.release_lease(run_id, owner).await
+    }
+
     /// The run `id`, or the only run whose id starts with `id` (at least 4 characters); `id`
     /// in any case, or a whole id without its dashes.
     async fn find_run(&self, id: &str) -> Result<RunRecord>;

@@ -1,11 +1,14 @@
-//! The database file deleted, moved away or replaced while `cairn run` drives a run: SQLite
-//! writes on to the file it opened, where no later `cairn` finds it. The run is not reported
-//! done: cairn exits 3 saying what became of the file.
+//! A run's database changed under cairn. The file deleted, moved away or replaced while
+//! `cairn run` drives a run: SQLite writes on to the file it opened, where no later `cairn`
+//! finds it, so the run is not reported done: cairn exits 3 saying what became of the file.
+//! A stored value changed so that a resume is refused once it holds the run's lease: the
+//! lease is given back as it was found, and the run's row is left as it was.
 
 use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::{Value, json};
+use sqlx::{Connection, SqliteConnection};
 
 use super::durable::{HOLD, gates, held};
 use super::scratch::Scratch;
@@ -88,4 +91,64 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
             assert_eq!(resumed.status.code(), Some(0), "resume: {said}");
         }
     }
+}
+
+/// Every column of the run `id`'s row in the database at `db`, quoted as SQL text.
+async fn runs_row(db: &Path, id: &str) -> String {
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let columns: String = sqlx::query_scalar(
+        "SELECT group_concat('quote(' || name || ')', ' || '','' || ') FROM pragma_table_info('runs')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let row: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT {columns} FROM runs WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    row
+}
+
+#[tokio::test]
+async fn a_resume_refused_under_the_runs_lease_leaves_the_run_as_it_was() {
+    let scratch = Scratch::new();
+    std::fs::create_dir(gates(&scratch)).unwrap();
+    let workflow = scratch.write("gated.json", &gated(&scratch));
+    let mut child = scratch
+        .command(&["run", workflow.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let show = scratch.wait_for_show(&mut child, |_| held(&scratch).contains("a"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let id = show["id"].as_str().unwrap();
+    let db = scratch.db();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE inputs SET input = '{bad' WHERE run_id = ?")
+        .bind(id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let before = runs_row(&db, id).await;
+    assert!(
+        before.contains(&format!(",{},", child.id())),
+        "the killed engine's lease: {before}"
+    );
+    let resumed = scratch.cairn(&["resume", id]);
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(2), "{said}");
+    assert!(said.contains("corrupt database"), "{said}");
+    assert_eq!(runs_row(&db, id).await, before, "{said}");
+    std::fs::write(gates(&scratch).join("open"), "").unwrap();
 }

@@ -18,6 +18,7 @@ use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
 
 mod commands;
+mod given_back;
 mod grown;
 mod output_cap;
 mod redrive;
@@ -33,6 +34,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     leases_are_exclusive_until_void_or_released(&make().await).await;
     a_lease_tells_how_the_run_stood_when_taken(&make().await).await;
     ending_a_run_releases_its_lease(&make().await).await;
+    given_back::a_lease_is_given_back_as_found_until_its_owner_commits(&make().await).await;
     a_run_output_reads_back_whatever_its_size(&make().await).await;
     a_run_id_is_created_once(&make().await).await;
     runs_are_found_by_id_or_unique_prefix(&make().await).await;

@@ -61,6 +61,9 @@ struct StoredRun {
     items: BTreeMap<(String, usize), ItemRecord>,
     /// The step a redrive under way runs again from ([`Batch::record_redrive`]).
     redrive_from: Option<String>,
+    /// The lease found by the owner that took it, while it has committed nothing to the
+    /// run ([`Store::give_back_lease`]).
+    found: Option<(String, Option<Lease>)>,
 }
 
 impl StoredRun {
@@ -88,6 +91,19 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         MemoryStore::default()
+    }
+
+    /// Gives up `owner`'s lease of `run_id`, if it holds it; `back`: writing back the lease
+    /// it found, if it has committed nothing to the run since it took it.
+    async fn let_go(&self, run_id: Uuid, owner: &str, back: bool) {
+        let mut runs = self.runs.lock().await;
+        let Some(run) = runs.get_mut(&run_id) else {
+            return;
+        };
+        let found = run.found.take_if(|(taker, _)| taker == owner);
+        if (run.record.lease.as_ref()).is_some_and(|lease| lease.holder.owner == owner) {
+            run.record.lease = found.filter(|_| back).and_then(|(_, lease)| lease);
+        }
     }
 }
 
@@ -369,6 +385,7 @@ impl Store for MemoryStore {
             superseded: Vec::new(),
             items: BTreeMap::new(),
             redrive_from: None,
+            found: None,
         };
         // All or nothing: check the batch against the new run before keeping it.
         runs.insert(run.id, stored);
@@ -384,6 +401,11 @@ impl Store for MemoryStore {
     async fn commit(&self, owner: &str, batch: Batch) -> Result<CommitReport> {
         let mut runs = self.runs.lock().await;
         check(&runs, owner, &batch)?;
+        for run_id in batch.run_ids() {
+            if let Some(run) = runs.get_mut(&run_id) {
+                run.found = None;
+            }
+        }
         let starting = starting_runs(&batch);
         let events = apply(&mut runs, batch, now());
         // Under the lock: no command is sent meanwhile.
@@ -416,10 +438,14 @@ impl Store for MemoryStore {
         {
             return Ok(Err(current.clone()));
         }
-        run.record.lease = Some(Lease {
+        let taken = Lease {
             holder: holder.clone(),
             expires: now + ttl,
-        });
+        };
+        let found = run.record.lease.replace(taken);
+        if (found.as_ref()).is_none_or(|found| found.holder.owner != holder.owner) {
+            run.found = Some((holder.owner.clone(), found));
+        }
         Ok(Ok(Standing {
             state: run.record.state,
             updated_at: run.record.updated_at,
@@ -439,12 +465,12 @@ impl Store for MemoryStore {
     }
 
     async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
-        let mut runs = self.runs.lock().await;
-        if let Some(run) = runs.get_mut(&run_id)
-            && (run.record.lease.as_ref()).is_some_and(|lease| lease.holder.owner == owner)
-        {
-            run.record.lease = None;
-        }
+        self.let_go(run_id, owner, false).await;
+        Ok(())
+    }
+
+    async fn give_back_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
+        self.let_go(run_id, owner, true).await;
         Ok(())
     }
 

@@ -44,6 +44,7 @@ mod steps;
 mod write;
 mod writer;
 mod writer_file;
+mod writer_lease;
 
 use open::{Schema, classify, connect_patiently, create_private, migrate};
 use write::{CommandRow, Creation, Rows};
@@ -270,7 +271,11 @@ impl Store for SqliteStore {
     }
 
     async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
-        self.writer.release_lease(run_id, owner).await
+        self.writer.release_lease(run_id, owner, false).await
+    }
+
+    async fn give_back_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
+        self.writer.release_lease(run_id, owner, true).await
     }
 
     async fn find_run(&self, id: &str) -> Result<RunRecord> {

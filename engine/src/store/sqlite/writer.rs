@@ -11,16 +11,17 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::Durability;
 use super::handover::Waits;
 use super::open::{Schema, classify_sqlite, look};
 use super::prepared::Prepared;
 use super::write::{CommandRow, Creation, Failure, Rows, is_unique_violation};
 use super::writer_file::OpenedFile;
-use super::{Durability, in_range, millis_to_time, parse_state};
+use super::writer_lease::{self as lease, Acquired, Found};
 use crate::error::{Error, Result};
 use crate::event::EventKind;
 use crate::lease::{Lease, LeaseHolder};
@@ -83,10 +84,12 @@ enum Request {
     },
     /// Extend a lease, answering whether its owner still held it.
     Renew(Renewal),
-    /// Give `owner`'s lease up.
+    /// Give `owner`'s lease up; `back`: as it was found, if the owner committed nothing
+    /// to the run since it took it.
     Release {
         run_id: Uuid,
         owner: String,
+        back: bool,
         reply: Reply<()>,
     },
     /// Record a command sent `at` (ms), answering whether it was (a ruling may not be).
@@ -109,6 +112,8 @@ struct Thread<'c> {
     prepared: Prepared<'c>,
     /// The next event number of every run this writer has written to.
     next_seq: HashMap<Uuid, i64>,
+    /// The leases taken by owners that have committed nothing to their runs since.
+    found: Found,
 }
 
 /// A writer thread that has looked at the database and waits to open its connection (once
@@ -179,6 +184,7 @@ impl Writer {
                     path,
                     prepared,
                     next_seq: HashMap::new(),
+                    found: Found::default(),
                 };
                 let closed = thread.serve(receive);
                 // The last connection checkpoints the WAL away as it closes.
@@ -250,12 +256,14 @@ impl Writer {
         .await
     }
 
-    /// Gives `owner`'s lease of `run_id` up.
-    pub(super) async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
+    /// Gives `owner`'s lease of `run_id` up; `back`: as the owner found it, if it has
+    /// committed nothing to the run since it took it.
+    pub(super) async fn release_lease(&self, run_id: Uuid, owner: &str, back: bool) -> Result<()> {
         let owner = owner.to_owned();
         self.ask(|reply| Request::Release {
             run_id,
             owner,
+            back,
             reply,
         })
         .await
@@ -408,15 +416,13 @@ impl Thread<'_> {
             Request::Release {
                 run_id,
                 owner,
+                back,
                 reply,
             } => {
-                let released = (self.prepared.conn.prepare_cached(
-                    "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL,
-                         lease_pid_start = NULL, lease_expires = NULL
-                     WHERE id = ? AND lease_owner = ?",
-                ))
-                .and_then(|mut update| update.execute(params![run_id.to_string(), owner]));
-                let released = released.map(drop).map_err(|error| self.fail(error));
+                let found = self.found.take(run_id, &owner).filter(|_| back);
+                let lease = found.unwrap_or_default();
+                let released = lease::write(self.prepared.conn, run_id, Some(&owner), &lease);
+                let released = released.map_err(|error| self.fail(error));
                 if released.is_ok() {
                     self.next_seq.remove(&run_id);
                 }
@@ -544,6 +550,9 @@ impl Thread<'_> {
     ) -> Result<CommitReport> {
         let created = commit.create.as_ref().map(|create| create.id);
         let written = written.map_err(|failure| self.refused(&commit.rows, created, failure))?;
+        for &run in commit.rows.runs() {
+            self.found.committed(run);
+        }
         let (numbered, halt_asked) = (written.numbered, written.halt_asked);
         if let Some(run) = created {
             self.next_seq.insert(run, 2);
@@ -598,72 +607,18 @@ impl Thread<'_> {
         expires: DateTime<Utc>,
         void: Option<&LeaseHolder>,
     ) -> Result<Result<Standing, Lease>> {
-        let attempt = self.prepared.transaction(|prepared| {
-            let conn = prepared.conn;
-            let found = (conn.prepare_cached(
-                "SELECT lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires, r.state,
-                        (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1)
-                 FROM runs r WHERE r.id = ?",
-            ))?
-            .query_row([run_id.to_string()], |row| {
-                let owner: Option<String> = row.get(0)?;
-                let host: Option<String> = row.get(1)?;
-                let (pid, pid_start, until): (Option<i64>, Option<i64>, Option<i64>) =
-                    (row.get(2)?, row.get(3)?, row.get(4)?);
-                let (state, updated_at): (String, Option<i64>) = (row.get(5)?, row.get(6)?);
-                // A pid or a state out of range is a corrupt database, handed out of the
-                // transaction.
-                let read = || {
-                    let pid = pid.map(|pid| in_range::<u32>("lease_pid", pid)).transpose()?;
-                    let standing = Standing {
-                        state: parse_state(&state)?,
-                        updated_at: millis_to_time(updated_at.unwrap_or_default()),
-                    };
-                    let lease = owner.map(|owner| Lease {
-                        holder: LeaseHolder {
-                            owner,
-                            host: host.unwrap_or_default(),
-                            pid: pid.unwrap_or_default(),
-                            // Written `as i64`: read back bit for bit, any value.
-                            pid_start: pid_start.unwrap_or_default() as u64,
-                        },
-                        expires: millis_to_time(until.unwrap_or_default()),
-                    });
-                    Ok::<_, Error>((lease, standing))
-                };
-                Ok(read())
-            })
-            .optional()?;
-            let (lease, standing) = match found {
-                Some(Ok(found)) => found,
-                Some(Err(corrupt)) => return Ok(Err(corrupt)),
-                None => return Ok(Ok(None)),
-            };
-            if let Some(current) = lease
-                && current.holder.owner != holder.owner
-                && current.expires > now
-                && void != Some(&current.holder)
-            {
-                return Ok(Ok(Some(Err(current))));
-            }
-            (conn.prepare_cached(
-                "UPDATE runs SET lease_owner = ?, lease_host = ?, lease_pid = ?, lease_pid_start = ?,
-                     lease_expires = ?
-                 WHERE id = ?",
-            ))?
-            .execute(params![
-                holder.owner,
-                holder.host,
-                holder.pid,
-                holder.pid_start as i64,
-                expires.timestamp_millis(),
-                run_id.to_string(),
-            ])?;
-            Ok::<_, rusqlite::Error>(Ok(Some(Ok(standing))))
+        let attempt = (self.prepared).transaction(|prepared| {
+            lease::acquire(prepared.conn, run_id, holder, (now, expires), void)
         });
-        attempt
-            .map_err(|error| self.fail(error))??
-            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))
+        match attempt.map_err(|error| self.fail(error))? {
+            Acquired::Taken(standing, found) => {
+                self.found.took(run_id, &holder.owner, found);
+                Ok(Ok(standing))
+            }
+            Acquired::Held(lease) => Ok(Err(lease)),
+            Acquired::Unknown => Err(Error::UnknownRun(run_id.to_string())),
+            Acquired::Corrupt(error) => Err(error),
+        }
     }
 }
 
