@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 mod cli {
@@ -145,6 +146,10 @@ fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A log line that cannot be written (stderr a closed pipe, a full disk) is dropped:
+        // reporting that failure on stderr again panicked, in whatever task logged, a run's
+        // driver carrying out a pause included.
+        .log_internal_errors(false)
         .init();
     let result = match command {
         Command::Validate(args) => cli::validate::run(&args, &global),
@@ -178,5 +183,12 @@ fn block_on<F: Future<Output = Result<ExitCode, cli::error::Error>>>(
         .enable_all()
         .build()
         .map_err(cli::error::Error::Output)?
-        .block_on(future)
+        .block_on(async {
+            // A write past the file-size limit (`ulimit -f`) then fails (EFBIG) and is
+            // reported as the store's failure (a driven run stops resumable), instead of
+            // SIGXFSZ killing cairn mid-commit without a word. A handler, unlike an ignored
+            // signal, is not inherited by the programs that steps run.
+            let _ = signal(SignalKind::from_raw(libc::SIGXFSZ));
+            future.await
+        })
 }

@@ -32,6 +32,7 @@ mod run {
     mod stalls;
     mod storage;
     mod store;
+    mod unheard;
 }
 
 use std::path::{Path, PathBuf};

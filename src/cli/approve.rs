@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use super::control::{operator, send_then_close};
 use super::error::Error;
 use super::inspect::open;
-use super::{json, printable};
+use super::json;
+use super::printable::{self, say};
 use crate::Global;
 
 /// Arguments of `cairn approve`.
@@ -241,13 +242,13 @@ async fn send(
 ) -> Result<ExitCode, Error> {
     let (run, driven) = send_then_close(global, run, command).await?;
     if driven {
-        eprintln!(
+        say(format_args!(
             "{subject} of run {run} {done}; the engine driving the run acts on it within a second"
-        );
+        ));
     } else {
-        eprintln!(
+        say(format_args!(
             "{subject} of run {run} {done}; no engine drives the run now: `cairn resume {run}` carries it on with this decision"
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use cairn_engine::{Command, Engine, Request, RunState, Uuid};
 
 use super::error::Error;
-use super::run::{EngineArgs, finish, open_existing, restorer};
+use super::printable::say;
+use super::run::{EngineArgs, Signals, finish, open_existing, restorer};
 use super::workflow;
 use crate::Global;
 
@@ -76,7 +77,7 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
     }
     engine.store().close().await;
     let run = sent?;
-    eprintln!("{}", steered(run, pause, now));
+    say(steered(run, pause, now));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -116,8 +117,9 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>) -> Strin
 /// Drives a failed or cancelled run again, to its end.
 pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode, Error> {
     let engine = open_existing(global, &args.engine).await?;
+    let signals = Signals::listen();
     let handle = engine.retry(&args.run, args.from.as_deref()).await?;
-    finish(&engine, handle, None, global).await
+    finish(&engine, handle, None, global, signals).await
 }
 
 /// Records `command` for `run`, then closes the store (its WAL folded into the database,

@@ -1,12 +1,11 @@
 //! Errors of the commands, and the one place that prints them and picks the exit code.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use cairn_engine::{Error as EngineError, LoadError, RunState};
 
-use super::printable::Printable;
+use super::printable::say;
 
 /// Exit code: the command did what was asked.
 pub(crate) const SUCCESS: u8 = 0;
@@ -113,9 +112,8 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             ExitCode::from(BAD_INPUT),
         ),
     };
-    // A run's text (a name, a step's stderr) may be in the message; nothing is left to tell
-    // of a failure to write it.
-    let _ = writeln!(Printable::new(std::io::stderr().lock()), "{message}");
+    // A run's text (a name, a step's stderr) may be in the message: made printable.
+    say(message);
     code
 }
 

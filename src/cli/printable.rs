@@ -7,6 +7,13 @@
 
 use std::io::{self, BufWriter, StdoutLock, Write};
 
+/// Writes `message` and a newline on stderr for a person, made printable. A failure to write
+/// it (a closed pipe, a full disk) is ignored: nothing cairn does depends on being heard, and a
+/// pause or a run must not be lost because its log could not be written.
+pub(crate) fn say(message: impl std::fmt::Display) {
+    let _ = writeln!(Printable::new(io::stderr().lock()), "{message}");
+}
+
 /// A writer that escapes what would not read as written: control characters apart from
 /// `\n` and `\t` (C0, delete, C1) and the invisible characters that reorder or hide text
 /// (bidirectional marks, embeddings, overrides and isolates; zero-width characters), and

@@ -11,11 +11,12 @@ use cairn_engine::{
 };
 use cairn_guards::Restorer;
 use serde_json::Value;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::announce;
 use super::error::{self, Error, exit_code_of};
 use super::json;
-use super::printable::{self, Printable};
+use super::printable::{self, Printable, say};
 use super::progress;
 use super::workflow;
 use crate::Global;
@@ -84,13 +85,17 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
     let progress = std::io::stderr()
         .is_terminal()
         .then(|| (plan.steps().len(), 0));
+    let signals = Signals::listen();
     let handle = engine.start(plan, input).await?;
-    finish(&engine, handle, progress, global).await
+    finish(&engine, handle, progress, global, signals).await
 }
 
 /// Resumes one unfinished run.
 pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCode, Error> {
     let engine = open_existing(global, &args.engine).await?;
+    // Listening from before the takeover (see `Signals`), but not while `--wait` waits for
+    // another engine's lease: a signal then ends the wait, and the process, at once.
+    let early = if args.wait { None } else { Signals::listen() };
     let resumed = if args.wait {
         engine.resume_waiting(&args.run).await
     } else {
@@ -105,10 +110,10 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
                 }
                 _ => String::new(),
             };
-            eprintln!(
+            say(format_args!(
                 "run {} already {}; nothing to resume{hint}",
                 report.id, report.state
-            );
+            ));
             print_report(&report, global)?;
             return Ok(exit_code_of(report.state));
         }
@@ -124,7 +129,14 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
     } else {
         None
     };
-    finish(&engine, handle, progress, global).await
+    finish(
+        &engine,
+        handle,
+        progress,
+        global,
+        early.or_else(Signals::listen),
+    )
+    .await
 }
 
 /// Resumes every unfinished run that no live engine drives; they run side by side. A run it
@@ -133,34 +145,36 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
 pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitCode, Error> {
     let engine = match open_existing(global, &args.engine).await {
         Err(Error::Engine(cairn_engine::Error::MissingDatabase(_))) => {
-            eprintln!(
+            say(format_args!(
                 "no unfinished run to recover: {} holds none yet",
                 global.db.display()
-            );
+            ));
             return Ok(ExitCode::SUCCESS);
         }
         opened => opened?,
     };
-    let mut refused = None;
-    let mut handles = Vec::new();
+    let (mut refused, mut handles) = (None, Vec::new());
+    let signals = Signals::listen();
     for (run, taken) in engine.recover().await? {
         match taken {
             Ok(handle) => handles.push(handle),
             Err(error) => {
                 let code = error::report(&Error::Engine(error), &global.db);
-                eprintln!("run {run} is not recovered: it is left as it was");
+                say(format_args!(
+                    "run {run} is not recovered: it is left as it was"
+                ));
                 refused.get_or_insert(code);
             }
         }
     }
     if handles.is_empty() && refused.is_none() {
-        eprintln!("{}", nothing_to_recover(&engine).await?);
+        say(nothing_to_recover(&engine).await?);
     }
     // Every run taken over is driven from now on: each is named before any is waited for.
     for handle in &handles {
-        eprintln!("recovering run {}", handle.id());
+        say(format_args!("recovering run {}", handle.id()));
     }
-    let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
+    let stop = tokio::spawn(shutdown_on_signal(engine.clone(), signals));
     // Each run is waited for to its end, also when another one stopped (the first such
     // stop is the error).
     let (mut reports, mut first_stop) = (Vec::new(), None);
@@ -178,6 +192,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     if let Some(error) = first_stop {
         return Err(error);
     }
+    reports.iter().for_each(hint_if_unfinished);
     if global.json {
         json::print(&mut std::io::stdout().lock(), &reports)?;
     } else {
@@ -269,9 +284,10 @@ pub(crate) async fn finish(
     mut handle: RunHandle,
     progress: Option<(usize, usize)>,
     global: &Global,
+    signals: Option<Signals>,
 ) -> Result<ExitCode, Error> {
     let handle_id = handle.id();
-    eprintln!("run {handle_id}");
+    say(format_args!("run {handle_id}"));
     let notices = tokio::spawn({
         let (events, engine, db) = (handle.events(), engine.clone(), global.db.clone());
         async move {
@@ -288,7 +304,7 @@ pub(crate) async fn finish(
         }
     });
     let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
-    let stop = tokio::spawn(shutdown_on_signal(engine.clone()));
+    let stop = tokio::spawn(shutdown_on_signal(engine.clone(), signals));
     let report = handle.wait().await;
     stop.abort();
     // The run's driver is gone with its events' sender: the notices end with the last event.
@@ -300,25 +316,34 @@ pub(crate) async fn finish(
     let report = report.map_err(|error| stopped(handle_id, error))?;
     // The run is over for this process: leave no WAL for the next one to read whole.
     engine.store().close().await;
-    if !report.state.is_terminal() {
-        eprintln!(
-            "run {} stopped unfinished; `cairn resume {}` carries it on",
-            report.id, report.id
-        );
-    }
+    hint_if_unfinished(&report);
     print_report(&report, global)?;
     Ok(exit_code_of(report.state))
 }
 
-/// The error of driving `run`: a failed commit, or another process holding the database
-/// past the busy timeout, leaves the run stopped and resumable from what is committed.
+/// The error of driving `run`: a failed commit — the disk full, the database damaged or
+/// read-only, another process holding it past the busy timeout — leaves the run stopped and
+/// resumable from what is committed (the commits before it were made: not refused input).
 fn stopped(run: cairn_engine::Uuid, error: cairn_engine::Error) -> Error {
     match error {
         cairn_engine::Error::Database(_)
         | cairn_engine::Error::Locked(_)
         | cairn_engine::Error::DiskFull(_)
+        | cairn_engine::Error::Damaged(_)
+        | cairn_engine::Error::ReadOnly(_)
+        | cairn_engine::Error::Corrupt(_)
         | cairn_engine::Error::LeaseLost(_) => Error::Stopped { run, error },
         error => Error::Engine(error),
+    }
+}
+
+/// Says on stderr how to carry on the run of `report` if it stopped unfinished.
+fn hint_if_unfinished(report: &RunReport) {
+    if !report.state.is_terminal() {
+        say(format_args!(
+            "run {} stopped unfinished; `cairn resume {}` carries it on",
+            report.id, report.id
+        ));
     }
 }
 
@@ -351,30 +376,49 @@ fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
 /// How long the first SIGINT/SIGTERM waits for the steps in flight before cancelling them.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// SIGINT and SIGTERM, listened for from just before a run is taken over: a signal that comes
+/// while its first turn commits then stops it as any other, instead of killing the process
+/// before [`shutdown_on_signal`] would have listened. Two signals that come together, before
+/// the first is read, count as one (the second to cancel the steps in flight comes after
+/// the first `stopping:` line).
+pub(crate) struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    /// Starts listening; none if the handlers cannot be installed (the signals then act as
+    /// by default).
+    pub(crate) fn listen() -> Option<Signals> {
+        Some(Signals {
+            interrupt: signal(SignalKind::interrupt()).ok()?,
+            terminate: signal(SignalKind::terminate()).ok()?,
+        })
+    }
+
+    /// The next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
 /// On a first SIGINT or SIGTERM, starts nothing new and lets the steps in flight finish
 /// (up to [`STOP_GRACE`]); on a second, or after the grace, cancels them. Runs stay resumable.
-async fn shutdown_on_signal(engine: Engine) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+async fn shutdown_on_signal(engine: Engine, signals: Option<Signals>) {
+    let Some(mut signals) = signals else {
         return;
     };
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-    }
-    eprintln!(
-        "stopping: starting nothing new, waiting for the steps in flight (again to cancel them)"
-    );
+    signals.next().await;
+    say("stopping: starting nothing new, waiting for the steps in flight (again to cancel them)");
     engine.drain();
     tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+        () = signals.next() => {}
         () = tokio::time::sleep(STOP_GRACE) => {}
     }
-    eprintln!("stopping: cancelling the steps in flight (the run stays resumable)");
+    say("stopping: cancelling the steps in flight (the run stays resumable)");
     engine.shutdown();
 }
 
