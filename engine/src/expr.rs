@@ -688,6 +688,7 @@ fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result
 mod condition;
 mod functions;
 mod optional;
+mod reads;
 mod scope;
 mod stack;
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The policy file as types (serde + schemars), and loading it: the JSON, its schema, then
-//! what the schema cannot say (CEL that parses and reads only `action` and `run`, `cwd`
+//! what the schema cannot say (CEL that parses, reads only `action` and `run` and only the
+//! fields they have, calls only functions cairn's CEL has and may be a boolean, `cwd`
 //! roots that exist, command prefixes without empty tokens, budgets that are not negative,
 //! rate windows that are not zero, rule ids of the form of step ids that the guard's own
 //! findings do not use, each once), every problem with its JSON pointer.
@@ -22,6 +23,28 @@ const BUILT_IN_IDS: [&str; 7] = [
 
 /// The variables a rule's `when` reads: the action and its run.
 pub(crate) const RULE_VARIABLES: [&str; 2] = ["action", "run"];
+
+/// The objects of fixed fields a rule reads, and their fields, as the judge gives them
+/// (`Policy::rules` in judge.rs): a rule reading another field of one (`action.exectuor`)
+/// would deny every action that reaches it, so it is refused at load. `action.params`,
+/// `action.item`, `action.env` and `run.input` are the step's and the run's own JSON: any
+/// field may be there.
+const FIXED_FIELDS: [(&str, &[&str]); 3] = [
+    (
+        "action",
+        &[
+            "executor", "step", "attempt", "item", "index", "params", "commands", "dynamic", "cwd",
+            "env",
+        ],
+    ),
+    (
+        "run",
+        &[
+            "id", "workflow", "input", "attempts", "steps", "usage", "elapsed",
+        ],
+    ),
+    ("run.usage", &["input_tokens", "output_tokens", "cost_usd"]),
+];
 
 /// A policy file: the rules every action of a run is judged by.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -477,6 +500,19 @@ impl Policy {
             if let Some(error) = rule.when.error() {
                 problems.push(Problem::at(pointer.clone(), error.to_string()));
             }
+            let mut reasons = Vec::new();
+            reasons.extend(rule.when.unknown_name());
+            for (object, fields) in FIXED_FIELDS {
+                reasons.extend(rule.when.unknown_fields(object, fields));
+            }
+            if let Some(value) = rule.when.surely_not_boolean() {
+                reasons.push(format!(
+                    "a rule's condition must be true or false, and this one is {value} whatever the action: compare it (`== …`, `> …`)"
+                ));
+            }
+            for reason in reasons {
+                problems.push(Problem::at(pointer.clone(), reason));
+            }
             for name in rule.when.unknown_variables(&RULE_VARIABLES) {
                 let known = RULE_VARIABLES
                     .map(|known| format!("`{known}`"))
@@ -548,6 +584,64 @@ mod tests {
         let snapshot = serde_json::to_string(&policy).unwrap();
         let restored = Policy::from_str(&snapshot, Path::new("/"), "snapshot").unwrap();
         assert!(restored.run_tests().is_empty());
+    }
+
+    fn with_rule_when(when: &str) -> String {
+        let rule = serde_json::json!({"id": "r", "effect": "deny", "reason": "x", "when": when});
+        serde_json::json!({ "rules": [rule] }).to_string()
+    }
+
+    #[test]
+    fn a_condition_that_would_fail_every_action_reaching_it_is_refused_at_load() {
+        for (when, reason) in [
+            (
+                "action.executor.frobnicate()",
+                "no method `.frobnicate()` in cairn's CEL",
+            ),
+            (
+                "action.step.startWith('deploy')",
+                "no method `.startWith()` in cairn's CEL; did you mean `startsWith`?",
+            ),
+            (
+                "action.exectuor == 'process'",
+                "`action` has no field `exectuor`: did you mean `action.executor`?",
+            ),
+            (
+                "action['exectuor'] == 'x'",
+                "`action` has no field `exectuor`: did you mean `action.executor`?",
+            ),
+            (
+                "run.usage.cost_usdd > 1.0",
+                "`run.usage` has no field `cost_usdd`: did you mean `run.usage.cost_usd`?",
+            ),
+            (
+                "1 + 1",
+                "a rule's condition must be true or false, and this one is the value of arithmetic whatever the action: compare it (`== …`, `> …`)",
+            ),
+            (
+                "action.commands.map(c, c[0])",
+                "a rule's condition must be true or false, and this one is a list (`map` and `filter` make one) whatever the action: compare it (`== …`, `> …`)",
+            ),
+        ] {
+            assert_eq!(
+                refused(&with_rule_when(when)),
+                [format!("p.json:/rules/0/when: {reason}")],
+                "{when}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_condition_reading_the_step_s_and_the_run_s_own_json_loads() {
+        for when in [
+            "action.params.anything == 1 && has(run.input.target) && action.env.X == ''",
+            "action.item.name == 'a' || [1].all(action, action.x > 0)",
+            "run.usage.cost_usd > 1.0 && run.elapsed > 60.0 && action.dynamic",
+            "action.executor == 'agent' ? action.attempt > 1 : size(action.commands) > 0",
+        ] {
+            Policy::from_str(&with_rule_when(when), Path::new("."), "p.json")
+                .unwrap_or_else(|error| panic!("{when}: {error}"));
+        }
     }
 
     #[test]

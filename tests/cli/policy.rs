@@ -240,6 +240,41 @@ fn a_rate_limit_of_an_executor_cairn_does_not_have_refuses_the_run_before_the_da
 }
 
 #[test]
+fn a_rule_that_would_deny_every_action_reaching_it_refuses_the_run_before_the_database() {
+    for (when, reason) in [
+        (
+            "action.executor.frobnicate()",
+            "no method `.frobnicate()` in cairn's CEL",
+        ),
+        (
+            "action.exectuor == 'process'",
+            "`action` has no field `exectuor`: did you mean `action.executor`?",
+        ),
+        ("1 + 1", "a rule's condition must be true or false"),
+    ] {
+        let rule = serde_json::json!({"id": "r", "effect": "deny", "reason": "x", "when": when});
+        let (dir, policy) = policy_file(&serde_json::json!({ "rules": [rule] }));
+        let expected = format!("{policy}:/rules/0/when: {reason}");
+        let test = cairn(&["policy", "test", &policy]);
+        assert_eq!(test.status.code(), Some(2), "{when}: {}", stdout(&test));
+        assert!(stderr(&test).starts_with(&expected), "{}", stderr(&test));
+        let db = dir.path().join("runs.db");
+        let db = db.to_str().unwrap();
+        let run = cairn(&[
+            "--db",
+            db,
+            "run",
+            "examples/hello.json",
+            "--policy",
+            &policy,
+        ]);
+        assert_eq!(run.status.code(), Some(2), "{when}: {}", stderr(&run));
+        assert!(stderr(&run).contains(&expected), "{}", stderr(&run));
+        assert!(!std::path::Path::new(db).exists(), "no database was made");
+    }
+}
+
+#[test]
 fn policy_test_and_explain_refuse_an_executor_cairn_does_not_have_with_its_place() {
     let (_dir, file) = policy_file(&serde_json::json!({
         "rate_limits": [{"executor": "agnet", "max": 1, "per": "1m"}],

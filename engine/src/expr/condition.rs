@@ -11,8 +11,9 @@ use cel::context::VariableResolver;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::functions::calls_qualified;
-use super::types::names_type;
+use super::functions::{calls_qualified, unknown_function};
+use super::reads::{surely_not_boolean, unknown_fields};
+use super::types::{names_type, unsupported_type};
 use super::{
     Compiled, ExprError, Expression, SharedJson, as_condition, compile, execute, functions_context,
     library_failed, on_stack_for, to_val,
@@ -80,6 +81,84 @@ impl Condition {
             Some(unknown_variables(&compiled.expression, known))
         })
         .unwrap_or_default()
+    }
+
+    /// Why the condition would fail wherever the evaluator reaches a name in it, if it
+    /// would: a function or a type the run's context does not have
+    /// (`action.step.frobnicate()`), with the closest it has when one is close. None when
+    /// it does not parse.
+    ///
+    /// ```
+    /// use cairn_engine::Condition;
+    ///
+    /// let reason = Condition::new("action.step.startWith('a')").unknown_name().unwrap();
+    /// assert!(reason.contains("did you mean `startsWith`?"), "{reason}");
+    /// assert_eq!(Condition::new("size(action.step) > 1").unknown_name(), None);
+    /// ```
+    pub fn unknown_name(&self) -> Option<String> {
+        let Ok(compiled) = &self.compiled else {
+            return None;
+        };
+        on_stack_for(compiled.simple, || {
+            Some(
+                unknown_function(&compiled.expression)
+                    .or_else(|| unsupported_type(&compiled.expression)),
+            )
+        })
+        .flatten()
+    }
+
+    /// Why the condition reads fields of `object` (a variable, or fields selected on one:
+    /// `run.usage`) that are not among `fields`, one reason each, in the order written
+    /// (`action.exectuor`, `has(action.exectuor)`, `action['exectuor']`): for an object
+    /// whose fields are fixed, each would fail wherever the evaluator reaches it (a `has`
+    /// be false). None when it does not parse.
+    ///
+    /// ```
+    /// use cairn_engine::Condition;
+    ///
+    /// let condition = Condition::new("action.exectuor == 'x' || [1].all(action, action.y)");
+    /// assert_eq!(
+    ///     condition.unknown_fields("action", &["executor", "step"]),
+    ///     ["`action` has no field `exectuor`: did you mean `action.executor`?"]
+    /// );
+    /// ```
+    pub fn unknown_fields(&self, object: &str, fields: &[&str]) -> Vec<String> {
+        let Ok(compiled) = &self.compiled else {
+            return Vec::new();
+        };
+        let unknown = on_stack_for(compiled.simple, || {
+            Some(unknown_fields(&compiled.expression, object, fields))
+        })
+        .unwrap_or_default();
+        (unknown.into_iter())
+            .map(
+                |field| match crate::problem::closest(&field, fields.iter().copied()) {
+                    Some(meant) => format!(
+                        "`{object}` has no field `{field}`: did you mean `{object}.{meant}`?"
+                    ),
+                    None => format!(
+                        "`{object}` has no field `{field}` (its fields: {})",
+                        fields.join(", ")
+                    ),
+                },
+            )
+            .collect()
+    }
+
+    /// What the condition's value surely is, whatever it reads, when that is not a boolean
+    /// (`1 + 1` is a number): it would fail every evaluation. None when it could be one, or
+    /// does not parse.
+    ///
+    /// ```
+    /// use cairn_engine::Condition;
+    ///
+    /// assert_eq!(Condition::new("1 + 1").surely_not_boolean(), Some("the value of arithmetic"));
+    /// assert_eq!(Condition::new("action.dynamic").surely_not_boolean(), None);
+    /// ```
+    pub fn surely_not_boolean(&self) -> Option<&'static str> {
+        let compiled = self.compiled.as_ref().ok()?;
+        surely_not_boolean(&compiled.expression)
     }
 }
 
