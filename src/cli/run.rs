@@ -321,14 +321,17 @@ pub(crate) async fn finish(
     Ok(exit_code_of(report.state))
 }
 
-/// The error of driving `run`: a failed commit — the disk full, the database damaged or
-/// read-only, another process holding it past the busy timeout — leaves the run stopped and
-/// resumable from what is committed (the commits before it were made: not refused input).
+/// The error of driving `run`: a failed commit — the disk full or an I/O error, the
+/// database damaged or read-only, another process holding it past the busy timeout — leaves
+/// the run stopped and resumable from what is committed (the commits before it were made:
+/// not refused input).
 fn stopped(run: cairn_engine::Uuid, error: cairn_engine::Error) -> Error {
     match error {
         cairn_engine::Error::Database(_)
         | cairn_engine::Error::Locked(_)
         | cairn_engine::Error::DiskFull(_)
+        | cairn_engine::Error::FileSizeLimit(_)
+        | cairn_engine::Error::Io { .. }
         | cairn_engine::Error::Damaged(_)
         | cairn_engine::Error::ReadOnly(_)
         | cairn_engine::Error::Corrupt(_)
