@@ -97,6 +97,15 @@ pub enum Error {
     /// The disk that holds the database has no room for a commit; nothing of it was kept.
     #[error("{0}: the disk holding the database is full; free space and try again")]
     DiskFull(PathBuf),
+    /// The database file was deleted, moved or replaced while this process drove runs in
+    /// it: nothing more is committed (SQLite would write on to the file it has open, which
+    /// no other process finds at the path).
+    #[error(
+        "{0} was deleted, moved or replaced while this process drove runs in it: nothing more \
+         is committed, and what was committed since went to the file this process had opened, \
+         which no other process finds there (lost if it was deleted)"
+    )]
+    Replaced(PathBuf),
     /// A write would have grown a file of the database past this process's file-size limit
     /// (`ulimit -f`, with `SIGXFSZ` ignored); nothing of it was kept.
     #[error(

@@ -87,6 +87,16 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             ),
             ExitCode::from(UNFINISHED),
         ),
+        Error::Stopped {
+            run,
+            error: error @ EngineError::Replaced(path),
+        } => (
+            format!(
+                "cairn: {error}\nrun {run} stopped unfinished; with the file back at {}, `cairn resume {run}` carries it on from what it holds",
+                path.display()
+            ),
+            ExitCode::from(UNFINISHED),
+        ),
         Error::Stopped { run, error } => (
             format!(
                 "cairn: {}\nrun {run} stopped unfinished; `cairn resume {run}` carries it on",
@@ -103,6 +113,7 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             | EngineError::LeaseLost(_)
             | EngineError::Database(_)
             | EngineError::DiskFull(_)
+            | EngineError::Replaced(_)
             | EngineError::FileSizeLimit(_)
             | EngineError::Io { .. }
             | EngineError::IllegalTransition(_)),

@@ -330,6 +330,7 @@ fn stopped(run: cairn_engine::Uuid, error: cairn_engine::Error) -> Error {
         cairn_engine::Error::Database(_)
         | cairn_engine::Error::Locked(_)
         | cairn_engine::Error::DiskFull(_)
+        | cairn_engine::Error::Replaced(_)
         | cairn_engine::Error::FileSizeLimit(_)
         | cairn_engine::Error::Io { .. }
         | cairn_engine::Error::Damaged(_)

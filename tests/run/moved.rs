@@ -79,6 +79,14 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
             err.contains(&format!("{} was deleted, moved or replaced", db.display())),
             "{how}: {err}"
         );
+        // Not a bare `cairn resume`: the file it would resume from is gone from the path.
+        assert!(
+            err.contains(&format!(
+                "with the file back at {}, `cairn resume",
+                db.display()
+            )),
+            "{how}: {err}"
+        );
         if how == "moved" {
             // What the run committed is in the file moved away: put back, it carries on.
             let id = err

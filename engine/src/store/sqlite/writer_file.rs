@@ -35,9 +35,7 @@ impl OpenedFile {
 
     /// The error of a write refused once [`is_replaced`](Self::is_replaced).
     pub(super) fn replaced(&self) -> Error {
-        Error::Database(Box::new(Replaced {
-            path: self.path.clone(),
-        }))
+        Error::Replaced(self.path.clone())
     }
 }
 
@@ -45,17 +43,4 @@ impl OpenedFile {
 fn identity(path: &Path) -> Option<(u64, u64)> {
     let metadata = std::fs::metadata(path).ok()?;
     Some((metadata.dev(), metadata.ino()))
-}
-
-/// The database file was deleted, moved or replaced while this process wrote to it.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{} was deleted, moved or replaced while this process drove runs in it: nothing more is \
-     committed, and what was committed since went to the file this process had opened, which \
-     no other process finds there (lost if it was deleted); put the file back at that path to \
-     carry a run on from what it holds",
-    path.display()
-)]
-struct Replaced {
-    path: PathBuf,
 }
