@@ -135,17 +135,24 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
     assert_eq!(executions(&scratch, "b").len(), 1);
 }
 
+/// A run of one step `a`, held, whose engine was killed (SIGKILL) while `a` ran: no engine
+/// drives it. Its id.
+pub(super) fn held_by_an_engine_that_died(scratch: &Scratch) -> String {
+    let workflow = scratch.write(
+        "p.json",
+        &json!({"name": "p", "steps": [step(scratch, "a", &format!("{MARK}; {HOLD}"), json!({}))]}),
+    );
+    let mut child = spawn(scratch, &workflow);
+    let run = wait_for_file(scratch, &mut child, &held(scratch, "a"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    run
+}
+
 #[test]
 fn a_pause_of_a_run_no_engine_drives_says_it_is_paused_at_once() {
     let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "p.json",
-        &json!({"name": "p", "steps": [step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({}))]}),
-    );
-    let mut child = spawn(&scratch, &workflow);
-    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let run = held_by_an_engine_that_died(&scratch);
     let pause = scratch.cairn(&["pause", &run]);
     let said = String::from_utf8_lossy(&pause.stderr);
     assert_eq!(code(&pause), Some(0), "{said}");
@@ -638,14 +645,7 @@ fn lease_of_this_test(scratch: &Scratch, run: &str, owner: Option<&str>) {
 #[test]
 fn a_resume_waits_for_a_pause_being_carried_out_then_continues_the_run() {
     let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "p.json",
-        &json!({"name": "p", "steps": [step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({}))]}),
-    );
-    let mut child = spawn(&scratch, &workflow);
-    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let run = held_by_an_engine_that_died(&scratch);
     assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
 

@@ -6,7 +6,9 @@ use std::process::Stdio;
 
 use serde_json::json;
 
-use super::control::{HOLD, MARK, code, held, show, step, wait_for_file};
+use super::control::{
+    HOLD, MARK, code, held, held_by_an_engine_that_died, show, step, wait_for_file,
+};
 use super::scratch::Scratch;
 use crate::finish;
 
@@ -64,19 +66,7 @@ fn a_cancel_is_carried_out_by_an_engine_that_cannot_write_its_log() {
 #[test]
 fn a_pause_is_carried_out_at_once_by_a_command_that_cannot_write_its_stderr() {
     let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "p.json",
-        &json!({"name": "p", "steps": [step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({}))]}),
-    );
-    let mut child = scratch
-        .command(&["run", workflow.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let run = held_by_an_engine_that_died(&scratch);
     // No engine drives the run: the pause takes its lease and pauses it itself.
     let pause = scratch
         .command(&["pause", &run])
