@@ -42,6 +42,17 @@ pub fn is_env_name(name: &str) -> bool {
     !name.is_empty() && !name.contains(['=', '\0'])
 }
 
+/// Whether `id` has the form of a step's id (the schema's `^[A-Za-z0-9_.\-]+$`): not empty,
+/// only ASCII letters, digits, `_`, `.` and `-`. A guard's rule ids have the same form.
+///
+/// ```
+/// assert!(cairn_engine::is_id("build.test-2_a"));
+/// assert!(!cairn_engine::is_id("") && !cairn_engine::is_id("a b") && !cairn_engine::is_id("café"));
+/// ```
+pub fn is_id(id: &str) -> bool {
+    !id.is_empty() && (id.bytes()).all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
 /// A workflow definition: a named DAG of steps, with defaults and limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -8,7 +8,7 @@ use hashbrown::{HashMap, HashSet};
 
 use super::params::Schemas;
 use super::{Problem, Report, closest, known_names};
-use crate::definition::{Duration, Node, Retry, Workflow};
+use crate::definition::{Duration, Node, Retry, Workflow, is_id};
 use crate::executor::Executors;
 use crate::expr;
 use crate::plan::{Plan, StepIndex, for_each_expression_text};
@@ -188,11 +188,7 @@ impl<'a> Checker<'a> {
 
     fn id(&mut self, id: &'a str, named: Named, pointer: &str) {
         let here = [pointer, "/id"].concat();
-        if id.is_empty()
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        {
+        if !is_id(id) {
             self.problem(
                 here.clone(),
                 format!("id `{id}` may only contain A-Z a-z 0-9 _ . -"),

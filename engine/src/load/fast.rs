@@ -16,7 +16,9 @@ use std::fmt;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::definition::{Limits, MAX_PARALLEL_CEILING, Node, Retry, STEP_KEYS, Stall, Workflow};
+use crate::definition::{
+    Limits, MAX_PARALLEL_CEILING, Node, Retry, STEP_KEYS, Stall, Workflow, is_id,
+};
 
 /// `source` as a workflow, when it is one the schema accepts as it is.
 pub(super) fn workflow(source: &str) -> Option<Workflow> {
@@ -45,12 +47,7 @@ fn within_bounds(workflow: &Workflow) -> bool {
 }
 
 fn node_within(node: &Node) -> bool {
-    let id_ok = node.id.as_deref().is_none_or(|id| {
-        !id.is_empty()
-            && id
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || b"_.-".contains(&byte))
-    });
+    let id_ok = node.id.as_deref().is_none_or(is_id);
     let members = node.pipeline.iter().chain(&node.parallel).flatten();
     id_ok
         && node
