@@ -371,44 +371,37 @@ impl Policy {
     fn resolve(&mut self, base_dir: &Path) -> Vec<Problem> {
         let mut problems = Vec::new();
         self.check_commands(&mut problems);
+        let before = problems.len();
         for (index, root) in self.cwd.iter_mut().flatten().enumerate() {
             match paths::canonical_dir(&base_dir.join(&*root)) {
                 Ok(canonical) => *root = canonical,
                 Err(message) => problems.push(Problem::at(format!("/cwd/{index}"), message)),
             }
         }
-        if self.cwd.is_some() {
-            self.place_tests(base_dir, &mut problems);
+        if problems.len() == before {
+            self.place_tests(&mut problems);
         }
         self.check_limits(&mut problems);
         self.check_rules(&mut problems);
         problems
     }
 
-    /// Gives each test action that runs programs the directory it runs in: the policy
-    /// file's folder `base_dir` (canonical), or its own `with.cwd` taken from there. Its tests
-    /// then judge alike wherever cairn runs (cairn's own directory, where a step without
-    /// `with.cwd` runs, is not theirs), and again from the snapshot a run stores.
-    fn place_tests(&mut self, base_dir: &Path, problems: &mut Vec<Problem>) {
-        let mut placed = (self.tests.iter_mut().enumerate())
-            .filter(|(_, test)| judge::runs_programs_by(&test.action.executor))
-            .filter_map(|(index, test)| Some((index, test.action.params.as_object_mut()?)))
-            .peekable();
-        if placed.peek().is_none() {
-            return;
-        }
-        let base = match paths::canonical_dir(base_dir) {
-            Ok(base) => base,
-            Err(message) => {
-                let message = format!("the tests' actions run in the policy's folder: {message}");
-                problems.push(Problem::at("/tests", message));
-                return;
-            }
+    /// Gives each test action that runs programs the directory it runs in, as if cairn ran in
+    /// the first `cwd` root (canonical): that root, or the action's own `with.cwd` taken from
+    /// there. Its tests then judge alike wherever cairn runs (cairn's own directory, where a
+    /// step without `with.cwd` runs, is not theirs), and again from the snapshot a run stores,
+    /// which keeps the root and needs neither the policy file nor its folder.
+    fn place_tests(&mut self, problems: &mut Vec<Problem>) {
+        let Some(root) = (self.cwd.as_ref()).and_then(|roots| roots.first()) else {
+            return; // No roots: directories are not judged; `[]`: every one is outside.
         };
+        let placed = (self.tests.iter_mut().enumerate())
+            .filter(|(_, test)| judge::runs_programs_by(&test.action.executor))
+            .filter_map(|(index, test)| Some((index, test.action.params.as_object_mut()?)));
         for (index, params) in placed {
             let dir = match params.get("cwd") {
-                None => base.clone(),
-                Some(Value::String(dir)) => base.join(dir),
+                None => root.clone(),
+                Some(Value::String(dir)) => root.join(dir),
                 Some(_) => continue, // Denied as it is: not a path.
             };
             match dir.to_str() {
@@ -563,7 +556,48 @@ mod tests {
     }
 
     #[test]
-    fn a_test_action_runs_in_the_policy_s_folder_wherever_cairn_runs() {
+    fn a_stored_policy_s_tests_need_only_its_first_root_not_its_folder() {
+        // The policy lives two folders below its root, as pp/a/b/pol.json with `../..`.
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("a/b");
+        std::fs::create_dir_all(&folder).unwrap();
+        let process = |params: Value| serde_json::json!({"executor": "process", "params": params});
+        let text = serde_json::json!({
+            "cwd": ["../.."],
+            "tests": [
+                {"action": process(serde_json::json!({"command": ["ls"]})), "expect": "allow"},
+                {"action": process(serde_json::json!({"command": ["ls"], "cwd": "a"})), "expect": "allow"},
+            ],
+        })
+        .to_string();
+        let policy = Policy::from_str(&text, &folder, "p.json").unwrap();
+        assert!(policy.run_tests().is_empty());
+        let snapshot = serde_json::to_string(&policy).unwrap();
+        // The policy's folder renamed, its root still there: the snapshot restores and its
+        // tests pass, as the root they run in is the same.
+        std::fs::rename(&folder, dir.path().join("a/b2")).unwrap();
+        let restored = Policy::from_str(&snapshot, Path::new("/"), "snapshot").unwrap();
+        let failures: Vec<String> = restored.run_tests().iter().map(|f| f.to_string()).collect();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+
+    #[test]
+    fn a_policy_kept_outside_its_root_passes_its_allow_tests() {
+        // A central policy (its folder outside the root it allows): its tests run in the root.
+        let root = tempfile::tempdir().unwrap();
+        let central = tempfile::tempdir().unwrap();
+        let text = serde_json::json!({
+            "cwd": [root.path()],
+            "tests": [{"action": {"executor": "process", "params": {"command": ["ls"]}}, "expect": "allow"}],
+        })
+        .to_string();
+        let policy = Policy::from_str(&text, central.path(), "p.json").unwrap();
+        let failures: Vec<String> = policy.run_tests().iter().map(|f| f.to_string()).collect();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+
+    #[test]
+    fn a_test_action_runs_in_the_first_root_wherever_cairn_runs() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         let process = |params: Value| serde_json::json!({"executor": "process", "params": params});
