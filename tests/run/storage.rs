@@ -66,6 +66,39 @@ fn a_file_size_limit_met_creating_the_shared_memory_file_is_named_with_the_file(
 }
 
 #[test]
+fn a_file_size_limit_met_migrating_a_new_database_is_an_io_error_not_corruption() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "w.json",
+        &json!({"name": "w", "steps": [{"id": "a", "executor": "noop"}]}),
+    );
+    let db = scratch.db();
+    // 10 to 100 KiB: the limit met opening the database, migrating it (from 40 KiB or so),
+    // or committing the run.
+    for blocks in (20..=200).step_by(20) {
+        for file in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{file}", db.display()));
+        }
+        let output = limited(&scratch, blocks, &["run", workflow.to_str().unwrap()]);
+        let message = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() {
+            continue;
+        }
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "ulimit -f {blocks}: {message}"
+        );
+        assert!(
+            message.contains(&format!("cairn: {}", db.display()))
+                && message.contains("ulimit -f")
+                && !message.contains("corrupt"),
+            "ulimit -f {blocks}: {message}"
+        );
+    }
+}
+
+#[test]
 fn a_file_size_limit_met_committing_a_step_is_named_and_the_run_resumes() {
     let scratch = Scratch::new();
     let workflow = scratch.write(

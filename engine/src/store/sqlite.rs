@@ -169,6 +169,17 @@ impl SqliteStore {
                         version,
                     },
                     sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
+                    // A migration's own statement failing on the disk (full, past the
+                    // file-size limit, an I/O error) is that, named with the file; what
+                    // else one meets is a schema changed outside cairn.
+                    sqlx::migrate::MigrateError::ExecuteMigration(error, version) => {
+                        match classify(&path, error) {
+                            Error::Database(error) => Error::Corrupt(format!(
+                                "while executing migration {version}: {error}"
+                            )),
+                            named => named,
+                        }
+                    }
                     other => Error::Corrupt(other.to_string()),
                 })?;
                 Some(conn)
