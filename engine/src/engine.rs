@@ -300,8 +300,10 @@ impl Engine {
     }
 
     /// Stops starting attempts: each run this engine drives stops unfinished (resumable,
-    /// its lease released) once its attempts in flight have finished. A later
-    /// [`Engine::shutdown`] cancels those attempts.
+    /// its lease released) once its attempts in flight have finished, and a run it has not
+    /// taken over yet (one whose lease it waits for included) is refused with
+    /// [`Error::ShutDown`], left as it was. A later [`Engine::shutdown`] cancels those
+    /// attempts.
     pub fn drain(&self) {
         self.inner.drain.cancel();
     }
@@ -363,13 +365,17 @@ impl Engine {
     /// another process applying them to a run no engine drives, ≈ 0.3 s for 100,000 steps) is
     /// waited for, looked at every [`APPLYING_POLL`], up to the expiry it had when first
     /// found; the wait is logged once. Then the run is judged as it stands: paused or
-    /// cancelled meanwhile.
+    /// cancelled meanwhile. An engine that drains or shuts down (before or during the wait)
+    /// takes no lease: [`Error::ShutDown`], nothing written.
     ///
     /// [`LeaseHolder::applies_commands`]: crate::LeaseHolder::applies_commands
     async fn take_lease(&self, run_id: Uuid) -> Result<Standing> {
         let inner = &self.inner;
         let mut waits_until = None;
         loop {
+            if self.stops() {
+                return Err(Error::ShutDown);
+            }
             let leased = (inner.store)
                 .lease_run(run_id, &inner.holder, inner.lease_ttl, &lease::is_void)
                 .await?;
@@ -399,14 +405,32 @@ impl Engine {
                     expires,
                 });
             };
-            tokio::time::sleep(left.min(APPLYING_POLL)).await;
+            tokio::select! {
+                () = tokio::time::sleep(left.min(APPLYING_POLL)) => {}
+                () = inner.drain.cancelled() => {}
+                () = inner.shutdown.cancelled() => {}
+            }
         }
+    }
+
+    /// Whether this engine starts nothing more: it drains ([`Engine::drain`]) or has shut
+    /// down ([`Engine::shutdown`]).
+    fn stops(&self) -> bool {
+        self.inner.drain.is_cancelled() || self.inner.shutdown.is_cancelled()
     }
 
     /// Takes over `run`: commits its first turn (recording it, if it is new), then drives
     /// the rest in a task of its own, which holds `claim` until the driver stops.
     async fn drive(&self, run: Takeover, claim: Claim) -> Result<RunHandle> {
         let (run_id, new) = (run.run.run_id, run.creation.is_some());
+        // Drained or shut down since the lease was taken: the run is left as it was found
+        // (a new one is not recorded), nothing started.
+        if self.stops() {
+            return Err(match new {
+                true => Error::ShutDown,
+                false => self.give_up(run_id, Error::ShutDown).await,
+            });
+        }
         let (events, receiver) = broadcast::channel(event_buffer(&run.run.plan));
         let first_turn = async {
             let mut driver = Driver::new(Arc::clone(&self.inner), run, events, claim.bell())?;

@@ -8,7 +8,7 @@ use cairn_engine::{Command, Engine, Request, RunState, Uuid};
 
 use super::error::Error;
 use super::printable::say;
-use super::run::{EngineArgs, Signals, finish, open_existing, restorer};
+use super::run::{EngineArgs, OnSignal, finish, open_existing, restorer, stopped_before_takeover};
 use super::workflow;
 use crate::Global;
 
@@ -117,9 +117,14 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>) -> Strin
 /// Drives a failed or cancelled run again, to its end.
 pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode, Error> {
     let engine = open_existing(global, &args.engine).await?;
-    let signals = Signals::listen();
-    let handle = engine.retry(&args.run, args.from.as_deref()).await?;
-    finish(&engine, handle, None, global, signals).await
+    let on_signal = OnSignal::spawn(&engine);
+    let handle = match engine.retry(&args.run, args.from.as_deref()).await {
+        Err(cairn_engine::Error::ShutDown) => {
+            return Ok(stopped_before_takeover(&args.run, "retry"));
+        }
+        retried => retried?,
+    };
+    finish(&engine, handle, None, global, on_signal).await
 }
 
 /// Records `command` for `run`, then closes the store (its WAL folded into the database,

@@ -85,17 +85,23 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
     let progress = std::io::stderr()
         .is_terminal()
         .then(|| (plan.steps().len(), 0));
-    let signals = Signals::listen();
-    let handle = engine.start(plan, input).await?;
-    finish(&engine, handle, progress, global, signals).await
+    let on_signal = OnSignal::spawn(&engine);
+    let handle = match engine.start(plan, input).await {
+        Err(cairn_engine::Error::ShutDown) => {
+            say("stopped before the run started: nothing was recorded");
+            return Ok(ExitCode::from(error::UNFINISHED));
+        }
+        started => started?,
+    };
+    finish(&engine, handle, progress, global, on_signal).await
 }
 
 /// Resumes one unfinished run.
 pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCode, Error> {
     let engine = open_existing(global, &args.engine).await?;
-    // Listening from before the takeover (see `Signals`), but not while `--wait` waits for
-    // another engine's lease: a signal then ends the wait, and the process, at once.
-    let early = if args.wait { None } else { Signals::listen() };
+    // Acting on a signal from before the takeover (see `OnSignal`), but not while `--wait`
+    // waits for another engine's lease: a signal then ends the wait, and the process, at once.
+    let early = (!args.wait).then(|| OnSignal::spawn(&engine));
     let resumed = if args.wait {
         engine.resume_waiting(&args.run).await
     } else {
@@ -117,6 +123,9 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
             print_report(&report, global)?;
             return Ok(exit_code_of(report.state));
         }
+        Err(cairn_engine::Error::ShutDown) => {
+            return Ok(stopped_before_takeover(&args.run, "resume"));
+        }
         Err(error) => return Err(error.into()),
     };
     let progress = if std::io::stderr().is_terminal() {
@@ -129,14 +138,8 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
     } else {
         None
     };
-    finish(
-        &engine,
-        handle,
-        progress,
-        global,
-        early.or_else(Signals::listen),
-    )
-    .await
+    let on_signal = early.unwrap_or_else(|| OnSignal::spawn(&engine));
+    finish(&engine, handle, progress, global, on_signal).await
 }
 
 /// Resumes every unfinished run that no live engine drives; they run side by side. A run it
@@ -153,11 +156,15 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
         }
         opened => opened?,
     };
-    let (mut refused, mut handles) = (None, Vec::new());
-    let signals = Signals::listen();
+    let (mut refused, mut handles, mut left) = (None, Vec::new(), false);
+    let on_signal = OnSignal::spawn(&engine);
     for (run, taken) in engine.recover().await? {
         match taken {
             Ok(handle) => handles.push(handle),
+            Err(cairn_engine::Error::ShutDown) => {
+                stopped_before_takeover(&run.to_string(), "resume");
+                left = true;
+            }
             Err(error) => {
                 let code = error::report(&Error::Engine(error), &global.db);
                 say(format_args!(
@@ -167,14 +174,13 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
             }
         }
     }
-    if handles.is_empty() && refused.is_none() {
+    if handles.is_empty() && refused.is_none() && !left {
         say(nothing_to_recover(&engine).await?);
     }
     // Every run taken over is driven from now on: each is named before any is waited for.
     for handle in &handles {
         say(format_args!("recovering run {}", handle.id()));
     }
-    let stop = tokio::spawn(shutdown_on_signal(engine.clone(), signals));
     // Each run is waited for to its end, also when another one stopped (the first such
     // stop is the error).
     let (mut reports, mut first_stop) = (Vec::new(), None);
@@ -187,7 +193,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
             }
         }
     }
-    stop.abort();
+    drop(on_signal);
     engine.store().close().await;
     if let Some(error) = first_stop {
         return Err(error);
@@ -200,7 +206,19 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
             print_report(report, global)?;
         }
     }
-    Ok(refused.unwrap_or_else(|| recovered_code(reports.iter().map(|report| report.state))))
+    // A run left before it was taken over stopped unfinished, as a run still `running` does.
+    let left = left.then_some(RunState::Running);
+    let states = reports.iter().map(|report| report.state).chain(left);
+    Ok(refused.unwrap_or_else(|| recovered_code(states)))
+}
+
+/// Says that a signal stopped `command` (`resume`, `retry`) before it took `run` over: the
+/// run is left as it was, nothing started; exit 3.
+pub(crate) fn stopped_before_takeover(run: &str, command: &str) -> ExitCode {
+    say(format_args!(
+        "stopped before taking run {run} over: nothing was started; `cairn {command} {run}` carries it on"
+    ));
+    ExitCode::from(error::UNFINISHED)
 }
 
 /// Why `cairn recover` found no run to take over: none is unfinished, or live engines drive
@@ -277,14 +295,14 @@ fn builder(global: &Global, args: &EngineArgs) -> EngineBuilder {
     }
 }
 
-/// Waits for the run (stopping cleanly on SIGINT/SIGTERM), prints how it ended. `progress`
-/// (steps in all, steps already ended) turns on the progress display.
+/// Waits for the run (stopping cleanly on SIGINT/SIGTERM, through `on_signal`), prints how
+/// it ended. `progress` (steps in all, steps already ended) turns on the progress display.
 pub(crate) async fn finish(
     engine: &Engine,
     mut handle: RunHandle,
     progress: Option<(usize, usize)>,
     global: &Global,
-    signals: Option<Signals>,
+    on_signal: OnSignal,
 ) -> Result<ExitCode, Error> {
     let handle_id = handle.id();
     say(format_args!("run {handle_id}"));
@@ -304,9 +322,8 @@ pub(crate) async fn finish(
         }
     });
     let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
-    let stop = tokio::spawn(shutdown_on_signal(engine.clone(), signals));
     let report = handle.wait().await;
-    stop.abort();
+    drop(on_signal);
     // The run's driver is gone with its events' sender: the notices end with the last event.
     let _ = notices.await;
     if let Some(display) = display {
@@ -380,12 +397,29 @@ fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
 /// How long the first SIGINT/SIGTERM waits for the steps in flight before cancelling them.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// SIGINT and SIGTERM, listened for from just before a run is taken over: a signal that comes
-/// while its first turn commits then stops it as any other, instead of killing the process
-/// before [`shutdown_on_signal`] would have listened. Two signals that come together, before
-/// the first is read, count as one (the second to cancel the steps in flight comes after
-/// the first `stopping:` line).
-pub(crate) struct Signals {
+/// The task that stops the engine on SIGINT/SIGTERM ([`shutdown_on_signal`]), made just
+/// before a run is taken over and acting from then: a signal while a takeover waits for a
+/// lease (one held to carry out a pause or a cancel) ends the wait, the run left as it was; a
+/// signal while the first turn commits stops the run as any other. Ended when dropped.
+pub(crate) struct OnSignal(tokio::task::JoinHandle<()>);
+
+impl OnSignal {
+    /// Listens for the signals (installed before this returns), acting on them from now on.
+    pub(crate) fn spawn(engine: &Engine) -> OnSignal {
+        let signals = Signals::listen();
+        OnSignal(tokio::spawn(shutdown_on_signal(engine.clone(), signals)))
+    }
+}
+
+impl Drop for OnSignal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// SIGINT and SIGTERM. Two signals that come together, before the first is read, count as
+/// one (the second to cancel the steps in flight comes after the first `stopping:` line).
+struct Signals {
     interrupt: Signal,
     terminate: Signal,
 }
@@ -393,7 +427,7 @@ pub(crate) struct Signals {
 impl Signals {
     /// Starts listening; none if the handlers cannot be installed (the signals then act as
     /// by default).
-    pub(crate) fn listen() -> Option<Signals> {
+    fn listen() -> Option<Signals> {
         Some(Signals {
             interrupt: signal(SignalKind::interrupt()).ok()?,
             terminate: signal(SignalKind::terminate()).ok()?,

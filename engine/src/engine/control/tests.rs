@@ -653,21 +653,10 @@ async fn a_resume_waits_for_a_cancel_being_carried_out_and_finds_the_run_cancell
     let resumer = hanging_engine(dir.path(), &hangs).await;
     let canceller = hanging_engine(dir.path(), &hangs).await;
     // The canceller has taken the lease to carry out its cancel (which it records below).
-    let applying = canceller.inner.holder.applying_commands();
-    let ttl = Duration::from_secs(30);
-    let taken = (canceller.store()).acquire_lease(run, &applying, ttl, &|_| false);
-    assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
-    let heard = Arc::new(Notify::new());
-    let what = "waiting for pid";
-    let _log = tracing::subscriber::set_default(Hears {
-        what,
-        heard: Arc::clone(&heard),
-    });
-    let mut resume = tokio::spawn(async move { resumer.resume(&run.to_string()).await });
-    tokio::select! {
-        () = heard.notified() => {}
-        ended = &mut resume => panic!("the resume did not wait: {:?}", ended.unwrap()),
-    }
+    let (resume, _log) = waiting_for_commands(&canceller, run, async move {
+        resumer.resume(&run.to_string()).await
+    })
+    .await;
     let cancel = Command::Cancel(Request {
         by: "ann".into(),
         reason: None,
@@ -705,4 +694,67 @@ async fn a_retry_reads_the_runs_record_once_and_leaves_no_lease() {
     assert_eq!(report.state, RunState::Succeeded);
     let record = engine.store().find_run(&run.to_string()).await.unwrap();
     assert_eq!(record.lease, None);
+}
+
+/// Has `holder` take the lease of `run` only to carry out commands, spawns `resume` (a
+/// takeover of `run` by another engine), and returns it once it says it waits for that lease.
+async fn waiting_for_commands<T: Send + 'static>(
+    holder: &Engine,
+    run: Uuid,
+    resume: impl Future<Output = T> + Send + 'static,
+) -> (
+    tokio::task::JoinHandle<T>,
+    tracing::subscriber::DefaultGuard,
+) {
+    let applying = holder.inner.holder.applying_commands();
+    let ttl = Duration::from_secs(30);
+    let taken = (holder.store()).acquire_lease(run, &applying, ttl, &|_| false);
+    assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+    let heard = Arc::new(Notify::new());
+    let log = tracing::subscriber::set_default(Hears {
+        what: "waiting for pid",
+        heard: Arc::clone(&heard),
+    });
+    let mut resume = tokio::spawn(resume);
+    tokio::select! {
+        () = heard.notified() => {}
+        _ = &mut resume => panic!("the resume did not wait"),
+    }
+    (resume, log)
+}
+
+/// An engine that drains while a resume waits for a lease held to carry out a command ends
+/// the wait: the resume is refused ([`Error::ShutDown`]), nothing written to the run. It
+/// waited on to the lease's expiry, then took the run over and started its step.
+#[tokio::test]
+async fn a_drain_ends_the_wait_for_a_lease_held_to_carry_out_a_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let hangs = Arc::new(Hangs::default());
+    let run = undriven(dir.path()).await;
+    let resumer = hanging_engine(dir.path(), &hangs).await;
+    let holder = hanging_engine(dir.path(), &hangs).await;
+    let before = holder.history(&run.to_string()).await.unwrap().len();
+    let resuming = resumer.clone();
+    let (resume, _log) = waiting_for_commands(&holder, run, async move {
+        resuming.resume(&run.to_string()).await
+    })
+    .await;
+    resumer.drain();
+    match resume.await.unwrap() {
+        Err(Error::ShutDown) => {}
+        other => panic!("not refused as drained: {other:?}"),
+    }
+    let record = holder.store().find_run(&run.to_string()).await.unwrap();
+    let owner = record.lease.map(|lease| lease.holder.owner);
+    assert!(
+        owner.unwrap().starts_with("commands:"),
+        "its lease untouched"
+    );
+    assert_eq!(
+        holder.history(&run.to_string()).await.unwrap().len(),
+        before
+    );
+    // Drained before it looks at the lease: refused the same, at once.
+    let refused = resumer.resume(&run.to_string()).await;
+    assert!(matches!(refused, Err(Error::ShutDown)), "{refused:?}");
 }
