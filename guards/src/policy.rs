@@ -645,6 +645,14 @@ mod tests {
                 "`action` has no field `exectuor`: did you mean `action.executor`?",
             ),
             (
+                "action.?exectuor.orValue('') == 'process'",
+                "`action` has no field `exectuor`: did you mean `action.executor`?",
+            ),
+            (
+                "action[?'exectuor'].orValue('') == 'process'",
+                "`action` has no field `exectuor`: did you mean `action.executor`?",
+            ),
+            (
                 "run.usage.cost_usdd > 1.0",
                 "`run.usage` has no field `cost_usdd`: did you mean `run.usage.cost_usd`?",
             ),
@@ -671,6 +679,7 @@ mod tests {
             "action.params.anything == 1 && has(run.input.target) && action.env.X == ''",
             "action.item.name == 'a' || [1].all(action, action.x > 0)",
             "run.usage.cost_usd > 1.0 && run.elapsed > 60.0 && action.dynamic",
+            "action.?executor.orValue('') == 'agent' || run.input[?'target'].hasValue()",
             "action.executor == 'agent' ? action.attempt > 1 : size(action.commands) > 0",
         ] {
             Policy::from_str(&with_rule_when(when), Path::new("."), "p.json")

@@ -110,9 +110,10 @@ impl Condition {
 
     /// Why the condition reads fields of `object` (a variable, or fields selected on one:
     /// `run.usage`) that are not among `fields`, one reason each, in the order written
-    /// (`action.exectuor`, `has(action.exectuor)`, `action['exectuor']`): for an object
-    /// whose fields are fixed, each would fail wherever the evaluator reaches it (a `has`
-    /// be false). None when it does not parse.
+    /// (`action.exectuor`, `has(action.exectuor)`, `action['exectuor']`, and the optional
+    /// `action.?exectuor` and `action[?'exectuor']`): for an object whose fields are fixed,
+    /// each would fail wherever the evaluator reaches it (a `has` be false, an optional be
+    /// absent). None when it does not parse.
     ///
     /// ```
     /// use cairn_engine::Condition;

@@ -3,7 +3,7 @@
 //! value that is surely not a boolean.
 
 use cel::common::ast::operators::{
-    ADD, CONDITIONAL, DIVIDE, INDEX, MODULO, MULTIPLY, NEGATE, SUBSTRACT,
+    ADD, CONDITIONAL, DIVIDE, INDEX, MODULO, MULTIPLY, NEGATE, OPT_INDEX, OPT_SELECT, SUBSTRACT,
 };
 use cel::common::ast::{Expr, LiteralValue};
 
@@ -13,7 +13,8 @@ use super::functions::qualified_name;
 
 /// The fields `expression` reads of `object` (a variable, or fields selected on one:
 /// `run.usage`) that are not among `fields`, each once, in the order written: as
-/// `object.name`, `has(object.name)` or `object['name']`. Inside a macro that binds the
+/// `object.name`, `has(object.name)` or `object['name']`, or optionally (`object.?name`,
+/// `object[?'name']`: a misspelt one is always absent, its `orValue` always taken). Inside a macro that binds the
 /// object's first name to a value of its own (`[1].all(action, action > 0)`), it is not
 /// the object. It recurses once per node.
 pub(super) fn unknown_fields(
@@ -59,11 +60,16 @@ fn unknown_in(
     }
 }
 
-/// The field `expr` reads of `object`, if it reads one by a name written out.
+/// The field `expr` reads of `object`, if it reads one by a name written out. The parser
+/// gives `object.?name` as a call of `_?._` on the object and the name as a string, as it
+/// gives `object['name']` (`_[_]`) and `object[?'name']` (`_[?_]`).
 fn field_of<'e>(expr: &'e Expr, object: &str) -> Option<&'e str> {
     let (operand, field) = match expr {
         Expr::Select(select) => (&select.operand.expr, select.field.as_str()),
-        Expr::Call(call) if call.func_name == INDEX && call.target.is_none() => {
+        Expr::Call(call)
+            if [INDEX, OPT_INDEX, OPT_SELECT].contains(&call.func_name.as_str())
+                && call.target.is_none() =>
+        {
             match &call.args[..] {
                 [operand, key] => match &key.expr {
                     Expr::Literal(LiteralValue::String(key)) => (&operand.expr, key.inner()),
