@@ -238,7 +238,9 @@ impl Engine {
     /// Like [`Engine::resume`], but waits for a live lease to be released or expire. The
     /// person asked to continue the run when the wait began: a pause that the engine driving
     /// the run carried out after that holds ([`Error::PausedSince`]), as a pause recorded
-    /// after it does.
+    /// after it does, and so does one carried out while it waits for a lease held only to
+    /// carry out a pause (where [`Engine::resume`], the word of a person now, continues the
+    /// run).
     pub async fn resume_waiting(&self, run_id: &str) -> Result<RunHandle> {
         let continued = Continued {
             at: Utc::now(),

@@ -723,6 +723,50 @@ async fn waiting_for_commands<T: Send + 'static>(
     (resume, log)
 }
 
+/// A pause carried out while a takeover waits for the lease taken to carry it out: a plain
+/// resume continues the run (a person's "continue" now), a `resume_waiting` leaves it paused
+/// (its "continue" was asked before the pause was carried out).
+#[tokio::test]
+async fn a_pause_carried_out_while_a_resume_waits_for_its_lease_holds_only_for_resume_waiting() {
+    let pause = || {
+        Command::Pause(Request {
+            by: "ann".into(),
+            reason: None,
+        })
+    };
+    for waiting in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let hangs = Arc::new(Hangs::default());
+        let run = undriven(dir.path()).await;
+        let resumer = hanging_engine(dir.path(), &hangs).await;
+        let pauser = hanging_engine(dir.path(), &hangs).await;
+        let resuming = resumer.clone();
+        let (resume, _log) = waiting_for_commands(&pauser, run, async move {
+            match waiting {
+                true => resuming.resume_waiting(&run.to_string()).await,
+                false => resuming.resume(&run.to_string()).await,
+            }
+        })
+        .await;
+        pauser.send(&run.to_string(), pause()).await.unwrap();
+        let resumed = resume.await.unwrap();
+        let record = pauser.store().find_run(&run.to_string()).await.unwrap();
+        match resumed {
+            Err(Error::PausedSince { .. }) if waiting => {
+                assert_eq!(record.state, RunState::Paused);
+                assert_eq!(record.lease, None, "the lease given back");
+            }
+            Ok(handle) if !waiting => {
+                hangs.started.notified().await;
+                assert_eq!(record.state, RunState::Running);
+                resumer.shutdown();
+                assert_eq!(handle.wait().await.unwrap().state, RunState::Running);
+            }
+            other => panic!("waiting {waiting}: {other:?}"),
+        }
+    }
+}
+
 /// An engine that drains while a resume waits for a lease held to carry out a command ends
 /// the wait: the resume is refused ([`Error::ShutDown`]), nothing written to the run. It
 /// waited on to the lease's expiry, then took the run over and started its step.
