@@ -149,6 +149,33 @@ async fn a_stored_definition_changed_into_malformed_json_is_named_corrupt() {
     refused(&scratch, &["graph", "--run", &id], &named);
 }
 
+#[tokio::test]
+async fn a_pause_or_cancel_of_a_run_whose_stored_definition_is_corrupt_records_nothing() {
+    // A run no engine drives (its engine gone), its stored definition changed outside cairn:
+    // carrying the command out means taking the run over, which it can never be.
+    let (scratch, _, id) = with_one_run();
+    let db = scratch.db();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE workflows SET definition = '{\"steps\": ['")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE runs SET state = 'running'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let named = format!(
+        "cairn: {}: corrupt database: column workflows.definition",
+        db.display()
+    );
+    for command in ["pause", "cancel"] {
+        refused(&scratch, &[command, &id], &named);
+    }
+}
+
 #[test]
 fn a_file_name_too_long_or_a_loop_of_links_is_bad_input_named_with_the_file() {
     let scratch = Scratch::new();

@@ -36,7 +36,10 @@ impl Engine {
     /// ([`Engine::retry`]), and the engine that redrives it takes the command.
     ///
     /// A pause or a cancel of a run no engine drives takes effect at once: this engine takes
-    /// the run's lease, commits the pause or the cancel, and gives the lease back. The rulings
+    /// the run's lease, commits the pause or the cancel, and gives the lease back. So a run
+    /// this engine could not take over — its guard not restored, its stored workflow
+    /// corrupt ([`Error::Corrupt`]) or naming an executor this engine lacks — is refused
+    /// before the command is recorded (a run a live engine drives is not read for it). The rulings
     /// recorded before it are applied with it: a run they leave with every step ended (a
     /// denial, and the steps that needed the step skipped) ends as its steps say, `failed`.
     /// Once recorded, the command stands: if carrying it out fails (the database locked by
@@ -75,7 +78,16 @@ impl Engine {
             Command::Pause(_) if record.state == RunState::Paused => {
                 return Err(refused("the run is paused already".into()));
             }
-            Command::Pause(_) | Command::Cancel(_) => Some(self.restore_guard(&record)?),
+            Command::Pause(_) | Command::Cancel(_) => {
+                let judge = self.restore_guard(&record)?;
+                if !record.is_driven(Utc::now()) {
+                    // Carried out at once by taking the run over: a run whose stored
+                    // workflow no longer compiles (a corrupt database) could never be, and
+                    // a command recorded for it would stand for nothing.
+                    self.grown_plan(&record).await?;
+                }
+                Some(judge)
+            }
         };
         // The checks above read before the write: a ruling recorded or applied in between
         // is found by the write itself, and this one refused, never taken and dropped.
