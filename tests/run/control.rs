@@ -686,54 +686,53 @@ fn a_resume_waits_for_a_pause_being_carried_out_then_continues_the_run() {
     );
 }
 
-/// A SIGTERM to a `cairn resume` waiting for a lease held to carry out a pause or a cancel
-/// ends the wait: exit 3, the run left as it was, nothing started. (The signal was swallowed:
-/// the resume waited on to the lease's expiry, took the run over and started its step, and
-/// only then stopped.) A later resume carries the run on.
+/// A SIGTERM to a `cairn resume` or `recover` waiting for a lease held to carry out a pause
+/// or a cancel ends the wait: exit 3, the run left as it was, nothing started. (The signal
+/// was swallowed: they waited on to the lease's expiry, took the run over and started its
+/// step, and only then stopped.) A later resume carries the run on.
 #[test]
 fn a_signal_to_a_resume_waiting_for_a_command_being_carried_out_stops_it_starting_nothing() {
-    let scratch = Scratch::new();
-    let run = held_by_an_engine_that_died(&scratch);
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
-    lease_of_this_test(&scratch, &run, Some("commands:a-pause"));
-    let before = history(&scratch, &run);
-    let log = std::fs::File::create(scratch.dir.path().join("run.log")).unwrap();
-    let mut resume = scratch
-        .command(&["resume", &run])
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let pid = std::process::id();
-    scratch.wait_logged(&mut resume, &format!("waiting for pid {pid} on"));
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &resume.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let stopped = finish(resume, "cairn resume after SIGTERM");
-    let said = std::fs::read_to_string(scratch.dir.path().join("run.log")).unwrap();
-    assert_eq!(code(&stopped), Some(3), "{said}");
-    assert!(
-        said.contains(&format!(
-            "stopped before taking run {run} over: nothing was started; `cairn resume {run}` carries it on"
-        )),
-        "{said}"
-    );
-    assert_eq!(
-        history(&scratch, &run),
-        before,
-        "nothing written to the run"
-    );
-    assert_eq!(
-        executions(&scratch, "a").len(),
-        1,
-        "only the killed engine's"
-    );
+    for command in ["resume", "recover"] {
+        let scratch = Scratch::new();
+        let run = held_by_an_engine_that_died(&scratch);
+        std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+        lease_of_this_test(&scratch, &run, Some("commands:a-pause"));
+        let before = history(&scratch, &run);
+        let log = std::fs::File::create(scratch.dir.path().join("run.log")).unwrap();
+        let args = match command {
+            "resume" => vec!["resume", &run],
+            _ => vec!["recover"],
+        };
+        let mut waiting = (scratch.command(&args).stdout(Stdio::piped()).stderr(log))
+            .spawn()
+            .unwrap();
+        let pid = std::process::id();
+        scratch.wait_logged(&mut waiting, &format!("waiting for pid {pid} on"));
+        let term = std::process::Command::new("kill")
+            .args(["-TERM", &waiting.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let stopped = finish(waiting, "cairn after SIGTERM");
+        let said = std::fs::read_to_string(scratch.dir.path().join("run.log")).unwrap();
+        assert_eq!(code(&stopped), Some(3), "{command}: {said}");
+        assert!(
+            said.contains(&format!(
+                "stopped before taking run {run} over: nothing was started; `cairn resume {run}` carries it on"
+            )),
+            "{command}: {said}"
+        );
+        assert_eq!(
+            history(&scratch, &run),
+            before,
+            "{command}: nothing written"
+        );
+        assert_eq!(executions(&scratch, "a").len(), 1, "{command}: nothing run");
 
-    lease_of_this_test(&scratch, &run, None);
-    let resumed = scratch.cairn(&["resume", &run]);
-    let said = String::from_utf8_lossy(&resumed.stderr);
-    assert_eq!(code(&resumed), Some(0), "{said}");
-    assert_eq!(executions(&scratch, "a").len(), 2);
+        lease_of_this_test(&scratch, &run, None);
+        let resumed = scratch.cairn(&["resume", &run]);
+        let said = String::from_utf8_lossy(&resumed.stderr);
+        assert_eq!(code(&resumed), Some(0), "{command}: {said}");
+        assert_eq!(executions(&scratch, "a").len(), 2);
+    }
 }
