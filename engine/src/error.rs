@@ -198,8 +198,12 @@ pub enum Error {
     /// This engine drives the run already; it never drives a run twice.
     #[error("run {0} is already driven by this engine")]
     AlreadyDriving(Uuid),
-    /// The engine was shut down; it starts nothing more.
-    #[error("the engine has been shut down")]
+    /// The engine drains or was shut down ([`Engine::drain`], [`Engine::shutdown`]): it
+    /// starts nothing more, and takes no run over (a run it would have is left as it was).
+    ///
+    /// [`Engine::drain`]: crate::Engine::drain
+    /// [`Engine::shutdown`]: crate::Engine::shutdown
+    #[error("the engine is stopping (drained or shut down): it starts nothing more")]
     ShutDown,
     /// An attempt's executor is not registered with the engine driving it. A workflow is
     /// checked against the engine's executors when it loads and when a run starts: one it
