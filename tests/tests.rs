@@ -20,6 +20,7 @@ mod run {
     mod for_each;
     mod guard;
     mod joins;
+    mod leases;
     mod listing;
     mod moved;
     mod orphans;
