@@ -525,9 +525,10 @@ impl Policy {
 }
 
 /// Why a rule may not have the id `id`, if it may not: an id is not empty, is made of
-/// `A-Z a-z 0-9 _ . -` (as a step's), and is not one of [`BUILT_IN_IDS`] nor under one.
+/// `A-Z a-z 0-9 _ . -` (a step's form, [`cairn_engine::is_id`]), and is not one of
+/// [`BUILT_IN_IDS`] nor under one.
 fn refused_id(id: &str) -> Option<String> {
-    if id.is_empty() || !(id.bytes()).all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+    if !cairn_engine::is_id(id) {
         return Some(format!(
             "rule id {id:?} may only contain A-Z a-z 0-9 _ . - (and not be empty): a verdict names its rules by id"
         ));
