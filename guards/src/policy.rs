@@ -658,6 +658,10 @@ mod tests {
                 "`run.usage` has no field `cost_usdd`: did you mean `run.usage.cost_usd`?",
             ),
             (
+                "run.?usage.?cost_usdd.orValue(0.0) > 1.0",
+                "`run.usage` has no field `cost_usdd`: did you mean `run.usage.cost_usd`?",
+            ),
+            (
                 "1 + 1",
                 "a rule's condition must be true or false, and this one is the value of arithmetic whatever the action: compare it (`== …`, `> …`)",
             ),
@@ -681,6 +685,7 @@ mod tests {
             "action.item.name == 'a' || [1].all(action, action.x > 0)",
             "run.usage.cost_usd > 1.0 && run.elapsed > 60.0 && action.dynamic",
             "action.?executor.orValue('') == 'agent' || run.input[?'target'].hasValue()",
+            "run.?usage.?cost_usd.orValue(0.0) > 1.0 && run['usage'].input_tokens > 1",
             "action.executor == 'agent' ? action.attempt > 1 : size(action.commands) > 0",
         ] {
             Policy::from_str(&with_rule_when(when), Path::new("."), "p.json")

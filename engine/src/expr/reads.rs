@@ -9,7 +9,6 @@ use cel::common::ast::{Expr, LiteralValue};
 
 use super::Expression;
 use super::condition::parts;
-use super::functions::qualified_name;
 
 /// The fields `expression` reads of `object` (a variable, or fields selected on one:
 /// `run.usage`) that are not among `fields`, each once, in the order written: as
@@ -60,27 +59,42 @@ fn unknown_in(
     }
 }
 
-/// The field `expr` reads of `object`, if it reads one by a name written out. The parser
-/// gives `object.?name` as a call of `_?._` on the object and the name as a string, as it
-/// gives `object['name']` (`_[_]`) and `object[?'name']` (`_[?_]`).
+/// The field `expr` reads of `object`, if it reads one by a name written out.
 fn field_of<'e>(expr: &'e Expr, object: &str) -> Option<&'e str> {
-    let (operand, field) = match expr {
-        Expr::Select(select) => (&select.operand.expr, select.field.as_str()),
+    let (operand, field) = selection(expr)?;
+    (read_path(operand)?.as_str() == object).then_some(field)
+}
+
+/// The operand and the field `expr` selects by a name written out: `x.f` (also in `has()`),
+/// `x.?f`, `x['f']`, `x[?'f']`.
+fn selection(expr: &Expr) -> Option<(&Expr, &str)> {
+    match expr {
+        Expr::Select(select) => Some((&select.operand.expr, select.field.as_str())),
         Expr::Call(call)
             if [INDEX, OPT_INDEX, OPT_SELECT].contains(&call.func_name.as_str())
                 && call.target.is_none() =>
         {
             match &call.args[..] {
                 [operand, key] => match &key.expr {
-                    Expr::Literal(LiteralValue::String(key)) => (&operand.expr, key.inner()),
-                    _ => return None,
+                    Expr::Literal(LiteralValue::String(key)) => Some((&operand.expr, key.inner())),
+                    _ => None,
                 },
-                _ => return None,
+                _ => None,
             }
         }
-        _ => return None,
-    };
-    (qualified_name(operand)?.as_str() == object).then_some(field)
+        _ => None,
+    }
+}
+
+/// The object `expr` reads, its fields written out, as a dotted name: `run.usage` for
+/// `run.usage`, `run.?usage` or `run['usage']`, so that the fields read of it are checked
+/// however it was reached. It recurses once per field.
+fn read_path(expr: &Expr) -> Option<String> {
+    if let Expr::Ident(name) = expr {
+        return Some(name.clone());
+    }
+    let (operand, field) = selection(expr)?;
+    Some(read_path(operand)? + "." + field)
 }
 
 /// What `expression`'s value surely is when that is not a boolean, whatever it reads: a
