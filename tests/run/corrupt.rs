@@ -53,7 +53,7 @@ async fn a_damaged_database_is_named_and_left_alone() {
 }
 
 /// Changes the database at `db` with `sql`, outside cairn.
-async fn tamper(db: &Path, sql: &'static str) {
+pub(super) async fn tamper(db: &Path, sql: &'static str) {
     let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();

@@ -6,11 +6,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::json;
-use sqlx::{Connection, SqliteConnection};
 
 use super::bad_input::{refused, with_one_run};
+use super::corrupt::tamper;
 use super::scratch::Scratch;
 use crate::output_of;
+
+/// What a stored definition is changed into, outside cairn: JSON cut short.
+const MALFORMED_DEFINITION: &str = "UPDATE workflows SET definition = '{\"steps\": ['";
 
 /// `cairn --db DB args` under a file-size limit of `blocks` (`ulimit -f`: 512 bytes a block
 /// in dash, 1024 in bash), with `SIGXFSZ` ignored (`trap '' XFSZ`, which the exec'd cairn
@@ -133,14 +136,7 @@ fn a_file_size_limit_met_committing_a_step_is_named_and_the_run_resumes() {
 async fn a_stored_definition_changed_into_malformed_json_is_named_corrupt() {
     let (scratch, _, id) = with_one_run();
     let db = scratch.db();
-    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    sqlx::query("UPDATE workflows SET definition = '{\"steps\": ['")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    tamper(&db, MALFORMED_DEFINITION).await;
     let named = format!(
         "cairn: {}: corrupt database: column workflows.definition: run {id} (its stored \
          workflow):1:11: invalid JSON",
@@ -155,18 +151,8 @@ async fn a_pause_or_cancel_of_a_run_whose_stored_definition_is_corrupt_records_n
     // carrying the command out means taking the run over, which it can never be.
     let (scratch, _, id) = with_one_run();
     let db = scratch.db();
-    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    sqlx::query("UPDATE workflows SET definition = '{\"steps\": ['")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE runs SET state = 'running'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    tamper(&db, MALFORMED_DEFINITION).await;
+    tamper(&db, "UPDATE runs SET state = 'running'").await;
     let named = format!(
         "cairn: {}: corrupt database: column workflows.definition",
         db.display()
