@@ -218,24 +218,23 @@ fn explain_names_each_rule_once_and_shows_audit_mode() {
 fn a_rate_limit_of_an_executor_cairn_does_not_have_refuses_the_run_before_the_database() {
     let limit = serde_json::json!({"executor": "procss", "max": 1, "per": "1s"});
     let (dir, policy) = policy_file(&serde_json::json!({ "rate_limits": [limit] }));
-    let db = dir.path().join("runs.db");
-    let db = db.to_str().unwrap();
-    let output = cairn(&[
-        "--db",
-        db,
-        "run",
-        "examples/hello.json",
-        "--policy",
+    run_refused_before_the_database(
+        dir.path(),
         &policy,
-    ]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains(&format!(
+        &format!(
             "{policy}:/rate_limits/0/executor: unknown executor `procss` (known: agent, noop, process, sleep)"
-        )),
-        "{}",
-        stderr(&output)
+        ),
     );
+}
+
+/// `cairn run examples/hello.json --policy POLICY` on a database in `dir`: refused (exit 2)
+/// saying `expected`, before any database is made.
+fn run_refused_before_the_database(dir: &std::path::Path, policy: &str, expected: &str) {
+    let db = dir.join("runs.db");
+    let db = db.to_str().unwrap();
+    let run = cairn(&["--db", db, "run", "examples/hello.json", "--policy", policy]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains(expected), "{}", stderr(&run));
     assert!(!std::path::Path::new(db).exists(), "no database was made");
 }
 
@@ -258,19 +257,7 @@ fn a_rule_that_would_deny_every_action_reaching_it_refuses_the_run_before_the_da
         let test = cairn(&["policy", "test", &policy]);
         assert_eq!(test.status.code(), Some(2), "{when}: {}", stdout(&test));
         assert!(stderr(&test).starts_with(&expected), "{}", stderr(&test));
-        let db = dir.path().join("runs.db");
-        let db = db.to_str().unwrap();
-        let run = cairn(&[
-            "--db",
-            db,
-            "run",
-            "examples/hello.json",
-            "--policy",
-            &policy,
-        ]);
-        assert_eq!(run.status.code(), Some(2), "{when}: {}", stderr(&run));
-        assert!(stderr(&run).contains(&expected), "{}", stderr(&run));
-        assert!(!std::path::Path::new(db).exists(), "no database was made");
+        run_refused_before_the_database(dir.path(), &policy, &expected);
     }
 }
 
