@@ -99,8 +99,9 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
         ),
         Error::Stopped { run, error } => (
             format!(
-                "cairn: {}\nrun {run} stopped unfinished; `cairn resume {run}` carries it on",
-                described(error, db)
+                "cairn: {}\n{}",
+                described(error, db),
+                stopped_unfinished(*run)
             ),
             ExitCode::from(UNFINISHED),
         ),
@@ -126,6 +127,11 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
     // A run's text (a name, a step's stderr) may be in the message: made printable.
     say(message);
     code
+}
+
+/// What cairn says of `run` when it stopped unfinished: the command that carries it on.
+pub(crate) fn stopped_unfinished(run: cairn_engine::Uuid) -> String {
+    format!("run {run} stopped unfinished; `cairn resume {run}` carries it on")
 }
 
 /// `error` as printed: a corrupt database's with its file (`db`), which the engine's message

@@ -361,10 +361,7 @@ fn stopped(run: cairn_engine::Uuid, error: cairn_engine::Error) -> Error {
 /// Says on stderr how to carry on the run of `report` if it stopped unfinished.
 fn hint_if_unfinished(report: &RunReport) {
     if !report.state.is_terminal() {
-        say(format_args!(
-            "run {} stopped unfinished; `cairn resume {}` carries it on",
-            report.id, report.id
-        ));
+        say(error::stopped_unfinished(report.id));
     }
 }
 
