@@ -183,10 +183,7 @@ impl Engine {
             .map(|step| StepRecord::pending(&step.id))
             .collect();
         let judge = Judge::of(self.inner.guard.clone(), run.guard.as_deref());
-        let rate_limits = match &judge.guard {
-            Some(guard) => error::rate_limits(guard.as_ref(), Some(run.id))?,
-            None => Vec::new(),
-        };
+        let rate_limits = error::rate_limits(judge.guard.as_deref(), Some(run.id))?;
         let run = Takeover {
             run: Committed {
                 run_id: run.id,

@@ -302,10 +302,13 @@ fn of_run(run: Option<Uuid>) -> String {
     run.map(|run| format!("run {run}: ")).unwrap_or_default()
 }
 
-/// `guard`'s rate limits, asked for `run` if for one; its panic caught, as
-/// [`Error::GuardPanicked`]. Every caller asks through this: a guard's panic never unwinds
-/// through a takeover or a driver (a lease held, a step left `running`).
-pub(crate) fn rate_limits(guard: &dyn Guard, run: Option<Uuid>) -> Result<Vec<RateLimit>> {
+/// `guard`'s rate limits (none without a guard), asked for `run` if for one; its panic
+/// caught, as [`Error::GuardPanicked`]. Every caller asks through this: a guard's panic
+/// never unwinds through a takeover or a driver (a lease held, a step left `running`).
+pub(crate) fn rate_limits(guard: Option<&dyn Guard>, run: Option<Uuid>) -> Result<Vec<RateLimit>> {
+    let Some(guard) = guard else {
+        return Ok(Vec::new());
+    };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guard.rate_limits())).map_err(
         |panic| Error::GuardPanicked {
             run,

@@ -118,10 +118,7 @@ impl EngineBuilder {
     /// does not have is refused first ([`Error::UnknownRateLimit`]), as is one that panics
     /// when asked for them ([`Error::GuardPanicked`]).
     pub async fn open(self) -> Result<Engine> {
-        let limits = match &self.guard {
-            Some(guard) => error::rate_limits(guard.as_ref(), None)?,
-            None => Vec::new(),
-        };
+        let limits = error::rate_limits(self.guard.as_deref(), None)?;
         if let Some(limit) =
             (limits.into_iter()).find(|limit| !self.executors.contains_key(&limit.executor))
         {

@@ -133,10 +133,7 @@ impl Engine {
             Some(_) => store.approvals(record.id).await?,
             None => Vec::new(),
         };
-        let rate_limits = match &judge.guard {
-            Some(guard) => error::rate_limits(guard.as_ref(), Some(record.id))?,
-            None => Vec::new(),
-        };
+        let rate_limits = error::rate_limits(judge.guard.as_deref(), Some(record.id))?;
         let recent_starts = match rate_limits.iter().map(|limit| limit.per).max() {
             Some(window) => {
                 let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
