@@ -5,11 +5,12 @@ mod guards {
     mod cwd_env;
     mod load;
     mod verdicts;
+    mod wrappers;
 }
 
 use std::path::Path;
 
-use cairn_engine::{Action, Facts, Guard, SharedJson, Usage, Uuid, Verdict};
+use cairn_engine::{Action, Decision, Facts, Guard, SharedJson, Usage, Uuid, Verdict};
 use cairn_guards::{Policy, PolicyGuard};
 use serde_json::{Value, json};
 
@@ -90,4 +91,12 @@ fn judge_script(guard: &PolicyGuard, script: &str) -> Verdict {
         guard,
         &action("process", json!({"command": ["bash", "-c", script]})),
     )
+}
+
+/// Asserts that `guard` decides `decision` on `bash -c` of each of `scripts`.
+fn each_decided(guard: &PolicyGuard, scripts: &[&str], decision: Decision) {
+    for script in scripts {
+        let verdict = judge_script(guard, script);
+        assert_eq!(verdict.decision, decision, "{script:?}: {verdict:?}");
+    }
 }
