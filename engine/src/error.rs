@@ -102,9 +102,8 @@ pub enum Error {
     /// no other process finds at the path).
     #[error(
         "{0} was deleted, moved or replaced while this process drove runs in it: nothing more \
-         is committed; what was committed is in the file this process had open and in its WAL, \
-         left at that path (lost if the file was deleted; another database moved there reads \
-         through that WAL until it is taken away)"
+         is committed; what was committed is in the file this process had open (lost if the \
+         file was deleted)"
     )]
     Replaced(PathBuf),
     /// A write would have grown a file of the database past this process's file-size limit

@@ -330,9 +330,10 @@ pub(crate) async fn finish(
         display.abort();
         let _ = display.await;
     }
-    let report = report.map_err(|error| stopped(handle_id, error))?;
-    // The run is over for this process: leave no WAL for the next one to read whole.
+    // The run is over for this process, however it ended: leave no WAL for the next one to
+    // read whole (nor, of a database file that moved, one at its path).
     engine.store().close().await;
+    let report = report.map_err(|error| stopped(handle_id, error))?;
     hint_if_unfinished(&report);
     print_report(&report, global)?;
     Ok(exit_code_of(report.state))

@@ -47,7 +47,7 @@ fn remove(db: &Path) {
 
 #[test]
 fn a_run_whose_database_file_goes_is_not_reported_done() {
-    for how in ["deleted", "moved", "replaced"] {
+    for how in ["deleted", "moved", "replaced", "covered"] {
         let scratch = Scratch::new();
         std::fs::create_dir(gates(&scratch)).unwrap();
         let workflow = scratch.write("gated.json", &gated(&scratch));
@@ -61,12 +61,21 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
         let db = scratch.db();
         match how {
             "moved" => std::fs::rename(&db, db.with_extension("moved")).unwrap(),
+            "covered" => {}
             _ => remove(&db),
         }
+        let other = json!({"name": "other", "steps": [step_of("x", "true")]});
+        let other = scratch.write("other.json", &other);
         if how == "replaced" {
-            let other = json!({"name": "other", "steps": [step_of("x", "true")]});
-            scratch.run(&scratch.write("other.json", &other), &[], 0);
+            scratch.run(&other, &[], 0);
         }
+        // Another database moved over the path alone: the run's WAL is still there.
+        let elsewhere = Scratch::new();
+        let other_id = (how == "covered").then(|| {
+            let id = elsewhere.run(&other, &[], 0);
+            std::fs::rename(elsewhere.db(), &db).unwrap();
+            id
+        });
         std::fs::write(gates(&scratch).join("open"), "").unwrap();
         let output = finish(child, "cairn run");
         let (out, err) = (
@@ -87,12 +96,19 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
             )),
             "{how}: {err}"
         );
+        let id = err
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix("run "));
+        if let Some(other_id) = other_id {
+            // The WAL left at the path was emptied: the database there reads as itself.
+            let shown = scratch.json(&["show", &other_id, "--json"]);
+            assert_eq!(shown["state"], "succeeded", "{shown}");
+            let gone = scratch.cairn(&["show", id.unwrap()]);
+            assert_eq!(gone.status.code(), Some(2), "{how}: {gone:?}");
+        }
         if how == "moved" {
             // What the run committed is in the file moved away: put back, it carries on.
-            let id = err
-                .lines()
-                .next()
-                .and_then(|line| line.strip_prefix("run "));
             std::fs::rename(db.with_extension("moved"), &db).unwrap();
             let resumed = scratch.cairn(&["resume", id.unwrap()]);
             let said = String::from_utf8_lossy(&resumed.stderr);

@@ -369,13 +369,33 @@ impl Thread<'_> {
         };
         // A request taken from the queue that did not join a group: the next one served.
         let mut after = None;
+        let mut closed = None;
         while let Some(request) = after.take().or_else(next) {
             match self.answer(request, &requests) {
                 Answered::Then(request) => after = request,
-                Answered::Close(reply) => return Some(reply),
+                Answered::Close(reply) => {
+                    closed = Some(reply);
+                    break;
+                }
             }
         }
-        None
+        self.empty_the_wal_of_a_file_gone();
+        closed
+    }
+
+    /// When the file at the path is no longer the one open, checkpoints the WAL into the
+    /// file open and empties it. SQLite neither checkpoints nor deletes the WAL of a file
+    /// that moved as its connection closes: left at the path, the WAL's frames would be
+    /// read into whatever database is put there next. Checkpointed, the file moved away
+    /// holds every commit on its own. Best effort: the run is stopped already.
+    fn empty_the_wal_of_a_file_gone(&self) {
+        if self.replaced().is_some() {
+            let checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)";
+            let emptied = (self.prepared.conn).query_row(checkpoint, [], |_| Ok(()));
+            if let Err(error) = emptied {
+                tracing::warn!(path = %self.path.display(), %error, "the WAL of a database file that moved could not be emptied");
+            }
+        }
     }
 
     /// Answers `request`, and the requests already waiting that join it: the commits of
