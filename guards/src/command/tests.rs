@@ -273,6 +273,7 @@ fn argv(words: &[&str]) -> Findings {
 
 mod ansi_c;
 mod argv0;
+mod loader;
 mod multicall;
 mod refusals;
 mod wrappers;

@@ -1,16 +1,19 @@
 //! Programs that run other programs: wrappers (`env`, `xargs`, `timeout`, `su`, …) with
 //! their options read as their own getopt reads them (`getopt`, the table in `table`),
-//! `find -exec`, shells given `-c` (`shells`), and what is refused outright. Where a
+//! `find -exec`, shells given `-c` (`shells`), the dynamic loader (`loader`), and what is
+//! refused outright. Where a
 //! wrapper's command cannot be found for sure (an option it does not know, a word known only
 //! at run time among its options), it is refused.
 
 use self::getopt::{Getopt, Read};
+use self::loader::{LOADER, is_loader};
 use self::shells::{SHELLS, shell};
 use self::table::{Assignments, Operands, WRAPPERS, Wrapper};
 use super::script::Dialect;
 use super::{Word, basename};
 
 mod getopt;
+mod loader;
 mod multicall;
 mod shells;
 mod table;
@@ -65,7 +68,11 @@ const REFUSED: &[(&str, &str)] = &[
 
 /// What the program `name` runs when given `args`.
 pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
-    let name = multicall::own_name(name);
+    let name = if is_loader(name) {
+        LOADER
+    } else {
+        multicall::own_name(name)
+    };
     if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
         return Runs::refused(format!("`{name}` {why}, which the checker cannot see"));
     }

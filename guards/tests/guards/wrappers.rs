@@ -50,6 +50,11 @@ const WRAPPED_RM: &[&str] = &[
     "strace -o '|rm x' ls",
     "ltrace -o f rm x",
     "valgrind --tool=memcheck -q rm x",
+    // The dynamic loader, and what it loads into the program.
+    "/lib64/ld-linux-x86-64.so.2 /bin/rm x",
+    "/lib64/ld-linux-x86-64.so.2 --argv0 foo /bin/rm x",
+    "/lib/ld-musl-x86_64.so.1 /bin/rm x",
+    "ld.so --preload /tmp/evil.so /bin/ls",
     "watch rm x",
     "watch -n 1 'rm x'",
     "watch -x rm x",

@@ -3,6 +3,7 @@
 //! it runs.
 
 use super::getopt::{GETOPT, Getopt};
+use super::loader::LOADER;
 
 /// Where a wrapper's command starts, after its options.
 #[derive(Debug, Clone, Copy)]
@@ -97,7 +98,7 @@ pub(super) const PLAIN: Wrapper = Wrapper {
 /// The wrappers the checker looks through, with their options as their sources read them
 /// (coreutils 9.x, util-linux 2.4x, sudo 1.9, OpenDoas, findutils, GNU time, polkit,
 /// strace 6, ltrace, valgrind, numactl, libcgroup, torsocks, proxychains-ng, fakeroot,
-/// firejail, systemd).
+/// firejail, systemd, glibc's and musl's dynamic loader).
 pub(super) const WRAPPERS: &[Wrapper] = &[
     Wrapper {
         names: &["env"],
@@ -473,6 +474,24 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         shell: &["S", "shell"],
         unit: true,
         sets: &["E", "setenv"],
+        ..PLAIN
+    },
+    Wrapper {
+        // The dynamic loader (glibc 2.3x's `elf/rtld.c`, musl's `ldso/dynlink.c`), under
+        // whatever file name it has (`loader::is_loader`). glibc reads its options only as
+        // whole words with the value in the next word, musl also `--option=value`; a word
+        // not starting with `--` is the program. `--preload` and `--audit` load libraries
+        // into it, `--library-path` takes them from elsewhere, as `LD_PRELOAD`, `LD_AUDIT`
+        // and `LD_LIBRARY_PATH` would: a library's constructor runs before the program.
+        names: &[LOADER],
+        options: Getopt {
+            long: "list verify inhibit-cache library-path: inhibit-rpath: audit: preload: \
+                   argv0: glibc-hwcaps-prepend: glibc-hwcaps-mask: list-tunables \
+                   list-diagnostics help version",
+            ..GETOPT
+        },
+        unseen: &["preload", "audit", "library-path"],
+        argv0: &["argv0"],
         ..PLAIN
     },
 ];

@@ -1,0 +1,48 @@
+//! The dynamic loader run as a program (`ld-linux-x86-64.so.2 /bin/rm x`): it loads and runs
+//! the program named after its options, as a wrapper runs its command.
+
+/// The name the checker reads every dynamic loader by (its wrapper in the table).
+pub(super) const LOADER: &str = "ld.so";
+
+/// Whether `name`, a basename, names a dynamic loader: `ld`, maybe more, then `.so` at its
+/// end or before a `.` — glibc's `ld-linux-x86-64.so.2`, `ld-linux.so.2`, `ld64.so.2`,
+/// `ld-2.31.so` and `ld.so`, musl's `ld-musl-x86_64.so.1`, `ld.so.1`.
+pub(super) fn is_loader(name: &str) -> bool {
+    name.strip_prefix("ld").is_some_and(|rest| {
+        rest.match_indices(".so")
+            .any(|(at, so)| matches!(rest[at + so.len()..].chars().next(), None | Some('.')))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loader;
+
+    #[test]
+    fn loaders_are_known_by_their_file_names() {
+        for name in [
+            "ld-linux-x86-64.so.2",
+            "ld-linux.so.2",
+            "ld-linux-aarch64.so.1",
+            "ld-musl-x86_64.so.1",
+            "ld.so",
+            "ld.so.1",
+            "ld64.so.1",
+            "ld64.so.2",
+            "ld-2.31.so",
+        ] {
+            assert!(is_loader(name), "{name}");
+        }
+        for name in [
+            "ld",
+            "ldd",
+            "ldconfig",
+            "ld.gold",
+            "ld.sock",
+            "libc.so.6",
+            "old.so",
+        ] {
+            assert!(!is_loader(name), "{name}");
+        }
+    }
+}
