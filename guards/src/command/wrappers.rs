@@ -17,6 +17,7 @@ mod loader;
 mod multicall;
 mod shells;
 mod table;
+mod uutils;
 
 /// What a program runs besides itself.
 #[derive(Debug, Default)]
@@ -232,30 +233,37 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         }
     } else {
         if let Some(argv0) = read.values(wrapper.argv0).last() {
-            let renamed = renamed(name, argv0, &command)?;
-            runs.commands.push(renamed);
+            runs.commands.extend(renamed(name, argv0, &command)?);
         }
         runs.commands.push(command);
     }
     Ok(runs)
 }
 
-/// `command` as the program its `argv[0]` names, when a wrapper gives it `argv0` (`exec -a
-/// NAME`): a multi-call binary runs that program (`exec -a rm busybox x` is `rm x`), any
-/// other program could be one, so the command is judged as both. The name is the basename
-/// of `argv0` with a login shell's leading `-` dropped, as busybox reads it.
-fn renamed(name: &str, argv0: &Word, command: &[Word]) -> Result<Vec<Word>, Runs> {
+/// `command` as each program its `argv[0]` could name, when a wrapper gives it `argv0`
+/// (`exec -a NAME`): a multi-call binary runs that program (`exec -a rm busybox x` is `rm
+/// x`), and any other program could be one, so the command is judged as each. busybox and
+/// toybox read the basename of `argv0` with a login shell's leading `-` dropped; uutils reads
+/// it as [`uutils::commands`] says (`exec -a my-rm ls x` is `rm x`).
+fn renamed(name: &str, argv0: &Word, command: &[Word]) -> Result<Vec<Vec<Word>>, Runs> {
     let text = argv0.literal().ok_or_else(|| non_literal(name, argv0))?;
-    let program = basename(text);
-    let program = (program.strip_prefix('-'))
+    let given = basename(text);
+    let program = (given.strip_prefix('-'))
         .filter(|rest| !rest.is_empty())
-        .unwrap_or(program);
+        .unwrap_or(given);
+    let args = command.get(1..).unwrap_or_default();
     let mut renamed = vec![Word::Literal(program.to_owned())];
-    renamed.extend_from_slice(command.get(1..).unwrap_or_default());
-    if let Some(real) = command.first().and_then(Word::literal) {
-        multicall::applets(basename(real), std::slice::from_ref(&renamed))?;
+    renamed.extend_from_slice(args);
+    let mut commands = vec![renamed];
+    for other in uutils::commands(given, args) {
+        if !commands.contains(&other) {
+            commands.push(other);
+        }
     }
-    Ok(renamed)
+    if let Some(real) = command.first().and_then(Word::literal) {
+        multicall::applets(basename(real), &commands)?;
+    }
+    Ok(commands)
 }
 
 /// The words of the last option `read` found when it is one of `wrapper`'s `split` options

@@ -149,6 +149,16 @@ fn env_argv0_takes_a_value() {
         &["env -a rm ls x", "exec -a rm ls x"],
         Decision::Deny,
     );
+    // uutils reads a utility at the end of the name's stem.
+    each_decided(
+        &guard,
+        &[
+            "exec -a my-rm ls x",
+            "exec -a rm.exe ls x",
+            "env -a uu_rm ls x",
+        ],
+        Decision::Deny,
+    );
     let allowed = judge_script(&guard, "env -a ls ls x");
     assert_eq!(allowed.decision, Decision::Allow, "{allowed:?}");
 }

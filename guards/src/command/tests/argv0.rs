@@ -69,3 +69,33 @@ fn zsh_argv0_cannot_be_set() {
         assert!(!sh(script).problems.is_empty(), "{script}");
     }
 }
+
+#[test]
+fn a_command_is_judged_as_each_utility_uutils_reads_in_its_argv0() {
+    for (script, command) in [
+        ("exec -a my-rm ls x", &["rm", "x"][..]),
+        ("exec -a rm.exe ls x", &["rm", "x"]),
+        ("env -a uu_rm ls x", &["rm", "x"]),
+        ("exec -a /opt/uu/my_rm.bin ls x", &["rm", "x"]),
+        // From 0.6 any stem ending with a utility's name runs it.
+        ("exec -a farm ls x", &["rm", "x"]),
+        // `stty` runs in 0.6 and later, `tty` is judged too.
+        ("exec -a xstty ls x", &["stty", "x"]),
+        ("exec -a xstty ls x", &["tty", "x"]),
+        // A stem ending with `utils` or `box`, or one no utility matched before 0.6: the
+        // first argument is the utility.
+        ("exec -a myutils ls rm x", &["rm", "x"]),
+        ("exec -a toolbox ls rm x", &["rm", "x"]),
+        ("exec -a whatever ls rm x", &["rm", "x"]),
+    ] {
+        let found = sh(script);
+        assert!(holds(&found, command), "{script}: {found:?}");
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+    // A first argument starting with `-` is no utility.
+    let found = sh("exec -a whatever ls -la");
+    assert!(found.problems.is_empty(), "{found:?}");
+    assert!(!programs(&found).contains(&"-la"), "{found:?}");
+    // One known only at run time could be any.
+    refused(&["exec -a whatever ls \"$X\""]);
+}
