@@ -17,6 +17,7 @@ mod loader;
 mod multicall;
 mod shells;
 mod table;
+mod toybox;
 mod uutils;
 
 /// What a program runs besides itself.
@@ -261,7 +262,7 @@ fn renamed(name: &str, argv0: &Word, command: &[Word]) -> Result<Vec<Vec<Word>>,
         }
     }
     if let Some(real) = command.first().and_then(Word::literal) {
-        multicall::applets(basename(real), &commands)?;
+        multicall::applets(basename(real), &commands[..1])?;
     }
     Ok(commands)
 }

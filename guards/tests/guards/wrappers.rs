@@ -27,6 +27,9 @@ const WRAPPED_RM: &[&str] = &[
     "ksh93 -c 'rm x'",
     "yash -c 'rm x'",
     "busybox sh -c 'rm x'",
+    // toybox runs the applet a path's basename names, or follows a link to one.
+    "toybox /tmp/d/rm x",
+    "toybox ./mylink x",
     "fish -c 'echo x'",
     // Wrappers the checker did not know.
     "flock /tmp/l rm x",

@@ -51,3 +51,23 @@ fn what_a_multi_call_binary_runs_unseen_is_refused() {
         "hush -c 'echo $'\\''x'\\'''",
     ]);
 }
+
+#[test]
+fn toybox_is_refused_a_name_it_would_follow_as_a_symbolic_link() {
+    // The basename of a path names the applet.
+    let found = sh("toybox /tmp/d/rm x");
+    assert!(holds(&found, &["/tmp/d/rm", "x"]), "{found:?}");
+    assert!(found.problems.is_empty(), "{found:?}");
+    allowed(&["toybox ls -la", "toybox-x86_64 toybox cat x"]);
+    // A name no applet has: toybox follows it if it is a link, to what only the file system
+    // knows.
+    refused(&[
+        "toybox ./mylink x",
+        "toybox mylink x",
+        "toybox /tmp/d/notanapplet x",
+        // The shell's builtins are not run from the multiplexer: it looks for a link.
+        "toybox cd x",
+        "exec -a ./mylink toybox x",
+        "env -a mylink toybox-x86_64 x",
+    ]);
+}

@@ -1,7 +1,7 @@
 //! Multi-call binaries: busybox, toybox and a multi-call coreutils run the program their
 //! first operand names, as a wrapper runs its command.
 
-use super::{Runs, non_literal, unknown};
+use super::{Runs, non_literal, toybox, unknown};
 use crate::command::{Word, basename};
 
 /// The name the checker reads the program `name` by: busybox and toybox run as themselves
@@ -54,7 +54,8 @@ pub(super) fn coreutils(args: &[Word]) -> Result<Runs, Runs> {
 
 /// Refuses `commands` that busybox or toybox (`name`) runs as `bash`, directly or as the
 /// name it is given (`exec -a bash busybox`): their own shell (ash, hush or toysh), which
-/// reads `[[ … ]]`, `((…))` and quotes as a POSIX sh does, not as bash.
+/// reads `[[ … ]]`, `((…))` and quotes as a POSIX sh does, not as bash; and those toybox could
+/// run through a symbolic link ([`toybox::follows`]).
 pub(super) fn applets(name: &str, commands: &[Vec<Word>]) -> Result<(), Runs> {
     let bash = (commands.iter())
         .any(|command| command.first().and_then(Word::literal).map(basename) == Some("bash"));
@@ -62,6 +63,11 @@ pub(super) fn applets(name: &str, commands: &[Vec<Word>]) -> Result<(), Runs> {
         return Err(Runs::refused(format!(
             "`{name} bash` is {name}'s own shell, which reads a script otherwise than bash: write `{name} sh -c`"
         )));
+    }
+    if own_name(name) == "toybox" {
+        commands
+            .iter()
+            .try_for_each(|command| toybox::follows(command))?;
     }
     Ok(())
 }
