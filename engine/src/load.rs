@@ -29,7 +29,7 @@ mod params;
 mod repair;
 mod unique;
 
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::path::Path;
 use std::sync::LazyLock;
 
@@ -225,7 +225,7 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
     check::check(&workflow, executors, None, report);
     match plan::compile(workflow) {
         Ok(plan) => {
-            unordered_reads(&plan, report);
+            unordered_reads(&plan, 0..plan.steps().len(), report);
             Some(plan)
         }
         Err(problems) => {
@@ -237,11 +237,11 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
     }
 }
 
-/// Reports the expressions that read a step which does not come before theirs, except where
-/// that follows from another problem: the expression is wrong already, or the `needs` of
-/// its node (or of a group around it) were set aside.
-fn unordered_reads(plan: &Plan, report: &mut Report) {
-    let reads = plan::unordered_reads(plan, 0..plan.steps().len());
+/// Reports the expressions of `readers` that read a step which does not come before theirs,
+/// except where that follows from another problem: the expression is wrong already, or the
+/// `needs` of its node (or of a group around it) were set aside.
+fn unordered_reads(plan: &Plan, readers: Range<plan::StepIndex>, report: &mut Report) {
+    let reads = plan::unordered_reads(plan, readers);
     if reads.is_empty() {
         return;
     }

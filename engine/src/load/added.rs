@@ -44,18 +44,43 @@ pub(crate) fn load_plan(
         if let Some(workflow) = &workflow {
             check::check(workflow, executors, Some(outer), &mut report);
         }
-        (workflow, report.problems)
+        (workflow, report)
     });
-    let Some((workflow, problems)) = checked else {
+    let Some((workflow, mut report)) = checked else {
         return Err(fail(vec![Problem::at(
             "",
             "internal error: the loader failed on this plan",
         )]));
     };
-    match workflow {
-        Some(workflow) if problems.is_empty() => plan.grow(planner, workflow.steps).map_err(fail),
-        _ => Err(fail(problems)),
+    let Some(workflow) = workflow else {
+        return Err(fail(report.problems));
+    };
+    // Like a file's, the plan is compiled whatever the checks found, for the problems only
+    // compiling finds (unknown `needs`, cycles, unordered reads). A plan with problems
+    // already is compiled into a copy of the run's plan: taking it out again assumes its
+    // ids were new, which a duplicate id breaks.
+    let mut copy;
+    let grown = if report.problems.is_empty() {
+        &mut *plan
+    } else {
+        copy = plan.clone();
+        &mut copy
+    };
+    match grown.grow(planner, workflow.steps) {
+        Ok(added) => {
+            super::unordered_reads(grown, added.clone(), &mut report);
+            if report.problems.is_empty() {
+                return Ok(added);
+            }
+            grown.shrink(added);
+        }
+        Err(problems) => {
+            for problem in problems {
+                report.semantic(problem);
+            }
+        }
     }
+    Err(fail(report.problems))
 }
 
 /// Adds a plan the run committed (`addition`) to `plan` again, as when it was committed:
@@ -74,10 +99,17 @@ pub(crate) fn restore_plan(
         .ok_or_else(|| fail(format!("the plan of {planner}: no such step")))?;
     let nodes = serde_json::from_value(addition.steps.clone())
         .map_err(|error| fail(format!("the plan of {planner}: {error}")))?;
-    let added = plan.grow(step, nodes).map_err(|problems| LoadError {
+    let refused = |problems| LoadError {
         origin: format!("{origin}, the plan of {planner}"),
         problems,
-    })?;
+    };
+    let added = plan.grow(step, nodes).map_err(refused)?;
+    // Finds the added steps' `referenced_steps` now, as the plan stands.
+    let reads = crate::plan::unordered_reads(plan, added.clone());
+    if !reads.is_empty() {
+        plan.shrink(added);
+        return Err(refused(reads));
+    }
     let ids: Vec<&str> = added.map(|step| &*plan.steps()[step].id).collect();
     if ids != addition.ids {
         let message = format!(

@@ -19,7 +19,7 @@ use petgraph::visit::{Dfs, Walker};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Builder, Graph, Plan, StepIndex, add_edges, cycles, unordered_reads};
+use super::{Builder, Graph, Plan, StepIndex, add_edges, cycles};
 use crate::definition::Node;
 use crate::problem::Problem;
 
@@ -44,7 +44,10 @@ impl Plan {
     /// Adds the nodes of a plan `planner` emitted (already checked by the loader, see
     /// [`load_plan`](crate::load::load_plan)) after the planner and before its dependents.
     /// Returns the steps added, or the problems that keep them out — unknown `needs`,
-    /// cycles, expressions reading steps that do not come first — leaving the plan as it was.
+    /// cycles — leaving the plan as it was. As for a compiled workflow, the expressions of
+    /// the steps added are checked apart ([`unordered_reads`](super::unordered_reads)),
+    /// which finds the steps they read as the plan stands; a plan refused for them is taken
+    /// out again with [`Plan::shrink`].
     pub(crate) fn grow(
         &mut self,
         planner: StepIndex,
@@ -96,12 +99,6 @@ impl Plan {
         self.groups.extend(group_sinks);
         self.added
             .extend(nodes.into_iter().map(|node| (planner, node)));
-        // Finds the added steps' `referenced_steps` now, as the plan stands.
-        let problems = unordered_reads(self, added.clone());
-        if !problems.is_empty() {
-            self.shrink(added);
-            return Err(problems);
-        }
         Ok(added)
     }
 
@@ -165,8 +162,9 @@ impl Plan {
         problems
     }
 
-    /// Takes the steps `added` (the last ones) out again.
-    fn shrink(&mut self, added: Range<StepIndex>) {
+    /// Takes the steps `added`, the last [`grow`](Self::grow) added, out again. Their ids
+    /// must have been new to the plan: the index forgets each, whichever step it named.
+    pub(crate) fn shrink(&mut self, added: Range<StepIndex>) {
         for step in added.clone().rev() {
             self.graph.remove_node(NodeIndex::new(step));
             let steps = &self.steps;

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::executor::test_support::accepting_anything;
-use crate::load::{load_plan, load_str};
+use crate::load::{LoadError, load_plan, load_str};
 use crate::plan::Plan;
 
 /// `gen` (a planner) between `start` and `report`.
@@ -153,6 +153,72 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
         assert_eq!(plan.graph().node_count(), 3);
         assert_eq!(deps(&plan, "report"), ["gen"]);
     }
+}
+
+/// The places of the problems `error` names.
+fn places(error: &LoadError) -> Vec<String> {
+    (error.problems.iter())
+        .map(|problem| problem.place.to_string())
+        .collect()
+}
+
+#[test]
+fn a_plan_reports_every_problem_a_file_of_its_steps_would() {
+    // What only compiling finds (unknown `needs`, cycles, unordered reads) beside what the
+    // checks before it find. The run holds 3 steps of at most 8; the file, at most 5.
+    let steps =
+        |count: usize| (0..count).map(|n| json!({"id": format!("s{n}"), "executor": "noop"}));
+    let cases = [
+        json!([{"id": "x", "executor": "noop", "needs": ["nowhere"]}, {"id": "y", "executor": "nope"}]),
+        json!([{"id": "x", "executor": "noop", "needs": ["nowhere"], "when": "1 +", "timeout": "5 parsecs"}]),
+        json!([{"id": "x", "executor": "noop", "needs": ["nowhere"]}, {"id": "x", "executor": "noop"}]),
+        json!([{"id": "x", "executor": "noop", "needs": ["y"]},
+               {"id": "y", "executor": "noop", "needs": ["x"], "timeout": "0s"}]),
+        json!([{"id": "x", "executor": "noop"},
+               {"id": "y", "executor": "noop", "timeout": "0s", "with": {"output": "${{ steps.x.output }}"}}]),
+        json!(
+            steps(6)
+                .chain([json!({"id": "x", "executor": "noop", "needs": ["nowhere"]})])
+                .collect::<Vec<_>>()
+        ),
+    ];
+    let executors = accepting_anything(&["noop"]);
+    for steps in cases {
+        let file = json!({"name": "f", "limits": {"max_steps": 5}, "steps": steps});
+        let file = load_str(&file.to_string(), "f.json", &executors).unwrap_err();
+        assert!(places(&file).len() >= 2, "{file}");
+        let mut plan = run_plan();
+        let output = json!({"steps": steps});
+        let error = load_plan(&output, &mut plan, 1, &executors).unwrap_err();
+        assert_eq!(
+            places(&error),
+            places(&file),
+            "{error}\nthe file's:\n{file}"
+        );
+        assert_eq!(plan.graph().node_count(), 3, "nothing was added: {error}");
+    }
+}
+
+#[test]
+fn a_plan_refused_for_an_id_in_force_leaves_the_run_as_it_was() {
+    let mut plan = run_plan();
+    let plan_a = json!({"steps": [{"id": "a", "executor": "noop"}]});
+    assert_eq!(grow(&mut plan, "gen", plan_a).unwrap(), ["gen.a"]);
+    // It compiles, for the problems compiling finds: then the run's `gen.a` stays.
+    let again = json!({"steps": [
+        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "nope"}]});
+    let error = grow(&mut plan, "gen", again).unwrap_err();
+    assert!(
+        error.contains("/steps/0/id: duplicate id `gen.a`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("/steps/1/executor: unknown executor"),
+        "{error}"
+    );
+    assert_eq!(plan.index_of("gen.a"), Some(3));
+    assert_eq!(plan.graph().node_count(), 4);
+    assert_eq!(deps(&plan, "report"), ["gen", "gen.a"]);
 }
 
 #[test]
