@@ -177,9 +177,9 @@ pub struct Retry {
     /// Randomise each delay (between half and all of it) so retries do not move in lockstep.
     #[serde(default)]
     pub jitter: bool,
-    /// The error classes that are retried (default: `exit_code`, `timeout`, `transient`,
-    /// `invalid_plan`).
-    /// `cancelled` and `denied` are never retried.
+    /// The error classes that are retried, in place of the default (`exit_code`, `timeout`,
+    /// `transient`, `invalid_plan`).
+    /// `cancelled` and `denied` are never retried: listing them is refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry_on: Vec<ErrorClass>,
 }
@@ -188,7 +188,7 @@ impl Retry {
     /// Whether a failure of `class` is retried (attempts left aside).
     pub fn retries(&self, class: ErrorClass) -> bool {
         match class {
-            ErrorClass::Cancelled | ErrorClass::Denied => false,
+            _ if class.is_never_retried() => false,
             _ if self.retry_on.is_empty() => class.is_retryable(),
             _ => self.retry_on.contains(&class),
         }

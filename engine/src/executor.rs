@@ -310,6 +310,12 @@ impl ErrorClass {
         )
     }
 
+    /// Whether a failure of this class is never retried, whatever `retry_on` lists: a
+    /// cancel or a denial is a decision, not a failure another attempt may pass.
+    pub fn is_never_retried(self) -> bool {
+        matches!(self, ErrorClass::Cancelled | ErrorClass::Denied)
+    }
+
     /// The class's name as written in files and output.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -338,3 +338,20 @@ fn a_file_over_1_gib_is_refused_by_its_length_unread() {
         )
     );
 }
+
+#[test]
+fn a_retry_on_class_never_retried_exits_2_and_names_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = r#"{"name": "x",
+        "defaults": {"retry": {"max_attempts": 2, "retry_on": ["cancelled"]}},
+        "steps": [{"id": "a", "executor": "noop",
+                   "retry": {"max_attempts": 3, "retry_on": ["exit_code", "denied"]}}]}"#;
+    let why = "(a cancel or a denial is a decision, not a failure another attempt may pass): take it out of `retry_on`";
+    assert_eq!(
+        refused_workflow(&dir, workflow),
+        format!(
+            "w.json:/defaults/retry/retry_on/0: `cancelled` is never retried {why}\n\
+             w.json:/steps/0/retry/retry_on/1: `denied` is never retried {why}\n"
+        )
+    );
+}

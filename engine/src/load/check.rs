@@ -376,6 +376,16 @@ impl<'a> Checker<'a> {
                 format!("initial_delay ({initial}) is longer than max_delay ({max})"),
             );
         }
+        // A class listed that is never retried would never take effect.
+        for (position, class) in retry.retry_on.iter().enumerate() {
+            if class.is_never_retried() {
+                let message = format!(
+                    "`{}` is never retried (a cancel or a denial is a decision, not a failure another attempt may pass): take it out of `retry_on`",
+                    class.as_str()
+                );
+                self.problem(format!("{pointer}/retry_on/{position}"), message);
+            }
+        }
     }
 
     /// Every `steps.ID` read must name another step.
