@@ -55,6 +55,16 @@ impl Approval {
     pub fn action_of(action: &Action) -> serde_json::Value {
         serde_json::json!({"executor": action.executor, "params": action.params})
     }
+
+    /// Whether this request is for `action`, judged under the guard snapshot `guard_hash` by
+    /// an engine in `cwd`: its hash is the action's ([`action_hash`]), or, for a request an
+    /// older cairn stored before the hash bound the directory, the action's as that cairn
+    /// hashed it. Such a request was asked and decided for any directory, and is kept so:
+    /// a decision given before an upgrade is not asked for again after it.
+    pub fn is_for(&self, action: &Action, guard_hash: Option<&str>, cwd: Option<&Path>) -> bool {
+        self.action_hash == action_hash(action, guard_hash, cwd)
+            || self.action_hash == hash_of(action, guard_hash, None)
+    }
 }
 
 /// The hash an approval is bound to: the action's step, item, executor and rendered
@@ -63,6 +73,12 @@ impl Approval {
 /// run the step in another). The attempt number is left out: a retry of an approved action
 /// is the same action.
 pub fn action_hash(action: &Action, guard_hash: Option<&str>, cwd: Option<&Path>) -> String {
+    hash_of(action, guard_hash, Some(cwd))
+}
+
+/// [`action_hash`], or with `cwd` `None` the hash as cairn made it before it bound the
+/// directory: the same fields without `cwd`.
+fn hash_of(action: &Action, guard_hash: Option<&str>, cwd: Option<Option<&Path>>) -> String {
     #[derive(Serialize)]
     struct Bound<'a> {
         step: &'a str,
@@ -70,7 +86,8 @@ pub fn action_hash(action: &Action, guard_hash: Option<&str>, cwd: Option<&Path>
         executor: &'a str,
         params: &'a serde_json::Value,
         guard: Option<&'a str>,
-        cwd: Option<&'a Path>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cwd: Option<Option<&'a Path>>,
     }
     let bound = Bound {
         step: &action.step_id,
@@ -82,4 +99,55 @@ pub fn action_hash(action: &Action, guard_hash: Option<&str>, cwd: Option<&Path>
     };
     let text = serde_json::to_string(&bound).unwrap_or_default();
     format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action() -> Action {
+        Action {
+            run_id: Uuid::nil(),
+            step_id: "b".into(),
+            item_index: None,
+            attempt: 1,
+            executor: "noop".into(),
+            params: serde_json::json!({"say": "hi"}),
+            idempotency_key: "k".into(),
+        }
+    }
+
+    fn request(action_hash: String) -> Approval {
+        Approval {
+            run_id: Uuid::nil(),
+            step_id: "b".into(),
+            item: None,
+            action_hash,
+            action: serde_json::Value::Null,
+            verdict: Verdict::allow(),
+            requested_at: DateTime::UNIX_EPOCH,
+            expires_at: DateTime::UNIX_EPOCH,
+            decision: None,
+        }
+    }
+
+    fn sha256(text: &str) -> String {
+        format!("{:x}", Sha256::digest(text.as_bytes()))
+    }
+
+    #[test]
+    fn a_request_stored_before_the_hash_bound_the_directory_is_for_its_action_anywhere() {
+        let (action, here) = (action(), Some(Path::new("/checkout")));
+        // The hashes as stored: by this cairn, and by one before it bound the directory.
+        let now = r#"{"step":"b","item":null,"executor":"noop","params":{"say":"hi"},"guard":"g","cwd":"/checkout"}"#;
+        let before =
+            r#"{"step":"b","item":null,"executor":"noop","params":{"say":"hi"},"guard":"g"}"#;
+        assert_eq!(action_hash(&action, Some("g"), here), sha256(now));
+        assert!(request(sha256(now)).is_for(&action, Some("g"), here));
+        assert!(request(sha256(before)).is_for(&action, Some("g"), here));
+        assert!(request(sha256(before)).is_for(&action, Some("g"), Some(Path::new("/x"))));
+        // This cairn's request binds its directory, and the old one binds the rest.
+        assert!(!request(sha256(now)).is_for(&action, Some("g"), Some(Path::new("/x"))));
+        assert!(!request(sha256(before)).is_for(&action, Some("other"), here));
+    }
 }

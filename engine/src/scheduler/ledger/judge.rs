@@ -184,7 +184,9 @@ impl Ledger {
                         .map(|()| Judgement::Stopped);
                 }
                 Decision::Approve => match self.approvals.get(key) {
-                    Some(approval) if approval.action_hash == hash(action) => {
+                    Some(approval)
+                        if approval.is_for(action, guard_hash.as_deref(), cwd.as_deref()) =>
+                    {
                         match &approval.decision {
                             Some(decision) if decision.approved => {
                                 let by = format!("approved by {}", decision.by);
