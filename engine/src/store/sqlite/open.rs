@@ -198,6 +198,13 @@ pub(super) async fn migrate(
             .fetch_one(&mut *conn)
             .await
             .unwrap_or(None);
+    if let (Some(applied), Some(latest)) = (applied, latest)
+        && applied > latest
+    {
+        // A newer cairn's database, named by its newest migration (the migrator would name
+        // the first one this cairn lacks, which a cairn knowing it may still refuse).
+        return Err(sqlx::migrate::MigrateError::VersionMissing(applied));
+    }
     if applied == latest {
         // Nothing to apply: only check the applied migrations' checksums, without a lock.
         return MIGRATOR.run_direct(None, conn, false).await;
