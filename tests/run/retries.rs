@@ -1,5 +1,7 @@
 //! Attempts cut off before they ended — by a crash or a pause — run again without counting
-//! against `retry.max_attempts`: a run so interrupted ends as it would have without it.
+//! against `retry.max_attempts`: a run so interrupted ends as it would have without it. An
+//! attempt whose `with` does not render is counted, retried and falls back as an executor's
+//! `bad_params` is.
 
 use serde_json::{Value, json};
 
@@ -80,4 +82,53 @@ fn a_pause_of_a_for_each_step_keeps_its_retries() {
     resumes_to_success(&scratch, &id);
     assert_eq!(attempts(&scratch, &id, "each"), 3);
     assert!(dir.join("ran-3").exists(), "item 3 ran");
+}
+
+#[test]
+fn a_with_that_does_not_render_is_retried_as_bad_params_then_falls_back() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "render.json",
+        &json!({"name": "render", "steps": [{"id": "a", "executor": "noop",
+            "with": {"output": "${{ 1/0 }}"},
+            "retry": {"max_attempts": 3, "retry_on": ["bad_params"], "initial_delay": "10ms"},
+            "fallbacks": [{"output": "fallback ok"}]}]}),
+    );
+    let id = scratch.run(&workflow, &[], 0);
+    let show = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(show["output"], json!({"a": "fallback ok"}));
+    assert_eq!(attempts(&scratch, &id, "a"), 4);
+
+    // Each attempt that did not render is counted and retried, then the fallback runs.
+    let history = scratch.json(&["history", &id, "--json"]);
+    let events = history.as_array().unwrap();
+    let running: Vec<(Value, Value)> = (events.iter())
+        .filter(|event| event["step"] == "a" && event["to"] == "running")
+        .map(|event| {
+            (
+                event["attempt"].clone(),
+                event["detail"]["fallback"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        running,
+        [
+            (json!(1), Value::Null),
+            (json!(2), Value::Null),
+            (json!(3), Value::Null),
+            (json!(4), json!(1))
+        ]
+    );
+    let failures: Vec<&str> = (events.iter())
+        .filter(|event| event["to"] == "retry_wait")
+        .map(|event| event["detail"]["error"].as_str().unwrap())
+        .collect();
+    assert_eq!(failures.len(), 3, "{failures:?}");
+    assert!(
+        failures
+            .iter()
+            .all(|error| error.starts_with("bad_params: `with`")),
+        "{failures:?}"
+    );
 }

@@ -19,7 +19,7 @@ use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::definition::OnStall;
 use crate::error::Result;
-use crate::executor::{Action, ErrorClass, ExecError, Executors, Outcome, Usage};
+use crate::executor::{Action, ErrorClass, Executors, Outcome, Usage};
 use crate::expr::SharedJson;
 use crate::guard::{Guard, RateLimit};
 use crate::item::ItemRecord;
@@ -611,7 +611,10 @@ impl Ledger {
         Ok(())
     }
 
-    /// A step whose attempt cannot even be prepared: record the attempt and its failure.
+    /// A step whose attempt cannot even be prepared (its `when`, `for_each` or `with` does
+    /// not evaluate): the attempt is counted and ends `bad_params` through
+    /// [`complete`](Self::complete), as one whose parameters its executor refuses does, so
+    /// the step's retries (when `retry_on` lists `bad_params`) and fallbacks apply.
     fn fail_before_start(
         &mut self,
         step: StepIndex,
@@ -620,12 +623,7 @@ impl Ledger {
     ) -> Result<attempt::Started> {
         let attempt = self.slots[step].attempt + 1;
         self.set_attempt_running(step, attempt, 1, None, now)?;
-        self.end_attempt(step);
-        let error = ExecError {
-            class: ErrorClass::BadParams,
-            message,
-        };
-        self.fail(step, &error, None)?;
+        self.complete(step, Outcome::failure(ErrorClass::BadParams, message), now)?;
         Ok(attempt::Started::No)
     }
 

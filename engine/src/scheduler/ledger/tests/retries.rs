@@ -86,15 +86,19 @@ fn a_step_running_at_a_crash_runs_again_as_a_new_attempt() {
     );
 }
 
-#[test]
-fn retries_then_fallbacks_then_failure() {
-    let mut ledger = new_run(json!({"name": "f", "steps": [
-        {"id": "a", "executor": "noop", "with": {"v": 0},
-         "retry": {"max_attempts": 2, "initial_delay": "1s", "backoff": "fixed"},
-         "fallbacks": [{"v": 1}]}
-    ]}));
-    let mut seen = Vec::new();
-    let mut marked = Vec::new();
+/// The `running` marks of a run driven to its end, and the `with` of each attempt started.
+#[derive(Debug, Default)]
+struct Driven {
+    /// Each attempt marked running: its number and its event's detail.
+    marked: Vec<(u32, Option<Value>)>,
+    /// The params each attempt started with.
+    params: Vec<Value>,
+}
+
+/// Drives `ledger` a second at a time until its run ends, each attempt started ending as
+/// `outcome` says.
+fn drive(ledger: &mut Ledger, outcome: impl Fn(&Start) -> Outcome) -> Driven {
+    let mut driven = Driven::default();
     let mut now = 0;
     loop {
         let starts = ledger.turn(at(now)).unwrap();
@@ -102,28 +106,140 @@ fn retries_then_fallbacks_then_failure() {
             if let Transition::Step(step) = transition
                 && step.to == StepState::Running
             {
-                marked.push((step.attempt, step.detail.clone()));
+                driven.marked.push((step.attempt, step.detail.clone()));
             }
         }
         if ledger.is_over() {
-            break;
+            return driven;
         }
-        if let Some(start) = starts.first() {
-            seen.push(start.actions[0].params["v"].clone());
-            ledger
-                .apply(failed(0, ErrorClass::ExitCode, "no"), at(now))
-                .unwrap();
+        for start in starts {
+            driven.params.push(start.actions[0].params.clone());
+            let outcome = outcome(&start);
+            let input = Input::Completed {
+                step: start.step,
+                outcome,
+            };
+            ledger.apply(input, at(now)).unwrap();
         }
         now += 1;
         assert!(now < 100, "the step never ends");
     }
-    assert_eq!(seen, [json!(0), json!(0), json!(1)]);
+}
+
+#[test]
+fn retries_then_fallbacks_then_failure() {
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "a", "executor": "noop", "with": {"v": 0},
+         "retry": {"max_attempts": 2, "initial_delay": "1s", "backoff": "fixed"},
+         "fallbacks": [{"v": 1}]}
+    ]}));
+    let driven = drive(&mut ledger, |_| {
+        Outcome::failure(ErrorClass::ExitCode, "no")
+    });
     assert_eq!(
-        marked,
+        driven.params,
+        [json!({"v": 0}), json!({"v": 0}), json!({"v": 1})]
+    );
+    assert_eq!(
+        driven.marked,
         [(1, None), (2, None), (3, Some(json!({"fallback": 1})))],
         "the history marks the attempt that runs a fallback"
     );
     assert_eq!(ledger.report().state, RunState::Failed);
+}
+
+#[test]
+fn a_with_that_does_not_render_is_retried_as_bad_params_then_falls_back() {
+    let mut ledger = new_run(json!({"name": "r", "steps": [
+        {"id": "a", "executor": "noop", "with": {"output": "${{ 1/0 }}"},
+         "retry": {"max_attempts": 3, "retry_on": ["bad_params"], "initial_delay": "1s",
+                   "backoff": "fixed"},
+         "fallbacks": [{"output": "fallback ok"}]}
+    ]}));
+    let driven = drive(&mut ledger, |start| {
+        Outcome::success(start.actions[0].params["output"].clone())
+    });
+    assert_eq!(
+        driven.marked,
+        [
+            (1, None),
+            (2, None),
+            (3, None),
+            (4, Some(json!({"fallback": 1})))
+        ],
+        "each attempt that did not render is counted, then the fallback runs"
+    );
+    assert_eq!(
+        driven.params,
+        [json!({"output": "fallback ok"})],
+        "only the fallback's `with` rendered"
+    );
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Succeeded);
+    assert_eq!(report.output, Some(json!({"a": "fallback ok"})));
+}
+
+#[test]
+fn a_step_that_cannot_be_prepared_is_not_retried_by_default_but_falls_back() {
+    // A `with`, a `for_each` and a `when` that do not evaluate all fail the attempt
+    // `bad_params`, which the default `retry_on` does not list.
+    for failing in [
+        json!({"with": {"v": "${{ input.missing }}"}}),
+        json!({"for_each": "${{ input.n }}"}),
+        json!({"when": "input.missing == 1"}),
+    ] {
+        let mut step = json!({"id": "a", "executor": "noop", "retry": {"max_attempts": 3},
+                              "fallbacks": [{"v": "fallback"}]});
+        step.as_object_mut()
+            .unwrap()
+            .extend(failing.as_object().unwrap().clone());
+        let mut ledger = new_run(json!({"name": "d", "steps": [step]}));
+        let driven = drive(&mut ledger, |_| Outcome::success(json!("ran")));
+        assert_eq!(
+            driven.marked,
+            [(1, None), (2, Some(json!({"fallback": 1})))],
+            "{failing}"
+        );
+        let report = ledger.report();
+        if failing.get("with").is_some() {
+            assert_eq!(driven.params, [json!({"v": "fallback"})], "{failing}");
+            assert_eq!(report.state, RunState::Succeeded, "{failing}");
+        } else {
+            // The fallback overrides `with` only: its attempt fails as the first did.
+            assert!(driven.params.is_empty(), "{failing}");
+            assert_eq!(report.state, RunState::Failed, "{failing}");
+            assert_eq!(report.error_class, Some(ErrorClass::BadParams), "{failing}");
+        }
+    }
+}
+
+#[test]
+fn a_fallback_whose_with_does_not_render_fails_on_to_the_next_then_the_step() {
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "a", "executor": "noop", "with": {"v": 0},
+         "fallbacks": [{"v": "${{ 1/0 }}"}, {"v": 2}, {"v": "${{ input.missing }}"}]}
+    ]}));
+    let driven = drive(&mut ledger, |_| {
+        Outcome::failure(ErrorClass::ExitCode, "no")
+    });
+    assert_eq!(
+        driven.marked,
+        [
+            (1, None),
+            (2, Some(json!({"fallback": 1}))),
+            (3, Some(json!({"fallback": 2}))),
+            (4, Some(json!({"fallback": 3})))
+        ]
+    );
+    assert_eq!(driven.params, [json!({"v": 0}), json!({"v": 2})]);
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::BadParams));
+    let error = report.error.unwrap();
+    assert!(
+        error.contains("`with`") && error.contains("missing"),
+        "{error}"
+    );
 }
 
 #[test]
