@@ -97,7 +97,7 @@ pub(crate) fn restore_plan(
     let planner = &addition.planner;
     let step = (plan.index_of(planner))
         .ok_or_else(|| fail(format!("the plan of {planner}: no such step")))?;
-    let nodes = serde_json::from_value(addition.steps.clone())
+    let nodes = crate::nesting::parse_stored(addition.steps.as_bytes())
         .map_err(|error| fail(format!("the plan of {planner}: {error}")))?;
     let refused = |problems| LoadError {
         origin: format!("{origin}, the plan of {planner}"),

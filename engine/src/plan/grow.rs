@@ -16,7 +16,6 @@ use std::ops::Range;
 
 use petgraph::graph::NodeIndex;
 use petgraph::visit::{Dfs, Walker};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Builder, Graph, Plan, StepIndex, add_edges, cycles};
@@ -32,8 +31,10 @@ pub struct Addition {
     pub seq: u32,
     /// The planner step's id.
     pub planner: String,
-    /// The plan's `steps`, exactly as the planner emitted them.
-    pub steps: Value,
+    /// The plan's `steps` exactly as the planner emitted them, as the JSON text serde_json
+    /// writes of them: the run's plan holds them compiled, and this text is what the store
+    /// keeps and a resume compiles again (as a `Value` it cost ≈ 750 bytes a step).
+    pub steps: String,
     /// The ids of the steps added, in plan order.
     pub ids: Vec<String>,
     /// The plan position of the first step added (the others follow it).

@@ -53,9 +53,9 @@ pub struct Supersession {
     pub seq: u32,
     /// The planner step that emitted it.
     pub planner: String,
-    /// The plan's `steps`, exactly as the planner emitted them: an identical plan emitted
-    /// later is a repeat of it.
-    pub steps: serde_json::Value,
+    /// The plan's `steps`, exactly as the planner emitted them, as JSON text
+    /// ([`Addition::steps`]): an identical plan emitted later is a repeat of it.
+    pub steps: String,
     /// What the plan's steps had spent when it was superseded.
     pub spent: Spent,
 }

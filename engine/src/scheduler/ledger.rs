@@ -62,16 +62,14 @@ struct Slot {
 }
 
 impl Slot {
-    /// A step as `record` stored it.
-    fn restored(record: StepRecord) -> Slot {
+    /// A step as `record` stored it (`planner` says whether it is a planner's).
+    fn restored(record: StepRecord, planner: bool) -> Slot {
         Slot {
             state: record.state,
             attempt: record.attempt,
             interrupted: record.interrupted,
             fallback: record.fallback,
-            output: record
-                .output
-                .map(|output| Arc::new(SharedJson::new(output))),
+            output: (record.output).map(|output| outputs::held(output, planner)),
             reading: false,
             error: record.error,
             wake_at: record.wake_at,
@@ -656,7 +654,7 @@ impl Ledger {
             fallback: slot.fallback,
             output: (slot.output.as_ref())
                 .filter(|_| to == StepState::Succeeded)
-                .map(|output| output.json().clone()),
+                .map(|output| output.to_json()),
             // A step waiting again (to retry, or ready after a stall paused the run) keeps
             // its last error in sight of `cairn show`.
             error: (slot.error.clone()).filter(|_| {

@@ -36,7 +36,7 @@ fn grown() -> (Plan, Vec<Addition>) {
             run_id: Uuid::nil(),
             seq: additions.len() as u32 + 1,
             planner: planner.to_owned(),
-            steps: output["steps"].clone(),
+            steps: output["steps"].to_string(),
             ids: added
                 .map(|step| plan.steps()[step].id.to_string())
                 .collect(),

@@ -12,7 +12,6 @@ use super::{BATCH_SLICE, Ledger, add_usage};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome};
-use crate::expr::SharedJson;
 use crate::plan::StepIndex;
 use crate::retry;
 use crate::state::StepState;
@@ -89,7 +88,7 @@ impl Ledger {
         };
         match result {
             Ok(output) => {
-                self.slots[step].output = Some(Arc::new(SharedJson::new(output)));
+                self.slots[step].output = Some(super::outputs::held(output, planner));
                 self.slots[step].error = None;
                 self.slots[step].items = None;
                 self.set_step(step, StepState::Succeeded, log)?;

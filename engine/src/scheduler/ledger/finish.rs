@@ -67,7 +67,7 @@ impl Ledger {
             }
             let output = (slot.output.take()).map_or(Value::Null, |output| {
                 Arc::try_unwrap(output)
-                    .map_or_else(|shared| shared.json().clone(), SharedJson::into_json)
+                    .map_or_else(|shared| shared.to_json(), SharedJson::into_json)
             });
             outputs.insert(self.plan.steps()[sink].id.to_string(), output);
         }

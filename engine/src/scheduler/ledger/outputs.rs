@@ -8,10 +8,26 @@
 //! count reaches zero. A plan that can grow (a planner's) keeps every output: a plan it adds
 //! may read any step.
 
+use std::sync::Arc;
+
+use serde_json::Value;
+
 use super::Ledger;
+use crate::expr::SharedJson;
 use crate::plan::{Plan, StepIndex};
 use crate::state::StepState;
 use crate::store::StepRecord;
+
+/// How the ledger holds a step's `output`: a planner's compact, as JSON text read back only
+/// when something reads it (its plan's steps are compiled into the run's plan already, and
+/// as a `Value` it cost ≈ 750 bytes a step it adds), any other as a `Value`.
+pub(super) fn held(output: Value, planner: bool) -> Arc<SharedJson> {
+    Arc::new(if planner {
+        SharedJson::compact(output)
+    } else {
+        SharedJson::new(output)
+    })
+}
 
 /// For each step of `plan`, how many of the steps `unfinished` says are unfinished read its
 /// output; `None` when the plan can grow.

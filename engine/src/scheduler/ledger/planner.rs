@@ -34,17 +34,20 @@ pub(super) fn read_plan(output: Value) -> Result<Value, ExecError> {
     }
 }
 
-/// A plan's digest, to recognise it when it comes again: the hash of its `steps`.
-pub(super) fn fingerprint(steps: &Value) -> String {
-    crate::store::digest(&steps.to_string())
+/// A plan's digest, to recognise it when it comes again: the hash of the JSON text of its
+/// `steps` ([`Addition::steps`]).
+pub(super) fn fingerprint(steps: &str) -> String {
+    crate::store::digest(steps)
 }
 
 impl Ledger {
     /// Checks the plan `output` of planner `step` and adds its nodes to the run: to the plan,
     /// as pending steps, and to the batch, so that they commit with the planner's success.
     pub(super) fn add_plan(&mut self, step: StepIndex, output: &Value) -> Result<Planned> {
-        let steps = output.get("steps").cloned().unwrap_or(Value::Null);
-        let empty = steps.as_array().is_some_and(Vec::is_empty);
+        let listed = output.get("steps").unwrap_or(&Value::Null);
+        let empty = listed.as_array().is_some_and(Vec::is_empty);
+        // The plan is kept as text only (its steps compiled into the run's plan).
+        let steps = listed.to_string();
         let digest = fingerprint(&steps);
         let emitted = self.plans.get(&digest).copied().unwrap_or(0);
         // Fewer emissions in the whole run are fewer repeats in any lineage.
@@ -94,14 +97,16 @@ impl Ledger {
         let (mut in_force, mut of_lineage) = (0, 0);
         for (step, slot) in self.slots.iter().enumerate() {
             // A planner keeps the plan it committed as its output.
-            let plan = match &slot.output {
-                Some(output) if slot.state == StepState::Succeeded => output.json(),
+            let output = match &slot.output {
+                Some(output) if slot.state == StepState::Succeeded => output,
                 _ => continue,
             };
             if !self.plan.node(step).planner {
                 continue;
             }
-            if fingerprint(plan.get("steps").unwrap_or(&Value::Null)) == digest {
+            // Read from its compact text for this rare check, not kept as a `Value`.
+            let plan = output.to_json();
+            if fingerprint(&plan.get("steps").unwrap_or(&Value::Null).to_string()) == digest {
                 in_force += 1;
                 of_lineage += u32::from(self.lineage(step) == lineage);
             }

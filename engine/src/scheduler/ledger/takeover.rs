@@ -47,7 +47,9 @@ impl Ledger {
         } = run;
         let records = in_plan_order(records, &plan)?;
         // In place: a big run's records and slots are not held side by side.
-        let mut slots: Vec<Slot> = records.into_iter().map(Slot::restored).collect();
+        let mut slots: Vec<Slot> = (records.into_iter().enumerate())
+            .map(|(step, record)| Slot::restored(record, plan.node(step).planner))
+            .collect();
         for records in items.chunk_by(|a, b| a.step_id == b.step_id) {
             if let Some(step) = plan.index_of(&records[0].step_id) {
                 slots[step].items = Some(Box::new(items::Items::restore(records.iter())));

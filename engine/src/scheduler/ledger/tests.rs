@@ -148,7 +148,7 @@ pub(super) fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
             attempt: slot.attempt,
             interrupted: slot.interrupted,
             fallback: slot.fallback,
-            output: slot.output.as_ref().map(|output| output.json().clone()),
+            output: slot.output.as_ref().map(|output| output.to_json()),
             error: slot.error.clone(),
             wake_at: slot.wake_at,
             usage: None,

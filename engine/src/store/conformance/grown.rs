@@ -16,7 +16,7 @@ pub(super) async fn plans_commit_their_steps_with_the_planners_success(store: &i
         run_id: run,
         seq,
         planner: "a".into(),
-        steps: json!([{"id": "x", "executor": "noop"}]),
+        steps: json!([{"id": "x", "executor": "noop"}]).to_string(),
         ids: ids.iter().map(|id| id.to_string()).collect(),
         first,
     };
@@ -64,7 +64,7 @@ pub(super) async fn a_superseded_plan_takes_its_steps_out_of_the_run(store: &imp
         run_id: run,
         seq,
         planner: "a".into(),
-        steps: json!([{"id": "x", "executor": "noop"}]),
+        steps: json!([{"id": "x", "executor": "noop"}]).to_string(),
         ids: vec!["a.x".into()],
         first: 2,
     };

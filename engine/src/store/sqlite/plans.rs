@@ -28,7 +28,7 @@ pub(super) async fn plans(
                 run_id,
                 seq: column(row, 0)?,
                 planner: column(row, 1)?,
-                steps: parse_json(column::<&str>(row, 2)?)?,
+                steps: column(row, 2)?,
                 ids: serde_json::from_value(ids)
                     .map_err(|error| Error::Corrupt(format!("stored plan ids: {error}")))?,
                 first: int_column(row, 4)?,
@@ -57,7 +57,7 @@ pub(super) async fn superseded(
                 run_id,
                 seq: column(row, 0)?,
                 planner: column(row, 1)?,
-                steps: parse_json(column::<&str>(row, 2)?)?,
+                steps: column(row, 2)?,
                 spent: serde_json::from_value(spent).map_err(|error| {
                     Error::Corrupt(format!("a superseded plan's spent: {error}"))
                 })?,

@@ -669,7 +669,7 @@ fn plan_row(plan: &Addition) -> PlanRow {
         run: plan.run_id.to_string(),
         seq: plan.seq,
         planner: plan.planner.clone(),
-        steps: plan.steps.to_string(),
+        steps: plan.steps.clone(),
         ids: plan.ids.clone(),
         first: plan.first as i64,
     }

@@ -69,6 +69,49 @@ fn a_plan_commits_with_its_planner_and_runs_before_the_planners_dependents() {
 }
 
 #[test]
+fn a_planners_plan_is_kept_as_json_text_and_read_back_only_when_read() {
+    let mut ledger = new_run(workflow(1));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    let gen_ = step(&ledger, "gen");
+    let plan = plan_of(&["a", "b"]);
+    ledger.apply(done(gen_, plan.clone()), at(1)).unwrap();
+    let output = std::sync::Arc::clone(ledger.slots[gen_].output.as_ref().unwrap());
+    assert!(
+        output.is_text(),
+        "its steps are compiled into the run's plan already"
+    );
+    let batch = ledger.take_batch();
+    assert_eq!(batch.plans()[0].steps, plan["steps"].to_string());
+    let success = (batch.transitions().iter()).find_map(|transition| match transition {
+        crate::state::Transition::Step(step) if step.to == StepState::Succeeded => Some(step),
+        _ => None,
+    });
+    assert_eq!(
+        success.unwrap().output,
+        Some(plan.clone()),
+        "committed whole"
+    );
+    assert!(
+        output.is_text(),
+        "committing it read it without keeping the value"
+    );
+    let run = Committed {
+        plans: batch.plans().to_vec(),
+        ..committed_after(&ledger, RunState::Running)
+    };
+    let resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
+    let restored = resumed.slots[gen_].output.as_ref().unwrap();
+    assert!(restored.is_text(), "a restart keeps it as text too");
+    assert_eq!(
+        restored.json(),
+        &plan,
+        "read, it is the plan the planner emitted"
+    );
+    assert!(!restored.is_text());
+}
+
+#[test]
 fn an_invalid_plan_fails_the_attempt_and_the_planners_retry_asks_again() {
     let mut ledger = new_run(workflow(2));
     ledger.turn(at(0)).unwrap();
@@ -216,7 +259,7 @@ fn superseded_plans_keep_their_numbers_and_what_their_steps_spent() {
         run_id: ledger.run_id,
         seq: 3,
         planner: "gen".into(),
-        steps: plan_of(&["old"])["steps"].clone(),
+        steps: plan_of(&["old"])["steps"].to_string(),
         spent: Spent {
             attempts: 5,
             steps: 2,
@@ -248,7 +291,7 @@ fn superseded_plans_count_as_repeats_of_the_same_plan() {
         run_id: ledger.run_id,
         seq,
         planner: "gen".into(),
-        steps: plan_of(&["a"])["steps"].clone(),
+        steps: plan_of(&["a"])["steps"].to_string(),
         spent: Spent::default(),
     };
     let run = Committed {
