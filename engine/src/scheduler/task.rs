@@ -19,6 +19,10 @@ use crate::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outc
 use crate::nesting;
 use crate::plan::StepIndex;
 
+mod window;
+
+use window::buffer_unordered_within_budget;
+
 /// How long an attempt may take to wind down once told to stop — its deadline passed, or it
 /// was cancelled (a stall, a cancel, the run's deadline, the engine's shutdown) — before the
 /// engine abandons it: its future is dropped, and it ends as that stop would have ended it.
@@ -171,7 +175,7 @@ pub(super) async fn run_attempt(
             };
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
-        futures::stream::iter(actions)
+        let items = futures::stream::iter(actions)
             // Each item waits for its leave: the end of an earlier one, committed.
             .then(|action| {
                 let leaves = Arc::clone(&leaves);
@@ -203,8 +207,8 @@ pub(super) async fn run_attempt(
                     running.end(index);
                     (index, outcome)
                 }
-            })
-            .buffer_unordered(item_limit)
+            });
+        buffer_unordered_within_budget(items, item_limit)
             .for_each(|(index, outcome)| {
                 // The driver outlives its tasks: a send fails only while it stops.
                 let _ = ends.send(Box::new(ItemEnd {
