@@ -157,6 +157,17 @@ pub(super) fn records_after(ledger: &Ledger) -> Vec<StepRecord> {
         .collect()
 }
 
+/// A record of `id` in `state` (attempt 1), with `output`.
+pub(super) fn record(id: &str, state: StepState, output: Option<Value>) -> StepRecord {
+    StepRecord {
+        state,
+        attempt: 1,
+        output,
+        error: (state == StepState::Failed).then(|| "exit_code: exit 1".to_owned()),
+        ..StepRecord::pending(id)
+    }
+}
+
 #[test]
 fn a_pipeline_runs_in_order_and_the_run_succeeds_with_its_sinks_outputs() {
     let mut ledger = new_run(json!({"name": "p", "steps": [{"pipeline": [
@@ -266,111 +277,6 @@ fn a_false_when_skips_the_step_and_what_needs_it() {
     );
     assert_eq!(ledger.report().state, RunState::Succeeded);
     assert_eq!(ledger.report().output, Some(json!({})));
-}
-
-#[test]
-fn a_group_max_parallel_holds_back_the_rest_of_its_members() {
-    let mut ledger = new_run(json!({"name": "g", "steps": [
-        {"id": "g", "max_parallel": 2, "parallel": [
-            {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"},
-            {"id": "c", "executor": "noop"}, {"id": "d", "executor": "noop"}
-        ]},
-        {"id": "free", "executor": "noop"}
-    ]}));
-    let starts = ledger.turn(at(0)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["a", "b", "free"]);
-    ledger.apply(done(starts[1].step, json!(1)), at(1)).unwrap();
-    let next = ledger.turn(at(1)).unwrap();
-    assert_eq!(ids(&ledger, &next), ["c"], "one slot of the group freed");
-    assert!(ledger.turn(at(1)).unwrap().is_empty());
-}
-
-#[test]
-fn members_held_back_by_a_full_group_start_as_it_frees_even_past_a_skipped_one() {
-    let mut ledger = new_run(json!({"name": "g", "steps": [
-        {"id": "g", "max_parallel": 1, "parallel": [
-            {"id": "a", "executor": "noop"},
-            {"id": "b", "executor": "noop", "when": "1 > 2"},
-            {"id": "c", "executor": "noop"},
-            {"id": "d", "executor": "noop"}
-        ]}
-    ]}));
-    let starts = ledger.turn(at(0)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["a"]);
-    assert!(ledger.turn(at(0)).unwrap().is_empty(), "the group is full");
-    ledger.apply(done(starts[0].step, json!(1)), at(1)).unwrap();
-    // The freed slot goes to b, which is skipped: c takes it in the same turn.
-    let next = ledger.turn(at(1)).unwrap();
-    assert_eq!(ids(&ledger, &next), ["c"]);
-    ledger.apply(done(next[0].step, json!(2)), at(2)).unwrap();
-    let last = ledger.turn(at(2)).unwrap();
-    assert_eq!(ids(&ledger, &last), ["d"]);
-    ledger.apply(done(last[0].step, json!(3)), at(3)).unwrap();
-    assert!(ledger.turn(at(3)).unwrap().is_empty());
-    assert_eq!(ledger.report().state, RunState::Succeeded);
-}
-
-#[test]
-fn the_run_max_parallel_caps_every_step() {
-    let mut ledger = new_run(
-        json!({"name": "m", "limits": {"max_parallel": 1}, "steps": [
-            {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
-        ]}),
-    );
-    let starts = ledger.turn(at(0)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["a"]);
-    assert!(ledger.turn(at(0)).unwrap().is_empty());
-    ledger.apply(done(0, json!(1)), at(1)).unwrap();
-    let next = ledger.turn(at(1)).unwrap();
-    assert_eq!(
-        ids(&ledger, &next),
-        ["b"],
-        "the ended attempt freed its slot"
-    );
-}
-
-#[test]
-fn an_output_that_breaks_output_schema_fails_the_step_without_retry() {
-    let mut ledger = new_run(json!({"name": "s", "steps": [
-        {"id": "a", "executor": "noop", "retry": {"max_attempts": 3},
-         "output_schema": {"type": "object", "required": ["files"]}}
-    ]}));
-    ledger.turn(at(0)).unwrap();
-    ledger.apply(done(0, json!({"other": 1})), at(1)).unwrap();
-    ledger.turn(at(1)).unwrap();
-    let report = ledger.report();
-    assert_eq!(report.state, RunState::Failed);
-    assert_eq!(report.error_class, Some(ErrorClass::OutputSchema));
-    assert!(
-        report.error.unwrap().contains("files"),
-        "names the missing key"
-    );
-}
-
-#[test]
-fn an_output_of_exactly_the_cap_is_kept() {
-    let mut ledger = new_run(json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]}));
-    ledger.max_output_bytes = 8;
-    ledger.turn(at(0)).unwrap();
-    // `"123456"` is 8 bytes of JSON.
-    ledger.apply(done(0, json!("123456")), at(1)).unwrap();
-    ledger.turn(at(1)).unwrap();
-    assert_eq!(ledger.report().state, RunState::Succeeded);
-}
-
-#[test]
-fn an_output_over_the_cap_fails_the_step() {
-    let mut ledger = new_run(json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]}));
-    ledger.max_output_bytes = 8;
-    ledger.turn(at(0)).unwrap();
-    ledger
-        .apply(done(0, json!("more than eight bytes")), at(1))
-        .unwrap();
-    ledger.turn(at(1)).unwrap();
-    assert_eq!(
-        ledger.report().error_class,
-        Some(ErrorClass::OutputTooLarge)
-    );
 }
 
 #[test]
@@ -504,84 +410,6 @@ fn a_template_error_fails_the_attempt_before_it_starts() {
     assert!(report.error.unwrap().contains("`with`"));
 }
 
-/// A record of `id` in `state` (attempt 1), with `output`.
-pub(super) fn record(id: &str, state: StepState, output: Option<Value>) -> StepRecord {
-    StepRecord {
-        state,
-        attempt: 1,
-        output,
-        error: (state == StepState::Failed).then(|| "exit_code: exit 1".to_owned()),
-        ..StepRecord::pending(id)
-    }
-}
-
-#[test]
-fn a_takeover_keeps_ended_steps_and_settles_what_they_decided() {
-    let workflow = json!({"name": "t", "limits": {"timeout": "1h"}, "steps": [
-        {"id": "a", "executor": "noop"},
-        {"id": "b", "executor": "noop"},
-        {"id": "c", "executor": "noop", "needs": ["b"]},
-        {"id": "d", "executor": "noop", "needs": ["a"], "with": {"output": "${{ steps.a.output }}"}},
-        {"id": "e", "executor": "noop"}
-    ]});
-    let records = vec![
-        record("a", StepState::Succeeded, Some(json!(7))),
-        record("b", StepState::Failed, None),
-        record("c", StepState::Pending, None),
-        record("d", StepState::Pending, None),
-        // Ready when the engine stopped: waiting for a slot.
-        record("e", StepState::Ready, None),
-    ];
-    let mut ledger = resume(Uuid::now_v7(), workflow, records);
-    let settled = ledger.take_batch();
-    assert_eq!(
-        moves(&settled),
-        ["d: pending -> ready", "c: pending -> skipped"],
-        "ended steps stay as they are; their dependents move on"
-    );
-    assert!(
-        run_moves(&settled).is_empty(),
-        "the run was running already"
-    );
-    let starts = ledger.turn(at(1)).unwrap();
-    assert_eq!(
-        ids(&ledger, &starts),
-        ["e", "d"],
-        "the ready step first, then d"
-    );
-    assert_eq!(starts[1].actions[0].params, json!({"output": 7}));
-    assert!(!ledger.is_over(), "d and e have not ended");
-    ledger.take_batch();
-    ledger.apply(Input::TimedOut, at(2)).unwrap();
-    let batch = ledger.take_batch();
-    assert_eq!(
-        moves(&batch),
-        ["d: running -> cancelled", "e: running -> cancelled"],
-        "ended steps are kept"
-    );
-    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
-}
-
-#[test]
-fn a_run_whose_steps_all_ended_while_no_engine_ran_ends_at_the_first_turn() {
-    let workflow = json!({"name": "e", "steps": [
-        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
-    ]});
-    let records = vec![
-        record("a", StepState::Succeeded, Some(json!(1))),
-        record("b", StepState::Failed, None),
-    ];
-    let mut ledger = resume(Uuid::now_v7(), workflow, records);
-    assert!(ledger.turn(at(1)).unwrap().is_empty());
-    let report = ledger.report();
-    assert_eq!(report.state, RunState::Failed);
-    assert_eq!(report.error_class, Some(ErrorClass::ExitCode));
-    assert_eq!(
-        report.error.as_deref(),
-        Some("step b failed: exit_code: exit 1")
-    );
-}
-
 #[test]
 fn a_join_waits_for_every_step_it_needs() {
     let mut ledger = new_run(json!({"name": "j", "steps": [
@@ -597,80 +425,10 @@ fn a_join_waits_for_every_step_it_needs() {
     assert_eq!(ids(&ledger, &starts), ["join"]);
 }
 
-#[test]
-fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
-    // A pipeline stopped halfway: s0..s4 succeeded, s5 was running.
-    let mut steps = vec![json!({"id": "s0", "executor": "noop", "with": {"output": 0}})];
-    for i in 1..10 {
-        steps.push(
-            json!({"id": format!("s{i}"), "executor": "noop", "needs": [format!("s{}", i - 1)],
-                          "with": {"output": format!("${{{{ steps.s{}.output + 1 }}}}", i - 1)}}),
-        );
-    }
-    let workflow = json!({"name": "t", "steps": steps});
-    let snapshot = plan(workflow.clone()).workflow().clone();
-    let definition = serde_json::to_string(&snapshot).unwrap();
-    let executors = crate::executor::test_support::accepting_anything(&["noop"]);
-
-    crate::plan::SCANS.set(0);
-    let plan = crate::load::load_snapshot(&definition, "snapshot", &executors).unwrap();
-    assert_eq!(
-        crate::plan::SCANS.get(),
-        0,
-        "loading a snapshot scans no expression"
-    );
-    let records = (0..10)
-        .map(|i| match i {
-            0..5 => record(&format!("s{i}"), StepState::Succeeded, Some(json!(i))),
-            5 => record("s5", StepState::Running, None),
-            _ => StepRecord::pending(&format!("s{i}")),
-        })
-        .collect();
-    let run = Committed {
-        run_id: Uuid::now_v7(),
-        plan: Arc::new(plan),
-        input: json!({}),
-        state: RunState::Running,
-        created_at: at(0),
-        deadline: None,
-        steps: records,
-        approvals: Vec::new(),
-        rate_limits: Vec::new(),
-        recent_starts: Vec::new(),
-        plans: Vec::new(),
-        superseded: Vec::new(),
-        items: Vec::new(),
-        executors,
-    };
-    let mut ledger = Ledger::take_over(run, Judge::default(), 1 << 20, at(0), None).unwrap();
-    assert_eq!(
-        crate::plan::SCANS.get(),
-        5,
-        "taking over scans the unfinished steps (what they read), not the finished ones"
-    );
-    let kept: Vec<bool> = (ledger.slots.iter())
-        .map(|slot| slot.output.is_some())
-        .collect();
-    assert_eq!(
-        kept[..5],
-        [false, false, false, false, true],
-        "only the output an unfinished step reads is kept in memory"
-    );
-    let starts = ledger.turn(at(1)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["s5"]);
-    assert_eq!(starts[0].actions[0].params, json!({"output": 5}));
-    assert_eq!(crate::plan::SCANS.get(), 5, "nothing is scanned twice");
-
-    // A file is checked whole: every step was scanned as it loaded (on the loader's thread),
-    // none is left to scan.
-    let file = self::plan(workflow);
-    crate::plan::SCANS.set(0);
-    let reads: Vec<&[StepIndex]> = (0..10).map(|step| file.referenced_steps(step)).collect();
-    assert_eq!(reads[9], [8]);
-    assert_eq!(crate::plan::SCANS.get(), 0);
-}
-
 mod batches;
+mod output_checks;
+mod parallel;
 mod retries;
+mod takeover;
 
 pub(super) use batches::{batches_to_the_end, longer_than_a_batch, wider_than_a_batch};
