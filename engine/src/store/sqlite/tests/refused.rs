@@ -1,0 +1,132 @@
+//! Databases cairn does not open: another application's, one missing a table, a newer
+//! cairn's; the error says which.
+
+use super::*;
+
+#[tokio::test]
+async fn another_applications_database_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let error = refused_as_foreign(&path).await;
+    assert!(
+        error.to_string().contains("invoices"),
+        "the error names what is there: {error}"
+    );
+}
+
+/// Opens the database at `path`, which holds another application's tables: the error,
+/// after checking that it is [`Error::ForeignDatabase`] and that the file is unchanged.
+async fn refused_as_foreign(path: &Path) -> Error {
+    let before = std::fs::read(path).unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(path))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::ForeignDatabase { .. }), "{error:?}");
+    assert!(
+        std::fs::read(path).unwrap() == before,
+        "{} changed",
+        path.display()
+    );
+    error
+}
+
+#[tokio::test]
+async fn another_applications_sqlx_database_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    // Its migrations: none yet, cairn's first version with another checksum, its own version.
+    for (name, applied) in [
+        ("none.db", None),
+        ("one.db", Some(1)),
+        ("dated.db", Some(20240101000000_i64)),
+    ] {
+        let path = dir.path().join(name);
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
+                 installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL,
+                 checksum BLOB NOT NULL, execution_time BIGINT NOT NULL);
+             CREATE TABLE users (name TEXT);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        if let Some(version) = applied {
+            sqlx::query("INSERT INTO _sqlx_migrations VALUES (?, 'users', 0, 1, x'beef', 5)")
+                .bind(version)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+        refused_as_foreign(&path).await;
+    }
+}
+
+#[tokio::test]
+async fn a_table_dropped_outside_cairn_is_named_when_the_database_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = new_database(&dir).await;
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let made: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        made,
+        open::TABLES,
+        "the schema's tables, as the check knows them"
+    );
+    sqlx::query("DROP TABLE inputs")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Corrupt(message) if message.contains("the table `inputs` is missing")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = new_database(&dir).await;
+    let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+        .await
+        .unwrap();
+    // Two migrations this cairn lacks: the database is named by its newest.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9998, 'future', 1, x'00', 0), (9999, 'further', 1, x'00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let error = SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::NewerSchema { version: 9999, .. }),
+        "{error:?}"
+    );
+}
