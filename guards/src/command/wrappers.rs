@@ -9,6 +9,7 @@ use self::getopt::{Getopt, Read};
 use self::loader::{LOADER, is_loader};
 use self::shells::{SHELLS, shell};
 use self::table::{Assignments, Operands, WRAPPERS, Wrapper};
+use self::toybox::Named;
 use super::script::Dialect;
 use super::{Word, basename};
 
@@ -93,8 +94,9 @@ pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
             .iter()
             .find(|wrapper| wrapper.names.contains(&name))
         {
-            Some(wrapper) => wrapped(name, wrapper, args)
-                .and_then(|runs| multicall::applets(name, &runs.commands).map(|()| runs)),
+            Some(wrapper) => wrapped(name, wrapper, args).and_then(|runs| {
+                multicall::applets(name, &runs.commands, Named::Operand).map(|()| runs)
+            }),
             None => return Runs::default(),
         },
     };
@@ -262,7 +264,7 @@ fn renamed(name: &str, argv0: &Word, command: &[Word]) -> Result<Vec<Vec<Word>>,
         }
     }
     if let Some(real) = command.first().and_then(Word::literal) {
-        multicall::applets(basename(real), &commands[..1])?;
+        multicall::applets(basename(real), &commands[..1], Named::Argv0)?;
     }
     Ok(commands)
 }

@@ -30,6 +30,9 @@ const WRAPPED_RM: &[&str] = &[
     // toybox runs the applet a path's basename names, or follows a link to one.
     "toybox /tmp/d/rm x",
     "toybox ./mylink x",
+    // A first operand starting with `toybox` is followed as a link too (`./toybox-rm -> rm`).
+    "toybox ./toybox-rm echo x",
+    "toybox toybox echo x",
     "fish -c 'echo x'",
     // Wrappers the checker did not know.
     "flock /tmp/l rm x",

@@ -58,7 +58,7 @@ fn toybox_is_refused_a_name_it_would_follow_as_a_symbolic_link() {
     let found = sh("toybox /tmp/d/rm x");
     assert!(holds(&found, &["/tmp/d/rm", "x"]), "{found:?}");
     assert!(found.problems.is_empty(), "{found:?}");
-    allowed(&["toybox ls -la", "toybox-x86_64 toybox cat x"]);
+    allowed(&["toybox ls -la", "toybox-x86_64 cat x"]);
     // A name no applet has: toybox follows it if it is a link, to what only the file system
     // knows.
     refused(&[
@@ -70,4 +70,28 @@ fn toybox_is_refused_a_name_it_would_follow_as_a_symbolic_link() {
         "exec -a ./mylink toybox x",
         "env -a mylink toybox-x86_64 x",
     ]);
+}
+
+#[test]
+fn toybox_reads_its_own_name_only_in_argv0() {
+    // From 0.8.3 a first operand is toybox's applet only by an applet's exact name: one
+    // starting with `toybox` is followed as a link, as any other (`./toybox-rm -> rm` runs rm).
+    refused(&[
+        "toybox ./toybox-rm echo victim",
+        "toybox toybox-rm echo victim",
+        "toybox toyboxrm echo victim",
+        "toybox toybox echo victim",
+        "toybox ./toybox echo victim",
+        "toybox /usr/bin/toybox echo victim",
+        "toybox-x86_64 toybox cat x",
+    ]);
+    // In `argv[0]` such a name is the multiplexer, which runs the applet its operand names.
+    for script in [
+        "exec -a toybox-x86_64 toybox rm x",
+        "exec -a /bin/toybox toybox-x86_64 rm x",
+    ] {
+        let found = sh(script);
+        assert!(holds(&found, &["rm", "x"]), "{script}: {found:?}");
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
 }

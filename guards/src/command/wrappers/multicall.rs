@@ -1,7 +1,8 @@
 //! Multi-call binaries: busybox, toybox and a multi-call coreutils run the program their
 //! first operand names, as a wrapper runs its command.
 
-use super::{Runs, non_literal, toybox, unknown};
+use super::toybox::{self, Named};
+use super::{Runs, non_literal, unknown};
 use crate::command::{Word, basename};
 
 /// The name the checker reads the program `name` by: busybox and toybox run as themselves
@@ -55,8 +56,9 @@ pub(super) fn coreutils(args: &[Word]) -> Result<Runs, Runs> {
 /// Refuses `commands` that busybox or toybox (`name`) runs as `bash`, directly or as the
 /// name it is given (`exec -a bash busybox`): their own shell (ash, hush or toysh), which
 /// reads `[[ … ]]`, `((…))` and quotes as a POSIX sh does, not as bash; and those toybox could
-/// run through a symbolic link ([`toybox::follows`]).
-pub(super) fn applets(name: &str, commands: &[Vec<Word>]) -> Result<(), Runs> {
+/// run through a symbolic link ([`toybox::follows`]), their first word `named` as toybox
+/// reads it.
+pub(super) fn applets(name: &str, commands: &[Vec<Word>], named: Named) -> Result<(), Runs> {
     let bash = (commands.iter())
         .any(|command| command.first().and_then(Word::literal).map(basename) == Some("bash"));
     if matches!(own_name(name), "busybox" | "toybox") && bash {
@@ -67,7 +69,7 @@ pub(super) fn applets(name: &str, commands: &[Vec<Word>]) -> Result<(), Runs> {
     if own_name(name) == "toybox" {
         commands
             .iter()
-            .try_for_each(|command| toybox::follows(command))?;
+            .try_for_each(|command| toybox::follows(command, named))?;
     }
     Ok(())
 }

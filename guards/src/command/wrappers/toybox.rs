@@ -35,17 +35,28 @@ const APPLETS: &str = "\
     useradd userdel usleep uudecode uuencode uuidgen vconfig vi vmstat w watch watchdog wc \
     wget which who whoami xargs xxd xzcat yes zcat";
 
+/// Where toybox reads the name of the applet it runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Named {
+    /// Its `argv[0]`, where a name starting with `toybox` is the multiplexer itself.
+    Argv0,
+    /// Its first operand, where only an applet's exact name is that applet (0.8.3 on).
+    Operand,
+}
+
 /// Refuses `command`, run by toybox, when toybox could run it through a symbolic link: it
-/// looks the basename of its first word up among its applets (a name starting with `toybox`
-/// is toybox itself), and when that names none, reads that word as a symbolic link and looks
-/// up the basename of its target, link after link. Where a link leads is known only when it
-/// runs.
-pub(super) fn follows(command: &[Word]) -> Result<(), Runs> {
+/// looks the basename of its first word up among its applets, and when that names none,
+/// reads that word as a symbolic link and looks up the basename of its target, link after
+/// link. Where a link leads is known only when it runs. A name starting with `toybox` is the
+/// multiplexer only in `argv[0]`: from 0.8.3 a first operand so named (`toybox ./toybox x`,
+/// `toybox toybox-rm x`) is followed as a link too, as any name that is no applet.
+pub(super) fn follows(command: &[Word], named: Named) -> Result<(), Runs> {
     let Some(word) = command.first().and_then(Word::literal) else {
         return Ok(());
     };
     let name = basename(word);
-    if name.starts_with("toybox") || APPLETS.split_whitespace().any(|applet| applet == name) {
+    let itself = named == Named::Argv0 && name.starts_with("toybox");
+    if itself || APPLETS.split_whitespace().any(|applet| applet == name) {
         return Ok(());
     }
     Err(Runs::refused(format!(
