@@ -3,11 +3,12 @@
 //! one commit per step, straight through `Store::commit`.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cairn_engine::{
-    Batch, Durability, LeaseHolder, NewRun, RunState, RunTransition, SqliteStore, StepState,
-    StepTransition, Store, StoreOptions, Transition, Uuid,
+    Batch, Durability, LeaseHolder, NewRun, RunState, RunTransition, SharedJson, SqliteStore,
+    StepState, StepTransition, Store, StoreOptions, Transition, Uuid,
 };
 use serde_json::{Value, json};
 
@@ -52,7 +53,7 @@ pub(crate) async fn pipeline_commits(db: &Path, durability: Durability, n: usize
             StepState::Succeeded,
         );
         done.attempt = 1;
-        done.output = Some(json!({ format!("s{i}"): i }));
+        done.output = Some(Arc::new(SharedJson::new(json!({ format!("s{i}"): i }))));
         push(&mut batch, Transition::Step(done));
         start_step(&mut batch, run_id, i + 1);
         store.commit(&holder.owner, batch).await.expect("commit");

@@ -10,6 +10,7 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::fmt;
 use std::hash::BuildHasher;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use uuid::Uuid;
 use crate::approval::Approval;
 use crate::command::Command;
 use crate::executor::{ErrorClass, Usage};
+use crate::expr::SharedJson;
 use crate::item::ItemRecord;
 use crate::plan::{Addition, Supersession};
 
@@ -216,8 +218,9 @@ pub struct StepTransition {
     pub interrupted: u32,
     /// Which fallback the step is on (0: its own `with`).
     pub fallback: u32,
-    /// The step's output (with `succeeded`).
-    pub output: Option<Value>,
+    /// The step's output (with `succeeded`), shared with the run that made it: the store
+    /// writes its [text](SharedJson::text), which a planner's plan is kept as already.
+    pub output: Option<Arc<SharedJson>>,
     /// The error of the attempt that failed.
     pub error: Option<String>,
     /// When a `retry_wait` step wakes up.

@@ -123,6 +123,22 @@ impl SharedJson {
         json.into_inner().unwrap_or_else(|| parsed(text.as_deref()))
     }
 
+    /// The value as JSON, taken out of `shared` when nothing else holds it, else copied (a
+    /// compact one read from its text and left compact).
+    pub fn unshared(shared: Arc<SharedJson>) -> Value {
+        Arc::try_unwrap(shared).map_or_else(|shared| shared.to_json(), SharedJson::into_json)
+    }
+
+    /// The value's JSON text, as `serde_json` writes it: lent when it is kept
+    /// [`compact`](Self::compact), else written.
+    pub fn text(&self) -> Cow<'_, str> {
+        match (&self.text, self.json.get()) {
+            (Some(text), _) => Cow::Borrowed(text),
+            (None, Some(json)) => Cow::Owned(json.to_string()),
+            (None, None) => Cow::Borrowed("null"),
+        }
+    }
+
     /// Whether the value is held as its JSON text only (compact and not read yet).
     #[cfg(test)]
     pub(crate) fn is_text(&self) -> bool {
@@ -144,6 +160,17 @@ impl SharedJson {
             return CowVal::Owned(to_val(self.json()));
         }
         CowVal::Borrowed(self.cel.get_or_init(|| to_owned_val(self.json())).as_ref())
+    }
+}
+
+/// Two values are equal when their JSON is (a compact one is read from its text for it, and
+/// left compact).
+impl PartialEq for SharedJson {
+    fn eq(&self, other: &SharedJson) -> bool {
+        match (self.json.get(), other.json.get()) {
+            (Some(json), Some(other)) => json == other,
+            _ => self.to_json() == other.to_json(),
+        }
     }
 }
 

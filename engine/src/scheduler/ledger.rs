@@ -654,7 +654,7 @@ impl Ledger {
             fallback: slot.fallback,
             output: (slot.output.as_ref())
                 .filter(|_| to == StepState::Succeeded)
-                .map(|output| output.to_json()),
+                .map(Arc::clone),
             // A step waiting again (to retry, or ready after a stall paused the run) keeps
             // its last error in sight of `cairn show`.
             error: (slot.error.clone()).filter(|_| {

@@ -4,6 +4,7 @@
 //! another crate (PostgreSQL, later) is held to exactly the same semantics.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -13,6 +14,7 @@ use super::{NewRun, Standing, StepRecord, Store};
 use crate::command::{Command, Ruling};
 use crate::error::Error;
 use crate::event::EventKind;
+use crate::expr::SharedJson;
 use crate::lease::{LeaseAttempt, LeaseHolder};
 use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Transition};
@@ -22,6 +24,7 @@ mod given_back;
 mod grown;
 mod output_cap;
 mod redrive;
+mod step_output;
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -36,6 +39,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     ending_a_run_releases_its_lease(&make().await).await;
     given_back::a_lease_is_given_back_as_found_until_its_owner_commits(&make().await).await;
     a_run_output_reads_back_whatever_its_size(&make().await).await;
+    step_output::a_step_output_reads_back_as_it_was_held(&make().await).await;
     a_run_id_is_created_once(&make().await).await;
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;
@@ -231,7 +235,7 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
     assert_eq!(created.len(), 4, "the creation and three transitions");
     assert_eq!(created[0].kind, EventKind::Created);
     let succeeded = Transition::Step(StepTransition {
-        output: Some(json!(42)),
+        output: Some(Arc::new(SharedJson::new(json!(42)))),
         detail: Some(json!({"note": "kept"})),
         ..StepTransition::new(run, "a", StepState::Running, StepState::Succeeded)
     });

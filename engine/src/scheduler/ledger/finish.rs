@@ -1,8 +1,6 @@
 //! The end of a run: timed out, interrupted, or finished with its output or its first
 //! failure.
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value, json};
 
 use super::Ledger;
@@ -65,10 +63,7 @@ impl Ledger {
             if slot.state != StepState::Succeeded {
                 continue;
             }
-            let output = (slot.output.take()).map_or(Value::Null, |output| {
-                Arc::try_unwrap(output)
-                    .map_or_else(|shared| shared.to_json(), SharedJson::into_json)
-            });
+            let output = (slot.output.take()).map_or(Value::Null, SharedJson::unshared);
             outputs.insert(self.plan.steps()[sink].id.to_string(), output);
         }
         Value::Object(outputs)

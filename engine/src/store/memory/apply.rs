@@ -12,6 +12,7 @@ use super::StoredRun;
 use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
 use crate::event::{Event, recorded};
+use crate::expr::SharedJson;
 use crate::state::{Batch, RunState, StepState, Transition};
 use crate::store::StepRecord;
 
@@ -151,7 +152,7 @@ pub(super) fn apply(
                 step.attempt = change.attempt;
                 step.interrupted = change.interrupted;
                 step.fallback = change.fallback;
-                step.output = change.output.take();
+                step.output = change.output.take().map(SharedJson::unshared);
                 step.error = change.error.clone();
                 step.wake_at = change.wake_at;
                 if change.to == StepState::Running {

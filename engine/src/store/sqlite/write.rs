@@ -14,6 +14,7 @@
 //! caller rolls the transaction back.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -24,6 +25,7 @@ use crate::approval::Approval;
 use crate::command::Command;
 use crate::event::{Event, EventKind, recorded};
 use crate::executor::ErrorClass;
+use crate::expr::SharedJson;
 use crate::item::ItemRecord;
 use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepState, StepTransition, Transition};
@@ -212,8 +214,9 @@ struct StepRow {
     attempt: u32,
     interrupted: u32,
     fallback: u32,
-    /// JSON text.
-    output: Option<String>,
+    /// Shared with the run; bound as its [text](SharedJson::text), which a planner's plan
+    /// is kept as already.
+    output: Option<Arc<SharedJson>>,
     error: Option<String>,
     wake_at: Option<i64>,
     /// JSON text; `None` keeps the stored usage.
@@ -380,13 +383,14 @@ impl Rows {
         }
         for (index, row) in self.steps.iter().enumerate() {
             let run = &*row.run.hyphenated().encode_lower(&mut key);
+            let output = row.output.as_deref().map(SharedJson::text);
             let changed = prepared.step.execute(params![
                 run,
                 row.step,
                 row.to,
                 row.attempt,
                 row.fallback,
-                row.output,
+                output.as_deref(),
                 row.error,
                 row.wake_at,
                 row.usage,
@@ -624,7 +628,7 @@ fn step_row(change: &StepTransition) -> StepRow {
         attempt: change.attempt,
         interrupted: change.interrupted,
         fallback: change.fallback,
-        output: change.output.as_ref().map(Value::to_string),
+        output: change.output.clone(),
         error: change.error.clone(),
         wake_at: change.wake_at.map(|at| at.timestamp_millis()),
         usage: (change.usage.as_ref())

@@ -38,7 +38,9 @@ fn each(retry: u32) -> Value {
 fn succeeded_with(batch: &Batch) -> Value {
     (batch.transitions().iter())
         .find_map(|transition| match transition {
-            Transition::Step(step) if step.to == StepState::Succeeded => step.output.clone(),
+            Transition::Step(step) if step.to == StepState::Succeeded => {
+                step.output.as_ref().map(|output| output.to_json())
+            }
             _ => None,
         })
         .expect("the step succeeded with an output")
