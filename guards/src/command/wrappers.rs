@@ -245,12 +245,13 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
 
 /// `command` as each program its `argv[0]` could name, when a wrapper gives it `argv0`
 /// (`exec -a NAME`): a multi-call binary runs that program (`exec -a rm busybox x` is `rm
-/// x`), and any other program could be one, so the command is judged as each. busybox and
-/// toybox read the basename of `argv0` with a login shell's leading `-` dropped; uutils reads
-/// it as [`uutils::commands`] says (`exec -a my-rm ls x` is `rm x`).
+/// x`), and any other program could be one, so the command is judged as each. The program is
+/// [`multicall::argv0_name`] with a login shell's leading `-` dropped, as busybox drops it;
+/// toybox keeps it (`-rm` is no applet: a link to follow); uutils reads the name as
+/// [`uutils::commands`] says (`exec -a my-rm ls x` is `rm x`).
 fn renamed(name: &str, argv0: &Word, command: &[Word]) -> Result<Vec<Vec<Word>>, Runs> {
     let text = argv0.literal().ok_or_else(|| non_literal(name, argv0))?;
-    let given = basename(text);
+    let given = multicall::argv0_name(text);
     let program = (given.strip_prefix('-'))
         .filter(|rest| !rest.is_empty())
         .unwrap_or(given);
@@ -258,13 +259,14 @@ fn renamed(name: &str, argv0: &Word, command: &[Word]) -> Result<Vec<Vec<Word>>,
     let mut renamed = vec![Word::Literal(program.to_owned())];
     renamed.extend_from_slice(args);
     let mut commands = vec![renamed];
-    for other in uutils::commands(given, args) {
+    for other in uutils::commands(text, args) {
         if !commands.contains(&other) {
             commands.push(other);
         }
     }
     if let Some(real) = command.first().and_then(Word::literal) {
-        multicall::applets(basename(real), &commands[..1], Named::Argv0)?;
+        let read = [vec![Word::Literal(given.to_owned())]];
+        multicall::applets(basename(real), &read, Named::Argv0)?;
     }
     Ok(commands)
 }

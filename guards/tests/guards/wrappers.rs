@@ -162,6 +162,9 @@ fn env_argv0_takes_a_value() {
             "exec -a my-rm ls x",
             "exec -a rm.exe ls x",
             "env -a uu_rm ls x",
+            // It reads the stem with `Path::file_stem`, trailing slashes ignored.
+            "exec -a /x/rm/ ls x",
+            "env -a rm// ls x",
         ],
         Decision::Deny,
     );

@@ -99,3 +99,45 @@ fn a_command_is_judged_as_each_utility_uutils_reads_in_its_argv0() {
     // One known only at run time could be any.
     refused(&["exec -a whatever ls \"$X\""]);
 }
+
+#[test]
+fn an_argv0_is_read_as_each_multi_call_binary_reads_it_past_trailing_slashes() {
+    for (script, command) in [
+        // uutils reads it with `Path::file_stem`, which ignores trailing slashes and a final `.`.
+        ("exec -a /x/rm/ ls victim", &["rm", "victim"][..]),
+        ("exec -a rm// ls victim", &["rm", "victim"]),
+        ("env -a /x/my-rm/ ls victim", &["rm", "victim"]),
+        ("env --argv0=/x/rm.exe/ ls victim", &["rm", "victim"]),
+        // toybox with POSIX `basename`, which ignores trailing slashes (busybox runs nothing).
+        (
+            "exec -a /x/rm/ toybox echo victim",
+            &["rm", "echo", "victim"],
+        ),
+        ("exec -a /x/rm/ busybox victim", &["rm", "victim"]),
+        ("exec -a /x/toybox/ toybox rm victim", &["rm", "victim"]),
+        // With no stem, uutils reads its own file's name: its first argument could be the
+        // utility.
+        ("exec -a '' ls rm victim", &["rm", "victim"]),
+        ("exec -a /x/.. ls rm victim", &["rm", "victim"]),
+    ] {
+        let found = sh(script);
+        assert!(holds(&found, command), "{script}: {found:?}");
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+    }
+    // Judged, and refused for another reason: `.` reads a script, `toybox -c` is no applet.
+    for (script, command) in [
+        ("exec -a rm/. ls victim", &["rm", "victim"][..]),
+        (
+            "exec -a -sh toybox -c 'rm victim'",
+            &["sh", "-c", "rm victim"],
+        ),
+    ] {
+        let found = sh(script);
+        assert!(holds(&found, command), "{script}: {found:?}");
+    }
+    // toybox keeps a leading `-`: `-rm` is no applet, so it follows `./-rm` as a link.
+    refused(&[
+        "exec -a -rm toybox echo victim",
+        "exec -a -bash toybox -c 'echo hi'",
+    ]);
+}

@@ -53,14 +53,24 @@ pub(super) fn coreutils(args: &[Word]) -> Result<Runs, Runs> {
     })
 }
 
+/// The name busybox and toybox read from an `argv[0]` of `argv0`, as toybox reads it (POSIX
+/// `basename`): its last component, trailing slashes ignored (`/x/rm/` is `rm`). busybox
+/// takes the text after the last `/`, empty there (no applet, nothing runs), so this is the
+/// one name either could run.
+pub(super) fn argv0_name(argv0: &str) -> &str {
+    basename(argv0.trim_end_matches('/'))
+}
+
 /// Refuses `commands` that busybox or toybox (`name`) runs as `bash`, directly or as the
-/// name it is given (`exec -a bash busybox`): their own shell (ash, hush or toysh), which
-/// reads `[[ … ]]`, `((…))` and quotes as a POSIX sh does, not as bash; and those toybox could
-/// run through a symbolic link ([`toybox::follows`]), their first word `named` as toybox
-/// reads it.
+/// name it is given (`exec -a bash busybox`, `-bash` a login shell's): their own shell (ash,
+/// hush or toysh), which reads `[[ … ]]`, `((…))` and quotes as a POSIX sh does, not as bash;
+/// and those toybox could run through a symbolic link ([`toybox::follows`]), their first word
+/// `named` as toybox reads it.
 pub(super) fn applets(name: &str, commands: &[Vec<Word>], named: Named) -> Result<(), Runs> {
-    let bash = (commands.iter())
-        .any(|command| command.first().and_then(Word::literal).map(basename) == Some("bash"));
+    let bash = (commands.iter()).any(|command| {
+        let program = command.first().and_then(Word::literal).map(basename);
+        program.is_some_and(|program| program.strip_prefix('-').unwrap_or(program) == "bash")
+    });
     if matches!(own_name(name), "busybox" | "toybox") && bash {
         return Err(Runs::refused(format!(
             "`{name} bash` is {name}'s own shell, which reads a script otherwise than bash: write `{name} sh -c`"

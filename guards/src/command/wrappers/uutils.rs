@@ -2,6 +2,9 @@
 //! (`src/bin/coreutils.rs`, from 0.0.x to 0.10), so that a command given another `argv[0]`
 //! is judged as each program it could be.
 
+use std::ffi::OsStr;
+use std::path::Path;
+
 use crate::command::Word;
 
 /// The utilities uutils coreutils has had, separated by spaces (its `src/uu/` from 0.0.30 to
@@ -17,21 +20,21 @@ const UTILITIES: &str = "\
     test timeout touch tr true truncate tsort tty uname unexpand uniq unlink uptime users vdir \
     wc who whoami yes";
 
-/// The commands uutils' multi-call binary may run when given the `argv[0]` whose basename is
-/// `name`, and `args`. It reads the name's stem (the basename up to its last `.`, unless that
-/// is its first character: `rm.exe` is `rm`). From 0.6 it runs the longest utility the stem
-/// ends with (`my-rm`, `uu_rm`, `xrm` are `rm`); before, the stem itself or one it ends with
-/// after a character that is no letter or digit. A stem ending with `utils` or `box` (from
-/// 0.7), or one no utility matched (before 0.6), makes it run the utility its first argument
-/// names, as `coreutils rm x` does. Each of these is judged, whichever the version; a first
-/// argument starting with `-` is no utility (it only prints).
-pub(super) fn commands(name: &str, args: &[Word]) -> Vec<Vec<Word>> {
-    let stem = match name.rsplit_once('.') {
-        Some((stem, _)) if !stem.is_empty() => stem,
-        _ => name,
-    };
+/// The commands uutils' multi-call binary may run when given the `argv[0]` `argv0` and
+/// `args`. It reads the name's stem with [`Path::file_stem`]: the last component, trailing
+/// slashes and a final `.` ignored (`/x/rm/` and `rm/.` are `rm`), up to its last `.` unless
+/// that is its first character (`rm.exe` is `rm`). From 0.6 it runs the longest utility the
+/// stem ends with (`my-rm`, `uu_rm`, `xrm` are `rm`); before, the stem itself or one it ends
+/// with after a character that is no letter or digit. A stem ending with `utils` or `box`
+/// (from 0.7), or one no utility matched (before 0.6), makes it run the utility its first
+/// argument names, as `coreutils rm x` does. Each of these is judged, whichever the version,
+/// and so is the utility the first argument names when the name has no stem (empty, uutils
+/// reads its own file's name, which the checker does not know; `..`); a first argument
+/// starting with `-` is no utility (it only prints).
+pub(super) fn commands(argv0: &str, args: &[Word]) -> Vec<Vec<Word>> {
+    let stem = Path::new(argv0).file_stem().and_then(OsStr::to_str);
     let mut commands: Vec<Vec<Word>> = (UTILITIES.split_whitespace())
-        .filter(|utility| stem.ends_with(utility))
+        .filter(|utility| stem.is_some_and(|stem| stem.ends_with(utility)))
         .map(|utility| {
             let mut command = vec![Word::Literal(utility.to_owned())];
             command.extend_from_slice(args);
@@ -39,7 +42,7 @@ pub(super) fn commands(name: &str, args: &[Word]) -> Vec<Vec<Word>> {
         })
         .collect();
     let option = |word: &Word| word.literal().is_some_and(|text| text.starts_with('-'));
-    if runs_its_argument(stem) && args.first().is_some_and(|first| !option(first)) {
+    if stem.is_none_or(runs_its_argument) && args.first().is_some_and(|first| !option(first)) {
         commands.push(args.to_vec());
     }
     commands
