@@ -60,6 +60,7 @@ const WRAPPED_RM: &[&str] = &[
     "/lib64/ld-linux-x86-64.so.2 /bin/rm x",
     "/lib64/ld-linux-x86-64.so.2 --argv0 foo /bin/rm x",
     "/lib/ld-musl-x86_64.so.1 /bin/rm x",
+    "/lib/x86_64-linux-musl/libc.so ./rm x",
     "ld.so --preload /tmp/evil.so /bin/ls",
     "watch rm x",
     "watch -n 1 'rm x'",

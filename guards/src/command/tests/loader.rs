@@ -9,6 +9,9 @@ fn the_loader_runs_the_program_after_its_options() {
         "ld-linux-x86-64.so.2 /bin/rm x",
         "/lib64/ld-linux-x86-64.so.2 /bin/rm x",
         "/lib/ld-musl-x86_64.so.1 /bin/rm x",
+        // musl's libc is its loader, under its own name too.
+        "/lib/x86_64-linux-musl/libc.so /bin/rm x",
+        "/lib/libc.musl-x86_64.so.1 /bin/rm x",
         "ld.so /bin/rm x",
         "ld64.so.2 /bin/rm x",
         "/lib/x86_64-linux-gnu/ld-2.31.so /bin/rm x",
@@ -43,6 +46,7 @@ fn loader_options_that_load_other_code_are_refused() {
         "ld.so --audit /tmp/evil.so /bin/ls",
         "ld.so --library-path /tmp /bin/ls",
         "ld-musl-x86_64.so.1 --library-path=/tmp /bin/ls",
+        "libc.so --preload=/tmp/evil.so /bin/ls",
         // An option it does not know, and a word known only at run time among its options.
         "ld.so --frobnicate /bin/ls",
         "ld.so \"$OPT\" /bin/ls",
