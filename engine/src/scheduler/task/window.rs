@@ -11,10 +11,11 @@
 //! in a window of 100,000 took 22 s of CPU (debug), 7.8 s in a window of 1,000.
 
 use std::future::Future;
-use std::pin::pin;
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use futures::{Stream, StreamExt};
+use pin_project_lite::pin_project;
 
 /// The outputs of the futures `items` yields, run at most `limit` at once, in the order
 /// they end (`buffer_unordered`): an item is polled only while its task has budget left,
@@ -31,17 +32,32 @@ where
     items.map(polled_within_budget).buffer_unordered(limit)
 }
 
-/// `item`, polled only while its task has budget left; woken at once without it.
-async fn polled_within_budget<F: Future>(item: F) -> F::Output {
-    let mut item = pin!(item);
-    std::future::poll_fn(|cx| {
+pin_project! {
+    /// `item`, polled only while its task has budget left; woken at once without it. A
+    /// struct, not an `async fn`: one keeps its argument and the pinned copy of it both in
+    /// its state, so every item of a window took twice its size (100,000 `noop` items in a
+    /// window of 100,000: 195 MB of items at the peak, debug, instead of 100).
+    struct WithinBudget<F> {
+        #[pin]
+        item: F,
+    }
+}
+
+impl<F: Future> Future for WithinBudget<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         if !tokio::task::coop::has_budget_remaining() {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        item.as_mut().poll(cx)
-    })
-    .await
+        self.project().item.poll(cx)
+    }
+}
+
+/// `item`, polled only while its task has budget left ([`WithinBudget`]).
+fn polled_within_budget<F: Future>(item: F) -> WithinBudget<F> {
+    WithinBudget { item }
 }
 
 #[cfg(test)]
@@ -85,6 +101,18 @@ mod tests {
             "every item ended once"
         );
         polls.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn an_item_polled_within_budget_takes_no_more_room_than_the_item() {
+        // A kilobyte held across an await, as an item holds its action and context.
+        let item = async {
+            let held = [0_u8; 1024];
+            tokio::task::yield_now().await;
+            held.len()
+        };
+        let size = std::mem::size_of_val(&item);
+        assert_eq!(std::mem::size_of_val(&polled_within_budget(item)), size);
     }
 
     #[tokio::test]
