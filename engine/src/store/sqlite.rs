@@ -192,9 +192,13 @@ impl SqliteStore {
             let _ = conn.close().await;
         }
         // Readers connect when first asked: the writer has looked at the file already, and
-        // a short run may read nothing.
+        // a short run may read nothing. They stay connected until the store closes: a
+        // reader closed while the writer is open could be the last connection to another
+        // file put at the path, and checkpoint the run's WAL into it (see `close`).
         let reads = SqlitePoolOptions::new()
             .max_connections(4)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_lazy_with(connect);
         Ok(SqliteStore {
             path,
@@ -532,10 +536,14 @@ impl Store for SqliteStore {
         events::page(run_id, &rows)
     }
 
-    /// Closes the readers, then the writer: the last connection checkpoints the WAL away.
+    /// Closes the writer, then the readers: the last connection checkpoints the WAL away.
+    /// The writer goes first because a reader that connected after another database was
+    /// put at the path has that file open beside the run's WAL, and SQLite, finding no
+    /// other connection to *that* file, would checkpoint the run's pages into it as the
+    /// reader closes; the writer first empties the WAL into the file it has open.
     async fn close(&self) {
-        self.reads.close().await;
         self.writer.close().await;
+        self.reads.close().await;
     }
 }
 

@@ -134,6 +134,45 @@ async fn closing_or_dropping_the_store_ends_the_writer_and_checkpoints_the_wal()
     panic!("the WAL is still there: the writer's connection was not closed");
 }
 
+#[tokio::test]
+async fn a_database_put_over_the_path_is_left_its_own_when_a_reader_opened_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, other) = (dir.path().join("cairn.db"), dir.path().join("other.db"));
+    let ttl = Duration::from_secs(60);
+    let (theirs, holder) = one_step_run();
+    let store = SqliteStore::open(&StoreOptions::new(&other)).await.unwrap();
+    (store.create_run(&theirs, &holder, ttl, Batch::new()).await).unwrap();
+    store.close().await;
+
+    let (ours, _) = one_step_run();
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    (store.create_run(&ours, &holder, ttl, Batch::new()).await).unwrap();
+    // The file the writer has open, kept at a name of its own to look into afterwards.
+    let kept = dir.path().join("kept.db");
+    std::fs::hard_link(&path, &kept).unwrap();
+    std::fs::rename(&other, &path).unwrap();
+    // The readers' first connection opens the file now at the path, beside our WAL: what
+    // it reads is a mix of the two, whatever it is.
+    let _ = store.find_run(&theirs.id.to_string()).await;
+    store.close().await;
+
+    assert_eq!(find_in(&path, theirs.id).await.unwrap(), theirs.id);
+    let ours_at_path = find_in(&path, ours.id).await;
+    assert!(
+        matches!(ours_at_path, Err(Error::UnknownRun(_))),
+        "{ours_at_path:?}"
+    );
+    assert_eq!(find_in(&kept, ours.id).await.unwrap(), ours.id);
+}
+
+/// The id of run `id` as the database at `path` finds it.
+async fn find_in(path: &Path, id: Uuid) -> Result<Uuid> {
+    let store = SqliteStore::open(&StoreOptions::new(path)).await.unwrap();
+    let found = store.find_run(&id.to_string()).await;
+    store.close().await;
+    found.map(|record| record.id)
+}
+
 /// A new one-step run, and who holds its lease.
 fn one_step_run() -> (NewRun, LeaseHolder) {
     let run = NewRun {
