@@ -262,6 +262,39 @@ fn a_step_failing_alike_pauses_the_run_at_its_loop_and_runs_no_more() {
 }
 
 #[test]
+fn a_step_failing_alike_before_it_starts_holds_the_run_at_its_loop() {
+    for (on_stall, code, held) in [("pause", 3, "paused"), ("cancel", 1, "cancelled")] {
+        let scratch = Scratch::new();
+        // `x`'s `when` cannot be evaluated: each attempt fails `bad_params` before it starts.
+        let x = json!({"id": "x", "executor": "noop", "when": "1/0 == 1", "on_stall": on_stall,
+            "retry": {"max_attempts": 5, "initial_delay": "10ms", "retry_on": ["bad_params"]}});
+        let workflow = scratch.write(
+            "lu.json",
+            &json!({"name": "lu", "steps": [
+                x, step(&scratch, "after", MARK, json!({"needs": ["x"]}))
+            ]}),
+        );
+        let run = scratch.run(&workflow, &[], code);
+        let shown = show(&scratch, &run);
+        assert_eq!(shown["state"], held, "{on_stall}");
+        assert_eq!(
+            shown["steps"][0]["attempt"], 3,
+            "{on_stall}: no attempt after the loop"
+        );
+        assert!(executions(&scratch, "after").is_empty());
+        assert_eq!(stall_kind(&scratch, &run, Value::Null, held), "loop");
+        let halt = history(&scratch, &run)
+            .into_iter()
+            .find(|event| event["to"] == held && event["step"].is_null())
+            .expect("the run's own move");
+        assert_eq!(
+            halt["detail"][held]["by"], "cairn",
+            "{on_stall}: who halted it"
+        );
+    }
+}
+
+#[test]
 fn a_planner_emitting_its_plan_again_pauses_the_run_and_is_not_run_again() {
     let scratch = Scratch::new();
     // Each plan adds a planner that emits the same plan: one lineage, re-planning.

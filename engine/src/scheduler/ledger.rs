@@ -397,6 +397,10 @@ impl Ledger {
             return Ok(Vec::new());
         }
         let starts = self.dispatch(now)?;
+        // A loop seen as a step failed before it started may have paused or cancelled the run.
+        if self.halt.is_some() && self.halted()? {
+            return Ok(starts);
+        }
         if self.unfinished == 0 {
             self.finish_run()?;
         }
@@ -513,7 +517,9 @@ impl Ledger {
     }
 
     /// Starts as many ready steps as the run's and the groups' limits and the guard's rate
-    /// limits allow.
+    /// limits allow, until a step failing before it starts halts the run (a loop whose
+    /// escalation pauses or cancels it): then none starts, those marked running before it
+    /// included ([`Ledger::not_started`]), as the stall holds the run from when it is seen.
     fn dispatch(&mut self, now: DateTime<Utc>) -> Result<Vec<Start>> {
         let max_parallel = self.plan.workflow().limits.max_parallel as usize;
         let mut starts = Vec::new();
@@ -539,8 +545,15 @@ impl Ledger {
                     .push_back(step);
                 continue;
             }
-            if let attempt::Started::Yes(start) = self.start(step, now)? {
-                starts.push(start);
+            match self.start(step, now)? {
+                attempt::Started::Yes(start) => starts.push(start),
+                attempt::Started::No if self.halt.is_some() => {
+                    for start in starts.drain(..) {
+                        self.not_started(start.step)?;
+                    }
+                    break;
+                }
+                attempt::Started::No => {}
             }
         }
         self.rate_wake = (self.held.keys())

@@ -567,3 +567,83 @@ fn a_stalled_fallback_is_not_retried() {
     );
     assert_eq!(ledger.slots[0].attempt, 2);
 }
+
+/// `a`, whose `when` cannot be evaluated, retried on `bad_params`, between `z0` and `z2`,
+/// retried as often and as late; the run's escalation is `on_stall`. Runs it to the turn
+/// at 2s, where `a` fails before it starts a third time, a loop, after `z0` was marked
+/// running in the same turn and before `z2` was.
+fn unpreparable_between_siblings(on_stall: &str) -> (super::super::Ledger, Vec<String>) {
+    let retry = json!({"max_attempts": 5, "initial_delay": "1s", "backoff": "fixed",
+                       "retry_on": ["bad_params", "exit_code"]});
+    let workflow = json!({"name": "u", "stall": {"on_stall": on_stall}, "steps": [
+        {"id": "z0", "executor": "noop", "retry": retry},
+        {"id": "a", "executor": "noop", "when": "1/0 == 1", "retry": retry},
+        {"id": "z2", "executor": "noop", "retry": retry}]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    for (second, error) in [(0, "one"), (1, "two")] {
+        assert_eq!(started(&mut ledger, second), ["z0", "z2"]);
+        for step in [0, 2] {
+            let failure = failed(step, ErrorClass::ExitCode, error);
+            ledger.apply(failure, at(second)).unwrap();
+        }
+    }
+    ledger.take_batch();
+    let started = started(&mut ledger, 2);
+    (ledger, started)
+}
+
+#[test]
+fn a_loop_of_failures_before_the_start_that_pauses_holds_the_run_at_once() {
+    let (mut ledger, started) = unpreparable_between_siblings("pause");
+    assert!(
+        started.is_empty(),
+        "nothing starts after the loop: {started:?}"
+    );
+    assert_eq!(ledger.slots[1].attempt, 3, "a is not tried again");
+    assert!(ledger.is_paused());
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        [
+            "z0: retry_wait -> ready",
+            "a: retry_wait -> ready",
+            "z2: retry_wait -> ready",
+            "z0: ready -> running",
+            "a: ready -> running",
+            "a: running -> ready",
+            "z0: running -> ready"
+        ]
+    );
+    assert_eq!(sent_by_cairn(&batch), ["pause"]);
+    let reason = halted_by(&batch, "paused")["reason"].to_string();
+    assert!(
+        reason.contains("step a stalled: looping: 3 attempts"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_loop_of_failures_before_the_start_that_cancels_ends_the_run_at_once() {
+    let (mut ledger, started) = unpreparable_between_siblings("cancel");
+    assert!(
+        started.is_empty(),
+        "nothing starts after the loop: {started:?}"
+    );
+    assert_eq!(ledger.report().state, RunState::Cancelled);
+    let batch = ledger.take_batch();
+    let ends = moves(&batch);
+    for step in ["a", "z0", "z2"] {
+        assert!(
+            ends.contains(&format!("{step}: ready -> cancelled"))
+                || ends.contains(&format!("{step}: running -> cancelled")),
+            "{ends:?}"
+        );
+    }
+    let cancelled = halted_by(&batch, "cancelled");
+    assert_eq!(cancelled["by"], "cairn");
+    let reason = cancelled["reason"].to_string();
+    assert!(
+        reason.contains("step a stalled: looping: 3 attempts"),
+        "{reason}"
+    );
+}
