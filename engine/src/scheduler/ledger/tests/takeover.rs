@@ -99,22 +99,7 @@ fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
             _ => StepRecord::pending(&format!("s{i}")),
         })
         .collect();
-    let run = Committed {
-        run_id: Uuid::now_v7(),
-        plan: Arc::new(plan),
-        input: json!({}),
-        state: RunState::Running,
-        created_at: at(0),
-        deadline: None,
-        steps: records,
-        approvals: Vec::new(),
-        rate_limits: Vec::new(),
-        recent_starts: Vec::new(),
-        plans: Vec::new(),
-        superseded: Vec::new(),
-        items: Vec::new(),
-        executors,
-    };
+    let run = committed(Uuid::now_v7(), Arc::new(plan), RunState::Running, records);
     let mut ledger = Ledger::take_over(run, Judge::default(), 1 << 20, at(0), None).unwrap();
     assert_eq!(
         crate::plan::SCANS.get(),

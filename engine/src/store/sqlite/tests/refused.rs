@@ -92,14 +92,7 @@ async fn a_table_dropped_outside_cairn_is_named_when_the_database_opens() {
         open::TABLES,
         "the schema's tables, as the check knows them"
     );
-    sqlx::query("DROP TABLE inputs")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    let error = SqliteStore::open(&StoreOptions::new(&path))
-        .await
-        .unwrap_err();
+    let error = refused_after(conn, &path, "DROP TABLE inputs").await;
     assert!(
         matches!(&error, Error::Corrupt(message) if message.contains("the table `inputs` is missing")),
         "{error:?}"
@@ -110,23 +103,26 @@ async fn a_table_dropped_outside_cairn_is_named_when_the_database_opens() {
 async fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = new_database(&dir).await;
-    let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+    let conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
         .await
         .unwrap();
     // Two migrations this cairn lacks: the database is named by its newest.
-    sqlx::query(
+    let newer =
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-         VALUES (9998, 'future', 1, x'00', 0), (9999, 'further', 1, x'00', 0)",
-    )
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    conn.close().await.unwrap();
-    let error = SqliteStore::open(&StoreOptions::new(&path))
-        .await
-        .unwrap_err();
+         VALUES (9998, 'future', 1, x'00', 0), (9999, 'further', 1, x'00', 0)";
+    let error = refused_after(conn, &path, newer).await;
     assert!(
         matches!(error, Error::NewerSchema { version: 9999, .. }),
         "{error:?}"
     );
+}
+
+/// Why the store refuses to open the database at `path` once `conn`, connected to it, has
+/// run `change` on it (and closed).
+async fn refused_after(mut conn: SqliteConnection, path: &Path, change: &'static str) -> Error {
+    sqlx::query(change).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    SqliteStore::open(&StoreOptions::new(path))
+        .await
+        .unwrap_err()
 }
