@@ -171,6 +171,11 @@ pub(crate) fn compile_snapshot(source: &str, origin: &str) -> Result<Plan, LoadE
     // than 128 levels (it passed the loader).
     let workflow: Workflow =
         serde_json::from_str(source).map_err(|error| fail(vec![syntax_problem(&error)]))?;
+    // A file is never stored without steps (the schema's bound): a definition changed so
+    // outside cairn would be a run with nothing to run or draw.
+    if workflow.steps.is_empty() {
+        return Err(fail(vec![Problem::at("/steps", "no steps")]));
+    }
     plan::compile(workflow).map_err(fail)
 }
 

@@ -146,6 +146,30 @@ async fn a_stored_definition_changed_into_malformed_json_is_named_corrupt() {
 }
 
 #[tokio::test]
+async fn a_stored_definition_changed_to_no_steps_is_named_corrupt_in_every_drawing() {
+    let (scratch, _, id) = with_one_run();
+    let db = scratch.db();
+    tamper(
+        &db,
+        r#"UPDATE workflows SET definition = '{"name": "x", "steps": []}'"#,
+    )
+    .await;
+    let named = format!(
+        "cairn: {}: corrupt database: column workflows.definition: run {id} (its stored \
+         workflow):/steps: no steps",
+        db.display()
+    );
+    // `svg`'s layout panicked on a graph of no steps.
+    for format in ["dot", "mermaid", "svg"] {
+        refused(
+            &scratch,
+            &["graph", "--run", &id, "--format", format],
+            &named,
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_pause_or_cancel_of_a_run_whose_stored_definition_is_corrupt_records_nothing() {
     // A run no engine drives (its engine gone), its stored definition changed outside cairn:
     // carrying the command out means taking the run over, which it can never be.
