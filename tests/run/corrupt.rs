@@ -165,3 +165,29 @@ async fn a_stored_value_read_alone_of_another_type_is_named_corrupt() {
     );
     refused(&scratch, &["retry", &id, "--from", "a"], &named);
 }
+
+#[tokio::test]
+async fn a_retry_from_a_step_refused_for_what_the_takeover_reads_records_nothing() {
+    // The redrive's first commit recorded `--from` before the takeover read the input or
+    // compiled the definition; refused then, the next retry carried on a redrive never begun.
+    for (broken, column) in [
+        ("UPDATE inputs SET input = 'oops'", "stored JSON"),
+        (
+            r#"UPDATE workflows SET definition = '{"steps": ['"#,
+            "column workflows.definition",
+        ),
+    ] {
+        let scratch = Scratch::new();
+        let workflow = scratch.write(
+            "failing.json",
+            &json!({"name": "failing", "steps": [{"id": "a", "executor": "process", "with": {"command": ["false"]}}]}),
+        );
+        let id = scratch.run(&workflow, &[], 1);
+        tamper(&scratch.db(), broken).await;
+        let named = format!(
+            "cairn: {}: corrupt database: {column}",
+            scratch.db().display()
+        );
+        refused(&scratch, &["retry", &id, "--from", "a"], &named);
+    }
+}

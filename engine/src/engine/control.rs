@@ -13,7 +13,7 @@ use crate::approval::Approval;
 use crate::command::{Command, Ruling};
 use crate::definition::Node;
 use crate::error::{Error, Result};
-use crate::plan::{self, Addition, Supersession};
+use crate::plan::{self, Addition, Plan, Supersession};
 use crate::problem::closest;
 use crate::report::RunReport;
 use crate::scheduler::Redrive;
@@ -303,9 +303,14 @@ impl Engine {
     /// the redrive ([`Batch::record_redrive`]), and takes the plans it supersedes out of the
     /// run ([`Engine::supersede`]).
     async fn begin_redrive(&self, record: &RunRecord, from: &str) -> Result<()> {
+        // What the takeover after this commit reads and a database changed outside cairn
+        // may have broken, read first: a refusal leaves the run as it was.
+        self.inner.store.input(record.id).await?;
+        let (plan, plans) = self.grown_plan(record).await?;
         let mut batch = Batch::new();
         batch.record_redrive(record.id, from);
-        self.supersede(record, from, &mut batch).await?;
+        self.supersede(record, from, (&plan, &plans), &mut batch)
+            .await?;
         self.inner
             .store
             .commit(&self.inner.holder.owner, batch)
@@ -317,17 +322,22 @@ impl Engine {
     /// plans of the planners at or after `from` taken out of the run, and those planners
     /// sent back to pending; their next success commits a new plan. (A crash after it
     /// leaves the planners pending, and the redrive recorded: the next `cairn retry` carries
-    /// it on.) Refused when a plan left in force needs a step of one taken out.
-    async fn supersede(&self, record: &RunRecord, from: &str, batch: &mut Batch) -> Result<()> {
+    /// it on.) Refused when a plan left in force needs a step of one taken out. `(plan, plans)`:
+    /// the run's plan and the plans that grew it ([`Engine::grown_plan`]).
+    async fn supersede(
+        &self,
+        record: &RunRecord,
+        from: &str,
+        (plan, plans): (&Plan, &[Addition]),
+        batch: &mut Batch,
+    ) -> Result<()> {
         let store = &self.inner.store;
-        let plans = store.plans(record.id).await?;
         if plans.is_empty() {
             return Ok(());
         }
-        let (plan, plans) = self.grow_plan(record, plans).await?;
         let from = (plan.index_of(from))
             .ok_or_else(|| Error::Bug(format!("redrive from {from}, not a step of the run")))?;
-        let gone = plan::superseded(&plan, &plans, from);
+        let gone = plan::superseded(plan, plans, from);
         if gone.is_empty() {
             return Ok(());
         }
