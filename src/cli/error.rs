@@ -83,7 +83,7 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             error: error @ EngineError::LeaseLost(_),
         } => (
             format!(
-                "cairn: {error}\nthat engine drives run {run} now (`cairn show {run}` follows it)"
+                "cairn: {error}\n`cairn show {run}` says how it stands now (that engine may have ended it)"
             ),
             ExitCode::from(UNFINISHED),
         ),
