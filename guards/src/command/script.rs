@@ -516,12 +516,13 @@ impl Checker {
                         "a backslash-newline in an unquoted here-document can end it where the parser does not: not checked",
                     );
                 }
+                // bash 5.2 removes `$'…'`/`$"…"` from a delimiter (`<<$'EOF'` ends at `EOF`),
+                // dash keeps the `$` (`$EOF`), and so does the parser: no shell is safe.
                 let delimiter = &document.here_end.value;
-                let quoted = delimiter.contains("$'") || delimiter.contains("$\"");
-                if self.dialect != Dialect::Bash && quoted {
-                    self.problem(not_bash(
-                        "a here-document delimiter holding `$'…'` or `$\"…\"`",
-                    ));
+                if delimiter.contains("$'") || delimiter.contains("$\"") {
+                    self.problem(
+                        "a here-document delimiter holding `$'…'` or `$\"…\"`: shells end the document at different lines, so it is not checked; write `<<'EOF'`",
+                    );
                 }
                 if document.requires_expansion {
                     self.here_document(&document.doc.value, depth);
