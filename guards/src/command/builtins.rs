@@ -1,7 +1,7 @@
 //! Bash builtins that set variables (`read NAME`, `printf -v NAME`, `declare NAME=…`, …),
 //! that evaluate their arguments as arithmetic (`let`, `test -v`), that run text (`fc`,
-//! `mapfile -C`, `compgen -W`), or that turn on history expansion or keyword mode (`set -H`,
-//! `set -k`). The variables
+//! `mapfile -C`, `compgen -W`), or that turn on history expansion, keyword mode or POSIX
+//! mode (`set -H`, `set -k`, `set -o posix`). The variables
 //! they set go to the policy's `env` check like `NAME=value`; a name given as a subscript is
 //! arithmetic (see `evaluated.rs`).
 
@@ -165,11 +165,12 @@ impl Checker {
     /// with `set -o history` bash then rewrites each line from earlier ones before it parses
     /// it (`^echo^rm` runs the last command with `rm` for `echo`). `set -k`, `set -o keyword`
     /// and `shopt -so keyword` turn on keyword mode: every `NAME=value` word of a command,
-    /// not only those before it, sets NAME (`bash -c true BASH_ENV=f`). Either way the
-    /// checker would judge text bash reads otherwise: refused, as is an option known only at
-    /// run time (`set $o`).
+    /// not only those before it, sets NAME (`bash -c true BASH_ENV=f`). `set -o posix` and
+    /// `shopt -so posix` turn on POSIX mode, in which a `'` inside `"${x:-…}"` quotes nothing.
+    /// Each way the checker would judge text bash reads otherwise: refused, as is an option
+    /// known only at run time (`set $o`).
     fn rereading_options(&mut self, name: &str, args: &[Word]) {
-        const NAMES: &[&str] = &["histexpand", "keyword"];
+        const NAMES: &[&str] = &["histexpand", "keyword", "posix"];
         let shopt_sets = name == "shopt"
             && args.iter().any(|word| {
                 (word.literal()).is_some_and(|text| text.starts_with('-') && text.contains('o'))
@@ -200,7 +201,7 @@ impl Checker {
             };
             if turns_on {
                 return self.problem(format!(
-                    "`{name} {}` may turn on history expansion or keyword mode, which change how bash reads later lines: not checked",
+                    "`{name} {}` may turn on history expansion, keyword mode or POSIX mode, which change how bash reads later lines: not checked",
                     word.text()
                 ));
             }

@@ -481,6 +481,17 @@ fn shell_options_cannot_be_imported_from_the_step_env() {
         let verdict = judge(&guard, &action("process", params));
         assert_eq!(verdict.decision, Decision::Deny, "{name}: {verdict:?}");
     }
+    // POSIXLY_CORRECT starts bash in POSIX mode, where a `'` inside `"${x:-…}"` quotes
+    // nothing: this script runs `touch x`.
+    let params = json!({"command": ["bash", "-c", "echo \"${x:-'}\"; touch x #'}\""],
+                        "env": {"POSIXLY_CORRECT": "1"}});
+    let allows_it = crate::guard(json!({
+        "default": "deny",
+        "commands": {"allow": [["bash"], ["echo"]], "deny": [["touch"]]},
+        "env": ["POSIXLY_CORRECT"],
+    }));
+    let verdict = judge(&allows_it, &action("process", params));
+    assert_eq!(verdict.decision, Decision::Deny, "{verdict:?}");
     for guard in [&probe_allow_list(), &guard] {
         each_decided(
             guard,

@@ -420,14 +420,55 @@ fn shells_skip_a_lone_plus_before_the_script() {
 #[test]
 fn each_o_in_a_shell_option_cluster_takes_a_value() {
     for words in [
-        &["bash", "-c", "-oo", "posix", "posix", "touch x"][..],
+        &["bash", "-c", "-oo", "errexit", "nounset", "touch x"][..],
         &["sh", "-c", "-oo", "errexit", "errexit", "touch x"],
-        &["bash", "-c", "-oO", "posix", "extglob", "touch x"],
+        &["bash", "-c", "-oO", "errexit", "extglob", "touch x"],
         &["bash", "-c", "+oo", "posix", "posix", "touch x"],
     ] {
         let found = argv(words);
         assert!(programs(&found).contains(&"touch"), "{words:?}: {found:?}");
     }
+}
+
+#[test]
+fn posix_mode_cannot_be_turned_on() {
+    // In POSIX mode bash reads `'` inside `"${x:-…}"` as an ordinary character: the script
+    // below runs `touch x`, where bash's default mode (and the parser) reads one word.
+    let hidden = "echo \"${x:-'}\"; touch x #'}\"";
+    refused(&[
+        &format!("set -o posix\n{hidden}"),
+        "set -o posix",
+        "set -eo posix",
+        "set +o nounset -o posix",
+        "shopt -so posix",
+        "shopt -s -o posix",
+        "shopt -os posix",
+        "POSIXLY_CORRECT=1",
+        "POSIXLY_CORRECT=1 true",
+        "export POSIXLY_CORRECT=1",
+        "export POSIXLY_CORRECT",
+        "declare -x POSIXLY_CORRECT=y",
+        "env POSIXLY_CORRECT=1 bash -c 'echo'",
+        "bash --posix -c 'echo'",
+        "bash -o posix -c 'echo'",
+        "bash -co posix 'echo'",
+        "bash -oc posix 'echo'",
+        "rbash --posix -c 'echo'",
+        "bash -c -eo posix 'echo'",
+    ]);
+    for words in [
+        &["bash", "--posix", "-c", hidden][..],
+        &["bash", "-o", "posix", "-c", hidden],
+        &["rbash", "-co", "posix", hidden],
+        &["env", "POSIXLY_CORRECT=1", "bash", "-c", hidden],
+    ] {
+        let found = argv(words);
+        assert!(!found.problems.is_empty(), "{words:?}: {found:?}");
+    }
+    allowed(&[
+        "set +o posix; shopt -uo posix; echo $POSIXLY_CORRECT",
+        "bash +o posix -c 'echo'; bash -o pipefail -c 'echo'",
+    ]);
 }
 
 #[test]

@@ -19,6 +19,15 @@ fn keyword_mode(name: &str, option: &str) -> Runs {
     ))
 }
 
+/// bash started in POSIX mode (`--posix`, `-o posix`), in which a `'` inside `"${x:-…}"`
+/// quotes nothing (`"${x:-'}"; rm x #'}"` runs `rm`) where the checker reads bash's default
+/// mode: refused. Other shells' scripts are already refused where they read that otherwise.
+fn posix_mode(name: &str, option: &str) -> Runs {
+    Runs::refused(format!(
+        "`{name} {option}` turns on bash's POSIX mode, which reads quotes otherwise than the checker: not checked; drop the option"
+    ))
+}
+
 /// bash's long options (bash 5.2 `shell.c`), which it also reads with one dash before its
 /// first short option: `bash -norc f` runs the file `f`, where the letters would make it
 /// `-c` mode.
@@ -45,6 +54,7 @@ const BASH_LONG: &[&str] = &[
 
 /// The script a shell runs: the first operand after `-c` (also `-lc`, `-ec`, …).
 pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
+    let bash = Dialect::of(name) == Dialect::Bash;
     let mut command_mode = false;
     let mut index = 0;
     while let Some(word) = args.get(index) {
@@ -56,6 +66,9 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
             break;
         }
         if let Some(long) = text.strip_prefix("--") {
+            if long == "posix" && bash {
+                return posix_mode(name, text);
+            }
             index += if matches!(long, "rcfile" | "init-file") {
                 2
             } else {
@@ -93,6 +106,9 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
                 && value.literal().is_none_or(|option| option == "keyword")
             {
                 return keyword_mode(name, &format!("{text} {}", value.text()));
+            }
+            if minus && letter == 'o' && bash && value.and_then(Word::literal) == Some("posix") {
+                return posix_mode(name, &format!("{text} posix"));
             }
         }
     }
