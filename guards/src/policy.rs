@@ -1,7 +1,7 @@
 //! The policy file as types (serde + schemars), and loading it: the JSON, its schema, then
 //! what the schema cannot say (CEL that parses, reads only `action` and `run` and only the
 //! fields they have, calls only functions cairn's CEL has and may be a boolean, `cwd`
-//! roots that exist, command prefixes without empty tokens, budgets that are not negative,
+//! roots that exist, command prefixes that can match a command, budgets that are not negative,
 //! rate windows that are not zero, rule ids of the form of step ids that the guard's own
 //! findings do not use, each once), every problem with its JSON pointer.
 
@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{judge, paths};
+
+mod prefixes;
 
 /// The ids of the findings the guard and the engine make themselves (`commands.deny`,
 /// `budget.steps`, `guard`, …): a rule may not take one, nor an id under one (`cwd.x`),
@@ -414,29 +416,6 @@ impl Policy {
                         format!("/tests/{index}/action/params/cwd"),
                         message,
                     ));
-                }
-            }
-        }
-    }
-
-    /// Command prefixes are not empty and have no empty token: either would match nothing
-    /// a command can be.
-    fn check_commands(&self, problems: &mut Vec<Problem>) {
-        let lists = [
-            ("allow", self.commands.allow.as_deref().unwrap_or_default()),
-            ("approve", &self.commands.approve),
-            ("deny", &self.commands.deny),
-        ];
-        for (list, prefixes) in lists {
-            for (index, prefix) in prefixes.iter().enumerate() {
-                let pointer = format!("/commands/{list}/{index}");
-                if prefix.is_empty() {
-                    problems.push(Problem::at(pointer, "an empty command prefix"));
-                    continue;
-                }
-                for (token, _) in (prefix.iter().enumerate()).filter(|(_, word)| word.is_empty()) {
-                    let message = "an empty token in a command prefix";
-                    problems.push(Problem::at(format!("{pointer}/{token}"), message));
                 }
             }
         }

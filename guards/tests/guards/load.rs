@@ -208,6 +208,24 @@ fn a_command_prefix_with_an_empty_token_is_refused() {
 }
 
 #[test]
+fn a_command_prefix_with_blanks_that_match_nothing_is_refused() {
+    // `["git push"]` is one word naming no program: a deny written so denied nothing.
+    assert_eq!(
+        refused(
+            r#"{"commands": {"deny": [["git push"], ["rm -rf"], [" curl"], ["git", "push "]]}}"#
+        ),
+        "p.json:/commands/deny/0: a command prefix's token matches one whole word of a command, so [\"git push\"] matches nothing: write [\"git\", \"push\"]\n\
+         p.json:/commands/deny/1: a command prefix's token matches one whole word of a command, so [\"rm -rf\"] matches nothing: write [\"rm\", \"-rf\"]\n\
+         p.json:/commands/deny/2: a command prefix's token matches one whole word of a command, so [\" curl\"] matches nothing: write [\"curl\"]\n\
+         p.json:/commands/deny/3: a command prefix's token matches one whole word of a command, so [\"git\", \"push \"] matches nothing: write [\"git\", \"push\"]"
+    );
+    let policy =
+        r#"{"commands": {"deny": [["/opt/My Tools/rm"], ["git", "commit", "-m", "a b"]]}}"#;
+    Policy::from_str(policy, Path::new("/"), "p.json")
+        .expect("blanks inside a path or an argument are words");
+}
+
+#[test]
 fn executors_the_program_does_not_have_are_named_with_their_place() {
     let policy = Policy::from_str(
         r#"{"rate_limits": [{"executor": "agent", "max": 1, "per": "1m"},
