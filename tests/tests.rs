@@ -13,6 +13,7 @@ mod run {
     mod bad_input;
     mod control;
     mod corrupt;
+    mod deadlines;
     mod deep;
     mod durable;
     mod engines;

@@ -252,6 +252,12 @@ impl Driver {
                 self.read_progress()?;
                 (signs, next_look) = (false, Instant::now() + PROGRESS_POLL);
             }
+            // Whatever woke the loop: the select above takes an attempt's end before the
+            // deadline, and a run of steps that end at once always has one ready, so a
+            // deadline due by now would otherwise wait while turn after turn starts more.
+            if self.ledger.deadline().is_some_and(|at| at <= Utc::now()) {
+                return self.stop(Input::TimedOut).await;
+            }
             self.turn().await?;
         }
     }

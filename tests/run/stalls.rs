@@ -51,6 +51,46 @@ fn a_run_deadline_passing_while_no_engine_runs_ends_it_timed_out_without_startin
 }
 
 #[test]
+fn a_run_whose_deadline_passes_before_its_first_turn_ends_timed_out_whatever_its_size() {
+    // 1 ns: the deadline passes while the run is recorded, before it starts. 5,000 steps
+    // take more than one batch to cancel.
+    for n in [1, 5_000] {
+        let scratch = Scratch::new();
+        let steps: Vec<Value> = (0..n)
+            .map(|i| json!({"id": format!("s{i}"), "executor": "noop"}))
+            .collect();
+        let workflow = scratch.write(
+            "t.json",
+            &json!({"name": "t", "limits": {"timeout": "1ns", "max_steps": n}, "steps": steps}),
+        );
+        let output = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(code(&output), Some(1), "{n} steps: {stderr}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["state"], "failed", "{n} steps");
+        assert_eq!(report["error_class"], "timeout", "{n} steps");
+        let run = report["id"].as_str().unwrap();
+        let shown = states(&show(&scratch, run));
+        assert!(
+            shown.values().all(|state| state == "cancelled"),
+            "{n} steps"
+        );
+        let moves: Vec<(Value, Value)> = (history(&scratch, run).iter())
+            .filter(|event| event["step"].is_null() && !event["from"].is_null())
+            .map(|event| (event["from"].clone(), event["to"].clone()))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                (json!("pending"), json!("running")),
+                (json!("running"), json!("failed"))
+            ],
+            "{n} steps"
+        );
+    }
+}
+
+#[test]
 fn a_retry_waiting_its_backoff_survives_kill_9_and_runs_once_not_before_its_wake_up() {
     let scratch = Scratch::new();
     let script = format!("{MARK}; mkdir \"$DIR/failed-once\" 2>/dev/null && exit 1; echo '{{}}'");

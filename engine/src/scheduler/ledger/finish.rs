@@ -11,8 +11,14 @@ use crate::state::{RunState, StepState};
 
 impl Ledger {
     /// The run's deadline passed: what has not ended is cancelled, and the run fails. A batch
-    /// at a time, as a cancel ([`Ledger::cancel_steps`]): the run fails with the last.
+    /// at a time, as a cancel ([`Ledger::cancel_steps`]): the run fails with the last. A run
+    /// still `pending` (its deadline passed before its first turn: a `limits.timeout`
+    /// shorter than the time it took to record it) first moves to `running`, with the first
+    /// batch: a run fails only from `running` or `paused`.
     pub(super) fn time_out(&mut self) -> Result<()> {
+        if self.run_state == RunState::Pending {
+            self.set_run(RunState::Running, None, None, None)?;
+        }
         // The run ends: its count of unfinished steps is not kept (a takeover times a run out
         // before counting them).
         let (_, done) = self.cancel_steps("the run timed out", true)?;

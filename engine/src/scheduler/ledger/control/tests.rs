@@ -84,6 +84,37 @@ fn a_run_past_its_deadline_at_takeover_ends_timed_out_and_starts_nothing() {
 }
 
 #[test]
+fn a_new_run_past_its_deadline_before_its_first_turn_starts_then_ends_timed_out() {
+    // Created at 0 with 10 s to run, taken over at 11: its deadline passed before it ran.
+    let workflow = json!({"name": "t", "limits": {"timeout": "10s"}, "steps": [
+        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
+    ]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 11, None);
+    assert!(ledger.is_over() && !ledger.has_work_left());
+    let batch = ledger.take_batch();
+    assert_eq!(
+        run_moves(&batch),
+        [
+            (RunState::Pending, RunState::Running),
+            (RunState::Running, RunState::Failed)
+        ],
+        "a run fails only once it runs"
+    );
+    assert_eq!(
+        moves(&batch),
+        ["a: pending -> cancelled", "b: pending -> cancelled"]
+    );
+    let report = ledger.report();
+    assert_eq!(report.error_class, Some(ErrorClass::Timeout));
+    assert_eq!(
+        report.error.as_deref(),
+        Some("the run timed out (limits.timeout = 10s)")
+    );
+    assert!(ledger.turn(at(11)).unwrap().is_empty());
+    assert!(ledger.take_batch().is_empty(), "nothing is left to do");
+}
+
+#[test]
 fn a_pause_lets_the_attempt_in_flight_finish_starts_nothing_and_resume_continues() {
     let mut ledger = take_over(&pipeline(), RunState::Pending, vec![], 0, None);
     ledger.turn(at(0)).unwrap();

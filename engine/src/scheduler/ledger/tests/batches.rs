@@ -1,6 +1,7 @@
 //! Work wider or longer than one batch (a cascade of skips, a fan-out, a time-out): it goes
 //! on turn by turn, and after a restart.
 
+use super::super::control::tests::take_over;
 use super::*;
 
 #[test]
@@ -143,4 +144,50 @@ fn a_time_out_of_more_steps_than_a_batch_takes_fails_the_run_with_its_last_batch
         assert_eq!(ledger.report().state, RunState::Failed);
         assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
     }
+}
+
+#[test]
+fn a_new_run_of_more_steps_than_a_batch_past_its_deadline_starts_then_times_out_batch_by_batch() {
+    let workflow = wider_than_a_batch(json!({"timeout": "1m"}));
+    for settled in [false, true] {
+        // Created at 0, taken over at 61: its deadline passed before its first turn.
+        let mut ledger = take_over(&workflow, RunState::Pending, vec![], 61, None);
+        let first = ledger.take_batch();
+        assert_eq!(first.len(), BATCH_SLICE);
+        assert_eq!(run_moves(&first), [(RunState::Pending, RunState::Running)]);
+        assert!(!ledger.is_over(), "not before every step is cancelled");
+        let rest = batches_to_the_end(&mut ledger, settled, at(61));
+        assert_eq!(rest, [102], "the rest of the steps and the run");
+        assert_eq!(ledger.report().state, RunState::Failed);
+        assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
+    }
+}
+
+#[test]
+fn a_run_left_pending_with_part_of_its_steps_timed_out_is_timed_out_to_its_end_at_takeover() {
+    // What an engine that could not move a pending run to `failed` left: the first batch of
+    // its time-out committed (a slice of its steps cancelled), the run still `pending`.
+    let workflow = wider_than_a_batch(json!({"timeout": "1m"}));
+    let mut records: Vec<StepRecord> = (plan(workflow.clone()).steps().iter())
+        .map(|step| StepRecord::pending(&step.id))
+        .collect();
+    for record in &mut records[..BATCH_SLICE] {
+        record.state = StepState::Cancelled;
+    }
+    let mut ledger = take_over(&workflow, RunState::Pending, records, 3600, None);
+    let batch = ledger.take_batch();
+    assert_eq!(
+        batch.len(),
+        102,
+        "the run's start, the rest of the steps, its end"
+    );
+    assert_eq!(
+        run_moves(&batch),
+        [
+            (RunState::Pending, RunState::Running),
+            (RunState::Running, RunState::Failed)
+        ]
+    );
+    assert!(ledger.is_over());
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
 }

@@ -1,0 +1,63 @@
+//! A run's `limits.timeout` through the library, with steps that end as soon as they start
+//! (`noop`, `function`): a deadline is seen before anything new starts, even when an
+//! attempt's end is ready at the same moment.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn::engine::{Engine, ErrorClass, MemoryStore, RunState, StepState};
+use cairn::executors::{FunctionExecutor, builtin};
+use serde_json::json;
+
+/// How long the first step holds its thread: longer than the run's `limits.timeout`, so
+/// that the deadline has passed when it ends, whatever the machine's speed.
+const OVERRUN: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn a_deadline_passed_while_a_step_overran_it_starts_no_step_after_it() {
+    let called = Arc::new(Mutex::new(Vec::new()));
+    let calls = Arc::clone(&called);
+    let functions = FunctionExecutor::new()
+        .register("overrun", |_input, _action| async move {
+            // Holds the thread, not only the task: the step's end is ready the moment the
+            // engine looks again, and the deadline it passed with it.
+            std::thread::sleep(OVERRUN);
+            Ok(json!("late"))
+        })
+        .register("record", move |_input, action| {
+            calls.lock().unwrap().push(action.step_id);
+            async move { Ok(json!(1)) }
+        });
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executors(builtin())
+        .executor("function", Arc::new(functions))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "late", "limits": {"timeout": "100ms"}, "steps": [{"pipeline": [
+        {"id": "overrun", "executor": "function", "with": {"function": "overrun"}},
+        {"id": "noop", "executor": "noop"},
+        {"id": "function", "executor": "function", "with": {"function": "record"}}
+    ]}]});
+    let plan = engine.load_str(&workflow.to_string(), "late.json").unwrap();
+    let run = engine.start(plan, json!({})).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(60), run.wait())
+        .await
+        .expect("the run ends")
+        .unwrap();
+    assert_eq!(report.state, RunState::Failed, "{report:?}");
+    assert_eq!(report.error_class, Some(ErrorClass::Timeout));
+    let view = engine.run(&report.id.to_string()).await.unwrap();
+    let after: Vec<(&str, StepState, u32)> = (view.steps[1..].iter())
+        .map(|step| (step.id.as_str(), step.state, step.attempt))
+        .collect();
+    assert_eq!(
+        after,
+        [
+            ("noop", StepState::Cancelled, 0),
+            ("function", StepState::Cancelled, 0)
+        ],
+        "nothing started after the deadline"
+    );
+    assert!(called.lock().unwrap().is_empty());
+}
