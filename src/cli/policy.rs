@@ -10,7 +10,6 @@ use cairn_engine::{
 use cairn_guards::{Policy, PolicyGuard, TestFailure};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::error::Category;
 
 use super::error::{Error, RUN_FAILED, SUCCESS};
 use super::{json, printable, workflow};
@@ -145,6 +144,9 @@ fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
     }))
 }
 
+/// An action to show in `--action`'s messages.
+const EXAMPLE_ACTION: &str = r#"{"executor": "process", "params": {"command": ["ls"]}}"#;
+
 /// The action `--action` gives: what a run's action would have, with a fresh run's defaults.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -199,14 +201,16 @@ impl From<Verdict> for Explained {
 
 fn explain(file: &Path, action: &str) -> Result<ExitCode, Error> {
     let guard = guard(file)?;
-    let given: GivenAction = serde_json::from_str(action).map_err(|error| {
-        Error::Usage(match error.classify() {
-            Category::Data => format!("--action: {error}"),
-            Category::Io | Category::Syntax | Category::Eof => {
-                format!("--action is not JSON: {error}")
-            }
-        })
-    })?;
+    // Read as `--input` is: a key given twice is refused, not read as its last value.
+    let value = cairn_engine::load_json(action, "--action")
+        .map_err(|error| Error::Usage(error.to_string()))?;
+    if !value.is_object() {
+        return Err(Error::Usage(format!(
+            "--action: expected a JSON object such as {EXAMPLE_ACTION}, not {value}"
+        )));
+    }
+    let given: GivenAction = serde_json::from_value(value)
+        .map_err(|error| Error::Usage(format!("--action: {error}")))?;
     let executors = workflow::executors();
     if !executors.contains_key(&given.executor) {
         let known: Vec<&str> = executors.keys().map(String::as_str).collect();

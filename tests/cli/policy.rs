@@ -174,6 +174,15 @@ fn explain_refuses_an_action_no_run_could_have() {
             r#"{"params": {"command": ["rm", "x"]}}"#,
             "cairn: --action: missing field `executor`",
         ),
+        // serde_json keeps the last of a key given twice: this would explain `ls` and allow.
+        (
+            r#"{"executor": "process", "params": {"command": ["rm", "-rf", "x"], "command": ["ls"]}}"#,
+            "cairn: --action:/params/command: the file gives the key `command` twice",
+        ),
+        (
+            "[]",
+            r#"cairn: --action: expected a JSON object such as {"executor": "process", "params": {"command": ["ls"]}}, not []"#,
+        ),
         (
             r#"{"executor": "process", "params": {"comand": ["rm", "x"]}}"#,
             "cairn: --action/params/comand: unknown key `comand` (did you mean `command`?)\n--action/params: missing key `command`",
