@@ -35,8 +35,9 @@ const STACK: usize = 256 << 20;
 /// glibc's `iconv` loads (`GCONV_PATH`), the shell options bash imports at startup
 /// (`SHELLOPTS`, `BASHOPTS`: `keyword` makes every `NAME=value` word set NAME, `xtrace` runs
 /// `PS4`) and `POSIXLY_CORRECT` (bash's POSIX mode, in which a `'` inside `"${x:-…}"` quotes
-/// nothing, so `"${x:-'}"; rm x #'}"` runs `rm` where the checker reads one word), what makes a non-interactive bash read `~/.bashrc` as if started by sshd
-/// (`SSH_CLIENT`, `SSH2_CLIENT`), zsh's startup directory (`ZDOTDIR`), and zsh's `ARGV0`,
+/// nothing, so `"${x:-'}"; rm x #'}"` runs `rm` where the checker reads one word), what
+/// makes a non-interactive bash read `~/.bashrc` as if started by sshd (`SSH_CLIENT`,
+/// `SSH2_CLIENT`), zsh's startup directory (`ZDOTDIR`), and zsh's `ARGV0`,
 /// the `argv[0]` it gives the programs it runs (by which a multi-call binary such as busybox
 /// picks what it runs: `ARGV0=rm busybox x` is `rm x`). Refused in
 /// scripts and in a step's `with.env`, under every policy.
