@@ -303,11 +303,15 @@ async fn either_cancelled(one: CancellationToken, other: CancellationToken) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use async_trait::async_trait;
     use serde_json::{Value, json};
+    use tokio::sync::broadcast;
 
     use super::*;
-    use crate::{Engine, MemoryStore, RunReport, RunState};
+    use crate::{Engine, Event, MemoryStore, RunReport, RunState};
 
     /// Item 0 ignores its cancellation; item 1 reports a sign of life, then ends once its
     /// `release` is notified.
@@ -418,6 +422,84 @@ mod tests {
         let plan = engine.load_str(&workflow.to_string(), "n.json").unwrap();
         let run = engine.start(plan, json!({})).await.unwrap();
         run.wait().await.unwrap()
+    }
+
+    /// The items of a `for_each` window in the test below.
+    const WINDOW: usize = 1_000;
+
+    /// Step `b` ends once the first item of step `each` started; the items count their
+    /// starts, each noting whether `b`'s success was committed by then (an event of the run
+    /// read as it starts), and end once the last one started.
+    #[derive(Debug, Default)]
+    struct CountedStarts {
+        started: AtomicUsize,
+        first_started: Notify,
+        events: Mutex<Option<broadcast::Receiver<Event>>>,
+        /// How many items had started when one saw `b`'s success committed.
+        started_before_commit: OnceLock<usize>,
+        all_started: CancellationToken,
+    }
+
+    impl CountedStarts {
+        /// Whether the events read now include `b`'s success.
+        fn b_succeeded(&self) -> bool {
+            let mut events = self.events.lock().unwrap();
+            let mut succeeded = false;
+            while let Some(event) = events.as_mut().and_then(|events| events.try_recv().ok()) {
+                succeeded |= event.step_id() == Some("b") && event.to() == "succeeded";
+            }
+            succeeded
+        }
+    }
+
+    #[async_trait]
+    impl Executor for CountedStarts {
+        async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+            if action.step_id == "b" {
+                self.first_started.notified().await;
+                return Outcome::success(json!("b"));
+            }
+            let started = self.started.fetch_add(1, Ordering::Relaxed);
+            if started == 0 {
+                self.first_started.notify_one();
+            }
+            if self.b_succeeded() {
+                let _ = self.started_before_commit.set(started);
+            }
+            if started + 1 == WINDOW {
+                self.all_started.cancel();
+            }
+            self.all_started.cancelled().await;
+            Outcome::success(json!(null))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sibling_step_that_ended_is_committed_while_a_wide_window_starts() {
+        // The test's runtime is the CLI's: a single thread, the driver's turns taken between
+        // the polls of the attempts' tasks.
+        let counted = Arc::new(CountedStarts::default());
+        let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+            .executor("counted", counted.clone())
+            .open()
+            .await
+            .unwrap();
+        let workflow = json!({"name": "w", "steps": [
+            {"id": "b", "executor": "counted"},
+            {"id": "each", "executor": "counted", "for_each": "${{ input.items }}",
+             "max_parallel": WINDOW}
+        ]});
+        let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+        let input = json!({"items": vec![0; WINDOW]});
+        let mut run = engine.start(plan, input).await.unwrap();
+        *counted.events.lock().unwrap() = Some(run.events());
+        let report = run.wait().await.unwrap();
+        assert_eq!(report.state, RunState::Succeeded, "{:?}", report.error);
+        let started = counted.started_before_commit.get();
+        assert!(
+            started.is_some_and(|&started| started < WINDOW),
+            "b's success was committed only after all {WINDOW} items had started"
+        );
     }
 
     #[tokio::test]

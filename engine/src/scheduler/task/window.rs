@@ -9,6 +9,15 @@
 //! together — once in vain, on every poll of the task. Filling a window of `n` items, whose
 //! leaves spend one unit each (128 a poll), cost O(n² / 128) polls: 100,000 `noop` items
 //! in a window of 100,000 took 22 s of CPU (debug), 7.8 s in a window of 1,000.
+//!
+//! An item's poll that does work spends no budget of its own either: a process item's start
+//! (its spawn) is synchronous, its wait for the child spends nothing while pending, so a
+//! window of `n` items all started in one poll of the task, and the driver, on the same
+//! thread in the CLI, committed nothing — not the items ended, not a sibling step ended —
+//! until the whole window had started (400 process items: ≈ 0.5 s). Each poll of an item now
+//! spends a unit: at most 128 items start (or are polled) before the driver's next turn. (The
+//! task still wakes itself at once, so the I/O driver, which brings a process's exit, is
+//! polled only every 61 task polls: docs/performance.md.)
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,7 +29,8 @@ use pin_project_lite::pin_project;
 /// The outputs of the futures `items` yields, run at most `limit` at once, in the order
 /// they end (`buffer_unordered`): an item is polled only while its task has budget left,
 /// and without it wakes itself at once, which `FuturesUnordered` takes for a yield (it
-/// gives the task back after two) rather than for the wait of a deferred wake.
+/// gives the task back after two) rather than for the wait of a deferred wake; each poll
+/// of an item spends a unit of the budget.
 pub(super) fn buffer_unordered_within_budget<S>(
     items: S,
     limit: usize,
@@ -33,7 +43,8 @@ where
 }
 
 pin_project! {
-    /// `item`, polled only while its task has budget left; woken at once without it. A
+    /// `item`, polled only while its task has budget left, each poll spending a unit; woken
+    /// at once without it. A
     /// struct, not an `async fn`: one keeps its argument and the pinned copy of it both in
     /// its state, so every item of a window took twice its size (100,000 `noop` items in a
     /// window of 100,000: 195 MB of items at the peak, debug, instead of 100).
@@ -51,11 +62,20 @@ impl<F: Future> Future for WithinBudget<F> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        self.project().item.poll(cx)
+        let polled = self.project().item.poll(cx);
+        // Spent after the poll, not before: the item's own tokio futures would find the
+        // last unit gone and defer their wake. (The item may have spent the last itself.)
+        if tokio::task::coop::has_budget_remaining()
+            && let Poll::Ready(spent) = tokio::task::coop::poll_proceed(cx)
+        {
+            spent.made_progress();
+        }
+        polled
     }
 }
 
-/// `item`, polled only while its task has budget left ([`WithinBudget`]).
+/// `item`, polled only while its task has budget left, each poll spending a unit
+/// ([`WithinBudget`]).
 fn polled_within_budget<F: Future>(item: F) -> WithinBudget<F> {
     WithinBudget { item }
 }
