@@ -44,10 +44,10 @@ where
 
 pin_project! {
     /// `item`, polled only while its task has budget left, each poll spending a unit; woken
-    /// at once without it. A
-    /// struct, not an `async fn`: one keeps its argument and the pinned copy of it both in
-    /// its state, so every item of a window took twice its size (100,000 `noop` items in a
-    /// window of 100,000: 195 MB of items at the peak, debug, instead of 100).
+    /// at once without it. A struct, not an `async fn`: one keeps its argument and the
+    /// pinned copy of it both in its state, so every item of a window took twice its size
+    /// (100,000 `noop` items in a window of 100,000: 195 MB of items at the peak, debug,
+    /// instead of 100).
     struct WithinBudget<F> {
         #[pin]
         item: F,
