@@ -94,6 +94,25 @@ async fn a_stored_value_changed_into_malformed_json_is_named_corrupt() {
 }
 
 #[tokio::test]
+async fn a_stored_input_or_output_not_json_is_named_corrupt_with_its_column() {
+    // Read as bytes, parsed by cairn: "stored JSON: expected ident", no column, before.
+    for (sql, column) in [
+        ("UPDATE inputs SET input = 'not json'", "input"),
+        ("UPDATE runs SET output = 'not json'", "output"),
+    ] {
+        let (scratch, _, id) = with_one_run();
+        tamper(&scratch.db(), sql).await;
+        let named = format!(
+            "cairn: {}: corrupt database: column {column}: not JSON: ",
+            scratch.db().display()
+        );
+        for args in [vec!["show", &id], vec!["show", &id, "--json"]] {
+            refused(&scratch, &args, &named);
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_stored_time_changed_into_text_is_named_corrupt() {
     for (sql, column) in [
         ("UPDATE runs SET created_at = '2026-12-03'", "created_at"),
@@ -171,7 +190,7 @@ async fn a_retry_from_a_step_refused_for_what_the_takeover_reads_records_nothing
     // The redrive's first commit recorded `--from` before the takeover read the input or
     // compiled the definition; refused then, the next retry carried on a redrive never begun.
     for (broken, column) in [
-        ("UPDATE inputs SET input = 'oops'", "stored JSON"),
+        ("UPDATE inputs SET input = 'oops'", "column input: not JSON"),
         (
             r#"UPDATE workflows SET definition = '{"steps": ['"#,
             "column workflows.definition",

@@ -360,7 +360,7 @@ impl Store for SqliteStore {
             .await
             .map_err(self.fail())?
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        parse_json(column::<&[u8]>(&row, 0)?)
+        parse_json(&row, 0, column::<&[u8]>(&row, 0)?)
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
@@ -586,8 +586,8 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         workflow_hash: column(row, 2)?,
         state: parse_state(column::<&str>(row, 3)?)?,
         // Text, or a BLOB of UTF-8 when it was big (see `in_place.rs`).
-        output: column::<Option<Vec<u8>>>(row, 4)?
-            .map(parse_json)
+        output: column::<Option<&[u8]>>(row, 4)?
+            .map(|output| parse_json(row, 4, output))
             .transpose()?,
         error: column(row, 5)?,
         error_class: column::<Option<String>>(row, 6)?
@@ -653,11 +653,15 @@ fn parse_uuid(text: String) -> Result<Uuid> {
     Uuid::parse_str(&text).map_err(|e| Error::Corrupt(format!("run id {text:?}: {e}")))
 }
 
-/// Stored JSON, as text or as bytes (a BLOB of UTF-8, see `write::Creation`), read past
-/// serde_json's depth limit as [`nesting::parse_stored`] reads it (a run's output holds its
-/// sinks' outputs one level down).
-fn parse_json(stored: impl AsRef<[u8]>) -> Result<Value> {
-    nesting::parse_stored(stored.as_ref()).map_err(|e| Error::Corrupt(format!("stored JSON: {e}")))
+/// `stored`, the JSON of column `index` of `row`, as text or as bytes (a BLOB of UTF-8, see
+/// `write::Creation`), read past serde_json's depth limit as [`nesting::parse_stored`] reads
+/// it (a run's output holds its sinks' outputs one level down); [`Error::Corrupt`] naming
+/// the column when it is not JSON (changed outside cairn).
+fn parse_json(row: &SqliteRow, index: usize, stored: impl AsRef<[u8]>) -> Result<Value> {
+    nesting::parse_stored(stored.as_ref()).map_err(|e| {
+        let column = row.column(index).name();
+        Error::Corrupt(format!("column {column}: not JSON: {e}"))
+    })
 }
 
 /// Step ids as the JSON array a query unpacks with `json_each`.

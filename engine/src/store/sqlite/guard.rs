@@ -58,7 +58,7 @@ pub(super) async fn approvals(
 }
 
 fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
-    let verdict = parse_json(column::<&str>(row, 4)?)?;
+    let verdict = parse_json(row, 4, column::<&str>(row, 4)?)?;
     let verdict = serde_json::from_value(verdict)
         .map_err(|e| Error::Corrupt(format!("stored verdict: {e}")))?;
     let decision = match column::<Option<String>>(row, 7)? {
@@ -81,7 +81,7 @@ fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
         item,
         action_hash: column(row, 3)?,
         action: match column::<Option<&str>>(row, 11)? {
-            Some(action) => parse_json(action)?,
+            Some(action) => parse_json(row, 11, action)?,
             None => serde_json::Value::Null,
         },
         verdict,

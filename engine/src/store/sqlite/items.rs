@@ -33,8 +33,8 @@ pub(super) async fn items(
                 index: int_column(row, 1)?,
                 state: parse_state(column::<&str>(row, 2)?)?,
                 attempt: column(row, 3)?,
-                output: column::<Option<String>>(row, 4)?
-                    .map(parse_json)
+                output: column::<Option<&str>>(row, 4)?
+                    .map(|output| parse_json(row, 4, output))
                     .transpose()?,
                 error: column(row, 5)?,
             })

@@ -23,7 +23,7 @@ pub(super) async fn plans(
     Ok(rows
         .iter()
         .map(|row| {
-            let ids = parse_json(column::<&str>(row, 3)?)?;
+            let ids = parse_json(row, 3, column::<&str>(row, 3)?)?;
             Ok(Addition {
                 run_id,
                 seq: column(row, 0)?,
@@ -52,7 +52,7 @@ pub(super) async fn superseded(
     Ok(rows
         .iter()
         .map(|row| {
-            let spent = parse_json(column::<&str>(row, 3)?)?;
+            let spent = parse_json(row, 3, column::<&str>(row, 3)?)?;
             Ok(Supersession {
                 run_id,
                 seq: column(row, 0)?,
