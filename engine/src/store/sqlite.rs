@@ -32,6 +32,7 @@ use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, StepState, UnknownState};
 
+mod culprit;
 mod events;
 mod guard;
 mod handover;
@@ -216,13 +217,32 @@ impl SqliteStore {
         |error| classify(&self.path, error)
     }
 
+    /// The error of a query that packs run `run_id`'s rows of `table` (see [`culprit`]).
+    async fn packing_failed(
+        &self,
+        table: &'static str,
+        json: &[&str],
+        run_id: Uuid,
+        error: sqlx::Error,
+    ) -> Error {
+        let error = classify(&self.path, error);
+        culprit::named(&self.reads, table, json, run_id, error).await
+    }
+
     /// The step rows of run `run_id` as `query` (one of [`steps`]' queries) packs them.
     async fn step_rows(&self, run_id: Uuid, query: &'static str) -> Result<Vec<StepRecord>> {
-        let (count, rows): (i64, String) = sqlx::query_as(query)
+        let packed = sqlx::query_as(query)
             .bind(run_id.to_string())
             .fetch_one(&self.reads)
-            .await
-            .map_err(self.fail())?;
+            .await;
+        let (count, rows): (i64, String) = match packed {
+            Ok(packed) => packed,
+            Err(error) => {
+                return Err(self
+                    .packing_failed("steps", steps::JSON, run_id, error)
+                    .await);
+            }
+        };
         steps::records(count, &rows)
             .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))
     }
@@ -364,12 +384,19 @@ impl Store for SqliteStore {
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
-        let row: Option<String> = sqlx::query_scalar(steps::ONE)
+        let row: Option<String> = match sqlx::query_scalar(steps::ONE)
             .bind(run_id.to_string())
             .bind(step_id)
             .fetch_optional(&self.reads)
             .await
-            .map_err(self.fail())?;
+        {
+            Ok(row) => row,
+            Err(error) => {
+                return Err(self
+                    .packing_failed("steps", steps::JSON, run_id, error)
+                    .await);
+            }
+        };
         row.map(|row| steps::record(&row))
             .transpose()
             .map_err(|e| Error::Corrupt(format!("step {step_id} of run {run_id}: {e}")))
@@ -384,12 +411,19 @@ impl Store for SqliteStore {
     }
 
     async fn outputs(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, Value)>> {
-        let rows: String = sqlx::query_scalar(steps::OUTPUTS)
+        let rows: String = match sqlx::query_scalar(steps::OUTPUTS)
             .bind(run_id.to_string())
             .bind(id_list(step_ids))
             .fetch_one(&self.reads)
             .await
-            .map_err(self.fail())?;
+        {
+            Ok(rows) => rows,
+            Err(error) => {
+                return Err(self
+                    .packing_failed("steps", steps::JSON, run_id, error)
+                    .await);
+            }
+        };
         steps::outputs(&rows).map_err(|e| Error::Corrupt(format!("outputs of run {run_id}: {e}")))
     }
 
@@ -514,8 +548,15 @@ impl Store for SqliteStore {
         .bind(run_id.to_string())
         .bind(since.timestamp_millis())
         .fetch_all(&self.reads)
-        .await
-        .map_err(self.fail())?;
+        .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => {
+                return Err(self
+                    .packing_failed("events", events::JSON, run_id, error)
+                    .await);
+            }
+        };
         let mut starts = Vec::new();
         for row in &rows {
             let start = (column(row, 0)?, millis_to_time(column(row, 1)?));
@@ -526,13 +567,20 @@ impl Store for SqliteStore {
     }
 
     async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>> {
-        let rows: String = sqlx::query_scalar(events::PAGE)
+        let rows: String = match sqlx::query_scalar(events::PAGE)
             .bind(run_id.to_string())
             .bind(after)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_one(&self.reads)
             .await
-            .map_err(self.fail())?;
+        {
+            Ok(rows) => rows,
+            Err(error) => {
+                return Err(self
+                    .packing_failed("events", events::JSON, run_id, error)
+                    .await);
+            }
+        };
         events::page(run_id, &rows)
     }
 

@@ -18,6 +18,9 @@ pub(super) const PAGE: &str = "SELECT json_group_array(json_array(seq, at, step_
         to_state, attempt, json(detail)))
     FROM (SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?)";
 
+/// The column [`PAGE`] reads through `json()`.
+pub(super) const JSON: &[&str] = &["detail"];
+
 /// One event's columns, as [`PAGE`] packs them.
 #[derive(Deserialize)]
 struct Row(

@@ -231,14 +231,25 @@ pub(super) async fn migrate(
 }
 
 /// Turns an sqlx error into the store error a user can act on. SQLite's JSON functions,
-/// which the readers' queries pack rows with, fail on a stored value that is not JSON: the
-/// rows were changed outside cairn. (A corrupt database's message leaves out the file, as
+/// which the readers' queries pack rows with, fail on a stored value that is not JSON, or on
+/// a BLOB: the rows were changed outside cairn (`culprit` names the column). (A corrupt database's message leaves out the file, as
 /// every [`Error::Corrupt`] does: its caller knows which database it read; `cairn` names it.)
 pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
-    if let sqlx::Error::Database(db) = &error
-        && db.message() == "malformed JSON"
-    {
-        return Error::Corrupt("a stored JSON value is malformed (changed outside cairn?)".into());
+    if let sqlx::Error::Database(db) = &error {
+        match db.message() {
+            "malformed JSON" => {
+                return Error::Corrupt(
+                    "a stored JSON value is malformed (changed outside cairn?)".into(),
+                );
+            }
+            "JSON cannot hold BLOB values" => {
+                return Error::Corrupt(
+                    "a stored value is a BLOB where cairn keeps text (changed outside cairn?)"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
     }
     // The OS error SQLite met is not in sqlx's error, and the errno of sqlx's worker thread
     // is out of reach: an I/O error is named with its file only.

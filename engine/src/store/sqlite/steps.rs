@@ -29,6 +29,9 @@ macro_rules! row {
     };
 }
 
+/// The columns [`QUERY`], [`ONE`] and [`OUTPUTS`] read through `json()`.
+pub(super) const JSON: &[&str] = &["output", "usage"];
+
 /// The query: the rows' count, and the rows as a JSON array of arrays, in no given order.
 pub(super) const QUERY: &str = concat!(
     "SELECT count(*), json_group_array(",
