@@ -158,7 +158,8 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
 /// Writes `run` (read without its steps' outputs) as one line of JSON, its serde form, each
 /// page of steps with their outputs read from `store` just before it is written. A page's
 /// size follows the bytes the last one printed ([`next_page`]): outputs may be a megabyte
-/// each, or a few bytes.
+/// each, or a few bytes. Nothing is written before the first page is read: a corrupt value
+/// met later leaves the document unclosed, never complete.
 async fn print_with_outputs(
     out: &mut impl Write,
     mut run: RunView,
@@ -168,7 +169,8 @@ async fn print_with_outputs(
     let head = serde_json::to_string(&run).map_err(std::io::Error::from)?;
     let head = (head.strip_suffix("[]}"))
         .ok_or_else(|| EngineError::Bug("a run's steps are not its last field".into()))?;
-    write!(out, "{head}[")?;
+    // Written once the first page is read: a corrupt page refused there prints nothing.
+    let mut head = Some(head);
     let (mut first, mut size) = (0, FIRST_PAGE);
     while first < steps.len() {
         let end = (first + size).min(steps.len());
@@ -178,6 +180,9 @@ async fn print_with_outputs(
             store.outputs(run.id, &ids).await?.into_iter().collect();
         let items = store.items(run.id, &ids).await?;
         StepView::with_items(page, items);
+        if let Some(head) = head.take() {
+            write!(out, "{head}[")?;
+        }
         let mut bytes = 0;
         for step in page.iter_mut() {
             step.output = outputs.remove(&step.id);
@@ -192,6 +197,9 @@ async fn print_with_outputs(
         }
         first += page.len();
         size = next_page(page.len(), bytes);
+    }
+    if let Some(head) = head {
+        write!(out, "{head}[")?;
     }
     writeln!(out, "]}}")?;
     Ok(())
@@ -241,16 +249,16 @@ pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, 
     let run = store.find_run(&args.run).await?.id;
     let mut stdout = printable::stdout(global.json);
     let (mut after, mut first) = (0, true);
-    if global.json {
-        write!(stdout, "[")?;
-    }
     loop {
         let page = store.history_page(run, after, HISTORY_PAGE).await?;
         for event in &page {
             if global.json {
-                if !std::mem::take(&mut first) {
-                    write!(stdout, ",")?;
-                }
+                // `[` once the first page is read: a corrupt one refused there prints nothing.
+                write!(
+                    stdout,
+                    "{}",
+                    if std::mem::take(&mut first) { "[" } else { "," }
+                )?;
                 serde_json::to_writer(&mut stdout, event).map_err(std::io::Error::from)?;
             } else {
                 print_event(&mut stdout, event)?;
@@ -262,7 +270,7 @@ pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, 
         }
     }
     if global.json {
-        writeln!(stdout, "]")?;
+        writeln!(stdout, "{}]", if first { "[" } else { "" })?;
     }
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -219,3 +219,41 @@ async fn a_retry_from_a_step_refused_for_what_the_takeover_reads_records_nothing
         refused(&scratch, &["retry", &id, "--from", "a"], &named);
     }
 }
+
+#[tokio::test]
+async fn a_json_document_is_not_begun_before_a_corrupt_value_of_its_first_page() {
+    // `show --json` wrote the run's head, and `history --json` its `[`, before reading the
+    // first page: a corrupt value there left half a document on stdout.
+    let scratch = Scratch::new();
+    let steps: Vec<_> = (0..20)
+        .map(|n| json!({"id": format!("s{n:02}"), "executor": "noop", "with": {"output": n}}))
+        .collect();
+    let workflow = scratch.write("wide.json", &json!({"name": "wide", "steps": steps}));
+    let id = scratch.run(&workflow, &[], 0);
+    let pristine = std::fs::read(scratch.db()).unwrap();
+    let exit = |args: &[&str]| {
+        let output = scratch.cairn(args);
+        let message = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(2), "cairn {args:?}: {message}");
+        assert!(message.contains("corrupt database: column "), "{message}");
+        output.stdout
+    };
+    tamper(
+        &scratch.db(),
+        "UPDATE steps SET output = 'x{' WHERE step_id = 's00'",
+    )
+    .await;
+    assert_eq!(exit(&["show", &id, "--json"]), b"");
+    tamper(&scratch.db(), "UPDATE events SET detail = 'x{'").await;
+    assert_eq!(exit(&["history", &id, "--json"]), b"");
+    // Past the first page (16 steps), the document begun is left unclosed: not JSON.
+    std::fs::write(scratch.db(), &pristine).unwrap();
+    tamper(
+        &scratch.db(),
+        "UPDATE steps SET output = 'x{' WHERE step_id = 's19'",
+    )
+    .await;
+    let stdout = exit(&["show", &id, "--json"]);
+    assert!(!stdout.is_empty());
+    assert!(serde_json::from_slice::<serde_json::Value>(&stdout).is_err());
+}
