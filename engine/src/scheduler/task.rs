@@ -308,6 +308,7 @@ mod tests {
 
     use async_trait::async_trait;
     use serde_json::{Value, json};
+    use tokio::io::AsyncReadExt;
     use tokio::sync::broadcast;
 
     use super::*;
@@ -424,16 +425,20 @@ mod tests {
         run.wait().await.unwrap()
     }
 
-    /// The items of a `for_each` window in the test below.
+    /// The items of a `for_each` window in the tests below.
     const WINDOW: usize = 1_000;
 
-    /// Step `b` ends once the first item of step `each` started; the items count their
-    /// starts, each noting whether `b`'s success was committed by then (an event of the run
-    /// read as it starts), and end once the last one started.
+    /// Step `b` ends once the first item of step `each` started (and, given a socket, once it
+    /// read a byte written to it before the run: its end then comes through tokio's I/O
+    /// driver, as a process's exit does); the items count their starts, each noting whether
+    /// `b`'s success was committed by then (an event of the run read as it starts), and end
+    /// once the last one started.
     #[derive(Debug, Default)]
     struct CountedStarts {
         started: AtomicUsize,
         first_started: Notify,
+        /// The socket `b` reads before it ends, if any.
+        b_reads: Mutex<Option<std::os::unix::net::UnixStream>>,
         events: Mutex<Option<broadcast::Receiver<Event>>>,
         /// How many items had started when one saw `b`'s success committed.
         started_before_commit: OnceLock<usize>,
@@ -457,6 +462,12 @@ mod tests {
         async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
             if action.step_id == "b" {
                 self.first_started.notified().await;
+                let socket = self.b_reads.lock().unwrap().take();
+                if let Some(socket) = socket {
+                    socket.set_nonblocking(true).unwrap();
+                    let mut socket = tokio::net::UnixStream::from_std(socket).unwrap();
+                    socket.read_u8().await.unwrap();
+                }
                 return Outcome::success(json!("b"));
             }
             let started = self.started.fetch_add(1, Ordering::Relaxed);
@@ -474,11 +485,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_sibling_step_that_ended_is_committed_while_a_wide_window_starts() {
-        // The test's runtime is the CLI's: a single thread, the driver's turns taken between
-        // the polls of the attempts' tasks.
-        let counted = Arc::new(CountedStarts::default());
+    /// Runs `b` beside a window of [`WINDOW`] items counted by `counted`, on a runtime as
+    /// the CLI's (a single thread, the driver's turns taken between the polls of the
+    /// attempts' tasks): how many items had started when one saw `b`'s success committed.
+    async fn starts_before_b_committed(counted: Arc<CountedStarts>) -> Option<usize> {
         let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
             .executor("counted", counted.clone())
             .open()
@@ -495,9 +505,30 @@ mod tests {
         *counted.events.lock().unwrap() = Some(run.events());
         let report = run.wait().await.unwrap();
         assert_eq!(report.state, RunState::Succeeded, "{:?}", report.error);
-        let started = counted.started_before_commit.get();
+        counted.started_before_commit.get().copied()
+    }
+
+    #[tokio::test]
+    async fn a_sibling_step_that_ended_is_committed_while_a_wide_window_starts() {
+        let started = starts_before_b_committed(Arc::default()).await;
         assert!(
-            started.is_some_and(|&started| started < WINDOW),
+            started.is_some_and(|started| started < WINDOW),
+            "b's success was committed only after all {WINDOW} items had started"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sibling_step_ended_by_io_is_committed_while_a_wide_window_starts() {
+        // b's end needs a look at the I/O driver, which a task always ready keeps away.
+        let (mut written, read) = std::os::unix::net::UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut written, b"x").unwrap();
+        let counted = Arc::new(CountedStarts {
+            b_reads: Mutex::new(Some(read)),
+            ..CountedStarts::default()
+        });
+        let started = starts_before_b_committed(counted).await;
+        assert!(
+            started.is_some_and(|started| started < WINDOW),
             "b's success was committed only after all {WINDOW} items had started"
         );
     }

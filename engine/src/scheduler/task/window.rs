@@ -15,14 +15,23 @@
 //! window of `n` items all started in one poll of the task, and the driver, on the same
 //! thread in the CLI, committed nothing — not the items ended, not a sibling step ended —
 //! until the whole window had started (400 process items: ≈ 0.5 s). Each poll of an item now
-//! spends a unit: at most 128 items start (or are polled) before the driver's next turn. (The
-//! task still wakes itself at once, so the I/O driver, which brings a process's exit, is
-//! polled only every 61 task polls: docs/performance.md.)
+//! spends a unit: at most 128 items start (or are polled) before the driver's next turn.
+//!
+//! Those items, woken at once, kept the window's task always ready: `FuturesUnordered` gave
+//! the task back by waking it at once too, and a current-thread runtime (the CLI's) looks at
+//! its I/O driver, which brings a process's exit and its pipes, only every 61 task polls or
+//! when no task is ready. So the ends of process steps and items came late while a wide
+//! window started (400 process items: ≈ 0.5 s before anything was committed). The window
+//! now gives its task back as `tokio::task::yield_now` does, woken after the runtime's next
+//! look at its I/O driver; its items' wakes at once stay inside it ([`YieldsDeferred`]).
 
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
+use futures::task::{ArcWake, AtomicWaker, waker_ref};
 use futures::{Stream, StreamExt};
 use pin_project_lite::pin_project;
 
@@ -30,7 +39,7 @@ use pin_project_lite::pin_project;
 /// they end (`buffer_unordered`): an item is polled only while its task has budget left,
 /// and without it wakes itself at once, which `FuturesUnordered` takes for a yield (it
 /// gives the task back after two) rather than for the wait of a deferred wake; each poll
-/// of an item spends a unit of the budget.
+/// of an item spends a unit of the budget; the task given back is woken deferred.
 pub(super) fn buffer_unordered_within_budget<S>(
     items: S,
     limit: usize,
@@ -39,7 +48,67 @@ where
     S: Stream,
     S::Item: Future,
 {
-    items.map(polled_within_budget).buffer_unordered(limit)
+    YieldsDeferred {
+        window: items.map(polled_within_budget).buffer_unordered(limit),
+        wakes: Arc::default(),
+    }
+}
+
+pin_project! {
+    /// `window`, its task given back as `tokio::task::yield_now` does: a wake during its poll
+    /// (an item's, or `FuturesUnordered` giving the task back) is the window's own, and
+    /// wakes the task deferred, after the runtime's next look at its I/O driver; any other
+    /// wake (an item's end come) wakes it at once.
+    struct YieldsDeferred<S> {
+        #[pin]
+        window: S,
+        wakes: Arc<OwnWakes>,
+    }
+}
+
+/// [`OwnWakes::polling`]: the window is not being polled.
+const IDLE: u8 = 0;
+/// [`OwnWakes::polling`]: the window is being polled, and was not woken during the poll.
+const POLLING: u8 = 1;
+/// [`OwnWakes::polling`]: the window is being polled, and was woken during the poll.
+const WOKEN: u8 = 2;
+
+/// The waker a [`YieldsDeferred`] window is polled with.
+#[derive(Debug, Default)]
+struct OwnWakes {
+    /// [`IDLE`], [`POLLING`] or [`WOKEN`].
+    polling: AtomicU8,
+    /// The task's waker, as of the window's last poll.
+    task: AtomicWaker,
+}
+
+impl ArcWake for OwnWakes {
+    fn wake_by_ref(wakes: &Arc<Self>) {
+        let during_poll =
+            wakes
+                .polling
+                .compare_exchange(POLLING, WOKEN, Ordering::AcqRel, Ordering::Acquire);
+        if during_poll == Err(IDLE) {
+            wakes.task.wake();
+        }
+    }
+}
+
+impl<S: Stream> Stream for YieldsDeferred<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        this.wakes.task.register(cx.waker());
+        this.wakes.polling.store(POLLING, Ordering::Release);
+        let waker = waker_ref(this.wakes);
+        let polled = this.window.poll_next(&mut Context::from_waker(&waker));
+        if this.wakes.polling.swap(IDLE, Ordering::AcqRel) == WOKEN {
+            // Its first poll defers the wake and is pending.
+            let _ = pin!(tokio::task::yield_now()).poll(cx);
+        }
+        polled
+    }
 }
 
 pin_project! {
