@@ -257,3 +257,32 @@ async fn a_json_document_is_not_begun_before_a_corrupt_value_of_its_first_page()
     assert!(!stdout.is_empty());
     assert!(serde_json::from_slice::<serde_json::Value>(&stdout).is_err());
 }
+
+#[tokio::test]
+async fn a_run_whose_input_or_workflow_row_was_deleted_is_named_corrupt_not_unknown() {
+    // Read "no run with id …", which sends the user looking for a typo.
+    for (sql, missing, commands) in [
+        (
+            "DELETE FROM inputs",
+            "has no input: its row in table inputs is missing",
+            ["show", "show --json"],
+        ),
+        (
+            "PRAGMA foreign_keys = OFF; DELETE FROM workflows",
+            "has no workflow: its row in table workflows is missing",
+            ["graph --run", "graph --format mermaid --run"],
+        ),
+    ] {
+        let (scratch, _, id) = with_one_run();
+        tamper(&scratch.db(), sql).await;
+        let named = format!(
+            "cairn: {}: corrupt database: run {id} {missing}",
+            scratch.db().display()
+        );
+        for command in commands {
+            let mut args: Vec<&str> = command.split(' ').collect();
+            args.push(&id);
+            refused(&scratch, &args, &named);
+        }
+    }
+}

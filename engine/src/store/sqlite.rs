@@ -360,7 +360,7 @@ impl Store for SqliteStore {
     async fn definition(&self, run_id: Uuid) -> Result<String> {
         // A BLOB of UTF-8 (see `write::Creation`), or text in older databases: read as bytes.
         let row = sqlx::query(
-            "SELECT w.definition FROM runs r JOIN workflows w ON w.hash = r.workflow_hash
+            "SELECT w.definition FROM runs r LEFT JOIN workflows w ON w.hash = r.workflow_hash
              WHERE r.id = ?",
         )
         .bind(run_id.to_string())
@@ -368,19 +368,25 @@ impl Store for SqliteStore {
         .await
         .map_err(self.fail())?
         .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        String::from_utf8(column(&row, 0)?)
+        let definition = column::<Option<Vec<u8>>>(&row, 0)?
+            .ok_or_else(|| missing(run_id, "workflow", "workflows"))?;
+        String::from_utf8(definition)
             .map_err(|e| Error::Corrupt(format!("definition of run {run_id}: {e}")))
     }
 
     async fn input(&self, run_id: Uuid) -> Result<Value> {
         // A BLOB of UTF-8 (see `write::Creation`), or text in older databases: read as bytes.
-        let row = sqlx::query("SELECT input FROM inputs WHERE run_id = ?")
-            .bind(run_id.to_string())
-            .fetch_optional(&self.reads)
-            .await
-            .map_err(self.fail())?
-            .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        parse_json(&row, 0, column::<&[u8]>(&row, 0)?)
+        let row = sqlx::query(
+            "SELECT i.input FROM runs r LEFT JOIN inputs i ON i.run_id = r.id WHERE r.id = ?",
+        )
+        .bind(run_id.to_string())
+        .fetch_optional(&self.reads)
+        .await
+        .map_err(self.fail())?
+        .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
+        let input =
+            column::<Option<&[u8]>>(&row, 0)?.ok_or_else(|| missing(run_id, "input", "inputs"))?;
+        parse_json(&row, 0, input)
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
@@ -695,6 +701,14 @@ fn int_column<T: TryFrom<i64>>(row: &SqliteRow, index: usize) -> Result<T> {
 fn in_range<T: TryFrom<i64>>(column: &str, value: i64) -> Result<T> {
     T::try_from(value)
         .map_err(|_| Error::Corrupt(format!("column {column}: {value} is out of range")))
+}
+
+/// The corrupt database of run `run_id` found without its `what`, a row of `table`
+/// (deleted outside cairn): never "no run", which would send the user looking for a typo.
+fn missing(run_id: Uuid, what: &str, table: &str) -> Error {
+    Error::Corrupt(format!(
+        "run {run_id} has no {what}: its row in table {table} is missing"
+    ))
 }
 
 fn parse_uuid(text: String) -> Result<Uuid> {
