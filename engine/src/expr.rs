@@ -24,6 +24,7 @@ use condition::unknown_variables;
 pub use condition::{Condition, Variable, evaluate_conditions};
 use functions::unknown_function;
 use optional::{NO_JSON_FORM, holds_optional, surely_optional};
+use reads::{surely_not_boolean, surely_not_list};
 pub(crate) use scope::Scope;
 pub use scope::SharedJson;
 use scope::to_val;
@@ -141,41 +142,121 @@ pub(crate) const ITEM_VARIABLES: [&str; 5] = ["input", "steps", "run", "item", "
 
 /// Parses the CEL expression `expr` without evaluating it, and refuses one that names a
 /// variable not among `known`, calls a function or names a type the run's context does
-/// not have, or whose value is surely an optional: the run would fail on it. It is kept with the recently compiled ones while they have room (a
-/// small workflow's run then finds every expression parsed), and not past that (a big
-/// file's every expression would only churn them).
+/// not have, or whose value is surely an optional: the run would fail on it.
 pub(crate) fn check(expr: &str, known: &[&str]) -> Result<(), ExprError> {
-    let refusal = if recent_programs().programs.len() < CACHED_PROGRAMS {
+    checked(expr, known, Expected::Anything).map(drop)
+}
+
+/// Checks a step's `when` as [`check`] does, and refuses one whose value is surely not a
+/// boolean: for what it is (`1 + 1`, `size(input.xs)`), or, when it reads no variable, for
+/// its value (`1/0 == 1`), evaluated as the run evaluates it. The problem, if any.
+pub(crate) fn check_when(when: &str) -> Result<(), String> {
+    if checked(when, &VARIABLES, Expected::Boolean).map_err(|error| error.to_string())? {
+        return Ok(());
+    }
+    let value = condition(when, &Scope::default());
+    value
+        .map(drop)
+        .map_err(|error| every_run(&error.to_string()))
+}
+
+/// Checks the expression of a step's `for_each` (its one `${{ expr }}`) as [`check`] does,
+/// and refuses one whose value is surely not a list: for what it is (`'abc'`,
+/// `input.n > 2`), or, when it reads no variable, for its value, evaluated as the run
+/// evaluates it and taken as the run takes its [`items`]. The problem, if any.
+pub(crate) fn check_for_each(expr: &str) -> Result<(), String> {
+    if checked(expr, &VARIABLES, Expected::List).map_err(|error| error.to_string())? {
+        return Ok(());
+    }
+    let value = evaluate(expr, &Scope::default()).map_err(|error| error.to_string());
+    value
+        .and_then(items)
+        .map(drop)
+        .map_err(|error| every_run(&error))
+}
+
+/// Why an expression that reads no variable is refused: what every run would fail with.
+fn every_run(error: &str) -> String {
+    format!("it reads no variable, so every run would fail on it: {error}")
+}
+
+/// The items of a `for_each` step, the value of its expression: why the step fails when
+/// that is not a list.
+pub(crate) fn items(value: Value) -> Result<Vec<Value>, String> {
+    match value {
+        Value::Array(items) => Ok(items),
+        other => {
+            let got = shortened(&other.to_string());
+            Err(format!("`for_each` must give a list, got {got}"))
+        }
+    }
+}
+
+/// What an expression's value must be where it is written.
+#[derive(Debug, Clone, Copy)]
+enum Expected {
+    /// Anything with a JSON form (a template's).
+    Anything,
+    /// A boolean (a `when`).
+    Boolean,
+    /// A list (a `for_each`).
+    List,
+}
+
+/// [`check`], with what the value must be: whether the expression reads a variable. It is
+/// kept with the recently compiled ones while they have room (a small workflow's run then
+/// finds every expression parsed), and not past that (a big file's every expression would
+/// only churn them).
+fn checked(expr: &str, known: &[&str], expected: Expected) -> Result<bool, ExprError> {
+    let verdict = if recent_programs().programs.len() < CACHED_PROGRAMS {
         let compiled = compile(expr)?;
         on_stack_for(compiled.simple, || {
-            Some(refusal(&compiled.expression, known))
+            Some(verdict(&compiled.expression, known, expected))
         })
     } else {
         on_stack_for(fits_any_stack(expr)?, || {
-            Some(parse(expr).map(|expression| refusal(&expression, known)))
+            Some(parse(expr).map(|expression| verdict(&expression, known, expected)))
         })
         .transpose()?
     };
-    match refusal {
+    match verdict {
         None => Err(library_failed(expr)),
-        Some(None) => Ok(()),
-        Some(Some(reason)) => Err(ExprError::new(expr, reason)),
+        Some(Ok(reads)) => Ok(reads),
+        Some(Err(reason)) => Err(ExprError::new(expr, reason)),
     }
 }
 
 /// Why the run would fail on `expression` for a name in it, if it would: a function or a
 /// type of CEL's the run's context does not have, or a variable not among `known`; or
-/// for its value, when it is surely an optional, which has no JSON form. Functions come
-/// first: a misspelt macro (`xs.exist(x, x > 1)`) leaves its variable unbound; then types,
-/// whose names would read as variables. It recurses once per node.
-fn refusal(expression: &Expression, known: &[&str]) -> Option<String> {
-    (unknown_function(expression))
+/// for its value, when it is surely an optional, which has no JSON form, or surely not
+/// what is `expected`. Functions come first: a misspelt macro (`xs.exist(x, x > 1)`)
+/// leaves its variable unbound; then types, whose names would read as variables. Else
+/// whether it reads a variable. It recurses once per node.
+fn verdict(expression: &Expression, known: &[&str], expected: Expected) -> Result<bool, String> {
+    let read = unknown_variables(expression, &[]);
+    let refusal = (unknown_function(expression))
         .or_else(|| unsupported_type(expression))
         .or_else(|| {
-            let unknown = unknown_variables(expression, known);
+            let unknown: Vec<String> = (read.iter())
+                .filter(|name| !known.contains(&name.as_str()))
+                .cloned()
+                .collect();
             (!unknown.is_empty()).then(|| undefined(&unknown, known))
         })
         .or_else(|| surely_optional(expression).then(|| NO_JSON_FORM.to_owned()))
+        .or_else(|| match expected {
+            Expected::Anything => None,
+            Expected::Boolean => surely_not_boolean(expression).map(|value| {
+                format!("`when` must be true or false, and this one is {value} whatever the run: compare it (`== …`, `> …`)")
+            }),
+            Expected::List => surely_not_list(expression).map(|value| {
+                format!("`for_each` must give a list, and this one is {value} whatever the run: give a list (`[…]`, `input.xs`, `xs.map(x, …)`)")
+            }),
+        });
+    match refusal {
+        Some(reason) => Err(reason),
+        None => Ok(!read.is_empty()),
+    }
 }
 
 /// Why an expression that names the variables `unknown`, where only `known` are defined,

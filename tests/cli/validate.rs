@@ -265,6 +265,21 @@ fn an_expression_naming_a_variable_it_cannot_read_exits_2_and_names_its_place() 
 }
 
 #[test]
+fn a_when_or_for_each_of_the_wrong_type_exits_2_and_names_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = r#"{"name": "x", "steps": [
+        {"id": "a", "executor": "noop", "when": "1 + 1"},
+        {"id": "b", "executor": "noop", "for_each": "${{ input.n > 2 }}"},
+        {"id": "c", "executor": "noop", "when": "1/0 == 1"}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, workflow),
+        "w.json:/steps/0/when: `1 + 1`: `when` must be true or false, and this one is the value of arithmetic whatever the run: compare it (`== …`, `> …`)\n\
+         w.json:/steps/1/for_each: `input.n > 2`: `for_each` must give a list, and this one is a boolean whatever the run: give a list (`[…]`, `input.xs`, `xs.map(x, …)`)\n\
+         w.json:/steps/2/when: it reads no variable, so every run would fail on it: `1/0 == 1`: Division by zero of Int(1)\n"
+    );
+}
+
+#[test]
 fn a_file_not_utf8_exits_2_and_names_its_first_bad_byte() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("w.json");

@@ -306,7 +306,7 @@ fn a_step_failing_alike_before_it_starts_holds_the_run_at_its_loop() {
     for (on_stall, code, held) in [("pause", 3, "paused"), ("cancel", 1, "cancelled")] {
         let scratch = Scratch::new();
         // `x`'s `when` cannot be evaluated: each attempt fails `bad_params` before it starts.
-        let x = json!({"id": "x", "executor": "noop", "when": "1/0 == 1", "on_stall": on_stall,
+        let x = json!({"id": "x", "executor": "noop", "when": "input.missing == 1", "on_stall": on_stall,
             "retry": {"max_attempts": 5, "initial_delay": "10ms", "retry_on": ["bad_params"]}});
         let workflow = scratch.write(
             "lu.json",

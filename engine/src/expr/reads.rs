@@ -1,9 +1,11 @@
 //! What a condition surely gets wrong whatever its variables hold, beyond the names it
 //! reads: a field that an object of fixed fields (a guard's `action`) does not have, and a
-//! value that is surely not a boolean.
+//! value that is surely not a boolean (a condition's) or not a list (a `for_each`'s).
 
 use cel::common::ast::operators::{
-    ADD, CONDITIONAL, DIVIDE, INDEX, MODULO, MULTIPLY, NEGATE, OPT_INDEX, OPT_SELECT, SUBSTRACT,
+    ADD, CONDITIONAL, DIVIDE, EQUALS, GREATER, GREATER_EQUALS, IN, INDEX, LESS, LESS_EQUALS,
+    LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, MODULO, MULTIPLY, NEGATE, NOT_EQUALS, OPT_INDEX,
+    OPT_SELECT, SUBSTRACT,
 };
 use cel::common::ast::{Expr, LiteralValue};
 
@@ -97,35 +99,102 @@ fn read_path(expr: &Expr) -> Option<String> {
     Some(read_path(operand)? + "." + field)
 }
 
+/// What a value surely is, as far as the loader tells kinds of values apart.
+#[derive(Debug, Clone, Copy)]
+enum Surely {
+    /// A boolean.
+    Boolean,
+    /// A list: what makes it one.
+    List(&'static str),
+    /// The value of `+`: a number, a string or a list, which one only its operands tell.
+    Sum,
+    /// Neither a boolean nor a list: what it is.
+    Other(&'static str),
+}
+
+/// What `expression`'s value surely is, whatever it reads, as its outermost literal,
+/// operator, function or macro tells: comparisons and logical operators give booleans,
+/// arithmetic numbers, `size` a number, `string` a string, a `map` or `filter` macro a
+/// list, `all`, `exists` and `exists_one` a boolean. None when that tells nothing (a
+/// variable, an index, a `?:`, which [`surely_not`] looks into).
+fn surely(expression: &Expression) -> Option<Surely> {
+    Some(match &expression.expr {
+        Expr::Literal(LiteralValue::Boolean(_)) => Surely::Boolean,
+        Expr::Literal(LiteralValue::Null) => Surely::Other("null"),
+        Expr::Literal(LiteralValue::String(_)) => Surely::Other("a string"),
+        Expr::Literal(LiteralValue::Bytes(_)) => Surely::Other("bytes"),
+        Expr::Literal(_) => Surely::Other("a number"),
+        Expr::List(_) => Surely::List("a list"),
+        Expr::Map(_) => Surely::Other("a map"),
+        // `has(x.f)`.
+        Expr::Select(select) if select.test => Surely::Boolean,
+        Expr::Call(call) => match call.func_name.as_str() {
+            ADD => Surely::Sum,
+            SUBSTRACT | MULTIPLY | DIVIDE | MODULO | NEGATE => {
+                Surely::Other("the value of arithmetic")
+            }
+            EQUALS | NOT_EQUALS | LESS | LESS_EQUALS | GREATER | GREATER_EQUALS | IN
+            | LOGICAL_AND | LOGICAL_OR | LOGICAL_NOT | "bool" | "contains" | "startsWith"
+            | "endsWith" | "matches" => Surely::Boolean,
+            "size" | "int" | "uint" | "double" => Surely::Other("a number"),
+            "string" => Surely::Other("a string"),
+            "bytes" => Surely::Other("bytes"),
+            "type" => Surely::Other("a type"),
+            _ => return None,
+        },
+        // A macro's value is its result; `map`, `filter`, `all` and `exists` give their
+        // accumulator, whose first value (`[]`, `true`, `false`) each step keeps the kind of.
+        Expr::Comprehension(loop_) => match &loop_.result.expr {
+            Expr::Ident(name) if *name == loop_.accu_var => match surely(&loop_.accu_init)? {
+                Surely::List(_) => Surely::List("a list (`map` and `filter` make one)"),
+                other => other,
+            },
+            _ => return surely(&loop_.result),
+        },
+        _ => return None,
+    })
+}
+
+/// What `expression`'s value surely is, whatever it reads, when `unlike` says that is not
+/// what it must be: for a `?:`, when both branches surely are not. It recurses only through
+/// `?:` and the results of macros.
+fn surely_not(
+    expression: &Expression,
+    unlike: fn(Surely) -> Option<&'static str>,
+) -> Option<&'static str> {
+    if let Expr::Call(call) = &expression.expr
+        && call.func_name == CONDITIONAL
+    {
+        return match &call.args[..] {
+            [_, then, otherwise] => {
+                surely_not(then, unlike).and_then(|_| surely_not(otherwise, unlike))
+            }
+            _ => None,
+        };
+    }
+    unlike(surely(expression)?)
+}
+
 /// What `expression`'s value surely is when that is not a boolean, whatever it reads: a
 /// literal of another type, a list or map, arithmetic (`1 + 1`; `+` joins strings and
 /// lists too), a call of a function whose value is never one (`size`, `string`, …), a
-/// `map` or `filter` macro (a list), or a `?:` both of whose branches are such. It recurses
-/// only through `?:`.
+/// `map` or `filter` macro (a list), or a `?:` both of whose branches are such.
 pub(super) fn surely_not_boolean(expression: &Expression) -> Option<&'static str> {
-    match &expression.expr {
-        Expr::Literal(LiteralValue::Boolean(_)) => None,
-        Expr::Literal(LiteralValue::Null) => Some("null"),
-        Expr::Literal(LiteralValue::String(_)) => Some("a string"),
-        Expr::Literal(LiteralValue::Bytes(_)) => Some("bytes"),
-        Expr::Literal(_) => Some("a number"),
-        Expr::List(_) => Some("a list"),
-        Expr::Map(_) => Some("a map"),
-        Expr::Call(call) => match call.func_name.as_str() {
-            ADD | SUBSTRACT | MULTIPLY | DIVIDE | MODULO | NEGATE => {
-                Some("the value of arithmetic")
-            }
-            CONDITIONAL => match &call.args[..] {
-                [_, then, otherwise] => surely_not_boolean(then).and(surely_not_boolean(otherwise)),
-                _ => None,
-            },
-            "size" | "int" | "uint" | "double" | "string" | "bytes" | "type" | "duration"
-            | "timestamp" => Some("the value of a function that gives no boolean"),
-            _ => None,
-        },
-        Expr::Comprehension(loop_) if matches!(loop_.accu_init.expr, Expr::List(_)) => {
-            Some("a list (`map` and `filter` make one)")
-        }
-        _ => None,
-    }
+    surely_not(expression, |value| match value {
+        Surely::Boolean => None,
+        Surely::Sum => Some("the value of arithmetic"),
+        Surely::List(what) | Surely::Other(what) => Some(what),
+    })
+}
+
+/// What `expression`'s value surely is when that is not a list, whatever it reads: a
+/// literal of another type, a map, a comparison or a logical operator (a boolean),
+/// arithmetic other than `+` (which joins lists too), a call of a function whose value is
+/// never one (`size`, `string`, …), or a `?:` both of whose branches are such.
+pub(super) fn surely_not_list(expression: &Expression) -> Option<&'static str> {
+    surely_not(expression, |value| match value {
+        Surely::List(_) | Surely::Sum => None,
+        Surely::Boolean => Some("a boolean"),
+        Surely::Other(what) => Some(what),
+    })
 }

@@ -281,8 +281,8 @@ impl<'a> Checker<'a> {
                     format!("{pointer}/when"),
                     "`when` is a bare CEL expression: write it without `${{ }}`",
                 );
-            } else if let Err(error) = expr::check(when, &expr::VARIABLES) {
-                self.problem(format!("{pointer}/when"), error.to_string());
+            } else if let Err(problem) = expr::check_when(when) {
+                self.problem(format!("{pointer}/when"), problem);
                 when_parses = false;
             }
         }
@@ -290,17 +290,22 @@ impl<'a> Checker<'a> {
         if let Some(for_each) = &node.for_each {
             // Only a lone template renders as a list: with text around it, even a space, it
             // renders as a string.
-            if expr::lone_expression(for_each).is_none() {
-                let message = match expr::lone_expression(for_each.trim()) {
-                    Some(_) => {
-                        "`for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it"
+            match expr::lone_expression(for_each) {
+                None => {
+                    let message = match expr::lone_expression(for_each.trim()) {
+                        Some(_) => {
+                            "`for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it"
+                        }
+                        None => "`for_each` must be one `${{ expr }}` giving a list",
+                    };
+                    self.problem(format!("{pointer}/for_each"), message);
+                }
+                Some(expression) => {
+                    if let Err(problem) = expr::check_for_each(expression) {
+                        self.problem(format!("{pointer}/for_each"), problem);
+                        for_each_parses = false;
                     }
-                    None => "`for_each` must be one `${{ expr }}` giving a list",
-                };
-                self.problem(format!("{pointer}/for_each"), message);
-            } else if let Err(error) = expr::check_template(for_each, &expr::VARIABLES) {
-                self.problem(format!("{pointer}/for_each"), error.to_string());
-                for_each_parses = false;
+                }
             }
         }
         if let Some(retry) = &node.retry {

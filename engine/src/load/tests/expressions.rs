@@ -135,3 +135,137 @@ fn a_for_each_loads_only_when_its_run_gives_a_list() {
         );
     }
 }
+
+/// The problem of a workflow whose one step has `key` set to `value`.
+fn step_problems(key: &str, value: &str) -> Vec<String> {
+    let workflow = json!({"name": "t", "steps": [{"id": "a", "executor": "noop", key: value}]});
+    problems(&workflow.to_string())
+}
+
+#[test]
+fn a_when_surely_not_a_boolean_is_refused_at_its_place() {
+    let fix = "compare it (`== …`, `> …`)";
+    for (when, what) in [
+        ("1 + 1", "the value of arithmetic"),
+        ("'yes'", "a string"),
+        ("size(input.xs)", "a number"),
+        (
+            "input.xs.map(x, x * 2)",
+            "a list (`map` and `filter` make one)",
+        ),
+        ("input.ok ? 'a' : [1]", "a list"),
+    ] {
+        assert_eq!(
+            step_problems("when", when),
+            [format!(
+                "w.json:/steps/0/when: `{when}`: `when` must be true or false, and this one is {what} whatever the run: {fix}"
+            )],
+            "{when}"
+        );
+    }
+}
+
+#[test]
+fn a_for_each_surely_not_a_list_is_refused_at_its_place() {
+    let fix = "give a list (`[…]`, `input.xs`, `xs.map(x, …)`)";
+    for (expression, what) in [
+        ("'abc'", "a string"),
+        ("{'a': 1}", "a map"),
+        ("size(input.xs)", "a number"),
+        ("input.n > 2", "a boolean"),
+        ("input.a && input.b", "a boolean"),
+        ("!input.a", "a boolean"),
+        ("1 in input.xs", "a boolean"),
+        ("input.xs.exists(x, x > 1)", "a boolean"),
+        ("input.n - 1", "the value of arithmetic"),
+        ("input.ok ? 1 : 'a'", "a string"),
+    ] {
+        assert_eq!(
+            step_problems("for_each", &format!("${{{{ {expression} }}}}")),
+            [format!(
+                "w.json:/steps/0/for_each: `{expression}`: `for_each` must give a list, and this one is {what} whatever the run: {fix}"
+            )],
+            "{expression}"
+        );
+    }
+}
+
+#[test]
+fn a_when_or_for_each_reading_no_variable_is_evaluated_at_load() {
+    let every_run = "it reads no variable, so every run would fail on it";
+    for (key, value, problem) in [
+        (
+            "when",
+            "1/0 == 1",
+            "`1/0 == 1`: Division by zero of Int(1)".to_owned(),
+        ),
+        (
+            "when",
+            "[1, 2][0]",
+            "`[1, 2][0]`: a condition must be true or false, not 1".to_owned(),
+        ),
+        (
+            "for_each",
+            "${{ [1, 2][0] }}",
+            "`for_each` must give a list, got 1".to_owned(),
+        ),
+        (
+            "for_each",
+            "${{ {'a': 1}['b'] }}",
+            "`{'a': 1}['b']`: No such key: b".to_owned(),
+        ),
+    ] {
+        assert_eq!(
+            step_problems(key, value),
+            [format!("w.json:/steps/0/{key}: {every_run}: {problem}")],
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn a_when_or_for_each_that_may_have_the_right_type_loads() {
+    for (key, value) in [
+        ("when", "input.ok"),
+        ("when", "true"),
+        ("when", "false"),
+        ("when", "size(input.xs) > 0 && input.xs.all(x, x > 1)"),
+        ("when", "input.ok ? input.a : 1"),
+        ("for_each", "${{ input.xs }}"),
+        ("for_each", "${{ [1, 2] }}"),
+        ("for_each", "${{ [] }}"),
+        ("for_each", "${{ input.xs.map(x, x * 2) }}"),
+        ("for_each", "${{ input.xs.filter(x, x > 2) }}"),
+        ("for_each", "${{ input.a + input.b }}"),
+        ("for_each", "${{ [1] + [2] }}"),
+        ("for_each", "${{ input.ok ? input.xs : 1 }}"),
+        ("for_each", "${{ steps.a.output }}"),
+    ] {
+        let found = step_problems(key, value);
+        // Only `steps.a` reads its own step: no other problem.
+        assert!(
+            found
+                .iter()
+                .all(|problem| problem.ends_with("reads its own output")),
+            "{value}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn a_plan_with_a_when_or_for_each_of_the_wrong_type_is_refused() {
+    let error = refused_plan(json!({"steps": [
+        {"id": "a", "executor": "noop", "when": "'yes'"},
+        {"id": "b", "executor": "noop", "for_each": "${{ 1/0 }}"}
+    ]}));
+    let lines: Vec<String> = error.to_string().lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("plan of gen:/steps/0/when: `'yes'`: `when` must be true or false"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("plan of gen:/steps/1/for_each: `1/0`: `for_each` must give a list, and this one is the value of arithmetic"),
+        "{lines:?}"
+    );
+}

@@ -52,12 +52,10 @@ impl Ledger {
         let items = match &node.for_each {
             None => None,
             Some(template) => match expr::render(&Value::String(template.clone()), &scope) {
-                Ok(Value::Array(items)) => Some(items),
-                Ok(other) => {
-                    let got = expr::shortened(&other.to_string());
-                    let error = format!("`for_each` must give a list, got {got}");
-                    return self.fail_before_start(step, error, now);
-                }
+                Ok(value) => match expr::items(value) {
+                    Ok(items) => Some(items),
+                    Err(error) => return self.fail_before_start(step, error, now),
+                },
                 Err(error) => {
                     return self.fail_before_start(step, format!("`for_each`: {error}"), now);
                 }

@@ -577,7 +577,7 @@ fn unpreparable_between_siblings(on_stall: &str) -> (super::super::Ledger, Vec<S
                        "retry_on": ["bad_params", "exit_code"]});
     let workflow = json!({"name": "u", "stall": {"on_stall": on_stall}, "steps": [
         {"id": "z0", "executor": "noop", "retry": retry},
-        {"id": "a", "executor": "noop", "when": "1/0 == 1", "retry": retry},
+        {"id": "a", "executor": "noop", "when": "input.missing == 1", "retry": retry},
         {"id": "z2", "executor": "noop", "retry": retry}]});
     let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
     for (second, error) in [(0, "one"), (1, "two")] {
