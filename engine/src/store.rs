@@ -200,10 +200,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Needs no lease: any process may send one.
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()>;
 
-    /// Records `ruling` (an approve or a deny) as [`send_command`](Store::send_command)
-    /// does, if its step awaits approval and no pending ruling covers it
-    /// ([`Command::covers`]), both judged in the write itself: of two rulings sent side by
-    /// side, one is recorded. Whether it was (a pause or a cancel always is).
+    /// Records `ruling` as [`send_command`](Store::send_command) does, if it can still
+    /// take effect, judged in the write itself: of two rulings sent side by side, one is
+    /// recorded, and so is one of two pauses. Whether it was. An approve or a deny is
+    /// recorded if its step awaits approval and no pending ruling covers it
+    /// ([`Command::covers`]); a pause or a cancel if its run has not ended, or a live lease
+    /// says an engine redrives it ([`RunRecord::is_driven`]; SQLite judges the lease by its
+    /// expiry alone); a pause not while the run is paused or a pause or a cancel of it is
+    /// pending (a cancel after a pending pause is recorded: it wins).
     async fn send_ruling(&self, run_id: Uuid, ruling: &Command) -> Result<bool>;
 
     /// The commands for `run_id` not handled yet, oldest first.

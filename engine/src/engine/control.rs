@@ -30,10 +30,14 @@ impl Engine {
     /// item, an item whose request waits); otherwise [`Error::Refused`] and nothing is
     /// recorded. So are an approval of an expired request (it is denied, never granted) and
     /// a ruling that one recorded before it covers already (the first ruling decides; see
-    /// [`Command::covers`]). Pausing a paused run is refused too. A finished run refuses
+    /// [`Command::covers`]). Pausing a paused run is refused too, and so is a pause behind a
+    /// pending pause or cancel (a cancel behind a pending pause is taken: it wins). A finished run refuses
     /// every command ([`Error::Finished`]), unless it is being redriven: a redrive of many
     /// steps sends them back a batch at a time before the run itself moves
-    /// ([`Engine::retry`]), and the engine that redrives it takes the command.
+    /// ([`Engine::retry`]), and the engine that redrives it takes the command. The write
+    /// judges these again ([`Store::send_ruling`](crate::store::Store::send_ruling)): a
+    /// pause or a cancel that meets the run's end, its pause, or another one on the way is
+    /// refused, the store unchanged, rather than left pending for the run's next drive.
     ///
     /// A pause or a cancel of a run no engine drives takes effect at once: this engine takes
     /// the run's lease, commits the pause or the cancel, and gives the lease back. So a run
@@ -89,18 +93,21 @@ impl Engine {
                 Some(judge)
             }
         };
-        // The checks above read before the write: a ruling recorded or applied in between
-        // is found by the write itself, and this one refused, never taken and dropped.
+        // The checks above read before the write: a ruling recorded or applied in between,
+        // or a pause or a cancel, or the run's end, is found by the write itself, and this
+        // command refused, never taken and left pending for good.
         if !store.send_ruling(record.id, &command).await? {
-            let message = match &command {
+            return Err(match &command {
                 Command::Approve(ruling) | Command::Deny(ruling) => {
-                    self.ruling_refused(&record, &command, ruling).await?
+                    let message = self.ruling_refused(&record, &command, ruling).await?;
+                    refused(message.unwrap_or_else(|| {
+                        "another ruling decided the step first: the first ruling recorded \
+                         decides"
+                            .into()
+                    }))
                 }
-                Command::Pause(_) | Command::Cancel(_) => None,
-            };
-            return Err(refused(message.unwrap_or_else(|| {
-                "another ruling decided the step first: the first ruling recorded decides".into()
-            })));
+                Command::Pause(_) | Command::Cancel(_) => self.halt_refused(record.id).await?,
+            });
         }
         driving::ring(&self.driving, record.id);
         if let Some(judge) = judge
@@ -111,6 +118,33 @@ impl Engine {
             tracing::warn!(run_id = %record.id, %error, "recorded, not carried out now");
         }
         Ok(record.id)
+    }
+
+    /// Why the store did not record a pause or a cancel of the run `run` that [`Engine::send`]
+    /// found it could take: the run ended meanwhile ([`Error::Finished`]), or paused, or a
+    /// pause or a cancel of it is pending (a pause is refused behind either).
+    async fn halt_refused(&self, run: Uuid) -> Result<Error> {
+        let store = &self.inner.store;
+        let record = store.find_run(&run.to_string()).await?;
+        if record.state.is_terminal() && !record.is_driven(Utc::now()) {
+            return Ok(Error::Finished(Box::new(RunReport::from(&record))));
+        }
+        let pending = store.pending_commands(run).await?;
+        let halt = pending.iter().find_map(|sent| match &sent.command {
+            Command::Pause(asked) => Some(("pause", asked)),
+            Command::Cancel(asked) => Some(("cancel", asked)),
+            Command::Approve(_) | Command::Deny(_) => None,
+        });
+        let message = match (record.state, halt) {
+            (RunState::Paused, _) => "the run is paused already".to_owned(),
+            (_, Some((kind, asked))) => format!(
+                "a {kind} of the run, by {}, is pending already (recorded, not carried \
+                 out yet)",
+                asked.by
+            ),
+            (state, None) => format!("the run paused or ended meanwhile (it is {state} now)"),
+        };
+        Ok(Error::Refused { run, message })
     }
 
     /// Why `command`, a ruling on `ruling.step`, cannot be recorded for `record`'s run (its

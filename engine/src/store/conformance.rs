@@ -48,6 +48,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
         .await;
     commands::a_start_reports_a_pause_or_cancel_asked_before_it(&make().await).await;
     commands::a_ruling_is_recorded_only_while_it_decides_something(&make().await).await;
+    commands::a_pause_or_cancel_is_recorded_only_while_it_can_take_effect(&make().await).await;
     progress_is_kept_until_the_next_attempt(&make().await).await;
     the_attempts_cut_off_are_kept_with_the_step(&make().await).await;
     a_start_of_items_counts_each_item(&make().await).await;

@@ -391,17 +391,32 @@ impl Store for MemoryStore {
         let run = runs
             .get(&run_id)
             .ok_or_else(|| Error::UnknownRun(run_id.to_string()))?;
-        if let Command::Approve(asked) | Command::Deny(asked) = ruling {
-            let awaits = (run.steps.iter())
-                .any(|step| step.id == asked.step && step.state == StepState::AwaitingApproval);
-            let covered = (run.commands.iter()).any(|(earlier, handled)| {
-                !handled && earlier.command.covers(&asked.step, asked.item)
-            });
-            if !awaits || covered {
-                return Ok(false);
+        let at = now();
+        let pending = || (run.commands.iter()).filter(|(_, handled)| !handled);
+        let recorded = match ruling {
+            Command::Approve(asked) | Command::Deny(asked) => {
+                let awaits = (run.steps.iter())
+                    .any(|step| step.id == asked.step && step.state == StepState::AwaitingApproval);
+                awaits
+                    && !pending()
+                        .any(|(earlier, _)| earlier.command.covers(&asked.step, asked.item))
             }
+            Command::Pause(_) | Command::Cancel(_) => {
+                let record = &run.record;
+                let halted = || {
+                    record.state == RunState::Paused
+                        || pending().any(|(earlier, _)| {
+                            matches!(earlier.command, Command::Pause(_) | Command::Cancel(_))
+                        })
+                };
+                (!record.state.is_terminal() || record.is_driven(at))
+                    && (matches!(ruling, Command::Cancel(_)) || !halted())
+            }
+        };
+        if !recorded {
+            return Ok(false);
         }
-        record_command(&mut runs, run_id, ruling.clone(), now());
+        record_command(&mut runs, run_id, ruling.clone(), at);
         Ok(true)
     }
 

@@ -1,11 +1,12 @@
 //! Commands and approvals: kept until handled, and a pause or cancel handled by the commit
 //! that carries it out.
 
-use super::{batch, run_change, started, step};
+use super::{TTL, batch, holder, run_change, started, step};
 use crate::approval::{Approval, ApprovalDecision};
 use crate::command::{Command, Request, Ruling};
 use crate::guard::Verdict;
 use crate::item::ItemRecord;
+use crate::lease::LeaseAttempt;
 use crate::state::{Batch, RunState, StepState};
 use crate::store::Store;
 
@@ -293,4 +294,83 @@ pub(super) async fn a_ruling_is_recorded_only_while_it_decides_something(store: 
         recorded,
         [&approve(Some(3)), &approve(Some(4)), &deny, &halt]
     );
+}
+
+/// A pause or a cancel sent to a run is recorded only while it can take effect, judged in
+/// the write itself (`Store::send_ruling`): not for a run that ended, unless a live lease says
+/// an engine redrives it; and a pause not for a paused run, nor behind a pending pause or
+/// cancel (a cancel behind a pending pause is recorded: it wins). A refusal records nothing,
+/// so no command is left pending for a run that will never carry it out.
+pub(super) async fn a_pause_or_cancel_is_recorded_only_while_it_can_take_effect(
+    store: &impl Store,
+) {
+    let request = |by: &str| Request {
+        by: by.into(),
+        reason: None,
+    };
+    let pause = Command::Pause(request("ann"));
+    let cancel = Command::Cancel(request("bob"));
+    let kinds = async |run| -> Vec<&'static str> {
+        let pending = store.pending_commands(run).await.unwrap();
+        pending
+            .iter()
+            .map(|pending| pending.command.kind())
+            .collect()
+    };
+    let run = started(store, "me").await;
+    assert!(store.send_ruling(run, &pause).await.unwrap());
+    assert!(
+        !store.send_ruling(run, &pause).await.unwrap(),
+        "a second pause while the first is pending"
+    );
+    assert!(
+        store.send_ruling(run, &cancel).await.unwrap(),
+        "a cancel behind a pending pause"
+    );
+    assert_eq!(kinds(run).await, ["pause", "cancel"]);
+
+    let cancelling = started(store, "me").await;
+    assert!(store.send_ruling(cancelling, &cancel).await.unwrap());
+    assert!(
+        !store.send_ruling(cancelling, &pause).await.unwrap(),
+        "a pause behind a pending cancel"
+    );
+    assert_eq!(kinds(cancelling).await, ["cancel"]);
+
+    let paused = started(store, "me").await;
+    let pausing = batch([run_change(paused, RunState::Running, RunState::Paused)]);
+    store.commit("me", pausing).await.unwrap();
+    assert!(
+        !store.send_ruling(paused, &pause).await.unwrap(),
+        "a paused run"
+    );
+    assert!(
+        store.send_ruling(paused, &cancel).await.unwrap(),
+        "a cancel of a paused run"
+    );
+    assert_eq!(kinds(paused).await, ["cancel"]);
+
+    let ended = started(store, "me").await;
+    let cancelled = batch([
+        step(ended, "a", StepState::Ready, StepState::Cancelled),
+        run_change(ended, RunState::Running, RunState::Cancelled),
+    ]);
+    store.commit("me", cancelled).await.unwrap();
+    for command in [&pause, &cancel] {
+        let kind = command.kind();
+        assert!(
+            !store.send_ruling(ended, command).await.unwrap(),
+            "a {kind} of an ended run"
+        );
+    }
+    assert!(kinds(ended).await.is_empty(), "nothing recorded");
+    // An engine that redrives the run holds its lease while it is still `cancelled`.
+    let me = holder("me");
+    let taken = store.acquire_lease(ended, &me, TTL, &|_| false);
+    assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+    assert!(
+        store.send_ruling(ended, &pause).await.unwrap(),
+        "a pause of a run being redriven"
+    );
+    assert_eq!(kinds(ended).await, ["pause"]);
 }

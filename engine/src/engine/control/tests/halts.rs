@@ -1,0 +1,40 @@
+//! A pause the store's write refuses though the run looked pausable when read: refused
+//! with the reason, the store unchanged.
+
+use super::*;
+
+#[tokio::test]
+async fn a_pause_behind_a_pending_pause_or_cancel_is_refused_and_records_nothing() {
+    let request = |by: &str| Request {
+        by: by.into(),
+        reason: None,
+    };
+    for (earlier, says) in [
+        (
+            Command::Pause(request("bob")),
+            "a pause of the run, by bob, is pending already",
+        ),
+        (
+            Command::Cancel(request("bob")),
+            "a cancel of the run, by bob, is pending already",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = undriven(dir.path()).await;
+        let engine = hanging_engine(dir.path(), &Arc::new(Hangs::default())).await;
+        // Recorded by another process that has not carried it out yet (it is about to).
+        engine.store().send_command(run, &earlier).await.unwrap();
+        let sent = engine
+            .send(&run.to_string(), Command::Pause(request("ann")))
+            .await;
+        match sent {
+            Err(Error::Refused { message, .. }) => assert!(message.starts_with(says), "{message}"),
+            other => panic!("{} not refused: {other:?}", earlier.kind()),
+        }
+        let pending = engine.store().pending_commands(run).await.unwrap();
+        let commands: Vec<&Command> = pending.iter().map(|sent| &sent.command).collect();
+        assert_eq!(commands, [&earlier], "nothing recorded");
+        let record = engine.store().find_run(&run.to_string()).await.unwrap();
+        assert_eq!(record.state, RunState::Running, "nothing carried out");
+    }
+}
