@@ -237,9 +237,15 @@ impl Engine {
         let run = record.id;
         let refused = |message: String| Error::Refused { run, message };
         if !matches!(record.state, RunState::Failed | RunState::Cancelled) {
-            let hint = match record.state {
-                RunState::Succeeded => String::new(),
-                _ => format!(
+            // A resume of a run a live engine drives is refused too: say who drives it.
+            let driver = (record.lease.as_ref()).filter(|lease| lease.is_live(Utc::now()));
+            let hint = match (record.state, driver) {
+                (RunState::Succeeded, _) => String::new(),
+                (_, Some(lease)) => format!(
+                    " (a live engine drives it: pid {} on {})",
+                    lease.holder.pid, lease.holder.host
+                ),
+                (_, None) => format!(
                     " (`cairn resume {}` carries an unfinished run on)",
                     record.id
                 ),

@@ -1,5 +1,5 @@
 //! A pause the store's write refuses though the run looked pausable when read: refused
-//! with the reason, the store unchanged.
+//! with the reason, the store unchanged; and a retry of a run a live engine drives.
 
 use super::*;
 
@@ -37,4 +37,35 @@ async fn a_pause_behind_a_pending_pause_or_cancel_is_refused_and_records_nothing
         let record = engine.store().find_run(&run.to_string()).await.unwrap();
         assert_eq!(record.state, RunState::Running, "nothing carried out");
     }
+}
+
+/// A retry of a run a live engine drives says so, rather than advising `cairn resume`,
+/// which is refused too.
+#[tokio::test]
+async fn a_retry_of_a_driven_run_says_a_live_engine_drives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Gate::default());
+    let engine = Engine::builder(dir.path().join("cairn.db"))
+        .executor("gate", Arc::clone(&gate) as Arc<dyn Executor>)
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "w", "steps": [{"id": "a", "executor": "gate"}]});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    gate.started.notified().await;
+    let message = match engine.retry(&handle.id().to_string(), None).await {
+        Err(Error::Refused { message, .. }) => message,
+        other => panic!("not refused: {other:?}"),
+    };
+    let pid = std::process::id();
+    assert!(
+        message.ends_with(&format!(
+            "(a live engine drives it: pid {pid} on {})",
+            lease::this_process().host
+        )),
+        "{message}"
+    );
+    gate.open.notify_one();
+    assert_eq!(handle.wait().await.unwrap().state, RunState::Succeeded);
 }
