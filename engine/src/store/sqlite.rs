@@ -469,15 +469,13 @@ impl Store for SqliteStore {
     }
 
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
-        let at = Utc::now().timestamp_millis();
         let command = CommandRow::new(run_id, command);
-        self.writer.send_command(command, at).await.map(drop)
+        self.writer.send_command(command).await.map(drop)
     }
 
     async fn send_ruling(&self, run_id: Uuid, ruling: &Command) -> Result<bool> {
-        let at = Utc::now().timestamp_millis();
         let command = CommandRow::ruling(run_id, ruling);
-        self.writer.send_command(command, at).await
+        self.writer.send_command(command).await
     }
 
     async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>> {

@@ -220,6 +220,41 @@ async fn a_lease_pid_out_of_range_is_a_corrupt_database_naming_the_column() {
     );
 }
 
+/// A command is dated when it is written, under the write lock, not when it was asked for:
+/// one that waited for another process's commit is never dated before that commit (a
+/// resume overrules the pauses dated before it was asked).
+#[tokio::test]
+async fn a_command_is_dated_when_written_not_when_sent() {
+    use crate::command::Request;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    let run = conformance::started(&store, "me").await;
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let pause = Command::Pause(Request {
+        by: "ann".into(),
+        reason: None,
+    });
+    let mut sent = std::pin::pin!(store.send_ruling(run, &pause));
+    assert!(futures::poll!(sent.as_mut()).is_pending());
+    // The other process commits a millisecond later at least (the clock is read until it
+    // has moved on: nothing waits for a time).
+    let asked = Utc::now().timestamp_millis();
+    let mut committed = asked;
+    while committed <= asked {
+        committed = Utc::now().timestamp_millis();
+    }
+    other.execute_batch("COMMIT").unwrap();
+    assert!(sent.await.unwrap());
+    let pending = store.pending_commands(run).await.unwrap();
+    assert!(
+        pending[0].created_at.timestamp_millis() >= committed,
+        "dated {} before the commit it waited for, at {committed}",
+        pending[0].created_at.timestamp_millis()
+    );
+}
+
 mod grouped_commits;
 mod paths;
 mod refused;

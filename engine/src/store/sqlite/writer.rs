@@ -92,10 +92,10 @@ enum Request {
         back: bool,
         reply: Reply<()>,
     },
-    /// Record a command sent `at` (ms), answering whether it was (a ruling may not be).
+    /// Record a command, answering whether it was (a ruling, a pause or a cancel may not
+    /// be).
     Command {
         command: CommandRow,
-        at: i64,
         reply: Reply<bool>,
     },
     /// Close the connection, then answer.
@@ -269,11 +269,11 @@ impl Writer {
         .await
     }
 
-    /// Records `command`, sent `at` (ms), unless it is a ruling its step's state or an
-    /// earlier ruling makes moot ([`CommandRow::ruling`]); whether it was recorded.
-    pub(super) async fn send_command(&self, command: CommandRow, at: i64) -> Result<bool> {
-        self.ask(|reply| Request::Command { command, at, reply })
-            .await
+    /// Records `command` unless the run's state or an earlier command makes it moot
+    /// ([`CommandRow::ruling`]); whether it was recorded. Its time is taken under the write
+    /// lock: a command recorded after a commit is never dated before it.
+    pub(super) async fn send_command(&self, command: CommandRow) -> Result<bool> {
+        self.ask(|reply| Request::Command { command, reply }).await
     }
 
     /// Closes the connection (checkpointing the WAL when it is the last one) and ends the
@@ -448,10 +448,11 @@ impl Thread<'_> {
                 }
                 let _ = reply.send(released);
             }
-            Request::Command { command, at, reply } => {
-                // `BEGIN IMMEDIATE`: a ruling's checks read what the write lock holds still.
-                let sent =
-                    (self.prepared).transaction(|prepared| command.insert(prepared.conn, at));
+            Request::Command { command, reply } => {
+                // `BEGIN IMMEDIATE`: the checks read what the write lock holds still.
+                let sent = (self.prepared).transaction(|prepared| {
+                    command.insert(prepared.conn, Utc::now().timestamp_millis())
+                });
                 let _ = reply.send(sent.map_err(|error| self.fail(error)));
             }
             Request::Close(reply) => return Answered::Close(reply),
