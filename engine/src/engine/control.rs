@@ -125,11 +125,13 @@ impl Engine {
     /// pause or a cancel of it is pending (a pause is refused behind either).
     async fn halt_refused(&self, run: Uuid) -> Result<Error> {
         let store = &self.inner.store;
+        // The commands first: a pending pause or cancel is handled only by the commit that
+        // pauses or ends the run, so the run read after them shows that move if it is gone.
+        let pending = store.pending_commands(run).await?;
         let record = store.find_run(&run.to_string()).await?;
         if record.state.is_terminal() && !record.is_driven(Utc::now()) {
             return Ok(Error::Finished(Box::new(RunReport::from(&record))));
         }
-        let pending = store.pending_commands(run).await?;
         let halt = pending.iter().find_map(|sent| match &sent.command {
             Command::Pause(asked) => Some(("pause", asked)),
             Command::Cancel(asked) => Some(("cancel", asked)),
