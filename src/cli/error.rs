@@ -154,6 +154,9 @@ fn hint(error: &EngineError) -> String {
         | EngineError::NotADatabase(_)
         | EngineError::ForeignDatabase { .. } => "; pass --db PATH to use another file",
         EngineError::UnknownRun(_) | EngineError::AmbiguousRun { .. } => " (see `cairn runs`)",
+        EngineError::Corrupt(_) => {
+            "; it was changed outside cairn: restore the file from a backup, or put the named value back with `sqlite3`"
+        }
         EngineError::LeaseHeld { run, .. } => {
             return format!(
                 "; wait for it to end (`cairn resume --wait {run}` waits, then carries the run on)"
@@ -170,6 +173,12 @@ mod tests {
     use chrono::Utc;
 
     use super::hint;
+
+    #[test]
+    fn a_corrupt_database_is_answered_with_what_restores_it() {
+        let said = hint(&EngineError::Corrupt("column input: not JSON".into()));
+        assert!(said.contains("restore the file from a backup"), "{said}");
+    }
 
     #[test]
     fn a_live_lease_is_answered_with_the_wait_command_for_its_run() {
