@@ -217,16 +217,22 @@ impl SqliteStore {
         |error| classify(&self.path, error)
     }
 
-    /// The error of a query that packs run `run_id`'s rows of `table` (see [`culprit`]).
-    async fn packing_failed(
+    /// `packed`, the result of a query that packs run `run_id`'s rows of `table`: its error
+    /// names the column SQLite's JSON functions refused, when one is found (see [`culprit`]).
+    async fn packed<T>(
         &self,
+        packed: sqlx::Result<T>,
         table: &'static str,
         json: &[&str],
         run_id: Uuid,
-        error: sqlx::Error,
-    ) -> Error {
-        let error = classify(&self.path, error);
-        culprit::named(&self.reads, table, json, run_id, error).await
+    ) -> Result<T> {
+        match packed {
+            Ok(packed) => Ok(packed),
+            Err(error) => {
+                let error = classify(&self.path, error);
+                Err(culprit::named(&self.reads, table, json, run_id, error).await)
+            }
+        }
     }
 
     /// The step rows of run `run_id` as `query` (one of [`steps`]' queries) packs them.
@@ -235,14 +241,8 @@ impl SqliteStore {
             .bind(run_id.to_string())
             .fetch_one(&self.reads)
             .await;
-        let (count, rows): (i64, String) = match packed {
-            Ok(packed) => packed,
-            Err(error) => {
-                return Err(self
-                    .packing_failed("steps", steps::JSON, run_id, error)
-                    .await);
-            }
-        };
+        let (count, rows): (i64, String) =
+            self.packed(packed, "steps", steps::JSON, run_id).await?;
         steps::records(count, &rows)
             .map_err(|e| Error::Corrupt(format!("steps of run {run_id}: {e}")))
     }
@@ -390,19 +390,12 @@ impl Store for SqliteStore {
     }
 
     async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
-        let row: Option<String> = match sqlx::query_scalar(steps::ONE)
+        let packed = sqlx::query_scalar(steps::ONE)
             .bind(run_id.to_string())
             .bind(step_id)
             .fetch_optional(&self.reads)
-            .await
-        {
-            Ok(row) => row,
-            Err(error) => {
-                return Err(self
-                    .packing_failed("steps", steps::JSON, run_id, error)
-                    .await);
-            }
-        };
+            .await;
+        let row: Option<String> = self.packed(packed, "steps", steps::JSON, run_id).await?;
         row.map(|row| steps::record(&row))
             .transpose()
             .map_err(|e| Error::Corrupt(format!("step {step_id} of run {run_id}: {e}")))
@@ -417,19 +410,12 @@ impl Store for SqliteStore {
     }
 
     async fn outputs(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, Value)>> {
-        let rows: String = match sqlx::query_scalar(steps::OUTPUTS)
+        let packed = sqlx::query_scalar(steps::OUTPUTS)
             .bind(run_id.to_string())
             .bind(id_list(step_ids))
             .fetch_one(&self.reads)
-            .await
-        {
-            Ok(rows) => rows,
-            Err(error) => {
-                return Err(self
-                    .packing_failed("steps", steps::JSON, run_id, error)
-                    .await);
-            }
-        };
+            .await;
+        let rows: String = self.packed(packed, "steps", steps::JSON, run_id).await?;
         steps::outputs(&rows).map_err(|e| Error::Corrupt(format!("outputs of run {run_id}: {e}")))
     }
 
@@ -553,14 +539,7 @@ impl Store for SqliteStore {
         .bind(since.timestamp_millis())
         .fetch_all(&self.reads)
         .await;
-        let rows = match rows {
-            Ok(rows) => rows,
-            Err(error) => {
-                return Err(self
-                    .packing_failed("events", events::JSON, run_id, error)
-                    .await);
-            }
-        };
+        let rows = self.packed(rows, "events", events::JSON, run_id).await?;
         let mut starts = Vec::new();
         for row in &rows {
             let start = (column(row, 0)?, millis_to_time(column(row, 1)?));
@@ -571,20 +550,13 @@ impl Store for SqliteStore {
     }
 
     async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>> {
-        let rows: String = match sqlx::query_scalar(events::PAGE)
+        let packed = sqlx::query_scalar(events::PAGE)
             .bind(run_id.to_string())
             .bind(after)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_one(&self.reads)
-            .await
-        {
-            Ok(rows) => rows,
-            Err(error) => {
-                return Err(self
-                    .packing_failed("events", events::JSON, run_id, error)
-                    .await);
-            }
-        };
+            .await;
+        let rows: String = self.packed(packed, "events", events::JSON, run_id).await?;
         events::page(run_id, &rows)
     }
 
