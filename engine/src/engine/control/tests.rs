@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::command::{Command, PendingCommand, Request, Ruling};
@@ -18,7 +18,7 @@ use crate::event::EventKind;
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use crate::lease::{self, LeaseAttempt, LeaseHolder};
 use crate::state::{Batch, StepState};
-use crate::{Engine, Error, MemoryStore, RunState};
+use crate::{Engine, Error, MemoryStore, RunHandle, RunState};
 
 /// Fails a step whose `with` says `fail`; else succeeds.
 #[derive(Debug)]
@@ -462,21 +462,29 @@ impl Executor for Gate {
     }
 }
 
+/// An engine over the database in `dir` whose `gate` executor is `gate`, and the run it
+/// started of a workflow of `steps`.
+async fn start_gated(dir: &Path, gate: &Arc<Gate>, steps: Value) -> (Engine, RunHandle) {
+    let engine = Engine::builder(dir.join("cairn.db"))
+        .executor("gate", Arc::clone(gate) as Arc<dyn Executor>)
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "w", "steps": steps});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    (engine, handle)
+}
+
 #[tokio::test]
 async fn a_cancel_sent_while_the_engine_that_paused_the_run_holds_its_lease_is_applied_by_it() {
     let dir = tempfile::tempdir().unwrap();
     let gate = Arc::new(Gate::default());
-    let engine = Engine::builder(dir.path().join("cairn.db"))
-        .executor("gate", Arc::clone(&gate) as Arc<dyn Executor>)
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "w", "steps": [
+    let steps = json!([
         {"id": "a", "executor": "gate"},
         {"id": "b", "executor": "gate", "needs": ["a"]}
-    ]});
-    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
-    let handle = engine.start(plan, json!({})).await.unwrap();
+    ]);
+    let (engine, handle) = start_gated(dir.path(), &gate, steps).await;
     let run = handle.id();
     gate.started.notified().await;
     let _trigger = cancel_at_release(dir.path(), run);

@@ -45,14 +45,8 @@ async fn a_pause_behind_a_pending_pause_or_cancel_is_refused_and_records_nothing
 async fn a_retry_of_a_driven_run_says_a_live_engine_drives_it() {
     let dir = tempfile::tempdir().unwrap();
     let gate = Arc::new(Gate::default());
-    let engine = Engine::builder(dir.path().join("cairn.db"))
-        .executor("gate", Arc::clone(&gate) as Arc<dyn Executor>)
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "w", "steps": [{"id": "a", "executor": "gate"}]});
-    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
-    let handle = engine.start(plan, json!({})).await.unwrap();
+    let steps = json!([{"id": "a", "executor": "gate"}]);
+    let (engine, handle) = start_gated(dir.path(), &gate, steps).await;
     gate.started.notified().await;
     let message = match engine.retry(&handle.id().to_string(), None).await {
         Err(Error::Refused { message, .. }) => message,
