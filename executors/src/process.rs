@@ -8,8 +8,9 @@
 //!   one [`reaper`] process: a `/bin/sh` loop in a group of its own, reading `+PGID` /
 //!   `-PGID` lines from a pipe only the engine can write to. Each step's group is registered
 //!   from its spawn until it has been killed; when the engine dies the kernel closes the
-//!   pipe, and on EOF the reaper sends SIGKILL to every group still registered, then exits.
-//!   A gracefully exiting engine has no group registered, and the reaper just exits. (Unlike
+//!   pipe, and on EOF the reaper sends SIGKILL to every group still registered, and to
+//!   every step spawned but not registered yet (found by the engine's token in its
+//!   environment), then exits. A gracefully exiting engine has no step left. (Unlike
 //!   `PR_SET_PDEATHSIG`, this reaches grandchildren, and it needs no code between fork and
 //!   exec, so programs start with `posix_spawn`: see [`group::configure`].)
 //! - the program is looked up in the `PATH` the step sees before it is started, since the
@@ -79,8 +80,9 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 ///
 /// The environment is cleared, then holds the engine's variables named in the allow-list
 /// ([`env_allow`](Self::env_allow), [`DEFAULT_ENV_ALLOW`] by default), then `with.env`, then
-/// `CAIRN_RUN_ID`, `CAIRN_STEP_ID`, `CAIRN_ATTEMPT`, `CAIRN_IDEMPOTENCY_KEY` and, for a
-/// `for_each` item, `CAIRN_ITEM_INDEX`.
+/// `CAIRN_RUN_ID`, `CAIRN_STEP_ID`, `CAIRN_ATTEMPT`, `CAIRN_IDEMPOTENCY_KEY`, for a
+/// `for_each` item `CAIRN_ITEM_INDEX`, and `CAIRN_ENGINE` (the engine's token, by which the
+/// reaper finds a step the engine died before registering).
 ///
 /// The program leads a new process group. If the engine dies, the whole group gets SIGKILL:
 /// the first spawn starts a small `/bin/sh` helper, the reaper, which kills the groups of a
@@ -180,7 +182,8 @@ impl ProcessExecutor {
         command.args(&params.command[1..]).env_clear();
         command.envs(inherited);
         command.envs(&params.env);
-        let cairn: [(&str, OsString); 4] = [
+        let cairn: [(&str, OsString); 5] = [
+            ("CAIRN_ENGINE", reaper::token().into()),
             ("CAIRN_RUN_ID", action.run_id.to_string().into()),
             ("CAIRN_STEP_ID", action.step_id.clone().into()),
             ("CAIRN_ATTEMPT", action.attempt.to_string().into()),

@@ -9,9 +9,10 @@
 //! engine holds (it is close-on-exec, so no step inherits it). The engine writes `+PGID` when
 //! a step's group is created and `-PGID` once it has been killed at the end of the attempt.
 //! When the engine exits, for any reason, the kernel closes the write end; the reaper reads
-//! EOF, sends SIGKILL to every group still registered, and exits. It runs only shell
-//! builtins, so it never has children of its own to reap, and nothing of the engine waits
-//! for it.
+//! EOF, sends SIGKILL to every group still registered, then to every step the engine had
+//! spawned and not registered yet (found by the engine's [`token`] in its environment), and
+//! exits. Until EOF it runs only shell builtins, so it has no children of its own to reap,
+//! and nothing of the engine waits for it.
 //!
 //! The engine keeps the groups it has registered. If the reaper has gone (a step killed it:
 //! it runs as the same user, and `kill -9 -1` or a `pkill sh` reaches it), the next write to it
@@ -22,9 +23,10 @@
 //! Registration is best effort: if the reaper cannot be started or stops reading (the write
 //! end is non-blocking: a full pipe drops the message rather than stall the engine), a
 //! warning is logged: the steps of that engine are then not killed if it dies. A group is
-//! registered as soon as `spawn` returns, that is once the program has been exec'd: an
-//! engine killed in the microseconds between the two, while the program is already forking,
-//! could still leave that grandchild behind.
+//! registered as soon as `spawn` returns, that is once the program has been exec'd; one the
+//! engine died before registering is found by its token, if its leader still runs: a
+//! program that forked and exited in the microseconds between the two could still leave
+//! that grandchild behind.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -36,10 +38,16 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::Pid;
 
-/// The reaper's shell script. `$groups` holds the registered group ids as a multiset
-/// (" 12 34 "); a `-PGID` removes one occurrence, so a group id reused before the previous
-/// group's `-` arrived stays registered.
+/// The reaper's shell script, given the engine's [`token`] as `$1`. `$groups` holds the
+/// registered group ids as a multiset (" 12 34 "); a `-PGID` removes one occurrence, so a
+/// group id reused before the previous group's `-` arrived stays registered.
+///
+/// At EOF it kills the registered groups, then every group whose leader is in its session
+/// (the engine's: a step that left it with `setsid` is out of reach, as at an attempt's end)
+/// and carries `CAIRN_ENGINE=$1` in its environment: a step spawned but not registered yet
+/// when the engine died. One `grep` reads the environments (those this user may read).
 pub(super) const SCRIPT: &str = r#"trap '' HUP INT QUIT PIPE
+token=$1
 groups=' '
 while IFS= read -r line; do
   g=${line#?}
@@ -49,7 +57,34 @@ while IFS= read -r line; do
   esac
 done
 for g in $groups; do kill -9 "-$g" 2>/dev/null; done
+[ -n "$token" ] || exit 0
+read -r stat < /proc/$$/stat
+set -- ${stat##*) }
+session=$4
+for environ in $(grep -lzx "CAIRN_ENGINE=$token" /proc/[0-9]*/environ 2>/dev/null); do
+  p=${environ#/proc/}
+  p=${p%/environ}
+  read -r stat < "/proc/$p/stat" 2>/dev/null || continue
+  set -- ${stat##*) }
+  [ "$3" = "$p" ] && [ "$4" = "$session" ] && kill -9 "-$p" 2>/dev/null
+done
+exit 0
 "#;
+
+/// What the engine's steps carry in `CAIRN_ENGINE`: this process's id and the time the
+/// token was made, unique on the host. The reaper finds by it the steps the engine spawned
+/// and had not registered yet when it died: the spawn itself (from `fork` to `exec`, the
+/// engine waiting) is a gap no registration after it can close, and a kill while a wide
+/// `for_each` window starts its items nearly always lands in one.
+pub(crate) fn token() -> &'static str {
+    static TOKEN: LazyLock<String> = LazyLock::new(|| {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        format!("{}-{}", std::process::id(), since_epoch.as_nanos())
+    });
+    &TOKEN
+}
 
 /// The engine's reaper, started on first use, and the groups registered with it.
 static REAPER: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
@@ -79,7 +114,7 @@ impl Reaper {
     /// Starts a reaper that watches `groups`; logs and returns `None` on failure.
     fn start(groups: &HashMap<i32, usize>) -> Option<Reaper> {
         let started = Command::new("/bin/sh")
-            .args(["-c", SCRIPT, "cairn-reaper"])
+            .args(["-c", SCRIPT, "cairn-reaper", token()])
             .env_clear()
             .current_dir("/")
             .stdin(Stdio::piped())

@@ -210,7 +210,7 @@ async fn runs_in_cwd() {
 async fn exports_the_cairn_variables_and_with_env() {
     let mut action: Action = action(
         "process",
-        json!({"command": ["sh", "-c", "echo \"$CAIRN_RUN_ID|$CAIRN_STEP_ID|$CAIRN_ATTEMPT|$CAIRN_IDEMPOTENCY_KEY|$CAIRN_ITEM_INDEX|$GREETING\""],
+        json!({"command": ["sh", "-c", "echo \"$CAIRN_RUN_ID|$CAIRN_STEP_ID|$CAIRN_ATTEMPT|$CAIRN_IDEMPOTENCY_KEY|$CAIRN_ITEM_INDEX|$GREETING|$CAIRN_ENGINE\""],
                "env": {"GREETING": "hi"}}),
     );
     action.item_index = Some(2);
@@ -222,7 +222,10 @@ async fn exports_the_cairn_variables_and_with_env() {
     let run_id = action.run_id;
     assert_eq!(
         outcome.result,
-        Ok(json!(format!("{run_id}|step|3|{run_id}/step/2|2|hi")))
+        Ok(json!(format!(
+            "{run_id}|step|3|{run_id}/step/2|2|hi|{}",
+            super::reaper::token()
+        )))
     );
 }
 
@@ -585,6 +588,76 @@ fn the_reaper_kills_the_groups_still_registered_at_eof() {
     );
     kept.kill().unwrap();
     kept.wait().unwrap();
+}
+
+/// A step the engine spawned and died before registering (the spawn itself is that gap):
+/// the reaper finds it by the engine's token, but no other engine's step, nor a process that
+/// left the session, nor one whose token only starts like this engine's.
+#[tokio::test]
+async fn the_reaper_kills_the_unregistered_steps_of_its_engine_at_eof() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::{Child, Command, Stdio};
+
+    let step = |token: &str, program: &[&str]| {
+        let mut command = Command::new(program[0]);
+        command.args(&program[1..]).env_clear();
+        command
+            .env("CAIRN_ENGINE", token)
+            .env("PATH", "/usr/bin:/bin");
+        command
+    };
+    let sleep = ["sleep", "1000"];
+    let mut unregistered = step("4-2", &sleep).process_group(0).spawn().unwrap();
+    let mut others = step("5-2", &sleep).process_group(0).spawn().unwrap();
+    let mut longer = step("4-23", &sleep).process_group(0).spawn().unwrap();
+    // A session (and group) of its own: `setsid` execs `sleep` in the same process.
+    let mut away = step("4-2", &["setsid", "sleep", "1000"]).spawn().unwrap();
+    let _ends = KillOnDrop([&unregistered, &others, &longer, &away].map(Child::id));
+    // The reaper finds a program by its environment once it runs: wait until `sleep` does.
+    for child in [&unregistered, &others, &longer, &away] {
+        let comm = format!("/proc/{}/comm", child.id());
+        within("the program to run", async {
+            while std::fs::read_to_string(&comm).unwrap() != "sleep\n" {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+    }
+    let mut reaper = Command::new("/bin/sh")
+        .args(["-c", super::reaper::SCRIPT, "cairn-reaper", "4-2"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(reaper.stdin.take());
+    assert!(reaper.wait().unwrap().success());
+    let killed = within("the unregistered step to be killed", async {
+        loop {
+            match unregistered.try_wait().unwrap() {
+                Some(status) => break status,
+                None => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        }
+    });
+    assert_eq!(killed.await.signal(), Some(9));
+    for (child, what) in [
+        (&mut others, "another engine's step"),
+        (&mut longer, "a step of a longer token"),
+        (&mut away, "a process of another session"),
+    ] {
+        assert_eq!(child.try_wait().unwrap(), None, "{what} was killed");
+    }
+}
+
+/// Kills the processes of these pids when dropped, whatever the test's end.
+struct KillOnDrop<const N: usize>([u32; N]);
+
+impl<const N: usize> Drop for KillOnDrop<N> {
+    fn drop(&mut self) {
+        for pid in self.0 {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid"));
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
 }
 
 #[test]

@@ -67,7 +67,11 @@ impl CommandRow {
     /// [`Command::covers`] says); a pause or a cancel not while its run has ended and no
     /// live lease says an engine redrives it, and a pause not while the run is paused or a
     /// pause or a cancel of it is pending.
-    pub(in crate::store::sqlite) fn insert(&self, conn: &Connection, at: i64) -> rusqlite::Result<bool> {
+    pub(in crate::store::sqlite) fn insert(
+        &self,
+        conn: &Connection,
+        at: i64,
+    ) -> rusqlite::Result<bool> {
         let inserted = match self.check {
             Check::None => conn
                 .prepare_cached(
