@@ -155,7 +155,7 @@ fn hint(error: &EngineError) -> String {
         | EngineError::ForeignDatabase { .. } => "; pass --db PATH to use another file",
         EngineError::UnknownRun(_) | EngineError::AmbiguousRun { .. } => " (see `cairn runs`)",
         EngineError::Corrupt(_) => {
-            "; it was changed outside cairn: restore the file from a backup, or put the named value back with `sqlite3`"
+            "; if it was changed outside cairn, restore the file from a backup or put the named value back with `sqlite3` (a run an older cairn stored in a form this one refuses can only stay as it is)"
         }
         EngineError::LeaseHeld { run, .. } => {
             return format!(

@@ -87,6 +87,23 @@ fn the_committed_schema_is_current_and_accepts_every_example() {
     }
 }
 
+/// A stored snapshot this version refuses (an older cairn took a longer duration) is named
+/// by what is wrong with it, not as JSON that does not parse.
+#[test]
+fn a_snapshot_value_no_type_takes_is_no_json_error() {
+    let stored = json!({"name": "w", "defaults": {"timeout": "200y"},
+                        "steps": [{"id": "a", "executor": "noop"}]});
+    let error = compile_snapshot(&stored.to_string(), "run r")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("bad duration \"200y\""), "{error}");
+    assert!(!error.contains("invalid JSON"), "{error}");
+    let cut = compile_snapshot("{\"name\": ", "run r")
+        .unwrap_err()
+        .to_string();
+    assert!(cut.contains("invalid JSON"), "{cut}");
+}
+
 #[test]
 fn an_unknown_parameter_is_named_with_the_likely_key_in_a_nested_step() {
     let found = problems(
