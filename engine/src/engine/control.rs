@@ -71,8 +71,9 @@ impl Engine {
             return Err(Error::Finished(Box::new(RunReport::from(&record))));
         }
         // A pause or a cancel may take the run over: a run this engine cannot judge is
-        // refused before the command is recorded.
-        let judge = match &command {
+        // refused before the command is recorded. What it takes the run over with: the
+        // run's judge, and its plan if no engine drives it.
+        let takeover = match &command {
             Command::Approve(ruling) | Command::Deny(ruling) => {
                 if let Some(message) = self.ruling_refused(&record, &command, ruling).await? {
                     return Err(refused(message));
@@ -84,13 +85,16 @@ impl Engine {
             }
             Command::Pause(_) | Command::Cancel(_) => {
                 let judge = self.restore_guard(&record)?;
-                if !record.is_driven(Utc::now()) {
-                    // Carried out at once by taking the run over: a run whose stored
-                    // workflow no longer compiles (a corrupt database) could never be, and
-                    // a command recorded for it would stand for nothing.
-                    self.grown_plan(&record).await?;
-                }
-                Some(judge)
+                // Carried out at once by taking the run over: a run whose stored workflow
+                // no longer compiles (a corrupt database) could never be, and a command
+                // recorded for it would stand for nothing. The plan compiled for the check
+                // serves the takeover.
+                let compiled = if record.is_driven(Utc::now()) {
+                    None
+                } else {
+                    Some(self.grown_plan(&record).await?)
+                };
+                Some((judge, compiled))
             }
         };
         // The checks above read before the write: a ruling recorded or applied in between,
@@ -110,8 +114,8 @@ impl Engine {
             });
         }
         driving::ring(&self.driving, record.id);
-        if let Some(judge) = judge
-            && let Err(error) = self.settle_undriven(record.id, judge).await
+        if let Some((judge, compiled)) = takeover
+            && let Err(error) = self.settle_undriven(record.id, judge, compiled).await
         {
             // The command is recorded: it stands, and the next engine to take the run over
             // (a resume, a recovery) carries it out.
@@ -294,7 +298,7 @@ impl Engine {
             return Err(self.give_up(run_id, error).await);
         }
         let redrive = Redrive { from };
-        match self.takeover(record, judge, Some(redrive)).await {
+        match self.takeover(record, judge, Some(redrive), None).await {
             Ok(run) => self.drive(run, claim).await,
             Err(error) => Err(self.give_up(run_id, error).await),
         }

@@ -68,7 +68,7 @@ impl Engine {
             return Err(self.give_up(record.id, refusal).await);
         }
         let run_id = record.id;
-        match self.takeover(record, judge, None).await {
+        match self.takeover(record, judge, None, None).await {
             Ok(run) => {
                 let run = Takeover {
                     continued_at: continued.map(|continued| continued.at),
@@ -101,11 +101,14 @@ impl Engine {
     }
 
     /// A stored run as a driver takes it over, judged by `judge` (its restored guard).
+    /// `compiled`: its plan as compiled before the lease was taken, used if no plan has been
+    /// added to the run or superseded since ([`grown_plan`](Self::grown_plan) otherwise).
     pub(super) async fn takeover(
         &self,
         record: RunRecord,
         judge: Judge,
         redrive: Option<Redrive>,
+        compiled: Option<(Plan, Vec<Addition>)>,
     ) -> Result<Takeover> {
         // The step rows are read (and parsed) on another task while this one compiles the
         // stored definition: two linear parts of a resume side by side. Their outputs are
@@ -121,7 +124,10 @@ impl Engine {
                 }
             }
         }));
-        let (plan, plans) = self.grown_plan(&record).await?;
+        let (plan, plans) = match compiled {
+            Some(compiled) => self.still_grown(&record, compiled).await?,
+            None => self.grown_plan(&record).await?,
+        };
         let store = &self.inner.store;
         let mut steps = steps
             .await
@@ -216,6 +222,21 @@ impl Engine {
     /// they were committed, every executor it names checked against this engine's.
     pub(super) async fn grown_plan(&self, record: &RunRecord) -> Result<(Plan, Vec<Addition>)> {
         let plans = self.inner.store.plans(record.id).await?;
+        self.grow_plan(record, plans).await
+    }
+
+    /// `compiled`, the plan of `record` compiled earlier, if the run's plans are still the
+    /// ones it was grown by; else the plan grown again from the stored ones.
+    async fn still_grown(
+        &self,
+        record: &RunRecord,
+        compiled: (Plan, Vec<Addition>),
+    ) -> Result<(Plan, Vec<Addition>)> {
+        let plans = self.inner.store.plans(record.id).await?;
+        let seqs = |plans: &[Addition]| plans.iter().map(|plan| plan.seq).collect::<Vec<_>>();
+        if seqs(&plans) == seqs(&compiled.1) {
+            return Ok(compiled);
+        }
         self.grow_plan(record, plans).await
     }
 

@@ -12,13 +12,14 @@ use crate::command::Command;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lease::{self, LeaseAttempt};
+use crate::plan::{Addition, Plan};
 use crate::report::RunReport;
 use crate::scheduler::{Driver, Judge, Shared};
 use crate::state::RunState;
 
 impl Engine {
     /// Applies the commands of `run_id` at once if no engine drives it (see [`Engine::send`]),
-    /// judged by `judge`.
+    /// judged by `judge`; `compiled`, its plan if the sender compiled it already.
     ///
     /// Another process's command recorded while this one holds the lease finds the lease
     /// held, and leaves the command to its holder. So, once the lease is given back, the
@@ -27,11 +28,17 @@ impl Engine {
     /// them when it gives the lease back, or drives the run). A command is recorded before
     /// its sender looks at the lease, and the lease is given back before this look: either
     /// the sender takes the lease, or this look finds the command.
-    pub(super) async fn settle_undriven(&self, run_id: Uuid, judge: Judge) -> Result<()> {
+    pub(super) async fn settle_undriven(
+        &self,
+        run_id: Uuid,
+        judge: Judge,
+        mut compiled: Option<(Plan, Vec<Addition>)>,
+    ) -> Result<()> {
         let store = &self.inner.store;
         let mut seen = HashSet::new();
         loop {
-            let Some(report) = self.settle_once(run_id, judge.clone(), &mut seen).await? else {
+            let settled = self.settle_once(run_id, judge.clone(), &mut seen, compiled.take());
+            let Some(report) = settled.await? else {
                 return Ok(());
             };
             if report.state == RunState::Running {
@@ -47,12 +54,14 @@ impl Engine {
     /// Applies the pending commands of `run_id` under its lease, judged by `judge`, and
     /// gives the lease back: how the run stands then, or `None` if another process holds
     /// the lease (or this engine drives the run). Adds the commands pending once the lease
-    /// is held to `seen`: the commands applied are those or later ones.
+    /// is held to `seen`: the commands applied are those or later ones. `compiled`: the
+    /// run's plan, if compiled already ([`Engine::takeover`]).
     async fn settle_once(
         &self,
         run_id: Uuid,
         judge: Judge,
         seen: &mut HashSet<i64>,
+        compiled: Option<(Plan, Vec<Addition>)>,
     ) -> Result<Option<RunReport>> {
         let Ok(claim) = self.claim(run_id) else {
             return Ok(None); // This engine drives it: its driver reads the command.
@@ -69,7 +78,7 @@ impl Engine {
             let pending = inner.store.pending_commands(run_id).await?;
             seen.extend(pending.iter().map(|sent| sent.id));
             let record = inner.store.find_run(&run_id.to_string()).await?;
-            let run = applying.takeover(record, judge, None).await?;
+            let run = applying.takeover(record, judge, None, compiled).await?;
             let (events, _) = broadcast::channel(1);
             Driver::new(Arc::clone(inner), run, events, claim.bell())?
                 .settle_commands()
@@ -116,7 +125,7 @@ impl Engine {
         let judge = self.restore_guard(&record)?;
         // The cancel ends the run: nothing is left to read again afterwards.
         let settled = self
-            .settle_once(report.id, judge, &mut HashSet::new())
+            .settle_once(report.id, judge, &mut HashSet::new(), None)
             .await?;
         Ok(settled.unwrap_or(report))
     }
