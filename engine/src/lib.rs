@@ -89,6 +89,7 @@ pub use load::{
     LoadError, Place, Problem, check_params, document_schema, load_document, load_file, load_json,
     load_snapshot, load_str, read_document,
 };
+pub use nesting::{TooDeep, read_output};
 pub use plan::{Addition, Graph, Plan, PlanStep, Spent, StepIndex, Supersession};
 pub use report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 pub use state::{

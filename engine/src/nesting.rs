@@ -3,11 +3,14 @@
 //! nests a known few levels at most, and its recursive drop and serialization stay
 //! shallow. The store wraps values in a few more levels (a run's output holds its sinks'
 //! outputs, a read packs rows in arrays), past serde_json's recursion limit: [`from_stored`]
-//! reads those, bounded by [`READ_LIMIT`]. Nothing here recurses on the data.
+//! reads those, bounded by [`READ_LIMIT`]; [`read_output`] reads an executor's JSON text
+//! up to [`MAX_DEPTH`] and refuses it deeper. Nothing here recurses on the data.
 
+use std::cmp::Ordering;
 use std::ops::ControlFlow;
 
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 use serde_json::de::SliceRead;
 
@@ -20,10 +23,10 @@ pub(crate) const MAX_DEPTH: usize = 128;
 /// list of items, the run's output by step id, a read's rows), with room to spare.
 const READ_LIMIT: usize = MAX_DEPTH + 16;
 
-/// A value nested deeper than [`MAX_DEPTH`] levels.
+/// A value nested deeper than the 128 levels of arrays and objects a run holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("nested deeper than {MAX_DEPTH} levels of arrays and objects")]
-pub(crate) struct TooDeep;
+pub struct TooDeep;
 
 /// Whether `value`, placed inside `outer` levels of arrays and objects, nests at most
 /// [`MAX_DEPTH`] levels: walked without recursion, one iterator a level open, so no deeper
@@ -156,18 +159,49 @@ pub(crate) fn from_stored<'de, T>(
     text: &'de [u8],
     mut read: impl FnMut(&mut serde_json::Deserializer<SliceRead<'de>>) -> serde_json::Result<T>,
 ) -> serde_json::Result<T> {
-    let mut parse = |unbounded: bool| -> serde_json::Result<T> {
-        let mut deserializer = serde_json::Deserializer::from_slice(text);
-        if unbounded {
-            deserializer.disable_recursion_limit();
+    match parse(text, false, &mut read) {
+        Err(error) if error.is_syntax() && text_depth(text) <= READ_LIMIT => {
+            parse(text, true, read)
         }
-        let value = read(&mut deserializer)?;
-        deserializer.end()?;
-        Ok(value)
-    };
-    match parse(false) {
-        Err(error) if error.is_syntax() && text_depth(text) <= READ_LIMIT => parse(true),
         parsed => parsed,
+    }
+}
+
+/// JSON `text` read with `read`, then checked that nothing follows; `unbounded`, past
+/// serde_json's recursion limit (the caller bounds the depth).
+fn parse<'de, T>(
+    text: &'de [u8],
+    unbounded: bool,
+    read: impl FnOnce(&mut serde_json::Deserializer<SliceRead<'de>>) -> serde_json::Result<T>,
+) -> serde_json::Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    if unbounded {
+        deserializer.disable_recursion_limit();
+    }
+    let value = read(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// An executor's output `text` (a program's stdout) as JSON: `None` when it is not one JSON
+/// document (the executor keeps it as text), [`TooDeep`] when it is one nested deeper than
+/// the 128 levels a run holds, else its value. serde_json alone stops at 128 levels, and
+/// the text it refused would pass the bound as a string: a document of exactly 128 levels is
+/// read past that limit, and a deeper one is checked to be JSON without building it.
+pub fn read_output(text: &[u8]) -> Option<Result<Value, TooDeep>> {
+    if let Ok(value) = serde_json::from_slice(text) {
+        return Some(Ok(value));
+    }
+    match text_depth(text).cmp(&MAX_DEPTH) {
+        Ordering::Less => None,
+        Ordering::Equal => parse(text, true, |whole| Value::deserialize(whole))
+            .ok()
+            .map(Ok),
+        // serde_json skips a value with a stack of brackets of its own, not by recursion,
+        // and sets that no limit.
+        Ordering::Greater => parse(text, false, |whole| IgnoredAny::deserialize(whole))
+            .is_ok()
+            .then_some(Err(TooDeep)),
     }
 }
 
@@ -219,6 +253,25 @@ mod tests {
         }
         assert_eq!(check(&deep, 0), Err(TooDeep));
         dismantle(deep);
+    }
+
+    #[test]
+    fn an_output_text_is_read_up_to_max_depth_and_refused_deeper() {
+        let text = |levels: usize| format!("{}0{}\n", "[".repeat(levels), "]".repeat(levels));
+        for levels in [0, MAX_DEPTH - 1, MAX_DEPTH] {
+            let read = read_output(text(levels).as_bytes());
+            assert_eq!(read, Some(Ok(nested(levels))), "{levels} levels");
+        }
+        for levels in [MAX_DEPTH + 1, READ_LIMIT + 1, 1_000_000] {
+            let read = read_output(text(levels).as_bytes());
+            assert_eq!(read, Some(Err(TooDeep)), "{levels} levels");
+        }
+        // Text that is not one JSON document stays text, however deep its brackets.
+        let unclosed = "[".repeat(MAX_DEPTH);
+        let deep_then_text = format!("{} and more", text(MAX_DEPTH + 1));
+        for text in [&unclosed, &deep_then_text, "[1] 2", "not JSON", "1e999"] {
+            assert_eq!(read_output(text.as_bytes()), None, "{text}");
+        }
     }
 
     #[test]

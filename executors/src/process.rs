@@ -601,13 +601,20 @@ fn exit_message(program: &str, status: ExitStatus, stderr: Option<&str>) -> Stri
 }
 
 /// A successful step's output: stdout as JSON, else as a string without its trailing
-/// newline; `null` when stdout is empty. `Err` says where it is not UTF-8 and what to do.
+/// newline; `null` when stdout is empty. `Err` says where it is not UTF-8, or that it is JSON
+/// nested deeper than a run holds, and what to do.
 fn parse_output(program: &str, mut stdout: Vec<u8>) -> Result<Value, String> {
     if stdout.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    if let Ok(value) = serde_json::from_slice(&stdout) {
-        return Ok(value);
+    match cairn_engine::read_output(&stdout) {
+        Some(Ok(value)) => return Ok(value),
+        Some(Err(too_deep)) => {
+            return Err(format!(
+                "`{program}` wrote JSON to stdout {too_deep}, more than a run holds; make it print flatter JSON, or write the data to a file and print the file's path"
+            ));
+        }
+        None => {}
     }
     if stdout.ends_with(b"\n") {
         stdout.pop();

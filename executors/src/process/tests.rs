@@ -115,6 +115,25 @@ async fn empty_stdout_is_null_and_non_utf8_is_bad_output() {
 }
 
 #[tokio::test]
+async fn json_stdout_is_kept_to_128_levels_and_bad_output_deeper() {
+    let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+    let outcome = run(json!({"command": ["printf", "%s\\n", nested(128)]})).await;
+    let deepest = (1..128).fold(json!([]), |inner, _| json!([inner]));
+    assert_eq!(outcome.result, Ok(deepest));
+    // Deeper, it is refused, not kept as a string that would pass the engine's bound.
+    let outcome = run(json!({"command": ["printf", "%s", nested(129)]})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadOutput);
+    assert!(
+        message.starts_with("`printf` wrote JSON to stdout nested deeper than 128 levels of arrays and objects, more than a run holds; make it print flatter JSON"),
+        "{message}"
+    );
+    // Brackets that are not one JSON document stay text.
+    let outcome = run(json!({"command": ["printf", "%s", "[".repeat(129)]})).await;
+    assert_eq!(outcome.result, Ok(Value::String("[".repeat(129))));
+}
+
+#[tokio::test]
 async fn non_zero_exit_is_retryable_and_carries_the_stderr_tail() {
     let outcome =
         run(json!({"command": ["sh", "-c", "echo starting; echo 'disk full' >&2; exit 3"]})).await;
