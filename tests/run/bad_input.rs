@@ -420,6 +420,39 @@ fn a_command_that_takes_a_run_over_names_a_missing_database_and_makes_none() {
 }
 
 #[test]
+fn listings_and_recover_refuse_a_missing_folder_or_a_name_too_long_and_make_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            dir.path().join("no-such-dir/cairn.db"),
+            "no-such-dir/cairn.db: no such directory to hold the database; pass --db PATH",
+        ),
+        (
+            dir.path().join(format!("{}.db", "x".repeat(300))),
+            "x.db: the file name is too long for its file system (most allow 255 bytes); use a shorter one",
+        ),
+    ];
+    // Not "no runs", nor "no unfinished run to recover": a mistyped --db says so.
+    for (db, needle) in &cases {
+        for args in [&["runs"][..], &["approvals"], &["recover"]] {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+            command
+                .arg("--db")
+                .arg(db)
+                .args(args)
+                .env_remove("CAIRN_DB")
+                .env_remove("RUST_LOG");
+            let output = output_of(&mut command, &format!("cairn {args:?}"));
+            let message = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+            assert!(message.contains(needle), "{args:?}: {message}");
+        }
+    }
+    let made: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(made.is_empty(), "made {made:?}");
+}
+
+#[test]
 fn a_run_whose_guard_cannot_be_restored_is_refused_with_the_database_as_it_was() {
     let scratch = Scratch::new();
     let root = scratch.dir.path().join("work");

@@ -47,7 +47,7 @@ mod writer;
 mod writer_file;
 mod writer_lease;
 
-use open::{Schema, classify, connect_patiently, create_private, migrate};
+use open::{Schema, absent, classify, connect_patiently, create_private, migrate};
 use write::{CommandRow, Creation, Rows};
 use writer::{Commit, Writer};
 
@@ -133,16 +133,12 @@ impl SqliteStore {
             if link.is_ok_and(|link| link.file_type().is_symlink()) {
                 return Err(Error::DanglingLink(path));
             }
-            if !options.create {
-                return Err(Error::MissingDatabase(path));
+            // A missing folder or a name too long is an error even where a missing file is
+            // a database with nothing in it yet (`cairn runs`).
+            match absent(&path) {
+                Error::MissingDatabase(_) if options.create => create_private(&path)?,
+                missing => return Err(missing),
             }
-            let folder = path
-                .parent()
-                .filter(|folder| !folder.as_os_str().is_empty());
-            if folder.is_some_and(|folder| !folder.is_dir()) {
-                return Err(Error::MissingDirectory(path));
-            }
-            create_private(&path)?;
         }
         let busy_timeout = options.busy_timeout.min(LONGEST_BUSY_TIMEOUT);
         let connect = SqliteConnectOptions::new()

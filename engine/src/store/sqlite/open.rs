@@ -25,6 +25,25 @@ pub(super) fn create_private(path: &Path) -> Result<()> {
         .or_else(|error| refused_creation(path, error))
 }
 
+/// Why there is no database file at `path`: a name too long for its file system, a folder
+/// that does not exist, else the file alone is missing ([`Error::MissingDatabase`], which
+/// a caller that creates it takes as its cue).
+pub(super) fn absent(path: &Path) -> Error {
+    let path = path.to_owned();
+    let name = path.symlink_metadata();
+    if name.is_err_and(|error| error.kind() == std::io::ErrorKind::InvalidFilename) {
+        return Error::NameTooLong(path);
+    }
+    let folder = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty());
+    if folder.is_some_and(|folder| !folder.is_dir()) {
+        Error::MissingDirectory(path)
+    } else {
+        Error::MissingDatabase(path)
+    }
+}
+
 /// Why the database file at `path` could not be created, if that is an error at all.
 fn refused_creation(path: &Path, error: std::io::Error) -> Result<()> {
     use std::io::ErrorKind;
@@ -286,7 +305,7 @@ fn named(
         ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Locked(path),
         // A file that exists but cannot be opened: its WAL files belong to another user.
         ErrorCode::CannotOpen if path.exists() => Error::Unopenable(path),
-        ErrorCode::CannotOpen => Error::MissingDatabase(path),
+        ErrorCode::CannotOpen => absent(&path),
         ErrorCode::SystemIoFailure => match os_error {
             Some(Os::StorageFull | Os::QuotaExceeded) => Error::DiskFull(path),
             Some(Os::FileTooLarge) => Error::FileSizeLimit(path),
@@ -420,6 +439,12 @@ mod tests {
         let missing = classify_sqlite(&gone, failure());
         assert!(
             matches!(&missing, Error::MissingDatabase(p) if *p == gone),
+            "{missing:?}"
+        );
+        let nowhere = dir.path().join("gone/cairn.db");
+        let missing = classify_sqlite(&nowhere, failure());
+        assert!(
+            matches!(&missing, Error::MissingDirectory(p) if *p == nowhere),
             "{missing:?}"
         );
     }

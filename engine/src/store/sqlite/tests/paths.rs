@@ -96,4 +96,21 @@ async fn bad_files_are_named_and_left_alone() {
         .await
         .unwrap_err();
     assert!(matches!(error, Error::MissingDirectory(_)), "{error:?}");
+    // Not to be created (`cairn runs`), a file in a missing folder or with a name too long
+    // is still refused as such, not taken for a database with nothing in it yet.
+    let unmade = |path: &Path| StoreOptions {
+        create: false,
+        ..StoreOptions::new(path)
+    };
+    let error = SqliteStore::open(&unmade(&nowhere)).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::MissingDirectory(p) if *p == nowhere),
+        "{error:?}"
+    );
+    let long = dir.path().join(format!("{}.db", "l".repeat(300)));
+    let error = SqliteStore::open(&unmade(&long)).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::NameTooLong(p) if *p == long),
+        "{error:?}"
+    );
 }
