@@ -3,21 +3,23 @@
 use std::hash::{DefaultHasher, Hasher};
 use std::time::Duration;
 
-use crate::definition::{Backoff, Retry};
+use crate::definition::{Backoff, Duration as FileDuration, Retry};
+
+/// The delay before the second attempt when `initial_delay` is left out.
+pub(crate) const DEFAULT_INITIAL_DELAY: FileDuration = FileDuration(Duration::from_secs(1));
+
+/// The cap on the delay when `max_delay` is left out.
+pub(crate) const DEFAULT_MAX_DELAY: FileDuration = FileDuration(Duration::from_secs(60));
 
 /// The delay before the attempt after `attempt` (counted from 1).
 ///
-/// Exponential backoff doubles from `initial_delay` (default 1 s) up to `max_delay` (default
-/// 1 min). Jitter scales the delay into `[delay/2, delay]` by a fraction drawn from `seed`
+/// Exponential backoff doubles from `initial_delay` ([`DEFAULT_INITIAL_DELAY`]) up to
+/// `max_delay` ([`DEFAULT_MAX_DELAY`]). Jitter scales the delay into `[delay/2, delay]` by a fraction drawn from `seed`
 /// and the attempt, so the same step waits the same after a restart, while steps with other
 /// seeds (other runs or steps) spread out.
 pub(crate) fn delay(retry: &Retry, attempt: u32, seed: u64) -> Duration {
-    let initial = retry
-        .initial_delay
-        .map_or(Duration::from_secs(1), |delay| delay.0);
-    let max = retry
-        .max_delay
-        .map_or(Duration::from_secs(60), |delay| delay.0);
+    let initial = retry.initial_delay.unwrap_or(DEFAULT_INITIAL_DELAY).0;
+    let max = retry.max_delay.unwrap_or(DEFAULT_MAX_DELAY).0;
     let delay = match retry.backoff {
         Backoff::Fixed => initial,
         Backoff::Exponential => {
@@ -40,7 +42,6 @@ pub(crate) fn delay(retry: &Retry, attempt: u32, seed: u64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definition::Duration as FileDuration;
 
     fn retry(backoff: Backoff, jitter: bool) -> Retry {
         Retry {

@@ -12,6 +12,7 @@ use crate::definition::{Duration, Node, Retry, Workflow, is_id};
 use crate::executor::Executors;
 use crate::expr;
 use crate::plan::{Plan, StepIndex, for_each_expression_text};
+use crate::retry;
 
 /// The run a planner's plan is checked for: its plan so far, and the planner.
 #[derive(Debug, Clone, Copy)]
@@ -373,14 +374,7 @@ impl<'a> Checker<'a> {
     }
 
     fn retry(&mut self, retry: &Retry, pointer: &str) {
-        if let (Some(initial), Some(max)) = (retry.initial_delay, retry.max_delay)
-            && initial > max
-        {
-            self.problem(
-                format!("{pointer}/initial_delay"),
-                format!("initial_delay ({initial}) is longer than max_delay ({max})"),
-            );
-        }
+        self.retry_delays(retry, pointer);
         // A class listed that is never retried would never take effect.
         for (position, class) in retry.retry_on.iter().enumerate() {
             if class.is_never_retried() {
@@ -391,6 +385,41 @@ impl<'a> Checker<'a> {
                 self.problem(format!("{pointer}/retry_on/{position}"), message);
             }
         }
+    }
+
+    /// A retry's delays: a `max_delay` of zero, or an `initial_delay` longer than the
+    /// `max_delay`, either left to its default (the cap would cut the delay asked for, or
+    /// every delay), is surely a mistake.
+    fn retry_delays(&mut self, retry: &Retry, pointer: &str) {
+        if retry.max_delay.is_some_and(|max| max.0.is_zero()) {
+            self.problem(
+                format!("{pointer}/max_delay"),
+                "a max_delay of 0 would cut every delay to none: for retries at once, set initial_delay to \"0s\" and leave max_delay out",
+            );
+            return;
+        }
+        let initial = retry.initial_delay.unwrap_or(retry::DEFAULT_INITIAL_DELAY);
+        let max = retry.max_delay.unwrap_or(retry::DEFAULT_MAX_DELAY);
+        if initial <= max {
+            return;
+        }
+        let (place, initial, max) = match (retry.initial_delay, retry.max_delay) {
+            (Some(_), Some(_)) => ("initial_delay", initial.to_string(), max.to_string()),
+            (Some(_), None) => (
+                "initial_delay",
+                initial.to_string(),
+                format!("{max}, its default: set it too"),
+            ),
+            (None, _) => (
+                "max_delay",
+                format!("{initial}, its default: set it too"),
+                max.to_string(),
+            ),
+        };
+        self.problem(
+            format!("{pointer}/{place}"),
+            format!("initial_delay ({initial}) is longer than max_delay ({max})"),
+        );
     }
 
     /// Every `steps.ID` read must name another step.

@@ -627,6 +627,44 @@ fn a_count_out_of_its_range_is_refused_with_the_bound_not_wrapped() {
 }
 
 #[test]
+fn a_zero_max_delay_or_one_shorter_than_the_initial_delay_is_refused_defaults_too() {
+    let retry = |retry: &str| format!(r#"{{"max_attempts": 3{retry}}}"#);
+    let found = problems(&format!(
+        r#"{{"name": "r", "defaults": {{"retry": {}}}, "steps": [
+            {{"id": "a", "executor": "noop", "retry": {}}},
+            {{"id": "b", "executor": "noop", "retry": {}}},
+            {{"id": "c", "executor": "noop", "retry": {}}}]}}"#,
+        retry(r#", "max_delay": "0s""#),
+        retry(r#", "max_delay": "500ms""#),
+        retry(r#", "initial_delay": "5m""#),
+        retry(r#", "initial_delay": "0s", "max_delay": "0s""#),
+    ));
+    assert_eq!(
+        found,
+        [
+            "w.json:/defaults/retry/max_delay: a max_delay of 0 would cut every delay to none: for retries at once, set initial_delay to \"0s\" and leave max_delay out",
+            "w.json:/steps/0/retry/max_delay: initial_delay (1s, its default: set it too) is longer than max_delay (500ms)",
+            "w.json:/steps/1/retry/initial_delay: initial_delay (5m) is longer than max_delay (1m, its default: set it too)",
+            "w.json:/steps/2/retry/max_delay: a max_delay of 0 would cut every delay to none: for retries at once, set initial_delay to \"0s\" and leave max_delay out",
+        ]
+    );
+    // Delays within their defaults, or a first retry at once, are fine.
+    let taken = [
+        r#", "max_delay": "1s""#,
+        r#", "initial_delay": "1m""#,
+        r#", "initial_delay": "0s""#,
+        r#", "initial_delay": "0s", "max_delay": "1ms""#,
+    ];
+    for taken in taken {
+        let workflow = format!(
+            r#"{{"name": "r", "steps": [{{"id": "a", "executor": "noop", "retry": {}}}]}}"#,
+            retry(taken)
+        );
+        assert_eq!(problems(&workflow), Vec::<String>::new(), "{taken}");
+    }
+}
+
+#[test]
 fn null_for_an_optional_key_says_to_leave_the_key_out() {
     let found = problems(
         r#"{"name": "n", "version": null, "input": null, "defaults": {"timeout": null},
