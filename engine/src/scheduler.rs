@@ -477,6 +477,9 @@ impl Driver {
     /// unless the run is halted (then its attempts start no item at all).
     fn give_item_leaves(&mut self) {
         let halted = self.ledger.starts_no_items();
+        if !halted {
+            self.ledger.leaves_given();
+        }
         for watch in self.watches.values_mut() {
             let ended = std::mem::take(&mut watch.ended);
             if !halted {

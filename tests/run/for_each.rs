@@ -250,6 +250,65 @@ fn ran(scratch: &Scratch) -> Vec<String> {
     text.lines().map(str::to_owned).collect()
 }
 
+/// Item `index` of the one step of `show` (`cairn show --json`): its state and attempt, if
+/// it is recorded.
+fn item_of(show: &Value, index: u64) -> Option<(String, u64)> {
+    let items = show["steps"][0]["items"].as_array()?;
+    let item = items.iter().find(|item| item["index"] == index)?;
+    Some((
+        item["state"].as_str()?.to_owned(),
+        item["attempt"].as_u64()?,
+    ))
+}
+
+#[test]
+fn an_item_a_pause_keeps_from_starting_is_pending_at_once_and_a_crash_counts_no_run_of_it() {
+    let scratch = Scratch::new();
+    let dir = scratch.dir.path();
+    // Three items, two at a time: each waits for its own gate (or `open`, all of them).
+    let item = "echo \"$CAIRN_ITEM_INDEX:$CAIRN_ATTEMPT\" >> \"$DIR/ran\"; \
+        touch \"$DIR/held-$CAIRN_ITEM_INDEX\"; \
+        while [ ! -e \"$DIR/open-$CAIRN_ITEM_INDEX\" ] && [ ! -e \"$DIR/open\" ]; do sleep 0.02; done";
+    let workflow = scratch.write(
+        "gated.json",
+        &json!({"name": "gated", "steps": [{
+            "id": "each", "executor": "process", "for_each": "${{ [0, 1, 2] }}",
+            "max_parallel": 2,
+            "with": {"command": ["sh", "-c", item], "env": {"DIR": dir}}
+        }]}),
+    );
+    let mut child = scratch.spawn_logged(&workflow);
+    let held = |index: usize| dir.join(format!("held-{index}")).exists();
+    let show = scratch.wait_for_show(&mut child, |_| held(0) && held(1));
+    let run = show["id"].as_str().unwrap().to_owned();
+    assert_eq!(scratch.cairn(&["pause", &run]).status.code(), Some(0));
+    // Item 0 ends; the commit of its end, which records item 2's start, finds the pause.
+    std::fs::write(dir.join("open-0"), "").unwrap();
+    let show = scratch.wait_for_show(&mut child, |show| {
+        let succeeded = item_of(show, 0).is_some_and(|(state, _)| state == "succeeded");
+        succeeded && item_of(show, 2).is_none_or(|(state, _)| state != "running")
+    });
+    assert_eq!(
+        item_of(&show, 2).unwrap_or(("pending".into(), 0)),
+        ("pending".into(), 0),
+        "item 2 never started: it is not shown running while item 1 runs"
+    );
+    assert_eq!(item_of(&show, 1), Some(("running".into(), 1)));
+    // The engine dies while item 1 runs; a person's resume overrules the pause.
+    child.kill().unwrap();
+    let _ = child.wait();
+    std::fs::write(dir.join("open"), "").unwrap();
+    let resumed = scratch.cairn(&["resume", &run]);
+    assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
+    let mut ran = ran(&scratch);
+    ran.sort();
+    assert_eq!(
+        ran,
+        ["0:1", "1:1", "1:2", "2:1"],
+        "item 1 cut off runs as its next attempt, item 2 as its first"
+    );
+}
+
 #[test]
 fn a_pause_or_the_first_sigterm_starts_no_item_left_and_a_resume_runs_only_those() {
     for (halt, said, state) in [

@@ -53,6 +53,7 @@ impl Ledger {
             self.cancels.extend(new);
         }
         self.halt = Some(halt);
+        self.withhold_leaves();
         true
     }
 

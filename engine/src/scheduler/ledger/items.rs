@@ -46,6 +46,11 @@ pub(super) struct Items {
     /// they take them: each is recorded `running` in the commit that gives it its leave, so
     /// that one never run does not count a run after a crash.
     unrecorded: VecDeque<usize>,
+    /// Items recorded `running` by the end that gives their leave, until the shell gives
+    /// it, once that end is committed ([`Ledger::leaves_given`]): a halt seen before then
+    /// (read after that commit, which found it asked) takes them back, never started
+    /// ([`Ledger::withhold_leaves`]).
+    leaving: Vec<usize>,
     /// Whether the running attempt's time limit kept items from starting.
     cut_off: bool,
     /// The items found `running` when the run was taken over (a crash cut them off; the
@@ -67,6 +72,7 @@ impl Items {
     /// The attempt's task ended: no item runs any more, so none has a heartbeat window or
     /// is to be stopped.
     fn none_running(&mut self) {
+        self.leaving.clear();
         self.windows.clear();
         self.opening.clear();
         self.stops.clear();
@@ -378,6 +384,7 @@ impl Ledger {
             let item = without_outcome(self.run_id, step_id, next, StepState::Running, attempt);
             self.batch.record_item(item);
             items.windows.insert(next, now);
+            items.leaving.push(next);
         }
         if index >= items.outputs.len() {
             return;
@@ -413,6 +420,41 @@ impl Ledger {
             output,
             error,
         });
+    }
+
+    /// The shell gave the leaves of the items ends recorded running: those items start.
+    pub(crate) fn leaves_given(&mut self) {
+        for &step in &self.running {
+            if let Some(items) = self.slots[step].items.as_deref_mut() {
+                items.leaving.clear();
+            }
+        }
+    }
+
+    /// The run halts before the shell gave the leaves of the items ends recorded running
+    /// (the commit of those ends found a pause or a cancel asked, or the commands were read
+    /// before it): the items do not start, so they go back to pending with the attempts
+    /// they had, in the next batch, and wait for a leave again, which no halted run gives
+    /// ([`Ledger::take_back_unstarted`] ends their attempt as the step's ends). None of
+    /// them counts a run after a crash, nor is stalled for a silence it never began.
+    pub(super) fn withhold_leaves(&mut self) {
+        for &step in &self.running {
+            let Some(items) = self.slots[step].items.as_deref_mut() else {
+                continue;
+            };
+            let step_id = &self.plan.steps()[step].id;
+            let leaving = std::mem::take(&mut items.leaving);
+            for &index in &leaving {
+                items.windows.remove(&index);
+                let attempt = items.attempts[index].saturating_sub(1);
+                let item =
+                    without_outcome(self.run_id, step_id, index, StepState::Pending, attempt);
+                self.batch.record_item(item);
+            }
+            for &index in leaving.iter().rev() {
+                items.unrecorded.push_front(index);
+            }
+        }
     }
 
     /// How `step`'s attempt went, from its items: the list of their outputs in item order,
