@@ -30,6 +30,21 @@ pub struct Request {
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The stall that made cairn ask it itself (a step's `on_stall`), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall: Option<StalledStep>,
+}
+
+/// A step's stall that cairn pauses or cancels the run for, recorded with that command as
+/// it is seen: an engine that takes the run over after a crash in the stalled attempt's
+/// kill grace records it as the live engine would have (with the step's interruption and
+/// the run's pause or cancel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StalledStep {
+    /// The step.
+    pub step: String,
+    /// What its event records: `{"kind", "evidence"}`.
+    pub stall: serde_json::Value,
 }
 
 /// A person's decision on a step that awaits approval.
@@ -136,6 +151,7 @@ mod tests {
         let pause = Command::Pause(Request {
             by: "ann".into(),
             reason: None,
+            stall: None,
         });
         assert!(!pause.covers("deploy", None));
     }

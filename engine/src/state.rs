@@ -388,6 +388,27 @@ impl Batch {
         Ok(())
     }
 
+    /// The last transition of step `step_id` of run `run_id` in the batch, if it has one.
+    pub(crate) fn last_of_step(
+        &mut self,
+        run_id: Uuid,
+        step_id: &str,
+    ) -> Option<&mut StepTransition> {
+        let transitions = &self.transitions;
+        let same = |&at: &usize| {
+            transitions[at]
+                .step()
+                .is_some_and(|step| step.run_id == run_id && *step.step_id == *step_id)
+        };
+        let at = *self
+            .steps
+            .find(self.hasher.hash_one((run_id, step_id)), same)?;
+        match &mut self.transitions[at] {
+            Transition::Step(step) => Some(step),
+            Transition::Run(_) => None,
+        }
+    }
+
     fn continues<S: fmt::Display + PartialEq>(
         left: Option<S>,
         from: S,

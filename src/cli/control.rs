@@ -162,6 +162,7 @@ fn request(args: &SteerArgs) -> Request {
     Request {
         by: operator(args.by.clone()),
         reason: args.reason.clone(),
+        stall: None,
     }
 }
 

@@ -383,6 +383,23 @@ fn a_stalls_cancel_survives_an_engine_killed_in_the_stalled_steps_kill_grace() {
     assert_eq!(executions(&scratch, "h").len(), 1, "h never started again");
     assert_eq!(cancelled["state"], "cancelled");
     assert_eq!(states(&cancelled)["h"], "cancelled");
+    // The history says why, as a run not killed records it: the stall, with the step's
+    // interruption, and the run's cancel.
+    let events = history(&scratch, cancelled["id"].as_str().unwrap());
+    let stalled: Vec<&Value> = (events.iter())
+        .filter(|event| event["step"] == "h" && event["detail"].get("stall").is_some())
+        .collect();
+    let [stalled] = stalled[..] else {
+        panic!("one event of h with its stall: {events:#?}")
+    };
+    assert_eq!(stalled["detail"]["stall"]["kind"], "heartbeat", "{stalled}");
+    assert_eq!(stalled["detail"]["escalation"], "cancel", "{stalled}");
+    assert_eq!(stalled["detail"]["interrupted"], true, "{stalled}");
+    let run = (events.iter())
+        .find(|event| event["step"].is_null() && event["to"] == "cancelled")
+        .expect("the run's cancel");
+    assert_eq!(run["detail"]["cancelled"]["by"], "cairn", "{run}");
+    assert_eq!(run["detail"]["stall"], stalled["detail"]["stall"], "{run}");
 }
 
 #[test]

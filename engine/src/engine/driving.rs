@@ -240,6 +240,7 @@ mod tests {
         let pause = Command::Pause(Request {
             by: "ann".into(),
             reason: None,
+            stall: None,
         });
         store.send_command(commanded, &pause).await.unwrap();
         // The paused clock runs on to the watch's next look: no wall-clock time passes.

@@ -336,14 +336,16 @@ impl Ledger {
                     // Handled by the commit that pauses or ends the run
                     // (`Command::carried_out_by`): read again until then.
                     Command::Pause(request) => {
-                        if self.halt(control::Halt::Pause(json!({ "paused": request }))) {
+                        let detail = self.asked("paused", OnStall::Pause, request);
+                        if self.halt(control::Halt::Pause(detail)) {
                             tracing::warn!(run = %self.run_id, by = %request.by,
                                 "pause asked: nothing new starts; the run pauses once its steps in flight finish");
                         }
                         return Ok(());
                     }
                     Command::Cancel(request) => {
-                        if self.halt(control::Halt::Cancel(json!({ "cancelled": request }))) {
+                        let detail = self.asked("cancelled", OnStall::Cancel, request);
+                        if self.halt(control::Halt::Cancel(detail)) {
                             tracing::warn!(run = %self.run_id, by = %request.by,
                                 "cancel asked: the steps in flight are being cancelled");
                         }

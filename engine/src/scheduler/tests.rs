@@ -313,6 +313,7 @@ fn request() -> crate::Request {
     crate::Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     }
 }
 

@@ -75,6 +75,7 @@ async fn an_ended_run_takes_a_command_only_while_an_engine_redrives_it() {
         Command::Cancel(Request {
             by: "me".into(),
             reason: None,
+            stall: None,
         })
     };
     let refused = engine.send(&run, cancel()).await;
@@ -434,6 +435,7 @@ async fn a_cancel_sent_while_a_pause_holds_the_lease_of_an_undriven_run_is_appli
     let pause = Command::Pause(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     });
     let second = engine().await;
     second.send(&run.to_string(), pause).await.unwrap();
@@ -491,6 +493,7 @@ async fn a_cancel_sent_while_the_engine_that_paused_the_run_holds_its_lease_is_a
     let pause = Command::Pause(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     });
     engine.send(&run.to_string(), pause).await.unwrap();
     // a ends; the run pauses before b starts, and its driver gives the lease back.
@@ -588,6 +591,7 @@ async fn a_pause_recorded_but_not_carried_out_stands_and_the_next_takeover_carri
     let pause = Command::Pause(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     });
     let second = engine().await;
     let sent = second.send(&run.to_string(), pause).await;

@@ -158,6 +158,7 @@ fn request() -> Request {
     Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::Ledger;
 use super::control::Halt;
-use crate::command::{Command, Request};
+use crate::command::{Command, Request, StalledStep};
 use crate::definition::{DEFAULT_LOOP_AFTER, OnStall};
 use crate::error::Result;
 use crate::executor::ExecError;
@@ -144,14 +144,19 @@ impl Ledger {
         let id = &self.plan.steps()[step].id;
         let item =
             (stall.evidence.get("item")).map_or_else(String::new, |item| format!(" item {item}"));
-        let request = Request {
+        let mut request = Request {
             by: "cairn".to_owned(),
             reason: Some(format!(
                 "step {id}{item} stalled: {}",
                 stall.error().message
             )),
+            stall: None,
         };
         let mut detail = stall.detail();
+        let stalled = StalledStep {
+            step: id.to_string(),
+            stall: detail["stall"].clone(),
+        };
         let (halt, command): (Halt, fn(Request) -> Command) = match on_stall {
             OnStall::Pause => {
                 detail["paused"] = json!(request);
@@ -164,8 +169,30 @@ impl Ledger {
             OnStall::Retry | OnStall::Fail => return,
         };
         if self.halt(halt) {
+            request.stall = Some(stalled);
             self.batch.send(self.run_id, command(request));
         }
+    }
+
+    /// The detail of the run's move (under `key`: `paused`, `cancelled`) for a pause or a
+    /// cancel asked by `request`: who and why, with the stall when cairn asked it for one.
+    /// That stall's step, found running at this takeover (the engine died in its attempt's
+    /// kill grace), records it, and its `escalation`, with its interruption, as the
+    /// attempt's end would have.
+    pub(super) fn asked(&mut self, key: &str, escalation: OnStall, request: &Request) -> Value {
+        let mut request = request.clone();
+        let Some(stalled) = request.stall.take() else {
+            return json!({ key: request });
+        };
+        let interrupted = Some(json!({ "interrupted": true }));
+        if let Some(step) = (self.batch.last_of_step(self.run_id, &stalled.step))
+            .filter(|step| step.from == StepState::Running && step.detail == interrupted)
+        {
+            step.detail = Some(json!({
+                "interrupted": true, "stall": stalled.stall, "escalation": escalation
+            }));
+        }
+        json!({ key: request, "stall": stalled.stall })
     }
 
     /// The attempt of `step` that stalled (`stall`, escalated by `on_stall`) ended, with

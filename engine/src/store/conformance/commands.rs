@@ -114,6 +114,7 @@ pub(super) async fn a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_i
     let request = || Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     };
     let ruling = Ruling {
         step: "a".into(),
@@ -186,6 +187,7 @@ pub(super) async fn a_start_reports_a_pause_or_cancel_asked_before_it(store: &im
     let request = || Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     };
     for halt in [Command::Pause(request()), Command::Cancel(request())] {
         let kind = halt.kind();
@@ -285,6 +287,7 @@ pub(super) async fn a_ruling_is_recorded_only_while_it_decides_something(store: 
     let halt = Command::Pause(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     });
     assert!(store.send_ruling(run, &halt).await.unwrap());
     let pending = store.pending_commands(run).await.unwrap();
@@ -307,6 +310,7 @@ pub(super) async fn a_pause_or_cancel_is_recorded_only_while_it_can_take_effect(
     let request = |by: &str| Request {
         by: by.into(),
         reason: None,
+        stall: None,
     };
     let pause = Command::Pause(request("ann"));
     let cancel = Command::Cancel(request("bob"));

@@ -235,6 +235,7 @@ async fn a_command_is_dated_when_written_not_when_sent() {
     let pause = Command::Pause(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     });
     let mut sent = std::pin::pin!(store.send_ruling(run, &pause));
     assert!(futures::poll!(sent.as_mut()).is_pending());

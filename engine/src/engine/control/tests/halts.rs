@@ -8,6 +8,7 @@ async fn a_pause_behind_a_pending_pause_or_cancel_is_refused_and_records_nothing
     let request = |by: &str| Request {
         by: by.into(),
         reason: None,
+        stall: None,
     };
     for (earlier, says) in [
         (

@@ -20,6 +20,7 @@ async fn a_resume_waits_for_a_cancel_being_carried_out_and_finds_the_run_cancell
     let cancel = Command::Cancel(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     });
     canceller.send(&run.to_string(), cancel).await.unwrap();
     match resume.await.unwrap() {
@@ -66,6 +67,7 @@ async fn a_pause_carried_out_while_a_resume_waits_for_its_lease_holds_only_for_r
         Command::Pause(Request {
             by: "ann".into(),
             reason: None,
+            stall: None,
         })
     };
     for waiting in [false, true] {

@@ -53,6 +53,7 @@ fn request() -> Request {
     Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     }
 }
 

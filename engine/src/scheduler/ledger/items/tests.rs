@@ -393,6 +393,7 @@ fn pause() -> Input {
     command(Command::Pause(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     }))
 }
 
@@ -475,6 +476,7 @@ fn a_cancel_takes_back_the_starts_of_the_items_it_kept_from_running() {
     let cancel = command(Command::Cancel(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     }));
     let (mut ledger, _) = halted_after_item_0(cancel);
     ledger.turn(at(2)).unwrap();

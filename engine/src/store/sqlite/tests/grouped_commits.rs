@@ -91,6 +91,7 @@ async fn waiting_lease_renewals_renew_together() {
     let pause = Command::Pause(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     });
     let mut first = std::pin::pin!(store.send_command(runs[0], &pause));
     assert!(futures::poll!(first.as_mut()).is_pending());

@@ -87,6 +87,7 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
     let cancel = command(Command::Cancel(Request {
         by: "ann".into(),
         reason: None,
+        stall: None,
     }));
     taken.apply(cancel, at(2)).unwrap();
     taken.settle_halt(at(2)).unwrap();
