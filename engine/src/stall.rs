@@ -47,8 +47,8 @@ impl Stall {
     pub(crate) fn error(&self) -> ExecError {
         let message = match self.kind {
             Kind::Loop if self.evidence.get("plan").is_some() => format!(
-                "looping: this plan was emitted {} times before by this planner and the planners \
-                 that added it",
+                "looping: this plan was emitted {} times before by the planners that added this \
+                 planner",
                 self.evidence["repeats"]
             ),
             Kind::Loop => format!(
@@ -96,8 +96,8 @@ impl Stall {
     }
 }
 
-/// A planner emitting, once more, the plan with `digest` that it emitted `repeats` times
-/// before: a loop.
+/// A planner emitting, once more, the plan with `digest` that the planners that added it
+/// emitted `repeats` times: a loop.
 pub(crate) fn repeated_plan(digest: &str, repeats: u32) -> Stall {
     Stall {
         kind: Kind::Loop,

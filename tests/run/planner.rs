@@ -264,6 +264,27 @@ fn a_planner_repeating_its_plan_is_stopped_as_a_loop() {
 }
 
 #[test]
+fn planners_one_plan_adds_that_each_emit_the_same_plan_are_no_loop() {
+    let scratch = Scratch::new();
+    let check = json!({"steps": [{"id": "chk", "executor": "noop"}]});
+    let fan: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"id": format!("m{i}"), "executor": "noop", "planner": true,
+                "with": {"output": check}})
+        })
+        .collect();
+    let workflow = json!({"name": "fan", "steps": [
+        {"id": "gen", "executor": "noop", "planner": true,
+         "with": {"output": {"steps": fan}}},
+        {"id": "report", "executor": "noop", "needs": ["gen"]}]});
+    let file = scratch.write("fan.json", &workflow);
+    let id = scratch.run(&file, &[], 0);
+    let show = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(show["state"], "succeeded", "{show}");
+    assert_eq!(states(&show)["gen.m3.chk"], "succeeded", "{show}");
+}
+
+#[test]
 fn an_agent_planners_text_is_its_plan() {
     let scratch = Scratch::new();
     let plan = json!({"steps": [{"id": "fix", "executor": "noop", "with": {"output": "fixed"}}]});

@@ -311,7 +311,8 @@ pub(crate) struct Ledger {
     cancels: Vec<StepIndex>,
     /// What planners' plans are checked against.
     executors: Executors,
-    /// How often the run committed each plan (by [`planner::fingerprint`]).
+    /// How often each plan (by [`planner::fingerprint`]) was committed since the takeover or
+    /// was in force at it: a bound on a planner's repeats, to look for them only past it.
     plans: HashMap<String, u32>,
     /// How many plans the run committed.
     plan_count: u32,

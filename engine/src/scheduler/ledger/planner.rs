@@ -1,5 +1,5 @@
 //! A planner's success: its plan checked by the loader and added to the run, refused, or
-//! found to repeat a plan its lineage has emitted too often (a loop).
+//! found to repeat a plan the planners that added it emitted too often (a loop).
 
 use serde_json::{Value, json};
 
@@ -18,7 +18,8 @@ pub(super) enum Planned {
     Added(Value),
     /// It failed the loader's checks; nothing was added.
     Refused(ExecError),
-    /// The planner's lineage emitted it `loop_after` times already; nothing was added.
+    /// The planners that added the planner emitted it `loop_after` times already; nothing
+    /// was added.
     Looped(Stall),
 }
 
@@ -50,9 +51,9 @@ impl Ledger {
         let steps = listed.to_string();
         let digest = fingerprint(&steps);
         let emitted = self.plans.get(&digest).copied().unwrap_or(0);
-        // Fewer emissions in the whole run are fewer repeats in any lineage.
+        // Fewer emissions in the whole run are fewer repeats by the planners that added it.
         if !empty && emitted >= self.loop_after() {
-            let repeats = self.repeats(step, &digest, emitted);
+            let repeats = self.repeats(step, &digest);
             if repeats >= self.loop_after() {
                 return Ok(Planned::Looped(stall::repeated_plan(&digest, repeats)));
             }
@@ -87,40 +88,25 @@ impl Ledger {
         Ok(Planned::Added(json!({ "plan": { "added": ids } })))
     }
 
-    /// How many times `planner`'s lineage emitted the plan `digest` before, of the `emitted`
-    /// times the run did: the plans in force of the planners of its lineage (see
-    /// [`Ledger::lineage`]), and the plans redrives superseded, whichever planner emitted
-    /// them (the ledger does not keep it). Sibling planners that emit the same plan are not
-    /// a loop; a planner whose plans add planners that emit it again are.
-    fn repeats(&self, planner: StepIndex, digest: &str, emitted: u32) -> u32 {
-        let lineage = self.lineage(planner);
-        let (mut in_force, mut of_lineage) = (0, 0);
-        for (step, slot) in self.slots.iter().enumerate() {
-            // A planner keeps the plan it committed as its output.
-            let output = match &slot.output {
-                Some(output) if slot.state == StepState::Succeeded => output,
-                _ => continue,
-            };
-            if !self.plan.node(step).planner {
-                continue;
+    /// How many times the planners that added `planner` (the planner whose plan added it,
+    /// that one's, and so on up to the workflow file) emitted the plan `digest`: each has the
+    /// plan it committed in force. A planner whose plan adds a planner that emits it again is
+    /// a loop; planners that one plan adds side by side (or that other planners add) and that
+    /// emit the same plan are not, nor is a plan a redrive superseded (a person's fresh start).
+    fn repeats(&self, planner: StepIndex, digest: &str) -> u32 {
+        let mut repeats = 0;
+        let mut step = planner;
+        while let Some(parent) = self.plan.planner_of(step) {
+            // A planner keeps the plan it committed as its output, read from its compact text
+            // for this rare check (not kept as a `Value`).
+            if let Some(output) = &self.slots[parent].output {
+                let plan = output.to_json();
+                let steps = plan.get("steps").unwrap_or(&Value::Null).to_string();
+                repeats += u32::from(fingerprint(&steps) == digest);
             }
-            // Read from its compact text for this rare check, not kept as a `Value`.
-            let plan = output.to_json();
-            if fingerprint(&plan.get("steps").unwrap_or(&Value::Null).to_string()) == digest {
-                in_force += 1;
-                of_lineage += u32::from(self.lineage(step) == lineage);
-            }
+            step = parent;
         }
-        of_lineage + emitted.saturating_sub(in_force)
-    }
-
-    /// The root of `step`'s lineage: the step of the workflow file whose plans (and the
-    /// plans of the planners they added, and so on) added it; `step` itself if it is one.
-    fn lineage(&self, mut step: StepIndex) -> StepIndex {
-        while let Some(planner) = self.plan.planner_of(step) {
-            step = planner;
-        }
-        step
+        repeats
     }
 
     /// Takes the steps `added` by `planner`'s plan into the ledger: pending, each waiting for

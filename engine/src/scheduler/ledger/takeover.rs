@@ -80,12 +80,10 @@ impl Ledger {
             Some((executor, at))
         });
         let rates = judge::Rates::new(rate_limits, starts);
-        // Every plan the run's planners emitted counts towards repeats, superseded or not.
+        // The plans in force: a superseded plan is no repeat (a redrive starts afresh).
         let mut plans: HashMap<String, u32> = HashMap::new();
-        let emitted =
-            (added.iter().map(|plan| &plan.steps)).chain(superseded.iter().map(|gone| &gone.steps));
-        for steps in emitted {
-            *plans.entry(planner::fingerprint(steps)).or_default() += 1;
+        for plan in &added {
+            *plans.entry(planner::fingerprint(&plan.steps)).or_default() += 1;
         }
         let timeout = plan.workflow().limits.timeout;
         let deadline = deadline.or_else(|| timeout.map(|timeout| created_at + timeout.0));
