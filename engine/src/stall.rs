@@ -128,22 +128,28 @@ fn round(duration: Duration) -> Duration {
     Duration::from_millis(duration.as_millis() as u64)
 }
 
-/// How many consecutive attempts of a step ended the same way (normalised).
+/// How many consecutive attempts of a step ended the same way (normalised) with no progress.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Repeats {
     last: Option<String>,
+    /// How many items of a `for_each` step had succeeded when the last attempt ended.
+    done: usize,
     count: u32,
 }
 
 impl Repeats {
-    /// Counts an attempt that ended with `ending`; a loop once `loop_after` in a row match.
-    pub(crate) fn record(&mut self, ending: &str, loop_after: u32) -> Option<Stall> {
+    /// Counts an attempt that ended with `ending`, `done` items of its `for_each` step
+    /// succeeded by then (0 for another step); a loop once `loop_after` in a row match. An
+    /// attempt in which items succeeded made progress: it is no repeat, whatever its ending
+    /// (which names only so many of its failed items, and normalises their count).
+    pub(crate) fn record(&mut self, ending: &str, done: usize, loop_after: u32) -> Option<Stall> {
         let fingerprint = normalize(ending);
-        if self.last.as_ref() == Some(&fingerprint) {
+        if self.last.as_ref() == Some(&fingerprint) && self.done == done {
             self.count += 1;
         } else {
             self.count = 1;
         }
+        self.done = done;
         let stall = (self.count >= loop_after).then(|| Stall {
             kind: Kind::Loop,
             evidence: json!({ "repeats": self.count, "error": fingerprint }),
@@ -237,9 +243,9 @@ mod tests {
     #[test]
     fn the_same_ending_loop_after_times_in_a_row_is_a_loop() {
         let mut repeats = Repeats::default();
-        assert!(repeats.record("failed: pid 1", 3).is_none());
-        assert!(repeats.record("failed: pid 2", 3).is_none());
-        let stall = repeats.record("failed: pid 3", 3).unwrap();
+        assert!(repeats.record("failed: pid 1", 0, 3).is_none());
+        assert!(repeats.record("failed: pid 2", 0, 3).is_none());
+        let stall = repeats.record("failed: pid 3", 0, 3).unwrap();
         assert_eq!(stall.kind, Kind::Loop);
         assert_eq!(stall.evidence["repeats"], 3);
         assert_eq!(stall.error().class, ErrorClass::Stalled);
@@ -264,8 +270,22 @@ mod tests {
     fn a_different_ending_starts_the_count_again() {
         let mut repeats = Repeats::default();
         for ending in ["a 1", "a 2", "b 3", "a 4", "a 5"] {
-            assert!(repeats.record(ending, 3).is_none(), "{ending}");
+            assert!(repeats.record(ending, 0, 3).is_none(), "{ending}");
         }
+    }
+
+    #[test]
+    fn items_succeeding_between_endings_alike_are_progress_not_a_repeat() {
+        let ending = "exit_code: 30 of 40 items failed (0, 1, …): item 0: HTTP 429";
+        let mut repeats = Repeats::default();
+        for done in [10, 15, 19, 19] {
+            assert!(repeats.record(ending, done, 3).is_none(), "{done} done");
+        }
+        let stall = repeats.record(ending, 19, 3).unwrap();
+        assert_eq!(
+            stall.evidence["repeats"], 3,
+            "none succeeded in the last three"
+        );
     }
 
     #[test]

@@ -114,6 +114,14 @@ impl Items {
             .sum()
     }
 
+    /// How many items have succeeded.
+    pub(super) fn succeeded(&self) -> usize {
+        self.outputs
+            .iter()
+            .filter(|output| output.is_some())
+            .count()
+    }
+
     /// The items left to run: not succeeded, nor started in the attempt that goes on.
     fn left(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.outputs.len())

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::Ledger;
 use super::control::Halt;
+use super::items::Items;
 use crate::command::{Command, Request, StalledStep};
 use crate::definition::{DEFAULT_LOOP_AFTER, OnStall};
 use crate::error::Result;
@@ -39,10 +40,13 @@ impl Ledger {
     }
 
     /// Counts an attempt of `step` that ended with `ending` (its error, or its stall); a loop
-    /// once `stall.loop_after` in a row match.
+    /// once `stall.loop_after` in a row match with no item of a `for_each` step succeeding
+    /// in between.
     pub(super) fn repeated(&mut self, step: StepIndex, ending: &str) -> Option<Stall> {
         let loop_after = self.loop_after();
-        (self.slots[step].repeats.get_or_insert_default()).record(ending, loop_after)
+        let slot = &mut self.slots[step];
+        let done = slot.items.as_deref().map_or(0, Items::succeeded);
+        (slot.repeats.get_or_insert_default()).record(ending, done, loop_after)
     }
 
     /// Marks the running attempts that have stalled by `now` (to be cancelled, then

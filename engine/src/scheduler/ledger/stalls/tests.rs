@@ -688,3 +688,5 @@ fn a_stall_that_pauses_or_cancels_is_recorded_at_a_takeover_after_a_crash_in_its
         assert_eq!(run["stall"], detail["stall"], "{on_stall}: {run}");
     }
 }
+
+mod each;
