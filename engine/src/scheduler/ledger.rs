@@ -311,9 +311,9 @@ pub(crate) struct Ledger {
     cancels: Vec<StepIndex>,
     /// What planners' plans are checked against.
     executors: Executors,
-    /// How often each plan (by [`planner::fingerprint`]) was committed since the takeover or
-    /// was in force at it: a bound on a planner's repeats, to look for them only past it.
-    plans: HashMap<String, u32>,
+    /// The plan in force of each planner that committed one (by [`planner::fingerprint`]),
+    /// to count repeats along the planners that added a planner.
+    plans: HashMap<StepIndex, String>,
     /// How many plans the run committed.
     plan_count: u32,
 }

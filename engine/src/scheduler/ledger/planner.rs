@@ -50,13 +50,9 @@ impl Ledger {
         // The plan is kept as text only (its steps compiled into the run's plan).
         let steps = listed.to_string();
         let digest = fingerprint(&steps);
-        let emitted = self.plans.get(&digest).copied().unwrap_or(0);
-        // Fewer emissions in the whole run are fewer repeats by the planners that added it.
-        if !empty && emitted >= self.loop_after() {
-            let repeats = self.repeats(step, &digest);
-            if repeats >= self.loop_after() {
-                return Ok(Planned::Looped(stall::repeated_plan(&digest, repeats)));
-            }
+        let repeats = self.repeats(step, &digest);
+        if !empty && repeats >= self.loop_after() {
+            return Ok(Planned::Looped(stall::repeated_plan(&digest, repeats)));
         }
         let plan = std::sync::Arc::make_mut(&mut self.plan);
         let added = match crate::load::load_plan(output, plan, step, &self.executors) {
@@ -74,7 +70,7 @@ impl Ledger {
         if empty {
             return Ok(Planned::Added(json!({ "plan": { "added": ids } })));
         }
-        *self.plans.entry(digest).or_default() += 1;
+        self.plans.insert(step, digest);
         self.plan_count += 1;
         self.batch.record_plan(Addition {
             run_id: self.run_id,
@@ -97,13 +93,7 @@ impl Ledger {
         let mut repeats = 0;
         let mut step = planner;
         while let Some(parent) = self.plan.planner_of(step) {
-            // A planner keeps the plan it committed as its output, read from its compact text
-            // for this rare check (not kept as a `Value`).
-            if let Some(output) = &self.slots[parent].output {
-                let plan = output.to_json();
-                let steps = plan.get("steps").unwrap_or(&Value::Null).to_string();
-                repeats += u32::from(fingerprint(&steps) == digest);
-            }
+            repeats += u32::from(self.plans.get(&parent).is_some_and(|plan| plan == digest));
             step = parent;
         }
         repeats

@@ -81,10 +81,12 @@ impl Ledger {
         });
         let rates = judge::Rates::new(rate_limits, starts);
         // The plans in force: a superseded plan is no repeat (a redrive starts afresh).
-        let mut plans: HashMap<String, u32> = HashMap::new();
-        for plan in &added {
-            *plans.entry(planner::fingerprint(&plan.steps)).or_default() += 1;
-        }
+        let plans: HashMap<StepIndex, String> = (added.iter())
+            .filter_map(|added| {
+                let planner = plan.index_of(&added.planner)?;
+                Some((planner, planner::fingerprint(&added.steps)))
+            })
+            .collect();
         let timeout = plan.workflow().limits.timeout;
         let deadline = deadline.or_else(|| timeout.map(|timeout| created_at + timeout.0));
         let run_facts = json!({ "id": run_id.to_string(), "workflow": plan.workflow().name });
