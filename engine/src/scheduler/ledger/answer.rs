@@ -1,7 +1,6 @@
 //! An agent's reply read as JSON. A step that expects structured data from an agent — a
 //! planner's plan, an output an `output_schema` describes — gets the JSON the agent
 //! answered, not the reply around it.
-
 //!
 //! A planner's output is read so whenever it is no plan itself: an output without `steps`
 //! but with a string `text` (the `agent` executor's `{"text", "raw", "warnings"}`, or any
@@ -10,6 +9,8 @@
 //! data its schema judges as it is.
 
 use serde_json::Value;
+
+use crate::nesting::read_output;
 
 /// The JSON in a planner's `output` when it is no plan but holds an answer: an object
 /// without `steps` and with a string `text` ([`read`]). `None` for any other output.
@@ -43,19 +44,31 @@ pub(super) fn agent_answer(output: &Value) -> Option<Result<Value, String>> {
 /// in it (agents often say a sentence around a fenced answer); an error says why the text
 /// holds none.
 fn read(text: &str) -> Result<Value, String> {
-    let whole = match serde_json::from_str(text.trim()) {
+    let whole = match json(text.trim()) {
         Ok(json) => return Ok(json),
         Err(error) => error,
     };
     match code_blocks(text).as_slice() {
-        [] => Err(format!("text is not JSON: {whole}")),
-        [block] => {
-            serde_json::from_str(block).map_err(|error| format!("code block is not JSON: {error}"))
-        }
+        [] => Err(format!("text is {whole}")),
+        [block] => json(block).map_err(|error| format!("code block is {error}")),
         blocks => Err(format!(
             "text holds {} code blocks: reply with the JSON alone, or in one block",
             blocks.len()
         )),
+    }
+}
+
+/// `text` as JSON, read to the 128 levels a run holds as any executor's output is
+/// ([`read_output`]); the error says what it is instead.
+fn json(text: &str) -> Result<Value, String> {
+    let error = match serde_json::from_str(text) {
+        Ok(json) => return Ok(json),
+        Err(error) => error,
+    };
+    match read_output(text.as_bytes()) {
+        Some(Ok(json)) => Ok(json),
+        Some(Err(deep)) => Err(format!("JSON {deep}")),
+        None => Err(format!("not JSON: {error}")),
     }
 }
 

@@ -38,3 +38,21 @@ fn an_output_schema_steps_output_is_read_only_when_it_is_the_agents_reply() {
         None
     );
 }
+
+/// An answer is read to the 128 levels a run holds, as any executor's output is; deeper is
+/// named as such, not as text that is not JSON.
+#[test]
+fn an_answer_is_read_to_128_levels_and_named_too_deep_past_them() {
+    let nested = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
+    let reply = |text: String| json!({"text": text, "raw": {}, "warnings": []});
+    let read = agent_answer(&reply(nested(128))).unwrap().unwrap();
+    assert!(read.is_array());
+    let fenced = format!("Here:\n```json\n{}\n```", nested(128));
+    assert!(agent_answer(&reply(fenced)).unwrap().is_ok());
+    assert_eq!(
+        agent_answer(&reply(nested(129))),
+        Some(Err(
+            "text is JSON nested deeper than 128 levels of arrays and objects".into()
+        ))
+    );
+}
