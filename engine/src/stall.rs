@@ -38,6 +38,15 @@ pub(crate) struct Stall {
 }
 
 impl Stall {
+    /// The stall an event's `stall` records (`{"kind", "evidence"}`), if it is one.
+    pub(crate) fn recorded(stall: &Value) -> Option<Stall> {
+        let kind = [Kind::Heartbeat, Kind::NoProgress, Kind::Loop]
+            .into_iter()
+            .find(|kind| stall.get("kind").and_then(Value::as_str) == Some(kind.as_str()))?;
+        let evidence = stall.get("evidence")?.clone();
+        Some(Stall { kind, evidence })
+    }
+
     /// The event detail: `{"stall": {"kind", "evidence"}}`.
     pub(crate) fn detail(&self) -> Value {
         json!({ "stall": { "kind": self.kind.as_str(), "evidence": self.evidence } })

@@ -195,6 +195,15 @@ impl Ledger {
             step.detail = Some(json!({
                 "interrupted": true, "stall": stalled.stall, "escalation": escalation
             }));
+            // Its error, as the attempt's end would have left it (a cancel then ends the
+            // step with its own).
+            if let Some(stall) = Stall::recorded(&stalled.stall) {
+                let error = stall.error().to_string();
+                step.error = Some(error.clone());
+                if let Some(index) = self.plan.index_of(&stalled.step) {
+                    self.slots[index].error = Some(error);
+                }
+            }
         }
         json!({ key: request, "stall": stalled.stall })
     }

@@ -31,6 +31,8 @@ fn a_stall_that_pauses_or_cancels_is_recorded_at_a_takeover_after_a_crash_in_its
         assert_eq!(detail["stall"]["kind"], "heartbeat", "{on_stall}: {detail}");
         assert_eq!(detail["stall"]["evidence"]["window"], "10s", "{detail}");
         assert_eq!(detail["escalation"], on_stall, "{on_stall}: {detail}");
+        let error = a.error.as_deref().unwrap_or_default();
+        assert!(error.starts_with("stalled: "), "{on_stall}: {error}");
         let run = (batch.transitions().iter())
             .find_map(|transition| match transition {
                 Transition::Run(run) => run.detail.clone(),
