@@ -30,9 +30,28 @@ pub struct Request {
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// The stall that made cairn ask it itself (a step's `on_stall`), if one did.
+    /// The stall that made cairn ask it itself (a step's `on_stall`), if one did: only
+    /// cairn sets it, so a request built with [`Request::new`] has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stall: Option<StalledStep>,
+    pub(crate) stall: Option<StalledStep>,
+}
+
+impl Request {
+    /// A request by `by` (who asks), for `reason` if given.
+    ///
+    /// ```
+    /// use cairn_engine::{Command, Request};
+    ///
+    /// let pause = Command::Pause(Request::new("ann", Some("deploy window closed".into())));
+    /// assert_eq!(pause.kind(), "pause");
+    /// ```
+    pub fn new(by: impl Into<String>, reason: Option<String>) -> Self {
+        Self {
+            by: by.into(),
+            reason,
+            stall: None,
+        }
+    }
 }
 
 /// A step's stall that cairn pauses or cancels the run for, recorded with that command as
@@ -40,11 +59,11 @@ pub struct Request {
 /// kill grace records it as the live engine would have (with the step's interruption and
 /// the run's pause or cancel).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StalledStep {
+pub(crate) struct StalledStep {
     /// The step.
-    pub step: String,
+    pub(crate) step: String,
     /// What its event records: `{"kind", "evidence"}`.
-    pub stall: serde_json::Value,
+    pub(crate) stall: serde_json::Value,
 }
 
 /// A person's decision on a step that awaits approval.
@@ -124,7 +143,7 @@ pub struct PendingCommand {
 
 #[cfg(test)]
 mod tests {
-    use super::{Command, Request, Ruling};
+    use super::{Command, Request, Ruling, StalledStep};
 
     fn ruling(step: &str, item: Option<usize>) -> Ruling {
         Ruling {
@@ -148,11 +167,21 @@ mod tests {
         assert!(!approve(Some(2)).covers("deploy", Some(3)));
         assert!(!approve(Some(2)).covers("deploy", None));
         assert!(!deny(None).covers("build", None));
-        let pause = Command::Pause(Request {
-            by: "ann".into(),
-            reason: None,
-            stall: None,
-        });
+        let pause = Command::Pause(Request::new("ann", None));
         assert!(!pause.covers("deploy", None));
+    }
+
+    #[test]
+    fn a_request_reads_without_a_stall_and_keeps_the_one_cairn_set() {
+        let old: Command = serde_json::from_str(r#"{"kind":"pause","by":"ann"}"#).unwrap();
+        assert_eq!(old, Command::Pause(Request::new("ann", None)));
+        let mut request = Request::new("cairn", Some("stalled".into()));
+        request.stall = Some(StalledStep {
+            step: "a".into(),
+            stall: serde_json::json!({ "kind": "no_progress" }),
+        });
+        let cancel = Command::Cancel(request);
+        let stored = serde_json::to_string(&cancel).unwrap();
+        assert_eq!(serde_json::from_str::<Command>(&stored).unwrap(), cancel);
     }
 }

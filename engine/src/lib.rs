@@ -68,7 +68,7 @@ mod state;
 mod store;
 
 pub use approval::{Approval, ApprovalDecision, action_hash};
-pub use command::{Command, PendingCommand, Request, Ruling, StalledStep};
+pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
     Backoff, DEFAULT_LOOP_AFTER, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration,
     ENV_NAME_PATTERN, Limits, MAX_DURATION, MAX_STEPS_CEILING, Node, NodeKind, OnStall, Params,

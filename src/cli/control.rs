@@ -159,11 +159,7 @@ async fn engine(global: &Global) -> Result<Engine, Error> {
 }
 
 fn request(args: &SteerArgs) -> Request {
-    Request {
-        by: operator(args.by.clone()),
-        reason: args.reason.clone(),
-        stall: None,
-    }
+    Request::new(operator(args.by.clone()), args.reason.clone())
 }
 
 /// Who asks or decides: `--by`, else `$USER`, else `unknown` (kept in the run's history).

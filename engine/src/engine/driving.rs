@@ -237,11 +237,7 @@ mod tests {
             claim(&driving, quiet),
             Err(Error::AlreadyDriving(run)) if run == quiet
         ));
-        let pause = Command::Pause(Request {
-            by: "ann".into(),
-            reason: None,
-            stall: None,
-        });
+        let pause = Command::Pause(Request::new("ann", None));
         store.send_command(commanded, &pause).await.unwrap();
         // The paused clock runs on to the watch's next look: no wall-clock time passes.
         rung(&a).await;

@@ -310,11 +310,7 @@ async fn halt_asked_as_a_ends(
 }
 
 fn request() -> crate::Request {
-    crate::Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    }
+    crate::Request::new("ann", None)
 }
 
 #[tokio::test]

@@ -71,13 +71,7 @@ async fn refusal(ids: &[&str], from: &str) -> String {
 async fn an_ended_run_takes_a_command_only_while_an_engine_redrives_it() {
     let (engine, run) = failed_run(&["a".into(), "b".into()]).await;
     let run_id: Uuid = run.parse().unwrap();
-    let cancel = || {
-        Command::Cancel(Request {
-            by: "me".into(),
-            reason: None,
-            stall: None,
-        })
-    };
+    let cancel = || Command::Cancel(Request::new("me", None));
     let refused = engine.send(&run, cancel()).await;
     assert!(matches!(refused, Err(Error::Finished(_))), "{refused:?}");
     // Another engine of this host is sending the run's steps back a batch at a time: it
@@ -432,11 +426,7 @@ async fn a_cancel_sent_while_a_pause_holds_the_lease_of_an_undriven_run_is_appli
     // just before it gives the lease back: that process found the lease held, and left
     // the cancel to its holder.
     let _trigger = cancel_at_release(dir.path(), run);
-    let pause = Command::Pause(Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    });
+    let pause = Command::Pause(Request::new("ann", None));
     let second = engine().await;
     second.send(&run.to_string(), pause).await.unwrap();
     let moves = run_moves(&second, run).await;
@@ -490,11 +480,7 @@ async fn a_cancel_sent_while_the_engine_that_paused_the_run_holds_its_lease_is_a
     let run = handle.id();
     gate.started.notified().await;
     let _trigger = cancel_at_release(dir.path(), run);
-    let pause = Command::Pause(Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    });
+    let pause = Command::Pause(Request::new("ann", None));
     engine.send(&run.to_string(), pause).await.unwrap();
     // a ends; the run pauses before b starts, and its driver gives the lease back.
     gate.open.notify_one();
@@ -588,11 +574,7 @@ async fn a_pause_recorded_but_not_carried_out_stands_and_the_next_takeover_carri
          BEGIN SELECT RAISE(ABORT, 'locked meanwhile'); END"
     ))
     .unwrap();
-    let pause = Command::Pause(Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    });
+    let pause = Command::Pause(Request::new("ann", None));
     let second = engine().await;
     let sent = second.send(&run.to_string(), pause).await;
     assert_eq!(sent.unwrap(), run, "recorded: the command stands");

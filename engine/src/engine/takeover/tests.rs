@@ -155,11 +155,7 @@ async fn sending_at_restore(
 }
 
 fn request() -> Request {
-    Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    }
+    Request::new("ann", None)
 }
 
 /// The run's moves, in order.

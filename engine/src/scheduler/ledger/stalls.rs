@@ -148,14 +148,13 @@ impl Ledger {
         let id = &self.plan.steps()[step].id;
         let item =
             (stall.evidence.get("item")).map_or_else(String::new, |item| format!(" item {item}"));
-        let mut request = Request {
-            by: "cairn".to_owned(),
-            reason: Some(format!(
+        let mut request = Request::new(
+            "cairn",
+            Some(format!(
                 "step {id}{item} stalled: {}",
                 stall.error().message
             )),
-            stall: None,
-        };
+        );
         let mut detail = stall.detail();
         let stalled = StalledStep {
             step: id.to_string(),

@@ -111,11 +111,7 @@ pub(super) async fn commands_and_approvals_are_kept_until_handled(store: &impl S
 pub(super) async fn a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(
     store: &impl Store,
 ) {
-    let request = || Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    };
+    let request = || Request::new("ann", None);
     let ruling = Ruling {
         step: "a".into(),
         item: None,
@@ -184,11 +180,7 @@ pub(super) async fn a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_i
 /// starts nothing. A commit that starts nothing, or a command handled (also by the commit
 /// itself), or another run's, or an approval is no halt asked.
 pub(super) async fn a_start_reports_a_pause_or_cancel_asked_before_it(store: &impl Store) {
-    let request = || Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    };
+    let request = || Request::new("ann", None);
     for halt in [Command::Pause(request()), Command::Cancel(request())] {
         let kind = halt.kind();
         let run = started(store, "me").await;
@@ -284,11 +276,7 @@ pub(super) async fn a_ruling_is_recorded_only_while_it_decides_something(store: 
     );
     assert!(!store.send_ruling(run, &approve(Some(5))).await.unwrap());
     assert!(!store.send_ruling(run, &approve(None)).await.unwrap());
-    let halt = Command::Pause(Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    });
+    let halt = Command::Pause(Request::new("ann", None));
     assert!(store.send_ruling(run, &halt).await.unwrap());
     let pending = store.pending_commands(run).await.unwrap();
     let recorded: Vec<&Command> = pending.iter().map(|pending| &pending.command).collect();
@@ -307,11 +295,7 @@ pub(super) async fn a_ruling_is_recorded_only_while_it_decides_something(store: 
 pub(super) async fn a_pause_or_cancel_is_recorded_only_while_it_can_take_effect(
     store: &impl Store,
 ) {
-    let request = |by: &str| Request {
-        by: by.into(),
-        reason: None,
-        stall: None,
-    };
+    let request = |by: &str| Request::new(by, None);
     let pause = Command::Pause(request("ann"));
     let cancel = Command::Cancel(request("bob"));
     let kinds = async |run| -> Vec<&'static str> {

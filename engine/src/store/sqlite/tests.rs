@@ -232,11 +232,7 @@ async fn a_command_is_dated_when_written_not_when_sent() {
     let run = conformance::started(&store, "me").await;
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let pause = Command::Pause(Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    });
+    let pause = Command::Pause(Request::new("ann", None));
     let mut sent = std::pin::pin!(store.send_ruling(run, &pause));
     assert!(futures::poll!(sent.as_mut()).is_pending());
     // The other process commits a millisecond later at least (the clock is read until it

@@ -5,11 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn a_pause_behind_a_pending_pause_or_cancel_is_refused_and_records_nothing() {
-    let request = |by: &str| Request {
-        by: by.into(),
-        reason: None,
-        stall: None,
-    };
+    let request = |by: &str| Request::new(by, None);
     for (earlier, says) in [
         (
             Command::Pause(request("bob")),

@@ -17,11 +17,7 @@ async fn a_resume_waits_for_a_cancel_being_carried_out_and_finds_the_run_cancell
         resumer.resume(&run.to_string()).await
     })
     .await;
-    let cancel = Command::Cancel(Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    });
+    let cancel = Command::Cancel(Request::new("ann", None));
     canceller.send(&run.to_string(), cancel).await.unwrap();
     match resume.await.unwrap() {
         Err(Error::Finished(report)) => assert_eq!(report.state, RunState::Cancelled),
@@ -63,13 +59,7 @@ async fn waiting_for_commands<T: Send + 'static>(
 /// (its "continue" was asked before the pause was carried out).
 #[tokio::test]
 async fn a_pause_carried_out_while_a_resume_waits_for_its_lease_holds_only_for_resume_waiting() {
-    let pause = || {
-        Command::Pause(Request {
-            by: "ann".into(),
-            reason: None,
-            stall: None,
-        })
-    };
+    let pause = || Command::Pause(Request::new("ann", None));
     for waiting in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let hangs = Arc::new(Hangs::default());

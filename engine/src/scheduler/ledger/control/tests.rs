@@ -50,11 +50,7 @@ pub(in super::super) fn started(ledger: &mut Ledger, second: i64) -> Vec<String>
 }
 
 fn request() -> Request {
-    Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    }
+    Request::new("ann", None)
 }
 
 fn pipeline() -> Value {

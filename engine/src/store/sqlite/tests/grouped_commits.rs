@@ -88,11 +88,7 @@ async fn waiting_lease_renewals_renew_together() {
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     // The writer waits for the lock on a command (which joins no group), then the
     // renewals wait in its queue, whenever it took the command from it.
-    let pause = Command::Pause(Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    });
+    let pause = Command::Pause(Request::new("ann", None));
     let mut first = std::pin::pin!(store.send_command(runs[0], &pause));
     assert!(futures::poll!(first.as_mut()).is_pending());
     let ttl = Duration::from_secs(600); // Not the creation's 60 s: see the test above.
