@@ -285,6 +285,12 @@ impl Transition {
         }
     }
 
+    /// Whether it is a transition of step `step_id` of run `run_id`.
+    fn is_of(&self, run_id: Uuid, step_id: &str) -> bool {
+        self.step()
+            .is_some_and(|step| step.run_id == run_id && step.step_id == step_id)
+    }
+
     /// The run the transition belongs to.
     pub fn run_id(&self) -> Uuid {
         match self {
@@ -360,14 +366,10 @@ impl Batch {
             }
             Transition::Step(change) => {
                 let (transitions, hasher) = (&self.transitions, &self.hasher);
-                let key = |step: &StepTransition| hasher.hash_one((step.run_id, &*step.step_id));
-                let same = |&at: &usize| {
-                    transitions[at].step().is_some_and(|earlier| {
-                        earlier.run_id == change.run_id && earlier.step_id == change.step_id
-                    })
-                };
-                let hash = key(change);
-                let last = self.steps.find_mut(hash, same);
+                let (run_id, step_id) = (change.run_id, &*change.step_id);
+                let hash = Self::step_hash(hasher, run_id, step_id);
+                let last =
+                    (self.steps).find_mut(hash, |&at| transitions[at].is_of(run_id, step_id));
                 let left = (last.as_deref())
                     .and_then(|&at| transitions[at].step())
                     .map(|earlier| earlier.to);
@@ -378,7 +380,11 @@ impl Batch {
                     Some(last) => *last = at,
                     None => {
                         // Only step transitions are indexed.
-                        let rehash = |&at: &usize| transitions[at].step().map_or(0, key);
+                        let rehash = |&at: &usize| {
+                            (transitions[at].step()).map_or(0, |step| {
+                                Self::step_hash(hasher, step.run_id, &step.step_id)
+                            })
+                        };
                         self.steps.insert_unique(hash, at, rehash);
                     }
                 }
@@ -395,18 +401,19 @@ impl Batch {
         step_id: &str,
     ) -> Option<&mut StepTransition> {
         let transitions = &self.transitions;
-        let same = |&at: &usize| {
-            transitions[at]
-                .step()
-                .is_some_and(|step| step.run_id == run_id && *step.step_id == *step_id)
-        };
+        let hash = Self::step_hash(&self.hasher, run_id, step_id);
         let at = *self
             .steps
-            .find(self.hasher.hash_one((run_id, step_id)), same)?;
+            .find(hash, |&at| transitions[at].is_of(run_id, step_id))?;
         match &mut self.transitions[at] {
             Transition::Step(step) => Some(step),
             Transition::Run(_) => None,
         }
+    }
+
+    /// The hash `steps` files step `step_id` of run `run_id` under.
+    fn step_hash(hasher: &DefaultHashBuilder, run_id: Uuid, step_id: &str) -> u64 {
+        hasher.hash_one((run_id, step_id))
     }
 
     fn continues<S: fmt::Display + PartialEq>(
