@@ -124,10 +124,7 @@ impl Engine {
                 }
             }
         }));
-        let (plan, plans) = match compiled {
-            Some(compiled) => self.still_grown(&record, compiled).await?,
-            None => self.grown_plan(&record).await?,
-        };
+        let (plan, plans) = self.plan_to_take_over(&record, compiled).await?;
         let store = &self.inner.store;
         let mut steps = steps
             .await
@@ -225,19 +222,19 @@ impl Engine {
         self.grow_plan(record, plans).await
     }
 
-    /// `compiled`, the plan of `record` compiled earlier, if the run's plans are still the
-    /// ones it was grown by; else the plan grown again from the stored ones.
-    async fn still_grown(
+    /// The plan of `record` as [`grown_plan`](Self::grown_plan) gives it: `compiled`, the
+    /// one compiled earlier, if given and the run's plans are still the ones it was grown by.
+    async fn plan_to_take_over(
         &self,
         record: &RunRecord,
-        compiled: (Plan, Vec<Addition>),
+        compiled: Option<(Plan, Vec<Addition>)>,
     ) -> Result<(Plan, Vec<Addition>)> {
         let plans = self.inner.store.plans(record.id).await?;
         let seqs = |plans: &[Addition]| plans.iter().map(|plan| plan.seq).collect::<Vec<_>>();
-        if seqs(&plans) == seqs(&compiled.1) {
-            return Ok(compiled);
+        match compiled {
+            Some(compiled) if seqs(&plans) == seqs(&compiled.1) => Ok(compiled),
+            _ => self.grow_plan(record, plans).await,
         }
-        self.grow_plan(record, plans).await
     }
 
     /// The stored workflow of `record` grown by `plans`, as [`grown_plan`](Self::grown_plan).
