@@ -103,6 +103,30 @@ async fn a_stored_value_changed_into_malformed_json_or_a_blob_is_named_corrupt_w
 }
 
 #[tokio::test]
+async fn a_run_id_stored_as_a_blob_is_named_corrupt_by_the_list_and_every_lookup() {
+    // SQLite finds no BLOB equal to text: `cairn runs` named a mismatched type in column id,
+    // while every lookup of the run said "no run with id", sending the user to `cairn runs`.
+    let (scratch, _, id) = with_one_run();
+    // As python3's sqlite3 does it: without foreign keys (its default), which refuse it.
+    let sql = "PRAGMA foreign_keys = OFF; UPDATE runs SET id = CAST(id AS BLOB)";
+    tamper(&scratch.db(), sql).await;
+    let named = format!(
+        "cairn: {}: corrupt database: column runs.id of run {id}: a BLOB where cairn keeps text",
+        scratch.db().display()
+    );
+    for args in [
+        vec!["show", &id],
+        vec!["show", &id[..8]],
+        vec!["runs"],
+        vec!["history", &id],
+        vec!["cancel", &id],
+        vec!["resume", &id],
+    ] {
+        refused(&scratch, &args, &named);
+    }
+}
+
+#[tokio::test]
 async fn a_stored_input_or_output_not_json_is_named_corrupt_with_its_column() {
     // Read as bytes, parsed by cairn: "stored JSON: expected ident", no column, before.
     for (sql, column) in [

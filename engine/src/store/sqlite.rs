@@ -17,7 +17,7 @@ use sqlx::sqlite::{
     Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Column, Connection, Row};
+use sqlx::{Column, Connection, Row, TypeInfo, ValueRef};
 use uuid::Uuid;
 
 use super::{CommitReport, NewRun, RunRecord, Standing, StepRecord, Store, run_id_key};
@@ -326,7 +326,11 @@ impl Store for SqliteStore {
             .map(|row| column(row, 0))
             .collect::<Result<_>>()?;
         let exact = match ids.as_slice() {
-            [] => return Err(Error::UnknownRun(id.to_owned())),
+            [] => {
+                let blob = culprit::run_id_as_blob(&self.reads, id, SHORTEST_PREFIX).await;
+                return Err((blob.map_err(self.fail())?)
+                    .unwrap_or_else(|| Error::UnknownRun(id.to_owned())));
+            }
             [first, ..] if first == id => first,
             [only] => only,
             several => {
@@ -430,7 +434,7 @@ impl Store for SqliteStore {
         let mut runs = Vec::new();
         while let Some(row) = rows.try_next().await.map_err(self.fail())? {
             runs.push(RunSummary {
-                id: parse_uuid(column(&row, 0)?)?,
+                id: run_id(&row, 0)?,
                 workflow: column(&row, 1)?,
                 state: parse_state(column::<&str>(&row, 2)?)?,
                 created_at: millis_to_time(column(&row, 3)?),
@@ -447,7 +451,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reads)
         .await
         .map_err(self.fail())?;
-        rows.iter().map(|row| parse_uuid(column(row, 0)?)).collect()
+        rows.iter().map(|row| run_id(row, 0)).collect()
     }
 
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
@@ -675,6 +679,17 @@ fn missing(run_id: Uuid, what: &str, table: &str) -> Error {
     Error::Corrupt(format!(
         "run {run_id} has no {what}: its row in table {table} is missing"
     ))
+}
+
+/// Column `index` of `row`, a run's `runs.id`: one stored as a BLOB (changed outside cairn)
+/// is a corrupt database naming the run, as a lookup of its id names it
+/// ([`culprit::run_id_as_blob`]).
+fn run_id(row: &SqliteRow, index: usize) -> Result<Uuid> {
+    if (row.try_get_raw(index)).is_ok_and(|raw| raw.type_info().name() == "BLOB") {
+        let id: Vec<u8> = column(row, index)?;
+        return Err(culprit::blob_run_id(&String::from_utf8_lossy(&id)));
+    }
+    parse_uuid(column(row, index)?)
 }
 
 fn parse_uuid(text: String) -> Result<Uuid> {

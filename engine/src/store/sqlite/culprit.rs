@@ -1,6 +1,7 @@
 //! Naming the column a packing query failed on: SQLite's JSON functions, which pack a run's
 //! step rows and events (see `steps.rs`, `events.rs`), refuse a BLOB ("JSON cannot hold BLOB
-//! values") and malformed JSON without saying where.
+//! values") and malformed JSON without saying where. And naming a run whose id a lookup
+//! missed because it is stored as a BLOB.
 
 use sqlx::SqlitePool;
 use uuid::Uuid;
@@ -66,4 +67,33 @@ async fn culprit(
         }
     }
     Ok(None)
+}
+
+/// The corrupt database of a run whose id, changed outside cairn, is stored as a BLOB
+/// (`id`, read as text): cairn stores run ids as text, and SQLite finds no BLOB equal to text.
+pub(super) fn blob_run_id(id: &str) -> Error {
+    Error::Corrupt(format!(
+        "column runs.id of run {id}: a BLOB where cairn keeps text"
+    ))
+}
+
+/// The run id `key` (a whole id, or a prefix of at least `shortest` characters) finds
+/// stored as a BLOB, as a corrupt database ([`blob_run_id`]): a lookup of `key` as text
+/// missed it. Looked for only once that lookup found nothing; the primary key's index
+/// serves it.
+pub(super) async fn run_id_as_blob(
+    pool: &SqlitePool,
+    key: &str,
+    shortest: usize,
+) -> Result<Option<Error>, sqlx::Error> {
+    let found: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT id FROM runs WHERE id = CAST(?1 AS BLOB)
+             OR (length(?1) >= ?2 AND id > CAST(?1 AS BLOB) AND id < CAST(?1 || '~' AS BLOB))
+         LIMIT 1",
+    )
+    .bind(key)
+    .bind(shortest as i64)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map(|id| blob_run_id(&String::from_utf8_lossy(&id))))
 }
