@@ -30,6 +30,9 @@ pub use scope::SharedJson;
 use scope::to_val;
 use stack::fits_any_stack;
 pub(crate) use stack::{on_big_stack, on_stack_for};
+pub(crate) use steps_read::{
+    StepsRead, steps_read_by_expression, steps_read_by_template, unnamed_step_read,
+};
 use types::unsupported_type;
 
 use crate::nesting;
@@ -203,27 +206,33 @@ enum Expected {
     List,
 }
 
-/// [`check`], with what the value must be: whether the expression reads a variable. It is
-/// kept with the recently compiled ones while they have room (a small workflow's run then
-/// finds every expression parsed), and not past that (a big file's every expression would
-/// only churn them).
+/// [`check`], with what the value must be: whether the expression reads a variable.
 fn checked(expr: &str, known: &[&str], expected: Expected) -> Result<bool, ExprError> {
-    let verdict = if recent_programs().programs.len() < CACHED_PROGRAMS {
-        let compiled = compile(expr)?;
-        on_stack_for(compiled.simple, || {
-            Some(verdict(&compiled.expression, known, expected))
-        })
-    } else {
-        on_stack_for(fits_any_stack(expr)?, || {
-            Some(parse(expr).map(|expression| verdict(&expression, known, expected)))
-        })
-        .transpose()?
-    };
-    match verdict {
+    match inspect(expr, |expression| verdict(expression, known, expected))? {
         None => Err(library_failed(expr)),
         Some(Ok(reads)) => Ok(reads),
         Some(Err(reason)) => Err(ExprError::new(expr, reason)),
     }
+}
+
+/// What `look` finds in the parsed `expr`, on a stack big enough for its tree (None when
+/// the library failed on it). The parsed expression is kept with the recently compiled ones
+/// while they have room (a small workflow's run then finds every expression parsed), and
+/// not past that (a big file's every expression would only churn them).
+fn inspect<T: Send>(
+    expr: &str,
+    look: impl FnOnce(&Expression) -> T + Send,
+) -> Result<Option<T>, ExprError> {
+    if recent_programs().programs.len() < CACHED_PROGRAMS {
+        let compiled = compile(expr)?;
+        return Ok(on_stack_for(compiled.simple, || {
+            Some(look(&compiled.expression))
+        }));
+    }
+    on_stack_for(fits_any_stack(expr)?, || {
+        Some(parse(expr).map(|expression| look(&expression)))
+    })
+    .transpose()
 }
 
 /// Why the run would fail on `expression` for a name in it, if it would: a function or a
@@ -300,50 +309,6 @@ pub(crate) fn lone_expression(text: &str) -> Option<&str> {
     }
 }
 
-/// The step ids that `text` (an expression or a template) reads, as `steps.ID` or
-/// `steps["ID"]`, in order of appearance, without repeats.
-///
-/// This is a textual scan: it also finds such references inside string literals. Most texts
-/// read one or two steps: those are kept inline, without an allocation.
-pub(crate) fn referenced_steps(text: &str) -> SmallVec<[&str; 2]> {
-    let bytes = text.as_bytes();
-    let mut found: SmallVec<[&str; 2]> = SmallVec::new();
-    // A byte-by-byte look: `str::find`'s searcher costs more to set up than these short
-    // texts take to scan.
-    let starts =
-        (0..bytes.len()).filter(|&at| bytes[at] == b's' && bytes[at..].starts_with(b"steps"));
-    for at in starts {
-        if at > 0 && is_ident_byte(bytes[at - 1]) {
-            continue;
-        }
-        let rest = text[at + "steps".len()..].trim_start();
-        let id = if let Some(rest) = rest.strip_prefix('.') {
-            let rest = rest.trim_start();
-            let end = rest
-                .bytes()
-                .position(|b| !is_ident_byte(b))
-                .unwrap_or(rest.len());
-            &rest[..end]
-        } else if let Some(rest) = rest.strip_prefix('[') {
-            let rest = rest.trim_start();
-            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-                continue;
-            };
-            let rest = &rest[1..];
-            match rest.find(quote) {
-                Some(end) => &rest[..end],
-                None => continue,
-            }
-        } else {
-            continue;
-        };
-        if !id.is_empty() && !found.contains(&id) {
-            found.push(id);
-        }
-    }
-    found
-}
-
 /// Calls `visit` with the pointer (relative to `value`) and text of every string in `value`.
 pub(crate) fn walk_strings(
     value: &Value,
@@ -385,7 +350,7 @@ enum Piece<'a> {
 }
 
 /// Where the first `${{` of `text` starts. A byte-by-byte look, as in
-/// [`referenced_steps`]: these texts are short.
+/// [`steps_read`]'s scan: these texts are short.
 pub(crate) fn find_open(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     (0..bytes.len().saturating_sub(2))
@@ -772,6 +737,7 @@ mod optional;
 mod reads;
 mod scope;
 mod stack;
+mod steps_read;
 #[cfg(test)]
 mod tests;
 mod types;

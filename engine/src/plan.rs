@@ -34,6 +34,7 @@ use petgraph::stable_graph::StableDiGraph;
 use smallvec::SmallVec;
 
 use crate::definition::{Node, OnStall, Retry, Workflow};
+use crate::expr::StepsRead;
 use crate::problem::{Problem, closest, escape};
 use crate::state::StepState;
 
@@ -126,7 +127,7 @@ impl Plan {
 
     /// The steps whose outputs `step`'s `with`, `when` and `for_each` read, in index order.
     ///
-    /// Found by a textual scan of the step's expressions the first time it is asked for, then
+    /// Found in the step's expressions the first time it is asked for, then
     /// kept: the loader asks for every step of a file (it checks that each one read comes
     /// before its reader), a resumed run only for the steps that start.
     pub fn referenced_steps(&self, step: StepIndex) -> &[StepIndex] {
@@ -315,9 +316,9 @@ fn referenced(node: &Node, find: impl Fn(&str) -> Option<StepIndex>) -> Box<[Ste
     #[cfg(test)]
     SCANS.set(SCANS.get() + 1);
     let mut found = SmallVec::<[StepIndex; 4]>::new();
-    for_each_expression_text(node, |_, text| {
-        for id in crate::expr::referenced_steps(text) {
-            found.extend(find(id));
+    for_each_expression_text(node, |suffix, text| {
+        for id in steps_read(suffix, text).ids {
+            found.extend(find(&id));
         }
     });
     found.sort_unstable();
@@ -329,6 +330,15 @@ fn referenced(node: &Node, find: impl Fn(&str) -> Option<StepIndex>) -> Box<[Ste
 thread_local! {
     /// How many nodes [`referenced`] scanned on this thread (for tests).
     pub(crate) static SCANS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The step ids one text of a node reads, the `suffix` [`for_each_expression_text`] gave
+/// with it telling how to read it: `/when` is an expression, every other text a template.
+pub(crate) fn steps_read<'t>(suffix: &str, text: &'t str) -> StepsRead<'t> {
+    match suffix {
+        "/when" => crate::expr::steps_read_by_expression(text),
+        _ => crate::expr::steps_read_by_template(text),
+    }
 }
 
 /// Calls `visit` with the pointer suffix (relative to the node) and text of the node's

@@ -265,6 +265,29 @@ fn an_expression_naming_a_variable_it_cannot_read_exits_2_and_names_its_place() 
 }
 
 #[test]
+fn only_reads_of_the_variable_steps_by_an_id_are_step_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    // A computed key names no step: refused where it is, not a run that fails on it.
+    let computed = r#"{"name": "x", "steps": [{"pipeline": [
+        {"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop", "with": {"output": "${{ steps[input.k].output }}"}}]}]}"#;
+    let refused = refused_workflow(&dir, computed);
+    assert!(
+        refused.starts_with("w.json:/steps/0/pipeline/1/with/output: `steps[input.k].output`: reads `steps` without naming the step"),
+        "{refused}"
+    );
+    // `steps` as a field of another value, or in a string, reads no step.
+    let file = dir.path().join("fields.json");
+    let fields = r#"{"name": "x", "steps": [
+        {"id": "build", "executor": "noop"},
+        {"id": "d", "executor": "noop", "when": "input.cfg.steps.build == true || 'steps.build' == ''"},
+        {"id": "e", "executor": "noop", "for_each": "${{ [1] }}", "with": {"output": "${{ item.steps.build }}"}}]}"#;
+    std::fs::write(&file, fields).unwrap();
+    let output = cairn(&["validate", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[test]
 fn a_when_or_for_each_of_the_wrong_type_exits_2_and_names_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let workflow = r#"{"name": "x", "steps": [

@@ -1,6 +1,6 @@
 //! Triggers through the real binary: a `when` that skips a branch, a `none_failed` join
 //! after it, an `all_done` cleanup after a failure, a default step after a skipped need; and
-//! `cairn show --json` of a run wider than a page of outputs.
+//! `cairn show --json` of a run wider than a page of outputs; optional reads of a need.
 
 use serde_json::json;
 
@@ -54,4 +54,23 @@ fn show_prints_every_step_with_its_output_across_pages_of_outputs() {
     }
     assert_eq!(show["state"], "succeeded");
     assert_eq!(show["output"]["s2099"], 2_099);
+}
+
+#[test]
+fn a_need_read_optionally_is_in_the_readers_scope() {
+    let scratch = Scratch::new();
+    let workflow = json!({"name": "optional", "steps": [
+        {"id": "a", "executor": "noop", "with": {"output": {"v": 7}}},
+        {"id": "b", "executor": "noop", "needs": ["a"],
+         "with": {"output": "${{ steps.?a.output.orValue('missing') }}"}},
+        {"id": "c", "executor": "noop", "needs": ["a"],
+         "with": {"output": "${{ steps[?'a'].output.orValue('missing') }}"}},
+        {"id": "d", "executor": "noop", "needs": ["a"], "when": "steps.?a.output.hasValue()"}
+    ]});
+    let file = scratch.write("optional.json", &workflow);
+    let id = scratch.run(&file, &[], 0);
+    let show = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(show["output"]["b"], json!({"v": 7}), "{show}");
+    assert_eq!(show["output"]["c"], json!({"v": 7}), "{show}");
+    assert_eq!(states(&show)["d"], "succeeded", "{show}");
 }

@@ -69,7 +69,7 @@ fn field_of<'e>(expr: &'e Expr, object: &str) -> Option<&'e str> {
 
 /// The operand and the field `expr` selects by a name written out: `x.f` (also in `has()`),
 /// `x.?f`, `x['f']`, `x[?'f']`.
-fn selection(expr: &Expr) -> Option<(&Expr, &str)> {
+pub(super) fn selection(expr: &Expr) -> Option<(&Expr, &str)> {
     match expr {
         Expr::Select(select) => Some((&select.operand.expr, select.field.as_str())),
         Expr::Call(call)

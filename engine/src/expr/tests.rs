@@ -127,18 +127,6 @@ fn a_refusal_names_the_nesting_once_and_quotes_a_long_expression_cut() {
 }
 
 #[test]
-fn finds_referenced_steps() {
-    let text =
-        "${{ steps.plan.output }} and ${{ steps[\"my-step\"].output }} steps . plan mysteps.x";
-    assert_eq!(referenced_steps(text).as_slice(), ["plan", "my-step"]);
-    assert_eq!(
-        referenced_steps("size(steps['a'].output) > 0 || steps.b_2.output").as_slice(),
-        ["a", "b_2"]
-    );
-    assert!(referenced_steps("steps").is_empty());
-}
-
-#[test]
 fn deep_expressions_are_errors_not_crashes() {
     let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
     assert!(check(&deep, &VARIABLES).is_err());

@@ -2,6 +2,7 @@
 //! (Unknown `needs` and cycles are found when the plan is compiled; step keys on a group,
 //! by the schema.)
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use hashbrown::{HashMap, HashSet};
@@ -11,7 +12,7 @@ use super::{Problem, Report, closest, known_names};
 use crate::definition::{Duration, Node, Retry, Workflow, is_id};
 use crate::executor::Executors;
 use crate::expr;
-use crate::plan::{Plan, StepIndex, for_each_expression_text};
+use crate::plan::{Plan, StepIndex, for_each_expression_text, steps_read};
 use crate::retry;
 
 /// The run a planner's plan is checked for: its plan so far, and the planner.
@@ -344,9 +345,14 @@ impl<'a> Checker<'a> {
                 Some((Named::Step, first)) => !is_at(first, pointer),
                 _ => false,
             };
-            let pending: Vec<String> = (expr::referenced_steps(text).into_iter())
+            let read = steps_read(suffix, text);
+            if let Some(expr) = read.unnamed {
+                let problem = expr::unnamed_step_read(expr).to_string();
+                report.semantic(Problem::at(format!("{pointer}{suffix}"), problem));
+            }
+            let pending: Vec<String> = (read.ids.into_iter())
                 .filter(|id| !seen(id))
-                .map(str::to_owned)
+                .map(Cow::into_owned)
                 .collect();
             if !pending.is_empty() {
                 references.push(([pointer, suffix].concat(), pointer.to_owned(), pending));

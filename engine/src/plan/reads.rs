@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::{Plan, StepIndex, for_each_expression_text};
+use super::{Plan, StepIndex, for_each_expression_text, steps_read};
 use crate::problem::Problem;
 
 /// One problem per expression that reads a step which does not come before its own in the
@@ -60,7 +60,7 @@ pub(crate) fn unordered_reads(plan: &Plan, readers: Range<StepIndex>) -> Vec<Pro
             };
             let pointer = plan.pointer(reader);
             for_each_expression_text(plan.node(reader), |suffix, text| {
-                let names = crate::expr::referenced_steps(text);
+                let names = steps_read(suffix, text).ids;
                 if (names.iter()).any(|name| plan.resolve(reader, name) == Some(read)) {
                     problems.push(Problem::at(format!("{pointer}{suffix}"), message.clone()));
                 }
