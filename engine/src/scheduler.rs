@@ -416,6 +416,11 @@ impl Driver {
             }
             if self.ledger.starts_no_items() {
                 self.halted.cancel();
+                // Items whose leave was given, but that their task did not start before
+                // the halt, never will: they go back to pending.
+                for (&step, watch) in &self.watches {
+                    self.ledger.items_unstarted(step, watch.running.close());
+                }
             }
             let batch = self.ledger.take_batch();
             if batch.is_empty() {

@@ -61,12 +61,24 @@ pub(super) struct ItemChannels {
 }
 
 /// The items of a `for_each` attempt that run now, as its driver watches them: each one's
-/// signs of life, and how to stop it alone (a stalled item stops, its siblings go on).
+/// signs of life, and how to stop it alone (a stalled item stops, its siblings go on); and
+/// how many it started, until its driver closes it ([`RunningItems::close`]).
 #[derive(Debug)]
 pub(super) struct RunningItems {
     /// Rung at an item's first sign of life after each look.
     bell: Arc<Notify>,
-    items: Mutex<HashMap<usize, ItemWatch>>,
+    items: Mutex<Started>,
+}
+
+/// The items a `for_each` attempt started.
+#[derive(Debug, Default)]
+struct Started {
+    /// Those running now.
+    running: HashMap<usize, ItemWatch>,
+    /// How many it started, in all.
+    count: usize,
+    /// Whether it may start no more (the run halted).
+    closed: bool,
 }
 
 /// One running item, as its driver watches it.
@@ -90,13 +102,18 @@ impl RunningItems {
         }
     }
 
-    fn items(&self) -> MutexGuard<'_, HashMap<usize, ItemWatch>> {
+    fn items(&self) -> MutexGuard<'_, Started> {
         self.items.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Item `index` starts in the attempt of `ctx`: the context it runs with (its own
-    /// cancellation and progress), and what is cancelled when it alone is to stop.
-    fn start(&self, index: usize, ctx: &ExecContext) -> (ExecContext, CancellationToken) {
+    /// Item `index` starts in the attempt of `ctx`, unless the attempt was closed: the
+    /// context it runs with (its own cancellation and progress), and what is cancelled when
+    /// it alone is to stop.
+    fn start(&self, index: usize, ctx: &ExecContext) -> Option<(ExecContext, CancellationToken)> {
+        let mut items = self.items();
+        if items.closed {
+            return None;
+        }
         let watch = ItemWatch {
             cancel: ctx.cancel.child_token(),
             stopped: CancellationToken::new(),
@@ -109,19 +126,28 @@ impl RunningItems {
             ..ctx.clone()
         };
         let stopped = watch.stopped.clone();
-        self.items().insert(index, watch);
-        (item_ctx, stopped)
+        items.running.insert(index, watch);
+        items.count += 1;
+        Some((item_ctx, stopped))
     }
 
     /// Item `index` ended.
     fn end(&self, index: usize) {
-        self.items().remove(&index);
+        self.items().running.remove(&index);
+    }
+
+    /// The run halted: the attempt starts no more items. How many it started (its first
+    /// ones, in the order of its actions), none of them after this.
+    pub(super) fn close(&self) -> usize {
+        let mut items = self.items();
+        items.closed = true;
+        items.count
     }
 
     /// Tells item `index` to stop, if it runs: its executor is cancelled, and the item
     /// abandoned if it has not ended [`STOP_GRACE`] later.
     pub(super) fn stop(&self, index: usize) {
-        if let Some(watch) = self.items().get(&index) {
+        if let Some(watch) = self.items().running.get(&index) {
             watch.cancel.cancel();
             watch.stopped.cancel();
         }
@@ -130,7 +156,7 @@ impl RunningItems {
     /// The running items that showed signs of life since the last look.
     pub(super) fn heard(&self) -> Vec<usize> {
         let mut heard = Vec::new();
-        for (&index, watch) in self.items().iter_mut() {
+        for (&index, watch) in self.items().running.iter_mut() {
             let count = watch.progress.look();
             if count != watch.seen {
                 watch.seen = count;
@@ -192,11 +218,17 @@ pub(super) async fn run_attempt(
                 cut_off = deadline.is_some_and(|deadline| Instant::now() >= deadline);
                 std::future::ready(!cut_off)
             })
+            // None starts once its driver closed the attempt (the run halted): the driver
+            // knows which it started, the first ones.
+            .scan((), |(), action| {
+                let index = action.item_index.unwrap_or_default();
+                let started = running.start(index, &ctx);
+                std::future::ready(started.map(|(item_ctx, stopped)| (action, item_ctx, stopped)))
+            })
             // Each item runs with its own cancellation and signs of life, and is abandoned
             // STOP_GRACE after it alone was told to stop (its stall).
-            .map(|action| {
+            .map(|(action, item_ctx, stopped)| {
                 let index = action.item_index.unwrap_or_default();
-                let (item_ctx, stopped) = running.start(index, &ctx);
                 let (executor, running) = (Arc::clone(&executor), Arc::clone(&running));
                 async move {
                     let outcome = tokio::select! {

@@ -10,7 +10,7 @@
 //! the same attempt. Each running item has its own heartbeat window ([`Ledger::item_windows`]):
 //! an item silent past its step's `heartbeat` is stopped alone and ends failed with its stall.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -23,7 +23,7 @@ use crate::executor::{ErrorClass, ExecError, Outcome};
 use crate::item::ItemRecord;
 use crate::plan::StepIndex;
 use crate::stall::Stall;
-use crate::state::StepState;
+use crate::state::{Batch, StepState};
 
 /// How many failed items an error names with their messages.
 const NAMED_FAILURES: usize = 5;
@@ -42,15 +42,19 @@ pub(super) struct Items {
     failed: BTreeMap<usize, ExecError>,
     /// The items the step's running attempt started, in every window of a rate limit.
     started: BTreeSet<usize>,
-    /// Items of `started` that wait for their leave (an earlier item's end), in the order
-    /// they take them: each is recorded `running` in the commit that gives it its leave, so
-    /// that one never run does not count a run after a crash.
-    unrecorded: VecDeque<usize>,
-    /// Items recorded `running` by the end that gives their leave, until the shell gives
-    /// it, once that end is committed ([`Ledger::leaves_given`]): a halt seen before then
-    /// (read after that commit, which found it asked) takes them back, never started
-    /// ([`Ledger::withhold_leaves`]).
-    leaving: Vec<usize>,
+    /// The items the running attempt's task runs, in the order it starts them (each leave
+    /// starts the next): the first window takes the leaves it starts with, each later item
+    /// the leave of an earlier item's end, and is recorded `running` in the commit of that
+    /// end, so that one never run does not count a run after a crash.
+    order: Vec<usize>,
+    /// How many items of `order` are recorded running.
+    recorded: usize,
+    /// How many items of `order` the shell gave a leave ([`Ledger::leaves_given`]): those
+    /// recorded after them wait for theirs, and a halt seen before then (read after the
+    /// commit recording them, which found it asked) takes them back, never started
+    /// ([`Ledger::withhold_leaves`]); a halt seen after then takes back those the task did
+    /// not start all the same ([`Ledger::items_unstarted`]).
+    given: usize,
     /// Whether the running attempt's time limit kept items from starting.
     cut_off: bool,
     /// The items found `running` when the run was taken over (a crash cut them off; the
@@ -72,10 +76,32 @@ impl Items {
     /// The attempt's task ended: no item runs any more, so none has a heartbeat window or
     /// is to be stopped.
     fn none_running(&mut self) {
-        self.leaving.clear();
+        self.order.clear();
+        (self.recorded, self.given) = (0, 0);
         self.windows.clear();
         self.opening.clear();
         self.stops.clear();
+    }
+
+    /// The items of `order` recorded running from the `from`th on did not start: they go
+    /// back to pending in `batch` with the attempts they had (their runs are counted until
+    /// their attempt ends: [`Ledger::take_back_unstarted`]), their windows closed, and wait
+    /// for a leave again.
+    fn unrecord(&mut self, from: usize, run_id: Uuid, step_id: &str, batch: &mut Batch) {
+        let from = from.min(self.recorded);
+        for &index in &self.order[from..self.recorded] {
+            self.windows.remove(&index);
+            let attempt = self.attempts[index].saturating_sub(1);
+            batch.record_item(without_outcome(
+                run_id,
+                step_id,
+                index,
+                StepState::Pending,
+                attempt,
+            ));
+        }
+        self.recorded = from;
+        self.given = self.given.min(from);
     }
 
     /// The items of a step from their committed records.
@@ -188,13 +214,13 @@ impl Ledger {
             return;
         };
         let step_id = &self.plan.steps()[step].id;
-        items.unrecorded.clear();
+        items.order.clear();
         for (order, index) in indices.enumerate() {
             items.started.insert(index);
             items.interrupted.remove(&index);
             items.attempts[index] += 1;
+            items.order.push(index);
             if order >= window {
-                items.unrecorded.push_back(index);
                 continue;
             }
             let attempt = items.attempts[index];
@@ -202,6 +228,9 @@ impl Ledger {
             self.batch.record_item(item);
             items.opening.push(index);
         }
+        // The first window's leaves come with the task.
+        items.recorded = items.order.len().min(window);
+        items.given = items.recorded;
     }
 
     /// `step`'s attempt is marked running at `now`: the windows of the items recorded
@@ -262,7 +291,6 @@ impl Ledger {
             return 0;
         };
         let step_id = &self.plan.steps()[step].id;
-        items.unrecorded.clear();
         // Its task ended: none of its items runs any more.
         items.none_running();
         let mut unstarted = 0;
@@ -387,12 +415,12 @@ impl Ledger {
             return; // Not a running `for_each` step: nothing to record.
         };
         let step_id = &self.plan.steps()[step].id;
-        if let Some(next) = items.unrecorded.pop_front().filter(|_| !halted) {
+        if let Some(&next) = items.order.get(items.recorded).filter(|_| !halted) {
+            items.recorded += 1;
             let attempt = items.attempts[next];
             let item = without_outcome(self.run_id, step_id, next, StepState::Running, attempt);
             self.batch.record_item(item);
             items.windows.insert(next, now);
-            items.leaving.push(next);
         }
         if index >= items.outputs.len() {
             return;
@@ -430,11 +458,12 @@ impl Ledger {
         });
     }
 
-    /// The shell gave the leaves of the items ends recorded running: those items start.
+    /// The shell gave the leaves of the items ends recorded running: their tasks may start
+    /// them.
     pub(crate) fn leaves_given(&mut self) {
         for &step in &self.running {
             if let Some(items) = self.slots[step].items.as_deref_mut() {
-                items.leaving.clear();
+                items.given = items.recorded;
             }
         }
     }
@@ -447,21 +476,21 @@ impl Ledger {
     /// them counts a run after a crash, nor is stalled for a silence it never began.
     pub(super) fn withhold_leaves(&mut self) {
         for &step in &self.running {
-            let Some(items) = self.slots[step].items.as_deref_mut() else {
-                continue;
-            };
+            if let Some(items) = self.slots[step].items.as_deref_mut() {
+                let (given, step_id) = (items.given, &self.plan.steps()[step].id);
+                items.unrecord(given, self.run_id, step_id, &mut self.batch);
+            }
+        }
+    }
+
+    /// The run halted, and `step`'s running task, told so, started `started` items of its
+    /// order and will start no more: those recorded running after them, though their leave
+    /// was given, never started (the task saw the halt first). They go back to pending as
+    /// at [`Ledger::withhold_leaves`].
+    pub(crate) fn items_unstarted(&mut self, step: StepIndex, started: usize) {
+        if let Some(items) = self.slots[step].items.as_deref_mut() {
             let step_id = &self.plan.steps()[step].id;
-            let leaving = std::mem::take(&mut items.leaving);
-            for &index in &leaving {
-                items.windows.remove(&index);
-                let attempt = items.attempts[index].saturating_sub(1);
-                let item =
-                    without_outcome(self.run_id, step_id, index, StepState::Pending, attempt);
-                self.batch.record_item(item);
-            }
-            for &index in leaving.iter().rev() {
-                items.unrecorded.push_front(index);
-            }
+            items.unrecord(started, self.run_id, step_id, &mut self.batch);
         }
     }
 
@@ -473,7 +502,6 @@ impl Ledger {
         let failed = std::mem::take(&mut items.failed);
         let cut_off = std::mem::take(&mut items.cut_off);
         items.started.clear();
-        items.unrecorded.clear();
         items.none_running();
         let count = items.outputs.len();
         let missing = items
@@ -547,7 +575,6 @@ impl Ledger {
         items.outputs.fill(None);
         items.failed.clear();
         items.started.clear();
-        items.unrecorded.clear();
         items.interrupted.clear();
         items.none_running();
         items.stalled.clear();

@@ -257,67 +257,6 @@ fn an_item_that_ends_while_the_run_is_halted_records_no_start_for_the_next() {
     );
 }
 
-/// A run of three items, two at a time, whose item 0 ended (its batch recording item 2's
-/// start) while a pause waited: the batches of the step's start and of that end.
-fn item_2_given_a_leave_as_a_pause_waits() -> (Ledger, Batch, Batch) {
-    let mut ledger = new_run(json!({"name": "f", "steps": [
-        {"id": "each", "executor": "noop", "max_parallel": 2, "for_each": "${{ [10, 20, 30] }}"}
-    ]}));
-    ledger.turn(at(0)).unwrap();
-    let started = ledger.take_batch();
-    ledger
-        .apply(item(0, Outcome::success(json!("a"))), at(1))
-        .unwrap();
-    let first_end = ledger.take_batch();
-    assert_eq!(
-        states(first_end.items()),
-        [(2, StepState::Running, 1), (0, StepState::Succeeded, 1)]
-    );
-    (ledger, started, first_end)
-}
-
-#[test]
-fn an_item_whose_leave_a_halt_withholds_goes_back_to_pending_and_counts_no_run() {
-    let (mut ledger, started, first_end) = item_2_given_a_leave_as_a_pause_waits();
-    // The commit of item 0's end found the pause asked: the engine reads it, gives no leave.
-    ledger.apply(pause(), at(1)).unwrap();
-    assert!(ledger.turn(at(1)).unwrap().is_empty());
-    let held = ledger.take_batch();
-    assert_eq!(
-        states(held.items()),
-        [(2, StepState::Pending, 0)],
-        "item 2 never started: back to pending, its run not counted"
-    );
-    let windows: Vec<usize> = ledger.item_windows(0).map(|(index, _)| index).collect();
-    assert_eq!(windows, [1], "only item 1 runs, and can stall");
-    // The engine dies while item 1 runs.
-    let run = Committed {
-        items: [started.items(), first_end.items(), held.items()].concat(),
-        ..committed_after(&ledger, RunState::Running)
-    };
-    let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
-    let starts = resumed.turn(at(2)).unwrap();
-    assert_eq!(
-        item_attempts(&starts[0]),
-        [(Some(1), 2), (Some(2), 1)],
-        "item 1 cut off runs as its next attempt, item 2 as its first"
-    );
-}
-
-#[test]
-fn an_item_whose_leave_a_halt_read_before_its_commit_withholds_is_pending_in_that_commit() {
-    let (mut ledger, _, _) = item_2_given_a_leave_as_a_pause_waits();
-    ledger
-        .apply(item(1, Outcome::success(json!("b"))), at(2))
-        .unwrap();
-    ledger.apply(pause(), at(2)).unwrap();
-    assert_eq!(
-        states(ledger.take_batch().items()),
-        [(1, StepState::Succeeded, 1), (2, StepState::Pending, 0)],
-        "no leave recorded: item 2 stays pending"
-    );
-}
-
 /// A run whose `each` failed with items 1 and 3, taken over again with `redrive`.
 fn redriven(from: Option<&str>) -> Ledger {
     let mut ledger = new_run(each(1));
@@ -607,4 +546,5 @@ fn an_item_whose_with_does_not_render_fails_on_its_own_and_the_others_run() {
 }
 
 mod ends;
+mod leaves;
 mod stalls;

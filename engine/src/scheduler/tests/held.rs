@@ -1,0 +1,200 @@
+//! A store whose commits wait for the test, to reach what the driver does while one waits
+//! on another connection's lock, or just after one is made.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::*;
+use crate::approval::Approval;
+use crate::command::PendingCommand;
+use crate::item::ItemRecord;
+use crate::lease::{Lease, LeaseAttempt};
+use crate::plan::{Addition, Supersession};
+use crate::report::RunSummary;
+use crate::state::Batch;
+use crate::store::{RunRecord, Standing, StepRecord};
+
+/// An item record as a commit made it: index, state, attempt.
+pub(super) type Item = (usize, StepState, u32);
+
+/// Which commit a [`Held`] holds once made.
+type Matches = fn(&Batch) -> bool;
+
+/// A [`MemoryStore`] whose commits, once [`Held::hold`] is called, each wait until the test
+/// lets one go (as a commit waits on another connection's lock); or, once
+/// [`Held::hold_after`] is, the first that matches waits once made. It keeps the item
+/// records of each commit.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    inner: MemoryStore,
+    held: AtomicBool,
+    /// Which commit waits once made.
+    after: Mutex<Option<Matches>>,
+    /// Rung by each commit as it starts waiting.
+    pub(super) waiting: Notify,
+    /// Lets one waiting commit go.
+    pub(super) go: Notify,
+    /// The item records of each commit.
+    pub(super) items: Mutex<Vec<Vec<Item>>>,
+}
+
+impl Held {
+    /// Each commit from now on waits before it is made.
+    pub(super) fn hold(&self) {
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    /// The first commit from now on that `matches` waits once made.
+    pub(super) fn hold_after(&self, matches: Matches) {
+        *self.after.lock().unwrap() = Some(matches);
+    }
+
+    /// Lets the commit waiting go, and the ones after it through.
+    pub(super) fn release(&self) {
+        self.held.store(false, Ordering::SeqCst);
+        self.go.notify_one();
+    }
+}
+
+#[async_trait]
+impl Store for Held {
+    async fn create_run(
+        &self,
+        run: &NewRun,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        batch: Batch,
+    ) -> Result<Vec<Event>> {
+        self.inner.create_run(run, holder, ttl, batch).await
+    }
+
+    async fn commit(&self, owner: &str, batch: Batch) -> Result<CommitReport> {
+        if self.held.load(Ordering::SeqCst) {
+            self.waiting.notify_one();
+            self.go.notified().await;
+        }
+        let after = self
+            .after
+            .lock()
+            .unwrap()
+            .take_if(|matches| matches(&batch));
+        let items = (batch.items().iter())
+            .map(|item| (item.index, item.state, item.attempt))
+            .collect();
+        self.items.lock().unwrap().push(items);
+        let committed = self.inner.commit(owner, batch).await?;
+        if after.is_some() {
+            self.waiting.notify_one();
+            self.go.notified().await;
+        }
+        Ok(committed)
+    }
+
+    async fn lease_run(
+        &self,
+        run_id: Uuid,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
+    ) -> Result<std::result::Result<Standing, Lease>> {
+        self.inner.lease_run(run_id, holder, ttl, is_void).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        run_id: Uuid,
+        holder: &LeaseHolder,
+        ttl: Duration,
+        is_void: &(dyn for<'h> Fn(&'h LeaseHolder) -> bool + Sync),
+    ) -> Result<LeaseAttempt> {
+        self.inner.acquire_lease(run_id, holder, ttl, is_void).await
+    }
+
+    async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool> {
+        self.inner.renew_lease(run_id, owner, ttl).await
+    }
+
+    async fn release_lease(&self, run_id: Uuid, owner: &str) -> Result<()> {
+        self.inner.release_lease(run_id, owner).await
+    }
+
+    async fn find_run(&self, id: &str) -> Result<RunRecord> {
+        self.inner.find_run(id).await
+    }
+
+    async fn definition(&self, run_id: Uuid) -> Result<String> {
+        self.inner.definition(run_id).await
+    }
+
+    async fn input(&self, run_id: Uuid) -> Result<serde_json::Value> {
+        self.inner.input(run_id).await
+    }
+
+    async fn step(&self, run_id: Uuid, step_id: &str) -> Result<Option<StepRecord>> {
+        self.inner.step(run_id, step_id).await
+    }
+
+    async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
+        self.inner.steps(run_id).await
+    }
+
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
+        self.inner.runs(filter).await
+    }
+
+    async fn unfinished_runs(&self) -> Result<Vec<Uuid>> {
+        self.inner.unfinished_runs().await
+    }
+
+    async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>> {
+        self.inner.history_page(run_id, after, limit).await
+    }
+
+    async fn plans(&self, run_id: Uuid) -> Result<Vec<Addition>> {
+        self.inner.plans(run_id).await
+    }
+
+    async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>> {
+        self.inner.superseded(run_id).await
+    }
+
+    async fn redrive_from(&self, run_id: Uuid) -> Result<Option<String>> {
+        self.inner.redrive_from(run_id).await
+    }
+
+    async fn items(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<ItemRecord>> {
+        self.inner.items(run_id, step_ids).await
+    }
+
+    async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
+        self.inner.send_command(run_id, command).await
+    }
+
+    async fn send_ruling(&self, run_id: Uuid, ruling: &Command) -> Result<bool> {
+        self.inner.send_ruling(run_id, ruling).await
+    }
+
+    async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>> {
+        self.inner.pending_commands(run_id).await
+    }
+
+    async fn runs_with_commands(&self) -> Result<Vec<Uuid>> {
+        self.inner.runs_with_commands().await
+    }
+
+    async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>> {
+        self.inner.approvals(run_id).await
+    }
+
+    async fn waiting_approvals(&self) -> Result<Vec<Approval>> {
+        self.inner.waiting_approvals().await
+    }
+
+    async fn starts_since(
+        &self,
+        run_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>> {
+        self.inner.starts_since(run_id, since).await
+    }
+}
