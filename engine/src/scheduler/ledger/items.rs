@@ -45,7 +45,8 @@ pub(super) struct Items {
     /// The items the running attempt's task runs, in the order it starts them (each leave
     /// starts the next): the first window takes the leaves it starts with, each later item
     /// the leave of an earlier item's end, and is recorded `running` in the commit of that
-    /// end, so that one never run does not count a run after a crash.
+    /// end, so that one still waiting for its leave does not count a run after a crash
+    /// (one recorded whose start the crash came before does: it may have run).
     order: Vec<usize>,
     /// How many items of `order` are recorded running.
     recorded: usize,
