@@ -28,7 +28,7 @@ use crate::plan::Plan;
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
 use crate::state::RunState;
-use crate::store::{NewRun, Snapshot, Standing, StepRecord, Store, StoreOptions};
+use crate::store::{NewRun, RunRecord, Snapshot, Standing, StepRecord, Store, StoreOptions};
 
 /// The default cap on one step's output, serialized: 1 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1 << 20;
@@ -136,16 +136,38 @@ impl Engine {
     pub async fn start_with_id(&self, id: Uuid, plan: Plan, input: Value) -> Result<RunHandle> {
         let plan = Arc::new(plan);
         let snapshot = Snapshot::of(Arc::clone(&plan))?;
+        let hash = snapshot.hash().to_owned();
         match self.inner.store.find_run(&id.to_string()).await {
-            Ok(existing)
-                if existing.workflow_hash == snapshot.hash()
-                    && self.inner.store.input(id).await? == input =>
-            {
-                self.resume(&id.to_string()).await
+            Ok(existing) => self.start_existing(existing, &hash, &input).await,
+            Err(Error::UnknownRun(_)) => {
+                match self.create(id, plan, input.clone(), Some(snapshot)).await {
+                    // Another engine created the run since it was looked for: a start of
+                    // the same run raced this one.
+                    Err(Error::RunExists(_)) => {
+                        let existing = self.inner.store.find_run(&id.to_string()).await?;
+                        self.start_existing(existing, &hash, &input).await
+                    }
+                    created => created,
+                }
             }
-            Ok(_) => Err(Error::RunExists(id)),
-            Err(Error::UnknownRun(_)) => self.create(id, plan, input, Some(snapshot)).await,
             Err(error) => Err(error),
+        }
+    }
+
+    /// What [`Engine::start_with_id`] of the run `existing` with the workflow whose snapshot
+    /// hashes to `hash` and `input` does: resumes the run if they are the run's own,
+    /// [`Error::RunExists`] if not.
+    async fn start_existing(
+        &self,
+        existing: RunRecord,
+        hash: &str,
+        input: &Value,
+    ) -> Result<RunHandle> {
+        let id = existing.id;
+        if existing.workflow_hash == hash && self.inner.store.input(id).await? == *input {
+            self.resume(&id.to_string()).await
+        } else {
+            Err(Error::RunExists(id))
         }
     }
 
@@ -547,6 +569,7 @@ mod tests {
 
     use super::*;
     use crate::executor::test_support::accepting_anything;
+    use crate::store::held::Held;
 
     fn plan(steps: serde_json::Value) -> Plan {
         let workflow = json!({"name": "t", "steps": steps});
@@ -584,6 +607,34 @@ mod tests {
         assert!(
             message.contains("nested deeper than 128 levels"),
             "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_start_with_an_id_created_since_it_looked_answers_as_a_start_of_that_run() {
+        let store = Arc::new(Held::default());
+        let engine = Engine::builder_with_store(store.clone())
+            .executors(accepting_anything(&["noop"]))
+            .open()
+            .await
+            .unwrap();
+        let workflow = json!({"name": "t", "steps": [{"id": "a", "executor": "noop"}]});
+        let plan = || load::load_str(&workflow.to_string(), "t.json", engine.executors()).unwrap();
+        let (id, input) = (Uuid::now_v7(), json!({"n": 1}));
+        let handle = engine.start_with_id(id, plan(), input.clone()).await;
+        let report = handle.unwrap().wait().await.unwrap();
+        // Another start of the same run looked for it before it was created.
+        store.read_stale();
+        match engine.start_with_id(id, plan(), input).await {
+            Err(Error::Finished(finished)) => assert_eq!(*finished, report),
+            other => panic!("expected Finished, got {other:?}"),
+        }
+        // With another input, the id is taken.
+        store.read_stale();
+        let other = engine.start_with_id(id, plan(), json!({"n": 2})).await;
+        assert!(
+            matches!(other, Err(Error::RunExists(taken)) if taken == id),
+            "{other:?}"
         );
     }
 }

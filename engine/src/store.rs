@@ -32,6 +32,8 @@ use crate::state::{Batch, RunState, StepState};
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(test)]
+pub(crate) mod held;
 mod memory;
 mod snapshot;
 mod sqlite;

@@ -537,6 +537,5 @@ async fn a_shutdown_abandons_an_attempt_that_ignores_it_and_releases_the_lease()
     assert_eq!(taken.unwrap(), crate::lease::LeaseAttempt::Acquired);
 }
 
-mod held;
 mod leaves;
 mod signs;

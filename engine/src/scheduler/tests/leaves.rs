@@ -1,8 +1,8 @@
 //! A `for_each` item whose leave was given, but whose task saw the run halt before it started
 //! it: it goes back to `pending` at once, while its siblings run.
 
-use super::held::Held;
 use super::*;
+use crate::store::held::Held;
 
 #[tokio::test]
 async fn an_item_given_its_leave_that_a_pause_kept_from_starting_is_pending_while_its_siblings_run()

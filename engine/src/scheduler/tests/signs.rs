@@ -3,8 +3,8 @@
 
 use std::sync::Mutex;
 
-use super::held::Held;
 use super::*;
+use crate::store::held::Held;
 
 /// Hands the test its attempt's signs of life and stop, then runs until the test lets it
 /// go (or it is stopped).

@@ -1,58 +1,75 @@
-//! A store whose commits wait for the test, to reach what the driver does while one waits
-//! on another connection's lock, or just after one is made.
+//! A test store over a [`MemoryStore`] that holds commits back (before or just after they
+//! are made) and reads stale on demand: how a test reaches the orders a real store's locks
+//! and other engines make.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use super::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::{CommitReport, NewRun, RunRecord, Standing, StepRecord, Store};
+use crate::MemoryStore;
 use crate::approval::Approval;
-use crate::command::PendingCommand;
+use crate::command::{Command, PendingCommand};
+use crate::error::{Error, Result};
+use crate::event::Event;
 use crate::item::ItemRecord;
-use crate::lease::{Lease, LeaseAttempt};
+use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
 use crate::plan::{Addition, Supersession};
-use crate::report::RunSummary;
-use crate::state::Batch;
-use crate::store::{RunRecord, Standing, StepRecord};
+use crate::report::{RunFilter, RunSummary};
+use crate::state::{Batch, StepState};
 
 /// An item record as a commit made it: index, state, attempt.
-pub(super) type Item = (usize, StepState, u32);
+pub(crate) type Item = (usize, StepState, u32);
 
 /// Which commit a [`Held`] holds once made.
 type Matches = fn(&Batch) -> bool;
 
 /// A [`MemoryStore`] whose commits, once [`Held::hold`] is called, each wait until the test
 /// lets one go (as a commit waits on another connection's lock); or, once
-/// [`Held::hold_after`] is, the first that matches waits once made. It keeps the item
-/// records of each commit.
+/// [`Held::hold_after`] is, the first that matches waits once made; and whose next
+/// [`Store::find_run`], once [`Held::read_stale`] is called, reads the store as it was
+/// before every run was created (as another engine's read that a creation overtook). It
+/// keeps the item records of each commit.
 #[derive(Debug, Default)]
-pub(super) struct Held {
+pub(crate) struct Held {
     inner: MemoryStore,
     held: AtomicBool,
+    stale: AtomicBool,
     /// Which commit waits once made.
     after: Mutex<Option<Matches>>,
     /// Rung by each commit as it starts waiting.
-    pub(super) waiting: Notify,
+    pub(crate) waiting: Notify,
     /// Lets one waiting commit go.
-    pub(super) go: Notify,
+    pub(crate) go: Notify,
     /// The item records of each commit.
-    pub(super) items: Mutex<Vec<Vec<Item>>>,
+    pub(crate) items: Mutex<Vec<Vec<Item>>>,
 }
 
 impl Held {
-    /// Each commit from now on waits before it is made.
-    pub(super) fn hold(&self) {
+    /// Makes each commit from now on wait for [`Held::go`].
+    pub(crate) fn hold(&self) {
         self.held.store(true, Ordering::SeqCst);
     }
 
     /// The first commit from now on that `matches` waits once made.
-    pub(super) fn hold_after(&self, matches: Matches) {
+    pub(crate) fn hold_after(&self, matches: Matches) {
         *self.after.lock().unwrap() = Some(matches);
     }
 
     /// Lets the commit waiting go, and the ones after it through.
-    pub(super) fn release(&self) {
+    pub(crate) fn release(&self) {
         self.held.store(false, Ordering::SeqCst);
         self.go.notify_one();
+    }
+
+    /// Makes the next [`Store::find_run`] find no run.
+    pub(crate) fn read_stale(&self) {
+        self.stale.store(true, Ordering::SeqCst);
     }
 }
 
@@ -119,6 +136,9 @@ impl Store for Held {
     }
 
     async fn find_run(&self, id: &str) -> Result<RunRecord> {
+        if self.stale.swap(false, Ordering::SeqCst) {
+            return Err(Error::UnknownRun(id.to_owned()));
+        }
         self.inner.find_run(id).await
     }
 
