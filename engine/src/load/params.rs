@@ -8,6 +8,8 @@
 //! A value that is a `${{ ... }}` template is whatever it renders to: only the run can
 //! tell, so problems whose value is a template string are left to the executor.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use hashbrown::HashMap;
 use serde_json::Value;
 
@@ -15,6 +17,7 @@ use super::Problem;
 use super::durations;
 use super::explain::{Found, explain};
 use crate::definition::{self, Params};
+use crate::error::panic_message;
 use crate::executor::Executors;
 
 /// The executors' parameter schemas, each compiled the first time a step uses it.
@@ -95,7 +98,13 @@ impl<'a> Schemas<'a> {
     ) -> Result<Option<&(Value, jsonschema::Validator)>, String> {
         let executors = self.executors;
         let compiled = (self.compiled.entry_ref(executor)).or_insert_with(|| {
-            match executors.get(executor).and_then(|e| e.params_schema()) {
+            let Some(executor) = executors.get(executor) else {
+                return Ok(None);
+            };
+            // An embedder's executor may panic: its panic is its schema's problem, not the
+            // loader's.
+            let asked = catch_unwind(AssertUnwindSafe(|| executor.params_schema()));
+            match asked.map_err(|panic| format!("it panicked: {}", panic_message(&*panic)))? {
                 None => Ok(None),
                 Some(schema) => {
                     let mut schema = schema.to_value();
@@ -183,4 +192,45 @@ fn is_template(value: &Value) -> bool {
 /// A JSON pointer token as the key it stands for.
 fn unescape(token: &str) -> String {
     token.replace("~1", "/").replace("~0", "~")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use super::*;
+    use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
+
+    /// An embedder's executor whose parameter schema panics.
+    #[derive(Debug)]
+    struct Panics;
+
+    #[async_trait]
+    impl Executor for Panics {
+        fn params_schema(&self) -> Option<schemars::Schema> {
+            panic!("schema boom")
+        }
+
+        async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+            Outcome::failure(ErrorClass::BadParams, "not for running")
+        }
+    }
+
+    #[test]
+    fn a_schema_that_panics_is_the_executors_problem_at_its_step() {
+        let executors = Executors::from([("x".to_owned(), Arc::new(Panics) as Arc<dyn Executor>)]);
+        let workflow = json!({"name": "w", "steps": [{"id": "a", "executor": "x"}]});
+        let error = crate::load::load_str(&workflow.to_string(), "w.json", &executors);
+        let said = "internal error: the `x` executor's parameter schema: it panicked: schema boom";
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            format!("w.json:/steps/0/executor: {said}")
+        );
+        let problems = check_params(&executors, "x", &json!({}), "/tests/0/action/params");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].message, said);
+    }
 }
