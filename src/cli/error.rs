@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use cairn_engine::{Error as EngineError, LoadError, RunState};
+use cairn_engine::{Error as EngineError, ErrorClass, LoadError, RunReport, RunState};
 
 use super::printable::say;
 
@@ -132,6 +132,20 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
 /// What cairn says of `run` when it stopped unfinished: the command that carries it on.
 pub(crate) fn stopped_unfinished(run: cairn_engine::Uuid) -> String {
     format!("run {run} stopped unfinished; `cairn resume {run}` carries it on")
+}
+
+/// What the user can do from the command line about the run of `report`, if anything: carry
+/// on a run that stopped unfinished, or retry with a bigger cap one that failed because a
+/// step's output was over its cap (the engine's message names the cap, not the flag).
+pub(crate) fn next_step(report: &RunReport) -> Option<String> {
+    let run = report.id;
+    match report.error_class {
+        _ if !report.state.is_terminal() => Some(stopped_unfinished(run)),
+        Some(ErrorClass::OutputTooLarge) if report.state == RunState::Failed => Some(format!(
+            "`cairn retry {run} --max-output BYTES` retries the run with a bigger cap on a step's output"
+        )),
+        _ => None,
+    }
 }
 
 /// `error` as printed: a corrupt database's with its file (`db`), which the engine's message

@@ -198,7 +198,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     if let Some(error) = first_stop {
         return Err(error);
     }
-    reports.iter().for_each(hint_if_unfinished);
+    reports.iter().for_each(hint_next_step);
     if global.json {
         json::print(&mut std::io::stdout().lock(), &reports)?;
     } else {
@@ -334,7 +334,7 @@ pub(crate) async fn finish(
     // read whole (nor, of a database file that moved, one at its path).
     engine.store().close().await;
     let report = report.map_err(|error| stopped(handle_id, error))?;
-    hint_if_unfinished(&report);
+    hint_next_step(&report);
     print_report(&report, global)?;
     Ok(exit_code_of(report.state))
 }
@@ -359,10 +359,11 @@ fn stopped(run: cairn_engine::Uuid, error: cairn_engine::Error) -> Error {
     }
 }
 
-/// Says on stderr how to carry on the run of `report` if it stopped unfinished.
-fn hint_if_unfinished(report: &RunReport) {
-    if !report.state.is_terminal() {
-        say(error::stopped_unfinished(report.id));
+/// Says on stderr what the user can do next about the run of `report`, if anything
+/// ([`error::next_step`]).
+fn hint_next_step(report: &RunReport) {
+    if let Some(next) = error::next_step(report) {
+        say(next);
     }
 }
 

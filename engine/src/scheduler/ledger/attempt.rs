@@ -174,9 +174,9 @@ impl Ledger {
         let size = crate::measure::json_len(&output);
         if size > self.max_output_bytes {
             let cap = self.max_output_bytes;
+            // No command-line advice: the CLI adds it where it prints the run's end.
             let message = format!(
-                "output is {size} bytes, over the cap of {cap} bytes (the run's: `cairn retry {} --max-output BYTES` retries it with a bigger one)",
-                self.run_id
+                "output is {size} bytes, over the run's cap of {cap} bytes on a step's output (a retry of the run with a bigger cap keeps it)"
             );
             return Err(failure(ErrorClass::OutputTooLarge, message));
         }
