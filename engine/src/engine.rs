@@ -22,7 +22,7 @@ use crate::error::{self, Error, Result};
 use crate::event::Event;
 use crate::executor::Executors;
 use crate::lease::{self, Lease};
-use crate::load;
+use crate::load::{self, Place};
 use crate::nesting;
 use crate::plan::Plan;
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
@@ -119,7 +119,20 @@ impl Engine {
     pub fn load(&self, workflow: &Workflow) -> Result<Plan> {
         let source =
             serde_json::to_string(workflow).map_err(|error| Error::Bug(error.to_string()))?;
-        self.load_str(&source, &format!("workflow {}", workflow.name))
+        let origin = format!("workflow {}", workflow.name);
+        let mut error = match load::load_str(&source, &origin, self.executors()) {
+            Ok(plan) => return Ok(plan),
+            Err(error) => error,
+        };
+        // A line and column are of text the caller never saw (one problem has them: the
+        // workflow nests too deep), and a pointer to the place would be 128 levels long:
+        // the problem is the workflow's, named without a place.
+        for problem in &mut error.problems {
+            if let Place::LineCol { .. } = problem.place {
+                problem.place = Place::Pointer(String::new());
+            }
+        }
+        Err(error.into())
     }
 
     /// Starts a run of `plan` with `input` under a new id: checks the input and the
@@ -568,6 +581,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::definition::Node;
     use crate::executor::test_support::accepting_anything;
     use crate::store::held::Held;
 
@@ -635,6 +649,22 @@ mod tests {
         assert!(
             matches!(other, Err(Error::RunExists(taken)) if taken == id),
             "{other:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_workflow_built_in_rust_nested_too_deep_is_refused_without_a_place_in_hidden_text() {
+        let engine = Engine::builder_with_store(Arc::new(crate::MemoryStore::new()))
+            .executors(accepting_anything(&["noop"]))
+            .open()
+            .await
+            .unwrap();
+        let nested = (1..200).fold(json!([]), |inner, _| json!([inner]));
+        let workflow = Workflow::new("w", vec![Node::step("a", "noop", [("output", nested)])]);
+        let error = engine.load(&workflow).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "workflow w: JSON nested 128 levels deep or more (the most is 127)"
         );
     }
 }
