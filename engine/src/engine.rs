@@ -99,7 +99,9 @@ impl Engine {
         &self.inner.executors
     }
 
-    /// The store, for reading what the engine's read model does not show.
+    /// The store, for reading what the engine's read model does not show. A write through
+    /// it skips the engine's checks (docs/architecture.md): send commands with
+    /// [`Engine::send`].
     pub fn store(&self) -> &dyn Store {
         &*self.inner.store
     }
