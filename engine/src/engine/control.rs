@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Engine, RunHandle, driving};
 use crate::approval::Approval;
-use crate::command::{Command, Ruling};
+use crate::command::{Command, PendingCommand, Ruling};
 use crate::definition::Node;
 use crate::error::{Error, Result};
 use crate::plan::{self, Addition, Plan, Supersession};
@@ -43,7 +43,11 @@ impl Engine {
     /// the run's lease, commits the pause or the cancel, and gives the lease back. So a run
     /// this engine could not take over — its guard not restored, its stored workflow
     /// corrupt ([`Error::Corrupt`]) or naming an executor this engine lacks — is refused
-    /// before the command is recorded (a run a live engine drives is not read for it). The rulings
+    /// before the command is recorded. A run a live engine drives is not read for it, and
+    /// its guard need not be restored: that engine carries the command out under its own
+    /// guard, so an engine without the run's guard may pause or cancel it. (Should that
+    /// engine leave before the command is recorded, the command waits for the next engine
+    /// to take the run over, as below.) The rulings
     /// recorded before it are applied with it: a run they leave with every step ended (a
     /// denial, and the steps that needed the step skipped) ends as its steps say, `failed`.
     /// Once recorded, the command stands: if carrying it out fails (the database locked by
@@ -72,7 +76,8 @@ impl Engine {
         }
         // A pause or a cancel may take the run over: a run this engine cannot judge is
         // refused before the command is recorded. What it takes the run over with: the
-        // run's judge, and its plan if no engine drives it.
+        // run's judge (or, for a run a live engine drives, why this engine has none), and
+        // its plan if no engine drives it.
         let takeover = match &command {
             Command::Approve(ruling) | Command::Deny(ruling) => {
                 if let Some(message) = self.ruling_refused(&record, &command, ruling).await? {
@@ -83,18 +88,19 @@ impl Engine {
             Command::Pause(_) if record.state == RunState::Paused => {
                 return Err(refused("the run is paused already".into()));
             }
+            Command::Pause(_) | Command::Cancel(_) if record.is_driven(Utc::now()) => {
+                // Recorded for the engine that drives the run, which carries it out under
+                // its own guard: this one needs a judge only to take the run over should
+                // that engine leave before the write, and is not refused for lacking one.
+                Some((self.restore_guard(&record), None))
+            }
             Command::Pause(_) | Command::Cancel(_) => {
                 let judge = self.restore_guard(&record)?;
                 // Carried out at once by taking the run over: a run whose stored workflow
                 // no longer compiles (a corrupt database) could never be, and a command
                 // recorded for it would stand for nothing. The plan compiled for the check
                 // serves the takeover.
-                let compiled = if record.is_driven(Utc::now()) {
-                    None
-                } else {
-                    Some(self.grown_plan(&record).await?)
-                };
-                Some((judge, compiled))
+                Some((Ok(judge), Some(self.grown_plan(&record).await?)))
             }
         };
         // The checks above read before the write: a ruling recorded or applied in between,
@@ -114,14 +120,39 @@ impl Engine {
             });
         }
         driving::ring(&self.driving, record.id);
-        if let Some((judge, compiled)) = takeover
-            && let Err(error) = self.settle_undriven(record.id, judge, compiled).await
-        {
+        let settled = match takeover {
+            Some((Ok(judge), compiled)) => self.settle_undriven(record.id, judge, compiled).await,
+            Some((Err(error), _)) => self.left_to_driver(record.id, error).await,
+            None => Ok(()),
+        };
+        if let Err(error) = settled {
             // The command is recorded: it stands, and the next engine to take the run over
             // (a resume, a recovery) carries it out.
             tracing::warn!(run_id = %record.id, %error, "recorded, not carried out now");
         }
         Ok(record.id)
+    }
+
+    /// Checks that the pause or cancel just recorded for the run `run`, which a live engine
+    /// drove when [`Engine::send`] looked and this one cannot take over (`error` says why),
+    /// is left to a live engine: `Err(error)` if none drives the run now and a pause or a
+    /// cancel of it is still pending. That command waits for the next engine to take the run
+    /// over (a resume, a recovery), which carries it out before it dispatches anything.
+    async fn left_to_driver(&self, run: Uuid, error: Error) -> Result<()> {
+        let store = &self.inner.store;
+        // The run first: a driver gone by then reads no command later (but a cancel of the
+        // run it paused: see `Engine::settle_left`), so one still pending is left over.
+        let record = store.find_run(&run.to_string()).await?;
+        if record.is_driven(Utc::now()) {
+            return Ok(());
+        }
+        let pending = store.pending_commands(run).await?;
+        let halt =
+            |sent: &PendingCommand| matches!(sent.command, Command::Pause(_) | Command::Cancel(_));
+        if pending.iter().any(halt) {
+            return Err(error);
+        }
+        Ok(())
     }
 
     /// Why the store did not record a pause or a cancel of the run `run` that [`Engine::send`]

@@ -48,6 +48,8 @@ pub(crate) struct Held {
     pub(crate) go: Notify,
     /// The item records of each commit.
     pub(crate) items: Mutex<Vec<Vec<Item>>>,
+    /// Whose lease the next [`Store::send_ruling`] gives back once made.
+    leaves_at_ruling: Mutex<Option<String>>,
 }
 
 impl Held {
@@ -65,6 +67,12 @@ impl Held {
     pub(crate) fn release(&self) {
         self.held.store(false, Ordering::SeqCst);
         self.go.notify_one();
+    }
+
+    /// Makes the next [`Store::send_ruling`], once made, give back the lease `owner` holds of
+    /// its run: a driver that left between a sender's read of the run and its write.
+    pub(crate) fn leave_at_ruling(&self, owner: &str) {
+        *self.leaves_at_ruling.lock().unwrap() = Some(owner.to_owned());
     }
 
     /// Makes the next [`Store::find_run`] find no run.
@@ -191,7 +199,12 @@ impl Store for Held {
     }
 
     async fn send_ruling(&self, run_id: Uuid, ruling: &Command) -> Result<bool> {
-        self.inner.send_ruling(run_id, ruling).await
+        let sent = self.inner.send_ruling(run_id, ruling).await?;
+        let leaves = self.leaves_at_ruling.lock().unwrap().take();
+        if let Some(owner) = leaves {
+            self.inner.release_lease(run_id, &owner).await?;
+        }
+        Ok(sent)
     }
 
     async fn pending_commands(&self, run_id: Uuid) -> Result<Vec<PendingCommand>> {

@@ -663,5 +663,6 @@ async fn a_retry_reads_the_runs_record_once_and_leaves_no_lease() {
     assert_eq!(record.lease, None);
 }
 
+mod guards;
 mod halts;
 mod leases;

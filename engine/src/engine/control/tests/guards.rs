@@ -1,0 +1,146 @@
+//! A pause or a cancel sent by an engine without the run's guard: taken for a run a live
+//! engine drives (which carries it out under its own guard), refused for a run it would
+//! have to take over; left to the next engine if the driver leaves before the write.
+
+use crate::Store;
+use crate::guard::{Facts, Guard, Verdict};
+use crate::store::held::Held;
+
+use super::*;
+
+/// Allows every action.
+#[derive(Debug)]
+struct Allows;
+
+impl Guard for Allows {
+    fn judge(&self, _action: &Action, _facts: &Facts<'_>) -> Verdict {
+        Verdict::allow()
+    }
+}
+
+/// An engine over `store` whose `hangs` executor is `hangs`, with the guard [`Allows`] if
+/// `guarded`.
+async fn engine_on(store: Arc<dyn Store>, hangs: &Arc<Hangs>, guarded: bool) -> Engine {
+    let builder =
+        Engine::builder_with_store(store).executor("hangs", Arc::clone(hangs) as Arc<dyn Executor>);
+    let builder = match guarded {
+        true => builder.guard(Arc::new(Allows)),
+        false => builder,
+    };
+    builder.open().await.unwrap()
+}
+
+/// A run of steps `a` (hangs) -> `b` started on `store` by an engine with a guard, once `a`
+/// has started: its handle, and the engine that drives it.
+async fn guarded_run(store: Arc<dyn Store>, hangs: &Arc<Hangs>) -> (Engine, RunHandle) {
+    let engine = engine_on(store, hangs, true).await;
+    let workflow = json!({"name": "w", "steps": [
+        {"id": "a", "executor": "hangs"},
+        {"id": "b", "executor": "hangs", "needs": ["a"]}
+    ]});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    hangs.started.notified().await;
+    (engine, handle)
+}
+
+/// A run started with a guard on `store` whose engine stopped while its first step hung:
+/// `running`, no engine drives it.
+async fn undriven_guarded(store: Arc<dyn Store>, hangs: &Arc<Hangs>) -> Uuid {
+    let (engine, handle) = guarded_run(store, hangs).await;
+    engine.shutdown();
+    let report = handle.wait().await.unwrap();
+    assert_eq!(report.state, RunState::Running, "left unfinished");
+    report.id
+}
+
+fn cancel() -> Command {
+    Command::Cancel(Request::new("ann", None))
+}
+
+#[tokio::test]
+async fn an_engine_without_the_guard_cancels_a_guarded_run_another_engine_drives() {
+    let store = Arc::new(MemoryStore::new());
+    let hangs = Arc::new(Hangs::default());
+    let (_driver, handle) = guarded_run(store.clone(), &hangs).await;
+    let bare = engine_on(store.clone(), &hangs, false).await;
+    let sent = bare.send(&handle.id().to_string(), cancel()).await;
+    assert_eq!(sent.unwrap(), handle.id());
+    // The engine that drives it carries it out under its own guard.
+    let report = handle.wait().await.unwrap();
+    assert_eq!(report.state, RunState::Cancelled);
+    assert!(store.pending_commands(report.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_engine_without_the_guard_cannot_pause_or_cancel_a_guarded_run_no_engine_drives() {
+    let store = Arc::new(MemoryStore::new());
+    let hangs = Arc::new(Hangs::default());
+    let run = undriven_guarded(store.clone(), &hangs).await;
+    let bare = engine_on(store.clone(), &hangs, false).await;
+    for command in [cancel(), Command::Pause(Request::new("ann", None))] {
+        match bare.send(&run.to_string(), command).await {
+            Err(Error::Guard { error, .. }) => {
+                assert!(
+                    error.to_string().contains("this engine has none"),
+                    "{error}"
+                );
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+    assert!(
+        store.pending_commands(run).await.unwrap().is_empty(),
+        "nothing recorded"
+    );
+    let record = store.find_run(&run.to_string()).await.unwrap();
+    assert_eq!((record.state, record.lease), (RunState::Running, None));
+}
+
+/// The driver leaves (gives its lease back) between the guard-less sender's read of the
+/// run and its write: the cancel is recorded, and left pending, the sender's log says, its
+/// lease untouched; the next engine to take the run over carries it out.
+#[tokio::test]
+async fn a_cancel_recorded_after_the_driver_left_waits_for_the_next_engine() {
+    let store = Arc::new(Held::default());
+    let hangs = Arc::new(Hangs::default());
+    let run = undriven_guarded(store.clone(), &hangs).await;
+    let driver = LeaseHolder {
+        owner: "driver".into(),
+        ..lease::this_process()
+    };
+    let ttl = Duration::from_secs(60);
+    let taken = store.acquire_lease(run, &driver, ttl, &|_| false);
+    assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
+    store.leave_at_ruling("driver");
+    let bare = engine_on(store.clone(), &hangs, false).await;
+    let heard = Arc::new(Notify::new());
+    let log = tracing::subscriber::set_default(Hears {
+        what: "recorded, not carried out now",
+        heard: Arc::clone(&heard),
+    });
+    assert_eq!(bare.send(&run.to_string(), cancel()).await.unwrap(), run);
+    drop(log);
+    let said = futures::poll!(std::pin::pin!(heard.notified()));
+    assert!(
+        said.is_ready(),
+        "the sender's log says the cancel is left pending"
+    );
+    let record = store.find_run(&run.to_string()).await.unwrap();
+    assert_eq!((record.state, record.lease), (RunState::Running, None));
+    let pending = store.pending_commands(run).await.unwrap();
+    assert!(matches!(
+        pending[..],
+        [PendingCommand {
+            command: Command::Cancel(_),
+            ..
+        }]
+    ));
+    let guarded = engine_on(store.clone(), &hangs, true).await;
+    let report = match guarded.resume(&run.to_string()).await {
+        Ok(handle) => handle.wait().await.unwrap(),
+        Err(Error::Finished(report)) => *report,
+        Err(error) => panic!("not taken over: {error}"),
+    };
+    assert_eq!(report.state, RunState::Cancelled);
+}
