@@ -75,16 +75,17 @@ impl Ledger {
                 }
             })
             .and_then(|output| self.check_output(step, output));
-        let (result, log) = match result {
+        // The steps a planner's plan added (none for any other step).
+        let (result, log, added) = match result {
             Ok(output) if planner => match self.add_plan(step, &output)? {
-                Planned::Added(detail) => (Ok(output), Some(merged(log, detail))),
-                Planned::Refused(error) => (Err(error), log),
+                Planned::Added(detail, added) => (Ok(output), Some(merged(log, detail)), added),
+                Planned::Refused(error) => (Err(error), log, 0..0),
                 Planned::Looped(stall) => {
                     let on_stall = self.plan.steps()[step].on_stall;
                     return self.escalate(step, stall, on_stall, log, now);
                 }
             },
-            result => (result, log),
+            result => (result, log, 0..0),
         };
         match result {
             Ok(output) => {
@@ -93,6 +94,7 @@ impl Ledger {
                 self.slots[step].items = None;
                 self.set_step(step, StepState::Succeeded, log)?;
                 self.unfinished -= 1;
+                self.skip_refused(added)?;
                 self.ended(step)
             }
             Err(error) => {

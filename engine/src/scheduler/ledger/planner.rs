@@ -14,8 +14,9 @@ use crate::state::StepState;
 /// What a planner's plan led to.
 #[derive(Debug)]
 pub(super) enum Planned {
-    /// Its nodes were added (none, for an empty plan): the detail of the planner's success.
-    Added(Value),
+    /// Its nodes were added (none, for an empty plan): the detail of the planner's success,
+    /// and the steps added, for [`Ledger::skip_refused`] once that success is in the batch.
+    Added(Value, std::ops::Range<StepIndex>),
     /// It failed the loader's checks; nothing was added.
     Refused(ExecError),
     /// The planners that added the planner emitted it `loop_after` times already; nothing
@@ -68,7 +69,7 @@ impl Ledger {
             .map(|new| self.plan.steps()[new].id.to_string())
             .collect();
         if empty {
-            return Ok(Planned::Added(json!({ "plan": { "added": ids } })));
+            return Ok(Planned::Added(json!({ "plan": { "added": ids } }), added));
         }
         self.plans.insert(step, digest);
         self.plan_count += 1;
@@ -80,8 +81,8 @@ impl Ledger {
             ids: ids.clone(),
             first: added.start,
         });
-        self.adopt(step, added)?;
-        Ok(Planned::Added(json!({ "plan": { "added": ids } })))
+        self.adopt(step, added.clone());
+        Ok(Planned::Added(json!({ "plan": { "added": ids } }), added))
     }
 
     /// How many times the planners that added `planner` (the planner whose plan added it,
@@ -100,9 +101,8 @@ impl Ledger {
     }
 
     /// Takes the steps `added` by `planner`'s plan into the ledger: pending, each waiting for
-    /// the needs that have not ended (a need that ended in a way its trigger refuses skips
-    /// it), and the planner's dependents waiting for them too.
-    fn adopt(&mut self, planner: StepIndex, added: std::ops::Range<StepIndex>) -> Result<()> {
+    /// the needs that have not ended, and the planner's dependents waiting for them too.
+    fn adopt(&mut self, planner: StepIndex, added: std::ops::Range<StepIndex>) {
         let plan = std::sync::Arc::clone(&self.plan);
         for _ in added.clone() {
             self.slots.push(super::Slot::pending());
@@ -115,6 +115,14 @@ impl Ledger {
                 .filter(|&need| !self.slots[need].state.is_terminal())
                 .count();
         }
+    }
+
+    /// Skips each of the steps `added` by a plan that needs a step which ended in a way its
+    /// trigger refuses, and what that skips downstream. Called once the planner's success is
+    /// in the batch: events are numbered in batch order, so the history tells the success
+    /// that added a step before the step's skip.
+    pub(super) fn skip_refused(&mut self, added: std::ops::Range<StepIndex>) -> Result<()> {
+        let plan = std::sync::Arc::clone(&self.plan);
         for step in added {
             let trigger = plan.node(step).trigger.unwrap_or_default();
             let refused = (plan.dependencies(step)).find(|&need| {

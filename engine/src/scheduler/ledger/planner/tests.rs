@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::super::tests::{at, committed_after, done, ids, moves, new_run};
+use super::super::tests::{at, committed_after, done, failed, ids, moves, new_run};
 use super::super::{Committed, Judge, Ledger};
+use crate::executor::ErrorClass;
 use crate::executor::Usage;
 use crate::plan::{Spent, Supersession};
 use crate::state::{Batch, RunState, StepState};
@@ -358,5 +359,34 @@ fn an_agents_text_is_read_as_its_plan() {
         error.message.contains("holds 2 code blocks"),
         "{}",
         error.message
+    );
+}
+
+/// A plan's step whose need ended already in a way it refuses is skipped at once: after the
+/// planner's success that added it, in the batch (and so in the history), and so is what
+/// that skip skips downstream.
+#[test]
+fn a_plans_step_skipped_at_once_follows_the_planners_success_in_the_batch() {
+    let mut ledger = new_run(json!({"name": "p", "steps": [
+        {"id": "f", "executor": "noop"},
+        {"id": "gen", "executor": "noop", "planner": true},
+        {"id": "after", "executor": "noop", "needs": ["gen"]}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    let f = step(&ledger, "f");
+    let failure = failed(f, ErrorClass::BadParams, "no");
+    ledger.apply(failure, at(1)).unwrap();
+    ledger.take_batch();
+    let plan = json!({"steps": [{"id": "x", "executor": "noop", "needs": ["f"]}]});
+    ledger
+        .apply(done(step(&ledger, "gen"), plan), at(2))
+        .unwrap();
+    assert_eq!(
+        moves(&ledger.take_batch()),
+        [
+            "gen: running -> succeeded",
+            "gen.x: pending -> skipped",
+            "after: pending -> skipped"
+        ]
     );
 }
