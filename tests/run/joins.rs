@@ -1,9 +1,11 @@
 //! Triggers through the real binary: a `when` that skips a branch, a `none_failed` join
 //! after it, an `all_done` cleanup after a failure, a default step after a skipped need; and
-//! `cairn show --json` of a run wider than a page of outputs; optional reads of a need.
+//! `cairn show --json` of a run wider than a page of outputs; optional reads of a need; a
+//! step after a skipped one waiting for what that one waited for.
 
 use serde_json::json;
 
+use super::control::history;
 use super::scratch::{Scratch, states};
 
 #[test]
@@ -73,4 +75,50 @@ fn a_need_read_optionally_is_in_the_readers_scope() {
     assert_eq!(show["output"]["b"], json!({"v": 7}), "{show}");
     assert_eq!(show["output"]["c"], json!({"v": 7}), "{show}");
     assert_eq!(states(&show)["d"], "succeeded", "{show}");
+}
+
+#[test]
+fn a_step_after_a_skipped_one_waits_for_the_steps_that_one_waited_for() {
+    // `x` is skipped, so `m` is skipped at once while `slow` is held at a gate; `r`
+    // (all_done) comes after `m`, so after `slow` too, and reads its output (probe p13 F1).
+    let scratch = Scratch::new();
+    let gate = scratch.marks().join("open");
+    let hold = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; echo '{{\"v\": 1}}'",
+        gate.display()
+    );
+    let workflow = scratch.write(
+        "race.json",
+        &json!({"name": "race", "steps": [{"pipeline": [
+            {"parallel": [
+                {"id": "slow", "executor": "process", "with": {"command": ["sh", "-c", hold]}},
+                {"id": "x", "executor": "noop", "when": "false"}]},
+            {"id": "m", "executor": "noop"},
+            {"id": "r", "executor": "noop", "trigger": "all_done",
+             "with": {"output": "${{ steps.slow.output }}"}}]}]}),
+    );
+    let mut child = scratch.spawn_logged(&workflow);
+    let show = scratch.wait_for_show(&mut child, |show| {
+        let states = states(show);
+        states["slow"] == "running" && states["m"] == "skipped"
+    });
+    std::fs::write(&gate, "").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(states(&show)["r"], "pending", "{show}");
+    let run = show["id"].as_str().unwrap();
+    let show = scratch.json(&["show", run, "--json"]);
+    let output = |id: &str| {
+        let steps = show["steps"].as_array().unwrap();
+        let step = steps.iter().find(|step| step["id"] == id).unwrap();
+        step["output"].clone()
+    };
+    assert_eq!(output("slow"), json!({"v": 1}));
+    assert_eq!(output("r"), json!({"v": 1}));
+    let events = history(&scratch, run);
+    let at = |id: &str, to: &str| {
+        (events.iter())
+            .position(|event| event["step"] == id && event["to"] == to)
+            .unwrap_or_else(|| panic!("no {id} -> {to}: {events:#?}"))
+    };
+    assert!(at("slow", "succeeded") < at("r", "running"), "{events:#?}");
 }

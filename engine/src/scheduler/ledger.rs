@@ -251,7 +251,8 @@ pub(crate) struct Ledger {
     run_state: RunState,
     created_at: DateTime<Utc>,
     slots: Vec<Slot>,
-    /// Per step: how many of its dependencies have not ended yet.
+    /// Per step: how many of its dependencies have not ended yet, a dependency counting as
+    /// ended once its own dependencies have too ([`Ledger::ended`]).
     unmet: Vec<usize>,
     ready: VecDeque<StepIndex>,
     /// The steps whose attempt runs (kept apart so that no turn scans every step).

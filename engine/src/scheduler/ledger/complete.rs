@@ -229,11 +229,19 @@ impl Ledger {
     /// needs have ended, or is skipped when its trigger refuses how `step` ended (and so on
     /// downstream).
     ///
+    /// A step that ended while some of its own needs have not (one skipped at once by a
+    /// need its trigger refuses, or one a redrive left succeeded while it sent a need of it
+    /// back to pending) is walked from only once they have, when the walk from the last of
+    /// them reaches it: no step starts while a step before it still runs, so what it reads
+    /// of them is their final output.
+    ///
     /// The walk stops once the batch holds [`BATCH_SLICE`] transitions, and goes on at the
     /// next turn (the steps left wait in the ledger): a long cascade of skips, or a fan-out
     /// of more branches than a batch takes, commits in slices.
     pub(super) fn ended(&mut self, step: StepIndex) -> Result<()> {
-        self.cascade.push(step);
+        if self.unmet[step] == 0 {
+            self.cascade.push(step);
+        }
         self.go_on_cascading()
     }
 
@@ -256,24 +264,28 @@ impl Ledger {
                     return Ok(());
                 }
                 self.walk.left.pop();
-                self.unmet[dependent] = self.unmet[dependent].saturating_sub(1);
-                if self.slots[dependent].state != StepState::Pending {
-                    continue;
-                }
-                let trigger = plan.node(dependent).trigger.unwrap_or_default();
-                if !trigger.accepts(state) {
-                    let id = &plan.steps()[current].id;
-                    let mut reason = format!("needs {id} which ended {state}");
-                    if trigger != Trigger::AllSucceeded {
-                        reason.push_str(&format!(" (trigger {trigger})"));
+                let unmet = self.unmet[dependent];
+                self.unmet[dependent] = unmet.saturating_sub(1);
+                if self.slots[dependent].state == StepState::Pending {
+                    let trigger = plan.node(dependent).trigger.unwrap_or_default();
+                    if !trigger.accepts(state) {
+                        let id = &plan.steps()[current].id;
+                        let mut reason = format!("needs {id} which ended {state}");
+                        if trigger != Trigger::AllSucceeded {
+                            reason.push_str(&format!(" (trigger {trigger})"));
+                        }
+                        let detail = Some(json!({ "reason": reason }));
+                        self.set_step(dependent, StepState::Skipped, detail)?;
+                        self.unfinished -= 1;
+                    } else if self.unmet[dependent] == 0 {
+                        self.set_step(dependent, StepState::Ready, None)?;
+                        self.ready.push_back(dependent);
                     }
-                    let detail = Some(json!({ "reason": reason }));
-                    self.set_step(dependent, StepState::Skipped, detail)?;
-                    self.unfinished -= 1;
+                }
+                // An ended dependent is walked from once its last need has ended: now, or
+                // at once if it just ended with none left (see [`Ledger::ended`]).
+                if unmet == 1 && self.slots[dependent].state.is_terminal() {
                     self.cascade.push(dependent);
-                } else if self.unmet[dependent] == 0 {
-                    self.set_step(dependent, StepState::Ready, None)?;
-                    self.ready.push_back(dependent);
                 }
             }
         }

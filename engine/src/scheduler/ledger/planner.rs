@@ -101,7 +101,8 @@ impl Ledger {
     }
 
     /// Takes the steps `added` by `planner`'s plan into the ledger: pending, each waiting for
-    /// the needs that have not ended, and the planner's dependents waiting for them too.
+    /// the needs that have not ended, or whose own needs have not, and the planner's
+    /// dependents waiting for them too.
     fn adopt(&mut self, planner: StepIndex, added: std::ops::Range<StepIndex>) {
         let plan = std::sync::Arc::clone(&self.plan);
         for _ in added.clone() {
@@ -112,7 +113,7 @@ impl Ledger {
         let waiting: Vec<StepIndex> = added.clone().chain(plan.dependents(planner)).collect();
         for &step in &waiting {
             self.unmet[step] = (plan.dependencies(step))
-                .filter(|&need| !self.slots[need].state.is_terminal())
+                .filter(|&need| !self.slots[need].state.is_terminal() || self.unmet[need] > 0)
                 .count();
         }
     }

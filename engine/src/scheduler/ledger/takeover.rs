@@ -188,8 +188,12 @@ impl Ledger {
                 self.unfinished += 1;
             }
         }
+        // Walks start from the ended steps with no needs and reach each other ended step
+        // once all its needs have ended ([`Ledger::ended`]): one that ended while a need
+        // still runs (a step skipped at once, a succeeded step whose need a redrive sent
+        // back) holds its dependents back until that need ends.
         let ended: Vec<StepIndex> = (0..self.slots.len())
-            .filter(|&step| self.slots[step].state.is_terminal())
+            .filter(|&step| self.slots[step].state.is_terminal() && self.unmet[step] == 0)
             .collect();
         for step in ended {
             self.ended(step)?;

@@ -2,9 +2,12 @@
 
 use serde_json::json;
 
-use super::super::tests::{at, done, failed, ids, moves, new_run, record, resume};
+use super::super::control::tests::started;
+use super::super::tests::{at, committed, done, failed, ids, moves, new_run, plan, record, resume};
+use super::super::{Judge, Ledger};
 use crate::executor::ErrorClass;
-use crate::state::StepState;
+use crate::scheduler::Redrive;
+use crate::state::{RunState, StepState};
 
 /// `when` false skips `maybe`; `rejoin` (none_failed), `plain` (default) and `cleanup`
 /// (all_done) need it; `cleanup` also needs `broken`, which fails.
@@ -93,4 +96,140 @@ fn a_takeover_settles_triggers_from_stored_states() {
             "rejoin: pending -> ready",
         ]
     );
+}
+
+/// `x` is skipped by its `when` while `slow` runs, so `m` is skipped at once; `r`
+/// (all_done) comes after both and reads `slow`'s output (probe p13 F1).
+fn race() -> serde_json::Value {
+    json!({"name": "race", "steps": [{"pipeline": [
+        {"parallel": [
+            {"id": "slow", "executor": "noop"},
+            {"id": "x", "executor": "noop", "when": "false"}]},
+        {"id": "m", "executor": "noop"},
+        {"id": "r", "executor": "noop", "trigger": "all_done",
+         "with": {"output": "${{ steps.slow.output }}"}}]}]})
+}
+
+#[test]
+fn a_step_skipped_while_a_need_runs_holds_its_dependents_until_that_need_ends() {
+    let mut ledger = new_run(race());
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["slow"]);
+    let batch = moves(&ledger.take_batch());
+    assert!(
+        batch.contains(&"x: ready -> skipped".to_owned()),
+        "{batch:?}"
+    );
+    assert!(
+        batch.contains(&"m: pending -> skipped".to_owned()),
+        "the skip itself is at once: {batch:?}"
+    );
+    assert!(
+        !batch.iter().any(|change| change.starts_with("r:")),
+        "r waits for slow, which m waited for: {batch:?}"
+    );
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    let slow = ledger.plan.index_of("slow").unwrap();
+    ledger.apply(done(slow, json!({"v": 1})), at(2)).unwrap();
+    let starts = ledger.turn(at(2)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["r"]);
+    assert_eq!(starts[0].actions[0].params, json!({"output": {"v": 1}}));
+}
+
+#[test]
+fn after_a_takeover_a_step_skipped_while_a_need_runs_still_holds_its_dependents() {
+    let records = vec![
+        record("slow", StepState::Running, None),
+        record("x", StepState::Skipped, None),
+        record("m", StepState::Skipped, None),
+        record("r", StepState::Pending, None),
+    ];
+    let mut ledger = resume(uuid::Uuid::now_v7(), race(), records);
+    let settled = moves(&ledger.take_batch());
+    assert_eq!(settled, ["slow: running -> ready"], "r is not ready");
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["slow"]);
+    let slow = ledger.plan.index_of("slow").unwrap();
+    ledger.apply(done(slow, json!({"v": 1})), at(2)).unwrap();
+    let starts = ledger.turn(at(2)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["r"]);
+    assert_eq!(starts[0].actions[0].params, json!({"output": {"v": 1}}));
+}
+
+#[test]
+fn a_takeover_walks_from_each_ended_step_once() {
+    // `b` is reached by the walk from `a`; walked from again, it would count twice for
+    // `c`, which would start while `z` runs.
+    let workflow = json!({"name": "w", "steps": [
+        {"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop", "needs": ["a"]},
+        {"id": "z", "executor": "noop"},
+        {"id": "c", "executor": "noop", "needs": ["b", "z"]}]});
+    let records = vec![
+        record("a", StepState::Succeeded, Some(json!(1))),
+        record("b", StepState::Succeeded, Some(json!(2))),
+        record("z", StepState::Running, None),
+        record("c", StepState::Pending, None),
+    ];
+    let mut ledger = resume(uuid::Uuid::now_v7(), workflow, records);
+    assert_eq!(moves(&ledger.take_batch()), ["z: running -> ready"]);
+}
+
+#[test]
+fn a_plan_step_skipped_while_a_need_runs_holds_its_dependents() {
+    // `n` is skipped while `slow` runs; so is `gen.m`, added by `gen`'s plan.
+    let mut ledger = new_run(json!({"name": "p", "steps": [
+        {"id": "slow", "executor": "noop"},
+        {"id": "x", "executor": "noop", "when": "false"},
+        {"id": "n", "executor": "noop", "needs": ["x", "slow"]},
+        {"id": "gen", "executor": "noop", "planner": true}]}));
+    assert_eq!(started(&mut ledger, 0), ["slow", "gen"]);
+    let plan = json!({"steps": [
+        {"id": "m", "executor": "noop", "needs": ["x", "slow"]},
+        {"id": "r", "executor": "noop", "needs": ["m"], "trigger": "all_done"},
+        {"id": "after_n", "executor": "noop", "needs": ["n"], "trigger": "all_done"}]});
+    let gen_ = ledger.plan.index_of("gen").unwrap();
+    ledger.take_batch();
+    ledger.apply(done(gen_, plan), at(1)).unwrap();
+    assert!(
+        ledger.turn(at(1)).unwrap().is_empty(),
+        "r and after_n wait for slow"
+    );
+    let batch = moves(&ledger.take_batch());
+    assert!(
+        batch.contains(&"gen.m: pending -> skipped".to_owned()),
+        "{batch:?}"
+    );
+    let slow = ledger.plan.index_of("slow").unwrap();
+    ledger.apply(done(slow, json!(1)), at(2)).unwrap();
+    assert_eq!(started(&mut ledger, 2), ["gen.after_n", "gen.r"]);
+}
+
+#[test]
+fn a_redrive_holds_the_dependents_of_a_succeeded_step_whose_need_runs_again() {
+    // `report` (all_done) succeeded after `build` failed; `publish` failed. A retry sends
+    // `build` and `publish` back: `publish` comes after `build` and waits for it.
+    let workflow = json!({"name": "r", "steps": [{"pipeline": [
+        {"id": "build", "executor": "noop"},
+        {"id": "report", "executor": "noop", "trigger": "all_done"},
+        {"id": "publish", "executor": "noop", "with": {"output": "${{ steps.build.output }}"}}]}]});
+    let records = vec![
+        record("build", StepState::Failed, None),
+        record("report", StepState::Succeeded, Some(json!(null))),
+        record("publish", StepState::Failed, None),
+    ];
+    let run = committed(
+        uuid::Uuid::now_v7(),
+        plan(workflow),
+        RunState::Failed,
+        records,
+    );
+    let redrive = Some(Redrive { from: None });
+    let mut ledger = Ledger::take_over(run, Judge::default(), 1 << 20, at(0), redrive).unwrap();
+    assert_eq!(started(&mut ledger, 0), ["build"]);
+    let build = ledger.plan.index_of("build").unwrap();
+    ledger.apply(done(build, json!("built")), at(1)).unwrap();
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["publish"]);
+    assert_eq!(starts[0].actions[0].params, json!({"output": "built"}));
 }
