@@ -264,8 +264,9 @@ impl Ledger {
                     return Ok(());
                 }
                 self.walk.left.pop();
-                let unmet = self.unmet[dependent];
-                self.unmet[dependent] = unmet.saturating_sub(1);
+                let was_unmet = self.unmet[dependent];
+                self.unmet[dependent] = was_unmet.saturating_sub(1);
+                let mut skipped = false;
                 if self.slots[dependent].state == StepState::Pending {
                     let trigger = plan.node(dependent).trigger.unwrap_or_default();
                     if !trigger.accepts(state) {
@@ -277,14 +278,18 @@ impl Ledger {
                         let detail = Some(json!({ "reason": reason }));
                         self.set_step(dependent, StepState::Skipped, detail)?;
                         self.unfinished -= 1;
+                        skipped = true;
                     } else if self.unmet[dependent] == 0 {
                         self.set_step(dependent, StepState::Ready, None)?;
                         self.ready.push_back(dependent);
                     }
                 }
-                // An ended dependent is walked from once its last need has ended: now, or
-                // at once if it just ended with none left (see [`Ledger::ended`]).
-                if unmet == 1 && self.slots[dependent].state.is_terminal() {
+                // An ended dependent is walked from once, when it has ended and so have
+                // all its needs: just now, whichever came last (see [`Ledger::ended`]).
+                if self.unmet[dependent] == 0
+                    && self.slots[dependent].state.is_terminal()
+                    && (was_unmet == 1 || skipped)
+                {
                     self.cascade.push(dependent);
                 }
             }
