@@ -23,7 +23,8 @@ use smallvec::SmallVec;
 use condition::unknown_variables;
 pub use condition::{Condition, Variable, evaluate_conditions};
 use functions::unknown_function;
-use optional::{NO_JSON_FORM, holds_optional, surely_optional};
+use json_form::json_form;
+use optional::{NO_JSON_FORM, surely_optional};
 use reads::{surely_not_boolean, surely_not_list};
 pub(crate) use scope::Scope;
 pub use scope::SharedJson;
@@ -723,16 +724,12 @@ fn library_failed(expr: &str) -> ExprError {
 fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result<Value, ExprError> {
     let value = cel::Value::resolve(&compiled.expression, context)
         .map_err(|error| ExprError::new(expr, error.to_string()))?;
-    if holds_optional(&value) {
-        return Err(ExprError::new(expr, NO_JSON_FORM));
-    }
-    value
-        .json()
-        .map_err(|error| ExprError::new(expr, error.to_string()))
+    json_form(&value).map_err(|reason| ExprError::new(expr, reason))
 }
 
 mod condition;
 mod functions;
+mod json_form;
 mod optional;
 mod reads;
 mod scope;

@@ -1,6 +1,7 @@
 //! Optional values (`optional.of(1)`, `{}.?a`) have no JSON form, and an expression's value
 //! must have one: the run refuses an expression whose value holds an optional, rather than
-//! take it as `null` as the `cel` crate would, and the loader one whose value surely is one.
+//! take it as `null` as the `cel` crate would ([`super::json_form()`]), and the loader one
+//! whose value surely is one.
 
 use cel::common::ast::operators::{OPT_INDEX, OPT_SELECT};
 use cel::common::ast::{EntryExpr, Expr, MapExpr};
@@ -11,18 +12,6 @@ use super::functions::qualified_name;
 /// Why an expression whose value holds an optional is refused.
 pub(super) const NO_JSON_FORM: &str = "its value is or holds an optional, which has no JSON \
     form: take what it holds with `.value()` or `.orValue(default)`";
-
-/// Whether `value` is, or holds in its lists and maps, a value with no JSON form: an
-/// optional, the one opaque value of the run's context, which the `cel` crate would turn
-/// into `null` whether it holds a value or not.
-pub(super) fn holds_optional(value: &cel::Value) -> bool {
-    match value {
-        cel::Value::Opaque(opaque) => opaque.json().is_none(),
-        cel::Value::List(items) => items.iter().any(holds_optional),
-        cel::Value::Map(map) => map.map.values().any(holds_optional),
-        _ => false,
-    }
-}
 
 /// The functions that make an optional.
 const MAKERS: [&str; 3] = ["optional.of", "optional.none", "optional.ofNonZeroValue"];

@@ -523,3 +523,4 @@ fn a_value_read_twice_is_converted_once_for_all_and_lent() {
 }
 
 mod names;
+mod values;

@@ -1,0 +1,45 @@
+//! What becomes of an expression's value as JSON: the values JSON cannot hold are refused,
+//! not taken as something else.
+
+use serde_json::json;
+
+use super::*;
+use crate::expr::json_form::{INFINITE, NOT_A_NUMBER};
+
+/// The reason `template` fails to render in `scope`.
+fn refusal(template: &str, scope: &Scope) -> String {
+    render(&json!(template), scope).unwrap_err().reason
+}
+
+#[test]
+fn nan_and_infinite_doubles_are_refused_not_taken_as_null() {
+    let scope = Scope {
+        input: Arc::new(SharedJson::new(json!({"sum": 1.5, "n": 0.0, "zero": 0.0}))),
+        ..scope()
+    };
+    for (template, reason) in [
+        ("${{ input.sum / input.n }}", INFINITE),
+        ("ratio=${{ input.sum / input.n }}", INFINITE),
+        ("${{ -input.sum / input.n }}", INFINITE),
+        ("${{ 1e308 * 10.0 }}", INFINITE),
+        ("${{ [1.0 / 0.0] }}", INFINITE),
+        ("${{ input.zero / input.n }}", NOT_A_NUMBER),
+        ("mean ${{ 0.0 / 0.0 }}", NOT_A_NUMBER),
+        ("${{ {'a': {'b': [1.0, 0.0 / 0.0]}} }}", NOT_A_NUMBER),
+    ] {
+        assert_eq!(refusal(template, &scope), reason, "{template}");
+    }
+    let error = render(&json!({"ratio": "${{ input.sum / input.n }}"}), &scope).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "`input.sum / input.n`: its value is or holds an infinite double, which JSON cannot \
+         hold (a division by `0.0`, or a result past ±1.8e308, gives it)"
+    );
+    assert!(evaluate("[0.0 / 0.0]", &scope).is_err());
+    // A finite double, however large or small, is kept; a comparison of NaN is a boolean.
+    assert_eq!(
+        render(&json!("${{ [1e308, -0.0, input.sum / 2.0] }}"), &scope).unwrap(),
+        json!([1e308, -0.0, 0.75])
+    );
+    assert_eq!(condition("0.0 / 0.0 == 0.0 / 0.0", &scope), Ok(false));
+}
