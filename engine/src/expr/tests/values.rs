@@ -43,3 +43,37 @@ fn nan_and_infinite_doubles_are_refused_not_taken_as_null() {
     );
     assert_eq!(condition("0.0 / 0.0 == 0.0 / 0.0", &scope), Ok(false));
 }
+
+#[test]
+fn a_map_with_two_keys_of_one_json_text_is_refused_not_cut_to_either() {
+    let scope = scope();
+    for (template, keys, text) in [
+        (
+            "${{ {1: 'int key', '1': 'string key'} }}",
+            "\"1\" and 1",
+            "1",
+        ),
+        ("keys ${{ {1: 'a', '1': 'b'} }}", "\"1\" and 1", "1"),
+        ("${{ [{'true': 1, true: 2}] }}", "\"true\" and true", "true"),
+        ("${{ {'m': {1u: 'a', '1': 'b'}} }}", "\"1\" and 1u", "1"),
+        ("${{ {input.n: 'n', '5': 'text'} }}", "\"5\" and 5", "5"),
+    ] {
+        assert_eq!(
+            refusal(template, &scope),
+            format!(
+                "its value is or holds a map whose keys {keys} become the same JSON key \
+                 `{text}`: give it keys of one type"
+            ),
+            "{template}"
+        );
+    }
+    // Keys of different texts, of whatever types, are all kept.
+    assert_eq!(
+        render(
+            &json!("${{ {1: 'a', '2': 'b', true: 'c', 3u: 'd'} }}"),
+            &scope
+        )
+        .unwrap(),
+        json!({"1": "a", "2": "b", "true": "c", "3": "d"})
+    );
+}
