@@ -132,3 +132,46 @@ fn a_with_that_does_not_render_is_retried_as_bad_params_then_falls_back() {
         "{failures:?}"
     );
 }
+
+#[test]
+fn a_fallback_that_does_not_render_is_named_as_the_fallback() {
+    let scratch = Scratch::new();
+    // Fallback 1 overrides `command` only: `input` is still the step's own, which fails.
+    // Fallback 2's own `input` fails; so does each item's `output` of `each`'s fallback.
+    let workflow = scratch.write(
+        "fallbacks.json",
+        &json!({"name": "fallbacks", "steps": [
+            {"id": "a", "executor": "process",
+             "with": {"command": ["true"], "input": "${{ 1/0 }}"},
+             "fallbacks": [{"command": ["false"]}, {"input": "${{ input.nope }}"}]},
+            {"id": "each", "executor": "noop", "for_each": "${{ [1] }}", "needs": [],
+             "with": {"output": "${{ item / 0 }}"},
+             "fallbacks": [{"output": "n=${{ input.nope + item }}"}]}]}),
+    );
+    let id = scratch.run(&workflow, &[], 1);
+    let history = scratch.json(&["history", &id, "--json"]);
+    let errors = |step: &str| {
+        let mut errors: Vec<&str> = (history.as_array().unwrap().iter())
+            .filter(|event| event["step"] == step)
+            .filter_map(|event| event["detail"]["error"].as_str())
+            .collect();
+        errors.dedup();
+        errors
+    };
+    assert_eq!(
+        errors("a"),
+        [
+            "bad_params: `with`: `1/0`: Division by zero of Int(1)",
+            "bad_params: `fallbacks[1]`: `input.nope`: No such key: nope"
+        ]
+    );
+    assert_eq!(
+        errors("each"),
+        [
+            "bad_params: 1 of 1 items failed (0): item 0: `with`: `item / 0`: Division by zero \
+             of Int(1)",
+            "bad_params: 1 of 1 items failed (0): item 0: `fallbacks[0]`: `input.nope + item`: \
+             No such key: nope"
+        ]
+    );
+}

@@ -12,7 +12,7 @@ use super::judge::Judgement;
 use super::{Ledger, Start};
 use crate::error::Result;
 use crate::executor::{Action, ErrorClass, ExecError};
-use crate::expr::{self, ItemScope, Scope};
+use crate::expr::{self, ExprError, ItemScope, Scope};
 use crate::plan::StepIndex;
 use crate::state::StepState;
 
@@ -63,10 +63,24 @@ impl Ledger {
         };
         let mut with = node.with.clone();
         let fallback = self.slots[step].fallback as usize;
-        if let Some(overrides) = node.fallbacks.get(fallback.wrapping_sub(1)) {
+        let overrides = node.fallbacks.get(fallback.wrapping_sub(1));
+        if let Some(overrides) = overrides {
             with.extend(overrides.clone());
         }
         let with = Value::Object(with.into_iter().collect());
+        // Where a `with` that did not render was written: the fallback in use when its
+        // overrides alone fail the same way (the file's `fallbacks[k]`), else `with`.
+        let failed = |error: ExprError, render: &dyn Fn(&Value) -> Result<Value, ExprError>| {
+            let in_fallback = overrides.is_some_and(|overrides| {
+                let overrides = overrides.iter().map(|(k, v)| (k.clone(), v.clone()));
+                render(&Value::Object(overrides.collect())).err() == Some(error.clone())
+            });
+            if in_fallback {
+                format!("`fallbacks[{}]`: {error}", fallback - 1)
+            } else {
+                format!("`with`: {error}")
+            }
+        };
         let attempt = self.next_attempt(step);
         let executor = node.executor.clone().unwrap_or_default();
         let run_id = self.run_id;
@@ -84,7 +98,10 @@ impl Ledger {
         let mut actions = match &items {
             None => match expr::render(&with, &scope) {
                 Ok(params) => vec![action(params, None, attempt)],
-                Err(error) => return self.fail_before_start(step, format!("`with`: {error}"), now),
+                Err(error) => {
+                    let message = failed(error, &|overrides| expr::render(overrides, &scope));
+                    return self.fail_before_start(step, message, now);
+                }
             },
             Some(items) => {
                 // Only the items that have not succeeded run, each as its own next attempt.
@@ -103,7 +120,12 @@ impl Ledger {
                             actions.push(action(params, Some(index), attempt));
                         }
                         // The item fails on its own, once the attempt starts.
-                        Err(error) => unprepared.push((index, format!("`with`: {error}"))),
+                        Err(error) => {
+                            let render = |overrides: &Value| {
+                                item_scope.render(overrides, &items[index], index)
+                            };
+                            unprepared.push((index, failed(error, &render)));
+                        }
                     }
                 }
                 actions

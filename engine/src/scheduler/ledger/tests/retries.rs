@@ -235,10 +235,10 @@ fn a_fallback_whose_with_does_not_render_fails_on_to_the_next_then_the_step() {
     let report = ledger.report();
     assert_eq!(report.state, RunState::Failed);
     assert_eq!(report.error_class, Some(ErrorClass::BadParams));
-    let error = report.error.unwrap();
-    assert!(
-        error.contains("`with`") && error.contains("missing"),
-        "{error}"
+    // Named as the fallback that does not render, not as the step's `with`.
+    assert_eq!(
+        report.error.unwrap(),
+        "step a failed: bad_params: `fallbacks[2]`: `input.missing`: No such key: missing"
     );
 }
 
