@@ -209,7 +209,9 @@ enum Expected {
 
 /// [`check`], with what the value must be: whether the expression reads a variable.
 fn checked(expr: &str, known: &[&str], expected: Expected) -> Result<bool, ExprError> {
-    match inspect(expr, |expression| verdict(expression, known, expected))? {
+    match inspect(expr, |expression| {
+        verdict(expr, expression, known, expected)
+    })? {
         None => Err(library_failed(expr)),
         Some(Ok(reads)) => Ok(reads),
         Some(Err(reason)) => Err(ExprError::new(expr, reason)),
@@ -236,13 +238,18 @@ fn inspect<T: Send>(
     .transpose()
 }
 
-/// Why the run would fail on `expression` for a name in it, if it would: a function or a
+/// Why the run would fail on `expression` (`expr` parsed) for a name in it, if it would: a function or a
 /// type of CEL's the run's context does not have, or a variable not among `known`; or
 /// for its value, when it is surely an optional, which has no JSON form, or surely not
 /// what is `expected`. Functions come first: a misspelt macro (`xs.exist(x, x > 1)`)
 /// leaves its variable unbound; then types, whose names would read as variables. Else
 /// whether it reads a variable. It recurses once per node.
-fn verdict(expression: &Expression, known: &[&str], expected: Expected) -> Result<bool, String> {
+fn verdict(
+    expr: &str,
+    expression: &Expression,
+    known: &[&str],
+    expected: Expected,
+) -> Result<bool, String> {
     let read = unknown_variables(expression, &[]);
     let refusal = (unknown_function(expression))
         .or_else(|| unsupported_type(expression))
@@ -251,7 +258,7 @@ fn verdict(expression: &Expression, known: &[&str], expected: Expected) -> Resul
                 .filter(|name| !known.contains(&name.as_str()))
                 .cloned()
                 .collect();
-            (!unknown.is_empty()).then(|| undefined(&unknown, known))
+            (!unknown.is_empty()).then(|| undefined(expr, &unknown, known))
         })
         .or_else(|| surely_optional(expression).then(|| NO_JSON_FORM.to_owned()))
         .or_else(|| match expected {
@@ -269,9 +276,9 @@ fn verdict(expression: &Expression, known: &[&str], expected: Expected) -> Resul
     }
 }
 
-/// Why an expression that names the variables `unknown`, where only `known` are defined,
-/// is refused: what it may read instead.
-fn undefined(unknown: &[String], known: &[&str]) -> String {
+/// Why the expression `expr` that names the variables `unknown`, where only `known` are
+/// defined, is refused: what it may read instead.
+fn undefined(expr: &str, unknown: &[String], known: &[&str]) -> String {
     let quoted = |names: &[&str]| {
         let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
         names.join(", ")
@@ -283,12 +290,31 @@ fn undefined(unknown: &[String], known: &[&str]) -> String {
         reason.push_str(
             "; `item` and `index` are read only in the `with` and `fallbacks` of a `for_each` step",
         );
+    } else if let Some(id) = dashed_step_id(expr, &unknown) {
+        let _ = write!(reason, "; write `steps['{id}']` for a step id with `-`");
     } else if let [one] = unknown[..]
         && let Some(meant) = crate::problem::closest(one, known.iter().copied())
     {
         let _ = write!(reason, "; did you mean `{meant}`?");
     }
     reason
+}
+
+/// The step id with a `-` that `expr` writes after `steps.` (`steps.a-b.output`), which CEL
+/// reads as a subtraction (`steps.a - b.output`) of a variable among `unknown`, if any.
+fn dashed_step_id<'e>(expr: &'e str, unknown: &[&str]) -> Option<&'e str> {
+    let starts = expr.match_indices("steps.").map(|(at, _)| at);
+    starts
+        .filter(|&at| at == 0 || !is_ident_byte(expr.as_bytes()[at - 1]))
+        .find_map(|at| {
+            let rest = &expr[at + "steps.".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(rest.len());
+            let id = rest[..end].trim_end_matches('-');
+            let mut after_dash = id.split('-').skip(1);
+            after_dash.any(|part| unknown.contains(&part)).then_some(id)
+        })
 }
 
 /// Checks the `${{ }}` templates of one string, as [`check`] does each expression.

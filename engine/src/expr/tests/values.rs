@@ -77,3 +77,26 @@ fn a_map_with_two_keys_of_one_json_text_is_refused_not_cut_to_either() {
         json!({"1": "a", "2": "b", "true": "c", "3": "d"})
     );
 }
+
+#[test]
+fn a_step_id_with_a_dash_written_after_a_dot_is_refused_with_the_way_to_write_it() {
+    let refused = |expr: &str| check(expr, &VARIABLES).unwrap_err().reason;
+    assert_eq!(
+        refused("steps.a-b.output"),
+        "no variable `b` here (an expression here reads `input`, `steps`, `run`); write \
+         `steps['a-b']` for a step id with `-`"
+    );
+    assert!(
+        refused("size(steps.fix-all-tests.output.files) > 0")
+            .ends_with("write `steps['fix-all-tests']` for a step id with `-`")
+    );
+    assert!(
+        refused("input.n + steps.my-step.output")
+            .ends_with("`steps['my-step']` for a step id with `-`")
+    );
+    // A subtraction written apart, or of another variable, is not taken for an id.
+    for expr in ["steps.a.output - b", "mysteps.a-b", "steps.a-input.n - b"] {
+        assert!(!refused(expr).contains("for a step id"), "{expr}");
+    }
+    assert!(check("steps.a-input.n", &VARIABLES).is_ok());
+}
