@@ -25,7 +25,7 @@ pub use condition::{Condition, Variable, evaluate_conditions};
 use functions::unknown_function;
 use json_form::json_form;
 use optional::{NO_JSON_FORM, surely_optional};
-use reads::{surely_not_boolean, surely_not_list};
+use reads::{no_field, surely_not_boolean, surely_not_list, unknown_fields};
 pub(crate) use scope::Scope;
 pub use scope::SharedJson;
 use scope::to_val;
@@ -140,13 +140,18 @@ fn as_condition(expr: &str, value: Value) -> Result<bool, ExprError> {
 /// The variables every expression may read (see [`Scope`]).
 pub(crate) const VARIABLES: [&str; 3] = ["input", "steps", "run"];
 
+/// The fields of `run`, as a run's ledger makes it (`scheduler/ledger/takeover.rs`): its id
+/// and its workflow's name.
+pub(crate) const RUN_FIELDS: [&str; 2] = ["id", "workflow"];
+
 /// The variables the templates of a `for_each` step's `with` (and `fallbacks`) may read:
 /// [`VARIABLES`], and the item and its index.
 pub(crate) const ITEM_VARIABLES: [&str; 5] = ["input", "steps", "run", "item", "index"];
 
 /// Parses the CEL expression `expr` without evaluating it, and refuses one that names a
-/// variable not among `known`, calls a function or names a type the run's context does
-/// not have, or whose value is surely an optional: the run would fail on it.
+/// variable not among `known` or a field `run` does not have, calls a function or names a
+/// type the run's context does not have, or whose value is surely an optional: the run
+/// would fail on it.
 pub(crate) fn check(expr: &str, known: &[&str]) -> Result<(), ExprError> {
     checked(expr, known, Expected::Anything).map(drop)
 }
@@ -238,9 +243,9 @@ fn inspect<T: Send>(
     .transpose()
 }
 
-/// Why the run would fail on `expression` (`expr` parsed) for a name in it, if it would: a function or a
-/// type of CEL's the run's context does not have, or a variable not among `known`; or
-/// for its value, when it is surely an optional, which has no JSON form, or surely not
+/// Why the run would fail on `expression` (`expr` parsed) for a name in it, if it would: a
+/// function or a type of CEL's the run's context does not have, a variable not among
+/// `known`, or a field `run` does not have ([`RUN_FIELDS`]); or for its value, when it is surely an optional, which has no JSON form, or surely not
 /// what is `expected`. Functions come first: a misspelt macro (`xs.exist(x, x > 1)`)
 /// leaves its variable unbound; then types, whose names would read as variables. Else
 /// whether it reads a variable. It recurses once per node.
@@ -259,6 +264,11 @@ fn verdict(
                 .cloned()
                 .collect();
             (!unknown.is_empty()).then(|| undefined(expr, &unknown, known))
+        })
+        .or_else(|| {
+            let unknown = unknown_fields(expression, "run", &RUN_FIELDS);
+            let field = unknown.first()?;
+            Some(no_field("run", field, &RUN_FIELDS))
         })
         .or_else(|| surely_optional(expression).then(|| NO_JSON_FORM.to_owned()))
         .or_else(|| match expected {

@@ -551,3 +551,27 @@ fn an_empty_cairn_db_is_unset() {
     );
     assert!(scratch.dir.path().join("cairn.db").is_file());
 }
+
+#[test]
+fn a_field_run_does_not_have_is_refused_and_run_holds_the_documented_fields() {
+    let (scratch, _, _) = with_one_run();
+    let facts = scratch.write(
+        "facts.json",
+        &json!({"name": "facts", "steps": [
+            {"id": "a", "executor": "noop", "with": {"output": "${{ run }}"}}]}),
+    );
+    let id = scratch.run(&facts, &[], 0);
+    let show = scratch.json(&["show", &id, "--json"]);
+    assert_eq!(show["output"]["a"], json!({"id": id, "workflow": "facts"}));
+
+    let name = scratch.write(
+        "name.json",
+        &json!({"name": "name", "steps": [
+            {"id": "a", "executor": "noop", "with": {"output": "${{ run.name }}"}}]}),
+    );
+    refused(
+        &scratch,
+        &["run", name.to_str().unwrap()],
+        "name.json:/steps/0/with/output: `run.name`: `run` has no field `name` (its fields: id, workflow)",
+    );
+}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::functions::{calls_qualified, unknown_function};
-use super::reads::{surely_not_boolean, unknown_fields};
+use super::reads::{no_field, surely_not_boolean, unknown_fields};
 use super::types::{names_type, unsupported_type};
 use super::{
     Compiled, ExprError, Expression, SharedJson, as_condition, compile, execute, functions_context,
@@ -133,17 +133,7 @@ impl Condition {
         })
         .unwrap_or_default();
         (unknown.into_iter())
-            .map(
-                |field| match crate::problem::closest(&field, fields.iter().copied()) {
-                    Some(meant) => format!(
-                        "`{object}` has no field `{field}`: did you mean `{object}.{meant}`?"
-                    ),
-                    None => format!(
-                        "`{object}` has no field `{field}` (its fields: {})",
-                        fields.join(", ")
-                    ),
-                },
-            )
+            .map(|field| no_field(object, &field, fields))
             .collect()
     }
 

@@ -1,5 +1,6 @@
 //! What a condition surely gets wrong whatever its variables hold, beyond the names it
-//! reads: a field that an object of fixed fields (a guard's `action`) does not have, and a
+//! reads: a field that an object of fixed fields (a guard's `action`, a workflow's `run`)
+//! does not have, and a
 //! value that is surely not a boolean (a condition's) or not a list (a `for_each`'s).
 
 use cel::common::ast::operators::{
@@ -27,6 +28,20 @@ pub(super) fn unknown_fields(
     let root = object.split('.').next().unwrap_or(object);
     unknown_in(expression, object, root, fields, &mut unknown);
     unknown
+}
+
+/// Why a read of `field` of `object`, whose only fields are `fields`, is refused: the closest
+/// field, or all of them.
+pub(super) fn no_field(object: &str, field: &str, fields: &[&str]) -> String {
+    match crate::problem::closest(field, fields.iter().copied()) {
+        Some(meant) => {
+            format!("`{object}` has no field `{field}`: did you mean `{object}.{meant}`?")
+        }
+        None => format!(
+            "`{object}` has no field `{field}` (its fields: {})",
+            fields.join(", ")
+        ),
+    }
 }
 
 fn unknown_in(

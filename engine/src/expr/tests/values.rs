@@ -100,3 +100,25 @@ fn a_step_id_with_a_dash_written_after_a_dot_is_refused_with_the_way_to_write_it
     }
     assert!(check("steps.a-input.n", &VARIABLES).is_ok());
 }
+
+#[test]
+fn a_field_run_does_not_have_is_refused_and_its_fields_are_read() {
+    let refused = |expr: &str| check(expr, &VARIABLES).unwrap_err().reason;
+    assert_eq!(
+        refused("run.name"),
+        "`run` has no field `name` (its fields: id, workflow)"
+    );
+    assert_eq!(
+        refused("'run ' + run['workflw']"),
+        "`run` has no field `workflw`: did you mean `run.workflow`?"
+    );
+    assert!(refused("has(run.usage)").starts_with("`run` has no field `usage`"));
+    // Its fields, `run` whole, and a macro's own `run` are read.
+    for expr in [
+        "run.id + run.workflow",
+        "run",
+        "[{'x': 1}].all(run, run.x > 0)",
+    ] {
+        assert_eq!(check(expr, &ITEM_VARIABLES), Ok(()), "{expr}");
+    }
+}
