@@ -156,7 +156,6 @@ impl Ledger {
         }))
     }
 
-    /// What a step's expressions can read: the input, the run, and the outputs it references.
     /// How many items of `step` (a `for_each` step) run side by side: its `max_parallel`,
     /// else the run's.
     pub(super) fn item_limit(&self, step: StepIndex) -> usize {
@@ -169,6 +168,7 @@ impl Ledger {
         (limit as usize).max(1)
     }
 
+    /// What a step's expressions can read: the input, the run, and the outputs it references.
     fn scope(&self, step: StepIndex) -> Scope {
         // A plan's steps name the steps of their own plan without its prefix.
         let steps = (self.plan.referenced_steps(step).iter())
