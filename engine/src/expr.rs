@@ -266,7 +266,9 @@ fn verdict(
             (!unknown.is_empty()).then(|| undefined(expr, &unknown, known))
         })
         .or_else(|| {
-            let unknown = unknown_fields(expression, "run", &RUN_FIELDS);
+            // Looked through only when the expression reads `run`: a walk of its own.
+            let reads_run = read.iter().any(|name| name == "run");
+            let unknown = reads_run.then(|| unknown_fields(expression, "run", &RUN_FIELDS))?;
             let field = unknown.first()?;
             Some(no_field("run", field, &RUN_FIELDS))
         })
