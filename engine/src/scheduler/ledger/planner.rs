@@ -1,6 +1,8 @@
 //! A planner's success: its plan checked by the loader and added to the run, refused, or
 //! found to repeat a plan the planners that added it emitted too often (a loop).
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 
 use super::Ledger;
@@ -101,8 +103,14 @@ impl Ledger {
     }
 
     /// Takes the steps `added` by `planner`'s plan into the ledger: pending, each waiting for
-    /// the needs that have not ended, or whose own needs have not, and the planner's
-    /// dependents waiting for them too.
+    /// its needs not yet walked from ([`Ledger::ended`]), and the planner's dependents waiting
+    /// for the plan's steps they need too.
+    ///
+    /// A cascade committed in slices may be under way: a need still on the cascade will be
+    /// walked from, and its walk reaches the added steps, so it is unmet until then. A walk
+    /// begun before the plan grew does not reach them: its step counts as met. The planner's
+    /// dependents keep their count (the planner has not been walked from, and a paused walk
+    /// may still reach them): each waits for the added steps it needs as well.
     fn adopt(&mut self, planner: StepIndex, added: std::ops::Range<StepIndex>) {
         let plan = std::sync::Arc::clone(&self.plan);
         for _ in added.clone() {
@@ -110,11 +118,22 @@ impl Ledger {
             self.unmet.push(0);
             self.unfinished += 1;
         }
-        let waiting: Vec<StepIndex> = added.clone().chain(plan.dependents(planner)).collect();
-        for &step in &waiting {
+        let unwalked: HashSet<StepIndex> = self.cascade.iter().copied().collect();
+        for step in added.clone() {
             self.unmet[step] = (plan.dependencies(step))
-                .filter(|&need| !self.slots[need].state.is_terminal() || self.unmet[need] > 0)
+                .filter(|&need| {
+                    !self.slots[need].state.is_terminal()
+                        || self.unmet[need] > 0
+                        || unwalked.contains(&need)
+                })
                 .count();
+        }
+        for dependent in plan.dependents(planner) {
+            if !added.contains(&dependent) {
+                self.unmet[dependent] += (plan.dependencies(dependent))
+                    .filter(|need| added.contains(need))
+                    .count();
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::super::tests::{at, committed_after, done, failed, ids, moves, new_run};
-use super::super::{Committed, Judge, Ledger};
+use super::super::{BATCH_SLICE, Committed, Judge, Ledger};
 use crate::executor::ErrorClass;
 use crate::executor::Usage;
 use crate::plan::{Spent, Supersession};
@@ -389,4 +389,107 @@ fn a_plans_step_skipped_at_once_follows_the_planners_success_in_the_batch() {
             "after: pending -> skipped"
         ]
     );
+}
+
+/// `f`, which `gen` (all_done) and more steps than a batch takes need, fails while `slow`
+/// runs: the cascade from `f` commits in slices, and `gen` runs and plans before it is
+/// over. `gen` also gets `extra` (nodes after the fan-out).
+fn sliced_cascade(extra: &[Value]) -> Value {
+    let n = BATCH_SLICE + 100;
+    let mut steps = vec![
+        json!({"id": "f", "executor": "noop"}),
+        json!({"id": "slow", "executor": "noop"}),
+        json!({"id": "gen", "executor": "noop", "needs": ["f"], "trigger": "all_done",
+            "planner": true}),
+    ];
+    steps
+        .extend((0..n).map(|i| json!({"id": format!("k{i}"), "executor": "noop", "needs": ["f"]})));
+    steps.extend(extra.iter().cloned());
+    json!({"name": "sliced", "limits": {"max_steps": n + 10}, "steps": steps})
+}
+
+/// Fails `f` (its cascade fills the batch) and starts `gen` with the batch still full, then
+/// lets `gen` emit `plan`: the cascade from `f` is under way when the plan is added.
+fn plan_mid_cascade(ledger: &mut Ledger, plan: Value) {
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(ids(ledger, &starts), ["f", "slow"]);
+    ledger.take_batch();
+    let f = step(ledger, "f");
+    ledger
+        .apply(failed(f, ErrorClass::ExitCode, "no"), at(1))
+        .unwrap();
+    assert!(
+        ledger.walk.is_under_way(),
+        "the batch is full: the cascade waits"
+    );
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(ids(ledger, &starts), ["gen"]);
+    ledger.take_batch();
+    ledger
+        .apply(done(step(ledger, "gen"), plan), at(2))
+        .unwrap();
+}
+
+/// Turns the ledger until its cascade is over: the ids of the steps it starts.
+fn turn_through(ledger: &mut Ledger, now: i64) -> Vec<String> {
+    let mut started = Vec::new();
+    loop {
+        let starts = ledger.turn(at(now)).unwrap();
+        started.extend(ids(ledger, &starts));
+        ledger.take_batch();
+        if !ledger.has_work_left() {
+            return started;
+        }
+    }
+}
+
+/// A plan's step needs a step skipped by the cascade but not walked from yet (and `slow`,
+/// which runs): that walk, when it comes, counts it as met, not the plan's adoption too
+/// (probe p14 F1, shape A).
+#[test]
+fn a_plan_added_mid_cascade_waits_for_its_needs_not_yet_walked_from() {
+    let mut ledger = new_run(sliced_cascade(&[]));
+    let plan = json!({"steps": [
+        {"id": "z", "executor": "noop", "needs": ["k0", "slow"], "trigger": "none_failed"},
+        {"id": "y", "executor": "noop", "needs": ["k0", "slow"]},
+        {"id": "y2", "executor": "noop", "needs": ["y"], "trigger": "all_done"}]});
+    plan_mid_cascade(&mut ledger, plan);
+    assert!(
+        turn_through(&mut ledger, 3).is_empty(),
+        "gen.z and gen.y2 wait for slow"
+    );
+    for id in ["gen.z", "gen.y2"] {
+        assert_eq!(
+            ledger.slots[step(&ledger, id)].state,
+            StepState::Pending,
+            "{id}"
+        );
+    }
+    assert_eq!(
+        ledger.slots[step(&ledger, "gen.y")].state,
+        StepState::Skipped
+    );
+    ledger
+        .apply(done(step(&ledger, "slow"), json!(1)), at(4))
+        .unwrap();
+    assert_eq!(turn_through(&mut ledger, 4), ["gen.z", "gen.y2"]);
+}
+
+/// The planner's dependent `d` needs `f` too, and the paused walk from `f` has not reached
+/// it when the plan is added: that walk counts `f` as met, not the plan's adoption too
+/// (probe p14 F1, shape B).
+#[test]
+fn a_planners_dependent_not_yet_reached_by_a_paused_walk_waits_for_the_whole_plan() {
+    let d = json!({"id": "d", "executor": "noop", "needs": ["f", "gen"], "trigger": "all_done"});
+    let mut ledger = new_run(sliced_cascade(&[d]));
+    plan_mid_cascade(&mut ledger, plan_of(&["u", "v"]));
+    assert_eq!(turn_through(&mut ledger, 3), ["gen.u", "gen.v"]);
+    ledger
+        .apply(done(step(&ledger, "gen.u"), json!(1)), at(4))
+        .unwrap();
+    assert!(turn_through(&mut ledger, 4).is_empty(), "d waits for gen.v");
+    ledger
+        .apply(done(step(&ledger, "gen.v"), json!(2)), at(5))
+        .unwrap();
+    assert_eq!(turn_through(&mut ledger, 5), ["d"]);
 }
