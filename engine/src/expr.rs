@@ -148,15 +148,7 @@ pub(crate) const RUN_FIELDS: [&str; 2] = ["id", "workflow"];
 /// [`VARIABLES`], and the item and its index.
 pub(crate) const ITEM_VARIABLES: [&str; 5] = ["input", "steps", "run", "item", "index"];
 
-/// Parses the CEL expression `expr` without evaluating it, and refuses one that names a
-/// variable not among `known` or a field `run` does not have, calls a function or names a
-/// type the run's context does not have, or whose value is surely an optional: the run
-/// would fail on it.
-pub(crate) fn check(expr: &str, known: &[&str]) -> Result<(), ExprError> {
-    checked(expr, known, Expected::Anything).map(drop)
-}
-
-/// Checks a step's `when` as [`check`] does, and refuses one whose value is surely not a
+/// Checks a step's `when` as [`checked`] does, and refuses one whose value is surely not a
 /// boolean: for what it is (`1 + 1`, `size(input.xs)`), or, when it reads no variable, for
 /// its value (`1/0 == 1`), evaluated as the run evaluates it. The problem, if any.
 pub(crate) fn check_when(when: &str) -> Result<(), String> {
@@ -169,7 +161,7 @@ pub(crate) fn check_when(when: &str) -> Result<(), String> {
         .map_err(|error| every_run(&error.to_string()))
 }
 
-/// Checks the expression of a step's `for_each` (its one `${{ expr }}`) as [`check`] does,
+/// Checks the expression of a step's `for_each` (its one `${{ expr }}`) as [`checked`] does,
 /// and refuses one whose value is surely not a list: for what it is (`'abc'`,
 /// `input.n > 2`), or, when it reads no variable, for its value, evaluated as the run
 /// evaluates it and taken as the run takes its [`items`]. The problem, if any.
@@ -212,7 +204,10 @@ enum Expected {
     List,
 }
 
-/// [`check`], with what the value must be: whether the expression reads a variable.
+/// Parses the CEL expression `expr` without evaluating it, and refuses one that names a
+/// variable not among `known` or a field `run` does not have, calls a function or names a
+/// type the run's context does not have, or whose value is surely an optional or surely not
+/// what is `expected`: the run would fail on it. Else whether it reads a variable.
 fn checked(expr: &str, known: &[&str], expected: Expected) -> Result<bool, ExprError> {
     match inspect(expr, |expression| {
         verdict(expr, expression, known, expected)
@@ -329,11 +324,16 @@ fn dashed_step_id<'e>(expr: &'e str, unknown: &[&str]) -> Option<&'e str> {
         })
 }
 
-/// Checks the `${{ }}` templates of one string, as [`check`] does each expression.
+/// Checks the `${{ }}` templates of one string, as [`checked`] does each expression, and
+/// refuses one that reads no variable (`1 / 0`) for its value, evaluated as the run renders
+/// it: every run would fail on it. Only such an expression, rare, is evaluated.
 pub(crate) fn check_template(text: &str, known: &[&str]) -> Result<(), ExprError> {
     for piece in pieces(text)? {
-        if let Piece::Expr(expr) = piece {
-            check(expr, known)?;
+        if let Piece::Expr(expr) = piece
+            && !checked(expr, known, Expected::Anything)?
+        {
+            evaluate(expr, &Scope::default())
+                .map_err(|error| ExprError::new(expr, every_run(&error.reason)))?;
         }
     }
     Ok(())

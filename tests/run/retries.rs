@@ -90,7 +90,7 @@ fn a_with_that_does_not_render_is_retried_as_bad_params_then_falls_back() {
     let workflow = scratch.write(
         "render.json",
         &json!({"name": "render", "steps": [{"id": "a", "executor": "noop",
-            "with": {"output": "${{ 1/0 }}"},
+            "with": {"output": "${{ input.missing }}"},
             "retry": {"max_attempts": 3, "retry_on": ["bad_params"], "initial_delay": "10ms"},
             "fallbacks": [{"output": "fallback ok"}]}]}),
     );
@@ -142,7 +142,7 @@ fn a_fallback_that_does_not_render_is_named_as_the_fallback() {
         "fallbacks.json",
         &json!({"name": "fallbacks", "steps": [
             {"id": "a", "executor": "process",
-             "with": {"command": ["true"], "input": "${{ 1/0 }}"},
+             "with": {"command": ["true"], "input": "${{ input.none }}"},
              "fallbacks": [{"command": ["false"]}, {"input": "${{ input.nope }}"}]},
             {"id": "each", "executor": "noop", "for_each": "${{ [1] }}", "needs": [],
              "with": {"output": "${{ item / 0 }}"},
@@ -161,7 +161,7 @@ fn a_fallback_that_does_not_render_is_named_as_the_fallback() {
     assert_eq!(
         errors("a"),
         [
-            "bad_params: `with`: `1/0`: Division by zero of Int(1)",
+            "bad_params: `with`: `input.none`: No such key: none",
             "bad_params: `fallbacks[1]`: `input.nope`: No such key: nope"
         ]
     );

@@ -5,6 +5,11 @@ use serde_json::json;
 
 use super::*;
 
+/// Checks the expression `expr` as a template's is checked, without evaluating it.
+fn check(expr: &str, known: &[&str]) -> Result<(), ExprError> {
+    checked(expr, known, Expected::Anything).map(drop)
+}
+
 #[test]
 fn a_recently_compiled_expression_is_not_parsed_again() {
     let first = compile("1 + 41 == 42").unwrap();

@@ -122,3 +122,40 @@ fn a_field_run_does_not_have_is_refused_and_its_fields_are_read() {
         assert_eq!(check(expr, &ITEM_VARIABLES), Ok(()), "{expr}");
     }
 }
+
+#[test]
+fn a_template_that_reads_no_variable_is_refused_at_load_when_every_run_fails_on_it() {
+    let refused = |text: &str| {
+        check_template(text, &ITEM_VARIABLES)
+            .unwrap_err()
+            .to_string()
+    };
+    let every_run = |expr: &str, reason: &str| {
+        format!("`{expr}`: it reads no variable, so every run would fail on it: {reason}")
+    };
+    assert!(refused("${{ 1 / 0 }}").starts_with(&every_run("1 / 0", "")));
+    assert_eq!(
+        refused("n=${{ 0.0 / 0.0 }}"),
+        every_run("0.0 / 0.0", NOT_A_NUMBER)
+    );
+    assert_eq!(
+        refused("${{ [1.0 / 0.0] }}"),
+        every_run("[1.0 / 0.0]", INFINITE)
+    );
+    assert!(
+        refused("${{ 'ok' }} and ${{ {1: 'a', '1': 'b'} }}").starts_with(&every_run(
+            "{1: 'a', '1': 'b'}",
+            "its value is or holds a map whose keys"
+        ))
+    );
+    // One that reads a variable is not evaluated; one that reads none and renders passes.
+    for text in [
+        "${{ input.n / 0 }}",
+        "${{ item / 0 }}",
+        "${{ 1 + 1 }}",
+        "x ${{ [1.0, 2.5].map(x, x * 2.0) }}",
+        "${{ {1: 'a', '2': 'b'} }}",
+    ] {
+        assert_eq!(check_template(text, &ITEM_VARIABLES), Ok(()), "{text}");
+    }
+}

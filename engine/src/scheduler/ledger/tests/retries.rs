@@ -151,7 +151,7 @@ fn retries_then_fallbacks_then_failure() {
 #[test]
 fn a_with_that_does_not_render_is_retried_as_bad_params_then_falls_back() {
     let mut ledger = new_run(json!({"name": "r", "steps": [
-        {"id": "a", "executor": "noop", "with": {"output": "${{ 1/0 }}"},
+        {"id": "a", "executor": "noop", "with": {"output": "${{ input.missing }}"},
          "retry": {"max_attempts": 3, "retry_on": ["bad_params"], "initial_delay": "1s",
                    "backoff": "fixed"},
          "fallbacks": [{"output": "fallback ok"}]}
@@ -217,7 +217,7 @@ fn a_step_that_cannot_be_prepared_is_not_retried_by_default_but_falls_back() {
 fn a_fallback_whose_with_does_not_render_fails_on_to_the_next_then_the_step() {
     let mut ledger = new_run(json!({"name": "f", "steps": [
         {"id": "a", "executor": "noop", "with": {"v": 0},
-         "fallbacks": [{"v": "${{ 1/0 }}"}, {"v": 2}, {"v": "${{ input.missing }}"}]}
+         "fallbacks": [{"v": "${{ input.gone }}"}, {"v": 2}, {"v": "${{ input.missing }}"}]}
     ]}));
     let driven = drive(&mut ledger, |_| {
         Outcome::failure(ErrorClass::ExitCode, "no")
