@@ -183,6 +183,9 @@ fn an_optional_value_has_no_json_form_and_is_refused() {
         "steps.plan.output.files[?0]",
         "[1, optional.ofNonZeroValue(0)]",
         "{'a': {'b': optional.of(1)}}",
+        "input.n > 0 ? optional.of(1) : optional.none()",
+        "{'a': 1}.?a.optMap(v, v)",
+        "[input.?repo.optMap(r, r)]",
     ] {
         assert_eq!(
             check(expr, &VARIABLES).unwrap_err().reason,
@@ -192,9 +195,9 @@ fn an_optional_value_has_no_json_form_and_is_refused() {
     }
     // An optional the run makes: refused when the step runs, not taken as `null`.
     for expr in [
-        "input.n > 0 ? optional.of(1) : optional.none()",
-        "{'a': 1}.?a.optMap(v, v)",
-        "[input.?repo.optMap(r, r)]",
+        "input.n > 0 ? optional.of(1) : input.n",
+        "[optional.of(1)].map(o, o)",
+        "[input.?repo].map(r, r)[0]",
     ] {
         assert_eq!(check(expr, &VARIABLES), Ok(()), "{expr}");
         let error = render(&json!(format!("${{{{ {expr} }}}}")), &scope()).unwrap_err();

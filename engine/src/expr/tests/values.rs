@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::expr::json_form::{INFINITE, NOT_A_NUMBER};
+use crate::expr::optional::NO_JSON_FORM;
 
 /// The reason `template` fails to render in `scope`.
 fn refusal(template: &str, scope: &Scope) -> String {
@@ -157,5 +158,51 @@ fn a_template_that_reads_no_variable_is_refused_at_load_when_every_run_fails_on_
         "${{ {1: 'a', '2': 'b'} }}",
     ] {
         assert_eq!(check_template(text, &ITEM_VARIABLES), Ok(()), "{text}");
+    }
+}
+
+#[test]
+fn a_value_surely_optional_behind_a_chain_or_a_method_is_refused_at_load() {
+    let scope = scope();
+    // Surely still an optional: refused at load, and every run fails on it the same way.
+    for expr in [
+        "input.?a.b",
+        "{'a': {'b': 1}}.?a.b",
+        "{'a': [1]}.?a[0]",
+        "steps[?'plan'].output.files",
+        "input.?a.b.c[0]",
+        "optional.of(1).or(optional.none())",
+        "input.?a.or(input.?n)",
+        "input.?a.optMap(v, v)",
+        "input.?repo.optFlatMap(r, optional.of(r))",
+        "{'k': input.?repo.optMap(r, r + '!')}",
+        "input.n > 0 ? input.?a : optional.none()",
+    ] {
+        let refused = check(expr, &VARIABLES).unwrap_err().reason;
+        assert_eq!(refused, NO_JSON_FORM, "{expr}");
+        assert_eq!(
+            refusal(&format!("${{{{ {expr} }}}}"), &scope),
+            NO_JSON_FORM,
+            "{expr}"
+        );
+    }
+    // What takes the value out ends it; a value that may be something else is not refused.
+    for (expr, value) in [
+        ("input.?a.b.orValue(0)", json!(0)),
+        (
+            "input.?repo.optMap(r, r + '!').orValue('')",
+            json!("cairn!"),
+        ),
+        ("optional.of(1).or(optional.none()).value()", json!(1)),
+        ("input.?a.b.hasValue()", json!(false)),
+        ("input.?a.or(input.?n).value() + 1", json!(6)),
+        ("input.n > 0 ? input.n : optional.none()", json!(5)),
+        ("optional.none().or(input.?n).orValue(0)", json!(5)),
+        ("[?input.?a.b, 1]", json!([1])),
+        ("{?'k': input.?repo}", json!({"k": "cairn"})),
+        ("has(input.repo) ? 1 : 2", json!(1)),
+    ] {
+        assert_eq!(check(expr, &VARIABLES), Ok(()), "{expr}");
+        assert_eq!(evaluate(expr, &scope), Ok(value), "{expr}");
     }
 }
