@@ -29,13 +29,11 @@ fn item_2_given_a_leave_as_a_pause_waits() -> (Ledger, Batch, Batch) {
     (ledger, started, first_end)
 }
 
-#[test]
-fn an_item_whose_leave_a_halt_withholds_goes_back_to_pending_and_counts_no_run() {
-    let (mut ledger, started, first_end) = item_2_given_a_leave_as_a_pause_waits();
-    // The commit of item 0's end found the pause asked: the engine reads it, gives no leave.
-    ledger.apply(pause(), at(1)).unwrap();
-    assert!(ledger.turn(at(1)).unwrap().is_empty());
-    let held = ledger.take_batch();
+/// Item 2 went back to pending in `batches`' last (the first two: the step's start and
+/// item 0's end) and only item 1 runs; then the engine dies: a takeover runs item 1 again
+/// as its next attempt and item 2 as its first.
+fn item_2_held_then_the_engine_dies(batches: [Batch; 3], ledger: &Ledger) {
+    let [started, first_end, held] = batches;
     assert_eq!(
         states(held.items()),
         [(2, StepState::Pending, 0)],
@@ -43,10 +41,9 @@ fn an_item_whose_leave_a_halt_withholds_goes_back_to_pending_and_counts_no_run()
     );
     let windows: Vec<usize> = ledger.item_windows(0).map(|(index, _)| index).collect();
     assert_eq!(windows, [1], "only item 1 runs, and can stall");
-    // The engine dies while item 1 runs.
     let run = Committed {
         items: [started.items(), first_end.items(), held.items()].concat(),
-        ..committed_after(&ledger, RunState::Running)
+        ..committed_after(ledger, RunState::Running)
     };
     let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
     let starts = resumed.turn(at(2)).unwrap();
@@ -55,6 +52,16 @@ fn an_item_whose_leave_a_halt_withholds_goes_back_to_pending_and_counts_no_run()
         [(Some(1), 2), (Some(2), 1)],
         "item 1 cut off runs as its next attempt, item 2 as its first"
     );
+}
+
+#[test]
+fn an_item_whose_leave_a_halt_withholds_goes_back_to_pending_and_counts_no_run() {
+    let (mut ledger, started, first_end) = item_2_given_a_leave_as_a_pause_waits();
+    // The commit of item 0's end found the pause asked: the engine reads it, gives no leave.
+    ledger.apply(pause(), at(1)).unwrap();
+    assert!(ledger.turn(at(1)).unwrap().is_empty());
+    let held = ledger.take_batch();
+    item_2_held_then_the_engine_dies([started, first_end, held], &ledger);
 }
 
 #[test]
@@ -87,30 +94,12 @@ fn an_item_given_its_leave_whose_task_saw_a_halt_first_goes_back_to_pending() {
     // Told of the halt, the task says it started two items, 0 and 1, and will start no more.
     ledger.items_unstarted(0, 2);
     let held = ledger.take_batch();
-    assert_eq!(
-        states(held.items()),
-        [(2, StepState::Pending, 0)],
-        "item 2 never started: back to pending, its run not counted"
-    );
-    let windows: Vec<usize> = ledger.item_windows(0).map(|(index, _)| index).collect();
-    assert_eq!(windows, [1], "only item 1 runs, and can stall");
     ledger.items_unstarted(0, 2);
     assert!(
         ledger.take_batch().items().is_empty(),
         "told again: nothing more"
     );
-    // The engine dies while item 1 runs.
-    let run = Committed {
-        items: [started.items(), first_end.items(), held.items()].concat(),
-        ..committed_after(&ledger, RunState::Running)
-    };
-    let mut resumed = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
-    let starts = resumed.turn(at(2)).unwrap();
-    assert_eq!(
-        item_attempts(&starts[0]),
-        [(Some(1), 2), (Some(2), 1)],
-        "item 1 cut off runs as its next attempt, item 2 as its first"
-    );
+    item_2_held_then_the_engine_dies([started, first_end, held], &ledger);
 }
 
 #[test]
