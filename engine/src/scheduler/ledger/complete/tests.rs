@@ -110,6 +110,15 @@ fn race() -> serde_json::Value {
          "with": {"output": "${{ steps.slow.output }}"}}]}]})
 }
 
+/// In [`race`], `slow` ends: only then does `r` start, reading `slow`'s final output.
+fn slow_ends_and_r_reads_it(ledger: &mut Ledger) {
+    let slow = ledger.plan.index_of("slow").unwrap();
+    ledger.apply(done(slow, json!({"v": 1})), at(2)).unwrap();
+    let starts = ledger.turn(at(2)).unwrap();
+    assert_eq!(ids(ledger, &starts), ["r"]);
+    assert_eq!(starts[0].actions[0].params, json!({"output": {"v": 1}}));
+}
+
 #[test]
 fn a_step_skipped_while_a_need_runs_holds_its_dependents_until_that_need_ends() {
     let mut ledger = new_run(race());
@@ -129,11 +138,7 @@ fn a_step_skipped_while_a_need_runs_holds_its_dependents_until_that_need_ends() 
         "r waits for slow, which m waited for: {batch:?}"
     );
     assert!(ledger.turn(at(1)).unwrap().is_empty());
-    let slow = ledger.plan.index_of("slow").unwrap();
-    ledger.apply(done(slow, json!({"v": 1})), at(2)).unwrap();
-    let starts = ledger.turn(at(2)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["r"]);
-    assert_eq!(starts[0].actions[0].params, json!({"output": {"v": 1}}));
+    slow_ends_and_r_reads_it(&mut ledger);
 }
 
 #[test]
@@ -149,11 +154,7 @@ fn after_a_takeover_a_step_skipped_while_a_need_runs_still_holds_its_dependents(
     assert_eq!(settled, ["slow: running -> ready"], "r is not ready");
     let starts = ledger.turn(at(1)).unwrap();
     assert_eq!(ids(&ledger, &starts), ["slow"]);
-    let slow = ledger.plan.index_of("slow").unwrap();
-    ledger.apply(done(slow, json!({"v": 1})), at(2)).unwrap();
-    let starts = ledger.turn(at(2)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["r"]);
-    assert_eq!(starts[0].actions[0].params, json!({"output": {"v": 1}}));
+    slow_ends_and_r_reads_it(&mut ledger);
 }
 
 #[test]
