@@ -88,6 +88,9 @@ pub struct RunView {
     pub output: Option<Value>,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// The class of `error` (not in `cairn show --json`, whose fields the design fixes).
+    #[serde(skip)]
+    pub error_class: Option<ErrorClass>,
     /// Usage summed over every step.
     pub usage: Usage,
     /// Every step, in plan order.

@@ -450,6 +450,7 @@ impl RunView {
             input,
             output: run.output,
             error: run.error,
+            error_class: run.error_class,
             usage,
             steps,
             created_at: run.created_at,

@@ -138,14 +138,24 @@ pub(crate) fn stopped_unfinished(run: cairn_engine::Uuid) -> String {
 /// on a run that stopped unfinished, or retry with a bigger cap one that failed because a
 /// step's output was over its cap (the engine's message names the cap, not the flag).
 pub(crate) fn next_step(report: &RunReport) -> Option<String> {
-    let run = report.id;
-    match report.error_class {
-        _ if !report.state.is_terminal() => Some(stopped_unfinished(run)),
-        Some(ErrorClass::OutputTooLarge) if report.state == RunState::Failed => Some(format!(
-            "`cairn retry {run} --max-output BYTES` retries the run with a bigger cap on a step's output"
-        )),
-        _ => None,
+    if !report.state.is_terminal() {
+        return Some(stopped_unfinished(report.id));
     }
+    bigger_cap(report.id, report.state, report.error_class)
+}
+
+/// The command that retries `run` with a bigger cap on a step's output, when the run ended
+/// `state` because a step's output was over its cap (`class`).
+pub(crate) fn bigger_cap(
+    run: cairn_engine::Uuid,
+    state: RunState,
+    class: Option<ErrorClass>,
+) -> Option<String> {
+    (state == RunState::Failed && class == Some(ErrorClass::OutputTooLarge)).then(|| {
+        format!(
+            "`cairn retry {run} --max-output BYTES` retries the run with a bigger cap on a step's output"
+        )
+    })
 }
 
 /// `error` as printed: a corrupt database's with its file (`db`), which the engine's message

@@ -11,7 +11,7 @@ use cairn_engine::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use super::error::Error;
+use super::error::{self, Error};
 use super::{json, printable};
 use crate::Global;
 
@@ -325,6 +325,9 @@ fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
     }
     if let Some(error) = &run.error {
         writeln!(out, "error     {error}")?;
+    }
+    if let Some(hint) = error::bigger_cap(run.id, run.state, run.error_class) {
+        writeln!(out, "          {hint}")?;
     }
     Ok(())
 }
