@@ -235,7 +235,10 @@ impl Policy {
             votes.add(
                 Decision::Deny,
                 rule,
-                format!("the run's budget is spent: {what}"),
+                format!(
+                    "the run's budget is spent: {what} (a budget counts the run's whole \
+                     life, its redrives included: a new run starts afresh)"
+                ),
             );
         };
         if let Some(max) = budgets.attempts.filter(|max| facts.attempts >= *max) {

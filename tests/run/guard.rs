@@ -145,6 +145,15 @@ fn a_budget_of_n_attempts_runs_exactly_n_and_denies_the_next() {
             .to_string()
             .contains("budget.attempts")
     );
+    // A redrive does not refill a budget, and the denial says what does go on.
+    let retried = scratch.cairn(&["retry", &run]);
+    assert_eq!(retried.status.code(), Some(1));
+    assert_eq!(scratch.executions()["flaky"], 3);
+    let said = String::from_utf8_lossy(&retried.stdout);
+    assert!(
+        said.contains("its redrives included: a new run starts afresh"),
+        "{said}"
+    );
 }
 
 /// A policy that holds step `deploy` for approval (with `extra` keys), and a workflow whose
