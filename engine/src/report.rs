@@ -101,6 +101,9 @@ pub struct RunView {
     /// When it last changed.
     #[serde(skip)]
     pub updated_at: DateTime<Utc>,
+    /// When it times out (`limits.timeout` from its start or its last redrive), if it does.
+    #[serde(skip)]
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 /// One step of a [`RunView`].

@@ -455,6 +455,7 @@ impl RunView {
             steps,
             created_at: run.created_at,
             updated_at: run.updated_at,
+            deadline: run.deadline,
         }
     }
 }

@@ -319,6 +319,15 @@ fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
     writeln!(out, "state     {}", run.state)?;
     writeln!(out, "created   {}", time(run.created_at))?;
     writeln!(out, "updated   {}", time(run.updated_at))?;
+    if let Some(deadline) = run.deadline.filter(|_| !run.state.is_terminal()) {
+        // Time passes while no engine runs: the run ends when one takes it over.
+        let passed = if deadline <= Utc::now() {
+            " (passed: the run ends failed, timeout, once an engine takes it over)"
+        } else {
+            ""
+        };
+        writeln!(out, "deadline  {}{passed}", time(deadline))?;
+    }
     writeln!(out, "input     {}", run.input)?;
     if let Some(output) = &run.output {
         writeln!(out, "output    {output}")?;

@@ -29,6 +29,13 @@ fn a_run_deadline_passing_while_no_engine_runs_ends_it_timed_out_without_startin
     let created = Instant::now();
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     std::thread::sleep(Duration::from_secs(3).saturating_sub(created.elapsed()));
+    // Still `running` in the store: `cairn show` says its deadline has passed.
+    let shown = scratch.cairn(&["show", &run]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("(passed: the run ends failed, timeout, once an engine takes it over)"),
+        "{shown}"
+    );
     let output = scratch.cairn(&["resume", &run, "--json"]);
     assert_eq!(
         code(&output),
