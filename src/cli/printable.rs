@@ -73,10 +73,19 @@ impl<W: Write> Printable<W> {
     }
 }
 
-/// Whether `c` is written escaped.
+/// Whether `c` is written escaped: a control character but newline and tab, a
+/// noncharacter, or an invisible one that reorders or hides text — Unicode's default
+/// ignorable code points (bidirectional marks and overrides, zero-width characters, fillers,
+/// tags), except the variation selectors, which only choose how the character before them
+/// looks (an emoji's).
 fn escaped(c: char) -> bool {
     (c.is_control() && !matches!(c, '\n' | '\t'))
-        || matches!(c, '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
+        || matches!(c,
+            '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{115f}'..='\u{1160}' | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{feff}' | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fffb}' | '\u{fffe}' | '\u{ffff}' | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}' | '\u{e0000}'..='\u{e007f}')
 }
 
 /// `text` with its characters escaped as [`Printable`] writes them.
@@ -132,6 +141,16 @@ mod tests {
             printable("main\u{202e}nur-yrd\u{2066}x\u{200b}\u{fffe}"),
             "main\\u{202e}nur-yrd\\u{2066}x\\u{200b}\\u{fffe}"
         );
+    }
+
+    #[test]
+    fn characters_that_hide_text_are_escaped_and_an_emoji_keeps_its_presentation() {
+        // A word joiner, a soft hyphen, a Mongolian vowel separator, and "rm" in tags.
+        assert_eq!(
+            printable("a\u{2060}b\u{ad}c\u{180e}d\u{e0072}\u{e006d}"),
+            "a\\u{2060}b\\u{ad}c\\u{180e}d\\u{e0072}\\u{e006d}"
+        );
+        assert_eq!(printable("\u{2764}\u{fe0f}"), "\u{2764}\u{fe0f}");
     }
 
     #[test]
