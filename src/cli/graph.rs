@@ -56,7 +56,9 @@ const SVG_MOST_STEPS: usize = 1000;
 const SVG_MOST_CROSSING_CHECKS: u64 = 1_000_000;
 
 /// What to use instead of `--format svg` for a DAG too big for it.
-const SVG_INSTEAD: &str = "use `--format dot` and Graphviz (`| dot -Tsvg`), or `--format mermaid`";
+/// Mermaid's renderers stop at 500 edges by default (`maxEdges`), fewer than the DAGs the SVG
+/// limits refuse: only Graphviz is named.
+const SVG_INSTEAD: &str = "use `--format dot` and Graphviz (`| dot -Tsvg`)";
 
 /// Prints the workflow's DAG, groups drawn as clusters (dot), subgraphs (Mermaid)
 /// or boxes (SVG).
