@@ -74,7 +74,7 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
             "{}  {:<10} {:<24} {}",
             run.id,
             run.state.as_str(),
-            run.workflow,
+            printable::one_line(&run.workflow),
             time(run.updated_at)
         )?;
     }
@@ -132,6 +132,7 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
                 step.attempt
             )?;
             if let Some(error) = &step.error {
+                let error = printable::indented(error, width + 9);
                 writeln!(stdout, "{:<width$}  error: {error}", "")?;
             }
             if let (StepState::Running, Some(at)) = (step.state, step.progress_at) {
@@ -315,7 +316,7 @@ pub(crate) async fn open(global: &Global) -> Result<Engine, EngineError> {
 
 fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
     writeln!(out, "run       {}", run.id)?;
-    writeln!(out, "workflow  {}", run.workflow)?;
+    writeln!(out, "workflow  {}", printable::one_line(&run.workflow))?;
     writeln!(out, "state     {}", run.state)?;
     writeln!(out, "created   {}", time(run.created_at))?;
     writeln!(out, "updated   {}", time(run.updated_at))?;
@@ -333,7 +334,7 @@ fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
         writeln!(out, "output    {output}")?;
     }
     if let Some(error) = &run.error {
-        writeln!(out, "error     {error}")?;
+        writeln!(out, "error     {}", printable::indented(error, 10))?;
     }
     if let Some(hint) = error::bigger_cap(run.id, run.state, run.error_class) {
         writeln!(out, "          {hint}")?;

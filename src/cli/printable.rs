@@ -5,6 +5,7 @@
 //! [`Printable`] writes each such character as `\u{…}`, and [`printable`] returns a text so
 //! written (an SVG's title: XML cannot hold most control characters, even escaped).
 
+use std::borrow::Cow;
 use std::io::{self, BufWriter, StdoutLock, Write};
 
 /// Writes `message` and a newline on stderr for a person, made printable. A failure to write
@@ -97,6 +98,26 @@ pub(crate) fn printable(text: &str) -> String {
     String::from_utf8_lossy(&out.out).into_owned()
 }
 
+/// `text` for one line of a listing (a name in `cairn runs`): a newline in it is written
+/// escaped, as a control character, so that it cannot start a line that looks like another
+/// record.
+pub(crate) fn one_line(text: &str) -> Cow<'_, str> {
+    match text.contains('\n') {
+        true => Cow::Owned(text.replace('\n', "\\u{a}")),
+        false => Cow::Borrowed(text),
+    }
+}
+
+/// `text` printed after a label `indent` columns wide: every line after its first is
+/// indented to the same column, so that a program's output (a stderr tail in an error)
+/// never starts a line of its own that reads as cairn's.
+pub(crate) fn indented(text: &str, indent: usize) -> Cow<'_, str> {
+    match text.contains('\n') {
+        true => Cow::Owned(text.replace('\n', &format!("\n{:indent$}", ""))),
+        false => Cow::Borrowed(text),
+    }
+}
+
 /// Standard output, buffered, for a command's output: made printable unless it is `json`.
 pub(crate) fn stdout(json: bool) -> Printable<BufWriter<StdoutLock<'static>>> {
     Printable {
@@ -151,6 +172,19 @@ mod tests {
             "a\\u{2060}b\\u{ad}c\\u{180e}d\\u{e0072}\\u{e006d}"
         );
         assert_eq!(printable("\u{2764}\u{fe0f}"), "\u{2764}\u{fe0f}");
+    }
+
+    #[test]
+    fn a_newline_cannot_start_a_line_of_its_own() {
+        assert_eq!(
+            one_line("deploy\nstate succeeded"),
+            "deploy\\u{a}state succeeded"
+        );
+        assert_eq!(
+            indented("failed\nrun x succeeded", 4),
+            "failed\n    run x succeeded"
+        );
+        assert!(matches!(indented("one line", 4), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -386,6 +386,7 @@ fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
             "stopped"
         };
         if let Some(error) = &report.error {
+            let error = printable::indented(error, label.len() + 2);
             writeln!(stdout, "{label}: {error}")?;
         }
     }

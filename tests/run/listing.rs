@@ -90,6 +90,36 @@ fn a_runs_control_characters_are_printed_escaped_for_a_person_and_kept_in_json()
 }
 
 #[test]
+fn a_newline_in_a_name_or_a_stderr_tail_cannot_forge_a_line_of_cairns_own() {
+    let scratch = Scratch::new();
+    let forged_run = "00000000-0000-0000-0000-000000000000  succeeded  deploy";
+    let workflow = scratch.write(
+        "forge.json",
+        &json!({"name": format!("deploy\nstate     succeeded\n{forged_run}"),
+            "steps": [{"id": "a", "executor": "process",
+            "with": {"command": ["sh", "-c", "printf 'oops\\nrun 1 succeeded\\n' >&2; exit 3"]}}]}),
+    );
+    let run = scratch.cairn(&["run", workflow.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1));
+    let id = scratch.json(&["runs", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let runs = String::from_utf8(scratch.cairn(&["runs"]).stdout).unwrap();
+    assert_eq!(runs.lines().count(), 1, "{runs}");
+    let show = String::from_utf8(scratch.cairn(&["show", &id]).stdout).unwrap();
+    let states: Vec<&str> = show.lines().filter(|l| l.starts_with("state")).collect();
+    assert_eq!(states, ["state     failed"], "{show}");
+    for printed in [show, String::from_utf8(run.stdout).unwrap()] {
+        assert!(
+            printed.lines().all(|line| !line.starts_with("run 1 ")),
+            "a stderr line starts a line of its own: {printed}"
+        );
+        assert!(printed.contains("run 1 succeeded"), "{printed}");
+    }
+}
+
+#[test]
 fn a_step_waiting_to_retry_shows_when_its_next_attempt_is_due() {
     let scratch = Scratch::new();
     let workflow = scratch.write(
