@@ -3,6 +3,7 @@
 //! Steps are named `s<index>` in both syntaxes and labelled with their ids, so no id needs
 //! quoting rules of its own.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use super::Plan;
@@ -39,7 +40,7 @@ pub(super) fn mermaid(plan: &Plan, states: &[StepState]) -> String {
     // The front matter is YAML, whose double-quoted strings take JSON's escapes (`\u…`
     // for the delete and C1 controls too, which JSON leaves as they are).
     let mut title = String::new();
-    for c in serde_json::to_string(&plan.workflow.name)
+    for c in serde_json::to_string(&drawn(&plan.workflow.name))
         .unwrap_or_default()
         .chars()
     {
@@ -176,9 +177,23 @@ impl Syntax for Mermaid {
     }
 }
 
-/// Escapes a `dot` string; newlines become line breaks, and the other control characters
-/// (but tab), which a terminal obeys, are drawn as `\u{…}`.
+/// The most characters of a label (a name, an id) drawn: Graphviz refuses a quoted string
+/// of more than 16,384 bytes, and a re-plan loop's ids grow a few characters a round.
+const MOST_LABEL_CHARS: usize = 1_000;
+
+/// `label` as drawn: its last [`MOST_LABEL_CHARS`] characters after an ellipsis when it is
+/// longer (a re-plan loop's ids differ at their end).
+fn drawn(label: &str) -> Cow<'_, str> {
+    match label.char_indices().rev().nth(MOST_LABEL_CHARS - 1) {
+        Some((at, _)) if at > 0 => Cow::Owned(format!("…{}", &label[at..])),
+        _ => Cow::Borrowed(label),
+    }
+}
+
+/// Escapes a `dot` string, [`drawn`]; newlines become line breaks, and the other control
+/// characters (but tab), which a terminal obeys, are drawn as `\u{…}`.
 fn dot_escape(text: &str) -> String {
+    let text = drawn(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -194,7 +209,7 @@ fn dot_escape(text: &str) -> String {
     out
 }
 
-/// Escapes a Mermaid label; newlines become line breaks.
+/// Escapes a Mermaid label, [`drawn`]; newlines become line breaks.
 fn mermaid_escape(text: &str) -> String {
-    text.replace('"', "#quot;").replace('\n', "<br>")
+    drawn(text).replace('"', "#quot;").replace('\n', "<br>")
 }

@@ -179,6 +179,20 @@ fn dot_and_mermaid_draw_groups() {
 }
 
 #[test]
+fn a_label_too_long_for_graphviz_is_drawn_by_its_end() {
+    let (id, name) = ("x".repeat(19_000) + "-last", "n".repeat(20_000));
+    let plan = plan(&format!(
+        r#"{{"name": "{name}", "steps": [{{"id": "{id}", "executor": "noop"}}]}}"#
+    ));
+    for drawn in [plan.to_dot(), plan.to_mermaid()] {
+        // Graphviz refuses a quoted string over 16,384 bytes.
+        let longest = drawn.split('"').map(str::len).max().unwrap();
+        assert!(longest < 4_000, "{longest}");
+        assert!(drawn.contains("-last"), "the id's end is drawn");
+    }
+}
+
+#[test]
 fn an_unknown_need_is_placed_at_its_node_in_any_group() {
     let found = problems(
         r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
