@@ -4,6 +4,9 @@
 //!
 //! - each attempt's program leads a process group of its own; when the attempt ends, for any
 //!   reason, the whole group is killed and the direct child reaped ([`group`]);
+//! - when cairn stops an attempt, its processes that moved into groups of their own (GNU
+//!   `timeout`, a shell's job control) are found by the attempt's variables and stopped
+//!   with it ([`strays`]); one that left the session (`setsid`) is left, on purpose;
 //! - when the engine dies, even by SIGKILL, its steps' groups die with it. The engine keeps
 //!   one [`reaper`] process: a `/bin/sh` loop in a group of its own, reading `+PGID` /
 //!   `-PGID` lines from a pipe only the engine can write to. Each step's group is registered
@@ -19,7 +22,9 @@
 mod capture;
 mod group;
 pub(crate) mod params;
+mod procfs;
 mod reaper;
+mod strays;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 use self::capture::Captured;
 use self::group::ProcessGroup;
 use self::params::ProcessParams;
+use self::strays::{Identity, Strays};
 use crate::interrupt::Interrupt;
 
 /// The default cap on a step's stdout: 16 MiB.
@@ -87,10 +93,12 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 /// The program leads a new process group. If the engine dies, the whole group gets SIGKILL:
 /// the first spawn starts a small `/bin/sh` helper, the reaper, which kills the groups of a
 /// dead engine's running steps.
-/// On timeout or cancellation the whole group gets SIGTERM, then SIGKILL after the grace.
-/// When the attempt ends for any reason, whatever is left of the group (background
-/// grandchildren) is killed and the direct child reaped: nothing of the step outlives its
-/// attempt.
+/// On timeout or cancellation the whole group gets SIGTERM, then SIGKILL after the grace;
+/// so do the processes of the attempt that moved into groups of their own (GNU `timeout`,
+/// `set -m`), found in `/proc` by its variables. When the attempt ends for any reason,
+/// whatever is left of the group (background grandchildren) is killed and the direct child
+/// reaped. What left the group is left running when the program exits by itself (until the
+/// engine exits), and what left the session (`setsid`) always.
 ///
 /// | failure | class |
 /// | --- | --- |
@@ -166,7 +174,7 @@ impl ProcessExecutor {
     }
 
     /// The command to spawn: argv, environment, cwd, pipes, process group.
-    fn command(&self, action: &Action, params: &ProcessParams) -> Command {
+    fn command(&self, action: &Action, identity: &Identity, params: &ProcessParams) -> Command {
         let inherited: Vec<(&String, OsString)> = (self.env_allow.iter())
             .filter_map(|name| Some((name, std::env::var_os(name)?)))
             .collect();
@@ -182,20 +190,8 @@ impl ProcessExecutor {
         command.args(&params.command[1..]).env_clear();
         command.envs(inherited);
         command.envs(&params.env);
-        let cairn: [(&str, OsString); 5] = [
-            ("CAIRN_ENGINE", reaper::token().into()),
-            ("CAIRN_RUN_ID", action.run_id.to_string().into()),
-            ("CAIRN_STEP_ID", action.step_id.clone().into()),
-            ("CAIRN_ATTEMPT", action.attempt.to_string().into()),
-            (
-                "CAIRN_IDEMPOTENCY_KEY",
-                action.idempotency_key.clone().into(),
-            ),
-        ];
-        command.envs(cairn);
-        if let Some(index) = action.item_index {
-            command.env("CAIRN_ITEM_INDEX", index.to_string());
-        }
+        command.envs(identity.vars());
+        command.env("CAIRN_IDEMPOTENCY_KEY", &action.idempotency_key);
         if let Some(cwd) = &params.cwd {
             command.current_dir(cwd);
         }
@@ -255,7 +251,8 @@ impl ProcessExecutor {
         if let Some(message) = cwd_problem {
             return RawRun::failed(ErrorClass::BadParams, message);
         }
-        let mut command = self.command(action, &params);
+        let identity = Identity::of(action);
+        let mut command = self.command(action, &identity, &params);
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(error) => {
@@ -264,7 +261,9 @@ impl ProcessExecutor {
                 return RawRun::failed(ErrorClass::SpawnFailed, message);
             }
         };
-        let mut group = ProcessGroup::new(child.id().expect("a child just spawned has a pid"));
+        let pid = child.id().expect("a child just spawned has a pid");
+        let mut group = ProcessGroup::new(pid);
+        let mut strays = Strays::new(identity, pid);
         let grace = params.kill_grace.map_or(self.kill_grace, |grace| grace.0);
 
         let stop = CancellationToken::new();
@@ -311,12 +310,20 @@ impl ProcessExecutor {
             }
         };
         if let End::Interrupted(_) = end {
-            terminate(&mut child, &mut group, grace).await;
+            terminate(&mut child, &mut group, &strays, grace).await;
         }
 
         // Whatever ended the attempt: kill what is left of the group (background
         // grandchildren), reap the child, drain the pipes, wait for the group to be gone.
+        // An attempt cairn stopped loses its strays too; one that exited by itself does not
+        // pay a look into /proc for them.
         group.signal(Signal::SIGKILL);
+        let stopped = !matches!(end, End::Exited);
+        if stopped {
+            strays.kill();
+        } else {
+            strays.let_be();
+        }
         let status = match status {
             Some(status) => status,
             None => child.wait().await,
@@ -337,6 +344,12 @@ impl ProcessExecutor {
             tracing::warn!(
                 program,
                 "processes of a step's group were still present after SIGKILL"
+            );
+        }
+        if stopped && !strays.wait_gone(Instant::now() + REAP_WAIT).await {
+            tracing::warn!(
+                program,
+                "processes that left a step's group were still present after SIGKILL"
             );
         }
 
@@ -471,13 +484,15 @@ enum End {
     Interrupted(Interrupt),
 }
 
-/// SIGTERM to the group, then up to `grace` for the child to exit and the group to empty.
-/// The caller sends the SIGKILL.
-async fn terminate(child: &mut Child, group: &mut ProcessGroup, grace: Duration) {
+/// SIGTERM to the group and the strays, then up to `grace` for the child to exit, the group
+/// to empty and the strays to be gone. The caller sends the SIGKILL.
+async fn terminate(child: &mut Child, group: &mut ProcessGroup, strays: &Strays, grace: Duration) {
     group.signal(Signal::SIGTERM);
+    strays.terminate();
     let deadline = Instant::now() + grace;
     if timeout(grace, child.wait()).await.is_ok() {
         group.wait_empty(deadline).await;
+        strays.wait_gone(deadline).await;
     }
 }
 

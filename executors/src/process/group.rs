@@ -1,14 +1,12 @@
 //! The process group of one attempt: created at spawn, signalled as a whole, waited out.
 
-use std::time::Duration;
-
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::Command;
-use tokio::time::{Instant, sleep};
+use tokio::time::Instant;
 
-use super::reaper;
+use super::{procfs, reaper};
 
 /// Makes `command` start a process group of its own.
 ///
@@ -56,16 +54,14 @@ impl ProcessGroup {
         }
     }
 
-    /// Whether any process of the group is still alive. Zombies are not: they have ended,
-    /// and hold nothing but their pid until their parent reaps them — for an orphaned
-    /// grandchild that is init, which may take seconds, or never in a container whose
-    /// first process does not reap.
+    /// Whether any process of the group is still alive. Zombies are not: they have ended
+    /// ([`procfs::Stat::ended`]).
     pub(super) fn exists(&mut self) -> bool {
         if !self.empty
             && (matches!(killpg(self.pgid, None), Err(Errno::ESRCH))
-                || members(self.pgid.as_raw())
-                    .iter()
-                    .all(|&(_, state)| state == 'Z'))
+                || procfs::processes()
+                    .filter(|process| process.pgrp == self.pgid.as_raw())
+                    .all(|process| process.ended()))
         {
             self.empty = true;
         }
@@ -73,49 +69,9 @@ impl ProcessGroup {
     }
 
     /// Waits until the group is empty or `deadline` passes; returns whether it is empty.
-    ///
-    /// Polls, since Linux offers no event for "a process group became empty" to a process
-    /// that is not the parent of its members (an orphaned grandchild is reaped by init).
     pub(super) async fn wait_empty(&mut self, deadline: Instant) -> bool {
-        let mut interval = Duration::from_millis(1);
-        loop {
-            if !self.exists() {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            sleep(interval.min(deadline - now)).await;
-            interval = (interval * 2).min(Duration::from_millis(50));
-        }
+        procfs::poll_until(deadline, || !self.exists()).await
     }
-}
-
-/// The processes of group `pgid` in /proc, as (pid, state): `Z` for a zombie.
-pub(super) fn members(pgid: i32) -> Vec<(i32, char)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut members = Vec::new();
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        // A process may end between read_dir and here.
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(2).and_then(|pgrp| pgrp.parse::<i32>().ok()) == Some(pgid) {
-            members.push((pid, fields[0].chars().next().unwrap_or('?')));
-        }
-    }
-    members
 }
 
 impl Drop for ProcessGroup {

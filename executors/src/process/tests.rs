@@ -10,6 +10,8 @@ use tokio::time::Instant;
 use super::{ProcessExecutor, find_program};
 use crate::test_support::{HANG, action, within};
 
+mod strays;
+
 async fn run(params: Value) -> Outcome {
     run_with(&ProcessExecutor::new(), params, ExecContext::new()).await
 }
@@ -25,9 +27,17 @@ fn error(outcome: &Outcome) -> (ErrorClass, &str) {
     (error.class, error.message.as_str())
 }
 
+/// The processes of group `pgid` in /proc, as (pid, state): `Z` for a zombie.
+fn members(pgid: i32) -> Vec<(i32, char)> {
+    super::procfs::processes()
+        .filter(|process| process.pgrp == pgid)
+        .map(|process| (process.pid, process.state))
+        .collect()
+}
+
 /// Asserts that nothing of group `pgid` is left alive (a zombie has ended; init reaps it).
 fn assert_group_gone(pgid: i32) {
-    let members = super::group::members(pgid);
+    let members = members(pgid);
     assert!(
         members.iter().all(|&(_, state)| state == 'Z'),
         "processes of group {pgid} left behind (pid, state): {members:?}"
@@ -705,7 +715,7 @@ async fn a_group_left_with_zombies_only_is_empty() {
         .expect("true starts");
     let pid = i32::try_from(child.id()).expect("a pid");
     within("the child to end", async {
-        while super::group::members(pid) != [(pid, 'Z')] {
+        while members(pid) != [(pid, 'Z')] {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     })
