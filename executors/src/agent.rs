@@ -49,7 +49,8 @@ use crate::ProcessExecutor;
 /// `{prompt}` is a plain placeholder rather than a `${{ }}` template because the engine
 /// renders templates before the executor sees `with`: write `"{prompt}"` (or
 /// `"--message={prompt}"`) and the executor puts the rendered `with.prompt` there. Only
-/// exact `{prompt}` and `{model}` are replaced.
+/// exact `{prompt}` and `{model}` are replaced, in one pass: a `{model}` inside the prompt
+/// (or a `{prompt}` inside the model) stays as written.
 ///
 /// The output is `{"text": <the final answer>, "raw": <the last JSON object the CLI
 /// printed, without the answer, or null>, "warnings": [<errors the CLI reported and went on

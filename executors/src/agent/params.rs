@@ -192,8 +192,7 @@ impl AgentParams {
             Cli::Custom => {
                 let model = self.model.as_deref().unwrap_or_default();
                 argv.extend(
-                    (self.command.iter().flatten())
-                        .map(|arg| arg.replace(PROMPT, &self.prompt).replace(MODEL, model)),
+                    (self.command.iter().flatten()).map(|arg| fill(arg, &self.prompt, model)),
                 );
                 argv.extend(self.args.iter().cloned());
             }
@@ -215,6 +214,29 @@ impl AgentParams {
             kill_grace: self.kill_grace,
         }
     }
+}
+
+/// `arg` of a custom command with each `{prompt}` and `{model}` replaced, in one pass from
+/// left to right: what is put in (a prompt that says `{model}`) is never read as a
+/// placeholder.
+fn fill(arg: &str, prompt: &str, model: &str) -> String {
+    let mut filled = String::with_capacity(arg.len() + prompt.len());
+    let mut rest = arg;
+    while let Some(at) = rest.find('{') {
+        filled.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let (value, placeholder) = if rest.starts_with(PROMPT) {
+            (prompt, PROMPT)
+        } else if rest.starts_with(MODEL) {
+            (model, MODEL)
+        } else {
+            ("{", "{")
+        };
+        filled.push_str(value);
+        rest = &rest[placeholder.len()..];
+    }
+    filled.push_str(rest);
+    filled
 }
 
 /// A budget in whole ten-thousandths of a dollar, the 4 decimals `--max-budget-usd` is given
@@ -325,6 +347,29 @@ mod tests {
                         "command": ["aider", "--model={model}", "--message", "{prompt}"],
                         "args": ["--yes"]})),
             ["aider", "--model=m1", "--message", "fix it", "--yes"]
+        );
+    }
+
+    #[test]
+    fn placeholders_in_the_prompt_or_the_model_are_left_as_written() {
+        assert_eq!(
+            argv(
+                json!({"cli": "custom", "prompt": "Fix: print(f'{model}') {prompt}", "model": "m{prompt}",
+                        "command": ["agent", "-m", "{model}", "{prompt}{model}", "{x}{"]})
+            ),
+            [
+                "agent",
+                "-m",
+                "m{prompt}",
+                "Fix: print(f'{model}') {prompt}m{prompt}",
+                "{x}{"
+            ]
+        );
+        // With no model, a `{model}` in the prompt is not replaced by nothing.
+        assert_eq!(
+            argv(json!({"cli": "custom", "prompt": "print(f'{model}')",
+                        "command": ["agent", "{prompt}"]})),
+            ["agent", "print(f'{model}')"]
         );
     }
 
