@@ -28,9 +28,9 @@ mod strays;
 #[cfg(test)]
 mod tests;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -186,7 +186,8 @@ impl ProcessExecutor {
                 .find(|(name, _)| *name == "PATH")
                 .map(|(_, path)| path.clone()),
         };
-        let mut command = Command::new(find_program(&params.command[0], path.as_deref()));
+        let program = find_program(&params.command[0], path.as_deref(), params.cwd.as_deref());
+        let mut command = Command::new(program);
         command.args(&params.command[1..]).env_clear();
         command.envs(inherited);
         command.envs(&params.env);
@@ -256,8 +257,9 @@ impl ProcessExecutor {
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(error) => {
-                let found = Path::new(command.as_std().get_program());
-                let message = spawn_error(program, found, &error);
+                let cwd = params.cwd.as_deref();
+                let found = seen_from(cwd, Path::new(command.as_std().get_program()));
+                let message = spawn_error(program, &found, cwd, &error);
                 return RawRun::failed(ErrorClass::SpawnFailed, message);
             }
         };
@@ -401,9 +403,10 @@ impl ProcessExecutor {
     }
 }
 
-/// `program` as found in the directories of `path`, like `execvp` would in the child; as
-/// given when it names a path already or is not found (the spawn then reports it).
-fn find_program(program: &str, path: Option<&std::ffi::OsStr>) -> std::path::PathBuf {
+/// `program` as found in the directories of `path`, like `execvp` would in the child, which
+/// starts in `cwd` (a relative directory of `path` is looked in there); as given when it
+/// names a path already or is not found (the spawn then reports it).
+fn find_program(program: &str, path: Option<&OsStr>, cwd: Option<&Path>) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     if program.contains('/') {
         return program.into();
@@ -413,11 +416,20 @@ fn find_program(program: &str, path: Option<&std::ffi::OsStr>) -> std::path::Pat
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join(program))
         .find(|candidate| {
-            candidate
+            seen_from(cwd, candidate)
                 .metadata()
                 .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
         });
     found.unwrap_or_else(|| program.into())
+}
+
+/// Where the step's process finds `path`, for cairn to look at the same file: relative to
+/// the step's `cwd`, where the process starts, when it has one.
+fn seen_from(cwd: Option<&Path>, path: &Path) -> PathBuf {
+    match cwd {
+        Some(cwd) => cwd.join(path),
+        None => path.to_owned(),
+    }
 }
 
 #[async_trait]
@@ -538,8 +550,9 @@ async fn check_dir(cwd: &Path) -> Result<(), String> {
     }
 }
 
-/// The message of a failed spawn, naming the program.
-fn spawn_error(program: &str, found: &Path, error: &io::Error) -> String {
+/// The message of a failed spawn, naming the program; `found` is where the spawn looked
+/// for it, seen from cairn's directory, and `cwd` the step's.
+fn spawn_error(program: &str, found: &Path, cwd: Option<&Path>, error: &io::Error) -> String {
     match error.kind() {
         // The file is there: what the kernel did not find is what it needs to run it.
         io::ErrorKind::NotFound if found.is_file() => match interpreter(found) {
@@ -550,7 +563,13 @@ fn spawn_error(program: &str, found: &Path, error: &io::Error) -> String {
                 "command `{program}` cannot start: the loader or a library it needs is not found"
             ),
         },
-        io::ErrorKind::NotFound => format!("command `{program}` not found"),
+        io::ErrorKind::NotFound => match cwd {
+            Some(cwd) if program.contains('/') && !program.starts_with('/') => format!(
+                "command `{program}` not found in `with.cwd` {}: a relative program is found from the step's `cwd`",
+                cwd.display()
+            ),
+            _ => format!("command `{program}` not found"),
+        },
         io::ErrorKind::PermissionDenied => {
             format!("command `{program}` is not executable: {error}")
         }

@@ -7,9 +7,10 @@ use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::{ProcessExecutor, find_program};
+use super::ProcessExecutor;
 use crate::test_support::{HANG, action, within};
 
+mod spawn;
 mod strays;
 
 async fn run(params: Value) -> Outcome {
@@ -167,36 +168,10 @@ async fn stderr_is_kept_bounded_to_its_tail() {
 }
 
 #[tokio::test]
-async fn missing_command_fails_unretryably_naming_it() {
-    let outcome = run(json!({"command": ["cairn-no-such-command", "arg"]})).await;
-    let (class, message) = error(&outcome);
-    assert_eq!(class, ErrorClass::SpawnFailed);
-    assert!(!class.is_retryable());
-    assert!(message.contains("cairn-no-such-command"), "{message}");
-}
-
-#[tokio::test]
 async fn a_stderr_byte_that_is_not_utf8_is_kept_as_its_escape() {
     let params = json!({"command": ["sh", "-c", "printf 'caf\\303\\251 \\377\\376 end' >&2"]});
     let outcome = run(params).await;
     assert_eq!(outcome.log_tail.as_deref(), Some("café \\xff\\xfe end"));
-}
-
-#[tokio::test]
-async fn a_script_whose_interpreter_is_missing_is_not_called_missing_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("tool");
-    std::fs::write(&script, "#!/cairn/no/such/node --flag\nconsole.log(1)\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let outcome = run(json!({"command": [script]})).await;
-    let (class, message) = error(&outcome);
-    assert_eq!(class, ErrorClass::SpawnFailed);
-    assert!(
-        message.ends_with(
-            "cannot start: its interpreter `/cairn/no/such/node` (its `#!` line) is not found"
-        ),
-        "{message}"
-    );
 }
 
 #[tokio::test]
@@ -687,21 +662,6 @@ impl<const N: usize> Drop for KillOnDrop<N> {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         }
     }
-}
-
-#[test]
-fn programs_are_found_in_the_path_the_step_sees() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("tool");
-    std::fs::write(&script, "#!/bin/sh\n").unwrap();
-    let path = std::env::join_paths([Path::new("/nonexistent"), dir.path()]).unwrap();
-    // Not executable yet: not a match.
-    assert_eq!(find_program("tool", Some(&path)), Path::new("tool"));
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert_eq!(find_program("tool", Some(&path)), script);
-    assert_eq!(find_program("./tool", Some(&path)), Path::new("./tool"));
-    assert_eq!(find_program("tool", None), Path::new("tool"));
 }
 
 #[tokio::test]
