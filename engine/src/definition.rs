@@ -30,6 +30,10 @@ pub const DEFAULT_MAX_PARALLEL: u32 = 8;
 /// not empty, and no `=` or NUL (the names a process cannot be given). An executor's
 /// parameters schema names it in `propertyNames`, and the loader explains it.
 pub const ENV_NAME_PATTERN: &str = "^[^=\\x00]+$";
+/// The JSON Schema pattern of a string an executor gives a process, as an argument or a
+/// variable's value: no NUL byte (the end of a C string: no process can be given one). An
+/// executor's parameters schema names it, and the loader explains it.
+pub const NUL_FREE_PATTERN: &str = "^[^\\x00]*$";
 
 /// Whether `name` can be an environment variable's name: what [`ENV_NAME_PATTERN`] says,
 /// for the executors that check a rendered `with.env` and the guard that judges it.

@@ -71,8 +71,9 @@ pub use approval::{Approval, ApprovalDecision, action_hash};
 pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
     Backoff, DEFAULT_LOOP_AFTER, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration,
-    ENV_NAME_PATTERN, Limits, MAX_DURATION, MAX_STEPS_CEILING, Node, NodeKind, OnStall, Params,
-    Retry, Stall, Trigger, Workflow, is_env_name, is_id, schema as workflow_schema,
+    ENV_NAME_PATTERN, Limits, MAX_DURATION, MAX_STEPS_CEILING, NUL_FREE_PATTERN, Node, NodeKind,
+    OnStall, Params, Retry, Stall, Trigger, Workflow, is_env_name, is_id,
+    schema as workflow_schema,
 };
 pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
 pub use error::{Error, Result};

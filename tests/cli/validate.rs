@@ -65,6 +65,26 @@ fn an_env_name_a_process_cannot_take_is_refused_at_its_place() {
 }
 
 #[test]
+fn a_nul_byte_a_process_cannot_take_is_refused_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = r#"{"name": "nul", "steps": [
+  {"id": "a", "executor": "process", "with": {"command": ["echo", "a\u0000"], "env": {"X": "a\u0000b"}}},
+  {"id": "b", "executor": "agent", "with": {"cli": "claude", "prompt": "p\u0000", "args": ["\u0000"]}},
+  {"id": "c", "executor": "agent", "with": {"cli": "claude", "prompt": "${{ input.text }}\u0000"}}]}"#;
+    let holds = "holds a NUL byte, which no program can be given as an argument or in its environment: remove it";
+    // A template's value is the run's to check (`bad_params`, naming the parameter).
+    assert_eq!(
+        refused_workflow(&dir, workflow),
+        format!(
+            "w.json:/steps/0/with/command/1: {holds}\n\
+             w.json:/steps/0/with/env/X: {holds}\n\
+             w.json:/steps/1/with/args/0: {holds}\n\
+             w.json:/steps/1/with/prompt: {holds}\n"
+        )
+    );
+}
+
+#[test]
 fn a_key_given_twice_exits_2_and_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("twice.json");

@@ -6,8 +6,8 @@ use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
-use crate::definition::ENV_NAME_PATTERN;
 use crate::definition::duration::PATTERN as DURATION_PATTERN;
+use crate::definition::{ENV_NAME_PATTERN, NUL_FREE_PATTERN};
 use crate::problem::escape;
 
 /// One problem a validation error stands for.
@@ -80,6 +80,10 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
                 error.instance()
             );
             vec![found(message, true)]
+        }
+        ValidationErrorKind::Pattern { pattern } if pattern == NUL_FREE_PATTERN => {
+            let message = "holds a NUL byte, which no program can be given as an argument or in its environment: remove it";
+            vec![found(message.to_owned(), false)]
         }
         // The one custom keyword, a duration's check (see `durations`): its own words.
         ValidationErrorKind::Custom { message, .. } => vec![found(message.clone(), true)],

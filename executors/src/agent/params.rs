@@ -5,11 +5,14 @@ use std::path::PathBuf;
 
 use cairn_engine::Action;
 use cairn_engine::Duration;
+use cairn_engine::NUL_FREE_PATTERN;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::process::params::ProcessParams;
+use crate::process::params::{
+    ProcessParams, env_value_schema, holds_nul, nul_free_env, nul_free_words,
+};
 
 /// The placeholder in a `custom` command replaced by the prompt.
 pub(super) const PROMPT: &str = "{prompt}";
@@ -51,23 +54,29 @@ pub(super) struct AgentParams {
     /// The CLI to run.
     pub(super) cli: Cli,
     /// The prompt.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), pattern(NUL_FREE_PATTERN))]
     pub(super) prompt: String,
     /// The model, passed as `--model` (or where a `custom` command has `{model}`).
     #[serde(default)]
+    #[schemars(pattern(NUL_FREE_PATTERN))]
     pub(super) model: Option<String>,
     /// The argv of a `custom` CLI, with `{prompt}` (and `{model}`) where they go.
     #[serde(default)]
+    #[schemars(inner(pattern(NUL_FREE_PATTERN)))]
     pub(super) command: Option<Vec<String>>,
     /// Extra arguments, after the preset's (or the command's).
     #[serde(default)]
+    #[schemars(inner(pattern(NUL_FREE_PATTERN)))]
     pub(super) args: Vec<String>,
     /// The executable, replacing the preset's (or the command's first word).
     #[serde(default)]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), pattern(NUL_FREE_PATTERN))]
     pub(super) program: Option<String>,
     /// Variables added to the CLI's allow-listed environment (API keys go here).
-    #[schemars(extend("propertyNames" = {"pattern": cairn_engine::ENV_NAME_PATTERN}))]
+    #[schemars(extend(
+        "propertyNames" = {"pattern": cairn_engine::ENV_NAME_PATTERN},
+        "additionalProperties" = env_value_schema(),
+    ))]
     #[serde(default)]
     pub(super) env: BTreeMap<String, String>,
     /// The CLI's working directory, which must exist; the engine's when absent.
@@ -93,11 +102,23 @@ impl AgentParams {
     }
 
     /// Checks what the types cannot say: a prompt, a `command` exactly for `cli: custom`,
-    /// with its placeholders, a non-empty `program`.
+    /// with its placeholders, a non-empty `program`, no NUL byte in what the CLI is given.
     fn check(&self) -> Result<(), String> {
         if self.prompt.trim().is_empty() {
             return Err("`with.prompt` is empty".to_owned());
         }
+        for (parameter, value) in [
+            ("with.prompt", Some(&self.prompt)),
+            ("with.model", self.model.as_ref()),
+            ("with.program", self.program.as_ref()),
+        ] {
+            if value.is_some_and(|value| value.contains('\0')) {
+                return Err(holds_nul(parameter));
+            }
+        }
+        nul_free_words("with.command", self.command.as_deref().unwrap_or_default())?;
+        nul_free_words("with.args", &self.args)?;
+        nul_free_env(&self.env)?;
         match (self.cli, &self.command) {
             (Cli::Custom, Some(command)) if command.is_empty() => {
                 return Err("`with.command` is empty: it needs at least the program".to_owned());
@@ -462,6 +483,30 @@ mod tests {
             (
                 json!({"cli": "custom", "prompt": "p", "command": ["x", "{prompt}", "{model}"]}),
                 "`with.model` is not set",
+            ),
+            (
+                json!({"cli": "claude", "prompt": "p\u{0}"}),
+                "`with.prompt` holds a NUL byte",
+            ),
+            (
+                json!({"cli": "claude", "prompt": "p", "model": "\u{0}"}),
+                "`with.model` holds a NUL byte",
+            ),
+            (
+                json!({"cli": "claude", "prompt": "p", "program": "c\u{0}"}),
+                "`with.program` holds a NUL byte",
+            ),
+            (
+                json!({"cli": "claude", "prompt": "p", "args": ["-v", "\u{0}"]}),
+                "`with.args[1]` holds a NUL byte",
+            ),
+            (
+                json!({"cli": "custom", "prompt": "p", "command": ["x", "{prompt}\u{0}"]}),
+                "`with.command[1]` holds a NUL byte",
+            ),
+            (
+                json!({"cli": "claude", "prompt": "p", "env": {"K": "\u{0}"}}),
+                "`with.env.K` holds a NUL byte",
             ),
         ] {
             let message = parse(params.clone()).unwrap_err();

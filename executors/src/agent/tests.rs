@@ -335,6 +335,15 @@ async fn stdout_that_is_not_utf8_names_the_program_the_byte_and_the_fix() {
 async fn bad_params_fail_before_anything_runs() {
     let outcome = run(json!({"cli": "claude"})).await;
     assert_eq!(error(&outcome).0, ErrorClass::BadParams);
+    // A NUL byte a template put in the prompt: the prompt is named, not the command.
+    let params = json!({"cli": "custom", "prompt": "a\u{0}b", "command": ["echo", "{prompt}"]});
+    let outcome = run(params).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadParams);
+    assert!(
+        message.starts_with("`with.prompt` holds a NUL byte"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

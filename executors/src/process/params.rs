@@ -16,13 +16,16 @@ use serde_json::Value;
 pub(crate) struct ProcessParams {
     /// The program and its arguments, `["prog", "arg", ...]`; no shell (write
     /// `["sh", "-c", "..."]` for one).
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), inner(pattern(cairn_engine::NUL_FREE_PATTERN)))]
     pub(crate) command: Vec<String>,
     /// Any JSON, written to stdin (`null` when absent), then EOF.
     #[serde(default)]
     pub(crate) input: Value,
     /// Variables added to the allow-listed environment.
-    #[schemars(extend("propertyNames" = {"pattern": cairn_engine::ENV_NAME_PATTERN}))]
+    #[schemars(extend(
+        "propertyNames" = {"pattern": cairn_engine::ENV_NAME_PATTERN},
+        "additionalProperties" = env_value_schema(),
+    ))]
     #[serde(default)]
     pub(crate) env: BTreeMap<String, String>,
     /// The working directory, which must exist; the engine's when absent.
@@ -42,8 +45,8 @@ impl ProcessParams {
         Ok(params)
     }
 
-    /// Checks what the types cannot say: a program to run, valid variable names, a
-    /// non-empty `cwd`.
+    /// Checks what the types cannot say: a program to run, no NUL byte in an argument,
+    /// valid variable names and values, a non-empty `cwd`.
     pub(super) fn check(&self) -> Result<(), String> {
         match self.command.first() {
             None => {
@@ -54,6 +57,8 @@ impl ProcessParams {
             }
             Some(_) => {}
         }
+        nul_free_words("with.command", &self.command)?;
+        nul_free_env(&self.env)?;
         if let Some(name) = self
             .env
             .keys()
@@ -70,6 +75,36 @@ impl ProcessParams {
         }
         Ok(())
     }
+}
+
+/// The schema of a `with.env` value: a string without NUL, which no process can be given.
+pub(crate) fn env_value_schema() -> Value {
+    serde_json::json!({"type": "string", "pattern": cairn_engine::NUL_FREE_PATTERN})
+}
+
+/// `Err` naming the word of `parameter` (`with.command`, an agent's `with.args`) that holds
+/// a NUL byte, if one does.
+pub(crate) fn nul_free_words(parameter: &str, words: &[String]) -> Result<(), String> {
+    match words.iter().position(|word| word.contains('\0')) {
+        Some(index) => Err(holds_nul(&format!("{parameter}[{index}]"))),
+        None => Ok(()),
+    }
+}
+
+/// `Err` naming the variable of `with.env` whose value holds a NUL byte, if one does.
+pub(crate) fn nul_free_env(env: &BTreeMap<String, String>) -> Result<(), String> {
+    match env.iter().find(|(_, value)| value.contains('\0')) {
+        Some((name, _)) => Err(holds_nul(&format!("with.env.{name}"))),
+        None => Ok(()),
+    }
+}
+
+/// The message of a `parameter` that holds a NUL byte. A literal one is refused when the
+/// workflow loads ([`cairn_engine::NUL_FREE_PATTERN`]); this one a template rendered.
+pub(crate) fn holds_nul(parameter: &str) -> String {
+    format!(
+        "`{parameter}` holds a NUL byte, which no program can be given as an argument or in its environment: remove it from the value its template reads"
+    )
 }
 
 #[cfg(test)]
@@ -121,6 +156,14 @@ mod tests {
             (
                 json!({"command": ["ls"], "env": {"A=B": "1"}}),
                 "invalid variable name",
+            ),
+            (
+                json!({"command": ["ls", "a\u{0}b"]}),
+                "`with.command[1]` holds a NUL byte",
+            ),
+            (
+                json!({"command": ["ls"], "env": {"A": "1", "X": "a\u{0}b"}}),
+                "`with.env.X` holds a NUL byte",
             ),
             (json!({"command": ["ls"], "cwd": 3}), "`with.cwd`"),
             (json!({"command": ["ls"], "cwd": ""}), "`with.cwd` is empty"),
