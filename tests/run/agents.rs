@@ -88,8 +88,15 @@ fn agent_claude_not_logged_in_runs_once_and_says_how_to_pass_the_key() {
         error.starts_with("bad_params: `claude` has no valid credentials (Not logged in · Please run /login): ANTHROPIC_API_KEY is set in cairn's environment"),
         "{error}"
     );
+    // What a `cairn run` user can do, before the Rust API only an embedding program has.
     assert!(
-        error.contains("pass it in `with.env` or add it to the executor's allow-list"),
+        error.contains(
+            "pass it in the step's `with.env`, e.g. `\"env\": {\"ANTHROPIC_API_KEY\": \"${{ input.anthropic_api_key }}\"}`"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("; a program that embeds cairn can instead add it to the executor's allow-list (`ProcessExecutor::env_allow`)"),
         "{error}"
     );
     assert!(!error.contains("sk-test"), "{error}");

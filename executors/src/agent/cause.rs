@@ -177,24 +177,38 @@ pub(super) fn credentials(cli: Cli) -> (&'static [&'static str], &'static str) {
     }
 }
 
-/// How to give `cli` its credentials; `withheld` as for [`Cause::explain`].
+/// How to give `cli` its credentials; `withheld` as for [`Cause::explain`]. What a workflow
+/// can do comes first (`with.env`, a login), the allow-list, which only a program that
+/// embeds cairn can widen, last.
 fn credentials_fix(cli: Cli, withheld: &[&str]) -> String {
     let (variables, login) = credentials(cli);
     let passing = "a step's environment is cleared to the executor's allow-list (PATH, HOME, LANG, TZ by default) plus its `with.env`";
+    let embedded = "a program that embeds cairn can instead add it to the executor's allow-list (`ProcessExecutor::env_allow`)";
     match (withheld, variables) {
         ([], []) => format!(
-            "{passing}: pass the CLI's key in `with.env`, or add it to the executor's allow-list"
+            "{passing}: pass the CLI's key in the step's `with.env`, {}; {embedded}",
+            from_input("MY_AGENT_KEY")
         ),
         ([], variables) => format!(
-            "pass {} in the step's `with.env` or add it to the executor's allow-list (`ProcessExecutor::env_allow`), or log `{}` in under the HOME the step sees ({login})",
+            "pass {} in the step's `with.env`, {}, or log `{}` in under the HOME the step sees ({login}); {embedded}",
             variables.join(" or "),
+            from_input(variables[0]),
             cli.name()
         ),
         (withheld, _) => format!(
-            "{} is set in cairn's environment, but {passing}: pass it in `with.env` or add it to the executor's allow-list (`ProcessExecutor::env_allow`)",
-            withheld.join(" and ")
+            "{} is set in cairn's environment, but {passing}: pass it in the step's `with.env`, {}; {embedded}",
+            withheld.join(" and "),
+            from_input(withheld[0])
         ),
     }
+}
+
+/// An example of `with.env` giving a step `variable` from the run's input.
+fn from_input(variable: &str) -> String {
+    let key = variable.to_lowercase();
+    format!(
+        "e.g. `\"env\": {{\"{variable}\": \"${{{{ input.{key} }}}}\"}}` with `--input '{{\"{key}\": \"...\"}}'` (a run's input is stored in its database)"
+    )
 }
 
 /// The help that lists what `cli` accepts in the presets' mode.
@@ -347,8 +361,17 @@ mod tests {
             message.contains("ANTHROPIC_API_KEY is set in cairn's environment"),
             "{message}"
         );
-        assert!(message.contains("`with.env`"), "{message}");
-        assert!(message.contains("allow-list"), "{message}");
+        // What `cairn run` can do first, the Rust API only an embedding program has last.
+        assert!(
+            message.contains(
+                "pass it in the step's `with.env`, e.g. `\"env\": {\"ANTHROPIC_API_KEY\": \"${{ input.anthropic_api_key }}\"}` with `--input '{\"anthropic_api_key\": \"...\"}'`"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("; a program that embeds cairn can instead add it to the executor's allow-list (`ProcessExecutor::env_allow`); not retried"),
+            "{message}"
+        );
 
         let message = Cause::Credentials.explain(Cli::Codex, "401 Unauthorized", &[]);
         assert!(
@@ -356,6 +379,14 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("`codex login`"), "{message}");
+        assert!(
+            message.contains("`\"env\": {\"OPENAI_API_KEY\": \"${{ input.openai_api_key }}\"}`"),
+            "{message}"
+        );
+        assert!(
+            message.find("`codex login`") < message.find("ProcessExecutor::env_allow"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -126,7 +126,9 @@ fn claude_not_logged_in_is_not_retryable_and_names_the_withheld_key() {
         let message = &error.message;
         assert!(message.starts_with("`claude` has no valid credentials (Not logged in · Please run /login): ANTHROPIC_API_KEY is set in cairn's environment, but a step's environment is cleared"), "{message}");
         assert!(
-            message.contains("pass it in `with.env` or add it to the executor's allow-list"),
+            message.contains(
+                "pass it in the step's `with.env`, e.g. `\"env\": {\"ANTHROPIC_API_KEY\": "
+            ),
             "{message}"
         );
         assert!(message.contains("not retried"), "{message}");
