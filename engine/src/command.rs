@@ -52,6 +52,11 @@ impl Request {
             stall: None,
         }
     }
+
+    /// Whether cairn asked it itself for a step's stall (its `on_stall`), not a person.
+    pub(crate) fn is_for_a_stall(&self) -> bool {
+        self.stall.is_some()
+    }
 }
 
 /// A step's stall that cairn pauses or cancels the run for, recorded with that command as

@@ -236,6 +236,7 @@ impl Engine {
                 plans: Vec::new(),
                 superseded: Vec::new(),
                 items: Vec::new(),
+                stalls: Vec::new(),
                 executors: self.executors().clone(),
             },
             judge,

@@ -71,8 +71,9 @@ pub(crate) struct Takeover {
     pub(crate) creation: Option<NewRun>,
     /// For an ended run driven again: what to run again.
     pub(crate) redrive: Option<Redrive>,
-    /// When a person asked to continue the run (`cairn resume`): a pause recorded before
-    /// then that no engine carried out is overruled by it.
+    /// When a person asked to continue the run (`cairn resume`): a person's pause recorded
+    /// before then that no engine carried out is overruled by it (cairn's own, for a stall,
+    /// is carried out).
     pub(crate) continued_at: Option<DateTime<Utc>>,
     /// The cap on one step's output the run is driven with (as stored with it).
     pub(crate) max_output_bytes: usize,
@@ -269,8 +270,12 @@ impl Driver {
         }
         let continued_at = self.continued_at.take();
         for command in self.engine.store.pending_commands(self.run_id).await? {
+            // A person's "continue" overrules a person's pause, never cairn's own for a
+            // stall: that one is carried out, as `cairn recover` carries it out.
             let input = match (&command.command, continued_at) {
-                (Command::Pause(_), Some(at)) if command.created_at < at => {
+                (Command::Pause(request), Some(at))
+                    if command.created_at < at && !request.is_for_a_stall() =>
+                {
                     Input::Overruled(command)
                 }
                 _ => Input::Command(command),

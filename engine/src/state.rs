@@ -336,6 +336,9 @@ pub struct Batch {
     sent: Vec<(Uuid, Command)>,
     /// The last progress of running steps (run, step, when).
     progress: Vec<(Uuid, String, DateTime<Utc>)>,
+    /// Stalls of running steps whose escalation ends only their attempt (run, step,
+    /// `{"stall", "escalation"}`).
+    stalls: Vec<(Uuid, String, Value)>,
     /// Nodes planners added, recorded with their planners' success.
     plans: Vec<Addition>,
     /// Plans a redrive takes out of their runs, with their steps.
@@ -446,6 +449,22 @@ impl Batch {
         &self.progress
     }
 
+    /// Records that the running attempt of `step` of `run` stalled, with `stall`
+    /// (`{"stall": {"kind", "evidence"}, "escalation"}`): kept with the step until its next
+    /// transition, so that an engine taking the run over after a crash in the attempt's kill
+    /// grace escalates it as this one would have ([`Store::stalls`]). A pause or a cancel
+    /// is recorded as the run's command instead ([`Batch::send`]).
+    ///
+    /// [`Store::stalls`]: crate::store::Store::stalls
+    pub fn record_stall(&mut self, run: Uuid, step: &str, stall: Value) {
+        self.stalls.push((run, step.to_owned(), stall));
+    }
+
+    /// The stalls recorded, in order.
+    pub fn stalls(&self) -> &[(Uuid, String, Value)] {
+        &self.stalls
+    }
+
     /// Records the nodes a planner added, with the transitions (its success among them).
     pub fn record_plan(&mut self, addition: Addition) {
         self.plans.push(addition);
@@ -545,7 +564,7 @@ impl Batch {
     }
 
     /// Every run the batch writes to, once each, sorted: the runs whose lease the committer
-    /// must hold (transitions, approvals, commands, progress, plans, supersessions, items,
+    /// must hold (transitions, approvals, commands, progress, stalls, plans, supersessions, items,
     /// redrives and caps alike).
     pub fn run_ids(&self) -> Vec<Uuid> {
         let mut runs: Vec<Uuid> = (self.transitions.iter().map(Transition::run_id))
@@ -553,6 +572,7 @@ impl Batch {
             .chain(self.handled.iter().map(|(run, _)| *run))
             .chain(self.sent.iter().map(|(run, _)| *run))
             .chain(self.progress.iter().map(|(run, _, _)| *run))
+            .chain(self.stalls.iter().map(|(run, _, _)| *run))
             .chain(self.plans.iter().map(|plan| plan.run_id))
             .chain(self.supersessions.iter().map(|gone| gone.run_id))
             .chain(self.items.iter().map(|item| item.run_id))
@@ -576,6 +596,7 @@ impl Batch {
             && self.handled.is_empty()
             && self.sent.is_empty()
             && self.progress.is_empty()
+            && self.stalls.is_empty()
             && self.plans.is_empty()
             && self.supersessions.is_empty()
             && self.items.is_empty()
@@ -592,6 +613,7 @@ impl Batch {
         self.handled.clear();
         self.sent.clear();
         self.progress.clear();
+        self.stalls.clear();
         self.plans.clear();
         self.supersessions.clear();
         self.items.clear();

@@ -170,6 +170,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// order they were committed.
     async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>>;
 
+    /// The stalls recorded of the running steps of `run_id` ([`Batch::record_stall`]), by
+    /// step id: each is kept until its step's next transition.
+    async fn stalls(&self, run_id: Uuid) -> Result<Vec<(String, Value)>>;
+
     /// The step a redrive of `run_id` from a step runs again from, from its first commit
     /// ([`Batch::record_redrive`]) until the run moves out of `failed` or `cancelled` with its
     /// last: a redrive a crash interrupted between its commits. `None` otherwise.

@@ -2,6 +2,7 @@
 //! deadline passing while no engine runs, a retry's backoff surviving kill -9, heartbeats,
 //! loops and the run's no-progress window.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -462,4 +463,97 @@ fn a_silent_item_among_chatty_siblings_stalls_alone_and_ends_failed_with_its_sta
         .find(|e| e["to"] == "failed" && e["step"] == "each")
         .unwrap();
     assert_eq!(failed["detail"]["stall"]["evidence"]["item"], 2);
+}
+
+/// Runs `workflow` until `committed` (an SQL count) finds the stall of its [`deaf`] step
+/// committed, and kills the engine there, in the step's kill grace: the run's id.
+fn killed_once_the_stall_is_committed(
+    scratch: &Scratch,
+    workflow: &Path,
+    committed: &str,
+) -> String {
+    let mut child = scratch.spawn_logged(workflow);
+    let count = || -> i64 {
+        let db = rusqlite::Connection::open(scratch.db()).unwrap();
+        db.query_row(committed, [], |row| row.get(0)).unwrap_or(0)
+    };
+    let shown = scratch.wait_for_show(&mut child, |_| count() > 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    shown["id"].as_str().unwrap().to_owned()
+}
+
+/// The one event of `step` of `run` that records a stall.
+fn stall_event(scratch: &Scratch, run: &str, step: &str) -> Value {
+    let events = history(scratch, run);
+    let stalled: Vec<&Value> = (events.iter())
+        .filter(|event| event["step"] == step && event["detail"].get("stall").is_some())
+        .collect();
+    let [stalled] = stalled[..] else {
+        panic!("one event of {step} with its stall: {events:#?}")
+    };
+    stalled.clone()
+}
+
+#[test]
+fn a_stalls_pause_pending_at_a_resume_pauses_the_run_and_the_next_resume_continues_it() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "np.json",
+        &json!({"name": "np", "stall": {"no_progress": "1s", "on_stall": "pause"},
+                "steps": [deaf(&scratch, "a", json!({}))]}),
+    );
+    let pending = "SELECT count(*) FROM commands WHERE kind = 'pause' AND handled_at IS NULL";
+    let run = killed_once_the_stall_is_committed(&scratch, &workflow, pending);
+    // cairn's own pause, not a person's: the resume carries it out as `recover` would.
+    let resumed = scratch.cairn(&["resume", &run]);
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(code(&resumed), Some(3), "{said}");
+    assert!(
+        said.contains(&format!("run {run} paused by cairn: step a stalled")),
+        "{said}"
+    );
+    assert!(said.contains(&format!("`cairn resume {run}`")), "{said}");
+    assert_eq!(executions(&scratch, "a").len(), 1, "a did not run again");
+    assert_eq!(show(&scratch, &run)["state"], "paused");
+    let stalled = stall_event(&scratch, &run, "a");
+    assert_eq!(
+        stalled["detail"]["stall"]["kind"], "no_progress",
+        "{stalled}"
+    );
+    assert_eq!(stalled["detail"]["escalation"], "pause", "{stalled}");
+    assert_eq!(stalled["detail"]["interrupted"], true, "{stalled}");
+    // A person's "continue" now: the run goes on.
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    let continued = scratch.cairn(&["resume", &run]);
+    assert_eq!(code(&continued), Some(0), "{continued:?}");
+    assert_eq!(executions(&scratch, "a").len(), 2);
+}
+
+#[test]
+fn a_stall_that_fails_its_step_survives_an_engine_killed_in_its_kill_grace() {
+    let scratch = Scratch::new();
+    let h = deaf(
+        &scratch,
+        "h",
+        json!({"heartbeat": "1s", "on_stall": "fail"}),
+    );
+    let workflow = scratch.write(
+        "hf.json",
+        &json!({"name": "hf", "steps": [{"pipeline": [h, step(&scratch, "b", MARK, json!({}))]}]}),
+    );
+    let stalled = "SELECT count(*) FROM steps WHERE stall IS NOT NULL";
+    let run = killed_once_the_stall_is_committed(&scratch, &workflow, stalled);
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    let resumed = scratch.cairn(&["resume", &run]);
+    assert_eq!(code(&resumed), Some(1), "{resumed:?}");
+    assert_eq!(executions(&scratch, "h").len(), 1, "h never started again");
+    assert!(executions(&scratch, "b").is_empty());
+    let failed = show(&scratch, &run);
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(states(&failed)["b"], "skipped", "{failed}");
+    let event = stall_event(&scratch, &run, "h");
+    assert_eq!(event["to"], "failed", "{event}");
+    assert_eq!(event["detail"]["stall"]["kind"], "heartbeat", "{event}");
+    assert_eq!(event["detail"]["escalation"], "fail", "{event}");
 }

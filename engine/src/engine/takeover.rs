@@ -149,6 +149,7 @@ impl Engine {
         let items = store.items(record.id, &for_each).await?;
         let input = store.input(record.id).await?;
         let superseded = store.superseded(record.id).await?;
+        let stalls = store.stalls(record.id).await?;
         let max_output_bytes = self.max_output_of(&record).await?;
         Ok(Takeover {
             run: Committed {
@@ -165,6 +166,7 @@ impl Engine {
                 plans,
                 superseded,
                 items,
+                stalls,
                 executors: self.executors().clone(),
             },
             judge,

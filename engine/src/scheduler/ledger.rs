@@ -159,6 +159,8 @@ pub(crate) struct Committed {
     pub(crate) superseded: Vec<Supersession>,
     /// The `for_each` items committed so far.
     pub(crate) items: Vec<ItemRecord>,
+    /// The stalls recorded of running steps, by step id ([`Batch::record_stall`]).
+    pub(crate) stalls: Vec<(String, Value)>,
     /// The executors the steps of planners' plans may name.
     pub(crate) executors: Executors,
 }
@@ -188,8 +190,8 @@ pub(crate) enum Input {
     Interrupted,
     /// Another process asked something of the run.
     Command(PendingCommand),
-    /// A command a person's later `cairn resume` overrules (a pause no engine carried out):
-    /// handled, without effect.
+    /// A command a person's later `cairn resume` overrules (a person's pause no engine
+    /// carried out; never cairn's own, for a stall): handled, without effect.
     Overruled(PendingCommand),
     /// An item of a running `for_each` step ended.
     Item {
@@ -325,7 +327,7 @@ impl Ledger {
         match input {
             Input::Completed { step, outcome } => self.complete(step, outcome, now),
             Input::TimedOut => self.time_out(),
-            Input::Interrupted => self.interrupt(),
+            Input::Interrupted => self.interrupt(now),
             Input::Command(pending) => {
                 match &pending.command {
                     Command::Approve(ruling) => {

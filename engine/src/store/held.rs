@@ -190,6 +190,10 @@ impl Store for Held {
         self.inner.redrive_from(run_id).await
     }
 
+    async fn stalls(&self, run_id: Uuid) -> Result<Vec<(String, serde_json::Value)>> {
+        self.inner.stalls(run_id).await
+    }
+
     async fn items(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<ItemRecord>> {
         self.inner.items(run_id, step_ids).await
     }

@@ -65,6 +65,9 @@ struct StoredRun {
     items: BTreeMap<(String, usize), ItemRecord>,
     /// The step a redrive under way runs again from ([`Batch::record_redrive`]).
     redrive_from: Option<String>,
+    /// The stalls of running steps, by step id, until each step's next transition
+    /// ([`Batch::record_stall`]).
+    stalls: HashMap<String, Value>,
     /// The lease found by the owner that took it, while it has committed nothing to the
     /// run ([`Store::give_back_lease`]).
     found: Option<(String, Option<Lease>)>,
@@ -174,6 +177,7 @@ impl Store for MemoryStore {
             superseded: Vec::new(),
             items: BTreeMap::new(),
             redrive_from: None,
+            stalls: HashMap::new(),
             found: None,
         };
         // All or nothing: check the batch against the new run before keeping it.
@@ -361,6 +365,15 @@ impl Store for MemoryStore {
             .get(&run_id)
             .map(|run| run.superseded.clone())
             .unwrap_or_default())
+    }
+
+    async fn stalls(&self, run_id: Uuid) -> Result<Vec<(String, Value)>> {
+        let runs = self.runs.lock().await;
+        let mut stalls: Vec<(String, Value)> = (runs.get(&run_id).into_iter())
+            .flat_map(|run| run.stalls.clone())
+            .collect();
+        stalls.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(stalls)
     }
 
     async fn redrive_from(&self, run_id: Uuid) -> Result<Option<String>> {

@@ -519,6 +519,23 @@ impl Store for SqliteStore {
         Ok(row.map(|row| column(&row, 0)).transpose()?.flatten())
     }
 
+    async fn stalls(&self, run_id: Uuid) -> Result<Vec<(String, Value)>> {
+        let rows = sqlx::query(
+            "SELECT step_id, stall FROM steps
+             WHERE run_id = ? AND stall IS NOT NULL AND state = 'running' ORDER BY step_id",
+        )
+        .bind(run_id.to_string())
+        .fetch_all(&self.reads)
+        .await
+        .map_err(self.fail())?;
+        (rows.iter())
+            .map(|row| {
+                let stall: String = column(row, 1)?;
+                Ok((column(row, 0)?, parse_json(row, 1, stall)?))
+            })
+            .collect()
+    }
+
     async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>> {
         let rows = plans::superseded(&self.reads, run_id).await;
         rows.map_err(self.fail())?

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::complete::merged;
 use super::{BATCH_SLICE, Ledger};
 use crate::error::{Error, Result};
 use crate::executor::{ErrorClass, ExecError};
@@ -167,7 +168,7 @@ impl Ledger {
     }
 
     /// Cancels the steps not ended, `reason` in their events (the running ones too when
-    /// `running_too`: their attempts are over), a batch at a time ([`BATCH_SLICE`], as a
+    /// `running_too`: their attempts are over; a stalled one's event keeps its stall), a batch at a time ([`BATCH_SLICE`], as a
     /// cascade of skips): how many it cancelled, and whether none is left (`false` when the
     /// batch filled first).
     pub(super) fn cancel_steps(
@@ -186,8 +187,15 @@ impl Ledger {
                 return Ok((cancelled, false));
             }
             self.cancel_items(step, reason);
-            let detail = Some(json!({ "reason": reason }));
-            self.set_step(step, StepState::Cancelled, detail)?;
+            let mut detail = json!({ "reason": reason });
+            // A stalled attempt ended by this (the run's deadline passed in its kill grace)
+            // keeps its stall and escalation in its event.
+            if let Some(stalled) = self.slots[step].stall.take() {
+                let (stall, on_stall) = *stalled;
+                detail = merged(Some(stall.detail()), detail);
+                detail["escalation"] = json!(on_stall);
+            }
+            self.set_step(step, StepState::Cancelled, Some(detail))?;
             cancelled += 1;
         }
         Ok((cancelled, true))

@@ -1,6 +1,7 @@
 //! The end of a run: timed out, interrupted, or finished with its output or its first
 //! failure.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::Ledger;
@@ -33,10 +34,13 @@ impl Ledger {
         self.set_run(RunState::Failed, None, error, None)
     }
 
-    /// The engine stops: running attempts are recorded as interrupted, to run again.
-    pub(super) fn interrupt(&mut self) -> Result<()> {
+    /// The engine stops: running attempts are recorded as interrupted, to run again; a
+    /// stalled one, stopped in its kill grace, ends as its stall's escalation says.
+    pub(super) fn interrupt(&mut self, now: DateTime<Utc>) -> Result<()> {
         for step in 0..self.slots.len() {
-            if self.slots[step].state == StepState::Running {
+            if self.slots[step].state == StepState::Running
+                && !self.stalled_attempt_cut_off(step, json!("engine stopped"), now)?
+            {
                 self.cut_off(step, json!({ "interrupted": "engine stopped" }))?;
             }
         }

@@ -17,6 +17,9 @@ use crate::plan::StepIndex;
 use crate::stall::{self, Kind, Stall};
 use crate::state::StepState;
 
+/// Why a loop whose `on_stall` is `retry` fails its step instead, in the step's event.
+const LOOP_NOT_RETRIED: &str = "on_stall is retry, but retrying a loop repeats it: the step fails";
+
 impl Ledger {
     /// A running attempt of `step`, or its `item`, showed a sign of life at `at`: the step's
     /// (what `progress_at` records, any item's for a `for_each` step) and the item's.
@@ -129,13 +132,43 @@ impl Ledger {
         self.unstalled().collect()
     }
 
+    /// Marks `step`'s running attempt stalled, to be cancelled and escalated by `on_stall`
+    /// once it has stopped. The stall is durable from now on: a pause or a cancel as the
+    /// run's command ([`Ledger::hold_the_run`]), a `retry` or a `fail` with the step
+    /// ([`Batch::record_stall`](crate::state::Batch::record_stall)), so that an engine taking
+    /// the run over after a crash in the attempt's kill grace escalates it as this one would
+    /// have ([`Ledger::stalled_attempt_cut_off`]).
     fn mark_stalled(&mut self, step: StepIndex, stall: Stall, on_stall: OnStall) {
-        tracing::warn!(step = %self.plan.steps()[step].id, ?stall, "stalled");
+        let id = &self.plan.steps()[step].id;
+        tracing::warn!(step = %id, ?stall, "stalled");
         if !self.cancels.contains(&step) {
             self.cancels.push(step);
         }
+        if matches!(on_stall, OnStall::Retry | OnStall::Fail) {
+            let mut recorded = stall.detail();
+            recorded["escalation"] = json!(on_stall);
+            self.batch.record_stall(self.run_id, id, recorded);
+        }
         self.hold_the_run(step, &stall, on_stall);
         self.slots[step].stall = Some(Box::new((stall, on_stall)));
+    }
+
+    /// `step`'s stalled attempt ended with no outcome: the engine stopped in its kill grace,
+    /// or died there and this engine takes the run over (`interrupted` says which, in the
+    /// event). It is escalated as its end would have been, and counts as an attempt made.
+    /// `false` if the attempt had not stalled.
+    pub(super) fn stalled_attempt_cut_off(
+        &mut self,
+        step: StepIndex,
+        interrupted: Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let Some(stalled) = self.slots[step].stall.take() else {
+            return Ok(false);
+        };
+        let log = Some(json!({ "interrupted": interrupted }));
+        self.stalled_attempt_ended(step, *stalled, None, log, now)?;
+        Ok(true)
     }
 
     /// Holds the run from `step`'s stall on when its escalation pauses or cancels the run, not
@@ -259,6 +292,15 @@ impl Ledger {
         if let (Some(Value::Object(log)), Some(fields)) = (log, detail.as_object_mut()) {
             fields.extend(log);
         }
+        // Retrying a loop repeats it, which is what loop detection exists to stop: the step
+        // fails instead (its fallbacks run), and its event says why.
+        let on_stall = match (stall.kind, on_stall) {
+            (Kind::Loop, OnStall::Retry) => {
+                detail["reason"] = json!(LOOP_NOT_RETRIED);
+                OnStall::Fail
+            }
+            _ => on_stall,
+        };
         detail["escalation"] = json!(on_stall);
         if stall.kind == Kind::Loop {
             self.hold_the_run(step, &stall, on_stall);

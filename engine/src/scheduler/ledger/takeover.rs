@@ -6,14 +6,16 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::approvals::Approvals;
 use super::{BATCH_SLICE, Committed, Judge, Ledger, Redrive, Slot, items, judge, planner};
+use crate::definition::OnStall;
 use crate::error::{Error, Result};
 use crate::executor::Usage;
 use crate::expr::SharedJson;
 use crate::plan::{Plan, Spent, StepIndex};
+use crate::stall::Stall;
 use crate::state::{Batch, RunState, StepState};
 use crate::store::StepRecord;
 
@@ -43,6 +45,7 @@ impl Ledger {
             plans: added,
             superseded,
             items,
+            stalls,
             executors,
         } = run;
         let records = in_plan_order(records, &plan)?;
@@ -50,6 +53,13 @@ impl Ledger {
         let mut slots: Vec<Slot> = (records.into_iter().enumerate())
             .map(|(step, record)| Slot::restored(record, plan.node(step).planner))
             .collect();
+        for (step_id, recorded) in &stalls {
+            if let Some(step) = plan.index_of(step_id)
+                && slots[step].state == StepState::Running
+            {
+                slots[step].stall = restored_stall(recorded).map(Box::new);
+            }
+        }
         for records in items.chunk_by(|a, b| a.step_id == b.step_id) {
             if let Some(step) = plan.index_of(&records[0].step_id) {
                 slots[step].items = Some(Box::new(items::Items::restore(records.iter())));
@@ -164,8 +174,14 @@ impl Ledger {
         if self.run_state == RunState::Pending {
             self.start_clock(now, None)?;
         }
+        // Attempts that had stalled: escalated once the steps are counted and walked from.
+        let mut stalled = Vec::new();
         for step in 0..self.slots.len() {
             match self.slots[step].state {
+                StepState::Running if self.slots[step].stall.is_some() => {
+                    self.items_interrupted(step);
+                    stalled.push(step);
+                }
                 StepState::Running => {
                     self.items_interrupted(step);
                     self.cut_off(step, json!({ "interrupted": true }))?;
@@ -198,6 +214,9 @@ impl Ledger {
         for step in ended {
             self.ended(step)?;
         }
+        for step in stalled {
+            self.stalled_attempt_cut_off(step, json!(true), now)?;
+        }
         self.roots_from = Some(0);
         self.go_on_readying_roots()
     }
@@ -221,6 +240,15 @@ impl Ledger {
         }
         Ok(())
     }
+}
+
+/// A stall as [`Batch::record_stall`](crate::state::Batch::record_stall) recorded it, with its
+/// escalation; `None` if it does not read as one (changed outside cairn): the attempt is then
+/// taken over as any interrupted one.
+fn restored_stall(recorded: &Value) -> Option<(Stall, OnStall)> {
+    let stall = Stall::recorded(recorded.get("stall")?)?;
+    let on_stall = serde_json::from_value(recorded.get("escalation")?.clone()).ok()?;
+    Some((stall, on_stall))
 }
 
 /// `records` in the order of `plan`'s steps, one for each. Stores list them in that order

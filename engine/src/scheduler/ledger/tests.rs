@@ -41,6 +41,7 @@ pub(super) fn committed(
         plans: Vec::new(),
         superseded: Vec::new(),
         items: Vec::new(),
+        stalls: Vec::new(),
         executors: crate::executor::test_support::accepting_anything(&["noop"]),
     }
 }

@@ -155,6 +155,7 @@ pub(super) fn apply(
                 step.output = change.output.take().map(SharedJson::unshared);
                 step.error = change.error.clone();
                 step.wake_at = change.wake_at;
+                run.stalls.remove(&change.step_id);
                 if change.to == StepState::Running {
                     step.progress_at = None;
                 }
@@ -181,6 +182,14 @@ pub(super) fn apply(
             && let Some(&position) = run.positions.get(step_id)
         {
             run.steps[position].progress_at = Some(*at);
+        }
+    }
+    for (run_id, step_id, stall) in batch.stalls() {
+        if let Some(run) = runs.get_mut(run_id)
+            && let Some(&position) = run.positions.get(step_id)
+            && run.steps[position].state == StepState::Running
+        {
+            run.stalls.insert(step_id.clone(), stall.clone());
         }
     }
     for item in batch.items() {

@@ -69,6 +69,8 @@ pub(super) struct Rows {
     /// Every run the batch writes to: the committer must hold each one's lease.
     leased: Vec<Uuid>,
     progress: Vec<(String, String, i64)>,
+    /// Stalls of running steps: (run, step, `{"stall", "escalation"}` as JSON).
+    stalls: Vec<(String, String, String)>,
     plans: Vec<PlanRow>,
     /// Plans taken out of their runs: (run, seq, what their steps spent as JSON).
     superseded: Vec<(String, u32, String)>,
@@ -190,6 +192,9 @@ impl Rows {
             leased,
             progress: (batch.progress().iter())
                 .map(|(run, step, at)| (run.to_string(), step.clone(), at.timestamp_millis()))
+                .collect(),
+            stalls: (batch.stalls().iter())
+                .map(|(run, step, stall)| (run.to_string(), step.clone(), stall.to_string()))
                 .collect(),
             plans: batch.plans().iter().map(plan_row).collect(),
             superseded: (batch.supersessions().iter())
@@ -382,8 +387,8 @@ impl Rows {
         Ok(())
     }
 
-    /// Writes approval requests and decisions, the last progress of running steps and the
-    /// commands the batch handled.
+    /// Writes approval requests and decisions, the last progress and the stalls of running
+    /// steps and the commands the batch handled.
     fn annotate(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
         for row in &self.approvals {
             conn.prepare_cached(
@@ -411,6 +416,13 @@ impl Rows {
                 "UPDATE steps SET progress_at = ? WHERE run_id = ? AND step_id = ?",
             )?
             .execute(params![at, run, step])?;
+        }
+        // After the steps' moves: a stall is kept only by a step still running.
+        for (run, step, stall) in &self.stalls {
+            conn.prepare_cached(
+                "UPDATE steps SET stall = ? WHERE run_id = ? AND step_id = ? AND state = 'running'",
+            )?
+            .execute(params![stall, run, step])?;
         }
         for id in &self.handled {
             conn.prepare_cached("UPDATE commands SET handled_at = ? WHERE id = ?")?

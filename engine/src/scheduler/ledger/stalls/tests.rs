@@ -216,6 +216,31 @@ fn the_same_error_three_times_is_a_loop_before_max_attempts() {
 }
 
 #[test]
+fn the_same_error_three_times_fails_the_step_though_its_on_stall_is_retry() {
+    let workflow = json!({"name": "l", "stall": {"on_stall": "retry"}, "steps": [
+        {"id": "a", "executor": "noop",
+         "retry": {"max_attempts": 5, "initial_delay": "1s", "backoff": "fixed"}}]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    for n in 0..3 {
+        assert_eq!(started(&mut ledger, 10 * n), ["a"], "attempt {}", n + 1);
+        let failure = failed(0, ErrorClass::ExitCode, "died: pid 11");
+        ledger.apply(failure, at(10 * n + 1)).unwrap();
+    }
+    let batch = ledger.take_batch();
+    assert_eq!(moves(&batch).last().unwrap(), "a: running -> failed");
+    let Some(Transition::Step(a)) = batch.transitions().last() else {
+        panic!("no transition of a")
+    };
+    let detail = a.detail.clone().unwrap_or_default();
+    assert_eq!(detail["stall"]["kind"], "loop", "{detail}");
+    assert_eq!(detail["escalation"], "fail", "{detail}");
+    assert!(
+        detail["reason"].as_str().is_some(),
+        "the event says why: {detail}"
+    );
+}
+
+#[test]
 fn different_errors_use_every_attempt() {
     let ledger = failing(&["one", "two", "one", "two", "one"]);
     assert_eq!(ledger.report().state, RunState::Failed);
@@ -239,14 +264,15 @@ fn exits_with_different_codes_are_no_loop_though_their_counts_differ_only() {
 }
 
 #[test]
-fn stalls_alike_retried_are_a_loop_however_late_each_was_seen() {
+fn stalls_alike_retried_are_a_loop_however_late_each_was_seen_and_the_loop_fails_the_step() {
     let workflow = json!({"name": "h", "steps": [
         {"id": "a", "executor": "noop", "heartbeat": "10s", "on_stall": "retry",
          "retry": {"max_attempts": 5, "initial_delay": "1s", "backoff": "fixed"}}]});
     let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
-    let mut stalls = Vec::new();
+    let mut details = Vec::new();
     // The second stall is seen a millisecond late: silent for `10s 1ms`.
-    for (start, late) in [(0, 0), (20, 1), (40, 0)] {
+    let ends = ["retry_wait", "retry_wait", "failed"];
+    for ((start, late), end) in [(0, 0), (20, 1), (40, 0)].into_iter().zip(ends) {
         assert_eq!(started(&mut ledger, start), ["a"]);
         ledger.take_batch();
         let seen = at(start + 10) + chrono::Duration::milliseconds(late);
@@ -255,14 +281,29 @@ fn stalls_alike_retried_are_a_loop_however_late_each_was_seen() {
         let cancelled = failed(0, ErrorClass::Cancelled, "cancelled");
         ledger.apply(cancelled, at(start + 11)).unwrap();
         let batch = ledger.take_batch();
-        assert_eq!(moves(&batch), ["a: running -> retry_wait"], "{start}");
-        stalls.push(stall_of(&batch));
+        assert_eq!(moves(&batch)[0], format!("a: running -> {end}"), "{start}");
+        let Some(Transition::Step(step)) = batch.transitions().first() else {
+            panic!("no step transition")
+        };
+        details.push(step.detail.clone().unwrap());
     }
-    let kinds: Vec<&Value> = stalls.iter().map(|stall| &stall["kind"]).collect();
+    let kinds: Vec<&Value> = details
+        .iter()
+        .map(|detail| &detail["stall"]["kind"])
+        .collect();
     assert_eq!(kinds, ["heartbeat", "heartbeat", "loop"]);
     assert_eq!(
-        stalls[2]["evidence"],
+        details[2]["stall"]["evidence"],
         json!({"repeats": 3, "error": "stalled: no sign of life (heartbeat #)"})
+    );
+    // Retrying a loop would repeat it: the step fails, attempts left or not, and says why.
+    assert_eq!(details[2]["escalation"], "fail");
+    let reason = details[2]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("retrying a loop repeats it"), "{reason}");
+    assert_eq!(ledger.slots[0].state, StepState::Failed);
+    assert_eq!(
+        ledger.slots[0].attempt, 3,
+        "two of its five attempts left unused"
     );
 }
 

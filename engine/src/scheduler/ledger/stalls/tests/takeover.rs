@@ -1,5 +1,6 @@
-//! A stall escalated to pause or cancel, recorded by the engine that takes the run over
-//! after a crash in the stalled attempt's kill grace.
+//! A stall, recorded by the engine that takes the run over after a crash in the stalled
+//! attempt's kill grace (or by the engine stopping in it) and escalated as its end would have
+//! been; and a stall whose attempt the run's deadline ends.
 
 use super::super::super::control::tests::command;
 use super::super::super::tests::committed_after;
@@ -43,4 +44,99 @@ fn a_stall_that_pauses_or_cancels_is_recorded_at_a_takeover_after_a_crash_in_its
         assert_eq!(run[key].get("stall"), None, "{on_stall}: {run}");
         assert_eq!(run["stall"], detail["stall"], "{on_stall}: {run}");
     }
+}
+
+/// `a` of [`silent`] stalled at 10s with `on_stall`, seen and committed; the engine dies in
+/// its kill grace, and another takes the run over at 12s from what was committed.
+fn taken_over_in_the_kill_grace(on_stall: &str) -> (Ledger, crate::state::Batch) {
+    let mut ledger = take_over(&silent(on_stall), RunState::Pending, vec![], 0, None);
+    assert_eq!(started(&mut ledger, 0), ["a"]);
+    ledger.take_batch();
+    ledger.turn(at(10)).unwrap();
+    assert_eq!(ledger.take_cancels(), [0], "{on_stall}: a stalled");
+    let seen = ledger.take_batch();
+    assert!(seen.sent().is_empty(), "{on_stall}: the run is not held");
+    let stalls: Vec<(String, Value)> = (seen.stalls().iter())
+        .map(|(_, step, stall)| (step.clone(), stall.clone()))
+        .collect();
+    let run = Committed {
+        stalls,
+        ..committed_after(&ledger, RunState::Running)
+    };
+    let mut taken = Ledger::take_over(run, Judge::default(), 1 << 20, at(12), None).unwrap();
+    taken.turn(at(12)).unwrap();
+    let batch = taken.take_batch();
+    (taken, batch)
+}
+
+#[test]
+fn a_stall_that_fails_or_retries_is_escalated_at_a_takeover_after_a_crash_in_its_kill_grace() {
+    for (on_stall, to) in [("fail", StepState::Failed), ("retry", StepState::RetryWait)] {
+        let (taken, batch) = taken_over_in_the_kill_grace(on_stall);
+        let Some(Transition::Step(a)) = batch.transitions().first() else {
+            panic!("{on_stall}: no transition of a")
+        };
+        assert_eq!((a.from, a.to), (StepState::Running, to), "{on_stall}");
+        let detail = a.detail.clone().unwrap_or_default();
+        assert_eq!(detail["interrupted"], true, "{on_stall}: {detail}");
+        assert_eq!(detail["stall"]["kind"], "heartbeat", "{on_stall}: {detail}");
+        assert_eq!(detail["stall"]["evidence"]["window"], "10s", "{detail}");
+        assert_eq!(detail["escalation"], on_stall, "{on_stall}: {detail}");
+        let error = a.error.as_deref().unwrap_or_default();
+        assert!(error.starts_with("stalled: "), "{on_stall}: {error}");
+        // The attempt counts, as the live engine's end of it would have.
+        assert_eq!((a.attempt, a.interrupted), (1, 0), "{on_stall}");
+        assert!(
+            taken.ready.is_empty(),
+            "{on_stall}: a does not run again now"
+        );
+    }
+    let (failed, batch) = taken_over_in_the_kill_grace("fail");
+    assert_eq!(moves(&batch)[1], "b: pending -> skipped");
+    assert_eq!(failed.report().state, RunState::Failed);
+}
+
+#[test]
+fn a_stall_that_fails_or_retries_is_escalated_when_the_engine_stops_in_its_kill_grace() {
+    for (on_stall, to) in [("fail", "failed"), ("retry", "retry_wait")] {
+        let mut ledger = take_over(&silent(on_stall), RunState::Pending, vec![], 0, None);
+        assert_eq!(started(&mut ledger, 0), ["a"]);
+        ledger.turn(at(10)).unwrap();
+        ledger.take_batch();
+        ledger.apply(Input::Interrupted, at(11)).unwrap();
+        let batch = ledger.take_batch();
+        assert_eq!(
+            moves(&batch)[0],
+            format!("a: running -> {to}"),
+            "{on_stall}"
+        );
+        let Some(Transition::Step(a)) = batch.transitions().first() else {
+            panic!("{on_stall}: no transition of a")
+        };
+        let detail = a.detail.clone().unwrap_or_default();
+        assert_eq!(detail["interrupted"], "engine stopped", "{detail}");
+        assert_eq!(detail["stall"]["kind"], "heartbeat", "{detail}");
+        assert_eq!(detail["escalation"], on_stall, "{detail}");
+    }
+}
+
+#[test]
+fn a_stall_the_runs_deadline_ends_in_its_kill_grace_is_kept_in_the_steps_event() {
+    let workflow = json!({"name": "d", "limits": {"timeout": "11s"},
+        "steps": [{"id": "a", "executor": "noop", "heartbeat": "10s", "on_stall": "pause"}]});
+    let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+    assert_eq!(started(&mut ledger, 0), ["a"]);
+    ledger.turn(at(10)).unwrap();
+    ledger.take_batch();
+    ledger.apply(Input::TimedOut, at(11)).unwrap();
+    let batch = ledger.take_batch();
+    let Some(Transition::Step(a)) = batch.transitions().first() else {
+        panic!("no transition of a")
+    };
+    assert_eq!(a.to, StepState::Cancelled);
+    let detail = a.detail.clone().unwrap_or_default();
+    assert_eq!(detail["reason"], "the run timed out", "{detail}");
+    assert_eq!(detail["stall"]["kind"], "heartbeat", "{detail}");
+    assert_eq!(detail["escalation"], "pause", "{detail}");
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
 }
