@@ -6,6 +6,25 @@ use super::super::super::control::tests::command;
 use super::super::super::tests::committed_after;
 use super::super::super::{Committed, Judge, Ledger};
 use super::*;
+use crate::state::StepTransition;
+
+/// The first transition of `batch`, `a`'s at a takeover after a crash in its stalled
+/// attempt's kill grace (escalated by `on_stall`): it leaves `running` for `to`, recording
+/// its interruption, the stall, its escalation and the stall's error.
+fn taken_over_stall(batch: &crate::state::Batch, on_stall: &str, to: StepState) -> StepTransition {
+    let Some(Transition::Step(a)) = batch.transitions().first() else {
+        panic!("{on_stall}: no transition of a")
+    };
+    assert_eq!((a.from, a.to), (StepState::Running, to), "{on_stall}");
+    let detail = a.detail.clone().unwrap_or_default();
+    assert_eq!(detail["interrupted"], true, "{on_stall}: {detail}");
+    assert_eq!(detail["stall"]["kind"], "heartbeat", "{on_stall}: {detail}");
+    assert_eq!(detail["stall"]["evidence"]["window"], "10s", "{detail}");
+    assert_eq!(detail["escalation"], on_stall, "{on_stall}: {detail}");
+    let error = a.error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("stalled: "), "{on_stall}: {error}");
+    a.clone()
+}
 
 #[test]
 fn a_stall_that_pauses_or_cancels_is_recorded_at_a_takeover_after_a_crash_in_its_kill_grace() {
@@ -23,17 +42,8 @@ fn a_stall_that_pauses_or_cancels_is_recorded_at_a_takeover_after_a_crash_in_its
         taken.apply(command(sent.clone()), at(12)).unwrap();
         taken.turn(at(12)).unwrap();
         let batch = taken.take_batch();
-        let Some(Transition::Step(a)) = batch.transitions().first() else {
-            panic!("{on_stall}: no transition of a")
-        };
-        assert_eq!((a.from, a.to), (StepState::Running, StepState::Ready));
-        let detail = a.detail.clone().unwrap_or_default();
-        assert_eq!(detail["interrupted"], true, "{on_stall}: {detail}");
-        assert_eq!(detail["stall"]["kind"], "heartbeat", "{on_stall}: {detail}");
-        assert_eq!(detail["stall"]["evidence"]["window"], "10s", "{detail}");
-        assert_eq!(detail["escalation"], on_stall, "{on_stall}: {detail}");
-        let error = a.error.as_deref().unwrap_or_default();
-        assert!(error.starts_with("stalled: "), "{on_stall}: {error}");
+        let detail = taken_over_stall(&batch, on_stall, StepState::Ready).detail;
+        let detail = detail.unwrap_or_default();
         let run = (batch.transitions().iter())
             .find_map(|transition| match transition {
                 Transition::Run(run) => run.detail.clone(),
@@ -73,17 +83,7 @@ fn taken_over_in_the_kill_grace(on_stall: &str) -> (Ledger, crate::state::Batch)
 fn a_stall_that_fails_or_retries_is_escalated_at_a_takeover_after_a_crash_in_its_kill_grace() {
     for (on_stall, to) in [("fail", StepState::Failed), ("retry", StepState::RetryWait)] {
         let (taken, batch) = taken_over_in_the_kill_grace(on_stall);
-        let Some(Transition::Step(a)) = batch.transitions().first() else {
-            panic!("{on_stall}: no transition of a")
-        };
-        assert_eq!((a.from, a.to), (StepState::Running, to), "{on_stall}");
-        let detail = a.detail.clone().unwrap_or_default();
-        assert_eq!(detail["interrupted"], true, "{on_stall}: {detail}");
-        assert_eq!(detail["stall"]["kind"], "heartbeat", "{on_stall}: {detail}");
-        assert_eq!(detail["stall"]["evidence"]["window"], "10s", "{detail}");
-        assert_eq!(detail["escalation"], on_stall, "{on_stall}: {detail}");
-        let error = a.error.as_deref().unwrap_or_default();
-        assert!(error.starts_with("stalled: "), "{on_stall}: {error}");
+        let a = taken_over_stall(&batch, on_stall, to);
         // The attempt counts, as the live engine's end of it would have.
         assert_eq!((a.attempt, a.interrupted), (1, 0), "{on_stall}");
         assert!(
