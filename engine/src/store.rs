@@ -146,6 +146,12 @@ pub trait Store: Send + Sync + fmt::Debug {
             .collect())
     }
 
+    /// The current state of the steps `step_ids` of a run, outputs included, in plan order,
+    /// all read at one moment: each record is one moment of its step (its state, attempt,
+    /// error and output agree), as `cairn show --json` prints a page of steps. An id that
+    /// names no step of the run is left out; one named twice is read once.
+    async fn steps_named(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<StepRecord>>;
+
     /// The runs `filter` admits, newest first, as a listing shows them: without their
     /// inputs and outputs, which may be megabytes each.
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>>;

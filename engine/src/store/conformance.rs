@@ -22,6 +22,7 @@ use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Tr
 mod commands;
 mod given_back;
 mod grown;
+mod named;
 mod output_cap;
 mod redrive;
 mod step_output;
@@ -40,6 +41,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     given_back::a_lease_is_given_back_as_found_until_its_owner_commits(&make().await).await;
     a_run_output_reads_back_whatever_its_size(&make().await).await;
     step_output::a_step_output_reads_back_as_it_was_held(&make().await).await;
+    named::named_steps_read_back_whole_in_plan_order(&make().await).await;
     a_run_id_is_created_once(&make().await).await;
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;

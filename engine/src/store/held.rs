@@ -166,6 +166,10 @@ impl Store for Held {
         self.inner.steps(run_id).await
     }
 
+    async fn steps_named(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<StepRecord>> {
+        self.inner.steps_named(run_id, step_ids).await
+    }
+
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
         self.inner.runs(filter).await
     }

@@ -322,6 +322,22 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn steps_named(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<StepRecord>> {
+        let runs = self.runs.lock().await;
+        let Some(run) = runs.get(&run_id) else {
+            return Ok(Vec::new());
+        };
+        let mut positions: Vec<usize> = (step_ids.iter())
+            .filter_map(|id| run.positions.get(*id).copied())
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        Ok(positions
+            .into_iter()
+            .map(|at| run.steps[at].clone())
+            .collect())
+    }
+
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
         let runs = self.runs.lock().await;
         let mut listed: Vec<RunSummary> = (runs.values())

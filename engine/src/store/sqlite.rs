@@ -231,12 +231,20 @@ impl SqliteStore {
         }
     }
 
-    /// The step rows of run `run_id` as `query` (one of [`steps`]' queries) packs them.
-    async fn step_rows(&self, run_id: Uuid, query: &'static str) -> Result<Vec<StepRecord>> {
-        let packed = sqlx::query_as(query)
-            .bind(run_id.to_string())
-            .fetch_one(&self.reads)
-            .await;
+    /// The step rows of run `run_id` as `query` (one of [`steps`]' queries) packs them;
+    /// `named`: those of these steps only, for a query that takes their ids
+    /// ([`steps::NAMED`]).
+    async fn step_rows(
+        &self,
+        run_id: Uuid,
+        query: &'static str,
+        named: Option<&[&str]>,
+    ) -> Result<Vec<StepRecord>> {
+        let mut query = sqlx::query_as(query).bind(run_id.to_string());
+        if let Some(step_ids) = named {
+            query = query.bind(id_list(step_ids));
+        }
+        let packed = query.fetch_one(&self.reads).await;
         let (count, rows): (i64, String) =
             self.packed(packed, "steps", steps::JSON, run_id).await?;
         steps::records(count, &rows)
@@ -402,11 +410,15 @@ impl Store for SqliteStore {
     }
 
     async fn steps(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
-        self.step_rows(run_id, steps::QUERY).await
+        self.step_rows(run_id, steps::QUERY, None).await
     }
 
     async fn steps_without_outputs(&self, run_id: Uuid) -> Result<Vec<StepRecord>> {
-        self.step_rows(run_id, steps::WITHOUT_OUTPUTS).await
+        self.step_rows(run_id, steps::WITHOUT_OUTPUTS, None).await
+    }
+
+    async fn steps_named(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<StepRecord>> {
+        self.step_rows(run_id, steps::NAMED, Some(step_ids)).await
     }
 
     async fn outputs(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, Value)>> {

@@ -29,7 +29,7 @@ macro_rules! row {
     };
 }
 
-/// The columns [`QUERY`], [`ONE`] and [`OUTPUTS`] read through `json()`.
+/// The columns [`QUERY`], [`NAMED`], [`ONE`] and [`OUTPUTS`] read through `json()`.
 pub(super) const JSON: &[&str] = &["output", "usage"];
 
 /// The query: the rows' count, and the rows as a JSON array of arrays, in no given order.
@@ -44,6 +44,14 @@ pub(super) const WITHOUT_OUTPUTS: &str = concat!(
     "SELECT count(*), json_group_array(",
     row!("NULL"),
     ") FROM steps WHERE run_id = ?"
+);
+
+/// [`QUERY`] of some steps only (run id, the step ids as a JSON array): one statement, so
+/// one moment of every row it reads.
+pub(super) const NAMED: &str = concat!(
+    "SELECT count(*), json_group_array(",
+    row!("json(output)"),
+    ") FROM steps WHERE run_id = ? AND step_id IN (SELECT value FROM json_each(?))"
 );
 
 /// The query of one step's row (by run and step id), read by [`record`].
@@ -71,7 +79,7 @@ pub(super) fn record(row: &str) -> serde_json::Result<StepRecord> {
     Ok(record)
 }
 
-/// The records of [`QUERY`]'s answer, `count` rows packed in `rows`, in plan order.
+/// The records of [`QUERY`]'s (or [`NAMED`]'s) answer, `count` rows packed in `rows`, in plan order.
 pub(super) fn records(count: i64, rows: &str) -> serde_json::Result<Vec<StepRecord>> {
     let mut placed = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
     nesting::from_stored(rows.as_bytes(), |rows| {
