@@ -9,7 +9,6 @@ use cairn_engine::{
     Usage,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::Value;
 
 use super::error::{self, Error};
 use super::{json, printable};
@@ -85,7 +84,8 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
 /// Shows a run: its state, input, output, error and every step (a `for_each` step with its
 /// items: counted by state, or listed with `--json`). The steps are read without
 /// their outputs (a big run's are hundreds of megabytes), which the text leaves out and
-/// `--json` reads a page at a time as it writes them.
+/// `--json` reads a page of steps at a time, whole, as it writes them
+/// ([`print_with_outputs`]).
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let engine = open(global).await?;
     let run = engine.run_without_outputs(&args.run).await?;
@@ -156,48 +156,54 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes `run` (read without its steps' outputs) as one line of JSON, its serde form, each
-/// page of steps with their outputs read from `store` just before it is written. A page's
-/// size follows the bytes the last one printed ([`next_page`]): outputs may be a megabyte
-/// each, or a few bytes. Nothing is written before the first page is read: a corrupt value
-/// met later leaves the document unclosed, never complete.
+/// Writes `run` (read without its steps' outputs) as one line of JSON, its serde form, a page
+/// of steps at a time: each page's steps read again just before it is written, whole
+/// ([`Store::steps_named`]: state, attempt, error and output from one row each), then their
+/// items. Of the steps `run` was read with, only their ids and order are used: printed
+/// with an output read later, a state read at the start described a step the database never
+/// held (`pending` with an output) while an engine drove the run. A step gone meanwhile (a
+/// redrive superseded its plan) is left out.
+///
+/// A page's size follows the bytes the last one printed ([`next_page`]): outputs may be a
+/// megabyte each, or a few bytes. Nothing is written before the first page is read: a
+/// corrupt value met later leaves the document unclosed, never complete.
 async fn print_with_outputs(
     out: &mut impl Write,
     mut run: RunView,
     store: &dyn Store,
 ) -> Result<(), Error> {
-    let mut steps = std::mem::take(&mut run.steps);
+    let ids: Vec<String> = (std::mem::take(&mut run.steps).into_iter())
+        .map(|step| step.id)
+        .collect();
     let head = serde_json::to_string(&run).map_err(std::io::Error::from)?;
     let head = (head.strip_suffix("[]}"))
         .ok_or_else(|| EngineError::Bug("a run's steps are not its last field".into()))?;
     // Written once the first page is read: a corrupt page refused there prints nothing.
     let mut head = Some(head);
-    let (mut first, mut size) = (0, FIRST_PAGE);
-    while first < steps.len() {
-        let end = (first + size).min(steps.len());
-        let page = &mut steps[first..end];
-        let ids: Vec<&str> = page.iter().map(|step| step.id.as_str()).collect();
-        let mut outputs: HashMap<String, Value> =
-            store.outputs(run.id, &ids).await?.into_iter().collect();
-        let items = store.items(run.id, &ids).await?;
-        StepView::with_items(page, items);
+    let (mut first, mut size, mut printed) = (0, FIRST_PAGE, 0);
+    while first < ids.len() {
+        let end = (first + size).min(ids.len());
+        let named: Vec<&str> = ids[first..end].iter().map(String::as_str).collect();
+        let records = store.steps_named(run.id, &named).await?;
+        let mut page: Vec<StepView> = records.into_iter().map(StepView::from).collect();
+        let items = store.items(run.id, &named).await?;
+        StepView::with_items(&mut page, items);
         if let Some(head) = head.take() {
             write!(out, "{head}[")?;
         }
         let mut bytes = 0;
-        for step in page.iter_mut() {
-            step.output = outputs.remove(&step.id);
-            let json = serde_json::to_vec(step).map_err(std::io::Error::from)?;
-            step.output = None;
-            step.items = Vec::new();
-            if first > 0 || bytes > 0 {
+        // Each step is let go once written: a page's outputs are held until then only.
+        for step in page {
+            let json = serde_json::to_vec(&step).map_err(std::io::Error::from)?;
+            if printed > 0 {
                 write!(out, ",")?;
             }
             out.write_all(&json)?;
             bytes += json.len();
+            printed += 1;
         }
-        first += page.len();
-        size = next_page(page.len(), bytes);
+        size = next_page(end - first, bytes);
+        first = end;
     }
     if let Some(head) = head {
         write!(out, "{head}[")?;
@@ -348,7 +354,93 @@ fn time(at: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{MOST_STEPS, PAGE_BYTES, next_page};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use cairn_engine::{
+        Batch, LeaseHolder, MemoryStore, NewRun, RunState, RunTransition, RunView, SharedJson,
+        StepState, StepTransition, Store, Transition, Uuid,
+    };
+    use serde_json::{Value, json};
+
+    use super::{MOST_STEPS, PAGE_BYTES, next_page, print_with_outputs};
+
+    /// A step that succeeds between the read of the run's states and the read of its page
+    /// is printed as it stands at the page's read, state and output together: never its
+    /// state from the first read beside the output it had by the second.
+    #[tokio::test]
+    async fn each_step_is_printed_as_one_moment_of_it() {
+        let store = MemoryStore::new();
+        let run = Uuid::now_v7();
+        let moves = |transitions: Vec<Transition>| {
+            let mut batch = Batch::new();
+            for transition in transitions {
+                batch.push(transition).expect("a legal transition");
+            }
+            batch
+        };
+        let new = NewRun {
+            id: run,
+            workflow_name: "demo".into(),
+            definition: "{}".into(),
+            input: Arc::new("{}".to_owned()),
+            guard: None,
+            steps: vec!["a".into(), "b".into()].into(),
+            max_output_bytes: 1_000,
+        };
+        let holder = LeaseHolder {
+            owner: "me".into(),
+            host: "here".into(),
+            pid: 1,
+            pid_start: 1,
+        };
+        let start = moves(vec![
+            Transition::Run(RunTransition::new(
+                run,
+                RunState::Pending,
+                RunState::Running,
+            )),
+            Transition::Step(StepTransition::new(
+                run,
+                "a",
+                StepState::Pending,
+                StepState::Ready,
+            )),
+        ]);
+        let ttl = Duration::from_secs(60);
+        store.create_run(&new, &holder, ttl, start).await.unwrap();
+        let record = store.find_run(&run.to_string()).await.unwrap();
+        let states = store.steps_without_outputs(run).await.unwrap();
+        let read = RunView::new(record, json!({}), states);
+
+        let succeeded = Transition::Step(StepTransition {
+            attempt: 1,
+            output: Some(Arc::new(SharedJson::new(json!({"n": 1})))),
+            ..StepTransition::new(run, "a", StepState::Running, StepState::Succeeded)
+        });
+        let running = Transition::Step(StepTransition {
+            attempt: 1,
+            ..StepTransition::new(run, "a", StepState::Ready, StepState::Running)
+        });
+        let end = moves(vec![running, succeeded]);
+        store.commit("me", end).await.unwrap();
+        let mut out = Vec::new();
+        print_with_outputs(&mut out, read, &store).await.unwrap();
+
+        let printed: Value = serde_json::from_slice(&out).unwrap();
+        let a = &printed["steps"][0];
+        assert_eq!(
+            (&a["state"], &a["attempt"], &a["output"]),
+            (&json!("succeeded"), &json!(1), &json!({"n": 1})),
+            "{a}"
+        );
+        let b = &printed["steps"][1];
+        assert_eq!(
+            (&b["state"], &b["output"]),
+            (&json!("pending"), &Value::Null)
+        );
+        assert_eq!(printed["state"], "running", "the run as first read");
+    }
 
     #[test]
     fn pages_grow_while_small_and_shrink_while_big() {
