@@ -1,6 +1,7 @@
 -- A running step's stall, once seen, when its escalation (`retry`, `fail`) ends only its
--- attempt: `{"stall": {"kind", "evidence"}, "escalation"}`, cleared by the step's next
--- transition. An engine that dies in the stalled attempt's kill grace leaves it for the
+-- attempt: `{"stall": {"kind", "evidence"}, "escalation", "attempt"}`, the attempt's only
+-- while that attempt runs (left in place after: clearing it at every transition would make
+-- every step update open this index). An engine that dies in the stalled attempt's kill grace leaves it for the
 -- engine taking the run over, which escalates it as the live engine would have. (A pause or
 -- a cancel is recorded as the run's command instead.) Nearly every row's is NULL: the index
 -- holds only the stalled ones.

@@ -450,9 +450,10 @@ impl Batch {
     }
 
     /// Records that the running attempt of `step` of `run` stalled, with `stall`
-    /// (`{"stall": {"kind", "evidence"}, "escalation"}`): kept with the step until its next
-    /// transition, so that an engine taking the run over after a crash in the attempt's kill
-    /// grace escalates it as this one would have ([`Store::stalls`]). A pause or a cancel
+    /// (`{"stall": {"kind", "evidence"}, "escalation", "attempt"}`): kept with the step, so
+    /// that an engine taking the run over after a crash in that attempt's kill grace
+    /// escalates it as this one would have ([`Store::stalls`]); a later attempt's takeover
+    /// ignores it. A pause or a cancel
     /// is recorded as the run's command instead ([`Batch::send`]).
     ///
     /// [`Store::stalls`]: crate::store::Store::stalls

@@ -177,7 +177,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>>;
 
     /// The stalls recorded of the running steps of `run_id` ([`Batch::record_stall`]), by
-    /// step id: each is kept until its step's next transition.
+    /// step id: the last one recorded of each, whichever attempt it names.
     async fn stalls(&self, run_id: Uuid) -> Result<Vec<(String, Value)>>;
 
     /// The step a redrive of `run_id` from a step runs again from, from its first commit

@@ -65,8 +65,7 @@ struct StoredRun {
     items: BTreeMap<(String, usize), ItemRecord>,
     /// The step a redrive under way runs again from ([`Batch::record_redrive`]).
     redrive_from: Option<String>,
-    /// The stalls of running steps, by step id, until each step's next transition
-    /// ([`Batch::record_stall`]).
+    /// The last stall recorded of each step, by step id ([`Batch::record_stall`]).
     stalls: HashMap<String, Value>,
     /// The lease found by the owner that took it, while it has committed nothing to the
     /// run ([`Store::give_back_lease`]).
@@ -386,7 +385,14 @@ impl Store for MemoryStore {
     async fn stalls(&self, run_id: Uuid) -> Result<Vec<(String, Value)>> {
         let runs = self.runs.lock().await;
         let mut stalls: Vec<(String, Value)> = (runs.get(&run_id).into_iter())
-            .flat_map(|run| run.stalls.clone())
+            .flat_map(|run| {
+                (run.stalls.iter())
+                    .filter(|(step, _)| {
+                        let at = run.positions.get(*step);
+                        at.is_some_and(|&at| run.steps[at].state == StepState::Running)
+                    })
+                    .map(|(step, stall)| (step.clone(), stall.clone()))
+            })
             .collect();
         stalls.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(stalls)

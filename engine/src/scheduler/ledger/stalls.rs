@@ -147,6 +147,7 @@ impl Ledger {
         if matches!(on_stall, OnStall::Retry | OnStall::Fail) {
             let mut recorded = stall.detail();
             recorded["escalation"] = json!(on_stall);
+            recorded["attempt"] = json!(self.slots[step].attempt);
             self.batch.record_stall(self.run_id, id, recorded);
         }
         self.hold_the_run(step, &stall, on_stall);

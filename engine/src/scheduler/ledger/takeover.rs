@@ -53,9 +53,12 @@ impl Ledger {
         let mut slots: Vec<Slot> = (records.into_iter().enumerate())
             .map(|(step, record)| Slot::restored(record, plan.node(step).planner))
             .collect();
+        // A stall is the running attempt's only if it names that attempt: one recorded for
+        // an earlier attempt is left in the row (clearing it would cost every transition).
         for (step_id, recorded) in &stalls {
             if let Some(step) = plan.index_of(step_id)
                 && slots[step].state == StepState::Running
+                && recorded.get("attempt") == Some(&json!(slots[step].attempt))
             {
                 slots[step].stall = restored_stall(recorded).map(Box::new);
             }

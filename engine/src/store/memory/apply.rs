@@ -155,7 +155,6 @@ pub(super) fn apply(
                 step.output = change.output.take().map(SharedJson::unshared);
                 step.error = change.error.clone();
                 step.wake_at = change.wake_at;
-                run.stalls.remove(&change.step_id);
                 if change.to == StepState::Running {
                     step.progress_at = None;
                 }

@@ -39,8 +39,7 @@ impl<'c> Prepared<'c> {
             step: conn.prepare(
                 "UPDATE steps SET state = ?3, attempt = ?4, fallback = ?5, output = ?6, error = ?7,
                      wake_at = ?8, usage = COALESCE(?9, usage),
-                     progress_at = IIF(?3 = 'running', NULL, progress_at), interrupted = ?11,
-                     stall = NULL
+                     progress_at = IIF(?3 = 'running', NULL, progress_at), interrupted = ?11
                  WHERE run_id = ?1 AND step_id = ?2 AND state = ?10",
             )?,
             run: conn.prepare(

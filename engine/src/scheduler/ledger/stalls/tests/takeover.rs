@@ -140,3 +140,34 @@ fn a_stall_the_runs_deadline_ends_in_its_kill_grace_is_kept_in_the_steps_event()
     assert_eq!(detail["escalation"], "pause", "{detail}");
     assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
 }
+
+#[test]
+fn a_stall_recorded_of_an_earlier_attempt_is_not_the_running_ones() {
+    let mut ledger = take_over(&silent("retry"), RunState::Pending, vec![], 0, None);
+    assert_eq!(started(&mut ledger, 0), ["a"]);
+    ledger.take_batch();
+    ledger.turn(at(10)).unwrap();
+    let seen = ledger.take_batch();
+    let stalls: Vec<(String, Value)> = (seen.stalls().iter())
+        .map(|(_, step, stall)| (step.clone(), stall.clone()))
+        .collect();
+    assert_eq!(stalls[0].1["attempt"], 1, "{stalls:?}");
+    // Attempt 1 was retried; attempt 2 runs when the engine dies, attempt 1's stall still in
+    // its row (nothing clears it).
+    let mut run = committed_after(&ledger, RunState::Running);
+    run.steps[0].attempt = 2;
+    let run = Committed { stalls, ..run };
+    let mut taken = Ledger::take_over(run, Judge::default(), 1 << 20, at(30), None).unwrap();
+    taken.turn(at(30)).unwrap();
+    let batch = taken.take_batch();
+    let Some(Transition::Step(a)) = batch.transitions().first() else {
+        panic!("no transition of a")
+    };
+    assert_eq!((a.from, a.to), (StepState::Running, StepState::Ready));
+    let detail = a.detail.clone().unwrap_or_default();
+    assert_eq!(
+        detail,
+        json!({"interrupted": true}),
+        "attempt 2 did not stall"
+    );
+}
