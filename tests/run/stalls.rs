@@ -542,7 +542,7 @@ fn a_stall_that_fails_its_step_survives_an_engine_killed_in_its_kill_grace() {
         "hf.json",
         &json!({"name": "hf", "steps": [{"pipeline": [h, step(&scratch, "b", MARK, json!({}))]}]}),
     );
-    let stalled = "SELECT count(*) FROM steps WHERE stall IS NOT NULL";
+    let stalled = "SELECT count(*) FROM stalls";
     let run = killed_once_the_stall_is_committed(&scratch, &workflow, stalled);
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     let resumed = scratch.cairn(&["resume", &run]);

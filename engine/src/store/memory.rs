@@ -89,6 +89,7 @@ impl StoredRun {
             .retain(|(step, _), _| !ids.contains(step.as_str()));
         self.approvals
             .retain(|(step, _), _| !ids.contains(step.as_str()));
+        self.stalls.retain(|step, _| !ids.contains(step.as_str()));
         self.superseded.push(gone.clone());
     }
 }

@@ -533,8 +533,9 @@ impl Store for SqliteStore {
 
     async fn stalls(&self, run_id: Uuid) -> Result<Vec<(String, Value)>> {
         let rows = sqlx::query(
-            "SELECT step_id, stall FROM steps
-             WHERE run_id = ? AND stall IS NOT NULL AND state = 'running' ORDER BY step_id",
+            "SELECT s.step_id, s.stall FROM stalls s
+             JOIN steps t ON t.run_id = s.run_id AND t.step_id = s.step_id
+             WHERE s.run_id = ? AND t.state = 'running' ORDER BY s.step_id",
         )
         .bind(run_id.to_string())
         .fetch_all(&self.reads)

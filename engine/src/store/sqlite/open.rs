@@ -127,7 +127,7 @@ pub(super) fn look(
 }
 
 /// The tables of the current schema.
-pub(super) const TABLES: [&str; 11] = [
+pub(super) const TABLES: [&str; 12] = [
     "_sqlx_migrations",
     "approvals",
     "commands",
@@ -137,6 +137,7 @@ pub(super) const TABLES: [&str; 11] = [
     "plans",
     "policies",
     "runs",
+    "stalls",
     "steps",
     "workflows",
 ];

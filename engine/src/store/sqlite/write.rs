@@ -417,12 +417,11 @@ impl Rows {
             )?
             .execute(params![at, run, step])?;
         }
-        // After the steps' moves: a stall is kept only by a step still running.
         for (run, step, stall) in &self.stalls {
             conn.prepare_cached(
-                "UPDATE steps SET stall = ? WHERE run_id = ? AND step_id = ? AND state = 'running'",
+                "INSERT OR REPLACE INTO stalls (run_id, step_id, stall) VALUES (?, ?, ?)",
             )?
-            .execute(params![stall, run, step])?;
+            .execute(params![run, step, stall])?;
         }
         for id in &self.handled {
             conn.prepare_cached("UPDATE commands SET handled_at = ? WHERE id = ?")?

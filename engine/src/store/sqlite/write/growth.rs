@@ -7,8 +7,9 @@ use uuid::Uuid;
 use super::{Rows, insert_steps};
 
 impl Rows {
-    /// Takes the superseded plans out of their runs: their steps' rows, items and approval
-    /// requests are deleted (the events stay), their rows marked with what the steps spent.
+    /// Takes the superseded plans out of their runs: their steps' rows, items, approval
+    /// requests and stalls are deleted (the events stay), their rows marked with what the
+    /// steps spent.
     pub(super) fn supersede(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
         use rusqlite::Error::FromSqlConversionFailure;
         use rusqlite::types::Type;
@@ -20,7 +21,7 @@ impl Rows {
                 .query_row(params![run, seq], |row| row.get(0))?;
             let ids: Vec<String> = serde_json::from_str(&ids)
                 .map_err(|error| FromSqlConversionFailure(0, Type::Text, error.into()))?;
-            for table in ["items", "approvals", "steps"] {
+            for table in ["items", "approvals", "stalls", "steps"] {
                 let mut delete = conn.prepare_cached(&format!(
                     "DELETE FROM {table} WHERE run_id = ? AND step_id = ?"
                 ))?;
