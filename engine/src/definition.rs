@@ -5,7 +5,7 @@
 //! against that schema before it deserializes them. See `docs/workflow-format.md`.
 
 pub(crate) mod duration;
-mod whole;
+pub mod whole;
 
 use std::collections::BTreeMap;
 
@@ -46,7 +46,10 @@ pub fn is_env_name(name: &str) -> bool {
     !name.is_empty() && !name.contains(['=', '\0'])
 }
 
-/// Whether `id` has the form of a step's id (the schema's `^[A-Za-z0-9_.\-]+$`): not empty,
+/// The schema's pattern of ids: a step's or a group's, a guard's rules' and its tests' steps.
+pub const ID_PATTERN: &str = r"^[A-Za-z0-9_.\-]+$";
+
+/// Whether `id` has the form of a step's id ([`ID_PATTERN`]): not empty,
 /// only ASCII letters, digits, `_`, `.` and `-`. A guard's rule ids have the same form.
 ///
 /// ```
@@ -272,7 +275,7 @@ pub enum OnStall {
 pub struct Node {
     /// The node's id: `A-Z a-z 0-9 _ . -`, unique in the workflow. Required for steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_.\-]+$"))]
+    #[schemars(regex(pattern = ID_PATTERN))]
     pub id: Option<String>,
     /// Ids of steps or groups that must succeed before this node starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

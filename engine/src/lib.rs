@@ -71,9 +71,9 @@ pub use approval::{Approval, ApprovalDecision, action_hash};
 pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
     Backoff, DEFAULT_LOOP_AFTER, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration,
-    ENV_NAME_PATTERN, Limits, MAX_DURATION, MAX_STEPS_CEILING, NUL_FREE_PATTERN, Node, NodeKind,
-    OnStall, Params, Retry, Stall, Trigger, Workflow, is_env_name, is_id,
-    schema as workflow_schema,
+    ENV_NAME_PATTERN, ID_PATTERN, Limits, MAX_DURATION, MAX_STEPS_CEILING, NUL_FREE_PATTERN, Node,
+    NodeKind, OnStall, Params, Retry, Stall, Trigger, Workflow, is_env_name, is_id,
+    schema as workflow_schema, whole,
 };
 pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
 pub use error::{Error, Result};
@@ -92,6 +92,7 @@ pub use load::{
 };
 pub use nesting::{TooDeep, read_output};
 pub use plan::{Addition, Graph, Plan, PlanStep, Spent, StepIndex, Supersession};
+pub use problem::closest;
 pub use report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 pub use state::{
     Batch, IllegalTransition, RunState, RunTransition, StepState, StepTransition, Transition,

@@ -36,8 +36,13 @@ pub(crate) fn escape(key: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The candidate closest to `unknown` in spelling, if one is close enough to be a typo; of
-/// two as close, one that differs only in case (`Z` is `z`, not `a`).
-pub(crate) fn closest<'a>(
+/// two as close, one that differs only in case (`Z` is `z`, not `a`): the loaders' "did you
+/// mean".
+///
+/// ```
+/// assert_eq!(cairn_engine::closest("no-prd", ["no-prod", "deploy"]), Some("no-prod"));
+/// ```
+pub fn closest<'a>(
     unknown: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

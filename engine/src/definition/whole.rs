@@ -1,5 +1,6 @@
 //! Whole numbers read as the JSON Schema's `integer` reads them: `2`, `2.0` and `2e0` are
-//! the same number (JSON has one kind of number), so a file the schema accepts loads.
+//! the same number (JSON has one kind of number), so a file the schema accepts loads. For
+//! the counts of workflow files and of other documents (a guard's policy files).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -50,14 +51,14 @@ impl<T: TryFrom<u64>> Visitor<'_> for WholeVisitor<T> {
 }
 
 /// Deserializes a whole number (for `#[serde(deserialize_with)]`).
-pub(crate) fn required<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+pub fn required<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
     deserializer: D,
 ) -> Result<T, D::Error> {
     Whole::deserialize(deserializer).map(|Whole(number)| number)
 }
 
 /// Deserializes an optional whole number (for `#[serde(deserialize_with)]`).
-pub(crate) fn optional<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+pub fn optional<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
     deserializer: D,
 ) -> Result<Option<T>, D::Error> {
     Option::<Whole<T>>::deserialize(deserializer).map(|number| number.map(|Whole(number)| number))

@@ -7,7 +7,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use crate::definition::duration::PATTERN as DURATION_PATTERN;
-use crate::definition::{ENV_NAME_PATTERN, NUL_FREE_PATTERN};
+use crate::definition::{ENV_NAME_PATTERN, ID_PATTERN, NUL_FREE_PATTERN};
 use crate::problem::escape;
 
 /// One problem a validation error stands for.
@@ -80,6 +80,11 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
                 error.instance()
             );
             vec![found(message, true)]
+        }
+        ValidationErrorKind::Pattern { pattern } if pattern == ID_PATTERN => {
+            let id = error.instance().as_str().unwrap_or_default();
+            let message = format!("id `{id}` may only contain A-Z a-z 0-9 _ . -");
+            vec![found(message, false)]
         }
         ValidationErrorKind::Pattern { pattern } if pattern == NUL_FREE_PATTERN => {
             let message = "holds a NUL byte, which no program can be given as an argument or in its environment: remove it";

@@ -41,14 +41,6 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
                     true,
                 ));
             }
-            ValidationErrorKind::Pattern { .. } if pointer.ends_with("/id") => {
-                let id = error.instance().as_str().unwrap_or_default();
-                found.push((
-                    pointer,
-                    format!("id `{id}` may only contain A-Z a-z 0-9 _ . -"),
-                    false,
-                ));
-            }
             // The schema's `false` for a step key on a group (see `STEP_KEYS`).
             ValidationErrorKind::FalseSchema => {
                 let key = pointer.rsplit('/').next().unwrap_or_default();

@@ -617,3 +617,18 @@ fn null_for_an_optional_key_says_to_leave_the_key_out() {
 mod durations;
 mod expressions;
 mod properties;
+
+#[test]
+fn an_id_breaking_its_pattern_is_named_in_the_loader_s_words_beside_other_problems() {
+    // The schema's pattern of ids reads alike in a workflow and in a guard's policy.
+    let found = problems(
+        r#"{"name": "w", "limits": {"max_parallel": 0}, "steps": [{"id": "a b", "executor": "noop"}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/limits/max_parallel: 0 is less than the minimum of 1",
+            "w.json:/steps/0/id: id `a b` may only contain A-Z a-z 0-9 _ . -",
+        ]
+    );
+}
