@@ -1,20 +1,30 @@
 //! The policy file as types (serde + schemars), and loading it: the JSON, its schema, then
 //! what the schema cannot say (CEL that parses, reads only `action` and `run` and only the
 //! fields they have, calls only functions cairn's CEL has and may be a boolean, `cwd`
-//! roots that exist, command prefixes that can match a command, budgets that are not negative,
-//! rate windows that are not zero, rule ids of the form of step ids that the guard's own
-//! findings do not use, each once), every problem with its JSON pointer.
+//! roots that exist, command prefixes that can match a command, durations that are not zero,
+//! rule ids that the guard's own findings do not use, each once, tests expecting a rule a
+//! verdict can name), every problem with its JSON pointer. The schema says all that serde
+//! would refuse (types, bounds, forms), so a file's problems are named in one go.
 
 use std::path::{Path, PathBuf};
 
-use cairn_engine::{Condition, Decision, Duration, LoadError, Problem};
+use cairn_engine::{Condition, Decision, Duration, ID_PATTERN, Problem, whole};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{judge, paths};
 
+mod loading;
 mod prefixes;
+mod test_cases;
+
+pub use test_cases::{PolicyTest, TestAction, TestRun};
+
+/// The largest count a policy gives (a budget, a test run's), 2^53 - 1: the largest integer
+/// every JSON reader holds exactly (an editor's reads numbers as doubles), and more than any
+/// run can reach.
+const LARGEST_COUNT: u64 = (1 << 53) - 1;
 
 /// The ids of the findings the guard and the engine make themselves (`commands.deny`,
 /// `budget.steps`, `guard`, …): a rule may not take one, nor an id under one (`cwd.x`),
@@ -130,30 +140,56 @@ pub enum Mode {
 pub struct Commands {
     /// When present, a command that matches none of these is denied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Vec<Prefix>")]
     pub allow: Option<Vec<Vec<String>>>,
     /// Commands that need a person's approval.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<Prefix>")]
     pub approve: Vec<Vec<String>>,
     /// Commands that are denied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<Prefix>")]
     pub deny: Vec<Vec<String>>,
 }
+
+/// A command prefix: one token or more, none empty (`[]` or `[""]` would match no command,
+/// so a deny written so would deny nothing).
+#[derive(JsonSchema)]
+#[schemars(transparent)]
+#[allow(dead_code)] // Only its schema is used: the prefixes are read as `Vec<String>`.
+struct Prefix(#[schemars(length(min = 1), inner(length(min = 1)))] Vec<String>);
 
 /// Limits per run; going past one is a deny.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Budgets {
     /// Attempts started in the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional"
+    )]
+    #[schemars(range(min = 1, max = LARGEST_COUNT))]
     pub attempts: Option<u64>,
     /// Steps started in the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional"
+    )]
+    #[schemars(range(min = 1, max = LARGEST_COUNT))]
     pub steps: Option<u64>,
-    /// US dollars spent by the attempts that ended.
+    /// US dollars spent by the attempts that ended: more than 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub cost_usd: Option<f64>,
     /// Tokens (input and output) used by the attempts that ended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional"
+    )]
+    #[schemars(range(min = 1, max = LARGEST_COUNT))]
     pub tokens: Option<u64>,
     /// Time since the run was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,7 +203,8 @@ pub struct RateLimitRule {
     /// The executor's name.
     pub executor: String,
     /// Attempts per window.
-    #[schemars(range(min = 1))]
+    #[serde(deserialize_with = "whole::required")]
+    #[schemars(range(min = 1, max = u32::MAX))]
     pub max: u32,
     /// The window.
     pub per: Duration,
@@ -211,7 +248,8 @@ pub enum OnTimeout {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
-    /// Its id, shown in verdicts.
+    /// Its id, shown in verdicts: `A-Z a-z 0-9 _ . -`, as a step's.
+    #[schemars(regex(pattern = ID_PATTERN))]
     pub id: String,
     /// What it decides.
     pub effect: Decision,
@@ -222,129 +260,12 @@ pub struct Rule {
     pub when: Condition,
 }
 
-/// An example action and the decision it must get.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyTest {
-    /// The action.
-    pub action: TestAction,
-    /// How its run stands (default: a fresh run).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run: Option<TestRun>,
-    /// The decision it must get.
-    pub expect: Decision,
-    /// A rule id that must be among the deciding rules.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-}
-
-/// An action in a policy test.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TestAction {
-    /// The executor's name.
-    pub executor: String,
-    /// The step's `with`, as rendered.
-    #[serde(default = "empty_object")]
-    pub params: Value,
-    /// The step's id (default `test`).
-    #[serde(default = "test_step")]
-    pub step: String,
-    /// The attempt number (default 1).
-    #[serde(default = "first")]
-    pub attempt: u32,
-    /// The `for_each` item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub item: Option<Value>,
-    /// The `for_each` item's index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-}
-
-fn empty_object() -> Value {
-    Value::Object(serde_json::Map::new())
-}
-
-fn test_step() -> String {
-    "test".to_owned()
-}
-
-fn first() -> u32 {
-    1
-}
-
-/// How the run of a test action stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TestRun {
-    /// The workflow's name.
-    #[serde(default)]
-    pub workflow: String,
-    /// The run's input (default `{}`).
-    #[serde(default = "empty_object")]
-    pub input: Value,
-    /// Attempts started so far.
-    #[serde(default)]
-    pub attempts: u64,
-    /// Steps started so far.
-    #[serde(default)]
-    pub steps: u64,
-    /// US dollars spent so far.
-    #[serde(default)]
-    pub cost_usd: f64,
-    /// Tokens used so far.
-    #[serde(default)]
-    pub tokens: u64,
-    /// Time since the run was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub elapsed: Option<Duration>,
-}
-
-impl Default for TestRun {
-    fn default() -> Self {
-        TestRun {
-            workflow: String::new(),
-            input: empty_object(),
-            attempts: 0,
-            steps: 0,
-            cost_usd: 0.0,
-            tokens: 0,
-            elapsed: None,
-        }
-    }
-}
-
 /// The JSON Schema of policy files (`schemas/policy.schema.json`).
 pub fn schema() -> Value {
     cairn_engine::document_schema::<Policy>()
 }
 
 impl Policy {
-    /// Reads the policy file at `path` (its own tests are not run: see [`Policy::run_tests`]).
-    pub fn load(path: &Path) -> Result<Policy, LoadError> {
-        let text = cairn_engine::read_document(path)?;
-        // A bare file name's folder is the current one (`Path::parent` gives "").
-        let base = (path.parent())
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        Policy::from_str(&text, base, &path.display().to_string())
-    }
-
-    /// Reads a policy from its JSON text; `cwd` roots are resolved against `base_dir` and made
-    /// canonical; `origin` names the policy in messages.
-    pub fn from_str(text: &str, base_dir: &Path, origin: &str) -> Result<Policy, LoadError> {
-        let mut policy: Policy = cairn_engine::load_document(text, &schema(), origin)?;
-        let problems = policy.resolve(base_dir);
-        if problems.is_empty() {
-            Ok(policy)
-        } else {
-            Err(LoadError {
-                origin: origin.to_owned(),
-                problems,
-            })
-        }
-    }
-
     /// The executors the policy names that are not among `known`, the executors of the
     /// program that runs it: a rate limit's (`/rate_limits/0/executor`), which would limit
     /// nothing, and a test action's (`/tests/0/action/executor`), which no run could take.
@@ -369,8 +290,9 @@ impl Policy {
             .collect()
     }
 
-    /// Checks what the schema cannot, and makes the `cwd` roots canonical.
-    fn resolve(&mut self, base_dir: &Path) -> Vec<Problem> {
+    /// Checks what the schema cannot, and makes the `cwd` roots canonical; `rules_read`
+    /// says whether the file's `rules` were read (or set aside for a problem of theirs).
+    fn resolve(&mut self, base_dir: &Path, rules_read: bool) -> Vec<Problem> {
         let mut problems = Vec::new();
         self.check_commands(&mut problems);
         let before = problems.len();
@@ -385,6 +307,9 @@ impl Policy {
         }
         self.check_limits(&mut problems);
         self.check_rules(&mut problems);
+        if rules_read {
+            self.check_tests(&mut problems);
+        }
         problems
     }
 
@@ -421,33 +346,10 @@ impl Policy {
         }
     }
 
-    /// A USD budget is not negative (the other budgets are whole numbers the schema keeps
-    /// from being negative), no budget and no approval's timeout is zero, which would deny
-    /// at once, and a rate limit's window is not zero, which would limit nothing.
+    /// No wall time and no approval's timeout is zero, which would deny at once (the schema
+    /// keeps the other budgets above zero), and a rate limit's window is not zero, which
+    /// would limit nothing.
     fn check_limits(&self, problems: &mut Vec<Problem>) {
-        if let Some(cost) = self.budgets.cost_usd.filter(|cost| *cost < 0.0) {
-            let message = format!("a budget cannot be negative ({cost})");
-            problems.push(Problem::at("/budgets/cost_usd", message));
-        }
-        let Budgets {
-            attempts,
-            steps,
-            cost_usd,
-            tokens,
-            ..
-        } = &self.budgets;
-        let zeros = [
-            ("attempts", "attempts", *attempts == Some(0)),
-            ("steps", "steps", *steps == Some(0)),
-            ("tokens", "tokens", *tokens == Some(0)),
-            ("cost_usd", "USD", *cost_usd == Some(0.0)),
-        ];
-        for (key, unit, _) in zeros.into_iter().filter(|(_, _, zero)| *zero) {
-            let message = format!(
-                "a budget of 0 {unit} would deny every action of every run: give a positive number, or leave the key out for no limit"
-            );
-            problems.push(Problem::at(format!("/budgets/{key}"), message));
-        }
         if self.budgets.wall_time.is_some_and(|max| max.0.is_zero()) {
             let message = "a wall time of 0s would deny every action of every run: give a positive duration, or leave the key out for no limit";
             problems.push(Problem::at("/budgets/wall_time", message));
@@ -503,15 +405,9 @@ impl Policy {
     }
 }
 
-/// Why a rule may not have the id `id`, if it may not: an id is not empty, is made of
-/// `A-Z a-z 0-9 _ . -` (a step's form, [`cairn_engine::is_id`]), and is not one of
-/// [`BUILT_IN_IDS`] nor under one.
+/// Why a rule may not have the id `id`, if it may not: it is one of [`BUILT_IN_IDS`] or
+/// under one (the schema sees to its form, a step id's).
 fn refused_id(id: &str) -> Option<String> {
-    if !cairn_engine::is_id(id) {
-        return Some(format!(
-            "rule id {id:?} may only contain A-Z a-z 0-9 _ . - (and not be empty): a verdict names its rules by id"
-        ));
-    }
     let built_in = BUILT_IN_IDS.into_iter().find(|built_in| {
         (id.strip_prefix(built_in)).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
     })?;
@@ -678,7 +574,7 @@ mod tests {
             assert_eq!(
                 refused(&with_rule_id(id)),
                 [format!(
-                    "p.json:/rules/0/id: rule id {id:?} may only contain A-Z a-z 0-9 _ . - (and not be empty): a verdict names its rules by id"
+                    "p.json:/rules/0/id: id `{id}` may only contain A-Z a-z 0-9 _ . -"
                 )]
             );
         }

@@ -1,5 +1,5 @@
-//! Command prefixes that could match no command are load errors: empty, an empty token,
-//! or blanks that a reviewer reads as separating words (`["git push"]`).
+//! Command prefixes that could match no command are load errors: blanks that a reviewer
+//! reads as separating words (`["git push"]`); the schema refuses an empty prefix or token.
 
 use cairn_engine::Problem;
 use serde_json::Value;
@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::Policy;
 
 impl Policy {
-    /// Command prefixes are not empty and have no empty token, no token with blanks around
-    /// it, and no first token holding a blank but no `/` (`["git push"]`): each would match
-    /// nothing a command can be, so a deny written so would deny nothing.
+    /// Command prefixes have no token with blanks around it and no first token holding a
+    /// blank but no `/` (`["git push"]`): each would match nothing a command can be, so a
+    /// deny written so would deny nothing.
     pub(super) fn check_commands(&self, problems: &mut Vec<Problem>) {
         let lists = [
             ("allow", self.commands.allow.as_deref().unwrap_or_default()),
@@ -18,17 +18,8 @@ impl Policy {
         ];
         for (list, prefixes) in lists {
             for (index, prefix) in prefixes.iter().enumerate() {
-                let pointer = format!("/commands/{list}/{index}");
-                if prefix.is_empty() {
-                    problems.push(Problem::at(pointer, "an empty command prefix"));
-                    continue;
-                }
-                for (token, _) in (prefix.iter().enumerate()).filter(|(_, word)| word.is_empty()) {
-                    let message = "an empty token in a command prefix";
-                    problems.push(Problem::at(format!("{pointer}/{token}"), message));
-                }
                 if let Some(message) = blank_in_prefix(prefix) {
-                    problems.push(Problem::at(pointer, message));
+                    problems.push(Problem::at(format!("/commands/{list}/{index}"), message));
                 }
             }
         }

@@ -167,44 +167,151 @@ fn a_wall_time_budget_of_zero_is_refused() {
 }
 
 #[test]
-fn a_budget_of_zero_is_refused_at_its_place() {
-    for (key, zero, unit) in [
-        ("attempts", "0", "attempts"),
-        ("steps", "0", "steps"),
-        ("tokens", "0", "tokens"),
-        ("cost_usd", "0.0", "USD"),
-    ] {
+fn a_budget_of_zero_or_less_is_refused_by_the_schema_at_its_place() {
+    // The schema's bound: an editor checking the schema refuses what cairn refuses.
+    for key in ["attempts", "steps", "tokens"] {
         assert_eq!(
-            refused(&format!(r#"{{"budgets": {{"{key}": {zero}}}}}"#)),
-            format!(
-                "p.json:/budgets/{key}: a budget of 0 {unit} would deny every action of every run: give a positive number, or leave the key out for no limit"
-            )
+            refused(&format!(r#"{{"budgets": {{"{key}": 0}}}}"#)),
+            format!("p.json:/budgets/{key}: 0 is less than the minimum of 1")
         );
+        assert_eq!(
+            refused(&format!(r#"{{"budgets": {{"{key}": -1}}}}"#)),
+            format!("p.json:/budgets/{key}: -1 is less than the minimum of 1")
+        );
+    }
+    for cost in ["0", "0.0", "-1"] {
+        assert_eq!(
+            refused(&format!(r#"{{"budgets": {{"cost_usd": {cost}}}}}"#)),
+            format!("p.json:/budgets/cost_usd: {cost} is less than or equal to the minimum of 0")
+        );
+    }
+    let error = refused(r#"{"budgets": {"wall_time": -1}}"#);
+    assert!(error.starts_with("p.json:/budgets/wall_time: "), "{error}");
+}
+
+#[test]
+fn a_command_prefix_empty_or_with_an_empty_token_is_refused_by_the_schema() {
+    assert_eq!(
+        refused(r#"{"commands": {"deny": [["rm"], [""], []], "allow": [["git", ""]]}}"#),
+        "p.json:/commands/allow/0/1: \"\" is shorter than 1 character\n\
+         p.json:/commands/deny/1/0: \"\" is shorter than 1 character\n\
+         p.json:/commands/deny/2: [] has less than 1 item"
+    );
+}
+
+#[test]
+fn a_count_written_as_a_whole_float_loads_as_the_schema_reads_it() {
+    let text = r#"{"budgets": {"attempts": 50.0, "steps": 2e0, "tokens": 1e3},
+        "rate_limits": [{"executor": "agent", "max": 3.0, "per": "1m"}],
+        "tests": [{"action": {"executor": "noop", "attempt": 2.0, "index": 1.0},
+                   "run": {"attempts": 1.0, "steps": 1.0, "tokens": 5.0}, "expect": "allow"}]}"#;
+    let policy = Policy::from_str(text, Path::new("."), "p.json").unwrap();
+    assert_eq!(
+        (
+            policy.budgets.attempts,
+            policy.budgets.steps,
+            policy.budgets.tokens
+        ),
+        (Some(50), Some(2), Some(1000))
+    );
+    assert_eq!(policy.rate_limits[0].max, 3);
+    let test = &policy.tests[0];
+    assert_eq!((test.action.attempt, test.action.index), (2, Some(1)));
+    let run = test.run.as_ref().unwrap();
+    assert_eq!((run.attempts, run.steps, run.tokens), (1, 1, 5));
+}
+
+#[test]
+fn a_count_past_its_bound_or_with_a_fraction_is_refused_naming_the_bound() {
+    for (text, problem) in [
+        (
+            r#"{"rate_limits": [{"executor": "agent", "max": 4294967296, "per": "1m"}]}"#,
+            "/rate_limits/0/max: 4294967296 is greater than the maximum of 4294967295",
+        ),
+        (
+            r#"{"budgets": {"tokens": 1e20}}"#,
+            "/budgets/tokens: 1e+20 is greater than the maximum of 9007199254740991",
+        ),
+        (
+            r#"{"tests": [{"action": {"executor": "noop", "attempt": 4294967296}, "expect": "allow"}]}"#,
+            "/tests/0/action/attempt: 4294967296 is greater than the maximum of 4294967295",
+        ),
+        (
+            r#"{"tests": [{"action": {"executor": "noop"}, "run": {"steps": 9007199254740992}, "expect": "allow"}]}"#,
+            "/tests/0/run/steps: 9007199254740992 is greater than the maximum of 9007199254740991",
+        ),
+        (
+            r#"{"budgets": {"attempts": 2.5}}"#,
+            "/budgets/attempts: expected integer, found 2.5",
+        ),
+    ] {
+        assert_eq!(refused(text), format!("p.json:{problem}"), "{text}");
     }
 }
 
 #[test]
-fn a_negative_budget_is_refused() {
+fn every_problem_of_a_policy_is_named_at_once() {
+    // Problems of form (the schema's) and of meaning (the loader's) in one go: a file with
+    // four problems took four runs to fix.
+    let text = r#"{"budgets": {"attempts": 0, "steps": 2.0},
+        "rate_limits": [{"executor": "agent", "max": 4294967296, "per": "1m"}],
+        "rules": [{"id": "no-prod", "effect": "deny", "reason": "r", "when": "action.exectuor == 'x'"}],
+        "tests": [{"action": {"executor": "noop"}, "expect": "deny", "rule": "no-prd"}]}"#;
     assert_eq!(
-        refused(r#"{"budgets": {"cost_usd": -1}}"#),
-        "p.json:/budgets/cost_usd: a budget cannot be negative (-1)"
+        refused(text),
+        "p.json:/budgets/attempts: 0 is less than the minimum of 1\n\
+         p.json:/rate_limits/0/max: 4294967296 is greater than the maximum of 4294967295\n\
+         p.json:/rules/0/when: `action` has no field `exectuor`: did you mean `action.executor`?\n\
+         p.json:/tests/0/rule: no rule has the id `no-prd`: did you mean `no-prod`?"
     );
-    for key in ["attempts", "steps", "tokens", "wall_time"] {
-        let error = refused(&format!(r#"{{"budgets": {{"{key}": -1}}}}"#));
-        assert!(
-            error.starts_with(&format!("p.json:/budgets/{key}: ")),
-            "{error}"
-        );
+}
+
+#[test]
+fn a_test_naming_a_rule_no_verdict_gives_is_refused_with_the_id_meant() {
+    let rule = r#"{"id": "no-prod", "effect": "deny", "reason": "r", "when": "run.input.target == 'prod'"}"#;
+    let with_test = |expected: &str| {
+        format!(
+            r#"{{"rules": [{rule}], "commands": {{"deny": [["rm"]]}}, "tests": [{{"action": {{"executor": "noop"}}, "run": {{"input": {{"target": "prod"}}}}, "expect": "deny", "rule": "{expected}"}}]}}"#
+        )
+    };
+    assert_eq!(
+        refused(&with_test("no-prd")),
+        "p.json:/tests/0/rule: no rule has the id `no-prd`: did you mean `no-prod`?"
+    );
+    assert_eq!(
+        refused(&with_test("comands.deny")),
+        "p.json:/tests/0/rule: no rule has the id `comands.deny`: did you mean `commands.deny`?"
+    );
+    assert_eq!(
+        refused(&with_test("zzz")),
+        "p.json:/tests/0/rule: no rule has the id `zzz`: name one of the policy's rules (`no-prod`) or of the guard's own findings (`commands`, `commands.allow`, `commands.approve`, `commands.deny`, `cwd`, `env`, `input`, `budget.attempts`, `budget.steps`, `budget.cost_usd`, `budget.tokens`, `budget.wall_time`)"
+    );
+    // The policy's own rules and the guard's findings are names a test may expect.
+    for expected in ["no-prod", "commands.deny", "budget.steps", "cwd"] {
+        Policy::from_str(&with_test(expected), Path::new("."), "p.json")
+            .unwrap_or_else(|error| panic!("{expected}: {error}"));
     }
 }
 
 #[test]
-fn a_command_prefix_with_an_empty_token_is_refused() {
-    assert_eq!(
-        refused(r#"{"commands": {"deny": [["rm"], [""]], "allow": [["git", ""]]}}"#),
-        "p.json:/commands/allow/0/1: an empty token in a command prefix\n\
-         p.json:/commands/deny/1/0: an empty token in a command prefix"
-    );
+fn a_test_action_the_loader_would_refuse_is_refused_by_the_schema() {
+    for (action, problem) in [
+        (
+            r#"{"executor": "noop", "params": "x"}"#,
+            "/tests/0/action/params: expected object, found a string",
+        ),
+        (
+            r#"{"executor": "noop", "attempt": 0}"#,
+            "/tests/0/action/attempt: 0 is less than the minimum of 1",
+        ),
+        (
+            r#"{"executor": "noop", "step": "not an id"}"#,
+            "/tests/0/action/step: id `not an id` may only contain A-Z a-z 0-9 _ . -",
+        ),
+    ] {
+        let text = format!(r#"{{"tests": [{{"action": {action}, "expect": "allow"}}]}}"#);
+        assert_eq!(refused(&text), format!("p.json:{problem}"), "{action}");
+    }
 }
 
 #[test]
