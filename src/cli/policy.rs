@@ -11,7 +11,7 @@ use cairn_guards::{Policy, PolicyGuard, TestFailure};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::{Error, RUN_FAILED, SUCCESS};
+use super::error::{BAD_INPUT, Error, RUN_FAILED, SUCCESS};
 use super::{json, printable, workflow};
 use crate::Global;
 
@@ -29,13 +29,16 @@ enum Command {
     ///
     /// With --json, print one object: `{"file", "tests" (how many), "passed" (how many),
     /// "failures": [{"pointer", "expected", "got", "message"}]}`, `expected` and `got` being
-    /// decisions (`allow`, `deny`, `approve`).
+    /// decisions (`allow`, `deny`, `approve`); for an invalid file, `{"file", "problems":
+    /// [{"place", "message"}]}` (exit 2).
     Test {
         /// The policy file.
         file: PathBuf,
     },
     /// Judge one action and print `{"decision", "rules", "reasons"}`, with `"audit": true`
     /// when the policy only records its verdicts; `rules` names each deciding rule once.
+    /// With --json, an invalid file prints `{"file", "problems": [{"place", "message"}]}`
+    /// (exit 2).
     Explain {
         /// The policy file.
         file: PathBuf,
@@ -50,8 +53,22 @@ enum Command {
 pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
     match &args.command {
         Command::Test { file } => test(file, global.json),
-        Command::Explain { file, action } => explain(file, action),
+        Command::Explain { file, action } => explain(file, action, global.json),
     }
+}
+
+/// An invalid policy file: with `--json`, `{"file", "problems": [{"place", "message"}]}` on
+/// stdout (a problem as `cairn validate --json` gives it) and exit 2; else the error, which
+/// prints the problems on stderr.
+fn invalid(file: &Path, error: LoadError, as_json: bool) -> Result<ExitCode, Error> {
+    if !as_json {
+        return Err(error.into());
+    }
+    let report = serde_json::json!({"file": file, "problems": error.problems});
+    let mut stdout = printable::stdout(true);
+    json::print(&mut stdout, &report)?;
+    stdout.flush()?;
+    Ok(ExitCode::from(BAD_INPUT))
 }
 
 /// What `cairn policy test --json` prints.
@@ -85,28 +102,23 @@ impl From<&TestFailure> for FailureReport {
 
 /// The policy file at `file`, refused when it names an executor cairn does not have (in a
 /// rate limit or a test's action), or a test's action has parameters its executor refuses
-/// (a misspelt key would test nothing).
+/// (a misspelt key would test nothing), with the file's other problems.
 fn load(file: &Path) -> Result<Policy, LoadError> {
-    let policy = Policy::load(file)?;
     let executors = workflow::executors();
-    let known: Vec<&str> = executors.keys().map(String::as_str).collect();
-    let mut problems = policy.unknown_executors(&known);
-    for (index, test) in policy.tests.iter().enumerate() {
-        let pointer = format!("/tests/{index}/action/params");
-        let action = &test.action;
-        problems.extend(check_params(
-            &executors,
-            &action.executor,
-            &action.params,
-            &pointer,
-        ));
-    }
-    if problems.is_empty() {
-        return Ok(policy);
-    }
-    Err(LoadError {
-        origin: file.display().to_string(),
-        problems,
+    Policy::load_checked(file, |policy| {
+        let known: Vec<&str> = executors.keys().map(String::as_str).collect();
+        let mut problems = policy.unknown_executors(&known);
+        for (index, test) in policy.tests.iter().enumerate() {
+            let pointer = format!("/tests/{index}/action/params");
+            let action = &test.action;
+            problems.extend(check_params(
+                &executors,
+                &action.executor,
+                &action.params,
+                &pointer,
+            ));
+        }
+        problems
     })
 }
 
@@ -116,7 +128,10 @@ pub(crate) fn guard(file: &Path) -> Result<PolicyGuard, LoadError> {
 }
 
 fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
-    let policy = load(file)?;
+    let policy = match load(file) {
+        Ok(policy) => policy,
+        Err(error) => return invalid(file, error, as_json),
+    };
     let failures = policy.run_tests();
     let mut stdout = printable::stdout(as_json);
     if as_json {
@@ -132,8 +147,11 @@ fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
             writeln!(stdout, "{}:{}: {failure}", file.display(), failure.pointer)?;
         }
         if failures.is_empty() {
-            let count = policy.tests.len();
-            writeln!(stdout, "{}: {count} tests pass", file.display())?;
+            let passed = match policy.tests.len() {
+                1 => "1 test passes".to_owned(),
+                count => format!("{count} tests pass"),
+            };
+            writeln!(stdout, "{}: {passed}", file.display())?;
         }
     }
     stdout.flush()?;
@@ -199,8 +217,11 @@ impl From<Verdict> for Explained {
     }
 }
 
-fn explain(file: &Path, action: &str) -> Result<ExitCode, Error> {
-    let guard = guard(file)?;
+fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> {
+    let guard = match guard(file) {
+        Ok(guard) => guard,
+        Err(error) => return invalid(file, error, as_json),
+    };
     // Read as `--input` is: a key given twice is refused, not read as its last value.
     let value = cairn_engine::load_json(action, "--action")
         .map_err(|error| Error::Usage(error.to_string()))?;

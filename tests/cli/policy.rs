@@ -141,7 +141,8 @@ fn policy_test_prints_one_json_object_under_json() {
         "tests/fixtures/policies/typo.json",
     ]);
     assert_eq!(output.status.code(), Some(2));
-    assert_eq!(stdout(&output), "");
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(printed["problems"][0]["place"], "/rulez");
 }
 
 #[test]
@@ -310,8 +311,8 @@ fn a_test_whose_action_has_parameters_its_executor_refuses_exits_2_with_its_plac
     assert_eq!(
         stderr(&output),
         format!(
-            "{file}:/tests/0/action/params/comand: unknown key `comand` (did you mean `command`?)\n\
-             {file}:/tests/0/action/params: missing key `command`\n"
+            "{file}:/tests/0/action/params: missing key `command`\n\
+             {file}:/tests/0/action/params/comand: unknown key `comand` (did you mean `command`?)\n"
         )
     );
 }
@@ -325,4 +326,44 @@ fn the_committed_policy_schema_is_current() {
         stdout(&output) == committed,
         "schemas/policy.schema.json is stale: run `cargo run -- schema policy > schemas/policy.schema.json`"
     );
+}
+
+#[test]
+fn an_invalid_policy_with_json_prints_its_problems_as_validate_does() {
+    // Before, `--json policy test` and `--json policy explain` printed nothing on stdout.
+    let rule = serde_json::json!({"id": "a", "effect": "deny", "reason": "r", "when": "true"});
+    let (_dir, file) = policy_file(&serde_json::json!({
+        "budgets": {"attempts": 0},
+        "rules": [rule, rule],
+    }));
+    let expected = serde_json::json!({"file": file, "problems": [
+        {"place": "/budgets/attempts", "message": "0 is less than the minimum of 1"},
+        {"place": "/rules/1/id", "message": "rule id `a` is used twice"},
+    ]});
+    let action = r#"{"executor": "noop"}"#;
+    for args in [
+        vec!["--json", "policy", "test", &file],
+        vec!["--json", "policy", "explain", &file, "--action", action],
+    ] {
+        let output = cairn(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let printed: serde_json::Value = serde_json::from_str(&stdout(&output))
+            .unwrap_or_else(|error| panic!("{args:?}: {error}: {}", stdout(&output)));
+        assert_eq!(printed, expected, "{args:?}");
+    }
+    // Without --json, the problems are the error, on stderr.
+    let output = cairn(&["policy", "test", &file]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stdout(&output), "");
+    assert!(stderr(&output).contains(&format!("{file}:/rules/1/id: rule id `a` is used twice")));
+}
+
+#[test]
+fn one_passing_test_is_counted_in_the_singular() {
+    let (_dir, file) = policy_file(&serde_json::json!({
+        "tests": [{"action": {"executor": "noop"}, "expect": "allow"}],
+    }));
+    let output = cairn(&["policy", "test", &file]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), format!("{file}: 1 test passes\n"));
 }
