@@ -1,11 +1,13 @@
 //! Reading a policy file: every problem at once. The schema names every value serde would
-//! refuse; the keys holding one are set aside and the rest is read and checked for what the
-//! schema cannot say, as the workflow loader reads past a problem.
+//! refuse; what holds one is set aside (a top-level key, or an item of a top-level list such
+//! as `/tests/2`) and the rest is read and checked for what the schema cannot say, as the
+//! workflow loader reads past a problem.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use cairn_engine::{LoadError, Place, Problem};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Policy, schema};
 
@@ -17,8 +19,8 @@ impl Policy {
 
     /// Reads the policy file at `path` as [`Policy::load`] does, with the problems `check`
     /// finds in it besides (a program's own checks, such as [`Policy::unknown_executors`]),
-    /// all in one error. `check` is given what could be read: a top-level key with a problem
-    /// of its form reads as left out.
+    /// all in one error. `check` is given what could be read: a top-level key or an item of
+    /// a top-level list with a problem of its form reads as left out.
     pub fn load_checked(
         path: &Path,
         check: impl FnOnce(&Policy) -> Vec<Problem>,
@@ -46,18 +48,19 @@ impl Policy {
     ) -> Result<Policy, LoadError> {
         let (mut policy, mut problems, set_aside) =
             match cairn_engine::load_document::<Policy>(text, &schema(), origin) {
-                Ok(policy) => (policy, Vec::new(), Vec::new()),
-                Err(error) => {
-                    let Some((policy, set_aside)) = without_problem_keys(text, &error, origin)
-                    else {
-                        return Err(error);
-                    };
-                    (policy, error.problems, set_aside)
-                }
+                Ok(policy) => (policy, Vec::new(), SetAside::default()),
+                Err(error) => match SetAside::read_past(text, &error, origin) {
+                    Some((policy, set_aside)) => (policy, error.problems, set_aside),
+                    None => return Err(error),
+                },
             };
-        let rules_read = !set_aside.iter().any(|key| key == "rules");
-        problems.extend(policy.resolve(base_dir, rules_read));
-        problems.extend(check(&policy));
+        let mut found = policy.resolve(base_dir, !set_aside.holds("rules"));
+        found.extend(check(&policy));
+        problems.extend(
+            found
+                .into_iter()
+                .filter_map(|problem| set_aside.place_in_file(problem)),
+        );
         if problems.is_empty() {
             return Ok(policy);
         }
@@ -70,29 +73,150 @@ impl Policy {
     }
 }
 
-/// The policy of `text` without the top-level keys `error`'s problems are in, and those
-/// keys; `None` when that does not load either, or a problem has no key's place (the text
-/// is no JSON object, or gives a key twice).
-fn without_problem_keys(
-    text: &str,
-    error: &LoadError,
-    origin: &str,
-) -> Option<(Policy, Vec<String>)> {
-    let mut keys = Vec::new();
-    for problem in &error.problems {
-        let Place::Pointer(pointer) = &problem.place else {
+/// What of a policy file was set aside for problems of form: the offending optional keys
+/// alone when that is enough to read the rest, else top-level keys and items of top-level
+/// lists (by their index in the file).
+#[derive(Debug, Default)]
+struct SetAside {
+    /// The pointers of what was set aside, in the file: what is found in them is no news.
+    pointers: Vec<String>,
+    keys: BTreeSet<String>,
+    items: BTreeMap<String, BTreeSet<usize>>,
+}
+
+impl SetAside {
+    /// The policy of `text` without what `error`'s problems are in, and what that is; `None`
+    /// when that does not load either, or a problem has no place in an object's key (the
+    /// text is no JSON object, or gives a key twice).
+    fn read_past(text: &str, error: &LoadError, origin: &str) -> Option<(Policy, SetAside)> {
+        let Ok(file @ Value::Object(_)) = cairn_engine::load_json(text, origin) else {
             return None;
         };
-        let first = pointer.strip_prefix('/')?.split('/').next()?;
-        keys.push(first.replace("~1", "/").replace("~0", "~"));
+        let mut pointers = Vec::new();
+        for problem in &error.problems {
+            let Place::Pointer(pointer) = &problem.place else {
+                return None;
+            };
+            pointers.push(pointer.clone());
+        }
+        let read =
+            |value: Value| cairn_engine::load_document(&value.to_string(), &schema(), origin);
+        if let Some(value) = without_keys(&file, &pointers)
+            && let Ok(policy) = read(value)
+        {
+            let set_aside = SetAside {
+                pointers,
+                ..SetAside::default()
+            };
+            return Some((policy, set_aside));
+        }
+        let Value::Object(mut object) = file else {
+            return None;
+        };
+        let mut set_aside = SetAside::default();
+        for pointer in &pointers {
+            let mut segments = pointer.strip_prefix('/')?.split('/');
+            let key = segments.next()?;
+            let index = segments
+                .next()
+                .and_then(|index| index.parse::<usize>().ok());
+            match (object.get(&unescape(key)), index) {
+                (Some(Value::Array(items)), Some(index)) if index < items.len() => {
+                    set_aside.pointers.push(format!("/{key}/{index}"));
+                    set_aside
+                        .items
+                        .entry(unescape(key))
+                        .or_default()
+                        .insert(index);
+                }
+                _ => {
+                    set_aside.pointers.push(format!("/{key}"));
+                    set_aside.keys.insert(unescape(key));
+                }
+            }
+        }
+        set_aside.apply(&mut object);
+        let policy = read(Value::Object(object)).ok()?;
+        Some((policy, set_aside))
     }
-    let Ok(Value::Object(mut object)) = cairn_engine::load_json(text, origin) else {
-        return None;
-    };
-    for key in &keys {
-        object.remove(key);
+
+    /// Removes what was set aside from `object`.
+    fn apply(&self, object: &mut Map<String, Value>) {
+        for (key, removed) in &self.items {
+            if let Some(Value::Array(items)) = object.get_mut(key) {
+                let mut index = 0;
+                items.retain(|_| {
+                    let kept = !removed.contains(&index);
+                    index += 1;
+                    kept
+                });
+            }
+        }
+        for key in &self.keys {
+            object.remove(key);
+        }
     }
-    let rest = Value::Object(object).to_string();
-    let policy = cairn_engine::load_document(&rest, &schema(), origin).ok()?;
-    Some((policy, keys))
+
+    /// Whether the top-level key `key`, or an item of it, was set aside.
+    fn holds(&self, key: &str) -> bool {
+        self.keys.contains(key) || self.items.contains_key(key)
+    }
+
+    /// `problem`, found in what was read, with its place in the file (an item of a list
+    /// some items of which were set aside has its index in the file); `None` when it is in
+    /// what was set aside, which reads as left out: a consequence, not news.
+    fn place_in_file(&self, problem: Problem) -> Option<Problem> {
+        let problem = self.index_in_file(problem);
+        let Place::Pointer(pointer) = &problem.place else {
+            return Some(problem);
+        };
+        let within = |aside: &String| {
+            (pointer.strip_prefix(aside.as_str()))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        (!self.pointers.iter().any(within)).then_some(problem)
+    }
+
+    /// `problem` with the index in the file of the list item it is in, when items of that
+    /// list were set aside.
+    fn index_in_file(&self, problem: Problem) -> Problem {
+        let Place::Pointer(pointer) = &problem.place else {
+            return problem;
+        };
+        let mut segments = pointer.splitn(4, '/').skip(1);
+        let (Some(key), Some(index)) = (segments.next(), segments.next()) else {
+            return problem;
+        };
+        let (Some(removed), Ok(index)) = (self.items.get(&unescape(key)), index.parse::<usize>())
+        else {
+            return problem;
+        };
+        let in_file = (0..)
+            .filter(|index| !removed.contains(index))
+            .nth(index)
+            .unwrap_or(index);
+        let rest = segments
+            .next()
+            .map_or(String::new(), |rest| format!("/{rest}"));
+        Problem::at(format!("/{key}/{in_file}{rest}"), problem.message)
+    }
+}
+
+/// `file` without the values at `pointers`, each the key of an object (which then reads as
+/// left out); `None` when one is not.
+fn without_keys(file: &Value, pointers: &[String]) -> Option<Value> {
+    let mut rest = file.clone();
+    for pointer in pointers {
+        let (parent, key) = pointer.rsplit_once('/')?;
+        let Value::Object(object) = rest.pointer_mut(parent)? else {
+            return None;
+        };
+        object.remove(&unescape(key))?;
+    }
+    Some(rest)
+}
+
+/// A key from its JSON pointer segment (`~1` is `/`, `~0` is `~`).
+fn unescape(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
 }

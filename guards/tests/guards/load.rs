@@ -358,3 +358,35 @@ fn executors_the_program_does_not_have_are_named_with_their_place() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_test_with_problems_of_form_still_has_its_rule_checked() {
+    // Its optional keys with a problem read as left out, so the rest of it is checked.
+    let text = r#"{"rules": [{"id": "no-prod", "effect": "deny", "reason": "r", "when": "run.input.target == 'prod'"}],
+        "tests": [{"action": {"executor": "noop", "attempt": 0, "step": "not an id"},
+                   "run": {"input": {"target": "prod"}}, "expect": "deny", "rule": "no-prd"}]}"#;
+    assert_eq!(
+        refused(text),
+        "p.json:/tests/0/action/attempt: 0 is less than the minimum of 1\n\
+         p.json:/tests/0/action/step: id `not an id` may only contain A-Z a-z 0-9 _ . -\n\
+         p.json:/tests/0/rule: no rule has the id `no-prd`: did you mean `no-prod`?"
+    );
+}
+
+#[test]
+fn the_items_after_one_set_aside_are_named_by_their_place_in_the_file() {
+    // A rule missing its `when` is set aside; the rules after it keep their indices.
+    let text = r#"{"rules": [{"id": "a", "effect": "deny", "reason": "r"},
+                             {"id": "b", "effect": "deny", "reason": "r", "when": "tru"},
+                             {"id": "b", "effect": "deny", "reason": "r", "when": "true"}],
+        "rate_limits": [{"executor": "agent", "max": 0, "per": "1m"},
+                        {"executor": "agent", "max": 1, "per": "0s"}]}"#;
+    assert_eq!(
+        refused(text),
+        "p.json:/rate_limits/0/max: 0 is less than the minimum of 1\n\
+         p.json:/rate_limits/1/per: a window of 0s limits nothing: give a positive duration\n\
+         p.json:/rules/0: missing key `when`\n\
+         p.json:/rules/1/when: `tru` is not a variable a rule can read (it reads only `action` and `run`)\n\
+         p.json:/rules/2/id: rule id `b` is used twice"
+    );
+}
