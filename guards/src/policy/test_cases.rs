@@ -73,7 +73,7 @@ pub struct TestAction {
     pub index: Option<usize>,
 }
 
-pub(super) fn empty_object() -> Value {
+fn empty_object() -> Value {
     Value::Object(Map::new())
 }
 
