@@ -9,7 +9,7 @@ use hashbrown::{HashMap, HashSet};
 
 use super::params::Schemas;
 use super::{Problem, Report, closest, known_names};
-use crate::definition::{Duration, Node, Retry, Workflow, is_id};
+use crate::definition::{self, Duration, Node, Retry, Workflow, is_id};
 use crate::executor::Executors;
 use crate::expr;
 use crate::plan::{Plan, StepIndex, for_each_expression_text, steps_read};
@@ -129,11 +129,10 @@ impl<'a> Checker<'a> {
             .filter(|(_, present)| *present)
             .map(|(key, _)| key);
         let count = kinds.clone().count();
-        // A kind the schema's check removed was given: its problem is reported there.
-        let kind_removed = ["executor", "pipeline", "parallel"].iter().any(|key| {
-            let removed = format!("{pointer}/{key}");
-            self.report.removed.contains(&removed)
-        });
+        // A kind the schema's check removed (its value, or its key misspelt) was given: its
+        // problem is reported there.
+        let kind_removed =
+            (["executor", "pipeline", "parallel"].iter()).any(|key| self.lost(pointer, key));
         match count {
             0 if kind_removed => {}
             0 => self.problem(
@@ -244,16 +243,34 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Whether the node at `pointer` was given `key` but lost it to the schema's check: its
+    /// value was refused, or a key refused as unknown is likely a typo of it. What follows
+    /// from the key's absence is then no news.
+    fn lost(&self, pointer: &str, key: &str) -> bool {
+        let removed = (self.report.removed.iter())
+            .filter_map(|removed| removed.strip_prefix(pointer)?.strip_prefix('/'))
+            .filter(|removed| !removed.contains('/'));
+        removed.into_iter().any(|removed| {
+            let removed = removed.replace("~1", "/").replace("~0", "~");
+            removed == key || closest(&removed, node_keys()) == Some(key)
+        })
+    }
+
+    /// Checks a step, or a node of no kind, which gets only the checks of what it has: it
+    /// may have been meant as a group (its problem is reported by [`Checker::node`]).
     fn step(&mut self, node: &'a Node, pointer: &str) {
         self.leaves += 1;
-        if node.id.is_none() {
+        let is_step = node.executor.is_some();
+        if node.id.is_none() && is_step {
             self.problem(pointer, "a step needs an `id`");
         }
         if node.planner && node.for_each.is_some() {
             let message = "a planner step has no `for_each`: its output is one plan";
             self.problem(format!("{pointer}/for_each"), message);
         }
-        if node.max_parallel.is_some() && node.for_each.is_none() {
+        // A `for_each` lost to a typo made the step one: what it reads is its items'.
+        let for_each = node.for_each.is_some() || self.lost(pointer, "for_each");
+        if node.max_parallel.is_some() && !for_each && is_step {
             let message = "`max_parallel` on a step limits its `for_each` items, and this step has none (a group's `max_parallel` or `limits.max_parallel` limits steps)";
             self.problem(format!("{pointer}/max_parallel"), message);
         }
@@ -321,9 +338,9 @@ impl<'a> Checker<'a> {
         // The templates of `with` and `fallbacks` are checked, and the steps every
         // expression that parses reads noted, in one walk. Only these templates read the
         // item of a `for_each` step.
-        let params_read: &[&str] = match node.for_each {
-            Some(_) => &expr::ITEM_VARIABLES,
-            None => &expr::VARIABLES,
+        let params_read: &[&str] = match for_each {
+            true => &expr::ITEM_VARIABLES,
+            false => &expr::VARIABLES,
         };
         let (report, references, ids) = (&mut *self.report, &mut self.references, &self.ids);
         for_each_expression_text(node, |suffix, text| {
@@ -463,6 +480,15 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// The keys a node may have, as the schema names them.
+fn node_keys() -> impl Iterator<Item = &'static str> {
+    let properties = definition::schema().pointer("/$defs/Node/properties");
+    (properties
+        .and_then(serde_json::Value::as_object)
+        .into_iter())
+    .flat_map(|properties| properties.keys().map(String::as_str))
 }
 
 /// Whether `id_pointer`, the pointer of a node's `id`, is that of the node at `node_pointer`.

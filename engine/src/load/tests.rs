@@ -287,6 +287,34 @@ fn node_kinds_and_group_keys() {
     );
 }
 
+/// One typo is one problem: what only follows from the key it lost (a group's members, a
+/// step's `for_each`, a node's kind) is not reported too.
+#[test]
+fn a_key_lost_to_a_typo_or_no_kind_at_all_is_the_one_problem() {
+    let found = problems(
+        r#"{"name": "w", "steps": [
+            {"id": "g", "max_parallel": 2, "praallel": [{"id": "a", "executor": "noop"}]},
+            {"id": "f", "fro_each": "${{ [1, 2] }}", "max_parallel": 2, "executor": "noop",
+             "with": {"output": "${{ item }}"}},
+            {"id": "e", "exector": "noop"},
+            {},
+            {"max_parallel": 2},
+            {"id": "x", "for_each": 5, "max_parallel": 2, "executor": "noop",
+             "with": {"output": "${{ index }}"}}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/praallel: unknown key `praallel` (did you mean `parallel`?)",
+            "w.json:/steps/1/fro_each: unknown key `fro_each` (did you mean `for_each`?)",
+            "w.json:/steps/2/exector: unknown key `exector` (did you mean `executor`?)",
+            "w.json:/steps/3: a node needs `executor` (a step) or `pipeline` or `parallel` (a group)",
+            "w.json:/steps/4: a node needs `executor` (a step) or `pipeline` or `parallel` (a group)",
+            "w.json:/steps/5/for_each: expected string, found a number",
+        ]
+    );
+}
+
 /// Asserts that the problems `found` are as many as `starts`, each beginning with its own.
 fn assert_starts(found: &[String], starts: &[&str]) {
     assert_eq!(found.len(), starts.len(), "{found:?}");
