@@ -1,10 +1,14 @@
 //! The workflow file format: the types a workflow JSON file deserializes into.
 //!
-//! These types are the single source of truth for the file format: the committed JSON Schema
-//! (`schemas/workflow.schema.json`) is generated from them, and the loader checks files
-//! against that schema before it deserializes them. See `docs/workflow-format.md`.
+//! These types are the single source of truth for the file format: the loader checks files
+//! against the JSON Schema generated from them ([`schema`]) before it deserializes them, and
+//! the committed one (`schemas/workflow.schema.json`) is that schema with what the loader
+//! checks after it, where JSON Schema can say it ([`editor_schema`]). See
+//! `docs/workflow-format.md`.
 
 pub(crate) mod duration;
+mod editor;
+pub(crate) mod tidy;
 pub mod whole;
 
 use std::collections::BTreeMap;
@@ -14,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use duration::{Duration, MAX_DURATION};
+pub use editor::editor_schema;
 
 use crate::executor::ErrorClass;
 use crate::state::StepState;
@@ -175,10 +180,10 @@ pub struct Retry {
     /// How the delay grows between attempts.
     #[serde(default)]
     pub backoff: Backoff,
-    /// Delay before the second attempt.
+    /// Delay before the second attempt (default: 1s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_delay: Option<Duration>,
-    /// Upper bound of the delay.
+    /// Upper bound of the delay (default: 1m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_delay: Option<Duration>,
     /// Randomise each delay (between half and all of it) so retries do not move in lockstep.
@@ -277,10 +282,12 @@ pub struct Node {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = ID_PATTERN))]
     pub id: Option<String>,
-    /// Ids of steps or groups that must succeed before this node starts.
+    /// Ids of steps or groups that must end before this node starts; by default each must
+    /// have succeeded, a step's `trigger` may ask less.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<String>,
-    /// Most runs of this node at once: members of a group, items of a `for_each` step.
+    /// On a group, most of its steps running at once; on a `for_each` step, most of its items
+    /// at once. Refused on any other step.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -309,7 +316,8 @@ pub struct Node {
     /// How failed attempts are retried (default: `defaults.retry`, else one attempt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Box<Retry>>,
-    /// Time limit of one attempt (default: `defaults.timeout`, else none).
+    /// Time limit of one attempt (default: `defaults.timeout`, else none, except an `agent`
+    /// step's: its executor's default, 30 minutes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     /// Longest silence before the running step counts as stalled.
@@ -480,7 +488,9 @@ impl Node {
     }
 }
 
-/// The JSON Schema of workflow files, generated from [`Workflow`] (once).
+/// The JSON Schema of workflow files the loader checks a file with first, generated from
+/// [`Workflow`] (once): their structure. Editors get [`editor_schema`], which says more of
+/// what the loader checks after it.
 ///
 /// Optional keys are written by leaving them out: the schema does not offer `null` for them,
 /// so that editors complete real values and a misplaced `null` is caught early.
@@ -488,38 +498,6 @@ pub fn schema() -> &'static Value {
     static SCHEMA: std::sync::LazyLock<Value> =
         std::sync::LazyLock::new(crate::load::document_schema::<Workflow>);
     &SCHEMA
-}
-
-/// Removes the `null` alternative schemars adds for `Option` fields (in a workflow file, an
-/// optional key is left out).
-pub(crate) fn drop_null(schema: &mut Value) {
-    let Value::Object(members) = schema else {
-        return;
-    };
-    if let Some(Value::Array(types)) = members.get_mut("type") {
-        types.retain(|kind| kind != "null");
-        if let [only] = types.as_slice() {
-            let only = only.clone();
-            members.insert("type".into(), only);
-        }
-    }
-    let is_null = |alternative: &Value| alternative.get("type").is_some_and(|kind| kind == "null");
-    if let Some(Value::Array(alternatives)) = members.get_mut("anyOf")
-        && alternatives.len() == 2
-        && alternatives.iter().any(is_null)
-    {
-        alternatives.retain(|alternative| !is_null(alternative));
-        if let Some(Value::Object(kept)) = alternatives.pop() {
-            members.remove("anyOf");
-            members.extend(kept);
-        }
-    }
-    for member in members.values_mut() {
-        match member {
-            Value::Array(items) => items.iter_mut().for_each(drop_null),
-            item => drop_null(item),
-        }
-    }
 }
 
 /// A step's parameters (`with`, each of `fallbacks`): a map from names to JSON values, kept

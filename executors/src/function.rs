@@ -107,11 +107,17 @@ struct FunctionParams {
     input: Value,
 }
 
+/// The parameters of a `function` step, whatever functions are registered (the name is
+/// any string): for the editor's schema, which cannot know the embedding program's.
+pub(crate) fn any_function_params() -> schemars::Schema {
+    params_schema::<FunctionParams>()
+}
+
 #[async_trait]
 impl Executor for FunctionExecutor {
     /// `function` (one of the registered names) and `input`.
     fn params_schema(&self) -> Option<schemars::Schema> {
-        let mut schema = params_schema::<FunctionParams>();
+        let mut schema = any_function_params();
         if let Some(Value::Object(function)) = schema.pointer_mut("/properties/function") {
             function.insert("enum".to_owned(), json!(self.names().collect::<Vec<_>>()));
         }

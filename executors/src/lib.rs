@@ -87,6 +87,20 @@ pub fn builtin() -> Executors {
     executors
 }
 
+/// The workflow schema editors read, as `cairn schema workflow` prints it: the engine's
+/// [`workflow_editor_schema`](cairn_engine::workflow_editor_schema) with the parameters of
+/// the built-in executors, `function`'s naming any function (the embedding program's).
+pub fn workflow_schema() -> serde_json::Value {
+    let builtin = builtin();
+    let described = (builtin.iter())
+        .filter_map(|(name, executor)| Some((name.as_str(), executor.params_schema()?)));
+    let function = ("function", function::any_function_params());
+    cairn_engine::workflow_editor_schema(described.chain([function]))
+}
+
+#[cfg(test)]
+mod schema_tests;
+
 #[cfg(test)]
 mod tests {
     #[test]

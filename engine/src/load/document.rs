@@ -133,12 +133,14 @@ pub fn load_json(source: &str, origin: &str) -> Result<Value, LoadError> {
     serde_json::from_str(source).map_err(|error| fail(syntax_problem(&error)))
 }
 
-/// The JSON Schema of documents of type `T`, as [`load_document`] wants it: optional keys
-/// are written by leaving them out, so the schema does not offer `null` for them (editors
-/// complete real values, and a misplaced `null` is caught early).
+/// The JSON Schema of documents of type `T`, as [`load_document`] wants it and editors
+/// read it: optional keys are written by leaving them out, so the schema does not offer
+/// `null` for them (editors complete real values, and a misplaced `null` is caught early),
+/// and it names no `format` a validator may not know (schemars' `uint32`: Ajv refuses to
+/// compile a schema with one).
 pub fn document_schema<T: schemars::JsonSchema>() -> Value {
     let mut schema = schemars::schema_for!(T).to_value();
-    crate::definition::drop_null(&mut schema);
+    crate::definition::tidy::tidy(&mut schema);
     schema
 }
 

@@ -108,7 +108,7 @@ impl<'a> Schemas<'a> {
                 None => Ok(None),
                 Some(schema) => {
                     let mut schema = schema.to_value();
-                    definition::drop_null(&mut schema);
+                    definition::tidy::tidy(&mut schema);
                     durations::validator_for(&mut schema).map(|validator| Some((schema, validator)))
                 }
             }

@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::*;
 use crate::executor::test_support::{Declared, accepting_anything};
@@ -64,26 +64,6 @@ fn every_example_loads_and_round_trips() {
         let again =
             load_str(&stored, "stored", &EXECUTORS).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(again.workflow(), plan.workflow());
-    }
-}
-
-#[test]
-fn the_committed_schema_is_current_and_accepts_every_example() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/workflow.schema.json");
-    let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert!(
-        committed == *definition::schema(),
-        "schemas/workflow.schema.json is stale: run `cargo run -- schema workflow > schemas/workflow.schema.json`"
-    );
-    let validator = jsonschema::validator_for(&committed).unwrap();
-    for path in examples() {
-        let example: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&example)
-            .map(|error| error.to_string())
-            .collect();
-        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
     }
 }
 
