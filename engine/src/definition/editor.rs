@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::tidy::tidy;
 use crate::executor::ErrorClass;
+use crate::problem::escape;
 
 /// The `$defs` entry of a `${{ }}` template: a string holding `${{`, as the loader spots
 /// one ([`find_open`](crate::expr::find_open)).
@@ -187,7 +188,7 @@ fn params_condition(
     relocate_refs(&mut params, &name);
     templated(&mut params);
     defs.insert(name.clone(), params);
-    let reference = json!({"$ref": format!("#/$defs/{name}")});
+    let reference = json!({"$ref": format!("#/$defs/{}", escape(&name))});
     let mut then = Map::new();
     let with = if required.is_empty() {
         reference.clone()
@@ -215,8 +216,9 @@ fn relocate_refs(schema: &mut Value, name: &str) {
                     .iter()
                     .find_map(|prefix| target.strip_prefix(prefix));
                 *target = match own {
-                    Some(key) => format!("#/$defs/{name}.{key}"),
-                    None if target == "#" => format!("#/$defs/{name}"),
+                    // `key` is a pointer's token already.
+                    Some(key) => format!("#/$defs/{}.{key}", escape(name)),
+                    None if target == "#" => format!("#/$defs/{}", escape(name)),
                     None => target.clone(),
                 };
             }
@@ -322,8 +324,9 @@ mod tests {
             },
             "definitions": {"Size": {"type": "integer", "minimum": 1}},
         });
-        let schema = editor_schema([("sized", params)]);
-        let step = |with: Value| json!({"id": "a", "executor": "sized", "with": with});
+        // A name a JSON pointer escapes.
+        let schema = editor_schema([("my/sized", params)]);
+        let step = |with: Value| json!({"id": "a", "executor": "my/sized", "with": with});
         for (with, taken) in [
             (json!({"size": 2, "sizes": [1, "${{ input.n }}"]}), true),
             (
@@ -338,8 +341,8 @@ mod tests {
         ] {
             assert_eq!(takes(&schema, step(with.clone())), taken, "{with}");
         }
-        assert!(!takes(&schema, json!({"id": "a", "executor": "sized"})));
-        let fallback = json!({"id": "a", "executor": "sized", "with": {"size": 1},
+        assert!(!takes(&schema, json!({"id": "a", "executor": "my/sized"})));
+        let fallback = json!({"id": "a", "executor": "my/sized", "with": {"size": 1},
                               "fallbacks": [{"sizes": [2]}]});
         assert!(takes(&schema, fallback));
         assert!(takes(
