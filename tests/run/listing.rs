@@ -42,13 +42,13 @@ fn runs_are_listed_newest_first_by_state_and_up_to_a_limit() {
     assert_eq!(text.lines().count(), 1, "{text}");
 }
 
-#[test]
-fn a_runs_control_characters_are_printed_escaped_for_a_person_and_kept_in_json() {
-    let scratch = Scratch::new();
+/// Runs a workflow named `name` whose one step runs `script` and fails: `cairn run`'s
+/// output and the run's id.
+fn failed_run(scratch: &Scratch, name: &str, script: &str) -> (std::process::Output, String) {
     let workflow = scratch.write(
-        "escapes.json",
-        &json!({"name": "esc\u{1b}]52;c;cHduZWQ=\u{7}", "steps": [{"id": "loud", "executor": "process",
-            "with": {"command": ["sh", "-c", "printf 'bad\\033[2J\\r\\302\\233\\n' >&2; exit 3"]}}]}),
+        "failing.json",
+        &json!({"name": name, "steps": [{"id": "loud", "executor": "process",
+            "with": {"command": ["sh", "-c", script]}}]}),
     );
     let run = scratch.cairn(&["run", workflow.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(1));
@@ -56,6 +56,17 @@ fn a_runs_control_characters_are_printed_escaped_for_a_person_and_kept_in_json()
         .as_str()
         .unwrap()
         .to_owned();
+    (run, id)
+}
+
+#[test]
+fn a_runs_control_characters_are_printed_escaped_for_a_person_and_kept_in_json() {
+    let scratch = Scratch::new();
+    let (run, id) = failed_run(
+        &scratch,
+        "esc\u{1b}]52;c;cHduZWQ=\u{7}",
+        "printf 'bad\\033[2J\\r\\302\\233\\n' >&2; exit 3",
+    );
     let (name, error) = (
         "esc\\u{1b}]52;c;cHduZWQ=\\u{7}",
         "bad\\u{1b}[2J\\u{d}\\u{9b}",
@@ -93,18 +104,11 @@ fn a_runs_control_characters_are_printed_escaped_for_a_person_and_kept_in_json()
 fn a_newline_in_a_name_or_a_stderr_tail_cannot_forge_a_line_of_cairns_own() {
     let scratch = Scratch::new();
     let forged_run = "00000000-0000-0000-0000-000000000000  succeeded  deploy";
-    let workflow = scratch.write(
-        "forge.json",
-        &json!({"name": format!("deploy\nstate     succeeded\n{forged_run}"),
-            "steps": [{"id": "a", "executor": "process",
-            "with": {"command": ["sh", "-c", "printf 'oops\\nrun 1 succeeded\\n' >&2; exit 3"]}}]}),
+    let (run, id) = failed_run(
+        &scratch,
+        &format!("deploy\nstate     succeeded\n{forged_run}"),
+        "printf 'oops\\nrun 1 succeeded\\n' >&2; exit 3",
     );
-    let run = scratch.cairn(&["run", workflow.to_str().unwrap()]);
-    assert_eq!(run.status.code(), Some(1));
-    let id = scratch.json(&["runs", "--json"])[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let runs = String::from_utf8(scratch.cairn(&["runs"]).stdout).unwrap();
     assert_eq!(runs.lines().count(), 1, "{runs}");
     let show = String::from_utf8(scratch.cairn(&["show", &id]).stdout).unwrap();
