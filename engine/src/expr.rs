@@ -52,16 +52,28 @@ pub struct ExprError {
 /// length said.
 const QUOTED: usize = 120;
 
+/// The first [`QUOTED`] characters of `text`, or `None` when it is short enough to quote
+/// whole.
+fn start_of(text: &str) -> Option<&str> {
+    (text.char_indices().nth(QUOTED)).map(|(end, _)| &text[..end])
+}
+
 /// `expression` (or a value's JSON) as a message quotes it: whole if short, else its start
 /// and its length.
 pub(crate) fn shortened(expression: &str) -> String {
-    match expression.char_indices().nth(QUOTED) {
+    match start_of(expression) {
         None => expression.to_owned(),
-        Some((end, _)) => format!(
-            "{}… ({} characters)",
-            &expression[..end],
-            expression.chars().count()
-        ),
+        Some(start) => format!("{start}… ({} characters)", expression.chars().count()),
+    }
+}
+
+/// `text` (an executor's reply) as a message quotes it: as a string literal, its newlines and
+/// quotes escaped so that it cannot break the message's lines; whole if short, else its start
+/// and its length.
+pub(crate) fn quoted(text: &str) -> String {
+    match start_of(text) {
+        None => format!("{text:?}"),
+        Some(start) => format!("{start:?}… ({} characters)", text.chars().count()),
     }
 }
 

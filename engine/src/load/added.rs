@@ -125,18 +125,19 @@ pub(crate) fn restore_plan(
 fn shape(output: &Value) -> Result<&Vec<Value>, Problem> {
     let expected = "a plan is an object `{\"steps\": [...]}`";
     let Some(object) = output.as_object() else {
-        // An executor keeps output it cannot read as JSON as text: say why it could not.
-        if let Value::String(text) = output
-            && text.trim_start().starts_with(['{', '['])
-            && let Err(error) = serde_json::from_str::<Value>(text)
-        {
-            let Problem { place, message } = super::syntax_problem(&error);
-            return Err(Problem::at(
-                "",
-                format!(
-                    "{expected}: the planner printed text that is not JSON ({place}: {message})"
-                ),
-            ));
+        // An executor keeps output it cannot read as JSON as text: say why it could not, and
+        // what it printed.
+        if let Value::String(text) = output {
+            let json = text.trim_start().starts_with(['{', '[']);
+            let why = match serde_json::from_str::<Value>(text) {
+                Err(error) if json => {
+                    let Problem { place, message } = super::syntax_problem(&error);
+                    format!(": the planner printed text that is not JSON ({place}: {message})")
+                }
+                _ => ", not a string".to_owned(),
+            };
+            let quoted = crate::expr::quoted(text);
+            return Err(Problem::at("", format!("{expected}{why}; text: {quoted}")));
         }
         return Err(Problem::at("", format!("{expected}, not {}", kind(output))));
     };

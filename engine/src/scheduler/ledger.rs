@@ -717,6 +717,7 @@ impl Ledger {
     }
 }
 
+mod accept;
 mod answer;
 mod approvals;
 mod attempt;

@@ -142,7 +142,11 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
         ),
         (
             json!("{\"steps\": [}\n"),
-            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (1:12: invalid JSON: expected value)",
+            "plan of gen: a plan is an object `{\"steps\": [...]}`: the planner printed text that is not JSON (1:12: invalid JSON: expected value); text: \"{\\\"steps\\\": [}\\n\"",
+        ),
+        (
+            json!("Nothing to do, sorry."),
+            "plan of gen: a plan is an object `{\"steps\": [...]}`, not a string; text: \"Nothing to do, sorry.\"",
         ),
     ];
     for (output, expected) in cases {

@@ -15,11 +15,17 @@ use crate::nesting::read_output;
 /// The JSON in a planner's `output` when it is no plan but holds an answer: an object
 /// without `steps` and with a string `text` ([`read`]). `None` for any other output.
 pub(super) fn answer(output: &Value) -> Option<Result<Value, String>> {
+    planners_text(output).map(read)
+}
+
+/// The text a planner's `output` answers with when it is no plan: the `text` of an object
+/// without `steps`. `None` for any other output.
+pub(super) fn planners_text(output: &Value) -> Option<&str> {
     let Value::Object(fields) = output else {
         return None;
     };
     match fields.get("text") {
-        Some(Value::String(text)) if !fields.contains_key("steps") => Some(read(text)),
+        Some(Value::String(text)) if !fields.contains_key("steps") => Some(text),
         _ => None,
     }
 }
@@ -27,6 +33,12 @@ pub(super) fn answer(output: &Value) -> Option<Result<Value, String>> {
 /// The JSON in `output` when it is an agent's reply, exactly its keys `{"text", "raw",
 /// "warnings"}` ([`read`]). `None` for any other output.
 pub(super) fn agent_answer(output: &Value) -> Option<Result<Value, String>> {
+    agents_text(output).map(read)
+}
+
+/// The `text` of `output` when it is an agent's reply, exactly its keys `{"text", "raw",
+/// "warnings"}`. `None` for any other output.
+pub(super) fn agents_text(output: &Value) -> Option<&str> {
     let Value::Object(fields) = output else {
         return None;
     };
@@ -35,27 +47,31 @@ pub(super) fn agent_answer(output: &Value) -> Option<Result<Value, String>> {
             .iter()
             .all(|key| fields.contains_key(*key));
     match fields.get("text") {
-        Some(Value::String(text)) if reply => Some(read(text)),
+        Some(Value::String(text)) if reply => Some(text),
         _ => None,
     }
 }
 
 /// The JSON in an agent's `text`: the text parsed whole, else the one Markdown code block
 /// in it (agents often say a sentence around a fenced answer); an error says why the text
-/// holds none.
+/// holds none, and quotes its start.
 fn read(text: &str) -> Result<Value, String> {
     let whole = match json(text.trim()) {
         Ok(json) => return Ok(json),
         Err(error) => error,
     };
-    match code_blocks(text).as_slice() {
-        [] => Err(format!("text is {whole}")),
-        [block] => json(block).map_err(|error| format!("code block is {error}")),
-        blocks => Err(format!(
+    let problem = match code_blocks(text).as_slice() {
+        [] => format!("text is {whole}"),
+        [block] => match json(block) {
+            Ok(json) => return Ok(json),
+            Err(error) => format!("code block is {error}"),
+        },
+        blocks => format!(
             "text holds {} code blocks: reply with the JSON alone, or in one block",
             blocks.len()
-        )),
-    }
+        ),
+    };
+    Err(format!("{problem}; text: {}", crate::expr::quoted(text)))
 }
 
 /// `text` as JSON, read to the 128 levels a run holds as any executor's output is

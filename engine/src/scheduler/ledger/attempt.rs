@@ -183,17 +183,23 @@ impl Ledger {
     }
 
     /// Enforces the output cap and the step's `output_schema`, which an agent's reply meets
-    /// with the JSON it answered ([`agent_answer`]): that JSON is then the step's output.
-    pub(super) fn check_output(&self, step: StepIndex, output: Value) -> Result<Value, ExecError> {
+    /// with the JSON it answered ([`agent_answer`]): that JSON is then the step's output,
+    /// returned (`None`: the output is the step's output as it is).
+    pub(super) fn check_output(
+        &self,
+        step: StepIndex,
+        output: &Value,
+    ) -> Result<Option<Value>, ExecError> {
         let failure = |class, message| ExecError { class, message };
         let schema = self.plan.node(step).output_schema.as_ref();
-        let output = match schema.and_then(|_| agent_answer(&output)) {
-            Some(read) => read.map_err(|problem| {
+        let answered = match schema.and_then(|_| agent_answer(output)) {
+            Some(read) => Some(read.map_err(|problem| {
                 failure(ErrorClass::OutputSchema, format!("the agent's {problem}"))
-            })?,
-            None => output,
+            })?),
+            None => None,
         };
-        let size = crate::measure::json_len(&output);
+        let output = answered.as_ref().unwrap_or(output);
+        let size = crate::measure::json_len(output);
         if size > self.max_output_bytes {
             let cap = self.max_output_bytes;
             // No command-line advice: the CLI adds it where it prints the run's end.
@@ -211,7 +217,7 @@ impl Ledger {
             })?;
             // Each value is quoted shortened, and the first problems only: a planner's plan
             // of thousands of steps that breaks `maxItems` is not quoted whole.
-            let mut errors = validator.iter_errors(&output);
+            let mut errors = validator.iter_errors(output);
             let problems: Vec<String> = (errors.by_ref().take(SCHEMA_PROBLEMS))
                 .map(|error| {
                     let value = expr::shortened(&error.instance().to_string());
@@ -234,7 +240,7 @@ impl Ledger {
                 return Err(failure(ErrorClass::OutputSchema, message));
             }
         }
-        Ok(output)
+        Ok(answered)
     }
 }
 

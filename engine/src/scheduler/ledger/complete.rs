@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::planner::{Planned, read_plan};
+use super::accept::Accepted;
 use super::{BATCH_SLICE, Ledger, add_usage};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
@@ -66,21 +66,13 @@ impl Ledger {
             .and_then(|output| match &stall {
                 Some((stall, _)) => Err(stall.error()),
                 None => Ok(output),
-            })
-            .and_then(|output| {
-                if planner {
-                    read_plan(output)
-                } else {
-                    Ok(output)
-                }
-            })
-            .and_then(|output| self.check_output(step, output));
+            });
         // The steps a planner's plan added (none for any other step).
         let (result, log, added) = match result {
-            Ok(output) if planner => match self.add_plan(step, &output)? {
-                Planned::Added(detail, added) => (Ok(output), Some(merged(log, detail)), added),
-                Planned::Refused(error) => (Err(error), log, 0..0),
-                Planned::Looped(stall) => {
+            Ok(output) => match self.accept(step, output)? {
+                Accepted::Yes(output, detail, added) => (Ok(output), joined(log, detail), added),
+                Accepted::No(error, kept) => (Err(error), joined(log, kept), 0..0),
+                Accepted::Looped(stall) => {
                     let on_stall = self.plan.steps()[step].on_stall;
                     return self.escalate(step, stall, on_stall, log, now);
                 }
@@ -318,6 +310,14 @@ pub(super) fn merged(log: Option<Value>, mut detail: Value) -> Value {
         fields.extend(log);
     }
     detail
+}
+
+/// `detail`, if any, with the fields of `log` (see [`merged`]); else `log`.
+fn joined(log: Option<Value>, detail: Option<Value>) -> Option<Value> {
+    match detail {
+        Some(detail) => Some(merged(log, detail)),
+        None => log,
+    }
 }
 
 /// How an attempt that failed with `error` ended, to compare with its step's other endings:

@@ -26,12 +26,12 @@ pub(super) enum Planned {
     Looped(Stall),
 }
 
-/// The plan in a planner's `output`: for an agent, the JSON it answered ([`answer`]); else
-/// the output itself.
-pub(super) fn read_plan(output: Value) -> Result<Value, ExecError> {
-    match answer(&output) {
-        None => Ok(output),
-        Some(read) => read.map_err(|problem| ExecError {
+/// The plan in a planner's `output`: for an agent, the JSON it answered ([`answer`]),
+/// returned; `None` when it is the output itself.
+pub(super) fn read_plan(output: &Value) -> Result<Option<Value>, ExecError> {
+    match answer(output) {
+        None => Ok(None),
+        Some(read) => read.map(Some).map_err(|problem| ExecError {
             class: ErrorClass::InvalidPlan,
             message: format!("the planner's {problem}"),
         }),

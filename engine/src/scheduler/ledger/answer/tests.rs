@@ -22,7 +22,7 @@ fn a_planners_output_without_steps_is_read_from_its_text_whatever_its_other_keys
     assert_eq!(
         answer(&json!({"text": "no plan"})),
         Some(Err(
-            "text is not JSON: expected ident at line 1 column 2".into()
+            "text is not JSON: expected ident at line 1 column 2; text: \"no plan\"".into()
         ))
     );
 }
@@ -49,10 +49,10 @@ fn an_answer_is_read_to_128_levels_and_named_too_deep_past_them() {
     assert!(read.is_array());
     let fenced = format!("Here:\n```json\n{}\n```", nested(128));
     assert!(agent_answer(&reply(fenced)).unwrap().is_ok());
+    let error = agent_answer(&reply(nested(129))).unwrap().unwrap_err();
+    let quoted = format!("{:?}… (258 characters)", "[".repeat(120));
     assert_eq!(
-        agent_answer(&reply(nested(129))),
-        Some(Err(
-            "text is JSON nested deeper than 128 levels of arrays and objects".into()
-        ))
+        error,
+        format!("text is JSON nested deeper than 128 levels of arrays and objects; text: {quoted}")
     );
 }

@@ -338,23 +338,29 @@ fn an_agents_text_is_read_as_its_plan() {
     let plan = json!({"steps": [{"id": "a", "executor": "noop"}]});
     let fenced = format!("```json\n{plan}\n```");
     let agent = |text: &str| json!({"text": text, "raw": {}, "warnings": []});
-    assert_eq!(super::read_plan(agent(&fenced)).unwrap(), plan);
-    assert_eq!(super::read_plan(agent(&plan.to_string())).unwrap(), plan);
     assert_eq!(
-        super::read_plan(plan.clone()).unwrap(),
-        plan,
+        super::read_plan(&agent(&fenced)).unwrap(),
+        Some(plan.clone())
+    );
+    assert_eq!(
+        super::read_plan(&agent(&plan.to_string())).unwrap(),
+        Some(plan.clone())
+    );
+    assert_eq!(
+        super::read_plan(&plan).unwrap(),
+        None,
         "a plan is read as it is"
     );
-    let error = super::read_plan(agent("Here is the plan.")).unwrap_err();
+    let error = super::read_plan(&agent("Here is the plan.")).unwrap_err();
     assert_eq!(error.class, crate::executor::ErrorClass::InvalidPlan);
     let said = format!("Here is the plan:\n\n{fenced}\n\nIt adds one step.");
     assert_eq!(
-        super::read_plan(agent(&said)).unwrap(),
-        plan,
+        super::read_plan(&agent(&said)).unwrap(),
+        Some(plan),
         "a sentence around the plan's code block"
     );
     let two = format!("First:\n{fenced}\nOr:\n{fenced}");
-    let error = super::read_plan(agent(&two)).unwrap_err();
+    let error = super::read_plan(&agent(&two)).unwrap_err();
     assert!(
         error.message.contains("holds 2 code blocks"),
         "{}",
