@@ -39,6 +39,10 @@ pub const ENV_NAME_PATTERN: &str = "^[^=\\x00]+$";
 /// variable's value: no NUL byte (the end of a C string: no process can be given one). An
 /// executor's parameters schema names it, and the loader explains it.
 pub const NUL_FREE_PATTERN: &str = "^[^\\x00]*$";
+/// The key by which an executor's parameters schema says in its own words why a value is
+/// refused: beside the keyword that refuses it (`{"minimum": 1, "cairnMessage": "..."}`),
+/// the loader gives this message for the value instead of the schema library's.
+pub const SCHEMA_MESSAGE_KEY: &str = "cairnMessage";
 
 /// Whether `name` can be an environment variable's name: what [`ENV_NAME_PATTERN`] says,
 /// for the executors that check a rendered `with.env` and the guard that judges it.

@@ -72,7 +72,7 @@ pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
     Backoff, DEFAULT_LOOP_AFTER, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration,
     ENV_NAME_PATTERN, ID_PATTERN, Limits, MAX_DURATION, MAX_STEPS_CEILING, NUL_FREE_PATTERN, Node,
-    NodeKind, OnStall, Params, Retry, Stall, Trigger, Workflow,
+    NodeKind, OnStall, Params, Retry, SCHEMA_MESSAGE_KEY, Stall, Trigger, Workflow,
     editor_schema as workflow_editor_schema, is_env_name, is_id, schema as workflow_schema, whole,
 };
 pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};

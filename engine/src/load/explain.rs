@@ -7,7 +7,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use crate::definition::duration::PATTERN as DURATION_PATTERN;
-use crate::definition::{ENV_NAME_PATTERN, ID_PATTERN, NUL_FREE_PATTERN};
+use crate::definition::{ENV_NAME_PATTERN, ID_PATTERN, NUL_FREE_PATTERN, SCHEMA_MESSAGE_KEY};
 use crate::problem::escape;
 
 /// One problem a validation error stands for.
@@ -30,6 +30,11 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
         message,
         fatal,
     };
+    // The schema's own words, where it has some for the keyword that refused the value.
+    let own = schema_at(root, error.schema_path().as_str()).get(SCHEMA_MESSAGE_KEY);
+    if let Some(message) = own.and_then(Value::as_str) {
+        return vec![found(message.to_owned(), false)];
+    }
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_keys(root, error.schema_path().as_str());

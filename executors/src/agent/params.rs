@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use cairn_engine::Action;
 use cairn_engine::Duration;
-use cairn_engine::NUL_FREE_PATTERN;
+use cairn_engine::{NUL_FREE_PATTERN, SCHEMA_MESSAGE_KEY};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::process::params::{
     ProcessParams, env_value_schema, holds_nul, nul_free_env, nul_free_words,
@@ -50,6 +50,7 @@ impl Cli {
 /// executor reads from the rendered `with`.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("allOf" = budget_rules()))]
 pub(super) struct AgentParams {
     /// The CLI to run.
     pub(super) cli: Cli,
@@ -86,9 +87,9 @@ pub(super) struct AgentParams {
     #[serde(default)]
     pub(super) kill_grace: Option<Duration>,
     /// The most the attempt may spend, in US dollars: claude's `--max-budget-usd` (a policy's
-    /// cost budget sets it to what is left). The other presets take no such flag.
+    /// cost budget sets it to what is left). The other CLIs take no such flag: a workflow
+    /// that gives them one is refused at load ([`budget_rules`]).
     #[serde(default)]
-    #[schemars(range(min = 0.0))]
     pub(super) max_budget_usd: Option<f64>,
 }
 
@@ -164,8 +165,16 @@ impl AgentParams {
         if let Some(budget) = self.max_budget_usd.filter(|_| self.cli == Cli::Claude)
             && ten_thousandths(budget) < 1.0
         {
+            // A policy's `cost_usd` budget lowers it to what is left of the run's, never to
+            // nothing (its guard denies the attempt once the budget is spent): a budget of
+            // nothing is the step's own. A budget of a little is either's.
+            let whose = if budget <= 0.0 {
+                "the step's own `max_budget_usd` leaves nothing to spend: give it at least 0.0001, or leave it out".to_owned()
+            } else {
+                "the step's own `max_budget_usd` is too small (give it at least 0.0001), or a policy's `cost_usd` budget lowered it to what is left of the run's budget, which is then as good as spent".to_owned()
+            };
             return Err(format!(
-                "`with.max_budget_usd` is {budget}, less than $0.0001, the least claude's `--max-budget-usd` is given (a budget is rounded down to 4 decimals): nothing is left to spend (under a policy's `cost_usd` budget, the run's budget is as good as spent)"
+                "`with.max_budget_usd` is {budget}, less than ${MIN_BUDGET_USD}, the least claude's `--max-budget-usd` is given (a budget is rounded down to 4 decimals): {whose}"
             ));
         }
         Ok(())
@@ -258,6 +267,37 @@ fn fill(arg: &str, prompt: &str, model: &str) -> String {
     }
     filled.push_str(rest);
     filled
+}
+
+/// The least budget claude's `--max-budget-usd` is given, in US dollars: a budget is
+/// rounded down to 4 decimals ([`ten_thousandths`]).
+const MIN_BUDGET_USD: f64 = 0.0001;
+
+/// The rules of the parameters schema on `max_budget_usd`, by CLI, checked when a workflow
+/// (or a plan) loads: claude's is at least [`MIN_BUDGET_USD`]; the other CLIs take no
+/// budget flag, so a budget given them would do nothing, and is refused. At run time a
+/// policy's `cost_usd` budget may still set one for any agent step (ignored but by claude).
+fn budget_rules() -> Value {
+    let when =
+        |cli: Cli| json!({"properties": {"cli": {"const": cli.name()}}, "required": ["cli"]});
+    let floor = format!(
+        "less than ${MIN_BUDGET_USD}, the least claude's `--max-budget-usd` is given (a budget is rounded down to 4 decimals): give `max_budget_usd` at least {MIN_BUDGET_USD}, or leave it out"
+    );
+    let claude = json!({
+        "if": when(Cli::Claude),
+        "then": {"properties": {"max_budget_usd": {"minimum": MIN_BUDGET_USD, (SCHEMA_MESSAGE_KEY): floor}}},
+    });
+    let others = [Cli::Codex, Cli::Opencode, Cli::Custom].map(|cli| {
+        let message = format!(
+            "`{}` has no budget flag, so `max_budget_usd` would do nothing: leave it out (only claude takes a budget; a policy's `cost_usd` budget bounds any run)",
+            cli.name()
+        );
+        json!({
+            "if": when(cli),
+            "then": {"properties": {"max_budget_usd": {"not": {}, (SCHEMA_MESSAGE_KEY): message}}},
+        })
+    });
+    Value::Array(std::iter::once(claude).chain(others).collect())
 }
 
 /// A budget in whole ten-thousandths of a dollar, the 4 decimals `--max-budget-usd` is given
@@ -356,9 +396,59 @@ mod tests {
         let error = parse(json!({"cli": "claude", "prompt": "p", "max_budget_usd": 0.00009}))
             .expect_err("refused");
         assert!(error.contains("less than $0.0001"), "{error}");
-        assert!(parse(json!({"cli": "claude", "prompt": "p", "max_budget_usd": 0})).is_err());
-        // Only claude is given the budget.
+        assert!(error.contains("or a policy's `cost_usd` budget"), "{error}");
+        // A policy never lowers a budget to nothing: a budget of nothing is the step's own.
+        let error = parse(json!({"cli": "claude", "prompt": "p", "max_budget_usd": 0}))
+            .expect_err("refused");
+        assert!(
+            error.contains("the step's own `max_budget_usd` leaves nothing to spend")
+                && !error.contains("policy"),
+            "{error}"
+        );
+        // Only claude is given the budget; a policy's may come to any CLI at run time.
         assert!(parse(json!({"cli": "codex", "prompt": "p", "max_budget_usd": 0})).is_ok());
+    }
+
+    #[test]
+    fn a_budget_claude_cannot_take_or_a_cli_without_a_budget_flag_is_refused_at_load() {
+        let problems = |params: Value| -> Vec<String> {
+            let executors = crate::builtin();
+            (cairn_engine::check_params(&executors, "agent", &params, "/with").iter())
+                .map(|problem| format!("{}: {}", problem.place, problem.message))
+                .collect()
+        };
+        for budget in [json!(0), json!(0.00005), json!(-1)] {
+            let params = json!({"cli": "claude", "prompt": "p", "max_budget_usd": budget});
+            assert_eq!(
+                problems(params),
+                [
+                    "/with/max_budget_usd: less than $0.0001, the least claude's `--max-budget-usd` is given (a budget is rounded down to 4 decimals): give `max_budget_usd` at least 0.0001, or leave it out"
+                ],
+                "{budget}"
+            );
+        }
+        for budget in [json!(0.0001), json!(2), json!("${{ input.budget }}")] {
+            let params = json!({"cli": "claude", "prompt": "p", "max_budget_usd": budget});
+            assert_eq!(problems(params), [] as [String; 0], "{budget}");
+        }
+        for (cli, command) in [
+            ("codex", None),
+            ("opencode", None),
+            ("custom", Some(["a {prompt}"])),
+        ] {
+            let mut params = json!({"cli": cli, "prompt": "p"});
+            if let Some(command) = command {
+                params["command"] = json!(command);
+            }
+            assert_eq!(problems(params.clone()), [] as [String; 0], "{cli}");
+            params["max_budget_usd"] = json!(1);
+            assert_eq!(
+                problems(params),
+                [format!(
+                    "/with/max_budget_usd: `{cli}` has no budget flag, so `max_budget_usd` would do nothing: leave it out (only claude takes a budget; a policy's `cost_usd` budget bounds any run)"
+                )],
+            );
+        }
     }
 
     #[test]
