@@ -52,9 +52,9 @@ pub(super) fn agents_text(output: &Value) -> Option<&str> {
     }
 }
 
-/// The JSON in an agent's `text`: the text parsed whole, else the one Markdown code block
-/// in it (agents often say a sentence around a fenced answer); an error says why the text
-/// holds none, and quotes its start.
+/// The JSON in an agent's `text`: the text parsed whole, else the one fenced Markdown code
+/// block in it ([`code_blocks`]: agents often say a sentence around a fenced answer); an
+/// error says why the text holds none, and quotes its start.
 fn read(text: &str) -> Result<Value, String> {
     let whole = match json(text.trim()) {
         Ok(json) => return Ok(json),
@@ -88,20 +88,52 @@ fn json(text: &str) -> Result<Value, String> {
     }
 }
 
-/// The bodies of the Markdown code blocks of `text`: from a line opening with three
-/// backticks (a language after them) to the next line of three backticks alone.
+/// The bodies of the fenced Markdown code blocks of `text`, as CommonMark reads them: from a
+/// fence ([`fence`]) to the next fence of the same character, at least as long, with nothing
+/// after it, or else to the end of the text. Indented code blocks are not read: prose with
+/// an indented line (a list's continuation, a quote) would be taken for one.
 fn code_blocks(text: &str) -> Vec<String> {
-    let (mut blocks, mut open): (Vec<String>, Option<Vec<&str>>) = (Vec::new(), None);
+    let mut blocks = Vec::new();
+    // The open block's fence (its character and length), and its lines so far.
+    let mut open: Option<((char, usize), Vec<&str>)> = None;
     for line in text.lines() {
-        let fence = line.trim_start().starts_with("```");
-        match (&mut open, fence) {
-            (None, true) => open = Some(Vec::new()),
-            (Some(body), false) => body.push(line),
-            (Some(_), true) => blocks.extend(open.take().map(|body| body.join("\n"))),
-            (None, false) => {}
+        let fence = fence(line);
+        match &mut open {
+            None => {
+                if let Some((mark, length, _)) = fence {
+                    open = Some(((mark, length), Vec::new()));
+                }
+            }
+            Some(((mark, length), body)) => match fence {
+                Some((closing, at_least, info))
+                    if closing == *mark && at_least >= *length && info.trim().is_empty() =>
+                {
+                    blocks.push(body.join("\n"));
+                    open = None;
+                }
+                _ => body.push(line),
+            },
         }
     }
+    blocks.extend(open.map(|(_, body)| body.join("\n")));
     blocks
+}
+
+/// The fence `line` is, if it is one: indented at most 3 spaces, 3 or more backticks or
+/// tildes — the character, how many, and the info string after them (a language), which
+/// after backticks holds none (else the line is inline code).
+fn fence(line: &str) -> Option<(char, usize, &str)> {
+    let unindented = line.trim_start_matches(' ');
+    if line.len() - unindented.len() > 3 {
+        return None;
+    }
+    let mark = unindented
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '`' | '~'))?;
+    let info = unindented.trim_start_matches(mark);
+    let length = unindented.len() - info.len();
+    (length >= 3 && !(mark == '`' && info.contains('`'))).then_some((mark, length, info))
 }
 
 #[cfg(test)]

@@ -56,3 +56,31 @@ fn an_answer_is_read_to_128_levels_and_named_too_deep_past_them() {
         format!("text is JSON nested deeper than 128 levels of arrays and objects; text: {quoted}")
     );
 }
+
+/// Code blocks are fenced as CommonMark fences them: backticks or tildes, closed by a fence
+/// of the same character at least as long (or the end of the text); indented code blocks
+/// are prose.
+#[test]
+fn an_answer_is_read_from_a_tilde_fence_as_from_a_backtick_one() {
+    let plan = json!({"steps": [{"id": "a", "executor": "noop"}]});
+    for text in [
+        format!("~~~json\n{plan}\n~~~"),
+        format!("Here:\n\n  ~~~~\n{plan}\n  ~~~~~  \nDone."),
+        format!("```json\n{plan}\n```"),
+        format!("Unclosed, it runs to the end:\n```json\n{plan}"),
+    ] {
+        let reply = json!({"text": text, "raw": {}, "warnings": []});
+        assert_eq!(agent_answer(&reply), Some(Ok(plan.clone())), "{text}");
+    }
+    for (text, blocks) in [
+        ("~~~\nA\n```\nB\n~~~", vec!["A\n```\nB"]),
+        ("````md\n```json\nA\n```\n````", vec!["```json\nA\n```"]),
+        ("~~~~\nA\n~~~\n~~~~\n~~~\nB\n~~~", vec!["A\n~~~", "B"]),
+        ("```\nA\n``` not a fence\n```", vec!["A\n``` not a fence"]),
+        ("Say ```json``` inline.\n~~ two\n`` two", vec![]),
+        ("Plan:\n\n    {\"steps\": []}\n", vec![]),
+        ("    ```\nindented four: no fence", vec![]),
+    ] {
+        assert_eq!(super::code_blocks(text), blocks, "{text}");
+    }
+}
