@@ -65,6 +65,20 @@ fn an_env_name_a_process_cannot_take_is_refused_at_its_place() {
 }
 
 #[test]
+fn a_budget_claude_cannot_take_or_one_for_a_cli_without_a_budget_flag_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = r#"{"name": "budget", "steps": [
+  {"id": "a", "executor": "agent", "with": {"cli": "claude", "prompt": "p", "max_budget_usd": 0}},
+  {"id": "b", "executor": "agent", "with": {"cli": "codex", "prompt": "p", "max_budget_usd": 1}},
+  {"id": "c", "executor": "agent", "with": {"cli": "claude", "prompt": "p", "max_budget_usd": 0.0001}}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, workflow),
+        "w.json:/steps/0/with/max_budget_usd: less than $0.0001, the least claude's `--max-budget-usd` is given (a budget is rounded down to 4 decimals): give `max_budget_usd` at least 0.0001, or leave it out\n\
+         w.json:/steps/1/with/max_budget_usd: `codex` has no budget flag, so `max_budget_usd` would do nothing: leave it out (only claude takes a budget; a policy's `cost_usd` budget bounds any run)\n"
+    );
+}
+
+#[test]
 fn a_nul_byte_a_process_cannot_take_is_refused_at_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let workflow = r#"{"name": "nul", "steps": [

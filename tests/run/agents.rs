@@ -231,6 +231,30 @@ fn an_agent_step_with_an_output_schema_outputs_the_json_it_answered() {
 }
 
 #[test]
+fn an_agent_reply_that_fails_its_output_schema_is_kept_with_the_failed_attempt() {
+    let scratch = Scratch::new();
+    let answer = scratch.dir.path().join("answer");
+    let said = "I looked around. {\"file\": [\"src/main.rs\"]} is what I found.\n";
+    std::fs::write(&answer, said).unwrap();
+    let with = json!({"env": {"FAKE_AGENT_TEXT": answer}});
+    let schema = json!({"output_schema": {"type": "object", "required": ["files"]}});
+    let (file, _) = workflow(&scratch, "claude", with, schema);
+    let id = scratch.run(&file, &[], 1);
+    let show = scratch.json(&["show", &id, "--json"]);
+    let error = error(&show["steps"][0]);
+    assert!(
+        error.starts_with("output_schema: the agent's text is not JSON")
+            && error.ends_with(&format!("; text: {said:?}")),
+        "{error}"
+    );
+    let history = scratch.json(&["history", &id, "--json"]);
+    let failed = (history.as_array().unwrap().iter())
+        .find(|event| event["step"] == "ask" && event["to"] == "failed")
+        .expect("the step failed");
+    assert_eq!(failed["detail"]["reply"], said, "{failed}");
+}
+
+#[test]
 fn an_agent_answer_over_half_the_output_cap_is_stored_once_and_the_step_succeeds() {
     // 0.6 MiB of answer: held twice in the output (`text`, and claude's result object in
     // `raw`), it would be past the default cap of 1 MiB on a step's output.
