@@ -17,6 +17,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::SCHEMA_MESSAGE_KEY;
 use super::tidy::tidy;
 use crate::executor::ErrorClass;
 use crate::problem::escape;
@@ -165,6 +166,7 @@ fn params_condition(
     let name = format!("Params.{executor}");
     let mut params = params.to_value();
     tidy(&mut params);
+    drop_messages(&mut params);
     let required = match params
         .as_object_mut()
         .and_then(|root| root.remove("required"))
@@ -204,6 +206,24 @@ fn params_condition(
         "if": {"properties": {"executor": {"const": executor}}, "required": ["executor"]},
         "then": then,
     })
+}
+
+/// Removes the loader's messages ([`SCHEMA_MESSAGE_KEY`], strings) from an executor's
+/// parameter schema: they are no JSON Schema keyword, which a strict validator refuses.
+fn drop_messages(schema: &mut Value) {
+    match schema {
+        Value::Object(members) => {
+            if members
+                .get(SCHEMA_MESSAGE_KEY)
+                .is_some_and(Value::is_string)
+            {
+                members.remove(SCHEMA_MESSAGE_KEY);
+            }
+            members.values_mut().for_each(drop_messages);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_messages),
+        _ => {}
+    }
 }
 
 /// Points the `$ref`s of an executor's parameter schema (to its root or its own

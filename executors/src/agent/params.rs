@@ -87,8 +87,8 @@ pub(super) struct AgentParams {
     #[serde(default)]
     pub(super) kill_grace: Option<Duration>,
     /// The most the attempt may spend, in US dollars: claude's `--max-budget-usd` (a policy's
-    /// cost budget sets it to what is left). The other CLIs take no such flag: a workflow
-    /// that gives them one is refused at load ([`budget_rules`]).
+    /// cost budget sets it to what is left), at least $0.0001. The other CLIs take no such
+    /// flag: a workflow that gives them one is refused at load.
     #[serde(default)]
     pub(super) max_budget_usd: Option<f64>,
 }
@@ -449,6 +449,27 @@ mod tests {
                 )],
             );
         }
+    }
+
+    #[test]
+    fn the_schema_editors_read_refuses_the_budgets_the_loader_refuses() {
+        use cairn_engine::Executor;
+        let params = super::super::AgentExecutor::new().params_schema().unwrap();
+        let schema = cairn_engine::workflow_editor_schema([("agent", params)]);
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let takes = |with: Value| {
+            let step = json!({"id": "a", "executor": "agent", "with": with});
+            validator.is_valid(&json!({"name": "w", "steps": [step]}))
+        };
+        let claude =
+            |budget: Value| json!({"cli": "claude", "prompt": "p", "max_budget_usd": budget});
+        assert!(!takes(claude(json!(0))));
+        assert!(takes(claude(json!(0.0001))));
+        assert!(takes(claude(json!("${{ input.budget }}"))));
+        assert!(!takes(
+            json!({"cli": "codex", "prompt": "p", "max_budget_usd": 1})
+        ));
+        assert!(takes(json!({"cli": "codex", "prompt": "p"})));
     }
 
     #[test]
