@@ -535,3 +535,46 @@ fn an_item_a_crash_cut_off_is_pending_again_in_a_run_paused_after_it_and_its_att
     ended[0].2 = 2;
     assert_eq!(item_states(&scratch.db()), ended);
 }
+
+#[test]
+fn items_run_one_at_a_time_under_a_cost_budget_each_see_what_those_before_spent() {
+    let scratch = Scratch::new();
+    let (budget, cost) = (0.03, 0.01358415); // what one answer of the fake claude costs
+    let policy = scratch.write("policy.json", &json!({"budgets": {"cost_usd": budget}}));
+    let calls = scratch.dir.path().join("calls");
+    let claude = format!("{}/examples/agents/claude", env!("CARGO_MANIFEST_DIR"));
+    let workflow = scratch.write(
+        "wf.json",
+        &json!({"name": "ask", "steps": [{
+            "id": "ask", "executor": "agent", "for_each": "${{ [0, 1, 2, 3, 4, 5] }}",
+            "max_parallel": 1,
+            "with": {"cli": "claude", "program": claude, "prompt": "item ${{ item }}",
+                     "env": {"FAKE_AGENT_CALLS": calls}}}]}),
+    );
+    let run = scratch.run(&workflow, &["--policy", policy.to_str().unwrap()], 1);
+    let show = scratch.json(&["show", &run, "--json"]);
+    // $0, $0.0136 and $0.0272 spent as items 0, 1 and 2 start; item 3 would pass $0.03.
+    let step = &show["steps"][0];
+    assert_eq!(step["state"], "denied", "{show}");
+    let error = step["error"].as_str().unwrap();
+    assert!(error.starts_with("denied: item 3: "), "{error}");
+    assert!(error.contains("budget.cost_usd"), "{error}");
+    let spent = show["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((spent - 3.0 * cost).abs() < 1e-9, "{show}");
+    assert!(
+        spent <= budget + cost,
+        "past the budget and one item: {spent}"
+    );
+    // Each item was told what was left at its own start.
+    let told: Vec<f64> = (std::fs::read_to_string(&calls).unwrap().lines())
+        .map(|line| line.strip_prefix("call ").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(told.len(), 3, "{told:?}");
+    for (before, told) in told.iter().enumerate() {
+        let left = budget - before as f64 * cost;
+        assert!(
+            (told - left).abs() < 1e-4,
+            "item {before} told {told}, not {left}"
+        );
+    }
+}

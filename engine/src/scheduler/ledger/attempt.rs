@@ -112,8 +112,13 @@ impl Ledger {
                         return self.fail_before_start(step, format!("`with`: {error}"), now);
                     }
                 };
-                let mut actions = Vec::with_capacity(to_run.len());
+                // Only the window that starts now: the others are rendered as theirs starts.
+                let window = self.items_window(step, now);
+                let mut actions = Vec::with_capacity(to_run.len().min(window));
                 for index in to_run {
+                    if actions.len() == window {
+                        break;
+                    }
                     match item_scope.render(&with, &items[index], index) {
                         Ok(params) => {
                             let attempt = self.item_attempt(step, index);

@@ -42,8 +42,8 @@ impl Ledger {
         let tail = outcome.log_tail.unwrap_or_default();
         let log = (!tail.is_empty()).then(|| json!({ "stderr_tail": tail }));
         let planner = self.plan.node(step).planner;
-        // A task that ended on its own reported every item it started; a rate limit held
-        // the items it was not given.
+        // A task that ended on its own reported every item it started; a rate limit or the
+        // guard held the items it was not given, for a later window.
         let unstarted = match &outcome.result {
             Ok(_) => self.take_back_unstarted(step) + self.items_held(step),
             Err(_) => 0,

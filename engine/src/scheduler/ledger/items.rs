@@ -5,9 +5,10 @@
 //! those in flight finish, and so does the attempt's time limit (the attempt times out, the
 //! items it did not start do not). An item whose `with` does not render fails on its own. A
 //! retry, a resume or a redrive runs only the items that have not succeeded. A rate limit
-//! of the step's executor holds the items its window has no room for: the attempt ends
-//! those it started, then waits `ready` for the window and goes on with the items left, as
-//! the same attempt. Each running item has its own heartbeat window ([`Ledger::item_windows`]):
+//! of the step's executor holds the items its window has no room for, and a guard those
+//! past the step's first `max_parallel` (each window is judged as it starts): the attempt
+//! ends those it started, then waits `ready` for the next window and goes on with the items
+//! left, as the same attempt. Each running item has its own heartbeat window ([`Ledger::item_windows`]):
 //! an item silent past its step's `heartbeat` is stopped alone and ends failed with its stall.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -373,23 +374,28 @@ impl Ledger {
         !started.is_empty()
     }
 
-    /// How many items of `step` its running attempt did not start, a rate limit holding
-    /// them, and that have not succeeded.
+    /// How many items of `step` its running attempt did not start, a rate limit or the guard
+    /// holding them for a later window, and that have not succeeded.
     pub(super) fn items_held(&self, step: StepIndex) -> usize {
         (self.slots[step].items.as_deref()).map_or(0, |items| items.left().count())
     }
 
     /// `step`'s attempt ended the items it started, `left` of them not started (a rate limit
-    /// held them): the step is ready again, to go on with those as the same attempt once the
-    /// window has room (it waits in [`Ledger::dispatch`] as any step of the executor would).
+    /// or the guard held them: [`Ledger::items_window`]): the step is ready again, to go on
+    /// with those as the same attempt, judged as they start, once a rate limit's window has
+    /// room (it waits in [`Ledger::dispatch`] as any step of the executor would).
     pub(super) fn wait_for_window(
         &mut self,
         step: StepIndex,
         left: usize,
         log: Option<Value>,
     ) -> Result<()> {
-        let executor = &self.plan.node(step).executor;
-        let detail = json!({ "rate_limited": executor, "items_not_started": left });
+        let executor = self.plan.node(step).executor.as_deref().unwrap_or_default();
+        let detail = if self.rates.limits(executor) {
+            json!({ "rate_limited": executor, "items_not_started": left })
+        } else {
+            json!({ "held_for": "guard", "items_not_started": left })
+        };
         self.set_step(step, StepState::Ready, Some(merged(log, detail)))?;
         self.ready.push_back(step);
         Ok(())

@@ -68,6 +68,11 @@ impl Rates {
             .unwrap_or(usize::MAX)
     }
 
+    /// Whether `executor` has a rate limit.
+    pub(super) fn limits(&self, executor: &str) -> bool {
+        self.executors.contains_key(executor)
+    }
+
     /// When `executor` may start again, if not now: once every full window has room.
     pub(super) fn held_until(
         &mut self,
@@ -129,24 +134,17 @@ fn leaves(limit: &RateLimit, at: DateTime<Utc>) -> DateTime<Utc> {
 
 impl Ledger {
     /// Judges the actions of an attempt of `step` (one per `for_each` item, whose values
-    /// are `items`), keeping only those its executor's rate limits have room for now: each
-    /// item is an attempt, and the others wait for the window. Rewrites their parameters
-    /// where the guard says so; on a deny or an approval request, records the step's
-    /// transition and returns [`Judgement::Stopped`].
+    /// are `items`: the window of them that starts now, [`Ledger::items_window`]). Rewrites
+    /// their parameters where the guard says so; on a deny or an approval request, records
+    /// the step's transition and returns [`Judgement::Stopped`].
     pub(super) fn judge(
         &mut self,
         step: StepIndex,
-        actions: &mut Vec<Action>,
+        actions: &mut [Action],
         items: Option<&[Value]>,
         now: DateTime<Utc>,
     ) -> Result<Judgement> {
         let executor = self.plan.node(step).executor.as_deref().unwrap_or_default();
-        let room = self.rates.room(executor, now);
-        if room != usize::MAX {
-            // Each item counted starts at once, not when a slot of the step frees: counted
-            // before it starts, it would leave the window early.
-            actions.truncate(room.min(self.item_limit(step)));
-        }
         let Some(guard) = self.guard.clone() else {
             return Ok(Judgement::Run(None));
         };
@@ -249,6 +247,23 @@ impl Ledger {
             _ => json!({ "verdicts": verdicts }),
         };
         Ok(Judgement::Run(Some(detail)))
+    }
+
+    /// How many items of `step` (a `for_each` step) start now, as one window judged as it
+    /// starts; the others wait for a later window, once these have ended
+    /// ([`Ledger::wait_for_window`]). Under a rate limit, those its window has room for and
+    /// the step runs side by side: each item counted starts at once, not when a slot of the
+    /// step frees (counted before it starts, it would leave the window early). Under a guard,
+    /// those the step runs side by side: judged before it starts, an item would not see what
+    /// the items before it spent, and a budget would not hold within one step's items as it
+    /// does across steps. Without either, every item starts with the step.
+    pub(super) fn items_window(&mut self, step: StepIndex, now: DateTime<Utc>) -> usize {
+        let executor = self.plan.node(step).executor.as_deref().unwrap_or_default();
+        let room = self.rates.room(executor, now);
+        if room == usize::MAX && self.guard.is_none() {
+            return usize::MAX;
+        }
+        room.min(self.item_limit(step))
     }
 
     /// Ends `step` denied (for one of its `item`s, if given) by `verdict`.

@@ -118,6 +118,31 @@ fn started(ledger: &mut Ledger, second: i64) -> Vec<String> {
     ids(ledger, &starts)
 }
 
+/// Each item of step 0 in `ends` ends, then the attempt's task, at `second`.
+pub(super) fn end_items(ledger: &mut Ledger, ends: Vec<(usize, Outcome)>, second: i64) {
+    for (index, outcome) in ends {
+        let item = Input::Item {
+            step: 0,
+            index,
+            outcome,
+        };
+        ledger.apply(item, at(second)).unwrap();
+    }
+    let ended = Input::Completed {
+        step: 0,
+        outcome: Outcome::success(Value::Null),
+    };
+    ledger.apply(ended, at(second)).unwrap();
+}
+
+/// The items a turn at `second` starts, each with its attempt.
+pub(super) fn items_started(ledger: &mut Ledger, second: i64) -> Vec<(Option<usize>, u32)> {
+    let starts = ledger.turn(at(second)).unwrap();
+    (starts.iter().flat_map(|start| &start.actions))
+        .map(|action| (action.item_index, action.attempt))
+        .collect()
+}
+
 fn ruling(step: &str, item: Option<usize>) -> Ruling {
     Ruling {
         step: step.into(),
@@ -547,3 +572,4 @@ fn a_redriven_step_asks_again_instead_of_reusing_its_denial() {
 }
 
 mod rates;
+mod spending;

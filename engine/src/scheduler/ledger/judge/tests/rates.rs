@@ -73,31 +73,6 @@ fn every_rate_limit_of_an_executor_holds_not_only_its_last() {
     assert_eq!(started(&mut ledger, 100), ["c"]);
 }
 
-/// Each item of step 0 in `ends` ends, then the attempt's task, at `second`.
-fn end_items(ledger: &mut Ledger, ends: Vec<(usize, Outcome)>, second: i64) {
-    for (index, outcome) in ends {
-        let item = Input::Item {
-            step: 0,
-            index,
-            outcome,
-        };
-        ledger.apply(item, at(second)).unwrap();
-    }
-    let ended = Input::Completed {
-        step: 0,
-        outcome: Outcome::success(Value::Null),
-    };
-    ledger.apply(ended, at(second)).unwrap();
-}
-
-/// The items a turn at `second` starts, each with its attempt.
-fn items_started(ledger: &mut Ledger, second: i64) -> Vec<(Option<usize>, u32)> {
-    let starts = ledger.turn(at(second)).unwrap();
-    (starts.iter().flat_map(|start| &start.actions))
-        .map(|action| (action.item_index, action.attempt))
-        .collect()
-}
-
 #[test]
 fn items_past_the_windows_room_wait_for_it_and_go_on_as_the_same_attempt() {
     let mut ledger = judged_by(
