@@ -47,6 +47,14 @@ pub trait Guard: Send + Sync + fmt::Debug {
         Vec::new()
     }
 
+    /// Whether the guard judges by what ended attempts spent (a cost or a token budget): a
+    /// `for_each` step's items are then judged a window (`max_parallel`) at a time, each
+    /// window as it starts, so that each sees what the items before it spent. Else every
+    /// item is judged with the step, before any starts. `false` unless overridden.
+    fn counts_spending(&self) -> bool {
+        false
+    }
+
     /// The text stored with each run this guard judges (e.g. the policy), so that resuming
     /// the run judges with the same rules; `None` when there is nothing to store.
     fn snapshot(&self) -> Option<String> {

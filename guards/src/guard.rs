@@ -57,6 +57,11 @@ impl Guard for PolicyGuard {
         self.policy.judge(action, facts)
     }
 
+    fn counts_spending(&self) -> bool {
+        let budgets = &self.policy.budgets;
+        budgets.cost_usd.is_some() || budgets.tokens.is_some()
+    }
+
     fn rate_limits(&self) -> Vec<RateLimit> {
         (self.policy.rate_limits.iter())
             .map(|limit| RateLimit {

@@ -253,17 +253,29 @@ impl Ledger {
     /// starts; the others wait for a later window, once these have ended
     /// ([`Ledger::wait_for_window`]). Under a rate limit, those its window has room for and
     /// the step runs side by side: each item counted starts at once, not when a slot of the
-    /// step frees (counted before it starts, it would leave the window early). Under a guard,
-    /// those the step runs side by side: judged before it starts, an item would not see what
-    /// the items before it spent, and a budget would not hold within one step's items as it
-    /// does across steps. Without either, every item starts with the step.
+    /// step frees (counted before it starts, it would leave the window early). Under a guard
+    /// that counts spending ([`Guard::counts_spending`]), those the step runs side by side:
+    /// judged before it starts, an item would not see what the items before it spent, and a
+    /// budget would not hold within one step's items as it does across steps. Otherwise
+    /// every item starts with the step.
+    ///
+    /// [`Guard::counts_spending`]: crate::guard::Guard::counts_spending
     pub(super) fn items_window(&mut self, step: StepIndex, now: DateTime<Utc>) -> usize {
         let executor = self.plan.node(step).executor.as_deref().unwrap_or_default();
         let room = self.rates.room(executor, now);
-        if room == usize::MAX && self.guard.is_none() {
+        if room == usize::MAX && !self.counts_spending() {
             return usize::MAX;
         }
         room.min(self.item_limit(step))
+    }
+
+    /// Whether the run's guard counts spending; a guard that panics saying does (what it
+    /// cannot tell, it is judged the stricter way).
+    fn counts_spending(&self) -> bool {
+        self.guard.as_ref().is_some_and(|guard| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guard.counts_spending()))
+                .unwrap_or(true)
+        })
     }
 
     /// Ends `step` denied (for one of its `item`s, if given) by `verdict`.

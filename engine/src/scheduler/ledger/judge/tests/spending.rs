@@ -1,5 +1,6 @@
-//! Spending budgets within one `for_each` step: its items are judged a window at a time, as
-//! each window starts, so an item sees what the items before its window spent.
+//! Spending budgets within one `for_each` step: under a guard that counts spending, its items
+//! are judged a window at a time, as each window starts, so an item sees what the items
+//! before its window spent.
 
 use super::*;
 use crate::executor::Usage;
@@ -17,6 +18,10 @@ impl Guard for Spending {
             return Verdict::deny("budget.cost_usd", "the budget is spent");
         }
         Verdict::allow()
+    }
+
+    fn counts_spending(&self) -> bool {
+        true
     }
 }
 
@@ -82,4 +87,17 @@ fn the_items_of_one_window_are_judged_one_after_another_each_seeing_those_before
     assert!(items_started(&mut ledger, 0).is_empty(), "no item runs");
     let error = ledger.report().error.unwrap();
     assert!(error.contains("item 3: budget.attempts"), "{error}");
+}
+
+#[test]
+fn only_a_guard_that_counts_spending_holds_items_back_for_a_later_window() {
+    let workflow = json!({"name": "g", "steps": [
+        {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2] }}", "max_parallel": 2}
+    ]});
+    // The Fake judges by attempts, not by spending: every item starts with the step, two at
+    // a time as slots free, none held back.
+    let mut counting_attempts = judged(workflow.clone());
+    assert_eq!(items_started(&mut counting_attempts, 0).len(), 3);
+    let mut counting_spending = spending(workflow, 1.0);
+    assert_eq!(items_started(&mut counting_spending, 0).len(), 2);
 }
