@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cairn_engine::{Action, Facts, Guard, GuardError, LoadError, Problem, RateLimit, Verdict};
 
-use crate::policy::Policy;
+use crate::policy::{Mode, Policy};
 
 /// A policy file as the engine's guard; its tests passed when it loaded.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,9 +57,12 @@ impl Guard for PolicyGuard {
         self.policy.judge(action, facts)
     }
 
+    /// A spending budget that is enforced: an audit records its verdicts, and changes
+    /// nothing of how a run runs.
     fn counts_spending(&self) -> bool {
         let budgets = &self.policy.budgets;
-        budgets.cost_usd.is_some() || budgets.tokens.is_some()
+        self.policy.mode == Mode::Enforce
+            && (budgets.cost_usd.is_some() || budgets.tokens.is_some())
     }
 
     fn rate_limits(&self) -> Vec<RateLimit> {

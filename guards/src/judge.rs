@@ -66,18 +66,21 @@ impl Policy {
         verdict
     }
 
-    /// `action` as it runs when it is an agent's under a cost budget: what is left of the
-    /// budget is the CLI's own limit (`max_budget_usd`, never raised). The guard judges this
-    /// action, so the argv judged is the one that runs, `--max-budget-usd` and all.
+    /// `action` as it runs when it is an agent's under an enforced cost budget: what is left
+    /// of the budget is the CLI's own limit (`max_budget_usd`, never raised). The guard judges
+    /// this action, so the argv judged is the one that runs, `--max-budget-usd` and all. A
+    /// spent budget rewrites nothing: its own rule denies the action, in its own words. Under
+    /// `mode: audit` the action runs as written.
     fn budgeted(&self, action: &Action, facts: &Facts<'_>) -> Option<Action> {
-        let budget = self
-            .budgets
-            .cost_usd
-            .filter(|_| action.executor == "agent")?;
+        let budget = (self.budgets.cost_usd)
+            .filter(|_| action.executor == "agent" && self.mode == Mode::Enforce)?;
         let Value::Object(mut params) = action.params.clone() else {
             return None; // The executor refuses it; judged as it is.
         };
-        let left = (budget - facts.usage.cost_usd).max(0.0);
+        let left = budget - facts.usage.cost_usd;
+        if left <= 0.0 {
+            return None;
+        }
         let given = params.get("max_budget_usd").and_then(Value::as_f64);
         params.insert(
             "max_budget_usd".to_owned(),

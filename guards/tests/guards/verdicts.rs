@@ -211,6 +211,44 @@ fn an_agent_under_a_cost_budget_gets_what_is_left_as_its_own_limit() {
 }
 
 #[test]
+fn a_spent_budget_denies_in_its_own_words_and_an_audit_caps_nothing() {
+    let over = Run {
+        usage: Usage {
+            cost_usd: 2.5,
+            ..Usage::default()
+        },
+        ..Run::default()
+    };
+    let claude = action("agent", json!({"cli": "claude", "prompt": "hi"}));
+    // Not the executor's "max_budget_usd is 0", which blamed a step that set none.
+    let verdict = judge_in(
+        &guard(json!({"budgets": {"cost_usd": 2.0}})),
+        &claude,
+        &over,
+    );
+    assert_eq!(verdict.decision, Decision::Deny);
+    assert_eq!(verdict.rules, ["budget.cost_usd"], "{verdict:?}");
+    let audit = guard(json!({"mode": "audit", "budgets": {"cost_usd": 2.0}}));
+    let spent = Run {
+        usage: Usage {
+            cost_usd: 1.5,
+            ..Usage::default()
+        },
+        ..Run::default()
+    };
+    assert_eq!(
+        judge_in(&audit, &claude, &spent).params,
+        None,
+        "runs as written"
+    );
+    assert!(
+        !audit.counts_spending(),
+        "an audit keeps items starting as slots free"
+    );
+    assert!(guard(json!({"budgets": {"tokens": 10}})).counts_spending());
+}
+
+#[test]
 fn an_agent_is_judged_by_the_command_it_runs_with_its_prompt_filled_in() {
     let guard =
         guard(json!({"commands": {"allow": [["sh", "-c"], ["echo"]], "deny": [["touch"]]}}));
