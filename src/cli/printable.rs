@@ -74,8 +74,9 @@ impl<W: Write> Printable<W> {
     }
 }
 
-/// Whether `c` is written escaped: a control character but newline and tab, a
-/// noncharacter, or an invisible one that reorders or hides text — Unicode's default
+/// Whether `c` is written escaped: a control character but newline and tab, the line and
+/// paragraph separators (which some terminals break a line at), a noncharacter, or an
+/// invisible one that reorders or hides text — Unicode's default
 /// ignorable code points (bidirectional marks and overrides, zero-width characters, fillers,
 /// tags), except the variation selectors, which only choose how the character before them
 /// looks (an emoji's).
@@ -84,7 +85,7 @@ fn escaped(c: char) -> bool {
         || matches!(c,
             '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{115f}'..='\u{1160}' | '\u{17b4}'..='\u{17b5}'
             | '\u{180b}'..='\u{180f}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{feff}' | '\u{ffa0}'
+            | '\u{2028}' | '\u{2029}' | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{feff}' | '\u{ffa0}'
             | '\u{fff0}'..='\u{fffb}' | '\u{fffe}' | '\u{ffff}' | '\u{1bca0}'..='\u{1bca3}'
             | '\u{1d173}'..='\u{1d17a}' | '\u{e0000}'..='\u{e007f}')
 }
@@ -172,6 +173,7 @@ mod tests {
             "a\\u{2060}b\\u{ad}c\\u{180e}d\\u{e0072}\\u{e006d}"
         );
         assert_eq!(printable("\u{2764}\u{fe0f}"), "\u{2764}\u{fe0f}");
+        assert_eq!(printable("a\u{2028}b\u{2029}"), "a\\u{2028}b\\u{2029}");
     }
 
     #[test]
