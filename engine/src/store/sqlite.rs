@@ -41,6 +41,7 @@ mod items;
 mod open;
 mod plans;
 mod prepared;
+mod stalls;
 mod steps;
 mod write;
 mod writer;
@@ -532,21 +533,9 @@ impl Store for SqliteStore {
     }
 
     async fn stalls(&self, run_id: Uuid) -> Result<Vec<(String, Value)>> {
-        let rows = sqlx::query(
-            "SELECT s.step_id, s.stall FROM stalls s
-             JOIN steps t ON t.run_id = s.run_id AND t.step_id = s.step_id
-             WHERE s.run_id = ? AND t.state = 'running' ORDER BY s.step_id",
-        )
-        .bind(run_id.to_string())
-        .fetch_all(&self.reads)
-        .await
-        .map_err(self.fail())?;
-        (rows.iter())
-            .map(|row| {
-                let stall: String = column(row, 1)?;
-                Ok((column(row, 0)?, parse_json(row, 1, stall)?))
-            })
-            .collect()
+        stalls::running(&self.reads, run_id)
+            .await
+            .map_err(self.fail())?
     }
 
     async fn superseded(&self, run_id: Uuid) -> Result<Vec<Supersession>> {
