@@ -65,7 +65,11 @@ impl Guard for PolicyGuard {
             && (budgets.cost_usd.is_some() || budgets.tokens.is_some())
     }
 
+    /// The policy's rate limits when enforced: an audit holds no attempt back.
     fn rate_limits(&self) -> Vec<RateLimit> {
+        if self.policy.mode != Mode::Enforce {
+            return Vec::new();
+        }
         (self.policy.rate_limits.iter())
             .map(|limit| RateLimit {
                 executor: limit.executor.clone(),

@@ -196,7 +196,8 @@ pub struct Budgets {
     pub wall_time: Option<Duration>,
 }
 
-/// A rate limit of one executor.
+/// A rate limit of one executor: at most `max` of its attempts start in any window of `per`,
+/// counted per run (each run its own starts); under `mode: audit` it holds nothing back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitRule {

@@ -249,6 +249,18 @@ fn a_spent_budget_denies_in_its_own_words_and_an_audit_caps_nothing() {
 }
 
 #[test]
+fn an_audit_holds_no_attempt_back_for_a_rate_limit() {
+    let limits = json!([{"executor": "process", "max": 1, "per": "1m"}]);
+    let enforced = guard(json!({"rate_limits": limits}));
+    assert_eq!(enforced.rate_limits().len(), 1);
+    let audit = guard(json!({"mode": "audit", "rate_limits": limits}));
+    assert!(
+        audit.rate_limits().is_empty(),
+        "an audit changes nothing of how a run runs"
+    );
+}
+
+#[test]
 fn an_agent_is_judged_by_the_command_it_runs_with_its_prompt_filled_in() {
     let guard =
         guard(json!({"commands": {"allow": [["sh", "-c"], ["echo"]], "deny": [["touch"]]}}));
