@@ -66,6 +66,7 @@ mod scheduler;
 mod stall;
 mod state;
 mod store;
+mod text;
 
 pub use approval::{Approval, ApprovalDecision, action_hash};
 pub use command::{Command, PendingCommand, Request, Ruling};
@@ -105,4 +106,5 @@ pub use store::{
     StepRecord, Store, StoreOptions,
 };
 /// Run ids are UUIDs (v7: time-ordered); re-exported so an embedder needs no `uuid` of its own.
+pub use text::{lossless_text, path_text};
 pub use uuid::Uuid;

@@ -74,7 +74,7 @@ impl LoadError {
 /// may use, with the parameters each takes.
 pub fn load_file(path: &Path, executors: &Executors) -> Result<Plan, LoadError> {
     let source = read_document(path)?;
-    load_str(&source, &path.display().to_string(), executors)
+    load_str(&source, &crate::path_text(path), executors)
 }
 
 /// Loads and compiles a workflow from its JSON text; `origin` names it in messages.

@@ -355,7 +355,7 @@ impl ProcessExecutor {
             );
         }
 
-        let log_tail = (!tail.is_empty()).then(|| text_of(&tail));
+        let log_tail = (!tail.is_empty()).then(|| cairn_engine::lossless_text(&tail));
         let (parsed, stdout) = match mode {
             Io::Parsed => (captured.bytes, Vec::new()),
             Io::Raw => (Vec::new(), captured.bytes),
@@ -575,20 +575,6 @@ fn spawn_error(program: &str, found: &Path, cwd: Option<&Path>, error: &io::Erro
         }
         _ => format!("cannot start command `{program}`: {error}"),
     }
-}
-
-/// `bytes` as text, each byte that is not UTF-8 written `\xff` (what cairn prints for such a
-/// byte), not replaced by `�`: a stderr tail keeps what the program wrote.
-fn text_of(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut text = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        text.push_str(chunk.valid());
-        for byte in chunk.invalid() {
-            let _ = write!(text, "\\x{byte:02x}");
-        }
-    }
-    text
 }
 
 /// The interpreter the `#!` line of the script at `path` names, if it has one.

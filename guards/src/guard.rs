@@ -16,7 +16,7 @@ pub struct PolicyGuard {
 impl PolicyGuard {
     /// Loads the policy file at `path`; refused when it is invalid or one of its tests fails.
     pub fn load(path: &Path) -> Result<PolicyGuard, LoadError> {
-        PolicyGuard::tested(Policy::load(path)?, &path.display().to_string())
+        PolicyGuard::tested(Policy::load(path)?, &cairn_engine::path_text(path))
     }
 
     /// Loads a policy from its JSON text (`cwd` roots relative to `base_dir`; `origin` names

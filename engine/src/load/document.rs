@@ -63,7 +63,7 @@ const LARGEST_DOCUMENT: u64 = 1 << 30;
 /// ```
 pub fn read_document(path: &Path) -> Result<String, LoadError> {
     let fail = |message: String| LoadError {
-        origin: path.display().to_string(),
+        origin: crate::path_text(path),
         problems: vec![Problem::at("", message)],
     };
     let unreadable = |error: std::io::Error| fail(format!("cannot read the file: {error}"));
@@ -94,7 +94,7 @@ pub fn read_document(path: &Path) -> Result<String, LoadError> {
             bytes[offset]
         );
         LoadError {
-            origin: path.display().to_string(),
+            origin: crate::path_text(path),
             problems: vec![Problem {
                 place: Place::LineCol { line, column },
                 message,
@@ -200,6 +200,22 @@ mod tests {
                 message: "not UTF-8: the byte at offset 16 (0xE9) starts an invalid UTF-8 sequence; save the file as UTF-8".into(),
             }]
         );
+    }
+
+    #[test]
+    fn a_file_name_not_utf8_is_named_with_its_bytes_escaped() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"a\xff.json");
+        let missing = read_document(&dir.path().join(name)).unwrap_err();
+        assert!(
+            missing.origin.ends_with("/a\\xff.json"),
+            "{}",
+            missing.origin
+        );
+        std::fs::write(dir.path().join(name), b"\xfe").unwrap();
+        let latin1 = read_document(&dir.path().join(name)).unwrap_err();
+        assert_eq!(latin1.origin, missing.origin);
     }
 
     #[test]

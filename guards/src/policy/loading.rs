@@ -30,7 +30,7 @@ impl Policy {
         let base = (path.parent())
             .filter(|parent| !parent.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        Policy::read(&text, base, &path.display().to_string(), check)
+        Policy::read(&text, base, &cairn_engine::path_text(path), check)
     }
 
     /// Reads a policy from its JSON text; `cwd` roots are resolved against `base_dir` and made

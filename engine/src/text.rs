@@ -1,0 +1,47 @@
+//! Text made of bytes that may not be UTF-8 (a program's stderr, a file name), without losing
+//! any: each byte that is not UTF-8 is written `\xff`, as cairn prints such a byte for a
+//! person, so that two different names never print the same (`�` would stand for any).
+
+use std::fmt::Write;
+use std::path::Path;
+
+/// `bytes` as text, each byte that is not UTF-8 written `\xff`.
+///
+/// ```
+/// assert_eq!(cairn_engine::lossless_text(b"caf\xc3\xa9 \xff"), "café \\xff");
+/// ```
+pub fn lossless_text(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            let _ = write!(text, "\\x{byte:02x}");
+        }
+    }
+    text
+}
+
+/// `path` as text for a message: [`lossless_text`] of its bytes (`Path::display` would
+/// print `a\xfe.json` and `a\xff.json` both as `a�.json`).
+pub fn path_text(path: &Path) -> String {
+    lossless_text(path.as_os_str().as_encoded_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    #[test]
+    fn names_that_differ_in_a_byte_that_is_not_utf8_print_differently() {
+        let fe = path_text(Path::new(OsStr::from_bytes(b"dir/a\xfe.json")));
+        let ff = path_text(Path::new(OsStr::from_bytes(b"dir/a\xff.json")));
+        assert_eq!(
+            (fe.as_str(), ff.as_str()),
+            ("dir/a\\xfe.json", "dir/a\\xff.json")
+        );
+        assert_eq!(path_text(Path::new("dir/café.json")), "dir/café.json");
+    }
+}
