@@ -13,6 +13,7 @@ mod run {
     mod bad_input;
     mod control;
     mod corrupt;
+    mod db_names;
     mod deadlines;
     mod deep;
     mod durable;

@@ -32,6 +32,12 @@ pub enum Error {
     /// database in memory, gone with the process) or a `file:` URI.
     #[error("{}", not_a_file_name(.0))]
     NotAFileName(PathBuf),
+    /// The database path is not UTF-8, which SQLite (through sqlx) takes no other name as.
+    #[error(
+        "{}: the database's name is not UTF-8, which SQLite does not take; use a UTF-8 name",
+        crate::path_text(.0)
+    )]
+    NotUtf8Name(PathBuf),
     /// The database file does not exist (and the caller did not ask to create it).
     #[error("{0}: no such database")]
     MissingDatabase(PathBuf),

@@ -105,13 +105,18 @@ impl SqliteStore {
     ///
     /// A directory, a missing folder, a file that is not SQLite, and an SQLite database
     /// that holds another application's tables are refused and left unchanged; so are the
-    /// names SQLite would not read as a file (empty, `:memory:`, a `file:` URI). A new
-    /// database and its WAL files are readable by their owner only.
+    /// names SQLite would not read as a file (empty, `:memory:`, a `file:` URI) or does not
+    /// take (not UTF-8). A new database and its WAL files are readable by their owner only.
     pub async fn open(options: &StoreOptions) -> Result<SqliteStore> {
         let path = options.path.clone();
         let name = path.as_os_str();
         if name.is_empty() || name == ":memory:" || name.as_encoded_bytes().starts_with(b"file:") {
             return Err(Error::NotAFileName(path));
+        }
+        // Refused before anything is made at the path: sqlx would refuse the name only
+        // once the file was created.
+        if path.to_str().is_none() {
+            return Err(Error::NotUtf8Name(path));
         }
         if path.is_dir() {
             return Err(Error::IsADirectory(path));

@@ -26,22 +26,35 @@ pub(super) fn create_private(path: &Path) -> Result<()> {
 }
 
 /// Why there is no database file at `path`: a name too long for its file system, a folder
-/// that does not exist, else the file alone is missing ([`Error::MissingDatabase`], which
-/// a caller that creates it takes as its cue).
+/// that does not exist (the working directory too, for a bare file name, when it was
+/// deleted), else the file alone is missing ([`Error::MissingDatabase`], which a caller
+/// that creates it takes as its cue).
 pub(super) fn absent(path: &Path) -> Error {
     let path = path.to_owned();
     let name = path.symlink_metadata();
     if name.is_err_and(|error| error.kind() == std::io::ErrorKind::InvalidFilename) {
         return Error::NameTooLong(path);
     }
-    let folder = path
-        .parent()
-        .filter(|folder| !folder.as_os_str().is_empty());
-    if folder.is_some_and(|folder| !folder.is_dir()) {
+    // A bare file name's folder is the working directory (`Path::parent` gives "").
+    let folder = (path.parent()).map(|folder| match folder.as_os_str().is_empty() {
+        true => Path::new("."),
+        false => folder,
+    });
+    if folder.is_some_and(|folder| !holds_files(folder)) {
         Error::MissingDirectory(path)
     } else {
         Error::MissingDatabase(path)
     }
+}
+
+/// Whether `folder` is a directory a file can be made in: one that exists, and was not
+/// deleted while a process had it open (a deleted working directory is still found as `.`,
+/// with no link left to it).
+fn holds_files(folder: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    folder
+        .metadata()
+        .is_ok_and(|folder| folder.is_dir() && folder.nlink() > 0)
 }
 
 /// Why the database file at `path` could not be created, if that is an error at all.

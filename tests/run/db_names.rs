@@ -1,0 +1,76 @@
+//! Database paths SQLite cannot take or nothing can be made at: bad input (exit 2), named,
+//! and nothing made.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::process::Command;
+
+use crate::{output_of, root};
+
+/// Runs `command` (cairn, or a shell that becomes cairn) and expects exit 2 with `needle`
+/// in its message.
+fn refused(command: &mut Command, what: &str, needle: &str) {
+    let output = output_of(command.env_remove("CAIRN_DB"), what);
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{what}: {message}");
+    assert!(message.contains(needle), "{what}: {message}");
+}
+
+/// The example workflow every case runs.
+fn hello() -> std::path::PathBuf {
+    root().join("examples/hello.json")
+}
+
+#[test]
+fn a_database_name_that_is_not_utf8_is_refused_named_escaped_before_anything_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = OsStr::from_bytes(b"runs\xff.db");
+    let hello = hello();
+    for args in [
+        &[OsStr::new("run"), hello.as_os_str()][..],
+        &["runs".as_ref()],
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command
+            .current_dir(dir.path())
+            .arg("--db")
+            .arg(db)
+            .args(args);
+        refused(
+            &mut command,
+            &format!("cairn --db runs\\xff.db {args:?}"),
+            "cairn: runs\\xff.db: the database's name is not UTF-8, which SQLite does not take; use a UTF-8 name",
+        );
+        let made: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(made.is_empty(), "{args:?} made {made:?}");
+    }
+}
+
+#[test]
+fn a_deleted_working_directory_holds_no_database_as_a_missing_folder_holds_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = hello();
+    let cairn = env!("CARGO_BIN_EXE_cairn");
+    for args in [
+        &["run", hello.to_str().unwrap()][..],
+        &["runs"],
+        &["recover"],
+    ] {
+        let gone = dir.path().join("gone");
+        std::fs::create_dir(&gone).unwrap();
+        // The shell enters the folder, deletes it, and becomes cairn there (the default
+        // `cairn.db`, a bare name).
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", r#"cd "$1" && rmdir "$1" && shift && exec "$@""#, "sh"])
+            .arg(&gone)
+            .arg(cairn)
+            .args(args);
+        refused(
+            &mut command,
+            &format!("cairn {args:?} in a deleted folder"),
+            "cairn: cairn.db: no such directory to hold the database",
+        );
+        assert!(!gone.exists(), "{args:?} made its folder again");
+    }
+}
