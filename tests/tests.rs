@@ -3,6 +3,7 @@
 
 mod cli {
     mod graph;
+    mod output;
     mod policy;
     mod schema;
     mod validate;

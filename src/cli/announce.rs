@@ -36,7 +36,7 @@ pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
 ) {
     let db = match db.to_str() {
         Some("cairn.db") => String::new(),
-        _ => format!("--db {} ", db.display()),
+        _ => format!("--db {} ", cairn_engine::path_text(db)),
     };
     let mut told = Told::default();
     loop {

@@ -70,13 +70,11 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
         Error::Load(error) | Error::Engine(EngineError::Load(error)) => {
             (error.to_string(), ExitCode::from(BAD_INPUT))
         }
-        Error::Output(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
-            return ExitCode::from(SUCCESS);
-        }
-        Error::Output(error) => (
-            format!("cairn: cannot write the output: {error}"),
-            ExitCode::FAILURE,
-        ),
+        // The output is all such a command does: its reader gone (`| head`) is no failure.
+        Error::Output(error) => match unwritten(error) {
+            None => return ExitCode::from(SUCCESS),
+            Some(message) => (message, ExitCode::FAILURE),
+        },
         Error::Usage(message) => (format!("cairn: {message}"), ExitCode::from(BAD_INPUT)),
         Error::Stopped {
             run,
@@ -93,7 +91,7 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
         } => (
             format!(
                 "cairn: {error}\nrun {run} stopped unfinished; with the file back at {}, `cairn resume {run}` carries it on from what it holds",
-                path.display()
+                cairn_engine::path_text(path)
             ),
             ExitCode::from(UNFINISHED),
         ),
@@ -129,6 +127,32 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
     code
 }
 
+/// The exit code of a command whose work is done — a run driven, files checked, a policy's
+/// tests run — and calls for `code`, once it has `printed` what it found: `code`, whatever
+/// became of the output. A script reads the outcome from the code: a run that succeeded is
+/// not redriven, nor a failure taken for a success, because stdout's reader was gone or
+/// its disk full. A failure to write is said on stderr, but for a reader gone, which asked
+/// for no more. Any other error is the command's.
+pub(crate) fn outcome(code: ExitCode, printed: Result<(), Error>) -> Result<ExitCode, Error> {
+    match printed {
+        Ok(()) => Ok(code),
+        Err(Error::Output(error)) => {
+            if let Some(message) = unwritten(&error) {
+                say(message);
+            }
+            Ok(code)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// What cairn says when its output could not be written (`error`): nothing when stdout's
+/// reader is gone (a closed pipe), which asked for no more of it.
+fn unwritten(error: &std::io::Error) -> Option<String> {
+    (error.kind() != std::io::ErrorKind::BrokenPipe)
+        .then(|| format!("cairn: cannot write the output: {error}"))
+}
+
 /// What cairn says of `run` when it stopped unfinished: the command that carries it on.
 pub(crate) fn stopped_unfinished(run: cairn_engine::Uuid) -> String {
     format!("run {run} stopped unfinished; `cairn resume {run}` carries it on")
@@ -162,7 +186,7 @@ pub(crate) fn bigger_cap(
 /// leaves out; a user with several databases could not tell which one.
 fn described(error: &EngineError, db: &Path) -> String {
     match error {
-        EngineError::Corrupt(_) => format!("{}: {error}", db.display()),
+        EngineError::Corrupt(_) => format!("{}: {error}", cairn_engine::path_text(db)),
         _ => error.to_string(),
     }
 }

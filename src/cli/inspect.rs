@@ -65,7 +65,11 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
         } else {
             "matching "
         };
-        writeln!(stdout, "no {matching}runs in {}", global.db.display())?;
+        writeln!(
+            stdout,
+            "no {matching}runs in {}",
+            cairn_engine::path_text(&global.db)
+        )?;
     }
     for run in &runs {
         writeln!(

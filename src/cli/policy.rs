@@ -11,7 +11,7 @@ use cairn_guards::{Policy, PolicyGuard, TestFailure};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::{BAD_INPUT, Error, RUN_FAILED, SUCCESS};
+use super::error::{self, BAD_INPUT, Error, RUN_FAILED, SUCCESS};
 use super::{json, printable, workflow};
 use crate::Global;
 
@@ -58,23 +58,23 @@ pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
 }
 
 /// An invalid policy file: with `--json`, `{"file", "problems": [{"place", "message"}]}` on
-/// stdout (a problem as `cairn validate --json` gives it) and exit 2; else the error, which
-/// prints the problems on stderr.
+/// stdout (a problem as `cairn validate --json` gives it) and exit 2, whatever becomes of the
+/// output ([`error::outcome`]); else the error, which prints the problems on stderr.
 fn invalid(file: &Path, error: LoadError, as_json: bool) -> Result<ExitCode, Error> {
     if !as_json {
         return Err(error.into());
     }
-    let report = serde_json::json!({"file": file, "problems": error.problems});
+    let report =
+        serde_json::json!({"file": cairn_engine::path_text(file), "problems": error.problems});
     let mut stdout = printable::stdout(true);
-    json::print(&mut stdout, &report)?;
-    stdout.flush()?;
-    Ok(ExitCode::from(BAD_INPUT))
+    let printed = json::print(&mut stdout, &report).and_then(|()| stdout.flush());
+    error::outcome(ExitCode::from(BAD_INPUT), printed.map_err(Error::from))
 }
 
 /// What `cairn policy test --json` prints.
 #[derive(Debug, Serialize)]
 struct TestReport<'a> {
-    file: &'a Path,
+    file: &'a str,
     tests: usize,
     passed: usize,
     failures: Vec<FailureReport>,
@@ -124,42 +124,56 @@ fn load(file: &Path) -> Result<Policy, LoadError> {
 
 /// The guard of the policy file at `file`: [`load`]ed, its tests passing.
 pub(crate) fn guard(file: &Path) -> Result<PolicyGuard, LoadError> {
-    PolicyGuard::tested(load(file)?, &file.display().to_string())
+    PolicyGuard::tested(load(file)?, &cairn_engine::path_text(file))
 }
 
+/// Runs the policy file's tests: exit 0 when all pass, 1 when one fails, whatever becomes
+/// of the output ([`error::outcome`]).
 fn test(file: &Path, as_json: bool) -> Result<ExitCode, Error> {
     let policy = match load(file) {
         Ok(policy) => policy,
         Err(error) => return invalid(file, error, as_json),
     };
     let failures = policy.run_tests();
+    let code = ExitCode::from(if failures.is_empty() {
+        SUCCESS
+    } else {
+        RUN_FAILED
+    });
+    error::outcome(code, print_tests(file, &policy, &failures, as_json))
+}
+
+/// Prints the outcome of `policy`'s tests (the file `file`): each failure, or how many pass.
+fn print_tests(
+    file: &Path,
+    policy: &Policy,
+    failures: &[TestFailure],
+    as_json: bool,
+) -> Result<(), Error> {
     let mut stdout = printable::stdout(as_json);
+    let name = cairn_engine::path_text(file);
     if as_json {
         let report = TestReport {
-            file,
+            file: &name,
             tests: policy.tests.len(),
             passed: policy.tests.len() - failures.len(),
             failures: failures.iter().map(FailureReport::from).collect(),
         };
         json::print(&mut stdout, &report)?;
     } else {
-        for failure in &failures {
-            writeln!(stdout, "{}:{}: {failure}", file.display(), failure.pointer)?;
+        for failure in failures {
+            writeln!(stdout, "{name}:{}: {failure}", failure.pointer)?;
         }
         if failures.is_empty() {
             let passed = match policy.tests.len() {
                 1 => "1 test passes".to_owned(),
                 count => format!("{count} tests pass"),
             };
-            writeln!(stdout, "{}: {passed}", file.display())?;
+            writeln!(stdout, "{name}: {passed}")?;
         }
     }
     stdout.flush()?;
-    Ok(ExitCode::from(if failures.is_empty() {
-        SUCCESS
-    } else {
-        RUN_FAILED
-    }))
+    Ok(())
 }
 
 /// An action to show in `--action`'s messages.

@@ -120,8 +120,7 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
                 "run {} already {}; nothing to resume{hint}",
                 report.id, report.state
             ));
-            print_report(&report, global)?;
-            return Ok(exit_code_of(report.state));
+            return error::outcome(exit_code_of(report.state), print_report(&report, global));
         }
         Err(cairn_engine::Error::ShutDown) => {
             return Ok(stopped_before_takeover(&args.run, "resume"));
@@ -150,7 +149,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
         Err(Error::Engine(cairn_engine::Error::MissingDatabase(_))) => {
             say(format_args!(
                 "no unfinished run to recover: {} holds none yet",
-                global.db.display()
+                cairn_engine::path_text(&global.db)
             ));
             return Ok(ExitCode::SUCCESS);
         }
@@ -199,17 +198,16 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
         return Err(error);
     }
     reports.iter().for_each(hint_next_step);
-    if global.json {
-        json::print(&mut std::io::stdout().lock(), &reports)?;
-    } else {
-        for report in &reports {
-            print_report(report, global)?;
-        }
-    }
     // A run left before it was taken over stopped unfinished, as a run still `running` does.
     let left = left.then_some(RunState::Running);
     let states = reports.iter().map(|report| report.state).chain(left);
-    Ok(refused.unwrap_or_else(|| recovered_code(states)))
+    let code = refused.unwrap_or_else(|| recovered_code(states));
+    let printed = if global.json {
+        json::print(&mut std::io::stdout().lock(), &reports).map_err(Error::from)
+    } else {
+        (reports.iter()).try_for_each(|report| print_report(report, global))
+    };
+    error::outcome(code, printed)
 }
 
 /// Says that a signal stopped `command` (`resume`, `retry`) before it took `run` over: the
@@ -335,8 +333,7 @@ pub(crate) async fn finish(
     engine.store().close().await;
     let report = report.map_err(|error| stopped(handle_id, error))?;
     hint_next_step(&report);
-    print_report(&report, global)?;
-    Ok(exit_code_of(report.state))
+    error::outcome(exit_code_of(report.state), print_report(&report, global))
 }
 
 /// The error of driving `run`: a failed commit — the disk full or an I/O error, the
@@ -465,7 +462,7 @@ fn read_input(args: &RunArgs) -> Result<Value, Error> {
         (Some(text), _) => (text.clone(), "--input".to_owned()),
         (None, Some(path)) => (
             cairn_engine::read_document(path)?,
-            path.display().to_string(),
+            cairn_engine::path_text(path),
         ),
         (None, None) => return Ok(Value::Object(Default::default())),
     };

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::error::{BAD_INPUT, Error, SUCCESS};
+use super::error::{self, BAD_INPUT, Error, SUCCESS};
 use super::{printable, workflow};
 use crate::Global;
 
@@ -18,24 +18,29 @@ pub(crate) struct Args {
     files: Vec<PathBuf>,
 }
 
-/// Prints `FILE: ok` or the file's problems, for each file; exit 2 when any is invalid.
+/// Prints `FILE: ok` or the file's problems, for each file; exit 2 when any is invalid,
+/// whatever becomes of the output ([`error::outcome`]: every file is checked all the same).
 /// With `--json`: an array of `{"file", "ok", "problems": [{"place", "message"}]}`.
 pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
     let mut stdout = printable::stdout(global.json);
     let mut reports = Vec::new();
     let mut all_ok = true;
+    let mut printed = Ok(());
     for (position, file) in args.files.iter().enumerate() {
         let result = workflow::load(file);
         all_ok &= result.is_ok();
+        let name = cairn_engine::path_text(file);
         match (global.json, &result) {
             (true, result) => {
                 let problems =
                     (result.as_ref().err()).map_or_else(Vec::new, |error| error.problems.clone());
                 reports
-                    .push(json!({"file": file, "ok": problems.is_empty(), "problems": problems}));
+                    .push(json!({"file": name, "ok": problems.is_empty(), "problems": problems}));
             }
-            (false, Ok(_)) => writeln!(stdout, "{}: ok", file.display())?,
-            (false, Err(error)) => writeln!(stdout, "{error}")?,
+            // Once the output failed, nothing more is written: the files are only checked.
+            (false, _) if printed.is_err() => {}
+            (false, Ok(_)) => printed = writeln!(stdout, "{name}: ok"),
+            (false, Err(error)) => printed = writeln!(stdout, "{error}"),
         }
         if position + 1 == args.files.len() {
             // The process ends next, and the system takes its memory back at once: freeing
@@ -43,9 +48,12 @@ pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
             std::mem::forget(result);
         }
     }
-    if global.json {
-        writeln!(stdout, "{}", serde_json::Value::Array(reports))?;
-    }
-    stdout.flush()?;
-    Ok(ExitCode::from(if all_ok { SUCCESS } else { BAD_INPUT }))
+    let printed = printed.and_then(|()| {
+        if global.json {
+            writeln!(stdout, "{}", serde_json::Value::Array(reports))?;
+        }
+        stdout.flush()
+    });
+    let code = ExitCode::from(if all_ok { SUCCESS } else { BAD_INPUT });
+    error::outcome(code, printed.map_err(Error::from))
 }

@@ -431,3 +431,39 @@ fn a_retry_on_class_never_retried_exits_2_and_names_its_place() {
         )
     );
 }
+
+#[test]
+fn file_names_that_are_not_utf8_are_printed_with_their_bytes_escaped() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (fe, ff) = (
+        OsStr::from_bytes(b"a\xfe.json"),
+        OsStr::from_bytes(b"a\xff.json"),
+    );
+    let ok = r#"{"name": "q", "steps": [{"id": "a", "executor": "noop"}]}"#;
+    std::fs::write(dir.path().join(fe), ok).unwrap();
+    std::fs::write(dir.path().join(ff), ok.replace("noop", "nope")).unwrap();
+    let validate = |json: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command.current_dir(dir.path());
+        if json {
+            command.arg("--json");
+        }
+        command.arg("validate").args([fe, ff]);
+        output_of(&mut command, "cairn validate a\\xfe.json a\\xff.json")
+    };
+    // Two names, two prints: not both `a�.json`.
+    let output = validate(false);
+    assert_eq!(output.status.code(), Some(2));
+    let printed = stdout(&output);
+    assert!(
+        printed.starts_with("a\\xfe.json: ok\na\\xff.json:/steps/0/executor: "),
+        "{printed}"
+    );
+    let output = validate(true);
+    assert_eq!(output.status.code(), Some(2));
+    let reports: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(reports[0]["file"], "a\\xfe.json");
+    assert_eq!(reports[1]["file"], "a\\xff.json");
+}
