@@ -93,8 +93,9 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 /// The program leads a new process group. If the engine dies, the whole group gets SIGKILL:
 /// the first spawn starts a small `/bin/sh` helper, the reaper, which kills the groups of a
 /// dead engine's running steps.
-/// On timeout or cancellation the whole group gets SIGTERM, then SIGKILL after the grace;
-/// so do the processes of the attempt that moved into groups of their own (GNU `timeout`,
+/// On timeout or cancellation the whole group gets SIGTERM, then SIGKILL after the grace
+/// (unless the program has exited by itself by then: the attempt keeps its own end); so do
+/// the processes of the attempt that moved into groups of their own (GNU `timeout`,
 /// `set -m`), found in `/proc` by its variables. When the attempt ends for any reason,
 /// whatever is left of the group (background grandchildren) is killed and the direct child
 /// reaped. What left the group is left running when the program exits by itself (until the
@@ -297,8 +298,10 @@ impl ProcessExecutor {
         let mut captured = None;
         let interrupt = Interrupt::wait(ctx);
         tokio::pin!(interrupt);
+        // A child that has exited wins over an interrupt ready at the same time.
         let (end, status) = loop {
             tokio::select! {
+                biased;
                 status = child.wait() => break (End::Exited, Some(status)),
                 joined = async { stdout.as_mut().expect("guarded").await }, if stdout.is_some() => {
                     stdout = None;
@@ -311,9 +314,19 @@ impl ProcessExecutor {
                 why = &mut interrupt => break (End::Interrupted(why), None),
             }
         };
-        if let End::Interrupted(_) = end {
-            terminate(&mut child, &mut group, &strays, grace).await;
-        }
+        // An attempt is stopped only if its program is still running when cairn signals it:
+        // one that exited by itself before (its exit not seen by the select yet) keeps its
+        // own end, and its output.
+        let (end, status) = match end {
+            End::Interrupted(why) => match child.try_wait() {
+                Ok(Some(exited)) => (End::Exited, Some(Ok(exited))),
+                Ok(None) | Err(_) => {
+                    terminate(&mut child, &mut group, &strays, grace).await;
+                    (End::Interrupted(why), None)
+                }
+            },
+            end => (end, status),
+        };
 
         // Whatever ended the attempt: kill what is left of the group (background
         // grandchildren), reap the child, drain the pipes, wait for the group to be gone.

@@ -11,6 +11,7 @@ use super::ProcessExecutor;
 use crate::test_support::{HANG, action, within};
 
 mod spawn;
+mod stop;
 mod strays;
 
 async fn run(params: Value) -> Outcome {

@@ -1,0 +1,111 @@
+//! An attempt cairn stops is stopped only if its program is still running when the signal
+//! is sent: one that exited by itself first keeps its own end.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use cairn_engine::{ErrorClass, ExecContext, Executor, Outcome};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::unistd::Pid;
+use serde_json::json;
+
+use super::{error, read_fifo};
+use crate::process::ProcessExecutor;
+use crate::test_support::{HANG, action, within};
+
+/// Polls `attempt` once, without giving the runtime a turn: the attempt runs up to its
+/// first wait, and its executor's tasks and the reactor's events wait for the next await.
+async fn poll_once(attempt: Pin<&mut impl Future<Output = Outcome>>) {
+    let mut attempt = Some(attempt);
+    let polled = std::future::poll_fn(|cx| {
+        let attempt = attempt.take().expect("polled once");
+        Poll::Ready(attempt.poll(cx).map(drop))
+    })
+    .await;
+    assert!(
+        polled.is_pending(),
+        "the attempt ended before it was cancelled"
+    );
+}
+
+/// Blocks until the program that wrote its pid to `pid_file` has exited, leaving it
+/// unreaped (`WNOWAIT`): its parent, the attempt, has not seen its exit yet. Fails the test
+/// after [`HANG`].
+fn wait_exited_unreaped(pid_file: &Path) {
+    let deadline = std::time::Instant::now() + HANG;
+    let pid = loop {
+        if let Ok(pid) = std::fs::read_to_string(pid_file) {
+            break pid.trim().parse::<i32>().expect("a pid");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the program never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+    while let WaitStatus::StillAlive = waitid(Id::Pid(Pid::from_raw(pid)), flags).expect("waitid") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the program never exited"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[tokio::test]
+async fn a_program_that_exited_before_the_cancel_keeps_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let script = r#"echo $$ > "$1.new" && mv "$1.new" "$1"; echo '"done"'"#;
+    let action = action(
+        "process",
+        json!({"command": ["sh", "-c", script, "sh", &pid_file]}),
+    );
+    let ctx = ExecContext::new();
+    let executor = ProcessExecutor::new();
+    let attempt = executor.execute(&action, ctx.clone());
+    tokio::pin!(attempt);
+    poll_once(attempt.as_mut()).await;
+    // The program has exited; the runtime has had no turn to tell the attempt so when the
+    // cancel comes: both are there at its next poll, the exit first.
+    wait_exited_unreaped(&pid_file);
+    ctx.cancel.cancel();
+    let outcome = within("the attempt", attempt).await;
+    assert_eq!(
+        outcome.result.expect("the program's own end"),
+        json!("done")
+    );
+}
+
+#[tokio::test]
+async fn a_program_that_exits_0_on_sigterm_was_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("started");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let script =
+        r#"trap 'echo "\"stopped\""; exit 0' TERM; echo up > "$1"; while :; do sleep 1; done"#;
+    let params = json!({"command": ["sh", "-c", script, "sh", &fifo], "kill_grace": "1m"});
+    let ctx = ExecContext::new();
+    let mut attempt = tokio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            let executor = ProcessExecutor::new();
+            within(
+                "the attempt",
+                executor.execute(&action("process", params), ctx),
+            )
+            .await
+        }
+    });
+    tokio::select! {
+        _ = read_fifo(&fifo) => {}
+        outcome = &mut attempt => panic!("the step ended before it started: {outcome:?}"),
+    }
+    ctx.cancel.cancel();
+    let outcome = attempt.await.unwrap();
+    assert_eq!(error(&outcome).0, ErrorClass::Cancelled);
+}
