@@ -157,6 +157,11 @@ fn a_pause_of_a_run_no_engine_drives_says_it_is_paused_at_once() {
     let said = String::from_utf8_lossy(&pause.stderr);
     assert_eq!(code(&pause), Some(0), "{said}");
     assert!(said.contains(&format!("run {run} is paused;")), "{said}");
+    // `a` was recorded interrupted: nothing is left in flight to wait for.
+    assert!(
+        said.contains("pause asked: nothing is in flight; the run pauses now"),
+        "{said}"
+    );
     assert_eq!(show(&scratch, &run)["state"], "paused");
     // recover never continues it, and says what does.
     let recover = scratch.cairn(&["recover"]);
@@ -439,7 +444,13 @@ fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retr
     scratch.wait_logged(&mut child, "pause asked");
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     assert_eq!(code(&finish(child, "cairn run")), Some(3));
-    assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
+    let cancel = scratch.cairn(&["cancel", &run]);
+    let said = String::from_utf8_lossy(&cancel.stderr);
+    assert_eq!(code(&cancel), Some(0), "{said}");
+    assert!(
+        said.contains("cancel asked: nothing is in flight; the run is cancelled now"),
+        "{said}"
+    );
     let mut wal = scratch.db().into_os_string();
     wal.push("-wal");
     assert!(

@@ -342,16 +342,14 @@ impl Ledger {
                     Command::Pause(request) => {
                         let detail = self.asked("paused", OnStall::Pause, request);
                         if self.halt(control::Halt::Pause(detail)) {
-                            tracing::warn!(run = %self.run_id, by = %request.by,
-                                "pause asked: nothing new starts; the run pauses once its steps in flight finish");
+                            self.say_asked(request);
                         }
                         return Ok(());
                     }
                     Command::Cancel(request) => {
                         let detail = self.asked("cancelled", OnStall::Cancel, request);
                         if self.halt(control::Halt::Cancel(detail)) {
-                            tracing::warn!(run = %self.run_id, by = %request.by,
-                                "cancel asked: the steps in flight are being cancelled");
+                            self.say_asked(request);
                         }
                         return Ok(());
                     }

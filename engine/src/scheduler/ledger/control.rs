@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::complete::merged;
 use super::{BATCH_SLICE, Ledger};
+use crate::command::Request;
 use crate::error::{Error, Result};
 use crate::executor::{ErrorClass, ExecError};
 use crate::plan::StepIndex;
@@ -56,6 +57,30 @@ impl Ledger {
         self.halt = Some(halt);
         self.withhold_leaves();
         true
+    }
+
+    /// Says on stderr that a person's pause or cancel (`request`), the halt now held, was
+    /// read, and what it does: with steps in flight, it waits for them or cancels them; with
+    /// none (a run taken over, whose attempts were recorded interrupted, or waiting for a
+    /// retry), it takes effect at once.
+    pub(super) fn say_asked(&self, request: &Request) {
+        let in_flight = self.running.len();
+        let said = match (&self.halt, in_flight) {
+            (Some(Halt::Pause(_)), 0) => {
+                "pause asked: nothing is in flight; the run pauses now".to_owned()
+            }
+            (Some(Halt::Pause(_)), _) => format!(
+                "pause asked: nothing new starts; the run pauses once its {in_flight} step(s) in flight finish"
+            ),
+            (Some(Halt::Cancel(_)), 0) => {
+                "cancel asked: nothing is in flight; the run is cancelled now".to_owned()
+            }
+            (Some(Halt::Cancel(_)), _) => {
+                format!("cancel asked: the {in_flight} step(s) in flight are being cancelled")
+            }
+            (Some(Halt::Drain) | None, _) => return,
+        };
+        tracing::warn!(run = %self.run_id, by = %request.by, "{said}");
     }
 
     /// `step`'s attempt, committed as running, was not started: the run was halted before
