@@ -380,11 +380,19 @@ impl Driver {
 
     /// Stops every attempt, then tells the ledger why (`TimedOut` ends the run, releasing
     /// its lease in the same commit; `Interrupted` leaves it resumable and gives up the
-    /// lease).
+    /// lease). At an interruption, an attempt that succeeded meanwhile is recorded so
+    /// ([`Ledger::keeps_at_interruption`]); any other end is dropped.
     async fn stop(&mut self, why: Input) -> Result<RunReport> {
         let interrupted = matches!(why, Input::Interrupted);
         self.attempts.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        while let Some(joined) = self.tasks.join_next().await {
+            let kept = joined.as_ref().is_ok_and(|done| {
+                interrupted && (self.ledger).keeps_at_interruption(done.step, &done.outcome)
+            });
+            if kept {
+                self.complete(joined)?;
+            }
+        }
         // Items that ended before the stop are kept: they do not run again.
         while let Ok(end) = self.item_ends.1.try_recv() {
             self.item(*end)?;

@@ -537,5 +537,22 @@ async fn a_shutdown_abandons_an_attempt_that_ignores_it_and_releases_the_lease()
     assert_eq!(taken.unwrap(), crate::lease::LeaseAttempt::Acquired);
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_attempt_that_succeeds_as_the_engine_stops_keeps_its_output() {
+    let store = Arc::new(MemoryStore::new());
+    // Succeeds as soon as it is cancelled: a program that exited by itself as the stop came.
+    let step = deaf_step(json!({"with": {"late_ms": 0}}));
+    let (engine, handle) = deaf_run(&store, step).await;
+    engine.shutdown();
+    let report = ended(handle).await;
+    assert_eq!(report.state, RunState::Running, "resumable: {report:?}");
+    let step = store.step(report.id, "a").await.unwrap().unwrap();
+    assert_eq!(
+        step.state,
+        StepState::Succeeded,
+        "not to run again at the resume"
+    );
+}
+
 mod leaves;
 mod signs;

@@ -6,8 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::Ledger;
 use crate::error::Result;
-use crate::executor::ErrorClass;
+use crate::executor::{ErrorClass, Outcome};
 use crate::expr::SharedJson;
+use crate::plan::StepIndex;
 use crate::state::{RunState, StepState};
 
 impl Ledger {
@@ -32,6 +33,15 @@ impl Ledger {
         let message = format!("the run timed out (limits.timeout = {timeout})");
         let error = Some((ErrorClass::Timeout, message));
         self.set_run(RunState::Failed, None, error, None)
+    }
+
+    /// Whether `outcome`, of `step`'s attempt, come back as the engine stops, is recorded
+    /// (before [`Input::Interrupted`](super::Input::Interrupted)) rather than the attempt
+    /// interrupted: a success (its program exited by itself before the engine's SIGTERM;
+    /// recorded interrupted, its work would be done again at the resume) of a step other than
+    /// a `for_each` (whose ended items are kept anyway).
+    pub(crate) fn keeps_at_interruption(&self, step: StepIndex, outcome: &Outcome) -> bool {
+        outcome.result.is_ok() && self.plan.node(step).for_each.is_none()
     }
 
     /// The engine stops: running attempts are recorded as interrupted, to run again; a
