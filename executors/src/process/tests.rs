@@ -353,12 +353,12 @@ async fn normal_exit_leaving_a_background_grandchild_neither_hangs_nor_leaks() {
     assert_dead(grandchild);
 }
 
-#[tokio::test]
-async fn cancellation_terminates_the_group() {
+/// Runs `script` (`sh -c`, the path of a fifo as `$1`) until it has written to the fifo,
+/// then cancels it: what it wrote, and the attempt's outcome.
+async fn cancelled_once_started(script: &str) -> (String, Outcome) {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("started");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-    let script = "sleep 1000 & echo \"$$ $!\" > \"$1\"; sleep 1000";
     let params = json!({"command": ["sh", "-c", script, "sh", &fifo]});
     let ctx = ExecContext::new();
     let mut attempt = tokio::spawn({
@@ -371,7 +371,13 @@ async fn cancellation_terminates_the_group() {
         outcome = &mut attempt => panic!("the step ended before it started: {outcome:?}"),
     };
     ctx.cancel.cancel();
-    let outcome = attempt.await.unwrap();
+    (written, attempt.await.unwrap())
+}
+
+#[tokio::test]
+async fn cancellation_terminates_the_group() {
+    let script = "sleep 1000 & echo \"$$ $!\" > \"$1\"; sleep 1000";
+    let (written, outcome) = cancelled_once_started(script).await;
     let (class, _) = error(&outcome);
     assert_eq!(class, ErrorClass::Cancelled);
     assert!(!class.is_retryable());

@@ -12,7 +12,7 @@ use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use super::{error, read_fifo};
+use super::{cancelled_once_started, error};
 use crate::process::ProcessExecutor;
 use crate::test_support::{HANG, action, within};
 
@@ -83,29 +83,8 @@ async fn a_program_that_exited_before_the_cancel_keeps_its_output() {
 
 #[tokio::test]
 async fn a_program_that_exits_0_on_sigterm_was_cancelled() {
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("started");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
     let script =
         r#"trap 'echo "\"stopped\""; exit 0' TERM; echo up > "$1"; while :; do sleep 1; done"#;
-    let params = json!({"command": ["sh", "-c", script, "sh", &fifo], "kill_grace": "1m"});
-    let ctx = ExecContext::new();
-    let mut attempt = tokio::spawn({
-        let ctx = ctx.clone();
-        async move {
-            let executor = ProcessExecutor::new();
-            within(
-                "the attempt",
-                executor.execute(&action("process", params), ctx),
-            )
-            .await
-        }
-    });
-    tokio::select! {
-        _ = read_fifo(&fifo) => {}
-        outcome = &mut attempt => panic!("the step ended before it started: {outcome:?}"),
-    }
-    ctx.cancel.cancel();
-    let outcome = attempt.await.unwrap();
+    let (_, outcome) = cancelled_once_started(script).await;
     assert_eq!(error(&outcome).0, ErrorClass::Cancelled);
 }
