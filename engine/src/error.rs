@@ -39,32 +39,37 @@ pub enum Error {
     )]
     NotUtf8Name(PathBuf),
     /// The database file does not exist (and the caller did not ask to create it).
-    #[error("{0}: no such database")]
+    #[error("{}: no such database", crate::path_text(.0))]
     MissingDatabase(PathBuf),
     /// The database path is a symbolic link that leads to no file: its target does not exist
     /// (SQLite would not create it), or the links loop.
     #[error(
-        "{0}: a symbolic link that leads to no file (its target does not exist, or the links \
-         loop)"
+        "{}: a symbolic link that leads to no file (its target does not exist, or the links \
+         loop)",
+        crate::path_text(.0)
     )]
     DanglingLink(PathBuf),
     /// The database file's name is longer than its file system takes.
     #[error(
-        "{0}: the file name is too long for its file system (most allow 255 bytes); use a \
-         shorter one"
+        "{}: the file name is too long for its file system (most allow 255 bytes); use a \
+         shorter one",
+        crate::path_text(.0)
     )]
     NameTooLong(PathBuf),
     /// The database's folder does not exist.
-    #[error("{0}: no such directory to hold the database")]
+    #[error("{}: no such directory to hold the database", crate::path_text(.0))]
     MissingDirectory(PathBuf),
     /// The path given as the database, or where SQLite puts its WAL beside it, is a directory.
-    #[error("{0}: is a directory, not a database file")]
+    #[error("{}: is a directory, not a database file", crate::path_text(.0))]
     IsADirectory(PathBuf),
     /// The file exists but is not an SQLite database.
-    #[error("{0}: not a cairn database (the file is not SQLite)")]
+    #[error("{}: not a cairn database (the file is not SQLite)", crate::path_text(.0))]
     NotADatabase(PathBuf),
     /// The file is an SQLite database of another application.
-    #[error("{path}: not a cairn database (it holds other tables: {tables}); left unchanged")]
+    #[error(
+        "{}: not a cairn database (it holds other tables: {tables}); left unchanged",
+        crate::path_text(path)
+    )]
     ForeignDatabase {
         /// The database file.
         path: PathBuf,
@@ -81,42 +86,47 @@ pub enum Error {
     },
     /// SQLite found the database's pages malformed: the file was damaged.
     #[error(
-        "{0}: the database is damaged (SQLite finds its pages malformed); restore it from a \
-         backup (`sqlite3 FILE .recover` saves the rows it can read)"
+        "{}: the database is damaged (SQLite finds its pages malformed); restore it from a \
+         backup (`sqlite3 FILE .recover` saves the rows it can read)",
+        crate::path_text(.0)
     )]
     Damaged(PathBuf),
     /// This process may not write the database (its file, the folder its WAL goes in, or
     /// the disk) and had to: to commit, or to read a WAL database whose index is missing.
     #[error(
-        "{0}: the database is read-only to this process (the file, its folder or the disk); \
-         run cairn as a user who may write it"
+        "{}: the database is read-only to this process (the file, its folder or the disk); \
+         run cairn as a user who may write it",
+        crate::path_text(.0)
     )]
     ReadOnly(PathBuf),
     /// SQLite cannot open a database file that exists: most often its WAL files (`-wal`,
     /// `-shm`), left by another user's process, are not readable by this one.
     #[error(
-        "{0}: SQLite cannot open the database, though the file exists: its `-wal` and `-shm` \
+        "{}: SQLite cannot open the database, though the file exists: its `-wal` and `-shm` \
          files beside it may belong to another user; run cairn as the user who writes the \
-         database, or let this user read those files"
+         database, or let this user read those files",
+        crate::path_text(.0)
     )]
     Unopenable(PathBuf),
     /// The disk that holds the database has no room for a commit; nothing of it was kept.
-    #[error("{0}: the disk holding the database is full; free space and try again")]
+    #[error("{}: the disk holding the database is full; free space and try again", crate::path_text(.0))]
     DiskFull(PathBuf),
     /// The database file was deleted, moved or replaced while this process drove runs in
     /// it: nothing more is committed (SQLite would write on to the file it has open, which
     /// no other process finds at the path).
     #[error(
-        "{0} was deleted, moved or replaced while this process drove runs in it: nothing more \
+        "{} was deleted, moved or replaced while this process drove runs in it: nothing more \
          is committed; what was committed is in the file this process had open (lost if the \
-         file was deleted)"
+         file was deleted)",
+        crate::path_text(.0)
     )]
     Replaced(PathBuf),
     /// A write would have grown a file of the database past this process's file-size limit
     /// (`ulimit -f`, with `SIGXFSZ` ignored); nothing of it was kept.
     #[error(
-        "{0}: a file of the database (it, its `-wal` or its `-shm`) reached this process's \
-         file-size limit; raise it (`ulimit -f unlimited`) and try again"
+        "{}: a file of the database (it, its `-wal` or its `-shm`) reached this process's \
+         file-size limit; raise it (`ulimit -f unlimited`) and try again",
+        crate::path_text(.0)
     )]
     FileSizeLimit(PathBuf),
     /// SQLite met an I/O error on a file of the database, of a cause it does not tell.
@@ -131,7 +141,7 @@ pub enum Error {
         doing: String,
     },
     /// Another process held the database locked past the busy timeout.
-    #[error("{0}: database is locked by another process; retry when it is done")]
+    #[error("{}: database is locked by another process; retry when it is done", crate::path_text(.0))]
     Locked(PathBuf),
     /// No run has this id (or unique id prefix).
     #[error("no run with id {0}{hint}", hint = too_short_a_prefix(.0))]
@@ -274,7 +284,7 @@ fn too_short_a_prefix(id: &str) -> &'static str {
 
 /// Why [`Error::NotAFileName`]'s `path` names no file.
 fn not_a_file_name(path: &std::path::Path) -> String {
-    let name = path.display();
+    let name = crate::path_text(path);
     let what = if path.as_os_str().is_empty() {
         return "an empty path names no database file".into();
     } else if path.as_os_str() == ":memory:" {

@@ -44,4 +44,20 @@ mod tests {
         );
         assert_eq!(path_text(Path::new("dir/café.json")), "dir/café.json");
     }
+
+    #[test]
+    fn the_stores_errors_name_their_file_with_its_bytes_escaped() {
+        let path = Path::new(OsStr::from_bytes(b"runs\xff/cairn.db")).to_owned();
+        let errors = [
+            crate::Error::MissingDirectory(path.clone()),
+            crate::Error::Locked(path.clone()),
+            crate::Error::ForeignDatabase {
+                path,
+                tables: "t".into(),
+            },
+        ];
+        for error in errors {
+            assert!(error.to_string().starts_with("runs\\xff/cairn.db"), "{error}");
+        }
+    }
 }

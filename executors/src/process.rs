@@ -552,13 +552,17 @@ async fn drain<T>(mut task: JoinHandle<T>, stop: &CancellationToken) -> Option<T
 async fn check_dir(cwd: &Path) -> Result<(), String> {
     match tokio::fs::metadata(cwd).await {
         Ok(metadata) if metadata.is_dir() => Ok(()),
-        Ok(_) => Err(format!("`with.cwd` {} is not a directory", cwd.display())),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            Err(format!("`with.cwd` {} does not exist", cwd.display()))
-        }
+        Ok(_) => Err(format!(
+            "`with.cwd` {} is not a directory",
+            cairn_engine::path_text(cwd)
+        )),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Err(format!(
+            "`with.cwd` {} does not exist",
+            cairn_engine::path_text(cwd)
+        )),
         Err(error) => Err(format!(
             "`with.cwd` {} cannot be used: {error}",
-            cwd.display()
+            cairn_engine::path_text(cwd)
         )),
     }
 }
@@ -579,7 +583,7 @@ fn spawn_error(program: &str, found: &Path, cwd: Option<&Path>, error: &io::Erro
         io::ErrorKind::NotFound => match cwd {
             Some(cwd) if program.contains('/') && !program.starts_with('/') => format!(
                 "command `{program}` not found in `with.cwd` {}: a relative program is found from the step's `cwd`",
-                cwd.display()
+                cairn_engine::path_text(cwd)
             ),
             _ => format!("command `{program}` not found"),
         },

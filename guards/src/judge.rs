@@ -207,7 +207,10 @@ impl Policy {
         let dir = match dir.and_then(|dir| paths::canonical_dir(&dir)) {
             Ok(dir) if paths::inside(&dir, roots) => dir,
             Ok(dir) => {
-                let reason = format!("`{}` is outside the allowed directories", dir.display());
+                let reason = format!(
+                    "`{}` is outside the allowed directories",
+                    cairn_engine::path_text(&dir)
+                );
                 votes.add(Decision::Deny, "cwd", reason);
                 return None;
             }

@@ -11,13 +11,16 @@ const DEVICES: &[&str] = &["/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stder
 pub(crate) fn canonical_dir(dir: &Path) -> Result<PathBuf, String> {
     let canonical = dir
         .canonicalize()
-        .map_err(|error| format!("the directory `{}`: {error}", dir.display()))?;
+        .map_err(|error| format!("the directory `{}`: {error}", cairn_engine::path_text(dir)))?;
     if !canonical.is_dir() {
-        Err(format!("`{}` is not a directory", dir.display()))
+        Err(format!(
+            "`{}` is not a directory",
+            cairn_engine::path_text(dir)
+        ))
     } else if canonical.to_str().is_none() {
         Err(format!(
             "the directory `{}` has a path that is not UTF-8, which a policy cannot name",
-            canonical.display()
+            cairn_engine::path_text(&canonical)
         ))
     } else {
         Ok(canonical)
