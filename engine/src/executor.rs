@@ -47,6 +47,20 @@ impl Action {
         }
     }
 
+    /// This action with `params` in place of its own (a guard's judging it as it will run):
+    /// the parameters, maybe big, are not copied.
+    pub fn with_params(&self, params: Value) -> Action {
+        Action {
+            run_id: self.run_id,
+            step_id: self.step_id.clone(),
+            item_index: self.item_index,
+            attempt: self.attempt,
+            executor: self.executor.clone(),
+            params,
+            idempotency_key: self.idempotency_key.clone(),
+        }
+    }
+
     /// The rendered `with` read as `T` (an executor's parameter type); the error names the
     /// parameter at fault.
     pub fn params_as<T: DeserializeOwned>(&self) -> Result<T, ParamsError> {

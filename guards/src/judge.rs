@@ -86,15 +86,7 @@ impl Policy {
             "max_budget_usd".to_owned(),
             json!(given.map_or(left, |given| given.min(left))),
         );
-        Some(Action {
-            run_id: action.run_id,
-            step_id: action.step_id.clone(),
-            item_index: action.item_index,
-            attempt: action.attempt,
-            executor: action.executor.clone(),
-            params: Value::Object(params),
-            idempotency_key: action.idempotency_key.clone(),
-        })
+        Some(action.with_params(Value::Object(params)))
     }
 
     fn combine(&self, votes: Votes) -> Verdict {
