@@ -25,7 +25,8 @@ pub struct Approval {
     /// The hash of the exact action (see [`action_hash`]).
     pub action_hash: String,
     /// The action as its hash binds it, for the person deciding: `{"executor", "params"}`
-    /// (see [`Approval::action_of`]); `null` for a request stored before cairn kept it.
+    /// (see [`Approval::action_of`]), its `cwd` the directory the guard judged it runs
+    /// in; `null` for a request stored before cairn kept it.
     pub action: serde_json::Value,
     /// The verdict that asked for it.
     pub verdict: Verdict,
@@ -56,22 +57,44 @@ impl Approval {
         serde_json::json!({"executor": action.executor, "params": action.params})
     }
 
-    /// Whether this request is for `action`, judged under the guard snapshot `guard_hash` by
-    /// an engine in `cwd`: its hash is the action's ([`action_hash`]), or, for a request an
-    /// older cairn stored before the hash bound the directory, the action's as that cairn
-    /// hashed it. Such a request was asked and decided for any directory, and is kept so:
-    /// a decision given before an upgrade is not asked for again after it.
+    /// Whether this request is for `action` (as its approval binds it: with the directory
+    /// the guard judged, see `bound`), judged under the guard snapshot `guard_hash` by an
+    /// engine in `cwd`: its hash is the action's ([`action_hash`]), or, for a request an
+    /// older cairn stored before the hash bound the engine's directory, the action's as that
+    /// cairn hashed it. Such a request was asked and decided for any directory, and is kept
+    /// so where the guard judged no other directory than the one written: a decision given
+    /// before an upgrade is not asked for again after it.
     pub fn is_for(&self, action: &Action, guard_hash: Option<&str>, cwd: Option<&Path>) -> bool {
         self.action_hash == action_hash(action, guard_hash, cwd)
             || self.action_hash == hash_of(action, guard_hash, None)
     }
 }
 
+/// `action` as its approval binds it, if not as written: with the directory the guard judged
+/// it runs in — the `cwd` of `runs_with`, the parameters the guard's verdict has it run with
+/// (canonical: a symlink resolved) — in place of its `with.cwd`. An approval given for
+/// `root/link` while `link` led to `a` is then not spent in `b`, where it leads later. The
+/// rest of `runs_with` is not bound: a policy lowers an agent's budget limit to what the
+/// run has left, which changes while a request waits (the other steps spend), and only
+/// ever lowers it.
+pub(crate) fn bound(action: &Action, runs_with: Option<&serde_json::Value>) -> Option<Action> {
+    let judged = runs_with?.get("cwd")?;
+    if action.params.get("cwd") == Some(judged) {
+        return None;
+    }
+    let serde_json::Value::Object(mut params) = action.params.clone() else {
+        return None;
+    };
+    params.insert("cwd".to_owned(), judged.clone());
+    Some(action.with_params(serde_json::Value::Object(params)))
+}
+
 /// The hash an approval is bound to: the action's step, item, executor and rendered
-/// parameters, the hash of the guard's snapshot, and `cwd`, the directory of the engine that
-/// asked (where a step without `with.cwd` runs: an approval given for one checkout does not
-/// run the step in another). The attempt number is left out: a retry of an approved action
-/// is the same action.
+/// parameters (the engine passes them as the approval binds them, `with.cwd` the directory
+/// the guard judged), the hash of the guard's snapshot, and `cwd`, the directory of the
+/// engine that asked (where a step without `with.cwd` runs: an approval given for one
+/// checkout does not run the step in another). The attempt number is left out: a retry of
+/// an approved action is the same action.
 pub fn action_hash(action: &Action, guard_hash: Option<&str>, cwd: Option<&Path>) -> String {
     hash_of(action, guard_hash, Some(cwd))
 }

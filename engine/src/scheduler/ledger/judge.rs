@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::Ledger;
-use crate::approval::{Approval, ApprovalDecision, action_hash};
+use crate::approval::{self, Approval, ApprovalDecision, action_hash};
 use crate::command::Ruling;
 use crate::error::{Result, panic_message};
 use crate::executor::{Action, ErrorClass, ExecError};
@@ -17,6 +17,13 @@ use crate::state::StepState;
 
 /// How long an approval request waits when the guard names no timeout: 24 hours.
 const DEFAULT_APPROVAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Why a step whose request an approval was given for asks again: the request bound
+/// `with.cwd` as written (an older cairn's), not the directory the guard judged it runs in,
+/// so the approval does not say which directory it was for.
+const ASKED_AGAIN: &str = "asked again: the approval given bound `with.cwd` as written (an \
+    older cairn's request), not the directory the guard judged, so it does not say which \
+    directory it was for";
 
 /// What the guard decided about the actions of one attempt.
 #[derive(Debug)]
@@ -181,11 +188,15 @@ impl Ledger {
                         .deny(step, action.item_index, &verdict)
                         .map(|()| Judgement::Stopped);
                 }
-                Decision::Approve => match self.approvals.get(key) {
-                    Some(approval)
-                        if approval.is_for(action, guard_hash.as_deref(), cwd.as_deref()) =>
-                    {
-                        match &approval.decision {
+                Decision::Approve => {
+                    // Bound as it will run: in the directory the guard judged.
+                    let judged = approval::bound(action, verdict.params.as_ref());
+                    let bound = judged.as_ref().unwrap_or(action);
+                    let is_for = |approval: &Approval, action: &Action| {
+                        approval.is_for(action, guard_hash.as_deref(), cwd.as_deref())
+                    };
+                    match self.approvals.get(key) {
+                        Some(approval) if is_for(approval, bound) => match &approval.decision {
                             Some(decision) if decision.approved => {
                                 let by = format!("approved by {}", decision.by);
                                 verdict = verdict
@@ -199,30 +210,36 @@ impl Ledger {
                                     .map(|()| Judgement::Stopped);
                             }
                             None => waiting = true,
+                        },
+                        stored => {
+                            if judged.is_some()
+                                && stored.is_some_and(|stored| is_for(stored, action))
+                            {
+                                verdict = verdict.because("approval", ASKED_AGAIN);
+                            }
+                            let timeout =
+                                verdict.approval_timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT);
+                            let timeout = chrono::Duration::from_std(timeout)
+                                .unwrap_or(chrono::Duration::MAX);
+                            let approval = Approval {
+                                run_id: self.run_id,
+                                step_id: action.step_id.clone(),
+                                item: action.item_index,
+                                action_hash: hash(bound),
+                                action: Approval::action_of(bound),
+                                verdict: verdict.clone(),
+                                requested_at: now,
+                                expires_at: now
+                                    .checked_add_signed(timeout)
+                                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                                decision: None,
+                            };
+                            self.batch.record_approval(approval.clone());
+                            self.approvals.insert(key, approval);
+                            waiting = true;
                         }
                     }
-                    _ => {
-                        let timeout = verdict.approval_timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT);
-                        let timeout =
-                            chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
-                        let approval = Approval {
-                            run_id: self.run_id,
-                            step_id: action.step_id.clone(),
-                            item: action.item_index,
-                            action_hash: hash(action),
-                            action: Approval::action_of(action),
-                            verdict: verdict.clone(),
-                            requested_at: now,
-                            expires_at: now
-                                .checked_add_signed(timeout)
-                                .unwrap_or(DateTime::<Utc>::MAX_UTC),
-                            decision: None,
-                        };
-                        self.batch.record_approval(approval.clone());
-                        self.approvals.insert(key, approval);
-                        waiting = true;
-                    }
-                },
+                }
                 Decision::Allow => {}
             }
             if let Some(params) = verdict.params.take() {
