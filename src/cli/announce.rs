@@ -2,15 +2,16 @@
 //! the commands that decide; and who paused or cancelled the run, and why (a person's
 //! command, or a stall's escalation).
 //!
-//! The requests come with the run's events; a burst bigger than the events' buffer makes
-//! the listener fall behind and lose some, so it then asks the store for the run's
-//! waiting requests. Each request is told once.
+//! The requests come with the run's events; those asked before the listener started (a
+//! resumed run's) and, when a burst bigger than the events' buffer made it fall behind and
+//! lose some, those lost are read from the store's waiting requests. Each request is told
+//! once.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 
-use cairn_engine::{Approval, Event, Verdict};
+use cairn_engine::{Approval, Command, Engine, Event, Uuid, Verdict};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -23,8 +24,9 @@ struct Request {
     expires_at: DateTime<Utc>,
 }
 
-/// Tells `out` each approval request of `run` once, from `events` and, when they fell
-/// behind, from `waiting` (the run's requests that wait, as the store has them), and who
+/// Tells `out` each approval request of `run` once, from `events` and from `waiting` (the
+/// run's requests that wait, as the store has them: [`waiting`]) at the start and when the
+/// events fell behind, and who
 /// paused or cancelled the run and why. The commands it shows name `db` unless it is the
 /// default database.
 pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
@@ -39,6 +41,9 @@ pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
         _ => format!("--db {} ", cairn_engine::path_text(db)),
     };
     let mut told = Told::default();
+    // An engine that took the run over (`cairn resume`, `retry`, `recover`) finds requests
+    // asked before it: told first, as those asked later are.
+    told.tell_waiting(&mut out, run, &db, waiting().await);
     loop {
         match events.recv().await {
             Ok(event) => {
@@ -54,25 +59,7 @@ pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
                     .unwrap_or_default();
                 told.tell(&mut out, run, &db, step, requests);
             }
-            Err(RecvError::Lagged(_)) => {
-                let mut by_step: Vec<(String, Vec<Request>)> = Vec::new();
-                for approval in waiting().await {
-                    let request = Request {
-                        item: approval.item,
-                        verdict: approval.verdict,
-                        expires_at: approval.expires_at,
-                    };
-                    match by_step.last_mut() {
-                        Some((step, requests)) if *step == approval.step_id => {
-                            requests.push(request);
-                        }
-                        _ => by_step.push((approval.step_id, vec![request])),
-                    }
-                }
-                for (step, requests) in by_step {
-                    told.tell(&mut out, run, &db, &step, requests);
-                }
-            }
+            Err(RecvError::Lagged(_)) => told.tell_waiting(&mut out, run, &db, waiting().await),
             Err(RecvError::Closed) => break,
         }
     }
@@ -82,11 +69,32 @@ pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
 /// in one line (a `for_each` step may ask for thousands of items at once).
 const TOLD_IN_FULL: usize = 3;
 
-/// The requests told, by step, item and expiry (a request asked again expires later).
+/// The requests told, by step, item and expiry (a request asked again expires later), the
+/// expiry to the millisecond the store keeps of it: an event's has more.
 #[derive(Default)]
-struct Told(HashSet<(String, Option<usize>, DateTime<Utc>)>);
+struct Told(HashSet<(String, Option<usize>, i64)>);
 
 impl Told {
+    /// Tells `out` the `waiting` requests (of `run`, in the database `db` names, in the
+    /// store's order) not told yet, step by step.
+    fn tell_waiting(&mut self, out: &mut impl Write, run: &str, db: &str, waiting: Vec<Approval>) {
+        let mut by_step: Vec<(String, Vec<Request>)> = Vec::new();
+        for approval in waiting {
+            let request = Request {
+                item: approval.item,
+                verdict: approval.verdict,
+                expires_at: approval.expires_at,
+            };
+            match by_step.last_mut() {
+                Some((step, requests)) if *step == approval.step_id => requests.push(request),
+                _ => by_step.push((approval.step_id, vec![request])),
+            }
+        }
+        for (step, requests) in by_step {
+            self.tell(out, run, db, &step, requests);
+        }
+    }
+
     /// Tells `out` the `requests` of `step` (of `run`, in the database `db` names) not told
     /// yet: the first few in full, then how many more wait and the one command that approves
     /// them all.
@@ -100,16 +108,17 @@ impl Told {
     ) {
         let new: Vec<Request> = (requests.into_iter())
             .filter(|request| {
-                self.0
-                    .insert((step.to_owned(), request.item, request.expires_at))
+                let expires_at = request.expires_at.timestamp_millis();
+                self.0.insert((step.to_owned(), request.item, expires_at))
             })
             .collect();
         for request in new.iter().take(TOLD_IN_FULL) {
             let item = (request.item).map_or(String::new(), |item| format!(" --item {item}"));
-            let reasons = request.verdict.reasons.join("; ");
+            // As `cairn approvals` says it: each rule and its reason, or the policy's default.
+            let why = request.verdict.explain();
             let _ = writeln!(
                 out,
-                "step {step}{item} awaits approval ({reasons}); see the whole action with `cairn {db}approvals`, and decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
+                "step {step}{item} awaits approval ({why}); see the whole action with `cairn {db}approvals`, and decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
             );
         }
         let more = new.len().saturating_sub(TOLD_IN_FULL);
@@ -120,6 +129,26 @@ impl Told {
             );
         }
     }
+}
+
+/// The requests of `run` that wait for a person now, as `cairn approvals` lists them (its
+/// step awaits approval, the request is undecided and not expired), but those a ruling
+/// recorded and not applied yet decides already: the engine applies it, and `cairn approve`
+/// would be refused. The rulings are read first: one applied between the two reads has
+/// decided its request by the second.
+pub(crate) async fn waiting(engine: &Engine, run: Uuid) -> Vec<Approval> {
+    let rulings: Vec<Command> = match engine.store().pending_commands(run).await {
+        Ok(pending) => pending.into_iter().map(|pending| pending.command).collect(),
+        Err(_) => return Vec::new(),
+    };
+    let now = Utc::now();
+    let all = engine.approvals().await.unwrap_or_default();
+    (all.into_iter())
+        .filter(|approval| approval.run_id == run && approval.expires_at > now)
+        .filter(|approval| {
+            !(rulings.iter()).any(|ruling| ruling.covers(&approval.step_id, approval.item))
+        })
+        .collect()
 }
 
 /// "paused by WHO: WHY" for an event that pauses or cancels the run, from the request its
@@ -141,7 +170,7 @@ fn halted(event: &Event) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use cairn_engine::{Approval, Event, EventKind, RunState, StepState, Uuid, Verdict};
+    use cairn_engine::{Approval, Decision, Event, EventKind, RunState, StepState, Uuid, Verdict};
     use chrono::{DateTime, Utc};
     use serde_json::json;
     use std::path::Path;
@@ -229,10 +258,63 @@ mod tests {
         super::notices(events, store, "r1", Path::new("cairn.db"), &mut told).await;
         let told = String::from_utf8(told).unwrap();
         for step in ["a", "b", "c", "d"] {
-            let line = format!("step {step} awaits approval (a person decides)");
+            let line = format!("step {step} awaits approval (ask: a person decides)");
             assert_eq!(told.matches(&line).count(), 1, "{told}");
         }
         assert!(told.contains("cairn approve r1 c\n  cairn deny r1 c --reason TEXT"));
+    }
+
+    #[tokio::test]
+    async fn the_requests_that_waited_before_the_engine_started_are_told_at_its_start() {
+        // A resumed run: its requests were asked before, by another engine; no event comes.
+        let (sender, events) = broadcast::channel(8);
+        let mut told = Vec::new();
+        let store = || async { vec![waiting("a", 10)] };
+        let listening = super::notices(events, store, "r1", Path::new("cairn.db"), &mut told);
+        drop(sender);
+        listening.await;
+        let told = String::from_utf8(told).unwrap();
+        assert_eq!(
+            told,
+            "step a awaits approval (ask: a person decides); see the whole action with `cairn \
+             approvals`, and decide with:\n  cairn approve r1 a\n  cairn deny r1 a --reason TEXT\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_both_stored_and_in_an_event_is_told_once() {
+        // The event's expiry has nanoseconds; the store keeps milliseconds.
+        let (sender, events) = broadcast::channel(8);
+        let mut event = awaiting("a", 10);
+        let precise = DateTime::from_timestamp(10, 123_456_789).unwrap();
+        event.detail.as_mut().unwrap()["approvals"][0]["expires_at"] = json!(precise);
+        sender.send(event).unwrap();
+        drop(sender);
+        let mut stored = waiting("a", 10);
+        stored.expires_at = DateTime::from_timestamp(10, 123_000_000).unwrap();
+        let store = || async { vec![stored.clone()] };
+        let mut told = Vec::new();
+        super::notices(events, store, "r1", Path::new("cairn.db"), &mut told).await;
+        let told = String::from_utf8(told).unwrap();
+        assert_eq!(told.matches("awaits approval").count(), 1, "{told}");
+    }
+
+    #[tokio::test]
+    async fn a_request_the_policys_default_asked_for_says_so() {
+        let (sender, events) = broadcast::channel(8);
+        let mut event = awaiting("a", 10);
+        let by_default = Verdict::new(Decision::Approve);
+        event.detail.as_mut().unwrap()["approvals"][0]["verdict"] = json!(by_default);
+        sender.send(event).unwrap();
+        drop(sender);
+        let mut told = Vec::new();
+        let store = || async { vec![] };
+        super::notices(events, store, "r1", Path::new("cairn.db"), &mut told).await;
+        let told = String::from_utf8(told).unwrap();
+        assert!(
+            told.starts_with("step a awaits approval (approve by the policy's default); "),
+            "{told}"
+        );
     }
 
     #[tokio::test]
@@ -250,7 +332,11 @@ mod tests {
         let store = || async { vec![] };
         super::notices(events, store, "r1", Path::new("x.db"), &mut told).await;
         let told = String::from_utf8(told).unwrap();
-        assert_eq!(told.matches("awaits approval (why)").count(), 3, "{told}");
+        assert_eq!(
+            told.matches("awaits approval (ask: why)").count(),
+            3,
+            "{told}"
+        );
         assert!(
             told.contains("cairn --db x.db approve r1 each --item 2\n"),
             "{told}"

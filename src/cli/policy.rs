@@ -36,7 +36,8 @@ enum Command {
         file: PathBuf,
     },
     /// Judge one action and print `{"decision", "rules", "reasons"}`, with `"audit": true`
-    /// when the policy only records its verdicts; `rules` names each deciding rule once.
+    /// when the policy only records its verdicts; `rules` names each deciding rule once
+    /// (none when the policy's `default` decided, its one reason saying so).
     /// With --json, an invalid file prints `{"file", "problems": [{"place", "message"}]}`
     /// (exit 2).
     Explain {
@@ -216,6 +217,12 @@ struct Explained {
 
 impl From<Verdict> for Explained {
     fn from(verdict: Verdict) -> Self {
+        // No rule decided: the policy's default did, in the words `cairn approvals` says it.
+        let reasons = if verdict.reasons.is_empty() {
+            vec![verdict.explain()]
+        } else {
+            verdict.reasons
+        };
         let mut rules: Vec<String> = Vec::with_capacity(verdict.rules.len());
         for rule in verdict.rules {
             if !rules.contains(&rule) {
@@ -225,7 +232,7 @@ impl From<Verdict> for Explained {
         Explained {
             decision: verdict.decision,
             rules,
-            reasons: verdict.reasons,
+            reasons,
             audit: verdict.audit,
         }
     }

@@ -307,13 +307,7 @@ pub(crate) async fn finish(
     let notices = tokio::spawn({
         let (events, engine, db) = (handle.events(), engine.clone(), global.db.clone());
         async move {
-            let waiting = || async {
-                let approvals = engine.store().approvals(handle_id).await;
-                let approvals = approvals.unwrap_or_default().into_iter();
-                approvals
-                    .filter(|approval| approval.decision.is_none())
-                    .collect()
-            };
+            let waiting = || announce::waiting(&engine, handle_id);
             let run = handle_id.to_string();
             let out = Printable::new(std::io::stderr());
             announce::notices(events, waiting, &run, &db, out).await;

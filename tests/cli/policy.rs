@@ -225,6 +225,25 @@ fn explain_names_each_rule_once_and_shows_audit_mode() {
 }
 
 #[test]
+fn explain_says_when_the_policys_default_decided() {
+    let (_dir, file) = policy_file(&serde_json::json!({"default": "approve"}));
+    let output = cairn(&[
+        "policy",
+        "explain",
+        &file,
+        "--action",
+        r#"{"executor": "noop"}"#,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let verdict: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        verdict,
+        serde_json::json!({"decision": "approve", "rules": [],
+            "reasons": ["approve by the policy's default"]})
+    );
+}
+
+#[test]
 fn a_rate_limit_of_an_executor_cairn_does_not_have_refuses_the_run_before_the_database() {
     let limit = serde_json::json!({"executor": "procss", "max": 1, "per": "1s"});
     let (dir, policy) = policy_file(&serde_json::json!({ "rate_limits": [limit] }));

@@ -11,7 +11,7 @@ use super::scratch::Scratch;
 use crate::finish;
 
 /// A process step running `script` under `sh -c`, with the marker directory as `$MARKS`.
-fn step(id: &str, script: &str, scratch: &Scratch) -> Value {
+pub(super) fn step(id: &str, script: &str, scratch: &Scratch) -> Value {
     json!({
         "id": id,
         "executor": "process",
@@ -22,11 +22,11 @@ fn step(id: &str, script: &str, scratch: &Scratch) -> Value {
     })
 }
 
-fn policy(scratch: &Scratch, policy: Value) -> PathBuf {
+pub(super) fn policy(scratch: &Scratch, policy: Value) -> PathBuf {
     scratch.write("policy.json", &policy)
 }
 
-fn workflow(scratch: &Scratch, steps: Value) -> PathBuf {
+pub(super) fn workflow(scratch: &Scratch, steps: Value) -> PathBuf {
     scratch.write("wf.json", &json!({"name": "guarded", "steps": steps}))
 }
 
@@ -45,7 +45,7 @@ fn entering(history: &Value, step: &str, to: &str) -> Vec<Value> {
         .collect()
 }
 
-fn path(path: &Path) -> &str {
+pub(super) fn path(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
@@ -158,7 +158,7 @@ fn a_budget_of_n_attempts_runs_exactly_n_and_denies_the_next() {
 
 /// A policy that holds step `deploy` for approval (with `extra` keys), and a workflow whose
 /// `deploy` leaves a marker and whose `build` runs freely.
-fn approval_setup(scratch: &Scratch, extra: Value) -> (PathBuf, PathBuf) {
+pub(super) fn approval_setup(scratch: &Scratch, extra: Value) -> (PathBuf, PathBuf) {
     let mut policy = json!({"rules": [{"id": "deploys", "effect": "approve",
         "reason": "deploys need a person", "when": "action.step == 'deploy'"}]});
     policy
@@ -177,7 +177,7 @@ fn approval_setup(scratch: &Scratch, extra: Value) -> (PathBuf, PathBuf) {
 }
 
 /// Starts `cairn run` in the background and waits until `deploy` awaits approval.
-fn start_awaiting(scratch: &Scratch, policy: &Path, workflow: &Path) -> (Child, String) {
+pub(super) fn start_awaiting(scratch: &Scratch, policy: &Path, workflow: &Path) -> (Child, String) {
     let mut child = scratch
         .command(&["run", path(workflow), "--policy", path(policy), "--json"])
         .stdin(Stdio::null())
