@@ -25,13 +25,14 @@ struct Request {
 }
 
 /// Tells `out` each approval request of `run` once, from `events` and from `waiting` (the
-/// run's requests that wait, as the store has them: [`waiting`]) at the start and when the
-/// events fell behind, and who
-/// paused or cancelled the run and why. The commands it shows name `db` unless it is the
-/// default database.
+/// run's requests that wait, as the store has them: [`waiting`]) when the events fell
+/// behind and, for a run `taken_over` (its requests may have been asked before this engine
+/// drove it), at the start; and who paused or cancelled the run and why. The commands it
+/// shows name `db` unless it is the default database.
 pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
     mut events: broadcast::Receiver<Event>,
     waiting: impl Fn() -> F,
+    taken_over: bool,
     run: &str,
     db: &Path,
     mut out: W,
@@ -41,9 +42,11 @@ pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
         _ => format!("--db {} ", cairn_engine::path_text(db)),
     };
     let mut told = Told::default();
-    // An engine that took the run over (`cairn resume`, `retry`, `recover`) finds requests
-    // asked before it: told first, as those asked later are.
-    told.tell_waiting(&mut out, run, &db, waiting().await);
+    // An engine that took the run over (`cairn resume`, `retry`) finds requests asked before
+    // it: told first, as those asked later are. A new run has none (nor is a read spent).
+    if taken_over {
+        told.tell_waiting(&mut out, run, &db, waiting().await);
+    }
     loop {
         match events.recv().await {
             Ok(event) => {
@@ -239,7 +242,7 @@ mod tests {
         drop(sender);
         let mut told = Vec::new();
         let store = || async { vec![] };
-        super::notices(events, store, "r1", Path::new("cairn.db"), &mut told).await;
+        super::notices(events, store, false, "r1", Path::new("cairn.db"), &mut told).await;
         assert_eq!(
             String::from_utf8(told).unwrap(),
             "run r1 paused by cairn: step a stalled: looping\nrun r1 cancelled by ann\n"
@@ -255,7 +258,7 @@ mod tests {
         drop(sender);
         let mut told = Vec::new();
         let store = || async { vec![waiting("a", 10), waiting("b", 20), waiting("c", 30)] };
-        super::notices(events, store, "r1", Path::new("cairn.db"), &mut told).await;
+        super::notices(events, store, false, "r1", Path::new("cairn.db"), &mut told).await;
         let told = String::from_utf8(told).unwrap();
         for step in ["a", "b", "c", "d"] {
             let line = format!("step {step} awaits approval (ask: a person decides)");
@@ -270,7 +273,7 @@ mod tests {
         let (sender, events) = broadcast::channel(8);
         let mut told = Vec::new();
         let store = || async { vec![waiting("a", 10)] };
-        let listening = super::notices(events, store, "r1", Path::new("cairn.db"), &mut told);
+        let listening = super::notices(events, store, true, "r1", Path::new("cairn.db"), &mut told);
         drop(sender);
         listening.await;
         let told = String::from_utf8(told).unwrap();
@@ -294,7 +297,7 @@ mod tests {
         stored.expires_at = DateTime::from_timestamp(10, 123_000_000).unwrap();
         let store = || async { vec![stored.clone()] };
         let mut told = Vec::new();
-        super::notices(events, store, "r1", Path::new("cairn.db"), &mut told).await;
+        super::notices(events, store, true, "r1", Path::new("cairn.db"), &mut told).await;
         let told = String::from_utf8(told).unwrap();
         assert_eq!(told.matches("awaits approval").count(), 1, "{told}");
     }
@@ -309,7 +312,7 @@ mod tests {
         drop(sender);
         let mut told = Vec::new();
         let store = || async { vec![] };
-        super::notices(events, store, "r1", Path::new("cairn.db"), &mut told).await;
+        super::notices(events, store, false, "r1", Path::new("cairn.db"), &mut told).await;
         let told = String::from_utf8(told).unwrap();
         assert!(
             told.starts_with("step a awaits approval (approve by the policy's default); "),
@@ -330,7 +333,7 @@ mod tests {
         drop(sender);
         let mut told = Vec::new();
         let store = || async { vec![] };
-        super::notices(events, store, "r1", Path::new("x.db"), &mut told).await;
+        super::notices(events, store, false, "r1", Path::new("x.db"), &mut told).await;
         let told = String::from_utf8(told).unwrap();
         assert_eq!(
             told.matches("awaits approval (ask: why)").count(),

@@ -124,7 +124,7 @@ pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode,
         }
         retried => retried?,
     };
-    finish(&engine, handle, None, global, on_signal).await
+    finish(&engine, handle, true, None, global, on_signal).await
 }
 
 /// Records `command` for `run`, then closes the store (its WAL folded into the database,

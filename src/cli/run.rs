@@ -93,7 +93,7 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
         }
         started => started?,
     };
-    finish(&engine, handle, progress, global, on_signal).await
+    finish(&engine, handle, false, progress, global, on_signal).await
 }
 
 /// Resumes one unfinished run.
@@ -138,7 +138,7 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
         None
     };
     let on_signal = early.unwrap_or_else(|| OnSignal::spawn(&engine));
-    finish(&engine, handle, progress, global, on_signal).await
+    finish(&engine, handle, true, progress, global, on_signal).await
 }
 
 /// Resumes every unfinished run that no live engine drives; they run side by side. A run it
@@ -294,10 +294,12 @@ fn builder(global: &Global, args: &EngineArgs) -> EngineBuilder {
 }
 
 /// Waits for the run (stopping cleanly on SIGINT/SIGTERM, through `on_signal`), prints how
-/// it ended. `progress` (steps in all, steps already ended) turns on the progress display.
+/// it ended. `progress` (steps in all, steps already ended) turns on the progress display;
+/// a run `taken_over` (resumed, redriven) has its approval requests asked before told first.
 pub(crate) async fn finish(
     engine: &Engine,
     mut handle: RunHandle,
+    taken_over: bool,
     progress: Option<(usize, usize)>,
     global: &Global,
     on_signal: OnSignal,
@@ -310,7 +312,7 @@ pub(crate) async fn finish(
             let waiting = || announce::waiting(&engine, handle_id);
             let run = handle_id.to_string();
             let out = Printable::new(std::io::stderr());
-            announce::notices(events, waiting, &run, &db, out).await;
+            announce::notices(events, waiting, taken_over, &run, &db, out).await;
         }
     });
     let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
