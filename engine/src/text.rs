@@ -57,7 +57,10 @@ mod tests {
             },
         ];
         for error in errors {
-            assert!(error.to_string().starts_with("runs\\xff/cairn.db"), "{error}");
+            assert!(
+                error.to_string().starts_with("runs\\xff/cairn.db"),
+                "{error}"
+            );
         }
     }
 }
