@@ -345,6 +345,15 @@ impl Engine {
         self.inner.drain.cancel();
     }
 
+    /// Renews now the lease of every run this engine drives, as its heartbeat does every
+    /// third of the leases' time to live; returns whether it still held every one. The
+    /// driver of a run whose lease is lost (another engine took the run over) or could not be
+    /// renewed stops it, as when its heartbeat finds so: its attempts cancelled. For a program
+    /// continued after a suspension (Ctrl-Z then `fg`), which may have outlived its leases.
+    pub async fn renew_leases(&self) -> bool {
+        driving::renew_now(&self.driving).await
+    }
+
     /// The runs in the store that `filter` admits, newest first
     /// ([`RunFilter::default`]: every one).
     pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {

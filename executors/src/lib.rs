@@ -71,7 +71,8 @@ pub use crate::function::FunctionExecutor;
 pub use crate::noop::NoopExecutor;
 #[doc(inline)]
 pub use crate::process::{
-    DEFAULT_ENV_ALLOW, DEFAULT_KILL_GRACE, DEFAULT_MAX_OUTPUT, DEFAULT_STDERR_TAIL, ProcessExecutor,
+    DEFAULT_ENV_ALLOW, DEFAULT_KILL_GRACE, DEFAULT_MAX_OUTPUT, DEFAULT_STDERR_TAIL,
+    ProcessExecutor, continue_steps, stop_steps,
 };
 #[doc(inline)]
 pub use crate::sleep::SleepExecutor;

@@ -16,6 +16,9 @@
 //!   environment), then exits. A gracefully exiting engine has no step left. (Unlike
 //!   `PR_SET_PDEATHSIG`, this reaches grandchildren, and it needs no code between fork and
 //!   exec, so programs start with `posix_spawn`: see [`group::configure`].)
+//! - a terminal's Ctrl-Z (SIGTSTP) reaches cairn's group, not its steps': [`stop_steps`]
+//!   and [`continue_steps`] let the program that drives the engine stop and continue them
+//!   with itself, through the groups the reaper watches;
 //! - the program is looked up in the `PATH` the step sees before it is started, since the
 //!   standard library falls back to `fork` when it has to search a `PATH` it was given.
 
@@ -58,6 +61,20 @@ pub const DEFAULT_STDERR_TAIL: usize = 64 * 1024;
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 /// The engine's environment variables a step sees by default.
 pub const DEFAULT_ENV_ALLOW: &[&str] = &["PATH", "HOME", "LANG", "TZ"];
+
+/// Stops (SIGSTOP) every step program of this process in flight, its whole process group:
+/// what a program suspending itself (a terminal's Ctrl-Z, SIGTSTP) does first, since the
+/// steps' groups are not its own and the terminal's signal does not reach them. Processes
+/// that left their step's group are not reached.
+pub fn stop_steps() {
+    reaper::signal_groups(Signal::SIGSTOP);
+}
+
+/// Continues (SIGCONT) every step program of this process in flight, its whole process group:
+/// the end of a suspension that [`stop_steps`] began.
+pub fn continue_steps() {
+    reaper::signal_groups(Signal::SIGCONT);
+}
 
 /// How much of the stderr tail goes into a failure's message (all of it is in `log_tail`).
 const MESSAGE_TAIL: usize = 4 * 1024;

@@ -132,9 +132,16 @@ async fn watch(driving: SharedDriving, heartbeat: Heartbeat) {
     }
 }
 
+/// Renews now, out of the heartbeat's turn, the lease of every run whose driver asked for
+/// the heartbeat ([`renew`]); whether every one was renewed.
+pub(super) async fn renew_now(driving: &SharedDriving) -> bool {
+    let heartbeat = lock(driving).heartbeat.clone();
+    renew(driving, &heartbeat).await
+}
+
 /// Renews the lease of every run whose driver asked for the heartbeat, and tells each whose
-/// lease is gone, or could not be renewed, why.
-async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) {
+/// lease is gone, or could not be renewed, why; whether every one was renewed.
+async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) -> bool {
     let beating: Vec<Uuid> = (lock(driving).runs.iter())
         .filter(|(_, run)| run.lease.is_some())
         .map(|(&run_id, _)| run_id)
@@ -143,17 +150,20 @@ async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) {
     let renewals = (beating.iter()).map(|&run_id| store.renew_lease(run_id, owner, *ttl));
     let renewed = futures::future::join_all(renewals).await;
     let mut driven = lock(driving);
+    let mut kept = true;
     for (run_id, renewed) in beating.into_iter().zip(renewed) {
         let lost = match renewed {
             Ok(true) => continue,
             Ok(false) => Error::LeaseLost(run_id),
             Err(error) => error,
         };
+        kept = false;
         let told = (driven.runs.get_mut(&run_id)).and_then(|run| run.lease.take());
         if let Some(lease) = told {
             let _ = lease.send(lost); // A driver that has stopped since needs telling no more.
         }
     }
+    kept
 }
 
 /// A run marked as driven by this engine; unmarked when dropped.
@@ -297,6 +307,26 @@ mod tests {
         assert!(
             expiry(&store, kept).await > before,
             "the kept lease was not renewed"
+        );
+    }
+
+    /// A renewal out of the heartbeat's turn answers whether every lease was kept, and tells
+    /// the driver of the run taken over at once.
+    #[tokio::test]
+    async fn renewing_now_answers_whether_every_lease_was_kept() {
+        let (store, driving, heartbeat, [(_, a), (taken, b)]) = two_claimed_runs().await;
+        let (_kept_lease, mut taken_lease) = (a.heartbeat(), b.heartbeat());
+        assert!(renew_now(&driving).await, "both leases are held");
+        let taker = LeaseHolder {
+            owner: "taker".into(),
+            ..lease::this_process()
+        };
+        let took = store.acquire_lease(taken, &taker, heartbeat.ttl, &|_| true);
+        assert_eq!(took.await.unwrap(), LeaseAttempt::Acquired);
+        assert!(!renew_now(&driving).await, "one lease was taken over");
+        assert!(
+            matches!(futures::poll!(&mut taken_lease), std::task::Poll::Ready(Ok(Error::LeaseLost(run))) if run == taken),
+            "the driver of the run taken over is told at once"
         );
     }
 }

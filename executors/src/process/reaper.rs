@@ -35,7 +35,9 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{LazyLock, Mutex, PoisonError};
 
+use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 /// The reaper's shell script, given the engine's [`token`] as `$1`. `$groups` holds the
@@ -165,6 +167,19 @@ pub(super) fn register(pgid: Pid) {
 /// Tells the reaper group `pgid` is taken care of (killed at the end of its attempt).
 pub(super) fn unregister(pgid: Pid) {
     send(b'-', pgid);
+}
+
+/// Sends `signal` to every process group registered, the steps' programs in flight (what
+/// [`crate::stop_steps`] and [`crate::continue_steps`] do); a group already gone is not an
+/// error.
+pub(super) fn signal_groups(signal: Signal) {
+    let registry = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
+    for &pgid in registry.groups.keys() {
+        match killpg(Pid::from_raw(pgid), signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(error) => tracing::warn!(pgid, %signal, %error, "cannot signal process group"),
+        }
+    }
 }
 
 /// Records the change and writes `{sign}{pgid}\n` (one `write` well under `PIPE_BUF`, so
