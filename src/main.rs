@@ -25,6 +25,7 @@ mod cli {
     pub(crate) mod progress;
     pub(crate) mod run;
     pub(crate) mod schema;
+    pub(crate) mod signals;
     pub(crate) mod svg;
     pub(crate) mod validate;
     pub(crate) mod workflow;
@@ -127,6 +128,8 @@ fn parse() -> Cli {
 }
 
 fn main() -> ExitCode {
+    cli::signals::note_ignored_at_start();
+    cli::signals::ignore_terminal_stops();
     fix_mmap_threshold();
     let Cli {
         db,

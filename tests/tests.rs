@@ -34,6 +34,7 @@ mod run {
     mod retries;
     mod same_engine;
     mod scratch;
+    mod signals;
     mod stalls;
     mod storage;
     mod store;

@@ -8,7 +8,8 @@ use cairn_engine::{Command, Engine, Request, RunState, Uuid};
 
 use super::error::Error;
 use super::printable::say;
-use super::run::{EngineArgs, OnSignal, finish, open_existing, restorer, stopped_before_takeover};
+use super::run::{EngineArgs, finish, open_existing, restorer, stopped_before_takeover};
+use super::signals::OnSignal;
 use super::workflow;
 use crate::Global;
 

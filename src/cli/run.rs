@@ -11,13 +11,13 @@ use cairn_engine::{
 };
 use cairn_guards::Restorer;
 use serde_json::Value;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use super::announce;
 use super::error::{self, Error, exit_code_of};
 use super::json;
 use super::printable::{self, Printable, say};
 use super::progress;
+use super::signals::OnSignal;
 use super::workflow;
 use crate::Global;
 
@@ -293,9 +293,10 @@ fn builder(global: &Global, args: &EngineArgs) -> EngineBuilder {
     }
 }
 
-/// Waits for the run (stopping cleanly on SIGINT/SIGTERM, through `on_signal`), prints how
-/// it ended. `progress` (steps in all, steps already ended) turns on the progress display;
-/// a run `taken_over` (resumed, redriven) has its approval requests asked before told first.
+/// Waits for the run (stopping cleanly on SIGINT/SIGTERM/SIGHUP, through `on_signal`),
+/// prints how it ended. `progress` (steps in all, steps already ended) turns on the progress
+/// display; a run `taken_over` (resumed, redriven) has its approval requests asked before
+/// told first.
 pub(crate) async fn finish(
     engine: &Engine,
     mut handle: RunHandle,
@@ -385,72 +386,6 @@ fn print_report(report: &RunReport, global: &Global) -> Result<(), Error> {
     }
     stdout.flush()?;
     Ok(())
-}
-
-/// How long the first SIGINT/SIGTERM waits for the steps in flight before cancelling them.
-const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The task that stops the engine on SIGINT/SIGTERM ([`shutdown_on_signal`]), made just
-/// before a run is taken over and acting from then: a signal while a takeover waits for a
-/// lease (one held to carry out a pause or a cancel) ends the wait, the run left as it was; a
-/// signal while the first turn commits stops the run as any other. Ended when dropped.
-pub(crate) struct OnSignal(tokio::task::JoinHandle<()>);
-
-impl OnSignal {
-    /// Listens for the signals (installed before this returns), acting on them from now on.
-    pub(crate) fn spawn(engine: &Engine) -> OnSignal {
-        let signals = Signals::listen();
-        OnSignal(tokio::spawn(shutdown_on_signal(engine.clone(), signals)))
-    }
-}
-
-impl Drop for OnSignal {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// SIGINT and SIGTERM. Two signals that come together, before the first is read, count as
-/// one (the second to cancel the steps in flight comes after the first `stopping:` line).
-struct Signals {
-    interrupt: Signal,
-    terminate: Signal,
-}
-
-impl Signals {
-    /// Starts listening; none if the handlers cannot be installed (the signals then act as
-    /// by default).
-    fn listen() -> Option<Signals> {
-        Some(Signals {
-            interrupt: signal(SignalKind::interrupt()).ok()?,
-            terminate: signal(SignalKind::terminate()).ok()?,
-        })
-    }
-
-    /// The next SIGINT or SIGTERM.
-    async fn next(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
-}
-
-/// On a first SIGINT or SIGTERM, starts nothing new and lets the steps in flight finish
-/// (up to [`STOP_GRACE`]); on a second, or after the grace, cancels them. Runs stay resumable.
-async fn shutdown_on_signal(engine: Engine, signals: Option<Signals>) {
-    let Some(mut signals) = signals else {
-        return;
-    };
-    signals.next().await;
-    say("stopping: starting nothing new, waiting for the steps in flight (again to cancel them)");
-    engine.drain();
-    tokio::select! {
-        () = signals.next() => {}
-        () = tokio::time::sleep(STOP_GRACE) => {}
-    }
-    say("stopping: cancelling the steps in flight (the run stays resumable)");
-    engine.shutdown();
 }
 
 fn read_input(args: &RunArgs) -> Result<Value, Error> {

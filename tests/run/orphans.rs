@@ -11,14 +11,16 @@ use super::scratch::{Scratch, states};
 
 /// Whether `pid` is gone: missing from /proc, or a zombie (dead, awaiting its reaping by init).
 pub(super) fn gone(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
+    matches!(state(pid).as_deref(), None | Some("Z" | "X"))
+}
+
+/// The state of process `pid` in `/proc/PID/stat` (`S`, `R`, `T` stopped, `Z`…); none if it
+/// is missing.
+pub(super) fn state(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The state follows the command name, which is in parentheses and may hold spaces.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    matches!(state, None | Some("Z" | "X"))
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().next().map(str::to_owned)
 }
 
 /// Waits (within a generous bound) until `pid` is gone; past it, kills `pid` (so that it

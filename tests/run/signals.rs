@@ -1,0 +1,273 @@
+//! The signals a terminal, a shell or an operator sends cairn while it drives a run: Ctrl-Z
+//! (SIGTSTP) suspends the steps with cairn, SIGHUP stops it as SIGTERM does, a signal ignored
+//! when cairn started stays ignored, and a step that reads the terminal fails rather than
+//! stops (docs/runs.md, "Stopping the engine"; docs/executors.md, `process`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+use super::control::{HOLD, MARK, code, executions, held, history, spawn, step, wait_for_file};
+use super::orphans::{state, wait_gone};
+use super::scratch::Scratch;
+use crate::{HANG, finish};
+
+/// Sends `signal` to process `pid`.
+fn send(pid: u32, signal: Signal) {
+    let pid = Pid::from_raw(i32::try_from(pid).unwrap());
+    kill(pid, signal).unwrap();
+}
+
+/// Waits (within [`HANG`]) until process `pid` is in `wanted` state (`T`: stopped).
+fn wait_for_state(pid: u32, wanted: &str) {
+    let started = Instant::now();
+    let pid = i32::try_from(pid).unwrap();
+    loop {
+        let now = state(pid);
+        if now.as_deref() == Some(wanted) {
+            return;
+        }
+        assert!(
+            started.elapsed() < HANG,
+            "process {pid} was still {now:?}, not {wanted}, {HANG:?} later"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The pid a step recorded in `<name>.pid` in the scratch dir.
+fn recorded_pid(scratch: &Scratch, name: &str) -> u32 {
+    let path = scratch.dir.path().join(format!("{name}.pid"));
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// `a` (records its shell's pid in `a.pid`, holds until the gate `open`), then `b`.
+fn held_then_b(scratch: &Scratch) -> PathBuf {
+    let a = format!("echo $$ > \"$DIR/a.pid\"; {HOLD}");
+    scratch.write(
+        "held.json",
+        &json!({"name": "held", "steps": [{"pipeline": [
+            step(scratch, "a", &a, json!({})),
+            step(scratch, "b", MARK, json!({}))
+        ]}]}),
+    )
+}
+
+/// Opens the gate [`HOLD`] waits for.
+fn open(scratch: &Scratch) {
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+}
+
+/// Whether the mask of `/proc/PID/status` line `SigIgn:` in `status` holds signal `signal`.
+fn ignores(status: &str, signal: Signal) -> bool {
+    let mask = (status.lines())
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .unwrap_or_else(|| panic!("no SigIgn line in {status:?}"));
+    let mask = u64::from_str_radix(mask.trim(), 16).unwrap();
+    mask & (1 << (signal as u32 - 1)) != 0
+}
+
+#[test]
+fn a_step_inherits_the_terminals_stop_signals_ignored() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "mask.json",
+        &json!({"name": "mask", "steps": [{"id": "mask", "executor": "process",
+            "with": {"command": ["cat", "/proc/self/status"]}}]}),
+    );
+    let output = scratch.cairn(&["run", workflow.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        code(&output),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let status = report["output"]["mask"].as_str().unwrap();
+    // A step reading the terminal (sudo asking for a password) then fails with EIO instead of
+    // being stopped by SIGTTIN, its group a background one of cairn's session.
+    assert!(ignores(status, Signal::SIGTTIN), "{status}");
+    assert!(ignores(status, Signal::SIGTTOU), "{status}");
+}
+
+/// Reads `stderr` in a thread until a line holds `what`, then closes it (the terminal gone);
+/// fails if cairn ends (EOF) or says nothing of it within [`HANG`].
+fn read_until_then_close(stderr: ChildStderr, what: &'static str) {
+    let (said, heard) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let found = lines.any(|line| line.is_ok_and(|line| line.contains(what)));
+        let _ = said.send(found);
+        // `lines` (the pipe's read end) is dropped here: cairn's stderr is gone.
+    });
+    let found = heard.recv_timeout(HANG).unwrap_or(false);
+    assert!(found, "cairn never said {what:?} on its stderr");
+}
+
+#[test]
+fn sighup_stops_the_engine_as_sigterm_does_even_with_stderr_gone() {
+    let scratch = Scratch::new();
+    let workflow = held_then_b(&scratch);
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    send(child.id(), Signal::SIGHUP);
+    read_until_then_close(
+        child.stderr.take().unwrap(),
+        "stopping: starting nothing new",
+    );
+    // The second cancels the step in flight; what cairn says of it goes to a closed pipe.
+    send(child.id(), Signal::SIGHUP);
+    let output = finish(child, "cairn run after two SIGHUPs");
+    assert_eq!(code(&output), Some(3), "stopped unfinished, resumable");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (report["state"].as_str(), report["error"].as_str()),
+        (Some("running"), Some("interrupted")),
+        "{report}"
+    );
+    let last = history(&scratch, &run).pop().unwrap();
+    assert_eq!(last["detail"]["interrupted"], "engine stopped", "{last}");
+    assert!(executions(&scratch, "b").is_empty(), "nothing new started");
+}
+
+/// `cairn run FILE --json` started with SIGINT and SIGHUP ignored, as a shell without job
+/// control starts `cairn run … &` (SIGINT) and `nohup` does (SIGHUP): `sh` ignores them, then
+/// becomes cairn (`exec`), which keeps the dispositions.
+fn spawn_ignoring_int_and_hup(scratch: &Scratch, workflow: &Path) -> Child {
+    let cairn = scratch.command(&["run", workflow.to_str().unwrap(), "--json"]);
+    let args: Vec<&std::ffi::OsStr> = cairn.get_args().collect();
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' INT HUP; exec \"$0\" \"$@\"")
+        .arg(cairn.get_program())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_signal_ignored_when_cairn_started_stays_ignored() {
+    let scratch = Scratch::new();
+    let workflow = held_then_b(&scratch);
+    let mut child = spawn_ignoring_int_and_hup(&scratch, &workflow);
+    wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    // The run is driven: the handlers cairn installs are in place.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    assert!(ignores(&status, Signal::SIGINT), "{status}");
+    assert!(ignores(&status, Signal::SIGHUP), "{status}");
+    // An ignored signal is discarded as it is sent: a Ctrl-C meant for the shell's foreground
+    // work, a terminal closed under `nohup`.
+    send(child.id(), Signal::SIGINT);
+    send(child.id(), Signal::SIGHUP);
+    open(&scratch);
+    let output = finish(child, "cairn run started with SIGINT and SIGHUP ignored");
+    assert_eq!(
+        code(&output),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        executions(&scratch, "b").len(),
+        1,
+        "the run went on to its end"
+    );
+}
+
+#[test]
+fn ctrl_z_stops_the_steps_with_cairn_and_continuing_cairn_continues_them() {
+    let scratch = Scratch::new();
+    let workflow = held_then_b(&scratch);
+    let mut child = spawn(&scratch, &workflow);
+    wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    let step = recorded_pid(&scratch, "a");
+    send(child.id(), Signal::SIGTSTP);
+    wait_for_state(child.id(), "T");
+    // Its group is not cairn's: the terminal's Ctrl-Z does not reach it, cairn stops it.
+    wait_for_state(step, "T");
+    // Opened while the step is stopped: it sees it only once continued.
+    open(&scratch);
+    send(child.id(), Signal::SIGCONT);
+    let output = finish(child, "cairn run continued after Ctrl-Z");
+    assert_eq!(
+        code(&output),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(executions(&scratch, "b").len(), 1);
+}
+
+/// How many lines attempt `attempt` of `a` has written in its ticks file.
+fn ticks(scratch: &Scratch, attempt: u32) -> usize {
+    let path = scratch.dir.path().join(format!("a.{attempt}.ticks"));
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// Takes the lease's time to live (30 s): another engine takes the run over while cairn is
+/// suspended.
+#[test]
+fn a_run_taken_over_while_cairn_was_suspended_never_continues_its_stopped_steps() {
+    let scratch = Scratch::new();
+    // `a` ticks until the gate opens, each attempt in a file of its own.
+    let a = "echo $$ > \"$DIR/a.$CAIRN_ATTEMPT.pid\"; \
+        while [ ! -e \"$DIR/open\" ]; do echo >> \"$DIR/a.$CAIRN_ATTEMPT.ticks\"; sleep 0.02; done";
+    let workflow = scratch.write(
+        "ticks.json",
+        &json!({"name": "ticks", "steps": [step(&scratch, "a", a, json!({}))]}),
+    );
+    let mut first = spawn(&scratch, &workflow);
+    let first_pid = scratch.dir.path().join("a.1.pid");
+    let run = wait_for_file(&scratch, &mut first, &first_pid);
+    let step = recorded_pid(&scratch, "a.1");
+    send(first.id(), Signal::SIGTSTP);
+    wait_for_state(first.id(), "T");
+    wait_for_state(step, "T");
+    // The suspended engine's lease runs out; another engine takes the run over.
+    let mut second = scratch
+        .command(&["resume", &run, "--wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&scratch, &mut second, &scratch.dir.path().join("a.2.pid"));
+    let stopped_at = ticks(&scratch, 1);
+    send(first.id(), Signal::SIGCONT);
+    let output = finish(first, "the suspended cairn, continued");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(3), "{said}");
+    assert!(
+        said.contains("lease was lost while cairn was suspended"),
+        "{said}"
+    );
+    wait_gone(i32::try_from(step).unwrap(), HANG);
+    assert_eq!(
+        ticks(&scratch, 1),
+        stopped_at,
+        "the first attempt ran again beside the second"
+    );
+    open(&scratch);
+    let output = finish(second, "cairn resume --wait");
+    assert_eq!(
+        code(&output),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
