@@ -147,7 +147,8 @@ fn main() -> ExitCode {
     let default_filter = || EnvFilter::new("warn,sqlx::query=error");
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter()))
-        .with_writer(std::io::stderr)
+        // Above the progress bar, if one is drawn.
+        .with_writer(cli::progress::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         // A log line that cannot be written (stderr a closed pipe, a full disk) is dropped:
         // reporting that failure on stderr again panicked, in whatever task logged, a run's

@@ -38,6 +38,7 @@ mod run {
     mod stalls;
     mod storage;
     mod store;
+    mod terminal;
     mod unheard;
 }
 

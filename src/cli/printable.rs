@@ -8,11 +8,14 @@
 use std::borrow::Cow;
 use std::io::{self, BufWriter, StdoutLock, Write};
 
-/// Writes `message` and a newline on stderr for a person, made printable. A failure to write
-/// it (a closed pipe, a full disk) is ignored: nothing cairn does depends on being heard, and a
-/// pause or a run must not be lost because its log could not be written.
+use super::progress;
+
+/// Writes `message` and a newline on stderr for a person, made printable, above the progress
+/// bar if one is drawn ([`progress::stderr`]). A failure to write it (a closed pipe, a full
+/// disk) is ignored: nothing cairn does depends on being heard, and a pause or a run must not
+/// be lost because its log could not be written.
 pub(crate) fn say(message: impl std::fmt::Display) {
-    let _ = writeln!(Printable::new(io::stderr().lock()), "{message}");
+    let _ = writeln!(Printable::new(progress::stderr()), "{message}");
 }
 
 /// A writer that escapes what would not read as written: control characters apart from

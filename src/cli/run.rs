@@ -312,7 +312,7 @@ pub(crate) async fn finish(
         async move {
             let waiting = || announce::waiting(&engine, handle_id);
             let run = handle_id.to_string();
-            let out = Printable::new(std::io::stderr());
+            let out = Printable::new(progress::stderr());
             announce::notices(events, waiting, taken_over, &run, &db, out).await;
         }
     });
