@@ -64,7 +64,7 @@ fn held_then_b(scratch: &Scratch) -> PathBuf {
 }
 
 /// Opens the gate [`HOLD`] waits for.
-fn open(scratch: &Scratch) {
+pub(super) fn open(scratch: &Scratch) {
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
 }
 
