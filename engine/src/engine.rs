@@ -346,7 +346,8 @@ impl Engine {
     }
 
     /// Renews now the lease of every run this engine drives, as its heartbeat does every
-    /// third of the leases' time to live; returns whether it still held every one. The
+    /// third of the leases' time to live; returns whether it still held every one (no lease
+    /// found lost by this renewal, nor by the heartbeat's while it waited). The
     /// driver of a run whose lease is lost (another engine took the run over) or could not be
     /// renewed stops it, as when its heartbeat finds so: its attempts cancelled. For a program
     /// continued after a suspension (Ctrl-Z then `fg`), which may have outlived its leases.

@@ -158,7 +158,8 @@ async fn suspend_on_signal(engine: Engine, mut suspend: Option<Signal>) {
     loop {
         next(&mut suspend).await;
         cairn_executors::stop_steps();
-        // Returns once cairn is continued: the signal stops the whole process at once.
+        // Returns once cairn is continued: the signal stops the whole process at once. No
+        // other task runs before the renewal starts, so it sees every loss found from then.
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
         if engine.renew_leases().await {
             cairn_executors::continue_steps();

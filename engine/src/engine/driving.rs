@@ -35,6 +35,9 @@ pub(super) struct Driving {
     watching: bool,
     /// The engine's leases, as the watch renews them.
     heartbeat: Heartbeat,
+    /// How many leases the renewals have found lost, ever: a renewal out of turn
+    /// ([`renew_now`]) also sees those the watch found while it waited.
+    losses: u64,
 }
 
 /// A run this engine drives.
@@ -64,6 +67,7 @@ pub(super) fn registry(heartbeat: Heartbeat) -> SharedDriving {
         runs: HashMap::new(),
         watching: false,
         heartbeat,
+        losses: 0,
     }))
 }
 
@@ -133,15 +137,20 @@ async fn watch(driving: SharedDriving, heartbeat: Heartbeat) {
 }
 
 /// Renews now, out of the heartbeat's turn, the lease of every run whose driver asked for
-/// the heartbeat ([`renew`]); whether every one was renewed.
+/// the heartbeat ([`renew`]); whether no lease was found lost meanwhile, by this renewal or
+/// by the watch's (which may tell a driver first, taking its run out of this one).
 pub(super) async fn renew_now(driving: &SharedDriving) -> bool {
-    let heartbeat = lock(driving).heartbeat.clone();
-    renew(driving, &heartbeat).await
+    let (heartbeat, losses) = {
+        let driven = lock(driving);
+        (driven.heartbeat.clone(), driven.losses)
+    };
+    renew(driving, &heartbeat).await;
+    lock(driving).losses == losses
 }
 
 /// Renews the lease of every run whose driver asked for the heartbeat, and tells each whose
-/// lease is gone, or could not be renewed, why; whether every one was renewed.
-async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) -> bool {
+/// lease is gone, or could not be renewed, why.
+async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) {
     let beating: Vec<Uuid> = (lock(driving).runs.iter())
         .filter(|(_, run)| run.lease.is_some())
         .map(|(&run_id, _)| run_id)
@@ -150,20 +159,18 @@ async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) -> bool {
     let renewals = (beating.iter()).map(|&run_id| store.renew_lease(run_id, owner, *ttl));
     let renewed = futures::future::join_all(renewals).await;
     let mut driven = lock(driving);
-    let mut kept = true;
     for (run_id, renewed) in beating.into_iter().zip(renewed) {
         let lost = match renewed {
             Ok(true) => continue,
             Ok(false) => Error::LeaseLost(run_id),
             Err(error) => error,
         };
-        kept = false;
+        driven.losses += 1;
         let told = (driven.runs.get_mut(&run_id)).and_then(|run| run.lease.take());
         if let Some(lease) = told {
             let _ = lease.send(lost); // A driver that has stopped since needs telling no more.
         }
     }
-    kept
 }
 
 /// A run marked as driven by this engine; unmarked when dropped.
