@@ -13,6 +13,9 @@ mod script;
 mod word;
 mod wrappers;
 
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
 use serde::Serialize;
 
 pub(crate) use self::evaluated::{evaluable, evaluable_at};
@@ -131,15 +134,40 @@ pub fn check_argv(argv: &[String]) -> Findings {
         checker.command(words, 0);
         checker.findings
     };
-    let findings = std::thread::scope(|scope| {
-        let thread = std::thread::Builder::new()
-            .stack_size(STACK)
-            .spawn_scoped(scope, work);
-        thread.ok()?.join().ok()
-    });
-    findings.unwrap_or_else(|| Findings {
-        problems: vec!["the command checker failed on this command".to_owned()],
+    within(MAX_CHECK_TIME, work).unwrap_or_else(|problem| Findings {
+        problems: vec![problem],
         ..Findings::default()
+    })
+}
+
+/// How long [`check_argv`] waits for the checker: far more than any script within the bounds
+/// needs, so it only ends a parser loop no refusal foresaw.
+pub const MAX_CHECK_TIME: Duration = Duration::from_secs(5);
+
+/// The name of the checker's thread, which a panic message shows.
+const THREAD_NAME: &str = "cairn-command-checker";
+
+/// Runs `check` on a thread of its own (named [`THREAD_NAME`], on a [`STACK`]) and waits for
+/// its findings at most `bound`; or why there are none: it panicked (the parser did), or it
+/// did not finish in time, in which case the thread is left behind, detached, to run on
+/// until it ends or the process does (a thread cannot be stopped from outside).
+fn within(
+    bound: Duration,
+    check: impl FnOnce() -> Findings + Send + 'static,
+) -> Result<Findings, String> {
+    let (sender, findings) = mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name(THREAD_NAME.to_owned())
+        .stack_size(STACK)
+        .spawn(move || drop(sender.send(check())));
+    if let Err(error) = spawned {
+        return Err(format!("the command checker could not start: {error}"));
+    }
+    findings.recv_timeout(bound).map_err(|error| match error {
+        RecvTimeoutError::Timeout => format!(
+            "the command checker did not finish on this command within {bound:?}: not checked"
+        ),
+        RecvTimeoutError::Disconnected => "the command checker failed on this command".to_owned(),
     })
 }
 

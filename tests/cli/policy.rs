@@ -386,3 +386,39 @@ fn one_passing_test_is_counted_in_the_singular() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(stdout(&output), format!("{file}: 1 test passes\n"));
 }
+
+#[test]
+fn explain_refuses_numbers_the_parser_panics_on_by_name_and_quietly() {
+    // brush-parser `unwrap`s these numbers: it panicked, printing its message on stderr, and
+    // the step was denied for "the command checker failed on this command".
+    for (script, word) in [
+        ("echo ~99999999999999999999", "`~99999999999999999999`"),
+        ("echo ~-99999999999999999999", "`~-99999999999999999999`"),
+        ("x=~99999999999999999999", "`~99999999999999999999`"),
+        (
+            "echo hi 99999999999999999999>/dev/null",
+            "`99999999999999999999>`",
+        ),
+    ] {
+        let action = serde_json::json!({
+            "executor": "process",
+            "params": {"command": ["sh", "-c", script]},
+        });
+        let output = cairn(&[
+            "policy",
+            "explain",
+            EXAMPLE,
+            "--action",
+            &action.to_string(),
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert_eq!(stderr(&output), "", "{script}");
+        let verdict: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(verdict["decision"], "deny", "{script}");
+        let reasons = verdict["reasons"].to_string();
+        assert!(
+            reasons.contains(word) && reasons.contains("too big for the shell"),
+            "{script}: {reasons}"
+        );
+    }
+}

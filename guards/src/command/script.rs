@@ -11,7 +11,8 @@ use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 mod text;
 
 use text::{
-    MAX_NESTING, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early, nesting, subscript_nesting,
+    MAX_NESTING, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early, looping_delimiter,
+    nesting, oversized_number, subscript_nesting,
 };
 
 use super::evaluated::target;
@@ -93,9 +94,19 @@ impl Checker {
                 "`{before}{after}`: a shell in a BIG5, GBK or Shift-JIS locale reads the end of `{before}` and the `{after}` as one character: not checked (put a space or a quote between them)"
             ));
         }
-        // Searched in the text without its backslash-newlines, which bash removes before it
-        // reads `${…}`: `${V@P}` expands `V` as a prompt, running the commands in its value.
+        // The text without its backslash-newlines, which bash and the tokenizer remove
+        // before they read a word.
         let joined = text.replace("\\\n", "");
+        // brush-parser loops forever over these, or panics: refused before it sees them.
+        if let Some(delimiter) = looping_delimiter(text).or_else(|| looping_delimiter(&joined)) {
+            return self.problem(format!(
+                "the here-document delimiter `{delimiter}` is empty or holds `$(`, `${{` or `$[`, which the parser can loop forever over: not checked (name it: `<<'EOF'`)"
+            ));
+        }
+        if let Some(refusal) = oversized_number(text).or_else(|| oversized_number(&joined)) {
+            return self.problem(refusal);
+        }
+        // `${V@P}` expands `V` as a prompt, running the commands in its value.
         if joined.contains("@P}") {
             self.problem(
                 "`${…@P}` runs the commands in a variable's value, which the checker cannot see",

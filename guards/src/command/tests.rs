@@ -275,5 +275,6 @@ mod ansi_c;
 mod argv0;
 mod loader;
 mod multicall;
+mod parser_traps;
 mod refusals;
 mod wrappers;

@@ -116,27 +116,17 @@ pub(super) fn nesting(tokens: &[Token]) -> usize {
 /// parser reads on to a line `EOF`, taking them as text. The delimiters are found by a
 /// scan of the text for `<<`, which may find more than there are: that only refuses more.
 pub(super) fn ends_early(text: &str) -> Option<&str> {
-    let mut delimiters: Vec<String> = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("<<") {
-        let after = &rest[at + 2..];
-        rest = after.trim_start_matches('<');
-        if after.starts_with('<') {
-            continue;
-        }
-        let word = after
-            .strip_prefix('-')
-            .unwrap_or(after)
-            .trim_start_matches([' ', '\t']);
-        let end = word
-            .find(|c: char| c.is_whitespace() || ";&|<>()`".contains(c))
-            .unwrap_or(word.len());
-        let unquoted: String = (word[..end].replace("$'", "'").replace("$\"", "\""))
-            .chars()
-            .filter(|c| !matches!(c, '\'' | '"' | '\\'))
-            .collect();
-        delimiters.push(unquoted);
-    }
+    let delimiters: Vec<String> = delimiter_starts(text)
+        .map(|word| {
+            let end = word
+                .find(|c: char| c.is_whitespace() || ";&|<>()`".contains(c))
+                .unwrap_or(word.len());
+            (word[..end].replace("$'", "'").replace("$\"", "\""))
+                .chars()
+                .filter(|c| !matches!(c, '\'' | '"' | '\\'))
+                .collect()
+        })
+        .collect();
     text.lines().find(|line| {
         let line = line.trim_start_matches('\t');
         delimiters.iter().any(|delimiter| {
@@ -144,6 +134,97 @@ pub(super) fn ends_early(text: &str) -> Option<&str> {
                 .is_some_and(|after| after.starts_with([')', '`']))
         })
     })
+}
+
+/// The text after each here-document operator in `text` (`<<` or `<<-`, not the here-string
+/// `<<<`) and the blanks after it, where its delimiter starts; found by a scan for `<<`, which
+/// may find more than there are.
+fn delimiter_starts(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        loop {
+            let at = rest.find("<<")?;
+            let after = &rest[at + 2..];
+            rest = after.trim_start_matches('<');
+            if !after.starts_with('<') {
+                let word = after.strip_prefix('-').unwrap_or(after);
+                return Some(word.trim_start_matches([' ', '\t']));
+            }
+        }
+    })
+}
+
+/// The first here-document delimiter in `text` (as written, its first 20 characters) of the
+/// kind that sends brush-parser's tokenizer into an endless loop, allocating without bound,
+/// when the input ends inside a `$(…)`, `${…}` or `$[…]`: one holding `$(`, `${` or `$[`
+/// (unquoted or in double quotes, where the tokenizer takes a word inside the expansion for
+/// the delimiter: `<<$[ <( ${`), and one empty once its quotes are removed (`<<''`,
+/// `<<""`). bash takes such a delimiter literally; scripts name theirs. The words are read
+/// as the tokenizer reads them (quotes, backslashes; a word runs to the end of an
+/// unterminated quote), so the scan finds every such delimiter and perhaps more (given the
+/// text both as written and with its backslash-newlines removed, which the tokenizer
+/// joins: `<<\⏎''`): a `<<` in arithmetic (`$((1 << ${n}))`) is refused too.
+pub(super) fn looping_delimiter(text: &str) -> Option<String> {
+    delimiter_starts(text).find_map(|start| {
+        let mut quote = None;
+        let mut characters = 0;
+        let mut chars = start.char_indices().peekable();
+        let mut end = start.len();
+        while let Some((at, c)) = chars.next() {
+            match (quote, c) {
+                (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+                (Some('\''), _) => characters += 1,
+                (_, '\\') => {
+                    chars.next();
+                    characters += 1;
+                }
+                (None, '\'' | '"') => quote = Some(c),
+                (_, '$') if chars.next_if(|&(_, next)| "({[".contains(next)).is_some() => {
+                    return Some(start.chars().take(20).collect());
+                }
+                (None, c) if c.is_whitespace() || ";&|<>()`".contains(c) => {
+                    end = at;
+                    break;
+                }
+                _ => characters += 1,
+            }
+        }
+        (characters == 0 && end > 0).then(|| start[..end].chars().take(20).collect())
+    })
+}
+
+/// A number in `text` too big for brush-parser, which panics on it (an `unwrap` of its
+/// conversion), with the reason to refuse it: a directory-stack index after `~`, `~+` or
+/// `~-` past the largest `usize` (`~99999999999999999999`), and a file descriptor number,
+/// digits right before a `<` or `>`, past the largest `i32` (`99999999999>f`). Every run of
+/// digits is looked at, quoted or not, which may refuse more than the parser fails on, never
+/// less (given the text both as written and with its backslash-newlines removed: the
+/// tokenizer joins `9\⏎9>` into one word).
+pub(super) fn oversized_number(text: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(at) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, from) = rest.split_at(at);
+        let length = from
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(from.len());
+        let (digits, after) = from.split_at(length);
+        rest = after;
+        let tilde = ["~", "~+", "~-"]
+            .into_iter()
+            .find(|tilde| before.ends_with(tilde));
+        if let Some(tilde) = tilde.filter(|_| digits.parse::<usize>().is_err()) {
+            return Some(format!(
+                "`{tilde}{digits}`: a directory-stack index too big for the shell, which the parser fails on: not checked (write a smaller number)"
+            ));
+        }
+        if after.starts_with(['<', '>']) && digits.parse::<i32>().is_err() {
+            return Some(format!(
+                "`{digits}{}`: a file descriptor number too big for the shell, which the parser fails on: not checked (use a number below 2147483648)",
+                &after[..1]
+            ));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
