@@ -45,6 +45,7 @@ impl Scratch {
             .arg(self.db())
             .args(args)
             .env_remove("RUST_LOG");
+        with_default_signals(&mut command);
         command
     }
 
@@ -166,4 +167,32 @@ pub(crate) fn states(show: &Value) -> BTreeMap<String, String> {
             )
         })
         .collect()
+}
+
+/// Starts `command` with the signals a test sends cairn at their defaults, as a person's
+/// shell starts it, whatever the test runner was started with: cairn leaves a signal that
+/// was ignored at its start ignored, and a script's background job (`cargo test &`) ignores
+/// SIGINT, `nohup` SIGHUP.
+fn with_default_signals(command: &mut Command) {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    use std::os::unix::process::CommandExt;
+    let reset = || {
+        for stop in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGTSTP,
+        ] {
+            // SAFETY: between fork and exec this only calls `sigaction`, which is
+            // async-signal-safe, and installs no handler of ours.
+            #[allow(unsafe_code)]
+            unsafe { signal(stop, SigHandler::SigDfl) }.map_err(std::io::Error::from)?;
+        }
+        Ok(())
+    };
+    // SAFETY: `reset` allocates nothing and takes no lock (see above).
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(reset);
+    }
 }
