@@ -1,7 +1,7 @@
 //! Opening an SQLite database: creating it private, refusing what is not cairn's,
 //! connecting patiently, migrating under a lock, and naming what went wrong.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{ErrorCode, OpenFlags, ffi};
@@ -41,9 +41,19 @@ pub(super) fn absent(path: &Path) -> Error {
         false => folder,
     });
     if folder.is_some_and(|folder| !holds_files(folder)) {
-        Error::MissingDirectory(path)
+        Error::MissingDirectory(from_deleted_working_directory(path))
     } else {
         Error::MissingDatabase(path)
+    }
+}
+
+/// `path`, relative, joined to the working directory as the kernel names it when that
+/// directory was deleted (`/tmp/work (deleted)`), so that the message names the directory
+/// that is gone rather than a bare `cairn.db`; else `path` as given.
+fn from_deleted_working_directory(path: PathBuf) -> PathBuf {
+    match std::fs::read_link("/proc/self/cwd") {
+        Ok(gone) if path.is_relative() && std::env::current_dir().is_err() => gone.join(path),
+        _ => path,
     }
 }
 
