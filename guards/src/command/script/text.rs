@@ -165,6 +165,9 @@ fn delimiter_starts(text: &str) -> impl Iterator<Item = &str> {
 /// text both as written and with its backslash-newlines removed, which the tokenizer
 /// joins: `<<\⏎''`): a `<<` in arithmetic (`$((1 << ${n}))`) is refused too.
 pub(super) fn looping_delimiter(text: &str) -> Option<String> {
+    if !ends_open(text) {
+        return None;
+    }
     delimiter_starts(text).find_map(|start| {
         let mut quote = None;
         let mut characters = 0;
@@ -193,13 +196,37 @@ pub(super) fn looping_delimiter(text: &str) -> Option<String> {
     })
 }
 
+/// Whether `text` may end inside an open `$(…)`, `${…}`, `$[…]` or backquotes, the other
+/// half of what makes brush-parser's tokenizer loop ([`looping_delimiter`]): it holds more
+/// of one opening bracket than of its closing one, or an odd number of backquotes, counted
+/// as written (quoted or not). A script that ends inside an expansion whose closing
+/// brackets stand in quotes passes this count, and meets the checker's time limit instead
+/// ([`crate::command::MAX_CHECK_TIME`]).
+fn ends_open(text: &str) -> bool {
+    let count = |c: char| text.chars().filter(|&d| d == c).count();
+    count('`') % 2 == 1
+        || [('(', ')'), ('{', '}'), ('[', ']')]
+            .into_iter()
+            .any(|(open, close)| count(open) > count(close))
+}
+
+/// Whether `before` (the text before a word) ends where a shell word starts: at the start, a
+/// blank, or an operator or group character — not in a longer word, nor right after a quote.
+fn starts_a_word(before: &str) -> bool {
+    before
+        .chars()
+        .next_back()
+        .is_none_or(|c| c.is_whitespace() || ";&|(){}".contains(c))
+}
+
 /// A number in `text` too big for brush-parser, which panics on it (an `unwrap` of its
 /// conversion), with the reason to refuse it: a directory-stack index after `~`, `~+` or
 /// `~-` past the largest `usize` (`~99999999999999999999`), and a file descriptor number,
-/// digits right before a `<` or `>`, past the largest `i32` (`99999999999>f`). Every run of
-/// digits is looked at, quoted or not, which may refuse more than the parser fails on, never
-/// less (given the text both as written and with its backslash-newlines removed: the
-/// tokenizer joins `9\⏎9>` into one word).
+/// digits that start a word right before a `<` or `>`, past the largest `i32`
+/// (`99999999999>f`). A run of digits is looked at where the shell would read such a
+/// number (a word's start, after `=` or `:` for a tilde; not right after a quote), given the
+/// text both as written and with its backslash-newlines removed (the tokenizer joins
+/// `9\⏎9>` into one word).
 pub(super) fn oversized_number(text: &str) -> Option<String> {
     let mut rest = text;
     while let Some(at) = rest.find(|c: char| c.is_ascii_digit()) {
@@ -209,15 +236,19 @@ pub(super) fn oversized_number(text: &str) -> Option<String> {
             .unwrap_or(from.len());
         let (digits, after) = from.split_at(length);
         rest = after;
-        let tilde = ["~", "~+", "~-"]
-            .into_iter()
-            .find(|tilde| before.ends_with(tilde));
+        // A tilde prefix: a word's start, or after an assignment's `=` or a path list's `:`.
+        let tilde = ["~", "~+", "~-"].into_iter().find(|tilde| {
+            (before.strip_suffix(tilde))
+                .is_some_and(|rest| starts_a_word(rest) || rest.ends_with(['=', ':']))
+        });
         if let Some(tilde) = tilde.filter(|_| digits.parse::<usize>().is_err()) {
             return Some(format!(
                 "`{tilde}{digits}`: a directory-stack index too big for the shell, which the parser fails on: not checked (write a smaller number)"
             ));
         }
-        if after.starts_with(['<', '>']) && digits.parse::<i32>().is_err() {
+        // A descriptor is a whole word before the redirection (`build_2023…>f` is a word).
+        if after.starts_with(['<', '>']) && starts_a_word(before) && digits.parse::<i32>().is_err()
+        {
             return Some(format!(
                 "`{digits}{}`: a file descriptor number too big for the shell, which the parser fails on: not checked (use a number below 2147483648)",
                 &after[..1]

@@ -51,6 +51,13 @@ fn here_document_delimiters_the_tokenizer_loops_over_are_refused() {
         ],
     );
     allowed(&[
+        // A `<<` that is no here-document, or one in a here-document's body (p26).
+        "echo \"<<\"",
+        "grep -n \"<<\" f",
+        "echo \"<< ${HOME} >>\"",
+        "echo '<<${x}>>'",
+        "cat <<'EOF'\nstd::cout << \"\" << 1;\nEOF",
+        "cat <<'EOF'\necho $((1 << ${#a[@]}))\nEOF",
         "cat <<'EOF'\nhi\nEOF",
         "cat <<\\EOF\nhi\nEOF",
         "cat <<-\"EOF\"\n\thi\n\tEOF",
@@ -87,6 +94,10 @@ fn numbers_the_parser_panics_on_are_refused_by_name() {
     allowed(&[
         "echo ~ ~1 ~+2 ~-3 ~root 99999999999999999999",
         "echo hi 2>/dev/null 9>&2",
+        // Digits that end a longer word, or stand right after a quote, are no descriptor (p26).
+        "echo build_20231204123456>/dev/null",
+        "awk '1733356800000>$1' f",
+        "echo '~99999999999999999999'",
     ]);
 }
 
