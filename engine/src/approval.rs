@@ -76,10 +76,16 @@ impl Approval {
 /// `root/link` while `link` led to `a` is then not spent in `b`, where it leads later. The
 /// rest of `runs_with` is not bound: a policy lowers an agent's budget limit to what the
 /// run has left, which changes while a request waits (the other steps spend), and only
-/// ever lowers it.
+/// ever lowers it. A step without `with.cwd` runs in the engine's directory, which the hash
+/// binds already ([`action_hash`]'s `cwd`): it is not bound again, so that a request an
+/// older cairn stored for it stays granted.
 pub(crate) fn bound(action: &Action, runs_with: Option<&serde_json::Value>) -> Option<Action> {
     let judged = runs_with?.get("cwd")?;
-    if action.params.get("cwd") == Some(judged) {
+    if action
+        .params
+        .get("cwd")
+        .is_none_or(|written| written == judged)
+    {
         return None;
     }
     let serde_json::Value::Object(mut params) = action.params.clone() else {

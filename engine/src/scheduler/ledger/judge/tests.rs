@@ -460,6 +460,32 @@ fn an_approval_binds_the_directory_the_guard_judged_not_the_cwd_as_written() {
 }
 
 #[test]
+fn an_approval_of_a_step_without_a_cwd_binds_the_engines_directory_as_before() {
+    // The guard judges the engine's directory; the hash binds it already (p26: an older
+    // cairn's approval of such a step was asked again after an upgrade).
+    let workflow = json!({"name": "g", "steps": [{"id": "a", "executor": "noop"}]});
+    let judge = || Judge {
+        guard: Some(Arc::new(Resolves("/checkout"))),
+        hash: Some("policy".into()),
+        cwd: Some("/checkout".into()),
+    };
+    let mut ledger = new_judged_run(workflow.clone(), judge());
+    ledger.turn(at(0)).unwrap();
+    let mut request: Approval = ledger.take_batch().approvals()[0].clone();
+    assert_eq!(request.action["params"].get("cwd"), None, "as written");
+    request.decision = Some(approved_at(3));
+    let mut records = records_after(&ledger);
+    records[0].state = StepState::Ready;
+    let run = Committed {
+        approvals: vec![request],
+        ..committed(ledger.run_id, plan(workflow), RunState::Running, records)
+    };
+    let mut resumed = take_over_judged(run, judge(), at(4), None);
+    let starts = resumed.turn(at(4)).unwrap();
+    assert_eq!(starts.len(), 1, "granted, not asked again");
+}
+
+#[test]
 fn one_for_each_item_can_wait_for_approval_and_be_approved_alone() {
     let mut ledger = judged(json!({"name": "g", "steps": [
         {"id": "a", "executor": "noop", "for_each": "${{ ['x', 'ask', 'y'] }}"}
