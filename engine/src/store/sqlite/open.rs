@@ -51,10 +51,13 @@ pub(super) fn absent(path: &Path) -> Error {
 /// directory was deleted (`/tmp/work (deleted)`), so that the message names the directory
 /// that is gone rather than a bare `cairn.db`; else `path` as given.
 fn from_deleted_working_directory(path: PathBuf) -> PathBuf {
-    match std::fs::read_link("/proc/self/cwd") {
-        Ok(gone) if path.is_relative() && std::env::current_dir().is_err() => gone.join(path),
-        _ => path,
+    if path.is_relative()
+        && std::env::current_dir().is_err()
+        && let Ok(gone) = std::fs::read_link("/proc/self/cwd")
+    {
+        return gone.join(path);
     }
+    path
 }
 
 /// Whether `folder` is a directory a file can be made in: one that exists, and was not
