@@ -128,7 +128,6 @@ fn parse() -> Cli {
 }
 
 fn main() -> ExitCode {
-    cli::signals::note_ignored_at_start();
     cli::signals::ignore_terminal_stops();
     fix_mmap_threshold();
     let Cli {

@@ -15,7 +15,11 @@ use tokio::task::JoinHandle;
 use super::printable::say;
 
 /// The signals ignored when cairn started, as the bits of `/proc/self/status`'s `SigIgn`
-/// (bit `n - 1` for signal `n`); none if it cannot be read.
+/// (bit `n - 1` for signal `n`); none if it cannot be read. Read at the first look, by the
+/// first [`listen`], before cairn installs a handler of its own: the signals it asks about
+/// (INT, TERM, HUP, TSTP) keep their dispositions from the start until then (SIGTTIN and
+/// SIGTTOU, which `main` sets to ignored, are never asked about). Commands that listen for
+/// none do not read it.
 static IGNORED_AT_START: LazyLock<u64> = LazyLock::new(|| {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     (status.lines())
@@ -23,12 +27,6 @@ static IGNORED_AT_START: LazyLock<u64> = LazyLock::new(|| {
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
         .unwrap_or(0)
 });
-
-/// Reads which signals were ignored when cairn started: called first thing in `main`,
-/// before any handler or disposition is set.
-pub(crate) fn note_ignored_at_start() {
-    LazyLock::force(&IGNORED_AT_START);
-}
 
 /// Whether `signal` was ignored when cairn started. A shell without job control starts
 /// `cairn run … &` with SIGINT and SIGQUIT ignored, so that a Ctrl-C meant for its
