@@ -97,13 +97,19 @@ impl Checker {
         // The text without its backslash-newlines, which bash and the tokenizer remove
         // before they read a word.
         let joined = text.replace("\\\n", "");
+        // The text as written, and joined if that differs: each scan once per distinct text.
+        let texts: &[&str] = if joined == text {
+            &[text]
+        } else {
+            &[text, &joined]
+        };
         // brush-parser loops forever over these, or panics: refused before it sees them.
-        if let Some(delimiter) = looping_delimiter(text).or_else(|| looping_delimiter(&joined)) {
+        if let Some(delimiter) = texts.iter().find_map(|text| looping_delimiter(text)) {
             return self.problem(format!(
                 "the here-document delimiter `{delimiter}` is empty or holds `$(`, `${{` or `$[`, which the parser can loop forever over: not checked (name it: `<<'EOF'`)"
             ));
         }
-        if let Some(refusal) = oversized_number(text).or_else(|| oversized_number(&joined)) {
+        if let Some(refusal) = texts.iter().find_map(|text| oversized_number(text)) {
             return self.problem(refusal);
         }
         // `${V@P}` expands `V` as a prompt, running the commands in its value.
