@@ -43,7 +43,9 @@ const PROGRESS_POLL: Duration = Duration::from_secs(1);
 /// What every driver of an engine shares.
 #[derive(Debug, Clone)]
 pub(crate) struct Shared {
+    /// Where the runs are committed.
     pub(crate) store: Arc<dyn Store>,
+    /// The executors steps name.
     pub(crate) executors: Executors,
     /// The guard of the runs this engine starts.
     pub(crate) guard: Option<Arc<dyn Guard>>,

@@ -156,7 +156,10 @@ pub struct Commands {
 /// so a deny written so would deny nothing).
 #[derive(JsonSchema)]
 #[schemars(transparent)]
-#[allow(dead_code)] // Only its schema is used: the prefixes are read as `Vec<String>`.
+#[expect(
+    dead_code,
+    reason = "only its schema is used: the prefixes are read as `Vec<String>`"
+)]
 struct Prefix(#[schemars(length(min = 1), inner(length(min = 1)))] Vec<String>);
 
 /// Limits per run; going past one is a deny.

@@ -167,10 +167,10 @@ mod tests {
 
     #[derive(Debug, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)] // Read through Debug only.
     struct Doc {
         name: String,
         #[serde(default)]
+        #[expect(dead_code, reason = "only its schema and its parse are checked")]
         every: Option<crate::Duration>,
     }
 

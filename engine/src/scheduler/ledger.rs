@@ -137,10 +137,15 @@ pub(crate) struct Start {
 /// A run's committed state, as a ledger takes it over.
 #[derive(Debug)]
 pub(crate) struct Committed {
+    /// The run.
     pub(crate) run_id: Uuid,
+    /// Its plan.
     pub(crate) plan: Arc<Plan>,
+    /// Its input.
     pub(crate) input: Value,
+    /// Its state, as stored.
     pub(crate) state: RunState,
+    /// When it was created.
     pub(crate) created_at: DateTime<Utc>,
     /// When the run times out, as stored.
     pub(crate) deadline: Option<DateTime<Utc>>,

@@ -193,6 +193,7 @@ fn new_run(id: Uuid) -> NewRun {
     }
 }
 
+/// A step's transition of `run`, its first attempt.
 pub(crate) fn step(run: Uuid, id: &str, from: StepState, to: StepState) -> Transition {
     Transition::Step(StepTransition {
         attempt: 1,
@@ -200,10 +201,12 @@ pub(crate) fn step(run: Uuid, id: &str, from: StepState, to: StepState) -> Trans
     })
 }
 
+/// A run's transition.
 pub(crate) fn run_change(run: Uuid, from: RunState, to: RunState) -> Transition {
     Transition::Run(RunTransition::new(run, from, to))
 }
 
+/// A batch of legal transitions.
 pub(crate) fn batch(transitions: impl IntoIterator<Item = Transition>) -> Batch {
     let mut batch = Batch::new();
     for transition in transitions {

@@ -192,6 +192,7 @@ impl Ledger {
         hasher.finish()
     }
 
+    /// Ends `step` failed with `error` (and `detail`, for its event).
     pub(super) fn fail(
         &mut self,
         step: StepIndex,

@@ -58,6 +58,8 @@ impl Ledger {
         Ok(())
     }
 
+    /// Ends the run once no step is left to run: failed if a step failed or was denied,
+    /// else cancelled if one was cancelled, else succeeded with its sinks' outputs.
     pub(super) fn finish_run(&mut self) -> Result<()> {
         let failed = (self.slots.iter())
             .any(|slot| matches!(slot.state, StepState::Failed | StepState::Denied));

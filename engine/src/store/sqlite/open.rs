@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 use crate::error::{Error, Result};
 
+/// The migrations of `migrations/`, embedded in the binary.
 pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Creates an empty database file readable and writable by its owner only; SQLite's WAL

@@ -33,6 +33,7 @@ enum Check {
 }
 
 impl CommandRow {
+    /// The row of `command`, sent to `run`.
     pub(in crate::store::sqlite) fn new(run: Uuid, command: &Command) -> Self {
         CommandRow {
             run: run.to_string(),
