@@ -52,16 +52,10 @@ pub struct ExprError {
 /// length said.
 const QUOTED: usize = 120;
 
-/// The first [`QUOTED`] characters of `text`, or `None` when it is short enough to quote
-/// whole.
-fn start_of(text: &str) -> Option<&str> {
-    (text.char_indices().nth(QUOTED)).map(|(end, _)| &text[..end])
-}
-
 /// `expression` (or a value's JSON) as a message quotes it: whole if short, else its start
 /// and its length.
 pub(crate) fn shortened(expression: &str) -> String {
-    match start_of(expression) {
+    match crate::text::head(expression, QUOTED) {
         None => expression.to_owned(),
         Some(start) => format!("{start}… ({} characters)", expression.chars().count()),
     }
@@ -71,7 +65,7 @@ pub(crate) fn shortened(expression: &str) -> String {
 /// quotes escaped so that it cannot break the message's lines; whole if short, else its start
 /// and its length.
 pub(crate) fn quoted(text: &str) -> String {
-    match start_of(text) {
+    match crate::text::head(text, QUOTED) {
         None => format!("{text:?}"),
         Some(start) => format!("{start:?}… ({} characters)", text.chars().count()),
     }

@@ -105,6 +105,6 @@ pub use store::{
     CommitReport, Durability, MemoryStore, NewRun, RunRecord, Snapshot, SqliteStore, Standing,
     StepRecord, Store, StoreOptions,
 };
-pub use text::{lossless_text, path_text};
+pub use text::{cut, lossless_text, path_text};
 /// Run ids are UUIDs (v7: time-ordered); re-exported so an embedder needs no `uuid` of its own.
 pub use uuid::Uuid;

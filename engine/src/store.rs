@@ -42,6 +42,11 @@ pub use memory::MemoryStore;
 pub use snapshot::Snapshot;
 pub use sqlite::{Durability, SqliteStore, StoreOptions};
 
+/// `at` to the millisecond, the precision the stores keep times in.
+pub(crate) fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
 /// Durable storage of runs. Implementations must commit each call's writes atomically and
 /// make them visible to every later read, also from other processes sharing the database.
 #[async_trait]

@@ -21,6 +21,25 @@ pub fn lossless_text(bytes: &[u8]) -> String {
     text
 }
 
+/// The first `chars` characters of `text`, or `None` when it has no more than that.
+pub(crate) fn head(text: &str, chars: usize) -> Option<&str> {
+    (text.char_indices().nth(chars)).map(|(end, _)| &text[..end])
+}
+
+/// `text` cut to its first `chars` characters followed by `…`, or whole when no longer: how
+/// a message quotes what may be long (a command, a value).
+///
+/// ```
+/// assert_eq!(cairn_engine::cut("héllo world", 5), "héllo…");
+/// assert_eq!(cairn_engine::cut("héllo", 5), "héllo");
+/// ```
+pub fn cut(text: &str, chars: usize) -> String {
+    match head(text, chars) {
+        Some(start) => format!("{start}…"),
+        None => text.to_owned(),
+    }
+}
+
 /// `path` as text for a message: [`lossless_text`] of its bytes (`Path::display` would
 /// print `a\xfe.json` and `a\xff.json` both as `a�.json`).
 pub fn path_text(path: &Path) -> String {

@@ -4,9 +4,10 @@
 
 use std::ops::Range;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::check::{self, Outer};
+use super::explain::json_kind;
 use super::{LoadError, Report, repair};
 use crate::executor::Executors;
 use crate::plan::{Addition, Plan, StepIndex};
@@ -139,7 +140,10 @@ fn shape(output: &Value) -> Result<&Vec<Value>, Problem> {
             let quoted = crate::expr::quoted(text);
             return Err(Problem::at("", format!("{expected}{why}; text: {quoted}")));
         }
-        return Err(Problem::at("", format!("{expected}, not {}", kind(output))));
+        return Err(Problem::at(
+            "",
+            format!("{expected}, not {}", json_kind(output)),
+        ));
     };
     if let Some(key) = object.keys().find(|key| *key != "steps") {
         let message = format!("unknown key `{key}`: {expected}");
@@ -152,20 +156,8 @@ fn shape(output: &Value) -> Result<&Vec<Value>, Problem> {
         Some(Value::Array(steps)) => Ok(steps),
         Some(other) => Err(Problem::at(
             "/steps",
-            format!("`steps` is a list, not {}", kind(other)),
+            format!("`steps` is a list, not {}", json_kind(other)),
         )),
         None => Err(Problem::at("", format!("{expected}: `steps` is missing"))),
-    }
-}
-
-/// What kind of JSON value `value` is, for messages.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(Map { .. }) => "an object",
     }
 }

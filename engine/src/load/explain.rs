@@ -64,7 +64,7 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
             // A fraction where an integer goes is named: "found a number" would puzzle.
             let found_text = match error.instance().as_ref() {
                 number @ Value::Number(_) if expected == "integer" => number.to_string(),
-                other => type_name(other).to_owned(),
+                other => json_kind(other).to_owned(),
             };
             // An optional key is given no value by leaving it out, not as `null`.
             let hint = match error.instance().as_ref() {
@@ -205,7 +205,8 @@ fn schema_at<'a>(root: &'a Value, schema_path: &str) -> &'a Value {
     node
 }
 
-fn type_name(value: &Value) -> &'static str {
+/// What kind of JSON value `value` is, for messages ("an array", "null").
+pub(super) fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -218,9 +219,5 @@ fn type_name(value: &Value) -> &'static str {
 
 /// Cuts long messages (they may quote big values).
 pub(super) fn shorten(message: &str) -> String {
-    const LIMIT: usize = 200;
-    match message.char_indices().nth(LIMIT) {
-        Some((at, _)) => format!("{}…", &message[..at]),
-        None => message.to_owned(),
-    }
+    crate::text::cut(message, 200)
 }

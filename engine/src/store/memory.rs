@@ -114,10 +114,9 @@ impl MemoryStore {
     }
 }
 
-/// Now, at the milliseconds the SQLite store keeps.
+/// Now, to the millisecond, as the SQLite store keeps it.
 fn now() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+    super::to_millis(Utc::now())
 }
 
 #[async_trait]

@@ -99,10 +99,7 @@ pub(crate) fn evaluable(text: &str) -> Option<String> {
 pub(crate) fn evaluable_at(text: &str, place: impl FnOnce() -> String) -> Option<String> {
     subscript_runs(text).then(|| {
         let place = place();
-        let shown = match text.char_indices().nth(120) {
-            Some((at, _)) => format!("{}…", &text[..at]),
-            None => text.to_owned(),
-        };
+        let shown = cairn_engine::cut(text, 120);
         format!(
             "`{shown}` in {place} holds an array subscript with a command substitution, which bash runs if the text reaches arithmetic (`read v; (( v ))`, `${{!v}}`): not checked"
         )

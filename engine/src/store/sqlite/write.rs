@@ -496,7 +496,7 @@ impl Rows {
 
     /// The committed events: the creation of `created` (if given) and one per transition.
     pub(super) fn events(self, created: Option<Uuid>, at: DateTime<Utc>) -> Vec<Event> {
-        let at = DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at);
+        let at = crate::store::to_millis(at);
         let creation = created.map(|run_id| Event {
             run_id,
             seq: 1,
