@@ -53,6 +53,56 @@ impl Engine {
     /// Once recorded, the command stands: if carrying it out fails (the database locked by
     /// another process meanwhile), the run's id still comes back, the run is left as it was
     /// with the command pending, and the next engine to take it over carries it out.
+    ///
+    /// A pause, then [`resume`](Engine::resume) (the step in flight finishes; the next one
+    /// waits for the resume):
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    ///
+    /// use async_trait::async_trait;
+    /// use cairn_engine::{Action, Command, Engine, ExecContext, Executor, Outcome, Request, RunState};
+    /// use serde_json::json;
+    /// use tokio::sync::Notify;
+    ///
+    /// /// Says it started, then succeeds once let go.
+    /// #[derive(Debug, Default)]
+    /// struct Gate {
+    ///     started: Notify,
+    ///     go: Notify,
+    /// }
+    ///
+    /// #[async_trait]
+    /// impl Executor for Gate {
+    ///     async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+    ///         self.started.notify_one();
+    ///         self.go.notified().await;
+    ///         Outcome::success(json!("done"))
+    ///     }
+    /// }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let gate = Arc::new(Gate::default());
+    /// let engine = Engine::builder(dir.path().join("cairn.db")).executor("gate", gate.clone()).open().await?;
+    /// let workflow = r#"{"name": "two", "steps": [{"pipeline": [
+    ///     {"id": "a", "executor": "gate"}, {"id": "b", "executor": "gate"}
+    /// ]}]}"#;
+    /// let run = engine.start(engine.load_str(workflow, "two.json")?, json!({})).await?;
+    /// let id = run.id().to_string();
+    /// let pause = Request::new("ann", Some("deploy window closed".into()));
+    /// gate.started.notified().await; // `a` runs
+    /// engine.send(&id, Command::Pause(pause)).await?;
+    /// gate.go.notify_one(); // `a` ends; `b` does not start
+    /// assert_eq!(run.wait().await?.state, RunState::Paused);
+    ///
+    /// let run = engine.resume(&id).await?;
+    /// gate.started.notified().await; // `b` runs now
+    /// gate.go.notify_one();
+    /// assert_eq!(run.wait().await?.state, RunState::Succeeded);
+    /// # Ok(()) }
+    /// ```
     pub async fn send(&self, run_id: &str, command: Command) -> Result<Uuid> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
@@ -265,6 +315,44 @@ impl Engine {
     /// A redrive from a step that a crash interrupted between its commits is carried on
     /// from that step, with or without `from`; a `from` neither upstream nor downstream of
     /// it is refused.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// use async_trait::async_trait;
+    /// use cairn_engine::{Action, Engine, ErrorClass, ExecContext, Executor, Outcome, RunState};
+    /// use serde_json::json;
+    ///
+    /// /// Fails (the way a program exits 1) until it is fixed.
+    /// #[derive(Debug, Default)]
+    /// struct Flaky(AtomicBool);
+    ///
+    /// #[async_trait]
+    /// impl Executor for Flaky {
+    ///     async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+    ///         match self.0.load(Ordering::SeqCst) {
+    ///             true => Outcome::success(json!("fixed")),
+    ///             false => Outcome::failure(ErrorClass::ExitCode, "exit status 1"),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let flaky = Arc::new(Flaky::default());
+    /// let engine = Engine::builder(dir.path().join("cairn.db")).executor("flaky", flaky.clone()).open().await?;
+    /// let workflow = r#"{"name": "f", "steps": [{"id": "a", "executor": "flaky"}]}"#;
+    /// let run = engine.start(engine.load_str(workflow, "f.json")?, json!({})).await?;
+    /// let id = run.id().to_string();
+    /// assert_eq!(run.wait().await?.state, RunState::Failed);
+    ///
+    /// flaky.0.store(true, Ordering::SeqCst); // the fix
+    /// let report = engine.retry(&id, None).await?.wait().await?;
+    /// assert_eq!(report.output, Some(json!({"a": "fixed"})));
+    /// # Ok(()) }
+    /// ```
     pub async fn retry(&self, run_id: &str, from: Option<&str>) -> Result<RunHandle> {
         if self.inner.shutdown.is_cancelled() {
             return Err(Error::ShutDown);
