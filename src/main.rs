@@ -16,6 +16,7 @@ mod cli {
     pub(crate) mod announce;
     pub(crate) mod approve;
     pub(crate) mod control;
+    pub(crate) mod engine;
     pub(crate) mod error;
     pub(crate) mod graph;
     pub(crate) mod inspect;

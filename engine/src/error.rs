@@ -19,8 +19,12 @@ pub(crate) const SHORTEST_PREFIX: usize = 4;
 
 /// What can go wrong loading a workflow, opening a store, or starting, resuming and
 /// driving a run.
+///
+/// Not `#[non_exhaustive]`, on purpose: the command line (`src/cli/error.rs`) decides an exit
+/// code for every variant by name, so a variant added here does not compile until its code
+/// is decided there. The crates are one workspace, versioned together: a program that
+/// embeds the engine and matches every variant meets a new one as the CLI does.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// The workflow (a file, or a run's stored snapshot) is invalid.
     #[error(transparent)]

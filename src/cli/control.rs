@@ -4,13 +4,13 @@
 
 use std::process::ExitCode;
 
-use cairn_engine::{Command, Engine, Request, RunState, Uuid};
+use cairn_engine::{Command, Request, RunState, Uuid};
 
-use super::error::Error;
+use super::engine::{EngineArgs, open_existing};
+use super::error::{self, Before, Error};
 use super::printable::say;
-use super::run::{EngineArgs, finish, open_existing, restorer, stopped_before_takeover};
+use super::run::finish;
 use super::signals::OnSignal;
-use super::workflow;
 use crate::Global;
 
 /// Arguments of `cairn pause` and `cairn cancel`.
@@ -52,7 +52,7 @@ pub(crate) async fn cancel(args: &SteerArgs, global: &Global) -> Result<ExitCode
 /// Sends a pause or a cancel, then says what became of the run: a run no engine drives
 /// takes it at once (or ends otherwise, past its deadline), a driven one within a second.
 async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
-    let engine = engine(global).await?;
+    let engine = open_existing(global, &EngineArgs::default()).await?;
     let pause = matches!(command, Command::Pause(_));
     let sent = engine.send(&args.run, command).await;
     let mut now = None;
@@ -119,12 +119,12 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>) -> Strin
 pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode, Error> {
     let engine = open_existing(global, &args.engine).await?;
     let on_signal = OnSignal::spawn(&engine);
-    let handle = match engine.retry(&args.run, args.from.as_deref()).await {
-        Err(cairn_engine::Error::ShutDown) => {
-            return Ok(stopped_before_takeover(&args.run, "retry"));
-        }
-        retried => retried?,
+    let before = Before::TakingOver {
+        run: args.run.clone(),
+        command: "retry",
     };
+    let handle = (engine.retry(&args.run, args.from.as_deref()).await)
+        .map_err(|error| error::stopped_before(before, error))?;
     finish(&engine, handle, true, None, global, on_signal).await
 }
 
@@ -136,7 +136,7 @@ pub(crate) async fn send_then_close(
     run: &str,
     command: Command,
 ) -> Result<(Uuid, bool), Error> {
-    let engine = engine(global).await?;
+    let engine = open_existing(global, &EngineArgs::default()).await?;
     let sent = engine.send(run, command).await;
     let mut driven = false;
     if let Ok(run) = &sent
@@ -146,17 +146,6 @@ pub(crate) async fn send_then_close(
     }
     engine.store().close().await;
     Ok((sent?, driven))
-}
-
-/// An engine over an existing database that can take over a run no engine drives.
-async fn engine(global: &Global) -> Result<Engine, Error> {
-    Ok(Engine::builder(&global.db)
-        .create_database(false)
-        .executors(workflow::executors())
-        .guard(restorer())
-        .busy_timeout(global.busy_timeout)
-        .open()
-        .await?)
 }
 
 fn request(args: &SteerArgs) -> Request {

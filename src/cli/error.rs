@@ -9,11 +9,13 @@ use super::printable::say;
 
 /// Exit code: the command did what was asked.
 pub(crate) const SUCCESS: u8 = 0;
-/// Exit code: the run failed or was cancelled.
+/// Exit code: the run failed or was cancelled, or the store (or cairn: a bug) failed under
+/// the command.
 pub(crate) const RUN_FAILED: u8 = 1;
 /// Exit code: bad input (usage, invalid workflow, unknown run).
 pub(crate) const BAD_INPUT: u8 = 2;
-/// Exit code: the run stopped unfinished (paused, awaiting approval, interrupted).
+/// Exit code: the run stopped unfinished (paused, awaiting approval, interrupted), or a
+/// signal stopped the command before it started its run or took one over.
 pub(crate) const UNFINISHED: u8 = 3;
 
 /// The exit code that reports a run in `state`.
@@ -43,6 +45,45 @@ pub(crate) enum Error {
         /// What failed.
         error: EngineError,
     },
+    /// A signal stopped the command before it started its run or took one over (the
+    /// engine's [`EngineError::ShutDown`] then): nothing was recorded, nothing started.
+    StoppedBefore(Before),
+}
+
+/// What a command was about to do when a signal stopped it ([`Error::StoppedBefore`]).
+#[derive(Debug)]
+pub(crate) enum Before {
+    /// Record and drive a new run (`cairn run`).
+    Starting,
+    /// Take a run over to drive it.
+    TakingOver {
+        /// The run, as the user named it (an id or a prefix of one).
+        run: String,
+        /// The command that carries the run on: `resume`, or `retry` for a retry.
+        command: &'static str,
+    },
+}
+
+impl std::fmt::Display for Before {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Before::Starting => write!(f, "stopped before the run started: nothing was recorded"),
+            Before::TakingOver { run, command } => write!(
+                f,
+                "stopped before taking run {run} over: nothing was started; `cairn {command} {run}` carries it on"
+            ),
+        }
+    }
+}
+
+/// The command's error for the engine's `error`, met `before` starting a run or taking one
+/// over: the engine's stop ([`EngineError::ShutDown`], a signal came) is
+/// [`Error::StoppedBefore`] that, any other error the engine's own.
+pub(crate) fn stopped_before(before: Before, error: EngineError) -> Error {
+    match error {
+        EngineError::ShutDown => Error::StoppedBefore(before),
+        error => Error::Engine(error),
+    }
 }
 
 impl From<EngineError> for Error {
@@ -103,23 +144,10 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             ),
             ExitCode::from(UNFINISHED),
         ),
-        Error::Engine(error @ EngineError::PausedSince { run, .. }) => (
-            format!("cairn: {error}; `cairn resume {run}` continues it"),
-            ExitCode::from(UNFINISHED),
-        ),
-        Error::Engine(
-            error @ (EngineError::Bug(_)
-            | EngineError::LeaseLost(_)
-            | EngineError::Database(_)
-            | EngineError::DiskFull(_)
-            | EngineError::Replaced(_)
-            | EngineError::FileSizeLimit(_)
-            | EngineError::Io { .. }
-            | EngineError::IllegalTransition(_)),
-        ) => (format!("cairn: {error}"), ExitCode::FAILURE),
+        Error::StoppedBefore(before) => (before.to_string(), ExitCode::from(UNFINISHED)),
         Error::Engine(error) => (
             format!("cairn: {}{}", described(error, db), hint(error)),
-            ExitCode::from(BAD_INPUT),
+            ExitCode::from(engine_code(error)),
         ),
     };
     // A run's text (a name, a step's stderr) may be in the message: made printable.
@@ -182,6 +210,62 @@ pub(crate) fn bigger_cap(
     })
 }
 
+/// The exit code of the engine's `error` (docs/runs.md, "Exit codes"). Every variant is
+/// named, no wildcard: a variant added to the engine does not compile until its code is
+/// decided here (the engine's `Error` is not `#[non_exhaustive]` for this).
+fn engine_code(error: &EngineError) -> u8 {
+    use EngineError as E;
+    match error {
+        // Bad input, the database left as it was: the workflow, the run's input, the
+        // database named (its name, its file, its folder, whose it is, its state), the run
+        // named (unknown, ambiguous, driven by a live engine or this one, ended, moved by
+        // another engine), the policy (not restored, a misspelt executor, a panic in it
+        // before anything ran), a command the run cannot take.
+        E::Load(_)
+        | E::Input(_)
+        | E::NotAFileName(_)
+        | E::NotUtf8Name(_)
+        | E::MissingDatabase(_)
+        | E::DanglingLink(_)
+        | E::NameTooLong(_)
+        | E::MissingDirectory(_)
+        | E::IsADirectory(_)
+        | E::NotADatabase(_)
+        | E::ForeignDatabase { .. }
+        | E::NewerSchema { .. }
+        | E::Damaged(_)
+        | E::ReadOnly(_)
+        | E::Unopenable(_)
+        | E::Locked(_)
+        | E::Corrupt(_)
+        | E::UnknownRun(_)
+        | E::AmbiguousRun { .. }
+        | E::LeaseHeld { .. }
+        | E::AlreadyDriving(_)
+        | E::Finished(_)
+        | E::Conflict { .. }
+        | E::RunExists(_)
+        | E::UnknownExecutor(_)
+        | E::UnknownRateLimit { .. }
+        | E::GuardPanicked { .. }
+        | E::Guard { .. }
+        | E::Refused { .. } => BAD_INPUT,
+        // The store failed under the command (the disk full, a file-size limit, an I/O
+        // error, the file replaced, the lease lost), or cairn did (a bug).
+        E::Database(_)
+        | E::DiskFull(_)
+        | E::FileSizeLimit(_)
+        | E::Io { .. }
+        | E::Replaced(_)
+        | E::LeaseLost(_)
+        | E::IllegalTransition(_)
+        | E::Bug(_) => RUN_FAILED,
+        // The run stopped unfinished: paused since the resume was asked, or the engine
+        // stopping (a signal) before it started anything.
+        E::PausedSince { .. } | E::ShutDown => UNFINISHED,
+    }
+}
+
 /// `error` as printed: a corrupt database's with its file (`db`), which the engine's message
 /// leaves out; a user with several databases could not tell which one.
 fn described(error: &EngineError, db: &Path) -> String {
@@ -210,6 +294,9 @@ fn hint(error: &EngineError) -> String {
                 "; wait for it to end (`cairn resume --wait {run}` waits, then carries the run on)"
             );
         }
+        EngineError::PausedSince { run, .. } => {
+            return format!("; `cairn resume {run}` continues it");
+        }
         _ => "",
     };
     hint.to_owned()
@@ -217,10 +304,76 @@ fn hint(error: &EngineError) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::process::ExitCode;
+
     use cairn_engine::{Error as EngineError, LeaseHolder, Uuid};
     use chrono::Utc;
 
-    use super::hint;
+    use super::{BAD_INPUT, Before, Error, RUN_FAILED, UNFINISHED, hint, report, stopped_before};
+
+    /// The engine stopping (a signal) left the run unfinished, or started nothing: exit 3,
+    /// as docs/runs.md says, not bad input.
+    #[test]
+    fn an_engine_stopping_is_exit_3_the_run_unfinished() {
+        let code = report(&Error::Engine(EngineError::ShutDown), Path::new("cairn.db"));
+        assert_eq!(code, ExitCode::from(UNFINISHED));
+    }
+
+    /// A signal before `cairn run` recorded its run, or before `resume`/`retry` took one
+    /// over, is said in one place, naming the command that carries the run on.
+    #[test]
+    fn a_stop_before_a_start_or_a_takeover_names_what_carries_the_run_on() {
+        let db = Path::new("cairn.db");
+        let starting = stopped_before(Before::Starting, EngineError::ShutDown);
+        assert!(matches!(starting, Error::StoppedBefore(Before::Starting)));
+        assert_eq!(report(&starting, db), ExitCode::from(UNFINISHED));
+        assert_eq!(
+            Before::Starting.to_string(),
+            "stopped before the run started: nothing was recorded"
+        );
+        let retrying = Before::TakingOver {
+            run: "0190abcd".into(),
+            command: "retry",
+        };
+        assert_eq!(
+            retrying.to_string(),
+            "stopped before taking run 0190abcd over: nothing was started; `cairn retry 0190abcd` carries it on"
+        );
+        // Any other error is the engine's own, with its own code.
+        let refused = stopped_before(retrying, EngineError::UnknownRun("0190abcd".into()));
+        assert!(matches!(refused, Error::Engine(EngineError::UnknownRun(_))));
+        assert_eq!(report(&refused, db), ExitCode::from(BAD_INPUT));
+    }
+
+    /// A sample of the exit-code table of docs/runs.md: the store failing under a command is
+    /// 1, a database this user cannot use as it stands 2, a run paused since 3.
+    #[test]
+    fn engine_errors_have_the_codes_the_docs_give() {
+        let db = Path::new("cairn.db");
+        let code = |error| report(&Error::Engine(error), db);
+        assert_eq!(
+            code(EngineError::DiskFull(db.into())),
+            ExitCode::from(RUN_FAILED)
+        );
+        assert_eq!(
+            code(EngineError::Bug("x".into())),
+            ExitCode::from(RUN_FAILED)
+        );
+        for error in [
+            EngineError::Damaged(db.into()),
+            EngineError::ReadOnly(db.into()),
+            EngineError::Locked(db.into()),
+            EngineError::Corrupt("column input: not JSON".into()),
+        ] {
+            assert_eq!(code(error), ExitCode::from(BAD_INPUT));
+        }
+        let paused = EngineError::PausedSince {
+            run: Uuid::nil(),
+            at: Utc::now(),
+        };
+        assert_eq!(code(paused), ExitCode::from(UNFINISHED));
+    }
 
     #[test]
     fn a_corrupt_database_is_answered_with_what_restores_it() {

@@ -6,33 +6,18 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use cairn_engine::{
-    Durability, Engine, EngineBuilder, Guard, RunFilter, RunHandle, RunReport, RunState,
-};
-use cairn_guards::Restorer;
+use cairn_engine::{Engine, Guard, RunFilter, RunHandle, RunReport, RunState};
 use serde_json::Value;
 
 use super::announce;
-use super::error::{self, Error, exit_code_of};
+use super::engine::{EngineArgs, open, open_existing};
+use super::error::{self, Before, Error, exit_code_of};
 use super::json;
 use super::printable::{self, Printable, say};
 use super::progress;
 use super::signals::OnSignal;
 use super::workflow;
 use crate::Global;
-
-/// How the engine commits (shared by the commands that drive runs).
-#[derive(Debug, clap::Args)]
-pub(crate) struct EngineArgs {
-    /// `normal` survives a crash of cairn; `full` also survives power loss, at a cost per commit.
-    #[arg(long, default_value = "normal", value_parser = parse_durability)]
-    durability: Durability,
-    /// The cap on one step's output, in bytes of JSON; a bigger output fails the step
-    /// (default 1 MiB). Stored with the run: resume, retry and recover keep a run's own cap
-    /// unless given this flag, which replaces it from then on. At least 1.
-    #[arg(long, value_parser = parse_max_output)]
-    max_output: Option<usize>,
-}
 
 /// Arguments of `cairn run`.
 #[derive(Debug, clap::Args)]
@@ -86,13 +71,8 @@ pub(crate) async fn run(args: &RunArgs, global: &Global) -> Result<ExitCode, Err
         .is_terminal()
         .then(|| (plan.steps().len(), 0));
     let on_signal = OnSignal::spawn(&engine);
-    let handle = match engine.start(plan, input).await {
-        Err(cairn_engine::Error::ShutDown) => {
-            say("stopped before the run started: nothing was recorded");
-            return Ok(ExitCode::from(error::UNFINISHED));
-        }
-        started => started?,
-    };
+    let handle = (engine.start(plan, input).await)
+        .map_err(|error| error::stopped_before(Before::Starting, error))?;
     finish(&engine, handle, false, progress, global, on_signal).await
 }
 
@@ -122,10 +102,13 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
             ));
             return error::outcome(exit_code_of(report.state), print_report(&report, global));
         }
-        Err(cairn_engine::Error::ShutDown) => {
-            return Ok(stopped_before_takeover(&args.run, "resume"));
+        Err(error) => {
+            let before = Before::TakingOver {
+                run: args.run.clone(),
+                command: "resume",
+            };
+            return Err(error::stopped_before(before, error));
         }
-        Err(error) => return Err(error.into()),
     };
     let progress = if std::io::stderr().is_terminal() {
         let id = handle.id().to_string();
@@ -160,16 +143,21 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     for (run, taken) in engine.recover().await? {
         match taken {
             Ok(handle) => handles.push(handle),
-            Err(cairn_engine::Error::ShutDown) => {
-                stopped_before_takeover(&run.to_string(), "resume");
-                left = true;
-            }
             Err(error) => {
-                let code = error::report(&Error::Engine(error), &global.db);
-                say(format_args!(
-                    "run {run} is not recovered: it is left as it was"
-                ));
-                refused.get_or_insert(code);
+                let before = Before::TakingOver {
+                    run: run.to_string(),
+                    command: "resume",
+                };
+                let error = error::stopped_before(before, error);
+                let code = error::report(&error, &global.db);
+                if matches!(error, Error::StoppedBefore(_)) {
+                    left = true;
+                } else {
+                    say(format_args!(
+                        "run {run} is not recovered: it is left as it was"
+                    ));
+                    refused.get_or_insert(code);
+                }
             }
         }
     }
@@ -210,15 +198,6 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     error::outcome(code, printed)
 }
 
-/// Says that a signal stopped `command` (`resume`, `retry`) before it took `run` over: the
-/// run is left as it was, nothing started; exit 3.
-pub(crate) fn stopped_before_takeover(run: &str, command: &str) -> ExitCode {
-    say(format_args!(
-        "stopped before taking run {run} over: nothing was started; `cairn {command} {run}` carries it on"
-    ));
-    ExitCode::from(error::UNFINISHED)
-}
-
 /// Why `cairn recover` found no run to take over: none is unfinished, or live engines drive
 /// those that are; paused runs wait for a person.
 async fn nothing_to_recover(engine: &Engine) -> Result<String, Error> {
@@ -251,46 +230,6 @@ fn recovered_code(states: impl Iterator<Item = RunState>) -> ExitCode {
         RunState::Failed | RunState::Cancelled => 2,
     });
     worst.map_or(ExitCode::SUCCESS, exit_code_of)
-}
-
-/// The guard of an engine that resumes runs: it restores the policy each run started with
-/// from the run's stored snapshot.
-pub(crate) fn restorer() -> Arc<dyn Guard> {
-    Arc::new(Restorer)
-}
-
-/// An engine over the database (created if missing) that starts runs `guard` judges.
-async fn open(
-    global: &Global,
-    args: &EngineArgs,
-    guard: Option<Arc<dyn Guard>>,
-) -> Result<Engine, Error> {
-    let builder = builder(global, args);
-    let builder = match guard {
-        Some(guard) => builder.guard(guard),
-        None => builder,
-    };
-    Ok(builder.open().await?)
-}
-
-/// An engine over an existing database that takes runs over, each judged by the policy it
-/// started with: a mistyped `--db` is named, not created.
-pub(crate) async fn open_existing(global: &Global, args: &EngineArgs) -> Result<Engine, Error> {
-    let builder = builder(global, args).create_database(false);
-    Ok(builder.guard(restorer()).open().await?)
-}
-
-fn builder(global: &Global, args: &EngineArgs) -> EngineBuilder {
-    let builder = Engine::builder(&global.db)
-        .executors(workflow::executors())
-        .durability(args.durability)
-        .busy_timeout(global.busy_timeout);
-    match args.max_output {
-        Some(bytes) => builder
-            .max_output_bytes(bytes)
-            .override_max_output_bytes(bytes),
-        None => builder,
-    }
 }
 
 /// Waits for the run (stopping cleanly on SIGINT/SIGTERM/SIGHUP, through `on_signal`),
@@ -398,34 +337,4 @@ fn read_input(args: &RunArgs) -> Result<Value, Error> {
         (None, None) => return Ok(Value::Object(Default::default())),
     };
     Ok(cairn_engine::load_json(&text, &origin)?)
-}
-
-/// A cap on one step's output: a whole number of bytes, not zero (a zero cap would fail
-/// every step, as a zero limit in a workflow would stop every run: both are refused).
-fn parse_max_output(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("a cap of 0 bytes would fail every step: give at least 1".into()),
-        Ok(bytes) => Ok(bytes),
-        Err(error) => Err(error.to_string()),
-    }
-}
-
-fn parse_durability(text: &str) -> Result<Durability, String> {
-    match text {
-        "normal" => Ok(Durability::Normal),
-        "full" => Ok(Durability::Full),
-        other => Err(format!("unknown durability {other:?}: use normal or full")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_max_output;
-
-    #[test]
-    fn a_cap_of_zero_bytes_is_refused() {
-        assert!(parse_max_output("0").unwrap_err().contains("at least 1"));
-        assert_eq!(parse_max_output("1"), Ok(1));
-        assert!(parse_max_output("-1").is_err());
-    }
 }
