@@ -310,7 +310,9 @@ mod tests {
     use cairn_engine::{Error as EngineError, LeaseHolder, Uuid};
     use chrono::Utc;
 
-    use super::{BAD_INPUT, Before, Error, RUN_FAILED, UNFINISHED, hint, report, stopped_before};
+    use super::{
+        BAD_INPUT, Before, Error, RUN_FAILED, UNFINISHED, engine_code, hint, report, stopped_before,
+    };
 
     /// The engine stopping (a signal) left the run unfinished, or started nothing: exit 3,
     /// as docs/runs.md says, not bad input.
@@ -351,28 +353,21 @@ mod tests {
     #[test]
     fn engine_errors_have_the_codes_the_docs_give() {
         let db = Path::new("cairn.db");
-        let code = |error| report(&Error::Engine(error), db);
-        assert_eq!(
-            code(EngineError::DiskFull(db.into())),
-            ExitCode::from(RUN_FAILED)
-        );
-        assert_eq!(
-            code(EngineError::Bug("x".into())),
-            ExitCode::from(RUN_FAILED)
-        );
+        assert_eq!(engine_code(&EngineError::DiskFull(db.into())), RUN_FAILED);
+        assert_eq!(engine_code(&EngineError::Bug("x".into())), RUN_FAILED);
         for error in [
             EngineError::Damaged(db.into()),
             EngineError::ReadOnly(db.into()),
             EngineError::Locked(db.into()),
             EngineError::Corrupt("column input: not JSON".into()),
         ] {
-            assert_eq!(code(error), ExitCode::from(BAD_INPUT));
+            assert_eq!(engine_code(&error), BAD_INPUT, "{error}");
         }
         let paused = EngineError::PausedSince {
             run: Uuid::nil(),
             at: Utc::now(),
         };
-        assert_eq!(code(paused), ExitCode::from(UNFINISHED));
+        assert_eq!(engine_code(&paused), UNFINISHED);
     }
 
     #[test]
