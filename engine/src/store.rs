@@ -242,6 +242,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// items' requests undecided: they wait for nothing.)
     async fn waiting_approvals(&self) -> Result<Vec<Approval>>;
 
+    /// [`waiting_approvals`](Store::waiting_approvals) of `run_id` alone, read by run (a
+    /// run's engine telling its person what waits reads none of the other runs'): none once
+    /// the run has ended, oldest first.
+    async fn waiting_approvals_of(&self, run_id: Uuid) -> Result<Vec<Approval>>;
+
     /// When attempts of `run_id` started since `since`, with their step ids, oldest first
     /// (from the history: what rate limits count). A `running` event is as many starts as
     /// the verdicts it records (`detail.verdicts`: one per `for_each` item it started),

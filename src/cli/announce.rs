@@ -138,16 +138,18 @@ impl Told {
 /// step awaits approval, the request is undecided and not expired), but those a ruling
 /// recorded and not applied yet decides already: the engine applies it, and `cairn approve`
 /// would be refused. The rulings are read first: one applied between the two reads has
-/// decided its request by the second.
+/// decided its request by the second. Only `run`'s requests are read, by run: a database
+/// of many runs waiting is not read whole at every start and every lag.
 pub(crate) async fn waiting(engine: &Engine, run: Uuid) -> Vec<Approval> {
-    let rulings: Vec<Command> = match engine.store().pending_commands(run).await {
+    let store = engine.store();
+    let rulings: Vec<Command> = match store.pending_commands(run).await {
         Ok(pending) => pending.into_iter().map(|pending| pending.command).collect(),
         Err(_) => return Vec::new(),
     };
     let now = Utc::now();
-    let all = engine.approvals().await.unwrap_or_default();
-    (all.into_iter())
-        .filter(|approval| approval.run_id == run && approval.expires_at > now)
+    let waiting = store.waiting_approvals_of(run).await.unwrap_or_default();
+    (waiting.into_iter())
+        .filter(|approval| approval.expires_at > now)
         .filter(|approval| {
             !(rulings.iter()).any(|ruling| ruling.covers(&approval.step_id, approval.item))
         })

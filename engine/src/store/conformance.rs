@@ -47,6 +47,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;
     commands::commands_and_approvals_are_kept_until_handled(&make().await).await;
+    commands::a_runs_waiting_requests_are_read_by_run(&make().await).await;
     commands::a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(&make().await)
         .await;
     commands::a_start_reports_a_pause_or_cancel_asked_before_it(&make().await).await;

@@ -231,6 +231,10 @@ impl Store for Held {
         self.inner.waiting_approvals().await
     }
 
+    async fn waiting_approvals_of(&self, run_id: Uuid) -> Result<Vec<Approval>> {
+        self.inner.waiting_approvals_of(run_id).await
+    }
+
     async fn starts_since(
         &self,
         run_id: Uuid,

@@ -481,20 +481,15 @@ impl Store for MemoryStore {
 
     async fn waiting_approvals(&self) -> Result<Vec<Approval>> {
         let runs = self.runs.lock().await;
-        let mut waiting: Vec<Approval> = (runs.values())
-            .filter(|run| !run.record.state.is_terminal())
-            .flat_map(|run| {
-                let awaits = |step: &str| {
-                    (run.positions.get(step))
-                        .is_some_and(|&at| run.steps[at].state == StepState::AwaitingApproval)
-                };
-                (run.approvals.values()).filter(move |approval| {
-                    approval.decision.is_none() && awaits(&approval.step_id)
-                })
-            })
-            .cloned()
-            .collect();
+        let mut waiting: Vec<Approval> = runs.values().flat_map(waiting).collect();
         waiting.sort_by_key(|a| (a.requested_at, a.run_id));
+        Ok(waiting)
+    }
+
+    async fn waiting_approvals_of(&self, run_id: Uuid) -> Result<Vec<Approval>> {
+        let runs = self.runs.lock().await;
+        let mut waiting: Vec<Approval> = runs.get(&run_id).into_iter().flat_map(waiting).collect();
+        waiting.sort_by_key(|a| a.requested_at);
         Ok(waiting)
     }
 
@@ -519,6 +514,19 @@ impl Store for MemoryStore {
             .flatten()
             .collect())
     }
+}
+
+/// The approval requests of `run` that wait ([`Store::waiting_approvals`]): undecided, of
+/// a step that awaits approval, none once the run has ended.
+fn waiting(run: &StoredRun) -> impl Iterator<Item = Approval> + '_ {
+    let awaits = |step: &str| {
+        (run.positions.get(step))
+            .is_some_and(|&at| run.steps[at].state == StepState::AwaitingApproval)
+    };
+    let live = !run.record.state.is_terminal();
+    (run.approvals.values())
+        .filter(move |approval| live && approval.decision.is_none() && awaits(&approval.step_id))
+        .cloned()
 }
 
 #[cfg(test)]

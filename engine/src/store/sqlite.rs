@@ -48,6 +48,7 @@ mod writer;
 mod writer_file;
 mod writer_lease;
 
+use guard::Requests;
 use open::{Schema, absent, classify, connect_patiently, create_private, migrate};
 use write::{CommandRow, Creation, Rows};
 use writer::{Commit, Writer};
@@ -497,12 +498,17 @@ impl Store for SqliteStore {
     }
 
     async fn approvals(&self, run_id: Uuid) -> Result<Vec<Approval>> {
-        let rows = guard::approvals(&self.reads, Some(run_id)).await;
+        let rows = guard::approvals(&self.reads, Requests::All(run_id)).await;
         rows.map_err(self.fail())?
     }
 
     async fn waiting_approvals(&self) -> Result<Vec<Approval>> {
-        let rows = guard::approvals(&self.reads, None).await;
+        let rows = guard::approvals(&self.reads, Requests::Waiting).await;
+        rows.map_err(self.fail())?
+    }
+
+    async fn waiting_approvals_of(&self, run_id: Uuid) -> Result<Vec<Approval>> {
+        let rows = guard::approvals(&self.reads, Requests::WaitingOf(run_id)).await;
         rows.map_err(self.fail())?
     }
 

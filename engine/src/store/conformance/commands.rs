@@ -106,6 +106,70 @@ pub(super) async fn commands_and_approvals_are_kept_until_handled(store: &impl S
     );
 }
 
+/// A run's waiting requests are read by run ([`Store::waiting_approvals_of`]): its own,
+/// oldest first, none decided, none once the run has ended; the other runs' are not its.
+pub(super) async fn a_runs_waiting_requests_are_read_by_run(store: &impl Store) {
+    let run = started(store, "me").await;
+    let other = started(store, "me").await;
+    let at = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+    let request = |run, item, minutes| Approval {
+        run_id: run,
+        step_id: "a".into(),
+        item,
+        action_hash: "h".into(),
+        action: serde_json::Value::Null,
+        verdict: Verdict::approve("push", "pushing needs a person"),
+        requested_at: at + chrono::Duration::minutes(minutes),
+        expires_at: at + chrono::Duration::hours(1),
+        decision: None,
+    };
+    let awaits = |run| step(run, "a", StepState::Ready, StepState::AwaitingApproval);
+    let mut asked = batch([awaits(run), awaits(other)]);
+    // Asked in the other order than their keys': read back in the order asked.
+    let (late, early, theirs) = (
+        request(run, Some(0), 1),
+        request(run, Some(1), 0),
+        request(other, None, 0),
+    );
+    for request in [&late, &early, &theirs] {
+        asked.record_approval(request.clone());
+    }
+    store.commit("me", asked).await.unwrap();
+    assert_eq!(
+        store.waiting_approvals_of(run).await.unwrap(),
+        [early.clone(), late.clone()]
+    );
+    assert_eq!(
+        store.waiting_approvals_of(other).await.unwrap(),
+        [theirs.clone()]
+    );
+
+    let mut decided = Batch::new();
+    decided.record_approval(Approval {
+        decision: Some(ApprovalDecision {
+            approved: true,
+            by: "ann".into(),
+            reason: None,
+            at,
+        }),
+        ..early
+    });
+    store.commit("me", decided).await.unwrap();
+    assert_eq!(store.waiting_approvals_of(run).await.unwrap(), [late]);
+
+    let ended = batch([run_change(run, RunState::Running, RunState::Cancelled)]);
+    store.commit("me", ended).await.unwrap();
+    assert!(
+        store.waiting_approvals_of(run).await.unwrap().is_empty(),
+        "an ended run's requests wait for nothing"
+    );
+    assert_eq!(
+        store.waiting_approvals_of(other).await.unwrap(),
+        [theirs.clone()]
+    );
+    assert_eq!(store.waiting_approvals().await.unwrap(), [theirs]);
+}
+
 /// A pause or a cancel stays pending until the commit that carries it out: an engine that
 /// read it and died before leaves it for the next to apply (`Command::carried_out_by`).
 pub(super) async fn a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(

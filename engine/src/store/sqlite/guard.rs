@@ -35,25 +35,55 @@ pub(super) async fn pending_commands(
         .collect())
 }
 
-/// The approval requests of `run_id` (all of them), or those of every run that wait.
+/// Which approval requests [`approvals`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Requests {
+    /// Every request of a run, decided or not.
+    All(Uuid),
+    /// The requests that wait, of every run that has not ended.
+    Waiting,
+    /// The requests that wait of one run (none once it has ended): read by its key.
+    WaitingOf(Uuid),
+}
+
+/// The columns [`approval`] reads, `FROM approvals a`, before a `WHERE`.
+macro_rules! select {
+    ($($where:expr),+) => {
+        concat!(
+            "SELECT run_id, step_id, item, action_hash, verdict, requested_at, expires_at,
+                    decision, decided_by, reason, decided_at, action
+             FROM approvals a WHERE ",
+            $($where,)+
+            " ORDER BY requested_at, run_id, step_id, item"
+        )
+    };
+}
+
+/// A request that waits: undecided, its run not ended, its step awaiting approval.
+macro_rules! waits {
+    () => {
+        "decision IS NULL
+         AND (SELECT state FROM runs WHERE id = a.run_id) IN ('pending', 'running', 'paused')
+         AND (SELECT state FROM steps s WHERE s.run_id = a.run_id AND s.step_id = a.step_id)
+             = 'awaiting_approval'"
+    };
+}
+
+/// The approval requests `which` names, in the order they were asked.
 pub(super) async fn approvals(
     pool: &SqlitePool,
-    run_id: Option<Uuid>,
+    which: Requests,
 ) -> Result<Result<Vec<Approval>>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT run_id, step_id, item, action_hash, verdict, requested_at, expires_at,
-                decision, decided_by, reason, decided_at, action
-         FROM approvals a
-         WHERE (?1 IS NULL AND decision IS NULL
-                AND (SELECT state FROM runs WHERE id = a.run_id) IN ('pending', 'running', 'paused')
-                AND (SELECT state FROM steps s WHERE s.run_id = a.run_id AND s.step_id = a.step_id)
-                    = 'awaiting_approval')
-            OR run_id = ?1
-         ORDER BY requested_at, run_id, step_id, item",
-    )
-    .bind(run_id.map(|id| id.to_string()))
-    .fetch_all(pool)
-    .await?;
+    let (query, run_id) = match which {
+        Requests::All(run_id) => (select!("run_id = ?"), Some(run_id)),
+        Requests::Waiting => (select!(waits!()), None),
+        Requests::WaitingOf(run_id) => (select!("run_id = ? AND ", waits!()), Some(run_id)),
+    };
+    let mut query = sqlx::query(query);
+    if let Some(run_id) = run_id {
+        query = query.bind(run_id.to_string());
+    }
+    let rows = query.fetch_all(pool).await?;
     Ok(rows.iter().map(approval).collect())
 }
 
