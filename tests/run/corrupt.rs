@@ -7,6 +7,7 @@ use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
 
 use super::bad_input::{refused, with_one_run};
+use super::guard::{approval_setup, start_awaiting};
 use super::scratch::Scratch;
 
 #[tokio::test]
@@ -308,5 +309,32 @@ async fn a_run_whose_input_or_workflow_row_was_deleted_is_named_corrupt_not_unkn
             args.push(&id);
             refused(&scratch, &args, &named);
         }
+    }
+}
+
+#[tokio::test]
+async fn a_stored_approval_time_out_of_range_is_named_corrupt_not_read_as_1970() {
+    // Read as 1970: the request counted as expired long ago, silently.
+    let scratch = Scratch::new();
+    let (policy, workflow) = approval_setup(&scratch, json!({}));
+    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    tamper(
+        &scratch.db(),
+        "UPDATE approvals SET expires_at = 9223372036854775807",
+    )
+    .await;
+    let named = format!(
+        "cairn: {}: corrupt database: column approvals.expires_at of run {run}, step \"deploy\": \
+         9223372036854775807 is out of the range of times",
+        scratch.db().display()
+    );
+    for args in [
+        vec!["approvals"],
+        vec!["approve", &run, "deploy"],
+        vec!["resume", &run],
+    ] {
+        refused(&scratch, &args, &named);
     }
 }

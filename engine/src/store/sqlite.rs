@@ -747,6 +747,17 @@ fn parse_state<S: FromStr<Err = UnknownState>>(text: &str) -> Result<S> {
         .map_err(|e: UnknownState| Error::Corrupt(e.to_string()))
 }
 
+/// `millis` since 1970, the value of the stored time `column`, as a time, or
+/// [`Error::Corrupt`] naming the column when no time is that far from 1970 (changed outside
+/// cairn): never read as another time.
+fn stored_time(column: &str, millis: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(millis).ok_or_else(|| {
+        Error::Corrupt(format!(
+            "column {column}: {millis} is out of the range of times (milliseconds since 1970)"
+        ))
+    })
+}
+
 fn millis_to_time(millis: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(millis)
         .single()

@@ -1,9 +1,9 @@
 //! The guard's rows: commands other processes send, and approval requests.
 
-use sqlx::SqlitePool;
+use sqlx::{Column, Row, SqlitePool};
 use uuid::Uuid;
 
-use super::{column, in_range, millis_to_time, parse_json, parse_uuid};
+use super::{column, in_range, millis_to_time, parse_json, parse_uuid, stored_time};
 use crate::approval::{Approval, ApprovalDecision};
 use crate::command::PendingCommand;
 use crate::error::{Error, Result};
@@ -87,7 +87,19 @@ pub(super) async fn approvals(
     Ok(rows.iter().map(approval).collect())
 }
 
+/// One request of [`approvals`]' rows. A time stored there that is no time (changed outside
+/// cairn) is a corrupt row naming the table, the run and the step ([`stored_time`]): read as
+/// 1970, an expiry would have passed long ago.
 fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
+    let run_id = parse_uuid(column(row, 0)?)?;
+    let step_id: String = column(row, 1)?;
+    let time = |index: usize, millis: i64| {
+        let named = format!(
+            "approvals.{} of run {run_id}, step {step_id:?}",
+            row.column(index).name()
+        );
+        stored_time(&named, millis)
+    };
     let verdict = parse_json(row, 4, column::<&str>(row, 4)?)?;
     let verdict = serde_json::from_value(verdict)
         .map_err(|e| Error::Corrupt(format!("stored verdict: {e}")))?;
@@ -96,7 +108,7 @@ fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
             approved: decision == "approved",
             by: column::<Option<String>>(row, 8)?.unwrap_or_default(),
             reason: column(row, 9)?,
-            at: millis_to_time(column::<Option<i64>>(row, 10)?.unwrap_or_default()),
+            at: time(10, column::<Option<i64>>(row, 10)?.unwrap_or_default())?,
         }),
         None => None,
     };
@@ -106,8 +118,6 @@ fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
         item => Some(in_range("item", item)?),
     };
     Ok(Approval {
-        run_id: parse_uuid(column(row, 0)?)?,
-        step_id: column(row, 1)?,
         item,
         action_hash: column(row, 3)?,
         action: match column::<Option<&str>>(row, 11)? {
@@ -115,8 +125,10 @@ fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
             None => serde_json::Value::Null,
         },
         verdict,
-        requested_at: millis_to_time(column(row, 5)?),
-        expires_at: millis_to_time(column(row, 6)?),
+        requested_at: time(5, column(row, 5)?)?,
+        expires_at: time(6, column(row, 6)?)?,
         decision,
+        run_id,
+        step_id,
     })
 }
