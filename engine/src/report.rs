@@ -119,6 +119,11 @@ pub struct StepView {
     pub output: Option<Value>,
     /// Its last error.
     pub error: Option<String>,
+    /// What the attempt that failed with `error` answered, when it was refused for it
+    /// (`output_schema`, `invalid_plan`): the reply its event kept (its last 64 KiB). Left
+    /// out of the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
     /// Usage summed over its attempts.
     pub usage: Usage,
     /// While it runs: its attempt's last sign of life (an output line, reported progress).

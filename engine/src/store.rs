@@ -157,6 +157,25 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// names no step of the run is left out; one named twice is read once.
     async fn steps_named(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<StepRecord>>;
 
+    /// The detail of the last event of each of the steps `step_ids` of a run that kept a
+    /// refused reply (`reply` in its detail, a string, beside the `error` it was refused
+    /// with: an `output_schema` or `invalid_plan` ending), by step id, in no given order: what
+    /// `cairn show` prints beside a step's error. This default reads the run's history.
+    async fn replies(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, Value)>> {
+        let wanted: std::collections::HashSet<&str> = step_ids.iter().copied().collect();
+        let mut last = std::collections::HashMap::new();
+        for event in self.history(run_id).await? {
+            let Some(step) = event.step_id().filter(|step| wanted.contains(step)) else {
+                continue;
+            };
+            let step = step.to_owned();
+            if let Some(detail) = event.detail.filter(|detail| detail["reply"].is_string()) {
+                last.insert(step, detail);
+            }
+        }
+        Ok(last.into_iter().collect())
+    }
+
     /// The runs `filter` admits, newest first, as a listing shows them: without their
     /// inputs and outputs, which may be megabytes each.
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>>;
@@ -445,6 +464,7 @@ impl From<StepRecord> for StepView {
             attempt: step.attempt,
             output: step.output,
             error: step.error,
+            reply: None,
             usage: step.usage.unwrap_or_default(),
             progress_at: step
                 .progress_at

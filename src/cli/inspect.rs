@@ -5,8 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use cairn_engine::{
-    Engine, Error as EngineError, Event, RunFilter, RunState, RunView, StepState, StepView, Store,
-    Usage,
+    Engine, Error as EngineError, ErrorClass, Event, RunFilter, RunState, RunView, StepState,
+    StepView, Store, Usage, Uuid,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -92,13 +92,14 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
 /// ([`print_with_outputs`]).
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let engine = open(global).await?;
-    let run = engine.run_without_outputs(&args.run).await?;
+    let mut run = engine.run_without_outputs(&args.run).await?;
     let mut stdout = printable::stdout(global.json);
     if global.json {
         print_with_outputs(&mut stdout, run, engine.store()).await?;
         stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    with_replies(&mut run.steps, run.id, engine.store()).await?;
     let total = run.usage.clone();
     let steps = &run.steps;
     print_run(&mut stdout, &run)?;
@@ -138,6 +139,11 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
             if let Some(error) = &step.error {
                 let error = printable::indented(error, width + 9);
                 writeln!(stdout, "{:<width$}  error: {error}", "")?;
+            }
+            if let Some(reply) = &step.reply {
+                // Its line end left out: an agent's reply ends with one, as a file does.
+                let reply = printable::indented(reply.trim_end_matches('\n'), width + 9);
+                writeln!(stdout, "{:<width$}  reply: {reply}", "")?;
             }
             if let (StepState::Running, Some(at)) = (step.state, step.progress_at) {
                 let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -190,6 +196,7 @@ async fn print_with_outputs(
         let named: Vec<&str> = ids[first..end].iter().map(String::as_str).collect();
         let records = store.steps_named(run.id, &named).await?;
         let mut page: Vec<StepView> = records.into_iter().map(StepView::from).collect();
+        with_replies(&mut page, run.id, store).await?;
         let items = store.items(run.id, &named).await?;
         StepView::with_items(&mut page, items);
         if let Some(head) = head.take() {
@@ -213,6 +220,42 @@ async fn print_with_outputs(
         write!(out, "{head}[")?;
     }
     writeln!(out, "]}}")?;
+    Ok(())
+}
+
+/// Puts into each of `steps` (of run `run`) whose error refused what its attempt answered
+/// (`output_schema`, `invalid_plan`) the reply that attempt kept ([`Store::replies`]): the
+/// step's last one kept, if it was refused with the error the step shows (a later attempt
+/// that failed otherwise, or a denial, shows its own error alone). Only such steps are
+/// looked up: the others' errors kept none.
+async fn with_replies(
+    steps: &mut [StepView],
+    run: Uuid,
+    store: &dyn Store,
+) -> Result<(), EngineError> {
+    let refusals = [ErrorClass::OutputSchema, ErrorClass::InvalidPlan]
+        .map(|class| format!("{}: ", class.as_str()));
+    let refused = |step: &StepView| {
+        (step.error.as_deref())
+            .is_some_and(|error| refusals.iter().any(|class| error.starts_with(class)))
+    };
+    let ids: Vec<&str> = (steps.iter())
+        .filter(|step| refused(step))
+        .map(|step| step.id.as_str())
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut kept: HashMap<String, serde_json::Value> =
+        store.replies(run, &ids).await?.into_iter().collect();
+    for step in steps {
+        let Some(detail) = kept.remove(&step.id) else {
+            continue;
+        };
+        if detail["error"].as_str() == step.error.as_deref() {
+            step.reply = detail["reply"].as_str().map(str::to_owned);
+        }
+    }
     Ok(())
 }
 
@@ -363,11 +406,11 @@ mod tests {
 
     use cairn_engine::{
         Batch, LeaseHolder, MemoryStore, NewRun, RunState, RunTransition, RunView, SharedJson,
-        StepState, StepTransition, Store, Transition, Uuid,
+        StepState, StepTransition, StepView, Store, Transition, Uuid,
     };
     use serde_json::{Value, json};
 
-    use super::{MOST_STEPS, PAGE_BYTES, next_page, print_with_outputs};
+    use super::{MOST_STEPS, PAGE_BYTES, next_page, print_with_outputs, with_replies};
 
     /// A step that succeeds between the read of the run's states and the read of its page
     /// is printed as it stands at the page's read, state and output together: never its
@@ -444,6 +487,65 @@ mod tests {
             (&json!("pending"), &Value::Null)
         );
         assert_eq!(printed["state"], "running", "the run as first read");
+    }
+
+    /// A step shows the reply its last refused attempt kept while its error is that
+    /// attempt's: once a later attempt failed otherwise, the reply is no longer its error's.
+    #[tokio::test]
+    async fn a_reply_is_shown_with_the_error_it_was_refused_with_only() {
+        use StepState::{Failed, Pending, Ready, RetryWait, Running};
+        let store = MemoryStore::new();
+        let run = Uuid::now_v7();
+        let new = NewRun {
+            id: run,
+            workflow_name: "demo".into(),
+            definition: "{}".into(),
+            input: Arc::new("{}".to_owned()),
+            guard: None,
+            steps: vec!["a".into(), "b".into()].into(),
+            max_output_bytes: 1_000,
+        };
+        let holder = LeaseHolder {
+            owner: "me".into(),
+            host: "here".into(),
+            pid: 1,
+            pid_start: 1,
+        };
+        let moved = |step: &str, (from, to), error: Option<&str>, reply: Option<&str>| {
+            Transition::Step(StepTransition {
+                attempt: 1,
+                error: error.map(str::to_owned),
+                detail: reply.map(|reply| json!({ "reply": reply })),
+                ..StepTransition::new(run, step, from, to)
+            })
+        };
+        let refused = "output_schema: no JSON";
+        let mut batch = Batch::new();
+        for transition in [
+            Transition::Run(RunTransition::new(
+                run,
+                RunState::Pending,
+                RunState::Running,
+            )),
+            moved("a", (Pending, Ready), None, None),
+            moved("a", (Ready, Running), None, None),
+            moved("a", (Running, RetryWait), Some(refused), Some("said a")),
+            moved("a", (RetryWait, Ready), Some(refused), None),
+            moved("a", (Ready, Running), None, None),
+            moved("a", (Running, Failed), Some("timeout: took too long"), None),
+            moved("b", (Pending, Ready), None, None),
+            moved("b", (Ready, Running), None, None),
+            moved("b", (Running, Failed), Some(refused), Some("said b")),
+        ] {
+            batch.push(transition).expect("a legal transition");
+        }
+        let ttl = Duration::from_secs(60);
+        store.create_run(&new, &holder, ttl, batch).await.unwrap();
+        let records = store.steps_without_outputs(run).await.unwrap();
+        let mut steps: Vec<StepView> = records.into_iter().map(StepView::from).collect();
+        with_replies(&mut steps, run, &store).await.unwrap();
+        let replies: Vec<Option<&str>> = steps.iter().map(|s| s.reply.as_deref()).collect();
+        assert_eq!(replies, [None, Some("said b")]);
     }
 
     #[test]

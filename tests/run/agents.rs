@@ -255,6 +255,31 @@ fn an_agent_reply_that_fails_its_output_schema_is_kept_with_the_failed_attempt()
 }
 
 #[test]
+fn show_prints_the_reply_a_failed_attempt_kept_with_its_error() {
+    // JSON that breaks the schema: the error names the values at fault, not the reply, which
+    // only `history` showed.
+    let scratch = Scratch::new();
+    let answer = scratch.dir.path().join("answer");
+    let said = "Found them.\n```json\n{\"file\": [\"src/main.rs\"]}\n```\n";
+    std::fs::write(&answer, said).unwrap();
+    let with = json!({"env": {"FAKE_AGENT_TEXT": answer}});
+    let schema = json!({"output_schema": {"type": "object", "required": ["files"]}});
+    let (file, _) = workflow(&scratch, "claude", with, schema);
+    let id = scratch.run(&file, &[], 1);
+    let show = scratch.json(&["show", &id, "--json"]);
+    let step = &show["steps"][0];
+    assert!(!error(step).contains("src/main.rs"), "{step}");
+    assert_eq!(step["reply"], said, "{step}");
+    let text = scratch.cairn(&["show", &id]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    let indented = (said.trim_end()).replace('\n', &format!("\n{}", " ".repeat(13)));
+    assert!(
+        text.ends_with(&format!("\n      reply: {indented}\n")),
+        "{text}"
+    );
+}
+
+#[test]
 fn an_agent_answer_over_half_the_output_cap_is_stored_once_and_the_step_succeeds() {
     // 0.6 MiB of answer: held twice in the output (`text`, and claude's result object in
     // `raw`), it would be past the default cap of 1 MiB on a step's output.

@@ -25,6 +25,7 @@ mod grown;
 mod named;
 mod output_cap;
 mod redrive;
+mod replies;
 mod stalls;
 mod step_output;
 
@@ -64,6 +65,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     redrive::a_redrive_is_kept_until_the_run_moves(&make().await).await;
     output_cap::a_runs_output_cap_is_kept_until_replaced(&make().await).await;
     stalls::a_stall_is_read_back_while_its_step_runs(&make().await).await;
+    replies::the_last_reply_kept_of_each_step_is_read_back(&make().await).await;
 }
 
 /// A `running` event is a start per verdict it records (one per `for_each` item it started):

@@ -438,6 +438,14 @@ impl Store for SqliteStore {
         steps::outputs(&rows).map_err(|e| Error::Corrupt(format!("outputs of run {run_id}: {e}")))
     }
 
+    async fn replies(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, Value)>> {
+        if step_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = events::replies(&self.reads, run_id, step_ids).await;
+        rows.map_err(self.fail())?
+    }
+
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
         // Each row becomes its summary as it comes: a database of 100,000 runs held as
         // sqlx's rows took 96 MiB.

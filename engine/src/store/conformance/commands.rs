@@ -141,7 +141,7 @@ pub(super) async fn a_runs_waiting_requests_are_read_by_run(store: &impl Store) 
     );
     assert_eq!(
         store.waiting_approvals_of(other).await.unwrap(),
-        [theirs.clone()]
+        std::slice::from_ref(&theirs)
     );
 
     let mut decided = Batch::new();
@@ -165,7 +165,7 @@ pub(super) async fn a_runs_waiting_requests_are_read_by_run(store: &impl Store) 
     );
     assert_eq!(
         store.waiting_approvals_of(other).await.unwrap(),
-        [theirs.clone()]
+        std::slice::from_ref(&theirs)
     );
     assert_eq!(store.waiting_approvals().await.unwrap(), [theirs]);
 }

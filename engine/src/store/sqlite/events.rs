@@ -3,11 +3,14 @@
 //! SQLite packs a page as one JSON array, so that it crosses from sqlx's connection thread
 //! in one hand-over instead of one per row (≈ 1 µs each, most of `cairn history`'s time).
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use serde_json::Value;
+use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::{millis_to_time, parse_state};
+use super::{column, id_list, millis_to_time, parse_json, parse_state};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
 use crate::nesting;
@@ -64,4 +67,43 @@ pub(super) fn page(run_id: Uuid, rows: &str) -> Result<Vec<Event>> {
     // In order already (the inner query's), which an aggregate is not promised to keep.
     events.sort_by_key(|event| event.seq);
     Ok(events)
+}
+
+/// The detail of the last event of each of the steps `step_ids` of `run_id` that kept a
+/// refused reply ([`Store::replies`](crate::store::Store::replies)), by step id. The run's
+/// events are walked from the last: only those whose detail names a `reply` are parsed.
+pub(super) async fn replies(
+    pool: &SqlitePool,
+    run_id: Uuid,
+    step_ids: &[&str],
+) -> Result<Result<Vec<(String, Value)>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT step_id, detail FROM events
+         WHERE run_id = ? AND step_id IN (SELECT value FROM json_each(?))
+             AND instr(detail, '\"reply\"') > 0
+         ORDER BY seq DESC",
+    )
+    .bind(run_id.to_string())
+    .bind(id_list(step_ids))
+    .fetch_all(pool)
+    .await?;
+    let mut last: HashMap<String, Value> = HashMap::new();
+    for row in &rows {
+        let step: String = match column(row, 0) {
+            Ok(step) => step,
+            Err(error) => return Ok(Err(error)),
+        };
+        if last.contains_key(&step) {
+            continue;
+        }
+        let detail = column::<&str>(row, 1).and_then(|detail| parse_json(row, 1, detail));
+        match detail {
+            Ok(detail) if detail["reply"].is_string() => {
+                last.insert(step, detail);
+            }
+            Ok(_) => {}
+            Err(error) => return Ok(Err(error)),
+        }
+    }
+    Ok(Ok(last.into_iter().collect()))
 }
