@@ -412,6 +412,29 @@ mod tests {
 
     use super::{MOST_STEPS, PAGE_BYTES, next_page, print_with_outputs, with_replies};
 
+    /// A run of steps `a` and `b`, to record.
+    fn new_run(run: Uuid) -> NewRun {
+        NewRun {
+            id: run,
+            workflow_name: "demo".into(),
+            definition: "{}".into(),
+            input: Arc::new("{}".to_owned()),
+            guard: None,
+            steps: vec!["a".into(), "b".into()].into(),
+            max_output_bytes: 1_000,
+        }
+    }
+
+    /// The lease holder the tests' runs are recorded for.
+    fn holder() -> LeaseHolder {
+        LeaseHolder {
+            owner: "me".into(),
+            host: "here".into(),
+            pid: 1,
+            pid_start: 1,
+        }
+    }
+
     /// A step that succeeds between the read of the run's states and the read of its page
     /// is printed as it stands at the page's read, state and output together: never its
     /// state from the first read beside the output it had by the second.
@@ -425,21 +448,6 @@ mod tests {
                 batch.push(transition).expect("a legal transition");
             }
             batch
-        };
-        let new = NewRun {
-            id: run,
-            workflow_name: "demo".into(),
-            definition: "{}".into(),
-            input: Arc::new("{}".to_owned()),
-            guard: None,
-            steps: vec!["a".into(), "b".into()].into(),
-            max_output_bytes: 1_000,
-        };
-        let holder = LeaseHolder {
-            owner: "me".into(),
-            host: "here".into(),
-            pid: 1,
-            pid_start: 1,
         };
         let start = moves(vec![
             Transition::Run(RunTransition::new(
@@ -455,7 +463,10 @@ mod tests {
             )),
         ]);
         let ttl = Duration::from_secs(60);
-        store.create_run(&new, &holder, ttl, start).await.unwrap();
+        store
+            .create_run(&new_run(run), &holder(), ttl, start)
+            .await
+            .unwrap();
         let record = store.find_run(&run.to_string()).await.unwrap();
         let states = store.steps_without_outputs(run).await.unwrap();
         let read = RunView::new(record, json!({}), states);
@@ -496,21 +507,6 @@ mod tests {
         use StepState::{Failed, Pending, Ready, RetryWait, Running};
         let store = MemoryStore::new();
         let run = Uuid::now_v7();
-        let new = NewRun {
-            id: run,
-            workflow_name: "demo".into(),
-            definition: "{}".into(),
-            input: Arc::new("{}".to_owned()),
-            guard: None,
-            steps: vec!["a".into(), "b".into()].into(),
-            max_output_bytes: 1_000,
-        };
-        let holder = LeaseHolder {
-            owner: "me".into(),
-            host: "here".into(),
-            pid: 1,
-            pid_start: 1,
-        };
         let moved = |step: &str, (from, to), error: Option<&str>, reply: Option<&str>| {
             Transition::Step(StepTransition {
                 attempt: 1,
@@ -540,7 +536,10 @@ mod tests {
             batch.push(transition).expect("a legal transition");
         }
         let ttl = Duration::from_secs(60);
-        store.create_run(&new, &holder, ttl, batch).await.unwrap();
+        store
+            .create_run(&new_run(run), &holder(), ttl, batch)
+            .await
+            .unwrap();
         let records = store.steps_without_outputs(run).await.unwrap();
         let mut steps: Vec<StepView> = records.into_iter().map(StepView::from).collect();
         with_replies(&mut steps, run, &store).await.unwrap();

@@ -230,17 +230,24 @@ fn an_agent_step_with_an_output_schema_outputs_the_json_it_answered() {
     assert_eq!(show["steps"][1]["output"], json!(["a.rs", "b.rs"]));
 }
 
-#[test]
-fn an_agent_reply_that_fails_its_output_schema_is_kept_with_the_failed_attempt() {
-    let scratch = Scratch::new();
+/// Runs the fake claude answering `said` in a step whose `output_schema` requires `files`,
+/// which it fails: the run's id and its `show --json`.
+fn refused_for_its_schema(scratch: &Scratch, said: &str) -> (String, Value) {
     let answer = scratch.dir.path().join("answer");
-    let said = "I looked around. {\"file\": [\"src/main.rs\"]} is what I found.\n";
     std::fs::write(&answer, said).unwrap();
     let with = json!({"env": {"FAKE_AGENT_TEXT": answer}});
     let schema = json!({"output_schema": {"type": "object", "required": ["files"]}});
-    let (file, _) = workflow(&scratch, "claude", with, schema);
+    let (file, _) = workflow(scratch, "claude", with, schema);
     let id = scratch.run(&file, &[], 1);
     let show = scratch.json(&["show", &id, "--json"]);
+    (id, show)
+}
+
+#[test]
+fn an_agent_reply_that_fails_its_output_schema_is_kept_with_the_failed_attempt() {
+    let scratch = Scratch::new();
+    let said = "I looked around. {\"file\": [\"src/main.rs\"]} is what I found.\n";
+    let (id, show) = refused_for_its_schema(&scratch, said);
     let error = error(&show["steps"][0]);
     assert!(
         error.starts_with("output_schema: the agent's text is not JSON")
@@ -259,14 +266,8 @@ fn show_prints_the_reply_a_failed_attempt_kept_with_its_error() {
     // JSON that breaks the schema: the error names the values at fault, not the reply, which
     // only `history` showed.
     let scratch = Scratch::new();
-    let answer = scratch.dir.path().join("answer");
     let said = "Found them.\n```json\n{\"file\": [\"src/main.rs\"]}\n```\n";
-    std::fs::write(&answer, said).unwrap();
-    let with = json!({"env": {"FAKE_AGENT_TEXT": answer}});
-    let schema = json!({"output_schema": {"type": "object", "required": ["files"]}});
-    let (file, _) = workflow(&scratch, "claude", with, schema);
-    let id = scratch.run(&file, &[], 1);
-    let show = scratch.json(&["show", &id, "--json"]);
+    let (id, show) = refused_for_its_schema(&scratch, said);
     let step = &show["steps"][0];
     assert!(!error(step).contains("src/main.rs"), "{step}");
     assert_eq!(step["reply"], said, "{step}");
