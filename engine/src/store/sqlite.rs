@@ -6,18 +6,17 @@
 //! processes.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Column, Connection, Row, TypeInfo, ValueRef};
+use sqlx::{Column, Connection, Row};
 use uuid::Uuid;
 
 use super::{CommitReport, NewRun, RunRecord, Standing, StepRecord, Store, run_id_key};
@@ -27,11 +26,11 @@ use crate::error::{AMBIGUOUS_SHOWN, Error, Result, SHORTEST_PREFIX};
 use crate::event::Event;
 use crate::item::ItemRecord;
 use crate::lease::{Lease, LeaseHolder};
-use crate::nesting;
 use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunSummary};
-use crate::state::{Batch, StepState, UnknownState};
+use crate::state::{Batch, StepState};
 
+mod columns;
 mod culprit;
 mod events;
 mod guard;
@@ -48,6 +47,10 @@ mod writer;
 mod writer_file;
 mod writer_lease;
 
+use columns::{
+    column, id_list, in_range, int_column, millis_to_time, missing, parse_json, parse_state,
+    parse_uuid, run_id, stored_time,
+};
 use guard::Requests;
 use open::{Schema, absent, classify, connect_patiently, create_private, migrate};
 use write::{CommandRow, Creation, Rows};
@@ -680,96 +683,6 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
             None => None,
         },
     })
-}
-
-/// Column `index` of `row` as a `T`, or [`Error::Corrupt`] naming the column when the value
-/// stored there is not one (a NULL, or a value of another type: changed outside cairn).
-fn column<'r, T>(row: &'r SqliteRow, index: usize) -> Result<T>
-where
-    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
-{
-    row.try_get(index).map_err(|error| {
-        let error = match error {
-            sqlx::Error::ColumnDecode { source, .. } => source.to_string(),
-            other => other.to_string(),
-        };
-        Error::Corrupt(format!("column {}: {error}", row.column(index).name()))
-    })
-}
-
-/// Column `index` of `row`, an integer (SQLite keeps an `i64`), as a `T`: a value out of
-/// `T`'s range (a negative index, changed outside cairn) is a corrupt database naming the
-/// column, as [`column()`] names a value of the wrong type.
-fn int_column<T: TryFrom<i64>>(row: &SqliteRow, index: usize) -> Result<T> {
-    in_range(row.column(index).name(), column(row, index)?)
-}
-
-/// The integer `value` of the stored `column` as a `T`, or [`Error::Corrupt`] naming the
-/// column when it is out of `T`'s range.
-fn in_range<T: TryFrom<i64>>(column: &str, value: i64) -> Result<T> {
-    T::try_from(value)
-        .map_err(|_| Error::Corrupt(format!("column {column}: {value} is out of range")))
-}
-
-/// The corrupt database of run `run_id` found without its `what`, a row of `table`
-/// (deleted outside cairn): never "no run", which would send the user looking for a typo.
-fn missing(run_id: Uuid, what: &str, table: &str) -> Error {
-    Error::Corrupt(format!(
-        "run {run_id} has no {what}: its row in table {table} is missing"
-    ))
-}
-
-/// Column `index` of `row`, a run's `runs.id`: one stored as a BLOB (changed outside cairn)
-/// is a corrupt database naming the run, as a lookup of its id names it
-/// ([`culprit::run_id_as_blob`]).
-fn run_id(row: &SqliteRow, index: usize) -> Result<Uuid> {
-    if (row.try_get_raw(index)).is_ok_and(|raw| raw.type_info().name() == "BLOB") {
-        let id: Vec<u8> = column(row, index)?;
-        return Err(culprit::blob_run_id(&String::from_utf8_lossy(&id)));
-    }
-    parse_uuid(column(row, index)?)
-}
-
-fn parse_uuid(text: String) -> Result<Uuid> {
-    Uuid::parse_str(&text).map_err(|e| Error::Corrupt(format!("run id {text:?}: {e}")))
-}
-
-/// `stored`, the JSON of column `index` of `row`, as text or as bytes (a BLOB of UTF-8, see
-/// `write::Creation`), read past serde_json's depth limit as [`nesting::parse_stored`] reads
-/// it (a run's output holds its sinks' outputs one level down); [`Error::Corrupt`] naming
-/// the column when it is not JSON (changed outside cairn).
-fn parse_json(row: &SqliteRow, index: usize, stored: impl AsRef<[u8]>) -> Result<Value> {
-    nesting::parse_stored(stored.as_ref()).map_err(|e| {
-        let column = row.column(index).name();
-        Error::Corrupt(format!("column {column}: not JSON: {e}"))
-    })
-}
-
-/// Step ids as the JSON array a query unpacks with `json_each`.
-fn id_list(ids: &[&str]) -> String {
-    serde_json::to_string(ids).expect("strings serialize")
-}
-
-fn parse_state<S: FromStr<Err = UnknownState>>(text: &str) -> Result<S> {
-    text.parse()
-        .map_err(|e: UnknownState| Error::Corrupt(e.to_string()))
-}
-
-/// `millis` since 1970, the value of the stored time `column`, as a time, or
-/// [`Error::Corrupt`] naming the column when no time is that far from 1970 (changed outside
-/// cairn): never read as another time.
-fn stored_time(column: &str, millis: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(millis).ok_or_else(|| {
-        Error::Corrupt(format!(
-            "column {column}: {millis} is out of the range of times (milliseconds since 1970)"
-        ))
-    })
-}
-
-fn millis_to_time(millis: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(millis)
-        .single()
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
