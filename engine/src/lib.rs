@@ -80,8 +80,8 @@ pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, che
 pub use error::{Error, Result};
 pub use event::{Event, EventKind};
 pub use executor::{
-    Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, Progress, Usage,
-    params_schema,
+    Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, ParamsError,
+    Progress, Usage, params_schema,
 };
 pub use expr::{Condition, ExprError, SharedJson, Variable, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};

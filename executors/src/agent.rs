@@ -18,7 +18,7 @@ use self::limit::Limit;
 pub use self::limit::{AGENT_TIMEOUT_ENV, DEFAULT_AGENT_TIMEOUT};
 use self::outcome::Attempt;
 use self::params::AgentParams;
-use crate::ProcessExecutor;
+use crate::{BadParams, ProcessExecutor};
 
 /// Runs a coding-agent CLI (Claude Code, Codex, opencode, or a command of your own) with a
 /// prompt, and reads its answer, token usage and cost. The step's `with`:
@@ -163,7 +163,7 @@ impl AgentExecutor {
     /// The argv `action` runs: its CLI's preset, or the custom `command` with `{prompt}`
     /// and `{model}` filled in, then `with.args`, the program replaced by `with.program`.
     /// This is what a guard judges, so that it judges what will run; `Err` says which
-    /// parameter is wrong, as the attempt would.
+    /// parameter is wrong, in the words the attempt would fail with.
     ///
     /// ```
     /// use cairn_engine::{Action, Uuid};
@@ -182,7 +182,7 @@ impl AgentExecutor {
     /// };
     /// assert_eq!(AgentExecutor::argv(&action).unwrap(), ["sh", "-c", "echo hi; ls"]);
     /// ```
-    pub fn argv(action: &Action) -> Result<Vec<String>, String> {
+    pub fn argv(action: &Action) -> Result<Vec<String>, BadParams> {
         AgentParams::parse(action).map(|params| params.argv())
     }
 
@@ -230,7 +230,7 @@ impl Executor for AgentExecutor {
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
         match AgentParams::parse(action) {
             Ok(params) => self.run(action, &params, &ctx).await,
-            Err(message) => Outcome::failure(ErrorClass::BadParams, message),
+            Err(error) => Outcome::failure(ErrorClass::BadParams, error.to_string()),
         }
     }
 }

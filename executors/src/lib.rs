@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+mod bad_params;
 mod function;
 mod interrupt;
 mod noop;
@@ -65,6 +66,8 @@ use cairn_engine::Executors;
 
 #[doc(inline)]
 pub use crate::agent::{AGENT_TIMEOUT_ENV, AgentExecutor, DEFAULT_AGENT_TIMEOUT};
+#[doc(inline)]
+pub use crate::bad_params::BadParams;
 #[doc(inline)]
 pub use crate::function::FunctionExecutor;
 #[doc(inline)]

@@ -51,6 +51,7 @@ use self::capture::Captured;
 use self::group::ProcessGroup;
 use self::params::ProcessParams;
 use self::strays::{Identity, Strays};
+use crate::BadParams;
 use crate::interrupt::Interrupt;
 
 /// The default cap on a step's stdout: 16 MiB.
@@ -235,21 +236,21 @@ impl ProcessExecutor {
         params: ProcessParams,
         ctx: &ExecContext,
     ) -> RawRun {
-        self.attempt(action, params.check().map(|()| params), ctx, Io::Raw)
-            .await
+        let params = (params.check().map(|()| params)).map_err(BadParams::Value);
+        self.attempt(action, params, ctx, Io::Raw).await
     }
 
     /// Runs one attempt with `params` (or fails it with why they are bad), timed.
     async fn attempt(
         &self,
         action: &Action,
-        params: Result<ProcessParams, String>,
+        params: Result<ProcessParams, BadParams>,
         ctx: &ExecContext,
         mode: Io,
     ) -> RawRun {
         match params {
             Ok(params) => self.run(action, params, ctx, mode).await,
-            Err(message) => RawRun::failed(ErrorClass::BadParams, message),
+            Err(error) => RawRun::failed(ErrorClass::BadParams, error.to_string()),
         }
     }
 

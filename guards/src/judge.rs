@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use cairn_engine::{Action, Condition, Decision, Facts, Variable, Verdict};
-use cairn_executors::AgentExecutor;
+use cairn_executors::{AgentExecutor, ProcessExecutor};
 use serde_json::{Map, Value, json};
 
 use crate::command::{self, Findings, Word, basename};
@@ -453,35 +453,21 @@ pub(crate) fn runs_programs_by(executor: &str) -> bool {
     matches!(executor, "process" | "agent")
 }
 
-/// What the checker finds in the commands `action` would run.
+/// What the checker finds in the commands `action` would run: its argv as its executor
+/// reads it (the executor's own parser, so the guard judges what runs; what the executor
+/// refuses is denied, in the executor's words).
 fn commands_of(action: &Action) -> Findings {
     let argv = match action.executor.as_str() {
-        "process" => process_argv(&action.params),
+        "process" => ProcessExecutor::argv(action),
         "agent" => AgentExecutor::argv(action),
         _ => return Findings::default(),
     };
     match argv {
         Ok(argv) => command::check_argv(&argv),
-        Err(problem) => Findings {
-            problems: vec![problem],
+        Err(refused) => Findings {
+            problems: vec![refused.to_string()],
             ..Findings::default()
         },
-    }
-}
-
-fn process_argv(params: &Value) -> Result<Vec<String>, String> {
-    let strings = |argv: &Vec<Value>| -> Option<Vec<String>> {
-        argv.iter()
-            .map(|arg| arg.as_str().map(str::to_owned))
-            .collect()
-    };
-    match params
-        .get("command")
-        .and_then(Value::as_array)
-        .and_then(strings)
-    {
-        Some(argv) if !argv.is_empty() => Ok(argv),
-        _ => Err("`with.command` is not a list of strings".to_owned()),
     }
 }
 
@@ -514,28 +500,4 @@ fn whole_seconds(elapsed: std::time::Duration) -> cairn_engine::Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use serde_json::json;
-
-    use crate::policy::Policy;
-
-    #[test]
-    fn an_agent_under_a_cost_budget_is_judged_by_the_argv_it_runs_with_its_limit() {
-        let limit = "action.commands.exists(c, c.exists(w, w == '--max-budget-usd') && c.exists(w, w == '0.5000')) && action.params.max_budget_usd == 0.5";
-        let policy = json!({
-            "budgets": {"cost_usd": 2.0},
-            "rules": [{"id": "limit-seen", "effect": "approve", "reason": "x", "when": limit}],
-            "tests": [
-                {"action": {"executor": "agent", "params": {"cli": "claude", "prompt": "hi"}},
-                 "run": {"cost_usd": 1.5}, "expect": "approve", "rule": "limit-seen"},
-                {"action": {"executor": "agent", "params": {"cli": "claude", "prompt": "hi", "max_budget_usd": 0.1}},
-                 "run": {"cost_usd": 1.5}, "expect": "allow"},
-            ],
-        });
-        let policy = Policy::from_str(&policy.to_string(), Path::new("."), "p.json").unwrap();
-        let failures: Vec<String> = policy.run_tests().iter().map(|f| f.to_string()).collect();
-        assert!(failures.is_empty(), "{failures:?}");
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::BadParams;
 use crate::process::params::{
     ProcessParams, env_value_schema, holds_nul, nul_free_env, nul_free_words,
 };
@@ -96,9 +97,9 @@ pub(super) struct AgentParams {
 impl AgentParams {
     /// Reads `action.params` and checks what their types cannot say; `Err` says what is
     /// wrong, naming the parameter.
-    pub(super) fn parse(action: &Action) -> Result<Self, String> {
-        let params: AgentParams = action.params_as().map_err(|error| error.to_string())?;
-        params.check()?;
+    pub(super) fn parse(action: &Action) -> Result<Self, BadParams> {
+        let params: AgentParams = action.params_as()?;
+        params.check().map_err(BadParams::Value)?;
         Ok(params)
     }
 
@@ -315,7 +316,7 @@ mod tests {
     use crate::test_support::action;
 
     fn parse(params: Value) -> Result<AgentParams, String> {
-        AgentParams::parse(&action("agent", params))
+        AgentParams::parse(&action("agent", params)).map_err(|error| error.to_string())
     }
 
     fn argv(params: Value) -> Vec<String> {

@@ -9,6 +9,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::{BadParams, ProcessExecutor};
+
 /// A `process` step's parameters: the schema the loader checks `with` against, and what the
 /// executor reads from the rendered `with`.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -39,9 +41,9 @@ pub(crate) struct ProcessParams {
 impl ProcessParams {
     /// Reads `action.params` and checks what their types cannot say; `Err` says what is
     /// wrong, naming the parameter.
-    pub(super) fn parse(action: &Action) -> Result<Self, String> {
-        let params: ProcessParams = action.params_as().map_err(|error| error.to_string())?;
-        params.check()?;
+    pub(super) fn parse(action: &Action) -> Result<Self, BadParams> {
+        let params: ProcessParams = action.params_as()?;
+        params.check().map_err(BadParams::Value)?;
         Ok(params)
     }
 
@@ -74,6 +76,35 @@ impl ProcessParams {
             return Err("`with.cwd` is empty".to_owned());
         }
         Ok(())
+    }
+}
+
+impl ProcessExecutor {
+    /// The argv `action` runs: its `with.command`, once the executor has read and checked
+    /// the whole `with`. This is what a guard judges, so that it judges what will run with
+    /// the executor's own reading (what the executor refuses, the guard is told, in the
+    /// words the attempt would fail with).
+    ///
+    /// ```
+    /// use cairn_engine::{Action, Uuid};
+    /// use cairn_executors::ProcessExecutor;
+    /// use serde_json::json;
+    ///
+    /// let action = |command| Action {
+    ///     run_id: Uuid::nil(),
+    ///     step_id: "list".to_owned(),
+    ///     item_index: None,
+    ///     attempt: 1,
+    ///     executor: "process".to_owned(),
+    ///     params: json!({"command": command}),
+    ///     idempotency_key: "list".to_owned(),
+    /// };
+    /// assert_eq!(ProcessExecutor::argv(&action(json!(["ls", "-l"]))).unwrap(), ["ls", "-l"]);
+    /// let refused = ProcessExecutor::argv(&action(json!(["", "-l"]))).unwrap_err();
+    /// assert_eq!(refused.to_string(), "`with.command[0]` (the program) is empty");
+    /// ```
+    pub fn argv(action: &Action) -> Result<Vec<String>, BadParams> {
+        ProcessParams::parse(action).map(|params| params.command)
     }
 }
 
@@ -115,7 +146,7 @@ mod tests {
     use crate::test_support::action;
 
     fn parse(params: Value) -> Result<ProcessParams, String> {
-        ProcessParams::parse(&action("process", params))
+        ProcessParams::parse(&action("process", params)).map_err(|error| error.to_string())
     }
 
     #[test]
