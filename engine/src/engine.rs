@@ -26,7 +26,7 @@ use crate::load::{self, Place};
 use crate::nesting;
 use crate::plan::Plan;
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
-use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
+use crate::scheduler::{Committed, Driver, Shared, Takeover};
 use crate::state::RunState;
 use crate::store::{NewRun, RunRecord, Snapshot, Standing, StepRecord, Store, StoreOptions};
 
@@ -219,7 +219,7 @@ impl Engine {
             .iter()
             .map(|step| StepRecord::pending(&step.id))
             .collect();
-        let judge = Judge::of(self.inner.guard.clone(), run.guard.as_deref());
+        let judge = self.judge_of(self.inner.guard.clone(), run.guard.as_deref());
         let rate_limits = error::rate_limits(judge.guard.as_deref(), Some(run.id))?;
         let run = Takeover {
             run: Committed {

@@ -11,6 +11,7 @@ mod ledger;
 mod task;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,10 @@ pub(crate) struct Shared {
     pub(crate) executors: Executors,
     /// The guard of the runs this engine starts.
     pub(crate) guard: Option<Arc<dyn Guard>>,
+    /// The engine's directory, read once when it opened (`None` if it could not be): where
+    /// a step without `with.cwd` runs, what its guard judges a relative one from, and what
+    /// approvals are bound to ([`Judge`]).
+    pub(crate) cwd: Option<PathBuf>,
     /// Who this engine is, as a lease holder.
     pub(crate) holder: LeaseHolder,
     /// Cancelled when the engine shuts down.

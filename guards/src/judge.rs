@@ -56,7 +56,7 @@ impl Policy {
         }
         self.env(action, &checked, &mut votes);
         input(action, &mut votes);
-        let cwd = self.cwd(action, &checked, &mut votes);
+        let cwd = self.cwd(action, facts, &checked, &mut votes);
         self.budgets(action, facts, &mut votes);
         self.rules(action, facts, &checked, cwd.as_deref(), &mut votes);
         let mut verdict = self.combine(votes);
@@ -185,15 +185,32 @@ impl Policy {
     }
 
     /// Checks the step's directory and its redirections against the roots; the canonical
-    /// directory when it is inside them.
-    fn cwd(&self, action: &Action, checked: &Findings, votes: &mut Votes) -> Option<PathBuf> {
+    /// directory when it is inside them. A step without `with.cwd` runs in the engine's
+    /// directory, and a relative one is taken from there: the directory the engine gives
+    /// ([`Facts::cwd`], the one approvals bind), never the process's as it is now.
+    fn cwd(
+        &self,
+        action: &Action,
+        facts: &Facts<'_>,
+        checked: &Findings,
+        votes: &mut Votes,
+    ) -> Option<PathBuf> {
         let roots = self.cwd.as_ref()?;
         if !runs_programs(action) {
             return None;
         }
         let dir = match action.params.get("cwd") {
-            None => std::env::current_dir().map_err(|error| error.to_string()),
-            Some(Value::String(dir)) => Ok(PathBuf::from(dir)),
+            None => (facts.cwd.map(Path::to_path_buf)).ok_or_else(|| {
+                no_engine_dir("the step names no `with.cwd`, so it runs in the engine's directory")
+            }),
+            Some(Value::String(dir)) if Path::new(dir).is_absolute() => Ok(PathBuf::from(dir)),
+            Some(Value::String(dir)) => {
+                (facts.cwd.map(|engine| engine.join(dir))).ok_or_else(|| {
+                    no_engine_dir(&format!(
+                        "`with.cwd` `{dir}` is relative, so it is taken from the engine's directory"
+                    ))
+                })
+            }
             Some(other) => Err(format!("`with.cwd` is {other}, not a path")),
         };
         let dir = match dir.and_then(|dir| paths::canonical_dir(&dir)) {
@@ -332,6 +349,15 @@ impl Policy {
             }
         }
     }
+}
+
+/// Why a directory cannot be judged without the engine's (`Facts::cwd` is `None`): `what`
+/// needs it.
+fn no_engine_dir(what: &str) -> String {
+    format!(
+        "{what}, and the engine gave none (it could not read its working directory when it \
+         opened): give the step an absolute `with.cwd`"
+    )
 }
 
 /// The parameters the judged `action` runs with, if they are not the step's own: its

@@ -1,6 +1,7 @@
 //! A policy's own tests: example actions and the decision each must get.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid, Verdict};
 
@@ -72,6 +73,10 @@ impl Policy {
             steps: run.steps,
             usage: &usage,
             elapsed: run.elapsed.map(|elapsed| elapsed.0).unwrap_or_default(),
+            // As if cairn ran in the first root, where `place_tests` placed the tests.
+            cwd: (self.cwd.as_ref())
+                .and_then(|roots| roots.first())
+                .map(PathBuf::as_path),
         };
         self.judge(&action, &facts)
     }

@@ -76,6 +76,7 @@ fn judge_in(guard: &dyn Guard, action: &Action, run: &Run) -> Verdict {
         steps: run.steps,
         usage: &run.usage,
         elapsed: std::time::Duration::from_secs(run.elapsed),
+        cwd: Some(&std::env::current_dir().unwrap()),
     };
     guard.judge(action, &facts)
 }

@@ -280,6 +280,8 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
         params: given.params,
     };
     let input = SharedJson::new(empty_object());
+    // As `cairn run` would judge it from here.
+    let here = std::env::current_dir().ok();
     let facts = Facts {
         item: None,
         id: Uuid::nil(),
@@ -289,6 +291,7 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
         steps: 0,
         usage: &Usage::default(),
         elapsed: std::time::Duration::ZERO,
+        cwd: here.as_deref(),
     };
     let explained = Explained::from(guard.explain(&action, &facts));
     json::print(&mut std::io::stdout().lock(), &explained)?;

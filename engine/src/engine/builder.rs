@@ -116,7 +116,10 @@ impl EngineBuilder {
     /// Opens the store (an SQLite file is created if missing and its schema brought up to
     /// date) and returns the engine. A guard whose rate limits name an executor the engine
     /// does not have is refused first ([`Error::UnknownRateLimit`]), as is one that panics
-    /// when asked for them ([`Error::GuardPanicked`]).
+    /// when asked for them ([`Error::GuardPanicked`]). The process's working directory is
+    /// read here, once: the engine's directory, where a step without `with.cwd` runs, the
+    /// one its guard judges a relative `with.cwd` from ([`Facts::cwd`](crate::Facts::cwd))
+    /// and approvals are bound to.
     pub async fn open(self) -> Result<Engine> {
         let limits = error::rate_limits(self.guard.as_deref(), None)?;
         if let Some(limit) =
@@ -143,6 +146,7 @@ impl EngineBuilder {
                 store,
                 executors: self.executors,
                 guard: self.guard,
+                cwd: std::env::current_dir().ok(),
                 holder,
                 shutdown: CancellationToken::new(),
                 drain: CancellationToken::new(),

@@ -20,14 +20,15 @@ use crate::scheduler::{Committed, Judge, Redrive, Takeover, kept_outputs};
 use crate::state::{Batch, RunState, StepState};
 use crate::store::{RunRecord, Standing, StepRecord, digest};
 
-impl Judge {
-    /// The judge of a run by `guard`, whose snapshot is `snapshot`, from this process's
-    /// directory (where a step without `with.cwd` runs; approvals are bound to it).
-    pub(super) fn of(guard: Option<Arc<dyn Guard>>, snapshot: Option<&str>) -> Judge {
+impl Engine {
+    /// The judge of a run by `guard`, whose snapshot is `snapshot`, in this engine's
+    /// directory, read when it opened (where a step without `with.cwd` runs; the guard
+    /// judges a relative one from it, and approvals are bound to it).
+    pub(super) fn judge_of(&self, guard: Option<Arc<dyn Guard>>, snapshot: Option<&str>) -> Judge {
         Judge {
             guard,
             hash: snapshot.map(digest),
-            cwd: std::env::current_dir().ok(),
+            cwd: self.inner.cwd.clone(),
         }
     }
 }
@@ -289,7 +290,7 @@ impl Engine {
                 error,
             })?
         };
-        Ok(Judge::of(Some(guard), Some(snapshot)))
+        Ok(self.judge_of(Some(guard), Some(snapshot)))
     }
 }
 

@@ -1,4 +1,5 @@
-//! Judging one action: its argv as its executor reads it, an agent under a cost budget.
+//! Judging one action: its argv as its executor reads it, its directory from the engine's, an
+//! agent under a cost budget.
 
 use std::path::Path;
 
@@ -7,8 +8,9 @@ use serde_json::{Value, json};
 
 use crate::policy::Policy;
 
-/// The verdict of `policy` on a `process` action with `params` in a fresh run.
-fn judged(policy: &Policy, params: Value) -> Verdict {
+/// The verdict of `policy` on a `process` action with `params` in a fresh run, the
+/// engine's directory `cwd`.
+fn judged(policy: &Policy, params: Value, cwd: Option<&Path>) -> Verdict {
     let action = Action {
         run_id: Uuid::nil(),
         step_id: "s".into(),
@@ -27,6 +29,7 @@ fn judged(policy: &Policy, params: Value) -> Verdict {
         steps: 0,
         usage: &Usage::default(),
         elapsed: std::time::Duration::ZERO,
+        cwd,
     };
     policy.judge(&action, &facts)
 }
@@ -42,11 +45,51 @@ fn a_command_the_process_executor_refuses_is_denied_in_its_words() {
         ),
         (json!(["ls", 1]), "`with.command[1]`: invalid type"),
     ] {
-        let verdict = judged(&policy, json!({"command": command}));
+        let verdict = judged(&policy, json!({"command": command}), None);
         assert_eq!(verdict.decision, Decision::Deny, "{command}: {verdict:?}");
         assert_eq!(verdict.rules, ["commands"], "{command}");
         assert!(verdict.reasons[0].starts_with(message), "{verdict:?}");
     }
+}
+
+#[test]
+fn a_missing_or_relative_cwd_is_judged_from_the_engines_directory_not_the_processs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    let policy = Policy::from_str(r#"{"cwd": ["."]}"#, &root, "p.json").unwrap();
+    // The process runs outside the root (in the crate's folder), the engine inside it.
+    assert!(!std::env::current_dir().unwrap().starts_with(&root));
+    let engine = Some(root.as_path());
+    for (params, runs_in) in [
+        (json!({"command": ["ls"]}), root.clone()),
+        (json!({"command": ["ls"], "cwd": "sub"}), root.join("sub")),
+        (
+            json!({"command": ["sh", "-c", "ls > listed"], "cwd": "sub"}),
+            root.join("sub"),
+        ),
+    ] {
+        let verdict = judged(&policy, params.clone(), engine);
+        assert_eq!(verdict.decision, Decision::Allow, "{params}: {verdict:?}");
+        assert_eq!(verdict.params.unwrap()["cwd"], json!(runs_in), "{params}");
+    }
+    let outside = json!({"command": ["ls"], "cwd": ".."});
+    assert_eq!(judged(&policy, outside, engine).rules, ["cwd"]);
+    // Given no directory, the guard reads none of its own: it denies what needs one.
+    for params in [
+        json!({"command": ["ls"]}),
+        json!({"command": ["ls"], "cwd": "sub"}),
+    ] {
+        let verdict = judged(&policy, params.clone(), None);
+        assert_eq!(verdict.decision, Decision::Deny, "{params}: {verdict:?}");
+        assert_eq!(verdict.rules, ["cwd"], "{params}");
+        assert!(
+            verdict.reasons[0].ends_with("give the step an absolute `with.cwd`"),
+            "{verdict:?}"
+        );
+    }
+    let absolute = json!({"command": ["ls"], "cwd": root.join("sub")});
+    assert_eq!(judged(&policy, absolute, None).decision, Decision::Allow);
 }
 
 #[test]

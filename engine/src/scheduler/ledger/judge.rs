@@ -171,6 +171,7 @@ impl Ledger {
                 steps: self.tally.steps,
                 usage: &self.tally.usage,
                 elapsed: (now - self.created_at).to_std().unwrap_or_default(),
+                cwd: cwd.as_deref(),
             };
             // A guard that panics denies: what it cannot judge does not run (and the run
             // goes on, its driver whole).

@@ -17,7 +17,8 @@ use crate::executor::{Action, ErrorClass, Outcome};
 use crate::guard::{Facts, Guard, RateLimit, Verdict};
 use crate::state::{RunState, StepState};
 
-/// Judges by `with.say` (`deny`, `panic`, `approve`, `audit-deny`), by `for_each` item (`"ask"`
+/// Judges by `with.say` (`deny`, `panic`, `approve`, `audit-deny`, `rewrite`, `where`: run
+/// with the directory it was given as `with.judged_in`), by `for_each` item (`"ask"`
 /// needs approval), and denies the fourth attempt of the run (a budget of 3).
 #[derive(Debug, Default)]
 struct Fake {
@@ -45,6 +46,10 @@ impl Guard for Fake {
             },
             Some("rewrite") => Verdict {
                 params: Some(json!({"say": "rewritten"})),
+                ..Verdict::allow()
+            },
+            Some("where") => Verdict {
+                params: Some(json!({"judged_in": facts.cwd})),
                 ..Verdict::allow()
             },
             _ => Verdict::allow(),
@@ -362,6 +367,18 @@ fn an_approval_survives_a_restart_and_binds_to_the_exact_action() {
     let mut other = restart(vec![request], records);
     assert!(other.turn(at(4)).unwrap().is_empty());
     assert!(moves(&other.take_batch()).contains(&"a: ready -> awaiting_approval".to_owned()));
+}
+
+#[test]
+fn the_guard_judges_in_the_engines_directory_the_one_approvals_bind() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "where"}}
+    ]}));
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(
+        starts[0].actions[0].params,
+        json!({"judged_in": "/checkout"})
+    );
 }
 
 #[test]
