@@ -513,11 +513,7 @@ fn matches(prefix: &[String], command: &[Word], maybe: bool) -> bool {
 /// A command as one line, for reasons.
 fn shown(command: &[Word]) -> String {
     let words: Vec<&str> = command.iter().map(Word::text).collect();
-    let line = words.join(" ");
-    match line.char_indices().nth(120) {
-        Some((at, _)) => format!("{}…", &line[..at]),
-        None => line,
-    }
+    cairn_engine::cut(&words.join(" "), 120)
 }
 
 /// `elapsed` without its fraction of a second, for reasons.
