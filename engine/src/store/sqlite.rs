@@ -48,8 +48,8 @@ mod writer_file;
 mod writer_lease;
 
 use columns::{
-    column, id_list, in_range, int_column, millis_to_time, missing, parse_json, parse_state,
-    parse_uuid, run_id, stored_time,
+    column, id_list, in_range, int_column, missing, optional_time_column, parse_json, parse_state,
+    parse_uuid, run_id, stored_time, time_column,
 };
 use guard::Requests;
 use open::{Schema, absent, classify, connect_patiently, create_private, migrate};
@@ -467,8 +467,8 @@ impl Store for SqliteStore {
                 id: run_id(&row, 0)?,
                 workflow: column(&row, 1)?,
                 state: parse_state(column::<&str>(&row, 2)?)?,
-                created_at: millis_to_time(column(&row, 3)?),
-                updated_at: millis_to_time(column(&row, 4)?),
+                created_at: time_column(&row, 3)?,
+                updated_at: time_column(&row, 4)?,
             });
         }
         Ok(runs)
@@ -583,7 +583,7 @@ impl Store for SqliteStore {
         let rows = self.packed(rows, "events", events::JSON, run_id).await?;
         let mut starts = Vec::new();
         for row in &rows {
-            let start = (column(row, 0)?, millis_to_time(column(row, 1)?));
+            let start = (column(row, 0)?, time_column(row, 1)?);
             let count = column::<i64>(row, 2)?.try_into().unwrap_or(0);
             starts.extend(std::iter::repeat_n(start, count));
         }
@@ -663,9 +663,9 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
             })
             .transpose()?,
         guard: column(row, 9)?,
-        created_at: millis_to_time(column(row, 7)?),
-        updated_at: millis_to_time(column(row, 8)?),
-        deadline: column::<Option<i64>>(row, 10)?.map(millis_to_time),
+        created_at: time_column(row, 7)?,
+        updated_at: time_column(row, 8)?,
+        deadline: optional_time_column(row, 10)?,
         max_output_bytes: (column::<Option<i64>>(row, 16)?)
             .map(|cap| in_range(row.column(16).name(), cap))
             .transpose()?,
@@ -678,7 +678,7 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
                     // Written `as i64`: read back bit for bit, any value.
                     pid_start: column::<Option<i64>>(row, 14)?.unwrap_or_default() as u64,
                 },
-                expires: millis_to_time(column::<Option<i64>>(row, 15)?.unwrap_or_default()),
+                expires: optional_time_column(row, 15)?.unwrap_or_default(),
             }),
             None => None,
         },

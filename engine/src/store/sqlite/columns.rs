@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{Column, Row, TypeInfo, ValueRef};
@@ -99,8 +99,16 @@ pub(super) fn stored_time(column: &str, millis: i64) -> Result<DateTime<Utc>> {
     })
 }
 
-pub(super) fn millis_to_time(millis: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(millis)
-        .single()
-        .unwrap_or_default()
+/// Column `index` of `row`, a stored time (milliseconds since 1970), as a time: a value of
+/// another type or past the range of times is [`Error::Corrupt`] naming the column
+/// ([`stored_time`]).
+pub(super) fn time_column(row: &SqliteRow, index: usize) -> Result<DateTime<Utc>> {
+    stored_time(row.column(index).name(), column(row, index)?)
+}
+
+/// [`time_column`] of a column that may be NULL.
+pub(super) fn optional_time_column(row: &SqliteRow, index: usize) -> Result<Option<DateTime<Utc>>> {
+    (column::<Option<i64>>(row, index)?)
+        .map(|millis| stored_time(row.column(index).name(), millis))
+        .transpose()
 }

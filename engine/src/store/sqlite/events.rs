@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::{column, id_list, millis_to_time, parse_json, parse_state};
+use super::{column, id_list, parse_json, parse_state, stored_time};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind};
 use crate::nesting;
@@ -57,7 +57,7 @@ pub(super) fn page(run_id: Uuid, rows: &str) -> Result<Vec<Event>> {
             Ok(Event {
                 run_id,
                 seq,
-                at: millis_to_time(at),
+                at: stored_time("events.at", at)?,
                 kind,
                 attempt,
                 detail,

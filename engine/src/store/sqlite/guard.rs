@@ -3,7 +3,7 @@
 use sqlx::{Column, Row, SqlitePool};
 use uuid::Uuid;
 
-use super::{column, in_range, millis_to_time, parse_json, parse_uuid, stored_time};
+use super::{column, in_range, parse_json, parse_uuid, stored_time, time_column};
 use crate::approval::{Approval, ApprovalDecision};
 use crate::command::PendingCommand;
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ pub(super) async fn pending_commands(
                 id: column(row, 0)?,
                 run_id,
                 command,
-                created_at: millis_to_time(column(row, 2)?),
+                created_at: time_column(row, 2)?,
             })
         })
         .collect())

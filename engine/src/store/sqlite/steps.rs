@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::{millis_to_time, parse_state};
+use super::{parse_state, stored_time};
 use crate::executor::Usage;
 use crate::nesting;
 use crate::store::StepRecord;
@@ -147,6 +147,12 @@ impl<'de> Deserialize<'de> for Row {
             progress_at,
             interrupted,
         ) = Columns::deserialize(deserializer)?;
+        // A stored time past the range of times is corrupt, never read as another time.
+        let time = |column: &str, millis: Option<i64>| {
+            (millis.map(|millis| stored_time(column, millis)))
+                .transpose()
+                .map_err(de::Error::custom)
+        };
         Ok(Row(
             position,
             StepRecord {
@@ -157,9 +163,9 @@ impl<'de> Deserialize<'de> for Row {
                 fallback,
                 output,
                 error,
-                wake_at: wake_at.map(millis_to_time),
+                wake_at: time("steps.wake_at", wake_at)?,
                 usage,
-                progress_at: progress_at.map(millis_to_time),
+                progress_at: time("steps.progress_at", progress_at)?,
             },
         ))
     }
@@ -185,12 +191,18 @@ mod tests {
             records[0].usage.as_ref().map(|usage| usage.cost_usd),
             Some(0.5)
         );
-        assert_eq!(records[0].progress_at, Some(millis_to_time(1000)));
+        assert_eq!(
+            records[0].progress_at,
+            chrono::DateTime::from_timestamp_millis(1000)
+        );
         assert_eq!(
             (records[1].error.as_deref(), records[1].fallback),
             (Some("boom"), 1)
         );
-        assert_eq!(records[1].wake_at, Some(millis_to_time(2000)));
+        assert_eq!(
+            records[1].wake_at,
+            chrono::DateTime::from_timestamp_millis(2000)
+        );
         assert_eq!((records[1].attempt, records[1].interrupted), (3, 2));
     }
 

@@ -220,6 +220,48 @@ async fn a_lease_pid_out_of_range_is_a_corrupt_database_naming_the_column() {
     );
 }
 
+/// A stored time past the range of times (changed outside cairn) is a corrupt database
+/// naming its column, never read as 1970: a deadline so read would end the run at once, a
+/// lease's expiry would let any engine take the run over.
+#[tokio::test]
+async fn a_stored_time_out_of_range_is_a_corrupt_database_naming_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    let (run, holder) = one_step_run();
+    let ttl = Duration::from_secs(60);
+    (store.create_run(&run, &holder, ttl, Batch::new()).await).unwrap();
+    let edit = |sql: &str| {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(sql).unwrap();
+    };
+    let too_far = "9000000000000000000";
+    edit(&format!("UPDATE runs SET deadline_at = {too_far}"));
+    let found = store.find_run(&run.id.to_string()).await;
+    assert!(
+        matches!(&found, Err(Error::Corrupt(message))
+            if message.starts_with("column deadline_at: 9000000000000000000 is out of the range of times")),
+        "{found:?}"
+    );
+    edit("UPDATE runs SET deadline_at = NULL");
+    edit(&format!("UPDATE steps SET wake_at = {too_far}"));
+    let steps = store.steps(run.id).await;
+    assert!(
+        matches!(&steps, Err(Error::Corrupt(message)) if message.contains("steps.wake_at")),
+        "{steps:?}"
+    );
+    edit(&format!("UPDATE runs SET lease_expires = -{too_far}"));
+    let other = LeaseHolder {
+        owner: "other".into(),
+        ..holder
+    };
+    let taking = store.acquire_lease(run.id, &other, ttl, &|_| true).await;
+    assert!(
+        matches!(&taking, Err(Error::Corrupt(message)) if message.contains("lease_expires")),
+        "{taking:?}"
+    );
+}
+
 /// A command is dated when it is written, under the write lock, not when it was asked for:
 /// one that waited for another process's commit is never dated before that commit (a
 /// resume overrules the pauses dated before it was asked).

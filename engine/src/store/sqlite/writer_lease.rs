@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::{in_range, millis_to_time, parse_state};
+use super::{in_range, parse_state, stored_time};
 use crate::error::Error;
 use crate::lease::{Lease, LeaseHolder};
 use crate::store::Standing;
@@ -104,8 +104,9 @@ pub(super) fn acquire(
             .transpose()?;
         let standing = Standing {
             state: parse_state(&state)?,
-            updated_at: millis_to_time(updated_at.unwrap_or_default()),
+            updated_at: stored_time("updated_at", updated_at.unwrap_or_default())?,
         };
+        let expires = stored_time("lease_expires", columns.expires.unwrap_or_default())?;
         let lease = columns.owner.clone().map(|owner| Lease {
             holder: LeaseHolder {
                 owner,
@@ -114,7 +115,7 @@ pub(super) fn acquire(
                 // Written `as i64`: read back bit for bit, any value.
                 pid_start: columns.pid_start.unwrap_or_default() as u64,
             },
-            expires: millis_to_time(columns.expires.unwrap_or_default()),
+            expires,
         });
         Ok::<_, Error>((lease, standing))
     };
