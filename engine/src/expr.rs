@@ -100,10 +100,11 @@ pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError
 pub(crate) struct ItemScope<'s>(Context<'s, 's>);
 
 impl<'s> ItemScope<'s> {
-    /// The context of `scope` for `template`, without `item` and `index`.
-    pub(crate) fn new(scope: &'s Scope, template: &Value) -> Result<ItemScope<'s>, ExprError> {
+    /// The context of `scope` for `template`, without `item` and `index` (each item's are
+    /// added as it renders).
+    pub(crate) fn new(scope: &'s Scope, template: &Value) -> ItemScope<'s> {
         let named = Named::in_template(template).unwrap_or_default();
-        Ok(ItemScope(context(scope, named)?))
+        ItemScope(scope_context(scope, named))
     }
 
     /// Renders `template` (as [`render`]) for item `index`, whose value is `item`.
@@ -638,13 +639,7 @@ fn functions_context<'v>() -> Context<'v, 'v> {
 /// The CEL context of `scope`, with the variables `named` (and `item` and `index` when the
 /// scope has them).
 fn context(scope: &Scope, named: Named) -> Result<Context<'_, '_>, ExprError> {
-    let mut context = functions_context();
-    if named.input || named.steps {
-        context.set_variable_resolver(scope);
-    }
-    if named.run {
-        context.add_variable_as_val("run", to_val(&scope.run));
-    }
+    let mut context = scope_context(scope, named);
     if let Some(item) = &scope.item {
         context.add_variable_as_val("item", to_val(item));
     }
@@ -653,6 +648,19 @@ fn context(scope: &Scope, named: Named) -> Result<Context<'_, '_>, ExprError> {
         context.add_variable_as_val("index", Box::new(CelInt::from(index)));
     }
     Ok(context)
+}
+
+/// The CEL context of `scope`'s input, outputs and run facts, with the variables `named`
+/// (not its item nor index).
+fn scope_context(scope: &Scope, named: Named) -> Context<'_, '_> {
+    let mut context = functions_context();
+    if named.input || named.steps {
+        context.set_variable_resolver(scope);
+    }
+    if named.run {
+        context.add_variable_as_val("run", to_val(&scope.run));
+    }
+    context
 }
 
 /// [`render`]s `template`, which is inside `level` levels of arrays and objects.

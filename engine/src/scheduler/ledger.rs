@@ -19,7 +19,7 @@ use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::definition::OnStall;
 use crate::error::Result;
-use crate::executor::{Action, ErrorClass, Executors, Outcome, Usage};
+use crate::executor::{ErrorClass, Executors, Outcome, Usage};
 use crate::expr::SharedJson;
 use crate::guard::{Guard, RateLimit};
 use crate::item::ItemRecord;
@@ -116,14 +116,14 @@ fn add_usage(usage: &mut Option<Box<Usage>>, used: &Usage) {
 }
 
 /// An attempt the ledger marked `running`: the shell starts it once that is committed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub(crate) struct Start {
     /// The step.
     pub(crate) step: StepIndex,
     /// The executor's name.
     pub(crate) executor: String,
     /// One action, or one per item of a `for_each` step.
-    pub(crate) actions: Vec<Action>,
+    pub(crate) actions: Actions,
     /// Whether the step is a `for_each` step (its output is the list of item outputs).
     pub(crate) for_each: bool,
     /// How many items run at once.
@@ -721,6 +721,8 @@ impl Ledger {
 }
 
 mod accept;
+mod actions;
+pub(crate) use actions::{Actions, Prepared};
 mod answer;
 mod approvals;
 mod attempt;

@@ -13,7 +13,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::ledger::Start;
+use super::ledger::{Actions, Prepared, Start};
 use crate::error::panic_message;
 use crate::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome, Progress};
 use crate::nesting;
@@ -194,22 +194,29 @@ pub(super) async fn run_attempt(
     } = start;
     // Whether the deadline kept items from starting: they did not time out, the attempt did.
     let mut cut_off = false;
+    // The items rendered as they start, if the ledger left them to the task.
+    let mut deferred = None;
     let attempt = async {
+        // Each action as the attempt reaches it: the ledger's, or an item's rendered then.
+        let mut prepared: Box<dyn Iterator<Item = Prepared> + Send + '_> = match actions {
+            Actions::Rendered(actions) => Box::new(actions.into_iter().map(Ok)),
+            Actions::Deferred(items) => Box::new(deferred.insert(items).actions()),
+        };
         if !for_each {
-            let Some(action) = actions.into_iter().next() else {
+            let Some(Ok(action)) = prepared.next() else {
                 return Outcome::failure(ErrorClass::BadParams, "no action to run");
             };
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
-        let items = futures::stream::iter(actions)
+        let items = futures::stream::iter(prepared)
             // Each item waits for its leave: the end of an earlier one, committed.
-            .then(|action| {
+            .then(|prepared| {
                 let leaves = Arc::clone(&leaves);
                 async move {
                     if let Ok(leave) = leaves.acquire().await {
                         leave.forget();
                     }
-                    action
+                    prepared
                 }
             })
             .take_until(either_cancelled(ctx.cancel.clone(), halted))
@@ -220,21 +227,25 @@ pub(super) async fn run_attempt(
             })
             // None starts once its driver closed the attempt (the run halted): the driver
             // knows which it started, the first ones.
-            .scan((), |(), action| {
-                let index = action.item_index.unwrap_or_default();
+            .scan((), |(), prepared| {
+                let index = item_index(&prepared);
                 let started = running.start(index, &ctx);
-                std::future::ready(started.map(|(item_ctx, stopped)| (action, item_ctx, stopped)))
+                std::future::ready(started.map(|(item_ctx, stopped)| (prepared, item_ctx, stopped)))
             })
             // Each item runs with its own cancellation and signs of life, and is abandoned
-            // STOP_GRACE after it alone was told to stop (its stall).
-            .map(|(action, item_ctx, stopped)| {
-                let index = action.item_index.unwrap_or_default();
+            // STOP_GRACE after it alone was told to stop (its stall); one whose `with` did
+            // not render fails at once, on its own.
+            .map(|(prepared, item_ctx, stopped)| {
+                let index = item_index(&prepared);
                 let (executor, running) = (Arc::clone(&executor), Arc::clone(&running));
                 async move {
-                    let outcome = tokio::select! {
-                        biased;
-                        outcome = guarded(executor, action, item_ctx) => outcome,
-                        outcome = abandoned(None, stopped) => outcome,
+                    let outcome = match prepared {
+                        Ok(action) => tokio::select! {
+                            biased;
+                            outcome = guarded(executor, action, item_ctx) => outcome,
+                            outcome = abandoned(None, stopped) => outcome,
+                        },
+                        Err(unprepared) => unprepared.outcome(),
                     };
                     running.end(index);
                     (index, outcome)
@@ -325,6 +336,14 @@ async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) 
     outcome
 }
 
+/// The index of the item an action (or its failure to render) is of.
+fn item_index(prepared: &Prepared) -> usize {
+    match prepared {
+        Ok(action) => action.item_index.unwrap_or_default(),
+        Err(unprepared) => unprepared.index,
+    }
+}
+
 /// Resolves once `one` or `other` is cancelled.
 async fn either_cancelled(one: CancellationToken, other: CancellationToken) {
     tokio::select! {
@@ -385,7 +404,7 @@ mod tests {
         let start = Start {
             step: 0,
             executor: "deaf".to_owned(),
-            actions: vec![item_action(0), item_action(1)],
+            actions: Actions::Rendered(vec![item_action(0), item_action(1)]),
             for_each: true,
             item_limit: 2,
             timeout: None,

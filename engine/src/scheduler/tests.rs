@@ -555,4 +555,5 @@ async fn an_attempt_that_succeeds_as_the_engine_stops_keeps_its_output() {
 }
 
 mod leaves;
+mod rendering;
 mod signs;

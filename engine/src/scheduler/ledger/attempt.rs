@@ -7,12 +7,15 @@ use serde_json::{Value, json};
 
 use chrono::{DateTime, Utc};
 
+use super::actions::{
+    ActionHeader, Actions, DeferredItems, Rendered, Unprepared, WithTemplate, render_window,
+};
 use super::answer::agent_answer;
 use super::judge::Judgement;
 use super::{Ledger, Start};
 use crate::error::Result;
-use crate::executor::{Action, ErrorClass, ExecError};
-use crate::expr::{self, ExprError, ItemScope, Scope};
+use crate::executor::{ErrorClass, ExecError};
+use crate::expr::{self, Scope};
 use crate::plan::StepIndex;
 use crate::state::StepState;
 
@@ -61,104 +64,106 @@ impl Ledger {
                 }
             },
         };
-        let mut with = node.with.clone();
-        let fallback = self.slots[step].fallback as usize;
-        let overrides = node.fallbacks.get(fallback.wrapping_sub(1));
-        if let Some(overrides) = overrides {
-            with.extend(overrides.clone());
-        }
-        let with = Value::Object(with.into_iter().collect());
-        // Where a `with` that did not render was written: the fallback in use when its
-        // overrides alone fail the same way (the file's `fallbacks[k]`), else `with`.
-        let failed = |error: ExprError, render: &dyn Fn(&Value) -> Result<Value, ExprError>| {
-            let in_fallback = overrides.is_some_and(|overrides| {
-                let overrides = overrides.iter().map(|(k, v)| (k.clone(), v.clone()));
-                render(&Value::Object(overrides.collect())).err() == Some(error.clone())
-            });
-            if in_fallback {
-                format!("`fallbacks[{}]`: {error}", fallback - 1)
-            } else {
-                format!("`with`: {error}")
-            }
-        };
+        let params = WithTemplate::new(node, self.slots[step].fallback as usize);
         let attempt = self.next_attempt(step);
-        let executor = node.executor.clone().unwrap_or_default();
-        let run_id = self.run_id;
-        let action = |params: Value, item_index: Option<usize>, attempt: u32| Action {
-            run_id,
+        let header = ActionHeader {
+            run_id: self.run_id,
             step_id: spec.id.to_string(),
-            item_index,
-            attempt,
-            executor: executor.clone(),
-            params,
-            idempotency_key: Action::idempotency_key_for(run_id, &spec.id, item_index),
+            executor: node.executor.clone().unwrap_or_default(),
         };
-        // The items whose `with` does not render, with why.
-        let mut unprepared = Vec::new();
-        let mut actions = match &items {
-            None => match expr::render(&with, &scope) {
-                Ok(params) => vec![action(params, None, attempt)],
-                Err(error) => {
-                    let message = failed(error, &|overrides| expr::render(overrides, &scope));
-                    return self.fail_before_start(step, message, now);
-                }
-            },
-            Some(items) => {
-                // Only the items that have not succeeded run, each as its own next attempt.
-                let to_run = self.items_to_run(step, items.len());
-                let item_scope = match ItemScope::new(&scope, &with) {
-                    Ok(item_scope) => item_scope,
-                    Err(error) => {
-                        return self.fail_before_start(step, format!("`with`: {error}"), now);
-                    }
-                };
-                // Only the window that starts now: the others are rendered as theirs starts.
-                let window = self.items_window(step, now);
-                let mut actions = Vec::with_capacity(to_run.len().min(window));
-                for index in to_run {
-                    if actions.len() == window {
-                        break;
-                    }
-                    match item_scope.render(&with, &items[index], index) {
-                        Ok(params) => {
-                            let attempt = self.item_attempt(step, index);
-                            actions.push(action(params, Some(index), attempt));
-                        }
-                        // The item fails on its own, once the attempt starts.
-                        Err(error) => {
-                            let render = |overrides: &Value| {
-                                item_scope.render(overrides, &items[index], index)
-                            };
-                            unprepared.push((index, failed(error, &render)));
-                        }
-                    }
-                }
-                actions
-            }
+        let Some(items) = items else {
+            let action = match params.render(&scope) {
+                Ok(rendered) => header.action(rendered, None, attempt),
+                Err(message) => return self.fail_before_start(step, message, now),
+            };
+            let rendered = Rendered {
+                actions: vec![action],
+                unprepared: Vec::new(),
+            };
+            return self.start_rendered(step, attempt, header.executor, rendered, None, now);
         };
-        let verdicts = match self.judge(step, &mut actions, items.as_deref(), now)? {
+        // Only the items that have not succeeded run, each as its own next attempt.
+        let to_run = self.items_to_run(step, items.len());
+        let window = self.items_window(step, now);
+        if window == usize::MAX && self.guard.is_none() {
+            // Nothing judges the items before they start, and all start with the step: each
+            // is rendered as the attempt's task starts it.
+            let runs: Vec<(usize, u32)> = (to_run.into_iter())
+                .map(|index| (index, self.item_attempt(step, index)))
+                .collect();
+            self.items_started(step, runs.iter().map(|&(index, _)| index));
+            self.set_attempt_running(step, attempt, runs.len(), None, now)?;
+            let executor = header.executor.clone();
+            let deferred = DeferredItems {
+                header,
+                params,
+                scope,
+                items,
+                runs,
+            };
+            let actions = Actions::Deferred(deferred);
+            return Ok(Started::Yes(self.start_of(step, executor, actions, true)));
+        }
+        // Only the window that starts now, judged as it starts: the others are rendered as
+        // theirs starts.
+        let attempt_of = |index| self.item_attempt(step, index);
+        let rendered = render_window(&header, &params, &scope, &items, to_run, window, attempt_of);
+        self.start_rendered(step, attempt, header.executor, rendered, Some(&items), now)
+    }
+
+    /// Starts `attempt` of `step`, on `executor`, whose actions were `rendered` as it starts
+    /// (for a `for_each` step, its window's, whose values are among `items`): the guard
+    /// judges them, and the attempt is marked running.
+    fn start_rendered(
+        &mut self,
+        step: StepIndex,
+        attempt: u32,
+        executor: String,
+        rendered: Rendered,
+        items: Option<&[Value]>,
+        now: DateTime<Utc>,
+    ) -> Result<Started> {
+        let Rendered {
+            mut actions,
+            unprepared,
+        } = rendered;
+        let verdicts = match self.judge(step, &mut actions, items, now)? {
             Judgement::Run(verdicts) => verdicts,
             Judgement::Stopped => return Ok(Started::No),
         };
         self.items_started(step, actions.iter().filter_map(|action| action.item_index));
         let runs = actions.len() + unprepared.len();
-        for (index, message) in unprepared {
-            let error = ExecError {
-                class: ErrorClass::BadParams,
-                message,
-            };
+        for Unprepared { index, error } in unprepared {
             self.item_not_prepared(step, index, error);
         }
         self.set_attempt_running(step, attempt, runs, verdicts, now)?;
-        Ok(Started::Yes(Start {
+        let actions = Actions::Rendered(actions);
+        Ok(Started::Yes(self.start_of(
             step,
             executor,
             actions,
-            for_each: items.is_some(),
+            items.is_some(),
+        )))
+    }
+
+    /// The start of `step`'s attempt, marked running, which runs `actions` on `executor`
+    /// (for a `for_each` step, one per item).
+    fn start_of(
+        &self,
+        step: StepIndex,
+        executor: String,
+        actions: Actions,
+        for_each: bool,
+    ) -> Start {
+        Start {
+            step,
+            executor,
+            actions,
+            for_each,
             item_limit: self.item_limit(step),
-            timeout: spec.timeout,
+            timeout: self.plan.steps()[step].timeout,
             max_output: self.max_output_bytes,
-        }))
+        }
     }
 
     /// How many items of `step` (a `for_each` step) run side by side: its `max_parallel`,

@@ -215,8 +215,8 @@ fn a_pipeline_runs_in_order_and_the_run_succeeds_with_its_sinks_outputs() {
             .all(|step| step.output.is_none() && step.usage.is_none()),
         "b carries neither output nor usage yet"
     );
-    assert_eq!(starts[0].actions[0].params, json!({"x": 42}));
-    assert_eq!(starts[0].actions[0].attempt, 1);
+    assert_eq!(starts[0].actions.all()[0].params, json!({"x": 42}));
+    assert_eq!(starts[0].actions.all()[0].attempt, 1);
     ledger.apply(done(1, json!("out")), at(2)).unwrap();
     assert!(ledger.turn(at(2)).unwrap().is_empty());
     assert!(ledger.is_over());
@@ -232,7 +232,7 @@ fn for_each_renders_one_action_per_item_in_item_order() {
          "with": {"value": "${{ item * 10 }}", "at": "${{ index }}"}}
     ]}));
     let starts = ledger.turn(at(0)).unwrap();
-    let actions = &starts[0].actions;
+    let actions = &starts[0].actions.all();
     let params: Vec<Value> = actions.iter().map(|action| action.params.clone()).collect();
     assert_eq!(
         params,
@@ -256,10 +256,13 @@ fn every_attempt_reads_the_run_id_and_the_workflow_name_as_run() {
     ]}));
     let run_id = ledger.run_id.to_string();
     let starts = ledger.turn(at(0)).unwrap();
-    assert_eq!(starts[0].actions[0].params["v"], format!("facts {run_id}"));
+    assert_eq!(
+        starts[0].actions.all()[0].params["v"],
+        format!("facts {run_id}")
+    );
     ledger.apply(done(0, json!(null)), at(1)).unwrap();
     let starts = ledger.turn(at(1)).unwrap();
-    assert_eq!(starts[0].actions[0].params["v"], run_id.as_str());
+    assert_eq!(starts[0].actions.all()[0].params["v"], run_id.as_str());
 }
 
 #[test]
@@ -323,7 +326,7 @@ fn an_output_is_kept_in_memory_while_an_unfinished_step_may_read_it() {
         "d reads a; no one reads b or c"
     );
     let starts = ledger.turn(at(3)).unwrap();
-    assert_eq!(starts[0].actions[0].params, json!({"x": "a"}));
+    assert_eq!(starts[0].actions.all()[0].params, json!({"x": "a"}));
     ledger.apply(done(3, json!("d")), at(3)).unwrap();
     ledger.turn(at(3)).unwrap();
     assert_eq!(

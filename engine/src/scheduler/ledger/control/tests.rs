@@ -472,7 +472,11 @@ fn an_attempt_not_started_under_a_pause_is_ready_again_uncounted_and_the_run_pau
     let mut resumed = take_over(&pipeline(), RunState::Paused, records, 9, None);
     let starts = resumed.turn(at(9)).unwrap();
     assert_eq!(ids(&resumed, &starts), ["b"]);
-    assert_eq!(starts[0].actions[0].attempt, 1, "b's first attempt, again");
+    assert_eq!(
+        starts[0].actions.all()[0].attempt,
+        1,
+        "b's first attempt, again"
+    );
 }
 
 #[test]
@@ -527,7 +531,7 @@ fn a_for_each_attempt_not_started_takes_back_every_item() {
     assert_eq!((ledger.tally.steps, ledger.tally.attempts), (0, 0));
     ledger.halt = None; // As a resume finds it.
     let starts = ledger.turn(at(2)).unwrap();
-    let attempts: Vec<(u32, Option<usize>)> = (starts[0].actions.iter())
+    let attempts: Vec<(u32, Option<usize>)> = (starts[0].actions.all().into_iter())
         .map(|action| (action.attempt, action.item_index))
         .collect();
     assert_eq!(attempts, [(1, Some(0)), (1, Some(1)), (1, Some(2))]);

@@ -48,7 +48,7 @@ fn succeeded_with(batch: &Batch) -> Value {
 
 /// The items a start runs, each with its attempt.
 fn item_attempts(start: &Start) -> Vec<(Option<usize>, u32)> {
-    (start.actions.iter())
+    (start.actions.all().into_iter())
         .map(|action| (action.item_index, action.attempt))
         .collect()
 }
@@ -513,30 +513,40 @@ fn an_item_whose_with_does_not_render_fails_on_its_own_and_the_others_run() {
          "with": {"name": "${{ item.name }}"}}
     ]}));
     let starts = ledger.turn(at(0)).unwrap();
-    assert_eq!(item_attempts(&starts[0]), [(Some(0), 1), (Some(2), 1)]);
     let batch = ledger.take_batch();
     assert_eq!(
         moves(&batch),
         ["each: pending -> ready", "each: ready -> running"]
     );
+    // Each item's `with` is rendered as its task starts it: every item starts.
     assert_eq!(
         states(batch.items()),
         [
             (0, StepState::Running, 1),
-            (2, StepState::Running, 1),
-            (1, StepState::Failed, 1)
+            (1, StepState::Running, 1),
+            (2, StepState::Running, 1)
         ]
     );
-    let failed = &batch.items()[2];
+    for prepared in starts[0].actions.prepared() {
+        let (index, outcome) = match prepared {
+            Ok(action) => (action.item_index.unwrap(), Outcome::success(json!("ran"))),
+            Err(unprepared) => (unprepared.index, unprepared.outcome()),
+        };
+        ledger.apply(item(index, outcome), at(1)).unwrap();
+    }
+    let batch = ledger.take_batch();
     assert_eq!(
-        failed.error.as_deref(),
+        states(batch.items()),
+        [
+            (0, StepState::Succeeded, 1),
+            (1, StepState::Failed, 1),
+            (2, StepState::Succeeded, 1)
+        ]
+    );
+    assert_eq!(
+        batch.items()[1].error.as_deref(),
         Some("bad_params: `with`: `item.name`: No such key: name")
     );
-    for index in [0, 2] {
-        ledger
-            .apply(item(index, Outcome::success(json!(index))), at(1))
-            .unwrap();
-    }
     ledger.apply(ended(), at(1)).unwrap();
     assert_eq!(ledger.slots[0].state, StepState::Failed);
     assert_eq!(

@@ -143,7 +143,7 @@ pub(super) fn end_items(ledger: &mut Ledger, ends: Vec<(usize, Outcome)>, second
 /// The items a turn at `second` starts, each with its attempt.
 pub(super) fn items_started(ledger: &mut Ledger, second: i64) -> Vec<(Option<usize>, u32)> {
     let starts = ledger.turn(at(second)).unwrap();
-    (starts.iter().flat_map(|start| &start.actions))
+    (starts.iter().flat_map(|start| start.actions.all()))
         .map(|action| (action.item_index, action.attempt))
         .collect()
 }
@@ -235,7 +235,10 @@ fn an_allowed_attempt_records_its_verdict_and_runs_with_the_params_the_guard_gav
         {"id": "a", "executor": "noop", "with": {"say": "rewrite"}}
     ]}));
     let starts = ledger.turn(at(0)).unwrap();
-    assert_eq!(starts[0].actions[0].params, json!({"say": "rewritten"}));
+    assert_eq!(
+        starts[0].actions.all()[0].params,
+        json!({"say": "rewritten"})
+    );
     let batch = ledger.take_batch();
     let crate::state::Transition::Step(running) = &batch.transitions()[2] else {
         panic!()
@@ -454,7 +457,7 @@ fn an_approval_binds_the_directory_the_guard_judged_not_the_cwd_as_written() {
     // The link leads where it did: the step runs there.
     let mut same = resumed(Resolves("/root/a"), &request);
     let starts = same.turn(at(4)).unwrap();
-    assert_eq!(starts[0].actions[0].params["cwd"], "/root/a");
+    assert_eq!(starts[0].actions.all()[0].params["cwd"], "/root/a");
     // Repointed since: the approval is not spent in the other directory.
     let mut repointed = resumed(Resolves("/root/b"), &request);
     assert!(repointed.turn(at(4)).unwrap().is_empty());
@@ -465,7 +468,7 @@ fn an_approval_binds_the_directory_the_guard_judged_not_the_cwd_as_written() {
     // rather than granted for whatever directory the link leads to now.
     let as_written = Action {
         params: json!({"cwd": "/root/link"}),
-        ..starts[0].actions[0].clone()
+        ..starts[0].actions.all()[0].clone()
     };
     let checkout = Some(std::path::Path::new("/checkout"));
     request.action_hash = crate::approval::action_hash(&as_written, Some("policy"), checkout);
@@ -515,7 +518,7 @@ fn one_for_each_item_can_wait_for_approval_and_be_approved_alone() {
         .apply(command(1, Command::Approve(ruling("a", Some(1)))), at(1))
         .unwrap();
     let starts = ledger.turn(at(1)).unwrap();
-    assert_eq!(starts[0].actions.len(), 3, "every item runs");
+    assert_eq!(starts[0].actions.all().len(), 3, "every item runs");
 }
 
 #[test]

@@ -43,7 +43,7 @@ fn a_retry_wait_survives_a_restart_neither_forgotten_nor_hurried() {
     assert!(resumed.turn(at(14)).unwrap().is_empty(), "not hurried");
     let starts = resumed.turn(at(15)).unwrap();
     assert_eq!(starts.len(), 1);
-    assert_eq!(starts[0].actions[0].attempt, 2);
+    assert_eq!(starts[0].actions.all()[0].attempt, 2);
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn a_step_running_at_a_crash_runs_again_as_a_new_attempt() {
     let records = records_after(&ledger);
     let mut resumed = resume(ledger.run_id, workflow, records);
     let starts = resumed.turn(at(1)).unwrap();
-    assert_eq!(starts[0].actions[0].attempt, 2);
+    assert_eq!(starts[0].actions.all()[0].attempt, 2);
     let batch = resumed.take_batch();
     assert_eq!(
         moves(&batch),
@@ -113,7 +113,7 @@ fn drive(ledger: &mut Ledger, outcome: impl Fn(&Start) -> Outcome) -> Driven {
             return driven;
         }
         for start in starts {
-            driven.params.push(start.actions[0].params.clone());
+            driven.params.push(start.actions.all()[0].params.clone());
             let outcome = outcome(&start);
             let input = Input::Completed {
                 step: start.step,
@@ -157,7 +157,7 @@ fn a_with_that_does_not_render_is_retried_as_bad_params_then_falls_back() {
          "fallbacks": [{"output": "fallback ok"}]}
     ]}));
     let driven = drive(&mut ledger, |start| {
-        Outcome::success(start.actions[0].params["output"].clone())
+        Outcome::success(start.actions.all()[0].params["output"].clone())
     });
     assert_eq!(
         driven.marked,
@@ -308,7 +308,8 @@ fn an_attempt_a_crash_cut_off_runs_again_without_counting_against_max_attempts()
     let mut resumed = resume(ledger.run_id, workflow.clone(), records_after(&ledger));
     let starts = resumed.turn(at(1)).unwrap();
     assert_eq!(
-        starts[0].actions[0].attempt, 2,
+        starts[0].actions.all()[0].attempt,
+        2,
         "its number still counts it"
     );
     assert_eq!(interrupted(&resumed.take_batch()), [1, 1]);
@@ -324,7 +325,7 @@ fn an_attempt_a_crash_cut_off_runs_again_without_counting_against_max_attempts()
     // The count outlives another takeover: the retry runs, and its failure ends the step.
     let mut again = resume(resumed.run_id, workflow, records_after(&resumed));
     let starts = again.turn(at(3)).unwrap();
-    assert_eq!(starts[0].actions[0].attempt, 3);
+    assert_eq!(starts[0].actions.all()[0].attempt, 3);
     again
         .apply(failed(0, ErrorClass::ExitCode, "exit 1"), at(4))
         .unwrap();

@@ -37,7 +37,7 @@ fn a_takeover_keeps_ended_steps_and_settles_what_they_decided() {
         ["e", "d"],
         "the ready step first, then d"
     );
-    assert_eq!(starts[1].actions[0].params, json!({"output": 7}));
+    assert_eq!(starts[1].actions.all()[0].params, json!({"output": 7}));
     assert!(!ledger.is_over(), "d and e have not ended");
     ledger.take_batch();
     ledger.apply(Input::TimedOut, at(2)).unwrap();
@@ -116,7 +116,7 @@ fn a_resumed_snapshot_scans_the_expressions_of_the_unfinished_steps_only() {
     );
     let starts = ledger.turn(at(1)).unwrap();
     assert_eq!(ids(&ledger, &starts), ["s5"]);
-    assert_eq!(starts[0].actions[0].params, json!({"output": 5}));
+    assert_eq!(starts[0].actions.all()[0].params, json!({"output": 5}));
     assert_eq!(crate::plan::SCANS.get(), 5, "nothing is scanned twice");
 
     // A file is checked whole: every step was scanned as it loaded (on the loader's thread),

@@ -19,7 +19,7 @@ fn attempts(failing: &[usize]) -> Ledger {
         let now = at(10 * n as i64);
         let starts = ledger.turn(now).unwrap();
         assert_eq!(starts.len(), 1, "attempt {} starts", n + 1);
-        for action in &starts[0].actions {
+        for action in starts[0].actions.all() {
             let index = action.item_index.unwrap();
             let outcome = if index < failing {
                 Outcome::failure(ErrorClass::ExitCode, "HTTP 429 rate limited")

@@ -24,7 +24,7 @@ fn silent_with_a_fallback(on_stall: &str, max_attempts: u32) -> Value {
 fn started_with(ledger: &mut super::super::super::Ledger, second: i64) -> Vec<Value> {
     let starts = ledger.turn(at(second)).unwrap();
     (starts.iter())
-        .map(|start| start.actions[0].params["v"].clone())
+        .map(|start| start.actions.all()[0].params["v"].clone())
         .collect()
 }
 
