@@ -200,7 +200,7 @@ pub(super) async fn run_attempt(
         // Each action as the attempt reaches it: the ledger's, or an item's rendered then.
         let mut prepared: Box<dyn Iterator<Item = Prepared> + Send + '_> = match actions {
             Actions::Rendered(actions) => Box::new(actions.into_iter().map(Ok)),
-            Actions::Deferred(items) => Box::new(deferred.insert(items).actions()),
+            Actions::Deferred(items) => Box::new(deferred.insert(*items).actions()),
         };
         if !for_each {
             let Some(Ok(action)) = prepared.next() else {

@@ -18,7 +18,7 @@ pub(crate) enum Actions {
     /// Rendered (and judged, under a guard) as the attempt started.
     Rendered(Vec<Action>),
     /// A `for_each` step's items, each rendered as it starts.
-    Deferred(DeferredItems),
+    Deferred(Box<DeferredItems>),
 }
 
 /// An item's action, or why its `with` did not render.

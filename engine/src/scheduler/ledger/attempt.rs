@@ -101,7 +101,7 @@ impl Ledger {
                 items,
                 runs,
             };
-            let actions = Actions::Deferred(deferred);
+            let actions = Actions::Deferred(Box::new(deferred));
             return Ok(Started::Yes(self.start_of(step, executor, actions, true)));
         }
         // Only the window that starts now, judged as it starts: the others are rendered as
