@@ -5,6 +5,8 @@
 //! actions, not every item's (docs/performance.md, "A `for_each` window of thousands of
 //! items").
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -145,7 +147,7 @@ pub(crate) struct DeferredItems {
     /// What the step's expressions read, as the attempt started.
     pub(super) scope: Scope,
     /// The step's list of items.
-    pub(super) items: Vec<Value>,
+    pub(super) items: Arc<Vec<Value>>,
     /// The items the attempt runs, in the order it starts them, each with its attempt.
     pub(super) runs: Vec<(usize, u32)>,
 }

@@ -52,17 +52,21 @@ impl Ledger {
                 Err(error) => return self.fail_before_start(step, format!("`when`: {error}"), now),
             }
         }
-        let items = match &node.for_each {
-            None => None,
-            Some(template) => match expr::render(&Value::String(template.clone()), &scope) {
-                Ok(value) => match expr::items(value) {
-                    Ok(items) => Some(items),
-                    Err(error) => return self.fail_before_start(step, error, now),
-                },
-                Err(error) => {
-                    return self.fail_before_start(step, format!("`for_each`: {error}"), now);
+        // The list is evaluated at an attempt's first window, and kept for those after it.
+        let items = match (&node.for_each, self.kept_list(step)) {
+            (None, _) => None,
+            (Some(_), Some(list)) => Some(list),
+            (Some(template), None) => {
+                match expr::render(&Value::String(template.clone()), &scope) {
+                    Ok(value) => match expr::items(value) {
+                        Ok(items) => Some(Arc::new(items)),
+                        Err(error) => return self.fail_before_start(step, error, now),
+                    },
+                    Err(error) => {
+                        return self.fail_before_start(step, format!("`for_each`: {error}"), now);
+                    }
                 }
-            },
+            }
         };
         let params = WithTemplate::new(node, self.slots[step].fallback as usize);
         let attempt = self.next_attempt(step);
@@ -108,7 +112,18 @@ impl Ledger {
         // theirs starts.
         let attempt_of = |index| self.item_attempt(step, index);
         let rendered = render_window(&header, &params, &scope, &items, to_run, window, attempt_of);
-        self.start_rendered(step, attempt, header.executor, rendered, Some(&items), now)
+        let started = self.start_rendered(
+            step,
+            attempt,
+            header.executor,
+            rendered,
+            Some(items.as_slice()),
+            now,
+        )?;
+        if let Started::Yes(_) = started {
+            self.keep_list(step, items);
+        }
+        Ok(started)
     }
 
     /// Starts `attempt` of `step`, on `executor`, whose actions were `rendered` as it starts

@@ -13,6 +13,7 @@
 //! an item silent past its step's `heartbeat` is stopped alone and ends failed with its stall.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -44,6 +45,10 @@ pub(super) struct Items {
     failed: BTreeMap<usize, ExecError>,
     /// The items the step's running attempt started, in every window of a rate limit.
     started: BTreeSet<usize>,
+    /// The running attempt's list of items, evaluated at its first window and kept for the
+    /// windows after it, which a guard or a rate limit holds (the list is the same at each
+    /// of them: [`Ledger::kept_list`]).
+    list: Option<Arc<Vec<Value>>>,
     /// The items the running attempt's task runs, in the order it starts them (each leave
     /// starts the next): the first window takes the leaves it starts with, each later item
     /// the leave of an earlier item's end, and is recorded `running` in the commit of that
@@ -187,6 +192,22 @@ impl Ledger {
             items.attempts.resize(count, 0);
         }
         items.left().collect()
+    }
+
+    /// The list of items of `step`'s attempt that goes on with the items a window held, as
+    /// its first window evaluated it ([`Ledger::keep_list`]): not evaluated again (its CEL
+    /// conversions) at each window.
+    pub(super) fn kept_list(&self, step: StepIndex) -> Option<Arc<Vec<Value>>> {
+        let items = self.slots[step].items.as_deref()?;
+        (items.list.clone()).filter(|_| !items.started.is_empty())
+    }
+
+    /// Keeps `list`, the items of `step`'s attempt that started a window, for its windows
+    /// after this one; dropped as the attempt ends.
+    pub(super) fn keep_list(&mut self, step: StepIndex, list: Arc<Vec<Value>>) {
+        if let Some(items) = self.slots[step].items.as_deref_mut() {
+            items.list = Some(list);
+        }
     }
 
     /// The number of `step`'s next attempt: the same again when its attempt goes on with the
@@ -369,9 +390,13 @@ impl Ledger {
             started,
             outputs,
             failed,
+            list,
             ..
         } = items;
         started.retain(|index| outputs[*index].is_some() || failed.contains_key(index));
+        if started.is_empty() {
+            *list = None;
+        }
         !started.is_empty()
     }
 
@@ -510,6 +535,7 @@ impl Ledger {
         let failed = std::mem::take(&mut items.failed);
         let cut_off = std::mem::take(&mut items.cut_off);
         items.started.clear();
+        items.list = None;
         items.none_running();
         let count = items.outputs.len();
         let missing = items
@@ -583,6 +609,7 @@ impl Ledger {
         items.outputs.fill(None);
         items.failed.clear();
         items.started.clear();
+        items.list = None;
         items.interrupted.clear();
         items.none_running();
         items.stalled.clear();

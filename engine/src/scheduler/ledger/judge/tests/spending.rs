@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::executor::Usage;
+use crate::expr::SharedJson;
 
 /// Denies once the run's ended attempts spent `budget_usd`, as a policy's
 /// `budgets.cost_usd` does.
@@ -100,4 +101,34 @@ fn only_a_guard_that_counts_spending_holds_items_back_for_a_later_window() {
     assert_eq!(items_started(&mut counting_attempts, 0).len(), 3);
     let mut counting_spending = spending(workflow, 1.0);
     assert_eq!(items_started(&mut counting_spending, 0).len(), 2);
+}
+
+#[test]
+fn the_later_windows_of_an_attempt_run_the_list_its_first_window_evaluated() {
+    let mut ledger = spending(
+        json!({"name": "g", "steps": [
+            {"id": "each", "executor": "noop", "for_each": "${{ input.items }}",
+             "max_parallel": 1, "with": {"v": "${{ item }}"}}
+        ]}),
+        1.0,
+    );
+    let input = |items: Value| Arc::new(SharedJson::new(json!({ "items": items })));
+    ledger.input = input(json!([10, 20]));
+    let values = |ledger: &mut Ledger, second| {
+        let starts = ledger.turn(at(second)).unwrap();
+        (starts.iter().flat_map(|start| start.actions.all()))
+            .map(|action| action.params["v"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(values(&mut ledger, 0), [json!(10)]);
+    end_items(&mut ledger, vec![(0, costing(0.0))], 0);
+    // The list evaluated again at the next window would be this one.
+    ledger.input = input(json!([30, 40]));
+    assert_eq!(
+        values(&mut ledger, 1),
+        [json!(20)],
+        "kept from the first window"
+    );
+    end_items(&mut ledger, vec![(1, costing(0.0))], 1);
+    assert_eq!(ledger.slots[0].state, StepState::Succeeded);
 }
