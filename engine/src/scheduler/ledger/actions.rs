@@ -28,7 +28,7 @@ pub(crate) type Prepared = Result<Action, Unprepared>;
 
 /// An item of a `for_each` attempt whose `with` does not render: it fails on its own, of class
 /// `bad_params`, as when its executor refuses its parameters; the other items run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub(crate) struct Unprepared {
     pub(crate) index: usize,
     pub(crate) error: ExecError,
