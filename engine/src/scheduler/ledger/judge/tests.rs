@@ -379,7 +379,7 @@ fn the_guard_judges_in_the_engines_directory_the_one_approvals_bind() {
     ]}));
     let starts = ledger.turn(at(0)).unwrap();
     assert_eq!(
-        starts[0].actions[0].params,
+        starts[0].actions.all()[0].params,
         json!({"judged_in": "/checkout"})
     );
 }
