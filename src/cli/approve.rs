@@ -210,16 +210,19 @@ struct Listed<'a> {
 }
 
 /// The first ruling among a run's unapplied `commands` that decides `approval` (what the
-/// engine will apply): whether it approves, and the ruling. An approval names the step,
-/// or one of its items; a denial of any item denies the whole step.
+/// engine will apply), if it names the request (the step, or this item): whether it
+/// approves, and the ruling. A denial of another item denies the whole step, but is shown
+/// beside that item only: it was no decision on this one.
 fn recorded_ruling<'c>(approval: &Approval, commands: &'c [Command]) -> Option<(bool, &'c Ruling)> {
     let covering =
         (commands.iter()).find(|command| command.covers(&approval.step_id, approval.item));
-    match covering? {
-        Command::Approve(ruling) => Some((true, ruling)),
-        Command::Deny(ruling) => Some((false, ruling)),
-        Command::Pause(_) | Command::Cancel(_) => None,
-    }
+    let (approved, ruling) = match covering? {
+        Command::Approve(ruling) => (true, ruling),
+        Command::Deny(ruling) => (false, ruling),
+        Command::Pause(_) | Command::Cancel(_) => return None,
+    };
+    let names = ruling.item.is_none() || ruling.item == approval.item;
+    names.then_some((approved, ruling))
 }
 
 fn ruling(step: &str, item: Option<usize>, reason: Option<String>, by: Option<String>) -> Ruling {
@@ -293,9 +296,14 @@ mod tests {
             Some((true, "ann".into()))
         );
         assert_eq!(
-            shown(&[deny(Some(0)), approve("deploy", None)]),
+            shown(&[deny(None), approve("deploy", None)]),
             Some((false, "bob".into())),
-            "a denial of any item denies the step"
         );
+        assert_eq!(
+            shown(&[deny(Some(0)), approve("deploy", None)]),
+            None,
+            "a denial of another item decides the step, shown beside that item only"
+        );
+        assert_eq!(shown(&[deny(Some(1))]), Some((false, "bob".into())));
     }
 }
