@@ -11,6 +11,7 @@ mod cli {
 
 mod run {
     mod agents;
+    mod approvals_redriven;
     mod approvals_resumed;
     mod bad_input;
     mod control;

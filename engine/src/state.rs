@@ -328,6 +328,9 @@ pub struct Batch {
     runs: HashMap<Uuid, RunState>,
     /// Approval requests made or decided by these transitions (upserted by run, step, item).
     approvals: Vec<Approval>,
+    /// Steps whose approval requests are withdrawn (run, step), before `approvals` are
+    /// written.
+    withdrawn: Vec<(Uuid, String)>,
     /// Commands these transitions carry out (run, command id), marked handled in the same
     /// commit.
     handled: Vec<(Uuid, i64)>,
@@ -437,6 +440,18 @@ impl Batch {
     /// Records an approval request, or its decision, with the transitions.
     pub fn record_approval(&mut self, approval: Approval) {
         self.approvals.push(approval);
+    }
+
+    /// Records that every approval request of `step` of `run` is withdrawn: a redrive sent
+    /// the step back, and what its last drive asked is neither waiting nor decidable. The
+    /// store deletes them in the same commit, before it writes the batch's own requests.
+    pub fn withdraw_approvals(&mut self, run: Uuid, step: &str) {
+        self.withdrawn.push((run, step.to_owned()));
+    }
+
+    /// The steps whose approval requests are withdrawn, with their runs, in order.
+    pub fn withdrawn_approvals(&self) -> &[(Uuid, String)] {
+        &self.withdrawn
     }
 
     /// Records that the running attempt of `step` of `run` showed a sign of life `at`.
@@ -565,11 +580,12 @@ impl Batch {
     }
 
     /// Every run the batch writes to, once each, sorted: the runs whose lease the committer
-    /// must hold (transitions, approvals, commands, progress, stalls, plans, supersessions, items,
-    /// redrives and caps alike).
+    /// must hold (transitions, approvals and their withdrawals, commands, progress, stalls,
+    /// plans, supersessions, items, redrives and caps alike).
     pub fn run_ids(&self) -> Vec<Uuid> {
         let mut runs: Vec<Uuid> = (self.transitions.iter().map(Transition::run_id))
             .chain(self.approvals.iter().map(|approval| approval.run_id))
+            .chain(self.withdrawn.iter().map(|(run, _)| *run))
             .chain(self.handled.iter().map(|(run, _)| *run))
             .chain(self.sent.iter().map(|(run, _)| *run))
             .chain(self.progress.iter().map(|(run, _, _)| *run))
@@ -594,6 +610,7 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.transitions.is_empty()
             && self.approvals.is_empty()
+            && self.withdrawn.is_empty()
             && self.handled.is_empty()
             && self.sent.is_empty()
             && self.progress.is_empty()
@@ -611,6 +628,7 @@ impl Batch {
         self.steps.clear();
         self.runs.clear();
         self.approvals.clear();
+        self.withdrawn.clear();
         self.handled.clear();
         self.sent.clear();
         self.progress.clear();

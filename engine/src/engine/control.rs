@@ -20,7 +20,8 @@ use crate::scheduler::Redrive;
 use crate::state::{Batch, RunState, StepState, StepTransition, Transition};
 use crate::store::RunRecord;
 
-/// A refusal naming an unknown step lists the run's steps up to this many.
+/// A refusal naming an unknown step lists the run's steps up to this many, and one naming an
+/// item that does not wait the items that do.
 const FEW_STEPS: usize = 20;
 
 impl Engine {
@@ -272,8 +273,21 @@ impl Engine {
             )));
         }
         if let (Some(item), true) = (ruling.item, waiting.is_empty()) {
+            let items: Vec<String> = (approvals.iter())
+                .filter(|approval| approval.step_id == step.id && approval.decision.is_none())
+                .filter_map(|approval| approval.item.map(|item| item.to_string()))
+                .collect();
+            let wait = match items.len() {
+                0 => "none waits".to_owned(),
+                1 => format!("item {} waits", items[0]),
+                n if n <= FEW_STEPS => format!("items {} wait", items.join(", ")),
+                n => format!(
+                    "items {}, … wait ({n} items)",
+                    items[..FEW_STEPS].join(", ")
+                ),
+            };
             return Ok(Some(format!(
-                "item {item} of step `{}` does not await approval",
+                "item {item} of step `{}` does not await approval ({wait})",
                 step.id
             )));
         }

@@ -63,6 +63,8 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     grown::items_commit_on_their_own_and_only_for_the_lease_owner(&make().await).await;
     grown::items_are_counted_by_step_and_state(&make().await).await;
     redrive::a_redrive_is_kept_until_the_run_moves(&make().await).await;
+    redrive::a_redrive_withdraws_the_approval_requests_of_the_steps_it_sends_back(&make().await)
+        .await;
     output_cap::a_runs_output_cap_is_kept_until_replaced(&make().await).await;
     stalls::a_stall_is_read_back_while_its_step_runs(&make().await).await;
     replies::the_last_reply_kept_of_each_step_is_read_back(&make().await).await;

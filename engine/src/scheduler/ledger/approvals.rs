@@ -103,10 +103,18 @@ impl Approvals {
         decided
     }
 
-    /// Forgets every request of the steps for which `reset` holds.
-    pub(super) fn forget(&mut self, reset: impl Fn(StepIndex) -> bool) {
-        self.requests.retain(|&(step, _), _| !reset(step));
-        self.undecided.retain(|&(_, (step, _))| !reset(step));
+    /// Forgets every request of `step`, decided or not (a redrive sent it back: they were
+    /// for its last drive); whether it had any.
+    pub(super) fn withdraw(&mut self, step: StepIndex) -> bool {
+        let keys: Vec<Key> = (self.requests.range((step, None)..=(step, Some(usize::MAX))))
+            .map(|(&key, _)| key)
+            .collect();
+        for key in &keys {
+            if let Some(approval) = self.requests.remove(key) {
+                self.undecided.remove(&(approval.expires_at, *key));
+            }
+        }
+        !keys.is_empty()
     }
 }
 
@@ -198,15 +206,18 @@ mod tests {
     }
 
     #[test]
-    fn forgetting_a_step_forgets_its_requests_and_their_expiries() {
+    fn withdrawing_a_step_forgets_its_requests_and_their_expiries() {
         let mut approvals = Approvals::new([
             ((0, None), request("a", None, 10)),
             ((1, Some(0)), request("b", Some(0), 20)),
             ((1, Some(1)), request("b", Some(1), 30)),
+            ((2, None), request("c", None, 40)),
         ]);
-        approvals.forget(|step| step == 1);
-        assert!(approvals.get((1, Some(0))).is_none());
+        approvals.decide(1, Some(0), &decision(true));
+        assert!(approvals.withdraw(1));
+        assert!(approvals.get((1, Some(0))).is_none(), "decided ones too");
         assert!(!approvals.awaits(1));
-        assert_eq!(approvals.expired(at(100)), [(0, None)]);
+        assert_eq!(approvals.expired(at(100)), [(0, None), (2, None)]);
+        assert!(!approvals.withdraw(1), "nothing left to withdraw");
     }
 }

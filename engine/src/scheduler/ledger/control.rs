@@ -307,9 +307,16 @@ impl Ledger {
             if redriving.from.is_some() {
                 self.reset_items(step);
             }
+            // Decisions were for the step's last drive: its new drive asks again, and what
+            // the last one asked neither waits nor is decided.
+            if self.approvals.withdraw(step) {
+                let id = &self.plan.steps()[step].id;
+                self.batch.withdraw_approvals(self.run_id, id);
+            }
             let slot = &mut self.slots[step];
             slot.output = None;
             slot.fallback = 0;
+            slot.error = None; // Its new drive's events do not repeat the last one's error.
             slot.repeats = None; // A redrive starts afresh.
             if slot.state != StepState::Pending {
                 self.set_step(step, StepState::Pending, Some(why.clone()))?;
@@ -323,9 +330,6 @@ impl Ledger {
             .collect();
         let detail = json!({ "redrive": { "from": from, "steps": ids } });
         self.start_clock(now, Some(detail))?;
-        // Decisions on the reset steps were for their last drive: they are asked again.
-        self.approvals
-            .forget(|step| steps.binary_search(&step).is_ok());
         self.take_stock(now)?;
         Ok(true)
     }

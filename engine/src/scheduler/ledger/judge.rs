@@ -360,6 +360,13 @@ impl Ledger {
         decision: ApprovalDecision,
     ) -> Result<()> {
         let decided = self.approvals.decide(step, item, &decision);
+        if decided.is_empty() {
+            // A ruling on an item the step does not wait on (asked by an earlier drive, or
+            // never) decides nothing: it neither denies nor readies the step.
+            let step = &self.plan.steps()[step].id;
+            tracing::warn!(%step, ?item, "a ruling on a request the step does not wait on");
+            return Ok(());
+        }
         let items: Vec<Option<usize>> = decided.iter().map(|approval| approval.item).collect();
         for approval in decided {
             self.batch.record_approval(approval);

@@ -197,6 +197,12 @@ pub(super) fn apply(
             run.items.insert(key, item.clone());
         }
     }
+    // Before the batch's own requests, which a withdrawal leaves.
+    for (run_id, step_id) in batch.withdrawn_approvals() {
+        if let Some(run) = runs.get_mut(run_id) {
+            run.approvals.retain(|(step, _), _| step != step_id);
+        }
+    }
     for approval in batch.approvals() {
         if let Some(run) = runs.get_mut(&approval.run_id) {
             let key = (approval.step_id.clone(), approval.item);

@@ -63,6 +63,8 @@ pub(super) struct Rows {
     runs: Vec<RunRow>,
     events: Vec<EventRow>,
     approvals: Vec<ApprovalRow>,
+    /// Steps whose approval requests are withdrawn: (run, step).
+    withdrawn: Vec<(String, String)>,
     handled: Vec<i64>,
     /// Commands the engine gives its runs.
     sent: Vec<CommandRow>,
@@ -185,6 +187,9 @@ impl Rows {
             runs: Vec::new(),
             events: Vec::with_capacity(transitions.len()),
             approvals: batch.approvals().iter().map(approval_row).collect(),
+            withdrawn: (batch.withdrawn_approvals().iter())
+                .map(|(run, step)| (run.to_string(), step.clone()))
+                .collect(),
             handled: batch.handled().iter().map(|(_, id)| *id).collect(),
             sent: (batch.sent().iter())
                 .map(|(run, command)| CommandRow::new(*run, command))
@@ -293,6 +298,7 @@ impl Rows {
             }
         }
         self.supersede(conn, now)?;
+        self.withdraw(conn)?;
         self.grow(conn, now)?;
         // Before the runs' moves, which mark what they carry out handled.
         for command in &self.sent {

@@ -687,4 +687,5 @@ fn a_redriven_step_asks_again_instead_of_reusing_its_denial() {
 }
 
 mod rates;
+mod redriven;
 mod spending;

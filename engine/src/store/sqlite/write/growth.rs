@@ -1,5 +1,6 @@
 //! What a commit grows and shrinks its runs by, beside their transitions: planners' plans
-//! with their steps, `for_each` items, and the plans a redrive supersedes.
+//! with their steps, `for_each` items, and the plans and approval requests a redrive takes
+//! out.
 
 use rusqlite::{Connection, params};
 use uuid::Uuid;
@@ -33,6 +34,18 @@ impl Rows {
                 "UPDATE plans SET superseded_at = ?, spent = ? WHERE run_id = ? AND seq = ?",
             )?
             .execute(params![now, spent, run, seq])?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the approval requests the batch withdraws, step by step
+    /// ([`Batch::withdraw_approvals`](crate::state::Batch::withdraw_approvals)): before the
+    /// batch's own requests are written.
+    pub(super) fn withdraw(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut delete =
+            conn.prepare_cached("DELETE FROM approvals WHERE run_id = ? AND step_id = ?")?;
+        for (run, step) in &self.withdrawn {
+            delete.execute(params![run, step])?;
         }
         Ok(())
     }
