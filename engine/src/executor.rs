@@ -101,7 +101,8 @@ pub struct ExecContext {
     /// The attempt's time limit, which `deadline` ends (for messages).
     pub limit: Option<Duration>,
     /// The run's cap on one step's output, in bytes of its JSON: a bigger output fails the
-    /// step, so an executor that buffers what it reads need not keep more (nor stop sooner).
+    /// step (a `for_each` item's, the item), so an executor that buffers what it reads need
+    /// not keep more (nor stop sooner).
     pub max_output: usize,
 }
 

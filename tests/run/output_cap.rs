@@ -1,5 +1,6 @@
 //! The cap on one step's output is stored with its run: a run killed and resumed is capped
-//! as it was started, and a retry given a bigger cap keeps it past a crash too.
+//! as it was started, and a retry given a bigger cap keeps it past a crash too. A `for_each`
+//! item is held to it on its own, as it ends.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -100,4 +101,73 @@ fn a_cap_a_retry_was_given_outlasts_a_crash() {
     std::fs::remove_file(gates(&scratch).join("big.held")).unwrap();
     kill_at_the_gate(&scratch, &["retry", &run, "--max-output", CAP]);
     resumed_to_success(&scratch, &run);
+}
+
+/// `show --json`'s items of the run's first step: (index, state, attempt, output, error).
+fn items_of(scratch: &Scratch, run: &str) -> Vec<(u64, String, u64, Value, String)> {
+    let show = scratch.json(&["show", run, "--json"]);
+    let items = show["steps"][0]["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (items.iter())
+        .map(|item| {
+            (
+                item["index"].as_u64().unwrap(),
+                item["state"].as_str().unwrap().to_owned(),
+                item["attempt"].as_u64().unwrap(),
+                item.get("output").cloned().unwrap_or(Value::Null),
+                item["error"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_item_over_the_cap_fails_on_its_own_and_a_retry_with_a_bigger_one_runs_it_alone() {
+    let scratch = Scratch::new();
+    // Item 1 prints a JSON string of 3,002 bytes; the others a 3-byte one.
+    let script = "if [ \"$CAIRN_ITEM_INDEX\" = 1 ]; then head -c 3000 /dev/zero | tr '\\0' a; \
+                  else echo \"$CAIRN_ITEM_INDEX\"; fi";
+    let workflow = scratch.write(
+        "items.json",
+        &json!({
+            "name": "items",
+            "steps": [{"id": "each", "executor": "process", "for_each": "${{ [0, 1, 2] }}",
+                       "with": {"command": ["sh", "-c", script]}}]
+        }),
+    );
+    let run = scratch.run(&workflow, &["--max-output", "1000"], 1);
+    let too_large = "output_too_large: output is 3002 bytes, over the run's cap of 1000 bytes \
+                     on an item's output (a retry of the run with a bigger cap keeps it)";
+    assert_eq!(
+        items_of(&scratch, &run),
+        [
+            (0, "succeeded".into(), 1, json!(0), String::new()),
+            (1, "failed".into(), 1, Value::Null, too_large.to_owned()),
+            (2, "succeeded".into(), 1, json!(2), String::new()),
+        ],
+        "the item over the cap failed as it ended, its output not stored; the others ran"
+    );
+    let show = scratch.cairn(&["show", &run]);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    let hint = format!("`cairn retry {run} --max-output BYTES`");
+    assert!(shown.contains(&hint), "{shown}");
+    // A bigger cap: the failed item runs again, as its next attempt; the others kept theirs.
+    let retried = scratch.cairn(&["retry", &run, "--max-output", "4000"]);
+    let stderr = String::from_utf8_lossy(&retried.stderr);
+    assert_eq!(retried.status.code(), Some(0), "retry: {stderr}");
+    let items = items_of(&scratch, &run);
+    let attempts: Vec<_> = (items.iter())
+        .map(|(index, state, attempt, _, _)| (*index, state.as_str(), *attempt))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (0, "succeeded", 1),
+            (1, "succeeded", 2),
+            (2, "succeeded", 1)
+        ]
+    );
+    assert_eq!(items[1].3.as_str().map(str::len), Some(3000));
 }

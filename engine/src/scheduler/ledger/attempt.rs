@@ -224,14 +224,8 @@ impl Ledger {
             None => None,
         };
         let output = answered.as_ref().unwrap_or(output);
-        let size = crate::measure::json_len(output);
-        if size > self.max_output_bytes {
-            let cap = self.max_output_bytes;
-            // No command-line advice: the CLI adds it where it prints the run's end.
-            let message = format!(
-                "output is {size} bytes, over the run's cap of {cap} bytes on a step's output (a retry of the run with a bigger cap keeps it)"
-            );
-            return Err(failure(ErrorClass::OutputTooLarge, message));
+        if let Some(too_large) = over_cap(output, self.max_output_bytes, "a step's") {
+            return Err(too_large);
         }
         if let Some(schema) = schema {
             let validator = jsonschema::validator_for(schema).map_err(|error| {
@@ -267,6 +261,20 @@ impl Ledger {
         }
         Ok(answered)
     }
+}
+
+/// The failure of `output` when its JSON is bigger than the run's `cap` on `whose` output (`a
+/// step's`, `an item's`: a `for_each` item is held to the cap on its own as it ends, and its
+/// step's list of outputs again at the step's end), class `output_too_large`; `None` within it.
+pub(super) fn over_cap(output: &Value, cap: usize, whose: &str) -> Option<ExecError> {
+    let size = crate::measure::json_len(output);
+    // No command-line advice: the CLI adds it where it prints the run's end.
+    (size > cap).then(|| ExecError {
+        class: ErrorClass::OutputTooLarge,
+        message: format!(
+            "output is {size} bytes, over the run's cap of {cap} bytes on {whose} output (a retry of the run with a bigger cap keeps it)"
+        ),
+    })
 }
 
 #[cfg(test)]

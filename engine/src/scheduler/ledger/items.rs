@@ -1,9 +1,10 @@
 //! `for_each` items: each item ends on its own and is committed as it ends (in the next
 //! batch, with whatever else ended meanwhile); the step's attempt ends once every item it
-//! ran has, with the items' outputs in item order, or the list of the items that failed. A
-//! halt (the engine draining, a pause, a cancel) keeps the items left from starting while
-//! those in flight finish, and so does the attempt's time limit (the attempt times out, the
-//! items it did not start do not). An item whose `with` does not render fails on its own
+//! ran has, with the items' outputs in item order, or the list of the items that failed. An
+//! item whose output is over the run's cap fails on its own as it ends, its output not kept
+//! (the list is held to the cap again at the step's end). A halt (the engine draining, a
+//! pause, a cancel) keeps the items left from starting while those in flight finish, and so
+//! does the attempt's time limit (the attempt times out, the items it did not start do not). An item whose `with` does not render fails on its own
 //! (rendered as its task starts it when no guard judges it first: `actions.rs`). A
 //! retry, a resume or a redrive runs only the items that have not succeeded. A rate limit
 //! of the step's executor holds the items its window has no room for, and a guard those
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::attempt::over_cap;
 use super::complete::merged;
 use super::{Ledger, add_usage};
 use crate::error::Result;
@@ -430,7 +432,8 @@ impl Ledger {
     /// Item `index` of `step`'s running attempt ended at `now`: it is committed with the next
     /// batch, with the start of the item its end gives a leave to (none while the run is
     /// halted: no leave is given then), whose window opens then. A stalled item ends with
-    /// its stall, whatever it returned once stopped.
+    /// its stall, whatever it returned once stopped; one whose output is over the run's cap
+    /// fails `output_too_large`, its output dropped ([`over_cap`]).
     pub(super) fn item_ended(
         &mut self,
         step: StepIndex,
@@ -464,7 +467,15 @@ impl Ledger {
         }
         add_usage(&mut slot.usage, &outcome.usage);
         self.tally.usage += &outcome.usage;
-        let (state, output, error) = match outcome.result {
+        // An item over the run's cap fails on its own, its output not kept: a step of
+        // thousands of items commits none of them whole before its end finds the cap passed.
+        let cap = self.max_output_bytes;
+        let result =
+            (outcome.result).and_then(|output| match over_cap(&output, cap, "an item's") {
+                Some(too_large) => Err(too_large),
+                None => Ok(output),
+            });
+        let (state, output, error) = match result {
             Ok(output) => {
                 items.outputs[index] = Some(output.clone());
                 (StepState::Succeeded, Some(output), None)

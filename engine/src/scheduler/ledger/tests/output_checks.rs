@@ -45,3 +45,118 @@ fn an_output_over_the_cap_fails_the_step() {
         Some(ErrorClass::OutputTooLarge)
     );
 }
+
+/// A `for_each` step of three `noop` items under a cap of 8 bytes, its attempt started.
+fn capped_items() -> Ledger {
+    let mut ledger = new_run(json!({"name": "c", "steps": [
+        {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2] }}"}]}));
+    ledger.max_output_bytes = 8;
+    ledger.turn(at(0)).unwrap();
+    ledger
+}
+
+/// Item `index` of step 0 ended with `output`.
+fn item_made(index: usize, output: &str) -> Input {
+    Input::Item {
+        step: 0,
+        index,
+        outcome: Outcome::success(json!(output)),
+    }
+}
+
+#[test]
+fn an_item_over_the_cap_fails_on_its_own_unkept_and_a_bigger_cap_reruns_it_alone() {
+    let mut ledger = capped_items();
+    let mut committed = ledger.take_batch().items().to_vec();
+    for (index, output) in ["a", "more than eight bytes", "c"].into_iter().enumerate() {
+        ledger.apply(item_made(index, output), at(1)).unwrap();
+    }
+    let ends = ledger.take_batch().items().to_vec();
+    let seen: Vec<_> = (ends.iter())
+        .map(|item| {
+            (
+                item.index,
+                item.state,
+                item.output.clone(),
+                item.error.as_deref(),
+            )
+        })
+        .collect();
+    let too_large = "output is 23 bytes, over the run's cap of 8 bytes on an item's output \
+                     (a retry of the run with a bigger cap keeps it)";
+    assert_eq!(
+        seen,
+        [
+            (0, StepState::Succeeded, Some(json!("a")), None),
+            (
+                1,
+                StepState::Failed,
+                None,
+                Some(&*format!("output_too_large: {too_large}"))
+            ),
+            (2, StepState::Succeeded, Some(json!("c")), None),
+        ],
+        "the item over the cap fails as it ends, its output not committed; the others go on"
+    );
+    committed.extend(ends);
+    ledger.apply(done(0, Value::Null), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::OutputTooLarge));
+    assert_eq!(
+        ledger.slots[0].error.as_deref(),
+        Some(&*format!(
+            "output_too_large: 1 of 3 items failed (1): item 1: {too_large}"
+        ))
+    );
+    // `cairn retry --max-output` with a bigger cap: only the failed item runs again.
+    committed.extend(ledger.take_batch().items().iter().cloned());
+    let run = Committed {
+        items: committed,
+        ..committed_after(&ledger, RunState::Failed)
+    };
+    let redrive = Some(Redrive { from: None });
+    let mut ledger = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), redrive).unwrap();
+    let starts = ledger.turn(at(2)).unwrap();
+    let indices: Vec<_> = (starts[0].actions.all().into_iter())
+        .map(|action| action.item_index)
+        .collect();
+    assert_eq!(indices, [Some(1)]);
+    ledger
+        .apply(item_made(1, "more than eight bytes"), at(3))
+        .unwrap();
+    ledger.apply(done(0, Value::Null), at(3)).unwrap();
+    ledger.turn(at(3)).unwrap();
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Succeeded);
+    assert_eq!(
+        report.output,
+        Some(json!({"each": ["a", "more than eight bytes", "c"]})),
+        "the items that succeeded kept their outputs"
+    );
+}
+
+#[test]
+fn items_each_within_the_cap_whose_list_is_over_it_fail_their_step_at_its_end() {
+    let mut ledger = capped_items();
+    ledger.take_batch();
+    for index in 0..3 {
+        ledger.apply(item_made(index, "ab"), at(1)).unwrap();
+    }
+    let ends = ledger.take_batch();
+    assert!(
+        (ends.items().iter()).all(|item| item.state == StepState::Succeeded),
+        "each `\"ab\"` is 4 bytes"
+    );
+    ledger.apply(done(0, Value::Null), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    assert_eq!(
+        ledger.slots[0].error.as_deref(),
+        Some(
+            "output_too_large: output is 16 bytes, over the run's cap of 8 bytes on a step's \
+             output (a retry of the run with a bigger cap keeps it)"
+        ),
+        "`[\"ab\",\"ab\",\"ab\"]` is 16 bytes"
+    );
+}
