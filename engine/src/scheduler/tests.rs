@@ -36,6 +36,34 @@ async fn an_executor_that_panics_fails_its_step_and_the_engine_goes_on() {
     assert_eq!(run.steps[0].attempt, 1, "a panic is not retried");
 }
 
+/// Answers the run's cap on an output, as its context carries it.
+#[derive(Debug)]
+struct ReportsCap;
+
+#[async_trait]
+impl Executor for ReportsCap {
+    async fn execute(&self, _action: &Action, ctx: ExecContext) -> Outcome {
+        Outcome::success(json!(ctx.max_output))
+    }
+}
+
+#[tokio::test]
+async fn each_item_is_given_the_runs_cap_on_an_output_as_a_step_is() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("cap", Arc::new(ReportsCap))
+        .max_output_bytes(4_000)
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "c", "steps": [
+        {"id": "step", "executor": "cap"},
+        {"id": "items", "executor": "cap", "for_each": "${{ [0, 1] }}"}
+    ]});
+    let report = run_to_end(&engine, &workflow).await;
+    let output = json!({"step": 4_000, "items": [4_000, 4_000]});
+    assert_eq!(report.output, Some(output), "{report:?}");
+}
+
 /// An engine with the `panics` executor over `store`, and its plan of one `panics` step.
 /// Starts `workflow` on `engine` and waits for the run's end.
 async fn run_to_end(engine: &Engine, workflow: &serde_json::Value) -> RunReport {
