@@ -10,8 +10,8 @@ use super::orphans::gone;
 use super::scratch::Scratch;
 use crate::output_of;
 
-/// The fake `cli`.
-fn fake(cli: &str) -> String {
+/// The fake `cli`, recorded from the real one, in examples/agents/.
+pub(super) fn fake(cli: &str) -> String {
     format!("{}/examples/agents/{cli}", env!("CARGO_MANIFEST_DIR"))
 }
 

@@ -6,7 +6,7 @@ use std::process::Command;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
-use super::scratch::Scratch;
+use super::scratch::{Scratch, open_gate};
 use crate::output_of;
 
 /// Every row of every table, as SQL literals: what a command must leave as it was (the raw
@@ -498,7 +498,7 @@ fn a_run_whose_guard_cannot_be_restored_is_refused_with_the_database_as_it_was()
     );
     // Once the root is back, the run is taken over as usual.
     std::fs::rename(scratch.dir.path().join("moved"), &root).unwrap();
-    std::fs::write(&gate, "").unwrap();
+    open_gate(&gate);
     let resumed = scratch.cairn(&["resume", unfinished]);
     assert_eq!(
         resumed.status.code(),

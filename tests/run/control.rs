@@ -108,7 +108,7 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
         "{said}"
     );
     scratch.wait_logged(&mut child, "pause asked");
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     let output = finish(child, "cairn run");
     assert_eq!(
         code(&output),
@@ -248,12 +248,14 @@ fn a_cancel_stops_a_running_step_and_its_grandchildren_within_the_kill_grace() {
     assert_eq!(states(&cancelled)["a"], "cancelled");
 }
 
-/// a (held; with `trap`, deaf to SIGTERM) then b.
-fn held_then_b(scratch: &Scratch, trap: &str) -> PathBuf {
+/// `a` (records its shell's pid in `a.pid`, leaves its marker and holds until the gate
+/// opens; with `trap` first, deaf to SIGTERM), then `b`.
+pub(super) fn held_then_b(scratch: &Scratch, trap: &str) -> PathBuf {
+    let a = format!("{trap}echo $$ > \"$DIR/a.pid\"; {MARK}; {HOLD}");
     scratch.write(
         "h.json",
         &json!({"name": "h", "steps": [{"pipeline": [
-            step(scratch, "a", &format!("{trap}{MARK}; {HOLD}"), json!({})),
+            step(scratch, "a", &a, json!({})),
             step(scratch, "b", MARK, json!({}))
         ]}]}),
     )
@@ -269,7 +271,7 @@ fn paused_by_an_engine_that_died(scratch: &Scratch) -> String {
     scratch.wait_logged(&mut child, "pause asked");
     child.kill().unwrap(); // SIGKILL, with `a` in flight: the pause has not taken effect.
     child.wait().unwrap();
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     run
 }
 
@@ -328,7 +330,7 @@ fn a_cancel_read_by_an_engine_that_dies_in_the_kill_grace_never_starts_the_step_
     scratch.wait_for_show(&mut child, |show| states(show)["b"] == "cancelled");
     child.kill().unwrap();
     child.wait().unwrap();
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     let recovered = scratch.cairn(&["recover"]);
     assert_eq!(code(&recovered), Some(1), "{recovered:?}");
     assert_eq!(executions(&scratch, "a").len(), 1, "a never started again");
@@ -364,7 +366,7 @@ pub(super) fn killed_in_a_kill_grace_then_recovered(
     let run = shown["id"].as_str().unwrap().to_owned();
     child.kill().unwrap();
     child.wait().unwrap();
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     let recovered = scratch.cairn(&["recover"]);
     assert_eq!(code(&recovered), Some(1), "{recovered:?}");
     show(scratch, &run)
@@ -419,7 +421,7 @@ fn a_cancel_the_run_ends_before_does_not_cancel_the_next_retry() {
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
     // `a` fails at once, likely before the engine reads the cancel: the run ends either way.
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     assert_eq!(code(&finish(child, "cairn run")), Some(1));
     std::fs::write(scratch.dir.path().join("fixed"), "").unwrap();
     let retried = scratch.cairn(&["retry", &run]);
@@ -442,7 +444,7 @@ fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retr
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
     scratch.wait_logged(&mut child, "pause asked");
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     assert_eq!(code(&finish(child, "cairn run")), Some(3));
     let cancel = scratch.cairn(&["cancel", &run]);
     let said = String::from_utf8_lossy(&cancel.stderr);
@@ -614,7 +616,7 @@ fn recover_refuses_a_run_whose_policy_cannot_be_restored_untouched_and_recovers_
     let guarded = (runs.as_array().unwrap().iter()).find(|run| run["workflow"] == "g");
     let guarded = guarded.unwrap()["id"].as_str().unwrap().to_owned();
     std::fs::remove_dir(root).unwrap();
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     let before = history(&scratch, &guarded);
 
     let recover = scratch.cairn(&["recover"]);

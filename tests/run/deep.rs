@@ -3,13 +3,11 @@
 //! rendered deeper than the limit fails its step.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::scratch::{Scratch, states};
-use crate::{HANG, finish};
+use super::scratch::{Scratch, states, stderr_of, wait_until};
 
 /// `levels` arrays, one inside the other, around `0`.
 fn nested(levels: usize) -> Value {
@@ -45,10 +43,7 @@ fn show(scratch: &Scratch, run: &str) -> Value {
 #[test]
 fn an_output_as_deep_as_the_deepest_input_is_read_back_after_a_kill_and_the_run_resumes() {
     let scratch = Scratch::new();
-    let (held, gate) = (
-        scratch.dir.path().join("held"),
-        scratch.dir.path().join("open"),
-    );
+    let (held, gate) = (scratch.dir.path().join("held"), scratch.gate());
     let workflow = scratch.write(
         "deep.json",
         &json!({"name": "deep", "steps": [{"pipeline": [
@@ -69,17 +64,15 @@ fn an_output_as_deep_as_the_deepest_input_is_read_back_after_a_kill_and_the_run_
         .spawn()
         .unwrap();
     // The gate step has started: `a` and its output of 127 levels are committed.
-    let started = Instant::now();
-    while !held.exists() {
-        if run.try_wait().unwrap().is_some() {
+    wait_until("the gate step to start", || {
+        if let Some(status) = run.try_wait().unwrap() {
             panic!(
-                "cairn ended before the gate: {:?}",
-                finish(run, "cairn run")
+                "cairn ended ({status}) before the gate: {}",
+                stderr_of(&mut run)
             );
         }
-        assert!(started.elapsed() < HANG, "the gate step never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        held.exists()
+    });
     let runs: Value = serde_json::from_slice(&scratch.cairn(&["runs", "--json"]).stdout).unwrap();
     let id = runs[0]["id"].as_str().unwrap().to_owned();
     let before = show(&scratch, &id);
@@ -88,7 +81,7 @@ fn an_output_as_deep_as_the_deepest_input_is_read_back_after_a_kill_and_the_run_
 
     run.kill().unwrap();
     run.wait().unwrap();
-    std::fs::write(&gate, "").unwrap();
+    scratch.open_gate();
     let resumed = scratch.cairn(&["resume", &id]);
     let stderr = String::from_utf8_lossy(&resumed.stderr);
     assert_eq!(resumed.status.code(), Some(0), "cairn resume: {stderr}");

@@ -4,13 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::orphans::wait_gone;
-use super::scratch::{Scratch, states};
-use crate::HANG;
+use super::scratch::{Scratch, open_gate, states, wait_until};
 
 /// Where a step of the crash workflow stops until the test opens the gate (a file, `open`,
 /// in the gate directory). A held step first leaves `<step>.held` there, so the test knows,
@@ -179,7 +178,7 @@ fn kill_and_resume(
         "{before:?}"
     );
 
-    std::fs::write(gates(&scratch).join("open"), "").unwrap();
+    open_gate(&gates(&scratch).join("open"));
     let resumed = scratch.cairn(&["resume", &run_id]);
     assert_eq!(
         resumed.status.code(),
@@ -370,12 +369,10 @@ fn a_retry_from_a_step_killed_between_two_batches_is_carried_on_by_the_next_retr
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while pending() == 0 {
+    wait_until("the first batch to come", || {
         assert!(retry.try_wait().unwrap().is_none(), "cairn retry ended");
-        assert!(started.elapsed() < HANG, "the first batch never came");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        pending() != 0
+    });
     retry.kill().unwrap();
     retry.wait().unwrap();
     assert_eq!(pending(), 4096, "one batch committed");
@@ -442,12 +439,10 @@ fn a_retry_from_a_planner_killed_after_the_supersession_runs_its_dependents_afte
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while state("gen") != "pending" {
+    wait_until("the supersession to come", || {
         assert!(retry.try_wait().unwrap().is_none(), "cairn retry ended");
-        assert!(started.elapsed() < HANG, "the supersession never came");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        state("gen") == "pending"
+    });
     retry.kill().unwrap();
     retry.wait().unwrap();
     assert_eq!(

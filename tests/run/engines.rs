@@ -3,11 +3,10 @@
 
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::scratch::{Scratch, states};
+use super::scratch::{Scratch, holds_within, open_gate, states};
 use crate::{HANG, finish};
 
 /// The usage of steps that report none.
@@ -58,7 +57,7 @@ fn a_database_locked_while_a_run_is_driven_stops_it_resumable_with_exit_3() {
     // Another process holds the write lock past the busy timeout; the step then ends.
     let lock = rusqlite::Connection::open(scratch.db()).unwrap();
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
-    std::fs::write(&gate, "").unwrap();
+    open_gate(&gate);
     let stopped = finish(run, "cairn run under another process's lock");
     let stderr = String::from_utf8_lossy(&stopped.stderr);
     assert_eq!(stopped.status.code(), Some(3), "{stderr}");
@@ -101,24 +100,19 @@ fn two_resumes_at_once_exactly_one_drives() {
     let mut resumes = [spawn_resume(), spawn_resume()];
     // The gate is shut, so the resume that drives the run cannot end: the first to end is
     // the one refused.
-    let started = Instant::now();
-    let loser = loop {
-        if let Some(index) = resumes
-            .iter_mut()
-            .position(|child| child.try_wait().unwrap().is_some())
-        {
-            break index;
+    let mut ended = None;
+    let one_ended = holds_within(HANG, || {
+        ended = (resumes.iter_mut()).position(|child| child.try_wait().unwrap().is_some());
+        ended.is_some()
+    });
+    if !one_ended {
+        for child in &mut resumes {
+            let _ = child.kill();
         }
-        if started.elapsed() > HANG {
-            for child in &mut resumes {
-                let _ = child.kill();
-            }
-            panic!("neither resume ended within {HANG:?}: was neither refused?");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+        panic!("neither resume ended within {HANG:?}: was neither refused?");
+    }
     let [a, b] = resumes;
-    let (loser, winner) = if loser == 0 { (a, b) } else { (b, a) };
+    let (loser, winner) = if ended == Some(0) { (a, b) } else { (b, a) };
     let loser = finish(loser, "the refused resume");
     let message = String::from_utf8_lossy(&loser.stderr);
     assert_eq!(loser.status.code(), Some(2), "{message}");
@@ -127,7 +121,7 @@ fn two_resumes_at_once_exactly_one_drives() {
         "{message}"
     );
 
-    std::fs::write(&gate, "").unwrap();
+    open_gate(&gate);
     let winner = finish(winner, "the resume driving the run");
     assert_eq!(
         winner.status.code(),
@@ -301,7 +295,7 @@ fn sigterm_stops_cleanly_and_the_run_resumes() {
     );
     assert_eq!(last["detail"]["interrupted"], "engine stopped");
 
-    std::fs::write(&gate, "").unwrap();
+    open_gate(&gate);
     let resumed = scratch.cairn(&["resume", &run_id, "--json"]);
     assert_eq!(
         resumed.status.code(),
@@ -404,7 +398,7 @@ fn recover_resumes_every_run_whose_engine_died() {
     named.sort();
     killed.sort();
     assert_eq!(named, killed);
-    std::fs::write(&gate, "").unwrap();
+    open_gate(&gate);
     let recovered = finish(recover, "cairn recover");
     assert_eq!(recovered.status.code(), Some(0));
     let reports: Value = serde_json::from_slice(&recovered.stdout).unwrap();
@@ -431,7 +425,7 @@ fn recover_says_when_the_unfinished_runs_are_driven_by_a_live_engine() {
         said.contains("no run to recover: the 1 unfinished run(s) are driven by live engines"),
         "{said}"
     );
-    std::fs::write(&gate, "").unwrap();
+    open_gate(&gate);
     assert_eq!(finish(run, "the driving cairn").status.code(), Some(0));
 }
 

@@ -3,11 +3,8 @@
 
 use serde_json::{Value, json};
 
+use super::agents::fake;
 use super::scratch::Scratch;
-
-fn fake(cli: &str) -> String {
-    format!("{}/examples/agents/{cli}", env!("CARGO_MANIFEST_DIR"))
-}
 
 #[test]
 fn agent_presets_run_and_their_usage_lands_in_show() {

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use serde_json::{Value, json};
 
 use super::orphans::wait_gone;
-use super::scratch::Scratch;
+use super::scratch::{Scratch, open_gate};
 use crate::finish;
 
 /// The rows `sql` reads from the database at `db` (`None` while it cannot be opened).
@@ -103,7 +103,7 @@ rm "$DIR/live/$i"; echo "{\"i\": $i}""#;
         wait_gone(pid.trim().parse().unwrap(), crate::HANG);
         std::fs::remove_file(path).unwrap();
     }
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     std::fs::remove_file(scratch.dir.path().join("peaks")).unwrap();
     let runs = scratch.json(&["runs", "--json"]);
     let id = runs[0]["id"].as_str().unwrap();
@@ -283,7 +283,7 @@ fn an_item_a_pause_keeps_from_starting_is_pending_at_once_and_a_crash_counts_no_
     let run = show["id"].as_str().unwrap().to_owned();
     assert_eq!(scratch.cairn(&["pause", &run]).status.code(), Some(0));
     // Item 0 ends; the commit of its end, which records item 2's start, finds the pause.
-    std::fs::write(dir.join("open-0"), "").unwrap();
+    open_gate(&dir.join("open-0"));
     let show = scratch.wait_for_show(&mut child, |show| {
         let succeeded = item_of(show, 0).is_some_and(|(state, _)| state == "succeeded");
         succeeded && item_of(show, 2).is_none_or(|(state, _)| state != "running")
@@ -297,7 +297,7 @@ fn an_item_a_pause_keeps_from_starting_is_pending_at_once_and_a_crash_counts_no_
     // The engine dies while item 1 runs; a person's resume overrules the pause.
     child.kill().unwrap();
     let _ = child.wait();
-    std::fs::write(dir.join("open"), "").unwrap();
+    scratch.open_gate();
     let resumed = scratch.cairn(&["resume", &run]);
     assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
     let mut ran = ran(&scratch);
@@ -331,7 +331,7 @@ fn a_pause_or_the_first_sigterm_starts_no_item_left_and_a_resume_runs_only_those
             assert!(term.unwrap().success());
         }
         scratch.wait_logged(&mut child, said);
-        std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+        scratch.open_gate();
         let output = finish(child, "cairn run");
         assert_eq!(
             output.status.code(),
@@ -470,7 +470,7 @@ fn no_item_of_a_run_that_timed_out_or_was_cancelled_after_a_crash_is_left_runnin
     let workflow = held_items(&scratch, json!({}));
     let run = &killed_while_held(&scratch, &workflow);
     let cancel = scratch.cairn(&["cancel", run]);
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     assert_eq!(cancel.status.code(), Some(0), "{cancel:?}");
     assert_eq!(scratch.json(&["show", run, "--json"])["state"], "cancelled");
     assert_eq!(
@@ -523,7 +523,7 @@ fn an_item_a_crash_cut_off_is_pending_again_in_a_run_paused_after_it_and_its_att
         "no item of a paused run claims to run, and those waiting for their turn never did"
     );
 
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     let resumed = scratch.cairn(&["resume", run]);
     assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
     assert_eq!(

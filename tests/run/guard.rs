@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 
 use serde_json::{Value, json};
 
-use super::scratch::Scratch;
+use super::scratch::{Scratch, wait_until};
 use crate::finish;
 
 /// A process step running `script` under `sh -c`, with the marker directory as `$MARKS`.
@@ -409,9 +409,7 @@ fn listed_past_expiry(scratch: &Scratch) -> String {
     let waiting = scratch.json(&["approvals", "--json"]);
     let expires = waiting[0]["expires_at"].as_str().unwrap().to_owned();
     let expires = chrono::DateTime::parse_from_rfc3339(&expires).unwrap();
-    while chrono::Utc::now() <= expires {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until("the request to expire", || chrono::Utc::now() > expires);
     let listed = scratch.cairn(&["approvals"]);
     String::from_utf8_lossy(&listed.stdout).into_owned()
 }

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::control::history;
-use super::scratch::{Scratch, states};
+use super::scratch::{Scratch, open_gate, states};
 
 #[test]
 fn triggers_decide_what_runs_after_skipped_and_failed_needs() {
@@ -102,7 +102,7 @@ fn a_step_after_a_skipped_one_waits_for_the_steps_that_one_waited_for() {
         let states = states(show);
         states["slow"] == "running" && states["m"] == "skipped"
     });
-    std::fs::write(&gate, "").unwrap();
+    open_gate(&gate);
     assert!(child.wait().unwrap().success());
     assert_eq!(states(&show)["r"], "pending", "{show}");
     let run = show["id"].as_str().unwrap();

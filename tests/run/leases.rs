@@ -49,7 +49,7 @@ fn a_resume_waits_for_a_pause_being_carried_out_then_continues_the_run() {
     let scratch = Scratch::new();
     let run = held_by_an_engine_that_died(&scratch);
     assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
 
     lease_of_this_test(&scratch, &run, Some("an-engine"));
     let refused = scratch.cairn(&["resume", &run]);
@@ -97,7 +97,7 @@ fn a_signal_to_a_resume_waiting_for_a_command_being_carried_out_stops_it_startin
     for command in ["resume", "recover"] {
         let scratch = Scratch::new();
         let run = held_by_an_engine_that_died(&scratch);
-        std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+        scratch.open_gate();
         lease_of_this_test(&scratch, &run, Some("commands:a-pause"));
         let before = history(&scratch, &run);
         let log = std::fs::File::create(scratch.dir.path().join("run.log")).unwrap();

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection, SqliteConnection};
 
 use super::durable::{HOLD, gates, held};
-use super::scratch::Scratch;
+use super::scratch::{Scratch, open_gate};
 use crate::finish;
 
 /// A step that runs `script` (with `GATES` set), then outputs `{}`.
@@ -76,7 +76,7 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
             std::fs::rename(elsewhere.db(), &db).unwrap();
             id
         });
-        std::fs::write(gates(&scratch).join("open"), "").unwrap();
+        open_gate(&gates(&scratch).join("open"));
         let output = finish(child, "cairn run");
         let (out, err) = (
             String::from_utf8_lossy(&output.stdout),
@@ -174,5 +174,5 @@ async fn a_resume_refused_under_the_runs_lease_leaves_the_run_as_it_was() {
     assert_eq!(resumed.status.code(), Some(2), "{said}");
     assert!(said.contains("corrupt database"), "{said}");
     assert_eq!(runs_row(&db, id).await, before, "{said}");
-    std::fs::write(gates(&scratch).join("open"), "").unwrap();
+    open_gate(&gates(&scratch).join("open"));
 }

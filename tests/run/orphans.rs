@@ -3,11 +3,11 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
-use super::scratch::{Scratch, states};
+use super::scratch::{Scratch, holds_within, states};
 
 /// Whether `pid` is gone: missing from /proc, or a zombie (dead, awaiting its reaping by init).
 pub(super) fn gone(pid: i32) -> bool {
@@ -26,15 +26,11 @@ pub(super) fn state(pid: i32) -> Option<String> {
 /// Waits (within a generous bound) until `pid` is gone; past it, kills `pid` (so that it
 /// does not outlive the test) and fails.
 pub(super) fn wait_gone(pid: i32, within: Duration) {
-    let give_up = Instant::now() + within;
-    while !gone(pid) {
-        if Instant::now() >= give_up {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
-            panic!("process {pid} was still running {within:?} later");
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    if !holds_within(within, || gone(pid)) {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+        panic!("process {pid} was still running {within:?} later");
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::durable::{HOLD, gates, held};
 use super::orphans::wait_gone;
-use super::scratch::{Scratch, states};
+use super::scratch::{Scratch, open_gate, states};
 
 /// Bytes of the big step's output: over the default cap of 1 MiB, under the one given.
 const BIG: usize = 1_500_000;
@@ -50,7 +50,7 @@ fn kill_at_the_gate(scratch: &Scratch, args: &[&str]) {
     child.wait().unwrap();
     let pid = std::fs::read_to_string(gates(scratch).join("big.pid")).unwrap();
     wait_gone(pid.trim().parse().unwrap(), Duration::from_secs(60));
-    std::fs::write(gates(scratch).join("open"), "").unwrap();
+    open_gate(&gates(scratch).join("open"));
 }
 
 /// `cairn resume RUN` (no `--max-output`) ends the run succeeded with the big output.
@@ -89,7 +89,7 @@ fn a_cap_a_retry_was_given_outlasts_a_crash() {
     let scratch = Scratch::new();
     let workflow = big_output(&scratch);
     let open = gates(&scratch).join("open");
-    std::fs::write(&open, "").unwrap();
+    open_gate(&open);
     let run = scratch.run(&workflow, &[], 1);
     let show: Value = scratch.json(&["show", &run, "--json"]);
     assert_eq!(show["steps"][0]["state"], "failed", "{show:#}");

@@ -2,7 +2,6 @@
 //! loader refuses, plan → execute → re-plan rounds, a planner that repeats itself, and an
 //! agent as the planner.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 
 use serde_json::{Value, json};
@@ -32,10 +31,6 @@ fn planner(id: &str, scratch: &Scratch, retry: u32) -> Value {
 
 fn write_plan(scratch: &Scratch, attempt: u32, plan: &Value) {
     scratch.write(&format!("plan{attempt}.json"), plan);
-}
-
-fn gate(scratch: &Scratch) -> PathBuf {
-    scratch.dir.path().join("open")
 }
 
 #[test]
@@ -77,7 +72,7 @@ fn added_steps_run_show_and_survive_kill_and_resume_and_the_planner_ran_once() {
     assert_eq!(before["gen.c"], "pending");
     assert_eq!(before["report"], "pending", "report waits for the plan");
 
-    std::fs::write(gate(&scratch), "").unwrap();
+    scratch.open_gate();
     let id = before_id(&scratch);
     let resumed = scratch.cairn(&["resume", &id]);
     assert!(

@@ -76,7 +76,7 @@ fn a_pause_of_a_for_each_step_keeps_its_retries() {
     let id = wait_for_file(&scratch, &mut run, &dir.join("held"));
     assert_eq!(scratch.cairn(&["pause", &id]).status.code(), Some(0));
     scratch.wait_logged(&mut run, "pause asked");
-    std::fs::write(dir.join("open"), "").unwrap();
+    scratch.open_gate();
     assert_eq!(finish(run, "the paused cairn").status.code(), Some(3));
 
     resumes_to_success(&scratch, &id);

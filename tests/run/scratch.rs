@@ -32,6 +32,16 @@ impl Scratch {
         self.dir.path().join("marks")
     }
 
+    /// The gate [`super::control::HOLD`] waits for: the file `open` in the scratch dir.
+    pub(crate) fn gate(&self) -> PathBuf {
+        self.dir.path().join("open")
+    }
+
+    /// Opens [`Scratch::gate`]: every step held there goes on.
+    pub(crate) fn open_gate(&self) {
+        open_gate(&self.gate());
+    }
+
     pub(crate) fn write(&self, name: &str, workflow: &Value) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, serde_json::to_vec_pretty(workflow).unwrap()).unwrap();
@@ -115,38 +125,65 @@ impl Scratch {
     /// `ready` should hold of a state the run stays in (a step held at a gate), so that
     /// whether it is seen does not depend on how fast the polling is.
     pub(crate) fn wait_for_show(&self, child: &mut Child, ready: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
+        let mut seen = None;
+        wait_until("the kill point to come", || {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!(
                     "cairn ended ({status}) before the kill point: {}",
                     stderr_of(child)
                 );
             }
-            assert!(
-                started.elapsed() < HANG,
-                "the kill point did not come within {HANG:?}"
-            );
-            let output = self.cairn(&["runs", "--json"]);
-            if output.status.success() {
-                let runs: Value = serde_json::from_slice(&output.stdout).unwrap();
-                if let Some(id) = runs.get(0).and_then(|run| run["id"].as_str()) {
-                    let show = self.cairn(&["show", id, "--json"]);
-                    if show.status.success() {
-                        let show: Value = serde_json::from_slice(&show.stdout).unwrap();
-                        if ready(&show) {
-                            return show;
-                        }
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
+            seen = self.show_of_the_first_run().filter(|show| ready(show));
+            seen.is_some()
+        });
+        seen.unwrap()
+    }
+
+    /// `cairn show --json` of the run `cairn runs` lists first, if there is one yet and both
+    /// commands succeed.
+    fn show_of_the_first_run(&self) -> Option<Value> {
+        let output = self.cairn(&["runs", "--json"]);
+        if !output.status.success() {
+            return None;
         }
+        let runs: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let id = runs.get(0)?["id"].as_str()?;
+        let show = self.cairn(&["show", id, "--json"]);
+        show.status
+            .success()
+            .then(|| serde_json::from_slice(&show.stdout).unwrap())
     }
 }
 
+/// Polls `condition` until it holds; fails the test, naming `what` it waited for, if it has
+/// not within [`HANG`]. The bound only turns a hang into a failure: it never decides a result.
+pub(crate) fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    assert!(
+        holds_within(HANG, condition),
+        "waited {HANG:?} in vain for {what}"
+    );
+}
+
+/// Polls `condition`, 10 ms apart, until it holds or `within` has passed; whether it held.
+pub(crate) fn holds_within(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while !condition() {
+        if started.elapsed() >= within {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// Opens the gate at `path`: a held step's script waits for that file to exist.
+pub(crate) fn open_gate(path: &Path) {
+    std::fs::write(path, "")
+        .unwrap_or_else(|error| panic!("opening the gate {}: {error}", path.display()));
+}
+
 /// What an ended child wrote on its piped stderr, if it was piped.
-fn stderr_of(child: &mut Child) -> String {
+pub(crate) fn stderr_of(child: &mut Child) -> String {
     let mut stderr = String::new();
     if let Some(pipe) = child.stderr.as_mut() {
         let _ = std::io::Read::read_to_string(pipe, &mut stderr);

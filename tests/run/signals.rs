@@ -4,18 +4,17 @@
 //! stops (docs/runs.md, "Stopping the engine"; docs/executors.md, `process`).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStderr, Stdio};
 use std::sync::mpsc;
-use std::time::Instant;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
-use super::control::{HOLD, MARK, code, executions, held, history, spawn, step, wait_for_file};
+use super::control::{code, executions, held, held_then_b, history, spawn, step, wait_for_file};
 use super::orphans::{state, wait_gone};
-use super::scratch::Scratch;
+use super::scratch::{Scratch, wait_until};
 use crate::{HANG, finish};
 
 /// Sends `signal` to process `pid`.
@@ -26,19 +25,10 @@ fn send(pid: u32, signal: Signal) {
 
 /// Waits (within [`HANG`]) until process `pid` is in `wanted` state (`T`: stopped).
 fn wait_for_state(pid: u32, wanted: &str) {
-    let started = Instant::now();
     let pid = i32::try_from(pid).unwrap();
-    loop {
-        let now = state(pid);
-        if now.as_deref() == Some(wanted) {
-            return;
-        }
-        assert!(
-            started.elapsed() < HANG,
-            "process {pid} was still {now:?}, not {wanted}, {HANG:?} later"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_until(&format!("process {pid} to be in state {wanted}"), || {
+        state(pid).as_deref() == Some(wanted)
+    });
 }
 
 /// The pid a step recorded in `<name>.pid` in the scratch dir.
@@ -49,23 +39,6 @@ fn recorded_pid(scratch: &Scratch, name: &str) -> u32 {
         .trim()
         .parse()
         .unwrap()
-}
-
-/// `a` (records its shell's pid in `a.pid`, holds until the gate `open`), then `b`.
-fn held_then_b(scratch: &Scratch) -> PathBuf {
-    let a = format!("echo $$ > \"$DIR/a.pid\"; {HOLD}");
-    scratch.write(
-        "held.json",
-        &json!({"name": "held", "steps": [{"pipeline": [
-            step(scratch, "a", &a, json!({})),
-            step(scratch, "b", MARK, json!({}))
-        ]}]}),
-    )
-}
-
-/// Opens the gate [`HOLD`] waits for.
-pub(super) fn open(scratch: &Scratch) {
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
 }
 
 /// Whether the mask of `/proc/PID/status` line `SigIgn:` in `status` holds signal `signal`.
@@ -117,7 +90,7 @@ fn read_until_then_close(stderr: ChildStderr, what: &'static str) {
 #[test]
 fn sighup_stops_the_engine_as_sigterm_does_even_with_stderr_gone() {
     let scratch = Scratch::new();
-    let workflow = held_then_b(&scratch);
+    let workflow = held_then_b(&scratch, "");
     let mut child = spawn(&scratch, &workflow);
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     send(child.id(), Signal::SIGHUP);
@@ -161,7 +134,7 @@ fn spawn_ignoring_int_and_hup(scratch: &Scratch, workflow: &Path) -> Child {
 #[test]
 fn a_signal_ignored_when_cairn_started_stays_ignored() {
     let scratch = Scratch::new();
-    let workflow = held_then_b(&scratch);
+    let workflow = held_then_b(&scratch, "");
     let mut child = spawn_ignoring_int_and_hup(&scratch, &workflow);
     wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     // The run is driven: the handlers cairn installs are in place.
@@ -172,7 +145,7 @@ fn a_signal_ignored_when_cairn_started_stays_ignored() {
     // work, a terminal closed under `nohup`.
     send(child.id(), Signal::SIGINT);
     send(child.id(), Signal::SIGHUP);
-    open(&scratch);
+    scratch.open_gate();
     let output = finish(child, "cairn run started with SIGINT and SIGHUP ignored");
     assert_eq!(
         code(&output),
@@ -190,7 +163,7 @@ fn a_signal_ignored_when_cairn_started_stays_ignored() {
 #[test]
 fn ctrl_z_stops_the_steps_with_cairn_and_continuing_cairn_continues_them() {
     let scratch = Scratch::new();
-    let workflow = held_then_b(&scratch);
+    let workflow = held_then_b(&scratch, "");
     let mut child = spawn(&scratch, &workflow);
     wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     let step = recorded_pid(&scratch, "a");
@@ -199,7 +172,7 @@ fn ctrl_z_stops_the_steps_with_cairn_and_continuing_cairn_continues_them() {
     // Its group is not cairn's: the terminal's Ctrl-Z does not reach it, cairn stops it.
     wait_for_state(step, "T");
     // Opened while the step is stopped: it sees it only once continued.
-    open(&scratch);
+    scratch.open_gate();
     send(child.id(), Signal::SIGCONT);
     let output = finish(child, "cairn run continued after Ctrl-Z");
     assert_eq!(
@@ -260,7 +233,7 @@ fn a_run_taken_over_while_cairn_was_suspended_never_continues_its_stopped_steps(
         stopped_at,
         "the first attempt ran again beside the second"
     );
-    open(&scratch);
+    scratch.open_gate();
     let output = finish(second, "cairn resume --wait");
     assert_eq!(
         code(&output),

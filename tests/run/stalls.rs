@@ -3,7 +3,7 @@
 //! loops and the run's no-progress window.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -12,7 +12,7 @@ use super::control::{
     killed_in_a_kill_grace_then_recovered, show, spawn, step, wait_for_file,
 };
 use super::orphans::wait_gone;
-use super::scratch::{Scratch, states};
+use super::scratch::{Scratch, states, wait_until};
 use crate::finish;
 
 #[test]
@@ -27,16 +27,13 @@ fn a_run_deadline_passing_while_no_engine_runs_ends_it_timed_out_without_startin
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
     child.kill().unwrap();
     child.wait().unwrap();
-    let created = Instant::now();
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
-    std::thread::sleep(Duration::from_secs(3).saturating_sub(created.elapsed()));
-    // Still `running` in the store: `cairn show` says its deadline has passed.
-    let shown = scratch.cairn(&["show", &run]);
-    let shown = String::from_utf8_lossy(&shown.stdout);
-    assert!(
-        shown.contains("(passed: the run ends failed, timeout, once an engine takes it over)"),
-        "{shown}"
-    );
+    scratch.open_gate();
+    // Still `running` in the store: `cairn show` says its deadline has passed, once it has.
+    wait_until("`cairn show` to say the deadline passed", || {
+        let shown = scratch.cairn(&["show", &run]);
+        String::from_utf8_lossy(&shown.stdout)
+            .contains("(passed: the run ends failed, timeout, once an engine takes it over)")
+    });
     let output = scratch.cairn(&["resume", &run, "--json"]);
     assert_eq!(
         code(&output),
@@ -255,7 +252,7 @@ fn a_running_steps_last_progress_is_kept_in_the_database() {
         shown_in_text >= progress,
         "{shown_in_text} before {progress}: {text}"
     );
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     assert_eq!(code(&finish(child, "cairn run")), Some(0));
     let done = show(&scratch, &run);
     assert!(
@@ -529,7 +526,7 @@ fn a_stalls_pause_pending_at_a_resume_pauses_the_run_and_the_next_resume_continu
     assert_eq!(stalled["detail"]["escalation"], "pause", "{stalled}");
     assert_eq!(stalled["detail"]["interrupted"], true, "{stalled}");
     // A person's "continue" now: the run goes on.
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     let continued = scratch.cairn(&["resume", &run]);
     assert_eq!(code(&continued), Some(0), "{continued:?}");
     assert_eq!(executions(&scratch, "a").len(), 2);
@@ -549,7 +546,7 @@ fn a_stall_that_fails_its_step_survives_an_engine_killed_in_its_kill_grace() {
     );
     let stalled = "SELECT count(*) FROM stalls";
     let run = killed_once_the_stall_is_committed(&scratch, &workflow, stalled);
-    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    scratch.open_gate();
     let resumed = scratch.cairn(&["resume", &run]);
     assert_eq!(code(&resumed), Some(1), "{resumed:?}");
     assert_eq!(executions(&scratch, "h").len(), 1, "h never started again");

@@ -13,7 +13,6 @@ use serde_json::json;
 
 use super::control::{HOLD, MARK, code, held, step, wait_for_file};
 use super::scratch::Scratch;
-use super::signals::open;
 use crate::{HANG, finish};
 
 /// Reads what `terminal` receives into `seen` until it holds `what`; fails if the terminal
@@ -65,7 +64,7 @@ fn a_line_said_while_the_bar_is_drawn_has_a_line_of_its_own() {
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
     kill(pid, Signal::SIGINT).unwrap();
     read_until(&terminal, &mut seen, "stopping: starting nothing new");
-    open(&scratch);
+    scratch.open_gate();
     let output = finish(child, "cairn run on a terminal");
     assert_eq!(code(&output), Some(3), "stopped unfinished");
     // Each line as the terminal shows it: a redraw starts at `\r`.
