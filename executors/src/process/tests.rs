@@ -48,11 +48,11 @@ fn assert_group_gone(pgid: i32) {
 
 /// Asserts that process `pid` is gone or a zombie (ended; init reaps it).
 fn assert_dead(pid: i32) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    assert!(matches!(state, None | Some("Z")), "{pid} is alive: {stat}");
+    let state = process_state(pid);
+    assert!(
+        matches!(state.as_deref(), None | Some("Z")),
+        "{pid} is alive (state {state:?})"
+    );
 }
 
 /// Reads the fifo at `path` to its end, within [`HANG`]. The read blocks until a writer
@@ -68,6 +68,51 @@ async fn read_fifo(path: &Path) -> String {
         .await
         .expect("the reading thread ended")
         .expect("the fifo is readable")
+}
+
+/// Polls `holds` (through [`super::procfs::poll_until`]) until it holds; fails the test,
+/// naming `what` it waited for, if it has not within [`HANG`].
+async fn wait_until(what: &str, holds: impl FnMut() -> bool) {
+    let held = super::procfs::poll_until(Instant::now() + HANG, holds).await;
+    assert!(held, "waited {HANG:?} in vain for {what}");
+}
+
+/// [`wait_until`], blocking the thread: for a test that must give the runtime no turn while
+/// it waits (an attempt's tasks and the reactor's events then wait for its next await).
+fn block_until(what: &str, mut holds: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + HANG;
+    while !holds() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {HANG:?} in vain for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Kills, when the test ends however it ends, the groups led by the processes it names that
+/// still carry `marker` (a `NAME=value` entry) in their environment: never a process that
+/// reused one's pid.
+struct KillOnDrop {
+    marker: Vec<u8>,
+    pids: Vec<i32>,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        use nix::sys::signal::{Signal, kill, killpg};
+        use nix::unistd::Pid;
+        for &pid in &self.pids {
+            let environ = super::procfs::environ(pid);
+            if environ
+                .split(|&byte| byte == 0)
+                .any(|entry| entry == self.marker)
+            {
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
 }
 
 /// Reads "pgid pid" as the test scripts print it.
@@ -485,17 +530,11 @@ async fn killed_engine_kills_its_step(helper: &str) {
     engine.wait().await.unwrap();
     // SIGKILL is delivered asynchronously: wait (bounded) for the step to be dead — a zombie
     // awaiting init, or gone.
-    let give_up = Instant::now() + HANG;
-    loop {
-        match process_state(step).as_deref() {
-            None | Some("Z") | Some("X") => break,
-            Some(state) => assert!(
-                Instant::now() < give_up,
-                "step {step} still alive (state {state}) after its engine was killed"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let what = format!("step {step} to die with its killed engine");
+    wait_until(&what, || {
+        matches!(process_state(step).as_deref(), None | Some("Z" | "X"))
+    })
+    .await;
 }
 
 /// The engine of [`a_step_dies_with_a_killed_engine`], which runs it in a copy of this test
@@ -515,11 +554,10 @@ async fn engine_running_a_long_step_without_its_reaper() {
     let reaper = child_running("cairn-reaper").expect("the reaper is running");
     nix::sys::signal::kill(reaper, nix::sys::signal::Signal::SIGKILL).unwrap();
     // Dead once a zombie: its end of the pipe is closed then.
-    let give_up = Instant::now() + HANG;
-    while process_state(reaper.as_raw()).is_some_and(|state| state != "Z") {
-        assert!(Instant::now() < give_up, "the reaper survived SIGKILL");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until("the reaper to die of SIGKILL", || {
+        process_state(reaper.as_raw()).is_none_or(|state| state == "Z")
+    })
+    .await;
     run_long_step().await;
 }
 
@@ -607,13 +645,16 @@ fn the_reaper_kills_the_groups_still_registered_at_eof() {
 #[tokio::test]
 async fn the_reaper_kills_the_unregistered_steps_of_its_engine_at_eof() {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Command, Stdio};
 
+    // Each step carries the test's marker, for KillOnDrop.
+    let marker = ("CAIRN_TEST", uuid::Uuid::now_v7().to_string());
     let step = |token: &str, program: &[&str]| {
         let mut command = Command::new(program[0]);
         command.args(&program[1..]).env_clear();
         command
             .env("CAIRN_ENGINE", token)
+            .env(marker.0, &marker.1)
             .env("PATH", "/usr/bin:/bin");
         command
     };
@@ -623,14 +664,17 @@ async fn the_reaper_kills_the_unregistered_steps_of_its_engine_at_eof() {
     let mut longer = step("4-23", &sleep).process_group(0).spawn().unwrap();
     // A session (and group) of its own: `setsid` execs `sleep` in the same process.
     let mut away = step("4-2", &["setsid", "sleep", "1000"]).spawn().unwrap();
-    let _ends = KillOnDrop([&unregistered, &others, &longer, &away].map(Child::id));
+    let _ends = KillOnDrop {
+        marker: format!("{}={}", marker.0, marker.1).into_bytes(),
+        pids: ([&unregistered, &others, &longer, &away])
+            .map(|child| i32::try_from(child.id()).expect("a pid"))
+            .into(),
+    };
     // The reaper finds a program by its environment once it runs: wait until `sleep` does.
     for child in [&unregistered, &others, &longer, &away] {
         let comm = format!("/proc/{}/comm", child.id());
-        within("the program to run", async {
-            while std::fs::read_to_string(&comm).unwrap() != "sleep\n" {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+        wait_until("the program to run", || {
+            std::fs::read_to_string(&comm).unwrap() == "sleep\n"
         })
         .await;
     }
@@ -641,33 +685,19 @@ async fn the_reaper_kills_the_unregistered_steps_of_its_engine_at_eof() {
         .unwrap();
     drop(reaper.stdin.take());
     assert!(reaper.wait().unwrap().success());
-    let killed = within("the unregistered step to be killed", async {
-        loop {
-            match unregistered.try_wait().unwrap() {
-                Some(status) => break status,
-                None => tokio::time::sleep(Duration::from_millis(1)).await,
-            }
-        }
-    });
-    assert_eq!(killed.await.signal(), Some(9));
+    let mut killed = None;
+    wait_until("the unregistered step to be killed", || {
+        killed = unregistered.try_wait().unwrap();
+        killed.is_some()
+    })
+    .await;
+    assert_eq!(killed.and_then(|status| status.signal()), Some(9));
     for (child, what) in [
         (&mut others, "another engine's step"),
         (&mut longer, "a step of a longer token"),
         (&mut away, "a process of another session"),
     ] {
         assert_eq!(child.try_wait().unwrap(), None, "{what} was killed");
-    }
-}
-
-/// Kills the processes of these pids when dropped, whatever the test's end.
-struct KillOnDrop<const N: usize>([u32; N]);
-
-impl<const N: usize> Drop for KillOnDrop<N> {
-    fn drop(&mut self) {
-        for pid in self.0 {
-            let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid"));
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-        }
     }
 }
 
@@ -681,12 +711,7 @@ async fn a_group_left_with_zombies_only_is_empty() {
         .spawn()
         .expect("true starts");
     let pid = i32::try_from(child.id()).expect("a pid");
-    within("the child to end", async {
-        while members(pid) != [(pid, 'Z')] {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await;
+    wait_until("the child to end", || members(pid) == [(pid, 'Z')]).await;
     let mut group = super::group::ProcessGroup::new(child.id());
     assert!(!group.exists(), "nothing of the group is alive");
     child.wait().expect("reaped");

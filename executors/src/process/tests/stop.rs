@@ -5,16 +5,15 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::task::Poll;
-use std::time::Duration;
 
 use cairn_engine::{ErrorClass, ExecContext, Executor, Outcome};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use super::{cancelled_once_started, error};
+use super::{block_until, cancelled_once_started, error};
 use crate::process::ProcessExecutor;
-use crate::test_support::{HANG, action, within};
+use crate::test_support::{action, within};
 
 /// Polls `attempt` once, without giving the runtime a turn: the attempt runs up to its
 /// first wait, and its executor's tasks and the reactor's events wait for the next await.
@@ -33,27 +32,21 @@ async fn poll_once(attempt: Pin<&mut impl Future<Output = Outcome>>) {
 
 /// Blocks until the program that wrote its pid to `pid_file` has exited, leaving it
 /// unreaped (`WNOWAIT`): its parent, the attempt, has not seen its exit yet. Fails the test
-/// after [`HANG`].
+/// after [`crate::test_support::HANG`].
 fn wait_exited_unreaped(pid_file: &Path) {
-    let deadline = std::time::Instant::now() + HANG;
-    let pid = loop {
-        if let Ok(pid) = std::fs::read_to_string(pid_file) {
-            break pid.trim().parse::<i32>().expect("a pid");
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the program never started"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let mut written = None;
+    block_until("the program to start", || {
+        written = std::fs::read_to_string(pid_file).ok();
+        written.is_some()
+    });
+    let pid = Pid::from_raw(written.unwrap_or_default().trim().parse().expect("a pid"));
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
-    while let WaitStatus::StillAlive = waitid(Id::Pid(Pid::from_raw(pid)), flags).expect("waitid") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the program never exited"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    block_until("the program to exit", || {
+        !matches!(
+            waitid(Id::Pid(pid), flags).expect("waitid"),
+            WaitStatus::StillAlive
+        )
+    });
 }
 
 #[tokio::test]

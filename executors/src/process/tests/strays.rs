@@ -1,53 +1,16 @@
 //! A stopped attempt stops its processes that left its group, and not one that left its
 //! session.
 
-use std::time::Duration;
-
 use cairn_engine::{ErrorClass, ExecContext, Executor};
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
 use serde_json::json;
-use tokio::time::Instant;
 
-use super::{assert_group_gone, error, read_fifo};
+use super::{KillOnDrop, assert_group_gone, error, read_fifo, wait_until};
 use crate::process::{ProcessExecutor, procfs};
 use crate::test_support::{action, within};
-
-/// How long a process SIGKILLed by the attempt may take to be gone; the attempt waits for
-/// that itself, so this only bounds a failure.
-const DEATH_WAIT: Duration = Duration::from_secs(10);
-
-/// Kills, when the test ends however it ends, the groups led by the processes it names that
-/// still carry the test's run id (so never a process that reused one's pid).
-struct KillOnDrop {
-    marker: Vec<u8>,
-    pids: Vec<i32>,
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        for &pid in &self.pids {
-            let environ = procfs::environ(pid);
-            if environ
-                .split(|&byte| byte == 0)
-                .any(|entry| entry == self.marker)
-            {
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        }
-    }
-}
 
 /// The stat of process `pid`, if it is alive (not gone, not a zombie).
 fn alive(pid: i32) -> Option<procfs::Stat> {
     procfs::processes().find(|process| process.pid == pid && !process.ended())
-}
-
-/// Waits until `holds`, failing the test with `what` if it has not within `bound`.
-async fn wait_for(what: &str, bound: Duration, holds: impl FnMut() -> bool) {
-    let held = procfs::poll_until(Instant::now() + bound, holds).await;
-    assert!(held, "{what} within {bound:?}");
 }
 
 #[tokio::test]
@@ -71,6 +34,7 @@ wait"#;
         "process",
         json!({"command": ["sh", "-c", script, "sh", dir.path()], "kill_grace": "5s"}),
     );
+    // The run id the attempt gives its processes is the marker.
     let mut left = KillOnDrop {
         marker: format!("CAIRN_RUN_ID={}", action.run_id).into_bytes(),
         pids: Vec::new(),
@@ -92,7 +56,7 @@ wait"#;
         panic!("the step reports four pids: {started:?}");
     };
     left.pids.extend([timed, job, detached]);
-    wait_for("`timeout` leads a group of its own", DEATH_WAIT, || {
+    wait_until("`timeout` to lead a group of its own", || {
         alive(timed).is_some_and(|process| process.pgrp == timed)
     })
     .await;
@@ -106,8 +70,8 @@ wait"#;
     assert_eq!(error(&outcome).0, ErrorClass::Cancelled);
     assert_group_gone(group);
     for (pid, what) in [(timed, "`timeout`"), (job, "the job of `set -m`")] {
-        let what = format!("{what} ({pid}), out of the step's group, is killed with it");
-        wait_for(&what, DEATH_WAIT, || alive(pid).is_none()).await;
+        let what = format!("{what} ({pid}), out of the step's group, to be killed with it");
+        wait_until(&what, || alive(pid).is_none()).await;
     }
     assert_group_gone(timed);
     // `setsid` is the way to leave on purpose: it runs on (KillOnDrop ends it).
