@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::control::{code, executions, held, held_then_b, history, spawn, step, wait_for_file};
 use super::orphans::{state, wait_gone};
-use super::scratch::{Scratch, wait_until};
+use super::scratch::{Scratch, holds_within};
 use crate::{HANG, finish};
 
 /// Sends `signal` to process `pid`.
@@ -26,9 +26,15 @@ fn send(pid: u32, signal: Signal) {
 /// Waits (within [`HANG`]) until process `pid` is in `wanted` state (`T`: stopped).
 fn wait_for_state(pid: u32, wanted: &str) {
     let pid = i32::try_from(pid).unwrap();
-    wait_until(&format!("process {pid} to be in state {wanted}"), || {
-        state(pid).as_deref() == Some(wanted)
+    let mut now = None;
+    let reached = holds_within(HANG, || {
+        now = state(pid);
+        now.as_deref() == Some(wanted)
     });
+    assert!(
+        reached,
+        "process {pid} was still {now:?}, not {wanted}, {HANG:?} later"
+    );
 }
 
 /// The pid a step recorded in `<name>.pid` in the scratch dir.
