@@ -63,18 +63,19 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 /// The engine's environment variables a step sees by default.
 pub const DEFAULT_ENV_ALLOW: &[&str] = &["PATH", "HOME", "LANG", "TZ"];
 
-/// Stops (SIGSTOP) every step program of this process in flight, its whole process group:
-/// what a program suspending itself (a terminal's Ctrl-Z, SIGTSTP) does first, since the
-/// steps' groups are not its own and the terminal's signal does not reach them. Processes
-/// that left their step's group are not reached.
+/// Stops (SIGSTOP) every step program of this process in flight, its whole process group,
+/// and each one started until [`continue_steps`] as soon as it is (one spawned as this was
+/// called): what a program suspending itself (a terminal's Ctrl-Z, SIGTSTP) does first,
+/// since the steps' groups are not its own and the terminal's signal does not reach them.
+/// Processes that left their step's group are not reached.
 pub fn stop_steps() {
-    reaper::signal_groups(Signal::SIGSTOP);
+    reaper::stop_groups(true);
 }
 
 /// Continues (SIGCONT) every step program of this process in flight, its whole process group:
 /// the end of a suspension that [`stop_steps`] began.
 pub fn continue_steps() {
-    reaper::signal_groups(Signal::SIGCONT);
+    reaper::stop_groups(false);
 }
 
 /// How much of the stderr tail goes into a failure's message (all of it is in `log_tail`).

@@ -93,6 +93,7 @@ static REAPER: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
     Mutex::new(Registry {
         reaper: Reaper::start(&HashMap::new()),
         groups: HashMap::new(),
+        stopped: false,
     })
 });
 
@@ -102,6 +103,52 @@ static REAPER: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
 struct Registry {
     reaper: Option<Reaper>,
     groups: HashMap<i32, usize>,
+    /// Whether the steps are stopped ([`crate::stop_steps`]) until continued: a group
+    /// registered meanwhile — spawned as the Ctrl-Z came, registered after the others were
+    /// stopped — is stopped as it is registered, under the same lock, so none runs on.
+    stopped: bool,
+}
+
+impl Registry {
+    /// Records group `pgid`, stopping it at once while the steps are stopped.
+    fn add(&mut self, pgid: i32) {
+        *self.groups.entry(pgid).or_default() += 1;
+        if self.stopped {
+            signal_group(pgid, Signal::SIGSTOP);
+        }
+    }
+
+    /// Forgets one registration of group `pgid`.
+    fn remove(&mut self, pgid: i32) {
+        if let Some(times) = self.groups.get_mut(&pgid) {
+            *times -= 1;
+            if *times == 0 {
+                self.groups.remove(&pgid);
+            }
+        }
+    }
+
+    /// Stops (`stopped`) or continues every group registered, and those registered until
+    /// the next call.
+    fn stop(&mut self, stopped: bool) {
+        self.stopped = stopped;
+        let signal = if stopped {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        for &pgid in self.groups.keys() {
+            signal_group(pgid, signal);
+        }
+    }
+}
+
+/// Sends `signal` to process group `pgid`; a group already gone is not an error.
+fn signal_group(pgid: i32, signal: Signal) {
+    match killpg(Pid::from_raw(pgid), signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(error) => tracing::warn!(pgid, %signal, %error, "cannot signal process group"),
+    }
 }
 
 /// The running reaper: the write end of its stdin, and the process (to reap it should it die
@@ -169,33 +216,24 @@ pub(super) fn unregister(pgid: Pid) {
     send(b'-', pgid);
 }
 
-/// Sends `signal` to every process group registered, the steps' programs in flight (what
-/// [`crate::stop_steps`] and [`crate::continue_steps`] do); a group already gone is not an
-/// error.
-pub(super) fn signal_groups(signal: Signal) {
-    let registry = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
-    for &pgid in registry.groups.keys() {
-        match killpg(Pid::from_raw(pgid), signal) {
-            Ok(()) | Err(Errno::ESRCH) => {}
-            Err(error) => tracing::warn!(pgid, %signal, %error, "cannot signal process group"),
-        }
-    }
+/// Stops (`stopped`: SIGSTOP) or continues (SIGCONT) every process group registered, the
+/// steps' programs in flight, and while stopped each group registered from then on (what
+/// [`crate::stop_steps`] and [`crate::continue_steps`] do).
+pub(super) fn stop_groups(stopped: bool) {
+    (REAPER.lock().unwrap_or_else(PoisonError::into_inner)).stop(stopped);
 }
 
 /// Records the change and writes `{sign}{pgid}\n` (one `write` well under `PIPE_BUF`, so
 /// all or nothing); starts another reaper if this one has gone.
 fn send(sign: u8, pgid: Pid) {
     let mut registry = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
-    let Registry { reaper, groups } = &mut *registry;
     let id = pgid.as_raw();
     if sign == b'+' {
-        *groups.entry(id).or_default() += 1;
-    } else if let Some(times) = groups.get_mut(&id) {
-        *times -= 1;
-        if *times == 0 {
-            groups.remove(&id);
-        }
+        registry.add(id);
+    } else {
+        registry.remove(id);
     }
+    let Registry { reaper, groups, .. } = &mut *registry;
     let Some(running) = reaper.as_mut() else {
         return;
     };
@@ -217,5 +255,45 @@ fn send(sign: u8, pgid: Pid) {
             let _ = running.child.try_wait();
             *reaper = Reaper::start(groups);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::process::procfs::poll_until;
+    use crate::process::tests::process_state;
+    use crate::test_support::HANG;
+
+    /// A step's group registered while the steps are stopped (spawned as the Ctrl-Z came,
+    /// registered after the others were stopped) is stopped as it is registered, and
+    /// continued with the others: none runs on while cairn is suspended.
+    #[tokio::test]
+    async fn a_group_registered_while_the_steps_are_stopped_is_stopped_at_once() {
+        let mut child = Command::new("sleep")
+            .arg("600")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        let in_state = |state: &'static str| move || process_state(pid).as_deref() == Some(state);
+        let mut registry = Registry {
+            reaper: None,
+            groups: HashMap::new(),
+            stopped: false,
+        };
+        registry.stop(true);
+        registry.add(pid);
+        let stopped = poll_until(Instant::now() + HANG, in_state("T")).await;
+        registry.stop(false);
+        let continued = poll_until(Instant::now() + HANG, in_state("S")).await;
+        registry.remove(pid);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(stopped, "registered while stopped, it ran on");
+        assert!(continued, "continued with the others, it stayed stopped");
+        assert!(registry.groups.is_empty());
     }
 }

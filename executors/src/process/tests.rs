@@ -591,7 +591,7 @@ fn child_running(word: &str) -> Option<nix::unistd::Pid> {
 }
 
 /// The state letter of process `pid` (`R`, `S`, `Z`…), `None` once it is gone.
-fn process_state(pid: i32) -> Option<String> {
+pub(super) fn process_state(pid: i32) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(')')
         .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned))
