@@ -7,6 +7,7 @@ use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
 
 use super::bad_input::{refused, with_one_run};
+use super::control::{held, held_then_b, wait_for_file};
 use super::guard::{approval_setup, start_awaiting};
 use super::scratch::Scratch;
 
@@ -337,4 +338,28 @@ async fn a_stored_approval_time_out_of_range_is_named_corrupt_not_read_as_1970()
     ] {
         refused(&scratch, &args, &named);
     }
+}
+
+#[tokio::test]
+async fn a_pause_or_cancel_of_a_run_whose_step_rows_do_not_read_records_nothing() {
+    // The check before the command compiled the stored workflow only: a step's time out of
+    // range refused the takeover after the command was recorded, which stood for nothing
+    // (no engine could ever take the run over to carry it out).
+    let scratch = Scratch::new();
+    let workflow = held_then_b(&scratch, "");
+    let mut child = scratch.spawn_logged(&workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    assert_eq!(scratch.cairn(&["pause", &run]).status.code(), Some(0));
+    scratch.wait_logged(&mut child, "pause asked");
+    scratch.open_gate();
+    assert_eq!(child.wait().unwrap().code(), Some(3), "the run paused");
+    tamper(
+        &scratch.db(),
+        "UPDATE steps SET wake_at = 9000000000000000000",
+    )
+    .await;
+    let named = format!("cairn: {}: corrupt database: ", scratch.db().display());
+    refused(&scratch, &["cancel", &run], &named);
+    let message = String::from_utf8_lossy(&scratch.cairn(&["cancel", &run]).stderr).into_owned();
+    assert!(message.contains("steps.wake_at"), "{message}");
 }

@@ -148,10 +148,14 @@ impl Engine {
             Command::Pause(_) | Command::Cancel(_) => {
                 let judge = self.restore_guard(&record)?;
                 // Carried out at once by taking the run over: a run whose stored workflow
-                // no longer compiles (a corrupt database) could never be, and a command
-                // recorded for it would stand for nothing. The plan compiled for the check
-                // serves the takeover.
-                Some((Ok(judge), Some(self.grown_plan(&record).await?)))
+                // no longer compiles, or whose step rows or approval requests do not read (a
+                // corrupt database: a time past the range of times, say), could never be,
+                // and a command recorded for it would stand for nothing. The plan compiled
+                // for the check serves the takeover.
+                let compiled = self.grown_plan(&record).await?;
+                store.steps_without_outputs(record.id).await?;
+                store.approvals(record.id).await?;
+                Some((Ok(judge), Some(compiled)))
             }
         };
         // The checks above read before the write: a ruling recorded or applied in between,
