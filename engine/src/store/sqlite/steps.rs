@@ -13,6 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::{parse_state, stored_time};
+use crate::error::Error;
 use crate::executor::Usage;
 use crate::nesting;
 use crate::store::StepRecord;
@@ -151,13 +152,13 @@ impl<'de> Deserialize<'de> for Row {
         let time = |column: &str, millis: Option<i64>| {
             (millis.map(|millis| stored_time(column, millis)))
                 .transpose()
-                .map_err(de::Error::custom)
+                .map_err(corrupt)
         };
         Ok(Row(
             position,
             StepRecord {
                 id,
-                state: parse_state(state).map_err(de::Error::custom)?,
+                state: parse_state(state).map_err(corrupt)?,
                 attempt,
                 interrupted,
                 fallback,
@@ -168,6 +169,15 @@ impl<'de> Deserialize<'de> for Row {
                 progress_at: time("steps.progress_at", progress_at)?,
             },
         ))
+    }
+}
+
+/// A corrupt value of a step row as the row's parse error: its message alone, which the
+/// read's error names as corrupt once (not "corrupt database: … corrupt database: …").
+fn corrupt<E: de::Error>(error: Error) -> E {
+    match error {
+        Error::Corrupt(message) => E::custom(message),
+        other => E::custom(other),
     }
 }
 
