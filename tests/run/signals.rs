@@ -23,18 +23,39 @@ fn send(pid: u32, signal: Signal) {
     kill(pid, signal).unwrap();
 }
 
-/// Waits (within [`HANG`]) until process `pid` is in `wanted` state (`T`: stopped).
+/// Waits (within [`HANG`]) until process `pid` is in `wanted` state (`T`: stopped). A
+/// process in `D` whose child is stopped counts as stopped: a shell that spawns with `vfork`
+/// (dash does) waits uninterruptibly until its child execs, so a SIGSTOP of their group that
+/// stops the child before its exec leaves the shell in `D` until both are continued.
 fn wait_for_state(pid: u32, wanted: &str) {
     let pid = i32::try_from(pid).unwrap();
     let mut now = None;
     let reached = holds_within(HANG, || {
         now = state(pid);
         now.as_deref() == Some(wanted)
+            || (wanted == "T" && now.as_deref() == Some("D") && has_a_stopped_child(pid))
     });
     assert!(
         reached,
         "process {pid} was still {now:?}, not {wanted}, {HANG:?} later"
     );
+}
+
+/// Whether a child of process `pid` is stopped.
+fn has_a_stopped_child(pid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The state and the parent's pid follow the command name, in parentheses.
+        let fields = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace());
+        let mut fields = fields.into_iter().flatten();
+        let (state, parent) = (fields.next(), fields.next());
+        state == Some("T") && parent == Some(pid.to_string().as_str())
+    })
 }
 
 /// The pid a step recorded in `<name>.pid` in the scratch dir.
