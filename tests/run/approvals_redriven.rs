@@ -107,7 +107,22 @@ fn a_pending_denial_of_one_item_is_listed_beside_that_item_only() {
     assert_eq!(text.matches("denied by bob").count(), 1, "{text}");
     // It still decides the step: any other ruling on it is moot.
     let moot = exits(&scratch, &["approve", &run, "fe", "--item", "0"], 2);
-    assert!(moot.contains("has a ruling already, by bob"), "{moot}");
+    assert!(
+        moot.contains("item 2 of step `fe` has a ruling already, by bob")
+            && moot.contains("a denial of an item denies its step"),
+        "{moot}"
+    );
+    // A second ruling on the same item names that item.
+    let again = exits(
+        &scratch,
+        &["deny", &run, "fe", "--item", "2", "--reason", "x"],
+        2,
+    );
+    assert!(
+        again.contains("item 2 of step `fe` has a ruling already, by bob")
+            && !again.contains("denies its step"),
+        "{again}"
+    );
 }
 
 #[test]

@@ -312,13 +312,23 @@ impl Engine {
         let earlier = pending
             .iter()
             .find(|earlier| earlier.command.covers(&ruling.step, ruling.item));
-        if let Some(Command::Approve(earlier) | Command::Deny(earlier)) =
+        if let Some(command @ (Command::Approve(earlier) | Command::Deny(earlier))) =
             earlier.map(|earlier| &earlier.command)
         {
+            let ruled = match earlier.item {
+                Some(item) => format!("item {item} of step `{}`", step.id),
+                None => format!("step `{}`", step.id),
+            };
+            let whole = matches!(command, Command::Deny(_)) && earlier.item != ruling.item;
             return Ok(Some(format!(
-                "step `{}` has a ruling already, by {}, that no engine has applied yet: \
+                "{ruled} has a ruling already, by {}, that no engine has applied yet{}: \
                  the first ruling recorded decides",
-                step.id, earlier.by
+                earlier.by,
+                if whole {
+                    " (a denial of an item denies its step)"
+                } else {
+                    ""
+                },
             )));
         }
         Ok(None)
