@@ -193,26 +193,32 @@ fn one_step_run() -> (NewRun, LeaseHolder) {
     (run, holder)
 }
 
+/// A store on a new database at `path` holding [`one_step_run`], leased for a minute.
+async fn one_step_run_in(path: &Path) -> (SqliteStore, NewRun, LeaseHolder) {
+    let store = SqliteStore::open(&StoreOptions::new(path)).await.unwrap();
+    let (run, holder) = one_step_run();
+    let ttl = Duration::from_secs(60);
+    (store.create_run(&run, &holder, ttl, Batch::new()).await).unwrap();
+    (store, run, holder)
+}
+
+/// Runs `sql` on the database at `path`, as a person with `sqlite3` would.
+fn edit(path: &Path, sql: &str) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
 #[tokio::test]
 async fn a_lease_pid_out_of_range_is_a_corrupt_database_naming_the_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cairn.db");
-    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
-    let (run, holder) = one_step_run();
-    let ttl = Duration::from_secs(60);
-    (store.create_run(&run, &holder, ttl, Batch::new()).await).unwrap();
-    let options = SqliteConnectOptions::new().filename(&path);
-    let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
-    sqlx::query("UPDATE runs SET lease_pid = -1")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    let (store, run, holder) = one_step_run_in(&path).await;
+    edit(&path, "UPDATE runs SET lease_pid = -1");
     let other = LeaseHolder {
         owner: "other".into(),
         ..holder
     };
-    let taking = store.acquire_lease(run.id, &other, ttl, &|_| false).await;
+    let taking = (store.acquire_lease(run.id, &other, Duration::from_secs(60), &|_| false)).await;
     assert!(
         matches!(&taking, Err(Error::Corrupt(message))
             if message == "column lease_pid: -1 is out of range"),
@@ -227,14 +233,8 @@ async fn a_lease_pid_out_of_range_is_a_corrupt_database_naming_the_column() {
 async fn a_stored_time_out_of_range_is_a_corrupt_database_naming_the_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cairn.db");
-    let store = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
-    let (run, holder) = one_step_run();
-    let ttl = Duration::from_secs(60);
-    (store.create_run(&run, &holder, ttl, Batch::new()).await).unwrap();
-    let edit = |sql: &str| {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(sql).unwrap();
-    };
+    let (store, run, holder) = one_step_run_in(&path).await;
+    let edit = |sql: &str| edit(&path, sql);
     let too_far = "9000000000000000000";
     edit(&format!("UPDATE runs SET deadline_at = {too_far}"));
     let found = store.find_run(&run.id.to_string()).await;
@@ -256,7 +256,7 @@ async fn a_stored_time_out_of_range_is_a_corrupt_database_naming_the_column() {
         owner: "other".into(),
         ..holder
     };
-    let taking = store.acquire_lease(run.id, &other, ttl, &|_| true).await;
+    let taking = (store.acquire_lease(run.id, &other, Duration::from_secs(60), &|_| true)).await;
     assert!(
         matches!(&taking, Err(Error::Corrupt(message)) if message.contains("lease_expires")),
         "{taking:?}"
