@@ -4,14 +4,15 @@
 //! item whose output is over the run's cap fails on its own as it ends, its output not kept
 //! (the list is held to the cap again at the step's end). A halt (the engine draining, a
 //! pause, a cancel) keeps the items left from starting while those in flight finish, and so
-//! does the attempt's time limit (the attempt times out, the items it did not start do not). An item whose `with` does not render fails on its own
-//! (rendered as its task starts it when no guard judges it first: `actions.rs`). A
-//! retry, a resume or a redrive runs only the items that have not succeeded. A rate limit
-//! of the step's executor holds the items its window has no room for, and a guard those
-//! past the step's first `max_parallel` (each window is judged as it starts): the attempt
-//! ends those it started, then waits `ready` for the next window and goes on with the items
-//! left, as the same attempt. Each running item has its own heartbeat window ([`Ledger::item_windows`]):
-//! an item silent past its step's `heartbeat` is stopped alone and ends failed with its stall.
+//! does the attempt's time limit (the attempt times out, the items it did not start do
+//! not). An item whose `with` does not render fails on its own (rendered as its task starts
+//! it when no guard judges it first: `actions.rs`). A retry, a resume or a redrive runs only
+//! the items that have not succeeded. A rate limit of the step's executor holds the items
+//! its window has no room for, and a guard those past the step's first `max_parallel` (each
+//! window is judged as it starts): the attempt ends those it started, then waits `ready` for
+//! the next window and goes on with the items left, as the same attempt. Each running item
+//! has its own heartbeat window ([`Ledger::item_windows`]): an item silent past its step's
+//! `heartbeat` is stopped alone and ends failed with its stall.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
