@@ -24,6 +24,15 @@ use crate::store::RunRecord;
 /// item that does not wait the items that do.
 const FEW_STEPS: usize = 20;
 
+/// `names` joined for a message, only the first [`FEW_STEPS`] of more, then how many there
+/// are in all (`what` counts them): "a, b, … (25 steps)".
+fn first_few<S: std::borrow::Borrow<str>>(names: &[S], what: &str) -> String {
+    match names.len() {
+        n if n <= FEW_STEPS => names.join(", "),
+        n => format!("{}, … ({n} {what})", names[..FEW_STEPS].join(", ")),
+    }
+}
+
 impl Engine {
     /// Sends `command` to the run `run_id` (or a unique prefix of it) and returns the run's
     /// id. A denial without a reason, or with a blank one, is refused ([`Error::Refused`]).
@@ -281,14 +290,10 @@ impl Engine {
                 .filter(|approval| approval.step_id == step.id && approval.decision.is_none())
                 .filter_map(|approval| approval.item.map(|item| item.to_string()))
                 .collect();
-            let wait = match items.len() {
-                0 => "none waits".to_owned(),
-                1 => format!("item {} waits", items[0]),
-                n if n <= FEW_STEPS => format!("items {} wait", items.join(", ")),
-                n => format!(
-                    "items {}, … wait ({n} items)",
-                    items[..FEW_STEPS].join(", ")
-                ),
+            let wait = match items.as_slice() {
+                [] => "none waits".to_owned(),
+                [item] => format!("item {item} waits"),
+                items => format!("items {} wait", first_few(items, "items")),
             };
             return Ok(Some(format!(
                 "item {item} of step `{}` does not await approval ({wait})",
@@ -608,10 +613,7 @@ impl Engine {
                 .filter(|node| node.executor.is_some())
                 .filter_map(|node| node.id.as_deref())
                 .collect();
-            let shown = match ids.len() {
-                n if n <= FEW_STEPS => ids.join(", "),
-                n => format!("{}, … ({n} steps)", ids[..FEW_STEPS].join(", ")),
-            };
+            let shown = first_few(&ids, "steps");
             return Ok(format!(
                 "`{step}` is a {kind} group, not a step: name one of its steps ({shown})"
             ));
