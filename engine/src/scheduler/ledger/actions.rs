@@ -158,12 +158,31 @@ impl DeferredItems {
     pub(crate) fn actions(&self) -> impl Iterator<Item = Prepared> + Send + '_ {
         let scope = self.params.item_scope(&self.scope);
         (self.runs.iter()).map(move |&(index, attempt)| {
-            let item = &self.items[index];
-            match self.params.render_item(&scope, item, index) {
-                Ok(params) => Ok(self.header.action(params, Some(index), attempt)),
-                Err(message) => Err(Unprepared::new(index, message)),
-            }
+            prepare(
+                &self.header,
+                &self.params,
+                &scope,
+                &self.items,
+                index,
+                attempt,
+            )
         })
+    }
+}
+
+/// The action of item `index` of `items` at its `attempt`, its `with` rendered in `scope`
+/// now, or why it did not render.
+fn prepare(
+    header: &ActionHeader,
+    params: &WithTemplate,
+    scope: &ItemScope<'_>,
+    items: &[Value],
+    index: usize,
+    attempt: u32,
+) -> Prepared {
+    match params.render_item(scope, &items[index], index) {
+        Ok(rendered) => Ok(header.action(rendered, Some(index), attempt)),
+        Err(message) => Err(Unprepared::new(index, message)),
     }
 }
 
@@ -193,9 +212,9 @@ pub(super) fn render_window(
         if actions.len() == window {
             break;
         }
-        match params.render_item(&scope, &items[index], index) {
-            Ok(rendered) => actions.push(header.action(rendered, Some(index), attempt_of(index))),
-            Err(message) => unprepared.push(Unprepared::new(index, message)),
+        match prepare(header, params, &scope, items, index, attempt_of(index)) {
+            Ok(action) => actions.push(action),
+            Err(failed) => unprepared.push(failed),
         }
     }
     Rendered {
