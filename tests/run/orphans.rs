@@ -17,10 +17,18 @@ pub(super) fn gone(pid: i32) -> bool {
 /// The state of process `pid` in `/proc/PID/stat` (`S`, `R`, `T` stopped, `Z`…); none if it
 /// is missing.
 pub(super) fn state(pid: i32) -> Option<String> {
+    state_and_parent(pid).map(|(state, _)| state)
+}
+
+/// The state of process `pid` ([`state`]) and its parent's pid; none if it is missing.
+pub(super) fn state_and_parent(pid: i32) -> Option<(String, i32)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The state follows the command name, which is in parentheses and may hold spaces.
+    // The state and the parent's pid follow the command name, which is in parentheses and
+    // may hold spaces.
     let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().next().map(str::to_owned)
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.to_owned();
+    Some((state, fields.next()?.parse().ok()?))
 }
 
 /// Waits (within a generous bound) until `pid` is gone; past it, kills `pid` (so that it

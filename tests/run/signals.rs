@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use serde_json::{Value, json};
 
 use super::control::{code, executions, held, held_then_b, history, spawn, step, wait_for_file};
-use super::orphans::{state, wait_gone};
+use super::orphans::{state, state_and_parent, wait_gone};
 use super::scratch::{Scratch, holds_within};
 use crate::{HANG, finish};
 
@@ -46,16 +46,11 @@ fn has_a_stopped_child(pid: i32) -> bool {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return false;
     };
-    entries.flatten().any(|entry| {
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // The state and the parent's pid follow the command name, in parentheses.
-        let fields = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace());
-        let mut fields = fields.into_iter().flatten();
-        let (state, parent) = (fields.next(), fields.next());
-        state == Some("T") && parent == Some(pid.to_string().as_str())
-    })
+    (entries.flatten())
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .any(|process| {
+            state_and_parent(process).is_some_and(|(state, parent)| state == "T" && parent == pid)
+        })
 }
 
 /// The pid a step recorded in `<name>.pid` in the scratch dir.
