@@ -207,6 +207,9 @@ pub struct StepTransition {
     pub run_id: Uuid,
     /// The step's id.
     pub step_id: String,
+    /// The step's position in the run's plan, if known: a hint a store may find the step's
+    /// row by, checked against `step_id` (the SQLite store guesses the row's rowid from it).
+    pub position: Option<usize>,
     /// The state it leaves (the store checks it against the stored one).
     pub from: StepState,
     /// The state it enters.
@@ -253,6 +256,7 @@ impl StepTransition {
         StepTransition {
             run_id,
             step_id: step_id.into(),
+            position: None,
             from,
             to,
             attempt: 0,

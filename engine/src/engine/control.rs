@@ -586,6 +586,7 @@ impl Engine {
             batch.push(Transition::Step(StepTransition {
                 run_id: record.id,
                 step_id: planner.id.clone(),
+                position: None,
                 from: planner.state,
                 to: StepState::Pending,
                 attempt: planner.attempt,

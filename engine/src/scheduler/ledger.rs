@@ -669,6 +669,7 @@ impl Ledger {
         let transition = StepTransition {
             run_id: self.run_id,
             step_id: self.plan.steps()[step].id.to_string(),
+            position: Some(step),
             from: slot.state,
             to,
             attempt: slot.attempt,

@@ -40,6 +40,7 @@ mod items;
 mod open;
 mod plans;
 mod prepared;
+mod rowids;
 mod stalls;
 mod steps;
 mod write;

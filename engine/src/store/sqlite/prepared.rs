@@ -7,6 +7,35 @@
 
 use rusqlite::{Connection, Statement};
 
+/// How many events one `INSERT` of [`Prepared::events`] writes: a statement's own work (its
+/// cursor opened, its parameters bound and cleared, its program started and halted) is paid
+/// once for them, not for each.
+pub(super) const EVENTS_AT_ONCE: usize = 32;
+
+/// The columns of an event, as [`insert_events`] lists them.
+pub(super) const EVENT_COLUMNS: usize = 8;
+
+/// An `INSERT` of `rows` events.
+fn insert_events(rows: usize) -> String {
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
+    format!(
+        "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail)
+         VALUES {}",
+        vec![row; rows].join(", ")
+    )
+}
+
+/// An `UPDATE` of one step row found by `found`, guarded by the state it leaves, followed by
+/// `then`.
+fn update_step(found: &str, then: &str) -> String {
+    format!(
+        "UPDATE steps SET state = ?3, attempt = ?4, fallback = ?5, output = ?6, error = ?7,
+             wake_at = ?8, usage = COALESCE(?9, usage),
+             progress_at = IIF(?3 = 'running', NULL, progress_at), interrupted = ?11
+         WHERE {found} AND state = ?10 {then}"
+    )
+}
+
 /// The prepared statements of a commit, borrowed from the writer's connection.
 pub(super) struct Prepared<'c> {
     /// The connection they belong to (for the statements that are not prepared here).
@@ -16,12 +45,17 @@ pub(super) struct Prepared<'c> {
     rollback: Statement<'c>,
     /// The lease owner of a run: `(id)`.
     pub(super) lease: Statement<'c>,
-    /// A step's last state, guarded by the state it leaves: see `Rows::write`.
+    /// A step's last state, guarded by the state it leaves, found by its key: see
+    /// `Rows::write`. Returns the row's rowid.
     pub(super) step: Statement<'c>,
+    /// The same, found by the rowid in `?12` ([`StepRowids`](super::rowids::StepRowids)).
+    pub(super) step_at: Statement<'c>,
     /// A run's last state, guarded by the state it leaves: see `Rows::write`.
     pub(super) run: Statement<'c>,
     /// One event.
     pub(super) event: Statement<'c>,
+    /// [`EVENTS_AT_ONCE`] events.
+    pub(super) events: Statement<'c>,
     /// Whether a pause or a cancel of a run waits, not handled yet: `(run id)`. Run by the
     /// commits that start attempts only (`Rows::halt_asked`), on the `commands_pending` index.
     pub(super) halt_asked: Statement<'c>,
@@ -36,12 +70,8 @@ impl<'c> Prepared<'c> {
             commit: conn.prepare("COMMIT")?,
             rollback: conn.prepare("ROLLBACK")?,
             lease: conn.prepare("SELECT lease_owner FROM runs WHERE id = ?")?,
-            step: conn.prepare(
-                "UPDATE steps SET state = ?3, attempt = ?4, fallback = ?5, output = ?6, error = ?7,
-                     wake_at = ?8, usage = COALESCE(?9, usage),
-                     progress_at = IIF(?3 = 'running', NULL, progress_at), interrupted = ?11
-                 WHERE run_id = ?1 AND step_id = ?2 AND state = ?10",
-            )?,
+            step: conn.prepare(&update_step("run_id = ?1 AND step_id = ?2", "RETURNING rowid"))?,
+            step_at: conn.prepare(&update_step("rowid = ?12 AND run_id = ?1 AND step_id = ?2", ""))?,
             run: conn.prepare(
                 "UPDATE runs SET state = ?2, output = ?3, error = ?4, error_class = ?5,
                      deadline_at = COALESCE(?6, deadline_at),
@@ -51,10 +81,8 @@ impl<'c> Prepared<'c> {
                      lease_expires = IIF(?7, NULL, lease_expires)
                  WHERE id = ?1 AND state = ?8",
             )?,
-            event: conn.prepare(
-                "INSERT INTO events (run_id, seq, at, step_id, from_state, to_state, attempt, detail)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )?,
+            event: conn.prepare(&insert_events(1))?,
+            events: conn.prepare(&insert_events(EVENTS_AT_ONCE))?,
             halt_asked: conn.prepare(
                 "SELECT EXISTS (SELECT 1 FROM commands
                      WHERE run_id = ? AND handled_at IS NULL AND kind IN ('pause', 'cancel'))",

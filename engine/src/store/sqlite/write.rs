@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Statement, params};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -30,7 +30,8 @@ use crate::plan::Addition;
 use crate::state::{Batch, RunTransition, StepState, StepTransition, Transition};
 
 use super::in_place::{StoredOutput, write_big_output};
-use super::prepared::Prepared;
+use super::prepared::{EVENT_COLUMNS, EVENTS_AT_ONCE, Prepared};
+use super::rowids::StepRowids;
 
 pub(super) use command_row::CommandRow;
 pub(super) use creation::Creation;
@@ -133,6 +134,8 @@ struct ApprovalRow {
 struct StepRow {
     run: Uuid,
     step: String,
+    /// The step's position, if the transition said it.
+    position: Option<usize>,
     from: &'static str,
     to: &'static str,
     attempt: u32,
@@ -174,6 +177,54 @@ struct EventRow {
     detail: Option<Map<String, Value>>,
     /// `detail` as the JSON text stored.
     detail_text: Option<String>,
+}
+
+impl StepRow {
+    /// Binds the row's columns to an update of its step ([`Prepared::step`]'s first 11
+    /// parameters; `key` the buffer its run id is written into).
+    fn bind(&self, update: &mut Statement<'_>, key: &mut [u8; 45]) -> rusqlite::Result<()> {
+        let output = self.output.as_deref().map(SharedJson::text);
+        update.raw_bind_parameter(1, &*self.run.hyphenated().encode_lower(key))?;
+        update.raw_bind_parameter(2, &self.step)?;
+        update.raw_bind_parameter(3, self.to)?;
+        update.raw_bind_parameter(4, self.attempt)?;
+        update.raw_bind_parameter(5, self.fallback)?;
+        update.raw_bind_parameter(6, output.as_deref())?;
+        update.raw_bind_parameter(7, &self.error)?;
+        update.raw_bind_parameter(8, self.wake_at)?;
+        update.raw_bind_parameter(9, &self.usage)?;
+        update.raw_bind_parameter(10, self.from)?;
+        update.raw_bind_parameter(11, self.interrupted)
+    }
+}
+
+impl EventRow {
+    /// Binds the event's columns to `insert`'s parameters after the first `skip`, with `now`
+    /// its time (`key` the buffer its run id is written into).
+    fn bind(
+        &self,
+        insert: &mut Statement<'_>,
+        skip: usize,
+        now: i64,
+        key: &mut [u8; 45],
+    ) -> rusqlite::Result<()> {
+        let (step, from, to) = match &self.kind {
+            EventKind::Created => (None, None, "pending"),
+            EventKind::Run { from, to } => (None, Some(from.as_str()), to.as_str()),
+            EventKind::Step { step_id, from, to } => {
+                (Some(step_id.as_str()), Some(from.as_str()), to.as_str())
+            }
+        };
+        let run = &*self.run.hyphenated().encode_lower(key);
+        insert.raw_bind_parameter(skip + 1, run)?;
+        insert.raw_bind_parameter(skip + 2, self.seq)?;
+        insert.raw_bind_parameter(skip + 3, now)?;
+        insert.raw_bind_parameter(skip + 4, step)?;
+        insert.raw_bind_parameter(skip + 5, from)?;
+        insert.raw_bind_parameter(skip + 6, to)?;
+        insert.raw_bind_parameter(skip + 7, self.attempt)?;
+        insert.raw_bind_parameter(skip + 8, &self.detail_text)
+    }
 }
 
 impl Rows {
@@ -281,6 +332,7 @@ impl Rows {
         create: Option<&Creation>,
         owner: &str,
         now: i64,
+        rowids: &mut StepRowids,
     ) -> Result<(), Failure> {
         let conn = prepared.conn;
         if let Some(create) = create {
@@ -313,23 +365,29 @@ impl Rows {
                 .execute(params![bytes, run])?;
         }
         for (index, row) in self.steps.iter().enumerate() {
-            let run = &*row.run.hyphenated().encode_lower(&mut key);
-            let output = row.output.as_deref().map(SharedJson::text);
-            let changed = prepared.step.execute(params![
-                run,
-                row.step,
-                row.to,
-                row.attempt,
-                row.fallback,
-                output.as_deref(),
-                row.error,
-                row.wake_at,
-                row.usage,
-                row.from,
-                row.interrupted,
-            ])?;
-            if changed != 1 {
-                return Err(Failure::StaleStep(index));
+            let guessed = row
+                .position
+                .and_then(|position| rowids.guess(row.run, position));
+            let found = match guessed {
+                Some(rowid) => {
+                    row.bind(&mut prepared.step_at, &mut key)?;
+                    prepared.step_at.raw_bind_parameter(12, rowid)?;
+                    prepared.step_at.raw_execute()? == 1
+                }
+                None => false,
+            };
+            if found {
+                continue;
+            }
+            row.bind(&mut prepared.step, &mut key)?;
+            let rowid: Option<i64> = match prepared.step.raw_query().next()? {
+                Some(updated) => Some(updated.get(0)?),
+                None => None,
+            };
+            match (rowid, row.position) {
+                (None, _) => return Err(Failure::StaleStep(index)),
+                (Some(rowid), Some(position)) => rowids.learn(row.run, position, rowid),
+                (Some(_), None) => {}
             }
         }
         for row in &self.runs {
@@ -369,25 +427,16 @@ impl Rows {
                 .execute(params![now, run, row.ended])?;
             }
         }
-        for row in &self.events {
-            let (step, from, to) = match &row.kind {
-                EventKind::Created => (None, None, "pending"),
-                EventKind::Run { from, to } => (None, Some(from.as_str()), to.as_str()),
-                EventKind::Step { step_id, from, to } => {
-                    (Some(step_id.as_str()), Some(from.as_str()), to.as_str())
-                }
-            };
-            let run = &*row.run.hyphenated().encode_lower(&mut key);
-            prepared.event.execute(params![
-                run,
-                row.seq,
-                now,
-                step,
-                from,
-                to,
-                row.attempt,
-                row.detail_text,
-            ])?;
+        let mut chunks = self.events.chunks_exact(EVENTS_AT_ONCE);
+        for chunk in &mut chunks {
+            for (row, event) in chunk.iter().enumerate() {
+                event.bind(&mut prepared.events, row * EVENT_COLUMNS, now, &mut key)?;
+            }
+            prepared.events.raw_execute()?;
+        }
+        for event in chunks.remainder() {
+            event.bind(&mut prepared.event, 0, now, &mut key)?;
+            prepared.event.raw_execute()?;
         }
         self.annotate(conn, now)?;
         Ok(())
@@ -529,19 +578,45 @@ fn stored_cap(bytes: usize) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
+/// How many step rows one `INSERT` of [`insert_steps`] writes (a statement's own work paid
+/// once for them, and the run's id bound once).
+const STEPS_AT_ONCE: usize = 32;
+
 /// Inserts pending step rows for the ids `steps`, at positions from `first` on (the
-/// statement looked up once, not once a row: a million-step run inserts a million).
+/// statements looked up once, not once a row: a million-step run inserts a million).
 fn insert_steps<'s>(
     conn: &Connection,
     run: &str,
     first: i64,
     steps: impl Iterator<Item = &'s str>,
 ) -> rusqlite::Result<()> {
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO steps (run_id, step_id, position, state) VALUES (?, ?, ?, 'pending')",
-    )?;
-    for (position, step) in (first..).zip(steps) {
-        insert.execute(params![run, step, position])?;
+    let insert = |rows: usize| {
+        let values: Vec<String> = (0..rows)
+            .map(|row| format!("(?1, ?{}, ?{}, 'pending')", 2 + 2 * row, 3 + 2 * row))
+            .collect();
+        conn.prepare_cached(&format!(
+            "INSERT INTO steps (run_id, step_id, position, state) VALUES {}",
+            values.join(", ")
+        ))
+    };
+    let (mut many, mut one) = (insert(STEPS_AT_ONCE)?, insert(1)?);
+    many.raw_bind_parameter(1, run)?;
+    one.raw_bind_parameter(1, run)?;
+    let mut chunk: Vec<(i64, &str)> = Vec::with_capacity(STEPS_AT_ONCE);
+    for row in (first..).zip(steps) {
+        chunk.push(row);
+        if chunk.len() == STEPS_AT_ONCE {
+            for (row, (position, step)) in chunk.drain(..).enumerate() {
+                many.raw_bind_parameter(2 + 2 * row, step)?;
+                many.raw_bind_parameter(3 + 2 * row, position)?;
+            }
+            many.raw_execute()?;
+        }
+    }
+    for (position, step) in chunk {
+        one.raw_bind_parameter(2, step)?;
+        one.raw_bind_parameter(3, position)?;
+        one.raw_execute()?;
     }
     Ok(())
 }
@@ -560,6 +635,7 @@ fn step_row(change: &StepTransition) -> StepRow {
     StepRow {
         run: change.run_id,
         step: change.step_id.clone(),
+        position: change.position,
         from: change.from.as_str(),
         to: change.to.as_str(),
         attempt: change.attempt,

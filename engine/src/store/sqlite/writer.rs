@@ -19,6 +19,7 @@ use super::Durability;
 use super::handover::Waits;
 use super::open::{Schema, classify_sqlite, look};
 use super::prepared::Prepared;
+use super::rowids::StepRowids;
 use super::write::{CommandRow, Creation, Failure, Rows, is_unique_violation};
 use super::writer_file::OpenedFile;
 use super::writer_lease::{self as lease, Acquired, Found};
@@ -112,6 +113,8 @@ struct Thread<'c> {
     prepared: Prepared<'c>,
     /// The next event number of every run this writer has written to.
     next_seq: HashMap<Uuid, i64>,
+    /// Where the step rows of the runs it writes to are.
+    rowids: StepRowids,
     /// The leases taken by owners that have committed nothing to their runs since.
     found: Found,
 }
@@ -184,6 +187,7 @@ impl Writer {
                     path,
                     prepared,
                     next_seq: HashMap::new(),
+                    rowids: StepRowids::default(),
                     found: Found::default(),
                 };
                 let closed = thread.serve(receive);
@@ -471,9 +475,9 @@ impl Thread<'_> {
 
     /// Commits in one `BEGIN IMMEDIATE` transaction, rolled back on any failure.
     fn commit(&mut self, mut commit: Commit) -> Result<CommitReport> {
-        let next_seq = &self.next_seq;
+        let (next_seq, rowids) = (&self.next_seq, &mut self.rowids);
         let written =
-            (self.prepared).transaction(|prepared| write(prepared, &mut commit, next_seq));
+            (self.prepared).transaction(|prepared| write(prepared, &mut commit, next_seq, rowids));
         self.committed(commit, written)
     }
 
@@ -534,12 +538,12 @@ impl Thread<'_> {
             let _ = reply.send(self.commit(commit));
             return;
         }
-        let next_seq = &self.next_seq;
+        let (next_seq, rowids) = (&self.next_seq, &mut self.rowids);
         let together = self.prepared.transaction(|prepared| {
             let mut written = Vec::with_capacity(group.len());
             for (commit, _) in &mut group {
                 prepared.conn.execute_batch("SAVEPOINT one_commit")?;
-                let outcome = write(prepared, commit, next_seq);
+                let outcome = write(prepared, commit, next_seq, rowids);
                 if outcome.is_err() {
                     prepared.conn.execute_batch("ROLLBACK TO one_commit")?;
                 }
@@ -585,6 +589,7 @@ impl Thread<'_> {
                 && to.is_terminal()
             {
                 self.next_seq.remove(&event.run_id);
+                self.rowids.forget(event.run_id);
             }
         }
         Ok(CommitReport { events, halt_asked })
@@ -657,6 +662,7 @@ fn write(
     prepared: &mut Prepared<'_>,
     commit: &mut Commit,
     next_seq: &HashMap<Uuid, i64>,
+    rowids: &mut StepRowids,
 ) -> Result<Written, Failure> {
     let created = commit.create.as_ref().map(|create| create.id);
     let numbered = commit.rows.number(|run_id| match next_seq.get(&run_id) {
@@ -670,7 +676,7 @@ fn write(
     let (create, owner, now) = (commit.create.as_ref(), &commit.owner, commit.now);
     commit
         .rows
-        .write(prepared, create, owner, now.timestamp_millis())?;
+        .write(prepared, create, owner, now.timestamp_millis(), rowids)?;
     let halt_asked = create.is_none() && commit.rows.halt_asked(prepared)?;
     Ok(Written {
         numbered,
