@@ -299,3 +299,17 @@ mod grouped_commits;
 mod paths;
 mod refused;
 mod schema;
+
+#[test]
+fn the_bundled_sqlite_keeps_no_memory_statistics() {
+    // `.cargo/config.toml`: they would take a global mutex at every allocation and free.
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let mut pragma = conn.prepare("PRAGMA compile_options").unwrap();
+    let options: Vec<String> = (pragma.query_map([], |row| row.get(0)).unwrap())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        options.iter().any(|option| option == "DEFAULT_MEMSTATUS=0"),
+        "{options:?}"
+    );
+}
