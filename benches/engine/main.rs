@@ -85,7 +85,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(at) = args.iter().position(|arg| arg == "--child") {
         let spec: Value = serde_json::from_str(&args[at + 1]).expect("a child spec");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        // The runtime the `cairn` binary runs the engine on (src/main.rs): one thread,
+        // with the store's writer and the blocking pool beside it (docs/performance.md).
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a tokio runtime");
