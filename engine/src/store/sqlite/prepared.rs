@@ -7,7 +7,7 @@
 
 use rusqlite::{Connection, Statement};
 
-/// How many events one `INSERT` of [`Prepared::events`] writes: a statement's own work (its
+/// The most events one `INSERT` of [`Prepared::events`] writes: a statement's own work (its
 /// cursor opened, its parameters bound and cleared, its program started and halted) is paid
 /// once for them, not for each.
 pub(super) const EVENTS_AT_ONCE: usize = 32;
@@ -52,10 +52,9 @@ pub(super) struct Prepared<'c> {
     pub(super) step_at: Statement<'c>,
     /// A run's last state, guarded by the state it leaves: see `Rows::write`.
     pub(super) run: Statement<'c>,
-    /// One event.
-    pub(super) event: Statement<'c>,
-    /// [`EVENTS_AT_ONCE`] events.
-    pub(super) events: Statement<'c>,
+    /// The `INSERT`s of 1 to [`EVENTS_AT_ONCE`] events, each prepared when a commit first
+    /// writes that many: a pipeline's step writes 3 or 4 in one statement, not one by one.
+    events: Vec<Option<Statement<'c>>>,
     /// Whether a pause or a cancel of a run waits, not handled yet: `(run id)`. Run by the
     /// commits that start attempts only (`Rows::halt_asked`), on the `commands_pending` index.
     pub(super) halt_asked: Statement<'c>,
@@ -81,13 +80,21 @@ impl<'c> Prepared<'c> {
                      lease_expires = IIF(?7, NULL, lease_expires)
                  WHERE id = ?1 AND state = ?8",
             )?,
-            event: conn.prepare(&insert_events(1))?,
-            events: conn.prepare(&insert_events(EVENTS_AT_ONCE))?,
+            events: (0..EVENTS_AT_ONCE).map(|_| None).collect(),
             halt_asked: conn.prepare(
                 "SELECT EXISTS (SELECT 1 FROM commands
                      WHERE run_id = ? AND handled_at IS NULL AND kind IN ('pause', 'cancel'))",
             )?,
         })
+    }
+
+    /// The `INSERT` of `rows` events, from 1 to [`EVENTS_AT_ONCE`].
+    pub(super) fn events(&mut self, rows: usize) -> rusqlite::Result<&mut Statement<'c>> {
+        let insert = match self.events[rows - 1].take() {
+            Some(insert) => insert,
+            None => self.conn.prepare(&insert_events(rows))?,
+        };
+        Ok(self.events[rows - 1].insert(insert))
     }
 
     /// Runs `work` in a `BEGIN IMMEDIATE` transaction, committed if it succeeds and rolled

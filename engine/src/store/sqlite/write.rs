@@ -1,4 +1,4 @@
-//! How a batch of transitions is written: one prepared statement per row, typed binds.
+//! How a batch of transitions is written: prepared statements, typed binds.
 //!
 //! The writer thread (see `writer.rs`) runs a commit in one `BEGIN IMMEDIATE` transaction:
 //! the new run (if any), the fencing check of every run the batch writes to, what the batch
@@ -427,16 +427,12 @@ impl Rows {
                 .execute(params![now, run, row.ended])?;
             }
         }
-        let mut chunks = self.events.chunks_exact(EVENTS_AT_ONCE);
-        for chunk in &mut chunks {
+        for chunk in self.events.chunks(EVENTS_AT_ONCE) {
+            let insert = prepared.events(chunk.len())?;
             for (row, event) in chunk.iter().enumerate() {
-                event.bind(&mut prepared.events, row * EVENT_COLUMNS, now, &mut key)?;
+                event.bind(insert, row * EVENT_COLUMNS, now, &mut key)?;
             }
-            prepared.events.raw_execute()?;
-        }
-        for event in chunks.remainder() {
-            event.bind(&mut prepared.event, 0, now, &mut key)?;
-            prepared.event.raw_execute()?;
+            insert.raw_execute()?;
         }
         self.annotate(conn, now)?;
         Ok(())
