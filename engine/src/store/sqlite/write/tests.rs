@@ -42,8 +42,8 @@ fn a_step_that_moves_twice_is_one_row_and_two_numbered_events() {
 }
 
 /// A connection to a database of the whole schema in memory, with run `run` (leased by
-/// `"me"`) and its ready steps `a` and `b` at positions 0 and 1; and their rowids.
-fn two_ready_steps(run: Uuid) -> (Connection, i64, i64) {
+/// `"me"`) and the ready steps `ids`, at positions 0, 1, ...
+fn ready_steps(run: Uuid, ids: &[&str]) -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     for migration in super::super::open::MIGRATOR.iter() {
         conn.execute_batch(migration.sql.as_str()).unwrap();
@@ -51,11 +51,22 @@ fn two_ready_steps(run: Uuid) -> (Connection, i64, i64) {
     conn.execute_batch(&format!(
         "INSERT INTO workflows (hash, name, definition, created_at) VALUES ('h', 'w', '{{}}', 1);
          INSERT INTO runs (id, workflow_hash, workflow_name, state, created_at, lease_owner)
-             VALUES ('{run}', 'h', 'w', 'running', 1, 'me');
-         INSERT INTO steps (run_id, step_id, position, state) VALUES ('{run}', 'a', 0, 'ready');
-         INSERT INTO steps (run_id, step_id, position, state) VALUES ('{run}', 'b', 1, 'ready');"
+             VALUES ('{run}', 'h', 'w', 'running', 1, 'me');"
     ))
     .unwrap();
+    for (position, id) in ids.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO steps (run_id, step_id, position, state) VALUES (?, ?, ?, 'ready')",
+            params![run.to_string(), id, position as i64],
+        )
+        .unwrap();
+    }
+    conn
+}
+
+/// [`ready_steps`] `a` and `b`, and their rowids.
+fn two_ready_steps(run: Uuid) -> (Connection, i64, i64) {
+    let conn = ready_steps(run, &["a", "b"]);
     let rowid = |step: &str| {
         conn.query_row("SELECT rowid FROM steps WHERE step_id = ?", [step], |row| {
             row.get(0)
@@ -66,24 +77,78 @@ fn two_ready_steps(run: Uuid) -> (Connection, i64, i64) {
     (conn, a, b)
 }
 
-/// Writes one transition of step `id` (at `position`) of `run` with `rowids`.
-fn write_one(
+/// Writes the moves of `run`'s steps, each `(id, position)` from `from` to `to`, as one
+/// batch with `rowids`.
+fn write_moves(
     conn: &Connection,
     rowids: &mut StepRowids,
     run: Uuid,
-    (id, position): (&str, usize),
-    from: StepState,
+    steps: &[(&str, usize)],
+    (from, to): (StepState, StepState),
 ) -> Result<(), Failure> {
-    let mut change = StepTransition::new(run, id, from, StepState::Running);
-    change.position = Some(position);
     let mut batch = Batch::new();
-    batch.push(Transition::Step(change)).unwrap();
+    for &(id, position) in steps {
+        let mut change = StepTransition::new(run, id, from, to);
+        change.position = Some(position);
+        batch.push(Transition::Step(change)).unwrap();
+    }
     let mut rows = Rows::new(batch);
     let next = "SELECT COALESCE(MAX(seq), 0) + 1 FROM events";
     rows.number(|_| conn.query_row(next, [], |row| row.get(0)))
         .unwrap();
     let mut prepared = Prepared::new(conn).unwrap();
     prepared.transaction(|prepared| rows.write(prepared, None, "me", 1, rowids))
+}
+
+/// Writes one transition of step `id` (at `position`) of `run` to `running` with `rowids`.
+fn write_one(
+    conn: &Connection,
+    rowids: &mut StepRowids,
+    run: Uuid,
+    step: (&str, usize),
+    from: StepState,
+) -> Result<(), Failure> {
+    write_moves(conn, rowids, run, &[step], (from, StepState::Running))
+}
+
+#[test]
+fn every_event_of_a_commit_is_written_in_order_whatever_their_count() {
+    let run = Uuid::now_v7();
+    let names: Vec<String> = (0..70).map(|i| format!("s{i}")).collect();
+    let ids: Vec<&str> = names.iter().map(String::as_str).collect();
+    let conn = ready_steps(run, &ids);
+    let steps: Vec<(&str, usize)> = ids.iter().copied().zip(0..).collect();
+    let mut rowids = StepRowids::default();
+    // 70 events (two statements of 32 rows and one of 6), then 3 and 1.
+    let moves = [
+        (&steps[..], StepState::Ready, StepState::Running),
+        (&steps[..3], StepState::Running, StepState::Succeeded),
+        (&steps[3..4], StepState::Running, StepState::Succeeded),
+    ];
+    let mut expected = Vec::new();
+    for (moved, from, to) in moves {
+        write_moves(&conn, &mut rowids, run, moved, (from, to)).unwrap();
+        for (id, _) in moved {
+            let seq = expected.len() as i64 + 1;
+            expected.push((
+                seq,
+                id.to_string(),
+                from.as_str().to_owned(),
+                to.as_str().to_owned(),
+            ));
+        }
+    }
+    let mut read = conn
+        .prepare("SELECT seq, step_id, from_state, to_state FROM events ORDER BY seq")
+        .unwrap();
+    let written: Vec<(i64, String, String, String)> = read
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(written, expected);
 }
 
 #[test]
