@@ -43,14 +43,8 @@ impl ProcessGroup {
 
     /// Sends `signal` to every process of the group; a group already gone is not an error.
     pub(super) fn signal(&self, signal: Signal) {
-        if self.empty {
-            return;
-        }
-        match killpg(self.pgid, signal) {
-            Ok(()) | Err(Errno::ESRCH) => {}
-            Err(error) => {
-                tracing::warn!(pgid = self.pgid.as_raw(), %signal, %error, "cannot signal process group")
-            }
+        if !self.empty {
+            reaper::signal_group(self.pgid.as_raw(), signal);
         }
     }
 

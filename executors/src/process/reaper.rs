@@ -144,7 +144,7 @@ impl Registry {
 }
 
 /// Sends `signal` to process group `pgid`; a group already gone is not an error.
-fn signal_group(pgid: i32, signal: Signal) {
+pub(super) fn signal_group(pgid: i32, signal: Signal) {
     match killpg(Pid::from_raw(pgid), signal) {
         Ok(()) | Err(Errno::ESRCH) => {}
         Err(error) => tracing::warn!(pgid, %signal, %error, "cannot signal process group"),
