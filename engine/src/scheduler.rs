@@ -7,6 +7,7 @@
 //! the ledger marked running. So a step's output is durable before any step that reads it
 //! starts, and concurrent transitions share one commit. Every decision is the ledger's.
 
+mod clock;
 mod ledger;
 mod task;
 
@@ -153,7 +154,7 @@ impl Driver {
             run.run,
             run.judge,
             run.max_output_bytes,
-            Utc::now(),
+            clock::now(),
             run.redrive,
         )?;
         let cancel = engine.shutdown.child_token();
@@ -199,7 +200,7 @@ impl Driver {
         let mut draining = false;
         loop {
             // Read each time round: a redrive's clock starts with its last batch.
-            let deadline = self.ledger.deadline().map(instant_of);
+            let deadline = self.ledger.deadline().map(clock::instant_of);
             if self.ledger.is_over() {
                 return Ok(self.ledger.report());
             }
@@ -211,13 +212,13 @@ impl Driver {
             if self.tasks.is_empty() && self.ledger.is_draining() {
                 return self.stop(Input::Interrupted).await;
             }
-            let next_wake = self.ledger.next_wake().map(instant_of);
+            let next_wake = self.ledger.next_wake().map(clock::instant_of);
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return self.stop(Input::Interrupted).await,
                 () = self.engine.drain.cancelled(), if !draining => {
                     draining = true;
-                    self.ledger.apply(Input::Drain, Utc::now())?;
+                    self.ledger.apply(Input::Drain, clock::now())?;
                 }
                 Some(end) = self.item_ends.1.recv() => {
                     // Every item that ended since: they commit together (group commit).
@@ -251,7 +252,7 @@ impl Driver {
                 // starve the word of a lost lease, the deadline or the commands.
                 () = sleep_until(next_wake), if next_wake.is_some() => {}
             }
-            if self.ledger.stall_due(Utc::now()) {
+            if self.ledger.stall_due(clock::now()) {
                 // Signs of life are read at most once a `PROGRESS_POLL`, but always before a
                 // window is judged: one shorter than that would otherwise run out on an
                 // attempt that kept talking. Whether or not the bell was heard: another
@@ -263,7 +264,7 @@ impl Driver {
             // Whatever woke the loop: the select above takes an attempt's end before the
             // deadline, and a run of steps that end at once always has one ready, so a
             // deadline due by now would otherwise wait while turn after turn starts more.
-            if self.ledger.deadline().is_some_and(|at| at <= Utc::now()) {
+            if self.ledger.deadline().is_some_and(|at| at <= clock::now()) {
                 return self.stop(Input::TimedOut).await;
             }
             self.turn().await?;
@@ -287,7 +288,7 @@ impl Driver {
                 }
                 _ => Input::Command(command),
             };
-            self.ledger.apply(input, Utc::now())?;
+            self.ledger.apply(input, clock::now())?;
         }
         Ok(())
     }
@@ -295,7 +296,7 @@ impl Driver {
     /// Tells the ledger which running attempts, and which of their items, showed signs of
     /// life since the last look.
     fn read_progress(&mut self) -> Result<()> {
-        let now = Utc::now();
+        let now = clock::now();
         for (&step, watch) in &mut self.watches {
             let count = watch.progress.look();
             if count != watch.seen {
@@ -324,7 +325,7 @@ impl Driver {
     /// nothing; gives the lease up.
     pub(crate) async fn settle_commands(mut self) -> Result<RunReport> {
         self.read_commands().await?;
-        self.ledger.settle_halt(Utc::now())?;
+        self.ledger.settle_halt(clock::now())?;
         self.commit().await?;
         self.commit_work_left().await?;
         let owner = &self.engine.holder.owner;
@@ -336,7 +337,7 @@ impl Driver {
     /// time-out of many steps, a long cascade of skips), starting nothing.
     async fn commit_work_left(&mut self) -> Result<()> {
         while self.ledger.has_work_left() {
-            self.ledger.settle_halt(Utc::now())?;
+            self.ledger.settle_halt(clock::now())?;
             self.commit().await?;
         }
         Ok(())
@@ -345,7 +346,7 @@ impl Driver {
     /// One turn: the ledger decides at the current time, the decisions are committed (with
     /// the run's record if it is new), then the attempts it started are spawned.
     pub(crate) async fn turn(&mut self) -> Result<()> {
-        let starts = self.ledger.turn(Utc::now())?;
+        let starts = self.ledger.turn(clock::now())?;
         self.starts.extend(starts);
         self.commit().await
     }
@@ -364,7 +365,7 @@ impl Driver {
             index,
             outcome,
         };
-        self.ledger.apply(input, Utc::now())
+        self.ledger.apply(input, clock::now())
     }
 
     fn complete(&mut self, joined: Result<Completion, tokio::task::JoinError>) -> Result<()> {
@@ -379,10 +380,10 @@ impl Driver {
         }
         self.watches.remove(&step);
         if cut_off {
-            self.ledger.apply(Input::TimeLimit { step }, Utc::now())?;
+            self.ledger.apply(Input::TimeLimit { step }, clock::now())?;
         }
         let input = Input::Completed { step, outcome };
-        self.ledger.apply(input, Utc::now())
+        self.ledger.apply(input, clock::now())
     }
 
     /// Stops every attempt, then tells the ledger why (`TimedOut` ends the run, releasing
@@ -405,7 +406,7 @@ impl Driver {
             self.item(*end)?;
         }
         self.starts.clear();
-        self.ledger.apply(why, Utc::now())?;
+        self.ledger.apply(why, clock::now())?;
         self.commit().await?;
         if interrupted {
             let owner = &self.engine.holder.owner;
@@ -486,7 +487,7 @@ impl Driver {
         if !self.ledger.starts_no_items() {
             return Ok(false);
         }
-        let now = Utc::now();
+        let now = clock::now();
         for start in std::mem::take(&mut self.starts) {
             let step = start.step;
             tracing::info!(run_id = %self.run_id, step, "not started: the run is halted");
@@ -547,11 +548,6 @@ impl Driver {
         }
         Ok(())
     }
-}
-
-/// The tokio instant of a wall-clock time (now, if it is past).
-fn instant_of(at: DateTime<Utc>) -> Instant {
-    Instant::now() + (at - Utc::now()).to_std().unwrap_or_default()
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -144,7 +144,7 @@ impl Executor for Chatty {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn signs_of_life_keep_a_step_from_stalling_and_silence_does_not() {
     let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
         .executor("chatty", Arc::new(Chatty))
@@ -153,7 +153,8 @@ async fn signs_of_life_keep_a_step_from_stalling_and_silence_does_not() {
         .unwrap();
     // Each step lasts longer than its heartbeat: only the signs of life, seen by the
     // driver, keep the chatty ones going — also under a window shorter than the driver's
-    // poll of the signs (`PROGRESS_POLL`).
+    // poll of the signs (`PROGRESS_POLL`). On the paused clock the windows are exact: a
+    // sign every 100 ms, a window of 700 ms, however slow the machine.
     let engine = &engine;
     let run = |heartbeat: &str, silent: bool| {
         let workflow = json!({"name": "c", "steps": [{
