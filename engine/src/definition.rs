@@ -24,13 +24,13 @@ use crate::executor::ErrorClass;
 use crate::state::StepState;
 
 /// The largest `limits.max_steps` a workflow may ask for.
-pub const MAX_STEPS_CEILING: u64 = 10_000_000;
+pub(crate) const MAX_STEPS_CEILING: u64 = 10_000_000;
 /// The largest `max_parallel` a workflow may ask for, of the run (`limits`) or of a node.
 pub(crate) const MAX_PARALLEL_CEILING: u32 = 100_000;
 /// `limits.max_steps` when a workflow says nothing.
-pub const DEFAULT_MAX_STEPS: u64 = 100_000;
+pub(crate) const DEFAULT_MAX_STEPS: u64 = 100_000;
 /// `limits.max_parallel` when a workflow says nothing.
-pub const DEFAULT_MAX_PARALLEL: u32 = 8;
+pub(crate) const DEFAULT_MAX_PARALLEL: u32 = 8;
 /// The JSON Schema pattern of an environment variable's name in an executor's `with.env`:
 /// not empty, and no `=` or NUL (the names a process cannot be given). An executor's
 /// parameters schema names it in `propertyNames`, and the loader explains it.
@@ -251,7 +251,7 @@ impl Default for Stall {
 }
 
 /// `stall.loop_after` when a workflow says nothing.
-pub const DEFAULT_LOOP_AFTER: u32 = 3;
+pub(crate) const DEFAULT_LOOP_AFTER: u32 = 3;
 
 fn default_loop_after() -> u32 {
     DEFAULT_LOOP_AFTER

@@ -71,10 +71,10 @@ mod text;
 pub use approval::{Approval, ApprovalDecision, action_hash};
 pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
-    Backoff, DEFAULT_LOOP_AFTER, DEFAULT_MAX_PARALLEL, DEFAULT_MAX_STEPS, Defaults, Duration,
-    ENV_NAME_PATTERN, ID_PATTERN, Limits, MAX_DURATION, MAX_STEPS_CEILING, NUL_FREE_PATTERN, Node,
-    NodeKind, OnStall, Params, Retry, SCHEMA_MESSAGE_KEY, Stall, Trigger, Workflow,
-    editor_schema as workflow_editor_schema, is_env_name, is_id, schema as workflow_schema, whole,
+    Backoff, Defaults, Duration, ENV_NAME_PATTERN, ID_PATTERN, Limits, MAX_DURATION,
+    NUL_FREE_PATTERN, Node, NodeKind, OnStall, Params, Retry, SCHEMA_MESSAGE_KEY, Stall, Trigger,
+    Workflow, editor_schema as workflow_editor_schema, is_env_name, is_id,
+    schema as workflow_schema, whole,
 };
 pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
 pub use error::{Error, Result};
