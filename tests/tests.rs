@@ -19,6 +19,7 @@ mod run {
     mod db_names;
     mod deadlines;
     mod deep;
+    mod directories;
     mod durable;
     mod engines;
     mod executors;

@@ -34,6 +34,7 @@ pub(crate) async fn pipeline_commits(db: &Path, durability: Durability, n: usize
         guard: None,
         steps: (0..=n).map(|i| format!("s{i}").into()).collect(),
         max_output_bytes: cairn_engine::DEFAULT_MAX_OUTPUT_BYTES,
+        cwd: None,
     };
     let mut first = Batch::new();
     let start = RunTransition::new(run_id, RunState::Pending, RunState::Running);

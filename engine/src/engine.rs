@@ -213,13 +213,15 @@ impl Engine {
             guard: (self.inner.guard.as_ref()).map(|guard| guard.snapshot().unwrap_or_default()),
             steps: plan.steps().iter().map(|step| step.id.clone()).collect(),
             max_output_bytes: self.inner.max_output_bytes,
+            cwd: self.inner.cwd.clone(),
         };
         let steps = plan
             .steps()
             .iter()
             .map(|step| StepRecord::pending(&step.id))
             .collect();
-        let judge = self.judge_of(self.inner.guard.clone(), run.guard.as_deref());
+        let guard = self.inner.guard.clone();
+        let judge = Engine::judge_of(guard, run.guard.as_deref(), run.cwd.clone());
         let rate_limits = error::rate_limits(judge.guard.as_deref(), Some(run.id))?;
         let run = Takeover {
             run: Committed {

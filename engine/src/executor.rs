@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -104,6 +105,10 @@ pub struct ExecContext {
     /// step (a `for_each` item's, the item), so an executor that buffers what it reads need
     /// not keep more (nor stop sooner).
     pub max_output: usize,
+    /// The run's directory: where a step without `with.cwd` runs, and what a relative one
+    /// is taken from, whichever process drives the run ([`RunRecord::cwd`](crate::RunRecord::cwd));
+    /// `None`: the engine process's own.
+    pub cwd: Option<PathBuf>,
 }
 
 impl ExecContext {
@@ -116,6 +121,7 @@ impl ExecContext {
             deadline: None,
             limit: None,
             max_output: crate::DEFAULT_MAX_OUTPUT_BYTES,
+            cwd: None,
         }
     }
 }

@@ -51,9 +51,9 @@ pub(crate) struct Shared {
     pub(crate) executors: Executors,
     /// The guard of the runs this engine starts.
     pub(crate) guard: Option<Arc<dyn Guard>>,
-    /// The engine's directory, read once when it opened (`None` if it could not be): where
-    /// a step without `with.cwd` runs, what its guard judges a relative one from, and what
-    /// approvals are bound to ([`Judge`]).
+    /// The engine's directory, read once when it opened (`None` if it could not be): the
+    /// directory of the runs it starts ([`RunRecord::cwd`](crate::RunRecord::cwd)), and of
+    /// those stored without one that it drives.
     pub(crate) cwd: Option<PathBuf>,
     /// Who this engine is, as a lease holder.
     pub(crate) holder: LeaseHolder,
@@ -526,6 +526,7 @@ impl Driver {
                 deadline: start.timeout.map(|timeout| Instant::now() + timeout),
                 limit: start.timeout,
                 max_output: start.max_output,
+                cwd: self.ledger.cwd().cloned(),
             };
             let leaves = Arc::new(Semaphore::new(start.item_limit));
             let running = Arc::new(RunningItems::new(Arc::clone(&self.signs)));

@@ -11,6 +11,7 @@
 //! leases are taken and renewed per run, and a batch commits all or nothing.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -332,6 +333,9 @@ pub struct NewRun {
     pub steps: Arc<[Arc<str>]>,
     /// The cap on one step's serialized output the run is driven with, from its start on.
     pub max_output_bytes: usize,
+    /// The directory the run is started in ([`RunRecord::cwd`]); `None` if the engine could
+    /// not read its own.
+    pub cwd: Option<PathBuf>,
 }
 
 /// A run as stored.
@@ -364,6 +368,11 @@ pub struct RunRecord {
     /// with, or the last one recorded since ([`Batch::record_max_output`]). `None` for a
     /// run recorded before caps were stored: it keeps the cap of the engine driving it.
     pub max_output_bytes: Option<usize>,
+    /// The directory the run was started in: where its steps without `with.cwd` run, what a
+    /// relative one and the guard's `cwd` roots are taken from, and what approvals are bound
+    /// to, whichever process drives it later. `None` for a run recorded before directories
+    /// were stored (or by an engine that could not read its own): the driving engine's then.
+    pub cwd: Option<PathBuf>,
     /// The lease of the engine driving the run, if one holds it (an ended run's only while
     /// it is being redriven).
     pub lease: Option<Lease>,

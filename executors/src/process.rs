@@ -93,7 +93,7 @@ const REAP_WAIT: Duration = Duration::from_secs(5);
 /// | `command` | argv array, required: `["prog", "arg", ...]`; no shell (write `["sh", "-c", "..."]` for one) |
 /// | `input` | any JSON, written to stdin (`null` when absent) followed by a newline, then EOF |
 /// | `env` | object of strings added to the environment |
-/// | `cwd` | working directory; must exist |
+/// | `cwd` | working directory; must exist; a relative one is taken from the run's ([`ExecContext::cwd`]), where a step without one runs |
 /// | `kill_grace` | duration between SIGTERM and SIGKILL, overriding the executor's |
 ///
 /// The output is stdout parsed as JSON, else stdout as a string (one trailing newline
@@ -264,14 +264,16 @@ impl ProcessExecutor {
         ctx: &ExecContext,
         mode: Io,
     ) -> RawRun {
-        let program = params.command[0].as_str();
-        let cwd_problem = match &params.cwd {
-            Some(cwd) => check_dir(cwd).await.err(),
-            None => None,
-        };
-        if let Some(message) = cwd_problem {
+        let mut params = params;
+        let dir = StartDir::of(params.cwd.take(), ctx.cwd.as_deref());
+        if let Some(dir) = &dir
+            && let Err(message) = dir.check().await
+        {
             return RawRun::failed(ErrorClass::BadParams, message);
         }
+        let named = dir.as_ref().map_or("", |dir| dir.named);
+        params.cwd = dir.map(|dir| dir.path);
+        let program = params.command[0].as_str();
         let identity = Identity::of(action);
         let mut command = self.command(action, &identity, &params);
         let mut child = match command.spawn() {
@@ -279,7 +281,7 @@ impl ProcessExecutor {
             Err(error) => {
                 let cwd = params.cwd.as_deref();
                 let found = seen_from(cwd, Path::new(command.as_std().get_program()));
-                let message = spawn_error(program, &found, cwd, &error);
+                let message = spawn_error(program, &found, cwd.map(|cwd| (cwd, named)), &error);
                 return RawRun::failed(ErrorClass::SpawnFailed, message);
             }
         };
@@ -567,28 +569,52 @@ async fn drain<T>(mut task: JoinHandle<T>, stop: &CancellationToken) -> Option<T
     }
 }
 
-/// Checks that `cwd` is an existing directory.
-async fn check_dir(cwd: &Path) -> Result<(), String> {
-    match tokio::fs::metadata(cwd).await {
-        Ok(metadata) if metadata.is_dir() => Ok(()),
-        Ok(_) => Err(format!(
-            "`with.cwd` {} is not a directory",
-            cairn_engine::path_text(cwd)
-        )),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Err(format!(
-            "`with.cwd` {} does not exist",
-            cairn_engine::path_text(cwd)
-        )),
-        Err(error) => Err(format!(
-            "`with.cwd` {} cannot be used: {error}",
-            cairn_engine::path_text(cwd)
-        )),
+/// The directory a step's process starts in, and what its messages call it.
+#[derive(Debug)]
+struct StartDir {
+    path: PathBuf,
+    named: &'static str,
+}
+
+impl StartDir {
+    /// `with.cwd` (`cwd`), taken from the run's directory (`run`, [`ExecContext::cwd`]) when
+    /// it is relative; else the run's directory; `None` (cairn's own) when neither is known.
+    fn of(cwd: Option<PathBuf>, run: Option<&Path>) -> Option<StartDir> {
+        match (cwd, run) {
+            (Some(cwd), run) => Some(StartDir {
+                path: run.map_or(cwd.clone(), |run| run.join(&cwd)),
+                named: "`with.cwd`",
+            }),
+            (None, Some(run)) => Some(StartDir {
+                path: run.to_owned(),
+                named: "the run's directory",
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// Checks that the directory exists.
+    async fn check(&self) -> Result<(), String> {
+        let (named, dir) = (self.named, cairn_engine::path_text(&self.path));
+        match tokio::fs::metadata(&self.path).await {
+            Ok(metadata) if metadata.is_dir() => Ok(()),
+            Ok(_) => Err(format!("{named} {dir} is not a directory")),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                Err(format!("{named} {dir} does not exist"))
+            }
+            Err(error) => Err(format!("{named} {dir} cannot be used: {error}")),
+        }
     }
 }
 
 /// The message of a failed spawn, naming the program; `found` is where the spawn looked
-/// for it, seen from cairn's directory, and `cwd` the step's.
-fn spawn_error(program: &str, found: &Path, cwd: Option<&Path>, error: &io::Error) -> String {
+/// for it, seen from cairn's directory, and `cwd` the step's, with what it is called.
+fn spawn_error(
+    program: &str,
+    found: &Path,
+    cwd: Option<(&Path, &str)>,
+    error: &io::Error,
+) -> String {
     match error.kind() {
         // The file is there: what the kernel did not find is what it needs to run it.
         io::ErrorKind::NotFound if found.is_file() => match interpreter(found) {
@@ -600,8 +626,9 @@ fn spawn_error(program: &str, found: &Path, cwd: Option<&Path>, error: &io::Erro
             ),
         },
         io::ErrorKind::NotFound => match cwd {
-            Some(cwd) if program.contains('/') && !program.starts_with('/') => format!(
-                "command `{program}` not found in `with.cwd` {}: a relative program is found from the step's `cwd`",
+            Some((cwd, named)) if program.contains('/') && !program.starts_with('/') => format!(
+                "command `{program}` not found in {named} {}: a relative program is found from \
+                 the directory the step starts in",
                 cairn_engine::path_text(cwd)
             ),
             _ => format!("command `{program}` not found"),

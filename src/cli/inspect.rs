@@ -422,6 +422,7 @@ mod tests {
             guard: None,
             steps: vec!["a".into(), "b".into()].into(),
             max_output_bytes: 1_000,
+            cwd: None,
         }
     }
 

@@ -31,6 +31,7 @@ async fn an_illegal_transition_cannot_be_committed_through_the_public_api() {
         guard: None,
         steps: vec!["a".into()].into(),
         max_output_bytes: cairn_engine::DEFAULT_MAX_OUTPUT_BYTES,
+        cwd: None,
     };
     let mut first = Batch::new();
     first

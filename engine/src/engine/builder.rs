@@ -117,9 +117,10 @@ impl EngineBuilder {
     /// date) and returns the engine. A guard whose rate limits name an executor the engine
     /// does not have is refused first ([`Error::UnknownRateLimit`]), as is one that panics
     /// when asked for them ([`Error::GuardPanicked`]). The process's working directory is
-    /// read here, once: the engine's directory, where a step without `with.cwd` runs, the
-    /// one its guard judges a relative `with.cwd` from ([`Facts::cwd`](crate::Facts::cwd))
-    /// and approvals are bound to.
+    /// read here, once: the engine's directory, stored with every run it starts as the
+    /// run's ([`RunRecord::cwd`](crate::RunRecord::cwd): where a step without `with.cwd`
+    /// runs, the one its guard judges a relative `with.cwd` from, [`Facts::cwd`](crate::Facts::cwd),
+    /// and approvals are bound to).
     pub async fn open(self) -> Result<Engine> {
         let limits = error::rate_limits(self.guard.as_deref(), None)?;
         if let Some(limit) =

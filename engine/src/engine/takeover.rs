@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::panic;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -21,14 +22,18 @@ use crate::state::{Batch, RunState, StepState};
 use crate::store::{RunRecord, Standing, StepRecord, digest};
 
 impl Engine {
-    /// The judge of a run by `guard`, whose snapshot is `snapshot`, in this engine's
-    /// directory, read when it opened (where a step without `with.cwd` runs; the guard
-    /// judges a relative one from it, and approvals are bound to it).
-    pub(super) fn judge_of(&self, guard: Option<Arc<dyn Guard>>, snapshot: Option<&str>) -> Judge {
+    /// The judge of a run by `guard`, whose snapshot is `snapshot`, in the run's directory
+    /// `cwd` (where a step without `with.cwd` runs; the guard judges a relative one from it,
+    /// and approvals are bound to it).
+    pub(super) fn judge_of(
+        guard: Option<Arc<dyn Guard>>,
+        snapshot: Option<&str>,
+        cwd: Option<PathBuf>,
+    ) -> Judge {
         Judge {
             guard,
             hash: snapshot.map(digest),
-            cwd: self.inner.cwd.clone(),
+            cwd,
         }
     }
 }
@@ -270,11 +275,13 @@ impl Engine {
     }
 
     /// The guard `record` is judged by: the one it started with, restored from its snapshot
-    /// by this engine's guard; none if it started without one.
+    /// by this engine's guard; none if it started without one. In the directory the run was
+    /// started in, or this engine's for a run recorded before directories were stored.
     /// Callers restore it before they write anything for the run.
     pub(super) fn restore_guard(&self, record: &RunRecord) -> Result<Judge> {
+        let cwd = (record.cwd.clone()).or_else(|| self.inner.cwd.clone());
         let Some(snapshot) = &record.guard else {
-            return Ok(Judge::default());
+            return Ok(Engine::judge_of(None, None, cwd));
         };
         let refused = |message: &str| Error::Guard {
             run: record.id,
@@ -290,7 +297,7 @@ impl Engine {
                 error,
             })?
         };
-        Ok(self.judge_of(Some(guard), Some(snapshot)))
+        Ok(Engine::judge_of(Some(guard), Some(snapshot), cwd))
     }
 }
 

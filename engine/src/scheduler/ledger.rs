@@ -170,8 +170,9 @@ pub(crate) struct Committed {
     pub(crate) executors: Executors,
 }
 
-/// The guard a run is judged by, the hash of its snapshot and the engine's directory
-/// (approvals are bound to both, [`action_hash`](crate::approval::action_hash)).
+/// The guard a run is judged by, the hash of its snapshot and the run's directory
+/// ([`RunRecord::cwd`](crate::RunRecord::cwd); approvals are bound to both,
+/// [`action_hash`](crate::approval::action_hash)).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Judge {
     pub(crate) guard: Option<Arc<dyn Guard>>,
@@ -300,7 +301,8 @@ pub(crate) struct Ledger {
     max_output_bytes: usize,
     guard: Option<Arc<dyn Guard>>,
     guard_hash: Option<String>,
-    /// The engine's directory, which approvals are bound to.
+    /// The run's directory: where its steps without `with.cwd` run, what the guard judges a
+    /// relative one from, and what approvals are bound to.
     cwd: Option<PathBuf>,
     /// What budgets count: the run's steps' spending, and its superseded plans'.
     tally: Spent,
@@ -486,6 +488,11 @@ impl Ledger {
     /// while a redrive is under way, whose clock starts with its last batch.
     pub(crate) fn deadline(&self) -> Option<DateTime<Utc>> {
         self.deadline.filter(|_| self.redriving.is_none())
+    }
+
+    /// The run's directory ([`Judge::cwd`]).
+    pub(crate) fn cwd(&self) -> Option<&PathBuf> {
+        self.cwd.as_ref()
     }
 
     /// How the run stands.

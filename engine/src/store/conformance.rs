@@ -4,6 +4,7 @@
 //! another crate (PostgreSQL, later) is held to exactly the same semantics.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -195,6 +196,7 @@ fn new_run(id: Uuid) -> NewRun {
         guard: Some(r#"{"default": "deny"}"#.into()),
         steps: vec!["a".into(), "b".into()].into(),
         max_output_bytes: 4_000_000,
+        cwd: Some(PathBuf::from("/work/the run's")),
     }
 }
 
@@ -309,6 +311,11 @@ async fn transitions_commit_with_their_events_in_order(store: &impl Store) {
     let unknown = store.input(Uuid::now_v7()).await.unwrap_err();
     assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown}");
     assert_eq!(record.guard.as_deref(), Some(r#"{"default": "deny"}"#));
+    let started_in = Some(PathBuf::from("/work/the run's"));
+    assert_eq!(
+        record.cwd, started_in,
+        "the directory the run was started in"
+    );
     assert_eq!(record.updated_at, history[4].at);
     let since = store.starts_since(run, history[0].at).await.unwrap();
     assert_eq!(

@@ -155,6 +155,7 @@ impl Store for MemoryStore {
                 updated_at: at,
                 deadline: None,
                 max_output_bytes: Some(run.max_output_bytes),
+                cwd: run.cwd.clone(),
                 lease: Some(Lease {
                     holder: holder.clone(),
                     expires: at + ttl,

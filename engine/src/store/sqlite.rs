@@ -5,6 +5,7 @@
 //! serves queries. WAL mode lets readers and the writer proceed side by side, also across
 //! processes.
 
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -365,7 +366,7 @@ impl Store for SqliteStore {
             "SELECT r.id, r.workflow_name, r.workflow_hash, r.state, r.output, r.error,
                     r.error_class, r.created_at, (SELECT at FROM events e WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1) AS updated_at,
                     p.policy, r.deadline_at, r.lease_owner, r.lease_host, r.lease_pid,
-                    r.lease_pid_start, r.lease_expires, r.max_output_bytes
+                    r.lease_pid_start, r.lease_expires, r.max_output_bytes, r.cwd
              FROM runs r LEFT JOIN policies p ON p.hash = r.policy_hash
              WHERE r.id = ?1",
         )
@@ -670,6 +671,9 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         max_output_bytes: (column::<Option<i64>>(row, 16)?)
             .map(|cap| in_range(row.column(16).name(), cap))
             .transpose()?,
+        // The directory's bytes, as the engine read it (a path need not be UTF-8).
+        cwd: (column::<Option<Vec<u8>>>(row, 17)?)
+            .map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes))),
         lease: match column::<Option<String>>(row, 11)? {
             Some(owner) => Some(Lease {
                 holder: LeaseHolder {

@@ -81,7 +81,8 @@ pub(super) struct AgentParams {
     ))]
     #[serde(default)]
     pub(super) env: BTreeMap<String, String>,
-    /// The CLI's working directory, which must exist; the engine's when absent.
+    /// The CLI's working directory, which must exist: the run's when absent (where it was
+    /// started), which a relative one is taken from.
     #[serde(default)]
     pub(super) cwd: Option<PathBuf>,
     /// The grace between SIGTERM and SIGKILL, overriding the process executor's.

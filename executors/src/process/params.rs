@@ -30,7 +30,8 @@ pub(crate) struct ProcessParams {
     ))]
     #[serde(default)]
     pub(crate) env: BTreeMap<String, String>,
-    /// The working directory, which must exist; the engine's when absent.
+    /// The working directory, which must exist: the run's when absent (where it was started),
+    /// which a relative one is taken from.
     #[serde(default)]
     pub(crate) cwd: Option<PathBuf>,
     /// The grace between SIGTERM and SIGKILL, overriding the executor's.

@@ -257,6 +257,35 @@ async fn runs_in_cwd() {
 }
 
 #[tokio::test]
+async fn runs_in_the_runs_directory_whichever_process_drives_it() {
+    let run = tempfile::tempdir().unwrap();
+    std::fs::create_dir(run.path().join("sub")).unwrap();
+    let ctx = || ExecContext {
+        cwd: Some(run.path().to_owned()),
+        ..ExecContext::new()
+    };
+    let executor = ProcessExecutor::new();
+    let pwd = |params| run_with(&executor, params, ctx());
+    let started_in = run.path().canonicalize().unwrap();
+    // Without `with.cwd`: the run's directory, not the test process's.
+    let outcome = pwd(json!({"command": ["pwd", "-P"]})).await;
+    assert_eq!(outcome.result, Ok(json!(started_in.to_str().unwrap())));
+    // A relative `with.cwd` is taken from it.
+    let outcome = pwd(json!({"command": ["pwd", "-P"], "cwd": "sub"})).await;
+    let sub = started_in.join("sub");
+    assert_eq!(outcome.result, Ok(json!(sub.to_str().unwrap())));
+    // Gone, it is named as the run's.
+    let gone = run.path().join("gone");
+    let ctx = ExecContext {
+        cwd: Some(gone.clone()),
+        ..ExecContext::new()
+    };
+    let outcome = run_with(&executor, json!({"command": ["pwd"]}), ctx).await;
+    let message = format!("the run's directory {} does not exist", gone.display());
+    assert_eq!(error(&outcome), (ErrorClass::BadParams, message.as_str()));
+}
+
+#[tokio::test]
 async fn exports_the_cairn_variables_and_with_env() {
     let mut action: Action = action(
         "process",

@@ -173,6 +173,25 @@ async fn find_in(path: &Path, id: Uuid) -> Result<Uuid> {
     found.map(|record| record.id)
 }
 
+#[tokio::test]
+async fn a_runs_directory_is_kept_byte_for_byte() {
+    use std::os::unix::ffi::OsStringExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&StoreOptions::new(dir.path().join("cairn.db")))
+        .await
+        .unwrap();
+    // A directory's name need not be UTF-8.
+    let started_in = PathBuf::from(std::ffi::OsString::from_vec(b"/srv/caf\xe9".to_vec()));
+    for cwd in [Some(started_in), None] {
+        let (run, holder) = one_step_run();
+        let run = NewRun { cwd, ..run };
+        let ttl = Duration::from_secs(60);
+        (store.create_run(&run, &holder, ttl, Batch::new()).await).unwrap();
+        let record = store.find_run(&run.id.to_string()).await.unwrap();
+        assert_eq!(record.cwd, run.cwd);
+    }
+}
+
 /// A new one-step run, and who holds its lease.
 fn one_step_run() -> (NewRun, LeaseHolder) {
     let run = NewRun {
@@ -183,6 +202,7 @@ fn one_step_run() -> (NewRun, LeaseHolder) {
         guard: None,
         steps: vec!["a".into()].into(),
         max_output_bytes: crate::DEFAULT_MAX_OUTPUT_BYTES,
+        cwd: None,
     };
     let holder = LeaseHolder {
         owner: "me".into(),

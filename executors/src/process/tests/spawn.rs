@@ -79,7 +79,8 @@ async fn a_relative_program_is_looked_for_from_the_steps_cwd() {
     assert_eq!(
         message,
         format!(
-            "command `{script}` not found in `with.cwd` {}: a relative program is found from the step's `cwd`",
+            "command `{script}` not found in `with.cwd` {}: a relative program is found from \
+             the directory the step starts in",
             cwd.path().display()
         )
     );

@@ -1,6 +1,7 @@
 //! A new run's record: its snapshot, its row (leased to its creator), its input, its pending
 //! steps and its creation event, written by the commit that makes its first turn.
 
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use rusqlite::{Connection, params};
@@ -25,6 +26,8 @@ pub(in crate::store::sqlite) struct Creation {
     expires: i64,
     policy: Option<(String, String)>,
     max_output_bytes: usize,
+    /// The directory's bytes.
+    cwd: Option<Vec<u8>>,
 }
 
 impl Creation {
@@ -44,6 +47,7 @@ impl Creation {
             expires,
             policy: (run.guard.as_ref()).map(|policy| (digest(policy), policy.clone())),
             max_output_bytes: run.max_output_bytes,
+            cwd: (run.cwd.as_ref()).map(|dir| dir.as_os_str().as_bytes().to_vec()),
         }
     }
 
@@ -76,8 +80,8 @@ impl Creation {
         conn.prepare_cached(
             "INSERT INTO runs (id, workflow_hash, workflow_name, state, created_at,
                                lease_owner, lease_host, lease_pid, lease_pid_start, lease_expires,
-                               policy_hash, max_output_bytes)
-             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
+                               policy_hash, max_output_bytes, cwd)
+             VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )?
         .execute(params![
             id,
@@ -91,6 +95,7 @@ impl Creation {
             self.expires,
             self.policy.as_ref().map(|(hash, _)| hash),
             stored_cap(self.max_output_bytes),
+            self.cwd,
         ])?;
         conn.prepare_cached("INSERT INTO inputs (run_id, input) VALUES (?, zeroblob(?))")?
             .execute(params![id, self.input.len() as i64])?;
