@@ -32,7 +32,7 @@ pub(crate) struct ApproveArgs {
     /// Why (kept in the run's history).
     #[arg(long)]
     reason: Option<String>,
-    /// Who decides (default: $USER).
+    /// Who decides (default: $USER, else the user cairn runs as).
     #[arg(long)]
     by: Option<String>,
 }
@@ -50,7 +50,7 @@ pub(crate) struct DenyArgs {
     /// Why (kept in the run's history and the step's error); not empty or blank.
     #[arg(long)]
     reason: String,
-    /// Who decides (default: $USER).
+    /// Who decides (default: $USER, else the user cairn runs as).
     #[arg(long)]
     by: Option<String>,
 }

@@ -21,7 +21,7 @@ pub(crate) struct SteerArgs {
     /// Why (kept in the run's history).
     #[arg(long)]
     reason: Option<String>,
-    /// Who asks (default: $USER).
+    /// Who asks (default: $USER, else the user cairn runs as).
     #[arg(long)]
     by: Option<String>,
 }
@@ -152,10 +152,17 @@ fn request(args: &SteerArgs) -> Request {
     Request::new(operator(args.by.clone()), args.reason.clone())
 }
 
-/// Who asks or decides: `--by`, else `$USER`, else `unknown` (kept in the run's history).
+/// Who asks or decides: `--by`, else `$USER`, else the name of the process's user (cron,
+/// systemd and containers set no `$USER`), else its uid (kept in the run's history).
 pub(crate) fn operator(by: Option<String>) -> String {
-    by.or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into())
+    let user = || std::env::var("USER").ok().filter(|user| !user.is_empty());
+    by.or_else(user).unwrap_or_else(|| {
+        let uid = nix::unistd::getuid();
+        match nix::unistd::User::from_uid(uid) {
+            Ok(Some(user)) => user.name,
+            _ => format!("uid {uid}"),
+        }
+    })
 }
 
 #[cfg(test)]

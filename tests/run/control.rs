@@ -345,6 +345,33 @@ fn a_cancel_read_by_an_engine_that_dies_in_the_kill_grace_never_starts_the_step_
     assert_eq!(end["detail"]["cancelled"]["reason"], "wrong branch");
 }
 
+#[test]
+fn a_command_sent_without_user_set_is_by_the_user_cairn_runs_as() {
+    let scratch = Scratch::new();
+    let workflow = held_then_b(&scratch, "");
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // As under cron, systemd or a container: no `$USER` (a run no engine drives is
+    // cancelled at once).
+    let mut cancel = scratch.command(&["cancel", &run]);
+    cancel.env_remove("USER");
+    assert_eq!(
+        code(&crate::output_of(&mut cancel, "cairn cancel")),
+        Some(0)
+    );
+    let uid = nix::unistd::getuid();
+    let user = nix::unistd::User::from_uid(uid)
+        .unwrap()
+        .map_or(format!("uid {uid}"), |user| user.name);
+    let end = history(&scratch, &run)
+        .into_iter()
+        .find(|event| event["to"] == "cancelled" && event["step"].is_null())
+        .expect("the run's end is in the history");
+    assert_eq!(end["detail"]["cancelled"]["by"], user.as_str(), "{end}");
+}
+
 /// A step that marks its start, ignores SIGTERM and holds until the gate opens, with a
 /// kill grace long enough for the engine to die in.
 pub(super) fn deaf(scratch: &Scratch, id: &str, keys: Value) -> Value {
