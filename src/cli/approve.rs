@@ -25,6 +25,7 @@ pub(crate) struct ApproveArgs {
     /// The run's id (or a unique prefix of at least 4 characters).
     run: String,
     /// The step that awaits approval.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     step: String,
     /// Only this `for_each` item (default: every item of the step that waits).
     #[arg(long)]
@@ -43,6 +44,7 @@ pub(crate) struct DenyArgs {
     /// The run's id (or a unique prefix of at least 4 characters).
     run: String,
     /// The step that awaits approval.
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     step: String,
     /// Only this `for_each` item (the step is denied as a whole all the same).
     #[arg(long)]

@@ -33,7 +33,7 @@ pub(crate) struct RetryArgs {
     run: String,
     /// Run this step and everything downstream of it again (default: what failed, was
     /// denied, cancelled or skipped).
-    #[arg(long)]
+    #[arg(long, value_name = "STEP", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     from: Option<String>,
     #[command(flatten)]
     engine: EngineArgs,

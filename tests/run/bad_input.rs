@@ -394,6 +394,25 @@ fn a_database_path_sqlite_would_not_read_as_a_file_is_refused_before_anything_is
 }
 
 #[test]
+fn an_empty_step_id_is_refused_before_anything_is_read() {
+    let scratch = Scratch::new();
+    for args in [
+        &["retry", "0000", "--from", ""][..],
+        &["approve", "0000", ""],
+        &["deny", "0000", "", "--reason", "no"],
+    ] {
+        let output = scratch.cairn(args);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "cairn {args:?}: {message}");
+        assert!(
+            message.contains("a value is required"),
+            "cairn {args:?}: {message}"
+        );
+        assert!(!scratch.db().exists(), "cairn {args:?} made the database");
+    }
+}
+
+#[test]
 fn a_command_that_takes_a_run_over_names_a_missing_database_and_makes_none() {
     let scratch = Scratch::new();
     for args in [

@@ -346,6 +346,22 @@ fn a_cancel_read_by_an_engine_that_dies_in_the_kill_grace_never_starts_the_step_
 }
 
 #[test]
+fn a_ruling_on_a_step_its_stopped_engine_left_running_says_so() {
+    let scratch = Scratch::new();
+    let workflow = held_then_b(&scratch, "");
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let output = scratch.cairn(&["approve", &run, "a"]);
+    assert_eq!(code(&output), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    let why = "step `a` does not await approval (it was running when the engine driving the \
+               run stopped; `cairn resume` starts it again)";
+    assert!(said.contains(why), "{said}");
+}
+
+#[test]
 fn a_command_sent_without_user_set_is_by_the_user_cairn_runs_as() {
     let scratch = Scratch::new();
     let workflow = held_then_b(&scratch, "");

@@ -262,9 +262,17 @@ impl Engine {
             return Ok(Some(self.no_step(record, &ruling.step).await?));
         };
         if step.state != StepState::AwaitingApproval {
+            // A step left `running` by an engine that stopped runs nowhere: say so.
+            let how = if step.state == StepState::Running && !record.is_driven(Utc::now()) {
+                "it was running when the engine driving the run stopped; `cairn resume` \
+                 starts it again"
+                    .to_owned()
+            } else {
+                format!("it is {}", step.state)
+            };
             return Ok(Some(format!(
-                "step `{}` does not await approval (it is {})",
-                step.id, step.state
+                "step `{}` does not await approval ({how})",
+                step.id
             )));
         }
         let approvals = store.approvals(record.id).await?;
