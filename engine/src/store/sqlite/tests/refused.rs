@@ -75,6 +75,29 @@ async fn another_applications_sqlx_database_is_refused_and_left_unchanged() {
 }
 
 #[tokio::test]
+async fn a_cairn_database_whose_first_migration_changed_names_it_and_is_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = new_database(&dir).await;
+    let conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let change = "UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 1";
+    let before = refused_after(conn, &path, change).await;
+    let bytes = std::fs::read(&path).unwrap();
+    let message = before.to_string();
+    assert!(
+        matches!(&before, Error::Corrupt(_))
+            && message.contains("migration 1 was previously applied but has been modified"),
+        "{message}"
+    );
+    let again = SqliteStore::open(&StoreOptions::new(&path))
+        .await
+        .unwrap_err();
+    assert_eq!(again.to_string(), message);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "left unchanged");
+}
+
+#[tokio::test]
 async fn a_table_dropped_outside_cairn_is_named_when_the_database_opens() {
     let dir = tempfile::tempdir().unwrap();
     let path = new_database(&dir).await;
