@@ -42,7 +42,8 @@ pub enum Error {
         crate::path_text(.0)
     )]
     NotUtf8Name(PathBuf),
-    /// The database file does not exist (and the caller did not ask to create it).
+    /// The database file does not exist, or is empty (`touch` made it): there is no database
+    /// yet, and the caller did not ask to create one.
     #[error("{}: no such database", crate::path_text(.0))]
     MissingDatabase(PathBuf),
     /// The database path is a symbolic link that leads to no file: its target does not exist

@@ -394,6 +394,33 @@ fn a_database_path_sqlite_would_not_read_as_a_file_is_refused_before_anything_is
 }
 
 #[test]
+fn an_empty_file_is_no_database_yet_and_a_read_leaves_it_empty() {
+    let scratch = Scratch::new();
+    std::fs::write(scratch.db(), "").unwrap();
+    for args in [
+        &["show", "abcd"][..],
+        &["history", "abcd"],
+        &["cancel", "abcd"],
+    ] {
+        let output = scratch.cairn(args);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "cairn {args:?}: {message}");
+        assert!(
+            message.contains("no such database"),
+            "cairn {args:?}: {message}"
+        );
+    }
+    assert_eq!(scratch.json(&["runs", "--json"]), json!([]));
+    assert_eq!(
+        std::fs::metadata(scratch.db()).unwrap().len(),
+        0,
+        "left empty"
+    );
+    // A run makes its database there, as in a missing file.
+    scratch.run(Path::new("examples/hello.json"), &[], 0);
+}
+
+#[test]
 fn an_empty_step_id_is_refused_before_anything_is_read() {
     let scratch = Scratch::new();
     for args in [

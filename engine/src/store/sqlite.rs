@@ -152,6 +152,11 @@ impl SqliteStore {
                 missing => return Err(missing),
             }
         }
+        // An empty file holds no database yet, as a missing one: a command that only reads
+        // does not make cairn's schema in it.
+        if !options.create && std::fs::metadata(&path).is_ok_and(|file| file.len() == 0) {
+            return Err(Error::MissingDatabase(path));
+        }
         let busy_timeout = options.busy_timeout.min(LONGEST_BUSY_TIMEOUT);
         let connect = SqliteConnectOptions::new()
             .filename(&path)
