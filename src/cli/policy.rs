@@ -181,7 +181,7 @@ fn print_tests(
 const EXAMPLE_ACTION: &str = r#"{"executor": "process", "params": {"command": ["ls"]}}"#;
 
 /// The action `--action` gives: what a run's action would have, with a fresh run's defaults.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GivenAction {
     executor: String,
@@ -190,6 +190,7 @@ struct GivenAction {
     #[serde(default = "step")]
     step: String,
     #[serde(default = "first")]
+    #[schemars(range(min = 1))]
     attempt: u32,
 }
 
@@ -243,7 +244,8 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
         Ok(guard) => guard,
         Err(error) => return invalid(file, error, as_json),
     };
-    // Read as `--input` is: a key given twice is refused, not read as its last value.
+    // Read as `--input` is (a key given twice is refused, not read as its last value), and
+    // checked as a file is: every problem with its pointer, a misspelt key with the key meant.
     let value = cairn_engine::load_json(action, "--action")
         .map_err(|error| Error::Usage(error.to_string()))?;
     if !value.is_object() {
@@ -251,8 +253,9 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
             "--action: expected a JSON object such as {EXAMPLE_ACTION}, not {value}"
         )));
     }
-    let given: GivenAction = serde_json::from_value(value)
-        .map_err(|error| Error::Usage(format!("--action: {error}")))?;
+    let schema = cairn_engine::document_schema::<GivenAction>();
+    let given: GivenAction = cairn_engine::load_document(action, &schema, "--action")
+        .map_err(|error| Error::Usage(error.to_string()))?;
     let executors = workflow::executors();
     if !executors.contains_key(&given.executor) {
         let known: Vec<&str> = executors.keys().map(String::as_str).collect();
@@ -266,7 +269,7 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
     let problems = check_params(&executors, &given.executor, &given.params, "/params");
     if !problems.is_empty() {
         let lines: Vec<String> = (problems.iter())
-            .map(|problem| format!("--action{}: {}", problem.place, problem.message))
+            .map(|problem| format!("--action:{}: {}", problem.place, problem.message))
             .collect();
         return Err(Error::Usage(lines.join("\n")));
     }

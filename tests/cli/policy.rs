@@ -169,11 +169,15 @@ fn explain_refuses_an_action_no_run_could_have() {
         ),
         (
             r#"{"executor": "process", "params": {"command": ["rm", "x"]}, "bogus": 1}"#,
-            "cairn: --action: unknown field `bogus`, expected one of `executor`, `params`, `step`, `attempt`",
+            "cairn: --action:/bogus: unknown key `bogus`",
         ),
         (
             r#"{"params": {"command": ["rm", "x"]}}"#,
-            "cairn: --action: missing field `executor`",
+            "cairn: --action: missing key `executor`",
+        ),
+        (
+            r#"{"exector": "process", "attempt": 0}"#,
+            "cairn: --action: missing key `executor`\n--action:/attempt: 0 is less than the minimum of 1\n--action:/exector: unknown key `exector` (did you mean `executor`?)",
         ),
         // serde_json keeps the last of a key given twice: this would explain `ls` and allow.
         (
@@ -186,7 +190,7 @@ fn explain_refuses_an_action_no_run_could_have() {
         ),
         (
             r#"{"executor": "process", "params": {"comand": ["rm", "x"]}}"#,
-            "cairn: --action/params/comand: unknown key `comand` (did you mean `command`?)\n--action/params: missing key `command`",
+            "cairn: --action:/params/comand: unknown key `comand` (did you mean `command`?)\n--action:/params: missing key `command`",
         ),
     ] {
         let output = cairn(&["policy", "explain", EXAMPLE, "--action", action]);
