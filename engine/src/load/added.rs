@@ -30,15 +30,23 @@ pub(crate) fn load_plan(
             problems,
         }
     };
-    let steps = shape(output).map_err(|problem| fail(vec![problem]))?;
+    // Keys beside `steps` are problems reported with those of the steps, not alone: a
+    // planner asked again learns every one at once.
+    let (steps, beside) = shape(output).map_err(|problem| fail(vec![problem]))?;
     if steps.is_empty() {
-        return Ok(plan.steps().len()..plan.steps().len());
+        let none = plan.steps().len()..plan.steps().len();
+        return if beside.is_empty() {
+            Ok(none)
+        } else {
+            Err(fail(beside))
+        };
     }
     let document = json!({ "name": plan.workflow().name, "steps": steps });
     let outer = Outer { plan, planner };
     // Like a file, a plan is checked on a thread with a big stack.
     let checked = crate::expr::on_big_stack(|| {
         let mut report = Report::default();
+        report.problems.extend(beside);
         let mut document = document;
         repair::against_schema(&mut document, &mut report);
         let workflow = repair::deserialize(document, &mut report);
@@ -122,8 +130,9 @@ pub(crate) fn restore_plan(
     Ok(())
 }
 
-/// The `steps` of a plan, which is an object with that one key.
-fn shape(output: &Value) -> Result<&Vec<Value>, Problem> {
+/// The `steps` of a plan, which is an object with that one key, and a problem for each
+/// other key it has; the problem of an output that holds no list of steps.
+fn shape(output: &Value) -> Result<(&Vec<Value>, Vec<Problem>), Problem> {
     let expected = "a plan is an object `{\"steps\": [...]}`";
     let Some(object) = output.as_object() else {
         // An executor keeps output it cannot read as JSON as text: say why it could not, and
@@ -145,15 +154,15 @@ fn shape(output: &Value) -> Result<&Vec<Value>, Problem> {
             format!("{expected}, not {}", json_kind(output)),
         ));
     };
-    if let Some(key) = object.keys().find(|key| *key != "steps") {
-        let message = format!("unknown key `{key}`: {expected}");
-        return Err(Problem::at(
-            format!("/{}", crate::problem::escape(key)),
-            message,
-        ));
-    }
+    let beside = (object.keys())
+        .filter(|key| *key != "steps")
+        .map(|key| {
+            let place = format!("/{}", crate::problem::escape(key));
+            Problem::at(place, format!("unknown key `{key}`: {expected}"))
+        })
+        .collect();
     match object.get("steps") {
-        Some(Value::Array(steps)) => Ok(steps),
+        Some(Value::Array(steps)) => Ok((steps, beside)),
         Some(other) => Err(Problem::at(
             "/steps",
             format!("`steps` is a list, not {}", json_kind(other)),

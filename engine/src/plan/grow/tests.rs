@@ -135,6 +135,14 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
             json!({"steps": [], "notes": 1}),
             "plan of gen:/notes: unknown key `notes`",
         ),
+        // A key beside `steps` does not hide the steps' own problems, nor the second key.
+        (
+            json!({"steps": [{"id": "a.b", "executor": "noop"}], "notes": 1, "why": 2}),
+            "plan of gen:/notes: unknown key `notes`: a plan is an object `{\"steps\": [...]}`\n\
+             plan of gen:/steps/0/id: id `a.b` of a plan may not contain `.`: the run would name \
+             it `gen.a.b`, as another planner's plan could; use `-` or `_`\n\
+             plan of gen:/why: unknown key `why`",
+        ),
         (json!(["a"]), "plan of gen: a plan is an object"),
         (
             json!(format!("{}{}", "[".repeat(200), "]".repeat(200))),
