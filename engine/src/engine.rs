@@ -26,7 +26,7 @@ use crate::load::{self, Place};
 use crate::nesting;
 use crate::plan::Plan;
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
-use crate::scheduler::{Committed, Driver, Shared, Takeover};
+use crate::scheduler::{Committed, Driver, Judge, Shared, Takeover};
 use crate::state::RunState;
 use crate::store::{NewRun, RunRecord, Snapshot, Standing, StepRecord, Store, StoreOptions};
 
@@ -221,7 +221,7 @@ impl Engine {
             .map(|step| StepRecord::pending(&step.id))
             .collect();
         let guard = self.inner.guard.clone();
-        let judge = Engine::judge_of(guard, run.guard.as_deref(), run.cwd.clone());
+        let judge = Judge::new(guard, run.guard.as_deref(), run.cwd.clone());
         let rate_limits = error::rate_limits(judge.guard.as_deref(), Some(run.id))?;
         let run = Takeover {
             run: Committed {

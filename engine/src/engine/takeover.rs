@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::panic;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,30 +12,13 @@ use uuid::Uuid;
 
 use super::{Engine, RunHandle};
 use crate::error::{self, Error, Result};
-use crate::guard::{Guard, GuardError};
+use crate::guard::GuardError;
 use crate::load;
 use crate::plan::{Addition, Plan};
 use crate::report::RunReport;
 use crate::scheduler::{Committed, Judge, Redrive, Takeover, kept_outputs};
 use crate::state::{Batch, RunState, StepState};
-use crate::store::{RunRecord, Standing, StepRecord, digest};
-
-impl Engine {
-    /// The judge of a run by `guard`, whose snapshot is `snapshot`, in the run's directory
-    /// `cwd` (where a step without `with.cwd` runs; the guard judges a relative one from it,
-    /// and approvals are bound to it).
-    pub(super) fn judge_of(
-        guard: Option<Arc<dyn Guard>>,
-        snapshot: Option<&str>,
-        cwd: Option<PathBuf>,
-    ) -> Judge {
-        Judge {
-            guard,
-            hash: snapshot.map(digest),
-            cwd,
-        }
-    }
-}
+use crate::store::{RunRecord, Standing, StepRecord};
 
 /// A person's "continue" of a run (`cairn resume`).
 #[derive(Debug, Clone, Copy)]
@@ -281,7 +263,7 @@ impl Engine {
     pub(super) fn restore_guard(&self, record: &RunRecord) -> Result<Judge> {
         let cwd = (record.cwd.clone()).or_else(|| self.inner.cwd.clone());
         let Some(snapshot) = &record.guard else {
-            return Ok(Engine::judge_of(None, None, cwd));
+            return Ok(Judge::new(None, None, cwd));
         };
         let refused = |message: &str| Error::Guard {
             run: record.id,
@@ -297,7 +279,7 @@ impl Engine {
                 error,
             })?
         };
-        Ok(Engine::judge_of(Some(guard), Some(snapshot), cwd))
+        Ok(Judge::new(Some(guard), Some(snapshot), cwd))
     }
 }
 

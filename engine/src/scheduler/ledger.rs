@@ -180,6 +180,22 @@ pub(crate) struct Judge {
     pub(crate) cwd: Option<PathBuf>,
 }
 
+impl Judge {
+    /// The judge of a run by `guard`, whose snapshot is `snapshot`, in the run's directory
+    /// `cwd`.
+    pub(crate) fn new(
+        guard: Option<Arc<dyn Guard>>,
+        snapshot: Option<&str>,
+        cwd: Option<PathBuf>,
+    ) -> Judge {
+        Judge {
+            guard,
+            hash: snapshot.map(crate::store::digest),
+            cwd,
+        }
+    }
+}
+
 /// What the ledger is told besides the takeover.
 #[derive(Debug)]
 pub(crate) enum Input {
