@@ -51,7 +51,7 @@ impl Dialect {
     pub(super) fn of(name: &str) -> Dialect {
         match name {
             "bash" | "rbash" => Dialect::Bash,
-            "ksh" | "ksh93" | "rksh" | "mksh" | "lksh" | "zsh" => Dialect::Korn,
+            "ksh" | "ksh93" | "rksh" | "mksh" | "lksh" => Dialect::Korn,
             _ => Dialect::Posix,
         }
     }

@@ -67,6 +67,10 @@ const REFUSED: &[(&str, &str)] = &[
     ("fish", "runs fish scripts"),
     ("csh", "runs csh scripts"),
     ("tcsh", "runs tcsh scripts"),
+    // Beyond the grammar it shares with bash, zsh runs the next word after `nocorrect` or
+    // `-`, a path for `=touch`, and commands defined through `commands[ls]=…` or
+    // `functions[ls]=…`: more of its own than the checker can follow.
+    ("zsh", "runs zsh scripts"),
 ];
 
 /// What the program `name` runs when given `args`.
@@ -74,7 +78,10 @@ pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
     let name = if is_loader(name) {
         LOADER
     } else {
-        multicall::own_name(name)
+        let known = |name: &str| {
+            SHELLS.contains(&name) || REFUSED.iter().any(|(refused, _)| *refused == name)
+        };
+        shells::own_name(multicall::own_name(name), known)
     };
     if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
         return Runs::refused(format!("`{name}` {why}, which the checker cannot see"));

@@ -45,11 +45,10 @@ fn posix_shells_refuse_what_bash_reads_differently() {
         let found = argv(words);
         assert!(!found.problems.is_empty(), "{words:?}: {found:?}");
     }
-    // ksh and zsh read these as bash does; bash and `su -s /bin/bash` are bash.
+    // ksh reads these as bash does; bash and `su -s /bin/bash` are bash.
     for (shell, script) in [
         ("ksh", "((x = 1)); [[ -n $x ]] && echo $'a'"),
         ("mksh", "((x = 1)); [[ -n $x ]] && echo $'a'"),
-        ("zsh", "((x = 1)); [[ -n $x ]] && echo $'a'"),
         ("bash", "((x = 1)); [[ -n $x ]] && echo $'a' \"${y:-'b'}\""),
         ("sh", "bash -c '((x = 1)); [[ -n $x ]]'"),
     ] {
@@ -61,6 +60,62 @@ fn posix_shells_refuse_what_bash_reads_differently() {
     }
     let bash = argv(&["su", "-s", "/bin/bash", "root", "-c", "((x = 1))"]);
     assert!(bash.problems.is_empty(), "{bash:?}");
+}
+
+#[test]
+fn zsh_scripts_are_refused_under_any_of_its_names() {
+    // zsh runs `touch` in each: after a precommand modifier, as `=touch`'s path, or as `ls`
+    // redefined through its special arrays (what `BASH_CMDS` is to bash).
+    for script in [
+        "nocorrect touch x",
+        "- touch x",
+        "=touch x",
+        "commands[ls]=/usr/bin/touch; ls x",
+        "functions[ls]='touch x'; ls",
+        "ls",
+    ] {
+        for shell in ["zsh", "/usr/bin/zsh", "rzsh", "zsh5", "zsh-static"] {
+            let found = argv(&[shell, "-c", script]);
+            assert!(
+                found.problems == ["`zsh` runs zsh scripts, which the checker cannot see"],
+                "{shell} -c {script:?}: {found:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_interactive_or_stdin_shell_is_refused_for_what_it_reads() {
+    let interactive = argv(&["bash", "-i", "-c", "ls"]);
+    let why = "`bash -i` is an interactive shell, which runs its startup files";
+    assert!(interactive.problems[0].starts_with(why), "{interactive:?}");
+    let stdin = argv(&["sh", "-s"]);
+    let why = "`sh -s` reads commands from standard input";
+    assert!(stdin.problems[0].starts_with(why), "{stdin:?}");
+}
+
+#[test]
+fn a_shell_installed_under_another_name_has_its_script_checked() {
+    for shell in [
+        "bash-static",
+        "bash-5.2",
+        "mksh-static",
+        "rksh",
+        "dash-static",
+        "rbash",
+    ] {
+        let found = argv(&[shell, "-c", "ls; touch x"]);
+        let touch = [Word::Literal("touch".into()), Word::Literal("x".into())];
+        assert!(
+            found.commands.iter().any(|command| command[..] == touch),
+            "{shell}: {found:?}"
+        );
+    }
+    // Names that only look alike stay as they are.
+    for program in ["rsh", "shx", "bashful"] {
+        let found = argv(&[program, "-c", "touch x"]);
+        assert_eq!(found.commands.len(), 1, "{program}: {found:?}");
+    }
 }
 
 #[test]

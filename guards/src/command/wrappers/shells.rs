@@ -7,9 +7,25 @@ use crate::command::script::Dialect;
 
 /// Shells: `-c SCRIPT` is parsed and checked; a script file or standard input is refused.
 pub(super) const SHELLS: &[&str] = &[
-    "sh", "bash", "rbash", "dash", "zsh", "ksh", "ksh93", "rksh", "mksh", "lksh", "oksh", "pdksh",
-    "ash", "yash", "posh", "hush", "toysh",
+    "sh", "bash", "rbash", "dash", "ksh", "ksh93", "rksh", "mksh", "lksh", "oksh", "pdksh", "ash",
+    "yash", "posh", "hush", "toysh",
 ];
+
+/// The name of the shell a distribution installs under another (a static build
+/// `bash-static`, a version `zsh5` or `bash-5.2`, a restricted `rzsh` as `rbash` is bash),
+/// if `known` knows it (the shells checked, or refused) and not `name` itself; else `name`.
+pub(super) fn own_name(name: &str, known: impl Fn(&str) -> bool) -> &str {
+    if known(name) {
+        return name;
+    }
+    let bare = name.strip_suffix("-static").unwrap_or(name);
+    let bare = bare.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-');
+    let bare = match bare.strip_prefix('r') {
+        Some(shell @ ("bash" | "ksh" | "mksh" | "zsh")) => shell,
+        _ => bare,
+    };
+    if known(bare) { bare } else { name }
+}
 
 /// A shell started in keyword mode (`bash -k`, `-o keyword`, or an option named at run
 /// time), in which every `NAME=value` word of a command sets NAME for it: refused.
@@ -82,7 +98,12 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
         // A lone `+` is an empty cluster: bash and dash skip it and read on.
         index += 1;
         command_mode |= cluster.contains('c');
-        if cluster.contains(['s', 'i']) {
+        if cluster.contains('i') {
+            return Runs::refused(format!(
+                "`{name} -{cluster}` is an interactive shell, which runs its startup files (`~/.bashrc`, `$ENV`) and may read standard input, which the checker cannot see"
+            ));
+        }
+        if cluster.contains('s') {
             return Runs::refused(format!(
                 "`{name} -{cluster}` reads commands from standard input, which the checker cannot see"
             ));
