@@ -31,7 +31,7 @@ pub(super) fn options() -> ParserOptions {
 pub(super) enum Dialect {
     /// bash and rbash: the parser's own grammar.
     Bash,
-    /// ksh93, mksh and zsh, which read `$'…'`, `((…))` and `[[ … ]]` as bash does; the
+    /// ksh93 and mksh, which read `$'…'`, `((…))` and `[[ … ]]` as bash does; the
     /// quoting that differs between shells and `&>` (ksh93 reads `&` then `>`; see
     /// [`Dialect::Posix`]) are refused.
     Korn,
