@@ -269,10 +269,10 @@ impl Policy {
             over("budget.steps", format!("{} steps of {max}", facts.steps));
         }
         if let Some(max) = budgets.cost_usd.filter(|max| facts.usage.cost_usd >= *max) {
-            over(
-                "budget.cost_usd",
-                format!("${} of ${max}", facts.usage.cost_usd),
-            );
+            // To the millionth of a dollar: a sum of costs carries binary rounding noise
+            // (`0.040752449999999996`).
+            let spent = (facts.usage.cost_usd * 1e6).round() / 1e6;
+            over("budget.cost_usd", format!("${spent} of ${max}"));
         }
         let tokens = (facts.usage.input_tokens).saturating_add(facts.usage.output_tokens);
         if let Some(max) = budgets.tokens.filter(|max| tokens >= *max) {

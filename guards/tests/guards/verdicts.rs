@@ -228,6 +228,21 @@ fn a_spent_budget_denies_in_its_own_words_and_an_audit_caps_nothing() {
     );
     assert_eq!(verdict.decision, Decision::Deny);
     assert_eq!(verdict.rules, ["budget.cost_usd"], "{verdict:?}");
+    // A sum of costs, told without its binary rounding noise.
+    let noisy = Run {
+        usage: Usage {
+            cost_usd: 0.013_584_15 * 3.0,
+            ..Usage::default()
+        },
+        ..Run::default()
+    };
+    let verdict = judge_in(
+        &guard(json!({"budgets": {"cost_usd": 0.03}})),
+        &claude,
+        &noisy,
+    );
+    let why = "the run's budget is spent: $0.040752 of $0.03";
+    assert!(verdict.reasons[0].starts_with(why), "{verdict:?}");
     let audit = guard(json!({"mode": "audit", "budgets": {"cost_usd": 2.0}}));
     let spent = Run {
         usage: Usage {
