@@ -345,21 +345,10 @@ fn a_cancel_read_by_an_engine_that_dies_in_the_kill_grace_never_starts_the_step_
     assert_eq!(end["detail"]["cancelled"]["reason"], "wrong branch");
 }
 
-/// Runs [`held_then_b`] and kills the engine while `a` is held: the run's id (a run no
-/// engine drives, `a` left `running`).
-fn killed_while_a_is_held(scratch: &Scratch) -> String {
-    let workflow = held_then_b(scratch, "");
-    let mut child = spawn(scratch, &workflow);
-    let run = wait_for_file(scratch, &mut child, &held(scratch, "a"));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    run
-}
-
 #[test]
 fn a_ruling_on_a_step_its_stopped_engine_left_running_says_so() {
     let scratch = Scratch::new();
-    let run = killed_while_a_is_held(&scratch);
+    let run = held_by_an_engine_that_died(&scratch);
     let output = scratch.cairn(&["approve", &run, "a"]);
     assert_eq!(code(&output), Some(2));
     let said = String::from_utf8_lossy(&output.stderr);
@@ -371,7 +360,7 @@ fn a_ruling_on_a_step_its_stopped_engine_left_running_says_so() {
 #[test]
 fn a_command_sent_without_user_set_is_by_the_user_cairn_runs_as() {
     let scratch = Scratch::new();
-    let run = killed_while_a_is_held(&scratch);
+    let run = held_by_an_engine_that_died(&scratch);
     // As under cron, systemd or a container: no `$USER` (a run no engine drives is
     // cancelled at once).
     let mut cancel = scratch.command(&["cancel", &run]);
