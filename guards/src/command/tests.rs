@@ -277,4 +277,5 @@ mod loader;
 mod multicall;
 mod parser_traps;
 mod refusals;
+mod shells;
 mod wrappers;
