@@ -193,8 +193,15 @@ impl ProcessExecutor {
         self.env_allow.iter().any(|allowed| allowed == name)
     }
 
-    /// The command to spawn: argv, environment, cwd, pipes, process group.
-    fn command(&self, action: &Action, identity: &Identity, params: &ProcessParams) -> Command {
+    /// The command to spawn: argv, environment, the directory it starts in (`cwd`), pipes,
+    /// process group.
+    fn command(
+        &self,
+        action: &Action,
+        identity: &Identity,
+        params: &ProcessParams,
+        cwd: Option<&Path>,
+    ) -> Command {
         let inherited: Vec<(&String, OsString)> = (self.env_allow.iter())
             .filter_map(|name| Some((name, std::env::var_os(name)?)))
             .collect();
@@ -206,14 +213,14 @@ impl ProcessExecutor {
                 .find(|(name, _)| *name == "PATH")
                 .map(|(_, path)| path.clone()),
         };
-        let program = find_program(&params.command[0], path.as_deref(), params.cwd.as_deref());
+        let program = find_program(&params.command[0], path.as_deref(), cwd);
         let mut command = Command::new(program);
         command.args(&params.command[1..]).env_clear();
         command.envs(inherited);
         command.envs(&params.env);
         command.envs(identity.vars());
         command.env("CAIRN_IDEMPOTENCY_KEY", &action.idempotency_key);
-        if let Some(cwd) = &params.cwd {
+        if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
         command
@@ -260,28 +267,28 @@ impl ProcessExecutor {
     async fn run(
         &self,
         action: &Action,
-        params: ProcessParams,
+        mut params: ProcessParams,
         ctx: &ExecContext,
         mode: Io,
     ) -> RawRun {
-        let mut params = params;
         let dir = StartDir::of(params.cwd.take(), ctx.cwd.as_deref());
-        if let Some(dir) = &dir
-            && let Err(message) = dir.check().await
-        {
-            return RawRun::failed(ErrorClass::BadParams, message);
-        }
-        let named = dir.as_ref().map_or("", |dir| dir.named);
-        params.cwd = dir.map(|dir| dir.path);
+        let cwd = dir.as_ref().map(|dir| dir.path.as_path());
         let program = params.command[0].as_str();
         let identity = Identity::of(action);
-        let mut command = self.command(action, &identity, &params);
+        let mut command = self.command(action, &identity, &params, cwd);
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(error) => {
-                let cwd = params.cwd.as_deref();
+                // The directory is looked at only once a spawn failed: a missing one is the
+                // step's parameters' fault, and a spawn that succeeds needs no look.
+                if let Some(dir) = &dir
+                    && let Err(message) = dir.check().await
+                {
+                    return RawRun::failed(ErrorClass::BadParams, message);
+                }
                 let found = seen_from(cwd, Path::new(command.as_std().get_program()));
-                let message = spawn_error(program, &found, cwd.map(|cwd| (cwd, named)), &error);
+                let named = dir.as_ref().map(|dir| (dir.path.as_path(), dir.named));
+                let message = spawn_error(program, &found, named, &error);
                 return RawRun::failed(ErrorClass::SpawnFailed, message);
             }
         };
@@ -582,7 +589,10 @@ impl StartDir {
     fn of(cwd: Option<PathBuf>, run: Option<&Path>) -> Option<StartDir> {
         match (cwd, run) {
             (Some(cwd), run) => Some(StartDir {
-                path: run.map_or(cwd.clone(), |run| run.join(&cwd)),
+                path: match run {
+                    Some(run) => run.join(cwd),
+                    None => cwd,
+                },
                 named: "`with.cwd`",
             }),
             (None, Some(run)) => Some(StartDir {
