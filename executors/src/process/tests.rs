@@ -221,16 +221,6 @@ async fn a_stderr_byte_that_is_not_utf8_is_kept_as_its_escape() {
 }
 
 #[tokio::test]
-async fn bad_params_and_missing_cwd_are_bad_params() {
-    let outcome = run(json!({"command": "ls -l"})).await;
-    assert_eq!(error(&outcome).0, ErrorClass::BadParams);
-    let outcome = run(json!({"command": ["pwd"], "cwd": "/no/such/dir/for/cairn"})).await;
-    let (class, message) = error(&outcome);
-    assert_eq!(class, ErrorClass::BadParams);
-    assert!(message.contains("/no/such/dir/for/cairn"), "{message}");
-}
-
-#[tokio::test]
 async fn stdout_is_capped_at_the_runs_cap_when_that_is_bigger() {
     let executor = ProcessExecutor::new().max_output(1_000);
     let params = json!({"command": ["sh", "-c", "printf %3000s x"]});
@@ -246,43 +236,6 @@ async fn stdout_is_capped_at_the_runs_cap_when_that_is_bigger() {
     let outcome = run_with(&executor, params, with_cap(5_000)).await;
     let output = outcome.result.expect("within the run's cap");
     assert_eq!(output.as_str().map(str::len), Some(3000));
-}
-
-#[tokio::test]
-async fn runs_in_cwd() {
-    let dir = tempfile::tempdir().unwrap();
-    let outcome = run(json!({"command": ["pwd", "-P"], "cwd": dir.path()})).await;
-    let expected = dir.path().canonicalize().unwrap();
-    assert_eq!(outcome.result, Ok(json!(expected.to_str().unwrap())));
-}
-
-#[tokio::test]
-async fn runs_in_the_runs_directory_whichever_process_drives_it() {
-    let run = tempfile::tempdir().unwrap();
-    std::fs::create_dir(run.path().join("sub")).unwrap();
-    let ctx = || ExecContext {
-        cwd: Some(run.path().to_owned()),
-        ..ExecContext::new()
-    };
-    let executor = ProcessExecutor::new();
-    let pwd = |params| run_with(&executor, params, ctx());
-    let started_in = run.path().canonicalize().unwrap();
-    // Without `with.cwd`: the run's directory, not the test process's.
-    let outcome = pwd(json!({"command": ["pwd", "-P"]})).await;
-    assert_eq!(outcome.result, Ok(json!(started_in.to_str().unwrap())));
-    // A relative `with.cwd` is taken from it.
-    let outcome = pwd(json!({"command": ["pwd", "-P"], "cwd": "sub"})).await;
-    let sub = started_in.join("sub");
-    assert_eq!(outcome.result, Ok(json!(sub.to_str().unwrap())));
-    // Gone, it is named as the run's.
-    let gone = run.path().join("gone");
-    let ctx = ExecContext {
-        cwd: Some(gone.clone()),
-        ..ExecContext::new()
-    };
-    let outcome = run_with(&executor, json!({"command": ["pwd"]}), ctx).await;
-    let message = format!("the run's directory {} does not exist", gone.display());
-    assert_eq!(error(&outcome), (ErrorClass::BadParams, message.as_str()));
 }
 
 #[tokio::test]

@@ -1,13 +1,13 @@
-//! Finding and starting the program: `PATH`, the step's `cwd`, and what a failed spawn
-//! says.
+//! Finding and starting the program: `PATH`, the directory it starts in (`with.cwd`, the
+//! run's), and what a failed spawn says.
 
 use std::path::Path;
 
-use cairn_engine::ErrorClass;
+use cairn_engine::{ErrorClass, ExecContext};
 use serde_json::json;
 
-use super::super::find_program;
-use super::{error, run};
+use super::super::{ProcessExecutor, find_program};
+use super::{error, run, run_with};
 
 #[tokio::test]
 async fn missing_command_fails_unretryably_naming_it() {
@@ -105,4 +105,51 @@ async fn a_relative_program_is_looked_for_from_the_steps_cwd() {
     let env = json!({"PATH": "bin:/usr/bin:/bin"});
     let outcome = run(json!({"command": ["tool"], "cwd": cwd.path(), "env": env})).await;
     assert_eq!(outcome.result, Ok(json!("ran")));
+}
+
+#[tokio::test]
+async fn bad_params_and_missing_cwd_are_bad_params() {
+    let outcome = run(json!({"command": "ls -l"})).await;
+    assert_eq!(error(&outcome).0, ErrorClass::BadParams);
+    let outcome = run(json!({"command": ["pwd"], "cwd": "/no/such/dir/for/cairn"})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadParams);
+    assert!(message.contains("/no/such/dir/for/cairn"), "{message}");
+}
+
+#[tokio::test]
+async fn runs_in_cwd() {
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = run(json!({"command": ["pwd", "-P"], "cwd": dir.path()})).await;
+    let expected = dir.path().canonicalize().unwrap();
+    assert_eq!(outcome.result, Ok(json!(expected.to_str().unwrap())));
+}
+
+#[tokio::test]
+async fn runs_in_the_runs_directory_whichever_process_drives_it() {
+    let run = tempfile::tempdir().unwrap();
+    std::fs::create_dir(run.path().join("sub")).unwrap();
+    let ctx = || ExecContext {
+        cwd: Some(run.path().to_owned()),
+        ..ExecContext::new()
+    };
+    let executor = ProcessExecutor::new();
+    let pwd = |params| run_with(&executor, params, ctx());
+    let started_in = run.path().canonicalize().unwrap();
+    // Without `with.cwd`: the run's directory, not the test process's.
+    let outcome = pwd(json!({"command": ["pwd", "-P"]})).await;
+    assert_eq!(outcome.result, Ok(json!(started_in.to_str().unwrap())));
+    // A relative `with.cwd` is taken from it.
+    let outcome = pwd(json!({"command": ["pwd", "-P"], "cwd": "sub"})).await;
+    let sub = started_in.join("sub");
+    assert_eq!(outcome.result, Ok(json!(sub.to_str().unwrap())));
+    // Gone, it is named as the run's.
+    let gone = run.path().join("gone");
+    let ctx = ExecContext {
+        cwd: Some(gone.clone()),
+        ..ExecContext::new()
+    };
+    let outcome = run_with(&executor, json!({"command": ["pwd"]}), ctx).await;
+    let message = format!("the run's directory {} does not exist", gone.display());
+    assert_eq!(error(&outcome), (ErrorClass::BadParams, message.as_str()));
 }
