@@ -272,6 +272,18 @@ impl std::ops::AddAssign<&Usage> for Usage {
     }
 }
 
+/// Takes back what an ended attempt held (a reservation, [`Verdict::reserves`]): the
+/// counts stop at zero, the cost too.
+///
+/// [`Verdict::reserves`]: crate::Verdict::reserves
+impl std::ops::SubAssign<&Usage> for Usage {
+    fn sub_assign(&mut self, other: &Usage) {
+        self.input_tokens = self.input_tokens.saturating_sub(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_sub(other.output_tokens);
+        self.cost_usd = (self.cost_usd - other.cost_usd).max(0.0);
+    }
+}
+
 /// Why an attempt failed: a class that decides whether a retry can help, and a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{class}: {message}")]

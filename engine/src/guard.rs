@@ -95,6 +95,11 @@ pub struct Facts<'a> {
     pub steps: u64,
     /// Tokens and cost of the attempts that have ended.
     pub usage: &'a Usage,
+    /// What the attempts in flight hold of the run's spending budgets
+    /// ([`Verdict::reserves`]), those judged before this action in the same window
+    /// included: a guard that lets an action spend only what no other attempt holds keeps
+    /// attempts side by side from spending past a budget together.
+    pub reserved: &'a Usage,
     /// Time since the run was created.
     pub elapsed: std::time::Duration,
     /// The run's directory: where a step without `with.cwd` runs, and what a relative
@@ -168,6 +173,14 @@ pub struct Verdict {
     /// directory made canonical, a remaining budget passed down).
     #[serde(skip)]
     pub params: Option<Value>,
+    /// What of the run's spending budgets the action holds while it runs (the cap it is
+    /// given, or all that is left when nothing caps it): the engine adds it to
+    /// [`Facts::reserved`] of the actions judged after it, until its attempt ends.
+    #[serde(skip)]
+    pub reserves: Option<Usage>,
+    /// A deny that attempts in flight may lift as they end ([`Verdict::held`]).
+    #[serde(skip)]
+    pub held: bool,
 }
 
 impl Verdict {
@@ -186,6 +199,17 @@ impl Verdict {
         Verdict::new(Decision::Approve).because(rule, reason)
     }
 
+    /// Not now, by rule `rule`, because of `reason`: what attempts in flight hold of a budget
+    /// ([`Facts::reserved`]) leaves the action too little, and may come back as they end.
+    /// The engine keeps its step `ready` until one ends and judges it again; with nothing
+    /// reserved, nothing would come back, so it is the deny it reads as.
+    pub fn held(rule: impl Into<String>, reason: impl Into<String>) -> Verdict {
+        Verdict {
+            held: true,
+            ..Verdict::deny(rule, reason)
+        }
+    }
+
     /// A verdict with `decision` and no rule yet.
     pub fn new(decision: Decision) -> Verdict {
         Verdict {
@@ -195,6 +219,8 @@ impl Verdict {
             audit: false,
             approval_timeout: None,
             params: None,
+            reserves: None,
+            held: false,
         }
     }
 

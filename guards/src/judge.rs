@@ -4,13 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_engine::{Action, Condition, Decision, Facts, Variable, Verdict};
+use cairn_engine::{Action, Condition, Decision, Facts, Usage, Variable, Verdict};
 use cairn_executors::{AgentExecutor, ProcessExecutor};
 use serde_json::{Map, Value, json};
 
 use crate::command::{self, Findings, Word, basename};
 use crate::paths;
 use crate::policy::{Mode, Policy, RULE_VARIABLES};
+use spending::Spending;
 
 /// One rule's say on an action.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,9 +44,15 @@ impl Policy {
     /// The verdict on `action`, given how its run stands.
     pub fn judge(&self, action: &Action, facts: &Facts<'_>) -> Verdict {
         // Judged as it will run: an agent under a cost budget with its own limit lowered to
-        // what is left, which its argv carries (`--max-budget-usd`).
-        let budgeted = self.budgeted(action, facts);
-        let action = budgeted.as_ref().unwrap_or(action);
+        // what it may spend, which its argv carries (`--max-budget-usd`). A spent budget
+        // rewrites nothing: its own rule denies the action, in its own words. Under
+        // `mode: audit` the action runs as written.
+        let spending = self.spending(action, facts);
+        let capped = match &spending {
+            Spending::Holds { capped, .. } => capped.as_ref(),
+            _ => None,
+        };
+        let action = capped.unwrap_or(action);
         let mut votes = Votes::default();
         let checked = commands_of(action);
         for problem in &checked.problems {
@@ -60,33 +67,25 @@ impl Policy {
         self.budgets(action, facts, &mut votes);
         self.rules(action, facts, &checked, cwd.as_deref(), &mut votes);
         let mut verdict = self.combine(votes);
-        if verdict.decision != Decision::Deny {
-            verdict.params = rewritten(action, budgeted.is_some(), cwd.as_deref());
+        if verdict.decision == Decision::Deny {
+            return verdict;
         }
-        verdict
-    }
-
-    /// `action` as it runs when it is an agent's under an enforced cost budget: what is left
-    /// of the budget is the CLI's own limit (`max_budget_usd`, never raised). The guard judges
-    /// this action, so the argv judged is the one that runs, `--max-budget-usd` and all. A
-    /// spent budget rewrites nothing: its own rule denies the action, in its own words. Under
-    /// `mode: audit` the action runs as written.
-    fn budgeted(&self, action: &Action, facts: &Facts<'_>) -> Option<Action> {
-        let budget = (self.budgets.cost_usd)
-            .filter(|_| action.executor == "agent" && self.mode == Mode::Enforce)?;
-        let Value::Object(mut params) = action.params.clone() else {
-            return None; // The executor refuses it; judged as it is.
-        };
-        let left = budget - facts.usage.cost_usd;
-        if left <= 0.0 {
-            return None;
+        verdict.params = rewritten(action, capped.is_some(), cwd.as_deref());
+        match spending {
+            // Asked again once an attempt in flight ends, approval and all.
+            Spending::Held(short) => {
+                let held = Verdict {
+                    held: true,
+                    ..Verdict::new(Decision::Deny)
+                };
+                (short.into_iter()).fold(held, |held, (rule, reason)| held.because(rule, reason))
+            }
+            Spending::Holds { reserves, .. } => {
+                verdict.reserves = (reserves != Usage::default()).then_some(reserves);
+                verdict
+            }
+            Spending::AsWritten => verdict,
         }
-        let given = params.get("max_budget_usd").and_then(Value::as_f64);
-        params.insert(
-            "max_budget_usd".to_owned(),
-            json!(given.map_or(left, |given| given.min(left))),
-        );
-        Some(action.with_params(Value::Object(params)))
     }
 
     fn combine(&self, votes: Votes) -> Verdict {
@@ -269,9 +268,7 @@ impl Policy {
             over("budget.steps", format!("{} steps of {max}", facts.steps));
         }
         if let Some(max) = budgets.cost_usd.filter(|max| facts.usage.cost_usd >= *max) {
-            // To the millionth of a dollar: a sum of costs carries binary rounding noise
-            // (`0.040752449999999996`).
-            let spent = (facts.usage.cost_usd * 1e6).round() / 1e6;
+            let spent = spending::micro(facts.usage.cost_usd);
             over("budget.cost_usd", format!("${spent} of ${max}"));
         }
         let tokens = (facts.usage.input_tokens).saturating_add(facts.usage.output_tokens);
@@ -521,5 +518,6 @@ fn whole_seconds(elapsed: std::time::Duration) -> cairn_engine::Duration {
     cairn_engine::Duration(std::time::Duration::from_secs(elapsed.as_secs()))
 }
 
+mod spending;
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,8 @@
 //! };
 //! let facts = Facts {
 //!     item: None, id: Uuid::nil(), workflow: "w", input: &SharedJson::new(json!(null)), attempts: 0, steps: 0,
-//!     usage: &Usage::default(), elapsed: std::time::Duration::ZERO, cwd: None,
+//!     usage: &Usage::default(), reserved: &Usage::default(), elapsed: std::time::Duration::ZERO,
+//!     cwd: None,
 //! };
 //! let verdict = guard.explain(&action, &facts);
 //! assert_eq!(verdict.decision, Decision::Deny);

@@ -72,6 +72,7 @@ impl Policy {
             attempts: run.attempts,
             steps: run.steps,
             usage: &usage,
+            reserved: &Usage::default(),
             elapsed: run.elapsed.map(|elapsed| elapsed.0).unwrap_or_default(),
             // As if cairn ran in the first root, where `place_tests` placed the tests.
             cwd: (self.cwd.as_ref())

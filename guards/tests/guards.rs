@@ -75,6 +75,7 @@ fn judge_in(guard: &dyn Guard, action: &Action, run: &Run) -> Verdict {
         attempts: run.attempts,
         steps: run.steps,
         usage: &run.usage,
+        reserved: &Usage::default(),
         elapsed: std::time::Duration::from_secs(run.elapsed),
         cwd: Some(&std::env::current_dir().unwrap()),
     };

@@ -293,6 +293,7 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
         attempts: 0,
         steps: 0,
         usage: &Usage::default(),
+        reserved: &Usage::default(),
         elapsed: std::time::Duration::ZERO,
         cwd: here.as_deref(),
     };

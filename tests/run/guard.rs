@@ -518,10 +518,10 @@ fn ld_preload_in_env_is_denied_under_an_env_allow_list() {
 }
 
 #[test]
-fn a_cost_budget_is_overshot_by_at_most_the_attempts_running_when_it_was_reached() {
+fn claude_attempts_side_by_side_are_never_given_more_of_a_cost_budget_than_is_free() {
     let scratch = Scratch::new();
     let budget = 0.03;
-    // What one answer of the fake claude costs.
+    // What one answer of the fake claude costs, whatever its cap (a real one stops at it).
     let cost = 0.01358415;
     let policy = policy(&scratch, json!({"budgets": {"cost_usd": budget}}));
     let calls = scratch.dir.path().join("calls");
@@ -535,40 +535,26 @@ fn a_cost_budget_is_overshot_by_at_most_the_attempts_running_when_it_was_reached
         .collect();
     let workflow = scratch.write(
         "wf.json",
-        &json!({"name": "agents", "limits": {"max_parallel": 2}, "steps": [{"parallel": steps}]}),
+        &json!({"name": "agents", "limits": {"max_parallel": 6}, "steps": [{"parallel": steps}]}),
     );
     let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
-    let show = scratch.json(&["show", &run, "--json"]);
+    // Without a cap of its own, an attempt is given all that is left, so it holds all of it:
+    // the others wait for it to end, and each is told what the ones before it left (all six
+    // were told $0.03 at once, and spent $0.08, before attempts held what they were given).
     let calls_text = std::fs::read_to_string(&calls).unwrap();
-    let ran = calls_text.lines().count();
+    let told: Vec<&str> = (calls_text.lines())
+        .map(|line| line.strip_prefix("call ").unwrap())
+        .collect();
+    assert_eq!(told, ["0.0300", "0.0164", "0.0028"], "{calls_text}");
+    let show = scratch.json(&["show", &run, "--json"]);
     let spent = show["usage"]["cost_usd"].as_f64().unwrap();
-    assert!((spent - ran as f64 * cost).abs() < 1e-9, "{show}");
-    assert!(
-        spent <= budget + 2.0 * cost,
-        "overshot by more than 2 running attempts: {spent}"
-    );
+    assert!((spent - 3.0 * cost).abs() < 1e-9, "{show}");
     let denied: Vec<&Value> = (show["steps"].as_array().unwrap().iter())
         .filter(|step| step["state"] == "denied")
         .collect();
-    assert_eq!(denied.len(), 6 - ran);
-    assert!(
-        denied[0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("budget.cost_usd")
-    );
-    // Each attempt was told what was left of the budget: all of it for the first ones,
-    // less for those that started after an attempt had spent some. (Read from each call's
-    // own line: the two attempts in flight may write in either order.)
-    let told: Vec<f64> = (calls_text.lines())
-        .map(|line| line.strip_prefix("call ").unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(told.len(), ran, "{calls_text}");
-    assert!(
-        told.iter().all(|&told| told > 0.0 && told <= budget),
-        "{told:?}"
-    );
-    assert!(told.iter().any(|&told| told < budget), "{told:?}");
+    assert_eq!(denied.len(), 3, "{show}");
+    let error = denied[0]["error"].as_str().unwrap();
+    assert!(error.contains("budget.cost_usd: the run's budget is spent"), "{error}");
 }
 
 #[test]

@@ -289,6 +289,9 @@ pub(crate) struct Ledger {
     /// Ready steps a guard's rate limit holds back, by executor: set aside, before their
     /// expressions are evaluated, until its window has room.
     held: HashMap<String, VecDeque<StepIndex>>,
+    /// What the attempts in flight hold of the run's spending budgets, and the ready steps
+    /// the guard held back until one of them ends.
+    reservations: reserved::Reservations,
     /// Per step, how many unfinished steps read its output ([`outputs`]); `None` in a plan
     /// that can grow, which keeps every output.
     readers: Option<Vec<u32>>,
@@ -579,6 +582,7 @@ impl Ledger {
             }
             match self.start(step, now)? {
                 attempt::Started::Yes(start) => starts.push(start),
+                attempt::Started::Held => self.reservations.wait(step),
                 attempt::Started::No if self.halt.is_some() => {
                     for start in starts.drain(..) {
                         self.not_started(start.step)?;
@@ -616,6 +620,9 @@ impl Ledger {
             back.extend(held.drain(..room.min(held.len())));
             !held.is_empty()
         });
+        // A step cancelled while it waited (the run's end) is let go of, not started.
+        let waited = self.reservations.let_go().into_iter();
+        back.extend(waited.filter(|&step| self.slots[step].state == StepState::Ready));
         back.sort_unstable();
         let any = !back.is_empty();
         for step in back.into_iter().rev() {
@@ -672,6 +679,7 @@ impl Ledger {
 
     fn end_attempt(&mut self, step: StepIndex) {
         self.running.remove(&step);
+        self.reservations.release_step(step);
         for (group, _) in &self.plan.steps()[step].group_limits {
             if let Some(count) = self.group_running.get_mut(group) {
                 *count -= 1;
@@ -759,6 +767,7 @@ pub(crate) use outputs::kept as kept_outputs;
 mod judge;
 mod outputs;
 mod planner;
+mod reserved;
 mod stalls;
 mod takeover;
 #[cfg(test)]

@@ -11,12 +11,31 @@ use crate::policy::Policy;
 /// The verdict of `policy` on a `process` action with `params` in a fresh run, the
 /// engine's directory `cwd`.
 fn judged(policy: &Policy, params: Value, cwd: Option<&Path>) -> Verdict {
+    judged_in(
+        policy,
+        "process",
+        params,
+        cwd,
+        (&Usage::default(), &Usage::default()),
+    )
+}
+
+/// The verdict of `policy` on an action of `executor` with `params`, the engine's directory
+/// `cwd`, in a run whose ended attempts used `spent.0` and whose attempts in flight hold
+/// `spent.1`.
+fn judged_in(
+    policy: &Policy,
+    executor: &str,
+    params: Value,
+    cwd: Option<&Path>,
+    spent: (&Usage, &Usage),
+) -> Verdict {
     let action = Action {
         run_id: Uuid::nil(),
         step_id: "s".into(),
         item_index: None,
         attempt: 1,
-        executor: "process".into(),
+        executor: executor.into(),
         params,
         idempotency_key: "s".into(),
     };
@@ -27,7 +46,8 @@ fn judged(policy: &Policy, params: Value, cwd: Option<&Path>) -> Verdict {
         input: &SharedJson::new(json!({})),
         attempts: 0,
         steps: 0,
-        usage: &Usage::default(),
+        usage: spent.0,
+        reserved: spent.1,
         elapsed: std::time::Duration::ZERO,
         cwd,
     };
@@ -109,3 +129,5 @@ fn an_agent_under_a_cost_budget_is_judged_by_the_argv_it_runs_with_its_limit() {
     let failures: Vec<String> = policy.run_tests().iter().map(|f| f.to_string()).collect();
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+mod spending;

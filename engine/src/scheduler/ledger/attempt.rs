@@ -29,6 +29,9 @@ pub(super) enum Started {
     Yes(Start),
     /// It did not start and is not ready any more (skipped, failed, denied, awaiting approval).
     No,
+    /// It did not start, and waits, `ready`, for an attempt in flight to end: the guard held
+    /// it ([`Judgement::Held`]).
+    Held,
 }
 
 impl Ledger {
@@ -145,6 +148,7 @@ impl Ledger {
         let verdicts = match self.judge(step, &mut actions, items, now)? {
             Judgement::Run(verdicts) => verdicts,
             Judgement::Stopped => return Ok(Started::No),
+            Judgement::Held => return Ok(Started::Held),
         };
         self.items_started(step, actions.iter().filter_map(|action| action.item_index));
         let runs = actions.len() + unprepared.len();

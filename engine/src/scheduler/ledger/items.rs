@@ -468,6 +468,7 @@ impl Ledger {
         }
         add_usage(&mut slot.usage, &outcome.usage);
         self.tally.usage += &outcome.usage;
+        self.reservations.release(step, index);
         // An item over the run's cap fails on its own, its output not kept: a step of
         // thousands of items commits none of them whole before its end finds the cap passed.
         let cap = self.max_output_bytes;

@@ -32,6 +32,9 @@ pub(super) enum Judgement {
     Run(Option<Value>),
     /// The step did not start: it was denied, or awaits approval (recorded already).
     Stopped,
+    /// The step waits, `ready`, for an attempt in flight to end: what those hold of a budget
+    /// leaves its (first) action too little ([`Verdict::held`]).
+    Held,
 }
 
 /// Attempt starts per executor within its rate limits' windows. An executor may have several
@@ -143,11 +146,15 @@ impl Ledger {
     /// Judges the actions of an attempt of `step` (one per `for_each` item, whose values
     /// are `items`: the window of them that starts now, [`Ledger::items_window`]). Rewrites
     /// their parameters where the guard says so; on a deny or an approval request, records
-    /// the step's transition and returns [`Judgement::Stopped`].
+    /// the step's transition and returns [`Judgement::Stopped`]. An action the guard holds
+    /// until attempts in flight end ([`Verdict::held`]) ends the window before it: the
+    /// actions after it are dropped, to be judged with a later window, and when it is the
+    /// first, the step waits ([`Judgement::Held`]). What the actions that run hold of a
+    /// budget is reserved for them until they end.
     pub(super) fn judge(
         &mut self,
         step: StepIndex,
-        actions: &mut [Action],
+        actions: &mut Vec<Action>,
         items: Option<&[Value]>,
         now: DateTime<Utc>,
     ) -> Result<Judgement> {
@@ -159,17 +166,22 @@ impl Ledger {
         let hash = |action: &Action| action_hash(action, guard_hash.as_deref(), cwd.as_deref());
         let mut verdicts = Vec::with_capacity(actions.len());
         let mut waiting = false;
+        // What the actions judged so far hold, reserved once the attempt starts.
+        let mut reserving = Vec::new();
+        let mut reserved = self.reservations.total().clone();
         // Each item is an attempt: those judged before it count, so that a budget holds
         // within one step's items as it does across steps.
-        for (judged, action) in actions.iter_mut().enumerate() {
+        for index in 0..actions.len() {
+            let action = &mut actions[index];
             let facts = Facts {
                 item: (items.zip(action.item_index)).and_then(|(items, index)| items.get(index)),
                 id: self.run_id,
                 workflow: &self.plan.workflow().name,
                 input: &self.input,
-                attempts: self.tally.attempts + judged as u64,
+                attempts: self.tally.attempts + index as u64,
                 steps: self.tally.steps,
                 usage: &self.tally.usage,
+                reserved: &reserved,
                 elapsed: (now - self.created_at).to_std().unwrap_or_default(),
                 cwd: cwd.as_deref(),
             };
@@ -182,6 +194,15 @@ impl Ledger {
                 let message = panic_message(&*panic);
                 Verdict::deny("guard", format!("the guard panicked: {message}"))
             });
+            // Held while something is reserved, whose end may give it back; else (a guard
+            // that holds with nothing reserved) nothing would, and it is the deny it reads as.
+            if verdict.held && (self.reservations.any() || !reserving.is_empty()) {
+                if index == 0 {
+                    return Ok(Judgement::Held);
+                }
+                actions.truncate(index);
+                break;
+            }
             let key = (step, action.item_index);
             match verdict.effective() {
                 Decision::Deny => {
@@ -246,6 +267,10 @@ impl Ledger {
             if let Some(params) = verdict.params.take() {
                 action.params = params;
             }
+            if let Some(holds) = verdict.reserves.take() {
+                reserved += &holds;
+                reserving.push((action.item_index, holds));
+            }
             verdicts.push(verdict);
         }
         if waiting {
@@ -258,6 +283,9 @@ impl Ledger {
                 Some(json!({ "approvals": requests })),
             )?;
             return Ok(Judgement::Stopped);
+        }
+        for (item, holds) in reserving {
+            self.reservations.reserve(step, item, holds);
         }
         self.rates.count(executor, now, actions.len());
         let detail = match (items, verdicts.as_slice()) {

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::approvals::Approvals;
+use super::reserved::Reservations;
 use super::{BATCH_SLICE, Committed, Judge, Ledger, Redrive, Slot, items, judge, planner};
 use crate::definition::OnStall;
 use crate::error::{Error, Result};
@@ -135,6 +136,7 @@ impl Ledger {
             approvals,
             rates,
             held: HashMap::new(),
+            reservations: Reservations::default(),
             rate_wake: None,
             deadline,
             halt: None,

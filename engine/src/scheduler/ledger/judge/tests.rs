@@ -556,4 +556,5 @@ fn a_redriven_step_asks_again_instead_of_reusing_its_denial() {
 mod directories;
 mod rates;
 mod redriven;
+mod reserved;
 mod spending;

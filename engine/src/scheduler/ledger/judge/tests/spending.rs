@@ -37,7 +37,7 @@ fn spending(workflow: Value, budget_usd: f64) -> Ledger {
 }
 
 /// A success that cost `cost_usd`.
-fn costing(cost_usd: f64) -> Outcome {
+pub(super) fn costing(cost_usd: f64) -> Outcome {
     Outcome {
         usage: Usage {
             cost_usd,

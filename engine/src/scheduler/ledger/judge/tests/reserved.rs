@@ -1,0 +1,136 @@
+//! Reservations: what the attempts in flight hold of a spending budget, and the steps the
+//! guard holds back until one of them ends ([`Verdict::held`]).
+
+use super::spending::costing;
+use super::*;
+use crate::executor::Usage;
+
+/// A cost budget of `budget_usd` in which each action holds its `with.cap` while it runs,
+/// and is held back while the attempts in flight leave it less than that.
+#[derive(Debug)]
+struct Reserving {
+    budget_usd: f64,
+}
+
+impl Guard for Reserving {
+    fn judge(&self, action: &Action, facts: &Facts<'_>) -> Verdict {
+        let cap = action.params["cap"].as_f64().unwrap_or(0.0);
+        let left = self.budget_usd - facts.usage.cost_usd;
+        if facts.reserved.cost_usd + cap > left + 1e-9 {
+            return Verdict::held("budget.cost_usd", "held by the attempts in flight");
+        }
+        let reserves = Usage {
+            cost_usd: cap,
+            ..Usage::default()
+        };
+        Verdict {
+            reserves: Some(reserves),
+            ..Verdict::allow()
+        }
+    }
+
+    fn counts_spending(&self) -> bool {
+        true
+    }
+}
+
+fn reserving(workflow: Value, budget_usd: f64) -> Ledger {
+    let judge = Judge {
+        guard: Some(Arc::new(Reserving { budget_usd })),
+        hash: Some("policy".into()),
+        cwd: Some("/checkout".into()),
+    };
+    new_judged_run(workflow, judge)
+}
+
+/// Step `step`'s attempt ends at `second`, having spent `cost_usd`.
+fn ends(ledger: &mut Ledger, step: usize, cost_usd: f64, second: i64) {
+    let outcome = costing(cost_usd);
+    ledger
+        .apply(Input::Completed { step, outcome }, at(second))
+        .unwrap();
+}
+
+#[test]
+fn steps_side_by_side_start_while_their_caps_fit_and_the_next_waits_for_one_to_end() {
+    let step = |id: &str| json!({"id": id, "executor": "noop", "with": {"cap": 0.4}});
+    let mut ledger = reserving(
+        json!({"name": "g", "steps": [{"parallel": [step("a"), step("b"), step("c")]}]}),
+        1.0,
+    );
+    assert_eq!(
+        started(&mut ledger, 0),
+        ["a", "b"],
+        "$0.8 of $1 held: c waits"
+    );
+    assert_eq!(ledger.slots[2].state, StepState::Ready);
+    assert!(
+        !moves(&ledger.take_batch())
+            .iter()
+            .any(|m| m.starts_with("c ")),
+        "nothing of c's is recorded while it waits"
+    );
+    assert!(
+        started(&mut ledger, 1).is_empty(),
+        "nothing ended: c still waits"
+    );
+    // a spent $0.3 of its $0.4: $0.7 left, b holds $0.4, c's $0.4 does not fit yet.
+    ends(&mut ledger, 0, 0.3, 2);
+    assert!(started(&mut ledger, 2).is_empty());
+    ends(&mut ledger, 1, 0.1, 3);
+    assert_eq!(started(&mut ledger, 3), ["c"], "$0.6 left, nothing held");
+    ends(&mut ledger, 2, 0.4, 4);
+    ledger.turn(at(4)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Succeeded);
+    assert!(ledger.tally.usage.cost_usd <= 1.0 + 1e-9);
+    assert!(
+        !ledger.reservations.any(),
+        "every reservation ended with its attempt"
+    );
+}
+
+#[test]
+fn a_window_of_items_ends_before_the_first_item_held_and_the_rest_run_in_a_later_one() {
+    let mut ledger = reserving(
+        json!({"name": "g", "steps": [
+            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2] }}",
+             "max_parallel": 3, "with": {"cap": 0.4}}
+        ]}),
+        1.0,
+    );
+    assert_eq!(items_started(&mut ledger, 0), [(Some(0), 1), (Some(1), 1)]);
+    // One item's end gives back its reservation: the window, started as one, runs on.
+    ledger
+        .apply(
+            Input::Item {
+                step: 0,
+                index: 0,
+                outcome: costing(0.1),
+            },
+            at(1),
+        )
+        .unwrap();
+    assert!((ledger.reservations.total().cost_usd - 0.4).abs() < 1e-9);
+    end_items(&mut ledger, vec![(1, costing(0.1))], 1);
+    assert_eq!(
+        ledger.slots[0].state,
+        StepState::Ready,
+        "held for a later window"
+    );
+    assert_eq!(items_started(&mut ledger, 2), [(Some(2), 1)]);
+    end_items(&mut ledger, vec![(2, costing(0.1))], 3);
+    assert_eq!(ledger.slots[0].state, StepState::Succeeded);
+}
+
+#[test]
+fn a_hold_with_nothing_reserved_is_the_deny_it_reads_as() {
+    // Nothing in flight could give the $2 back: the step would wait for ever.
+    let mut ledger = reserving(
+        json!({"name": "g", "steps": [{"id": "a", "executor": "noop", "with": {"cap": 2.0}}]}),
+        1.0,
+    );
+    assert!(started(&mut ledger, 0).is_empty());
+    assert_eq!(ledger.slots[0].state, StepState::Denied);
+    let error = ledger.report().error.unwrap();
+    assert!(error.contains("held by the attempts in flight"), "{error}");
+}
