@@ -104,6 +104,12 @@ pub struct RunView {
     /// When it times out (`limits.timeout` from its start or its last redrive), if it does.
     #[serde(skip)]
     pub deadline: Option<DateTime<Utc>>,
+    /// The directory it was started in, where its steps run ([`RunRecord::cwd`]); `None`
+    /// for a run recorded before directories were stored.
+    ///
+    /// [`RunRecord::cwd`]: crate::RunRecord::cwd
+    #[serde(skip)]
+    pub cwd: Option<std::path::PathBuf>,
 }
 
 /// One step of a [`RunView`].

@@ -505,6 +505,7 @@ impl RunView {
             created_at: run.created_at,
             updated_at: run.updated_at,
             deadline: run.deadline,
+            cwd: run.cwd,
         }
     }
 }

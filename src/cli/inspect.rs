@@ -382,6 +382,14 @@ fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
         };
         writeln!(out, "deadline  {}{passed}", time(deadline))?;
     }
+    if let Some(cwd) = &run.cwd {
+        // Where its steps run, whichever directory resumes it.
+        writeln!(
+            out,
+            "directory {}",
+            printable::one_line(&cwd.to_string_lossy())
+        )?;
+    }
     writeln!(out, "input     {}", run.input)?;
     if let Some(output) = &run.output {
         writeln!(out, "output    {output}")?;

@@ -88,6 +88,10 @@ fn a_resume_from_another_directory_runs_the_rest_where_the_run_was_started() {
     );
     assert_eq!(marked(&project, "b"), format!("{started_in}\n"));
     assert_eq!(marked(&elsewhere, "b"), "");
+    assert!(
+        shown(&scratch, &elsewhere, &run).contains(&format!("\ndirectory {started_in}\n")),
+        "`cairn show` names where the run's steps run"
+    );
 }
 
 #[test]
@@ -104,4 +108,12 @@ fn a_run_recorded_before_directories_were_stored_runs_where_its_driver_runs() {
     let driven_in = elsewhere.canonicalize().unwrap().display().to_string();
     assert_eq!(marked(&elsewhere, "a"), format!("{driven_in}\n"));
     assert_eq!(marked(&elsewhere, "b"), format!("{driven_in}\n"));
+    assert!(!shown(&scratch, &elsewhere, &run).contains("\ndirectory "));
+}
+
+/// What `cairn show RUN` prints, run from `dir`.
+fn shown(scratch: &Scratch, dir: &Path, run: &str) -> String {
+    let show = crate::output_of(&mut in_dir(scratch, dir, &["show", run]), "cairn show");
+    assert_eq!(show.status.code(), Some(0));
+    String::from_utf8(show.stdout).unwrap()
 }

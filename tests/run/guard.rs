@@ -554,7 +554,10 @@ fn claude_attempts_side_by_side_are_never_given_more_of_a_cost_budget_than_is_fr
         .collect();
     assert_eq!(denied.len(), 3, "{show}");
     let error = denied[0]["error"].as_str().unwrap();
-    assert!(error.contains("budget.cost_usd: the run's budget is spent"), "{error}");
+    assert!(
+        error.contains("budget.cost_usd: the run's budget is spent"),
+        "{error}"
+    );
 }
 
 #[test]
