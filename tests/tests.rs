@@ -37,6 +37,7 @@ mod run {
     mod same_engine;
     mod scratch;
     mod signals;
+    mod spending;
     mod stalls;
     mod storage;
     mod store;

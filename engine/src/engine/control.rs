@@ -267,6 +267,12 @@ impl Engine {
                 "it was running when the engine driving the run stopped; `cairn resume` \
                  starts it again"
                     .to_owned()
+            } else if step.state == StepState::Ready {
+                // Held back before it is judged: the guard asks only as it would start.
+                "it is ready and has not been judged: it waits to start (its turn, a rate \
+                 limit, a group's `max_parallel`, or a spending budget the run's attempts in \
+                 flight hold); a request shows in `cairn approvals` once the guard asks"
+                    .to_owned()
             } else {
                 format!("it is {}", step.state)
             };

@@ -115,6 +115,16 @@ fn add_usage(usage: &mut Option<Box<Usage>>, used: &Usage) {
     }
 }
 
+/// An attempt (or an item) that held `held` ended having spent `spent`: its step's `usage`
+/// counts that instead of the charge its start made, and so does the run's `tally`.
+fn count_spent(usage: &mut Option<Box<Usage>>, tally: &mut Usage, held: &Usage, spent: &Usage) {
+    if let Some(charged) = usage.as_deref_mut() {
+        *charged -= held;
+    }
+    add_usage(usage, spent);
+    *tally += spent;
+}
+
 /// An attempt the ledger marked `running`: the shell starts it once that is committed.
 #[derive(Debug)]
 pub(crate) struct Start {
@@ -677,14 +687,16 @@ impl Ledger {
         Ok(attempt::Started::No)
     }
 
-    fn end_attempt(&mut self, step: StepIndex) {
+    /// `step`'s attempt ended (or was not started): what it (and its items) still held of
+    /// the run's spending budgets, charged to its usage as it started.
+    fn end_attempt(&mut self, step: StepIndex) -> Usage {
         self.running.remove(&step);
-        self.reservations.release_step(step);
         for (group, _) in &self.plan.steps()[step].group_limits {
             if let Some(count) = self.group_running.get_mut(group) {
                 *count -= 1;
             }
         }
+        self.reservations.release_step(step)
     }
 
     /// `step`'s running attempt was cut off before it ended (the engine stops or died, a

@@ -175,6 +175,9 @@ impl AgentParams {
             } else {
                 "the step's own `max_budget_usd` is too small (give it at least 0.0001), or a policy's `cost_usd` budget lowered it to what is left of the run's budget, which is then as good as spent".to_owned()
             };
+            // Shown to the hundred-millionth: what is left of a budget is a difference of
+            // sums, with binary noise (`0.00006585000000000098`).
+            let budget = (budget * 1e8).round() / 1e8;
             return Err(format!(
                 "`with.max_budget_usd` is {budget}, less than ${MIN_BUDGET_USD}, the least claude's `--max-budget-usd` is given (a budget is rounded down to 4 decimals): {whose}"
             ));
@@ -399,6 +402,11 @@ mod tests {
             .expect_err("refused");
         assert!(error.contains("less than $0.0001"), "{error}");
         assert!(error.contains("or a policy's `cost_usd` budget"), "{error}");
+        // What is left of a budget carries binary noise; it is not shown.
+        let noisy =
+            json!({"cli": "claude", "prompt": "p", "max_budget_usd": 0.00006585000000000098});
+        let error = parse(noisy).expect_err("refused");
+        assert!(error.contains("is 0.00006585, less"), "{error}");
         // A policy never lowers a budget to nothing: a budget of nothing is the step's own.
         let error = parse(json!({"cli": "claude", "prompt": "p", "max_budget_usd": 0}))
             .expect_err("refused");
@@ -407,7 +415,7 @@ mod tests {
                 && !error.contains("policy"),
             "{error}"
         );
-        // Only claude is given the budget; a policy's may come to any CLI at run time.
+        // Only claude is given the budget: another CLI's (a guard may set one) is ignored.
         assert!(parse(json!({"cli": "codex", "prompt": "p", "max_budget_usd": 0})).is_ok());
     }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::accept::Accepted;
-use super::{BATCH_SLICE, Ledger, add_usage};
+use super::{BATCH_SLICE, Ledger, count_spent, reserved};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome};
@@ -31,9 +31,10 @@ impl Ledger {
             let message = format!("an outcome for step #{step}, which is {state}, not running");
             return Err(Error::Bug(message));
         }
-        self.end_attempt(step);
-        add_usage(&mut self.slots[step].usage, &outcome.usage);
-        self.tally.usage += &outcome.usage;
+        let held = self.end_attempt(step);
+        let spent = reserved::counted(&outcome, &held);
+        let usage = &mut self.slots[step].usage;
+        count_spent(usage, &mut self.tally.usage, &held, &spent);
         let stall = self.slots[step].stall.take().map(|stall| *stall);
         // A `for_each` attempt one of whose items stalled ends as a stall too, with its
         // items' result: the step's `on_stall` decides.

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::complete::merged;
-use super::{BATCH_SLICE, Ledger};
+use super::{BATCH_SLICE, Ledger, count_spent};
 use crate::command::Request;
 use crate::error::{Error, Result};
-use crate::executor::{ErrorClass, ExecError};
+use crate::executor::{ErrorClass, ExecError, Usage};
 use crate::plan::StepIndex;
 use crate::state::{RunState, RunTransition, StepState, Transition};
 
@@ -105,7 +105,10 @@ impl Ledger {
                 return Err(Error::Bug(message));
             }
         };
-        self.end_attempt(step);
+        // Nothing ran, so nothing was spent of what it held.
+        let held = self.end_attempt(step);
+        let usage = &mut self.slots[step].usage;
+        count_spent(usage, &mut self.tally.usage, &held, &Usage::default());
         let goes_on = self.items_not_started(step);
         let for_each = self.slots[step].items.is_some();
         let slot = &mut self.slots[step];

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::attempt::over_cap;
 use super::complete::merged;
-use super::{Ledger, add_usage};
+use super::{Ledger, count_spent, reserved};
 use crate::error::Result;
 use crate::executor::{ErrorClass, ExecError, Outcome};
 use crate::item::ItemRecord;
@@ -466,9 +466,9 @@ impl Ledger {
         if let Some(stall) = items.stalled.get(&index) {
             outcome.result = Err(stall.error());
         }
-        add_usage(&mut slot.usage, &outcome.usage);
-        self.tally.usage += &outcome.usage;
-        self.reservations.release(step, index);
+        let held = self.reservations.release(step, index);
+        let spent = reserved::counted(&outcome, &held);
+        count_spent(&mut slot.usage, &mut self.tally.usage, &held, &spent);
         // An item over the run's cap fails on its own, its output not kept: a step of
         // thousands of items commits none of them whole before its end finds the cap passed.
         let cap = self.max_output_bytes;

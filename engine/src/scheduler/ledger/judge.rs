@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::Ledger;
+use super::{Ledger, add_usage};
 use crate::approval::{self, Approval, ApprovalDecision, action_hash};
 use crate::command::Ruling;
 use crate::error::{Result, panic_message};
@@ -284,7 +284,10 @@ impl Ledger {
             )?;
             return Ok(Judgement::Stopped);
         }
+        // Charged to the step's usage until it ends, committed with its `running`: an
+        // engine that dies meanwhile leaves it counted (see `reserved`).
         for (item, holds) in reserving {
+            add_usage(&mut self.slots[step].usage, &holds);
             self.reservations.reserve(step, item, holds);
         }
         self.rates.count(executor, now, actions.len());

@@ -5,15 +5,19 @@
 //! against what ended before it, could together spend past a budget. The guard says what
 //! each one holds while it runs ([`Verdict::reserves`]: the cap it is given, or all that is
 //! left when nothing caps it) and judges the next against what ended *and* what is held.
-//! Reservations live in memory only: an engine that stops or dies leaves no attempt in
-//! flight (a takeover runs them again, judged again), so none outlives its driver.
+//! A hold is charged to its step's usage as the attempt starts (committed with its
+//! `running`), and replaced by what the attempt reports as it ends: an attempt cut off before
+//! it could say what it spent (timed out, stalled, cancelled), or lost with its engine (the
+//! row keeps the charge), counts what it held. The reservations themselves live in memory:
+//! an engine that stops or dies leaves no attempt in flight (a takeover runs them again,
+//! judged again), so none outlives its driver.
 //!
 //! [`Verdict::held`]: crate::guard::Verdict::held
 //! [`Verdict::reserves`]: crate::guard::Verdict::reserves
 
 use std::collections::BTreeMap;
 
-use crate::executor::Usage;
+use crate::executor::{ErrorClass, Outcome, Usage};
 use crate::plan::StepIndex;
 
 /// Reservations by attempt, their sum, and the steps waiting for one to end.
@@ -49,26 +53,33 @@ impl Reservations {
         }
     }
 
-    /// Item `item` of `step` ended: what it held is free again.
-    pub(super) fn release(&mut self, step: StepIndex, item: usize) {
-        if let Some(usage) = self.held.remove(&(step, Some(item))) {
-            self.freed(&usage);
-        }
+    /// Item `item` of `step` ended: what it held (returned) is free again.
+    pub(super) fn release(&mut self, step: StepIndex, item: usize) -> Usage {
+        let usage = self.held.remove(&(step, Some(item))).unwrap_or_default();
+        self.freed(&usage);
+        usage
     }
 
-    /// `step`'s attempt ended (or was not started): what it and its items held is free.
-    pub(super) fn release_step(&mut self, step: StepIndex) {
+    /// `step`'s attempt ended (or was not started): what it and its items still held
+    /// (returned, all together) is free again.
+    pub(super) fn release_step(&mut self, step: StepIndex) -> Usage {
         let ended: Vec<_> = (self.held.range((step, None)..=(step, Some(usize::MAX))))
             .map(|(&key, _)| key)
             .collect();
+        let mut all = Usage::default();
         for key in ended {
             if let Some(usage) = self.held.remove(&key) {
                 self.freed(&usage);
+                all += &usage;
             }
         }
+        all
     }
 
     fn freed(&mut self, usage: &Usage) {
+        if *usage == Usage::default() {
+            return;
+        }
         self.released = true;
         self.total -= usage;
         if self.held.is_empty() {
@@ -89,6 +100,28 @@ impl Reservations {
             return Vec::new();
         }
         std::mem::take(&mut self.waiting)
+    }
+}
+
+/// What an attempt (or item) that held `held` counts as spent, its `outcome` in: what it
+/// reported, or, when it was cut off before it could report it all (timed out, stalled,
+/// cancelled, interrupted), at least what it held, which it may have spent.
+pub(super) fn counted(outcome: &Outcome, held: &Usage) -> Usage {
+    let reported = &outcome.usage;
+    let cut_off = matches!(
+        &outcome.result,
+        Err(error) if matches!(
+            error.class,
+            ErrorClass::Timeout | ErrorClass::Stalled | ErrorClass::Cancelled | ErrorClass::Interrupted
+        )
+    );
+    if !cut_off {
+        return reported.clone();
+    }
+    Usage {
+        input_tokens: reported.input_tokens.max(held.input_tokens),
+        output_tokens: reported.output_tokens.max(held.output_tokens),
+        cost_usd: reported.cost_usd.max(held.cost_usd),
     }
 }
 
@@ -116,9 +149,37 @@ mod tests {
         assert!((reservations.total().cost_usd - 0.4).abs() < 1e-12);
         assert_eq!(reservations.let_go(), [2]);
         assert!(reservations.let_go().is_empty(), "let go once");
-        reservations.release_step(1);
-        reservations.release_step(0);
+        reservations.reserve(1, Some(2), usd(0.1));
+        assert!((reservations.release_step(1).cost_usd - 0.4).abs() < 1e-12);
+        assert_eq!(reservations.release_step(0), usd(0.1));
         assert!(!reservations.any());
         assert_eq!(reservations.total(), &Usage::default(), "no rounding left");
+    }
+
+    #[test]
+    fn an_attempt_cut_off_counts_what_it_held_and_one_that_ended_what_it_reported() {
+        let held = usd(0.5);
+        let reported = Outcome {
+            usage: usd(0.1),
+            ..Outcome::failure(ErrorClass::ExitCode, "exit 1")
+        };
+        assert_eq!(counted(&reported, &held), usd(0.1));
+        for class in [
+            ErrorClass::Timeout,
+            ErrorClass::Stalled,
+            ErrorClass::Cancelled,
+        ] {
+            let cut_off = Outcome::failure(class, "cut off");
+            assert_eq!(counted(&cut_off, &held), usd(0.5), "{class}");
+        }
+        let over = Outcome {
+            usage: usd(0.7),
+            ..Outcome::failure(ErrorClass::Timeout, "timed out")
+        };
+        assert_eq!(
+            counted(&over, &held),
+            usd(0.7),
+            "what it reported, when more"
+        );
     }
 }

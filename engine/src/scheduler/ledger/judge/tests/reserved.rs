@@ -134,3 +134,42 @@ fn a_hold_with_nothing_reserved_is_the_deny_it_reads_as() {
     let error = ledger.report().error.unwrap();
     assert!(error.contains("held by the attempts in flight"), "{error}");
 }
+
+/// The usage step `step`'s last transition in `batch` commits.
+fn committed_usage(batch: &crate::state::Batch, step: &str) -> Option<f64> {
+    (batch.transitions().iter().rev())
+        .find_map(|transition| match transition {
+            crate::state::Transition::Step(moved) if moved.step_id == step => Some(moved),
+            _ => None,
+        })
+        .and_then(|moved| moved.usage.as_ref().map(|usage| usage.cost_usd))
+}
+
+#[test]
+fn a_hold_is_charged_as_its_attempt_starts_and_counted_when_it_is_cut_off_before_it_reports() {
+    let step = |id: &str| json!({"id": id, "executor": "noop", "with": {"cap": 0.4}});
+    let mut ledger = reserving(
+        json!({"name": "g", "steps": [{"parallel": [step("a"), step("b")]}]}),
+        1.0,
+    );
+    assert_eq!(started(&mut ledger, 0), ["a", "b"]);
+    // Committed with `running`: an engine that dies now leaves $0.4 counted for each.
+    let batch = ledger.take_batch();
+    assert_eq!(committed_usage(&batch, "a"), Some(0.4));
+    assert_eq!(committed_usage(&batch, "b"), Some(0.4));
+    // a reports what it spent: that, not its charge, is its usage.
+    ends(&mut ledger, 0, 0.1, 1);
+    assert_eq!(committed_usage(&ledger.take_batch(), "a"), Some(0.1));
+    // b is cut off before it could say: what it held counts.
+    let timed_out = Outcome::failure(ErrorClass::Timeout, "timed out");
+    (ledger.apply(
+        Input::Completed {
+            step: 1,
+            outcome: timed_out,
+        },
+        at(2),
+    ))
+    .unwrap();
+    assert_eq!(committed_usage(&ledger.take_batch(), "b"), Some(0.4));
+    assert!((ledger.tally.usage.cost_usd - 0.5).abs() < 1e-9);
+}

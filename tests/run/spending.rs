@@ -1,0 +1,127 @@
+//! Spending budgets through the binary: agent attempts side by side hold what they may spend,
+//! and an attempt lost with its engine counts what it held.
+
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+
+use super::control::wait_for_file;
+use super::guard::{path, policy};
+use super::scratch::Scratch;
+
+/// What one answer of the fake claude costs, whatever its cap (a real one stops at it).
+const COST: f64 = 0.01358415;
+
+/// A claude step `id` that runs `program` (the fake claude, or a script in front of it),
+/// each call of the fake appending `call <--max-budget-usd>` to `calls`.
+fn claude_step(id: &str, program: &str, calls: &std::path::Path) -> Value {
+    json!({"id": id, "executor": "agent", "with": {
+        "cli": "claude", "program": program, "prompt": "What is 6 x 7?",
+        "env": {"FAKE_AGENT_CALLS": calls}}})
+}
+
+fn fake_claude() -> String {
+    format!("{}/examples/agents/claude", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn claude_attempts_side_by_side_are_never_given_more_of_a_cost_budget_than_is_free() {
+    let scratch = Scratch::new();
+    let budget = 0.03;
+    let policy = policy(&scratch, json!({"budgets": {"cost_usd": budget}}));
+    let calls = scratch.dir.path().join("calls");
+    let steps: Vec<Value> = (0..6)
+        .map(|n| claude_step(&format!("ask{n}"), &fake_claude(), &calls))
+        .collect();
+    let workflow = scratch.write(
+        "wf.json",
+        &json!({"name": "agents", "limits": {"max_parallel": 6}, "steps": [{"parallel": steps}]}),
+    );
+    let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    // Without a cap of its own, an attempt is given all that is left, so it holds all of it:
+    // the others wait for it to end, and each is told what the ones before it left (all six
+    // were told $0.03 at once, and spent $0.08, before attempts held what they were given).
+    let calls_text = std::fs::read_to_string(&calls).unwrap();
+    let told: Vec<&str> = (calls_text.lines())
+        .map(|line| line.strip_prefix("call ").unwrap())
+        .collect();
+    assert_eq!(told, ["0.0300", "0.0164", "0.0028"], "{calls_text}");
+    let show = scratch.json(&["show", &run, "--json"]);
+    let spent = show["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((spent - 3.0 * COST).abs() < 1e-9, "{show}");
+    let denied: Vec<&Value> = (show["steps"].as_array().unwrap().iter())
+        .filter(|step| step["state"] == "denied")
+        .collect();
+    assert_eq!(denied.len(), 3, "{show}");
+    let error = denied[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("budget.cost_usd: the run's budget is spent"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_attempt_lost_with_its_engine_counts_what_it_held() {
+    let scratch = Scratch::new();
+    let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
+    let calls = scratch.dir.path().join("calls");
+    // The first attempt waits at a gate and never calls claude; the next one does.
+    let gate = scratch.dir.path().join("open");
+    let held = scratch.dir.path().join("held");
+    let program = scratch.dir.path().join("claude-at-a-gate");
+    let script = format!(
+        "#!/bin/sh\nif [ ! -e {held:?} ]; then touch {held:?}; \
+         while [ ! -e {gate:?} ]; do sleep 0.02; done; exit 1; fi\nexec {:?} \"$@\"\n",
+        fake_claude()
+    );
+    std::fs::write(&program, script).unwrap();
+    let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&program, executable).unwrap();
+    let mut ask = claude_step("ask", program.to_str().unwrap(), &calls);
+    ask["with"]["max_budget_usd"] = json!(0.03);
+    let workflow = scratch.write("wf.json", &json!({"name": "agents", "steps": [ask]}));
+    let (workflow, policy) = (workflow.to_str().unwrap(), policy.to_str().unwrap());
+    let mut child = (scratch.command(&["run", workflow, "--policy", policy]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let run = wait_for_file(&scratch, &mut child, &held);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(&gate, "").unwrap();
+    // Its $0.03 may have been spent: the attempt after it is given the $0.02 left.
+    let resumed = crate::output_of(&mut scratch.command(&["resume", &run]), "cairn resume");
+    assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(calls, "call 0.0200\n");
+    let show = scratch.json(&["show", &run, "--json"]);
+    let spent = show["usage"]["cost_usd"].as_f64().unwrap();
+    assert!((spent - (0.03 + COST)).abs() < 1e-9, "{show}");
+}
+
+#[test]
+fn an_attempt_timed_out_before_it_reports_counts_its_cap_and_its_retries_are_denied() {
+    let scratch = Scratch::new();
+    let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
+    // An agent that never answers: each attempt runs until its timeout.
+    let mut ask = json!({"id": "ask", "executor": "agent", "timeout": "1s", "with": {
+        "cli": "custom", "prompt": "hi", "command": ["sh", "-c", "sleep 600", "_", "{prompt}"]}});
+    ask["retry"] = json!({"max_attempts": 3, "initial_delay": "10ms"});
+    let workflow = scratch.write("wf.json", &json!({"name": "agents", "steps": [ask]}));
+    let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    let show = scratch.json(&["show", &run, "--json"]);
+    // It held all that was left (nothing caps a custom CLI), and may have spent it.
+    assert_eq!(show["usage"]["cost_usd"], 0.05, "{show}");
+    let step = &show["steps"][0];
+    assert_eq!(step["state"], "denied", "{show}");
+    assert_eq!(
+        step["attempt"], 1,
+        "no retry was given the budget again: {show}"
+    );
+    let error = step["error"].as_str().unwrap();
+    assert!(
+        error.contains("budget.cost_usd: the run's budget is spent: $0.05 of $0.05"),
+        "{error}"
+    );
+}
