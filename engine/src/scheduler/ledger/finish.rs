@@ -45,16 +45,31 @@ impl Ledger {
     }
 
     /// The engine stops: running attempts are recorded as interrupted, to run again; a
-    /// stalled one, stopped in its kill grace, ends as its stall's escalation says.
+    /// stalled one, stopped in its kill grace, ends as its stall's escalation says. When
+    /// those were all the attempts in flight, the run is settled as a turn would settle it,
+    /// starting nothing: it ends if they were its last steps (or their escalation cancelled
+    /// it), as it would had they ended before the engine stopped.
     pub(super) fn interrupt(&mut self, now: DateTime<Utc>) -> Result<()> {
+        let (mut stalled, mut interrupted) = (false, false);
         for step in 0..self.slots.len() {
-            if self.slots[step].state == StepState::Running
-                && !self.stalled_attempt_cut_off(step, json!("engine stopped"), now)?
-            {
+            if self.slots[step].state != StepState::Running {
+                continue;
+            }
+            if self.stalled_attempt_cut_off(step, json!("engine stopped"), now)? {
+                self.end_attempt(step);
+                stalled = true;
+            } else {
                 self.cut_off(step, json!({ "interrupted": "engine stopped" }))?;
+                interrupted = true;
             }
         }
         self.outcome = (None, Some((ErrorClass::Interrupted, "interrupted".into())));
+        if stalled && !interrupted {
+            self.settle_halt(now)?;
+            if self.unfinished == 0 && !self.run_state.is_terminal() {
+                self.finish_run()?;
+            }
+        }
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //! been; and a stall whose attempt the run's deadline ends.
 
 use super::super::super::control::tests::command;
-use super::super::super::tests::committed_after;
+use super::super::super::tests::{committed_after, run_moves};
 use super::super::super::{Committed, Judge, Ledger};
 use super::*;
 use crate::state::StepTransition;
@@ -117,6 +117,32 @@ fn a_stall_that_fails_or_retries_is_escalated_when_the_engine_stops_in_its_kill_
         assert_eq!(detail["interrupted"], "engine stopped", "{detail}");
         assert_eq!(detail["stall"]["kind"], "heartbeat", "{detail}");
         assert_eq!(detail["escalation"], on_stall, "{detail}");
+    }
+}
+
+#[test]
+fn a_run_whose_last_attempt_a_stopping_engine_ends_by_its_stall_ends_as_its_escalation_says() {
+    for (on_stall, ended) in [
+        ("fail", Some(RunState::Failed)),
+        ("cancel", Some(RunState::Cancelled)),
+        ("retry", None),
+    ] {
+        let mut ledger = take_over(&silent(on_stall), RunState::Pending, vec![], 0, None);
+        assert_eq!(started(&mut ledger, 0), ["a"]);
+        ledger.turn(at(10)).unwrap();
+        ledger.take_batch();
+        // A first SIGTERM drains; the second stops the engine in the stall's kill grace.
+        ledger.apply(Input::Drain, at(11)).unwrap();
+        ledger.apply(Input::Interrupted, at(12)).unwrap();
+        let moved = run_moves(&ledger.take_batch());
+        let ended_as = ended
+            .map(|to| vec![(RunState::Running, to)])
+            .unwrap_or_default();
+        assert_eq!(
+            moved, ended_as,
+            "{on_stall}: b is left to run only after a retry"
+        );
+        assert_eq!(ledger.is_over(), ended.is_some(), "{on_stall}");
     }
 }
 
