@@ -722,11 +722,16 @@ impl Ledger {
                 .filter(|_| to == StepState::Succeeded)
                 .map(Arc::clone),
             // A step waiting again (to retry, or ready after a stall paused the run) keeps
-            // its last error in sight of `cairn show`.
+            // its last error in sight of `cairn show`; one cancelled as its attempt ended
+            // (a stall's `cancel`, a cancel of the run) says why.
             error: (slot.error.clone()).filter(|_| {
                 matches!(
                     to,
-                    StepState::Failed | StepState::RetryWait | StepState::Ready | StepState::Denied
+                    StepState::Failed
+                        | StepState::RetryWait
+                        | StepState::Ready
+                        | StepState::Denied
+                        | StepState::Cancelled
                 )
             }),
             wake_at: slot.wake_at.filter(|_| to == StepState::RetryWait),

@@ -351,7 +351,11 @@ async fn a_cancel_recorded_while_a_step_runs_keeps_the_next_from_starting() {
     let calls = counts.0.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(calls, 0, "b never started");
     if let Some(detail) = detail {
-        assert_eq!(detail, json!({"not_started": "run cancelled"}));
+        let why = "cancelled: the run was cancelled before the attempt started";
+        assert_eq!(
+            detail,
+            json!({"not_started": "run cancelled", "error": why})
+        );
     }
 }
 

@@ -223,6 +223,8 @@ impl Ledger {
                 detail = merged(Some(stall.detail()), detail);
                 detail["escalation"] = json!(on_stall);
             }
+            // Its last attempt's error (a step waiting to retry) is not why it ended.
+            self.slots[step].error = None;
             self.set_step(step, StepState::Cancelled, Some(detail))?;
             cancelled += 1;
         }

@@ -111,6 +111,14 @@ fn a_silent_step_stalls_and_cancel_cancels_the_run() {
     };
     let detail = a.detail.as_ref().expect("a's end says why");
     assert_eq!(detail["stall"]["kind"], "heartbeat", "{detail}");
+    // `cairn show` says why too: the stall's error, class `stalled`.
+    let error = a.error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("stalled: no sign of life"), "{error}");
+    let b = &batch.transitions()[0];
+    assert!(
+        matches!(b, Transition::Step(b) if b.error.is_none()),
+        "{b:?}"
+    );
     assert_eq!(
         run_moves(&batch),
         [(RunState::Running, RunState::Cancelled)]
