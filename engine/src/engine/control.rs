@@ -236,11 +236,19 @@ impl Engine {
             Command::Cancel(asked) => Some(("cancel", asked)),
             Command::Approve(_) | Command::Deny(_) => None,
         });
+        // With no engine to carry it out, say which command does (an engine that died in a
+        // stall's kill grace leaves the stall's own pause pending).
+        let undriven = if record.is_driven(Utc::now()) {
+            ""
+        } else {
+            ": no engine drives the run now; if none takes it over, `cairn recover` carries \
+             it out"
+        };
         let message = match (record.state, halt) {
             (RunState::Paused, _) => "the run is paused already".to_owned(),
             (_, Some((kind, asked))) => format!(
                 "a {kind} of the run, by {}, is pending already (recorded, not carried \
-                 out yet)",
+                 out yet{undriven})",
                 asked.by
             ),
             (state, None) => format!("the run paused or ended meanwhile (it is {state} now)"),

@@ -25,7 +25,14 @@ async fn a_pause_behind_a_pending_pause_or_cancel_is_refused_and_records_nothing
             .send(&run.to_string(), Command::Pause(request("ann")))
             .await;
         match sent {
-            Err(Error::Refused { message, .. }) => assert!(message.starts_with(says), "{message}"),
+            Err(Error::Refused { message, .. }) => {
+                assert!(message.starts_with(says), "{message}");
+                // No engine drives it: the message names the command that carries it out.
+                assert!(
+                    message.contains("`cairn recover` carries it out"),
+                    "{message}"
+                );
+            }
             other => panic!("{} not refused: {other:?}", earlier.kind()),
         }
         let pending = engine.store().pending_commands(run).await.unwrap();
