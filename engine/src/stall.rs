@@ -60,9 +60,12 @@ impl Stall {
                  planner",
                 self.evidence["repeats"]
             ),
+            // Quoted as the last attempt ended, not normalised: a person reads the window
+            // and the program's path (`(heartbeat 1s)`, not `(heartbeat #)`).
             Kind::Loop => format!(
                 "looping: {} attempts in a row ended with {}",
-                self.evidence["repeats"], self.evidence["error"]
+                self.evidence["repeats"],
+                (self.evidence.get("last_error")).unwrap_or(&self.evidence["error"])
             ),
             Kind::Heartbeat | Kind::NoProgress => self.silence(true),
         };
@@ -161,7 +164,7 @@ impl Repeats {
         self.done = done;
         let stall = (self.count >= loop_after).then(|| Stall {
             kind: Kind::Loop,
-            evidence: json!({ "repeats": self.count, "error": fingerprint }),
+            evidence: json!({ "repeats": self.count, "error": fingerprint, "last_error": ending }),
         });
         self.last = Some(fingerprint);
         stall
@@ -258,6 +261,12 @@ mod tests {
         assert_eq!(stall.kind, Kind::Loop);
         assert_eq!(stall.evidence["repeats"], 3);
         assert_eq!(stall.error().class, ErrorClass::Stalled);
+        // The message quotes the last ending as written; the evidence keeps both.
+        assert!(
+            stall.error().message.ends_with("\"failed: pid 3\""),
+            "{stall:?}"
+        );
+        assert_eq!(stall.evidence["error"], "failed: pid #");
     }
 
     #[test]

@@ -302,7 +302,8 @@ fn stalls_alike_retried_are_a_loop_however_late_each_was_seen_and_the_loop_fails
     assert_eq!(kinds, ["heartbeat", "heartbeat", "loop"]);
     assert_eq!(
         details[2]["stall"]["evidence"],
-        json!({"repeats": 3, "error": "stalled: no sign of life (heartbeat #)"})
+        json!({"repeats": 3, "error": "stalled: no sign of life (heartbeat #)",
+               "last_error": "stalled: no sign of life (heartbeat 10s)"})
     );
     // Retrying a loop would repeat it: the step fails, attempts left or not, and says why.
     assert_eq!(details[2]["escalation"], "fail");
