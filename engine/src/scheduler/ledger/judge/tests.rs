@@ -65,7 +65,8 @@ fn judged(workflow: Value) -> Ledger {
     judged_by(workflow, Fake::default())
 }
 
-fn judged_by(workflow: Value, guard: Fake) -> Ledger {
+/// A new run of `workflow` judged by `guard`, from `/checkout`.
+pub(super) fn judged_by(workflow: Value, guard: impl Guard + 'static) -> Ledger {
     let judge = Judge {
         guard: Some(Arc::new(guard)),
         hash: Some("policy".into()),

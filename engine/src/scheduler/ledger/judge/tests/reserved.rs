@@ -35,12 +35,7 @@ impl Guard for Reserving {
 }
 
 fn reserving(workflow: Value, budget_usd: f64) -> Ledger {
-    let judge = Judge {
-        guard: Some(Arc::new(Reserving { budget_usd })),
-        hash: Some("policy".into()),
-        cwd: Some("/checkout".into()),
-    };
-    new_judged_run(workflow, judge)
+    judged_by(workflow, Reserving { budget_usd })
 }
 
 /// Step `step`'s attempt ends at `second`, having spent `cost_usd`.

@@ -28,12 +28,7 @@ impl Guard for Spending {
 
 /// A run of `workflow` judged by a [`Spending`] guard of `budget_usd`.
 fn spending(workflow: Value, budget_usd: f64) -> Ledger {
-    let judge = Judge {
-        guard: Some(Arc::new(Spending { budget_usd })),
-        hash: Some("policy".into()),
-        cwd: Some("/checkout".into()),
-    };
-    new_judged_run(workflow, judge)
+    judged_by(workflow, Spending { budget_usd })
 }
 
 /// A success that cost `cost_usd`.
