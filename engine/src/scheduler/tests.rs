@@ -571,14 +571,16 @@ async fn a_shutdown_abandons_an_attempt_that_ignores_it_and_releases_the_lease()
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_attempt_that_succeeds_as_the_engine_stops_keeps_its_output() {
+async fn an_attempt_that_succeeds_as_the_engine_stops_keeps_its_output_and_ends_the_run() {
     let store = Arc::new(MemoryStore::new());
     // Succeeds as soon as it is cancelled: a program that exited by itself as the stop came.
     let step = deaf_step(json!({"with": {"late_ms": 0}}));
     let (engine, handle) = deaf_run(&store, step).await;
     engine.shutdown();
     let report = ended(handle).await;
-    assert_eq!(report.state, RunState::Running, "resumable: {report:?}");
+    // It was the run's last step: the run ends as it did, nothing left to resume.
+    assert_eq!(report.state, RunState::Succeeded, "{report:?}");
+    assert_eq!(report.output, Some(json!({"a": "late"})));
     let step = store.step(report.id, "a").await.unwrap().unwrap();
     assert_eq!(
         step.state,

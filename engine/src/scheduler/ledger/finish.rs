@@ -38,33 +38,39 @@ impl Ledger {
     /// Whether `outcome`, of `step`'s attempt, come back as the engine stops, is recorded
     /// (before [`Input::Interrupted`](super::Input::Interrupted)) rather than the attempt
     /// interrupted: a success (its program exited by itself before the engine's SIGTERM;
-    /// recorded interrupted, its work would be done again at the resume) of a step other than
-    /// a `for_each` (whose ended items are kept anyway).
+    /// recorded interrupted, its work would be done again at the resume), or a time-out (the
+    /// attempt was over before the engine stopped, in its kill grace: recorded interrupted, it
+    /// would run again uncounted, with a new time limit), of a step other than a `for_each`
+    /// (whose ended items are kept anyway).
     pub(crate) fn keeps_at_interruption(&self, step: StepIndex, outcome: &Outcome) -> bool {
-        outcome.result.is_ok() && self.plan.node(step).for_each.is_none()
+        let over = match &outcome.result {
+            Ok(_) => true,
+            Err(error) => error.class == ErrorClass::Timeout,
+        };
+        over && self.plan.node(step).for_each.is_none()
     }
 
     /// The engine stops: running attempts are recorded as interrupted, to run again; a
-    /// stalled one, stopped in its kill grace, ends as its stall's escalation says. When
-    /// those were all the attempts in flight, the run is settled as a turn would settle it,
-    /// starting nothing: it ends if they were its last steps (or their escalation cancelled
-    /// it), as it would had they ended before the engine stopped.
+    /// stalled one, stopped in its kill grace, ends as its stall's escalation says. When no
+    /// attempt was left to interrupt (those in flight ended as it stopped: by their stalls,
+    /// or kept, [`Ledger::keeps_at_interruption`]), the run is settled as a turn would settle
+    /// it, starting nothing: it ends if they were its last steps (or a stall's escalation
+    /// cancelled it), as it would had they ended before the engine stopped.
     pub(super) fn interrupt(&mut self, now: DateTime<Utc>) -> Result<()> {
-        let (mut stalled, mut interrupted) = (false, false);
+        let mut interrupted = false;
         for step in 0..self.slots.len() {
             if self.slots[step].state != StepState::Running {
                 continue;
             }
             if self.stalled_attempt_cut_off(step, json!("engine stopped"), now)? {
                 self.end_attempt(step);
-                stalled = true;
             } else {
                 self.cut_off(step, json!({ "interrupted": "engine stopped" }))?;
                 interrupted = true;
             }
         }
         self.outcome = (None, Some((ErrorClass::Interrupted, "interrupted".into())));
-        if stalled && !interrupted {
+        if !interrupted {
             self.settle_halt(now)?;
             if self.unfinished == 0 && !self.run_state.is_terminal() {
                 self.finish_run()?;

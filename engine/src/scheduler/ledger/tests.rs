@@ -432,6 +432,41 @@ fn a_join_waits_for_every_step_it_needs() {
     assert_eq!(ids(&ledger, &starts), ["join"]);
 }
 
+#[test]
+fn attempts_that_ended_as_the_engine_stopped_are_kept_and_end_the_run_when_they_were_its_last() {
+    let workflow = json!({"name": "g", "steps": [{"parallel": [
+        {"id": "a", "executor": "noop", "retry": {"max_attempts": 1}},
+        {"id": "b", "executor": "noop"}
+    ]}]});
+    let mut ledger = new_run(workflow);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    // The engine stops: a's attempt timed out in its kill grace, b's program had exited.
+    let timed_out = Outcome::failure(ErrorClass::Timeout, "timed out");
+    assert!(
+        ledger.keeps_at_interruption(0, &timed_out),
+        "a time-out is over"
+    );
+    let cancelled = Outcome::failure(ErrorClass::Cancelled, "cancelled");
+    assert!(
+        !ledger.keeps_at_interruption(0, &cancelled),
+        "a cancel is the stop's own"
+    );
+    let a = Input::Completed {
+        step: 0,
+        outcome: timed_out,
+    };
+    ledger.apply(a, at(1)).unwrap();
+    ledger.apply(done(1, json!("b")), at(1)).unwrap();
+    ledger.apply(Input::Interrupted, at(1)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: running -> failed", "b: running -> succeeded"]
+    );
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
+}
+
 mod batches;
 mod output_checks;
 mod parallel;
