@@ -69,11 +69,12 @@ pub(crate) fn load_plan(
     // already is compiled into a copy of the run's plan: taking it out again assumes its
     // ids were new, which a duplicate id breaks.
     let mut copy;
-    let grown = if report.problems.is_empty() {
-        &mut *plan
-    } else {
+    let copied = !report.problems.is_empty();
+    let grown = if copied {
         copy = plan.clone();
         &mut copy
+    } else {
+        &mut *plan
     };
     match grown.grow(planner, workflow.steps) {
         Ok(added) => {
@@ -81,7 +82,11 @@ pub(crate) fn load_plan(
             if report.problems.is_empty() {
                 return Ok(added);
             }
-            grown.shrink(added);
+            // A copy is dropped as it is (a plan of empty groups only added no step to it,
+            // which there would be no way to take out).
+            if !copied {
+                grown.shrink(added);
+            }
         }
         Err(problems) => {
             for problem in problems {

@@ -56,6 +56,21 @@ fn refused_plan(output: serde_json::Value) -> crate::load::LoadError {
 }
 
 #[test]
+fn a_plan_of_empty_groups_only_is_refused_naming_each() {
+    // It adds no step: the plan it was compiled into has none to take out again.
+    for plan in [
+        json!({"steps": [{"parallel": []}]}),
+        json!({"steps": [{"pipeline": []}, {"id": "g", "parallel": [{"parallel": []}]}]}),
+    ] {
+        let error = refused_plan(plan.clone()).to_string();
+        assert!(
+            error.contains("a group needs at least one member"),
+            "{plan}: {error}"
+        );
+    }
+}
+
+#[test]
 fn every_example_loads_and_round_trips() {
     for path in examples() {
         let plan = load_file(&path, &EXECUTORS).unwrap_or_else(|error| panic!("{error}"));

@@ -163,8 +163,9 @@ impl Plan {
         problems
     }
 
-    /// Takes the steps `added`, the last [`grow`](Self::grow) added, out again. Their ids
-    /// must have been new to the plan: the index forgets each, whichever step it named.
+    /// Takes the steps `added`, the last [`grow`](Self::grow) added, out again (at least
+    /// one: the nodes that added them are found from the first). Their ids must have been
+    /// new to the plan: the index forgets each, whichever step it named.
     pub(crate) fn shrink(&mut self, added: Range<StepIndex>) {
         for step in added.clone().rev() {
             self.graph.remove_node(NodeIndex::new(step));
