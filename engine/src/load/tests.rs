@@ -655,3 +655,25 @@ fn an_id_breaking_its_pattern_is_named_in_the_loader_s_words_beside_other_proble
         ]
     );
 }
+
+#[test]
+fn a_plan_reports_every_problem_whatever_their_order_as_a_file_does() {
+    let needs = json!({"id": "a", "executor": "noop", "needs": ["zz"]});
+    let empty = json!({"parallel": []});
+    for (plan, places) in [
+        (
+            json!({"steps": [needs, empty]}),
+            ["/steps/0/needs/0", "/steps/1/parallel"],
+        ),
+        (
+            json!({"steps": [empty, needs]}),
+            ["/steps/0/parallel", "/steps/1/needs/0"],
+        ),
+    ] {
+        let error = refused_plan(plan.clone());
+        let found: Vec<String> = (error.problems.iter())
+            .map(|problem| problem.place.to_string())
+            .collect();
+        assert_eq!(found, places, "{plan}");
+    }
+}
