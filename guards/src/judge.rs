@@ -358,11 +358,12 @@ fn no_engine_dir(what: &str) -> String {
 }
 
 /// The parameters the judged `action` runs with, if they are not the step's own: its
-/// working directory made canonical, and those of an action [`Policy::budgeted`] made.
-fn rewritten(action: &Action, budgeted: bool, cwd: Option<&Path>) -> Option<Value> {
+/// working directory made canonical, and those of an action a spending budget `capped`
+/// ([`Policy::spending`]).
+fn rewritten(action: &Action, capped: bool, cwd: Option<&Path>) -> Option<Value> {
     let Some(cwd) = cwd else {
         // The parameters, maybe big, are copied only when they changed.
-        return budgeted.then(|| action.params.clone());
+        return capped.then(|| action.params.clone());
     };
     let Value::Object(mut params) = action.params.clone() else {
         return None;

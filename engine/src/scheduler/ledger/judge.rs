@@ -25,6 +25,21 @@ const ASKED_AGAIN: &str = "asked again: the approval given bound `with.cwd` as w
     older cairn's request), not the directory the guard judged, so it does not say which \
     directory it was for";
 
+/// Why a step whose request was for the same action asks again: rules ask now that did not
+/// when it was asked (`given`, the rules it was asked for; `now`, those that ask).
+fn asked_again_for(given: &[String], now: &[String]) -> String {
+    let quoted = |rules: &mut dyn Iterator<Item = &String>| {
+        let quoted: Vec<String> = rules.map(|rule| format!("`{rule}`")).collect();
+        match quoted.is_empty() {
+            true => "the policy's default".to_owned(),
+            false => quoted.join(", "),
+        }
+    };
+    let new = quoted(&mut now.iter().filter(|rule| !given.contains(rule)));
+    let given = quoted(&mut given.iter().filter(|rule| *rule != "approval"));
+    format!("asked again: the approval given was for {given}, and {new} asks now too")
+}
+
 /// What the guard decided about the actions of one attempt.
 #[derive(Debug)]
 pub(super) enum Judgement {
@@ -217,24 +232,36 @@ impl Ledger {
                     let is_for = |approval: &Approval, action: &Action| {
                         approval.is_for(action, guard_hash.as_deref(), cwd.as_deref())
                     };
+                    // An approval covers the rules it was asked for: one that asks only now
+                    // (a retry's, a budget's) is put to a person too.
+                    let covers = |approval: &Approval| {
+                        (verdict.rules.iter()).all(|rule| approval.verdict.rules.contains(rule))
+                    };
                     match self.approvals.get(key) {
-                        Some(approval) if is_for(approval, bound) => match &approval.decision {
-                            Some(decision) if decision.approved => {
-                                let by = format!("approved by {}", decision.by);
-                                verdict = verdict
-                                    .because("approval", decision.reason.clone().unwrap_or(by));
+                        Some(approval) if is_for(approval, bound) && covers(approval) => {
+                            match &approval.decision {
+                                Some(decision) if decision.approved => {
+                                    let by = format!("approved by {}", decision.by);
+                                    verdict = verdict
+                                        .because("approval", decision.reason.clone().unwrap_or(by));
+                                }
+                                Some(decision) => {
+                                    let denied = Verdict::deny(
+                                        "approval",
+                                        format!("denied by {}", decision.by),
+                                    );
+                                    return self
+                                        .deny(step, action.item_index, &denied)
+                                        .map(|()| Judgement::Stopped);
+                                }
+                                None => waiting = true,
                             }
-                            Some(decision) => {
-                                let denied =
-                                    Verdict::deny("approval", format!("denied by {}", decision.by));
-                                return self
-                                    .deny(step, action.item_index, &denied)
-                                    .map(|()| Judgement::Stopped);
-                            }
-                            None => waiting = true,
-                        },
+                        }
                         stored => {
-                            if judged.is_some()
+                            if let Some(stored) = stored.filter(|stored| is_for(stored, bound)) {
+                                let reason = asked_again_for(&stored.verdict.rules, &verdict.rules);
+                                verdict = verdict.because("approval", reason);
+                            } else if judged.is_some()
                                 && stored.is_some_and(|stored| is_for(stored, action))
                             {
                                 verdict = verdict.because("approval", ASKED_AGAIN);

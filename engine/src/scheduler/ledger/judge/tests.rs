@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::super::tests::{
-    at, committed, committed_after, done, ids, moves, new_judged_run, plan, records_after,
+    at, committed, committed_after, done, failed, ids, moves, new_judged_run, plan, records_after,
     take_over_judged,
 };
 use super::super::{Committed, Input, Judge, Ledger};
@@ -17,9 +17,10 @@ use crate::executor::{Action, ErrorClass, Outcome};
 use crate::guard::{Facts, Guard, RateLimit, Verdict};
 use crate::state::{RunState, StepState};
 
-/// Judges by `with.say` (`deny`, `panic`, `approve`, `audit-deny`, `rewrite`, `where`: run
-/// with the directory it was given as `with.judged_in`), by `for_each` item (`"ask"`
-/// needs approval), and denies the fourth attempt of the run (a budget of 3).
+/// Judges by `with.say` (`deny`, `panic`, `approve`, `approve-retries`: a retry by one more
+/// rule, `audit-deny`, `rewrite`, `where`: run with the directory it was given as
+/// `with.judged_in`), by `for_each` item (`"ask"` needs approval), and denies the fourth
+/// attempt of the run (a budget of 3).
 #[derive(Debug, Default)]
 struct Fake {
     rates: Vec<RateLimit>,
@@ -40,6 +41,11 @@ impl Guard for Fake {
                 approval_timeout: Some(Duration::from_secs(60)),
                 ..Verdict::approve("ask", "a person decides")
             },
+            // A retry needs a person of its own (a rule over `action.attempt`).
+            Some("approve-retries") if action.attempt > 1 => {
+                Verdict::approve("ask", "a person decides").because("retry", "again?")
+            }
+            Some("approve-retries") => Verdict::approve("ask", "a person decides"),
             Some("audit-deny") => Verdict {
                 audit: true,
                 ..Verdict::deny("no", "would be denied")
@@ -295,6 +301,42 @@ fn an_approval_holds_the_step_while_the_rest_goes_on_and_a_ruling_releases_it() 
     );
     assert_eq!(batch.handled(), [(ledger.run_id, 7)]);
     assert!(batch.approvals()[0].decision.as_ref().unwrap().approved);
+}
+
+#[test]
+fn an_approval_covers_the_rules_it_was_asked_for_and_a_rule_asking_only_later_asks_again() {
+    let mut ledger = judged(json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "approve-retries"},
+         "retry": {"max_attempts": 2, "initial_delay": "1s", "backoff": "fixed"}}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger
+        .apply(command(1, Command::Approve(ruling("a", None))), at(1))
+        .unwrap();
+    assert_eq!(started(&mut ledger, 1), ["a"]);
+    ledger.take_batch();
+    (ledger.apply(failed(0, ErrorClass::ExitCode, "exit 1"), at(2))).unwrap();
+    // The retry: the same action, but rule `retry` asks now, which the approval was not for.
+    assert!(
+        started(&mut ledger, 3).is_empty(),
+        "the retry waits for a person"
+    );
+    let batch = ledger.take_batch();
+    assert!(moves(&batch).contains(&"a: ready -> awaiting_approval".to_owned()));
+    let [request] = batch.approvals() else {
+        panic!("one new request")
+    };
+    assert_eq!(request.decision, None);
+    let reasons = &request.verdict.reasons;
+    assert!(
+        reasons.iter().any(|reason| reason
+            == "asked again: the approval given was for `ask`, and `retry` asks now too"),
+        "{reasons:?}"
+    );
+    ledger
+        .apply(command(2, Command::Approve(ruling("a", None))), at(4))
+        .unwrap();
+    assert_eq!(started(&mut ledger, 4), ["a"], "approved for both");
 }
 
 #[test]
