@@ -511,7 +511,15 @@ fn matches(prefix: &[String], command: &[Word], maybe: bool) -> bool {
 /// A command as one line, for reasons.
 fn shown(command: &[Word]) -> String {
     let words: Vec<&str> = command.iter().map(Word::text).collect();
-    cairn_engine::cut(&words.join(" "), 120)
+    // A word's newlines (any control character) escaped: a reason is one line, and the
+    // text a person decides on is not laid out by whoever wrote the command.
+    let line: String = (words.join(" ").chars())
+        .flat_map(|char| match char.is_control() {
+            true => char.escape_default().collect::<Vec<_>>(),
+            false => vec![char],
+        })
+        .collect();
+    cairn_engine::cut(&line, 120)
 }
 
 /// `elapsed` without its fraction of a second, for reasons.

@@ -55,6 +55,26 @@ fn judged_in(
 }
 
 #[test]
+fn a_reason_quotes_a_command_on_one_line_its_control_characters_escaped() {
+    let policy = Policy::from_str(
+        r#"{"commands": {"approve": [["touch"]]}}"#,
+        Path::new("."),
+        "p.json",
+    )
+    .unwrap();
+    let verdict = judged(
+        &policy,
+        json!({"command": ["touch", "x\n\nrm -rf /\u{1b}[2J"]}),
+        None,
+    );
+    assert_eq!(verdict.decision, Decision::Approve);
+    assert_eq!(
+        verdict.reasons,
+        ["`touch x\\n\\nrm -rf /\\u{1b}[2J` matches [\"touch\"], which needs approval"]
+    );
+}
+
+#[test]
 fn a_command_the_process_executor_refuses_is_denied_in_its_words() {
     let policy = Policy::from_str("{}", Path::new("."), "p.json").unwrap();
     for (command, message) in [
