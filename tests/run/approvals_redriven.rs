@@ -2,7 +2,7 @@
 //! drive's only. What its last drive asked (an item past a shorter list) is neither listed
 //! nor decidable, a resume after a crash waits for the new items only, and the new drive's
 //! events do not repeat the last drive's error. A pending denial of one item is listed
-//! beside that item only.
+//! beside that item only, and a second ruling on an item decided already names who decided.
 
 use std::process::{Child, Stdio};
 
@@ -169,4 +169,37 @@ fn a_redriven_steps_events_do_not_repeat_its_last_drives_error() {
     let denied = (events[..sent_back].iter())
         .any(|event| event["step"] == "fe" && event["detail"]["error"].is_string());
     assert!(denied, "the last drive's own events keep it: {history:#}");
+}
+
+#[test]
+fn a_second_ruling_on_an_item_an_engine_decided_names_who_decided_it() {
+    let scratch = Scratch::new();
+    let run = awaiting_after_a_kill(&scratch, json!([10, 11]));
+    exits(
+        &scratch,
+        &["approve", &run, "fe", "--item", "0", "--by", "ann"],
+        0,
+    );
+    // A resume applies the ruling, then waits for item 1.
+    let resume = (scratch.command(&["resume", &run]))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    super::scratch::wait_until("item 0's ruling applied", || {
+        listed(&scratch) == [(json!(1), Value::Null)]
+    });
+    let again = exits(&scratch, &["approve", &run, "fe", "--item", "0"], 2);
+    assert!(
+        again.contains(
+            "item 0 of step `fe` does not await approval: it was approved by ann already \
+             (item 1 waits)"
+        ),
+        "{again}"
+    );
+    exits(&scratch, &["approve", &run, "fe", "--item", "1"], 0);
+    let resumed = crate::finish(resume, "cairn resume");
+    assert_eq!(resumed.status.code(), Some(0));
+    assert_eq!(scratch.executions()["fe"], 2);
 }

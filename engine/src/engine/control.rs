@@ -317,8 +317,20 @@ impl Engine {
                 [item] => format!("item {item} waits"),
                 items => format!("items {} wait", first_few(items, "items")),
             };
+            // One decided already: by whom.
+            let decided = (approvals.iter())
+                .filter(|approval| approval.step_id == step.id && approval.item == Some(item))
+                .find_map(|approval| approval.decision.as_ref());
+            let ruled = decided.map_or(String::new(), |decision| {
+                let how = if decision.approved {
+                    "approved"
+                } else {
+                    "denied"
+                };
+                format!(": it was {how} by {} already", decision.by)
+            });
             return Ok(Some(format!(
-                "item {item} of step `{}` does not await approval ({wait})",
+                "item {item} of step `{}` does not await approval{ruled} ({wait})",
                 step.id
             )));
         }
