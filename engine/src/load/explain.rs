@@ -98,10 +98,11 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
         // The one custom keyword, a duration's check (see `durations`): its own words.
         ValidationErrorKind::Custom { message, .. } => vec![found(message.clone(), true)],
         ValidationErrorKind::Enum { options } => {
-            vec![found(
-                format!("{} is not one of {options}", error.instance()),
-                true,
-            )]
+            let allowed: Vec<String> = (options.as_array().into_iter().flatten())
+                .map(Value::to_string)
+                .collect();
+            let message = not_one_of(root, error, &allowed);
+            vec![found(message, true)]
         }
         // `propertyNames`: a key of the object breaks the pattern its keys keep.
         ValidationErrorKind::PropertyNames { error: key } => {
@@ -131,11 +132,28 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
             if allowed.is_empty() {
                 return vec![found(shorten(&error.to_string()), true)];
             }
-            let message = format!("{} is not one of {}", error.instance(), allowed.join(", "));
-            vec![found(message, true)]
+            vec![found(not_one_of(root, error, &allowed), true)]
         }
         _ => vec![found(shorten(&error.to_string()), false)],
     }
+}
+
+/// The message of a value that is none of the `allowed` ones (each as JSON): with the one it
+/// is likely a typo of, or, for `null` where the key is optional, how to give none.
+fn not_one_of(root: &Value, error: &ValidationError<'_>, allowed: &[String]) -> String {
+    let instance = error.instance();
+    let hint = match instance.as_ref() {
+        Value::Null if is_optional(root, error.evaluation_path().as_str()) => {
+            ": leave the key out to give none".to_owned()
+        }
+        Value::String(given) => {
+            let names = allowed.iter().map(|name| name.trim_matches('"'));
+            super::closest(given, names)
+                .map_or(String::new(), |known| format!(" (did you mean `{known}`?)"))
+        }
+        _ => String::new(),
+    };
+    format!("{instance} is not one of {}{hint}", allowed.join(", "))
 }
 
 /// The message of an unknown key: the allowed key it is likely a typo of, else all of them.
@@ -158,10 +176,13 @@ fn allowed_keys(root: &Value, schema_path: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Whether the `type` at `evaluation_path` (the path through `$ref`s) is that of a key its
-/// object does not require.
+/// Whether the `type`, `enum` or `oneOf` at `evaluation_path` (the path through `$ref`s) is
+/// that of a key its object does not require.
 fn is_optional(root: &Value, evaluation_path: &str) -> bool {
-    let mut property = evaluation_path.strip_suffix("/type").unwrap_or_default();
+    let keyword = ["/type", "/enum", "/oneOf"]
+        .into_iter()
+        .find_map(|keyword| evaluation_path.strip_suffix(keyword));
+    let mut property = keyword.unwrap_or_default();
     while let Some(referring) = property.strip_suffix("/$ref") {
         property = referring;
     }

@@ -637,6 +637,36 @@ fn null_for_an_optional_key_says_to_leave_the_key_out() {
     );
 }
 
+#[test]
+fn a_value_none_of_a_keys_names_says_how_to_give_none_or_which_it_is_likely_a_typo_of() {
+    let found = problems(
+        r#"{"name": "n", "steps": [
+            {"id": "a", "executor": "noop", "trigger": null, "on_stall": "pauze"},
+            {"id": "b", "executor": "noop", "needs": ["a"], "trigger": "all_succeded", "on_stall": null}]}"#,
+    );
+    let says = |place: &str, text: &str| {
+        found.iter().any(|problem| {
+            problem.starts_with(&format!("w.json:{place}: ")) && problem.ends_with(text)
+        })
+    };
+    assert!(
+        says("/steps/0/trigger", "leave the key out to give none"),
+        "{found:?}"
+    );
+    assert!(
+        says("/steps/0/on_stall", "(did you mean `pause`?)"),
+        "{found:?}"
+    );
+    assert!(
+        says("/steps/1/trigger", "(did you mean `all_succeeded`?)"),
+        "{found:?}"
+    );
+    assert!(
+        says("/steps/1/on_stall", "leave the key out to give none"),
+        "{found:?}"
+    );
+}
+
 mod durations;
 mod expressions;
 mod properties;
