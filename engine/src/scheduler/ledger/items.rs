@@ -584,8 +584,16 @@ impl Ledger {
             } else {
                 String::new()
             };
+            // Items a cancel stopped did not fail: they were cancelled.
+            let ended = match failed
+                .values()
+                .all(|error| error.class == ErrorClass::Cancelled)
+            {
+                true => "were cancelled",
+                false => "failed",
+            };
             parts.push(format!(
-                "{} of {count} items failed ({}): {}{more}",
+                "{} of {count} items {ended} ({}): {}{more}",
                 failed.len(),
                 indices.join(", "),
                 named.join("; ")

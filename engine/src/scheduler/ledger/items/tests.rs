@@ -445,6 +445,23 @@ fn an_item_a_cancel_stopped_is_recorded_cancelled_and_a_failed_one_failed() {
 }
 
 #[test]
+fn a_step_whose_items_a_cancel_stopped_says_they_were_cancelled_not_failed() {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    for index in 0..4 {
+        let stopped = Outcome::failure(ErrorClass::Cancelled, "cancelled");
+        ledger.apply(item(index, stopped), at(1)).unwrap();
+    }
+    ledger.apply(ended(), at(1)).unwrap();
+    let error = ledger.slots[0].error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with("cancelled: 4 of 4 items were cancelled (0, 1, 2, 3)"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_time_limit_times_the_attempt_out_and_the_items_it_kept_from_starting_keep_their_attempts() {
     let mut ledger = new_run(each(2));
     ledger.turn(at(0)).unwrap();
