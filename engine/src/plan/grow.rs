@@ -149,8 +149,13 @@ impl Plan {
                     .filter(|&&(from, to)| from == reached.index() && to >= base)
                 {
                     let step = &steps[to - base];
+                    // A need that is the planner's dependent itself waits for its plan.
+                    let through = match id == dependent_id {
+                        true => String::new(),
+                        false => format!(", which waits for `{dependent_id}`"),
+                    };
                     let message = format!(
-                        "cycle: `{}` needs `{id}`, which waits for `{dependent_id}`, which waits for the plan of `{planner_id}`",
+                        "cycle: `{}` needs `{id}`{through}, which waits for the plan of `{planner_id}`",
                         step.id
                     );
                     problems.push(Problem::at(

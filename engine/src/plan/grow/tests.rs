@@ -117,7 +117,7 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
         ),
         (
             json!({"steps": [{"id": "a", "executor": "noop", "needs": ["report"]}]}),
-            "plan of gen:/steps/0/needs: cycle: `gen.a` needs `report`, which waits for `report`, which waits for the plan of `gen`",
+            "plan of gen:/steps/0/needs: cycle: `gen.a` needs `report`, which waits for the plan of `gen`",
         ),
         (
             json!({"steps": (0..6).map(|n| json!({"id": format!("s{n}"), "executor": "noop"})).collect::<Vec<_>>()}),
@@ -291,4 +291,24 @@ fn ids_never_collide_across_plans_or_with_the_files_steps() {
         "{error}"
     );
     assert!(!error.contains("general.x"), "{error}");
+}
+
+#[test]
+fn a_cycle_through_the_planners_dependent_names_it_once_or_on_the_way() {
+    let workflow = json!({"name": "t", "steps": [{"pipeline": [
+        {"id": "gen", "executor": "noop", "planner": true},
+        {"id": "report", "executor": "noop"},
+        {"id": "end", "executor": "noop"}
+    ]}]});
+    let noop = accepting_anything(&["noop"]);
+    let mut plan = load_str(&workflow.to_string(), "t.json", &noop).unwrap();
+    let needing = |id: &str| json!({"steps": [{"id": "a", "executor": "noop", "needs": [id]}]});
+    assert_eq!(
+        grow(&mut plan, "gen", needing("report")).unwrap_err(),
+        "plan of gen:/steps/0/needs: cycle: `gen.a` needs `report`, which waits for the plan of `gen`"
+    );
+    assert_eq!(
+        grow(&mut plan, "gen", needing("end")).unwrap_err(),
+        "plan of gen:/steps/0/needs: cycle: `gen.a` needs `end`, which waits for `report`, which waits for the plan of `gen`"
+    );
 }
