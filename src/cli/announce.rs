@@ -165,10 +165,21 @@ fn halted(event: &Event) -> Option<String> {
     }
     let request = event.detail.as_ref()?.get(state)?;
     let by = request.get("by")?.as_str()?;
+    // A loop paused the run: resumed as it is, the step loops again.
+    let looped = request
+        .pointer("/stall/stall/kind")
+        .and_then(|kind| kind.as_str());
+    let advice = match (state, looped) {
+        ("paused", Some("loop")) => {
+            " (a resume runs the step again as it is, to loop again: change what it runs or \
+             reads first, or cancel the run)"
+        }
+        _ => "",
+    };
     Some(
         match request.get("reason").and_then(|reason| reason.as_str()) {
-            Some(reason) => format!("{state} by {by}: {reason}"),
-            None => format!("{state} by {by}"),
+            Some(reason) => format!("{state} by {by}: {reason}{advice}"),
+            None => format!("{state} by {by}{advice}"),
         },
     )
 }
@@ -232,7 +243,8 @@ mod tests {
     #[tokio::test]
     async fn who_paused_or_cancelled_the_run_and_why_is_told() {
         let (sender, events) = broadcast::channel(8);
-        let paused = json!({"paused": {"by": "cairn", "reason": "step a stalled: looping"}});
+        let paused = json!({"paused": {"by": "cairn", "reason": "step a stalled: looping",
+            "stall": {"step": "a", "stall": {"kind": "loop", "evidence": {}}}}});
         sender.send(run_moved(RunState::Paused, paused)).unwrap();
         let cancelled = json!({"cancelled": {"by": "ann"}});
         sender
@@ -247,7 +259,9 @@ mod tests {
         super::notices(events, store, false, "r1", Path::new("cairn.db"), &mut told).await;
         assert_eq!(
             String::from_utf8(told).unwrap(),
-            "run r1 paused by cairn: step a stalled: looping\nrun r1 cancelled by ann\n"
+            "run r1 paused by cairn: step a stalled: looping (a resume runs the step again as \
+             it is, to loop again: change what it runs or reads first, or cancel the run)\n\
+             run r1 cancelled by ann\n"
         );
     }
 
