@@ -177,6 +177,10 @@ mod tests {
             json!({"usage": {"input_tokens": 3, "output_tokens": 4}, "cost_usd": 0.5})
         );
 
+        // A cost written as a string is counted all the same: a budget would miss it.
+        let report = read(Cli::Custom, r#"{"text": "hi", "total_cost_usd": " 0.25 "}"#);
+        assert_eq!(report.usage.cost_usd, 0.25);
+
         // A document with neither field is the answer as a whole, stored once.
         let report = read(Cli::Custom, r#"{"answer": 42}"#);
         assert_eq!(report.text.as_deref(), Some(r#"{"answer": 42}"#));

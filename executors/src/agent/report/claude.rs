@@ -71,11 +71,16 @@ pub(super) fn usage(result: &Value) -> Usage {
             &usage["cache_read_input_tokens"],
         ]),
         output_tokens: count(&[&usage["output_tokens"]]),
-        cost_usd: result["total_cost_usd"]
-            .as_f64()
-            .or_else(|| result["cost_usd"].as_f64())
+        cost_usd: cost(&result["total_cost_usd"])
+            .or_else(|| cost(&result["cost_usd"]))
             .unwrap_or(0.0),
     }
+}
+
+/// A reported cost: a number, or a number written as a string (`"0.05"`, as a custom CLI may
+/// print it), which a budget would otherwise not count.
+fn cost(value: &Value) -> Option<f64> {
+    (value.as_f64()).or_else(|| value.as_str()?.trim().parse().ok())
 }
 
 #[cfg(test)]
