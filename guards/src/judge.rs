@@ -70,22 +70,24 @@ impl Policy {
         if verdict.decision == Decision::Deny {
             return verdict;
         }
-        verdict.params = rewritten(action, capped.is_some(), cwd.as_deref());
-        match spending {
-            // Asked again once an attempt in flight ends, approval and all.
+        match &spending {
+            // Asked again once an attempt in flight ends, approval and all: nothing of it
+            // runs now, so its parameters are not rewritten.
             Spending::Held(short) => {
                 let held = Verdict {
                     held: true,
                     ..Verdict::new(Decision::Deny)
                 };
-                (short.into_iter()).fold(held, |held, (rule, reason)| held.because(rule, reason))
+                return (short.iter())
+                    .fold(held, |held, (rule, reason)| held.because(*rule, reason));
             }
-            Spending::Holds { reserves, .. } => {
-                verdict.reserves = (reserves != Usage::default()).then_some(reserves);
-                verdict
+            Spending::Holds { reserves, .. } if *reserves != Usage::default() => {
+                verdict.reserves = Some(reserves.clone());
             }
-            Spending::AsWritten => verdict,
+            Spending::Holds { .. } | Spending::AsWritten => {}
         }
+        verdict.params = rewritten(action, capped.is_some(), cwd.as_deref());
+        verdict
     }
 
     fn combine(&self, votes: Votes) -> Verdict {
