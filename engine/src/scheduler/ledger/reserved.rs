@@ -63,6 +63,10 @@ impl Reservations {
     /// `step`'s attempt ended (or was not started): what it and its items still held
     /// (returned, all together) is free again.
     pub(super) fn release_step(&mut self, step: StepIndex) -> Usage {
+        // Every attempt's end asks: a run without a spending budget holds nothing.
+        if self.held.is_empty() {
+            return Usage::default();
+        }
         let ended: Vec<_> = (self.held.range((step, None)..=(step, Some(usize::MAX))))
             .map(|(&key, _)| key)
             .collect();
