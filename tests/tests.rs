@@ -34,6 +34,7 @@ mod run {
     mod planner;
     mod rates;
     mod retries;
+    mod runaway_rules;
     mod same_engine;
     mod scratch;
     mod signals;

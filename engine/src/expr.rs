@@ -20,7 +20,7 @@ use serde_json::Value;
 use smallvec::SmallVec;
 
 use condition::unknown_variables;
-pub use condition::{Condition, Variable, evaluate_conditions};
+pub use condition::{Condition, Variable, evaluate_conditions, evaluate_conditions_each};
 use functions::unknown_function;
 use json_form::json_form;
 use optional::{NO_JSON_FORM, surely_optional};

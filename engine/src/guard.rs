@@ -86,8 +86,9 @@ pub struct Facts<'a> {
     /// The workflow's name.
     pub workflow: &'a str,
     /// The run's input (a rule reads it through [`Variable::Shared`](crate::Variable), and
-    /// its CEL form is kept for the next action).
-    pub input: &'a SharedJson,
+    /// its CEL form is kept for the next action), shared: a guard may hand it to a thread of
+    /// its own.
+    pub input: &'a Arc<SharedJson>,
     /// Attempts started in the run so far (each run of a `for_each` item is one), those of
     /// steps a redrive took out of the run included.
     pub attempts: u64,

@@ -83,7 +83,9 @@ pub use executor::{
     Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, ParamsError,
     Progress, Usage, params_schema,
 };
-pub use expr::{Condition, ExprError, SharedJson, Variable, evaluate_conditions};
+pub use expr::{
+    Condition, ExprError, SharedJson, Variable, evaluate_conditions, evaluate_conditions_each,
+};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
 pub use item::ItemRecord;
 pub use lease::{Lease, LeaseAttempt, LeaseHolder};

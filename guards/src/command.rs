@@ -13,10 +13,12 @@ mod script;
 mod word;
 mod wrappers;
 
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::bounded::{RUNAWAYS, Stopped};
 
 pub(crate) use self::evaluated::{evaluable, evaluable_at};
 use self::script::Dialect;
@@ -149,26 +151,27 @@ const THREAD_NAME: &str = "cairn-command-checker";
 
 /// Runs `check` on a thread of its own (named [`THREAD_NAME`], on a [`STACK`]) and waits for
 /// its findings at most `bound`; or why there are none: it panicked (the parser did), or it
-/// did not finish in time, in which case the thread is left behind, detached, to run on
-/// until it ends or the process does (a thread cannot be stopped from outside).
+/// did not finish in time, in which case the thread is left behind to run on, one of the
+/// process's [runaways](crate::bounded).
 fn within(
     bound: Duration,
     check: impl FnOnce() -> Findings + Send + 'static,
 ) -> Result<Findings, String> {
-    let (sender, findings) = mpsc::sync_channel(1);
-    let spawned = std::thread::Builder::new()
-        .name(THREAD_NAME.to_owned())
-        .stack_size(STACK)
-        .spawn(move || drop(sender.send(check())));
-    if let Err(error) = spawned {
-        return Err(format!("the command checker could not start: {error}"));
-    }
-    findings.recv_timeout(bound).map_err(|error| match error {
-        RecvTimeoutError::Timeout => format!(
-            "the command checker did not finish on this command within {bound:?}: not checked"
-        ),
-        RecvTimeoutError::Disconnected => "the command checker failed on this command".to_owned(),
-    })
+    let work = move |findings: &Sender<Findings>| {
+        let _ = findings.send(check());
+    };
+    let started = RUNAWAYS.start(THREAD_NAME, STACK, bound, work);
+    started
+        .and_then(|mut checking| checking.next())
+        .map_err(|stopped| match stopped {
+            Stopped::PastBound(bound) => format!(
+                "the command checker did not finish on this command within {bound:?}: not checked"
+            ),
+            Stopped::Failed => "the command checker failed on this command".to_owned(),
+            Stopped::Busy(_) | Stopped::NotStarted(_) => {
+                format!("the command checker was not run on this command: {stopped}")
+            }
+        })
 }
 
 /// The last component of a program's path: `/bin/rm` is `rm`.

@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_engine::{Action, Condition, Decision, Facts, Usage, Variable, Verdict};
+use cairn_engine::{Action, Decision, Facts, Usage, Verdict};
 use cairn_executors::{AgentExecutor, ProcessExecutor};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::command::{self, Findings, Word, basename};
 use crate::paths;
-use crate::policy::{Mode, Policy, RULE_VARIABLES};
+use crate::policy::{Mode, Policy};
 use spending::Spending;
 
 /// One rule's say on an action.
@@ -282,72 +282,6 @@ impl Policy {
             over("budget.wall_time", format!("{elapsed} of {max}"));
         }
     }
-
-    fn rules(
-        &self,
-        action: &Action,
-        facts: &Facts<'_>,
-        checked: &Findings,
-        cwd: Option<&Path>,
-        votes: &mut Votes,
-    ) {
-        if self.rules.is_empty() {
-            return;
-        }
-        // What the rules see: the small facts, with the big ones (the action's parameters,
-        // the run's input) borrowed, never copied, and converted only as far as a rule reads.
-        let small_action = json!({
-            "executor": action.executor,
-            "step": action.step_id,
-            "attempt": action.attempt,
-            "index": action.item_index,
-            "commands": checked.commands,
-            "dynamic": checked.commands.iter().flatten().any(|word| matches!(word, Word::Dynamic(_))),
-            "cwd": cwd.map(Path::to_path_buf).or_else(|| action.params.get("cwd").and_then(Value::as_str).map(PathBuf::from)),
-        });
-        let small_run = json!({
-            "id": facts.id.to_string(),
-            "workflow": facts.workflow,
-            "attempts": facts.attempts,
-            "steps": facts.steps,
-            "usage": facts.usage,
-            "elapsed": facts.elapsed.as_secs_f64(),
-        });
-        let no_env = Value::Object(Map::new());
-        // The names the policy's load lets rules read, in this order.
-        let [action_name, run_name] = RULE_VARIABLES;
-        let variables = [
-            (
-                action_name,
-                object_with(
-                    &small_action,
-                    [
-                        ("item", Variable::Json(facts.item.unwrap_or(&NULL))),
-                        ("params", Variable::Json(&action.params)),
-                        (
-                            "env",
-                            Variable::Json(action.params.get("env").unwrap_or(&no_env)),
-                        ),
-                    ],
-                ),
-            ),
-            (
-                run_name,
-                object_with(&small_run, [("input", Variable::Shared(facts.input))]),
-            ),
-        ];
-        let conditions: Vec<&Condition> = self.rules.iter().map(|rule| &rule.when).collect();
-        let results = cairn_engine::evaluate_conditions(&conditions, &variables);
-        for (rule, result) in self.rules.iter().zip(results) {
-            match result {
-                Ok(true) => votes.add(rule.effect, &rule.id, &rule.reason),
-                Ok(false) => {}
-                Err(error) => {
-                    votes.add(Decision::Deny, &rule.id, format!("rule errored: {error}"));
-                }
-            }
-        }
-    }
 }
 
 /// Why a directory cannot be judged without the engine's (`Facts::cwd` is `None`): `what`
@@ -456,19 +390,6 @@ fn pointer_to(path: &[Step<'_>], key: &str) -> String {
     pointer(&path)
 }
 
-/// JSON's `null`, for an action without an item.
-static NULL: Value = Value::Null;
-
-/// A variable holding the members of the JSON object `object`, and `more`.
-fn object_with<'a, const N: usize>(
-    object: &'a Value,
-    more: [(&'a str, Variable<'a>); N],
-) -> Variable<'a> {
-    let members = (object.as_object().into_iter().flatten())
-        .map(|(name, value)| (name.as_str(), Variable::Json(value)));
-    Variable::Object(members.chain(more).collect())
-}
-
 /// Whether `action` runs programs, and so has commands and a working directory.
 fn runs_programs(action: &Action) -> bool {
     runs_programs_by(&action.executor)
@@ -529,6 +450,7 @@ fn whole_seconds(elapsed: std::time::Duration) -> cairn_engine::Duration {
     cairn_engine::Duration(std::time::Duration::from_secs(elapsed.as_secs()))
 }
 
+mod rules;
 mod spending;
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,7 @@
 //!
 //! ```
 //! use std::path::Path;
+//! use std::sync::Arc;
 //!
 //! use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid};
 //! use cairn_guards::PolicyGuard;
@@ -20,8 +21,9 @@
 //!     executor: "process".into(), params: json!({"command": ["sh", "-c", "ls && \\rm -rf x"]}),
 //!     idempotency_key: "clean".into(),
 //! };
+//! let input = Arc::new(SharedJson::new(json!(null)));
 //! let facts = Facts {
-//!     item: None, id: Uuid::nil(), workflow: "w", input: &SharedJson::new(json!(null)), attempts: 0, steps: 0,
+//!     item: None, id: Uuid::nil(), workflow: "w", input: &input, attempts: 0, steps: 0,
 //!     usage: &Usage::default(), reserved: &Usage::default(), elapsed: std::time::Duration::ZERO,
 //!     cwd: None,
 //! };
@@ -33,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bounded;
 pub mod command;
 mod guard;
 mod judge;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid, Verdict};
 
@@ -52,7 +53,7 @@ impl Policy {
 
     fn judge_test(&self, test: &PolicyTest) -> Verdict {
         let mut run = test.run.clone().unwrap_or_default();
-        let input = SharedJson::new(std::mem::take(&mut run.input));
+        let input = Arc::new(SharedJson::new(std::mem::take(&mut run.input)));
         let id = Uuid::nil();
         let action = Action {
             run_id: id,

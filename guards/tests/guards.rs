@@ -9,6 +9,7 @@ mod guards {
 }
 
 use std::path::Path;
+use std::sync::Arc;
 
 use cairn_engine::{Action, Decision, Facts, Guard, SharedJson, Usage, Uuid, Verdict};
 use cairn_guards::{Policy, PolicyGuard};
@@ -71,7 +72,7 @@ fn judge_in(guard: &dyn Guard, action: &Action, run: &Run) -> Verdict {
         item: None,
         id: Uuid::nil(),
         workflow: "w",
-        input: &SharedJson::new(run.input.clone()),
+        input: &Arc::new(SharedJson::new(run.input.clone())),
         attempts: run.attempts,
         steps: run.steps,
         usage: &run.usage,

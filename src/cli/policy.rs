@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use cairn_engine::{
     Action, Decision, Facts, LoadError, SharedJson, Usage, Uuid, Verdict, check_params,
@@ -282,7 +283,7 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
         executor: given.executor,
         params: given.params,
     };
-    let input = SharedJson::new(empty_object());
+    let input = Arc::new(SharedJson::new(empty_object()));
     // As `cairn run` would judge it from here.
     let here = std::env::current_dir().ok();
     let facts = Facts {

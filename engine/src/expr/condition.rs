@@ -38,16 +38,21 @@ use super::{
 /// ```
 #[derive(Clone)]
 pub struct Condition {
-    text: String,
+    /// Shared: a condition is cloned cheaply (a guard hands its rules to a thread of their
+    /// own for each action).
+    text: Arc<str>,
     compiled: Result<Arc<Compiled>, ExprError>,
 }
 
 impl Condition {
     /// Parses the condition `text`.
     pub fn new(text: impl Into<String>) -> Condition {
-        let text = text.into();
+        let text: String = text.into();
         let compiled = compile(&text);
-        Condition { text, compiled }
+        Condition {
+            text: text.into(),
+            compiled,
+        }
     }
 
     /// The condition as written.
@@ -296,26 +301,41 @@ pub fn evaluate_conditions(
     conditions: &[&Condition],
     variables: &[(&str, Variable<'_>)],
 ) -> Vec<Result<bool, ExprError>> {
-    let evaluate_all = || {
+    let mut results = Vec::with_capacity(conditions.len());
+    evaluate_conditions_each(conditions, variables, |result| results.push(result));
+    results
+}
+
+/// [`evaluate_conditions`], each result handed to `each` as soon as it is known, in the
+/// order of `conditions`: a caller that waits for them only so long (on another thread)
+/// knows which condition it was still waiting for.
+pub fn evaluate_conditions_each(
+    conditions: &[&Condition],
+    variables: &[(&str, Variable<'_>)],
+    mut each: impl FnMut(Result<bool, ExprError>) + Send,
+) {
+    let mut done = 0;
+    let mut evaluate_all = || {
         let variables = Variables(variables);
         let mut context = functions_context();
         context.set_variable_resolver(&variables);
-        (conditions.iter())
-            .map(|condition| {
-                let (text, compiled) = (&condition.text, &condition.compiled);
-                let compiled = compiled.as_ref().map_err(Clone::clone)?;
-                as_condition(text, execute(text, compiled, &context)?)
-            })
-            .collect::<Vec<_>>()
+        for condition in conditions {
+            let (text, compiled) = (&condition.text, &condition.compiled);
+            let result = (compiled.as_ref().map_err(Clone::clone))
+                .and_then(|compiled| as_condition(text, execute(text, compiled, &context)?));
+            each(result);
+            done += 1;
+        }
+        Some(())
     };
     // One stack for all: the caller's when every condition is simple, else one big one.
     let simple = (conditions.iter())
         .all(|condition| (condition.compiled.as_ref()).is_ok_and(|compiled| compiled.simple));
-    on_stack_for(simple, || Some(evaluate_all())).unwrap_or_else(|| {
-        (conditions.iter())
-            .map(|condition| Err(library_failed(&condition.text)))
-            .collect()
-    })
+    if on_stack_for(simple, &mut evaluate_all).is_none() {
+        for condition in &conditions[done..] {
+            each(Err(library_failed(&condition.text)));
+        }
+    }
 }
 
 /// The variables as a context's resolver. CEL asks it for the longest name first

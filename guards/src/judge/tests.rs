@@ -2,6 +2,7 @@
 //! agent under a cost budget.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid, Verdict};
 use serde_json::{Value, json};
@@ -43,7 +44,7 @@ fn judged_in(
         item: None,
         id: Uuid::nil(),
         workflow: "w",
-        input: &SharedJson::new(json!({})),
+        input: &Arc::new(SharedJson::new(json!({}))),
         attempts: 0,
         steps: 0,
         usage: spent.0,

@@ -1,0 +1,226 @@
+//! Guard work the engine waits for only so long: the command checker's parse of a script
+//! and a policy's CEL rules run on a thread of their own, whose results the judge waits for
+//! until a deadline. What is not known by then is not judged, so it is denied (fail closed),
+//! and the engine's thread goes on: it renews its leases and commits what it must.
+//!
+//! A thread cannot be stopped from outside: one past its deadline is left to run on,
+//! detached, until it ends or the process does. Such runaways are counted process-wide
+//! ([`RUNAWAYS`]); while [`MAX_RUNAWAYS`] of them run, new work is refused at once rather
+//! than started, so a workflow whose every action makes a rule run away (a `for_each` of a
+//! thousand items) burns at most that many threads, and keeps the engine waiting only for
+//! the first few.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+/// How many threads of guard work may run past their deadline at once; while as many do,
+/// new work is refused.
+pub(crate) const MAX_RUNAWAYS: usize = 2;
+
+/// The runaways of this process.
+pub(crate) static RUNAWAYS: Runaways = Runaways::new(MAX_RUNAWAYS);
+
+/// A count of threads that ran past their deadline and have not ended, and how many may.
+#[derive(Debug)]
+pub(crate) struct Runaways {
+    running: AtomicUsize,
+    max: usize,
+}
+
+impl Runaways {
+    /// None running, at most `max`.
+    pub(crate) const fn new(max: usize) -> Runaways {
+        Runaways {
+            running: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// Starts `work` on a thread named `name` with a stack of `stack` bytes, the results it
+    /// sends to be waited for until `bound` from now; refused when as many runaways as
+    /// allowed run, or no thread could be started.
+    pub(crate) fn start<T: Send + 'static>(
+        &'static self,
+        name: &str,
+        stack: usize,
+        bound: Duration,
+        work: impl FnOnce(&Sender<T>) + Send + 'static,
+    ) -> Result<Bounded<T>, Stopped> {
+        let running = self.running.load(Ordering::Acquire);
+        if running >= self.max {
+            return Err(Stopped::Busy(running));
+        }
+        let (sender, results) = mpsc::channel();
+        let state = Arc::new(AtomicU8::new(RUNNING));
+        let ended = Arc::clone(&state);
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .stack_size(stack)
+            .spawn(move || {
+                work(&sender);
+                if ended.swap(ENDED, Ordering::AcqRel) == LEFT {
+                    self.running.fetch_sub(1, Ordering::AcqRel);
+                }
+            })
+            .map_err(|error| Stopped::NotStarted(error.to_string()))?;
+        Ok(Bounded {
+            results,
+            state,
+            runaways: self,
+            bound,
+            deadline: Instant::now() + bound,
+        })
+    }
+}
+
+/// The work is running (its [`Bounded`] may still wait for it).
+const RUNNING: u8 = 0;
+/// The work ended.
+const ENDED: u8 = 1;
+/// The work ran past its deadline and was left to run, counted as a runaway.
+const LEFT: u8 = 2;
+
+/// Work started on a thread of its own by [`Runaways::start`]: its results as they come, until
+/// its deadline.
+#[derive(Debug)]
+pub(crate) struct Bounded<T> {
+    results: Receiver<T>,
+    state: Arc<AtomicU8>,
+    runaways: &'static Runaways,
+    bound: Duration,
+    deadline: Instant,
+}
+
+impl<T> Bounded<T> {
+    /// The next result the work sends, or why there is none: the deadline passed first (the
+    /// thread is then left to run, a runaway until it ends), or the work ended without
+    /// sending one (it panicked).
+    pub(crate) fn next(&mut self) -> Result<T, Stopped> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match self.results.recv_timeout(left) {
+            Ok(result) => Ok(result),
+            Err(RecvTimeoutError::Disconnected) => Err(Stopped::Failed),
+            Err(RecvTimeoutError::Timeout) => {
+                self.leave();
+                Err(Stopped::PastBound(self.bound))
+            }
+        }
+    }
+
+    /// Counts the thread as a runaway until it ends (once; not if it ended already).
+    fn leave(&self) {
+        let running = &self.runaways.running;
+        // Counted first: the thread uncounts it only once it sees `LEFT`.
+        running.fetch_add(1, Ordering::AcqRel);
+        let was = (self.state).compare_exchange(RUNNING, LEFT, Ordering::AcqRel, Ordering::Acquire);
+        if was.is_err() {
+            running.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Why bounded work gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// It did not finish within this bound.
+    PastBound(Duration),
+    /// It ended without a result: it panicked.
+    Failed,
+    /// It was not started: this many runaways still run.
+    Busy(usize),
+    /// It was not started: no thread could be (why).
+    NotStarted(String),
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stopped::PastBound(bound) => write!(f, "it did not finish within {bound:?}"),
+            Stopped::Failed => f.write_str("it failed"),
+            Stopped::Busy(running) => write!(
+                f,
+                "it did not start: the guard's work on {running} earlier actions ran past its \
+                 bound and still runs"
+            ),
+            Stopped::NotStarted(error) => write!(f, "it could not start: {error}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Work that sends `sent` results, then waits until its gate is closed; returned once
+    /// it has sent them.
+    fn gated(
+        runaways: &'static Runaways,
+        sent: u32,
+        bound: Duration,
+    ) -> (Bounded<u32>, Sender<()>) {
+        let (gate, closed) = mpsc::channel::<()>();
+        let (told, all_sent) = mpsc::channel::<()>();
+        let work = move |results: &Sender<u32>| {
+            for result in 0..sent {
+                let _ = results.send(result);
+            }
+            let _ = told.send(());
+            let _ = closed.recv();
+        };
+        let work = runaways.start("test", 64 << 10, bound, work).unwrap();
+        all_sent.recv().unwrap();
+        (work, gate)
+    }
+
+    fn running(runaways: &Runaways) -> usize {
+        runaways.running.load(Ordering::Acquire)
+    }
+
+    #[test]
+    fn results_come_until_the_deadline_then_the_thread_is_a_runaway_until_it_ends() {
+        static RUNAWAYS: Runaways = Runaways::new(1);
+        let bound = Duration::from_millis(10);
+        let (mut work, gate) = gated(&RUNAWAYS, 2, bound);
+        assert_eq!(work.next(), Ok(0));
+        assert_eq!(work.next(), Ok(1));
+        assert_eq!(work.next(), Err(Stopped::PastBound(bound)));
+        assert_eq!(running(&RUNAWAYS), 1);
+        // As many runaways as allowed: nothing new starts.
+        let refused = RUNAWAYS.start("test", 64 << 10, bound, |_: &Sender<()>| {});
+        assert_eq!(refused.err(), Some(Stopped::Busy(1)));
+        // The runaway ends, and is no longer counted.
+        drop(gate);
+        while running(&RUNAWAYS) > 0 {
+            std::thread::yield_now();
+        }
+        assert!(
+            RUNAWAYS
+                .start("test", 64 << 10, bound, |_: &Sender<()>| {})
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn work_that_ends_without_a_result_failed_and_is_no_runaway() {
+        static RUNAWAYS: Runaways = Runaways::new(1);
+        let (mut work, gate) = gated(&RUNAWAYS, 0, Duration::from_secs(3600));
+        drop(gate);
+        assert_eq!(work.next(), Err(Stopped::Failed));
+        assert_eq!(running(&RUNAWAYS), 0);
+    }
+
+    #[test]
+    fn work_that_ended_as_its_deadline_passed_is_no_runaway() {
+        static RUNAWAYS: Runaways = Runaways::new(1);
+        let (work, gate) = gated(&RUNAWAYS, 0, Duration::from_secs(3600));
+        drop(gate);
+        while work.state.load(Ordering::Acquire) != ENDED {
+            std::thread::yield_now();
+        }
+        work.leave();
+        assert_eq!(running(&RUNAWAYS), 0);
+    }
+}
