@@ -10,6 +10,7 @@
 mod builtins;
 mod evaluated;
 mod script;
+mod variables;
 mod word;
 mod wrappers;
 
@@ -44,7 +45,9 @@ const STACK: usize = 256 << 20;
 /// makes a non-interactive bash read `~/.bashrc` as if started by sshd (`SSH_CLIENT`,
 /// `SSH2_CLIENT`), zsh's startup directory (`ZDOTDIR`), and zsh's `ARGV0`,
 /// the `argv[0]` it gives the programs it runs (by which a multi-call binary such as busybox
-/// picks what it runs: `ARGV0=rm busybox x` is `rm x`). Refused in
+/// picks what it runs: `ARGV0=rm busybox x` is `rm x`), and bash's compatibility level
+/// (`BASH_COMPAT`: at 5.1 and below, arithmetic expands an array subscript twice, running a
+/// command substitution a variable's value holds: `(( a[$i] ))`). Refused in
 /// scripts and in a step's `with.env`, under every policy.
 pub(crate) fn runs_unseen_code(name: &str) -> bool {
     const NAMES: &[&str] = &[
@@ -63,6 +66,7 @@ pub(crate) fn runs_unseen_code(name: &str) -> bool {
         "SSH2_CLIENT",
         "ZDOTDIR",
         "ARGV0",
+        "BASH_COMPAT",
     ];
     NAMES.contains(&name) || name.starts_with("BASH_FUNC_") || name.starts_with("LD_")
 }
@@ -134,6 +138,7 @@ pub fn check_argv(argv: &[String]) -> Findings {
             checker.evaluable(word.text());
         }
         checker.command(words, 0);
+        checker.arrays_declared_at_run_time();
         checker.findings
     };
     within(MAX_CHECK_TIME, work).unwrap_or_else(|problem| Findings {
@@ -187,6 +192,11 @@ struct Checker {
     dialect: Dialect,
     /// The characters of the script being walked: the parser's locations count characters.
     text: Vec<char>,
+    /// The variables the action makes arrays (see `variables.rs`).
+    arrays: Vec<String>,
+    /// The variables `declare` and the like give a value known only at run time that could
+    /// be read as a compound assignment, were they arrays (see `variables.rs`).
+    declared: Vec<String>,
 }
 
 impl Checker {

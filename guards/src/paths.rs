@@ -1,6 +1,7 @@
 //! Directories: whether a path lies inside one of the policy's `cwd` roots, compared
 //! component by component after symlinks and `..` are resolved.
 
+use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
 /// Paths that redirections may name wherever the roots are.
@@ -41,6 +42,9 @@ pub(crate) fn target_inside(target: &str, cwd: &Path, roots: &[PathBuf]) -> bool
         return true;
     }
     let path = cwd.join(target);
+    if through_proc(&path) {
+        return false;
+    }
     let mut existing = path.as_path();
     let mut rest = Vec::new();
     while existing.symlink_metadata().is_err() {
@@ -63,6 +67,45 @@ pub(crate) fn target_inside(target: &str, cwd: &Path, roots: &[PathBuf]) -> bool
         resolved.push(name);
     }
     inside(&resolved, roots)
+}
+
+/// Whether following the absolute `path` (its symlinks one by one, as the kernel does)
+/// passes through `/proc`, whose links lead where they lead for the process that follows
+/// them: `/proc/self/fd/9` (or `/dev/fd/9`) is the guard's file 9 when the guard resolves
+/// it, and whatever the step opened as 9 when the step writes to it. Past 40 links, taken to.
+fn through_proc(path: &Path) -> bool {
+    // The components still to follow, last first, each as its text: `/`, `..`, `.` or a name.
+    let mut pending: Vec<OsString> = (path.components().rev())
+        .map(|component| component.as_os_str().to_owned())
+        .collect();
+    let mut current = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(component) = pending.pop() {
+        match component.to_str() {
+            Some("/") => current = PathBuf::from("/"),
+            Some("..") => {
+                current.pop();
+            }
+            Some(".") => {}
+            _ => {
+                current.push(&component);
+                if current.starts_with("/proc") {
+                    return true;
+                }
+                let Ok(target) = std::fs::read_link(&current) else {
+                    continue;
+                };
+                links += 1;
+                if links > 40 {
+                    return true;
+                }
+                current.pop();
+                let target = target.components().rev();
+                pending.extend(target.map(|component| component.as_os_str().to_owned()));
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -92,5 +135,27 @@ mod tests {
         assert!(!target_inside("out/passwd", &root, &roots));
         assert!(!target_inside("/etc/passwd", &root, &roots));
         assert!(!target_inside("missing/../../x", &root, &roots));
+    }
+
+    #[test]
+    fn redirect_targets_through_proc_are_outside_whatever_they_lead_to_here() {
+        // This process's file 0, 1 or 2 may be anything; the step's, anything it opens.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::os::unix::fs::symlink("/dev/fd", root.join("fds")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../../proc", root.join("up")).unwrap();
+        let roots = [PathBuf::from("/")];
+        assert!(target_inside("/tmp/x", &root, &roots));
+        for target in [
+            "/proc/self/fd/0/x",
+            "/dev/fd/0/x",
+            "/proc/self/cwd/x",
+            "fds/1",
+            "up/self/root/x",
+            "/dev/../proc/self/fd/2",
+        ] {
+            assert!(!target_inside(target, &root, &roots), "{target}");
+        }
+        assert!(target_inside("/dev/stderr", &root, &roots));
     }
 }

@@ -6,6 +6,7 @@
 //! arithmetic (see `evaluated.rs`).
 
 use super::evaluated::{literal_prefix, target};
+use super::variables::DECLARING;
 use super::word::{braces, first_character, one_field, runs_commands};
 use super::{Checker, Word};
 
@@ -167,24 +168,30 @@ impl Checker {
     /// and `shopt -so keyword` turn on keyword mode: every `NAME=value` word of a command,
     /// not only those before it, sets NAME (`bash -c true BASH_ENV=f`). `set -o posix` and
     /// `shopt -so posix` turn on POSIX mode, in which a `'` inside `"${x:-…}"` quotes nothing.
+    /// `shopt -s compat44` (any `compat…`) sets an older bash's compatibility, at which
+    /// arithmetic expands an array subscript twice (as `BASH_COMPAT` does).
     /// Each way the checker would judge text bash reads otherwise: refused, as is an option
     /// known only at run time (`set $o`).
     fn rereading_options(&mut self, name: &str, args: &[Word]) {
         const NAMES: &[&str] = &["histexpand", "keyword", "posix"];
-        let shopt_sets = name == "shopt"
-            && args.iter().any(|word| {
-                (word.literal()).is_some_and(|text| text.starts_with('-') && text.contains('o'))
+        let given = |option: char| {
+            args.iter().any(|word| {
+                (word.literal()).is_some_and(|text| text.starts_with('-') && text.contains(option))
             })
-            && args.iter().any(|word| {
-                (word.literal()).is_some_and(|text| text.starts_with('-') && text.contains('s'))
-            });
+        };
+        // `shopt -s NAME` turns on a shopt option (`compat44`), `shopt -so NAME` a `set -o` one.
+        let shopt_sets = name == "shopt" && given('s');
+        let shopt_sets_o = shopt_sets && given('o');
         // After `-o` (`true`) or `+o` (`false`): whether the option named next is turned on.
         let mut option_name: Option<bool> = None;
         for word in args {
             let turns_on = match (word.literal(), option_name.take()) {
                 (None, _) => name == "set" || shopt_sets,
                 (Some(text), Some(on)) => on && NAMES.contains(&text),
-                (Some(text), None) if name == "shopt" => shopt_sets && NAMES.contains(&text),
+                (Some(text), None) if name == "shopt" => match shopt_sets_o {
+                    true => NAMES.contains(&text),
+                    false => shopt_sets && text.starts_with("compat"),
+                },
                 (Some("-" | "--"), None) => break,
                 (Some(text), None) => {
                     let Some(cluster) =
@@ -201,7 +208,7 @@ impl Checker {
             };
             if turns_on {
                 return self.problem(format!(
-                    "`{name} {}` may turn on history expansion, keyword mode or POSIX mode, which change how bash reads later lines: not checked",
+                    "`{name} {}` may turn on history expansion, keyword mode, POSIX mode or an older bash's compatibility, which change how bash reads or evaluates later lines: not checked",
                     word.text()
                 ));
             }
@@ -230,6 +237,8 @@ impl Checker {
     /// (`x$y`, `"%s $y"`), or its value is digits (`wait $!`).
     fn builtin_arguments(&mut self, name: &str, builtin: &Builtin, args: &[Word]) {
         let mut not_set = false;
+        // `declare -a`, `readonly -A`, …: the operands are arrays; `read -a NAME` makes NAME one.
+        let mut arrays = matches!(name, "mapfile" | "readarray");
         let mut index = 0;
         while let Some(word) = args.get(index) {
             let text = match word {
@@ -292,6 +301,7 @@ impl Checker {
                 }
                 let signed = format!("{}{option}", if minus { '-' } else { '+' });
                 not_set |= builtin.not_set.contains(&signed.as_str());
+                arrays |= minus && matches!(option, 'a' | 'A') && DECLARING.contains(&name);
                 if builtin.valued.contains(option) {
                     let rest = &cluster[at + option.len_utf8()..];
                     let value = if rest.is_empty() {
@@ -301,7 +311,7 @@ impl Checker {
                         Some(Word::Literal(rest.to_owned()))
                     };
                     if builtin.sets.contains(option) {
-                        self.sets(name, value.as_ref());
+                        self.sets(name, value.as_ref(), name == "read" && option == 'a');
                     }
                     break;
                 }
@@ -314,7 +324,7 @@ impl Checker {
             Operands::None => {}
             Operands::All => operands
                 .filter(|word| !not_set || assigns(word))
-                .for_each(|word| self.sets(name, Some(word))),
+                .for_each(|word| self.sets(name, Some(word), arrays)),
             _ if not_set => {}
             Operands::Second => {
                 // `getopts $spec NAME`: split or vanished, `$spec` moves the name.
@@ -325,15 +335,17 @@ impl Checker {
                         "`{name}` has `{raw}` before the variable it sets: known only at run time, it could make several words or none, so which variable is set is not known (quote it)"
                     ));
                 }
-                self.sets(name, operands.next());
+                self.sets(name, operands.next(), false);
             }
         }
     }
 
     /// A variable the builtin `name` sets, given as `word` (`NAME`, `NAME[SUBSCRIPT]`, maybe
-    /// with `=VALUE`): its name is recorded, its subscript evaluated, and a value holding a
-    /// substitution refused as for `NAME=value`. A name known only at run time is a problem.
-    fn sets(&mut self, name: &str, word: Option<&Word>) {
+    /// with `=VALUE`), an `array` when the builtin makes it one: its name is recorded, its
+    /// subscript evaluated, and a value holding a substitution refused as for `NAME=value`;
+    /// a value known only at run time is checked as `variables.rs` says. A name known only at
+    /// run time is a problem.
+    fn sets(&mut self, name: &str, word: Option<&Word>, array: bool) {
         let Some(word) = word else {
             return;
         };
@@ -349,11 +361,34 @@ impl Checker {
             ));
         };
         self.assigned(set.name);
+        if array {
+            self.array(set.name);
+        }
         if let Some(subscript) = set.subscript {
             self.evaluated(&Word::Literal(subscript.to_owned()));
         }
         if let Some(value) = set.value.filter(|value| runs_commands(value)) {
             self.holds(set.name, value);
+        }
+        let declaring = DECLARING.contains(&name);
+        // `declare a=(x y)`: a compound assignment as written, whose keys were checked
+        // (`Checker::compound_assignment`); `declare "a=($x)"` is a value, read at run time.
+        let compound = matches!(word, Word::Dynamic(raw) if raw.split_once('=')
+        .is_some_and(|(name, value)| {
+            let name = name.strip_suffix('+').unwrap_or(name);
+            value.starts_with('(') && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        }));
+        match set.value {
+            // Known only at run time (`declare x="$y"`): its literal start is `value`.
+            Some(value) if !whole && !compound => {
+                self.integer_set_at_run_time(set.name);
+                if declaring {
+                    self.declared_at_run_time(set.name, value, array);
+                }
+            }
+            // `read NAME`, `printf -v NAME`, …: the value comes at run time.
+            None if !declaring && name != "unset" => self.integer_set_at_run_time(set.name),
+            _ => {}
         }
     }
 }

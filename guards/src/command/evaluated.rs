@@ -28,7 +28,9 @@ impl Checker {
 
     /// A word whose value bash evaluates as arithmetic (`let`'s arguments, the name given to
     /// `test -v`): see [`Checker::evaluated_as_written`]; a literal value is refused when it
-    /// holds a `$` or a backtick.
+    /// holds a `$` or a backtick. The word is expanded before it is evaluated, so a
+    /// subscript in it is expanded twice: one written around an expansion is refused too
+    /// (`let "a[$i]"` runs the command substitution `$i` holds).
     pub(super) fn evaluated(&mut self, word: &Word) {
         match word {
             Word::Literal(text) => {
@@ -37,8 +39,21 @@ impl Checker {
                 }
                 self.arithmetic_assigns(text);
             }
-            Word::Dynamic(raw) => self.evaluated_as_written(raw),
+            Word::Dynamic(raw) => {
+                if raw.contains('[') {
+                    self.expanded_twice(raw);
+                }
+                self.evaluated_as_written(raw);
+            }
         }
+    }
+
+    /// Refuses the text `raw`, whose expansions bash expands again (`let "a[$i]"`, the key
+    /// of a compound assignment `a=([$i]=1)`): one could hold a command substitution.
+    pub(super) fn expanded_twice(&mut self, raw: &str) {
+        self.problem(format!(
+            "`{raw}` holds an expansion in an array subscript that bash expands twice, running a command substitution its value could hold: not checked (assign the element on its own: `a[$i]=1`, `(( a[$i] ))`)"
+        ));
     }
 
     /// A word, as written in a script, whose expansion bash evaluates as arithmetic (an array
@@ -107,7 +122,8 @@ pub(crate) fn evaluable_at(text: &str, place: impl FnOnce() -> String) -> Option
 }
 
 /// Whether `text` holds an array subscript — a `[` right after a letter, a digit or a `_` —
-/// with a command or process substitution or a backtick in it, before the `]` that ends it
+/// with a command or process substitution, a backtick or a prompt expansion (`${V@P}`) in
+/// it, before the `]` that ends it
 /// (bash skips quotes, escapes and `${…}` looking for it; this scan reads on to the text's
 /// end after a `${`, never stopping earlier than bash). A plain `$((…))` is arithmetic.
 fn subscript_runs(text: &str) -> bool {
@@ -129,8 +145,9 @@ fn subscript_runs(text: &str) -> bool {
         if rest.starts_with('`') || rest.starts_with("<(") || rest.starts_with(">(") {
             return true;
         }
+        // `${V@P}` expands `V` as a prompt, running the commands in its value.
         if rest.starts_with("${") {
-            return runs_commands(rest);
+            return runs_commands(rest) || rest.replace("\\\n", "").contains("@P}");
         }
         if let Some(inside) = rest.strip_prefix("$(") {
             match inside.strip_prefix('(').and_then(plain_arithmetic) {
@@ -431,6 +448,8 @@ mod tests {
             "a[$((echo hi) )]",
             "x a[<(true)]",
             "é[$(touch x)]",
+            "a[${X@P}]",
+            "a[${X@\\\nP}]",
         ] {
             assert!(subscript_runs(text), "{text}");
         }

@@ -259,6 +259,7 @@ impl Checker {
             CompoundCommand::Subshell(subshell) => self.list(&subshell.list, depth),
             CompoundCommand::ForClause(clause) => {
                 self.assigned(&clause.variable_name);
+                self.integer_set_at_run_time(&clause.variable_name);
                 for word in clause.values.iter().flatten() {
                     self.word(&word.value, depth);
                 }
@@ -295,6 +296,7 @@ impl Checker {
                     match self.word(&name.value, depth) {
                         Word::Literal(name) => {
                             self.assigned(&name);
+                            self.array(&name);
                             self.assigned(&format!("{name}_PID"));
                         }
                         Word::Dynamic(name) => self
@@ -436,8 +438,12 @@ impl Checker {
             // `export NAME=value`: an argument, which sets a variable when the command is a
             // builtin that does (see `builtins.rs`).
             CommandPrefixOrSuffixItem::AssignmentWord(assignment, word) => {
-                if let AssignmentValue::Array(_) = assignment.value {
-                    self.comment_after(&assignment.loc);
+                if let AssignmentValue::Array(items) = &assignment.value {
+                    let name = match &assignment.name {
+                        AssignmentName::VariableName(name)
+                        | AssignmentName::ArrayElementName(name, _) => name,
+                    };
+                    self.compound_assignment(name, items, &assignment.loc, depth);
                 }
                 words.push(self.word(&word.value, depth));
             }
@@ -457,6 +463,7 @@ impl Checker {
             AssignmentName::VariableName(name) => name,
             AssignmentName::ArrayElementName(name, subscript) => {
                 self.subscript(subscript, depth);
+                self.array(name);
                 name
             }
         };
@@ -464,22 +471,43 @@ impl Checker {
         let values: Vec<&str> = match &assignment.value {
             AssignmentValue::Scalar(word) => vec![&word.value],
             AssignmentValue::Array(items) => {
-                self.comment_after(&assignment.loc);
-                for key in items.iter().filter_map(|(key, _)| key.as_ref()) {
-                    self.subscript(&key.value, depth);
-                }
+                self.compound_assignment(name, items, &assignment.loc, depth);
                 items
                     .iter()
                     .map(|(_, value)| value.value.as_str())
                     .collect()
             }
         };
+        let mut literal = matches!(assignment.value, AssignmentValue::Scalar(_));
         for value in values {
-            if let Word::Literal(text) = self.word(value, depth)
-                && runs_commands(&text)
-            {
-                self.holds(name, &text);
+            match self.word(value, depth) {
+                Word::Literal(text) if runs_commands(&text) => self.holds(name, &text),
+                Word::Literal(_) => {}
+                Word::Dynamic(_) => literal = false,
             }
+        }
+        if !literal {
+            self.integer_set_at_run_time(name);
+        }
+    }
+
+    /// A compound assignment to the array `name` (`a=(x [1]=y)`, also given to `declare`):
+    /// each key is expanded, then expanded again as it is evaluated, so one that is not
+    /// literal is refused.
+    fn compound_assignment(
+        &mut self,
+        name: &str,
+        items: &[(Option<brush_parser::ast::Word>, brush_parser::ast::Word)],
+        loc: &SourceSpan,
+        depth: usize,
+    ) {
+        self.comment_after(loc);
+        self.array(name);
+        for key in items.iter().filter_map(|(key, _)| key.as_ref()) {
+            if let Word::Dynamic(raw) = self.word(&key.value, depth) {
+                self.expanded_twice(&format!("[{raw}]="));
+            }
+            self.evaluated_as_written(&key.value);
         }
     }
 

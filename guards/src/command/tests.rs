@@ -273,6 +273,7 @@ fn argv(words: &[&str]) -> Findings {
 
 mod ansi_c;
 mod argv0;
+mod expanded_twice;
 mod loader;
 mod multicall;
 mod parser_traps;

@@ -255,7 +255,7 @@ fn a_word_known_only_at_run_time_among_a_builtins_options_is_refused() {
         "wait $!; wait \"$!\"; wait -- \"$pid\"; wait %1; wait",
         "getopts \"$spec\" opt; getopts -- \"$spec\" opt \"$@\"",
         "compgen -c -- \"$p\"",
-        "shopt -s nullglob; shopt -s -- \"$o\"",
+        "shopt -s nullglob; shopt -u -- \"$o\"",
         "set -- $x",
         "local x=\"$1\"",
     ]);

@@ -359,7 +359,7 @@ fn history_expansion_cannot_be_turned_on() {
     allowed(&[
         "set -euo pipefail; set +H; set +o histexpand; set -o history",
         "set -- $args; set -- \"$@\" x; set a b -H",
-        "shopt -s nullglob extglob; shopt -s \"$o\"; shopt -u -o histexpand",
+        "shopt -s nullglob extglob; shopt -u \"$o\"; shopt -u -o histexpand",
     ]);
 }
 

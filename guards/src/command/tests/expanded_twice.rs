@@ -1,0 +1,114 @@
+//! Where bash expands a value a second time, running a command substitution it holds though
+//! the script only expands a variable: an older bash's compatibility, `let` and `test -v`,
+//! compound assignments' keys, bash's integer variables, `declare` of an array, and a prompt
+//! expansion in a subscript (probe 8 of stop 55: each ran `touch` under a policy denying it).
+
+use super::*;
+
+#[test]
+fn an_older_bash_s_compatibility_is_refused() {
+    refused(&[
+        "BASH_COMPAT=51; read -r i; (( a[$i] ))",
+        "export BASH_COMPAT=5.1",
+        "shopt -s compat44; read -r i; (( a[$i] ))",
+        "shopt -s extglob compat43",
+        "shopt -s \"$o\"",
+        "shopt -s -- \"$o\"",
+    ]);
+    allowed(&[
+        "shopt -s extglob nullglob",
+        "shopt -u compat44",
+        "shopt compat44",
+    ]);
+    let env = argv(&["env", "BASH_COMPAT=50", "bash", "-c", "true"]);
+    assert!(!env.problems.is_empty(), "{env:?}");
+}
+
+#[test]
+fn a_prompt_expansion_in_a_subscript_of_any_text_is_refused() {
+    let found = argv(&["bash", "-c", "(( $1 ))", "_", "a[${X@P}]"]);
+    assert!(!found.problems.is_empty(), "{found:?}");
+    let found = argv(&["bash", "-c", "(( $1 ))", "_", "a[${X}] b", "${X@P}"]);
+    assert!(found.problems.is_empty(), "{found:?}");
+}
+
+#[test]
+fn let_and_test_v_refuse_an_expansion_in_a_subscript() {
+    refused(&[
+        "let \"a[$i]\"",
+        "let \"x = a[$i] + 1\"",
+        "test -v \"a[$i]\"",
+        "[ -v \"a[$i]\" ]",
+        "op=-v; test $op \"a[$i]\"",
+    ]);
+    allowed(&[
+        "let \"i = $j + 1\"",
+        "let i++",
+        "test -v x",
+        "[[ -v a[$i] ]]",
+        "(( a[$i] ))",
+    ]);
+}
+
+#[test]
+fn a_compound_assignment_s_keys_must_be_literal() {
+    refused(&[
+        "a=([$i]=1)",
+        "a+=([\"$i\"]=1)",
+        "declare -a a=([$i]=1)",
+        "f() { local a=([$i]=1); }; f",
+        "declare -A m=([$k]=v)",
+    ]);
+    allowed(&[
+        "a=([0]=x [1]=\"$y\")",
+        "a[$i]=1",
+        "a+=(\"$x\")",
+        "declare -A m=([k]=$v)",
+    ]);
+}
+
+#[test]
+fn bash_s_integer_variables_take_only_literal_values() {
+    refused(&[
+        "RANDOM=\"a[$i]\"",
+        "SRANDOM=$x",
+        "export OPTIND=\"$x\"",
+        "HISTCMD=a[$i]",
+        "read -r RANDOM",
+        "printf -v OPTIND %s \"$x\"",
+        "for RANDOM in $x; do :; done",
+        "f() { local OPTIND=\"$1\"; }",
+    ]);
+    allowed(&[
+        "RANDOM=42; OPTIND=1",
+        "f() { local OPTIND; getopts ab o; }",
+        "SECONDS=\"$x\"; LINENO=\"$x\"",
+        "(( RANDOM = i ))",
+    ]);
+}
+
+#[test]
+fn an_array_given_a_value_known_only_at_run_time_by_declare_is_refused() {
+    refused(&[
+        "declare -a a=\"$x\"",
+        "typeset -A m=$x",
+        "readonly -a a=\"$x\"",
+        "f() { local -a a=\"$1\"; }",
+        "declare -ga \"a=$x\"",
+        "a=(); declare a=\"$x\"",
+        "declare -x a=\"$x\"; a[1]=2",
+        "read -ra a; export a=\"$x\"",
+        "mapfile a; local a=$x",
+        "declare PIPESTATUS=\"$x\"",
+        "declare -a a=\"($x)\"",
+        "declare -a \"a=($x)\"",
+    ]);
+    allowed(&[
+        "f() { local dir=\"$1\"; }",
+        "export PATH=\"$PATH:/opt/bin\"",
+        "a=(1 2); declare b=\"$x\"",
+        "declare -a a=\"x$y\"",
+        "declare -a list=(a \"$b\")",
+        "readonly x=\"$(date)\"",
+    ]);
+}
