@@ -7,7 +7,7 @@
 
 use self::getopt::{Getopt, Read};
 use self::loader::{LOADER, is_loader};
-use self::shells::{SHELLS, shell};
+use self::shells::{SHELLS, login_shell, shell};
 use self::table::{Assignments, Operands, WRAPPERS, Wrapper};
 use self::toybox::Named;
 use super::script::Dialect;
@@ -73,16 +73,20 @@ const REFUSED: &[(&str, &str)] = &[
     ("zsh", "runs zsh scripts"),
 ];
 
+/// The name the checker reads the program `name` (a basename) by: the loader's, a multi-call
+/// binary's, or a shell's under another name (`bash-5.2`).
+fn own_name(name: &str) -> &str {
+    if is_loader(name) {
+        return LOADER;
+    }
+    let known =
+        |name: &str| SHELLS.contains(&name) || REFUSED.iter().any(|(refused, _)| *refused == name);
+    shells::own_name(multicall::own_name(name), known)
+}
+
 /// What the program `name` runs when given `args`.
 pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
-    let name = if is_loader(name) {
-        LOADER
-    } else {
-        let known = |name: &str| {
-            SHELLS.contains(&name) || REFUSED.iter().any(|(refused, _)| *refused == name)
-        };
-        shells::own_name(multicall::own_name(name), known)
-    };
+    let name = own_name(name);
     if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
         return Runs::refused(format!("`{name}` {why}, which the checker cannot see"));
     }
@@ -173,10 +177,14 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         }
     }
     if let Some(option) = wrapper.unseen.iter().find(|option| read.has(&[option])) {
-        let dashes = if option.len() == 1 { "-" } else { "--" };
         return Err(Runs::refused(format!(
-            "`{name} {dashes}{option}` runs code the checker cannot see"
+            "`{name} {}` runs code the checker cannot see",
+            written(option)
         )));
+    }
+    if let Some(option) = wrapper.logs_in.iter().find(|option| read.has(&[option])) {
+        let what = format!("`{name} {}` runs a login shell", written(option));
+        return Err(login_shell(&what));
     }
     for value in read.values(wrapper.sets) {
         let text = value.literal().ok_or_else(|| non_literal(name, value))?;
@@ -242,12 +250,49 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
             return Err(reads_stdin(name));
         }
     } else {
-        if let Some(argv0) = read.values(wrapper.argv0).last() {
-            runs.commands.extend(renamed(name, argv0, &command)?);
+        let given = read.values(wrapper.argv0).last();
+        // `exec -l` puts a `-` before the `argv[0]` given, or else the program's.
+        let dashed = |word: &Word| match word {
+            Word::Literal(text) => Word::Literal(format!("-{text}")),
+            Word::Dynamic(text) => Word::Dynamic(format!("-{text}")),
+        };
+        let argv0 = match given {
+            _ if !read.has(wrapper.login_argv0) => given.cloned(),
+            Some(given) => Some(dashed(given)),
+            None => Some(dashed(&command[0])),
+        };
+        if let Some(argv0) = &argv0 {
+            if given.is_some() {
+                runs.commands.extend(renamed(name, argv0, &command)?);
+            }
+            if let (Some(text), Some(program)) = (argv0.literal(), command[0].literal()) {
+                login(name, text, program)?;
+            }
         }
         runs.commands.push(command);
     }
     Ok(runs)
+}
+
+/// Refuses a command given the `argv[0]` `argv0` by `name` when that starts with `-` (also
+/// after its last `/`) and its program, or the program a multi-call binary reads in it
+/// (`exec -a -sh busybox`), is a shell: bash, dash and busybox run it as a login shell.
+fn login(name: &str, argv0: &str, program: &str) -> Result<(), Runs> {
+    let given = multicall::argv0_name(argv0);
+    let Some(named) = argv0.strip_prefix('-').or_else(|| given.strip_prefix('-')) else {
+        return Ok(());
+    };
+    let named = basename(named.trim_end_matches('/'));
+    let shell = [program, named]
+        .into_iter()
+        .find(|program| SHELLS.contains(&own_name(basename(program))));
+    match shell {
+        Some(shell) => Err(login_shell(&format!(
+            "`{name}` runs `{}` as a login shell (its `argv[0]` is `{argv0}`)",
+            basename(shell)
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `command` as each program its `argv[0]` could name, when a wrapper gives it `argv0`
@@ -278,6 +323,16 @@ fn renamed(name: &str, argv0: &Word, command: &[Word]) -> Result<Vec<Vec<Word>>,
     Ok(commands)
 }
 
+/// The option `option` (a letter or a long name) as written: `-i`, `--login`.
+fn written(option: &str) -> String {
+    let dashes = if option.chars().count() == 1 {
+        "-"
+    } else {
+        "--"
+    };
+    format!("{dashes}{option}")
+}
+
 /// The words of the last option `read` found when it is one of `wrapper`'s `split` options
 /// (see [`split_string`]).
 fn split(name: &str, wrapper: &Wrapper, read: &Read) -> Result<Option<Vec<Word>>, Runs> {
@@ -288,9 +343,9 @@ fn split(name: &str, wrapper: &Wrapper, read: &Read) -> Result<Option<Vec<Word>>
         return Ok(None);
     }
     let Some(value) = value else {
-        let dashes = if option.len() == 1 { "-" } else { "--" };
         return Err(Runs::refused(format!(
-            "`{name} {dashes}{option}` has no string"
+            "`{name} {}` has no string",
+            written(option)
         )));
     };
     let text = value.literal().ok_or_else(|| non_literal(name, value))?;
@@ -422,12 +477,22 @@ const SU: Getopt = Getopt {
 
 /// What `su` or `runuser` runs: `runuser -u USER CMD…` its operands; else the user's shell
 /// (or `-s SHELL`) with `-c SCRIPT` and the words after the user, which go to the shell
-/// (`su root -- -c SCRIPT`).
+/// (`su root -- -c SCRIPT`). With `-`, `-l` or `--login` that shell is a login shell: refused.
 fn su(name: &str, args: &[Word]) -> Result<Runs, Runs> {
     let read = SU.read(name, args)?;
     let mut operands = read.operands.as_slice();
-    if operands.first().and_then(Word::literal) == Some("-") {
+    let login = if operands.first().and_then(Word::literal) == Some("-") {
         operands = &operands[1..];
+        Some("-".to_owned())
+    } else {
+        (read.options.iter())
+            .find(|(option, _)| matches!(option.as_str(), "l" | "login"))
+            .map(|(option, _)| written(option))
+    };
+    if let Some(option) = login {
+        return Err(login_shell(&format!(
+            "`{name} {option}` runs a login shell"
+        )));
     }
     let mut runs = Runs::default();
     if read.has(&["u", "user"]) {

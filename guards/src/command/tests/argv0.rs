@@ -124,20 +124,54 @@ fn an_argv0_is_read_as_each_multi_call_binary_reads_it_past_trailing_slashes() {
         assert!(holds(&found, command), "{script}: {found:?}");
         assert!(found.problems.is_empty(), "{script}: {found:?}");
     }
-    // Judged, and refused for another reason: `.` reads a script, `toybox -c` is no applet.
-    for (script, command) in [
-        ("exec -a rm/. ls victim", &["rm", "victim"][..]),
-        (
-            "exec -a -sh toybox -c 'rm victim'",
-            &["sh", "-c", "rm victim"],
-        ),
-    ] {
-        let found = sh(script);
-        assert!(holds(&found, command), "{script}: {found:?}");
-    }
+    // Judged, and refused for another reason: `.` reads a script.
+    let found = sh("exec -a rm/. ls victim");
+    assert!(holds(&found, &["rm", "victim"]), "{found:?}");
     // toybox keeps a leading `-`: `-rm` is no applet, so it follows `./-rm` as a link.
     refused(&[
         "exec -a -rm toybox echo victim",
         "exec -a -bash toybox -c 'echo hi'",
+    ]);
+}
+
+#[test]
+fn an_argv0_starting_with_a_dash_makes_a_shell_a_login_shell() {
+    // bash, dash and busybox run a shell whose `argv[0]` starts with `-` as a login shell,
+    // which runs `/etc/profile` and `~/.profile`; bash's `exec -l` gives it that `-`.
+    let found = sh("printf 'touch PWNED\\n' > .profile; HOME=. exec -l sh -c 'echo done'");
+    let why = "`exec` runs `sh` as a login shell (its `argv[0]` is `-sh`), which runs its \
+               startup files";
+    assert!(
+        found
+            .problems
+            .iter()
+            .any(|problem| problem.starts_with(why)),
+        "{found:?}"
+    );
+    refused(&[
+        "exec -l bash -c 'echo'",
+        "exec -cl /bin/dash -c 'echo'",
+        "exec -a -bash bash -c 'echo'",
+        "exec -a -x bash -c 'echo'",
+        "exec -l -a x bash -c 'echo'",
+        "exec -a -/bin/sh /bin/sh -c 'echo'",
+        "exec -a -sh busybox -c 'echo'",
+        "exec -la sh busybox -c 'echo'",
+        "exec -a -sh toybox -c 'echo'",
+        "exec -a -bash bash-5.2 -c 'echo'",
+        "env -a -sh sh -c 'echo'",
+        "env --argv0=-bash bash -c 'echo'",
+        "env -a -bash -S 'bash -c echo'",
+        "strace --argv0=-sh sh -c 'echo'",
+        "ld-linux-x86-64.so.2 --argv0 -sh /bin/sh -c 'echo'",
+        "command exec -l sh -c 'echo'",
+    ]);
+    // A `-` before a program that is no shell changes nothing the checker reads.
+    allowed(&[
+        "exec -l ls",
+        "exec -a -foo ls -l",
+        "env -a -x ls",
+        "exec -a bash bash -c 'echo'",
+        "exec -a -rm busybox x",
     ]);
 }

@@ -173,3 +173,49 @@ fn one_dash_long_shell_options_are_refused() {
     ]);
     assert!(found.problems.is_empty(), "{found:?}");
 }
+
+#[test]
+fn a_login_shell_is_refused_for_its_startup_files() {
+    // A login shell runs `/etc/profile` and `~/.profile`: with `HOME=.`, one written just before.
+    let found = sh("printf 'touch PWNED\\n' > .profile; HOME=. sh -l -c 'echo done'");
+    let why = "`sh -l` is a login shell, which runs its startup files";
+    assert!(
+        found
+            .problems
+            .iter()
+            .any(|problem| problem.starts_with(why)),
+        "{found:?}"
+    );
+    refused(&[
+        "bash -l -c 'echo'",
+        "bash --login -c 'echo'",
+        "bash -lc 'echo'",
+        "bash -cl 'echo'",
+        "bash -il -c 'echo'",
+        "bash -el -c 'echo'",
+        "bash -c -l 'echo'",
+        "bash -ol pipefail -c 'echo'",
+        "dash -l -c 'echo'",
+        "ksh -l -c 'echo'",
+        "mksh -lc 'echo'",
+        "ash -lc 'echo'",
+        "busybox sh -lc 'echo'",
+        "/bin/bash-static -l -c 'echo'",
+        // yash reads a long option's letters only, case-insensitively, and a unique prefix.
+        "yash --login -c 'echo'",
+        "yash --LOG-in -c 'echo'",
+        "yash --log -c 'echo'",
+        "yash -o login -c 'echo'",
+        "yash -co login 'echo'",
+        "yash --interactive -c 'echo'",
+        "yash -o interactive -c 'echo'",
+    ]);
+    // A script's own `-l` after `-c SCRIPT`, and programs' `-l`, are no shell options.
+    allowed(&[
+        "bash -c 'echo $1' _ -l",
+        "sh -c 'ls -l' sh -l --login",
+        "ls -l; grep -l x f; sort -C f; env -i ls",
+        "bash --noprofile --norc -o pipefail -c 'echo'",
+        "bash -O extglob -c 'echo'",
+    ]);
+}

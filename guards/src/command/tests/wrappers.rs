@@ -520,3 +520,35 @@ fn bash_5_3_command_substitutions_in_braces_are_refused() {
     ]);
     allowed(&["echo ${x}", "echo ${x:-y}", "echo ${#x}"]);
 }
+
+#[test]
+fn a_wrapper_running_a_login_shell_is_refused() {
+    // `su -`, `su -l` and `sudo -i` run the user's shell as a login shell, which runs its
+    // startup files (`/etc/profile`, `~/.profile`).
+    for words in [
+        &["su", "-", "root", "-c", "echo"][..],
+        &["su", "-l", "root", "-c", "echo"],
+        &["su", "root", "--login", "-c", "echo"],
+        &["su", "--log", "root", "-c", "echo"],
+        &["runuser", "-l", "root", "-c", "echo"],
+        &["sudo", "-i", "echo"],
+        &["sudo", "--login", "echo"],
+        &["sudo", "-iu", "root", "echo"],
+    ] {
+        let found = argv(words);
+        assert!(
+            found
+                .problems
+                .iter()
+                .any(|problem| problem.contains("login shell")),
+            "{words:?}: {found:?}"
+        );
+    }
+    // runuser permutes its arguments: `-l` after the user is its own, so `--` ends them.
+    allowed(&[
+        "su root -c 'echo'",
+        "sudo -u root echo",
+        "sudo -l",
+        "runuser -u root -- ls -l",
+    ]);
+}

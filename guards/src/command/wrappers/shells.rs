@@ -1,5 +1,6 @@
 //! Shells given a script: `-c SCRIPT` is found as bash and dash read their options, and a
-//! shell that would run a script file or read standard input is refused.
+//! shell that would run a script file, read standard input or run startup files (an
+//! interactive or a login shell) is refused.
 
 use super::{Runs, non_literal};
 use crate::command::Word;
@@ -44,6 +45,40 @@ fn posix_mode(name: &str, option: &str) -> Runs {
     ))
 }
 
+/// An interactive shell (`bash -i`, given `option`): refused.
+fn interactive(name: &str, option: &str) -> Runs {
+    Runs::refused(format!(
+        "`{name} {option}` is an interactive shell, which runs its startup files (`~/.bashrc`, `$ENV`) and may read standard input, which the checker cannot see"
+    ))
+}
+
+/// A login shell, which runs `/etc/profile` and `~/.profile` (bash: `~/.bash_profile`,
+/// `~/.bash_login`), as `what` says (`` `bash -l` is a login shell``): refused.
+pub(super) fn login_shell(what: &str) -> Runs {
+    Runs::refused(format!(
+        "{what}, which runs its startup files (`/etc/profile`, `~/.profile`), which the checker cannot see"
+    ))
+}
+
+/// The refusal of a shell's long option (`--login`) or `-o` value (`-o login`), `option`,
+/// written `text`, that makes it a login or an interactive shell. yash reads only the letters
+/// and digits of its names, in any case, and a name's prefix as the name (`--Log-in`).
+fn starts_as(name: &str, text: &str, option: &str) -> Option<Runs> {
+    let letters: String = (option.chars())
+        .filter(char::is_ascii_alphanumeric)
+        .map(|letter| letter.to_ascii_lowercase())
+        .collect();
+    if letters.is_empty() {
+        None
+    } else if "login".starts_with(&letters) {
+        Some(login_shell(&format!("`{name} {text}` is a login shell")))
+    } else if "interactive".starts_with(&letters) {
+        Some(interactive(name, text))
+    } else {
+        None
+    }
+}
+
 /// bash's long options (bash 5.2 `shell.c`), which it also reads with one dash before its
 /// first short option: `bash -norc f` runs the file `f`, where the letters would make it
 /// `-c` mode.
@@ -68,7 +103,7 @@ const BASH_LONG: &[&str] = &[
     "wordexp",
 ];
 
-/// The script a shell runs: the first operand after `-c` (also `-lc`, `-ec`, …).
+/// The script a shell runs: the first operand after `-c` (also `-ec`, …).
 pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
     let bash = Dialect::of(name) == Dialect::Bash;
     let mut command_mode = false;
@@ -85,6 +120,9 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
             if long == "posix" && bash {
                 return posix_mode(name, text);
             }
+            if let Some(refusal) = starts_as(name, text, long) {
+                return refusal;
+            }
             index += if matches!(long, "rcfile" | "init-file") {
                 2
             } else {
@@ -99,9 +137,10 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
         index += 1;
         command_mode |= cluster.contains('c');
         if cluster.contains('i') {
-            return Runs::refused(format!(
-                "`{name} -{cluster}` is an interactive shell, which runs its startup files (`~/.bashrc`, `$ENV`) and may read standard input, which the checker cannot see"
-            ));
+            return interactive(name, text);
+        }
+        if cluster.contains('l') {
+            return login_shell(&format!("`{name} {text}` is a login shell"));
         }
         if cluster.contains('s') {
             return Runs::refused(format!(
@@ -130,6 +169,13 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
             }
             if minus && letter == 'o' && bash && value.and_then(Word::literal) == Some("posix") {
                 return posix_mode(name, &format!("{text} posix"));
+            }
+            if minus
+                && letter == 'o'
+                && let Some(option) = value.and_then(Word::literal)
+                && let Some(refusal) = starts_as(name, &format!("{text} {option}"), option)
+            {
+                return refusal;
             }
         }
     }

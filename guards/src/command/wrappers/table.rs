@@ -55,6 +55,9 @@ pub(super) struct Wrapper {
     pub(super) bare: bool,
     /// Options that make it run code the checker cannot see (`fakeroot --lib`), refused.
     pub(super) unseen: &'static [&'static str],
+    /// Options with which it runs its command through a login shell (`sudo -i`), which runs
+    /// startup files the checker cannot see: refused.
+    pub(super) logs_in: &'static [&'static str],
     /// Whether it fills its command in with its input (`xargs`): the words holding the value
     /// of one of these options (`{}` when none) are replaced by it (`xargs -I`); with none of
     /// them given, it is appended.
@@ -74,6 +77,9 @@ pub(super) struct Wrapper {
     /// --argv0=NAME`), by which a multi-call binary (busybox, toybox, a multi-call coreutils)
     /// picks the program it runs.
     pub(super) argv0: &'static [&'static str],
+    /// Options that put a `-` before its command's `argv[0]` (`exec -l`), which makes a shell
+    /// a login shell.
+    pub(super) login_argv0: &'static [&'static str],
 }
 
 /// A wrapper with no options of note.
@@ -87,12 +93,14 @@ pub(super) const PLAIN: Wrapper = Wrapper {
     shell: &[],
     bare: false,
     unseen: &[],
+    logs_in: &[],
     input: None,
     piped: &[],
     unit: false,
     sets: &[],
     prints: &[],
     argv0: &[],
+    login_argv0: &[],
 };
 
 /// The wrappers the checker looks through, with their options as their sources read them
@@ -164,6 +172,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         argv0: &["a"],
+        login_argv0: &["l"],
         ..PLAIN
     },
     Wrapper {
@@ -189,7 +198,8 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         assignments: Assignments::Sudo,
-        shell: &["s", "shell", "i", "login"],
+        shell: &["s", "shell"],
+        logs_in: &["i", "login"],
         ..PLAIN
     },
     Wrapper {
