@@ -149,6 +149,7 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         }
         command.extend(words);
         command.extend_from_slice(args.get(next..).unwrap_or_default());
+        runs.commands.extend(directories(wrapper, &read));
         runs.commands.push(command);
         return Ok(runs);
     }
@@ -228,6 +229,7 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
             1
         }
         Operands::Lock => 0,
+        Operands::Root => 1,
     };
     if let Some(operand) = operands[..start.min(operands.len())]
         .iter()
@@ -269,9 +271,34 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
                 login(name, text, program)?;
             }
         }
+        runs.commands.extend(directories(wrapper, &read));
         runs.commands.push(command);
     }
     Ok(runs)
+}
+
+/// A `cd DIR` for each directory `wrapper` runs its command in, or under as its root (`env -C
+/// DIR`, `chroot DIR`), as `read` gives them, for a policy to judge as the `cd` it is; one it
+/// picks at run time (`nsenter -w`, `pkexec`'s home) is a word known only then.
+fn directories(wrapper: &Wrapper, read: &Read) -> Vec<Vec<Word>> {
+    let cd = |dir: Option<&Word>| {
+        let picked = || Word::Dynamic("{directory}".to_owned());
+        vec![
+            Word::Literal("cd".to_owned()),
+            dir.cloned().unwrap_or_else(picked),
+        ]
+    };
+    let mut cds: Vec<Vec<Word>> = (read.options.iter())
+        .filter(|(option, _)| wrapper.chdir.contains(&option.as_str()))
+        .map(|(_, dir)| cd(dir.as_ref()))
+        .collect();
+    if let Operands::Root = wrapper.operands {
+        cds.extend(read.operands.first().map(|root| cd(Some(root))));
+    }
+    if cds.is_empty() && wrapper.stays.is_some_and(|stays| !read.has(stays)) {
+        cds.push(cd(None));
+    }
+    cds
 }
 
 /// Refuses a command given the `argv[0]` `argv0` by `name` when that starts with `-` (also

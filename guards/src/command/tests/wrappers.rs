@@ -552,3 +552,86 @@ fn a_wrapper_running_a_login_shell_is_refused() {
         "runuser -u root -- ls -l",
     ]);
 }
+
+/// The directories `found` runs commands in, as the `cd` commands it lists.
+fn cds(found: &Findings) -> Vec<&str> {
+    (found.commands.iter())
+        .filter(|command| command[0].text() == "cd")
+        .map(|command| command.get(1).map_or("", Word::text))
+        .collect()
+}
+
+#[test]
+fn a_wrapper_that_changes_directory_is_judged_as_a_cd() {
+    // `env -C /tmp` runs its command in /tmp, where its redirections write: as `cd /tmp`.
+    for (words, dir) in [
+        (
+            &["env", "-C", "/tmp", "bash", "-c", "echo PWNED > f"][..],
+            "/tmp",
+        ),
+        (&["env", "-C/tmp", "ls"], "/tmp"),
+        (&["env", "--chdir=/tmp", "ls"], "/tmp"),
+        (&["env", "--chdir", "/tmp", "ls"], "/tmp"),
+        (&["env", "--ch", "/tmp", "A=1", "ls"], "/tmp"),
+        (&["env", "-iC", "/tmp", "ls"], "/tmp"),
+        (&["env", "-S", "-C /tmp ls"], "/tmp"),
+        (&["env", "-C", "/tmp", "-S", "ls"], "/tmp"),
+        (&["sudo", "-D", "/tmp", "ls"], "/tmp"),
+        (&["sudo", "--chdir=/tmp", "ls"], "/tmp"),
+        (&["sudo", "-R", "/srv/root", "ls"], "/srv/root"),
+        (&["unshare", "--wd=/tmp", "ls"], "/tmp"),
+        (&["unshare", "-w", "/tmp", "ls"], "/tmp"),
+        (&["unshare", "--root", "/srv/root", "ls"], "/srv/root"),
+        (&["nsenter", "-t", "1", "--wd=/tmp", "ls"], "/tmp"),
+        (&["nsenter", "-t", "1", "-w/tmp", "ls"], "/tmp"),
+        (&["nsenter", "-t", "1", "-r/srv/root", "ls"], "/srv/root"),
+        (&["chroot", "/srv/root", "ls"], "/srv/root"),
+        (
+            &["chroot", "--userspec=a:b", "/srv/root", "ls"],
+            "/srv/root",
+        ),
+        (&["systemd-run", "--working-directory=/tmp", "ls"], "/tmp"),
+        (&["firejail", "--private-cwd=/tmp", "ls"], "/tmp"),
+    ] {
+        let found = argv(words);
+        assert_eq!(cds(&found), [dir], "{words:?}: {found:?}");
+        assert!(found.problems.is_empty(), "{words:?}: {found:?}");
+        // The command is judged too.
+        assert_ne!(programs(&found).last(), Some(&"cd"), "{words:?}: {found:?}");
+    }
+    // A directory known only at run time (`nsenter -w`: the target's) is a `cd` to it.
+    for words in [
+        &["nsenter", "-t", "1", "-w", "ls"][..],
+        &["nsenter", "-t", "1", "--root", "ls"],
+        &["pkexec", "ls"],
+        &["systemd-run", "ls"],
+    ] {
+        let found = argv(words);
+        assert_eq!(cds(&found).len(), 1, "{words:?}: {found:?}");
+        let cd = found
+            .commands
+            .iter()
+            .find(|command| command[0].text() == "cd");
+        assert!(
+            cd.is_some_and(|cd| cd[1].literal().is_none()),
+            "{words:?}: {found:?}"
+        );
+    }
+    let found = sh("env -C \"$D\" ls");
+    assert!(!cds(&found).is_empty(), "{found:?}");
+    // Wrappers that stay where they are list no `cd`.
+    for words in [
+        &["env", "-i", "ls"][..],
+        &["sudo", "-u", "root", "ls"],
+        &["unshare", "-r", "ls"],
+        &["nsenter", "-t", "1", "-m", "ls"],
+        &["pkexec", "--keep-cwd", "ls"],
+        &["systemd-run", "--same-dir", "ls"],
+        &["systemd-run", "--scope", "ls"],
+        &["chroot", "--help"],
+        &["sort", "-C", "f"],
+    ] {
+        let found = argv(words);
+        assert!(cds(&found).is_empty(), "{words:?}: {found:?}");
+    }
+}

@@ -8,10 +8,12 @@ use super::loader::LOADER;
 /// Where a wrapper's command starts, after its options.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Operands {
-    /// After this many operands (`timeout`'s duration, `chroot`'s root).
+    /// After this many operands (`timeout`'s duration, `taskset`'s mask).
     Fixed(usize),
     /// After `chrt`'s priority: the first operand when it is a number and a word follows.
     Priority,
+    /// After `chroot`'s root, which its command runs in (under it, as `/`).
+    Root,
     /// After `flock`'s file (none with `--fd`); there `-c SCRIPT` or `--command SCRIPT` is a
     /// script instead.
     Lock,
@@ -80,6 +82,12 @@ pub(super) struct Wrapper {
     /// Options that put a `-` before its command's `argv[0]` (`exec -l`), which makes a shell
     /// a login shell.
     pub(super) login_argv0: &'static [&'static str],
+    /// Options whose value is a directory its command runs in, or under as its root (`env -C
+    /// DIR`, `unshare --root=DIR`); given none (`nsenter -w`), one it picks at run time.
+    pub(super) chdir: &'static [&'static str],
+    /// With none of these options (nor a `chdir` one), it runs its command in a directory it
+    /// picks (`pkexec`: the user's home, unless `--keep-cwd`).
+    pub(super) stays: Option<&'static [&'static str]>,
 }
 
 /// A wrapper with no options of note.
@@ -101,6 +109,8 @@ pub(super) const PLAIN: Wrapper = Wrapper {
     prints: &[],
     argv0: &[],
     login_argv0: &[],
+    chdir: &[],
+    stays: None,
 };
 
 /// The wrappers the checker looks through, with their options as their sources read them
@@ -120,6 +130,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         split: &["S", "split-string"],
         assignments: Assignments::Env,
         argv0: &["a", "argv0"],
+        chdir: &["C", "chdir"],
         ..PLAIN
     },
     Wrapper {
@@ -200,6 +211,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         assignments: Assignments::Sudo,
         shell: &["s", "shell"],
         logs_in: &["i", "login"],
+        chdir: &["D", "chdir", "R", "chroot"],
         ..PLAIN
     },
     Wrapper {
@@ -218,7 +230,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
             long: "userspec: groups: skip-chdir help version",
             ..GETOPT
         },
-        operands: Operands::Fixed(1),
+        operands: Operands::Root,
         bare: true,
         ..PLAIN
     },
@@ -316,6 +328,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         bare: true,
+        chdir: &["w", "wd", "R", "root"],
         ..PLAIN
     },
     Wrapper {
@@ -328,6 +341,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         bare: true,
+        chdir: &["r", "root", "w", "wd", "W", "wdns"],
         ..PLAIN
     },
     Wrapper {
@@ -403,6 +417,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         },
         bare: true,
         sets: &["env"],
+        chdir: &["private-cwd", "chroot"],
         ..PLAIN
     },
     Wrapper {
@@ -413,6 +428,7 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         bare: true,
+        stays: Some(&["keep-cwd"]),
         ..PLAIN
     },
     Wrapper {
@@ -484,6 +500,9 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         shell: &["S", "shell"],
         unit: true,
         sets: &["E", "setenv"],
+        chdir: &["working-directory", "root-directory"],
+        // A service runs in `/` (a user's, in their home); a scope where it is started.
+        stays: Some(&["d", "same-dir", "scope"]),
         ..PLAIN
     },
     Wrapper {
