@@ -73,8 +73,7 @@ impl Checker {
     pub(super) fn arrays_declared_at_run_time(&mut self) {
         let declared = std::mem::take(&mut self.declared);
         for name in declared {
-            let array = BASH_ARRAYS.contains(&name.as_str())
-                || self.arrays.iter().any(|array| *array == name);
+            let array = BASH_ARRAYS.contains(&name.as_str()) || self.arrays.contains(&name);
             if array {
                 self.problem(compound_at_run_time(&name));
             }
