@@ -3,17 +3,18 @@
 //! until a deadline. What is not known by then is not judged, so it is denied (fail closed),
 //! and the engine's thread goes on: it renews its leases and commits what it must.
 //!
-//! A thread cannot be stopped from outside: one past its deadline is left to run on,
-//! detached, until it ends or the process does. Such runaways are counted process-wide
+//! The threads are kept in [`Pool`]s and reused. A thread cannot be stopped from outside:
+//! one past its deadline is left to run on until it ends or the process does. Such runaways are counted process-wide
 //! ([`RUNAWAYS`]); while [`MAX_RUNAWAYS`] of them run, new work is refused at once rather
 //! than started, so a workflow whose every action makes a rule run away (a `for_each` of a
 //! thousand items) burns at most that many threads, and keeps the engine waiting only for
 //! the first few.
 
 use std::fmt;
-use std::sync::Arc;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How many threads of guard work may run past their deadline at once; while as many do,
@@ -39,13 +40,12 @@ impl Runaways {
         }
     }
 
-    /// Starts `work` on a thread named `name` with a stack of `stack` bytes, the results it
-    /// sends to be waited for until `bound` from now; refused when as many runaways as
-    /// allowed run, or no thread could be started.
+    /// Starts `work` on a thread of `pool`, the results it sends to be waited for until
+    /// `bound` from now; refused when as many runaways as allowed run, or no thread could be
+    /// started.
     pub(crate) fn start<T: Send + 'static>(
         &'static self,
-        name: &str,
-        stack: usize,
+        pool: &'static Pool,
         bound: Duration,
         work: impl FnOnce(&Sender<T>) + Send + 'static,
     ) -> Result<Bounded<T>, Stopped> {
@@ -56,16 +56,15 @@ impl Runaways {
         let (sender, results) = mpsc::channel();
         let state = Arc::new(AtomicU8::new(RUNNING));
         let ended = Arc::clone(&state);
-        std::thread::Builder::new()
-            .name(name.to_owned())
-            .stack_size(stack)
-            .spawn(move || {
-                work(&sender);
-                if ended.swap(ENDED, Ordering::AcqRel) == LEFT {
-                    self.running.fetch_sub(1, Ordering::AcqRel);
-                }
-            })
-            .map_err(|error| Stopped::NotStarted(error.to_string()))?;
+        pool.run(Box::new(move || {
+            // Dropped as `work` ends, or unwinds: the waiting side then knows it failed.
+            work(&sender);
+            drop(sender);
+            if ended.swap(ENDED, Ordering::AcqRel) == LEFT {
+                self.running.fetch_sub(1, Ordering::AcqRel);
+            }
+        }))
+        .map_err(|error| Stopped::NotStarted(error.to_string()))?;
         Ok(Bounded {
             results,
             state,
@@ -73,6 +72,70 @@ impl Runaways {
             bound,
             deadline: Instant::now() + bound,
         })
+    }
+}
+
+/// Work a [`Pool`]'s thread runs.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads kept for one kind of guard work, with a name (which a panic's message shows) and a
+/// stack size: starting a thread for each action cost more than the twenty CEL rules of the
+/// bench's policy did (W1 ran at half its rate). A thread takes the next work once its own
+/// has ended, in time or not; at most [`MAX_IDLE`] wait.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    name: &'static str,
+    stack: usize,
+    /// The idle threads, each by the sender of the work it waits for.
+    idle: Mutex<Vec<Sender<Job>>>,
+}
+
+/// How many threads of one pool wait for work at most; one more ends once its work is done.
+const MAX_IDLE: usize = 4;
+
+impl Pool {
+    /// A pool of threads named `name` with a stack of `stack` bytes, none started yet.
+    pub(crate) const fn new(name: &'static str, stack: usize) -> Pool {
+        Pool {
+            name,
+            stack,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `job` on an idle thread, or a new one.
+    fn run(&'static self, job: Job) -> std::io::Result<()> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        // An idle thread waits for work: its sender is dropped only with it.
+        let job = match idle {
+            Some(thread) => match thread.send(job) {
+                Ok(()) => return Ok(()),
+                Err(SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (thread, jobs) = mpsc::channel::<Job>();
+        let takes_more = thread.clone();
+        std::thread::Builder::new()
+            .name(self.name.to_owned())
+            .stack_size(self.stack)
+            .spawn(move || {
+                for job in jobs.iter() {
+                    // A panic ends the job, whose sender tells its caller so.
+                    let _ = catch_unwind(AssertUnwindSafe(job));
+                    let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                    if idle.len() >= MAX_IDLE {
+                        return;
+                    }
+                    idle.push(takes_more.clone());
+                }
+            })?;
+        let _ = thread.send(job);
+        Ok(())
     }
 }
 
@@ -154,6 +217,9 @@ impl fmt::Display for Stopped {
 mod tests {
     use super::*;
 
+    /// The threads of the tests' work.
+    static TESTS: Pool = Pool::new("test", 64 << 10);
+
     /// Work that sends `sent` results, then waits until its gate is closed; returned once
     /// it has sent them.
     fn gated(
@@ -170,7 +236,7 @@ mod tests {
             let _ = told.send(());
             let _ = closed.recv();
         };
-        let work = runaways.start("test", 64 << 10, bound, work).unwrap();
+        let work = runaways.start(&TESTS, bound, work).unwrap();
         all_sent.recv().unwrap();
         (work, gate)
     }
@@ -189,18 +255,14 @@ mod tests {
         assert_eq!(work.next(), Err(Stopped::PastBound(bound)));
         assert_eq!(running(&RUNAWAYS), 1);
         // As many runaways as allowed: nothing new starts.
-        let refused = RUNAWAYS.start("test", 64 << 10, bound, |_: &Sender<()>| {});
+        let refused = RUNAWAYS.start(&TESTS, bound, |_: &Sender<()>| {});
         assert_eq!(refused.err(), Some(Stopped::Busy(1)));
         // The runaway ends, and is no longer counted.
         drop(gate);
         while running(&RUNAWAYS) > 0 {
             std::thread::yield_now();
         }
-        assert!(
-            RUNAWAYS
-                .start("test", 64 << 10, bound, |_: &Sender<()>| {})
-                .is_ok()
-        );
+        assert!(RUNAWAYS.start(&TESTS, bound, |_: &Sender<()>| {}).is_ok());
     }
 
     #[test]

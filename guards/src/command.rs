@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bounded::{RUNAWAYS, Stopped};
+use crate::bounded::{Pool, RUNAWAYS, Stopped};
 
 pub(crate) use self::evaluated::{evaluable, evaluable_at};
 use self::script::Dialect;
@@ -151,10 +151,13 @@ pub fn check_argv(argv: &[String]) -> Findings {
 /// needs, so it only ends a parser loop no refusal foresaw.
 pub const MAX_CHECK_TIME: Duration = Duration::from_secs(5);
 
-/// The name of the checker's thread, which a panic message shows.
+/// The name of the checker's threads, which a panic message shows.
 const THREAD_NAME: &str = "cairn-command-checker";
 
-/// Runs `check` on a thread of its own (named [`THREAD_NAME`], on a [`STACK`]) and waits for
+/// The checker's threads.
+static CHECKERS: Pool = Pool::new(THREAD_NAME, STACK);
+
+/// Runs `check` on a thread of [`CHECKERS`] (named [`THREAD_NAME`], on a [`STACK`]) and waits for
 /// its findings at most `bound`; or why there are none: it panicked (the parser did), or it
 /// did not finish in time, in which case the thread is left behind to run on, one of the
 /// process's [runaways](crate::bounded).
@@ -165,7 +168,7 @@ fn within(
     let work = move |findings: &Sender<Findings>| {
         let _ = findings.send(check());
     };
-    let started = RUNAWAYS.start(THREAD_NAME, STACK, bound, work);
+    let started = RUNAWAYS.start(&CHECKERS, bound, work);
     started
         .and_then(|mut checking| checking.next())
         .map_err(|stopped| match stopped {

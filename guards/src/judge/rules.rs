@@ -6,16 +6,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use cairn_engine::{
-    Action, Condition, Decision, ExprError, Facts, SharedJson, Variable, evaluate_conditions_each,
+    Action, Condition, Decision, Facts, SharedJson, Variable, evaluate_conditions_each,
 };
 use serde_json::{Map, Value, json};
 
 use super::Votes;
-use crate::bounded::{RUNAWAYS, Runaways};
+use crate::bounded::{Pool, RUNAWAYS, Runaways, Stopped};
 use crate::command::{Findings, Word};
 use crate::policy::{Policy, RULE_VARIABLES};
 
@@ -23,12 +23,9 @@ use crate::policy::{Policy, RULE_VARIABLES};
 /// twenty rules take, and well within a run's lease.
 pub(crate) const MAX_RULES_TIME: Duration = Duration::from_secs(2);
 
-/// The name of the rules' thread.
-const THREAD_NAME: &str = "cairn-rules";
-
-/// The stack of the rules' thread: a condition too big for it runs on a big stack of its
-/// own ([`evaluate_conditions_each`]).
-const STACK: usize = 8 << 20;
+/// The threads the rules run on (`cairn-rules`), on a stack of 8 MiB: a condition too big
+/// for it runs on a big stack of its own ([`evaluate_conditions_each`]).
+static EVALUATORS: Pool = Pool::new("cairn-rules", 8 << 20);
 
 impl Policy {
     /// Adds the votes of the rules on `action`, which runs the commands `checked` found, in
@@ -61,36 +58,45 @@ impl Policy {
             return;
         }
         let conditions: Vec<Condition> = self.rules.iter().map(|rule| rule.when.clone()).collect();
-        let work = move |results: &Sender<Result<bool, ExprError>>| {
+        // Each result as it is known, without waking the judge: told once, when all are.
+        let results = Arc::new(Mutex::new(Vec::with_capacity(conditions.len())));
+        let known = Arc::clone(&results);
+        let work = move |all_known: &Sender<()>| {
             let conditions: Vec<&Condition> = conditions.iter().collect();
             evaluate_conditions_each(&conditions, &seen.variables(), |result| {
-                let _ = results.send(result);
+                known
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(result);
             });
+            let _ = all_known.send(());
         };
-        let mut evaluation = match runaways.start(THREAD_NAME, STACK, bound, work) {
-            Ok(evaluation) => evaluation,
-            Err(stopped) => {
-                let reason = format!("rule errored: {stopped}");
-                votes.add(Decision::Deny, &self.rules[0].id, reason);
-                return;
-            }
+        let stopped = match runaways.start(&EVALUATORS, bound, work) {
+            Ok(mut evaluation) => evaluation.next().err(),
+            Err(stopped) => Some(stopped),
         };
-        for rule in &self.rules {
-            match evaluation.next() {
-                Ok(Ok(true)) => votes.add(rule.effect, &rule.id, &rule.reason),
-                Ok(Ok(false)) => {}
-                Ok(Err(error)) => {
+        let results = std::mem::take(&mut *results.lock().unwrap_or_else(PoisonError::into_inner));
+        let evaluated = results.len();
+        for (rule, result) in self.rules.iter().zip(results) {
+            match result {
+                Ok(true) => votes.add(rule.effect, &rule.id, &rule.reason),
+                Ok(false) => {}
+                Err(error) => {
                     votes.add(Decision::Deny, &rule.id, format!("rule errored: {error}"));
                 }
-                Err(stopped) => {
-                    let reason = format!(
-                        "rule errored: {stopped} on this action (a comprehension inside another \
-                         over one long list takes the square of its length)"
-                    );
-                    votes.add(Decision::Deny, &rule.id, reason);
-                    return;
-                }
             }
+        }
+        // The first rule without a result denies; those after it are not evaluated.
+        if let (Some(stopped), Some(rule)) = (stopped, self.rules.get(evaluated)) {
+            let hint = match stopped {
+                Stopped::PastBound(_) => {
+                    " on this action (a comprehension inside another over one long list takes \
+                     the square of its length)"
+                }
+                _ => "",
+            };
+            let reason = format!("rule errored: {stopped}{hint}");
+            votes.add(Decision::Deny, &rule.id, reason);
         }
     }
 }
