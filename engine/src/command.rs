@@ -124,6 +124,14 @@ impl Command {
         }
     }
 
+    /// Who sent the command.
+    pub fn by(&self) -> &str {
+        match self {
+            Command::Approve(ruling) | Command::Deny(ruling) => &ruling.by,
+            Command::Pause(request) | Command::Cancel(request) => &request.by,
+        }
+    }
+
     /// The step the command is about, if any.
     pub fn step(&self) -> Option<&str> {
         match self {

@@ -119,18 +119,31 @@ impl Told {
             let item = (request.item).map_or(String::new(), |item| format!(" --item {item}"));
             // As `cairn approvals` says it: each rule and its reason, or the policy's default.
             let why = request.verdict.explain();
+            let approve = decide(db, "approve", run, step, &item);
+            let deny = decide(db, "deny", run, step, &format!("{item} --reason TEXT"));
             let _ = writeln!(
                 out,
-                "step {step}{item} awaits approval ({why}); see the whole action with `cairn {db}approvals`, and decide with:\n  cairn {db}approve {run} {step}{item}\n  cairn {db}deny {run} {step}{item} --reason TEXT"
+                "step {step}{item} awaits approval ({why}); see the whole action with `cairn {db}approvals`, and decide with:\n  {approve}\n  {deny}"
             );
         }
         let more = new.len().saturating_sub(TOLD_IN_FULL);
         if more > 0 {
+            let approve = decide(db, "approve", run, step, "");
             let _ = writeln!(
                 out,
-                "step {step}: {more} more items await approval (`cairn {db}approvals` lists them); approve every waiting item of the step with:\n  cairn {db}approve {run} {step}"
+                "step {step}: {more} more items await approval (`cairn {db}approvals` lists them); approve every waiting item of the step with:\n  {approve}"
             );
         }
+    }
+}
+
+/// The command line `cairn approve` or `deny` (`verb`) of `step` of `run`, with `options`:
+/// a step whose id starts with `-` (`-x`, `--help`) comes last, after `--`, so that it is not
+/// read as an option.
+fn decide(db: &str, verb: &str, run: &str, step: &str, options: &str) -> String {
+    match step.starts_with('-') {
+        true => format!("cairn {db}{verb} {run}{options} -- {step}"),
+        false => format!("cairn {db}{verb} {run} {step}{options}"),
     }
 }
 
@@ -281,6 +294,16 @@ mod tests {
             assert_eq!(told.matches(&line).count(), 1, "{told}");
         }
         assert!(told.contains("cairn approve r1 c\n  cairn deny r1 c --reason TEXT"));
+    }
+
+    #[test]
+    fn a_step_whose_id_starts_with_a_dash_comes_after_the_options() {
+        let approve = super::decide("", "approve", "r1", "--help", " --item 2");
+        assert_eq!(approve, "cairn approve r1 --item 2 -- --help");
+        let deny = super::decide("--db x.db ", "deny", "r1", "-x", " --reason TEXT");
+        assert_eq!(deny, "cairn --db x.db deny r1 --reason TEXT -- -x");
+        let plain = super::decide("", "approve", "r1", "a-b", " --item 2");
+        assert_eq!(plain, "cairn approve r1 a-b --item 2");
     }
 
     #[tokio::test]

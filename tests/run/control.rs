@@ -380,6 +380,23 @@ fn a_command_sent_without_user_set_is_by_the_user_cairn_runs_as() {
     assert_eq!(end["detail"]["cancelled"]["by"], user.as_str(), "{end}");
 }
 
+#[test]
+fn a_command_by_nobody_is_refused_and_records_nothing() {
+    let scratch = Scratch::new();
+    let run = held_by_an_engine_that_died(&scratch);
+    for by in ["", "  "] {
+        let cancel = scratch.cairn(&["cancel", &run, "--by", by]);
+        assert_eq!(code(&cancel), Some(2), "{cancel:?}");
+        let said = String::from_utf8_lossy(&cancel.stderr);
+        assert!(
+            said.contains("who sends the cancel is empty or blank"),
+            "{said}"
+        );
+    }
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["state"], "running", "{show}");
+}
+
 /// A step that marks its start, ignores SIGTERM and holds until the gate opens, with a
 /// kill grace long enough for the engine to die in.
 pub(super) fn deaf(scratch: &Scratch, id: &str, keys: Value) -> Value {

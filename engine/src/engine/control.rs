@@ -35,7 +35,9 @@ fn first_few<S: std::borrow::Borrow<str>>(names: &[S], what: &str) -> String {
 
 impl Engine {
     /// Sends `command` to the run `run_id` (or a unique prefix of it) and returns the run's
-    /// id. A denial without a reason, or with a blank one, is refused ([`Error::Refused`]).
+    /// id. A denial without a reason, or with a blank one, is refused ([`Error::Refused`]),
+    /// and so is a command whose sender ([`Command::by`]) is empty or blank: the history
+    /// says who decided.
     /// An approval or denial must name a step of the run that awaits approval (and, with an
     /// item, an item whose request waits); otherwise [`Error::Refused`] and nothing is
     /// recorded. So are an approval of an expired request (it is denied, never granted) and
@@ -130,6 +132,13 @@ impl Engine {
                  not an empty or blank one"
                     .into(),
             ));
+        }
+        if command.by().trim().is_empty() {
+            return Err(refused(format!(
+                "who sends the {} is empty or blank: name who decides (`cairn`'s `--by`, \
+                 $USER when it is left out)",
+                command.kind()
+            )));
         }
         if record.state.is_terminal() && !record.is_driven(Utc::now()) {
             return Err(Error::Finished(Box::new(RunReport::from(&record))));
