@@ -5,8 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use cairn_engine::{
-    Engine, Error as EngineError, ErrorClass, Event, RunFilter, RunState, RunView, StepState,
-    StepView, Store, Usage, Uuid,
+    Engine, Error as EngineError, ErrorClass, Event, Lease, LeaseHolder, RunFilter, RunRecord,
+    RunState, RunView, StepState, StepView, Store, Usage, Uuid,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -103,6 +103,11 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
     let total = run.usage.clone();
     let steps = &run.steps;
     print_run(&mut stdout, &run)?;
+    if !run.state.is_terminal() {
+        let record = engine.store().find_run(&run.id.to_string()).await?;
+        let driver = driver(&record, Utc::now());
+        writeln!(stdout, "engine    {driver}")?;
+    }
     if total != Usage::default() {
         let Usage {
             input_tokens,
@@ -401,6 +406,25 @@ fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
         writeln!(out, "          {hint}")?;
     }
     Ok(())
+}
+
+/// Who drives the run `record` at `now`, not ended: the engine holding its lease, or none
+/// (a run no engine drives stays as it was, `running` included, until one takes it over).
+fn driver(record: &RunRecord, now: DateTime<Utc>) -> String {
+    let resume = format!("`cairn resume {}` carries it on", record.id);
+    let Some(Lease { holder, expires }) = &record.lease else {
+        return format!("none: {resume}");
+    };
+    let LeaseHolder { host, pid, .. } = holder;
+    let until = time(*expires);
+    match (record.is_driven(now), holder.applies_commands()) {
+        (true, false) => format!("pid {pid} on {host} drives it (its lease runs until {until})"),
+        (true, true) => format!(
+            "pid {pid} on {host} carries out a pause or a cancel (its lease runs until {until})"
+        ),
+        (false, _) if *expires > now => format!("none: pid {pid} on {host} is gone; {resume}"),
+        (false, _) => format!("none since {until}, when its lease ran out; {resume}"),
+    }
 }
 
 fn time(at: DateTime<Utc>) -> String {

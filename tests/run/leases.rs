@@ -138,3 +138,34 @@ fn a_signal_to_a_resume_waiting_for_a_command_being_carried_out_stops_it_startin
         assert_eq!(executions(&scratch, "a").len(), 2);
     }
 }
+
+#[test]
+fn show_says_which_engine_drives_a_run_or_that_none_does() {
+    let scratch = Scratch::new();
+    let run = held_by_an_engine_that_died(&scratch);
+    let engine_line = |scratch: &Scratch| {
+        let shown = scratch.cairn(&["show", &run]);
+        let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+        let line = shown.lines().find(|line| line.starts_with("engine "));
+        line.unwrap_or_else(|| panic!("{shown}")).to_owned()
+    };
+    let resume = format!("`cairn resume {run}` carries it on");
+    // Its engine was killed: the lease it left names a process that is gone.
+    let line = engine_line(&scratch);
+    assert!(
+        line.contains("is gone; ") && line.ends_with(&resume),
+        "{line}"
+    );
+    let me = format!("pid {} on ", std::process::id());
+    lease_of_this_test(&scratch, &run, Some("engine-1"));
+    let line = engine_line(&scratch);
+    assert!(line.contains(&me) && line.contains("drives it"), "{line}");
+    lease_of_this_test(&scratch, &run, Some("commands:engine-1"));
+    let line = engine_line(&scratch);
+    assert!(
+        line.contains(&me) && line.contains("carries out a pause"),
+        "{line}"
+    );
+    lease_of_this_test(&scratch, &run, None);
+    assert_eq!(engine_line(&scratch), format!("engine    none: {resume}"));
+}
