@@ -392,7 +392,7 @@ fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
         writeln!(
             out,
             "directory {}",
-            printable::one_line(&cwd.to_string_lossy())
+            printable::one_line(&cairn_engine::path_text(cwd))
         )?;
     }
     writeln!(out, "input     {}", run.input)?;

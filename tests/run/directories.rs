@@ -111,6 +111,19 @@ fn a_run_recorded_before_directories_were_stored_runs_where_its_driver_runs() {
     assert!(!shown(&scratch, &elsewhere, &run).contains("\ndirectory "));
 }
 
+#[test]
+fn a_directory_whose_name_is_not_utf8_is_shown_with_the_byte_escaped() {
+    let scratch = Scratch::new();
+    let run = killed_while_a_waits(&scratch, &[]);
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    let set = "UPDATE runs SET cwd = ?1 WHERE id = ?2";
+    db.execute(set, rusqlite::params![b"/tmp/dd\xff".to_vec(), run])
+        .unwrap();
+    drop(db);
+    let shown = shown(&scratch, scratch.dir.path(), &run);
+    assert!(shown.contains("\ndirectory /tmp/dd\\xff\n"), "{shown}");
+}
+
 /// What `cairn show RUN` prints, run from `dir`.
 fn shown(scratch: &Scratch, dir: &Path, run: &str) -> String {
     let show = crate::output_of(&mut in_dir(scratch, dir, &["show", run]), "cairn show");
