@@ -223,8 +223,12 @@ impl Ledger {
                 detail = merged(Some(stall.detail()), detail);
                 detail["escalation"] = json!(on_stall);
             }
-            // Its last attempt's error (a step waiting to retry) is not why it ended.
-            self.slots[step].error = None;
+            // Its last attempt's error (a step waiting to retry) is not why it ended, but
+            // what a person looking at it wants to know next.
+            let slot = &mut self.slots[step];
+            slot.error = (slot.error.take())
+                .filter(|_| state == StepState::RetryWait)
+                .map(|last| format!("{reason} while it waited to retry; its last attempt: {last}"));
             self.set_step(step, StepState::Cancelled, Some(detail))?;
             cancelled += 1;
         }

@@ -372,6 +372,37 @@ fn the_deadline_cancels_what_has_not_ended_and_fails_the_run() {
 }
 
 #[test]
+fn a_step_the_deadline_cancels_as_it_waits_to_retry_keeps_its_last_attempt_s_error() {
+    let mut ledger = new_run(json!({"name": "t", "limits": {"timeout": "1m"}, "steps": [
+        {"id": "a", "executor": "noop", "retry": {"max_attempts": 3, "initial_delay": "30s"}},
+        {"id": "b", "executor": "noop", "needs": ["a"]}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger
+        .apply(failed(0, ErrorClass::ExitCode, "exit 1"), at(1))
+        .unwrap();
+    assert_eq!(ledger.slots[0].state, StepState::RetryWait);
+    ledger.take_batch();
+    ledger.apply(Input::TimedOut, at(60)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: retry_wait -> cancelled", "b: pending -> cancelled"]
+    );
+    let error = |step: &str| {
+        let records = records_after(&ledger);
+        let record = records
+            .into_iter()
+            .find(|record| record.id == step)
+            .unwrap();
+        record.error
+    };
+    let why = "the run timed out while it waited to retry; its last attempt: exit_code: exit 1";
+    assert_eq!(error("a").as_deref(), Some(why));
+    assert_eq!(error("b"), None);
+}
+
+#[test]
 fn an_illegal_transition_is_refused_and_changes_nothing() {
     let mut ledger = new_run(json!({"name": "x", "steps": [{"pipeline": [
         {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
