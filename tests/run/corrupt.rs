@@ -341,6 +341,30 @@ async fn a_stored_approval_time_out_of_range_is_named_corrupt_not_read_as_1970()
 }
 
 #[tokio::test]
+async fn a_stored_decision_neither_approved_nor_denied_is_named_corrupt_not_read_as_a_denial() {
+    // Read as a denial by nobody: `approvals` listed nothing, `approve` said approved, and
+    // the resume denied the step "by ".
+    let scratch = Scratch::new();
+    let (policy, workflow) = approval_setup(&scratch, json!({}));
+    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    tamper(&scratch.db(), "UPDATE approvals SET decision = 'maybe'").await;
+    let named = format!(
+        "cairn: {}: corrupt database: column approvals.decision of run {run}, step \"deploy\": \
+         \"maybe\" is neither `approved` nor `denied`",
+        scratch.db().display()
+    );
+    for args in [
+        vec!["approvals"],
+        vec!["approve", &run, "deploy"],
+        vec!["resume", &run],
+    ] {
+        refused(&scratch, &args, &named);
+    }
+}
+
+#[tokio::test]
 async fn a_pause_or_cancel_of_a_run_whose_step_rows_do_not_read_records_nothing() {
     // The check before the command compiled the stored workflow only: a step's time out of
     // range refused the takeover after the command was recorded, which stood for nothing

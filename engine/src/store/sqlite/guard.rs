@@ -59,10 +59,12 @@ macro_rules! select {
     };
 }
 
-/// A request that waits: undecided, its run not ended, its step awaiting approval.
+/// A request that waits: undecided, its run not ended, its step awaiting approval. A
+/// decision that is neither `approved` nor `denied` (changed outside cairn) is read too, to
+/// be named corrupt rather than pass for a decided request.
 macro_rules! waits {
     () => {
-        "decision IS NULL
+        "(decision IS NULL OR decision NOT IN ('approved', 'denied'))
          AND (SELECT state FROM runs WHERE id = a.run_id) IN ('pending', 'running', 'paused')
          AND (SELECT state FROM steps s WHERE s.run_id = a.run_id AND s.step_id = a.step_id)
              = 'awaiting_approval'"
@@ -103,9 +105,19 @@ fn approval(row: &sqlx::sqlite::SqliteRow) -> Result<Approval> {
     let verdict = parse_json(row, 4, column::<&str>(row, 4)?)?;
     let verdict = serde_json::from_value(verdict)
         .map_err(|e| Error::Corrupt(format!("stored verdict: {e}")))?;
+    // Written `approved` or `denied`: another value (changed outside cairn) is read as
+    // neither, not as a denial by nobody.
+    let approved = |decision: &str| match decision {
+        "approved" => Ok(true),
+        "denied" => Ok(false),
+        other => Err(Error::Corrupt(format!(
+            "column approvals.decision of run {run_id}, step {step_id:?}: {other:?} is neither \
+             `approved` nor `denied`"
+        ))),
+    };
     let decision = match column::<Option<String>>(row, 7)? {
         Some(decision) => Some(ApprovalDecision {
-            approved: decision == "approved",
+            approved: approved(&decision)?,
             by: column::<Option<String>>(row, 8)?.unwrap_or_default(),
             reason: column(row, 9)?,
             at: time(10, column::<Option<i64>>(row, 10)?.unwrap_or_default())?,
