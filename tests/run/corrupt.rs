@@ -247,6 +247,36 @@ async fn a_retry_from_a_step_refused_for_what_the_takeover_reads_records_nothing
 }
 
 #[tokio::test]
+async fn a_run_whose_step_row_was_deleted_or_renamed_is_named_corrupt_not_a_bug() {
+    // Blamed on cairn: "internal error (a bug in cairn, please report it)", exit 1.
+    for (broken, said) in [
+        (
+            "DELETE FROM steps WHERE step_id = 'b'",
+            "step \"b\" has no stored state: its row in table steps is missing",
+        ),
+        (
+            "UPDATE steps SET step_id = 'zzz' WHERE step_id = 'b'",
+            "stored step \"zzz\" is not in the run's workflow",
+        ),
+    ] {
+        let scratch = Scratch::new();
+        let workflow = scratch.write(
+            "failing.json",
+            &json!({"name": "failing", "steps": [{"pipeline": [
+                {"id": "a", "executor": "process", "with": {"command": ["false"]}},
+                {"id": "b", "executor": "noop"}]}]}),
+        );
+        let id = scratch.run(&workflow, &[], 1);
+        tamper(&scratch.db(), broken).await;
+        let named = format!(
+            "cairn: {}: corrupt database: {said}",
+            scratch.db().display()
+        );
+        refused(&scratch, &["retry", &id], &named);
+    }
+}
+
+#[tokio::test]
 async fn a_json_document_is_not_begun_before_a_corrupt_value_of_its_first_page() {
     // `show --json` wrote the run's head, and `history --json` its `[`, before reading the
     // first page: a corrupt value there left half a document on stdout.

@@ -257,7 +257,9 @@ fn restored_stall(recorded: &Value) -> Option<(Stall, OnStall)> {
 }
 
 /// `records` in the order of `plan`'s steps, one for each. Stores list them in that order
-/// already (by position); anything else is put in order, or is a bug.
+/// already (by position); anything else is put in order. A step without a record, or a
+/// record of no step, was changed outside cairn (a run's rows are written with it): named
+/// corrupt, as a run's missing input is.
 fn in_plan_order(records: Vec<StepRecord>, plan: &Plan) -> Result<Vec<StepRecord>> {
     let in_order = records.len() == plan.steps().len()
         && (records.iter().zip(plan.steps())).all(|(record, step)| *record.id == *step.id);
@@ -268,8 +270,9 @@ fn in_plan_order(records: Vec<StepRecord>, plan: &Plan) -> Result<Vec<StepRecord
     placed.resize_with(plan.steps().len(), || None);
     for record in records {
         let index = plan.index_of(&record.id).ok_or_else(|| {
-            Error::Bug(format!(
-                "stored step {} is not in the run's plan",
+            Error::Corrupt(format!(
+                "stored step {:?} is not in the run's workflow: its row in table steps was \
+                 changed",
                 record.id
             ))
         })?;
@@ -277,7 +280,12 @@ fn in_plan_order(records: Vec<StepRecord>, plan: &Plan) -> Result<Vec<StepRecord
     }
     (placed.into_iter().zip(plan.steps()))
         .map(|(record, step)| {
-            record.ok_or_else(|| Error::Bug(format!("step {} has no stored state", step.id)))
+            record.ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "step {:?} has no stored state: its row in table steps is missing",
+                    step.id
+                ))
+            })
         })
         .collect()
 }
@@ -291,7 +299,7 @@ mod tests {
     use crate::store::StepRecord;
 
     #[test]
-    fn records_out_of_order_are_put_in_plan_order_and_a_missing_one_is_a_bug() {
+    fn records_out_of_order_are_put_in_plan_order_and_a_missing_one_is_corrupt() {
         let plan = plan(json!({"name": "w", "steps": [
             {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"},
             {"id": "c", "executor": "noop"}]}));
@@ -302,11 +310,12 @@ mod tests {
         assert_eq!(ids(in_plan_order(stored, &plan).unwrap()), ["a", "b", "c"]);
         let missing = ["c", "a"].map(StepRecord::pending).to_vec();
         let error = in_plan_order(missing, &plan).unwrap_err().to_string();
-        assert!(error.contains("step b has no stored state"), "{error}");
+        let missing = "corrupt database: step \"b\" has no stored state: its row in table steps";
+        assert!(error.starts_with(missing), "{error}");
         let stranger = ["a", "b", "c", "d"].map(StepRecord::pending).to_vec();
         let error = in_plan_order(stranger, &plan).unwrap_err().to_string();
         assert!(
-            error.contains("stored step d is not in the run's plan"),
+            error.contains("stored step \"d\" is not in the run's workflow"),
             "{error}"
         );
     }
