@@ -32,7 +32,7 @@ use crate::lease::LeaseHolder;
 use crate::plan::StepIndex;
 use crate::report::RunReport;
 use crate::store::{CommitReport, NewRun, Store};
-pub(crate) use ledger::{Committed, Judge, Redrive, kept_outputs};
+pub(crate) use ledger::{Committed, Judge, Redrive, in_plan_order, kept_outputs};
 use ledger::{Input, Ledger, Start};
 use task::{Completion, ItemChannels, ItemEnd, RunningItems, run_attempt};
 

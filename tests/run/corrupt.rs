@@ -417,3 +417,32 @@ async fn a_pause_or_cancel_of_a_run_whose_step_rows_do_not_read_records_nothing(
     let message = String::from_utf8_lossy(&scratch.cairn(&["cancel", &run]).stderr).into_owned();
     assert!(message.contains("steps.wake_at"), "{message}");
 }
+
+#[tokio::test]
+async fn a_cancel_of_a_run_whose_input_or_a_step_row_is_gone_records_nothing() {
+    // Recorded, "carried out by the next resume", which refused the run (probe 7 F3).
+    for (broken, said) in [
+        (
+            "DELETE FROM inputs",
+            "has no input: its row in table inputs is missing",
+        ),
+        ("UPDATE inputs SET input = '{'", "column input: not JSON"),
+        (
+            "DELETE FROM steps WHERE step_id = 'b'",
+            "step \"b\" has no stored state: its row in table steps is missing",
+        ),
+    ] {
+        let scratch = Scratch::new();
+        let workflow = held_then_b(&scratch, "");
+        let mut child = scratch.spawn_logged(&workflow);
+        let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        tamper(&scratch.db(), broken).await;
+        let named = format!("cairn: {}: corrupt database: ", scratch.db().display());
+        refused(&scratch, &["cancel", &run], &named);
+        let message =
+            String::from_utf8_lossy(&scratch.cairn(&["cancel", &run]).stderr).into_owned();
+        assert!(message.contains(said), "{message}");
+    }
+}

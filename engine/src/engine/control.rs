@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::plan::{self, Addition, Plan, Supersession};
 use crate::problem::closest;
 use crate::report::RunReport;
-use crate::scheduler::Redrive;
+use crate::scheduler::{Redrive, in_plan_order};
 use crate::state::{Batch, RunState, StepState, StepTransition, Transition};
 use crate::store::RunRecord;
 
@@ -166,12 +166,13 @@ impl Engine {
             Command::Pause(_) | Command::Cancel(_) => {
                 let judge = self.restore_guard(&record)?;
                 // Carried out at once by taking the run over: a run whose stored workflow
-                // no longer compiles, or whose step rows or approval requests do not read (a
-                // corrupt database: a time past the range of times, say), could never be,
-                // and a command recorded for it would stand for nothing. The plan compiled
-                // for the check serves the takeover.
+                // no longer compiles, whose input, step rows (one for each step) or approval
+                // requests do not read (a corrupt database: a time past the range of times,
+                // a row deleted), could never be, and a command recorded for it would stand
+                // for nothing. The plan compiled for the check serves the takeover.
                 let compiled = self.grown_plan(&record).await?;
-                store.steps_without_outputs(record.id).await?;
+                store.input(record.id).await?;
+                in_plan_order(store.steps_without_outputs(record.id).await?, &compiled.0)?;
                 store.approvals(record.id).await?;
                 Some((Ok(judge), Some(compiled)))
             }

@@ -787,5 +787,6 @@ mod planner;
 mod reserved;
 mod stalls;
 mod takeover;
+pub(crate) use takeover::in_plan_order;
 #[cfg(test)]
 mod tests;

@@ -260,7 +260,7 @@ fn restored_stall(recorded: &Value) -> Option<(Stall, OnStall)> {
 /// already (by position); anything else is put in order. A step without a record, or a
 /// record of no step, was changed outside cairn (a run's rows are written with it): named
 /// corrupt, as a run's missing input is.
-fn in_plan_order(records: Vec<StepRecord>, plan: &Plan) -> Result<Vec<StepRecord>> {
+pub(crate) fn in_plan_order(records: Vec<StepRecord>, plan: &Plan) -> Result<Vec<StepRecord>> {
     let in_order = records.len() == plan.steps().len()
         && (records.iter().zip(plan.steps())).all(|(record, step)| *record.id == *step.id);
     if in_order {
