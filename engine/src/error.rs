@@ -149,7 +149,7 @@ pub enum Error {
     #[error("{}: database is locked by another process; retry when it is done", crate::path_text(.0))]
     Locked(PathBuf),
     /// No run has this id (or unique id prefix).
-    #[error("no run with id {0}{hint}", hint = too_short_a_prefix(.0))]
+    #[error("no run with id {0}{hint}", hint = unknown_run_hint(.0))]
     UnknownRun(String),
     /// More than one run's id starts with this prefix.
     #[error(
@@ -279,8 +279,12 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The hint [`Error::UnknownRun`] gives an id too short to be taken as a prefix.
-fn too_short_a_prefix(id: &str) -> &'static str {
-    if id.chars().count() < SHORTEST_PREFIX {
+/// Why no run has the id `id`, when the id says: it has blanks around it (which a message
+/// does not show), or is too short a prefix.
+fn unknown_run_hint(id: &str) -> &'static str {
+    if id.trim() != id {
+        " (it has blanks around it: give the id alone)"
+    } else if id.chars().count() < SHORTEST_PREFIX {
         " (a prefix of a run id needs at least 4 characters)"
     } else {
         ""

@@ -29,8 +29,17 @@ pub(crate) struct RunsArgs {
     #[arg(long = "state", value_name = "STATE", value_parser = run_state)]
     states: Vec<RunState>,
     /// At most this many runs, the newest.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_limit)]
     limit: Option<usize>,
+}
+
+/// Parses `--limit`: a limit of 0 would list nothing whatever the database holds.
+fn parse_limit(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("a limit of 0 would list no run: give at least 1".into()),
+        Ok(limit) => Ok(limit),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// Parses `--state`; what is not a run's state is refused with the states there are.

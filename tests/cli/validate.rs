@@ -161,6 +161,11 @@ fn several_files_one_bad_exits_2_and_reports_each() {
         text.contains("tests/fixtures/missing.json: cannot read the file"),
         "{text}"
     );
+    let dash = stdout(&cairn(&["validate", "-"]));
+    assert!(
+        dash.contains("(to read standard input, pass /dev/stdin)"),
+        "{dash}"
+    );
 }
 
 #[test]

@@ -30,7 +30,11 @@ fn runs_are_listed_newest_first_by_state_and_up_to_a_limit() {
     assert_eq!(ids(&listed(&["--state", "failed"])), [&failed]);
     let either = ["--state", "failed", "--state", "succeeded", "--limit", "2"];
     assert_eq!(ids(&listed(&either)), [&last, &failed]);
-    assert!(ids(&listed(&["--limit", "0"])).is_empty());
+    // As `gh run list --limit 0`: refused, not an empty list that reads as no runs.
+    let zero = scratch.cairn(&["runs", "--limit", "0"]);
+    assert_eq!(zero.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&zero.stderr);
+    assert!(said.contains("a limit of 0 would list no run"), "{said}");
 
     let output = scratch.cairn(&["runs", "--state", "paused"]);
     assert_eq!(output.status.code(), Some(0));

@@ -66,7 +66,14 @@ pub fn read_document(path: &Path) -> Result<String, LoadError> {
         origin: crate::path_text(path),
         problems: vec![Problem::at("", message)],
     };
-    let unreadable = |error: std::io::Error| fail(format!("cannot read the file: {error}"));
+    let unreadable = |error: std::io::Error| {
+        // `-` is standard input to many programs; to cairn a file's name.
+        let stdin = match path == Path::new("-") {
+            true => " (to read standard input, pass /dev/stdin)",
+            false => "",
+        };
+        fail(format!("cannot read the file: {error}{stdin}"))
+    };
     let too_long = || fail("longer than 1 GiB, more than cairn reads".into());
     let metadata = std::fs::metadata(path).map_err(unreadable)?;
     let kind = metadata.file_type();

@@ -603,6 +603,9 @@ async fn runs_are_found_by_id_or_unique_prefix(store: &impl Store) {
     assert!(matches!(short, Error::UnknownRun(_)), "{short:?}");
     let hint = "no run with id abc (a prefix of a run id needs at least 4 characters)";
     assert_eq!(short.to_string(), hint);
+    let blank = store.find_run(" ffff").await.unwrap_err();
+    let hint = "no run with id  ffff (it has blanks around it: give the id alone)";
+    assert_eq!(blank.to_string(), hint);
 }
 
 async fn listings_are_ordered(store: &impl Store) {
