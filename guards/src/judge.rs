@@ -231,6 +231,15 @@ impl Policy {
         };
         for target in &checked.redirects {
             let inside = match target {
+                Word::Literal(path)
+                    if checked.unseen_descriptors && paths::standard_stream(path) =>
+                {
+                    let reason = format!(
+                        "a redirection to `{path}` reopens whatever file its descriptor is, which a descriptor duplicated from one the checker did not see opened (`1<&3`) may have made a file outside the allowed directories: not checked (write `>&1`, `>&2`)"
+                    );
+                    votes.add(Decision::Deny, "cwd", reason);
+                    continue;
+                }
                 Word::Literal(path) => paths::target_inside(path, &dir, roots),
                 Word::Dynamic(_) => false,
             };

@@ -4,8 +4,15 @@
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
-/// Paths that redirections may name wherever the roots are.
+/// Paths that redirections may name wherever the roots are: the null device, and the
+/// step's standard streams (pipes to cairn, or `/dev/null`) unless the script may have
+/// pointed them elsewhere ([`Findings::unseen_descriptors`](crate::command::Findings)).
 const DEVICES: &[&str] = &["/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr"];
+
+/// Whether `target` names one of the step's standard streams (`/dev/stdout`, …).
+pub(crate) fn standard_stream(target: &str) -> bool {
+    DEVICES[1..].contains(&target)
+}
 
 /// `dir` made canonical (it must exist and be a directory whose path is UTF-8, since
 /// policies, verdicts and the snapshots runs store name directories as text), or why not.

@@ -546,10 +546,15 @@ impl Checker {
                 }
                 IoFileRedirectTarget::Duplicate(word) => {
                     let target = self.word(&word.value, depth);
-                    let is_fd = (target.literal())
-                        .is_some_and(|fd| fd == "-" || fd.chars().all(|c| c.is_ascii_digit()));
-                    if !is_fd {
-                        self.findings.redirects.push(target);
+                    let fd = (target.literal())
+                        .filter(|fd| *fd == "-" || fd.chars().all(|c| c.is_ascii_digit()));
+                    match fd {
+                        Some("-" | "0" | "1" | "2") => {}
+                        Some(_) => self.findings.unseen_descriptors = true,
+                        None => {
+                            self.findings.unseen_descriptors |= matches!(target, Word::Dynamic(_));
+                            self.findings.redirects.push(target);
+                        }
                     }
                 }
             },

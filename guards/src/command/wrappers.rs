@@ -655,14 +655,21 @@ fn jobs(args: &[Word]) -> Result<Runs, Runs> {
 }
 
 /// The commands of `find`'s `-exec`, `-execdir`, `-ok` and `-okdir`, each up to `;`, or up
-/// to a `+` right after a `{}` word (GNU find: any other `+` is an argument).
+/// to a `+` right after a `{}` word (GNU find: any other `+` is an argument). `-execdir` and
+/// `-okdir` run theirs in the directory of the file found, a `cd` to a directory known only
+/// at run time, listed as one (as `env -C DIR` is).
 fn find(args: &[Word]) -> Result<Runs, Runs> {
     let mut runs = Runs::default();
     let mut index = 0;
     while let Some(word) = args.get(index) {
         index += 1;
         match word.literal() {
-            Some("-exec" | "-execdir" | "-ok" | "-okdir") => {
+            Some(action @ ("-exec" | "-execdir" | "-ok" | "-okdir")) => {
+                if action.ends_with("dir") {
+                    let found = Word::Dynamic("{directory of the file found}".to_owned());
+                    runs.commands
+                        .push(vec![Word::Literal("cd".to_owned()), found]);
+                }
                 let start = index;
                 while let Some(word) = args.get(index) {
                     let ends = match word.literal() {

@@ -152,3 +152,31 @@ fn an_agent_under_a_cost_budget_is_judged_by_the_argv_it_runs_with_its_limit() {
 }
 
 mod spending;
+
+#[test]
+fn a_standard_stream_is_a_fine_target_unless_a_descriptor_the_checker_did_not_see_is_duplicated() {
+    // `flock FILE` leaves FILE open as 3: `1<&3 >/dev/stdout` rewrote it (probe 10 G1).
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let policy = Policy::from_str(r#"{"cwd": ["."]}"#, &root, "p.json").unwrap();
+    let script = |script: &str| json!({"command": ["flock", "/tmp/x", "bash", "-c", script]});
+    for moved in [
+        "echo x 1<&3 >/dev/stdout",
+        "exec 1<&3; echo x > /dev/stdout",
+        "echo x 2<&3 2>/dev/stderr",
+        "echo x >&$fd >/dev/stdout",
+    ] {
+        let verdict = judged(&policy, script(moved), Some(&root));
+        assert_eq!(verdict.decision, Decision::Deny, "{moved}");
+        let reopens = (verdict.reasons.iter()).any(|reason| reason.contains("reopens whatever"));
+        assert!(reopens, "{moved}: {verdict:?}");
+    }
+    for fine in [
+        "echo x >/dev/stderr 2>&1",
+        "echo x >/dev/stdout 3<&- 2>&1",
+        "echo x >&2",
+    ] {
+        let verdict = judged(&policy, script(fine), Some(&root));
+        assert_eq!(verdict.decision, Decision::Allow, "{fine}: {verdict:?}");
+    }
+}

@@ -112,3 +112,29 @@ fn an_array_given_a_value_known_only_at_run_time_by_declare_is_refused() {
         "readonly x=\"$(date)\"",
     ]);
 }
+
+#[test]
+fn a_shell_started_with_history_expansion_or_an_older_compatibility_is_refused() {
+    // Probe 10 G2, G3: what the script's own `set -H` and `shopt -s compat44` do.
+    for args in [
+        &["bash", "-O", "compat44", "-c", "(( a[$i] ))"][..],
+        &["bash", "-cO", "compat44", "(( a[$i] ))"],
+        &["bash", "-H", "-c", "set -o history; echo !!"],
+        &["bash", "-xH", "-c", "true"],
+        &["bash", "-o", "histexpand", "-c", "true"],
+        &["su", "root", "--", "-O", "compat44", "-c", "true"],
+    ] {
+        let found = argv(args);
+        assert!(!found.problems.is_empty(), "{args:?}: {found:?}");
+    }
+    refused(&["bash -O \"$o\" -c true"]);
+    for args in [
+        &["bash", "-O", "extglob", "-c", "true"][..],
+        &["bash", "+O", "compat44", "-c", "true"],
+        &["bash", "+H", "-c", "true"],
+        &["bash", "-o", "pipefail", "-c", "true"],
+    ] {
+        let found = argv(args);
+        assert!(found.problems.is_empty(), "{args:?}: {found:?}");
+    }
+}

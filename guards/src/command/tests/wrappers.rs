@@ -605,6 +605,11 @@ fn a_wrapper_that_changes_directory_is_judged_as_a_cd() {
         &["nsenter", "-t", "1", "--root", "ls"],
         &["pkexec", "ls"],
         &["systemd-run", "ls"],
+        // Probe 10 G4: the command runs in the found file's directory.
+        &[
+            "find", ".", "-name", "x", "-execdir", "bash", "-c", "echo > f", ";",
+        ],
+        &["find", ".", "-okdir", "ls", "{}", "+"],
     ] {
         let found = argv(words);
         assert_eq!(cds(&found).len(), 1, "{words:?}: {found:?}");
@@ -630,6 +635,7 @@ fn a_wrapper_that_changes_directory_is_judged_as_a_cd() {
         &["systemd-run", "--scope", "ls"],
         &["chroot", "--help"],
         &["sort", "-C", "f"],
+        &["find", ".", "-exec", "ls", "{}", ";"],
     ] {
         let found = argv(words);
         assert!(cds(&found).is_empty(), "{words:?}: {found:?}");

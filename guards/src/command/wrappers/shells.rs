@@ -45,6 +45,16 @@ fn posix_mode(name: &str, option: &str) -> Runs {
     ))
 }
 
+/// bash started with history expansion (`-H`, `-o histexpand`: with `set -o history` in the
+/// script, a line is rewritten from earlier ones before it is parsed) or an older bash's
+/// compatibility (`-O compat44`: arithmetic expands an array subscript twice), as the
+/// script's own `set -H` and `shopt -s compat44` are: refused.
+fn rereads(name: &str, option: &str) -> Runs {
+    Runs::refused(format!(
+        "`{name} {option}` may turn on history expansion or an older bash's compatibility, which change how bash reads or evaluates its script: not checked"
+    ))
+}
+
 /// An interactive shell (`bash -i`, given `option`): refused.
 fn interactive(name: &str, option: &str) -> Runs {
     Runs::refused(format!(
@@ -156,6 +166,9 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
         if minus && cluster.contains('k') {
             return keyword_mode(name, text);
         }
+        if minus && cluster.contains('H') {
+            return rereads(name, text);
+        }
         // Each `o` or `O` in the cluster takes the next word as its value (`-oo a b`).
         for letter in cluster.chars().filter(|letter| matches!(letter, 'o' | 'O')) {
             let value = args.get(index);
@@ -169,6 +182,15 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
             }
             if minus && letter == 'o' && bash && value.and_then(Word::literal) == Some("posix") {
                 return posix_mode(name, &format!("{text} posix"));
+            }
+            if minus
+                && let Some(value) = value
+                && value.literal().is_none_or(|option| match letter {
+                    'o' => option == "histexpand",
+                    _ => option.starts_with("compat"),
+                })
+            {
+                return rereads(name, &format!("{text} {}", value.text()));
             }
             if minus
                 && letter == 'o'
