@@ -1,5 +1,6 @@
 //! Command prefixes that could match no command are load errors: blanks that a reviewer
-//! reads as separating words (`["git push"]`); the schema refuses an empty prefix or token.
+//! reads as separating words (`["git push"]`), and a deny or an approval naming its program
+//! by a path (`["/bin/rm"]`), which `rm` passes; the schema refuses an empty prefix or token.
 
 use cairn_engine::Problem;
 use serde_json::Value;
@@ -18,12 +19,32 @@ impl Policy {
         ];
         for (list, prefixes) in lists {
             for (index, prefix) in prefixes.iter().enumerate() {
+                let at = format!("/commands/{list}/{index}");
                 if let Some(message) = blank_in_prefix(prefix) {
-                    problems.push(Problem::at(format!("/commands/{list}/{index}"), message));
+                    problems.push(Problem::at(&at, message));
+                } else if list != "allow"
+                    && let Some(message) = path_in_prefix(prefix)
+                {
+                    problems.push(Problem::at(&at, message));
                 }
             }
         }
     }
+}
+
+/// Why a deny or approval prefix naming its program by a path (`["/bin/rm"]`) is refused: it
+/// matches only a command naming the program so, not `rm` nor `/usr/bin/rm`, and a deny
+/// written so would let them through. (An allowed path is stricter than its name, and
+/// stays.)
+fn path_in_prefix(prefix: &[String]) -> Option<String> {
+    let first = prefix.first().filter(|first| first.contains('/'))?;
+    let name = crate::command::basename(first);
+    let quoted = |token: &str| Value::from(token).to_string();
+    Some(format!(
+        "{} matches only a command that names its program by that path, not `{name}` nor another path to it: a command matches a deny or an approval by its program's name too, so write {}",
+        quoted(first),
+        quoted(name),
+    ))
 }
 
 /// Why a command prefix holding blanks matches nothing, with the prefix to write instead:

@@ -327,9 +327,26 @@ fn a_command_prefix_with_blanks_that_match_nothing_is_refused() {
          p.json:/commands/deny/3: a command prefix's token matches one whole word of a command, so [\"git\", \"push \"] matches nothing: write [\"git\", \"push\"]"
     );
     let policy =
-        r#"{"commands": {"deny": [["/opt/My Tools/rm"], ["git", "commit", "-m", "a b"]]}}"#;
+        r#"{"commands": {"allow": [["/opt/My Tools/rm"], ["git", "commit", "-m", "a b"]]}}"#;
     Policy::from_str(policy, Path::new("/"), "p.json")
         .expect("blanks inside a path or an argument are words");
+}
+
+#[test]
+fn a_deny_or_approval_naming_its_program_by_a_path_is_refused() {
+    // `["/bin/rm"]` denied `/bin/rm x` only: `rm x` and `sh -c 'rm x'` ran (probe 11 F4).
+    assert_eq!(
+        refused(r#"{"commands": {"deny": [["/bin/rm"]], "approve": [["./deploy", "prod"]]}}"#),
+        "p.json:/commands/approve/0: \"./deploy\" matches only a command that names its program by that path, not `deploy` nor another path to it: a command matches a deny or an approval by its program's name too, so write \"deploy\"\n\
+         p.json:/commands/deny/0: \"/bin/rm\" matches only a command that names its program by that path, not `rm` nor another path to it: a command matches a deny or an approval by its program's name too, so write \"rm\""
+    );
+    // An allowed path is stricter than its name.
+    Policy::from_str(
+        r#"{"commands": {"allow": [["/usr/bin/git"]]}}"#,
+        Path::new("/"),
+        "p.json",
+    )
+    .expect("a path in an allow-list");
 }
 
 #[test]
