@@ -198,6 +198,13 @@ pub(crate) enum Stopped {
     NotStarted(String),
 }
 
+/// Whether `reason`, a verdict's, says guard work ran out of time or could not start for
+/// the runaways ([`Stopped::PastBound`], [`Stopped::Busy`]): a deny that says nothing of the
+/// action.
+pub(crate) fn ran_out(reason: &str) -> bool {
+    reason.contains(": it did not finish within") || reason.contains(": it did not start: ")
+}
+
 impl fmt::Display for Stopped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

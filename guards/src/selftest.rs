@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid, Verdict};
 
+use crate::bounded;
 use crate::policy::{Policy, PolicyTest, TestRun};
 
 /// A policy test that did not get its expected decision.
@@ -24,9 +25,22 @@ pub struct TestFailure {
 impl fmt::Display for TestFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rule = (self.rule.as_ref()).map_or(String::new(), |rule| format!(" by `{rule}`"));
+        // A deny because a rule ran past its time bound says nothing of the action: such a
+        // test fails even when it expected a deny, and its runaway is named.
+        let ran_out = match self
+            .got
+            .reasons
+            .iter()
+            .any(|reason| bounded::ran_out(reason))
+        {
+            true => {
+                " by a rule or the command checker running out of time, which says nothing of the action: make it cheaper"
+            }
+            false => "",
+        };
         write!(
             f,
-            "expected {}{rule}, got {} ({})",
+            "expected {}{rule}, got {}{ran_out} ({})",
             self.expected,
             self.got.decision,
             self.got.explain()
@@ -41,7 +55,8 @@ impl Policy {
             .filter_map(|(index, test)| {
                 let got = self.judge_test(test);
                 let rule_ok = (test.rule.as_ref()).is_none_or(|rule| got.rules.contains(rule));
-                (got.decision != test.expect || !rule_ok).then(|| TestFailure {
+                let ran_out = got.reasons.iter().any(|reason| bounded::ran_out(reason));
+                (got.decision != test.expect || !rule_ok || ran_out).then(|| TestFailure {
                     pointer: format!("/tests/{index}"),
                     expected: test.expect,
                     rule: test.rule.clone(),

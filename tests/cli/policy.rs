@@ -58,6 +58,20 @@ fn a_failing_test_exits_1_and_is_named() {
 }
 
 #[test]
+fn a_test_denied_only_because_a_rule_ran_out_of_time_fails() {
+    // It passed, expecting deny, and its runaway left the process one fewer (probe 11 F1).
+    let file = "tests/fixtures/policies/runaway-test.json";
+    let output = cairn(&["policy", "test", file]);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!(
+        "{file}:/tests/0: expected deny, got deny by a rule or the command checker running out \
+         of time, which says nothing of the action: make it cheaper (no-repeats: rule errored: \
+         it did not finish within 2s"
+    );
+    assert!(stdout(&output).starts_with(&expected), "{}", stdout(&output));
+}
+
+#[test]
 fn bad_policies_exit_2_with_the_place() {
     for (file, expected) in [
         (

@@ -86,17 +86,25 @@ impl Policy {
                 }
             }
         }
-        // The first rule without a result denies; those after it are not evaluated.
-        if let (Some(stopped), Some(rule)) = (stopped, self.rules.get(evaluated)) {
-            let hint = match stopped {
-                Stopped::PastBound(_) => {
-                    " on this action (a comprehension inside another over one long list takes \
-                     the square of its length)"
-                }
-                _ => "",
-            };
-            let reason = format!("rule errored: {stopped}{hint}");
-            votes.add(Decision::Deny, &rule.id, reason);
+        // The first rule without a result denies; those after it are not evaluated. Rules
+        // that could not start deny as the guard (no rule is to blame).
+        match (stopped, self.rules.get(evaluated)) {
+            (Some(stopped @ (Stopped::Busy(_) | Stopped::NotStarted(_))), _) => {
+                let reason = format!("the policy's rules were not evaluated: {stopped}");
+                votes.add(Decision::Deny, "guard", reason);
+            }
+            (Some(stopped), Some(rule)) => {
+                let hint = match stopped {
+                    Stopped::PastBound(_) => {
+                        " on this action (a comprehension inside another over one long list, \
+                         for one, takes the square of its length)"
+                    }
+                    _ => "",
+                };
+                let reason = format!("rule errored: {stopped}{hint}");
+                votes.add(Decision::Deny, &rule.id, reason);
+            }
+            _ => {}
         }
     }
 }
@@ -239,7 +247,7 @@ mod tests {
         // and the first rule denies it.
         let found = votes(&policy, &RUNAWAYS, json!({"words": []}));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].0, "quadratic");
+        assert_eq!(found[0].0, "guard");
         assert!(found[0].1.contains("it did not start"), "{found:?}");
     }
 }
