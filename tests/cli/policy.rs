@@ -68,7 +68,11 @@ fn a_test_denied_only_because_a_rule_ran_out_of_time_fails() {
          of time, which says nothing of the action: make it cheaper (no-repeats: rule errored: \
          it did not finish within 2s"
     );
-    assert!(stdout(&output).starts_with(&expected), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with(&expected),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
