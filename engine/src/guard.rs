@@ -94,6 +94,10 @@ pub struct Facts<'a> {
     pub attempts: u64,
     /// Steps that have started at least one attempt.
     pub steps: u64,
+    /// Whether the action's step has started an attempt before, and so counts among
+    /// [`steps`](Facts::steps) already: a retry, an attempt after an interruption or a
+    /// redrive, the items of a `for_each` step's window after its first.
+    pub started: bool,
     /// Tokens and cost of the attempts that have ended.
     pub usage: &'a Usage,
     /// What the attempts in flight hold of the run's spending budgets

@@ -64,7 +64,7 @@ impl Policy {
         self.env(action, &checked, &mut votes);
         input(action, &mut votes);
         let cwd = self.cwd(action, facts, &checked, &mut votes);
-        self.budgets(action, facts, &mut votes);
+        self.budgets(facts, &mut votes);
         self.rules(action, facts, &checked, cwd.as_deref(), &mut votes);
         let mut verdict = self.combine(votes);
         if verdict.decision == Decision::Deny {
@@ -254,7 +254,7 @@ impl Policy {
         Some(dir)
     }
 
-    fn budgets(&self, action: &Action, facts: &Facts<'_>, votes: &mut Votes) {
+    fn budgets(&self, facts: &Facts<'_>, votes: &mut Votes) {
         let budgets = &self.budgets;
         let mut over = |rule: &str, what: String| {
             votes.add(
@@ -273,7 +273,7 @@ impl Policy {
             );
         }
         if let Some(max) = budgets.steps
-            && action.attempt == 1
+            && !facts.started
             && facts.steps >= max
         {
             over("budget.steps", format!("{} steps of {max}", facts.steps));

@@ -24,7 +24,7 @@
 //! let input = Arc::new(SharedJson::new(json!(null)));
 //! let facts = Facts {
 //!     item: None, id: Uuid::nil(), workflow: "w", input: &input, attempts: 0, steps: 0,
-//!     usage: &Usage::default(), reserved: &Usage::default(), elapsed: std::time::Duration::ZERO,
+//!     started: false, usage: &Usage::default(), reserved: &Usage::default(), elapsed: std::time::Duration::ZERO,
 //!     cwd: None,
 //! };
 //! let verdict = guard.explain(&action, &facts);

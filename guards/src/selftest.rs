@@ -87,6 +87,7 @@ impl Policy {
             input: &input,
             attempts: run.attempts,
             steps: run.steps,
+            started: test.action.attempt > 1,
             usage: &usage,
             reserved: &Usage::default(),
             elapsed: run.elapsed.map(|elapsed| elapsed.0).unwrap_or_default(),

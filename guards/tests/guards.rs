@@ -75,6 +75,7 @@ fn judge_in(guard: &dyn Guard, action: &Action, run: &Run) -> Verdict {
         input: &Arc::new(SharedJson::new(run.input.clone())),
         attempts: run.attempts,
         steps: run.steps,
+        started: action.attempt > 1,
         usage: &run.usage,
         reserved: &Usage::default(),
         elapsed: std::time::Duration::from_secs(run.elapsed),

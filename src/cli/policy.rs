@@ -293,6 +293,7 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
         input: &input,
         attempts: 0,
         steps: 0,
+        started: action.attempt > 1,
         usage: &Usage::default(),
         reserved: &Usage::default(),
         elapsed: std::time::Duration::ZERO,

@@ -48,3 +48,25 @@ fn each_item_counts_against_the_window_and_the_items_past_its_room_wait() {
     let stopped = finish(child, "cairn run after SIGTERM");
     assert_eq!(stopped.status.code(), Some(3), "the run stopped unfinished");
 }
+
+#[test]
+fn a_step_budget_lets_the_later_windows_of_a_started_step_run() {
+    // The step counted itself as a new step at its second window: "1 steps of 1" (probe 11
+    // F6). A window of 2 a second: the five items take three windows.
+    let scratch = Scratch::new();
+    let policy = scratch.write(
+        "policy.json",
+        &json!({"budgets": {"steps": 1},
+                "rate_limits": [{"executor": "noop", "max": 2, "per": "1s"}]}),
+    );
+    let workflow = scratch.write(
+        "items.json",
+        &json!({"name": "windows", "steps": [{
+            "id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2, 3, 4] }}",
+            "with": {"output": "${{ item }}"}
+        }]}),
+    );
+    let run = scratch.run(&workflow, &["--policy", policy.to_str().unwrap()], 0);
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][0]["output"], json!([0, 1, 2, 3, 4]), "{show}");
+}

@@ -208,6 +208,7 @@ mod tests {
             input: &Arc::new(SharedJson::new(json!({}))),
             attempts: 0,
             steps: 0,
+            started: false,
             usage: &Usage::default(),
             reserved: &Usage::default(),
             elapsed: Duration::ZERO,

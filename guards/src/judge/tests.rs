@@ -47,6 +47,7 @@ fn judged_in(
         input: &Arc::new(SharedJson::new(json!({}))),
         attempts: 0,
         steps: 0,
+        started: false,
         usage: spent.0,
         reserved: spent.1,
         elapsed: std::time::Duration::ZERO,

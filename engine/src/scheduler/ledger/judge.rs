@@ -195,6 +195,7 @@ impl Ledger {
                 input: &self.input,
                 attempts: self.tally.attempts + index as u64,
                 steps: self.tally.steps,
+                started: self.slots[step].attempt > 0,
                 usage: &self.tally.usage,
                 reserved: &reserved,
                 elapsed: (now - self.created_at).to_std().unwrap_or_default(),
