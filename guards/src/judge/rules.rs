@@ -186,35 +186,17 @@ fn object_with<'a, const N: usize>(
 
 #[cfg(test)]
 mod tests {
-    use cairn_engine::{Usage, Uuid};
+    use cairn_engine::Usage;
 
+    use super::super::tests::in_a_fresh_run;
     use super::*;
 
     /// The rules' votes on a `process` action with `params`, waited for at most 1 ms.
     fn votes(policy: &Policy, runaways: &'static Runaways, params: Value) -> Vec<(String, String)> {
-        let action = Action {
-            run_id: Uuid::nil(),
-            step_id: "s".into(),
-            item_index: None,
-            attempt: 1,
-            executor: "process".into(),
-            params,
-            idempotency_key: "s".into(),
-        };
-        let facts = Facts {
-            item: None,
-            id: Uuid::nil(),
-            workflow: "w",
-            input: &Arc::new(SharedJson::new(json!({}))),
-            attempts: 0,
-            steps: 0,
-            started: false,
-            usage: &Usage::default(),
-            reserved: &Usage::default(),
-            elapsed: Duration::ZERO,
-            cwd: None,
-        };
-        let seen = Seen::new(&action, &facts, &Findings::default(), None);
+        let nothing = (&Usage::default(), &Usage::default());
+        let seen = in_a_fresh_run("process", params, None, nothing, |action, facts| {
+            Seen::new(action, facts, &Findings::default(), None)
+        });
         let mut votes = Votes::default();
         policy.rules_within(Duration::from_millis(1), runaways, seen, &mut votes);
         (votes.all.into_iter())

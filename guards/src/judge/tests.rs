@@ -31,6 +31,20 @@ fn judged_in(
     cwd: Option<&Path>,
     spent: (&Usage, &Usage),
 ) -> Verdict {
+    in_a_fresh_run(executor, params, cwd, spent, |action, facts| {
+        policy.judge(action, facts)
+    })
+}
+
+/// What `see` makes of an action of `executor` with `params` (step `s`, attempt 1) and the
+/// facts of a fresh run, as [`judged_in`] says.
+pub(super) fn in_a_fresh_run<T>(
+    executor: &str,
+    params: Value,
+    cwd: Option<&Path>,
+    spent: (&Usage, &Usage),
+    see: impl FnOnce(&Action, &Facts<'_>) -> T,
+) -> T {
     let action = Action {
         run_id: Uuid::nil(),
         step_id: "s".into(),
@@ -53,7 +67,7 @@ fn judged_in(
         elapsed: std::time::Duration::ZERO,
         cwd,
     };
-    policy.judge(&action, &facts)
+    see(&action, &facts)
 }
 
 #[test]
