@@ -4,11 +4,11 @@
 //! and the engine's thread goes on: it renews its leases and commits what it must.
 //!
 //! The threads are kept in [`Pool`]s and reused. A thread cannot be stopped from outside:
-//! one past its deadline is left to run on until it ends or the process does. Such runaways are counted process-wide
-//! ([`RUNAWAYS`]); while [`MAX_RUNAWAYS`] of them run, new work is refused at once rather
-//! than started, so a workflow whose every action makes a rule run away (a `for_each` of a
-//! thousand items) burns at most that many threads, and keeps the engine waiting only for
-//! the first few.
+//! one past its deadline is left to run on until it ends or the process does. Such
+//! runaways are counted process-wide ([`RUNAWAYS`]); while [`MAX_RUNAWAYS`] of them run, new
+//! work is refused at once rather than started, so a workflow whose every action makes a
+//! rule run away (a `for_each` of a thousand items) burns at most that many threads, and
+//! keeps the engine waiting only for the first few.
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -55,14 +55,15 @@ impl Runaways {
         }
         let (sender, results) = mpsc::channel();
         let state = Arc::new(AtomicU8::new(RUNNING));
-        let ended = Arc::clone(&state);
+        let ending = Ending {
+            state: Arc::clone(&state),
+            runaways: self,
+        };
         pool.run(Box::new(move || {
-            // Dropped as `work` ends, or unwinds: the waiting side then knows it failed.
+            // Both dropped as `work` ends, or unwinds: the waiting side then knows it failed
+            // (no result sent), and a runaway is no longer counted.
+            let _ending = ending;
             work(&sender);
-            drop(sender);
-            if ended.swap(ENDED, Ordering::AcqRel) == LEFT {
-                self.running.fetch_sub(1, Ordering::AcqRel);
-            }
         }))
         .map_err(|error| Stopped::NotStarted(error.to_string()))?;
         Ok(Bounded {
@@ -72,6 +73,21 @@ impl Runaways {
             bound,
             deadline: Instant::now() + bound,
         })
+    }
+}
+
+/// Marks work ended when dropped (as it returns or unwinds), uncounting it if it was a
+/// runaway.
+struct Ending {
+    state: Arc<AtomicU8>,
+    runaways: &'static Runaways,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        if self.state.swap(ENDED, Ordering::AcqRel) == LEFT {
+            self.runaways.running.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -270,6 +286,24 @@ mod tests {
             std::thread::yield_now();
         }
         assert!(RUNAWAYS.start(&TESTS, bound, |_: &Sender<()>| {}).is_ok());
+    }
+
+    #[test]
+    fn a_runaway_that_panics_is_no_longer_counted() {
+        static RUNAWAYS: Runaways = Runaways::new(1);
+        let (gate, closed) = mpsc::channel::<()>();
+        let work = move |_: &Sender<()>| {
+            let _ = closed.recv();
+            panic!("a parser bug, met late");
+        };
+        let bound = Duration::from_millis(10);
+        let mut work = RUNAWAYS.start(&TESTS, bound, work).unwrap();
+        assert_eq!(work.next(), Err(Stopped::PastBound(bound)));
+        assert_eq!(running(&RUNAWAYS), 1);
+        drop(gate);
+        while running(&RUNAWAYS) > 0 {
+            std::thread::yield_now();
+        }
     }
 
     #[test]
