@@ -259,6 +259,21 @@ fn a_dotted_read_of_a_shared_value_converts_only_what_it_reads() {
 }
 
 #[test]
+fn an_index_into_a_shared_value_reads_it_whole_and_keeps_it() {
+    // docs/guards.md's advice for a big part of the input that rules read on every action.
+    let shared = SharedJson::new(json!({"target": "prod", "big": ["x"]}));
+    let run = [(
+        "run",
+        Variable::Object(vec![("input", Variable::Shared(&shared))]),
+    )];
+    let condition = Condition::new("run.input['big'].size() == 1");
+    for _ in 0..3 {
+        assert_eq!(evaluate_conditions(&[&condition], &run), [Ok(true)]);
+    }
+    assert!(shared.kept().is_some(), "read whole, then kept");
+}
+
+#[test]
 fn the_fast_parser_leaves_what_it_reads_differently_to_the_reference_one() {
     for fits in [
         "steps.s1.output + 1",
