@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use cairn_engine::{
-    Action, Decision, Facts, LoadError, SharedJson, Usage, Uuid, Verdict, check_params,
+    Action, Decision, Facts, LoadError, Problem, SharedJson, Usage, Uuid, Verdict, check_params,
 };
+use cairn_executors::{AgentExecutor, ProcessExecutor};
 use cairn_guards::{Policy, PolicyGuard, TestFailure};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -113,14 +114,42 @@ fn load(file: &Path) -> Result<Policy, LoadError> {
         for (index, test) in policy.tests.iter().enumerate() {
             let pointer = format!("/tests/{index}/action/params");
             let action = &test.action;
-            problems.extend(check_params(
-                &executors,
-                &action.executor,
-                &action.params,
-                &pointer,
-            ));
+            let found = check_params(&executors, &action.executor, &action.params, &pointer);
+            if found.is_empty()
+                && let Some(refused) = refused_by_executor(&action.executor, &action.params)
+            {
+                problems.push(Problem::at(&pointer, refused));
+            }
+            problems.extend(found);
         }
         problems
+    })
+}
+
+/// Why the executor `executor` (`process` or `agent`) would refuse an action with `params`
+/// that its parameters' schema lets through (`["", "rm"]`, a blank prompt): a test of it,
+/// denied for that, would test nothing of the policy, and `policy explain` would explain
+/// an action no run has.
+fn refused_by_executor(executor: &str, params: &Value) -> Option<String> {
+    let action = Action {
+        run_id: Uuid::nil(),
+        step_id: "test".into(),
+        item_index: None,
+        attempt: 1,
+        executor: executor.to_owned(),
+        params: params.clone(),
+        idempotency_key: "test".into(),
+    };
+    let refused = match executor {
+        "process" => ProcessExecutor::argv(&action).err(),
+        "agent" => AgentExecutor::argv(&action).err(),
+        _ => None,
+    };
+    refused.map(|refused| {
+        format!(
+            "the `{executor}` executor refuses this action ({refused}): no run could have it, \
+             so the policy is never asked about it"
+        )
     })
 }
 
@@ -267,7 +296,12 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
         )));
     }
     // As a test's action: a misspelt parameter would explain an action no run could have.
-    let problems = check_params(&executors, &given.executor, &given.params, "/params");
+    let mut problems = check_params(&executors, &given.executor, &given.params, "/params");
+    if problems.is_empty()
+        && let Some(refused) = refused_by_executor(&given.executor, &given.params)
+    {
+        problems.push(Problem::at("/params", refused));
+    }
     if !problems.is_empty() {
         let lines: Vec<String> = (problems.iter())
             .map(|problem| format!("--action:{}: {}", problem.place, problem.message))

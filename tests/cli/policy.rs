@@ -76,6 +76,33 @@ fn a_test_denied_only_because_a_rule_ran_out_of_time_fails() {
 }
 
 #[test]
+fn an_action_its_executor_refuses_is_refused_as_a_test_and_to_explain() {
+    // A test expecting deny passed on `["", "rm"]`, denied by the executor's refusal, not by
+    // `commands.deny`: it tested nothing (probe 11 F7).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.json");
+    let policy = r#"{"commands": {"deny": [["rm"]]}, "tests": [
+        {"action": {"executor": "process", "params": {"command": ["", "rm"]}}, "expect": "deny"}]}"#;
+    std::fs::write(&file, policy).unwrap();
+    let output = cairn(&["policy", "test", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let said = stderr(&output);
+    let refused = "/tests/0/action/params: the `process` executor refuses this action \
+                   (`with.command[0]` (the program) is empty): no run could have it";
+    assert!(said.contains(refused), "{said}");
+    let blank = r#"{"executor": "agent", "params": {"cli": "claude", "prompt": "  "}}"#;
+    let explain = cairn(&[
+        "policy",
+        "explain",
+        "examples/policies/coding-agent.json",
+        "--action",
+        blank,
+    ]);
+    assert_eq!(explain.status.code(), Some(2));
+    assert!(stderr(&explain).contains("the `agent` executor refuses this action"));
+}
+
+#[test]
 fn bad_policies_exit_2_with_the_place() {
     for (file, expected) in [
         (
