@@ -179,6 +179,8 @@ fn a_standard_stream_is_a_fine_target_unless_a_descriptor_the_checker_did_not_se
         "echo x 1<&3 >/dev/stdout",
         "exec 1<&3; echo x > /dev/stdout",
         "echo x 2<&3 2>/dev/stderr",
+        "exec 1<&3-; echo x >/dev/stdout",
+        "echo x 1>&3- >/dev/stdout",
         "echo x >&$fd >/dev/stdout",
     ] {
         let verdict = judged(&policy, script(moved), Some(&root));
