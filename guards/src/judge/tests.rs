@@ -180,6 +180,8 @@ fn a_standard_stream_is_a_fine_target_unless_a_descriptor_the_checker_did_not_se
         "exec 1<&3; echo x > /dev/stdout",
         "echo x 2<&3 2>/dev/stderr",
         "exec 1<&3-; echo x >/dev/stdout",
+        "flock /tmp/y bash -c 'echo x >/dev/stdout' >&-",
+        "exec 0<&-; flock /tmp/y bash -c 'echo x >/dev/stdin'",
         "echo x 1>&3- >/dev/stdout",
         "echo x >&$fd >/dev/stdout",
     ] {
@@ -190,7 +192,7 @@ fn a_standard_stream_is_a_fine_target_unless_a_descriptor_the_checker_did_not_se
     }
     for fine in [
         "echo x >/dev/stderr 2>&1",
-        "echo x >/dev/stdout 3<&- 2>&1",
+        "echo x >/dev/stdout 2>&1",
         "echo x >&2",
     ] {
         let verdict = judged(&policy, script(fine), Some(&root));
