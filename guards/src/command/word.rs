@@ -142,8 +142,30 @@ impl Checker {
                     if let WordPiece::ParameterExpansion(expansion) = &piece.piece {
                         self.expansion(expansion);
                     }
+                    self.arithmetic_inside(inner);
                     value.known = false;
                 }
+            }
+        }
+    }
+
+    /// The arithmetic expansions in the operands of a `${…}` (`inner`, what follows its
+    /// `${`): bash expands a pattern, a replacement or a default as a word, so
+    /// `${x/a/$((BASH_COMPAT=44))}` assigns as `$((BASH_COMPAT=44))` does; each is checked
+    /// as one. A `$[…]` there (the old spelling) is not read: refused.
+    fn arithmetic_inside(&mut self, inner: &str) {
+        if inner.contains("$[") {
+            self.problem(format!(
+                "`$[…]` inside `${{{inner}` is not checked: write `$((…))`"
+            ));
+        }
+        let mut rest = inner;
+        while let Some(at) = rest.find("$((") {
+            rest = &rest[at + 3..];
+            // Not plain arithmetic (a parenthesis, a quote inside): `runs_commands` refuses it.
+            if let Some(length) = plain_arithmetic(rest) {
+                self.arithmetic(&rest[..length - 2]);
+                rest = &rest[length..];
             }
         }
     }

@@ -138,3 +138,22 @@ fn a_shell_started_with_history_expansion_or_an_older_compatibility_is_refused()
         assert!(found.problems.is_empty(), "{args:?}: {found:?}");
     }
 }
+
+#[test]
+fn arithmetic_in_an_expansion_s_operand_assigns_as_anywhere() {
+    // Probe 12 H3: `${x/a/$((BASH_COMPAT=44))}` set the compatibility level unseen.
+    refused(&[
+        "x=a; echo ${x/a/$((BASH_COMPAT=44))}",
+        "echo ${x#$((BASH_COMPAT=44))}",
+        "echo \"${x:+$((BASH_COMPAT=44))}\"",
+        "echo ${x^^$[BASH_COMPAT=44]}",
+    ]);
+    for script in [
+        "echo ${x/a/$((PATH=0))}",
+        "echo ${x%%$((PATH=0))}",
+        "echo ${x,$((PATH++))}",
+    ] {
+        sets("PATH", &[script]);
+    }
+    allowed(&["echo ${a[$((n - 1))]} ${x/a/$((n + 1))}"]);
+}
