@@ -143,6 +143,7 @@ impl Checker {
                         self.expansion(expansion);
                     }
                     self.arithmetic_inside(inner);
+                    self.expansions_inside(inner, depth);
                     value.known = false;
                 }
             }
@@ -167,6 +168,37 @@ impl Checker {
                 self.arithmetic(&rest[..length - 2]);
                 rest = &rest[length..];
             }
+        }
+    }
+
+    /// The `${…}` nested in the operands of a `${…}` (`inner`, what follows its `${`), each
+    /// checked as a word of its own: bash expands a default, a pattern or a replacement, so
+    /// `${x:-${BASH_CMDS[ls]:=/usr/bin/touch}}` assigns as `${BASH_CMDS[ls]:=…}` does. One
+    /// whose end the scan cannot find is refused.
+    fn expansions_inside(&mut self, inner: &str, depth: usize) {
+        if !self.within(depth + 1) {
+            return;
+        }
+        let mut rest = inner;
+        while let Some(at) = rest.find("${") {
+            let nested = &rest[at..];
+            // From its `{`: the `}` that closes it.
+            let mut open = 0usize;
+            let end = nested[1..].char_indices().find_map(|(index, char)| {
+                match char {
+                    '{' => open += 1,
+                    '}' => open -= 1,
+                    _ => {}
+                }
+                (open == 0).then_some(index + 2)
+            });
+            let Some(end) = end else {
+                return self.problem(format!(
+                    "`${{{inner}` holds a `${{` whose end is not found: not checked"
+                ));
+            };
+            self.word(&nested[..end], depth + 1);
+            rest = &nested[end..];
         }
     }
 

@@ -157,3 +157,17 @@ fn arithmetic_in_an_expansion_s_operand_assigns_as_anywhere() {
     }
     allowed(&["echo ${a[$((n - 1))]} ${x/a/$((n + 1))}"]);
 }
+
+#[test]
+fn an_expansion_nested_in_another_s_operand_is_checked_as_one() {
+    // Probe 12 H4: `${x:-${BASH_CMDS[ls]:=/usr/bin/touch}}` made `ls` run `touch`.
+    refused(&[
+        "echo ${x:-${BASH_CMDS[ls]:=/usr/bin/touch}}; ls",
+        "echo \"${x:-${BASH_CMDS[ls]:=/usr/bin/touch}}\"",
+        "echo ${x/a/${BASH_COMPAT=44}}",
+        "echo ${x:-${y:-${PS4:=x}}}",
+        "echo ${x#${a[$(touch y)]}}",
+    ]);
+    sets("PATH", &["echo ${x:+${PATH:=/evil}}"]);
+    allowed(&["echo ${x:-${HOME}/bin} ${y/#\\~/${HOME}}"]);
+}
