@@ -549,10 +549,11 @@ impl Checker {
                     // A descriptor's number, its move (`3-`: duplicated, then closed), or a
                     // close (`-`): a standard stream closed is the next file a program opens
                     // (`flock FILE … >&-` runs its command with FILE as its output).
+                    let closes = (target.literal()).is_some_and(|fd| fd.ends_with('-'));
                     let fd = (target.literal()).map(|fd| fd.strip_suffix('-').unwrap_or(fd));
                     let fd = fd.filter(|fd| fd.chars().all(|c| c.is_ascii_digit()));
                     match fd {
-                        Some("0" | "1" | "2") => {}
+                        Some("0" | "1" | "2") if !closes => {}
                         Some(_) => self.findings.unseen_descriptors = true,
                         None => {
                             self.findings.unseen_descriptors |= matches!(target, Word::Dynamic(_));

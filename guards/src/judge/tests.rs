@@ -182,6 +182,7 @@ fn a_standard_stream_is_a_fine_target_unless_a_descriptor_the_checker_did_not_se
         "exec 1<&3-; echo x >/dev/stdout",
         "flock /tmp/y bash -c 'echo x >/dev/stdout' >&-",
         "exec 0<&-; flock /tmp/y bash -c 'echo x >/dev/stdin'",
+        "flock /tmp/y bash -c 'echo x >/dev/stdout' 2>&1-",
         "echo x 1>&3- >/dev/stdout",
         "echo x >&$fd >/dev/stdout",
     ] {

@@ -167,7 +167,19 @@ fn an_expansion_nested_in_another_s_operand_is_checked_as_one() {
         "echo ${x/a/${BASH_COMPAT=44}}",
         "echo ${x:-${y:-${PS4:=x}}}",
         "echo ${x#${a[$(touch y)]}}",
+        "echo ${x:-${a[BASH_COMPAT=44]}}",
+        "echo ${x:-${y:BASH_COMPAT=44:0}}",
+        "set -a; echo ${x:-${BASH_ENV:=./evil.sh}}",
     ]);
     sets("PATH", &["echo ${x:+${PATH:=/evil}}"]);
     allowed(&["echo ${x:-${HOME}/bin} ${y/#\\~/${HOME}}"]);
+}
+
+#[test]
+fn an_expansion_nested_in_a_here_document_or_string_is_checked_too() {
+    refused(&[
+        "read x <<< \"${x:-${BASH_CMDS[ls]:=/usr/bin/touch}}\"; ls",
+        "read x <<EOF\n${x:-${BASH_CMDS[ls]:=/usr/bin/touch}}\nEOF\nls",
+        "cat <<EOF\n${BASH_CMDS[ls]:=/usr/bin/touch}\nEOF\nls",
+    ]);
 }
