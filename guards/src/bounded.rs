@@ -40,14 +40,13 @@ impl Runaways {
         }
     }
 
-    /// Starts `work` on a thread of `pool`, the results it sends to be waited for until
-    /// `bound` from now; refused when as many runaways as allowed run, or no thread could be
-    /// started.
+    /// Starts `work` on a thread of `pool`, its result to be waited for until `bound` from
+    /// now; refused when as many runaways as allowed run, or no thread could be started.
     pub(crate) fn start<T: Send + 'static>(
         &'static self,
         pool: &'static Pool,
         bound: Duration,
-        work: impl FnOnce(&Sender<T>) + Send + 'static,
+        work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<Bounded<T>, Stopped> {
         let running = self.running.load(Ordering::Acquire);
         if running >= self.max {
@@ -60,10 +59,10 @@ impl Runaways {
             runaways: self,
         };
         pool.run(Box::new(move || {
-            // Both dropped as `work` ends, or unwinds: the waiting side then knows it failed
-            // (no result sent), and a runaway is no longer counted.
+            // Dropped as `work` ends, or unwinds (no result sent: the waiting side knows it
+            // failed): a runaway is no longer counted.
             let _ending = ending;
-            work(&sender);
+            let _ = sender.send(work());
         }))
         .map_err(|error| Stopped::NotStarted(error.to_string()))?;
         Ok(Bounded {
@@ -162,8 +161,8 @@ const ENDED: u8 = 1;
 /// The work ran past its deadline and was left to run, counted as a runaway.
 const LEFT: u8 = 2;
 
-/// Work started on a thread of its own by [`Runaways::start`]: its results as they come, until
-/// its deadline.
+/// Work started on a thread of its own by [`Runaways::start`]: its result, until its
+/// deadline.
 #[derive(Debug)]
 pub(crate) struct Bounded<T> {
     results: Receiver<T>,
@@ -174,10 +173,9 @@ pub(crate) struct Bounded<T> {
 }
 
 impl<T> Bounded<T> {
-    /// The next result the work sends, or why there is none: the deadline passed first (the
-    /// thread is then left to run, a runaway until it ends), or the work ended without
-    /// sending one (it panicked).
-    pub(crate) fn next(&mut self) -> Result<T, Stopped> {
+    /// The work's result, or why there is none: the deadline passed first (the thread is
+    /// then left to run, a runaway until it ends), or the work panicked.
+    pub(crate) fn wait(self) -> Result<T, Stopped> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         match self.results.recv_timeout(left) {
             Ok(result) => Ok(result),
@@ -243,25 +241,14 @@ mod tests {
     /// The threads of the tests' work.
     static TESTS: Pool = Pool::new("test", 64 << 10);
 
-    /// Work that sends `sent` results, then waits until its gate is closed; returned once
-    /// it has sent them.
-    fn gated(
-        runaways: &'static Runaways,
-        sent: u32,
-        bound: Duration,
-    ) -> (Bounded<u32>, Sender<()>) {
+    /// Work that waits until its gate is closed, then gives 7.
+    fn gated(runaways: &'static Runaways, bound: Duration) -> (Bounded<u32>, Sender<()>) {
         let (gate, closed) = mpsc::channel::<()>();
-        let (told, all_sent) = mpsc::channel::<()>();
-        let work = move |results: &Sender<u32>| {
-            for result in 0..sent {
-                let _ = results.send(result);
-            }
-            let _ = told.send(());
+        let work = move || {
             let _ = closed.recv();
+            7
         };
-        let work = runaways.start(&TESTS, bound, work).unwrap();
-        all_sent.recv().unwrap();
-        (work, gate)
+        (runaways.start(&TESTS, bound, work).unwrap(), gate)
     }
 
     fn running(runaways: &Runaways) -> usize {
@@ -269,36 +256,37 @@ mod tests {
     }
 
     #[test]
-    fn results_come_until_the_deadline_then_the_thread_is_a_runaway_until_it_ends() {
+    fn the_result_comes_by_the_deadline_else_the_thread_is_a_runaway_until_it_ends() {
         static RUNAWAYS: Runaways = Runaways::new(1);
+        let (work, gate) = gated(&RUNAWAYS, Duration::from_secs(3600));
+        drop(gate);
+        assert_eq!(work.wait(), Ok(7));
         let bound = Duration::from_millis(10);
-        let (mut work, gate) = gated(&RUNAWAYS, 2, bound);
-        assert_eq!(work.next(), Ok(0));
-        assert_eq!(work.next(), Ok(1));
-        assert_eq!(work.next(), Err(Stopped::PastBound(bound)));
+        let (work, gate) = gated(&RUNAWAYS, bound);
+        assert_eq!(work.wait(), Err(Stopped::PastBound(bound)));
         assert_eq!(running(&RUNAWAYS), 1);
         // As many runaways as allowed: nothing new starts.
-        let refused = RUNAWAYS.start(&TESTS, bound, |_: &Sender<()>| {});
+        let refused = RUNAWAYS.start(&TESTS, bound, || ());
         assert_eq!(refused.err(), Some(Stopped::Busy(1)));
         // The runaway ends, and is no longer counted.
         drop(gate);
         while running(&RUNAWAYS) > 0 {
             std::thread::yield_now();
         }
-        assert!(RUNAWAYS.start(&TESTS, bound, |_: &Sender<()>| {}).is_ok());
+        assert!(RUNAWAYS.start(&TESTS, bound, || ()).is_ok());
     }
 
     #[test]
     fn a_runaway_that_panics_is_no_longer_counted() {
         static RUNAWAYS: Runaways = Runaways::new(1);
         let (gate, closed) = mpsc::channel::<()>();
-        let work = move |_: &Sender<()>| {
+        let work = move || {
             let _ = closed.recv();
             panic!("a parser bug, met late");
         };
         let bound = Duration::from_millis(10);
-        let mut work = RUNAWAYS.start(&TESTS, bound, work).unwrap();
-        assert_eq!(work.next(), Err(Stopped::PastBound(bound)));
+        let work = RUNAWAYS.start(&TESTS, bound, work).unwrap();
+        assert_eq!(work.wait(), Err(Stopped::PastBound(bound)));
         assert_eq!(running(&RUNAWAYS), 1);
         drop(gate);
         while running(&RUNAWAYS) > 0 {
@@ -307,18 +295,18 @@ mod tests {
     }
 
     #[test]
-    fn work_that_ends_without_a_result_failed_and_is_no_runaway() {
+    fn work_that_panics_in_time_failed_and_is_no_runaway() {
         static RUNAWAYS: Runaways = Runaways::new(1);
-        let (mut work, gate) = gated(&RUNAWAYS, 0, Duration::from_secs(3600));
-        drop(gate);
-        assert_eq!(work.next(), Err(Stopped::Failed));
+        let work = || -> u32 { panic!("a parser bug") };
+        let work = RUNAWAYS.start(&TESTS, Duration::from_secs(3600), work);
+        assert_eq!(work.unwrap().wait(), Err(Stopped::Failed));
         assert_eq!(running(&RUNAWAYS), 0);
     }
 
     #[test]
     fn work_that_ended_as_its_deadline_passed_is_no_runaway() {
         static RUNAWAYS: Runaways = Runaways::new(1);
-        let (work, gate) = gated(&RUNAWAYS, 0, Duration::from_secs(3600));
+        let (work, gate) = gated(&RUNAWAYS, Duration::from_secs(3600));
         drop(gate);
         while work.state.load(Ordering::Acquire) != ENDED {
             std::thread::yield_now();

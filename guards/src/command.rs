@@ -14,12 +14,11 @@ mod variables;
 mod word;
 mod wrappers;
 
-use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::bounded::{Pool, RUNAWAYS, Stopped};
+use crate::bounded::{Bounded, Pool, RUNAWAYS, Stopped};
 
 pub(crate) use self::evaluated::{evaluable, evaluable_at};
 use self::script::Dialect;
@@ -170,12 +169,9 @@ fn within(
     bound: Duration,
     check: impl FnOnce() -> Findings + Send + 'static,
 ) -> Result<Findings, String> {
-    let work = move |findings: &Sender<Findings>| {
-        let _ = findings.send(check());
-    };
-    let started = RUNAWAYS.start(&CHECKERS, bound, work);
+    let started = RUNAWAYS.start(&CHECKERS, bound, check);
     started
-        .and_then(|mut checking| checking.next())
+        .and_then(Bounded::wait)
         .map_err(|stopped| match stopped {
             Stopped::PastBound(bound) => format!(
                 "the command checker did not finish on this command within {bound:?}: not checked"

@@ -5,7 +5,6 @@
 //! result by then denies the action, and the rules after it are not evaluated.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use cairn_engine::{
 use serde_json::{Map, Value, json};
 
 use super::Votes;
-use crate::bounded::{Pool, RUNAWAYS, Runaways, Stopped};
+use crate::bounded::{Bounded, Pool, RUNAWAYS, Runaways, Stopped};
 use crate::command::{Findings, Word};
 use crate::policy::{Policy, RULE_VARIABLES};
 
@@ -61,7 +60,7 @@ impl Policy {
         // Each result as it is known, without waking the judge: told once, when all are.
         let results = Arc::new(Mutex::new(Vec::with_capacity(conditions.len())));
         let known = Arc::clone(&results);
-        let work = move |all_known: &Sender<()>| {
+        let work = move || {
             let conditions: Vec<&Condition> = conditions.iter().collect();
             evaluate_conditions_each(&conditions, &seen.variables(), |result| {
                 known
@@ -69,12 +68,11 @@ impl Policy {
                     .unwrap_or_else(PoisonError::into_inner)
                     .push(result);
             });
-            let _ = all_known.send(());
         };
-        let stopped = match runaways.start(&EVALUATORS, bound, work) {
-            Ok(mut evaluation) => evaluation.next().err(),
-            Err(stopped) => Some(stopped),
-        };
+        let stopped = runaways
+            .start(&EVALUATORS, bound, work)
+            .and_then(Bounded::wait)
+            .err();
         let results = std::mem::take(&mut *results.lock().unwrap_or_else(PoisonError::into_inner));
         let evaluated = results.len();
         for (rule, result) in self.rules.iter().zip(results) {
