@@ -62,7 +62,7 @@ mod test_support;
 
 use std::sync::Arc;
 
-use cairn_engine::Executors;
+use cairn_engine::{Action, Executors};
 
 #[doc(inline)]
 pub use crate::agent::{AGENT_TIMEOUT_ENV, AgentExecutor, DEFAULT_AGENT_TIMEOUT};
@@ -89,6 +89,17 @@ pub fn builtin() -> Executors {
     executors.insert("process".to_owned(), Arc::new(ProcessExecutor::new()));
     executors.insert("agent".to_owned(), Arc::new(AgentExecutor::new()));
     executors
+}
+
+/// The argv an action of an executor that runs a program (`process`, `agent`) runs, read
+/// as that executor reads it, or why the executor refuses the action; `None` for an action
+/// of another executor. What a guard judges, and what a policy's test may be.
+pub fn program_argv(action: &Action) -> Option<Result<Vec<String>, BadParams>> {
+    match action.executor.as_str() {
+        "process" => Some(ProcessExecutor::argv(action)),
+        "agent" => Some(AgentExecutor::argv(action)),
+        _ => None,
+    }
 }
 
 /// The workflow schema editors read, as `cairn schema workflow` prints it: the engine's

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use cairn_engine::{Action, Decision, Facts, Usage, Verdict};
-use cairn_executors::{AgentExecutor, ProcessExecutor};
 use serde_json::{Value, json};
 
 use crate::command::{self, Findings, Word, basename};
@@ -413,14 +412,10 @@ pub(crate) fn runs_programs_by(executor: &str) -> bool {
 /// reads it (the executor's own parser, so the guard judges what runs; what the executor
 /// refuses is denied, in the executor's words).
 fn commands_of(action: &Action) -> Findings {
-    let argv = match action.executor.as_str() {
-        "process" => ProcessExecutor::argv(action),
-        "agent" => AgentExecutor::argv(action),
-        _ => return Findings::default(),
-    };
-    match argv {
-        Ok(argv) => command::check_argv(&argv),
-        Err(refused) => Findings {
+    match cairn_executors::program_argv(action) {
+        None => Findings::default(),
+        Some(Ok(argv)) => command::check_argv(&argv),
+        Some(Err(refused)) => Findings {
             problems: vec![refused.to_string()],
             ..Findings::default()
         },

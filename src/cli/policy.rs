@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use cairn_engine::{
-    Action, Decision, Facts, LoadError, Problem, SharedJson, Usage, Uuid, Verdict, check_params,
+    Action, Decision, Executors, Facts, LoadError, Problem, SharedJson, Usage, Uuid, Verdict,
+    check_params,
 };
-use cairn_executors::{AgentExecutor, ProcessExecutor};
 use cairn_guards::{Policy, PolicyGuard, TestFailure};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -114,16 +114,33 @@ fn load(file: &Path) -> Result<Policy, LoadError> {
         for (index, test) in policy.tests.iter().enumerate() {
             let pointer = format!("/tests/{index}/action/params");
             let action = &test.action;
-            let found = check_params(&executors, &action.executor, &action.params, &pointer);
-            if found.is_empty()
-                && let Some(refused) = refused_by_executor(&action.executor, &action.params)
-            {
-                problems.push(Problem::at(&pointer, refused));
-            }
-            problems.extend(found);
+            problems.extend(action_problems(
+                &executors,
+                &action.executor,
+                &action.params,
+                &pointer,
+            ));
         }
         problems
     })
+}
+
+/// What is wrong with an action of `executor` with `params` (at `pointer`), as a test's or
+/// `policy explain`'s: parameters its schema refuses, else parameters the executor itself
+/// refuses ([`refused_by_executor`]).
+fn action_problems(
+    executors: &Executors,
+    executor: &str,
+    params: &Value,
+    pointer: &str,
+) -> Vec<Problem> {
+    let problems = check_params(executors, executor, params, pointer);
+    if !problems.is_empty() {
+        return problems;
+    }
+    (refused_by_executor(executor, params).into_iter())
+        .map(|refused| Problem::at(pointer, refused))
+        .collect()
 }
 
 /// Why the executor `executor` (`process` or `agent`) would refuse an action with `params`
@@ -140,17 +157,11 @@ fn refused_by_executor(executor: &str, params: &Value) -> Option<String> {
         params: params.clone(),
         idempotency_key: "test".into(),
     };
-    let refused = match executor {
-        "process" => ProcessExecutor::argv(&action).err(),
-        "agent" => AgentExecutor::argv(&action).err(),
-        _ => None,
-    };
-    refused.map(|refused| {
-        format!(
-            "the `{executor}` executor refuses this action ({refused}): no run could have it, \
-             so the policy is never asked about it"
-        )
-    })
+    let refused = cairn_executors::program_argv(&action)?.err()?;
+    Some(format!(
+        "the `{executor}` executor refuses this action ({refused}): no run could have it, so \
+         the policy is never asked about it"
+    ))
 }
 
 /// The guard of the policy file at `file`: [`load`]ed, its tests passing.
@@ -296,12 +307,7 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
         )));
     }
     // As a test's action: a misspelt parameter would explain an action no run could have.
-    let mut problems = check_params(&executors, &given.executor, &given.params, "/params");
-    if problems.is_empty()
-        && let Some(refused) = refused_by_executor(&given.executor, &given.params)
-    {
-        problems.push(Problem::at("/params", refused));
-    }
+    let problems = action_problems(&executors, &given.executor, &given.params, "/params");
     if !problems.is_empty() {
         let lines: Vec<String> = (problems.iter())
             .map(|problem| format!("--action:{}: {}", problem.place, problem.message))
