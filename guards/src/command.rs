@@ -124,8 +124,9 @@ pub struct Findings {
     /// The targets of file redirections (`> f`, `< f`, `&> f`).
     pub redirects: Vec<Word>,
     /// Whether a script duplicates a descriptor it may not have opened itself onto another
-    /// (3 and up, or one named at run time: `1<&3`, `>&$fd`), such as the lock file `flock`
-    /// leaves open: the step's standard streams may then be files no redirection names, and
+    /// (3 and up, or one named at run time: `1<&3`, `>&$fd`, the move `1<&3-`), such as the
+    /// lock file `flock` leaves open, or closes one (`>&-`: the next file a program opens
+    /// takes it): the step's standard streams may then be files no redirection names, and
     /// `/dev/stdout` (which reopens what descriptor 1 is) one of them.
     pub unseen_descriptors: bool,
     /// Why the commands cannot be judged (empty when they can).

@@ -281,24 +281,26 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
 /// DIR`, `chroot DIR`), as `read` gives them, for a policy to judge as the `cd` it is; one it
 /// picks at run time (`nsenter -w`, `pkexec`'s home) is a word known only then.
 fn directories(wrapper: &Wrapper, read: &Read) -> Vec<Vec<Word>> {
-    let cd = |dir: Option<&Word>| {
+    let cd_to = |dir: Option<&Word>| {
         let picked = || Word::Dynamic("{directory}".to_owned());
-        vec![
-            Word::Literal("cd".to_owned()),
-            dir.cloned().unwrap_or_else(picked),
-        ]
+        cd(dir.cloned().unwrap_or_else(picked))
     };
     let mut cds: Vec<Vec<Word>> = (read.options.iter())
         .filter(|(option, _)| wrapper.chdir.contains(&option.as_str()))
-        .map(|(_, dir)| cd(dir.as_ref()))
+        .map(|(_, dir)| cd_to(dir.as_ref()))
         .collect();
     if let Operands::Root = wrapper.operands {
-        cds.extend(read.operands.first().map(|root| cd(Some(root))));
+        cds.extend(read.operands.first().map(|root| cd_to(Some(root))));
     }
     if cds.is_empty() && wrapper.stays.is_some_and(|stays| !read.has(stays)) {
-        cds.push(cd(None));
+        cds.push(cd_to(None));
     }
     cds
+}
+
+/// The command `cd DIR`: what a wrapper that runs its command in `dir` is judged as too.
+fn cd(dir: Word) -> Vec<Word> {
+    vec![Word::Literal("cd".to_owned()), dir]
 }
 
 /// Refuses a command given the `argv[0]` `argv0` by `name` when that starts with `-` (also
@@ -667,8 +669,7 @@ fn find(args: &[Word]) -> Result<Runs, Runs> {
             Some(action @ ("-exec" | "-execdir" | "-ok" | "-okdir")) => {
                 if action.ends_with("dir") {
                     let found = Word::Dynamic("{directory of the file found}".to_owned());
-                    runs.commands
-                        .push(vec![Word::Literal("cd".to_owned()), found]);
+                    runs.commands.push(cd(found));
                 }
                 let start = index;
                 while let Some(word) = args.get(index) {
