@@ -371,13 +371,7 @@ impl Checker {
             self.holds(set.name, value);
         }
         let declaring = DECLARING.contains(&name);
-        // `declare a=(x y)`: a compound assignment as written, whose keys were checked
-        // (`Checker::compound_assignment`); `declare "a=($x)"` is a value, read at run time.
-        let compound = matches!(word, Word::Dynamic(raw) if raw.split_once('=')
-        .is_some_and(|(name, value)| {
-            let name = name.strip_suffix('+').unwrap_or(name);
-            value.starts_with('(') && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
-        }));
+        let compound = compound_as_written(word);
         match set.value {
             // Known only at run time (`declare x="$y"`): its literal start is `value`.
             Some(value) if !whole && !compound => {
@@ -391,6 +385,20 @@ impl Checker {
             _ => {}
         }
     }
+}
+
+/// Whether `word`, given to `declare` and the like, is a compound assignment as written
+/// (`a=(x y)`, `a+=(z)`), whose keys were checked (`Checker::compound_assignment`), not a
+/// value read at run time (`"a=($x)"`).
+fn compound_as_written(word: &Word) -> bool {
+    let Word::Dynamic(raw) = word else {
+        return false;
+    };
+    raw.split_once('=').is_some_and(|(variable, value)| {
+        let variable = variable.strip_suffix('+').unwrap_or(variable);
+        let named = (variable.bytes()).all(|byte| byte.is_ascii_alphanumeric() || byte == b'_');
+        named && value.starts_with('(')
+    })
 }
 
 /// Whether `word`, given to `declare` or `export`, holds a `=` before any expansion: it
