@@ -343,23 +343,21 @@ async fn a_run_whose_input_or_workflow_row_was_deleted_is_named_corrupt_not_unkn
     }
 }
 
-#[tokio::test]
-async fn a_stored_approval_time_out_of_range_is_named_corrupt_not_read_as_1970() {
-    // Read as 1970: the request counted as expired long ago, silently.
+/// Kills the engine of a run whose step `deploy` awaits approval, changes its approval row
+/// with `sql`, and checks that `approvals`, `approve` and `resume` are each refused with
+/// `cairn: DB: corrupt database: ` and what `said` says of the run, the database left as
+/// it was.
+async fn a_changed_approval_row_is_refused(sql: &'static str, said: impl Fn(&str) -> String) {
     let scratch = Scratch::new();
     let (policy, workflow) = approval_setup(&scratch, json!({}));
     let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
     child.kill().unwrap();
     child.wait().unwrap();
-    tamper(
-        &scratch.db(),
-        "UPDATE approvals SET expires_at = 9223372036854775807",
-    )
-    .await;
+    tamper(&scratch.db(), sql).await;
     let named = format!(
-        "cairn: {}: corrupt database: column approvals.expires_at of run {run}, step \"deploy\": \
-         9223372036854775807 is out of the range of times",
-        scratch.db().display()
+        "cairn: {}: corrupt database: {}",
+        scratch.db().display(),
+        said(&run)
     );
     for args in [
         vec!["approvals"],
@@ -371,27 +369,31 @@ async fn a_stored_approval_time_out_of_range_is_named_corrupt_not_read_as_1970()
 }
 
 #[tokio::test]
+async fn a_stored_approval_time_out_of_range_is_named_corrupt_not_read_as_1970() {
+    // Read as 1970: the request counted as expired long ago, silently.
+    a_changed_approval_row_is_refused(
+        "UPDATE approvals SET expires_at = 9223372036854775807",
+        |run| {
+            format!(
+                "column approvals.expires_at of run {run}, step \"deploy\": \
+                 9223372036854775807 is out of the range of times"
+            )
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_stored_decision_neither_approved_nor_denied_is_named_corrupt_not_read_as_a_denial() {
     // Read as a denial by nobody: `approvals` listed nothing, `approve` said approved, and
     // the resume denied the step "by ".
-    let scratch = Scratch::new();
-    let (policy, workflow) = approval_setup(&scratch, json!({}));
-    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    tamper(&scratch.db(), "UPDATE approvals SET decision = 'maybe'").await;
-    let named = format!(
-        "cairn: {}: corrupt database: column approvals.decision of run {run}, step \"deploy\": \
-         \"maybe\" is neither `approved` nor `denied`",
-        scratch.db().display()
-    );
-    for args in [
-        vec!["approvals"],
-        vec!["approve", &run, "deploy"],
-        vec!["resume", &run],
-    ] {
-        refused(&scratch, &args, &named);
-    }
+    a_changed_approval_row_is_refused("UPDATE approvals SET decision = 'maybe'", |run| {
+        format!(
+            "column approvals.decision of run {run}, step \"deploy\": \"maybe\" is neither \
+             `approved` nor `denied`"
+        )
+    })
+    .await;
 }
 
 #[tokio::test]
