@@ -739,6 +739,7 @@ fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result
 }
 
 mod condition;
+mod cost;
 mod functions;
 mod json_form;
 mod optional;

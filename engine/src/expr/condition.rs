@@ -11,6 +11,7 @@ use cel::context::VariableResolver;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::cost::is_linear;
 use super::functions::{calls_qualified, unknown_function};
 use super::reads::{no_field, surely_not_boolean, unknown_fields};
 use super::types::{names_type, unsupported_type};
@@ -42,6 +43,8 @@ pub struct Condition {
     /// own for each action).
     text: Arc<str>,
     compiled: Result<Arc<Compiled>, ExprError>,
+    /// [`Condition::is_linear`], known once it is parsed.
+    linear: bool,
 }
 
 impl Condition {
@@ -49,9 +52,14 @@ impl Condition {
     pub fn new(text: impl Into<String>) -> Condition {
         let text: String = text.into();
         let compiled = compile(&text);
+        let linear = (compiled.as_ref()).is_ok_and(|compiled| {
+            on_stack_for(compiled.simple, || Some(is_linear(&compiled.expression)))
+                .unwrap_or(false)
+        });
         Condition {
             text: text.into(),
             compiled,
+            linear,
         }
     }
 
@@ -140,6 +148,22 @@ impl Condition {
         (unknown.into_iter())
             .map(|field| no_field(object, &field, fields))
             .collect()
+    }
+
+    /// Whether the condition surely costs at most its size times the size of what it reads
+    /// (false when it does not parse): a guard evaluates such rules on the engine's thread,
+    /// and bounds the time of the others. A macro's loop is linear when its body reads only
+    /// its own variables; `matches` when its pattern is written in the condition.
+    ///
+    /// ```
+    /// use cairn_engine::Condition;
+    ///
+    /// assert!(Condition::new("action.commands.exists(c, c[0] == 'rm')").is_linear());
+    /// let twice = "action.params.words.exists(w, action.params.words.filter(x, x == w).size() > 1)";
+    /// assert!(!Condition::new(twice).is_linear());
+    /// ```
+    pub fn is_linear(&self) -> bool {
+        self.linear
     }
 
     /// What the condition's value surely is, whatever it reads, when that is not a boolean

@@ -1,15 +1,19 @@
-//! A policy's CEL rules on one action, evaluated on a thread of their own that the judge
-//! waits for at most [`MAX_RULES_TIME`]: a rule is linear in what it reads unless it nests
-//! comprehensions over one list (`c.exists(w, c.filter(x, x == w).size() > 1)`), and a
-//! runaway one must not hold the engine's thread, which renews its leases. A rule with no
-//! result by then denies the action, and the rules after it are not evaluated.
+//! A policy's CEL rules on one action. A rule is linear in what it reads unless it nests
+//! loops over the same data (`c.exists(w, c.filter(x, x == w).size() > 1)`, see
+//! [`Condition::is_linear`]): the rules up to the first that may not be are judged on the
+//! caller's (the engine's) thread; that one and those after it on a thread of their own that
+//! the judge waits for at most [`MAX_RULES_TIME`], since a runaway rule must not hold the
+//! engine's thread. A rule with no result by then denies the action, and the rules after it
+//! are not evaluated.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use cairn_engine::{
-    Action, Condition, Decision, Facts, SharedJson, Variable, evaluate_conditions_each,
+    Action, Condition, Decision, ExprError, Facts, SharedJson, Variable,
+    evaluate_conditions_each,
 };
 use serde_json::{Map, Value, json};
 
@@ -45,35 +49,27 @@ impl Policy {
         );
     }
 
-    /// Adds the votes of the rules on what they `seen`, waiting for them at most `bound`.
+    /// Adds the votes of the rules on what they `seen`, waiting for those that may run away
+    /// at most `bound`.
     fn rules_within(
         &self,
         bound: Duration,
         runaways: &'static Runaways,
-        seen: Seen,
+        seen: Seen<'_>,
         votes: &mut Votes,
     ) {
         if self.rules.is_empty() {
             return;
         }
-        let conditions: Vec<Condition> = self.rules.iter().map(|rule| rule.when.clone()).collect();
-        // Each result as it is known, without waking the judge: told once, when all are.
-        let results = Arc::new(Mutex::new(Vec::with_capacity(conditions.len())));
-        let known = Arc::clone(&results);
-        let work = move || {
-            let conditions: Vec<&Condition> = conditions.iter().collect();
-            evaluate_conditions_each(&conditions, &seen.variables(), |result| {
-                known
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(result);
-            });
-        };
-        let stopped = runaways
-            .start(&EVALUATORS, bound, work)
-            .and_then(Bounded::wait)
-            .err();
-        let results = std::mem::take(&mut *results.lock().unwrap_or_else(PoisonError::into_inner));
+        let linear = (self.rules.iter())
+            .take_while(|rule| rule.when.is_linear())
+            .count();
+        let mut results = Vec::with_capacity(self.rules.len());
+        let here: Vec<&Condition> = self.rules[..linear].iter().map(|rule| &rule.when).collect();
+        evaluate_conditions_each(&here, &seen.variables(), |result| results.push(result));
+        let stopped = (linear < self.rules.len())
+            .then(|| self.bounded_rules(bound, runaways, seen.into_owned(), &mut results))
+            .flatten();
         let evaluated = results.len();
         for (rule, result) in self.rules.iter().zip(results) {
             match result {
@@ -105,22 +101,53 @@ impl Policy {
             _ => {}
         }
     }
+
+    /// Evaluates the rules from the `results.len()`th on a pooled thread, adding their
+    /// results to `results` as far as they are known within `bound`; why not all are, if not.
+    fn bounded_rules(
+        &self,
+        bound: Duration,
+        runaways: &'static Runaways,
+        seen: Seen<'static>,
+        results: &mut Vec<Result<bool, ExprError>>,
+    ) -> Option<Stopped> {
+        let conditions: Vec<Condition> = (self.rules[results.len()..].iter())
+            .map(|rule| rule.when.clone())
+            .collect();
+        // Each result as it is known, without waking the judge: told once, when all are.
+        let known = Arc::new(Mutex::new(Vec::with_capacity(conditions.len())));
+        let sent = Arc::clone(&known);
+        let work = move || {
+            let conditions: Vec<&Condition> = conditions.iter().collect();
+            evaluate_conditions_each(&conditions, &seen.variables(), |result| {
+                sent.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(result);
+            });
+        };
+        let stopped = runaways
+            .start(&EVALUATORS, bound, work)
+            .and_then(Bounded::wait)
+            .err();
+        results.append(&mut known.lock().unwrap_or_else(PoisonError::into_inner));
+        stopped
+    }
 }
 
-/// What the rules see of an action and its run, owned: the rules' thread may outlive the
-/// judge's wait. The small facts are JSON made for them; the action's parameters and its
-/// item are copied, the run's input (maybe big) shared, and each is converted to CEL only
-/// as far as a rule reads it.
-struct Seen {
+/// What the rules see of an action and its run. The small facts are JSON made for them; the
+/// action's parameters and its item are borrowed, and copied ([`Seen::into_owned`]) only for
+/// rules judged on a thread of their own, which may outlive the judge's wait; the run's
+/// input (maybe big) is shared. Each is converted to CEL only as far as a rule reads it.
+struct Seen<'a> {
     action: Value,
-    item: Value,
-    params: Value,
+    item: Cow<'a, Value>,
+    params: Cow<'a, Value>,
     run: Value,
     input: Arc<SharedJson>,
 }
 
-impl Seen {
-    fn new(action: &Action, facts: &Facts<'_>, checked: &Findings, cwd: Option<&Path>) -> Seen {
+impl<'a> Seen<'a> {
+    fn new(action: &'a Action, facts: &Facts<'a>, checked: &Findings, cwd: Option<&Path>) -> Self {
         let dynamic =
             (checked.commands.iter().flatten()).any(|word| matches!(word, Word::Dynamic(_)));
         let cwd = cwd
@@ -136,8 +163,8 @@ impl Seen {
                 "dynamic": dynamic,
                 "cwd": cwd,
             }),
-            item: facts.item.cloned().unwrap_or(Value::Null),
-            params: action.params.clone(),
+            item: Cow::Borrowed(facts.item.unwrap_or(&Value::Null)),
+            params: Cow::Borrowed(&action.params),
             run: json!({
                 "id": facts.id.to_string(),
                 "workflow": facts.workflow,
@@ -147,6 +174,17 @@ impl Seen {
                 "elapsed": facts.elapsed.as_secs_f64(),
             }),
             input: Arc::clone(facts.input),
+        }
+    }
+
+    /// The same, owning what it borrowed.
+    fn into_owned(self) -> Seen<'static> {
+        Seen {
+            action: self.action,
+            item: Cow::Owned(self.item.into_owned()),
+            params: Cow::Owned(self.params.into_owned()),
+            run: self.run,
+            input: self.input,
         }
     }
 
@@ -193,7 +231,7 @@ mod tests {
     fn votes(policy: &Policy, runaways: &'static Runaways, params: Value) -> Vec<(String, String)> {
         let nothing = (&Usage::default(), &Usage::default());
         let seen = in_a_fresh_run("process", params, None, nothing, |action, facts| {
-            Seen::new(action, facts, &Findings::default(), None)
+            Seen::new(action, facts, &Findings::default(), None).into_owned()
         });
         let mut votes = Votes::default();
         policy.rules_within(Duration::from_millis(1), runaways, seen, &mut votes);
@@ -207,6 +245,8 @@ mod tests {
         static RUNAWAYS: Runaways = Runaways::new(1);
         let policy = Policy::from_str(
             r#"{"rules": [
+                {"id": "linear", "effect": "deny", "reason": "many words",
+                 "when": "action.params.words.size() > 1000"},
                 {"id": "quadratic", "effect": "deny", "reason": "a word twice",
                  "when": "action.params.words.exists(w, action.params.words.filter(x, x == w).size() > 1)"},
                 {"id": "after", "effect": "deny", "reason": "never evaluated", "when": "true"}
@@ -218,17 +258,34 @@ mod tests {
         // Four million comparisons: far more than a millisecond on any machine.
         let words: Vec<String> = (0..2000).map(|word| word.to_string()).collect();
         let found = votes(&policy, &RUNAWAYS, json!({"words": words}));
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].0, "quadratic");
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0], ("linear".to_owned(), "many words".to_owned()));
+        assert_eq!(found[1].0, "quadratic");
         assert!(
-            (found[0].1).starts_with("rule errored: it did not finish within 1ms on this action"),
+            (found[1].1).starts_with("rule errored: it did not finish within 1ms on this action"),
             "{found:?}"
         );
-        // Its thread runs on, the most runaways allowed: the next action's rules do not start,
-        // and the first rule denies it.
-        let found = votes(&policy, &RUNAWAYS, json!({"words": []}));
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].0, "guard");
-        assert!(found[0].1.contains("it did not start"), "{found:?}");
+        // Its thread runs on, the most runaways allowed: the next action's rules that may run
+        // away do not start, and the guard denies it; the linear rule before them is judged.
+        let found = votes(&policy, &RUNAWAYS, json!({"words": words}));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].0, "linear");
+        assert_eq!(found[1].0, "guard");
+        assert!(found[1].1.contains("it did not start"), "{found:?}");
+        // A policy whose rules are all linear needs no thread: it is judged in full.
+        let linear = Policy::from_str(
+            r#"{"rules": [
+                {"id": "rm", "effect": "deny", "reason": "no rm",
+                 "when": "action.params.words.exists(w, w == 'rm')"},
+                {"id": "many", "effect": "approve", "reason": "many words",
+                 "when": "action.params.words.size() > 1"}
+            ]}"#,
+            Path::new("."),
+            "p.json",
+        )
+        .unwrap();
+        let found = votes(&linear, &RUNAWAYS, json!({"words": ["ls", "rm"]}));
+        let rules: Vec<&str> = found.iter().map(|(rule, _)| rule.as_str()).collect();
+        assert_eq!(rules, ["rm", "many"], "{found:?}");
     }
 }
