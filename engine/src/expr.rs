@@ -274,6 +274,10 @@ fn verdict(
             let field = unknown.first()?;
             Some(no_field("run", field, &RUN_FIELDS))
         })
+        .or_else(|| {
+            let reads_steps = read.iter().any(|name| name == "steps");
+            reads_steps.then(|| unknown_step_field(expression)).flatten()
+        })
         .or_else(|| surely_optional(expression).then(|| NO_JSON_FORM.to_owned()))
         .or_else(|| match expected {
             Expected::Anything => None,
@@ -289,6 +293,30 @@ fn verdict(
         None => Ok(!read.is_empty()),
     }
 }
+
+/// Why a read of a step's entry in `expression` fails, if one does: an entry of `steps` has
+/// one field, `output` (`steps.a.outptu`; `steps.gen.a.output` reads field `a` of step
+/// `gen`, where the step `gen.a` is `steps['gen.a']`).
+fn unknown_step_field(expression: &Expression) -> Option<String> {
+    steps_read::step_ids_read(expression).into_iter().find_map(|id| {
+        let entry = format!("steps.{id}");
+        let unknown = unknown_fields(expression, &entry, &STEP_FIELDS);
+        let field = unknown.first()?;
+        let read = match id.bytes().all(is_ident_byte) {
+            true => entry,
+            false => format!("steps['{id}']"),
+        };
+        Some(match crate::problem::closest(field, STEP_FIELDS) {
+            Some(meant) => format!("`{read}` has no field `{field}`: did you mean `{read}.{meant}`?"),
+            None => format!(
+                "`{read}` has no field `{field}`: a step's only field is `output` (the step `{id}.{field}`, if that is its id, is `steps['{id}.{field}'].output`)"
+            ),
+        })
+    })
+}
+
+/// The fields of an entry of `steps`.
+const STEP_FIELDS: [&str; 1] = ["output"];
 
 /// Checks the `${{ }}` templates of one string, as [`checked`] does each expression, and
 /// refuses one that reads no variable (`1 / 0`) for its value, evaluated as the run renders

@@ -159,6 +159,12 @@ fn scanned_step_read(expr: &str, at: usize) -> Option<(Option<&str>, usize)> {
     Some((Some(id), expr.len() - after.len() - at))
 }
 
+/// The ids `expression` reads by a name written out, in the order written, each once (see
+/// [`step_reads`]).
+pub(super) fn step_ids_read(expression: &Expression) -> SmallVec<[&str; 2]> {
+    step_reads(expression).ids
+}
+
 /// How an expression reads the run's `steps` ([`step_reads`]).
 #[derive(Debug, Default)]
 struct StepReads<'e> {
