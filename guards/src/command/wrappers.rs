@@ -100,6 +100,7 @@ pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
         "script" => script(args),
         "watch" => watch(args),
         "jobs" => jobs(args),
+        "pushd" | "popd" => Ok(directory_stack(args)),
         "coreutils" => multicall::coreutils(args),
         _ => match WRAPPERS
             .iter()
@@ -654,6 +655,26 @@ fn jobs(args: &[Word]) -> Result<Runs, Runs> {
         runs.commands.push(command);
     }
     Ok(runs)
+}
+
+/// What bash's `pushd` and `popd` do to the shell's directory, listed as the `cd` it is
+/// (probe 13 of stop 56: `pushd /elsewhere; echo x > f` wrote outside the roots under a
+/// policy denying `cd`): `pushd DIR` a `cd DIR`, and every other form — `popd`, `pushd` with
+/// no directory or a place in the stack (`+1`, `-0`) — a `cd` to a directory known only at
+/// run time. `-n` (push or pop without changing directory) is judged the same: a later
+/// `popd` goes where it put.
+fn directory_stack(args: &[Word]) -> Runs {
+    let operands = args.iter().skip_while(|word| {
+        (word.literal()).is_some_and(|text| text == "-n" || text == "--")
+    });
+    let dir = operands
+        .take(1)
+        .find(|word| !(word.literal()).is_some_and(|text| text.starts_with(['+', '-'])));
+    let dir = dir.cloned().unwrap_or_else(|| Word::Dynamic("{directory}".to_owned()));
+    Runs {
+        commands: vec![cd(dir)],
+        ..Runs::default()
+    }
 }
 
 /// The commands of `find`'s `-exec`, `-execdir`, `-ok` and `-okdir`, each up to `;`, or up

@@ -622,6 +622,23 @@ fn a_wrapper_that_changes_directory_is_judged_as_a_cd() {
             "{words:?}: {found:?}"
         );
     }
+    // Probe 13 of stop 56: bash's directory stack changes directory as `cd` does.
+    for (script, dir) in [
+        ("pushd /tmp; echo x > f", Some("/tmp")),
+        ("pushd -n -- /tmp", Some("/tmp")),
+        ("pushd", None),
+        ("pushd +1", None),
+        ("popd", None),
+        ("popd -n -0", None),
+    ] {
+        let found = sh(script);
+        let cd = (found.commands.iter()).find(|command| command[0].text() == "cd");
+        assert_eq!(
+            cd.map(|cd| cd[1].literal()),
+            Some(dir),
+            "{script}: {found:?}"
+        );
+    }
     let found = sh("env -C \"$D\" ls");
     assert!(!cds(&found).is_empty(), "{found:?}");
     // Wrappers that stay where they are list no `cd`.
