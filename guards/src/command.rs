@@ -171,17 +171,19 @@ fn within(
     check: impl FnOnce() -> Findings + Send + 'static,
 ) -> Result<Findings, String> {
     let started = RUNAWAYS.start(&CHECKERS, bound, check);
-    started
-        .and_then(Bounded::wait)
-        .map_err(|stopped| match stopped {
-            Stopped::PastBound(bound) => format!(
-                "the command checker did not finish on this command within {bound:?}: not checked"
-            ),
-            Stopped::Failed => "the command checker failed on this command".to_owned(),
-            Stopped::Busy(_) | Stopped::NotStarted(_) => {
-                format!("the command checker was not run on this command: {stopped}")
-            }
-        })
+    started.and_then(Bounded::wait).map_err(unchecked)
+}
+
+/// Why the command checker gave no findings on a command (see [`within`]): a reason that
+/// [`crate::bounded::ran_out`] tells apart when the checker ran out of time or did not start
+/// for the runaways, as a policy test must.
+fn unchecked(stopped: Stopped) -> String {
+    match stopped {
+        Stopped::Failed => "the command checker failed on this command".to_owned(),
+        Stopped::PastBound(_) | Stopped::Busy(_) | Stopped::NotStarted(_) => {
+            format!("the command checker did not check this command: {stopped}")
+        }
+    }
 }
 
 /// The last component of a program's path: `/bin/rm` is `rm`.

@@ -280,3 +280,16 @@ mod parser_traps;
 mod refusals;
 mod shells;
 mod wrappers;
+
+#[test]
+fn a_checker_out_of_time_or_not_started_says_so_as_a_policy_test_reads_it() {
+    use std::time::Duration;
+
+    use crate::bounded::{Stopped, ran_out};
+
+    // A policy test whose verdict came from the checker's runaway must fail (stop 55 left
+    // the checker's own message unread).
+    assert!(ran_out(&unchecked(Stopped::PastBound(Duration::from_secs(5)))));
+    assert!(ran_out(&unchecked(Stopped::Busy(2))));
+    assert!(!ran_out(&unchecked(Stopped::Failed)));
+}
