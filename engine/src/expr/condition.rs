@@ -53,8 +53,7 @@ impl Condition {
         let text: String = text.into();
         let compiled = compile(&text);
         let linear = (compiled.as_ref()).is_ok_and(|compiled| {
-            on_stack_for(compiled.simple, || Some(is_linear(&compiled.expression)))
-                .unwrap_or(false)
+            on_stack_for(compiled.simple, || Some(is_linear(&compiled.expression))).unwrap_or(false)
         });
         Condition {
             text: text.into(),

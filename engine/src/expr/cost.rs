@@ -26,9 +26,8 @@ pub(super) fn is_linear(expression: &Expression) -> bool {
             let body = [&loop_.loop_cond, &loop_.loop_step, &loop_.result];
             is_linear(&loop_.iter_range)
                 && is_linear(&loop_.accu_init)
-                && (body.into_iter()).all(|part| {
-                    unknown_variables(part, &own).is_empty() && is_linear(part)
-                })
+                && (body.into_iter())
+                    .all(|part| unknown_variables(part, &own).is_empty() && is_linear(part))
         }
         _ => parts(expression).into_iter().all(is_linear),
     }
@@ -36,9 +35,8 @@ pub(super) fn is_linear(expression: &Expression) -> bool {
 
 /// Whether the pattern `call` (a `matches`) compiles is a string written in the expression.
 fn pattern_is_written(call: &CallExpr) -> bool {
-    (call.args.last()).is_some_and(|pattern| {
-        matches!(pattern.expr, Expr::Literal(LiteralValue::String(_)))
-    })
+    (call.args.last())
+        .is_some_and(|pattern| matches!(pattern.expr, Expr::Literal(LiteralValue::String(_))))
 }
 
 #[cfg(test)]

@@ -289,7 +289,9 @@ fn a_checker_out_of_time_or_not_started_says_so_as_a_policy_test_reads_it() {
 
     // A policy test whose verdict came from the checker's runaway must fail (stop 55 left
     // the checker's own message unread).
-    assert!(ran_out(&unchecked(Stopped::PastBound(Duration::from_secs(5)))));
+    assert!(ran_out(&unchecked(Stopped::PastBound(
+        Duration::from_secs(5)
+    ))));
     assert!(ran_out(&unchecked(Stopped::Busy(2))));
     assert!(!ran_out(&unchecked(Stopped::Failed)));
 }

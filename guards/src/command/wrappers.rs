@@ -664,13 +664,15 @@ fn jobs(args: &[Word]) -> Result<Runs, Runs> {
 /// run time. `-n` (push or pop without changing directory) is judged the same: a later
 /// `popd` goes where it put.
 fn directory_stack(args: &[Word]) -> Runs {
-    let operands = args.iter().skip_while(|word| {
-        (word.literal()).is_some_and(|text| text == "-n" || text == "--")
-    });
+    let operands = args
+        .iter()
+        .skip_while(|word| (word.literal()).is_some_and(|text| text == "-n" || text == "--"));
     let dir = operands
         .take(1)
         .find(|word| !(word.literal()).is_some_and(|text| text.starts_with(['+', '-'])));
-    let dir = dir.cloned().unwrap_or_else(|| Word::Dynamic("{directory}".to_owned()));
+    let dir = dir
+        .cloned()
+        .unwrap_or_else(|| Word::Dynamic("{directory}".to_owned()));
     Runs {
         commands: vec![cd(dir)],
         ..Runs::default()

@@ -12,8 +12,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use cairn_engine::{
-    Action, Condition, Decision, ExprError, Facts, SharedJson, Variable,
-    evaluate_conditions_each,
+    Action, Condition, Decision, ExprError, Facts, SharedJson, Variable, evaluate_conditions_each,
 };
 use serde_json::{Map, Value, json};
 
