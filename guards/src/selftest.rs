@@ -1,13 +1,13 @@
 //! A policy's own tests: example actions and the decision each must get.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cairn_engine::{Action, Decision, Facts, SharedJson, Usage, Uuid, Verdict};
 
 use crate::bounded;
-use crate::policy::{Policy, PolicyTest, TestRun};
+use crate::policy::{Policy, PolicyTest, TestAction, TestRun};
 
 /// A policy test that did not get its expected decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,34 +67,44 @@ impl Policy {
     }
 
     fn judge_test(&self, test: &PolicyTest) -> Verdict {
-        let mut run = test.run.clone().unwrap_or_default();
+        let run = test.run.clone().unwrap_or_default();
+        // As if cairn ran in the first root, where `place_tests` placed the tests.
+        let cwd = (self.cwd.as_ref()).and_then(|roots| roots.first());
+        self.judge_example(&test.action, run, cwd.map(PathBuf::as_path))
+    }
+
+    /// The verdict on the example `action` of a run standing as `run`, judged as if cairn
+    /// ran in `cwd`: what a test of the policy gets, and `cairn policy explain` prints.
+    pub fn judge_example(
+        &self,
+        action: &TestAction,
+        mut run: TestRun,
+        cwd: Option<&Path>,
+    ) -> Verdict {
         let input = Arc::new(SharedJson::new(std::mem::take(&mut run.input)));
         let id = Uuid::nil();
-        let action = Action {
-            run_id: id,
-            step_id: test.action.step.clone(),
-            item_index: test.action.index,
-            attempt: test.action.attempt,
-            executor: test.action.executor.clone(),
-            params: test.action.params.clone(),
-            idempotency_key: Action::idempotency_key_for(id, &test.action.step, test.action.index),
-        };
         let usage = usage_of(&run);
         let facts = Facts {
-            item: test.action.item.as_ref(),
+            item: action.item.as_ref(),
             id,
             workflow: &run.workflow,
             input: &input,
             attempts: run.attempts,
             steps: run.steps,
-            started: test.action.attempt > 1,
+            started: action.attempt > 1,
             usage: &usage,
             reserved: &Usage::default(),
             elapsed: run.elapsed.map(|elapsed| elapsed.0).unwrap_or_default(),
-            // As if cairn ran in the first root, where `place_tests` placed the tests.
-            cwd: (self.cwd.as_ref())
-                .and_then(|roots| roots.first())
-                .map(PathBuf::as_path),
+            cwd,
+        };
+        let action = Action {
+            run_id: id,
+            step_id: action.step.clone(),
+            item_index: action.index,
+            attempt: action.attempt,
+            executor: action.executor.clone(),
+            params: action.params.clone(),
+            idempotency_key: Action::idempotency_key_for(id, &action.step, action.index),
         };
         self.judge(&action, &facts)
     }

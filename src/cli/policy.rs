@@ -3,14 +3,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use cairn_engine::{
-    Action, Decision, Executors, Facts, LoadError, Problem, SharedJson, Usage, Uuid, Verdict,
-    check_params,
-};
-use cairn_guards::{Policy, PolicyGuard, TestFailure};
-use serde::{Deserialize, Serialize};
+use cairn_engine::{Action, Decision, Executors, LoadError, Problem, Uuid, Verdict, check_params};
+use cairn_guards::{Policy, PolicyGuard, TestAction, TestFailure, TestRun};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{self, BAD_INPUT, Error, RUN_FAILED, SUCCESS};
@@ -45,10 +41,15 @@ enum Command {
     Explain {
         /// The policy file.
         file: PathBuf,
-        /// The action: `{"executor", "params"?, "step"?, "attempt"?}`; `executor` is one
-        /// of cairn's executors.
+        /// The action, as a policy test's: `{"executor", "params"?, "step"?, "attempt"?,
+        /// "item"?, "index"?}`; `executor` is one of cairn's executors.
         #[arg(long)]
         action: String,
+        /// How the action's run stands, as a policy test's `run`: `{"input"?, "workflow"?,
+        /// "attempts"?, "steps"?, "cost_usd"?, "tokens"?, "elapsed"?}` (default: a fresh
+        /// run, input `{}`).
+        #[arg(long)]
+        run: Option<String>,
     },
 }
 
@@ -56,7 +57,9 @@ enum Command {
 pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
     match &args.command {
         Command::Test { file } => test(file, global.json),
-        Command::Explain { file, action } => explain(file, action, global.json),
+        Command::Explain { file, action, run } => {
+            explain(file, action, run.as_deref(), global.json)
+        }
     }
 }
 
@@ -221,30 +224,15 @@ fn print_tests(
 /// An action to show in `--action`'s messages.
 const EXAMPLE_ACTION: &str = r#"{"executor": "process", "params": {"command": ["ls"]}}"#;
 
-/// The action `--action` gives: what a run's action would have, with a fresh run's defaults.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct GivenAction {
-    executor: String,
-    #[serde(default = "empty_object")]
-    params: Value,
-    #[serde(default = "step")]
-    step: String,
-    #[serde(default = "first")]
-    #[schemars(range(min = 1))]
-    attempt: u32,
-}
-
-fn empty_object() -> Value {
-    Value::Object(serde_json::Map::new())
-}
-
-fn step() -> String {
-    "step".to_owned()
-}
-
-fn first() -> u32 {
-    1
+/// The document of type `T` given as the option `option`'s JSON `text`, checked as a file
+/// is (a misspelt key is named with the key meant).
+fn option_document<T: serde::de::DeserializeOwned + schemars::JsonSchema>(
+    option: &str,
+    text: &str,
+) -> Result<T, Error> {
+    let schema = cairn_engine::document_schema::<T>();
+    cairn_engine::load_document(text, &schema, option)
+        .map_err(|error| Error::Usage(error.to_string()))
 }
 
 /// What `cairn policy explain` prints: the verdict, each rule once.
@@ -280,7 +268,7 @@ impl From<Verdict> for Explained {
     }
 }
 
-fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> {
+fn explain(file: &Path, action: &str, run: Option<&str>, as_json: bool) -> Result<ExitCode, Error> {
     let guard = match guard(file) {
         Ok(guard) => guard,
         Err(error) => return invalid(file, error, as_json),
@@ -294,9 +282,11 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
             "--action: expected a JSON object such as {EXAMPLE_ACTION}, not {value}"
         )));
     }
-    let schema = cairn_engine::document_schema::<GivenAction>();
-    let given: GivenAction = cairn_engine::load_document(action, &schema, "--action")
-        .map_err(|error| Error::Usage(error.to_string()))?;
+    let given: TestAction = option_document("--action", action)?;
+    let run: TestRun = match run {
+        Some(run) => option_document("--run", run)?,
+        None => TestRun::default(),
+    };
     let executors = workflow::executors();
     if !executors.contains_key(&given.executor) {
         let known: Vec<&str> = executors.keys().map(String::as_str).collect();
@@ -314,32 +304,10 @@ fn explain(file: &Path, action: &str, as_json: bool) -> Result<ExitCode, Error> 
             .collect();
         return Err(Error::Usage(lines.join("\n")));
     }
-    let action = Action {
-        run_id: Uuid::nil(),
-        idempotency_key: Action::idempotency_key_for(Uuid::nil(), &given.step, None),
-        step_id: given.step,
-        item_index: None,
-        attempt: given.attempt,
-        executor: given.executor,
-        params: given.params,
-    };
-    let input = Arc::new(SharedJson::new(empty_object()));
     // As `cairn run` would judge it from here.
     let here = std::env::current_dir().ok();
-    let facts = Facts {
-        item: None,
-        id: Uuid::nil(),
-        workflow: "",
-        input: &input,
-        attempts: 0,
-        steps: 0,
-        started: action.attempt > 1,
-        usage: &Usage::default(),
-        reserved: &Usage::default(),
-        elapsed: std::time::Duration::ZERO,
-        cwd: here.as_deref(),
-    };
-    let explained = Explained::from(guard.explain(&action, &facts));
+    let verdict = guard.policy().judge_example(&given, run, here.as_deref());
+    let explained = Explained::from(verdict);
     json::print(&mut std::io::stdout().lock(), &explained)?;
     Ok(ExitCode::from(SUCCESS))
 }

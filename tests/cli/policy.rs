@@ -141,6 +141,48 @@ fn explain_prints_the_decision_and_its_rules() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+#[test]
+fn explain_judges_an_item_and_a_run_as_a_policy_test_does() {
+    // Probe 11 F9: a rule over `run.input` or `action.item` could not be explained.
+    let (_dir, file) = policy_file(&serde_json::json!({"rules": [
+        {"id": "prod", "effect": "deny", "reason": "no prod", "when": "run.input.target == 'prod'"},
+        {"id": "late", "effect": "approve", "reason": "a late item", "when": "action.index > 2 && action.item == 7"}
+    ]}));
+    let action = r#"{"executor": "noop", "item": 7, "index": 3}"#;
+    for (run, decision, rule) in [
+        (r#"{"input": {"target": "prod"}}"#, "deny", "prod"),
+        (
+            r#"{"input": {"target": "dev"}, "attempts": 4}"#,
+            "approve",
+            "late",
+        ),
+    ] {
+        let output = cairn(&["policy", "explain", &file, "--action", action, "--run", run]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let verdict: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(verdict["decision"], decision, "{run}: {verdict}");
+        assert_eq!(
+            verdict["rules"],
+            serde_json::json!([rule]),
+            "{run}: {verdict}"
+        );
+    }
+    let bad = cairn(&[
+        "policy",
+        "explain",
+        &file,
+        "--action",
+        action,
+        "--run",
+        r#"{"inptu": {}}"#,
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        stderr(&bad),
+        "cairn: --run:/inptu: unknown key `inptu` (did you mean `input`?)\n"
+    );
+}
+
 /// Writes `policy` to a policy file in a new scratch directory.
 fn policy_file(policy: &serde_json::Value) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
