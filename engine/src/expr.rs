@@ -21,7 +21,7 @@ use smallvec::SmallVec;
 
 use condition::unknown_variables;
 pub use condition::{Condition, Variable, evaluate_conditions, evaluate_conditions_each};
-use functions::unknown_function;
+use functions::{invalid_pattern, unknown_function};
 use json_form::json_form;
 use optional::{NO_JSON_FORM, surely_optional};
 use reads::{no_field, surely_not_boolean, surely_not_list, unknown_fields};
@@ -260,6 +260,7 @@ fn verdict(
     let read = unknown_variables(expression, &[]);
     let refusal = (unknown_function(expression))
         .or_else(|| unsupported_type(expression))
+        .or_else(|| invalid_pattern(expression))
         .or_else(|| {
             let unknown: Vec<String> = (read.iter())
                 .filter(|name| !known.contains(&name.as_str()))

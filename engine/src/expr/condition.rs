@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::cost::is_linear;
-use super::functions::{calls_qualified, unknown_function};
+use super::functions::{calls_qualified, invalid_pattern, unknown_function};
 use super::reads::{no_field, surely_not_boolean, unknown_fields};
 use super::types::{names_type, unsupported_type};
 use super::{
@@ -97,8 +97,9 @@ impl Condition {
 
     /// Why the condition would fail wherever the evaluator reaches a name in it, if it
     /// would: a function or a type the run's context does not have
-    /// (`action.step.frobnicate()`), with the closest it has when one is close. None when
-    /// it does not parse.
+    /// (`action.step.frobnicate()`), with the closest it has when one is close, or a call to
+    /// `matches` whose written pattern does not compile (`x.matches('(')`). None when it does
+    /// not parse.
     ///
     /// ```
     /// use cairn_engine::Condition;
@@ -114,7 +115,8 @@ impl Condition {
         on_stack_for(compiled.simple, || {
             Some(
                 unknown_function(&compiled.expression)
-                    .or_else(|| unsupported_type(&compiled.expression)),
+                    .or_else(|| unsupported_type(&compiled.expression))
+                    .or_else(|| invalid_pattern(&compiled.expression)),
             )
         })
         .flatten()
@@ -152,7 +154,8 @@ impl Condition {
     /// Whether the condition surely costs at most its size times the size of what it reads
     /// (false when it does not parse): a guard evaluates such rules on the engine's thread,
     /// and bounds the time of the others. A macro's loop is linear when its body reads only
-    /// its own variables; `matches` when its pattern is written in the condition.
+    /// its own variables; a call to `matches` never is (its pattern is compiled at every call,
+    /// and some patterns match slowly).
     ///
     /// ```
     /// use cairn_engine::Condition;

@@ -60,6 +60,25 @@ pub(super) fn unknown_function(expression: &Expression) -> Option<String> {
     parts(expression).into_iter().find_map(unknown_function)
 }
 
+/// Why the run would fail on the first call in `expression` to `matches` with a pattern
+/// written in it that is no regular expression the evaluator compiles (`x.matches('(')`,
+/// or one past the `regex` crate's size limit, `'\\w{1000}'`), if one does: every
+/// evaluation that reaches it would fail. It recurses once per node.
+pub(super) fn invalid_pattern(expression: &Expression) -> Option<String> {
+    if let Expr::Call(call) = &expression.expr
+        && call.func_name == "matches"
+        && let Some(Expr::Literal(LiteralValue::String(pattern))) =
+            call.args.last().map(|pattern| &pattern.expr)
+        && let Err(error) = regex::Regex::new(pattern.inner())
+    {
+        return Some(format!(
+            "`matches` would fail at every call: its pattern `{}` is not a regular expression it can compile: {error}",
+            pattern.inner()
+        ));
+    }
+    parts(expression).into_iter().find_map(invalid_pattern)
+}
+
 /// Whether `name` is a function's name as written (`size`, `optional.of`), not an
 /// operator's (`_+_`, `@in`), which the evaluator handles itself.
 fn is_named(name: &str) -> bool {

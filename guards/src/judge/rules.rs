@@ -90,7 +90,8 @@ impl Policy {
                 let hint = match stopped {
                     Stopped::PastBound(_) => {
                         " on this action (a comprehension inside another over one long list, \
-                         for one, takes the square of its length)"
+                         for one, takes the square of its length; a regular expression can be \
+                         slow to compile and to match)"
                     }
                     _ => "",
                 };

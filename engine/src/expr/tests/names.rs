@@ -215,3 +215,28 @@ fn an_optional_value_has_no_json_form_and_is_refused() {
          `.value()` or `.orValue(default)`"
     );
 }
+
+#[test]
+fn a_written_pattern_that_does_not_compile_is_refused_and_one_that_does_is_kept() {
+    // Probe 15 of stop 56: `matches('(')` loaded, and failed every evaluation.
+    for expr in [
+        "input.repo.matches('(')",
+        "matches(input.repo, '\\\\w{1000}')",
+    ] {
+        let reason = check(expr, &VARIABLES).unwrap_err().reason;
+        assert!(
+            reason.starts_with("`matches` would fail at every call: its pattern"),
+            "{expr}: {reason}"
+        );
+        let rule = Condition::new(expr.replace("input", "action"));
+        assert!(
+            rule.unknown_name()
+                .is_some_and(|reason| reason.contains("not a regular expression")),
+            "{expr}"
+        );
+    }
+    accepted_and_evaluated(&[
+        ("input.repo.matches('^cairn$')", json!(true)),
+        ("input.repo.matches(input.repo)", json!(true)),
+    ]);
+}
