@@ -8,7 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_engine::{Condition, Decision, Duration, ID_PATTERN, Problem, whole};
+use cairn_engine::{
+    Condition, Decision, Duration, ID_PATTERN, Problem, evaluate_conditions, whole,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -387,6 +389,17 @@ impl Policy {
                 reasons.push(format!(
                     "a rule's condition must be true or false, and this one is {value} whatever the action: compare it (`== …`, `> …`)"
                 ));
+            } else if rule.when.error().is_none()
+                && reasons.is_empty()
+                && rule.when.unknown_variables(&[]).is_empty()
+                && let [Err(error)] = &evaluate_conditions(&[&rule.when], &[])[..]
+            {
+                // One that reads no variable is the same for every action: evaluated now, one
+                // that fails would deny every action it reaches (`int(1e30) > 0`).
+                reasons.push(format!(
+                    "it reads no variable, so every action would fail on it: {}",
+                    error.reason
+                ));
             }
             for reason in reasons {
                 problems.push(Problem::at(pointer.clone(), reason));
@@ -543,6 +556,14 @@ mod tests {
             (
                 "1 + 1",
                 "a rule's condition must be true or false, and this one is the value of arithmetic whatever the action: compare it (`== …`, `> …`)",
+            ),
+            (
+                "int(1e30) > 0",
+                "it reads no variable, so every action would fail on it: Error executing function 'int': integer overflow",
+            ),
+            (
+                "action.step.matches('(')",
+                "`matches` would fail at every call: its pattern `(` is not a regular expression it can compile (unclosed group)",
             ),
             (
                 "action.commands.map(c, c[0])",
