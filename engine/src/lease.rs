@@ -2,8 +2,12 @@
 //!
 //! A lease names its holder's host, pid and process start time. On the same host, a holder
 //! whose process no longer exists (or whose pid now belongs to a younger process) is void at
-//! once, so `cairn resume` right after a crash never waits out the expiry.
+//! once, so `cairn resume` right after a crash never waits out the expiry. A pid means
+//! something only in its PID namespace: a holder in another one (a container sharing the
+//! host's name and the database) names a host of its own ([`host_name`]), bound until its
+//! lease expires.
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -90,11 +94,31 @@ pub(crate) fn is_void(holder: &LeaseHolder) -> bool {
     holder.host == host_name() && process_start(holder.pid) != Some(holder.pid_start)
 }
 
+/// This process's host as a lease names it: the host name, and the PID namespace the pid is
+/// one of when that is not the first one (whose pids a process of the host sees). Probe 16 of
+/// stop 56 ran an engine under `unshare --pid` with the host's name: its pid 1 was no
+/// process of the host's, so a `cairn resume` there judged the live holder gone, and a step
+/// ran twice side by side.
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".to_owned())
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname");
+    let name = name.as_deref().map_or("localhost", str::trim);
+    let namespace = std::fs::read_link("/proc/self/ns/pid");
+    qualified_host(name, namespace.ok().as_deref().and_then(Path::to_str))
 }
+
+/// The host `name`, qualified by the PID namespace `namespace` (`/proc/self/ns/pid`'s link,
+/// `pid:[4026531836]`) unless it is the first one, `PROC_PID_INIT_INO` (a constant of the
+/// kernel's: the host's own pids); a namespace that could not be read is named so.
+fn qualified_host(name: &str, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(INIT_PID_NAMESPACE) => name.to_owned(),
+        Some(namespace) => format!("{name} ({namespace})"),
+        None => format!("{name} (pid namespace unknown)"),
+    }
+}
+
+/// The first PID namespace's link: the kernel's `PROC_PID_INIT_INO`, 0xEFFFFFFC.
+const INIT_PID_NAMESPACE: &str = "pid:[4026531836]";
 
 /// The start time of process `pid` in clock ticks since boot (field 22 of /proc/PID/stat),
 /// while it runs: none for a process that has exited, zombies included.
@@ -146,6 +170,14 @@ mod tests {
             pid: u32::MAX,
             ..me
         }));
+    }
+
+    #[test]
+    fn a_holder_in_another_pid_namespace_names_a_host_of_its_own() {
+        assert_eq!(qualified_host("vm", Some("pid:[4026531836]")), "vm");
+        let contained = qualified_host("vm", Some("pid:[4026532712]"));
+        assert_eq!(contained, "vm (pid:[4026532712])", "not the host's pids");
+        assert_eq!(qualified_host("vm", None), "vm (pid namespace unknown)");
     }
 
     /// A killed engine is a zombie until its parent reaps it: `cairn recover` run at once
