@@ -1,10 +1,10 @@
 //! A policy's CEL rules on one action. A rule is linear in what it reads unless it nests
-//! loops over the same data (`c.exists(w, c.filter(x, x == w).size() > 1)`, see
-//! [`Condition::is_linear`]): the rules up to the first that may not be are judged on the
-//! caller's (the engine's) thread; that one and those after it on a thread of their own that
-//! the judge waits for at most [`MAX_RULES_TIME`], since a runaway rule must not hold the
-//! engine's thread. A rule with no result by then denies the action, and the rules after it
-//! are not evaluated.
+//! loops over the same data (`c.exists(w, c.filter(x, x == w).size() > 1)`) or matches a
+//! regular expression (see [`Condition::is_linear`]): the rules up to the first that may not
+//! be are judged on the caller's (the engine's) thread; that one and those after it on a
+//! thread of their own that the judge waits for at most [`MAX_RULES_TIME`], since a runaway
+//! rule must not hold the engine's thread. A rule with no result by then denies the action,
+//! and the rules after it are not evaluated.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
