@@ -209,8 +209,11 @@ pub enum Error {
         /// When the run last changed, paused.
         at: DateTime<Utc>,
     },
-    /// Another engine took over the run while this one drove it.
-    #[error("run {0}: lost its lease to another engine; it stopped driving the run")]
+    /// Another process took the run's lease while this engine drove it: an engine that took
+    /// the run over, or a pause or cancel carried out while this one did not renew it.
+    #[error(
+        "run {0}: lost its lease to another process (an engine that took the run over, or a pause or cancel carried out while this one did not renew its lease); it stopped driving the run"
+    )]
     LeaseLost(Uuid),
     /// A run with this id exists already, with another workflow or input.
     #[error("run {0} exists already with another workflow or input")]

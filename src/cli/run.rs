@@ -173,7 +173,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     let (mut reports, mut first_stop) = (Vec::new(), None);
     for handle in handles {
         let run = handle.id();
-        match handle.wait().await {
+        match ended_meanwhile(&engine, handle.wait().await).await {
             Ok(report) => reports.push(report),
             Err(error) => {
                 first_stop.get_or_insert(stopped(run, error));
@@ -256,7 +256,7 @@ pub(crate) async fn finish(
         }
     });
     let display = progress.map(|(total, ended)| progress::spawn(handle.events(), total, ended));
-    let report = handle.wait().await;
+    let report = ended_meanwhile(engine, handle.wait().await).await;
     drop(on_signal);
     // The run's driver is gone with its events' sender: the notices end with the last event.
     let _ = notices.await;
@@ -270,6 +270,29 @@ pub(crate) async fn finish(
     let report = report.map_err(|error| stopped(handle_id, error))?;
     hint_next_step(&report);
     error::outcome(exit_code_of(report.state), print_report(&report, global))
+}
+
+/// How a run this engine drove ended, as `driven` says; or, when its lease was lost (this
+/// engine did not renew it: stopped, frozen, or another process held the database) to a
+/// process that then ended the run — a `cairn cancel`, an engine that took it over —, how it
+/// ended there, said on stderr: the run is no longer resumable, and exits as it ended (probe
+/// 16 of stop 56: a cancelled run's engine, continued, exited 3).
+async fn ended_meanwhile(
+    engine: &Engine,
+    driven: Result<RunReport, cairn_engine::Error>,
+) -> Result<RunReport, cairn_engine::Error> {
+    let Err(cairn_engine::Error::LeaseLost(run)) = driven else {
+        return driven;
+    };
+    match engine.store().find_run(&run.to_string()).await {
+        Ok(record) if record.state.is_terminal() => {
+            say(format_args!(
+                "run {run}: this engine lost its lease, and another process ended the run meanwhile"
+            ));
+            Ok(RunReport::from(&record))
+        }
+        _ => driven,
+    }
 }
 
 /// The error of driving `run`: a failed commit — the disk full or an I/O error, the

@@ -6,8 +6,10 @@
 
 use std::process::Stdio;
 
-use super::control::{code, executions, held_by_an_engine_that_died, history, show};
-use super::scratch::Scratch;
+use super::control::{
+    HOLD, code, executions, held, held_by_an_engine_that_died, history, show, step, wait_for_file,
+};
+use super::scratch::{Scratch, wait_until};
 use crate::{HANG, finish};
 
 /// Writes into the row of run `run` a lease of owner `owner` held by this test's process,
@@ -168,4 +170,47 @@ fn show_says_which_engine_drives_a_run_or_that_none_does() {
     );
     lease_of_this_test(&scratch, &run, None);
     assert_eq!(engine_line(&scratch), format!("engine    none: {resume}"));
+}
+
+/// An engine stopped (SIGSTOP) until its lease ran out, while a `cairn cancel` ended its run:
+/// continued, it finds its lease taken, says the run was ended meanwhile, and exits as the
+/// run ended, cancelled (1), not as a run left resumable (3) (probe 16 of stop 56).
+#[test]
+fn an_engine_continued_after_its_run_was_cancelled_meanwhile_exits_as_the_run_ended() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "c.json",
+        &serde_json::json!({"name": "c", "steps": [step(&scratch, "a", HOLD, serde_json::json!({}))]}),
+    );
+    let mut child = scratch.spawn_logged(&workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    let signal = |signal: &str| {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status();
+        assert!(sent.unwrap().success(), "kill {signal}");
+    };
+    signal("-STOP");
+    // The lease lasts 30 s unless renewed: `show` says when it ran out.
+    wait_until("the stopped engine's lease to run out", || {
+        let shown = scratch.cairn(&["show", &run]);
+        String::from_utf8_lossy(&shown.stdout).contains("when its lease ran out")
+    });
+    let cancel = scratch.cairn(&["cancel", &run]);
+    assert_eq!(
+        code(&cancel),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cancel.stderr)
+    );
+    signal("-CONT");
+    scratch.open_gate();
+    let output = finish(child, "cairn run");
+    let said = std::fs::read_to_string(scratch.dir.path().join("run.log")).unwrap();
+    assert_eq!(code(&output), Some(1), "{said}");
+    assert!(
+        said.contains("another process ended the run meanwhile"),
+        "{said}"
+    );
+    assert_eq!(show(&scratch, &run)["state"], "cancelled");
 }
