@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -301,7 +301,8 @@ impl Engine {
 
     /// Resumes every unfinished run whose lease has expired or is void; skips the others,
     /// the runs this engine drives already, and those paused once listed (a recovery never
-    /// continues a paused run). The runs are taken over eight at a time.
+    /// continues a paused run), but ends, failed with class `timeout`, a paused run whose
+    /// deadline has passed. The runs are taken over eight at a time.
     ///
     /// One entry per run it took over or could not, oldest run first: the run's id, and its
     /// handle or why it could not take the run over. A run it cannot judge (a stored policy
@@ -309,9 +310,21 @@ impl Engine {
     /// are taken over all the same: one bad run holds no other run's recovery hostage, and
     /// no run is taken over and then left.
     pub async fn recover(&self) -> Result<Vec<(Uuid, Result<RunHandle>)>> {
+        let now = Utc::now();
         let unfinished = self.inner.store.unfinished_runs().await?;
-        let mut resumed = futures::stream::iter(unfinished)
-            .map(|run_id| async move { (run_id, self.take_over(&run_id.to_string(), None).await) })
+        let unfinished = unfinished.into_iter().map(|run_id| (run_id, None));
+        // A paused run whose deadline has passed can only end (failed, timeout): ending it is
+        // no continuing, and it would otherwise wait for a person's `resume` to end it.
+        let ending = Continued {
+            at: now,
+            waited: false,
+        };
+        let timed_out = self.paused_past_deadline(now).await?;
+        let timed_out = timed_out.into_iter().map(|run_id| (run_id, Some(ending)));
+        let mut resumed = futures::stream::iter(unfinished.chain(timed_out))
+            .map(|(run_id, continued)| async move {
+                (run_id, self.take_over(&run_id.to_string(), continued).await)
+            })
             .buffered(RECOVER_AT_ONCE);
         let mut recovered = Vec::new();
         while let Some((run_id, result)) = resumed.next().await {
@@ -328,6 +341,27 @@ impl Engine {
             }
         }
         Ok(recovered)
+    }
+
+    /// The paused runs whose deadline had passed at `now`, oldest first (a run whose record
+    /// cannot be read is left out: a recovery of the others goes on).
+    async fn paused_past_deadline(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        let store = &self.inner.store;
+        let paused = RunFilter {
+            states: vec![RunState::Paused],
+            limit: None,
+        };
+        let mut past = Vec::new();
+        for run in store.runs(&paused).await?.into_iter().rev() {
+            match store.find_run(&run.id.to_string()).await {
+                Ok(record) if record.deadline.is_some_and(|deadline| deadline <= now) => {
+                    past.push(run.id);
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(run = %run.id, %error, "paused run not read"),
+            }
+        }
+        Ok(past)
     }
 
     /// Stops driving every run: attempts are cancelled and recorded as interrupted, leases

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::orphans::wait_gone;
-use super::scratch::{Scratch, states};
+use super::scratch::{Scratch, states, wait_until};
 use crate::finish;
 
 /// Leaves `<step>.held` in the scratch dir, then waits for the file `open` there.
@@ -171,6 +171,45 @@ fn a_pause_of_a_run_no_engine_drives_says_it_is_paused_at_once() {
         said.contains("no unfinished run to recover; 1 paused run(s) wait for `cairn resume RUN`"),
         "{said}"
     );
+}
+
+/// A paused run whose `limits.timeout` passed can only end: `cairn recover`, which never
+/// continues a paused run, ends it failed with class `timeout` rather than leave it paused
+/// for a person's `resume` to end (probe 14 of stop 56).
+#[test]
+fn recover_ends_a_paused_run_whose_deadline_passed() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "t.json",
+        &json!({"name": "t", "limits": {"timeout": "2s"}, "steps": [{"pipeline": [
+            step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
+            step(&scratch, "b", MARK, json!({}))
+        ]}]}),
+    );
+    let mut child = scratch.spawn_logged(&workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    scratch.wait_logged(&mut child, "pause asked");
+    scratch.open_gate();
+    let output = finish(child, "cairn run");
+    assert_eq!(code(&output), Some(3), "paused");
+    wait_until("the paused run's deadline to pass", || {
+        let shown = scratch.cairn(&["show", &run]);
+        String::from_utf8_lossy(&shown.stdout).contains("(passed: ")
+    });
+    let recover = scratch.cairn(&["recover", "--json"]);
+    let said = String::from_utf8_lossy(&recover.stderr);
+    assert_eq!(code(&recover), Some(1), "{said}");
+    let ended = show(&scratch, &run);
+    assert_eq!(ended["state"], "failed", "{ended}");
+    assert!(
+        ended["error"]
+            .as_str()
+            .unwrap()
+            .contains("the run timed out"),
+        "{ended}"
+    );
+    assert!(executions(&scratch, "b").is_empty(), "nothing new started");
 }
 
 #[test]
