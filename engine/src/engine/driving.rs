@@ -55,6 +55,9 @@ struct Driven {
     /// Where the heartbeat tells the driver why its lease is gone: `None` until the driver
     /// asks ([`Claim::heartbeat`], once its run's first commit holds a lease), and once told.
     lease: Option<oneshot::Sender<Error>>,
+    /// Until when the lease surely holds: from the last renewal asked (or the heartbeat's
+    /// start) for the leases' time to live.
+    held_until: Option<std::time::Instant>,
 }
 
 /// Whose leases the heartbeat renews, where, and for how long.
@@ -104,6 +107,7 @@ pub(super) fn claim(driving: &SharedDriving, run_id: Uuid) -> Result<Claim> {
     let run = Driven {
         bell: Arc::clone(&bell),
         lease: None,
+        held_until: None,
     };
     driven.runs.insert(run_id, run);
     if !driven.watching {
@@ -149,8 +153,9 @@ async fn watch(driving: SharedDriving, heartbeat: Heartbeat) {
 fn keep_leases(driving: SharedDriving, heartbeat: Heartbeat, runtime: tokio::runtime::Handle) {
     // (A zero time to live beats every millisecond, rather than not at all.)
     let beat = (heartbeat.ttl / 3).max(Duration::from_millis(1));
+    let mut wait = beat;
     loop {
-        std::thread::sleep(beat);
+        std::thread::sleep(wait);
         {
             let mut driven = lock(&driving);
             if driven.runs.is_empty() {
@@ -160,11 +165,26 @@ fn keep_leases(driving: SharedDriving, heartbeat: Heartbeat, runtime: tokio::run
         }
         // A runtime shut down under it: the keeper stops, and the next claim starts one.
         let renewing = AssertUnwindSafe(|| runtime.block_on(renew(&driving, &heartbeat)));
-        if catch_unwind(renewing).is_err() {
-            lock(&driving).keeping = false;
-            return;
+        match catch_unwind(renewing) {
+            // A renewal the database's lock held back is tried again soon.
+            Ok(Renewed::AllButLocked) => wait = beat / 4,
+            Ok(Renewed::All) => wait = beat,
+            Err(_) => {
+                lock(&driving).keeping = false;
+                return;
+            }
         }
     }
+}
+
+/// How a round of renewals went, for the keeper's next wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Renewed {
+    /// Every lease renewed, or its driver told why not.
+    All,
+    /// Some renewals failed on another process's lock of the database, their leases still
+    /// holding long enough to try again.
+    AllButLocked,
 }
 
 /// Renews now, out of the heartbeat's turn, the lease of every run whose driver asked for
@@ -179,21 +199,53 @@ pub(super) async fn renew_now(driving: &SharedDriving) -> bool {
     lock(driving).losses == losses
 }
 
+/// Whether a renewal that failed with `error` after taking `took` may be tried again for a
+/// lease that surely holds until `held_until` (`ttl` long): only a lock another process holds
+/// on the database (then no other engine can take the lease either), and only while another
+/// try as long would still end a sixth of the lease before it expires — the margin in which
+/// a driver told to stop ends its attempts, before another engine may take the run over.
+/// Probe 16 of stop 56: a `BEGIN EXCLUSIVE` held 6 s from a `sqlite3` shell stopped every
+/// engine sharing the file at their first renewal, their leases good for 15 s more.
+fn may_try_again(
+    error: &Error,
+    took: Duration,
+    held_until: Option<std::time::Instant>,
+    ttl: Duration,
+) -> bool {
+    let margin = took + ttl / 6;
+    matches!(error, Error::Locked(_))
+        && held_until.is_some_and(|until| std::time::Instant::now() + margin < until)
+}
+
 /// Renews the lease of every run whose driver asked for the heartbeat, and tells each whose
 /// lease is gone, or could not be renewed, why.
-async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) {
+async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) -> Renewed {
     let beating: Vec<Uuid> = (lock(driving).runs.iter())
         .filter(|(_, run)| run.lease.is_some())
         .map(|(&run_id, _)| run_id)
         .collect();
     let Heartbeat { store, owner, ttl } = heartbeat;
+    let asked = std::time::Instant::now();
     let renewals = (beating.iter()).map(|&run_id| store.renew_lease(run_id, owner, *ttl));
     let renewed = futures::future::join_all(renewals).await;
+    let took = asked.elapsed();
     let mut driven = lock(driving);
+    let mut round = Renewed::All;
     for (run_id, renewed) in beating.into_iter().zip(renewed) {
+        let run = driven.runs.get_mut(&run_id);
         let lost = match renewed {
-            Ok(true) => continue,
+            Ok(true) => {
+                if let Some(run) = run {
+                    run.held_until = Some(asked + *ttl);
+                }
+                continue;
+            }
             Ok(false) => Error::LeaseLost(run_id),
+            Err(error) if may_try_again(&error, took, run.and_then(|run| run.held_until), *ttl) => {
+                tracing::warn!(%run_id, %error, "lease not renewed: trying again soon");
+                round = Renewed::AllButLocked;
+                continue;
+            }
             Err(error) => error,
         };
         driven.losses += 1;
@@ -202,6 +254,7 @@ async fn renew(driving: &SharedDriving, heartbeat: &Heartbeat) {
             let _ = lease.send(lost); // A driver that has stopped since needs telling no more.
         }
     }
+    round
 }
 
 /// A run marked as driven by this engine; unmarked when dropped.
@@ -223,8 +276,11 @@ impl Claim {
     /// renewed, with why.
     pub(super) fn heartbeat(&self) -> oneshot::Receiver<Error> {
         let (lease, lost) = oneshot::channel();
-        if let Some(run) = lock(&self.driving).runs.get_mut(&self.run_id) {
+        let mut driving = lock(&self.driving);
+        let ttl = driving.heartbeat.ttl;
+        if let Some(run) = driving.runs.get_mut(&self.run_id) {
             run.lease = Some(lease);
+            run.held_until = Some(std::time::Instant::now() + ttl);
         }
         lost
     }
@@ -370,6 +426,51 @@ mod tests {
             before,
             "the kept lease was not renewed"
         );
+    }
+
+    /// A renewal another process's lock of the database held back is tried again, sooner
+    /// than the next beat, while the lease surely holds: the driver is not told, and the
+    /// lease is renewed once the lock is gone. One still locked when another try would end
+    /// too near the lease's expiry tells the driver why.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_renewal_a_lock_held_back_is_tried_again_while_the_lease_holds() {
+        let held = Arc::new(crate::store::held::Held::default());
+        let run = started(held.as_ref(), "me").await;
+        let store: Arc<dyn Store> = held.clone();
+        // Beats every 3 s; a lease of 9 s: two locked renewals leave time to try again.
+        let heartbeat = Heartbeat {
+            ttl: Duration::from_secs(9),
+            ..heartbeat(&store)
+        };
+        let driving = registry(heartbeat);
+        let claimed = claim(&driving, run).unwrap();
+        let mut lost = claimed.heartbeat();
+        held.lock_renewals(2);
+        // (A minute: only a hang guard.)
+        wait_for("the third renewal", || {
+            held.renewals.load(std::sync::atomic::Ordering::SeqCst) >= 3
+        })
+        .await;
+        assert!(
+            futures::poll!(&mut lost).is_pending(),
+            "a lease the lock held back is not lost"
+        );
+        // Locked from now on: the driver is told, before the lease runs out.
+        held.lock_renewals(usize::MAX);
+        let told = tokio::time::timeout(Duration::from_secs(60), lost).await;
+        assert!(matches!(told, Ok(Ok(Error::Locked(_)))), "{told:?}");
+    }
+
+    /// Waits (a minute at most) until `condition` holds.
+    async fn wait_for(what: &str, condition: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !condition() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited in vain for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// A renewal out of the heartbeat's turn answers whether every lease was kept, and tells

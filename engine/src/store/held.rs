@@ -3,7 +3,7 @@
 //! and other engines make.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -50,6 +50,10 @@ pub(crate) struct Held {
     pub(crate) items: Mutex<Vec<Vec<Item>>>,
     /// Whose lease the next [`Store::send_ruling`] gives back once made.
     leaves_at_ruling: Mutex<Option<String>>,
+    /// How many of the next lease renewals fail as another process's lock would fail them.
+    locked_renewals: AtomicUsize,
+    /// How many lease renewals were asked for.
+    pub(crate) renewals: AtomicUsize,
 }
 
 impl Held {
@@ -73,6 +77,12 @@ impl Held {
     /// its run: a driver that left between a sender's read of the run and its write.
     pub(crate) fn leave_at_ruling(&self, owner: &str) {
         *self.leaves_at_ruling.lock().unwrap() = Some(owner.to_owned());
+    }
+
+    /// Makes the next `count` lease renewals fail with [`Error::Locked`], as a lock another
+    /// process holds on the database past the busy timeout fails them.
+    pub(crate) fn lock_renewals(&self, count: usize) {
+        self.locked_renewals.store(count, Ordering::SeqCst);
     }
 
     /// Makes the next [`Store::find_run`] find no run.
@@ -136,6 +146,15 @@ impl Store for Held {
     }
 
     async fn renew_lease(&self, run_id: Uuid, owner: &str, ttl: Duration) -> Result<bool> {
+        self.renewals.fetch_add(1, Ordering::SeqCst);
+        let locked =
+            self.locked_renewals
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                });
+        if locked.is_ok() {
+            return Err(Error::Locked("held.db".into()));
+        }
         self.inner.renew_lease(run_id, owner, ttl).await
     }
 
