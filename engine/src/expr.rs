@@ -303,7 +303,7 @@ fn unknown_step_field(expression: &Expression) -> Option<String> {
         let entry = format!("steps.{id}");
         let unknown = unknown_fields(expression, &entry, &STEP_FIELDS);
         let field = unknown.first()?;
-        let read = match id.bytes().all(is_ident_byte) {
+        let read = match is_identifier(id) {
             true => entry,
             false => format!("steps['{id}']"),
         };
@@ -314,6 +314,38 @@ fn unknown_step_field(expression: &Expression) -> Option<String> {
             ),
         })
     })
+}
+
+/// Whether `id` can be written after `steps.`: a CEL identifier (a letter or `_`, then
+/// letters, digits and `_`) that is none of CEL's reserved words (`steps.in`, `steps.1`
+/// do not parse; `steps['in']`, `steps['1']` do).
+fn is_identifier(id: &str) -> bool {
+    const RESERVED: [&str; 21] = [
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "false",
+        "for",
+        "function",
+        "if",
+        "import",
+        "in",
+        "let",
+        "loop",
+        "namespace",
+        "null",
+        "package",
+        "return",
+        "true",
+        "var",
+        "void",
+        "while",
+    ];
+    id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && id.bytes().all(is_ident_byte)
+        && !RESERVED.contains(&id)
 }
 
 /// The fields of an entry of `steps`.

@@ -391,11 +391,13 @@ impl Policy {
                 ));
             } else if rule.when.error().is_none()
                 && reasons.is_empty()
+                && rule.when.is_linear()
                 && rule.when.unknown_variables(&[]).is_empty()
                 && let [Err(error)] = &evaluate_conditions(&[&rule.when], &[])[..]
             {
-                // One that reads no variable is the same for every action: evaluated now, one
-                // that fails would deny every action it reaches (`int(1e30) > 0`).
+                // One that reads no variable is the same for every action: evaluated now (if
+                // surely cheap: the load has no time bound), one that fails would deny every
+                // action it reaches (`int(1e30) > 0`).
                 reasons.push(format!(
                     "it reads no variable, so every action would fail on it: {}",
                     error.reason

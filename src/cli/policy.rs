@@ -41,8 +41,9 @@ enum Command {
     Explain {
         /// The policy file.
         file: PathBuf,
-        /// The action, as a policy test's: `{"executor", "params"?, "step"?, "attempt"?,
-        /// "item"?, "index"?}`; `executor` is one of cairn's executors.
+        /// The action, as a policy test's: `{"executor", "params"?, "step"? (default
+        /// `test`), "attempt"? (default 1), "item"?, "index"?}`; `executor` is one of cairn's
+        /// executors.
         #[arg(long)]
         action: String,
         /// How the action's run stands, as a policy test's `run`: `{"input"?, "workflow"?,

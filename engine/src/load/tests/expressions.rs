@@ -276,9 +276,10 @@ fn a_step_read_has_one_field_and_a_dotted_id_is_read_by_its_key() {
         r#"{"name": "f", "steps": [
             {"id": "a", "executor": "noop"},
             {"id": "x.y", "executor": "noop"},
-            {"id": "b", "executor": "noop", "needs": ["a", "x.y"],
+            {"id": "in", "executor": "noop"},
+            {"id": "b", "executor": "noop", "needs": ["a", "x.y", "in"],
              "when": "steps.a.b.output == 1",
-             "with": {"output": "${{ steps.a.outptu }}",
+             "with": {"output": "${{ steps.a.outptu }}", "reserved": "${{ steps['in'].outptu }}",
                       "ok": "${{ [steps['x.y'].output, steps.a.output, has(steps.a), steps.?a.hasValue()] }}",
                       "dotted": "${{ steps.x.y.output }}"}}
         ]}"#,
@@ -286,9 +287,10 @@ fn a_step_read_has_one_field_and_a_dotted_id_is_read_by_its_key() {
     assert_eq!(
         found,
         [
-            "w.json:/steps/2/when: `steps.a.b.output == 1`: `steps.a` has no field `b`: a step's only field is `output` (the step `a.b`, if that is its id, is `steps['a.b'].output`)",
-            "w.json:/steps/2/with/dotted: `steps.x.y.output`: `steps.x` has no field `y`: a step's only field is `output` (the step `x.y`, if that is its id, is `steps['x.y'].output`)",
-            "w.json:/steps/2/with/output: `steps.a.outptu`: `steps.a` has no field `outptu`: did you mean `steps.a.output`?",
+            "w.json:/steps/3/when: `steps.a.b.output == 1`: `steps.a` has no field `b`: a step's only field is `output` (the step `a.b`, if that is its id, is `steps['a.b'].output`)",
+            "w.json:/steps/3/with/dotted: `steps.x.y.output`: `steps.x` has no field `y`: a step's only field is `output` (the step `x.y`, if that is its id, is `steps['x.y'].output`)",
+            "w.json:/steps/3/with/output: `steps.a.outptu`: `steps.a` has no field `outptu`: did you mean `steps.a.output`?",
+            "w.json:/steps/3/with/reserved: `steps['in'].outptu`: `steps['in']` has no field `outptu`: did you mean `steps['in'].output`?",
         ]
     );
 }
