@@ -173,26 +173,32 @@ fn a_pause_of_a_run_no_engine_drives_says_it_is_paused_at_once() {
     );
 }
 
+/// A run of `a` then `b` (with `limits`), paused by `cairn pause` while `a` ran, which then
+/// finished: `b` never started, and its `cairn run` exited 3. Its id.
+fn paused_after_a(scratch: &Scratch, limits: Value) -> String {
+    let workflow = scratch.write(
+        "p.json",
+        &json!({"name": "p", "limits": limits, "steps": [{"pipeline": [
+            step(scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
+            step(scratch, "b", MARK, json!({}))
+        ]}]}),
+    );
+    let mut child = scratch.spawn_logged(&workflow);
+    let run = wait_for_file(scratch, &mut child, &held(scratch, "a"));
+    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    scratch.wait_logged(&mut child, "pause asked");
+    scratch.open_gate();
+    assert_eq!(code(&finish(child, "cairn run")), Some(3), "paused");
+    run
+}
+
 /// A paused run whose `limits.timeout` passed can only end: `cairn recover`, which never
 /// continues a paused run, ends it failed with class `timeout` rather than leave it paused
 /// for a person's `resume` to end (probe 14 of stop 56).
 #[test]
 fn recover_ends_a_paused_run_whose_deadline_passed() {
     let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "t.json",
-        &json!({"name": "t", "limits": {"timeout": "2s"}, "steps": [{"pipeline": [
-            step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
-            step(&scratch, "b", MARK, json!({}))
-        ]}]}),
-    );
-    let mut child = scratch.spawn_logged(&workflow);
-    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
-    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
-    scratch.wait_logged(&mut child, "pause asked");
-    scratch.open_gate();
-    let output = finish(child, "cairn run");
-    assert_eq!(code(&output), Some(3), "paused");
+    let run = paused_after_a(&scratch, json!({"timeout": "2s"}));
     wait_until("the paused run's deadline to pass", || {
         let shown = scratch.cairn(&["show", &run]);
         String::from_utf8_lossy(&shown.stdout).contains("(passed: ")
@@ -524,19 +530,7 @@ fn a_cancel_the_run_ends_before_does_not_cancel_the_next_retry() {
 #[test]
 fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retry_redrives() {
     let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "p.json",
-        &json!({"name": "p", "steps": [{"pipeline": [
-            step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
-            step(&scratch, "b", MARK, json!({}))
-        ]}]}),
-    );
-    let mut child = scratch.spawn_logged(&workflow);
-    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
-    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
-    scratch.wait_logged(&mut child, "pause asked");
-    scratch.open_gate();
-    assert_eq!(code(&finish(child, "cairn run")), Some(3));
+    let run = paused_after_a(&scratch, json!({}));
     let cancel = scratch.cairn(&["cancel", &run]);
     let said = String::from_utf8_lossy(&cancel.stderr);
     assert_eq!(code(&cancel), Some(0), "{said}");

@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 
 use serde_json::{Value, json};
 
-use super::scratch::{Scratch, wait_until};
+use super::scratch::{Scratch, signal, wait_until};
 use crate::finish;
 
 /// A process step running `script` under `sh -c`, with the marker directory as `$MARKS`.
@@ -280,16 +280,10 @@ fn an_approval_recorded_while_an_engine_drives_the_run_is_listed_as_that_engines
     let scratch = Scratch::new();
     let (policy, workflow) = approval_setup(&scratch, json!({}));
     let (child, run) = start_awaiting(&scratch, &policy, &workflow);
-    let signal = |signal: &str| {
-        let sent = std::process::Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status();
-        assert!(sent.unwrap().success(), "kill {signal}");
-    };
-    signal("-STOP");
+    signal(&child, "-STOP");
     let approve = scratch.cairn(&["approve", &run, "deploy", "--by", "ann"]);
     let listed = scratch.cairn(&["approvals"]);
-    signal("-CONT");
+    signal(&child, "-CONT");
     let told = String::from_utf8_lossy(&approve.stderr);
     assert!(
         told.contains("the engine driving the run acts on it within a second"),

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use super::control::{
     HOLD, code, executions, held, held_by_an_engine_that_died, history, show, step, wait_for_file,
 };
-use super::scratch::{Scratch, wait_until};
+use super::scratch::{Scratch, signal, wait_until};
 use crate::{HANG, finish};
 
 /// Writes into the row of run `run` a lease of owner `owner` held by this test's process,
@@ -184,13 +184,7 @@ fn an_engine_continued_after_its_run_was_cancelled_meanwhile_exits_as_the_run_en
     );
     let mut child = scratch.spawn_logged(&workflow);
     let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
-    let signal = |signal: &str| {
-        let sent = std::process::Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status();
-        assert!(sent.unwrap().success(), "kill {signal}");
-    };
-    signal("-STOP");
+    signal(&child, "-STOP");
     // The lease lasts 30 s unless renewed: `show` says when it ran out.
     wait_until("the stopped engine's lease to run out", || {
         let shown = scratch.cairn(&["show", &run]);
@@ -203,7 +197,7 @@ fn an_engine_continued_after_its_run_was_cancelled_meanwhile_exits_as_the_run_en
         "{}",
         String::from_utf8_lossy(&cancel.stderr)
     );
-    signal("-CONT");
+    signal(&child, "-CONT");
     scratch.open_gate();
     let output = finish(child, "cairn run");
     let said = std::fs::read_to_string(scratch.dir.path().join("run.log")).unwrap();

@@ -182,6 +182,14 @@ pub(crate) fn open_gate(path: &Path) {
         .unwrap_or_else(|error| panic!("opening the gate {}: {error}", path.display()));
 }
 
+/// Sends `child` the signal `signal` (`-STOP`, `-CONT`) with `kill`.
+pub(crate) fn signal(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
+    assert!(sent.unwrap().success(), "kill {signal}");
+}
+
 /// What an ended child wrote on its piped stderr, if it was piped.
 pub(crate) fn stderr_of(child: &mut Child) -> String {
     let mut stderr = String::new();
