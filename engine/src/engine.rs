@@ -515,6 +515,9 @@ impl Engine {
             });
         }
         let (events, receiver) = broadcast::channel(event_buffer(&run.run.plan));
+        // A new run's lease is taken by its first commit, which comes after this; a run taken
+        // over had its lease taken before its plan was compiled, when is not kept.
+        let leased_at = new.then(std::time::Instant::now);
         let first_turn = async {
             let mut driver = Driver::new(Arc::clone(&self.inner), run, events, claim.bell())?;
             // Commands sent while no engine drove the run come before anything starts.
@@ -529,7 +532,7 @@ impl Engine {
                     id: run_id,
                     events: receiver,
                     task: tokio::spawn(async move {
-                        let report = driver.drive(claim.heartbeat()).await;
+                        let report = driver.drive(claim.heartbeat(leased_at)).await;
                         drop(claim);
                         engine.settle_left(report?).await
                     }),

@@ -55,8 +55,8 @@ struct Driven {
     /// Where the heartbeat tells the driver why its lease is gone: `None` until the driver
     /// asks ([`Claim::heartbeat`], once its run's first commit holds a lease), and once told.
     lease: Option<oneshot::Sender<Error>>,
-    /// Until when the lease surely holds: from the last renewal asked (or the heartbeat's
-    /// start) for the leases' time to live.
+    /// Until when the lease surely holds: from the last renewal asked (or its taking, when
+    /// known) for the leases' time to live.
     held_until: Option<std::time::Instant>,
 }
 
@@ -272,15 +272,19 @@ impl Claim {
     }
 
     /// From now on the engine's heartbeat renews the run's lease (which must be held: after
-    /// the run's first commit); the answer comes if the lease is gone or could not be
-    /// renewed, with why.
-    pub(super) fn heartbeat(&self) -> oneshot::Receiver<Error> {
+    /// the run's first commit), taken or last renewed at `leased_at` if that is known (else
+    /// a renewal held back by a lock is not tried again until one succeeds); the answer comes
+    /// if the lease is gone or could not be renewed, with why.
+    pub(super) fn heartbeat(
+        &self,
+        leased_at: Option<std::time::Instant>,
+    ) -> oneshot::Receiver<Error> {
         let (lease, lost) = oneshot::channel();
         let mut driving = lock(&self.driving);
         let ttl = driving.heartbeat.ttl;
         if let Some(run) = driving.runs.get_mut(&self.run_id) {
             run.lease = Some(lease);
-            run.held_until = Some(std::time::Instant::now() + ttl);
+            run.held_until = leased_at.map(|at| at + ttl);
         }
         lost
     }
@@ -391,7 +395,7 @@ mod tests {
     async fn the_heartbeat_renews_the_leases_and_tells_the_driver_whose_lease_was_taken() {
         let (store, _driving, heartbeat, [(kept, a), (taken, b)]) =
             two_claimed_runs_beating(Duration::from_millis(300)).await;
-        let (mut kept_lease, mut taken_lease) = (a.heartbeat(), b.heartbeat());
+        let (mut kept_lease, mut taken_lease) = (a.heartbeat(None), b.heartbeat(None));
         let before = expiry(&store, kept).await;
         let taker = LeaseHolder {
             owner: "taker".into(),
@@ -444,7 +448,7 @@ mod tests {
         };
         let driving = registry(heartbeat);
         let claimed = claim(&driving, run).unwrap();
-        let mut lost = claimed.heartbeat();
+        let mut lost = claimed.heartbeat(Some(std::time::Instant::now()));
         held.lock_renewals(2);
         // (A minute: only a hang guard.)
         wait_for("the third renewal", || {
@@ -478,7 +482,7 @@ mod tests {
     #[tokio::test]
     async fn renewing_now_answers_whether_every_lease_was_kept() {
         let (store, driving, heartbeat, [(_, a), (taken, b)]) = two_claimed_runs().await;
-        let (_kept_lease, mut taken_lease) = (a.heartbeat(), b.heartbeat());
+        let (_kept_lease, mut taken_lease) = (a.heartbeat(None), b.heartbeat(None));
         assert!(renew_now(&driving).await, "both leases are held");
         let taker = LeaseHolder {
             owner: "taker".into(),
