@@ -552,8 +552,8 @@ impl<'a> Builder<'a> {
                     (Some(step), _) => std::slice::from_ref(step),
                     (None, Some(sinks)) => sinks.as_slice(),
                     (None, None) => {
-                        let message =
-                            format!("unknown step or group `{need}`{}", self.suggest(need));
+                        let hint = self.suggest(need, &sources);
+                        let message = format!("unknown step or group `{need}`{hint}");
                         let place = format!("{}/needs/{position}", pointer(&path));
                         problems.push(Problem::at(place, message));
                         continue;
@@ -567,10 +567,13 @@ impl<'a> Builder<'a> {
         problems
     }
 
-    /// ` (did you mean `x`?)` for the id closest to `unknown`, if one is close.
-    fn suggest(&self, unknown: &str) -> String {
+    /// ` (did you mean `x`?)` for the id closest to `unknown`, if one is close: not one of
+    /// the steps `needing` it (`needs: [""]` beside one step `a` suggested `a` itself).
+    fn suggest(&self, unknown: &str, needing: &[StepIndex]) -> String {
         let outer = self.outer.into_iter();
-        let steps = (self.index.steps()).map(|step| &*self.steps[step - self.base].id);
+        let steps = (self.index.steps())
+            .filter(|step| !needing.contains(step))
+            .map(|step| &*self.steps[step - self.base].id);
         let outer_steps =
             (outer.clone()).flat_map(|plan| plan.index.steps().map(|step| &*plan.steps[step].id));
         let groups = (self.group_sinks.keys())

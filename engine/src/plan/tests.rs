@@ -193,6 +193,14 @@ fn a_label_too_long_for_graphviz_is_drawn_by_its_end() {
 }
 
 #[test]
+fn an_unknown_need_suggests_no_step_that_needs_it() {
+    // Probe 20 of stop 56: `needs: [""]` suggested the step itself, a cycle.
+    let found =
+        problems(r#"{"name": "t", "steps": [{"id": "a", "executor": "noop", "needs": [""]}]}"#);
+    assert_eq!(found, ["w.json:/steps/0/needs/0: unknown step or group ``"]);
+}
+
+#[test]
 fn an_unknown_need_is_placed_at_its_node_in_any_group() {
     let found = problems(
         r#"{"name": "t", "steps": [{"id": "a", "executor": "noop"},
