@@ -41,39 +41,41 @@ pub(crate) fn inside(path: &Path, roots: &[PathBuf]) -> bool {
     roots.iter().any(|root| path.starts_with(root))
 }
 
-/// Whether the file `target` (relative to the canonical `cwd`) lies inside `roots`. The file
-/// need not exist: its deepest existing ancestor is made canonical (symlinks resolved), and
-/// the rest may hold no `..`.
+/// Whether the file `target` (relative to the canonical `cwd`) lies inside `roots` (the
+/// null device and the standard streams always do: [`DEVICES`]).
 pub(crate) fn target_inside(target: &str, cwd: &Path, roots: &[PathBuf]) -> bool {
-    if DEVICES.contains(&target) {
-        return true;
-    }
+    DEVICES.contains(&target) || resolved(target, cwd).is_some_and(|path| inside(&path, roots))
+}
+
+/// Where the file `target` (relative to the canonical `cwd`) is: it need not exist, its
+/// deepest existing ancestor is made canonical (symlinks resolved), and the rest may hold no
+/// `..`. None for a path through `/proc` (see [`through_proc`]) or one that cannot be
+/// resolved so.
+pub(crate) fn resolved(target: &str, cwd: &Path) -> Option<PathBuf> {
     let path = cwd.join(target);
     if through_proc(&path) {
-        return false;
+        return None;
     }
     let mut existing = path.as_path();
     let mut rest = Vec::new();
     while existing.symlink_metadata().is_err() {
         let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else {
-            return false;
+            return None;
         };
         rest.push(name.to_owned());
         existing = parent;
     }
-    let Ok(mut resolved) = existing.canonicalize() else {
-        return false;
-    };
+    let mut resolved = existing.canonicalize().ok()?;
     for name in rest.iter().rev() {
         if Path::new(name)
             .components()
             .any(|c| !matches!(c, Component::Normal(_)))
         {
-            return false;
+            return None;
         }
         resolved.push(name);
     }
-    inside(&resolved, roots)
+    Some(resolved)
 }
 
 /// Whether following the absolute `path` (its symlinks one by one, as the kernel does)

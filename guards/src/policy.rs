@@ -48,7 +48,7 @@ const FIXED_FIELDS: [(&str, &[&str]); 3] = [
         "action",
         &[
             "executor", "step", "attempt", "item", "index", "params", "commands", "dynamic", "cwd",
-            "env",
+            "env", "writes",
         ],
     ),
     (

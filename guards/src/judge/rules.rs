@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use super::Votes;
 use crate::bounded::{Bounded, Pool, RUNAWAYS, Runaways, Stopped};
 use crate::command::{Findings, Word};
+use crate::paths;
 use crate::policy::{Policy, RULE_VARIABLES};
 
 /// How long the judge waits for the rules of one action: over ten thousand times what
@@ -150,6 +151,15 @@ impl<'a> Seen<'a> {
     fn new(action: &'a Action, facts: &Facts<'a>, checked: &Findings, cwd: Option<&Path>) -> Self {
         let dynamic =
             (checked.commands.iter().flatten()).any(|word| matches!(word, Word::Dynamic(_)));
+        // Where its redirections write: made canonical from the step's directory when the
+        // policy has roots (the guard knows that directory then), else as written.
+        let writes: Vec<String> = (checked.redirects.iter())
+            .map(|target| match (target, cwd) {
+                (Word::Literal(path), Some(dir)) => paths::resolved(path, dir)
+                    .map_or_else(|| path.clone(), |path| cairn_engine::path_text(&path)),
+                _ => target.text().to_owned(),
+            })
+            .collect();
         let cwd = cwd
             .map(Path::to_path_buf)
             .or_else(|| (action.params.get("cwd").and_then(Value::as_str)).map(PathBuf::from));
@@ -162,6 +172,7 @@ impl<'a> Seen<'a> {
                 "commands": checked.commands,
                 "dynamic": dynamic,
                 "cwd": cwd,
+                "writes": writes,
             }),
             item: Cow::Borrowed(facts.item.unwrap_or(&Value::Null)),
             params: Cow::Borrowed(&action.params),

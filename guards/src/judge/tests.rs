@@ -200,3 +200,24 @@ fn a_standard_stream_is_a_fine_target_unless_a_descriptor_the_checker_did_not_se
         assert_eq!(verdict.decision, Decision::Allow, "{fine}: {verdict:?}");
     }
 }
+
+#[test]
+fn a_rule_reads_where_a_script_writes_made_canonical_under_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::create_dir(root.join(".git")).unwrap();
+    std::os::unix::fs::symlink(root.join(".git"), root.join("g")).unwrap();
+    let policy = Policy::from_str(
+        r#"{"cwd": ["."], "rules": [{"id": "git-dir", "effect": "deny", "reason": "no",
+            "when": "action.writes.exists(w, w.contains('/.git/'))"}]}"#,
+        &root,
+        "p.json",
+    )
+    .unwrap();
+    let engine = Some(root.as_path());
+    // Through a symlink to `.git`, as written `g/config`: made canonical, the rule sees it.
+    let through_link = json!({"command": ["sh", "-c", "echo x >> g/config"]});
+    assert_eq!(judged(&policy, through_link, engine).rules, ["git-dir"]);
+    let elsewhere = json!({"command": ["sh", "-c", "echo x > notes"]});
+    assert_eq!(judged(&policy, elsewhere, engine).decision, Decision::Allow);
+}
