@@ -447,21 +447,31 @@ fn pieces(text: &str) -> Result<SmallVec<[Piece<'_>; 3]>, ExprError> {
     Ok(pieces)
 }
 
-/// The offset of the `}}` that ends an expression, skipping string literals and the braces
-/// of map literals.
+/// The offset of the `}}` that ends an expression, skipping string literals (CEL's: quoted
+/// with `'` or `"`, or three of either, which may hold the other quote and newlines; raw
+/// with an `r` before, in which `\` escapes nothing) and the braces of map literals.
 fn closing_braces(inner: &str) -> Option<usize> {
     let bytes = inner.as_bytes();
     let mut depth = 0usize;
-    let mut quote = None;
+    // The open literal: its quote, whether tripled, whether raw.
+    let mut literal: Option<(u8, bool, bool)> = None;
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
-        match quote {
-            Some(_) if byte == b'\\' => index += 1,
-            Some(q) if byte == q => quote = None,
+        let tripled = |quote| bytes.get(index + 1..index + 3) == Some(&[quote, quote][..]);
+        match literal {
+            Some((_, _, false)) if byte == b'\\' => index += 1,
+            Some((quote, triple, _)) if byte == quote && (!triple || tripled(quote)) => {
+                literal = None;
+                index += if triple { 2 } else { 0 };
+            }
             Some(_) => {}
             None => match byte {
-                b'"' | b'\'' => quote = Some(byte),
+                b'"' | b'\'' => {
+                    let triple = tripled(byte);
+                    literal = Some((byte, triple, raw_prefix(&bytes[..index])));
+                    index += if triple { 2 } else { 0 };
+                }
                 b'{' => depth += 1,
                 b'}' if depth > 0 => depth -= 1,
                 b'}' if bytes.get(index + 1) == Some(&b'}') => return Some(index),
@@ -471,6 +481,22 @@ fn closing_braces(inner: &str) -> Option<usize> {
         index += 1;
     }
     None
+}
+
+/// Whether `before`, the text before a quote, ends with the prefix of a raw literal: `r` or
+/// `R`, alone or with `b`/`B` on either side (`rb'…'`, `br'…'`), not the end of a name.
+fn raw_prefix(before: &[u8]) -> bool {
+    let is_r = |byte: &u8| byte.eq_ignore_ascii_case(&b'r');
+    let is_b = |byte: &u8| byte.eq_ignore_ascii_case(&b'b');
+    let prefix = match before {
+        [.., b, r] if is_b(b) && is_r(r) => 2,
+        [.., r, b] if is_r(r) && is_b(b) => 2,
+        [.., r] if is_r(r) => 1,
+        _ => return false,
+    };
+    !before[..before.len() - prefix]
+        .last()
+        .is_some_and(|&byte| is_ident_byte(byte))
 }
 
 /// How many compiled expressions [`compile`] keeps.

@@ -91,6 +91,25 @@ fn map_literals_and_strings_with_braces_stay_inside_the_template() {
 }
 
 #[test]
+fn triple_quoted_and_raw_strings_stay_inside_the_template() {
+    // Probe 20 of stop 56: each was cut at a quote or a backslash inside the literal.
+    for (template, value) in [
+        (r"${{ '''it's''' }}", json!("it's")),
+        (r"${{ '''it's}}''' }}", json!("it's}}")),
+        (r#"${{ """say "hi" }}""" }}"#, json!("say \"hi\" }}")),
+        (r"${{ r'C:\' }}", json!("C:\\")),
+        (r"a ${{ R'\' + 'x' }} b", json!("a \\x b")),
+        (r"${{ 'a\'}}' }}", json!("a'}}")),
+    ] {
+        assert_eq!(
+            render(&json!(template), &scope()).unwrap(),
+            value,
+            "{template}"
+        );
+    }
+}
+
+#[test]
 fn conditions_must_be_booleans() {
     assert!(condition("size(steps.plan.output.files) > 1", &scope()).unwrap());
     assert!(
