@@ -300,13 +300,9 @@ fn verdict(
 /// `gen`, where the step `gen.a` is `steps['gen.a']`).
 fn unknown_step_field(expression: &Expression) -> Option<String> {
     steps_read::step_ids_read(expression).into_iter().find_map(|id| {
-        let entry = format!("steps.{id}");
-        let unknown = unknown_fields(expression, &entry, &STEP_FIELDS);
+        let unknown = unknown_fields(expression, &format!("steps.{id}"), &STEP_FIELDS);
         let field = unknown.first()?;
-        let read = match is_identifier(id) {
-            true => entry,
-            false => format!("steps['{id}']"),
-        };
+        let read = step_read(id);
         Some(match crate::problem::closest(field, STEP_FIELDS) {
             Some(meant) => format!("`{read}` has no field `{field}`: did you mean `{read}.{meant}`?"),
             None => format!(
@@ -314,6 +310,15 @@ fn unknown_step_field(expression: &Expression) -> Option<String> {
             ),
         })
     })
+}
+
+/// How an expression reads the step `id`: `steps.ID`, or `steps['ID']` when the id is no
+/// CEL identifier (`steps['fix-all']`, `steps['gen.a']`, `steps['in']`).
+pub(crate) fn step_read(id: &str) -> String {
+    match is_identifier(id) {
+        true => format!("steps.{id}"),
+        false => format!("steps['{id}']"),
+    }
 }
 
 /// Whether `id` can be written after `steps.`: a CEL identifier (a letter or `_`, then

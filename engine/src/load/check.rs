@@ -460,7 +460,8 @@ impl<'a> Checker<'a> {
                         continue;
                     }
                     Some((Named::Group, _)) => {
-                        format!("`steps.{id}`: `{id}` is a group, and only steps have outputs")
+                        let read = expr::step_read(&id);
+                        format!("`{read}`: `{id}` is a group, and only steps have outputs")
                     }
                     None => {
                         let hint = match closest(
@@ -473,7 +474,8 @@ impl<'a> Checker<'a> {
                             Some(known) => format!(" (did you mean `{known}`?)"),
                             None => String::new(),
                         };
-                        format!("`steps.{id}`: no step has the id `{id}`{hint}")
+                        let read = expr::step_read(&id);
+                        format!("`{read}`: no step has the id `{id}`{hint}")
                     }
                 };
                 self.problem(pointer.clone(), message);

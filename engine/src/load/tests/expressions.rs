@@ -9,7 +9,7 @@ fn expressions_and_references() {
             {"id": "g", "parallel": [{"id": "a", "executor": "noop"}]},
             {"id": "b", "executor": "noop", "needs": ["g"],
              "for_each": "steps.a.output", "when": "${{ true }}",
-             "with": {"x": ["${{ steps.g.output }}", "${{ steps.b.output }}", "${{ steps.aa.output }}", "${{ 1 + }}"], "c/d": "${{ steps.aa"}},
+             "with": {"x": ["${{ steps.g.output }}", "${{ steps.b.output }}", "${{ steps.aa.output }}", "${{ 1 + }}", "${{ steps['g.z'].output }}"], "c/d": "${{ steps.aa"}},
             {"id": "c", "executor": "noop", "for_each": "${{ steps.a.output", "retry": {"max_attempts": 2, "initial_delay": "1m", "max_delay": "1s"}}]}"#,
     );
     assert_eq!(
@@ -22,6 +22,7 @@ fn expressions_and_references() {
             "w.json:/steps/1/with/x/1: step `b` reads its own output",
             "w.json:/steps/1/with/x/2: `steps.aa`: no step has the id `aa` (did you mean `a`?)",
             "w.json:/steps/1/with/x/3: `1 +`: does not parse: column 4: Syntax error: mismatched input '<EOF>'",
+            "w.json:/steps/1/with/x/4: `steps['g.z']`: no step has the id `g.z`",
             "w.json:/steps/2/for_each: `for_each` must be one `${{ expr }}` giving a list",
             "w.json:/steps/2/retry/initial_delay: initial_delay (1m) is longer than max_delay (1s)",
         ]
