@@ -12,7 +12,7 @@ fn stderr(output: &std::process::Output) -> String {
 fn the_example_policy_passes_its_tests() {
     let output = cairn(&["policy", "test", EXAMPLE]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert_eq!(stdout(&output), format!("{EXAMPLE}: 51 tests pass\n"));
+    assert_eq!(stdout(&output), format!("{EXAMPLE}: 53 tests pass\n"));
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn policy_test_prints_one_json_object_under_json() {
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(
         report,
-        serde_json::json!({"file": EXAMPLE, "tests": 51, "passed": 51, "failures": []})
+        serde_json::json!({"file": EXAMPLE, "tests": 53, "passed": 53, "failures": []})
     );
 
     let file = "tests/fixtures/policies/failing.json";
