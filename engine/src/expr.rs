@@ -17,21 +17,23 @@ use cel::parser::pratt_parser::{Lexer, TokenKind};
 use cel::parser::{Expression, PrattParser};
 use cel::{Context, Env};
 use serde_json::Value;
-use smallvec::SmallVec;
 
 use condition::unknown_variables;
 pub use condition::{Condition, Variable, evaluate_conditions, evaluate_conditions_each};
 use functions::{invalid_pattern, unknown_function};
 use json_form::json_form;
 use optional::{NO_JSON_FORM, surely_optional};
+pub(crate) use pieces::find_open;
+use pieces::{Piece, pieces};
 use reads::{no_field, surely_not_boolean, surely_not_list, unknown_fields};
 pub(crate) use scope::Scope;
 pub use scope::SharedJson;
 use scope::to_val;
 use stack::fits_any_stack;
 pub(crate) use stack::{on_big_stack, on_stack_for};
+use steps_read::unknown_step_field;
 pub(crate) use steps_read::{
-    StepsRead, steps_read_by_expression, steps_read_by_template, unnamed_step_read,
+    StepsRead, step_read, steps_read_by_expression, steps_read_by_template, unnamed_step_read,
 };
 use types::unsupported_type;
 use undefined::undefined;
@@ -295,67 +297,6 @@ fn verdict(
     }
 }
 
-/// Why a read of a step's entry in `expression` fails, if one does: an entry of `steps` has
-/// one field, `output` (`steps.a.outptu`; `steps.gen.a.output` reads field `a` of step
-/// `gen`, where the step `gen.a` is `steps['gen.a']`).
-fn unknown_step_field(expression: &Expression) -> Option<String> {
-    steps_read::step_ids_read(expression).into_iter().find_map(|id| {
-        let unknown = unknown_fields(expression, &format!("steps.{id}"), &STEP_FIELDS);
-        let field = unknown.first()?;
-        let read = step_read(id);
-        Some(match crate::problem::closest(field, STEP_FIELDS) {
-            Some(meant) => format!("`{read}` has no field `{field}`: did you mean `{read}.{meant}`?"),
-            None => format!(
-                "`{read}` has no field `{field}`: a step's only field is `output` (the step `{id}.{field}`, if that is its id, is `steps['{id}.{field}'].output`)"
-            ),
-        })
-    })
-}
-
-/// How an expression reads the step `id`: `steps.ID`, or `steps['ID']` when the id is no
-/// CEL identifier (`steps['fix-all']`, `steps['gen.a']`, `steps['in']`).
-pub(crate) fn step_read(id: &str) -> String {
-    match is_identifier(id) {
-        true => format!("steps.{id}"),
-        false => format!("steps['{id}']"),
-    }
-}
-
-/// Whether `id` can be written after `steps.`: a CEL identifier (a letter or `_`, then
-/// letters, digits and `_`) that is none of CEL's reserved words (`steps.in`, `steps.1`
-/// do not parse; `steps['in']`, `steps['1']` do).
-fn is_identifier(id: &str) -> bool {
-    const RESERVED: [&str; 21] = [
-        "as",
-        "break",
-        "const",
-        "continue",
-        "else",
-        "false",
-        "for",
-        "function",
-        "if",
-        "import",
-        "in",
-        "let",
-        "loop",
-        "namespace",
-        "null",
-        "package",
-        "return",
-        "true",
-        "var",
-        "void",
-        "while",
-    ];
-    id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && id.bytes().all(is_ident_byte)
-        && !RESERVED.contains(&id)
-}
-
-/// The fields of an entry of `steps`.
-const STEP_FIELDS: [&str; 1] = ["output"];
-
 /// Checks the `${{ }}` templates of one string, as [`checked`] does each expression, and
 /// refuses one that reads no variable (`1 / 0`) for its value, evaluated as the run renders
 /// it: every run would fail on it. Only such an expression, rare, is evaluated.
@@ -407,101 +348,6 @@ pub(crate) fn walk_strings(
         }
         _ => {}
     }
-}
-
-fn is_ident_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_'
-}
-
-/// A part of a template string.
-#[derive(Debug, PartialEq)]
-enum Piece<'a> {
-    Text(&'a str),
-    Expr(&'a str),
-}
-
-/// Where the first `${{` of `text` starts. A byte-by-byte look, as in
-/// [`steps_read`]'s scan: these texts are short.
-pub(crate) fn find_open(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    (0..bytes.len().saturating_sub(2))
-        .find(|&at| bytes[at] == b'$' && bytes[at + 1] == b'{' && bytes[at + 2] == b'{')
-}
-
-/// Splits a template into text and expressions (trimmed).
-fn pieces(text: &str) -> Result<SmallVec<[Piece<'_>; 3]>, ExprError> {
-    let mut pieces = SmallVec::new();
-    let mut rest = text;
-    while let Some(open) = find_open(rest) {
-        if open > 0 {
-            pieces.push(Piece::Text(&rest[..open]));
-        }
-        let inner = &rest[open + 3..];
-        let close = closing_braces(inner)
-            .ok_or_else(|| ExprError::new(text, "`${{` is never closed by `}}`"))?;
-        let expr = inner[..close].trim();
-        if expr.is_empty() {
-            return Err(ExprError::new(text, "empty `${{ }}`"));
-        }
-        pieces.push(Piece::Expr(expr));
-        rest = &inner[close + 2..];
-    }
-    if !rest.is_empty() {
-        pieces.push(Piece::Text(rest));
-    }
-    Ok(pieces)
-}
-
-/// The offset of the `}}` that ends an expression, skipping string literals (CEL's: quoted
-/// with `'` or `"`, or three of either, which may hold the other quote and newlines; raw
-/// with an `r` before, in which `\` escapes nothing) and the braces of map literals.
-fn closing_braces(inner: &str) -> Option<usize> {
-    let bytes = inner.as_bytes();
-    let mut depth = 0usize;
-    // The open literal: its quote, whether tripled, whether raw.
-    let mut literal: Option<(u8, bool, bool)> = None;
-    let mut index = 0;
-    while index < bytes.len() {
-        let byte = bytes[index];
-        let tripled = |quote| bytes.get(index + 1..index + 3) == Some(&[quote, quote][..]);
-        match literal {
-            Some((_, _, false)) if byte == b'\\' => index += 1,
-            Some((quote, triple, _)) if byte == quote && (!triple || tripled(quote)) => {
-                literal = None;
-                index += if triple { 2 } else { 0 };
-            }
-            Some(_) => {}
-            None => match byte {
-                b'"' | b'\'' => {
-                    let triple = tripled(byte);
-                    literal = Some((byte, triple, raw_prefix(&bytes[..index])));
-                    index += if triple { 2 } else { 0 };
-                }
-                b'{' => depth += 1,
-                b'}' if depth > 0 => depth -= 1,
-                b'}' if bytes.get(index + 1) == Some(&b'}') => return Some(index),
-                _ => {}
-            },
-        }
-        index += 1;
-    }
-    None
-}
-
-/// Whether `before`, the text before a quote, ends with the prefix of a raw literal: `r` or
-/// `R`, alone or with `b`/`B` on either side (`rb'…'`, `br'…'`), not the end of a name.
-fn raw_prefix(before: &[u8]) -> bool {
-    let is_r = |byte: &u8| byte.eq_ignore_ascii_case(&b'r');
-    let is_b = |byte: &u8| byte.eq_ignore_ascii_case(&b'b');
-    let prefix = match before {
-        [.., b, r] if is_b(b) && is_r(r) => 2,
-        [.., r, b] if is_r(r) && is_b(b) => 2,
-        [.., r] if is_r(r) => 1,
-        _ => return false,
-    };
-    !before[..before.len() - prefix]
-        .last()
-        .is_some_and(|&byte| is_ident_byte(byte))
 }
 
 /// How many compiled expressions [`compile`] keeps.
@@ -835,6 +681,7 @@ mod cost;
 mod functions;
 mod json_form;
 mod optional;
+mod pieces;
 mod reads;
 mod scope;
 mod stack;

@@ -10,8 +10,9 @@ use cel::parser::Expression;
 use smallvec::SmallVec;
 
 use super::condition::parts;
-use super::reads::selection;
-use super::{ExprError, Piece, find_open, inspect, is_ident_byte, pieces};
+use super::pieces::{Piece, find_open, is_ident_byte, pieces};
+use super::reads::{selection, unknown_fields};
+use super::{ExprError, inspect};
 
 /// What a text (an expression, or a template's expressions) reads of `steps`.
 #[derive(Debug, Default)]
@@ -159,11 +160,66 @@ fn scanned_step_read(expr: &str, at: usize) -> Option<(Option<&str>, usize)> {
     Some((Some(id), expr.len() - after.len() - at))
 }
 
-/// The ids `expression` reads by a name written out, in the order written, each once (see
-/// [`step_reads`]).
-pub(super) fn step_ids_read(expression: &Expression) -> SmallVec<[&str; 2]> {
-    step_reads(expression).ids
+/// Why a read of a step's entry in `expression` fails, if one does: an entry of `steps` has
+/// one field, `output` (`steps.a.outptu`; `steps.gen.a.output` reads field `a` of step
+/// `gen`, where the step `gen.a` is `steps['gen.a']`).
+pub(super) fn unknown_step_field(expression: &Expression) -> Option<String> {
+    step_reads(expression).ids.into_iter().find_map(|id| {
+        let unknown = unknown_fields(expression, &format!("steps.{id}"), &STEP_FIELDS);
+        let field = unknown.first()?;
+        let read = step_read(id);
+        Some(match crate::problem::closest(field, STEP_FIELDS) {
+            Some(meant) => format!("`{read}` has no field `{field}`: did you mean `{read}.{meant}`?"),
+            None => format!(
+                "`{read}` has no field `{field}`: a step's only field is `output` (the step `{id}.{field}`, if that is its id, is `steps['{id}.{field}'].output`)"
+            ),
+        })
+    })
 }
+
+/// How an expression reads the step `id`: `steps.ID`, or `steps['ID']` when the id is no
+/// CEL identifier (`steps['fix-all']`, `steps['gen.a']`, `steps['in']`).
+pub(crate) fn step_read(id: &str) -> String {
+    match is_identifier(id) {
+        true => format!("steps.{id}"),
+        false => format!("steps['{id}']"),
+    }
+}
+
+/// Whether `id` can be written after `steps.`: a CEL identifier (a letter or `_`, then
+/// letters, digits and `_`) that is none of CEL's reserved words (`steps.in`, `steps.1`
+/// do not parse; `steps['in']`, `steps['1']` do).
+fn is_identifier(id: &str) -> bool {
+    const RESERVED: [&str; 21] = [
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "false",
+        "for",
+        "function",
+        "if",
+        "import",
+        "in",
+        "let",
+        "loop",
+        "namespace",
+        "null",
+        "package",
+        "return",
+        "true",
+        "var",
+        "void",
+        "while",
+    ];
+    id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && id.bytes().all(is_ident_byte)
+        && !RESERVED.contains(&id)
+}
+
+/// The fields of an entry of `steps`.
+const STEP_FIELDS: [&str; 1] = ["output"];
 
 /// How an expression reads the run's `steps` ([`step_reads`]).
 #[derive(Debug, Default)]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::is_ident_byte;
+use super::pieces::is_ident_byte;
 
 /// Why the expression `expr` that names the variables `unknown`, where only `known` are
 /// defined, is refused: what it may read instead.

@@ -5,6 +5,7 @@
 //! wrapper's command cannot be found for sure (an option it does not know, a word known only
 //! at run time among its options), it is refused.
 
+use self::directories::{cd, directories, directory_stack};
 use self::getopt::{Getopt, Read};
 use self::loader::{LOADER, is_loader};
 use self::shells::{SHELLS, login_shell, shell};
@@ -13,6 +14,7 @@ use self::toybox::Named;
 use super::script::Dialect;
 use super::{Word, basename};
 
+mod directories;
 mod getopt;
 mod loader;
 mod multicall;
@@ -276,32 +278,6 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         runs.commands.push(command);
     }
     Ok(runs)
-}
-
-/// A `cd DIR` for each directory `wrapper` runs its command in, or under as its root (`env -C
-/// DIR`, `chroot DIR`), as `read` gives them, for a policy to judge as the `cd` it is; one it
-/// picks at run time (`nsenter -w`, `pkexec`'s home) is a word known only then.
-fn directories(wrapper: &Wrapper, read: &Read) -> Vec<Vec<Word>> {
-    let cd_to = |dir: Option<&Word>| {
-        let picked = || Word::Dynamic("{directory}".to_owned());
-        cd(dir.cloned().unwrap_or_else(picked))
-    };
-    let mut cds: Vec<Vec<Word>> = (read.options.iter())
-        .filter(|(option, _)| wrapper.chdir.contains(&option.as_str()))
-        .map(|(_, dir)| cd_to(dir.as_ref()))
-        .collect();
-    if let Operands::Root = wrapper.operands {
-        cds.extend(read.operands.first().map(|root| cd_to(Some(root))));
-    }
-    if cds.is_empty() && wrapper.stays.is_some_and(|stays| !read.has(stays)) {
-        cds.push(cd_to(None));
-    }
-    cds
-}
-
-/// The command `cd DIR`: what a wrapper that runs its command in `dir` is judged as too.
-fn cd(dir: Word) -> Vec<Word> {
-    vec![Word::Literal("cd".to_owned()), dir]
 }
 
 /// Refuses a command given the `argv[0]` `argv0` by `name` when that starts with `-` (also
@@ -655,28 +631,6 @@ fn jobs(args: &[Word]) -> Result<Runs, Runs> {
         runs.commands.push(command);
     }
     Ok(runs)
-}
-
-/// What bash's `pushd` and `popd` do to the shell's directory, listed as the `cd` it is
-/// (probe 13 of stop 56: `pushd /elsewhere; echo x > f` wrote outside the roots under a
-/// policy denying `cd`): `pushd DIR` a `cd DIR`, and every other form — `popd`, `pushd` with
-/// no directory or a place in the stack (`+1`, `-0`) — a `cd` to a directory known only at
-/// run time. `-n` (push or pop without changing directory) is judged the same: a later
-/// `popd` goes where it put.
-fn directory_stack(args: &[Word]) -> Runs {
-    let operands = args
-        .iter()
-        .skip_while(|word| (word.literal()).is_some_and(|text| text == "-n" || text == "--"));
-    let dir = operands
-        .take(1)
-        .find(|word| !(word.literal()).is_some_and(|text| text.starts_with(['+', '-'])));
-    let dir = dir
-        .cloned()
-        .unwrap_or_else(|| Word::Dynamic("{directory}".to_owned()));
-    Runs {
-        commands: vec![cd(dir)],
-        ..Runs::default()
-    }
 }
 
 /// The commands of `find`'s `-exec`, `-execdir`, `-ok` and `-okdir`, each up to `;`, or up
