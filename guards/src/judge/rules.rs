@@ -41,6 +41,10 @@ impl Policy {
         cwd: Option<&Path>,
         votes: &mut Votes,
     ) {
+        // Nothing of the action is gathered for no rule.
+        if self.rules.is_empty() {
+            return;
+        }
         self.rules_within(
             MAX_RULES_TIME,
             &RUNAWAYS,
@@ -58,9 +62,6 @@ impl Policy {
         seen: Seen<'_>,
         votes: &mut Votes,
     ) {
-        if self.rules.is_empty() {
-            return;
-        }
         let linear = (self.rules.iter())
             .take_while(|rule| rule.when.is_linear())
             .count();
