@@ -38,10 +38,30 @@ pub(super) fn read_plan(output: &Value) -> Result<Option<Value>, ExecError> {
     }
 }
 
-/// A plan's digest, to recognise it when it comes again: the hash of the JSON text of its
-/// `steps` ([`Addition::steps`]).
+/// A plan's digest, to recognise it when it comes again: the hash of its `steps`
+/// ([`Addition::steps`], JSON text) normalised as a step's error is for a loop
+/// ([`stall::normalize`]): every number, and every word of a string holding a digit (a
+/// round's counter, a time, a pid), reads `#`, and temporary paths `<tmp>`. A planner
+/// re-planning the same steps with a counter in them plans the same thing again.
 pub(super) fn fingerprint(steps: &str) -> String {
-    crate::store::digest(steps)
+    match serde_json::from_str::<Value>(steps) {
+        Ok(mut steps) => {
+            normalize(&mut steps);
+            crate::store::digest(&steps.to_string())
+        }
+        Err(_) => crate::store::digest(steps),
+    }
+}
+
+/// `value` with its numbers and strings normalised ([`fingerprint`]); keys stay as written.
+fn normalize(value: &mut Value) {
+    match value {
+        Value::Number(_) => *value = Value::String("#".to_owned()),
+        Value::String(text) => *text = stall::normalize(text),
+        Value::Array(values) => values.iter_mut().for_each(normalize),
+        Value::Object(fields) => fields.values_mut().for_each(normalize),
+        Value::Null | Value::Bool(_) => {}
+    }
 }
 
 impl Ledger {

@@ -170,6 +170,46 @@ fn a_plan_emitted_again_and_again_is_a_loop() {
 }
 
 #[test]
+fn a_plan_that_differs_only_by_a_counter_or_a_time_is_a_repeat() {
+    // Each round's plan names its round and a time: the same plan once normalised.
+    let mut ledger = new_run(workflow(1));
+    ledger.turn(at(0)).unwrap();
+    let mut planner = "gen".to_owned();
+    for round in 0..3 {
+        let again = json!({"steps": [{"id": "again", "executor": "noop", "planner": true,
+            "with": {"output": {"round": round, "note": format!("round {round} at 12:0{round}")}}}]});
+        let index = step(&ledger, &planner);
+        ledger.apply(done(index, again), at(round)).unwrap();
+        ledger.turn(at(round)).unwrap();
+        planner.push_str(".again");
+    }
+    let looped = step(&ledger, "gen.again.again");
+    assert_eq!(ledger.slots[looped].state, StepState::Failed);
+    let error = ledger.slots[looped].error.clone().unwrap();
+    assert!(
+        error.contains("looping: this plan was emitted 2 times before"),
+        "{error}"
+    );
+}
+
+#[test]
+fn plans_that_differ_in_words_are_no_repeats() {
+    let mut ledger = new_run(workflow(1));
+    ledger.turn(at(0)).unwrap();
+    let mut planner = "gen".to_owned();
+    for (round, word) in ["red", "green", "blue"].into_iter().enumerate() {
+        let again = json!({"steps": [{"id": "again", "executor": "noop", "planner": true,
+            "with": {"output": word}}]});
+        let index = step(&ledger, &planner);
+        ledger.apply(done(index, again), at(round as i64)).unwrap();
+        ledger.turn(at(round as i64)).unwrap();
+        planner.push_str(".again");
+    }
+    let last = step(&ledger, "gen.again.again");
+    assert_eq!(ledger.slots[last].state, StepState::Succeeded);
+}
+
+#[test]
 fn a_restart_keeps_the_added_steps_and_counts_repeats_from_the_stored_plans() {
     let mut ledger = new_run(workflow(1));
     ledger.turn(at(0)).unwrap();
