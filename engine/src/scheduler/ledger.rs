@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -188,7 +189,17 @@ pub(crate) struct Judge {
     pub(crate) guard: Option<Arc<dyn Guard>>,
     pub(crate) hash: Option<String>,
     pub(crate) cwd: Option<PathBuf>,
+    /// How long a turn judges a window's actions before it leaves the rest to the next turn
+    /// ([`JUDGING_SLICE`]).
+    pub(crate) slice: Duration,
 }
+
+/// How long a turn judges a window's actions before it leaves the rest to the next turn:
+/// the driver reads the commands and signals that came meanwhile in between. A window of
+/// items under rules that take a while each (a `matches` the guard bounds at 2 s) held the
+/// engine's thread for as long as they all took, 20-80 s in probe 16, while a pause, a
+/// cancel or a SIGTERM waited.
+pub(crate) const JUDGING_SLICE: Duration = Duration::from_millis(100);
 
 impl Judge {
     /// The judge of a run by `guard`, whose snapshot is `snapshot`, in the run's directory
@@ -202,6 +213,7 @@ impl Judge {
             guard,
             hash: snapshot.map(crate::store::digest),
             cwd,
+            slice: JUDGING_SLICE,
         }
     }
 }
@@ -330,6 +342,12 @@ pub(crate) struct Ledger {
     max_output_bytes: usize,
     guard: Option<Arc<dyn Guard>>,
     guard_hash: Option<String>,
+    /// How long a turn judges before it leaves the rest to the next ([`Judge::slice`]).
+    judging_slice: Duration,
+    /// The window whose judging a turn left unfinished, if any: the next turn goes on with it.
+    judging: Option<Box<attempt::Judging>>,
+    /// Whether the last turn left a window's judging unfinished: the next one comes at once.
+    judging_left: bool,
     /// The run's directory: where its steps without `with.cwd` run, what the guard judges a
     /// relative one from, and what approvals are bound to.
     cwd: Option<PathBuf>,
@@ -427,6 +445,7 @@ impl Ledger {
     /// steps as the limits allow, and ends the run when nothing is left. Returns the
     /// attempts to start once the batch is committed.
     pub(crate) fn turn(&mut self, now: DateTime<Utc>) -> Result<Vec<Start>> {
+        self.judging_left = false;
         if !self.carry_on(now)? {
             return Ok(Vec::new());
         }
@@ -491,7 +510,7 @@ impl Ledger {
     /// the earliest waiting retry, approval expiry, rate-limit window that opens, or silence
     /// that would be a stall.
     pub(crate) fn next_wake(&self) -> Option<DateTime<Utc>> {
-        if self.has_work_left() {
+        if self.has_work_left() || self.judging_left {
             return Some(DateTime::<Utc>::MIN_UTC);
         }
         let retry = self.retrying.first().map(|&(at, _)| at);
@@ -593,6 +612,11 @@ impl Ledger {
             match self.start(step, now)? {
                 attempt::Started::Yes(start) => starts.push(start),
                 attempt::Started::Held => self.reservations.wait(step),
+                attempt::Started::Later => {
+                    self.ready.push_front(step);
+                    self.judging_left = true;
+                    break;
+                }
                 attempt::Started::No if self.halt.is_some() => {
                     for start in starts.drain(..) {
                         self.not_started(start.step)?;

@@ -11,7 +11,7 @@ use super::actions::{
     ActionHeader, Actions, DeferredItems, Rendered, Unprepared, WithTemplate, render_window,
 };
 use super::answer::agent_answer;
-use super::judge::Judgement;
+use super::judge::{Judged, Judgement};
 use super::{Ledger, Start};
 use crate::error::Result;
 use crate::executor::{ErrorClass, ExecError};
@@ -32,12 +32,30 @@ pub(super) enum Started {
     /// It did not start, and waits, `ready`, for an attempt in flight to end: the guard held
     /// it ([`Judgement::Held`]).
     Held,
+    /// It has not started yet: the turn's time for judging ran out before its window was
+    /// judged ([`Judge::slice`](super::Judge::slice)); the next turn goes on judging it.
+    Later,
+}
+
+/// An attempt's window whose judging a turn left unfinished ([`Started::Later`]).
+#[derive(Debug)]
+pub(super) struct Judging {
+    step: StepIndex,
+    attempt: u32,
+    executor: String,
+    rendered: Rendered,
+    /// The values of a `for_each` step's items.
+    items: Option<Arc<Vec<Value>>>,
+    judged: Judged,
 }
 
 impl Ledger {
     /// Evaluates a ready step's `when`, `for_each` and `with`, has the guard judge its
     /// actions, and marks its attempt running.
     pub(super) fn start(&mut self, step: StepIndex, now: DateTime<Utc>) -> Result<Started> {
+        if let Some(judging) = self.judging.take_if(|judging| judging.step == step) {
+            return self.go_on_judging(*judging, now);
+        }
         let plan = Arc::clone(&self.plan);
         let spec = &plan.steps()[step];
         let node = plan.node(step);
@@ -115,18 +133,7 @@ impl Ledger {
         // theirs starts.
         let attempt_of = |index| self.item_attempt(step, index);
         let rendered = render_window(&header, &params, &scope, &items, to_run, window, attempt_of);
-        let started = self.start_rendered(
-            step,
-            attempt,
-            header.executor,
-            rendered,
-            Some(items.as_slice()),
-            now,
-        )?;
-        if let Started::Yes(_) = started {
-            self.keep_list(step, items);
-        }
-        Ok(started)
+        self.start_rendered(step, attempt, header.executor, rendered, Some(items), now)
     }
 
     /// Starts `attempt` of `step`, on `executor`, whose actions were `rendered` as it starts
@@ -138,31 +145,57 @@ impl Ledger {
         attempt: u32,
         executor: String,
         rendered: Rendered,
-        items: Option<&[Value]>,
+        items: Option<Arc<Vec<Value>>>,
         now: DateTime<Utc>,
     ) -> Result<Started> {
-        let Rendered {
-            mut actions,
-            unprepared,
-        } = rendered;
-        let verdicts = match self.judge(step, &mut actions, items, now)? {
+        let judging = Judging {
+            step,
+            attempt,
+            executor,
+            rendered,
+            items,
+            judged: Judged::default(),
+        };
+        self.go_on_judging(judging, now)
+    }
+
+    /// Goes on judging the actions of `judging` not judged yet, for as long as the turn's
+    /// time for judging allows; once all are, marks the attempt running.
+    fn go_on_judging(&mut self, mut judging: Judging, now: DateTime<Utc>) -> Result<Started> {
+        let step = judging.step;
+        let actions = &mut judging.rendered.actions;
+        let items = judging.items.as_deref().map(Vec::as_slice);
+        let verdicts = match self.judge(step, actions, items, &mut judging.judged, now)? {
             Judgement::Run(verdicts) => verdicts,
             Judgement::Stopped => return Ok(Started::No),
             Judgement::Held => return Ok(Started::Held),
+            Judgement::Unfinished => {
+                self.judging = Some(Box::new(judging));
+                return Ok(Started::Later);
+            }
         };
+        let Judging {
+            attempt,
+            executor,
+            rendered: Rendered {
+                actions,
+                unprepared,
+            },
+            items,
+            ..
+        } = judging;
         self.items_started(step, actions.iter().filter_map(|action| action.item_index));
         let runs = actions.len() + unprepared.len();
         for Unprepared { index, error } in unprepared {
             self.item_not_prepared(step, index, error);
         }
         self.set_attempt_running(step, attempt, runs, verdicts, now)?;
+        let for_each = items.is_some();
+        if let Some(items) = items {
+            self.keep_list(step, items);
+        }
         let actions = Actions::Rendered(actions);
-        Ok(Started::Yes(self.start_of(
-            step,
-            executor,
-            actions,
-            items.is_some(),
-        )))
+        Ok(Started::Yes(self.start_of(step, executor, actions, for_each)))
     }
 
     /// The start of `step`'s attempt, marked running, which runs `actions` on `executor`

@@ -10,7 +10,7 @@ use super::{Ledger, add_usage};
 use crate::approval::{self, Approval, ApprovalDecision, action_hash};
 use crate::command::Ruling;
 use crate::error::{Result, panic_message};
-use crate::executor::{Action, ErrorClass, ExecError};
+use crate::executor::{Action, ErrorClass, ExecError, Usage};
 use crate::guard::{Decision, Facts, RateLimit, Verdict};
 use crate::plan::StepIndex;
 use crate::state::StepState;
@@ -50,6 +50,22 @@ pub(super) enum Judgement {
     /// The step waits, `ready`, for an attempt in flight to end: what those hold of a budget
     /// leaves its (first) action too little ([`Verdict::held`]).
     Held,
+    /// The turn's time for judging ran out ([`Judge::slice`](super::Judge::slice)) with
+    /// actions left to judge: the next turn goes on from where [`Judged`] says.
+    Unfinished,
+}
+
+/// How far the judging of an attempt's actions got, across turns.
+#[derive(Debug, Default)]
+pub(super) struct Judged {
+    /// The first action not judged yet.
+    next: usize,
+    /// The verdicts of the actions judged, in their order.
+    verdicts: Vec<Verdict>,
+    /// Whether one of them awaits a person's approval.
+    waiting: bool,
+    /// What those that run hold of a budget, by item, reserved once the attempt starts.
+    reserving: Vec<(Option<usize>, Usage)>,
 }
 
 /// Attempt starts per executor within its rate limits' windows. An executor may have several
@@ -165,12 +181,15 @@ impl Ledger {
     /// until attempts in flight end ([`Verdict::held`]) ends the window before it: the
     /// actions after it are dropped, to be judged with a later window, and when it is the
     /// first, the step waits ([`Judgement::Held`]). What the actions that run hold of a
-    /// budget is reserved for them until they end.
+    /// budget is reserved for them until they end. Judging goes on from the first action
+    /// `progress` has not judged, and stops, [`Judgement::Unfinished`], once it has taken the
+    /// turn's time for judging with actions left.
     pub(super) fn judge(
         &mut self,
         step: StepIndex,
         actions: &mut Vec<Action>,
         items: Option<&[Value]>,
+        progress: &mut Judged,
         now: DateTime<Utc>,
     ) -> Result<Judgement> {
         let executor = self.plan.node(step).executor.as_deref().unwrap_or_default();
@@ -179,14 +198,15 @@ impl Ledger {
         };
         let (guard_hash, cwd) = (self.guard_hash.clone(), self.cwd.clone());
         let hash = |action: &Action| action_hash(action, guard_hash.as_deref(), cwd.as_deref());
-        let mut verdicts = Vec::with_capacity(actions.len());
-        let mut waiting = false;
+        let began = std::time::Instant::now();
         // What the actions judged so far hold, reserved once the attempt starts.
-        let mut reserving = Vec::new();
         let mut reserved = self.reservations.total().clone();
+        for (_, holds) in &progress.reserving {
+            reserved += holds;
+        }
         // Each item is an attempt: those judged before it count, so that a budget holds
         // within one step's items as it does across steps.
-        for index in 0..actions.len() {
+        for index in progress.next..actions.len() {
             let action = &mut actions[index];
             let facts = Facts {
                 item: (items.zip(action.item_index)).and_then(|(items, index)| items.get(index)),
@@ -212,7 +232,7 @@ impl Ledger {
             });
             // Held while something is reserved, whose end may give it back; else (a guard
             // that holds with nothing reserved) nothing would, and it is the deny it reads as.
-            if verdict.held && (self.reservations.any() || !reserving.is_empty()) {
+            if verdict.held && (self.reservations.any() || !progress.reserving.is_empty()) {
                 if index == 0 {
                     return Ok(Judgement::Held);
                 }
@@ -255,7 +275,7 @@ impl Ledger {
                                         .deny(step, action.item_index, &denied)
                                         .map(|()| Judgement::Stopped);
                                 }
-                                None => waiting = true,
+                                None => progress.waiting = true,
                             }
                         }
                         stored => {
@@ -286,7 +306,7 @@ impl Ledger {
                             };
                             self.batch.record_approval(approval.clone());
                             self.approvals.insert(key, approval);
-                            waiting = true;
+                            progress.waiting = true;
                         }
                     }
                 }
@@ -297,11 +317,15 @@ impl Ledger {
             }
             if let Some(holds) = verdict.reserves.take() {
                 reserved += &holds;
-                reserving.push((action.item_index, holds));
+                progress.reserving.push((action.item_index, holds));
             }
-            verdicts.push(verdict);
+            progress.verdicts.push(verdict);
+            if index + 1 < actions.len() && began.elapsed() >= self.judging_slice {
+                progress.next = index + 1;
+                return Ok(Judgement::Unfinished);
+            }
         }
-        if waiting {
+        if progress.waiting {
             let requests: Vec<Value> = (self.approvals.waiting(step))
                 .map(|((_, item), approval)| json!({"item": item, "verdict": approval.verdict, "expires_at": approval.expires_at}))
                 .collect();
@@ -314,14 +338,14 @@ impl Ledger {
         }
         // Charged to the step's usage until it ends, committed with its `running`: an
         // engine that dies meanwhile leaves it counted (see `reserved`).
-        for (item, holds) in reserving {
+        for (item, holds) in std::mem::take(&mut progress.reserving) {
             add_usage(&mut self.slots[step].usage, &holds);
             self.reservations.reserve(step, item, holds);
         }
         self.rates.count(executor, now, actions.len());
-        let detail = match (items, verdicts.as_slice()) {
+        let detail = match (items, progress.verdicts.as_slice()) {
             (None, [verdict]) => json!({ "verdict": verdict }),
-            _ => json!({ "verdicts": verdicts }),
+            _ => json!({ "verdicts": progress.verdicts }),
         };
         Ok(Judgement::Run(Some(detail)))
     }

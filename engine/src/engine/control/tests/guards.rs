@@ -4,6 +4,7 @@
 
 use crate::Store;
 use crate::guard::{Facts, Guard, Verdict};
+use crate::scheduler::JUDGING_SLICE;
 use crate::store::held::Held;
 
 use super::*;
@@ -143,4 +144,57 @@ async fn a_cancel_recorded_after_the_driver_left_waits_for_the_next_engine() {
         Err(error) => panic!("not taken over: {error}"),
     };
     assert_eq!(report.state, RunState::Cancelled);
+}
+
+/// Allows every action, each judged in longer than a turn's time for judging
+/// ([`JUDGING_SLICE`]); the second one also sends `second`.
+#[derive(Debug)]
+struct Slow {
+    judged: Arc<AtomicU64>,
+    second: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Guard for Slow {
+    fn judge(&self, _action: &Action, _facts: &Facts<'_>) -> Verdict {
+        if self.judged.fetch_add(1, SeqCst) == 1
+            && let Some(second) = self.second.lock().unwrap().take()
+        {
+            let _ = second.send(());
+        }
+        std::thread::sleep(JUDGING_SLICE);
+        Verdict::allow()
+    }
+}
+
+#[tokio::test]
+async fn a_stop_asked_by_another_task_while_a_window_is_judged_is_taken_before_the_rest() {
+    let (second, judging) = tokio::sync::oneshot::channel();
+    let judged = Arc::new(AtomicU64::new(0));
+    let guard = Slow {
+        judged: Arc::clone(&judged),
+        second: std::sync::Mutex::new(Some(second)),
+    };
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("ok", Arc::new(FailsWhenAsked))
+        .guard(Arc::new(guard))
+        .open()
+        .await
+        .unwrap();
+    // A task of the same (one-threaded) runtime, as a signal's handler is: it runs only when
+    // the driver lets it, between two turns of judging.
+    let stopper = engine.clone();
+    tokio::spawn(async move {
+        if judging.await.is_ok() {
+            stopper.drain();
+        }
+    });
+    let workflow = json!({"name": "w", "steps": [
+        {"id": "a", "executor": "ok", "for_each": "${{ input.items }}"}
+    ]});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let items: Vec<u32> = (0..20).collect();
+    let handle = engine.start(plan, json!({ "items": items })).await.unwrap();
+    let report = handle.wait().await.unwrap();
+    assert_eq!(report.state, RunState::Running, "stopped unfinished, resumable");
+    assert_eq!(judged.load(SeqCst), 2, "judging stopped with the turn the stop came in");
 }

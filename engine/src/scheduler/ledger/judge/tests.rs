@@ -10,7 +10,7 @@ use super::super::tests::{
     at, committed, committed_after, done, failed, ids, moves, new_judged_run, plan, records_after,
     take_over_judged,
 };
-use super::super::{Committed, Input, Judge, Ledger};
+use super::super::{Committed, Input, JUDGING_SLICE, Judge, Ledger};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand, Ruling};
 use crate::executor::{Action, ErrorClass, Outcome};
@@ -71,13 +71,19 @@ fn judged(workflow: Value) -> Ledger {
     judged_by(workflow, Fake::default())
 }
 
-/// A new run of `workflow` judged by `guard`, from `/checkout`.
-pub(super) fn judged_by(workflow: Value, guard: impl Guard + 'static) -> Ledger {
-    let judge = Judge {
+/// The judge of a run by `guard` (its policy's hash `policy`), from `cwd`.
+pub(super) fn judge_by(guard: impl Guard + 'static, cwd: &str) -> Judge {
+    Judge {
         guard: Some(Arc::new(guard)),
         hash: Some("policy".into()),
-        cwd: Some("/checkout".into()),
-    };
+        cwd: Some(cwd.into()),
+        slice: JUDGING_SLICE,
+    }
+}
+
+/// A new run of `workflow` judged by `guard`, from `/checkout`.
+pub(super) fn judged_by(workflow: Value, guard: impl Guard + 'static) -> Ledger {
+    let judge = judge_by(guard, "/checkout");
     new_judged_run(workflow, judge)
 }
 
@@ -95,11 +101,7 @@ fn taken_over(
         approvals,
         ..committed(ledger.run_id, plan(workflow.clone()), state, records)
     };
-    let judge = Judge {
-        guard: Some(Arc::new(Fake::default())),
-        hash: Some("policy".into()),
-        cwd: Some("/checkout".into()),
-    };
+    let judge = judge_by(Fake::default(), "/checkout");
     take_over_judged(run, judge, at(second), redrive)
 }
 
@@ -523,11 +525,7 @@ fn each_for_each_item_is_an_attempt_so_a_budget_holds_within_a_step() {
     assert!(moves(&ledger.take_batch()).contains(&"last: ready -> denied".to_owned()));
 
     // Had the run been taken over while `one` ran, the next engine counts the items too.
-    let judge = Judge {
-        guard: Some(Arc::new(Fake::default())),
-        hash: Some("policy".into()),
-        cwd: Some("/checkout".into()),
-    };
+    let judge = judge_by(Fake::default(), "/checkout");
     let mut next = take_over_judged(stored, judge, at(2), None);
     assert!(
         next.turn(at(2)).unwrap().is_empty(),
@@ -600,4 +598,5 @@ mod directories;
 mod rates;
 mod redriven;
 mod reserved;
+mod sliced;
 mod spending;

@@ -27,11 +27,7 @@ fn an_approval_binds_the_engines_directory_where_a_step_without_cwd_runs() {
         approvals: vec![request],
         ..committed(ledger.run_id, plan(workflow), RunState::Running, records)
     };
-    let judge = Judge {
-        guard: Some(Arc::new(Fake::default())),
-        hash: Some("policy".into()),
-        cwd: Some("/another/checkout".into()),
-    };
+    let judge = judge_by(Fake::default(), "/another/checkout");
     let mut elsewhere = take_over_judged(run, judge, at(4), None);
     assert!(elsewhere.turn(at(4)).unwrap().is_empty());
     let moved = moves(&elsewhere.take_batch());
@@ -62,11 +58,7 @@ fn an_approval_binds_the_directory_the_guard_judged_not_the_cwd_as_written() {
     let workflow = json!({"name": "g", "steps": [
         {"id": "a", "executor": "noop", "with": {"cwd": "/root/link"}}
     ]});
-    let judge = |guard: Resolves| Judge {
-        guard: Some(Arc::new(guard)),
-        hash: Some("policy".into()),
-        cwd: Some("/checkout".into()),
-    };
+    let judge = |guard: Resolves| judge_by(guard, "/checkout");
     let mut ledger = new_judged_run(workflow.clone(), judge(Resolves("/root/a")));
     ledger.turn(at(0)).unwrap();
     let mut request: Approval = ledger.take_batch().approvals()[0].clone();
@@ -115,11 +107,7 @@ fn an_approval_of_a_step_without_a_cwd_binds_the_engines_directory_as_before() {
     // The guard judges the engine's directory; the hash binds it already (p26: an older
     // cairn's approval of such a step was asked again after an upgrade).
     let workflow = json!({"name": "g", "steps": [{"id": "a", "executor": "noop"}]});
-    let judge = || Judge {
-        guard: Some(Arc::new(Resolves("/checkout"))),
-        hash: Some("policy".into()),
-        cwd: Some("/checkout".into()),
-    };
+    let judge = || judge_by(Resolves("/checkout"), "/checkout");
     let mut ledger = new_judged_run(workflow.clone(), judge());
     ledger.turn(at(0)).unwrap();
     let mut request: Approval = ledger.take_batch().approvals()[0].clone();
