@@ -262,9 +262,14 @@ impl Ledger {
                         Some(approval) if is_for(approval, bound) && covers(approval) => {
                             match &approval.decision {
                                 Some(decision) if decision.approved => {
+                                    // Who approved, with why: each item's verdict in the
+                                    // `running` event keeps its own ruling's.
                                     let by = format!("approved by {}", decision.by);
-                                    verdict = verdict
-                                        .because("approval", decision.reason.clone().unwrap_or(by));
+                                    let reason = match &decision.reason {
+                                        Some(reason) => format!("{by}: {reason}"),
+                                        None => by,
+                                    };
+                                    verdict = verdict.because("approval", reason);
                                 }
                                 Some(decision) => {
                                     let denied = Verdict::deny(

@@ -431,6 +431,19 @@ fn one_for_each_item_can_wait_for_approval_and_be_approved_alone() {
         .unwrap();
     let starts = ledger.turn(at(1)).unwrap();
     assert_eq!(starts[0].actions.all().len(), 3, "every item runs");
+    // The item's verdict says who approved it, and why: only the last ruling readies the step.
+    let batch = ledger.take_batch();
+    let running = (batch.transitions().iter())
+        .find_map(|transition| match transition {
+            crate::state::Transition::Step(step) if step.to == StepState::Running => Some(step),
+            _ => None,
+        })
+        .unwrap();
+    let verdicts = &running.detail.as_ref().unwrap()["verdicts"];
+    assert_eq!(
+        verdicts[1]["reasons"],
+        json!(["this item needs a person", "approved by ann: looks right"])
+    );
 }
 
 #[test]
