@@ -63,6 +63,19 @@ fn event_buffer(plan: &Plan) -> usize {
     }
 }
 
+/// Does `work` on a task of its own and waits for it: a caller that stops waiting does not
+/// stop it half way ([`Engine`]'s cancel-safe methods). Its panic is the caller's.
+async fn to_the_end<T: Send + 'static>(
+    work: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        // The runtime shut down under it.
+        Err(_) => Err(Error::ShutDown),
+    }
+}
+
 /// The engine: loads workflows and runs them durably in one store.
 ///
 /// Built with [`Engine::builder`] (an SQLite file) or [`Engine::builder_with_store`]; cheap
@@ -70,6 +83,15 @@ fn event_buffer(plan: &Plan) -> usize {
 /// never by two at once; [`Engine::shutdown`] stops them all, leaving the runs resumable.
 /// Dropping every clone of an engine does not: its runs' tasks go on to their ends on the
 /// runtime, holding their leases, as spawned tokio tasks do.
+///
+/// The methods that start or take over a run ([`start`](Engine::start),
+/// [`start_with_id`](Engine::start_with_id), [`resume`](Engine::resume),
+/// [`resume_waiting`](Engine::resume_waiting), [`recover`](Engine::recover),
+/// [`retry`](Engine::retry)) are cancel-safe: they do their work on a task of their own, so a
+/// caller that stops waiting (a timeout, a `select!`) does not stop it half way — a run it
+/// recorded or took over is driven to its end as one whose [`RunHandle`] was dropped, never
+/// left `running` with nothing driving it.
+///
 /// See the crate documentation for an example.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -140,8 +162,11 @@ impl Engine {
     /// Starts a run of `plan` with `input` under a new id: checks the input and the
     /// executors, records the run, drives it.
     pub async fn start(&self, plan: Plan, input: Value) -> Result<RunHandle> {
-        self.create(Uuid::now_v7(), Arc::new(plan), input, None)
-            .await
+        let engine = self.clone();
+        to_the_end(
+            async move { (engine.create(Uuid::now_v7(), Arc::new(plan), input, None)).await },
+        )
+        .await
     }
 
     /// Starts a run under the caller's `id`, idempotently: when a run with this id exists
@@ -149,6 +174,12 @@ impl Engine {
     /// resumed instead (or [`Error::Finished`] reports how it ended); with another workflow
     /// or input, [`Error::RunExists`].
     pub async fn start_with_id(&self, id: Uuid, plan: Plan, input: Value) -> Result<RunHandle> {
+        let engine = self.clone();
+        to_the_end(async move { engine.start_with_id_now(id, plan, input).await }).await
+    }
+
+    /// What [`Engine::start_with_id`] does, on the caller's task.
+    async fn start_with_id_now(&self, id: Uuid, plan: Plan, input: Value) -> Result<RunHandle> {
         let plan = Arc::new(plan);
         let snapshot = Snapshot::of(Arc::clone(&plan))?;
         let hash = snapshot.hash().to_owned();
@@ -210,7 +241,10 @@ impl Engine {
             workflow_name: plan.workflow().name.clone(),
             definition,
             input: Arc::new(input.to_string()),
-            guard: (self.inner.guard.as_ref()).map(|guard| guard.snapshot().unwrap_or_default()),
+            guard: match &self.inner.guard {
+                Some(guard) => Some(error::snapshot(guard.as_ref(), id)?),
+                None => None,
+            },
             steps: plan.steps().iter().map(|step| step.id.clone()).collect(),
             max_output_bytes: self.inner.max_output_bytes,
             cwd: self.inner.cwd.clone(),
@@ -262,7 +296,8 @@ impl Engine {
             at: Utc::now(),
             waited: false,
         };
-        self.take_over(run_id, Some(continued)).await
+        let (engine, run_id) = (self.clone(), run_id.to_owned());
+        to_the_end(async move { engine.take_over(&run_id, Some(continued)).await }).await
     }
 
     /// The plan of run `run_id` (or a unique prefix of it) as it stands: its stored
@@ -284,7 +319,9 @@ impl Engine {
             waited: true,
         };
         loop {
-            match self.take_over(run_id, Some(continued)).await {
+            let (engine, run) = (self.clone(), run_id.to_owned());
+            let taken = to_the_end(async move { engine.take_over(&run, Some(continued)).await });
+            match taken.await {
                 Err(Error::LeaseHeld { expires, .. }) => {
                     let until_expiry = (expires - Utc::now()).to_std().unwrap_or_default();
                     tokio::time::sleep(
@@ -310,6 +347,12 @@ impl Engine {
     /// are taken over all the same: one bad run holds no other run's recovery hostage, and
     /// no run is taken over and then left.
     pub async fn recover(&self) -> Result<Vec<(Uuid, Result<RunHandle>)>> {
+        let engine = self.clone();
+        to_the_end(async move { engine.recover_now().await }).await
+    }
+
+    /// What [`Engine::recover`] does, on the caller's task.
+    async fn recover_now(&self) -> Result<Vec<(Uuid, Result<RunHandle>)>> {
         let now = Utc::now();
         let unfinished = self.inner.store.unfinished_runs().await?;
         let unfinished = unfinished.into_iter().map(|run_id| (run_id, None));

@@ -244,15 +244,27 @@ pub enum Error {
         /// The engine's executors, comma-separated.
         known: String,
     },
-    /// The guard panicked in [`Guard::rate_limits`]: limits it cannot tell are not guessed,
-    /// so nothing is driven by it. The engine is not opened; a run is not started, or not
-    /// taken over (resumed, recovered, retried), nothing written to it and its lease given
-    /// back. (A panic in [`Guard::judge`] denies the action instead: the run goes on.)
-    #[error("{}the guard panicked in its rate_limits(): {message}", of_run(*.run))]
+    /// The guard panicked in [`Guard::rate_limits`] or [`Guard::snapshot`]: what it cannot
+    /// tell is not guessed, so nothing is driven by it. The engine is not opened; a run is
+    /// not started, or not taken over (resumed, recovered, retried), nothing written to it
+    /// and its lease given back. (A panic in [`Guard::judge`] denies the action instead: the
+    /// run goes on; one in [`Guard::restore`] is an [`Error::Guard`] of the run.)
+    #[error("{}the guard panicked in its {method}(): {message}", of_run(*.run))]
     GuardPanicked {
-        /// The run the limits were asked for, if any.
+        /// The run the guard was asked about, if any.
         run: Option<Uuid>,
+        /// The method that panicked: `rate_limits` or `snapshot`.
+        method: &'static str,
         /// What the panic said.
+        message: String,
+    },
+    /// A setting of the [`EngineBuilder`](crate::EngineBuilder) that would break what the
+    /// engine promises; the engine is not opened.
+    #[error("{setting}: {message}")]
+    Setting {
+        /// The builder's method that set it.
+        setting: &'static str,
+        /// What is wrong, and what the least setting is.
         message: String,
     },
     /// The guard a run started with cannot judge it again (its snapshot cannot be restored).
@@ -336,12 +348,25 @@ pub(crate) fn rate_limits(guard: Option<&dyn Guard>, run: Option<Uuid>) -> Resul
     let Some(guard) = guard else {
         return Ok(Vec::new());
     };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| guard.rate_limits())).map_err(
-        |panic| Error::GuardPanicked {
+    caught(run, "rate_limits", || guard.rate_limits())
+}
+
+/// `guard`'s snapshot for the new run `run`; its panic caught, as [`Error::GuardPanicked`].
+pub(crate) fn snapshot(guard: &dyn Guard, run: Uuid) -> Result<String> {
+    caught(Some(run), "snapshot", || {
+        guard.snapshot().unwrap_or_default()
+    })
+}
+
+/// What `ask` answers of the guard's `method`; its panic caught, as [`Error::GuardPanicked`].
+fn caught<T>(run: Option<Uuid>, method: &'static str, ask: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(ask)).map_err(|panic| {
+        Error::GuardPanicked {
             run,
+            method,
             message: panic_message(&*panic),
-        },
-    )
+        }
+    })
 }
 
 /// What a caught panic said (its `&str` or `String` payload), for the error that replaces it.

@@ -77,6 +77,12 @@ pub enum LeaseAttempt {
 /// How long a lease lasts unless renewed; renewed every third of it.
 pub(crate) const LEASE_TTL: Duration = Duration::from_secs(30);
 
+/// The shortest lease an engine takes ([`EngineBuilder::lease_ttl`]): its renewal, every
+/// third of it, must come before it ends even when a commit waits for the database.
+///
+/// [`EngineBuilder::lease_ttl`]: crate::EngineBuilder::lease_ttl
+pub const MIN_LEASE_TTL: Duration = Duration::from_secs(1);
+
 /// The lease holder that stands for this process (a fresh owner id per engine).
 pub(crate) fn this_process() -> LeaseHolder {
     let pid = std::process::id();

@@ -88,7 +88,7 @@ pub use expr::{
 };
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
 pub use item::ItemRecord;
-pub use lease::{Lease, LeaseAttempt, LeaseHolder};
+pub use lease::{Lease, LeaseAttempt, LeaseHolder, MIN_LEASE_TTL};
 pub use load::{
     LoadError, Place, Problem, check_params, document_schema, load_document, load_file, load_json,
     load_snapshot, load_str, read_document,

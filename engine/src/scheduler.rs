@@ -32,9 +32,9 @@ use crate::lease::LeaseHolder;
 use crate::plan::StepIndex;
 use crate::report::RunReport;
 use crate::store::{CommitReport, NewRun, Store};
-pub(crate) use ledger::{Committed, Judge, Redrive, in_plan_order, kept_outputs};
 #[cfg(test)]
 pub(crate) use ledger::JUDGING_SLICE;
+pub(crate) use ledger::{Committed, Judge, Redrive, in_plan_order, kept_outputs};
 use ledger::{Input, Ledger, Start};
 use task::{Completion, ItemChannels, ItemEnd, RunningItems, run_attempt};
 

@@ -220,7 +220,8 @@ fn engine_code(error: &EngineError) -> u8 {
         // database named (its name, its file, its folder, whose it is, its state), the run
         // named (unknown, ambiguous, driven by a live engine or this one, ended, moved by
         // another engine), the policy (not restored, a misspelt executor, a panic in it
-        // before anything ran), a command the run cannot take.
+        // before anything ran), a command the run cannot take, a setting (`--max-output 0`
+        // is refused before the engine opens).
         E::Load(_)
         | E::Input(_)
         | E::NotAFileName(_)
@@ -249,7 +250,8 @@ fn engine_code(error: &EngineError) -> u8 {
         | E::UnknownRateLimit { .. }
         | E::GuardPanicked { .. }
         | E::Guard { .. }
-        | E::Refused { .. } => BAD_INPUT,
+        | E::Refused { .. }
+        | E::Setting { .. } => BAD_INPUT,
         // The store failed under the command (the disk full, a file-size limit, an I/O
         // error, the file replaced, the lease lost), or cairn did (a bug).
         E::Database(_)

@@ -10,7 +10,7 @@ use super::{DEFAULT_MAX_OUTPUT_BYTES, Engine};
 use crate::error::{self, Error, Result};
 use crate::executor::{Executor, Executors};
 use crate::guard::Guard;
-use crate::lease::{self, LEASE_TTL};
+use crate::lease::{self, LEASE_TTL, MIN_LEASE_TTL};
 use crate::scheduler::Shared;
 use crate::store::{Durability, SqliteStore, Store, StoreOptions};
 
@@ -89,8 +89,9 @@ impl EngineBuilder {
         self
     }
 
-    /// Caps one step's serialized output in the runs this engine starts (default 1 MiB); a
-    /// bigger output fails the step. The cap is stored with each run: a run taken over
+    /// Caps one step's serialized output in the runs this engine starts (default 1 MiB; not
+    /// 0, which would fail every step: [`open`](Self::open) refuses it); a bigger output
+    /// fails the step. The cap is stored with each run: a run taken over
     /// (resumed, recovered, retried) keeps its own, whatever the engine's, unless
     /// [`override_max_output_bytes`](Self::override_max_output_bytes) says otherwise.
     pub fn max_output_bytes(mut self, bytes: usize) -> Self {
@@ -107,7 +108,9 @@ impl EngineBuilder {
         self
     }
 
-    /// How long a run's lease lasts unless renewed (default 30 s).
+    /// How long a run's lease lasts unless renewed (default 30 s; at least [`MIN_LEASE_TTL`],
+    /// or [`open`](Self::open) refuses it: a lease that ends before its renewal, every third
+    /// of it, lets another engine take over a run this one drives).
     pub fn lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self
@@ -122,6 +125,7 @@ impl EngineBuilder {
     /// runs, the one its guard judges a relative `with.cwd` from, [`Facts::cwd`](crate::Facts::cwd),
     /// and approvals are bound to).
     pub async fn open(self) -> Result<Engine> {
+        self.check_settings()?;
         let limits = error::rate_limits(self.guard.as_deref(), None)?;
         if let Some(limit) =
             (limits.into_iter()).find(|limit| !self.executors.contains_key(&limit.executor))
@@ -160,6 +164,32 @@ impl EngineBuilder {
     }
 }
 
+impl EngineBuilder {
+    /// Refuses the settings that would break what the engine promises
+    /// ([`Error::Setting`]).
+    fn check_settings(&self) -> Result<()> {
+        let refused = |setting, message: String| Err(Error::Setting { setting, message });
+        if self.lease_ttl < MIN_LEASE_TTL {
+            let message = format!(
+                "a lease of {:?} may end before it is renewed (every third of it), and another \
+                 engine would take over the runs this one drives; the least is {:?}",
+                self.lease_ttl, MIN_LEASE_TTL
+            );
+            return refused("lease_ttl", message);
+        }
+        for (setting, bytes) in [
+            ("max_output_bytes", Some(self.max_output_bytes)),
+            ("override_max_output_bytes", self.max_output_override),
+        ] {
+            if bytes == Some(0) {
+                let message = "a cap of 0 bytes would fail every step; the least is 1".to_owned();
+                return refused(setting, message);
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -190,12 +220,41 @@ mod tests {
             .await;
         let error = opened.unwrap_err();
         assert!(
-            matches!(&error, Error::GuardPanicked { run: None, message } if message == "limits out of reach"),
+            matches!(&error, Error::GuardPanicked { run: None, message, .. } if message == "limits out of reach"),
             "{error:?}"
         );
         assert_eq!(
             error.to_string(),
             "the guard panicked in its rate_limits(): limits out of reach"
         );
+    }
+
+    #[tokio::test]
+    async fn a_lease_shorter_than_the_least_or_a_cap_of_zero_bytes_is_refused_by_open() {
+        let builder = || Engine::builder_with_store(Arc::new(MemoryStore::new()));
+        let short = crate::MIN_LEASE_TTL - std::time::Duration::from_millis(1);
+        let refusals = [
+            (
+                builder().lease_ttl(std::time::Duration::ZERO),
+                "lease_ttl: a lease of 0ns",
+            ),
+            (builder().lease_ttl(short), "lease_ttl: a lease of 999ms"),
+            (
+                builder().max_output_bytes(0),
+                "max_output_bytes: a cap of 0 bytes",
+            ),
+            (
+                builder().override_max_output_bytes(0),
+                "override_max_output_bytes: a cap of 0 bytes",
+            ),
+        ];
+        for (builder, refusal) in refusals {
+            let error = builder.open().await.map(|_| ()).unwrap_err();
+            assert!(error.to_string().starts_with(refusal), "{error}");
+        }
+        let least = builder()
+            .lease_ttl(crate::MIN_LEASE_TTL)
+            .max_output_bytes(1);
+        assert!(least.open().await.is_ok());
     }
 }

@@ -431,6 +431,12 @@ impl Engine {
     /// # Ok(()) }
     /// ```
     pub async fn retry(&self, run_id: &str, from: Option<&str>) -> Result<RunHandle> {
+        let (engine, run_id, from) = (self.clone(), run_id.to_owned(), from.map(str::to_owned));
+        super::to_the_end(async move { engine.retry_now(&run_id, from.as_deref()).await }).await
+    }
+
+    /// What [`Engine::retry`] does, on the caller's task.
+    async fn retry_now(&self, run_id: &str, from: Option<&str>) -> Result<RunHandle> {
         if self.inner.shutdown.is_cancelled() {
             return Err(Error::ShutDown);
         }

@@ -176,7 +176,7 @@ async fn a_driver_whose_lease_was_taken_stops_its_attempts_and_leaves_the_run_to
     let store = Arc::new(MemoryStore::new());
     let engine = Engine::builder_with_store(store.clone())
         .executor("chatty", Arc::new(Chatty))
-        .lease_ttl(Duration::from_millis(300))
+        .lease_ttl(crate::MIN_LEASE_TTL)
         .open()
         .await
         .unwrap();
@@ -198,7 +198,7 @@ async fn a_driver_whose_lease_was_taken_stops_its_attempts_and_leaves_the_run_to
         .unwrap();
     assert_eq!(taken, crate::lease::LeaseAttempt::Acquired);
     // The driver's next renewal finds out; its hour-long attempt is stopped (a guard
-    // against a hang: the renewal comes every 100 ms).
+    // against a hang: the renewal comes every third of a second).
     let stopped = tokio::time::timeout(Duration::from_secs(60), handle.wait()).await;
     let error = stopped
         .expect("the driver went on without its lease")

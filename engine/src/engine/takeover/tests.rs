@@ -285,3 +285,122 @@ async fn a_guard_whose_rate_limits_panic_starts_no_run() {
     let runs = engine.runs(&RunFilter::default()).await.unwrap();
     assert!(runs.is_empty(), "{runs:?}");
 }
+
+/// Allows every action; panics when asked for a snapshot (`in_snapshot`), or to restore its
+/// own (another's it restores as a [`SendsAtRestore`]).
+#[derive(Debug)]
+struct PanicsInSnapshots {
+    in_snapshot: bool,
+}
+
+impl Guard for PanicsInSnapshots {
+    fn judge(&self, _action: &Action, _facts: &Facts<'_>) -> Verdict {
+        Verdict::allow()
+    }
+
+    fn snapshot(&self) -> Option<String> {
+        if self.in_snapshot {
+            panic!("no snapshot today");
+        }
+        Some("a policy".into())
+    }
+
+    fn restore(&self, snapshot: &str) -> Result<Arc<dyn Guard>, GuardError> {
+        if snapshot == "a policy" {
+            panic!("cannot read it")
+        }
+        Ok(Arc::new(SendsAtRestore::default()))
+    }
+}
+
+#[tokio::test]
+async fn a_guard_that_panics_in_its_snapshot_starts_no_run() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("counts", Arc::new(Counts::default()))
+        .guard(Arc::new(PanicsInSnapshots { in_snapshot: true }))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "h", "steps": [{"id": "b", "executor": "counts"}]});
+    let plan = engine.load_str(&workflow.to_string(), "h.json").unwrap();
+    let refused = engine.start(plan, json!({})).await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .ends_with("the guard panicked in its snapshot(): no snapshot today"),
+        "{refused}"
+    );
+    assert!(engine.runs(&RunFilter::default()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_guard_that_panics_restoring_a_runs_snapshot_refuses_that_run_alone() {
+    let store = Arc::new(MemoryStore::new());
+    let guard = Arc::new(PanicsInSnapshots { in_snapshot: false });
+    let (first, _) = stopped_after_a(&store, guard.clone()).await;
+    let (second, counts) = stopped(&store).await;
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("gated", Arc::new(Gated::default()))
+        .executor("counts", counts.clone())
+        .guard(guard)
+        .open()
+        .await
+        .unwrap();
+    let refused = engine.resume(&first).await.map(|_| ()).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        format!(
+            "run {first}: cannot restore the guard it started with: the guard panicked in \
+             restore(): cannot read it"
+        )
+    );
+    // The other run, whose snapshot restores, is recovered all the same.
+    let recovered = engine.recover().await.unwrap();
+    let results: Vec<(String, bool)> = (recovered.into_iter())
+        .map(|(run, result)| (run.to_string(), result.is_ok()))
+        .collect();
+    assert!(results.contains(&(first, false)), "{results:?}");
+    assert!(results.contains(&(second, true)), "{results:?}");
+}
+
+/// A caller that stops waiting for a start or a resume (a timeout, a `select!`) after its
+/// first poll: the run is recorded or taken over, and driven to its end all the same.
+#[tokio::test]
+async fn a_start_or_a_resume_dropped_after_its_first_poll_still_drives_its_run() {
+    let store = Arc::new(MemoryStore::new());
+    let (run, counts) = stopped(&store).await;
+    let gated = Arc::new(Gated::default());
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("gated", gated.clone())
+        .executor("counts", counts.clone())
+        .guard(Arc::new(SendsAtRestore::default()))
+        .open()
+        .await
+        .unwrap();
+    {
+        let resumed = std::pin::pin!(engine.resume(&run));
+        assert!(futures::poll!(resumed).is_pending());
+    }
+    let workflow = json!({"name": "h", "steps": [{"id": "a", "executor": "gated"}]});
+    let plan = engine.load_str(&workflow.to_string(), "h.json").unwrap();
+    {
+        // (Over the in-memory store a start may end in its first poll, its handle dropped.)
+        let started = std::pin::pin!(engine.start(plan, json!({})));
+        let _ = futures::poll!(started);
+    }
+    // Both dropped: the resumed run's `b` runs, the new run's `a` starts.
+    let hang = std::time::Duration::from_secs(60);
+    let started = tokio::time::timeout(hang, gated.started.notified()).await;
+    started.expect("the start was dropped half way");
+    let counted = async {
+        while counts.0.load(SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(hang, counted)
+        .await
+        .expect("the resume was dropped half way");
+    gated.go.notify_one();
+    let runs = engine.runs(&RunFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+}

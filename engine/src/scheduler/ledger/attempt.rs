@@ -195,7 +195,9 @@ impl Ledger {
             self.keep_list(step, items);
         }
         let actions = Actions::Rendered(actions);
-        Ok(Started::Yes(self.start_of(step, executor, actions, for_each)))
+        Ok(Started::Yes(
+            self.start_of(step, executor, actions, for_each),
+        ))
     }
 
     /// The start of `step`'s attempt, marked running, which runs `actions` on `executor`

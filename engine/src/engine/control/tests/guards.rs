@@ -195,6 +195,14 @@ async fn a_stop_asked_by_another_task_while_a_window_is_judged_is_taken_before_t
     let items: Vec<u32> = (0..20).collect();
     let handle = engine.start(plan, json!({ "items": items })).await.unwrap();
     let report = handle.wait().await.unwrap();
-    assert_eq!(report.state, RunState::Running, "stopped unfinished, resumable");
-    assert_eq!(judged.load(SeqCst), 2, "judging stopped with the turn the stop came in");
+    assert_eq!(
+        report.state,
+        RunState::Running,
+        "stopped unfinished, resumable"
+    );
+    assert_eq!(
+        judged.load(SeqCst),
+        2,
+        "judging stopped with the turn the stop came in"
+    );
 }

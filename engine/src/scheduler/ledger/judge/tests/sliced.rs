@@ -28,7 +28,10 @@ fn sliced() -> (Ledger, Arc<AtomicUsize>) {
     let workflow = json!({"name": "g", "steps": [
         {"id": "a", "executor": "noop", "for_each": "${{ ['x', 'y', 'z'] }}"}
     ]});
-    (super::super::super::tests::new_judged_run(workflow, judge), judged)
+    (
+        super::super::super::tests::new_judged_run(workflow, judge),
+        judged,
+    )
 }
 
 #[test]
@@ -40,7 +43,10 @@ fn a_window_judged_over_several_turns_starts_once_with_every_item_each_judged_on
         let at_once = Some(chrono::DateTime::<chrono::Utc>::MIN_UTC);
         assert_eq!(ledger.next_wake(), at_once, "the next turn goes on judging");
         let moved = moves(&ledger.take_batch());
-        assert!(!moved.iter().any(|moved| moved.contains("running")), "{moved:?}");
+        assert!(
+            !moved.iter().any(|moved| moved.contains("running")),
+            "{moved:?}"
+        );
     }
     let starts = ledger.turn(at(2)).unwrap();
     assert_eq!(judged.load(Ordering::SeqCst), 3, "each action judged once");
@@ -60,7 +66,10 @@ fn a_cancel_between_two_turns_of_judging_is_taken_before_the_rest_is_judged() {
     assert!(ledger.turn(at(0)).unwrap().is_empty());
     ledger.take_batch();
     ledger
-        .apply(command(1, Command::Cancel(Request::new("ann", None))), at(1))
+        .apply(
+            command(1, Command::Cancel(Request::new("ann", None))),
+            at(1),
+        )
         .unwrap();
     assert!(ledger.turn(at(1)).unwrap().is_empty());
     assert_eq!(judged.load(Ordering::SeqCst), 1, "judging did not go on");
