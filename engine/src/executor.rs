@@ -349,6 +349,18 @@ impl ErrorClass {
         matches!(self, ErrorClass::Cancelled | ErrorClass::Denied)
     }
 
+    /// Whether only the engine gives this class (`interrupted`, `denied`, `stalled`,
+    /// `invalid_plan`): an executor's failure of one is taken as its bad output.
+    pub fn is_the_engines(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::Interrupted
+                | ErrorClass::Denied
+                | ErrorClass::Stalled
+                | ErrorClass::InvalidPlan
+        )
+    }
+
     /// The class's name as written in files and output.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -35,7 +35,9 @@ type Function = Arc<dyn Fn(Value, Action) -> BoxedCall + Send + Sync>;
 ///   when it is written literally in the workflow file).
 ///
 /// Cancellation and the deadline drop the future ([`ErrorClass::Cancelled`],
-/// [`ErrorClass::Timeout`]).
+/// [`ErrorClass::Timeout`]). A function gives no sign of life while it works: under a
+/// `heartbeat` shorter than its work, its step stalls (implement
+/// [`Executor`] to report progress through its `ExecContext`).
 ///
 /// ```
 /// use cairn_executors::FunctionExecutor;

@@ -269,8 +269,13 @@ impl Engine {
             run: record.id,
             error: GuardError(message.to_owned()),
         };
-        let engine_guard = (self.inner.guard.clone())
-            .ok_or_else(|| refused("the run was started with a guard, and this engine has none"))?;
+        let engine_guard = (self.inner.guard.clone()).ok_or_else(|| {
+            refused(
+                "the run was started with a guard, and this engine has none (open it with \
+                     that guard, or with one that restores it from its snapshot, such as \
+                     cairn_guards::Restorer)",
+            )
+        })?;
         let guard = if snapshot.is_empty() {
             engine_guard
         } else {

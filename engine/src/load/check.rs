@@ -284,6 +284,9 @@ impl<'a> Checker<'a> {
                 let names = self.executors.keys().map(String::as_str);
                 let hint = match closest(executor, names) {
                     Some(known) => format!("did you mean `{known}`?"),
+                    None if self.executors.is_empty() => {
+                        "the engine has no executors: register them with its builder".to_owned()
+                    }
                     None => format!("known: {}", known_names(self.executors)),
                 };
                 self.problem(

@@ -259,6 +259,17 @@ fn five_mistakes_are_five_problems() {
 }
 
 #[test]
+fn an_engine_without_executors_says_so_rather_than_listing_none() {
+    let source = r#"{"name": "w", "steps": [{"id": "a", "executor": "noop"}]}"#;
+    let error = load_str(source, "w.json", &Executors::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "w.json:/steps/0/executor: unknown executor `noop` (the engine has no executors: \
+         register them with its builder)"
+    );
+}
+
+#[test]
 fn node_kinds_and_group_keys() {
     let found = problems(
         r#"{"name": "k", "steps": [

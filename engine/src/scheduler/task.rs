@@ -321,6 +321,18 @@ async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) 
                 format!("the executor panicked: {message}"),
             )
         });
+    // A class only the engine gives would say what did not happen (a denial no guard
+    // made, an interruption the run would be resumed for): it is the executor's bad output.
+    if let Err(error) = &mut outcome.result
+        && error.class.is_the_engines()
+    {
+        let class = error.class.as_str();
+        error.message = format!(
+            "the executor failed with class `{class}`, which only the engine gives: {}",
+            error.message
+        );
+        error.class = ErrorClass::BadOutput;
+    }
     if let Ok(output) = &outcome.result
         && let Err(too_deep) = nesting::check(output, 0)
     {
@@ -444,6 +456,39 @@ mod tests {
         assert_eq!((end.index, end.outcome.result), (1, Ok(json!("done"))));
         let completion = attempt.await.unwrap();
         assert!(completion.outcome.result.is_ok(), "every item was reported");
+    }
+
+    /// Fails with the class `with.class` names.
+    #[derive(Debug)]
+    struct FailsAs;
+
+    #[async_trait]
+    impl Executor for FailsAs {
+        async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+            let class: ErrorClass = serde_json::from_value(action.params["class"].clone()).unwrap();
+            Outcome::failure(class, "said so")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_class_only_the_engine_gives_is_an_executors_bad_output() {
+        let action = |class: &str| Action {
+            params: json!({ "class": class }),
+            ..item_action(0)
+        };
+        for class in ["interrupted", "denied", "stalled", "invalid_plan"] {
+            let outcome = guarded(Arc::new(FailsAs), action(class), ExecContext::new()).await;
+            let error = outcome.result.unwrap_err();
+            assert_eq!(error.class, ErrorClass::BadOutput, "{class}");
+            assert_eq!(
+                error.message,
+                format!(
+                    "the executor failed with class `{class}`, which only the engine gives: said so"
+                )
+            );
+        }
+        let outcome = guarded(Arc::new(FailsAs), action("transient"), ExecContext::new()).await;
+        assert_eq!(outcome.result.unwrap_err().class, ErrorClass::Transient);
     }
 
     /// Outputs `with.levels` arrays nested one in the other, built without recursion.
