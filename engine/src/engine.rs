@@ -82,7 +82,9 @@ async fn to_the_end<T: Send + 'static>(
 /// to clone and share. Each run it starts or resumes is driven by a task of its own, and
 /// never by two at once; [`Engine::shutdown`] stops them all, leaving the runs resumable.
 /// Dropping every clone of an engine does not: its runs' tasks go on to their ends on the
-/// runtime, holding their leases, as spawned tokio tasks do.
+/// runtime, holding their leases, as spawned tokio tasks do. Dropping the runtime stops them
+/// where they are: their runs stay `running`, their leases held until they expire (the
+/// lease's time to live, 30 s by default), when any engine may resume them.
 ///
 /// The methods that start or take over a run ([`start`](Engine::start),
 /// [`start_with_id`](Engine::start_with_id), [`resume`](Engine::resume),

@@ -331,6 +331,12 @@ fn lease_held(run: Uuid, holder: &LeaseHolder, expires: &DateTime<Utc>) -> Strin
             "run {run}: pid {pid} on {host} holds its lease (lease {owner}) until {expires} to \
              carry out a pause or a cancel sent to it, not to drive it"
         )
+    } else if crate::lease::is_this_process(holder) {
+        format!(
+            "run {run} is being driven by another engine of this process (lease {owner}) until \
+             {expires}: an engine whose runtime was dropped holds its runs' leases until they \
+             expire"
+        )
     } else {
         format!("run {run} is being driven by pid {pid} on {host} (lease {owner}) until {expires}")
     }
@@ -382,25 +388,35 @@ mod tests {
     use crate::lease::this_process;
 
     #[test]
-    fn a_lease_held_says_whether_its_holder_drives_the_run_or_carries_out_a_command() {
+    fn a_lease_held_says_who_holds_it_and_whether_to_drive_the_run_or_carry_out_a_command() {
         let (run, expires) = (Uuid::nil(), Utc::now());
         let said = |holder: LeaseHolder| {
-            let pid = holder.pid;
-            let said = Error::LeaseHeld {
+            Error::LeaseHeld {
                 run,
                 holder,
                 expires,
             }
-            .to_string();
-            assert!(said.contains(&format!("pid {pid} on")), "{said}");
-            said
+            .to_string()
         };
-        let driver = said(this_process());
-        assert!(driver.contains("is being driven by pid"), "{driver}");
-        let applying = said(this_process().applying_commands());
+        let another = LeaseHolder {
+            pid: std::process::id() + 1,
+            ..this_process()
+        };
+        let pid = another.pid;
+        let driver = said(another.clone());
+        assert!(
+            driver.contains(&format!("is being driven by pid {pid} on")),
+            "{driver}"
+        );
+        let applying = said(another.applying_commands());
         assert!(
             applying.ends_with("to carry out a pause or a cancel sent to it, not to drive it"),
             "{applying}"
+        );
+        let here = said(this_process());
+        assert!(
+            here.contains("is being driven by another engine of this process"),
+            "{here}"
         );
     }
 }

@@ -94,6 +94,12 @@ pub(crate) fn this_process() -> LeaseHolder {
     }
 }
 
+/// Whether `holder` is this very process (another engine of it, or one whose runtime was
+/// dropped while it drove runs: their leases hold until they expire).
+pub(crate) fn is_this_process(holder: &LeaseHolder) -> bool {
+    holder.pid == std::process::id() && holder.host == host_name()
+}
+
 /// Whether `holder` is known to be gone: it ran on this host and its process is not there,
 /// or is a zombie (killed, not yet reaped by its parent: it will never renew its lease).
 pub(crate) fn is_void(holder: &LeaseHolder) -> bool {
