@@ -110,3 +110,10 @@ pub use store::{
 pub use text::{cut, lossless_text, path_text};
 /// Run ids are UUIDs (v7: time-ordered); re-exported so an embedder needs no `uuid` of its own.
 pub use uuid::Uuid;
+/// What an [`Executor`] (or a [`Store`]) is implemented with; re-exported, as are the types
+/// below, so an embedder names them without crates and versions of its own.
+pub use async_trait::async_trait;
+/// The JSON Schema an executor declares for its parameters ([`Executor::params_schema`]).
+pub use schemars::Schema;
+/// How an attempt is told to stop ([`ExecContext::cancel`]).
+pub use tokio_util::sync::CancellationToken;

@@ -65,18 +65,22 @@ impl EngineBuilder {
         self
     }
 
-    /// How hard SQLite commits are pushed to disk (default [`Durability::Normal`]).
+    /// How hard SQLite commits are pushed to disk (default [`Durability::Normal`]). For the
+    /// SQLite file of [`Engine::builder`]; a store given to
+    /// [`Engine::builder_with_store`] keeps its own settings, and this does nothing there.
     pub fn durability(self, durability: Durability) -> Self {
         self.sqlite(|options| options.durability = durability)
     }
 
     /// How long to wait for another process's database lock before giving up (default 5 s).
+    /// For the SQLite file of [`Engine::builder`] only, as [`durability`](Self::durability).
     pub fn busy_timeout(self, timeout: Duration) -> Self {
         self.sqlite(|options| options.busy_timeout = timeout)
     }
 
     /// Whether a missing SQLite database is created (default) or refused: readers that only
-    /// look at existing runs say `false`.
+    /// look at existing runs say `false`. For the SQLite file of [`Engine::builder`] only, as
+    /// [`durability`](Self::durability).
     pub fn create_database(self, create: bool) -> Self {
         self.sqlite(|options| options.create = create)
     }
