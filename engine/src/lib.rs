@@ -69,6 +69,9 @@ mod store;
 mod text;
 
 pub use approval::{Approval, ApprovalDecision, action_hash};
+/// What an [`Executor`] (or a [`Store`]) is implemented with; re-exported, as are the types
+/// below, so an embedder names them without crates and versions of its own.
+pub use async_trait::async_trait;
 pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
     Backoff, Defaults, Duration, ENV_NAME_PATTERN, ID_PATTERN, Limits, MAX_DURATION,
@@ -97,6 +100,8 @@ pub use nesting::{TooDeep, read_output};
 pub use plan::{Addition, Graph, Plan, PlanStep, Spent, StepIndex, Supersession};
 pub use problem::closest;
 pub use report::{RunFilter, RunReport, RunSummary, RunView, StepView};
+/// The JSON Schema an executor declares for its parameters ([`Executor::params_schema`]).
+pub use schemars::Schema;
 pub use state::{
     Batch, IllegalTransition, RunState, RunTransition, StepState, StepTransition, Transition,
     UnknownState,
@@ -108,12 +113,7 @@ pub use store::{
     StepRecord, Store, StoreOptions,
 };
 pub use text::{cut, lossless_text, path_text};
-/// Run ids are UUIDs (v7: time-ordered); re-exported so an embedder needs no `uuid` of its own.
-pub use uuid::Uuid;
-/// What an [`Executor`] (or a [`Store`]) is implemented with; re-exported, as are the types
-/// below, so an embedder names them without crates and versions of its own.
-pub use async_trait::async_trait;
-/// The JSON Schema an executor declares for its parameters ([`Executor::params_schema`]).
-pub use schemars::Schema;
 /// How an attempt is told to stop ([`ExecContext::cancel`]).
 pub use tokio_util::sync::CancellationToken;
+/// Run ids are UUIDs (v7: time-ordered); re-exported so an embedder needs no `uuid` of its own.
+pub use uuid::Uuid;

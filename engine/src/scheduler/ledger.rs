@@ -588,6 +588,14 @@ impl Ledger {
         let max_parallel = self.plan.workflow().limits.max_parallel as usize;
         let mut starts = Vec::new();
         self.unpark(now);
+        // A window half judged goes on first: its room (under a rate limit, a budget) was
+        // counted when its judging began, before any step the turn lets out.
+        if let Some(judging) = &self.judging
+            && let Some(at) = self.ready.iter().position(|&step| step == judging.step)
+            && let Some(step) = self.ready.remove(at)
+        {
+            self.ready.push_front(step);
+        }
         while self.running.len() < max_parallel {
             let Some(step) = self.ready.pop_front() else {
                 // A step let out may not have started (skipped, say), leaving room.

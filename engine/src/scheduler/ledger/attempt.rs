@@ -40,7 +40,7 @@ pub(super) enum Started {
 /// An attempt's window whose judging a turn left unfinished ([`Started::Later`]).
 #[derive(Debug)]
 pub(super) struct Judging {
-    step: StepIndex,
+    pub(super) step: StepIndex,
     attempt: u32,
     executor: String,
     rendered: Rendered,

@@ -91,3 +91,28 @@ fn a_pause_or_a_drain_between_two_turns_of_judging_stops_it_without_turning_agai
         assert_eq!(ledger.next_wake(), None, "nothing to turn for");
     }
 }
+
+#[test]
+fn a_window_half_judged_goes_on_before_a_step_let_out_ahead_of_it() {
+    let judged = Arc::new(AtomicUsize::new(0));
+    let judge = Judge {
+        slice: Duration::ZERO,
+        ..judge_by(Counting(Arc::clone(&judged)), "/checkout")
+    };
+    let workflow = json!({"name": "g", "steps": [
+        {"id": "a", "executor": "noop", "for_each": "${{ ['x', 'y', 'z'] }}"},
+        {"id": "b", "executor": "noop"}
+    ]});
+    let mut ledger = super::super::super::tests::new_judged_run(workflow, judge);
+    assert!(ledger.turn(at(0)).unwrap().is_empty());
+    // `b` let out ahead of `a` (as a group's or a rate limit's room puts a step back).
+    ledger.ready.retain(|&step| step != 1);
+    ledger.ready.push_front(1);
+    assert!(
+        ledger.turn(at(1)).unwrap().is_empty(),
+        "`a` is judged on first"
+    );
+    assert_eq!(judged.load(Ordering::SeqCst), 2);
+    let starts = ledger.turn(at(2)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["a", "b"]);
+}
