@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -364,7 +364,7 @@ impl Engine {
             at: now,
             waited: false,
         };
-        let timed_out = self.paused_past_deadline(now).await?;
+        let timed_out = self.inner.store.paused_past_deadline(now).await?;
         let timed_out = timed_out.into_iter().map(|run_id| (run_id, Some(ending)));
         let mut resumed = futures::stream::iter(unfinished.chain(timed_out))
             .map(|(run_id, continued)| async move {
@@ -386,27 +386,6 @@ impl Engine {
             }
         }
         Ok(recovered)
-    }
-
-    /// The paused runs whose deadline had passed at `now`, oldest first (a run whose record
-    /// cannot be read is left out: a recovery of the others goes on).
-    async fn paused_past_deadline(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
-        let store = &self.inner.store;
-        let paused = RunFilter {
-            states: vec![RunState::Paused],
-            limit: None,
-        };
-        let mut past = Vec::new();
-        for run in store.runs(&paused).await?.into_iter().rev() {
-            match store.find_run(&run.id.to_string()).await {
-                Ok(record) if record.deadline.is_some_and(|deadline| deadline <= now) => {
-                    past.push(run.id);
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(run = %run.id, %error, "paused run not read"),
-            }
-        }
-        Ok(past)
     }
 
     /// Stops driving every run: attempts are cancelled and recorded as interrupted, leases

@@ -184,6 +184,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Ids of the runs that have not ended and are not paused, oldest first.
     async fn unfinished_runs(&self) -> Result<Vec<Uuid>>;
 
+    /// Ids of the paused runs whose deadline is at or before `now`, oldest first: those a
+    /// recovery ends (failed, `timeout`), read without their records.
+    async fn paused_past_deadline(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>>;
+
     /// Up to `limit` events of a run numbered after `after` (0: from the first), in order: a
     /// long history read a page at a time.
     async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>>;

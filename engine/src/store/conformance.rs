@@ -25,6 +25,7 @@ mod given_back;
 mod grown;
 mod named;
 mod output_cap;
+mod paused;
 mod redrive;
 mod replies;
 mod stalls;
@@ -48,6 +49,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     a_run_id_is_created_once(&make().await).await;
     runs_are_found_by_id_or_unique_prefix(&make().await).await;
     listings_are_ordered(&make().await).await;
+    paused::only_paused_runs_past_their_deadline_are_listed_oldest_first(&make().await).await;
     commands::commands_and_approvals_are_kept_until_handled(&make().await).await;
     commands::a_runs_waiting_requests_are_read_by_run(&make().await).await;
     commands::a_pause_or_cancel_is_handled_by_the_runs_move_that_carries_it_out(&make().await)

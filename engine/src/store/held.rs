@@ -197,6 +197,10 @@ impl Store for Held {
         self.inner.unfinished_runs().await
     }
 
+    async fn paused_past_deadline(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        self.inner.paused_past_deadline(now).await
+    }
+
     async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>> {
         self.inner.history_page(run_id, after, limit).await
     }

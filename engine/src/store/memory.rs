@@ -360,6 +360,17 @@ impl Store for MemoryStore {
         Ok(unfinished.into_iter().map(|run| run.id).collect())
     }
 
+    async fn paused_past_deadline(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        let runs = self.runs.lock().await;
+        let mut past: Vec<&RunRecord> = (runs.values())
+            .map(|run| &run.record)
+            .filter(|run| run.state == RunState::Paused)
+            .filter(|run| run.deadline.is_some_and(|deadline| deadline <= now))
+            .collect();
+        past.sort_by_key(|run| (run.created_at, run.id));
+        Ok(past.into_iter().map(|run| run.id).collect())
+    }
+
     async fn history_page(&self, run_id: Uuid, after: i64, limit: usize) -> Result<Vec<Event>> {
         let runs = self.runs.lock().await;
         let events = runs.get(&run_id).map_or(&[][..], |run| &run.events);

@@ -491,6 +491,18 @@ impl Store for SqliteStore {
         rows.iter().map(|row| run_id(row, 0)).collect()
     }
 
+    async fn paused_past_deadline(&self, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        let rows = sqlx::query(
+            "SELECT id FROM runs WHERE state = 'paused' AND deadline_at <= ?1 \
+             ORDER BY created_at, id",
+        )
+        .bind(now.timestamp_millis())
+        .fetch_all(&self.reads)
+        .await
+        .map_err(self.fail())?;
+        rows.iter().map(|row| run_id(row, 0)).collect()
+    }
+
     async fn send_command(&self, run_id: Uuid, command: &Command) -> Result<()> {
         let command = CommandRow::new(run_id, command);
         self.writer.send_command(command).await.map(drop)
