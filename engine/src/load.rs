@@ -244,7 +244,7 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
 
 /// Reports the expressions of `readers` that read a step which does not come before theirs,
 /// except where that follows from another problem: the expression is wrong already, or the
-/// `needs` of its node (or of a group around it) were set aside.
+/// `needs` of its node (or of a group around it) were set aside (a typo of the key too).
 fn unordered_reads(plan: &Plan, readers: Range<plan::StepIndex>, report: &mut Report) {
     let reads = plan::unordered_reads(plan, readers);
     if reads.is_empty() {
@@ -252,9 +252,7 @@ fn unordered_reads(plan: &Plan, readers: Range<plan::StepIndex>, report: &mut Re
     }
     let known: std::collections::BTreeSet<Place> =
         report.problems.iter().map(|p| p.place.clone()).collect();
-    let lost_needs: Vec<String> = (report.removed.iter())
-        .filter_map(|removed| removed.strip_suffix("/needs").map(str::to_owned))
-        .collect();
+    let lost_needs: Vec<String> = report.lost("needs").map(str::to_owned).collect();
     for problem in reads {
         let consequence = match &problem.place {
             Place::Pointer(pointer) => {
@@ -326,6 +324,18 @@ impl Report {
         if !consequence {
             self.problems.push(problem);
         }
+    }
+
+    /// The pointers of the nodes that were given `key` but lost it to the schema's check: its
+    /// value was refused, or a key refused as unknown is likely a typo of it (`neds`). What
+    /// follows from the key's absence there is then no news.
+    fn lost<'r>(&'r self, key: &'r str) -> impl Iterator<Item = &'r str> + 'r {
+        (self.removed.iter()).filter_map(move |removed| {
+            let (node, given) = removed.rsplit_once('/')?;
+            let given = given.replace("~1", "/").replace("~0", "~");
+            let meant = given == key || check::closest_node_key(&given) == Some(key);
+            meant.then_some(node)
+        })
     }
 }
 

@@ -247,13 +247,7 @@ impl<'a> Checker<'a> {
     /// value was refused, or a key refused as unknown is likely a typo of it. What follows
     /// from the key's absence is then no news.
     fn lost(&self, pointer: &str, key: &str) -> bool {
-        let removed = (self.report.removed.iter())
-            .filter_map(|removed| removed.strip_prefix(pointer)?.strip_prefix('/'))
-            .filter(|removed| !removed.contains('/'));
-        removed.into_iter().any(|removed| {
-            let removed = removed.replace("~1", "/").replace("~0", "~");
-            removed == key || closest(&removed, node_keys()) == Some(key)
-        })
+        self.report.lost(key).any(|node| node == pointer)
     }
 
     /// Checks a step, or a node of no kind, which gets only the checks of what it has: it
@@ -484,6 +478,19 @@ impl<'a> Checker<'a> {
                 self.problem(pointer.clone(), message);
             }
         }
+    }
+}
+
+/// The key of a node that `given` (a key no node has) is likely a typo of.
+pub(super) fn closest_node_key(given: &str) -> Option<&'static str> {
+    closest(given, node_keys())
+}
+
+/// The key of a node that `given` is likely a typo of, if it is no key of a node.
+pub(super) fn meant_node_key(given: &str) -> Option<&'static str> {
+    match node_keys().any(|key| key == given) {
+        true => None,
+        false => closest_node_key(given),
     }
 }
 

@@ -71,6 +71,15 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
     }
 }
 
+/// Whether `pointer` is that of a node: a member of `steps`, a `pipeline` or a `parallel`.
+fn is_node(pointer: &str) -> bool {
+    let Some((list, index)) = pointer.rsplit_once('/') else {
+        return false;
+    };
+    let in_list = ["/steps", "/pipeline", "/parallel"].iter().any(|end| list.ends_with(end));
+    in_list && !index.is_empty() && index.bytes().all(|byte| byte.is_ascii_digit())
+}
+
 /// Deserializes `value`, reporting and removing whatever serde refuses until it succeeds;
 /// `None` when the value cannot be repaired (the top level is not an object, ...).
 pub(super) fn deserialize(mut value: Value, report: &mut Report) -> Option<Workflow> {
@@ -125,8 +134,18 @@ fn reset(value: &mut Value, pointer: &str, report: &mut Report) -> bool {
         || parent.ends_with("/parallel");
     match value.pointer_mut(parent) {
         Some(Value::Object(members)) => {
-            members.remove(&key);
+            let given = members.remove(&key);
             report.removed.push(pointer.to_owned());
+            // A key no node has, likely a typo of one this node lacks (`neds`, `di`): its
+            // value stands in for that key's in the checks after, set aside as its own, so
+            // that what follows from the typo (a read of a step it needs, a step naming its
+            // id) is not reported as news with a wrong fix.
+            let meant = (is_node(parent).then(|| super::check::meant_node_key(&key)).flatten())
+                .filter(|meant| !members.contains_key(*meant));
+            if let (Some(meant), Some(given)) = (meant, given) {
+                members.insert(meant.to_owned(), given);
+                report.removed.push(format!("{parent}/{}", escape(meant)));
+            }
             true
         }
         Some(Value::Array(items)) => match key

@@ -718,3 +718,24 @@ fn a_plan_reports_every_problem_whatever_their_order_as_a_file_does() {
         assert_eq!(found, places, "{plan}");
     }
 }
+
+#[test]
+fn a_typo_of_a_key_is_one_problem_not_the_problems_that_follow_from_it() {
+    let needs = r#"{"name": "t", "steps": [
+        {"id": "a", "executor": "noop", "with": {"output": 1}},
+        {"id": "b", "neds": ["a"], "executor": "noop", "with": {"output": "${{ steps.a.output }}"}}
+    ]}"#;
+    assert_eq!(
+        problems(needs),
+        ["w.json:/steps/1/neds: unknown key `neds` (did you mean `needs`?)"]
+    );
+    let id = r#"{"name": "t", "steps": [
+        {"id": "a", "executor": "noop", "with": {"output": 1}},
+        {"di": "b", "needs": ["a"], "executor": "noop"},
+        {"id": "c", "needs": ["b"], "executor": "noop", "with": {"output": "${{ steps.b.output }}"}}
+    ]}"#;
+    assert_eq!(
+        problems(id),
+        ["w.json:/steps/1/di: unknown key `di` (did you mean `id`?)"]
+    );
+}
