@@ -76,7 +76,9 @@ fn is_node(pointer: &str) -> bool {
     let Some((list, index)) = pointer.rsplit_once('/') else {
         return false;
     };
-    let in_list = ["/steps", "/pipeline", "/parallel"].iter().any(|end| list.ends_with(end));
+    let in_list = ["/steps", "/pipeline", "/parallel"]
+        .iter()
+        .any(|end| list.ends_with(end));
     in_list && !index.is_empty() && index.bytes().all(|byte| byte.is_ascii_digit())
 }
 
@@ -140,8 +142,10 @@ fn reset(value: &mut Value, pointer: &str, report: &mut Report) -> bool {
             // value stands in for that key's in the checks after, set aside as its own, so
             // that what follows from the typo (a read of a step it needs, a step naming its
             // id) is not reported as news with a wrong fix.
-            let meant = (is_node(parent).then(|| super::check::meant_node_key(&key)).flatten())
-                .filter(|meant| !members.contains_key(*meant));
+            let meant = (is_node(parent)
+                .then(|| super::check::meant_node_key(&key))
+                .flatten())
+            .filter(|meant| !members.contains_key(*meant));
             if let (Some(meant), Some(given)) = (meant, given) {
                 members.insert(meant.to_owned(), given);
                 report.removed.push(format!("{parent}/{}", escape(meant)));

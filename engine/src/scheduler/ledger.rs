@@ -344,6 +344,9 @@ pub(crate) struct Ledger {
     guard_hash: Option<String>,
     /// How long a turn judges before it leaves the rest to the next ([`Judge::slice`]).
     judging_slice: Duration,
+    /// When the turn's dispatch began: its judging, of one step's window or of many steps,
+    /// stops once it has taken [`Ledger::judging_slice`].
+    dispatching_since: std::time::Instant,
     /// The window whose judging a turn left unfinished, if any: the next turn goes on with it.
     judging: Option<Box<attempt::Judging>>,
     /// Whether the last turn left a window's judging unfinished: the next one comes at once.
@@ -587,6 +590,7 @@ impl Ledger {
     fn dispatch(&mut self, now: DateTime<Utc>) -> Result<Vec<Start>> {
         let max_parallel = self.plan.workflow().limits.max_parallel as usize;
         let mut starts = Vec::new();
+        self.dispatching_since = std::time::Instant::now();
         self.unpark(now);
         // A window half judged goes on first: its room (under a rate limit, a budget) was
         // counted when its judging began, before any step the turn lets out.
@@ -633,11 +637,22 @@ impl Ledger {
                 }
                 attempt::Started::No => {}
             }
+            // The steps a fan-out made ready are judged a slice at a time too.
+            if self.guard.is_some() && !self.ready.is_empty() && self.judging_ran_out() {
+                self.judging_left = true;
+                break;
+            }
         }
         self.rate_wake = (self.held.keys())
             .filter_map(|executor| self.rates.held_until(executor, now))
             .min();
         Ok(starts)
+    }
+
+    /// Whether the turn has judged for its slice ([`Judge::slice`]): what is left to judge
+    /// waits for the next turn.
+    fn judging_ran_out(&self) -> bool {
+        self.dispatching_since.elapsed() >= self.judging_slice
     }
 
     /// The first of `step`'s groups that runs as many steps as its limit allows, if any.

@@ -198,7 +198,6 @@ impl Ledger {
         };
         let (guard_hash, cwd) = (self.guard_hash.clone(), self.cwd.clone());
         let hash = |action: &Action| action_hash(action, guard_hash.as_deref(), cwd.as_deref());
-        let began = std::time::Instant::now();
         // What the actions judged so far hold, reserved once the attempt starts.
         let mut reserved = self.reservations.total().clone();
         for (_, holds) in &progress.reserving {
@@ -325,7 +324,7 @@ impl Ledger {
                 progress.reserving.push((action.item_index, holds));
             }
             progress.verdicts.push(verdict);
-            if index + 1 < actions.len() && began.elapsed() >= self.judging_slice {
+            if index + 1 < actions.len() && self.judging_ran_out() {
                 progress.next = index + 1;
                 return Ok(Judgement::Unfinished);
             }

@@ -132,6 +132,7 @@ impl Ledger {
             guard: judge.guard,
             guard_hash: judge.hash,
             judging_slice: judge.slice,
+            dispatching_since: std::time::Instant::now(),
             judging: None,
             judging_left: false,
             cwd: judge.cwd,

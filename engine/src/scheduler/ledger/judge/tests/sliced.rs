@@ -114,5 +114,31 @@ fn a_window_half_judged_goes_on_before_a_step_let_out_ahead_of_it() {
     );
     assert_eq!(judged.load(Ordering::SeqCst), 2);
     let starts = ledger.turn(at(2)).unwrap();
-    assert_eq!(ids(&ledger, &starts), ["a", "b"]);
+    assert_eq!(ids(&ledger, &starts), ["a"]);
+    let starts = ledger.turn(at(3)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["b"]);
+}
+
+#[test]
+fn the_steps_a_fan_out_makes_ready_are_judged_a_slice_at_a_time() {
+    let judged = Arc::new(AtomicUsize::new(0));
+    let judge = Judge {
+        slice: Duration::ZERO,
+        ..judge_by(Counting(Arc::clone(&judged)), "/checkout")
+    };
+    let workflow = json!({"name": "g", "steps": [{"parallel": [
+        {"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop"},
+        {"id": "c", "executor": "noop"}
+    ]}]});
+    let mut ledger = super::super::super::tests::new_judged_run(workflow, judge);
+    let at_once = Some(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    for (second, step) in [(0, "a"), (1, "b")] {
+        let starts = ledger.turn(at(second)).unwrap();
+        assert_eq!(ids(&ledger, &starts), [step], "one step judged a turn");
+        assert_eq!(ledger.next_wake(), at_once, "the next turn judges on");
+    }
+    let starts = ledger.turn(at(2)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["c"]);
+    assert_eq!(judged.load(Ordering::SeqCst), 3, "each judged once");
 }
