@@ -29,6 +29,11 @@ pub(crate) const MAX_STEPS_CEILING: u64 = 10_000_000;
 pub(crate) const MAX_PARALLEL_CEILING: u32 = 100_000;
 /// `limits.max_steps` when a workflow says nothing.
 pub(crate) const DEFAULT_MAX_STEPS: u64 = 100_000;
+/// The largest `limits.max_plan_depth` a workflow may ask for.
+pub(crate) const MAX_PLAN_DEPTH_CEILING: u32 = 100_000;
+/// `limits.max_plan_depth` when a workflow says nothing: a re-plan loop runs a thousand rounds
+/// at most, its ids (one `planner.` longer each round) a few kilobytes long.
+pub(crate) const DEFAULT_MAX_PLAN_DEPTH: u32 = 1000;
 /// `limits.max_parallel` when a workflow says nothing.
 pub(crate) const DEFAULT_MAX_PARALLEL: u32 = 8;
 /// The JSON Schema pattern of an environment variable's name in an executor's `with.env`:
@@ -153,6 +158,15 @@ pub struct Limits {
     /// Wall-time limit of the whole run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+    /// Most plans nested one in another: a planner a plan added, whose plan adds a planner,
+    /// and so on (a re-plan loop's rounds).
+    #[serde(
+        default = "default_max_plan_depth",
+        deserialize_with = "whole::required",
+        skip_serializing_if = "is_default_plan_depth"
+    )]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub max_plan_depth: u32,
 }
 
 impl Default for Limits {
@@ -161,8 +175,19 @@ impl Default for Limits {
             max_parallel: DEFAULT_MAX_PARALLEL,
             max_steps: DEFAULT_MAX_STEPS,
             timeout: None,
+            max_plan_depth: DEFAULT_MAX_PLAN_DEPTH,
         }
     }
+}
+
+fn default_max_plan_depth() -> u32 {
+    DEFAULT_MAX_PLAN_DEPTH
+}
+
+/// Whether `depth` is the default (left out of a workflow's text, which a run's snapshot
+/// hashes: the same file hashes as it did before the key was known).
+fn is_default_plan_depth(depth: &u32) -> bool {
+    *depth == DEFAULT_MAX_PLAN_DEPTH
 }
 
 fn default_max_parallel() -> u32 {

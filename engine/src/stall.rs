@@ -55,6 +55,11 @@ impl Stall {
     /// The error a stalled attempt ends with.
     pub(crate) fn error(&self) -> ExecError {
         let message = match self.kind {
+            Kind::Loop if self.evidence.get("plan_depth").is_some() => format!(
+                "looping: this plan would be {} plans deep, past limits.max_plan_depth ({}): \
+                 each round of a re-plan loop nests one deeper",
+                self.evidence["plan_depth"], self.evidence["max_plan_depth"]
+            ),
             Kind::Loop if self.evidence.get("plan").is_some() => format!(
                 "looping: this plan was emitted {} times before by the planners that added this \
                  planner",
@@ -114,6 +119,15 @@ pub(crate) fn repeated_plan(digest: &str, repeats: u32) -> Stall {
     Stall {
         kind: Kind::Loop,
         evidence: json!({ "plan": digest, "repeats": repeats }),
+    }
+}
+
+/// A planner whose plan would nest `depth` plans deep, past `limits.max_plan_depth` (`most`):
+/// a re-plan loop whose plans differ (a round's counter in them), bounded.
+pub(crate) fn deep_plan(depth: u32, most: u32) -> Stall {
+    Stall {
+        kind: Kind::Loop,
+        evidence: json!({ "plan_depth": depth, "max_plan_depth": most }),
     }
 }
 

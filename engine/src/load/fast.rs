@@ -35,11 +35,13 @@ fn within_bounds(workflow: &Workflow) -> bool {
         max_parallel,
         max_steps,
         timeout: _,
+        max_plan_depth,
     } = &workflow.limits;
     !workflow.name.is_empty()
         && !workflow.steps.is_empty()
         && (1..=MAX_PARALLEL_CEILING).contains(max_parallel)
         && (1..=crate::definition::MAX_STEPS_CEILING).contains(max_steps)
+        && (1..=crate::definition::MAX_PLAN_DEPTH_CEILING).contains(max_plan_depth)
         && workflow.input.as_ref().is_none_or(is_schema)
         && workflow.defaults.retry.as_ref().is_none_or(retry_within)
         && workflow.stall.as_ref().is_none_or(stall_within)
@@ -228,6 +230,8 @@ mod tests {
             (r#""max_parallel": 2"#, r#""max_parallel": 100001"#),
             (r#""limits": {"#, r#""limits": {"max_steps": 0, "#),
             (r#""limits": {"#, r#""limits": {"max_steps": 10000001, "#),
+            (r#""limits": {"#, r#""limits": {"max_plan_depth": 0, "#),
+            (r#""limits": {"#, r#""limits": {"max_plan_depth": 100001, "#),
             (r#""max_attempts": 3"#, r#""max_attempts": 0"#),
             (r#""max_attempts": 3"#, r#""max_attempts": 1001"#),
             (r#""loop_after": 2"#, r#""loop_after": 1"#),
@@ -321,6 +325,8 @@ mod tests {
         );
         let checked: BTreeSet<String> = [
             duration.as_str(),
+            "/$defs/Limits/properties/max_plan_depth/maximum 100000",
+            "/$defs/Limits/properties/max_plan_depth/minimum 1",
             "/$defs/Limits/properties/max_parallel/maximum 100000",
             "/$defs/Limits/properties/max_parallel/minimum 1",
             "/$defs/Limits/properties/max_steps/maximum 10000000",

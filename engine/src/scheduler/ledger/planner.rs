@@ -21,8 +21,8 @@ pub(super) enum Planned {
     Added(Value, std::ops::Range<StepIndex>),
     /// It failed the loader's checks; nothing was added.
     Refused(ExecError),
-    /// The planners that added the planner emitted it `loop_after` times already; nothing
-    /// was added.
+    /// The planners that added the planner emitted it `loop_after` times already, or the
+    /// plan would nest deeper than `limits.max_plan_depth`; nothing was added.
     Looped(Stall),
 }
 
@@ -38,30 +38,10 @@ pub(super) fn read_plan(output: &Value) -> Result<Option<Value>, ExecError> {
     }
 }
 
-/// A plan's digest, to recognise it when it comes again: the hash of its `steps`
-/// ([`Addition::steps`], JSON text) normalised as a step's error is for a loop
-/// ([`stall::normalize`]): every number, and every word of a string holding a digit (a
-/// round's counter, a time, a pid), reads `#`, and temporary paths `<tmp>`. A planner
-/// re-planning the same steps with a counter in them plans the same thing again.
+/// A plan's digest, to recognise it when it comes again: the hash of the JSON text of its
+/// `steps` ([`Addition::steps`]).
 pub(super) fn fingerprint(steps: &str) -> String {
-    match serde_json::from_str::<Value>(steps) {
-        Ok(mut steps) => {
-            normalize(&mut steps);
-            crate::store::digest(&steps.to_string())
-        }
-        Err(_) => crate::store::digest(steps),
-    }
-}
-
-/// `value` with its numbers and strings normalised ([`fingerprint`]); keys stay as written.
-fn normalize(value: &mut Value) {
-    match value {
-        Value::Number(_) => *value = Value::String("#".to_owned()),
-        Value::String(text) => *text = stall::normalize(text),
-        Value::Array(values) => values.iter_mut().for_each(normalize),
-        Value::Object(fields) => fields.values_mut().for_each(normalize),
-        Value::Null | Value::Bool(_) => {}
-    }
+    crate::store::digest(steps)
 }
 
 impl Ledger {
@@ -76,6 +56,11 @@ impl Ledger {
         let repeats = self.repeats(step, &digest);
         if !empty && repeats >= self.loop_after() {
             return Ok(Planned::Looped(stall::repeated_plan(&digest, repeats)));
+        }
+        let depth = self.plan_depth(step);
+        let most = self.plan.workflow().limits.max_plan_depth;
+        if !empty && depth > most {
+            return Ok(Planned::Looped(stall::deep_plan(depth, most)));
         }
         let plan = std::sync::Arc::make_mut(&mut self.plan);
         let added = match crate::load::load_plan(output, plan, step, &self.executors) {
@@ -113,13 +98,23 @@ impl Ledger {
     /// a loop; planners that one plan adds side by side (or that other planners add) and that
     /// emit the same plan are not, nor is a plan a redrive superseded (a person's fresh start).
     fn repeats(&self, planner: StepIndex, digest: &str) -> u32 {
-        let mut repeats = 0;
-        let mut step = planner;
-        while let Some(parent) = self.plan.planner_of(step) {
-            repeats += u32::from(self.plans.get(&parent).is_some_and(|plan| plan == digest));
-            step = parent;
-        }
-        repeats
+        self.planners_above(planner)
+            .filter(|parent| self.plans.get(parent).is_some_and(|plan| plan == digest))
+            .count() as u32
+    }
+
+    /// How deep the plan of `planner` would nest: one more than the planners that added it
+    /// (a plan of a planner of the workflow file is 1 deep).
+    fn plan_depth(&self, planner: StepIndex) -> u32 {
+        self.planners_above(planner).count() as u32 + 1
+    }
+
+    /// The planners that added `planner`: the planner whose plan added it, that one's, and
+    /// so on up to the workflow file.
+    fn planners_above(&self, planner: StepIndex) -> impl Iterator<Item = StepIndex> + '_ {
+        std::iter::successors(self.plan.planner_of(planner), |&step| {
+            self.plan.planner_of(step)
+        })
     }
 
     /// Takes the steps `added` by `planner`'s plan into the ledger: pending, each waiting for
