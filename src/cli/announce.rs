@@ -176,11 +176,14 @@ fn halted(event: &Event) -> Option<String> {
     if event.step_id().is_some() || !matches!(state, "paused" | "cancelled") {
         return None;
     }
-    let request = event.detail.as_ref()?.get(state)?;
+    let detail = event.detail.as_ref()?;
+    let request = detail.get(state)?;
     let by = request.get("by")?.as_str()?;
-    // A loop paused the run: resumed as it is, the step loops again.
-    let looped = request
-        .pointer("/stall/stall/kind")
+    // A loop paused the run: resumed as it is, the step loops again. The driver records the
+    // stall beside the request; a request sent for a stall (one `cairn recover` carries out)
+    // holds it.
+    let looped = (detail.pointer("/stall/kind"))
+        .or_else(|| request.pointer("/stall/stall/kind"))
         .and_then(|kind| kind.as_str());
     let advice = match (state, looped) {
         ("paused", Some("loop")) => {
@@ -256,9 +259,14 @@ mod tests {
     #[tokio::test]
     async fn who_paused_or_cancelled_the_run_and_why_is_told() {
         let (sender, events) = broadcast::channel(8);
-        let paused = json!({"paused": {"by": "cairn", "reason": "step a stalled: looping",
-            "stall": {"step": "a", "stall": {"kind": "loop", "evidence": {}}}}});
+        // As the driver records a loop's pause: the stall beside the request.
+        let paused = json!({"paused": {"by": "cairn", "reason": "step a stalled: looping"},
+            "stall": {"kind": "loop", "evidence": {}}});
         sender.send(run_moved(RunState::Paused, paused)).unwrap();
+        // As a request sent for the stall holds it.
+        let sent = json!({"paused": {"by": "cairn", "reason": "step b stalled: looping",
+            "stall": {"step": "b", "stall": {"kind": "loop", "evidence": {}}}}});
+        sender.send(run_moved(RunState::Paused, sent)).unwrap();
         let cancelled = json!({"cancelled": {"by": "ann"}});
         sender
             .send(run_moved(RunState::Cancelled, cancelled))
@@ -273,6 +281,8 @@ mod tests {
         assert_eq!(
             String::from_utf8(told).unwrap(),
             "run r1 paused by cairn: step a stalled: looping (a resume runs the step again as \
+             it is, to loop again: change what it runs or reads first, or cancel the run)\n\
+             run r1 paused by cairn: step b stalled: looping (a resume runs the step again as \
              it is, to loop again: change what it runs or reads first, or cancel the run)\n\
              run r1 cancelled by ann\n"
         );
