@@ -450,7 +450,6 @@ impl fmt::Display for ErrorClass {
 ///     }
 ///
 ///     async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
-///         let elapsed = std::time::Duration::ZERO;
 ///         match action.params_as::<EchoParams>() {
 ///             Ok(params) => Outcome::success(json!(params.text)),
 ///             Err(error) => Outcome::failure(ErrorClass::BadParams, error.to_string()),
