@@ -96,12 +96,14 @@ pub(super) fn deserialize(mut value: Value, report: &mut Report) -> Option<Workf
         let pointer = super::document::pointer_of(error.path());
         let message = error.inner().to_string();
         // A key the schema's check removed is missing now: that follows from its problem.
+        // So does a problem of the value a typo's key gave the key it meant (set aside).
         let follows = (message.strip_prefix("missing field `"))
             .and_then(|rest| rest.strip_suffix('`'))
             .is_some_and(|key| {
                 let removed = format!("{pointer}/{}", escape(key));
                 report.removed.contains(&removed)
-            });
+            })
+            || (report.removed.iter()).any(|removed| crate::problem::is_within(&pointer, removed));
         let repaired = reset(&mut value, &pointer, report);
         if !follows {
             report.structural(pointer, shorten(&message));

@@ -738,4 +738,10 @@ fn a_typo_of_a_key_is_one_problem_not_the_problems_that_follow_from_it() {
         problems(id),
         ["w.json:/steps/1/di: unknown key `di` (did you mean `id`?)"]
     );
+    // The value the typo gave is not checked as the meant key's: its problem is the typo's.
+    let timeout = r#"{"name": "t", "steps": [{"id": "a", "executor": "noop", "tmeout": "soon"}]}"#;
+    assert_eq!(
+        problems(timeout),
+        ["w.json:/steps/0/tmeout: unknown key `tmeout` (did you mean `timeout`?)"]
+    );
 }
