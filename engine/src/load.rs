@@ -301,6 +301,9 @@ struct Report {
     removed: Vec<String>,
     /// Pointers that already have a schema or type problem.
     flagged: std::collections::HashSet<String>,
+    /// The nodes (pointers) given a key no node has that is likely a typo of one they lack
+    /// (`neds`), and that key.
+    typos: Vec<(String, &'static str)>,
 }
 
 impl Report {
@@ -327,15 +330,17 @@ impl Report {
     }
 
     /// The pointers of the nodes that were given `key` but lost it to the schema's check: its
-    /// value was refused, or a key refused as unknown is likely a typo of it (`neds`). What
-    /// follows from the key's absence there is then no news.
+    /// value was refused, or a key refused as unknown is likely a typo of it (`neds`, on a
+    /// node without `needs`). What follows from the key's absence there is then no news.
     fn lost<'r>(&'r self, key: &'r str) -> impl Iterator<Item = &'r str> + 'r {
-        (self.removed.iter()).filter_map(move |removed| {
+        let refused = (self.removed.iter()).filter_map(move |removed| {
             let (node, given) = removed.rsplit_once('/')?;
-            let given = given.replace("~1", "/").replace("~0", "~");
-            let meant = given == key || check::closest_node_key(&given) == Some(key);
-            meant.then_some(node)
-        })
+            (given.replace("~1", "/").replace("~0", "~") == key).then_some(node)
+        });
+        let misspelt = (self.typos.iter())
+            .filter(move |(_, meant)| *meant == key)
+            .map(|(node, _)| node.as_str());
+        refused.chain(misspelt)
     }
 }
 

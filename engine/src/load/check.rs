@@ -481,16 +481,11 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// The key of a node that `given` (a key no node has) is likely a typo of.
-pub(super) fn closest_node_key(given: &str) -> Option<&'static str> {
-    closest(given, node_keys())
-}
-
 /// The key of a node that `given` is likely a typo of, if it is no key of a node.
 pub(super) fn meant_node_key(given: &str) -> Option<&'static str> {
     match node_keys().any(|key| key == given) {
         true => None,
-        false => closest_node_key(given),
+        false => closest(given, node_keys()),
     }
 }
 

@@ -96,14 +96,12 @@ pub(super) fn deserialize(mut value: Value, report: &mut Report) -> Option<Workf
         let pointer = super::document::pointer_of(error.path());
         let message = error.inner().to_string();
         // A key the schema's check removed is missing now: that follows from its problem.
-        // So does a problem of the value a typo's key gave the key it meant (set aside).
         let follows = (message.strip_prefix("missing field `"))
             .and_then(|rest| rest.strip_suffix('`'))
             .is_some_and(|key| {
                 let removed = format!("{pointer}/{}", escape(key));
                 report.removed.contains(&removed)
-            })
-            || (report.removed.iter()).any(|removed| crate::problem::is_within(&pointer, removed));
+            });
         let repaired = reset(&mut value, &pointer, report);
         if !follows {
             report.structural(pointer, shorten(&message));
@@ -138,19 +136,16 @@ fn reset(value: &mut Value, pointer: &str, report: &mut Report) -> bool {
         || parent.ends_with("/parallel");
     match value.pointer_mut(parent) {
         Some(Value::Object(members)) => {
-            let given = members.remove(&key);
+            members.remove(&key);
             report.removed.push(pointer.to_owned());
-            // A key no node has, likely a typo of one this node lacks (`neds`, `di`): its
-            // value stands in for that key's in the checks after, set aside as its own, so
-            // that what follows from the typo (a read of a step it needs, a step naming its
-            // id) is not reported as news with a wrong fix.
+            // A key no node has, likely a typo of one this node lacks (`neds`): the node
+            // lost that key, and what follows from its absence is no news.
             let meant = (is_node(parent)
                 .then(|| super::check::meant_node_key(&key))
                 .flatten())
             .filter(|meant| !members.contains_key(*meant));
-            if let (Some(meant), Some(given)) = (meant, given) {
-                members.insert(meant.to_owned(), given);
-                report.removed.push(format!("{parent}/{}", escape(meant)));
+            if let Some(meant) = meant {
+                report.typos.push((parent.to_owned(), meant));
             }
             true
         }
