@@ -152,13 +152,14 @@ impl Driver {
         commands: Arc<Notify>,
     ) -> Result<Driver> {
         let run_id = run.run.run_id;
-        let ledger = Ledger::take_over(
+        let mut ledger = Ledger::take_over(
             run.run,
             run.judge,
             run.max_output_bytes,
             clock::now(),
             run.redrive,
         )?;
+        ledger.tell_time_by(clock::now);
         let cancel = engine.shutdown.child_token();
         let attempts = cancel.child_token();
         Ok(Driver {

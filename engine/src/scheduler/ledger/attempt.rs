@@ -189,7 +189,8 @@ impl Ledger {
         for Unprepared { index, error } in unprepared {
             self.item_not_prepared(step, index, error);
         }
-        self.set_attempt_running(step, attempt, runs, verdicts, now)?;
+        // Started once judged.
+        self.set_attempt_running(step, attempt, runs, verdicts, self.moment())?;
         let for_each = items.is_some();
         if let Some(items) = items {
             self.keep_list(step, items);

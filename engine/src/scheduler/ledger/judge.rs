@@ -346,7 +346,7 @@ impl Ledger {
             add_usage(&mut self.slots[step].usage, &holds);
             self.reservations.reserve(step, item, holds);
         }
-        self.rates.count(executor, now, actions.len());
+        self.rates.count(executor, self.moment(), actions.len());
         let detail = match (items, progress.verdicts.as_slice()) {
             (None, [verdict]) => json!({ "verdict": verdict }),
             _ => json!({ "verdicts": progress.verdicts }),

@@ -133,6 +133,8 @@ impl Ledger {
             guard_hash: judge.hash,
             judging_slice: judge.slice,
             dispatching_since: std::time::Instant::now(),
+            dispatching_at: now,
+            clock: None,
             judging: None,
             judging_left: false,
             cwd: judge.cwd,

@@ -206,3 +206,64 @@ async fn a_stop_asked_by_another_task_while_a_window_is_judged_is_taken_before_t
         "judging stopped with the turn the stop came in"
     );
 }
+
+/// Judges `a` in `JUDGING_SLICE` three times over, `b` at once; starts `ok` once a second.
+#[derive(Debug)]
+struct SlowOnA;
+
+impl Guard for SlowOnA {
+    fn judge(&self, action: &Action, _facts: &Facts<'_>) -> Verdict {
+        if action.step_id == "a" {
+            std::thread::sleep(3 * JUDGING_SLICE);
+        }
+        Verdict::allow()
+    }
+
+    fn rate_limits(&self) -> Vec<crate::guard::RateLimit> {
+        let per = Duration::from_secs(1);
+        vec![crate::guard::RateLimit {
+            executor: "ok".into(),
+            max: 1,
+            per,
+        }]
+    }
+}
+
+/// Records when each step starts.
+#[derive(Debug, Default)]
+struct Clocked(std::sync::Mutex<Vec<(String, std::time::Instant)>>);
+
+#[async_trait]
+impl Executor for Clocked {
+    async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+        let started = (action.step_id.clone(), std::time::Instant::now());
+        self.0.lock().unwrap().push(started);
+        Outcome::success(json!(null))
+    }
+}
+
+/// A start is counted once judged: the next one under a rate limit comes a whole window
+/// after it, not a window after the turn that judged it began.
+#[tokio::test]
+async fn a_rate_limit_counts_a_start_once_it_is_judged() {
+    let clocked = Arc::new(Clocked::default());
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("ok", clocked.clone())
+        .guard(Arc::new(SlowOnA))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "w", "steps": [{"parallel": [
+        {"id": "a", "executor": "ok"}, {"id": "b", "executor": "ok"}
+    ]}]});
+    let plan = engine.load_str(&workflow.to_string(), "w.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    assert_eq!(handle.wait().await.unwrap().state, RunState::Succeeded);
+    let started = clocked.0.lock().unwrap().clone();
+    let [(first, a), (second, b)] = started.as_slice() else {
+        panic!("{started:?}");
+    };
+    assert_eq!((first.as_str(), second.as_str()), ("a", "b"));
+    // (The machine's slowness only widens the gap.)
+    assert!(*b - *a >= Duration::from_secs(1), "{:?} apart", *b - *a);
+}
