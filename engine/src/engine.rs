@@ -165,10 +165,8 @@ impl Engine {
     /// executors, records the run, drives it.
     pub async fn start(&self, plan: Plan, input: Value) -> Result<RunHandle> {
         let engine = self.clone();
-        to_the_end(
-            async move { (engine.create(Uuid::now_v7(), Arc::new(plan), input, None)).await },
-        )
-        .await
+        let id = Uuid::now_v7();
+        to_the_end(async move { engine.create(id, Arc::new(plan), input, None).await }).await
     }
 
     /// Starts a run under the caller's `id`, idempotently: when a run with this id exists

@@ -347,9 +347,10 @@ pub(crate) struct Ledger {
     /// When the turn's dispatch began: its judging, of one step's window or of many steps,
     /// stops once it has taken [`Ledger::judging_slice`].
     dispatching_since: std::time::Instant,
-    /// The turn's time, and the clock that tells the time within it ([`Ledger::moment`]):
-    /// none holds the turn's time still (the ledger's own tests).
+    /// The turn's time.
     dispatching_at: DateTime<Utc>,
+    /// The clock that tells the time within a turn ([`Ledger::moment`]): none holds the
+    /// turn's time still (the ledger's own tests).
     clock: Option<fn() -> DateTime<Utc>>,
     /// The window whose judging a turn left unfinished, if any: the next turn goes on with it.
     judging: Option<Box<attempt::Judging>>,
@@ -597,7 +598,7 @@ impl Ledger {
         (self.dispatching_since, self.dispatching_at) = (std::time::Instant::now(), now);
         self.unpark(now);
         // A window half judged goes on first: its room (under a rate limit, a budget) was
-        // counted when its judging began, before any step the turn lets out.
+        // taken when its judging began, before any step the turn lets out.
         if let Some(judging) = &self.judging
             && let Some(at) = self.ready.iter().position(|&step| step == judging.step)
             && let Some(step) = self.ready.remove(at)
