@@ -69,8 +69,9 @@ mod store;
 mod text;
 
 pub use approval::{Approval, ApprovalDecision, action_hash};
-/// What an [`Executor`] (or a [`Store`]) is implemented with; re-exported, as are the types
-/// below, so an embedder names them without crates and versions of its own.
+/// What an [`Executor`] (or a [`Store`]) is implemented with; re-exported, as are
+/// [`Schema`], [`CancellationToken`] and [`Uuid`], so that an embedder names them without
+/// crates and versions of its own.
 pub use async_trait::async_trait;
 pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
