@@ -63,6 +63,16 @@ impl Lease {
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.expires > now && !is_void(&self.holder)
     }
+
+    /// Whether the lease ran out by `now` while its holder, an engine of this host, still
+    /// runs: stopped (SIGSTOP, a debugger) or too busy to renew it. The steps it started may
+    /// run on until it goes on, when it finds its lease gone and stops them.
+    pub fn lapsed_while_its_holder_runs(&self, now: DateTime<Utc>) -> bool {
+        self.expires <= now
+            && !self.holder.applies_commands()
+            && self.holder.host == host_name()
+            && !is_void(&self.holder)
+    }
 }
 
 /// The outcome of trying to take a run's lease.

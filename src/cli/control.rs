@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use cairn_engine::{Command, Request, RunState, Uuid};
+use cairn_engine::{Command, LeaseHolder, Request, RunState, Uuid};
 
 use super::engine::{EngineArgs, open_existing};
 use super::error::{self, Before, Error};
@@ -54,6 +54,11 @@ pub(crate) async fn cancel(args: &SteerArgs, global: &Global) -> Result<ExitCode
 async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<ExitCode, Error> {
     let engine = open_existing(global, &EngineArgs::default()).await?;
     let pause = matches!(command, Command::Pause(_));
+    // An engine that stopped renewing its lease but still runs: this command takes the run
+    // over, and the steps that engine started may run on (probe 16 of stop 56).
+    let stalled_driver = (engine.store().find_run(&args.run).await.ok())
+        .and_then(|record| record.lease)
+        .filter(|lease| lease.lapsed_while_its_holder_runs(chrono::Utc::now()));
     let sent = engine.send(&args.run, command).await;
     let mut now = None;
     if let Ok(run) = &sent
@@ -79,6 +84,14 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
     engine.store().close().await;
     let run = sent?;
     say(steered(run, pause, now));
+    if let Some(lease) = stalled_driver {
+        let LeaseHolder { pid, host, .. } = lease.holder;
+        say(format!(
+            "note: the engine that drove it, pid {pid} on {host}, still runs but stopped \
+             renewing its lease (stopped, or too busy): the steps it started may run on until \
+             it goes on, when it stops them"
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -172,9 +172,10 @@ fn show_says_which_engine_drives_a_run_or_that_none_does() {
     assert_eq!(engine_line(&scratch), format!("engine    none: {resume}"));
 }
 
-/// An engine stopped (SIGSTOP) until its lease ran out, while a `cairn cancel` ended its run:
-/// continued, it finds its lease taken, says the run was ended meanwhile, and exits as the
-/// run ended, cancelled (1), not as a run left resumable (3) (probe 16 of stop 56).
+/// An engine stopped (SIGSTOP) until its lease ran out, while a `cairn cancel` ended its run,
+/// saying the stopped engine's steps may still run: continued, it finds its lease taken, says
+/// the run was ended meanwhile, and exits as the run ended, cancelled (1), not as a run left
+/// resumable (3) (probe 16 of stop 56).
 #[test]
 fn an_engine_continued_after_its_run_was_cancelled_meanwhile_exits_as_the_run_ended() {
     let scratch = Scratch::new();
@@ -196,6 +197,17 @@ fn an_engine_continued_after_its_run_was_cancelled_meanwhile_exits_as_the_run_en
         Some(0),
         "{}",
         String::from_utf8_lossy(&cancel.stderr)
+    );
+    // The stopped engine still runs: the step it started may too, and the cancel says so.
+    let told = String::from_utf8_lossy(&cancel.stderr);
+    let pid = child.id();
+    assert!(
+        told.contains(&format!("note: the engine that drove it, pid {pid} on ")),
+        "{told}"
+    );
+    assert!(
+        told.contains("the steps it started may run on until it goes on"),
+        "{told}"
     );
     signal(&child, "-CONT");
     scratch.open_gate();
