@@ -196,6 +196,12 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         if !approval.action.is_null() {
             writeln!(stdout, "  action: {}", approval.action)?;
         }
+        // Approved once, the action runs again on a retry without asking (probe 11 of stop
+        // 55 read "approve" as Claude Code's "allow once").
+        writeln!(
+            stdout,
+            "  an approval lets this action run, and its retries too, under the rules asked"
+        )?;
     }
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -212,6 +212,10 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
         listed.contains(r#"  action: {"executor":"process","params":{"#),
         "{listed}"
     );
+    assert!(
+        listed.contains("  an approval lets this action run, and its retries too"),
+        "{listed}"
+    );
     // `deploy` has no `for_each`: an item of it is no request of its own.
     let itemised = scratch.cairn(&["approve", &run, "deploy", "--item", "0"]);
     let refusal = String::from_utf8_lossy(&itemised.stderr);
