@@ -234,7 +234,15 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
             Some(plan)
         }
         Err(problems) => {
-            for problem in problems {
+            // A need naming an id a typo of `id` took follows from the typo.
+            let lost = |problem: &Problem| {
+                (report.lost_ids.iter()).any(|id| {
+                    let unknown = format!("unknown step or group `{id}`");
+                    problem.message.starts_with(&unknown)
+                })
+            };
+            let news: Vec<Problem> = problems.into_iter().filter(|p| !lost(p)).collect();
+            for problem in news {
                 report.semantic(problem);
             }
             None
@@ -304,6 +312,9 @@ struct Report {
     /// The nodes (pointers) given a key no node has that is likely a typo of one they lack
     /// (`neds`), and that key.
     typos: Vec<(String, &'static str)>,
+    /// The ids given under a typo of `id` (`"di": "b"`): a step or a need naming one is no
+    /// news.
+    lost_ids: Vec<String>,
 }
 
 impl Report {

@@ -255,7 +255,7 @@ impl<'a> Checker<'a> {
     fn step(&mut self, node: &'a Node, pointer: &str) {
         self.leaves += 1;
         let is_step = node.executor.is_some();
-        if node.id.is_none() && is_step {
+        if node.id.is_none() && is_step && !self.lost(pointer, "id") {
             self.problem(pointer, "a step needs an `id`");
         }
         if node.planner && node.for_each.is_some() {
@@ -456,6 +456,8 @@ impl<'a> Checker<'a> {
                     {
                         continue;
                     }
+                    // Named by a typo of `id` (`"di": "b"`): that typo is the problem.
+                    None if self.report.lost_ids.contains(&id) => continue,
                     Some((Named::Group, _)) => {
                         let read = expr::step_read(&id);
                         format!("`{read}`: `{id}` is a group, and only steps have outputs")

@@ -136,16 +136,20 @@ fn reset(value: &mut Value, pointer: &str, report: &mut Report) -> bool {
         || parent.ends_with("/parallel");
     match value.pointer_mut(parent) {
         Some(Value::Object(members)) => {
-            members.remove(&key);
+            let given = members.remove(&key);
             report.removed.push(pointer.to_owned());
             // A key no node has, likely a typo of one this node lacks (`neds`): the node
-            // lost that key, and what follows from its absence is no news.
+            // lost that key, and what follows from its absence is no news; a typo of `id`
+            // (`di`) takes the id it gives with it, which the other steps may name.
             let meant = (is_node(parent)
                 .then(|| super::check::meant_node_key(&key))
                 .flatten())
             .filter(|meant| !members.contains_key(*meant));
             if let Some(meant) = meant {
                 report.typos.push((parent.to_owned(), meant));
+                if let ("id", Some(Value::String(id))) = (meant, given) {
+                    report.lost_ids.push(id);
+                }
             }
             true
         }

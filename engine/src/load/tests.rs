@@ -739,3 +739,21 @@ fn a_typo_of_needs_is_one_problem_not_the_reads_that_follow_from_it() {
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(found[1].contains("`b` does not wait for `c`"), "{found:?}");
 }
+
+#[test]
+fn a_typo_of_id_is_one_problem_not_the_steps_naming_the_id_it_gave() {
+    let id = r#"{"name": "t", "steps": [
+        {"id": "a", "executor": "noop", "with": {"output": 1}},
+        {"di": "b", "needs": ["a"], "executor": "noop"},
+        {"id": "c", "needs": ["b"], "executor": "noop", "with": {"output": "${{ steps.b.output }}"}}
+    ]}"#;
+    assert_eq!(
+        problems(id),
+        ["w.json:/steps/1/di: unknown key `di` (did you mean `id`?)"]
+    );
+    // A need or a read of another unknown id is news all the same.
+    let other = id.replace(r#""needs": ["b"]"#, r#""needs": ["x"]"#);
+    let found = problems(&other);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[1].contains("unknown step or group `x`"), "{found:?}");
+}
