@@ -17,21 +17,23 @@ impl Guard for Counting {
     }
 }
 
-/// A run of one `for_each` step of three items, judged by a [`Counting`] guard that has no
-/// time for more than one action a turn; and the guard's count.
-fn sliced() -> (Ledger, Arc<AtomicUsize>) {
+/// A new run of `workflow` judged by a [`Counting`] guard that has no time for more than
+/// one action a turn; and the guard's count.
+fn sliced_run(workflow: Value) -> (Ledger, Arc<AtomicUsize>) {
     let judged = Arc::new(AtomicUsize::new(0));
     let judge = Judge {
         slice: Duration::ZERO,
         ..judge_by(Counting(Arc::clone(&judged)), "/checkout")
     };
-    let workflow = json!({"name": "g", "steps": [
+    let ledger = super::super::super::tests::new_judged_run(workflow, judge);
+    (ledger, judged)
+}
+
+/// A run of one `for_each` step of three items, [`sliced_run`].
+fn sliced() -> (Ledger, Arc<AtomicUsize>) {
+    sliced_run(json!({"name": "g", "steps": [
         {"id": "a", "executor": "noop", "for_each": "${{ ['x', 'y', 'z'] }}"}
-    ]});
-    (
-        super::super::super::tests::new_judged_run(workflow, judge),
-        judged,
-    )
+    ]}))
 }
 
 #[test]
@@ -94,16 +96,10 @@ fn a_pause_or_a_drain_between_two_turns_of_judging_stops_it_without_turning_agai
 
 #[test]
 fn a_window_half_judged_goes_on_before_a_step_let_out_ahead_of_it() {
-    let judged = Arc::new(AtomicUsize::new(0));
-    let judge = Judge {
-        slice: Duration::ZERO,
-        ..judge_by(Counting(Arc::clone(&judged)), "/checkout")
-    };
-    let workflow = json!({"name": "g", "steps": [
+    let (mut ledger, judged) = sliced_run(json!({"name": "g", "steps": [
         {"id": "a", "executor": "noop", "for_each": "${{ ['x', 'y', 'z'] }}"},
         {"id": "b", "executor": "noop"}
-    ]});
-    let mut ledger = super::super::super::tests::new_judged_run(workflow, judge);
+    ]}));
     assert!(ledger.turn(at(0)).unwrap().is_empty());
     // `b` let out ahead of `a` (as a group's or a rate limit's room puts a step back).
     ledger.ready.retain(|&step| step != 1);
@@ -121,17 +117,11 @@ fn a_window_half_judged_goes_on_before_a_step_let_out_ahead_of_it() {
 
 #[test]
 fn the_steps_a_fan_out_makes_ready_are_judged_a_slice_at_a_time() {
-    let judged = Arc::new(AtomicUsize::new(0));
-    let judge = Judge {
-        slice: Duration::ZERO,
-        ..judge_by(Counting(Arc::clone(&judged)), "/checkout")
-    };
-    let workflow = json!({"name": "g", "steps": [{"parallel": [
+    let (mut ledger, judged) = sliced_run(json!({"name": "g", "steps": [{"parallel": [
         {"id": "a", "executor": "noop"},
         {"id": "b", "executor": "noop"},
         {"id": "c", "executor": "noop"}
-    ]}]});
-    let mut ledger = super::super::super::tests::new_judged_run(workflow, judge);
+    ]}]}));
     let at_once = Some(chrono::DateTime::<chrono::Utc>::MIN_UTC);
     for (second, step) in [(0, "a"), (1, "b")] {
         let starts = ledger.turn(at(second)).unwrap();
