@@ -213,7 +213,7 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
         report.problems.push(problem);
         return None;
     }
-    let workflow = match fast::workflow(source) {
+    let mut workflow = match fast::workflow(source) {
         Some(workflow) => workflow,
         None => {
             let mut value: Value = match serde_json::from_str(source) {
@@ -228,24 +228,33 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
         }
     };
     check::check(&workflow, executors, None, report);
+    if !report.lost_ids.is_empty() {
+        set_aside_lost_needs(&mut workflow.steps, &report.lost_ids);
+    }
     match plan::compile(workflow) {
         Ok(plan) => {
             unordered_reads(&plan, 0..plan.steps().len(), report);
             Some(plan)
         }
         Err(problems) => {
-            // A need naming an id a typo of `id` took follows from the typo.
-            let lost = |problem: &Problem| {
-                (report.lost_ids.iter()).any(|id| {
-                    let unknown = format!("unknown step or group `{id}`");
-                    problem.message.starts_with(&unknown)
-                })
-            };
-            let news: Vec<Problem> = problems.into_iter().filter(|p| !lost(p)).collect();
-            for problem in news {
+            for problem in problems {
                 report.semantic(problem);
             }
             None
+        }
+    }
+}
+
+/// Sets aside the needs of `nodes` (and of their members) that name an id a typo of `id` took
+/// (`"di": "b"`): that typo is their problem.
+fn set_aside_lost_needs(nodes: &mut [definition::Node], lost: &[String]) {
+    for node in nodes {
+        node.needs.retain(|need| !lost.contains(need));
+        for members in [&mut node.pipeline, &mut node.parallel]
+            .into_iter()
+            .flatten()
+        {
+            set_aside_lost_needs(members, lost);
         }
     }
 }
