@@ -68,10 +68,11 @@ impl Lease {
     /// runs: stopped (SIGSTOP, a debugger) or too busy to renew it. The steps it started may
     /// run on until it goes on, when it finds its lease gone and stops them.
     pub fn lapsed_while_its_holder_runs(&self, now: DateTime<Utc>) -> bool {
+        let holder = &self.holder;
         self.expires <= now
-            && !self.holder.applies_commands()
-            && self.holder.host == host_name()
-            && !is_void(&self.holder)
+            && !holder.applies_commands()
+            && holder.host == host_name()
+            && process_start(holder.pid) == Some(holder.pid_start)
     }
 }
 

@@ -166,9 +166,7 @@ impl EngineBuilder {
             driving: driving::registry(heartbeat),
         })
     }
-}
 
-impl EngineBuilder {
     /// Refuses the settings that would break what the engine promises
     /// ([`Error::Setting`]).
     fn check_settings(&self) -> Result<()> {
