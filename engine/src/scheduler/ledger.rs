@@ -344,10 +344,8 @@ pub(crate) struct Ledger {
     guard_hash: Option<String>,
     /// How long a turn judges before it leaves the rest to the next ([`Judge::slice`]).
     judging_slice: Duration,
-    /// When the turn's dispatch began: its judging, of one step's window or of many steps,
-    /// stops once it has taken [`Ledger::judging_slice`].
-    dispatching_since: std::time::Instant,
-    /// The turn's time.
+    /// The time of the turn being dispatched: its judging, of one step's window or of many
+    /// steps, stops once [`Ledger::moment`] is [`Ledger::judging_slice`] past it.
     dispatching_at: DateTime<Utc>,
     /// The clock that tells the time within a turn ([`Ledger::moment`]): none holds the
     /// turn's time still (the ledger's own tests).
@@ -588,127 +586,6 @@ impl Ledger {
         self.set_step(step, StepState::RetryWait, detail)
     }
 
-    /// Starts as many ready steps as the run's and the groups' limits and the guard's rate
-    /// limits allow, until a step failing before it starts halts the run (a loop whose
-    /// escalation pauses or cancels it): then none starts, those marked running before it
-    /// included ([`Ledger::not_started`]), as the stall holds the run from when it is seen.
-    fn dispatch(&mut self, now: DateTime<Utc>) -> Result<Vec<Start>> {
-        let max_parallel = self.plan.workflow().limits.max_parallel as usize;
-        let mut starts = Vec::new();
-        (self.dispatching_since, self.dispatching_at) = (std::time::Instant::now(), now);
-        self.unpark(now);
-        // A window half judged goes on first: its room (under a rate limit, a budget) was
-        // taken when its judging began, before any step the turn lets out.
-        if let Some(judging) = &self.judging
-            && let Some(at) = self.ready.iter().position(|&step| step == judging.step)
-            && let Some(step) = self.ready.remove(at)
-        {
-            self.ready.push_front(step);
-        }
-        while self.running.len() < max_parallel {
-            let Some(step) = self.ready.pop_front() else {
-                // A step let out may not have started (skipped, say), leaving room.
-                if self.unpark(now) {
-                    continue;
-                }
-                break;
-            };
-            if let Some((group, limit)) = self.full_group(step) {
-                let (_, parked) = self.parked.entry(group).or_insert((limit, VecDeque::new()));
-                parked.push_back(step);
-                continue;
-            }
-            // After the judging this turn did so far.
-            let now = self.moment();
-            let executor = self.plan.node(step).executor.as_deref().unwrap_or_default();
-            if self.rates.held_until(executor, now).is_some() {
-                self.held
-                    .entry(executor.to_owned())
-                    .or_default()
-                    .push_back(step);
-                continue;
-            }
-            match self.start(step, now)? {
-                attempt::Started::Yes(start) => starts.push(start),
-                attempt::Started::Held => self.reservations.wait(step),
-                attempt::Started::Later => {
-                    self.ready.push_front(step);
-                    self.judging_left = true;
-                    break;
-                }
-                attempt::Started::No if self.halt.is_some() => {
-                    for start in starts.drain(..) {
-                        self.not_started(start.step)?;
-                    }
-                    break;
-                }
-                attempt::Started::No => {}
-            }
-            // The steps a fan-out made ready are judged a slice at a time too.
-            if self.guard.is_some() && !self.ready.is_empty() && self.judging_ran_out() {
-                self.judging_left = true;
-                break;
-            }
-        }
-        self.rate_wake = (self.held.keys())
-            .filter_map(|executor| self.rates.held_until(executor, now))
-            .min();
-        Ok(starts)
-    }
-
-    /// Whether the turn has judged for its slice ([`Judge::slice`]): what is left to judge
-    /// waits for the next turn.
-    fn judging_ran_out(&self) -> bool {
-        self.dispatching_since.elapsed() >= self.judging_slice
-    }
-
-    /// The time now within a turn's dispatch, by the driver's clock: what a turn judged took
-    /// time, and an attempt starts, and a rate limit counts its start, once judged. Counted
-    /// at the turn's time, a start judged for 0.7 s left its window 0.7 s early, and the next
-    /// came that much sooner (probe 26 of stop 57). Without a clock, the turn's time.
-    fn moment(&self) -> DateTime<Utc> {
-        let now = self.clock.map_or(self.dispatching_at, |clock| clock());
-        now.max(self.dispatching_at)
-    }
-
-    /// Tells the time within a turn by `clock` ([`Ledger::moment`]).
-    pub(crate) fn tell_time_by(&mut self, clock: fn() -> DateTime<Utc>) {
-        self.clock = Some(clock);
-    }
-
-    /// The first of `step`'s groups that runs as many steps as its limit allows, if any.
-    fn full_group(&self, step: StepIndex) -> Option<(String, u32)> {
-        (self.plan.steps()[step].group_limits.iter())
-            .find(|(group, limit)| self.group_running.get(group).copied().unwrap_or(0) >= *limit)
-            .cloned()
-    }
-
-    /// Puts back at the front of the ready queue, in plan order, as many parked and held
-    /// steps as their groups and rate limits have room for now; whether it put any back.
-    fn unpark(&mut self, now: DateTime<Utc>) -> bool {
-        let mut back = Vec::new();
-        self.parked.retain(|group, (limit, parked)| {
-            let running = self.group_running.get(group).copied().unwrap_or(0);
-            let room = limit.saturating_sub(running) as usize;
-            back.extend(parked.drain(..room.min(parked.len())));
-            !parked.is_empty()
-        });
-        self.held.retain(|executor, held| {
-            let room = self.rates.room(executor, now);
-            back.extend(held.drain(..room.min(held.len())));
-            !held.is_empty()
-        });
-        // A step cancelled while it waited (the run's end) is let go of, not started.
-        let waited = self.reservations.let_go().into_iter();
-        back.extend(waited.filter(|&step| self.slots[step].state == StepState::Ready));
-        back.sort_unstable();
-        let any = !back.is_empty();
-        for step in back.into_iter().rev() {
-            self.ready.push_front(step);
-        }
-        any
-    }
-
     /// Records `step`'s attempt `attempt` running, with the guard's `verdicts`; it counts as
     /// `actions` attempts towards budgets (one, or the items it runs).
     fn set_attempt_running(
@@ -845,6 +722,7 @@ mod approvals;
 mod attempt;
 mod complete;
 mod control;
+mod dispatch;
 mod finish;
 mod items;
 pub(crate) use control::Redrive;

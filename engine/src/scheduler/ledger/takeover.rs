@@ -132,7 +132,6 @@ impl Ledger {
             guard: judge.guard,
             guard_hash: judge.hash,
             judging_slice: judge.slice,
-            dispatching_since: std::time::Instant::now(),
             dispatching_at: now,
             clock: None,
             judging: None,
