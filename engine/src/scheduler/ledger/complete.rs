@@ -116,7 +116,7 @@ impl Ledger {
                 if retries {
                     self.retry_later(step, &error, log, now)
                 } else {
-                    self.fall_back(step, &error, log, now)
+                    self.fall_back(step, &error, log)
                 }
             }
         }
@@ -146,14 +146,14 @@ impl Ledger {
     }
 
     /// `step` failed with `error` and will not be retried (its retries are spent, or cannot
-    /// help, or its stall's escalation is `fail`): its next fallback runs at once, else it
+    /// help, or its stall's escalation is `fail`): its next fallback is ready at once (the
+    /// step goes `running → ready`, never through `retry_wait`: nothing waits), else it
     /// fails. A fallback is another action: its endings are counted afresh for loops.
     pub(super) fn fall_back(
         &mut self,
         step: StepIndex,
         error: &ExecError,
         detail: Option<Value>,
-        now: DateTime<Utc>,
     ) -> Result<()> {
         let fallbacks = self.plan.node(step).fallbacks.len() as u32;
         let slot = &mut self.slots[step];
@@ -161,7 +161,9 @@ impl Ledger {
             slot.fallback += 1;
             slot.error = Some(error.to_string());
             slot.repeats = None;
-            self.wait_to_retry(step, now, detail)
+            self.set_step(step, StepState::Ready, detail)?;
+            self.ready.push_back(step);
+            Ok(())
         } else {
             self.fail(step, error, detail)
         }

@@ -312,7 +312,7 @@ impl Ledger {
                 self.retry_later(step, &error, Some(detail), now)
             }
             // No retry left, or none asked: the fallbacks, as after any other failure.
-            OnStall::Retry | OnStall::Fail => self.fall_back(step, &error, Some(detail), now),
+            OnStall::Retry | OnStall::Fail => self.fall_back(step, &error, Some(detail)),
             OnStall::Pause => {
                 self.slots[step].error = Some(error.to_string());
                 self.set_step(step, StepState::Ready, Some(detail))?;

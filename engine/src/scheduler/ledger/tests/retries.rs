@@ -127,6 +127,27 @@ fn drive(ledger: &mut Ledger, outcome: impl Fn(&Start) -> Outcome) -> Driven {
 }
 
 #[test]
+fn a_fallback_is_ready_at_once_never_waiting_to_retry() {
+    // No retry left: nothing waits, so the history must not say `retry_wait` (probe 14 F4).
+    let mut ledger = new_run(json!({"name": "f", "steps": [
+        {"id": "a", "executor": "noop", "with": {"v": 0},
+         "retry": {"max_attempts": 1, "initial_delay": "5s", "backoff": "fixed"},
+         "fallbacks": [{"v": 1}]}
+    ]}));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    let failure = Outcome::failure(ErrorClass::ExitCode, "no");
+    let input = Input::Completed {
+        step: 0,
+        outcome: failure,
+    };
+    ledger.apply(input, at(1)).unwrap();
+    assert_eq!(moves(&ledger.take_batch()), ["a: running -> ready"]);
+    let starts = ledger.turn(at(1)).unwrap();
+    assert_eq!(starts[0].actions.all()[0].params, json!({"v": 1}));
+}
+
+#[test]
 fn retries_then_fallbacks_then_failure() {
     let mut ledger = new_run(json!({"name": "f", "steps": [
         {"id": "a", "executor": "noop", "with": {"v": 0},

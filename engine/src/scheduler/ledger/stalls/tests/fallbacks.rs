@@ -34,7 +34,7 @@ fn a_stall_whose_escalation_fails_the_step_tries_its_fallback_first() {
     for (on_stall, max_attempts) in [("fail", 3), ("retry", 1)] {
         let mut ledger = stall(&silent_with_a_fallback(on_stall, max_attempts));
         let batch = ledger.take_batch();
-        assert_eq!(moves(&batch), ["a: running -> retry_wait"], "{on_stall}");
+        assert_eq!(moves(&batch), ["a: running -> ready"], "{on_stall}");
         assert_eq!(stall_of(&batch)["kind"], "heartbeat");
         assert_eq!(started_with(&mut ledger, 15), [json!(1)], "{on_stall}");
         ledger.apply(done(0, json!("ok")), at(16)).unwrap();
