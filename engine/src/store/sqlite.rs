@@ -54,7 +54,10 @@ use columns::{
     parse_uuid, run_id, stored_time, time_column,
 };
 use guard::Requests;
-use open::{Schema, absent, classify, connect_patiently, create_private, migrate};
+use open::{
+    Schema, absent, classify, connect_patiently, create_private, migrate, migration_refused,
+    reads_past_its_size,
+};
 use write::{CommandRow, Creation, Rows};
 use writer::{Commit, Writer};
 
@@ -136,7 +139,9 @@ impl SqliteStore {
             }
         }
         // A device or a FIFO (`/dev/null`): SQLite would fail on it with a bare I/O error.
-        if path.exists() && !path.is_file() {
+        // A kernel's file that reads as text though its size is 0 (`/proc/self/status`)
+        // would be taken for an empty database.
+        if path.exists() && (!path.is_file() || reads_past_its_size(&path)) {
             return Err(Error::NotADatabase(path));
         }
         if !path.exists() {
@@ -174,28 +179,20 @@ impl SqliteStore {
         let migrating = match schema {
             Schema::Current => None,
             Schema::Migrate => {
-                let mut conn = connect_patiently(&connect, busy_timeout)
-                    .await
-                    .map_err(fail)?;
-                migrate(&mut conn).await.map_err(|error| match error {
-                    sqlx::migrate::MigrateError::VersionMissing(version) => Error::NewerSchema {
-                        path: path.clone(),
-                        version,
-                    },
-                    sqlx::migrate::MigrateError::Execute(error) => classify(&path, error),
-                    // A migration's own statement failing on the disk (full, past the
-                    // file-size limit, an I/O error) is that, named with the file; what
-                    // else one meets is a schema changed outside cairn.
-                    sqlx::migrate::MigrateError::ExecuteMigration(error, version) => {
-                        match classify(&path, error) {
-                            Error::Database(error) => Error::Corrupt(format!(
-                                "while executing migration {version}: {error}"
-                            )),
-                            named => named,
-                        }
+                // A refusal is told once both connections are closed: the last one to close
+                // deletes the `-wal` and `-shm` files opening them made.
+                let mut conn = match connect_patiently(&connect, busy_timeout).await {
+                    Ok(conn) => conn,
+                    Err(error) => {
+                        opening.abandon().await;
+                        return Err(fail(error));
                     }
-                    other => Error::Corrupt(other.to_string()),
-                })?;
+                };
+                if let Err(error) = migrate(&mut conn).await {
+                    let _ = conn.close().await;
+                    opening.abandon().await;
+                    return Err(migration_refused(&path, error));
+                }
                 Some(conn)
             }
         };

@@ -94,6 +94,15 @@ pub(super) enum Schema {
     Current,
 }
 
+/// Whether the file at `path` says its size is 0 but reads as more: a file of the kernel's
+/// (`/proc/self/status`, a sysfs file), never a database (SQLite reads a file by its size,
+/// and would take it for an empty one).
+pub(super) fn reads_past_its_size(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|file| file.len() == 0)
+        && std::fs::File::open(path)
+            .is_ok_and(|mut file| matches!(std::io::Read::read(&mut file, &mut [0; 1]), Ok(1)))
+}
+
 /// Refuses an SQLite database that holds tables but not cairn's: another application's;
 /// says whether cairn's schema is current. It looks through a connection that sets
 /// nothing (no pragma, no write), so a refused file is left byte for byte as it was
@@ -281,6 +290,28 @@ pub(super) async fn migrate(
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// The error a user can act on for a schema [`migrate`] could not bring up to date.
+pub(super) fn migration_refused(path: &Path, error: sqlx::migrate::MigrateError) -> Error {
+    use sqlx::migrate::MigrateError;
+    match error {
+        MigrateError::VersionMissing(version) => Error::NewerSchema {
+            path: path.to_owned(),
+            version,
+        },
+        MigrateError::Execute(error) => classify(path, error),
+        // A migration's own statement failing on the disk (full, past the file-size limit,
+        // an I/O error) is that, named with the file; what else one meets is a schema
+        // changed outside cairn.
+        MigrateError::ExecuteMigration(error, version) => match classify(path, error) {
+            Error::Database(error) => {
+                Error::Corrupt(format!("while executing migration {version}: {error}"))
+            }
+            named => named,
+        },
+        other => Error::Corrupt(other.to_string()),
+    }
 }
 
 /// Turns an sqlx error into the store error a user can act on. SQLite's JSON functions,

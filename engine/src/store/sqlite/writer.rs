@@ -125,6 +125,7 @@ struct Thread<'c> {
 pub(super) struct Opening {
     requests: mpsc::Sender<Request>,
     go: oneshot::Sender<Reply<()>>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Opening {
@@ -137,6 +138,16 @@ impl Opening {
             requests: self.requests,
             answers: Waits::default(),
         })
+    }
+
+    /// Gives the opening up (the schema could not be brought up to date) and waits until
+    /// the thread has closed the connection it looked through: the last connection to close
+    /// deletes the `-wal` and `-shm` files its look made, so a refused database is left
+    /// with nothing new beside it, even by a process that exits right after.
+    pub(super) async fn abandon(self) {
+        drop(self.go);
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
 }
 
@@ -152,7 +163,7 @@ impl Writer {
         let (looked, look_done) = oneshot::channel();
         let (go, wait) = oneshot::channel::<Reply<()>>();
         let path = path.to_owned();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("cairn-writer".into())
             .spawn(move || {
                 let (schema, looked_through) = match look(&path, busy_timeout) {
@@ -199,7 +210,12 @@ impl Writer {
             })
             .map_err(|error| Error::Database(Box::new(error)))?;
         let schema = look_done.await.map_err(|_| stopped())??;
-        Ok((Opening { requests, go }, schema))
+        let opening = Opening {
+            requests,
+            go,
+            thread,
+        };
+        Ok((opening, schema))
     }
 
     /// Commits `commit` and returns what it committed.

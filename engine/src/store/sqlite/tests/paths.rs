@@ -36,14 +36,23 @@ async fn a_link_to_nothing_is_named_and_nothing_is_made() {
 }
 
 #[tokio::test]
-async fn a_device_is_not_a_database() {
-    let error = SqliteStore::open(&StoreOptions::new("/dev/null"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, Error::NotADatabase(p) if p == Path::new("/dev/null")),
-        "{error:?}"
-    );
+async fn a_device_or_a_kernels_file_is_not_a_database() {
+    // `/proc/self/status` says its size is 0 but reads as text: not an empty database,
+    // whether the store may create one or not (probe 7 F7: three commands, three stories).
+    for (path, create) in [("/dev/null", true), ("/proc/self/status", true)]
+        .into_iter()
+        .chain([("/proc/self/status", false)])
+    {
+        let options = StoreOptions {
+            create,
+            ..StoreOptions::new(path)
+        };
+        let error = SqliteStore::open(&options).await.unwrap_err();
+        assert!(
+            matches!(&error, Error::NotADatabase(p) if p == Path::new(path)),
+            "{path} {create}: {error:?}"
+        );
+    }
 }
 
 #[tokio::test]

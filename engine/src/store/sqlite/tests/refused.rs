@@ -141,11 +141,21 @@ async fn a_newer_schema_is_refused() {
 }
 
 /// Why the store refuses to open the database at `path` once `conn`, connected to it, has
-/// run `change` on it (and closed).
+/// run `change` on it (and closed). The refusal leaves no `-wal` or `-shm` file beside it
+/// (probe 7 F8: they outlived a refused open, owned by whoever ran it).
 async fn refused_after(mut conn: SqliteConnection, path: &Path, change: &'static str) -> Error {
     sqlx::query(change).execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
-    SqliteStore::open(&StoreOptions::new(path))
+    let error = SqliteStore::open(&StoreOptions::new(path))
         .await
-        .unwrap_err()
+        .unwrap_err();
+    for suffix in ["-wal", "-shm"] {
+        let mut beside = path.as_os_str().to_owned();
+        beside.push(suffix);
+        assert!(
+            !Path::new(&beside).exists(),
+            "{beside:?} left beside: {error}"
+        );
+    }
+    error
 }
