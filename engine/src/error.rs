@@ -293,11 +293,12 @@ pub enum Error {
 /// `Result` with the engine's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The hint [`Error::UnknownRun`] gives an id too short to be taken as a prefix.
-/// Why no run has the id `id`, when the id says: it has blanks around it (which a message
-/// does not show), or is too short a prefix.
+/// Why no run has the id `id`, when the id says: it is empty or has blanks around it (which
+/// a message does not show), or is too short a prefix.
 fn unknown_run_hint(id: &str) -> &'static str {
-    if id.trim() != id {
+    if id.is_empty() {
+        "(the id is empty: give a run's id, or 4 or more of its first characters)"
+    } else if id.trim() != id {
         " (it has blanks around it: give the id alone)"
     } else if id.chars().count() < SHORTEST_PREFIX {
         " (a prefix of a run id needs at least 4 characters)"

@@ -146,7 +146,7 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
         ),
         Error::StoppedBefore(before) => (before.to_string(), ExitCode::from(UNFINISHED)),
         Error::Engine(error) => (
-            format!("cairn: {}{}", described(error, db), hint(error)),
+            format!("cairn: {}{}", described(error, db), hint(error, db)),
             ExitCode::from(engine_code(error)),
         ),
     };
@@ -277,10 +277,16 @@ fn described(error: &EngineError, db: &Path) -> String {
     }
 }
 
-/// What the user can do about `error` from the command line, if there is a flag for it.
-fn hint(error: &EngineError) -> String {
+/// What the user can do about `error` from the command line (`db` the `--db` given), if
+/// there is a flag for it.
+fn hint(error: &EngineError, db: &Path) -> String {
     let hint = match error {
         EngineError::MissingDatabase(_) => " (run a workflow first, or pass --db PATH)",
+        // A directory where SQLite puts the database's `-wal` or `-shm` file: in the way.
+        EngineError::IsADirectory(path) if path != db => {
+            "; SQLite keeps a file of the database at that name: move the directory away, or \
+             pass --db PATH to use another file"
+        }
         EngineError::IsADirectory(_)
         | EngineError::NotAFileName(_)
         | EngineError::DanglingLink(_)
@@ -374,7 +380,10 @@ mod tests {
 
     #[test]
     fn a_corrupt_database_is_answered_with_what_restores_it() {
-        let said = hint(&EngineError::Corrupt("column input: not JSON".into()));
+        let said = hint(
+            &EngineError::Corrupt("column input: not JSON".into()),
+            Path::new("x.db"),
+        );
         assert!(said.contains("restore the file from a backup"), "{said}");
     }
 
@@ -388,11 +397,12 @@ mod tests {
             pid_start: 0,
         };
         let expires = Utc::now();
-        let said = hint(&EngineError::LeaseHeld {
+        let lease = EngineError::LeaseHeld {
             run,
             holder,
             expires,
-        });
+        };
+        let said = hint(&lease, Path::new("x.db"));
         assert!(
             said.contains(&format!("`cairn resume --wait {run}`")),
             "{said}"

@@ -608,6 +608,10 @@ async fn runs_are_found_by_id_or_unique_prefix(store: &impl Store) {
     let blank = store.find_run(" ffff").await.unwrap_err();
     let hint = "no run with id  ffff (it has blanks around it: give the id alone)";
     assert_eq!(blank.to_string(), hint);
+    let empty = store.find_run("").await.unwrap_err();
+    let hint = "no run with id (the id is empty: give a run's id, or 4 or more of its first \
+                characters)";
+    assert_eq!(empty.to_string(), hint);
 }
 
 async fn listings_are_ordered(store: &impl Store) {

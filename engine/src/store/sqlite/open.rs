@@ -136,6 +136,7 @@ pub(super) fn look(
         }),
         None => tables.iter().all(|table| table == "_sqlx_migrations"),
     };
+    let unrecorded = applied.is_none();
     if let Some(applied) = applied.filter(|applied| cairns(applied)) {
         let current = applied
             .iter()
@@ -157,6 +158,12 @@ pub(super) fn look(
             Schema::Migrate
         };
         return Ok((schema, Some(conn)));
+    }
+    if unrecorded && holds_cairns {
+        // Cairn's tables without the record of its migrations: dropped outside cairn.
+        return Err(Error::Corrupt(
+            "the table `_sqlx_migrations` is missing (changed outside cairn?)".into(),
+        ));
     }
     let mut shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
     if tables.len() > shown.len() {
@@ -310,6 +317,10 @@ pub(super) fn migration_refused(path: &Path, error: sqlx::migrate::MigrateError)
             }
             named => named,
         },
+        // sqlx's own advice (remove the row) would hide a schema left half changed.
+        MigrateError::Dirty(version) => Error::Corrupt(format!(
+            "migration {version} is recorded as not finished (`success` 0 in `_sqlx_migrations`)"
+        )),
         other => Error::Corrupt(other.to_string()),
     }
 }

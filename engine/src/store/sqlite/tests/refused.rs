@@ -123,6 +123,33 @@ async fn a_table_dropped_outside_cairn_is_named_when_the_database_opens() {
 }
 
 #[tokio::test]
+async fn a_record_of_migrations_dropped_or_left_unfinished_is_named_not_called_foreign() {
+    // Probe 7 F9: cairn's tables without `_sqlx_migrations` were "another application's", and
+    // a migration marked unfinished came with sqlx's advice to delete its row.
+    for (change, said) in [
+        (
+            "DROP TABLE _sqlx_migrations",
+            "the table `_sqlx_migrations` is missing",
+        ),
+        (
+            "UPDATE _sqlx_migrations SET success = 0 WHERE version = 1",
+            "migration 1 is recorded as not finished",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = new_database(&dir).await;
+        let conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
+        let error = refused_after(conn, &path, change).await;
+        assert!(
+            matches!(&error, Error::Corrupt(message) if message.contains(said)),
+            "{change}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = new_database(&dir).await;
