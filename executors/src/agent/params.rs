@@ -164,6 +164,14 @@ impl AgentParams {
                 "`with.args` sets `--max-budget-usd`: use `with.max_budget_usd`, which a policy's cost budget can lower".to_owned(),
             );
         }
+        if self.max_budget_usd.is_some() && self.cli != Cli::Claude {
+            // Seen only now when `cli` is a template, or a fallback's `cli` replaced claude
+            // (a guard's budget sets a cap for claude alone).
+            return Err(format!(
+                "`with.max_budget_usd`: {}",
+                no_budget_flag(self.cli)
+            ));
+        }
         if let Some(budget) = self.max_budget_usd.filter(|_| self.cli == Cli::Claude)
             && ten_thousandths(budget) < 1.0
         {
@@ -280,8 +288,8 @@ const MIN_BUDGET_USD: f64 = 0.0001;
 
 /// The rules of the parameters schema on `max_budget_usd`, by CLI, checked when a workflow
 /// (or a plan) loads: claude's is at least [`MIN_BUDGET_USD`]; the other CLIs take no
-/// budget flag, so a budget given them would do nothing, and is refused. At run time a
-/// policy's `cost_usd` budget may still set one for any agent step (ignored but by claude).
+/// budget flag, so a budget given them would do nothing, and is refused (at run time too,
+/// when the loader could not see the CLI: a policy's `cost_usd` budget caps claude alone).
 fn budget_rules() -> Value {
     let when =
         |cli: Cli| json!({"properties": {"cli": {"const": cli.name()}}, "required": ["cli"]});
@@ -293,16 +301,21 @@ fn budget_rules() -> Value {
         "then": {"properties": {"max_budget_usd": {"minimum": MIN_BUDGET_USD, (SCHEMA_MESSAGE_KEY): floor}}},
     });
     let others = [Cli::Codex, Cli::Opencode, Cli::Custom].map(|cli| {
-        let message = format!(
-            "`{}` has no budget flag, so `max_budget_usd` would do nothing: leave it out (only claude takes a budget; a policy's `cost_usd` budget bounds any run)",
-            cli.name()
-        );
+        let message = no_budget_flag(cli);
         json!({
             "if": when(cli),
             "then": {"properties": {"max_budget_usd": {"not": {}, (SCHEMA_MESSAGE_KEY): message}}},
         })
     });
     Value::Array(std::iter::once(claude).chain(others).collect())
+}
+
+/// Why a `max_budget_usd` given to `cli` (not claude) is refused.
+fn no_budget_flag(cli: Cli) -> String {
+    format!(
+        "`{}` has no budget flag, so `max_budget_usd` would do nothing: leave it out (only claude takes a budget; a policy's `cost_usd` budget bounds any run)",
+        cli.name()
+    )
 }
 
 /// A budget in whole ten-thousandths of a dollar, the 4 decimals `--max-budget-usd` is given
@@ -415,8 +428,11 @@ mod tests {
                 && !error.contains("policy"),
             "{error}"
         );
-        // Only claude is given the budget: another CLI's (a guard may set one) is ignored.
-        assert!(parse(json!({"cli": "codex", "prompt": "p", "max_budget_usd": 0})).is_ok());
+        // Only claude takes a budget: another CLI's, seen only at run time (a templated
+        // `cli`, a fallback's), is refused as at load (probe 27 F5).
+        let error =
+            parse(json!({"cli": "codex", "prompt": "p", "max_budget_usd": 0.5})).unwrap_err();
+        assert!(error.contains("`codex` has no budget flag"), "{error}");
     }
 
     #[test]

@@ -20,7 +20,8 @@ const ROUNDING_USD: f64 = 1e-9;
 #[derive(Debug)]
 pub(super) enum Spending {
     /// No spending budget bears on it (not an agent's, `mode: audit`), or one is spent
-    /// already: its own rule denies it, in its own words.
+    /// already: its own rule denies it, in its own words; or its parameters are not the
+    /// executor's (a cap that is not a number), which the guard denies as written.
     AsWritten,
     /// It runs holding `reserves`; `capped` is the action with its limit lowered to what it
     /// holds (a Claude attempt under a `cost_usd` budget), which the guard judges.
@@ -46,6 +47,14 @@ impl Policy {
         let Value::Object(params) = &action.params else {
             return Spending::AsWritten; // The executor refuses it; judged as it is.
         };
+        // A cap that is not a number is the executor's to refuse: judged as written (a cap
+        // lowered in its place would run the attempt with all that is left, probe 27 F3).
+        if params
+            .get("max_budget_usd")
+            .is_some_and(|cap| !cap.is_number() && !cap.is_null())
+        {
+            return Spending::AsWritten;
+        }
         let cli = params.get("cli").and_then(Value::as_str);
         let tokens_used = facts
             .usage

@@ -26,10 +26,13 @@ fn options(argv: &[String]) -> Vec<&str> {
         .collect()
 }
 
-/// The preset argv of `cli` with a model, a budget (a flag only claude takes), and `args`.
+/// The preset argv of `cli` with a model, a budget if it is claude (the one CLI that takes
+/// one), and `args`.
 fn argv(cli: &str, args: &[&str]) -> Vec<String> {
-    let params =
-        json!({"cli": cli, "prompt": "-p", "model": "m", "max_budget_usd": 1, "args": args});
+    let mut params = json!({"cli": cli, "prompt": "-p", "model": "m", "args": args});
+    if cli == "claude" {
+        params["max_budget_usd"] = json!(1);
+    }
     AgentParams::parse(&action("agent", params)).unwrap().argv()
 }
 
