@@ -286,6 +286,11 @@ impl ProcessExecutor {
                 {
                     return RawRun::failed(ErrorClass::BadParams, message);
                 }
+                if error.raw_os_error() == Some(nix::errno::Errno::E2BIG as i32) {
+                    // The step's own values are too big to be arguments: its parameters'
+                    // fault, which no retry and no other PATH mends.
+                    return RawRun::failed(ErrorClass::BadParams, too_long(program, &params));
+                }
                 let found = seen_from(cwd, Path::new(command.as_std().get_program()));
                 let named = dir.as_ref().map(|dir| (dir.path.as_path(), dir.named));
                 let message = spawn_error(program, &found, named, &error);
@@ -648,6 +653,27 @@ fn spawn_error(
         }
         _ => format!("cannot start command `{program}`: {error}"),
     }
+}
+
+/// Why `program` could not start with the arguments and environment of `params`: the kernel
+/// refused them as too long (`E2BIG`), naming the longest argument.
+fn too_long(program: &str, params: &ProcessParams) -> String {
+    /// The most one argument or variable may hold on Linux (`MAX_ARG_STRLEN`).
+    const LONGEST_WORD: usize = 128 * 1024;
+    let (index, longest) = (params.command.iter().enumerate())
+        .max_by_key(|(_, arg)| arg.len())
+        .map_or((0, 0), |(index, arg)| (index, arg.len()));
+    let which = if longest >= LONGEST_WORD {
+        format!("argument {index} holds {longest} bytes, past the 128 KiB one argument may hold")
+    } else {
+        "its arguments and environment together pass the system's limit (a quarter of the \
+         stack's, `ulimit -s`)"
+            .to_owned()
+    };
+    format!(
+        "command `{program}` cannot start: {which}; put a long value in a file and pass its \
+         path instead (a `process` step may also give it as `with.input`, on stdin)"
+    )
 }
 
 /// The interpreter the `#!` line of the script at `path` names, if it has one.

@@ -205,6 +205,20 @@ async fn non_zero_exit_is_retryable_and_carries_the_stderr_tail() {
 }
 
 #[tokio::test]
+async fn an_argument_too_long_for_the_system_is_bad_params_naming_it_not_a_missing_program() {
+    // Probe 27 F4: a 140 KB prompt failed `spawn_failed` with "install it on the PATH".
+    let long = "x".repeat(140 * 1024);
+    let outcome = run(json!({"command": ["echo", "a", long]})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadParams, "{message}");
+    assert!(
+        message.contains("argument 2 holds 143360 bytes, past the 128 KiB")
+            && message.contains("pass its path instead"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn stderr_is_kept_bounded_to_its_tail() {
     let executor = ProcessExecutor::new().stderr_tail(10);
     let params = json!({"command": ["sh", "-c", "i=0; while [ $i -lt 1000 ]; do echo line $i >&2; i=$((i+1)); done; echo end >&2"]});
