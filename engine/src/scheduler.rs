@@ -392,7 +392,8 @@ impl Driver {
     /// Stops every attempt, then tells the ledger why (`TimedOut` ends the run, releasing
     /// its lease in the same commit; `Interrupted` leaves it resumable and gives up the
     /// lease). At an interruption, an attempt that succeeded meanwhile is recorded so
-    /// ([`Ledger::keeps_at_interruption`]); any other end is dropped.
+    /// ([`Ledger::keeps_at_interruption`]); of any other end, only what it spent is kept
+    /// ([`Ledger::spent_as_stopped`]).
     async fn stop(&mut self, why: Input) -> Result<RunReport> {
         let interrupted = matches!(why, Input::Interrupted);
         self.attempts.cancel();
@@ -402,6 +403,8 @@ impl Driver {
             });
             if kept {
                 self.complete(joined)?;
+            } else if let Ok(done) = &joined {
+                self.ledger.spent_as_stopped(done.step, &done.outcome);
             }
         }
         // Items that ended before the stop are kept: they do not run again.

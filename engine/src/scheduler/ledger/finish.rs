@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::Ledger;
+use super::{Ledger, count_spent, reserved};
 use crate::error::Result;
-use crate::executor::{ErrorClass, Outcome};
+use crate::executor::{ErrorClass, Outcome, Usage};
 use crate::expr::SharedJson;
 use crate::plan::StepIndex;
 use crate::state::{RunState, StepState};
@@ -48,6 +48,28 @@ impl Ledger {
             Err(error) => error.class == ErrorClass::Timeout,
         };
         over && self.plan.node(step).for_each.is_none()
+    }
+
+    /// What `step`'s attempt, stopped with the run (the engine stops, or the run's deadline
+    /// passed), reported spending before it ended (`outcome`, not recorded as the attempt's
+    /// end): counted, at least what it held, as a cut-off attempt's spending is. Dropped, an
+    /// interrupted agent's report left a run free to spend it again past its budget (probe
+    /// 27 F1). A `for_each` attempt's spending is its items', kept as each ends.
+    pub(crate) fn spent_as_stopped(&mut self, step: StepIndex, outcome: &Outcome) {
+        if self.slots[step].state != StepState::Running
+            || self.plan.node(step).for_each.is_some()
+            || outcome.usage == Usage::default()
+        {
+            return;
+        }
+        let held = self.reservations.release_step(step);
+        let spent = reserved::at_least(&outcome.usage, &held);
+        count_spent(
+            &mut self.slots[step].usage,
+            &mut self.tally.usage,
+            &held,
+            &spent,
+        );
     }
 
     /// The engine stops: running attempts are recorded as interrupted, to run again; a

@@ -122,6 +122,12 @@ pub(super) fn counted(outcome: &Outcome, held: &Usage) -> Usage {
     if !cut_off {
         return reported.clone();
     }
+    at_least(reported, held)
+}
+
+/// What an attempt cut off counts as spent: what it `reported`, and at least what it
+/// `held`, which it may have spent without saying so.
+pub(super) fn at_least(reported: &Usage, held: &Usage) -> Usage {
     Usage {
         input_tokens: reported.input_tokens.max(held.input_tokens),
         output_tokens: reported.output_tokens.max(held.output_tokens),

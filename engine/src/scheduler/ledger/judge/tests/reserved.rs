@@ -168,3 +168,25 @@ fn a_hold_is_charged_as_its_attempt_starts_and_counted_when_it_is_cut_off_before
     assert_eq!(committed_usage(&ledger.take_batch(), "b"), Some(0.4));
     assert!((ledger.tally.usage.cost_usd - 0.5).abs() < 1e-9);
 }
+
+#[test]
+fn an_attempt_stopped_with_the_engine_counts_what_it_reported_past_its_hold() {
+    // Probe 27 F1: an agent that passed its cap as the engine stopped it reported $0.3 against
+    // a hold of $0.1; the report was dropped and the run later spent it again.
+    let step = |id: &str, cap: f64| json!({"id": id, "executor": "noop", "with": {"cap": cap}});
+    let mut ledger = reserving(
+        json!({"name": "g", "steps": [{"parallel": [step("a", 0.1), step("b", 0.2)]}]}),
+        1.0,
+    );
+    assert_eq!(started(&mut ledger, 0), ["a", "b"]);
+    ledger.take_batch();
+    ledger.spent_as_stopped(0, &costing(0.3));
+    // b said nothing: its hold stays counted, as for an engine that died.
+    ledger.spent_as_stopped(1, &Outcome::failure(ErrorClass::Cancelled, "stopped"));
+    ledger.apply(Input::Interrupted, at(1)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(committed_usage(&batch, "a"), Some(0.3));
+    assert_eq!(committed_usage(&batch, "b"), Some(0.2));
+    // What ended is a's report; b's hold is counted from its row by the next engine.
+    assert!((ledger.tally.usage.cost_usd - 0.3).abs() < 1e-9);
+}
