@@ -343,6 +343,9 @@ pub struct Batch {
     sent: Vec<(Uuid, Command)>,
     /// The last progress of running steps (run, step, when).
     progress: Vec<(Uuid, String, DateTime<Utc>)>,
+    /// The usage of running `for_each` steps whose items spent since their last transition
+    /// in the batch (run, step, the step's usage so far), written after the transitions.
+    usage: Vec<(Uuid, String, Usage)>,
     /// Stalls of running steps whose escalation ends only their attempt (run, step,
     /// `{"stall", "escalation"}`).
     stalls: Vec<(Uuid, String, Value)>,
@@ -385,7 +388,11 @@ impl Batch {
                     .map(|earlier| earlier.to);
                 Self::continues(left, change.from, "step")?;
                 change.from.check(change.to)?;
-                let at = transitions.len();
+                // The transition carries the step's usage, newer than any recorded before.
+                if !self.usage.is_empty() {
+                    (self.usage).retain(|(run, step, _)| *run != run_id || step != step_id);
+                }
+                let at = self.transitions.len();
                 match last {
                     Some(last) => *last = at,
                     None => {
@@ -466,6 +473,20 @@ impl Batch {
     /// The progress recorded, in order.
     pub fn progress(&self) -> &[(Uuid, String, DateTime<Utc>)] {
         &self.progress
+    }
+
+    /// Records the usage so far of `step` of `run`, a running `for_each` step one of whose
+    /// items spent: committed with the item, so that a crash before the step's own next
+    /// transition loses none of it (the item does not run again). A transition of the step
+    /// pushed later carries newer usage and replaces it.
+    pub fn record_usage(&mut self, run: Uuid, step: &str, usage: Usage) {
+        self.usage.retain(|(r, s, _)| *r != run || s != step);
+        self.usage.push((run, step.to_owned(), usage));
+    }
+
+    /// The usage recorded, by run and step, to write after the transitions.
+    pub fn usage(&self) -> &[(Uuid, String, Usage)] {
+        &self.usage
     }
 
     /// Records that the running attempt of `step` of `run` stalled, with `stall`
@@ -584,7 +605,7 @@ impl Batch {
     }
 
     /// Every run the batch writes to, once each, sorted: the runs whose lease the committer
-    /// must hold (transitions, approvals and their withdrawals, commands, progress, stalls,
+    /// must hold (transitions, approvals and their withdrawals, commands, progress, usage, stalls,
     /// plans, supersessions, items, redrives and caps alike).
     pub fn run_ids(&self) -> Vec<Uuid> {
         let mut runs: Vec<Uuid> = (self.transitions.iter().map(Transition::run_id))
@@ -593,6 +614,7 @@ impl Batch {
             .chain(self.handled.iter().map(|(run, _)| *run))
             .chain(self.sent.iter().map(|(run, _)| *run))
             .chain(self.progress.iter().map(|(run, _, _)| *run))
+            .chain(self.usage.iter().map(|(run, _, _)| *run))
             .chain(self.stalls.iter().map(|(run, _, _)| *run))
             .chain(self.plans.iter().map(|plan| plan.run_id))
             .chain(self.supersessions.iter().map(|gone| gone.run_id))
@@ -618,6 +640,7 @@ impl Batch {
             && self.handled.is_empty()
             && self.sent.is_empty()
             && self.progress.is_empty()
+            && self.usage.is_empty()
             && self.stalls.is_empty()
             && self.plans.is_empty()
             && self.supersessions.is_empty()
@@ -636,6 +659,7 @@ impl Batch {
         self.handled.clear();
         self.sent.clear();
         self.progress.clear();
+        self.usage.clear();
         self.stalls.clear();
         self.plans.clear();
         self.supersessions.clear();

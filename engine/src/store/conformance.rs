@@ -30,6 +30,7 @@ mod redrive;
 mod replies;
 mod stalls;
 mod step_output;
+mod usage;
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -71,6 +72,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     output_cap::a_runs_output_cap_is_kept_until_replaced(&make().await).await;
     stalls::a_stall_is_read_back_while_its_step_runs(&make().await).await;
     replies::the_last_reply_kept_of_each_step_is_read_back(&make().await).await;
+    usage::a_running_steps_usage_is_kept_and_a_later_transition_replaces_it(&make().await).await;
 }
 
 /// A `running` event is a start per verdict it records (one per `for_each` item it started):

@@ -25,7 +25,7 @@ use super::attempt::over_cap;
 use super::complete::merged;
 use super::{Ledger, count_spent, reserved};
 use crate::error::Result;
-use crate::executor::{ErrorClass, ExecError, Outcome};
+use crate::executor::{ErrorClass, ExecError, Outcome, Usage};
 use crate::item::ItemRecord;
 use crate::plan::StepIndex;
 use crate::stall::Stall;
@@ -469,6 +469,12 @@ impl Ledger {
         let held = self.reservations.release(step, index);
         let spent = reserved::counted(&outcome, &held);
         count_spent(&mut slot.usage, &mut self.tally.usage, &held, &spent);
+        if spent != Usage::default()
+            && let Some(usage) = slot.usage.as_deref()
+        {
+            // Committed with the item, which does not run again after a crash.
+            self.batch.record_usage(self.run_id, step_id, usage.clone());
+        }
         // An item over the run's cap fails on its own, its output not kept: a step of
         // thousands of items commits none of them whole before its end finds the cap passed.
         let cap = self.max_output_bytes;

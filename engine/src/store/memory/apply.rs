@@ -183,6 +183,13 @@ pub(super) fn apply(
             run.steps[position].progress_at = Some(*at);
         }
     }
+    for (run_id, step_id, usage) in batch.usage() {
+        if let Some(run) = runs.get_mut(run_id)
+            && let Some(&position) = run.positions.get(step_id)
+        {
+            run.steps[position].usage = Some(usage.clone());
+        }
+    }
     for (run_id, step_id, stall) in batch.stalls() {
         if let Some(run) = runs.get_mut(run_id)
             && let Some(&position) = run.positions.get(step_id)

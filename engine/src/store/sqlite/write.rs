@@ -72,6 +72,8 @@ pub(super) struct Rows {
     /// Every run the batch writes to: the committer must hold each one's lease.
     leased: Vec<Uuid>,
     progress: Vec<(String, String, i64)>,
+    /// The usage so far of running `for_each` steps (run, step, JSON text).
+    usage: Vec<(String, String, String)>,
     /// Stalls of running steps: (run, step, `{"stall", "escalation"}` as JSON).
     stalls: Vec<(String, String, String)>,
     plans: Vec<PlanRow>,
@@ -248,6 +250,12 @@ impl Rows {
             leased,
             progress: (batch.progress().iter())
                 .map(|(run, step, at)| (run.to_string(), step.clone(), at.timestamp_millis()))
+                .collect(),
+            usage: (batch.usage().iter())
+                .map(|(run, step, usage)| {
+                    let text = serde_json::to_string(usage).expect("usage serializes");
+                    (run.to_string(), step.clone(), text)
+                })
                 .collect(),
             stalls: (batch.stalls().iter())
                 .map(|(run, step, stall)| (run.to_string(), step.clone(), stall.to_string()))
@@ -438,8 +446,8 @@ impl Rows {
         Ok(())
     }
 
-    /// Writes approval requests and decisions, the last progress and the stalls of running
-    /// steps and the commands the batch handled.
+    /// Writes approval requests and decisions, the last progress, the usage and the stalls
+    /// of running steps and the commands the batch handled.
     fn annotate(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
         for row in &self.approvals {
             conn.prepare_cached(
@@ -467,6 +475,10 @@ impl Rows {
                 "UPDATE steps SET progress_at = ? WHERE run_id = ? AND step_id = ?",
             )?
             .execute(params![at, run, step])?;
+        }
+        for (run, step, usage) in &self.usage {
+            conn.prepare_cached("UPDATE steps SET usage = ? WHERE run_id = ? AND step_id = ?")?
+                .execute(params![usage, run, step])?;
         }
         for (run, step, stall) in &self.stalls {
             conn.prepare_cached(

@@ -575,3 +575,28 @@ fn an_item_whose_with_does_not_render_fails_on_its_own_and_the_others_run() {
 mod ends;
 mod leaves;
 mod stalls;
+
+#[test]
+fn an_items_spending_is_committed_with_it_as_the_steps_usage_so_far() {
+    // Probe 27 F2: without a spending budget, items' usage lived in memory until the step's
+    // end, and a crash lost it while the items it paid for never ran again.
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    let costing = |cost_usd: f64| {
+        let mut outcome = Outcome::success(json!("ok"));
+        outcome.usage.cost_usd = cost_usd;
+        outcome
+    };
+    ledger.apply(item(0, costing(0.01)), at(1)).unwrap();
+    ledger.apply(item(1, costing(0.02)), at(1)).unwrap();
+    let spent: Vec<_> = (ledger.take_batch().usage().iter())
+        .map(|(_, step, usage)| (step.clone(), usage.cost_usd))
+        .collect();
+    assert_eq!(spent.len(), 1, "the last of the batch: {spent:?}");
+    assert_eq!(spent[0].0, "each");
+    assert!((spent[0].1 - 0.03).abs() < 1e-9, "{spent:?}");
+    // An item that spent nothing records nothing more.
+    ledger.apply(item(2, costing(0.0)), at(2)).unwrap();
+    assert!(ledger.take_batch().usage().is_empty());
+}
