@@ -20,6 +20,7 @@ mod cli {
     pub(crate) mod error;
     pub(crate) mod graph;
     pub(crate) mod inspect;
+    pub(crate) mod invocation;
     pub(crate) mod json;
     pub(crate) mod policy;
     pub(crate) mod printable;
@@ -37,7 +38,7 @@ mod cli {
 #[command(name = "cairn", version)]
 struct Cli {
     /// The SQLite database that holds runs.
-    #[arg(long, global = true, env = "CAIRN_DB", default_value = "cairn.db")]
+    #[arg(long, global = true, env = "CAIRN_DB", default_value = cli::invocation::DEFAULT_DB)]
     db: PathBuf,
     /// Machine-readable output (JSON).
     #[arg(long, global = true)]

@@ -16,6 +16,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::invocation;
+
 /// One approval request as an `awaiting_approval` event's detail lists it.
 #[derive(Debug, Deserialize)]
 struct Request {
@@ -37,15 +39,12 @@ pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
     db: &Path,
     mut out: W,
 ) {
-    let db = match db.to_str() {
-        Some("cairn.db") => String::new(),
-        _ => format!("--db {} ", cairn_engine::path_text(db)),
-    };
+    let cairn = invocation::cairn(db);
     let mut told = Told::default();
     // An engine that took the run over (`cairn resume`, `retry`) finds requests asked before
     // it: told first, as those asked later are. A new run has none (nor is a read spent).
     if taken_over {
-        told.tell_waiting(&mut out, run, &db, waiting().await);
+        told.tell_waiting(&mut out, run, &cairn, waiting().await);
     }
     loop {
         match events.recv().await {
@@ -60,9 +59,9 @@ pub(crate) async fn notices<W: Write, F: Future<Output = Vec<Approval>>>(
                 let requests: Vec<Request> = listed
                     .and_then(|listed| Vec::deserialize(listed).ok())
                     .unwrap_or_default();
-                told.tell(&mut out, run, &db, step, requests);
+                told.tell(&mut out, run, &cairn, step, requests);
             }
-            Err(RecvError::Lagged(_)) => told.tell_waiting(&mut out, run, &db, waiting().await),
+            Err(RecvError::Lagged(_)) => told.tell_waiting(&mut out, run, &cairn, waiting().await),
             Err(RecvError::Closed) => break,
         }
     }
@@ -78,9 +77,15 @@ const TOLD_IN_FULL: usize = 3;
 struct Told(HashSet<(String, Option<usize>, i64)>);
 
 impl Told {
-    /// Tells `out` the `waiting` requests (of `run`, in the database `db` names, in the
-    /// store's order) not told yet, step by step.
-    fn tell_waiting(&mut self, out: &mut impl Write, run: &str, db: &str, waiting: Vec<Approval>) {
+    /// Tells `out` the `waiting` requests (of `run`, in the store's order) not told yet, step
+    /// by step, cairn called as `cairn` says ([`invocation::cairn`]).
+    fn tell_waiting(
+        &mut self,
+        out: &mut impl Write,
+        run: &str,
+        cairn: &str,
+        waiting: Vec<Approval>,
+    ) {
         let mut by_step: Vec<(String, Vec<Request>)> = Vec::new();
         for approval in waiting {
             let request = Request {
@@ -94,18 +99,18 @@ impl Told {
             }
         }
         for (step, requests) in by_step {
-            self.tell(out, run, db, &step, requests);
+            self.tell(out, run, cairn, &step, requests);
         }
     }
 
-    /// Tells `out` the `requests` of `step` (of `run`, in the database `db` names) not told
-    /// yet: the first few in full, then how many more wait and the one command that approves
-    /// them all.
+    /// Tells `out` the `requests` of `step` (of `run`) not told yet: the first few in full,
+    /// then how many more wait and the one command that approves them all, cairn called as
+    /// `cairn` says.
     fn tell(
         &mut self,
         out: &mut impl Write,
         run: &str,
-        db: &str,
+        cairn: &str,
         step: &str,
         requests: Vec<Request>,
     ) {
@@ -119,31 +124,31 @@ impl Told {
             let item = (request.item).map_or(String::new(), |item| format!(" --item {item}"));
             // As `cairn approvals` says it: each rule and its reason, or the policy's default.
             let why = request.verdict.explain();
-            let approve = decide(db, "approve", run, step, &item);
-            let deny = decide(db, "deny", run, step, &format!("{item} --reason TEXT"));
+            let approve = decide(cairn, "approve", run, step, &item);
+            let deny = decide(cairn, "deny", run, step, &format!("{item} --reason TEXT"));
             let _ = writeln!(
                 out,
-                "step {step}{item} awaits approval ({why}); see the whole action with `cairn {db}approvals`, and decide with:\n  {approve}\n  {deny}"
+                "step {step}{item} awaits approval ({why}); see the whole action with `{cairn} approvals`, and decide with:\n  {approve}\n  {deny}"
             );
         }
         let more = new.len().saturating_sub(TOLD_IN_FULL);
         if more > 0 {
-            let approve = decide(db, "approve", run, step, "");
+            let approve = decide(cairn, "approve", run, step, "");
             let _ = writeln!(
                 out,
-                "step {step}: {more} more items await approval (`cairn {db}approvals` lists them); approve every waiting item of the step with:\n  {approve}"
+                "step {step}: {more} more items await approval (`{cairn} approvals` lists them); approve every waiting item of the step with:\n  {approve}"
             );
         }
     }
 }
 
-/// The command line `cairn approve` or `deny` (`verb`) of `step` of `run`, with `options`:
-/// a step whose id starts with `-` (`-x`, `--help`) comes last, after `--`, so that it is not
-/// read as an option.
-fn decide(db: &str, verb: &str, run: &str, step: &str, options: &str) -> String {
+/// The command line `cairn approve` or `deny` (`verb`) of `step` of `run`, with `options`,
+/// cairn called as `cairn` says ([`invocation::cairn`]): a step whose id starts with `-`
+/// (`-x`, `--help`) comes last, after `--`, so that it is not read as an option.
+fn decide(cairn: &str, verb: &str, run: &str, step: &str, options: &str) -> String {
     match step.starts_with('-') {
-        true => format!("cairn {db}{verb} {run}{options} -- {step}"),
-        false => format!("cairn {db}{verb} {run} {step}{options}"),
+        true => format!("{cairn} {verb} {run}{options} -- {step}"),
+        false => format!("{cairn} {verb} {run} {step}{options}"),
     }
 }
 
@@ -308,11 +313,11 @@ mod tests {
 
     #[test]
     fn a_step_whose_id_starts_with_a_dash_comes_after_the_options() {
-        let approve = super::decide("", "approve", "r1", "--help", " --item 2");
+        let approve = super::decide("cairn", "approve", "r1", "--help", " --item 2");
         assert_eq!(approve, "cairn approve r1 --item 2 -- --help");
-        let deny = super::decide("--db x.db ", "deny", "r1", "-x", " --reason TEXT");
+        let deny = super::decide("cairn --db x.db", "deny", "r1", "-x", " --reason TEXT");
         assert_eq!(deny, "cairn --db x.db deny r1 --reason TEXT -- -x");
-        let plain = super::decide("", "approve", "r1", "a-b", " --item 2");
+        let plain = super::decide("cairn", "approve", "r1", "a-b", " --item 2");
         assert_eq!(plain, "cairn approve r1 a-b --item 2");
     }
 

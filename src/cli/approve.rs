@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use super::control::{operator, send_then_close};
 use super::error::Error;
 use super::inspect::open;
-use super::json;
 use super::printable::{self, say};
+use super::{invocation, json};
 use crate::Global;
 
 /// Arguments of `cairn approve`.
@@ -175,7 +175,8 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
                     "applied within a second by the engine driving the run".to_owned()
                 } else {
                     format!(
-                        "applied when an engine drives the run (`cairn resume {}`)",
+                        "applied when an engine drives the run (`{} resume {}`)",
+                        invocation::cairn(&global.db),
                         approval.run_id
                     )
                 }
@@ -258,7 +259,8 @@ async fn send(
         ));
     } else {
         say(format_args!(
-            "{subject} of run {run} {done}; no engine drives the run now: `cairn resume {run}` carries it on with this decision"
+            "{subject} of run {run} {done}; no engine drives the run now: `{} resume {run}` carries it on with this decision",
+            invocation::cairn(&global.db)
         ));
     }
     Ok(ExitCode::SUCCESS)

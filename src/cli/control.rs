@@ -8,6 +8,7 @@ use cairn_engine::{Command, LeaseHolder, Request, RunState, Uuid};
 
 use super::engine::{EngineArgs, open_existing};
 use super::error::{self, Before, Error};
+use super::invocation;
 use super::printable::say;
 use super::run::finish;
 use super::signals::OnSignal;
@@ -83,7 +84,7 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
     }
     engine.store().close().await;
     let run = sent?;
-    say(steered(run, pause, now));
+    say(steered(run, pause, now, &invocation::cairn(&global.db)));
     if let Some(lease) = stalled_driver {
         let LeaseHolder { pid, host, .. } = lease.holder;
         say(format!(
@@ -96,12 +97,13 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
 }
 
 /// What a pause (`pause`) or a cancel sent to `run` did, by the run's state just after
-/// (whether a cancel is under way, whether an engine drives the run).
-fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>) -> String {
+/// (whether a cancel is under way, whether an engine drives the run), its commands called
+/// as `cairn` says ([`invocation::cairn`]).
+fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>, cairn: &str) -> String {
     let what = if pause { "pause" } else { "cancel" };
     match (pause, now) {
         (true, Some((RunState::Paused, ..))) => {
-            format!("run {run} is paused; `cairn resume {run}` continues it")
+            format!("run {run} is paused; `{cairn} resume {run}` continues it")
         }
         (false, Some((RunState::Cancelled, ..))) => format!("run {run} is cancelled"),
         (true, Some((RunState::Cancelled, ..))) => {
@@ -109,7 +111,7 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>) -> Strin
         }
         (_, Some((state, ..))) if state.is_terminal() => {
             format!(
-                "run {run} ended {state} before the {what} could take effect (see `cairn show {run}`)"
+                "run {run} ended {state} before the {what} could take effect (see `{cairn} show {run}`)"
             )
         }
         (true, Some((_, true, _))) => {
@@ -117,10 +119,10 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>) -> Strin
         }
         // Recorded, but carrying it out failed (the database locked meanwhile): it stands.
         (_, Some((_, _, false))) => format!(
-            "the {what} of run {run} is recorded, not carried out yet: no engine drives the run now, and the next to take it over (`cairn resume {run}`, `cairn recover`) carries it out"
+            "the {what} of run {run} is recorded, not carried out yet: no engine drives the run now, and the next to take it over (`{cairn} resume {run}`, `{cairn} recover`) carries it out"
         ),
         (true, _) => format!(
-            "run {run} pauses within a second, once its steps in flight (if any) finish; `cairn resume {run}` continues it"
+            "run {run} pauses within a second, once its steps in flight (if any) finish; `{cairn} resume {run}` continues it"
         ),
         (false, _) => format!(
             "run {run} is being cancelled: its steps in flight are stopped within their kill grace"
@@ -135,6 +137,7 @@ pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode,
     let before = Before::TakingOver {
         run: args.run.clone(),
         command: "retry",
+        cairn: invocation::cairn(&global.db),
     };
     let handle = (engine.retry(&args.run, args.from.as_deref()).await)
         .map_err(|error| error::stopped_before(before, error))?;
@@ -187,7 +190,9 @@ mod tests {
     #[test]
     fn a_pause_or_cancel_says_what_became_of_the_run() {
         let run = Uuid::nil();
-        let said = |pause, state, cancelling| steered(run, pause, Some((state, cancelling, true)));
+        let said = |pause, state, cancelling| {
+            steered(run, pause, Some((state, cancelling, true)), "cairn")
+        };
         assert!(said(true, RunState::Paused, false).contains("is paused"));
         assert!(said(true, RunState::Running, false).contains("pauses within a second"));
         assert!(said(false, RunState::Cancelled, false).ends_with("is cancelled"));
@@ -204,7 +209,7 @@ mod tests {
         }
         // Recorded, not carried out (the database was locked meanwhile): no engine drives it.
         for (pause, what) in [(true, "pause"), (false, "cancel")] {
-            let said = steered(run, pause, Some((RunState::Running, false, false)));
+            let said = steered(run, pause, Some((RunState::Running, false, false)), "cairn");
             assert!(
                 said.starts_with(&format!(
                     "the {what} of run {run} is recorded, not carried out"

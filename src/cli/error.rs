@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use cairn_engine::{Error as EngineError, ErrorClass, LoadError, RunReport, RunState};
 
+use super::invocation;
 use super::printable::say;
 
 /// Exit code: the command did what was asked.
@@ -61,6 +62,8 @@ pub(crate) enum Before {
         run: String,
         /// The command that carries the run on: `resume`, or `retry` for a retry.
         command: &'static str,
+        /// How to call cairn on the run's database ([`invocation::cairn`]).
+        cairn: String,
     },
 }
 
@@ -68,9 +71,13 @@ impl std::fmt::Display for Before {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Before::Starting => write!(f, "stopped before the run started: nothing was recorded"),
-            Before::TakingOver { run, command } => write!(
+            Before::TakingOver {
+                run,
+                command,
+                cairn,
+            } => write!(
                 f,
-                "stopped before taking run {run} over: nothing was started; `cairn {command} {run}` carries it on"
+                "stopped before taking run {run} over: nothing was started; `{cairn} {command} {run}` carries it on"
             ),
         }
     }
@@ -122,7 +129,8 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             error: error @ EngineError::LeaseLost(_),
         } => (
             format!(
-                "cairn: {error}\n`cairn show {run}` says how it stands now (that engine may have ended it)"
+                "cairn: {error}\n`{} show {run}` says how it stands now (that engine may have ended it)",
+                invocation::cairn(db)
             ),
             ExitCode::from(UNFINISHED),
         ),
@@ -131,8 +139,9 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             error: error @ EngineError::Replaced(path),
         } => (
             format!(
-                "cairn: {error}\nrun {run} stopped unfinished; with the file back at {}, `cairn resume {run}` carries it on from what it holds",
-                cairn_engine::path_text(path)
+                "cairn: {error}\nrun {run} stopped unfinished; with the file back at {}, `{} resume {run}` carries it on from what it holds",
+                cairn_engine::path_text(path),
+                invocation::cairn(db)
             ),
             ExitCode::from(UNFINISHED),
         ),
@@ -140,7 +149,7 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             format!(
                 "cairn: {}\n{}",
                 described(error, db),
-                stopped_unfinished(*run)
+                stopped_unfinished(*run, db)
             ),
             ExitCode::from(UNFINISHED),
         ),
@@ -181,31 +190,35 @@ fn unwritten(error: &std::io::Error) -> Option<String> {
         .then(|| format!("cairn: cannot write the output: {error}"))
 }
 
-/// What cairn says of `run` when it stopped unfinished: the command that carries it on.
-pub(crate) fn stopped_unfinished(run: cairn_engine::Uuid) -> String {
-    format!("run {run} stopped unfinished; `cairn resume {run}` carries it on")
+/// What cairn says of `run` (in `db`) when it stopped unfinished: the command that carries
+/// it on.
+pub(crate) fn stopped_unfinished(run: cairn_engine::Uuid, db: &Path) -> String {
+    let cairn = invocation::cairn(db);
+    format!("run {run} stopped unfinished; `{cairn} resume {run}` carries it on")
 }
 
 /// What the user can do from the command line about the run of `report`, if anything: carry
 /// on a run that stopped unfinished, or retry with a bigger cap one that failed because a
 /// step's output was over its cap (the engine's message names the cap, not the flag).
-pub(crate) fn next_step(report: &RunReport) -> Option<String> {
+pub(crate) fn next_step(report: &RunReport, db: &Path) -> Option<String> {
     if !report.state.is_terminal() {
-        return Some(stopped_unfinished(report.id));
+        return Some(stopped_unfinished(report.id, db));
     }
-    bigger_cap(report.id, report.state, report.error_class)
+    bigger_cap(report.id, report.state, report.error_class, db)
 }
 
-/// The command that retries `run` with a bigger cap on a step's output, when the run ended
-/// `state` because a step's output was over its cap (`class`).
+/// The command that retries `run` (in `db`) with a bigger cap on a step's output, when the
+/// run ended `state` because a step's output was over its cap (`class`).
 pub(crate) fn bigger_cap(
     run: cairn_engine::Uuid,
     state: RunState,
     class: Option<ErrorClass>,
+    db: &Path,
 ) -> Option<String> {
     (state == RunState::Failed && class == Some(ErrorClass::OutputTooLarge)).then(|| {
+        let cairn = invocation::cairn(db);
         format!(
-            "`cairn retry {run} --max-output BYTES` retries the run with a bigger cap on a step's output"
+            "`{cairn} retry {run} --max-output BYTES` retries the run with a bigger cap on a step's output"
         )
     })
 }
@@ -293,17 +306,21 @@ fn hint(error: &EngineError, db: &Path) -> String {
         | EngineError::MissingDirectory(_)
         | EngineError::NotADatabase(_)
         | EngineError::ForeignDatabase { .. } => "; pass --db PATH to use another file",
-        EngineError::UnknownRun(_) | EngineError::AmbiguousRun { .. } => " (see `cairn runs`)",
+        EngineError::UnknownRun(_) | EngineError::AmbiguousRun { .. } => {
+            return format!(" (see `{} runs`)", invocation::cairn(db));
+        }
         EngineError::Corrupt(_) => {
             "; if it was changed outside cairn, restore the file from a backup or put the named value back with `sqlite3` (a run an older cairn stored in a form this one refuses can only stay as it is)"
         }
         EngineError::LeaseHeld { run, .. } => {
+            let cairn = invocation::cairn(db);
             return format!(
-                "; wait for it to end (`cairn resume --wait {run}` waits, then carries the run on)"
+                "; wait for it to end (`{cairn} resume --wait {run}` waits, then carries the run on)"
             );
         }
         EngineError::PausedSince { run, .. } => {
-            return format!("; `cairn resume {run}` continues it");
+            let cairn = invocation::cairn(db);
+            return format!("; `{cairn} resume {run}` continues it");
         }
         _ => "",
     };
@@ -345,10 +362,11 @@ mod tests {
         let retrying = Before::TakingOver {
             run: "0190abcd".into(),
             command: "retry",
+            cairn: super::invocation::cairn(Path::new("runs.db")),
         };
         assert_eq!(
             retrying.to_string(),
-            "stopped before taking run 0190abcd over: nothing was started; `cairn retry 0190abcd` carries it on"
+            "stopped before taking run 0190abcd over: nothing was started; `cairn --db runs.db retry 0190abcd` carries it on"
         );
         // Any other error is the engine's own, with its own code.
         let refused = stopped_before(retrying, EngineError::UnknownRun("0190abcd".into()));
@@ -404,7 +422,7 @@ mod tests {
         };
         let said = hint(&lease, Path::new("x.db"));
         assert!(
-            said.contains(&format!("`cairn resume --wait {run}`")),
+            said.contains(&format!("`cairn --db x.db resume --wait {run}`")),
             "{said}"
         );
     }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use cairn_engine::{
@@ -11,7 +12,7 @@ use cairn_engine::{
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::error::{self, Error};
-use super::{json, printable};
+use super::{invocation, json, printable};
 use crate::Global;
 
 /// Arguments of `cairn show` and `cairn history`.
@@ -111,10 +112,10 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
     with_replies(&mut run.steps, run.id, engine.store()).await?;
     let total = run.usage.clone();
     let steps = &run.steps;
-    print_run(&mut stdout, &run)?;
+    print_run(&mut stdout, &run, &global.db)?;
     if !run.state.is_terminal() {
         let record = engine.store().find_run(&run.id.to_string()).await?;
-        let driver = driver(&record, Utc::now());
+        let driver = driver(&record, Utc::now(), &global.db);
         writeln!(stdout, "engine    {driver}")?;
     }
     if total != Usage::default() {
@@ -381,7 +382,7 @@ pub(crate) async fn open(global: &Global) -> Result<Engine, EngineError> {
         .await
 }
 
-fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
+fn print_run(out: &mut impl Write, run: &RunView, db: &Path) -> std::io::Result<()> {
     writeln!(out, "run       {}", run.id)?;
     writeln!(out, "workflow  {}", printable::one_line(&run.workflow))?;
     writeln!(out, "state     {}", run.state)?;
@@ -411,7 +412,7 @@ fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
     if let Some(error) = &run.error {
         writeln!(out, "error     {}", printable::indented(error, 10))?;
     }
-    if let Some(hint) = error::bigger_cap(run.id, run.state, run.error_class) {
+    if let Some(hint) = error::bigger_cap(run.id, run.state, run.error_class, db) {
         writeln!(out, "          {hint}")?;
     }
     Ok(())
@@ -419,8 +420,12 @@ fn print_run(out: &mut impl Write, run: &RunView) -> std::io::Result<()> {
 
 /// Who drives the run `record` at `now`, not ended: the engine holding its lease, or none
 /// (a run no engine drives stays as it was, `running` included, until one takes it over).
-fn driver(record: &RunRecord, now: DateTime<Utc>) -> String {
-    let resume = format!("`cairn resume {}` carries it on", record.id);
+fn driver(record: &RunRecord, now: DateTime<Utc>, db: &Path) -> String {
+    let resume = format!(
+        "`{} resume {}` carries it on",
+        invocation::cairn(db),
+        record.id
+    );
     let Some(Lease { holder, expires }) = &record.lease else {
         return format!("none: {resume}");
     };

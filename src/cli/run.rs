@@ -1,7 +1,7 @@
 //! `cairn run`, `cairn resume`, `cairn recover`: drive runs to their end.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::announce;
 use super::engine::{EngineArgs, open, open_existing};
 use super::error::{self, Before, Error, exit_code_of};
+use super::invocation;
 use super::json;
 use super::printable::{self, Printable, say};
 use super::progress;
@@ -92,7 +93,11 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
         Err(cairn_engine::Error::Finished(report)) => {
             let hint = match report.state {
                 RunState::Failed | RunState::Cancelled => {
-                    format!(" (`cairn retry {}` runs its failed steps again)", report.id)
+                    let cairn = invocation::cairn(&global.db);
+                    format!(
+                        " (`{cairn} retry {}` runs its failed steps again)",
+                        report.id
+                    )
                 }
                 _ => String::new(),
             };
@@ -106,6 +111,7 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
             let before = Before::TakingOver {
                 run: args.run.clone(),
                 command: "resume",
+                cairn: invocation::cairn(&global.db),
             };
             return Err(error::stopped_before(before, error));
         }
@@ -147,6 +153,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
                 let before = Before::TakingOver {
                     run: run.to_string(),
                     command: "resume",
+                    cairn: invocation::cairn(&global.db),
                 };
                 let error = error::stopped_before(before, error);
                 let code = error::report(&error, &global.db);
@@ -162,7 +169,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
         }
     }
     if handles.is_empty() && refused.is_none() && !left {
-        say(nothing_to_recover(&engine).await?);
+        say(nothing_to_recover(&engine, &global.db).await?);
     }
     // Every run taken over is driven from now on: each is named before any is waited for.
     for handle in &handles {
@@ -185,7 +192,7 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     if let Some(error) = first_stop {
         return Err(error);
     }
-    reports.iter().for_each(hint_next_step);
+    (reports.iter()).for_each(|report| hint_next_step(report, &global.db));
     // A run left before it was taken over stopped unfinished, as a run still `running` does.
     let left = left.then_some(RunState::Running);
     let states = reports.iter().map(|report| report.state).chain(left);
@@ -199,8 +206,9 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
 }
 
 /// Why `cairn recover` found no run to take over: none is unfinished, or live engines drive
-/// those that are; paused runs wait for a person.
-async fn nothing_to_recover(engine: &Engine) -> Result<String, Error> {
+/// those that are; paused runs wait for a person (the commands named for the run's `db`).
+async fn nothing_to_recover(engine: &Engine, db: &Path) -> Result<String, Error> {
+    let cairn = invocation::cairn(db);
     let driven = engine.store().unfinished_runs().await?.len();
     let paused = RunFilter {
         states: vec![RunState::Paused],
@@ -210,13 +218,13 @@ async fn nothing_to_recover(engine: &Engine) -> Result<String, Error> {
     let said = match driven {
         0 => "no unfinished run to recover".to_owned(),
         driven => format!(
-            "no run to recover: the {driven} unfinished run(s) are driven by live engines (`cairn runs` lists them)"
+            "no run to recover: the {driven} unfinished run(s) are driven by live engines (`{cairn} runs` lists them)"
         ),
     };
     Ok(match paused {
         0 => said,
         paused => format!(
-            "{said}; {paused} paused run(s) wait for `cairn resume RUN`, never recovered (`cairn runs --state paused` lists them)"
+            "{said}; {paused} paused run(s) wait for `{cairn} resume RUN`, never recovered (`{cairn} runs --state paused` lists them)"
         ),
     })
 }
@@ -268,7 +276,7 @@ pub(crate) async fn finish(
     // read whole (nor, of a database file that moved, one at its path).
     engine.store().close().await;
     let report = report.map_err(|error| stopped(handle_id, error))?;
-    hint_next_step(&report);
+    hint_next_step(&report, &global.db);
     error::outcome(exit_code_of(report.state), print_report(&report, global))
 }
 
@@ -315,10 +323,10 @@ fn stopped(run: cairn_engine::Uuid, error: cairn_engine::Error) -> Error {
     }
 }
 
-/// Says on stderr what the user can do next about the run of `report`, if anything
+/// Says on stderr what the user can do next about the run of `report` (in `db`), if anything
 /// ([`error::next_step`]).
-fn hint_next_step(report: &RunReport) {
-    if let Some(next) = error::next_step(report) {
+fn hint_next_step(report: &RunReport, db: &Path) {
+    if let Some(next) = error::next_step(report, db) {
         say(next);
     }
 }

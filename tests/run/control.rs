@@ -167,8 +167,11 @@ fn a_pause_of_a_run_no_engine_drives_says_it_is_paused_at_once() {
     let recover = scratch.cairn(&["recover"]);
     let said = String::from_utf8_lossy(&recover.stderr);
     assert_eq!(code(&recover), Some(0), "{said}");
+    let cairn = scratch.invocation();
     assert!(
-        said.contains("no unfinished run to recover; 1 paused run(s) wait for `cairn resume RUN`"),
+        said.contains(&format!(
+            "no unfinished run to recover; 1 paused run(s) wait for `{cairn} resume RUN`"
+        )),
         "{said}"
     );
 }
@@ -555,7 +558,8 @@ fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retr
     let said = String::from_utf8_lossy(&resumed.stderr);
     assert!(
         said.contains(&format!(
-            "(`cairn retry {run}` runs its failed steps again)"
+            "(`{} retry {run}` runs its failed steps again)",
+            scratch.invocation()
         )),
         "{said}"
     );

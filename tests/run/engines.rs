@@ -62,7 +62,8 @@ fn a_database_locked_while_a_run_is_driven_stops_it_resumable_with_exit_3() {
     let stderr = String::from_utf8_lossy(&stopped.stderr);
     assert_eq!(stopped.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains("locked") && stderr.contains(&format!("`cairn resume {run_id}`")),
+        stderr.contains("locked")
+            && stderr.contains(&format!("`{} resume {run_id}`", scratch.invocation())),
         "{stderr}"
     );
     assert!(

@@ -129,8 +129,9 @@ fn an_output_past_the_cap_fails_the_step_with_a_clear_error() {
         "output_too_large: output is 3002 bytes, over the run's cap of 1000 bytes on a \
          step's output (a retry of the run with a bigger cap keeps it)"
     );
+    let cairn = scratch.invocation();
     let hint =
-        format!("`cairn retry {run_id} --max-output BYTES` retries the run with a bigger cap");
+        format!("`{cairn} retry {run_id} --max-output BYTES` retries the run with a bigger cap");
     assert!(stderr.contains(&hint), "{stderr}");
     // `cairn show` gives the same hint later; its JSON keeps the design's fields.
     let shown = scratch.cairn(&["show", run_id]);

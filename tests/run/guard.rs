@@ -232,7 +232,10 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
     let told = String::from_utf8_lossy(&approve.stderr);
     assert!(approve.status.success(), "{told}");
     assert!(
-        told.contains("no engine drives the run now: `cairn resume"),
+        told.contains(&format!(
+            "no engine drives the run now: `{} resume",
+            scratch.invocation()
+        )),
         "the engine that drove the run was killed: {told}"
     );
     // The first ruling recorded decides: a second one is refused, not silently dropped.
@@ -254,7 +257,8 @@ fn an_approval_given_while_no_engine_runs_is_acted_on_by_resume() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(
         listed.contains(&format!(
-            "approved by ann, applied when an engine drives the run (`cairn resume {run}`)"
+            "approved by ann, applied when an engine drives the run (`{} resume {run}`)",
+            scratch.invocation()
         )),
         "{listed}"
     );

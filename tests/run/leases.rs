@@ -122,7 +122,8 @@ fn a_signal_to_a_resume_waiting_for_a_command_being_carried_out_stops_it_startin
         assert_eq!(code(&stopped), Some(3), "{command}: {said}");
         assert!(
             said.contains(&format!(
-                "stopped before taking run {run} over: nothing was started; `cairn resume {run}` carries it on"
+                "stopped before taking run {run} over: nothing was started; `{} resume {run}` carries it on",
+                scratch.invocation()
             )),
             "{command}: {said}"
         );
@@ -151,7 +152,7 @@ fn show_says_which_engine_drives_a_run_or_that_none_does() {
         let line = shown.lines().find(|line| line.starts_with("engine "));
         line.unwrap_or_else(|| panic!("{shown}")).to_owned()
     };
-    let resume = format!("`cairn resume {run}` carries it on");
+    let resume = format!("`{} resume {run}` carries it on", scratch.invocation());
     // Its engine was killed: the lease it left names a process that is gone.
     let line = engine_line(&scratch);
     assert!(

@@ -91,8 +91,9 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
         // Not a bare `cairn resume`: the file it would resume from is gone from the path.
         assert!(
             err.contains(&format!(
-                "with the file back at {}, `cairn resume",
-                db.display()
+                "with the file back at {}, `{} resume",
+                db.display(),
+                scratch.invocation()
             )),
             "{how}: {err}"
         );

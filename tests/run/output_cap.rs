@@ -151,7 +151,7 @@ fn an_item_over_the_cap_fails_on_its_own_and_a_retry_with_a_bigger_one_runs_it_a
     );
     let show = scratch.cairn(&["show", &run]);
     let shown = String::from_utf8_lossy(&show.stdout);
-    let hint = format!("`cairn retry {run} --max-output BYTES`");
+    let hint = format!("`{} retry {run} --max-output BYTES`", scratch.invocation());
     assert!(shown.contains(&hint), "{shown}");
     // A bigger cap: the failed item runs again, as its next attempt; the others kept theirs.
     let retried = scratch.cairn(&["retry", &run, "--max-output", "4000"]);

@@ -28,6 +28,12 @@ impl Scratch {
         self.dir.path().join("cairn.db")
     }
 
+    /// How cairn's hints call it on this scratch's database: `cairn --db PATH`, which a hint
+    /// pasted as printed needs (the database is not `./cairn.db`).
+    pub(crate) fn invocation(&self) -> String {
+        format!("cairn --db {}", self.db().display())
+    }
+
     pub(crate) fn marks(&self) -> PathBuf {
         self.dir.path().join("marks")
     }

@@ -515,7 +515,8 @@ fn a_stalls_pause_pending_at_a_resume_pauses_the_run_and_the_next_resume_continu
         said.contains(&format!("run {run} paused by cairn: step a stalled")),
         "{said}"
     );
-    assert!(said.contains(&format!("`cairn resume {run}`")), "{said}");
+    let resume = format!("`{} resume {run}`", scratch.invocation());
+    assert!(said.contains(&resume), "{said}");
     assert_eq!(executions(&scratch, "a").len(), 1, "a did not run again");
     assert_eq!(show(&scratch, &run)["state"], "paused");
     let stalled = stall_event(&scratch, &run, "a");

@@ -118,7 +118,10 @@ fn a_file_size_limit_met_committing_a_step_is_named_and_the_run_resumes() {
     // A storage failure while driving: the run stopped, resumable.
     assert_eq!(output.status.code(), Some(3), "{message}");
     assert!(
-        message.contains("stopped unfinished; `cairn resume"),
+        message.contains(&format!(
+            "stopped unfinished; `{} resume",
+            scratch.invocation()
+        )),
         "{message}"
     );
     assert!(
