@@ -13,15 +13,18 @@ use super::{Report, count, events, message, take_answer};
 /// the answer), and the errors its `assistant` events carry (what a killed claude had
 /// reported).
 pub(super) fn read(stdout: &str) -> Report {
-    let events = events(stdout);
     let mut report = Report::default();
-    for event in &events {
+    let mut last_result = None;
+    for event in events(stdout) {
         report.went_on();
         if event["type"] == "assistant" && event["error"].is_string() {
-            report.warn(assistant_text(event).unwrap_or_else(|| message(&event["error"])));
+            report.warn(assistant_text(&event).unwrap_or_else(|| message(&event["error"])));
+        }
+        if event["type"] == "result" {
+            last_result = Some(event);
         }
     }
-    let Some(mut result) = events.into_iter().rfind(|event| event["type"] == "result") else {
+    let Some(mut result) = last_result else {
         return report;
     };
     if result["is_error"] == true {
