@@ -63,7 +63,7 @@ impl Attempt<'_> {
                 })),
                 (None, None) => Err(ExecError {
                     class: ErrorClass::BadOutput,
-                    message: no_answer(cli, &stdout, &report),
+                    message: no_answer(self.params, &stdout, &report),
                 }),
             },
         };
@@ -178,26 +178,68 @@ fn spawn_message(params: &AgentParams, message: &str) -> String {
     }
 }
 
-/// The message of a successful exit whose stdout holds no answer.
-fn no_answer(cli: Cli, stdout: &str, report: &Report) -> String {
+/// `text` quoted, cut at [`QUOTE`] characters.
+fn cut(text: &str) -> String {
+    format!("{:?}", cairn_engine::cut(text, QUOTE))
+}
+
+/// The message of a successful exit whose stdout holds no answer, naming the program (a
+/// `custom` agent's own).
+fn no_answer(params: &AgentParams, stdout: &str, report: &Report) -> String {
+    let cli = params.cli;
+    let argv = params.argv();
+    let name = match cli {
+        Cli::Custom => argv.first().map_or("custom", String::as_str),
+        _ => cli.name(),
+    };
+    // A claude result without an answer: its subtype says why (`error_max_turns`), where
+    // the quote of stdout may be cut before it.
+    if report.raw["type"] == "result" {
+        let subtype = report.raw["subtype"].as_str().unwrap_or("none given");
+        return format!(
+            "`{name}` exited successfully but its result holds no answer text (subtype: \
+             {subtype}); the result: {}",
+            cut(&report.raw.to_string())
+        );
+    }
     let expected = match cli {
         Cli::Claude => "a JSON object with \"type\": \"result\"",
         Cli::Codex => "`turn.completed` after an `item.completed` event with an `agent_message`",
         Cli::Opencode => "a `text` event",
         Cli::Custom => "an answer",
     };
-    let mut end = stdout.len().min(QUOTE);
-    while !stdout.is_char_boundary(end) {
-        end -= 1;
-    }
-    let more = if end < stdout.len() { "…" } else { "" };
     let mut message = format!(
-        "`{}` exited successfully but printed no final answer (expected {expected}); stdout: {:?}{more}",
-        cli.name(),
-        &stdout[..end]
+        "`{name}` exited successfully but printed no final answer (expected {expected}); stdout: {}",
+        cut(stdout)
     );
     if let Some(last) = report.last_problem() {
         message.push_str(&format!("; it last reported: {last}"));
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{AgentParams, no_answer};
+    use crate::agent::params::Cli;
+    use crate::agent::report;
+    use crate::test_support::action;
+
+    #[test]
+    fn a_result_without_answer_text_names_its_subtype() {
+        // Probe 27 F7: "printed no final answer (expected a result object)", which it printed.
+        let params = json!({"cli": "claude", "prompt": "p"});
+        let params = AgentParams::parse(&action("agent", params)).unwrap();
+        let stdout = "{\"type\":\"result\",\"subtype\":\"error_max_turns\",\"is_error\":false}";
+        let message = no_answer(&params, stdout, &report::read(Cli::Claude, stdout));
+        assert!(
+            message.starts_with(
+                "`claude` exited successfully but its result holds no answer text (subtype: \
+                 error_max_turns)"
+            ),
+            "{message}"
+        );
+    }
 }

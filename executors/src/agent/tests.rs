@@ -292,6 +292,19 @@ async fn exit_zero_without_an_answer_is_bad_output() {
 }
 
 #[tokio::test]
+async fn a_custom_agent_without_an_answer_is_named_by_its_program() {
+    // Probe 27 F7: it was named `custom`, where its exit_code message names the program.
+    let outcome =
+        run(json!({"cli": "custom", "prompt": "p", "command": ["true", "{prompt}"]})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadOutput);
+    assert!(
+        message.starts_with("`true` exited successfully"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn stdout_that_is_not_utf8_names_the_program_the_byte_and_the_fix() {
     let script = "printf 'caf\\351\\n'";
     let outcome = run(json!({
