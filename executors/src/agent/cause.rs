@@ -28,6 +28,8 @@ const REPORTED: &[(Cause, &[&str])] = &[
             "please run /login",
             "authentication_failed",
             "authentication failed",
+            // The API's own error type, in claude's `API Error: 401 {...}` (an expired token).
+            "authentication_error",
             "invalid api key",
             "invalid x-api-key",
             "missing api key",
@@ -241,6 +243,10 @@ mod tests {
     fn the_recorded_failures_have_their_causes() {
         for (reported, expected) in [
             ("Not logged in · Please run /login", Cause::Credentials),
+            (
+                r#"API Error: 401 {"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired."}}"#,
+                Cause::Credentials,
+            ),
             (
                 "API Error: Unable to connect to API (ConnectionRefused)",
                 Cause::Unreachable,
