@@ -3,7 +3,22 @@
 
 use std::io::{self, Write};
 
+use cairn_engine::Problem;
 use serde::Serialize;
+
+/// A file's problems as `cairn validate --json` and `cairn policy ... --json` print them:
+/// `{"file", "ok", "problems": [{"place", "message"}]}` (`ok` left out by `policy`, which
+/// prints only an invalid file this way).
+#[derive(Debug, Serialize)]
+pub(crate) struct Checked {
+    /// The file, as given.
+    pub(crate) file: String,
+    /// Whether it has no problem (`validate` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ok: Option<bool>,
+    /// Its problems, each a place and a message.
+    pub(crate) problems: Vec<Problem>,
+}
 
 /// Writes `value` as one line of JSON.
 pub(crate) fn print(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {

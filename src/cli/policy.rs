@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{self, BAD_INPUT, Error, RUN_FAILED, SUCCESS};
-use super::{json, printable, workflow};
+use super::json::{self, Checked};
+use super::{printable, workflow};
 use crate::Global;
 
 /// Arguments of `cairn policy`.
@@ -71,8 +72,11 @@ fn invalid(file: &Path, error: LoadError, as_json: bool) -> Result<ExitCode, Err
     if !as_json {
         return Err(error.into());
     }
-    let report =
-        serde_json::json!({"file": cairn_engine::path_text(file), "problems": error.problems});
+    let report = Checked {
+        file: cairn_engine::path_text(file),
+        ok: None,
+        problems: error.problems,
+    };
     let mut stdout = printable::stdout(true);
     let printed = json::print(&mut stdout, &report).and_then(|()| stdout.flush());
     error::outcome(ExitCode::from(BAD_INPUT), printed.map_err(Error::from))

@@ -4,9 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde_json::json;
-
 use super::error::{self, BAD_INPUT, Error, SUCCESS};
+use super::json::{self, Checked};
 use super::{printable, workflow};
 use crate::Global;
 
@@ -34,8 +33,11 @@ pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
             (true, result) => {
                 let problems =
                     (result.as_ref().err()).map_or_else(Vec::new, |error| error.problems.clone());
-                reports
-                    .push(json!({"file": name, "ok": problems.is_empty(), "problems": problems}));
+                reports.push(Checked {
+                    file: name,
+                    ok: Some(problems.is_empty()),
+                    problems,
+                });
             }
             // Once the output failed, nothing more is written: the files are only checked.
             (false, _) if printed.is_err() => {}
@@ -50,7 +52,7 @@ pub(crate) fn run(args: &Args, global: &Global) -> Result<ExitCode, Error> {
     }
     let printed = printed.and_then(|()| {
         if global.json {
-            writeln!(stdout, "{}", serde_json::Value::Array(reports))?;
+            json::print(&mut stdout, &reports)?;
         }
         stdout.flush()
     });

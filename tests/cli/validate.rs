@@ -184,6 +184,14 @@ fn json_output_lists_problems_with_places() {
         reports[1]["problems"][0]["place"],
         serde_json::json!({"line": 5, "column": 5})
     );
+    // Keys in the order the docs give (probe 28 F3: a problem was `{"message", "place"}`).
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains(
+            r#"{"file":"tests/fixtures/invalid/syntax.json","ok":false,"problems":[{"place":"#
+        ),
+        "{text}"
+    );
 }
 
 #[test]
