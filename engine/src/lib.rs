@@ -68,7 +68,7 @@ mod state;
 mod store;
 mod text;
 
-pub use approval::{Approval, ApprovalDecision, action_hash};
+pub use approval::{Approval, ApprovalDecision};
 /// What an [`Executor`] (or a [`Store`]) is implemented with; re-exported, as are
 /// [`Schema`], [`CancellationToken`] and [`Uuid`], so that an embedder names them without
 /// crates and versions of its own.
@@ -76,9 +76,8 @@ pub use async_trait::async_trait;
 pub use command::{Command, PendingCommand, Request, Ruling};
 pub use definition::{
     Backoff, Defaults, Duration, ENV_NAME_PATTERN, ID_PATTERN, Limits, MAX_DURATION,
-    NUL_FREE_PATTERN, Node, NodeKind, OnStall, Params, Retry, SCHEMA_MESSAGE_KEY, Stall, Trigger,
-    Workflow, editor_schema as workflow_editor_schema, is_env_name, is_id,
-    schema as workflow_schema, whole,
+    NUL_FREE_PATTERN, Node, NodeKind, OnStall, Params, Retry, Stall, Trigger, Workflow,
+    editor_schema as workflow_editor_schema, is_env_name, is_id, schema as workflow_schema,
 };
 pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
 pub use error::{Error, Result};
@@ -87,9 +86,7 @@ pub use executor::{
     Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, ParamsError,
     Progress, Usage, params_schema,
 };
-pub use expr::{
-    Condition, ExprError, SharedJson, Variable, evaluate_conditions, evaluate_conditions_each,
-};
+pub use expr::{Condition, ExprError, SharedJson, Variable, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
 pub use item::ItemRecord;
 pub use lease::{Lease, LeaseAttempt, LeaseHolder, MIN_LEASE_TTL};
@@ -97,9 +94,8 @@ pub use load::{
     LoadError, Place, Problem, check_params, document_schema, load_document, load_file, load_json,
     load_snapshot, load_str, read_document,
 };
-pub use nesting::{TooDeep, read_output};
+pub use nesting::TooDeep;
 pub use plan::{Addition, Graph, Plan, PlanStep, Spent, StepIndex, Supersession};
-pub use problem::closest;
 pub use report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 /// The JSON Schema an executor declares for its parameters ([`Executor::params_schema`]).
 pub use schemars::Schema;
@@ -113,8 +109,18 @@ pub use store::{
     CommitReport, Durability, MemoryStore, NewRun, RunRecord, Snapshot, SqliteStore, Standing,
     StepRecord, Store, StoreOptions,
 };
-pub use text::{cut, lossless_text, path_text};
 /// How an attempt is told to stop ([`ExecContext::cancel`]).
 pub use tokio_util::sync::CancellationToken;
 /// Run ids are UUIDs (v7: time-ordered); re-exported so an embedder needs no `uuid` of its own.
 pub use uuid::Uuid;
+/// Helpers cairn's own crates (the guards, the executors, the CLI) share: not part of the
+/// embedding API, so hidden from its documentation (probe 23 F8).
+#[doc(hidden)]
+pub use {
+    approval::action_hash,
+    definition::{SCHEMA_MESSAGE_KEY, whole},
+    expr::evaluate_conditions_each,
+    nesting::read_output,
+    problem::closest,
+    text::{cut, lossless_text, path_text},
+};
