@@ -1,10 +1,12 @@
 //! Opening the engine for the commands that drive or steer runs: the flags of how it
 //! commits, and the guard each run is judged by.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_engine::{Durability, Engine, EngineBuilder, Guard};
+use cairn_engine::{Durability, Engine, EngineBuilder, Error as EngineError, Guard};
 use cairn_guards::Restorer;
+use nix::errno::Errno;
 
 use super::error::Error;
 use super::workflow;
@@ -30,6 +32,7 @@ pub(crate) async fn open(
     args: &EngineArgs,
     guard: Option<Arc<dyn Guard>>,
 ) -> Result<Engine, Error> {
+    refuse_unwritable(&global.db)?;
     let builder = builder(global, args);
     let builder = match guard {
         Some(guard) => builder.guard(guard),
@@ -41,8 +44,26 @@ pub(crate) async fn open(
 /// An engine over an existing database that takes runs over, each judged by the policy it
 /// started with: a mistyped `--db` is named, not created.
 pub(crate) async fn open_existing(global: &Global, args: &EngineArgs) -> Result<Engine, Error> {
+    refuse_unwritable(&global.db)?;
     let builder = builder(global, args).create_database(false);
     Ok(builder.guard(restorer()).open().await?)
+}
+
+/// Refuses a database the command would write and this process may not: the file, or the
+/// `-wal` or `-shm` beside it (another user's), named. Refused before SQLite opens it: SQLite
+/// would open it read-only, leaving `-wal` and `-shm` files of this user's beside it, which
+/// then keep its owner from writing it (probe 30 F3). A file that is not there is made.
+fn refuse_unwritable(db: &Path) -> Result<(), Error> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = db.as_os_str().to_owned();
+        file.push(suffix);
+        let file = PathBuf::from(file);
+        let denied = nix::unistd::access(&file, nix::unistd::AccessFlags::W_OK);
+        if file.is_file() && matches!(denied, Err(Errno::EACCES | Errno::EPERM | Errno::EROFS)) {
+            return Err(EngineError::ReadOnly(file).into());
+        }
+    }
+    Ok(())
 }
 
 /// The guard of an engine that resumes runs: it restores the policy each run started with

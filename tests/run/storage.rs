@@ -225,3 +225,45 @@ fn a_file_name_too_long_or_a_loop_of_links_is_bad_input_named_with_the_file() {
     left.sort();
     assert_eq!(left, ["loop.db", "marks", "w.json"], "nothing created");
 }
+
+/// A database this user may only read is refused by a command that writes before SQLite
+/// opens it: opened read-only, SQLite left `-wal` and `-shm` files of this user's beside it,
+/// which then kept the owner from writing their own database (probe 30 F3). As root the
+/// command runs as `nobody` (root may write any file); else the file is made read-only.
+#[test]
+fn a_database_this_user_may_only_read_is_refused_leaving_nothing_beside_it() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    let scratch = Scratch::new();
+    let workflow = json!({"name": "h", "steps": [{"id": "a", "executor": "noop"}]});
+    let workflow = scratch.write("w.json", &workflow);
+    scratch.run(&workflow, &[], 0);
+    let mode = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let mut run = scratch.command(&["run", workflow.to_str().unwrap()]);
+    if nix::unistd::geteuid().is_root() {
+        // A shared folder, which that user may write: SQLite would make its files there.
+        mode(scratch.dir.path(), 0o1777);
+        mode(&scratch.db(), 0o644);
+        run.uid(65534).gid(65534);
+    } else {
+        mode(&scratch.db(), 0o444);
+    }
+    let before = std::fs::read(scratch.db()).unwrap();
+    let output = output_of(&mut run, "cairn run by a reader");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("read-only to this process"), "{stderr}");
+    for suffix in ["-wal", "-shm"] {
+        let mut beside = scratch.db().into_os_string();
+        beside.push(suffix);
+        assert!(!Path::new(&beside).exists(), "{beside:?} left: {stderr}");
+    }
+    assert_eq!(
+        std::fs::read(scratch.db()).unwrap(),
+        before,
+        "left unchanged"
+    );
+}
