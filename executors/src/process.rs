@@ -656,19 +656,22 @@ fn spawn_error(
 }
 
 /// Why `program` could not start with the arguments and environment of `params`: the kernel
-/// refused them as too long (`E2BIG`), naming the longest argument.
+/// refused them as too long (`E2BIG`), naming the longest argument or `with.env` variable.
 fn too_long(program: &str, params: &ProcessParams) -> String {
-    /// The most one argument or variable may hold on Linux (`MAX_ARG_STRLEN`).
+    /// The most one argument or variable (`NAME=value`) may hold on Linux (`MAX_ARG_STRLEN`).
     const LONGEST_WORD: usize = 128 * 1024;
-    let (index, longest) = (params.command.iter().enumerate())
-        .max_by_key(|(_, arg)| arg.len())
-        .map_or((0, 0), |(index, arg)| (index, arg.len()));
-    let which = if longest >= LONGEST_WORD {
-        format!("argument {index} holds {longest} bytes, past the 128 KiB one argument may hold")
-    } else {
-        "its arguments and environment together pass the system's limit (a quarter of the \
-         stack's, `ulimit -s`)"
-            .to_owned()
+    let args = (params.command.iter().enumerate())
+        .map(|(index, arg)| (arg.len(), format!("argument {index}")));
+    let env = (params.env.iter())
+        .map(|(name, value)| (name.len() + 1 + value.len(), format!("`with.env.{name}`")));
+    let longest = args.chain(env).max_by_key(|(len, _)| *len);
+    let which = match longest {
+        Some((len, which)) if len >= LONGEST_WORD => {
+            format!("{which} holds {len} bytes, past the 128 KiB one may hold")
+        }
+        _ => "its arguments and environment together pass the system's limit (a quarter of \
+              the stack's, `ulimit -s`)"
+            .to_owned(),
     };
     format!(
         "command `{program}` cannot start: {which}; put a long value in a file and pass its \

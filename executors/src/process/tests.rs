@@ -216,6 +216,14 @@ async fn an_argument_too_long_for_the_system_is_bad_params_naming_it_not_a_missi
             && message.contains("pass its path instead"),
         "{message}"
     );
+    // A variable as long is named as such (probe 30 F4), its size counting `NAME=`.
+    let outcome = run(json!({"command": ["true"], "env": {"BIG": long}})).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadParams, "{message}");
+    assert!(
+        message.contains("`with.env.BIG` holds 143364 bytes, past the 128 KiB"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
