@@ -99,6 +99,14 @@ impl AgentParams {
     /// Reads `action.params` and checks what their types cannot say; `Err` says what is
     /// wrong, naming the parameter.
     pub(super) fn parse(action: &Action) -> Result<Self, BadParams> {
+        // A template that rendered no cap is not one left out: the step meant a cap (the
+        // loader refuses a written `null` alike), and its attempt runs with none only when
+        // the file says so (probe 30 F5).
+        if action.params.get("max_budget_usd") == Some(&serde_json::Value::Null) {
+            return Err(BadParams::Value(
+                "`with.max_budget_usd` is null: give it a number, or leave it out".to_owned(),
+            ));
+        }
         let params: AgentParams = action.params_as()?;
         params.check().map_err(BadParams::Value)?;
         Ok(params)
@@ -433,6 +441,10 @@ mod tests {
         let error =
             parse(json!({"cli": "codex", "prompt": "p", "max_budget_usd": 0.5})).unwrap_err();
         assert!(error.contains("`codex` has no budget flag"), "{error}");
+        // A template that rendered no cap: refused, not run uncapped (probe 30 F5).
+        let error =
+            parse(json!({"cli": "claude", "prompt": "p", "max_budget_usd": null})).unwrap_err();
+        assert!(error.contains("`with.max_budget_usd` is null"), "{error}");
     }
 
     #[test]

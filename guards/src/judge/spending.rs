@@ -47,11 +47,12 @@ impl Policy {
         let Value::Object(params) = &action.params else {
             return Spending::AsWritten; // The executor refuses it; judged as it is.
         };
-        // A cap that is not a number is the executor's to refuse: judged as written (a cap
-        // lowered in its place would run the attempt with all that is left, probe 27 F3).
+        // A cap that is not a number (`null` included: a template that rendered none) is
+        // the executor's to refuse: judged as written (a cap lowered in its place would run
+        // the attempt with all that is left, probes 27 F3 and 30 F5).
         if params
             .get("max_budget_usd")
-            .is_some_and(|cap| !cap.is_number() && !cap.is_null())
+            .is_some_and(|cap| !cap.is_number())
         {
             return Spending::AsWritten;
         }

@@ -143,7 +143,7 @@ fn a_deny_is_not_held_and_a_spent_budget_denies_in_its_own_words() {
 fn a_cap_that_is_not_a_number_is_denied_as_written_not_replaced_by_all_that_is_left() {
     // Probe 27 F3: a templated cap rendered as "0.05" ran claude with `--max-budget-usd 1.0`.
     let policy = under(json!({"budgets": {"cost_usd": 1.0}}));
-    for cap in [json!("0.05"), json!({"x": 1})] {
+    for cap in [json!("0.05"), json!({"x": 1}), json!(null)] {
         let params = json!({"cli": "claude", "prompt": "hi", "max_budget_usd": cap});
         let verdict = agent(&policy, params, Usage::default(), Usage::default());
         assert_eq!(verdict.decision, Decision::Deny, "{cap}: {verdict:?}");
@@ -160,8 +160,8 @@ fn a_cap_that_is_not_a_number_is_denied_as_written_not_replaced_by_all_that_is_l
             "{cap}: {verdict:?}"
         );
     }
-    // `null` is no cap: all that is left, as when it is left out.
-    let params = json!({"cli": "claude", "prompt": "hi", "max_budget_usd": null});
+    // Left out, it is given all that is left.
+    let params = json!({"cli": "claude", "prompt": "hi"});
     let verdict = agent(&policy, params, Usage::default(), Usage::default());
     assert_eq!(verdict.params.unwrap()["max_budget_usd"], 1.0);
 }
