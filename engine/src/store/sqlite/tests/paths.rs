@@ -39,9 +39,10 @@ async fn a_link_to_nothing_is_named_and_nothing_is_made() {
 async fn a_device_or_a_kernels_file_is_not_a_database() {
     // `/proc/self/status` says its size is 0 but reads as text: not an empty database,
     // whether the store may create one or not (probe 7 F7: three commands, three stories).
+    // `/proc/self/mem` fails to read (probe 30 F6): no empty database either.
     for (path, create) in [("/dev/null", true), ("/proc/self/status", true)]
         .into_iter()
-        .chain([("/proc/self/status", false)])
+        .chain([("/proc/self/status", false), ("/proc/self/mem", false)])
     {
         let options = StoreOptions {
             create,
