@@ -104,12 +104,14 @@ pub enum Error {
         crate::path_text(.0)
     )]
     ReadOnly(PathBuf),
-    /// SQLite cannot open a database file that exists: most often its WAL files (`-wal`,
-    /// `-shm`), left by another user's process, are not readable by this one.
+    /// SQLite cannot open a database file that exists: this user may not read it, or its
+    /// WAL files (`-wal`, `-shm`), left by another user's process, are not readable by this
+    /// one, or they are missing and its folder may not be written.
     #[error(
-        "{}: SQLite cannot open the database, though the file exists: its `-wal` and `-shm` \
-         files beside it may belong to another user; run cairn as the user who writes the \
-         database, or let this user read those files",
+        "{}: SQLite cannot open the database, though the file exists: this user may not read \
+         it, or the `-wal` and `-shm` files beside it belong to another user (or are missing, \
+         and its folder may not be written); run cairn as the user who writes the database, \
+         or let this user read the file and those beside it",
         crate::path_text(.0)
     )]
     Unopenable(PathBuf),

@@ -379,7 +379,7 @@ fn named(
         ErrorCode::DiskFull => Error::DiskFull(path),
         ErrorCode::ReadOnly => Error::ReadOnly(path),
         ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Error::Locked(path),
-        // A file that exists but cannot be opened: its WAL files belong to another user.
+        // A file that exists but cannot be opened: unreadable, or its WAL files another user's.
         ErrorCode::CannotOpen if path.exists() => Error::Unopenable(path),
         ErrorCode::CannotOpen => absent(&path),
         ErrorCode::SystemIoFailure => match os_error {
