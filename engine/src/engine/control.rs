@@ -251,8 +251,8 @@ impl Engine {
         let undriven = if record.is_driven(Utc::now()) {
             ""
         } else {
-            ": no engine drives the run now; if none takes it over, `cairn recover` carries \
-             it out"
+            ": no engine drives the run now; the next to take it over (a resume, a recovery) \
+             carries it out"
         };
         let message = match (record.state, halt) {
             (RunState::Paused, _) => "the run is paused already".to_owned(),
@@ -282,14 +282,14 @@ impl Engine {
         if step.state != StepState::AwaitingApproval {
             // A step left `running` by an engine that stopped runs nowhere: say so.
             let how = if step.state == StepState::Running && !record.is_driven(Utc::now()) {
-                "it was running when the engine driving the run stopped; `cairn resume` \
+                "it was running when the engine driving the run stopped; a resume of the run \
                  starts it again"
                     .to_owned()
             } else if step.state == StepState::Ready {
                 // Held back before it is judged: the guard asks only as it would start.
                 "it is ready and has not been judged: it waits to start (its turn, a rate \
                  limit, a group's `max_parallel`, or a spending budget the run's attempts in \
-                 flight hold); a request shows in `cairn approvals` once the guard asks"
+                 flight hold); a request is listed with the approvals once the guard asks"
                     .to_owned()
             } else {
                 format!("it is {}", step.state)
@@ -453,10 +453,7 @@ impl Engine {
                     " (a live engine drives it: pid {} on {})",
                     lease.holder.pid, lease.holder.host
                 ),
-                (_, None) => format!(
-                    " (`cairn resume {}` carries an unfinished run on)",
-                    record.id
-                ),
+                (_, None) => " (a resume carries an unfinished run on)".to_owned(),
             };
             let was = match record.state {
                 RunState::Succeeded => "succeeded".to_owned(),
@@ -540,9 +537,9 @@ impl Engine {
             run: record.id,
             message: format!(
                 "a redrive from `{interrupted}` was interrupted before it ended, and `{asked}` \
-                 is neither upstream nor downstream of it: carry it on with `cairn retry {}` \
-                 (or `--from {interrupted}`), or redrive from a step both are downstream of",
-                record.id
+                 is neither upstream nor downstream of it: carry it on with a retry of the run \
+                 (from no step, or from `{interrupted}`), or redrive from a step both are \
+                 downstream of"
             ),
         })
     }

@@ -29,7 +29,8 @@ async fn a_pause_behind_a_pending_pause_or_cancel_is_refused_and_records_nothing
                 assert!(message.starts_with(says), "{message}");
                 // No engine drives it: the message names the command that carries it out.
                 assert!(
-                    message.contains("`cairn recover` carries it out"),
+                    message
+                        .contains("the next to take it over (a resume, a recovery) carries it out"),
                     "{message}"
                 );
             }
