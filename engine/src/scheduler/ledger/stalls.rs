@@ -20,6 +20,10 @@ use crate::state::StepState;
 /// Why a loop whose `on_stall` is `retry` fails its step instead, in the step's event.
 const LOOP_NOT_RETRIED: &str = "on_stall is retry, but retrying a loop repeats it: the step fails";
 
+/// Why a stall whose `on_stall` is `retry` fails its step: no attempt is left to retry with.
+const NO_RETRY_LEFT: &str =
+    "on_stall is retry, but the step has no retry left (a fallback is tried once): the step fails";
+
 impl Ledger {
     /// A running attempt of `step`, or its `item`, showed a sign of life at `at`: the step's
     /// (what `progress_at` records, any item's for a `for_each` step) and the item's.
@@ -295,9 +299,15 @@ impl Ledger {
         }
         // Retrying a loop repeats it, which is what loop detection exists to stop: the step
         // fails instead (its fallbacks run), and its event says why.
+        // With no retry left (or a fallback stalled, which is tried once), `retry` is `fail`,
+        // and its event says so rather than a retry that does not come.
         let on_stall = match (stall.kind, on_stall) {
             (Kind::Loop, OnStall::Retry) => {
                 detail["reason"] = json!(LOOP_NOT_RETRIED);
+                OnStall::Fail
+            }
+            (_, OnStall::Retry) if !self.has_retries_left(step) => {
+                detail["reason"] = json!(NO_RETRY_LEFT);
                 OnStall::Fail
             }
             _ => on_stall,
@@ -308,11 +318,9 @@ impl Ledger {
         }
         let error = error.unwrap_or_else(|| stall.error());
         match on_stall {
-            OnStall::Retry if self.has_retries_left(step) => {
-                self.retry_later(step, &error, Some(detail), now)
-            }
-            // No retry left, or none asked: the fallbacks, as after any other failure.
-            OnStall::Retry | OnStall::Fail => self.fall_back(step, &error, Some(detail)),
+            OnStall::Retry => self.retry_later(step, &error, Some(detail), now),
+            // The fallbacks, as after any other failure.
+            OnStall::Fail => self.fall_back(step, &error, Some(detail)),
             OnStall::Pause => {
                 self.slots[step].error = Some(error.to_string());
                 self.set_step(step, StepState::Ready, Some(detail))?;

@@ -7,7 +7,7 @@ use super::super::super::control::tests::take_over;
 use super::super::super::tests::{at, done, failed, moves};
 use super::{silent, stall, stall_of};
 use crate::executor::ErrorClass;
-use crate::state::{RunState, StepState};
+use crate::state::{RunState, StepState, Transition};
 
 /// [`silent`] whose `a` has `max_attempts` and a fallback (`{"v": 1}`, its own `with` being
 /// `{"v": 0}`).
@@ -36,6 +36,18 @@ fn a_stall_whose_escalation_fails_the_step_tries_its_fallback_first() {
         let batch = ledger.take_batch();
         assert_eq!(moves(&batch), ["a: running -> ready"], "{on_stall}");
         assert_eq!(stall_of(&batch)["kind"], "heartbeat");
+        // `retry` with no retry left is `fail`, and the event says so (probe 30).
+        let Some(Transition::Step(moved)) = batch.transitions().first() else {
+            panic!("no step transition")
+        };
+        let detail = moved.detail.as_ref().unwrap();
+        assert_eq!(detail["escalation"], "fail", "{on_stall}");
+        let said = detail["reason"].as_str().unwrap_or_default();
+        assert_eq!(
+            said.contains("no retry left"),
+            on_stall == "retry",
+            "{detail}"
+        );
         assert_eq!(started_with(&mut ledger, 15), [json!(1)], "{on_stall}");
         ledger.apply(done(0, json!("ok")), at(16)).unwrap();
         assert_eq!(ledger.slots[0].state, StepState::Succeeded, "{on_stall}");
