@@ -55,8 +55,8 @@ use columns::{
 };
 use guard::Requests;
 use open::{
-    Schema, absent, classify, connect_patiently, create_private, migrate, migration_refused,
-    reads_past_its_size,
+    Schema, absent, classify, connect_patiently, create_private, is_a_kernel_file, migrate,
+    migration_refused,
 };
 use write::{CommandRow, Creation, Rows};
 use writer::{Commit, Writer};
@@ -141,7 +141,7 @@ impl SqliteStore {
         // A device or a FIFO (`/dev/null`): SQLite would fail on it with a bare I/O error.
         // A kernel's file that reads as text though its size is 0 (`/proc/self/status`)
         // would be taken for an empty database.
-        if path.exists() && (!path.is_file() || reads_past_its_size(&path)) {
+        if path.exists() && (!path.is_file() || is_a_kernel_file(&path)) {
             return Err(Error::NotADatabase(path));
         }
         if !path.exists() {

@@ -94,10 +94,10 @@ pub(super) enum Schema {
     Current,
 }
 
-/// Whether the file at `path` says its size is 0 but reads as more, or fails to read: a
-/// file of the kernel's (`/proc/self/status`, `/proc/self/mem`, a sysfs file), never a
-/// database (SQLite reads a file by its size, and would take it for an empty one).
-pub(super) fn reads_past_its_size(path: &Path) -> bool {
+/// Whether the file at `path` is one of the kernel's (`/proc/self/status`, `/proc/self/mem`,
+/// a sysfs file): its size says 0, but it reads as more or fails to read. Never a database
+/// (SQLite reads a file by its size, and would take it for an empty one).
+pub(super) fn is_a_kernel_file(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|file| file.len() == 0)
         && std::fs::File::open(path)
             .is_ok_and(|mut file| !matches!(std::io::Read::read(&mut file, &mut [0; 1]), Ok(0)))
