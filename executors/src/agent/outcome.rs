@@ -179,7 +179,7 @@ fn spawn_message(params: &AgentParams, message: &str) -> String {
 }
 
 /// `text` quoted, cut at [`QUOTE`] characters.
-fn cut(text: &str) -> String {
+fn quoted(text: &str) -> String {
     format!("{:?}", cairn_engine::cut(text, QUOTE))
 }
 
@@ -199,7 +199,7 @@ fn no_answer(params: &AgentParams, stdout: &str, report: &Report) -> String {
         return format!(
             "`{name}` exited successfully but its result holds no answer text (subtype: \
              {subtype}); the result: {}",
-            cut(&report.raw.to_string())
+            quoted(&report.raw.to_string())
         );
     }
     let expected = match cli {
@@ -210,7 +210,7 @@ fn no_answer(params: &AgentParams, stdout: &str, report: &Report) -> String {
     };
     let mut message = format!(
         "`{name}` exited successfully but printed no final answer (expected {expected}); stdout: {}",
-        cut(stdout)
+        quoted(stdout)
     );
     if let Some(last) = report.last_problem() {
         message.push_str(&format!("; it last reported: {last}"));
