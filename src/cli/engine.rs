@@ -1,6 +1,7 @@
 //! Opening the engine for the commands that drive or steer runs: the flags of how it
 //! commits, and the guard each run is judged by.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -52,18 +53,43 @@ pub(crate) async fn open_existing(global: &Global, args: &EngineArgs) -> Result<
 /// Refuses a database the command would write and this process may not: the file, or the
 /// `-wal` or `-shm` beside it (another user's), named. Refused before SQLite opens it: SQLite
 /// would open it read-only, leaving `-wal` and `-shm` files of this user's beside it, which
-/// then keep its owner from writing it (probe 30 F3). A file that is not there is made.
+/// then keep its owner from writing it (probe 30 F3). A file that is not there is made; one
+/// that is not SQLite's is left for the store to name (not a database).
 fn refuse_unwritable(db: &Path) -> Result<(), Error> {
+    if !is_sqlite(db) {
+        return Ok(());
+    }
     for suffix in ["", "-wal", "-shm"] {
         let mut file = db.as_os_str().to_owned();
         file.push(suffix);
         let file = PathBuf::from(file);
         let denied = nix::unistd::access(&file, nix::unistd::AccessFlags::W_OK);
-        if file.is_file() && matches!(denied, Err(Errno::EACCES | Errno::EPERM | Errno::EROFS)) {
+        if !file.is_file() || !matches!(denied, Err(Errno::EACCES | Errno::EPERM | Errno::EROFS)) {
+            continue;
+        }
+        let owner = std::fs::metadata(&file).map_or(0, |file| file.uid());
+        if suffix.is_empty() || owner == nix::unistd::getuid().as_raw() {
             return Err(EngineError::ReadOnly(file).into());
         }
+        // Left by a reader who may not write the database (probe 31 F1).
+        return Err(Error::Usage(format!(
+            "{}: a file SQLite keeps beside the database, made by another user (uid {owner}) \
+             who read the database without the right to write it, keeps this user from writing \
+             it; once no cairn uses the database, remove its `-wal` and `-shm` as that user or \
+             as root, and share the folder through a group that may write the database \
+             (docs/runs.md, \"Durability\")",
+            cairn_engine::path_text(&file)
+        )));
     }
     Ok(())
+}
+
+/// Whether the file at `path` begins as an SQLite database does.
+fn is_sqlite(path: &Path) -> bool {
+    let mut header = [0; 16];
+    std::fs::File::open(path)
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
+        .is_ok_and(|()| header == *b"SQLite format 3\0")
 }
 
 /// The guard of an engine that resumes runs: it restores the policy each run started with

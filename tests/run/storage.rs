@@ -267,3 +267,47 @@ fn a_database_this_user_may_only_read_is_refused_leaving_nothing_beside_it() {
         "left unchanged"
     );
 }
+
+/// The `-wal` and `-shm` a reader's command left beside a database in a shared folder (SQLite
+/// makes them to read it) keep its owner from writing it: the owner's command says whose
+/// they are and what to do, not only "read-only" (probe 31 F1). Only root can make files of
+/// two other users: elsewhere the test has nothing to check.
+#[test]
+fn files_a_reader_left_beside_the_database_are_named_with_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let workflow = json!({"name": "h", "steps": [{"id": "a", "executor": "noop"}]});
+    let workflow = scratch.write("w.json", &workflow);
+    scratch.run(&workflow, &[], 0);
+    let (owner, reader) = (
+        nix::unistd::Uid::from_raw(1000),
+        nix::unistd::Uid::from_raw(65534),
+    );
+    let group = |id| Some(nix::unistd::Gid::from_raw(id));
+    std::fs::set_permissions(scratch.dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    nix::unistd::chown(&scratch.db(), Some(owner), group(1000)).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let mut beside = scratch.db().into_os_string();
+        beside.push(suffix);
+        std::fs::write(&beside, b"").unwrap();
+        std::fs::set_permissions(&beside, std::fs::Permissions::from_mode(0o644)).unwrap();
+        nix::unistd::chown(Path::new(&beside), Some(reader), group(65534)).unwrap();
+    }
+    let mut run = scratch.command(&["run", workflow.to_str().unwrap()]);
+    run.uid(1000).gid(1000);
+    let output = output_of(&mut run, "cairn run by the owner");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "cairn.db-wal: a file SQLite keeps beside the database, made by another \
+                         user (uid 65534)"
+        ),
+        "{stderr}"
+    );
+}

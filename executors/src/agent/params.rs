@@ -217,7 +217,10 @@ impl AgentParams {
                 argv.extend(["claude", "-p", "--output-format", "stream-json"].map(str::to_owned));
                 model(&mut argv);
                 if let Some(budget) = self.max_budget_usd {
-                    let budget = ten_thousandths(budget) / 10_000.0;
+                    // A budget past what the rounding can count (`1e308`) is given as it is,
+                    // not as `inf`.
+                    let rounded = ten_thousandths(budget) / 10_000.0;
+                    let budget = if rounded.is_finite() { rounded } else { budget };
                     argv.extend(["--max-budget-usd".to_owned(), format!("{budget:.4}")]);
                 }
                 argv.extend(self.args.iter().cloned());
@@ -419,6 +422,8 @@ mod tests {
         assert_eq!(budget(0.1234), "0.1234");
         assert_eq!(budget(0.29), "0.2900");
         assert_eq!(budget(0.00019), "0.0001");
+        // Past what the rounding counts: as given, never `inf` (probe 31 F4).
+        assert!(budget(1e308).starts_with("1000000000"), "{}", budget(1e308));
         let error = parse(json!({"cli": "claude", "prompt": "p", "max_budget_usd": 0.00009}))
             .expect_err("refused");
         assert!(error.contains("less than $0.0001"), "{error}");

@@ -18,11 +18,12 @@ use crate::stall::{self, Kind, Stall};
 use crate::state::StepState;
 
 /// Why a loop whose `on_stall` is `retry` fails its step instead, in the step's event.
-const LOOP_NOT_RETRIED: &str = "on_stall is retry, but retrying a loop repeats it: the step fails";
+const LOOP_NOT_RETRIED: &str =
+    "on_stall is retry, but retrying a loop repeats it: as fail (its fallbacks, else it fails)";
 
 /// Why a stall whose `on_stall` is `retry` fails its step: no attempt is left to retry with.
-const NO_RETRY_LEFT: &str =
-    "on_stall is retry, but the step has no retry left (a fallback is tried once): the step fails";
+const NO_RETRY_LEFT: &str = "on_stall is retry, but the step has no retry left (a fallback is \
+                             tried once): as fail (its fallbacks, else it fails)";
 
 impl Ledger {
     /// A running attempt of `step`, or its `item`, showed a sign of life at `at`: the step's
