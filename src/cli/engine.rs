@@ -71,25 +71,28 @@ fn refuse_unwritable(db: &Path) -> Result<(), Error> {
         if suffix.is_empty() || owner == nix::unistd::getuid().as_raw() {
             return Err(EngineError::ReadOnly(file).into());
         }
-        // Left by a reader who may not write the database (probe 31 F1).
+        // Another user's, most often left by a reader's command (probe 31 F1), or the
+        // owner's while the owner's engine runs: the message says which to look for.
         return Err(Error::Usage(format!(
-            "{}: a file SQLite keeps beside the database, made by another user (uid {owner}) \
-             who read the database without the right to write it, keeps this user from writing \
-             it; once no cairn uses the database, remove its `-wal` and `-shm` as that user or \
-             as root, and share the folder through a group that may write the database \
-             (docs/runs.md, \"Durability\")",
+            "{}: a file SQLite keeps beside the database belongs to another user (uid {owner}) \
+             and this user may not write it, so may not write the database; if no cairn of \
+             that user has the database open (a reader's command leaves these files: SQLite \
+             makes them to read), remove its `-wal` and `-shm` as that user or as root, and \
+             share the folder as docs/runs.md (\"Durability\") says",
             cairn_engine::path_text(&file)
         )));
     }
     Ok(())
 }
 
-/// Whether the file at `path` begins as an SQLite database does.
+/// Whether `path` is a regular file that begins as an SQLite database does (a FIFO or a
+/// device is not read: opening one would wait for a writer, probe 32 F1).
 fn is_sqlite(path: &Path) -> bool {
     let mut header = [0; 16];
-    std::fs::File::open(path)
-        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
-        .is_ok_and(|()| header == *b"SQLite format 3\0")
+    path.is_file()
+        && std::fs::File::open(path)
+            .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
+            .is_ok_and(|()| header == *b"SQLite format 3\0")
 }
 
 /// The guard of an engine that resumes runs: it restores the policy each run started with

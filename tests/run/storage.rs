@@ -305,9 +305,27 @@ fn files_a_reader_left_beside_the_database_are_named_with_their_owner() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(
-            "cairn.db-wal: a file SQLite keeps beside the database, made by another \
-                         user (uid 65534)"
+            "cairn.db-wal: a file SQLite keeps beside the database belongs to another user \
+             (uid 65534)"
         ),
         "{stderr}"
     );
+}
+
+/// A FIFO as `--db` is not a database for a command that writes either, said at once: the
+/// check of who may write an SQLite file opened it to read its header, and waited for a
+/// writer forever (probe 32 F1).
+#[test]
+fn a_fifo_as_the_database_is_refused_at_once_by_a_command_that_writes() {
+    let scratch = Scratch::new();
+    let fifo = scratch.dir.path().join("fifo.db");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let workflow = json!({"name": "h", "steps": [{"id": "a", "executor": "noop"}]});
+    let workflow = scratch.write("w.json", &workflow);
+    let mut run = scratch.command(&["run", workflow.to_str().unwrap()]);
+    run.arg("--db").arg(&fifo);
+    let output = output_of(&mut run, "cairn run on a FIFO");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("fifo.db: not a cairn database"), "{stderr}");
 }
