@@ -59,6 +59,8 @@ fn refuse_unwritable(db: &Path) -> Result<(), Error> {
     if !is_sqlite(db) {
         return Ok(());
     }
+    // SQLite keeps its files beside a link's target, not beside the link (probe 32 F6).
+    let db = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_owned());
     for suffix in ["", "-wal", "-shm"] {
         let mut file = db.as_os_str().to_owned();
         file.push(suffix);
