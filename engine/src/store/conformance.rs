@@ -28,9 +28,9 @@ mod output_cap;
 mod paused;
 mod redrive;
 mod replies;
+mod running;
 mod stalls;
 mod step_output;
-mod usage;
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -58,7 +58,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     commands::a_start_reports_a_pause_or_cancel_asked_before_it(&make().await).await;
     commands::a_ruling_is_recorded_only_while_it_decides_something(&make().await).await;
     commands::a_pause_or_cancel_is_recorded_only_while_it_can_take_effect(&make().await).await;
-    progress_is_kept_until_the_next_attempt(&make().await).await;
+    running::progress_is_kept_until_the_next_attempt(&make().await).await;
     the_attempts_cut_off_are_kept_with_the_step(&make().await).await;
     a_start_of_items_counts_each_item(&make().await).await;
     a_batch_without_transitions_is_fenced_too(&make().await).await;
@@ -72,7 +72,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     output_cap::a_runs_output_cap_is_kept_until_replaced(&make().await).await;
     stalls::a_stall_is_read_back_while_its_step_runs(&make().await).await;
     replies::the_last_reply_kept_of_each_step_is_read_back(&make().await).await;
-    usage::a_running_steps_usage_is_kept_and_a_later_transition_replaces_it(&make().await).await;
+    running::a_running_steps_usage_is_kept_and_a_later_transition_replaces_it(&make().await).await;
 }
 
 /// A `running` event is a start per verdict it records (one per `for_each` item it started):
@@ -128,33 +128,6 @@ async fn a_batch_without_transitions_is_fenced_too(store: &impl Store) {
         store.pending_commands(run).await.unwrap().len(),
         1,
         "still pending"
-    );
-}
-
-async fn progress_is_kept_until_the_next_attempt(store: &impl Store) {
-    let run = started(store, "me").await;
-    store
-        .commit(
-            "me",
-            batch([step(run, "a", StepState::Ready, StepState::Running)]),
-        )
-        .await
-        .unwrap();
-    let at = chrono::DateTime::from_timestamp_millis(1_800_000_000_123).unwrap();
-    let mut progress = Batch::new();
-    progress.record_progress(run, "a", at);
-    store.commit("me", progress).await.unwrap();
-    assert_eq!(store.steps(run).await.unwrap()[0].progress_at, Some(at));
-    let again = batch([
-        step(run, "a", StepState::Running, StepState::RetryWait),
-        step(run, "a", StepState::RetryWait, StepState::Ready),
-        step(run, "a", StepState::Ready, StepState::Running),
-    ]);
-    store.commit("me", again).await.unwrap();
-    assert_eq!(
-        store.steps(run).await.unwrap()[0].progress_at,
-        None,
-        "a new attempt"
     );
 }
 

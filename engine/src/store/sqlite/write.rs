@@ -21,7 +21,6 @@ use rusqlite::{Connection, OptionalExtension, Statement, params};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::approval::Approval;
 use crate::event::{Event, EventKind, recorded};
 use crate::executor::ErrorClass;
 use crate::expr::SharedJson;
@@ -33,6 +32,7 @@ use super::in_place::{StoredOutput, write_big_output};
 use super::prepared::{EVENT_COLUMNS, EVENTS_AT_ONCE, Prepared};
 use super::rowids::StepRowids;
 
+use annotations::{ApprovalRow, approval_row};
 pub(super) use command_row::CommandRow;
 pub(super) use creation::Creation;
 
@@ -109,26 +109,6 @@ struct ItemRow {
     /// JSON text.
     output: Option<String>,
     error: Option<String>,
-}
-
-/// An approval request, or its decision (the row is replaced whole).
-#[derive(Debug)]
-struct ApprovalRow {
-    run: String,
-    step: String,
-    /// -1 for a step's own request.
-    item: i64,
-    hash: String,
-    /// JSON text.
-    action: String,
-    /// JSON text.
-    verdict: String,
-    requested_at: i64,
-    expires_at: i64,
-    decision: Option<&'static str>,
-    by: Option<String>,
-    reason: Option<String>,
-    decided_at: Option<i64>,
 }
 
 /// The last state of a step in a batch, guarded by the state it had before.
@@ -446,53 +426,6 @@ impl Rows {
         Ok(())
     }
 
-    /// Writes approval requests and decisions, the last progress, the usage and the stalls
-    /// of running steps and the commands the batch handled.
-    fn annotate(&self, conn: &Connection, now: i64) -> rusqlite::Result<()> {
-        for row in &self.approvals {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO approvals (run_id, step_id, item, action_hash, action,
-                     verdict, requested_at, expires_at, decision, decided_by, reason, decided_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )?
-            .execute(params![
-                row.run,
-                row.step,
-                row.item,
-                row.hash,
-                row.action,
-                row.verdict,
-                row.requested_at,
-                row.expires_at,
-                row.decision,
-                row.by,
-                row.reason,
-                row.decided_at,
-            ])?;
-        }
-        for (run, step, at) in &self.progress {
-            conn.prepare_cached(
-                "UPDATE steps SET progress_at = ? WHERE run_id = ? AND step_id = ?",
-            )?
-            .execute(params![at, run, step])?;
-        }
-        for (run, step, usage) in &self.usage {
-            conn.prepare_cached("UPDATE steps SET usage = ? WHERE run_id = ? AND step_id = ?")?
-                .execute(params![usage, run, step])?;
-        }
-        for (run, step, stall) in &self.stalls {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO stalls (run_id, step_id, stall) VALUES (?, ?, ?)",
-            )?
-            .execute(params![run, step, stall])?;
-        }
-        for id in &self.handled {
-            conn.prepare_cached("UPDATE commands SET handled_at = ? WHERE id = ?")?
-                .execute(params![now, id])?;
-        }
-        Ok(())
-    }
-
     /// Whether a pause or a cancel not handled yet waits for a run whose attempts the rows
     /// start (a step moving to `running`) or whose `for_each` items they record (an item's
     /// end lets its attempt start the next one), as the transaction `prepared` has open sees
@@ -671,24 +604,6 @@ fn run_row(change: &mut RunTransition) -> RunRow {
     }
 }
 
-fn approval_row(approval: &Approval) -> ApprovalRow {
-    let decision = approval.decision.as_ref();
-    ApprovalRow {
-        run: approval.run_id.to_string(),
-        step: approval.step_id.clone(),
-        item: approval.item.map_or(-1, |item| item as i64),
-        hash: approval.action_hash.clone(),
-        action: approval.action.to_string(),
-        verdict: serde_json::to_string(&approval.verdict).expect("a verdict serializes"),
-        requested_at: approval.requested_at.timestamp_millis(),
-        expires_at: approval.expires_at.timestamp_millis(),
-        decision: decision.map(|d| if d.approved { "approved" } else { "denied" }),
-        by: decision.map(|d| d.by.clone()),
-        reason: decision.and_then(|d| d.reason.clone()),
-        decided_at: decision.map(|d| d.at.timestamp_millis()),
-    }
-}
-
 fn plan_row(plan: &Addition) -> PlanRow {
     PlanRow {
         run: plan.run_id.to_string(),
@@ -726,6 +641,7 @@ fn event_row(transition: Transition) -> EventRow {
     }
 }
 
+mod annotations;
 mod command_row;
 mod creation;
 mod growth;

@@ -1,7 +1,9 @@
-//! A running `for_each` step's usage, recorded as its items spend ([`Batch::record_usage`]):
-//! read back with the step without a transition, replaced by a later transition's.
+//! What a running step keeps beside its transitions: its last progress, until its next
+//! attempt; a `for_each` step's usage, recorded as its items spend
+//! ([`Batch::record_usage`]), read back without a transition and replaced by a later
+//! transition's.
 
-use super::{started, step};
+use super::{batch, started, step};
 use crate::executor::Usage;
 use crate::state::{Batch, StepState, Transition};
 use crate::store::Store;
@@ -45,4 +47,31 @@ pub(super) async fn a_running_steps_usage_is_kept_and_a_later_transition_replace
     assert!(ended.usage().is_empty(), "the transition replaces it");
     store.commit("me", ended).await.unwrap();
     assert_eq!(usage(store.steps(run).await.unwrap()), Some(usd(0.04)));
+}
+
+pub(super) async fn progress_is_kept_until_the_next_attempt(store: &impl Store) {
+    let run = started(store, "me").await;
+    store
+        .commit(
+            "me",
+            batch([step(run, "a", StepState::Ready, StepState::Running)]),
+        )
+        .await
+        .unwrap();
+    let at = chrono::DateTime::from_timestamp_millis(1_800_000_000_123).unwrap();
+    let mut progress = Batch::new();
+    progress.record_progress(run, "a", at);
+    store.commit("me", progress).await.unwrap();
+    assert_eq!(store.steps(run).await.unwrap()[0].progress_at, Some(at));
+    let again = batch([
+        step(run, "a", StepState::Running, StepState::RetryWait),
+        step(run, "a", StepState::RetryWait, StepState::Ready),
+        step(run, "a", StepState::Ready, StepState::Running),
+    ]);
+    store.commit("me", again).await.unwrap();
+    assert_eq!(
+        store.steps(run).await.unwrap()[0].progress_at,
+        None,
+        "a new attempt"
+    );
 }
