@@ -355,7 +355,7 @@ impl Report {
     fn lost<'r>(&'r self, key: &'r str) -> impl Iterator<Item = &'r str> + 'r {
         let refused = (self.removed.iter()).filter_map(move |removed| {
             let (node, given) = removed.rsplit_once('/')?;
-            (given.replace("~1", "/").replace("~0", "~") == key).then_some(node)
+            (crate::problem::unescape(given) == key).then_some(node)
         });
         let misspelt = (self.typos.iter())
             .filter(move |(_, meant)| *meant == key)

@@ -35,6 +35,11 @@ pub(crate) fn escape(key: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The key a JSON pointer's `token` stands for (RFC 6901): [`escape`] undone.
+pub(crate) fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
 /// The candidate closest to `unknown` in spelling, if one is close enough to be a typo; of
 /// two as close, one that differs only in case (`Z` is `z`, not `a`): the loaders' "did you
 /// mean".

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::definition::duration::PATTERN as DURATION_PATTERN;
 use crate::definition::{ENV_NAME_PATTERN, ID_PATTERN, NUL_FREE_PATTERN, SCHEMA_MESSAGE_KEY};
-use crate::problem::escape;
+use crate::problem::{escape, unescape};
 
 /// One problem a validation error stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +192,7 @@ fn is_optional(root: &Value, evaluation_path: &str) -> bool {
     let Some(object) = object.strip_suffix("/properties") else {
         return false;
     };
-    let key = key.replace("~1", "/").replace("~0", "~");
+    let key = unescape(key);
     let required = schema_at(root, &format!("{object}/required")).get("required");
     let required = required.and_then(Value::as_array).into_iter().flatten();
     !required.into_iter().any(|name| name.as_str() == Some(&key))
@@ -212,7 +212,7 @@ fn schema_at<'a>(root: &'a Value, schema_path: &str) -> &'a Value {
                 .unwrap_or(&Value::Null);
             continue;
         }
-        let token = token.replace("~1", "/").replace("~0", "~");
+        let token = unescape(token);
         node = match node {
             Value::Object(members) => members.get(&token).unwrap_or(&Value::Null),
             Value::Array(items) => token

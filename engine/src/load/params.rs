@@ -19,6 +19,7 @@ use super::explain::{Found, explain};
 use crate::definition::{self, Params};
 use crate::error::panic_message;
 use crate::executor::Executors;
+use crate::problem::unescape;
 
 /// The executors' parameter schemas, each compiled the first time a step uses it.
 pub(super) struct Schemas<'a> {
@@ -187,11 +188,6 @@ fn problems(schema: &Value, validator: &jsonschema::Validator, params: &Value) -
 /// Whether `value` is a string holding a `${{ ... }}` template.
 fn is_template(value: &Value) -> bool {
     value.as_str().and_then(crate::expr::find_open).is_some()
-}
-
-/// A JSON pointer token as the key it stands for.
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::explain::{explain, shorten};
 use super::{Report, VALIDATOR};
 use crate::definition::{self, Workflow};
-use crate::problem::escape;
+use crate::problem::{escape, unescape};
 
 /// At most this many serde errors are repaired one by one before giving up on the rest.
 const MAX_SERDE_REPAIRS: usize = 100;
@@ -119,7 +119,7 @@ fn reset(value: &mut Value, pointer: &str, report: &mut Report) -> bool {
     let Some((parent, last)) = pointer.rsplit_once('/') else {
         return false;
     };
-    let key = last.replace("~1", "/").replace("~0", "~");
+    let key = unescape(last);
     if parent.is_empty() && (key == "name" || key == "steps") {
         let Some(root) = value.as_object_mut() else {
             return false;
