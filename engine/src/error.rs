@@ -246,16 +246,16 @@ pub enum Error {
         /// The engine's executors, comma-separated.
         known: String,
     },
-    /// The guard panicked in [`Guard::rate_limits`] or [`Guard::snapshot`]: what it cannot
-    /// tell is not guessed, so nothing is driven by it. The engine is not opened; a run is
-    /// not started, or not taken over (resumed, recovered, retried), nothing written to it
-    /// and its lease given back. (A panic in [`Guard::judge`] denies the action instead: the
-    /// run goes on; one in [`Guard::restore`] is an [`Error::Guard`] of the run.)
+    /// The guard panicked in [`Guard::rate_limits`], [`Guard::snapshot`] or
+    /// [`Guard::restore`]: what it cannot tell is not guessed, so nothing is driven by it.
+    /// The engine is not opened; a run is not started, or not taken over (resumed,
+    /// recovered, retried), nothing written to it and its lease given back. (A panic in
+    /// [`Guard::judge`] denies the action instead: the run goes on.)
     #[error("{}the guard panicked in its {method}(): {message}", of_run(*.run))]
     GuardPanicked {
         /// The run the guard was asked about, if any.
         run: Option<Uuid>,
-        /// The method that panicked: `rate_limits` or `snapshot`.
+        /// The method that panicked: `rate_limits`, `snapshot` or `restore`.
         method: &'static str,
         /// What the panic said.
         message: String,
@@ -365,6 +365,17 @@ pub(crate) fn snapshot(guard: &dyn Guard, run: Uuid) -> Result<String> {
     caught(Some(run), "snapshot", || {
         guard.snapshot().unwrap_or_default()
     })
+}
+
+/// `guard` restored from the run `run`'s `snapshot`: a refusal is an [`Error::Guard`] of the
+/// run, a panic caught as [`Error::GuardPanicked`]; either way that run alone is not driven.
+pub(crate) fn restored(
+    guard: &dyn Guard,
+    run: Uuid,
+    snapshot: &str,
+) -> Result<std::sync::Arc<dyn Guard>> {
+    caught(Some(run), "restore", || guard.restore(snapshot))?
+        .map_err(|error| Error::Guard { run, error })
 }
 
 /// What `ask` answers of the guard's `method`; its panic caught, as [`Error::GuardPanicked`].

@@ -121,6 +121,6 @@ pub use {
     definition::{SCHEMA_MESSAGE_KEY, whole},
     expr::evaluate_conditions_each,
     nesting::read_output,
-    problem::closest,
+    problem::{closest, escape, unescape},
     text::{cut, lossless_text, path_text},
 };

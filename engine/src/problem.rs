@@ -27,7 +27,7 @@ impl Problem {
 }
 
 /// Escapes a key for a JSON pointer (RFC 6901).
-pub(crate) fn escape(key: &str) -> std::borrow::Cow<'_, str> {
+pub fn escape(key: &str) -> std::borrow::Cow<'_, str> {
     if key.contains(['~', '/']) {
         key.replace('~', "~0").replace('/', "~1").into()
     } else {
@@ -36,7 +36,7 @@ pub(crate) fn escape(key: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The key a JSON pointer's `token` stands for (RFC 6901): [`escape`] undone.
-pub(crate) fn unescape(token: &str) -> String {
+pub fn unescape(token: &str) -> String {
     token.replace("~1", "/").replace("~0", "~")
 }
 

@@ -384,7 +384,7 @@ fn pointer(path: &[Step<'_>]) -> String {
     for step in path {
         pointer.push('/');
         match step {
-            Step::Key(key) => pointer.push_str(&key.replace('~', "~0").replace('/', "~1")),
+            Step::Key(key) => pointer.push_str(&cairn_engine::escape(key)),
             Step::Index(index) => pointer.push_str(&index.to_string()),
         }
     }

@@ -279,20 +279,7 @@ impl Engine {
         let guard = if snapshot.is_empty() {
             engine_guard
         } else {
-            // A guard that panics restoring it cannot judge the run; the others go on.
-            let restore = panic::AssertUnwindSafe(|| engine_guard.restore(snapshot));
-            let restored = panic::catch_unwind(restore);
-            let restored = restored.unwrap_or_else(|panic| {
-                let message = format!(
-                    "the guard panicked in restore(): {}",
-                    error::panic_message(&*panic)
-                );
-                Err(GuardError(message))
-            });
-            restored.map_err(|error| Error::Guard {
-                run: record.id,
-                error,
-            })?
+            error::restored(&*engine_guard, record.id, snapshot)?
         };
         Ok(Judge::new(Some(guard), Some(snapshot), cwd))
     }

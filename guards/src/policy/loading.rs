@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use cairn_engine::{LoadError, Place, Problem};
+use cairn_engine::{LoadError, Place, Problem, unescape};
 use serde_json::{Map, Value};
 
 use super::{Policy, schema};
@@ -214,9 +214,4 @@ fn without_keys(file: &Value, pointers: &[String]) -> Option<Value> {
         object.remove(&unescape(key))?;
     }
     Some(rest)
-}
-
-/// A key from its JSON pointer segment (`~1` is `/`, `~0` is `~`).
-fn unescape(segment: &str) -> String {
-    segment.replace("~1", "/").replace("~0", "~")
 }

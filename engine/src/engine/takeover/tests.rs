@@ -349,10 +349,7 @@ async fn a_guard_that_panics_restoring_a_runs_snapshot_refuses_that_run_alone() 
     let refused = engine.resume(&first).await.map(|_| ()).unwrap_err();
     assert_eq!(
         refused.to_string(),
-        format!(
-            "run {first}: cannot restore the guard it started with: the guard panicked in \
-             restore(): cannot read it"
-        )
+        format!("run {first}: the guard panicked in its restore(): cannot read it")
     );
     // The other run, whose snapshot restores, is recovered all the same.
     let recovered = engine.recover().await.unwrap();
