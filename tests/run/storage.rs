@@ -335,3 +335,42 @@ fn a_fifo_as_the_database_is_refused_at_once_by_a_command_that_writes() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("fifo.db: not a cairn database"), "{stderr}");
 }
+
+/// A reader's look into another application's database in WAL mode, at rest (no `-wal`
+/// beside it): SQLite made a `-wal` and `-shm` of the reader's to read it, which then kept
+/// the application's owner from writing it (probe 32 F4). The look reads such a file as
+/// immutable: refused, nothing beside it. Only root can run a command as another user.
+#[test]
+fn a_readers_look_into_another_applications_wal_database_leaves_nothing_beside_it() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let scratch = Scratch::new();
+    std::fs::set_permissions(scratch.dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    // A name SQLite's URIs would read otherwise, unless it is escaped.
+    for name in ["app.db", "a %41?#b.db"] {
+        let db = scratch.dir.path().join(name);
+        let app = rusqlite::Connection::open(&db).unwrap();
+        app.pragma_update(None, "journal_mode", "wal").unwrap();
+        app.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        app.close().unwrap();
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let before = std::fs::read(&db).unwrap();
+        let mut runs = scratch.command(&["runs"]);
+        runs.arg("--db").arg(&db).uid(65534).gid(65534);
+        let output = output_of(&mut runs, "cairn runs by a reader");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("it holds other tables: t"), "{stderr}");
+        for suffix in ["-wal", "-shm"] {
+            let mut beside = db.clone().into_os_string();
+            beside.push(suffix);
+            assert!(!Path::new(&beside).exists(), "{beside:?} left: {stderr}");
+        }
+        assert_eq!(std::fs::read(&db).unwrap(), before, "left unchanged");
+    }
+}

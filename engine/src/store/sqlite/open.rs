@@ -203,19 +203,64 @@ fn tables_and_migrations(
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(busy_timeout)?;
+    let (tables, applied) = match at_rest_to_a_reader(&conn, path) {
+        Some(file) => read_tables_and_migrations(&immutable(&file)?)?,
+        None => read_tables_and_migrations(&conn)?,
+    };
+    Ok((conn, tables, applied))
+}
+
+/// The database's file, if `conn` may only read it and it is in WAL mode with no `-wal`
+/// beside it: to read it, SQLite would make a `-wal` and `-shm` of this user's, which would
+/// keep the owner from writing their file (probe 32 F4). Nothing writes such a file while
+/// it has no `-wal`, so the look reads it as immutable; a cairn database's reader makes
+/// them all the same afterwards, to read its runs (docs/runs.md).
+fn at_rest_to_a_reader(conn: &rusqlite::Connection, path: &Path) -> Option<PathBuf> {
+    const WAL_MODE: u8 = 2;
+    let mut header = [0; 19];
+    let file = std::fs::canonicalize(path).ok()?;
+    let mut wal = file.clone().into_os_string();
+    wal.push("-wal");
+    let in_wal_mode = std::fs::File::open(&file)
+        .and_then(|mut opened| std::io::Read::read_exact(&mut opened, &mut header))
+        .is_ok_and(|()| header[18] == WAL_MODE);
+    (conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+        && in_wal_mode
+        && !Path::new(&wal).exists())
+    .then_some(file)
+}
+
+/// A read-only connection to `file` that takes it as immutable: no lock, no `-wal` or `-shm`.
+fn immutable(file: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
+    use std::os::unix::ffi::OsStrExt;
+
+    const PLAIN: AsciiSet = NON_ALPHANUMERIC.remove(b'/').remove(b'.').remove(b'-');
+    let encoded = percent_encode(file.as_os_str().as_bytes(), &PLAIN);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    rusqlite::Connection::open_with_flags(format!("file:{encoded}?immutable=1"), flags)
+}
+
+/// The tables of the database `conn` is open on, and the migrations applied to it if it
+/// has sqlx's table.
+fn read_tables_and_migrations(
+    conn: &rusqlite::Connection,
+) -> rusqlite::Result<(Vec<String>, Option<Vec<Applied>>)> {
     let tables = (conn.prepare(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )?)
     .query_map([], |row| row.get(0))?
     .collect::<rusqlite::Result<Vec<String>>>()?;
     if !tables.iter().any(|name| name == "_sqlx_migrations") {
-        return Ok((conn, tables, None));
+        return Ok((tables, None));
     }
     let applied = (conn
         .prepare("SELECT version, checksum, success FROM _sqlx_migrations ORDER BY version")?)
     .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
     .collect::<rusqlite::Result<Vec<Applied>>>()?;
-    Ok((conn, tables, Some(applied)))
+    Ok((tables, Some(applied)))
 }
 
 /// Opens a connection, retrying while the database is busy, up to `patience`. Setting up a
