@@ -154,9 +154,9 @@ impl<'de> Visitor<'de> for Scan {
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Plain, A::Error> {
         let (mut plain, mut group, mut step) = (true, false, false);
         while let Some(key) = members.next_key::<Key>()? {
-            group |= key == Key::Group;
-            step |= key == Key::Step;
-            let wants_object = key == Key::Settings;
+            group |= key.group;
+            step |= key.step;
+            let wants_object = key.settings;
             let Plain(each) = members.next_value_seed(Scan { wants_object })?;
             plain &= each;
         }
@@ -165,16 +165,14 @@ impl<'de> Visitor<'de> for Scan {
 }
 
 /// What a key names, read without keeping it.
-#[derive(PartialEq)]
-enum Key {
+struct Key {
     /// A settings object: `limits`, `defaults`, `retry`, `stall`.
-    Settings,
+    settings: bool,
     /// A group's members: `pipeline`, `parallel`.
-    Group,
-    /// A key only a step has ([`STEP_KEYS`]).
-    Step,
-    /// Any other key.
-    Other,
+    group: bool,
+    /// A key only a step has ([`STEP_KEYS`]): `retry` too, a settings object on a step
+    /// (probe 35 F1: taken for settings only, a group's valid `retry` was read and ignored).
+    step: bool,
 }
 
 impl<'de> Deserialize<'de> for Key {
@@ -193,11 +191,10 @@ impl Visitor<'_> for KeyVisitor {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<Key, E> {
-        Ok(match key {
-            "limits" | "defaults" | "retry" | "stall" => Key::Settings,
-            "pipeline" | "parallel" => Key::Group,
-            _ if STEP_KEYS.contains(&key) => Key::Step,
-            _ => Key::Other,
+        Ok(Key {
+            settings: matches!(key, "limits" | "defaults" | "retry" | "stall"),
+            group: matches!(key, "pipeline" | "parallel"),
+            step: STEP_KEYS.contains(&key),
         })
     }
 }

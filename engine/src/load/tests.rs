@@ -544,6 +544,18 @@ fn a_step_key_on_a_group_is_refused_whatever_its_value() {
         ("output_schema", "{}"),
         ("when", "null"),
         ("retry", "7"),
+        // Valid values too: a group's `retry` was read and ignored (probe 35 F1).
+        ("with", r#"{"x": 1}"#),
+        ("when", r#""${{ true }}""#),
+        ("for_each", r#""${{ [1] }}""#),
+        ("retry", r#"{"max_attempts": 3}"#),
+        ("timeout", r#""5s""#),
+        ("heartbeat", r#""5s""#),
+        ("on_stall", r#""fail""#),
+        ("output_schema", r#"{"type": "object"}"#),
+        ("fallbacks", r#"[{"executor": "noop"}]"#),
+        ("trigger", r#""all_done""#),
+        ("planner", "true"),
     ] {
         assert_eq!(
             problems(&group(key, value)),
