@@ -301,6 +301,7 @@ impl Policy {
     fn resolve(&mut self, base_dir: &Path, rules_read: bool) -> Vec<Problem> {
         let mut problems = Vec::new();
         self.check_commands(&mut problems);
+        self.check_env(&mut problems);
         let before = problems.len();
         for (index, root) in self.cwd.iter_mut().flatten().enumerate() {
             match paths::canonical_dir(&base_dir.join(&*root)) {

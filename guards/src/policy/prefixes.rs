@@ -1,16 +1,17 @@
-//! Command prefixes that could match no command are load errors: blanks that a reviewer
-//! reads as separating words (`["git push"]`), and a deny or an approval naming its program
-//! by a path (`["/bin/rm"]`), which `rm` passes; the schema refuses an empty prefix or token.
+//! Command prefixes and variable names that could match nothing are load errors: blanks
+//! that a reviewer reads as separating words (`["git push"]`), characters that show as
+//! nothing (`"rm\u{200b}"`), and a deny or an approval naming its program by a path
+//! (`["/bin/rm"]`), which `rm` passes; the schema refuses an empty prefix or token.
 
 use cairn_engine::Problem;
-use serde_json::Value;
+use unicode_general_category::{GeneralCategory, get_general_category};
 
 use super::Policy;
 
 impl Policy {
-    /// Command prefixes have no token with blanks around it and no first token holding a
-    /// blank but no `/` (`["git push"]`): each would match nothing a command can be, so a
-    /// deny written so would deny nothing.
+    /// Command prefixes have no token with blanks around it or a character that shows as
+    /// nothing, and no first token holding a blank but no `/` (`["git push"]`): each would
+    /// match nothing a command can be, so a deny written so would deny nothing.
     pub(super) fn check_commands(&self, problems: &mut Vec<Problem>) {
         let lists = [
             ("allow", self.commands.allow.as_deref().unwrap_or_default()),
@@ -22,6 +23,10 @@ impl Policy {
                 let at = format!("/commands/{list}/{index}");
                 if let Some(message) = blank_in_prefix(prefix) {
                     problems.push(Problem::at(&at, message));
+                } else if let Some((index, token)) = (prefix.iter().enumerate())
+                    .find_map(|(index, token)| Some((index, unseen(token)?)))
+                {
+                    problems.push(Problem::at(format!("{at}/{index}"), token));
                 } else if list != "allow"
                     && let Some(message) = path_in_prefix(prefix)
                 {
@@ -30,6 +35,73 @@ impl Policy {
             }
         }
     }
+
+    /// Each variable name is one a step can set (not empty, no `=` or NUL) and is written
+    /// as it reads: no blanks around it, no character that shows as nothing. A name that
+    /// no variable has allows nothing (probe 35 F11).
+    pub(super) fn check_env(&self, problems: &mut Vec<Problem>) {
+        for (index, name) in self.env.iter().flatten().enumerate() {
+            let message = if !cairn_engine::is_env_name(name) {
+                format!(
+                    "{} names no variable (a name is not empty and holds no `=` or NUL): write the variable's name",
+                    shown(name)
+                )
+            } else if name.trim() != name {
+                format!(
+                    "{} has blanks around it, which no variable a step sets has: write {}",
+                    shown(name),
+                    shown(name.trim())
+                )
+            } else if let Some(message) = unseen(name) {
+                message
+            } else {
+                continue;
+            };
+            problems.push(Problem::at(format!("/env/{index}"), message));
+        }
+    }
+}
+
+/// Why `token` matches nothing, if it holds a character that shows as nothing: a control
+/// character other than a blank (NUL, which no argument can hold) or a Unicode format
+/// character (a zero-width space, a byte-order mark, a soft hyphen), which copying from a
+/// web page or a chat brings along and a review does not see (probe 35 F2).
+fn unseen(token: &str) -> Option<String> {
+    let is_unseen = |c: char| c.is_control() && !c.is_whitespace() || is_format(c);
+    let found = token.chars().find(|c| is_unseen(*c))?;
+    let seen: String = token.chars().filter(|c| !is_unseen(*c)).collect();
+    let fix = if seen.is_empty() {
+        "remove it".to_owned()
+    } else {
+        format!("write {}", shown(&seen))
+    };
+    Some(format!(
+        "{} holds U+{:04X}, a character that shows as nothing, so it matches nothing written as it reads: {fix}",
+        shown(token),
+        u32::from(found)
+    ))
+}
+
+/// Whether `c` is a Unicode format character (category Cf).
+fn is_format(c: char) -> bool {
+    get_general_category(c) == GeneralCategory::Format
+}
+
+/// `text` as a JSON string whose blanks other than spaces, control and format characters
+/// are escaped, so that a message shows them (`"rm\u200b"`, `"rm\u00a0"`).
+fn shown(text: &str) -> String {
+    let mut shown = String::from('"');
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => shown.extend(['\\', c]),
+            c if (c.is_whitespace() && c != ' ') || c.is_control() || is_format(c) => {
+                shown.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => shown.push(c),
+        }
+    }
+    shown.push('"');
+    shown
 }
 
 /// Why a deny or approval prefix naming its program by a path (`["/bin/rm"]`) is refused: it
@@ -38,12 +110,18 @@ impl Policy {
 /// stays.)
 fn path_in_prefix(prefix: &[String]) -> Option<String> {
     let first = prefix.first().filter(|first| first.contains('/'))?;
-    let name = crate::command::basename(first);
-    let quoted = |token: &str| Value::from(token).to_string();
+    // A trailing `/` names a folder: the name is what comes before it (probe 35 F3).
+    let name = crate::command::basename(first.trim_end_matches('/'));
+    if name.is_empty() {
+        return Some(format!(
+            "{} names no program, only folders: write the program's name",
+            shown(first)
+        ));
+    }
     Some(format!(
         "{} matches only a command that names its program by that path, not `{name}` nor another path to it: a command matches a deny or an approval by its program's name too, so write {}",
-        quoted(first),
-        quoted(name),
+        shown(first),
+        shown(name),
     ))
 }
 
@@ -63,7 +141,7 @@ fn blank_in_prefix(prefix: &[String]) -> Option<String> {
         std::iter::once(first.trim()).chain(rest).collect()
     };
     let list = |tokens: &mut dyn Iterator<Item = &str>| {
-        let quoted: Vec<String> = tokens.map(|token| Value::from(token).to_string()).collect();
+        let quoted: Vec<String> = tokens.map(shown).collect();
         format!("[{}]", quoted.join(", "))
     };
     Some(format!(

@@ -350,6 +350,45 @@ fn a_deny_or_approval_naming_its_program_by_a_path_is_refused() {
 }
 
 #[test]
+fn a_program_ending_in_a_slash_is_told_its_name_or_that_it_names_none() {
+    // The fix said to write `""`, which the schema refuses (probe 35 F3).
+    assert_eq!(
+        refused(r#"{"commands": {"deny": [["rm/"], ["/"]]}}"#),
+        "p.json:/commands/deny/0: \"rm/\" matches only a command that names its program by that path, not `rm` nor another path to it: a command matches a deny or an approval by its program's name too, so write \"rm\"\n\
+         p.json:/commands/deny/1: \"/\" names no program, only folders: write the program's name"
+    );
+}
+
+#[test]
+fn a_token_or_a_variable_holding_a_character_that_shows_as_nothing_is_refused() {
+    // A zero-width space, a byte-order mark, a soft hyphen, NUL: a deny written so looked
+    // like `rm` and denied nothing (probe 35 F2).
+    assert_eq!(
+        refused(
+            r#"{"commands": {"deny": [["rm\u200b"], ["\ufeffrm"], ["git", "pu\u00adsh"], ["rm\u0000"], ["\u2060"]]}}"#
+        ),
+        "p.json:/commands/deny/0/0: \"rm\\u200b\" holds U+200B, a character that shows as nothing, so it matches nothing written as it reads: write \"rm\"\n\
+         p.json:/commands/deny/1/0: \"\\ufeffrm\" holds U+FEFF, a character that shows as nothing, so it matches nothing written as it reads: write \"rm\"\n\
+         p.json:/commands/deny/2/1: \"pu\\u00adsh\" holds U+00AD, a character that shows as nothing, so it matches nothing written as it reads: write \"push\"\n\
+         p.json:/commands/deny/3/0: \"rm\\u0000\" holds U+0000, a character that shows as nothing, so it matches nothing written as it reads: write \"rm\"\n\
+         p.json:/commands/deny/4/0: \"\\u2060\" holds U+2060, a character that shows as nothing, so it matches nothing written as it reads: remove it"
+    );
+    // A variable name no step can set allowed nothing, silently (probe 35 F11).
+    assert_eq!(
+        refused(r#"{"env": ["", "A=B", "MODE ", "HO\u200bME", "PATH"]}"#),
+        "p.json:/env/0: \"\" names no variable (a name is not empty and holds no `=` or NUL): write the variable's name\n\
+         p.json:/env/1: \"A=B\" names no variable (a name is not empty and holds no `=` or NUL): write the variable's name\n\
+         p.json:/env/2: \"MODE \" has blanks around it, which no variable a step sets has: write \"MODE\"\n\
+         p.json:/env/3: \"HO\\u200bME\" holds U+200B, a character that shows as nothing, so it matches nothing written as it reads: write \"HOME\""
+    );
+    // A blank other than a space is shown escaped.
+    assert!(
+        refused(r#"{"commands": {"deny": [["rm\u00a0"]]}}"#)
+            .contains(r#"so ["rm\u00a0"] matches nothing"#),
+    );
+}
+
+#[test]
 fn executors_the_program_does_not_have_are_named_with_their_place() {
     let policy = Policy::from_str(
         r#"{"rate_limits": [{"executor": "agent", "max": 1, "per": "1m"},
