@@ -231,6 +231,13 @@ impl Driver {
                     }
                 }
                 Some(joined) = self.tasks.join_next() => {
+                    // An end read once the deadline passed is not kept: the run times out,
+                    // its step cancelled with the others (probe 33 F1: kept, it ended
+                    // `succeeded` in a run that failed as timed out).
+                    if self.past_deadline() {
+                        self.spent_as_stopped(&joined);
+                        return self.stop(Input::TimedOut).await;
+                    }
                     self.complete(joined)?;
                     while let Some(joined) = self.tasks.try_join_next() {
                         self.complete(joined)?;
@@ -267,7 +274,8 @@ impl Driver {
             // Whatever woke the loop: the select above takes an attempt's end before the
             // deadline, and a run of steps that end at once always has one ready, so a
             // deadline due by now would otherwise wait while turn after turn starts more.
-            if self.ledger.deadline().is_some_and(|at| at <= clock::now()) {
+            // A run whose steps have all ended (read before the deadline) ends as they did.
+            if self.past_deadline() && !self.ledger.all_ended() {
                 return self.stop(Input::TimedOut).await;
             }
             self.turn().await?;
@@ -389,6 +397,18 @@ impl Driver {
         self.ledger.apply(input, clock::now())
     }
 
+    /// Whether the run's deadline has passed.
+    fn past_deadline(&self) -> bool {
+        self.ledger.deadline().is_some_and(|at| at <= clock::now())
+    }
+
+    /// Counts what an attempt whose end is not kept (the engine stopped it) spent.
+    fn spent_as_stopped(&mut self, joined: &Result<Completion, tokio::task::JoinError>) {
+        if let Ok(done) = joined {
+            self.ledger.spent_as_stopped(done.step, &done.outcome);
+        }
+    }
+
     /// Stops every attempt, then tells the ledger why (`TimedOut` ends the run, releasing
     /// its lease in the same commit; `Interrupted` leaves it resumable and gives up the
     /// lease). At an interruption, an attempt that succeeded meanwhile is recorded so
@@ -403,8 +423,8 @@ impl Driver {
             });
             if kept {
                 self.complete(joined)?;
-            } else if let Ok(done) = &joined {
-                self.ledger.spent_as_stopped(done.step, &done.outcome);
+            } else {
+                self.spent_as_stopped(&joined);
             }
         }
         // Items that ended before the stop are kept: they do not run again.

@@ -538,6 +538,11 @@ impl Ledger {
         self.next_stall().is_some_and(|at| at <= now)
     }
 
+    /// Whether every step of the run has ended.
+    pub(crate) fn all_ended(&self) -> bool {
+        self.unfinished == 0
+    }
+
     /// When the run times out (`limits.timeout` after it started or was redriven); none
     /// while a redrive is under way, whose clock starts with its last batch.
     pub(crate) fn deadline(&self) -> Option<DateTime<Utc>> {

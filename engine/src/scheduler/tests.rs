@@ -592,3 +592,35 @@ async fn an_attempt_that_succeeds_as_the_engine_stops_keeps_its_output_and_ends_
 mod leaves;
 mod rendering;
 mod signs;
+
+/// Ends (a success) a second after it starts, whatever it is told.
+#[derive(Debug)]
+struct EndsAfterASecond;
+
+#[async_trait]
+impl Executor for EndsAfterASecond {
+    async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Outcome::success(json!("done"))
+    }
+}
+
+/// An attempt whose end is read as the run's deadline passes is not kept: its step is
+/// cancelled with the run's time-out. Kept, it ended `succeeded` in a run that failed as
+/// timed out, output `null` (probe 33 F1). On tokio's paused clock, the attempt's end and
+/// the deadline come at the same instant.
+#[tokio::test(start_paused = true)]
+async fn an_end_read_as_the_runs_deadline_passes_is_not_kept() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("second", Arc::new(EndsAfterASecond))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "t", "limits": {"timeout": "1s"},
+        "steps": [{"id": "a", "executor": "second"}]});
+    let report = run_to_end(&engine, &workflow).await;
+    assert_eq!(report.error_class, Some(ErrorClass::Timeout), "{report:?}");
+    let run = engine.run(&report.id.to_string()).await.unwrap();
+    assert_eq!(run.steps[0].state, StepState::Cancelled, "{report:?}");
+    assert_eq!(run.steps[0].output, None);
+}
