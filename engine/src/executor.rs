@@ -349,6 +349,25 @@ impl ErrorClass {
         matches!(self, ErrorClass::Cancelled | ErrorClass::Denied)
     }
 
+    /// Why a step's `retry.retry_on` may not list this class, if it may not: listed, it could
+    /// never take effect. A class never retried ([`ErrorClass::is_never_retried`]), and two
+    /// whose attempts run again by other rules: a stall by its escalation (`on_stall`), an
+    /// interruption at the resume.
+    pub fn not_for_retry_on(self) -> Option<&'static str> {
+        match self {
+            ErrorClass::Cancelled | ErrorClass::Denied => Some(
+                "is never retried (a cancel or a denial is a decision, not a failure another attempt may pass)",
+            ),
+            ErrorClass::Stalled => Some(
+                "is retried by a stall's escalation, not by `retry_on`: `on_stall: \"retry\"` retries a stalled attempt while attempts are left",
+            ),
+            ErrorClass::Interrupted => Some(
+                "is no failure of a step: an attempt the engine's stop cut off runs again when the run is resumed, uncounted",
+            ),
+            _ => None,
+        }
+    }
+
     /// Whether only the engine gives this class (`interrupted`, `denied`, `stalled`,
     /// `invalid_plan`): an executor's failure of one is taken as its bad output.
     pub fn is_the_engines(self) -> bool {

@@ -434,14 +434,27 @@ fn a_retry_on_class_never_retried_exits_2_and_names_its_place() {
     let workflow = r#"{"name": "x",
         "defaults": {"retry": {"max_attempts": 2, "retry_on": ["cancelled"]}},
         "steps": [{"id": "a", "executor": "noop",
-                   "retry": {"max_attempts": 3, "retry_on": ["exit_code", "denied"]}}]}"#;
+                   "retry": {"max_attempts": 3, "retry_on": ["exit_code", "denied"]}},
+                  {"id": "b", "executor": "noop", "heartbeat": "1s", "on_stall": "fail",
+                   "retry": {"max_attempts": 3, "retry_on": ["stalled", "interrupted"]}}]}"#;
     let why = "(a cancel or a denial is a decision, not a failure another attempt may pass): take it out of `retry_on`";
+    // A stall is retried by its escalation, an interruption always runs again: listed,
+    // either was accepted and took no effect (probe 33 F2).
     assert_eq!(
         refused_workflow(&dir, workflow),
         format!(
             "w.json:/defaults/retry/retry_on/0: `cancelled` is never retried {why}\n\
-             w.json:/steps/0/retry/retry_on/1: `denied` is never retried {why}\n"
+             w.json:/steps/0/retry/retry_on/1: `denied` is never retried {why}\n\
+             w.json:/steps/1/retry/retry_on/0: `stalled` is retried by a stall's escalation, not by `retry_on`: `on_stall: \"retry\"` retries a stalled attempt while attempts are left: take it out of `retry_on`\n\
+             w.json:/steps/1/retry/retry_on/1: `interrupted` is no failure of a step: an attempt the engine's stop cut off runs again when the run is resumed, uncounted: take it out of `retry_on`\n"
         )
+    );
+    // An unknown class is told the ones it may be, those four left out (probe 35 F7).
+    let unknown = r#"{"name": "x", "steps": [{"id": "a", "executor": "noop",
+        "retry": {"max_attempts": 2, "retry_on": ["bogus"]}}]}"#;
+    assert_eq!(
+        refused_workflow(&dir, unknown),
+        "w.json:/steps/0/retry/retry_on/0: \"bogus\" is not one of \"bad_params\", \"spawn_failed\", \"exit_code\", \"timeout\", \"output_too_large\", \"bad_output\", \"panicked\", \"output_schema\", \"transient\", \"invalid_plan\"\n"
     );
 }
 

@@ -115,20 +115,23 @@ fn shape_members(node: &mut Map<String, Value>) {
     }
 }
 
-/// Points `retry_on` at the error classes a retry may list: not those never retried.
+/// Points `retry_on` at the error classes a retry may list
+/// ([`ErrorClass::not_for_retry_on`]).
 fn narrow_retry_on(defs: &mut Map<String, Value>) {
     let Some(mut classes) = defs.get("ErrorClass").cloned() else {
         return;
     };
-    let never_retried = |class: &Value| {
+    let unlisted = |class: &Value| {
         let class = class.get("const").cloned().unwrap_or_default();
-        serde_json::from_value::<ErrorClass>(class).is_ok_and(ErrorClass::is_never_retried)
+        serde_json::from_value::<ErrorClass>(class)
+            .is_ok_and(|class| class.not_for_retry_on().is_some())
     };
     if let Some(Value::Array(alternatives)) = classes.get_mut("oneOf") {
-        alternatives.retain(|class| !never_retried(class));
+        alternatives.retain(|class| !unlisted(class));
     }
     if let Value::Object(classes) = &mut classes {
-        let description = "The error classes a retry may list: all but those never retried.";
+        let description = "The error classes a retry may list: all but those never retried \
+            (`cancelled`, `denied`) and those retried by other rules (`stalled`, `interrupted`).";
         classes.insert("description".into(), json!(description));
     }
     defs.insert(RETRIED_CLASS.into(), classes);

@@ -395,13 +395,10 @@ impl<'a> Checker<'a> {
 
     fn retry(&mut self, retry: &Retry, pointer: &str) {
         self.retry_delays(retry, pointer);
-        // A class listed that is never retried would never take effect.
+        // A class listed that `retry_on` does not retry would never take effect.
         for (position, class) in retry.retry_on.iter().enumerate() {
-            if class.is_never_retried() {
-                let message = format!(
-                    "`{}` is never retried (a cancel or a denial is a decision, not a failure another attempt may pass): take it out of `retry_on`",
-                    class.as_str()
-                );
+            if let Some(why) = class.not_for_retry_on() {
+                let message = format!("`{}` {why}: take it out of `retry_on`", class.as_str());
                 self.problem(format!("{pointer}/retry_on/{position}"), message);
             }
         }

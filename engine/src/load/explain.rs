@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::definition::duration::PATTERN as DURATION_PATTERN;
 use crate::definition::{ENV_NAME_PATTERN, ID_PATTERN, NUL_FREE_PATTERN, SCHEMA_MESSAGE_KEY};
+use crate::executor::ErrorClass;
 use crate::problem::{escape, unescape};
 
 /// One problem a validation error stands for.
@@ -132,10 +133,25 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
             if allowed.is_empty() {
                 return vec![found(shorten(&error.to_string()), true)];
             }
+            let allowed = listable(error, allowed);
             vec![found(not_one_of(root, error, &allowed), true)]
         }
         _ => vec![found(shorten(&error.to_string()), false)],
     }
+}
+
+/// The `allowed` values (each as JSON) but, in a `retry_on`, the error classes it may not
+/// list ([`ErrorClass::not_for_retry_on`]): the message offered them (probe 35 F7).
+fn listable(error: &ValidationError<'_>, allowed: Vec<String>) -> Vec<String> {
+    let in_retry_on = (error.instance_path().as_str().rsplit('/').nth(1)) == Some("retry_on");
+    if !in_retry_on {
+        return allowed;
+    }
+    let listable = |class: &String| {
+        serde_json::from_str::<ErrorClass>(class)
+            .is_ok_and(|class| class.not_for_retry_on().is_none())
+    };
+    allowed.into_iter().filter(listable).collect()
 }
 
 /// The message of a value that is none of the `allowed` ones (each as JSON): with the one it
