@@ -25,6 +25,7 @@ mod document;
 mod durations;
 mod explain;
 mod fast;
+mod json_schemas;
 mod params;
 mod repair;
 mod unique;

@@ -377,8 +377,8 @@ impl<'a> Checker<'a> {
     /// A JSON Schema the run will validate against (`input`, `output_schema`): it must
     /// compile now, not fail the run once a step has already run.
     fn schema(&mut self, schema: &serde_json::Value, pointer: String) {
-        if let Err(error) = jsonschema::validator_for(schema) {
-            self.problem(pointer, format!("not a valid JSON Schema: {error}"));
+        for problem in super::json_schemas::problems(schema, &pointer) {
+            self.report.semantic(problem);
         }
     }
 

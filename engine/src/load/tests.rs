@@ -340,8 +340,8 @@ fn a_schema_that_does_not_compile_is_refused_at_its_pointer() {
     assert_starts(
         &found,
         &[
-            "w.json:/input: not a valid JSON Schema: ",
-            "w.json:/steps/0/output_schema: not a valid JSON Schema: ",
+            "w.json:/input/type: not a valid JSON Schema: \"objekt\" is not a type",
+            "w.json:/steps/0/output_schema/type: not a valid JSON Schema: 5 is not a type",
         ],
     );
 }

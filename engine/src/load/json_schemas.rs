@@ -1,0 +1,105 @@
+//! The JSON Schemas a workflow holds (`input`, each step's `output_schema`): each must
+//! compile when the file loads, not fail the run once a step has run. Every problem is told
+//! at its own place inside the schema, not at the schema's root (probe 35 F4).
+
+use serde_json::Value;
+
+use crate::problem::{Problem, closest};
+
+/// The types a JSON Schema's `type` may name.
+const TYPES: [&str; 7] = [
+    "array", "boolean", "integer", "null", "number", "object", "string",
+];
+
+/// The problems of `schema`, found at `pointer` in the file: none if it compiles.
+pub(super) fn problems(schema: &Value, pointer: &str) -> Vec<Problem> {
+    let Err(compiled) = jsonschema::validator_for(schema) else {
+        return Vec::new();
+    };
+    // What the meta-schema refuses, each at its place; else what only compiling finds (a
+    // pattern that is no regex, a `$ref` to nothing), at its place.
+    let refused: Vec<Problem> = (jsonschema::meta::validator_for(schema).ok())
+        .map(|meta| {
+            (meta.iter_errors(schema))
+                .map(|error| problem(pointer, error.instance_path().as_str(), &error))
+                .collect()
+        })
+        .unwrap_or_default();
+    if refused.is_empty() {
+        vec![problem(
+            pointer,
+            compiled.instance_path().as_str(),
+            &compiled,
+        )]
+    } else {
+        refused
+    }
+}
+
+/// `error`, found at `inner` in the schema at `pointer`, with the type it likely meant when
+/// it is a `type` no JSON Schema has.
+fn problem(pointer: &str, inner: &str, error: &jsonschema::ValidationError<'_>) -> Problem {
+    let types = TYPES.join(", ");
+    let message = match error.instance().as_ref() {
+        Value::String(named) if inner.ends_with("/type") && !TYPES.contains(&named.as_str()) => {
+            let meant = closest(named, TYPES)
+                .map_or(String::new(), |known| format!(" (did you mean `{known}`?)"));
+            format!("{named:?} is not a type: a `type` is one of {types}{meant}")
+        }
+        given @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::Object(_))
+            if inner.ends_with("/type") =>
+        {
+            format!("{given} is not a type: a `type` is one of {types}, or a list of them")
+        }
+        _ => error.to_string(),
+    };
+    Problem::at(
+        format!("{pointer}{inner}"),
+        format!("not a valid JSON Schema: {message}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::problems;
+
+    fn told(schema: serde_json::Value) -> Vec<String> {
+        (problems(&schema, "/input").into_iter())
+            .map(|problem| format!("{}: {}", problem.place, problem.message))
+            .collect()
+    }
+
+    #[test]
+    fn each_problem_is_told_at_its_place_a_mistyped_type_with_the_one_it_meant() {
+        let schema = json!({"type": "object", "properties": {
+            "files": {"type": "array", "items": {"type": "strin"}},
+            "n": {"type": "integer", "minimum": "0"}
+        }});
+        assert_eq!(
+            told(schema),
+            [
+                "/input/properties/files/items/type: not a valid JSON Schema: \"strin\" is not a type: a `type` is one of array, boolean, integer, null, number, object, string (did you mean `string`?)",
+                "/input/properties/n/minimum: not a valid JSON Schema: \"0\" is not of type \"number\"",
+            ]
+        );
+        assert!(told(json!({"type": "object"})).is_empty());
+        assert_eq!(
+            told(json!({"type": 5})),
+            [
+                "/input/type: not a valid JSON Schema: 5 is not a type: a `type` is one of array, boolean, integer, null, number, object, string, or a list of them"
+            ]
+        );
+    }
+
+    #[test]
+    fn what_only_compiling_finds_is_told_at_its_place() {
+        let told = told(json!({"properties": {"a": {"pattern": "("}}}));
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].starts_with("/input/properties/a/pattern: not a valid JSON Schema: "),
+            "{told:?}"
+        );
+    }
+}
