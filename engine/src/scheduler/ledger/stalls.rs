@@ -103,7 +103,8 @@ impl Ledger {
             .collect();
         let on_stall = self.plan.steps()[step].on_stall;
         for (index, stall) in stalled {
-            tracing::warn!(step = %self.plan.steps()[step].id, index, ?stall, "item stalled");
+            let (id, said) = (&self.plan.steps()[step].id, stall.error().message);
+            tracing::warn!(run = %self.run_id, step = %id, index, "item {index} stalled: {said}");
             self.hold_the_run(step, &stall, on_stall);
             self.item_stalled(step, index, stall);
         }
@@ -145,7 +146,7 @@ impl Ledger {
     /// have ([`Ledger::stalled_attempt_cut_off`]).
     fn mark_stalled(&mut self, step: StepIndex, stall: Stall, on_stall: OnStall) {
         let id = &self.plan.steps()[step].id;
-        tracing::warn!(step = %id, ?stall, "stalled");
+        tracing::warn!(run = %self.run_id, step = %id, "stalled: {}", stall.error().message);
         if !self.cancels.contains(&step) {
             self.cancels.push(step);
         }
