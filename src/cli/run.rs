@@ -93,9 +93,11 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
         Err(cairn_engine::Error::Finished(report)) => {
             let hint = match report.state {
                 RunState::Failed | RunState::Cancelled => {
+                    // A cancelled run has no failed step, maybe: what it has not finished
+                    // (probe 34 F3).
                     let cairn = invocation::cairn(&global.db);
                     format!(
-                        " (`{cairn} retry {}` runs its failed steps again)",
+                        " (`{cairn} retry {}` runs what did not succeed again)",
                         report.id
                     )
                 }

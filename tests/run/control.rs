@@ -556,7 +556,7 @@ fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retr
     let said = String::from_utf8_lossy(&resumed.stderr);
     assert!(
         said.contains(&format!(
-            "(`{} retry {run}` runs its failed steps again)",
+            "(`{} retry {run}` runs what did not succeed again)",
             scratch.invocation()
         )),
         "{said}"

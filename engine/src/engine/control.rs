@@ -285,6 +285,11 @@ impl Engine {
                 "it was running when the engine driving the run stopped; a resume of the run \
                  starts it again"
                     .to_owned()
+            } else if step.state == StepState::Ready && record.state == RunState::Paused {
+                // Nothing starts in a paused run, so nothing is judged (probe 33 F5).
+                "it is ready, and the run is paused: the guard judges it as it starts, once \
+                 the run is resumed"
+                    .to_owned()
             } else if step.state == StepState::Ready {
                 // Held back before it is judged: the guard asks only as it would start.
                 "it is ready and has not been judged: it waits to start (its turn, a rate \

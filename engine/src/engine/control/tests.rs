@@ -666,3 +666,38 @@ async fn a_retry_reads_the_runs_record_once_and_leaves_no_lease() {
 mod guards;
 mod halts;
 mod leases;
+
+/// An approval of a ready step of a paused run says the run is paused: the refusal said
+/// the step waited for its turn, a rate limit or a budget (probe 33 F5).
+#[tokio::test]
+async fn a_ruling_on_a_ready_step_of_a_paused_run_says_the_run_is_paused() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Gate::default());
+    let steps = json!([
+        {"id": "a", "executor": "gate"},
+        {"id": "b", "executor": "gate", "needs": ["a"]}
+    ]);
+    let (engine, handle) = start_gated(dir.path(), &gate, steps).await;
+    let run = handle.id().to_string();
+    gate.started.notified().await;
+    engine
+        .send(&run, Command::Pause(Request::new("ann", None)))
+        .await
+        .unwrap();
+    gate.open.notify_one();
+    assert_eq!(handle.wait().await.unwrap().state, RunState::Paused);
+    let approve = Command::Approve(Ruling {
+        step: "b".into(),
+        item: None,
+        by: "bob".into(),
+        reason: None,
+    });
+    match engine.send(&run, approve).await {
+        Err(Error::Refused { message, .. }) => assert_eq!(
+            message,
+            "step `b` does not await approval (it is ready, and the run is paused: the guard \
+             judges it as it starts, once the run is resumed)"
+        ),
+        other => panic!("not refused: {other:?}"),
+    }
+}
