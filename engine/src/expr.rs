@@ -312,6 +312,12 @@ pub(crate) fn check_template(text: &str, known: &[&str]) -> Result<(), ExprError
     Ok(())
 }
 
+/// Why the `${{ }}` templates of `text` cannot be told apart from its text, if they cannot:
+/// a `${{` never closed, an empty `${{ }}`.
+pub(crate) fn template_form_error(text: &str) -> Option<String> {
+    pieces(text).err().map(|error| error.reason)
+}
+
 /// The expression of `text` when it is exactly one `${{ expr }}`, nothing around it: the
 /// template that renders as the expression's value, with its JSON type.
 pub(crate) fn lone_expression(text: &str) -> Option<&str> {

@@ -292,14 +292,18 @@ impl<'a> Checker<'a> {
         // Whether `when` and `for_each` parse (what an expression that does not reads is moot).
         let mut when_parses = true;
         if let Some(when) = &node.when {
-            if expr::find_open(when).is_some() {
-                self.problem(
+            match expr::check_when(when) {
+                Ok(()) => {}
+                // (A `${{` in a string literal of an expression that parses is text, probe
+                // 35 F8.)
+                Err(_) if expr::find_open(when).is_some() => self.problem(
                     format!("{pointer}/when"),
                     "`when` is a bare CEL expression: write it without `${{ }}`",
-                );
-            } else if let Err(problem) = expr::check_when(when) {
-                self.problem(format!("{pointer}/when"), problem);
-                when_parses = false;
+                ),
+                Err(problem) => {
+                    self.problem(format!("{pointer}/when"), problem);
+                    when_parses = false;
+                }
             }
         }
         let mut for_each_parses = true;
@@ -310,9 +314,15 @@ impl<'a> Checker<'a> {
                 None => {
                     let message = match expr::lone_expression(for_each.trim()) {
                         Some(_) => {
-                            "`for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it"
+                            "`for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it".to_owned()
                         }
-                        None => "`for_each` must be one `${{ expr }}` giving a list",
+                        // As in `with` (probe 35 F9).
+                        None => match expr::template_form_error(for_each) {
+                            Some(reason) => format!(
+                                "`for_each` must be one `${{{{ expr }}}}` giving a list: {reason}"
+                            ),
+                            None => "`for_each` must be one `${{ expr }}` giving a list".to_owned(),
+                        },
                     };
                     self.problem(format!("{pointer}/for_each"), message);
                 }

@@ -23,7 +23,7 @@ fn expressions_and_references() {
             "w.json:/steps/1/with/x/2: `steps.aa`: no step has the id `aa` (did you mean `a`?)",
             "w.json:/steps/1/with/x/3: `1 +`: does not parse: column 4: Syntax error: mismatched input '<EOF>'",
             "w.json:/steps/1/with/x/4: `steps['g.z']`: no step has the id `g.z`",
-            "w.json:/steps/2/for_each: `for_each` must be one `${{ expr }}` giving a list",
+            "w.json:/steps/2/for_each: `for_each` must be one `${{ expr }}` giving a list: `${{` is never closed by `}}`",
             "w.json:/steps/2/retry/initial_delay: initial_delay (1m) is longer than max_delay (1s)",
         ]
     );
@@ -135,12 +135,29 @@ fn a_for_each_loads_only_when_its_run_gives_a_list() {
             "{for_each:?}"
         );
     }
+    // A template that is not one is told why, as in `with` (probe 35 F9).
+    for (for_each, why) in [
+        ("${{ [1, 2]", "`${{` is never closed by `}}`"),
+        ("${{ }}", "empty `${{ }}`"),
+    ] {
+        assert_eq!(load(for_each), [format!("{not_one}: {why}")], "{for_each:?}");
+    }
 }
 
 /// The problem of a workflow whose one step has `key` set to `value`.
 fn step_problems(key: &str, value: &str) -> Vec<String> {
     let workflow = json!({"name": "t", "steps": [{"id": "a", "executor": "noop", key: value}]});
     problems(&workflow.to_string())
+}
+
+#[test]
+fn a_when_holding_a_template_opening_in_a_string_literal_loads() {
+    // A bare expression that parses: its `${{` is text (probe 35 F8).
+    assert!(step_problems("when", "'${{ x }}'.startsWith('${{')").is_empty());
+    assert_eq!(
+        step_problems("when", "${{ true }} && true"),
+        ["w.json:/steps/0/when: `when` is a bare CEL expression: write it without `${{ }}`"]
+    );
 }
 
 #[test]
