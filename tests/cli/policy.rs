@@ -269,7 +269,7 @@ fn explain_refuses_an_action_no_run_could_have() {
         // serde_json keeps the last of a key given twice: this would explain `ls` and allow.
         (
             r#"{"executor": "process", "params": {"command": ["rm", "-rf", "x"], "command": ["ls"]}}"#,
-            "cairn: --action:/params/command: the file gives the key `command` twice",
+            "cairn: --action:/params/command: the object gives the key `command` twice",
         ),
         (
             "[]",

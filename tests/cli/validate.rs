@@ -111,7 +111,7 @@ fn a_key_given_twice_exits_2_and_names_the_key() {
     assert_eq!(
         stdout(&output),
         format!(
-            "{file}:/steps/0/with/command: the file gives the key `command` twice (the second at line 2, column 74); keep one\n"
+            "{file}:/steps/0/with/command: the object gives the key `command` twice (the second at line 2, column 74); keep one\n"
         )
     );
 }

@@ -132,7 +132,7 @@ fn input_that_fails_the_input_schema_is_refused_before_anything_is_written() {
     refused(
         &scratch,
         &["run", workflow, "--input", r#"{"repo": "r", "repo": "s"}"#],
-        "--input:/repo: the file gives the key `repo` twice",
+        "--input:/repo: the object gives the key `repo` twice",
     );
     assert_eq!(
         scratch.json(&["runs", "--json"]).as_array().unwrap().len(),

@@ -62,12 +62,16 @@ impl Duration {
                 "bad duration {text:?}: numbers each with a unit ({hint})"
             ));
         }
-        let duration: Duration =
-            (text.parse()).map_err(|error| format!("bad duration {text:?}: {error} ({hint})"))?;
+        let too_long =
+            || format!("bad duration {text:?}: longer than 100 years (100y), the most cairn takes");
+        // Of whole numbers (the form above), humantime's overflow is a number too big
+        // (probe 35 F10: its words blamed "values below 1ns").
+        let duration: Duration = text.parse().map_err(|error| match error {
+            humantime::DurationError::NumberOverflow => too_long(),
+            error => format!("bad duration {text:?}: {error} ({hint})"),
+        })?;
         if duration.0 > MAX_DURATION {
-            return Err(format!(
-                "bad duration {text:?}: longer than 100 years (100y), the most cairn takes"
-            ));
+            return Err(too_long());
         }
         Ok(duration)
     }
@@ -139,7 +143,13 @@ mod tests {
     fn takes_at_most_a_hundred_years_so_no_deadline_overflows() {
         let most: Duration = serde_json::from_str("\"100y\"").unwrap();
         assert_eq!(most.0, MAX_DURATION);
-        for text in ["100y 1s", "900000000y", "400000000000y"] {
+        // The last past what humantime counts at all (probe 35 F10).
+        for text in [
+            "100y 1s",
+            "900000000y",
+            "400000000000y",
+            "99999999999999999999s",
+        ] {
             let error = serde_json::from_str::<Duration>(&format!("{text:?}")).unwrap_err();
             assert!(
                 error.to_string().contains("longer than 100 years"),

@@ -499,7 +499,7 @@ fn a_key_given_twice_is_refused_at_its_pointer() {
     assert_eq!(
         found,
         [
-            "w.json:/name: the file gives the key `name` twice (the second at line 3, column 2); keep one"
+            "w.json:/name: the object gives the key `name` twice (the second at line 3, column 2); keep one"
         ]
     );
     let deep = r#"{"name": "w", "steps": [{"id": "a", "executor": "noop"}, {"pipeline": [
@@ -508,7 +508,7 @@ fn a_key_given_twice_is_refused_at_its_pointer() {
     assert_eq!(
         problems(deep),
         [
-            "w.json:/steps/1/pipeline/0/with/command: the file gives the key `command` twice (the second at line 3, column 65); keep one"
+            "w.json:/steps/1/pipeline/0/with/command: the object gives the key `command` twice (the second at line 3, column 65); keep one"
         ]
     );
     // Keys are compared as read, after their escapes; the pointer escapes `/` (`~1`). The
@@ -518,7 +518,7 @@ fn a_key_given_twice_is_refused_at_its_pointer() {
     assert_eq!(
         problems(escaped),
         [
-            "w.json:/steps/0/with/a~1b: the file gives the key `a/b` twice (the second at line 2, column 37); keep one"
+            "w.json:/steps/0/with/a~1b: the object gives the key `a/b` twice (the second at line 2, column 37); keep one"
         ]
     );
     // The same key in two objects is no duplicate.

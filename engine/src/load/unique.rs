@@ -54,7 +54,7 @@ pub(super) fn scan_text(source: &str) -> Result<(), Problem> {
                 .and_then(|at| line_column(source, at))
                 .unwrap_or((error.line(), error.column()));
             let message = format!(
-                "the file gives the key `{key}` twice (the second at line {line}, column {column}); keep one"
+                "the object gives the key `{key}` twice (the second at line {line}, column {column}); keep one"
             );
             Err(Problem::at(pointer, message))
         }

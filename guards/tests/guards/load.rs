@@ -22,11 +22,11 @@ fn a_json_syntax_error_names_line_and_column() {
 fn a_key_given_twice_is_refused_not_read_as_its_last_value() {
     assert_eq!(
         refused(r#"{"commands": {"deny": [["touch"]], "deny": []}}"#),
-        "p.json:/commands/deny: the file gives the key `deny` twice (the second at line 1, column 36); keep one"
+        "p.json:/commands/deny: the object gives the key `deny` twice (the second at line 1, column 36); keep one"
     );
     assert_eq!(
         refused("{\"default\": \"deny\",\n \"default\": \"allow\"}"),
-        "p.json:/default: the file gives the key `default` twice (the second at line 2, column 2); keep one"
+        "p.json:/default: the object gives the key `default` twice (the second at line 2, column 2); keep one"
     );
 }
 

@@ -140,7 +140,11 @@ fn a_for_each_loads_only_when_its_run_gives_a_list() {
         ("${{ [1, 2]", "`${{` is never closed by `}}`"),
         ("${{ }}", "empty `${{ }}`"),
     ] {
-        assert_eq!(load(for_each), [format!("{not_one}: {why}")], "{for_each:?}");
+        assert_eq!(
+            load(for_each),
+            [format!("{not_one}: {why}")],
+            "{for_each:?}"
+        );
     }
 }
 
