@@ -205,21 +205,6 @@ fn a_syntax_error_names_line_and_column() {
 }
 
 #[test]
-fn deep_nesting_is_refused_not_a_crash() {
-    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    assert_eq!(
-        problems(&deep),
-        ["w.json:1:128: JSON nested 128 levels deep or more (the most is 127)"]
-    );
-    let nested_steps = (0..60).fold(
-        json!({"id": "leaf", "executor": "noop"}),
-        |inner, _| json!({"pipeline": [inner]}),
-    );
-    let source = json!({"name": "deep", "steps": [nested_steps]}).to_string();
-    assert!(problems(&source).is_empty());
-}
-
-#[test]
 fn a_misspelt_key_names_its_pointer_and_the_likely_key() {
     let found = problems(
         r#"{"name": "n", "steps": [{"id": "a", "executor": "noop"},
@@ -411,87 +396,6 @@ fn an_unreadable_file_is_one_problem() {
 }
 
 #[test]
-fn a_snapshot_nested_to_the_limit_compiles_on_an_ordinary_stack() {
-    // 60 groups deep (128 JSON levels), as a loaded workflow may be; resume compiles its snapshot on whatever
-    // thread drives it.
-    let mut node = json!({"id": "leaf", "executor": "noop"});
-    for level in 0..60 {
-        node = json!({"id": format!("g{level}"), "pipeline": [node]});
-    }
-    let source = json!({"name": "deep", "steps": [node]}).to_string();
-    let plan = load_str(&source, "deep.json", &accepting_anything(&["noop"])).unwrap();
-    let snapshot = serde_json::to_string(plan.workflow()).unwrap();
-    let reloaded = std::thread::Builder::new()
-        .stack_size(2 << 20) // a tokio worker thread's stack
-        .spawn(move || {
-            load_snapshot(&snapshot, "snapshot", &accepting_anything(&["noop"]))
-                .map(|plan| plan.steps().len())
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-    assert_eq!(reloaded, Ok(1));
-    let unknown = load_snapshot(
-        &serde_json::to_string(plan.workflow()).unwrap(),
-        "snapshot",
-        &accepting_anything(&["sleep"]),
-    );
-    assert!(
-        unknown
-            .unwrap_err()
-            .to_string()
-            .contains("executor `noop` is not registered")
-    );
-}
-
-#[test]
-fn only_a_small_shallow_file_loads_on_the_callers_stack() {
-    let nested = |depth: usize| "[".repeat(depth) + &"]".repeat(depth);
-    assert!(fits_any_stack(&nested(SHALLOW_FILE)));
-    assert!(!fits_any_stack(&nested(SHALLOW_FILE + 1)));
-    // Brackets in strings, escaped quotes included, do not nest.
-    let quoted = format!(r#"{{"a": "\"{}"}}"#, nested(SHALLOW_FILE + 1));
-    assert!(fits_any_stack(&quoted));
-    assert!(!fits_any_stack(&format!(
-        "{quoted}{}",
-        " ".repeat(SMALL_FILE)
-    )));
-    // Few expressions: `${{` in strings, and `when`s.
-    let with = |count: usize| format!(r#"{{"a": "{}", "when": "x"}}"#, "${{ x }}".repeat(count));
-    assert!(fits_any_stack(&with(FEW_EXPRESSIONS - 1)));
-    assert!(!fits_any_stack(&with(FEW_EXPRESSIONS)));
-}
-
-#[test]
-fn a_file_at_the_bounds_of_the_callers_stack_loads_on_a_small_one() {
-    // Groups nested about as deep as the bound allows (two levels each), the innermost
-    // step's `with` filling what is left: loaded on a 2 MiB thread (spawned threads' and
-    // tokio workers' default), in whatever build the tests run.
-    const GROUPS: usize = (SHALLOW_FILE - 5) / 2;
-    let mut with = json!("${{ steps.a.output + 1 }}");
-    // root, `steps`, the groups, the step and its `with`.
-    for _ in 2 + 2 * GROUPS + 2..SHALLOW_FILE {
-        with = json!([with]);
-    }
-    let mut node = json!({"id": "b", "executor": "noop", "needs": ["a"], "with": {"x": with}});
-    for _ in 0..GROUPS {
-        node = json!({"pipeline": [node]});
-    }
-    let source = json!({"name": "bounds", "steps": [{"id": "a", "executor": "noop"}, node]});
-    let source = source.to_string();
-    assert!(fits_any_stack(&source));
-    let deeper = source.replace(r#""x":"#, r#""x":["#).replace("]}}", "]]}}");
-    assert!(!fits_any_stack(&deeper), "one level more is past the bound");
-    let loaded = std::thread::Builder::new()
-        .stack_size(2 << 20)
-        .spawn(move || load_str(&source, "bounds.json", &accepting_anything(&["noop"])).is_ok())
-        .unwrap()
-        .join()
-        .unwrap();
-    assert!(loaded);
-}
-
-#[test]
 fn a_key_given_twice_is_refused_at_its_pointer() {
     let found = problems(
         "{\"name\": \"a\",\n \"steps\": [{\"id\": \"a\", \"executor\": \"noop\"}],\n \"name\": \"b\"}",
@@ -586,113 +490,11 @@ fn a_step_key_on_a_group_is_refused_whatever_its_value() {
     assert_eq!(problems(step), Vec::<String>::new());
 }
 
-#[test]
-fn a_whole_number_written_as_a_float_loads_as_the_schema_reads_it() {
-    // JSON has one kind of number, and the schema's `integer` takes 2.0 for 2: so does the
-    // loader, the fast way and the full way (`null` in `with` sends a file the full way).
-    for output in ["1", "null"] {
-        let source = format!(
-            r#"{{"name": "f", "limits": {{"max_parallel": 2.0, "max_steps": 1e3}},
-                "stall": {{"loop_after": 4.0}},
-                "steps": [{{"id": "g", "max_parallel": 3.0, "parallel": [
-                    {{"id": "a", "executor": "noop", "with": {{"output": {output}}},
-                      "retry": {{"max_attempts": 5e0}}}}]}}]}}"#
-        );
-        let plan = load_str(&source, "f.json", &EXECUTORS).unwrap_or_else(|e| panic!("{e}"));
-        let workflow = plan.workflow();
-        assert_eq!(
-            (workflow.limits.max_parallel, workflow.limits.max_steps),
-            (2, 1000)
-        );
-        assert_eq!(
-            workflow.stall.as_ref().map(|stall| stall.loop_after),
-            Some(4)
-        );
-        let group = &workflow.steps[0];
-        assert_eq!(group.max_parallel, Some(3));
-        let members = group.parallel.as_deref().unwrap_or_default();
-        assert_eq!(members[0].retry.as_ref().map(|r| r.max_attempts), Some(5));
-    }
-}
-
-#[test]
-fn a_count_out_of_its_range_is_refused_with_the_bound_not_wrapped() {
-    let found = problems(
-        r#"{"name": "r", "limits": {"max_parallel": 4294967296},
-            "steps": [{"id": "g", "max_parallel": 4294967296, "parallel": [
-                {"id": "a", "executor": "noop", "for_each": "${{ [1] }}", "max_parallel": 1e10,
-                 "retry": {"max_attempts": 2.5}}]}]}"#,
-    );
-    assert_eq!(
-        found,
-        [
-            "w.json:/limits/max_parallel: 4294967296 is greater than the maximum of 100000",
-            "w.json:/steps/0/max_parallel: 4294967296 is greater than the maximum of 100000",
-            "w.json:/steps/0/parallel/0/max_parallel: 10000000000.0 is greater than the maximum of 100000",
-            "w.json:/steps/0/parallel/0/retry/max_attempts: expected integer, found 2.5",
-        ]
-    );
-}
-
-#[test]
-fn null_for_an_optional_key_says_to_leave_the_key_out() {
-    let found = problems(
-        r#"{"name": "n", "version": null, "input": null, "defaults": {"timeout": null},
-            "steps": [{"id": "a", "executor": "noop", "output_schema": null, "retry": null},
-                      {"id": "b", "executor": "noop", "needs": [null], "output_schema": 5}]}"#,
-    );
-    assert_eq!(
-        found,
-        [
-            "w.json:/defaults/timeout: expected string, found null: leave the key out to give none",
-            "w.json:/input: expected boolean or object, found null: leave the key out to give none",
-            "w.json:/steps/0/output_schema: expected boolean or object, found null: leave the key out to give none",
-            "w.json:/steps/0/retry: expected object, found null: leave the key out to give none",
-            "w.json:/steps/1/needs/0: expected string, found null",
-            "w.json:/steps/1/output_schema: expected boolean or object, found a number",
-            "w.json:/version: expected string, found null: leave the key out to give none",
-        ]
-    );
-    // A required key has no such way out.
-    assert_eq!(
-        problems(r#"{"name": null, "steps": [{"id": "a", "executor": "noop"}]}"#),
-        ["w.json:/name: expected string, found null"]
-    );
-}
-
-#[test]
-fn a_value_none_of_a_keys_names_says_how_to_give_none_or_which_it_is_likely_a_typo_of() {
-    let found = problems(
-        r#"{"name": "n", "steps": [
-            {"id": "a", "executor": "noop", "trigger": null, "on_stall": "pauze"},
-            {"id": "b", "executor": "noop", "needs": ["a"], "trigger": "all_succeded", "on_stall": null}]}"#,
-    );
-    let says = |place: &str, text: &str| {
-        found.iter().any(|problem| {
-            problem.starts_with(&format!("w.json:{place}: ")) && problem.ends_with(text)
-        })
-    };
-    assert!(
-        says("/steps/0/trigger", "leave the key out to give none"),
-        "{found:?}"
-    );
-    assert!(
-        says("/steps/0/on_stall", "(did you mean `pause`?)"),
-        "{found:?}"
-    );
-    assert!(
-        says("/steps/1/trigger", "(did you mean `all_succeeded`?)"),
-        "{found:?}"
-    );
-    assert!(
-        says("/steps/1/on_stall", "leave the key out to give none"),
-        "{found:?}"
-    );
-}
-
 mod durations;
 mod expressions;
 mod properties;
+mod stack;
+mod values;
 
 #[test]
 fn an_id_breaking_its_pattern_is_named_in_the_loader_s_words_beside_other_problems() {
