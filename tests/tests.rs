@@ -33,6 +33,7 @@ mod run {
     mod output_cap;
     mod planner;
     mod rates;
+    mod redrives;
     mod retries;
     mod runaway_rules;
     mod same_engine;
