@@ -217,6 +217,10 @@ fn tables_and_migrations(
 /// them all the same afterwards, to read its runs (docs/runs.md).
 fn at_rest_to_a_reader(conn: &rusqlite::Connection, path: &Path) -> Option<PathBuf> {
     const WAL_MODE: u8 = 2;
+    // (A writer's opening, the common one, asks nothing more of the file system.)
+    if !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+        return None;
+    }
     let mut header = [0; 19];
     let file = std::fs::canonicalize(path).ok()?;
     let mut wal = file.clone().into_os_string();
@@ -224,10 +228,7 @@ fn at_rest_to_a_reader(conn: &rusqlite::Connection, path: &Path) -> Option<PathB
     let in_wal_mode = std::fs::File::open(&file)
         .and_then(|mut opened| std::io::Read::read_exact(&mut opened, &mut header))
         .is_ok_and(|()| header[18] == WAL_MODE);
-    (conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
-        && in_wal_mode
-        && !Path::new(&wal).exists())
-    .then_some(file)
+    (in_wal_mode && !Path::new(&wal).exists()).then_some(file)
 }
 
 /// A read-only connection to `file` that takes it as immutable: no lock, no `-wal` or `-shm`.
