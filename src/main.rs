@@ -3,7 +3,6 @@
 //! Each command lives in its own module under `src/cli/`; `cli/error.rs` turns errors into
 //! messages and exit codes.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -148,9 +147,11 @@ fn main() -> ExitCode {
     let default_filter = || EnvFilter::new("warn,sqlx::query=error");
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter()))
-        // Above the progress bar, if one is drawn.
-        .with_writer(cli::progress::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        // Above the progress bar, if one is drawn; made printable, a line a log line (a
+        // value logged, an operator's name, cannot move the terminal's cursor nor start a
+        // line that reads as cairn's), so without colours.
+        .with_writer(|| cli::printable::log_line(cli::progress::stderr()))
+        .with_ansi(false)
         // A log line that cannot be written (stderr a closed pipe, a full disk) is dropped:
         // reporting that failure on stderr again panicked, in whatever task logged, a run's
         // driver carrying out a pause included.

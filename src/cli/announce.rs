@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::invocation;
+use super::printable::one_line;
 
 /// One approval request as an `awaiting_approval` event's detail lists it.
 #[derive(Debug, Deserialize)]
@@ -197,9 +198,12 @@ fn halted(event: &Event) -> Option<String> {
         }
         _ => "",
     };
+    // One line: a newline in the name or the reason would start a line that reads as
+    // cairn's (probe 37 F2).
+    let by = one_line(by);
     Some(
         match request.get("reason").and_then(|reason| reason.as_str()) {
-            Some(reason) => format!("{state} by {by}: {reason}{advice}"),
+            Some(reason) => format!("{state} by {by}: {}{advice}", one_line(reason)),
             None => format!("{state} by {by}{advice}"),
         },
     )
@@ -276,6 +280,11 @@ mod tests {
         sender
             .send(run_moved(RunState::Cancelled, cancelled))
             .unwrap();
+        // A newline sent in a name or a reason starts no line of its own (probe 37 F2).
+        let spoofing = json!({"cancelled": {"by": "ann\nrun r1", "reason": "x\nrun r1 ok"}});
+        sender
+            .send(run_moved(RunState::Cancelled, spoofing))
+            .unwrap();
         sender
             .send(run_moved(RunState::Running, json!({"resumed": true})))
             .unwrap();
@@ -289,7 +298,8 @@ mod tests {
              it is, to loop again: change what it runs or reads first, or cancel the run)\n\
              run r1 paused by cairn: step b stalled: looping (a resume runs the step again as \
              it is, to loop again: change what it runs or reads first, or cancel the run)\n\
-             run r1 cancelled by ann\n"
+             run r1 cancelled by ann\n\
+             run r1 cancelled by ann\\u{a}run r1: x\\u{a}run r1 ok\n"
         );
     }
 

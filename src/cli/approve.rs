@@ -170,7 +170,9 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
             Some((approved, ruling)) => format!(
                 "; {} by {}, {}",
                 if approved { "approved" } else { "denied" },
-                ruling.by,
+                // A name is one line: a newline in it would start one that reads as
+                // cairn's (probe 37 F3).
+                printable::one_line(&ruling.by),
                 if driven(approval) {
                     "applied within a second by the engine driving the run".to_owned()
                 } else {

@@ -26,6 +26,9 @@ pub(crate) struct Printable<W: Write> {
     out: W,
     /// Off for JSON, which escapes its control characters itself.
     escape: bool,
+    /// Whether a newline is written as it is; else only one that ends a write is
+    /// ([`log_line`]).
+    newlines: bool,
     /// The start of a UTF-8 character that the last write ended in the middle of.
     partial: Vec<u8>,
 }
@@ -36,6 +39,7 @@ impl<W: Write> Printable<W> {
         Printable {
             out,
             escape: true,
+            newlines: true,
             partial: Vec::new(),
         }
     }
@@ -63,11 +67,21 @@ impl<W: Write> Printable<W> {
         Ok(())
     }
 
+    /// Writes `bytes` escaped, after the start of a character the last write ended in.
+    fn write_after_partial(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.partial.is_empty() {
+            return self.write_bytes(bytes);
+        }
+        let mut joined = std::mem::take(&mut self.partial);
+        joined.extend_from_slice(bytes);
+        self.write_bytes(&joined)
+    }
+
     /// Writes `text` with the characters [`escaped`] escaped.
     fn write_text(&mut self, text: &str) -> io::Result<()> {
         let mut plain = 0;
         for (at, c) in text.char_indices() {
-            if escaped(c) {
+            if escaped(c) || (c == '\n' && !self.newlines) {
                 self.out.write_all(&text.as_bytes()[plain..at])?;
                 write!(self.out, "\\u{{{:x}}}", u32::from(c))?;
                 plain = at + c.len_utf8();
@@ -122,6 +136,17 @@ pub(crate) fn indented(text: &str, indent: usize) -> Cow<'_, str> {
     }
 }
 
+/// A writer of log lines to `out`, each write one line (tracing's formatter writes an event
+/// at once), escaped as [`Printable`] escapes, newlines too but the one that ends it: a
+/// value logged (an operator's name, a program's path) cannot start a line that reads as
+/// cairn's (probe 37 F1).
+pub(crate) fn log_line<W: Write>(out: W) -> Printable<W> {
+    Printable {
+        newlines: false,
+        ..Printable::new(out)
+    }
+}
+
 /// Standard output, buffered, for a command's output: made printable unless it is `json`.
 pub(crate) fn stdout(json: bool) -> Printable<BufWriter<StdoutLock<'static>>> {
     Printable {
@@ -135,12 +160,14 @@ impl<W: Write> Write for Printable<W> {
         if !self.escape {
             return self.out.write(buf);
         }
-        if self.partial.is_empty() {
-            self.write_bytes(buf)?;
-        } else {
-            let mut bytes = std::mem::take(&mut self.partial);
-            bytes.extend_from_slice(buf);
-            self.write_bytes(&bytes)?;
+        match buf.strip_suffix(b"\n").filter(|_| !self.newlines) {
+            Some(line) => {
+                self.write_after_partial(line)?;
+                let partial = std::mem::take(&mut self.partial);
+                self.out.write_all(&partial)?;
+                self.out.write_all(b"\n")?;
+            }
+            None => self.write_after_partial(buf)?,
         }
         Ok(buf.len())
     }
@@ -177,6 +204,17 @@ mod tests {
         );
         assert_eq!(printable("\u{2764}\u{fe0f}"), "\u{2764}\u{fe0f}");
         assert_eq!(printable("a\u{2028}b\u{2029}"), "a\\u{2028}b\\u{2029}");
+    }
+
+    #[test]
+    fn a_log_line_keeps_only_the_newline_that_ends_it() {
+        let mut out = log_line(Vec::new());
+        out.write_all(b" WARN cancel asked by=ann\nrun x succeeded\x1b[2J\n")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.out).unwrap(),
+            " WARN cancel asked by=ann\\u{a}run x succeeded\\u{1b}[2J\n"
+        );
     }
 
     #[test]
