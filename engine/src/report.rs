@@ -88,8 +88,8 @@ pub struct RunView {
     pub output: Option<Value>,
     /// Why it failed, if it did.
     pub error: Option<String>,
-    /// The class of `error` (not in `cairn show --json`, whose fields the design fixes).
-    #[serde(skip)]
+    /// The class of `error` (`timeout` for a run past its `limits.timeout`, whose error
+    /// names no class), as `cairn --json run` gives it (probe 37 F4).
     pub error_class: Option<ErrorClass>,
     /// Usage summed over every step.
     pub usage: Usage,

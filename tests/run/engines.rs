@@ -161,7 +161,15 @@ fn history_lists_every_transition_in_order_and_show_matches_the_design() {
     assert_eq!(
         keys,
         [
-            "error", "id", "input", "output", "state", "steps", "usage", "workflow"
+            "error",
+            "error_class",
+            "id",
+            "input",
+            "output",
+            "state",
+            "steps",
+            "usage",
+            "workflow"
         ]
     );
     assert_eq!(show["workflow"], "pair");

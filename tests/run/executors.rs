@@ -133,11 +133,11 @@ fn an_output_past_the_cap_fails_the_step_with_a_clear_error() {
     let hint =
         format!("`{cairn} retry {run_id} --max-output BYTES` retries the run with a bigger cap");
     assert!(stderr.contains(&hint), "{stderr}");
-    // `cairn show` gives the same hint later; its JSON keeps the design's fields.
+    // `cairn show` gives the same hint later, and its JSON the run's error class.
     let shown = scratch.cairn(&["show", run_id]);
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains(&hint), "{shown}");
-    assert!(show.get("error_class").is_none(), "{show}");
+    assert_eq!(show["error_class"], "output_too_large", "{show}");
     assert_eq!(
         scratch.run(&workflow, &[], 0).len(),
         36,
