@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::executor::{ExecContext, Executors, Progress};
+use crate::executor::{ErrorClass, ExecContext, ExecError, Executors, Progress};
 use crate::guard::Guard;
 use crate::lease::LeaseHolder;
 use crate::plan::StepIndex;
@@ -224,10 +224,15 @@ impl Driver {
                     self.ledger.apply(Input::Drain, clock::now())?;
                 }
                 Some(end) = self.item_ends.1.recv() => {
-                    // Every item that ended since: they commit together (group commit).
-                    self.item(*end)?;
+                    // Every item that ended since: they commit together (group commit). Read
+                    // once the deadline passed, their ends are not kept (probe 36 F1).
+                    let late = self.past_deadline();
+                    self.item(*end, late)?;
                     while let Ok(end) = self.item_ends.1.try_recv() {
-                        self.item(*end)?;
+                        self.item(*end, late)?;
+                    }
+                    if late {
+                        return self.stop(Input::TimedOut).await;
                     }
                 }
                 Some(joined) = self.tasks.join_next() => {
@@ -362,12 +367,20 @@ impl Driver {
         self.commit().await
     }
 
-    fn item(&mut self, end: ItemEnd) -> Result<()> {
+    /// Tells the ledger an item's end; one read `late`, once the run's deadline passed, as
+    /// cancelled with the run (what it spent is kept, its output not).
+    fn item(&mut self, end: ItemEnd, late: bool) -> Result<()> {
         let ItemEnd {
             step,
             index,
-            outcome,
+            mut outcome,
         } = end;
+        if late {
+            outcome.result = Err(ExecError {
+                class: ErrorClass::Cancelled,
+                message: "the run timed out".into(),
+            });
+        }
         if let Some(watch) = self.watches.get_mut(&step) {
             watch.ended += 1;
         }
@@ -387,7 +400,7 @@ impl Driver {
         } = joined.map_err(|error| Error::Bug(format!("attempt task: {error}")))?;
         // A `for_each` task reported its items before it ended: they come first.
         while let Ok(end) = self.item_ends.1.try_recv() {
-            self.item(*end)?;
+            self.item(*end, false)?;
         }
         self.watches.remove(&step);
         if cut_off {
@@ -427,9 +440,10 @@ impl Driver {
                 self.spent_as_stopped(&joined);
             }
         }
-        // Items that ended before the stop are kept: they do not run again.
+        // Items that ended before the stop are kept: they do not run again. Not at the
+        // deadline: their ends are read after it.
         while let Ok(end) = self.item_ends.1.try_recv() {
-            self.item(*end)?;
+            self.item(*end, !interrupted)?;
         }
         self.starts.clear();
         self.ledger.apply(why, clock::now())?;

@@ -624,3 +624,27 @@ async fn an_end_read_as_the_runs_deadline_passes_is_not_kept() {
     assert_eq!(run.steps[0].state, StepState::Cancelled, "{report:?}");
     assert_eq!(run.steps[0].output, None);
 }
+
+/// So are the ends of `for_each` items read as the deadline passes: cancelled with their
+/// step, not kept `succeeded` for a redrive to skip (probe 36 F1).
+#[tokio::test(start_paused = true)]
+async fn an_items_end_read_as_the_runs_deadline_passes_is_not_kept() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("second", Arc::new(EndsAfterASecond))
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "t", "limits": {"timeout": "1s"}, "steps": [
+        {"id": "each", "executor": "second", "for_each": "${{ [0, 1] }}"}
+    ]});
+    let report = run_to_end(&engine, &workflow).await;
+    assert_eq!(report.error_class, Some(ErrorClass::Timeout), "{report:?}");
+    let run = engine.run(&report.id.to_string()).await.unwrap();
+    let items: Vec<(usize, StepState)> = (run.steps[0].items.iter())
+        .map(|item| (item.index, item.state))
+        .collect();
+    assert_eq!(
+        items,
+        [(0, StepState::Cancelled), (1, StepState::Cancelled)]
+    );
+}
