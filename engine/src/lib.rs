@@ -53,6 +53,7 @@ mod event;
 mod executor;
 mod expr;
 mod guard;
+mod ignorable;
 mod item;
 mod lease;
 mod load;
@@ -120,6 +121,7 @@ pub use {
     approval::action_hash,
     definition::{SCHEMA_MESSAGE_KEY, whole},
     expr::evaluate_conditions_each,
+    ignorable::{is_default_ignorable, is_variation_selector},
     nesting::read_output,
     problem::{closest, escape, unescape},
     text::{cut, lossless_text, path_text},

@@ -62,12 +62,12 @@ impl Policy {
     }
 }
 
-/// Why `token` matches nothing, if it holds a character that shows as nothing: a control
-/// character other than a blank (NUL, which no argument can hold) or a Unicode format
-/// character (a zero-width space, a byte-order mark, a soft hyphen), which copying from a
-/// web page or a chat brings along and a review does not see (probe 35 F2).
+/// Why `token` matches nothing, if it holds a character a review does not see as written:
+/// a control character (NUL, which no argument can hold; a tab or a newline), a Unicode
+/// format character or default ignorable code point (a zero-width space, a byte-order mark,
+/// a soft hyphen, a Hangul filler, a variation selector), or the blank braille pattern,
+/// which copying from a web page or a chat brings along (probes 35 F2, 36 F2 and F3).
 fn unseen(token: &str) -> Option<String> {
-    let is_unseen = |c: char| c.is_control() && !c.is_whitespace() || is_format(c);
     let found = token.chars().find(|c| is_unseen(*c))?;
     let seen: String = token.chars().filter(|c| !is_unseen(*c)).collect();
     let fix = if seen.is_empty() {
@@ -76,26 +76,29 @@ fn unseen(token: &str) -> Option<String> {
         format!("write {}", shown(&seen))
     };
     Some(format!(
-        "{} holds U+{:04X}, a character that shows as nothing, so it matches nothing written as it reads: {fix}",
+        "{} holds U+{:04X}, a control or invisible character, so it matches nothing written as it reads: {fix}",
         shown(token),
         u32::from(found)
     ))
 }
 
-/// Whether `c` is a Unicode format character (category Cf).
-fn is_format(c: char) -> bool {
-    get_general_category(c) == GeneralCategory::Format
+/// Whether `c` is a character a review does not see as written (see [`unseen`]).
+fn is_unseen(c: char) -> bool {
+    c.is_control()
+        || get_general_category(c) == GeneralCategory::Format
+        || cairn_engine::is_default_ignorable(c)
+        || c == '\u{2800}'
 }
 
-/// `text` as a JSON string whose blanks other than spaces, control and format characters
-/// are escaped, so that a message shows them (`"rm\u200b"`, `"rm\u00a0"`).
+/// `text` as a JSON string whose blanks other than spaces and characters a review does not
+/// see are escaped, so that a message shows them (`"rm\u{200b}"`, `"rm\u{a0}"`).
 fn shown(text: &str) -> String {
     let mut shown = String::from('"');
     for c in text.chars() {
         match c {
             '"' | '\\' => shown.extend(['\\', c]),
-            c if (c.is_whitespace() && c != ' ') || c.is_control() || is_format(c) => {
-                shown.push_str(&format!("\\u{:04x}", u32::from(c)));
+            c if (c.is_whitespace() && c != ' ') || is_unseen(c) => {
+                shown.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
             }
             c => shown.push(c),
         }

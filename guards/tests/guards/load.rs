@@ -361,31 +361,48 @@ fn a_program_ending_in_a_slash_is_told_its_name_or_that_it_names_none() {
 
 #[test]
 fn a_token_or_a_variable_holding_a_character_that_shows_as_nothing_is_refused() {
-    // A zero-width space, a byte-order mark, a soft hyphen, NUL: a deny written so looked
-    // like `rm` and denied nothing (probe 35 F2).
+    // A zero-width space, a byte-order mark, a soft hyphen, NUL, a Hangul filler, a
+    // variation selector, a tab: a deny written so looked like `rm` and denied nothing
+    // (probes 35 F2, 36 F2 and F3).
+    let why = "a control or invisible character, so it matches nothing written as it reads";
     assert_eq!(
         refused(
-            r#"{"commands": {"deny": [["rm\u200b"], ["\ufeffrm"], ["git", "pu\u00adsh"], ["rm\u0000"], ["\u2060"]]}}"#
+            r#"{"commands": {"deny": [["rm\u200b"], ["\ufeffrm"], ["git", "pu\u00adsh"], ["rm\u0000"],
+                ["\u2060"], ["rm\u3164"], ["rm\ufe0f"], ["git", "a\tb"], ["rm\u2800"]]}}"#
         ),
-        "p.json:/commands/deny/0/0: \"rm\\u200b\" holds U+200B, a character that shows as nothing, so it matches nothing written as it reads: write \"rm\"\n\
-         p.json:/commands/deny/1/0: \"\\ufeffrm\" holds U+FEFF, a character that shows as nothing, so it matches nothing written as it reads: write \"rm\"\n\
-         p.json:/commands/deny/2/1: \"pu\\u00adsh\" holds U+00AD, a character that shows as nothing, so it matches nothing written as it reads: write \"push\"\n\
-         p.json:/commands/deny/3/0: \"rm\\u0000\" holds U+0000, a character that shows as nothing, so it matches nothing written as it reads: write \"rm\"\n\
-         p.json:/commands/deny/4/0: \"\\u2060\" holds U+2060, a character that shows as nothing, so it matches nothing written as it reads: remove it"
+        format!(
+            "p.json:/commands/deny/0/0: \"rm\\u{{200b}}\" holds U+200B, {why}: write \"rm\"\n\
+             p.json:/commands/deny/1/0: \"\\u{{feff}}rm\" holds U+FEFF, {why}: write \"rm\"\n\
+             p.json:/commands/deny/2/1: \"pu\\u{{ad}}sh\" holds U+00AD, {why}: write \"push\"\n\
+             p.json:/commands/deny/3/0: \"rm\\u{{0}}\" holds U+0000, {why}: write \"rm\"\n\
+             p.json:/commands/deny/4/0: \"\\u{{2060}}\" holds U+2060, {why}: remove it\n\
+             p.json:/commands/deny/5/0: \"rm\\u{{3164}}\" holds U+3164, {why}: write \"rm\"\n\
+             p.json:/commands/deny/6/0: \"rm\\u{{fe0f}}\" holds U+FE0F, {why}: write \"rm\"\n\
+             p.json:/commands/deny/7/1: \"a\\u{{9}}b\" holds U+0009, {why}: write \"ab\"\n\
+             p.json:/commands/deny/8/0: \"rm\\u{{2800}}\" holds U+2800, {why}: write \"rm\""
+        )
     );
     // A variable name no step can set allowed nothing, silently (probe 35 F11).
     assert_eq!(
         refused(r#"{"env": ["", "A=B", "MODE ", "HO\u200bME", "PATH"]}"#),
-        "p.json:/env/0: \"\" names no variable (a name is not empty and holds no `=` or NUL): write the variable's name\n\
-         p.json:/env/1: \"A=B\" names no variable (a name is not empty and holds no `=` or NUL): write the variable's name\n\
-         p.json:/env/2: \"MODE \" has blanks around it, which no variable a step sets has: write \"MODE\"\n\
-         p.json:/env/3: \"HO\\u200bME\" holds U+200B, a character that shows as nothing, so it matches nothing written as it reads: write \"HOME\""
+        format!(
+            "p.json:/env/0: \"\" names no variable (a name is not empty and holds no `=` or NUL): write the variable's name\n\
+             p.json:/env/1: \"A=B\" names no variable (a name is not empty and holds no `=` or NUL): write the variable's name\n\
+             p.json:/env/2: \"MODE \" has blanks around it, which no variable a step sets has: write \"MODE\"\n\
+             p.json:/env/3: \"HO\\u{{200b}}ME\" holds U+200B, {why}: write \"HOME\""
+        )
     );
-    // A blank other than a space is shown escaped.
+    // A blank other than a space is shown escaped; a name that is not ASCII is a name.
     assert!(
         refused(r#"{"commands": {"deny": [["rm\u00a0"]]}}"#)
-            .contains(r#"so ["rm\u00a0"] matches nothing"#),
+            .contains(r#"so ["rm\u{a0}"] matches nothing"#),
     );
+    Policy::from_str(
+        r#"{"commands": {"deny": [["größe"]], "allow": [["/opt/My Tools/x"]]}, "env": ["ÄNDERUNG"]}"#,
+        Path::new("/"),
+        "p.json",
+    )
+    .expect("letters of any script are seen");
 }
 
 #[test]
