@@ -373,4 +373,25 @@ fn a_readers_look_into_another_applications_wal_database_leaves_nothing_beside_i
         }
         assert_eq!(std::fs::read(&db).unwrap(), before, "left unchanged");
     }
+    // Copied with its `-wal` and not its `-shm`: SQLite reads it only by making a `-shm`,
+    // so it is refused as read-only before that (probe 36 F4).
+    let app = rusqlite::Connection::open(scratch.dir.path().join("open.db")).unwrap();
+    app.pragma_update(None, "journal_mode", "wal").unwrap();
+    app.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    app.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let copy = scratch.dir.path().join("copy.db");
+    for suffix in ["", "-wal"] {
+        let from = scratch.dir.path().join(format!("open.db{suffix}"));
+        let to = scratch.dir.path().join(format!("copy.db{suffix}"));
+        std::fs::copy(from, &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut runs = scratch.command(&["runs"]);
+    runs.arg("--db").arg(&copy).uid(65534).gid(65534);
+    let output = output_of(&mut runs, "cairn runs by a reader");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("read-only to this process"), "{stderr}");
+    assert!(!scratch.dir.path().join("copy.db-shm").exists(), "{stderr}");
 }

@@ -203,7 +203,7 @@ fn tables_and_migrations(
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(busy_timeout)?;
-    let (tables, applied) = match at_rest_to_a_reader(&conn, path) {
+    let (tables, applied) = match at_rest_to_a_reader(&conn, path)? {
         Some(file) => read_tables_and_migrations(&immutable(&file)?)?,
         None => read_tables_and_migrations(&conn)?,
     };
@@ -214,21 +214,38 @@ fn tables_and_migrations(
 /// beside it: to read it, SQLite would make a `-wal` and `-shm` of this user's, which would
 /// keep the owner from writing their file (probe 32 F4). Nothing writes such a file while
 /// it has no `-wal`, so the look reads it as immutable; a cairn database's reader makes
-/// them all the same afterwards, to read its runs (docs/runs.md).
-fn at_rest_to_a_reader(conn: &rusqlite::Connection, path: &Path) -> Option<PathBuf> {
+/// them all the same afterwards, to read its runs (docs/runs.md). With a `-wal` and no
+/// `-shm` (a copied file), SQLite can read it only by making the `-shm`: refused, as
+/// read-only, before it does (probe 36 F4).
+fn at_rest_to_a_reader(
+    conn: &rusqlite::Connection,
+    path: &Path,
+) -> rusqlite::Result<Option<PathBuf>> {
     const WAL_MODE: u8 = 2;
     // (A writer's opening, the common one, asks nothing more of the file system.)
     if !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
-        return None;
+        return Ok(None);
     }
     let mut header = [0; 19];
-    let file = std::fs::canonicalize(path).ok()?;
-    let mut wal = file.clone().into_os_string();
-    wal.push("-wal");
+    let Ok(file) = std::fs::canonicalize(path) else {
+        return Ok(None);
+    };
+    let beside = |suffix: &str| {
+        let mut name = file.clone().into_os_string();
+        name.push(suffix);
+        Path::new(&name).exists()
+    };
     let in_wal_mode = std::fs::File::open(&file)
         .and_then(|mut opened| std::io::Read::read_exact(&mut opened, &mut header))
         .is_ok_and(|()| header[18] == WAL_MODE);
-    (in_wal_mode && !Path::new(&wal).exists()).then_some(file)
+    match (in_wal_mode, beside("-wal"), beside("-shm")) {
+        (false, _, _) | (true, true, true) => Ok(None),
+        (true, false, _) => Ok(Some(file)),
+        (true, true, false) => Err(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(ffi::SQLITE_READONLY),
+            None,
+        )),
+    }
 }
 
 /// A read-only connection to `file` that takes it as immutable: no lock, no `-wal` or `-shm`.
