@@ -18,13 +18,16 @@ pub(super) fn problems(schema: &Value, pointer: &str) -> Vec<Problem> {
     };
     // What the meta-schema refuses, each at its place; else what only compiling finds (a
     // pattern that is no regex, a `$ref` to nothing), at its place.
-    let refused: Vec<Problem> = (jsonschema::meta::validator_for(schema).ok())
+    let mut refused: Vec<Problem> = (jsonschema::meta::validator_for(schema).ok())
         .map(|meta| {
             (meta.iter_errors(schema))
                 .map(|error| problem(pointer, error.instance_path().as_str(), &error))
                 .collect()
         })
         .unwrap_or_default();
+    // The meta-schema refuses a value once for each of its drafts' definitions that
+    // reads it, one after the other (`"items": 3` eight times): told once (probe 36 F6).
+    refused.dedup();
     if refused.is_empty() {
         vec![problem(
             pointer,
@@ -50,6 +53,25 @@ fn problem(pointer: &str, inner: &str, error: &jsonschema::ValidationError<'_>) 
             if inner.ends_with("/type") =>
         {
             format!("{given} is not a type: a `type` is one of {types}, or a list of them")
+        }
+        // A list of types: each that is none, with the one it likely meant.
+        Value::Array(named) if inner.ends_with("/type") => {
+            let wrong: Vec<String> = (named.iter())
+                .filter(|name| !name.as_str().is_some_and(|name| TYPES.contains(&name)))
+                .map(|name| {
+                    let meant = (name.as_str())
+                        .and_then(|name| closest(name, TYPES))
+                        .map_or(String::new(), |known| format!(" (did you mean `{known}`?)"));
+                    format!("{name}{meant}")
+                })
+                .collect();
+            match wrong.is_empty() {
+                true => error.to_string(),
+                false => format!(
+                    "{} not a type: a `type` is one of {types}",
+                    wrong.join(", ") + if wrong.len() == 1 { " is" } else { " are" }
+                ),
+            }
         }
         _ => error.to_string(),
     };
@@ -85,6 +107,13 @@ mod tests {
             ]
         );
         assert!(told(json!({"type": "object"})).is_empty());
+        assert_eq!(
+            told(json!({"items": 3, "properties": {"a": {"type": ["integr", "null"]}}})),
+            [
+                "/input/items: not a valid JSON Schema: 3 is not of types \"boolean\", \"object\"",
+                "/input/properties/a/type: not a valid JSON Schema: \"integr\" (did you mean `integer`?) is not a type: a `type` is one of array, boolean, integer, null, number, object, string",
+            ]
+        );
         assert_eq!(
             told(json!({"type": 5})),
             [
