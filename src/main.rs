@@ -43,10 +43,17 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// How long to wait for another process's database lock (e.g. "5s").
-    #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, default_value = "5s", value_parser = busy_timeout)]
     busy_timeout: Duration,
     #[command(subcommand)]
     command: Command,
+}
+
+/// A `--busy-timeout`: a duration as a workflow file writes one, at most 100 years, with
+/// the loader's words for one that is not (probe 36 F7).
+fn busy_timeout(text: &str) -> Result<Duration, String> {
+    text.parse::<cairn_engine::Duration>()
+        .map(|duration| duration.0)
 }
 
 /// The options every command may read.

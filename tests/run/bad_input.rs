@@ -248,6 +248,22 @@ async fn a_database_locked_past_the_busy_timeout_is_named() {
 }
 
 #[test]
+fn a_busy_timeout_is_read_as_a_files_duration_is() {
+    // humantime's own words blamed "values below 1ns", and 1000 years passed (probe 36 F7).
+    let (scratch, _, _) = with_one_run();
+    for (timeout, said) in [
+        (
+            "1000y",
+            "bad duration \"1000y\": longer than 100 years (100y), the most cairn takes",
+        ),
+        ("99999999999999999999h", "longer than 100 years"),
+        ("soon", "bad duration \"soon\": numbers each with a unit"),
+    ] {
+        refused(&scratch, &["--busy-timeout", timeout, "runs"], said);
+    }
+}
+
+#[test]
 fn resuming_a_finished_run_says_so_and_exits_with_its_code() {
     let (scratch, _, id) = with_one_run();
     let before = snapshot(&scratch.db());

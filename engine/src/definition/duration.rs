@@ -29,10 +29,12 @@ pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(3_1
 pub struct Duration(pub std::time::Duration);
 
 impl FromStr for Duration {
-    type Err = humantime::DurationError;
+    type Err = String;
 
+    /// Reads a duration as a file writes it, or says why it is not one (see
+    /// [`Duration::read`]): what a command-line flag takes too.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        humantime::parse_duration(text).map(Duration)
+        Duration::read(text)
     }
 }
 
@@ -66,10 +68,13 @@ impl Duration {
             || format!("bad duration {text:?}: longer than 100 years (100y), the most cairn takes");
         // Of whole numbers (the form above), humantime's overflow is a number too big
         // (probe 35 F10: its words blamed "values below 1ns").
-        let duration: Duration = text.parse().map_err(|error| match error {
-            humantime::DurationError::NumberOverflow => too_long(),
-            error => format!("bad duration {text:?}: {error} ({hint})"),
-        })?;
+        let duration =
+            humantime::parse_duration(text)
+                .map(Duration)
+                .map_err(|error| match error {
+                    humantime::DurationError::NumberOverflow => too_long(),
+                    error => format!("bad duration {text:?}: {error} ({hint})"),
+                })?;
         if duration.0 > MAX_DURATION {
             return Err(too_long());
         }
