@@ -219,8 +219,8 @@ pub struct Retry {
     #[serde(default)]
     pub jitter: bool,
     /// The error classes that are retried, in place of the default (`exit_code`, `timeout`,
-    /// `transient`, `invalid_plan`).
-    /// `cancelled` and `denied` are never retried: listing them is refused.
+    /// `transient`, `invalid_plan`). Not `cancelled` or `denied`, never retried, nor
+    /// `stalled` or `interrupted`, run again by other rules (`on_stall`, a resume).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry_on: Vec<ErrorClass>,
 }
