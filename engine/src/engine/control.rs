@@ -287,8 +287,8 @@ impl Engine {
                     .to_owned()
             } else if step.state == StepState::Ready && record.state == RunState::Paused {
                 // Nothing starts in a paused run, so nothing is judged (probe 33 F5).
-                "it is ready, and the run is paused: the guard judges it as it starts, once \
-                 the run is resumed"
+                "it is ready, and the run is paused: it starts, and is judged if the run \
+                 has a guard, once the run is resumed"
                     .to_owned()
             } else if step.state == StepState::Ready {
                 // Held back before it is judged: the guard asks only as it would start.

@@ -317,12 +317,15 @@ impl<'a> Checker<'a> {
                             "`for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it".to_owned()
                         }
                         // As in `with` (probe 35 F9).
-                        None => match expr::template_form_error(for_each) {
-                            Some(reason) => format!(
-                                "`for_each` must be one `${{{{ expr }}}}` giving a list: {reason}"
-                            ),
-                            None => "`for_each` must be one `${{ expr }}` giving a list".to_owned(),
-                        },
+                        None => {
+                            let reason = expr::template_form_error(for_each).unwrap_or_else(|| {
+                                match expr::find_open(for_each) {
+                                    Some(_) => "with text around it or another `${{ }}`, it renders as a string".to_owned(),
+                                    None => "a list is written as one: `${{ [1, 2] }}`".to_owned(),
+                                }
+                            });
+                            format!("`for_each` must be one `${{{{ expr }}}}` giving a list: {reason}")
+                        }
                     };
                     self.problem(format!("{pointer}/for_each"), message);
                 }

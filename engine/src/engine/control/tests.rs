@@ -507,8 +507,8 @@ async fn a_ruling_on_a_ready_step_of_a_paused_run_says_the_run_is_paused() {
     match engine.send(&run, approve).await {
         Err(Error::Refused { message, .. }) => assert_eq!(
             message,
-            "step `b` does not await approval (it is ready, and the run is paused: the guard \
-             judges it as it starts, once the run is resumed)"
+            "step `b` does not await approval (it is ready, and the run is paused: it starts, \
+             and is judged if the run has a guard, once the run is resumed)"
         ),
         other => panic!("not refused: {other:?}"),
     }

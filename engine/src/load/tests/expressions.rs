@@ -15,7 +15,7 @@ fn expressions_and_references() {
     assert_eq!(
         found,
         [
-            "w.json:/steps/1/for_each: `for_each` must be one `${{ expr }}` giving a list",
+            "w.json:/steps/1/for_each: `for_each` must be one `${{ expr }}` giving a list: a list is written as one: `${{ [1, 2] }}`",
             "w.json:/steps/1/when: `when` is a bare CEL expression: write it without `${{ }}`",
             "w.json:/steps/1/with/c~1d: `${{ steps.aa`: `${{` is never closed by `}}`",
             "w.json:/steps/1/with/x/0: `steps.g`: `g` is a group, and only steps have outputs",
@@ -114,12 +114,14 @@ fn a_for_each_loads_only_when_its_run_gives_a_list() {
     };
     let around = "w.json:/steps/0/for_each: `for_each` must be one `${{ expr }}` giving a list, with nothing around it: remove the whitespace before or after it";
     let not_one = "w.json:/steps/0/for_each: `for_each` must be one `${{ expr }}` giving a list";
+    let text =
+        format!("{not_one}: with text around it or another `${{{{ }}}}`, it renders as a string");
     for (for_each, refusal) in [
         ("${{ [1] }}", None),
         ("${{ [1] }} ", Some(around)),
         ("\n ${{ [1] }}", Some(around)),
-        ("${{ [1] }}x}}", Some(not_one)),
-        ("${{ [1] }}${{ [2] }}", Some(not_one)),
+        ("${{ [1] }}x}}", Some(text.as_str())),
+        ("${{ [1] }}${{ [2] }}", Some(text.as_str())),
     ] {
         let found = load(for_each);
         assert_eq!(
