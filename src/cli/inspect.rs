@@ -382,6 +382,26 @@ pub(crate) async fn open(global: &Global) -> Result<Engine, EngineError> {
         .await
 }
 
+/// The most characters of a run's input or output its line in `show` gives: a person reads
+/// the start of a value; the whole is `--json`'s (probe 37 F6: a sink's 600 kB output was one
+/// line).
+const SHOWN_VALUE: usize = 1_000;
+
+/// `value` as JSON for one line of `show`: cut past [`SHOWN_VALUE`] characters, with how
+/// long it is and where it is given `whole`.
+fn shown_value(value: &serde_json::Value, whole: impl Fn() -> String) -> String {
+    let text = value.to_string();
+    let chars = text.chars().count();
+    if chars <= SHOWN_VALUE {
+        return text;
+    }
+    format!(
+        "{} ({chars} characters: {})",
+        cairn_engine::cut(&text, SHOWN_VALUE),
+        whole()
+    )
+}
+
 fn print_run(out: &mut impl Write, run: &RunView, db: &Path) -> std::io::Result<()> {
     writeln!(out, "run       {}", run.id)?;
     writeln!(out, "workflow  {}", printable::one_line(&run.workflow))?;
@@ -405,9 +425,16 @@ fn print_run(out: &mut impl Write, run: &RunView, db: &Path) -> std::io::Result<
             printable::one_line(&cairn_engine::path_text(cwd))
         )?;
     }
-    writeln!(out, "input     {}", run.input)?;
+    let whole = || {
+        format!(
+            "`{} show {} --json` gives it whole",
+            invocation::cairn(db),
+            run.id
+        )
+    };
+    writeln!(out, "input     {}", shown_value(&run.input, whole))?;
     if let Some(output) = &run.output {
-        writeln!(out, "output    {output}")?;
+        writeln!(out, "output    {}", shown_value(output, whole))?;
     }
     if let Some(error) = &run.error {
         writeln!(out, "error     {}", printable::indented(error, 10))?;
@@ -485,6 +512,26 @@ mod tests {
     /// A step that succeeds between the read of the run's states and the read of its page
     /// is printed as it stands at the page's read, state and output together: never its
     /// state from the first read beside the output it had by the second.
+    #[test]
+    fn a_long_value_is_cut_with_where_it_is_given_whole() {
+        let whole = || "`cairn show R --json` gives it whole".to_owned();
+        let short = serde_json::json!({"a": "x"});
+        assert_eq!(super::shown_value(&short, whole), r#"{"a":"x"}"#);
+        let long = serde_json::json!("é".repeat(2_000));
+        let shown = super::shown_value(&long, whole);
+        assert_eq!(
+            shown.chars().count(),
+            1_001
+                + " (2002 characters: `cairn show R --json` gives it whole)"
+                    .chars()
+                    .count()
+        );
+        assert!(
+            shown.ends_with("é… (2002 characters: `cairn show R --json` gives it whole)"),
+            "{shown}"
+        );
+    }
+
     #[tokio::test]
     async fn each_step_is_printed_as_one_moment_of_it() {
         let store = MemoryStore::new();

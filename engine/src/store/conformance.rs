@@ -576,6 +576,9 @@ async fn runs_are_found_by_id_or_unique_prefix(store: &impl Store) {
     let unknown = store.find_run("ffff").await.unwrap_err();
     assert!(matches!(unknown, Error::UnknownRun(_)), "{unknown:?}");
     assert_eq!(unknown.to_string(), "no run with id ffff");
+    // As given, not as looked up (lowercased): probe 37 F7.
+    let upper = store.find_run("FFFF").await.unwrap_err();
+    assert_eq!(upper.to_string(), "no run with id FFFF");
     let short = store.find_run("abc").await.unwrap_err();
     assert!(matches!(short, Error::UnknownRun(_)), "{short:?}");
     let hint = "no run with id abc (a prefix of a run id needs at least 4 characters)";

@@ -267,8 +267,8 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn find_run(&self, id: &str) -> Result<RunRecord> {
-        let key = run_id_key(id);
+    async fn find_run(&self, given: &str) -> Result<RunRecord> {
+        let key = run_id_key(given);
         let id = key.as_str();
         let runs = self.runs.lock().await;
         let matches: Vec<&StoredRun> = runs
@@ -279,7 +279,7 @@ impl Store for MemoryStore {
             })
             .collect();
         match matches.as_slice() {
-            [] => Err(Error::UnknownRun(id.to_owned())),
+            [] => Err(Error::UnknownRun(given.to_owned())),
             [only] => Ok(only.record.clone()),
             several => match several.iter().find(|run| run.record.id.to_string() == id) {
                 Some(exact) => Ok(exact.record.clone()),

@@ -331,8 +331,8 @@ impl Store for SqliteStore {
         self.writer.release_lease(run_id, owner, true).await
     }
 
-    async fn find_run(&self, id: &str) -> Result<RunRecord> {
-        let key = run_id_key(id);
+    async fn find_run(&self, given: &str) -> Result<RunRecord> {
+        let key = run_id_key(given);
         let id = key.as_str();
         // The ids first, then the one record: sorting whole records would have SQLite copy
         // each one's definition (10 MB for 100,000 steps) into its sorter.
@@ -351,7 +351,7 @@ impl Store for SqliteStore {
             [] => {
                 let blob = culprit::run_id_as_blob(&self.reads, id, SHORTEST_PREFIX).await;
                 return Err((blob.map_err(self.fail())?)
-                    .unwrap_or_else(|| Error::UnknownRun(id.to_owned())));
+                    .unwrap_or_else(|| Error::UnknownRun(given.to_owned())));
             }
             [first, ..] if first == id => first,
             [only] => only,
