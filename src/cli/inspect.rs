@@ -81,6 +81,8 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
             cairn_engine::path_text(&global.db)
         )?;
     }
+    // Each with when it was created, the order they are listed in (its last change,
+    // after a retry, read as out of order: probe 37 F10).
     for run in &runs {
         writeln!(
             stdout,
@@ -88,7 +90,7 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
             run.id,
             run.state.as_str(),
             printable::one_line(&run.workflow),
-            time(run.updated_at)
+            time(run.created_at)
         )?;
     }
     stdout.flush()?;
