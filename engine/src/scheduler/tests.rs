@@ -611,35 +611,31 @@ impl Executor for EndsAfterASecond {
 /// the deadline come at the same instant.
 #[tokio::test(start_paused = true)]
 async fn an_end_read_as_the_runs_deadline_passes_is_not_kept() {
+    let run = timed_out_at_a_second(json!([{"id": "a", "executor": "second"}])).await;
+    assert_eq!(run.steps[0].state, StepState::Cancelled, "{run:?}");
+    assert_eq!(run.steps[0].output, None);
+}
+
+/// The run of `steps` (of the executor `second`, [`EndsAfterASecond`]) under a
+/// `limits.timeout` of a second, which times it out.
+async fn timed_out_at_a_second(steps: serde_json::Value) -> crate::RunView {
     let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
         .executor("second", Arc::new(EndsAfterASecond))
         .open()
         .await
         .unwrap();
-    let workflow = json!({"name": "t", "limits": {"timeout": "1s"},
-        "steps": [{"id": "a", "executor": "second"}]});
+    let workflow = json!({"name": "t", "limits": {"timeout": "1s"}, "steps": steps});
     let report = run_to_end(&engine, &workflow).await;
     assert_eq!(report.error_class, Some(ErrorClass::Timeout), "{report:?}");
-    let run = engine.run(&report.id.to_string()).await.unwrap();
-    assert_eq!(run.steps[0].state, StepState::Cancelled, "{report:?}");
-    assert_eq!(run.steps[0].output, None);
+    engine.run(&report.id.to_string()).await.unwrap()
 }
 
 /// So are the ends of `for_each` items read as the deadline passes: cancelled with their
 /// step, not kept `succeeded` for a redrive to skip (probe 36 F1).
 #[tokio::test(start_paused = true)]
 async fn an_items_end_read_as_the_runs_deadline_passes_is_not_kept() {
-    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
-        .executor("second", Arc::new(EndsAfterASecond))
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "t", "limits": {"timeout": "1s"}, "steps": [
-        {"id": "each", "executor": "second", "for_each": "${{ [0, 1] }}"}
-    ]});
-    let report = run_to_end(&engine, &workflow).await;
-    assert_eq!(report.error_class, Some(ErrorClass::Timeout), "{report:?}");
-    let run = engine.run(&report.id.to_string()).await.unwrap();
+    let steps = json!([{"id": "each", "executor": "second", "for_each": "${{ [0, 1] }}"}]);
+    let run = timed_out_at_a_second(steps).await;
     let items: Vec<(usize, StepState)> = (run.steps[0].items.iter())
         .map(|item| (item.index, item.state))
         .collect();
