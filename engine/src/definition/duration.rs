@@ -31,8 +31,8 @@ pub struct Duration(pub std::time::Duration);
 impl FromStr for Duration {
     type Err = String;
 
-    /// Reads a duration as a file writes it, or says why it is not one (see
-    /// [`Duration::read`]): what a command-line flag takes too.
+    /// Reads a duration as a file writes it, or says why it is not one: numbers each with
+    /// a unit, at most 100 years ([`MAX_DURATION`]); what a command-line flag takes too.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Duration::read(text)
     }
