@@ -124,5 +124,5 @@ pub use {
     ignorable::{is_default_ignorable, is_variation_selector},
     nesting::read_output,
     problem::{closest, escape, unescape},
-    text::{cut, lossless_text, path_text},
+    text::{cut, lossless_text, one_line, path_text},
 };

@@ -47,6 +47,7 @@ pub use params::check_params;
 
 pub(crate) use crate::problem::closest;
 pub use crate::problem::{Place, Problem};
+use crate::text::one_line;
 
 /// A workflow that cannot be loaded, with every problem found in it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,13 +60,16 @@ pub struct LoadError {
 }
 
 impl LoadError {
-    /// One line per problem: `origin:place: message`.
+    /// One line per problem: `origin:place: message`, each on [`one_line`] (a message
+    /// quotes the file's ids, keys and expressions, which may hold newlines: probe 38 F1).
     fn lines(&self) -> String {
-        let lines = self.problems.iter().map(|problem| match &problem.place {
-            Place::Pointer(pointer) if pointer.is_empty() => {
-                format!("{}: {}", self.origin, problem.message)
+        let origin = one_line(&self.origin);
+        let lines = self.problems.iter().map(|problem| {
+            let message = one_line(&problem.message);
+            match &problem.place {
+                Place::Pointer(pointer) if pointer.is_empty() => format!("{origin}: {message}"),
+                place => format!("{origin}:{}: {message}", one_line(&place.to_string())),
             }
-            place => format!("{}:{place}: {}", self.origin, problem.message),
         });
         lines.collect::<Vec<_>>().join("\n")
     }

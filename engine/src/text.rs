@@ -41,9 +41,24 @@ pub fn cut(text: &str, chars: usize) -> String {
 }
 
 /// `path` as text for a message: [`lossless_text`] of its bytes (`Path::display` would
-/// print `a\xfe.json` and `a\xff.json` both as `a�.json`).
+/// print `a\xfe.json` and `a\xff.json` both as `a�.json`), on [`one_line`] (a name with a
+/// newline would start a line of its own in a message: probe 38 F1).
 pub fn path_text(path: &Path) -> String {
-    lossless_text(path.as_os_str().as_encoded_bytes())
+    one_line(&lossless_text(path.as_os_str().as_encoded_bytes())).into_owned()
+}
+
+/// `text` on one line: a newline in it written `\u{a}`, as cairn prints a control
+/// character for a person, so that text quoted in a line (a name, an id, a reason) cannot
+/// start a line that reads as another record or as cairn's own.
+///
+/// ```
+/// assert_eq!(cairn_engine::one_line("deploy\nstate succeeded"), "deploy\\u{a}state succeeded");
+/// ```
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.contains('\n') {
+        true => std::borrow::Cow::Owned(text.replace('\n', "\\u{a}")),
+        false => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 #[cfg(test)]

@@ -115,15 +115,7 @@ pub(crate) fn printable(text: &str) -> String {
     String::from_utf8_lossy(&out.out).into_owned()
 }
 
-/// `text` for one line of a listing (a name in `cairn runs`): a newline in it is written
-/// escaped, as a control character, so that it cannot start a line that looks like another
-/// record.
-pub(crate) fn one_line(text: &str) -> Cow<'_, str> {
-    match text.contains('\n') {
-        true => Cow::Owned(text.replace('\n', "\\u{a}")),
-        false => Cow::Borrowed(text),
-    }
-}
+pub(crate) use cairn_engine::one_line;
 
 /// `text` printed after a label `indent` columns wide: every line after its first is
 /// indented to the same column, so that a program's output (a stderr tail in an error)

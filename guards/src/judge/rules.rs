@@ -74,7 +74,9 @@ impl Policy {
         let evaluated = results.len();
         for (rule, result) in self.rules.iter().zip(results) {
             match result {
-                Ok(true) => votes.add(rule.effect, &rule.id, &rule.reason),
+                // A reason is one line (probe 38 F2: a policy's newline started a line
+                // of its own where the request is announced).
+                Ok(true) => votes.add(rule.effect, &rule.id, cairn_engine::one_line(&rule.reason)),
                 Ok(false) => {}
                 Err(error) => {
                     votes.add(Decision::Deny, &rule.id, format!("rule errored: {error}"));

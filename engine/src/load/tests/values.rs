@@ -106,3 +106,17 @@ fn a_value_none_of_a_keys_names_says_how_to_give_none_or_which_it_is_likely_a_ty
         "{found:?}"
     );
 }
+
+#[test]
+fn a_newline_in_a_value_a_problem_quotes_keeps_the_problem_on_one_line() {
+    // An id, a need and a key quoted with their newlines started lines of their own, such
+    // as a forged `other.json: ok` (probe 38 F1).
+    let source = json!({"name": "w", "steps": [
+        {"id": "a\nother.json: ok", "executor": "noop"},
+        {"id": "b", "executor": "noop", "needs": ["c\nrun x succeeded"], "k\nx": 1}
+    ]});
+    let found = problems(&source.to_string());
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(found.iter().all(|line| line.starts_with("w.json:/steps/")), "{found:?}");
+    assert!(found[0].contains(r"a\u{a}other.json: ok"), "{found:?}");
+}
