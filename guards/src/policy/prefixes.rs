@@ -82,12 +82,18 @@ fn unseen(token: &str) -> Option<String> {
     ))
 }
 
-/// Whether `c` is a character a review does not see as written (see [`unseen`]).
+/// Whether `c` is a character a review does not see as written (see [`unseen`]): also a
+/// private-use or unassigned code point (a noncharacter among them), which no font draws
+/// as what it is, and the symbols drawn blank (the braille pattern, the musical null
+/// notehead, the Khitan filler: probe 38 F4).
 fn is_unseen(c: char) -> bool {
     c.is_control()
-        || get_general_category(c) == GeneralCategory::Format
+        || matches!(
+            get_general_category(c),
+            GeneralCategory::Format | GeneralCategory::PrivateUse | GeneralCategory::Unassigned
+        )
         || cairn_engine::is_default_ignorable(c)
-        || c == '\u{2800}'
+        || matches!(c, '\u{2800}' | '\u{1d159}' | '\u{16fe4}')
 }
 
 /// `text` as a JSON string whose blanks other than spaces and characters a review does not

@@ -368,7 +368,8 @@ fn a_token_or_a_variable_holding_a_character_that_shows_as_nothing_is_refused() 
     assert_eq!(
         refused(
             r#"{"commands": {"deny": [["rm\u200b"], ["\ufeffrm"], ["git", "pu\u00adsh"], ["rm\u0000"],
-                ["\u2060"], ["rm\u3164"], ["rm\ufe0f"], ["git", "a\tb"], ["rm\u2800"]]}}"#
+                ["\u2060"], ["rm\u3164"], ["rm\ufe0f"], ["git", "a\tb"], ["rm\u2800"],
+                ["rm\ud834\udd59"], ["rm\ue000"], ["rm\ufdd0"]]}}"#
         ),
         format!(
             "p.json:/commands/deny/0/0: \"rm\\u{{200b}}\" holds U+200B, {why}: write \"rm\"\n\
@@ -379,7 +380,10 @@ fn a_token_or_a_variable_holding_a_character_that_shows_as_nothing_is_refused() 
              p.json:/commands/deny/5/0: \"rm\\u{{3164}}\" holds U+3164, {why}: write \"rm\"\n\
              p.json:/commands/deny/6/0: \"rm\\u{{fe0f}}\" holds U+FE0F, {why}: write \"rm\"\n\
              p.json:/commands/deny/7/1: \"a\\u{{9}}b\" holds U+0009, {why}: write \"ab\"\n\
-             p.json:/commands/deny/8/0: \"rm\\u{{2800}}\" holds U+2800, {why}: write \"rm\""
+             p.json:/commands/deny/8/0: \"rm\\u{{2800}}\" holds U+2800, {why}: write \"rm\"\n\
+             p.json:/commands/deny/9/0: \"rm\\u{{1d159}}\" holds U+1D159, {why}: write \"rm\"\n\
+             p.json:/commands/deny/10/0: \"rm\\u{{e000}}\" holds U+E000, {why}: write \"rm\"\n\
+             p.json:/commands/deny/11/0: \"rm\\u{{fdd0}}\" holds U+FDD0, {why}: write \"rm\""
         )
     );
     // A variable name no step can set allowed nothing, silently (probe 35 F11).

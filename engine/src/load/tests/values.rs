@@ -117,6 +117,9 @@ fn a_newline_in_a_value_a_problem_quotes_keeps_the_problem_on_one_line() {
     ]});
     let found = problems(&source.to_string());
     assert_eq!(found.len(), 3, "{found:?}");
-    assert!(found.iter().all(|line| line.starts_with("w.json:/steps/")), "{found:?}");
+    assert!(
+        found.iter().all(|line| line.starts_with("w.json:/steps/")),
+        "{found:?}"
+    );
     assert!(found[0].contains(r"a\u{a}other.json: ok"), "{found:?}");
 }
