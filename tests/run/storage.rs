@@ -394,4 +394,21 @@ fn a_readers_look_into_another_applications_wal_database_leaves_nothing_beside_i
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("read-only to this process"), "{stderr}");
     assert!(!scratch.dir.path().join("copy.db-shm").exists(), "{stderr}");
+    // In WAL mode with no table yet: this user could not make cairn's, and trying left a
+    // `-wal` and `-shm` (probe 38 F6). Refused as read-only too, with nothing beside it.
+    let empty = scratch.dir.path().join("empty.db");
+    let app = rusqlite::Connection::open(&empty).unwrap();
+    app.pragma_update(None, "journal_mode", "wal").unwrap();
+    app.close().unwrap();
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut runs = scratch.command(&["runs"]);
+    runs.arg("--db").arg(&empty).uid(65534).gid(65534);
+    let output = output_of(&mut runs, "cairn runs by a reader");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("read-only to this process"), "{stderr}");
+    for suffix in ["-wal", "-shm"] {
+        let beside = scratch.dir.path().join(format!("empty.db{suffix}"));
+        assert!(!beside.exists(), "{beside:?} left: {stderr}");
+    }
 }

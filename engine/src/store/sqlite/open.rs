@@ -118,6 +118,12 @@ pub(super) fn look(
     let found = tables_and_migrations(path, busy_timeout);
     let (conn, tables, applied) = found.map_err(|error| classify_sqlite(path, error))?;
     if tables.is_empty() {
+        // In WAL mode, this user could not make cairn's tables, and SQLite would leave its
+        // `-wal` and `-shm` trying, which keep the owner out (probe 38 F6): refused as it
+        // stands. (An empty file in rollback mode reads as one without runs.)
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) && in_wal_mode(path) {
+            return Err(Error::ReadOnly(path.to_owned()));
+        }
         return Ok((Schema::Migrate, Some(conn)));
     }
     let embedded = (MIGRATOR.iter())
@@ -221,12 +227,10 @@ fn at_rest_to_a_reader(
     conn: &rusqlite::Connection,
     path: &Path,
 ) -> rusqlite::Result<Option<PathBuf>> {
-    const WAL_MODE: u8 = 2;
     // (A writer's opening, the common one, asks nothing more of the file system.)
     if !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
         return Ok(None);
     }
-    let mut header = [0; 19];
     let Ok(file) = std::fs::canonicalize(path) else {
         return Ok(None);
     };
@@ -235,10 +239,7 @@ fn at_rest_to_a_reader(
         name.push(suffix);
         Path::new(&name).exists()
     };
-    let in_wal_mode = std::fs::File::open(&file)
-        .and_then(|mut opened| std::io::Read::read_exact(&mut opened, &mut header))
-        .is_ok_and(|()| header[18] == WAL_MODE);
-    match (in_wal_mode, beside("-wal"), beside("-shm")) {
+    match (in_wal_mode(&file), beside("-wal"), beside("-shm")) {
         (false, _, _) | (true, true, true) => Ok(None),
         (true, false, _) => Ok(Some(file)),
         (true, true, false) => Err(rusqlite::Error::SqliteFailure(
@@ -246,6 +247,15 @@ fn at_rest_to_a_reader(
             None,
         )),
     }
+}
+
+/// Whether the database file at `path` is in WAL mode, as its header says.
+fn in_wal_mode(path: &Path) -> bool {
+    const WAL_MODE: u8 = 2;
+    let mut header = [0; 19];
+    std::fs::File::open(path)
+        .and_then(|mut opened| std::io::Read::read_exact(&mut opened, &mut header))
+        .is_ok_and(|()| header[18] == WAL_MODE)
 }
 
 /// A read-only connection to `file` that takes it as immutable: no lock, no `-wal` or `-shm`.
