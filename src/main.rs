@@ -132,7 +132,27 @@ fn parse() -> Cli {
     if std::env::var_os("CAIRN_DB").is_some_and(|db| db.is_empty()) {
         command = command.mut_arg("db", |db| db.env(None::<&str>));
     }
-    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|error| error.exit())
+    let matches = command
+        .try_get_matches()
+        .unwrap_or_else(|error| exit_printable(error));
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| exit_printable(error))
+}
+
+/// Exits as clap would for `error`, its message made printable: it quotes the value given,
+/// whose escape sequences reached the terminal (probe 38 F3). Help and the version are
+/// clap's to print.
+fn exit_printable(error: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        error.exit()
+    }
+    cli::printable::say(error.render().to_string().trim_end());
+    std::process::exit(error.exit_code())
 }
 
 fn main() -> ExitCode {

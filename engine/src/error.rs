@@ -151,7 +151,7 @@ pub enum Error {
     #[error("{}: database is locked by another process; retry when it is done", crate::path_text(.0))]
     Locked(PathBuf),
     /// No run has this id (or unique id prefix).
-    #[error("no run with id {0}{hint}", hint = unknown_run_hint(.0))]
+    #[error("no run with id {}{hint}", crate::text::one_line(.0), hint = unknown_run_hint(.0))]
     UnknownRun(String),
     /// More than one run's id starts with this prefix.
     #[error(

@@ -76,3 +76,30 @@ fn a_line_said_while_the_bar_is_drawn_has_a_line_of_its_own() {
         "the line was written on the bar's: {stopping:?}"
     );
 }
+
+/// A value quoted in a refusal of the command line cannot reach a terminal as an escape
+/// sequence: clap's message passed `1\e]0;pwned\a` through, which set the window's title
+/// (probe 38 F3).
+#[test]
+fn a_refused_flag_value_reaches_a_terminal_without_its_escapes() {
+    let scratch = Scratch::new();
+    let pty = openpty(None, None).unwrap();
+    let output = scratch
+        .command(&["runs", "--limit", "1\u{1b}]0;pwned\u{7}2"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(pty.slave))
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), Some(2));
+    let mut screen = File::from(pty.master);
+    let mut buffer = [0; 4096];
+    let read = screen.read(&mut buffer).unwrap();
+    let shown = String::from_utf8_lossy(&buffer[..read]);
+    assert!(shown.contains("invalid value"), "{shown:?}");
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+        "{shown:?}"
+    );
+}
