@@ -61,7 +61,7 @@ impl Duration {
         let hint = "write it like \"90s\", \"5m\" or \"1h 30m\"";
         if !FORM.is_match(text) {
             return Err(format!(
-                "bad duration {text:?}: numbers each with a unit ({hint})"
+                "bad duration {text:?}: whole numbers each with a unit ({hint})"
             ));
         }
         let too_long =

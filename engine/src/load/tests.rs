@@ -129,7 +129,7 @@ fn missing_parameters_and_wrong_literal_types_are_errors() {
             "w.json:/steps/0/with: missing key `command`",
             "w.json:/steps/1/with/command: expected array, found a string",
             "w.json:/steps/1/with/env/X: expected string, found a number",
-            r#"w.json:/steps/1/with/kill_grace: bad duration "soon": numbers each with a unit (write it like "90s", "5m" or "1h 30m")"#,
+            r#"w.json:/steps/1/with/kill_grace: bad duration "soon": whole numbers each with a unit (write it like "90s", "5m" or "1h 30m")"#,
             "w.json:/steps/1/with/zzz: unknown key `zzz` (allowed here: command, cwd, env, kill_grace)",
         ]
     );
