@@ -511,9 +511,6 @@ mod tests {
         }
     }
 
-    /// A step that succeeds between the read of the run's states and the read of its page
-    /// is printed as it stands at the page's read, state and output together: never its
-    /// state from the first read beside the output it had by the second.
     #[test]
     fn a_long_value_is_cut_with_where_it_is_given_whole() {
         let whole = || "`cairn show R --json` gives it whole".to_owned();
@@ -534,6 +531,9 @@ mod tests {
         );
     }
 
+    /// A step that succeeds between the read of the run's states and the read of its page
+    /// is printed as it stands at the page's read, state and output together: never its
+    /// state from the first read beside the output it had by the second.
     #[tokio::test]
     async fn each_step_is_printed_as_one_moment_of_it() {
         let store = MemoryStore::new();

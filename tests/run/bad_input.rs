@@ -257,7 +257,10 @@ fn a_busy_timeout_is_read_as_a_files_duration_is() {
             "bad duration \"1000y\": longer than 100 years (100y), the most cairn takes",
         ),
         ("99999999999999999999h", "longer than 100 years"),
-        ("soon", "bad duration \"soon\": whole numbers each with a unit"),
+        (
+            "soon",
+            "bad duration \"soon\": whole numbers each with a unit",
+        ),
     ] {
         refused(&scratch, &["--busy-timeout", timeout, "runs"], said);
     }
