@@ -475,10 +475,6 @@ async fn a_retry_reads_the_runs_record_once_and_leaves_no_lease() {
     assert_eq!(record.lease, None);
 }
 
-mod guards;
-mod halts;
-mod leases;
-
 /// An approval of a ready step of a paused run says the run is paused: the refusal said
 /// the step waited for its turn, a rate limit or a budget (probe 33 F5).
 #[tokio::test]
@@ -514,4 +510,7 @@ async fn a_ruling_on_a_ready_step_of_a_paused_run_says_the_run_is_paused() {
     }
 }
 
+mod guards;
+mod halts;
+mod leases;
 mod redrives;
