@@ -29,13 +29,60 @@ pub(super) fn problems(schema: &Value, pointer: &str) -> Vec<Problem> {
     // reads it, one after the other (`"items": 3` eight times): told once (probe 36 F6).
     refused.dedup();
     if refused.is_empty() {
-        vec![problem(
+        return vec![problem(
             pointer,
             compiled.instance_path().as_str(),
             &compiled,
-        )]
-    } else {
-        refused
+        )];
+    }
+    // Compiling stops at the meta-schema's first refusal: a pattern that is no regex,
+    // which only compiling finds, is looked for apart (probe 38 F7).
+    let mut inner = String::new();
+    bad_patterns(schema, &mut inner, &mut |inner, error| {
+        refused.push(problem(pointer, inner, error));
+    });
+    refused.sort_by(|a, b| a.place.cmp(&b.place));
+    refused.dedup();
+    refused
+}
+
+/// Calls `found` with the place (under `at`) and the error of each `pattern` of `schema` and
+/// its subschemas that does not compile. Values that are data, not schemas (`const`,
+/// `default`, `enum`, `examples`), are not looked into.
+fn bad_patterns(
+    schema: &Value,
+    at: &mut String,
+    found: &mut dyn FnMut(&str, &jsonschema::ValidationError<'_>),
+) {
+    let len = at.len();
+    match schema {
+        Value::Object(keys) => {
+            for (key, value) in keys {
+                if matches!(key.as_str(), "const" | "default" | "enum" | "examples") {
+                    continue;
+                }
+                at.push('/');
+                at.push_str(&crate::problem::escape(key));
+                if key == "pattern"
+                    && let Some(pattern) = value.as_str()
+                    && let Err(error) =
+                        jsonschema::validator_for(&serde_json::json!({ "pattern": pattern }))
+                {
+                    found(at, &error);
+                } else {
+                    bad_patterns(value, at, found);
+                }
+                at.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                at.push_str(&format!("/{index}"));
+                bad_patterns(item, at, found);
+                at.truncate(len);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -119,6 +166,22 @@ mod tests {
             [
                 "/input/type: not a valid JSON Schema: 5 is not a type: a `type` is one of array, boolean, integer, null, number, object, string, or a list of them"
             ]
+        );
+    }
+
+    #[test]
+    fn a_pattern_that_is_no_regex_is_told_beside_the_other_problems() {
+        let told = told(json!({"properties": {
+            "a": {"pattern": "["}, "b": {"type": "strin"}, "c": {"const": {"pattern": "["}}
+        }}));
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(
+            told[0].starts_with("/input/properties/a/pattern: "),
+            "{told:?}"
+        );
+        assert!(
+            told[1].starts_with("/input/properties/b/type: "),
+            "{told:?}"
         );
     }
 
