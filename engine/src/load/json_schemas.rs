@@ -29,48 +29,82 @@ pub(super) fn problems(schema: &Value, pointer: &str) -> Vec<Problem> {
     // reads it, one after the other (`"items": 3` eight times): told once (probe 36 F6).
     refused.dedup();
     if refused.is_empty() {
-        return vec![problem(
-            pointer,
-            compiled.instance_path().as_str(),
-            &compiled,
-        )];
+        return vec![compiling(schema, pointer, &compiled)];
     }
     // Compiling stops at the meta-schema's first refusal: a pattern that is no regex,
     // which only compiling finds, is looked for apart (probe 38 F7).
-    let mut inner = String::new();
-    bad_patterns(schema, &mut inner, &mut |inner, error| {
-        refused.push(problem(pointer, inner, error));
+    each_keyword(schema, &mut String::new(), &mut |inner, key, value| {
+        if key == "pattern"
+            && let Some(pattern) = value.as_str()
+            && let Err(error) =
+                jsonschema::validator_for(&serde_json::json!({ "pattern": pattern }))
+        {
+            refused.push(problem(pointer, inner, &error));
+        }
     });
     refused.sort_by(|a, b| a.place.cmp(&b.place));
     refused.dedup();
     refused
 }
 
-/// Calls `found` with the place (under `at`) and the error of each `pattern` of `schema` and
-/// its subschemas that does not compile. Values that are data, not schemas (`const`,
-/// `default`, `enum`, `examples`), are not looked into.
-fn bad_patterns(
-    schema: &Value,
-    at: &mut String,
-    found: &mut dyn FnMut(&str, &jsonschema::ValidationError<'_>),
-) {
+/// What only compiling `schema` found (`compiled`), at its place: a `$ref` that leads to
+/// nothing is told at that `$ref`, not at the schema's root (probe 38 F7).
+fn compiling(schema: &Value, pointer: &str, compiled: &jsonschema::ValidationError<'_>) -> Problem {
+    let mut dangling = None;
+    each_keyword(schema, &mut String::new(), &mut |inner, key, value| {
+        // A pointer into this schema that finds nothing, or another document (an anchor,
+        // `#name`, is left to the compiler's words).
+        let leads_nowhere = value
+            .as_str()
+            .is_some_and(|target| match target.strip_prefix('#') {
+                Some(fragment) => {
+                    fragment.starts_with('/') && schema.pointer(&decoded(fragment)).is_none()
+                }
+                None => true,
+            });
+        if key == "$ref" && leads_nowhere && dangling.is_none() {
+            dangling = Some((
+                inner.to_owned(),
+                value.as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+    });
+    match dangling {
+        Some((inner, target)) if target.starts_with('#') => Problem::at(
+            format!("{pointer}{inner}"),
+            format!("not a valid JSON Schema: `$ref` {target:?} leads to nothing in this schema"),
+        ),
+        Some((inner, target)) => Problem::at(
+            format!("{pointer}{inner}"),
+            format!(
+                "not a valid JSON Schema: `$ref` {target:?} names another document, which cairn \
+                 does not fetch: give the schema here, under `$defs`"
+            ),
+        ),
+        None => problem(pointer, compiled.instance_path().as_str(), compiled),
+    }
+}
+
+/// A JSON pointer from a URI fragment: its `%XX` escapes read.
+fn decoded(fragment: &str) -> String {
+    percent_encoding::percent_decode_str(fragment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Calls `visit` with the place (under `at`), the key and the value of every keyword of
+/// `schema` and of its subschemas. Values that are data, not schemas (`const`, `default`,
+/// `enum`, `examples`), are not looked into.
+fn each_keyword(schema: &Value, at: &mut String, visit: &mut dyn FnMut(&str, &str, &Value)) {
     let len = at.len();
     match schema {
         Value::Object(keys) => {
             for (key, value) in keys {
-                if matches!(key.as_str(), "const" | "default" | "enum" | "examples") {
-                    continue;
-                }
                 at.push('/');
                 at.push_str(&crate::problem::escape(key));
-                if key == "pattern"
-                    && let Some(pattern) = value.as_str()
-                    && let Err(error) =
-                        jsonschema::validator_for(&serde_json::json!({ "pattern": pattern }))
-                {
-                    found(at, &error);
-                } else {
-                    bad_patterns(value, at, found);
+                visit(at, key, value);
+                if !matches!(key.as_str(), "const" | "default" | "enum" | "examples") {
+                    each_keyword(value, at, visit);
                 }
                 at.truncate(len);
             }
@@ -78,7 +112,7 @@ fn bad_patterns(
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
                 at.push_str(&format!("/{index}"));
-                bad_patterns(item, at, found);
+                each_keyword(item, at, visit);
                 at.truncate(len);
             }
         }
@@ -181,6 +215,25 @@ mod tests {
         );
         assert!(
             told[1].starts_with("/input/properties/b/type: "),
+            "{told:?}"
+        );
+    }
+
+    #[test]
+    fn a_ref_that_leads_to_nothing_is_told_at_the_ref() {
+        let schema = json!({"$defs": {"a b": {"type": "string"}}, "properties": {
+            "x": {"$ref": "#/$defs/a%20b"}, "y": {"items": {"$ref": "#/$defs/nope"}}
+        }});
+        assert_eq!(
+            told(schema),
+            [
+                "/input/properties/y/items/$ref: not a valid JSON Schema: `$ref` \"#/$defs/nope\" leads to nothing in this schema"
+            ]
+        );
+        let told = told(json!({"properties": {"x": {"$ref": "https://example.com/s.json"}}}));
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].starts_with("/input/properties/x/$ref: "),
             "{told:?}"
         );
     }
