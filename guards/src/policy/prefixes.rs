@@ -23,10 +23,10 @@ impl Policy {
                 let at = format!("/commands/{list}/{index}");
                 if let Some(message) = blank_in_prefix(prefix) {
                     problems.push(Problem::at(&at, message));
-                } else if let Some((index, token)) = (prefix.iter().enumerate())
+                } else if let Some((index, why)) = (prefix.iter().enumerate())
                     .find_map(|(index, token)| Some((index, unseen(token)?)))
                 {
-                    problems.push(Problem::at(format!("{at}/{index}"), token));
+                    problems.push(Problem::at(format!("{at}/{index}"), why));
                 } else if list != "allow"
                     && let Some(message) = path_in_prefix(prefix)
                 {
