@@ -146,12 +146,17 @@ fn problem(pointer: &str, inner: &str, error: &jsonschema::ValidationError<'_>) 
                     format!("{name}{meant}")
                 })
                 .collect();
-            match wrong.is_empty() {
-                true => error.to_string(),
-                false => format!(
+            let twice = (named.iter().enumerate())
+                .find(|(at, name)| named[..*at].contains(name))
+                .map(|(_, name)| name);
+            match (named.is_empty(), wrong.is_empty(), twice) {
+                (true, _, _) => format!("an empty list names no type: name one of {types}"),
+                (_, false, _) => format!(
                     "{} not a type: a `type` is one of {types}",
                     wrong.join(", ") + if wrong.len() == 1 { " is" } else { " are" }
                 ),
+                (_, true, Some(name)) => format!("{name} is listed twice: name each type once"),
+                (_, true, None) => error.to_string(),
             }
         }
         _ => error.to_string(),
@@ -193,6 +198,13 @@ mod tests {
             [
                 "/input/items: not a valid JSON Schema: 3 is not of types \"boolean\", \"object\"",
                 "/input/properties/a/type: not a valid JSON Schema: \"integr\" (did you mean `integer`?) is not a type: a `type` is one of array, boolean, integer, null, number, object, string",
+            ]
+        );
+        assert_eq!(
+            told(json!({"properties": {"a": {"type": []}, "b": {"type": ["string", "string"]}}})),
+            [
+                "/input/properties/a/type: not a valid JSON Schema: an empty list names no type: name one of array, boolean, integer, null, number, object, string",
+                "/input/properties/b/type: not a valid JSON Schema: \"string\" is listed twice: name each type once",
             ]
         );
         assert_eq!(
