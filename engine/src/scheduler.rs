@@ -378,7 +378,7 @@ impl Driver {
         if late {
             outcome.result = Err(ExecError {
                 class: ErrorClass::Cancelled,
-                message: "the run timed out".into(),
+                message: ledger::TIMED_OUT.into(),
             });
         }
         if let Some(watch) = self.watches.get_mut(&step) {

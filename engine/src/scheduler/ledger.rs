@@ -201,6 +201,10 @@ pub(crate) struct Judge {
 /// cancel or a SIGTERM waited.
 pub(crate) const JUDGING_SLICE: Duration = Duration::from_millis(100);
 
+/// Why the steps (and items) the run's deadline cut off are cancelled, whether the ledger
+/// cancels them ([`Ledger::time_out`]) or the driver reads their ends past the deadline.
+pub(crate) const TIMED_OUT: &str = "the run timed out";
+
 impl Judge {
     /// The judge of a run by `guard`, whose snapshot is `snapshot`, in the run's directory
     /// `cwd`.

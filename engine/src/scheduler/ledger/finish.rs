@@ -23,7 +23,7 @@ impl Ledger {
         }
         // The run ends: its count of unfinished steps is not kept (a takeover times a run out
         // before counting them).
-        let (_, done) = self.cancel_steps("the run timed out", true)?;
+        let (_, done) = self.cancel_steps(super::TIMED_OUT, true)?;
         self.timing_out = !done;
         if self.timing_out {
             return Ok(());
