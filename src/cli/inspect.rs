@@ -420,12 +420,8 @@ fn print_run(out: &mut impl Write, run: &RunView, db: &Path) -> std::io::Result<
         writeln!(out, "deadline  {}{passed}", time(deadline))?;
     }
     if let Some(cwd) = &run.cwd {
-        // Where its steps run, whichever directory resumes it.
-        writeln!(
-            out,
-            "directory {}",
-            printable::one_line(&cairn_engine::path_text(cwd))
-        )?;
+        // Where its steps run, whichever directory resumes it (`path_text` is one line).
+        writeln!(out, "directory {}", cairn_engine::path_text(cwd))?;
     }
     let whole = || {
         format!(
