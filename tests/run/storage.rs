@@ -343,7 +343,6 @@ fn a_fifo_as_the_database_is_refused_at_once_by_a_command_that_writes() {
 #[test]
 fn a_readers_look_into_another_applications_wal_database_leaves_nothing_beside_it() {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
 
     if !nix::unistd::geteuid().is_root() {
         return;
@@ -353,30 +352,16 @@ fn a_readers_look_into_another_applications_wal_database_leaves_nothing_beside_i
     // A name SQLite's URIs would read otherwise, unless it is escaped.
     for name in ["app.db", "a %41?#b.db"] {
         let db = scratch.dir.path().join(name);
-        let app = rusqlite::Connection::open(&db).unwrap();
-        app.pragma_update(None, "journal_mode", "wal").unwrap();
-        app.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        wal_database(&db, "CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .close()
             .unwrap();
-        app.close().unwrap();
-        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
         let before = std::fs::read(&db).unwrap();
-        let mut runs = scratch.command(&["runs"]);
-        runs.arg("--db").arg(&db).uid(65534).gid(65534);
-        let output = output_of(&mut runs, "cairn runs by a reader");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains("it holds other tables: t"), "{stderr}");
-        for suffix in ["-wal", "-shm"] {
-            let mut beside = db.clone().into_os_string();
-            beside.push(suffix);
-            assert!(!Path::new(&beside).exists(), "{beside:?} left: {stderr}");
-        }
+        refused_to_a_reader(&scratch, &db, "it holds other tables: t", &["-wal", "-shm"]);
         assert_eq!(std::fs::read(&db).unwrap(), before, "left unchanged");
     }
     // Copied with its `-wal` and not its `-shm`: SQLite reads it only by making a `-shm`,
     // so it is refused as read-only before that (probe 36 F4).
-    let app = rusqlite::Connection::open(scratch.dir.path().join("open.db")).unwrap();
-    app.pragma_update(None, "journal_mode", "wal").unwrap();
+    let app = wal_database(&scratch.dir.path().join("open.db"), "");
     app.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
     app.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
         .unwrap();
@@ -387,28 +372,44 @@ fn a_readers_look_into_another_applications_wal_database_leaves_nothing_beside_i
         std::fs::copy(from, &to).unwrap();
         std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let mut runs = scratch.command(&["runs"]);
-    runs.arg("--db").arg(&copy).uid(65534).gid(65534);
-    let output = output_of(&mut runs, "cairn runs by a reader");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("read-only to this process"), "{stderr}");
-    assert!(!scratch.dir.path().join("copy.db-shm").exists(), "{stderr}");
+    refused_to_a_reader(&scratch, &copy, "read-only to this process", &["-shm"]);
     // In WAL mode with no table yet: this user could not make cairn's, and trying left a
     // `-wal` and `-shm` (probe 38 F6). Refused as read-only too, with nothing beside it.
     let empty = scratch.dir.path().join("empty.db");
-    let app = rusqlite::Connection::open(&empty).unwrap();
+    wal_database(&empty, "").close().unwrap();
+    refused_to_a_reader(
+        &scratch,
+        &empty,
+        "read-only to this process",
+        &["-wal", "-shm"],
+    );
+}
+
+/// A database at `path` in WAL mode, readable by all, made by `sql`: its connection, open.
+fn wal_database(path: &Path, sql: &str) -> rusqlite::Connection {
+    use std::os::unix::fs::PermissionsExt;
+
+    let app = rusqlite::Connection::open(path).unwrap();
     app.pragma_update(None, "journal_mode", "wal").unwrap();
-    app.close().unwrap();
-    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o644)).unwrap();
+    app.execute_batch(sql).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    app
+}
+
+/// Runs `cairn runs` on `db` as `nobody`: refused (exit 2) saying `said`, with none of the
+/// files `beside` (suffixes of `db`'s name) left beside it.
+fn refused_to_a_reader(scratch: &Scratch, db: &Path, said: &str, beside: &[&str]) {
+    use std::os::unix::process::CommandExt;
+
     let mut runs = scratch.command(&["runs"]);
-    runs.arg("--db").arg(&empty).uid(65534).gid(65534);
+    runs.arg("--db").arg(db).uid(65534).gid(65534);
     let output = output_of(&mut runs, "cairn runs by a reader");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("read-only to this process"), "{stderr}");
-    for suffix in ["-wal", "-shm"] {
-        let beside = scratch.dir.path().join(format!("empty.db{suffix}"));
-        assert!(!beside.exists(), "{beside:?} left: {stderr}");
+    assert!(stderr.contains(said), "{stderr}");
+    for suffix in beside {
+        let mut file = db.as_os_str().to_owned();
+        file.push(suffix);
+        assert!(!Path::new(&file).exists(), "{file:?} left: {stderr}");
     }
 }
