@@ -89,7 +89,17 @@ pub(crate) fn median_ms(mut times: Vec<Duration>) -> f64 {
 
 /// The CPU time of this process's waited-for children, so far.
 pub(crate) fn children_cpu() -> Duration {
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    cpu(UsageWho::RUSAGE_CHILDREN)
+}
+
+/// The CPU time of this process, all its threads, so far (its children's not counted).
+pub(crate) fn own_cpu() -> Duration {
+    cpu(UsageWho::RUSAGE_SELF)
+}
+
+/// User and system time of `who`.
+fn cpu(who: UsageWho) -> Duration {
+    let usage = getrusage(who).expect("getrusage");
     let time = |t: nix::sys::time::TimeVal| {
         Duration::from_micros(t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64)
     };

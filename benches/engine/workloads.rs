@@ -4,13 +4,14 @@ use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cairn_engine::{Action, Durability, Engine, ExecContext, Executor, Outcome, Plan};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use crate::cli::own_cpu;
 use crate::{ms, open, open_guarded, peak_rss_kib, pipeline, plan, reset_peak_rss, run_to_end};
 
 /// `max_parallel` used for W2's fan-out (so all branches may run at once).
@@ -336,9 +337,13 @@ pub(crate) async fn w5(db: &Path, durability: Durability, file: &Path) -> Value 
 }
 
 /// `n` process steps running `true`, 2 at a time, against a plain loop spawning `true` 2 at
-/// a time (measured before and after the engine; the mean is the reference).
+/// a time (measured before and after the engine; the mean is the reference). Beside the
+/// rates, the CPU time this process spent a step (its threads', not the steps' programs'),
+/// and a spawn of the plain loop's: what the engine takes from the cores its steps run on.
 pub(crate) async fn p(db: &Path, durability: Durability, n: usize) -> Value {
+    let cpu_before = own_cpu();
     let plain_before = plain_spawns(n).await;
+    let cpu_plain = own_cpu() - cpu_before;
     let engine = open(db, durability).await;
     let steps: Vec<Value> = (0..n)
         .map(|i| json!({"id": format!("t{i}"), "executor": "process", "with": {"command": ["true"]}}))
@@ -349,12 +354,18 @@ pub(crate) async fn p(db: &Path, durability: Durability, n: usize) -> Value {
         "steps": steps,
     });
     let plan = plan(&workflow.to_string(), engine.executors());
+    let cpu_before = own_cpu();
     let (report, secs) = run_to_end(&engine, plan).await;
+    let cpu_engine = own_cpu() - cpu_before;
     let rss_kib = peak_rss_kib();
     assert_eq!(report.state.to_string(), "succeeded", "{report:?}");
     let plain_after = plain_spawns(n).await;
     let plain_rate = 2.0 * n as f64 / (plain_before + plain_after);
-    json!({"count": n, "secs": secs, "rss_kib": rss_kib, "plain_rate": plain_rate})
+    let micros_each = |cpu: Duration| cpu.as_secs_f64() * 1e6 / n as f64;
+    json!({
+        "count": n, "secs": secs, "rss_kib": rss_kib, "plain_rate": plain_rate,
+        "cpu_us_step": micros_each(cpu_engine), "plain_cpu_us_spawn": micros_each(cpu_plain),
+    })
 }
 
 /// Seconds to spawn and reap `true` `n` times, two at a time.
