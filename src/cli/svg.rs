@@ -19,7 +19,7 @@ use layout::std_shapes::render::get_shape_size;
 use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
-use super::printable::printable;
+use std::fmt::Write as _;
 
 /// Font size of the step labels.
 const STEP_FONT: usize = 14;
@@ -30,8 +30,8 @@ const GAP: f64 = 10.;
 /// Height of a group's label, above its members.
 const LABEL: f64 = 16.;
 
-/// The plan as a standalone SVG document, titled with the workflow's name (made
-/// [`printable`]), steps labelled with their `states` if given.
+/// The plan as a standalone SVG document, titled with the workflow's name ([`title`]),
+/// steps labelled with their `states` if given.
 pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
     // The layout grows top down; shapes are sized in the flipped orientation, as layout-rs's
     // own dot reader does.
@@ -125,10 +125,26 @@ pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
     }
     canvas.inner.draw_text(
         Point::new((right + canvas.by.x + GAP) / 2., 2. * LABEL),
-        &printable(&plan.workflow().name),
+        &title(&plan.workflow().name),
         &title_look,
     );
     writer.finalize()
+}
+
+/// A workflow's name as the drawing's title: each control character (XML allows few, a
+/// terminal obeys them) and noncharacter (XML allows none) drawn as `\u{…}`, as `dot`
+/// draws them; a bidirectional character is left as written, as in `dot` and Mermaid
+/// (docs/runs.md, "What is printed for a person"). `layout-rs` escapes XML's own `<&"`.
+fn title(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}') {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// How many checks `layout-rs`'s crossing reduction makes on `plan`, in units of one pass

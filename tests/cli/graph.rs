@@ -338,7 +338,7 @@ fn an_svg_of_more_steps_than_it_can_lay_out_is_refused_and_dot_still_draws() {
 fn a_name_with_control_characters_draws_valid_svg_and_no_raw_controls() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ctl.json");
-    let name = "ctl\u{1}\u{8}\u{1b}[31mred\u{7}\u{9b}\u{fffe}";
+    let name = "ctl\u{1}\u{8}\u{1b}[31mred\u{7}\u{9b}\u{fffe}\u{202e}der";
     let workflow = serde_json::json!({"name": name, "steps": [{"id": "a", "executor": "noop"}]});
     std::fs::write(&file, workflow.to_string()).unwrap();
     let file = file.to_str().unwrap();
@@ -346,14 +346,15 @@ fn a_name_with_control_characters_draws_valid_svg_and_no_raw_controls() {
     let svg = stdout(&cairn(&["graph", file, "--format", "svg"]));
     let document = roxmltree::Document::parse(&svg).unwrap_or_else(|error| panic!("{error}"));
     assert!(
-        (document.descendants())
-            .any(|node| node.text() == Some("ctl\\u{1}\\u{8}\\u{1b}[31mred\\u{7}\\u{9b}\\u{fffe}")),
-        "the title is drawn printable: {svg}"
+        (document.descendants()).any(|node| node.text()
+            == Some("ctl\\u{1}\\u{8}\\u{1b}[31mred\\u{7}\\u{9b}\\u{fffe}\u{202e}der")),
+        "the title's controls are escaped, its override left as written: {svg}"
     );
     for format in ["dot", "mermaid"] {
         let drawing = stdout(&cairn(&["graph", file, "--format", format]));
         let raw = drawing.chars().find(|&c| c.is_control() && c != '\n');
         assert_eq!(raw, None, "{format}: {drawing:?}");
+        assert!(drawing.contains("\u{202e}der"), "{format}: {drawing:?}");
     }
     assert!(stdout(&cairn(&["graph", file])).contains(r#"label="ctl\\u{1}\\u{8}\\u{1b}[31mred"#));
 }
