@@ -31,15 +31,26 @@ pub(super) fn problems(schema: &Value, pointer: &str) -> Vec<Problem> {
     if refused.is_empty() {
         return vec![compiling(schema, pointer, &compiled)];
     }
-    // Compiling stops at the meta-schema's first refusal: a pattern that is no regex,
-    // which only compiling finds, is looked for apart (probe 38 F7).
+    // Compiling stops at the meta-schema's first refusal: a pattern that is no regex (a
+    // `pattern`, a `patternProperties` key), which only compiling finds, is looked for
+    // apart (probe 38 F7).
     each_keyword(schema, &mut String::new(), &mut |inner, key, value| {
-        if key == "pattern"
-            && let Some(pattern) = value.as_str()
-            && let Err(error) =
+        let patterns: Vec<(String, &str)> = match (key, value) {
+            ("pattern", Value::String(pattern)) => vec![(inner.to_owned(), pattern)],
+            ("patternProperties", Value::Object(keys)) => (keys.keys())
+                .map(|pattern| {
+                    let place = format!("{inner}/{}", crate::problem::escape(pattern));
+                    (place, pattern.as_str())
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (place, pattern) in patterns {
+            if let Err(error) =
                 jsonschema::validator_for(&serde_json::json!({ "pattern": pattern }))
-        {
-            refused.push(problem(pointer, inner, &error));
+            {
+                refused.push(problem(pointer, &place, &error));
+            }
         }
     });
     refused.sort_by(|a, b| a.place.cmp(&b.place));
@@ -159,6 +170,17 @@ fn problem(pointer: &str, inner: &str, error: &jsonschema::ValidationError<'_>) 
                 (_, true, None) => error.to_string(),
             }
         }
+        // Draft 4 to 7 take for `items` a schema or a list of them, which their meta-schema
+        // says with an `anyOf`, whose words name neither.
+        given
+            if inner.ends_with("/items")
+                && matches!(
+                    error.kind(),
+                    jsonschema::error::ValidationErrorKind::AnyOf { .. }
+                ) =>
+        {
+            format!("{given} is not a schema (an object or a boolean), nor a list of schemas")
+        }
         _ => error.to_string(),
     };
     Problem::at(
@@ -228,6 +250,28 @@ mod tests {
         assert!(
             told[1].starts_with("/input/properties/b/type: "),
             "{told:?}"
+        );
+    }
+
+    #[test]
+    fn a_pattern_property_that_is_no_regex_is_told_at_its_key_beside_the_other_problems() {
+        let told = told(json!({"patternProperties": {"^a/[": {}, "^b$": {}}, "type": "objet"}));
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(
+            told[0].starts_with("/input/patternProperties/^a~1[: not a valid JSON Schema: "),
+            "{told:?}"
+        );
+        assert!(told[1].starts_with("/input/type: "), "{told:?}");
+    }
+
+    #[test]
+    fn an_older_drafts_items_that_is_no_schema_is_told_what_items_takes() {
+        let schema = json!({"$schema": "http://json-schema.org/draft-07/schema#", "items": 3});
+        assert_eq!(
+            told(schema),
+            [
+                "/input/items: not a valid JSON Schema: 3 is not a schema (an object or a boolean), nor a list of schemas"
+            ]
         );
     }
 
