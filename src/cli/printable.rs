@@ -2,8 +2,7 @@
 //! error, a command awaiting approval, a workflow's name) may hold control characters, and
 //! a terminal obeys them — an escape sequence can recolour, hide or rewrite what the reader
 //! sees, or set their clipboard — and bidirectional overrides reorder what is shown.
-//! [`Printable`] writes each such character as `\u{…}`, and [`printable`] returns a text so
-//! written (an SVG's title: XML cannot hold most control characters, even escaped).
+//! [`Printable`] writes each such character as `\u{…}`.
 
 use std::borrow::Cow;
 use std::io::{self, BufWriter, StdoutLock, Write};
@@ -106,15 +105,6 @@ fn escaped(c: char) -> bool {
         || (cairn_engine::is_default_ignorable(c) && !cairn_engine::is_variation_selector(c))
 }
 
-/// `text` with its characters escaped as [`Printable`] writes them.
-pub(crate) fn printable(text: &str) -> String {
-    let mut out = Printable::new(Vec::with_capacity(text.len()));
-    // Writing to a `Vec` cannot fail, and escaping keeps UTF-8 whole.
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-    String::from_utf8_lossy(&out.out).into_owned()
-}
-
 pub(crate) use cairn_engine::one_line;
 
 /// `text` printed after a label `indent` columns wide: every line after its first is
@@ -173,6 +163,15 @@ impl<W: Write> Write for Printable<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `text` with its characters escaped as [`Printable`] writes them.
+    fn printable(text: &str) -> String {
+        let mut out = Printable::new(Vec::with_capacity(text.len()));
+        // Writing to a `Vec` cannot fail, and escaping keeps UTF-8 whole.
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        String::from_utf8_lossy(&out.out).into_owned()
+    }
 
     #[test]
     fn control_and_reordering_characters_are_escaped_and_the_rest_kept() {
