@@ -195,6 +195,13 @@ pub struct Outcome {
     /// The tail of the step's diagnostic output (a process's stderr), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_tail: Option<String>,
+    /// Whether the attempt ended before it could report all it spent (an agent's CLI
+    /// killed by a signal): under a spending budget it then counts at least what it held, as
+    /// an attempt timed out, stalled, cancelled or stopped for its output does
+    /// (docs/guards.md). Executors set it; [`usage`](Self::usage) is then what was
+    /// reported before the end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut_off: bool,
 }
 
 impl Outcome {
@@ -205,6 +212,7 @@ impl Outcome {
             usage: Usage::default(),
             duration: Duration::ZERO,
             log_tail: None,
+            cut_off: false,
         }
     }
 
@@ -218,6 +226,7 @@ impl Outcome {
             usage: Usage::default(),
             duration: Duration::ZERO,
             log_tail: None,
+            cut_off: false,
         }
     }
 }

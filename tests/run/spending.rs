@@ -125,3 +125,33 @@ fn an_attempt_timed_out_before_it_reports_counts_its_cap_and_its_retries_are_den
         "{error}"
     );
 }
+
+#[test]
+fn an_agent_killed_by_a_signal_or_stopped_for_its_output_counts_what_it_held() {
+    // Neither reports what it spent (probe 41 F1, F2): counting $0 would give a retry, or the
+    // next step, the whole budget again.
+    for (script, ended) in [
+        ("kill -9 $$", "denied"),
+        ("head -c 17000000 /dev/zero", "failed"),
+    ] {
+        let scratch = Scratch::new();
+        let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
+        let agent = |id: &str, script: &str| {
+            json!({"id": id, "executor": "agent", "with": {
+                "cli": "custom", "prompt": "hi", "command": ["sh", "-c", script, "_", "{prompt}"]}})
+        };
+        let mut ask = agent("ask", script);
+        ask["retry"] = json!({"max_attempts": 3, "initial_delay": "10ms"});
+        let mut next = agent("next", "echo '{\"result\": \"ok\"}'");
+        next["trigger"] = json!("all_done");
+        let steps = json!([{"pipeline": [ask, next]}]);
+        let workflow = scratch.write("wf.json", &json!({"name": "agents", "steps": steps}));
+        let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+        let show = scratch.json(&["show", &run, "--json"]);
+        assert_eq!(show["usage"]["cost_usd"], 0.05, "{script}: {show}");
+        let (ask, next) = (&show["steps"][0], &show["steps"][1]);
+        assert_eq!(ask["state"], ended, "{script}: {show}");
+        assert_eq!(ask["attempt"], 1, "{script}: no retry: {show}");
+        assert_eq!(next["state"], "denied", "{script}: {show}");
+    }
+}

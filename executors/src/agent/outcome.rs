@@ -49,6 +49,9 @@ impl Attempt<'_> {
         };
         let report = report::read(cli, &stdout);
         outcome.usage = report.usage.clone();
+        // A CLI killed by a signal (not by cairn: that one's class says so) may have spent
+        // what it never reported (probe 41 F1).
+        outcome.cut_off = killed;
         let stderr = outcome.log_tail.as_deref().unwrap_or_default();
         outcome.result = match (outcome.result, not_utf8) {
             (Err(error), _) => Err(self.failed(error, &report, stderr, killed)),

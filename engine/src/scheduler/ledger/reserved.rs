@@ -109,16 +109,22 @@ impl Reservations {
 
 /// What an attempt (or item) that held `held` counts as spent, its `outcome` in: what it
 /// reported, or, when it was cut off before it could report it all (timed out, stalled,
-/// cancelled, interrupted), at least what it held, which it may have spent.
+/// cancelled, interrupted, stopped for its output, or ended so by its executor's word:
+/// [`Outcome::cut_off`]), at least what it held, which it may have spent.
 pub(super) fn counted(outcome: &Outcome, held: &Usage) -> Usage {
     let reported = &outcome.usage;
-    let cut_off = matches!(
-        &outcome.result,
-        Err(error) if matches!(
-            error.class,
-            ErrorClass::Timeout | ErrorClass::Stalled | ErrorClass::Cancelled | ErrorClass::Interrupted
-        )
-    );
+    let cut_off = outcome.cut_off
+        || matches!(
+            &outcome.result,
+            Err(error) if matches!(
+                error.class,
+                ErrorClass::Timeout
+                    | ErrorClass::Stalled
+                    | ErrorClass::Cancelled
+                    | ErrorClass::Interrupted
+                    | ErrorClass::OutputTooLarge
+            )
+        );
     if !cut_off {
         return reported.clone();
     }
@@ -178,10 +184,17 @@ mod tests {
             ErrorClass::Timeout,
             ErrorClass::Stalled,
             ErrorClass::Cancelled,
+            ErrorClass::OutputTooLarge,
         ] {
             let cut_off = Outcome::failure(class, "cut off");
             assert_eq!(counted(&cut_off, &held), usd(0.5), "{class}");
         }
+        // Its program killed by a signal, as its executor says (probe 41 F1).
+        let killed = Outcome {
+            cut_off: true,
+            ..reported.clone()
+        };
+        assert_eq!(counted(&killed, &held), usd(0.5));
         let over = Outcome {
             usage: usd(0.7),
             ..Outcome::failure(ErrorClass::Timeout, "timed out")

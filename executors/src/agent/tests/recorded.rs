@@ -260,7 +260,9 @@ fn a_cli_killed_by_a_signal_is_not_classed_by_its_stderr() {
             sigkill,
             stderr,
         );
-        let error = judge("codex", killed, "", vec![]).result.unwrap_err();
+        let outcome = judge("codex", killed, "", vec![]);
+        assert!(outcome.cut_off, "it may have spent what it did not report");
+        let error = outcome.result.unwrap_err();
         assert_eq!(error.class, ErrorClass::ExitCode, "{}", error.message);
     }
     // An exit, however its message reads, is a refusal when stderr says so.
@@ -272,7 +274,9 @@ fn a_cli_killed_by_a_signal_is_not_classed_by_its_stderr() {
         ExitStatus::from_raw(2 << 8),
         stderr,
     );
-    let error = judge("codex", exited_2, "", vec![]).result.unwrap_err();
+    let outcome = judge("codex", exited_2, "", vec![]);
+    assert!(!outcome.cut_off, "it exited");
+    let error = outcome.result.unwrap_err();
     assert_eq!(error.class, ErrorClass::BadParams, "{}", error.message);
 }
 
