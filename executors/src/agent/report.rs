@@ -81,12 +81,24 @@ fn events(stdout: &str) -> impl Iterator<Item = Value> + '_ {
     whole.into_iter().chain(lines.into_iter().flatten())
 }
 
-/// The sum of `values` as token counts (each 0 when absent or not a count), stopping at
-/// the largest count rather than overflowing on what a CLI reports.
+/// The sum of `values` as token counts, stopping at the largest count rather than
+/// overflowing on what a CLI reports. A count may be written as a number with a fraction
+/// or as a string holding a number (`"30000"`): it is read (its fraction dropped) rather
+/// than counted as none, which a `tokens` budget would not see (probe 41 F3); one absent,
+/// negative or not a number counts 0.
 fn count(values: &[&Value]) -> u64 {
     (values.iter()).fold(0, |sum, value| {
-        sum.saturating_add(value.as_u64().unwrap_or(0))
+        let exact = (value.as_u64()).or_else(|| value.as_str()?.trim().parse().ok());
+        // A float past the largest count is read as the largest (`as` saturates).
+        let read = exact.or_else(|| number(value).map(|count| count as u64));
+        sum.saturating_add(read.unwrap_or(0))
     })
+}
+
+/// A number a CLI reported: a JSON number, or a number written as a string (`"0.05"`, as
+/// a custom CLI may print a cost), which a budget would otherwise not count.
+fn number(value: &Value) -> Option<f64> {
+    (value.as_f64()).or_else(|| value.as_str()?.trim().parse().ok())
 }
 
 /// Takes the string at `path` out of `object` (its field, its field's field, ...): the
@@ -186,6 +198,34 @@ mod tests {
         let report = read(Cli::Custom, r#"{"answer": 42}"#);
         assert_eq!(report.text.as_deref(), Some(r#"{"answer": 42}"#));
         assert!(report.raw.is_null());
+    }
+
+    #[test]
+    fn usage_written_as_strings_or_with_fractions_is_counted_in_every_clis_shape() {
+        let claude = read(
+            Cli::Claude,
+            r#"{"type":"result","result":"hi","usage":{"input_tokens":"30000","output_tokens":1e23,"cache_read_input_tokens":12.9}}"#,
+        );
+        assert_eq!(
+            (claude.usage.input_tokens, claude.usage.output_tokens),
+            (30012, u64::MAX)
+        );
+        let codex = concat!(
+            r#"{"type":"item.completed","item":{"type":"agent_message","text":"hi"}}"#,
+            "\n",
+            r#"{"type":"turn.completed","usage":{"input_tokens":" 100 ","output_tokens":-5}}"#,
+        );
+        let codex = read(Cli::Codex, codex);
+        assert_eq!(
+            (codex.usage.input_tokens, codex.usage.output_tokens),
+            (100, 0)
+        );
+        let opencode = read(
+            Cli::Opencode,
+            r#"{"type":"step_finish","part":{"cost":"0.5","tokens":{"input":"7","output":2}}}"#,
+        );
+        assert_eq!(opencode.usage.cost_usd, 0.5);
+        assert_eq!(opencode.usage.input_tokens, 7);
     }
 
     #[test]

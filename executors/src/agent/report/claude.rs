@@ -7,7 +7,7 @@
 use cairn_engine::Usage;
 use serde_json::Value;
 
-use super::{Report, count, events, message, take_answer};
+use super::{Report, count, events, message, number, take_answer};
 
 /// Reads claude's stdout: the last `result` object (kept as `raw` without its `result`,
 /// the answer), and the errors its `assistant` events carry (what a killed claude had
@@ -74,16 +74,10 @@ pub(super) fn usage(result: &Value) -> Usage {
             &usage["cache_read_input_tokens"],
         ]),
         output_tokens: count(&[&usage["output_tokens"]]),
-        cost_usd: cost(&result["total_cost_usd"])
-            .or_else(|| cost(&result["cost_usd"]))
+        cost_usd: number(&result["total_cost_usd"])
+            .or_else(|| number(&result["cost_usd"]))
             .unwrap_or(0.0),
     }
-}
-
-/// A reported cost: a number, or a number written as a string (`"0.05"`, as a custom CLI may
-/// print it), which a budget would otherwise not count.
-fn cost(value: &Value) -> Option<f64> {
-    (value.as_f64()).or_else(|| value.as_str()?.trim().parse().ok())
 }
 
 #[cfg(test)]

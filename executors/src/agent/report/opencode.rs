@@ -6,7 +6,7 @@
 
 use cairn_engine::Usage;
 
-use super::{Report, count, events, message, take_answer};
+use super::{Report, count, events, message, number, take_answer};
 
 /// Reads opencode's stdout. The answer is the text of the last step that has text; tokens
 /// and cost are summed over the steps, cache reads and writes counted as input and
@@ -30,7 +30,7 @@ pub(super) fn read(stdout: &str) -> Report {
                 report.usage += &Usage {
                     input_tokens: count(&[&tokens["input"], &cache["read"], &cache["write"]]),
                     output_tokens: count(&[&tokens["output"], &tokens["reasoning"]]),
-                    cost_usd: part["cost"].as_f64().unwrap_or(0.0),
+                    cost_usd: number(&part["cost"]).unwrap_or(0.0),
                 };
             }
             "error" => {
