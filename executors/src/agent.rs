@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use cairn_engine::{Action, ErrorClass, ExecContext, Executor, Outcome, params_schema};
 use tokio::time::Instant;
 
+use self::cause::Keys;
 use self::limit::Limit;
 pub use self::limit::{AGENT_TIMEOUT_ENV, DEFAULT_AGENT_TIMEOUT};
 use self::outcome::Attempt;
@@ -205,19 +206,24 @@ impl AgentExecutor {
             params,
             limit: ctx.limit,
             default_limit: default_limit.is_some(),
-            withheld: self.withheld(params),
+            keys: self.keys(params),
         };
         attempt.conclude(run)
     }
 
-    /// The CLI's credential variables that are set in cairn's environment but reach the
-    /// step neither through its `with.env` nor through the allow-list.
-    fn withheld(&self, params: &AgentParams) -> Vec<&'static str> {
+    /// Where the CLI's credential variables stand for the step: those set in cairn's
+    /// environment that reach it neither through its `with.env` nor through the allow-list,
+    /// and those its `with.env` gives it.
+    fn keys(&self, params: &AgentParams) -> Keys {
         let (variables, _) = cause::credentials(params.cli);
-        (variables.iter().copied())
-            .filter(|name| std::env::var_os(name).is_some())
-            .filter(|name| !params.env.contains_key(*name) && !self.process.passes(name))
-            .collect()
+        let given = |name: &&str| params.env.contains_key(*name);
+        Keys {
+            withheld: (variables.iter().copied())
+                .filter(|name| std::env::var_os(name).is_some())
+                .filter(|name| !given(name) && !self.process.passes(name))
+                .collect(),
+            given: variables.iter().copied().filter(given).collect(),
+        }
     }
 }
 

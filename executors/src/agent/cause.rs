@@ -5,6 +5,16 @@ use cairn_engine::ErrorClass;
 
 use super::params::Cli;
 
+/// Where the CLI's credential variables stand for one step, as far as a fix goes.
+#[derive(Debug, Default)]
+pub(super) struct Keys {
+    /// Set in cairn's environment, but reaching the step neither through its `with.env` nor
+    /// through the executor's allow-list.
+    pub(super) withheld: Vec<&'static str>,
+    /// Given to the step in its `with.env`.
+    pub(super) given: Vec<&'static str>,
+}
+
 /// A cause of failure cairn recognises in what a CLI says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Cause {
@@ -34,6 +44,11 @@ const REPORTED: &[(Cause, &[&str])] = &[
             "invalid x-api-key",
             "missing api key",
             "no api key",
+            // opencode's `ProviderAuthError: API key is invalid`, and the AI SDK's
+            // `AI_LoadAPIKeyError: ... API key is missing` (probe 41 F5).
+            "api key is invalid",
+            "api key is missing",
+            "providerautherror",
             "unauthorized",
         ],
     ),
@@ -54,8 +69,17 @@ const REPORTED: &[(Cause, &[&str])] = &[
             "waiting for network",
             "network is unreachable",
             "rate limit",
+            "rate_limit",
+            "too many requests",
             "overloaded",
             "service unavailable",
+            // An API's own failure or slowness, which another attempt may not meet
+            // (claude's `API Error: 500 Internal server error`, `API Error: Request timed
+            // out.`; probe 41 F4).
+            "internal server error",
+            "bad gateway",
+            "gateway timeout",
+            "request timed out",
         ],
     ),
 ];
@@ -139,9 +163,9 @@ impl Cause {
         }
     }
 
-    /// The cause and its fix, for `cli` that said `said`. `withheld` names the CLI's
-    /// credential variables set in cairn's environment that the step does not get.
-    pub(super) fn explain(self, cli: Cli, said: &str, withheld: &[&str]) -> String {
+    /// The cause and its fix, for `cli` that said `said`, with the step's credential
+    /// variables as `keys` says they stand.
+    pub(super) fn explain(self, cli: Cli, said: &str, keys: &Keys) -> String {
         let name = cli.name();
         match self {
             Cause::NotAGitRepository => format!(
@@ -154,7 +178,7 @@ impl Cause {
             ),
             Cause::Credentials => format!(
                 "`{name}` has no valid credentials ({said}): {}; not retried",
-                credentials_fix(cli, withheld)
+                credentials_fix(cli, keys)
             ),
             Cause::Unreachable => format!(
                 "`{name}` could not reach its API ({said}): a network or API failure, which another attempt may get past (retried as far as the step's `retry` allows)"
@@ -179,14 +203,22 @@ pub(super) fn credentials(cli: Cli) -> (&'static [&'static str], &'static str) {
     }
 }
 
-/// How to give `cli` its credentials; `withheld` as for [`Cause::explain`]. What a workflow
-/// can do comes first (`with.env`, a login), the allow-list, which only a program that
-/// embeds cairn can widen, last.
-fn credentials_fix(cli: Cli, withheld: &[&str]) -> String {
+/// How to give `cli` its credentials, its variables standing as `keys` says. What a
+/// workflow can do comes first (`with.env`, a login), the allow-list, which only a program
+/// that embeds cairn can widen, last. A key the step was given and the CLI refused is to be
+/// checked, not passed again (probe 41 F6).
+fn credentials_fix(cli: Cli, keys: &Keys) -> String {
     let (variables, login) = credentials(cli);
     let passing = "a step's environment is cleared to the executor's allow-list (PATH, HOME, LANG, TZ by default) plus its `with.env`";
     let embedded = "a program that embeds cairn can instead add it to the executor's allow-list (`ProcessExecutor::env_allow`)";
-    match (withheld, variables) {
+    if !keys.given.is_empty() {
+        return format!(
+            "the step's `with.env` gives it {}, which it refused: check that the key is for this CLI's provider and is neither expired nor revoked (a run's input is kept: pass a new key to a new run), or log `{}` in under the HOME the step sees ({login})",
+            keys.given.join(" and "),
+            cli.name()
+        );
+    }
+    match (keys.withheld.as_slice(), variables) {
         ([], []) => format!(
             "{passing}: pass the CLI's key in the step's `with.env`, {}; {embedded}",
             from_input("MY_AGENT_KEY")
@@ -237,7 +269,7 @@ fn checked_version(cli: Cli) -> &'static str {
 mod tests {
     use cairn_engine::ErrorClass;
 
-    use super::{Cause, Cli};
+    use super::{Cause, Cli, Keys};
 
     #[test]
     fn the_recorded_failures_have_their_causes() {
@@ -258,6 +290,23 @@ mod tests {
             (
                 "APIError: Cannot connect to API: Unable to connect. Is the computer able to access the url?",
                 Cause::Unreachable,
+            ),
+        ] {
+            assert_eq!(Cause::reported(reported), Some(expected), "{reported}");
+        }
+        // The words of the CLIs' other failures an API gives (probe 41 F4, F5).
+        for (reported, expected) in [
+            (
+                "exceeded retry limit, last status: 429 Too Many Requests",
+                Cause::Unreachable,
+            ),
+            ("APIError: Too Many Requests", Cause::Unreachable),
+            ("API Error: 500 Internal server error", Cause::Unreachable),
+            ("API Error: Request timed out.", Cause::Unreachable),
+            ("ProviderAuthError: API key is invalid", Cause::Credentials),
+            (
+                "UnknownError: AI_LoadAPIKeyError: Anthropic API key is missing. Pass it using the 'apiKey' parameter or the ANTHROPIC_API_KEY environment variable.",
+                Cause::Credentials,
             ),
         ] {
             assert_eq!(Cause::reported(reported), Some(expected), "{reported}");
@@ -362,7 +411,11 @@ mod tests {
     #[test]
     fn credentials_name_the_variable_and_how_to_pass_it() {
         let said = "Not logged in · Please run /login";
-        let message = Cause::Credentials.explain(Cli::Claude, said, &["ANTHROPIC_API_KEY"]);
+        let withheld = Keys {
+            withheld: vec!["ANTHROPIC_API_KEY"],
+            ..Keys::default()
+        };
+        let message = Cause::Credentials.explain(Cli::Claude, said, &withheld);
         assert!(
             message.contains("ANTHROPIC_API_KEY is set in cairn's environment"),
             "{message}"
@@ -379,7 +432,7 @@ mod tests {
             "{message}"
         );
 
-        let message = Cause::Credentials.explain(Cli::Codex, "401 Unauthorized", &[]);
+        let message = Cause::Credentials.explain(Cli::Codex, "401 Unauthorized", &Keys::default());
         assert!(
             message.contains("OPENAI_API_KEY or CODEX_API_KEY"),
             "{message}"
@@ -393,6 +446,18 @@ mod tests {
             message.find("`codex login`") < message.find("ProcessExecutor::env_allow"),
             "{message}"
         );
+
+        // A key given in `with.env` and refused is to be checked, not given again.
+        let given = Keys {
+            given: vec!["OPENAI_API_KEY"],
+            ..Keys::default()
+        };
+        let message = Cause::Credentials.explain(Cli::Codex, "401 Unauthorized", &given);
+        assert!(
+            message.contains("the step's `with.env` gives it OPENAI_API_KEY, which it refused"),
+            "{message}"
+        );
+        assert!(!message.contains("pass OPENAI_API_KEY"), "{message}");
     }
 
     #[test]
@@ -400,7 +465,7 @@ mod tests {
         let message = Cause::Usage.explain(
             Cli::Codex,
             "error: unexpected argument '--full-auto' found",
-            &[],
+            &Keys::default(),
         );
         assert!(message.contains("'--full-auto'"), "{message}");
         assert!(message.contains("`codex exec --help`"), "{message}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 use cairn_engine::{ErrorClass, ExecError, Outcome};
 use serde_json::json;
 
-use super::cause::Cause;
+use super::cause::{Cause, Keys};
 use super::limit::AGENT_TIMEOUT_ENV;
 use super::params::{AgentParams, Cli};
 use super::report::{self, Report};
@@ -24,8 +24,8 @@ pub(super) struct Attempt<'a> {
     pub(super) limit: Option<Duration>,
     /// Whether that limit is the executor's default (the step has no `timeout`).
     pub(super) default_limit: bool,
-    /// The CLI's credential variables set in cairn's environment that the step does not get.
-    pub(super) withheld: Vec<&'static str>,
+    /// Where the CLI's credential variables stand for the step.
+    pub(super) keys: Keys,
 }
 
 impl Attempt<'_> {
@@ -111,7 +111,7 @@ impl Attempt<'_> {
                     Some((cause, said)) => {
                         error.message = format!(
                             "{}; {}",
-                            cause.explain(cli, &said, &self.withheld),
+                            cause.explain(cli, &said, &self.keys),
                             error.message
                         );
                         error.class = cause.class();
@@ -154,7 +154,7 @@ impl Attempt<'_> {
         match Cause::reported(reported) {
             Some(cause) => ExecError {
                 class: cause.class(),
-                message: cause.explain(cli, reported, &self.withheld),
+                message: cause.explain(cli, reported, &self.keys),
             },
             None => ExecError {
                 class: ErrorClass::Transient,

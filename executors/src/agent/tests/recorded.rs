@@ -6,6 +6,7 @@ use std::process::ExitStatus;
 use cairn_engine::{ErrorClass, Outcome};
 use serde_json::{Value, json};
 
+use crate::agent::cause::Keys;
 use crate::agent::outcome::Attempt;
 use crate::agent::params::AgentParams;
 use crate::process::RawRun;
@@ -14,13 +15,17 @@ use crate::test_support::action;
 /// The outcome of `cli` that printed `stdout` and ended as `process` (the process
 /// executor's run of it), with `withheld` credential variables.
 fn judge(cli: &str, mut process: RawRun, stdout: &str, withheld: Vec<&'static str>) -> Outcome {
+    let keys = Keys {
+        withheld,
+        ..Keys::default()
+    };
     let params = AgentParams::parse(&action("agent", json!({"cli": cli, "prompt": "say hi"})))
         .expect("valid parameters");
     let attempt = Attempt {
         params: &params,
         limit: None,
         default_limit: false,
-        withheld,
+        keys,
     };
     process.stdout = stdout.as_bytes().to_vec();
     attempt.conclude(process)
@@ -76,7 +81,7 @@ fn a_step_timeout_is_named_with_what_the_cli_last_reported() {
         params: &params,
         limit: Some(std::time::Duration::from_secs(2)),
         default_limit: false,
-        withheld: vec![],
+        keys: Keys::default(),
     };
     let stdout = include_str!("../fixtures/codex-json-gitrepo.stdout");
     let timed_out = RawRun {
