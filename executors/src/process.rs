@@ -58,6 +58,8 @@ use crate::interrupt::Interrupt;
 pub const DEFAULT_MAX_OUTPUT: usize = 16 * 1024 * 1024;
 /// The default amount of a step's stderr kept (its tail): 64 KiB.
 pub const DEFAULT_STDERR_TAIL: usize = 64 * 1024;
+/// The most one argument or variable (`NAME=value`) may hold on Linux (`MAX_ARG_STRLEN`).
+pub(crate) const LONGEST_WORD: usize = 128 * 1024;
 /// The default grace between SIGTERM and SIGKILL: 5 s.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 /// The engine's environment variables a step sees by default.
@@ -658,8 +660,6 @@ fn spawn_error(
 /// Why `program` could not start with the arguments and environment of `params`: the kernel
 /// refused them as too long (`E2BIG`), naming the longest argument or `with.env` variable.
 fn too_long(program: &str, params: &ProcessParams) -> String {
-    /// The most one argument or variable (`NAME=value`) may hold on Linux (`MAX_ARG_STRLEN`).
-    const LONGEST_WORD: usize = 128 * 1024;
     let args = (params.command.iter().enumerate())
         .map(|(index, arg)| (arg.len(), format!("argument {index}")));
     let env = (params.env.iter())

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::BadParams;
+use crate::process::LONGEST_WORD;
 use crate::process::params::{
     ProcessParams, env_value_schema, holds_nul, nul_free_env, nul_free_words,
 };
@@ -112,11 +113,20 @@ impl AgentParams {
         Ok(params)
     }
 
-    /// Checks what the types cannot say: a prompt, a `command` exactly for `cli: custom`,
-    /// with its placeholders, a non-empty `program`, no NUL byte in what the CLI is given.
+    /// Checks what the types cannot say: a prompt no longer than an argument may be, a
+    /// `command` exactly for `cli: custom`, with its placeholders, a non-empty `program`, no
+    /// NUL byte in what the CLI is given.
     fn check(&self) -> Result<(), String> {
         if self.prompt.trim().is_empty() {
             return Err("`with.prompt` is empty".to_owned());
+        }
+        if self.prompt.len() >= LONGEST_WORD {
+            // Told as the step's own parameter, not as an argument of the preset's argv
+            // (probe 41 F7).
+            return Err(format!(
+                "`with.prompt` holds {} bytes, past the 128 KiB one argument may hold: write the long text to a file in the step's directory and have the prompt name it (\"Do the task described in task.md\")",
+                self.prompt.len()
+            ));
         }
         for (parameter, value) in [
             ("with.prompt", Some(&self.prompt)),
@@ -641,6 +651,10 @@ mod tests {
             (
                 json!({"cli": "claude", "prompt": "p\u{0}"}),
                 "`with.prompt` holds a NUL byte",
+            ),
+            (
+                json!({"cli": "claude", "prompt": "p".repeat(200_000)}),
+                "`with.prompt` holds 200000 bytes, past the 128 KiB one argument may hold",
             ),
             (
                 json!({"cli": "claude", "prompt": "p", "model": "\u{0}"}),
