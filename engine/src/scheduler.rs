@@ -283,6 +283,12 @@ impl Driver {
             if self.past_deadline() && !self.ledger.all_ended() {
                 return self.stop(Input::TimedOut).await;
             }
+            // A ruling sent before a request expired counts, however late it is read: the
+            // commands are read before the turn that would deny the request (probe 39 F5: a
+            // ruling sent within the second before the expiry was lost to it).
+            if self.ledger.approval_expired(clock::now()) {
+                self.read_commands().await?;
+            }
             self.turn().await?;
         }
     }

@@ -310,6 +310,26 @@ fn an_approval_recorded_while_an_engine_drives_the_run_is_listed_as_that_engines
     assert_eq!(scratch.executions()["deploy"], 1);
 }
 
+/// An approval sent before the request expires counts though the engine driving the run
+/// reads it after (probe 39 F5: it denied the step at the expiry). The engine is stopped
+/// (SIGSTOP) from before the ruling until past the expiry.
+#[test]
+fn an_approval_sent_in_time_counts_though_the_engine_driving_the_run_reads_it_late() {
+    let scratch = Scratch::new();
+    let (policy, workflow) = approval_setup(&scratch, json!({"approval": {"timeout": "5s"}}));
+    let (child, run) = start_awaiting(&scratch, &policy, &workflow);
+    signal(&child, "-STOP");
+    let approve = scratch.cairn(&["approve", &run, "deploy", "--by", "ann"]);
+    let listed = listed_past_expiry(&scratch);
+    signal(&child, "-CONT");
+    assert_eq!(approve.status.code(), Some(0), "{approve:?}");
+    assert!(listed.contains("approved by ann"), "{listed}");
+    let output = finish(child, "cairn run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(scratch.executions()["deploy"], 1);
+}
+
 #[test]
 fn a_ruling_on_one_item_says_which_item_it_was() {
     let scratch = Scratch::new();

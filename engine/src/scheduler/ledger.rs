@@ -535,6 +535,12 @@ impl Ledger {
         .min()
     }
 
+    /// Whether a request for approval that waits for a ruling has expired by `now`: the next
+    /// turn denies it, unless a ruling sent before then is read first.
+    pub(crate) fn approval_expired(&self, now: DateTime<Utc>) -> bool {
+        self.approvals.next_expiry().is_some_and(|at| at <= now)
+    }
+
     /// Whether a stall's window (a heartbeat's, the run's `no_progress`) has run out by
     /// `now`: the driver reads the signs of life that came meanwhile before the turn that
     /// would judge it.
