@@ -41,6 +41,7 @@ mod items;
 mod open;
 mod plans;
 mod prepared;
+mod record;
 mod rowids;
 mod stalls;
 mod steps;

@@ -8,6 +8,7 @@ use rusqlite::{ErrorCode, OpenFlags, ffi};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
+use super::record;
 use crate::error::{Error, Result};
 
 /// The migrations of `migrations/`, embedded in the binary.
@@ -161,6 +162,10 @@ pub(super) fn look(
             }
             Schema::Current
         } else {
+            // Migrations left to apply: the record must tell what the tables are, or they
+            // would be applied again over what they made (probe 39 F1).
+            let versions: Vec<i64> = applied.iter().map(|(version, ..)| *version).collect();
+            record::check(&conn, &versions).map_err(|error| classify_sqlite(path, error))??;
             Schema::Migrate
         };
         return Ok((schema, Some(conn)));

@@ -135,6 +135,15 @@ async fn a_record_of_migrations_dropped_or_left_unfinished_is_named_not_called_f
             "UPDATE _sqlx_migrations SET success = 0 WHERE version = 1",
             "migration 1 is recorded as not finished",
         ),
+        // Probe 39 F1: applied again, migration 18 cleared every run's directory.
+        (
+            "DELETE FROM _sqlx_migrations WHERE version = 18",
+            "the table `runs` is not what migration 17, the newest `_sqlx_migrations` records",
+        ),
+        (
+            "DELETE FROM _sqlx_migrations WHERE version = 8",
+            "the record of migration 8 is missing",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = new_database(&dir).await;
