@@ -104,6 +104,22 @@ pub enum Error {
         crate::path_text(.0)
     )]
     ReadOnly(PathBuf),
+    /// The database file has other names (hard links): SQLite keeps its write-ahead log
+    /// beside the name it was opened by, so each name would have a log of its own, and the
+    /// commits made through one would be lost to the other (probe 39 F2).
+    #[error(
+        "{}: the database file has {links} names (hard links), and SQLite keeps its \
+         write-ahead log beside the name it is opened by: each name would have its own, and \
+         what is committed through one would be lost through another; keep one name (`rm` \
+         the others) and make the others symbolic links to it (`ln -s`)",
+        crate::path_text(.path)
+    )]
+    HardLinked {
+        /// The name the database was opened by.
+        path: PathBuf,
+        /// How many names the file has.
+        links: u64,
+    },
     /// SQLite cannot open a database file that exists: this user may not read it, or its
     /// WAL files (`-wal`, `-shm`), left by another user's process, are not readable by this
     /// one, or they are missing and its folder may not be written.

@@ -80,3 +80,34 @@ fn a_deleted_working_directory_holds_no_database_as_a_missing_folder_holds_none(
         assert!(!gone.exists(), "{args:?} made its folder again");
     }
 }
+
+#[test]
+fn a_database_with_two_names_is_refused_through_each_and_left_as_it_was() {
+    // SQLite keeps the write-ahead log beside the name it opens: through a hard link, each
+    // name had its own, and a succeeded run was lost (probe 39 F2).
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let cairn = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command.current_dir(dir.path()).env_remove("CAIRN_DB");
+        command
+    };
+    let made = output_of(cairn().arg("--db").arg(&a).arg("run").arg(hello()), "run");
+    assert_eq!(made.status.code(), Some(0), "{made:?}");
+    std::fs::hard_link(&a, &b).unwrap();
+    let before = std::fs::read(&a).unwrap();
+    for db in ["a.db", "b.db"] {
+        for args in [&["runs"][..], &["run", hello().to_str().unwrap()]] {
+            refused(
+                cairn().args(["--db", db]).args(args),
+                &format!("cairn --db {db} {args:?}"),
+                &format!("cairn: {db}: the database file has 2 names (hard links)"),
+            );
+        }
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), before, "the file is as it was");
+    assert!(
+        !dir.path().join("b.db-wal").exists(),
+        "no log of the second name"
+    );
+}

@@ -1,6 +1,7 @@
 //! Opening an SQLite database: creating it private, refusing what is not cairn's,
 //! connecting patiently, migrating under a lock, and naming what went wrong.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -113,6 +114,13 @@ pub(super) fn look(
     path: &Path,
     busy_timeout: Duration,
 ) -> Result<(Schema, Option<rusqlite::Connection>)> {
+    let links = std::fs::metadata(path).map_or(1, |file| file.nlink());
+    if links > 1 {
+        return Err(Error::HardLinked {
+            path: path.to_owned(),
+            links,
+        });
+    }
     if std::fs::metadata(path).map_or(true, |file| file.len() == 0) {
         return Ok((Schema::Migrate, None));
     }
