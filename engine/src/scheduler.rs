@@ -435,6 +435,11 @@ impl Driver {
     /// ([`Ledger::spent_as_stopped`]).
     async fn stop(&mut self, why: Input) -> Result<RunReport> {
         let interrupted = matches!(why, Input::Interrupted);
+        if matches!(why, Input::TimedOut) {
+            // A cancel sent before the deadline, which the engine reads within a second, wins
+            // over the time-out (probe 39 F6).
+            self.read_commands().await?;
+        }
         self.attempts.cancel();
         while let Some(joined) = self.tasks.join_next().await {
             let kept = joined.as_ref().is_ok_and(|done| {

@@ -1,6 +1,6 @@
 //! A run's `limits.timeout` through the library, with steps that end as soon as they start
 //! (`noop`, `function`): a deadline is seen before anything new starts, even when an
-//! attempt's end is ready at the same moment.
+//! attempt's end is ready at the same moment; and through the binary, against a cancel.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,6 +8,10 @@ use std::time::Duration;
 use cairn::engine::{Engine, ErrorClass, MemoryStore, RunState, StepState};
 use cairn::executors::{FunctionExecutor, builtin};
 use serde_json::json;
+
+use super::control::{held, spawn, step, wait_for_file};
+use super::scratch::{Scratch, signal, wait_until};
+use crate::finish;
 
 /// How long the first step holds its thread: longer than the run's `limits.timeout`, so
 /// that the deadline has passed when it ends, whatever the machine's speed.
@@ -60,4 +64,32 @@ async fn a_deadline_passed_while_a_step_overran_it_starts_no_step_after_it() {
         "nothing started after the deadline"
     );
     assert!(called.lock().unwrap().is_empty());
+}
+
+/// A cancel sent before the run's deadline wins over it though the engine driving the run
+/// reads it after (probe 39 F6: the run failed "timed out", the cancel lost). The engine is
+/// stopped (SIGSTOP) from before the cancel until past the deadline.
+#[test]
+fn a_cancel_sent_before_the_deadline_ends_the_run_cancelled_though_read_after_it() {
+    let scratch = Scratch::new();
+    let gate = held(&scratch, "wait");
+    let script = format!("touch {gate:?}; sleep 600");
+    let wait = step(&scratch, "wait", &script, json!({}));
+    let limits = json!({"timeout": "4s"});
+    let workflow = json!({"name": "late", "limits": limits, "steps": [wait]});
+    let workflow = scratch.write("wf.json", &workflow);
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &gate);
+    signal(&child, "-STOP");
+    let cancel = scratch.cairn(&["cancel", &run]);
+    let created = scratch.json(&["runs", "--json"])[0]["created_at"].clone();
+    let created = chrono::DateTime::parse_from_rfc3339(created.as_str().unwrap()).unwrap();
+    let deadline = created + chrono::Duration::seconds(4);
+    wait_until("the deadline to pass", || chrono::Utc::now() > deadline);
+    signal(&child, "-CONT");
+    assert_eq!(cancel.status.code(), Some(0), "{cancel:?}");
+    let output = finish(child, "cairn run");
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["state"], "cancelled", "{show} {output:?}");
+    assert_eq!(show["steps"][0]["state"], "cancelled", "{show}");
 }

@@ -205,6 +205,9 @@ pub(crate) const JUDGING_SLICE: Duration = Duration::from_millis(100);
 /// cancels them ([`Ledger::time_out`]) or the driver reads their ends past the deadline.
 pub(crate) const TIMED_OUT: &str = "the run timed out";
 
+/// Why a cancel ends the steps and the run: `cairn cancel`'s, a stall's or a loop's.
+const CANCELLED: &str = "the run was cancelled";
+
 impl Judge {
     /// The judge of a run by `guard`, whose snapshot is `snapshot`, in the run's directory
     /// `cwd`.

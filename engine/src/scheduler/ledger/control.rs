@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::complete::merged;
-use super::{BATCH_SLICE, Ledger, count_spent};
+use super::{BATCH_SLICE, CANCELLED, Ledger, count_spent};
 use crate::command::Request;
 use crate::error::{Error, Result};
 use crate::executor::{ErrorClass, ExecError, Usage};
@@ -183,11 +183,11 @@ impl Ledger {
                 Ok(true)
             }
             Some(Halt::Cancel(why)) => {
-                let (cancelled, done) = self.cancel_steps("the run was cancelled", false)?;
+                let (cancelled, done) = self.cancel_steps(CANCELLED, false)?;
                 self.unfinished -= cancelled;
                 self.cancel_left = !done;
                 if self.running.is_empty() && !self.cancel_left {
-                    let error = (ErrorClass::Cancelled, "the run was cancelled".to_owned());
+                    let error = (ErrorClass::Cancelled, CANCELLED.to_owned());
                     self.set_run(RunState::Cancelled, None, Some(error), Some(why))?;
                 }
                 Ok(true)

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{Ledger, count_spent, reserved};
+use super::control::Halt;
+use super::{CANCELLED, Ledger, count_spent, reserved};
 use crate::error::Result;
 use crate::executor::{ErrorClass, Outcome, Usage};
 use crate::expr::SharedJson;
@@ -21,12 +22,26 @@ impl Ledger {
         if self.run_state == RunState::Pending {
             self.set_run(RunState::Running, None, None, None)?;
         }
+        // A cancel read by the deadline ends the run as cancelled, which wins over failed
+        // (probe 39 F6: a cancel sent within the second before the deadline was lost to it).
+        let cancel = match &self.halt {
+            Some(Halt::Cancel(why)) => Some(why.clone()),
+            _ => None,
+        };
+        let reason = match cancel {
+            Some(_) => CANCELLED,
+            None => super::TIMED_OUT,
+        };
         // The run ends: its count of unfinished steps is not kept (a takeover times a run out
         // before counting them).
-        let (_, done) = self.cancel_steps(super::TIMED_OUT, true)?;
+        let (_, done) = self.cancel_steps(reason, true)?;
         self.timing_out = !done;
         if self.timing_out {
             return Ok(());
+        }
+        if let Some(why) = cancel {
+            let error = (ErrorClass::Cancelled, CANCELLED.to_owned());
+            return self.set_run(RunState::Cancelled, None, Some(error), Some(why));
         }
         let limits = &self.plan.workflow().limits;
         let timeout = limits.timeout.map(|t| t.to_string()).unwrap_or_default();
