@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::accept::Accepted;
-use super::{BATCH_SLICE, Ledger, count_spent, reserved};
+use super::{BATCH_SLICE, CANCELLED, Ledger, count_spent, reserved};
 use crate::definition::Trigger;
 use crate::error::{Error, Result};
 use crate::executor::{ExecError, Outcome};
@@ -265,7 +265,15 @@ impl Ledger {
                 let mut skipped = false;
                 if self.slots[dependent].state == StepState::Pending {
                     let trigger = plan.node(dependent).trigger.unwrap_or_default();
-                    if !trigger.accepts(state) {
+                    if self.is_cancelling() {
+                        // A run being cancelled starts nothing more: what its walk reaches is
+                        // cancelled, as the cancel ends every other step (probe 39 F4: the
+                        // rest of a cancel cut off by a crash ended skipped).
+                        let detail = Some(json!({ "reason": CANCELLED }));
+                        self.set_step(dependent, StepState::Cancelled, detail)?;
+                        self.unfinished -= 1;
+                        skipped = true;
+                    } else if !trigger.accepts(state) {
                         let id = &plan.steps()[current].id;
                         let mut reason = format!("needs {id} which ended {state}");
                         if trigger != Trigger::AllSucceeded {

@@ -218,12 +218,13 @@ impl Ledger {
         // once all its needs have ended ([`Ledger::ended`]): one that ended while a need
         // still runs (a step skipped at once, a succeeded step whose need a redrive sent
         // back) holds its dependents back until that need ends.
+        // The walks are taken at the first turn, after the commands sent meanwhile: a
+        // cancel's is one of cancelled steps, not skipped ones (probe 39 F4). Pushed last
+        // first, they are walked in the plan's order.
         let ended: Vec<StepIndex> = (0..self.slots.len())
             .filter(|&step| self.slots[step].state.is_terminal() && self.unmet[step] == 0)
             .collect();
-        for step in ended {
-            self.ended(step)?;
-        }
+        self.cascade.extend(ended.into_iter().rev());
         for step in stalled {
             self.stalled_attempt_cut_off(step, json!(true), now)?;
         }

@@ -85,6 +85,8 @@ fn a_takeover_settles_triggers_from_stored_states() {
         record("cleanup", StepState::Pending, None),
     ];
     let mut ledger = resume(uuid::Uuid::now_v7(), joins(), records);
+    // Settled at the first turn, after the commands sent meanwhile.
+    ledger.turn(at(0)).unwrap();
     let mut settled = moves(&ledger.take_batch());
     settled.sort();
     assert_eq!(
@@ -92,8 +94,10 @@ fn a_takeover_settles_triggers_from_stored_states() {
         [
             "after: pending -> skipped",
             "cleanup: pending -> ready",
+            "cleanup: ready -> running",
             "plain: pending -> skipped",
             "rejoin: pending -> ready",
+            "rejoin: ready -> running",
         ]
     );
 }

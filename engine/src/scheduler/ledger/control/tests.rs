@@ -209,6 +209,40 @@ fn a_paused_run_no_engine_drives_is_cancelled_at_once() {
     assert!(ledger.is_over());
 }
 
+/// A cancel cut off by a crash after its first commit (probe 39 F4): taken over, its rest
+/// ends cancelled, not skipped as the dependents of a step that ended cancelled.
+#[test]
+fn a_cancel_cut_off_is_carried_out_to_its_end_at_the_takeover() {
+    let workflow = json!({"name": "c", "steps": [
+        {"id": "a", "executor": "noop"},
+        {"id": "b", "executor": "noop", "needs": ["a"]},
+        {"id": "c", "executor": "noop", "needs": ["b"]}
+    ]});
+    let cancelled = StepRecord {
+        state: StepState::Cancelled,
+        ..StepRecord::pending("a")
+    };
+    let steps = vec![
+        cancelled,
+        StepRecord::pending("b"),
+        StepRecord::pending("c"),
+    ];
+    let mut ledger = take_over(&workflow, RunState::Running, steps, 0, None);
+    ledger
+        .apply(command(Command::Cancel(request())), at(1))
+        .unwrap();
+    ledger.turn(at(1)).unwrap();
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["b: pending -> cancelled", "c: pending -> cancelled"]
+    );
+    assert_eq!(
+        run_moves(&batch),
+        [(RunState::Running, RunState::Cancelled)]
+    );
+}
+
 /// A failed run of the pipeline: a succeeded, b failed, c skipped.
 fn failed_pipeline() -> Vec<StepRecord> {
     let mut ledger = take_over(&pipeline(), RunState::Pending, vec![], 0, None);

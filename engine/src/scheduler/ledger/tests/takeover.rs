@@ -21,17 +21,23 @@ fn a_takeover_keeps_ended_steps_and_settles_what_they_decided() {
         record("e", StepState::Ready, None),
     ];
     let mut ledger = resume(Uuid::now_v7(), workflow, records);
+    assert!(ledger.take_batch().is_empty(), "settled at the first turn");
+    let starts = ledger.turn(at(1)).unwrap();
     let settled = ledger.take_batch();
     assert_eq!(
         moves(&settled),
-        ["d: pending -> ready", "c: pending -> skipped"],
-        "ended steps stay as they are; their dependents move on"
+        [
+            "d: pending -> ready",
+            "c: pending -> skipped",
+            "e: ready -> running",
+            "d: ready -> running"
+        ],
+        "ended steps stay as they are; their dependents move on, then start"
     );
     assert!(
         run_moves(&settled).is_empty(),
         "the run was running already"
     );
-    let starts = ledger.turn(at(1)).unwrap();
     assert_eq!(
         ids(&ledger, &starts),
         ["e", "d"],
