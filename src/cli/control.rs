@@ -117,9 +117,13 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>, cairn: &
         (true, Some((_, true, _))) => {
             format!("run {run} is being cancelled already: the pause changes nothing")
         }
-        // Recorded, but carrying it out failed (the database locked meanwhile): it stands.
-        (_, Some((_, _, false))) => format!(
-            "the {what} of run {run} is recorded, not carried out yet: no engine drives the run now, and the next to take it over (`{cairn} resume {run}`, `{cairn} recover`) carries it out"
+        // Recorded, but carrying it out failed (the database locked meanwhile): it stands. A
+        // person's pause is carried out by a recovery and overruled by a resume (probe 39 F3).
+        (true, Some((_, _, false))) => format!(
+            "the pause of run {run} is recorded, not carried out yet: no engine drives the run now; `{cairn} recover` carries it out, and `{cairn} resume {run}` overrules it (a person's \"continue\")"
+        ),
+        (false, Some((_, _, false))) => format!(
+            "the cancel of run {run} is recorded, not carried out yet: no engine drives the run now, and the next to take it over (`{cairn} resume {run}`, `{cairn} recover`) carries it out"
         ),
         (true, _) => format!(
             "run {run} pauses within a second, once its steps in flight (if any) finish; `{cairn} resume {run}` continues it"

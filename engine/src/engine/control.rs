@@ -247,12 +247,18 @@ impl Engine {
             Command::Approve(_) | Command::Deny(_) => None,
         });
         // With no engine to carry it out, say which command does (an engine that died in a
-        // stall's kill grace leaves the stall's own pause pending).
-        let undriven = if record.is_driven(Utc::now()) {
-            ""
-        } else {
-            ": no engine drives the run now; the next to take it over (a resume, a recovery) \
-             carries it out"
+        // stall's kill grace leaves the stall's own pause pending). A person's pause is
+        // carried out by a recovery, and overruled by a resume (probe 39 F3).
+        let undriven = match halt {
+            _ if record.is_driven(Utc::now()) => "",
+            Some(("pause", asked)) if !asked.is_for_a_stall() => {
+                ": no engine drives the run now; the next recovery carries it out, and a \
+                 resume overrules it (a person's \"continue\")"
+            }
+            _ => {
+                ": no engine drives the run now; the next to take it over (a resume, a \
+                 recovery) carries it out"
+            }
         };
         let message = match (record.state, halt) {
             (RunState::Paused, _) => "the run is paused already".to_owned(),
