@@ -43,7 +43,11 @@ impl Engine {
         }
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
-        if let Some(refusal) = refused(&record, continued) {
+        // An ended run a live engine holds is being redriven (`cairn retry`, its steps sent
+        // back a batch at a time): the lease answers, as for a run in flight, not the end it
+        // had (probe 39 F7: "already failed", and then the run succeeded).
+        let redriven = record.state.is_terminal() && record.is_driven(Utc::now());
+        if !redriven && let Some(refusal) = refused(&record, continued) {
             return Err(refusal);
         }
         // Restored before the lease is taken: a run this engine cannot judge is refused with

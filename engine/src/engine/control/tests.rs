@@ -85,6 +85,13 @@ async fn an_ended_run_takes_a_command_only_while_an_engine_redrives_it() {
     let taken = store.acquire_lease(run_id, &redriver, ttl, &|_| false);
     assert_eq!(taken.await.unwrap(), LeaseAttempt::Acquired);
     assert_eq!(engine.send(&run, cancel()).await.unwrap(), run_id);
+    // A resume is told whose lease it is, not the end the run had (probe 39 F7).
+    let resumed = engine.resume(&run).await;
+    assert!(
+        matches!(&resumed, Err(Error::LeaseHeld { holder, .. }) if holder.owner == "redriver"),
+        "{:?}",
+        resumed.err()
+    );
     let pending = store.pending_commands(run_id).await.unwrap();
     assert!(matches!(
         pending[..],
