@@ -34,7 +34,9 @@ pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 const STACK: usize = 256 << 20;
 /// Whether setting the variable `name` makes a shell or the dynamic loader run code the
 /// checker cannot see, whatever the value: prompts (bash runs the commands in them, `PS4`
-/// under `set -x`), startup files (`BASH_ENV`, `ENV`), exported functions
+/// under `set -x`; yash's `PS4S`, `YASH_PS4` and `YASH_PS4S` too, and its interactive
+/// `PS1R`, `PS1S`, `PS2R`, `PS2S` and `YASH_PS…`), startup files (`BASH_ENV`, `ENV`, yash's
+/// `YASH_LOADPATH`), exported functions
 /// (`BASH_FUNC_ls%%` defines `ls`), the libraries the loader loads (every `LD_…`, such as
 /// `LD_PRELOAD`, `LD_AUDIT`, `LD_LIBRARY_PATH`: a constructor runs before `main`) and those
 /// glibc's `iconv` loads (`GCONV_PATH`), the shell options bash imports at startup
@@ -44,10 +46,14 @@ const STACK: usize = 256 << 20;
 /// makes a non-interactive bash read `~/.bashrc` as if started by sshd (`SSH_CLIENT`,
 /// `SSH2_CLIENT`), zsh's startup directory (`ZDOTDIR`), and zsh's `ARGV0`,
 /// the `argv[0]` it gives the programs it runs (by which a multi-call binary such as busybox
-/// picks what it runs: `ARGV0=rm busybox x` is `rm x`), and bash's compatibility level
+/// picks what it runs: `ARGV0=rm busybox x` is `rm x`), bash's compatibility level
 /// (`BASH_COMPAT`: at 5.1 and below, arithmetic expands an array subscript twice, running a
-/// command substitution a variable's value holds: `(( a[$i] ))`). Refused in
-/// scripts and in a step's `with.env`, under every policy.
+/// command substitution a variable's value holds: `(( a[$i] ))`), the code yash runs when a
+/// command is not found (`COMMAND_NOT_FOUND_HANDLER`) and after every `cd`
+/// (`YASH_AFTER_CD`), the folders ksh93, mksh and posh source a file from when a command is
+/// not found (`FPATH`: the file named as the command, no exec bit needed), and the shell
+/// mksh and posh run a file without `#!` with (`EXECSHELL`). Refused in scripts and in a
+/// step's `with.env`, under every policy.
 pub(crate) fn runs_unseen_code(name: &str) -> bool {
     const NAMES: &[&str] = &[
         "SHELLOPTS",
@@ -66,8 +72,21 @@ pub(crate) fn runs_unseen_code(name: &str) -> bool {
         "ZDOTDIR",
         "ARGV0",
         "BASH_COMPAT",
+        "COMMAND_NOT_FOUND_HANDLER",
+        "YASH_AFTER_CD",
+        "YASH_LOADPATH",
+        "PS1R",
+        "PS1S",
+        "PS2R",
+        "PS2S",
+        "PS4S",
+        "FPATH",
+        "EXECSHELL",
     ];
-    NAMES.contains(&name) || name.starts_with("BASH_FUNC_") || name.starts_with("LD_")
+    NAMES.contains(&name)
+        || ["BASH_FUNC_", "LD_", "YASH_PS"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
 }
 
 /// Whether setting the variable `name` in a script redefines commands as `hash` and `alias`
@@ -81,7 +100,7 @@ fn redefines_commands(name: &str) -> bool {
 /// Why setting `name` is refused (see [`runs_unseen_code`]).
 pub(crate) fn unseen_code(name: &str) -> String {
     format!(
-        "setting `{name}` is refused: it makes bash or the loader run code the checker cannot see"
+        "setting `{name}` is refused: it makes a shell or the loader run code the checker cannot see"
     )
 }
 

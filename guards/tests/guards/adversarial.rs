@@ -346,6 +346,49 @@ fn variables_that_make_glibc_bash_or_zsh_load_code_are_refused_in_with_env() {
     );
 }
 
+/// Probe 40 F4, F7: yash runs `COMMAND_NOT_FOUND_HANDLER` when a command is not found and
+/// `YASH_AFTER_CD` after a `cd`, its `PS4S`/`YASH_PS4` under `set -x`; ksh93, mksh and posh
+/// source a file from `FPATH` for a command not found, and mksh and posh run a file without
+/// `#!` with `EXECSHELL`. Each is refused as `BASH_ENV` is, in a script and in `with.env`,
+/// under a policy with no `env` list too.
+#[test]
+fn yash_hooks_fpath_and_execshell_are_refused_in_scripts_and_with_env() {
+    let allow_list = guard(json!({
+        "default": "deny",
+        "commands": {"allow": [["yash", "-c"], ["mksh", "-c"], ["cd"], ["tidy"], ["true"]]},
+    }));
+    let deny_list = guard(json!({"commands": {"deny": [["rm"]]}}));
+    for name in [
+        "COMMAND_NOT_FOUND_HANDLER",
+        "YASH_AFTER_CD",
+        "YASH_PS4",
+        "YASH_PS4S",
+        "PS4S",
+        "YASH_LOADPATH",
+        "FPATH",
+        "EXECSHELL",
+    ] {
+        for guard in [&allow_list, &deny_list] {
+            let env = json!({"command": ["yash", "-c", "cd ."], "env": {name: "rm -f v"}});
+            let verdict = judge(guard, &action("process", env));
+            assert_eq!(verdict.decision, Decision::Deny, "{name}: {verdict:?}");
+            assert_eq!(verdict.rules, ["env"], "{name}");
+            for shell in ["yash", "mksh"] {
+                let script = format!("{name}='rm -f v'; cd .; tidy; true");
+                let command = json!({"command": [shell, "-c", script]});
+                let verdict = judge(guard, &action("process", command));
+                assert_eq!(verdict.decision, Decision::Deny, "{script}: {verdict:?}");
+                assert_eq!(verdict.rules, ["commands"], "{script}");
+            }
+        }
+    }
+    let plain = json!({"command": ["yash", "-c", "cd ."], "env": {"LANG": "C"}});
+    assert_eq!(
+        judge(&deny_list, &action("process", plain)).decision,
+        Decision::Allow
+    );
+}
+
 /// The probe's allow-list: `echo` and wrappers allowed, `touch` denied, `HOME` the only
 /// variable a step may set.
 fn probe_allow_list() -> PolicyGuard {
