@@ -186,6 +186,12 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
             written(option)
         )));
     }
+    if let Some(value) = read.values(wrapper.evaluated).find(|value| !plain(value)) {
+        return Err(Runs::refused(format!(
+            "`{name}` hands `{}` to a shell's `eval`, which the checker does not read: only a plain word (letters, digits, `/._+,:@%=-`) is checked",
+            value.text()
+        )));
+    }
     if let Some(option) = wrapper.logs_in.iter().find(|option| read.has(&[option])) {
         let what = format!("`{name} {}` runs a login shell", written(option));
         return Err(login_shell(&what));
@@ -278,6 +284,16 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         runs.commands.push(command);
     }
     Ok(runs)
+}
+
+/// Whether a shell reads `word` as itself, one word with nothing to expand: a literal of
+/// letters, digits and `/._+,:@%=-` only (see [`Wrapper::evaluated`]).
+fn plain(word: &Word) -> bool {
+    word.literal().is_some_and(|text| {
+        !text.is_empty()
+            && (text.bytes())
+                .all(|byte| byte.is_ascii_alphanumeric() || b"/._+,:@%=-".contains(&byte))
+    })
 }
 
 /// Refuses a command given the `argv[0]` `argv0` by `name` when that starts with `-` (also

@@ -197,3 +197,43 @@ fn env_split_strings_are_read_as_env_reads_them() {
         Decision::Allow,
     );
 }
+
+/// Probe 40 F8: the `fakeroot` script runs `eval $FAKED $FAKEDOPTS $PIPEIN`, with the values
+/// of `-s` and `-i` in it, so `fakeroot -s 'x;rm -f victim' true` ran `rm`. A value that is not
+/// a plain word is denied; a plain path stays allowed.
+#[test]
+fn fakeroot_values_it_evaluates_must_be_plain_words() {
+    let guard = guard(json!({
+        "default": "deny",
+        "commands": {"allow": [["fakeroot"], ["true"]], "deny": [["rm"]]},
+    }));
+    for argv in [
+        json!(["fakeroot", "-s", "x;rm -f victim", "true"]),
+        json!(["fakeroot", "-i", "db;rm -f victim", "true"]),
+        json!(["fakeroot", "-s$(rm -f victim)", "true"]),
+        json!(["fakeroot", "-us", "`rm -f victim`", "true"]),
+        json!(["fakeroot", "-s", "a b", "true"]),
+        json!(["fakeroot", "-s", "", "true"]),
+        json!(["fakeroot", "-i", "state", "-s", "x|rm", "true"]),
+    ] {
+        let verdict = judge(&guard, &action("process", json!({"command": argv})));
+        assert_eq!(verdict.decision, Decision::Deny, "{argv}: {verdict:?}");
+        assert_eq!(verdict.rules, ["commands"], "{argv}: {verdict:?}");
+    }
+    each_decided(&guard, &["fakeroot -s \"$f\" true"], Decision::Deny);
+    for argv in [
+        json!(["fakeroot", "-s", "state.db", "true"]),
+        json!([
+            "fakeroot",
+            "-i",
+            "build/fake-root.state",
+            "-s",
+            "build/fake-root.state",
+            "true"
+        ]),
+        json!(["fakeroot", "-u", "--", "true"]),
+    ] {
+        let verdict = judge(&guard, &action("process", json!({"command": argv})));
+        assert_eq!(verdict.decision, Decision::Allow, "{argv}: {verdict:?}");
+    }
+}

@@ -57,6 +57,9 @@ pub(super) struct Wrapper {
     pub(super) bare: bool,
     /// Options that make it run code the checker cannot see (`fakeroot --lib`), refused.
     pub(super) unseen: &'static [&'static str],
+    /// Options whose value it hands to a shell's `eval` as text (fakeroot's `-s FILE`):
+    /// refused unless the value is a plain word, which that shell reads as itself.
+    pub(super) evaluated: &'static [&'static str],
     /// Options with which it runs its command through a login shell (`sudo -i`), which runs
     /// startup files the checker cannot see: refused.
     pub(super) logs_in: &'static [&'static str],
@@ -101,6 +104,7 @@ pub(super) const PLAIN: Wrapper = Wrapper {
     shell: &[],
     bare: false,
     unseen: &[],
+    evaluated: &[],
     logs_in: &[],
     input: None,
     piped: &[],
@@ -481,6 +485,9 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         },
         bare: true,
         unseen: &["l", "lib", "f", "faked"],
+        // The script (Debian's, 1.31) runs `eval $FAKED $FAKEDOPTS $PIPEIN`, where
+        // `FAKEDOPTS` holds `--save-file VALUE` and `PIPEIN` holds `<VALUE`.
+        evaluated: &["s", "i"],
         ..PLAIN
     },
     Wrapper {
