@@ -82,6 +82,8 @@ const WRAPPED_RM: &[&str] = &[
     "torsocks rm x",
     "proxychains4 -q rm x",
     "fakeroot -- rm x",
+    "fakeroot-sysv rm x",
+    "fakeroot-tcp -u rm x",
     "systemd-run --user --wait rm x",
     "systemd-run -p Nice=5 rm x",
     "systemd-run -p ExecStartPre=/bin/true ls",

@@ -45,6 +45,10 @@ fn a_shell_installed_under_another_name_has_its_script_checked() {
         "rksh",
         "dash-static",
         "rbash",
+        // Debian's mksh package: restricted mksh and lksh (probe 40 F9).
+        "rmksh",
+        "rlksh",
+        "rksh93",
     ] {
         let found = argv(&[shell, "-c", "ls; touch x"]);
         let touch = [Word::Literal("touch".into()), Word::Literal("x".into())];

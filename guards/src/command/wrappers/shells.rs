@@ -13,7 +13,8 @@ pub(super) const SHELLS: &[&str] = &[
 ];
 
 /// The name of the shell a distribution installs under another (a static build
-/// `bash-static`, a version `zsh5` or `bash-5.2`, a restricted `rzsh` as `rbash` is bash),
+/// `bash-static`, a version `zsh5` or `bash-5.2`, a restricted `rzsh` or `rlksh` as `rbash`
+/// is bash),
 /// if `known` knows it (the shells checked, or refused) and not `name` itself; else `name`.
 pub(super) fn own_name(name: &str, known: impl Fn(&str) -> bool) -> &str {
     if known(name) {
@@ -22,7 +23,7 @@ pub(super) fn own_name(name: &str, known: impl Fn(&str) -> bool) -> &str {
     let bare = name.strip_suffix("-static").unwrap_or(name);
     let bare = bare.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '-');
     let bare = match bare.strip_prefix('r') {
-        Some(shell @ ("bash" | "ksh" | "mksh" | "zsh")) => shell,
+        Some(shell @ ("bash" | "ksh" | "mksh" | "lksh" | "zsh")) => shell,
         _ => bare,
     };
     if known(bare) { bare } else { name }

@@ -477,7 +477,8 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         ..PLAIN
     },
     Wrapper {
-        names: &["fakeroot"],
+        // Debian's `fakeroot` is an alternative for one of the last two, the same script.
+        names: &["fakeroot", "fakeroot-sysv", "fakeroot-tcp"],
         options: Getopt {
             short: "l:f:i:s:ub:vh",
             long: "lib: faked: unknown-is-real fd-base: version help",
