@@ -142,6 +142,9 @@ pub struct Findings {
     pub assignments: Vec<String>,
     /// The targets of file redirections (`> f`, `< f`, `&> f`).
     pub redirects: Vec<Word>,
+    /// The targets of the file redirections that write (`> f`, `>> f`, `>| f`, `<> f`, `&> f`,
+    /// `>& f`): [`Findings::redirects`] but those that only read (`< f`, `<& $fd`).
+    pub writes: Vec<Word>,
     /// Whether a script duplicates a descriptor it may not have opened itself onto another
     /// (3 and up, or one named at run time: `1<&3`, `>&$fd`, the move `1<&3-`), such as the
     /// lock file `flock` leaves open, or closes one (`>&-`: the next file a program opens

@@ -3,7 +3,7 @@
 
 use brush_parser::ast::{
     AndOr, Assignment, AssignmentName, AssignmentValue, BinaryPredicate, Command,
-    CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr,
+    CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectKind,
     IoFileRedirectTarget, IoRedirect, RedirectList, SimpleCommand, UnaryPredicate,
 };
 use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
@@ -534,10 +534,10 @@ impl Checker {
 
     fn redirect(&mut self, redirect: &IoRedirect, depth: usize) {
         match redirect {
-            IoRedirect::File(_, _, target) => match target {
+            IoRedirect::File(_, kind, target) => match target {
                 IoFileRedirectTarget::Filename(word) => {
                     let target = self.word(&word.value, depth);
-                    self.findings.redirects.push(target);
+                    self.redirected(target, kind);
                 }
                 IoFileRedirectTarget::Fd(_) => {}
                 IoFileRedirectTarget::ProcessSubstitution(_, subshell) => {
@@ -557,7 +557,7 @@ impl Checker {
                         Some(_) => self.findings.unseen_descriptors = true,
                         None => {
                             self.findings.unseen_descriptors |= matches!(target, Word::Dynamic(_));
-                            self.findings.redirects.push(target);
+                            self.redirected(target, kind);
                         }
                     }
                 }
@@ -591,9 +591,22 @@ impl Checker {
                     self.problem(not_bash(if *append { "`&>>`" } else { "`&>`" }));
                 }
                 let target = self.word(&word.value, depth);
-                self.findings.redirects.push(target);
+                self.redirected(target, &IoFileRedirectKind::Write);
             }
         }
+    }
+
+    /// Records the target of a file redirection of `kind`, among the writes unless it only
+    /// reads (`<`, `<&`).
+    fn redirected(&mut self, target: Word, kind: &IoFileRedirectKind) {
+        let reads = matches!(
+            kind,
+            IoFileRedirectKind::Read | IoFileRedirectKind::DuplicateInput
+        );
+        if !reads {
+            self.findings.writes.push(target.clone());
+        }
+        self.findings.redirects.push(target);
     }
 }
 

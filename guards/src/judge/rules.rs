@@ -156,7 +156,7 @@ impl<'a> Seen<'a> {
             (checked.commands.iter().flatten()).any(|word| matches!(word, Word::Dynamic(_)));
         // Where its redirections write: made canonical from the step's directory when the
         // policy has roots (the guard knows that directory then), else as written.
-        let writes: Vec<String> = (checked.redirects.iter())
+        let writes: Vec<String> = (checked.writes.iter())
             .map(|target| match (target, cwd) {
                 (Word::Literal(path), Some(dir)) => paths::resolved(path, dir)
                     .map_or_else(|| path.clone(), |path| cairn_engine::path_text(&path)),

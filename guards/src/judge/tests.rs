@@ -221,3 +221,38 @@ fn a_rule_reads_where_a_script_writes_made_canonical_under_roots() {
     let elsewhere = json!({"command": ["sh", "-c", "echo x > notes"]});
     assert_eq!(judged(&policy, elsewhere, engine).decision, Decision::Allow);
 }
+
+/// Probe 40 F5: `action.writes` lists what redirections write, not what they only read, so a
+/// rule over it no longer denies `cat < f` "for writing" `f`.
+#[test]
+fn writes_are_the_redirections_that_write() {
+    let policy = Policy::from_str(
+        r#"{"rules": [{"id": "no-writes", "effect": "deny", "reason": "no",
+            "when": "action.writes.size() > 0"}]}"#,
+        Path::new("."),
+        "p.json",
+    )
+    .unwrap();
+    let script = |text: &str| json!({"command": ["bash", "-c", text]});
+    for reads in [
+        "cat < in.txt",
+        "wc -l 0< in.txt",
+        "exec 3< in.txt; cat <&3",
+        "grep -q x < .git/config || echo clean",
+    ] {
+        let verdict = judged(&policy, script(reads), None);
+        assert_eq!(verdict.decision, Decision::Allow, "{reads}: {verdict:?}");
+    }
+    for writes in [
+        "echo x > f",
+        "echo x >> f",
+        "echo x >| f",
+        "exec 3<> f",
+        "echo x &> f",
+        "echo x >& f",
+        "cat < in.txt > out.txt",
+    ] {
+        let verdict = judged(&policy, script(writes), None);
+        assert_eq!(verdict.rules, ["no-writes"], "{writes}: {verdict:?}");
+    }
+}
