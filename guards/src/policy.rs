@@ -47,8 +47,18 @@ const FIXED_FIELDS: [(&str, &[&str]); 3] = [
     (
         "action",
         &[
-            "executor", "step", "attempt", "item", "index", "params", "commands", "dynamic", "cwd",
-            "env", "writes",
+            "executor",
+            "step",
+            "attempt",
+            "item",
+            "index",
+            "params",
+            "commands",
+            "dynamic",
+            "dynamic_commands",
+            "cwd",
+            "env",
+            "writes",
         ],
     ),
     (

@@ -152,8 +152,10 @@ struct Seen<'a> {
 
 impl<'a> Seen<'a> {
     fn new(action: &'a Action, facts: &Facts<'a>, checked: &Findings, cwd: Option<&Path>) -> Self {
-        let dynamic =
-            (checked.commands.iter().flatten()).any(|word| matches!(word, Word::Dynamic(_)));
+        // The commands holding a word known only at run time.
+        let dynamic: Vec<&Vec<Word>> = (checked.commands.iter())
+            .filter(|command| command.iter().any(|word| matches!(word, Word::Dynamic(_))))
+            .collect();
         // Where its redirections write: made canonical from the step's directory when the
         // policy has roots (the guard knows that directory then), else as written.
         let writes: Vec<String> = (checked.writes.iter())
@@ -173,7 +175,8 @@ impl<'a> Seen<'a> {
                 "attempt": action.attempt,
                 "index": action.item_index,
                 "commands": checked.commands,
-                "dynamic": dynamic,
+                "dynamic": !dynamic.is_empty(),
+                "dynamic_commands": dynamic,
                 "cwd": cwd,
                 "writes": writes,
             }),

@@ -51,6 +51,25 @@ fn rules_see_whether_a_command_has_a_word_known_only_at_run_time() {
     }
 }
 
+/// Probe 40 F3: `action.dynamic_commands` lists the commands holding a word known only at
+/// run time, so a rule can deny `git` given one (`git ls-remote "$1"`) and not every action
+/// in which some other command has one.
+#[test]
+fn rules_see_which_commands_have_a_word_known_only_at_run_time() {
+    let guard = guard(json!({"rules": [
+        {"id": "git-words-known", "effect": "deny", "reason": "git's words are all known",
+         "when": "action.dynamic_commands.exists(c, c[0] == 'git')"}
+    ]}));
+    for (script, decision) in [
+        ("git ls-remote \"$1\" .", Decision::Deny),
+        ("LANG=x; git ls-remote $LANG .", Decision::Deny),
+        ("echo \"$HOME\"; git status", Decision::Allow),
+        ("git status", Decision::Allow),
+    ] {
+        assert_eq!(judge_script(&guard, script).decision, decision, "{script}");
+    }
+}
+
 #[test]
 fn rules_see_the_action_and_the_run_and_an_error_denies() {
     let guard = guard(json!({
