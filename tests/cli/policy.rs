@@ -1,5 +1,7 @@
 //! `cairn policy test`, `cairn policy explain` and `cairn schema policy`.
 
+use serde_json::json;
+
 use crate::{cairn, root, stdout};
 
 const EXAMPLE: &str = "examples/policies/coding-agent.json";
@@ -12,7 +14,96 @@ fn stderr(output: &std::process::Output) -> String {
 fn the_example_policy_passes_its_tests() {
     let output = cairn(&["policy", "test", EXAMPLE]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert_eq!(stdout(&output), format!("{EXAMPLE}: 53 tests pass\n"));
+    assert_eq!(stdout(&output), format!("{EXAMPLE}: 74 tests pass\n"));
+}
+
+/// Probe 40 F1-F3, F6, F10, F11: what got past the example, each denied by the rule its
+/// own tests name (one command each, as the probe ran it).
+#[test]
+fn the_example_policy_denies_the_probe_40_bypasses() {
+    let upload = "--upload-pack=rm -f victim; git-upload-pack";
+    for (command, rule) in [
+        (
+            json!([
+                "git",
+                "ls-remote",
+                "--upl=rm -f victim; git-upload-pack",
+                "."
+            ]),
+            "git-runs-no-commands",
+        ),
+        (
+            json!(["git", "init", "--templ=tpl", "r"]),
+            "git-runs-no-commands",
+        ),
+        (
+            json!(["git", "clone", "--conf", "core.x=1", ".", "r"]),
+            "git-runs-no-commands",
+        ),
+        (
+            json!([
+                "bash",
+                "-c",
+                "echo connect git-upload-pack | git remote-ext x \"rm -f victim\""
+            ]),
+            "git-runs-no-commands",
+        ),
+        (
+            json!(["git", "http-push", "https://example.com/r.git"]),
+            "commands.deny",
+        ),
+        (
+            json!(["bash", "-c", "git ls-remote \"$1\" .", "_", upload]),
+            "git-words-known",
+        ),
+        (
+            json!([
+                "bash",
+                "-c",
+                format!("LANG='{upload}'; git ls-remote \"$LANG\" .")
+            ]),
+            "git-words-known",
+        ),
+        (
+            json!([
+                "bash",
+                "-c",
+                "git init -q --bare b && echo '[alias] st = !rm -f ../victim' >> b/config"
+            ]),
+            "no-config-writes",
+        ),
+        (
+            json!(["git", "push", "--mirror", "origin"]),
+            "no-force-push",
+        ),
+        (
+            json!([
+                "sh",
+                "-c",
+                "cairn approve \"$CAIRN_RUN_ID\" gated --by boss"
+            ]),
+            "commands.deny",
+        ),
+        (
+            json!(["bash", "-c", "cat /dev/null > cairn.db"]),
+            "no-cairn-state-writes",
+        ),
+    ] {
+        let action = json!({"executor": "process", "params": {"command": command}});
+        let output = cairn(&[
+            "policy",
+            "explain",
+            EXAMPLE,
+            "--action",
+            &action.to_string(),
+        ]);
+        let verdict: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(verdict["decision"], "deny", "{command}: {verdict}");
+        assert!(
+            verdict["rules"].as_array().unwrap().contains(&json!(rule)),
+            "{command}: {verdict}"
+        );
+    }
 }
 
 #[test]
@@ -199,7 +290,7 @@ fn policy_test_prints_one_json_object_under_json() {
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(
         report,
-        serde_json::json!({"file": EXAMPLE, "tests": 53, "passed": 53, "failures": []})
+        serde_json::json!({"file": EXAMPLE, "tests": 74, "passed": 74, "failures": []})
     );
 
     let file = "tests/fixtures/policies/failing.json";
