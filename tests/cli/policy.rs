@@ -6,6 +6,17 @@ use crate::{cairn, root, stdout};
 
 const EXAMPLE: &str = "examples/policies/coding-agent.json";
 
+/// `cairn policy explain` of `action` under the worked example.
+fn explained(action: &serde_json::Value) -> std::process::Output {
+    cairn(&[
+        "policy",
+        "explain",
+        EXAMPLE,
+        "--action",
+        &action.to_string(),
+    ])
+}
+
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -90,13 +101,7 @@ fn the_example_policy_denies_the_probe_40_bypasses() {
         ),
     ] {
         let action = json!({"executor": "process", "params": {"command": command}});
-        let output = cairn(&[
-            "policy",
-            "explain",
-            EXAMPLE,
-            "--action",
-            &action.to_string(),
-        ]);
+        let output = explained(&action);
         let verdict: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
         assert_eq!(verdict["decision"], "deny", "{command}: {verdict}");
         assert!(
@@ -586,13 +591,7 @@ fn explain_refuses_numbers_the_parser_panics_on_by_name_and_quietly() {
             "executor": "process",
             "params": {"command": ["sh", "-c", script]},
         });
-        let output = cairn(&[
-            "policy",
-            "explain",
-            EXAMPLE,
-            "--action",
-            &action.to_string(),
-        ]);
+        let output = explained(&action);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         assert_eq!(stderr(&output), "", "{script}");
         let verdict: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
