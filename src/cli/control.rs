@@ -129,7 +129,7 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>, cairn: &
             "run {run} pauses within a second, once its steps in flight (if any) finish; `{cairn} resume {run}` continues it"
         ),
         (false, _) => format!(
-            "run {run} is being cancelled: its steps in flight are stopped within their kill grace"
+            "run {run} is being cancelled: its steps in flight (if any) are stopped within their kill grace"
         ),
     }
 }
