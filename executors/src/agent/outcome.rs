@@ -49,9 +49,6 @@ impl Attempt<'_> {
         };
         let report = report::read(cli, &stdout);
         outcome.usage = report.usage.clone();
-        // A CLI killed by a signal (not by cairn: that one's class says so) may have spent
-        // what it never reported (probe 41 F1).
-        outcome.cut_off = killed;
         let stderr = outcome.log_tail.as_deref().unwrap_or_default();
         outcome.result = match (outcome.result, not_utf8) {
             (Err(error), _) => Err(self.failed(error, &report, stderr, killed)),
@@ -70,6 +67,13 @@ impl Attempt<'_> {
                 }),
             },
         };
+        // A CLI killed by a signal (not by cairn: that one's class says so), or one that
+        // crashed before it said what it spent, may have spent what it never reported (probe
+        // 41 F1, probe 42 F1). One that refused to run or could not reach its API, or that
+        // said it failed, did say.
+        let crashed = matches!(&outcome.result,
+            Err(error) if matches!(error.class, ErrorClass::ExitCode | ErrorClass::BadOutput));
+        outcome.cut_off = killed || (crashed && report.untold);
         outcome
     }
 

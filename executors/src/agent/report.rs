@@ -28,6 +28,10 @@ pub(super) struct Report {
     /// Whether the last warning is the last event the CLI printed: it stopped on it, where
     /// a warning followed by more events is one it went on from.
     pub(super) stopped_on_warning: bool,
+    /// Whether the stream stopped before the CLI said what it spent: claude's without its
+    /// `result`, codex's in a turn not ended, opencode's in a step not finished. (A custom
+    /// CLI's is never told so: nothing says when it reports.)
+    pub(super) untold: bool,
 }
 
 impl Report {

@@ -25,6 +25,7 @@ pub(super) fn read(stdout: &str) -> Report {
         }
     }
     let Some(mut result) = last_result else {
+        report.untold = true;
         return report;
     };
     if result["is_error"] == true {

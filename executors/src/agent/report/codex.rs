@@ -22,11 +22,13 @@ pub(super) fn read(stdout: &str) -> Report {
         report.went_on();
         let item = &event["item"];
         match event["type"].as_str().unwrap_or_default() {
+            "turn.started" => report.untold = true,
             "item.completed" if item["type"] == "agent_message" => {
                 message_so_far = item["text"].as_str().map(str::to_owned);
             }
             "item.completed" if item["type"] == "error" => report.warn(message(&item["message"])),
             "turn.completed" => {
+                report.untold = false;
                 report.text.clone_from(&message_so_far);
                 // `input_tokens` already includes `cached_input_tokens`.
                 let usage = &event["usage"];
@@ -36,7 +38,10 @@ pub(super) fn read(stdout: &str) -> Report {
                     cost_usd: 0.0,
                 };
             }
-            "turn.failed" => report.error = Some(message(&event["error"]["message"])),
+            "turn.failed" => {
+                report.untold = false;
+                report.error = Some(message(&event["error"]["message"]));
+            }
             "error" => report.warn(message(&event["message"])),
             _ => {}
         }

@@ -17,7 +17,10 @@ pub(super) fn read(stdout: &str) -> Report {
     let mut errors = Vec::new();
     for event in events(stdout) {
         match event["type"].as_str().unwrap_or_default() {
-            "step_start" => step_text.clear(),
+            "step_start" => {
+                report.untold = true;
+                step_text.clear();
+            }
             "text" => {
                 if let Some(text) = event["part"]["text"].as_str() {
                     step_text.push(text.to_owned());
@@ -25,6 +28,7 @@ pub(super) fn read(stdout: &str) -> Report {
                 }
             }
             "step_finish" => {
+                report.untold = false;
                 let (part, tokens) = (&event["part"], &event["part"]["tokens"]);
                 let cache = &tokens["cache"];
                 report.usage += &Usage {

@@ -320,3 +320,47 @@ fn a_warning_codex_went_on_from_is_not_the_cause_of_a_later_crash() {
     assert_eq!(error.class, ErrorClass::ExitCode, "{}", error.message);
     assert_eq!(error.message, "`codex` exited with code 101");
 }
+
+#[test]
+fn a_cli_that_crashed_before_it_said_what_it_spent_is_cut_off_one_that_said_is_not() {
+    let init = r#"{"type":"system","subtype":"init","session_id":"s"}"#;
+    let working =
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"working"}]}}"#;
+    let result = r#"{"type":"result","subtype":"success","is_error":true,"result":"gave up","total_cost_usd":0.2}"#;
+    let codex_turn = concat!(
+        r#"{"type":"thread.started","thread_id":"t"}"#,
+        "\n",
+        r#"{"type":"turn.started"}"#
+    );
+    let opencode_step = r#"{"type":"step_start","part":{}}"#;
+    for (cli, code, stdout, stderr, cut_off) in [
+        // A wrapper whose node child was killed (exit 137), or an uncaught exception (probe 42 F1).
+        ("claude", 137, format!("{init}\n{working}\n"), "", true),
+        (
+            "claude",
+            1,
+            format!("{init}\n{working}\n"),
+            "TypeError: x is undefined",
+            true,
+        ),
+        ("codex", 1, format!("{codex_turn}\n"), "", true),
+        ("opencode", 1, format!("{opencode_step}\n"), "", true),
+        // It said what it spent, and that it failed.
+        ("claude", 1, format!("{init}\n{result}\n"), "", false),
+        // It refused its command line: it never started.
+        (
+            "codex",
+            2,
+            String::new(),
+            "error: unexpected argument '--x' found",
+            false,
+        ),
+    ] {
+        let outcome = judge(cli, exited(cli, code, stderr), &stdout, vec![]);
+        assert_eq!(
+            outcome.cut_off, cut_off,
+            "{cli} {code} {stdout:?} {:?}",
+            outcome.result
+        );
+    }
+}
