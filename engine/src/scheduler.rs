@@ -295,11 +295,21 @@ impl Driver {
 
     /// Tells the ledger the commands other processes sent the run.
     pub(crate) async fn read_commands(&mut self) -> Result<()> {
+        self.read_commands_sent_by(None).await
+    }
+
+    /// Tells the ledger the commands other processes sent the run by `by` (all, if `None`);
+    /// later ones are left pending.
+    async fn read_commands_sent_by(&mut self, by: Option<DateTime<Utc>>) -> Result<()> {
         if self.creation.is_some() {
             return Ok(()); // Nobody can have sent a command to a run not recorded yet.
         }
         let continued_at = self.continued_at.take();
-        for command in self.engine.store.pending_commands(self.run_id).await? {
+        let pending = self.engine.store.pending_commands(self.run_id).await?;
+        let sent = pending
+            .into_iter()
+            .filter(|command| by.is_none_or(|by| command.created_at <= by));
+        for command in sent {
             // A person's "continue" overrules a person's pause, never cairn's own for a
             // stall: that one is carried out, as `cairn recover` carries it out.
             let input = match (&command.command, continued_at) {
@@ -437,8 +447,9 @@ impl Driver {
         let interrupted = matches!(why, Input::Interrupted);
         if matches!(why, Input::TimedOut) {
             // A cancel sent before the deadline, which the engine reads within a second, wins
-            // over the time-out (probe 39 F6).
-            self.read_commands().await?;
+            // over the time-out (probe 39 F6); one sent after it does not, as when no engine
+            // drives the run (probe 42 F2).
+            self.read_commands_sent_by(self.ledger.deadline()).await?;
         }
         self.attempts.cancel();
         while let Some(joined) = self.tasks.join_next().await {

@@ -67,29 +67,36 @@ async fn a_deadline_passed_while_a_step_overran_it_starts_no_step_after_it() {
 }
 
 /// A cancel sent before the run's deadline wins over it though the engine driving the run
-/// reads it after (probe 39 F6: the run failed "timed out", the cancel lost). The engine is
+/// reads it after (probe 39 F6: the run failed "timed out", the cancel lost); one sent after
+/// the deadline does not, as when no engine drives the run (probe 42 F2). The engine is
 /// stopped (SIGSTOP) from before the cancel until past the deadline.
 #[test]
 fn a_cancel_sent_before_the_deadline_ends_the_run_cancelled_though_read_after_it() {
-    let scratch = Scratch::new();
-    let gate = held(&scratch, "wait");
-    let script = format!("touch {gate:?}; sleep 600");
-    let wait = step(&scratch, "wait", &script, json!({}));
-    let limits = json!({"timeout": "4s"});
-    let workflow = json!({"name": "late", "limits": limits, "steps": [wait]});
-    let workflow = scratch.write("wf.json", &workflow);
-    let mut child = spawn(&scratch, &workflow);
-    let run = wait_for_file(&scratch, &mut child, &gate);
-    signal(&child, "-STOP");
-    let cancel = scratch.cairn(&["cancel", &run]);
-    let created = scratch.json(&["runs", "--json"])[0]["created_at"].clone();
-    let created = chrono::DateTime::parse_from_rfc3339(created.as_str().unwrap()).unwrap();
-    let deadline = created + chrono::Duration::seconds(4);
-    wait_until("the deadline to pass", || chrono::Utc::now() > deadline);
-    signal(&child, "-CONT");
-    assert_eq!(cancel.status.code(), Some(0), "{cancel:?}");
-    let output = finish(child, "cairn run");
-    let show = scratch.json(&["show", &run, "--json"]);
-    assert_eq!(show["state"], "cancelled", "{show} {output:?}");
-    assert_eq!(show["steps"][0]["state"], "cancelled", "{show}");
+    for (sent_before, ended) in [(true, "cancelled"), (false, "failed")] {
+        let scratch = Scratch::new();
+        let gate = held(&scratch, "wait");
+        let script = format!("touch {gate:?}; sleep 600");
+        let wait = step(&scratch, "wait", &script, json!({}));
+        let limits = json!({"timeout": "4s"});
+        let workflow = json!({"name": "late", "limits": limits, "steps": [wait]});
+        let workflow = scratch.write("wf.json", &workflow);
+        let mut child = spawn(&scratch, &workflow);
+        let run = wait_for_file(&scratch, &mut child, &gate);
+        signal(&child, "-STOP");
+        let created = scratch.json(&["runs", "--json"])[0]["created_at"].clone();
+        let created = chrono::DateTime::parse_from_rfc3339(created.as_str().unwrap()).unwrap();
+        let deadline = created + chrono::Duration::seconds(4);
+        let past_deadline = || wait_until("the deadline to pass", || chrono::Utc::now() > deadline);
+        if !sent_before {
+            past_deadline();
+        }
+        let cancel = scratch.cairn(&["cancel", &run]);
+        past_deadline();
+        signal(&child, "-CONT");
+        assert_eq!(cancel.status.code(), Some(0), "{cancel:?}");
+        let output = finish(child, "cairn run");
+        let show = scratch.json(&["show", &run, "--json"]);
+        assert_eq!(show["state"], ended, "{show} {output:?}");
+        assert_eq!(show["steps"][0]["state"], "cancelled", "{show}");
+    }
 }
