@@ -42,6 +42,8 @@ enum Operands {
     All,
     /// The second (`getopts OPTSTRING NAME`).
     Second,
+    /// The first (yash's `array NAME VALUE…`).
+    First,
 }
 
 /// A builtin with no options of note.
@@ -83,6 +85,22 @@ const BUILTINS: &[Builtin] = &[
     Builtin {
         names: &["getopts"],
         operands: Operands::Second,
+        ..PLAIN
+    },
+    // ksh's and mksh's `set -A NAME …` (`+A`) sets the array NAME, whose first element is
+    // NAME's value (`set -A FPATH DIR`: probe 42 F7); `-o` takes an option's name.
+    Builtin {
+        names: &["set"],
+        valued: "Ao",
+        sets: "A",
+        plus: true,
+        ..PLAIN
+    },
+    // yash's `array NAME VALUE…` sets the array NAME (`array COMMAND_NOT_FOUND_HANDLER …`:
+    // probe 42 F7); its `-d`, `-i` and `-s` change one that exists.
+    Builtin {
+        names: &["array"],
+        operands: Operands::First,
         ..PLAIN
     },
     Builtin {
@@ -337,6 +355,7 @@ impl Checker {
                 }
                 self.sets(name, operands.next(), false);
             }
+            Operands::First => self.sets(name, operands.next(), true),
         }
     }
 
