@@ -448,3 +448,18 @@ async fn a_cancel_of_a_run_whose_input_or_a_step_row_is_gone_records_nothing() {
         assert!(message.contains(said), "{message}");
     }
 }
+
+#[tokio::test]
+async fn a_column_dropped_outside_cairn_is_named_corrupt_not_a_database_error() {
+    // Probe 42 F3: "database error: no such column: interrupted", exit 1 (a failed run's).
+    let (scratch, _, id) = with_one_run();
+    tamper(&scratch.db(), "ALTER TABLE steps DROP COLUMN interrupted").await;
+    let named = format!(
+        "cairn: {}: corrupt database: no such column: interrupted: the tables are not those \
+         cairn's migrations made (changed outside cairn?)",
+        scratch.db().display()
+    );
+    for args in [vec!["runs"], vec!["show", &id]] {
+        refused(&scratch, &args, &named);
+    }
+}

@@ -429,7 +429,11 @@ pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
                         .into(),
                 );
             }
-            _ => {}
+            message => {
+                if let Some(changed) = schema_changed(message) {
+                    return changed;
+                }
+            }
         }
     }
     // The OS error SQLite met is not in sqlx's error, and the errno of sqlx's worker thread
@@ -437,11 +441,28 @@ pub(super) fn classify(path: &Path, error: sqlx::Error) -> Error {
     named(path, sqlite_code(&error), None).unwrap_or_else(|| Error::Database(Box::new(error)))
 }
 
+/// The error of a statement that names a column or a table the database lacks, though its
+/// record of migrations says it has cairn's schema: one changed outside cairn (probe 42 F3:
+/// "database error: no such column", exit 1).
+fn schema_changed(message: &str) -> Option<Error> {
+    (message.starts_with("no such column: ") || message.starts_with("no such table: ")).then(|| {
+        Error::Corrupt(format!(
+            "{message}: the tables are not those cairn's migrations made (changed outside \
+             cairn?)"
+        ))
+    })
+}
+
 /// Turns an error of the writer's connection into the store error a user can act on. Called
 /// on the thread SQLite failed on (the writer's), which still holds the OS error (`errno`)
 /// SQLite met, as SQLite's own `sqlite3_system_errno` reads it: an I/O error is told by it.
 pub(super) fn classify_sqlite(path: &Path, error: rusqlite::Error) -> Error {
     let os_error = std::io::Error::last_os_error().kind();
+    if let rusqlite::Error::SqliteFailure(_, Some(message)) = &error
+        && let Some(changed) = schema_changed(message)
+    {
+        return changed;
+    }
     (named(path, error.sqlite_error().copied(), Some(os_error)))
         .unwrap_or_else(|| Error::Database(Box::new(error)))
 }
