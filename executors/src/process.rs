@@ -291,7 +291,8 @@ impl ProcessExecutor {
                 if error.raw_os_error() == Some(nix::errno::Errno::E2BIG as i32) {
                     // The step's own values are too big to be arguments: its parameters'
                     // fault, which no retry and no other PATH mends.
-                    return RawRun::failed(ErrorClass::BadParams, too_long(program, &params));
+                    let message = too_long(program, &params, mode);
+                    return RawRun::failed(ErrorClass::BadParams, message);
                 }
                 let found = seen_from(cwd, Path::new(command.as_std().get_program()));
                 let named = dir.as_ref().map(|dir| (dir.path.as_path(), dir.named));
@@ -659,7 +660,7 @@ fn spawn_error(
 
 /// Why `program` could not start with the arguments and environment of `params`: the kernel
 /// refused them as too long (`E2BIG`), naming the longest argument or `with.env` variable.
-fn too_long(program: &str, params: &ProcessParams) -> String {
+fn too_long(program: &str, params: &ProcessParams, mode: Io) -> String {
     let args = (params.command.iter().enumerate())
         .map(|(index, arg)| (arg.len(), format!("argument {index}")));
     let env = (params.env.iter())
@@ -673,9 +674,14 @@ fn too_long(program: &str, params: &ProcessParams) -> String {
               the stack's, `ulimit -s`)"
             .to_owned(),
     };
+    // An agent's CLI reads no `with.input` (probe 42 F8).
+    let stdin = match mode {
+        Io::Parsed => " (a `process` step may also give it as `with.input`, on stdin)",
+        Io::Raw => "",
+    };
     format!(
         "command `{program}` cannot start: {which}; put a long value in a file and pass its \
-         path instead (a `process` step may also give it as `with.input`, on stdin)"
+         path instead{stdin}"
     )
 }
 

@@ -180,6 +180,22 @@ async fn custom_command_gets_the_prompt_and_its_text_is_the_answer() {
 }
 
 #[tokio::test]
+async fn an_argument_too_long_is_told_without_with_input_which_agents_refuse() {
+    // A prompt under the limit, in an argument that passes it (probe 42 F8).
+    let prompt = "p".repeat(131_070);
+    let params =
+        json!({"cli": "custom", "prompt": prompt, "command": ["true", "--prompt={prompt}"]});
+    let outcome = run(params).await;
+    let (class, message) = error(&outcome);
+    assert_eq!(class, ErrorClass::BadParams, "{message}");
+    assert!(
+        message.contains("argument 1 holds 131079 bytes"),
+        "{message}"
+    );
+    assert!(!message.contains("with.input"), "{message}");
+}
+
+#[tokio::test]
 async fn custom_json_in_claudes_shape_gives_usage() {
     let script = r#"echo '{"result": "done", "usage": {"input_tokens": 10, "output_tokens": 5}, "total_cost_usd": 0.25}'"#;
     let outcome = run(json!({
