@@ -383,27 +383,22 @@ fn yash_hooks_fpath_and_execshell_are_refused_in_scripts_and_with_env() {
         }
     }
     // ksh's and mksh's `set -A NAME VALUE` and yash's `array NAME VALUE` set NAME too
-    // (probe 42 F7).
-    for script in [
-        "set -A FPATH /tmp/d; x",
-        "set +A FPATH /tmp/d",
-        "set -eA FPATH /tmp/d",
-        "array COMMAND_NOT_FOUND_HANDLER 'rm -f v'; x",
-        "array YASH_AFTER_CD 'rm -f v'; cd .",
+    // (probe 42 F7); other names and options stay allowed.
+    let (deny, allow) = (Decision::Deny, Decision::Allow);
+    for (script, decision) in [
+        ("set -A FPATH /tmp/d; x", deny),
+        ("set +A FPATH /tmp/d", deny),
+        ("set -eA FPATH /tmp/d", deny),
+        ("array COMMAND_NOT_FOUND_HANDLER 'rm -f v'; x", deny),
+        ("array YASH_AFTER_CD 'rm -f v'; cd .", deny),
+        ("set -euo pipefail; true", allow),
+        ("set -A files a b; true", allow),
+        ("set -- a b", allow),
+        ("array files a b; true", allow),
     ] {
         let command = json!({"command": ["mksh", "-c", script]});
         let verdict = judge(&deny_list, &action("process", command));
-        assert_eq!(verdict.decision, Decision::Deny, "{script}: {verdict:?}");
-    }
-    for script in [
-        "set -euo pipefail; true",
-        "set -A files a b; true",
-        "set -- a b",
-        "array files a b; true",
-    ] {
-        let command = json!({"command": ["mksh", "-c", script]});
-        let verdict = judge(&deny_list, &action("process", command));
-        assert_eq!(verdict.decision, Decision::Allow, "{script}: {verdict:?}");
+        assert_eq!(verdict.decision, decision, "{script}: {verdict:?}");
     }
     let plain = json!({"command": ["yash", "-c", "cd ."], "env": {"LANG": "C"}});
     assert_eq!(
