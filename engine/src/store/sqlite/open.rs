@@ -152,6 +152,14 @@ pub(super) fn look(
         None => tables.iter().all(|table| table == "_sqlx_migrations"),
     };
     let unrecorded = applied.is_none();
+    // Cairn's tables and a record of only cairn's migrations, but not its first ones (rows
+    // deleted outside cairn): cairn's, damaged (probe 42 F9: "not a cairn database").
+    let first_lost = holds_cairns
+        && applied.as_ref().is_some_and(|applied| {
+            (applied.iter()).all(|(version, checksum, _)| {
+                (embedded.clone()).any(|(known, sum, _)| known == *version && sum == checksum)
+            })
+        });
     if let Some(applied) = applied.filter(|applied| cairns(applied)) {
         let current = applied
             .iter()
@@ -182,6 +190,13 @@ pub(super) fn look(
         // Cairn's tables without the record of its migrations: dropped outside cairn.
         return Err(Error::Corrupt(
             "the table `_sqlx_migrations` is missing (changed outside cairn?)".into(),
+        ));
+    }
+    if first_lost {
+        return Err(Error::Corrupt(
+            "the record of cairn's first migration is missing from `_sqlx_migrations` \
+             (changed outside cairn?)"
+                .into(),
         ));
     }
     let mut shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();

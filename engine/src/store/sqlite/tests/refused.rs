@@ -144,6 +144,15 @@ async fn a_record_of_migrations_dropped_or_left_unfinished_is_named_not_called_f
             "DELETE FROM _sqlx_migrations WHERE version = 8",
             "the record of migration 8 is missing",
         ),
+        // Probe 42 F9: called "not a cairn database".
+        (
+            "DELETE FROM _sqlx_migrations WHERE version = 1",
+            "the record of cairn's first migration is missing",
+        ),
+        (
+            "DELETE FROM _sqlx_migrations",
+            "the record of cairn's first migration is missing",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = new_database(&dir).await;
