@@ -278,8 +278,15 @@ impl Policy {
             over("budget.steps", format!("{} steps of {max}", facts.steps));
         }
         if let Some(max) = budgets.cost_usd.filter(|max| facts.usage.cost_usd >= *max) {
-            let spent = spending::micro(facts.usage.cost_usd);
-            over("budget.cost_usd", format!("${spent} of ${max}"));
+            // A cost reported as infinite counts as the largest one (`Usage::counted`), which
+            // no budget holds: told so, not as `$inf` (probe 42 F9).
+            let spent = match facts.usage.cost_usd {
+                cost if cost.is_finite() && cost < f64::MAX => {
+                    format!("${}", spending::micro(cost))
+                }
+                _ => "a cost reported as infinite, or past any number,".to_owned(),
+            };
+            over("budget.cost_usd", format!("{spent} of ${max}"));
         }
         let tokens = (facts.usage.input_tokens).saturating_add(facts.usage.output_tokens);
         if let Some(max) = budgets.tokens.filter(|max| tokens >= *max) {

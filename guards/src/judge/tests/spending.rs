@@ -165,3 +165,18 @@ fn a_cap_that_is_not_a_number_is_denied_as_written_not_replaced_by_all_that_is_l
     let verdict = agent(&policy, params, Usage::default(), Usage::default());
     assert_eq!(verdict.params.unwrap()["max_budget_usd"], 1.0);
 }
+
+#[test]
+fn a_budget_spent_by_a_cost_reported_as_infinite_says_so() {
+    // Counted as the largest cost, it printed as `$inf` (probe 42 F9).
+    let policy = under(json!({"budgets": {"cost_usd": 0.4}}));
+    for spent in [f64::MAX, f64::INFINITY] {
+        let verdict = agent(&policy, claude(None), usd(spent), Usage::default());
+        assert_eq!(verdict.decision, Decision::Deny, "{verdict:?}");
+        let reason = &verdict.reasons[0];
+        assert!(
+            reason.contains("spent: a cost reported as infinite, or past any number, of $0.4"),
+            "{reason}"
+        );
+    }
+}
