@@ -6,13 +6,34 @@ use cairn_engine::ErrorClass;
 use super::params::Cli;
 
 /// Where the CLI's credential variables stand for one step, as far as a fix goes.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Keys {
     /// Set in cairn's environment, but reaching the step neither through its `with.env` nor
     /// through the executor's allow-list.
     pub(super) withheld: Vec<&'static str>,
     /// Given to the step in its `with.env`.
     pub(super) given: Vec<&'static str>,
+}
+
+impl Keys {
+    /// These keys narrowed to the provider `said` names, when `cli` serves several and it
+    /// names one of theirs (opencode's `ProviderAuthError` from anthropic is about
+    /// `ANTHROPIC_API_KEY`, whatever else the step was given: probe 42 F9).
+    fn of_provider_in(&self, cli: Cli, said: &str) -> Keys {
+        let said = said.to_lowercase();
+        let provider = |name: &&str| {
+            let prefix = name.split('_').next().unwrap_or_default().to_lowercase();
+            said.contains(&prefix)
+        };
+        let (variables, _) = credentials(cli);
+        if !variables.iter().any(provider) {
+            return self.clone();
+        }
+        Keys {
+            withheld: self.withheld.iter().copied().filter(provider).collect(),
+            given: self.given.iter().copied().filter(provider).collect(),
+        }
+    }
 }
 
 /// A cause of failure cairn recognises in what a CLI says.
@@ -178,7 +199,7 @@ impl Cause {
             ),
             Cause::Credentials => format!(
                 "`{name}` has no valid credentials ({said}): {}; not retried",
-                credentials_fix(cli, keys)
+                credentials_fix(cli, &keys.of_provider_in(cli, said))
             ),
             Cause::Unreachable => format!(
                 "`{name}` could not reach its API ({said}): a network or API failure, which another attempt may get past (retried as far as the step's `retry` allows)"
@@ -458,6 +479,15 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("pass OPENAI_API_KEY"), "{message}");
+
+        // opencode serves several providers: the one named is the key refused.
+        let said = "ProviderAuthError: anthropic: API key is invalid";
+        let message = Cause::Credentials.explain(Cli::Opencode, said, &given);
+        assert!(
+            !message.contains("OPENAI_API_KEY, which it refused"),
+            "{message}"
+        );
+        assert!(message.contains("pass ANTHROPIC_API_KEY"), "{message}");
     }
 
     #[test]
