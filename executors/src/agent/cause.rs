@@ -26,7 +26,7 @@ impl Keys {
             said.contains(&prefix)
         };
         let (variables, _) = credentials(cli);
-        if !variables.iter().any(provider) {
+        if cli != Cli::Opencode || !variables.iter().any(provider) {
             return self.clone();
         }
         Keys {
