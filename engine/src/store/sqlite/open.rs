@@ -114,14 +114,18 @@ pub(super) fn look(
     path: &Path,
     busy_timeout: Duration,
 ) -> Result<(Schema, Option<rusqlite::Connection>)> {
-    let links = std::fs::metadata(path).map_or(1, |file| file.nlink());
-    if links > 1 {
+    let file = std::fs::metadata(path).ok();
+    if let Some(links) = file
+        .as_ref()
+        .map(MetadataExt::nlink)
+        .filter(|&links| links > 1)
+    {
         return Err(Error::HardLinked {
             path: path.to_owned(),
             links,
         });
     }
-    if std::fs::metadata(path).map_or(true, |file| file.len() == 0) {
+    if file.is_none_or(|file| file.len() == 0) {
         return Ok((Schema::Migrate, None));
     }
     let found = tables_and_migrations(path, busy_timeout);
