@@ -22,6 +22,13 @@ async fn attempts(engine: &Engine, run: Uuid) -> BTreeMap<String, u32> {
     (steps.into_iter().map(|step| (step.id, step.attempt))).collect()
 }
 
+/// Retries `run` to its end, which must be a success; each step's attempt then.
+async fn retried_to_success(engine: &Engine, run: Uuid) -> BTreeMap<String, u32> {
+    let handle = engine.retry(&run.to_string(), None).await.unwrap();
+    assert_eq!(handle.wait().await.unwrap().state, RunState::Succeeded);
+    attempts(engine, run).await
+}
+
 #[tokio::test]
 async fn a_redrive_interrupted_between_two_batches_is_carried_on_by_the_next_retry() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,14 +55,7 @@ async fn a_redrive_interrupted_between_two_batches_is_carried_on_by_the_next_ret
     assert_eq!(pending.count(), 4096);
     undo.execute_batch("DROP TRIGGER crash").unwrap();
 
-    let report = engine
-        .retry(&run.to_string(), None)
-        .await
-        .unwrap()
-        .wait()
-        .await;
-    assert_eq!(report.unwrap().state, RunState::Succeeded);
-    let attempts = attempts(&engine, run).await;
+    let attempts = retried_to_success(&engine, run).await;
     let again = attempts.values().filter(|&&attempt| attempt == 2).count();
     assert_eq!(
         again,
@@ -87,14 +87,7 @@ async fn a_redrive_interrupted_after_its_supersession_reruns_the_planners_depend
     assert_eq!(gen_step.state, StepState::Pending);
     undo.execute_batch("DROP TRIGGER crash").unwrap();
 
-    let report = engine
-        .retry(&run.to_string(), None)
-        .await
-        .unwrap()
-        .wait()
-        .await;
-    assert_eq!(report.unwrap().state, RunState::Succeeded);
-    let attempts = attempts(&engine, run).await;
+    let attempts = retried_to_success(&engine, run).await;
     assert_eq!(attempts["report"], 2, "{attempts:?}");
     let steps = engine.store().steps(run).await.unwrap();
     let ran = |id: &str| {
