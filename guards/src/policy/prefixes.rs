@@ -5,6 +5,7 @@
 
 use cairn_engine::Problem;
 use unicode_general_category::{GeneralCategory, get_general_category};
+use unicode_normalization::{UnicodeNormalization, is_nfc};
 
 use super::Policy;
 
@@ -68,7 +69,9 @@ impl Policy {
 /// a soft hyphen, a Hangul filler, a variation selector), or the blank braille pattern,
 /// which copying from a web page or a chat brings along (probes 35 F2, 36 F2 and F3).
 fn unseen(token: &str) -> Option<String> {
-    let found = token.chars().find(|c| is_unseen(*c))?;
+    let Some(found) = token.chars().find(|c| is_unseen(*c)) else {
+        return uncomposed(token);
+    };
     let seen: String = token.chars().filter(|c| !is_unseen(*c)).collect();
     let fix = if seen.is_empty() {
         "remove it".to_owned()
@@ -80,6 +83,50 @@ fn unseen(token: &str) -> Option<String> {
         shown(token),
         u32::from(found)
     ))
+}
+
+/// Why `token` matches nothing, if a combining mark in it does not show as written: one it
+/// starts with (it shows on the character before it, the list's quote), an enclosing one
+/// (U+20E3 draws a keycap around `m`), or one a review reads composed with its letter
+/// (`m` and U+0301 read as `ḿ`, which a command writes as one character): probe 43 f1.
+fn uncomposed(token: &str) -> Option<String> {
+    let first_is_mark = token.chars().next().is_some_and(is_mark);
+    let enclosing = token
+        .chars()
+        .find(|c| get_general_category(*c) == GeneralCategory::EnclosingMark);
+    if !first_is_mark && enclosing.is_none() && is_nfc(token) {
+        return None;
+    }
+    let composed: String = token.nfc().collect();
+    let kept: String = (composed.chars())
+        .skip_while(|c| is_mark(*c))
+        .filter(|c| get_general_category(*c) != GeneralCategory::EnclosingMark)
+        .collect();
+    let fix = if kept.is_empty() {
+        "remove it".to_owned()
+    } else {
+        format!("write {}", shown(&kept))
+    };
+    let mark = (token.chars()).find(|c| is_mark(*c));
+    let what = mark.map_or_else(
+        || "a character Unicode writes composed otherwise".to_owned(),
+        |mark| format!("U+{:04X}, a combining mark", u32::from(mark)),
+    );
+    Some(format!(
+        "{} holds {what} that does not show as written (at its start, around a letter or \
+         merged into one), so it matches nothing written as it reads: {fix}",
+        shown(token)
+    ))
+}
+
+/// Whether `c` is a combining mark (nonspacing, spacing or enclosing).
+fn is_mark(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        GeneralCategory::NonspacingMark
+            | GeneralCategory::SpacingMark
+            | GeneralCategory::EnclosingMark
+    )
 }
 
 /// Whether `c` is a character a review does not see as written (see [`unseen`]): also a
@@ -96,14 +143,15 @@ fn is_unseen(c: char) -> bool {
         || matches!(c, '\u{2800}' | '\u{1d159}' | '\u{16fe4}')
 }
 
-/// `text` as a JSON string whose blanks other than spaces and characters a review does not
-/// see are escaped, so that a message shows them (`"rm\u{200b}"`, `"rm\u{a0}"`).
+/// `text` as a JSON string whose blanks other than spaces, characters a review does not
+/// see and combining marks are escaped, so that a message shows them (`"rm\u{200b}"`,
+/// `"rm\u{a0}"`, `"\u{301}rm"`).
 fn shown(text: &str) -> String {
     let mut shown = String::from('"');
     for c in text.chars() {
         match c {
             '"' | '\\' => shown.extend(['\\', c]),
-            c if (c.is_whitespace() && c != ' ') || is_unseen(c) => {
+            c if (c.is_whitespace() && c != ' ') || is_unseen(c) || is_mark(c) => {
                 shown.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
             }
             c => shown.push(c),
