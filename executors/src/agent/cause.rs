@@ -16,23 +16,35 @@ pub(super) struct Keys {
 }
 
 impl Keys {
-    /// These keys narrowed to the provider `said` names, when `cli` serves several and it
-    /// names one of theirs (opencode's `ProviderAuthError` from anthropic is about
-    /// `ANTHROPIC_API_KEY`, whatever else the step was given: probe 42 F9).
-    fn of_provider_in(&self, cli: Cli, said: &str) -> Keys {
-        let said = said.to_lowercase();
-        let provider = |name: &&str| {
-            let prefix = name.split('_').next().unwrap_or_default().to_lowercase();
-            said.contains(&prefix)
+    /// These keys narrowed to `variables`.
+    fn among(&self, variables: &[&str]) -> Keys {
+        let kept = |keys: &[&'static str]| {
+            (keys.iter().copied())
+                .filter(|key| variables.contains(key))
+                .collect()
         };
-        let (variables, _) = credentials(cli);
-        if cli != Cli::Opencode || !variables.iter().any(provider) {
-            return self.clone();
-        }
         Keys {
-            withheld: self.withheld.iter().copied().filter(provider).collect(),
-            given: self.given.iter().copied().filter(provider).collect(),
+            withheld: kept(&self.withheld),
+            given: kept(&self.given),
         }
+    }
+}
+
+/// The variables of `cli`'s credentials that the failure `said` is about: those of the
+/// provider it names, when `cli` serves several (opencode's `ProviderAuthError (anthropic)`
+/// is about `ANTHROPIC_API_KEY`, whatever else the step was given: probes 42 F9, 43 f6);
+/// else all of them.
+fn refused_variables(cli: Cli, said: &str) -> Vec<&'static str> {
+    let said = said.to_lowercase();
+    let (variables, _) = credentials(cli);
+    let provider = |name: &&str| {
+        let prefix = name.split('_').next().unwrap_or_default().to_lowercase();
+        said.contains(&prefix)
+    };
+    if cli == Cli::Opencode && variables.iter().any(provider) {
+        variables.iter().copied().filter(provider).collect()
+    } else {
+        variables.to_vec()
     }
 }
 
@@ -199,7 +211,7 @@ impl Cause {
             ),
             Cause::Credentials => format!(
                 "`{name}` has no valid credentials ({said}): {}; not retried",
-                credentials_fix(cli, &keys.of_provider_in(cli, said))
+                credentials_fix(cli, keys, &refused_variables(cli, said))
             ),
             Cause::Unreachable => format!(
                 "`{name}` could not reach its API ({said}): a network or API failure, which another attempt may get past (retried as far as the step's `retry` allows)"
@@ -228,8 +240,9 @@ pub(super) fn credentials(cli: Cli) -> (&'static [&'static str], &'static str) {
 /// workflow can do comes first (`with.env`, a login), the allow-list, which only a program
 /// that embeds cairn can widen, last. A key the step was given and the CLI refused is to be
 /// checked, not passed again (probe 41 F6).
-fn credentials_fix(cli: Cli, keys: &Keys) -> String {
-    let (variables, login) = credentials(cli);
+fn credentials_fix(cli: Cli, keys: &Keys, variables: &[&str]) -> String {
+    let (_, login) = credentials(cli);
+    let keys = keys.among(variables);
     let passing = "a step's environment is cleared to the executor's allow-list (PATH, HOME, LANG, TZ by default) plus its `with.env`";
     let embedded = "a program that embeds cairn can instead add it to the executor's allow-list (`ProcessExecutor::env_allow`)";
     if !keys.given.is_empty() {
@@ -481,13 +494,14 @@ mod tests {
         assert!(!message.contains("pass OPENAI_API_KEY"), "{message}");
 
         // opencode serves several providers: the one named is the key refused.
-        let said = "ProviderAuthError: anthropic: API key is invalid";
+        let said = "ProviderAuthError (anthropic): API key is invalid";
         let message = Cause::Credentials.explain(Cli::Opencode, said, &given);
         assert!(
             !message.contains("OPENAI_API_KEY, which it refused"),
             "{message}"
         );
-        assert!(message.contains("pass ANTHROPIC_API_KEY"), "{message}");
+        assert!(message.contains("pass ANTHROPIC_API_KEY in"), "{message}");
+        assert!(!message.contains("OPENAI"), "{message}");
     }
 
     #[test]

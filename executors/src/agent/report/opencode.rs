@@ -1,8 +1,9 @@
 //! opencode's output: `opencode run --format json` prints JSONL events `{type, timestamp,
 //! sessionID, ...}`: `step_start`, `text` (`part.text`), `tool_use`, `reasoning`,
 //! `step_finish` (`part.cost`, `part.tokens: {input, output, reasoning, cache: {read,
-//! write}}`) and `error` (`error: {name, data: {message, isRetryable?}}`). opencode 1.18.33
-//! prints no `done` event: the end of the stream and the exit code end the run.
+//! write}}`) and `error` (`error: {name, data: {message, isRetryable?, providerID?}}`).
+//! opencode 1.18.33 prints no `done` event: the end of the stream and the exit code end the
+//! run.
 
 use cairn_engine::Usage;
 
@@ -42,9 +43,13 @@ pub(super) fn read(stdout: &str) -> Report {
                 let text = (error["data"]["message"].as_str())
                     .or_else(|| error["message"].as_str())
                     .map_or_else(|| message(&error["name"]), str::to_owned);
-                errors.push(match error["name"].as_str() {
-                    Some(name) => format!("{name}: {text}"),
-                    None => text,
+                // A provider's refusal names the provider (`ProviderAuthError`'s
+                // `data.providerID`): which of its keys was refused (probe 43 f6).
+                let provider = error["data"]["providerID"].as_str();
+                errors.push(match (error["name"].as_str(), provider) {
+                    (Some(name), Some(provider)) => format!("{name} ({provider}): {text}"),
+                    (Some(name), None) => format!("{name}: {text}"),
+                    (None, _) => text,
                 });
             }
             _ => {}
@@ -81,6 +86,15 @@ mod tests {
         assert_eq!(report.raw["type"], "text");
         assert_eq!(report.raw["part"].get("text"), None);
         assert_eq!(report.raw["part"]["id"], "prt_2");
+    }
+
+    #[test]
+    fn a_provider_refusal_names_the_provider() {
+        let stdout = r#"{"type":"error","error":{"name":"ProviderAuthError","data":{"providerID":"anthropic","message":"API key is invalid"}}}"#;
+        assert_eq!(
+            read(stdout).error.as_deref(),
+            Some("ProviderAuthError (anthropic): API key is invalid")
+        );
     }
 
     #[test]
