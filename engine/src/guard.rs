@@ -57,9 +57,19 @@ pub trait Guard: Send + Sync + fmt::Debug {
     }
 
     /// The text stored with each run this guard judges (e.g. the policy), so that resuming
-    /// the run judges with the same rules; `None` when there is nothing to store.
+    /// the run judges with the same rules; `None` when there is nothing to store. A run
+    /// stored without one is judged on resume by the resuming engine's own guard: only a
+    /// program with this guard can drive it, and an engine that [only
+    /// restores](Guard::only_restores) (`cairn resume`, `recover`, `retry`) refuses it.
     fn snapshot(&self) -> Option<String> {
         None
+    }
+
+    /// Whether this guard judges no run of its own and only [restores](Guard::restore) the
+    /// guards runs stored: a run whose guard stored no snapshot is then refused, left as it
+    /// was, rather than judged by this one. `false` unless overridden.
+    fn only_restores(&self) -> bool {
+        false
     }
 
     /// Rebuilds the guard a run started with from its stored [`snapshot`](Guard::snapshot).

@@ -94,8 +94,9 @@ impl Guard for PolicyGuard {
 
 /// The guard of an engine that only resumes runs (`cairn resume`, `recover`, `retry`):
 /// each run is judged by the policy restored from its own stored snapshot. A run whose
-/// guard stored none (an embedding program's own guard) is judged by this guard itself,
-/// which denies every action: only an engine with that guard can drive the run.
+/// guard stored none (an embedding program's own guard) is refused, left as it was: only an
+/// engine with that guard can drive the run (and were one judged here, every action would
+/// be denied).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -114,6 +115,10 @@ impl Guard for Restorer {
             "the run was started with a guard that stored no policy to resume it with; \
              only a program with that guard can drive it",
         )
+    }
+
+    fn only_restores(&self) -> bool {
+        true
     }
 
     fn restore(&self, snapshot: &str) -> Result<Arc<dyn Guard>, GuardError> {

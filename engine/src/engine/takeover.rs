@@ -261,7 +261,8 @@ impl Engine {
     }
 
     /// The guard `record` is judged by: the one it started with, restored from its snapshot
-    /// by this engine's guard; none if it started without one. In the directory the run was
+    /// by this engine's guard (or that guard itself, for a run whose guard stored none,
+    /// unless it [only restores](Guard::only_restores)); none if it started without one. In the directory the run was
     /// started in, or this engine's for a run recorded before directories were stored.
     /// Callers restore it before they write anything for the run.
     pub(super) fn restore_guard(&self, record: &RunRecord) -> Result<Judge> {
@@ -281,6 +282,13 @@ impl Engine {
             )
         })?;
         let guard = if snapshot.is_empty() {
+            if engine_guard.only_restores() {
+                return Err(refused(
+                    "the run was started with a guard that stored no policy to resume it with \
+                     (an embedding program's own guard): only a program with that guard can \
+                     drive it, and nothing was written to the run",
+                ));
+            }
             engine_guard
         } else {
             error::restored(&*engine_guard, record.id, snapshot)?

@@ -360,6 +360,69 @@ async fn a_guard_that_panics_restoring_a_runs_snapshot_refuses_that_run_alone() 
     assert!(results.contains(&(second, true)), "{results:?}");
 }
 
+/// A program's own guard: allows every action, stores no snapshot; with `only_restores`,
+/// the guard of an engine that only resumes runs (as `cairn_guards::Restorer`).
+#[derive(Debug)]
+struct OwnGuard {
+    only_restores: bool,
+}
+
+impl Guard for OwnGuard {
+    fn judge(&self, _action: &Action, _facts: &Facts<'_>) -> Verdict {
+        Verdict::allow()
+    }
+
+    fn only_restores(&self) -> bool {
+        self.only_restores
+    }
+}
+
+/// A run whose guard stored no snapshot is refused, untouched, by an engine whose guard only
+/// restores (`cairn recover` ended it failed, every step denied: probe 44 F2), and is
+/// resumed by one with that guard.
+#[tokio::test]
+async fn a_run_whose_guard_stored_nothing_is_refused_by_an_engine_that_only_restores() {
+    let store = Arc::new(MemoryStore::new());
+    let own = |only_restores| Arc::new(OwnGuard { only_restores });
+    let (run, counts) = stopped_after_a(&store, own(false)).await;
+    let engine_with = |guard: Arc<OwnGuard>| {
+        Engine::builder_with_store(store.clone())
+            .executor("gated", Arc::new(Gated::default()))
+            .executor("counts", counts.clone())
+            .guard(guard)
+            .open()
+    };
+    let restoring = engine_with(own(true)).await.unwrap();
+    let events = store.history(run.parse().unwrap()).await.unwrap().len();
+    let refused = restoring.resume(&run).await.map(|_| ()).unwrap_err();
+    assert!(matches!(refused, Error::Guard { .. }), "{refused:?}");
+    assert!(
+        refused
+            .to_string()
+            .contains("only a program with that guard can drive it"),
+        "{refused}"
+    );
+    let recovered = restoring.recover().await.unwrap();
+    assert!(
+        recovered.iter().all(|(_, result)| result.is_err()),
+        "{recovered:?}"
+    );
+    assert_eq!(
+        store.history(run.parse().unwrap()).await.unwrap().len(),
+        events
+    );
+    assert_eq!(counts.0.load(SeqCst), 0);
+
+    let report = engine_with(own(false))
+        .await
+        .unwrap()
+        .resume(&run)
+        .await
+        .unwrap();
+    assert_eq!(report.wait().await.unwrap().state, RunState::Succeeded);
+    assert_eq!(counts.0.load(SeqCst), 1);
+}
+
 /// A caller that stops waiting for a start or a resume (a timeout, a `select!`) after its
 /// first poll: the run is recorded or taken over, and driven to its end all the same.
 #[tokio::test]
