@@ -104,6 +104,24 @@ pub enum Error {
         crate::path_text(.0)
     )]
     ReadOnly(PathBuf),
+    /// A file SQLite keeps beside the database (its `-wal` or `-shm`) is another user's and
+    /// this process may not write it, so may not write the database: most often left by a
+    /// reader's look (SQLite makes them to read), or the owner's while the owner's engine
+    /// runs (probes 31 F1, 44 F1).
+    #[error(
+        "{}: a file SQLite keeps beside the database belongs to another user (uid {owner}) \
+         and this user may not write it, so may not write the database; if no cairn of that \
+         user has the database open (a reader's command leaves these files: SQLite makes \
+         them to read), remove its `-wal` and `-shm` as that user or as root, and share the \
+         folder as docs/runs.md (\"Durability\") says",
+        crate::path_text(path)
+    )]
+    OthersFile {
+        /// The file, beside the database.
+        path: PathBuf,
+        /// Its owner's user id.
+        owner: u32,
+    },
     /// The database file has other names (hard links): SQLite keeps its write-ahead log
     /// beside the name it was opened by, so each name would have a log of its own, and the
     /// commits made through one would be lost to the other (probe 39 F2).

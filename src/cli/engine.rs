@@ -1,13 +1,10 @@
 //! Opening the engine for the commands that drive or steer runs: the flags of how it
 //! commits, and the guard each run is judged by.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cairn_engine::{Durability, Engine, EngineBuilder, Error as EngineError, Guard};
+use cairn_engine::{Durability, Engine, EngineBuilder, Guard};
 use cairn_guards::Restorer;
-use nix::errno::Errno;
 
 use super::error::Error;
 use super::workflow;
@@ -33,7 +30,6 @@ pub(crate) async fn open(
     args: &EngineArgs,
     guard: Option<Arc<dyn Guard>>,
 ) -> Result<Engine, Error> {
-    refuse_unwritable(&global.db)?;
     let builder = builder(global, args);
     let builder = match guard {
         Some(guard) => builder.guard(guard),
@@ -45,56 +41,8 @@ pub(crate) async fn open(
 /// An engine over an existing database that takes runs over, each judged by the policy it
 /// started with: a mistyped `--db` is named, not created.
 pub(crate) async fn open_existing(global: &Global, args: &EngineArgs) -> Result<Engine, Error> {
-    refuse_unwritable(&global.db)?;
     let builder = builder(global, args).create_database(false);
     Ok(builder.guard(restorer()).open().await?)
-}
-
-/// Refuses a database the command would write and this process may not: the file, or the
-/// `-wal` or `-shm` beside it (another user's), named. Refused before SQLite opens it: SQLite
-/// would open it read-only, leaving `-wal` and `-shm` files of this user's beside it, which
-/// then keep its owner from writing it (probe 30 F3). A file that is not there is made; one
-/// that is not SQLite's is left for the store to name (not a database).
-fn refuse_unwritable(db: &Path) -> Result<(), Error> {
-    if !is_sqlite(db) {
-        return Ok(());
-    }
-    // SQLite keeps its files beside a link's target, not beside the link (probe 32 F6).
-    let db = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_owned());
-    for suffix in ["", "-wal", "-shm"] {
-        let mut file = db.as_os_str().to_owned();
-        file.push(suffix);
-        let file = PathBuf::from(file);
-        let denied = nix::unistd::access(&file, nix::unistd::AccessFlags::W_OK);
-        if !file.is_file() || !matches!(denied, Err(Errno::EACCES | Errno::EPERM | Errno::EROFS)) {
-            continue;
-        }
-        let owner = std::fs::metadata(&file).map_or(0, |file| file.uid());
-        if suffix.is_empty() || owner == nix::unistd::getuid().as_raw() {
-            return Err(EngineError::ReadOnly(file).into());
-        }
-        // Another user's, most often left by a reader's command (probe 31 F1), or the
-        // owner's while the owner's engine runs: the message says which to look for.
-        return Err(Error::Usage(format!(
-            "{}: a file SQLite keeps beside the database belongs to another user (uid {owner}) \
-             and this user may not write it, so may not write the database; if no cairn of \
-             that user has the database open (a reader's command leaves these files: SQLite \
-             makes them to read), remove its `-wal` and `-shm` as that user or as root, and \
-             share the folder as docs/runs.md (\"Durability\") says",
-            cairn_engine::path_text(&file)
-        )));
-    }
-    Ok(())
-}
-
-/// Whether `path` is a regular file that begins as an SQLite database does (a FIFO or a
-/// device is not read: opening one would wait for a writer, probe 32 F1).
-fn is_sqlite(path: &Path) -> bool {
-    let mut header = [0; 16];
-    path.is_file()
-        && std::fs::File::open(path)
-            .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header))
-            .is_ok_and(|()| header == *b"SQLite format 3\0")
 }
 
 /// The guard of an engine that resumes runs: it restores the policy each run started with

@@ -249,6 +249,7 @@ fn engine_code(error: &EngineError) -> u8 {
         | E::NewerSchema { .. }
         | E::Damaged(_)
         | E::ReadOnly(_)
+        | E::OthersFile { .. }
         | E::HardLinked { .. }
         | E::Unopenable(_)
         | E::Locked(_)

@@ -70,6 +70,7 @@ pub(crate) async fn run(args: &Args, global: &Global) -> Result<ExitCode, Error>
             let run = args.run.as_deref().unwrap_or_default();
             let engine = Engine::builder(&global.db)
                 .create_database(false)
+                .for_reading()
                 .busy_timeout(global.busy_timeout)
                 .executors(workflow::executors())
                 .open()

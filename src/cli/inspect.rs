@@ -379,6 +379,7 @@ fn print_event(out: &mut impl Write, event: &Event) -> std::io::Result<()> {
 pub(crate) async fn open(global: &Global) -> Result<Engine, EngineError> {
     Engine::builder(&global.db)
         .create_database(false)
+        .for_reading()
         .busy_timeout(global.busy_timeout)
         .open()
         .await

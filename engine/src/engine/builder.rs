@@ -85,6 +85,13 @@ impl EngineBuilder {
         self.sqlite(|options| options.create = create)
     }
 
+    /// An engine that only reads runs (`cairn runs`, `show`): a database this process may not
+    /// write is opened all the same, where one that writes refuses it
+    /// ([`StoreOptions::writes`]). For the SQLite file of [`Engine::builder`] only.
+    pub fn for_reading(self) -> Self {
+        self.sqlite(|options| options.writes = false)
+    }
+
     /// Sets an option of the SQLite store with `set`; a store given as it is keeps its own.
     fn sqlite(mut self, set: impl FnOnce(&mut StoreOptions)) -> Self {
         if let StoreChoice::Sqlite(options) = &mut self.store {

@@ -45,6 +45,7 @@ mod record;
 mod rowids;
 mod stalls;
 mod steps;
+mod writable;
 mod write;
 mod writer;
 mod writer_file;
@@ -88,16 +89,24 @@ pub struct StoreOptions {
     /// How long to wait for another process's lock before giving up; SQLite counts it in
     /// milliseconds of an `int`, so anything longer than ≈ 24.8 days waits that long.
     pub busy_timeout: Duration,
+    /// Opened to write (default): a database this process may not write, the file or
+    /// another user's `-wal` or `-shm` beside it, is refused before SQLite opens it
+    /// ([`Error::ReadOnly`], [`Error::OthersFile`]), since SQLite would open it read-only
+    /// and leave files of this user's beside it that keep its owner from writing it. A
+    /// reader (`cairn runs`, `show`) says `false`, and opens it all the same.
+    pub writes: bool,
 }
 
 impl StoreOptions {
-    /// Options for `path`: create it if missing, [`Durability::Normal`], 5 s busy timeout.
+    /// Options for `path`: create it if missing, [`Durability::Normal`], 5 s busy timeout,
+    /// opened to write.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         StoreOptions {
             path: path.into(),
             create: true,
             durability: Durability::Normal,
             busy_timeout: Duration::from_secs(5),
+            writes: true,
         }
     }
 }
@@ -144,6 +153,9 @@ impl SqliteStore {
         // would be taken for an empty database.
         if path.exists() && (!path.is_file() || is_a_kernel_file(&path)) {
             return Err(Error::NotADatabase(path));
+        }
+        if options.writes {
+            writable::refuse_unwritable(&path)?;
         }
         if !path.exists() {
             // A link to nothing (not a file another process created since the line above).
