@@ -68,5 +68,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.state,
         report.output.unwrap_or_default()
     );
+    // Before the process exits: the store checkpoints its write-ahead log into the database
+    // and removes `embed.db-wal` and `-shm`, which the next opening would otherwise read.
+    engine.store().close().await;
     Ok(())
 }

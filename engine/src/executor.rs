@@ -93,7 +93,9 @@ pub struct ParamsError {
 /// and the run's cap on an output.
 #[derive(Debug, Clone)]
 pub struct ExecContext {
-    /// Cancelled when the attempt must stop (run cancelled, engine shutting down).
+    /// Cancelled when the attempt must stop (run cancelled, engine shutting down); not at
+    /// the [`deadline`](Self::deadline), which an executor watches too (see
+    /// [`Executor::execute`]).
     pub cancel: CancellationToken,
     /// Where the executor reports signs of life.
     pub progress: Progress,
@@ -495,7 +497,28 @@ pub trait Executor: Send + Sync + fmt::Debug {
         None
     }
 
-    /// Runs one attempt of `action` and reports how it went.
+    /// Runs one attempt of `action` and reports how it went. It stops when `ctx.cancel` is
+    /// cancelled (failing [`ErrorClass::Cancelled`]) and at `ctx.deadline`, the step's
+    /// `timeout` (failing [`ErrorClass::Timeout`]): the engine does not cancel the token at
+    /// the deadline, and abandons an attempt still running 30 s after either (probe 44 F3).
+    ///
+    /// ```
+    /// # use cairn_engine::{ErrorClass, ExecContext, Outcome};
+    /// # async fn work() -> Outcome { Outcome::success(serde_json::json!(1)) }
+    /// # async fn execute(ctx: ExecContext) -> Outcome {
+    /// let deadline = async {
+    ///     match ctx.deadline {
+    ///         Some(deadline) => tokio::time::sleep_until(deadline).await,
+    ///         None => std::future::pending().await,
+    ///     }
+    /// };
+    /// tokio::select! {
+    ///     outcome = work() => outcome,
+    ///     () = ctx.cancel.cancelled() => Outcome::failure(ErrorClass::Cancelled, "cancelled"),
+    ///     () = deadline => Outcome::failure(ErrorClass::Timeout, "past its timeout"),
+    /// }
+    /// # }
+    /// ```
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome;
 }
 
