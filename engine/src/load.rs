@@ -195,10 +195,14 @@ pub(crate) fn check_executors(
         .filter_map(|index| {
             let executor = plan.node(index).executor.as_deref().unwrap_or_default();
             (!executors.contains_key(executor)).then(|| {
-                let known = known_names(executors);
+                let known = if executors.is_empty() {
+                    "the engine has no executors: register them with its builder".to_owned()
+                } else {
+                    format!("known: {}", known_names(executors))
+                };
                 Problem::at(
                     format!("{}/executor", plan.pointer(index)),
-                    format!("executor `{executor}` is not registered (known: {known})"),
+                    format!("executor `{executor}` is not registered ({known})"),
                 )
             })
         })

@@ -47,7 +47,14 @@ fn a_snapshot_nested_to_the_limit_compiles_on_an_ordinary_stack() {
         unknown
             .unwrap_err()
             .to_string()
-            .contains("executor `noop` is not registered")
+            .contains("executor `noop` is not registered (known: sleep)")
+    );
+    // An engine with no executors says so, not "known: " and nothing (probe 44 F9).
+    let none = check_executors(&plan, &Executors::new(), "x").unwrap_err();
+    assert!(
+        none.to_string()
+            .contains("not registered (the engine has no executors: register them"),
+        "{none}"
     );
 }
 
