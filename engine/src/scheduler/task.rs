@@ -311,6 +311,7 @@ async fn abandoned(deadline: Option<Instant>, stop: CancellationToken) -> Outcom
 /// ([`nesting::MAX_DEPTH`]) into a `bad_output` failure, and the usage it reports made one that
 /// budgets can count ([`Usage::counted`](crate::Usage::counted)).
 async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) -> Outcome {
+    let cancel = ctx.cancel.clone();
     let mut outcome = AssertUnwindSafe(executor.execute(&action, ctx))
         .catch_unwind()
         .await
@@ -322,16 +323,25 @@ async fn guarded(executor: Arc<dyn Executor>, action: Action, ctx: ExecContext) 
             )
         });
     // A class only the engine gives would say what did not happen (a denial no guard
-    // made, an interruption the run would be resumed for): it is the executor's bad output.
-    if let Err(error) = &mut outcome.result
-        && error.class.is_the_engines()
-    {
+    // made, an interruption the run would be resumed for), as would `cancelled` for an
+    // attempt nothing cancelled (a program would read a cancel of the run: probe 44 F10): it
+    // is the executor's bad output.
+    if let Err(error) = &mut outcome.result {
         let class = error.class.as_str();
-        error.message = format!(
-            "the executor failed with class `{class}`, which only the engine gives: {}",
-            error.message
-        );
-        error.class = ErrorClass::BadOutput;
+        let said = if error.class.is_the_engines() {
+            Some("which only the engine gives")
+        } else if error.class == ErrorClass::Cancelled && !cancel.is_cancelled() {
+            Some("though nothing cancelled its attempt")
+        } else {
+            None
+        };
+        if let Some(said) = said {
+            error.message = format!(
+                "the executor failed with class `{class}`, {said}: {}",
+                error.message
+            );
+            error.class = ErrorClass::BadOutput;
+        }
     }
     if let Ok(output) = &outcome.result
         && let Err(too_deep) = nesting::check(output, 0)
@@ -489,6 +499,19 @@ mod tests {
         }
         let outcome = guarded(Arc::new(FailsAs), action("transient"), ExecContext::new()).await;
         assert_eq!(outcome.result.unwrap_err().class, ErrorClass::Transient);
+        // `cancelled` is the executor's to give once its attempt was cancelled, not before.
+        let outcome = guarded(Arc::new(FailsAs), action("cancelled"), ExecContext::new()).await;
+        let error = outcome.result.unwrap_err();
+        assert_eq!(error.class, ErrorClass::BadOutput);
+        assert_eq!(
+            error.message,
+            "the executor failed with class `cancelled`, though nothing cancelled its attempt: \
+             said so"
+        );
+        let cancelled = ExecContext::new();
+        cancelled.cancel.cancel();
+        let outcome = guarded(Arc::new(FailsAs), action("cancelled"), cancelled).await;
+        assert_eq!(outcome.result.unwrap_err().class, ErrorClass::Cancelled);
     }
 
     /// Outputs `with.levels` arrays nested one in the other, built without recursion.
