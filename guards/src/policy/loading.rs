@@ -49,10 +49,18 @@ impl Policy {
         let (mut policy, mut problems, set_aside) =
             match cairn_engine::load_document::<Policy>(text, &schema(), origin) {
                 Ok(policy) => (policy, Vec::new(), SetAside::default()),
-                Err(error) => match SetAside::read_past(text, &error, origin) {
-                    Some((policy, set_aside)) => (policy, error.problems, set_aside),
-                    None => return Err(error),
-                },
+                Err(error) => {
+                    let mut problems = error.problems;
+                    match SetAside::read_all_past(text, &mut problems, origin) {
+                        Some((policy, set_aside)) => (policy, problems, set_aside),
+                        None => {
+                            return Err(LoadError {
+                                origin: error.origin,
+                                problems,
+                            });
+                        }
+                    }
+                }
             };
         let mut found = policy.resolve(base_dir, !set_aside.holds("rules"));
         found.extend(check(&policy));
@@ -85,17 +93,48 @@ struct SetAside {
 }
 
 impl SetAside {
-    /// The policy of `text` without what `error`'s problems are in, and what that is; `None`
-    /// when that does not load either, or a problem has no place in an object's key (the
-    /// text is no JSON object, or gives a key twice).
-    fn read_past(text: &str, error: &LoadError, origin: &str) -> Option<(Policy, SetAside)> {
+    /// The policy of `text` without what `problems` are in, and what that is, as
+    /// [`SetAside::read_past`] reads it, with the problems what is left still has added to
+    /// `problems` and set aside in turn: a value serde refuses that the schema passed (a
+    /// duration past 100 years) is found only once the values before it read (probe 43 f2).
+    /// `None` when the rest does not load.
+    fn read_all_past(
+        text: &str,
+        problems: &mut Vec<Problem>,
+        origin: &str,
+    ) -> Option<(Policy, SetAside)> {
+        // Each round finds at least one problem more; a file has few.
+        for _ in 0..32 {
+            let more = match SetAside::read_past(text, problems, origin) {
+                Ok(read) => return Some(read),
+                Err(more) => more,
+            };
+            let new: Vec<Problem> = (more.into_iter())
+                .filter(|problem| !problems.iter().any(|known| known.place == problem.place))
+                .collect();
+            if new.is_empty() {
+                return None;
+            }
+            problems.extend(new);
+        }
+        None
+    }
+
+    /// The policy of `text` without what `problems` are in, and what that is; else the
+    /// problems of what is left (in the file's places; none when a problem has no place in
+    /// an object's key: the text is no JSON object, or gives a key twice).
+    fn read_past(
+        text: &str,
+        problems: &[Problem],
+        origin: &str,
+    ) -> Result<(Policy, SetAside), Vec<Problem>> {
         let Ok(file @ Value::Object(_)) = cairn_engine::load_json(text, origin) else {
-            return None;
+            return Err(Vec::new());
         };
         let mut pointers = Vec::new();
-        for problem in &error.problems {
+        for problem in problems {
             let Place::Pointer(pointer) = &problem.place else {
-                return None;
+                return Err(Vec::new());
             };
             pointers.push(pointer.clone());
         }
@@ -108,15 +147,19 @@ impl SetAside {
                 pointers,
                 ..SetAside::default()
             };
-            return Some((policy, set_aside));
+            return Ok((policy, set_aside));
         }
         let Value::Object(mut object) = file else {
-            return None;
+            return Err(Vec::new());
         };
         let mut set_aside = SetAside::default();
         for pointer in &pointers {
-            let mut segments = pointer.strip_prefix('/')?.split('/');
-            let key = segments.next()?;
+            let Some(mut segments) = pointer.strip_prefix('/').map(|rest| rest.split('/')) else {
+                return Err(Vec::new());
+            };
+            let Some(key) = segments.next() else {
+                return Err(Vec::new());
+            };
             let index = segments
                 .next()
                 .and_then(|index| index.parse::<usize>().ok());
@@ -136,8 +179,12 @@ impl SetAside {
             }
         }
         set_aside.apply(&mut object);
-        let policy = read(Value::Object(object)).ok()?;
-        Some((policy, set_aside))
+        match read(Value::Object(object)) {
+            Ok(policy) => Ok((policy, set_aside)),
+            Err(error) => Err((error.problems.into_iter())
+                .map(|problem| set_aside.index_in_file(problem))
+                .collect()),
+        }
     }
 
     /// Removes what was set aside from `object`.

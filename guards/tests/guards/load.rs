@@ -264,6 +264,21 @@ fn every_problem_of_a_policy_is_named_at_once() {
          p.json:/rules/0/when: `action` has no field `exectuor`: did you mean `action.executor`?\n\
          p.json:/tests/0/rule: no rule has the id `no-prd`: did you mean `no-prod`?"
     );
+    // A value the schema passes and reading refuses (a duration past 100 years) is told
+    // beside the schema's problems, each of them (probe 43 f2: one, or none at all).
+    let long = "bad duration \"1000y\": longer than 100 years (100y), the most cairn takes";
+    assert_eq!(
+        refused(
+            r#"{"approval": {"timeout": "1000y"}, "budgetz": {},
+                "budgets": {"wall_time": "1000y"}, "rate_limits": [{"executor": "a", "max": 1, "per": "1000y"}]}"#
+        ),
+        format!(
+            "p.json:/approval/timeout: {long}\n\
+             p.json:/budgets/wall_time: {long}\n\
+             p.json:/budgetz: unknown key `budgetz` (did you mean `budgets`?)\n\
+             p.json:/rate_limits/0/per: {long}"
+        )
+    );
 }
 
 #[test]
