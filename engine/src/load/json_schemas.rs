@@ -160,13 +160,21 @@ fn problem(pointer: &str, inner: &str, error: &jsonschema::ValidationError<'_>) 
             let twice = (named.iter().enumerate())
                 .find(|(at, name)| named[..*at].contains(name))
                 .map(|(_, name)| name);
+            // Both told at once: a typo hid a name listed twice (probe 43 f4).
+            let twice = twice.map(|name| format!("{name} is listed twice: name each type once"));
             match (named.is_empty(), wrong.is_empty(), twice) {
                 (true, _, _) => format!("an empty list names no type: name one of {types}"),
-                (_, false, _) => format!(
-                    "{} not a type: a `type` is one of {types}",
-                    wrong.join(", ") + if wrong.len() == 1 { " is" } else { " are" }
-                ),
-                (_, true, Some(name)) => format!("{name} is listed twice: name each type once"),
+                (_, false, twice) => {
+                    let wrong = format!(
+                        "{} not a type: a `type` is one of {types}",
+                        wrong.join(", ") + if wrong.len() == 1 { " is" } else { " are" }
+                    );
+                    match twice {
+                        Some(twice) => format!("{wrong}; {twice}"),
+                        None => wrong,
+                    }
+                }
+                (_, true, Some(twice)) => twice,
                 (_, true, None) => error.to_string(),
             }
         }
@@ -227,6 +235,12 @@ mod tests {
             [
                 "/input/properties/a/type: not a valid JSON Schema: an empty list names no type: name one of array, boolean, integer, null, number, object, string",
                 "/input/properties/b/type: not a valid JSON Schema: \"string\" is listed twice: name each type once",
+            ]
+        );
+        assert_eq!(
+            told(json!({"type": ["string", "strng", "string"]})),
+            [
+                "/input/type: not a valid JSON Schema: \"strng\" (did you mean `string`?) is not a type: a `type` is one of array, boolean, integer, null, number, object, string; \"string\" is listed twice: name each type once",
             ]
         );
         assert_eq!(
