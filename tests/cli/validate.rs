@@ -451,10 +451,15 @@ fn a_retry_on_class_never_retried_exits_2_and_names_its_place() {
     );
     // An unknown class is told the ones it may be, those four left out (probe 35 F7).
     let unknown = r#"{"name": "x", "steps": [{"id": "a", "executor": "noop",
-        "retry": {"max_attempts": 2, "retry_on": ["bogus"]}}]}"#;
+        "retry": {"max_attempts": 2, "retry_on": ["denied", "bogus"]}}]}"#;
+    // ... beside the refused one before it: it was told only once `bogus` was fixed (probe
+    // 43 f3).
     assert_eq!(
         refused_workflow(&dir, unknown),
-        "w.json:/steps/0/retry/retry_on/0: \"bogus\" is not one of \"bad_params\", \"spawn_failed\", \"exit_code\", \"timeout\", \"output_too_large\", \"bad_output\", \"panicked\", \"output_schema\", \"transient\", \"invalid_plan\"\n"
+        format!(
+            "w.json:/steps/0/retry/retry_on/0: `denied` is never retried {why}\n\
+             w.json:/steps/0/retry/retry_on/1: \"bogus\" is not one of \"bad_params\", \"spawn_failed\", \"exit_code\", \"timeout\", \"output_too_large\", \"bad_output\", \"panicked\", \"output_schema\", \"transient\", \"invalid_plan\"\n"
+        )
     );
 }
 
