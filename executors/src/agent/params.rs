@@ -155,6 +155,19 @@ impl AgentParams {
                         "`with.command` uses {MODEL} but `with.model` is not set"
                     ));
                 }
+                // The prompt in a longer argument (`--prompt={prompt}`) is what makes it too
+                // long: told as `with.prompt` too (probe 43 f7).
+                let model = self.model.as_deref().unwrap_or_default();
+                let long = (command.iter().enumerate().skip(1))
+                    .filter(|(_, arg)| arg.contains(PROMPT))
+                    .map(|(index, arg)| (index, fill(arg, &self.prompt, model).len()))
+                    .find(|(_, len)| *len >= LONGEST_WORD);
+                if let Some((index, len)) = long {
+                    return Err(format!(
+                        "`with.prompt` holds {} bytes, and argument {index} of `with.command`, which it goes into, {len}: past the 128 KiB one argument may hold; write the long text to a file in the step's directory and have the prompt name it (\"Do the task described in task.md\")",
+                        self.prompt.len()
+                    ));
+                }
             }
             (Cli::Custom, None) => {
                 return Err(format!(
@@ -655,6 +668,11 @@ mod tests {
             (
                 json!({"cli": "claude", "prompt": "p".repeat(200_000)}),
                 "`with.prompt` holds 200000 bytes, past the 128 KiB one argument may hold",
+            ),
+            (
+                json!({"cli": "custom", "prompt": "p".repeat(131_070),
+                        "command": ["x", "--prompt={prompt}"]}),
+                "`with.prompt` holds 131070 bytes, and argument 1 of `with.command`, which it goes into, 131079",
             ),
             (
                 json!({"cli": "claude", "prompt": "p", "model": "\u{0}"}),
