@@ -195,14 +195,12 @@ pub(crate) fn check_executors(
         .filter_map(|index| {
             let executor = plan.node(index).executor.as_deref().unwrap_or_default();
             (!executors.contains_key(executor)).then(|| {
-                let known = if executors.is_empty() {
-                    "the engine has no executors: register them with its builder".to_owned()
-                } else {
-                    format!("known: {}", known_names(executors))
-                };
                 Problem::at(
                     format!("{}/executor", plan.pointer(index)),
-                    format!("executor `{executor}` is not registered ({known})"),
+                    format!(
+                        "executor `{executor}` is not registered ({})",
+                        known_executors(executors)
+                    ),
                 )
             })
         })
@@ -378,10 +376,13 @@ static VALIDATOR: LazyLock<Result<jsonschema::Validator, String>> = LazyLock::ne
     jsonschema::validator_for(definition::schema()).map_err(|error| error.to_string())
 });
 
-/// The names of `executors`, for messages: `agent, noop, process`.
-fn known_names(executors: &Executors) -> String {
+/// The executors a message offers: `known: agent, noop, process`, or that there are none.
+fn known_executors(executors: &Executors) -> String {
+    if executors.is_empty() {
+        return "the engine has no executors: register them with its builder".to_owned();
+    }
     let names: Vec<&str> = executors.keys().map(String::as_str).collect();
-    names.join(", ")
+    format!("known: {}", names.join(", "))
 }
 
 #[cfg(test)]

@@ -262,8 +262,9 @@ impl Engine {
 
     /// The guard `record` is judged by: the one it started with, restored from its snapshot
     /// by this engine's guard (or that guard itself, for a run whose guard stored none,
-    /// unless it [only restores](Guard::only_restores)); none if it started without one. In the directory the run was
-    /// started in, or this engine's for a run recorded before directories were stored.
+    /// unless it [only restores](crate::Guard::only_restores)); none if it started without one. In
+    /// the directory the run was started in, or this engine's for a run recorded before
+    /// directories were stored.
     /// Callers restore it before they write anything for the run.
     pub(super) fn restore_guard(&self, record: &RunRecord) -> Result<Judge> {
         let cwd = (record.cwd.clone()).or_else(|| self.inner.cwd.clone());

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use hashbrown::{HashMap, HashSet};
 
 use super::params::Schemas;
-use super::{Problem, Report, closest, known_names};
+use super::{Problem, Report, closest, known_executors};
 use crate::definition::{self, Duration, Node, Retry, Workflow, is_id};
 use crate::executor::Executors;
 use crate::expr;
@@ -278,10 +278,7 @@ impl<'a> Checker<'a> {
                 let names = self.executors.keys().map(String::as_str);
                 let hint = match closest(executor, names) {
                     Some(known) => format!("did you mean `{known}`?"),
-                    None if self.executors.is_empty() => {
-                        "the engine has no executors: register them with its builder".to_owned()
-                    }
-                    None => format!("known: {}", known_names(self.executors)),
+                    None => known_executors(self.executors),
                 };
                 self.problem(
                     format!("{pointer}/executor"),
