@@ -180,8 +180,9 @@ async fn custom_command_gets_the_prompt_and_its_text_is_the_answer() {
 }
 
 #[tokio::test]
-async fn an_argument_too_long_is_told_without_with_input_which_agents_refuse() {
-    // A prompt under the limit, in an argument that passes it (probe 42 F8).
+async fn an_argument_the_prompt_makes_too_long_is_told_as_the_prompt_not_with_input() {
+    // A prompt under the limit, in an argument that passes it (probes 42 F8, 43 f7): told
+    // as the step's `with.prompt`, and never `with.input`, which agents refuse.
     let prompt = "p".repeat(131_070);
     let params =
         json!({"cli": "custom", "prompt": prompt, "command": ["true", "--prompt={prompt}"]});
@@ -189,7 +190,10 @@ async fn an_argument_too_long_is_told_without_with_input_which_agents_refuse() {
     let (class, message) = error(&outcome);
     assert_eq!(class, ErrorClass::BadParams, "{message}");
     assert!(
-        message.contains("argument 1 holds 131079 bytes"),
+        message.contains(
+            "`with.prompt` holds 131070 bytes, and argument 1 of `with.command`, which it goes \
+             into, 131079"
+        ),
         "{message}"
     );
     assert!(!message.contains("with.input"), "{message}");
