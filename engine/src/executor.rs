@@ -391,6 +391,21 @@ impl ErrorClass {
         )
     }
 
+    /// The class an error's text begins with, as [`ExecError`] writes one (`exit_code: ...`);
+    /// `None` for a text that begins with none.
+    ///
+    /// ```
+    /// use cairn_engine::ErrorClass;
+    ///
+    /// let error = "exit_code: `sh` exited with code 3: sh: 1: nope: not found";
+    /// assert_eq!(ErrorClass::of_error(error), Some(ErrorClass::ExitCode));
+    /// assert_eq!(ErrorClass::of_error("not in the list any more: 3 items"), None);
+    /// ```
+    pub fn of_error(text: &str) -> Option<ErrorClass> {
+        let (class, _) = text.split_once(": ")?;
+        class.parse().ok()
+    }
+
     /// The class's name as written in files and output.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -476,6 +476,7 @@ impl From<StepRecord> for StepView {
             state: step.state,
             attempt: step.attempt,
             output: step.output,
+            error_class: step.error.as_deref().and_then(ErrorClass::of_error),
             error: step.error,
             reply: None,
             usage: step.usage.unwrap_or_default(),

@@ -138,6 +138,11 @@ fn an_output_past_the_cap_fails_the_step_with_a_clear_error() {
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains(&hint), "{shown}");
     assert_eq!(show["error_class"], "output_too_large", "{show}");
+    // ... and each step's, read from its error (probe 44 F5).
+    assert_eq!(
+        show["steps"][0]["error_class"], "output_too_large",
+        "{show}"
+    );
     assert_eq!(
         scratch.run(&workflow, &[], 0).len(),
         36,
