@@ -104,6 +104,17 @@ pub enum Error {
         crate::path_text(.0)
     )]
     ReadOnly(PathBuf),
+    /// The database does not exist and cannot be made where it is named (probe 44 F9).
+    #[error(
+        "{}: cannot create the database: {why}; name one in a folder this user may write",
+        crate::path_text(path)
+    )]
+    CannotCreate {
+        /// The database file.
+        path: PathBuf,
+        /// Why: the folder's permissions, or a read-only file system.
+        why: &'static str,
+    },
     /// A file SQLite keeps beside the database (its `-wal` or `-shm`) is another user's and
     /// this process may not write it, so may not write the database: most often left by a
     /// reader's look (SQLite makes them to read), or the owner's while the owner's engine

@@ -250,6 +250,7 @@ fn engine_code(error: &EngineError) -> u8 {
         | E::Damaged(_)
         | E::ReadOnly(_)
         | E::OthersFile { .. }
+        | E::CannotCreate { .. }
         | E::HardLinked { .. }
         | E::Unopenable(_)
         | E::Locked(_)

@@ -268,6 +268,34 @@ fn a_database_this_user_may_only_read_is_refused_leaving_nothing_beside_it() {
     );
 }
 
+/// A database that cannot be made where it is named says why: the folder this user may not
+/// write, not "read-only to this process (the file, its folder or the disk)" (probe 44 F9).
+/// Only root can run the command as another user: elsewhere the test has nothing to check.
+#[test]
+fn a_database_in_a_folder_this_user_may_not_write_is_told_so() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let scratch = Scratch::new();
+    let workflow = json!({"name": "h", "steps": [{"id": "a", "executor": "noop"}]});
+    let workflow = scratch.write("w.json", &workflow);
+    std::fs::set_permissions(scratch.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = scratch.dir.path().join("new.db");
+    let mut run = scratch.command(&["run", workflow.to_str().unwrap()]);
+    run.arg("--db").arg(&db).uid(65534).gid(65534);
+    let output = output_of(&mut run, "cairn run by another user");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("new.db: cannot create the database: this user may not write its folder"),
+        "{stderr}"
+    );
+    assert!(!db.exists());
+}
+
 /// The `-wal` and `-shm` a reader's command left beside a database in a shared folder (SQLite
 /// makes them to read it) keep its owner from writing it: the owner's command says whose
 /// they are and what to do, not only "read-only" (probe 31 F1). Only root can make files of

@@ -79,9 +79,14 @@ fn refused_creation(path: &Path, error: std::io::Error) -> Result<()> {
     match error.kind() {
         // Another process created it first: fine, it is theirs to set up.
         ErrorKind::AlreadyExists => Ok(()),
-        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
-            Err(Error::ReadOnly(path.to_owned()))
-        }
+        ErrorKind::PermissionDenied => Err(Error::CannotCreate {
+            path: path.to_owned(),
+            why: "this user may not write its folder",
+        }),
+        ErrorKind::ReadOnlyFilesystem => Err(Error::CannotCreate {
+            path: path.to_owned(),
+            why: "its folder is on a read-only file system",
+        }),
         ErrorKind::InvalidFilename => Err(Error::NameTooLong(path.to_owned())),
         _ => Err(Error::Database(Box::new(error))),
     }
