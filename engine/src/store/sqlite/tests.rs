@@ -333,3 +333,39 @@ fn the_bundled_sqlite_keeps_no_memory_statistics() {
         "{options:?}"
     );
 }
+
+/// The POSIX locks this process holds on `path`'s file, as `/proc/locks` lists them.
+fn locks_held_on(path: &std::path::Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let inode = format!(":{}", std::fs::metadata(path).unwrap().ino());
+    let pid = std::process::id().to_string();
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    (locks.lines())
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| fields.get(1) == Some(&"POSIX") && fields.get(4) == Some(&pid.as_str()))
+        .filter(|fields| fields.get(5).is_some_and(|file| file.ends_with(&inode)))
+        .count()
+}
+
+/// A second store opened on a database this process has open keeps the locks SQLite holds
+/// on it: the check that this user may write it opened and closed the files, and closing a
+/// descriptor drops every POSIX lock the process holds on the file; another process then
+/// took itself for the last connection and deleted the write-ahead log, and a committed run
+/// was lost (probe 45 F2).
+#[tokio::test]
+async fn a_second_store_on_an_open_database_keeps_the_first_ones_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cairn.db");
+    let first = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    let shm = dir.path().join("cairn.db-shm");
+    let held = (locks_held_on(&path), locks_held_on(&shm));
+    assert!(held.0 > 0 && held.1 > 0, "{held:?}");
+    let second = SqliteStore::open(&StoreOptions::new(&path)).await.unwrap();
+    assert!(
+        locks_held_on(&path) >= held.0,
+        "the database's locks dropped"
+    );
+    assert!(locks_held_on(&shm) >= held.1, "the -shm's locks dropped");
+    second.close().await;
+    first.close().await;
+}
