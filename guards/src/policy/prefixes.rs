@@ -94,7 +94,7 @@ fn uncomposed(token: &str) -> Option<String> {
     let enclosing = token
         .chars()
         .find(|c| get_general_category(*c) == GeneralCategory::EnclosingMark);
-    if !first_is_mark && enclosing.is_none() && is_nfc(token) {
+    if !first_is_mark && enclosing.is_none() && !merges(token) {
         return None;
     }
     let composed: String = token.nfc().collect();
@@ -117,6 +117,16 @@ fn uncomposed(token: &str) -> Option<String> {
          merged into one), so it matches nothing written as it reads: {fix}",
         shown(token)
     ))
+}
+
+/// Whether Unicode's composed form (NFC) of `token` merges a mark into its letter (`m` and
+/// U+0301 into `ḿ`) or writes a character as another (U+212B as `Å`). Marks it only puts in
+/// their canonical order are not merged: Hebrew, Arabic or Thai typed in the usual order
+/// shows as written, and a command typed so matches it (probe 45 F8).
+fn merges(token: &str) -> bool {
+    !is_nfc(token)
+        && (token.nfc().count() < token.chars().count()
+            || token.chars().any(|c| !c.nfc().eq(std::iter::once(c))))
 }
 
 /// Whether `c` is a combining mark (nonspacing, spacing or enclosing).
