@@ -103,8 +103,9 @@ impl SetAside {
         problems: &mut Vec<Problem>,
         origin: &str,
     ) -> Option<(Policy, SetAside)> {
-        // Each round finds at least one problem more; a file has few.
-        for _ in 0..32 {
+        // Each round finds at least one problem more (serde stops at its first): a policy
+        // with more than this many is told the first ones (probe 45 F6).
+        for _ in 0..256 {
             let more = match SetAside::read_past(text, problems, origin) {
                 Ok(read) => return Some(read),
                 Err(more) => more,
@@ -140,14 +141,33 @@ impl SetAside {
         }
         let read =
             |value: Value| cairn_engine::load_document(&value.to_string(), &schema(), origin);
-        if let Some(value) = without_keys(&file, &pointers)
-            && let Ok(policy) = read(value)
-        {
-            let set_aside = SetAside {
-                pointers,
-                ..SetAside::default()
-            };
-            return Ok((policy, set_aside));
+        if let Some(value) = without_keys(&file, &pointers) {
+            match read(value) {
+                Ok(policy) => {
+                    let set_aside = SetAside {
+                        pointers,
+                        ..SetAside::default()
+                    };
+                    return Ok((policy, set_aside));
+                }
+                // Only keys were taken out: the places are the file's. Problems found beside
+                // the known ones (a duration in the object of another problem) are told, not
+                // set aside with their top-level key (probe 45 F5); what lacks a key taken out
+                // (`missing key`, at its object) is no news.
+                Err(error) => {
+                    let news = |found: &Problem| {
+                        let Place::Pointer(at) = &found.place else {
+                            return false;
+                        };
+                        (pointers.iter())
+                            .all(|known| known != at && !known.starts_with(&format!("{at}/")))
+                    };
+                    let new: Vec<Problem> = error.problems.into_iter().filter(news).collect();
+                    if !new.is_empty() {
+                        return Err(new);
+                    }
+                }
+            }
         }
         let Value::Object(mut object) = file else {
             return Err(Vec::new());

@@ -270,10 +270,11 @@ fn every_problem_of_a_policy_is_named_at_once() {
     assert_eq!(
         refused(
             r#"{"approval": {"timeout": "1000y"}, "budgetz": {},
-                "budgets": {"wall_time": "1000y"}, "rate_limits": [{"executor": "a", "max": 1, "per": "1000y"}]}"#
+                "budgets": {"attempts": 0, "wall_time": "1000y"}, "rate_limits": [{"executor": "a", "max": 1, "per": "1000y"}]}"#
         ),
         format!(
             "p.json:/approval/timeout: {long}\n\
+             p.json:/budgets/attempts: 0 is less than the minimum of 1\n\
              p.json:/budgets/wall_time: {long}\n\
              p.json:/budgetz: unknown key `budgetz` (did you mean `budgets`?)\n\
              p.json:/rate_limits/0/per: {long}"
