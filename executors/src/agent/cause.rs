@@ -32,20 +32,27 @@ impl Keys {
 
 /// The variables of `cli`'s credentials that the failure `said` is about: those of the
 /// provider it names, when `cli` serves several (opencode's `ProviderAuthError (anthropic)`
-/// is about `ANTHROPIC_API_KEY`, whatever else the step was given: probes 42 F9, 43 f6);
-/// else all of them.
+/// is about `ANTHROPIC_API_KEY`, whatever else the step was given: probes 42 F9, 43 f6;
+/// none for a provider cairn knows no variable of, `google`: probe 45 F7); else all of them.
 fn refused_variables(cli: Cli, said: &str) -> Vec<&'static str> {
-    let said = said.to_lowercase();
     let (variables, _) = credentials(cli);
-    let provider = |name: &&str| {
-        let prefix = name.split('_').next().unwrap_or_default().to_lowercase();
-        said.contains(&prefix)
-    };
-    if cli == Cli::Opencode && variables.iter().any(provider) {
-        variables.iter().copied().filter(provider).collect()
-    } else {
-        variables.to_vec()
+    match named_provider(said).filter(|_| cli == Cli::Opencode) {
+        Some(provider) => (variables.iter().copied())
+            .filter(|name| {
+                let prefix = name.split('_').next().unwrap_or_default();
+                prefix.eq_ignore_ascii_case(provider)
+            })
+            .collect(),
+        None => variables.to_vec(),
     }
+}
+
+/// The provider an error names as opencode's report writes it, `Name (provider): message`
+/// (`report/opencode.rs`), not a word of the message.
+fn named_provider(said: &str) -> Option<&str> {
+    let (name, rest) = said.split_once(" (")?;
+    let (provider, _) = rest.split_once("):")?;
+    (!name.contains([' ', ':']) && !provider.is_empty()).then_some(provider)
 }
 
 /// A cause of failure cairn recognises in what a CLI says.
@@ -502,6 +509,19 @@ mod tests {
         );
         assert!(message.contains("pass ANTHROPIC_API_KEY in"), "{message}");
         assert!(!message.contains("OPENAI"), "{message}");
+        // A provider cairn knows no key of is not taken for the one given, and a provider
+        // named in the message's words is not the one that refused (probe 45 F7).
+        let said = "ProviderAuthError (google-vertex-anthropic): bad key";
+        let message = Cause::Credentials.explain(Cli::Opencode, said, &given);
+        assert!(!message.contains("OPENAI_API_KEY"), "{message}");
+        assert!(!message.contains("ANTHROPIC_API_KEY"), "{message}");
+        let said = "ProviderAuthError (openai): the Anthropic-style key is invalid";
+        let message = Cause::Credentials.explain(Cli::Opencode, said, &given);
+        assert!(
+            message.contains("gives it OPENAI_API_KEY, which it refused"),
+            "{message}"
+        );
+        assert!(!message.contains("ANTHROPIC"), "{message}");
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub(super) fn read(stdout: &str) -> Report {
                     .map_or_else(|| message(&error["name"]), str::to_owned);
                 // A provider's refusal names the provider (`ProviderAuthError`'s
                 // `data.providerID`): which of its keys was refused (probe 43 f6).
-                let provider = error["data"]["providerID"].as_str();
+                let provider = (error["data"]["providerID"].as_str()).filter(|id| !id.is_empty());
                 errors.push(match (error["name"].as_str(), provider) {
                     (Some(name), Some(provider)) => format!("{name} ({provider}): {text}"),
                     (Some(name), None) => format!("{name}: {text}"),
