@@ -665,8 +665,19 @@ mod tests {
             creating(ErrorKind::AlreadyExists).is_ok(),
             "another process's"
         );
-        for kind in [ErrorKind::PermissionDenied, ErrorKind::ReadOnlyFilesystem] {
-            assert!(matches!(creating(kind), Err(Error::ReadOnly(p)) if p == path));
+        for (kind, said) in [
+            (
+                ErrorKind::PermissionDenied,
+                "this user may not write its folder",
+            ),
+            (
+                ErrorKind::ReadOnlyFilesystem,
+                "its folder is on a read-only file system",
+            ),
+        ] {
+            assert!(
+                matches!(creating(kind), Err(Error::CannotCreate { path: p, why }) if p == path && why == said)
+            );
         }
         assert!(matches!(
             creating(ErrorKind::Other),
