@@ -198,10 +198,10 @@ pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_tail: Option<String>,
     /// Whether the attempt ended before it could report all it spent (an agent's CLI
-    /// killed by a signal, or crashed before its report): under a spending budget it then counts at least what it held, as
-    /// an attempt timed out, stalled, cancelled or stopped for its output does
-    /// (docs/guards.md). Executors set it; [`usage`](Self::usage) is then what was
-    /// reported before the end.
+    /// killed by a signal, or crashed before its report): under a spending budget it then
+    /// counts at least what it held, as an attempt timed out, stalled, cancelled or stopped
+    /// for its output does (docs/guards.md). Executors set it; [`usage`](Self::usage) is
+    /// then what was reported before the end.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cut_off: bool,
 }

@@ -16,6 +16,10 @@ use crate::process::params::{
     ProcessParams, env_value_schema, holds_nul, nul_free_env, nul_free_words,
 };
 
+/// What to do with a prompt longer than an argument may be, wherever it goes.
+const LONG_PROMPT_FIX: &str = "write the long text to a file in the step's directory and have \
+     the prompt name it (\"Do the task described in task.md\")";
+
 /// The placeholder in a `custom` command replaced by the prompt.
 pub(super) const PROMPT: &str = "{prompt}";
 /// The placeholder in a `custom` command replaced by `with.model`.
@@ -124,7 +128,7 @@ impl AgentParams {
             // Told as the step's own parameter, not as an argument of the preset's argv
             // (probe 41 F7).
             return Err(format!(
-                "`with.prompt` holds {} bytes, past the 128 KiB one argument may hold: write the long text to a file in the step's directory and have the prompt name it (\"Do the task described in task.md\")",
+                "`with.prompt` holds {} bytes, past the 128 KiB one argument may hold: {LONG_PROMPT_FIX}",
                 self.prompt.len()
             ));
         }
@@ -164,7 +168,7 @@ impl AgentParams {
                     .find(|(_, len)| *len >= LONGEST_WORD);
                 if let Some((index, len)) = long {
                     return Err(format!(
-                        "`with.prompt` holds {} bytes, and argument {index} of `with.command`, which it goes into, {len}: past the 128 KiB one argument may hold; write the long text to a file in the step's directory and have the prompt name it (\"Do the task described in task.md\")",
+                        "`with.prompt` holds {} bytes, and argument {index} of `with.command`, which it goes into, {len}: past the 128 KiB one argument may hold; {LONG_PROMPT_FIX}",
                         self.prompt.len()
                     ));
                 }
