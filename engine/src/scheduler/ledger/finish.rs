@@ -155,10 +155,7 @@ impl Ledger {
             .find(|(slot, _)| matches!(slot.state, StepState::Failed | StepState::Denied))
             .map(|(slot, spec)| {
                 let error = slot.error.as_deref().unwrap_or("no reason given");
-                // A step's error reads `class: message` (see `ExecError`'s display).
-                let class = (error.split_once(": "))
-                    .and_then(|(class, _)| class.parse().ok())
-                    .unwrap_or(ErrorClass::BadParams);
+                let class = ErrorClass::of_error(error).unwrap_or(ErrorClass::BadParams);
                 // "step a denied: approval: …", not "denied: denied: approval: …".
                 let said = (error.strip_prefix(slot.state.as_str()))
                     .and_then(|rest| rest.strip_prefix(": "))
