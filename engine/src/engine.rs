@@ -421,7 +421,7 @@ impl Engine {
 
     /// The run `run_id` (or a unique prefix of it) and its steps as they stand, each
     /// `for_each` step with its items.
-    pub async fn run(&self, run_id: &str) -> Result<RunView> {
+    pub async fn view(&self, run_id: &str) -> Result<RunView> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
         let input = store.input(record.id).await?;
@@ -435,7 +435,7 @@ impl Engine {
 
     /// [`Engine::run`] without the steps' outputs (each `None`) and items, for whoever shows
     /// the run: a big run's outputs are hundreds of megabytes.
-    pub async fn run_without_outputs(&self, run_id: &str) -> Result<RunView> {
+    pub async fn view_without_outputs(&self, run_id: &str) -> Result<RunView> {
         let store = &self.inner.store;
         let record = store.find_run(run_id).await?;
         let input = store.input(record.id).await?;

@@ -104,7 +104,7 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
 /// ([`print_with_outputs`]).
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let engine = open(global).await?;
-    let mut run = engine.run_without_outputs(&args.run).await?;
+    let mut run = engine.view_without_outputs(&args.run).await?;
     let mut stdout = printable::stdout(global.json);
     if global.json {
         print_with_outputs(&mut stdout, run, engine.store()).await?;

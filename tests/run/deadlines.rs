@@ -51,7 +51,7 @@ async fn a_deadline_passed_while_a_step_overran_it_starts_no_step_after_it() {
         .unwrap();
     assert_eq!(report.state, RunState::Failed, "{report:?}");
     assert_eq!(report.error_class, Some(ErrorClass::Timeout));
-    let view = engine.run(&report.id.to_string()).await.unwrap();
+    let view = engine.view(&report.id.to_string()).await.unwrap();
     let after: Vec<(&str, StepState, u32)> = (view.steps[1..].iter())
         .map(|step| (step.id.as_str(), step.state, step.attempt))
         .collect();

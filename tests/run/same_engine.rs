@@ -121,8 +121,8 @@ async fn a_run_is_shown_with_its_outputs_or_without_them() {
     let id = run.id().to_string();
     within("the run to end", run.wait()).await.unwrap();
 
-    let whole = engine.run(&id).await.unwrap();
-    let mut states = engine.run_without_outputs(&id).await.unwrap();
+    let whole = engine.view(&id).await.unwrap();
+    let mut states = engine.view_without_outputs(&id).await.unwrap();
     assert!(whole.steps.iter().all(|step| step.output.is_some()));
     assert!(states.steps.iter().all(|step| step.output.is_none()));
     let steps = engine.steps_without_outputs(&id).await.unwrap();

@@ -32,7 +32,7 @@ async fn an_executor_that_panics_fails_its_step_and_the_engine_goes_on() {
     assert_eq!(report.state, RunState::Failed);
     assert_eq!(report.error_class, Some(ErrorClass::Panicked));
     assert!(report.error.unwrap().contains("boom"));
-    let run = engine.run(&report.id.to_string()).await.unwrap();
+    let run = engine.view(&report.id.to_string()).await.unwrap();
     assert_eq!(run.steps[0].attempt, 1, "a panic is not retried");
 }
 
@@ -207,7 +207,7 @@ async fn a_driver_whose_lease_was_taken_stops_its_attempts_and_leaves_the_run_to
         matches!(error, Error::LeaseLost(r) if r == run),
         "{error:?}"
     );
-    let view = engine.run(&run.to_string()).await.unwrap();
+    let view = engine.view(&run.to_string()).await.unwrap();
     assert_eq!(view.state, RunState::Running, "the taker's to go on with");
     assert_eq!(view.steps[0].state.to_string(), "running");
 }
@@ -250,7 +250,7 @@ async fn no_item_of_a_for_each_attempt_starts_past_the_attempts_deadline() {
     );
     let calls = overstays.0.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(calls, 1, "only item 0 started, before the deadline");
-    let run = engine.run(&report.id.to_string()).await.unwrap();
+    let run = engine.view(&report.id.to_string()).await.unwrap();
     let items: Vec<(usize, StepState)> = (run.steps[0].items.iter())
         .map(|item| (item.index, item.state))
         .collect();
@@ -374,7 +374,7 @@ async fn a_pause_recorded_while_a_step_runs_keeps_the_next_from_starting_until_r
     let report = resumed.wait().await.unwrap();
     assert_eq!(report.state, RunState::Succeeded, "{report:?}");
     assert_eq!(calls(), 1, "b ran once resumed");
-    let run = engine.run(&report.id.to_string()).await.unwrap();
+    let run = engine.view(&report.id.to_string()).await.unwrap();
     assert_eq!(run.steps[1].attempt, 1, "b's one attempt, counted once");
 }
 
@@ -627,7 +627,7 @@ async fn timed_out_at_a_second(steps: serde_json::Value) -> crate::RunView {
     let workflow = json!({"name": "t", "limits": {"timeout": "1s"}, "steps": steps});
     let report = run_to_end(&engine, &workflow).await;
     assert_eq!(report.error_class, Some(ErrorClass::Timeout), "{report:?}");
-    engine.run(&report.id.to_string()).await.unwrap()
+    engine.view(&report.id.to_string()).await.unwrap()
 }
 
 /// So are the ends of `for_each` items read as the deadline passes: cancelled with their

@@ -179,7 +179,7 @@ async fn a_resume_that_waited_leaves_a_pause_carried_out_between_its_read_and_it
         "{refused:?}"
     );
     assert_eq!(counts.0.load(SeqCst), 0, "b did not start");
-    assert_eq!(engine.run(&run).await.unwrap().state, RunState::Paused);
+    assert_eq!(engine.view(&run).await.unwrap().state, RunState::Paused);
     // The lease was given back: a resume asked after the pause continues the run.
     let report = engine.resume(&run).await.unwrap().wait().await.unwrap();
     assert_eq!(report.state, RunState::Succeeded, "{report:?}");
@@ -213,7 +213,7 @@ async fn recover_leaves_a_run_paused_or_cancelled_between_its_read_and_its_lease
         let engine = sending_at_restore(&store, &counts, &run, command.clone()).await;
         let recovered = engine.recover().await.unwrap();
         assert!(recovered.is_empty(), "{command:?}: {recovered:?}");
-        let state = engine.run(&run).await.unwrap().state;
+        let state = engine.view(&run).await.unwrap().state;
         let expected = match command {
             Command::Pause(_) => RunState::Paused,
             _ => RunState::Cancelled,
@@ -261,7 +261,7 @@ async fn a_guard_whose_rate_limits_panic_refuses_a_takeover_and_writes_nothing()
         "nothing written"
     );
     assert_eq!(counts.0.load(SeqCst), 0, "b did not start");
-    assert_eq!(engine.run(&run).await.unwrap().state, RunState::Running);
+    assert_eq!(engine.view(&run).await.unwrap().state, RunState::Running);
     let lease = store.find_run(&run).await.unwrap().lease;
     assert!(lease.is_none(), "the lease was given back: {lease:?}");
 }
