@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use cairn::engine::Node;
-use cairn::engine::{Engine, Error, MemoryStore, RunReport, Workflow};
+use cairn::engine::store::MemoryStore;
+use cairn::engine::{Engine, Error, RunReport, Workflow};
 use cairn::executors::builtin;
 use serde_json::{Value, json};
 

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_engine::{
-    Batch, Durability, LeaseHolder, NewRun, RunState, RunTransition, SharedJson, SqliteStore,
-    StepState, StepTransition, Store, StoreOptions, Transition, Uuid,
+use cairn_engine::store::{
+    Batch, NewRun, RunTransition, SqliteStore, StepTransition, Store, StoreOptions, Transition,
 };
+use cairn_engine::{Durability, LeaseHolder, RunState, SharedJson, StepState, Uuid};
 use serde_json::{Value, json};
 
 use crate::{peak_rss_kib, reset_peak_rss};

@@ -108,7 +108,7 @@ impl Engine {
         Self::with_store(StoreChoice::Sqlite(StoreOptions::new(path)))
     }
 
-    /// A builder for an engine over `store` (e.g. a [`MemoryStore`](crate::MemoryStore)).
+    /// A builder for an engine over `store` (e.g. a [`MemoryStore`](crate::store::MemoryStore)).
     pub fn builder_with_store(store: Arc<dyn Store>) -> EngineBuilder {
         Self::with_store(StoreChoice::Given(store))
     }
@@ -433,7 +433,7 @@ impl Engine {
         Ok(run)
     }
 
-    /// [`Engine::run`] without the steps' outputs (each `None`) and items, for whoever shows
+    /// [`Engine::view`] without the steps' outputs (each `None`) and items, for whoever shows
     /// the run: a big run's outputs are hundreds of megabytes.
     pub async fn view_without_outputs(&self, run_id: &str) -> Result<RunView> {
         let store = &self.inner.store;
@@ -728,7 +728,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_workflow_built_in_rust_nested_too_deep_is_refused_without_a_place_in_hidden_text() {
-        let engine = Engine::builder_with_store(Arc::new(crate::MemoryStore::new()))
+        let engine = Engine::builder_with_store(Arc::new(crate::store::MemoryStore::new()))
             .executors(accepting_anything(&["noop"]))
             .open()
             .await

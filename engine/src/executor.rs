@@ -108,7 +108,7 @@ pub struct ExecContext {
     /// not keep more (nor stop sooner).
     pub max_output: usize,
     /// The run's directory: where a step without `with.cwd` runs, and what a relative one
-    /// is taken from, whichever process drives the run ([`RunRecord::cwd`](crate::RunRecord::cwd));
+    /// is taken from, whichever process drives the run ([`RunRecord::cwd`](crate::store::RunRecord::cwd));
     /// `None`: the engine process's own.
     pub cwd: Option<PathBuf>,
 }

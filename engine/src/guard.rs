@@ -120,7 +120,7 @@ pub struct Facts<'a> {
     /// The run's directory: where a step without `with.cwd` runs, and what a relative
     /// `with.cwd` is taken from (approvals are bound to it too). The directory of the engine
     /// that started the run, read once when it opened and stored with the run
-    /// ([`RunRecord::cwd`](crate::RunRecord::cwd)): a guard judges with this one, never with
+    /// ([`RunRecord::cwd`](crate::store::RunRecord::cwd)): a guard judges with this one, never with
     /// the process's directory as it is when it judges. `None` when the engine could not
     /// read it (its directory was removed): a guard that needs it fails closed.
     pub cwd: Option<&'a Path>,

@@ -66,15 +66,15 @@ mod retry;
 mod scheduler;
 mod stall;
 mod state;
-mod store;
+pub mod store;
 mod text;
 
 pub use approval::{Approval, ApprovalDecision};
-/// What an [`Executor`] (or a [`Store`]) is implemented with; re-exported, as are
+/// What an [`Executor`] (or a [`Store`](store::Store)) is implemented with; re-exported, as are
 /// [`Schema`], [`CancellationToken`] and [`Uuid`], so that an embedder names them without
 /// crates and versions of its own.
 pub use async_trait::async_trait;
-pub use command::{Command, PendingCommand, Request, Ruling};
+pub use command::{Command, Request, Ruling};
 pub use definition::{
     Backoff, Defaults, Duration, ENV_NAME_PATTERN, ID_PATTERN, Limits, MAX_DURATION,
     NUL_FREE_PATTERN, Node, NodeKind, OnStall, Params, Retry, Stall, Trigger, Workflow,
@@ -89,27 +89,18 @@ pub use executor::{
 };
 pub use expr::{Condition, ExprError, SharedJson, Variable, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
-pub use item::ItemRecord;
-pub use lease::{Lease, LeaseAttempt, LeaseHolder, MIN_LEASE_TTL};
+pub use lease::LeaseHolder;
 pub use load::{
     LoadError, Place, Problem, check_params, document_schema, load_document, load_file, load_json,
     load_snapshot, load_str, read_document,
 };
 pub use nesting::TooDeep;
-pub use plan::{Addition, Graph, Plan, PlanStep, Spent, StepIndex, Supersession};
+pub use plan::{Graph, Plan, PlanStep, Spent, StepIndex};
 pub use report::{RunFilter, RunReport, RunSummary, RunView, StepView};
 /// The JSON Schema an executor declares for its parameters ([`Executor::params_schema`]).
 pub use schemars::Schema;
-pub use state::{
-    Batch, IllegalTransition, RunState, RunTransition, StepState, StepTransition, Transition,
-    UnknownState,
-};
-#[cfg(any(test, feature = "conformance"))]
-pub use store::conformance;
-pub use store::{
-    CommitReport, Durability, MemoryStore, NewRun, RunRecord, Snapshot, SqliteStore, Standing,
-    StepRecord, Store, StoreOptions,
-};
+pub use state::{IllegalTransition, RunState, StepState, UnknownState};
+pub use store::Durability;
 /// How an attempt is told to stop ([`ExecContext::cancel`]).
 pub use tokio_util::sync::CancellationToken;
 /// Run ids are UUIDs (v7: time-ordered); re-exported so an embedder needs no `uuid` of its own.

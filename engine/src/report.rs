@@ -107,7 +107,7 @@ pub struct RunView {
     /// The directory it was started in, where its steps run ([`RunRecord::cwd`]); `None`
     /// for a run recorded before directories were stored.
     ///
-    /// [`RunRecord::cwd`]: crate::RunRecord::cwd
+    /// [`RunRecord::cwd`]: crate::store::RunRecord::cwd
     #[serde(skip)]
     pub cwd: Option<std::path::PathBuf>,
 }
@@ -151,7 +151,7 @@ pub struct StepView {
 
 impl StepView {
     /// Puts into each of `steps` its items among `items` (of one run, ordered by step and
-    /// index, as [`Store::items`](crate::Store::items) returns them).
+    /// index, as [`Store::items`](crate::store::Store::items) returns them).
     pub fn with_items(steps: &mut [StepView], items: Vec<ItemRecord>) {
         let mut by_step: HashMap<String, Vec<ItemRecord>> = HashMap::new();
         for item in items {

@@ -54,7 +54,7 @@ pub(crate) struct Shared {
     /// The guard of the runs this engine starts.
     pub(crate) guard: Option<Arc<dyn Guard>>,
     /// The engine's directory, read once when it opened (`None` if it could not be): the
-    /// directory of the runs it starts ([`RunRecord::cwd`](crate::RunRecord::cwd)), and of
+    /// directory of the runs it starts ([`RunRecord::cwd`](crate::store::RunRecord::cwd)), and of
     /// those stored without one that it drives.
     pub(crate) cwd: Option<PathBuf>,
     /// Who this engine is, as a lease holder.

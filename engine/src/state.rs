@@ -307,7 +307,8 @@ impl Transition {
 /// Transitions to commit together, in order, each checked as it is added.
 ///
 /// ```
-/// use cairn_engine::{Batch, StepState, StepTransition, Transition};
+/// use cairn_engine::StepState;
+/// use cairn_engine::store::{Batch, StepTransition, Transition};
 ///
 /// let run = uuid::Uuid::now_v7();
 /// let mut batch = Batch::new();

@@ -1,4 +1,11 @@
-//! Where runs live: the [`Store`] trait, the one place a commit happens.
+//! Where runs live: the [`Store`] trait, the one place a commit happens, its two
+//! implementations and the records it keeps.
+//!
+//! An embedder needs this module only to choose a store ([`MemoryStore`] for throwaway runs,
+//! or a [`SqliteStore`] opened with its own [`StoreOptions`]) and to close one
+//! (`engine.store().close()`); [`Engine::builder`](crate::Engine::builder) opens SQLite by
+//! itself. The rest — [`Batch`] and its transitions, the records, leases — is for whoever
+//! implements a store, and for the conformance suite that holds every store to one contract.
 //!
 //! A store keeps rows — runs, their steps' current states, their events, leases — and knows
 //! nothing of scheduling. Two implementations: [`SqliteStore`] (WAL mode, one writer, group
@@ -21,15 +28,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::approval::Approval;
-use crate::command::{Command, PendingCommand};
+use crate::command::Command;
 use crate::error::Result;
 use crate::event::Event;
 use crate::executor::{ErrorClass, Usage};
-use crate::item::ItemRecord;
-use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
-use crate::plan::{Addition, Supersession};
+use crate::lease::LeaseHolder;
 use crate::report::{RunFilter, RunReport, RunSummary, RunView, StepView};
-use crate::state::{Batch, RunState, StepState};
+use crate::state::{RunState, StepState};
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -39,6 +44,11 @@ mod memory;
 mod snapshot;
 mod sqlite;
 
+pub use crate::command::PendingCommand;
+pub use crate::item::ItemRecord;
+pub use crate::lease::{Lease, LeaseAttempt, MIN_LEASE_TTL};
+pub use crate::plan::{Addition, Supersession};
+pub use crate::state::{Batch, RunTransition, StepTransition, Transition};
 pub use memory::MemoryStore;
 pub use snapshot::Snapshot;
 pub use sqlite::{Durability, SqliteStore, StoreOptions};

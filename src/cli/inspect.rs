@@ -5,9 +5,10 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use cairn_engine::store::{Lease, RunRecord, Store};
 use cairn_engine::{
-    Engine, Error as EngineError, ErrorClass, Event, Lease, LeaseHolder, RunFilter, RunRecord,
-    RunState, RunView, StepState, StepView, Store, Usage, Uuid,
+    Engine, Error as EngineError, ErrorClass, Event, LeaseHolder, RunFilter, RunState, RunView,
+    StepState, StepView, Usage, Uuid,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -476,10 +477,10 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use cairn_engine::{
-        Batch, LeaseHolder, MemoryStore, NewRun, RunState, RunTransition, RunView, SharedJson,
-        StepState, StepTransition, StepView, Store, Transition, Uuid,
+    use cairn_engine::store::{
+        Batch, MemoryStore, NewRun, RunTransition, StepTransition, Store, Transition,
     };
+    use cairn_engine::{LeaseHolder, RunState, RunView, SharedJson, StepState, StepView, Uuid};
     use serde_json::{Value, json};
 
     use super::{MOST_STEPS, PAGE_BYTES, next_page, print_with_outputs, with_replies};

@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn::engine::{Engine, ErrorClass, MemoryStore, RunState, StepState};
+use cairn::engine::store::MemoryStore;
+use cairn::engine::{Engine, ErrorClass, RunState, StepState};
 use cairn::executors::{FunctionExecutor, builtin};
 use serde_json::json;
 

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use cairn::engine::store::{MemoryStore, Store};
 use cairn::engine::{
-    Action, Engine, Error, ErrorClass, ExecContext, Executor, MemoryStore, Outcome, RunFilter,
-    RunState, Store,
+    Action, Engine, Error, ErrorClass, ExecContext, Executor, Outcome, RunFilter, RunState,
 };
 use serde_json::json;
 use tokio::sync::{Notify, watch};

@@ -1,10 +1,10 @@
 //! The store through the public API, as an embedder sees it: no path commits a transition
 //! that is not in the table, and a stale one commits nothing.
 
-use cairn::engine::{
-    Batch, Error, LeaseHolder, NewRun, RunState, RunTransition, SqliteStore, StepState,
-    StepTransition, Store, StoreOptions, Transition, Uuid,
+use cairn::engine::store::{
+    Batch, NewRun, RunTransition, SqliteStore, StepTransition, Store, StoreOptions, Transition,
 };
+use cairn::engine::{Error, LeaseHolder, RunState, StepState, Uuid};
 
 fn step(run: Uuid, id: &str, from: StepState, to: StepState) -> Transition {
     Transition::Step(StepTransition::new(run, id, from, to))

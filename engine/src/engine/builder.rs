@@ -132,7 +132,7 @@ impl EngineBuilder {
     /// does not have is refused first ([`Error::UnknownRateLimit`]), as is one that panics
     /// when asked for them ([`Error::GuardPanicked`]). The process's working directory is
     /// read here, once: the engine's directory, stored with every run it starts as the
-    /// run's ([`RunRecord::cwd`](crate::RunRecord::cwd): where a step without `with.cwd`
+    /// run's ([`RunRecord::cwd`](crate::store::RunRecord::cwd): where a step without `with.cwd`
     /// runs, the one its guard judges a relative `with.cwd` from, [`Facts::cwd`](crate::Facts::cwd),
     /// and approvals are bound to).
     pub async fn open(self) -> Result<Engine> {
@@ -205,7 +205,8 @@ mod tests {
 
     use crate::executor::Action;
     use crate::guard::{Facts, Guard, RateLimit, Verdict};
-    use crate::{Engine, Error, MemoryStore};
+    use crate::store::MemoryStore;
+    use crate::{Engine, Error};
 
     /// Panics when asked for its rate limits.
     #[derive(Debug)]
@@ -241,7 +242,7 @@ mod tests {
     #[tokio::test]
     async fn a_lease_shorter_than_the_least_or_a_cap_of_zero_bytes_is_refused_by_open() {
         let builder = || Engine::builder_with_store(Arc::new(MemoryStore::new()));
-        let short = crate::MIN_LEASE_TTL - std::time::Duration::from_millis(1);
+        let short = crate::store::MIN_LEASE_TTL - std::time::Duration::from_millis(1);
         let refusals = [
             (
                 builder().lease_ttl(std::time::Duration::ZERO),
@@ -262,7 +263,7 @@ mod tests {
             assert!(error.to_string().starts_with(refusal), "{error}");
         }
         let least = builder()
-            .lease_ttl(crate::MIN_LEASE_TTL)
+            .lease_ttl(crate::store::MIN_LEASE_TTL)
             .max_output_bytes(1);
         assert!(least.open().await.is_ok());
     }

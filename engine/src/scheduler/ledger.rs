@@ -182,7 +182,7 @@ pub(crate) struct Committed {
 }
 
 /// The guard a run is judged by, the hash of its snapshot and the run's directory
-/// ([`RunRecord::cwd`](crate::RunRecord::cwd); approvals are bound to both,
+/// ([`RunRecord::cwd`](crate::store::RunRecord::cwd); approvals are bound to both,
 /// [`action_hash`](crate::approval::action_hash)).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Judge {

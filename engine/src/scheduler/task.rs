@@ -385,7 +385,8 @@ mod tests {
     use tokio::sync::broadcast;
 
     use super::*;
-    use crate::{Engine, Event, MemoryStore, RunReport, RunState};
+    use crate::store::MemoryStore;
+    use crate::{Engine, Event, RunReport, RunState};
 
     /// Item 0 ignores its cancellation; item 1 reports a sign of life, then ends once its
     /// `release` is notified.

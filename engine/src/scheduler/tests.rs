@@ -5,7 +5,8 @@ use serde_json::json;
 
 use super::*;
 use crate::executor::{Action, ErrorClass, Executor, Outcome};
-use crate::{Engine, EventKind, MemoryStore, Plan, RunFilter, RunHandle, RunState, StepState};
+use crate::store::MemoryStore;
+use crate::{Engine, EventKind, Plan, RunFilter, RunHandle, RunState, StepState};
 
 /// Panics on every call.
 #[derive(Debug)]
@@ -176,7 +177,7 @@ async fn a_driver_whose_lease_was_taken_stops_its_attempts_and_leaves_the_run_to
     let store = Arc::new(MemoryStore::new());
     let engine = Engine::builder_with_store(store.clone())
         .executor("chatty", Arc::new(Chatty))
-        .lease_ttl(crate::MIN_LEASE_TTL)
+        .lease_ttl(crate::store::MIN_LEASE_TTL)
         .open()
         .await
         .unwrap();

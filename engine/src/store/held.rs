@@ -12,7 +12,6 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{CommitReport, NewRun, RunRecord, Standing, StepRecord, Store};
-use crate::MemoryStore;
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand};
 use crate::error::{Error, Result};
@@ -22,6 +21,7 @@ use crate::lease::{Lease, LeaseAttempt, LeaseHolder};
 use crate::plan::{Addition, Supersession};
 use crate::report::{RunFilter, RunSummary};
 use crate::state::{Batch, StepState};
+use crate::store::MemoryStore;
 
 /// An item record as a commit made it: index, state, attempt.
 pub(crate) type Item = (usize, StepState, u32);

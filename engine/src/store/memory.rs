@@ -32,7 +32,8 @@ use apply::{apply, check, record_command, starting_runs};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> cairn_engine::Result<()> {
 /// use std::sync::Arc;
-/// use cairn_engine::{Engine, MemoryStore, RunFilter};
+/// use cairn_engine::store::MemoryStore;
+/// use cairn_engine::{Engine, RunFilter};
 ///
 /// let engine = Engine::builder_with_store(Arc::new(MemoryStore::new())).open().await?;
 /// assert!(engine.runs(&RunFilter::default()).await?.is_empty());

@@ -18,7 +18,7 @@ use crate::plan::Plan;
 /// text.
 ///
 /// ```
-/// use cairn_engine::Snapshot;
+/// use cairn_engine::store::Snapshot;
 ///
 /// let snapshot = Snapshot::from(r#"{"name":"w","steps":[]}"#);
 /// assert_eq!(snapshot.len(), 23);

@@ -18,7 +18,8 @@ use crate::event::EventKind;
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use crate::lease::{self, LeaseAttempt, LeaseHolder};
 use crate::state::{Batch, StepState};
-use crate::{Engine, Error, MemoryStore, RunHandle, RunState};
+use crate::store::MemoryStore;
+use crate::{Engine, Error, RunHandle, RunState};
 
 /// Fails a step whose `with` says `fail`; else succeeds.
 #[derive(Debug)]

@@ -12,7 +12,8 @@ use tokio::sync::Notify;
 use crate::command::{Command, Request};
 use crate::executor::{Action, ErrorClass, ExecContext, Executor, Outcome};
 use crate::guard::{Facts, Guard, GuardError, RateLimit, Verdict};
-use crate::{Engine, Error, EventKind, MemoryStore, RunFilter, RunState, Store};
+use crate::store::{MemoryStore, Store};
+use crate::{Engine, Error, EventKind, RunFilter, RunState};
 
 /// Allows every action. Restored (a takeover does it between its read of the run and its
 /// lease), it first has its `sender` send `command` to the run, once: another process's

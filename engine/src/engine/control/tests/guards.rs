@@ -2,9 +2,9 @@
 //! engine drives (which carries it out under its own guard), refused for a run it would
 //! have to take over; left to the next engine if the driver leaves before the write.
 
-use crate::Store;
 use crate::guard::{Facts, Guard, Verdict};
 use crate::scheduler::JUDGING_SLICE;
+use crate::store::Store;
 use crate::store::held::Held;
 
 use super::*;
