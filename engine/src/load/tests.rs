@@ -194,6 +194,28 @@ fn a_cycle_through_groups_and_a_self_loop() {
 }
 
 #[test]
+fn a_bad_escape_is_told_what_escapes_are() {
+    // serde_json names a lone low surrogate a "leading" one, and a lone high one the end of
+    // an escape (probe 35 F10): the message says what a pair is.
+    for text in [
+        r#"{"name": "a\ud800"}"#,
+        r#"{"name": "a\udc00"}"#,
+        r#"{"name": "\ud800\u0041"}"#,
+    ] {
+        let found = problems(text);
+        assert!(
+            found[0].contains("must be followed by a low one"),
+            "{found:?}"
+        );
+    }
+    let found = problems(r#"{"name": "a\q"}"#);
+    assert!(
+        found[0].ends_with("and `\\u` with four hex digits)"),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn a_syntax_error_names_line_and_column() {
     let found = problems("{\"name\": \"x\",\n  \"steps\": [,]}");
     assert_eq!(found, ["w.json:2:13: invalid JSON: expected value"]);
