@@ -273,6 +273,7 @@ impl Engine {
                 superseded: Vec::new(),
                 items: Vec::new(),
                 stalls: Vec::new(),
+                commands: Vec::new(),
                 executors: self.executors().clone(),
             },
             judge,

@@ -70,10 +70,17 @@ async fn a_deadline_passed_while_a_step_overran_it_starts_no_step_after_it() {
 /// A cancel sent before the run's deadline wins over it though the engine driving the run
 /// reads it after (probe 39 F6: the run failed "timed out", the cancel lost); one sent after
 /// the deadline does not, as when no engine drives the run (probe 42 F2). The engine is
-/// stopped (SIGSTOP) from before the cancel until past the deadline.
+/// stopped (SIGSTOP) from before the cancel until past the deadline; or killed then, and the
+/// run resumed past it (probe 47 F1: the takeover timed the run out, the cancel lost and
+/// missing from its history).
 #[test]
 fn a_cancel_sent_before_the_deadline_ends_the_run_cancelled_though_read_after_it() {
-    for (sent_before, ended) in [(true, "cancelled"), (false, "failed")] {
+    let cases = [
+        (true, false, "cancelled"),
+        (false, false, "failed"),
+        (true, true, "cancelled"),
+    ];
+    for (sent_before, dies, ended) in cases {
         let scratch = Scratch::new();
         let gate = held(&scratch, "wait");
         let script = format!("touch {gate:?}; sleep 600");
@@ -91,13 +98,22 @@ fn a_cancel_sent_before_the_deadline_ends_the_run_cancelled_though_read_after_it
         if !sent_before {
             past_deadline();
         }
-        let cancel = scratch.cairn(&["cancel", &run]);
+        let cancel = scratch.cairn(&["cancel", &run, "--reason", "enough"]);
         past_deadline();
-        signal(&child, "-CONT");
         assert_eq!(cancel.status.code(), Some(0), "{cancel:?}");
-        let output = finish(child, "cairn run");
+        let output = if dies {
+            signal(&child, "-KILL");
+            child.wait().unwrap();
+            scratch.cairn(&["resume", &run])
+        } else {
+            signal(&child, "-CONT");
+            finish(child, "cairn run")
+        };
         let show = scratch.json(&["show", &run, "--json"]);
         assert_eq!(show["state"], ended, "{show} {output:?}");
         assert_eq!(show["steps"][0]["state"], "cancelled", "{show}");
+        let history = scratch.cairn(&["history", &run]);
+        let said = String::from_utf8_lossy(&history.stdout).contains("enough");
+        assert_eq!(said, sent_before, "the cancel's reason in the history");
     }
 }

@@ -142,6 +142,12 @@ impl Engine {
         let input = store.input(record.id).await?;
         let superseded = store.superseded(record.id).await?;
         let stalls = store.stalls(record.id).await?;
+        // Read for a run that has a deadline: one that passed while no engine drove the run
+        // is settled with the commands sent before it ([`Committed::commands`]).
+        let commands = match record.deadline {
+            Some(_) => store.pending_commands(record.id).await?,
+            None => Vec::new(),
+        };
         let max_output_bytes = self.max_output_of(&record).await?;
         Ok(Takeover {
             run: Committed {
@@ -159,6 +165,7 @@ impl Engine {
                 superseded,
                 items,
                 stalls,
+                commands,
                 executors: self.executors().clone(),
             },
             judge,

@@ -177,6 +177,9 @@ pub(crate) struct Committed {
     pub(crate) items: Vec<ItemRecord>,
     /// The stalls recorded of running steps, by step id ([`Batch::record_stall`]).
     pub(crate) stalls: Vec<(String, Value)>,
+    /// The commands sent and not yet carried out, in the order they were sent: a takeover
+    /// past the deadline applies those sent by then before it times the run out.
+    pub(crate) commands: Vec<PendingCommand>,
     /// The executors the steps of planners' plans may name.
     pub(crate) executors: Executors,
 }

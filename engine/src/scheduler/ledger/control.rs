@@ -339,7 +339,7 @@ impl Ledger {
             .collect();
         let detail = json!({ "redrive": { "from": from, "steps": ids } });
         self.start_clock(now, Some(detail))?;
-        self.take_stock(now)?;
+        self.take_stock(now, Vec::new())?;
         Ok(true)
     }
 }

@@ -32,8 +32,7 @@ impl Ledger {
             Some(_) => CANCELLED,
             None => super::TIMED_OUT,
         };
-        // The run ends: its count of unfinished steps is not kept (a takeover times a run out
-        // before counting them).
+        // The run ends: its count of unfinished steps is not kept up.
         let (_, done) = self.cancel_steps(reason, true)?;
         self.timing_out = !done;
         if self.timing_out {

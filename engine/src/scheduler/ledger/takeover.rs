@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::approvals::Approvals;
 use super::reserved::Reservations;
 use super::{BATCH_SLICE, Committed, Judge, Ledger, Redrive, Slot, items, judge, planner};
+use crate::command::PendingCommand;
 use crate::definition::OnStall;
 use crate::error::{Error, Result};
 use crate::executor::Usage;
@@ -48,6 +49,7 @@ impl Ledger {
             items,
             stalls,
             executors,
+            commands,
         } = run;
         let records = in_plan_order(records, &plan)?;
         // In place: a big run's records and slots are not held side by side.
@@ -160,27 +162,54 @@ impl Ledger {
                 ledger.redrive(redrive)?;
                 ledger.go_on_redriving(now)?;
             }
-            None => ledger.take_stock(now)?,
+            None => ledger.take_stock(now, commands)?,
         }
         Ok(ledger)
     }
 
     /// Counts who reads which outputs and settles what the steps' stored states decide: at
-    /// takeover, or once a redrive has sent its steps back to pending.
-    pub(super) fn take_stock(&mut self, now: DateTime<Utc>) -> Result<()> {
+    /// takeover (with the run's pending `commands`), or once a redrive has sent its steps
+    /// back to pending.
+    pub(super) fn take_stock(
+        &mut self,
+        now: DateTime<Utc>,
+        commands: Vec<PendingCommand>,
+    ) -> Result<()> {
         self.count_readers();
         for slot in &mut self.slots {
             if slot.state == StepState::Succeeded {
                 slot.items = None; // Its output holds the items' outputs.
             }
         }
-        self.settle(now)
+        match self.deadline.filter(|&deadline| deadline <= now) {
+            Some(deadline) => self.settle_past(deadline, commands),
+            None => self.settle(now),
+        }
+    }
+
+    /// Settles a run whose deadline passed while no engine drove it as an engine would have
+    /// at the deadline (probe 47 F1): first what was dated before it — the commands sent by
+    /// then, in order, and the approval requests that expired by then —, then the time-out
+    /// of whatever had not ended. A run all of whose steps ended by then ends as they did,
+    /// unless a cancel came first.
+    fn settle_past(
+        &mut self,
+        deadline: DateTime<Utc>,
+        commands: Vec<PendingCommand>,
+    ) -> Result<()> {
+        self.unfinished = self.slots.iter().filter(|s| !s.state.is_terminal()).count();
+        let sent = commands.into_iter().filter(|c| c.created_at <= deadline);
+        for command in sent {
+            self.apply(super::Input::Command(command), deadline)?;
+        }
+        self.expire_approvals(deadline)?;
+        if self.unfinished == 0 && !self.is_cancelling() {
+            return self.finish_run();
+        }
+        self.time_out()
     }
 
     fn settle(&mut self, now: DateTime<Utc>) -> Result<()> {
-        if self.deadline.is_some_and(|deadline| deadline <= now) {
-            return self.time_out();
-        }
         if self.run_state == RunState::Pending {
             self.start_clock(now, None)?;
         }

@@ -42,6 +42,7 @@ pub(super) fn committed(
         superseded: Vec::new(),
         items: Vec::new(),
         stalls: Vec::new(),
+        commands: Vec::new(),
         executors: crate::executor::test_support::accepting_anything(&["noop"]),
     }
 }

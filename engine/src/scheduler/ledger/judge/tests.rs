@@ -608,6 +608,7 @@ fn a_redriven_step_asks_again_instead_of_reusing_its_denial() {
 }
 
 mod directories;
+mod past_deadline;
 mod rates;
 mod redriven;
 mod reserved;
