@@ -293,10 +293,29 @@ fn described(error: &EngineError, db: &Path) -> String {
     }
 }
 
+/// How a run that ended as `report` says is driven again, if it can be: a failed or a
+/// cancelled one by `cairn retry` (`db` the `--db` given).
+pub(crate) fn redrive_hint(report: &RunReport, db: &Path) -> String {
+    match report.state {
+        RunState::Failed | RunState::Cancelled => {
+            // A cancelled run has no failed step, maybe: what it has not finished
+            // (probe 34 F3).
+            let cairn = invocation::cairn(db);
+            format!(
+                " (`{cairn} retry {}` runs what did not succeed again)",
+                report.id
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 /// What the user can do about `error` from the command line (`db` the `--db` given), if
 /// there is a flag for it.
 fn hint(error: &EngineError, db: &Path) -> String {
     let hint = match error {
+        // `approve`, `pause`, `cancel` of an ended run (probe 47 F5).
+        EngineError::Finished(report) => return redrive_hint(report, db),
         EngineError::MissingDatabase(_) => " (run a workflow first, or pass --db PATH)",
         // A directory where SQLite puts the database's `-wal` or `-shm` file: in the way.
         EngineError::IsADirectory(path) if path != db => {

@@ -91,18 +91,7 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
     let handle = match resumed {
         Ok(handle) => handle,
         Err(cairn_engine::Error::Finished(report)) => {
-            let hint = match report.state {
-                RunState::Failed | RunState::Cancelled => {
-                    // A cancelled run has no failed step, maybe: what it has not finished
-                    // (probe 34 F3).
-                    let cairn = invocation::cairn(&global.db);
-                    format!(
-                        " (`{cairn} retry {}` runs what did not succeed again)",
-                        report.id
-                    )
-                }
-                _ => String::new(),
-            };
+            let hint = error::redrive_hint(&report, &global.db);
             say(format_args!(
                 "run {} already {}; nothing to resume{hint}",
                 report.id, report.state

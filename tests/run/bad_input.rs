@@ -285,6 +285,18 @@ fn resuming_a_finished_run_says_so_and_exits_with_its_code() {
     let output = scratch.cairn(&["resume", &failed_id]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("already failed"));
+    // A command for a running run names what drives an ended one again (probe 47 F5).
+    for command in [&["pause"][..], &["cancel"], &["approve", "no"]] {
+        let args = [&command[..1], &[failed_id.as_str()], &command[1..]].concat();
+        let output = scratch.cairn(&args);
+        assert_eq!(output.status.code(), Some(2), "{command:?}");
+        let said = String::from_utf8_lossy(&output.stderr);
+        let fix = format!("retry {failed_id}` runs what did not succeed again)");
+        assert!(
+            said.contains("already failed (`cairn") && said.contains(&fix),
+            "{said}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -533,6 +533,11 @@ fn a_cancel_the_run_ends_before_does_not_cancel_the_next_retry() {
 fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retry_redrives() {
     let scratch = Scratch::new();
     let run = paused_after_a(&scratch, json!({}));
+    // A pause of it is refused with what continues it (probe 47 F5).
+    let pause = scratch.cairn(&["pause", &run]);
+    let said = String::from_utf8_lossy(&pause.stderr);
+    assert_eq!(code(&pause), Some(2), "{said}");
+    assert!(said.contains("paused already; a resume continues it"), "{said}");
     let cancel = scratch.cairn(&["cancel", &run]);
     let said = String::from_utf8_lossy(&cancel.stderr);
     assert_eq!(code(&cancel), Some(0), "{said}");

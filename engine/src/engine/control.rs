@@ -24,6 +24,9 @@ use crate::store::RunRecord;
 /// item that does not wait the items that do.
 const FEW_STEPS: usize = 20;
 
+/// A pause of a paused run is refused with what continues it (probe 47 F5).
+const PAUSED_ALREADY: &str = "the run is paused already; a resume continues it";
+
 /// `names` joined for a message, only the first [`FEW_STEPS`] of more, then how many there
 /// are in all (`what` counts them): "a, b, … (25 steps)".
 fn first_few<S: std::borrow::Borrow<str>>(names: &[S], what: &str) -> String {
@@ -155,7 +158,7 @@ impl Engine {
                 None
             }
             Command::Pause(_) if record.state == RunState::Paused => {
-                return Err(refused("the run is paused already".into()));
+                return Err(refused(PAUSED_ALREADY.into()));
             }
             Command::Pause(_) | Command::Cancel(_) if record.is_driven(Utc::now()) => {
                 // Recorded for the engine that drives the run, which carries it out under
@@ -261,7 +264,7 @@ impl Engine {
             }
         };
         let message = match (record.state, halt) {
-            (RunState::Paused, _) => "the run is paused already".to_owned(),
+            (RunState::Paused, _) => PAUSED_ALREADY.to_owned(),
             (_, Some((kind, asked))) => format!(
                 "a {kind} of the run, by {}, is pending already (recorded, not carried \
                  out yet{undriven})",
