@@ -322,6 +322,7 @@ impl Driver {
             };
             self.ledger.apply(input, clock::now())?;
         }
+        self.ledger.say_asked();
         Ok(())
     }
 

@@ -338,6 +338,23 @@ fn a_persons_resume_overrules_a_pause_its_engine_died_before_carrying_out() {
     );
 }
 
+/// A cancel behind the pending pause wins, and is the one said: the pause was said to pause
+/// the run now, which never paused (probe 47 F3).
+#[test]
+fn a_cancel_behind_a_pause_its_engine_died_before_carrying_out_is_the_one_said() {
+    let scratch = Scratch::new();
+    let run = paused_by_an_engine_that_died(&scratch);
+    let cancel = scratch.cairn(&["cancel", &run]);
+    let said = String::from_utf8_lossy(&cancel.stderr);
+    assert_eq!(code(&cancel), Some(0), "{said}");
+    assert!(
+        said.contains("cancel asked: nothing is in flight"),
+        "{said}"
+    );
+    assert!(!said.contains("pause asked"), "{said}");
+    assert_eq!(show(&scratch, &run)["state"], "cancelled");
+}
+
 #[test]
 fn a_pause_read_by_an_engine_that_dies_before_it_takes_effect_still_pauses_the_run() {
     let scratch = Scratch::new();
@@ -537,7 +554,10 @@ fn a_paused_run_with_no_engine_is_cancelled_at_once_then_resume_refuses_and_retr
     let pause = scratch.cairn(&["pause", &run]);
     let said = String::from_utf8_lossy(&pause.stderr);
     assert_eq!(code(&pause), Some(2), "{said}");
-    assert!(said.contains("paused already; a resume continues it"), "{said}");
+    assert!(
+        said.contains("paused already; a resume continues it"),
+        "{said}"
+    );
     let cancel = scratch.cairn(&["cancel", &run]);
     let said = String::from_utf8_lossy(&cancel.stderr);
     assert_eq!(code(&cancel), Some(0), "{said}");

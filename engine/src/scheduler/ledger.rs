@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::approval::Approval;
-use crate::command::{Command, PendingCommand};
+use crate::command::{Command, PendingCommand, Request};
 use crate::definition::OnStall;
 use crate::error::Result;
 use crate::executor::{ErrorClass, Executors, Outcome, Usage};
@@ -389,6 +389,9 @@ pub(crate) struct Ledger {
     plans: HashMap<StepIndex, String>,
     /// How many plans the run committed.
     plan_count: u32,
+    /// The person's (or cairn's) pause or cancel that set the halt in force since the
+    /// commands were last read, to say once they all are ([`Ledger::say_asked`]).
+    asked: Option<Request>,
 }
 
 impl Ledger {
@@ -412,14 +415,14 @@ impl Ledger {
                     Command::Pause(request) => {
                         let detail = self.asked("paused", OnStall::Pause, request);
                         if self.halt(control::Halt::Pause(detail)) {
-                            self.say_asked(request);
+                            self.asked = Some(request.clone());
                         }
                         return Ok(());
                     }
                     Command::Cancel(request) => {
                         let detail = self.asked("cancelled", OnStall::Cancel, request);
                         if self.halt(control::Halt::Cancel(detail)) {
-                            self.say_asked(request);
+                            self.asked = Some(request.clone());
                         }
                         return Ok(());
                     }

@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 
 use super::complete::merged;
 use super::{BATCH_SLICE, CANCELLED, Ledger, count_spent};
-use crate::command::Request;
 use crate::error::{Error, Result};
 use crate::executor::{ErrorClass, ExecError, Usage};
 use crate::plan::StepIndex;
@@ -59,11 +58,15 @@ impl Ledger {
         true
     }
 
-    /// Says on stderr that a person's pause or cancel (`request`), the halt now held, was
-    /// read, and what it does: with steps in flight, it waits for them or cancels them; with
-    /// none (a run taken over, whose attempts were recorded interrupted, or waiting for a
-    /// retry), it takes effect at once.
-    pub(super) fn say_asked(&self, request: &Request) {
+    /// Says on stderr that the pause or cancel that set the halt now held was read, and what
+    /// it does: with steps in flight, it waits for them or cancels them; with none (a run
+    /// taken over, whose attempts were recorded interrupted, or waiting for a retry), it
+    /// takes effect at once. Said once the commands sent are all read: a pause followed by a
+    /// cancel is not said to pause the run (probe 47 F3).
+    pub(crate) fn say_asked(&mut self) {
+        let Some(request) = self.asked.take() else {
+            return;
+        };
         let in_flight = self.running.len();
         let said = match (&self.halt, in_flight) {
             (Some(Halt::Pause(_)), 0) => {

@@ -156,6 +156,7 @@ impl Ledger {
                 .chain(superseded.iter().map(|gone| gone.seq))
                 .max()
                 .unwrap_or(0),
+            asked: None,
         };
         match redrive {
             Some(redrive) => {
