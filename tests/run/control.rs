@@ -506,6 +506,15 @@ fn a_stalls_cancel_survives_an_engine_killed_in_the_stalled_steps_kill_grace() {
     assert_eq!(executions(&scratch, "h").len(), 1, "h never started again");
     assert_eq!(cancelled["state"], "cancelled");
     assert_eq!(states(&cancelled)["h"], "cancelled");
+    // The step keeps the stall's error, as a live engine leaves it (probe 47 F2).
+    let h = &cancelled["steps"][0];
+    assert_eq!(h["error_class"], "stalled", "{h}");
+    assert!(
+        h["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("stalled: no sign of life")),
+        "{h}"
+    );
     // The history says why, as a run not killed records it: the stall, with the step's
     // interruption, and the run's cancel.
     let events = history(&scratch, cancelled["id"].as_str().unwrap());

@@ -413,14 +413,14 @@ impl Ledger {
                     // Handled by the commit that pauses or ends the run
                     // (`Command::carried_out_by`): read again until then.
                     Command::Pause(request) => {
-                        let detail = self.asked("paused", OnStall::Pause, request);
+                        let detail = self.asked("paused", OnStall::Pause, request)?;
                         if self.halt(control::Halt::Pause(detail)) {
                             self.asked = Some(request.clone());
                         }
                         return Ok(());
                     }
                     Command::Cancel(request) => {
-                        let detail = self.asked("cancelled", OnStall::Cancel, request);
+                        let detail = self.asked("cancelled", OnStall::Cancel, request)?;
                         if self.halt(control::Halt::Cancel(detail)) {
                             self.asked = Some(request.clone());
                         }

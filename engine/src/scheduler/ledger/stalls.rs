@@ -221,30 +221,44 @@ impl Ledger {
     /// cancel asked by `request`: who and why, with the stall when cairn asked it for one.
     /// That stall's step, found running at this takeover (the engine died in its attempt's
     /// kill grace), records it, and its `escalation`, with its interruption, as the
-    /// attempt's end would have.
-    pub(super) fn asked(&mut self, key: &str, escalation: OnStall, request: &Request) -> Value {
+    /// attempt's end would have, and its error: a cancel's step ends `cancelled` with it (probe
+    /// 47 F2: the run's cancel ended it with none), a pause's waits with it.
+    pub(super) fn asked(
+        &mut self,
+        key: &str,
+        escalation: OnStall,
+        request: &Request,
+    ) -> Result<Value> {
         let mut request = request.clone();
         let Some(stalled) = request.stall.take() else {
-            return json!({ key: request });
+            return Ok(json!({ key: request }));
         };
         let interrupted = Some(json!({ "interrupted": true }));
+        let mut ended = None;
         if let Some(step) = (self.batch.last_of_step(self.run_id, &stalled.step))
             .filter(|step| step.from == StepState::Running && step.detail == interrupted)
         {
             step.detail = Some(json!({
                 "interrupted": true, "stall": stalled.stall, "escalation": escalation
             }));
-            // Its error, as the attempt's end would have left it (a cancel then ends the
-            // step with its own).
             if let Some(stall) = Stall::recorded(&stalled.stall) {
-                let error = stall.error().to_string();
-                step.error = Some(error.clone());
-                if let Some(index) = self.plan.index_of(&stalled.step) {
-                    self.slots[index].error = Some(error);
-                }
+                step.error = Some(stall.error().to_string());
+                ended = self
+                    .plan
+                    .index_of(&stalled.step)
+                    .map(|index| (index, stall));
             }
         }
-        json!({ key: request, "stall": stalled.stall })
+        if let Some((step, stall)) = ended {
+            match escalation {
+                OnStall::Cancel => {
+                    let detail = json!({ "reason": super::CANCELLED });
+                    self.end_step(step, StepState::Cancelled, &stall.error(), Some(detail))?;
+                }
+                _ => self.slots[step].error = Some(stall.error().to_string()),
+            }
+        }
+        Ok(json!({ key: request, "stall": stalled.stall }))
     }
 
     /// The attempt of `step` that stalled (`stall`, escalated by `on_stall`) ended, with
