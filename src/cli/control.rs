@@ -128,8 +128,10 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>, cairn: &
         (true, _) => format!(
             "run {run} pauses within a second, once its steps in flight (if any) finish; `{cairn} resume {run}` continues it"
         ),
+        // The engine reads the cancel within a second: a run whose last steps end before
+        // then ends as they do (probe 46: told "being cancelled", it succeeded).
         (false, _) => format!(
-            "run {run} is being cancelled: its steps in flight (if any) are stopped within their kill grace"
+            "run {run} is being cancelled: the engine driving it reads the cancel within a second and stops its steps in flight (if any) within their kill grace; a run whose last steps end first ends as they do (`{cairn} show {run}`)"
         ),
     }
 }
@@ -200,7 +202,12 @@ mod tests {
         assert!(said(true, RunState::Paused, false).contains("is paused"));
         assert!(said(true, RunState::Running, false).contains("pauses within a second"));
         assert!(said(false, RunState::Cancelled, false).ends_with("is cancelled"));
-        assert!(said(false, RunState::Running, true).contains("is being cancelled:"));
+        let cancelling = said(false, RunState::Running, true);
+        assert!(cancelling.contains("is being cancelled:"), "{cancelling}");
+        assert!(
+            cancelling.contains("last steps end first ends as they do"),
+            "{cancelling}"
+        );
         assert!(
             said(true, RunState::Running, true).contains("the pause changes nothing"),
             "a pause of a run being cancelled"
