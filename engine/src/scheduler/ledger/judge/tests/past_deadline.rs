@@ -8,9 +8,18 @@ use crate::command::Request;
 /// A run of one step `a` that asks a person (whose request expires at second 60), under
 /// `limits.timeout`, taken over at `second` with `commands` (`(sent at, command)`) pending.
 fn taken_over_past(timeout: &str, second: i64, commands: Vec<(i64, Command)>) -> Ledger {
-    let workflow = json!({"name": "g", "limits": {"timeout": timeout}, "steps": [
-        {"id": "a", "executor": "noop", "with": {"say": "approve"}}
-    ]});
+    let a = json!({"id": "a", "executor": "noop", "with": {"say": "approve"}});
+    taken_over_with(vec![a], timeout, second, commands)
+}
+
+/// [`taken_over_past`] of a run of `steps`.
+fn taken_over_with(
+    steps: Vec<Value>,
+    timeout: &str,
+    second: i64,
+    commands: Vec<(i64, Command)>,
+) -> Ledger {
+    let workflow = json!({"name": "g", "limits": {"timeout": timeout}, "steps": steps});
     let mut ledger = judged(workflow.clone());
     ledger.turn(at(0)).unwrap();
     let approvals = ledger.take_batch().approvals().to_vec();
@@ -87,4 +96,19 @@ fn a_request_that_expired_before_the_deadline_is_denied() {
         ["a: awaiting_approval -> cancelled"]
     );
     assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
+}
+
+#[test]
+fn a_denial_before_the_deadline_skips_the_dependents_as_a_live_engine_does() {
+    let steps = vec![
+        json!({"id": "a", "executor": "noop", "with": {"say": "approve"}}),
+        json!({"id": "b", "executor": "noop", "needs": ["a"]}),
+    ];
+    let mut ledger = taken_over_with(steps, "50s", 100, vec![(10, deny())]);
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: awaiting_approval -> denied", "b: pending -> skipped"]
+    );
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
 }
