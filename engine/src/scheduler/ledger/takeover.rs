@@ -189,16 +189,24 @@ impl Ledger {
     }
 
     /// Settles a run whose deadline passed while no engine drove it as an engine would have
-    /// at the deadline (probe 47 F1): first what was dated before it — the commands sent by
-    /// then, in order, and the approval requests that expired by then —, then the time-out
-    /// of whatever had not ended. A run all of whose steps ended by then ends as they did,
-    /// unless a cancel came first.
+    /// at the deadline (probe 47 F1): first what was dated before it — the stalled attempts
+    /// its engine died in the kill grace of (they ended with it; a live engine would have
+    /// timed the run out itself), escalated; the commands sent by then, in order; the
+    /// approval requests that expired by then —, then the time-out of whatever had not
+    /// ended. A run all of whose steps ended by then ends as they did, unless a cancel came
+    /// first.
     fn settle_past(
         &mut self,
         deadline: DateTime<Utc>,
         commands: Vec<PendingCommand>,
     ) -> Result<()> {
         self.unfinished = self.slots.iter().filter(|s| !s.state.is_terminal()).count();
+        for step in 0..self.slots.len() {
+            if self.slots[step].state == StepState::Running && self.slots[step].stall.is_some() {
+                self.items_interrupted(step);
+                self.stalled_attempt_cut_off(step, json!(true), deadline)?;
+            }
+        }
         let sent = commands.into_iter().filter(|c| c.created_at <= deadline);
         for command in sent {
             self.apply(super::Input::Command(command), deadline)?;

@@ -56,10 +56,11 @@ fn a_stall_that_pauses_or_cancels_is_recorded_at_a_takeover_after_a_crash_in_its
     }
 }
 
-/// `a` of [`silent`] stalled at 10s with `on_stall`, seen and committed; the engine dies in
-/// its kill grace, and another takes the run over at 12s from what was committed.
-fn taken_over_in_the_kill_grace(on_stall: &str) -> (Ledger, crate::state::Batch) {
-    let mut ledger = take_over(&silent(on_stall), RunState::Pending, vec![], 0, None);
+/// `a` of `workflow` (one like [`silent`]) stalled at 10s, seen and committed; the engine
+/// dies in its kill grace, and another takes the run over at 12s from what was committed.
+fn taken_over_in_the_kill_grace(workflow: &Value) -> (Ledger, crate::state::Batch) {
+    let on_stall = &workflow["steps"][0]["pipeline"][0]["on_stall"];
+    let mut ledger = take_over(workflow, RunState::Pending, vec![], 0, None);
     assert_eq!(started(&mut ledger, 0), ["a"]);
     ledger.take_batch();
     ledger.turn(at(10)).unwrap();
@@ -82,7 +83,7 @@ fn taken_over_in_the_kill_grace(on_stall: &str) -> (Ledger, crate::state::Batch)
 #[test]
 fn a_stall_that_fails_or_retries_is_escalated_at_a_takeover_after_a_crash_in_its_kill_grace() {
     for (on_stall, to) in [("fail", StepState::Failed), ("retry", StepState::RetryWait)] {
-        let (taken, batch) = taken_over_in_the_kill_grace(on_stall);
+        let (taken, batch) = taken_over_in_the_kill_grace(&silent(on_stall));
         let a = taken_over_stall(&batch, on_stall, to);
         // The attempt counts, as the live engine's end of it would have.
         assert_eq!((a.attempt, a.interrupted), (1, 0), "{on_stall}");
@@ -91,9 +92,23 @@ fn a_stall_that_fails_or_retries_is_escalated_at_a_takeover_after_a_crash_in_its
             "{on_stall}: a does not run again now"
         );
     }
-    let (failed, batch) = taken_over_in_the_kill_grace("fail");
+    let (failed, batch) = taken_over_in_the_kill_grace(&silent("fail"));
     assert_eq!(moves(&batch)[1], "b: pending -> skipped");
     assert_eq!(failed.report().state, RunState::Failed);
+}
+
+/// Past the run's deadline too: the attempt ended with its engine, before the deadline (a
+/// live engine would have timed the run out), so its stall is escalated before the time-out
+/// (probe 47 F1: the takeover timed the run out, the stall's `fail` lost).
+#[test]
+fn a_stall_escalated_at_a_takeover_past_the_deadline_counts_before_the_time_out() {
+    let mut workflow = silent("fail");
+    workflow["limits"] = json!({"timeout": "11s"});
+    let (failed, batch) = taken_over_in_the_kill_grace(&workflow);
+    taken_over_stall(&batch, "fail", StepState::Failed);
+    assert_eq!(moves(&batch)[1], "b: pending -> skipped");
+    assert_eq!(failed.report().state, RunState::Failed);
+    assert_eq!(failed.report().error_class, Some(ErrorClass::Stalled));
 }
 
 #[test]
