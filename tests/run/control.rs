@@ -488,15 +488,24 @@ pub(super) fn killed_in_a_kill_grace_then_recovered(
     show(scratch, &run)
 }
 
+/// Of a plain step, and of a `for_each` step's item (probe 48 F2: the item stayed `pending`
+/// in the cancelled step).
 #[test]
 fn a_stalls_cancel_survives_an_engine_killed_in_the_stalled_steps_kill_grace() {
+    let keys = json!({"heartbeat": "1s", "on_stall": "cancel"});
+    let mut of_an_item = keys.clone();
+    of_an_item["for_each"] = json!("${{ [1] }}");
+    for keys in [keys, of_an_item] {
+        stalls_cancel_survives_a_kill_in_the_kill_grace(keys);
+    }
+}
+
+/// A stall of a step with `keys` survives a kill in its kill grace.
+fn stalls_cancel_survives_a_kill_in_the_kill_grace(keys: Value) {
     let scratch = Scratch::new();
+    let of_an_item = keys.get("for_each").is_some();
     // `h` is silent past its heartbeat and deaf to SIGTERM.
-    let h = deaf(
-        &scratch,
-        "h",
-        json!({"heartbeat": "1s", "on_stall": "cancel"}),
-    );
+    let h = deaf(&scratch, "h", keys);
     let workflow = scratch.write(
         "s.json",
         &json!({"name": "s", "steps": [{"pipeline": [h, step(&scratch, "b", MARK, json!({}))]}]}),
@@ -508,6 +517,9 @@ fn a_stalls_cancel_survives_an_engine_killed_in_the_stalled_steps_kill_grace() {
     assert_eq!(states(&cancelled)["h"], "cancelled");
     // The step keeps the stall's error, as a live engine leaves it (probe 47 F2).
     let h = &cancelled["steps"][0];
+    if of_an_item {
+        assert_eq!(h["items"][0]["state"], "cancelled", "{h}");
+    }
     assert_eq!(h["error_class"], "stalled", "{h}");
     assert!(
         h["error"]

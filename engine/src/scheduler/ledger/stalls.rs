@@ -252,6 +252,9 @@ impl Ledger {
         if let Some((step, stall)) = ended {
             match escalation {
                 OnStall::Cancel => {
+                    // Its items the crash cut off end with it, as a run's cancel ends them
+                    // (probe 48 F2: one stayed `pending` in the cancelled step).
+                    self.cancel_items(step, super::CANCELLED);
                     let detail = json!({ "reason": super::CANCELLED });
                     self.end_step(step, StepState::Cancelled, &stall.error(), Some(detail))?;
                 }
