@@ -111,6 +111,16 @@ impl Command {
         }
     }
 
+    /// The step whose stall made cairn send this pause or cancel itself, if one did.
+    pub(crate) fn stalled_step(&self) -> Option<&str> {
+        match self {
+            Command::Pause(request) | Command::Cancel(request) => {
+                (request.stall.as_ref()).map(|stalled| stalled.step.as_str())
+            }
+            Command::Approve(_) | Command::Deny(_) => None,
+        }
+    }
+
     /// Whether a run's move to `state` carries this command out, so that the store marks it
     /// handled in the same commit: a pause by the run pausing or ending, a cancel by the run
     /// ending. Until then a pause or a cancel stays pending, and an engine that takes the

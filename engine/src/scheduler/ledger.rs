@@ -399,17 +399,24 @@ impl Ledger {
     pub(crate) fn apply(&mut self, input: Input, now: DateTime<Utc>) -> Result<()> {
         match input {
             Input::Completed { step, outcome } => self.complete(step, outcome, now),
-            Input::TimedOut => self.time_out(),
+            Input::TimedOut => self.reach_deadline(self.deadline.unwrap_or(now)),
             Input::Interrupted => self.interrupt(now),
+            // A run that ended takes no command: a takeover that settled it past its deadline
+            // applied those sent before then, and reads them again (probe 48 F6).
+            Input::Command(_) if self.is_over() => Ok(()),
             Input::Command(pending) => {
+                // The requests that had expired when the command was sent come first, however
+                // late this engine reads it: an approval of one is then too late, and a pause or
+                // a cancel sent after they ended the run's last steps comes after its end (probe
+                // 48 F9: a cancel cancelled a run a request's expiry had ended first).
+                let unfinished = self.unfinished;
+                self.expire_approvals(pending.created_at)?;
+                let after_the_end = unfinished > 0 && self.unfinished == 0;
                 match &pending.command {
-                    Command::Approve(ruling) => {
-                        // A request that had expired when the approval was sent is denied,
-                        // never granted, however late this engine reads the approval.
-                        self.expire_approvals(pending.created_at)?;
-                        self.rule(ruling, true, now)?;
-                    }
+                    Command::Approve(ruling) => self.rule(ruling, true, now)?,
                     Command::Deny(ruling) => self.rule(ruling, false, now)?,
+                    // Carried out by the run's end, which marks it handled.
+                    Command::Pause(_) | Command::Cancel(_) if after_the_end => return Ok(()),
                     // Handled by the commit that pauses or ends the run
                     // (`Command::carried_out_by`): read again until then.
                     Command::Pause(request) => {

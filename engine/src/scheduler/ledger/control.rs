@@ -243,8 +243,15 @@ impl Ledger {
     /// starts nothing. A batch at a time: the caller commits and asks again while
     /// [`Ledger::has_work_left`].
     pub(crate) fn settle_halt(&mut self, now: DateTime<Utc>) -> Result<()> {
-        if self.carry_on(now)? && self.halt.is_some() {
+        if !self.carry_on(now)? {
+            return Ok(());
+        }
+        if self.halt.is_some() {
             self.halted()?;
+        } else if self.unfinished == 0 && self.run_state == RunState::Running {
+            // Its last steps ended by the requests that expired before the command, which
+            // then came after the run's end (probe 48 F9).
+            self.finish_run()?;
         }
         Ok(())
     }

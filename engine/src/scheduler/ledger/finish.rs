@@ -13,6 +13,21 @@ use crate::plan::StepIndex;
 use crate::state::{RunState, StepState};
 
 impl Ledger {
+    /// The run's `deadline` passed, the commands sent by then applied: the approval requests
+    /// that expired by then are denied first (probe 48 F3: an engine frozen past the deadline
+    /// lost them), and a pause with nothing in flight takes effect; then a run all of whose
+    /// steps ended ends as they did, unless a cancel came first, and any other times out.
+    pub(super) fn reach_deadline(&mut self, deadline: DateTime<Utc>) -> Result<()> {
+        self.expire_approvals(deadline)?;
+        if matches!(self.halt, Some(Halt::Pause(_))) {
+            self.halted()?;
+        }
+        if self.unfinished == 0 && !self.is_cancelling() && !self.run_state.is_terminal() {
+            return self.finish_run();
+        }
+        self.time_out()
+    }
+
     /// The run's deadline passed: what has not ended is cancelled, and the run fails. A batch
     /// at a time, as a cancel ([`Ledger::cancel_steps`]): the run fails with the last. A run
     /// still `pending` (its deadline passed before its first turn: a `limits.timeout`

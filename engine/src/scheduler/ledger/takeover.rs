@@ -207,15 +207,27 @@ impl Ledger {
                 self.stalled_attempt_cut_off(step, json!(true), deadline)?;
             }
         }
-        let sent = commands.into_iter().filter(|c| c.created_at <= deadline);
+        let sent: Vec<PendingCommand> = (commands.into_iter())
+            .filter(|command| command.created_at <= deadline)
+            .collect();
+        // A stalled attempt whose stall paused or cancelled the run (recorded as the run's
+        // own command) ended with its engine too: interrupted, as at any takeover, so that
+        // its stall is recorded with it (probe 48 F1: lost to the time-out).
+        for command in &sent {
+            if let Some(step) = command
+                .command
+                .stalled_step()
+                .and_then(|id| self.plan.index_of(id))
+                && self.slots[step].state == StepState::Running
+            {
+                self.items_interrupted(step);
+                self.cut_off(step, json!({ "interrupted": true }))?;
+            }
+        }
         for command in sent {
             self.apply(super::Input::Command(command), deadline)?;
         }
-        self.expire_approvals(deadline)?;
-        if self.unfinished == 0 && !self.is_cancelling() {
-            return self.finish_run();
-        }
-        self.time_out()
+        self.reach_deadline(deadline)
     }
 
     fn settle(&mut self, now: DateTime<Utc>) -> Result<()> {

@@ -1,7 +1,9 @@
 //! A run whose deadline passed while no engine drove it: what was dated before the deadline
 //! (a ruling, a cancel, an approval request's expiry) counts before the time-out (probe 47
-//! F1: each was lost to it, and the ruling and the cancel were missing from the history).
+//! F1: each was lost to it, and the ruling and the cancel were missing from the history);
+//! and the expiries before a command, deadline or not, come before the command.
 
+use super::super::super::tests::run_moves;
 use super::*;
 use crate::command::Request;
 
@@ -111,4 +113,81 @@ fn a_denial_before_the_deadline_skips_the_dependents_as_a_live_engine_does() {
         ["a: awaiting_approval -> denied", "b: pending -> skipped"]
     );
     assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
+}
+
+#[test]
+fn a_pause_sent_before_the_deadline_with_nothing_in_flight_pauses_the_run_first() {
+    let pause = Command::Pause(Request::new("ann", None));
+    let mut ledger = taken_over_past("50s", 100, vec![(10, pause)]);
+    let moved = run_moves(&ledger.take_batch());
+    // Probe 48 F4: the pause was missing from the history.
+    assert_eq!(
+        moved,
+        [
+            (RunState::Running, RunState::Paused),
+            (RunState::Paused, RunState::Failed)
+        ]
+    );
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
+}
+
+#[test]
+fn a_cancel_sent_after_a_request_expired_and_ended_the_run_comes_after_its_end() {
+    // The request expires at 60 and ends the run's only step; the cancel comes at 70.
+    let cancel = Command::Cancel(Request::new("ann", None));
+    let ledger = taken_over_past("2m", 200, vec![(70, cancel)]);
+    let report = ledger.report();
+    assert_eq!(
+        report.state,
+        RunState::Failed,
+        "probe 48 F9: it ended cancelled"
+    );
+    assert_eq!(report.error_class, Some(ErrorClass::Denied));
+}
+
+#[test]
+fn a_ruling_read_again_once_the_run_is_settled_takes_no_effect() {
+    let mut ledger = taken_over_past("50s", 100, vec![(10, deny())]);
+    ledger.take_batch();
+    // The first turn reads the commands again (probe 48 F6: a warning of a ruling lost).
+    ledger.apply(sent_at(10, 1, deny()), at(100)).unwrap();
+    assert!(ledger.take_batch().is_empty());
+}
+
+#[test]
+fn an_engine_frozen_past_the_deadline_settles_what_expired_before_it_first() {
+    // The request expires at 60, the run at 120; the engine reads its deadline at 130.
+    let workflow = json!({"name": "g", "limits": {"timeout": "2m"}, "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "approve"}},
+        {"id": "b", "executor": "noop", "needs": ["a"]}
+    ]});
+    let mut ledger = judged(workflow);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    ledger.apply(Input::TimedOut, at(130)).unwrap();
+    let batch = ledger.take_batch();
+    // Probe 48 F3: both were cancelled, the run timed out.
+    assert_eq!(
+        moves(&batch),
+        ["a: awaiting_approval -> denied", "b: pending -> skipped"]
+    );
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
+}
+
+#[test]
+fn a_cancel_that_takes_an_undriven_run_over_settles_an_earlier_expiry_first() {
+    // No deadline: `cairn cancel` at 70 takes the run over (`settle_halt`); the request
+    // expired at 60 and ended the run's only step (probe 48 F9: the expiry was ignored).
+    let (_, mut ledger) = asking_for_approval();
+    ledger.take_batch();
+    let cancel = Command::Cancel(Request::new("ann", None));
+    ledger.apply(sent_at(70, 1, cancel), at(70)).unwrap();
+    ledger.settle_halt(at(70)).unwrap();
+    assert_eq!(
+        moves(&ledger.take_batch()),
+        ["a: awaiting_approval -> denied"]
+    );
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::Denied));
 }

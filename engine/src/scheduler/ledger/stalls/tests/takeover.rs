@@ -56,6 +56,37 @@ fn a_stall_that_pauses_or_cancels_is_recorded_at_a_takeover_after_a_crash_in_its
     }
 }
 
+/// Past the run's deadline: the stall's pause or cancel, recorded as the run's command before
+/// it, is recorded with the step's interruption as at any takeover (probe 48 F1: lost to the
+/// time-out), and the cancel ends the run cancelled.
+#[test]
+fn a_stall_that_pauses_or_cancels_is_recorded_at_a_takeover_past_the_deadline() {
+    for (on_stall, ended) in [("pause", RunState::Failed), ("cancel", RunState::Cancelled)] {
+        let mut workflow = silent(on_stall);
+        workflow["limits"] = json!({"timeout": "11s"});
+        let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+        assert_eq!(started(&mut ledger, 0), ["a"]);
+        ledger.turn(at(10)).unwrap();
+        let seen = ledger.take_batch();
+        let [(_, sent)] = seen.sent() else {
+            panic!("{on_stall}: one command sent")
+        };
+        let commands = vec![crate::command::PendingCommand {
+            id: 1,
+            run_id: ledger.run_id,
+            command: sent.clone(),
+            created_at: at(10),
+        }];
+        let run = Committed {
+            commands,
+            ..committed_after(&ledger, RunState::Running)
+        };
+        let mut taken = Ledger::take_over(run, Judge::default(), 1 << 20, at(12), None).unwrap();
+        taken_over_stall(&taken.take_batch(), on_stall, StepState::Ready);
+        assert_eq!(taken.report().state, ended, "{on_stall}");
+    }
+}
+
 /// `a` of `workflow` (one like [`silent`]) stalled at 10s, seen and committed; the engine
 /// dies in its kill grace, and another takes the run over at 12s from what was committed.
 fn taken_over_in_the_kill_grace(workflow: &Value) -> (Ledger, crate::state::Batch) {
