@@ -302,7 +302,7 @@ fn syntax_problem(error: &serde_json::Error) -> Problem {
         if error.is_data() {
             text.to_owned()
         } else {
-            format!("invalid JSON: {text}{}", escape_fix(text))
+            format!("invalid JSON: {}", escape_told(text))
         }
     };
     Problem {
@@ -316,20 +316,21 @@ fn syntax_problem(error: &serde_json::Error) -> Problem {
     }
 }
 
-/// What a bad escape in a string should be: serde_json says only that one is wrong, and
-/// calls a lone low surrogate (`\uDC00`) a "leading" one.
-fn escape_fix(text: &str) -> &'static str {
+/// serde_json's `text` of a syntax error, told with what a good escape is where a string's
+/// escape is bad: serde_json says only that one is, and calls a lone low surrogate
+/// (`\uDC00`) a "leading" one (probe 48 F7).
+fn escape_told(text: &str) -> &str {
     match text {
         "unexpected end of hex escape" | "lone leading surrogate in hex escape" => {
-            " (a `\\uD800`-`\\uDFFF` escape is half of a character: a high one, \
-             `\\uD800`-`\\uDBFF`, must be followed by a low one, `\\uDC00`-`\\uDFFF`; \
-             write the character itself or both halves)"
+            "a lone surrogate: a `\\uD800`-`\\uDFFF` escape is half of a character, a high \
+             one (`\\uD800`-`\\uDBFF`) followed by a low one (`\\uDC00`-`\\uDFFF`); write \
+             the character itself or both halves"
         }
         "invalid escape" => {
-            " (a string's escapes are `\\\"` `\\\\` `\\/` `\\b` `\\f` `\\n` `\\r` `\\t` \
-             and `\\u` with four hex digits)"
+            "invalid escape (a string's escapes are `\\\"` `\\\\` `\\/` `\\b` `\\f` `\\n` \
+             `\\r` `\\t` and `\\u` with four hex digits)"
         }
-        _ => "",
+        _ => text,
     }
 }
 
