@@ -413,9 +413,10 @@ fn print_run(out: &mut impl Write, run: &RunView, db: &Path) -> std::io::Result<
     writeln!(out, "created   {}", time(run.created_at))?;
     writeln!(out, "updated   {}", time(run.updated_at))?;
     if let Some(deadline) = run.deadline.filter(|_| !run.state.is_terminal()) {
-        // Time passes while no engine runs: the run ends when one takes it over.
+        // Time passes while no engine runs: the run ends when one takes it over, not always
+        // timed out (a cancel or a denial sent before the deadline; probe 48 F8).
         let passed = if deadline <= Utc::now() {
-            " (passed: the run ends failed, timeout, once an engine takes it over)"
+            " (passed: an engine taking the run over settles what came before it, then times out what has not ended)"
         } else {
             ""
         };

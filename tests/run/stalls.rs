@@ -32,7 +32,7 @@ fn a_run_deadline_passing_while_no_engine_runs_ends_it_timed_out_without_startin
     wait_until("`cairn show` to say the deadline passed", || {
         let shown = scratch.cairn(&["show", &run]);
         String::from_utf8_lossy(&shown.stdout)
-            .contains("(passed: the run ends failed, timeout, once an engine takes it over)")
+            .contains("(passed: an engine taking the run over settles what came before it")
     });
     let output = scratch.cairn(&["resume", &run, "--json"]);
     assert_eq!(
