@@ -478,6 +478,31 @@ fn an_approval_sent_after_the_request_expired_is_refused_and_resume_denies_the_s
     assert_eq!(show["steps"][0]["state"], "denied");
 }
 
+/// A ruling after the run's deadline comes too late: refused, not acknowledged and then
+/// dropped by the takeover that times the run out (probe 48 F5).
+#[test]
+fn an_approval_sent_after_the_runs_deadline_is_refused() {
+    let scratch = Scratch::new();
+    let (policy, _) = approval_setup(&scratch, json!({}));
+    let deploy = step("deploy", "echo ran >> \"$MARKS/deploy\"", &scratch);
+    let workflow = json!({"name": "late", "limits": {"timeout": "3s"}, "steps": [deploy]});
+    let workflow = scratch.write("late.json", &workflow);
+    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until("the run's deadline to pass", || {
+        let shown = scratch.cairn(&["show", &run]);
+        String::from_utf8_lossy(&shown.stdout).contains("(passed: ")
+    });
+    let approve = scratch.cairn(&["approve", &run, "deploy", "--by", "ann"]);
+    let refusal = String::from_utf8_lossy(&approve.stderr);
+    assert_eq!(approve.status.code(), Some(2), "{refusal}");
+    assert!(refusal.contains("deadline passed at"), "{refusal}");
+    let resumed = scratch.cairn(&["resume", &run]);
+    assert_eq!(resumed.status.code(), Some(1));
+    assert!(!scratch.executions().contains_key("deploy"));
+}
+
 #[test]
 fn audit_mode_runs_everything_and_records_what_enforce_would_deny() {
     let scratch = Scratch::new();

@@ -284,6 +284,15 @@ impl Engine {
         command: &Command,
         ruling: &Ruling,
     ) -> Result<Option<String>> {
+        // The deadline ends what has not ended: a ruling after it would be dropped unread
+        // (probe 48 F5: acknowledged, then dropped).
+        if let Some(deadline) = record.deadline.filter(|&at| at <= Utc::now()) {
+            return Ok(Some(format!(
+                "the run's deadline passed at {}: a ruling now comes too late, and the engine \
+                 that ends the run times out what had not ended by then",
+                deadline.to_rfc3339_opts(SecondsFormat::Millis, true)
+            )));
+        }
         let store = &self.inner.store;
         let Some(step) = store.step(record.id, &ruling.step).await? else {
             return Ok(Some(self.no_step(record, &ruling.step).await?));
