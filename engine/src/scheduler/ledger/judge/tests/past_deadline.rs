@@ -46,6 +46,13 @@ fn taken_over_with(
     )
 }
 
+/// Asserts that `ledger`'s run timed out, its step `a` cancelled as it waited for a person.
+fn timed_out(ledger: &mut Ledger) {
+    let moved = moves(&ledger.take_batch());
+    assert_eq!(moved, ["a: awaiting_approval -> cancelled"]);
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
+}
+
 fn deny() -> Command {
     Command::Deny(ruling("a", None))
 }
@@ -68,11 +75,7 @@ fn a_denial_sent_before_the_deadline_ends_the_step_denied_not_timed_out() {
 #[test]
 fn a_denial_sent_after_the_deadline_comes_too_late() {
     let mut ledger = taken_over_past("50s", 100, vec![(55, deny())]);
-    assert_eq!(
-        moves(&ledger.take_batch()),
-        ["a: awaiting_approval -> cancelled"]
-    );
-    assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
+    timed_out(&mut ledger);
 }
 
 #[test]
@@ -93,11 +96,7 @@ fn a_request_that_expired_before_the_deadline_is_denied() {
     assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
     // One that would have expired after the deadline is cut off by it.
     let mut ledger = taken_over_past("50s", 200, Vec::new());
-    assert_eq!(
-        moves(&ledger.take_batch()),
-        ["a: awaiting_approval -> cancelled"]
-    );
-    assert_eq!(ledger.report().error_class, Some(ErrorClass::Timeout));
+    timed_out(&mut ledger);
 }
 
 #[test]
