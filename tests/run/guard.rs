@@ -471,6 +471,12 @@ fn an_approval_sent_after_the_request_expired_is_refused_and_resume_denies_the_s
     let refusal = String::from_utf8_lossy(&approve.stderr);
     assert_eq!(approve.status.code(), Some(2), "{refusal}");
     assert!(refusal.contains("expired at"), "{refusal}");
+    // A denial too: the expiry came first and decides (probe 49 F3: it was acknowledged, and
+    // listed as a ruling the expiry came after).
+    let deny = scratch.cairn(&["deny", &run, "deploy", "--by", "ann", "--reason", "late"]);
+    let refusal = String::from_utf8_lossy(&deny.stderr);
+    assert_eq!(deny.status.code(), Some(2), "{refusal}");
+    assert!(refusal.contains("expired at"), "{refusal}");
     let resumed = scratch.cairn(&["resume", &run]);
     assert_eq!(resumed.status.code(), Some(1));
     assert!(!scratch.executions().contains_key("deploy"));

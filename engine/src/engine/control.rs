@@ -152,7 +152,7 @@ impl Engine {
         // its plan if no engine drives it.
         let takeover = match &command {
             Command::Approve(ruling) | Command::Deny(ruling) => {
-                if let Some(message) = self.ruling_refused(&record, &command, ruling).await? {
+                if let Some(message) = self.ruling_refused(&record, ruling).await? {
                     return Err(refused(message));
                 }
                 None
@@ -186,7 +186,7 @@ impl Engine {
         if !store.send_ruling(record.id, &command).await? {
             return Err(match &command {
                 Command::Approve(ruling) | Command::Deny(ruling) => {
-                    let message = self.ruling_refused(&record, &command, ruling).await?;
+                    let message = self.ruling_refused(&record, ruling).await?;
                     refused(message.unwrap_or_else(|| {
                         "another ruling decided the step first: the first ruling recorded \
                          decides"
@@ -275,15 +275,10 @@ impl Engine {
         Ok(Error::Refused { run, message })
     }
 
-    /// Why `command`, a ruling on `ruling.step`, cannot be recorded for `record`'s run (its
-    /// step does not await approval, its item does not, an expired request, an earlier
-    /// ruling), or `None`.
-    async fn ruling_refused(
-        &self,
-        record: &RunRecord,
-        command: &Command,
-        ruling: &Ruling,
-    ) -> Result<Option<String>> {
+    /// Why `ruling`, on `ruling.step`, cannot be recorded for `record`'s run (the run's
+    /// deadline passed, its step does not await approval, its item does not, an expired
+    /// request, an earlier ruling), or `None`.
+    async fn ruling_refused(&self, record: &RunRecord, ruling: &Ruling) -> Result<Option<String>> {
         // The deadline ends what has not ended: a ruling after it would be dropped unread
         // (probe 48 F5: acknowledged, then dropped).
         if let Some(deadline) = record.deadline.filter(|&at| at <= Utc::now()) {
@@ -370,10 +365,12 @@ impl Engine {
         let expired = waiting
             .iter()
             .find(|approval| approval.expires_at <= Utc::now());
-        if let (Command::Approve(_), Some(expired)) = (command, expired) {
+        // A denial of one too: the expiry came first and decides (probe 49 F3: acknowledged,
+        // it was listed as ruled on before the expiry).
+        if let Some(expired) = expired {
             return Ok(Some(format!(
                 "the approval request of step `{}` expired at {}: an expired request \
-                 is denied, never granted",
+                 is denied, never granted, by cairn when an engine drives the run",
                 step.id,
                 expired
                     .expires_at

@@ -475,10 +475,17 @@ impl Ledger {
         if !self.carry_on(now)? {
             return Ok(Vec::new());
         }
-        self.expire_approvals(now)?;
+        // A pause or a cancel read since was sent before `now`: it takes effect before the
+        // requests that expired since are denied (probe 49 F4: a pause sent first was lost to
+        // an expiry that ended the run's last step, a cancelled step recorded `denied`). A
+        // paused run's requests wait for it to go on; a cancel's steps are no longer asked.
+        let held = self.halt.is_some() && self.halted()?;
+        if self.run_state != RunState::Paused {
+            self.expire_approvals(now)?;
+        }
         self.watch(now);
         self.wake_due_retries(now)?;
-        if self.halted()? {
+        if held || self.halted()? {
             return Ok(Vec::new());
         }
         let starts = self.dispatch(now)?;

@@ -13,15 +13,22 @@ use crate::plan::StepIndex;
 use crate::state::{RunState, StepState};
 
 impl Ledger {
-    /// The run's `deadline` passed, the commands sent by then applied: the approval requests
-    /// that expired by then are denied first (probe 48 F3: an engine frozen past the deadline
-    /// lost them), and a pause with nothing in flight takes effect; then a run all of whose
-    /// steps ended ends as they did, unless a cancel came first, and any other times out.
+    /// The run's `deadline` passed, the commands sent by then applied: a pause with nothing
+    /// in flight takes effect (sent before what expires after it); the approval requests that
+    /// expired by then are denied (probe 48 F3: an engine frozen past the deadline lost them);
+    /// the walks from the steps ended so are taken; then a run all of whose steps ended ends
+    /// as they did, unless a cancel came first, and any other times out.
     pub(super) fn reach_deadline(&mut self, deadline: DateTime<Utc>) -> Result<()> {
-        self.expire_approvals(deadline)?;
-        if matches!(self.halt, Some(Halt::Pause(_))) {
+        // Not while an attempt the crash cut off is still `running` (probe 49 F6).
+        let in_flight = self
+            .slots
+            .iter()
+            .any(|slot| slot.state == StepState::Running);
+        if matches!(self.halt, Some(Halt::Pause(_))) && !in_flight {
             self.halted()?;
         }
+        self.expire_approvals(deadline)?;
+        self.go_on_cascading()?;
         if self.unfinished == 0 && !self.is_cancelling() && !self.run_state.is_terminal() {
             return self.finish_run();
         }

@@ -224,6 +224,10 @@ impl Ledger {
                 self.cut_off(step, json!({ "interrupted": true }))?;
             }
         }
+        // Walked after the commands, as at any takeover: a step a ruling ends counts its
+        // needs met, and its dependents are skipped (probe 49 F1: a planner's step, whose
+        // need is the planner, had them timed out).
+        self.walk_from_the_ended();
         for command in sent {
             self.apply(super::Input::Command(command), deadline)?;
         }
@@ -264,22 +268,26 @@ impl Ledger {
                 self.unfinished += 1;
             }
         }
-        // Walks start from the ended steps with no needs and reach each other ended step
-        // once all its needs have ended ([`Ledger::ended`]): one that ended while a need
-        // still runs (a step skipped at once, a succeeded step whose need a redrive sent
-        // back) holds its dependents back until that need ends.
-        // The walks are taken at the first turn, after the commands sent meanwhile: a
-        // cancel's is one of cancelled steps, not skipped ones (probe 39 F4). Pushed last
-        // first, they are walked in the plan's order.
-        let ended: Vec<StepIndex> = (0..self.slots.len())
-            .filter(|&step| self.slots[step].state.is_terminal() && self.unmet[step] == 0)
-            .collect();
-        self.cascade.extend(ended.into_iter().rev());
+        self.walk_from_the_ended();
         for step in stalled {
             self.stalled_attempt_cut_off(step, json!(true), now)?;
         }
         self.roots_from = Some(0);
         self.go_on_readying_roots()
+    }
+
+    /// Queues the walks from the ended steps. Walks start from the ended steps with no needs
+    /// and reach each other ended step once all its needs have ended ([`Ledger::ended`]): one
+    /// that ended while a need still runs (a step skipped at once, a succeeded step whose need
+    /// a redrive sent back) holds its dependents back until that need ends. The walks are
+    /// taken at the first turn, after the commands sent meanwhile: a cancel's is one of
+    /// cancelled steps, not skipped ones (probe 39 F4). Pushed last first, they are walked in
+    /// the plan's order.
+    fn walk_from_the_ended(&mut self) {
+        let ended: Vec<StepIndex> = (0..self.slots.len())
+            .filter(|&step| self.slots[step].state.is_terminal() && self.unmet[step] == 0)
+            .collect();
+        self.cascade.extend(ended.into_iter().rev());
     }
 
     /// Marks ready the pending steps with no need left to end — the roots, at a takeover —

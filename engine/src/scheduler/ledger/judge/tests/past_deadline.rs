@@ -23,8 +23,18 @@ fn taken_over_with(
 ) -> Ledger {
     let workflow = json!({"name": "g", "limits": {"timeout": timeout}, "steps": steps});
     let mut ledger = judged(workflow.clone());
-    ledger.turn(at(0)).unwrap();
-    let approvals = ledger.take_batch().approvals().to_vec();
+    // Turn by turn, each step started succeeding, until only the person is waited for.
+    let mut approvals = Vec::new();
+    loop {
+        let starts = ledger.turn(at(0)).unwrap();
+        approvals.extend(ledger.take_batch().approvals().iter().cloned());
+        if starts.is_empty() {
+            break;
+        }
+        for start in starts {
+            ledger.apply(done(start.step, Value::Null), at(0)).unwrap();
+        }
+    }
     let commands = (commands.into_iter().enumerate())
         .map(|(id, (sent, command))| PendingCommand {
             id: id as i64 + 1,
@@ -189,4 +199,70 @@ fn a_cancel_that_takes_an_undriven_run_over_settles_an_earlier_expiry_first() {
     let report = ledger.report();
     assert_eq!(report.state, RunState::Failed);
     assert_eq!(report.error_class, Some(ErrorClass::Denied));
+}
+
+#[test]
+fn a_denial_before_the_deadline_of_a_step_with_needs_skips_its_dependents() {
+    // Probe 49 F1: `a`'s need had not been walked from at the takeover, so its denial did
+    // not walk on, and `c` timed out.
+    let steps = vec![
+        json!({"id": "x", "executor": "noop"}),
+        json!({"id": "a", "executor": "noop", "with": {"say": "approve"}, "needs": ["x"]}),
+        json!({"id": "c", "executor": "noop", "needs": ["a"]}),
+    ];
+    let mut ledger = taken_over_with(steps, "50s", 100, vec![(10, deny())]);
+    let batch = ledger.take_batch();
+    assert_eq!(
+        moves(&batch),
+        ["a: awaiting_approval -> denied", "c: pending -> skipped"]
+    );
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
+}
+
+#[test]
+fn a_pause_before_a_request_expires_holds_the_request_with_the_run() {
+    // Probe 49 F4: read in the turn that came after the expiry, the pause was lost to it.
+    let (_, mut ledger) = asking_for_approval();
+    ledger.take_batch();
+    let pause = Command::Pause(Request::new("ann", None));
+    ledger.apply(sent_at(30, 1, pause), at(90)).unwrap();
+    assert!(ledger.turn(at(90)).unwrap().is_empty());
+    let batch = ledger.take_batch();
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Paused)]);
+    assert!(
+        moves(&batch).is_empty(),
+        "a still awaits a person: {batch:?}"
+    );
+}
+
+#[test]
+fn a_pause_before_the_deadline_with_an_attempt_cut_off_in_flight_does_not_pause() {
+    // Probe 49 F6: the run was recorded paused while `w` was still running.
+    let workflow = json!({"name": "g", "limits": {"timeout": "50s"}, "steps": [
+        {"id": "a", "executor": "noop", "with": {"say": "approve"}},
+        {"id": "w", "executor": "noop"}
+    ]});
+    let mut ledger = judged(workflow);
+    let starts = ledger.turn(at(0)).unwrap();
+    assert_eq!(ids(&ledger, &starts), ["w"]);
+    let approvals = ledger.take_batch().approvals().to_vec();
+    let pause = PendingCommand {
+        id: 1,
+        run_id: ledger.run_id,
+        command: Command::Pause(Request::new("ann", None)),
+        created_at: at(10),
+    };
+    let run = Committed {
+        approvals,
+        commands: vec![pause],
+        ..committed_after(&ledger, RunState::Running)
+    };
+    let judge = judge_by(Fake::default(), "/checkout");
+    let mut taken = take_over_judged(run, judge, at(100), None);
+    let batch = taken.take_batch();
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
+    assert!(
+        moves(&batch).contains(&"w: running -> cancelled".to_owned()),
+        "{batch:?}"
+    );
 }
