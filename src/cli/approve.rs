@@ -97,7 +97,8 @@ pub(crate) async fn deny(args: &DenyArgs, global: &Global) -> Result<ExitCode, E
 /// runs of it.
 pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     // By run: its commands not applied yet, and whether an engine drives it.
-    let (mut waiting, mut runs) = (Vec::new(), HashMap::<Uuid, (Vec<Command>, bool)>::new());
+    type Run = (Vec<Command>, bool, Option<chrono::DateTime<Utc>>);
+    let (mut waiting, mut runs) = (Vec::new(), HashMap::<Uuid, Run>::new());
     match open(global).await {
         Err(EngineError::MissingDatabase(_)) => {}
         opened => {
@@ -111,6 +112,7 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
                     run.insert((
                         pending.into_iter().map(|pending| pending.command).collect(),
                         record.is_driven(Utc::now()),
+                        record.deadline,
                     ));
                 }
             }
@@ -118,6 +120,9 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     }
     let ruled = |approval: &Approval| recorded_ruling(approval, &runs[&approval.run_id].0);
     let driven = |approval: &Approval| runs[&approval.run_id].1;
+    // Past it, no ruling is taken (probe 49 F2: listed as one to decide).
+    let deadline_passed =
+        |approval: &Approval| (runs[&approval.run_id].2).filter(|&deadline| deadline <= Utc::now());
     let mut stdout = printable::stdout(global.json);
     if global.json {
         let ruling = |approval| {
@@ -141,20 +146,26 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         let item = approval
             .item
             .map_or(String::new(), |item| format!(" --item {item}"));
-        let expiry = match (approval.expires_at - Utc::now()).to_std() {
-            Ok(left) => format!(
+        let passed = deadline_passed(approval).filter(|_| ruled(approval).is_none());
+        let expiry = match (passed, (approval.expires_at - Utc::now()).to_std()) {
+            (Some(deadline), _) => format!(
+                "the run's deadline passed at {}: no ruling is taken, and the run times out \
+                 when an engine takes it over",
+                deadline.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+            (None, Ok(left)) => format!(
                 "expires in {}",
                 humantime::format_duration(std::time::Duration::from_secs(left.as_secs()))
             ),
             // A ruling is taken only before the expiry: it decides, not the expiry.
-            Err(_) if ruled(approval).is_some() => format!(
+            (None, Err(_)) if ruled(approval).is_some() => format!(
                 "expired at {}, after it was ruled on",
                 approval
                     .expires_at
                     .to_rfc3339_opts(SecondsFormat::Secs, true)
             ),
             // Denied by the next turn of the engine that drives the run.
-            Err(_) => format!(
+            (None, Err(_)) => format!(
                 "expired at {}, denied {}",
                 approval
                     .expires_at

@@ -500,6 +500,11 @@ fn an_approval_sent_after_the_runs_deadline_is_refused() {
         let shown = scratch.cairn(&["show", &run]);
         String::from_utf8_lossy(&shown.stdout).contains("(passed: ")
     });
+    // Listed as past it, not as a request to decide (probe 49 F2).
+    let listed = scratch.cairn(&["approvals"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("the run's deadline passed at"), "{listed}");
+    assert!(!listed.contains("expires in"), "{listed}");
     let approve = scratch.cairn(&["approve", &run, "deploy", "--by", "ann"]);
     let refusal = String::from_utf8_lossy(&approve.stderr);
     assert_eq!(approve.status.code(), Some(2), "{refusal}");
