@@ -108,8 +108,8 @@ pub struct ExecContext {
     /// not keep more (nor stop sooner).
     pub max_output: usize,
     /// The run's directory: where a step without `with.cwd` runs, and what a relative one
-    /// is taken from, whichever process drives the run ([`RunRecord::cwd`](crate::store::RunRecord::cwd));
-    /// `None`: the engine process's own.
+    /// is taken from, whichever process drives the run
+    /// ([`RunRecord::cwd`](crate::store::RunRecord::cwd)); `None`: the engine process's own.
     pub cwd: Option<PathBuf>,
 }
 

@@ -56,6 +56,16 @@ fn taken_over_with(
     )
 }
 
+/// Asserts that `ledger`'s run failed as its step `a` was denied, the steps `then` moving
+/// after it.
+fn denied(ledger: &mut Ledger, then: &[&str]) {
+    let mut expected = vec!["a: awaiting_approval -> denied"];
+    expected.extend(then);
+    assert_eq!(moves(&ledger.take_batch()), expected);
+    assert_eq!(ledger.report().state, RunState::Failed);
+    assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
+}
+
 /// Asserts that `ledger`'s run timed out, its step `a` cancelled as it waited for a person.
 fn timed_out(ledger: &mut Ledger) {
     let moved = moves(&ledger.take_batch());
@@ -99,11 +109,7 @@ fn a_cancel_sent_before_the_deadline_ends_the_run_cancelled() {
 fn a_request_that_expired_before_the_deadline_is_denied() {
     // The request expires at 60, the run at 120.
     let mut ledger = taken_over_past("2m", 200, Vec::new());
-    assert_eq!(
-        moves(&ledger.take_batch()),
-        ["a: awaiting_approval -> denied"]
-    );
-    assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
+    denied(&mut ledger, &[]);
     // One that would have expired after the deadline is cut off by it.
     let mut ledger = taken_over_past("50s", 200, Vec::new());
     timed_out(&mut ledger);
@@ -116,12 +122,7 @@ fn a_denial_before_the_deadline_skips_the_dependents_as_a_live_engine_does() {
         json!({"id": "b", "executor": "noop", "needs": ["a"]}),
     ];
     let mut ledger = taken_over_with(steps, "50s", 100, vec![(10, deny())]);
-    let batch = ledger.take_batch();
-    assert_eq!(
-        moves(&batch),
-        ["a: awaiting_approval -> denied", "b: pending -> skipped"]
-    );
-    assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
+    denied(&mut ledger, &["b: pending -> skipped"]);
 }
 
 #[test]
@@ -174,13 +175,8 @@ fn an_engine_frozen_past_the_deadline_settles_what_expired_before_it_first() {
     ledger.turn(at(0)).unwrap();
     ledger.take_batch();
     ledger.apply(Input::TimedOut, at(130)).unwrap();
-    let batch = ledger.take_batch();
     // Probe 48 F3: both were cancelled, the run timed out.
-    assert_eq!(
-        moves(&batch),
-        ["a: awaiting_approval -> denied", "b: pending -> skipped"]
-    );
-    assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
+    denied(&mut ledger, &["b: pending -> skipped"]);
 }
 
 #[test]
@@ -192,13 +188,7 @@ fn a_cancel_that_takes_an_undriven_run_over_settles_an_earlier_expiry_first() {
     let cancel = Command::Cancel(Request::new("ann", None));
     ledger.apply(sent_at(70, 1, cancel), at(70)).unwrap();
     ledger.settle_halt(at(70)).unwrap();
-    assert_eq!(
-        moves(&ledger.take_batch()),
-        ["a: awaiting_approval -> denied"]
-    );
-    let report = ledger.report();
-    assert_eq!(report.state, RunState::Failed);
-    assert_eq!(report.error_class, Some(ErrorClass::Denied));
+    denied(&mut ledger, &[]);
 }
 
 #[test]
@@ -211,12 +201,7 @@ fn a_denial_before_the_deadline_of_a_step_with_needs_skips_its_dependents() {
         json!({"id": "c", "executor": "noop", "needs": ["a"]}),
     ];
     let mut ledger = taken_over_with(steps, "50s", 100, vec![(10, deny())]);
-    let batch = ledger.take_batch();
-    assert_eq!(
-        moves(&batch),
-        ["a: awaiting_approval -> denied", "c: pending -> skipped"]
-    );
-    assert_eq!(ledger.report().error_class, Some(ErrorClass::Denied));
+    denied(&mut ledger, &["c: pending -> skipped"]);
 }
 
 #[test]
