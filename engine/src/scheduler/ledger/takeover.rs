@@ -224,9 +224,9 @@ impl Ledger {
                 self.cut_off(step, json!({ "interrupted": true }))?;
             }
         }
-        // Walked after the commands, as at any takeover: a step a ruling ends counts its
-        // needs met, and its dependents are skipped (probe 49 F1: a planner's step, whose
-        // need is the planner, had them timed out).
+        // Queued as at any takeover, and walked as a ruling ends a step or at the deadline: a
+        // step a ruling ends then counts its needs met, and its dependents are skipped (probe
+        // 49 F1: a planner's step, whose need is the planner, had them timed out).
         self.walk_from_the_ended();
         for command in sent {
             self.apply(super::Input::Command(command), deadline)?;
