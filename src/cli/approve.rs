@@ -90,15 +90,23 @@ pub(crate) async fn deny(args: &DenyArgs, global: &Global) -> Result<ExitCode, E
     send(global, &args.run, Command::Deny(ruling), &denied, "denied").await
 }
 
+/// What the listing needs of a run a request waits in.
+struct RunNow {
+    /// Its commands not applied yet.
+    pending: Vec<Command>,
+    /// Whether an engine drives it.
+    driven: bool,
+    /// When it times out: past then, no ruling is taken.
+    deadline: Option<chrono::DateTime<Utc>>,
+}
+
 /// Lists the approval requests that wait, in every run. A ruling `cairn approve` or
 /// `cairn deny` recorded and not applied yet is shown beside its request, with who applies
 /// it: the engine driving the run (within a second), or the next one, `cairn resume`.
 /// `--json` adds it as `"ruling"`. A missing database has none, as `cairn runs` lists no
 /// runs of it.
 pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
-    // By run: its commands not applied yet, and whether an engine drives it.
-    type Run = (Vec<Command>, bool, Option<chrono::DateTime<Utc>>);
-    let (mut waiting, mut runs) = (Vec::new(), HashMap::<Uuid, Run>::new());
+    let (mut waiting, mut runs) = (Vec::new(), HashMap::<Uuid, RunNow>::new());
     match open(global).await {
         Err(EngineError::MissingDatabase(_)) => {}
         opened => {
@@ -109,20 +117,21 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
                     let store = engine.store();
                     let pending = store.pending_commands(approval.run_id).await?;
                     let record = store.find_run(&approval.run_id.to_string()).await?;
-                    run.insert((
-                        pending.into_iter().map(|pending| pending.command).collect(),
-                        record.is_driven(Utc::now()),
-                        record.deadline,
-                    ));
+                    run.insert(RunNow {
+                        pending: pending.into_iter().map(|pending| pending.command).collect(),
+                        driven: record.is_driven(Utc::now()),
+                        deadline: record.deadline,
+                    });
                 }
             }
         }
     }
-    let ruled = |approval: &Approval| recorded_ruling(approval, &runs[&approval.run_id].0);
-    let driven = |approval: &Approval| runs[&approval.run_id].1;
+    let ruled = |approval: &Approval| recorded_ruling(approval, &runs[&approval.run_id].pending);
+    let driven = |approval: &Approval| runs[&approval.run_id].driven;
     // Past it, no ruling is taken (probe 49 F2: listed as one to decide).
-    let deadline_passed =
-        |approval: &Approval| (runs[&approval.run_id].2).filter(|&deadline| deadline <= Utc::now());
+    let deadline_passed = |approval: &Approval| {
+        (runs[&approval.run_id].deadline).filter(|&deadline| deadline <= Utc::now())
+    };
     let mut stdout = printable::stdout(global.json);
     if global.json {
         let ruling = |approval| {
