@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 pub use self::builder::EngineBuilder;
 use self::builder::StoreChoice;
+pub use self::driving::LeaseLosses;
 use self::driving::{Claim, SharedDriving};
 use self::takeover::Continued;
 use crate::definition::Workflow;
@@ -404,14 +405,31 @@ impl Engine {
         self.inner.drain.cancel();
     }
 
+    /// How many leases this engine has found lost so far, as a mark for
+    /// [`Engine::renew_leases`]: taken before the program is suspended.
+    pub fn lease_losses(&self) -> LeaseLosses {
+        driving::losses(&self.driving)
+    }
+
     /// Renews now the lease of every run this engine drives, as its heartbeat does every
-    /// third of the leases' time to live; returns whether it still held every one (no lease
-    /// found lost by this renewal, nor by the heartbeat's while it waited). The
-    /// driver of a run whose lease is lost (another engine took the run over) or could not be
-    /// renewed stops it, as when its heartbeat finds so: its attempts cancelled. For a program
-    /// continued after a suspension (Ctrl-Z then `fg`), which may have outlived its leases.
-    pub async fn renew_leases(&self) -> bool {
-        driving::renew_now(&self.driving).await
+    /// third of the leases' time to live; returns whether it still held every one: no lease
+    /// found lost since `since`, by this renewal or by the heartbeat's (whose thread, woken
+    /// by the same continuation, may find a loss first). The driver of a run whose lease is
+    /// lost (another engine took the run over) or could not be renewed stops it, as when its
+    /// heartbeat finds so: its attempts cancelled. For a program continued after a
+    /// suspension (Ctrl-Z then `fg`), which may have outlived its leases.
+    ///
+    /// ```no_run
+    /// # async fn suspend(engine: &cairn_engine::Engine) {
+    /// let before = engine.lease_losses();
+    /// // … the program is stopped, then continued …
+    /// if !engine.renew_leases(before).await {
+    ///     engine.shutdown(); // another engine took a run over meanwhile
+    /// }
+    /// # }
+    /// ```
+    pub async fn renew_leases(&self, since: LeaseLosses) -> bool {
+        driving::renew_now(&self.driving, since).await
     }
 
     /// The runs in the store that `filter` admits, newest first

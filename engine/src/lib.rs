@@ -80,7 +80,9 @@ pub use definition::{
     NUL_FREE_PATTERN, Node, NodeKind, OnStall, Params, Retry, Stall, Trigger, Workflow,
     editor_schema as workflow_editor_schema, is_env_name, is_id, schema as workflow_schema,
 };
-pub use engine::{DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, RunHandle, check_input};
+pub use engine::{
+    DEFAULT_MAX_OUTPUT_BYTES, Engine, EngineBuilder, LeaseLosses, RunHandle, check_input,
+};
 pub use error::{Error, Result};
 pub use event::{Event, EventKind};
 pub use executor::{

@@ -155,11 +155,13 @@ async fn shutdown_on_signal(engine: Engine, mut stops: Stops) {
 async fn suspend_on_signal(engine: Engine, mut suspend: Option<Signal>) {
     loop {
         next(&mut suspend).await;
+        // Every loss found from here counts, the lease keeper's too: its thread, woken by
+        // the same continuation, may find one before this task renews.
+        let before = engine.lease_losses();
         cairn_executors::stop_steps();
-        // Returns once cairn is continued: the signal stops the whole process at once. No
-        // other task runs before the renewal starts, so it sees every loss found from then.
+        // Returns once cairn is continued: the signal stops the whole process at once.
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
-        if engine.renew_leases().await {
+        if engine.renew_leases(before).await {
             cairn_executors::continue_steps();
         } else {
             say(

@@ -220,8 +220,9 @@ fn ticks(scratch: &Scratch, attempt: u32) -> usize {
 #[test]
 fn a_run_taken_over_while_cairn_was_suspended_never_continues_its_stopped_steps() {
     let scratch = Scratch::new();
-    // `a` ticks until the gate opens, each attempt in a file of its own.
-    let a = "echo $$ > \"$DIR/a.$CAIRN_ATTEMPT.pid\"; \
+    // `a` ticks until the gate opens, each attempt in a file of its own; it ignores
+    // SIGTERM, so that an attempt wrongly continued ticks on until its kill grace ends.
+    let a = "trap '' TERM; echo $$ > \"$DIR/a.$CAIRN_ATTEMPT.pid\"; \
         while [ ! -e \"$DIR/open\" ]; do echo >> \"$DIR/a.$CAIRN_ATTEMPT.ticks\"; sleep 0.02; done";
     let workflow = scratch.write(
         "ticks.json",

@@ -43,7 +43,7 @@ pub(super) struct Driving {
     /// The engine's leases, as the watch renews them.
     heartbeat: Heartbeat,
     /// How many leases the renewals have found lost, ever: a renewal out of turn
-    /// ([`renew_now`]) also sees those the watch found while it waited.
+    /// ([`renew_now`]) also sees those the keeper found since its caller's mark.
     losses: u64,
 }
 
@@ -187,17 +187,26 @@ enum Renewed {
     AllButLocked,
 }
 
-/// Renews now, out of the heartbeat's turn, the lease of every run whose driver asked for
-/// the heartbeat ([`renew`]); whether no lease was found lost meanwhile, by this renewal or
-/// by the watch's (which may tell a driver first, taking its run out of this one).
-pub(super) async fn renew_now(driving: &SharedDriving) -> bool {
-    let (heartbeat, losses) = {
-        let driven = lock(driving);
-        (driven.heartbeat.clone(), driven.losses)
-    };
-    renew(driving, &heartbeat).await;
-    lock(driving).losses == losses
+/// How many leases the renewals have found lost so far: what [`renew_now`] compares with.
+pub(super) fn losses(driving: &SharedDriving) -> LeaseLosses {
+    LeaseLosses(lock(driving).losses)
 }
+
+/// Renews now, out of the heartbeat's turn, the lease of every run whose driver asked for
+/// the heartbeat ([`renew`]); whether no lease was found lost since `since` was taken, by
+/// this renewal or by the keeper's (which may find it first, on its own thread, and tell the
+/// driver, taking its run out of this renewal).
+pub(super) async fn renew_now(driving: &SharedDriving, since: LeaseLosses) -> bool {
+    let heartbeat = lock(driving).heartbeat.clone();
+    renew(driving, &heartbeat).await;
+    lock(driving).losses == since.0
+}
+
+/// The leases an engine's renewals had found lost when it was taken
+/// ([`crate::Engine::lease_losses`]): a program about to be suspended takes it, and asks
+/// when continued whether any was lost since ([`crate::Engine::renew_leases`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseLosses(u64);
 
 /// Whether a renewal that failed with `error` after taking `took` may be tried again for a
 /// lease that surely holds until `held_until` (`ttl` long): only a lock another process holds
@@ -477,23 +486,50 @@ mod tests {
         }
     }
 
+    /// Takes the lease of `run` for another owner.
+    async fn take_over(store: &Arc<dyn Store>, heartbeat: &Heartbeat, run: Uuid) {
+        let taker = LeaseHolder {
+            owner: "taker".into(),
+            ..lease::this_process()
+        };
+        let took = store.acquire_lease(run, &taker, heartbeat.ttl, &|_| true);
+        assert_eq!(took.await.unwrap(), LeaseAttempt::Acquired);
+    }
+
     /// A renewal out of the heartbeat's turn answers whether every lease was kept, and tells
     /// the driver of the run taken over at once.
     #[tokio::test]
     async fn renewing_now_answers_whether_every_lease_was_kept() {
         let (store, driving, heartbeat, [(_, a), (taken, b)]) = two_claimed_runs().await;
         let (_kept_lease, mut taken_lease) = (a.heartbeat(None), b.heartbeat(None));
-        assert!(renew_now(&driving).await, "both leases are held");
-        let taker = LeaseHolder {
-            owner: "taker".into(),
-            ..lease::this_process()
-        };
-        let took = store.acquire_lease(taken, &taker, heartbeat.ttl, &|_| true);
-        assert_eq!(took.await.unwrap(), LeaseAttempt::Acquired);
-        assert!(!renew_now(&driving).await, "one lease was taken over");
+        assert!(
+            renew_now(&driving, losses(&driving)).await,
+            "both leases are held"
+        );
+        take_over(&store, &heartbeat, taken).await;
+        assert!(
+            !renew_now(&driving, losses(&driving)).await,
+            "one lease was taken over"
+        );
         assert!(
             matches!(futures::poll!(&mut taken_lease), std::task::Poll::Ready(Ok(Error::LeaseLost(run))) if run == taken),
             "the driver of the run taken over is told at once"
+        );
+    }
+
+    /// A loss the keeper finds after the mark, before the renewal out of turn (its thread
+    /// woken by the same continuation of a suspended program), counts: that renewal no
+    /// longer sees the run, whose driver the keeper told.
+    #[tokio::test]
+    async fn a_loss_the_keeper_finds_first_counts_for_the_renewal_out_of_turn() {
+        let (store, driving, heartbeat, [(_, a), (taken, b)]) = two_claimed_runs().await;
+        let (_kept_lease, _taken_lease) = (a.heartbeat(None), b.heartbeat(None));
+        let before = losses(&driving);
+        take_over(&store, &heartbeat, taken).await;
+        assert_eq!(renew(&driving, &heartbeat).await, Renewed::All);
+        assert!(
+            !renew_now(&driving, before).await,
+            "the lease the keeper found lost was lost since the mark"
         );
     }
 }
