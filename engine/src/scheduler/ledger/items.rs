@@ -363,6 +363,28 @@ impl Ledger {
         }
     }
 
+    /// The item of `step` that `stall` names (its evidence's `item`), when a crash cut it off
+    /// in its kill grace, ends failed with the stall's error, as a live engine ends a stalled
+    /// item ([`Ledger::item_ended`]); the other items the crash cut off stay interrupted.
+    pub(super) fn stalled_item_cut_off(&mut self, step: StepIndex, stall: &Stall) {
+        let stalled = (stall.evidence.get("item").and_then(Value::as_u64))
+            .and_then(|index| usize::try_from(index).ok());
+        let Some((items, index)) = (self.slots[step].items.as_deref_mut()).zip(stalled) else {
+            return;
+        };
+        if !items.interrupted.remove(&index) {
+            return;
+        }
+        let error = stall.error();
+        let step_id = &self.plan.steps()[step].id;
+        let attempt = items.attempts[index];
+        self.batch.record_item(ItemRecord {
+            error: Some(error.to_string()),
+            ..without_outcome(self.run_id, step_id, index, StepState::Failed, attempt)
+        });
+        items.failed.insert(index, error);
+    }
+
     /// `step`'s attempt was cut off by a crash (found `running` at a takeover): its items
     /// recorded `running` go back to pending, as the step goes back to ready, so that none
     /// claims to run while no attempt drives it (a pause may follow). They keep their

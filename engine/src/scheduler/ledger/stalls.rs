@@ -252,8 +252,10 @@ impl Ledger {
         if let Some((step, stall)) = ended {
             match escalation {
                 OnStall::Cancel => {
-                    // Its items the crash cut off end with it, as a run's cancel ends them
-                    // (probe 48 F2: one stayed `pending` in the cancelled step).
+                    // Its items the crash cut off end with it: the stalled one failed with
+                    // its stall (probe 49 F5: it was `cancelled`), the others as a run's
+                    // cancel ends them (probe 48 F2: one stayed `pending`).
+                    self.stalled_item_cut_off(step, &stall);
                     self.cancel_items(step, super::CANCELLED);
                     let detail = json!({ "reason": super::CANCELLED });
                     self.end_step(step, StepState::Cancelled, &stall.error(), Some(detail))?;
