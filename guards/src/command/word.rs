@@ -9,6 +9,12 @@ impl Checker {
     /// The word written as `raw`, unquoted; the commands of its substitutions are checked.
     pub(super) fn word(&mut self, raw: &str, depth: usize) -> Word {
         match brush_parser::word::parse(raw, &options()) {
+            Ok(pieces) if substitutes_in_text(&pieces) => {
+                self.problem(format!(
+                    "`{raw}` holds a `<(…)` or `>(…)` in a pattern (an extended glob such as `@(…)`, a `[[ … =~ … ]]` group), which bash runs: not checked"
+                ));
+                Word::Dynamic(raw.to_owned())
+            }
             Ok(pieces) => match self.value_of(raw, &pieces, depth) {
                 Word::Literal(_) if brace_expands(&pieces) => Word::Dynamic(raw.to_owned()),
                 value => value,
@@ -421,6 +427,16 @@ fn brace_expands(pieces: &[WordPieceWithSource]) -> bool {
         return false;
     };
     inside.contains(',') || inside.contains("..")
+}
+
+/// Whether an unquoted text piece of `pieces` holds a `<(` or a `>(`: the parser leaves a
+/// process substitution inside an extended glob (`@(a|<(cmd))`, which bash reads in a
+/// `[[ … == … ]]` pattern whatever `extglob` says) or a `[[ … =~ … ]]` group as text, and
+/// bash runs it (probe 51 F1). One the parser reads as a substitution is a piece of its own.
+fn substitutes_in_text(pieces: &[WordPieceWithSource]) -> bool {
+    pieces.iter().any(|piece| {
+        matches!(&piece.piece, WordPiece::Text(text) if text.contains("<(") || text.contains(">("))
+    })
 }
 
 /// Whether `text` holds a command substitution or a process substitution. An arithmetic

@@ -274,8 +274,22 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         "echo 䡡`touch /tmp/x`",
         // `$"…"` is translated from a catalog the script may write, and its `$(…)` run.
         "echo $\"hello\"",
+        // The parser keeps a process substitution in an extended glob or a `=~` group as
+        // text; bash runs it (probe 51 F1: `[[ ]]` reads `@(…)` without `shopt -s extglob`).
+        "[[ a == @(a|<(touch M)) ]]",
+        "[[ a != !(>(touch M)) ]]",
+        "[[ a =~ (<(touch M)) ]]",
+        "[[ a =~ x(>(touch M)) ]]",
+        "shopt -s extglob; echo @(a|<(touch M))",
+        "shopt -s extglob; x=+(<(touch M))",
+        "shopt -s extglob; a=(*(<(touch M)))",
+        "shopt -s extglob; case a in ?(<(touch M))) :;; esac",
+        "shopt -s extglob; for i in @(<(touch M)); do :; done",
+        "shopt -s extglob; cat > @(<(touch M))",
+        "shopt -s extglob; cat <<< @(<(touch M))",
     ]);
     allowed(&[
+        "[[ a == @(a|b) ]] && [[ a =~ ^(a|b)$ ]] && [[ a == \"<(x)\" ]]",
         "echo `date`",
         "echo \"$(printf '%s\\\\n' a)\"",
         "echo \"héllo\" \\\n  wörld 😀 | tr a b",
