@@ -56,6 +56,10 @@ pub struct Plan {
     index: StepIds,
     /// Sinks of named groups, so that a plan's `needs` may name them.
     groups: HashMap<String, Vec<StepIndex>>,
+    /// The sinks of each plan a planner added, by planner: a step a later plan adds that
+    /// needs the planner waits for them too ([`Plan::plan_ends`]), as the planner's
+    /// dependents did when it planned.
+    plan_sinks: HashMap<StepIndex, Vec<StepIndex>>,
     graph: Graph,
 }
 
@@ -289,6 +293,7 @@ pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
         steps,
         index,
         groups: group_sinks,
+        plan_sinks: HashMap::new(),
         graph,
     })
 }
@@ -561,6 +566,10 @@ impl<'a> Builder<'a> {
                 };
                 for &from in sinks {
                     self.edges.extend(sources.iter().map(|&to| (from, to)));
+                    // A step of the run that planned: its plan's last steps too.
+                    for end in outer.map_or_else(Vec::new, |plan| plan.plan_ends(from)) {
+                        self.edges.extend(sources.iter().map(|&to| (end, to)));
+                    }
                 }
             }
         }

@@ -460,3 +460,36 @@ fn a_supersession_counts_the_steps_of_the_nested_plans_leaving_with_it() {
         "gen.more, gen.fix and gen.more.deep leave: {reason}"
     );
 }
+
+/// Planners `a` and `b` side by side: `b` plans only once `a`'s plan runs (its step `slow`
+/// started, held at the gate), and its step `x` needs `a`, so it waits for `slow` too, and is
+/// skipped when `slow` fails (probe 52 F1: it ran beside `slow`, and succeeded).
+#[test]
+fn a_later_plans_step_needing_a_planner_that_planned_waits_for_its_plan() {
+    let scratch = Scratch::new();
+    let slow = "touch \"$DIR/slow.started\"; while [ ! -e \"$DIR/open\" ]; do sleep 0.02; done; \
+        exit 1";
+    let plan_a = json!({"steps": [marking("slow", slow, &scratch)]});
+    let mut x = marking("x", "true", &scratch);
+    x["needs"] = json!(["a"]);
+    scratch.write("plan_a.json", &plan_a);
+    scratch.write("plan_b.json", &json!({"steps": [x]}));
+    let mut a = marking("a", "cat \"$DIR/plan_a.json\"", &scratch);
+    let started = "while [ ! -e \"$DIR/slow.started\" ]; do sleep 0.02; done";
+    let mut b = marking(
+        "b",
+        &format!("{started}; cat \"$DIR/plan_b.json\""),
+        &scratch,
+    );
+    (a["planner"], b["planner"]) = (json!(true), json!(true));
+    let workflow = scratch.write("two.json", &json!({"name": "two", "steps": [a, b]}));
+    let mut child = scratch.spawn_logged(&workflow);
+    scratch.wait_for_show(&mut child, |show| states(show)["b"] == "succeeded");
+    scratch.open_gate();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "the run fails with `slow`");
+    let show = scratch.json(&["show", &before_id(&scratch), "--json"]);
+    let ended = states(&show);
+    assert_eq!((&*ended["a.slow"], &*ended["b.x"]), ("failed", "skipped"));
+    assert_eq!(scratch.executions().get("b.x"), None, "`b.x` never ran");
+}

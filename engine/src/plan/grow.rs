@@ -98,6 +98,7 @@ impl Plan {
                 .insert(&steps[step].id, step, |step| &steps[step].id);
         }
         self.groups.extend(group_sinks);
+        self.plan_sinks.insert(planner, ends.sinks.to_vec());
         self.added
             .extend(nodes.into_iter().map(|node| (planner, node)));
         Ok(added)
@@ -168,10 +169,29 @@ impl Plan {
         problems
     }
 
+    /// The steps a step that a later plan adds waits for when it needs `step`, besides
+    /// `step`: the sinks of the plan `step` added, if it is a planner that planned, and those
+    /// of the plans their planners added in turn (probe 52 F1: such a step started while the
+    /// plan of a planner it needed still ran).
+    pub(super) fn plan_ends(&self, step: StepIndex) -> Vec<StepIndex> {
+        let mut ends = Vec::new();
+        let mut planners = vec![step];
+        while let Some(planner) = planners.pop() {
+            if let Some(sinks) = self.plan_sinks.get(&planner) {
+                ends.extend_from_slice(sinks);
+                planners.extend_from_slice(sinks);
+            }
+        }
+        ends
+    }
+
     /// Takes the steps `added`, the last [`grow`](Self::grow) added, out again (at least
     /// one: the nodes that added them are found from the first). Their ids must have been
     /// new to the plan: the index forgets each, whichever step it named.
     pub(crate) fn shrink(&mut self, added: Range<StepIndex>) {
+        if let Some(planner) = self.planner_of(added.start) {
+            self.plan_sinks.remove(&planner);
+        }
         for step in added.clone().rev() {
             self.graph.remove_node(NodeIndex::new(step));
             let steps = &self.steps;

@@ -312,3 +312,40 @@ fn a_cycle_through_the_planners_dependent_names_it_once_or_on_the_way() {
         "plan of gen:/steps/0/needs: cycle: `gen.a` needs `end`, which waits for `report`, which waits for the plan of `gen`"
     );
 }
+
+/// A step a later plan adds that needs a planner which has planned — by its id, through a
+/// group holding it, or a planner of its plan — waits for that plan's last steps too, as the
+/// planner's dependents did when it planned (probe 52 F1: it ran beside them); a plan taken
+/// out again leaves nothing to wait for.
+#[test]
+fn a_later_plans_step_needing_a_planner_that_planned_waits_for_its_plan() {
+    let workflow = json!({"name": "t", "limits": {"max_steps": 20}, "steps": [
+        {"id": "g", "parallel": [{"id": "a", "executor": "noop", "planner": true}]},
+        {"id": "b", "executor": "noop", "planner": true},
+        {"id": "c", "executor": "noop", "planner": true}
+    ]});
+    let accepting = accepting_anything(&["noop"]);
+    let mut plan = load_str(&workflow.to_string(), "t.json", &accepting).unwrap();
+    let inner = json!({"steps": [{"id": "inner", "executor": "noop", "planner": true}]});
+    assert_eq!(grow(&mut plan, "a", inner).unwrap(), ["a.inner"]);
+    let slow = json!({"steps": [{"id": "slow", "executor": "noop"}]});
+    assert_eq!(grow(&mut plan, "a.inner", slow).unwrap(), ["a.inner.slow"]);
+    // `c`'s plan is refused once compiled (`r` reads `q` beside it): taken out again.
+    let unordered = json!({"steps": [{"id": "q", "executor": "noop"},
+        {"id": "r", "executor": "noop", "with": {"output": "${{ steps.q.output }}"}}]});
+    assert!(grow(&mut plan, "c", unordered).is_err());
+    let needing = |need: &str| json!({"id": format!("on_{}", need.replace('.', "_")), "executor": "noop", "needs": [need]});
+    let later = json!({"steps": [needing("a"), needing("g"), needing("a.inner"), needing("c")]});
+    assert_eq!(
+        grow(&mut plan, "b", later).unwrap(),
+        ["b.on_a", "b.on_g", "b.on_a_inner", "b.on_c"]
+    );
+    let whole = ["a", "a.inner", "a.inner.slow", "b"];
+    assert_eq!(deps(&plan, "b.on_a"), whole);
+    assert_eq!(deps(&plan, "b.on_g"), whole);
+    assert_eq!(
+        deps(&plan, "b.on_a_inner"),
+        ["a.inner", "a.inner.slow", "b"]
+    );
+    assert_eq!(deps(&plan, "b.on_c"), ["b", "c"]);
+}
