@@ -70,6 +70,25 @@ const FIXED_FIELDS: [(&str, &[&str]); 3] = [
     ("run.usage", &["input_tokens", "output_tokens", "cost_usd"]),
 ];
 
+/// The fields of `action` and `run` whose kind of value is always the same, with the kinds:
+/// a rule comparing one with a literal of another kind never decides (probe 51 F2).
+const TYPED_FIELDS: [(&str, &[&str]); 14] = [
+    ("action.executor", &["a string"]),
+    ("action.step", &["a string"]),
+    ("action.attempt", &["a number"]),
+    ("action.index", &["a number", "null"]),
+    ("action.dynamic", &["a boolean"]),
+    ("action.cwd", &["a string", "null"]),
+    ("run.id", &["a string"]),
+    ("run.workflow", &["a string"]),
+    ("run.attempts", &["a number"]),
+    ("run.steps", &["a number"]),
+    ("run.elapsed", &["a number"]),
+    ("run.usage.input_tokens", &["a number"]),
+    ("run.usage.output_tokens", &["a number"]),
+    ("run.usage.cost_usd", &["a number"]),
+];
+
 /// A policy file: the rules every action of a run is judged by.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -396,6 +415,7 @@ impl Policy {
             for (object, fields) in FIXED_FIELDS {
                 reasons.extend(rule.when.unknown_fields(object, fields));
             }
+            reasons.extend(rule.when.decided_comparisons(&TYPED_FIELDS));
             if let Some(value) = rule.when.surely_not_boolean() {
                 reasons.push(format!(
                     "a rule's condition must be true or false, and this one is {value} whatever the action: compare it (`== …`, `> …`)"

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::cost::is_linear;
 use super::functions::{calls_qualified, invalid_pattern, unknown_function};
-use super::reads::{no_field, surely_not_boolean, unknown_fields};
+use super::reads::{decided_comparisons, no_field, surely_not_boolean, unknown_fields};
 use super::types::{names_type, unsupported_type};
 use super::{
     Compiled, ExprError, Expression, SharedJson, as_condition, compile, execute, functions_context,
@@ -149,6 +149,33 @@ impl Condition {
         (unknown.into_iter())
             .map(|field| no_field(object, &field, fields))
             .collect()
+    }
+
+    /// Why the condition compares a field that always holds certain kinds of value (`typed`:
+    /// its dotted path, and the kinds, `"a number"`, `"a string"`, `"a boolean"`, `"null"`)
+    /// with a literal of another kind, by `==`, `!=` or `in` a list written out: the answer
+    /// is the same whatever the action (`action.attempt == '2'` is always false), so a rule
+    /// written so never decides. One reason each; none when it does not parse.
+    ///
+    /// ```
+    /// use cairn_engine::Condition;
+    ///
+    /// let typed: &[(&str, &[&str])] = &[("action.attempt", &["a number"])];
+    /// let slip = Condition::new("action.attempt == '2'").decided_comparisons(typed);
+    /// assert_eq!(
+    ///     slip,
+    ///     ["`action.attempt` is always a number, never a string: this `==` is false for every action"]
+    /// );
+    /// assert!(Condition::new("action.attempt == 2").decided_comparisons(typed).is_empty());
+    /// ```
+    pub fn decided_comparisons(&self, typed: &[(&str, &[&str])]) -> Vec<String> {
+        let Ok(compiled) = &self.compiled else {
+            return Vec::new();
+        };
+        on_stack_for(compiled.simple, || {
+            Some(decided_comparisons(&compiled.expression, typed))
+        })
+        .unwrap_or_default()
     }
 
     /// Whether the condition surely costs at most its size times the size of what it reads

@@ -114,6 +114,107 @@ fn read_path(expr: &Expr) -> Option<String> {
     Some(read_path(operand)? + "." + field)
 }
 
+/// The comparisons `expression` makes whose answer is the same whatever it reads: an `==`
+/// or a `!=` between a field of `typed` (its dotted path, `action.attempt`, with the kinds
+/// of value it always holds, as [`literal_kind`] names them) and a literal of another kind
+/// (`action.attempt == '2'` is false for every action), or an `in` a list written out none
+/// of whose values is of its kinds; one message each, in the order written. Inside a macro
+/// that binds a typed field's first name to a value of its own, that name is not the field.
+pub(super) fn decided_comparisons(
+    expression: &Expression,
+    typed: &[(&str, &[&str])],
+) -> Vec<String> {
+    let mut decided = Vec::new();
+    decided_in(expression, typed, &mut decided);
+    decided
+}
+
+fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut Vec<String>) {
+    if let Expr::Call(call) = &expression.expr
+        && let [left, right] = &call.args[..]
+        && call.target.is_none()
+    {
+        let operator = call.func_name.as_str();
+        let compared = match operator {
+            EQUALS | NOT_EQUALS => [
+                (left, std::slice::from_ref(right)),
+                (right, std::slice::from_ref(left)),
+            ]
+            .into_iter()
+            .find_map(|(field, others)| mismatch(field, others, typed)),
+            IN => match &right.expr {
+                Expr::List(list) if !list.elements.is_empty() => {
+                    mismatch(left, &list.elements, typed)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((path, kinds, other)) = compared {
+            let (written, answer) = match operator {
+                EQUALS => ("==", "false"),
+                NOT_EQUALS => ("!=", "true"),
+                _ => ("in", "false"),
+            };
+            decided.push(format!(
+                "`{path}` is always {}, never {other}: this `{written}` is {answer} for every action",
+                kinds.join(" or ")
+            ));
+        }
+    }
+    if let Expr::Comprehension(loop_) = &expression.expr {
+        let binds = [
+            Some(&loop_.iter_var),
+            loop_.iter_var2.as_ref(),
+            Some(&loop_.accu_var),
+        ];
+        let shadows = |name: &String| {
+            typed
+                .iter()
+                .any(|(path, _)| path.split('.').next() == Some(name))
+        };
+        if binds.into_iter().flatten().any(shadows) {
+            for part in [&loop_.iter_range, &loop_.accu_init] {
+                decided_in(part, typed, decided);
+            }
+            return;
+        }
+    }
+    for part in parts(expression) {
+        decided_in(part, typed, decided);
+    }
+}
+
+/// When `field` reads a field of `typed` and each of `others` is a literal of a kind it never
+/// holds: its path, its kinds, and the literals' kind (the first's).
+fn mismatch<'t>(
+    field: &Expression,
+    others: &[Expression],
+    typed: &[(&'t str, &'t [&'t str])],
+) -> Option<(String, &'t [&'t str], &'static str)> {
+    let path = read_path(&field.expr)?;
+    let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == path)?;
+    let mut literals = others.iter().map(|other| match &other.expr {
+        Expr::Literal(literal) => Some(literal_kind(literal)),
+        _ => None,
+    });
+    let first = literals.next()??;
+    let others_too = literals.all(|kind| kind.is_some_and(|kind| !kinds.contains(&kind)));
+    (!kinds.contains(&first) && others_too).then_some((path, kinds, first))
+}
+
+/// The kind of a literal, as a comparison tells kinds apart (every number is one kind: CEL
+/// compares `1 == 1.0` by value).
+pub(super) fn literal_kind(literal: &LiteralValue) -> &'static str {
+    match literal {
+        LiteralValue::Boolean(_) => "a boolean",
+        LiteralValue::Null => "null",
+        LiteralValue::String(_) => "a string",
+        LiteralValue::Bytes(_) => "bytes",
+        _ => "a number",
+    }
+}
+
 /// What a value surely is, as far as the loader tells kinds of values apart.
 #[derive(Debug, Clone, Copy)]
 enum Surely {

@@ -135,6 +135,42 @@ fn a_rule_that_reads_an_unknown_variable_is_refused_at_its_rule() {
     );
 }
 
+/// A field compared with a literal of a kind it never holds: the rule would never decide
+/// (probe 51 F2: `action.attempt == '2'` loaded, and no retry asked for a person).
+#[test]
+fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
+    let rules = [
+        "action.attempt == '2'",
+        "'true' != action.dynamic",
+        "action.step in [1, 2]",
+        "run.usage.cost_usd == null",
+    ];
+    for (when, said) in rules.iter().zip([
+        "`action.attempt` is always a number, never a string: this `==` is false",
+        "`action.dynamic` is always a boolean, never a string: this `!=` is true",
+        "`action.step` is always a string, never a number: this `in` is false",
+        "`run.usage.cost_usd` is always a number, never null: this `==` is false",
+    ]) {
+        let policy = format!(
+            r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
+        );
+        let error = refused(&policy);
+        assert!(
+            error.starts_with(&format!("p.json:/rules/0/when: {said}")),
+            "{when}: {error}"
+        );
+    }
+    // Numbers of any kind, `null` where a field may be null, mixed lists, and a macro's own
+    // `action` are not refused.
+    let fine = "action.attempt == 2.0 && action.index != null && action.cwd == null \
+        && action.step in ['a', 1] && [1].all(action, action != 'x') && run.elapsed > 1";
+    let text = format!(
+        r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
+    );
+    PolicyGuard::from_str(&text, Path::new("."), "p.json")
+        .unwrap_or_else(|error| panic!("{error}"));
+}
+
 #[test]
 fn a_rule_may_name_the_variables_of_its_macros() {
     let text = r#"{"rules": [{"id": "m", "effect": "deny", "reason": "x",
