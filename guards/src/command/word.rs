@@ -434,9 +434,16 @@ fn brace_expands(pieces: &[WordPieceWithSource]) -> bool {
 /// `[[ … == … ]]` pattern whatever `extglob` says) or a `[[ … =~ … ]]` group as text, and
 /// bash runs it (probe 51 F1). One the parser reads as a substitution is a piece of its own.
 fn substitutes_in_text(pieces: &[WordPieceWithSource]) -> bool {
-    pieces.iter().any(|piece| {
-        matches!(&piece.piece, WordPiece::Text(text) if text.contains("<(") || text.contains(">("))
-    })
+    // The unquoted text, its line continuations gone (bash drops them before it reads a
+    // word: `<\⏎(` is `<(`), every other piece standing as a NUL.
+    let skeleton: String = (pieces.iter())
+        .map(|piece| match &piece.piece {
+            WordPiece::Text(text) => text.as_str(),
+            WordPiece::EscapeSequence(escaped) if escaped_text(escaped).is_empty() => "",
+            _ => "\0",
+        })
+        .collect();
+    skeleton.contains("<(") || skeleton.contains(">(")
 }
 
 /// Whether `text` holds a command substitution or a process substitution. An arithmetic
