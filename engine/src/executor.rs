@@ -97,6 +97,10 @@ pub struct ExecContext {
     /// the [`deadline`](Self::deadline), which an executor watches too (see
     /// [`Executor::execute`]).
     pub cancel: CancellationToken,
+    /// Cancelled, before `cancel`, when the attempt must stop at once, without the grace an
+    /// executor gives a cancel (a process's `kill_grace`): its run's lease was lost, so
+    /// another engine may be running the step again.
+    pub kill_now: CancellationToken,
     /// Where the executor reports signs of life.
     pub progress: Progress,
     /// When the attempt times out, if it has a timeout.
@@ -119,6 +123,7 @@ impl ExecContext {
     pub fn new() -> Self {
         ExecContext {
             cancel: CancellationToken::new(),
+            kill_now: CancellationToken::new(),
             progress: Progress::default(),
             deadline: None,
             limit: None,

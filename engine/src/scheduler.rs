@@ -123,6 +123,8 @@ pub(crate) struct Driver {
     cancel: CancellationToken,
     /// Cancels the running attempts (a child of `cancel`).
     attempts: CancellationToken,
+    /// Tells the running attempts to stop at once, with no grace: the run's lease is lost.
+    kill_now: CancellationToken,
     /// Cancelled once the ledger halts the run: no new item of a running `for_each`
     /// attempt starts.
     halted: CancellationToken,
@@ -172,6 +174,7 @@ impl Driver {
             events,
             cancel,
             attempts,
+            kill_now: CancellationToken::new(),
             halted: CancellationToken::new(),
             watches: HashMap::new(),
             item_ends: mpsc::unbounded_channel(),
@@ -218,6 +221,16 @@ impl Driver {
             let next_wake = self.ledger.next_wake().map(clock::instant_of);
             tokio::select! {
                 biased;
+                // First: a run whose lease is lost is no longer this engine's, whatever else
+                // came (a Ctrl-Z'd cairn that finds it lost also shuts the engine down).
+                lost = &mut lease => {
+                    // Another engine may run the steps again already: no grace (probe 50
+                    // F2: a frozen engine's copy ran beside the new one for its grace).
+                    self.kill_now.cancel();
+                    self.cancel.cancel();
+                    // (A heartbeat gone without a word is a bug: stop, as for a lost lease.)
+                    return Err(lost.unwrap_or(Error::LeaseLost(self.run_id)));
+                }
                 () = self.cancel.cancelled() => return self.stop(Input::Interrupted).await,
                 () = self.engine.drain.cancelled(), if !draining => {
                     draining = true;
@@ -258,13 +271,8 @@ impl Driver {
                     signs = false;
                     next_look = Instant::now() + PROGRESS_POLL;
                 }
-                lost = &mut lease => {
-                    self.cancel.cancel();
-                    // (A heartbeat gone without a word is a bug: stop, as for a lost lease.)
-                    return Err(lost.unwrap_or(Error::LeaseLost(self.run_id)));
-                }
                 // Last: a ledger with work left wakes at once, turn after turn, and must not
-                // starve the word of a lost lease, the deadline or the commands.
+                // starve the deadline or the commands.
                 () = sleep_until(next_wake), if next_wake.is_some() => {}
             }
             if self.ledger.stall_due(clock::now()) {
@@ -585,6 +593,7 @@ impl Driver {
             };
             let ctx = ExecContext {
                 cancel: self.attempts.child_token(),
+                kill_now: self.kill_now.clone(),
                 progress: Progress::ringing(Arc::clone(&self.signs)),
                 deadline: start.timeout.map(|timeout| Instant::now() + timeout),
                 limit: start.timeout,

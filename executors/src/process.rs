@@ -357,7 +357,7 @@ impl ProcessExecutor {
             End::Interrupted(why) => match child.try_wait() {
                 Ok(Some(exited)) => (End::Exited, Some(Ok(exited))),
                 Ok(None) | Err(_) => {
-                    terminate(&mut child, &mut group, &strays, grace).await;
+                    terminate(&mut child, &mut group, &strays, grace, &ctx.kill_now).await;
                     (End::Interrupted(why), None)
                 }
             },
@@ -546,14 +546,30 @@ enum End {
 }
 
 /// SIGTERM to the group and the strays, then up to `grace` for the child to exit, the group
-/// to empty and the strays to be gone. The caller sends the SIGKILL.
-async fn terminate(child: &mut Child, group: &mut ProcessGroup, strays: &Strays, grace: Duration) {
+/// to empty and the strays to be gone, unless `kill_now` is (or gets) cancelled: then
+/// nothing more. The caller sends the SIGKILL.
+async fn terminate(
+    child: &mut Child,
+    group: &mut ProcessGroup,
+    strays: &Strays,
+    grace: Duration,
+    kill_now: &CancellationToken,
+) {
+    if kill_now.is_cancelled() {
+        return;
+    }
     group.signal(Signal::SIGTERM);
     strays.terminate();
     let deadline = Instant::now() + grace;
-    if timeout(grace, child.wait()).await.is_ok() {
-        group.wait_empty(deadline).await;
-        strays.wait_gone(deadline).await;
+    let graceful = async {
+        if timeout(grace, child.wait()).await.is_ok() {
+            group.wait_empty(deadline).await;
+            strays.wait_gone(deadline).await;
+        }
+    };
+    tokio::select! {
+        () = graceful => {}
+        () = kill_now.cancelled() => {}
     }
 }
 

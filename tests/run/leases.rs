@@ -221,3 +221,50 @@ fn an_engine_continued_after_its_run_was_cancelled_meanwhile_exits_as_the_run_en
     );
     assert_eq!(show(&scratch, &run)["state"], "cancelled");
 }
+
+/// An engine frozen (SIGSTOP) past its lease, whose run another engine took over and started
+/// again, kills its copy at once when continued: no SIGTERM and no kill grace, which would
+/// let it run on beside the new attempt (probe 50 F2: for the whole grace). The lease is
+/// made to run out by writing it, not by waiting 30 s.
+#[test]
+fn a_frozen_engine_whose_run_was_taken_over_kills_its_copy_without_a_grace() {
+    let scratch = Scratch::new();
+    // Each attempt records its pid, and a SIGTERM in a file of its own; it ignores SIGTERM.
+    let a = "trap 'touch \"$DIR/a.$CAIRN_ATTEMPT.termed\"' TERM; \
+        echo $$ > \"$DIR/a.$CAIRN_ATTEMPT.pid\"; \
+        while [ ! -e \"$DIR/open\" ]; do sleep 0.02; done";
+    let mut a = step(&scratch, "a", a, serde_json::json!({}));
+    a["with"]["kill_grace"] = serde_json::json!("1h");
+    let workflow = scratch.write("f.json", &serde_json::json!({"name": "f", "steps": [a]}));
+    let mut first = scratch.spawn_logged(&workflow);
+    let pid_of = |attempt: u32| scratch.dir.path().join(format!("a.{attempt}.pid"));
+    let run = wait_for_file(&scratch, &mut first, &pid_of(1));
+    signal(&first, "-STOP");
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    db.execute("UPDATE runs SET lease_expires = 0 WHERE id = ?1", [&run])
+        .unwrap();
+    let mut second = scratch
+        .command(&["resume", &run, "--wait"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&scratch, &mut second, &pid_of(2));
+    signal(&first, "-CONT");
+    let output = finish(first, "the frozen cairn, continued");
+    let said = std::fs::read_to_string(scratch.dir.path().join("run.log")).unwrap();
+    assert_eq!(code(&output), Some(3), "{said}");
+    assert!(
+        !scratch.dir.path().join("a.1.termed").exists(),
+        "the first attempt was sent SIGTERM, then given its grace: {said}"
+    );
+    scratch.open_gate();
+    let output = finish(second, "cairn resume --wait");
+    assert_eq!(
+        code(&output),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!scratch.dir.path().join("a.2.termed").exists());
+}
