@@ -180,19 +180,21 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
     }
     drop(on_signal);
     engine.store().close().await;
-    if let Some(error) = first_stop {
-        return Err(error);
-    }
     (reports.iter()).for_each(|report| hint_next_step(report, &global.db));
-    // A run left before it was taken over stopped unfinished, as a run still `running` does.
-    let left = left.then_some(RunState::Running);
-    let states = reports.iter().map(|report| report.state).chain(left);
-    let code = refused.unwrap_or_else(|| recovered_code(states));
     let printed = if global.json {
         json::print(&mut std::io::stdout().lock(), &reports).map_err(Error::from)
     } else {
         (reports.iter()).try_for_each(|report| print_report(report, global))
     };
+    // A run that stopped on an error (its lease lost) is recover's error, once the runs
+    // that ended are told (probe 50 F1: they went untold, those left unfinished too).
+    if let Some(error) = first_stop {
+        return Err(error);
+    }
+    // A run left before it was taken over stopped unfinished, as a run still `running` does.
+    let left = left.then_some(RunState::Running);
+    let states = reports.iter().map(|report| report.state).chain(left);
+    let code = refused.unwrap_or_else(|| recovered_code(states));
     error::outcome(code, printed)
 }
 

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::mpsc::Receiver;
 
 use serde_json::{Value, json};
 
@@ -355,18 +356,22 @@ fn a_run_past_its_timeout_fails_and_cancels_what_has_not_ended() {
     );
 }
 
-#[test]
-fn recover_resumes_every_run_whose_engine_died() {
-    let scratch = Scratch::new();
-    let gate = scratch.dir.path().join("gate");
+/// Two runs whose engines were killed while their first step waited at `gate`, and a
+/// `cairn recover --json` that drives both (it named them): their ids, sorted, it, and the
+/// lines it says next.
+fn recovering_two_runs(scratch: &Scratch, gate: &Path) -> (Vec<String>, Child, Receiver<String>) {
     // The first step of each run leaves `held.<run id>` and waits for the gate.
+    let wait = format!(
+        "touch \"$DIR/held.$CAIRN_RUN_ID\"; while [ ! -e \"{}\" ]; do sleep 0.02; done; echo '\"slept\"'",
+        gate.display()
+    );
     let workflow = scratch.write(
         "two.json",
         &json!({
             "name": "two",
             "steps": [
                 {"id": "slow", "executor": "process", "with": {
-                    "command": ["sh", "-c", "touch \"$DIR/held.$CAIRN_RUN_ID\"; while [ ! -e \"$DIR/gate\" ]; do sleep 0.02; done; echo '\"slept\"'"],
+                    "command": ["sh", "-c", wait],
                     "env": {"DIR": scratch.dir.path().to_str().unwrap()}
                 }},
                 {"id": "after", "needs": ["slow"], "executor": "noop", "with": {"output": "${{ steps.slow.output }}"}}
@@ -407,6 +412,14 @@ fn recover_resumes_every_run_whose_engine_died() {
     named.sort();
     killed.sort();
     assert_eq!(named, killed);
+    (killed, recover, said)
+}
+
+#[test]
+fn recover_resumes_every_run_whose_engine_died() {
+    let scratch = Scratch::new();
+    let gate = scratch.dir.path().join("gate");
+    let (killed, recover, _) = recovering_two_runs(&scratch, &gate);
     open_gate(&gate);
     let recovered = finish(recover, "cairn recover");
     assert_eq!(recovered.status.code(), Some(0));
@@ -420,6 +433,35 @@ fn recover_resumes_every_run_whose_engine_died() {
     let again = scratch.cairn(&["recover"]);
     assert_eq!(again.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&again.stderr).contains("no unfinished run to recover"));
+}
+
+/// A run whose lease another process took while `recover` drove it stops with that error,
+/// and the runs it drove beside it are told all the same (probe 50 F1: its stdout was
+/// empty, the other run's success untold).
+#[test]
+fn recover_tells_the_other_runs_when_one_run_is_taken_from_it() {
+    let scratch = Scratch::new();
+    let gate = scratch.dir.path().join("gate");
+    let (killed, recover, said) = recovering_two_runs(&scratch, &gate);
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    let steal = "UPDATE runs SET lease_owner = 'another engine' WHERE id = ?1";
+    db.execute(steal, [&killed[0]]).unwrap();
+    open_gate(&gate);
+    let recovered = finish(recover, "cairn recover");
+    let said: Vec<String> = said.iter().collect();
+    assert_eq!(recovered.status.code(), Some(3), "{said:?}");
+    assert!(
+        said.iter().any(|line| line.contains("lost its lease")),
+        "{said:?}"
+    );
+    let reports: Value = serde_json::from_slice(&recovered.stdout).unwrap();
+    let [report] = reports.as_array().unwrap().as_slice() else {
+        panic!("one report, the other run's: {reports}")
+    };
+    assert_eq!(
+        (&report["id"], &report["state"]),
+        (&json!(killed[1]), &json!("succeeded"))
+    );
 }
 
 #[test]
@@ -439,7 +481,7 @@ fn recover_says_when_the_unfinished_runs_are_driven_by_a_live_engine() {
 }
 
 /// The lines `stderr` says, as they come (read on a thread of their own).
-fn lines_of(stderr: std::process::ChildStderr) -> std::sync::mpsc::Receiver<String> {
+fn lines_of(stderr: std::process::ChildStderr) -> Receiver<String> {
     let (sender, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
