@@ -165,7 +165,7 @@ async fn suspend_on_signal(engine: Engine, mut suspend: Option<Signal>) {
             cairn_executors::continue_steps();
         } else {
             say(
-                "stopping: a run's lease was lost while cairn was suspended (another engine took it over); its steps stay stopped and are killed",
+                "stopping: a run's lease was lost while cairn was suspended (another engine took the run over, or a `cairn pause` or `cancel` carried itself out); its steps stay stopped and are killed",
             );
             engine.shutdown();
         }
