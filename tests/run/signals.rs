@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::control::{code, executions, held, held_then_b, history, spawn, step, wait_for_file};
 use super::orphans::{state, state_and_parent, wait_gone};
-use super::scratch::{Scratch, holds_within};
+use super::scratch::{Scratch, holds_within, wait_until};
 use crate::{HANG, finish};
 
 /// Sends `signal` to process `pid`.
@@ -264,4 +264,47 @@ fn a_run_taken_over_while_cairn_was_suspended_never_continues_its_stopped_steps(
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// A Ctrl-Z'd cairn with nothing in flight (its step waits out a retry's backoff), whose run
+/// another engine takes over meanwhile, says when continued that it lost the run, not that
+/// `cairn resume` carries it on: that engine drives it (probe 50 F4). The lease is made to
+/// run out by writing it, not by waiting 30 s.
+#[test]
+fn a_suspended_cairn_whose_waiting_run_was_taken_over_says_it_lost_it() {
+    let scratch = Scratch::new();
+    let mut a = step(&scratch, "a", "exit 1", json!({}));
+    a["retry"] =
+        json!({"max_attempts": 2, "backoff": "fixed", "initial_delay": "1h", "max_delay": "1h"});
+    let workflow = scratch.write("w.json", &json!({"name": "w", "steps": [a]}));
+    let mut first = spawn(&scratch, &workflow);
+    let waiting =
+        scratch.wait_for_show(&mut first, |show| show["steps"][0]["state"] == "retry_wait");
+    let run = waiting["id"].as_str().unwrap().to_owned();
+    send(first.id(), Signal::SIGTSTP);
+    wait_for_state(first.id(), "T");
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    db.execute("UPDATE runs SET lease_expires = 0 WHERE id = ?1", [&run])
+        .unwrap();
+    let mut second = scratch
+        .command(&["resume", &run, "--wait"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let held_by = "SELECT lease_pid FROM runs WHERE id = ?1";
+    let by_second = || db.query_row(held_by, [&run], |row| row.get::<_, Option<u32>>(0));
+    wait_until("the second engine to take the run over", || {
+        by_second().unwrap() == Some(second.id())
+    });
+    send(first.id(), Signal::SIGCONT);
+    let output = finish(first, "the suspended cairn, continued");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(3), "{said}");
+    assert!(
+        said.contains("lost its lease") && !said.contains("carries it on"),
+        "{said}"
+    );
+    assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
+    assert_eq!(code(&finish(second, "cairn resume --wait")), Some(1));
 }
