@@ -286,7 +286,7 @@ fn a_suspended_cairn_whose_waiting_run_was_taken_over_says_it_lost_it() {
     let db = rusqlite::Connection::open(scratch.db()).unwrap();
     db.execute("UPDATE runs SET lease_expires = 0 WHERE id = ?1", [&run])
         .unwrap();
-    let mut second = scratch
+    let second = scratch
         .command(&["resume", &run, "--wait"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
