@@ -240,15 +240,7 @@ fn a_frozen_engine_whose_run_was_taken_over_kills_its_copy_without_a_grace() {
     let pid_of = |attempt: u32| scratch.dir.path().join(format!("a.{attempt}.pid"));
     let run = wait_for_file(&scratch, &mut first, &pid_of(1));
     signal(&first, "-STOP");
-    let db = rusqlite::Connection::open(scratch.db()).unwrap();
-    db.execute("UPDATE runs SET lease_expires = 0 WHERE id = ?1", [&run])
-        .unwrap();
-    let mut second = scratch
-        .command(&["resume", &run, "--wait"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut second = scratch.take_over_now(&run);
     wait_for_file(&scratch, &mut second, &pid_of(2));
     signal(&first, "-CONT");
     let output = finish(first, "the frozen cairn, continued");

@@ -283,15 +283,8 @@ fn a_suspended_cairn_whose_waiting_run_was_taken_over_says_it_lost_it() {
     let run = waiting["id"].as_str().unwrap().to_owned();
     send(first.id(), Signal::SIGTSTP);
     wait_for_state(first.id(), "T");
+    let second = scratch.take_over_now(&run);
     let db = rusqlite::Connection::open(scratch.db()).unwrap();
-    db.execute("UPDATE runs SET lease_expires = 0 WHERE id = ?1", [&run])
-        .unwrap();
-    let second = scratch
-        .command(&["resume", &run, "--wait"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let held_by = "SELECT lease_pid FROM runs WHERE id = ?1";
     let by_second = || db.query_row(held_by, [&run], |row| row.get::<_, Option<u32>>(0));
     wait_until("the second engine to take the run over", || {

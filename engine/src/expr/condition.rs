@@ -162,10 +162,7 @@ impl Condition {
     ///
     /// let typed: &[(&str, &[&str])] = &[("action.attempt", &["a number"])];
     /// let slip = Condition::new("action.attempt == '2'").decided_comparisons(typed);
-    /// assert_eq!(
-    ///     slip,
-    ///     ["`action.attempt` is always a number, never a string: this `==` is false for every action"]
-    /// );
+    /// assert!(slip[0].starts_with("`action.attempt` is always a number, never a string"));
     /// assert!(Condition::new("action.attempt == 2").decided_comparisons(typed).is_empty());
     /// ```
     pub fn decided_comparisons(&self, typed: &[(&str, &[&str])]) -> Vec<String> {

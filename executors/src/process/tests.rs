@@ -434,29 +434,6 @@ async fn cancellation_terminates_the_group() {
     assert_group_gone(pgid);
 }
 
-/// A cancel's grace ends when the context's `kill_now` is cancelled during it: the SIGKILL
-/// comes then, not when the grace is over (an engine that lost its run's lease meanwhile).
-#[tokio::test]
-async fn kill_now_during_a_cancels_grace_kills_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (started, termed) = (dir.path().join("started"), dir.path().join("termed"));
-    let script = "trap 'touch \"$2\"' TERM; touch \"$1\"; while :; do sleep 0.02; done";
-    let params = json!({"command": ["sh", "-c", script, "sh", &started, &termed],
-        "kill_grace": "1h"});
-    let ctx = ExecContext::new();
-    let attempt = tokio::spawn({
-        let ctx = ctx.clone();
-        async move { run_with(&ProcessExecutor::new(), params, ctx).await }
-    });
-    wait_until("the script to trap SIGTERM", || started.exists()).await;
-    ctx.cancel.cancel();
-    wait_until("the script to get its SIGTERM", || termed.exists()).await;
-    ctx.kill_now.cancel();
-    // (A hang guard only: without `kill_now` the grace would last an hour.)
-    let outcome = within("the attempt to end", attempt).await.unwrap();
-    assert_eq!(error(&outcome).0, ErrorClass::Cancelled);
-}
-
 /// Set in the copy of this test binary that measures its own peak memory.
 const ALONE: &str = "CAIRN_TEST_MEASURE_MEMORY";
 

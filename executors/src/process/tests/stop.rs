@@ -1,5 +1,6 @@
 //! An attempt cairn stops is stopped only if its program is still running when the signal
-//! is sent: one that exited by itself first keeps its own end.
+//! is sent: one that exited by itself first keeps its own end; one to be killed now is not
+//! given its grace.
 
 use std::future::Future;
 use std::path::Path;
@@ -11,7 +12,7 @@ use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 use serde_json::json;
 
-use super::{block_until, cancelled_once_started, error};
+use super::{block_until, cancelled_once_started, error, run_with, wait_until};
 use crate::process::ProcessExecutor;
 use crate::test_support::{action, within};
 
@@ -79,5 +80,28 @@ async fn a_program_that_exits_0_on_sigterm_was_cancelled() {
     let script =
         r#"trap 'echo "\"stopped\""; exit 0' TERM; echo up > "$1"; while :; do sleep 1; done"#;
     let (_, outcome) = cancelled_once_started(script).await;
+    assert_eq!(error(&outcome).0, ErrorClass::Cancelled);
+}
+
+/// A cancel's grace ends when the context's `kill_now` is cancelled during it: the SIGKILL
+/// comes then, not when the grace is over (an engine that lost its run's lease meanwhile).
+#[tokio::test]
+async fn kill_now_during_a_cancels_grace_kills_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (started, termed) = (dir.path().join("started"), dir.path().join("termed"));
+    let script = "trap 'touch \"$2\"' TERM; touch \"$1\"; while :; do sleep 0.02; done";
+    let params = json!({"command": ["sh", "-c", script, "sh", &started, &termed],
+        "kill_grace": "1h"});
+    let ctx = ExecContext::new();
+    let attempt = tokio::spawn({
+        let ctx = ctx.clone();
+        async move { run_with(&ProcessExecutor::new(), params, ctx).await }
+    });
+    wait_until("the script to trap SIGTERM", || started.exists()).await;
+    ctx.cancel.cancel();
+    wait_until("the script to get its SIGTERM", || termed.exists()).await;
+    ctx.kill_now.cancel();
+    // (A hang guard only: without `kill_now` the grace would last an hour.)
+    let outcome = within("the attempt to end", attempt).await.unwrap();
     assert_eq!(error(&outcome).0, ErrorClass::Cancelled);
 }
