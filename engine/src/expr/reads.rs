@@ -205,7 +205,7 @@ fn mismatch<'t>(
 
 /// The kind of a literal, as a comparison tells kinds apart (every number is one kind: CEL
 /// compares `1 == 1.0` by value).
-pub(super) fn literal_kind(literal: &LiteralValue) -> &'static str {
+fn literal_kind(literal: &LiteralValue) -> &'static str {
     match literal {
         LiteralValue::Boolean(_) => "a boolean",
         LiteralValue::Null => "null",
