@@ -15,6 +15,14 @@ impl Checker {
                 ));
                 Word::Dynamic(raw.to_owned())
             }
+            Ok(pieces)
+                if brace_expands(&pieces) && unquoted_text(&pieces).contains(['$', '<', '>']) =>
+            {
+                self.problem(format!(
+                    "`{raw}` is brace-expanded beside an unquoted `$`, `<` or `>`, which can build a substitution bash then runs (`{{$,}}{{x}}` is `${{x}}`): not checked"
+                ));
+                Word::Dynamic(raw.to_owned())
+            }
             Ok(pieces) => match self.value_of(raw, &pieces, depth) {
                 Word::Literal(_) if brace_expands(&pieces) => Word::Dynamic(raw.to_owned()),
                 value => value,
@@ -413,13 +421,7 @@ pub(super) fn braces(raw: &str) -> bool {
 /// own quoting does not matter (`{"rm",x}`, `{\rm,x}` and `{$'rm',x}` expand like `{rm,x}`).
 /// A quoted, escaped or expanded piece neither opens, separates nor closes.
 fn brace_expands(pieces: &[WordPieceWithSource]) -> bool {
-    // The unquoted text, every other piece standing as a `_`.
-    let skeleton: String = (pieces.iter())
-        .map(|piece| match &piece.piece {
-            WordPiece::Text(text) => text.as_str(),
-            _ => "_",
-        })
-        .collect();
+    let skeleton = unquoted_text(pieces);
     let Some((_, after_open)) = skeleton.split_once('{') else {
         return false;
     };
@@ -434,16 +436,21 @@ fn brace_expands(pieces: &[WordPieceWithSource]) -> bool {
 /// `[[ … == … ]]` pattern whatever `extglob` says) or a `[[ … =~ … ]]` group as text, and
 /// bash runs it (probe 51 F1). One the parser reads as a substitution is a piece of its own.
 fn substitutes_in_text(pieces: &[WordPieceWithSource]) -> bool {
-    // The unquoted text, its line continuations gone (bash drops them before it reads a
-    // word: `<\⏎(` is `<(`), every other piece standing as a NUL.
-    let skeleton: String = (pieces.iter())
+    let skeleton = unquoted_text(pieces);
+    skeleton.contains("<(") || skeleton.contains(">(")
+}
+
+/// The unquoted text of `pieces`, its line continuations gone (bash drops them before it
+/// reads a word: `<\⏎(` is `<(`), every other piece (quoted, escaped, expanded) standing as
+/// a NUL, which neither opens, separates nor closes anything.
+fn unquoted_text(pieces: &[WordPieceWithSource]) -> String {
+    (pieces.iter())
         .map(|piece| match &piece.piece {
             WordPiece::Text(text) => text.as_str(),
             WordPiece::EscapeSequence(escaped) if escaped_text(escaped).is_empty() => "",
             _ => "\0",
         })
-        .collect();
-    skeleton.contains("<(") || skeleton.contains(">(")
+        .collect()
 }
 
 /// Whether `text` holds a command substitution or a process substitution. An arithmetic

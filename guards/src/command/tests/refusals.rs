@@ -280,6 +280,12 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         "[[ a != !(>(touch M)) ]]",
         "[[ a =~ (<(touch M)) ]]",
         "[[ a =~ x(>(touch M)) ]]",
+        // A brace expansion builds what bash expands after it (probe 53 F3, F4): a `${…}`
+        // that sets `BASH_CMDS`, a `$(…)`, a `<(…)` in an extended glob.
+        "echo {$,}{BASH_CMDS[ls]:=/bin/rm}; ls x",
+        "echo {$,}(touch M)",
+        "shopt -s extglob; echo @(<{,}(touch M))",
+        "shopt -s extglob; echo @({<,x}(touch M))",
         // A backslash-newline between `<` and `(`: bash drops it before it reads the word.
         "[[ a == @(a|<\\\n(touch M)) ]]",
         "shopt -s extglob; echo @(a|<(touch M))",
@@ -293,6 +299,7 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
     allowed(&[
         "[[ a == @(a|b) ]] && [[ a =~ ^(a|b)$ ]] && [[ a == \"<(x)\" ]]",
         "[[ a == @(a|\\<(x)|<\"\"(x)) ]]",
+        "cp a.{txt,bak} \"$d\"/{x,y}.$n; echo {1..3}${x} '{$,}' {\\$,}x",
         "echo `date`",
         "echo \"$(printf '%s\\\\n' a)\"",
         "echo \"héllo\" \\\n  wörld 😀 | tr a b",
