@@ -185,8 +185,9 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
     }
 }
 
-/// When `field` reads a field of `typed` and each of `others` is a literal of a kind it never
-/// holds: its path, its kinds, and the literals' kind (the first's).
+/// When `field` reads a field of `typed` and each of `others` is a literal (a list or a map
+/// written out too) of a kind it never holds: its path, its kinds, and the literals' kind
+/// (the first's).
 fn mismatch<'t>(
     field: &Expression,
     others: &[Expression],
@@ -196,6 +197,8 @@ fn mismatch<'t>(
     let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == path)?;
     let mut literals = others.iter().map(|other| match &other.expr {
         Expr::Literal(literal) => Some(literal_kind(literal)),
+        Expr::List(_) => Some("a list"),
+        Expr::Map(_) => Some("a map"),
         _ => None,
     });
     let first = literals.next()??;

@@ -144,12 +144,14 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "'true' != action.dynamic",
         "action.step in [1, 2]",
         "run.usage.cost_usd == null",
+        "action.step == ['deploy']",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
         "`action.dynamic` is always a boolean, never a string: this `!=` is true",
         "`action.step` is always a string, never a number: this `in` is false",
         "`run.usage.cost_usd` is always a number, never null: this `==` is false",
+        "`action.step` is always a string, never a list: this `==` is false",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
