@@ -8,7 +8,7 @@ use cel::common::ast::operators::{
     LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, MODULO, MULTIPLY, NEGATE, NOT_EQUALS, OPT_INDEX,
     OPT_SELECT, SUBSTRACT,
 };
-use cel::common::ast::{Expr, LiteralValue};
+use cel::common::ast::{EntryExpr, Expr, LiteralValue};
 
 use super::Expression;
 use super::condition::parts;
@@ -117,8 +117,8 @@ fn read_path(expr: &Expr) -> Option<String> {
 /// The comparisons `expression` makes whose answer is the same whatever it reads: an `==`
 /// or a `!=` between a field of `typed` (its dotted path, `action.attempt`, with the kinds
 /// of value it always holds, as [`literal_kind`] names them) and a literal of another kind
-/// (`action.attempt == '2'` is false for every action), or an `in` a list written out none
-/// of whose values is of its kinds; one message each, in the order written. Inside a macro
+/// (`action.attempt == '2'` is false for every action), or an `in` a list or a map written
+/// out none of whose values (keys) is of its kinds; one message each, in the order written. Inside a macro
 /// that binds a typed field's first name to a value of its own, that name is not the field.
 pub(super) fn decided_comparisons(
     expression: &Expression,
@@ -136,15 +136,18 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
     {
         let operator = call.func_name.as_str();
         let compared = match operator {
-            EQUALS | NOT_EQUALS => [
-                (left, std::slice::from_ref(right)),
-                (right, std::slice::from_ref(left)),
-            ]
-            .into_iter()
-            .find_map(|(field, others)| mismatch(field, others, typed)),
+            EQUALS | NOT_EQUALS => [(left, right), (right, left)]
+                .into_iter()
+                .find_map(|(field, other)| mismatch(field, std::iter::once(other), typed)),
             IN => match &right.expr {
-                Expr::List(list) if !list.elements.is_empty() => {
-                    mismatch(left, &list.elements, typed)
+                Expr::List(list) => mismatch(left, list.elements.iter(), typed),
+                // `in` a map tests its keys.
+                Expr::Map(map) => {
+                    let keys = map.entries.iter().filter_map(|entry| match &entry.expr {
+                        EntryExpr::MapEntry(entry) => Some(&entry.key),
+                        EntryExpr::StructField(_) => None,
+                    });
+                    mismatch(left, keys, typed)
                 }
                 _ => None,
             },
@@ -188,14 +191,14 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
 /// When `field` reads a field of `typed` and each of `others` is a literal (a list or a map
 /// written out too) of a kind it never holds: its path, its kinds, and the literals' kind
 /// (the first's).
-fn mismatch<'t>(
+fn mismatch<'t, 'e>(
     field: &Expression,
-    others: &[Expression],
+    others: impl Iterator<Item = &'e Expression>,
     typed: &[(&'t str, &'t [&'t str])],
 ) -> Option<(String, &'t [&'t str], &'static str)> {
     let path = read_path(&field.expr)?;
     let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == path)?;
-    let mut literals = others.iter().map(|other| match &other.expr {
+    let mut literals = others.map(|other| match &other.expr {
         Expr::Literal(literal) => Some(literal_kind(literal)),
         Expr::List(_) => Some("a list"),
         Expr::Map(_) => Some("a map"),
