@@ -275,6 +275,28 @@ fn root(expr: &Expr) -> Option<&str> {
     }
 }
 
+/// The parts of `expression` in which a name means what it means around it: all of them
+/// ([`parts`]), but only a macro's range and first value when the macro binds a name
+/// `shadows` tells of to a value of its own (`[1].all(action, action > 0)`).
+pub(super) fn outer_parts(
+    expression: &Expression,
+    shadows: impl Fn(&str) -> bool,
+) -> Vec<&Expression> {
+    if let Expr::Comprehension(loop_) = &expression.expr
+        && [
+            Some(&loop_.iter_var),
+            loop_.iter_var2.as_ref(),
+            Some(&loop_.accu_var),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|name| shadows(name))
+    {
+        return vec![&loop_.iter_range, &loop_.accu_init];
+    }
+    parts(expression)
+}
+
 /// The expressions `expression` is made of: its operands, arguments, elements and the parts
 /// of a macro's loop.
 pub(super) fn parts(expression: &Expression) -> Vec<&Expression> {

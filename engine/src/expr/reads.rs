@@ -11,7 +11,7 @@ use cel::common::ast::operators::{
 use cel::common::ast::{EntryExpr, Expr, LiteralValue};
 
 use super::Expression;
-use super::condition::parts;
+use super::condition::outer_parts;
 
 /// The fields `expression` reads of `object` (a variable, or fields selected on one:
 /// `run.usage`) that are not among `fields`, each once, in the order written: as
@@ -57,21 +57,7 @@ fn unknown_in(
     {
         unknown.push(field.to_owned());
     }
-    if let Expr::Comprehension(loop_) = &expression.expr {
-        let binds = [
-            Some(&loop_.iter_var),
-            loop_.iter_var2.as_ref(),
-            Some(&loop_.accu_var),
-        ];
-        if binds.into_iter().flatten().any(|name| name == root) {
-            // Only the range and the first value read the outer name.
-            for part in [&loop_.iter_range, &loop_.accu_init] {
-                unknown_in(part, object, root, fields, unknown);
-            }
-            return;
-        }
-    }
-    for part in parts(expression) {
+    for part in outer_parts(expression, |name| name == root) {
         unknown_in(part, object, root, fields, unknown);
     }
 }
@@ -165,25 +151,8 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
             ));
         }
     }
-    if let Expr::Comprehension(loop_) = &expression.expr {
-        let binds = [
-            Some(&loop_.iter_var),
-            loop_.iter_var2.as_ref(),
-            Some(&loop_.accu_var),
-        ];
-        let shadows = |name: &String| {
-            typed
-                .iter()
-                .any(|(path, _)| path.split('.').next() == Some(name))
-        };
-        if binds.into_iter().flatten().any(shadows) {
-            for part in [&loop_.iter_range, &loop_.accu_init] {
-                decided_in(part, typed, decided);
-            }
-            return;
-        }
-    }
-    for part in parts(expression) {
+    let shadows = |name: &str| (typed.iter()).any(|(path, _)| path.split('.').next() == Some(name));
+    for part in outer_parts(expression, shadows) {
         decided_in(part, typed, decided);
     }
 }

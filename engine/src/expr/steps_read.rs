@@ -9,7 +9,7 @@ use cel::common::ast::Expr;
 use cel::parser::Expression;
 use smallvec::SmallVec;
 
-use super::condition::parts;
+use super::condition::outer_parts;
 use super::pieces::{Piece, find_open, is_ident_byte, pieces};
 use super::reads::{selection, unknown_fields};
 use super::{ExprError, inspect};
@@ -249,28 +249,11 @@ fn step_reads_in<'e>(expression: &'e Expression, reads: &mut StepReads<'e>) {
         }
         return;
     }
-    match &expression.expr {
-        Expr::Ident(name) if name == "steps" => reads.unnamed = true,
-        Expr::Comprehension(loop_)
-            if [
-                Some(&loop_.iter_var),
-                loop_.iter_var2.as_ref(),
-                Some(&loop_.accu_var),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|name| name == "steps") =>
-        {
-            // Only the range and the first value read the outer name.
-            for part in [&loop_.iter_range, &loop_.accu_init] {
-                step_reads_in(part, reads);
-            }
-        }
-        _ => {
-            for part in parts(expression) {
-                step_reads_in(part, reads);
-            }
-        }
+    if matches!(&expression.expr, Expr::Ident(name) if name == "steps") {
+        reads.unnamed = true;
+    }
+    for part in outer_parts(expression, |name| name == "steps") {
+        step_reads_in(part, reads);
     }
 }
 
