@@ -9,24 +9,26 @@ impl Checker {
     /// The word written as `raw`, unquoted; the commands of its substitutions are checked.
     pub(super) fn word(&mut self, raw: &str, depth: usize) -> Word {
         match brush_parser::word::parse(raw, &options()) {
-            Ok(pieces) if substitutes_in_text(&pieces) => {
-                self.problem(format!(
-                    "`{raw}` holds a `<(…)` or `>(…)` in a pattern (an extended glob such as `@(…)`, a `[[ … =~ … ]]` group), which bash runs: not checked"
-                ));
-                Word::Dynamic(raw.to_owned())
+            Ok(pieces) => {
+                let text = unquoted_text(&pieces);
+                let braces = brace_expands(&text);
+                if substitutes_in_text(&text) {
+                    self.problem(format!(
+                        "`{raw}` holds a `<(…)` or `>(…)` in a pattern (an extended glob such as `@(…)`, a `[[ … =~ … ]]` group), which bash runs: not checked"
+                    ));
+                    return Word::Dynamic(raw.to_owned());
+                }
+                if braces && text.contains(['$', '<', '>']) {
+                    self.problem(format!(
+                        "`{raw}` is brace-expanded beside an unquoted `$`, `<` or `>`, which can build a substitution bash then runs (`{{$,}}{{x}}` is `${{x}}`): not checked"
+                    ));
+                    return Word::Dynamic(raw.to_owned());
+                }
+                match self.value_of(raw, &pieces, depth) {
+                    Word::Literal(_) if braces => Word::Dynamic(raw.to_owned()),
+                    value => value,
+                }
             }
-            Ok(pieces)
-                if brace_expands(&pieces) && unquoted_text(&pieces).contains(['$', '<', '>']) =>
-            {
-                self.problem(format!(
-                    "`{raw}` is brace-expanded beside an unquoted `$`, `<` or `>`, which can build a substitution bash then runs (`{{$,}}{{x}}` is `${{x}}`): not checked"
-                ));
-                Word::Dynamic(raw.to_owned())
-            }
-            Ok(pieces) => match self.value_of(raw, &pieces, depth) {
-                Word::Literal(_) if brace_expands(&pieces) => Word::Dynamic(raw.to_owned()),
-                value => value,
-            },
             Err(error) => {
                 self.problem(format!("the word `{raw}` does not parse: {error}"));
                 Word::Dynamic(raw.to_owned())
@@ -413,16 +415,16 @@ pub(super) fn one_field(raw: &str) -> bool {
 
 /// Whether bash could brace-expand the word written `raw` (see [`brace_expands`]).
 pub(super) fn braces(raw: &str) -> bool {
-    brush_parser::word::parse(raw, &options()).is_ok_and(|pieces| brace_expands(&pieces))
+    brush_parser::word::parse(raw, &options())
+        .is_ok_and(|pieces| brace_expands(&unquoted_text(&pieces)))
 }
 
-/// Whether bash could brace-expand the word made of `pieces`: an unquoted `{`, then an
-/// unquoted `,` or `..`, then an unquoted `}`, judged on the whole word — the alternatives'
-/// own quoting does not matter (`{"rm",x}`, `{\rm,x}` and `{$'rm',x}` expand like `{rm,x}`).
-/// A quoted, escaped or expanded piece neither opens, separates nor closes.
-fn brace_expands(pieces: &[WordPieceWithSource]) -> bool {
-    let skeleton = unquoted_text(pieces);
-    let Some((_, after_open)) = skeleton.split_once('{') else {
+/// Whether bash could brace-expand the word whose [`unquoted_text`] is `text`: an unquoted
+/// `{`, then an unquoted `,` or `..`, then an unquoted `}`, judged on the whole word — the
+/// alternatives' own quoting does not matter (`{"rm",x}`, `{\rm,x}` and `{$'rm',x}` expand
+/// like `{rm,x}`). A quoted, escaped or expanded piece neither opens, separates nor closes.
+fn brace_expands(text: &str) -> bool {
+    let Some((_, after_open)) = text.split_once('{') else {
         return false;
     };
     let Some((inside, _)) = after_open.rsplit_once('}') else {
@@ -431,13 +433,12 @@ fn brace_expands(pieces: &[WordPieceWithSource]) -> bool {
     inside.contains(',') || inside.contains("..")
 }
 
-/// Whether an unquoted text piece of `pieces` holds a `<(` or a `>(`: the parser leaves a
+/// Whether the [`unquoted_text`] of a word holds a `<(` or a `>(`: the parser leaves a
 /// process substitution inside an extended glob (`@(a|<(cmd))`, which bash reads in a
 /// `[[ … == … ]]` pattern whatever `extglob` says) or a `[[ … =~ … ]]` group as text, and
 /// bash runs it (probe 51 F1). One the parser reads as a substitution is a piece of its own.
-fn substitutes_in_text(pieces: &[WordPieceWithSource]) -> bool {
-    let skeleton = unquoted_text(pieces);
-    skeleton.contains("<(") || skeleton.contains(">(")
+fn substitutes_in_text(text: &str) -> bool {
+    text.contains("<(") || text.contains(">(")
 }
 
 /// The unquoted text of `pieces`, its line continuations gone (bash drops them before it
@@ -586,11 +587,12 @@ fn low_byte(value: u32) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::{brace_expands, expands, first_character, one_field, options};
+    use super::{brace_expands, expands, first_character, one_field, options, unquoted_text};
 
     #[test]
     fn braces_expand_whatever_their_parts_quoting() {
-        let expands = |raw| brace_expands(&brush_parser::word::parse(raw, &options()).unwrap());
+        let pieces = |raw| brush_parser::word::parse(raw, &options()).unwrap();
+        let expands = |raw| brace_expands(&unquoted_text(&pieces(raw)));
         for raw in [
             "{rm,x}",
             "{\"rm\",x}",
