@@ -7,14 +7,14 @@
 use brush_parser::word::{WordPiece, WordPieceWithSource};
 
 use super::script::{Dialect, not_bash, options};
-use super::word::{escaped_text, plain_arithmetic, runs_commands};
+use super::word::{escaped_text, plain_arithmetic, runs_commands, substitutes_in_arithmetic};
 use super::{Checker, Word};
 
 impl Checker {
     /// `((…))` and `$((…))`: a substitution in the text is not followed; the names it assigns
     /// are recorded.
     pub(super) fn arithmetic(&mut self, text: &str) {
-        if runs_commands(text) {
+        if substitutes_in_arithmetic(text) {
             self.problem(format!(
                 "a command substitution inside `(({text}))` is not checked"
             ));

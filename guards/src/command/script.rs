@@ -236,11 +236,18 @@ impl Checker {
                 if self.dialect == Dialect::Posix {
                     self.problem(not_bash("`((…))`"));
                 }
-                // The parser reads `( ( cmd ) )` as the arithmetic `((cmd))`; bash runs `cmd`.
-                let start = arithmetic.loc.start.index;
+                // The parser reads `( ( cmd ) )` and `((cmd) )` as the arithmetic `((cmd))`;
+                // bash runs `cmd` in a subshell of a subshell.
+                let (start, end) = (arithmetic.loc.start.index, arithmetic.loc.end.index);
                 if self.char_at(start) != Some('(') || self.char_at(start + 1) != Some('(') {
                     self.problem(
                         "`( (` is ambiguous: write `((` for arithmetic, `( (` is not checked",
+                    );
+                }
+                let closes = |back| end.checked_sub(back).and_then(|at| self.char_at(at));
+                if closes(1) != Some(')') || closes(2) != Some(')') {
+                    self.problem(
+                        "`) )` is ambiguous: write `))` to end arithmetic, `) )` is not checked",
                     );
                 }
                 self.arithmetic(&arithmetic.expr.value);

@@ -24,6 +24,10 @@ fn subshells_in_subshells_are_not_arithmetic() {
         "( (rm) )",
         "echo $( (rm x) )",
         "x=$( (rm) )",
+        // bash ends arithmetic only at `))`: at `) )` it runs a subshell in a subshell.
+        "((rm x) )",
+        "((a >(rm x)) )",
+        "(( a ) )",
     ] {
         let found = sh(script);
         assert!(
@@ -48,6 +52,22 @@ fn allowed(scripts: &[&str]) {
         let found = sh(script);
         assert!(found.problems.is_empty(), "{script}: {found:?}");
     }
+}
+
+#[test]
+fn a_comparison_with_a_parenthesis_in_arithmetic_is_no_process_substitution() {
+    allowed(&[
+        "(( a >(b) ))",
+        "echo $(( 2<(1+1) ? 1 : 0 ))",
+        "(( a[1] >(b) )) && ls",
+    ]);
+    refused(&[
+        "(( a >($(rm x)) ))",
+        "(( a >(`rm x`) ))",
+        // A parenthesis closed early, or quoted, is where bash could read commands.
+        "echo $((true) >(rm x))",
+        "(( \"(\" >(b) ))",
+    ]);
 }
 
 /// Asserts that each script sets the variable `name`, and is not refused for it.

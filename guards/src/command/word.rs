@@ -459,9 +459,27 @@ fn unquoted_text(pieces: &[WordPieceWithSource]) -> String {
 /// it as arithmetic, where a `(` could make it retry as a command substitution
 /// (`$((echo hi) )`).
 pub(super) fn runs_commands(text: &str) -> bool {
+    holds_outside_arithmetic(text, &["$(", "`", "<(", ">("])
+}
+
+/// Whether the text of an arithmetic evaluation (`((…))`, `$((…))`) holds a command
+/// substitution. bash makes no process substitution there: `a >(b)` compares — as long as the
+/// text's parentheses balance, none quoted: one closed too early makes bash read the whole
+/// as commands (`((true) >(cmd))` is a subshell writing to a process substitution).
+pub(super) fn substitutes_in_arithmetic(text: &str) -> bool {
+    if text.contains(['\'', '"', '\\']) || !balanced(text) {
+        return runs_commands(text);
+    }
+    holds_outside_arithmetic(text, &["$(", "`"])
+}
+
+/// Whether `text` holds one of `opens` outside its plain arithmetic expansions (see
+/// [`runs_commands`]); an arithmetic expansion that is not plain counts as holding one.
+fn holds_outside_arithmetic(text: &str, opens: &[&str]) -> bool {
+    let holds = |text: &str| opens.iter().any(|open| text.contains(open));
     let mut rest = text;
     while let Some(at) = rest.find("$((") {
-        if runs_commands_in(&rest[..at]) {
+        if holds(&rest[..at]) {
             return true;
         }
         let inside = &rest[at + 3..];
@@ -470,7 +488,23 @@ pub(super) fn runs_commands(text: &str) -> bool {
             None => return true,
         }
     }
-    runs_commands_in(rest)
+    holds(rest)
+}
+
+/// Whether every `)` of `text` closes a `(` before it, and every `(` is closed.
+fn balanced(text: &str) -> bool {
+    let mut depth = 0usize;
+    for character in text.chars() {
+        match character {
+            '(' => depth += 1,
+            ')' => match depth.checked_sub(1) {
+                Some(less) => depth = less,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// For the text after a `$((`: the length up to the `))` that ends it, included, when it is
@@ -478,13 +512,6 @@ pub(super) fn runs_commands(text: &str) -> bool {
 pub(super) fn plain_arithmetic(inside: &str) -> Option<usize> {
     let end = inside.find(['(', ')', '`', '\'', '"', '\\'])?;
     inside[end..].starts_with("))").then_some(end + 2)
-}
-
-/// Whether `text` holds a `$(`, a backtick, a `<(` or a `>(`.
-fn runs_commands_in(text: &str) -> bool {
-    ["$(", "`", "<(", ">("]
-        .iter()
-        .any(|open| text.contains(open))
 }
 
 /// Decodes the body of a `$'…'` string as bash 5.2 does: its escapes give bytes, which must
