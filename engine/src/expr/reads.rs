@@ -165,7 +165,7 @@ fn mismatch<'t, 'e>(
     others: impl Iterator<Item = &'e Expression>,
     typed: &[(&'t str, &'t [&'t str])],
 ) -> Option<(String, &'t [&'t str], &'static str)> {
-    let path = read_path(&field.expr)?;
+    let path = read_path(present(&field.expr))?;
     let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == path)?;
     let mut literals = others.map(|other| match &other.expr {
         Expr::Literal(literal) => Some(literal_kind(literal)),
@@ -176,6 +176,18 @@ fn mismatch<'t, 'e>(
     let first = literals.next()??;
     let others_too = literals.all(|kind| kind.is_some_and(|kind| !kinds.contains(&kind)));
     (!kinds.contains(&first) && others_too).then_some((path, kinds, first))
+}
+
+/// What `expr` reads once an optional's `orValue(…)` or `value()` is taken off: a typed field
+/// is always present, so `action.?attempt.orValue('2')` is `action.attempt`, never its default.
+fn present(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Call(call) if ["orValue", "value"].contains(&call.func_name.as_str()) => call
+            .target
+            .as_deref()
+            .map_or(expr, |target| present(&target.expr)),
+        _ => expr,
+    }
 }
 
 /// The kind of a literal, as a comparison tells kinds apart (every number is one kind: CEL

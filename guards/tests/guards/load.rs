@@ -146,6 +146,8 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "run.usage.cost_usd == null",
         "action.step == ['deploy']",
         "action.attempt in {'2': 1}",
+        "action.?attempt.orValue('2') == '2'",
+        "run.?usage.?cost_usd.value() == 'x'",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
@@ -154,6 +156,8 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "`run.usage.cost_usd` is always a number, never null: this `==` is false",
         "`action.step` is always a string, never a list: this `==` is false",
         "`action.attempt` is always a number, never a string: this `in` is false",
+        "`action.attempt` is always a number, never a string: this `==` is false",
+        "`run.usage.cost_usd` is always a number, never a string: this `==` is false",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
@@ -165,10 +169,12 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         );
     }
     // Numbers of any kind, `null` where a field may be null, mixed or empty lists, a map with
-    // a key of the kind, and a macro's own `action` are not refused.
+    // a key of the kind, a macro's own `action` and an optional's default of the field's kind
+    // are not refused.
     let fine = "action.attempt == 2.0 && action.index != null && action.cwd == null \
         && action.step in ['a', 1] && action.step in {'a': 1} && action.step in [] \
-        && [1].all(action, action != 'x') && run.elapsed > 1";
+        && [1].all(action, action != 'x') && run.elapsed > 1 \
+        && action.?attempt.orValue(0) == 2";
     let text = format!(
         r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
     );
