@@ -10,9 +10,10 @@ use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
 mod text;
 
+pub(super) use text::comment_in_substitution;
 use text::{
     MAX_NESTING, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early, looping_delimiter,
-    nesting, oversized_number, subscript_nesting,
+    misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
 };
 
 use super::evaluated::target;
@@ -110,6 +111,12 @@ impl Checker {
             ));
         }
         if let Some(refusal) = texts.iter().find_map(|text| oversized_number(text)) {
+            return self.problem(refusal);
+        }
+        // Where the tokenizer reads on otherwise than bash, the program it parses hides
+        // commands bash runs.
+        let misread = |text: &&str| misread_in_expansion(text).or_else(|| quote_in_pattern(text));
+        if let Some(refusal) = texts.iter().find_map(misread) {
             return self.problem(refusal);
         }
         // `${V@P}` expands `V` as a prompt, running the commands in its value.

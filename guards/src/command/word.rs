@@ -2,7 +2,7 @@
 
 use brush_parser::word::{Parameter, ParameterExpr, WordPiece, WordPieceWithSource};
 
-use super::script::{Dialect, not_bash, options};
+use super::script::{Dialect, comment_in_substitution, not_bash, options};
 use super::{Checker, Word};
 
 impl Checker {
@@ -112,6 +112,11 @@ impl Checker {
                     push(value, escaped_text(escaped));
                 }
                 WordPiece::CommandSubstitution(script) => {
+                    if comment_in_substitution(script) {
+                        self.problem(format!(
+                            "a `#` starting a word inside `$({script})`: bash reads a comment to the line's end there, where the parser may end the substitution at a `)`: not checked (leave the comment out, or escape the `#`: `\\#`)"
+                        ));
+                    }
                     self.script(script, depth + 1, self.dialect);
                     value.known = false;
                 }

@@ -4,6 +4,8 @@
 
 use brush_parser::Token;
 
+use super::super::word::plain_arithmetic;
+
 /// The start of the first of bash 5.3's command substitutions in braces in `text` (its
 /// backslash-newlines removed), `${ cmd; }` or `${| cmd; }`: the parser reads them as one
 /// word (and bash 5.2 refuses them as bad substitutions).
@@ -256,6 +258,153 @@ pub(super) fn oversized_number(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A construct inside a `${…}` of `text` that brush-parser's tokenizer reads as it would
+/// between commands, where bash reads text: a `<<` (a here-document whose body, the lines
+/// after it, the parser never checks: `echo ${x:-<<E}⏎rm x⏎E`), a `((` (arithmetic left
+/// open: a later here-document is missed) or a `$((` that is not plain arithmetic, and an
+/// extended pattern's `*(`, `?(`, `+(`, `@(` or `!(` (read on to the next `)`, past the
+/// `}`: `echo ${x:-*(}; rm x #)`). Each `${…}` is scanned to the `}` that closes it,
+/// counting braces; to the end of the text when a quote, a backslash, a backtick, a `$(`
+/// or a `$[` comes first (any could hide the `}` that ends it), or nothing closes it.
+pub(super) fn misread_in_expansion(text: &str) -> Option<String> {
+    text.match_indices("${").find_map(|(at, _)| {
+        let inner = &text[at + 2..];
+        let bytes = inner.as_bytes();
+        // `loose` once the `}` that ends it may be hidden: it then runs to the text's end.
+        let (mut index, mut braces, mut loose) = (0, 1_usize, false);
+        let open = |what: &str| {
+            Some(format!(
+                "`{what}` inside `${{{}`, which the parser reads otherwise than bash: not checked",
+                shown(inner)
+            ))
+        };
+        while let Some(&byte) = bytes.get(index) {
+            let rest = &bytes[index..];
+            if rest.starts_with(b"$((") {
+                match plain_arithmetic(&inner[index + 3..]) {
+                    Some(length) => index += 3 + length,
+                    None => return open("$(("),
+                }
+                continue;
+            }
+            let pattern = b"*?+@!".contains(&byte) && rest.get(1) == Some(&b'(');
+            if rest.starts_with(b"<<") || rest.starts_with(b"((") || pattern {
+                return open(&inner[index..index + 2]);
+            }
+            match byte {
+                b'{' => braces += 1,
+                b'}' if braces == 1 && !loose => return None,
+                b'}' => braces = braces.saturating_sub(1),
+                b'\'' | b'"' | b'\\' | b'`' => loose = true,
+                b'$' if matches!(rest.get(1), Some(b'(' | b'[')) => loose = true,
+                _ => {}
+            }
+            index += 1;
+        }
+        None
+    })
+}
+
+/// The first characters of `text`, to show where a refusal found something.
+fn shown(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(24)
+        .collect()
+}
+
+/// An extended pattern in `text` (`@(…)`, `*(…)`, `?(…)`, `+(…)`, `!(…)`) holding a quote or a
+/// backtick before the `)` that closes it as brush-parser's tokenizer finds it, counting
+/// parentheses and skipping backslash escapes but not quotes: bash honours the quotes
+/// (`@(x|')')` ends at the last `)`), so the two read on differently after it.
+pub(super) fn quote_in_pattern(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(1)).find_map(|at| {
+        if !b"*?+@!".contains(&bytes[at]) || bytes[at + 1] != b'(' {
+            return None;
+        }
+        // The pattern as the tokenizer reads it: to the `)` that closes it, counting
+        // parentheses and skipping backslash escapes (or to the text's end).
+        let (mut depth, mut escaped, mut end) = (1, false, bytes.len());
+        for (offset, &byte) in bytes[at + 2..].iter().enumerate() {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'(' => depth += 1,
+                b')' if depth == 1 => {
+                    end = at + 3 + offset;
+                    break;
+                }
+                b')' => depth -= 1,
+                _ => {}
+            }
+        }
+        let pattern = &text[at..end];
+        quotes_hide_parentheses(pattern).then(|| {
+            format!(
+                "`{}` is an extended pattern with a parenthesis or its end inside quotes, where the parser, which reads no quotes there, ends it elsewhere than bash: not checked",
+                shown(pattern)
+            )
+        })
+    })
+}
+
+/// Whether, reading the quotes of `pattern` as bash does, a quote holds a `(` or a `)`, is
+/// left open, or is a backtick: then the parser and bash count its parentheses differently.
+fn quotes_hide_parentheses(pattern: &str) -> bool {
+    let mut rest = pattern;
+    while let Some(at) = rest.find(['\\', '\'', '"', '`']) {
+        let (quote, after) = (rest.as_bytes()[at], &rest[at + 1..]);
+        let inside = match quote {
+            b'\\' => {
+                let mut escaped = after.chars();
+                escaped.next();
+                rest = escaped.as_str();
+                continue;
+            }
+            b'\'' => after.find('\'').map(|close| &after[..close]),
+            b'"' => double_quoted(after),
+            _ => None,
+        };
+        let Some(inside) = inside else {
+            return true;
+        };
+        if inside.contains(['(', ')']) {
+            return true;
+        }
+        rest = &after[inside.len() + 1..];
+    }
+    false
+}
+
+/// The text inside a double quote whose opening `"` came right before `after`, to its
+/// closing `"` (a backslash escapes the character after it), or `None` when none closes it.
+fn double_quoted(after: &str) -> Option<&str> {
+    let bytes = after.as_bytes();
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'\\' => at += 2,
+            b'"' => return Some(&after[..at]),
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// Whether the text of a command substitution holds a `#` that starts a word: bash reads a
+/// comment there, to the end of the line, while brush-parser's tokenizer reads a `#` after a
+/// blank inside `$(…)` as text, so a `)` in the comment ends the substitution for the parser
+/// only (`echo $( #) '⏎rm x⏎) #'` runs `rm x`).
+pub(in crate::command) fn comment_in_substitution(script: &str) -> bool {
+    script.match_indices('#').any(|(at, _)| {
+        (script[..at].chars().next_back())
+            .is_none_or(|before| before.is_whitespace() || ";&|()<>".contains(before))
+    })
 }
 
 #[cfg(test)]

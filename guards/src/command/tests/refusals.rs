@@ -295,9 +295,29 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         "shopt -s extglob; for i in @(<(touch M)); do :; done",
         "shopt -s extglob; cat > @(<(touch M))",
         "shopt -s extglob; cat <<< @(<(touch M))",
+        // Inside `${…}` the tokenizer reads a here-document, arithmetic or an extended
+        // pattern where bash reads text (probe 54 F1, F3, F6), also in quotes.
+        "echo ${x:-<<echo}\nrm x\necho",
+        "echo \"${x#<<-E}\"\nrm x\nE",
+        "echo ${x:-*(}; rm x #)}",
+        "echo ${x:-${y}@(}; rm x #)}",
+        "echo ${x:-'}'<<E}\nrm x\nE",
+        "echo ${x:-((}\ncat <<'EOF'\n'\nEOF\nrm x\necho '",
+        "echo ${x:-$((}; rm x #))}",
+        // The tokenizer ends an extended pattern at a `)` bash reads quoted (F2, F4).
+        "[[ a == @(x|')') ]] || rm x #\\' ]]",
+        "(( a*(')') )); rm x #\\' ))",
+        "[[ a == !(\"(\") ]]",
+        "[[ a == +(x|'a) ]]",
+        // A `#` after a blank inside `$(…)` starts a comment for bash, not for the
+        // tokenizer (F5).
+        "echo $( #) '\nrm x\n) #'",
+        "echo \"$(echo a; #)\" '\nrm x\n) #'",
     ]);
     allowed(&[
         "[[ a == @(a|b) ]] && [[ a =~ ^(a|b)$ ]] && [[ a == \"<(x)\" ]]",
+        "echo ${x:-$((1 + 2))} ${a[$((n-1))]} \"${HOME}\"/{x,y}; cat <<EOF\n${x}\nEOF",
+        "[[ $x == *.@(jpg|'png') ]] && ls !(*.txt) && echo $(ls \\#x) \"$(grep -c '#' f)\"",
         "[[ a == @(a|\\<(x)|<\"\"(x)) ]]",
         "cp a.{txt,bak} \"$d\"/{x,y}.$n; echo {1..3}${x} '{$,}' {\\$,}x",
         "echo `date`",
