@@ -279,24 +279,50 @@ impl Usage {
 }
 
 /// Sums usages as budgets count them: the counts stop at their largest value, the cost at
-/// the largest finite one, so that no report overflows a run's sum or makes it infinite.
+/// the largest finite one, so that no report overflows a run's sum or makes it infinite; a
+/// cost below zero (or not a number) adds nothing, so that no report lowers the sum; and the
+/// sum is rounded to a billionth of a dollar, so that costs add up as the decimals they were
+/// written as (binary fractions make $0.10 + $0.70 a hair under $0.80, which a budget of
+/// $0.80 would not stop).
+///
+/// ```
+/// use cairn_engine::Usage;
+///
+/// let mut spent = Usage { cost_usd: 0.1, ..Usage::default() };
+/// spent += &Usage { cost_usd: 0.7, ..Usage::default() };
+/// spent += &Usage { cost_usd: -5.0, ..Usage::default() };
+/// assert_eq!(spent.cost_usd, 0.8);
+/// ```
 impl std::ops::AddAssign<&Usage> for Usage {
     fn add_assign(&mut self, other: &Usage) {
         self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.cost_usd = (self.cost_usd + other.cost_usd).min(f64::MAX);
+        self.cost_usd = decimal_usd(self.cost_usd + other.cost_usd.max(0.0)).min(f64::MAX);
     }
 }
 
 /// Takes back what an ended attempt held (a reservation, [`Verdict::reserves`]): the
-/// counts stop at zero, the cost too.
+/// counts stop at zero, the cost too, rounded as a sum is.
 ///
 /// [`Verdict::reserves`]: crate::Verdict::reserves
 impl std::ops::SubAssign<&Usage> for Usage {
     fn sub_assign(&mut self, other: &Usage) {
         self.input_tokens = self.input_tokens.saturating_sub(other.input_tokens);
         self.output_tokens = self.output_tokens.saturating_sub(other.output_tokens);
-        self.cost_usd = (self.cost_usd - other.cost_usd).max(0.0);
+        self.cost_usd = decimal_usd(self.cost_usd - other.cost_usd).max(0.0);
+    }
+}
+
+/// How many parts of a dollar a sum of costs counts: a billion (far below any price).
+const USD_PARTS: f64 = 1e9;
+
+/// `cost` rounded to the nearest billionth of a dollar: the number its decimal reads as.
+fn decimal_usd(cost: f64) -> f64 {
+    let parts = cost * USD_PARTS;
+    if parts.is_finite() {
+        parts.round() / USD_PARTS
+    } else {
+        cost
     }
 }
 
@@ -630,5 +656,35 @@ mod tests {
         };
         sum += &sum.clone();
         assert_eq!(sum, huge, "the sums stop at the largest values");
+    }
+
+    /// Probe 56 F1, F2: $0.10 + $0.70 summed as binary fractions was a hair under a budget of
+    /// $0.80, which let one more attempt run; one negative report lowered the sum.
+    #[test]
+    fn costs_add_up_as_the_decimals_they_were_written_as() {
+        let usd = |cost_usd| Usage {
+            cost_usd,
+            ..Usage::default()
+        };
+        let mut spent = usd(0.1);
+        spent += &usd(0.7);
+        assert_eq!(spent.cost_usd, 0.8);
+        let mut items = Usage::default();
+        for _ in 0..3 {
+            items += &usd(0.0012);
+        }
+        assert_eq!(items.cost_usd, 0.0036);
+        // A hold taken back and a nought reported leave nothing behind.
+        let mut step = usd(0.1);
+        step -= &usd(0.1);
+        step += &usd(0.0);
+        assert_eq!(step.cost_usd, 0.0);
+        let mut lying = usd(1.0);
+        lying += &usd(-0.5);
+        lying += &usd(f64::NAN);
+        assert_eq!(lying.cost_usd, 1.0, "a negative report lowers nothing");
+        let mut big = usd(1e300);
+        big += &usd(1e300);
+        assert_eq!(big.cost_usd, 2e300, "a sum too big to round stays as it is");
     }
 }
