@@ -80,7 +80,13 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
         };
         let cancelling =
             (pending.iter().flatten()).any(|pending| matches!(pending.command, Command::Cancel(_)));
-        now = Some((state, cancelling, record.is_driven(chrono::Utc::now())));
+        let at = chrono::Utc::now();
+        now = Some(After {
+            state,
+            cancelling,
+            driven: record.is_driven(at),
+            deadline_passed: record.deadline.filter(|&deadline| deadline <= at),
+        });
     }
     engine.store().close().await;
     let run = sent?;
@@ -96,11 +102,23 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a pause (`pause`) or a cancel sent to `run` did, by the run's state just after
-/// (whether a cancel is under way, whether an engine drives the run), its commands called
-/// as `cairn` says ([`invocation::cairn`]).
-fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>, cairn: &str) -> String {
+/// A run just after a pause or a cancel was sent to it.
+struct After {
+    /// Its state.
+    state: RunState,
+    /// Whether a cancel is under way.
+    cancelling: bool,
+    /// Whether a live engine drives it.
+    driven: bool,
+    /// Its deadline, if passed: the engine driving it fails it, whatever was asked.
+    deadline_passed: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a pause (`pause`) or a cancel sent to `run` did, by the run just after, its commands
+/// called as `cairn` says ([`invocation::cairn`]).
+fn steered(run: Uuid, pause: bool, now: Option<After>, cairn: &str) -> String {
     let what = if pause { "pause" } else { "cancel" };
+    let now = now.map(|now| (now.state, now.cancelling, now.driven, now.deadline_passed));
     match (pause, now) {
         (true, Some((RunState::Paused, ..))) => {
             format!("run {run} is paused; `{cairn} resume {run}` continues it")
@@ -114,15 +132,21 @@ fn steered(run: Uuid, pause: bool, now: Option<(RunState, bool, bool)>, cairn: &
                 "run {run} ended {state} before the {what} could take effect (see `{cairn} show {run}`)"
             )
         }
-        (true, Some((_, true, _))) => {
+        // The engine driving it is stopping its steps past the deadline (probe 55 F1: told
+        // "being cancelled", it failed).
+        (_, Some((_, _, true, Some(deadline)))) => format!(
+            "run {run} passed its deadline at {}: the engine driving it ends it failed (timed out) once its steps in flight stop, so the {what} cannot take effect (`{cairn} show {run}`)",
+            deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        (true, Some((_, true, ..))) => {
             format!("run {run} is being cancelled already: the pause changes nothing")
         }
         // Recorded, but carrying it out failed (the database locked meanwhile): it stands. A
         // person's pause is carried out by a recovery and overruled by a resume (probe 39 F3).
-        (true, Some((_, _, false))) => format!(
+        (true, Some((_, _, false, _))) => format!(
             "the pause of run {run} is recorded, not carried out yet: no engine drives the run now; `{cairn} recover` carries it out, and `{cairn} resume {run}` overrules it (a person's \"continue\")"
         ),
-        (false, Some((_, _, false))) => format!(
+        (false, Some((_, _, false, _))) => format!(
             "the cancel of run {run} is recorded, not carried out yet: no engine drives the run now, and the next to take it over (`{cairn} resume {run}`, `{cairn} recover`) carries it out"
         ),
         (true, _) => format!(
@@ -191,13 +215,19 @@ pub(crate) fn operator(by: Option<String>) -> String {
 mod tests {
     use cairn_engine::{RunState, Uuid};
 
-    use super::steered;
+    use super::{After, steered};
 
     #[test]
     fn a_pause_or_cancel_says_what_became_of_the_run() {
         let run = Uuid::nil();
+        let after = |state, cancelling, driven| After {
+            state,
+            cancelling,
+            driven,
+            deadline_passed: None,
+        };
         let said = |pause, state, cancelling| {
-            steered(run, pause, Some((state, cancelling, true)), "cairn")
+            steered(run, pause, Some(after(state, cancelling, true)), "cairn")
         };
         assert!(said(true, RunState::Paused, false).contains("is paused"));
         assert!(said(true, RunState::Running, false).contains("pauses within a second"));
@@ -220,11 +250,30 @@ mod tests {
         }
         // Recorded, not carried out (the database was locked meanwhile): no engine drives it.
         for (pause, what) in [(true, "pause"), (false, "cancel")] {
-            let said = steered(run, pause, Some((RunState::Running, false, false)), "cairn");
+            let said = steered(
+                run,
+                pause,
+                Some(after(RunState::Running, false, false)),
+                "cairn",
+            );
             assert!(
                 said.starts_with(&format!(
                     "the {what} of run {run} is recorded, not carried out"
                 )),
+                "{said}"
+            );
+        }
+        // Past its deadline, a driven run fails whatever was asked (probe 55 F1).
+        for (pause, what) in [(true, "pause"), (false, "cancel")] {
+            let deadline = chrono::DateTime::UNIX_EPOCH;
+            let past = Some(After {
+                deadline_passed: Some(deadline),
+                ..after(RunState::Running, false, true)
+            });
+            let said = steered(run, pause, past, "cairn");
+            assert!(
+                said.contains("passed its deadline at 1970-01-01T00:00:00Z: the engine")
+                    && said.contains(&format!("so the {what} cannot take effect")),
                 "{said}"
             );
         }
