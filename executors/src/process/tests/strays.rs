@@ -80,3 +80,31 @@ wait"#;
         "the process that left the session ({detached}) runs on"
     );
 }
+
+#[tokio::test]
+async fn a_daemon_started_behind_a_foreground_setsid_outlives_the_step() {
+    // `setsid` in the foreground leaves the group before it forks the daemon, so the step
+    // exits only once the daemon is out of its group (`setsid CMD &` races the step's exit:
+    // probe 55 F2). The daemon writes its pid into a plain file before `setsid` returns.
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"setsid sh -c 'sleep 1000 & echo $! > "$0/daemon"' "$1" </dev/null >/dev/null 2>&1
+cat "$1/daemon""#;
+    let action = action(
+        "process",
+        json!({"command": ["sh", "-c", script, "sh", dir.path()]}),
+    );
+    let mut left = KillOnDrop {
+        marker: format!("CAIRN_RUN_ID={}", action.run_id).into_bytes(),
+        pids: Vec::new(),
+    };
+    let outcome = ProcessExecutor::new()
+        .execute(&action, ExecContext::new())
+        .await;
+    let daemon = outcome.result.expect("the step succeeds");
+    let daemon = (daemon.as_i64()).expect("the daemon's pid") as i32;
+    left.pids.push(daemon);
+    assert!(
+        alive(daemon).is_some(),
+        "the daemon ({daemon}) runs on after its step's end"
+    );
+}
