@@ -317,10 +317,10 @@ fn shown(text: &str) -> String {
         .collect()
 }
 
-/// An extended pattern in `text` (`@(…)`, `*(…)`, `?(…)`, `+(…)`, `!(…)`) holding a quote or a
-/// backtick before the `)` that closes it as brush-parser's tokenizer finds it, counting
-/// parentheses and skipping backslash escapes but not quotes: bash honours the quotes
-/// (`@(x|')')` ends at the last `)`), so the two read on differently after it.
+/// An extended pattern in `text` (`@(…)`, `*(…)`, `?(…)`, `+(…)`, `!(…)`) whose quotes, up to
+/// the `)` that closes it as brush-parser's tokenizer finds it (counting parentheses and
+/// skipping backslash escapes, but reading no quotes), may hide a parenthesis from bash,
+/// which honours them (`@(x|')')` ends at the last `)`): the two then read on differently.
 pub(super) fn quote_in_pattern(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     (0..bytes.len().saturating_sub(1)).find_map(|at| {
@@ -354,8 +354,12 @@ pub(super) fn quote_in_pattern(text: &str) -> Option<String> {
 }
 
 /// Whether, reading the quotes of `pattern` as bash does, a quote holds a `(` or a `)`, is
-/// left open, or is a backtick: then the parser and bash count its parentheses differently.
+/// left open, or is a backtick or a `$'…'` (whose backslash escapes a quote): then the
+/// parser and bash may count its parentheses differently.
 fn quotes_hide_parentheses(pattern: &str) -> bool {
+    if pattern.contains("$'") {
+        return true;
+    }
     let mut rest = pattern;
     while let Some(at) = rest.find(['\\', '\'', '"', '`']) {
         let (quote, after) = (rest.as_bytes()[at], &rest[at + 1..]);

@@ -309,6 +309,7 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         "(( a*(')') )); rm x #\\' ))",
         "[[ a == !(\"(\") ]]",
         "[[ a == +(x|'a) ]]",
+        "[[ a == @(a|$'\\'(x'|b) ]] || rm x #' ) ]]",
         // A `#` after a blank inside `$(…)` starts a comment for bash, not for the
         // tokenizer (F5).
         "echo $( #) '\nrm x\n) #'",
