@@ -400,13 +400,17 @@ fn double_quoted(after: &str) -> Option<&str> {
     None
 }
 
-/// Whether the text of a command substitution holds a `#` that starts a word: bash reads a
-/// comment there, to the end of the line, while brush-parser's tokenizer reads a `#` after a
-/// blank inside `$(…)` as text, so a `)` in the comment ends the substitution for the parser
-/// only (`echo $( #) '⏎rm x⏎) #'` runs `rm x`).
+/// Whether the last line of the text of a command substitution holds a `#` that starts a
+/// word: bash reads a comment there, to the end of the line, so the `)` the parser ended the
+/// substitution at is in it (brush-parser's tokenizer reads a `#` after a blank inside
+/// `$(…)` as text: `echo $( #) '⏎rm x⏎) #'` runs `rm x`). A comment on an earlier line ends
+/// at its newline for both, and the text is parsed again as a script of its own, where
+/// what a quote in a comment hid from the tokenizer is checked or fails to parse; a
+/// here-document's body (`#123` in a commit message) ends before the last line.
 pub(in crate::command) fn comment_in_substitution(script: &str) -> bool {
-    script.match_indices('#').any(|(at, _)| {
-        (script[..at].chars().next_back())
+    let last = script.rsplit('\n').next().unwrap_or_default();
+    last.match_indices('#').any(|(at, _)| {
+        (last[..at].chars().next_back())
             .is_none_or(|before| before.is_whitespace() || ";&|()<>".contains(before))
     })
 }
