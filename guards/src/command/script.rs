@@ -9,11 +9,15 @@ use brush_parser::ast::{
 use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
 mod text;
+mod tokenizer;
 
 pub(super) use text::comment_in_substitution;
 use text::{
     MAX_NESTING, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early, looping_delimiter,
     misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
+};
+use tokenizer::{
+    ansi_c_after_dollar, kept_quoting_in_delimiter, lost_arithmetic, misread_in_regex,
 };
 
 use super::evaluated::target;
@@ -115,7 +119,18 @@ impl Checker {
         }
         // Where the tokenizer reads on otherwise than bash, the program it parses hides
         // commands bash runs.
-        let misread = |text: &&str| misread_in_expansion(text).or_else(|| quote_in_pattern(text));
+        let misread = |text: &&str| {
+            [
+                misread_in_expansion,
+                quote_in_pattern,
+                ansi_c_after_dollar,
+                kept_quoting_in_delimiter,
+                lost_arithmetic,
+                misread_in_regex,
+            ]
+            .iter()
+            .find_map(|scan| scan(text))
+        };
         if let Some(refusal) = texts.iter().find_map(misread) {
             return self.problem(refusal);
         }

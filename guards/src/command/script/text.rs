@@ -141,7 +141,7 @@ pub(super) fn ends_early(text: &str) -> Option<&str> {
 /// The text after each here-document operator in `text` (`<<` or `<<-`, not the here-string
 /// `<<<`) and the blanks after it, where its delimiter starts; found by a scan for `<<`, which
 /// may find more than there are.
-fn delimiter_starts(text: &str) -> impl Iterator<Item = &str> {
+pub(super) fn delimiter_starts(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
     std::iter::from_fn(move || {
         loop {

@@ -53,9 +53,10 @@ fn deep_parentheses_and_cases_are_refused_before_parsing() {
             format!("cat <<EOF\n{}\nEOF", deep("$(")),
             "a here-document nests",
         ),
+        // Arithmetic nested in arithmetic beside a `<<` is refused before it is parsed.
         (
             format!("cat <<EOF\n{}\nEOF", deep("$(( (")),
-            "a here-document nests",
+            "arithmetic nested in arithmetic",
         ),
         (
             format!("cat <<EOF\n{}\nEOF", deep("${x:-")),
@@ -63,7 +64,7 @@ fn deep_parentheses_and_cases_are_refused_before_parsing() {
         ),
         (
             format!("cat <<EOF\n{}\nEOF", deep("$[")),
-            "a here-document nests",
+            "arithmetic nested in arithmetic",
         ),
         (
             format!("cat <<EOF\n{}\nEOF", deep("\"$(")),
@@ -314,6 +315,18 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         // tokenizer (F5).
         "echo $( #) '\nrm x\n) #'",
         "echo \"$(echo a; #)\" '\nrm x\n) #'",
+        // The tokenizer's own states (probe 57): a `$'` after `$$` or `\$`, a here-document
+        // delimiter whose inner quote bash keeps, arithmetic nested or left open beside a
+        // `<<`, a `<<` or a comment in a `=~` group.
+        "echo $$'\\'; rm x; #''\\'",
+        "echo \\$'\\'\nrm x\n#''\\'",
+        "cat <<'E\"X'\nE\"X\nrm x\n: <<'EX'\nEX",
+        "cat <<\"E\\X\"\nE\\X\nrm x\n: <<EX\nEX",
+        "echo $(( $((1)) <<true ))\nrm x\ntrue",
+        "(( 1 + $[2] <<E ))\nrm x\nE",
+        "[[ ((a == b) ) ]]; cat <<'EOF'\n'\nEOF\nrm x\necho '",
+        "[[ x =~ (a <<E) ]]\nrm x\nE",
+        "[[ x =~ (a #) ]] || rm x\n) ]]",
     ]);
     allowed(&[
         "[[ a == @(a|b) ]] && [[ a =~ ^(a|b)$ ]] && [[ a == \"<(x)\" ]]",

@@ -1,0 +1,185 @@
+//! Where brush-parser's tokenizer keeps a state bash does not — a quote open, a here-document
+//! pending, arithmetic on or off — found in a script's text before it is parsed, so that the
+//! program the parser hands over never hides lines bash runs. Each scan may find more than
+//! there is, never less.
+
+use super::text::delimiter_starts;
+
+/// A `'` after a `$` that is the second of `$$` or an escaped `\$`: the tokenizer opens an
+/// ANSI-C quote there (its `\'` escapes a quote), bash a plain one (`$$` then `'\'`), so the
+/// two end the quote at different places (`echo $$'\'; rm x; #''\'` runs `rm x`).
+pub(super) fn ansi_c_after_dollar(text: &str) -> Option<String> {
+    let at = text.find("$$'").or_else(|| text.find("\\$'"))?;
+    Some(format!(
+        "`{}` opens a plain quote for bash and a `$'…'` for the parser, which ends it elsewhere: not checked (put the `'` apart: `\"$$\"'…'`)",
+        &text[at..at + 3]
+    ))
+}
+
+/// A here-document delimiter whose quoting bash keeps a part of: a quote inside quotes of
+/// the other kind, a backslash inside quotes, or an escaped backslash (`<<'E"X'` ends at a
+/// line `E"X` for bash; the tokenizer drops every quote and backslash and reads on to `EX`,
+/// taking the lines between, which bash runs, for the document).
+pub(super) fn kept_quoting_in_delimiter(text: &str) -> Option<String> {
+    delimiter_starts(text).find_map(|start| {
+        let word = delimiter_word(start);
+        let kinds = ['\'', '"', '\\'].iter().filter(|&&c| word.contains(c)).count();
+        (kinds > 1 || word.contains("\\\\")).then(|| {
+            format!(
+                "the here-document delimiter `{word}` holds a quote or a backslash that bash keeps and the parser drops: not checked (name it with letters: `<<'EOF'`)"
+            )
+        })
+    })
+}
+
+/// The delimiter word at the start of `start`, as written: up to a blank or an operator
+/// character outside quotes (or to the end of an unterminated quote).
+fn delimiter_word(start: &str) -> &str {
+    let mut quote = None;
+    let mut chars = start.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match (quote, c) {
+            (Some(open), c) if c == open => quote = None,
+            (Some(_), _) => {}
+            (None, '\\') => {
+                chars.next();
+            }
+            (None, '\'' | '"') => quote = Some(c),
+            (None, c) if c.is_whitespace() || ";&|<>()`".contains(c) => return &start[..at],
+            _ => {}
+        }
+    }
+    start
+}
+
+/// In a script with a `<<`, arithmetic the tokenizer loses track of: one nested in another
+/// (`$(( $((1)) <<x ))`: the inner one's end turns the tokenizer's arithmetic off, so the
+/// outer one's shift starts a here-document hiding the next lines), and a `((` not ended by a
+/// `))` (`[[ ((a == b) ) ]]`: the tokenizer's arithmetic stays on, so a later here-document
+/// is missed and its body read as script). The arithmetic is found by a scan of the text for
+/// `((`, `$((` and `$[`, their ends by counting brackets, quoted or not.
+pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
+    if !text.contains("<<") {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    (0..bytes.len()).find_map(|at| {
+        let (inner, close) = opener(bytes, at)?;
+        let mut depth = 0_usize;
+        let mut index = at + inner;
+        let well_formed = loop {
+            let Some(&byte) = bytes.get(index) else {
+                break false;
+            };
+            if opener(bytes, index).is_some() {
+                break false;
+            }
+            match byte {
+                b'(' | b'[' => depth += 1,
+                b')' | b']' if depth > 0 => depth -= 1,
+                b')' | b']' => break bytes[index..].starts_with(close),
+                _ => {}
+            }
+            index += 1;
+        };
+        (!well_formed).then(|| {
+            let shown: String = text[at..].chars().take(24).collect();
+            format!(
+                "`{shown}`: arithmetic nested in arithmetic, or not ended by `))`, in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
+            )
+        })
+    })
+}
+
+/// When an arithmetic opener starts at `at` (`((`, not after a `$`; `$((`; `$[`): its length
+/// and the text that ends it.
+fn opener(bytes: &[u8], at: usize) -> Option<(usize, &'static [u8])> {
+    let rest = &bytes[at..];
+    if rest.starts_with(b"$((") {
+        Some((3, b"))"))
+    } else if rest.starts_with(b"$[") {
+        Some((2, b"]"))
+    } else if rest.starts_with(b"((") && (at == 0 || bytes[at - 1] != b'$') {
+        Some((2, b"))"))
+    } else {
+        None
+    }
+}
+
+/// A `<<` or a comment inside the regular expression of a `[[ … =~ … ]]`, where bash reads
+/// every character of a group as the pattern's and the tokenizer reads a here-document or a
+/// comment (`[[ x =~ (a <<E) ]]⏎rm x⏎E`, `[[ x =~ (a #) ]] || rm x⏎) ]]`). The expression
+/// runs from the `=~` to the next `]]`, or to the text's end when a quote or a backslash
+/// comes first (either could hide the `]]` that ends it).
+pub(super) fn misread_in_regex(text: &str) -> Option<String> {
+    text.match_indices("=~").find_map(|(at, _)| {
+        let after = &text[at + 2..];
+        let hidden = after.find(['\'', '"', '\\']);
+        let end = match after.find("]]") {
+            Some(end) if hidden.is_none_or(|hidden| end < hidden) => end,
+            _ => after.len(),
+        };
+        let regex = &after[..end];
+        let comment = regex.match_indices('#').any(|(at, _)| {
+            (regex[..at].chars().next_back()).is_some_and(|before| before.is_whitespace())
+        });
+        (regex.contains("<<") || comment).then(|| {
+            let shown: String = regex.chars().take(24).collect();
+            format!(
+                "`=~{shown}`: a `<<` or a `#` after a blank in a regular expression, which bash reads as the pattern's and the parser as a here-document or a comment: not checked (put the expression in a variable: `re='…'; [[ $x =~ $re ]]`)"
+            )
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_what_the_tokenizer_reads_otherwise() {
+        assert!(ansi_c_after_dollar("echo $$'\\'").is_some());
+        assert!(ansi_c_after_dollar("echo \\$'x'").is_some());
+        assert!(ansi_c_after_dollar("echo $'x' \"$$\"").is_none());
+        for delimiter in ["<<'E\"X'", "<<\"E'X\"", "<< 'E\\X'", "<<E\\\\X"] {
+            assert!(
+                kept_quoting_in_delimiter(delimiter).is_some(),
+                "{delimiter}"
+            );
+        }
+        for delimiter in ["<<'EOF'", "<<\"EOF\"", "<<\\EOF", "<<-E'O'F", "$((1<<2))"] {
+            assert!(
+                kept_quoting_in_delimiter(delimiter).is_none(),
+                "{delimiter}"
+            );
+        }
+        for script in [
+            "echo $(( $((1)) <<x ))",
+            "(( 1 + $[2] <<x ))",
+            "[[ ((a == b) ) ]]; cat <<E",
+            "echo ((; cat <<E",
+        ] {
+            assert!(lost_arithmetic(script).is_some(), "{script}");
+        }
+        for script in [
+            "echo $((1 << 2)) $[3]; (( (a) + 1 )); cat <<E",
+            "[[ ((a == b)) ]]; cat <<E",
+            "echo $(( $((1)) + 1 ))",
+        ] {
+            assert!(lost_arithmetic(script).is_none(), "{script}");
+        }
+        for script in [
+            "[[ x =~ (a <<E) ]]",
+            "[[ x =~ (a #) ]]",
+            "[[ x =~ ']]' <<E ]]",
+        ] {
+            assert!(misread_in_regex(script).is_some(), "{script}");
+        }
+        for script in [
+            "[[ $l =~ ^# ]] && cat <<E",
+            "[[ $x =~ ^[a-z]+$ ]] # a comment",
+        ] {
+            assert!(misread_in_regex(script).is_none(), "{script}");
+        }
+    }
+}
