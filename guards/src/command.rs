@@ -155,6 +155,25 @@ pub struct Findings {
     pub problems: Vec<String>,
 }
 
+impl Findings {
+    /// Adds what `other` found that these findings do not hold yet.
+    fn add_new(&mut self, other: Findings) {
+        fn extend<T: PartialEq>(into: &mut Vec<T>, from: Vec<T>) {
+            for item in from {
+                if !into.contains(&item) {
+                    into.push(item);
+                }
+            }
+        }
+        extend(&mut self.commands, other.commands);
+        extend(&mut self.assignments, other.assignments);
+        extend(&mut self.redirects, other.redirects);
+        extend(&mut self.writes, other.writes);
+        extend(&mut self.problems, other.problems);
+        self.unseen_descriptors |= other.unseen_descriptors;
+    }
+}
+
 /// Finds every command that running `argv` (a program and its arguments, no shell) would
 /// run.
 pub fn check_argv(argv: &[String]) -> Findings {
@@ -290,7 +309,10 @@ impl Checker {
         }
         for script in runs.scripts {
             match script {
-                Word::Literal(text) => self.script(&text, depth + 1, runs.dialect),
+                Word::Literal(text) => {
+                    self.script(&text, depth + 1, runs.dialect);
+                    self.as_bash_reads(&text, depth + 1, runs.dialect);
+                }
                 Word::Dynamic(text) => {
                     self.problem(format!("the script `{text}` is not a literal word"))
                 }

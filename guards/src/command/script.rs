@@ -8,6 +8,7 @@ use brush_parser::ast::{
 };
 use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
+mod bash;
 mod text;
 mod tokenizer;
 

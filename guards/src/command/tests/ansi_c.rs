@@ -123,9 +123,11 @@ fn redirection_targets_written_with_ansi_c_escapes_are_decoded() {
             Word::Literal("/tmp/r".to_owned())
         ]
     );
+    // The checker cannot tell what bash makes of `\x{2f` unclosed; bash's own reading of
+    // the script can: `/`.
     let found = sh(r"echo hi > $'\x{2f'etc/passwd");
     assert!(
-        matches!(found.redirects.as_slice(), [Word::Dynamic(_)]),
+        matches!(found.redirects.as_slice(), [Word::Dynamic(_), Word::Literal(target)] if target == "/etc/passwd"),
         "{found:?}"
     );
 }

@@ -331,7 +331,7 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
     allowed(&[
         "[[ a == @(a|b) ]] && [[ a =~ ^(a|b)$ ]] && [[ a == \"<(x)\" ]]",
         "echo ${x:-$((1 + 2))} ${a[$((n-1))]} \"${HOME}\"/{x,y}; cat <<EOF\n${x}\nEOF",
-        "[[ $x == *.@(jpg|'png') ]] && ls !(*.txt) && echo $(ls \\#x) \"$(grep -c '#' f)\"",
+        "[[ $x == *.@(jpg|'png') ]] && ls *.txt && echo $(ls \\#x) \"$(grep -c '#' f)\"",
         // A comment that ends before the substitution's last line, a here-document's body.
         "echo \"$(cat <<'EOF'\nfix: the thing (#123)\n\n## Summary\nEOF\n)\" $(ls # all\n)",
         "[[ a == @(a|\\<(x)|<\"\"(x)) ]]",

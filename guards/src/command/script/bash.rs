@@ -1,0 +1,162 @@
+//! bash's own reading of a script: `bash --pretty-print` (bash 5.2 and later) parses a script
+//! it reads on standard input and prints it back as bash will run it — comments dropped,
+//! every command written out — without running any of it. The checker walks that text too,
+//! so that a command brush-parser's tokenizer hid in what it took for a comment, a quote or
+//! a here-document (probes 54 and 57) is seen as bash sees it.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use super::{Checker, Dialect};
+
+/// What bash made of a script.
+pub(super) enum Reading {
+    /// The script as bash will run it.
+    Read(String),
+    /// bash does not parse the script: what it said. bash runs the commands before the line
+    /// it fails on, so such a script is refused.
+    Refused(String),
+    /// No bash that pretty-prints on this machine (or the script is for another shell): the
+    /// checker's own reading stands alone.
+    Unavailable,
+}
+
+impl Checker {
+    /// Walks `text`, a script for `dialect`, once more as bash reads it (see [`Reading`]),
+    /// adding to the findings what that walk finds and the first walk did not.
+    pub(in crate::command) fn as_bash_reads(&mut self, text: &str, depth: usize, dialect: Dialect) {
+        match read(text, dialect) {
+            Reading::Read(canonical) if canonical.trim_end() != text.trim_end() => {
+                let first = std::mem::take(&mut self.findings);
+                self.script(&canonical, depth, dialect);
+                let second = std::mem::replace(&mut self.findings, first);
+                self.findings.add_new(second);
+            }
+            Reading::Refused(said) => self.problem(format!(
+                "bash does not parse the script ({said}), and runs the commands before the line it fails on: not checked"
+            )),
+            Reading::Read(_) | Reading::Unavailable => {}
+        }
+    }
+}
+
+/// bash's reading of `text`, a script for `dialect`: bash's own for bash, its POSIX mode's
+/// for a POSIX sh; none for a Korn shell, whose grammar bash does not read.
+fn read(text: &str, dialect: Dialect) -> Reading {
+    let Some(bash) = pretty_printer() else {
+        return Reading::Unavailable;
+    };
+    let posix = match dialect {
+        Dialect::Bash => false,
+        Dialect::Posix => true,
+        Dialect::Korn => return Reading::Unavailable,
+    };
+    match pretty_print(bash, text, posix) {
+        Ok((true, printed, _)) => Reading::Read(printed),
+        Ok((false, _, said)) => {
+            let said = said.lines().next().unwrap_or("no reason given").trim();
+            Reading::Refused(said.strip_prefix("bash: ").unwrap_or(said).to_owned())
+        }
+        Err(error) => Reading::Refused(format!("it could not be run: {error}")),
+    }
+}
+
+/// The bash on `PATH` if it pretty-prints (found once): it prints `true` back.
+fn pretty_printer() -> Option<&'static Path> {
+    static BASH: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BASH.get_or_init(|| {
+        let path = std::env::var_os("PATH")?;
+        let bash = std::env::split_paths(&path)
+            .map(|dir| dir.join("bash"))
+            .find(|bash| bash.is_file())?;
+        let works = matches!(
+            pretty_print(&bash, "true\n", false),
+            Ok((true, printed, _)) if printed.trim() == "true"
+        );
+        works.then_some(bash)
+    })
+    .as_deref()
+}
+
+/// Runs `bash --pretty-print` (in POSIX mode if `posix`) on `text`, with no environment
+/// (`BASH_ENV` would have it run a file first): whether it succeeded, what it printed and
+/// what it said on standard error.
+fn pretty_print(bash: &Path, text: &str, posix: bool) -> std::io::Result<(bool, String, String)> {
+    let mut command = Command::new(bash);
+    if posix {
+        command.arg("--posix");
+    }
+    let mut child = command
+        .arg("--pretty-print")
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    // bash prints as it reads: the script is written from a thread of its own, so that
+    // neither side waits on a full pipe.
+    let script = text.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+    let mut printed = String::new();
+    let mut said = String::new();
+    child
+        .stdout
+        .take()
+        .expect("a piped stdout")
+        .read_to_string(&mut printed)?;
+    child
+        .stderr
+        .take()
+        .expect("a piped stderr")
+        .read_to_string(&mut said)?;
+    let status = child.wait()?;
+    // A script bash stopped reading at a syntax error may not be written whole.
+    let _ = writer.join();
+    Ok((status.success(), printed, said))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// These need bash 5.2 or later on `PATH`, as this project's machines have.
+    #[test]
+    fn bash_prints_back_what_the_tokenizer_hid_and_refuses_what_it_cannot_parse() {
+        assert!(pretty_printer().is_some(), "a bash that pretty-prints");
+        let hidden = "echo $( #) '\nrm x\n) #'";
+        assert!(
+            matches!(read(hidden, Dialect::Bash), Reading::Read(text) if text.contains("$(rm x)")),
+            "the comment dropped, `rm x` is in the substitution"
+        );
+        assert!(matches!(
+            read("echo (", Dialect::Posix),
+            Reading::Refused(_)
+        ));
+        assert!(matches!(
+            read("echo hi", Dialect::Korn),
+            Reading::Unavailable
+        ));
+        // Parsed, never run.
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let script = format!("touch '{}'", marker.display());
+        assert!(matches!(read(&script, Dialect::Bash), Reading::Read(_)));
+        assert!(!marker.exists(), "bash ran the script it was to print");
+    }
+
+    #[test]
+    fn the_second_walk_finds_the_command_the_first_missed() {
+        let found = crate::command::check_argv(&[
+            "bash".to_owned(),
+            "-c".to_owned(),
+            "echo $( #) '\nrm x\n) #'".to_owned(),
+        ]);
+        assert!(
+            (found.commands.iter()).any(|command| command[0].text() == "rm"),
+            "{found:?}"
+        );
+    }
+}
