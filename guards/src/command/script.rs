@@ -18,7 +18,7 @@ use text::{
     misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
 };
 use tokenizer::{
-    ansi_c_after_dollar, kept_quoting_in_delimiter, lost_arithmetic, misread_in_regex,
+    ansi_c_after_dollar, expanding_delimiter, lost_arithmetic, misread_delimiter, misread_in_regex,
 };
 
 use super::evaluated::target;
@@ -125,7 +125,7 @@ impl Checker {
                 misread_in_expansion,
                 quote_in_pattern,
                 ansi_c_after_dollar,
-                kept_quoting_in_delimiter,
+                misread_delimiter,
                 lost_arithmetic,
                 misread_in_regex,
             ]
@@ -156,12 +156,15 @@ impl Checker {
         // The parser's time grows with each `(` or `case` left open: it tries each `(` as
         // arithmetic and as a subshell, each `case` item with and without `;;`. Counted on
         // the parser's own tokens, so quoting is as the parser reads it.
-        if let Ok(tokens) = uncached_tokenize_str(text, &options().tokenizer_options())
-            && nesting(&tokens) > MAX_NESTING
-        {
-            return self.problem(format!(
-                "the script nests `(` and `case` more than {MAX_NESTING} deep (a `case` counts twice), which the parser takes exponential time over: not checked"
-            ));
+        if let Ok(tokens) = uncached_tokenize_str(text, &options().tokenizer_options()) {
+            if nesting(&tokens) > MAX_NESTING {
+                return self.problem(format!(
+                    "the script nests `(` and `case` more than {MAX_NESTING} deep (a `case` counts twice), which the parser takes exponential time over: not checked"
+                ));
+            }
+            if let Some(refusal) = expanding_delimiter(text, &tokens) {
+                return self.problem(refusal);
+            }
         }
         if let Some(line) = ends_early(text) {
             self.problem(format!(
