@@ -76,13 +76,41 @@ pub(super) fn read(cli: Cli, stdout: &str) -> Report {
 /// a `\n` does, as for the output capture: a progress line redrawn with `\r` before an
 /// event does not hide it (JSON holds no raw `\r`).
 fn events(stdout: &str) -> impl Iterator<Item = Value> + '_ {
-    let whole = serde_json::from_str::<Value>(stdout).ok();
+    let whole = parse(stdout);
     let lines = whole.is_none().then(|| {
         (stdout.split(['\n', '\r']))
-            .filter_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
+            .filter_map(|line| parse(line.trim()))
             .filter(Value::is_object)
     });
     whole.into_iter().chain(lines.into_iter().flatten())
+}
+
+/// `text` parsed as JSON, a number past the range of a float (`1e400`, which serde_json
+/// refuses) read as the largest one of its sign: a cost so written counts as the largest
+/// (then as a budget counts it), and does not lose the event it stands in, answer and
+/// tokens included (probe 56 F3). A few such numbers at most are mended.
+fn parse(text: &str) -> Option<Value> {
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for _ in 0..8 {
+        let error = match serde_json::from_str::<Value>(&text) {
+            Ok(value) => return Some(value),
+            Err(error) if error.to_string().starts_with("number out of range") => error,
+            Err(_) => return None,
+        };
+        // The error's column is the 1-based byte of the number's last character.
+        let end = error.column().min(text.len());
+        let start = text.as_bytes()[..end]
+            .iter()
+            .rposition(|byte| !matches!(byte, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+            .map_or(0, |at| at + 1);
+        let largest = if text[start..].starts_with('-') {
+            "-1.7976931348623157e308"
+        } else {
+            "1.7976931348623157e308"
+        };
+        text = std::borrow::Cow::Owned(format!("{}{largest}{}", &text[..start], &text[end..]));
+    }
+    None
 }
 
 /// The sum of `values` as token counts, stopping at the largest count rather than
@@ -171,6 +199,25 @@ mod tests {
     use serde_json::json;
 
     use super::{Cli, read};
+
+    /// Probe 56 F3: `1e400` made serde_json refuse the line, and the answer and its tokens
+    /// were lost with it (`bad_output`).
+    #[test]
+    fn a_number_past_a_float_is_the_largest_and_keeps_its_event() {
+        let report = read(
+            Cli::Claude,
+            r#"{"type":"result","result":"done","usage":{"input_tokens":7},"total_cost_usd":1e400}"#,
+        );
+        assert_eq!(report.text.as_deref(), Some("done"));
+        assert_eq!(report.usage.input_tokens, 7);
+        assert_eq!(report.usage.cost_usd, f64::MAX);
+        let events = "{\"type\":\"step_finish\",\"part\":{\"cost\":-2e999,\"tokens\":{\"input\":3}}}\n\
+            {\"type\":\"text\",\"part\":{\"text\":\"é ok\"}}";
+        let report = read(Cli::Opencode, events);
+        assert_eq!(report.usage.input_tokens, 3);
+        assert_eq!(report.usage.cost_usd, 0.0, "a negative cost counts nothing");
+        assert_eq!(report.text.as_deref(), Some("é ok"));
+    }
 
     #[test]
     fn custom_text_and_json() {
