@@ -464,6 +464,30 @@ fn recover_tells_the_other_runs_when_one_run_is_taken_from_it() {
     );
 }
 
+/// One run taken from `recover` and another cancelled meanwhile: the cancelled run's exit 1
+/// comes before the lost lease's 3 (probe 58 F1: it exited 3, a failed run told on stdout).
+#[test]
+fn recover_exits_1_for_a_run_that_ended_badly_though_another_was_taken_from_it() {
+    let scratch = Scratch::new();
+    let gate = scratch.dir.path().join("gate");
+    let (killed, recover, said) = recovering_two_runs(&scratch, &gate);
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    let steal = "UPDATE runs SET lease_owner = 'another engine' WHERE id = ?1";
+    db.execute(steal, [&killed[0]]).unwrap();
+    let cancel = scratch.cairn(&["cancel", &killed[1]]);
+    assert_eq!(cancel.status.code(), Some(0));
+    open_gate(&gate);
+    let recovered = finish(recover, "cairn recover");
+    let said: Vec<String> = said.iter().collect();
+    assert_eq!(recovered.status.code(), Some(1), "{said:?}");
+    assert!(
+        said.iter().any(|line| line.contains("lost its lease")),
+        "{said:?}"
+    );
+    let reports: Value = serde_json::from_slice(&recovered.stdout).unwrap();
+    assert_eq!(reports[0]["state"], "cancelled", "{reports}");
+}
+
 #[test]
 fn recover_says_when_the_unfinished_runs_are_driven_by_a_live_engine() {
     let scratch = Scratch::new();
