@@ -60,7 +60,7 @@ fn deep_parentheses_and_cases_are_refused_before_parsing() {
         ),
         (
             format!("cat <<EOF\n{}\nEOF", deep("${x:-")),
-            "a here-document nests",
+            "a line break inside",
         ),
         (
             format!("cat <<EOF\n{}\nEOF", deep("$[")),
@@ -327,6 +327,10 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         "[[ ((a == b) ) ]]; cat <<'EOF'\n'\nEOF\nrm x\necho '",
         "[[ x =~ (a <<E) ]]\nrm x\nE",
         "[[ x =~ (a #) ]] || rm x\n) ]]",
+        // A line break inside a `${…}` while a here-document is pending (probe 59 F1, 60
+        // F1), also past a quoted `}`.
+        "if ls; then cat <<E; fi && echo ${x:-\n}; rm x\nE\n#}; fi",
+        "cat <<E; echo ${x:-'}'\n}; rm x\nE\n#}",
     ]);
     allowed(&[
         "[[ a == @(a|b) ]] && [[ a =~ ^(a|b)$ ]] && [[ a == \"<(x)\" ]]",
