@@ -18,7 +18,8 @@ use text::{
     misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
 };
 use tokenizer::{
-    ansi_c_after_dollar, expanding_delimiter, lost_arithmetic, misread_delimiter, misread_in_regex,
+    ansi_c_after_dollar, comment_in_arithmetic, expanding_delimiter, lost_arithmetic,
+    misread_delimiter, misread_in_regex,
 };
 
 use super::evaluated::target;
@@ -127,6 +128,7 @@ impl Checker {
                 ansi_c_after_dollar,
                 misread_delimiter,
                 lost_arithmetic,
+                comment_in_arithmetic,
                 misread_in_regex,
             ]
             .iter()

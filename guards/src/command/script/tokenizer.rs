@@ -119,6 +119,37 @@ pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
     })
 }
 
+/// A `#` that starts a word inside arithmetic (`((…))`, `for ((…))`, `$((…))`, `$[…]`): bash
+/// reads no comment there, the tokenizer a comment to the line's end, which hides from the
+/// parser what bash expands (`(( #$(rm x)⏎1 ))` runs `rm x`; probe 61 F1). It starts a word
+/// after a blank or an operator's character, as the tokenizer reads a comment; a base's `#`
+/// (`16#ff`), `$#` and `${#a[@]}` stay allowed. Each arithmetic is scanned to the bracket
+/// that closes it, or to the text's end.
+pub(super) fn comment_in_arithmetic(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).find_map(|at| {
+        let (inner, _) = opener(bytes, at)?;
+        let mut depth = 0_usize;
+        for index in at + inner..bytes.len() {
+            match bytes[index] {
+                b'(' | b'[' => depth += 1,
+                b')' | b']' if depth == 0 => return None,
+                b')' | b']' => depth -= 1,
+                b'#' if bytes[index - 1].is_ascii_whitespace()
+                    || b";&|()<>".contains(&bytes[index - 1]) =>
+                {
+                    let shown: String = text[at..].chars().take(24).collect();
+                    return Some(format!(
+                        "`{shown}`: a `#` starting a word in arithmetic, where bash reads no comment and the parser does: not checked"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        None
+    })
+}
+
 /// When an arithmetic opener starts at `at` (`((`, not after a `$`; `$((`; `$[`): its length
 /// and the text that ends it.
 fn opener(bytes: &[u8], at: usize) -> Option<(usize, &'static [u8])> {
@@ -218,6 +249,19 @@ mod tests {
             "[[ $x =~ ^[a-z]+$ ]] # a comment",
         ] {
             assert!(misread_in_regex(script).is_none(), "{script}");
+        }
+        for script in [
+            "(( #$(rm x)\n1 ))",
+            "echo $(( 1 #x\n))",
+            "for (( #`x`\n;0; )); do :; done",
+        ] {
+            assert!(comment_in_arithmetic(script).is_some(), "{script}");
+        }
+        for script in [
+            "echo $((16#ff)) $[2#1]; (( x )) # a comment",
+            "(( a[1] + 1 ))",
+        ] {
+            assert!(comment_in_arithmetic(script).is_none(), "{script}");
         }
     }
 }

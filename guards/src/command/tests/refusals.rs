@@ -331,6 +331,10 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         // F1), also past a quoted `}`.
         "if ls; then cat <<E; fi && echo ${x:-\n}; rm x\nE\n#}; fi",
         "cat <<E; echo ${x:-'}'\n}; rm x\nE\n#}",
+        // A `#` after a blank in arithmetic: a comment for the tokenizer, not for bash
+        // (probe 61 F1).
+        "(( #$(rm x)\n1 ))",
+        "echo \"$(( 1 #$(rm x)\n))\"",
     ]);
     allowed(&[
         "[[ a == @(a|b) ]] && [[ a =~ ^(a|b)$ ]] && [[ a == \"<(x)\" ]]",
