@@ -2,7 +2,7 @@
 //! database), signals, `recover`, a run's timeout, the history, a 10,000-step run.
 
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::mpsc::Receiver;
 
 use serde_json::{Value, json};
@@ -443,17 +443,10 @@ fn recover_tells_the_other_runs_when_one_run_is_taken_from_it() {
     let scratch = Scratch::new();
     let gate = scratch.dir.path().join("gate");
     let (killed, recover, said) = recovering_two_runs(&scratch, &gate);
-    let db = rusqlite::Connection::open(scratch.db()).unwrap();
-    let steal = "UPDATE runs SET lease_owner = 'another engine' WHERE id = ?1";
-    db.execute(steal, [&killed[0]]).unwrap();
+    steal_first(&scratch, &killed);
     open_gate(&gate);
-    let recovered = finish(recover, "cairn recover");
-    let said: Vec<String> = said.iter().collect();
+    let (recovered, said) = recovered_losing_a_lease(recover, said);
     assert_eq!(recovered.status.code(), Some(3), "{said:?}");
-    assert!(
-        said.iter().any(|line| line.contains("lost its lease")),
-        "{said:?}"
-    );
     let reports: Value = serde_json::from_slice(&recovered.stdout).unwrap();
     let [report] = reports.as_array().unwrap().as_slice() else {
         panic!("one report, the other run's: {reports}")
@@ -471,21 +464,34 @@ fn recover_exits_1_for_a_run_that_ended_badly_though_another_was_taken_from_it()
     let scratch = Scratch::new();
     let gate = scratch.dir.path().join("gate");
     let (killed, recover, said) = recovering_two_runs(&scratch, &gate);
-    let db = rusqlite::Connection::open(scratch.db()).unwrap();
-    let steal = "UPDATE runs SET lease_owner = 'another engine' WHERE id = ?1";
-    db.execute(steal, [&killed[0]]).unwrap();
+    steal_first(&scratch, &killed);
     let cancel = scratch.cairn(&["cancel", &killed[1]]);
     assert_eq!(cancel.status.code(), Some(0));
     open_gate(&gate);
+    let (recovered, said) = recovered_losing_a_lease(recover, said);
+    assert_eq!(recovered.status.code(), Some(1), "{said:?}");
+    let reports: Value = serde_json::from_slice(&recovered.stdout).unwrap();
+    assert_eq!(reports[0]["state"], "cancelled", "{reports}");
+}
+
+/// Takes the first of the `killed` runs from the `recover` that drives them, as an engine
+/// that took its lease over would (its owner changed in the store).
+fn steal_first(scratch: &Scratch, killed: &[String]) {
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    let steal = "UPDATE runs SET lease_owner = 'another engine' WHERE id = ?1";
+    db.execute(steal, [&killed[0]]).unwrap();
+}
+
+/// Waits for `recover`, one of whose runs was taken from it: its output and what it said,
+/// which tells the lost lease.
+fn recovered_losing_a_lease(recover: Child, said: Receiver<String>) -> (Output, Vec<String>) {
     let recovered = finish(recover, "cairn recover");
     let said: Vec<String> = said.iter().collect();
-    assert_eq!(recovered.status.code(), Some(1), "{said:?}");
     assert!(
         said.iter().any(|line| line.contains("lost its lease")),
         "{said:?}"
     );
-    let reports: Value = serde_json::from_slice(&recovered.stdout).unwrap();
-    assert_eq!(reports[0]["state"], "cancelled", "{reports}");
+    (recovered, said)
 }
 
 #[test]
