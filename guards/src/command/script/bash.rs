@@ -2,7 +2,7 @@
 //! it reads on standard input and prints it back as bash will run it — comments dropped,
 //! every command written out — without running any of it. The checker walks that text too,
 //! so that a command brush-parser's tokenizer hid in what it took for a comment, a quote or
-//! a here-document (probes 54 and 57) is seen as bash sees it.
+//! a here-document (probes 54 to 61) is seen as bash sees it, where its reprint differs.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use super::tokenizer::delimiter_word;
 use super::{Checker, Dialect};
 
 /// What bash made of a script.
-pub(super) enum Reading {
+enum Reading {
     /// The script as bash will run it.
     Read(String),
     /// bash does not parse the script: what it said. bash runs the commands before the line
