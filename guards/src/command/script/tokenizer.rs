@@ -3,7 +3,7 @@
 //! program the parser hands over never hides lines bash runs. Each scan may find more than
 //! there is, never less.
 
-use brush_parser::Token;
+use brush_parser::{SourceSpan, Token};
 
 use super::text::delimiter_starts;
 
@@ -35,16 +35,32 @@ pub(super) fn misread_delimiter(text: &str) -> Option<String> {
 }
 
 /// A here-document delimiter holding a `${`, `$(` or `$[` after an operator the tokenizer
-/// took for a here-document's (among its `tokens` of `text`): bash takes the delimiter as
-/// written, the tokenizer a word inside the expansion (`<<${x:-E}` ends at a line `x:-E`, the
-/// lines before it hidden; probe 59 F5).
+/// took for a here-document's (among its `tokens` of `text`, outside `((…))`, where `<<` is a
+/// shift): bash takes the delimiter as written, the tokenizer a word inside the expansion
+/// (`<<${x:-E}` ends at a line `x:-E`, the lines before it hidden; probe 59 F5). Arithmetic
+/// nested in arithmetic, which this count of `((` and `))` could misjudge, is refused apart
+/// ([`lost_arithmetic`]).
 pub(super) fn expanding_delimiter(text: &str, tokens: &[Token]) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
-    tokens.iter().find_map(|token| {
-        let Token::Operator(operator, span) = token else {
-            return None;
-        };
-        if operator != "<<" && operator != "<<-" {
+    // As the tokenizer's own switch: on at a `(` right before another, off at a `)` right
+    // before another.
+    let mut arithmetic = false;
+    let operators: Vec<(&str, &SourceSpan)> = (tokens.iter())
+        .filter_map(|token| match token {
+            Token::Operator(operator, span) => Some((operator.as_str(), span)),
+            Token::Word(..) => None,
+        })
+        .collect();
+    (0..operators.len()).find_map(|at| {
+        let (operator, span) = operators[at];
+        let doubled = (operators.get(at + 1))
+            .is_some_and(|&(next, next_span)| next == operator && next_span.start.index == span.end.index);
+        match operator {
+            "(" if doubled => arithmetic = true,
+            ")" if doubled => arithmetic = false,
+            _ => {}
+        }
+        if arithmetic || (operator != "<<" && operator != "<<-") {
             return None;
         }
         let after = chars.get(span.end.index..).unwrap_or_default();
@@ -214,6 +230,7 @@ mod tests {
             );
         }
         for script in [
+            "(( x = 1 << ${#a} )); for (( i = 1 << ${#a}; i < 0; i++ )); do :; done",
             "echo \"<< ${HOME} >>\"",
             "cat <<'EOF'\n$((1 << ${#a[@]}))\nEOF",
         ] {
