@@ -18,8 +18,8 @@ use text::{
     misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
 };
 use tokenizer::{
-    ansi_c_after_dollar, comment_in_arithmetic, expanding_delimiter, lost_arithmetic,
-    misread_delimiter, misread_in_regex,
+    ansi_c_after_dollar, arithmetic_in_substitution, comment_in_arithmetic, expanding_delimiter,
+    lost_arithmetic, misread_delimiter, misread_in_regex,
 };
 
 use super::evaluated::target;
@@ -164,7 +164,9 @@ impl Checker {
                     "the script nests `(` and `case` more than {MAX_NESTING} deep (a `case` counts twice), which the parser takes exponential time over: not checked"
                 ));
             }
-            if let Some(refusal) = expanding_delimiter(text, &tokens) {
+            let misread = expanding_delimiter(text, &tokens)
+                .or_else(|| arithmetic_in_substitution(text, &tokens));
+            if let Some(refusal) = misread {
                 return self.problem(refusal);
             }
         }

@@ -135,6 +135,31 @@ pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
     })
 }
 
+/// In a script with a `<<`, a `((` inside a `$(…)`, `<(…)` or `>(…)` (among the tokenizer's
+/// `tokens`: a word holding one): the tokenizer turns its arithmetic switch on there and
+/// the `))` that ends it, read inside the substitution, never off, so a later here-document
+/// is read as a shift and its body as script (`echo $( ((1)) ); cat <<E⏎'⏎E⏎rm x #'` runs
+/// `rm x`; probe 63 F1).
+pub(super) fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option<String> {
+    if !text.contains("<<") {
+        return None;
+    }
+    tokens.iter().find_map(|token| {
+        let Token::Word(word, _) = token else {
+            return None;
+        };
+        let open = word.find("$(").or_else(|| word.find("<(")).or_else(|| word.find(">("))?;
+        let inside = &word[open + 2..];
+        let bare = (inside.match_indices("((")).any(|(at, _)| !inside[..at].ends_with('$'));
+        bare.then(|| {
+            let shown: String = word.chars().take(24).collect();
+            format!(
+                "`{shown}`: a `((` inside a substitution, in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
+            )
+        })
+    })
+}
+
 /// A `#` that starts a word inside arithmetic (`((…))`, `for ((…))`, `$((…))`, `$[…]`): bash
 /// reads no comment there, the tokenizer a comment to the line's end, which hides from the
 /// parser what bash expands (`(( #$(rm x)⏎1 ))` runs `rm x`; probe 61 F1). It starts a word

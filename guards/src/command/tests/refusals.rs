@@ -334,6 +334,9 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         // A `#` after a blank in arithmetic: a comment for the tokenizer, not for bash
         // (probe 61 F1).
         "(( #$(rm x)\n1 ))",
+        // A `((` inside `$(…)` leaves the tokenizer's arithmetic on (probe 63 F1).
+        "echo $( ((1)) ); cat <<E\n'\nE\nrm x #'",
+        "echo \"$( (( 1 )) )\"\ncat <<'E'\n'\nE\nrm x #'",
         "echo \"$(( 1 #$(rm x)\n))\"",
     ]);
     allowed(&[
