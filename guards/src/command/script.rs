@@ -64,6 +64,9 @@ impl Dialect {
     }
 }
 
+/// Why a script the parser fails on is refused (the start of the reason).
+const UNPARSED: &str = "the script does not parse";
+
 /// Why a script is refused when written for a shell other than bash.
 pub(super) fn not_bash(what: &str) -> String {
     format!(
@@ -178,7 +181,7 @@ impl Checker {
         let mut parser = Parser::new(std::io::Cursor::new(text.as_bytes()), &options());
         let program = match parser.parse_program() {
             Ok(program) => program,
-            Err(error) => return self.problem(format!("the script does not parse: {error}")),
+            Err(error) => return self.problem(format!("{UNPARSED}: {error}")),
         };
         let outer_dialect = std::mem::replace(&mut self.dialect, dialect);
         let outer_text = std::mem::replace(&mut self.text, text.chars().collect());

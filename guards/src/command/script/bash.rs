@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use super::text::delimiter_starts;
 use super::tokenizer::delimiter_word;
-use super::{Checker, Dialect};
+use super::{Checker, Dialect, UNPARSED};
 
 /// What bash made of a script.
 enum Reading {
@@ -41,6 +41,10 @@ impl Checker {
                 if prints_a_here_document(&canonical) {
                     second.problems.clear();
                 }
+                // Nor is its reprint not parsing the script's fault: bash prints a `case`
+                // pattern `(x)` back as `x)`, which the parser does not read inside `$(…)`
+                // (probe 63 F2); the first walk, which parsed, stands.
+                second.problems.retain(|problem| !problem.starts_with(UNPARSED));
                 self.findings.add_new(second);
             }
             Reading::Refused(said) => self.problem(format!(
@@ -197,12 +201,13 @@ mod tests {
                 "{script}: {found:?}"
             );
         }
-        // bash's printer drops a `;` after a here-document (probe 60 F2, F3): its text's
-        // refusals are not the script's.
+        // bash's printer drops a `;` after a here-document (probe 60 F2, F3), and prints a
+        // `case` pattern `(x)` as `x)` (probe 63 F2): its text's refusals are not the script's.
         for script in [
             "cat <<E | grep a\nb\nE\necho a; ls",
             "for f in a; do\ncat <<E\nx\nE\ndone\necho a; echo b",
             "{ if ls; then\ncat <<E\nx\nE\nfi\necho a; echo b; }",
+            "echo $(case x in (x) echo a;; esac)",
         ] {
             let found = crate::command::check_argv(&[
                 "bash".to_owned(),
