@@ -323,27 +323,22 @@ fn spans_a_line(inner: &str) -> bool {
     let bytes = inner.as_bytes();
     let (mut at, mut braces) = (0, 1_usize);
     while let Some(&byte) = bytes.get(at) {
-        let quoted = |close: u8| {
-            let mut end = at + 1;
-            while let Some(&byte) = bytes.get(end) {
-                match byte {
-                    b'\\' if close == b'"' => end += 1,
-                    _ if byte == close => return Some(end),
-                    _ => {}
-                }
-                end += 1;
-            }
-            None
-        };
         match byte {
             b'\n' | b'`' => return true,
             b'$' if bytes.get(at + 1) == Some(&b'\'') => return true,
             b'\\' if bytes.get(at + 1) == Some(&b'\n') => return true,
             b'\\' => at += 1,
-            b'\'' | b'"' => match quoted(byte) {
-                Some(end) if !bytes[at..end].contains(&b'\n') => at = end,
-                _ => return true,
-            },
+            b'\'' | b'"' => {
+                let after = &inner[at + 1..];
+                let quoted = match byte {
+                    b'\'' => after.find('\'').map(|close| &after[..close]),
+                    _ => double_quoted(after),
+                };
+                match quoted {
+                    Some(quoted) if !quoted.contains('\n') => at += quoted.len() + 1,
+                    _ => return true,
+                }
+            }
             b'{' => braces += 1,
             b'}' if braces == 1 => return false,
             b'}' => braces -= 1,

@@ -3,6 +3,8 @@
 //! program the parser hands over never hides lines bash runs. Each scan may find more than
 //! there is, never less.
 
+use std::ops::Range;
+
 use brush_parser::{SourceSpan, Token};
 
 use super::text::delimiter_starts;
@@ -108,25 +110,9 @@ pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
     }
     let bytes = text.as_bytes();
     (0..bytes.len()).find_map(|at| {
-        let (inner, close) = opener(bytes, at)?;
-        let mut depth = 0_usize;
-        let mut index = at + inner;
-        let well_formed = loop {
-            let Some(&byte) = bytes.get(index) else {
-                break false;
-            };
-            if opener(bytes, index).is_some() {
-                break false;
-            }
-            match byte {
-                b'(' | b'[' => depth += 1,
-                b')' | b']' if depth > 0 => depth -= 1,
-                b')' | b']' => break bytes[index..].starts_with(close),
-                _ => {}
-            }
-            index += 1;
-        };
-        (!well_formed).then(|| {
+        let (inside, closed) = arithmetic_at(bytes, at)?;
+        let nested = inside.clone().any(|index| opener(bytes, index).is_some());
+        (nested || !closed).then(|| {
             let shown: String = text[at..].chars().take(24).collect();
             format!(
                 "`{shown}`: arithmetic nested in arithmetic, or not ended by `))`, in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
@@ -169,26 +155,32 @@ pub(super) fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option
 pub(super) fn comment_in_arithmetic(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     (0..bytes.len()).find_map(|at| {
-        let (inner, _) = opener(bytes, at)?;
-        let mut depth = 0_usize;
-        for index in at + inner..bytes.len() {
-            match bytes[index] {
-                b'(' | b'[' => depth += 1,
-                b')' | b']' if depth == 0 => return None,
-                b')' | b']' => depth -= 1,
-                b'#' if bytes[index - 1].is_ascii_whitespace()
-                    || b";&|()<>".contains(&bytes[index - 1]) =>
-                {
-                    let shown: String = text[at..].chars().take(24).collect();
-                    return Some(format!(
-                        "`{shown}`: a `#` starting a word in arithmetic, where bash reads no comment and the parser does: not checked"
-                    ));
-                }
-                _ => {}
-            }
-        }
-        None
+        let (mut inside, _) = arithmetic_at(bytes, at)?;
+        let starts_a_word = |before: u8| before.is_ascii_whitespace() || b";&|()<>".contains(&before);
+        inside.any(|index| bytes[index] == b'#' && starts_a_word(bytes[index - 1])).then(|| {
+            let shown: String = text[at..].chars().take(24).collect();
+            format!(
+                "`{shown}`: a `#` starting a word in arithmetic, where bash reads no comment and the parser does: not checked"
+            )
+        })
     })
+}
+
+/// The arithmetic whose opener starts at `at` (see [`opener`]): where its text lies, from
+/// after the opener to the bracket that closes it (brackets counted, quoted or not) or the
+/// text's end, and whether that bracket starts what ends this kind (`))`, `]`).
+fn arithmetic_at(bytes: &[u8], at: usize) -> Option<(Range<usize>, bool)> {
+    let (inner, close) = opener(bytes, at)?;
+    let mut depth = 0_usize;
+    for index in at + inner..bytes.len() {
+        match bytes[index] {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' if depth > 0 => depth -= 1,
+            b')' | b']' => return Some((at + inner..index, bytes[index..].starts_with(close))),
+            _ => {}
+        }
+    }
+    Some((at + inner..bytes.len(), false))
 }
 
 /// When an arithmetic opener starts at `at` (`((`, not after a `$`; `$((`; `$[`): its length
