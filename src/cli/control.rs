@@ -118,35 +118,64 @@ struct After {
 /// called as `cairn` says ([`invocation::cairn`]).
 fn steered(run: Uuid, pause: bool, now: Option<After>, cairn: &str) -> String {
     let what = if pause { "pause" } else { "cancel" };
-    let now = now.map(|now| (now.state, now.cancelling, now.driven, now.deadline_passed));
     match (pause, now) {
-        (true, Some((RunState::Paused, ..))) => {
+        (
+            true,
+            Some(After {
+                state: RunState::Paused,
+                ..
+            }),
+        ) => {
             format!("run {run} is paused; `{cairn} resume {run}` continues it")
         }
-        (false, Some((RunState::Cancelled, ..))) => format!("run {run} is cancelled"),
-        (true, Some((RunState::Cancelled, ..))) => {
+        (
+            false,
+            Some(After {
+                state: RunState::Cancelled,
+                ..
+            }),
+        ) => format!("run {run} is cancelled"),
+        (
+            true,
+            Some(After {
+                state: RunState::Cancelled,
+                ..
+            }),
+        ) => {
             format!("run {run} is cancelled: a cancel sent meanwhile ended it")
         }
-        (_, Some((state, ..))) if state.is_terminal() => {
+        (_, Some(After { state, .. })) if state.is_terminal() => {
             format!(
                 "run {run} ended {state} before the {what} could take effect (see `{cairn} show {run}`)"
             )
         }
         // The engine driving it is stopping its steps past the deadline (probe 55 F1: told
         // "being cancelled", it failed).
-        (_, Some((_, _, true, Some(deadline)))) => format!(
+        (
+            _,
+            Some(After {
+                driven: true,
+                deadline_passed: Some(deadline),
+                ..
+            }),
+        ) => format!(
             "run {run} passed its deadline at {}: the engine driving it ends it failed (timed out) once its steps in flight stop, so the {what} cannot take effect (`{cairn} show {run}`)",
             deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ),
-        (true, Some((_, true, ..))) => {
+        (
+            true,
+            Some(After {
+                cancelling: true, ..
+            }),
+        ) => {
             format!("run {run} is being cancelled already: the pause changes nothing")
         }
         // Recorded, but carrying it out failed (the database locked meanwhile): it stands. A
         // person's pause is carried out by a recovery and overruled by a resume (probe 39 F3).
-        (true, Some((_, _, false, _))) => format!(
+        (true, Some(After { driven: false, .. })) => format!(
             "the pause of run {run} is recorded, not carried out yet: no engine drives the run now; `{cairn} recover` carries it out, and `{cairn} resume {run}` overrules it (a person's \"continue\")"
         ),
-        (false, Some((_, _, false, _))) => format!(
+        (false, Some(After { driven: false, .. })) => format!(
             "the cancel of run {run} is recorded, not carried out yet: no engine drives the run now, and the next to take it over (`{cairn} resume {run}`, `{cairn} recover`) carries it out"
         ),
         (true, _) => format!(
