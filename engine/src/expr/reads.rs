@@ -104,8 +104,9 @@ fn read_path(expr: &Expr) -> Option<String> {
 /// or a `!=` between a field of `typed` (its dotted path, `action.attempt`, with the kinds
 /// of value it always holds, as [`literal_kind`] names them) and a literal of another kind
 /// (`action.attempt == '2'` is false for every action), or an `in` a list or a map written
-/// out none of whose values (keys) is of its kinds; one message each, in the order written. Inside a macro
-/// that binds a typed field's first name to a value of its own, that name is not the field.
+/// out none of whose values (keys) is of its kinds; one message each, in the order written.
+/// Inside a macro that binds a typed field's first name to a value of its own, that name is
+/// not the field.
 pub(super) fn decided_comparisons(
     expression: &Expression,
     typed: &[(&str, &[&str])],
