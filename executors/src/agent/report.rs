@@ -97,8 +97,13 @@ fn parse(text: &str) -> Option<Value> {
             Err(error) if error.to_string().starts_with("number out of range") => error,
             Err(_) => return None,
         };
-        // The error's column is the 1-based byte of the number's last character.
-        let end = error.column().min(text.len());
+        // The error's line and column (1-based, in bytes) are those of the number's last
+        // character.
+        let line_start: usize = (text.split_inclusive('\n'))
+            .take(error.line().saturating_sub(1))
+            .map(str::len)
+            .sum();
+        let end = (line_start + error.column()).min(text.len());
         let start = text.as_bytes()[..end]
             .iter()
             .rposition(|byte| !matches!(byte, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
@@ -163,8 +168,8 @@ fn message(value: &Value) -> String {
 /// and a stdout of only whitespace is no answer.
 fn custom(stdout: &str) -> Report {
     let trimmed = stdout.trim();
-    match serde_json::from_str::<Value>(trimmed) {
-        Ok(mut raw) => {
+    match parse(trimmed) {
+        Some(mut raw) => {
             let error = (raw["is_error"] == true).then(|| {
                 raw["result"]
                     .as_str()
@@ -187,7 +192,7 @@ fn custom(stdout: &str) -> Report {
                 ..Report::default()
             }
         }
-        Err(_) => Report {
+        None => Report {
             text: (!trimmed.is_empty()).then(|| stdout.trim_end().to_owned()),
             ..Report::default()
         },
@@ -217,6 +222,13 @@ mod tests {
         assert_eq!(report.usage.input_tokens, 3);
         assert_eq!(report.usage.cost_usd, 0.0, "a negative cost counts nothing");
         assert_eq!(report.text.as_deref(), Some("é ok"));
+        // A document printed over several lines, the number on one of the later ones.
+        let report = read(
+            Cli::Custom,
+            "{\n  \"text\": \"hi\",\n  \"cost_usd\": 1e400\n}\n",
+        );
+        assert_eq!(report.text.as_deref(), Some("hi"));
+        assert_eq!(report.usage.cost_usd, f64::MAX);
     }
 
     #[test]
