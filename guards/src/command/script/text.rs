@@ -350,7 +350,7 @@ fn spans_a_line(inner: &str) -> bool {
 }
 
 /// The first characters of `text`, to show where a refusal found something.
-fn shown(text: &str) -> String {
+pub(super) fn shown(text: &str) -> String {
     text.lines()
         .next()
         .unwrap_or_default()

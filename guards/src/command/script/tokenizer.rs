@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use brush_parser::{SourceSpan, Token};
 
-use super::text::delimiter_starts;
+use super::text::{delimiter_starts, shown};
 
 /// A `'` after a `$` that is the second of `$$` or an escaped `\$`: the tokenizer opens an
 /// ANSI-C quote there (its `\'` escapes a quote), bash a plain one (`$$` then `'\'`), so the
@@ -113,7 +113,7 @@ pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
         let (inside, closed) = arithmetic_at(bytes, at)?;
         let nested = inside.clone().any(|index| opener(bytes, index).is_some());
         (nested || !closed).then(|| {
-            let shown: String = text[at..].chars().take(24).collect();
+            let shown = shown(&text[at..]);
             format!(
                 "`{shown}`: arithmetic nested in arithmetic, or not ended by `))`, in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
             )
@@ -138,7 +138,7 @@ pub(super) fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option
         let inside = &word[open + 2..];
         let bare = (inside.match_indices("((")).any(|(at, _)| !inside[..at].ends_with('$'));
         bare.then(|| {
-            let shown: String = word.chars().take(24).collect();
+            let shown = shown(word);
             format!(
                 "`{shown}`: a `((` inside a substitution, in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
             )
@@ -158,7 +158,7 @@ pub(super) fn comment_in_arithmetic(text: &str) -> Option<String> {
         let (mut inside, _) = arithmetic_at(bytes, at)?;
         let starts_a_word = |before: u8| before.is_ascii_whitespace() || b";&|()<>".contains(&before);
         inside.any(|index| bytes[index] == b'#' && starts_a_word(bytes[index - 1])).then(|| {
-            let shown: String = text[at..].chars().take(24).collect();
+            let shown = shown(&text[at..]);
             format!(
                 "`{shown}`: a `#` starting a word in arithmetic, where bash reads no comment and the parser does: not checked"
             )
@@ -216,7 +216,7 @@ pub(super) fn misread_in_regex(text: &str) -> Option<String> {
             (regex[..at].chars().next_back()).is_some_and(|before| before.is_whitespace())
         });
         (regex.contains("<<") || comment).then(|| {
-            let shown: String = regex.chars().take(24).collect();
+            let shown = shown(regex);
             format!(
                 "`=~{shown}`: a `<<` or a `#` after a blank in a regular expression, which bash reads as the pattern's and the parser as a here-document or a comment: not checked (put the expression in a variable: `re='…'; [[ $x =~ $re ]]`)"
             )
