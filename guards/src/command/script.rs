@@ -18,12 +18,13 @@ use text::{
     misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
 };
 use tokenizer::{
-    ansi_c_after_dollar, arithmetic_in_substitution, comment_in_arithmetic, expanding_delimiter,
-    lost_arithmetic, misread_delimiter, misread_in_regex,
+    ansi_c_after_dollar, arithmetic_in_substitution, bracket_in_old_arithmetic,
+    comment_in_arithmetic, expanding_delimiter, lost_arithmetic, misread_delimiter,
+    misread_in_regex,
 };
 
 use super::evaluated::target;
-use super::word::runs_commands;
+use super::word::{runs_commands, unclosed_bracket};
 use super::{Checker, MAX_SCRIPT_BYTES, Word};
 
 /// How scripts are parsed: as bash parses them. What another shell reads differently is
@@ -131,6 +132,7 @@ impl Checker {
                 ansi_c_after_dollar,
                 misread_delimiter,
                 lost_arithmetic,
+                bracket_in_old_arithmetic,
                 comment_in_arithmetic,
                 misread_in_regex,
             ]
@@ -543,6 +545,20 @@ impl Checker {
     ) {
         self.comment_after(loc);
         self.array(name);
+        // bash reads a `[` that starts an element on to the `]` that closes it, across
+        // blanks and `#`; the parser ends the element at the blank (`LANG=([0 #]=C) ls;
+        // (rm x⏎)` runs `rm x`; probe 64 F3).
+        let words = items
+            .iter()
+            .flat_map(|(key, value)| key.iter().chain([value]));
+        if let Some(open) = words
+            .map(|word| word.value.as_str())
+            .find(|word| word.starts_with('[') && unclosed_bracket(word))
+        {
+            return self.problem(format!(
+                "`{open}`: bash reads an array element's `[` on to the `]` that closes it, the parser ends the element here: not checked"
+            ));
+        }
         for key in items.iter().filter_map(|(key, _)| key.as_ref()) {
             if let Word::Dynamic(raw) = self.word(&key.value, depth) {
                 self.expanded_twice(&format!("[{raw}]="));

@@ -8,6 +8,19 @@ use super::{Checker, Word};
 impl Checker {
     /// The word written as `raw`, unquoted; the commands of its substitutions are checked.
     pub(super) fn word(&mut self, raw: &str, depth: usize) -> Word {
+        // Where a command or an assignment may start, bash reads `NAME[` on to the `]` that
+        // closes it, across blanks, `#` and `<<`; the parser ends the word at the blank
+        // (`x[/ls #]; rm x` runs `rm x`; probe 64 F2).
+        let after_name = raw.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        if raw.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && after_name.starts_with('[')
+            && unclosed_bracket(after_name)
+        {
+            self.problem(format!(
+                "`{raw}`: bash reads a `[` after a name on to the `]` that closes it, the parser ends the word here: not checked"
+            ));
+            return Word::Dynamic(raw.to_owned());
+        }
         match brush_parser::word::parse(raw, &options()) {
             Ok(pieces) => {
                 let text = unquoted_text(&pieces);
@@ -494,6 +507,19 @@ fn holds_outside_arithmetic(text: &str, opens: &[&str]) -> bool {
         }
     }
     holds(rest)
+}
+
+/// Whether the `[` that starts `text` is not closed by a `]` in it (brackets counted).
+pub(super) fn unclosed_bracket(text: &str) -> bool {
+    let mut depth = 0_usize;
+    !text.chars().any(|character| {
+        match character {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ => return false,
+        }
+        depth == 0
+    })
 }
 
 /// Whether every `)` of `text` closes a `(` before it, and every `(` is closed.

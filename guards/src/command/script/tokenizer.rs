@@ -146,6 +146,22 @@ pub(super) fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option
     })
 }
 
+/// A `[` inside a `$[…]` (`$[a[1] <<E ]`): the tokenizer ends the arithmetic at the first
+/// `]`, bash at the one that matches, so the two read what follows otherwise (a here-document,
+/// a comment; probe 64 F1).
+pub(super) fn bracket_in_old_arithmetic(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    text.match_indices("$[").find_map(|(at, _)| {
+        let (mut inside, _) = arithmetic_at(bytes, at)?;
+        inside.any(|index| bytes[index] == b'[').then(|| {
+            format!(
+                "`{}`: a `[` inside `$[…]`, which the parser ends at the first `]` and bash at the one that matches: not checked (write `$((…))`)",
+                shown(&text[at..])
+            )
+        })
+    })
+}
+
 /// A `#` that starts a word inside arithmetic (`((…))`, `for ((…))`, `$((…))`, `$[…]`): bash
 /// reads no comment there, the tokenizer a comment to the line's end, which hides from the
 /// parser what bash expands (`(( #$(rm x)⏎1 ))` runs `rm x`; probe 61 F1). It starts a word

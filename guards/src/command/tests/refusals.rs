@@ -338,11 +338,26 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         "echo $( ((1)) ); cat <<E\n'\nE\nrm x #'",
         "echo \"$( (( 1 )) )\"\ncat <<'E'\n'\nE\nrm x #'",
         "echo \"$(( 1 #$(rm x)\n))\"",
+        // bash reads a `[` after a name where a command may start, and one starting an
+        // array's element, on to the `]` that closes it (probe 64 F2, F3); it ends `$[` at
+        // its matching `]`, the tokenizer at the first (F1).
+        "x[/ls #]; rm x",
+        "LANG=C x[/ls #]; rm x",
+        "x[/bin/ls <<E ]\nrm x\nE",
+        "echo `x[/ls #]; rm x`",
+        "echo \"$(x[/ls #]; rm x\n)\"",
+        "LANG=([0 #]=C) ls; (rm x\n)",
+        "declare -a a=([0 #]=C) ls; (rm x\n)",
+        "echo case; LANG=([0 #]=C) ls; (rm x\n)",
+        "echo $[a[1] <<E ]\nrm x\nE",
+        "ls $[a[1]<<E ]\nrm x\nE",
+        "echo $[a[1] #]; rm x",
     ]);
     allowed(&[
         "[[ a == @(a|b) ]] && [[ a =~ ^(a|b)$ ]] && [[ a == \"<(x)\" ]]",
         "echo ${x:-$((1 + 2))} ${a[$((n-1))]} \"${HOME}\"/{x,y}; cat <<EOF\n${x}\nEOF",
         "[[ $x == *.@(jpg|'png') ]] && ls *.txt && echo $(ls \\#x) \"$(grep -c '#' f)\"",
+        "a[1]=x; a=([0]=y [2]=z); echo ${a[1]} $(( a[2] )); [ -f x ] && ls",
         // A comment that ends before the substitution's last line, a here-document's body.
         "echo \"$(cat <<'EOF'\nfix: the thing (#123)\n\n## Summary\nEOF\n)\" $(ls # all\n)",
         "[[ a == @(a|\\<(x)|<\"\"(x)) ]]",
