@@ -470,6 +470,11 @@ impl Checker {
 
     /// One item of a simple command: a word goes to `words`.
     fn item(&mut self, item: &CommandPrefixOrSuffixItem, words: &mut Vec<Word>, depth: usize) {
+        if let CommandPrefixOrSuffixItem::AssignmentWord(_, word) = item
+            && self.subscript_read_on(&word.value)
+        {
+            return;
+        }
         match item {
             CommandPrefixOrSuffixItem::IoRedirect(redirect) => self.redirect(redirect, depth),
             CommandPrefixOrSuffixItem::Word(word) => words.push(self.word(&word.value, depth)),

@@ -8,17 +8,7 @@ use super::{Checker, Word};
 impl Checker {
     /// The word written as `raw`, unquoted; the commands of its substitutions are checked.
     pub(super) fn word(&mut self, raw: &str, depth: usize) -> Word {
-        // Where a command or an assignment may start, bash reads `NAME[` on to the `]` that
-        // closes it, across blanks, `#` and `<<`; the parser ends the word at the blank
-        // (`x[/ls #]; rm x` runs `rm x`; probe 64 F2).
-        let after_name = raw.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
-        if raw.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && after_name.starts_with('[')
-            && unclosed_bracket(after_name)
-        {
-            self.problem(format!(
-                "`{raw}`: bash reads a `[` after a name on to the `]` that closes it, the parser ends the word here: not checked"
-            ));
+        if self.subscript_read_on(raw) {
             return Word::Dynamic(raw.to_owned());
         }
         match brush_parser::word::parse(raw, &options()) {
@@ -47,6 +37,24 @@ impl Checker {
                 Word::Dynamic(raw.to_owned())
             }
         }
+    }
+
+    /// Refuses `raw`, a word or an assignment as the parser ended it, when it starts `NAME[`
+    /// with no `]` closing that `[` (nested ones counted): where a command or an assignment
+    /// may start, bash reads on to that `]`, across blanks, `#` and `<<`, and the parser ended
+    /// the word at a blank (`x[/ls #]; rm x` and `LANG[[]=C #]; rm x` run `rm x`; probe 64
+    /// F2, probe 66 F1).
+    pub(super) fn subscript_read_on(&mut self, raw: &str) -> bool {
+        let after_name = raw.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let read_on = raw.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && after_name.starts_with('[')
+            && unclosed_bracket(after_name);
+        if read_on {
+            self.problem(format!(
+                "`{raw}`: bash reads a `[` after a name on to the `]` that closes it, the parser ends the word here: not checked"
+            ));
+        }
+        read_on
     }
 
     /// The commands of the substitutions in a here-document's body.
