@@ -402,6 +402,8 @@ struct Needs<'a> {
 struct Builder<'a> {
     /// The plan a planner's nodes are added to (none when compiling a workflow).
     outer: Option<&'a Plan>,
+    /// The planner of those nodes, a step of `outer`.
+    planner: Option<StepIndex>,
     /// The index of the first step compiled (the outer plan's step count).
     base: StepIndex,
     /// The path index of the first top-level node (see [`PlanStep::path`]).
@@ -564,12 +566,30 @@ impl<'a> Builder<'a> {
                         continue;
                     }
                 };
-                for &from in sinks {
+                // A step of the run that planned: its plan's last steps too.
+                let waited: Vec<StepIndex> = (sinks.iter())
+                    .flat_map(|&from| {
+                        let ends = outer.map_or_else(Vec::new, |plan| plan.plan_ends(from));
+                        std::iter::once(from).chain(ends)
+                    })
+                    .collect();
+                // Needing a group that holds the planner, or a planner whose plan does, waits
+                // for the planner's plan, which this node is in (probe 65 F1); needing the
+                // planner itself is only coming after it, as every node of its plan does.
+                if let (Some(plan), Some(planner)) = (outer, self.planner)
+                    && step != Some(planner)
+                    && waited.contains(&planner)
+                {
+                    let message = format!(
+                        "cycle: `{need}` waits for the plan of `{}`, which this step is in",
+                        plan.steps[planner].id
+                    );
+                    let place = format!("{}/needs/{position}", pointer(&path));
+                    problems.push(Problem::at(place, message));
+                    continue;
+                }
+                for from in waited {
                     self.edges.extend(sources.iter().map(|&to| (from, to)));
-                    // A step of the run that planned: its plan's last steps too.
-                    for end in outer.map_or_else(Vec::new, |plan| plan.plan_ends(from)) {
-                        self.edges.extend(sources.iter().map(|&to| (end, to)));
-                    }
                 }
             }
         }

@@ -59,6 +59,7 @@ impl Plan {
         let root = (self.workflow.steps.len() + self.added.len()) as u32;
         let mut builder = Builder {
             outer: Some(self),
+            planner: Some(planner),
             base,
             root,
             ..Builder::default()

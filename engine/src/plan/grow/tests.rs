@@ -313,6 +313,48 @@ fn a_cycle_through_the_planners_dependent_names_it_once_or_on_the_way() {
     );
 }
 
+/// A plan's step needing a group that holds its planner, or a planner whose plan holds it,
+/// would wait for its own plan, as every other step needing them does: a cycle (probe 65 F1:
+/// the need was cut down to the planner and the step ran beside its plan). Needing the
+/// planner itself is only coming after it.
+#[test]
+fn a_plan_needing_a_group_or_planner_that_waits_for_its_planner_is_a_cycle() {
+    let workflow = json!({"name": "t", "steps": [
+        {"id": "grp", "parallel": [
+            {"id": "outer", "executor": "noop", "planner": true},
+            {"id": "other", "executor": "noop"}
+        ]},
+        {"id": "report", "executor": "noop", "needs": ["grp"]}
+    ]});
+    let noop = accepting_anything(&["noop"]);
+    let mut plan = load_str(&workflow.to_string(), "t.json", &noop).unwrap();
+    let needing = |id: &str| json!({"steps": [{"id": "a", "executor": "noop", "needs": [id]}]});
+    assert_eq!(
+        grow(&mut plan, "outer", needing("grp")).unwrap_err(),
+        "plan of outer:/steps/0/needs/0: cycle: `grp` waits for the plan of `outer`, which this step is in"
+    );
+    assert_eq!(
+        grow(&mut plan, "outer", needing("outer")).unwrap(),
+        ["outer.a"]
+    );
+    let inner = json!({"steps": [{"id": "gen", "executor": "noop", "planner": true}]});
+    plan.shrink(plan.index_of("outer.a").unwrap()..plan.steps().len());
+    assert_eq!(grow(&mut plan, "outer", inner).unwrap(), ["outer.gen"]);
+    for need in ["grp", "outer"] {
+        assert_eq!(
+            grow(&mut plan, "outer.gen", needing(need)).unwrap_err(),
+            format!(
+                "plan of outer.gen:/steps/0/needs/0: cycle: `{need}` waits for the plan of `outer.gen`, which this step is in"
+            )
+        );
+    }
+    assert_eq!(
+        grow(&mut plan, "outer.gen", needing("other")).unwrap(),
+        ["outer.gen.a"]
+    );
+    assert_eq!(deps(&plan, "outer.gen.a"), ["other", "outer.gen"]);
+}
+
 /// A step a later plan adds that needs a planner which has planned — by its id, through a
 /// group holding it, or a planner of its plan — waits for that plan's last steps too, as the
 /// planner's dependents did when it planned (probe 52 F1: it ran beside them); a plan taken
