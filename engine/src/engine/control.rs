@@ -8,7 +8,7 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Engine, RunHandle, driving};
+use super::{Engine, RunHandle, driving, takeover};
 use crate::approval::Approval;
 use crate::command::{Command, PendingCommand, Ruling};
 use crate::definition::Node;
@@ -612,11 +612,23 @@ impl Engine {
             .collect();
         if let Err(error) = self.grow_plan(record, kept).await {
             let planners: Vec<&str> = gone.iter().map(|gone| gone.planner.as_str()).collect();
+            // The plan left in force names the problem, not the stored workflow it grows
+            // (`the plan of B:/steps/0/needs/0: unknown step or group `A.a1``).
+            let error = match error {
+                Error::Load(mut load) => {
+                    let stored = format!("{}, ", takeover::stored_origin(record.id));
+                    if let Some(plan) = load.origin.strip_prefix(&stored) {
+                        load.origin = plan.to_owned();
+                    }
+                    load.to_string()
+                }
+                error => error.to_string(),
+            };
             return Err(Error::Refused {
                 run: record.id,
                 message: format!(
                     "a redrive from {} supersedes the plans of {}, and a plan left in force \
-                     needs their steps ({error}); redrive from a step both planners wait \
+                     needs their steps: {error}; redrive from a step both planners wait \
                      for, or from a step of the plan to keep it",
                     plan.steps()[from].id,
                     planners.join(", ")

@@ -245,7 +245,7 @@ impl Engine {
         record: &RunRecord,
         plans: Vec<Addition>,
     ) -> Result<(Plan, Vec<Addition>)> {
-        let origin = format!("run {} (its stored workflow)", record.id);
+        let origin = stored_origin(record.id);
         let definition = self.inner.store.definition(record.id).await?;
         // Compiling is a takeover's work for the CPU (≈ 0.2 s for 100,000 steps): on a
         // blocking thread, whatever the runtime, so that the runtime's thread parses the
@@ -341,3 +341,9 @@ fn for_each_to_read<'s>(plan: &Plan, steps: &'s [StepRecord], redrive: bool) -> 
 
 #[cfg(test)]
 mod tests;
+
+/// How load errors name the stored workflow of the run `run_id` (a plan restored on it adds
+/// `, the plan of PLANNER`).
+pub(super) fn stored_origin(run_id: Uuid) -> String {
+    format!("run {run_id} (its stored workflow)")
+}
