@@ -11,15 +11,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use cel::common::ast::operators::INDEX;
-use cel::common::ast::{EntryExpr, Expr, LiteralValue, MapExpr, SelectExpr, StructExpr};
+use cel::common::ast::{Expr, LiteralValue, SelectExpr};
 use cel::common::types::CelInt;
 use cel::parser::pratt_parser::{Lexer, TokenKind};
 use cel::parser::{Expression, PrattParser};
 use cel::{Context, Env};
 use serde_json::Value;
 
-use condition::unknown_variables;
 pub use condition::{Condition, Variable, evaluate_conditions, evaluate_conditions_each};
+use condition::{parts_mut, unknown_variables};
 use functions::{invalid_pattern, unknown_function};
 use json_form::json_form;
 use optional::{NO_JSON_FORM, surely_optional};
@@ -83,7 +83,11 @@ impl ExprError {
 }
 
 /// The standard CEL environment, built once.
-static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
+    let mut env = Env::stdlib();
+    loops::declare(&mut env);
+    Arc::new(env)
+});
 
 /// Renders every `${{ expr }}` in the strings of `template`, recursively (object keys are
 /// left as they are); a rendering nested deeper than [`nesting::MAX_DEPTH`] levels is an
@@ -392,6 +396,9 @@ fn compile(expr: &str) -> Result<Arc<Compiled>, ExprError> {
     let mut expression =
         on_stack_for(simple, || Some(parse(expr))).unwrap_or_else(|| Err(library_failed(expr)))?;
     name_step_reads(&mut expression);
+    if !cost::is_linear(&expression) {
+        loops::count(&mut expression);
+    }
     let program = Arc::new(Compiled { expression, simple });
     let mut recent = recent_programs();
     if recent
@@ -413,60 +420,21 @@ fn compile(expr: &str) -> Result<Arc<Compiled>, ExprError> {
 /// the scope can lend the step's output by (CEL asks a resolver for dotted names only, and
 /// ids with a dash can only be written the first way).
 fn name_step_reads(expression: &mut Expression) {
-    let walk = |expressions: &mut dyn Iterator<Item = &mut Expression>| {
-        expressions.for_each(name_step_reads);
-    };
-    match &mut expression.expr {
-        Expr::Call(call) => {
-            if let (INDEX, None, [steps, id]) =
-                (call.func_name.as_str(), &call.target, &call.args[..])
-                && matches!(&steps.expr, Expr::Ident(name) if name == "steps")
-                && let Expr::Literal(LiteralValue::String(id)) = &id.expr
-            {
-                let field = id.to_string();
-                let operand = Box::new(steps.clone());
-                expression.expr = Expr::Select(SelectExpr {
-                    operand,
-                    field,
-                    test: false,
-                });
-                return;
-            }
-            walk(
-                &mut call
-                    .target
-                    .iter_mut()
-                    .map(|target| &mut **target)
-                    .chain(&mut call.args),
-            );
-        }
-        Expr::Comprehension(loop_) => {
-            let loop_ = &mut **loop_;
-            walk(
-                &mut [
-                    &mut loop_.iter_range,
-                    &mut loop_.accu_init,
-                    &mut loop_.loop_cond,
-                    &mut loop_.loop_step,
-                    &mut loop_.result,
-                ]
-                .into_iter(),
-            );
-        }
-        Expr::List(list) => walk(&mut list.elements.iter_mut()),
-        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => {
-            for entry in entries {
-                match &mut entry.expr {
-                    EntryExpr::MapEntry(entry) => {
-                        walk(&mut [&mut entry.key, &mut entry.value].into_iter())
-                    }
-                    EntryExpr::StructField(field) => name_step_reads(&mut field.value),
-                }
-            }
-        }
-        Expr::Select(select) => name_step_reads(&mut select.operand),
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    if let Expr::Call(call) = &expression.expr
+        && let (INDEX, None, [steps, id]) = (call.func_name.as_str(), &call.target, &call.args[..])
+        && matches!(&steps.expr, Expr::Ident(name) if name == "steps")
+        && let Expr::Literal(LiteralValue::String(id)) = &id.expr
+    {
+        let field = id.to_string();
+        let operand = Box::new(steps.clone());
+        expression.expr = Expr::Select(SelectExpr {
+            operand,
+            field,
+            test: false,
+        });
+        return;
     }
+    parts_mut(expression).into_iter().for_each(name_step_reads);
 }
 
 /// Parses `expr` as CEL's reference parser (the `cel` crate's ANTLR one, whose messages
@@ -666,7 +634,8 @@ fn evaluate_with(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprErr
 
 fn evaluate_in(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
     let compiled = compile(expr)?;
-    on_stack_for(compiled.simple, || Some(execute(expr, &compiled, context)))
+    let evaluation = || loops::within_budget(|| execute(expr, &compiled, context));
+    on_stack_for(compiled.simple, || Some(evaluation()))
         .unwrap_or_else(|| Err(library_failed(expr)))
 }
 
@@ -677,8 +646,10 @@ fn library_failed(expr: &str) -> ExprError {
 
 /// Runs a compiled expression on the current stack.
 fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result<Value, ExprError> {
-    let value = cel::Value::resolve(&compiled.expression, context)
-        .map_err(|error| ExprError::new(expr, error.to_string()))?;
+    let value = cel::Value::resolve(&compiled.expression, context).map_err(|error| {
+        let reason = loops::spent(&error).map_or_else(|| error.to_string(), str::to_owned);
+        ExprError::new(expr, reason)
+    })?;
     json_form(&value).map_err(|reason| ExprError::new(expr, reason))
 }
 
@@ -686,6 +657,7 @@ mod condition;
 mod cost;
 mod functions;
 mod json_form;
+mod loops;
 mod optional;
 mod pieces;
 mod reads;

@@ -320,6 +320,35 @@ pub(super) fn parts(expression: &Expression) -> Vec<&Expression> {
     }
 }
 
+/// [`parts`], to change them.
+pub(super) fn parts_mut(expression: &mut Expression) -> Vec<&mut Expression> {
+    match &mut expression.expr {
+        Expr::Comprehension(loop_) => {
+            let loop_ = &mut **loop_;
+            vec![
+                &mut loop_.iter_range,
+                &mut loop_.accu_init,
+                &mut loop_.loop_cond,
+                &mut loop_.loop_step,
+                &mut loop_.result,
+            ]
+        }
+        Expr::Call(call) => (call.target.as_deref_mut().into_iter())
+            .chain(&mut call.args)
+            .collect(),
+        Expr::List(list) => list.elements.iter_mut().collect(),
+        Expr::Map(MapExpr { entries }) | Expr::Struct(StructExpr { entries, .. }) => (entries
+            .iter_mut())
+        .flat_map(|entry| match &mut entry.expr {
+            EntryExpr::MapEntry(entry) => vec![&mut entry.key, &mut entry.value],
+            EntryExpr::StructField(field) => vec![&mut field.value],
+        })
+        .collect(),
+        Expr::Select(select) => vec![&mut select.operand],
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
+    }
+}
+
 /// The expressions of one entry of a map or struct literal.
 fn entry_parts(entry: &IdedEntryExpr) -> Vec<&Expression> {
     match &entry.expr {
