@@ -88,6 +88,12 @@ fn refused_creation(path: &Path, error: std::io::Error) -> Result<()> {
             why: "its folder is on a read-only file system",
         }),
         ErrorKind::InvalidFilename => Err(Error::NameTooLong(path.to_owned())),
+        // The folder exists (see `absent`), but its file system makes no files (procfs, a
+        // FUSE file system): probe 67 F4, a bare "No such file or directory", exit 1.
+        ErrorKind::NotFound => Err(Error::CannotCreate {
+            path: path.to_owned(),
+            why: "its folder's file system makes no files there",
+        }),
         _ => Err(Error::Database(Box::new(error))),
     }
 }
@@ -169,6 +175,9 @@ pub(super) fn look(
                 (embedded.clone()).any(|(known, sum, _)| known == *version && sum == checksum)
             })
         });
+    let newest = (applied.iter().flatten())
+        .map(|(version, ..)| *version)
+        .max();
     if let Some(applied) = applied.filter(|applied| cairns(applied)) {
         let current = applied
             .iter()
@@ -205,6 +214,23 @@ pub(super) fn look(
         return Err(Error::Corrupt(
             "the record of cairn's first migration is missing from `_sqlx_migrations` \
              (changed outside cairn?)"
+                .into(),
+        ));
+    }
+    // Cairn's tables and a record of migrations that does not start with cairn's first: a
+    // newer cairn's (one that squashed its migrations into a later first, say), or damaged
+    // (probe 67 F3: "not a cairn database", naming cairn's own tables as another's).
+    if holds_cairns && let Some(newest) = newest {
+        let latest = embedded.clone().map(|(version, ..)| version).max();
+        if latest.is_some_and(|latest| newest > latest) {
+            return Err(Error::NewerSchema {
+                path: path.to_owned(),
+                version: newest,
+            });
+        }
+        return Err(Error::Corrupt(
+            "the record of cairn's migrations in `_sqlx_migrations` does not start with its \
+             first (changed outside cairn?)"
                 .into(),
         ));
     }
@@ -673,6 +699,10 @@ mod tests {
             (
                 ErrorKind::ReadOnlyFilesystem,
                 "its folder is on a read-only file system",
+            ),
+            (
+                ErrorKind::NotFound,
+                "its folder's file system makes no files there",
             ),
         ] {
             assert!(

@@ -153,6 +153,11 @@ async fn a_record_of_migrations_dropped_or_left_unfinished_is_named_not_called_f
             "DELETE FROM _sqlx_migrations",
             "the record of cairn's first migration is missing",
         ),
+        // Probe 67 F3: named "not a cairn database", listing cairn's own tables.
+        (
+            "UPDATE _sqlx_migrations SET version = -1 WHERE version = 1",
+            "does not start with its first",
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = new_database(&dir).await;
@@ -181,6 +186,20 @@ async fn a_newer_schema_is_refused() {
     let error = refused_after(conn, &path, newer).await;
     assert!(
         matches!(error, Error::NewerSchema { version: 9999, .. }),
+        "{error:?}"
+    );
+    // A newer cairn whose migrations were squashed into one, later than this cairn's last
+    // (probe 67 F3: "not a cairn database").
+    let dir = tempfile::tempdir().unwrap();
+    let path = new_database(&dir).await;
+    let conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+        .await
+        .unwrap();
+    let squashed = "DELETE FROM _sqlx_migrations WHERE version > 1; \
+                    UPDATE _sqlx_migrations SET version = 100";
+    let error = refused_after(conn, &path, squashed).await;
+    assert!(
+        matches!(error, Error::NewerSchema { version: 100, .. }),
         "{error:?}"
     );
 }
