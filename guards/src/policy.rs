@@ -406,6 +406,12 @@ impl Policy {
     /// Each rule's condition parses and reads only [`RULE_VARIABLES`], and its id is its own.
     fn check_rules(&self, problems: &mut Vec<Problem>) {
         for (index, rule) in self.rules.iter().enumerate() {
+            // Verdicts, `cairn history` and `cairn approvals` show it, as they show a
+            // denial's, which `cairn deny` refuses blank (probe 67 F5).
+            if rule.reason.trim().is_empty() {
+                let message = "an empty or blank reason: say why the rule decides as it does";
+                problems.push(Problem::at(format!("/rules/{index}/reason"), message));
+            }
             let pointer = format!("/rules/{index}/when");
             if let Some(error) = rule.when.error() {
                 problems.push(Problem::at(pointer.clone(), error.to_string()));
@@ -544,6 +550,18 @@ mod tests {
         let snapshot = serde_json::to_string(&policy).unwrap();
         let restored = Policy::from_str(&snapshot, Path::new("/"), "snapshot").unwrap();
         assert!(restored.run_tests().is_empty());
+    }
+
+    #[test]
+    fn a_blank_reason_is_refused_at_load() {
+        // Probe 67 F5: verdicts carried a blank reason.
+        let rule = serde_json::json!({"id": "r", "effect": "deny", "reason": " ", "when": "true"});
+        let text = serde_json::json!({ "rules": [rule] }).to_string();
+        let error = Policy::from_str(&text, Path::new("."), "p.json").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "p.json:/rules/0/reason: an empty or blank reason: say why the rule decides as it does"
+        );
     }
 
     fn with_rule_when(when: &str) -> String {

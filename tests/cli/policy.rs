@@ -277,6 +277,14 @@ fn explain_judges_an_item_and_a_run_as_a_policy_test_does() {
         stderr(&bad),
         "cairn: --run:/inptu: unknown key `inptu` (did you mean `input`?)\n"
     );
+    // Probe 67 F6: a spending below zero passed a budget it had not.
+    let negative = ["policy", "explain", &file, "--action", action, "--run"];
+    let negative = cairn(&[&negative[..], &[r#"{"cost_usd": -5}"#]].concat());
+    assert_eq!(negative.status.code(), Some(2));
+    assert_eq!(
+        stderr(&negative),
+        "cairn: --run:/cost_usd: -5 is less than the minimum of 0\n"
+    );
 }
 
 /// Writes `policy` to a policy file in a new scratch directory.

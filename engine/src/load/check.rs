@@ -43,6 +43,11 @@ pub(super) fn check(
     if workflow.steps.is_empty() && outer.is_none() {
         checker.problem("/steps", "a workflow needs at least one step");
     }
+    // `cairn runs` and `run.workflow` show the name: one only blank shows nothing (probe 67
+    // F10; control characters are shown escaped).
+    if outer.is_none() && workflow.name.trim().is_empty() {
+        checker.problem("/name", "a name only blank: name the workflow in words");
+    }
     if let Some(retry) = &workflow.defaults.retry {
         checker.retry(retry, "/defaults/retry");
     }

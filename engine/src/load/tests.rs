@@ -167,6 +167,18 @@ fn a_fallback_is_checked_merged_over_with() {
 }
 
 #[test]
+fn a_blank_name_is_refused_a_control_character_kept() {
+    // Probe 67 F10: `cairn runs` showed nothing for it.
+    let named =
+        |name: &str| json!({"name": name, "steps": [{"id": "a", "executor": "noop"}]}).to_string();
+    assert_eq!(
+        problems(&named(" \t")),
+        ["w.json:/name: a name only blank: name the workflow in words"]
+    );
+    assert!(problems(&named("a\u{1}b")).is_empty());
+}
+
+#[test]
 fn a_cycle_is_named_step_by_step() {
     let found = problems(
         r#"{"name": "c", "steps": [

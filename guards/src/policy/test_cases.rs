@@ -105,6 +105,7 @@ pub struct TestRun {
     pub steps: u64,
     /// US dollars spent so far.
     #[serde(default)]
+    #[schemars(range(min = 0))]
     pub cost_usd: f64,
     /// Tokens used so far.
     #[serde(default, deserialize_with = "whole::required")]
