@@ -19,7 +19,7 @@ pub(crate) struct EngineArgs {
     durability: Durability,
     /// The cap on one step's output, in bytes of JSON; a bigger output fails the step
     /// (default 1 MiB). Stored with the run: resume, retry and recover keep a run's own cap
-    /// unless given this flag, which replaces it from then on. At least 1.
+    /// unless given this flag, which replaces it from then on. At least 1, at most 2^63 − 1.
     #[arg(long, value_parser = parse_max_output)]
     max_output: Option<usize>,
 }
@@ -67,10 +67,15 @@ fn builder(global: &Global, args: &EngineArgs) -> EngineBuilder {
 }
 
 /// A cap on one step's output: a whole number of bytes, not zero (a zero cap would fail
-/// every step, as a zero limit in a workflow would stop every run: both are refused).
+/// every step, as a zero limit in a workflow would stop every run: both are refused), nor
+/// more than the database stores (a signed 64-bit number: probe 67 F9, it was cut to fit).
 fn parse_max_output(text: &str) -> Result<usize, String> {
+    const LARGEST: usize = i64::MAX as usize;
     match text.parse::<usize>() {
         Ok(0) => Err("a cap of 0 bytes would fail every step: give at least 1".into()),
+        Ok(bytes) if bytes > LARGEST => {
+            Err(format!("{bytes} is more than the largest cap, {LARGEST}"))
+        }
         Ok(bytes) => Ok(bytes),
         Err(error) => Err(error.to_string()),
     }
@@ -108,5 +113,14 @@ mod tests {
         assert!(parse_max_output("0").unwrap_err().contains("at least 1"));
         assert_eq!(parse_max_output("1"), Ok(1));
         assert!(parse_max_output("-1").is_err());
+        assert_eq!(
+            parse_max_output("9223372036854775807"),
+            Ok(9223372036854775807)
+        );
+        assert!(
+            parse_max_output("18446744073709551615")
+                .unwrap_err()
+                .contains("more than the largest cap, 9223372036854775807")
+        );
     }
 }
