@@ -221,6 +221,31 @@ async fn a_stored_value_read_alone_of_another_type_is_named_corrupt() {
 }
 
 #[tokio::test]
+async fn a_stored_error_class_or_count_out_of_range_names_its_column() {
+    // Probe 67 F8: `error class "zzz"` and "expected u32 at line 1 column 26" named none.
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "failing.json",
+        &json!({"name": "failing", "steps": [{"id": "a", "executor": "process", "with": {"command": ["false"]}}]}),
+    );
+    let id = scratch.run(&workflow, &[], 1);
+    tamper(&scratch.db(), "UPDATE runs SET error_class = 'zzz'").await;
+    let db = scratch.db();
+    let named = format!(
+        "cairn: {}: corrupt database: column runs.error_class of run {id}: unknown error class \"zzz\"",
+        db.display()
+    );
+    refused(&scratch, &["show", &id], &named);
+    tamper(&db, "UPDATE runs SET error_class = 'exit_code'").await;
+    tamper(&db, "UPDATE steps SET attempt = -5").await;
+    refused(
+        &scratch,
+        &["show", &id],
+        "column steps.attempt of step a: -5 is not a count from 0 to 4294967295",
+    );
+}
+
+#[tokio::test]
 async fn a_retry_from_a_step_refused_for_what_the_takeover_reads_records_nothing() {
     // The redrive's first commit recorded `--from` before the takeover read the input or
     // compiled the definition; refused then, the next retry carried on a redrive never begun.

@@ -686,9 +686,10 @@ fn run_record(row: &SqliteRow) -> Result<RunRecord> {
         error: column(row, 5)?,
         error_class: column::<Option<String>>(row, 6)?
             .map(|class| {
-                class
-                    .parse()
-                    .map_err(|_| Error::Corrupt(format!("error class {class:?}")))
+                class.parse().map_err(|unknown| {
+                    let run = column::<&str>(row, 0).unwrap_or_default();
+                    Error::Corrupt(format!("column runs.error_class of run {run}: {unknown}"))
+                })
             })
             .transpose()?,
         guard: column(row, 9)?,

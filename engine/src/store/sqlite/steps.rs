@@ -126,14 +126,14 @@ impl<'de> Deserialize<'de> for Row {
             i64,
             String,
             &'a str,
-            u32,
+            i64,
             Option<Value>,
             Option<String>,
             Option<i64>,
             Option<Usage>,
-            u32,
+            i64,
             Option<i64>,
-            u32,
+            i64,
         );
         let (
             position,
@@ -154,6 +154,21 @@ impl<'de> Deserialize<'de> for Row {
                 .transpose()
                 .map_err(corrupt)
         };
+        // A count out of range names its column and step (probe 67 F8: "expected u32 at
+        // line 1 column 26", a place in the query's JSON).
+        let count = |column: &str, value: i64| {
+            u32::try_from(value).map_err(|_| {
+                corrupt(Error::Corrupt(format!(
+                    "column steps.{column} of step {id}: {value} is not a count from 0 to {}",
+                    u32::MAX
+                )))
+            })
+        };
+        let (attempt, interrupted, fallback) = (
+            count("attempt", attempt)?,
+            count("interrupted", interrupted)?,
+            count("fallback", fallback)?,
+        );
         Ok(Row(
             position,
             StepRecord {
@@ -226,5 +241,10 @@ mod tests {
                 .contains("melted")
         );
         assert!(records(1, r#"[[0, "a", "pending"]]"#).is_err());
+        let negative = r#"[[0, "a", "pending", -5, null, null, null, null, 0, null, 0]]"#;
+        assert!(
+            (records(1, negative).unwrap_err().to_string())
+                .contains("column steps.attempt of step a: -5 is not a count from 0 to 4294967295"),
+        );
     }
 }
