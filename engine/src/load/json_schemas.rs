@@ -16,6 +16,18 @@ pub(super) fn problems(schema: &Value, pointer: &str) -> Vec<Problem> {
     let Err(compiled) = jsonschema::validator_for(schema) else {
         return Vec::new();
     };
+    // A `$schema` naming no draft the library knows: told at that key, with the drafts it
+    // knows (probe 67 F7: the library's "must be registered in the registry", at the root).
+    if let Some(Value::String(meta)) = schema.get("$schema")
+        && jsonschema::meta::validator_for(schema).is_err()
+    {
+        let message = format!(
+            "unknown meta-schema {meta:?}: cairn reads JSON Schema drafts 4, 6, 7, 2019-09 and \
+             2020-12 (`https://json-schema.org/draft/2020-12/schema`); leave `$schema` out for \
+             2020-12"
+        );
+        return vec![Problem::at(format!("{pointer}/$schema"), message)];
+    }
     // What the meta-schema refuses, each at its place; else what only compiling finds (a
     // pattern that is no regex, a `$ref` to nothing), at its place.
     let mut refused: Vec<Problem> = (jsonschema::meta::validator_for(schema).ok())

@@ -367,6 +367,25 @@ fn a_schema_that_does_not_compile_is_refused_at_its_pointer() {
 }
 
 #[test]
+fn an_unknown_meta_schema_is_named_at_its_key_with_the_drafts_read() {
+    // Probe 67 F7: the library's "must be registered in the registry", at the schema's root.
+    let found = problems(
+        r#"{"name": "x", "input": {"$schema": "http://example.com/meta"}, "steps": [
+            {"id": "a", "executor": "noop",
+             "output_schema": {"$schema": "http://json-schema.org/draft-07/schema#"}}
+        ]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/input/$schema: unknown meta-schema \"http://example.com/meta\": cairn reads \
+             JSON Schema drafts 4, 6, 7, 2019-09 and 2020-12 \
+             (`https://json-schema.org/draft/2020-12/schema`); leave `$schema` out for 2020-12"
+        ]
+    );
+}
+
+#[test]
 fn a_time_limit_of_zero_is_refused() {
     let found = problems(
         r#"{"name": "x", "limits": {"timeout": "0s"}, "defaults": {"heartbeat": "0ms"},
