@@ -429,14 +429,16 @@ fn commands_of(action: &Action) -> Findings {
     }
 }
 
-/// Whether `command` starts with `prefix`; a program matches by its basename too. A word
-/// known only at run time matches when `maybe` (a deny or approval fails closed) and not
-/// otherwise (an allow must be sure).
+/// Whether `command` starts with `prefix`. When `maybe` (a deny or approval, which fails
+/// closed), a program named by a path matches by its basename too (`/bin/rm` is `rm`), and a
+/// word known only at run time matches; an allow must be sure: a path matches only a prefix
+/// naming that path, since the file it names may be any program (`./ls` that a `git apply`
+/// of the same script made: probe 68 F1), and a word known only at run time none.
 fn matches(prefix: &[String], command: &[Word], maybe: bool) -> bool {
     prefix.len() <= command.len()
         && (prefix.iter().zip(command).enumerate()).all(|(index, (token, word))| {
             match word.literal() {
-                Some(text) => text == token || (index == 0 && basename(text) == token),
+                Some(text) => text == token || (index == 0 && maybe && basename(text) == token),
                 None => maybe,
             }
         })

@@ -204,6 +204,19 @@ fn under_an_allow_list_every_command_must_be_allowed() {
 }
 
 #[test]
+fn a_program_named_by_a_path_matches_only_an_allow_naming_that_path() {
+    // The file may be any program, one the script itself wrote (probe 68 F1: `git apply`
+    // made `./ls`); a deny still matches it by its name.
+    let guard = guard(json!({"commands": {"allow": [["ls"], ["./build.sh"], ["bash"]]}}));
+    let allowed = judge_script(&guard, "ls && ./build.sh");
+    assert_eq!(allowed.decision, Decision::Allow, "{allowed:?}");
+    for script in ["./ls", "/usr/bin/ls", "bin/ls -l", "/tmp/build.sh"] {
+        let denied = judge_script(&guard, script);
+        assert_eq!(denied.decision, Decision::Deny, "{script}: {denied:?}");
+    }
+}
+
+#[test]
 fn agents_are_judged_by_their_cli_program() {
     let guard = guard(json!({"commands": {"allow": [["claude"]]}}));
     let claude = action("agent", json!({"cli": "claude", "prompt": "rm -rf /"}));
