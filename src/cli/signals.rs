@@ -7,6 +7,7 @@
 //! core dump where they are enabled, as `kill -9` would (docs/runs.md, "Stopping the engine").
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use cairn_engine::Engine;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -101,9 +102,8 @@ impl Drop for OnSignal {
     }
 }
 
-/// SIGINT, SIGTERM and SIGHUP (the terminal closed), each unless ignored at start. Two
-/// signals that come together, before the first is read, count as one (the second to cancel
-/// the steps in flight comes after the first `stopping:` line).
+/// SIGINT, SIGTERM and SIGHUP (the terminal closed), each unless ignored at start. A second
+/// one before cairn's runtime has read the first ends cairn at once ([`exit_when_unread`]).
 struct Stops {
     interrupt: Option<Signal>,
     terminate: Option<Signal>,
@@ -113,11 +113,20 @@ struct Stops {
 impl Stops {
     /// Starts listening.
     fn listen() -> Stops {
-        Stops {
+        let stops = Stops {
             interrupt: listen(libc::SIGINT),
             terminate: listen(libc::SIGTERM),
             hangup: listen(libc::SIGHUP),
+        };
+        let listened = [
+            (libc::SIGINT, &stops.interrupt),
+            (libc::SIGTERM, &stops.terminate),
+            (libc::SIGHUP, &stops.hangup),
+        ];
+        for (number, _) in listened.iter().filter(|(_, signal)| signal.is_some()) {
+            exit_when_unread(*number);
         }
+        stops
     }
 
     /// The next SIGINT, SIGTERM or SIGHUP.
@@ -127,7 +136,48 @@ impl Stops {
             () = next(&mut self.terminate) => {}
             () = next(&mut self.hangup) => {}
         }
+        READ.store(RECEIVED.load(Ordering::SeqCst), Ordering::SeqCst);
     }
+}
+
+/// The SIGINTs, SIGTERMs and SIGHUPs received, counted as they come.
+static RECEIVED: AtomicUsize = AtomicUsize::new(0);
+
+/// [`RECEIVED`] as it was when cairn's runtime last read one of them.
+static READ: AtomicUsize = AtomicUsize::new(0);
+
+/// What cairn says as a second signal ends it.
+const UNREAD: &[u8] =
+    b"cairn: stopping at once: a second signal before cairn read the first (busy with an \
+expression, say); the runs stay resumable (cairn resume RUN, cairn recover)\n";
+
+/// Makes a second `signal` (SIGINT, SIGTERM or SIGHUP) that comes while one is still unread
+/// by cairn's runtime end cairn at once, exit 130, as `kill -9` would: the runtime's thread
+/// may be held by an expression's evaluation (probe 69 F2: Ctrl-C, again, and SIGTERM did
+/// nothing for minutes), and every transition is committed before anything depends on it,
+/// so the runs resume; the reaper stops the steps' process groups. Two signals that come
+/// together, before the runtime reads the first, end cairn so too. Registered once for each
+/// signal: [`Stops`] are made for each run taken over.
+#[allow(unsafe_code)]
+fn exit_when_unread(signal: libc::c_int) {
+    static REGISTERED: AtomicU64 = AtomicU64::new(0);
+    let bit = 1u64 << (signal - 1);
+    if REGISTERED.fetch_or(bit, Ordering::SeqCst) & bit != 0 {
+        return;
+    }
+    let action = || {
+        let received = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
+        if received - READ.load(Ordering::SeqCst) >= 2 {
+            // SAFETY: `write` and `_exit` are async-signal-safe; the buffer is static.
+            unsafe {
+                libc::write(2, UNREAD.as_ptr().cast(), UNREAD.len());
+                libc::_exit(130);
+            }
+        }
+    };
+    // SAFETY: the action only touches atomics and calls async-signal-safe functions; the
+    // signal is one cairn already handles (never SIGKILL, SIGSTOP nor a fault's).
+    let _ = unsafe { signal_hook_registry::register(signal, action) };
 }
 
 /// On a first SIGINT, SIGTERM or SIGHUP, starts nothing new and lets the steps in flight

@@ -12,7 +12,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
-use super::control::{code, executions, held, held_then_b, history, spawn, step, wait_for_file};
+use super::control::{
+    HOLD, code, executions, held, held_then_b, history, spawn, step, wait_for_file,
+};
 use super::orphans::{state, state_and_parent, wait_gone};
 use super::scratch::{Scratch, holds_within, wait_until};
 use crate::{HANG, finish};
@@ -133,6 +135,60 @@ fn sighup_stops_the_engine_as_sigterm_does_even_with_stderr_gone() {
     let last = history(&scratch, &run).pop().unwrap();
     assert_eq!(last["detail"]["interrupted"], "engine stopped", "{last}");
     assert!(executions(&scratch, "b").is_empty(), "nothing new started");
+}
+
+/// Two signals while an expression's evaluation holds cairn's runtime, which reads neither:
+/// the second ends cairn at once, exit 130, saying so (probe 69 F2: Ctrl-C, again, and
+/// SIGTERM did nothing while the evaluation ran, for minutes).
+#[test]
+fn a_second_signal_cairn_is_too_busy_to_read_ends_it_at_once() {
+    let scratch = Scratch::new();
+    let busy = "input.xs.all(x, size(input.xs + input.xs) > 0)";
+    let workflow = scratch.write(
+        "busy.json",
+        &json!({"name": "busy", "steps": [{"pipeline": [
+            step(&scratch, "a", HOLD, json!({})),
+            {"id": "slow", "executor": "noop", "when": busy}
+        ]}]}),
+    );
+    let input = scratch.write(
+        "input.json",
+        &json!({"xs": (0..20_000).collect::<Vec<u32>>()}),
+    );
+    let mut child = scratch
+        .command(&[
+            "run",
+            workflow.to_str().unwrap(),
+            "--input-file",
+            input.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    let before = cpu_ticks(child.id());
+    scratch.open_gate();
+    // Once `a` ends, the runtime evaluates `slow`'s condition (≈ 10⁹ copies): nothing else
+    // cairn does takes two seconds of its CPU.
+    wait_until("cairn busy evaluating", || {
+        cpu_ticks(child.id()) > before + 200
+    });
+    send(child.id(), Signal::SIGINT);
+    send(child.id(), Signal::SIGTERM);
+    let output = finish(child, "cairn run after two signals it could not read");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(130), "{said}");
+    assert!(said.contains("stopping at once"), "{said}");
+}
+
+/// The CPU time process `pid` has taken in user mode, in clock ticks (a hundredth of a
+/// second on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's name, which is in parentheses: utime is the 12th.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    (after_name.split_whitespace().nth(11)).map_or(0, |ticks| ticks.parse().unwrap_or(0))
 }
 
 /// `cairn run FILE --json` started with SIGINT and SIGHUP ignored, as a shell without job
