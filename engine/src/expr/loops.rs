@@ -7,7 +7,9 @@
 //! which counts its elements against the budget of the evaluation running on this thread:
 //! entered once for each step of the loops around it, it counts every step a loop takes.
 //! Past [`MAX_LOOP_STEPS`] the evaluation fails, as Kubernetes' CEL fails past its cost
-//! limit. A guard's conditions run without a budget: their time is bounded otherwise
+//! limit. It counts steps, not the work in them: a value bound by a one-element loop and used
+//! twice doubles at each level (probe 69; workflow-format.md lists what it does not bound).
+//! A guard's conditions run without a budget: their time is bounded otherwise
 //! (`cairn-guards`' bounded threads).
 
 use std::cell::Cell;
@@ -53,12 +55,17 @@ pub(super) fn count(expression: &mut Expression) {
     parts_mut(expression).into_iter().for_each(count);
 }
 
-/// Runs `evaluation` with a budget of [`MAX_LOOP_STEPS`] for its loops.
+/// Runs `evaluation` with a budget of [`MAX_LOOP_STEPS`] for its loops; the budget before it
+/// is back after it, even if it unwinds (the CEL library's panics are caught above).
 pub(super) fn within_budget<T>(evaluation: impl FnOnce() -> T) -> T {
-    let outer = REMAINING.replace(Some(MAX_LOOP_STEPS));
-    let result = evaluation();
-    REMAINING.set(outer);
-    result
+    struct Restore(Option<u64>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REMAINING.set(self.0);
+        }
+    }
+    let _outer = Restore(REMAINING.replace(Some(MAX_LOOP_STEPS)));
+    evaluation()
 }
 
 /// Whether `error` is the one a spent budget fails an evaluation with, and its message.
