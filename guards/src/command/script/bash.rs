@@ -196,10 +196,8 @@ mod tests {
             problems.iter().any(|problem| problem.starts_with(UNPARSED)),
             "{problems:?}"
         );
-        assert_eq!(
-            second_walk("echo $(echo a; case x in (x) echo b;; esac)"),
-            [""; 0]
-        );
+        let case = second_walk("echo $(echo a; case x in (x) echo b;; esac)");
+        assert!(case.is_empty(), "{case:?}");
     }
 
     /// Scripts whose `rm x` brush-parser's tokenizer hid (probe 54 F5; probe 59 F1–F8: a
