@@ -147,37 +147,69 @@ static RECEIVED: AtomicUsize = AtomicUsize::new(0);
 static READ: AtomicUsize = AtomicUsize::new(0);
 
 /// What cairn says as a second signal ends it.
-const UNREAD: &[u8] =
-    b"cairn: stopping at once: a second signal before cairn read the first (busy with an \
-expression, say); the runs stay resumable (cairn resume RUN, cairn recover)\n";
+const UNREAD: &[u8] = b"cairn: stopping at once: cairn is busy (an expression's evaluation, \
+say) and did not read the signal; the runs stay resumable (cairn resume RUN, cairn recover)\n";
 
 /// Makes a second `signal` (SIGINT, SIGTERM or SIGHUP) that comes while one is still unread
 /// by cairn's runtime end cairn at once, exit 130, as `kill -9` would: the runtime's thread
 /// may be held by an expression's evaluation (probe 69 F2: Ctrl-C, again, and SIGTERM did
 /// nothing for minutes), and every transition is committed before anything depends on it,
 /// so the runs resume; the reaper stops the steps' process groups. Two signals that come
-/// together, before the runtime reads the first, end cairn so too. Registered once for each
-/// signal: [`Stops`] are made for each run taken over.
+/// together, before the runtime reads the first, end cairn so too, and so does a first one
+/// left unread for [`STOP_GRACE`] ([`watch_unread`]). Registered once for each signal:
+/// [`Stops`] are made for each run taken over.
 #[allow(unsafe_code)]
 fn exit_when_unread(signal: libc::c_int) {
     static REGISTERED: AtomicU64 = AtomicU64::new(0);
     let bit = 1u64 << (signal - 1);
-    if REGISTERED.fetch_or(bit, Ordering::SeqCst) & bit != 0 {
+    let before = REGISTERED.fetch_or(bit, Ordering::SeqCst);
+    if before & bit != 0 {
         return;
+    }
+    if before == 0 {
+        watch_unread();
     }
     let action = || {
         let received = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
         if received - READ.load(Ordering::SeqCst) >= 2 {
-            // SAFETY: `write` and `_exit` are async-signal-safe; the buffer is static.
-            unsafe {
-                libc::write(2, UNREAD.as_ptr().cast(), UNREAD.len());
-                libc::_exit(130);
-            }
+            stop_at_once();
         }
     };
     // SAFETY: the action only touches atomics and calls async-signal-safe functions; the
     // signal is one cairn already handles (never SIGKILL, SIGSTOP nor a fault's).
     let _ = unsafe { signal_hook_registry::register(signal, action) };
+}
+
+/// Writes [`UNREAD`] and ends cairn, exit 130. Async-signal-safe.
+#[allow(unsafe_code)]
+fn stop_at_once() {
+    // SAFETY: `write` and `_exit` are async-signal-safe; the buffer is static.
+    unsafe {
+        libc::write(2, UNREAD.as_ptr().cast(), UNREAD.len());
+        libc::_exit(130);
+    }
+}
+
+/// Starts a thread that ends cairn as [`exit_when_unread`] does when a signal has stayed
+/// unread for [`STOP_GRACE`]: a first signal stops cairn within it even while its runtime's
+/// thread is held, as a responsive runtime cancels the steps in flight when it ends.
+fn watch_unread() {
+    let watch = || {
+        let mut unread_since = None;
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let unread = RECEIVED.load(Ordering::SeqCst) > READ.load(Ordering::SeqCst);
+            match (unread, unread_since) {
+                (false, _) => unread_since = None,
+                (true, None) => unread_since = Some(std::time::Instant::now()),
+                (true, Some(since)) if since.elapsed() >= STOP_GRACE => stop_at_once(),
+                (true, Some(_)) => {}
+            }
+        }
+    };
+    let _ = std::thread::Builder::new()
+        .name("cairn-signals".into())
+        .spawn(watch);
 }
 
 /// On a first SIGINT, SIGTERM or SIGHUP, starts nothing new and lets the steps in flight
