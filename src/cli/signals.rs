@@ -113,20 +113,19 @@ struct Stops {
 impl Stops {
     /// Starts listening.
     fn listen() -> Stops {
-        let stops = Stops {
-            interrupt: listen(libc::SIGINT),
-            terminate: listen(libc::SIGTERM),
-            hangup: listen(libc::SIGHUP),
+        // Each listened for also ends cairn when its runtime cannot read it.
+        let stop = |number| {
+            let signal = listen(number);
+            if signal.is_some() {
+                exit_when_unread(number);
+            }
+            signal
         };
-        let listened = [
-            (libc::SIGINT, &stops.interrupt),
-            (libc::SIGTERM, &stops.terminate),
-            (libc::SIGHUP, &stops.hangup),
-        ];
-        for (number, _) in listened.iter().filter(|(_, signal)| signal.is_some()) {
-            exit_when_unread(*number);
+        Stops {
+            interrupt: stop(libc::SIGINT),
+            terminate: stop(libc::SIGTERM),
+            hangup: stop(libc::SIGHUP),
         }
-        stops
     }
 
     /// The next SIGINT, SIGTERM or SIGHUP.
@@ -146,7 +145,7 @@ static RECEIVED: AtomicUsize = AtomicUsize::new(0);
 /// [`RECEIVED`] as it was when cairn's runtime last read one of them.
 static READ: AtomicUsize = AtomicUsize::new(0);
 
-/// What cairn says as a second signal ends it.
+/// What cairn says as a signal its runtime did not read ends it.
 const UNREAD: &[u8] = b"cairn: stopping at once: cairn is busy (an expression's evaluation, \
 say) and did not read the signal; the runs stay resumable (cairn resume RUN, cairn recover)\n";
 

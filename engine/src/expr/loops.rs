@@ -23,7 +23,7 @@ use super::Expression;
 use super::condition::parts_mut;
 
 /// The most loop steps one evaluation of a workflow's expression may take.
-pub(crate) const MAX_LOOP_STEPS: u64 = 1_000_000;
+const MAX_LOOP_STEPS: u64 = 1_000_000;
 
 /// The function a loop's range is handed to (a name no expression can write).
 const LOOP: &str = "@loop";

@@ -365,27 +365,38 @@ pub(super) struct Target<'a> {
     pub(super) value: Option<&'a str>,
 }
 
+/// The variable name `text` starts with, and the text after it; `None` when it starts with
+/// none.
+pub(super) fn leading_name(text: &str) -> Option<(&str, &str)> {
+    let name_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    let (name, rest) = text.split_at(name_end.unwrap_or(text.len()));
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        .then_some((name, rest))
+}
+
+/// Where the `]` is that closes the `[` starting `text` (brackets counted, as bash counts a
+/// subscript's); `None` when none does.
+pub(super) fn closing_bracket(text: &str) -> Option<usize> {
+    let mut depth = 0_usize;
+    text.char_indices().find_map(|(at, c)| {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ => return None,
+        }
+        (depth == 0).then_some(at)
+    })
+}
+
 /// Reads `text` as a [`Target`]; `None` when it does not start with a name or has more
 /// after the name and subscript than a value.
 pub(super) fn target(text: &str) -> Option<Target<'_>> {
-    let name_end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
-    let (name, mut rest) = text.split_at(name_end.unwrap_or(text.len()));
-    if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        return None;
-    }
+    let (name, mut rest) = leading_name(text)?;
     let mut subscript = None;
-    if let Some(inside) = rest.strip_prefix('[') {
-        let mut depth = 1usize;
-        let close = inside.find(|c| {
-            match c {
-                '[' => depth += 1,
-                ']' => depth -= 1,
-                _ => {}
-            }
-            depth == 0
-        })?;
-        subscript = Some(&inside[..close]);
-        rest = &inside[close + 1..];
+    if rest.starts_with('[') {
+        let close = closing_bracket(rest)?;
+        subscript = Some(&rest[1..close]);
+        rest = &rest[close + 1..];
     }
     let value = match rest {
         "" => None,

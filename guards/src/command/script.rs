@@ -23,8 +23,8 @@ use tokenizer::{
     misread_in_regex,
 };
 
-use super::evaluated::target;
-use super::word::{runs_commands, unclosed_bracket};
+use super::evaluated::{closing_bracket, target};
+use super::word::runs_commands;
 use super::{Checker, MAX_SCRIPT_BYTES, Word};
 
 /// How scripts are parsed: as bash parses them. What another shell reads differently is
@@ -558,7 +558,7 @@ impl Checker {
             .flat_map(|(key, value)| key.iter().chain([value]));
         if let Some(open) = words
             .map(|word| word.value.as_str())
-            .find(|word| word.starts_with('[') && unclosed_bracket(word))
+            .find(|word| word.starts_with('[') && closing_bracket(word).is_none())
         {
             return self.problem(format!(
                 "`{open}`: bash reads an array element's `[` on to the `]` that closes it, the parser ends the element here: not checked"

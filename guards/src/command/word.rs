@@ -2,6 +2,7 @@
 
 use brush_parser::word::{Parameter, ParameterExpr, WordPiece, WordPieceWithSource};
 
+use super::evaluated::{closing_bracket, leading_name};
 use super::script::{Dialect, comment_in_substitution, not_bash, options};
 use super::{Checker, Word};
 
@@ -45,10 +46,9 @@ impl Checker {
     /// the word at a blank (`x[/ls #]; rm x` and `LANG[[]=C #]; rm x` run `rm x`; probe 64
     /// F2, probe 66 F1).
     pub(super) fn subscript_read_on(&mut self, raw: &str) -> bool {
-        let after_name = raw.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
-        let read_on = raw.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && after_name.starts_with('[')
-            && unclosed_bracket(after_name);
+        let read_on = leading_name(raw).is_some_and(|(_, after_name)| {
+            after_name.starts_with('[') && closing_bracket(after_name).is_none()
+        });
         if read_on {
             self.problem(format!(
                 "`{raw}`: bash reads a `[` after a name on to the `]` that closes it, the parser ends the word here: not checked"
@@ -515,19 +515,6 @@ fn holds_outside_arithmetic(text: &str, opens: &[&str]) -> bool {
         }
     }
     holds(rest)
-}
-
-/// Whether the `[` that starts `text` is not closed by a `]` in it (brackets counted).
-pub(super) fn unclosed_bracket(text: &str) -> bool {
-    let mut depth = 0_usize;
-    !text.chars().any(|character| {
-        match character {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            _ => return false,
-        }
-        depth == 0
-    })
 }
 
 /// Whether every `)` of `text` closes a `(` before it, and every `(` is closed.
