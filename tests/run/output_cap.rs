@@ -171,3 +171,59 @@ fn an_item_over_the_cap_fails_on_its_own_and_a_retry_with_a_bigger_one_runs_it_a
     );
     assert_eq!(items[1].3.as_str().map(str::len), Some(3000));
 }
+
+#[test]
+fn items_each_within_the_cap_fail_once_the_steps_list_would_pass_it() {
+    let scratch = Scratch::new();
+    // Each item prints a JSON string of 402 bytes, one after the other: the list of two is
+    // 807 bytes, of three 1,210.
+    let script = "head -c 400 /dev/zero | tr '\\0' a";
+    let workflow = scratch.write(
+        "items.json",
+        &json!({
+            "name": "items",
+            "steps": [{"id": "each", "executor": "process", "for_each": "${{ [0, 1, 2] }}",
+                       "max_parallel": 1, "with": {"command": ["sh", "-c", script]}}]
+        }),
+    );
+    let run = scratch.run(&workflow, &["--max-output", "1000"], 1);
+    let too_large = "output_too_large: output is 402 bytes; with it the step's list of \
+                     outputs would be 1210 bytes (2 succeeded before it: 804 bytes), over the \
+                     run's cap of 1000 bytes on a step's output (a retry of the run with a \
+                     bigger cap keeps it)";
+    let items = items_of(&scratch, &run);
+    let ended: Vec<_> = (items.iter())
+        .map(|(index, state, _, output, error)| {
+            let output = output.as_str().map_or(0, str::len);
+            (*index, state.as_str(), output, error.as_str())
+        })
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            (0, "succeeded", 400, ""),
+            (1, "succeeded", 400, ""),
+            (2, "failed", 0, too_large),
+        ],
+        "the item that would bring the list over the cap failed, its output not stored"
+    );
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(
+        show["steps"][0]["error_class"], "output_too_large",
+        "{show:#}"
+    );
+    let retried = scratch.cairn(&["retry", &run, "--max-output", "4000"]);
+    let stderr = String::from_utf8_lossy(&retried.stderr);
+    assert_eq!(retried.status.code(), Some(0), "retry: {stderr}");
+    let attempts: Vec<_> = (items_of(&scratch, &run).into_iter())
+        .map(|(index, state, attempt, _, _)| (index, state, attempt))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (0, "succeeded".into(), 1),
+            (1, "succeeded".into(), 1),
+            (2, "succeeded".into(), 2)
+        ]
+    );
+}

@@ -264,7 +264,7 @@ impl Ledger {
             None => None,
         };
         let output = answered.as_ref().unwrap_or(output);
-        if let Some(too_large) = over_cap(output, self.max_output_bytes, "a step's") {
+        if let Some(too_large) = over_cap(output, self.max_output_bytes) {
             return Err(too_large);
         }
         if let Some(schema) = schema {
@@ -303,18 +303,24 @@ impl Ledger {
     }
 }
 
-/// The failure of `output` when its JSON is bigger than the run's `cap` on `whose` output (`a
-/// step's`, `an item's`: a `for_each` item is held to the cap on its own as it ends, and its
-/// step's list of outputs again at the step's end), class `output_too_large`; `None` within it.
-pub(super) fn over_cap(output: &Value, cap: usize, whose: &str) -> Option<ExecError> {
+/// The failure of a step's `output` when its JSON is bigger than the run's `cap` on it,
+/// class `output_too_large`; `None` within it. (A `for_each` step's items are held to the cap
+/// as each ends, on its own and as the step's list: `items/outputs.rs`.)
+pub(super) fn over_cap(output: &Value, cap: usize) -> Option<ExecError> {
     let size = crate::measure::json_len(output);
+    (size > cap).then(|| too_large(&format!("output is {size} bytes"), cap, "a step's"))
+}
+
+/// The failure, class `output_too_large`, of an output over the run's `cap` on `whose`
+/// output (`a step's`, `an item's`), `why` saying how big.
+pub(super) fn too_large(why: &str, cap: usize, whose: &str) -> ExecError {
     // No command-line advice: the CLI adds it where it prints the run's end.
-    (size > cap).then(|| ExecError {
+    ExecError {
         class: ErrorClass::OutputTooLarge,
         message: format!(
-            "output is {size} bytes, over the run's cap of {cap} bytes on {whose} output (a retry of the run with a bigger cap keeps it)"
+            "{why}, over the run's cap of {cap} bytes on {whose} output (a retry of the run with a bigger cap keeps it)"
         ),
-    })
+    }
 }
 
 #[cfg(test)]

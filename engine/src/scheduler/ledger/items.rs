@@ -1,8 +1,8 @@
 //! `for_each` items: each item ends on its own and is committed as it ends (in the next
 //! batch, with whatever else ended meanwhile); the step's attempt ends once every item it
 //! ran has, with the items' outputs in item order, or the list of the items that failed. An
-//! item whose output is over the run's cap fails on its own as it ends, its output not kept
-//! (the list is held to the cap again at the step's end). A halt (the engine draining, a
+//! item whose output is over the run's cap, on its own or with the outputs of the items that
+//! succeeded before it, fails on its own as it ends, its output not kept ([`Outputs`]). A halt (the engine draining, a
 //! pause, a cancel) keeps the items left from starting while those in flight finish, and so
 //! does the attempt's time limit (the attempt times out, the items it did not start do
 //! not). An item whose `with` does not render fails on its own (rendered as its task starts
@@ -21,7 +21,6 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::attempt::over_cap;
 use super::complete::merged;
 use super::{Ledger, count_spent, reserved};
 use crate::error::Result;
@@ -30,6 +29,10 @@ use crate::item::ItemRecord;
 use crate::plan::StepIndex;
 use crate::stall::Stall;
 use crate::state::{Batch, StepState};
+
+mod outputs;
+
+use outputs::Outputs;
 
 /// How many failed items an error names with their messages.
 const NAMED_FAILURES: usize = 5;
@@ -41,7 +44,7 @@ const LISTED_FAILURES: usize = 20;
 #[derive(Debug, Clone, Default)]
 pub(super) struct Items {
     /// Each item's output, once it succeeded.
-    outputs: Vec<Option<Value>>,
+    outputs: Outputs,
     /// How many times each item ran.
     attempts: Vec<u32>,
     /// The items that failed in the step's running attempt.
@@ -134,10 +137,10 @@ impl Items {
                 _ => {}
             }
             if items.outputs.len() < len {
-                items.outputs.resize(len, None);
+                items.outputs.resize(len);
             }
-            if record.state == StepState::Succeeded {
-                items.outputs[index] = record.output.clone();
+            if let (StepState::Succeeded, Some(output)) = (record.state, &record.output) {
+                items.outputs.restore(index, output.clone());
             }
         }
         items
@@ -153,16 +156,13 @@ impl Items {
 
     /// How many items have succeeded.
     pub(super) fn succeeded(&self) -> usize {
-        self.outputs
-            .iter()
-            .filter(|output| output.is_some())
-            .count()
+        self.outputs.len() - self.outputs.missing()
     }
 
     /// The items left to run: not succeeded, nor started in the attempt that goes on.
     fn left(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.outputs.len())
-            .filter(|&index| self.outputs[index].is_none() && !self.started.contains(&index))
+            .filter(|&index| !self.outputs.has(index) && !self.started.contains(&index))
     }
 }
 
@@ -190,7 +190,7 @@ impl Ledger {
                 });
             }
         }
-        items.outputs.resize(count, None);
+        items.outputs.resize(count);
         if items.attempts.len() < count {
             items.attempts.resize(count, 0);
         }
@@ -322,7 +322,7 @@ impl Ledger {
         items.none_running();
         let mut unstarted = 0;
         for &index in &items.started {
-            if items.outputs[index].is_some() || items.failed.contains_key(&index) {
+            if items.outputs.has(index) || items.failed.contains_key(&index) {
                 continue;
             }
             items.attempts[index] = items.attempts[index].saturating_sub(1);
@@ -418,7 +418,7 @@ impl Ledger {
             list,
             ..
         } = items;
-        started.retain(|index| outputs[*index].is_some() || failed.contains_key(index));
+        started.retain(|index| outputs.has(*index) || failed.contains_key(index));
         if started.is_empty() {
             *list = None;
         }
@@ -456,7 +456,8 @@ impl Ledger {
     /// batch, with the start of the item its end gives a leave to (none while the run is
     /// halted: no leave is given then), whose window opens then. A stalled item ends with
     /// its stall, whatever it returned once stopped; one whose output is over the run's cap
-    /// fails `output_too_large`, its output dropped ([`over_cap`]).
+    /// fails `output_too_large`, its output dropped, as does one that would bring the list
+    /// of the step's outputs over it ([`Outputs::admit`]).
     pub(super) fn item_ended(
         &mut self,
         step: StepIndex,
@@ -497,17 +498,15 @@ impl Ledger {
             // Committed with the item, which does not run again after a crash.
             self.batch.record_usage(self.run_id, step_id, usage.clone());
         }
-        // An item over the run's cap fails on its own, its output not kept: a step of
-        // thousands of items commits none of them whole before its end finds the cap passed.
+        // An item over the run's cap, on its own or with those that succeeded before it,
+        // fails on its own, its output not kept: a step of thousands of items commits no more
+        // than the cap of outputs before its end finds its list over it.
         let cap = self.max_output_bytes;
         let result =
-            (outcome.result).and_then(|output| match over_cap(&output, cap, "an item's") {
-                Some(too_large) => Err(too_large),
-                None => Ok(output),
-            });
+            (outcome.result).and_then(|output| Ok((items.outputs.admit(&output, cap)?, output)));
         let (state, output, error) = match result {
-            Ok(output) => {
-                items.outputs[index] = Some(output.clone());
+            Ok((bytes, output)) => {
+                items.outputs.set(index, output.clone(), bytes);
                 (StepState::Succeeded, Some(output), None)
             }
             Err(error) => {
@@ -579,15 +578,9 @@ impl Ledger {
         items.list = None;
         items.none_running();
         let count = items.outputs.len();
-        let missing = items
-            .outputs
-            .iter()
-            .filter(|output| output.is_none())
-            .count();
+        let missing = items.outputs.missing();
         if missing == 0 && failed.is_empty() {
-            return Some(Ok(Value::Array(
-                items.outputs.iter().flatten().cloned().collect(),
-            )));
+            return Some(Ok(Value::Array(items.outputs.values().cloned().collect())));
         }
         if failed.is_empty() && !cut_off {
             return Some(Err(ExecError {
@@ -655,7 +648,7 @@ impl Ledger {
         let Some(items) = self.slots[step].items.as_deref_mut() else {
             return;
         };
-        items.outputs.fill(None);
+        items.outputs.clear();
         items.failed.clear();
         items.started.clear();
         items.list = None;

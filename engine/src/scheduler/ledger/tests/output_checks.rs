@@ -46,11 +46,11 @@ fn an_output_over_the_cap_fails_the_step() {
     );
 }
 
-/// A `for_each` step of three `noop` items under a cap of 8 bytes, its attempt started.
+/// A `for_each` step of three `noop` items under a cap of 9 bytes, its attempt started.
 fn capped_items() -> Ledger {
     let mut ledger = new_run(json!({"name": "c", "steps": [
         {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2] }}"}]}));
-    ledger.max_output_bytes = 8;
+    ledger.max_output_bytes = 9;
     ledger.turn(at(0)).unwrap();
     ledger
 }
@@ -82,7 +82,7 @@ fn an_item_over_the_cap_fails_on_its_own_unkept_and_a_bigger_cap_reruns_it_alone
             )
         })
         .collect();
-    let too_large = "output is 23 bytes, over the run's cap of 8 bytes on an item's output \
+    let too_large = "output is 23 bytes, over the run's cap of 9 bytes on an item's output \
                      (a retry of the run with a bigger cap keeps it)";
     assert_eq!(
         seen,
@@ -138,25 +138,41 @@ fn an_item_over_the_cap_fails_on_its_own_unkept_and_a_bigger_cap_reruns_it_alone
 }
 
 #[test]
-fn items_each_within_the_cap_whose_list_is_over_it_fail_their_step_at_its_end() {
+fn an_item_within_the_cap_that_would_bring_the_list_over_it_fails_as_it_ends() {
     let mut ledger = capped_items();
     ledger.take_batch();
     for index in 0..3 {
         ledger.apply(item_made(index, "ab"), at(1)).unwrap();
     }
-    let ends = ledger.take_batch();
-    assert!(
-        (ends.items().iter()).all(|item| item.state == StepState::Succeeded),
-        "each `\"ab\"` is 4 bytes"
+    let ends: Vec<_> = (ledger.take_batch().items().iter())
+        .map(|item| {
+            (
+                item.index,
+                item.state,
+                item.error.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let too_large = |held| {
+        format!(
+            "output_too_large: output is 4 bytes; with it the step's list of outputs would be \
+             11 bytes (1 succeeded before it: {held} bytes), over the run's cap of 9 bytes on a \
+             step's output (a retry of the run with a bigger cap keeps it)"
+        )
+    };
+    assert_eq!(
+        ends,
+        [
+            (0, StepState::Succeeded, String::new()),
+            (1, StepState::Failed, too_large(4)),
+            (2, StepState::Failed, too_large(4)),
+        ],
+        "each `\"ab\"` is 4 bytes, `[\"ab\",\"ab\"]` 11"
     );
     ledger.apply(done(0, Value::Null), at(1)).unwrap();
     ledger.turn(at(1)).unwrap();
     assert_eq!(
-        ledger.slots[0].error.as_deref(),
-        Some(
-            "output_too_large: output is 16 bytes, over the run's cap of 8 bytes on a step's \
-             output (a retry of the run with a bigger cap keeps it)"
-        ),
-        "`[\"ab\",\"ab\",\"ab\"]` is 16 bytes"
+        ledger.report().error_class,
+        Some(ErrorClass::OutputTooLarge)
     );
 }
