@@ -267,7 +267,8 @@ fn cairn_quietly(db: &Path, args: &[&str]) -> Duration {
 
 /// L5: `cairn COMMAND` on the database `db` of a fan-out of `n` steps that each output
 /// `bytes` of the run's input, joined by a step that reads none of them (with `sinks`, not
-/// joined: each step is a sink, and the run's output all of theirs): `run` runs it (once),
+/// joined: each step is a sink, and the run's output all of theirs, under a cap made big
+/// enough for it): `run` runs it (once),
 /// `show` and `show --json` print the run it left. Wall time and peak RSS.
 pub(crate) fn big_outputs(db: &Path, n: usize, bytes: usize, command: &str, sinks: bool) -> Value {
     let mut args: Vec<String> = command.split(' ').map(str::to_owned).collect();
@@ -282,6 +283,11 @@ pub(crate) fn big_outputs(db: &Path, n: usize, bytes: usize, command: &str, sink
         std::fs::write(&file, workflow.to_string()).expect("write the workflow");
         std::fs::write(&input, json!({"big": "x".repeat(bytes)}).to_string()).expect("input");
         args.extend(["--input-file".into(), input.display().to_string()]);
+        if sinks {
+            // The run's output, all of theirs, is held to the cap on a step's output too.
+            let cap = n * (bytes + 64);
+            args.extend(["--max-output".into(), cap.to_string()]);
+        }
         args.push(file.display().to_string());
     } else {
         let look = rusqlite::Connection::open(db).expect("open");

@@ -227,3 +227,46 @@ fn items_each_within_the_cap_fail_once_the_steps_list_would_pass_it() {
         ]
     );
 }
+
+#[test]
+fn a_runs_output_over_the_cap_fails_the_run_and_a_retry_with_a_bigger_one_ends_it() {
+    let scratch = Scratch::new();
+    // Three sinks, each a JSON string of 402 bytes: 1,206 bytes together.
+    let step = |id: &str| {
+        json!({"id": id, "executor": "process",
+               "with": {"command": ["sh", "-c", "head -c 400 /dev/zero | tr '\\0' a"]}})
+    };
+    let workflow = scratch.write(
+        "sinks.json",
+        &json!({"name": "sinks", "steps": [step("a"), step("b"), step("c")]}),
+    );
+    let run = scratch.run(&workflow, &["--max-output", "1000"], 1);
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(
+        (&show["state"], &show["error_class"], &show["output"]),
+        (&json!("failed"), &json!("output_too_large"), &Value::Null),
+        "{show:#}"
+    );
+    assert_eq!(
+        show["error"],
+        "the run's sinks' outputs together are 1206 bytes, over the run's cap of 1000 bytes on \
+         a step's output (a retry of the run with a bigger cap keeps it)"
+    );
+    let states: Vec<_> = (show["steps"].as_array().unwrap().iter())
+        .map(|step| step["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["succeeded"; 3], "each sink kept its output");
+    let shown = String::from_utf8_lossy(&scratch.cairn(&["show", &run]).stdout).into_owned();
+    let hint = format!("`{} retry {run} --max-output BYTES`", scratch.invocation());
+    assert!(shown.contains(&hint), "{shown}");
+    let retried = scratch.cairn(&["retry", &run, "--max-output", "4000"]);
+    let stderr = String::from_utf8_lossy(&retried.stderr);
+    assert_eq!(retried.status.code(), Some(0), "retry: {stderr}");
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["state"], "succeeded", "{show:#}");
+    assert_eq!(show["output"]["c"].as_str().map(str::len), Some(400));
+    let attempts: Vec<_> = (show["steps"].as_array().unwrap().iter())
+        .map(|step| step["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1; 3], "no sink ran again");
+}

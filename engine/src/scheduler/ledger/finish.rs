@@ -4,11 +4,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use super::attempt::too_large;
 use super::control::Halt;
 use super::{CANCELLED, Ledger, count_spent, reserved};
 use crate::error::Result;
 use crate::executor::{ErrorClass, Outcome, Usage};
 use crate::expr::SharedJson;
+use crate::measure::json_len;
 use crate::plan::StepIndex;
 use crate::state::{RunState, StepState};
 
@@ -138,7 +140,11 @@ impl Ledger {
     }
 
     /// Ends the run once no step is left to run: failed if a step failed or was denied,
-    /// else cancelled if one was cancelled, else succeeded with its sinks' outputs.
+    /// else cancelled if one was cancelled, else succeeded with its sinks' outputs — or
+    /// failed `output_too_large` if those together are over the run's cap on a step's (one
+    /// sink's output within it makes a run's output within it), as a
+    /// Step Functions execution whose output passes its quota fails (probe 69 F7: 200 sinks
+    /// of 1 MB made a run's output of 200 MB, stored again beside theirs).
     pub(super) fn finish_run(&mut self) -> Result<()> {
         let failed = (self.slots.iter())
             .any(|slot| matches!(slot.state, StepState::Failed | StepState::Denied));
@@ -149,25 +155,36 @@ impl Ledger {
                 let error = (ErrorClass::Cancelled, "cancelled".to_owned());
                 (RunState::Cancelled, None, Some(error))
             }
-            (false, false) => (RunState::Succeeded, Some(self.run_output()), None),
+            (false, false) => {
+                let (output, bytes) = self.run_output();
+                let cap = self.max_output_bytes;
+                if bytes > cap {
+                    let why = format!("the run's sinks' outputs together are {bytes} bytes");
+                    let error = too_large(&why, cap, "a step's");
+                    (RunState::Failed, None, Some((error.class, error.message)))
+                } else {
+                    (RunState::Succeeded, Some(output), None)
+                }
+            }
         };
         self.set_run(to, output, error, None)
     }
 
-    /// The run's output: the outputs of the sink steps that succeeded, by step id. The run
-    /// is over, so they are moved out of their slots, not copied (they may add up to
-    /// hundreds of megabytes).
-    fn run_output(&mut self) -> Value {
-        let mut outputs = Map::new();
+    /// The run's output: the outputs of the sink steps that succeeded, by step id, and their
+    /// JSON bytes together. The run is over, so they are moved out of their slots, not
+    /// copied (they may add up to hundreds of megabytes).
+    fn run_output(&mut self) -> (Value, usize) {
+        let (mut outputs, mut bytes) = (Map::new(), 0);
         for sink in self.plan.sinks() {
             let slot = &mut self.slots[sink];
             if slot.state != StepState::Succeeded {
                 continue;
             }
             let output = (slot.output.take()).map_or(Value::Null, SharedJson::unshared);
+            bytes += json_len(&output);
             outputs.insert(self.plan.steps()[sink].id.to_string(), output);
         }
-        Value::Object(outputs)
+        (Value::Object(outputs), bytes)
     }
 
     /// The first failed step's error, with its class.

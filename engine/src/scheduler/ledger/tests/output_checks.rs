@@ -32,6 +32,32 @@ fn an_output_of_exactly_the_cap_is_kept() {
 }
 
 #[test]
+fn a_run_whose_sinks_outputs_together_pass_the_cap_fails_with_them_succeeded() {
+    let mut ledger = new_run(json!({"name": "c", "steps": [
+        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}));
+    ledger.max_output_bytes = 8;
+    ledger.turn(at(0)).unwrap();
+    ledger.apply(done(0, json!("123")), at(1)).unwrap();
+    ledger.apply(done(1, json!("12")), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    let report = ledger.report();
+    assert_eq!(
+        (report.state, report.error_class, report.output),
+        (RunState::Failed, Some(ErrorClass::OutputTooLarge), None),
+        "5 + 4 bytes"
+    );
+    assert!((ledger.slots.iter()).all(|slot| slot.state == StepState::Succeeded));
+    let mut ledger = new_run(json!({"name": "c", "steps": [
+        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}));
+    ledger.max_output_bytes = 8;
+    ledger.turn(at(0)).unwrap();
+    ledger.apply(done(0, json!("1")), at(1)).unwrap();
+    ledger.apply(done(1, json!("12")), at(1)).unwrap();
+    ledger.turn(at(1)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Succeeded, "3 + 4 bytes");
+}
+
+#[test]
 fn an_output_over_the_cap_fails_the_step() {
     let mut ledger = new_run(json!({"name": "c", "steps": [{"id": "a", "executor": "noop"}]}));
     ledger.max_output_bytes = 8;
