@@ -12,6 +12,7 @@ mod cycles;
 mod draw;
 mod grow;
 mod ids;
+mod links;
 mod reads;
 mod supersede;
 
@@ -21,6 +22,7 @@ pub(crate) use supersede::{spent, superseded};
 
 use cycles::cycles;
 use ids::StepIds;
+use links::Links;
 pub(crate) use reads::unordered_reads;
 
 use std::collections::HashMap;
@@ -258,6 +260,7 @@ pub(crate) fn compile(mut workflow: Workflow) -> Result<Plan, Vec<Problem>> {
     let leaves = leaves(&workflow.steps);
     let mut builder = Builder {
         index: StepIds::with_capacity(leaves),
+        links: Links::new(leaves, 0),
         ..Builder::default()
     };
     builder.steps.reserve_exact(leaves);
@@ -416,6 +419,10 @@ struct Builder<'a> {
     /// Every node's `needs`, resolved after the walk.
     needs: Vec<Needs<'a>>,
     edges: Vec<(StepIndex, StepIndex)>,
+    /// How many more edges the graph may have.
+    links: Links,
+    /// The problems found while compiling (unknown `needs`, too many links).
+    problems: Vec<Problem>,
     /// The path of the node being compiled (see [`PlanStep::path`]).
     path: Vec<u32>,
 }
@@ -515,10 +522,17 @@ impl<'a> Builder<'a> {
             if member.sources.is_empty() {
                 continue;
             }
-            for &from in &ends.sinks {
-                self.edges
-                    .extend(member.sources.iter().map(|&to| (from, to)));
-            }
+            let (ends_before, pointer) = (&ends.sinks, &*pointer);
+            self.link_all(ends_before, &member.sources, || {
+                let place = format!("{pointer}/{position}");
+                let what = format!(
+                    "each of this member's {} first steps waits for each of the {} last steps \
+                     of the member before it",
+                    member.sources.len(),
+                    ends_before.len()
+                );
+                (place, what, "put one step between the two")
+            });
             if ends.sources.is_empty() {
                 ends.sources = member.sources;
             }
@@ -588,12 +602,50 @@ impl<'a> Builder<'a> {
                     problems.push(Problem::at(place, message));
                     continue;
                 }
-                for from in waited {
-                    self.edges.extend(sources.iter().map(|&to| (from, to)));
-                }
+                self.link_all(&waited, &sources, || {
+                    let place = format!("{}/needs/{position}", pointer(&path));
+                    let what = format!(
+                        "each of this node's {} first steps waits for each of the {} last \
+                         steps of `{need}`",
+                        sources.len(),
+                        waited.len()
+                    );
+                    (
+                        place,
+                        what,
+                        "make one step need it, and this node need that step",
+                    )
+                });
             }
         }
-        problems
+        std::mem::take(&mut self.problems)
+            .into_iter()
+            .chain(problems)
+            .collect()
+    }
+
+    /// Links each step of `from` to each of `to` (each of `to` waits for each of `from`),
+    /// within the graph's budget ([`Links`]); past it, nothing is linked and, the first time,
+    /// a problem says where (`said`: its pointer, what made so many links, and the fix).
+    fn link_all(
+        &mut self,
+        from: &[StepIndex],
+        to: &[StepIndex],
+        said: impl FnOnce() -> (String, String, &'static str),
+    ) {
+        match self.links.take(from.len().saturating_mul(to.len())) {
+            Ok(()) => {
+                for &from in from {
+                    self.edges.extend(to.iter().map(|&to| (from, to)));
+                }
+            }
+            Err(None) => {}
+            Err(Some(why)) => {
+                let (place, what, fix) = said();
+                let message = format!("{what}: {why}; {fix}");
+                self.problems.push(Problem::at(place, message));
+            }
+        }
     }
 
     /// ` (did you mean `x`?)` for the id closest to `unknown`, if one is close: not one of

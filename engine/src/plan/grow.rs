@@ -18,7 +18,7 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::{Dfs, Walker};
 use uuid::Uuid;
 
-use super::{Builder, Graph, Plan, StepIndex, add_edges, cycles};
+use super::{Builder, Graph, Links, Plan, StepIndex, add_edges, cycles, leaves};
 use crate::definition::Node;
 use crate::problem::Problem;
 
@@ -62,24 +62,39 @@ impl Plan {
             planner: Some(planner),
             base,
             root,
+            links: Links::new(base + leaves(&nodes), self.graph.edge_count()),
             ..Builder::default()
         };
         let mut pointer = String::from("/steps");
         let ends = builder.parallel(&self.workflow, &nodes, &mut pointer, &mut Vec::new());
         let pointer =
             |path: &[u32]| super::pointer_at(path, root, |top| &nodes[(top - root) as usize]);
+        let dependents: Vec<StepIndex> = self.dependents(planner).collect();
+        let planner_id = &self.steps[planner].id;
+        builder.link_all(&[planner], &ends.sources, || {
+            let what = format!(
+                "the plan's {} first steps wait for `{planner_id}`",
+                ends.sources.len()
+            );
+            ("/steps".to_owned(), what, "link fewer steps in the plan")
+        });
+        builder.link_all(&ends.sinks, &dependents, || {
+            let what = format!(
+                "each of the {} steps that wait for `{}` waits for each of the plan's \
+                 {} last steps",
+                dependents.len(),
+                planner_id,
+                ends.sinks.len()
+            );
+            ("/steps".to_owned(), what, "end the plan with one step")
+        });
         let mut problems = builder.resolve_needs(pointer);
         let Builder {
             steps,
             group_sinks,
-            mut edges,
+            edges,
             ..
         } = builder;
-        let dependents: Vec<StepIndex> = self.dependents(planner).collect();
-        edges.extend(ends.sources.iter().map(|&source| (planner, source)));
-        for &sink in &ends.sinks {
-            edges.extend(dependents.iter().map(|&dependent| (sink, dependent)));
-        }
         let step_pointer = |step: StepIndex| pointer(&steps[step].path);
         let group = |from, to| super::cycles::group_needs(&nodes, root, &steps, from, to);
         problems.extend(self.cycles(planner, &dependents, &steps, &edges, step_pointer, group));

@@ -242,3 +242,44 @@ fn a_cycle_names_a_group_only_for_the_edges_its_needs_make() {
         ]
     );
 }
+
+/// A parallel group of `n` noop steps whose ids start with `prefix`, as JSON text.
+fn group(prefix: &str, n: usize) -> String {
+    let members: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"id": "{prefix}{i}", "executor": "noop"}}"#))
+        .collect();
+    format!(
+        r#"{{"id": "{prefix}", "parallel": [{}]}}"#,
+        members.join(", ")
+    )
+}
+
+#[test]
+fn two_big_groups_linked_all_to_all_are_refused_and_one_step_between_them_is_not() {
+    let (a, b) = (group("a", 1001), group("b", 1001));
+    let message = "each of this member's 1001 first steps waits for each of the 1001 last \
+                   steps of the member before it: 1002001 dependencies, past the 1000000 a \
+                   graph of 2002 steps may have (16 a step, or 1000000 in all); put one step \
+                   between the two";
+    let piped = format!(r#"{{"name": "t", "steps": [{{"pipeline": [{a}, {b}]}}]}}"#);
+    assert_eq!(
+        problems(&piped),
+        [format!("w.json:/steps/0/pipeline/1: {message}")]
+    );
+    let needing =
+        format!(r#"{{"name": "t", "steps": [{a}, {{"parallel": [{b}], "needs": ["a"]}}]}}"#);
+    let message = "each of this node's 1001 first steps waits for each of the 1001 last steps \
+                   of `a`: 1002001 dependencies, past the 1000000 a graph of 2002 steps may \
+                   have (16 a step, or 1000000 in all); make one step need it, and this node \
+                   need that step";
+    assert_eq!(
+        problems(&needing),
+        [format!("w.json:/steps/1/needs/0: {message}")]
+    );
+    let between = format!(
+        r#"{{"name": "t", "steps": [{{"pipeline": [{a}, {{"id": "j", "executor": "noop"}}, {b}]}}]}}"#
+    );
+    let plan = plan(&between);
+    assert_eq!(plan.dependencies(plan.index_of("j").unwrap()).count(), 1001);
+    assert_eq!(deps(&plan, "b7"), ["j"]);
+}

@@ -391,3 +391,36 @@ fn a_later_plans_step_needing_a_planner_that_planned_waits_for_its_plan() {
     );
     assert_eq!(deps(&plan, "b.on_c"), ["b", "c"]);
 }
+
+#[test]
+fn a_plan_linking_its_many_last_steps_to_the_planners_many_dependents_is_refused() {
+    let steps = |prefix: &str| -> Vec<Value> {
+        (0..1001)
+            .map(|i| json!({"id": format!("{prefix}{i}"), "executor": "noop"}))
+            .collect()
+    };
+    let workflow = json!({"name": "t", "steps": [{"pipeline": [
+        {"id": "gen", "executor": "noop", "planner": true},
+        {"parallel": steps("after")}
+    ]}]});
+    let accepting = accepting_anything(&["noop"]);
+    let mut plan = load_str(&workflow.to_string(), "t.json", &accepting).unwrap();
+    let refused = grow(&mut plan, "gen", json!({"steps": steps("p")})).unwrap_err();
+    assert!(
+        refused.contains(
+            "/steps: each of the 1001 steps that wait for `gen` waits for each of the plan's \
+             1001 last steps: 1002001 dependencies, past the 1000000 a graph of 2003 steps may \
+             have (16 a step, or 1000000 in all); end the plan with one step"
+        ),
+        "{refused}"
+    );
+    assert_eq!(plan.steps().len(), 1002, "the plan was left as it was");
+    let ended = json!({"steps": [{"pipeline": [
+        {"parallel": steps("p")},
+        {"id": "end", "executor": "noop"}
+    ]}]});
+    assert_eq!(
+        grow(&mut plan, "gen", ended).map(|added| added.len()),
+        Ok(1002)
+    );
+}
