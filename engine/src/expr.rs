@@ -8,7 +8,7 @@
 //! expression that names anything else where it is.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 
 use cel::common::ast::operators::INDEX;
 use cel::common::ast::{Expr, LiteralValue, SelectExpr};
@@ -85,7 +85,7 @@ impl ExprError {
 /// The standard CEL environment, built once.
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
-    loops::declare(&mut env);
+    budget::declare(&mut env);
     Arc::new(env)
 });
 
@@ -374,8 +374,20 @@ fn recent_programs() -> std::sync::MutexGuard<'static, RecentPrograms> {
 
 /// A parsed expression, and whether it is small enough to run on any thread's stack.
 struct Compiled {
+    /// The expression as parsed: what the checks read, and a guard's condition runs.
     expression: Expression,
     simple: bool,
+    /// The expression with the calls of its budgets ([`budget::counted`]), which a workflow's
+    /// evaluation runs: made at its first evaluation (`cairn validate` evaluates few).
+    budgeted: OnceLock<Expression>,
+}
+
+impl Compiled {
+    /// The expression a workflow's evaluation runs.
+    fn budgeted(&self) -> &Expression {
+        self.budgeted
+            .get_or_init(|| budget::counted(&self.expression))
+    }
 }
 
 /// The last [`CACHED_PROGRAMS`] compiled expressions, by text.
@@ -396,10 +408,11 @@ fn compile(expr: &str) -> Result<Arc<Compiled>, ExprError> {
     let mut expression =
         on_stack_for(simple, || Some(parse(expr))).unwrap_or_else(|| Err(library_failed(expr)))?;
     name_step_reads(&mut expression);
-    if !cost::is_linear(&expression) {
-        loops::count(&mut expression);
-    }
-    let program = Arc::new(Compiled { expression, simple });
+    let program = Arc::new(Compiled {
+        expression,
+        simple,
+        budgeted: OnceLock::new(),
+    });
     let mut recent = recent_programs();
     if recent
         .programs
@@ -634,7 +647,7 @@ fn evaluate_with(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprErr
 
 fn evaluate_in(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
     let compiled = compile(expr)?;
-    let evaluation = || loops::within_budget(|| execute(expr, &compiled, context));
+    let evaluation = || budget::within_budget(|| execute(expr, compiled.budgeted(), context));
     on_stack_for(compiled.simple, || Some(evaluation()))
         .unwrap_or_else(|| Err(library_failed(expr)))
 }
@@ -644,20 +657,25 @@ fn library_failed(expr: &str) -> ExprError {
     ExprError::new(expr, "the CEL library failed on this expression")
 }
 
-/// Runs a compiled expression on the current stack.
-fn execute(expr: &str, compiled: &Compiled, context: &Context<'_, '_>) -> Result<Value, ExprError> {
-    let value = cel::Value::resolve(&compiled.expression, context).map_err(|error| {
-        let reason = loops::spent(&error).map_or_else(|| error.to_string(), str::to_owned);
-        ExprError::new(expr, reason)
-    })?;
+/// Runs `expression`, `expr` compiled, on the current stack.
+fn execute(
+    expr: &str,
+    expression: &Expression,
+    context: &Context<'_, '_>,
+) -> Result<Value, ExprError> {
+    let value = cel::Value::resolve(expression, context);
+    if let Some(reason) = budget::overspent() {
+        return Err(ExprError::new(expr, reason));
+    }
+    let value = value.map_err(|error| ExprError::new(expr, error.to_string()))?;
     json_form(&value).map_err(|reason| ExprError::new(expr, reason))
 }
 
+mod budget;
 mod condition;
 mod cost;
 mod functions;
 mod json_form;
-mod loops;
 mod optional;
 mod pieces;
 mod reads;

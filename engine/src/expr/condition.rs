@@ -422,8 +422,9 @@ pub fn evaluate_conditions_each(
         context.set_variable_resolver(&variables);
         for condition in conditions {
             let (text, compiled) = (&condition.text, &condition.compiled);
-            let result = (compiled.as_ref().map_err(Clone::clone))
-                .and_then(|compiled| as_condition(text, execute(text, compiled, &context)?));
+            let result = (compiled.as_ref().map_err(Clone::clone)).and_then(|compiled| {
+                as_condition(text, execute(text, &compiled.expression, &context)?)
+            });
             each(result);
             done += 1;
         }

@@ -1,0 +1,454 @@
+//! The budgets of one evaluation of a workflow's expression: its loops' steps and the values
+//! it builds. Kubernetes bounds its CEL with a cost limit per expression; so does cairn.
+//!
+//! **Loop steps.** A macro's loop (`all`, `exists`, `exists_one`, `map`, `filter`) nested
+//! in another multiplies its work: ten-element lists nested twelve deep are 10¹² steps in an
+//! expression of 448 bytes (probe 67 F1, F2: `cairn validate` ran for days). In an
+//! expression whose cost is not surely linear ([`is_linear`](super::cost::is_linear)), each
+//! loop's range is handed to `@loop` first, which counts its elements against the budget:
+//! entered once for each step of the loops around it, it counts every step a loop takes.
+//! Past [`MAX_LOOP_STEPS`] the evaluation fails.
+//!
+//! **Values built.** The `cel` crate copies a value whole wherever a new one holds it: a list
+//! or map written in the expression (`[input.xs]`), `+` of strings, bytes or lists, a
+//! function's value (`optional.of(x)`). A value bound by a one-element loop and used twice
+//! doubles at each level (`['a'].map(a0, [a0+a0].map(a1, …))`: 28 levels, 645 bytes, 1 GB
+//! at load: probe 69 F1), and a loop's body may copy a big input at each step
+//! (`input.xs.map(x, input.xs)`: 2.4 GB from 16 KB, F3; a counted loop over `[input.xs][0]`
+//! failed only after its quadratic work, F4), which the steps do not show. So every literal
+//! list or map and every call's value (but a loop's own accumulation, and the operators whose
+//! value is a bool) is handed to `@built`, which charges the size of a value it was given
+//! owned — built or copied by it, not borrowed from the input or an output — against the
+//! budget; past [`MAX_BUILT_BYTES`] the evaluation fails. What the evaluation holds was
+//! charged as it was built, so its memory stays within about the budget, and its time
+//! within the copies the budget allows.
+//!
+//! An evaluation that spends a budget fails, whatever CEL makes of the error: `all`,
+//! `exists` and `exists_one` go on past an error in one step (`[false, err].all(…)` is
+//! `false`), so each loop of theirs asks `@going` before each step, which stops it once a
+//! budget is spent, and the evaluation's value is the budget's error even where `||` or `&&`
+//! absorbed it.
+//!
+//! A guard's conditions run without these budgets: their time is bounded otherwise
+//! (`cairn-guards`' bounded threads).
+
+use std::cell::Cell;
+
+use cel::common::ast::{CallExpr, Expr, IdedExpr};
+use cel::common::types::{CelBytes, CelList, CelMap, CelMapKey, CelOptional, CelString, DYN_TYPE};
+use cel::common::value::{CowVal, FromVal, Val};
+use cel::{Env, ExecutionError};
+
+use super::Expression;
+use super::condition::parts_mut;
+use super::cost::is_linear;
+
+/// The most loop steps one evaluation of a workflow's expression may take.
+const MAX_LOOP_STEPS: u64 = 1_000_000;
+
+/// The most bytes of values one evaluation may build (see [`size`]).
+const MAX_BUILT_BYTES: u64 = 128 << 20;
+
+/// What a value takes in memory besides its text: its box in a list or map (16 bytes) and its
+/// own allocation (at least 32 with the allocator's header): `input.xs.map(x, input.xs)`
+/// over 8,000 zeros peaked at 409 MB when each counted 16.
+const VALUE_BYTES: u64 = 48;
+
+/// The function a loop's range is handed to (a name no expression can write).
+const LOOP: &str = "@loop";
+
+/// The function a value built is handed to.
+const BUILT: &str = "@built";
+
+/// The function an element a loop appends to its list is handed to.
+const KEPT: &str = "@kept";
+
+/// The function a loop's condition is handed to.
+const GOING: &str = "@going";
+
+/// The calls whose value is never built whole: a bool, or one of their operands.
+#[rustfmt::skip]
+const NOT_BUILT: &[&str] = &[
+    "_&&_", "_||_", "!_", "_?_:_", "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "@in",
+    "@not_strictly_false", "_[_]", LOOP, BUILT, KEPT, GOING,
+];
+
+/// A budget of an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    Steps,
+    Bytes,
+}
+
+impl Budget {
+    /// Why an evaluation that spent this budget fails.
+    fn error(self) -> String {
+        match self {
+            Budget::Steps => format!(
+                "its loops (`all`, `exists`, `exists_one`, `map`, `filter`, one in another) \
+                 take more than {MAX_LOOP_STEPS} steps: not evaluated (loop over less, or \
+                 nest fewer loops)"
+            ),
+            Budget::Bytes => format!(
+                "it builds more than {MAX_BUILT_BYTES} bytes of values (each list or map \
+                 written in it, `+` and function's value counted whole, as the CEL library \
+                 copies them): not evaluated (build smaller values, or do the heavy work in \
+                 a step)"
+            ),
+        }
+    }
+
+    /// The error a charge past this budget fails its call with.
+    fn failure(self) -> ExecutionError {
+        ExecutionError::function_error(BUILT, self.error())
+    }
+}
+
+/// What the evaluation running on this thread may still spend, or the budget it spent; none
+/// outside one.
+#[derive(Debug, Clone, Copy)]
+struct Left {
+    steps: u64,
+    bytes: u64,
+    spent: Option<Budget>,
+}
+
+thread_local! {
+    static LEFT: Cell<Option<Left>> = const { Cell::new(None) };
+}
+
+/// A budget's function: its argument, once charged.
+type Charging = for<'b, 'v> fn(Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError>;
+
+/// Declares `@loop`, `@built`, `@kept` and `@going` in `env`.
+pub(super) fn declare(env: &mut Env) {
+    let functions: [(&str, Charging); 4] = [
+        (LOOP, charge_steps),
+        (BUILT, charge_built),
+        (KEPT, charge_kept),
+        (GOING, going),
+    ];
+    for (name, function) in functions {
+        env.add_overload(name, &format!("{name}(dyn)"), vec![DYN_TYPE], function)
+            .expect("each is declared once, in a new environment");
+    }
+}
+
+/// `expression` with the calls of its budgets: [`count_steps`] when its cost is not surely
+/// linear, and [`count_built`].
+pub(super) fn counted(expression: &Expression) -> Expression {
+    let mut counted = expression.clone();
+    if !is_linear(expression) {
+        count_steps(&mut counted);
+    }
+    count_built(&mut counted);
+    counted
+}
+
+/// Hands the range of every loop in `expression` to `@loop`.
+fn count_steps(expression: &mut Expression) {
+    if let Expr::Comprehension(loop_) = &mut expression.expr {
+        wrap(&mut loop_.iter_range, LOOP);
+    }
+    parts_mut(expression).into_iter().for_each(count_steps);
+}
+
+/// Hands every list and map written in `expression`, and every call's value but those of
+/// [`NOT_BUILT`], to `@built`; each element a `map` or `filter` appends to its list (`@result
+/// + [x]`, which the `cel` crate appends in place, copying `x` if it is borrowed, but only
+/// while `[x]` is written as a list) to `@kept`; and the condition of every other loop to
+/// `@going` (a `map` or `filter`, whose list starts `[]`, stops at its first error).
+fn count_built(expression: &mut Expression) {
+    match &mut expression.expr {
+        Expr::Call(call) if accumulates(call) => {
+            if let Some(Expr::List(appended)) = call.args.get_mut(1).map(|arg| &mut arg.expr) {
+                for element in &mut appended.elements {
+                    count_built(element);
+                    wrap(element, KEPT);
+                }
+                return;
+            }
+        }
+        Expr::Comprehension(loop_) if !matches!(&loop_.accu_init.expr, Expr::List(list) if list.elements.is_empty()) =>
+        {
+            wrap(&mut loop_.loop_cond, GOING);
+        }
+        _ => {}
+    }
+    parts_mut(expression).into_iter().for_each(count_built);
+    let built = match &expression.expr {
+        Expr::List(_) | Expr::Map(_) => true,
+        Expr::Call(call) => !NOT_BUILT.contains(&&*call.func_name),
+        _ => false,
+    };
+    if built {
+        wrap(expression, BUILT);
+    }
+}
+
+/// Whether `call` adds to a loop's accumulator (its variable's name starts with `@`, which
+/// no expression can write).
+fn accumulates(call: &CallExpr) -> bool {
+    call.func_name == "_+_"
+        && matches!(call.args.first().map(|arg| &arg.expr), Some(Expr::Ident(name)) if name.starts_with('@'))
+}
+
+/// Replaces `expression` with a call of `function` on it.
+fn wrap(expression: &mut IdedExpr, function: &str) {
+    let inner = std::mem::take(expression);
+    *expression = IdedExpr {
+        id: inner.id,
+        expr: Expr::Call(CallExpr {
+            func_name: function.to_owned(),
+            target: None,
+            args: vec![inner],
+        }),
+    };
+}
+
+/// Runs `evaluation` with the budgets of one evaluation; the budgets before it are back after
+/// it, even if it unwinds (the CEL library's panics are caught above).
+pub(super) fn within_budget<T>(evaluation: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Left>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LEFT.set(self.0);
+        }
+    }
+    let fresh = Left {
+        steps: MAX_LOOP_STEPS,
+        bytes: MAX_BUILT_BYTES,
+        spent: None,
+    };
+    let _outer = Restore(LEFT.replace(Some(fresh)));
+    evaluation()
+}
+
+/// Why the evaluation running on this thread fails, if it spent a budget: whatever value CEL
+/// gave it (an error in a loop's step, or beside `||`, may come to nothing).
+pub(super) fn overspent() -> Option<String> {
+    LEFT.get()?.spent.map(Budget::error)
+}
+
+/// The one argument of a budget's function.
+fn only<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [value]: [CowVal; 1] = args
+        .try_into()
+        .map_err(|args: Vec<_>| ExecutionError::invalid_argument_count(1, args.len()))?;
+    Ok(value)
+}
+
+/// Takes `cost` from the `budget` of the evaluation running on this thread (none outside
+/// one): past it, or once a budget is spent, the failure of the call charging it.
+fn charge(budget: Budget, cost: impl FnOnce(u64) -> u64) -> Result<(), ExecutionError> {
+    let Some(mut left) = LEFT.get() else {
+        return Ok(());
+    };
+    if let Some(spent) = left.spent {
+        return Err(spent.failure());
+    }
+    let remaining = match budget {
+        Budget::Steps => &mut left.steps,
+        Budget::Bytes => &mut left.bytes,
+    };
+    let result = match remaining.checked_sub(cost(*remaining)) {
+        Some(rest) => {
+            *remaining = rest;
+            Ok(())
+        }
+        None => {
+            left.spent = Some(budget);
+            Err(budget.failure())
+        }
+    };
+    LEFT.set(Some(left));
+    result
+}
+
+/// `@loop(range)`: `range`, its elements taken from the budget of steps.
+fn charge_steps<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let range = only(args)?;
+    let elements = (range.as_ref().as_sizer()).map_or(0, |sizer| *sizer.size().inner());
+    charge(Budget::Steps, |_| {
+        u64::try_from(elements).unwrap_or(u64::MAX)
+    })?;
+    Ok(range)
+}
+
+/// `@built(value)`: `value`, its [`size`] taken from the budget of bytes when it was given
+/// owned (built or copied; one borrowed from the input or an output was not).
+fn charge_built<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let value = only(args)?;
+    if let CowVal::Owned(owned) = &value {
+        charge(Budget::Bytes, |limit| size(owned.as_ref(), limit))?;
+    }
+    Ok(value)
+}
+
+/// `@kept(value)`: `value`, its [`size`] taken from the budget of bytes (a loop's list holds
+/// it owned).
+fn charge_kept<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let value = only(args)?;
+    charge(Budget::Bytes, |limit| size(value.as_ref(), limit))?;
+    Ok(value)
+}
+
+/// `@going(condition)`: a loop's `condition`, unless a budget is spent.
+fn going<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    charge(Budget::Steps, |_| 0)?;
+    only(args)
+}
+
+/// About how many bytes `value` takes in memory: [`VALUE_BYTES`] for each value and map key,
+/// and the bytes of its text. It stops once past `limit` (and says more than it), so a value
+/// far past the budget is not walked whole.
+fn size(value: &dyn Val, limit: u64) -> u64 {
+    let mut total = 0u64;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        total += VALUE_BYTES;
+        if let Some(text) = CelString::from_val(value) {
+            total += text.inner().len() as u64;
+        } else if let Some(bytes) = CelBytes::from_val(value) {
+            total += bytes.inner().len() as u64;
+        } else if let Some(list) = CelList::from_val(value) {
+            pending.extend(list.inner().iter().map(|item| &**item));
+        } else if let Some(map) = CelMap::from_val(value) {
+            for (key, item) in map.inner() {
+                total += VALUE_BYTES + key_text(key);
+                pending.push(&**item);
+            }
+        } else if let Some(inner) = CelOptional::from_val(value).and_then(CelOptional::inner) {
+            pending.push(inner);
+        }
+        if total > limit {
+            return u64::MAX;
+        }
+    }
+    total
+}
+
+/// The bytes of a map key's text (none for a number or a bool).
+fn key_text(key: &CelMapKey) -> u64 {
+    match key {
+        CelMapKey::String(text) => text.inner().len() as u64,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::super::{Scope, SharedJson, evaluate};
+    use super::*;
+
+    fn with_input(input: Value) -> Scope {
+        Scope::new(
+            Arc::new(SharedJson::new(input)),
+            HashMap::new(),
+            Arc::new(json!({})),
+        )
+    }
+
+    /// Twelve loops nested over a list of ten (10¹² steps, probe 67 F1) fail once the budget
+    /// is spent, and so does a loop in a loop whose range alone is past it, before a step of
+    /// it; loops in loops within the budget, and a linear loop over more than the budget (it
+    /// is not counted), are evaluated.
+    #[test]
+    fn loops_in_loops_fail_past_the_budget() {
+        let nested = (0..12).fold("true".to_owned(), |body, depth| {
+            format!("[0,1,2,3,4,5,6,7,8,9].all(x{depth}, {body})")
+        });
+        let spent = evaluate(&nested, &with_input(json!({}))).unwrap_err();
+        assert!(
+            spent
+                .reason
+                .contains("take more than 1000000 steps: not evaluated"),
+            "{spent}"
+        );
+        let past = json!({"big": vec![0; MAX_LOOP_STEPS as usize + 1]});
+        let error = evaluate(
+            "[1].all(x, input.big.all(y, y == x))",
+            &with_input(past.clone()),
+        );
+        assert!(error.unwrap_err().reason.contains("steps: not evaluated"));
+        assert_eq!(
+            evaluate("input.big.all(y, y == 0)", &with_input(past)).unwrap(),
+            json!(true)
+        );
+        let small = with_input(json!({"a": [1, 2, 3], "b": [3, 2, 1]}));
+        assert_eq!(
+            evaluate("input.a.all(x, input.b.exists(y, y == x))", &small).unwrap(),
+            json!(true)
+        );
+    }
+
+    /// The message of an evaluation that built too much.
+    const BUILT_TOO_MUCH: &str = "bytes of values (each list or map written in it";
+
+    /// A string doubled at each of 28 one-element loops (probe 69 F1: 1 GB at load), a big
+    /// input copied into a list at each step of a loop judged linear (F3: 2.4 GB), and a
+    /// counted loop over such a copy (F4: its quadratic work before the step budget's
+    /// error) fail once they spent a budget: the loop over a copy, its steps'.
+    #[test]
+    fn values_built_past_the_budget_fail_the_evaluation() {
+        let doubled = (0..28).rev().fold("size(a28)".to_owned(), |body, level| {
+            format!("[a{level}+a{level}].map(a{}, {body})", level + 1)
+        });
+        let doubled = format!("['a'].map(a0, {doubled})");
+        let xs = with_input(json!({"xs": vec![0; 8000]}));
+        for expression in [
+            &*doubled,
+            "input.xs.map(x, input.xs).size()",
+            "input.xs.all(x, size(input.xs + input.xs) > 0)",
+            "input.xs.all(x, [input.xs][0].all(y, y == 0))",
+            "input.xs.all(x, {'a': input.xs}.a.size() > 0)",
+            // CEL makes `true` of an error `||` true: a budget spent fails it all the same.
+            "input.xs.exists(x, size(input.xs + input.xs) == 0) || true",
+        ] {
+            let error = evaluate(expression, &xs).unwrap_err();
+            let spent = if expression.contains("y == 0") {
+                "take more than 1000000 steps"
+            } else {
+                BUILT_TOO_MUCH
+            };
+            assert!(error.reason.contains(spent), "{expression}: {error}");
+        }
+    }
+
+    /// Building values in proportion to what is read stays within the budget: a list of a
+    /// hundred thousand made from the input, a megabyte of text joined to another, the
+    /// input copied into a list once.
+    #[test]
+    fn values_built_in_proportion_to_the_input_are_evaluated() {
+        let big = "a".repeat(1 << 20);
+        let scope = with_input(json!({"xs": vec![1; 100_000], "text": big}));
+        let cases = [
+            ("input.xs.map(x, x * 2).size()", json!(100_000)),
+            ("input.xs.filter(x, x == 1).size()", json!(100_000)),
+            ("size(input.text + input.text)", json!(2 << 20)),
+            ("[input.xs, input.text][0].size()", json!(100_000)),
+            ("input.xs.map(x, {'v': x}).size()", json!(100_000)),
+        ];
+        for (expression, value) in cases {
+            assert_eq!(evaluate(expression, &scope).unwrap(), value, "{expression}");
+        }
+    }
+
+    #[test]
+    fn a_value_is_sized_by_its_parts_and_its_text() {
+        let value = json!({"ab": ["xyz", 1, null]});
+        let value = super::super::scope::to_val(&value);
+        // The map, its key (+ 2), the list, "xyz" (+ 3), 1 and null.
+        assert_eq!(size(value.as_ref(), u64::MAX), 6 * VALUE_BYTES + 5);
+        assert_eq!(
+            size(value.as_ref(), 50),
+            u64::MAX,
+            "a walk past the limit stops"
+        );
+    }
+}
