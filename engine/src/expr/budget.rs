@@ -4,7 +4,7 @@
 //! **Loop steps.** A macro's loop (`all`, `exists`, `exists_one`, `map`, `filter`) nested
 //! in another multiplies its work: ten-element lists nested twelve deep are 10¹² steps in an
 //! expression of 448 bytes (probe 67 F1, F2: `cairn validate` ran for days). In an
-//! expression whose cost is not surely linear ([`is_linear`](super::cost::is_linear)), each
+//! expression whose cost is not surely linear ([`is_linear`]), each
 //! loop's range is handed to `@loop` first, which counts its elements against the budget:
 //! entered once for each step of the loops around it, it counts every step a loop takes.
 //! Past [`MAX_LOOP_STEPS`] the evaluation fails.
@@ -154,10 +154,10 @@ fn count_steps(expression: &mut Expression) {
 }
 
 /// Hands every list and map written in `expression`, and every call's value but those of
-/// [`NOT_BUILT`], to `@built`; each element a `map` or `filter` appends to its list (`@result
-/// + [x]`, which the `cel` crate appends in place, copying `x` if it is borrowed, but only
-/// while `[x]` is written as a list) to `@kept`; and the condition of every other loop to
-/// `@going` (a `map` or `filter`, whose list starts `[]`, stops at its first error).
+/// [`NOT_BUILT`], to `@built`; each element a `map` or `filter` appends to its list to
+/// `@kept` (the `cel` crate appends it in place, a copy if it is borrowed, but only while
+/// the step is written `@result + [x]`); and the condition of every other loop to `@going`
+/// (a `map` or `filter`, whose list starts `[]`, stops at its first error).
 fn count_built(expression: &mut Expression) {
     match &mut expression.expr {
         Expr::Call(call) if accumulates(call) => {

@@ -31,15 +31,21 @@ fn an_output_of_exactly_the_cap_is_kept() {
     assert_eq!(ledger.report().state, RunState::Succeeded);
 }
 
-#[test]
-fn a_run_whose_sinks_outputs_together_pass_the_cap_fails_with_them_succeeded() {
+/// A run of two sinks under a cap of 8 bytes, ended with `a` and `b` as their outputs.
+fn two_sinks_ended(a: &str, b: &str) -> Ledger {
     let mut ledger = new_run(json!({"name": "c", "steps": [
         {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}));
     ledger.max_output_bytes = 8;
     ledger.turn(at(0)).unwrap();
-    ledger.apply(done(0, json!("123")), at(1)).unwrap();
-    ledger.apply(done(1, json!("12")), at(1)).unwrap();
+    ledger.apply(done(0, json!(a)), at(1)).unwrap();
+    ledger.apply(done(1, json!(b)), at(1)).unwrap();
     ledger.turn(at(1)).unwrap();
+    ledger
+}
+
+#[test]
+fn a_run_whose_sinks_outputs_together_pass_the_cap_fails_with_them_succeeded() {
+    let ledger = two_sinks_ended("123", "12");
     let report = ledger.report();
     assert_eq!(
         (report.state, report.error_class, report.output),
@@ -47,14 +53,8 @@ fn a_run_whose_sinks_outputs_together_pass_the_cap_fails_with_them_succeeded() {
         "5 + 4 bytes"
     );
     assert!((ledger.slots.iter()).all(|slot| slot.state == StepState::Succeeded));
-    let mut ledger = new_run(json!({"name": "c", "steps": [
-        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]}));
-    ledger.max_output_bytes = 8;
-    ledger.turn(at(0)).unwrap();
-    ledger.apply(done(0, json!("1")), at(1)).unwrap();
-    ledger.apply(done(1, json!("12")), at(1)).unwrap();
-    ledger.turn(at(1)).unwrap();
-    assert_eq!(ledger.report().state, RunState::Succeeded, "3 + 4 bytes");
+    let within = two_sinks_ended("1", "12").report();
+    assert_eq!(within.state, RunState::Succeeded, "3 + 4 bytes");
 }
 
 #[test]
