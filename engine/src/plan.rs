@@ -421,7 +421,7 @@ struct Builder<'a> {
     edges: Vec<(StepIndex, StepIndex)>,
     /// How many more edges the graph may have.
     links: Links,
-    /// The problems found while compiling (unknown `needs`, too many links).
+    /// The problem of the first links refused ([`Builder::link_all`]), if any.
     problems: Vec<Problem>,
     /// The path of the node being compiled (see [`PlanStep::path`]).
     path: Vec<u32>,
