@@ -91,13 +91,17 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
 
 /// Renders every `${{ expr }}` in the strings of `template`, recursively (object keys are
 /// left as they are); a rendering nested deeper than [`nesting::MAX_DEPTH`] levels is an
-/// error, named by the expression whose value made it so.
+/// error, named by the expression whose value made it so. Its expressions share the budgets
+/// of one evaluation ([`budget::within_budget`]).
 pub(crate) fn render(template: &Value, scope: &Scope) -> Result<Value, ExprError> {
     match Named::in_template(template) {
         // No string holds an expression: the template is its own rendering, and no context
         // is built (nor, in a process that evaluates nothing, CEL's environment).
         None => Ok(template.clone()),
-        Some(named) => render_in(template, &context(scope, named)?, 0),
+        Some(named) => {
+            let context = context(scope, named)?;
+            budget::within_budget(|| render_in(template, &context, 0))
+        }
     }
 }
 
@@ -124,7 +128,7 @@ impl<'s> ItemScope<'s> {
         context.add_variable_as_val("item", to_val(item));
         let index = i64::try_from(index).map_err(|_| ExprError::new("index", "too large"))?;
         context.add_variable_as_val("index", Box::new(CelInt::from(index)));
-        render_in(template, &context, 0)
+        budget::within_budget(|| render_in(template, &context, 0))
     }
 }
 

@@ -32,15 +32,18 @@
 //! A guard's conditions run without these budgets: their time is bounded otherwise
 //! (`cairn-guards`' bounded threads).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use cel::common::ast::{CallExpr, Expr, IdedExpr};
-use cel::common::types::{CelBytes, CelList, CelMap, CelMapKey, CelOptional, CelString, DYN_TYPE};
+use cel::common::types::{
+    CelBool, CelBytes, CelList, CelMap, CelMapKey, CelOptional, CelString, DYN_TYPE,
+};
 use cel::common::value::{CowVal, FromVal, Val};
 use cel::{Env, ExecutionError};
 
 use super::Expression;
-use super::condition::parts_mut;
+use super::condition::{parts, parts_mut};
 use super::cost::is_linear;
 
 /// The most loop steps one evaluation of a workflow's expression may take.
@@ -66,11 +69,24 @@ const KEPT: &str = "@kept";
 /// The function a loop's condition is handed to.
 const GOING: &str = "@going";
 
+/// The function `matches` is renamed to, which keeps the patterns it compiles.
+const MATCHES: &str = "@matches";
+
+/// What compiling a pattern costs the budget of bytes: the CEL library compiles `matches`'s
+/// pattern at every call, and one of a bounded repetition of a Unicode class (`'\w{200}'`)
+/// takes 42 ms (probe 73 F3: a thousand calls in nested loops, 45 s). With a pattern
+/// compiled once per thread and each new one charged a MiB, an evaluation compiles 128 at
+/// most.
+const PATTERN_BYTES: u64 = 1 << 20;
+
+/// How many compiled patterns a thread keeps (all are dropped when it would keep more).
+const KEPT_PATTERNS: usize = 64;
+
 /// The calls whose value is never built whole: a bool, or one of their operands.
 #[rustfmt::skip]
 const NOT_BUILT: &[&str] = &[
     "_&&_", "_||_", "!_", "_?_:_", "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "@in",
-    "@not_strictly_false", "_[_]", LOOP, BUILT, KEPT, GOING,
+    "@not_strictly_false", "_[_]", LOOP, BUILT, KEPT, GOING, MATCHES,
 ];
 
 /// A budget of an evaluation.
@@ -115,12 +131,14 @@ struct Left {
 
 thread_local! {
     static LEFT: Cell<Option<Left>> = const { Cell::new(None) };
+    /// The patterns `@matches` compiled on this thread, by text.
+    static PATTERNS: RefCell<HashMap<String, regex::Regex>> = RefCell::new(HashMap::new());
 }
 
 /// A budget's function: its argument, once charged.
 type Charging = for<'b, 'v> fn(Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError>;
 
-/// Declares `@loop`, `@built`, `@kept` and `@going` in `env`.
+/// Declares `@loop`, `@built`, `@kept`, `@going` and `@matches` in `env`.
 pub(super) fn declare(env: &mut Env) {
     let functions: [(&str, Charging); 4] = [
         (LOOP, charge_steps),
@@ -132,6 +150,13 @@ pub(super) fn declare(env: &mut Env) {
         env.add_overload(name, &format!("{name}(dyn)"), vec![DYN_TYPE], function)
             .expect("each is declared once, in a new environment");
     }
+    env.add_overload(
+        MATCHES,
+        "@matches(dyn,dyn)",
+        vec![DYN_TYPE, DYN_TYPE],
+        matches,
+    )
+    .expect("`@matches` is declared once, in a new environment");
 }
 
 /// `expression` with the calls of its budgets: [`count_steps`] when its cost is not surely
@@ -154,12 +179,18 @@ fn count_steps(expression: &mut Expression) {
 }
 
 /// Hands every list and map written in `expression`, and every call's value but those of
-/// [`NOT_BUILT`], to `@built`; each element a `map` or `filter` appends to its list to
+/// [`NOT_BUILT`], to `@built`; calls `@matches` for `matches`; each element a `map` or `filter` appends to its list to
 /// `@kept` (the `cel` crate appends it in place, a copy if it is borrowed, but only while
 /// the step is written `@result + [x]`); and the condition of every other loop to `@going`
 /// (a `map` or `filter`, whose list starts `[]`, stops at its first error).
 fn count_built(expression: &mut Expression) {
     match &mut expression.expr {
+        Expr::Call(call) if call.func_name == "matches" => {
+            call.func_name = MATCHES.to_owned();
+            if let Some(target) = call.target.take() {
+                call.args.insert(0, *target);
+            }
+        }
         Expr::Call(call) if accumulates(call) => {
             if let Some(Expr::List(appended)) = call.args.get_mut(1).map(|arg| &mut arg.expr) {
                 for element in &mut appended.elements {
@@ -169,20 +200,34 @@ fn count_built(expression: &mut Expression) {
                 return;
             }
         }
-        Expr::Comprehension(loop_) if !matches!(&loop_.accu_init.expr, Expr::List(list) if list.elements.is_empty()) =>
-        {
-            wrap(&mut loop_.loop_cond, GOING);
+        Expr::Comprehension(loop_) => {
+            // The library copies each element of the range into the loop's variable.
+            wrap(&mut loop_.iter_range, KEPT);
+            if !matches!(&loop_.accu_init.expr, Expr::List(list) if list.elements.is_empty()) {
+                wrap(&mut loop_.loop_cond, GOING);
+            }
         }
         _ => {}
     }
     parts_mut(expression).into_iter().for_each(count_built);
     let built = match &expression.expr {
-        Expr::List(_) | Expr::Map(_) => true,
+        // One written of constants only is built again at each step of a loop, and
+        // dropped: its cost is bounded by the expression's size and the loop's steps.
+        Expr::List(_) | Expr::Map(_) => !constant(expression),
         Expr::Call(call) => !NOT_BUILT.contains(&&*call.func_name),
         _ => false,
     };
     if built {
         wrap(expression, BUILT);
+    }
+}
+
+/// Whether `expression` is a literal, or a list or map of literals.
+fn constant(expression: &Expression) -> bool {
+    match &expression.expr {
+        Expr::Literal(_) => true,
+        Expr::List(_) | Expr::Map(_) => parts(expression).into_iter().all(constant),
+        _ => false,
     }
 }
 
@@ -206,9 +251,15 @@ fn wrap(expression: &mut IdedExpr, function: &str) {
     };
 }
 
-/// Runs `evaluation` with the budgets of one evaluation; the budgets before it are back after
-/// it, even if it unwinds (the CEL library's panics are caught above).
+/// Runs `evaluation` with the budgets of one evaluation, or within those of the one it is part
+/// of (a template's expressions share one: probe 73 F1, a `with` of a hundred expressions each
+/// within it took 837 MB); the budgets before it are back after it, even if it unwinds (the
+/// CEL library's panics are caught above). An expression run on a big stack of its own
+/// thread has budgets of its own.
 pub(super) fn within_budget<T>(evaluation: impl FnOnce() -> T) -> T {
+    if LEFT.get().is_some() {
+        return evaluation();
+    }
     struct Restore(Option<Left>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -299,6 +350,45 @@ fn going<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionE
     only(args)
 }
 
+/// `@matches(text, pattern)`: whether `pattern` matches in `text`, as the CEL library's
+/// `matches` says, the pattern compiled once per thread and each new one charged
+/// [`PATTERN_BYTES`].
+fn matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [text, pattern]: [CowVal; 2] = args
+        .try_into()
+        .map_err(|args: Vec<_>| ExecutionError::invalid_argument_count(2, args.len()))?;
+    let (Some(text), Some(pattern)) = (
+        CelString::from_val(text.as_ref()),
+        CelString::from_val(pattern.as_ref()),
+    ) else {
+        return Err(ExecutionError::function_error(
+            "matches",
+            "a text and a pattern, both strings",
+        ));
+    };
+    let (text, pattern) = (text.inner(), pattern.inner());
+    let kept = PATTERNS.with_borrow(|kept| kept.get(pattern).map(|found| found.is_match(text)));
+    let matched = match kept {
+        Some(matched) => matched,
+        None => {
+            charge(Budget::Bytes, |_| PATTERN_BYTES)?;
+            let compiled = regex::Regex::new(pattern).map_err(|error| {
+                let message = format!("'{pattern}' not a valid regex:\n{error}");
+                ExecutionError::function_error("matches", message)
+            })?;
+            let matched = compiled.is_match(text);
+            PATTERNS.with_borrow_mut(|kept| {
+                if kept.len() >= KEPT_PATTERNS {
+                    kept.clear();
+                }
+                kept.insert(pattern.to_owned(), compiled);
+            });
+            matched
+        }
+    };
+    Ok(CowVal::Owned(Box::new(CelBool::from(matched))))
+}
+
 /// About how many bytes `value` takes in memory: [`VALUE_BYTES`] for each value and map key,
 /// and the bytes of its text. It stops once past `limit` (and says more than it), so a value
 /// far past the budget is not walked whole.
@@ -343,7 +433,7 @@ mod tests {
 
     use serde_json::{Value, json};
 
-    use super::super::{Scope, SharedJson, evaluate};
+    use super::super::{Scope, SharedJson, evaluate, render};
     use super::*;
 
     fn with_input(input: Value) -> Scope {
@@ -433,6 +523,11 @@ mod tests {
             ("size(input.text + input.text)", json!(2 << 20)),
             ("[input.xs, input.text][0].size()", json!(100_000)),
             ("input.xs.map(x, {'v': x}).size()", json!(100_000)),
+            // A list of constants written in a loop is built at each step, and dropped.
+            (
+                "input.xs.filter(x, x in [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]).size()",
+                json!(0),
+            ),
         ];
         for (expression, value) in cases {
             assert_eq!(evaluate(expression, &scope).unwrap(), value, "{expression}");
@@ -449,6 +544,56 @@ mod tests {
             size(value.as_ref(), 50),
             u64::MAX,
             "a walk past the limit stops"
+        );
+    }
+
+    /// A loop copies each element of its range into its variable: a loop over a list of one
+    /// big list, in another loop, copies it at each step of that one (probe 73 F2).
+    #[test]
+    fn the_elements_a_loop_copies_are_charged() {
+        let scope = with_input(json!({"xs": vec![0; 1000], "big": [vec![0; 100_000]]}));
+        let error = evaluate("input.xs.all(x, input.big.all(y, true))", &scope).unwrap_err();
+        assert!(error.reason.contains(BUILT_TOO_MUCH), "{error}");
+    }
+
+    /// The expressions of one template share the budgets (probe 73 F1: a hundred, each
+    /// within them, took 837 MB).
+    #[test]
+    fn a_templates_expressions_share_the_budgets() {
+        let scope = with_input(json!({"text": "a".repeat(20 << 20)}));
+        let twice = "${{ input.text + input.text }}";
+        let one = render(&json!({"a": twice}), &scope).unwrap();
+        assert_eq!(one["a"].as_str().map(str::len), Some(40 << 20));
+        let error = render(
+            &json!({"a": twice, "b": twice, "c": twice, "d": twice}),
+            &scope,
+        );
+        assert!(error.unwrap_err().reason.contains(BUILT_TOO_MUCH));
+    }
+
+    /// `matches` compiles a pattern once per thread, and each new one costs the budget (probe
+    /// 73 F3: the CEL library compiled `'\w{200}'`, 42 ms, at each of a thousand calls).
+    #[test]
+    fn a_pattern_is_compiled_once_and_each_new_one_is_charged() {
+        let xs = with_input(json!({"xs": vec!["a"; 1000]}));
+        let same = evaluate(r"input.xs.all(x, !x.matches('\\w{200}'))", &xs);
+        assert_eq!(same.unwrap(), json!(true));
+        let patterns: Vec<String> = (1..200).map(|n| format!("a{{{n}}}")).collect();
+        let new = evaluate(
+            "input.ps.all(p, !'b'.matches(p))",
+            &with_input(json!({"ps": patterns})),
+        );
+        assert!(new.unwrap_err().reason.contains(BUILT_TOO_MUCH));
+        let invalid = evaluate("'b'.matches(input.p)", &with_input(json!({"p": "("})));
+        assert!(
+            invalid
+                .unwrap_err()
+                .reason
+                .contains("'(' not a valid regex")
+        );
+        assert_eq!(
+            evaluate("matches('abc', 'b')", &with_input(json!({}))).unwrap(),
+            json!(true)
         );
     }
 }

@@ -47,9 +47,10 @@ impl Links {
         if std::mem::replace(&mut self.refused, true) {
             return Err(None);
         }
+        let total = self.held.saturating_add(count);
         Err(Some(format!(
-            "{count} dependencies, past the {} a graph of {} steps may have ({PER_STEP} a \
-             step, or {AT_LEAST} in all)",
+            "{count} dependencies, {total} in the graph with them, past the {} a graph of {} \
+             steps may have ({PER_STEP} a step, or {AT_LEAST} in all)",
             self.allowed, self.steps
         )))
     }
@@ -69,8 +70,8 @@ mod tests {
         assert_eq!(
             big.take(1),
             Err(Some(
-                "1 dependencies, past the 1600000 a graph of 100000 steps may have (16 a \
-                 step, or 1000000 in all)"
+                "1 dependencies, 1600001 in the graph with them, past the 1600000 a graph of \
+                 100000 steps may have (16 a step, or 1000000 in all)"
                     .to_owned()
             ))
         );

@@ -258,9 +258,9 @@ fn group(prefix: &str, n: usize) -> String {
 fn two_big_groups_linked_all_to_all_are_refused_and_one_step_between_them_is_not() {
     let (a, b) = (group("a", 1001), group("b", 1001));
     let message = "each of this member's 1001 first steps waits for each of the 1001 last \
-                   steps of the member before it: 1002001 dependencies, past the 1000000 a \
-                   graph of 2002 steps may have (16 a step, or 1000000 in all); put one step \
-                   between the two";
+                   steps of the member before it: 1002001 dependencies, 1002001 in the graph \
+                   with them, past the 1000000 a graph of 2002 steps may have (16 a step, or \
+                   1000000 in all); put one step between the two";
     let piped = format!(r#"{{"name": "t", "steps": [{{"pipeline": [{a}, {b}]}}]}}"#);
     assert_eq!(
         problems(&piped),
@@ -269,9 +269,9 @@ fn two_big_groups_linked_all_to_all_are_refused_and_one_step_between_them_is_not
     let needing =
         format!(r#"{{"name": "t", "steps": [{a}, {{"parallel": [{b}], "needs": ["a"]}}]}}"#);
     let message = "each of this node's 1001 first steps waits for each of the 1001 last steps \
-                   of `a`: 1002001 dependencies, past the 1000000 a graph of 2002 steps may \
-                   have (16 a step, or 1000000 in all); make one step need it, and this node \
-                   need that step";
+                   of `a`: 1002001 dependencies, 1002001 in the graph with them, past the \
+                   1000000 a graph of 2002 steps may have (16 a step, or 1000000 in all); make \
+                   one step need it, and this node need that step";
     assert_eq!(
         problems(&needing),
         [format!("w.json:/steps/1/needs/0: {message}")]

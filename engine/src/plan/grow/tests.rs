@@ -409,8 +409,9 @@ fn a_plan_linking_its_many_last_steps_to_the_planners_many_dependents_is_refused
     assert!(
         refused.contains(
             "/steps: each of the 1001 steps that wait for `gen` waits for each of the plan's \
-             1001 last steps: 1002001 dependencies, past the 1000000 a graph of 2003 steps may \
-             have (16 a step, or 1000000 in all); end the plan with one step"
+             1001 last steps: 1002001 dependencies, 1004003 in the graph with them, past the \
+             1000000 a graph of 2003 steps may have (16 a step, or 1000000 in all); end the \
+             plan with one step"
         ),
         "{refused}"
     );
