@@ -651,9 +651,12 @@ fn evaluate_with(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprErr
 
 fn evaluate_in(expr: &str, context: &Context<'_, '_>) -> Result<Value, ExprError> {
     let compiled = compile(expr)?;
-    let evaluation = || budget::within_budget(|| execute(expr, compiled.budgeted(), context));
-    on_stack_for(compiled.simple, || Some(evaluation()))
-        .unwrap_or_else(|| Err(library_failed(expr)))
+    let budgets = budget::current();
+    let evaluation = || budget::within(budgets, || execute(expr, compiled.budgeted(), context));
+    let (value, left) =
+        on_stack_for(compiled.simple, || Some(evaluation())).ok_or_else(|| library_failed(expr))?;
+    budget::carry_on(left);
+    value
 }
 
 /// The error of an expression the CEL library panicked on.

@@ -251,15 +251,20 @@ fn wrap(expression: &mut IdedExpr, function: &str) {
     };
 }
 
-/// Runs `evaluation` with the budgets of one evaluation, or within those of the one it is part
-/// of (a template's expressions share one: probe 73 F1, a `with` of a hundred expressions each
-/// within it took 837 MB); the budgets before it are back after it, even if it unwinds (the
-/// CEL library's panics are caught above). An expression run on a big stack of its own
-/// thread has budgets of its own.
-pub(super) fn within_budget<T>(evaluation: impl FnOnce() -> T) -> T {
-    if LEFT.get().is_some() {
-        return evaluation();
-    }
+/// The budgets an evaluation runs within, carried to the thread it runs on (an expression
+/// too deep for any stack runs on a thread of its own).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Budgets(Option<Left>);
+
+/// The budgets of the rendering running on this thread, if any.
+pub(super) fn current() -> Budgets {
+    Budgets(LEFT.get())
+}
+
+/// Runs `evaluation` within `budgets`, or fresh ones when there are none, on this thread, and
+/// gives the budgets it left; the thread's own are back after it, even if it unwinds (the
+/// CEL library's panics are caught above).
+pub(super) fn within<T>(budgets: Budgets, evaluation: impl FnOnce() -> T) -> (T, Budgets) {
     struct Restore(Option<Left>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -271,8 +276,26 @@ pub(super) fn within_budget<T>(evaluation: impl FnOnce() -> T) -> T {
         bytes: MAX_BUILT_BYTES,
         spent: None,
     };
-    let _outer = Restore(LEFT.replace(Some(fresh)));
-    evaluation()
+    let _outer = Restore(LEFT.replace(Some(budgets.0.unwrap_or(fresh))));
+    let value = evaluation();
+    (value, current())
+}
+
+/// The budgets an evaluation left, back on the thread of the rendering it is part of.
+pub(super) fn carry_on(budgets: Budgets) {
+    if LEFT.get().is_some() {
+        LEFT.set(budgets.0);
+    }
+}
+
+/// Runs `evaluation`, a rendering's, with the budgets of one evaluation that its expressions
+/// share (probe 73 F1: a `with` of a hundred expressions, each within them, took 837 MB),
+/// or within those of the rendering it is part of.
+pub(super) fn within_budget<T>(evaluation: impl FnOnce() -> T) -> T {
+    if LEFT.get().is_some() {
+        return evaluation();
+    }
+    within(Budgets(None), evaluation).0
 }
 
 /// Why the evaluation running on this thread fails, if it spent a budget: whatever value CEL
@@ -557,11 +580,12 @@ mod tests {
     }
 
     /// The expressions of one template share the budgets (probe 73 F1: a hundred, each
-    /// within them, took 837 MB).
+    /// within them, took 837 MB), also those nested too deep for the caller's stack, which
+    /// run on a thread of their own.
     #[test]
     fn a_templates_expressions_share_the_budgets() {
         let scope = with_input(json!({"text": "a".repeat(20 << 20)}));
-        let twice = "${{ input.text + input.text }}";
+        let twice = "${{ (((((((input.text + input.text))))))) }}";
         let one = render(&json!({"a": twice}), &scope).unwrap();
         assert_eq!(one["a"].as_str().map(str::len), Some(40 << 20));
         let error = render(
