@@ -16,12 +16,16 @@
 //! at load: probe 69 F1), and a loop's body may copy a big input at each step
 //! (`input.xs.map(x, input.xs)`: 2.4 GB from 16 KB, F3; a counted loop over `[input.xs][0]`
 //! failed only after its quadratic work, F4), which the steps do not show. So every literal
-//! list or map and every call's value (but a loop's own accumulation, and the operators whose
-//! value is a bool) is handed to `@built`, which charges the size of a value it was given
-//! owned — built or copied by it, not borrowed from the input or an output — against the
-//! budget; past [`MAX_BUILT_BYTES`] the evaluation fails. What the evaluation holds was
-//! charged as it was built, so its memory stays within about the budget, and its time
-//! within the copies the budget allows.
+//! list or map (but one of constants) and every call's value (but a loop's own
+//! accumulation, and the operators whose value is a bool) is handed to `@built`, which
+//! charges the size of a value it was given owned — built or copied by it, not borrowed
+//! from the input or an output — against the budget, and the range of every loop and each
+//! element a `map` or `filter` appends to `@kept`, which charges it whole: the library
+//! copies it (probe 73 F2). Past [`MAX_BUILT_BYTES`] the evaluation fails. What the
+//! evaluation holds was charged as it was built, so its memory stays within about the
+//! budget, and its time within the copies the budget allows. The expressions of one
+//! template share the budgets ([`within_budget`]), and `matches` compiles each pattern once
+//! per thread, each new one charged ([`PATTERN_BYTES`]).
 //!
 //! An evaluation that spends a budget fails, whatever CEL makes of the error: `all`,
 //! `exists` and `exists_one` go on past an error in one step (`[false, err].all(…)` is
@@ -178,11 +182,12 @@ fn count_steps(expression: &mut Expression) {
     parts_mut(expression).into_iter().for_each(count_steps);
 }
 
-/// Hands every list and map written in `expression`, and every call's value but those of
-/// [`NOT_BUILT`], to `@built`; calls `@matches` for `matches`; each element a `map` or `filter` appends to its list to
-/// `@kept` (the `cel` crate appends it in place, a copy if it is borrowed, but only while
-/// the step is written `@result + [x]`); and the condition of every other loop to `@going`
-/// (a `map` or `filter`, whose list starts `[]`, stops at its first error).
+/// Hands every list and map written in `expression` (but those of constants), and every
+/// call's value but those of [`NOT_BUILT`], to `@built`; the range of every loop, and each
+/// element a `map` or `filter` appends to its list, to `@kept` (the `cel` crate appends it
+/// in place, a copy if it is borrowed, but only while the step is written `@result + [x]`);
+/// the condition of every loop but a `map`'s or a `filter`'s (whose list starts `[]`: they
+/// stop at their first error) to `@going`; and calls `@matches` for `matches`.
 fn count_built(expression: &mut Expression) {
     match &mut expression.expr {
         Expr::Call(call) if call.func_name == "matches" => {
@@ -359,8 +364,8 @@ fn charge_built<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Exe
     Ok(value)
 }
 
-/// `@kept(value)`: `value`, its [`size`] taken from the budget of bytes (a loop's list holds
-/// it owned).
+/// `@kept(value)`: `value`, its [`size`] taken from the budget of bytes, borrowed or not: a
+/// loop's list holds it owned, and a loop copies each element of its range.
 fn charge_kept<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let value = only(args)?;
     charge(Budget::Bytes, |limit| size(value.as_ref(), limit))?;
