@@ -258,9 +258,10 @@ fn inspect<T: Send>(
 /// Why the run would fail on `expression` (`expr` parsed) for a name in it, if it would: a
 /// function or a type of CEL's the run's context does not have, a variable not among
 /// `known`, or a field `run` does not have ([`RUN_FIELDS`]); or for its value, when it is
-/// surely an optional, which has no JSON form, or surely not what is `expected`. Functions come first: a misspelt macro (`xs.exist(x, x > 1)`)
-/// leaves its variable unbound; then types, whose names would read as variables. Else
-/// whether it reads a variable. It recurses once per node.
+/// surely an optional, which has no JSON form, or surely not what is `expected`. Functions
+/// come first: a misspelt macro (`xs.exist(x, x > 1)`) leaves its variable unbound; then
+/// types, whose names would read as variables. Else whether it reads a variable. It
+/// recurses once per node.
 fn verdict(
     expr: &str,
     expression: &Expression,
