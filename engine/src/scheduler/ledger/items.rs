@@ -5,9 +5,9 @@
 //! succeeded before it, fails on its own as it ends, its output not kept ([`Outputs`]). A
 //! halt (the engine draining, a pause, a cancel) keeps the items left from starting while
 //! those in flight finish, and so does the attempt's time limit (the attempt times out, the
-//! items it did not start do not). An item whose `with` does not render fails on its own (rendered as its task starts
-//! it when no guard judges it first: `actions.rs`). A retry, a resume or a redrive runs only
-//! the items that have not succeeded. A rate limit of the step's executor holds the items
+//! items it did not start do not). An item whose `with` does not render fails on its own
+//! (rendered as its task starts it when no guard judges it first: `actions.rs`). A retry, a
+//! resume or a redrive runs only the items that have not succeeded. A rate limit of the step's executor holds the items
 //! its window has no room for, and a guard those past the step's first `max_parallel` (each
 //! window is judged as it starts): the attempt ends those it started, then waits `ready` for
 //! the next window and goes on with the items left, as the same attempt. Each running item
