@@ -1,18 +1,18 @@
-//! `for_each` items: each item ends on its own and is committed as it ends (in the next
-//! batch, with whatever else ended meanwhile); the step's attempt ends once every item it
-//! ran has, with the items' outputs in item order, or the list of the items that failed. An
-//! item whose output is over the run's cap, on its own or with the outputs of the items that
-//! succeeded before it, fails on its own as it ends, its output not kept ([`Outputs`]). A
-//! halt (the engine draining, a pause, a cancel) keeps the items left from starting while
-//! those in flight finish, and so does the attempt's time limit (the attempt times out, the
-//! items it did not start do not). An item whose `with` does not render fails on its own
-//! (rendered as its task starts it when no guard judges it first: `actions.rs`). A retry, a
-//! resume or a redrive runs only the items that have not succeeded. A rate limit of the step's executor holds the items
-//! its window has no room for, and a guard those past the step's first `max_parallel` (each
-//! window is judged as it starts): the attempt ends those it started, then waits `ready` for
-//! the next window and goes on with the items left, as the same attempt. Each running item
-//! has its own heartbeat window ([`Ledger::item_windows`]): an item silent past its step's
-//! `heartbeat` is stopped alone and ends failed with its stall.
+//! `for_each` items: each item ends on its own and is committed as it ends (in the next batch, with
+//! whatever else ended meanwhile); the step's attempt ends once every item it ran has, with the
+//! items' outputs in item order, or the list of the items that failed. An item whose output is over
+//! the run's cap, on its own or with the outputs of the items that succeeded before it, fails on
+//! its own as it ends, its output not kept ([`Outputs`]). A halt (the engine draining, a pause, a
+//! cancel) keeps the items left from starting while those in flight finish, and so does the
+//! attempt's time limit (the attempt times out, the items it did not start do not). An item whose
+//! `with` does not render fails on its own (rendered as its task starts it when no guard judges it
+//! first: `actions.rs`). A retry, a resume or a redrive runs only the items that have not
+//! succeeded. A rate limit of the step's executor holds the items its window has no room for, and a
+//! guard those past the step's first `max_parallel` (each window is judged as it starts): the
+//! attempt ends those it started, then waits `ready` for the next window and goes on with the items
+//! left, as the same attempt. Each running item has its own heartbeat window
+//! ([`Ledger::item_windows`]): an item silent past its step's `heartbeat` is stopped alone and ends
+//! failed with its stall.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
