@@ -203,15 +203,20 @@ async fn a_stored_index_or_position_below_zero_is_named_corrupt_not_wrapped() {
     );
 }
 
-#[tokio::test]
-async fn a_stored_value_read_alone_of_another_type_is_named_corrupt() {
-    // Read as the only column of its query: a bare "database error" (exit 1) before.
-    let scratch = Scratch::new();
+/// The id of the run, failed, of a one-step workflow whose step `a` exits 1.
+fn failed_run(scratch: &Scratch) -> String {
     let workflow = scratch.write(
         "failing.json",
         &json!({"name": "failing", "steps": [{"id": "a", "executor": "process", "with": {"command": ["false"]}}]}),
     );
-    let id = scratch.run(&workflow, &[], 1);
+    scratch.run(&workflow, &[], 1)
+}
+
+#[tokio::test]
+async fn a_stored_value_read_alone_of_another_type_is_named_corrupt() {
+    // Read as the only column of its query: a bare "database error" (exit 1) before.
+    let scratch = Scratch::new();
+    let id = failed_run(&scratch);
     tamper(&scratch.db(), "UPDATE runs SET redrive_from = x'00'").await;
     let named = format!(
         "cairn: {}: corrupt database: column redrive_from: ",
@@ -224,11 +229,7 @@ async fn a_stored_value_read_alone_of_another_type_is_named_corrupt() {
 async fn a_stored_error_class_or_count_out_of_range_names_its_column() {
     // Probe 67 F8: `error class "zzz"` and "expected u32 at line 1 column 26" named none.
     let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "failing.json",
-        &json!({"name": "failing", "steps": [{"id": "a", "executor": "process", "with": {"command": ["false"]}}]}),
-    );
-    let id = scratch.run(&workflow, &[], 1);
+    let id = failed_run(&scratch);
     tamper(&scratch.db(), "UPDATE runs SET error_class = 'zzz'").await;
     let db = scratch.db();
     let named = format!(
@@ -257,11 +258,7 @@ async fn a_retry_from_a_step_refused_for_what_the_takeover_reads_records_nothing
         ),
     ] {
         let scratch = Scratch::new();
-        let workflow = scratch.write(
-            "failing.json",
-            &json!({"name": "failing", "steps": [{"id": "a", "executor": "process", "with": {"command": ["false"]}}]}),
-        );
-        let id = scratch.run(&workflow, &[], 1);
+        let id = failed_run(&scratch);
         tamper(&scratch.db(), broken).await;
         let named = format!(
             "cairn: {}: corrupt database: {column}",
