@@ -297,10 +297,9 @@ pub(super) fn carry_on(budgets: Budgets) {
 /// share (probe 73 F1: a `with` of a hundred expressions, each within them, took 837 MB),
 /// or within those of the rendering it is part of.
 pub(super) fn within_budget<T>(evaluation: impl FnOnce() -> T) -> T {
-    if LEFT.get().is_some() {
-        return evaluation();
-    }
-    within(Budgets(None), evaluation).0
+    let (value, left) = within(current(), evaluation);
+    carry_on(left);
+    value
 }
 
 /// Why the evaluation running on this thread fails, if it spent a budget: whatever value CEL
