@@ -137,18 +137,22 @@ fn sighup_stops_the_engine_as_sigterm_does_even_with_stderr_gone() {
     assert!(executions(&scratch, "b").is_empty(), "nothing new started");
 }
 
-/// `cairn run` of a workflow whose second step's condition holds cairn's runtime for
-/// minutes, once it is evaluating it (it has taken two seconds of CPU since the first ended:
-/// nothing else cairn does takes that long).
-fn busy_evaluating(scratch: &Scratch) -> Child {
+/// `cairn run` of a workflow whose `slow` steps, in parallel after a first one, each have a
+/// condition that holds cairn's runtime until its evaluation's time is spent (10 s), once it
+/// is evaluating them (it has taken two seconds of CPU since the first ended: nothing else
+/// cairn does takes that long).
+fn busy_evaluating(scratch: &Scratch, slow: usize) -> Child {
     // A scan of the list at each of its steps: n² comparisons, which build nothing (an
     // expression that builds values, `size(input.xs + input.xs)`, fails within 128 MiB).
     let busy = "input.xs.all(x, !(-1 in input.xs))";
+    let slow: Vec<Value> = (0..slow)
+        .map(|n| json!({"id": format!("slow{n}"), "executor": "noop", "when": busy}))
+        .collect();
     let workflow = scratch.write(
         "busy.json",
         &json!({"name": "busy", "steps": [{"pipeline": [
             step(scratch, "a", HOLD, json!({})),
-            {"id": "slow", "executor": "noop", "when": busy}
+            {"parallel": slow}
         ]}]}),
     );
     let xs: Vec<u32> = (0..100_000).collect();
@@ -168,13 +172,14 @@ fn busy_evaluating(scratch: &Scratch) -> Child {
     child
 }
 
-/// Signals while an expression's evaluation holds cairn's runtime, which reads none: a
-/// second ends cairn at once, exit 130, saying so, and so does a first left unread for the
-/// stop's grace of 30 s (probe 69 F2: Ctrl-C, again, and SIGTERM did nothing for minutes).
+/// Signals while expressions' evaluations hold cairn's runtime, which reads none: a second
+/// ends cairn at once, exit 130, saying so, and so does a first left unread for the stop's
+/// grace of 30 s, here while four evaluations of 10 s each hold it (probe 69 F2: Ctrl-C,
+/// again, and SIGTERM did nothing for minutes).
 #[test]
 fn a_signal_cairn_is_too_busy_to_read_ends_it() {
     let scratch = Scratch::new();
-    let child = busy_evaluating(&scratch);
+    let child = busy_evaluating(&scratch, 1);
     send(child.id(), Signal::SIGINT);
     send(child.id(), Signal::SIGTERM);
     let output = finish(child, "cairn run after two signals it could not read");
@@ -182,7 +187,7 @@ fn a_signal_cairn_is_too_busy_to_read_ends_it() {
     assert_eq!(code(&output), Some(130), "{said}");
     assert!(said.contains("stopping at once"), "{said}");
     let scratch = Scratch::new();
-    let child = busy_evaluating(&scratch);
+    let child = busy_evaluating(&scratch, 4);
     send(child.id(), Signal::SIGTERM);
     let output = finish(child, "cairn run after a signal it could not read");
     let said = String::from_utf8_lossy(&output.stderr);

@@ -27,18 +27,26 @@
 //! template share the budgets ([`within_budget`]), and `matches` compiles each pattern once
 //! per thread, each new one charged ([`PATTERN_BYTES`]).
 //!
+//! **Time.** Work that builds nothing is in neither count: `x in input.xs` in a loop over
+//! `input.xs` scans the list at each step (100,000 elements: minutes), and a loop's steps are
+//! as dear as its body is long. So an evaluation may last [`MAX_EVALUATION_TIME`] at most, as
+//! Temporal fails a workflow task past its 10 s: every loop asks `@going` before each step,
+//! and every [`CHARGES_A_READING`]th charge reads the clock. Past it the evaluation fails; the
+//! engine, whose thread it holds, reads commands and signals again.
+//!
 //! An evaluation that spends a budget fails, whatever CEL makes of the error: `all`,
 //! `exists` and `exists_one` go on past an error in one step (`[false, err].all(…)` is
-//! `false`), so each loop of theirs asks `@going` before each step, which stops it once a
-//! budget is spent, and the evaluation's value is the budget's error even where `||` or `&&`
-//! absorbed it.
+//! `false`), but `@going` stops them once a budget is spent, and the evaluation's value is
+//! the budget's error even where `||` or `&&` absorbed it.
 //!
 //! A guard's conditions run without these budgets: their time is bounded otherwise
 //! (`cairn-guards`' bounded threads).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
+use cel::common::ast::operators::CONDITIONAL;
 use cel::common::ast::{CallExpr, Expr, IdedExpr};
 use cel::common::types::{
     CelBool, CelBytes, CelList, CelMap, CelMapKey, CelOptional, CelString, DYN_TYPE,
@@ -55,6 +63,13 @@ const MAX_LOOP_STEPS: u64 = 1_000_000;
 
 /// The most bytes of values one evaluation may build (see [`size`]).
 const MAX_BUILT_BYTES: u64 = 128 << 20;
+
+/// The longest one evaluation may last (a template's expressions together).
+const MAX_EVALUATION_TIME: Duration = Duration::from_secs(10);
+
+/// How many charges go between two readings of the clock (a reading costs about as much as a
+/// charge).
+const CHARGES_A_READING: u32 = 64;
 
 /// What a value takes in memory besides its text: its box in a list or map (16 bytes) and its
 /// own allocation (at least 32 with the allocator's header): `input.xs.map(x, input.xs)`
@@ -98,6 +113,7 @@ const NOT_BUILT: &[&str] = &[
 enum Budget {
     Steps,
     Bytes,
+    Time,
 }
 
 impl Budget {
@@ -115,6 +131,12 @@ impl Budget {
                  copies them): not evaluated (build smaller values, or do the heavy work in \
                  a step)"
             ),
+            Budget::Time => format!(
+                "its evaluation lasts more than {} s (work that builds nothing counts here: \
+                 `x in list` or `==` of big values, or a long body, at each step of a loop): \
+                 not evaluated (loop over less, or do the heavy work in a step)",
+                MAX_EVALUATION_TIME.as_secs()
+            ),
         }
     }
 
@@ -130,7 +152,34 @@ impl Budget {
 struct Left {
     steps: u64,
     bytes: u64,
+    deadline: Instant,
+    /// The charges until the clock is read next.
+    until_reading: u32,
     spent: Option<Budget>,
+}
+
+impl Left {
+    /// The budgets of an evaluation that starts now and may last `limit`.
+    fn fresh(limit: Duration) -> Left {
+        Left {
+            steps: MAX_LOOP_STEPS,
+            bytes: MAX_BUILT_BYTES,
+            deadline: Instant::now() + limit,
+            until_reading: CHARGES_A_READING,
+            spent: None,
+        }
+    }
+
+    /// Whether the evaluation is past its deadline, the clock read at every
+    /// [`CHARGES_A_READING`]th call.
+    fn out_of_time(&mut self) -> bool {
+        self.until_reading -= 1;
+        if self.until_reading > 0 {
+            return false;
+        }
+        self.until_reading = CHARGES_A_READING;
+        Instant::now() >= self.deadline
+    }
 }
 
 thread_local! {
@@ -186,8 +235,9 @@ fn count_steps(expression: &mut Expression) {
 /// call's value but those of [`NOT_BUILT`], to `@built`; the range of every loop, and each
 /// element a `map` or `filter` appends to its list, to `@kept` (the `cel` crate appends it
 /// in place, a copy if it is borrowed, but only while the step is written `@result + [x]`);
-/// the condition of every loop but a `map`'s or a `filter`'s (whose list starts `[]`: they
-/// stop at their first error) to `@going`; and calls `@matches` for `matches`.
+/// the condition of every loop but a `map`'s or a `filter`'s to `@going`, and their guard (the
+/// `filter`'s predicate): the `cel` crate appends in place only while their condition is a
+/// literal, and they stop at their first error; and calls `@matches` for `matches`.
 fn count_built(expression: &mut Expression) {
     match &mut expression.expr {
         Expr::Call(call) if call.func_name == "matches" => {
@@ -210,6 +260,11 @@ fn count_built(expression: &mut Expression) {
             wrap(&mut loop_.iter_range, KEPT);
             if !matches!(&loop_.accu_init.expr, Expr::List(list) if list.elements.is_empty()) {
                 wrap(&mut loop_.loop_cond, GOING);
+            } else if let Expr::Call(step) = &mut loop_.loop_step.expr
+                && step.func_name == CONDITIONAL
+                && let Some(guard) = step.args.first_mut()
+            {
+                wrap(guard, GOING);
             }
         }
         _ => {}
@@ -276,12 +331,10 @@ pub(super) fn within<T>(budgets: Budgets, evaluation: impl FnOnce() -> T) -> (T,
             LEFT.set(self.0);
         }
     }
-    let fresh = Left {
-        steps: MAX_LOOP_STEPS,
-        bytes: MAX_BUILT_BYTES,
-        spent: None,
-    };
-    let _outer = Restore(LEFT.replace(Some(budgets.0.unwrap_or(fresh))));
+    let left = budgets
+        .0
+        .unwrap_or_else(|| Left::fresh(MAX_EVALUATION_TIME));
+    let _outer = Restore(LEFT.replace(Some(left)));
     let value = evaluation();
     (value, current())
 }
@@ -325,9 +378,15 @@ fn charge(budget: Budget, cost: impl FnOnce(u64) -> u64) -> Result<(), Execution
     if let Some(spent) = left.spent {
         return Err(spent.failure());
     }
+    if left.out_of_time() {
+        left.spent = Some(Budget::Time);
+        LEFT.set(Some(left));
+        return Err(Budget::Time.failure());
+    }
     let remaining = match budget {
         Budget::Steps => &mut left.steps,
         Budget::Bytes => &mut left.bytes,
+        Budget::Time => return Ok(()),
     };
     let result = match remaining.checked_sub(cost(*remaining)) {
         Some(rest) => {
@@ -597,6 +656,28 @@ mod tests {
             &scope,
         );
         assert!(error.unwrap_err().reason.contains(BUILT_TOO_MUCH));
+    }
+
+    /// Work that builds nothing, a scan of the input at each step of a loop over it (minutes
+    /// for 100,000 elements), fails once the evaluation has lasted its time, in every kind of
+    /// loop and whatever `||` makes of the error.
+    #[test]
+    fn an_evaluation_past_its_time_fails() {
+        let scope = with_input(json!({"xs": (0..100_000).collect::<Vec<u32>>()}));
+        for busy in [
+            "input.xs.all(x, !(-1 in input.xs))",
+            "input.xs.filter(x, -1 in input.xs).size() == 0",
+            "input.xs.map(x, -1 in input.xs).size() == 0",
+            "input.xs.exists(x, -1 in input.xs) || true",
+        ] {
+            let brief = Budgets(Some(Left::fresh(Duration::from_millis(100))));
+            let (error, _) = within(brief, || evaluate(busy, &scope));
+            let error = error.unwrap_err();
+            assert!(
+                error.reason.contains("lasts more than 10 s"),
+                "{busy}: {error}"
+            );
+        }
     }
 
     /// `matches` compiles a pattern once per thread, and each new one costs the budget (probe
