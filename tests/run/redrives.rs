@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::control::{MARK, code, executions, history, show, step};
+use super::control::{
+    HOLD, MARK, code, executions, held, history, show, spawn, step, wait_for_file,
+};
 use super::scratch::{Scratch, states};
+use crate::finish;
 
 /// a -> b -> c, where c fails until the file `fixed` exists.
 fn fragile(scratch: &Scratch) -> PathBuf {
@@ -37,6 +40,34 @@ fn retry_from_a_step_reruns_it_and_its_descendants_only() {
         .map(|s| executions(&scratch, s).len())
         .to_vec();
     assert_eq!(runs, [1, 2, 2]);
+}
+
+/// A redrive `--from` a step that leaves one a cancel stopped as it was ends the run cancelled
+/// again, and says which step (probe 75 F2: a bare `cancelled`, as if cancelled anew).
+#[test]
+fn a_retry_from_a_step_that_leaves_a_cancelled_one_names_it() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "c.json",
+        &json!({"name": "c", "steps": [
+            step(&scratch, "a", &format!("{MARK}; echo '{{}}'"), json!({})),
+            step(&scratch, "s", &format!("{MARK}; {HOLD}"), json!({}))
+        ]}),
+    );
+    let mut child = spawn(&scratch, &workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "s"));
+    assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
+    assert_eq!(code(&finish(child, "cairn run")), Some(1));
+    assert_eq!(
+        code(&scratch.cairn(&["retry", &run, "--from", "a"])),
+        Some(1)
+    );
+    let shown = show(&scratch, &run);
+    assert_eq!(shown["state"], "cancelled");
+    let error = shown["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("step s cancelled: "), "{shown}");
+    let runs = ["a", "s"].map(|step| executions(&scratch, step).len());
+    assert_eq!(runs, [2, 1]);
 }
 
 #[test]

@@ -150,11 +150,17 @@ impl Ledger {
             .any(|slot| matches!(slot.state, StepState::Failed | StepState::Denied));
         let cancelled = self.slots.iter().any(|s| s.state == StepState::Cancelled);
         let (to, output, error) = match (failed, cancelled) {
-            (true, _) => (RunState::Failed, None, self.run_error()),
-            (false, true) => {
-                let error = (ErrorClass::Cancelled, "cancelled".to_owned());
-                (RunState::Cancelled, None, Some(error))
-            }
+            (true, _) => (
+                RunState::Failed,
+                None,
+                self.run_error(&[StepState::Failed, StepState::Denied]),
+            ),
+            // A step a cancel left so, outside a `retry --from`'s redrive (probe 75 F2).
+            (false, true) => (
+                RunState::Cancelled,
+                None,
+                self.run_error(&[StepState::Cancelled]),
+            ),
             (false, false) => {
                 let (output, bytes) = self.run_output();
                 let cap = self.max_output_bytes;
@@ -187,10 +193,10 @@ impl Ledger {
         (Value::Object(outputs), bytes)
     }
 
-    /// The first failed step's error, with its class.
-    fn run_error(&self) -> Option<(ErrorClass, String)> {
+    /// The error of the first step in one of the `ended` states, with its class.
+    fn run_error(&self, ended: &[StepState]) -> Option<(ErrorClass, String)> {
         (self.slots.iter().zip(self.plan.steps()))
-            .find(|(slot, _)| matches!(slot.state, StepState::Failed | StepState::Denied))
+            .find(|(slot, _)| ended.contains(&slot.state))
             .map(|(slot, spec)| {
                 let error = slot.error.as_deref().unwrap_or("no reason given");
                 let class = ErrorClass::of_error(error).unwrap_or(ErrorClass::BadParams);
