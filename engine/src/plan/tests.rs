@@ -50,6 +50,31 @@ fn needing_a_group_waits_for_its_sinks() {
     assert_eq!(plan.referenced_steps(2), [1]);
 }
 
+/// A parallel group ends with its members' last steps that no other member waits for, also
+/// through a member group's `needs` and a member inside a member group: what comes after it,
+/// or needs it, waits for those only (probe 75 F1).
+#[test]
+fn a_parallel_group_ends_with_the_last_steps_no_member_waits_for() {
+    let plan = plan(
+        r#"{"name": "t", "steps": [
+            {"pipeline": [
+                {"id": "g", "parallel": [
+                    {"id": "x", "executor": "noop"},
+                    {"id": "y", "needs": ["x"], "executor": "noop"},
+                    {"id": "h", "parallel": [{"id": "z", "executor": "noop"}]},
+                    {"id": "w", "needs": ["h"], "parallel": [{"id": "v", "executor": "noop"}]}
+                ]},
+                {"id": "after", "executor": "noop"}
+            ]},
+            {"id": "c", "needs": ["g"], "executor": "noop"}
+        ]}"#,
+    );
+    assert_eq!(deps(&plan, "after"), ["y", "v"]);
+    assert_eq!(deps(&plan, "c"), ["y", "v"]);
+    assert_eq!(deps(&plan, "y"), ["x"]);
+    assert_eq!(deps(&plan, "v"), ["z"]);
+}
+
 /// The problems of loading `source`, one line each.
 fn problems(source: &str) -> Vec<String> {
     match load_str(source, "w.json", &accepting_anything(&["noop"])) {
