@@ -415,8 +415,14 @@ impl Ledger {
                 match &pending.command {
                     Command::Approve(ruling) => self.rule(ruling, true, now)?,
                     Command::Deny(ruling) => self.rule(ruling, false, now)?,
-                    // Carried out by the run's end, which marks it handled.
-                    Command::Pause(_) | Command::Cancel(_) if after_the_end => return Ok(()),
+                    // Carried out by the run's end, which marks it handled: a turn's, or here for
+                    // a paused run, which takes none (probe 74 F2: left paused, all ended).
+                    Command::Pause(_) | Command::Cancel(_) if after_the_end => {
+                        if self.run_state == RunState::Paused {
+                            self.finish_run()?;
+                        }
+                        return Ok(());
+                    }
                     // Handled by the commit that pauses or ends the run
                     // (`Command::carried_out_by`): read again until then.
                     Command::Pause(request) => {

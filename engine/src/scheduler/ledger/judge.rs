@@ -411,6 +411,12 @@ impl Ledger {
             tracing::warn!(step = %ruling.step, "a ruling on a step that does not await approval");
             return Ok(());
         }
+        // Read after a cancel (commands are applied in the order they were sent): the cancel
+        // ends the step `cancelled` (probe 74 F1: denied, or an approval recorded granted).
+        if self.is_cancelling() {
+            tracing::warn!(step = %ruling.step, "a ruling sent after the run's cancel");
+            return Ok(());
+        }
         let decision = ApprovalDecision {
             approved,
             by: ruling.by.clone(),

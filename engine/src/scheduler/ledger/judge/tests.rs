@@ -12,7 +12,7 @@ use super::super::tests::{
 };
 use super::super::{Committed, Input, JUDGING_SLICE, Judge, Ledger};
 use crate::approval::Approval;
-use crate::command::{Command, PendingCommand, Ruling};
+use crate::command::{Command, PendingCommand, Request, Ruling};
 use crate::executor::{Action, ErrorClass, Outcome};
 use crate::guard::{Facts, Guard, RateLimit, Verdict};
 use crate::state::{RunState, StepState};
@@ -394,6 +394,42 @@ fn an_approval_sent_after_the_expiry_is_not_granted_however_late_it_is_read() {
         moves(&in_time.take_batch()),
         ["a: awaiting_approval -> ready"]
     );
+}
+
+/// A person's ruling sent after a cancel, read with it, decides nothing: the cancel ends the
+/// step `cancelled` (probe 74 F1: denied, or an approval recorded granted).
+#[test]
+fn a_ruling_sent_after_a_cancel_decides_nothing() {
+    for later in [
+        Command::Approve(ruling("a", None)),
+        Command::Deny(ruling("a", None)),
+    ] {
+        let (_, mut ledger) = asking_for_approval();
+        ledger.take_batch();
+        let cancel = Command::Cancel(Request::new("bob", None));
+        ledger.apply(command(1, cancel), at(5)).unwrap();
+        ledger.apply(command(2, later), at(5)).unwrap();
+        ledger.turn(at(5)).unwrap();
+        let moves = moves(&ledger.take_batch());
+        assert_eq!(moves[0], "a: awaiting_approval -> cancelled", "{moves:?}");
+        assert_eq!(ledger.report().state, RunState::Cancelled);
+    }
+}
+
+/// A paused run whose last step's request expired before a cancel was sent ends as that step
+/// did, the cancel after its end (probe 74 F2: left paused, every step ended).
+#[test]
+fn a_cancel_after_a_paused_runs_last_request_expired_comes_after_its_end() {
+    let (_, mut ledger) = asking_for_approval();
+    let pause = Command::Pause(Request::new("bob", None));
+    ledger.apply(command(1, pause), at(5)).unwrap();
+    ledger.turn(at(5)).unwrap();
+    assert_eq!(ledger.report().state, RunState::Paused);
+    let cancel = Command::Cancel(Request::new("bob", None));
+    ledger.apply(sent_at(61, 2, cancel), at(62)).unwrap();
+    let report = ledger.report();
+    assert_eq!(report.state, RunState::Failed);
+    assert_eq!(report.error_class, Some(ErrorClass::Denied));
 }
 
 #[test]
