@@ -330,6 +330,30 @@ fn an_approval_sent_in_time_counts_though_the_engine_driving_the_run_reads_it_la
     assert_eq!(scratch.executions()["deploy"], 1);
 }
 
+/// A ruling sent after a cancel the engine has not read yet (it is stopped, SIGSTOP) is
+/// refused: the cancel ends the step `cancelled` (probe 74 F1: told it would be acted on,
+/// then the step ended `denied`).
+#[test]
+fn a_ruling_sent_after_a_pending_cancel_is_refused() {
+    let scratch = Scratch::new();
+    let (policy, workflow) = approval_setup(&scratch, json!({}));
+    let (child, run) = start_awaiting(&scratch, &policy, &workflow);
+    signal(&child, "-STOP");
+    let cancel = scratch.cairn(&["cancel", &run]);
+    let deny = scratch.cairn(&["deny", &run, "deploy", "--reason", "no"]);
+    signal(&child, "-CONT");
+    assert_eq!(cancel.status.code(), Some(0), "{cancel:?}");
+    let said = String::from_utf8_lossy(&deny.stderr);
+    assert_eq!(deny.status.code(), Some(2), "{said}");
+    assert!(said.contains("a cancel of the run, by "), "{said}");
+    assert!(said.contains("is pending"), "{said}");
+    let output = finish(child, "cairn run");
+    assert_eq!(output.status.code(), Some(1));
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["state"], "cancelled");
+    assert_eq!(show["steps"][0]["state"], "cancelled");
+}
+
 #[test]
 fn a_ruling_on_one_item_says_which_item_it_was() {
     let scratch = Scratch::new();

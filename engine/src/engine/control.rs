@@ -276,8 +276,8 @@ impl Engine {
     }
 
     /// Why `ruling`, on `ruling.step`, cannot be recorded for `record`'s run (the run's
-    /// deadline passed, its step does not await approval, its item does not, an expired
-    /// request, an earlier ruling), or `None`.
+    /// deadline passed, a cancel is pending, its step does not await approval, its item does
+    /// not, an expired request, an earlier ruling), or `None`.
     async fn ruling_refused(&self, record: &RunRecord, ruling: &Ruling) -> Result<Option<String>> {
         // The deadline ends what has not ended: a ruling after it would be dropped unread
         // (probe 48 F5: acknowledged, then dropped).
@@ -289,6 +289,19 @@ impl Engine {
             )));
         }
         let store = &self.inner.store;
+        // Commands are applied in the order sent: a ruling after a cancel decides nothing
+        // (probe 74 F1: told it would be acted on).
+        let pending = store.pending_commands(record.id).await?;
+        if let Some(asked) = (pending.iter()).find_map(|sent| match &sent.command {
+            Command::Cancel(asked) => Some(asked),
+            _ => None,
+        }) {
+            return Ok(Some(format!(
+                "a cancel of the run, by {}, is pending (recorded, not carried out yet): it \
+                 ends step `{}` `cancelled`, whatever a ruling sent after it says",
+                asked.by, ruling.step
+            )));
+        }
         let Some(step) = store.step(record.id, &ruling.step).await? else {
             return Ok(Some(self.no_step(record, &ruling.step).await?));
         };
