@@ -59,7 +59,7 @@ impl Attempt<'_> {
             (Ok(_), None) => match (&report.error, &report.text) {
                 (Some(reported), _) => Err(self.reported(reported)),
                 (None, Some(text)) => Ok(json!({
-                    "text": text, "raw": report.raw, "warnings": report.warnings,
+                    "text": text, "raw": report.raw, "warnings": report.output_warnings(),
                 })),
                 (None, None) => Err(ExecError {
                     class: ErrorClass::BadOutput,
@@ -69,11 +69,12 @@ impl Attempt<'_> {
         };
         // A CLI killed by a signal (not by cairn: that one's class says so), or one that
         // crashed before it said what it spent, may have spent what it never reported (probe
-        // 41 F1, probe 42 F1). One that refused to run or could not reach its API, or that
-        // said it failed, did say.
+        // 41 F1, probe 42 F1), and so may one that answered and exited 0 in a step it never
+        // finished (opencode's: probe 77 F1, a budget it never counted against). One that
+        // refused to run or could not reach its API, or that said it failed, did say.
         let crashed = matches!(&outcome.result,
             Err(error) if matches!(error.class, ErrorClass::ExitCode | ErrorClass::BadOutput));
-        outcome.cut_off = killed || (crashed && report.untold);
+        outcome.cut_off = killed || (report.untold && (crashed || outcome.result.is_ok()));
         outcome
     }
 

@@ -23,8 +23,10 @@ pub(super) struct Report {
     /// The failure the CLI reported, if it did.
     pub(super) error: Option<String>,
     /// Errors the CLI reported and went on from (codex's `Reconnecting...`), in order,
-    /// repeats in a row kept once.
+    /// repeats in a row kept once, [`KEPT_WARNINGS`] at most: the first and the last ones.
     pub(super) warnings: Vec<String>,
+    /// How many warnings were left out between the first and the last ones kept.
+    pub(super) warnings_left_out: usize,
     /// Whether the last warning is the last event the CLI printed: it stopped on it, where
     /// a warning followed by more events is one it went on from.
     pub(super) stopped_on_warning: bool,
@@ -45,12 +47,28 @@ impl Report {
         })
     }
 
-    /// Records a warning, unless it repeats the one before, as the last event so far.
+    /// Records a warning, unless it repeats the one before, as the last event so far; past
+    /// [`KEPT_WARNINGS`], the oldest of the last ones is left out, and counted.
     fn warn(&mut self, warning: String) {
         if self.warnings.last() != Some(&warning) {
             self.warnings.push(warning);
+            if self.warnings.len() > KEPT_WARNINGS {
+                self.warnings.remove(KEPT_WARNINGS / 2);
+                self.warnings_left_out += 1;
+            }
         }
         self.stopped_on_warning = true;
+    }
+
+    /// The output's `warnings`: those kept, with a line between the first and the last ones
+    /// that says how many were left out.
+    pub(super) fn output_warnings(&self) -> Vec<String> {
+        let mut warnings = self.warnings.clone();
+        if self.warnings_left_out > 0 {
+            let left_out = format!("… {} more warnings, left out", self.warnings_left_out);
+            warnings.insert(KEPT_WARNINGS / 2, left_out);
+        }
+        warnings
     }
 
     /// Records that the CLI printed an event after its warnings, if any: it went on.
@@ -58,6 +76,11 @@ impl Report {
         self.stopped_on_warning = false;
     }
 }
+
+/// How many of its warnings a CLI's output keeps: a codex offline for hours prints a
+/// reconnect a minute, and 8,000 of them passed the run's cap on a step's output, failing an
+/// answer (probe 77 F2).
+const KEPT_WARNINGS: usize = 20;
 
 /// Reads `stdout` as `cli` prints it. Lines that are not JSON (in a stream) are skipped, so
 /// a partial stdout (a killed CLI) still gives what it holds.

@@ -78,6 +78,33 @@ mod tests {
         assert!(report.warnings[0].starts_with("Model metadata for `gpt-5` not found"));
     }
 
+    /// Thousands of reconnects keep the first and the last ten, and say how many were left
+    /// out between (probe 77 F2: 8,000 of them failed an answer `output_too_large`).
+    #[test]
+    fn many_warnings_keep_the_first_and_the_last_ones() {
+        let reconnects = (1..=8000).map(|n| {
+            format!(r#"{{"type":"error","message":"Reconnecting... {n}/5 (stream closed)"}}"#)
+        });
+        let answer = [
+            r#"{"type":"item.completed","item":{"type":"agent_message","text":"Hi!"}}"#.to_owned(),
+            r#"{"type":"turn.completed","usage":{}}"#.to_owned(),
+        ];
+        let stdout = reconnects.chain(answer).collect::<Vec<_>>().join("\n");
+        let report = read(&format!("{{\"type\":\"turn.started\"}}\n{stdout}"));
+        assert_eq!(report.text.as_deref(), Some("Hi!"));
+        let warnings = report.output_warnings();
+        assert_eq!(warnings.len(), 21);
+        assert!(
+            warnings[0].starts_with("Reconnecting... 1/5"),
+            "{warnings:?}"
+        );
+        assert_eq!(warnings[10], "… 7980 more warnings, left out");
+        assert!(
+            warnings[20].starts_with("Reconnecting... 8000/5"),
+            "{warnings:?}"
+        );
+    }
+
     #[test]
     fn offline_codex_reports_no_failure_but_its_last_warning_says_why() {
         let report = read(include_str!("../fixtures/codex-json-gitrepo.stdout"));

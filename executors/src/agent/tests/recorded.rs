@@ -333,6 +333,7 @@ fn a_cli_that_crashed_before_it_said_what_it_spent_is_cut_off_one_that_said_is_n
         r#"{"type":"turn.started"}"#
     );
     let opencode_step = r#"{"type":"step_start","part":{}}"#;
+    let opencode_text = r#"{"type":"text","part":{"text":"Hi!"}}"#;
     for (cli, code, stdout, stderr, cut_off) in [
         // A wrapper whose node child was killed (exit 137), or an uncaught exception (probe 42 F1).
         ("claude", 137, format!("{init}\n{working}\n"), "", true),
@@ -345,6 +346,21 @@ fn a_cli_that_crashed_before_it_said_what_it_spent_is_cut_off_one_that_said_is_n
         ),
         ("codex", 1, format!("{codex_turn}\n"), "", true),
         ("opencode", 1, format!("{opencode_step}\n"), "", true),
+        // It answered, and exited 0 in a step it never finished (probe 77 F1).
+        (
+            "opencode",
+            0,
+            format!("{opencode_step}\n{opencode_text}\n"),
+            "",
+            true,
+        ),
+        (
+            "opencode",
+            0,
+            include_str!("../fixtures/opencode-success.jsonl").to_owned(),
+            "",
+            false,
+        ),
         // It said what it spent, and that it failed.
         ("claude", 1, format!("{init}\n{result}\n"), "", false),
         // It refused its command line: it never started.
