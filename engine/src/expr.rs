@@ -18,6 +18,7 @@ use cel::parser::{Expression, PrattParser};
 use cel::{Context, Env};
 use serde_json::Value;
 
+pub(crate) use budget::sharing_one_deadline;
 pub use condition::{Condition, Variable, evaluate_conditions, evaluate_conditions_each};
 use condition::{parts_mut, unknown_variables};
 use functions::{invalid_pattern, unknown_function};

@@ -28,11 +28,14 @@
 //! per thread, each new one charged ([`PATTERN_BYTES`]).
 //!
 //! **Time.** Work that builds nothing is in neither count: `x in input.xs` in a loop over
-//! `input.xs` scans the list at each step (100,000 elements: minutes), and a loop's steps are
-//! as dear as its body is long. So an evaluation may last [`MAX_EVALUATION_TIME`] at most, as
-//! Temporal fails a workflow task past its 10 s: every loop asks `@going` before each step,
-//! and every [`CHARGES_A_READING`]th charge reads the clock. Past it the evaluation fails; the
-//! engine, whose thread it holds, reads commands and signals again.
+//! `input.xs` scans the list at each step (100,000 elements: minutes), a loop's steps are as
+//! dear as its body is long, and a chain of `==` of big maps is dear with no loop (probe 76
+//! F2). So an evaluation may last [`MAX_EVALUATION_TIME`] at most, as Temporal fails a
+//! workflow task past its 10 s: every loop asks `@going` before each step, every
+//! [`CHARGES_A_READING`]th charge reads the clock, and so does every call that scans its
+//! operands ([`SCANS`]), as it returns (`@scanned`), and `matches`, whose own time is
+//! bounded ([`patterns`]). Past it the evaluation fails; the engine, whose thread it holds,
+//! reads commands and signals again.
 //!
 //! An evaluation that spends a budget fails, whatever CEL makes of the error: `all`,
 //! `exists` and `exists_one` go on past an error in one step (`[false, err].all(…)` is
@@ -42,8 +45,7 @@
 //! A guard's conditions run without these budgets: their time is bounded otherwise
 //! (`cairn-guards`' bounded threads).
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use cel::common::ast::operators::CONDITIONAL;
@@ -88,6 +90,17 @@ const KEPT: &str = "@kept";
 /// The function a loop's condition is handed to.
 const GOING: &str = "@going";
 
+/// The function the value of a call of [`SCANS`] is handed to.
+const SCANNED: &str = "@scanned";
+
+/// The calls whose time is their operands' size, and whose value is a bool or a number: they
+/// read the clock as they return.
+#[rustfmt::skip]
+const SCANS: &[&str] = &[
+    "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "@in", "contains", "startsWith", "endsWith",
+    "size",
+];
+
 /// The function `matches` is renamed to, which keeps the patterns it compiles.
 const MATCHES: &str = "@matches";
 
@@ -98,14 +111,11 @@ const MATCHES: &str = "@matches";
 /// most.
 const PATTERN_BYTES: u64 = 1 << 20;
 
-/// How many compiled patterns a thread keeps (all are dropped when it would keep more).
-const KEPT_PATTERNS: usize = 64;
-
 /// The calls whose value is never built whole: a bool, or one of their operands.
 #[rustfmt::skip]
 const NOT_BUILT: &[&str] = &[
     "_&&_", "_||_", "!_", "_?_:_", "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "@in",
-    "@not_strictly_false", "_[_]", LOOP, BUILT, KEPT, GOING, MATCHES,
+    "@not_strictly_false", "_[_]", LOOP, BUILT, KEPT, GOING, SCANNED, MATCHES,
 ];
 
 /// A budget of an evaluation.
@@ -159,12 +169,14 @@ struct Left {
 }
 
 impl Left {
-    /// The budgets of an evaluation that starts now and may last `limit`.
+    /// The budgets of an evaluation that starts now and may last `limit`, or until the
+    /// deadline shared on this thread, if sooner.
     fn fresh(limit: Duration) -> Left {
+        let own = Instant::now() + limit;
         Left {
             steps: MAX_LOOP_STEPS,
             bytes: MAX_BUILT_BYTES,
-            deadline: Instant::now() + limit,
+            deadline: SHARED_DEADLINE.get().map_or(own, |shared| shared.min(own)),
             until_reading: CHARGES_A_READING,
             spent: None,
         }
@@ -184,8 +196,9 @@ impl Left {
 
 thread_local! {
     static LEFT: Cell<Option<Left>> = const { Cell::new(None) };
-    /// The patterns `@matches` compiled on this thread, by text.
-    static PATTERNS: RefCell<HashMap<String, regex::Regex>> = RefCell::new(HashMap::new());
+    /// The deadline every evaluation on this thread ends by, if one is shared
+    /// ([`sharing_one_deadline`]).
+    static SHARED_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
 /// A budget's function: its argument, once charged.
@@ -193,11 +206,12 @@ type Charging = for<'b, 'v> fn(Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Ex
 
 /// Declares `@loop`, `@built`, `@kept`, `@going` and `@matches` in `env`.
 pub(super) fn declare(env: &mut Env) {
-    let functions: [(&str, Charging); 4] = [
+    let functions: [(&str, Charging); 5] = [
         (LOOP, charge_steps),
         (BUILT, charge_built),
         (KEPT, charge_kept),
         (GOING, going),
+        (SCANNED, scanned),
     ];
     for (name, function) in functions {
         env.add_overload(name, &format!("{name}(dyn)"), vec![DYN_TYPE], function)
@@ -270,15 +284,16 @@ fn count_built(expression: &mut Expression) {
         _ => {}
     }
     parts_mut(expression).into_iter().for_each(count_built);
-    let built = match &expression.expr {
+    let wrapper = match &expression.expr {
         // One written of constants only is built again at each step of a loop, and
         // dropped: its cost is bounded by the expression's size and the loop's steps.
-        Expr::List(_) | Expr::Map(_) => !constant(expression),
-        Expr::Call(call) => !NOT_BUILT.contains(&&*call.func_name),
-        _ => false,
+        Expr::List(_) | Expr::Map(_) => (!constant(expression)).then_some(BUILT),
+        Expr::Call(call) if SCANS.contains(&&*call.func_name) => Some(SCANNED),
+        Expr::Call(call) => (!NOT_BUILT.contains(&&*call.func_name)).then_some(BUILT),
+        _ => None,
     };
-    if built {
-        wrap(expression, BUILT);
+    if let Some(wrapper) = wrapper {
+        wrap(expression, wrapper);
     }
 }
 
@@ -314,16 +329,19 @@ fn wrap(expression: &mut IdedExpr, function: &str) {
 /// The budgets an evaluation runs within, carried to the thread it runs on (an expression
 /// too deep for any stack runs on a thread of its own).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Budgets(Option<Left>);
+pub(super) struct Budgets(Left);
 
-/// The budgets of the rendering running on this thread, if any.
+/// The budgets of the rendering running on this thread, or fresh ones outside one.
 pub(super) fn current() -> Budgets {
-    Budgets(LEFT.get())
+    Budgets(
+        LEFT.get()
+            .unwrap_or_else(|| Left::fresh(MAX_EVALUATION_TIME)),
+    )
 }
 
-/// Runs `evaluation` within `budgets`, or fresh ones when there are none, on this thread, and
-/// gives the budgets it left; the thread's own are back after it, even if it unwinds (the
-/// CEL library's panics are caught above).
+/// Runs `evaluation` within `budgets` on this thread, and gives the budgets it left; the
+/// thread's own are back after it, even if it unwinds (the CEL library's panics are caught
+/// above).
 pub(super) fn within<T>(budgets: Budgets, evaluation: impl FnOnce() -> T) -> (T, Budgets) {
     struct Restore(Option<Left>);
     impl Drop for Restore {
@@ -331,10 +349,7 @@ pub(super) fn within<T>(budgets: Budgets, evaluation: impl FnOnce() -> T) -> (T,
             LEFT.set(self.0);
         }
     }
-    let left = budgets
-        .0
-        .unwrap_or_else(|| Left::fresh(MAX_EVALUATION_TIME));
-    let _outer = Restore(LEFT.replace(Some(left)));
+    let _outer = Restore(LEFT.replace(Some(budgets.0)));
     let value = evaluation();
     (value, current())
 }
@@ -342,8 +357,29 @@ pub(super) fn within<T>(budgets: Budgets, evaluation: impl FnOnce() -> T) -> (T,
 /// The budgets an evaluation left, back on the thread of the rendering it is part of.
 pub(super) fn carry_on(budgets: Budgets) {
     if LEFT.get().is_some() {
-        LEFT.set(budgets.0);
+        LEFT.set(Some(budgets.0));
     }
+}
+
+/// Runs `check`, in which the evaluations on this thread (and those it hands to a thread of
+/// their own) end by one deadline, [`MAX_EVALUATION_TIME`] from now: checking a file or a
+/// plan evaluates each `when` and `for_each` that reads no variable, and a plan of three dear
+/// ones held the engine for their sum, 28 s (probe 76 F4).
+pub(crate) fn sharing_one_deadline<T>(check: impl FnOnce() -> T) -> T {
+    sharing_a_deadline(MAX_EVALUATION_TIME, check)
+}
+
+/// [`sharing_one_deadline`], the deadline `limit` from now.
+fn sharing_a_deadline<T>(limit: Duration, check: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SHARED_DEADLINE.set(self.0);
+        }
+    }
+    let deadline = (SHARED_DEADLINE.get()).unwrap_or_else(|| Instant::now() + limit);
+    let _outer = Restore(SHARED_DEADLINE.replace(Some(deadline)));
+    check()
 }
 
 /// Runs `evaluation`, a rendering's, with the budgets of one evaluation that its expressions
@@ -436,9 +472,27 @@ fn going<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionE
     only(args)
 }
 
+/// `@scanned(value)`: the `value` of a call of [`SCANS`], unless the evaluation is past its
+/// time.
+fn scanned<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    look_at_the_clock()?;
+    only(args)
+}
+
+/// Fails the evaluation running on this thread (none outside one) if it is past its time, or
+/// spent a budget.
+fn look_at_the_clock() -> Result<(), ExecutionError> {
+    let Some(mut left) = LEFT.get() else {
+        return Ok(());
+    };
+    left.until_reading = 1;
+    LEFT.set(Some(left));
+    charge(Budget::Steps, |_| 0)
+}
+
 /// `@matches(text, pattern)`: whether `pattern` matches in `text`, as the CEL library's
 /// `matches` says, the pattern compiled once per thread and each new one charged
-/// [`PATTERN_BYTES`].
+/// [`PATTERN_BYTES`], its time bounded ([`patterns`]), the clock read first.
 fn matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let [text, pattern]: [CowVal; 2] = args
         .try_into()
@@ -452,26 +506,9 @@ fn matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executio
             "a text and a pattern, both strings",
         ));
     };
-    let (text, pattern) = (text.inner(), pattern.inner());
-    let kept = PATTERNS.with_borrow(|kept| kept.get(pattern).map(|found| found.is_match(text)));
-    let matched = match kept {
-        Some(matched) => matched,
-        None => {
-            charge(Budget::Bytes, |_| PATTERN_BYTES)?;
-            let compiled = regex::Regex::new(pattern).map_err(|error| {
-                let message = format!("'{pattern}' not a valid regex:\n{error}");
-                ExecutionError::function_error("matches", message)
-            })?;
-            let matched = compiled.is_match(text);
-            PATTERNS.with_borrow_mut(|kept| {
-                if kept.len() >= KEPT_PATTERNS {
-                    kept.clear();
-                }
-                kept.insert(pattern.to_owned(), compiled);
-            });
-            matched
-        }
-    };
+    look_at_the_clock()?;
+    let on_new = || charge(Budget::Bytes, |_| PATTERN_BYTES);
+    let matched = patterns::is_match(text.inner(), pattern.inner(), on_new)?;
     Ok(CowVal::Owned(Box::new(CelBool::from(matched))))
 }
 
@@ -511,6 +548,8 @@ fn key_text(key: &CelMapKey) -> u64 {
         _ => 0,
     }
 }
+
+mod patterns;
 
 #[cfg(test)]
 mod tests {
@@ -659,18 +698,22 @@ mod tests {
     }
 
     /// Work that builds nothing, a scan of the input at each step of a loop over it (minutes
-    /// for 100,000 elements), fails once the evaluation has lasted its time, in every kind of
-    /// loop and whatever `||` makes of the error.
+    /// for 100,000 elements) or comparisons of it one after another, fails once the
+    /// evaluation has lasted its time, in every kind of loop and whatever `||` makes of the
+    /// error.
     #[test]
     fn an_evaluation_past_its_time_fails() {
         let scope = with_input(json!({"xs": (0..100_000).collect::<Vec<u32>>()}));
+        // No loop: comparisons of the whole list, one after another (probe 76 F2).
+        let compared = vec!["input.xs == input.xs"; 100].join(" && ");
         for busy in [
+            &*compared,
             "input.xs.all(x, !(-1 in input.xs))",
             "input.xs.filter(x, -1 in input.xs).size() == 0",
             "input.xs.map(x, -1 in input.xs).size() == 0",
             "input.xs.exists(x, -1 in input.xs) || true",
         ] {
-            let brief = Budgets(Some(Left::fresh(Duration::from_millis(100))));
+            let brief = Budgets(Left::fresh(Duration::from_millis(100)));
             let (error, _) = within(brief, || evaluate(busy, &scope));
             let error = error.unwrap_err();
             assert!(
@@ -678,6 +721,22 @@ mod tests {
                 "{busy}: {error}"
             );
         }
+    }
+
+    /// Evaluations sharing a deadline (a file's check) end by it: once one has spent the
+    /// time, the next fails at its first look at the clock; apart, each has its own.
+    #[test]
+    fn evaluations_sharing_a_deadline_end_by_it() {
+        let scope = with_input(json!({"xs": (0..100_000).collect::<Vec<u32>>()}));
+        let busy = "input.xs.all(x, !(-1 in input.xs))";
+        let (spent, next) = sharing_a_deadline(Duration::from_millis(100), || {
+            let spent = evaluate(busy, &scope).unwrap_err();
+            (spent, evaluate("1 == 1", &scope))
+        });
+        assert!(spent.reason.contains("lasts more than 10 s"), "{spent}");
+        let next = next.unwrap_err();
+        assert!(next.reason.contains("lasts more than 10 s"), "{next}");
+        assert_eq!(evaluate("1 == 1", &scope).unwrap(), json!(true));
     }
 
     /// `matches` compiles a pattern once per thread, and each new one costs the budget (probe

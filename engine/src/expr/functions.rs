@@ -167,6 +167,22 @@ fn refusal(call: &CallExpr) -> String {
             known,
         );
     }
+    // A macro's name with arguments of no form of it: not expanded (probe 76 F5: "no method
+    // `.all()`; did you mean `all`?").
+    let form = match call.func_name.as_str() {
+        ALL | EXISTS | EXISTS_ONE | FILTER => Some("a variable and a condition: `xs.{}(x, x > 0)`"),
+        MAP => Some("a variable and a value, a condition between them or not: `xs.map(x, x * 2)`"),
+        HAS => Some("a field selected on a value: `has(input.name)`"),
+        _ => None,
+    };
+    if let Some(form) = form {
+        return format!(
+            "`{}` is not called so in cairn's CEL (no two-variable form, `xs.all(i, x, …)`): \
+             it takes {}",
+            call.func_name,
+            form.replace("{}", &call.func_name)
+        );
+    }
     let method = call.target.is_some();
     let (kind, name) = match method {
         true => ("method", format!(".{}()", call.func_name)),

@@ -24,8 +24,19 @@ pub(super) struct Outer<'a> {
 
 /// Checks what the schema cannot; problems go to `report`. For a plan (`outer`), ids are
 /// checked with the planner's prefix against the run's, expressions may read the run's
-/// steps, `max_steps` counts the run's steps too, and no step is fine.
+/// steps, `max_steps` counts the run's steps too, and no step is fine. The expressions it
+/// evaluates (those that read no variable) share one deadline.
 pub(super) fn check(
+    workflow: &Workflow,
+    executors: &Executors,
+    outer: Option<Outer<'_>>,
+    report: &mut Report,
+) {
+    expr::sharing_one_deadline(|| check_each(workflow, executors, outer, report));
+}
+
+/// [`check`], its expressions' deadline set.
+fn check_each(
     workflow: &Workflow,
     executors: &Executors,
     outer: Option<Outer<'_>>,

@@ -81,7 +81,8 @@ fn a_call_to_a_function_the_run_lacks_is_refused_at_its_place() {
             {"id": "b", "executor": "noop", "when": "nosuch2()", "with": {"output": 1}},
             {"id": "c", "executor": "noop", "for_each": "${{ input.xs.filtre(x, x > 1) }}",
              "with": {"output": "${{ size(item) }}"},
-             "fallbacks": [{"output": "at ${{ timestamp('2020-01-01T00:00:00Z') }}"}]}
+             "fallbacks": [{"output": "at ${{ timestamp('2020-01-01T00:00:00Z') }}"}]},
+            {"id": "d", "executor": "noop", "when": "input.xs.all(i, x, x > 0)"}
         ]}"#,
     );
     assert_eq!(
@@ -91,6 +92,8 @@ fn a_call_to_a_function_the_run_lacks_is_refused_at_its_place() {
             "w.json:/steps/1/when: `nosuch2()`: no function `nosuch2()` in cairn's CEL",
             "w.json:/steps/2/fallbacks/0/output: `timestamp('2020-01-01T00:00:00Z')`: no function `timestamp()` in cairn's CEL",
             "w.json:/steps/2/for_each: `input.xs.filtre(x, x > 1)`: no method `.filtre()` in cairn's CEL; did you mean `filter`?",
+            // Probe 76 F5: a macro's two-variable form.
+            "w.json:/steps/3/when: `input.xs.all(i, x, x > 0)`: `all` is not called so in cairn's CEL (no two-variable form, `xs.all(i, x, …)`): it takes a variable and a condition: `xs.all(x, x > 0)`",
         ]
     );
 }
