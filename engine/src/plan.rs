@@ -541,10 +541,11 @@ impl<'a> Builder<'a> {
         ends
     }
 
-    /// Compiles a parallel group: its sources are its members', its sinks its members' that
-    /// no other member waits for (through its `needs`): the group ends where its members'
-    /// work does, as an Airflow task group ends with its leaves (probe 75 F1: a step after a
-    /// plan `[x, y needs x]` was judged by `x` too).
+    /// Compiles a parallel group: its sources are its members' that wait for no other member
+    /// (through `needs`), its sinks its members' that no other member waits for: the group
+    /// starts and ends where its members' work does, as an Airflow task group's roots and
+    /// leaves (probe 75 F1: a step after a plan `[x, y needs x]` was judged by `x` too; probe
+    /// 76 F6: `y` was judged by the group's predecessors too).
     fn parallel(
         &mut self,
         workflow: &Workflow,
@@ -559,21 +560,28 @@ impl<'a> Builder<'a> {
             ends.sources.extend(member.sources);
             ends.sinks.extend(member.sinks);
         }
-        let waited = self.waited_from(first, needs);
+        let [waiting, waited] = self.needs_from(first, needs);
+        ends.sources.retain(|source| !waiting.contains(source));
         ends.sinks.retain(|sink| !waited.contains(sink));
         ends
     }
 
-    /// The steps numbered from `first` on that the `needs` from the `needs`-th on name (a
-    /// group's, its sinks).
-    fn waited_from(&self, first: StepIndex, needs: usize) -> HashSet<StepIndex> {
-        let ids = self.needs[needs..].iter().flat_map(|need| need.ids);
-        (ids.flat_map(|id| match self.index_of(id) {
-            Some(step) => vec![step],
-            None => self.group_sinks.get(id).cloned().unwrap_or_default(),
-        }))
-        .filter(|&step| step >= first)
-        .collect()
+    /// Of the `needs` from the `needs`-th on, those that name a step numbered from `first`
+    /// on (a group's, its sinks): the steps that wait, and the steps they wait for.
+    fn needs_from(&self, first: StepIndex, needs: usize) -> [HashSet<StepIndex>; 2] {
+        let [mut waiting, mut waited] = [HashSet::new(), HashSet::new()];
+        for need in &self.needs[needs..] {
+            let named = (need.ids.iter()).flat_map(|id| match self.index_of(id) {
+                Some(step) => vec![step],
+                None => self.group_sinks.get(id).cloned().unwrap_or_default(),
+            });
+            let inside: Vec<StepIndex> = named.filter(|&step| step >= first).collect();
+            if !inside.is_empty() {
+                waiting.extend(need.sources.iter().copied());
+                waited.extend(inside);
+            }
+        }
+        [waiting, waited]
     }
 
     /// Turns every `needs` into edges; unknown ids are problems, placed by `pointer` (the

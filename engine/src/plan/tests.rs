@@ -75,6 +75,29 @@ fn a_parallel_group_ends_with_the_last_steps_no_member_waits_for() {
     assert_eq!(deps(&plan, "v"), ["z"]);
 }
 
+/// A parallel group starts with its members' first steps that wait for no other member: the
+/// group's predecessors are theirs alone, and a member that waits for another waits for them
+/// through it (probe 76 F6: with `b` failed, `d` was skipped for `b` though its need `c`
+/// succeeded).
+#[test]
+fn a_parallel_group_starts_with_the_first_steps_that_wait_for_no_member() {
+    let plan = plan(
+        r#"{"name": "t", "steps": [{"pipeline": [
+            {"id": "b", "executor": "noop"},
+            {"parallel": [
+                {"id": "c", "executor": "noop"},
+                {"id": "d", "needs": ["c"], "executor": "noop"},
+                {"id": "h", "needs": ["c"], "pipeline": [{"id": "e", "executor": "noop"}]},
+                {"id": "f", "executor": "noop"}
+            ]}
+        ]}]}"#,
+    );
+    assert_eq!(deps(&plan, "c"), ["b"]);
+    assert_eq!(deps(&plan, "d"), ["c"]);
+    assert_eq!(deps(&plan, "e"), ["c"]);
+    assert_eq!(deps(&plan, "f"), ["b"]);
+}
+
 /// The problems of loading `source`, one line each.
 fn problems(source: &str) -> Vec<String> {
     match load_str(source, "w.json", &accepting_anything(&["noop"])) {
