@@ -33,8 +33,8 @@
 //! F2). So an evaluation may last [`MAX_EVALUATION_TIME`] at most, as Temporal fails a
 //! workflow task past its 10 s: every loop asks `@going` before each step, every
 //! [`CHARGES_A_READING`]th charge reads the clock, and so does every call that scans its
-//! operands ([`SCANS`]), as it returns (`@scanned`), and `matches`, whose own time is
-//! bounded ([`patterns`]). Past it the evaluation fails; the engine, whose thread it holds,
+//! operands ([`SCANS`]), before it (`@scanned`), and `matches`, whose own time is bounded
+//! ([`patterns`]). Past it the evaluation fails; the engine, whose thread it holds,
 //! reads commands and signals again.
 //!
 //! An evaluation that spends a budget fails, whatever CEL makes of the error: `all`,
@@ -90,11 +90,11 @@ const KEPT: &str = "@kept";
 /// The function a loop's condition is handed to.
 const GOING: &str = "@going";
 
-/// The function the value of a call of [`SCANS`] is handed to.
+/// The function the first operand of a call of [`SCANS`] is handed to.
 const SCANNED: &str = "@scanned";
 
-/// The calls whose time is their operands' size, and whose value is a bool or a number: they
-/// read the clock as they return.
+/// The calls whose time is their operands' size, and whose value is a bool or a number: the
+/// clock is read before each.
 #[rustfmt::skip]
 const SCANS: &[&str] = &[
     "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "@in", "contains", "startsWith", "endsWith",
@@ -284,16 +284,22 @@ fn count_built(expression: &mut Expression) {
         _ => {}
     }
     parts_mut(expression).into_iter().for_each(count_built);
-    let wrapper = match &expression.expr {
+    let built = match &mut expression.expr {
         // One written of constants only is built again at each step of a loop, and
         // dropped: its cost is bounded by the expression's size and the loop's steps.
-        Expr::List(_) | Expr::Map(_) => (!constant(expression)).then_some(BUILT),
-        Expr::Call(call) if SCANS.contains(&&*call.func_name) => Some(SCANNED),
-        Expr::Call(call) => (!NOT_BUILT.contains(&&*call.func_name)).then_some(BUILT),
-        _ => None,
+        Expr::List(_) | Expr::Map(_) => !constant(expression),
+        // Its first operand, looked at before the call: after an error, CEL goes on with
+        // `&&`'s other side, and a spent evaluation would make every call of a chain.
+        Expr::Call(call) if SCANS.contains(&&*call.func_name) => {
+            let first = (call.target.as_deref_mut()).or(call.args.first_mut());
+            first.into_iter().for_each(|operand| wrap(operand, SCANNED));
+            false
+        }
+        Expr::Call(call) => !NOT_BUILT.contains(&&*call.func_name),
+        _ => false,
     };
-    if let Some(wrapper) = wrapper {
-        wrap(expression, wrapper);
+    if built {
+        wrap(expression, BUILT);
     }
 }
 
@@ -472,8 +478,8 @@ fn going<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionE
     only(args)
 }
 
-/// `@scanned(value)`: the `value` of a call of [`SCANS`], unless the evaluation is past its
-/// time.
+/// `@scanned(operand)`: the first `operand` of a call of [`SCANS`], unless the evaluation is
+/// past its time.
 fn scanned<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     look_at_the_clock()?;
     only(args)
@@ -720,6 +726,26 @@ mod tests {
                 error.reason.contains("lasts more than 10 s"),
                 "{busy}: {error}"
             );
+        }
+    }
+
+    /// A call that scans its operands looks at the clock before it, through its first
+    /// operand: after an error CEL goes on with `&&`'s other side, and a look after each call
+    /// let a spent evaluation make every comparison of a chain (probe 76 F2: 31 s).
+    #[test]
+    fn a_scanning_call_looks_at_the_clock_before_it() {
+        for text in [
+            "input.a == input.b",
+            "input.s.contains('x')",
+            "size(input.s)",
+        ] {
+            let parsed = super::super::parse(text).unwrap();
+            let Expr::Call(call) = counted(&parsed).expr else {
+                panic!("{text}: not a call");
+            };
+            let first = call.target.as_deref().or(call.args.first()).unwrap();
+            let looked = matches!(&first.expr, Expr::Call(call) if call.func_name == SCANNED);
+            assert!(looked, "{text}");
         }
     }
 
