@@ -23,7 +23,7 @@ pub(super) fn dot(plan: &Plan, states: &[StepState]) -> String {
     let _ = writeln!(
         out,
         "  label=\"{}\";\n  labelloc=t;",
-        dot_escape(&plan.workflow.name)
+        dot_escape(&drawn(&plan.workflow.name))
     );
     out.push_str("  rankdir=TB;\n  node [shape=box, style=rounded];\n");
     tree(plan, states, &mut Dot, &mut out);
@@ -79,7 +79,7 @@ fn tree(plan: &Plan, states: &[StepState], syntax: &mut impl Syntax, out: &mut S
     for plan_nodes in plan.added.chunk_by(|a, b| a.0 == b.0) {
         let number = walk.next_group;
         walk.next_group += 1;
-        let label = format!("plan of {}", plan.steps[plan_nodes[0].0].id);
+        let label = format!("plan of {}", drawn(&plan.steps[plan_nodes[0].0].id));
         syntax.open_group(out, number, &label, 1);
         for (_, node) in plan_nodes {
             walk.node(node, syntax, out, 2);
@@ -102,8 +102,8 @@ impl Walk<'_> {
             self.next_step += 1;
             let step = &self.plan.steps[index];
             let mut label = match &node.executor {
-                Some(executor) => format!("{}\n{executor}", step.id),
-                None => step.id.to_string(),
+                Some(executor) => format!("{}\n{executor}", drawn(&step.id)),
+                None => drawn(&step.id).into_owned(),
             };
             if let Some(state) = self.states.get(index) {
                 label.push_str(&format!("\n[{state}]"));
@@ -114,7 +114,7 @@ impl Walk<'_> {
         let number = self.next_group;
         self.next_group += 1;
         let label = match &node.id {
-            Some(id) => format!("{id} ({kind})"),
+            Some(id) => format!("{} ({kind})", drawn(id)),
             None => kind.to_owned(),
         };
         syntax.open_group(out, number, &label, depth);
@@ -177,23 +177,22 @@ impl Syntax for Mermaid {
     }
 }
 
-/// The most characters of a label (a name, an id) drawn: Graphviz refuses a quoted string
+/// The most characters of a name (a workflow's, an id) drawn: Graphviz refuses a quoted string
 /// of more than 16,384 bytes, and a re-plan loop's ids grow a few characters a round.
 const MOST_LABEL_CHARS: usize = 1_000;
 
-/// `label` as drawn: its last [`MOST_LABEL_CHARS`] characters after an ellipsis when it is
-/// longer (a re-plan loop's ids differ at their end).
-fn drawn(label: &str) -> Cow<'_, str> {
-    match label.char_indices().rev().nth(MOST_LABEL_CHARS - 1) {
-        Some((at, _)) if at > 0 => Cow::Owned(format!("…{}", &label[at..])),
-        _ => Cow::Borrowed(label),
+/// A `name` (a workflow's, a step's or group's id) as drawn: its last [`MOST_LABEL_CHARS`]
+/// characters after an ellipsis when it is longer (a re-plan loop's ids differ at their end).
+fn drawn(name: &str) -> Cow<'_, str> {
+    match name.char_indices().rev().nth(MOST_LABEL_CHARS - 1) {
+        Some((at, _)) if at > 0 => Cow::Owned(format!("…{}", &name[at..])),
+        _ => Cow::Borrowed(name),
     }
 }
 
-/// Escapes a `dot` string, [`drawn`]; newlines become line breaks, and the other control
-/// characters (but tab), which a terminal obeys, are drawn as `\u{…}`.
+/// Escapes a `dot` string; newlines become line breaks, and the other control characters
+/// (but tab), which a terminal obeys, are drawn as `\u{…}`.
 fn dot_escape(text: &str) -> String {
-    let text = drawn(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -209,7 +208,7 @@ fn dot_escape(text: &str) -> String {
     out
 }
 
-/// Escapes a Mermaid label, [`drawn`]; newlines become line breaks.
+/// Escapes a Mermaid label; newlines become line breaks.
 fn mermaid_escape(text: &str) -> String {
-    drawn(text).replace('"', "#quot;").replace('\n', "<br>")
+    text.replace('"', "#quot;").replace('\n', "<br>")
 }
