@@ -15,13 +15,14 @@
 //! doubles at each level (`['a'].map(a0, [a0+a0].map(a1, …))`: 28 levels, 645 bytes, 1 GB
 //! at load: probe 69 F1), and a loop's body may copy a big input at each step
 //! (`input.xs.map(x, input.xs)`: 2.4 GB from 16 KB, F3; a counted loop over `[input.xs][0]`
-//! failed only after its quadratic work, F4), which the steps do not show. So every literal
-//! list or map (but one of constants) and every call's value (but a loop's own
-//! accumulation, and the operators whose value is a bool) is handed to `@built`, which
-//! charges the size of a value it was given owned — built or copied by it, not borrowed
-//! from the input or an output — against the budget, and the range of every loop and each
-//! element a `map` or `filter` appends to `@kept`, which charges it whole: the library
-//! copies it (probe 73 F2). Past [`MAX_BUILT_BYTES`] the evaluation fails. What the
+//! failed only after its quadratic work, F4), which the steps do not show. So every call's
+//! value (but a loop's own accumulation, and the operators whose value is a bool) is handed
+//! to `@built`, which charges the size of a value it was given owned — built or copied by
+//! it, not borrowed from the input or an output — against the budget, and the range of every
+//! loop, each element a `map` or `filter` appends, and each element of a list (each value of
+//! a map) written in the expression but of constants only, as it is read, before the whole
+//! is built (probe 79 F6), to `@kept`, which charges it whole: the library copies it (probe
+//! 73 F2). Past [`MAX_BUILT_BYTES`] the evaluation fails. What the
 //! evaluation holds was charged as it was built, so its memory stays within about the
 //! budget, and its time within the copies the budget allows. The expressions of one
 //! template share the budgets ([`within_budget`]), and `matches` compiles each pattern once
@@ -49,7 +50,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use cel::common::ast::operators::CONDITIONAL;
-use cel::common::ast::{CallExpr, Expr, IdedExpr};
+use cel::common::ast::{CallExpr, EntryExpr, Expr, IdedExpr};
 use cel::common::types::{
     CelBool, CelBytes, CelList, CelMap, CelMapKey, CelOptional, CelString, DYN_TYPE,
 };
@@ -124,6 +125,8 @@ enum Budget {
     Steps,
     Bytes,
     Time,
+    /// The time shared by the expressions of a file or plan being checked.
+    SharedTime,
 }
 
 impl Budget {
@@ -147,6 +150,13 @@ impl Budget {
                  not evaluated (loop over less, or do the heavy work in a step)",
                 MAX_EVALUATION_TIME.as_secs()
             ),
+            // Not the expression's alone (probe 79 F2: four of 3 s, each fine alone).
+            Budget::SharedTime => format!(
+                "with the others of this file or plan that read no variable (each evaluated \
+                 as it is checked), it lasts past the {} s they share: not evaluated \
+                 (evaluate less in them, or do the heavy work in a step)",
+                MAX_EVALUATION_TIME.as_secs()
+            ),
         }
     }
 
@@ -163,6 +173,8 @@ struct Left {
     steps: u64,
     bytes: u64,
     deadline: Instant,
+    /// The budget the deadline is: the evaluation's own, or one it shares.
+    time: Budget,
     /// The charges until the clock is read next.
     until_reading: u32,
     spent: Option<Budget>,
@@ -173,10 +185,15 @@ impl Left {
     /// deadline shared on this thread, if sooner.
     fn fresh(limit: Duration) -> Left {
         let own = Instant::now() + limit;
+        let (deadline, time) = match SHARED_DEADLINE.get() {
+            Some(shared) if shared < own => (shared, Budget::SharedTime),
+            _ => (own, Budget::Time),
+        };
         Left {
             steps: MAX_LOOP_STEPS,
             bytes: MAX_BUILT_BYTES,
-            deadline: SHARED_DEADLINE.get().map_or(own, |shared| shared.min(own)),
+            deadline,
+            time,
             until_reading: CHARGES_A_READING,
             spent: None,
         }
@@ -245,9 +262,9 @@ fn count_steps(expression: &mut Expression) {
     parts_mut(expression).into_iter().for_each(count_steps);
 }
 
-/// Hands every list and map written in `expression` (but those of constants), and every
-/// call's value but those of [`NOT_BUILT`], to `@built`; the range of every loop, and each
-/// element a `map` or `filter` appends to its list, to `@kept` (the `cel` crate appends it
+/// Hands every call's value but those of [`NOT_BUILT`] to `@built`; each element of a list
+/// and value of a map written in `expression` (but those of constants), the range of every
+/// loop, and each element a `map` or `filter` appends to its list, to `@kept` (the `cel` crate appends it
 /// in place, a copy if it is borrowed, but only while the step is written `@result + [x]`);
 /// the condition of every loop but a `map`'s or a `filter`'s to `@going`, and their guard (the
 /// `filter`'s predicate): the `cel` crate appends in place only while their condition is a
@@ -284,10 +301,27 @@ fn count_built(expression: &mut Expression) {
         _ => {}
     }
     parts_mut(expression).into_iter().for_each(count_built);
+    // One written of constants only is built again at each step of a loop, and dropped: its
+    // cost is bounded by the expression's size and the loop's steps.
+    let constant = constant(expression);
     let built = match &mut expression.expr {
-        // One written of constants only is built again at each step of a loop, and
-        // dropped: its cost is bounded by the expression's size and the loop's steps.
-        Expr::List(_) | Expr::Map(_) => !constant(expression),
+        // Each element (each entry's value) charged as it is read, before the whole is
+        // built: `[input.m, …×100]` copied a big map a hundred times, 7.6 GB, before its
+        // charge (probe 79 F6).
+        Expr::List(list) if !constant => {
+            list.elements
+                .iter_mut()
+                .for_each(|element| wrap(element, KEPT));
+            false
+        }
+        Expr::Map(map) if !constant => {
+            for entry in &mut map.entries {
+                if let EntryExpr::MapEntry(entry) = &mut entry.expr {
+                    wrap(&mut entry.value, KEPT);
+                }
+            }
+            false
+        }
         // Its first operand, looked at before the call: after an error, CEL goes on with
         // `&&`'s other side, and a spent evaluation would make every call of a chain.
         Expr::Call(call) if SCANS.contains(&&*call.func_name) => {
@@ -421,14 +455,14 @@ fn charge(budget: Budget, cost: impl FnOnce(u64) -> u64) -> Result<(), Execution
         return Err(spent.failure());
     }
     if left.out_of_time() {
-        left.spent = Some(Budget::Time);
+        left.spent = Some(left.time);
         LEFT.set(Some(left));
-        return Err(Budget::Time.failure());
+        return Err(left.time.failure());
     }
     let remaining = match budget {
         Budget::Steps => &mut left.steps,
         Budget::Bytes => &mut left.bytes,
-        Budget::Time => return Ok(()),
+        Budget::Time | Budget::SharedTime => return Ok(()),
     };
     let result = match remaining.checked_sub(cost(*remaining)) {
         Some(rest) => {

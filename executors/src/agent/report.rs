@@ -49,7 +49,12 @@ impl Report {
 
     /// Records a warning, unless it repeats the one before, as the last event so far; past
     /// [`KEPT_WARNINGS`], the oldest of the last ones is left out, and counted.
-    fn warn(&mut self, warning: String) {
+    fn warn(&mut self, mut warning: String) {
+        // Each kept to its first [`WARNING_CHARS`] characters (probe 79 F5: twenty of 70 KB).
+        if let Some((end, _)) = warning.char_indices().nth(WARNING_CHARS) {
+            warning.truncate(end);
+            warning.push('…');
+        }
         if self.warnings.last() != Some(&warning) {
             self.warnings.push(warning);
             if self.warnings.len() > KEPT_WARNINGS {
@@ -81,6 +86,9 @@ impl Report {
 /// reconnect a minute, and 8,000 of them passed the run's cap on a step's output, failing an
 /// answer (probe 77 F2).
 const KEPT_WARNINGS: usize = 20;
+
+/// How many characters of a warning the output keeps.
+const WARNING_CHARS: usize = 1_000;
 
 /// Reads `stdout` as `cli` prints it. Lines that are not JSON (in a stream) are skipped, so
 /// a partial stdout (a killed CLI) still gives what it holds.

@@ -259,6 +259,33 @@ fn the_budgets_calls_change_no_value() {
     assert_eq!(evaluated, corpus.len() - 4);
 }
 
+/// A list's elements, and a map's values, are charged as each is read, before the whole is
+/// built (probe 79 F6: `[input.m, …×100]` copied a big map a hundred times, 7.6 GB, before
+/// its charge), and fail it past the budget.
+#[test]
+fn a_literals_parts_are_charged_before_it_is_built() {
+    for text in ["[input.a, input.b]", "{'k': input.a}"] {
+        let parsed = super::super::parse(text).unwrap();
+        let parts = match counted(&parsed).expr {
+            Expr::List(list) => list.elements,
+            Expr::Map(map) => (map.entries.into_iter())
+                .filter_map(|entry| match entry.expr {
+                    EntryExpr::MapEntry(entry) => Some(entry.value),
+                    EntryExpr::StructField(_) => None,
+                })
+                .collect(),
+            other => panic!("{text}: {other:?}"),
+        };
+        let kept =
+            |part: &IdedExpr| matches!(&part.expr, Expr::Call(call) if call.func_name == KEPT);
+        assert!(!parts.is_empty() && parts.iter().all(kept), "{text}");
+    }
+    let scope = with_input(json!({"text": "a".repeat(20 << 20)}));
+    let many = ["input.text"; 7].join(", ");
+    let error = evaluate(&format!("size([{many}])"), &scope).unwrap_err();
+    assert!(error.reason.contains(BUILT_TOO_MUCH), "{error}");
+}
+
 /// Evaluations sharing a deadline (a file's check) end by it: once one has spent the
 /// time, the next fails at its first look at the clock; apart, each has its own.
 #[test]
@@ -269,9 +296,15 @@ fn evaluations_sharing_a_deadline_end_by_it() {
         let spent = evaluate(busy, &scope).unwrap_err();
         (spent, evaluate("1 == 1", &scope))
     });
-    assert!(spent.reason.contains("lasts more than 10 s"), "{spent}");
+    assert!(
+        spent.reason.contains("lasts past the 10 s they share"),
+        "{spent}"
+    );
     let next = next.unwrap_err();
-    assert!(next.reason.contains("lasts more than 10 s"), "{next}");
+    assert!(
+        next.reason.contains("lasts past the 10 s they share"),
+        "{next}"
+    );
     assert_eq!(evaluate("1 == 1", &scope).unwrap(), json!(true));
 }
 

@@ -103,6 +103,10 @@ mod tests {
             warnings[20].starts_with("Reconnecting... 8000/5"),
             "{warnings:?}"
         );
+        // Each to its first thousand characters (probe 79 F5: twenty of 70 KB).
+        let long = format!(r#"{{"type":"error","message":"{}"}}"#, "x".repeat(70_000));
+        let report = read(&long);
+        assert_eq!(report.warnings[0].chars().count(), 1_001);
     }
 
     #[test]

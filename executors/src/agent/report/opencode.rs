@@ -16,6 +16,7 @@ pub(super) fn read(stdout: &str) -> Report {
     let mut report = Report::default();
     let mut step_text: Vec<String> = Vec::new();
     let mut errors = Vec::new();
+    let mut finished = false;
     for event in events(stdout) {
         match event["type"].as_str().unwrap_or_default() {
             "step_start" => {
@@ -30,6 +31,7 @@ pub(super) fn read(stdout: &str) -> Report {
             }
             "step_finish" => {
                 report.untold = false;
+                finished = true;
                 let (part, tokens) = (&event["part"], &event["part"]["tokens"]);
                 let cache = &tokens["cache"];
                 report.usage += &Usage {
@@ -55,6 +57,11 @@ pub(super) fn read(stdout: &str) -> Report {
             _ => {}
         }
         report.raw = event;
+    }
+    // An answer with no step finished never said what it spent (probe 79 F4: a stream of
+    // `text` events alone counted nothing against a budget).
+    if report.text.is_some() && !finished {
+        report.untold = true;
     }
     // A stream that ends on a `text` event: its text is the end of the answer, in `text`.
     if report.raw["type"] == "text" {
