@@ -264,9 +264,9 @@ fn count_steps(expression: &mut Expression) {
 
 /// Hands every call's value but those of [`NOT_BUILT`] to `@built`; each element of a list
 /// and value of a map written in `expression` (but those of constants), the range of every
-/// loop, and each element a `map` or `filter` appends to its list, to `@kept` (the `cel` crate appends it
-/// in place, a copy if it is borrowed, but only while the step is written `@result + [x]`);
-/// the condition of every loop but a `map`'s or a `filter`'s to `@going`, and their guard (the
+/// loop, and each element a `map` or `filter` appends to its list, to `@kept` (the `cel`
+/// crate appends it in place, a copy if it is borrowed, but only while the step is written
+/// `@result + [x]`); the first operand of every call of [`SCANS`] to `@scanned`; the condition of every loop but a `map`'s or a `filter`'s to `@going`, and their guard (the
 /// `filter`'s predicate): the `cel` crate appends in place only while their condition is a
 /// literal, and they stop at their first error; and calls `@matches` for `matches`.
 fn count_built(expression: &mut Expression) {
