@@ -199,11 +199,11 @@ impl Left {
         }
     }
 
-    /// Whether the evaluation is past its deadline, the clock read at every
-    /// [`CHARGES_A_READING`]th call.
-    fn out_of_time(&mut self) -> bool {
+    /// Whether the evaluation is past its deadline, the clock read now when `now`, else at
+    /// every [`CHARGES_A_READING`]th call.
+    fn out_of_time(&mut self, now: bool) -> bool {
         self.until_reading -= 1;
-        if self.until_reading > 0 {
+        if self.until_reading > 0 && !now {
             return false;
         }
         self.until_reading = CHARGES_A_READING;
@@ -221,7 +221,7 @@ thread_local! {
 /// A budget's function: its argument, once charged.
 type Charging = for<'b, 'v> fn(Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError>;
 
-/// Declares `@loop`, `@built`, `@kept`, `@going` and `@matches` in `env`.
+/// Declares `@loop`, `@built`, `@kept`, `@going`, `@scanned` and `@matches` in `env`.
 pub(super) fn declare(env: &mut Env) {
     let functions: [(&str, Charging); 5] = [
         (LOOP, charge_steps),
@@ -266,7 +266,8 @@ fn count_steps(expression: &mut Expression) {
 /// and value of a map written in `expression` (but those of constants), the range of every
 /// loop, and each element a `map` or `filter` appends to its list, to `@kept` (the `cel`
 /// crate appends it in place, a copy if it is borrowed, but only while the step is written
-/// `@result + [x]`); the first operand of every call of [`SCANS`] to `@scanned`; the condition of every loop but a `map`'s or a `filter`'s to `@going`, and their guard (the
+/// `@result + [x]`); the first operand of every call of [`SCANS`] to `@scanned`; the
+/// condition of every loop but a `map`'s or a `filter`'s to `@going`, and their guard (the
 /// `filter`'s predicate): the `cel` crate appends in place only while their condition is a
 /// literal, and they stop at their first error; and calls `@matches` for `matches`.
 fn count_built(expression: &mut Expression) {
@@ -446,15 +447,25 @@ fn only<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionEr
 }
 
 /// Takes `cost` from the `budget` of the evaluation running on this thread (none outside
-/// one): past it, or once a budget is spent, the failure of the call charging it.
+/// one): past it, once a budget is spent, or past its time, the failure of the call charging
+/// it.
 fn charge(budget: Budget, cost: impl FnOnce(u64) -> u64) -> Result<(), ExecutionError> {
+    charge_reading(budget, cost, false)
+}
+
+/// [`charge`], the clock read now when `now` (else at every [`CHARGES_A_READING`]th charge).
+fn charge_reading(
+    budget: Budget,
+    cost: impl FnOnce(u64) -> u64,
+    now: bool,
+) -> Result<(), ExecutionError> {
     let Some(mut left) = LEFT.get() else {
         return Ok(());
     };
     if let Some(spent) = left.spent {
         return Err(spent.failure());
     }
-    if left.out_of_time() {
+    if left.out_of_time(now) {
         left.spent = Some(left.time);
         LEFT.set(Some(left));
         return Err(left.time.failure());
@@ -520,14 +531,9 @@ fn scanned<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executio
 }
 
 /// Fails the evaluation running on this thread (none outside one) if it is past its time, or
-/// spent a budget.
+/// spent a budget, the clock read now.
 fn look_at_the_clock() -> Result<(), ExecutionError> {
-    let Some(mut left) = LEFT.get() else {
-        return Ok(());
-    };
-    left.until_reading = 1;
-    LEFT.set(Some(left));
-    charge(Budget::Steps, |_| 0)
+    charge_reading(Budget::Steps, |_| 0, true)
 }
 
 /// `@matches(text, pattern)`: whether `pattern` matches in `text`, as the CEL library's

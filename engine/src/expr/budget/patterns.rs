@@ -1,6 +1,6 @@
 //! The patterns `matches` compiles, once per thread, and a match made by the fastest matcher
 //! that can. The `regex` crate's own lazy DFA runs in time linear in the text, but the crate
-//! chooses its strategy by the pattern's shape, and `'\\w{200}c'` over 2 MB took it 3 s
+//! chooses its strategy by the pattern's shape, and `'\w{200}c'` over 2 MB took it 3 s
 //! where a lazy DFA of its own answers in 26 ms. So cairn runs a lazy DFA first; where it
 //! gives up (its states thrash its cache) or cannot follow the text (a Unicode `\b` beside a
 //! non-ASCII byte), the crate answers, with its other strategies: `a[a-z]{1000}c$` over 400
@@ -67,7 +67,7 @@ impl Pattern {
             Err(error) => {
                 return Err(invalid(
                     pattern,
-                    &compiled(pattern)
+                    &regex::Regex::new(pattern)
                         .err()
                         .map_or_else(|| error.to_string(), |error| error.to_string()),
                 ));
@@ -94,17 +94,12 @@ impl Pattern {
         }
         let slow = match &self.slow {
             Some(slow) => slow,
-            None => self
-                .slow
-                .insert(compiled(pattern).map_err(|error| invalid(pattern, &error.to_string()))?),
+            None => self.slow.insert(
+                regex::Regex::new(pattern).map_err(|error| invalid(pattern, &error.to_string()))?,
+            ),
         };
         Ok(slow.is_match(text))
     }
-}
-
-/// `pattern` compiled by the `regex` crate.
-fn compiled(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    regex::Regex::new(pattern)
 }
 
 /// The error of a `pattern` that does not compile, as the CEL library says it.
