@@ -571,9 +571,10 @@ impl<'a> Builder<'a> {
     fn needs_from(&self, first: StepIndex, needs: usize) -> [HashSet<StepIndex>; 2] {
         let [mut waiting, mut waited] = [HashSet::new(), HashSet::new()];
         for need in &self.needs[needs..] {
-            let named = (need.ids.iter()).flat_map(|id| match self.index_of(id) {
-                Some(step) => vec![step],
-                None => self.group_sinks.get(id).cloned().unwrap_or_default(),
+            let named = (need.ids.iter()).flat_map(|id| {
+                let step = self.index_of(id);
+                let group = self.group_sinks.get(id).filter(|_| step.is_none());
+                step.into_iter().chain(group.into_iter().flatten().copied())
             });
             let inside: Vec<StepIndex> = named.filter(|&step| step >= first).collect();
             if !inside.is_empty() {
