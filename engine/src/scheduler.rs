@@ -389,7 +389,14 @@ impl Driver {
     pub(crate) async fn turn(&mut self) -> Result<()> {
         let starts = self.ledger.turn(clock::now())?;
         self.starts.extend(starts);
-        self.commit().await
+        self.commit().await?;
+        // A turn that ran out of its slice (the steps' expressions took long) reads the
+        // commands sent meanwhile before the next, which goes on at once; the store's read
+        // also gives the runtime back to the signals' task.
+        if self.ledger.ran_out_of_its_slice() {
+            self.read_commands().await?;
+        }
+        Ok(())
     }
 
     /// Tells the ledger an item's end; one read `late`, once the run's deadline passed, as

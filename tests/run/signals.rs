@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use serde_json::{Value, json};
 
 use super::control::{
-    HOLD, code, executions, held, held_then_b, history, spawn, step, wait_for_file,
+    HOLD, code, executions, held, held_then_b, history, show, spawn, step, wait_for_file,
 };
 use super::orphans::{state, state_and_parent, wait_gone};
 use super::scratch::{Scratch, holds_within, wait_until};
@@ -137,17 +137,29 @@ fn sighup_stops_the_engine_as_sigterm_does_even_with_stderr_gone() {
     assert!(executions(&scratch, "b").is_empty(), "nothing new started");
 }
 
-/// `cairn run` of a workflow whose `slow` steps, in parallel after a first one, each have a
-/// condition that holds cairn's runtime until its evaluation's time is spent (10 s), once it
-/// is evaluating them (it has taken two seconds of CPU since the first ended: nothing else
-/// cairn does takes that long).
-fn busy_evaluating(scratch: &Scratch, slow: usize) -> Child {
-    // A scan of the list at each of its steps: n² comparisons, which build nothing (an
-    // expression that builds values, `size(input.xs + input.xs)`, fails within 128 MiB).
-    let busy = "input.xs.all(x, !(-1 in input.xs))";
-    let slow: Vec<Value> = (0..slow)
+/// A scan of the list at each of its steps: n² comparisons, which build nothing (an
+/// expression that builds values, `size(input.xs + input.xs)`, fails within 128 MiB), over
+/// `input_of_a_scan`, until its evaluation's 10 s are spent.
+const A_SCAN: &str = "input.xs.all(x, !(-1 in input.xs))";
+
+/// The input [`A_SCAN`] takes its 10 s over.
+fn input_of_a_scan() -> Value {
+    let xs: Vec<u32> = (0..100_000).collect();
+    json!({ "xs": xs })
+}
+
+/// `slow` steps, in parallel, each with `busy` as its condition.
+fn slow_conditions(busy: &str, slow: usize) -> Vec<Value> {
+    (0..slow)
         .map(|n| json!({"id": format!("slow{n}"), "executor": "noop", "when": busy}))
-        .collect();
+        .collect()
+}
+
+/// `cairn run` of a workflow whose `slow` steps, in parallel after a first one, hold
+/// cairn's runtime while their expressions are evaluated over `input`, once it is evaluating
+/// them (it has taken two seconds of CPU since the first ended: nothing else cairn does takes
+/// that long); with the run's id.
+fn busy_evaluating(scratch: &Scratch, slow: Vec<Value>, input: &Value) -> (Child, String) {
     let workflow = scratch.write(
         "busy.json",
         &json!({"name": "busy", "steps": [{"pipeline": [
@@ -155,31 +167,31 @@ fn busy_evaluating(scratch: &Scratch, slow: usize) -> Child {
             {"parallel": slow}
         ]}]}),
     );
-    let xs: Vec<u32> = (0..100_000).collect();
-    let input = scratch.write("input.json", &json!({ "xs": xs }));
+    let input = scratch.write("input.json", input);
     let (workflow, input) = (workflow.to_str().unwrap(), input.to_str().unwrap());
     let mut child = (scratch.command(&["run", workflow, "--input-file", input]))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_file(scratch, &mut child, &held(scratch, "a"));
+    let run = wait_for_file(scratch, &mut child, &held(scratch, "a"));
     let before = cpu_ticks(child.id());
     scratch.open_gate();
     wait_until("cairn busy evaluating", || {
         cpu_ticks(child.id()) > before + 200
     });
-    child
+    (child, run)
 }
 
-/// Signals while expressions' evaluations hold cairn's runtime, which reads none: a second
-/// ends cairn at once, exit 130, saying so, and so does a first left unread for the stop's
-/// grace of 30 s, here while four evaluations of 10 s each hold it (probe 69 F2: Ctrl-C,
-/// again, and SIGTERM did nothing for minutes).
+/// Signals while an expression's evaluation holds cairn's runtime, which reads none: a
+/// second ends cairn at once, exit 130, saying so, and so does a first left unread for the
+/// stop's grace of 30 s (probe 69 F2: Ctrl-C, again, and SIGTERM did nothing for minutes).
+/// The one evaluation the clock does not cut short within 10 s is a `matches` that thrashes
+/// every matcher (docs/workflow-format.md): this one would take minutes over 32 MB.
 #[test]
 fn a_signal_cairn_is_too_busy_to_read_ends_it() {
     let scratch = Scratch::new();
-    let child = busy_evaluating(&scratch, 1);
+    let (child, _) = busy_evaluating(&scratch, slow_conditions(A_SCAN, 1), &input_of_a_scan());
     send(child.id(), Signal::SIGINT);
     send(child.id(), Signal::SIGTERM);
     let output = finish(child, "cairn run after two signals it could not read");
@@ -187,11 +199,78 @@ fn a_signal_cairn_is_too_busy_to_read_ends_it() {
     assert_eq!(code(&output), Some(130), "{said}");
     assert!(said.contains("stopping at once"), "{said}");
     let scratch = Scratch::new();
-    let child = busy_evaluating(&scratch, 4);
+    // Random `a`s and `b`s (xorshift): every window of 1,000 is new to the matchers.
+    let mut bits = 0x9E37_79B9_7F4A_7C15_u64;
+    let text: String = (0..32 << 20)
+        .map(|_| {
+            bits ^= bits << 13;
+            bits ^= bits >> 7;
+            bits ^= bits << 17;
+            if bits & 1 == 0 { 'a' } else { 'b' }
+        })
+        .collect();
+    let thrashing = "input.s.matches('[a-z]*a[a-z]{1000}c')";
+    let (child, _) = busy_evaluating(
+        &scratch,
+        slow_conditions(thrashing, 1),
+        &json!({ "s": text }),
+    );
     send(child.id(), Signal::SIGTERM);
     let output = finish(child, "cairn run after a signal it could not read");
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(code(&output), Some(130), "{said}");
+}
+
+/// A signal that comes while ready steps' conditions take their 10 s each is read between
+/// two of them, not after all: the turn that evaluates them stops once its slice is spent,
+/// and the next waits for the signal's task. cairn stops as a first signal says, exit 3,
+/// the steps not evaluated left to a resume (before, four of them held it past the stop's
+/// grace of 30 s, and it ended 130).
+#[test]
+fn a_signal_is_read_between_slow_conditions() {
+    let scratch = Scratch::new();
+    let (child, _) = busy_evaluating(&scratch, slow_conditions(A_SCAN, 4), &input_of_a_scan());
+    send(child.id(), Signal::SIGTERM);
+    let output = finish(child, "cairn run after a signal between slow conditions");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(3), "{said}");
+    assert!(said.contains("stopping: starting nothing new"), "{said}");
+}
+
+/// A `cairn cancel` sent while a step's `with` is being rendered, which then fails (its 10 s
+/// spent), cancels the run: the turn that took that long leaves the run's end to the next,
+/// once the commands sent meanwhile are read (probe 82 F1: the run ended `failed`).
+#[test]
+fn a_cancel_sent_while_a_with_fails_slowly_cancels_the_run() {
+    let scratch = Scratch::new();
+    let slow = json!({
+        "id": "slow", "executor": "noop", "with": {"output": format!("${{{{ {A_SCAN} }}}}")}
+    });
+    let (child, run) = busy_evaluating(&scratch, vec![slow], &input_of_a_scan());
+    assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
+    let output = finish(child, "cairn run cancelled while it rendered");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(1), "{said}");
+    let shown = show(&scratch, &run);
+    assert_eq!(shown["state"], "cancelled", "{}", shown["error"]);
+}
+
+/// So is one that comes while a `for_each` step's items, which nothing judges first, render
+/// their `with` in 10 s each: the attempt gives the runtime back after each such item, and
+/// starts none once cairn is stopping (before, its six items held it past the grace).
+#[test]
+fn a_signal_is_read_between_slow_items() {
+    let scratch = Scratch::new();
+    let items = json!({
+        "id": "slow", "executor": "noop", "for_each": "${{ [1, 2, 3, 4, 5, 6] }}",
+        "with": {"output": format!("${{{{ {A_SCAN} }}}}")}
+    });
+    let (child, _) = busy_evaluating(&scratch, vec![items], &input_of_a_scan());
+    send(child.id(), Signal::SIGTERM);
+    let output = finish(child, "cairn run after a signal between slow items");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(3), "{said}");
+    assert!(said.contains("stopping: starting nothing new"), "{said}");
 }
 
 /// The CPU time process `pid` has taken in user mode, in clock ticks (a hundredth of a

@@ -187,7 +187,7 @@ pub(crate) struct Committed {
 /// The guard a run is judged by, the hash of its snapshot and the run's directory
 /// ([`RunRecord::cwd`](crate::store::RunRecord::cwd); approvals are bound to both,
 /// [`action_hash`](crate::approval::action_hash)).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Judge {
     pub(crate) guard: Option<Arc<dyn Guard>>,
     pub(crate) hash: Option<String>,
@@ -197,11 +197,12 @@ pub(crate) struct Judge {
     pub(crate) slice: Duration,
 }
 
-/// How long a turn judges a window's actions before it leaves the rest to the next turn:
-/// the driver reads the commands and signals that came meanwhile in between. A window of
-/// items under rules that take a while each (a `matches` the guard bounds at 2 s) held the
-/// engine's thread for as long as they all took, 20-80 s in probe 16, while a pause, a
-/// cancel or a SIGTERM waited.
+/// How long a turn prepares and judges ready steps (or a window's actions) before it leaves
+/// the rest to the next turn: the driver reads the commands and signals that came meanwhile
+/// in between. A window of items under rules that take a while each (a `matches` the guard
+/// bounds at 2 s) held the engine's thread for as long as they all took, 20-80 s in probe
+/// 16, while a pause, a cancel or a SIGTERM waited; so did ready steps whose `when`s took
+/// their 10 s each, with no guard at all.
 pub(crate) const JUDGING_SLICE: Duration = Duration::from_millis(100);
 
 /// Why the steps (and items) the run's deadline cut off are cancelled, whether the ledger
@@ -210,6 +211,13 @@ pub(crate) const TIMED_OUT: &str = "the run timed out";
 
 /// Why a cancel ends the steps and the run: `cairn cancel`'s, a stall's or a loop's.
 const CANCELLED: &str = "the run was cancelled";
+
+/// No guard, and a turn's slice of [`JUDGING_SLICE`].
+impl Default for Judge {
+    fn default() -> Judge {
+        Judge::new(None, None, None)
+    }
+}
 
 impl Judge {
     /// The judge of a run by `guard`, whose snapshot is `snapshot`, in the run's directory
@@ -500,7 +508,14 @@ impl Ledger {
             return Ok(starts);
         }
         if self.unfinished == 0 {
-            self.finish_run()?;
+            // A turn whose preparing took its slice (a `with` that failed after seconds) leaves
+            // the run's end to the next, which the driver turns once it has read the commands
+            // sent meanwhile (probe 82 F1: a cancel sent then was lost to the run's failure).
+            if self.took_its_slice() {
+                self.judging_left = true;
+            } else {
+                self.finish_run()?;
+            }
         }
         Ok(starts)
     }
@@ -543,6 +558,12 @@ impl Ledger {
     /// Whether the run has ended (and is not being redriven).
     pub(crate) fn is_over(&self) -> bool {
         self.run_state.is_terminal() && self.redriving.is_none()
+    }
+
+    /// Whether the last turn's slice ran out ([`JUDGING_SLICE`]) with ready steps (or a
+    /// window's actions) left to prepare and judge, or the run's end left to the next turn.
+    pub(crate) fn ran_out_of_its_slice(&self) -> bool {
+        self.judging_left
     }
 
     /// When the ledger must be turned next: at once while it has work left, else

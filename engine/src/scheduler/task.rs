@@ -13,7 +13,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::ledger::{Actions, Prepared, Start};
+use super::ledger::{Actions, JUDGING_SLICE, Prepared, Start};
 use crate::error::panic_message;
 use crate::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome, Progress};
 use crate::nesting;
@@ -167,6 +167,14 @@ impl RunningItems {
     }
 }
 
+/// Each of `prepared`, with the time taking it took (an item's `with` is rendered then).
+fn timed<T>(mut prepared: impl Iterator<Item = T>) -> impl Iterator<Item = (T, Duration)> {
+    std::iter::from_fn(move || {
+        let began = StdInstant::now();
+        prepared.next().map(|next| (next, began.elapsed()))
+    })
+}
+
 /// Runs one attempt (the items of a `for_each` step, each started with a leave from the
 /// driver and reported as it ends, none started once the attempt is cancelled, the run
 /// halted or the attempt's deadline passed), turning panics into outcomes and abandoning
@@ -208,11 +216,16 @@ pub(super) async fn run_attempt(
             };
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
-        let items = futures::stream::iter(prepared)
-            // Each item waits for its leave: the end of an earlier one, committed.
-            .then(|prepared| {
+        let items = futures::stream::iter(timed(prepared))
+            // Each item waits for its leave: the end of an earlier one, committed. One whose
+            // `with` took a turn's slice to render (each may take 10 s) first gives the
+            // runtime back, so that the driver reads a cancel or a signal between them.
+            .then(|(prepared, rendering)| {
                 let leaves = Arc::clone(&leaves);
                 async move {
+                    if rendering >= JUDGING_SLICE {
+                        tokio::task::yield_now().await;
+                    }
                     if let Ok(leave) = leaves.acquire().await {
                         leave.forget();
                     }

@@ -226,12 +226,17 @@ impl Ledger {
                 detail = merged(Some(stall.detail()), detail);
                 detail["escalation"] = json!(on_stall);
             }
-            // Its last attempt's error (a step waiting to retry) is not why it ended, but
-            // what a person looking at it wants to know next.
+            // Its error says why it ended (probe 79 F3: a redrive that left it so named no
+            // reason); a step waiting to retry also keeps its last attempt's error, what a
+            // person looking at it wants to know next.
             let slot = &mut self.slots[step];
-            slot.error = (slot.error.take())
-                .filter(|_| state == StepState::RetryWait)
-                .map(|last| format!("{reason} while it waited to retry; its last attempt: {last}"));
+            let last = (slot.error.take()).filter(|_| state == StepState::RetryWait);
+            slot.error = Some(match last {
+                Some(last) => {
+                    format!("{reason} while it waited to retry; its last attempt: {last}")
+                }
+                None => format!("cancelled: {reason}"),
+            });
             self.set_step(step, StepState::Cancelled, Some(detail))?;
             cancelled += 1;
         }

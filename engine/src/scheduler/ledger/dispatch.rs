@@ -1,6 +1,6 @@
 //! Which ready steps start in a turn: as many as the run's and the groups' limits and the
-//! guard's rate limits allow, judged for the turn's slice of time at most ([`JUDGING_SLICE`]),
-//! the rest left to the next turn.
+//! guard's rate limits allow, prepared (`when`, `for_each`, `with`) and judged for the turn's
+//! slice of time at most ([`JUDGING_SLICE`]), the rest left to the next turn.
 //!
 //! [`JUDGING_SLICE`]: super::JUDGING_SLICE
 
@@ -70,8 +70,9 @@ impl Ledger {
                 }
                 attempt::Started::No => {}
             }
-            // The steps a fan-out made ready are judged a slice at a time too.
-            if self.guard.is_some() && !self.ready.is_empty() && self.judging_ran_out() {
+            // The steps a fan-out made ready are prepared and judged a slice at a time too,
+            // guarded or not: their expressions may take 10 s each.
+            if !self.ready.is_empty() && self.judging_ran_out() {
                 self.judging_left = true;
                 break;
             }
@@ -90,6 +91,12 @@ impl Ledger {
             .to_std()
             .unwrap_or_default()
             >= self.judging_slice
+    }
+
+    /// Whether this turn's dispatch has lasted its slice by the driver's clock (never without
+    /// one).
+    pub(super) fn took_its_slice(&self) -> bool {
+        self.clock.is_some() && self.judging_ran_out()
     }
 
     /// The time now within a turn's dispatch, by the driver's clock: what a turn judged took

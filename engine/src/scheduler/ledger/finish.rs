@@ -198,12 +198,7 @@ impl Ledger {
         (self.slots.iter().zip(self.plan.steps()))
             .find(|(slot, _)| ended.contains(&slot.state))
             .map(|(slot, spec)| {
-                // A step a deadline cancelled keeps its reason in its event (probe 79 F3).
-                let unsaid = match slot.state {
-                    StepState::Cancelled => "cancelled by an earlier drive",
-                    _ => "no reason given",
-                };
-                let error = slot.error.as_deref().unwrap_or(unsaid);
+                let error = slot.error.as_deref().unwrap_or("no reason given");
                 let class = ErrorClass::of_error(error).unwrap_or(ErrorClass::BadParams);
                 // "step a denied: approval: …", not "denied: denied: approval: …".
                 let said = (error.strip_prefix(slot.state.as_str()))

@@ -116,7 +116,7 @@ fn a_silent_step_stalls_and_cancel_cancels_the_run() {
     assert!(error.starts_with("stalled: no sign of life"), "{error}");
     let b = &batch.transitions()[0];
     assert!(
-        matches!(b, Transition::Step(b) if b.error.is_none()),
+        matches!(b, Transition::Step(b) if b.error.as_deref() == Some("cancelled: the run was cancelled")),
         "{b:?}"
     );
     assert_eq!(
