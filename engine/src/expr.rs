@@ -676,13 +676,14 @@ fn execute(
     if let Some(reason) = budget::overspent() {
         return Err(ExprError::new(expr, reason));
     }
-    let value = value.map_err(|error| ExprError::new(expr, error.to_string()))?;
+    let value = value.map_err(|error| ExprError::new(expr, failure::said(&error)))?;
     json_form(&value).map_err(|reason| ExprError::new(expr, reason))
 }
 
 mod budget;
 mod condition;
 mod cost;
+mod failure;
 mod functions;
 mod json_form;
 mod optional;

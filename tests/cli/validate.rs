@@ -347,8 +347,8 @@ fn a_when_or_for_each_of_the_wrong_type_exits_2_and_names_its_place() {
         refused_workflow(&dir, workflow),
         "w.json:/steps/0/when: `1 + 1`: `when` must be true or false, and this one is the value of arithmetic whatever the run: compare it (`== …`, `> …`)\n\
          w.json:/steps/1/for_each: `input.n > 2`: `for_each` must give a list, and this one is a boolean whatever the run: give a list (`[…]`, `input.xs`, `xs.map(x, …)`)\n\
-         w.json:/steps/2/when: it reads no variable, so every run would fail on it: `1/0 == 1`: Division by zero of Int(1)\n\
-         w.json:/steps/3/with/output: `1 / 0`: it reads no variable, so every run would fail on it: Division by zero of Int(1)\n\
+         w.json:/steps/2/when: it reads no variable, so every run would fail on it: `1/0 == 1`: division by zero of int 1\n\
+         w.json:/steps/3/with/output: `1 / 0`: it reads no variable, so every run would fail on it: division by zero of int 1\n\
          w.json:/steps/4/with/output: `input.?a.b`: its value is or holds an optional, which has no JSON form: take what it holds with `.value()` or `.orValue(default)`\n"
     );
 }

@@ -172,8 +172,8 @@ fn a_fallback_that_does_not_render_is_named_as_the_fallback() {
     assert_eq!(
         errors("each"),
         [
-            "bad_params: 1 of 1 items failed (0): item 0: `with`: `item / 0`: Division by zero \
-             of Int(1)",
+            "bad_params: 1 of 1 items failed (0): item 0: `with`: `item / 0`: division by zero \
+             of int 1",
             "bad_params: 1 of 1 items failed (0): item 0: `fallbacks[0]`: `input.nope + item`: \
              No such key: nope"
         ]

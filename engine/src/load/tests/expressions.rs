@@ -224,7 +224,7 @@ fn a_when_or_for_each_reading_no_variable_is_evaluated_at_load() {
         (
             "when",
             "1/0 == 1",
-            "`1/0 == 1`: Division by zero of Int(1)".to_owned(),
+            "`1/0 == 1`: division by zero of int 1".to_owned(),
         ),
         (
             "when",
