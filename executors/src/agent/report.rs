@@ -5,7 +5,7 @@ mod claude;
 mod codex;
 mod opencode;
 
-use cairn_engine::Usage;
+use cairn_engine::{Usage, cut};
 use serde_json::Value;
 
 use super::params::Cli;
@@ -49,12 +49,9 @@ impl Report {
 
     /// Records a warning, unless it repeats the one before, as the last event so far; past
     /// [`KEPT_WARNINGS`], the oldest of the last ones is left out, and counted.
-    fn warn(&mut self, mut warning: String) {
-        // Each kept to its first [`WARNING_CHARS`] characters (probe 79 F5: twenty of 70 KB).
-        if let Some((end, _)) = warning.char_indices().nth(WARNING_CHARS) {
-            warning.truncate(end);
-            warning.push('…');
-        }
+    fn warn(&mut self, warning: String) {
+        // Each kept to its first [`MESSAGE_CHARS`] characters (probe 79 F5: twenty of 70 KB).
+        let warning = cut(&warning, MESSAGE_CHARS);
         if self.warnings.last() != Some(&warning) {
             self.warnings.push(warning);
             if self.warnings.len() > KEPT_WARNINGS {
@@ -87,8 +84,26 @@ impl Report {
 /// answer (probe 77 F2).
 const KEPT_WARNINGS: usize = 20;
 
-/// How many characters of a warning the output keeps.
-const WARNING_CHARS: usize = 1_000;
+/// How many characters of a warning, or of an error message, are kept.
+const MESSAGE_CHARS: usize = 1_000;
+
+/// The failure of a CLI that reported `problems`: each cut to its first [`MESSAGE_CHARS`]
+/// characters, past [`KEPT_WARNINGS`] of them the first and the last ones with how many were
+/// left out between, joined with `; ` (probe 82 F3: an opencode that printed 500 `error`
+/// events failed with an error of 1 MB).
+fn failure_of(problems: &[String]) -> String {
+    let (count, half) = (problems.len(), KEPT_WARNINGS / 2);
+    let mut kept = Vec::with_capacity(count.min(KEPT_WARNINGS + 1));
+    for (at, problem) in problems.iter().enumerate() {
+        if count > KEPT_WARNINGS && at == half {
+            kept.push(format!("… {} more errors, left out", count - KEPT_WARNINGS));
+        }
+        if at < half || at + half >= count {
+            kept.push(cut(problem, MESSAGE_CHARS));
+        }
+    }
+    kept.join("; ")
+}
 
 /// Reads `stdout` as `cli` prints it. Lines that are not JSON (in a stream) are skipped, so
 /// a partial stdout (a killed CLI) still gives what it holds.

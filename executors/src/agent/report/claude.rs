@@ -7,7 +7,7 @@
 use cairn_engine::Usage;
 use serde_json::Value;
 
-use super::{Report, count, events, message, number, take_answer};
+use super::{Report, count, events, failure_of, message, number, take_answer};
 
 /// Reads claude's stdout: the last `result` object (kept as `raw` without its `result`,
 /// the answer), and the errors its `assistant` events carry (what a killed claude had
@@ -43,9 +43,9 @@ pub(super) fn read(stdout: &str) -> Report {
 fn failure(result: &Value) -> String {
     let detail = match &result["errors"] {
         Value::Array(errors) if !errors.is_empty() => {
-            errors.iter().map(message).collect::<Vec<_>>().join("; ")
+            failure_of(&errors.iter().map(message).collect::<Vec<_>>())
         }
-        _ => result["result"].as_str().unwrap_or_default().to_owned(),
+        _ => failure_of(&[result["result"].as_str().unwrap_or_default().to_owned()]),
     };
     match (result["subtype"].as_str(), detail.is_empty()) {
         (Some("success") | None, true) => "an error, with no reason given".to_owned(),

@@ -12,7 +12,7 @@
 
 use cairn_engine::Usage;
 
-use super::{Report, count, events, message};
+use super::{Report, count, events, failure_of, message};
 
 /// Reads codex's stdout.
 pub(super) fn read(stdout: &str) -> Report {
@@ -40,7 +40,7 @@ pub(super) fn read(stdout: &str) -> Report {
             }
             "turn.failed" => {
                 report.untold = false;
-                report.error = Some(message(&event["error"]["message"]));
+                report.error = Some(failure_of(&[message(&event["error"]["message"])]));
             }
             "error" => report.warn(message(&event["message"])),
             _ => {}

@@ -7,7 +7,7 @@
 
 use cairn_engine::Usage;
 
-use super::{Report, count, events, message, number, take_answer};
+use super::{Report, count, events, failure_of, message, number, take_answer};
 
 /// Reads opencode's stdout. The answer is the text of the last step that has text; tokens
 /// and cost are summed over the steps, cache reads and writes counted as input and
@@ -67,13 +67,33 @@ pub(super) fn read(stdout: &str) -> Report {
     if report.raw["type"] == "text" {
         take_answer(&mut report.raw, &["part", "text"]);
     }
-    report.error = (!errors.is_empty()).then(|| errors.join("; "));
+    report.error = (!errors.is_empty()).then(|| failure_of(&errors));
     report
 }
 
 #[cfg(test)]
 mod tests {
     use super::read;
+
+    /// 500 `error` events of 2,000 characters each fail the step with the first and the last
+    /// ten, each cut to 1,000 characters (probe 82 F3: an error of 1 MB).
+    #[test]
+    fn many_errors_make_a_failure_of_the_first_and_last_ones() {
+        let error = |n| {
+            let text = format!("E{n} {}", "x".repeat(2_000));
+            format!(
+                r#"{{"type":"error","error":{{"name":"APIError","data":{{"message":"{text}"}}}}}}"#
+            )
+        };
+        let stdout: Vec<String> = (0..500).map(error).collect();
+        let failure = read(&stdout.join("\n")).error.unwrap();
+        let said: Vec<&str> = failure.split("; ").collect();
+        assert_eq!(said.len(), 21, "{failure}");
+        assert!(said[0].starts_with("APIError: E0 xxx"), "{}", said[0]);
+        assert_eq!(said[10], "… 480 more errors, left out");
+        assert!(said[20].starts_with("APIError: E499 xxx"), "{}", said[20]);
+        assert!(said.iter().all(|one| one.chars().count() <= 1_001));
+    }
 
     #[test]
     fn a_stream_without_done_is_read_to_its_end() {
