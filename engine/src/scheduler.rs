@@ -307,8 +307,15 @@ impl Driver {
     }
 
     /// Tells the ledger the commands other processes sent the run by `by` (all, if `None`);
-    /// later ones are left pending.
+    /// later ones are left pending. Says what a pause or a cancel among them does.
     async fn read_commands_sent_by(&mut self, by: Option<DateTime<Utc>>) -> Result<()> {
+        self.take_commands_sent_by(by).await?;
+        self.ledger.say_asked();
+        Ok(())
+    }
+
+    /// [`Driver::read_commands_sent_by`], saying nothing yet.
+    async fn take_commands_sent_by(&mut self, by: Option<DateTime<Utc>>) -> Result<()> {
         if self.creation.is_some() {
             return Ok(()); // Nobody can have sent a command to a run not recorded yet.
         }
@@ -330,7 +337,6 @@ impl Driver {
             };
             self.ledger.apply(input, clock::now())?;
         }
-        self.ledger.say_asked();
         Ok(())
     }
 
@@ -561,15 +567,21 @@ impl Driver {
     /// nothing runs), and `true` comes back, with a batch to commit. `false`: the run goes
     /// on (a pause a person's `cairn resume` overruled), the attempts are to start.
     async fn halt_before_start(&mut self) -> Result<bool> {
-        self.read_commands().await?;
-        if !self.ledger.starts_no_items() {
-            return Ok(false);
-        }
+        self.take_commands_sent_by(None).await?;
+        let halted = self.ledger.starts_no_items();
         let now = clock::now();
-        for start in std::mem::take(&mut self.starts) {
-            let step = start.step;
-            tracing::info!(run_id = %self.run_id, step, "not started: the run is halted");
-            self.ledger.apply(Input::NotStarted { step }, now)?;
+        if halted {
+            for start in std::mem::take(&mut self.starts) {
+                let step = start.step;
+                tracing::info!(run_id = %self.run_id, step, "not started: the run is halted");
+                self.ledger.apply(Input::NotStarted { step }, now)?;
+            }
+        }
+        // Said once the attempts that never start are no longer counted in flight (probe 80
+        // F1: "once its 1 step(s) in flight finish", and the run paused at once).
+        self.ledger.say_asked();
+        if !halted {
+            return Ok(false);
         }
         // Halted, the ledger starts nothing.
         let starts = self.ledger.turn(now)?;

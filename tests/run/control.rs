@@ -136,6 +136,36 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
     assert_eq!(executions(&scratch, "b").len(), 1);
 }
 
+/// A pause sent as `a` ends is found, most times, by the commit that marks `b` running: `b`
+/// never starts, and cairn says nothing is in flight (probe 80 F1: it counted `b`, "once its
+/// 1 step(s) in flight finish"). When the engine's once-a-second look reads it first, `a`
+/// is in flight, and said to be.
+#[test]
+fn a_pause_the_next_steps_commit_finds_says_nothing_is_in_flight() {
+    let scratch = Scratch::new();
+    let workflow = scratch.write(
+        "p.json",
+        &json!({"name": "p", "steps": [{"pipeline": [
+            step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
+            step(&scratch, "b", MARK, json!({}))
+        ]}]}),
+    );
+    let mut child = scratch.spawn_logged(&workflow);
+    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    scratch.open_gate();
+    assert_eq!(code(&finish(child, "cairn run")), Some(3));
+    let said = std::fs::read_to_string(scratch.dir.path().join("run.log")).unwrap();
+    let found_by_the_commit = (history(&scratch, &run).iter())
+        .any(|event| event["step"] == "b" && event["detail"]["not_started"] == "run paused");
+    let expected = match found_by_the_commit {
+        true => "pause asked: nothing is in flight; the run pauses now",
+        false => "the run pauses once its 1 step(s) in flight finish",
+    };
+    assert!(said.contains(expected), "{said}");
+    assert!(executions(&scratch, "b").is_empty(), "b never started");
+}
+
 /// A run of one step `a`, held, whose engine was killed (SIGKILL) while `a` ran: no engine
 /// drives it. Its id.
 pub(super) fn held_by_an_engine_that_died(scratch: &Scratch) -> String {
