@@ -126,4 +126,14 @@ fn a_retry_of_more_steps_than_a_batch_takes_runs_every_one_of_them_again() {
     let sent_back = (events[..redrive].iter())
         .filter(|event| event["detail"]["reason"] == "the run was redriven");
     assert_eq!(sent_back.count(), 4201, "the run moves after its steps");
+    // Its text cuts the list, saying where it is whole (probe 80 F2: a line of 866 KB).
+    let text = scratch.cairn(&["history", &run]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    let line = (text.lines()).find(|line| line.contains("run: failed -> running"));
+    let line = line.expect("the redrive is in the text");
+    assert!(line.chars().count() < 1_500, "{line}");
+    assert!(
+        line.contains(&format!("history {run} --json` gives it whole")),
+        "{line}"
+    );
 }
