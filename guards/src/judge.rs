@@ -282,7 +282,7 @@ impl Policy {
             // no budget holds: told so, not as `$inf` (probe 42 F9).
             let spent = match facts.usage.cost_usd {
                 cost if cost.is_finite() && cost < f64::MAX => {
-                    format!("${}", spending::micro(cost))
+                    format!("${}", spending::nano(cost))
                 }
                 _ => "a cost reported as infinite, or past any number,".to_owned(),
             };

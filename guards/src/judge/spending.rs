@@ -90,9 +90,9 @@ impl Policy {
                     format!(
                         "waits for an attempt in flight to end: ${} of ${budget} is left, attempts \
                      in flight hold ${}, and it needs {cap}, ${}",
-                        micro(left),
-                        micro(held),
-                        micro(wanted)
+                        nano(left),
+                        nano(held),
+                        nano(wanted)
                     ),
                 ));
             }
@@ -127,8 +127,9 @@ impl Policy {
     }
 }
 
-/// `usd` to the millionth of a dollar: a sum of costs carries binary rounding noise
-/// (`0.040752449999999996`).
-pub(super) fn micro(usd: f64) -> f64 {
-    (usd * 1e6).round() / 1e6
+/// `usd` to the billionth of a dollar, as costs are summed: a sum carries binary rounding
+/// noise (`0.040752449999999996`). (To the millionth, $0.000000001 spent of a budget of
+/// $0.0000000001 was said to be $0: probe 81 F1.)
+pub(super) fn nano(usd: f64) -> f64 {
+    (usd * 1e9).round() / 1e9
 }

@@ -134,7 +134,15 @@ fn a_deny_is_not_held_and_a_spent_budget_denies_in_its_own_words() {
     assert!(!verdict.held, "{verdict:?}");
     assert_eq!(verdict.rules, ["budget.cost_usd"]);
     assert!(
-        verdict.reasons[0].starts_with("the run's budget is spent"),
+        verdict.reasons[0].starts_with("the run's budget is spent: $1 of $1 "),
+        "{verdict:?}"
+    );
+    // Said to the billionth, as costs are summed (probe 81 F1: "$0 of $0.0000000001").
+    let tiny = under(json!({"budgets": {"cost_usd": 1e-10}}));
+    let verdict = agent(&tiny, claude(None), usd(1e-9), usd(0.4));
+    assert!(
+        (verdict.reasons[0])
+            .starts_with("the run's budget is spent: $0.000000001 of $0.0000000001"),
         "{verdict:?}"
     );
 }
