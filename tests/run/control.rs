@@ -89,18 +89,25 @@ pub(super) fn history(scratch: &Scratch, run: &str) -> Vec<Value> {
         .clone()
 }
 
-#[test]
-fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_run() {
-    let scratch = Scratch::new();
+/// `cairn run` (its stderr in `run.log`) of `a` (held) then `b`, once `a` is held; with the
+/// run's id.
+fn a_held_then_b(scratch: &Scratch) -> (Child, String) {
     let workflow = scratch.write(
         "p.json",
         &json!({"name": "p", "steps": [{"pipeline": [
-            step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
-            step(&scratch, "b", MARK, json!({}))
+            step(scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
+            step(scratch, "b", MARK, json!({}))
         ]}]}),
     );
     let mut child = scratch.spawn_logged(&workflow);
-    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    let run = wait_for_file(scratch, &mut child, &held(scratch, "a"));
+    (child, run)
+}
+
+#[test]
+fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_run() {
+    let scratch = Scratch::new();
+    let (mut child, run) = a_held_then_b(&scratch);
     let pause = scratch.cairn(&["pause", &run]);
     assert_eq!(code(&pause), Some(0));
     let said = String::from_utf8_lossy(&pause.stderr);
@@ -143,15 +150,7 @@ fn a_pause_from_another_process_lets_the_step_finish_and_resume_completes_the_ru
 #[test]
 fn a_pause_the_next_steps_commit_finds_says_nothing_is_in_flight() {
     let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "p.json",
-        &json!({"name": "p", "steps": [{"pipeline": [
-            step(&scratch, "a", &format!("{MARK}; {HOLD}"), json!({})),
-            step(&scratch, "b", MARK, json!({}))
-        ]}]}),
-    );
-    let mut child = scratch.spawn_logged(&workflow);
-    let run = wait_for_file(&scratch, &mut child, &held(&scratch, "a"));
+    let (child, run) = a_held_then_b(&scratch);
     assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
     scratch.open_gate();
     assert_eq!(code(&finish(child, "cairn run")), Some(3));

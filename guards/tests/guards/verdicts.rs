@@ -247,7 +247,7 @@ fn a_spent_budget_denies_in_its_own_words_and_an_audit_caps_nothing() {
     );
     assert_eq!(verdict.decision, Decision::Deny);
     assert_eq!(verdict.rules, ["budget.cost_usd"], "{verdict:?}");
-    // A sum of costs, told without its binary rounding noise.
+    // A sum of costs, told without its binary rounding noise, to the billionth.
     let noisy = Run {
         usage: Usage {
             cost_usd: 0.013_584_15 * 3.0,
@@ -260,7 +260,7 @@ fn a_spent_budget_denies_in_its_own_words_and_an_audit_caps_nothing() {
         &claude,
         &noisy,
     );
-    let why = "the run's budget is spent: $0.040752 of $0.03";
+    let why = "the run's budget is spent: $0.04075245 of $0.03";
     assert!(verdict.reasons[0].starts_with(why), "{verdict:?}");
     let audit = guard(json!({"mode": "audit", "budgets": {"cost_usd": 2.0}}));
     let spent = Run {
