@@ -212,7 +212,8 @@ pub(crate) const TIMED_OUT: &str = "the run timed out";
 /// Why a cancel ends the steps and the run: `cairn cancel`'s, a stall's or a loop's.
 const CANCELLED: &str = "the run was cancelled";
 
-/// No guard, and a turn's slice of [`JUDGING_SLICE`].
+/// The ledger's tests' judge: no guard, and a turn's slice of [`JUDGING_SLICE`].
+#[cfg(test)]
 impl Default for Judge {
     fn default() -> Judge {
         Judge::new(None, None, None)
