@@ -635,6 +635,7 @@ impl Driver {
                 leaves,
                 halted: self.halted.clone(),
                 running,
+                run_deadline: self.ledger.deadline().map(clock::instant_of),
             };
             self.tasks.spawn(run_attempt(start, executor, ctx, items));
         }

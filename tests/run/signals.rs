@@ -255,6 +255,37 @@ fn a_cancel_sent_while_a_with_fails_slowly_cancels_the_run() {
     assert_eq!(shown["state"], "cancelled", "{}", shown["error"]);
 }
 
+/// A `for_each` step whose items' `with` take longer to render than the run has starts none
+/// past the run's deadline: the first renders on the engine's thread past it, and is not
+/// started (probe 83 F5: items went on rendering and starting 14 s after a deadline of 4 s,
+/// the driver unable to stop them); the run fails `timeout`.
+#[test]
+fn items_that_render_slowly_start_none_past_the_runs_deadline() {
+    let scratch = Scratch::new();
+    // About a second a rendering (0.3 s in a release build): a scan of 8,000 elements at
+    // each of its steps, well past the run's 200 ms and well within an evaluation's 10 s.
+    let slow = "${{ string(input.xs.all(x, !(-1 in input.xs))) }}";
+    let started = format!("touch \"{}/started.$0\"", scratch.dir.path().display());
+    let workflow = scratch.write(
+        "late.json",
+        &json!({"name": "late", "limits": {"timeout": "200ms"}, "steps": [{
+            "id": "items", "executor": "process", "for_each": "${{ [1, 2, 3] }}",
+            "with": {"command": ["sh", "-c", started, "${{ string(item) }}"], "env": {"X": slow}}
+        }]}),
+    );
+    let xs: Vec<u32> = (0..8_000).collect();
+    let input = scratch.write("input.json", &json!({ "xs": xs }));
+    let (workflow, input) = (workflow.to_str().unwrap(), input.to_str().unwrap());
+    let output = scratch.cairn(&["run", workflow, "--input-file", input, "--json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["error_class"], "timeout", "{report}");
+    let items_started = std::fs::read_dir(scratch.dir.path()).unwrap().flatten();
+    let items_started: Vec<_> = items_started
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("started."))
+        .collect();
+    assert!(items_started.is_empty(), "{items_started:?}");
+}
+
 /// So is one that comes while a `for_each` step's items, which nothing judges first, render
 /// their `with` in 10 s each: the attempt gives the runtime back after each such item, and
 /// starts none once cairn is stopping (before, its six items held it past the grace).

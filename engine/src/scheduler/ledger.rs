@@ -782,7 +782,7 @@ impl Ledger {
 
 mod accept;
 mod actions;
-pub(crate) use actions::{Actions, Prepared};
+pub(crate) use actions::{Actions, DeferredItems, Prepared};
 mod answer;
 mod approvals;
 mod attempt;

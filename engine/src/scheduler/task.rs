@@ -13,7 +13,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::ledger::{Actions, JUDGING_SLICE, Prepared, Start};
+use super::ledger::{Actions, DeferredItems, JUDGING_SLICE, Prepared, Start};
 use crate::error::panic_message;
 use crate::executor::{Action, ErrorClass, ExecContext, ExecError, Executor, Outcome, Progress};
 use crate::nesting;
@@ -58,6 +58,8 @@ pub(super) struct ItemChannels {
     pub(super) halted: CancellationToken,
     /// The items running now, as the driver watches them.
     pub(super) running: Arc<RunningItems>,
+    /// The run's deadline, if it has one: no item starts past it.
+    pub(super) run_deadline: Option<Instant>,
 }
 
 /// The items of a `for_each` attempt that run now, as its driver watches them: each one's
@@ -167,12 +169,39 @@ impl RunningItems {
     }
 }
 
-/// Each of `prepared`, with the time taking it took (an item's `with` is rendered then).
-fn timed<T>(mut prepared: impl Iterator<Item = T>) -> impl Iterator<Item = (T, Duration)> {
-    std::iter::from_fn(move || {
+/// An item as the attempt reaches it: its action (or why it has none), or the `at`th to start,
+/// to render off the runtime's thread.
+enum Next {
+    Prepared(Prepared),
+    OffThread(usize),
+}
+
+/// The actions of `items`, each rendered on the runtime's thread as it is reached, until one
+/// takes a turn's slice ([`JUDGING_SLICE`]) to render: those after it render off that thread
+/// ([`rendered_off_thread`]), which goes on meanwhile with the commands, the signals, the
+/// deadline and the other steps (each may take 10 s: probe 83 F1, a cancel and a SIGTERM were
+/// read items later, the engine's own reads of the store waiting behind the renders).
+fn rendered_until_slow(items: &DeferredItems) -> impl Iterator<Item = Next> + Send + '_ {
+    let scope = items.item_scope();
+    let mut slow = false;
+    (0..items.len()).map(move |at| {
+        if slow {
+            return Next::OffThread(at);
+        }
         let began = StdInstant::now();
-        prepared.next().map(|next| (next, began.elapsed()))
+        let prepared = items.prepare(&scope, at);
+        slow = began.elapsed() >= JUDGING_SLICE;
+        Next::Prepared(prepared)
     })
+}
+
+/// The `at`th action of `items`, rendered on tokio's blocking pool.
+async fn rendered_off_thread(items: Arc<DeferredItems>, at: usize) -> Prepared {
+    let rendering = Arc::clone(&items);
+    match tokio::task::spawn_blocking(move || rendering.prepare_alone(at)).await {
+        Ok(prepared) => prepared,
+        Err(error) => items.unprepared(at, format!("`with`: its rendering failed: {error}")),
+    }
 }
 
 /// Runs one attempt (the items of a `for_each` step, each started with a leave from the
@@ -190,6 +219,7 @@ pub(super) async fn run_attempt(
         leaves,
         halted,
         running,
+        run_deadline,
     } = items;
     let began = StdInstant::now();
     let deadline = ctx.deadline;
@@ -203,29 +233,36 @@ pub(super) async fn run_attempt(
     // Whether the deadline kept items from starting: they did not time out, the attempt did.
     let mut cut_off = false;
     // The items rendered as they start, if the ledger left them to the task.
-    let mut deferred = None;
+    let (rendered, deferred) = match actions {
+        Actions::Rendered(actions) => (actions, None),
+        Actions::Deferred(items) => (Vec::new(), Some(Arc::new(*items))),
+    };
     let attempt = async {
         // Each action as the attempt reaches it: the ledger's, or an item's rendered then.
-        let mut prepared: Box<dyn Iterator<Item = Prepared> + Send + '_> = match actions {
-            Actions::Rendered(actions) => Box::new(actions.into_iter().map(Ok)),
-            Actions::Deferred(items) => Box::new(deferred.insert(*items).actions()),
+        let mut next: Box<dyn Iterator<Item = Next> + Send + '_> = match &deferred {
+            None => Box::new(
+                rendered
+                    .into_iter()
+                    .map(|action| Next::Prepared(Ok(action))),
+            ),
+            Some(items) => Box::new(rendered_until_slow(items)),
         };
         if !for_each {
-            let Some(Ok(action)) = prepared.next() else {
+            let Some(Next::Prepared(Ok(action))) = next.next() else {
                 return Outcome::failure(ErrorClass::BadParams, "no action to run");
             };
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
-        let items = futures::stream::iter(timed(prepared))
-            // Each item waits for its leave: the end of an earlier one, committed. One whose
-            // `with` took a turn's slice to render (each may take 10 s) first gives the
-            // runtime back, so that the driver reads a cancel or a signal between them.
-            .then(|(prepared, rendering)| {
-                let leaves = Arc::clone(&leaves);
+        let items = futures::stream::iter(next)
+            // Each item waits for its leave: the end of an earlier one, committed.
+            .then(|next| {
+                let (leaves, deferred) = (Arc::clone(&leaves), deferred.clone());
                 async move {
-                    if rendering >= JUDGING_SLICE {
-                        tokio::task::yield_now().await;
-                    }
+                    let prepared = match (next, deferred) {
+                        (Next::Prepared(prepared), _) => prepared,
+                        (Next::OffThread(at), Some(items)) => rendered_off_thread(items, at).await,
+                        (Next::OffThread(_), None) => unreachable!("only deferred items render"),
+                    };
                     if let Ok(leave) = leaves.acquire().await {
                         leave.forget();
                     }
@@ -233,10 +270,14 @@ pub(super) async fn run_attempt(
                 }
             })
             .take_until(either_cancelled(ctx.cancel.clone(), halted))
-            // Checked as each item is about to start: none starts past the deadline.
+            // Checked as each item is about to start: none starts past the attempt's deadline
+            // (which cuts it off) nor past the run's (probe 83 F5: items whose `with` took
+            // seconds to render went on starting after it, before the driver could stop them).
             .take_while(|_| {
-                cut_off = deadline.is_some_and(|deadline| Instant::now() >= deadline);
-                std::future::ready(!cut_off)
+                let now = Instant::now();
+                cut_off = deadline.is_some_and(|deadline| now >= deadline);
+                let run_over = run_deadline.is_some_and(|deadline| now >= deadline);
+                std::future::ready(!cut_off && !run_over)
             })
             // None starts once its driver closed the attempt (the run halted): the driver
             // knows which it started, the first ones.
@@ -451,6 +492,7 @@ mod tests {
             leaves: Arc::new(Semaphore::new(2)),
             halted: CancellationToken::new(),
             running: Arc::clone(&running),
+            run_deadline: None,
         };
         let executor: Arc<dyn Executor> = deaf.clone();
         let ctx = ExecContext::new();

@@ -155,18 +155,45 @@ pub(crate) struct DeferredItems {
 impl DeferredItems {
     /// Each item's action (or why it has none) in the order the attempt starts them,
     /// rendered only as the iterator reaches it.
+    #[cfg(test)]
     pub(crate) fn actions(&self) -> impl Iterator<Item = Prepared> + Send + '_ {
-        let scope = self.params.item_scope(&self.scope);
-        (self.runs.iter()).map(move |&(index, attempt)| {
-            prepare(
-                &self.header,
-                &self.params,
-                &scope,
-                &self.items,
-                index,
-                attempt,
-            )
-        })
+        let scope = self.item_scope();
+        (0..self.runs.len()).map(move |at| self.prepare(&scope, at))
+    }
+
+    /// How many items the attempt runs.
+    pub(crate) fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// The context every item's `with` renders in ([`DeferredItems::prepare`]).
+    pub(crate) fn item_scope(&self) -> ItemScope<'_> {
+        self.params.item_scope(&self.scope)
+    }
+
+    /// The action of the `at`th item the attempt starts, rendered now in `scope`.
+    pub(crate) fn prepare(&self, scope: &ItemScope<'_>, at: usize) -> Prepared {
+        let (index, attempt) = self.runs[at];
+        prepare(
+            &self.header,
+            &self.params,
+            scope,
+            &self.items,
+            index,
+            attempt,
+        )
+    }
+
+    /// [`DeferredItems::prepare`] in a context of its own, for a thread other than the one
+    /// that holds the attempt's.
+    pub(crate) fn prepare_alone(&self, at: usize) -> Prepared {
+        self.prepare(&self.item_scope(), at)
+    }
+
+    /// The `at`th item the attempt starts, failed before it started because its rendering
+    /// did not come back (`why`).
+    pub(crate) fn unprepared(&self, at: usize, why: String) -> Prepared {
+        Err(Unprepared::new(self.runs[at].0, why))
     }
 }
 
