@@ -58,10 +58,7 @@ const QUOTED: usize = 120;
 /// `expression` (or a value's JSON) as a message quotes it: whole if short, else its start
 /// and its length.
 pub(crate) fn shortened(expression: &str) -> String {
-    match crate::text::head(expression, QUOTED) {
-        None => expression.to_owned(),
-        Some(start) => format!("{start}… ({} characters)", expression.chars().count()),
-    }
+    crate::text::elided(expression, QUOTED)
 }
 
 /// `text` (an executor's reply) as a message quotes it: as a string literal, its newlines and
@@ -150,7 +147,10 @@ fn as_condition(expr: &str, value: Value) -> Result<bool, ExprError> {
         Value::Bool(value) => Ok(value),
         other => Err(ExprError::new(
             expr,
-            format!("a condition must be true or false, not {other}"),
+            format!(
+                "a condition must be true or false, not {}",
+                failure::described_json(&other)
+            ),
         )),
     }
 }

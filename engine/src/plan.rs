@@ -602,7 +602,10 @@ impl<'a> Builder<'a> {
                     (None, Some(sinks)) => sinks.as_slice(),
                     (None, None) => {
                         let hint = self.suggest(need, &sources);
-                        let message = format!("unknown step or group `{need}`{hint}");
+                        let message = format!(
+                            "unknown step or group `{}`{hint}",
+                            crate::expr::shortened(need)
+                        );
                         let place = format!("{}/needs/{position}", pointer(&path));
                         problems.push(Problem::at(place, message));
                         continue;

@@ -40,6 +40,15 @@ pub fn cut(text: &str, chars: usize) -> String {
     }
 }
 
+/// `text` cut to its first `chars` characters, followed by `…` and how many it has, or whole
+/// when no longer: how a message quotes what may be very long (`héllo… (11 characters)`).
+pub(crate) fn elided(text: &str, chars: usize) -> String {
+    match head(text, chars) {
+        Some(start) => format!("{start}… ({} characters)", text.chars().count()),
+        None => text.to_owned(),
+    }
+}
+
 /// `path` as text for a message: [`lossless_text`] of its bytes (`Path::display` would
 /// print `a\xfe.json` and `a\xff.json` both as `a�.json`), on [`one_line`] (a name with a
 /// newline would start a line of its own in a message: probe 38 F1).
@@ -67,6 +76,12 @@ mod tests {
     use std::os::unix::ffi::OsStrExt;
 
     use super::*;
+
+    #[test]
+    fn a_long_text_is_elided_with_its_length() {
+        assert_eq!(elided("héllo world", 5), "héllo… (11 characters)");
+        assert_eq!(elided("héllo", 5), "héllo");
+    }
 
     #[test]
     fn names_that_differ_in_a_byte_that_is_not_utf8_print_differently() {

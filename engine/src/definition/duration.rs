@@ -59,13 +59,15 @@ impl Duration {
         // What the schema says of a duration, also where no schema was checked first.
         static FORM: LazyLock<Regex> = LazyLock::new(|| Regex::new(PATTERN).expect("a regex"));
         let hint = "write it like \"90s\", \"5m\" or \"1h 30m\"";
+        // A rendered `with.duration` may be megabytes (probe 83 F4): quoted by its start.
+        let quoted = crate::expr::quoted(text);
         if !FORM.is_match(text) {
             return Err(format!(
-                "bad duration {text:?}: whole numbers each with a unit ({hint})"
+                "bad duration {quoted}: whole numbers each with a unit ({hint})"
             ));
         }
         let too_long =
-            || format!("bad duration {text:?}: longer than 100 years (100y), the most cairn takes");
+            || format!("bad duration {quoted}: longer than 100 years (100y), the most cairn takes");
         // Of whole numbers (the form above), humantime's overflow is a number too big
         // (probe 35 F10: its words blamed "values below 1ns").
         let duration =
@@ -73,7 +75,7 @@ impl Duration {
                 .map(Duration)
                 .map_err(|error| match error {
                     humantime::DurationError::NumberOverflow => too_long(),
-                    error => format!("bad duration {text:?}: {error} ({hint})"),
+                    error => format!("bad duration {quoted}: {error} ({hint})"),
                 })?;
         if duration.0 > MAX_DURATION {
             return Err(too_long());

@@ -64,6 +64,21 @@ pub(super) fn said(error: &ExecutionError) -> String {
     }
 }
 
+/// A condition's value that is not a boolean, for its error: a number, a boolean, `null` or a
+/// short string as JSON; a long string, a list or a map by its size (probe 83 F3: a `when`
+/// giving a string of 200 KB made an error of 200 KB).
+pub(super) fn described_json(value: &serde_json::Value) -> String {
+    use serde_json::Value as Json;
+    match value {
+        Json::String(text) if text.chars().nth(QUOTED).is_some() => {
+            format!("a string of {} characters", text.chars().count())
+        }
+        Json::Array(list) => format!("a list of {} elements", list.len()),
+        Json::Object(map) => format!("a map of {} entries", map.len()),
+        short => short.to_string(),
+    }
+}
+
 /// `value` for a message: a number, a boolean or a short string as written in CEL; a long
 /// string, a list or a map by its type and size.
 fn described(value: &Value) -> String {
@@ -116,6 +131,19 @@ mod tests {
             said(&error),
             r#"string "a" cannot index a list of 3 elements"#
         );
+    }
+
+    #[test]
+    fn a_conditions_value_is_described_by_its_size_when_long() {
+        let said = |value| described_json(&value);
+        assert_eq!(said(serde_json::json!(1)), "1");
+        assert_eq!(said(serde_json::json!("yes")), r#""yes""#);
+        assert_eq!(
+            said(serde_json::json!("y".repeat(200))),
+            "a string of 200 characters"
+        );
+        assert_eq!(said(serde_json::json!({"k": "v"})), "a map of 1 entries");
+        assert_eq!(said(serde_json::json!([1, 2])), "a list of 2 elements");
     }
 
     #[test]

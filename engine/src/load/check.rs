@@ -298,7 +298,7 @@ impl<'a> Checker<'a> {
                 };
                 self.problem(
                     format!("{pointer}/executor"),
-                    format!("unknown executor `{executor}` ({hint})"),
+                    format!("unknown executor `{}` ({hint})", expr::shortened(executor)),
                 );
             }
         }

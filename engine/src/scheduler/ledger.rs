@@ -212,6 +212,12 @@ pub(crate) const TIMED_OUT: &str = "the run timed out";
 /// Why a cancel ends the steps and the run: `cairn cancel`'s, a stall's or a loop's.
 const CANCELLED: &str = "the run was cancelled";
 
+/// The most characters of a step's error that are kept, as it is stored and as the run's
+/// error quotes it: an error that quotes a value whole (a rendered string a parameter check
+/// refused, a plan's unknown name) was as long as the value (probe 83 F4: 200 KB, printed
+/// whole by `cairn run` and `show`). An agent's, its first and last ten, stays whole.
+const KEPT_ERROR: usize = 32_768;
+
 /// The ledger's tests' judge: no guard, and a turn's slice of [`JUDGING_SLICE`].
 #[cfg(test)]
 impl Default for Judge {
@@ -719,6 +725,12 @@ impl Ledger {
     }
 
     fn set_step(&mut self, step: StepIndex, to: StepState, detail: Option<Value>) -> Result<()> {
+        let slot = &mut self.slots[step];
+        if let Some(error) = &mut slot.error
+            && error.len() > KEPT_ERROR
+        {
+            *error = crate::text::elided(error, KEPT_ERROR);
+        }
         let slot = &self.slots[step];
         let transition = StepTransition {
             run_id: self.run_id,
