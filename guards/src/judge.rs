@@ -129,6 +129,11 @@ impl Policy {
                     let reason = format!("`{shown}` matches the allowed {prefix:?}");
                     votes.add(Decision::Allow, "commands.allow", reason);
                 }
+                // A command `approve` surely names (as an allow must be sure) is one the
+                // policy knows, for a person to allow: its approval decides (probe 84 F1: a
+                // gate left out of `allow` denied every match, naming only the allow-list).
+                None if (self.commands.approve.iter())
+                    .any(|prefix| matches(prefix, command, false)) => {}
                 None => {
                     let reason = format!("`{shown}` matches no allowed command");
                     votes.add(Decision::Deny, "commands.allow", reason);

@@ -36,6 +36,24 @@ fn deny_wins_over_approve_over_allow_over_the_default() {
     assert!(noop.rules.is_empty(), "the default decides");
 }
 
+/// A command `approve` names surely is asked, not denied by an allow-list that leaves it out;
+/// one it matches only by a path's basename or a word known at run time is denied (probe 84
+/// F1: every `git push` was denied, "matches no allowed command").
+#[test]
+fn an_approval_outside_the_allow_list_asks_for_what_it_surely_names() {
+    let guard = guard(json!({
+        "default": "deny",
+        "commands": {"allow": [["bash", "-c"]], "approve": [["git", "push"]]}
+    }));
+    let push = judge_script(&guard, "git push origin main");
+    assert_eq!(push.decision, Decision::Approve, "{push:?}");
+    assert_eq!(push.rules, ["commands.approve"]);
+    for unsure in ["./git push", "$GIT push", "git status"] {
+        let verdict = judge_script(&guard, unsure);
+        assert_eq!(verdict.decision, Decision::Deny, "{unsure}: {verdict:?}");
+    }
+}
+
 #[test]
 fn rules_see_whether_a_command_has_a_word_known_only_at_run_time() {
     let guard = guard(json!({"rules": [
