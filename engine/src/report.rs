@@ -127,8 +127,8 @@ pub struct StepView {
     pub error: Option<String>,
     /// The class of `error`, the word it begins with (`exit_code: ...`, as
     /// [`ExecError`](crate::ExecError) writes one): a program decides by it without reading
-    /// the text (probe 44 F5). Left out of the JSON when there is none.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// the text (probe 44 F5). `null` when there is none, as the run's and as `error` are
+    /// (probe 84 F4: left out, a reader of the key failed on every step that succeeded).
     pub error_class: Option<ErrorClass>,
     /// What the attempt that failed with `error` answered, when it was refused for it
     /// (`output_schema`, `invalid_plan`): the reply its event kept (its last 64 KiB). Left

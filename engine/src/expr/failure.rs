@@ -60,6 +60,21 @@ pub(super) fn said(error: &ExecutionError) -> String {
         E::NotSupportedAsMethod { method, target } => {
             format!("`{method}` is no method of {}", described(target))
         }
+        // A field read (`x.f`) of what is not a map: CEL names it by its operator, `_._`.
+        E::NoSuchOverload(overload) if overload.function() == "_._" => {
+            let target = overload
+                .argument_types()
+                .first()
+                .map_or("value", String::as_str);
+            let why = match target {
+                "string" => {
+                    " (a step's output is a string when its stdout is not one JSON value: \
+                     print the JSON alone, and log on stderr)"
+                }
+                _ => "",
+            };
+            format!("a {target} has no fields: only a map's are read with `.`{why}")
+        }
         other => cut(&other.to_string(), SAID),
     }
 }
@@ -144,6 +159,17 @@ mod tests {
         );
         assert_eq!(said(serde_json::json!({"k": "v"})), "a map of 1 entries");
         assert_eq!(said(serde_json::json!([1, 2])), "a list of 2 elements");
+    }
+
+    #[test]
+    fn a_field_of_a_string_says_what_a_string_output_is() {
+        let types = vec!["string".to_owned(), "string".to_owned()];
+        let said = said(&ExecutionError::no_such_overload("_._", types));
+        assert!(said.starts_with("a string has no fields: only a map's are read with `.`"));
+        assert!(
+            said.contains("print the JSON alone, and log on stderr"),
+            "{said}"
+        );
     }
 
     #[test]
