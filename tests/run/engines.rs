@@ -179,8 +179,8 @@ fn history_lists_every_transition_in_order_and_show_matches_the_design() {
     assert_eq!(
         show["steps"],
         json!([
-            {"id": "first", "state": "succeeded", "attempt": 1, "output": {"n": 41}, "error": null, "usage": no_usage()},
-            {"id": "second", "state": "succeeded", "attempt": 1, "output": 42, "error": null, "usage": no_usage()}
+            {"id": "first", "state": "succeeded", "attempt": 1, "output": {"n": 41}, "error": null, "error_class": null, "usage": no_usage()},
+            {"id": "second", "state": "succeeded", "attempt": 1, "output": 42, "error": null, "error_class": null, "usage": no_usage()}
         ])
     );
 

@@ -179,8 +179,11 @@ impl Ledger {
     ) -> Result<()> {
         let seed = self.seed(step);
         let slot = &mut self.slots[step];
+        // Counted as `max_attempts` counts them: an attempt a crash or a stop cut off doubles
+        // no backoff (probe 84 F2: each kill doubled the next wait).
+        let counted = slot.attempt.saturating_sub(slot.interrupted);
         let delay = (self.plan.steps()[step].retry.as_ref()).map_or(Default::default(), |retry| {
-            retry::delay(retry, slot.attempt, seed)
+            retry::delay(retry, counted, seed)
         });
         slot.error = Some(error.to_string());
         self.wait_to_retry(step, now + delay, detail)

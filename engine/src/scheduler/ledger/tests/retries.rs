@@ -276,6 +276,30 @@ fn a_non_retryable_error_is_not_retried() {
     assert_eq!(ledger.report().state, RunState::Failed);
 }
 
+/// An attempt the engine's death cut off doubles no backoff: the first retry after it waits
+/// the initial delay (probe 84 F2: 2 s, each kill doubling it).
+#[test]
+fn an_attempt_a_crash_cut_off_doubles_no_backoff() {
+    let workflow = json!({"name": "b", "steps": [{"id": "a", "executor": "noop",
+        "retry": {"max_attempts": 2, "initial_delay": "10s", "backoff": "exponential"}}]});
+    let mut ledger = new_run(workflow.clone());
+    ledger.turn(at(0)).unwrap();
+    let mut resumed = resume(ledger.run_id, workflow, records_after(&ledger));
+    let starts = resumed.turn(at(1)).unwrap();
+    assert_eq!(
+        starts[0].actions.all()[0].attempt,
+        2,
+        "the attempt cut off is counted"
+    );
+    let fails = failed(starts[0].step, ErrorClass::ExitCode, "exit 1");
+    resumed.apply(fails, at(2)).unwrap();
+    assert_eq!(
+        resumed.next_wake(),
+        Some(at(12)),
+        "the initial delay, not twice it"
+    );
+}
+
 #[test]
 fn an_interruption_records_running_attempts_as_ready_again() {
     let mut ledger = new_run(json!({"name": "i", "steps": [{"id": "a", "executor": "noop"}]}));
