@@ -14,6 +14,7 @@ mod run {
     mod approvals_redriven;
     mod approvals_resumed;
     mod bad_input;
+    mod bounded_errors;
     mod control;
     mod corrupt;
     mod db_names;
@@ -31,6 +32,7 @@ mod run {
     mod moved;
     mod orphans;
     mod output_cap;
+    mod pauses;
     mod planner;
     mod rates;
     mod redrives;
