@@ -138,7 +138,7 @@ impl ActionHeader {
 }
 
 /// The items of a `for_each` attempt that nothing judges before they start: each one's
-/// action is rendered as the attempt's task reaches it ([`DeferredItems::actions`]). It holds
+/// action is rendered as the attempt's task reaches it ([`DeferredItems::prepare`]). It holds
 /// the list and what renders it, not the actions.
 #[derive(Debug)]
 pub(crate) struct DeferredItems {
