@@ -169,11 +169,11 @@ impl RunningItems {
     }
 }
 
-/// An item as the attempt reaches it: its action (or why it has none), or the `at`th to start,
-/// to render off the runtime's thread.
+/// An item as the attempt reaches it: its action (or why it has none), or the `at`th of the
+/// items to start, to render off the runtime's thread.
 enum Next {
     Prepared(Prepared),
-    OffThread(usize),
+    OffThread(Arc<DeferredItems>, usize),
 }
 
 /// The actions of `items`, each rendered on the runtime's thread as it is reached, until one
@@ -181,12 +181,12 @@ enum Next {
 /// ([`rendered_off_thread`]), which goes on meanwhile with the commands, the signals, the
 /// deadline and the other steps (each may take 10 s: probe 83 F1, a cancel and a SIGTERM were
 /// read items later, the engine's own reads of the store waiting behind the renders).
-fn rendered_until_slow(items: &DeferredItems) -> impl Iterator<Item = Next> + Send + '_ {
+fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next> + Send + '_ {
     let scope = items.item_scope();
     let mut slow = false;
     (0..items.len()).map(move |at| {
         if slow {
-            return Next::OffThread(at);
+            return Next::OffThread(Arc::clone(items), at);
         }
         let began = StdInstant::now();
         let prepared = items.prepare(&scope, at);
@@ -256,12 +256,11 @@ pub(super) async fn run_attempt(
         let items = futures::stream::iter(next)
             // Each item waits for its leave: the end of an earlier one, committed.
             .then(|next| {
-                let (leaves, deferred) = (Arc::clone(&leaves), deferred.clone());
+                let leaves = Arc::clone(&leaves);
                 async move {
-                    let prepared = match (next, deferred) {
-                        (Next::Prepared(prepared), _) => prepared,
-                        (Next::OffThread(at), Some(items)) => rendered_off_thread(items, at).await,
-                        (Next::OffThread(_), None) => unreachable!("only deferred items render"),
+                    let prepared = match next {
+                        Next::Prepared(prepared) => prepared,
+                        Next::OffThread(items, at) => rendered_off_thread(items, at).await,
                     };
                     if let Ok(leave) = leaves.acquire().await {
                         leave.forget();
