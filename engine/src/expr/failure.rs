@@ -8,7 +8,7 @@ use cel::{ExecutionError, Value};
 
 use crate::text::cut;
 
-/// How many characters of a string value, or of a message the library made, are quoted.
+/// The longest string value a message quotes; a longer one is named by its length.
 const QUOTED: usize = 100;
 
 /// How many characters of the library's own message are kept.
