@@ -23,10 +23,8 @@ pub(super) struct Report {
     /// The failure the CLI reported, if it did.
     pub(super) error: Option<String>,
     /// Errors the CLI reported and went on from (codex's `Reconnecting...`), in order,
-    /// repeats in a row kept once, [`KEPT_WARNINGS`] at most: the first and the last ones.
-    pub(super) warnings: Vec<String>,
-    /// How many warnings were left out between the first and the last ones kept.
-    pub(super) warnings_left_out: usize,
+    /// repeats in a row kept once.
+    pub(super) warnings: Kept,
     /// Whether the last warning is the last event the CLI printed: it stopped on it, where
     /// a warning followed by more events is one it went on from.
     pub(super) stopped_on_warning: bool,
@@ -41,36 +39,25 @@ impl Report {
     /// (one it went on from explains nothing that came after).
     pub(super) fn last_problem(&self) -> Option<&str> {
         (self.error.as_deref()).or_else(|| {
-            (self.warnings.last())
+            (self.warnings.messages.last())
                 .filter(|_| self.stopped_on_warning)
                 .map(String::as_str)
         })
     }
 
-    /// Records a warning, unless it repeats the one before, as the last event so far; past
-    /// [`KEPT_WARNINGS`], the oldest of the last ones is left out, and counted.
+    /// Records a warning ([`Kept::push`]), unless it repeats the one before, as the last
+    /// event so far.
     fn warn(&mut self, warning: String) {
-        // Each kept to its first [`MESSAGE_CHARS`] characters (probe 79 F5: twenty of 70 KB).
-        let warning = cut(&warning, MESSAGE_CHARS);
-        if self.warnings.last() != Some(&warning) {
+        let warning = kept_text(&warning);
+        if self.warnings.messages.last() != Some(&warning) {
             self.warnings.push(warning);
-            if self.warnings.len() > KEPT_WARNINGS {
-                self.warnings.remove(KEPT_WARNINGS / 2);
-                self.warnings_left_out += 1;
-            }
         }
         self.stopped_on_warning = true;
     }
 
-    /// The output's `warnings`: those kept, with a line between the first and the last ones
-    /// that says how many were left out.
+    /// The output's `warnings` ([`Kept::lines`]).
     pub(super) fn output_warnings(&self) -> Vec<String> {
-        let mut warnings = self.warnings.clone();
-        if self.warnings_left_out > 0 {
-            let left_out = format!("… {} more warnings, left out", self.warnings_left_out);
-            warnings.insert(KEPT_WARNINGS / 2, left_out);
-        }
-        warnings
+        self.warnings.lines("warnings")
     }
 
     /// Records that the CLI printed an event after its warnings, if any: it went on.
@@ -79,30 +66,61 @@ impl Report {
     }
 }
 
-/// How many of its warnings a CLI's output keeps: a codex offline for hours prints a
-/// reconnect a minute, and 8,000 of them passed the run's cap on a step's output, failing an
-/// answer (probe 77 F2).
-const KEPT_WARNINGS: usize = 20;
+/// How many of its messages of a kind (warnings, errors) a CLI's report keeps: a codex
+/// offline for hours prints a reconnect a minute, and 8,000 of them passed the run's cap on a
+/// step's output, failing an answer (probe 77 F2); 500 opencode `error` events made an error
+/// of 1 MB (probe 82 F3).
+const KEPT_MESSAGES: usize = 20;
 
-/// How many characters of a warning, or of an error message, are kept.
+/// How many characters of a warning, or of an error message, are kept (probe 79 F5: twenty
+/// warnings of 70 KB).
 const MESSAGE_CHARS: usize = 1_000;
 
-/// The failure of a CLI that reported `problems`: each cut to its first [`MESSAGE_CHARS`]
-/// characters, past [`KEPT_WARNINGS`] of them the first and the last ones with how many were
-/// left out between, joined with `; ` (probe 82 F3: an opencode that printed 500 `error`
-/// events failed with an error of 1 MB).
-fn failure_of(problems: &[String]) -> String {
-    let (count, half) = (problems.len(), KEPT_WARNINGS / 2);
-    let mut kept = Vec::with_capacity(count.min(KEPT_WARNINGS + 1));
-    for (at, problem) in problems.iter().enumerate() {
-        if count > KEPT_WARNINGS && at == half {
-            kept.push(format!("… {} more errors, left out", count - KEPT_WARNINGS));
-        }
-        if at < half || at + half >= count {
-            kept.push(cut(problem, MESSAGE_CHARS));
+/// A CLI's messages of a kind, as they are kept: past [`KEPT_MESSAGES`], the first and the
+/// last ones, and how many were left out between them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Kept {
+    /// The first and the last messages, each [`kept_text`].
+    pub(super) messages: Vec<String>,
+    /// How many were left out between them.
+    left_out: usize,
+}
+
+impl Kept {
+    /// Keeps `message` as the last one so far; past [`KEPT_MESSAGES`], the oldest of the last
+    /// ones is left out, and counted.
+    fn push(&mut self, message: String) {
+        self.messages.push(message);
+        if self.messages.len() > KEPT_MESSAGES {
+            self.messages.remove(KEPT_MESSAGES / 2);
+            self.left_out += 1;
         }
     }
-    kept.join("; ")
+
+    /// The messages kept, with a line between the first and the last ones that says how many
+    /// `what` were left out.
+    fn lines(&self, what: &str) -> Vec<String> {
+        let mut lines = self.messages.clone();
+        if self.left_out > 0 {
+            let left_out = format!("… {} more {what}, left out", self.left_out);
+            lines.insert(KEPT_MESSAGES / 2, left_out);
+        }
+        lines
+    }
+}
+
+/// `message` cut to its first [`MESSAGE_CHARS`] characters.
+fn kept_text(message: &str) -> String {
+    cut(message, MESSAGE_CHARS)
+}
+
+/// The failure of a CLI that reported `problems`, [`Kept`] and joined with `; `.
+fn failure_of(problems: &[String]) -> String {
+    let mut kept = Kept::default();
+    for problem in problems {
+        kept.push(kept_text(problem));
+    }
+    kept.lines("errors").join("; ")
 }
 
 /// Reads `stdout` as `cli` prints it. Lines that are not JSON (in a stream) are skipped, so

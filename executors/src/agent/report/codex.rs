@@ -65,8 +65,8 @@ mod tests {
             (report.usage.input_tokens, report.usage.output_tokens),
             (2946, 7)
         );
-        assert_eq!(report.warnings.len(), 1);
-        assert!(report.warnings[0].starts_with("Reconnecting... 2/5"));
+        assert_eq!(report.warnings.messages.len(), 1);
+        assert!(report.warnings.messages[0].starts_with("Reconnecting... 2/5"));
         // codex went on from it: it explains nothing that comes after.
         assert_eq!(report.last_problem(), None);
         assert_eq!(report.raw["type"], "turn.completed");
@@ -75,7 +75,7 @@ mod tests {
             "../fixtures/codex-warning-item-then-success.jsonl"
         ));
         assert_eq!(report.text.as_deref(), Some("Hi!"));
-        assert!(report.warnings[0].starts_with("Model metadata for `gpt-5` not found"));
+        assert!(report.warnings.messages[0].starts_with("Model metadata for `gpt-5` not found"));
     }
 
     /// Thousands of reconnects keep the first and the last ten, and say how many were left
@@ -106,7 +106,7 @@ mod tests {
         // Each to its first thousand characters (probe 79 F5: twenty of 70 KB).
         let long = format!(r#"{{"type":"error","message":"{}"}}"#, "x".repeat(70_000));
         let report = read(&long);
-        assert_eq!(report.warnings[0].chars().count(), 1_001);
+        assert_eq!(report.warnings.messages[0].chars().count(), 1_001);
     }
 
     #[test]
@@ -121,7 +121,7 @@ mod tests {
             Some("Reconnecting... waiting for network (Connection failed: error sending request)")
         );
         // Eight "waiting for network" lines in a row are kept once.
-        assert_eq!(report.warnings.len(), 6);
+        assert_eq!(report.warnings.messages.len(), 6);
     }
 
     #[test]
