@@ -139,12 +139,12 @@ fn sighup_stops_the_engine_as_sigterm_does_even_with_stderr_gone() {
 
 /// A scan of the list at each of its steps: n² comparisons, which build nothing (an
 /// expression that builds values, `size(input.xs + input.xs)`, fails within 128 MiB), over
-/// `input_of_a_scan`, until its evaluation's 10 s are spent.
+/// [`input_of_a_scan`] (of 100,000 elements, until its evaluation's 10 s are spent).
 const A_SCAN: &str = "input.xs.all(x, !(-1 in input.xs))";
 
-/// The input [`A_SCAN`] takes its 10 s over.
-fn input_of_a_scan() -> Value {
-    let xs: Vec<u32> = (0..100_000).collect();
+/// An input of `elements` that [`A_SCAN`] scans.
+fn input_of_a_scan(elements: u32) -> Value {
+    let xs: Vec<u32> = (0..elements).collect();
     json!({ "xs": xs })
 }
 
@@ -191,7 +191,11 @@ fn busy_evaluating(scratch: &Scratch, slow: Vec<Value>, input: &Value) -> (Child
 #[test]
 fn a_signal_cairn_is_too_busy_to_read_ends_it() {
     let scratch = Scratch::new();
-    let (child, _) = busy_evaluating(&scratch, slow_conditions(A_SCAN, 1), &input_of_a_scan());
+    let (child, _) = busy_evaluating(
+        &scratch,
+        slow_conditions(A_SCAN, 1),
+        &input_of_a_scan(100_000),
+    );
     send(child.id(), Signal::SIGINT);
     send(child.id(), Signal::SIGTERM);
     let output = finish(child, "cairn run after two signals it could not read");
@@ -229,7 +233,11 @@ fn a_signal_cairn_is_too_busy_to_read_ends_it() {
 #[test]
 fn a_signal_is_read_between_slow_conditions() {
     let scratch = Scratch::new();
-    let (child, _) = busy_evaluating(&scratch, slow_conditions(A_SCAN, 4), &input_of_a_scan());
+    let (child, _) = busy_evaluating(
+        &scratch,
+        slow_conditions(A_SCAN, 4),
+        &input_of_a_scan(100_000),
+    );
     send(child.id(), Signal::SIGTERM);
     let output = finish(child, "cairn run after a signal between slow conditions");
     let said = String::from_utf8_lossy(&output.stderr);
@@ -246,7 +254,7 @@ fn a_cancel_sent_while_a_with_fails_slowly_cancels_the_run() {
     let slow = json!({
         "id": "slow", "executor": "noop", "with": {"output": format!("${{{{ {A_SCAN} }}}}")}
     });
-    let (child, run) = busy_evaluating(&scratch, vec![slow], &input_of_a_scan());
+    let (child, run) = busy_evaluating(&scratch, vec![slow], &input_of_a_scan(100_000));
     assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
     let output = finish(child, "cairn run cancelled while it rendered");
     let said = String::from_utf8_lossy(&output.stderr);
@@ -264,7 +272,7 @@ fn items_that_render_slowly_start_none_past_the_runs_deadline() {
     let scratch = Scratch::new();
     // About a second a rendering (0.3 s in a release build): a scan of 8,000 elements at
     // each of its steps, well past the run's 200 ms and well within an evaluation's 10 s.
-    let slow = "${{ string(input.xs.all(x, !(-1 in input.xs))) }}";
+    let slow = format!("${{{{ string({A_SCAN}) }}}}");
     let started = format!("touch \"{}/started.$0\"", scratch.dir.path().display());
     let workflow = scratch.write(
         "late.json",
@@ -273,8 +281,7 @@ fn items_that_render_slowly_start_none_past_the_runs_deadline() {
             "with": {"command": ["sh", "-c", started, "${{ string(item) }}"], "env": {"X": slow}}
         }]}),
     );
-    let xs: Vec<u32> = (0..8_000).collect();
-    let input = scratch.write("input.json", &json!({ "xs": xs }));
+    let input = scratch.write("input.json", &input_of_a_scan(8_000));
     let (workflow, input) = (workflow.to_str().unwrap(), input.to_str().unwrap());
     let output = scratch.cairn(&["run", workflow, "--input-file", input, "--json"]);
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -296,7 +303,7 @@ fn a_signal_is_read_between_slow_items() {
         "id": "slow", "executor": "noop", "for_each": "${{ [1, 2, 3, 4, 5, 6] }}",
         "with": {"output": format!("${{{{ {A_SCAN} }}}}")}
     });
-    let (child, _) = busy_evaluating(&scratch, vec![items], &input_of_a_scan());
+    let (child, _) = busy_evaluating(&scratch, vec![items], &input_of_a_scan(100_000));
     send(child.id(), Signal::SIGTERM);
     let output = finish(child, "cairn run after a signal between slow items");
     let said = String::from_utf8_lossy(&output.stderr);

@@ -59,15 +59,21 @@ impl Duration {
         // What the schema says of a duration, also where no schema was checked first.
         static FORM: LazyLock<Regex> = LazyLock::new(|| Regex::new(PATTERN).expect("a regex"));
         let hint = "write it like \"90s\", \"5m\" or \"1h 30m\"";
-        // A rendered `with.duration` may be megabytes (probe 83 F4): quoted by its start.
-        let quoted = crate::expr::quoted(text);
+        // A rendered `with.duration` may be megabytes (probe 83 F4): quoted by its start, and
+        // only in an error (every duration of a file is read here).
+        let quoted = || crate::expr::quoted(text);
         if !FORM.is_match(text) {
             return Err(format!(
-                "bad duration {quoted}: whole numbers each with a unit ({hint})"
+                "bad duration {}: whole numbers each with a unit ({hint})",
+                quoted()
             ));
         }
-        let too_long =
-            || format!("bad duration {quoted}: longer than 100 years (100y), the most cairn takes");
+        let too_long = || {
+            format!(
+                "bad duration {}: longer than 100 years (100y), the most cairn takes",
+                quoted()
+            )
+        };
         // Of whole numbers (the form above), humantime's overflow is a number too big
         // (probe 35 F10: its words blamed "values below 1ns").
         let duration =
@@ -75,7 +81,7 @@ impl Duration {
                 .map(Duration)
                 .map_err(|error| match error {
                     humantime::DurationError::NumberOverflow => too_long(),
-                    error => format!("bad duration {quoted}: {error} ({hint})"),
+                    error => format!("bad duration {}: {error} ({hint})", quoted()),
                 })?;
         if duration.0 > MAX_DURATION {
             return Err(too_long());

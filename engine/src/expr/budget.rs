@@ -34,9 +34,9 @@
 //! F2). So an evaluation may last [`MAX_EVALUATION_TIME`] at most, as Temporal fails a
 //! workflow task past its 10 s: every loop asks `@going` before each step, every
 //! [`CHARGES_A_READING`]th charge reads the clock, and so does every call that scans its
-//! operands ([`SCANS`]), before it (`@scanned`), and `matches`, whose own time is bounded
-//! ([`patterns`]). Past it the evaluation fails; the engine, whose thread it holds,
-//! reads commands and signals again.
+//! operands ([`SCANS`]), before it (`@scanned`), and `matches`, before its match (one that
+//! thrashes every matcher is not cut short: [`patterns`]). Past it the evaluation fails; the
+//! engine, whose thread it holds, reads commands and signals again.
 //!
 //! An evaluation that spends a budget fails, whatever CEL makes of the error: `all`,
 //! `exists` and `exists_one` go on past an error in one step (`[false, err].all(…)` is
@@ -538,7 +538,8 @@ fn look_at_the_clock() -> Result<(), ExecutionError> {
 
 /// `@matches(text, pattern)`: whether `pattern` matches in `text`, as the CEL library's
 /// `matches` says, the pattern compiled once per thread and each new one charged
-/// [`PATTERN_BYTES`], its time bounded ([`patterns`]), the clock read first.
+/// [`PATTERN_BYTES`], made by the fastest matcher that can ([`patterns`]), the clock read
+/// first.
 fn matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let [text, pattern]: [CowVal; 2] = args
         .try_into()
