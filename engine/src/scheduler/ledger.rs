@@ -84,6 +84,12 @@ impl Slot {
         }
     }
 
+    /// The attempts counted against `retry.max_attempts` (and its backoff): those not cut
+    /// off before they ended.
+    fn counted_attempts(&self) -> u32 {
+        self.attempt.saturating_sub(self.interrupted)
+    }
+
     /// What the step's attempts count towards budgets ([`Spent::attempts_of`]).
     fn attempts_made(&self) -> u64 {
         Spent::attempts_of(self.attempt, self.items.as_deref().map(items::Items::runs))

@@ -142,7 +142,7 @@ impl Ledger {
     pub(super) fn has_retries_left(&self, step: StepIndex) -> bool {
         let max_attempts = (self.plan.steps()[step].retry.as_ref()).map_or(1, |r| r.max_attempts);
         let slot = &self.slots[step];
-        slot.fallback == 0 && slot.attempt.saturating_sub(slot.interrupted) < max_attempts
+        slot.fallback == 0 && slot.counted_attempts() < max_attempts
     }
 
     /// `step` failed with `error` and will not be retried (its retries are spent, or cannot
@@ -181,9 +181,8 @@ impl Ledger {
         let slot = &mut self.slots[step];
         // Counted as `max_attempts` counts them: an attempt a crash or a stop cut off doubles
         // no backoff (probe 84 F2: each kill doubled the next wait).
-        let counted = slot.attempt.saturating_sub(slot.interrupted);
         let delay = (self.plan.steps()[step].retry.as_ref()).map_or(Default::default(), |retry| {
-            retry::delay(retry, counted, seed)
+            retry::delay(retry, slot.counted_attempts(), seed)
         });
         slot.error = Some(error.to_string());
         self.wait_to_retry(step, now + delay, detail)
