@@ -316,8 +316,14 @@ impl std::ops::SubAssign<&Usage> for Usage {
 /// How many parts of a dollar a sum of costs counts: a billion (far below any price).
 const USD_PARTS: f64 = 1e9;
 
-/// `cost` rounded to the nearest billionth of a dollar: the number its decimal reads as.
-fn decimal_usd(cost: f64) -> f64 {
+/// `cost` rounded to the nearest billionth of a dollar, as a sum of costs is: the number its
+/// decimal reads as, without a sum's binary rounding noise.
+///
+/// ```
+/// assert_eq!(cairn_engine::decimal_usd(0.013_584_15 * 3.0), 0.040_752_45);
+/// assert_eq!(cairn_engine::decimal_usd(1e-9), 1e-9);
+/// ```
+pub fn decimal_usd(cost: f64) -> f64 {
     let parts = cost * USD_PARTS;
     if parts.is_finite() {
         parts.round() / USD_PARTS

@@ -87,7 +87,7 @@ pub use error::{Error, Result};
 pub use event::{Event, EventKind};
 pub use executor::{
     Action, ErrorClass, ExecContext, ExecError, Executor, Executors, Outcome, ParamsError,
-    Progress, Usage, params_schema,
+    Progress, Usage, decimal_usd, params_schema,
 };
 pub use expr::{Condition, ExprError, SharedJson, Variable, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};

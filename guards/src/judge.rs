@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_engine::{Action, Decision, Facts, Usage, Verdict};
+use cairn_engine::{Action, Decision, Facts, Usage, Verdict, decimal_usd};
 use serde_json::{Value, json};
 
 use crate::command::{self, Findings, Word, basename};
@@ -287,7 +287,9 @@ impl Policy {
             // no budget holds: told so, not as `$inf` (probe 42 F9).
             let spent = match facts.usage.cost_usd {
                 cost if cost.is_finite() && cost < f64::MAX => {
-                    format!("${}", spending::nano(cost))
+                    // To the billionth, as costs are summed (probe 81 F1: to the millionth,
+                    // $0.000000001 spent of a budget of $0.0000000001 was said to be $0).
+                    format!("${}", decimal_usd(cost))
                 }
                 _ => "a cost reported as infinite, or past any number,".to_owned(),
             };

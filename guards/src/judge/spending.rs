@@ -7,7 +7,7 @@
 //! attempt holds all that is left: it runs alone among the run's spending attempts. Codex
 //! reports tokens and never a cost, so it holds none of a cost budget.
 
-use cairn_engine::{Action, Facts, Usage};
+use cairn_engine::{Action, Facts, Usage, decimal_usd};
 use serde_json::{Value, json};
 
 use crate::policy::{Mode, Policy};
@@ -90,9 +90,9 @@ impl Policy {
                     format!(
                         "waits for an attempt in flight to end: ${} of ${budget} is left, attempts \
                      in flight hold ${}, and it needs {cap}, ${}",
-                        nano(left),
-                        nano(held),
-                        nano(wanted)
+                        decimal_usd(left),
+                        decimal_usd(held),
+                        decimal_usd(wanted)
                     ),
                 ));
             }
@@ -125,11 +125,4 @@ impl Policy {
             Spending::Held(short)
         }
     }
-}
-
-/// `usd` to the billionth of a dollar, as costs are summed: a sum carries binary rounding
-/// noise (`0.040752449999999996`). (To the millionth, $0.000000001 spent of a budget of
-/// $0.0000000001 was said to be $0: probe 81 F1.)
-pub(super) fn nano(usd: f64) -> f64 {
-    (usd * 1e9).round() / 1e9
 }
