@@ -503,10 +503,10 @@ impl Driver {
     }
 
     /// Commits the ledger's batch, then announces it and starts the attempts it committed —
-    /// unless the commit found a pause or a cancel asked before it
-    /// ([`CommitReport::halt_asked`]): then they start only if the commands, read at once,
-    /// do not halt the run ([`Driver::halt_before_start`]), and the batch that halts it is
-    /// committed in turn.
+    /// unless the engine was told to stop meanwhile, or the commit found a pause or a cancel
+    /// asked before it ([`CommitReport::halt_asked`]): then they start only if the commands,
+    /// read at once, do not halt the run ([`Driver::halt_before_start`]), and the batch that
+    /// halts it is committed in turn.
     async fn commit(&mut self) -> Result<()> {
         loop {
             for step in self.ledger.take_cancels() {
@@ -550,9 +550,12 @@ impl Driver {
                 let _ = self.events.send(event);
             }
             let items_ended = self.watches.values().any(|watch| watch.ended > 0);
-            if committed.halt_asked
+            // The engine told to stop while the turn prepared these attempts (a slow `when`
+            // held the runtime: probe 83 F2) starts none of them either.
+            let stopping = self.engine.drain.is_cancelled() && !self.ledger.starts_no_items();
+            if (committed.halt_asked || stopping)
                 && (!self.starts.is_empty() || items_ended)
-                && self.halt_before_start().await?
+                && self.halt_before_start(committed.halt_asked).await?
             {
                 continue;
             }
@@ -561,13 +564,20 @@ impl Driver {
         }
     }
 
-    /// Reads the commands, which a commit that marked attempts running found a pause or a
-    /// cancel among: if they halt the run, none of those attempts starts (the ledger is told
-    /// so, then carries out the halt as far as it can: the run pauses, or is cancelled, once
-    /// nothing runs), and `true` comes back, with a batch to commit. `false`: the run goes
-    /// on (a pause a person's `cairn resume` overruled), the attempts are to start.
-    async fn halt_before_start(&mut self) -> Result<bool> {
-        self.take_commands_sent_by(None).await?;
+    /// Halts the run before the attempts a commit marked running start, if the engine was
+    /// told to stop meanwhile, or if the commands, read when the commit found a pause or a
+    /// cancel `asked` among them, halt it: then none of those attempts starts (the ledger is
+    /// told so, then carries out the halt as far as it can: the run pauses, or is
+    /// cancelled, once nothing runs), and `true` comes back, with a batch to commit.
+    /// `false`: the run goes on (a pause a person's `cairn resume` overruled), the attempts
+    /// are to start.
+    async fn halt_before_start(&mut self, asked: bool) -> Result<bool> {
+        if self.engine.drain.is_cancelled() {
+            self.ledger.apply(Input::Drain, clock::now())?;
+        }
+        if asked {
+            self.take_commands_sent_by(None).await?;
+        }
         let halted = self.ledger.starts_no_items();
         let now = clock::now();
         if halted {

@@ -160,6 +160,11 @@ fn slow_conditions(busy: &str, slow: usize) -> Vec<Value> {
 /// them (it has taken two seconds of CPU since the first ended: nothing else cairn does takes
 /// that long); with the run's id.
 fn busy_evaluating(scratch: &Scratch, slow: Vec<Value>, input: &Value) -> (Child, String) {
+    busy_for(scratch, slow, input, 200)
+}
+
+/// [`busy_evaluating`], once cairn has taken `ticks` of CPU since the first step ended.
+fn busy_for(scratch: &Scratch, slow: Vec<Value>, input: &Value, ticks: u64) -> (Child, String) {
     let workflow = scratch.write(
         "busy.json",
         &json!({"name": "busy", "steps": [{"pipeline": [
@@ -178,7 +183,7 @@ fn busy_evaluating(scratch: &Scratch, slow: Vec<Value>, input: &Value) -> (Child
     let before = cpu_ticks(child.id());
     scratch.open_gate();
     wait_until("cairn busy evaluating", || {
-        cpu_ticks(child.id()) > before + 200
+        cpu_ticks(child.id()) > before + ticks
     });
     (child, run)
 }
@@ -243,6 +248,34 @@ fn a_signal_is_read_between_slow_conditions() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(code(&output), Some(3), "{said}");
     assert!(said.contains("stopping: starting nothing new"), "{said}");
+}
+
+/// The step whose condition is being evaluated when a first signal comes does not start
+/// either, though the turn that evaluated it commits it running: it is taken back, ready,
+/// `not_started`, and the run left to a resume (probe 83 F2: it started after "stopping:
+/// starting nothing new").
+#[test]
+fn a_step_prepared_as_the_signal_came_does_not_start() {
+    let scratch = Scratch::new();
+    // About 3 s of a debug build's CPU (0.6 s in a release build): half a second of it is
+    // spent when the signal is sent, and it ends well within an evaluation's 10 s.
+    let (child, run) = busy_for(
+        &scratch,
+        slow_conditions(A_SCAN, 1),
+        &input_of_a_scan(12_000),
+        50,
+    );
+    send(child.id(), Signal::SIGTERM);
+    let output = finish(child, "cairn run after a signal as a step was prepared");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(3), "{said}");
+    let history = history(&scratch, &run);
+    let slow: Vec<&Value> = (history.iter())
+        .filter(|event| event["step"] == "slow0")
+        .collect();
+    let last = slow.last().unwrap();
+    assert_eq!(last["to"], "ready", "{slow:?}");
+    assert_eq!(last["detail"]["not_started"], "engine stopped", "{slow:?}");
 }
 
 /// A `cairn cancel` sent while a step's `with` is being rendered, which then fails (its 10 s
