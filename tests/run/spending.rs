@@ -37,16 +37,26 @@ fn claude_attempts_side_by_side_are_never_given_more_of_a_cost_budget_than_is_fr
         "wf.json",
         &json!({"name": "agents", "limits": {"max_parallel": 6}, "steps": [{"parallel": steps}]}),
     );
-    let run = scratch.run(&workflow, &["--policy", path(&policy)], 1);
+    let args = ["run", path(&workflow), "--json", "--policy", path(&policy)];
+    let output = scratch.cairn(&args);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    let run = serde_json::from_slice::<Value>(&output.stdout).unwrap()["id"].to_string();
+    let run = run.trim_matches('"');
     // Without a cap of its own, an attempt is given all that is left, so it holds all of it:
     // the others wait for it to end, and each is told what the ones before it left (all six
     // were told $0.03 at once, and spent $0.08, before attempts held what they were given).
+    // Each waiting step says so once, though it waits again after each end (probe 84 F5: a
+    // step held so looked stuck, nothing said).
+    let waits =
+        said.matches(" stays ready: budget.cost_usd: waits for an attempt in flight to end");
+    assert_eq!(waits.count(), 5, "{said}");
     let calls_text = std::fs::read_to_string(&calls).unwrap();
     let told: Vec<&str> = (calls_text.lines())
         .map(|line| line.strip_prefix("call ").unwrap())
         .collect();
     assert_eq!(told, ["0.0300", "0.0164", "0.0028"], "{calls_text}");
-    let show = scratch.json(&["show", &run, "--json"]);
+    let show = scratch.json(&["show", run, "--json"]);
     let spent = show["usage"]["cost_usd"].as_f64().unwrap();
     assert!((spent - 3.0 * COST).abs() < 1e-9, "{show}");
     let denied: Vec<&Value> = (show["steps"].as_array().unwrap().iter())

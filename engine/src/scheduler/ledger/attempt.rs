@@ -30,8 +30,8 @@ pub(super) enum Started {
     /// It did not start and is not ready any more (skipped, failed, denied, awaiting approval).
     No,
     /// It did not start, and waits, `ready`, for an attempt in flight to end: the guard held
-    /// it ([`Judgement::Held`]).
-    Held,
+    /// it ([`Judgement::Held`]), for these reasons.
+    Held(String),
     /// It has not started yet: the turn's time for judging ran out before its window was
     /// judged ([`Judge::slice`](super::Judge::slice)); the next turn goes on judging it.
     Later,
@@ -168,7 +168,7 @@ impl Ledger {
         let verdicts = match self.judge(step, actions, items, &mut judging.judged, now)? {
             Judgement::Run(verdicts) => verdicts,
             Judgement::Stopped => return Ok(Started::No),
-            Judgement::Held => return Ok(Started::Held),
+            Judgement::Held(why) => return Ok(Started::Held(why)),
             Judgement::Unfinished => {
                 self.judging = Some(Box::new(judging));
                 return Ok(Started::Later);

@@ -56,7 +56,13 @@ impl Ledger {
             }
             match self.start(step, now)? {
                 attempt::Started::Yes(start) => starts.push(start),
-                attempt::Started::Held => self.reservations.wait(step),
+                attempt::Started::Held(why) => {
+                    // Said once a step: nothing is recorded of a hold, which lives in memory.
+                    if self.reservations.wait(step) {
+                        let id = &self.plan.steps()[step].id;
+                        tracing::warn!(run = %self.run_id, "step {id} stays ready: {why}");
+                    }
+                }
                 attempt::Started::Later => {
                     self.ready.push_front(step);
                     self.judging_left = true;

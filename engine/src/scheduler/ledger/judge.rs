@@ -48,8 +48,8 @@ pub(super) enum Judgement {
     /// The step did not start: it was denied, or awaits approval (recorded already).
     Stopped,
     /// The step waits, `ready`, for an attempt in flight to end: what those hold of a budget
-    /// leaves its (first) action too little ([`Verdict::held`]).
-    Held,
+    /// leaves its (first) action too little ([`Verdict::held`]); the verdict's reasons.
+    Held(String),
     /// The turn's time for judging ran out ([`Judge::slice`](super::Judge::slice)) with
     /// actions left to judge: the next turn goes on from where [`Judged`] says.
     Unfinished,
@@ -233,7 +233,7 @@ impl Ledger {
             // that holds with nothing reserved) nothing would, and it is the deny it reads as.
             if verdict.held && (self.reservations.any() || !progress.reserving.is_empty()) {
                 if index == 0 {
-                    return Ok(Judgement::Held);
+                    return Ok(Judgement::Held(verdict.explain()));
                 }
                 actions.truncate(index);
                 break;
