@@ -395,6 +395,12 @@ impl Driver {
     pub(crate) async fn turn(&mut self) -> Result<()> {
         let starts = self.ledger.turn(clock::now())?;
         self.starts.extend(starts);
+        // Preparing held the runtime's thread for its slice: the signal a person sent
+        // meanwhile is read before the attempts it prepared start, which then do not
+        // ([`Driver::commit`]). A yield lets the runtime poll its driver, where signals wait.
+        if self.ledger.took_its_slice() {
+            tokio::task::yield_now().await;
+        }
         self.commit().await?;
         // A turn that ran out of its slice (the steps' expressions took long) reads the
         // commands sent meanwhile before the next, which goes on at once; the store's read

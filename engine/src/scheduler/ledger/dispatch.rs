@@ -101,7 +101,7 @@ impl Ledger {
 
     /// Whether this turn's dispatch has lasted its slice by the driver's clock (never without
     /// one).
-    pub(super) fn took_its_slice(&self) -> bool {
+    pub(crate) fn took_its_slice(&self) -> bool {
         self.clock.is_some() && self.judging_ran_out()
     }
 
