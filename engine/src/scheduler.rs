@@ -398,14 +398,16 @@ impl Driver {
         // Preparing held the runtime's thread for its slice: the signal a person sent
         // meanwhile is read before the attempts it prepared start, which then do not
         // ([`Driver::commit`]). A yield lets the runtime poll its driver, where signals wait.
-        if self.ledger.took_its_slice() {
+        let took_long = self.ledger.took_its_slice();
+        if took_long {
             tokio::task::yield_now().await;
         }
         self.commit().await?;
-        // A turn that ran out of its slice (the steps' expressions took long) reads the
-        // commands sent meanwhile before the next, which goes on at once; the store's read
-        // also gives the runtime back to the signals' task.
-        if self.ledger.ran_out_of_its_slice() {
+        // A turn that took its slice (the steps' expressions took long) reads the commands
+        // sent meanwhile before anything else is told: the next turn, or the ends of the
+        // attempts that came meanwhile (probe 85 F3: those ended the run `failed`, a cancel
+        // sent before them lost).
+        if took_long || self.ledger.ran_out_of_its_slice() {
             self.read_commands().await?;
         }
         Ok(())

@@ -16,7 +16,7 @@ use super::control::{
     HOLD, code, executions, held, held_then_b, history, show, spawn, step, wait_for_file,
 };
 use super::orphans::{state, state_and_parent, wait_gone};
-use super::scratch::{Scratch, holds_within, wait_until};
+use super::scratch::{Scratch, holds_within, open_gate, wait_until};
 use crate::{HANG, finish};
 
 /// Sends `signal` to process `pid`.
@@ -160,18 +160,22 @@ fn slow_conditions(busy: &str, slow: usize) -> Vec<Value> {
 /// them (it has taken two seconds of CPU since the first ended: nothing else cairn does takes
 /// that long); with the run's id.
 fn busy_evaluating(scratch: &Scratch, slow: Vec<Value>, input: &Value) -> (Child, String) {
-    busy_for(scratch, slow, input, 200)
+    busy_for(scratch, &after_a(scratch, slow, Vec::new()), input, 200)
 }
 
-/// [`busy_evaluating`], once cairn has taken `ticks` of CPU since the first step ended.
-fn busy_for(scratch: &Scratch, slow: Vec<Value>, input: &Value, ticks: u64) -> (Child, String) {
-    let workflow = scratch.write(
-        "busy.json",
-        &json!({"name": "busy", "steps": [{"pipeline": [
-            step(scratch, "a", HOLD, json!({})),
-            {"parallel": slow}
-        ]}]}),
-    );
+/// A workflow whose `slow` steps run in parallel after a first one, `a` (held), and whose
+/// `beside` steps run beside them.
+fn after_a(scratch: &Scratch, slow: Vec<Value>, beside: Vec<Value>) -> Value {
+    let a_then_slow =
+        json!({"pipeline": [step(scratch, "a", HOLD, json!({})), {"parallel": slow}]});
+    let steps: Vec<Value> = std::iter::once(a_then_slow).chain(beside).collect();
+    json!({"name": "busy", "steps": steps})
+}
+
+/// [`busy_evaluating`] of `workflow` ([`after_a`]), once cairn has taken `ticks` of CPU
+/// since `a` ended.
+fn busy_for(scratch: &Scratch, workflow: &Value, input: &Value, ticks: u64) -> (Child, String) {
+    let workflow = scratch.write("busy.json", workflow);
     let input = scratch.write("input.json", input);
     let (workflow, input) = (workflow.to_str().unwrap(), input.to_str().unwrap());
     let mut child = (scratch.command(&["run", workflow, "--input-file", input]))
@@ -259,12 +263,8 @@ fn a_step_prepared_as_the_signal_came_does_not_start() {
     let scratch = Scratch::new();
     // About 3 s of a debug build's CPU (0.6 s in a release build): half a second of it is
     // spent when the signal is sent, and it ends well within an evaluation's 10 s.
-    let (child, run) = busy_for(
-        &scratch,
-        slow_conditions(A_SCAN, 1),
-        &input_of_a_scan(12_000),
-        50,
-    );
+    let workflow = after_a(&scratch, slow_conditions(A_SCAN, 1), Vec::new());
+    let (child, run) = busy_for(&scratch, &workflow, &input_of_a_scan(12_000), 50);
     send(child.id(), Signal::SIGTERM);
     let output = finish(child, "cairn run after a signal as a step was prepared");
     let said = String::from_utf8_lossy(&output.stderr);
@@ -290,6 +290,35 @@ fn a_cancel_sent_while_a_with_fails_slowly_cancels_the_run() {
     let (child, run) = busy_evaluating(&scratch, vec![slow], &input_of_a_scan(100_000));
     assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
     let output = finish(child, "cairn run cancelled while it rendered");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(1), "{said}");
+    let shown = show(&scratch, &run);
+    assert_eq!(shown["state"], "cancelled", "{}", shown["error"]);
+}
+
+/// So does one sent while a step beside it ends: the turn that took that long reads the
+/// commands before the end is told (probe 85 F3: the run ended `failed` with that end, the
+/// cancel marked handled in the same commit).
+#[test]
+fn a_cancel_sent_while_a_with_fails_slowly_beside_a_step_that_ends_cancels_the_run() {
+    let scratch = Scratch::new();
+    let slow = json!({
+        "id": "slow", "executor": "noop", "with": {"output": format!("${{{{ {A_SCAN} }}}}")}
+    });
+    let beside = step(
+        &scratch,
+        "z",
+        "while [ ! -e \"$DIR/z.go\" ]; do sleep 0.02; done",
+        json!({}),
+    );
+    let workflow = after_a(&scratch, vec![slow], vec![beside]);
+    let (child, run) = busy_for(&scratch, &workflow, &input_of_a_scan(100_000), 200);
+    assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
+    open_gate(&scratch.dir.path().join("z.go"));
+    let output = finish(
+        child,
+        "cairn run cancelled while it rendered, a step ending beside",
+    );
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(code(&output), Some(1), "{said}");
     let shown = show(&scratch, &run);
