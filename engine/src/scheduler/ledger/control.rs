@@ -227,14 +227,15 @@ impl Ledger {
                 detail["escalation"] = json!(on_stall);
             }
             // Its error says why it ended (probe 79 F3: a redrive that left it so named no
-            // reason); a step waiting to retry also keeps its last attempt's error, what a
-            // person looking at it wants to know next.
+            // reason), its class first (probe 85 F2: `show --json` found none in a step that
+            // waited to retry); a step waiting to retry also keeps its last attempt's error,
+            // what a person looking at it wants to know next.
             let slot = &mut self.slots[step];
             let last = (slot.error.take()).filter(|_| state == StepState::RetryWait);
             slot.error = Some(match last {
-                Some(last) => {
-                    format!("{reason} while it waited to retry; its last attempt: {last}")
-                }
+                Some(last) => format!(
+                    "cancelled: {reason} while it waited to retry; its last attempt: {last}"
+                ),
                 None => format!("cancelled: {reason}"),
             });
             self.set_step(step, StepState::Cancelled, Some(detail))?;

@@ -398,7 +398,7 @@ fn a_step_the_deadline_cancels_as_it_waits_to_retry_keeps_its_last_attempt_s_err
             .unwrap();
         record.error
     };
-    let why = "the run timed out while it waited to retry; its last attempt: exit_code: exit 1";
+    let why = "cancelled: the run timed out while it waited to retry; its last attempt: exit_code: exit 1";
     assert_eq!(error("a").as_deref(), Some(why));
     // A step the deadline reached says so (probe 79 F3).
     assert_eq!(error("b").as_deref(), Some("cancelled: the run timed out"));
