@@ -53,6 +53,7 @@ pub(super) fn said(error: &ExecutionError) -> String {
             format!("{} cannot be an index", described(index))
         }
         E::UnsupportedKeyType(key) => format!("{} cannot be a map's key", described(key)),
+        E::NoSuchKey(key) if is_long(key) => format!("No such key: {}", described_text(key)),
         E::DuplicateKey(key) => format!("the key {} is repeated", described(key)),
         E::UnsupportedTargetType { target } => {
             format!("invalid argument: {}", described(target))
@@ -85,12 +86,31 @@ pub(super) fn said(error: &ExecutionError) -> String {
 pub(super) fn described_json(value: &serde_json::Value) -> String {
     use serde_json::Value as Json;
     match value {
-        Json::String(text) if text.chars().nth(QUOTED).is_some() => {
-            format!("a string of {} characters", text.chars().count())
-        }
+        Json::String(text) if is_long(text) => described_text(text),
         Json::Array(list) => format!("a list of {} elements", list.len()),
         Json::Object(map) => format!("a map of {} entries", map.len()),
         short => short.to_string(),
+    }
+}
+
+/// What is wrong with a pattern, as the `regex` crate's `error` says it: its last line, which
+/// follows the pattern and a caret under the place.
+pub(in crate::expr) fn regex_problem(error: &str) -> &str {
+    (error.lines().rev().find(|line| !line.trim().is_empty()))
+        .map_or(error, |line| line.trim_start_matches("error: "))
+}
+
+/// Whether `text` is too long to be quoted ([`QUOTED`]).
+fn is_long(text: &str) -> bool {
+    text.chars().nth(QUOTED).is_some()
+}
+
+/// `text` quoted as a JSON string, or, when long, named by its length.
+pub(in crate::expr) fn described_text(text: &str) -> String {
+    if is_long(text) {
+        format!("a string of {} characters", text.chars().count())
+    } else {
+        serde_json::Value::from(text).to_string()
     }
 }
 
@@ -103,10 +123,8 @@ fn described(value: &Value) -> String {
         Value::Float(x) => format!("double {x}"),
         Value::Bool(b) => format!("bool {b}"),
         Value::Null => "null".to_owned(),
-        Value::String(text) if text.chars().nth(QUOTED).is_none() => {
-            format!("string {}", serde_json::Value::from(text.as_str()))
-        }
-        Value::String(text) => format!("a string of {} characters", text.chars().count()),
+        Value::String(text) if !is_long(text) => format!("string {}", described_text(text)),
+        Value::String(text) => described_text(text),
         Value::Bytes(bytes) => format!("bytes of length {}", bytes.len()),
         Value::List(list) => format!("a list of {} elements", list.len()),
         Value::Map(map) => format!("a map of {} entries", map.map.len()),
@@ -170,6 +188,15 @@ mod tests {
             said.contains("print the JSON alone, and log on stderr"),
             "{said}"
         );
+    }
+
+    #[test]
+    fn a_long_missing_key_is_named_by_its_size() {
+        let long = "k".repeat(1_000_000);
+        let said_of_key = said(&ExecutionError::NoSuchKey(Arc::new(long)));
+        assert_eq!(said_of_key, "No such key: a string of 1000000 characters");
+        let short = said(&ExecutionError::NoSuchKey(Arc::new("name".into())));
+        assert_eq!(short, "No such key: name", "the library's own words");
     }
 
     #[test]

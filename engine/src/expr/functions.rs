@@ -71,14 +71,11 @@ pub(super) fn invalid_pattern(expression: &Expression) -> Option<String> {
             call.args.last().map(|pattern| &pattern.expr)
         && let Err(error) = regex::Regex::new(pattern.inner())
     {
-        // A syntax error is drawn over lines (the pattern, a caret, the error): its last says
-        // what is wrong.
         let error = error.to_string();
-        let why = (error.lines().rev().find(|line| !line.trim().is_empty()))
-            .map_or(error.as_str(), |line| line.trim_start_matches("error: "));
         return Some(format!(
-            "`matches` would fail at every call: its pattern `{}` is not a regular expression it can compile ({why})",
-            pattern.inner()
+            "`matches` would fail at every call: its pattern `{}` is not a regular expression it can compile ({})",
+            pattern.inner(),
+            super::failure::regex_problem(&error)
         ));
     }
     parts(expression).into_iter().find_map(invalid_pattern)

@@ -17,6 +17,8 @@ use regex_automata::Input;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, NFA};
 
+use crate::expr::failure;
+
 /// How many compiled patterns a thread keeps (all are dropped when it would keep more).
 const KEPT_PATTERNS: usize = 64;
 
@@ -102,9 +104,14 @@ impl Pattern {
     }
 }
 
-/// The error of a `pattern` that does not compile, as the CEL library says it.
+/// The error of a `pattern` that does not compile, the `regex` crate's `error` said in one
+/// line, a long pattern named by its length (the crate draws it whole, over lines).
 fn invalid(pattern: &str, error: &str) -> ExecutionError {
-    let message = format!("'{pattern}' not a valid regex:\n{error}");
+    let message = format!(
+        "the pattern {} is no regular expression ({})",
+        failure::described_text(pattern),
+        failure::regex_problem(error)
+    );
     ExecutionError::function_error("matches", message)
 }
 
@@ -148,6 +155,19 @@ mod tests {
         let greek = "αβγ δ ".repeat(100_000);
         assert_eq!(matched(&greek, r"\bword\w*\b"), Ok(false));
         let invalid = matched("b", "(").unwrap_err();
-        assert!(invalid.contains("'(' not a valid regex"), "{invalid}");
+        assert!(
+            invalid.contains(r#"the pattern "(" is no regular expression (unclosed group)"#),
+            "{invalid}"
+        );
+        // A long one is named by its length, not drawn whole over lines by the crate.
+        let long = format!("{}(", "a".repeat(1_000_000));
+        let invalid = matched("b", &long).unwrap_err();
+        assert!(
+            invalid.ends_with(
+                "the pattern a string of 1000001 characters is no regular expression \
+                 (unclosed group)"
+            ),
+            "{invalid}"
+        );
     }
 }
