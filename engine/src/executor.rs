@@ -549,6 +549,15 @@ pub trait Executor: Send + Sync + fmt::Debug {
         None
     }
 
+    /// For an executor whose actions a guard judges by the program they run (the built-in
+    /// `process` and `agent`): the name a guard knows those actions by. An engine with a
+    /// guard refuses to open with it registered under another name, whose actions the guard
+    /// would not read as programs (probe 87 F1: a `process` executor registered as `sh` ran
+    /// what `commands.deny` denies). `None`, the default, for the others.
+    fn guarded_as(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Runs one attempt of `action` and reports how it went. It stops when `ctx.cancel` is
     /// cancelled (failing [`ErrorClass::Cancelled`]) and at `ctx.deadline`, the step's
     /// `timeout` (failing [`ErrorClass::Timeout`]): the engine does not cancel the token at

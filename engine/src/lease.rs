@@ -94,6 +94,13 @@ pub(crate) const LEASE_TTL: Duration = Duration::from_secs(30);
 /// [`EngineBuilder::lease_ttl`]: crate::EngineBuilder::lease_ttl
 pub const MIN_LEASE_TTL: Duration = Duration::from_secs(1);
 
+/// The longest lease an engine takes ([`EngineBuilder::lease_ttl`]): a day, for which the runs
+/// of an engine that died wait before another takes them over (a longer one overflowed the
+/// dates it is added to: probe 87 F3, `Duration::MAX` panicked in `start`).
+///
+/// [`EngineBuilder::lease_ttl`]: crate::EngineBuilder::lease_ttl
+pub const MAX_LEASE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The lease holder that stands for this process (a fresh owner id per engine).
 pub(crate) fn this_process() -> LeaseHolder {
     let pid = std::process::id();

@@ -46,7 +46,7 @@ mod sqlite;
 
 pub use crate::command::PendingCommand;
 pub use crate::item::ItemRecord;
-pub use crate::lease::{Lease, LeaseAttempt, MIN_LEASE_TTL};
+pub use crate::lease::{Lease, LeaseAttempt, MAX_LEASE_TTL, MIN_LEASE_TTL};
 pub use crate::plan::{Addition, Supersession};
 pub use crate::state::{Batch, RunTransition, StepTransition, Transition};
 pub use memory::MemoryStore;

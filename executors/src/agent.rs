@@ -233,6 +233,10 @@ impl Executor for AgentExecutor {
         Some(params_schema::<AgentParams>())
     }
 
+    fn guarded_as(&self) -> Option<&'static str> {
+        Some("agent")
+    }
+
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
         match AgentParams::parse(action) {
             Ok(params) => self.run(action, &params, &ctx).await,

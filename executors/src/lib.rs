@@ -123,4 +123,20 @@ mod tests {
         let names: Vec<String> = super::builtin().into_keys().collect();
         assert_eq!(names, ["agent", "noop", "process", "sleep"]);
     }
+
+    /// The executors that run programs are the ones a guard reads programs of, by the names
+    /// they are registered under ([`super::program_argv`]).
+    #[test]
+    fn the_program_runners_are_guarded_as_their_names() {
+        let guarded: Vec<(String, Option<&str>)> = (super::builtin().into_iter())
+            .map(|(name, executor)| (name, executor.guarded_as()))
+            .collect();
+        let program_runners: Vec<&str> = (guarded.iter())
+            .filter_map(|(name, guarded_as)| {
+                assert!(guarded_as.is_none_or(|own| own == name), "{name}");
+                guarded_as.map(|_| name.as_str())
+            })
+            .collect();
+        assert_eq!(program_runners, ["agent", "process"]);
+    }
 }

@@ -487,6 +487,10 @@ impl Executor for ProcessExecutor {
         Some(params_schema::<ProcessParams>())
     }
 
+    fn guarded_as(&self) -> Option<&'static str> {
+        Some("process")
+    }
+
     async fn execute(&self, action: &Action, ctx: ExecContext) -> Outcome {
         let params = ProcessParams::parse(action);
         self.attempt(action, params, &ctx, Io::Parsed).await.outcome

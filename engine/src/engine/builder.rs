@@ -10,7 +10,7 @@ use super::{DEFAULT_MAX_OUTPUT_BYTES, Engine};
 use crate::error::{self, Error, Result};
 use crate::executor::{Executor, Executors};
 use crate::guard::Guard;
-use crate::lease::{self, LEASE_TTL, MIN_LEASE_TTL};
+use crate::lease::{self, LEASE_TTL, MAX_LEASE_TTL, MIN_LEASE_TTL};
 use crate::scheduler::Shared;
 use crate::store::{Durability, SqliteStore, Store, StoreOptions};
 
@@ -121,7 +121,7 @@ impl EngineBuilder {
 
     /// How long a run's lease lasts unless renewed (default 30 s; at least [`MIN_LEASE_TTL`],
     /// or [`open`](Self::open) refuses it: a lease that ends before its renewal, every third
-    /// of it, lets another engine take over a run this one drives).
+    /// of it, lets another engine take over a run this one drives; at most [`MAX_LEASE_TTL`]).
     pub fn lease_ttl(mut self, ttl: Duration) -> Self {
         self.lease_ttl = ttl;
         self
@@ -130,7 +130,10 @@ impl EngineBuilder {
     /// Opens the store (an SQLite file is created if missing and its schema brought up to
     /// date) and returns the engine. A guard whose rate limits name an executor the engine
     /// does not have is refused first ([`Error::UnknownRateLimit`]), as is one that panics
-    /// when asked for them ([`Error::GuardPanicked`]). The process's working directory is
+    /// when asked for them ([`Error::GuardPanicked`]), one that allows no attempt at all of
+    /// an executor, and a guard beside a built-in executor that runs programs registered
+    /// under a name other than its own ([`Error::Setting`]: the guard knows their actions
+    /// by their names, [`Executor::guarded_as`](crate::Executor::guarded_as)). The process's working directory is
     /// read here, once: the engine's directory, stored with every run it starts as the
     /// run's ([`RunRecord::cwd`](crate::store::RunRecord::cwd): where a step without `with.cwd`
     /// runs, the one its guard judges a relative `with.cwd` from, [`Facts::cwd`](crate::Facts::cwd),
@@ -138,6 +141,17 @@ impl EngineBuilder {
     pub async fn open(self) -> Result<Engine> {
         self.check_settings()?;
         let limits = error::rate_limits(self.guard.as_deref(), None)?;
+        if let Some(limit) = limits.iter().find(|limit| limit.max == 0) {
+            let message = format!(
+                "the guard's rate limit of `{}` lets no attempt start in any window: its steps \
+                 would wait `ready` for ever; the least is 1",
+                limit.executor
+            );
+            return Err(Error::Setting {
+                setting: "guard",
+                message,
+            });
+        }
         if let Some(limit) =
             (limits.into_iter()).find(|limit| !self.executors.contains_key(&limit.executor))
         {
@@ -186,6 +200,28 @@ impl EngineBuilder {
             );
             return refused("lease_ttl", message);
         }
+        if self.lease_ttl > MAX_LEASE_TTL {
+            let message = format!(
+                "a lease of {:?} would keep the runs of an engine that died from any other for \
+                 as long; the most is {:?}",
+                self.lease_ttl, MAX_LEASE_TTL
+            );
+            return refused("lease_ttl", message);
+        }
+        if self.guard.is_some() {
+            let renamed = (self.executors.iter()).find_map(|(name, executor)| {
+                let own = executor.guarded_as()?;
+                (own != name).then_some((name, own))
+            });
+            if let Some((name, own)) = renamed {
+                let message = format!(
+                    "the built-in `{own}` executor is registered as `{name}`: a guard judges the \
+                     programs of `{own}` actions by that name, and would not read those of `{name}` \
+                     as programs; register it as `{own}`"
+                );
+                return refused("executor", message);
+            }
+        }
         for (setting, bytes) in [
             ("max_output_bytes", Some(self.max_output_bytes)),
             ("override_max_output_bytes", self.max_output_override),
@@ -203,7 +239,8 @@ impl EngineBuilder {
 mod tests {
     use std::sync::Arc;
 
-    use crate::executor::Action;
+    use crate::executor::test_support::Declared;
+    use crate::executor::{Action, ExecContext, Executor, Outcome};
     use crate::guard::{Facts, Guard, RateLimit, Verdict};
     use crate::store::MemoryStore;
     use crate::{Engine, Error};
@@ -239,6 +276,75 @@ mod tests {
         );
     }
 
+    /// Allows every action, and at most `max` attempts of `noop` a second.
+    #[derive(Debug)]
+    struct Limiting {
+        max: u32,
+    }
+
+    impl Guard for Limiting {
+        fn judge(&self, _action: &Action, _facts: &Facts<'_>) -> Verdict {
+            Verdict::allow()
+        }
+
+        fn rate_limits(&self) -> Vec<RateLimit> {
+            let per = std::time::Duration::from_secs(1);
+            let executor = "noop".to_owned();
+            vec![RateLimit {
+                executor,
+                max: self.max,
+                per,
+            }]
+        }
+    }
+
+    /// Runs programs, as the built-in `process` executor does, and says so.
+    #[derive(Debug)]
+    struct Programs;
+
+    #[async_trait::async_trait]
+    impl Executor for Programs {
+        fn guarded_as(&self) -> Option<&'static str> {
+            Some("process")
+        }
+
+        async fn execute(&self, _action: &Action, _ctx: ExecContext) -> Outcome {
+            Outcome::success(serde_json::json!(null))
+        }
+    }
+
+    /// A guard judges a built-in program runner's actions by its own name: registered under
+    /// another, with a guard, it is refused (probe 87 F1: `process` as `sh` ran a denied
+    /// `rm`); without one, or under its own name, it is not. So is a guard's rate limit that
+    /// starts nothing (probe 87 F2: its runs waited `ready` for ever).
+    #[tokio::test]
+    async fn a_guard_beside_a_renamed_program_runner_or_a_limit_of_none_is_refused_by_open() {
+        let builder = || {
+            Engine::builder_with_store(Arc::new(MemoryStore::new()))
+                .executor("noop", Arc::new(Declared(None)))
+        };
+        let limiting = |max| Arc::new(Limiting { max });
+        let renamed = builder().executor("sh", Arc::new(Programs));
+        let error = (renamed.guard(limiting(1)).open().await.map(|_| ())).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("executor: the built-in `process` executor is registered as `sh`"),
+            "{error}"
+        );
+        let unguarded = builder().executor("sh", Arc::new(Programs));
+        assert!(unguarded.open().await.is_ok());
+        let own_name = || builder().executor("process", Arc::new(Programs));
+        assert!(own_name().guard(limiting(1)).open().await.is_ok());
+        let error = (own_name().guard(limiting(0)).open().await.map(|_| ())).unwrap_err();
+        assert!(
+            error.to_string().starts_with(
+                "guard: the guard's rate limit of `noop` lets no attempt start in any window"
+            ),
+            "{error}"
+        );
+    }
+
     #[tokio::test]
     async fn a_lease_shorter_than_the_least_or_a_cap_of_zero_bytes_is_refused_by_open() {
         let builder = || Engine::builder_with_store(Arc::new(MemoryStore::new()));
@@ -249,6 +355,10 @@ mod tests {
                 "lease_ttl: a lease of 0ns",
             ),
             (builder().lease_ttl(short), "lease_ttl: a lease of 999ms"),
+            (
+                builder().lease_ttl(std::time::Duration::MAX),
+                "lease_ttl: a lease of 18446744073709551615.999999999s",
+            ),
             (
                 builder().max_output_bytes(0),
                 "max_output_bytes: a cap of 0 bytes",
