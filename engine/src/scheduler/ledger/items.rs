@@ -571,6 +571,7 @@ impl Ledger {
     /// or an error naming the items that failed (with the first one's class), and how many
     /// did not start when its time limit cut it off (then of class `timeout`).
     pub(super) fn items_result(&mut self, step: StepIndex) -> Option<Result<Value, ExecError>> {
+        let cancelling = self.is_cancelling();
         let items = self.slots[step].items.as_deref_mut()?;
         let failed = std::mem::take(&mut items.failed);
         let cut_off = std::mem::take(&mut items.cut_off);
@@ -582,9 +583,15 @@ impl Ledger {
         if missing == 0 && failed.is_empty() {
             return Some(Ok(Value::Array(items.outputs.values().cloned().collect())));
         }
+        // Halted between items: a cancel's step is cancelled, and says so (probe 88 F2: its
+        // error was `interrupted`, a pause's).
         if failed.is_empty() && !cut_off {
+            let class = match cancelling {
+                true => ErrorClass::Cancelled,
+                false => ErrorClass::Interrupted,
+            };
             return Some(Err(ExecError {
-                class: ErrorClass::Interrupted,
+                class,
                 message: format!("{missing} items did not run"),
             }));
         }

@@ -426,6 +426,9 @@ fn a_cancel_takes_back_the_starts_of_the_items_it_kept_from_running() {
         moves(&batch)
     );
     assert_eq!(states(batch.items()), item_0_and_the_items_left_pending());
+    // Cancelled, and of that class (probe 88 F2: `interrupted`, as a pause's step is).
+    let error = ledger.slots[0].error.as_deref().unwrap_or_default();
+    assert_eq!(error, "cancelled: 3 items did not run");
 }
 
 #[test]
