@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -139,6 +139,9 @@ pub(crate) struct Driver {
     ),
     /// Rung when the run has commands to read (the engine's watch, or a send in this process).
     commands: Arc<Notify>,
+    /// Counts the reads of the commands that left the run going: an item whose `with` took
+    /// long to render waits for the next, rung for, before it starts ([`ItemChannels`]).
+    commands_read: watch::Sender<u64>,
     /// Rung by the running attempts' [`Progress`] at their first sign of life after a look.
     signs: Arc<Notify>,
     /// [`Takeover::continued_at`], until the first read of the commands.
@@ -179,6 +182,7 @@ impl Driver {
             watches: HashMap::new(),
             item_ends: mpsc::unbounded_channel(),
             commands,
+            commands_read: watch::Sender::new(0),
             signs: Arc::new(Notify::new()),
             continued_at: run.continued_at,
         })
@@ -336,6 +340,9 @@ impl Driver {
                 _ => Input::Command(command),
             };
             self.ledger.apply(input, clock::now())?;
+        }
+        if !self.ledger.starts_no_items() {
+            self.commands_read.send_modify(|reads| *reads += 1);
         }
         Ok(())
     }
@@ -652,6 +659,8 @@ impl Driver {
                 ends: self.item_ends.0.clone(),
                 leaves,
                 halted: self.halted.clone(),
+                read_commands: Arc::clone(&self.commands),
+                commands_read: self.commands_read.subscribe(),
                 running,
                 run_deadline: self.ledger.deadline().map(clock::instant_of),
             };

@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use serde_json::{Value, json};
 
 use super::control::{
-    HOLD, code, executions, held, held_then_b, history, show, spawn, step, wait_for_file,
+    HOLD, MARK, code, executions, held, held_then_b, history, show, spawn, step, wait_for_file,
 };
 use super::orphans::{state, state_and_parent, wait_gone};
 use super::scratch::{Scratch, holds_within, open_gate, wait_until};
@@ -323,6 +323,26 @@ fn a_cancel_sent_while_a_with_fails_slowly_beside_a_step_that_ends_cancels_the_r
     assert_eq!(code(&output), Some(1), "{said}");
     let shown = show(&scratch, &run);
     assert_eq!(shown["state"], "cancelled", "{}", shown["error"]);
+}
+
+/// An item whose `with` is being rendered as a pause comes does not start: one that took a
+/// slice to render starts only once the commands sent meanwhile are read (probe 88 F1: the
+/// first items, recorded running with their step, started after the pause, and ran).
+#[test]
+fn an_item_rendered_as_a_pause_came_does_not_start() {
+    let scratch = Scratch::new();
+    let extra = json!({"for_each": "${{ [1, 2, 3] }}", "max_parallel": 1});
+    let mut items = step(&scratch, "items", MARK, extra);
+    // About 3 s of a debug build's CPU a rendering, as in the signal's test above.
+    items["with"]["env"]["X"] = json!(format!("${{{{ string({A_SCAN}) }}}}"));
+    let workflow = after_a(&scratch, vec![items], Vec::new());
+    let (child, run) = busy_for(&scratch, &workflow, &input_of_a_scan(12_000), 50);
+    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    let output = finish(child, "cairn run paused as an item rendered");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(3), "{said}");
+    assert_eq!(show(&scratch, &run)["state"], "paused");
+    assert!(executions(&scratch, "items").is_empty(), "no item ran");
 }
 
 /// A `for_each` step whose items' `with` take longer to render than the run has starts none

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant as StdInstant};
 
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -56,6 +56,11 @@ pub(super) struct ItemChannels {
     pub(super) leaves: Arc<Semaphore>,
     /// Cancelled when the run is halted: no item starts any more.
     pub(super) halted: CancellationToken,
+    /// Rings the driver to read the run's commands now.
+    pub(super) read_commands: Arc<Notify>,
+    /// Counts the driver's reads of the commands that left the run going: an item whose
+    /// `with` took a slice to render starts only after the next ([`confirmed`]).
+    pub(super) commands_read: watch::Receiver<u64>,
     /// The items running now, as the driver watches them.
     pub(super) running: Arc<RunningItems>,
     /// The run's deadline, if it has one: no item starts past it.
@@ -169,10 +174,12 @@ impl RunningItems {
     }
 }
 
-/// An item as the attempt reaches it: its action (or why it has none), or the `at`th of the
-/// items to start, to render off the runtime's thread.
+/// An item as the attempt reaches it: its action (or why it has none), rendered quickly or
+/// in a slice or more, or the `at`th of the items to start, to render off the runtime's
+/// thread.
 enum Next {
     Prepared(Prepared),
+    Slowly(Prepared),
     OffThread(Arc<DeferredItems>, usize),
 }
 
@@ -191,8 +198,31 @@ fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next>
         let began = StdInstant::now();
         let prepared = items.prepare(&scope, at);
         slow = began.elapsed() >= JUDGING_SLICE;
-        Next::Prepared(prepared)
+        match slow {
+            true => Next::Slowly(prepared),
+            false => Next::Prepared(prepared),
+        }
     })
+}
+
+/// Waits until the driver has read the run's commands once more, rung to (or the run
+/// halted): an item whose `with` took a slice or more to render starts only then, so that
+/// none starts after a pause, a cancel or a signal that came while it rendered (probe 88
+/// F1: the first window's items, recorded running with their step, started after them). A
+/// yield first lets the runtime poll its signals, which the driver reads before the
+/// commands; a halt read leaves the count as it is, and the next commit cancels `halted`.
+async fn confirmed(
+    read_commands: &Notify,
+    commands_read: &mut watch::Receiver<u64>,
+    halted: &CancellationToken,
+) {
+    tokio::task::yield_now().await;
+    commands_read.mark_unchanged();
+    read_commands.notify_one();
+    tokio::select! {
+        _ = commands_read.changed() => {}
+        () = halted.cancelled() => {}
+    }
 }
 
 /// The `at`th action of `items`, rendered on tokio's blocking pool.
@@ -218,6 +248,8 @@ pub(super) async fn run_attempt(
         ends,
         leaves,
         halted,
+        read_commands,
+        commands_read,
         running,
         run_deadline,
     } = items;
@@ -253,22 +285,30 @@ pub(super) async fn run_attempt(
             };
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
+        let stopped = halted.clone();
         let items = futures::stream::iter(next)
-            // Each item waits for its leave: the end of an earlier one, committed.
+            // Each item waits for its leave: the end of an earlier one, committed; one that
+            // took long to render, for the commands sent meanwhile to be read too.
             .then(|next| {
                 let leaves = Arc::clone(&leaves);
+                let (read_commands, halted) = (Arc::clone(&read_commands), halted.clone());
+                let mut commands_read = commands_read.clone();
                 async move {
-                    let prepared = match next {
-                        Next::Prepared(prepared) => prepared,
-                        Next::OffThread(items, at) => rendered_off_thread(items, at).await,
+                    let (prepared, slowly) = match next {
+                        Next::Prepared(prepared) => (prepared, false),
+                        Next::Slowly(prepared) => (prepared, true),
+                        Next::OffThread(items, at) => (rendered_off_thread(items, at).await, true),
                     };
+                    if slowly {
+                        confirmed(&read_commands, &mut commands_read, &halted).await;
+                    }
                     if let Ok(leave) = leaves.acquire().await {
                         leave.forget();
                     }
                     prepared
                 }
             })
-            .take_until(either_cancelled(ctx.cancel.clone(), halted))
+            .take_until(either_cancelled(ctx.cancel.clone(), stopped))
             // Checked as each item is about to start: none starts past the attempt's deadline
             // (which cuts it off) nor past the run's (probe 83 F5: items whose `with` took
             // seconds to render went on starting after it, before the driver could stop them).
@@ -490,6 +530,8 @@ mod tests {
             ends,
             leaves: Arc::new(Semaphore::new(2)),
             halted: CancellationToken::new(),
+            read_commands: Arc::new(Notify::new()),
+            commands_read: tokio::sync::watch::Sender::new(0).subscribe(),
             running: Arc::clone(&running),
             run_deadline: None,
         };
