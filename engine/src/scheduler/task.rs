@@ -205,23 +205,24 @@ fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next>
     })
 }
 
-/// Waits until the driver has read the run's commands once more, rung to (or the run
-/// halted): an item whose `with` took a slice or more to render starts only then, so that
-/// none starts after a pause, a cancel or a signal that came while it rendered (probe 88
-/// F1: the first window's items, recorded running with their step, started after them). A
-/// yield first lets the runtime poll its signals, which the driver reads before the
-/// commands; a halt read leaves the count as it is, and the next commit cancels `halted`.
+/// Waits until the driver has read the run's commands once more, rung to, or `stop` (the
+/// run halted, the attempt cancelled): an item whose `with` took a slice or more to render
+/// starts only then, so that none starts after a pause, a cancel or a signal that came while
+/// it rendered (probe 88 F1: the first window's items, recorded running with their step,
+/// started after them). A yield first lets the runtime poll its signals, which the driver
+/// reads before the commands; a halt read leaves the count as it is, and the next commit
+/// cancels `halted`.
 async fn confirmed(
     read_commands: &Notify,
     commands_read: &mut watch::Receiver<u64>,
-    halted: &CancellationToken,
+    stop: impl Future<Output = ()>,
 ) {
     tokio::task::yield_now().await;
     commands_read.mark_unchanged();
     read_commands.notify_one();
     tokio::select! {
         _ = commands_read.changed() => {}
-        () = halted.cancelled() => {}
+        () = stop => {}
     }
 }
 
@@ -291,7 +292,8 @@ pub(super) async fn run_attempt(
             // took long to render, for the commands sent meanwhile to be read too.
             .then(|next| {
                 let leaves = Arc::clone(&leaves);
-                let (read_commands, halted) = (Arc::clone(&read_commands), halted.clone());
+                let read_commands = Arc::clone(&read_commands);
+                let stop = either_cancelled(ctx.cancel.clone(), halted.clone());
                 let mut commands_read = commands_read.clone();
                 async move {
                     let (prepared, slowly) = match next {
@@ -300,7 +302,7 @@ pub(super) async fn run_attempt(
                         Next::OffThread(items, at) => (rendered_off_thread(items, at).await, true),
                     };
                     if slowly {
-                        confirmed(&read_commands, &mut commands_read, &halted).await;
+                        confirmed(&read_commands, &mut commands_read, stop).await;
                     }
                     if let Ok(leave) = leaves.acquire().await {
                         leave.forget();
