@@ -214,39 +214,72 @@ fn prepare(
 }
 
 /// The actions of an attempt rendered as it starts, and the items whose `with` did not render.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct Rendered {
     pub(super) actions: Vec<Action>,
     pub(super) unprepared: Vec<Unprepared>,
 }
 
-/// The items of a window of `items` rendered now, up to `window` that render (those that do
-/// not are not counted: they fail on their own), in the order of `to_run`, each with its
-/// attempt (`attempt_of`).
-pub(super) fn render_window(
-    header: &ActionHeader,
-    params: &WithTemplate,
-    scope: &Scope,
-    items: &[Value],
-    to_run: Vec<usize>,
+/// A window of a `for_each` step's items that a guard judges, rendered a turn's slice at a
+/// time: up to `window` that render (those that do not are not counted: they fail on their
+/// own), in the order of `to_run` (probe 88 F3: a window of 36 items whose `with` took 1 s
+/// each held the engine 36 s, a SIGTERM unread past its grace).
+#[derive(Debug)]
+pub(super) struct WindowRendering {
+    header: ActionHeader,
+    params: WithTemplate,
+    scope: Scope,
+    items: Arc<Vec<Value>>,
+    /// The items not rendered yet, in the order they run.
+    to_run: std::vec::IntoIter<usize>,
     window: usize,
-    attempt_of: impl Fn(usize) -> u32,
-) -> Rendered {
-    let scope = params.item_scope(scope);
-    let mut actions = Vec::with_capacity(to_run.len().min(window));
-    let mut unprepared = Vec::new();
-    for index in to_run {
-        if actions.len() == window {
-            break;
-        }
-        match prepare(header, params, &scope, items, index, attempt_of(index)) {
-            Ok(action) => actions.push(action),
-            Err(failed) => unprepared.push(failed),
+    rendered: Rendered,
+}
+
+impl WindowRendering {
+    /// The window of at most `window` actions of the items `to_run` of `items`.
+    pub(super) fn new(
+        header: ActionHeader,
+        params: WithTemplate,
+        scope: Scope,
+        items: Arc<Vec<Value>>,
+        to_run: Vec<usize>,
+        window: usize,
+    ) -> WindowRendering {
+        WindowRendering {
+            header,
+            params,
+            scope,
+            items,
+            to_run: to_run.into_iter(),
+            window,
+            rendered: Rendered::default(),
         }
     }
-    Rendered {
-        actions,
-        unprepared,
+
+    /// Renders the items left, each at its attempt (`attempt_of`), one at least, until the
+    /// window is full or no item is left (then its actions come back), or `ran_out` says
+    /// the turn's slice is spent (then `None`: the next turn goes on).
+    pub(super) fn render(
+        &mut self,
+        attempt_of: impl Fn(usize) -> u32,
+        ran_out: impl Fn() -> bool,
+    ) -> Option<Rendered> {
+        let scope = self.params.item_scope(&self.scope);
+        loop {
+            let full = self.rendered.actions.len() == self.window;
+            let Some(index) = self.to_run.next().filter(|_| !full) else {
+                return Some(std::mem::take(&mut self.rendered));
+            };
+            let (header, params, items) = (&self.header, &self.params, &self.items);
+            match prepare(header, params, &scope, items, index, attempt_of(index)) {
+                Ok(action) => self.rendered.actions.push(action),
+                Err(failed) => self.rendered.unprepared.push(failed),
+            }
+            if ran_out() {
+                return None;
+            }
+        }
     }
 }
 

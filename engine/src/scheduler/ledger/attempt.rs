@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use chrono::{DateTime, Utc};
 
 use super::actions::{
-    ActionHeader, Actions, DeferredItems, Rendered, Unprepared, WithTemplate, render_window,
+    ActionHeader, Actions, DeferredItems, Rendered, Unprepared, WindowRendering, WithTemplate,
 };
 use super::answer::agent_answer;
 use super::judge::{Judged, Judgement};
@@ -43,6 +43,8 @@ pub(super) struct Judging {
     pub(super) step: StepIndex,
     attempt: u32,
     executor: String,
+    /// A guarded `for_each` window's items still to render before they are judged.
+    rendering: Option<Box<WindowRendering>>,
     rendered: Rendered,
     /// The values of a `for_each` step's items.
     items: Option<Arc<Vec<Value>>>,
@@ -129,11 +131,21 @@ impl Ledger {
             let actions = Actions::Deferred(Box::new(deferred));
             return Ok(Started::Yes(self.start_of(step, executor, actions, true)));
         }
-        // Only the window that starts now, judged as it starts: the others are rendered as
-        // theirs starts.
-        let attempt_of = |index| self.item_attempt(step, index);
-        let rendered = render_window(&header, &params, &scope, &items, to_run, window, attempt_of);
-        self.start_rendered(step, attempt, header.executor, rendered, Some(items), now)
+        // Only the window that starts now, rendered and judged as it starts, a turn's slice
+        // at a time: the others are rendered as theirs starts.
+        let executor = header.executor.clone();
+        let rendering =
+            WindowRendering::new(header, params, scope, Arc::clone(&items), to_run, window);
+        let judging = Judging {
+            step,
+            attempt,
+            executor,
+            rendering: Some(Box::new(rendering)),
+            rendered: Rendered::default(),
+            items: Some(items),
+            judged: Judged::default(),
+        };
+        self.go_on_judging(judging, now)
     }
 
     /// Starts `attempt` of `step`, on `executor`, whose actions were `rendered` as it starts
@@ -152,6 +164,7 @@ impl Ledger {
             step,
             attempt,
             executor,
+            rendering: None,
             rendered,
             items,
             judged: Judged::default(),
@@ -163,6 +176,16 @@ impl Ledger {
     /// time for judging allows; once all are, marks the attempt running.
     fn go_on_judging(&mut self, mut judging: Judging, now: DateTime<Utc>) -> Result<Started> {
         let step = judging.step;
+        if let Some(rendering) = judging.rendering.as_mut() {
+            let attempt_of = |index| self.item_attempt(step, index);
+            match rendering.render(attempt_of, || self.judging_ran_out()) {
+                Some(rendered) => (judging.rendering, judging.rendered) = (None, rendered),
+                None => {
+                    self.judging = Some(Box::new(judging));
+                    return Ok(Started::Later);
+                }
+            }
+        }
         let actions = &mut judging.rendered.actions;
         let items = judging.items.as_deref().map(Vec::as_slice);
         let verdicts = match self.judge(step, actions, items, &mut judging.judged, now)? {

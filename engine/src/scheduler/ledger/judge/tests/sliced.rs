@@ -1,5 +1,6 @@
-//! A window's judging sliced across turns: each action judged once, the attempt started
-//! once all are, and a halt between two turns taken before the rest is judged.
+//! A window's rendering and judging sliced across turns: each action rendered, then judged,
+//! once, the attempt started once all are, and a halt between two turns taken before the
+//! rest is judged.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,11 +30,30 @@ fn sliced_run(workflow: Value) -> (Ledger, Arc<AtomicUsize>) {
     (ledger, judged)
 }
 
-/// A run of one `for_each` step of three items, [`sliced_run`].
+/// A run of one `for_each` step of three items, [`sliced_run`], turned until its window is
+/// rendered ([`rendered`]).
 fn sliced() -> (Ledger, Arc<AtomicUsize>) {
-    sliced_run(json!({"name": "g", "steps": [
+    let (mut ledger, judged) = sliced_run(json!({"name": "g", "steps": [
         {"id": "a", "executor": "noop", "for_each": "${{ ['x', 'y', 'z'] }}"}
-    ]}))
+    ]}));
+    rendered(&mut ledger, &judged);
+    (ledger, judged)
+}
+
+/// Turns `ledger`, whose first ready step's window is three items, until they are rendered,
+/// one a turn (its slice is none), at seconds -3 to -1: nothing judged yet, nothing started
+/// (probe 88 F3: a window of 36 items whose `with` took 1 s each held the engine 36 s).
+fn rendered(ledger: &mut Ledger, judged: &AtomicUsize) {
+    for second in -3..0 {
+        assert!(ledger.turn(at(second)).unwrap().is_empty());
+        assert_eq!(judged.load(Ordering::SeqCst), 0, "rendered, not judged yet");
+        let at_once = Some(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        assert_eq!(
+            ledger.next_wake(),
+            at_once,
+            "the next turn goes on rendering"
+        );
+    }
 }
 
 #[test]
@@ -100,6 +120,7 @@ fn a_window_half_judged_goes_on_before_a_step_let_out_ahead_of_it() {
         {"id": "a", "executor": "noop", "for_each": "${{ ['x', 'y', 'z'] }}"},
         {"id": "b", "executor": "noop"}
     ]}));
+    rendered(&mut ledger, &judged);
     assert!(ledger.turn(at(0)).unwrap().is_empty());
     // `b` let out ahead of `a` (as a group's or a rate limit's room puts a step back).
     ledger.ready.retain(|&step| step != 1);
