@@ -226,13 +226,16 @@ async fn confirmed(
     }
 }
 
-/// The `at`th action of `items`, rendered on tokio's blocking pool.
-async fn rendered_off_thread(items: Arc<DeferredItems>, at: usize) -> Prepared {
+/// The `at`th action of `items`, rendered on tokio's blocking pool; whether that took a
+/// slice or more.
+async fn rendered_off_thread(items: Arc<DeferredItems>, at: usize) -> (Prepared, bool) {
     let rendering = Arc::clone(&items);
-    match tokio::task::spawn_blocking(move || rendering.prepare_alone(at)).await {
+    let began = StdInstant::now();
+    let prepared = match tokio::task::spawn_blocking(move || rendering.prepare_alone(at)).await {
         Ok(prepared) => prepared,
         Err(error) => items.unprepared(at, format!("`with`: its rendering failed: {error}")),
-    }
+    };
+    (prepared, began.elapsed() >= JUDGING_SLICE)
 }
 
 /// Runs one attempt (the items of a `for_each` step, each started with a leave from the
@@ -299,7 +302,7 @@ pub(super) async fn run_attempt(
                     let (prepared, slowly) = match next {
                         Next::Prepared(prepared) => (prepared, false),
                         Next::Slowly(prepared) => (prepared, true),
-                        Next::OffThread(items, at) => (rendered_off_thread(items, at).await, true),
+                        Next::OffThread(items, at) => rendered_off_thread(items, at).await,
                     };
                     if slowly {
                         confirmed(&read_commands, &mut commands_read, stop).await;
