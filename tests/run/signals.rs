@@ -345,6 +345,33 @@ fn an_item_rendered_as_a_pause_came_does_not_start() {
     assert!(executions(&scratch, "items").is_empty(), "no item ran");
 }
 
+/// So does one that comes while quick items add up: those rendered on the engine's thread
+/// give it back once they have taken a slice together (probe 89 F1: 40 items of 50 ms,
+/// rendered as one, held a pause 2 s, and every item started).
+#[test]
+fn a_pause_is_read_between_quick_items_that_add_up() {
+    let scratch = Scratch::new();
+    // About 20 ms of a debug build's CPU an item (4 ms in a release build).
+    let items = json!({
+        "id": "items", "executor": "noop", "for_each": "${{ input.items }}", "max_parallel": 200,
+        "with": {"output": format!("${{{{ {A_SCAN} }}}}")}
+    });
+    let mut input = input_of_a_scan(1_000);
+    input["items"] = json!((0..200).collect::<Vec<u32>>());
+    let workflow = after_a(&scratch, vec![items], Vec::new());
+    let (child, run) = busy_for(&scratch, &workflow, &input, 20);
+    assert_eq!(code(&scratch.cairn(&["pause", &run])), Some(0));
+    let output = finish(child, "cairn run paused as quick items rendered");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), Some(3), "{said}");
+    let shown = show(&scratch, &run);
+    assert_eq!(shown["state"], "paused");
+    let step = &shown["steps"][1];
+    let items = step["items"].as_array().unwrap();
+    let ran = items.iter().filter(|item| item["state"] == "succeeded");
+    assert!(ran.count() < 200, "every item ran: {}", step["state"]);
+}
+
 /// A `for_each` step whose items' `with` take longer to render than the run has starts none
 /// past the run's deadline: the first renders on the engine's thread past it, and is not
 /// started (probe 83 F5: items went on rendering and starting 14 s after a deadline of 4 s,
