@@ -226,5 +226,10 @@ fn block_on<F: Future<Output = Result<ExitCode, cli::error::Error>>>(
         let _runtime = runtime.enter();
         let _ = signal(SignalKind::from_raw(libc::SIGXFSZ));
     }
-    runtime.block_on(future)
+    let done = runtime.block_on(future);
+    // Not waited for: an item's `with` still rendering on the blocking pool (up to its 10 s)
+    // for a run that ended or stopped, whose result nobody reads (probe 89 F3: cairn exited
+    // that long after a cancelled run's end, and after a second SIGTERM).
+    runtime.shutdown_background();
+    done
 }

@@ -142,6 +142,23 @@ fn sighup_stops_the_engine_as_sigterm_does_even_with_stderr_gone() {
 /// [`input_of_a_scan`] (of 100,000 elements, until its evaluation's 10 s are spent).
 const A_SCAN: &str = "input.xs.all(x, !(-1 in input.xs))";
 
+/// A `matches` over `input.s` that thrashes every matcher, the one evaluation the clock does
+/// not cut short within 10 s (docs/workflow-format.md): minutes over [`thrashed_text`].
+const THRASHING: &str = "input.s.matches('[a-z]*a[a-z]{1000}c')";
+
+/// 32 MB of random `a`s and `b`s (xorshift): every window of 1,000 is new to the matchers.
+fn thrashed_text() -> String {
+    let mut bits = 0x9E37_79B9_7F4A_7C15_u64;
+    (0..32 << 20)
+        .map(|_| {
+            bits ^= bits << 13;
+            bits ^= bits >> 7;
+            bits ^= bits << 17;
+            if bits & 1 == 0 { 'a' } else { 'b' }
+        })
+        .collect()
+}
+
 /// An input of `elements` that [`A_SCAN`] scans.
 fn input_of_a_scan(elements: u32) -> Value {
     let xs: Vec<u32> = (0..elements).collect();
@@ -212,21 +229,10 @@ fn a_signal_cairn_is_too_busy_to_read_ends_it() {
     assert_eq!(code(&output), Some(130), "{said}");
     assert!(said.contains("stopping at once"), "{said}");
     let scratch = Scratch::new();
-    // Random `a`s and `b`s (xorshift): every window of 1,000 is new to the matchers.
-    let mut bits = 0x9E37_79B9_7F4A_7C15_u64;
-    let text: String = (0..32 << 20)
-        .map(|_| {
-            bits ^= bits << 13;
-            bits ^= bits >> 7;
-            bits ^= bits << 17;
-            if bits & 1 == 0 { 'a' } else { 'b' }
-        })
-        .collect();
-    let thrashing = "input.s.matches('[a-z]*a[a-z]{1000}c')";
     let (child, _) = busy_evaluating(
         &scratch,
-        slow_conditions(thrashing, 1),
-        &json!({ "s": text }),
+        slow_conditions(THRASHING, 1),
+        &json!({ "s": thrashed_text() }),
     );
     send(child.id(), Signal::SIGTERM);
     let output = finish(child, "cairn run after a signal it could not read");
@@ -400,6 +406,30 @@ fn items_that_render_slowly_start_none_past_the_runs_deadline() {
         .filter(|entry| entry.file_name().to_string_lossy().starts_with("started."))
         .collect();
     assert!(items_started.is_empty(), "{items_started:?}");
+}
+
+/// A `for_each` step's own `timeout` cuts its attempt off while an item renders off the
+/// engine's thread, and cairn, its run over, does not wait for that render (probe 89 F2: a
+/// step of `timeout: 1s` ended with the render, 10 s later; F3: cairn exited only then).
+#[test]
+fn a_steps_timeout_cuts_off_an_item_rendering_off_the_thread() {
+    let scratch = Scratch::new();
+    // Item 0 takes a slice to render (0.7 s of a debug build's CPU, 0.16 s in a release
+    // build), so item 1 renders off the thread: for minutes, its clock never read.
+    let slow = format!("item == 1 ? {THRASHING} : input.ys.all(y, !(-1 in input.ys))");
+    let workflow = scratch.write(
+        "cut.json",
+        &json!({"name": "cut", "steps": [{
+            "id": "items", "executor": "noop", "for_each": "${{ [0, 1] }}", "max_parallel": 1,
+            "timeout": "1s", "with": {"output": format!("${{{{ {slow} }}}}")}
+        }]}),
+    );
+    let input = json!({"s": thrashed_text(), "ys": (0..6_000).collect::<Vec<u32>>()});
+    let input = scratch.write("input.json", &input);
+    let (workflow, input) = (workflow.to_str().unwrap(), input.to_str().unwrap());
+    let output = scratch.cairn(&["run", workflow, "--input-file", input, "--json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["error_class"], "timeout", "{}", report["error"]);
 }
 
 /// So is one that comes while a `for_each` step's items, which nothing judges first, render

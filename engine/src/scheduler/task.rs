@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -273,7 +274,7 @@ pub(super) async fn run_attempt(
         ..
     } = start;
     // Whether the deadline kept items from starting: they did not time out, the attempt did.
-    let mut cut_off = false;
+    let cut_off = AtomicBool::new(false);
     // The items rendered as they start, if the ledger left them to the task.
     let (rendered, deferred) = match actions {
         Actions::Rendered(actions) => (actions, None),
@@ -319,15 +320,23 @@ pub(super) async fn run_attempt(
                     prepared
                 }
             })
-            .take_until(either_cancelled(ctx.cancel.clone(), stopped))
+            // The attempt's deadline cuts it off even while an item renders off the thread
+            // (probe 89 F2: a step of `timeout: 1s` ended with a render, 10 s later).
+            .take_until(async {
+                tokio::select! {
+                    () = either_cancelled(ctx.cancel.clone(), stopped) => {}
+                    () = super::sleep_until(deadline) => cut_off.store(true, Ordering::Relaxed),
+                }
+            })
             // Checked as each item is about to start: none starts past the attempt's deadline
             // (which cuts it off) nor past the run's (probe 83 F5: items whose `with` took
             // seconds to render went on starting after it, before the driver could stop them).
             .take_while(|_| {
                 let now = Instant::now();
-                cut_off = deadline.is_some_and(|deadline| now >= deadline);
+                let due = deadline.is_some_and(|deadline| now >= deadline);
+                cut_off.store(due, Ordering::Relaxed);
                 let run_over = run_deadline.is_some_and(|deadline| now >= deadline);
-                std::future::ready(!cut_off && !run_over)
+                std::future::ready(!due && !run_over)
             })
             // None starts once its driver closed the attempt (the run halted): the driver
             // knows which it started, the first ones.
@@ -380,7 +389,7 @@ pub(super) async fn run_attempt(
     };
     outcome.duration = began.elapsed();
     // (An overdue task did not report the items it started: it was not merely cut off.)
-    let cut_off = cut_off && outcome.result.is_ok();
+    let cut_off = cut_off.into_inner() && outcome.result.is_ok();
     Completion {
         step,
         outcome,
