@@ -217,6 +217,12 @@ impl Ledger {
             if self.batch.len() >= BATCH_SLICE {
                 return Ok((cancelled, false));
             }
+            // A `for_each` step between two windows (a rate limit's, a budget's) names the
+            // items it did not run, as one a cancel ends between two items does (probe 89 F4).
+            let not_run = match self.items_held(step) {
+                0 => String::new(),
+                held => format!("; {held} items did not run"),
+            };
             self.cancel_items(step, reason);
             let mut detail = json!({ "reason": reason });
             // A stalled attempt ended by this (the run's deadline passed in its kill grace)
@@ -236,7 +242,7 @@ impl Ledger {
                 Some(last) => format!(
                     "cancelled: {reason} while it waited to retry; its last attempt: {last}"
                 ),
-                None => format!("cancelled: {reason}"),
+                None => format!("cancelled: {reason}{not_run}"),
             });
             self.set_step(step, StepState::Cancelled, Some(detail))?;
             cancelled += 1;

@@ -115,6 +115,43 @@ fn items_past_the_windows_room_wait_for_it_and_go_on_as_the_same_attempt() {
     assert_eq!((ledger.tally.steps, ledger.tally.attempts), (1, 3));
 }
 
+/// A cancel between two windows names the items the step did not run, as one between two
+/// items does (probe 89 F4: "cancelled: the run was cancelled", nothing of its items).
+#[test]
+fn a_step_cancelled_between_two_windows_names_the_items_it_did_not_run() {
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [
+            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2, 3] }}"}
+        ]}),
+        Fake {
+            rates: vec![noop_limit(2, 10)],
+        },
+    );
+    assert_eq!(items_started(&mut ledger, 0).len(), 2);
+    let ended = vec![
+        (0, Outcome::success(json!(0))),
+        (1, Outcome::success(json!(1))),
+    ];
+    end_items(&mut ledger, ended, 1);
+    assert_eq!(
+        ledger.slots[0].state,
+        StepState::Ready,
+        "between two windows"
+    );
+    let cancel = command(
+        1,
+        Command::Cancel(crate::command::Request::new("ann", None)),
+    );
+    ledger.apply(cancel, at(2)).unwrap();
+    ledger.turn(at(2)).unwrap();
+    assert_eq!(ledger.slots[0].state, StepState::Cancelled);
+    let error = ledger.slots[0].error.clone().unwrap();
+    assert_eq!(
+        error,
+        "cancelled: the run was cancelled; 2 items did not run"
+    );
+}
+
 #[test]
 fn a_rate_limited_step_counts_only_the_items_it_runs_at_once() {
     // Four starts fit the window, but the step runs two items at a time: the other two,
