@@ -133,7 +133,7 @@ impl EngineBuilder {
     /// when asked for them ([`Error::GuardPanicked`]), one that allows no attempt at all of
     /// an executor, and a guard beside a built-in executor that runs programs registered
     /// under a name other than its own ([`Error::Setting`]: the guard knows their actions
-    /// by their names, [`Executor::guarded_as`](crate::Executor::guarded_as)). The process's working directory is
+    /// by their names, [`Executor::guarded_as`]). The process's working directory is
     /// read here, once: the engine's directory, stored with every run it starts as the
     /// run's ([`RunRecord::cwd`](crate::store::RunRecord::cwd): where a step without `with.cwd`
     /// runs, the one its guard judges a relative `with.cwd` from, [`Facts::cwd`](crate::Facts::cwd),
