@@ -633,6 +633,9 @@ impl Ledger {
             parts.push(format!(
                 "{not_started} of {count} items did not start before the step's timeout"
             ));
+        } else if cancelling && not_started > 0 {
+            // Counted as a cancel between two items counts them (probe 90 F3).
+            parts.push(format!("{not_started} of {count} items did not run"));
         }
         // An item's stall decides how the attempt ends (its step's `on_stall`): it says so.
         let stalled = failed

@@ -465,6 +465,30 @@ fn a_step_whose_items_a_cancel_stopped_says_they_were_cancelled_not_failed() {
 }
 
 #[test]
+fn a_step_a_cancel_ended_with_items_in_flight_counts_those_that_did_not_run() {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    let cancel = command(Command::Cancel(Request {
+        by: "ann".into(),
+        reason: None,
+        stall: None,
+    }));
+    ledger.apply(cancel, at(1)).unwrap();
+    for index in 0..2 {
+        let stopped = Outcome::failure(ErrorClass::Cancelled, "cancelled");
+        ledger.apply(item(index, stopped), at(1)).unwrap();
+    }
+    ledger.apply(ended(), at(1)).unwrap();
+    let error = ledger.slots[0].error.as_deref().unwrap_or_default();
+    assert!(
+        error.starts_with("cancelled: 2 of 4 items were cancelled (0, 1)"),
+        "{error}"
+    );
+    assert!(error.ends_with("; 2 of 4 items did not run"), "{error}");
+}
+
+#[test]
 fn a_time_limit_times_the_attempt_out_and_the_items_it_kept_from_starting_keep_their_attempts() {
     let mut ledger = new_run(each(2));
     ledger.turn(at(0)).unwrap();
