@@ -217,13 +217,14 @@ impl Ledger {
             if self.batch.len() >= BATCH_SLICE {
                 return Ok((cancelled, false));
             }
-            // A `for_each` step between two windows (a rate limit's, a budget's) names the
-            // items it did not run, as one a cancel ends between two items does (probe 89 F4).
-            let not_run = match self.items_held(step) {
+            // A `for_each` step names the items it did not run, between two windows (a rate
+            // limit's, a budget's: probe 89 F4) or with some in flight (90 F3), as one a
+            // cancel ends between two items does.
+            let held = self.items_held(step);
+            let not_run = match held + self.cancel_items(step, reason) {
                 0 => String::new(),
-                held => format!("; {held} items did not run"),
+                not_run => format!("; {not_run} items did not run"),
             };
-            self.cancel_items(step, reason);
             let mut detail = json!({ "reason": reason });
             // A stalled attempt ended by this (the run's deadline passed in its kill grace)
             // keeps its stall and escalation in its event.

@@ -338,11 +338,11 @@ impl Ledger {
     /// `step` is cancelled with its run, for `why` (a cancel, or the run's deadline), not by
     /// its attempt's end: the items its attempt did not start go back to pending, as at a
     /// live cancel ([`Ledger::take_back_unstarted`]), and those a crash cut off end
-    /// `cancelled` (they may have run, so their attempts count).
-    pub(super) fn cancel_items(&mut self, step: StepIndex, why: &str) {
-        self.take_back_unstarted(step);
+    /// `cancelled` (they may have run, so their attempts count). How many it took back.
+    pub(super) fn cancel_items(&mut self, step: StepIndex, why: &str) -> usize {
+        let taken_back = self.take_back_unstarted(step);
         let Some(items) = self.slots[step].items.as_deref_mut() else {
-            return;
+            return taken_back;
         };
         let error = ExecError {
             class: ErrorClass::Cancelled,
@@ -361,6 +361,7 @@ impl Ledger {
                 )
             });
         }
+        taken_back
     }
 
     /// The item of `step` that `stall` names (its evidence's `item`), when a crash cut it off

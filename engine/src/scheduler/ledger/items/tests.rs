@@ -488,6 +488,27 @@ fn a_step_a_cancel_ended_with_items_in_flight_counts_those_that_did_not_run() {
     assert!(error.ends_with("; 2 of 4 items did not run"), "{error}");
 }
 
+/// So does one the run's deadline ends with items in flight (probe 90 F3: "cancelled: the
+/// run timed out", nothing of the items that never ran).
+#[test]
+fn a_step_the_runs_deadline_ended_with_items_in_flight_counts_those_that_did_not_run() {
+    let mut ledger = new_run(each(1));
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    for index in 0..2 {
+        let stopped = Outcome::failure(ErrorClass::Cancelled, "the run timed out");
+        ledger.apply(item(index, stopped), at(1)).unwrap();
+    }
+    ledger.apply(Input::TimedOut, at(1)).unwrap();
+    let error = ledger.slots[0].error.as_deref().unwrap_or_default();
+    assert_eq!(error, "cancelled: the run timed out; 2 items did not run");
+    let batch = ledger.take_batch();
+    let pending = (states(batch.items()).into_iter())
+        .filter(|&(_, state, _)| state == StepState::Pending)
+        .count();
+    assert_eq!(pending, 2, "the two that never ran go back to pending");
+}
+
 #[test]
 fn a_time_limit_times_the_attempt_out_and_the_items_it_kept_from_starting_keep_their_attempts() {
     let mut ledger = new_run(each(2));
