@@ -222,60 +222,43 @@ pub(super) struct Rendered {
 
 /// A window of a `for_each` step's items that a guard judges, rendered a turn's slice at a
 /// time: up to `window` that render (those that do not are not counted: they fail on their
-/// own), in the order of `to_run` (probe 88 F3: a window of 36 items whose `with` took 1 s
-/// each held the engine 36 s, a SIGTERM unread past its grace).
+/// own), in the order the attempt runs them (probe 88 F3: a window of 36 items whose `with`
+/// took 1 s each held the engine 36 s, a SIGTERM unread past its grace).
 #[derive(Debug)]
 pub(super) struct WindowRendering {
-    header: ActionHeader,
-    params: WithTemplate,
-    scope: Scope,
-    items: Arc<Vec<Value>>,
-    /// The items not rendered yet, in the order they run.
-    to_run: std::vec::IntoIter<usize>,
+    /// The items the window is taken from, in the order they run.
+    items: DeferredItems,
+    /// The first of `items` not rendered yet.
+    next: usize,
     window: usize,
     rendered: Rendered,
 }
 
 impl WindowRendering {
-    /// The window of at most `window` actions of the items `to_run` of `items`.
-    pub(super) fn new(
-        header: ActionHeader,
-        params: WithTemplate,
-        scope: Scope,
-        items: Arc<Vec<Value>>,
-        to_run: Vec<usize>,
-        window: usize,
-    ) -> WindowRendering {
+    /// The window of at most `window` actions of `items`.
+    pub(super) fn new(items: DeferredItems, window: usize) -> WindowRendering {
         WindowRendering {
-            header,
-            params,
-            scope,
             items,
-            to_run: to_run.into_iter(),
+            next: 0,
             window,
             rendered: Rendered::default(),
         }
     }
 
-    /// Renders the items left, each at its attempt (`attempt_of`), one at least, until the
-    /// window is full or no item is left (then its actions come back), or `ran_out` says
-    /// the turn's slice is spent (then `None`: the next turn goes on).
-    pub(super) fn render(
-        &mut self,
-        attempt_of: impl Fn(usize) -> u32,
-        ran_out: impl Fn() -> bool,
-    ) -> Option<Rendered> {
-        let scope = self.params.item_scope(&self.scope);
+    /// Renders the items left, one at least, until the window is full or no item is left
+    /// (then its actions come back), or `ran_out` says the turn's slice is spent (then
+    /// `None`: the next turn goes on).
+    pub(super) fn render(&mut self, ran_out: impl Fn() -> bool) -> Option<Rendered> {
+        let scope = self.items.item_scope();
         loop {
-            let full = self.rendered.actions.len() == self.window;
-            let Some(index) = self.to_run.next().filter(|_| !full) else {
+            if self.rendered.actions.len() == self.window || self.next == self.items.len() {
                 return Some(std::mem::take(&mut self.rendered));
-            };
-            let (header, params, items) = (&self.header, &self.params, &self.items);
-            match prepare(header, params, &scope, items, index, attempt_of(index)) {
+            }
+            match self.items.prepare(&scope, self.next) {
                 Ok(action) => self.rendered.actions.push(action),
                 Err(failed) => self.rendered.unprepared.push(failed),
             }
+            self.next += 1;
             if ran_out() {
                 return None;
             }

@@ -110,32 +110,29 @@ impl Ledger {
             return self.start_rendered(step, attempt, header.executor, rendered, None, now);
         };
         // Only the items that have not succeeded run, each as its own next attempt.
-        let to_run = self.items_to_run(step, items.len());
+        let runs: Vec<(usize, u32)> = (self.items_to_run(step, items.len()).into_iter())
+            .map(|index| (index, self.item_attempt(step, index)))
+            .collect();
         let window = self.items_window(step, now);
+        let executor = header.executor.clone();
+        let deferred = DeferredItems {
+            header,
+            params,
+            scope,
+            items: Arc::clone(&items),
+            runs,
+        };
         if window == usize::MAX && self.guard.is_none() {
             // Nothing judges the items before they start, and all start with the step: each
             // is rendered as the attempt's task starts it.
-            let runs: Vec<(usize, u32)> = (to_run.into_iter())
-                .map(|index| (index, self.item_attempt(step, index)))
-                .collect();
-            self.items_started(step, runs.iter().map(|&(index, _)| index));
-            self.set_attempt_running(step, attempt, runs.len(), None, now)?;
-            let executor = header.executor.clone();
-            let deferred = DeferredItems {
-                header,
-                params,
-                scope,
-                items,
-                runs,
-            };
+            self.items_started(step, deferred.runs.iter().map(|&(index, _)| index));
+            self.set_attempt_running(step, attempt, deferred.runs.len(), None, now)?;
             let actions = Actions::Deferred(Box::new(deferred));
             return Ok(Started::Yes(self.start_of(step, executor, actions, true)));
         }
         // Only the window that starts now, rendered and judged as it starts, a turn's slice
         // at a time: the others are rendered as theirs starts.
-        let executor = header.executor.clone();
-        let rendering =
-            WindowRendering::new(header, params, scope, Arc::clone(&items), to_run, window);
+        let rendering = WindowRendering::new(deferred, window);
         let judging = Judging {
             step,
             attempt,
@@ -177,8 +174,7 @@ impl Ledger {
     fn go_on_judging(&mut self, mut judging: Judging, now: DateTime<Utc>) -> Result<Started> {
         let step = judging.step;
         if let Some(rendering) = judging.rendering.as_mut() {
-            let attempt_of = |index| self.item_attempt(step, index);
-            match rendering.render(attempt_of, || self.judging_ran_out()) {
+            match rendering.render(|| self.judging_ran_out()) {
                 Some(rendered) => (judging.rendering, judging.rendered) = (None, rendered),
                 None => {
                     self.judging = Some(Box::new(judging));
