@@ -65,6 +65,20 @@ impl Event {
         }
     }
 
+    /// Why the guard held its step, when it records that (`ready -> ready`,
+    /// `{"held_for": "guard", "waits": …}`): the step waits for an attempt in flight to end.
+    pub fn waits(&self) -> Option<&str> {
+        let EventKind::Step {
+            from: StepState::Ready,
+            to: StepState::Ready,
+            ..
+        } = self.kind
+        else {
+            return None;
+        };
+        self.detail.as_ref()?.get("waits")?.as_str()
+    }
+
     /// The name of the state left (`None` when the run was created).
     pub fn from(&self) -> Option<&'static str> {
         match &self.kind {

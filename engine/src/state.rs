@@ -168,6 +168,9 @@ impl StepState {
             (self, to),
             (Pending, Ready | Skipped | Cancelled)
                 | (Ready, Running | AwaitingApproval | Denied | Skipped | Cancelled)
+                // `Ready -> Ready` records why a ready step waits: the guard holds it until
+                // an attempt in flight ends (`{"held_for": "guard", "waits": …}`).
+                | (Ready, Ready)
                 | (AwaitingApproval, Ready | Denied | Cancelled)
                 // `Running -> Ready` records an interrupted attempt (crash or shutdown).
                 | (Running, Succeeded | Failed | RetryWait | Cancelled | Ready)

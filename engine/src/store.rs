@@ -187,6 +187,24 @@ pub trait Store: Send + Sync + fmt::Debug {
         Ok(last.into_iter().collect())
     }
 
+    /// Why each of the steps `step_ids` of a run waits `ready`, by step id, in no given
+    /// order: the `waits` of its last event when that records the guard holding it
+    /// (`ready -> ready`, `{"held_for": "guard", "waits": …}`); a step whose last event
+    /// is any other is left out. What `cairn show` prints beside a held step. This default
+    /// reads the run's history.
+    async fn holds(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, String)>> {
+        let wanted: std::collections::HashSet<&str> = step_ids.iter().copied().collect();
+        let mut last = std::collections::HashMap::new();
+        for event in self.history(run_id).await? {
+            if let Some(step) = event.step_id().filter(|step| wanted.contains(step)) {
+                last.insert(step.to_owned(), event);
+            }
+        }
+        Ok((last.into_iter())
+            .filter_map(|(step, event)| Some((step, event.waits()?.to_owned())))
+            .collect())
+    }
+
     /// The runs `filter` admits, newest first, as a listing shows them: without their
     /// inputs and outputs, which may be megabytes each.
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>>;
@@ -489,6 +507,7 @@ impl From<StepRecord> for StepView {
             error_class: step.error.as_deref().and_then(ErrorClass::of_error),
             error: step.error,
             reply: None,
+            waits: None,
             usage: step.usage.unwrap_or_default(),
             progress_at: step
                 .progress_at

@@ -112,7 +112,7 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
         stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    with_replies(&mut run.steps, run.id, engine.store()).await?;
+    from_events(&mut run.steps, run.id, engine.store()).await?;
     let total = run.usage.clone();
     let steps = &run.steps;
     print_run(&mut stdout, &run, &global.db)?;
@@ -162,6 +162,10 @@ pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Err
                 // Its line end left out: an agent's reply ends with one, as a file does.
                 let reply = printable::indented(reply.trim_end_matches('\n'), width + 9);
                 writeln!(stdout, "{:<width$}  reply: {reply}", "")?;
+            }
+            if let Some(why) = &step.waits {
+                let why = printable::indented(why, width + 9);
+                writeln!(stdout, "{:<width$}  waits: {why}", "")?;
             }
             if let (StepState::Running, Some(at)) = (step.state, step.progress_at) {
                 let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -214,7 +218,7 @@ async fn print_with_outputs(
         let named: Vec<&str> = ids[first..end].iter().map(String::as_str).collect();
         let records = store.steps_named(run.id, &named).await?;
         let mut page: Vec<StepView> = records.into_iter().map(StepView::from).collect();
-        with_replies(&mut page, run.id, store).await?;
+        from_events(&mut page, run.id, store).await?;
         let items = store.items(run.id, &named).await?;
         StepView::with_items(&mut page, items);
         if let Some(head) = head.take() {
@@ -238,6 +242,29 @@ async fn print_with_outputs(
         write!(out, "{head}[")?;
     }
     writeln!(out, "]}}")?;
+    Ok(())
+}
+
+/// Puts into `steps` (of run `run`) what their events kept and their rows do not: the reply
+/// an attempt was refused for ([`with_replies`]), and why a `ready` step waits, held by the
+/// guard ([`Store::holds`]; probe 84 F5: such a step looked stuck).
+async fn from_events(
+    steps: &mut [StepView],
+    run: Uuid,
+    store: &dyn Store,
+) -> Result<(), EngineError> {
+    with_replies(steps, run, store).await?;
+    let ready: Vec<&str> = (steps.iter())
+        .filter(|step| step.state == StepState::Ready)
+        .map(|step| step.id.as_str())
+        .collect();
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let mut holds: HashMap<String, String> = store.holds(run, &ready).await?.into_iter().collect();
+    for step in steps {
+        step.waits = holds.remove(&step.id);
+    }
     Ok(())
 }
 

@@ -20,6 +20,9 @@ fn claude_step(id: &str, program: &str, calls: &std::path::Path) -> Value {
         "env": {"FAKE_AGENT_CALLS": calls}}})
 }
 
+/// How the guard says why a step waits while attempts in flight hold the cost budget.
+const WAITS: &str = "budget.cost_usd: waits for an attempt in flight to end";
+
 fn fake_claude() -> String {
     format!("{}/examples/agents/claude", env!("CARGO_MANIFEST_DIR"))
 }
@@ -48,9 +51,16 @@ fn claude_attempts_side_by_side_are_never_given_more_of_a_cost_budget_than_is_fr
     // were told $0.03 at once, and spent $0.08, before attempts held what they were given).
     // Each waiting step says so once, though it waits again after each end (probe 84 F5: a
     // step held so looked stuck, nothing said).
-    let waits =
-        said.matches(" stays ready: budget.cost_usd: waits for an attempt in flight to end");
-    assert_eq!(waits.count(), 5, "{said}");
+    let waits = format!(" stays ready: {WAITS}");
+    assert_eq!(said.matches(&waits).count(), 5, "{said}");
+    // And recorded once, for `cairn show` and `history`.
+    let history = scratch.json(&["history", run, "--json"]);
+    let holds = (history.as_array().unwrap().iter())
+        .filter(|event| event["from"] == "ready" && event["to"] == "ready")
+        .filter(|event| {
+            (event["detail"]["waits"].as_str()).is_some_and(|why| why.starts_with(WAITS))
+        });
+    assert_eq!(holds.count(), 5, "{history}");
     let calls_text = std::fs::read_to_string(&calls).unwrap();
     let told: Vec<&str> = (calls_text.lines())
         .map(|line| line.strip_prefix("call ").unwrap())
@@ -70,15 +80,11 @@ fn claude_attempts_side_by_side_are_never_given_more_of_a_cost_budget_than_is_fr
     );
 }
 
-#[test]
-fn an_attempt_lost_with_its_engine_counts_what_it_held() {
-    let scratch = Scratch::new();
-    let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
-    let calls = scratch.dir.path().join("calls");
-    // The first attempt waits at a gate and never calls claude; the next one does.
-    let gate = scratch.dir.path().join("open");
-    let held = scratch.dir.path().join("held");
-    let program = scratch.dir.path().join("claude-at-a-gate");
+/// A claude program at `dir` that touches `dir/held` and waits for `dir/open` on its first
+/// call, then answers as the fake does.
+fn claude_at_a_gate(dir: &std::path::Path) -> std::path::PathBuf {
+    let (gate, held) = (dir.join("open"), dir.join("held"));
+    let program = dir.join("claude-at-a-gate");
     let script = format!(
         "#!/bin/sh\nif [ ! -e {held:?} ]; then touch {held:?}; \
          while [ ! -e {gate:?} ]; do sleep 0.02; done; exit 1; fi\nexec {:?} \"$@\"\n",
@@ -87,6 +93,67 @@ fn an_attempt_lost_with_its_engine_counts_what_it_held() {
     std::fs::write(&program, script).unwrap();
     let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
     std::fs::set_permissions(&program, executable).unwrap();
+    program
+}
+
+#[test]
+fn a_step_the_guard_holds_shows_why_it_waits_until_it_starts() {
+    let scratch = Scratch::new();
+    let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
+    let calls = scratch.dir.path().join("calls");
+    let program = claude_at_a_gate(scratch.dir.path());
+    // `first`, uncapped, holds all of the budget while it waits at the gate.
+    let first = claude_step("first", program.to_str().unwrap(), &calls);
+    let second = claude_step("second", &fake_claude(), &calls);
+    let workflow = json!({"name": "agents", "steps": [{"parallel": [first, second]}]});
+    let workflow = scratch.write("wf.json", &workflow);
+    let (workflow, policy) = (workflow.to_str().unwrap(), policy.to_str().unwrap());
+    let mut child = (scratch.command(&["run", workflow, "--policy", policy]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let run = wait_for_file(&scratch, &mut child, &scratch.dir.path().join("held"));
+    // Recorded with `first`'s start, which its program waits behind (probe 84 F5: a step
+    // held so showed only as `ready`, as a stuck one does).
+    let shown = scratch.cairn(&["show", &run]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    let line = text
+        .lines()
+        .skip_while(|line| !line.starts_with("second"))
+        .nth(1);
+    let line = line.unwrap_or_default().trim_start();
+    assert!(line.starts_with(&format!("waits: {WAITS}")), "{text}");
+    let show = scratch.json(&["show", &run, "--json"]);
+    let waits = |show: &Value| show["steps"][1]["waits"].as_str().map(str::to_owned);
+    assert!(
+        waits(&show).is_some_and(|why| why.starts_with(WAITS)),
+        "{show}"
+    );
+    assert_eq!(show["steps"][0]["waits"], Value::Null, "{show}");
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(1),
+        "first failed at its gate"
+    );
+    let show = scratch.json(&["show", &run, "--json"]);
+    // What `first` held counts as spent (it reported nothing): `second` moved on, denied.
+    assert_eq!(show["steps"][1]["state"], "denied", "{show}");
+    assert_eq!(waits(&show), None, "{show}");
+}
+
+#[test]
+fn an_attempt_lost_with_its_engine_counts_what_it_held() {
+    let scratch = Scratch::new();
+    let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
+    let calls = scratch.dir.path().join("calls");
+    // The first attempt waits at a gate and never calls claude; the next one does.
+    let (gate, held) = (
+        scratch.dir.path().join("open"),
+        scratch.dir.path().join("held"),
+    );
+    let program = claude_at_a_gate(scratch.dir.path());
     let mut ask = claude_step("ask", program.to_str().unwrap(), &calls);
     ask["with"]["max_budget_usd"] = json!(0.03);
     let workflow = scratch.write("wf.json", &json!({"name": "agents", "steps": [ask]}));

@@ -13,6 +13,7 @@ const LEGAL_STEP: &[(&str, &str)] = &[
     ("ready", "denied"),
     ("ready", "skipped"),
     ("ready", "cancelled"),
+    ("ready", "ready"),
     ("awaiting_approval", "ready"),
     ("awaiting_approval", "denied"),
     ("awaiting_approval", "cancelled"),

@@ -23,6 +23,7 @@ use crate::state::{Batch, RunState, RunTransition, StepState, StepTransition, Tr
 mod commands;
 mod given_back;
 mod grown;
+mod holds;
 mod named;
 mod output_cap;
 mod paused;
@@ -72,6 +73,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
     output_cap::a_runs_output_cap_is_kept_until_replaced(&make().await).await;
     stalls::a_stall_is_read_back_while_its_step_runs(&make().await).await;
     replies::the_last_reply_kept_of_each_step_is_read_back(&make().await).await;
+    holds::a_hold_is_read_back_while_it_is_its_steps_last_event(&make().await).await;
     running::a_running_steps_usage_is_kept_and_a_later_transition_replaces_it(&make().await).await;
 }
 

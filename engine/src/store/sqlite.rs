@@ -466,6 +466,14 @@ impl Store for SqliteStore {
         rows.map_err(self.fail())?
     }
 
+    async fn holds(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, String)>> {
+        if step_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = events::holds(&self.reads, run_id, step_ids).await;
+        rows.map_err(self.fail())
+    }
+
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>> {
         // Each row becomes its summary as it comes: a database of 100,000 runs held as
         // sqlx's rows took 96 MiB.

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 use super::{Ledger, Start, attempt};
 use crate::error::Result;
@@ -57,10 +58,13 @@ impl Ledger {
             match self.start(step, now)? {
                 attempt::Started::Yes(start) => starts.push(start),
                 attempt::Started::Held(why) => {
-                    // Said once a step: nothing is recorded of a hold, which lives in memory.
+                    // Said and recorded once a step, for `cairn show` (probe 84 F5: a step
+                    // held so looked stuck), though it may wait again after each end.
                     if self.reservations.wait(step) {
                         let id = &self.plan.steps()[step].id;
                         tracing::warn!(run = %self.run_id, "step {id} stays ready: {why}");
+                        let detail = json!({ "held_for": "guard", "waits": why });
+                        self.set_step(step, StepState::Ready, Some(detail))?;
                     }
                 }
                 attempt::Started::Later => {
