@@ -176,6 +176,10 @@ fn failed_items_fail_the_step_after_every_item_ended_naming_them() {
             .map(|(i, s)| (i as u64, s))
             .collect::<Vec<_>>()
     );
+    // A failed item's error comes with its class, as a step's does (probe 91 F2).
+    let failed = &show["steps"][0]["items"][1];
+    assert_eq!(failed["error_class"], "exit_code", "{failed}");
+    assert!(show["steps"][0]["items"][0].get("error_class").is_none());
     let text = scratch.cairn(&["show", &id]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("items: 4 succeeded, 2 failed\n"), "{text}");
