@@ -7,14 +7,14 @@ use std::collections::hash_map::Entry;
 use std::io::Write;
 use std::process::ExitCode;
 
-use cairn_engine::{Approval, Command, Error as EngineError, Ruling, Uuid};
+use cairn_engine::{Approval, Command, Engine, Error as EngineError, Ruling, Uuid};
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::control::{operator, send_then_close};
 use super::error::Error;
-use super::inspect::open;
+use super::inspect::{closed_after, open};
 use super::printable::{self, say};
 use super::{invocation, json};
 use crate::Global;
@@ -100,6 +100,27 @@ struct RunNow {
     deadline: Option<chrono::DateTime<Utc>>,
 }
 
+/// The approval requests that wait, in every run, and what the listing needs of their runs.
+async fn waiting_requests(
+    engine: &Engine,
+) -> Result<(Vec<Approval>, HashMap<Uuid, RunNow>), Error> {
+    let waiting = engine.approvals().await?;
+    let mut runs = HashMap::new();
+    for approval in &waiting {
+        if let Entry::Vacant(run) = runs.entry(approval.run_id) {
+            let store = engine.store();
+            let pending = store.pending_commands(approval.run_id).await?;
+            let record = store.find_run(&approval.run_id.to_string()).await?;
+            run.insert(RunNow {
+                pending: pending.into_iter().map(|pending| pending.command).collect(),
+                driven: record.is_driven(Utc::now()),
+                deadline: record.deadline,
+            });
+        }
+    }
+    Ok((waiting, runs))
+}
+
 /// Lists the approval requests that wait, in every run. A ruling `cairn approve` or
 /// `cairn deny` recorded and not applied yet is shown beside its request, with who applies
 /// it: the engine driving the run (within a second), or the next one, `cairn resume`.
@@ -110,20 +131,7 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     match open(global).await {
         Err(EngineError::MissingDatabase(_)) => {}
         opened => {
-            let engine = opened?;
-            waiting = engine.approvals().await?;
-            for approval in &waiting {
-                if let Entry::Vacant(run) = runs.entry(approval.run_id) {
-                    let store = engine.store();
-                    let pending = store.pending_commands(approval.run_id).await?;
-                    let record = store.find_run(&approval.run_id.to_string()).await?;
-                    run.insert(RunNow {
-                        pending: pending.into_iter().map(|pending| pending.command).collect(),
-                        driven: record.is_driven(Utc::now()),
-                        deadline: record.deadline,
-                    });
-                }
-            }
+            (waiting, runs) = closed_after(opened?, waiting_requests).await?;
         }
     }
     let ruled = |approval: &Approval| recorded_ruling(approval, &runs[&approval.run_id].pending);

@@ -11,6 +11,7 @@ use cairn_engine::{Engine, Plan, StepState};
 use serde::Serialize;
 
 use super::error::{Error, SUCCESS};
+use super::inspect::closed_after;
 use super::{json, svg, workflow};
 use crate::Global;
 
@@ -75,14 +76,17 @@ pub(crate) async fn run(args: &Args, global: &Global) -> Result<ExitCode, Error>
                 .executors(workflow::executors())
                 .open()
                 .await?;
-            let plan = engine.plan(run).await?;
-            let mut states = vec![StepState::Pending; plan.steps().len()];
-            for step in engine.steps_without_outputs(run).await? {
-                if let Some(index) = plan.index_of(&step.id) {
-                    states[index] = step.state;
+            closed_after(engine, async |engine| {
+                let plan = engine.plan(run).await?;
+                let mut states = vec![StepState::Pending; plan.steps().len()];
+                for step in engine.steps_without_outputs(run).await? {
+                    if let Some(index) = plan.index_of(&step.id) {
+                        states[index] = step.state;
+                    }
                 }
-            }
-            (plan, states)
+                Ok::<_, Error>((plan, states))
+            })
+            .await?
         }
     };
     if global.json {

@@ -60,7 +60,7 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
         limit: args.limit,
     };
     let runs = match open(global).await {
-        Ok(engine) => engine.runs(&filter).await?,
+        Ok(engine) => closed_after(engine, async |engine| engine.runs(&filter).await).await?,
         Err(EngineError::MissingDatabase(_)) => Vec::new(),
         Err(error) => return Err(error.into()),
     };
@@ -105,6 +105,11 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
 /// ([`print_with_outputs`]).
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let engine = open(global).await?;
+    closed_after(engine, async |engine| show_run(engine, args, global).await).await
+}
+
+/// [`show`] with `engine` open.
+async fn show_run(engine: &Engine, args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let mut run = engine.view_without_outputs(&args.run).await?;
     let mut stdout = printable::stdout(global.json);
     if global.json {
@@ -344,6 +349,14 @@ fn next_page(steps: usize, bytes: usize) -> usize {
 /// printed a page at a time: a big run's history is millions of them.
 pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let engine = open(global).await?;
+    closed_after(engine, async |engine| {
+        print_history(engine, args, global).await
+    })
+    .await
+}
+
+/// [`history`] with `engine` open.
+async fn print_history(engine: &Engine, args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
     let store = engine.store();
     let run = store.find_run(&args.run).await?.id;
     let mut stdout = printable::stdout(global.json);
@@ -418,6 +431,15 @@ pub(crate) async fn open(global: &Global) -> Result<Engine, EngineError> {
         .busy_timeout(global.busy_timeout)
         .open()
         .await
+}
+
+/// What `read` makes of `engine`, whose store is closed after it, however it ended: the last
+/// connection to the database checkpoints its WAL and removes the `-wal` and `-shm` files,
+/// which a command that only read left behind (probe 91 F3), as one that writes does not.
+pub(crate) async fn closed_after<T>(engine: Engine, read: impl AsyncFnOnce(&Engine) -> T) -> T {
+    let read = read(&engine).await;
+    engine.store().close().await;
+    read
 }
 
 /// The most characters of a run's input or output its line in `show` gives, or of an event's

@@ -296,6 +296,37 @@ fn a_database_in_a_folder_this_user_may_not_write_is_told_so() {
     assert!(!db.exists());
 }
 
+/// A command that only reads closes the store as one that writes does: the last connection
+/// folds the WAL into the database and removes the `-wal` and `-shm` files, which `runs`,
+/// `show` and the others left behind (probe 91 F3), when they succeed and when they refuse.
+#[test]
+fn a_command_that_only_reads_leaves_nothing_beside_the_database() {
+    let scratch = Scratch::new();
+    let workflow = json!({"name": "h", "steps": [{"id": "a", "executor": "noop"}]});
+    let workflow = scratch.write("w.json", &workflow);
+    let run = scratch.run(&workflow, &[], 0);
+    let beside = |suffix: &str| {
+        let mut file = scratch.db().into_os_string();
+        file.push(suffix);
+        Path::new(&file).exists()
+    };
+    let unknown = "01a24d68-0000-7000-8000-000000000000";
+    let commands: [(&[&str], i32); 7] = [
+        (&["runs"], 0),
+        (&["show", &run], 0),
+        (&["--json", "show", &run], 0),
+        (&["history", &run], 0),
+        (&["approvals"], 0),
+        (&["graph", "--run", &run], 0),
+        (&["show", unknown], 2),
+    ];
+    for (args, code) in commands {
+        let output = scratch.cairn(args);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {output:?}");
+        assert!(!beside("-wal") && !beside("-shm"), "{args:?} left them");
+    }
+}
+
 /// The `-wal` and `-shm` a reader's command left beside a database in a shared folder (SQLite
 /// makes them to read it) keep its owner from writing it: the owner's command says whose
 /// they are and what to do, not only "read-only" (probe 31 F1). Only root can make files of
