@@ -187,16 +187,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         Ok(last.into_iter().collect())
     }
 
-    /// Why each of the steps `step_ids` of a run waits `ready`, by step id, in no given
-    /// order: the `waits` of its last event when that records the guard holding it
-    /// (`ready -> ready`, `{"held_for": "guard", "waits": …}`); a step whose last event
-    /// is any other is left out. What `cairn show` prints beside a held step. This default
-    /// reads the run's history.
-    async fn holds(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, String)>> {
-        let wanted: std::collections::HashSet<&str> = step_ids.iter().copied().collect();
+    /// The steps of a run that wait `ready`, held by the guard, and why: each one whose last
+    /// event records the hold (`ready -> ready`, `{"held_for": "guard", "waits": …}`), with
+    /// its `waits`, by step id, in no given order. What `cairn show` prints beside a held
+    /// step. This default reads the run's history.
+    async fn holds(&self, run_id: Uuid) -> Result<Vec<(String, String)>> {
         let mut last = std::collections::HashMap::new();
         for event in self.history(run_id).await? {
-            if let Some(step) = event.step_id().filter(|step| wanted.contains(step)) {
+            if let Some(step) = event.step_id() {
                 last.insert(step.to_owned(), event);
             }
         }

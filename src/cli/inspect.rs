@@ -117,7 +117,9 @@ async fn show_run(engine: &Engine, args: &RunArg, global: &Global) -> Result<Exi
         stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    from_events(&mut run.steps, run.id, engine.store()).await?;
+    with_replies(&mut run.steps, run.id, engine.store()).await?;
+    let holds = engine.store().holds(run.id).await?.into_iter().collect();
+    with_holds(&mut run.steps, &holds);
     let total = run.usage.clone();
     let steps = &run.steps;
     print_run(&mut stdout, &run, &global.db)?;
@@ -217,13 +219,15 @@ async fn print_with_outputs(
         .ok_or_else(|| EngineError::Bug("a run's steps are not its last field".into()))?;
     // Written once the first page is read: a corrupt page refused there prints nothing.
     let mut head = Some(head);
+    let holds = store.holds(run.id).await?.into_iter().collect();
     let (mut first, mut size, mut printed) = (0, FIRST_PAGE, 0);
     while first < ids.len() {
         let end = (first + size).min(ids.len());
         let named: Vec<&str> = ids[first..end].iter().map(String::as_str).collect();
         let records = store.steps_named(run.id, &named).await?;
         let mut page: Vec<StepView> = records.into_iter().map(StepView::from).collect();
-        from_events(&mut page, run.id, store).await?;
+        with_replies(&mut page, run.id, store).await?;
+        with_holds(&mut page, &holds);
         let items = store.items(run.id, &named).await?;
         StepView::with_items(&mut page, items);
         if let Some(head) = head.take() {
@@ -250,27 +254,15 @@ async fn print_with_outputs(
     Ok(())
 }
 
-/// Puts into `steps` (of run `run`) what their events kept and their rows do not: the reply
-/// an attempt was refused for ([`with_replies`]), and why a `ready` step waits, held by the
-/// guard ([`Store::holds`]; probe 84 F5: such a step looked stuck).
-async fn from_events(
-    steps: &mut [StepView],
-    run: Uuid,
-    store: &dyn Store,
-) -> Result<(), EngineError> {
-    with_replies(steps, run, store).await?;
-    let ready: Vec<&str> = (steps.iter())
+/// Why each of the `ready` steps among `steps` waits, if the guard holds it (`holds`, the
+/// run's, as [`Store::holds`] reads them; probe 84 F5: such a step looked stuck).
+fn with_holds(steps: &mut [StepView], holds: &HashMap<String, String>) {
+    for step in steps
+        .iter_mut()
         .filter(|step| step.state == StepState::Ready)
-        .map(|step| step.id.as_str())
-        .collect();
-    if ready.is_empty() {
-        return Ok(());
+    {
+        step.waits = holds.get(&step.id).cloned();
     }
-    let mut holds: HashMap<String, String> = store.holds(run, &ready).await?.into_iter().collect();
-    for step in steps {
-        step.waits = holds.remove(&step.id);
-    }
-    Ok(())
 }
 
 /// Puts into each of `steps` (of run `run`) whose error refused what its attempt answered

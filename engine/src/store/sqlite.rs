@@ -466,11 +466,8 @@ impl Store for SqliteStore {
         rows.map_err(self.fail())?
     }
 
-    async fn holds(&self, run_id: Uuid, step_ids: &[&str]) -> Result<Vec<(String, String)>> {
-        if step_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = events::holds(&self.reads, run_id, step_ids).await;
+    async fn holds(&self, run_id: Uuid) -> Result<Vec<(String, String)>> {
+        let rows = events::holds(&self.reads, run_id).await;
         rows.map_err(self.fail())
     }
 

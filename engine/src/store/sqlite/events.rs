@@ -108,24 +108,21 @@ pub(super) async fn replies(
     Ok(Ok(last.into_iter().collect()))
 }
 
-/// Why each of the steps `step_ids` of `run_id` waits, held by the guard
-/// ([`Store::holds`](crate::store::Store::holds)): the `waits` of its last event, when that
-/// is a hold, by step id.
+/// The steps of `run_id` that wait, held by the guard, and why
+/// ([`Store::holds`](crate::store::Store::holds)): the holds among the run's events (few),
+/// each kept if no later event of its step follows it.
 pub(super) async fn holds(
     pool: &SqlitePool,
     run_id: Uuid,
-    step_ids: &[&str],
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT step_id, json_extract(detail, '$.waits') FROM events
-         WHERE run_id = ?1 AND from_state = 'ready' AND to_state = 'ready'
-             AND json_type(detail, '$.waits') = 'text'
-             AND seq IN (SELECT max(seq) FROM events
-                 WHERE run_id = ?1 AND step_id IN (SELECT value FROM json_each(?2))
-                 GROUP BY step_id)",
+        "SELECT h.step_id, json_extract(h.detail, '$.waits') FROM events h
+         WHERE h.run_id = ?1 AND h.from_state = 'ready' AND h.to_state = 'ready'
+             AND json_type(h.detail, '$.waits') = 'text'
+             AND NOT EXISTS (SELECT 1 FROM events l
+                 WHERE l.run_id = ?1 AND l.seq > h.seq AND l.step_id = h.step_id)",
     )
     .bind(run_id.to_string())
-    .bind(id_list(step_ids))
     .fetch_all(pool)
     .await
 }
