@@ -81,13 +81,14 @@ fn claude_attempts_side_by_side_are_never_given_more_of_a_cost_budget_than_is_fr
 }
 
 /// A claude program at `dir` that touches `dir/held` and waits for `dir/open` on its first
-/// call, then answers as the fake does.
-fn claude_at_a_gate(dir: &std::path::Path) -> std::path::PathBuf {
+/// call, then fails (`fails`) or answers as the fake does, as it does on every later call.
+fn claude_at_a_gate(dir: &std::path::Path, fails: bool) -> std::path::PathBuf {
     let (gate, held) = (dir.join("open"), dir.join("held"));
     let program = dir.join("claude-at-a-gate");
+    let then = if fails { "exit 1" } else { "true" };
     let script = format!(
         "#!/bin/sh\nif [ ! -e {held:?} ]; then touch {held:?}; \
-         while [ ! -e {gate:?} ]; do sleep 0.02; done; exit 1; fi\nexec {:?} \"$@\"\n",
+         while [ ! -e {gate:?} ]; do sleep 0.02; done; {then}; fi\nexec {:?} \"$@\"\n",
         fake_claude()
     );
     std::fs::write(&program, script).unwrap();
@@ -101,7 +102,7 @@ fn a_step_the_guard_holds_shows_why_it_waits_until_it_starts() {
     let scratch = Scratch::new();
     let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
     let calls = scratch.dir.path().join("calls");
-    let program = claude_at_a_gate(scratch.dir.path());
+    let program = claude_at_a_gate(scratch.dir.path(), false);
     // `first`, uncapped, holds all of the budget while it waits at the gate.
     let first = claude_step("first", program.to_str().unwrap(), &calls);
     let second = claude_step("second", &fake_claude(), &calls);
@@ -131,15 +132,24 @@ fn a_step_the_guard_holds_shows_why_it_waits_until_it_starts() {
         "{show}"
     );
     assert_eq!(show["steps"][0]["waits"], Value::Null, "{show}");
+    // Once `first` ends, `second` is judged again: a pause asked meanwhile keeps it from
+    // starting, and it waits for `cairn resume`, no longer for what was held.
+    let paused = scratch.cairn(&["pause", &run]);
+    assert_eq!(paused.status.code(), Some(0), "{paused:?}");
     std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     assert_eq!(
         child.wait().unwrap().code(),
-        Some(1),
-        "first failed at its gate"
+        Some(3),
+        "paused once first ended"
     );
     let show = scratch.json(&["show", &run, "--json"]);
-    // What `first` held counts as spent (it reported nothing): `second` moved on, denied.
-    assert_eq!(show["steps"][1]["state"], "denied", "{show}");
+    let states = (show["state"].as_str(), show["steps"][1]["state"].as_str());
+    assert_eq!(states, (Some("paused"), Some("ready")), "{show}");
+    assert_eq!(waits(&show), None, "{show}");
+    let resumed = scratch.cairn(&["resume", &run]);
+    assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][1]["state"], "succeeded", "{show}");
     assert_eq!(waits(&show), None, "{show}");
 }
 
@@ -153,7 +163,7 @@ fn an_attempt_lost_with_its_engine_counts_what_it_held() {
         scratch.dir.path().join("open"),
         scratch.dir.path().join("held"),
     );
-    let program = claude_at_a_gate(scratch.dir.path());
+    let program = claude_at_a_gate(scratch.dir.path(), true);
     let mut ask = claude_step("ask", program.to_str().unwrap(), &calls);
     ask["with"]["max_budget_usd"] = json!(0.03);
     let workflow = scratch.write("wf.json", &json!({"name": "agents", "steps": [ask]}));
