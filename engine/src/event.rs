@@ -67,7 +67,7 @@ impl Event {
 
     /// Why the guard held its step, when it records that (`ready -> ready`,
     /// `{"held_for": "guard", "waits": …}`): the step waits for an attempt in flight to end.
-    pub fn waits(&self) -> Option<&str> {
+    pub(crate) fn waits(&self) -> Option<&str> {
         let EventKind::Step {
             from: StepState::Ready,
             to: StepState::Ready,
