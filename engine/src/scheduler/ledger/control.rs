@@ -219,12 +219,17 @@ impl Ledger {
             }
             // A `for_each` step names the items it did not run, between two windows (a rate
             // limit's, a budget's: probe 89 F4) or with some in flight (90 F3), as one a
-            // cancel ends between two items does.
+            // cancel ends between two items does; at a takeover, not those a crash cut off,
+            // which may have run (probe 92 F3).
             let held = self.items_held(step);
-            let not_run = match held + self.cancel_items(step, reason) {
+            let (taken_back, cut_off) = self.cancel_items(step, reason);
+            let mut items = match held.saturating_sub(cut_off) + taken_back {
                 0 => String::new(),
                 not_run => format!("; {not_run} items did not run"),
             };
+            if cut_off > 0 {
+                items += &format!("; {cut_off} items a crash cut off were cancelled");
+            }
             let mut detail = json!({ "reason": reason });
             // A stalled attempt ended by this (the run's deadline passed in its kill grace)
             // keeps its stall and escalation in its event.
@@ -243,7 +248,7 @@ impl Ledger {
                 Some(last) => format!(
                     "cancelled: {reason} while it waited to retry; its last attempt: {last}"
                 ),
-                None => format!("cancelled: {reason}{not_run}"),
+                None => format!("cancelled: {reason}{items}"),
             });
             self.set_step(step, StepState::Cancelled, Some(detail))?;
             cancelled += 1;

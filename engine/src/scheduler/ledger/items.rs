@@ -338,12 +338,14 @@ impl Ledger {
     /// `step` is cancelled with its run, for `why` (a cancel, or the run's deadline), not by
     /// its attempt's end: the items its attempt did not start go back to pending, as at a
     /// live cancel ([`Ledger::take_back_unstarted`]), and those a crash cut off end
-    /// `cancelled` (they may have run, so their attempts count). How many it took back.
-    pub(super) fn cancel_items(&mut self, step: StepIndex, why: &str) -> usize {
+    /// `cancelled` (they may have run, so their attempts count). How many it took back, and
+    /// how many of those a crash cut off.
+    pub(super) fn cancel_items(&mut self, step: StepIndex, why: &str) -> (usize, usize) {
         let taken_back = self.take_back_unstarted(step);
         let Some(items) = self.slots[step].items.as_deref_mut() else {
-            return taken_back;
+            return (taken_back, 0);
         };
+        let cut_off = items.interrupted.len();
         let error = ExecError {
             class: ErrorClass::Cancelled,
             message: why.to_owned(),
@@ -361,7 +363,7 @@ impl Ledger {
                 )
             });
         }
-        taken_back
+        (taken_back, cut_off)
     }
 
     /// The item of `step` that `stall` names (its evidence's `item`), when a crash cut it off

@@ -13,7 +13,7 @@ use crate::scheduler::ledger::tests::{
     at, committed_after, done, failed, moves, new_run, run_moves,
 };
 use crate::scheduler::ledger::{Committed, Input, Judge, Ledger, Redrive};
-use crate::state::{RunState, StepState};
+use crate::state::{Batch, RunState, StepState, Transition};
 
 /// `each` with a deadline of 10 s, item 0 succeeded at 1 s, items 1 to 3 started.
 fn timed_each() -> (Ledger, Vec<ItemRecord>) {
@@ -82,6 +82,18 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
             .collect()
     };
     assert_eq!(run_id(batch.items()), cut_off("the run timed out"));
+    // They may have run: the step does not count them among those that did not (probe 92
+    // F3: "3 items did not run").
+    let error_of_each = |batch: &Batch| {
+        (batch.transitions().iter())
+            .find_map(|transition| match transition {
+                Transition::Step(step) if step.step_id == "each" => step.error.clone(),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let cancelled = "cancelled: the run timed out; 3 items a crash cut off were cancelled";
+    assert_eq!(error_of_each(&batch), cancelled);
 
     let mut taken = Ledger::take_over(committed(), Judge::default(), 1 << 20, at(2), None).unwrap();
     let cancel = command(Command::Cancel(Request {
@@ -100,6 +112,8 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
         stored(&run_id(batch.items())),
         cut_off("the run was cancelled")
     );
+    let cancelled = "cancelled: the run was cancelled; 3 items a crash cut off were cancelled";
+    assert_eq!(error_of_each(&batch), cancelled);
 }
 
 #[test]
