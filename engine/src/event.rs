@@ -65,8 +65,9 @@ impl Event {
         }
     }
 
-    /// Why the guard held its step, when it records that (`ready -> ready`,
-    /// `{"held_for": "guard", "waits": …}`): the step waits for an attempt in flight to end.
+    /// Why its step waits `ready`, when it records that (`ready -> ready`, `{"held_for":
+    /// "guard" or "rate_limit", "waits": …}`): the guard holds it until an attempt in flight
+    /// ends, or its executor's rate limit until its window has room.
     pub(crate) fn waits(&self) -> Option<&str> {
         let EventKind::Step {
             from: StepState::Ready,

@@ -135,9 +135,10 @@ pub struct StepView {
     /// out of the JSON otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
-    /// While it is `ready` and the guard holds it until an attempt in flight ends (what that
-    /// one holds of a spending budget): why, as its last event recorded
-    /// ([`Store::holds`](crate::store::Store::holds)). Left out of the JSON otherwise.
+    /// While it is `ready`, held by the guard until an attempt in flight ends (what that one
+    /// holds of a spending budget) or by its executor's rate limit, and an engine drives the
+    /// run: why, as its last event recorded ([`Store::holds`](crate::store::Store::holds)).
+    /// Left out of the JSON otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waits: Option<String>,
     /// Usage summed over its attempts.

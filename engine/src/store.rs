@@ -187,10 +187,10 @@ pub trait Store: Send + Sync + fmt::Debug {
         Ok(last.into_iter().collect())
     }
 
-    /// The steps of a run that wait `ready`, held by the guard, and why: each one whose last
-    /// event records the hold (`ready -> ready`, `{"held_for": "guard", "waits": …}`), with
-    /// its `waits`, by step id, in no given order. What `cairn show` prints beside a held
-    /// step. This default reads the run's history.
+    /// The steps of a run that wait `ready`, held by the guard or a rate limit, and why: each
+    /// one whose last event records the hold (`ready -> ready`, `{"held_for": …, "waits":
+    /// …}`), with its `waits`, by step id, in no given order. What `cairn show` prints
+    /// beside a held step. This default reads the run's history.
     async fn holds(&self, run_id: Uuid) -> Result<Vec<(String, String)>> {
         let mut last = std::collections::HashMap::new();
         for event in self.history(run_id).await? {

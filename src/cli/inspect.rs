@@ -118,14 +118,19 @@ async fn show_run(engine: &Engine, args: &RunArg, global: &Global) -> Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     with_replies(&mut run.steps, run.id, engine.store()).await?;
-    let holds = engine.store().holds(run.id).await?.into_iter().collect();
-    with_holds(&mut run.steps, &holds);
+    let record = match run.state.is_terminal() {
+        true => None,
+        false => Some(engine.store().find_run(&run.id.to_string()).await?),
+    };
+    with_holds(
+        &mut run.steps,
+        &holds(record.as_ref(), engine.store()).await?,
+    );
     let total = run.usage.clone();
     let steps = &run.steps;
     print_run(&mut stdout, &run, &global.db)?;
-    if !run.state.is_terminal() {
-        let record = engine.store().find_run(&run.id.to_string()).await?;
-        let driver = driver(&record, Utc::now(), &global.db);
+    if let Some(record) = &record {
+        let driver = driver(record, Utc::now(), &global.db);
         writeln!(stdout, "engine    {driver}")?;
     }
     if total != Usage::default() {
@@ -219,7 +224,11 @@ async fn print_with_outputs(
         .ok_or_else(|| EngineError::Bug("a run's steps are not its last field".into()))?;
     // Written once the first page is read: a corrupt page refused there prints nothing.
     let mut head = Some(head);
-    let holds = store.holds(run.id).await?.into_iter().collect();
+    let record = match run.state {
+        RunState::Running => Some(store.find_run(&run.id.to_string()).await?),
+        _ => None,
+    };
+    let holds = holds(record.as_ref(), store).await?;
     let (mut first, mut size, mut printed) = (0, FIRST_PAGE, 0);
     while first < ids.len() {
         let end = (first + size).min(ids.len());
@@ -254,8 +263,24 @@ async fn print_with_outputs(
     Ok(())
 }
 
-/// Why each of the `ready` steps among `steps` waits, if the guard holds it (`holds`, the
-/// run's, as [`Store::holds`] reads them; probe 84 F5: such a step looked stuck).
+/// The steps the guard or a rate limit holds, and why ([`Store::holds`]), while an engine
+/// drives the run (`record`, read unless it has ended): a hold lives in that engine's
+/// memory, and the steps of a run none drives wait for `cairn resume`, which judges them
+/// afresh (probe 92 F2: a paused run's step waited for "an attempt in flight").
+async fn holds(
+    record: Option<&RunRecord>,
+    store: &dyn Store,
+) -> Result<HashMap<String, String>, EngineError> {
+    match record {
+        Some(record) if record.state == RunState::Running && record.is_driven(Utc::now()) => {
+            Ok(store.holds(record.id).await?.into_iter().collect())
+        }
+        _ => Ok(HashMap::new()),
+    }
+}
+
+/// Why each of the `ready` steps among `steps` waits, if the guard or a rate limit holds it
+/// (`holds`, the run's; probe 84 F5: such a step looked stuck).
 fn with_holds(steps: &mut [StepView], holds: &HashMap<String, String>) {
     for step in steps
         .iter_mut()

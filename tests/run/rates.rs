@@ -34,10 +34,15 @@ fn each_item_counts_against_the_window_and_the_items_past_its_room_wait() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Ready again once it ran items: it waits for the window (an hour) with the rest.
+    // Ready again once it ran items: it waits for the window (an hour) with the rest, and
+    // says so (probe 92 F4: a step so held showed as `ready` only, as a stuck one does).
     let show = scratch.wait_for_show(&mut child, |show| {
-        states(show)["each"] == "ready" && !scratch.executions().is_empty()
+        states(show)["each"] == "ready"
+            && !scratch.executions().is_empty()
+            && show["steps"][0]["waits"].is_string()
     });
+    let why = "rate_limits: process starts at most 2 per 1h";
+    assert_eq!(show["steps"][0]["waits"], why, "{show}");
     let ran: Vec<String> = scratch.executions().into_keys().collect();
     assert_eq!(ran, ["item0", "item1"], "two starts in the window, no more");
     assert_eq!(show["steps"][0]["attempt"], 1, "the attempt goes on");

@@ -154,6 +154,40 @@ fn a_step_the_guard_holds_shows_why_it_waits_until_it_starts() {
 }
 
 #[test]
+fn a_step_held_by_an_engine_that_died_shows_no_hold() {
+    let scratch = Scratch::new();
+    let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
+    let calls = scratch.dir.path().join("calls");
+    let program = claude_at_a_gate(scratch.dir.path(), false);
+    let first = claude_step("first", program.to_str().unwrap(), &calls);
+    let second = claude_step("second", &fake_claude(), &calls);
+    let workflow = json!({"name": "agents", "steps": [{"parallel": [first, second]}]});
+    let workflow = scratch.write("wf.json", &workflow);
+    let (workflow, policy) = (workflow.to_str().unwrap(), policy.to_str().unwrap());
+    let mut child = (scratch.command(&["run", workflow, "--policy", policy]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let run = wait_for_file(&scratch, &mut child, &scratch.dir.path().join("held"));
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert!(show["steps"][1]["waits"].is_string(), "{show}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The hold lived in that engine: nothing is in flight now, and the step waits for
+    // `cairn resume` (probe 92 F2: it still said "waits for an attempt in flight").
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["state"], "running", "{show}");
+    assert_eq!(show["steps"][1]["state"], "ready", "{show}");
+    assert_eq!(show["steps"][1]["waits"], Value::Null, "{show}");
+    let text = scratch.cairn(&["show", &run]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(!text.contains("waits:"), "{text}");
+    // Lets a program the engine's reaper missed go.
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
+}
+
+#[test]
 fn an_attempt_lost_with_its_engine_counts_what_it_held() {
     let scratch = Scratch::new();
     let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));

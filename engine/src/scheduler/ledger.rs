@@ -45,6 +45,8 @@ struct Slot {
     output: Option<Arc<SharedJson>>,
     /// Whether the step counts among the readers of the outputs it reads ([`outputs`]).
     reading: bool,
+    /// Whether why it waits `ready` was recorded since it last moved ([`Ledger::waits`]).
+    waiting_said: bool,
     /// The last error, as `class: message`.
     error: Option<String>,
     wake_at: Option<DateTime<Utc>>,
@@ -72,6 +74,7 @@ impl Slot {
             fallback: record.fallback,
             output: (record.output).map(|output| outputs::held(output, planner)),
             reading: false,
+            waiting_said: false,
             error: record.error,
             wake_at: record.wake_at,
             usage: (record.usage)
@@ -104,6 +107,7 @@ impl Slot {
             fallback: 0,
             output: None,
             reading: false,
+            waiting_said: false,
             error: None,
             wake_at: None,
             usage: None,
@@ -769,6 +773,7 @@ impl Ledger {
         };
         self.batch.push(Transition::Step(transition))?;
         self.slots[step].state = to;
+        self.slots[step].waiting_said = false;
         if to.is_terminal() {
             self.stop_reading(step);
         }

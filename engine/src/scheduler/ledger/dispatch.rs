@@ -49,23 +49,19 @@ impl Ledger {
             let now = self.moment();
             let executor = self.plan.node(step).executor.as_deref().unwrap_or_default();
             if self.rates.held_until(executor, now).is_some() {
+                let why = self.rates.described(executor);
                 self.held
                     .entry(executor.to_owned())
                     .or_default()
                     .push_back(step);
+                self.waits(step, "rate_limit", why)?;
                 continue;
             }
             match self.start(step, now)? {
                 attempt::Started::Yes(start) => starts.push(start),
                 attempt::Started::Held(why) => {
-                    // Said and recorded once a step, for `cairn show` (probe 84 F5: a step
-                    // held so looked stuck), though it may wait again after each end.
-                    if self.reservations.wait(step) {
-                        let id = &self.plan.steps()[step].id;
-                        tracing::warn!(run = %self.run_id, "step {id} stays ready: {why}");
-                        let detail = json!({ "held_for": "guard", "waits": why });
-                        self.set_step(step, StepState::Ready, Some(detail))?;
-                    }
+                    self.reservations.wait(step);
+                    self.waits(step, "guard", why)?;
                 }
                 attempt::Started::Later => {
                     self.ready.push_front(step);
@@ -91,6 +87,23 @@ impl Ledger {
             .filter_map(|executor| self.rates.held_until(executor, now))
             .min();
         Ok(starts)
+    }
+
+    /// `step`, ready, waits for what `held_for` says (`guard`: an attempt in flight holds what
+    /// it needs of a budget; `rate_limit`: its executor's window is full): `why` is said on
+    /// stderr and recorded, a `ready -> ready` event that `cairn show` prints under the step,
+    /// once until the step moves (probe 84 F5, 92 F1 and F4: a step that waited so looked
+    /// stuck), though it is judged again, and may wait again, after each attempt's end.
+    fn waits(&mut self, step: StepIndex, held_for: &str, why: String) -> Result<()> {
+        if self.slots[step].waiting_said {
+            return Ok(());
+        }
+        let id = &self.plan.steps()[step].id;
+        tracing::warn!(run = %self.run_id, "step {id} stays ready: {why}");
+        let detail = json!({ "held_for": held_for, "waits": why });
+        self.set_step(step, StepState::Ready, Some(detail))?;
+        self.slots[step].waiting_said = true;
+        Ok(())
     }
 
     /// Whether the turn has judged for its slice ([`Judge::slice`](super::Judge::slice)):

@@ -114,6 +114,28 @@ impl Rates {
         self.executors.contains_key(executor)
     }
 
+    /// `executor`'s limits, as a step that waits for them says
+    /// (`rate_limits: process starts at most 1 per 1m`).
+    pub(super) fn described(&self, executor: &str) -> String {
+        let limits = self
+            .executors
+            .get(executor)
+            .map_or(&[][..], |(limits, _)| limits);
+        let each: Vec<String> = (limits.iter())
+            .map(|limit| {
+                format!(
+                    "{} per {}",
+                    limit.max,
+                    humantime::format_duration(limit.per)
+                )
+            })
+            .collect();
+        format!(
+            "rate_limits: {executor} starts at most {}",
+            each.join(" and ")
+        )
+    }
+
     /// When `executor` may start again, if not now: once every full window has room.
     pub(super) fn held_until(
         &mut self,

@@ -15,7 +15,7 @@
 //! [`Verdict::held`]: crate::guard::Verdict::held
 //! [`Verdict::reserves`]: crate::guard::Verdict::reserves
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::executor::{ErrorClass, Outcome, Usage};
 use crate::plan::StepIndex;
@@ -29,8 +29,6 @@ pub(super) struct Reservations {
     total: Usage,
     /// Steps the guard held back, still `ready`, in the order they were held.
     waiting: Vec<StepIndex>,
-    /// Steps the guard ever held back: a hold is said once a step.
-    ever_waited: BTreeSet<StepIndex>,
     /// Whether a reservation ended since the waiting steps were last let go.
     released: bool,
 }
@@ -94,10 +92,9 @@ impl Reservations {
         }
     }
 
-    /// `step`, ready, waits for a reservation to end; whether it is the first time it does.
-    pub(super) fn wait(&mut self, step: StepIndex) -> bool {
+    /// `step`, ready, waits for a reservation to end.
+    pub(super) fn wait(&mut self, step: StepIndex) {
         self.waiting.push(step);
-        self.ever_waited.insert(step)
     }
 
     /// The steps that waited, once a reservation ended since they were held (to be judged
@@ -161,14 +158,13 @@ mod tests {
         reservations.reserve(0, None, usd(0.1));
         reservations.reserve(1, Some(0), usd(0.2));
         reservations.reserve(1, Some(1), usd(0.3));
-        assert!(reservations.wait(2), "held the first time");
+        reservations.wait(2);
         assert!((reservations.total().cost_usd - 0.6).abs() < 1e-12);
         assert!(reservations.let_go().is_empty(), "nothing ended yet");
         reservations.release(1, 0);
         assert!((reservations.total().cost_usd - 0.4).abs() < 1e-12);
         assert_eq!(reservations.let_go(), [2]);
         assert!(reservations.let_go().is_empty(), "let go once");
-        assert!(!reservations.wait(2), "a step's hold is said once");
         reservations.reserve(1, Some(2), usd(0.1));
         assert!((reservations.release_step(1).cost_usd - 0.4).abs() < 1e-12);
         assert_eq!(reservations.release_step(0), usd(0.1));

@@ -108,7 +108,7 @@ pub(super) async fn replies(
     Ok(Ok(last.into_iter().collect()))
 }
 
-/// The steps of `run_id` that wait, held by the guard, and why
+/// The steps of `run_id` that wait, held by the guard or a rate limit, and why
 /// ([`Store::holds`](crate::store::Store::holds)): the holds among the run's events (few),
 /// each kept if no later event of its step follows it.
 pub(super) async fn holds(

@@ -2,6 +2,7 @@
 //! room.
 
 use super::*;
+use crate::state::Transition;
 
 #[test]
 fn a_rate_limit_holds_steps_ready_and_unevaluated_until_its_window_has_room() {
@@ -25,13 +26,25 @@ fn a_rate_limit_holds_steps_ready_and_unevaluated_until_its_window_has_room() {
         "the held steps are not walked each turn"
     );
     assert_eq!(ledger.held["noop"], [1, 2]);
-    ledger.take_batch();
+    // Each says why it waits, once (probe 92 F4: a step so held looked stuck).
+    let batch = ledger.take_batch();
+    let waits: Vec<(&str, &Value)> = (batch.transitions().iter())
+        .filter_map(|transition| match transition {
+            Transition::Step(step) if step.from == step.to => Some(step),
+            _ => None,
+        })
+        .map(|step| (step.step_id.as_str(), step.detail.as_ref().unwrap()))
+        .collect();
+    let why = json!({"held_for": "rate_limit",
+        "waits": "rate_limits: noop starts at most 1 per 10s"});
+    assert_eq!(waits, [("b", &why), ("c", &why)]);
     ledger.apply(done(0, json!(1)), at(1)).unwrap();
     assert!(started(&mut ledger, 1).is_empty(), "the window is full");
     assert!(
         !moves(&ledger.take_batch())
             .iter()
-            .any(|m| m.starts_with("b:"))
+            .any(|m| m.starts_with("b:")),
+        "said once"
     );
     assert_eq!(ledger.next_wake(), Some(at(10)));
     // One place frees at 10: `b`, let out first, is skipped and leaves it to `c`.

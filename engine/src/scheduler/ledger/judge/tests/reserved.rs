@@ -99,6 +99,54 @@ fn steps_side_by_side_start_while_their_caps_fit_and_the_next_waits_for_one_to_e
 }
 
 #[test]
+fn a_step_held_again_once_it_moved_says_why_again() {
+    let step = |id: &str| {
+        json!({"id": id, "executor": "noop", "with": {"cap": 0.6},
+        "retry": {"max_attempts": 2, "initial_delay": "1s"}})
+    };
+    let mut ledger = reserving(
+        json!({"name": "g", "steps": [{"parallel": [step("a"), step("b"), step("c")]}]}),
+        1.0,
+    );
+    let holds = |ledger: &mut Ledger| -> Vec<String> {
+        (ledger.take_batch().transitions().iter())
+            .filter_map(|transition| match transition {
+                Transition::Step(step) if step.from == step.to => Some(step.step_id.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(started(&mut ledger, 0), ["a"]);
+    assert_eq!(holds(&mut ledger), ["b", "c"]);
+    ends(&mut ledger, 0, 0.1, 1);
+    assert_eq!(started(&mut ledger, 1), ["b"]);
+    assert!(
+        holds(&mut ledger).is_empty(),
+        "c, held still, said so already"
+    );
+    // b fails, to retry at 3; c starts meanwhile, and holds what b's retry needs.
+    let failed = Outcome {
+        usage: Usage {
+            cost_usd: 0.1,
+            ..Usage::default()
+        },
+        ..Outcome::failure(ErrorClass::ExitCode, "exit 1")
+    };
+    let ended = Input::Completed {
+        step: 1,
+        outcome: failed,
+    };
+    ledger.apply(ended, at(2)).unwrap();
+    assert_eq!(started(&mut ledger, 2), ["c"]);
+    assert!(started(&mut ledger, 3).is_empty(), "b waits for c");
+    assert_eq!(
+        holds(&mut ledger),
+        ["b"],
+        "held again since it moved (probe 92 F1)"
+    );
+}
+
+#[test]
 fn a_window_of_items_ends_before_the_first_item_held_and_the_rest_run_in_a_later_one() {
     let mut ledger = reserving(
         json!({"name": "g", "steps": [
