@@ -24,6 +24,12 @@
 //! window started (400 process items: ≈ 0.5 s before anything was committed). The window
 //! now gives its task back as `tokio::task::yield_now` does, woken after the runtime's next
 //! look at its I/O driver; its items' wakes at once stay inside it ([`YieldsDeferred`]).
+//!
+//! `buffer_unordered` asks for items until its window is full, and polls them only then: an
+//! item given its leave started (its process spawned) only once the items after it were
+//! asked for, their `with` rendered, up to a slice of rendering later, so that a pause
+//! committed meanwhile did not keep it from starting (probe 90 F1). Each item is now polled
+//! once as it comes, before the next is asked for ([`Window`]).
 
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -31,15 +37,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
+use futures::stream::{Fuse, FuturesUnordered};
 use futures::task::{ArcWake, AtomicWaker, waker_ref};
 use futures::{Stream, StreamExt};
 use pin_project_lite::pin_project;
 
 /// The outputs of the futures `items` yields, run at most `limit` at once, in the order
-/// they end (`buffer_unordered`): an item is polled only while its task has budget left,
-/// and without it wakes itself at once, which `FuturesUnordered` takes for a yield (it
-/// gives the task back after two) rather than for the wait of a deferred wake; each poll
-/// of an item spends a unit of the budget; the task given back is woken deferred.
+/// they end (as `buffer_unordered`'s), each polled once as it comes ([`Window`]): after
+/// that an item is polled only while its task has budget left, and without it wakes itself
+/// at once, which `FuturesUnordered` takes for a yield (it gives the task back after two)
+/// rather than for the wait of a deferred wake; each poll of an item spends a unit of the
+/// budget; the task given back is woken deferred.
 pub(super) fn buffer_unordered_within_budget<S>(
     items: S,
     limit: usize,
@@ -49,8 +57,48 @@ where
     S::Item: Future,
 {
     YieldsDeferred {
-        window: items.map(polled_within_budget).buffer_unordered(limit),
+        window: Window {
+            items: items.fuse(),
+            running: FuturesUnordered::new(),
+            limit,
+        },
         wakes: Arc::default(),
+    }
+}
+
+pin_project! {
+    /// `buffer_unordered` of `items`, `limit` at once, each item polled once as it comes,
+    /// before the next is asked for, whatever budget its task has left: its start follows
+    /// its leave at once. (`FuturesUnordered` polls it again as it is pushed, with a waker of
+    /// its own.)
+    struct Window<S, F> {
+        #[pin]
+        items: Fuse<S>,
+        running: FuturesUnordered<WithinBudget<Pin<Box<F>>>>,
+        limit: usize,
+    }
+}
+
+impl<S: Stream<Item = F>, F: Future> Stream for Window<S, F> {
+    type Item = F::Output;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        let mut this = self.project();
+        while this.running.len() < *this.limit {
+            let Poll::Ready(Some(item)) = this.items.as_mut().poll_next(cx) else {
+                break;
+            };
+            let mut item = Box::pin(item);
+            let polled = item.as_mut().poll(cx);
+            if let Poll::Ready(output) = spending(polled, cx) {
+                return Poll::Ready(Some(output));
+            }
+            this.running.push(polled_within_budget(item));
+        }
+        match this.running.poll_next_unpin(cx) {
+            Poll::Ready(None) if !this.items.is_done() => Poll::Pending,
+            polled => polled,
+        }
     }
 }
 
@@ -132,15 +180,20 @@ impl<F: Future> Future for WithinBudget<F> {
             return Poll::Pending;
         }
         let polled = self.project().item.poll(cx);
-        // Spent after the poll, not before: the item's own tokio futures would find the
-        // last unit gone and defer their wake. (The item may have spent the last itself.)
-        if tokio::task::coop::has_budget_remaining()
-            && let Poll::Ready(spent) = tokio::task::coop::poll_proceed(cx)
-        {
-            spent.made_progress();
-        }
-        polled
+        spending(polled, cx)
     }
+}
+
+/// `polled`, an item's poll, having spent a unit of its task's budget, if any is left.
+/// Spent after the poll, not before: the item's own tokio futures would find the last unit
+/// gone and defer their wake. (The item may have spent the last itself.)
+fn spending<T>(polled: Poll<T>, cx: &mut Context<'_>) -> Poll<T> {
+    if tokio::task::coop::has_budget_remaining()
+        && let Poll::Ready(spent) = tokio::task::coop::poll_proceed(cx)
+    {
+        spent.made_progress();
+    }
+    polled
 }
 
 /// `item`, polled only while its task has budget left, each poll spending a unit
@@ -190,6 +243,33 @@ mod tests {
             "every item ended once"
         );
         polls.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn each_item_is_polled_before_the_next_is_asked_for() {
+        // As `run_attempt`'s items: asking for one renders its `with`, its first poll
+        // starts it (probe 90 F1: started once the items after it had rendered).
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let logged = |entry: String| log.lock().unwrap().push(entry);
+        let items = futures::stream::iter(0..3).map(|index| {
+            logged(format!("asked {index}"));
+            async move {
+                logged(format!("started {index}"));
+                std::future::pending::<()>().await;
+            }
+        });
+        let mut window = std::pin::pin!(buffer_unordered_within_budget(items, 3));
+        let polled = futures::poll!(window.next());
+        assert!(polled.is_pending());
+        let order = [
+            "asked 0",
+            "started 0",
+            "asked 1",
+            "started 1",
+            "asked 2",
+            "started 2",
+        ];
+        assert_eq!(*log.lock().unwrap(), order);
     }
 
     #[test]
