@@ -60,7 +60,7 @@ pub(super) struct ItemChannels {
     /// Rings the driver to read the run's commands now.
     pub(super) read_commands: Arc<Notify>,
     /// Counts the driver's reads of the commands that left the run going: an item whose
-    /// `with` took a slice to render starts only after the next ([`confirmed`]).
+    /// `with` took [`UNCONFIRMED`] to render starts only after the next ([`confirmed`]).
     pub(super) commands_read: watch::Receiver<u64>,
     /// The items running now, as the driver watches them.
     pub(super) running: Arc<RunningItems>,
@@ -176,8 +176,8 @@ impl RunningItems {
 }
 
 /// An item as the attempt reaches it: its action (or why it has none), rendered quickly or
-/// in a slice or more, or the `at`th of the items to start, to render off the runtime's
-/// thread.
+/// in [`UNCONFIRMED`] or more, or the `at`th of the items to start, to render off the
+/// runtime's thread.
 enum Next {
     Prepared(Prepared),
     Slowly(Prepared),
@@ -189,9 +189,10 @@ enum Next {
 /// ([`rendered_off_thread`]), which goes on meanwhile with the commands, the signals, the
 /// deadline and the other steps (each may take 10 s: probe 83 F1, a cancel and a SIGTERM were
 /// read items later, the engine's own reads of the store waiting behind the renders). Quick
-/// ones that add up to a slice are told as slow too, the one that fills it, so that the
-/// commands are read between (probe 89 F1: 40 items of 50 ms, rendered together, held a
-/// pause and a SIGTERM for 2 s).
+/// ones that add up to [`UNCONFIRMED`] are told as slow too, the one that fills it, so that
+/// the commands are read between (probe 89 F1: 40 items of 50 ms, rendered together, held a
+/// pause and a SIGTERM for 2 s; 90 F1: each of 60 ms started after a pause that came as it
+/// rendered, the slice then 100 ms).
 fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next> + Send + '_ {
     let scope = items.item_scope();
     let (mut slow, mut adding_up) = (false, Duration::ZERO);
@@ -204,7 +205,7 @@ fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next>
         let took = began.elapsed();
         slow = took >= JUDGING_SLICE;
         adding_up += took;
-        if adding_up < JUDGING_SLICE {
+        if adding_up < UNCONFIRMED {
             return Next::Prepared(prepared);
         }
         adding_up = Duration::ZERO;
@@ -212,9 +213,15 @@ fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next>
     })
 }
 
+/// The most rendering of items that start without a read of the commands after it
+/// ([`confirmed`]): a pause, a cancel or a signal that came as they rendered may find them
+/// started, by no more than this. A read of the store is ≈ 0.1 ms, waited for once every
+/// 10 ms of rendering at most.
+const UNCONFIRMED: Duration = Duration::from_millis(10);
+
 /// Waits until the driver has read the run's commands once more, rung to, or `stop` (the
-/// run halted, the attempt cancelled): an item whose `with` took a slice or more to render
-/// starts only then, so that none starts after a pause, a cancel or a signal that came while
+/// run halted, the attempt cancelled): an item whose `with` took [`UNCONFIRMED`] or more to
+/// render starts only then, so that none starts after a pause, a cancel or a signal that came while
 /// it rendered (probe 88 F1: the first window's items, recorded running with their step,
 /// started after them). A yield first lets the runtime poll its signals, which the driver
 /// reads before the commands; a halt read leaves the count as it is, and the next commit
@@ -233,8 +240,8 @@ async fn confirmed(
     }
 }
 
-/// The `at`th action of `items`, rendered on tokio's blocking pool; whether that took a
-/// slice or more.
+/// The `at`th action of `items`, rendered on tokio's blocking pool; whether that took
+/// [`UNCONFIRMED`] or more.
 async fn rendered_off_thread(items: Arc<DeferredItems>, at: usize) -> (Prepared, bool) {
     let rendering = Arc::clone(&items);
     let began = StdInstant::now();
@@ -242,7 +249,7 @@ async fn rendered_off_thread(items: Arc<DeferredItems>, at: usize) -> (Prepared,
         Ok(prepared) => prepared,
         Err(error) => items.unprepared(at, format!("`with`: its rendering failed: {error}")),
     };
-    (prepared, began.elapsed() >= JUDGING_SLICE)
+    (prepared, began.elapsed() >= UNCONFIRMED)
 }
 
 /// Runs one attempt (the items of a `for_each` step, each started with a leave from the
