@@ -54,14 +54,19 @@ impl Ledger {
                     .entry(executor.to_owned())
                     .or_default()
                     .push_back(step);
-                self.waits(step, "rate_limit", why)?;
+                self.waits(step, "rate_limit", &why)?;
                 continue;
             }
             match self.start(step, now)? {
                 attempt::Started::Yes(start) => starts.push(start),
                 attempt::Started::Held(why) => {
                     self.reservations.wait(step);
-                    self.waits(step, "guard", why)?;
+                    // Said on stderr too: a rate limit's wait is expected, and ends with its
+                    // window; this one may last as long as another agent's attempt.
+                    if self.waits(step, "guard", &why)? {
+                        let id = &self.plan.steps()[step].id;
+                        tracing::warn!(run = %self.run_id, "step {id} stays ready: {why}");
+                    }
                 }
                 attempt::Started::Later => {
                     self.ready.push_front(step);
@@ -90,20 +95,19 @@ impl Ledger {
     }
 
     /// `step`, ready, waits for what `held_for` says (`guard`: an attempt in flight holds what
-    /// it needs of a budget; `rate_limit`: its executor's window is full): `why` is said on
-    /// stderr and recorded, a `ready -> ready` event that `cairn show` prints under the step,
-    /// once until the step moves (probe 84 F5, 92 F1 and F4: a step that waited so looked
-    /// stuck), though it is judged again, and may wait again, after each attempt's end.
-    fn waits(&mut self, step: StepIndex, held_for: &str, why: String) -> Result<()> {
+    /// it needs of a budget; `rate_limit`: its executor's window is full): `why` is recorded,
+    /// a `ready -> ready` event that `cairn show` prints under the step, once until the step
+    /// moves (probe 84 F5, 92 F1 and F4: a step that waited so looked stuck), though it is
+    /// judged again, and may wait again, after each attempt's end. Whether it was recorded
+    /// now.
+    fn waits(&mut self, step: StepIndex, held_for: &str, why: &str) -> Result<bool> {
         if self.slots[step].waiting_said {
-            return Ok(());
+            return Ok(false);
         }
-        let id = &self.plan.steps()[step].id;
-        tracing::warn!(run = %self.run_id, "step {id} stays ready: {why}");
         let detail = json!({ "held_for": held_for, "waits": why });
         self.set_step(step, StepState::Ready, Some(detail))?;
         self.slots[step].waiting_said = true;
-        Ok(())
+        Ok(true)
     }
 
     /// Whether the turn has judged for its slice ([`Judge::slice`](super::Judge::slice)):
