@@ -53,7 +53,7 @@ impl ProcessGroup {
     pub(super) fn exists(&mut self) -> bool {
         if !self.empty
             && (matches!(killpg(self.pgid, None), Err(Errno::ESRCH))
-                || procfs::processes()
+                || procfs::recent_processes()
                     .filter(|process| process.pgrp == self.pgid.as_raw())
                     .all(|process| process.ended()))
         {

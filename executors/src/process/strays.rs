@@ -142,8 +142,11 @@ impl Strays {
         targets.len()
     }
 
-    /// The live processes of the engine's session outside the attempt's group and the
-    /// engine's that carry the identity, as the groups they lead and the others alone.
+    /// The live processes of the engine's session outside the groups of the attempts in
+    /// flight (this one's among them) and the engine's that carry the identity, as the groups
+    /// they lead and the others alone. Only those outside are looked into: reading every
+    /// process's environment, the other items' of a window too, a stop of 300 items at their
+    /// deadline read 90,000 on the engine's thread, and went on past their end (probe 94 F3).
     fn find(&self) -> Vec<Target> {
         let session = match getsid(None) {
             Ok(session) => session.as_raw(),
@@ -153,11 +156,13 @@ impl Strays {
             }
         };
         let engine_group = getpgrp().as_raw();
-        let strays: Vec<procfs::Stat> = procfs::processes()
+        let in_flight = reaper::registered();
+        let strays: Vec<procfs::Stat> = procfs::recent_processes()
             .filter(|process| {
                 process.session == session
                     && process.pgrp != self.group
                     && process.pgrp != engine_group
+                    && !in_flight.contains(&process.pgrp)
                     && !process.ended()
                     && self.identity.marks(&procfs::environ(process.pid))
             })
