@@ -175,12 +175,10 @@ impl RunningItems {
     }
 }
 
-/// An item as the attempt reaches it: its action (or why it has none), rendered quickly or
-/// in [`UNCONFIRMED`] or more, or the `at`th of the items to start, to render off the
-/// runtime's thread.
+/// An item as the attempt reaches it: its action (or why it has none), rendered on the
+/// runtime's thread, or the `at`th of the items to start, to render off that thread.
 enum Next {
     Prepared(Prepared),
-    Slowly(Prepared),
     OffThread(Arc<DeferredItems>, usize),
 }
 
@@ -188,42 +186,36 @@ enum Next {
 /// takes a turn's slice ([`JUDGING_SLICE`]) to render: those after it render off that thread
 /// ([`rendered_off_thread`]), which goes on meanwhile with the commands, the signals, the
 /// deadline and the other steps (each may take 10 s: probe 83 F1, a cancel and a SIGTERM were
-/// read items later, the engine's own reads of the store waiting behind the renders). Quick
-/// ones that add up to [`UNCONFIRMED`] are told as slow too, the one that fills it, so that
-/// the commands are read between (probe 89 F1: 40 items of 50 ms, rendered together, held a
-/// pause and a SIGTERM for 2 s; 90 F1: each of 60 ms started after a pause that came as it
-/// rendered, the slice then 100 ms).
+/// read items later, the engine's own reads of the store waiting behind the renders).
 fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next> + Send + '_ {
     let scope = items.item_scope();
-    let (mut slow, mut adding_up) = (false, Duration::ZERO);
+    let mut slow = false;
     (0..items.len()).map(move |at| {
         if slow {
             return Next::OffThread(Arc::clone(items), at);
         }
         let began = StdInstant::now();
         let prepared = items.prepare(&scope, at);
-        let took = began.elapsed();
-        slow = took >= JUDGING_SLICE;
-        adding_up += took;
-        if adding_up < UNCONFIRMED {
-            return Next::Prepared(prepared);
-        }
-        adding_up = Duration::ZERO;
-        Next::Slowly(prepared)
+        slow = began.elapsed() >= JUDGING_SLICE;
+        Next::Prepared(prepared)
     })
 }
 
-/// The most rendering of items that start without a read of the commands after it
-/// ([`confirmed`]): a pause, a cancel or a signal that came as they rendered may find them
-/// started, by no more than this. A read of the store is ≈ 0.1 ms, waited for once every
-/// 10 ms of rendering at most.
+/// The longest an item starts after the run's commands were last known read — the commit
+/// that gave it its leave, or a read an earlier item waited for ([`confirmed`]) — without a
+/// read after it: a pause, a cancel or a signal that came meanwhile may find it started, by no
+/// more than this. Counted in time, the items' renders and spawns alike: counting renders
+/// only, a window of 2,000 items rendered in microseconds and spawned in a millisecond each
+/// started hundreds after a pause (probe 94 F1; 89 F1: 40 items of 50 ms held a pause 2 s;
+/// 90 F1: items of 60 ms started after it, the bound then 100 ms). A read of the store is
+/// ≈ 0.1 ms, waited for once every 10 ms at most.
 const UNCONFIRMED: Duration = Duration::from_millis(10);
 
 /// Waits until the driver has read the run's commands once more, rung to, or `stop` (the
-/// run halted, the attempt cancelled): an item whose `with` took [`UNCONFIRMED`] or more to
-/// render starts only then, so that none starts after a pause, a cancel or a signal that came while
-/// it rendered (probe 88 F1: the first window's items, recorded running with their step,
-/// started after them). A yield first lets the runtime poll its signals, which the driver
+/// run halted, the attempt cancelled): an item [`UNCONFIRMED`] or more after the last read
+/// starts only then, so that none starts after a pause, a cancel or a signal that came as it
+/// or those before it rendered and started (probe 88 F1: the first window's items, recorded
+/// running with their step, started after them). A yield first lets the runtime poll its signals, which the driver
 /// reads before the commands; a halt read leaves the count as it is, and the next commit
 /// cancels `halted`.
 async fn confirmed(
@@ -240,16 +232,13 @@ async fn confirmed(
     }
 }
 
-/// The `at`th action of `items`, rendered on tokio's blocking pool; whether that took
-/// [`UNCONFIRMED`] or more.
-async fn rendered_off_thread(items: Arc<DeferredItems>, at: usize) -> (Prepared, bool) {
+/// The `at`th action of `items`, rendered on tokio's blocking pool.
+async fn rendered_off_thread(items: Arc<DeferredItems>, at: usize) -> Prepared {
     let rendering = Arc::clone(&items);
-    let began = StdInstant::now();
-    let prepared = match tokio::task::spawn_blocking(move || rendering.prepare_alone(at)).await {
+    match tokio::task::spawn_blocking(move || rendering.prepare_alone(at)).await {
         Ok(prepared) => prepared,
         Err(error) => items.unprepared(at, format!("`with`: its rendering failed: {error}")),
-    };
-    (prepared, began.elapsed() >= UNCONFIRMED)
+    }
 }
 
 /// Runs one attempt (the items of a `for_each` step, each started with a leave from the
@@ -304,25 +293,44 @@ pub(super) async fn run_attempt(
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
         let stopped = halted.clone();
+        // When the commands were last known read: the commit that recorded the attempt
+        // running, a commit that gave an item its leave, or a read an item waited for.
+        let read_at = Arc::new(Mutex::new(StdInstant::now()));
         let items = futures::stream::iter(next)
             // Each item waits for its leave: the end of an earlier one, committed; one that
-            // took long to render, for the commands sent meanwhile to be read too.
+            // comes UNCONFIRMED or more after the commands were last read, for them to be read.
             .then(|next| {
                 let leaves = Arc::clone(&leaves);
                 let read_commands = Arc::clone(&read_commands);
                 let stop = either_cancelled(ctx.cancel.clone(), halted.clone());
                 let mut commands_read = commands_read.clone();
+                let read_at = Arc::clone(&read_at);
                 async move {
-                    let (prepared, slowly) = match next {
-                        Next::Prepared(prepared) => (prepared, false),
-                        Next::Slowly(prepared) => (prepared, true),
+                    let prepared = match next {
+                        Next::Prepared(prepared) => prepared,
                         Next::OffThread(items, at) => rendered_off_thread(items, at).await,
                     };
-                    if slowly {
+                    // A leave waited for comes from a commit after the render, which read
+                    // the commands (and a closed semaphore from a halt).
+                    let waited = match leaves.try_acquire() {
+                        Ok(leave) => {
+                            leave.forget();
+                            false
+                        }
+                        Err(_) => {
+                            if let Ok(leave) = leaves.acquire().await {
+                                leave.forget();
+                            }
+                            true
+                        }
+                    };
+                    let last = *read_at.lock().unwrap_or_else(PoisonError::into_inner);
+                    let stale = last.elapsed() >= UNCONFIRMED;
+                    if stale && !waited {
                         confirmed(&read_commands, &mut commands_read, stop).await;
                     }
-                    if let Ok(leave) = leaves.acquire().await {
-                        leave.forget();
+                    if stale || waited {
+                        *read_at.lock().unwrap_or_else(PoisonError::into_inner) = StdInstant::now();
                     }
                     prepared
                 }
