@@ -221,9 +221,9 @@ impl Ledger {
             // limit's, a budget's: probe 89 F4) or with some in flight (90 F3), as one a
             // cancel ends between two items does; at a takeover, not those a crash cut off,
             // which may have run (probe 92 F3).
-            let held = self.items_held(step);
+            let held = self.items_not_run(step);
             let (taken_back, cut_off) = self.cancel_items(step, reason);
-            let mut items = match held.saturating_sub(cut_off) + taken_back {
+            let mut items = match held + taken_back {
                 0 => String::new(),
                 not_run => format!("; {not_run} items did not run"),
             };

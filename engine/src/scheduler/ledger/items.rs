@@ -74,6 +74,10 @@ pub(super) struct Items {
     /// The items found `running` when the run was taken over (a crash cut them off; the
     /// takeover records them pending), until they start again or end with their step.
     interrupted: BTreeSet<usize>,
+    /// Restored from the records of a run taken over, no attempt started since: which items
+    /// ran in the attempt a crash cut off is not known (one failed before it, or never
+    /// recorded), until the next attempt's list.
+    restored: bool,
     /// The running attempt's items recorded running, not ended nor stalled, with their last
     /// sign of life (their start until one came): each one's heartbeat window.
     windows: BTreeMap<usize, DateTime<Utc>>,
@@ -120,7 +124,10 @@ impl Items {
 
     /// The items of a step from their committed records.
     pub(super) fn restore<'a>(records: impl Iterator<Item = &'a ItemRecord>) -> Items {
-        let mut items = Items::default();
+        let mut items = Items {
+            restored: true,
+            ..Items::default()
+        };
         for record in records {
             let (index, len) = (record.index, record.index + 1);
             if items.attempts.len() < len {
@@ -194,6 +201,7 @@ impl Ledger {
         if items.attempts.len() < count {
             items.attempts.resize(count, 0);
         }
+        items.restored = false;
         items.left().collect()
     }
 
@@ -432,6 +440,20 @@ impl Ledger {
     /// holding them for a later window, and that have not succeeded.
     pub(super) fn items_held(&self, step: StepIndex) -> usize {
         (self.slots[step].items.as_deref()).map_or(0, |items| items.left().count())
+    }
+
+    /// Of [`Ledger::items_held`], those known not to have run, as a cancel of `step` counts
+    /// them: not those a crash cut off, which may have; of an attempt a crash cut off, only
+    /// those that never ran (probe 94 F2: those that had failed were counted).
+    pub(super) fn items_not_run(&self, step: StepIndex) -> usize {
+        let Some(items) = self.slots[step].items.as_deref() else {
+            return 0;
+        };
+        let left = (items.left()).filter(|index| !items.interrupted.contains(index));
+        match items.restored {
+            true => left.filter(|&index| items.attempts[index] == 0).count(),
+            false => left.count(),
+        }
     }
 
     /// `step`'s attempt ended the items it started, `left` of them not started (a rate limit

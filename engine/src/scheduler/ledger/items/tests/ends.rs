@@ -117,6 +117,36 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
 }
 
 #[test]
+fn a_cancel_at_a_takeover_counts_no_item_that_ran_among_those_that_did_not() {
+    let (mut ledger, mut items) = timed_each();
+    let failed = Outcome::failure(ErrorClass::ExitCode, "exit 1");
+    ledger.apply(item(1, failed), at(1)).unwrap();
+    items.extend_from_slice(ledger.take_batch().items());
+    let run = Committed {
+        items,
+        ..committed_after(&ledger, RunState::Running)
+    };
+    let mut taken = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
+    let cancel = command(Command::Cancel(Request {
+        by: "ann".into(),
+        reason: None,
+        stall: None,
+    }));
+    taken.apply(cancel, at(2)).unwrap();
+    taken.settle_halt(at(2)).unwrap();
+    // Item 1 failed before the crash, items 2 and 3 were cut off by it (probe 94 F2: "1
+    // items did not run", item 1's failure counted as not run).
+    let error = (taken.take_batch().transitions().iter())
+        .find_map(|transition| match transition {
+            Transition::Step(step) if step.step_id == "each" => step.error.clone(),
+            _ => None,
+        })
+        .unwrap();
+    let cut_off = "cancelled: the run was cancelled; 2 items a crash cut off were cancelled";
+    assert_eq!(error, cut_off);
+}
+
+#[test]
 fn items_a_crash_cut_off_go_back_to_pending_at_the_takeover_their_attempt_kept() {
     let (ledger, items) = timed_each();
     let run = Committed {
