@@ -97,6 +97,64 @@ async fn an_item_stopped_alone_is_abandoned_after_the_stop_grace_and_its_sibling
     assert!(completion.outcome.result.is_ok(), "every item was reported");
 }
 
+/// Item 0's start holds the runtime's thread 15 ms, as a slow spawn does, then never ends;
+/// item 1 says it started.
+#[derive(Debug, Default)]
+struct SlowStart {
+    second: Notify,
+}
+
+#[async_trait]
+impl Executor for SlowStart {
+    async fn execute(&self, action: &Action, _ctx: ExecContext) -> Outcome {
+        if action.item_index == Some(0) {
+            std::thread::sleep(Duration::from_millis(15));
+            return std::future::pending().await;
+        }
+        self.second.notify_one();
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn an_item_that_comes_10_ms_after_the_commands_were_read_waits_for_a_read() {
+    let slow = Arc::new(SlowStart::default());
+    let (ends, _ended) = mpsc::unbounded_channel();
+    let read_commands = Arc::new(Notify::new());
+    let commands_read = tokio::sync::watch::Sender::new(0);
+    let start = Start {
+        step: 0,
+        executor: "slow".to_owned(),
+        actions: Actions::Rendered(vec![item_action(0), item_action(1)]),
+        for_each: true,
+        item_limit: 2,
+        timeout: None,
+        max_output: crate::DEFAULT_MAX_OUTPUT_BYTES,
+    };
+    let items = ItemChannels {
+        ends,
+        leaves: Arc::new(Semaphore::new(2)),
+        halted: CancellationToken::new(),
+        read_commands: Arc::clone(&read_commands),
+        commands_read: commands_read.subscribe(),
+        running: Arc::new(RunningItems::new(Arc::new(Notify::new()))),
+        run_deadline: None,
+    };
+    let executor: Arc<dyn Executor> = slow.clone();
+    let attempt = tokio::spawn(run_attempt(start, executor, ExecContext::new(), items));
+    // Item 0's start took 15 ms since the attempt was committed: item 1, its leave given
+    // with the attempt, rings for a read of the commands first (probe 94 F1: a window of
+    // 2,000 items each spawned in 1 ms started hundreds after a pause).
+    let rang = tokio::select! {
+        () = read_commands.notified() => true,
+        () = slow.second.notified() => false,
+    };
+    assert!(rang, "item 1 started without a read of the commands");
+    commands_read.send_modify(|reads| *reads += 1);
+    slow.second.notified().await;
+    attempt.abort();
+}
+
 /// Fails with the class `with.class` names.
 #[derive(Debug)]
 struct FailsAs;
