@@ -45,8 +45,8 @@ struct Slot {
     output: Option<Arc<SharedJson>>,
     /// Whether the step counts among the readers of the outputs it reads ([`outputs`]).
     reading: bool,
-    /// Whether why it waits `ready` was recorded since it last moved ([`Ledger::waits`]).
-    waiting_said: bool,
+    /// What holds it `ready`, as recorded since it last moved ([`Ledger::waits`]).
+    waiting_said: Option<Hold>,
     /// The last error, as `class: message`.
     error: Option<String>,
     wake_at: Option<DateTime<Utc>>,
@@ -64,6 +64,15 @@ struct Slot {
     items: Option<Box<items::Items>>,
 }
 
+/// What holds a ready step back, as its `ready -> ready` event says (`held_for`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// An attempt in flight holds what it needs of a spending budget.
+    Guard,
+    /// Its executor's rate limit window is full.
+    RateLimit,
+}
+
 impl Slot {
     /// A step as `record` stored it (`planner` says whether it is a planner's).
     fn restored(record: StepRecord, planner: bool) -> Slot {
@@ -74,7 +83,7 @@ impl Slot {
             fallback: record.fallback,
             output: (record.output).map(|output| outputs::held(output, planner)),
             reading: false,
-            waiting_said: false,
+            waiting_said: None,
             error: record.error,
             wake_at: record.wake_at,
             usage: (record.usage)
@@ -107,7 +116,7 @@ impl Slot {
             fallback: 0,
             output: None,
             reading: false,
-            waiting_said: false,
+            waiting_said: None,
             error: None,
             wake_at: None,
             usage: None,
@@ -773,7 +782,7 @@ impl Ledger {
         };
         self.batch.push(Transition::Step(transition))?;
         self.slots[step].state = to;
-        self.slots[step].waiting_said = false;
+        self.slots[step].waiting_said = None;
         if to.is_terminal() {
             self.stop_reading(step);
         }

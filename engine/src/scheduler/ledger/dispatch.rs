@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Ledger, Start, attempt};
+use super::{Hold, Ledger, Start, attempt};
 use crate::error::Result;
 use crate::plan::StepIndex;
 use crate::state::StepState;
@@ -54,7 +54,7 @@ impl Ledger {
                     .entry(executor.to_owned())
                     .or_default()
                     .push_back(step);
-                self.waits(step, "rate_limit", &why)?;
+                self.waits(step, Hold::RateLimit, &why)?;
                 continue;
             }
             match self.start(step, now)? {
@@ -63,7 +63,7 @@ impl Ledger {
                     self.reservations.wait(step);
                     // Said on stderr too: a rate limit's wait is expected, and ends with its
                     // window; this one may last as long as another agent's attempt.
-                    if self.waits(step, "guard", &why)? {
+                    if self.waits(step, Hold::Guard, &why)? {
                         let id = &self.plan.steps()[step].id;
                         tracing::warn!(run = %self.run_id, "step {id} stays ready: {why}");
                     }
@@ -94,19 +94,22 @@ impl Ledger {
         Ok(starts)
     }
 
-    /// `step`, ready, waits for what `held_for` says (`guard`: an attempt in flight holds what
-    /// it needs of a budget; `rate_limit`: its executor's window is full): `why` is recorded,
-    /// a `ready -> ready` event that `cairn show` prints under the step, once until the step
-    /// moves (probe 84 F5, 92 F1 and F4: a step that waited so looked stuck), though it is
-    /// judged again, and may wait again, after each attempt's end. Whether it was recorded
-    /// now.
-    fn waits(&mut self, step: StepIndex, held_for: &str, why: &str) -> Result<bool> {
-        if self.slots[step].waiting_said {
+    /// `step`, ready, waits for what holds it: `why` is recorded, a `ready -> ready` event
+    /// that `cairn show` prints under the step, once until the step moves or another holds it
+    /// (probe 84 F5, 92 F1 and F4: a step that waited so looked stuck; 94 F4: one a rate
+    /// limit held after the guard showed the guard's reason), though it is judged again, and
+    /// may wait again, after each attempt's end. Whether it was recorded now.
+    fn waits(&mut self, step: StepIndex, held_by: Hold, why: &str) -> Result<bool> {
+        if self.slots[step].waiting_said == Some(held_by) {
             return Ok(false);
         }
+        let held_for = match held_by {
+            Hold::Guard => "guard",
+            Hold::RateLimit => "rate_limit",
+        };
         let detail = json!({ "held_for": held_for, "waits": why });
         self.set_step(step, StepState::Ready, Some(detail))?;
-        self.slots[step].waiting_said = true;
+        self.slots[step].waiting_said = Some(held_by);
         Ok(true)
     }
 

@@ -7,10 +7,11 @@ use crate::executor::Usage;
 use crate::state::Transition;
 
 /// A cost budget of `budget_usd` in which each action holds its `with.cap` while it runs,
-/// and is held back while the attempts in flight leave it less than that.
-#[derive(Debug)]
+/// and is held back while the attempts in flight leave it less than that; and `rates`.
+#[derive(Debug, Default)]
 struct Reserving {
     budget_usd: f64,
+    rates: Vec<RateLimit>,
 }
 
 impl Guard for Reserving {
@@ -33,10 +34,31 @@ impl Guard for Reserving {
     fn counts_spending(&self) -> bool {
         true
     }
+
+    fn rate_limits(&self) -> Vec<RateLimit> {
+        self.rates.clone()
+    }
 }
 
 fn reserving(workflow: Value, budget_usd: f64) -> Ledger {
-    judged_by(workflow, Reserving { budget_usd })
+    let guard = Reserving {
+        budget_usd,
+        ..Reserving::default()
+    };
+    judged_by(workflow, guard)
+}
+
+/// The holds `ledger`'s batch records, as (step, `held_for`), and takes the batch.
+fn holds(ledger: &mut Ledger) -> Vec<(String, String)> {
+    (ledger.take_batch().transitions().iter())
+        .filter_map(|transition| match transition {
+            Transition::Step(step) if step.from == step.to => {
+                let held_for = step.detail.as_ref()?["held_for"].as_str()?;
+                Some((step.step_id.clone(), held_for.to_owned()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Step `step`'s attempt ends at `second`, having spent `cost_usd`.
@@ -108,16 +130,9 @@ fn a_step_held_again_once_it_moved_says_why_again() {
         json!({"name": "g", "steps": [{"parallel": [step("a"), step("b"), step("c")]}]}),
         1.0,
     );
-    let holds = |ledger: &mut Ledger| -> Vec<String> {
-        (ledger.take_batch().transitions().iter())
-            .filter_map(|transition| match transition {
-                Transition::Step(step) if step.from == step.to => Some(step.step_id.clone()),
-                _ => None,
-            })
-            .collect()
-    };
+    let held = |step: &str| (step.to_owned(), "guard".to_owned());
     assert_eq!(started(&mut ledger, 0), ["a"]);
-    assert_eq!(holds(&mut ledger), ["b", "c"]);
+    assert_eq!(holds(&mut ledger), [held("b"), held("c")]);
     ends(&mut ledger, 0, 0.1, 1);
     assert_eq!(started(&mut ledger, 1), ["b"]);
     assert!(
@@ -141,9 +156,36 @@ fn a_step_held_again_once_it_moved_says_why_again() {
     assert!(started(&mut ledger, 3).is_empty(), "b waits for c");
     assert_eq!(
         holds(&mut ledger),
-        ["b"],
+        [held("b")],
         "held again since it moved (probe 92 F1)"
     );
+}
+
+#[test]
+fn a_step_the_guard_held_then_a_rate_limit_holds_says_why_again() {
+    let rate = RateLimit {
+        executor: "noop".into(),
+        max: 2,
+        per: Duration::from_secs(10),
+    };
+    let guard = Reserving {
+        budget_usd: 1.0,
+        rates: vec![rate],
+    };
+    let step = |id: &str, cap: f64| json!({"id": id, "executor": "noop", "with": {"cap": cap}});
+    let parallel = [step("a", 0.6), step("b", 0.6), step("c", 0.1)];
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [{"parallel": parallel}]}),
+        guard,
+    );
+    assert_eq!(started(&mut ledger, 0), ["a", "c"], "b waits for a's hold");
+    let hold = |held_for: &str| ("b".to_owned(), held_for.to_owned());
+    assert_eq!(holds(&mut ledger), [hold("guard")]);
+    // a ends: its hold is free, but a and c filled the window (probe 94 F4: b still showed
+    // the guard's reason).
+    ends(&mut ledger, 0, 0.1, 1);
+    assert!(started(&mut ledger, 1).is_empty());
+    assert_eq!(holds(&mut ledger), [hold("rate_limit")]);
 }
 
 #[test]
