@@ -97,24 +97,41 @@ fn claude_at_a_gate(dir: &std::path::Path, fails: bool) -> std::path::PathBuf {
     program
 }
 
-#[test]
-fn a_step_the_guard_holds_shows_why_it_waits_until_it_starts() {
-    let scratch = Scratch::new();
-    let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
+/// Runs `first`, uncapped, which holds all of a $0.05 budget while its program waits at a
+/// gate, beside `second`, which waits for it: the engine, once `first` is at its gate, and
+/// the run's id.
+fn second_held_by_first(scratch: &Scratch) -> (std::process::Child, String) {
+    let policy = policy(scratch, json!({"budgets": {"cost_usd": 0.05}}));
     let calls = scratch.dir.path().join("calls");
     let program = claude_at_a_gate(scratch.dir.path(), false);
-    // `first`, uncapped, holds all of the budget while it waits at the gate.
     let first = claude_step("first", program.to_str().unwrap(), &calls);
     let second = claude_step("second", &fake_claude(), &calls);
     let workflow = json!({"name": "agents", "steps": [{"parallel": [first, second]}]});
-    let workflow = scratch.write("wf.json", &workflow);
+    run_to_the_gate(scratch, &workflow, &policy)
+}
+
+/// Runs `workflow` under `policy` until a program of [`claude_at_a_gate`] is at its gate:
+/// the engine, and the run's id.
+fn run_to_the_gate(
+    scratch: &Scratch,
+    workflow: &Value,
+    policy: &std::path::Path,
+) -> (std::process::Child, String) {
+    let workflow = scratch.write("wf.json", workflow);
     let (workflow, policy) = (workflow.to_str().unwrap(), policy.to_str().unwrap());
     let mut child = (scratch.command(&["run", workflow, "--policy", policy]))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let run = wait_for_file(&scratch, &mut child, &scratch.dir.path().join("held"));
+    let run = wait_for_file(scratch, &mut child, &scratch.dir.path().join("held"));
+    (child, run)
+}
+
+#[test]
+fn a_step_the_guard_holds_shows_why_it_waits_until_it_starts() {
+    let scratch = Scratch::new();
+    let (mut child, run) = second_held_by_first(&scratch);
     // Recorded with `first`'s start, which its program waits behind (probe 84 F5: a step
     // held so showed only as `ready`, as a stuck one does).
     let shown = scratch.cairn(&["show", &run]);
@@ -156,20 +173,7 @@ fn a_step_the_guard_holds_shows_why_it_waits_until_it_starts() {
 #[test]
 fn a_step_held_by_an_engine_that_died_shows_no_hold() {
     let scratch = Scratch::new();
-    let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
-    let calls = scratch.dir.path().join("calls");
-    let program = claude_at_a_gate(scratch.dir.path(), false);
-    let first = claude_step("first", program.to_str().unwrap(), &calls);
-    let second = claude_step("second", &fake_claude(), &calls);
-    let workflow = json!({"name": "agents", "steps": [{"parallel": [first, second]}]});
-    let workflow = scratch.write("wf.json", &workflow);
-    let (workflow, policy) = (workflow.to_str().unwrap(), policy.to_str().unwrap());
-    let mut child = (scratch.command(&["run", workflow, "--policy", policy]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let run = wait_for_file(&scratch, &mut child, &scratch.dir.path().join("held"));
+    let (mut child, run) = second_held_by_first(&scratch);
     let show = scratch.json(&["show", &run, "--json"]);
     assert!(show["steps"][1]["waits"].is_string(), "{show}");
     child.kill().unwrap();
@@ -193,24 +197,14 @@ fn an_attempt_lost_with_its_engine_counts_what_it_held() {
     let policy = policy(&scratch, json!({"budgets": {"cost_usd": 0.05}}));
     let calls = scratch.dir.path().join("calls");
     // The first attempt waits at a gate and never calls claude; the next one does.
-    let (gate, held) = (
-        scratch.dir.path().join("open"),
-        scratch.dir.path().join("held"),
-    );
     let program = claude_at_a_gate(scratch.dir.path(), true);
     let mut ask = claude_step("ask", program.to_str().unwrap(), &calls);
     ask["with"]["max_budget_usd"] = json!(0.03);
-    let workflow = scratch.write("wf.json", &json!({"name": "agents", "steps": [ask]}));
-    let (workflow, policy) = (workflow.to_str().unwrap(), policy.to_str().unwrap());
-    let mut child = (scratch.command(&["run", workflow, "--policy", policy]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let run = wait_for_file(&scratch, &mut child, &held);
+    let workflow = json!({"name": "agents", "steps": [ask]});
+    let (mut child, run) = run_to_the_gate(&scratch, &workflow, &policy);
     child.kill().unwrap();
     child.wait().unwrap();
-    std::fs::write(&gate, "").unwrap();
+    std::fs::write(scratch.dir.path().join("open"), "").unwrap();
     // Its $0.03 may have been spent: the attempt after it is given the $0.02 left.
     let resumed = crate::output_of(&mut scratch.command(&["resume", &run]), "cairn resume");
     assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");

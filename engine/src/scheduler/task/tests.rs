@@ -44,29 +44,50 @@ fn item_action(index: usize) -> Action {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_item_stopped_alone_is_abandoned_after_the_stop_grace_and_its_sibling_goes_on() {
-    let deaf = Arc::new(Deaf::default());
-    let (ends, mut ended) = mpsc::unbounded_channel();
-    let running = Arc::new(RunningItems::new(Arc::new(Notify::new())));
-    let start = Start {
+/// A `for_each` attempt of items 0 and 1 of `executor`, side by side.
+fn two_items(executor: &str) -> Start {
+    Start {
         step: 0,
-        executor: "deaf".to_owned(),
+        executor: executor.to_owned(),
         actions: Actions::Rendered(vec![item_action(0), item_action(1)]),
         for_each: true,
         item_limit: 2,
         timeout: None,
         max_output: crate::DEFAULT_MAX_OUTPUT_BYTES,
-    };
-    let items = ItemChannels {
+    }
+}
+
+/// The channels of an attempt of two items, both given their leave, whose ends go to `ends`.
+fn channels(
+    ends: mpsc::UnboundedSender<Box<ItemEnd>>,
+    read_commands: Arc<Notify>,
+    commands_read: watch::Receiver<u64>,
+    running: Arc<RunningItems>,
+) -> ItemChannels {
+    ItemChannels {
         ends,
         leaves: Arc::new(Semaphore::new(2)),
         halted: CancellationToken::new(),
-        read_commands: Arc::new(Notify::new()),
-        commands_read: tokio::sync::watch::Sender::new(0).subscribe(),
-        running: Arc::clone(&running),
+        read_commands,
+        commands_read,
+        running,
         run_deadline: None,
-    };
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_item_stopped_alone_is_abandoned_after_the_stop_grace_and_its_sibling_goes_on() {
+    let deaf = Arc::new(Deaf::default());
+    let (ends, mut ended) = mpsc::unbounded_channel();
+    let running = Arc::new(RunningItems::new(Arc::new(Notify::new())));
+    let start = two_items("deaf");
+    let commands_read = tokio::sync::watch::Sender::new(0).subscribe();
+    let items = channels(
+        ends,
+        Arc::new(Notify::new()),
+        commands_read,
+        Arc::clone(&running),
+    );
     let executor: Arc<dyn Executor> = deaf.clone();
     let ctx = ExecContext::new();
     let attempt = tokio::spawn(run_attempt(start, executor, ctx.clone(), items));
@@ -122,24 +143,10 @@ async fn an_item_that_comes_10_ms_after_the_commands_were_read_waits_for_a_read(
     let (ends, _ended) = mpsc::unbounded_channel();
     let read_commands = Arc::new(Notify::new());
     let commands_read = tokio::sync::watch::Sender::new(0);
-    let start = Start {
-        step: 0,
-        executor: "slow".to_owned(),
-        actions: Actions::Rendered(vec![item_action(0), item_action(1)]),
-        for_each: true,
-        item_limit: 2,
-        timeout: None,
-        max_output: crate::DEFAULT_MAX_OUTPUT_BYTES,
-    };
-    let items = ItemChannels {
-        ends,
-        leaves: Arc::new(Semaphore::new(2)),
-        halted: CancellationToken::new(),
-        read_commands: Arc::clone(&read_commands),
-        commands_read: commands_read.subscribe(),
-        running: Arc::new(RunningItems::new(Arc::new(Notify::new()))),
-        run_deadline: None,
-    };
+    let start = two_items("slow");
+    let running = Arc::new(RunningItems::new(Arc::new(Notify::new())));
+    let read = Arc::clone(&read_commands);
+    let items = channels(ends, read, commands_read.subscribe(), running);
     let executor: Arc<dyn Executor> = slow.clone();
     let attempt = tokio::spawn(run_attempt(start, executor, ExecContext::new(), items));
     // Item 0's start took 15 ms since the attempt was committed: item 1, its leave given

@@ -84,26 +84,10 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
     assert_eq!(run_id(batch.items()), cut_off("the run timed out"));
     // They may have run: the step does not count them among those that did not (probe 92
     // F3: "3 items did not run").
-    let error_of_each = |batch: &Batch| {
-        (batch.transitions().iter())
-            .find_map(|transition| match transition {
-                Transition::Step(step) if step.step_id == "each" => step.error.clone(),
-                _ => None,
-            })
-            .unwrap()
-    };
     let cancelled = "cancelled: the run timed out; 3 items a crash cut off were cancelled";
     assert_eq!(error_of_each(&batch), cancelled);
 
-    let mut taken = Ledger::take_over(committed(), Judge::default(), 1 << 20, at(2), None).unwrap();
-    let cancel = command(Command::Cancel(Request {
-        by: "ann".into(),
-        reason: None,
-        stall: None,
-    }));
-    taken.apply(cancel, at(2)).unwrap();
-    taken.settle_halt(at(2)).unwrap();
-    let batch = taken.take_batch();
+    let batch = cancelled_at_a_takeover(committed());
     assert_eq!(
         run_moves(&batch),
         [(RunState::Running, RunState::Cancelled)]
@@ -126,6 +110,15 @@ fn a_cancel_at_a_takeover_counts_no_item_that_ran_among_those_that_did_not() {
         items,
         ..committed_after(&ledger, RunState::Running)
     };
+    // Item 1 failed before the crash, items 2 and 3 were cut off by it (probe 94 F2: "1
+    // items did not run", item 1's failure counted as not run).
+    let batch = cancelled_at_a_takeover(run);
+    let cut_off = "cancelled: the run was cancelled; 2 items a crash cut off were cancelled";
+    assert_eq!(error_of_each(&batch), cut_off);
+}
+
+/// The batch of `run`, taken over at 2, cancelled then.
+fn cancelled_at_a_takeover(run: Committed) -> Batch {
     let mut taken = Ledger::take_over(run, Judge::default(), 1 << 20, at(2), None).unwrap();
     let cancel = command(Command::Cancel(Request {
         by: "ann".into(),
@@ -134,16 +127,17 @@ fn a_cancel_at_a_takeover_counts_no_item_that_ran_among_those_that_did_not() {
     }));
     taken.apply(cancel, at(2)).unwrap();
     taken.settle_halt(at(2)).unwrap();
-    // Item 1 failed before the crash, items 2 and 3 were cut off by it (probe 94 F2: "1
-    // items did not run", item 1's failure counted as not run).
-    let error = (taken.take_batch().transitions().iter())
+    taken.take_batch()
+}
+
+/// The error `batch` records of step `each`.
+fn error_of_each(batch: &Batch) -> String {
+    (batch.transitions().iter())
         .find_map(|transition| match transition {
             Transition::Step(step) if step.step_id == "each" => step.error.clone(),
             _ => None,
         })
-        .unwrap();
-    let cut_off = "cancelled: the run was cancelled; 2 items a crash cut off were cancelled";
-    assert_eq!(error, cut_off);
+        .unwrap()
 }
 
 #[test]
