@@ -397,7 +397,7 @@ impl ProcessExecutor {
                 "processes of a step's group were still present after SIGKILL"
             );
         }
-        if stopped && !strays.wait_gone(Instant::now() + REAP_WAIT).await {
+        if stopped && !strays.killed_until_gone(Instant::now() + REAP_WAIT).await {
             tracing::warn!(
                 program,
                 "processes that left a step's group were still present after SIGKILL"

@@ -59,8 +59,9 @@ pub(super) struct ItemChannels {
     pub(super) halted: CancellationToken,
     /// Rings the driver to read the run's commands now.
     pub(super) read_commands: Arc<Notify>,
-    /// Counts the driver's reads of the commands that left the run going: an item whose
-    /// `with` took [`UNCONFIRMED`] to render starts only after the next ([`confirmed`]).
+    /// Counts the driver's reads of the commands that left the run going: an item that
+    /// comes [`UNCONFIRMED`] after the last one known starts only after the next
+    /// ([`confirmed`]).
     pub(super) commands_read: watch::Receiver<u64>,
     /// The items running now, as the driver watches them.
     pub(super) running: Arc<RunningItems>,
@@ -215,9 +216,9 @@ const UNCONFIRMED: Duration = Duration::from_millis(10);
 /// run halted, the attempt cancelled): an item [`UNCONFIRMED`] or more after the last read
 /// starts only then, so that none starts after a pause, a cancel or a signal that came as it
 /// or those before it rendered and started (probe 88 F1: the first window's items, recorded
-/// running with their step, started after them). A yield first lets the runtime poll its signals, which the driver
-/// reads before the commands; a halt read leaves the count as it is, and the next commit
-/// cancels `halted`.
+/// running with their step, started after them). A yield first lets the runtime poll its
+/// signals, which the driver reads before the commands; a halt read leaves the count as it
+/// is, and the next commit cancels `halted`.
 async fn confirmed(
     read_commands: &Notify,
     commands_read: &mut watch::Receiver<u64>,

@@ -124,6 +124,13 @@ impl Strays {
         procfs::poll_until(deadline, || self.find().is_empty()).await
     }
 
+    /// [`Strays::wait_gone`], killing those each look finds: one that left its group as the
+    /// SIGKILL went out, missed by a scan a few milliseconds old
+    /// ([`procfs::recent_processes`]), is killed at the next.
+    pub(super) async fn killed_until_gone(&self, deadline: Instant) -> bool {
+        procfs::poll_until(deadline, || self.signal(Signal::SIGKILL) == 0).await
+    }
+
     /// Sends `signal` to each stray's group or to the stray; returns how many targets.
     fn signal(&self, signal: Signal) -> usize {
         let targets = self.find();
