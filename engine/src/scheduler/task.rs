@@ -202,9 +202,9 @@ fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next>
     })
 }
 
-/// The longest an item starts after the run's commands were last known read — the commit
-/// that gave it its leave, or a read an earlier item waited for ([`confirmed`]) — without a
-/// read after it: a pause, a cancel or a signal that came meanwhile may find it started, by no
+/// The longest an item starts after the run's commands and signals were last known read —
+/// the commit that recorded its attempt running, or a read an earlier item waited for
+/// ([`confirmed`]) — without a read after it: a pause, a cancel or a signal that came meanwhile may find it started, by no
 /// more than this. Counted in time, the items' renders and spawns alike: counting renders
 /// only, a window of 2,000 items rendered in microseconds and spawned in a millisecond each
 /// started hundreds after a pause (probe 94 F1; 89 F1: 40 items of 50 ms held a pause 2 s;
@@ -294,8 +294,8 @@ pub(super) async fn run_attempt(
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
         let stopped = halted.clone();
-        // When the commands were last known read: the commit that recorded the attempt
-        // running, a commit that gave an item its leave, or a read an item waited for.
+        // When the commands and the signals were last known read: the commit that recorded
+        // the attempt running, or a read an item waited for.
         let read_at = Arc::new(Mutex::new(StdInstant::now()));
         let items = futures::stream::iter(next)
             // Each item waits for its leave: the end of an earlier one, committed; one that
@@ -311,26 +311,15 @@ pub(super) async fn run_attempt(
                         Next::Prepared(prepared) => prepared,
                         Next::OffThread(items, at) => rendered_off_thread(items, at).await,
                     };
-                    // A leave waited for comes from a commit after the render, which read
-                    // the commands (and a closed semaphore from a halt).
-                    let waited = match leaves.try_acquire() {
-                        Ok(leave) => {
-                            leave.forget();
-                            false
-                        }
-                        Err(_) => {
-                            if let Ok(leave) = leaves.acquire().await {
-                                leave.forget();
-                            }
-                            true
-                        }
-                    };
-                    let last = *read_at.lock().unwrap_or_else(PoisonError::into_inner);
-                    let stale = last.elapsed() >= UNCONFIRMED;
-                    if stale && !waited {
-                        confirmed(&read_commands, &mut commands_read, stop).await;
+                    if let Ok(leave) = leaves.acquire().await {
+                        leave.forget();
                     }
-                    if stale || waited {
+                    // Not a leave's commit: it read the commands, not the signals, which
+                    // wait for the runtime to poll them (probe 95 F1: items whose `with`
+                    // failed to render, 7 ms each, kept a SIGTERM unread 200 ms).
+                    let last = *read_at.lock().unwrap_or_else(PoisonError::into_inner);
+                    if last.elapsed() >= UNCONFIRMED {
+                        confirmed(&read_commands, &mut commands_read, stop).await;
                         *read_at.lock().unwrap_or_else(PoisonError::into_inner) = StdInstant::now();
                     }
                     prepared
