@@ -44,21 +44,29 @@ pub(super) fn processes() -> impl Iterator<Item = Stat> {
 /// each made its own, on the engine's thread (probe 94 F3: 300 items were stopped one after
 /// another, over a second, many after their own end).
 pub(super) fn recent_processes() -> impl Iterator<Item = Stat> {
-    static LAST: Mutex<Option<(std::time::Instant, Arc<[Stat]>)>> = Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
-    let scan = match &*last {
-        Some((at, scan)) if at.elapsed() < RECENT => Arc::clone(scan),
-        _ => {
-            let scan: Arc<[Stat]> = processes().collect();
-            *last = Some((std::time::Instant::now(), Arc::clone(&scan)));
-            scan
-        }
-    };
+    static LAST: Recent<Stat> = Mutex::new(None);
+    let scan = recent(&LAST, || processes().collect());
     (0..scan.len()).map(move |at| scan[at])
 }
 
-/// How long a scan of `/proc` serves ([`recent_processes`]): a wait for a group to empty
-/// looks again after 1 ms, then twice as long each time.
+/// The last of a kind of scan of `/proc`, and when it was made.
+pub(super) type Recent<T> = Mutex<Option<(std::time::Instant, Arc<[T]>)>>;
+
+/// The scan `last` holds if it is less than [`RECENT`] old, else a new one, made by `scan`.
+pub(super) fn recent<T>(last: &Recent<T>, scan: impl FnOnce() -> Arc<[T]>) -> Arc<[T]> {
+    let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+    match &*last {
+        Some((at, kept)) if at.elapsed() < RECENT => Arc::clone(kept),
+        _ => {
+            let made = scan();
+            *last = Some((std::time::Instant::now(), Arc::clone(&made)));
+            made
+        }
+    }
+}
+
+/// How long a scan of `/proc` serves ([`recent`]): a wait for a group to empty looks again
+/// after 1 ms, then twice as long each time.
 const RECENT: Duration = Duration::from_millis(5);
 
 /// Parses `/proc/PID/stat`: "pid (comm) state ppid pgrp session ...", where comm may hold

@@ -28,7 +28,7 @@
 //! program that forked and exited in the microseconds between the two could still leave
 //! that grandchild behind.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
@@ -214,12 +214,6 @@ pub(super) fn register(pgid: Pid) {
 /// Tells the reaper group `pgid` is taken care of (killed at the end of its attempt).
 pub(super) fn unregister(pgid: Pid) {
     send(b'-', pgid);
-}
-
-/// The process groups registered now: the attempts' groups in flight.
-pub(super) fn registered() -> HashSet<i32> {
-    let registry = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
-    registry.groups.keys().copied().collect()
 }
 
 /// Stops (`stopped`: SIGSTOP) or continues (SIGCONT) every process group registered, the

@@ -16,6 +16,7 @@
 //! [reaper]: super::reaper
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use cairn_engine::Action;
 use nix::errno::Errno;
@@ -149,30 +150,14 @@ impl Strays {
         targets.len()
     }
 
-    /// The live processes of the engine's session outside the groups of the attempts in
-    /// flight (this one's among them) and the engine's that carry the identity, as the groups
-    /// they lead and the others alone. Only those outside are looked into: reading every
-    /// process's environment, the other items' of a window too, a stop of 300 items at their
-    /// deadline read 90,000 on the engine's thread, and went on past their end (probe 94 F3).
+    /// The live processes of the engine's session outside the attempt's group and the
+    /// engine's that carry the identity, as the groups they lead and the others alone.
     fn find(&self) -> Vec<Target> {
-        let session = match getsid(None) {
-            Ok(session) => session.as_raw(),
-            Err(error) => {
-                tracing::warn!(%error, "cannot read the engine's session: the processes that left a step's group are not stopped");
-                return Vec::new();
-            }
-        };
-        let engine_group = getpgrp().as_raw();
-        let in_flight = reaper::registered();
-        let strays: Vec<procfs::Stat> = procfs::recent_processes()
-            .filter(|process| {
-                process.session == session
-                    && process.pgrp != self.group
-                    && process.pgrp != engine_group
-                    && !in_flight.contains(&process.pgrp)
-                    && !process.ended()
-                    && self.identity.marks(&procfs::environ(process.pid))
+        let strays: Vec<procfs::Stat> = (marked().iter())
+            .filter(|marked| {
+                marked.process.pgrp != self.group && self.identity.marks(&marked.variables)
             })
+            .map(|marked| marked.process)
             .collect();
         let leaders: HashSet<i32> = (strays.iter())
             .filter(|process| process.pid == process.pgrp)
@@ -186,6 +171,55 @@ impl Strays {
             .chain(alone)
             .collect()
     }
+}
+
+/// A live process of the engine's session outside the engine's group, with the `CAIRN_`
+/// variables it was started with.
+#[derive(Debug)]
+struct Marked {
+    process: procfs::Stat,
+    /// Its environment's `CAIRN_` entries, each ended by a NUL.
+    variables: Vec<u8>,
+}
+
+/// The processes that may be an attempt's strays, as a look at `/proc` a few milliseconds
+/// old found them ([`procfs::recent`]): the attempts a stop ends together share one, where
+/// each read the environment of every process of the session, the other attempts' strays
+/// too, on the engine's thread (probe 94 F3; 95 F2: 400 items under GNU `timeout` at their
+/// step's deadline, of which 280 ran to their own end past it).
+fn marked() -> Arc<[Marked]> {
+    static LAST: procfs::Recent<Marked> = Mutex::new(None);
+    procfs::recent(&LAST, || {
+        let session = match getsid(None) {
+            Ok(session) => session.as_raw(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the engine's session: the processes that left a step's group are not stopped");
+                return Arc::new([]);
+            }
+        };
+        let engine_group = getpgrp().as_raw();
+        (procfs::processes())
+            .filter(|process| {
+                process.session == session && process.pgrp != engine_group && !process.ended()
+            })
+            .map(|process| Marked {
+                process,
+                variables: cairn_variables(&procfs::environ(process.pid)),
+            })
+            .collect()
+    })
+}
+
+/// The `CAIRN_` entries of `environ` (`NAME=value` entries, each ended by a NUL), as it.
+fn cairn_variables(environ: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::new();
+    for entry in environ.split(|&byte| byte == 0) {
+        if entry.starts_with(b"CAIRN_") {
+            kept.extend_from_slice(entry);
+            kept.push(0);
+        }
+    }
+    kept
 }
 
 impl Drop for Strays {
