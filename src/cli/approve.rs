@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::control::{operator, send_then_close};
+use super::engine::{closed_after, open_to_read};
 use super::error::Error;
-use super::inspect::{closed_after, open};
 use super::printable::{self, say};
 use super::{invocation, json};
 use crate::Global;
@@ -128,7 +128,7 @@ async fn waiting_requests(
 /// runs of it.
 pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     let (mut waiting, mut runs) = (Vec::new(), HashMap::<Uuid, RunNow>::new());
-    match open(global).await {
+    match open_to_read(global).await {
         Err(EngineError::MissingDatabase(_)) => {}
         opened => {
             (waiting, runs) = closed_after(opened?, waiting_requests).await?;

@@ -1,5 +1,5 @@
-//! Opening the engine for the commands that drive or steer runs: the flags of how it
-//! commits, and the guard each run is judged by.
+//! Opening the engine for the commands that drive or steer runs (the flags of how it
+//! commits, and the guard each run is judged by) and for those that only read them.
 
 use std::sync::Arc;
 
@@ -22,6 +22,25 @@ pub(crate) struct EngineArgs {
     /// unless given this flag, which replaces it from then on. At least 1, at most 2^63 − 1.
     #[arg(long, value_parser = parse_max_output)]
     max_output: Option<usize>,
+}
+
+/// An engine over the existing database, for reading: a missing one is not created.
+pub(crate) async fn open_to_read(global: &Global) -> Result<Engine, cairn_engine::Error> {
+    Engine::builder(&global.db)
+        .create_database(false)
+        .for_reading()
+        .busy_timeout(global.busy_timeout)
+        .open()
+        .await
+}
+
+/// What `read` makes of `engine`, whose store is closed after it, however it ended: the last
+/// connection to the database checkpoints its WAL and removes the `-wal` and `-shm` files,
+/// which a command that only read left behind (probe 91 F3), as one that writes does not.
+pub(crate) async fn closed_after<T>(engine: Engine, read: impl AsyncFnOnce(&Engine) -> T) -> T {
+    let read = read(&engine).await;
+    engine.store().close().await;
+    read
 }
 
 /// An engine over the database (created if missing) that starts runs `guard` judges.

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use cairn_engine::{Engine, Plan, StepState};
 use serde::Serialize;
 
+use super::engine::closed_after;
 use super::error::{Error, SUCCESS};
-use super::inspect::closed_after;
 use super::{json, svg, workflow};
 use crate::Global;
 

@@ -12,6 +12,7 @@ use cairn_engine::{
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::engine::{closed_after, open_to_read};
 use super::error::{self, Error};
 use super::{invocation, json, printable};
 use crate::Global;
@@ -59,7 +60,7 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
         states: args.states.clone(),
         limit: args.limit,
     };
-    let runs = match open(global).await {
+    let runs = match open_to_read(global).await {
         Ok(engine) => closed_after(engine, async |engine| engine.runs(&filter).await).await?,
         Err(EngineError::MissingDatabase(_)) => Vec::new(),
         Err(error) => return Err(error.into()),
@@ -104,7 +105,7 @@ pub(crate) async fn runs(args: &RunsArgs, global: &Global) -> Result<ExitCode, E
 /// `--json` reads a page of steps at a time, whole, as it writes them
 /// ([`print_with_outputs`]).
 pub(crate) async fn show(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
-    let engine = open(global).await?;
+    let engine = open_to_read(global).await?;
     closed_after(engine, async |engine| show_run(engine, args, global).await).await
 }
 
@@ -365,7 +366,7 @@ fn next_page(steps: usize, bytes: usize) -> usize {
 /// Lists every transition of a run, in order, with its time. The events are read and
 /// printed a page at a time: a big run's history is millions of them.
 pub(crate) async fn history(args: &RunArg, global: &Global) -> Result<ExitCode, Error> {
-    let engine = open(global).await?;
+    let engine = open_to_read(global).await?;
     closed_after(engine, async |engine| {
         print_history(engine, args, global).await
     })
@@ -438,25 +439,6 @@ fn print_event(out: &mut impl Write, event: &Event, db: &Path) -> std::io::Resul
         time(event.at),
         event.to()
     )
-}
-
-/// An engine over the existing database, for reading: a missing one is not created.
-pub(crate) async fn open(global: &Global) -> Result<Engine, EngineError> {
-    Engine::builder(&global.db)
-        .create_database(false)
-        .for_reading()
-        .busy_timeout(global.busy_timeout)
-        .open()
-        .await
-}
-
-/// What `read` makes of `engine`, whose store is closed after it, however it ended: the last
-/// connection to the database checkpoints its WAL and removes the `-wal` and `-shm` files,
-/// which a command that only read left behind (probe 91 F3), as one that writes does not.
-pub(crate) async fn closed_after<T>(engine: Engine, read: impl AsyncFnOnce(&Engine) -> T) -> T {
-    let read = read(&engine).await;
-    engine.store().close().await;
-    read
 }
 
 /// The most characters of a run's input or output its line in `show` gives, or of an event's

@@ -204,12 +204,13 @@ fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next>
 
 /// The longest an item starts after the run's commands and signals were last known read —
 /// the commit that recorded its attempt running, or a read an earlier item waited for
-/// ([`confirmed`]) — without a read after it: a pause, a cancel or a signal that came meanwhile may find it started, by no
-/// more than this. Counted in time, the items' renders and spawns alike: counting renders
-/// only, a window of 2,000 items rendered in microseconds and spawned in a millisecond each
-/// started hundreds after a pause (probe 94 F1; 89 F1: 40 items of 50 ms held a pause 2 s;
-/// 90 F1: items of 60 ms started after it, the bound then 100 ms). A read of the store is
-/// ≈ 0.1 ms, waited for once every 10 ms at most.
+/// ([`confirmed`]) — without a read after it: a pause, a cancel or a signal that came
+/// meanwhile may find it started, by no more than this. Counted in time, the items' renders,
+/// spawns and waits alike: counting renders only, a window of 2,000 items rendered in
+/// microseconds and spawned in a millisecond each started hundreds after a pause (probe 94
+/// F1; 89 F1: 40 items of 50 ms held a pause 2 s; 90 F1: items of 60 ms started after it,
+/// the bound then 100 ms). A read of the store is ≈ 0.1 ms, waited for once every 10 ms at
+/// most.
 const UNCONFIRMED: Duration = Duration::from_millis(10);
 
 /// Waits until the driver has read the run's commands once more, rung to, or `stop` (the

@@ -126,8 +126,8 @@ impl Strays {
     }
 
     /// [`Strays::wait_gone`], killing those each look finds: one that left its group as the
-    /// SIGKILL went out, missed by a scan a few milliseconds old
-    /// ([`procfs::recent_processes`]), is killed at the next.
+    /// SIGKILL went out, missed by a look a few milliseconds old ([`marked`]), is killed at
+    /// the next.
     pub(super) async fn killed_until_gone(&self, deadline: Instant) -> bool {
         procfs::poll_until(deadline, || self.signal(Signal::SIGKILL) == 0).await
     }
