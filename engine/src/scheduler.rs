@@ -139,8 +139,9 @@ pub(crate) struct Driver {
     ),
     /// Rung when the run has commands to read (the engine's watch, or a send in this process).
     commands: Arc<Notify>,
-    /// Counts the reads of the commands that left the run going: an item whose `with` took
-    /// long to render waits for the next, rung for, before it starts ([`ItemChannels`]).
+    /// Counts the reads of the commands that left the run going: an item that comes 10 ms or
+    /// more after the last one waits for the next, rung for, before it starts
+    /// ([`ItemChannels`]).
     commands_read: watch::Sender<u64>,
     /// Rung by the running attempts' [`Progress`] at their first sign of life after a look.
     signs: Arc<Notify>,

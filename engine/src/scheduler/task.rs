@@ -61,7 +61,7 @@ pub(super) struct ItemChannels {
     pub(super) read_commands: Arc<Notify>,
     /// Counts the driver's reads of the commands that left the run going: an item that
     /// comes [`UNCONFIRMED`] after the last one known starts only after the next
-    /// ([`confirmed`]).
+    /// ([`CommandReads::confirmed_if_due`]).
     pub(super) commands_read: watch::Receiver<u64>,
     /// The items running now, as the driver watches them.
     pub(super) running: Arc<RunningItems>,
@@ -204,7 +204,7 @@ fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next>
 
 /// The longest an item starts after the run's commands and signals were last known read —
 /// the commit that recorded its attempt running, or a read an earlier item waited for
-/// ([`confirmed`]) — without a read after it: a pause, a cancel or a signal that came
+/// ([`CommandReads::confirmed_if_due`]) — without a read after it: a pause, a cancel or a signal that came
 /// meanwhile may find it started, by no more than this. Counted in time, the items' renders,
 /// spawns and waits alike: counting renders only, a window of 2,000 items rendered in
 /// microseconds and spawned in a millisecond each started hundreds after a pause (probe 94
@@ -213,24 +213,43 @@ fn rendered_until_slow(items: &Arc<DeferredItems>) -> impl Iterator<Item = Next>
 /// most.
 const UNCONFIRMED: Duration = Duration::from_millis(10);
 
-/// Waits until the driver has read the run's commands once more, rung to, or `stop` (the
-/// run halted, the attempt cancelled): an item [`UNCONFIRMED`] or more after the last read
-/// starts only then, so that none starts after a pause, a cancel or a signal that came as it
-/// or those before it rendered and started (probe 88 F1: the first window's items, recorded
-/// running with their step, started after them). A yield first lets the runtime poll its
-/// signals, which the driver reads before the commands; a halt read leaves the count as it
-/// is, and the next commit cancels `halted`.
-async fn confirmed(
-    read_commands: &Notify,
-    commands_read: &mut watch::Receiver<u64>,
-    stop: impl Future<Output = ()>,
-) {
-    tokio::task::yield_now().await;
-    commands_read.mark_unchanged();
-    read_commands.notify_one();
-    tokio::select! {
-        _ = commands_read.changed() => {}
-        () = stop => {}
+/// What an attempt's items need to wait for a read of the run's commands and signals,
+/// shared by them ([`CommandReads::confirmed_if_due`]).
+struct CommandReads {
+    /// Rings the driver to read the run's commands now.
+    ring: Arc<Notify>,
+    /// Counts the driver's reads of the commands that left the run going.
+    reads: watch::Receiver<u64>,
+    /// When the commands and the signals were last known read: the commit that recorded the
+    /// attempt running, or a read an item waited for.
+    last: Mutex<StdInstant>,
+    /// The attempt's cancellation, and the run's halt: no read is waited for past either.
+    cancel: CancellationToken,
+    halted: CancellationToken,
+}
+
+impl CommandReads {
+    /// Waits, once [`UNCONFIRMED`] or more has passed since the commands were last known
+    /// read, until the driver has read them once more, rung to, or the run halted or the
+    /// attempt was cancelled: so that no item starts after a pause, a cancel or a signal
+    /// that came as it or those before it rendered and started (probe 88 F1: the first
+    /// window's items, recorded running with their step, started after them). A yield
+    /// first lets the runtime poll its signals, which the driver reads before the commands;
+    /// a halt read leaves the count as it is, and the next commit cancels `halted`.
+    async fn confirmed_if_due(&self) {
+        let last = *self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.elapsed() < UNCONFIRMED {
+            return;
+        }
+        tokio::task::yield_now().await;
+        let mut reads = self.reads.clone();
+        reads.mark_unchanged();
+        self.ring.notify_one();
+        tokio::select! {
+            _ = reads.changed() => {}
+            () = either_cancelled(self.cancel.clone(), self.halted.clone()) => {}
+        }
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = StdInstant::now();
     }
 }
 
@@ -295,18 +314,22 @@ pub(super) async fn run_attempt(
             return guarded(Arc::clone(&executor), action, ctx.clone()).await;
         }
         let stopped = halted.clone();
-        // When the commands and the signals were last known read: the commit that recorded
-        // the attempt running, or a read an item waited for.
-        let read_at = Arc::new(Mutex::new(StdInstant::now()));
+        let command_reads = Arc::new(CommandReads {
+            ring: read_commands,
+            reads: commands_read,
+            last: Mutex::new(StdInstant::now()),
+            cancel: ctx.cancel.clone(),
+            halted,
+        });
         let items = futures::stream::iter(next)
             // Each item waits for its leave: the end of an earlier one, committed; one that
-            // comes UNCONFIRMED or more after the commands were last read, for them to be read.
+            // comes UNCONFIRMED or more after the commands were last read, for them to be
+            // read. Not a leave's commit: it read the commands, not the signals, which wait
+            // for the runtime to poll them (probe 95 F1: items whose `with` failed to render,
+            // 7 ms each, kept a SIGTERM unread 200 ms).
             .then(|next| {
                 let leaves = Arc::clone(&leaves);
-                let read_commands = Arc::clone(&read_commands);
-                let stop = either_cancelled(ctx.cancel.clone(), halted.clone());
-                let mut commands_read = commands_read.clone();
-                let read_at = Arc::clone(&read_at);
+                let command_reads = Arc::clone(&command_reads);
                 async move {
                     let prepared = match next {
                         Next::Prepared(prepared) => prepared,
@@ -315,14 +338,7 @@ pub(super) async fn run_attempt(
                     if let Ok(leave) = leaves.acquire().await {
                         leave.forget();
                     }
-                    // Not a leave's commit: it read the commands, not the signals, which
-                    // wait for the runtime to poll them (probe 95 F1: items whose `with`
-                    // failed to render, 7 ms each, kept a SIGTERM unread 200 ms).
-                    let last = *read_at.lock().unwrap_or_else(PoisonError::into_inner);
-                    if last.elapsed() >= UNCONFIRMED {
-                        confirmed(&read_commands, &mut commands_read, stop).await;
-                        *read_at.lock().unwrap_or_else(PoisonError::into_inner) = StdInstant::now();
-                    }
+                    command_reads.confirmed_if_due().await;
                     prepared
                 }
             })
