@@ -26,12 +26,15 @@ pub(crate) struct EngineArgs {
 
 /// An engine over the existing database, for reading: a missing one is not created.
 pub(crate) async fn open_to_read(global: &Global) -> Result<Engine, cairn_engine::Error> {
+    reader(global).open().await
+}
+
+/// The builder of an engine over the existing database, for reading ([`open_to_read`]).
+pub(crate) fn reader(global: &Global) -> EngineBuilder {
     Engine::builder(&global.db)
         .create_database(false)
         .for_reading()
         .busy_timeout(global.busy_timeout)
-        .open()
-        .await
 }
 
 /// What `read` makes of `engine`, whose store is closed after it, however it ended: the last

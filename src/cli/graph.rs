@@ -7,10 +7,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_engine::{Engine, Plan, StepState};
+use cairn_engine::{Plan, StepState};
 use serde::Serialize;
 
-use super::engine::closed_after;
+use super::engine::{closed_after, reader};
 use super::error::{Error, SUCCESS};
 use super::{json, svg, workflow};
 use crate::Global;
@@ -69,10 +69,7 @@ pub(crate) async fn run(args: &Args, global: &Global) -> Result<ExitCode, Error>
         None => {
             // clap requires `--run` without FILE.
             let run = args.run.as_deref().unwrap_or_default();
-            let engine = Engine::builder(&global.db)
-                .create_database(false)
-                .for_reading()
-                .busy_timeout(global.busy_timeout)
+            let engine = reader(global)
                 .executors(workflow::executors())
                 .open()
                 .await?;
