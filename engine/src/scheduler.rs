@@ -106,6 +106,19 @@ struct Watch {
     running: Arc<RunningItems>,
 }
 
+/// How the driver reads an item's end before telling the ledger.
+#[derive(Clone, Copy, Debug)]
+enum EndRead {
+    /// As its attempt reported it.
+    AsReported,
+    /// Read once the run's deadline passed: cancelled with the run (what it spent is kept,
+    /// its output not).
+    Late,
+    /// Read as the engine stops: an item its stop cancelled (not a cancel of the run) was
+    /// interrupted, and runs again at the resume.
+    Interrupted,
+}
+
 /// Drives one run. Built by the engine, consumed by [`Driver::drive`].
 #[derive(Debug)]
 pub(crate) struct Driver {
@@ -245,9 +258,10 @@ impl Driver {
                     // Every item that ended since: they commit together (group commit). Read
                     // once the deadline passed, their ends are not kept (probe 36 F1).
                     let late = self.past_deadline();
-                    self.item(*end, late)?;
+                    let read = if late { EndRead::Late } else { EndRead::AsReported };
+                    self.item(*end, read)?;
                     while let Ok(end) = self.item_ends.1.try_recv() {
-                        self.item(*end, late)?;
+                        self.item(*end, read)?;
                     }
                     if late {
                         return self.stop(Input::TimedOut).await;
@@ -421,19 +435,26 @@ impl Driver {
         Ok(())
     }
 
-    /// Tells the ledger an item's end; one read `late`, once the run's deadline passed, as
-    /// cancelled with the run (what it spent is kept, its output not).
-    fn item(&mut self, end: ItemEnd, late: bool) -> Result<()> {
+    /// Tells the ledger an item's end, as `read` says.
+    fn item(&mut self, end: ItemEnd, read: EndRead) -> Result<()> {
         let ItemEnd {
             step,
             index,
             mut outcome,
         } = end;
-        if late {
-            outcome.result = Err(ExecError {
-                class: ErrorClass::Cancelled,
-                message: ledger::TIMED_OUT.into(),
-            });
+        match (read, &mut outcome.result) {
+            (EndRead::Late, result) => {
+                *result = Err(ExecError {
+                    class: ErrorClass::Cancelled,
+                    message: ledger::TIMED_OUT.into(),
+                });
+            }
+            (EndRead::Interrupted, Err(error))
+                if error.class == ErrorClass::Cancelled && !self.ledger.is_cancelling() =>
+            {
+                error.class = ErrorClass::Interrupted;
+            }
+            _ => {}
         }
         if let Some(watch) = self.watches.get_mut(&step) {
             watch.ended += 1;
@@ -454,7 +475,7 @@ impl Driver {
         } = joined.map_err(|error| Error::Bug(format!("attempt task: {error}")))?;
         // A `for_each` task reported its items before it ended: they come first.
         while let Ok(end) = self.item_ends.1.try_recv() {
-            self.item(*end, false)?;
+            self.item(*end, EndRead::AsReported)?;
         }
         self.watches.remove(&step);
         if cut_off {
@@ -501,9 +522,15 @@ impl Driver {
             }
         }
         // Items that ended before the stop are kept: they do not run again. Not at the
-        // deadline: their ends are read after it.
+        // deadline: their ends are read after it. At an interruption, those the stop
+        // cancelled run again at the resume.
+        let read = if interrupted {
+            EndRead::Interrupted
+        } else {
+            EndRead::Late
+        };
         while let Ok(end) = self.item_ends.1.try_recv() {
-            self.item(*end, !interrupted)?;
+            self.item(*end, read)?;
         }
         self.starts.clear();
         self.ledger.apply(why, clock::now())?;

@@ -450,6 +450,37 @@ async fn a_cancel_recorded_while_items_run_keeps_the_next_item_from_starting() {
     assert_eq!(calls(), 2, "no item started after the cancel was recorded");
 }
 
+#[tokio::test]
+async fn items_a_shutdown_cancels_go_back_to_pending_to_run_at_the_resume() {
+    let store = Arc::new(MemoryStore::new());
+    let gated = Arc::new(Gated::default());
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("gated", gated.clone())
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "gated",
+        "for_each": "${{ [0, 1] }}", "max_parallel": 2}]});
+    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    while gated.calls.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        gated.started.notified().await;
+    }
+    engine.shutdown();
+    let report = handle.wait().await.unwrap();
+    assert_eq!(
+        report.error_class,
+        Some(ErrorClass::Interrupted),
+        "{report:?}"
+    );
+    let items = store.items(report.id, &["each"]).await.unwrap();
+    let states: Vec<_> = items
+        .iter()
+        .map(|item| (item.state, item.attempt))
+        .collect();
+    assert_eq!(states, [(StepState::Pending, 1), (StepState::Pending, 1)]);
+}
+
 /// Ignores its cancellation, as an executor wrapping an uncancellable call does: tells the
 /// test it started, then never ends — or, with `with.late_ms`, succeeds that long after it
 /// was cancelled.

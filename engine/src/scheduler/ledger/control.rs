@@ -137,7 +137,7 @@ impl Ledger {
     }
 
     /// Whether the run is being cancelled.
-    pub(super) fn is_cancelling(&self) -> bool {
+    pub(crate) fn is_cancelling(&self) -> bool {
         matches!(self.halt, Some(Halt::Cancel(_)))
     }
 

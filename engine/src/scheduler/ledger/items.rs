@@ -482,7 +482,8 @@ impl Ledger {
     /// halted: no leave is given then), whose window opens then. A stalled item ends with
     /// its stall, whatever it returned once stopped; one whose output is over the run's cap
     /// fails `output_too_large`, its output dropped, as does one that would bring the list
-    /// of the step's outputs over it ([`Outputs::admit`]).
+    /// of the step's outputs over it ([`Outputs::admit`]). One the engine's stop cut off
+    /// (`interrupted`) goes back to pending with its attempt, to run again at the resume.
     pub(super) fn item_ended(
         &mut self,
         step: StepIndex,
@@ -533,6 +534,9 @@ impl Ledger {
             Ok((bytes, output)) => {
                 items.outputs.set(index, output.clone(), bytes);
                 (StepState::Succeeded, Some(output), None)
+            }
+            Err(error) if error.class == ErrorClass::Interrupted => {
+                (StepState::Pending, None, None)
             }
             Err(error) => {
                 let text = error.to_string();
