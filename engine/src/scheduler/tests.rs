@@ -287,6 +287,28 @@ impl Executor for Gated {
     }
 }
 
+/// Starts on `store` a run of one `gated` `for_each` step `each` of `items` items, two at
+/// a time, and waits until the first two run.
+async fn two_gated_items_running<S: crate::store::Store + 'static>(
+    store: Arc<S>,
+    items: usize,
+) -> (Arc<Gated>, Engine, RunHandle) {
+    let gated = Arc::new(Gated::default());
+    let engine = Engine::builder_with_store(store)
+        .executor("gated", gated.clone())
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "gated",
+        "for_each": format!("${{{{ {:?} }}}}", Vec::from_iter(0..items)), "max_parallel": 2}]});
+    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    while gated.calls.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        gated.started.notified().await;
+    }
+    (gated, engine, handle)
+}
+
 /// Counts its calls, and succeeds.
 #[derive(Debug, Default)]
 struct Counts(std::sync::atomic::AtomicUsize);
@@ -424,21 +446,9 @@ async fn a_resume_waiting_for_the_lease_leaves_a_pause_carried_out_after_it_was_
 #[tokio::test]
 async fn a_cancel_recorded_while_items_run_keeps_the_next_item_from_starting() {
     let store = Arc::new(MemoryStore::new());
-    let gated = Arc::new(Gated::default());
-    let engine = Engine::builder_with_store(store.clone())
-        .executor("gated", gated.clone())
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "gated",
-        "for_each": "${{ [0, 1, 2, 3, 4] }}", "max_parallel": 2}]});
-    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
-    let handle = engine.start(plan, json!({})).await.unwrap();
+    let (gated, _engine, handle) = two_gated_items_running(store.clone(), 5).await;
     let run = handle.id();
     let calls = || gated.calls.load(std::sync::atomic::Ordering::SeqCst);
-    while calls() < 2 {
-        gated.started.notified().await;
-    }
     // Recorded by another process while items 0 and 1 run: the driver is not told.
     store
         .send_command(run, &Command::Cancel(request()))
@@ -453,19 +463,7 @@ async fn a_cancel_recorded_while_items_run_keeps_the_next_item_from_starting() {
 #[tokio::test]
 async fn items_a_shutdown_cancels_go_back_to_pending_to_run_at_the_resume() {
     let store = Arc::new(MemoryStore::new());
-    let gated = Arc::new(Gated::default());
-    let engine = Engine::builder_with_store(store.clone())
-        .executor("gated", gated.clone())
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "gated",
-        "for_each": "${{ [0, 1] }}", "max_parallel": 2}]});
-    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
-    let handle = engine.start(plan, json!({})).await.unwrap();
-    while gated.calls.load(std::sync::atomic::Ordering::SeqCst) < 2 {
-        gated.started.notified().await;
-    }
+    let (_gated, engine, handle) = two_gated_items_running(store.clone(), 2).await;
     engine.shutdown();
     let report = handle.wait().await.unwrap();
     assert_eq!(

@@ -8,24 +8,12 @@ use crate::store::held::Held;
 async fn an_item_given_its_leave_that_a_pause_kept_from_starting_is_pending_while_its_siblings_run()
 {
     let store = Arc::new(Held::default());
-    let gated = Arc::new(Gated::default());
-    let engine = Engine::builder_with_store(store.clone())
-        .executor("gated", gated.clone())
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "gated",
-        "for_each": "${{ [0, 1, 2] }}", "max_parallel": 2}]});
     // The commit of the first item's end, which records item 2 running, waits once made.
     store.hold_after(|batch| {
         (batch.items().iter()).any(|item| item.index == 2 && item.state == StepState::Running)
     });
-    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
-    let handle = engine.start(plan, json!({})).await.unwrap();
+    let (gated, engine, handle) = two_gated_items_running(store.clone(), 3).await;
     let calls = || gated.calls.load(std::sync::atomic::Ordering::SeqCst);
-    while calls() < 2 {
-        gated.started.notified().await;
-    }
     gated.go.notify_one();
     store.waiting.notified().await;
     // That commit found no pause: item 2's leave is given once it goes. A pause sent
