@@ -219,8 +219,8 @@ impl Ledger {
             }
             // A `for_each` step names the items it did not run, between two windows (a rate
             // limit's, a budget's: probe 89 F4) or with some in flight (90 F3), as one a
-            // cancel ends between two items does; at a takeover, not those a crash cut off,
-            // which may have run (probe 92 F3).
+            // cancel ends between two items does; at a takeover, not those a crash or the
+            // engine's stop cut off, which may have run (probe 92 F3, 98 F1).
             let held = self.items_not_run(step);
             let (taken_back, cut_off) = self.cancel_items(step, reason);
             let mut items = match held + taken_back {
@@ -228,7 +228,8 @@ impl Ledger {
                 not_run => format!("; {not_run} items did not run"),
             };
             if cut_off > 0 {
-                items += &format!("; {cut_off} items a crash cut off were cancelled");
+                items +=
+                    &format!("; {cut_off} items cut off as their engine stopped were cancelled");
             }
             let mut detail = json!({ "reason": reason });
             // A stalled attempt ended by this (the run's deadline passed in its kill grace)

@@ -110,11 +110,12 @@ impl Ledger {
         );
     }
 
-    /// The engine stops: running attempts are recorded as interrupted, to run again; a
-    /// stalled one, stopped in its kill grace, ends as its stall's escalation says. When no
-    /// attempt was left to interrupt (those in flight ended as it stopped: by their stalls,
-    /// or kept, [`Ledger::keeps_at_interruption`]), the run is settled as a turn would settle
-    /// it, starting nothing: it ends if they were its last steps (or a stall's escalation
+    /// The engine stops: running attempts are recorded as interrupted, to run again (and
+    /// their items: [`Ledger::items_stopped`]); a stalled one, stopped in its kill grace,
+    /// ends as its stall's escalation says. When no attempt was left to interrupt (those in
+    /// flight ended as it stopped: by their stalls, or kept,
+    /// [`Ledger::keeps_at_interruption`]), the run is settled as a turn would settle it,
+    /// starting nothing: it ends if they were its last steps (or a stall's escalation
     /// cancelled it), as it would had they ended before the engine stopped.
     pub(super) fn interrupt(&mut self, now: DateTime<Utc>) -> Result<()> {
         let mut interrupted = false;
@@ -125,7 +126,11 @@ impl Ledger {
             if self.stalled_attempt_cut_off(step, json!("engine stopped"), now)? {
                 self.end_attempt(step);
             } else {
-                self.cut_off(step, json!({ "interrupted": "engine stopped" }))?;
+                let mut detail = json!({ "interrupted": "engine stopped" });
+                if self.plan.node(step).for_each.is_some() {
+                    detail["items_not_started"] = json!(self.items_stopped(step));
+                }
+                self.cut_off(step, detail)?;
                 interrupted = true;
             }
         }

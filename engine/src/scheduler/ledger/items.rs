@@ -71,8 +71,9 @@ pub(super) struct Items {
     given: usize,
     /// Whether the running attempt's time limit kept items from starting.
     cut_off: bool,
-    /// The items found `running` when the run was taken over (a crash cut them off; the
-    /// takeover records them pending), until they start again or end with their step.
+    /// The items cut off as they ran, which may have run: found `running` when the run was
+    /// taken over (a crash cut them off; the takeover records them pending), or stopped
+    /// with the engine (recorded so), until they start again or end with their step.
     interrupted: BTreeSet<usize>,
     /// Restored from the records of a run taken over, no attempt started since: which items
     /// ran in the attempt a crash cut off is not known (one failed before it, or never
@@ -139,6 +140,9 @@ impl Items {
                 // An item out of the step's list keeps counting its attempts, out of it.
                 StepState::Skipped => continue,
                 StepState::Running => {
+                    items.interrupted.insert(index);
+                }
+                StepState::Pending if record.error.as_deref() == Some(CUT_OFF) => {
                     items.interrupted.insert(index);
                 }
                 _ => {}
@@ -330,7 +334,8 @@ impl Ledger {
         items.none_running();
         let mut unstarted = 0;
         for &index in &items.started {
-            if items.outputs.has(index) || items.failed.contains_key(&index) {
+            let ended = items.outputs.has(index) || items.failed.contains_key(&index);
+            if ended || items.interrupted.contains(&index) {
                 continue;
             }
             items.attempts[index] = items.attempts[index].saturating_sub(1);
@@ -407,10 +412,28 @@ impl Ledger {
         };
         let step_id = &self.plan.steps()[step].id;
         for &index in &items.interrupted {
-            let attempt = items.attempts[index];
-            let item = without_outcome(self.run_id, step_id, index, StepState::Pending, attempt);
-            self.batch.record_item(item);
+            self.batch
+                .record_item(cut_off(self.run_id, step_id, index, items.attempts[index]));
         }
+    }
+
+    /// `step`'s attempt is cut off as the engine stops, its task ended: the items it recorded
+    /// running that did not end (their ends lost with a task abandoned for ignoring its
+    /// cancellation) may have run, and are cut off as those the stop cancelled
+    /// ([`Ledger::item_ended`]); those never recorded running go back to pending as at a
+    /// halt ([`Ledger::take_back_unstarted`]). How many of those.
+    pub(super) fn items_stopped(&mut self, step: StepIndex) -> usize {
+        if let Some(items) = self.slots[step].items.as_deref_mut() {
+            let step_id = &self.plan.steps()[step].id;
+            for &index in &items.order[..items.recorded] {
+                let ended = items.outputs.has(index) || items.failed.contains_key(&index);
+                if !ended && items.interrupted.insert(index) {
+                    let item = cut_off(self.run_id, step_id, index, items.attempts[index]);
+                    self.batch.record_item(item);
+                }
+            }
+        }
+        self.take_back_unstarted(step)
     }
 
     /// Takes back the starts of the items of `step`'s attempt, which was not started at all
@@ -536,7 +559,8 @@ impl Ledger {
                 (StepState::Succeeded, Some(output), None)
             }
             Err(error) if error.class == ErrorClass::Interrupted => {
-                (StepState::Pending, None, None)
+                items.interrupted.insert(index);
+                (StepState::Pending, None, Some(CUT_OFF.to_owned()))
             }
             Err(error) => {
                 let text = error.to_string();
@@ -762,6 +786,18 @@ impl Ledger {
 
 /// Item `index` of step `step_id` of run `run_id` in `state` (running, or pending again) at
 /// its `attempt`, with neither output nor error.
+/// The error of a `pending` item an engine's stop or death cut off as it ran: it may have
+/// run, and its attempt counts ([`Items::restore`] knows it so).
+const CUT_OFF: &str = "interrupted: cut off as its engine stopped";
+
+/// Item `index` of `step_id`, cut off as it ran its `attempt`: pending again.
+fn cut_off(run_id: Uuid, step_id: &str, index: usize, attempt: u32) -> ItemRecord {
+    ItemRecord {
+        error: Some(CUT_OFF.to_owned()),
+        ..without_outcome(run_id, step_id, index, StepState::Pending, attempt)
+    }
+}
+
 fn without_outcome(
     run_id: Uuid,
     step_id: &str,

@@ -243,17 +243,29 @@ fn an_item_that_ends_while_the_run_is_halted_records_no_start_for_the_next() {
     ledger.turn(at(0)).unwrap();
     ledger.take_batch();
     // The first signal: nothing new starts; the second stops the engine before the
-    // attempt's end (the items in flight ended cancelled).
+    // attempt's end (the items in flight were cut off: the driver tells them interrupted).
     ledger.apply(Input::Drain, at(1)).unwrap();
     for index in [0, 1] {
-        let stopped = Outcome::failure(ErrorClass::Cancelled, "stopped");
+        let stopped = Outcome::failure(ErrorClass::Interrupted, "stopped");
         ledger.apply(item(index, stopped), at(1)).unwrap();
     }
     ledger.apply(Input::Interrupted, at(1)).unwrap();
+    let batch = ledger.take_batch();
     assert_eq!(
-        states(ledger.take_batch().items()),
-        [(0, StepState::Cancelled, 1), (1, StepState::Cancelled, 1)],
-        "items 2 and 3 get no leave, so none is recorded running"
+        states(batch.items()),
+        [
+            (0, StepState::Pending, 1),
+            (1, StepState::Pending, 1),
+            (2, StepState::Pending, 0),
+            (3, StepState::Pending, 0)
+        ],
+        "items 2 and 3 get no leave, so none is recorded running; 0 and 1 keep their attempt"
+    );
+    let detail = detail_of(&batch, StepState::Ready);
+    assert_eq!(detail["interrupted"], "engine stopped");
+    assert_eq!(
+        detail["items_not_started"], 2,
+        "as a first signal's stop counts them"
     );
 }
 

@@ -84,7 +84,8 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
     assert_eq!(run_id(batch.items()), cut_off("the run timed out"));
     // They may have run: the step does not count them among those that did not (probe 92
     // F3: "3 items did not run").
-    let cancelled = "cancelled: the run timed out; 3 items a crash cut off were cancelled";
+    let cancelled =
+        "cancelled: the run timed out; 3 items cut off as their engine stopped were cancelled";
     assert_eq!(error_of_each(&batch), cancelled);
 
     let batch = cancelled_at_a_takeover(committed());
@@ -96,7 +97,8 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
         stored(&run_id(batch.items())),
         cut_off("the run was cancelled")
     );
-    let cancelled = "cancelled: the run was cancelled; 3 items a crash cut off were cancelled";
+    let cancelled =
+        "cancelled: the run was cancelled; 3 items cut off as their engine stopped were cancelled";
     assert_eq!(error_of_each(&batch), cancelled);
 }
 
@@ -113,7 +115,34 @@ fn a_cancel_at_a_takeover_counts_no_item_that_ran_among_those_that_did_not() {
     // Item 1 failed before the crash, items 2 and 3 were cut off by it (probe 94 F2: "1
     // items did not run", item 1's failure counted as not run).
     let batch = cancelled_at_a_takeover(run);
-    let cut_off = "cancelled: the run was cancelled; 2 items a crash cut off were cancelled";
+    let cut_off =
+        "cancelled: the run was cancelled; 2 items cut off as their engine stopped were cancelled";
+    assert_eq!(error_of_each(&batch), cut_off);
+}
+
+#[test]
+fn items_the_engines_stop_cut_off_end_cancelled_and_counted_when_a_takeover_cancels_the_run() {
+    let (mut ledger, mut items) = timed_each();
+    // The second signal: items 1 to 3 were stopped (the driver tells them interrupted).
+    for index in 1..4 {
+        let stopped = Outcome::failure(ErrorClass::Interrupted, "engine stopped");
+        ledger.apply(item(index, stopped), at(2)).unwrap();
+    }
+    ledger.apply(Input::Interrupted, at(2)).unwrap();
+    items.extend_from_slice(ledger.take_batch().items());
+    let run = Committed {
+        items,
+        ..committed_after(&ledger, RunState::Running)
+    };
+    // Probe 98 F1: they stayed `pending` and the step's error did not count them.
+    let batch = cancelled_at_a_takeover(run);
+    let cancelled = batch
+        .items()
+        .iter()
+        .filter(|item| item.state == StepState::Cancelled);
+    assert_eq!(cancelled.count(), 3);
+    let cut_off =
+        "cancelled: the run was cancelled; 3 items cut off as their engine stopped were cancelled";
     assert_eq!(error_of_each(&batch), cut_off);
 }
 
