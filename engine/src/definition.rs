@@ -74,6 +74,14 @@ pub fn is_id(id: &str) -> bool {
     !id.is_empty() && (id.bytes()).all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
+/// What is wrong with `id`, which [`is_id`] refuses, in the words of a file's problem.
+pub(crate) fn id_problem(id: &str) -> String {
+    match id {
+        "" => "an id may not be empty: name it with A-Z a-z 0-9 _ . -".to_owned(),
+        _ => format!("id `{id}` may only contain A-Z a-z 0-9 _ . -"),
+    }
+}
+
 /// A workflow definition: a named DAG of steps, with defaults and limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

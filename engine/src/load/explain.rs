@@ -89,8 +89,7 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
         }
         ValidationErrorKind::Pattern { pattern } if pattern == ID_PATTERN => {
             let id = error.instance().as_str().unwrap_or_default();
-            let message = format!("id `{id}` may only contain A-Z a-z 0-9 _ . -");
-            vec![found(message, false)]
+            vec![found(crate::definition::id_problem(id), false)]
         }
         ValidationErrorKind::Pattern { pattern } if pattern == NUL_FREE_PATTERN => {
             let message = "holds a NUL byte, which no program can be given as an argument or in its environment: remove it";

@@ -566,6 +566,13 @@ fn an_id_breaking_its_pattern_is_named_in_the_loader_s_words_beside_other_proble
 }
 
 #[test]
+fn an_empty_id_is_said_to_be_empty() {
+    let found = problems(r#"{"name": "w", "steps": [{"id": "", "executor": "noop"}]}"#);
+    let empty = "w.json:/steps/0/id: an id may not be empty: name it with A-Z a-z 0-9 _ . -";
+    assert_eq!(found, [empty]);
+}
+
+#[test]
 fn a_plan_reports_every_problem_whatever_their_order_as_a_file_does() {
     let needs = json!({"id": "a", "executor": "noop", "needs": ["zz"]});
     let empty = json!({"parallel": []});
