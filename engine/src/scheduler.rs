@@ -104,6 +104,8 @@ struct Watch {
     ended: usize,
     /// A `for_each` attempt's running items: each one's signs of life and own stop.
     running: Arc<RunningItems>,
+    /// When its time limit cuts the attempt off, if it has one.
+    deadline: Option<Instant>,
 }
 
 /// How the driver reads an item's end before telling the ledger.
@@ -510,10 +512,14 @@ impl Driver {
             // drives the run (probe 42 F2).
             self.read_commands_sent_by(self.ledger.deadline()).await?;
         }
+        let stopped_at = Instant::now();
         self.attempts.cancel();
         while let Some(joined) = self.tasks.join_next().await {
             let kept = joined.as_ref().is_ok_and(|done| {
-                interrupted && (self.ledger).keeps_at_interruption(done.step, &done.outcome)
+                let deadline = (self.watches.get(&done.step)).and_then(|watch| watch.deadline);
+                let timed_out = deadline.is_some_and(|deadline| deadline <= stopped_at);
+                let (step, outcome) = (done.step, &done.outcome);
+                interrupted && (self.ledger).keeps_at_interruption(step, outcome, timed_out)
             });
             if kept {
                 self.complete(joined)?;
@@ -681,6 +687,7 @@ impl Driver {
                 items: Arc::clone(&leaves),
                 ended: 0,
                 running: Arc::clone(&running),
+                deadline: ctx.deadline,
             };
             self.watches.insert(start.step, watch);
             let items = ItemChannels {

@@ -40,6 +40,14 @@ pub fn cut(text: &str, chars: usize) -> String {
     }
 }
 
+/// `n` of `noun`, in the plural unless one: "1 item", "3 items".
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 /// `text` cut to its first `chars` characters, followed by `…` and how many it has, or whole
 /// when no longer: how a message quotes what may be very long (`héllo… (11 characters)`).
 pub(crate) fn elided(text: &str, chars: usize) -> String {
@@ -76,6 +84,15 @@ mod tests {
     use std::os::unix::ffi::OsStrExt;
 
     use super::*;
+
+    #[test]
+    fn a_count_of_one_is_singular() {
+        assert_eq!(count(1, "item"), "1 item");
+        assert_eq!(
+            (count(0, "item"), count(3, "item")),
+            ("0 items".into(), "3 items".into())
+        );
+    }
 
     #[test]
     fn a_long_text_is_elided_with_its_length() {

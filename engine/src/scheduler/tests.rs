@@ -479,6 +479,46 @@ async fn items_a_shutdown_cancels_go_back_to_pending_to_run_at_the_resume() {
     assert_eq!(states, [(StepState::Pending, 1), (StepState::Pending, 1)]);
 }
 
+/// Runs until its deadline, tells the test it is in its kill grace, and fails `timeout` once
+/// cancelled: a program that traps the SIGTERM of its time limit.
+#[derive(Debug, Default)]
+struct Overdue {
+    in_grace: Notify,
+}
+
+#[async_trait]
+impl Executor for Overdue {
+    async fn execute(&self, _action: &Action, ctx: ExecContext) -> Outcome {
+        if let Some(deadline) = ctx.deadline {
+            tokio::time::sleep_until(deadline).await;
+        }
+        self.in_grace.notify_one();
+        ctx.cancel.cancelled().await;
+        Outcome::failure(ErrorClass::Timeout, "timed out")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_for_each_attempt_past_its_timeout_as_the_engine_stops_is_timed_out_not_interrupted() {
+    let store = Arc::new(MemoryStore::new());
+    let overdue = Arc::new(Overdue::default());
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("overdue", overdue.clone())
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "overdue",
+        "for_each": "${{ [0] }}", "timeout": "1s"}]});
+    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    overdue.in_grace.notified().await;
+    engine.shutdown();
+    let report = ended(handle).await;
+    // Probe 99 F3: recorded interrupted, it ran again at the resume, uncounted.
+    assert_eq!(report.state, RunState::Failed, "{report:?}");
+    assert_eq!(report.error_class, Some(ErrorClass::Timeout));
+}
+
 /// Ignores its cancellation, as an executor wrapping an uncancellable call does: tells the
 /// test it started, then never ends — or, with `with.late_ms`, succeeds that long after it
 /// was cancelled.

@@ -225,11 +225,12 @@ impl Ledger {
             let (taken_back, cut_off) = self.cancel_items(step, reason);
             let mut items = match held + taken_back {
                 0 => String::new(),
-                not_run => format!("; {not_run} items did not run"),
+                not_run => format!("; {} did not run", crate::text::count(not_run, "item")),
             };
             if cut_off > 0 {
-                items +=
-                    &format!("; {cut_off} items cut off as their engine stopped were cancelled");
+                let were = if cut_off == 1 { "was" } else { "were" };
+                let cut_off = crate::text::count(cut_off, "item");
+                items += &format!("; {cut_off} cut off as the engine stopped {were} cancelled");
             }
             let mut detail = json!({ "reason": reason });
             // A stalled attempt ended by this (the run's deadline passed in its kill grace)

@@ -79,13 +79,21 @@ impl Ledger {
     /// recorded interrupted, its work would be done again at the resume), or a time-out (the
     /// attempt was over before the engine stopped, in its kill grace: recorded interrupted, it
     /// would run again uncounted, with a new time limit), of a step other than a `for_each`
-    /// (whose ended items are kept anyway).
-    pub(crate) fn keeps_at_interruption(&self, step: StepIndex, outcome: &Outcome) -> bool {
-        let over = match &outcome.result {
+    /// (whose ended items are kept anyway); of a `for_each` step, an attempt whose time limit
+    /// had passed when the engine stopped (`timed_out`; probe 99 F3: it ran again uncounted).
+    pub(crate) fn keeps_at_interruption(
+        &self,
+        step: StepIndex,
+        outcome: &Outcome,
+        timed_out: bool,
+    ) -> bool {
+        if self.plan.node(step).for_each.is_some() {
+            return timed_out;
+        }
+        match &outcome.result {
             Ok(_) => true,
             Err(error) => error.class == ErrorClass::Timeout,
-        };
-        over && self.plan.node(step).for_each.is_none()
+        }
     }
 
     /// What `step`'s attempt, stopped with the run (the engine stops, or the run's deadline
@@ -125,6 +133,8 @@ impl Ledger {
             }
             if self.stalled_attempt_cut_off(step, json!("engine stopped"), now)? {
                 self.end_attempt(step);
+            } else if self.item_stall_cut_off(step, now)? {
+                continue;
             } else {
                 let mut detail = json!({ "interrupted": "engine stopped" });
                 if self.plan.node(step).for_each.is_some() {

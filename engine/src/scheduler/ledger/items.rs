@@ -190,7 +190,10 @@ impl Ledger {
             items.interrupted.remove(&index);
             if items.attempts[index] > 0 {
                 self.batch.record_item(ItemRecord {
-                    error: Some(format!("not in the list any more ({count} items)")),
+                    error: Some(format!(
+                        "not in the list any more ({})",
+                        crate::text::count(count, "item")
+                    )),
                     ..without_outcome(
                         self.run_id,
                         step_id,
@@ -421,7 +424,9 @@ impl Ledger {
     /// running that did not end (their ends lost with a task abandoned for ignoring its
     /// cancellation) may have run, and are cut off as those the stop cancelled
     /// ([`Ledger::item_ended`]); those never recorded running go back to pending as at a
-    /// halt ([`Ledger::take_back_unstarted`]). How many of those.
+    /// halt ([`Ledger::take_back_unstarted`]). How many items did not start, with those a
+    /// rate limit or the guard held for a later window (probe 99 F1), as an attempt's end
+    /// counts them.
     pub(super) fn items_stopped(&mut self, step: StepIndex) -> usize {
         if let Some(items) = self.slots[step].items.as_deref_mut() {
             let step_id = &self.plan.steps()[step].id;
@@ -433,7 +438,28 @@ impl Ledger {
                 }
             }
         }
-        self.take_back_unstarted(step)
+        self.take_back_unstarted(step) + self.items_held(step)
+    }
+
+    /// `step`'s `for_each` attempt, one of whose items ended stalled, is cut off as the engine
+    /// stops: it ends as its stall's escalation says, with its items' result, as it would
+    /// have had it ended by itself (probe 99 F4: recorded interrupted, it left the run its
+    /// stall cancelled `running`). `false` if no item of it ended stalled.
+    pub(super) fn item_stall_cut_off(
+        &mut self,
+        step: StepIndex,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let Some(stall) = self.item_stall(step) else {
+            return Ok(false);
+        };
+        let on_stall = self.plan.steps()[step].on_stall;
+        self.end_attempt(step);
+        self.items_stopped(step);
+        let error = self.items_result(step).and_then(Result::err);
+        let log = Some(json!({ "interrupted": "engine stopped" }));
+        self.stalled_attempt_ended(step, (stall, on_stall), error, log, now)?;
+        Ok(true)
     }
 
     /// Takes back the starts of the items of `step`'s attempt, which was not started at all
@@ -645,7 +671,7 @@ impl Ledger {
             };
             return Some(Err(ExecError {
                 class,
-                message: format!("{missing} items did not run"),
+                message: format!("{} did not run", crate::text::count(missing, "item")),
             }));
         }
         let mut parts = Vec::new();

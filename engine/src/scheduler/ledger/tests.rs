@@ -477,12 +477,12 @@ fn attempts_that_ended_as_the_engine_stopped_are_kept_and_end_the_run_when_they_
     // The engine stops: a's attempt timed out in its kill grace, b's program had exited.
     let timed_out = Outcome::failure(ErrorClass::Timeout, "timed out");
     assert!(
-        ledger.keeps_at_interruption(0, &timed_out),
+        ledger.keeps_at_interruption(0, &timed_out, false),
         "a time-out is over"
     );
     let cancelled = Outcome::failure(ErrorClass::Cancelled, "cancelled");
     assert!(
-        !ledger.keeps_at_interruption(0, &cancelled),
+        !ledger.keeps_at_interruption(0, &cancelled, false),
         "a cancel is the stop's own"
     );
     let a = Input::Completed {

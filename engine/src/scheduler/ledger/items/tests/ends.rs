@@ -85,7 +85,7 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
     // They may have run: the step does not count them among those that did not (probe 92
     // F3: "3 items did not run").
     let cancelled =
-        "cancelled: the run timed out; 3 items cut off as their engine stopped were cancelled";
+        "cancelled: the run timed out; 3 items cut off as the engine stopped were cancelled";
     assert_eq!(error_of_each(&batch), cancelled);
 
     let batch = cancelled_at_a_takeover(committed());
@@ -98,7 +98,7 @@ fn items_a_crash_cut_off_end_cancelled_when_a_takeover_times_the_run_out_or_canc
         cut_off("the run was cancelled")
     );
     let cancelled =
-        "cancelled: the run was cancelled; 3 items cut off as their engine stopped were cancelled";
+        "cancelled: the run was cancelled; 3 items cut off as the engine stopped were cancelled";
     assert_eq!(error_of_each(&batch), cancelled);
 }
 
@@ -116,7 +116,7 @@ fn a_cancel_at_a_takeover_counts_no_item_that_ran_among_those_that_did_not() {
     // items did not run", item 1's failure counted as not run).
     let batch = cancelled_at_a_takeover(run);
     let cut_off =
-        "cancelled: the run was cancelled; 2 items cut off as their engine stopped were cancelled";
+        "cancelled: the run was cancelled; 2 items cut off as the engine stopped were cancelled";
     assert_eq!(error_of_each(&batch), cut_off);
 }
 
@@ -142,7 +142,7 @@ fn items_the_engines_stop_cut_off_end_cancelled_and_counted_when_a_takeover_canc
         .filter(|item| item.state == StepState::Cancelled);
     assert_eq!(cancelled.count(), 3);
     let cut_off =
-        "cancelled: the run was cancelled; 3 items cut off as their engine stopped were cancelled";
+        "cancelled: the run was cancelled; 3 items cut off as the engine stopped were cancelled";
     assert_eq!(error_of_each(&batch), cut_off);
 }
 

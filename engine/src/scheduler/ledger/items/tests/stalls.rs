@@ -209,3 +209,26 @@ fn an_items_window_opens_at_its_own_start_and_a_siblings_end_is_no_sign_of_its_l
     ledger.turn(at(22)).unwrap();
     assert_eq!(ledger.take_item_stops(), [(0, 1)]);
 }
+
+#[test]
+fn an_item_stall_that_cancels_the_run_ends_it_though_the_engine_stops_in_the_grace() {
+    let (mut ledger, _) = item_2_stalls("cancel");
+    // The second signal, while item 2 is in its kill grace: its siblings were cancelled by
+    // the stall, item 2 comes back as the stop left it.
+    for index in [0, 1] {
+        let cancelled = Outcome::failure(ErrorClass::Cancelled, "cancelled");
+        ledger.apply(item(index, cancelled), at(11)).unwrap();
+    }
+    let stopped = Outcome::failure(ErrorClass::Interrupted, "engine stopped");
+    ledger.apply(item(2, stopped), at(11)).unwrap();
+    ledger.apply(Input::Interrupted, at(11)).unwrap();
+    let batch = ledger.take_batch();
+    // Probe 99 F4: the step went back to ready, interrupted, and the run stayed running.
+    assert_eq!(moves(&batch), ["each: running -> cancelled"]);
+    assert_eq!(
+        run_moves(&batch),
+        [(RunState::Running, RunState::Cancelled)]
+    );
+    let detail = each_moved(&batch).detail.expect("the step's end says why");
+    assert_eq!(detail["stall"]["evidence"]["item"], 2, "{detail}");
+}

@@ -128,6 +128,44 @@ fn items_past_the_windows_room_wait_for_it_and_go_on_as_the_same_attempt() {
     assert_eq!((ledger.tally.steps, ledger.tally.attempts), (1, 3));
 }
 
+/// The engine stops while a window's items run: those a later window was to run did not
+/// start, and the step's event counts them, as an attempt that ends by itself counts them
+/// (probe 99 F1: `"items_not_started": 0`).
+#[test]
+fn a_stop_counts_the_items_held_for_a_later_window_among_those_not_started() {
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [
+            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2] }}"}
+        ]}),
+        Fake {
+            rates: vec![noop_limit(2, 10)],
+        },
+    );
+    assert_eq!(items_started(&mut ledger, 0).len(), 2);
+    ledger.take_batch();
+    for index in [0, 1] {
+        let stopped = Outcome::failure(ErrorClass::Interrupted, "engine stopped");
+        let ended = Input::Item {
+            step: 0,
+            index,
+            outcome: stopped,
+        };
+        ledger.apply(ended, at(1)).unwrap();
+    }
+    ledger.apply(Input::Interrupted, at(1)).unwrap();
+    let batch = ledger.take_batch();
+    let detail = (batch.transitions().iter()).find_map(|transition| match transition {
+        Transition::Step(step) if step.to == StepState::Ready => step.detail.clone(),
+        _ => None,
+    });
+    let detail = detail.expect("the step's interruption");
+    assert_eq!(detail["interrupted"], "engine stopped");
+    assert_eq!(
+        detail["items_not_started"], 1,
+        "item 2, held for the next window"
+    );
+}
+
 /// A cancel between two windows names the items the step did not run, as one between two
 /// items does (probe 89 F4: "cancelled: the run was cancelled", nothing of its items).
 #[test]
