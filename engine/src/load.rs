@@ -364,14 +364,16 @@ impl Report {
         let Place::Pointer(pointer) = &problem.place else {
             return self.problems.push(problem);
         };
-        let consequence = self.flagged.contains(pointer)
-            || self
-                .removed
-                .iter()
-                .any(|removed| crate::problem::is_within(pointer, removed));
-        if !consequence {
+        if !self.refused(pointer) {
             self.problems.push(problem);
         }
+    }
+
+    /// Whether the value at `pointer` has a problem already, or was removed after one: what
+    /// follows from it is no news.
+    fn refused(&self, pointer: &str) -> bool {
+        self.flagged.contains(pointer)
+            || (self.removed.iter()).any(|removed| crate::problem::is_within(pointer, removed))
     }
 
     /// The pointers of the nodes that were given `key` but lost it to the schema's check: its

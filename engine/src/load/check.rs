@@ -80,6 +80,8 @@ fn check_each(
     checker.references();
     let leaves = checker.leaves;
     let message = match outer {
+        // A refused limit (probe 100 F2: `max_steps: 0`) says nothing of the steps.
+        None if checker.report.refused("/limits/max_steps") => None,
         None => {
             let max_steps = workflow.limits.max_steps;
             (leaves as u64 > max_steps)
@@ -431,6 +433,12 @@ impl<'a> Checker<'a> {
     /// `max_delay`, either left to its default (the cap would cut the delay asked for, or
     /// every delay), is surely a mistake.
     fn retry_delays(&mut self, retry: &Retry, pointer: &str) {
+        // One refused is left to its default here: measured against it, the other would be
+        // told to set it (probe 100 F2).
+        let refused = |key: &str| self.report.refused(&format!("{pointer}/{key}"));
+        if refused("max_delay") || refused("initial_delay") {
+            return;
+        }
         if retry.max_delay.is_some_and(|max| max.0.is_zero()) {
             self.problem(
                 format!("{pointer}/max_delay"),

@@ -566,6 +566,24 @@ fn an_id_breaking_its_pattern_is_named_in_the_loader_s_words_beside_other_proble
 }
 
 #[test]
+fn a_refused_value_brings_no_problem_of_a_check_that_reads_it() {
+    let found = problems(
+        r#"{"name": "a", "limits": {"max_steps": 0}, "steps": [
+            {"id": "x", "executor": "noop"}, {"id": "y", "executor": "noop"}]}"#,
+    );
+    assert_eq!(
+        found,
+        ["w.json:/limits/max_steps: 0 is less than the minimum of 1"]
+    );
+    let found = problems(
+        r#"{"name": "a", "steps": [{"id": "x", "executor": "noop",
+            "retry": {"max_attempts": 3, "max_delay": "200y", "initial_delay": "2m"}}]}"#,
+    );
+    let refused = "w.json:/steps/0/retry/max_delay: bad duration \"200y\": longer than 100 years (100y), the most cairn takes";
+    assert_eq!(found, [refused]);
+}
+
+#[test]
 fn an_empty_id_is_said_to_be_empty() {
     let found = problems(r#"{"name": "w", "steps": [{"id": "", "executor": "noop"}]}"#);
     let empty = "w.json:/steps/0/id: an id may not be empty: name it with A-Z a-z 0-9 _ . -";
