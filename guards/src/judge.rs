@@ -300,7 +300,7 @@ impl Policy {
             over("budget.tokens", format!("{tokens} tokens of {max}"));
         }
         if let Some(max) = budgets.wall_time.filter(|max| facts.elapsed >= max.0) {
-            let elapsed = whole_seconds(facts.elapsed);
+            let elapsed = to_the_millisecond_up(facts.elapsed);
             over("budget.wall_time", format!("{elapsed} of {max}"));
         }
     }
@@ -465,9 +465,12 @@ fn shown(command: &[Word]) -> String {
     cairn_engine::cut(&line, 120)
 }
 
-/// `elapsed` without its fraction of a second, for reasons.
-fn whole_seconds(elapsed: std::time::Duration) -> cairn_engine::Duration {
-    cairn_engine::Duration(std::time::Duration::from_secs(elapsed.as_secs()))
+/// `elapsed` to the millisecond, rounded up, for reasons: never said below a budget it
+/// reached (probe 102 F1: cut to whole seconds, "2s of 2s 500ms" was said spent).
+fn to_the_millisecond_up(elapsed: std::time::Duration) -> cairn_engine::Duration {
+    let millis = elapsed.as_nanos().div_ceil(1_000_000);
+    let millis = u64::try_from(millis).unwrap_or(u64::MAX);
+    cairn_engine::Duration(std::time::Duration::from_millis(millis))
 }
 
 mod rules;

@@ -71,6 +71,15 @@ pub(super) fn in_a_fresh_run<T>(
 }
 
 #[test]
+fn a_wall_time_spent_is_said_to_the_millisecond_never_below_the_budget() {
+    let said =
+        |nanos| super::to_the_millisecond_up(std::time::Duration::from_nanos(nanos)).to_string();
+    assert_eq!(said(2_500_300_000), "2s 501ms");
+    assert_eq!(said(300_000), "1ms");
+    assert_eq!(said(3_000_000_000), "3s");
+}
+
+#[test]
 fn a_reason_quotes_a_command_on_one_line_its_control_characters_escaped() {
     let policy = Policy::from_str(
         r#"{"commands": {"approve": [["touch"]]}}"#,
