@@ -376,6 +376,17 @@ impl Report {
             || (self.removed.iter()).any(|removed| crate::problem::is_within(pointer, removed))
     }
 
+    /// Whether `key` of the object at `object` was refused, or a key given there refused
+    /// as unknown is likely a typo of it (`max_delya`): either way it is left to its default.
+    fn lost_key(&self, object: &str, key: &str) -> bool {
+        let prefix = [object, "/"].concat();
+        self.refused(&[prefix.as_str(), key].concat())
+            || (self.flagged.iter())
+                .filter_map(|flagged| flagged.strip_prefix(&prefix))
+                .filter(|given| !given.contains('/'))
+                .any(|given| closest(&crate::problem::unescape(given), [key]).is_some())
+    }
+
     /// The pointers of the nodes that were given `key` but lost it to the schema's check: its
     /// value was refused, or a key refused as unknown is likely a typo of it (`neds`, on a
     /// node without `needs`). What follows from the key's absence there is then no news.

@@ -433,10 +433,10 @@ impl<'a> Checker<'a> {
     /// `max_delay`, either left to its default (the cap would cut the delay asked for, or
     /// every delay), is surely a mistake.
     fn retry_delays(&mut self, retry: &Retry, pointer: &str) {
-        // One refused is left to its default here: measured against it, the other would be
-        // told to set it (probe 100 F2).
-        let refused = |key: &str| self.report.refused(&format!("{pointer}/{key}"));
-        if refused("max_delay") || refused("initial_delay") {
+        // One refused or misspelt is left to its default here: measured against it, the
+        // other would be told to set it (probes 100 F2, 101 F4).
+        let lost = |key| self.report.lost_key(pointer, key);
+        if lost("max_delay") || lost("initial_delay") {
             return;
         }
         if retry.max_delay.is_some_and(|max| max.0.is_zero()) {

@@ -581,6 +581,12 @@ fn a_refused_value_brings_no_problem_of_a_check_that_reads_it() {
     );
     let refused = "w.json:/steps/0/retry/max_delay: bad duration \"200y\": longer than 100 years (100y), the most cairn takes";
     assert_eq!(found, [refused]);
+    let found = problems(
+        r#"{"name": "a", "steps": [{"id": "x", "executor": "noop",
+            "retry": {"max_attempts": 3, "max_delya": "5m", "initial_delay": "2m"}}]}"#,
+    );
+    assert_eq!(found.len(), 1, "only the typo: {found:?}");
+    assert!(found[0].contains("/retry/max_delya"), "{found:?}");
 }
 
 #[test]

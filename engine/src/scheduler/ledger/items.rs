@@ -675,36 +675,14 @@ impl Ledger {
             }));
         }
         let mut parts = Vec::new();
-        if !failed.is_empty() {
-            let mut indices: Vec<String> = (failed.keys().take(LISTED_FAILURES))
-                .map(usize::to_string)
-                .collect();
-            if failed.len() > LISTED_FAILURES {
-                indices.push("…".to_owned());
+        // Items a cancel stopped did not fail: they were cancelled, and are said apart
+        // (probe 101 F3: "3 of 3 items failed" of a stalled item and two cancelled).
+        let (cancelled, failures): (Vec<_>, Vec<_>) =
+            (failed.iter()).partition(|(_, error)| error.class == ErrorClass::Cancelled);
+        for (ended, verb) in [(&failures, "failed"), (&cancelled, "were cancelled")] {
+            if !ended.is_empty() {
+                parts.push(listed(ended, count, verb));
             }
-            let named: Vec<String> = (failed.iter().take(NAMED_FAILURES))
-                .map(|(index, error)| format!("item {index}: {}", error.message))
-                .collect();
-            let more = failed.len().saturating_sub(NAMED_FAILURES);
-            let more = if more > 0 {
-                format!("; {more} more")
-            } else {
-                String::new()
-            };
-            // Items a cancel stopped did not fail: they were cancelled.
-            let ended = match failed
-                .values()
-                .all(|error| error.class == ErrorClass::Cancelled)
-            {
-                true => "were cancelled",
-                false => "failed",
-            };
-            parts.push(format!(
-                "{} of {count} items {ended} ({}): {}{more}",
-                failed.len(),
-                indices.join(", "),
-                named.join("; ")
-            ));
         }
         // Every item not succeeded ran in this attempt, unless it did not start.
         let not_started = missing.saturating_sub(failed.len());
@@ -720,7 +698,7 @@ impl Ledger {
         let stalled = failed
             .values()
             .any(|error| error.class == ErrorClass::Stalled);
-        let class = match failed.first_key_value() {
+        let class = match failures.first().or(cancelled.first()) {
             _ if stalled => ErrorClass::Stalled,
             Some((_, first)) if !cut_off => first.class,
             _ => ErrorClass::Timeout,
@@ -812,6 +790,29 @@ impl Ledger {
 
 /// Item `index` of step `step_id` of run `run_id` in `state` (running, or pending again) at
 /// its `attempt`, with neither output nor error.
+/// "2 of 5 items failed (1, 3): item 1: …; item 3: …": the `ended` items of a list of
+/// `count`, listed, the first ones named with their errors.
+fn listed(ended: &[(&usize, &ExecError)], count: usize, verb: &str) -> String {
+    let mut indices: Vec<String> = (ended.iter().take(LISTED_FAILURES))
+        .map(|(index, _)| index.to_string())
+        .collect();
+    if ended.len() > LISTED_FAILURES {
+        indices.push("…".to_owned());
+    }
+    let named: Vec<String> = (ended.iter().take(NAMED_FAILURES))
+        .map(|(index, error)| format!("item {index}: {}", error.message))
+        .collect();
+    let more = match ended.len().saturating_sub(NAMED_FAILURES) {
+        0 => String::new(),
+        more => format!("; {more} more"),
+    };
+    let (indices, named) = (indices.join(", "), named.join("; "));
+    format!(
+        "{} of {count} items {verb} ({indices}): {named}{more}",
+        ended.len()
+    )
+}
+
 /// The error of a `pending` item an engine's stop or death cut off as it ran: it may have
 /// run, and its attempt counts ([`Items::restore`] knows it so).
 const CUT_OFF: &str = "interrupted: cut off as its engine stopped";

@@ -367,6 +367,36 @@ fn item_0_and_the_items_left_pending() -> Vec<(usize, StepState, u32)> {
 }
 
 #[test]
+fn an_attempt_its_time_limit_cut_off_during_a_halt_times_out_and_counts() {
+    let mut workflow = each(1);
+    workflow["steps"][0]["pipeline"][0]["max_parallel"] = json!(2);
+    let mut ledger = new_run(workflow);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    // The first signal, then the step's time limit: items 0 and 1 time out, 2 and 3 never
+    // start; the attempt ends by itself.
+    ledger.apply(Input::Drain, at(1)).unwrap();
+    for index in [0, 1] {
+        let timed_out = Outcome::failure(ErrorClass::Timeout, "timed out");
+        ledger.apply(item(index, timed_out), at(2)).unwrap();
+    }
+    ledger.apply(Input::TimeLimit { step: 0 }, at(2)).unwrap();
+    let ended = Input::Completed {
+        step: 0,
+        outcome: Outcome::success(Value::Null),
+    };
+    ledger.apply(ended, at(2)).unwrap();
+    let batch = ledger.take_batch();
+    // Probe 101 F1: `running -> ready`, stopped short by the halt, to run again uncounted.
+    assert_eq!(
+        moves(&batch),
+        ["each: running -> failed", "after: pending -> skipped"]
+    );
+    let error = ledger.slots[0].error.clone().unwrap_or_default();
+    assert!(error.starts_with("timeout: "), "{error}");
+}
+
+#[test]
 fn a_pause_starts_no_item_left_and_a_resume_runs_only_those_as_their_first_attempt() {
     let (mut ledger, started) = halted_after_item_0(pause());
     assert!(ledger.turn(at(2)).unwrap().is_empty());

@@ -229,6 +229,11 @@ fn an_item_stall_that_cancels_the_run_ends_it_though_the_engine_stops_in_the_gra
         run_moves(&batch),
         [(RunState::Running, RunState::Cancelled)]
     );
-    let detail = each_moved(&batch).detail.expect("the step's end says why");
+    let each = each_moved(&batch);
+    let detail = each.detail.expect("the step's end says why");
     assert_eq!(detail["stall"]["evidence"]["item"], 2, "{detail}");
+    // Probe 101 F3: "3 of 3 items failed (0, 1, 2)", two of them cancelled by the stall.
+    let error = "stalled: 1 of 3 items failed (2): item 2: no sign of life for 10s (heartbeat \
+                 10s); 2 of 3 items were cancelled (0, 1): item 0: cancelled; item 1: cancelled";
+    assert_eq!(each.error.as_deref(), Some(error));
 }
