@@ -519,6 +519,45 @@ async fn a_for_each_attempt_past_its_timeout_as_the_engine_stops_is_timed_out_no
     assert_eq!(report.error_class, Some(ErrorClass::Timeout));
 }
 
+/// Tells the test it started, then fails `timeout` at its deadline.
+#[derive(Debug, Default)]
+struct TimesOut {
+    started: Notify,
+}
+
+#[async_trait]
+impl Executor for TimesOut {
+    async fn execute(&self, _action: &Action, ctx: ExecContext) -> Outcome {
+        self.started.notify_one();
+        if let Some(deadline) = ctx.deadline {
+            tokio::time::sleep_until(deadline).await;
+        }
+        Outcome::failure(ErrorClass::Timeout, "timed out")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_for_each_attempt_its_deadline_cuts_off_after_a_drain_times_out_and_counts() {
+    let store = Arc::new(MemoryStore::new());
+    let times_out = Arc::new(TimesOut::default());
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("times_out", times_out.clone())
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "times_out",
+        "for_each": "${{ [0, 1] }}", "max_parallel": 1, "timeout": "1s"}]});
+    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    times_out.started.notified().await;
+    // Nothing new starts; item 0 times out, item 1 never starts.
+    engine.drain();
+    let report = ended(handle).await;
+    // Probe 101 F1: stopped short by the drain, it would run again uncounted.
+    assert_eq!(report.state, RunState::Failed, "{report:?}");
+    assert_eq!(report.error_class, Some(ErrorClass::Timeout));
+}
+
 /// Ignores its cancellation, as an executor wrapping an uncancellable call does: tells the
 /// test it started, then never ends — or, with `with.late_ms`, succeeds that long after it
 /// was cancelled.
