@@ -415,8 +415,12 @@ impl Ledger {
         };
         let step_id = &self.plan.steps()[step].id;
         for &index in &items.interrupted {
-            self.batch
-                .record_item(cut_off(self.run_id, step_id, index, items.attempts[index]));
+            self.batch.record_item(cut_off_record(
+                self.run_id,
+                step_id,
+                index,
+                items.attempts[index],
+            ));
         }
     }
 
@@ -433,7 +437,7 @@ impl Ledger {
             for &index in &items.order[..items.recorded] {
                 let ended = items.outputs.has(index) || items.failed.contains_key(&index);
                 if !ended && items.interrupted.insert(index) {
-                    let item = cut_off(self.run_id, step_id, index, items.attempts[index]);
+                    let item = cut_off_record(self.run_id, step_id, index, items.attempts[index]);
                     self.batch.record_item(item);
                 }
             }
@@ -788,8 +792,6 @@ impl Ledger {
     }
 }
 
-/// Item `index` of step `step_id` of run `run_id` in `state` (running, or pending again) at
-/// its `attempt`, with neither output nor error.
 /// "2 of 5 items failed (1, 3): item 1: …; item 3: …": the `ended` items of a list of
 /// `count`, listed, the first ones named with their errors.
 fn listed(ended: &[(&usize, &ExecError)], count: usize, verb: &str) -> String {
@@ -818,13 +820,15 @@ fn listed(ended: &[(&usize, &ExecError)], count: usize, verb: &str) -> String {
 const CUT_OFF: &str = "interrupted: cut off as its engine stopped";
 
 /// Item `index` of `step_id`, cut off as it ran its `attempt`: pending again.
-fn cut_off(run_id: Uuid, step_id: &str, index: usize, attempt: u32) -> ItemRecord {
+fn cut_off_record(run_id: Uuid, step_id: &str, index: usize, attempt: u32) -> ItemRecord {
     ItemRecord {
         error: Some(CUT_OFF.to_owned()),
         ..without_outcome(run_id, step_id, index, StepState::Pending, attempt)
     }
 }
 
+/// Item `index` of step `step_id` of run `run_id` in `state` (running, or pending again) at
+/// its `attempt`, with neither output nor error.
 fn without_outcome(
     run_id: Uuid,
     step_id: &str,
