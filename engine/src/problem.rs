@@ -56,8 +56,14 @@ pub fn closest<'a>(
     candidates
         .into_iter()
         .map(|candidate| {
-            let distance = strsim::damerau_levenshtein(unknown, candidate);
-            (distance, candidate.to_lowercase() != lower, candidate)
+            // A difference of case alone is the closest (probe 103 F4: `MAX_DELAY`, nine
+            // letters from `max_delay`, was no typo of it).
+            let case_only = candidate.to_lowercase() == lower;
+            let distance = match case_only {
+                true => 0,
+                false => strsim::damerau_levenshtein(unknown, candidate),
+            };
+            (distance, !case_only, candidate)
         })
         .filter(|&(distance, _, _)| distance <= limit)
         .min()
@@ -73,6 +79,10 @@ mod tests {
         assert_eq!(closest("neds", ["needs", "when"]), Some("needs"));
         assert_eq!(closest("Z", ["a", "x", "z"]), Some("z"));
         assert_eq!(closest("X", ["a", "x", "z"]), Some("x"));
+        assert_eq!(
+            closest("MAX_DELAY", ["max_delay", "jitter"]),
+            Some("max_delay")
+        );
         assert_eq!(closest("q", ["abc"]), None);
     }
 }

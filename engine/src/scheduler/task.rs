@@ -398,21 +398,42 @@ pub(super) async fn run_attempt(
         Outcome::success(serde_json::Value::Null)
     };
     let stop = ctx.cancel.clone();
-    let mut outcome = tokio::select! {
-        biased;
-        outcome = attempt => outcome,
-        outcome = abandoned(deadline, stop) => {
-            ctx.cancel.cancel();
-            outcome
+    // Whether the attempt was cancelled (its run cancelled, or its stall) before its deadline,
+    // told as it comes: the item stream sees either only when it is next polled.
+    let cancelled_in_time = async {
+        tokio::select! {
+            biased;
+            () = super::sleep_until(deadline) => false,
+            () = ctx.cancel.cancelled() => true,
+        }
+    };
+    let (mut attempt, mut abandon) = (
+        std::pin::pin!(attempt),
+        std::pin::pin!(abandoned(deadline, stop)),
+    );
+    let mut cancelled_in_time = std::pin::pin!(cancelled_in_time);
+    let mut cancelled_first = None;
+    let mut outcome = loop {
+        tokio::select! {
+            biased;
+            outcome = &mut attempt => break outcome,
+            outcome = &mut abandon => {
+                ctx.cancel.cancel();
+                break outcome;
+            }
+            first = &mut cancelled_in_time, if cancelled_first.is_none() => {
+                cancelled_first = Some(first);
+            }
         }
     };
     outcome.duration = began.elapsed();
     // (An overdue task did not report the items it started: it was not merely cut off.)
-    // Items the deadline kept from starting did not time out, the attempt did: so did one
-    // that a halt kept from starting more before it (probe 101 F1: which of the two the
-    // stream saw first decided, and a timed-out attempt ran again uncounted).
+    // Items the deadline kept from starting did not time out, the attempt did: so did one a
+    // pause or a signal kept from starting more before it (probe 101 F1: which of the two the
+    // stream saw first decided, and a timed-out attempt ran again uncounted); not one whose
+    // cancel came first, which is cancelled (103 F1: said timed out).
     let past_deadline = deadline.is_some_and(|deadline| Instant::now() >= deadline);
-    let cut_off = past_deadline && outcome.result.is_ok();
+    let cut_off = past_deadline && cancelled_first != Some(true) && outcome.result.is_ok();
     Completion {
         step,
         outcome,

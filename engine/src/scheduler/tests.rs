@@ -558,6 +558,49 @@ async fn a_for_each_attempt_its_deadline_cuts_off_after_a_drain_times_out_and_co
     assert_eq!(report.error_class, Some(ErrorClass::Timeout));
 }
 
+/// Tells the test it started; once cancelled, ends so two seconds later.
+#[derive(Debug, Default)]
+struct SlowToStop {
+    started: Notify,
+}
+
+#[async_trait]
+impl Executor for SlowToStop {
+    async fn execute(&self, _action: &Action, ctx: ExecContext) -> Outcome {
+        self.started.notify_one();
+        ctx.cancel.cancelled().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Outcome::failure(ErrorClass::Cancelled, "cancelled")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_for_each_attempt_cancelled_before_its_deadline_is_cancelled_though_it_ends_after() {
+    let store = Arc::new(MemoryStore::new());
+    let slow = Arc::new(SlowToStop::default());
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("slow", slow.clone())
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "slow",
+        "for_each": "${{ [0, 1] }}", "max_parallel": 1, "timeout": "1s"}]});
+    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    slow.started.notified().await;
+    let run = handle.id().to_string();
+    engine.send(&run, Command::Cancel(request())).await.unwrap();
+    let report = ended(handle).await;
+    assert_eq!(report.state, RunState::Cancelled, "{report:?}");
+    let step = store.step(report.id, "each").await.unwrap().unwrap();
+    // Probe 103 F1: "…; 1 of 2 items did not start before the step's timeout".
+    let error = step.error.unwrap_or_default();
+    assert!(
+        error.starts_with("cancelled: ") && !error.contains("timeout"),
+        "{error}"
+    );
+}
+
 /// Ignores its cancellation, as an executor wrapping an uncancellable call does: tells the
 /// test it started, then never ends — or, with `with.late_ms`, succeeds that long after it
 /// was cancelled.

@@ -222,11 +222,13 @@ impl Ledger {
             // cancel ends between two items does; at a takeover, not those a crash or the
             // engine's stop cut off, which may have run (probe 92 F3, 98 F1).
             let held = self.items_not_run(step);
+            let mut items =
+                (self.items_failed(step)).map_or_else(String::new, |f| format!("; {f}"));
             let (taken_back, cut_off) = self.cancel_items(step, reason);
-            let mut items = match held + taken_back {
-                0 => String::new(),
-                not_run => format!("; {} did not run", crate::text::count(not_run, "item")),
-            };
+            if held + taken_back > 0 {
+                let not_run = crate::text::count(held + taken_back, "item");
+                items += &format!("; {not_run} did not run");
+            }
             if cut_off > 0 {
                 let were = if cut_off == 1 { "was" } else { "were" };
                 let cut_off = crate::text::count(cut_off, "item");

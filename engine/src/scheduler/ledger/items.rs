@@ -445,6 +445,17 @@ impl Ledger {
         self.take_back_unstarted(step) + self.items_held(step)
     }
 
+    /// The items of `step`'s attempt that failed before a cancel ended it between two
+    /// windows, said as the attempt's end says them (`1 of 4 items failed (0): item 0: …`),
+    /// if any (probe 103 F2: the cancel's error named none).
+    pub(super) fn items_failed(&self, step: StepIndex) -> Option<String> {
+        let items = self.slots[step].items.as_deref()?;
+        let failures: Vec<_> = (items.failed.iter())
+            .filter(|(_, error)| error.class != ErrorClass::Cancelled)
+            .collect();
+        (!failures.is_empty()).then(|| listed(&failures, items.outputs.len(), "failed"))
+    }
+
     /// `step`'s `for_each` attempt, one of whose items ended stalled, is cut off as the engine
     /// stops: it ends as its stall's escalation says, with its items' result, as it would
     /// have had it ended by itself (probe 99 F4: recorded interrupted, it left the run its

@@ -203,6 +203,34 @@ fn a_step_cancelled_between_two_windows_names_the_items_it_did_not_run() {
     );
 }
 
+/// And the items that failed in its earlier windows (probe 103 F2: not named).
+#[test]
+fn a_step_cancelled_between_two_windows_names_the_items_that_failed_before() {
+    let mut ledger = judged_by(
+        json!({"name": "g", "steps": [
+            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2, 3] }}"}
+        ]}),
+        Fake {
+            rates: vec![noop_limit(2, 10)],
+        },
+    );
+    assert_eq!(items_started(&mut ledger, 0).len(), 2);
+    let failed = Outcome::failure(ErrorClass::ExitCode, "exit 1");
+    end_items(
+        &mut ledger,
+        vec![(0, Outcome::success(json!(0))), (1, failed)],
+        1,
+    );
+    let cancel = Command::Cancel(crate::command::Request::new("ann", None));
+    ledger.apply(command(1, cancel), at(2)).unwrap();
+    ledger.turn(at(2)).unwrap();
+    let error = ledger.slots[0].error.clone().unwrap();
+    assert_eq!(
+        error,
+        "cancelled: the run was cancelled; 1 of 4 items failed (1): item 1: exit 1; 2 items did not run"
+    );
+}
+
 #[test]
 fn a_rate_limited_step_counts_only_the_items_it_runs_at_once() {
     // Four starts fit the window, but the step runs two items at a time: the other two,
