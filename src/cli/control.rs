@@ -198,8 +198,14 @@ pub(crate) async fn retry(args: &RetryArgs, global: &Global) -> Result<ExitCode,
         command: "retry",
         cairn: invocation::cairn(&global.db),
     };
-    let handle = (engine.retry(&args.run, args.from.as_deref()).await)
-        .map_err(|error| error::stopped_before(before, error))?;
+    let handle = match engine.retry(&args.run, args.from.as_deref()).await {
+        Ok(handle) => handle,
+        Err(error) => {
+            // Nothing to drive: the store closes, its `-wal` and `-shm` gone (probe 104 F1).
+            engine.store().close().await;
+            return Err(error::stopped_before(before, error));
+        }
+    };
     finish(&engine, handle, true, None, global, on_signal).await
 }
 

@@ -88,6 +88,10 @@ pub(crate) async fn resume(args: &ResumeArgs, global: &Global) -> Result<ExitCod
     } else {
         engine.resume(&args.run).await
     };
+    if resumed.is_err() {
+        // Nothing to drive: the store closes, its `-wal` and `-shm` gone (probe 104 F1).
+        engine.store().close().await;
+    }
     let handle = match resumed {
         Ok(handle) => handle,
         Err(cairn_engine::Error::Finished(report)) => {

@@ -298,7 +298,8 @@ fn a_database_in_a_folder_this_user_may_not_write_is_told_so() {
 
 /// A command that only reads closes the store as one that writes does: the last connection
 /// folds the WAL into the database and removes the `-wal` and `-shm` files, which `runs`,
-/// `show` and the others left behind (probe 91 F3), when they succeed and when they refuse.
+/// `show` and the others left behind (probe 91 F3), when they succeed and when they refuse;
+/// so does a `resume` or a `retry` that finds nothing to drive (probe 104 F1).
 #[test]
 fn a_command_that_only_reads_leaves_nothing_beside_the_database() {
     let scratch = Scratch::new();
@@ -311,7 +312,7 @@ fn a_command_that_only_reads_leaves_nothing_beside_the_database() {
         Path::new(&file).exists()
     };
     let unknown = "01a24d68-0000-7000-8000-000000000000";
-    let commands: [(&[&str], i32); 7] = [
+    let commands: [(&[&str], i32); 10] = [
         (&["runs"], 0),
         (&["show", &run], 0),
         (&["--json", "show", &run], 0),
@@ -319,6 +320,9 @@ fn a_command_that_only_reads_leaves_nothing_beside_the_database() {
         (&["approvals"], 0),
         (&["graph", "--run", &run], 0),
         (&["show", unknown], 2),
+        (&["resume", &run], 0),
+        (&["resume", unknown], 2),
+        (&["retry", &run], 2),
     ];
     for (args, code) in commands {
         let output = scratch.cairn(args);
