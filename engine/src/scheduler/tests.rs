@@ -479,6 +479,26 @@ async fn items_a_shutdown_cancels_go_back_to_pending_to_run_at_the_resume() {
     assert_eq!(states, [(StepState::Pending, 1), (StepState::Pending, 1)]);
 }
 
+/// Starts on `store` a run of one `for_each` step `each` of `items` items, one at a time,
+/// under a `timeout` of 1 s, each run by `executor`.
+async fn timed_items(
+    store: &Arc<MemoryStore>,
+    executor: Arc<dyn Executor>,
+    items: usize,
+) -> (Engine, RunHandle) {
+    let engine = Engine::builder_with_store(store.clone())
+        .executor("timed", executor)
+        .open()
+        .await
+        .unwrap();
+    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "timed",
+        "for_each": format!("${{{{ {:?} }}}}", Vec::from_iter(0..items)),
+        "max_parallel": 1, "timeout": "1s"}]});
+    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
+    let handle = engine.start(plan, json!({})).await.unwrap();
+    (engine, handle)
+}
+
 /// Runs until its deadline, tells the test it is in its kill grace, and fails `timeout` once
 /// cancelled: a program that traps the SIGTERM of its time limit.
 #[derive(Debug, Default)]
@@ -502,15 +522,7 @@ impl Executor for Overdue {
 async fn a_for_each_attempt_past_its_timeout_as_the_engine_stops_is_timed_out_not_interrupted() {
     let store = Arc::new(MemoryStore::new());
     let overdue = Arc::new(Overdue::default());
-    let engine = Engine::builder_with_store(store.clone())
-        .executor("overdue", overdue.clone())
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "overdue",
-        "for_each": "${{ [0] }}", "timeout": "1s"}]});
-    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
-    let handle = engine.start(plan, json!({})).await.unwrap();
+    let (engine, handle) = timed_items(&store, overdue.clone(), 1).await;
     overdue.in_grace.notified().await;
     engine.shutdown();
     let report = ended(handle).await;
@@ -540,15 +552,7 @@ impl Executor for TimesOut {
 async fn a_for_each_attempt_its_deadline_cuts_off_after_a_drain_times_out_and_counts() {
     let store = Arc::new(MemoryStore::new());
     let times_out = Arc::new(TimesOut::default());
-    let engine = Engine::builder_with_store(store.clone())
-        .executor("times_out", times_out.clone())
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "times_out",
-        "for_each": "${{ [0, 1] }}", "max_parallel": 1, "timeout": "1s"}]});
-    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
-    let handle = engine.start(plan, json!({})).await.unwrap();
+    let (engine, handle) = timed_items(&store, times_out.clone(), 2).await;
     times_out.started.notified().await;
     // Nothing new starts; item 0 times out, item 1 never starts.
     engine.drain();
@@ -578,15 +582,7 @@ impl Executor for SlowToStop {
 async fn a_for_each_attempt_cancelled_before_its_deadline_is_cancelled_though_it_ends_after() {
     let store = Arc::new(MemoryStore::new());
     let slow = Arc::new(SlowToStop::default());
-    let engine = Engine::builder_with_store(store.clone())
-        .executor("slow", slow.clone())
-        .open()
-        .await
-        .unwrap();
-    let workflow = json!({"name": "f", "steps": [{"id": "each", "executor": "slow",
-        "for_each": "${{ [0, 1] }}", "max_parallel": 1, "timeout": "1s"}]});
-    let plan = engine.load_str(&workflow.to_string(), "f.json").unwrap();
-    let handle = engine.start(plan, json!({})).await.unwrap();
+    let (engine, handle) = timed_items(&store, slow.clone(), 2).await;
     slow.started.notified().await;
     let run = handle.id().to_string();
     engine.send(&run, Command::Cancel(request())).await.unwrap();

@@ -128,20 +128,26 @@ fn items_past_the_windows_room_wait_for_it_and_go_on_as_the_same_attempt() {
     assert_eq!((ledger.tally.steps, ledger.tally.attempts), (1, 3));
 }
 
-/// The engine stops while a window's items run: those a later window was to run did not
-/// start, and the step's event counts them, as an attempt that ends by itself counts them
-/// (probe 99 F1: `"items_not_started": 0`).
-#[test]
-fn a_stop_counts_the_items_held_for_a_later_window_among_those_not_started() {
+/// A run of one `for_each` step of `items` items under a rate limit of two starts in 10 s,
+/// its first window (items 0 and 1) started at 0.
+fn first_window_of(items: usize) -> Ledger {
+    let list = format!("${{{{ {:?} }}}}", Vec::from_iter(0..items));
     let mut ledger = judged_by(
-        json!({"name": "g", "steps": [
-            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2] }}"}
-        ]}),
+        json!({"name": "g", "steps": [{"id": "each", "executor": "noop", "for_each": list}]}),
         Fake {
             rates: vec![noop_limit(2, 10)],
         },
     );
     assert_eq!(items_started(&mut ledger, 0).len(), 2);
+    ledger
+}
+
+/// The engine stops while a window's items run: those a later window was to run did not
+/// start, and the step's event counts them, as an attempt that ends by itself counts them
+/// (probe 99 F1: `"items_not_started": 0`).
+#[test]
+fn a_stop_counts_the_items_held_for_a_later_window_among_those_not_started() {
+    let mut ledger = first_window_of(3);
     ledger.take_batch();
     for index in [0, 1] {
         let stopped = Outcome::failure(ErrorClass::Interrupted, "engine stopped");
@@ -170,15 +176,7 @@ fn a_stop_counts_the_items_held_for_a_later_window_among_those_not_started() {
 /// items does (probe 89 F4: "cancelled: the run was cancelled", nothing of its items).
 #[test]
 fn a_step_cancelled_between_two_windows_names_the_items_it_did_not_run() {
-    let mut ledger = judged_by(
-        json!({"name": "g", "steps": [
-            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2, 3] }}"}
-        ]}),
-        Fake {
-            rates: vec![noop_limit(2, 10)],
-        },
-    );
-    assert_eq!(items_started(&mut ledger, 0).len(), 2);
+    let mut ledger = first_window_of(4);
     let ended = vec![
         (0, Outcome::success(json!(0))),
         (1, Outcome::success(json!(1))),
@@ -206,15 +204,7 @@ fn a_step_cancelled_between_two_windows_names_the_items_it_did_not_run() {
 /// And the items that failed in its earlier windows (probe 103 F2: not named).
 #[test]
 fn a_step_cancelled_between_two_windows_names_the_items_that_failed_before() {
-    let mut ledger = judged_by(
-        json!({"name": "g", "steps": [
-            {"id": "each", "executor": "noop", "for_each": "${{ [0, 1, 2, 3] }}"}
-        ]}),
-        Fake {
-            rates: vec![noop_limit(2, 10)],
-        },
-    );
-    assert_eq!(items_started(&mut ledger, 0).len(), 2);
+    let mut ledger = first_window_of(4);
     let failed = Outcome::failure(ErrorClass::ExitCode, "exit 1");
     end_items(
         &mut ledger,
