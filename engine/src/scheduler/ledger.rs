@@ -347,6 +347,9 @@ pub(crate) struct Ledger {
     ready: VecDeque<StepIndex>,
     /// The steps whose attempt runs (kept apart so that no turn scans every step).
     running: BTreeSet<StepIndex>,
+    /// When the running attempts with a `timeout` reach it, about: a heartbeat due after it
+    /// is no stall (the time limit stops the attempt first).
+    attempt_deadlines: HashMap<StepIndex, DateTime<Utc>>,
     group_running: HashMap<String, u32>,
     /// Ready steps held back by a full group, by that group, with its limit: set aside until
     /// the group has room, so that no turn scans them again (a group of 100,000 members with
@@ -691,6 +694,9 @@ impl Ledger {
         self.tally.steps += u64::from(self.slots[step].attempt == 0);
         self.slots[step].attempt = attempt;
         self.slots[step].since = Some(now);
+        if let Some(timeout) = self.plan.steps()[step].timeout {
+            self.attempt_deadlines.insert(step, now + timeout);
+        }
         self.items_began(step, now);
         self.tally.attempts += actions as u64;
         let fallback = self.slots[step].fallback;
@@ -727,6 +733,7 @@ impl Ledger {
     /// the run's spending budgets, charged to its usage as it started.
     fn end_attempt(&mut self, step: StepIndex) -> Usage {
         self.running.remove(&step);
+        self.attempt_deadlines.remove(&step);
         for (group, _) in &self.plan.steps()[step].group_limits {
             if let Some(count) = self.group_running.get_mut(group) {
                 *count -= 1;

@@ -72,7 +72,9 @@ impl Ledger {
                 continue;
             }
             let since = self.slots[step].since.unwrap_or(now);
-            if let Some(stall) = stall::silence(Kind::Heartbeat, since, window, now) {
+            if let Some(stall) = stall::silence(Kind::Heartbeat, since, window, now)
+                && self.before_its_stop(step, since + window)
+            {
                 self.mark_stalled(step, stall, self.plan.steps()[step].on_stall);
             }
         }
@@ -95,6 +97,7 @@ impl Ledger {
     /// escalation holds the run from then, as a step's stall does.
     fn watch_items(&mut self, step: StepIndex, window: std::time::Duration, now: DateTime<Utc>) {
         let stalled: Vec<(usize, Stall)> = (self.item_windows(step))
+            .filter(|&(_, since)| self.before_its_stop(step, since + window))
             .filter_map(|(index, since)| {
                 let mut stall = stall::silence(Kind::Heartbeat, since, window, now)?;
                 stall.evidence["item"] = json!(index);
@@ -114,17 +117,27 @@ impl Ledger {
     pub(super) fn next_stall(&self) -> Option<DateTime<Utc>> {
         let heartbeats = self.unstalled().filter_map(|step| {
             let window = self.plan.steps()[step].heartbeat?;
-            if self.slots[step].items.is_some() {
-                let oldest = self.item_windows(step).map(|(_, since)| since).min();
-                return Some(oldest? + window);
-            }
-            Some(self.slots[step].since? + window)
+            let due = match self.slots[step].items.is_some() {
+                true => self.item_windows(step).map(|(_, since)| since).min()? + window,
+                false => self.slots[step].since? + window,
+            };
+            self.before_its_stop(step, due).then_some(due)
         });
         let no_progress = (self.plan.workflow().stall.as_ref())
             .and_then(|stall| stall.no_progress)
             .filter(|_| self.unstalled().next().is_some())
             .map(|window| self.active_at + window.0);
         heartbeats.chain(no_progress).min()
+    }
+
+    /// Whether a silence of `step`'s running attempt that would be a stall `at` would come
+    /// before the attempt was told to stop: the run is not being cancelled, and its time
+    /// limit, if any, comes later. Told to stop, an attempt ends as that stop says, silent
+    /// in its kill grace or not (probe 105 F1, F2: a stall then overrode a time-out, and a
+    /// cancel).
+    fn before_its_stop(&self, step: StepIndex, at: DateTime<Utc>) -> bool {
+        !self.is_cancelling()
+            && (self.attempt_deadlines.get(&step)).is_none_or(|&deadline| at < deadline)
     }
 
     /// The running attempts not stalled already. (Asked before every turn by

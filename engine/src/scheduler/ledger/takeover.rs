@@ -117,6 +117,7 @@ impl Ledger {
             unmet,
             ready: VecDeque::new(),
             running: BTreeSet::new(),
+            attempt_deadlines: HashMap::new(),
             group_running: HashMap::new(),
             parked: HashMap::new(),
             readers: None,

@@ -613,3 +613,44 @@ fn a_loop_of_failures_before_the_start_that_cancels_ends_the_run_at_once() {
 mod each;
 mod fallbacks;
 mod takeover;
+
+/// An attempt told to stop — past its time limit, or its run cancelled — ends as that stop
+/// says, silent in its kill grace or not: no heartbeat stall comes after it (probe 105 F1:
+/// a time-out paused the run, the attempt ran again uncounted; F2: a cancelled step failed
+/// `stalled`).
+#[test]
+fn no_stall_comes_after_a_time_limit_or_a_cancel() {
+    let mut timed = silent("pause");
+    timed["steps"][0]["pipeline"][0]["timeout"] = json!("5s");
+    let mut ledger = take_over(&timed, RunState::Pending, vec![], 0, None);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    assert_eq!(
+        ledger.next_wake(),
+        None,
+        "the heartbeat is due after the time limit"
+    );
+    ledger.turn(at(12)).unwrap();
+    assert!(ledger.take_cancels().is_empty(), "no stall at 10s");
+    ledger
+        .apply(failed(0, ErrorClass::Timeout, "timed out"), at(13))
+        .unwrap();
+    assert_eq!(moves(&ledger.take_batch()), ["a: running -> retry_wait"]);
+
+    let mut ledger = take_over(&silent("pause"), RunState::Pending, vec![], 0, None);
+    ledger.turn(at(0)).unwrap();
+    ledger.take_batch();
+    let cancel = Command::Cancel(crate::command::Request::new("ann", None));
+    ledger
+        .apply(super::super::control::tests::command(cancel), at(1))
+        .unwrap();
+    ledger.turn(at(12)).unwrap();
+    ledger
+        .apply(failed(0, ErrorClass::Cancelled, "cancelled"), at(13))
+        .unwrap();
+    let batch = ledger.take_batch();
+    assert!(
+        moves(&batch).contains(&"a: running -> cancelled".to_owned()),
+        "{batch:?}"
+    );
+}
