@@ -507,14 +507,15 @@ impl Ledger {
     }
 
     /// Of [`Ledger::items_held`], those known not to have run, as a cancel of `step` counts
-    /// them: not those a crash cut off, which may have; of an attempt a crash cut off, only
-    /// those that never ran (probe 94 F2: those that had failed were counted).
+    /// them: not those a crash cut off, which may have; of an attempt a crash cut off, or of
+    /// a step between two attempts, only those that never ran (probe 94 F2: those that had
+    /// failed were counted; 105 F3: those of the attempt a stall's pause ended).
     pub(super) fn items_not_run(&self, step: StepIndex) -> usize {
         let Some(items) = self.slots[step].items.as_deref() else {
             return 0;
         };
         let left = (items.left()).filter(|index| !items.interrupted.contains(index));
-        match items.restored {
+        match items.restored || items.started.is_empty() {
             true => left.filter(|&index| items.attempts[index] == 0).count(),
             false => left.count(),
         }

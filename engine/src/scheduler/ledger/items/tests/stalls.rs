@@ -235,3 +235,16 @@ fn an_item_stall_that_cancels_the_run_ends_it_though_the_engine_stops_in_the_gra
                  10s); 2 of 3 items were cancelled (0, 1): item 0: cancelled; item 1: cancelled";
     assert_eq!(each.error.as_deref(), Some(error));
 }
+
+#[test]
+fn a_cancel_after_an_item_stall_paused_the_run_counts_no_item_that_ran_as_not_run() {
+    let (mut ledger, _) = item_2_stalls("pause");
+    the_attempt_ends(&mut ledger);
+    let cancel = Command::Cancel(crate::command::Request::new("ann", None));
+    let cancel = crate::scheduler::ledger::control::tests::command(cancel);
+    ledger.apply(cancel, at(13)).unwrap();
+    ledger.turn(at(13)).unwrap();
+    // Probe 105 F3: "1 item did not run" of item 2, which ran and stalled.
+    let error = each_moved(&ledger.take_batch()).error;
+    assert_eq!(error.as_deref(), Some("cancelled: the run was cancelled"));
+}
