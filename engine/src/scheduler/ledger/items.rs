@@ -165,6 +165,11 @@ impl Items {
         self.outputs.len() - self.outputs.missing()
     }
 
+    /// Whether item `index` ended in the running attempt: succeeded, or failed.
+    fn has_ended(&self, index: usize) -> bool {
+        self.outputs.has(index) || self.failed.contains_key(&index)
+    }
+
     /// The items left to run: not succeeded, nor started in the attempt that goes on.
     fn left(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.outputs.len())
@@ -332,8 +337,7 @@ impl Ledger {
         items.none_running();
         let mut unstarted = 0;
         for &index in &items.started {
-            let ended = items.outputs.has(index) || items.failed.contains_key(&index);
-            if ended || items.interrupted.contains(&index) {
+            if items.has_ended(index) || items.interrupted.contains(&index) {
                 continue;
             }
             items.attempts[index] = items.attempts[index].saturating_sub(1);
@@ -430,8 +434,7 @@ impl Ledger {
         if let Some(items) = self.slots[step].items.as_deref_mut() {
             let step_id = &self.plan.steps()[step].id;
             for &index in &items.order[..items.recorded] {
-                let ended = items.outputs.has(index) || items.failed.contains_key(&index);
-                if !ended && items.interrupted.insert(index) {
+                if !items.has_ended(index) && items.interrupted.insert(index) {
                     let item = cut_off_record(self.run_id, step_id, index, items.attempts[index]);
                     self.batch.record_item(item);
                 }
