@@ -70,20 +70,30 @@ const FIXED_FIELDS: [(&str, &[&str]); 3] = [
     ("run.usage", &["input_tokens", "output_tokens", "cost_usd"]),
 ];
 
-/// The fields of `action` and `run` whose kind of value is always the same, with the kinds:
-/// a rule comparing one with a literal of another kind never decides (probe 51 F2).
-const TYPED_FIELDS: [(&str, &[&str]); 14] = [
+/// The fields of `action` and `run` whose kind of value is always the same, with the kinds,
+/// and the kinds of the items of its lists (`action.commands[]`): a rule comparing one with
+/// a literal of another kind never decides (probe 51 F2; `action.commands == 'rm'` and
+/// `'rm' in action.commands` denied nothing).
+const TYPED_FIELDS: [(&str, &[&str]); 22] = [
     ("action.executor", &["a string"]),
     ("action.step", &["a string"]),
     ("action.attempt", &["a number"]),
     ("action.index", &["a number", "null"]),
     ("action.dynamic", &["a boolean"]),
     ("action.cwd", &["a string", "null"]),
+    ("action.params", &["a map"]),
+    ("action.commands", &["a list"]),
+    ("action.commands[]", &["a list"]),
+    ("action.dynamic_commands", &["a list"]),
+    ("action.dynamic_commands[]", &["a list"]),
+    ("action.writes", &["a list"]),
+    ("action.writes[]", &["a string"]),
     ("run.id", &["a string"]),
     ("run.workflow", &["a string"]),
     ("run.attempts", &["a number"]),
     ("run.steps", &["a number"]),
     ("run.elapsed", &["a number"]),
+    ("run.usage", &["a map"]),
     ("run.usage.input_tokens", &["a number"]),
     ("run.usage.output_tokens", &["a number"]),
     ("run.usage.cost_usd", &["a number"]),

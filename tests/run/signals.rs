@@ -293,7 +293,10 @@ fn a_cancel_sent_while_a_with_fails_slowly_cancels_the_run() {
     let slow = json!({
         "id": "slow", "executor": "noop", "with": {"output": format!("${{{{ {A_SCAN} }}}}")}
     });
-    let (child, run) = busy_evaluating(&scratch, vec![slow], &input_of_a_scan(100_000));
+    // Half a second of CPU into the render, which fails after 10 s of the clock: a cancel
+    // sent after 2 s of CPU came too late on a busy machine.
+    let workflow = after_a(&scratch, vec![slow], Vec::new());
+    let (child, run) = busy_for(&scratch, &workflow, &input_of_a_scan(100_000), 50);
     assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
     let output = finish(child, "cairn run cancelled while it rendered");
     let said = String::from_utf8_lossy(&output.stderr);
@@ -318,7 +321,7 @@ fn a_cancel_sent_while_a_with_fails_slowly_beside_a_step_that_ends_cancels_the_r
         json!({}),
     );
     let workflow = after_a(&scratch, vec![slow], vec![beside]);
-    let (child, run) = busy_for(&scratch, &workflow, &input_of_a_scan(100_000), 200);
+    let (child, run) = busy_for(&scratch, &workflow, &input_of_a_scan(100_000), 50);
     assert_eq!(code(&scratch.cairn(&["cancel", &run])), Some(0));
     open_gate(&scratch.dir.path().join("z.go"));
     let output = finish(

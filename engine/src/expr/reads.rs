@@ -103,8 +103,10 @@ fn read_path(expr: &Expr) -> Option<String> {
 /// The comparisons `expression` makes whose answer is the same whatever it reads: an `==`
 /// or a `!=` between a field of `typed` (its dotted path, `action.attempt`, with the kinds
 /// of value it always holds, as [`literal_kind`] names them) and a literal of another kind
-/// (`action.attempt == '2'` is false for every action), or an `in` a list or a map written
-/// out none of whose values (keys) is of its kinds; one message each, in the order written.
+/// (`action.attempt == '2'` is false for every action), an `in` a list or a map written
+/// out none of whose values (keys) is of its kinds, or a literal `in` a list field whose
+/// items are always of other kinds (`path[]` in `typed`: `'rm' in action.commands`, a list
+/// of argument lists); one message each, in the order written.
 /// Inside a macro that binds a typed field's first name to a value of its own, that name is
 /// not the field.
 pub(super) fn decided_comparisons(
@@ -136,7 +138,13 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                     });
                     mismatch(left, keys, typed)
                 }
-                _ => None,
+                // `in` a list field whose items are of one kind (`path[]` in `typed`).
+                _ => read_path(present(&right.expr)).and_then(|path| {
+                    let items = format!("{path}[]");
+                    let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == items)?;
+                    let other = kind_written(left)?;
+                    (!kinds.contains(&other)).then_some((items, kinds, other))
+                }),
             },
             _ => None,
         };
@@ -146,9 +154,13 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                 NOT_EQUALS => ("!=", "true"),
                 _ => ("in", "false"),
             };
+            let kinds = kinds.join(" or ");
+            let what = match path.strip_suffix("[]") {
+                Some(list) => format!("each item of `{list}` is always {kinds}"),
+                None => format!("`{path}` is always {kinds}"),
+            };
             decided.push(format!(
-                "`{path}` is always {}, never {other}: this `{written}` is {answer} for every action",
-                kinds.join(" or ")
+                "{what}, never {other}: this `{written}` is {answer} for every action"
             ));
         }
     }
@@ -168,15 +180,20 @@ fn mismatch<'t, 'e>(
 ) -> Option<(String, &'t [&'t str], &'static str)> {
     let path = read_path(present(&field.expr))?;
     let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == path)?;
-    let mut literals = others.map(|other| match &other.expr {
+    let mut literals = others.map(kind_written);
+    let first = literals.next()??;
+    let others_too = literals.all(|kind| kind.is_some_and(|kind| !kinds.contains(&kind)));
+    (!kinds.contains(&first) && others_too).then_some((path, kinds, first))
+}
+
+/// The kind of `expression` when it is a literal, or a list or a map written out.
+fn kind_written(expression: &Expression) -> Option<&'static str> {
+    match &expression.expr {
         Expr::Literal(literal) => Some(literal_kind(literal)),
         Expr::List(_) => Some("a list"),
         Expr::Map(_) => Some("a map"),
         _ => None,
-    });
-    let first = literals.next()??;
-    let others_too = literals.all(|kind| kind.is_some_and(|kind| !kinds.contains(&kind)));
-    (!kinds.contains(&first) && others_too).then_some((path, kinds, first))
+    }
 }
 
 /// What `expr` reads once an optional's `orValue(…)` or `value()` is taken off: a typed field

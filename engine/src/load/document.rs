@@ -39,6 +39,7 @@ pub fn load_document<T: DeserializeOwned>(
     })?;
     let problems: Vec<Problem> = (validator.iter_errors(&value))
         .flat_map(|error| explain(&error, schema))
+        .filter(|found| found.told)
         .map(|found| Problem::at(found.pointer, found.message))
         .collect();
     if !problems.is_empty() {
@@ -233,8 +234,11 @@ mod tests {
             .iter()
             .map(|p| (&p.place, &p.message))
             .collect();
-        assert_eq!(places.len(), 3, "{error}");
-        assert_eq!(error.problems[0].place, Place::Pointer(String::new()));
+        // `name`, misspelt, is not also missing (probe 105 F4); left out, it is.
+        assert_eq!(places.len(), 2, "{error}");
+        assert!(!error.to_string().contains("missing"), "{error}");
+        let missing = load(r#"{"every": "1s"}"#).unwrap_err();
+        assert_eq!(missing.to_string(), "doc.json: missing key `name`");
         assert!(
             error.to_string().contains("doc.json:/every: bad duration"),
             "{error}"

@@ -20,17 +20,25 @@ pub(super) struct Found {
     pub(super) message: String,
     /// Whether the value cannot deserialize as it is (the repair removes it).
     pub(super) fatal: bool,
+    /// Whether the problem is to be told: a missing key that an unknown key beside it likely
+    /// meant is not, as that key's problem names it (probe 105 F4: `STEPS` was also "missing
+    /// key `steps`"), though its object is repaired all the same.
+    pub(super) told: bool,
+}
+
+impl Found {
+    /// A problem to be told at `pointer`; `fatal` when the value must go.
+    pub(super) fn new(pointer: String, message: String, fatal: bool) -> Found {
+        let told = true;
+        Found { pointer, message, fatal, told }
+    }
 }
 
 /// The problems `error` stands for; `root` is the schema that was validated against (it
 /// names the keys allowed where an unknown key was found).
 pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
     let pointer = error.instance_path().as_str().to_owned();
-    let found = |message: String, fatal| Found {
-        pointer: pointer.clone(),
-        message,
-        fatal,
-    };
+    let found = |message: String, fatal| Found::new(pointer.clone(), message, fatal);
     // The schema's own words, where it has some for the keyword that refused the value.
     let own = schema_at(root, error.schema_path().as_str()).get(SCHEMA_MESSAGE_KEY);
     if let Some(message) = own.and_then(Value::as_str) {
@@ -42,16 +50,19 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
             let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
             unexpected
                 .iter()
-                .map(|key| Found {
-                    pointer: format!("{pointer}/{}", escape(key)),
-                    message: unknown_key(key, &allowed),
-                    fatal: true,
+                .map(|key| {
+                    let message = unknown_key(key, &allowed);
+                    Found::new(format!("{pointer}/{}", escape(key)), message, true)
                 })
                 .collect()
         }
         ValidationErrorKind::Required { property } => {
             let property = property.as_str().unwrap_or_default();
-            vec![found(format!("missing key `{property}`"), true)]
+            let told = !misspelt(error, root, property);
+            vec![Found {
+                told,
+                ..found(format!("missing key `{property}`"), true)
+            }]
         }
         ValidationErrorKind::Type { kind } => {
             let expected = match kind {
@@ -179,6 +190,16 @@ pub(super) fn unknown_key(key: &str, allowed: &[&str]) -> String {
         None => format!(" (allowed here: {})", allowed.join(", ")),
     };
     format!("unknown key `{key}`{hint}")
+}
+
+/// Whether the object `error` (a `required` one) found without `property` holds a key its
+/// schema does not allow whose closest allowed key is `property`: a misspelling of it.
+pub(super) fn misspelt(error: &ValidationError<'_>, root: &Value, property: &str) -> bool {
+    let allowed = allowed_keys(root, error.schema_path().as_str());
+    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+    let keys = error.instance().as_object().into_iter().flat_map(|members| members.keys());
+    keys.filter(|key| !allowed.contains(&key.as_str()))
+        .any(|key| super::closest(key, allowed.iter().copied()) == Some(property))
 }
 
 /// The keys allowed by the object schema whose `additionalProperties` refused a key.

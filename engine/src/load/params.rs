@@ -182,6 +182,7 @@ fn problems(schema: &Value, validator: &jsonschema::Validator, params: &Value) -
         .iter_errors(params)
         .filter(|error| !is_template(error.instance()))
         .flat_map(|error| explain(&error, schema))
+        .filter(|found| found.told)
         .collect()
 }
 

@@ -4,7 +4,7 @@
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value, json};
 
-use super::explain::{explain, shorten};
+use super::explain::{Found, explain, misspelt, shorten};
 use super::{Report, VALIDATOR};
 use crate::definition::{self, Workflow};
 use crate::executor::ErrorClass;
@@ -25,8 +25,7 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
             );
         }
     };
-    // (pointer, message, whether the value must go)
-    let mut found: Vec<(String, String, bool)> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     // A step key on a group is named so, rather than by a problem of its value.
     let mut errors: Vec<_> = validator.iter_errors(value).collect();
     errors.sort_by_key(|error| !matches!(error.kind(), ValidationErrorKind::FalseSchema));
@@ -36,11 +35,11 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
             // A missing top-level key is shown where it goes, a nested one at its object.
             ValidationErrorKind::Required { property } if pointer.is_empty() => {
                 let property = property.as_str().unwrap_or_default();
-                found.push((
-                    format!("/{property}"),
-                    format!("missing key `{property}`"),
-                    true,
-                ));
+                let message = format!("missing key `{property}`");
+                found.push(Found {
+                    told: !misspelt(&error, definition::schema(), property),
+                    ..Found::new(format!("/{property}"), message, true)
+                });
             }
             // The schema's `false` for a step key on a group (see `STEP_KEYS`).
             ValidationErrorKind::FalseSchema => {
@@ -48,27 +47,22 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
                 let message = format!(
                     "`{key}` belongs on a step; a group has only `id`, `needs`, `max_parallel` and its members"
                 );
-                found.push((pointer, message, true));
+                found.push(Found::new(pointer, message, true));
             }
             ValidationErrorKind::MinItems { .. } if pointer == "/steps" => {
-                found.push((
-                    pointer,
-                    "a workflow needs at least one step".to_owned(),
-                    false,
-                ));
+                let message = "a workflow needs at least one step".to_owned();
+                found.push(Found::new(pointer, message, false));
             }
-            _ => found.extend(
-                explain(&error, definition::schema())
-                    .into_iter()
-                    .map(|found| (found.pointer, found.message, found.fatal)),
-            ),
+            _ => found.extend(explain(&error, definition::schema())),
         }
     }
-    for (pointer, message, remove) in found {
-        if remove {
-            reset(value, &pointer, report);
+    for found in found {
+        if found.fatal {
+            reset(value, &found.pointer, report);
         }
-        report.structural(pointer, message);
+        if found.told {
+            report.structural(found.pointer, found.message);
+        }
     }
 }
 

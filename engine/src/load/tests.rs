@@ -249,8 +249,30 @@ fn a_misspelt_key_names_its_pointer_and_the_likely_key() {
         found,
         [
             "w.json:/steps/1/neds: unknown key `neds` (did you mean `needs`?)",
-            "w.json:/steps/1/retry: missing key `max_attempts`",
             "w.json:/steps/1/retry/max_atempts: unknown key `max_atempts` (did you mean `max_attempts`?)",
+        ]
+    );
+}
+
+/// A required key misspelt is told once, as the unknown key that likely means it, not also
+/// as missing (probe 105 F4); one missing with no such key beside it is told missing.
+#[test]
+fn a_misspelt_required_key_is_not_also_missing() {
+    let found = problems(r#"{"name": "n", "STEPS": [{"id": "a", "executor": "noop"}]}"#);
+    assert_eq!(
+        found,
+        ["w.json:/STEPS: unknown key `STEPS` (did you mean `steps`?)"]
+    );
+    let found = problems(
+        r#"{"name": "n", "steps": [{"id": "a", "executor": "noop", "retry": {"tries": 2}},
+            {"id": "b", "executor": "noop", "retry": {"MAX_ATTEMPTS": 2}}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/retry: missing key `max_attempts`",
+            "w.json:/steps/0/retry/tries: unknown key `tries` (allowed here: backoff, initial_delay, jitter, max_attempts, max_delay, retry_on)",
+            "w.json:/steps/1/retry/MAX_ATTEMPTS: unknown key `MAX_ATTEMPTS` (did you mean `max_attempts`?)",
         ]
     );
 }

@@ -135,8 +135,9 @@ fn a_rule_that_reads_an_unknown_variable_is_refused_at_its_rule() {
     );
 }
 
-/// A field compared with a literal of a kind it never holds: the rule would never decide
-/// (probe 51 F2: `action.attempt == '2'` loaded, and no retry asked for a person).
+/// A field compared with a literal of a kind it never holds, or looked for in a list whose
+/// items are never of its kind: the rule would never decide (probe 51 F2: `action.attempt ==
+/// '2'` loaded, and no retry asked for a person; `'rm' in action.commands` denied nothing).
 #[test]
 fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
     let rules = [
@@ -148,6 +149,12 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "action.attempt in {'2': 1}",
         "action.?attempt.orValue('2') == '2'",
         "run.?usage.?cost_usd.value() == 'x'",
+        "action.commands == 'rm'",
+        "'rm' in action.commands",
+        "['/etc/passwd'] in action.writes",
+        "'rm' in action.?dynamic_commands.orValue([])",
+        "action.params == 'x'",
+        "run.usage != 0",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
@@ -158,6 +165,12 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "`action.attempt` is always a number, never a string: this `in` is false",
         "`action.attempt` is always a number, never a string: this `==` is false",
         "`run.usage.cost_usd` is always a number, never a string: this `==` is false",
+        "`action.commands` is always a list, never a string: this `==` is false",
+        "each item of `action.commands` is always a list, never a string: this `in` is false",
+        "each item of `action.writes` is always a string, never a list: this `in` is false",
+        "each item of `action.dynamic_commands` is always a list, never a string: this `in`",
+        "`action.params` is always a map, never a string: this `==` is false",
+        "`run.usage` is always a map, never a number: this `!=` is true",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
@@ -174,7 +187,8 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
     let fine = "action.attempt == 2.0 && action.index != null && action.cwd == null \
         && action.step in ['a', 1] && action.step in {'a': 1} && action.step in [] \
         && [1].all(action, action != 'x') && run.elapsed > 1 \
-        && action.?attempt.orValue(0) == 2";
+        && action.?attempt.orValue(0) == 2 && ['rm', '-rf'] in action.commands \
+        && '/etc/passwd' in action.writes && action.commands != [] && action.params != {}";
     let text = format!(
         r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
     );
