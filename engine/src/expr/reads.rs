@@ -8,7 +8,7 @@ use cel::common::ast::operators::{
     LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, MODULO, MULTIPLY, NEGATE, NOT_EQUALS, OPT_INDEX,
     OPT_SELECT, SUBSTRACT,
 };
-use cel::common::ast::{EntryExpr, Expr, LiteralValue};
+use cel::common::ast::{ComprehensionExpr, EntryExpr, Expr, LiteralValue};
 
 use super::Expression;
 use super::condition::outer_parts;
@@ -164,10 +164,42 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
             ));
         }
     }
+    // A macro over a list field whose items are of one kind binds its variable to one of
+    // them (`action.commands.exists(c, c == 'rm')`: `c` is an argument list, never 'rm').
+    if let Expr::Comprehension(loop_) = &expression.expr
+        && let Some((bound, kinds)) = bound_item(loop_, typed)
+    {
+        let shadowed = |path: &str| path.split('.').next() == Some(bound);
+        let mut within: Vec<(&str, &[&str])> = (typed.iter().copied())
+            .filter(|(path, _)| !shadowed(path))
+            .collect();
+        within.push((bound, kinds));
+        for part in [&loop_.iter_range, &loop_.accu_init] {
+            decided_in(part, typed, decided);
+        }
+        for part in [&loop_.loop_cond, &loop_.loop_step, &loop_.result] {
+            decided_in(part, &within, decided);
+        }
+        return;
+    }
     let shadows = |name: &str| (typed.iter()).any(|(path, _)| path.split('.').next() == Some(name));
     for part in outer_parts(expression, shadows) {
         decided_in(part, typed, decided);
     }
+}
+
+/// The variable of a one-variable macro over a list field of `typed` whose items are of one
+/// kind (`path[]`), with those kinds.
+fn bound_item<'e, 't>(
+    loop_: &'e ComprehensionExpr,
+    typed: &[(&'t str, &'t [&'t str])],
+) -> Option<(&'e str, &'t [&'t str])> {
+    if loop_.iter_var2.is_some() || loop_.iter_var == loop_.accu_var {
+        return None;
+    }
+    let items = read_path(present(&loop_.iter_range.expr))? + "[]";
+    let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == items)?;
+    Some((loop_.iter_var.as_str(), kinds))
 }
 
 /// When `field` reads a field of `typed` and each of `others` is a literal (a list or a map

@@ -30,7 +30,12 @@ impl Found {
     /// A problem to be told at `pointer`; `fatal` when the value must go.
     pub(super) fn new(pointer: String, message: String, fatal: bool) -> Found {
         let told = true;
-        Found { pointer, message, fatal, told }
+        Found {
+            pointer,
+            message,
+            fatal,
+            told,
+        }
     }
 }
 
@@ -197,7 +202,11 @@ pub(super) fn unknown_key(key: &str, allowed: &[&str]) -> String {
 pub(super) fn misspelt(error: &ValidationError<'_>, root: &Value, property: &str) -> bool {
     let allowed = allowed_keys(root, error.schema_path().as_str());
     let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-    let keys = error.instance().as_object().into_iter().flat_map(|members| members.keys());
+    let keys = error
+        .instance()
+        .as_object()
+        .into_iter()
+        .flat_map(|members| members.keys());
     keys.filter(|key| !allowed.contains(&key.as_str()))
         .any(|key| super::closest(key, allowed.iter().copied()) == Some(property))
 }

@@ -155,6 +155,8 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "'rm' in action.?dynamic_commands.orValue([])",
         "action.params == 'x'",
         "run.usage != 0",
+        "action.commands.exists(c, c == 'rm')",
+        "action.writes.all(w, w in [['x']])",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
@@ -171,6 +173,8 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "each item of `action.dynamic_commands` is always a list, never a string: this `in`",
         "`action.params` is always a map, never a string: this `==` is false",
         "`run.usage` is always a map, never a number: this `!=` is true",
+        "`c` is always a list, never a string: this `==` is false",
+        "`w` is always a string, never a list: this `in` is false",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
@@ -188,7 +192,10 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         && action.step in ['a', 1] && action.step in {'a': 1} && action.step in [] \
         && [1].all(action, action != 'x') && run.elapsed > 1 \
         && action.?attempt.orValue(0) == 2 && ['rm', '-rf'] in action.commands \
-        && '/etc/passwd' in action.writes && action.commands != [] && action.params != {}";
+        && '/etc/passwd' in action.writes && action.commands != [] && action.params != {} \
+        && action.commands.exists(c, c == ['rm'] || 'rm' in c) \
+        && action.commands.exists(action, action[0] == 'x') \
+        && action.writes.exists(w, w == '/x')";
     let text = format!(
         r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
     );
