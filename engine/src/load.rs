@@ -346,8 +346,8 @@ struct Report {
     /// The nodes (pointers) given a key no node has that is likely a typo of one they lack
     /// (`neds`), and that key.
     typos: Vec<(String, &'static str)>,
-    /// The ids given under a typo of `id` (`"di": "b"`): a step or a need naming one is no
-    /// news.
+    /// The ids given under a typo of `id` (`"di": "b"`), or in a group's members under a
+    /// typo of `pipeline` or `parallel`: a step or a need naming one is no news.
     lost_ids: Vec<String>,
 }
 

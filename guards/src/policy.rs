@@ -71,10 +71,11 @@ const FIXED_FIELDS: [(&str, &[&str]); 3] = [
 ];
 
 /// The fields of `action` and `run` whose kind of value is always the same, with the kinds,
-/// and the kinds of the items of its lists (`action.commands[]`): a rule comparing one with
-/// a literal of another kind never decides (probe 51 F2; `action.commands == 'rm'` and
-/// `'rm' in action.commands` denied nothing).
-const TYPED_FIELDS: [(&str, &[&str]); 22] = [
+/// the kinds of the items of its lists (`action.commands[]`, an argument list, and
+/// `action.commands[][]`, a word) and of the keys of its maps (`action.params{}`): a rule
+/// comparing one with a literal of another kind never decides (probe 51 F2;
+/// `action.commands == 'rm'` and `'rm' in action.commands` denied nothing).
+const TYPED_FIELDS: [(&str, &[&str]); 26] = [
     ("action.executor", &["a string"]),
     ("action.step", &["a string"]),
     ("action.attempt", &["a number"]),
@@ -82,10 +83,13 @@ const TYPED_FIELDS: [(&str, &[&str]); 22] = [
     ("action.dynamic", &["a boolean"]),
     ("action.cwd", &["a string", "null"]),
     ("action.params", &["a map"]),
+    ("action.params{}", &["a string"]),
     ("action.commands", &["a list"]),
     ("action.commands[]", &["a list"]),
+    ("action.commands[][]", &["a string"]),
     ("action.dynamic_commands", &["a list"]),
     ("action.dynamic_commands[]", &["a list"]),
+    ("action.dynamic_commands[][]", &["a string"]),
     ("action.writes", &["a list"]),
     ("action.writes[]", &["a string"]),
     ("run.id", &["a string"]),
@@ -94,6 +98,7 @@ const TYPED_FIELDS: [(&str, &[&str]); 22] = [
     ("run.steps", &["a number"]),
     ("run.elapsed", &["a number"]),
     ("run.usage", &["a map"]),
+    ("run.usage{}", &["a string"]),
     ("run.usage.input_tokens", &["a number"]),
     ("run.usage.output_tokens", &["a number"]),
     ("run.usage.cost_usd", &["a number"]),

@@ -530,6 +530,22 @@ fn a_test_whose_action_has_parameters_its_executor_refuses_exits_2_with_its_plac
     );
 }
 
+/// A test's `params` misspelt is told as such, not also as the parameters it lacks (probe
+/// 106 F3: `/tests/0/action/params: missing key `command``, a key the file does not have).
+#[test]
+fn a_test_whose_params_key_is_misspelt_is_told_so_once() {
+    let (_dir, file) = policy_file(&serde_json::json!({
+        "tests": [{"action": {"executor": "process", "parms": {"command": ["rm", "x"]}},
+                   "expect": "deny"}]
+    }));
+    let output = cairn(&["policy", "test", &file]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert_eq!(
+        stderr(&output),
+        format!("{file}:/tests/0/action/parms: unknown key `parms` (did you mean `params`?)\n")
+    );
+}
+
 #[test]
 fn the_committed_policy_schema_is_current() {
     let output = cairn(&["schema", "policy"]);

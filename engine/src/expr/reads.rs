@@ -106,7 +106,9 @@ fn read_path(expr: &Expr) -> Option<String> {
 /// (`action.attempt == '2'` is false for every action), an `in` a list or a map written
 /// out none of whose values (keys) is of its kinds, or a literal `in` a list field whose
 /// items are always of other kinds (`path[]` in `typed`: `'rm' in action.commands`, a list
-/// of argument lists); one message each, in the order written.
+/// of argument lists) or a map field whose keys are (`path{}`); an item read by its index
+/// (`action.commands[0]`) or bound by a macro is typed as the items; one message each, in
+/// the order written.
 /// Inside a macro that binds a typed field's first name to a value of its own, that name is
 /// not the field.
 pub(super) fn decided_comparisons(
@@ -125,25 +127,42 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
     {
         let operator = call.func_name.as_str();
         let compared = match operator {
-            EQUALS | NOT_EQUALS => [(left, right), (right, left)]
-                .into_iter()
-                .find_map(|(field, other)| mismatch(field, std::iter::once(other), typed)),
+            EQUALS | NOT_EQUALS => {
+                [(left, right), (right, left)]
+                    .into_iter()
+                    .find_map(|(field, other)| {
+                        let path = typed_path(present(&field.expr))?;
+                        // A list written out against a list field: its items against the field's.
+                        let items = match &other.expr {
+                            Expr::List(list) => {
+                                mismatch(path.clone() + "[]", &list.elements, typed)
+                            }
+                            _ => None,
+                        };
+                        mismatch(path, std::slice::from_ref(other), typed).or(items)
+                    })
+            }
             IN => match &right.expr {
-                Expr::List(list) => mismatch(left, list.elements.iter(), typed),
+                Expr::List(list) => {
+                    let path = typed_path(present(&left.expr));
+                    path.and_then(|path| mismatch(path, &list.elements, typed))
+                }
                 // `in` a map tests its keys.
                 Expr::Map(map) => {
-                    let keys = map.entries.iter().filter_map(|entry| match &entry.expr {
-                        EntryExpr::MapEntry(entry) => Some(&entry.key),
-                        EntryExpr::StructField(_) => None,
-                    });
-                    mismatch(left, keys, typed)
+                    let keys: Vec<Expression> = (map.entries.iter())
+                        .filter_map(|entry| match &entry.expr {
+                            EntryExpr::MapEntry(entry) => Some(entry.key.clone()),
+                            EntryExpr::StructField(_) => None,
+                        })
+                        .collect();
+                    let path = typed_path(present(&left.expr));
+                    path.and_then(|path| mismatch(path, &keys, typed))
                 }
-                // `in` a list field whose items are of one kind (`path[]` in `typed`).
-                _ => read_path(present(&right.expr)).and_then(|path| {
-                    let items = format!("{path}[]");
-                    let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == items)?;
-                    let other = kind_written(left)?;
-                    (!kinds.contains(&other)).then_some((items, kinds, other))
+                // A literal `in` a list field (its items) or a map field (its keys).
+                _ => typed_path(present(&right.expr)).and_then(|path| {
+                    let left = std::slice::from_ref(left);
+                    mismatch(path.clone() + "[]", left, typed)
+                        .or_else(|| mismatch(path + "{}", left, typed))
                 }),
             },
             _ => None,
@@ -155,25 +174,28 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                 _ => ("in", "false"),
             };
             let kinds = kinds.join(" or ");
-            let what = match path.strip_suffix("[]") {
-                Some(list) => format!("each item of `{list}` is always {kinds}"),
-                None => format!("`{path}` is always {kinds}"),
+            let what = match (path.strip_suffix("[]"), path.strip_suffix("{}")) {
+                (Some(list), _) => format!("each item of `{list}` is always {kinds}"),
+                (_, Some(map)) => format!("each key of `{map}` is always {kinds}"),
+                _ => format!("`{path}` is always {kinds}"),
             };
             decided.push(format!(
                 "{what}, never {other}: this `{written}` is {answer} for every action"
             ));
         }
     }
-    // A macro over a list field whose items are of one kind binds its variable to one of
-    // them (`action.commands.exists(c, c == 'rm')`: `c` is an argument list, never 'rm').
+    // A macro over a list field whose items are of one kind (or a map field, its keys)
+    // binds its variable to one of them (`action.commands.exists(c, c == 'rm')`: `c` is an
+    // argument list, never 'rm'), and what is typed within an item to the same within it.
     if let Expr::Comprehension(loop_) = &expression.expr
-        && let Some((bound, kinds)) = bound_item(loop_, typed)
+        && let Some(bound) = bound_items(loop_, typed)
     {
-        let shadowed = |path: &str| path.split('.').next() == Some(bound);
-        let mut within: Vec<(&str, &[&str])> = (typed.iter().copied())
+        let variable = loop_.iter_var.as_str();
+        let shadowed = |path: &str| path.split(['.', '[', '{']).next() == Some(variable);
+        let within: Vec<(&str, &[&str])> = (typed.iter().copied())
             .filter(|(path, _)| !shadowed(path))
+            .chain(bound.iter().map(|(path, kinds)| (path.as_str(), *kinds)))
             .collect();
-        within.push((bound, kinds));
         for part in [&loop_.iter_range, &loop_.accu_init] {
             decided_in(part, typed, decided);
         }
@@ -188,34 +210,62 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
     }
 }
 
-/// The variable of a one-variable macro over a list field of `typed` whose items are of one
-/// kind (`path[]`), with those kinds.
-fn bound_item<'e, 't>(
-    loop_: &'e ComprehensionExpr,
+/// What a one-variable macro over a list field of `typed` whose items are typed (`path[]`),
+/// or over a map field whose keys are (`path{}`), binds its variable to: the variable's
+/// kinds, and those of what is within it (`path[][]` as `c[]`).
+fn bound_items<'t>(
+    loop_: &ComprehensionExpr,
     typed: &[(&'t str, &'t [&'t str])],
-) -> Option<(&'e str, &'t [&'t str])> {
+) -> Option<Vec<(String, &'t [&'t str])>> {
     if loop_.iter_var2.is_some() || loop_.iter_var == loop_.accu_var {
         return None;
     }
-    let items = read_path(present(&loop_.iter_range.expr))? + "[]";
-    let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == items)?;
-    Some((loop_.iter_var.as_str(), kinds))
+    let path = typed_path(present(&loop_.iter_range.expr))?;
+    let variable = &loop_.iter_var;
+    let bound: Vec<(String, &[&str])> = ["[]", "{}"]
+        .into_iter()
+        .flat_map(|items| {
+            let items = format!("{path}{items}");
+            (typed.iter()).filter_map(move |&(typed, kinds)| {
+                let within = typed.strip_prefix(items.as_str())?;
+                (within.is_empty() || within.starts_with(['[', '{']))
+                    .then(|| (format!("{variable}{within}"), kinds))
+            })
+        })
+        .collect();
+    (!bound.is_empty()).then_some(bound)
 }
 
-/// When `field` reads a field of `typed` and each of `others` is a literal (a list or a map
-/// written out too) of a kind it never holds: its path, its kinds, and the literals' kind
-/// (the first's).
-fn mismatch<'t, 'e>(
-    field: &Expression,
-    others: impl Iterator<Item = &'e Expression>,
+/// When `path` is typed and each of `others` is a literal (a list or a map written out
+/// too) of a kind it never holds: the path, its kinds, and the literals' kind (the first's).
+fn mismatch<'t>(
+    path: String,
+    others: &[Expression],
     typed: &[(&'t str, &'t [&'t str])],
 ) -> Option<(String, &'t [&'t str], &'static str)> {
-    let path = read_path(present(&field.expr))?;
     let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == path)?;
-    let mut literals = others.map(kind_written);
+    let mut literals = others.iter().map(kind_written);
     let first = literals.next()??;
     let others_too = literals.all(|kind| kind.is_some_and(|kind| !kinds.contains(&kind)));
     (!kinds.contains(&first) && others_too).then_some((path, kinds, first))
+}
+
+/// What `expr` reads as [`read_path`] names it, or an item of it read by an index other than
+/// a name (`action.commands[0]` is `action.commands[]`): the paths `typed` is keyed by.
+fn typed_path(expr: &Expr) -> Option<String> {
+    if let Expr::Call(call) = expr
+        && call.func_name == INDEX
+        && call.target.is_none()
+        && let [operand, key] = &call.args[..]
+        && !matches!(key.expr, Expr::Literal(LiteralValue::String(_)))
+    {
+        return Some(typed_path(present(&operand.expr))? + "[]");
+    }
+    if let Expr::Ident(name) = expr {
+        return Some(name.clone());
+    }
+    let (operand, field) = selection(expr)?;
+    Some(typed_path(operand)? + "." + field)
 }
 
 /// The kind of `expression` when it is a literal, or a list or a map written out.

@@ -285,9 +285,13 @@ impl<'a> Checker<'a> {
         }
         if let Some(executor) = &node.executor {
             if self.executors.contains_key(executor) {
-                let problems = (self.schemas).check(executor, &node.with, &node.fallbacks, pointer);
-                for problem in problems {
-                    self.report.semantic(problem);
+                // A `with` lost to a typo (`wiht`) is told there, not as the keys it lacks.
+                if !self.lost(pointer, "with") {
+                    let problems =
+                        (self.schemas).check(executor, &node.with, &node.fallbacks, pointer);
+                    for problem in problems {
+                        self.report.semantic(problem);
+                    }
                 }
             } else {
                 let names = self.executors.keys().map(String::as_str);

@@ -66,6 +66,20 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
     }
 }
 
+/// The ids of the nodes in `members` (a group's list), and of theirs, at any depth.
+fn ids_within(members: &Value, ids: &mut Vec<String>) {
+    for node in members.as_array().into_iter().flatten() {
+        if let Some(Value::String(id)) = node.get("id") {
+            ids.push(id.clone());
+        }
+        for group in ["pipeline", "parallel"] {
+            if let Some(members) = node.get(group) {
+                ids_within(members, ids);
+            }
+        }
+    }
+}
+
 /// Whether `pointer` is that of a node: a member of `steps`, a `pipeline` or a `parallel`.
 fn is_node(pointer: &str) -> bool {
     let Some((list, index)) = pointer.rsplit_once('/') else {
@@ -142,8 +156,13 @@ fn reset(value: &mut Value, pointer: &str, report: &mut Report) -> bool {
             .filter(|meant| !members.contains_key(*meant));
             if let Some(meant) = meant {
                 report.typos.push((parent.to_owned(), meant));
-                if let ("id", Some(Value::String(id))) = (meant, given) {
-                    report.lost_ids.push(id);
+                match (meant, given) {
+                    ("id", Some(Value::String(id))) => report.lost_ids.push(id),
+                    // A group's members went with its misspelt `pipline`: their ids too.
+                    ("pipeline" | "parallel", Some(members)) => {
+                        ids_within(&members, &mut report.lost_ids);
+                    }
+                    _ => {}
                 }
             }
             true

@@ -254,6 +254,35 @@ fn a_misspelt_key_names_its_pointer_and_the_likely_key() {
     );
 }
 
+/// The steps of a group whose `pipeline` is misspelt go with it: a step naming one is no
+/// news (probe 106 F2: "unknown step or group `b`", though `b` is in the file).
+#[test]
+fn the_members_of_a_group_lost_to_a_typo_are_no_unknown_steps() {
+    let found = problems(
+        r#"{"name": "n", "steps": [{"pipline": [{"id": "a", "executor": "noop"},
+              {"parallel": [{"id": "b", "executor": "noop"}]}]},
+            {"id": "c", "executor": "noop", "needs": ["a", "b"],
+             "with": {"output": "${{ steps.b.output }}"}}]}"#,
+    );
+    assert_eq!(
+        found,
+        ["w.json:/steps/0/pipline: unknown key `pipline` (did you mean `pipeline`?)"]
+    );
+}
+
+/// A misspelt `with` is told as such, not as the parameters it lacks (probe 106 F3:
+/// `/steps/0/with: missing key `command``, a place the file does not have).
+#[test]
+fn a_misspelt_with_is_not_also_missing_its_parameters() {
+    let found = problems(
+        r#"{"name": "n", "steps": [{"id": "a", "executor": "process", "wiht": {"command": ["ls"]}}]}"#,
+    );
+    assert_eq!(
+        found,
+        ["w.json:/steps/0/wiht: unknown key `wiht` (did you mean `with`?)"]
+    );
+}
+
 /// A required key misspelt is told once, as the unknown key that likely means it, not also
 /// as missing (probe 105 F4); one missing with no such key beside it is told missing.
 #[test]

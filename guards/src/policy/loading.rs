@@ -231,7 +231,8 @@ impl SetAside {
 
     /// `problem`, found in what was read, with its place in the file (an item of a list
     /// some items of which were set aside has its index in the file); `None` when it is in
-    /// what was set aside, which reads as left out: a consequence, not news.
+    /// what was set aside, which reads as left out, or in a key a key set aside likely
+    /// misspells (a test's `parms` left its `params` empty): a consequence, not news.
     fn place_in_file(&self, problem: Problem) -> Option<Problem> {
         let problem = self.index_in_file(problem);
         let Place::Pointer(pointer) = &problem.place else {
@@ -241,7 +242,26 @@ impl SetAside {
             (pointer.strip_prefix(aside.as_str()))
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         };
-        (!self.pointers.iter().any(within)).then_some(problem)
+        let misspelt = |aside: &String| {
+            // A key of an object; not an item of a list.
+            let Some((object, given)) = aside.rsplit_once('/') else {
+                return false;
+            };
+            if given.parse::<usize>().is_ok() {
+                return false;
+            }
+            let key = pointer.strip_prefix(&format!("{object}/"));
+            let key = key.and_then(|rest| rest.split('/').next()).map(unescape);
+            key.is_some_and(|key| {
+                let given = unescape(given);
+                given != key && cairn_engine::closest(&given, [key.as_str()]).is_some()
+            })
+        };
+        let news = !self
+            .pointers
+            .iter()
+            .any(|aside| within(aside) || misspelt(aside));
+        news.then_some(problem)
     }
 
     /// `problem` with the index in the file of the list item it is in, when items of that

@@ -157,6 +157,12 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "run.usage != 0",
         "action.commands.exists(c, c == 'rm')",
         "action.writes.all(w, w in [['x']])",
+        "action.commands[0] == 'rm'",
+        "action.commands == ['rm', 'victim']",
+        "action.commands.exists(c, c.exists(w, w == 1))",
+        "action.commands[0][0] == ['rm']",
+        "1 in action.params",
+        "run.usage.exists(k, k == 1)",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
@@ -175,6 +181,12 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "`run.usage` is always a map, never a number: this `!=` is true",
         "`c` is always a list, never a string: this `==` is false",
         "`w` is always a string, never a list: this `in` is false",
+        "each item of `action.commands` is always a list, never a string: this `==` is false",
+        "each item of `action.commands` is always a list, never a string: this `==` is false",
+        "`w` is always a string, never a number: this `==` is false",
+        "each item of `action.commands[]` is always a string, never a list: this `==` is false",
+        "each key of `action.params` is always a string, never a number: this `in` is false",
+        "`k` is always a string, never a number: this `==` is false",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
@@ -195,7 +207,10 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         && '/etc/passwd' in action.writes && action.commands != [] && action.params != {} \
         && action.commands.exists(c, c == ['rm'] || 'rm' in c) \
         && action.commands.exists(action, action[0] == 'x') \
-        && action.writes.exists(w, w == '/x')";
+        && action.writes.exists(w, w == '/x') && action.commands[0] == ['rm'] \
+        && action.commands[0][0] == 'rm' && 'rm' in action.commands[0] \
+        && action.commands.exists(c, c.exists(w, w == 'rm')) && 'cwd' in action.params \
+        && run.usage.exists(k, k == 'cost_usd') && action.commands == [['rm']]";
     let text = format!(
         r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
     );
@@ -562,6 +577,20 @@ fn a_test_with_problems_of_form_still_has_its_rule_checked() {
         "p.json:/tests/0/action/attempt: 0 is less than the minimum of 1\n\
          p.json:/tests/0/action/step: id `not an id` may only contain A-Z a-z 0-9 _ . -\n\
          p.json:/tests/0/rule: no rule has the id `no-prd`: did you mean `no-prod`?"
+    );
+}
+
+/// Every key an object lacks is named, not the first alone (probe 106 F4: a rule `{"id":
+/// "r"}` was told its `effect`, then its `reason`, then its `when`, one load at a time).
+#[test]
+fn every_key_an_object_lacks_is_named_in_one_go() {
+    assert_eq!(
+        refused(r#"{"rules": [{"id": "r"}], "tests": [{}]}"#),
+        "p.json:/rules/0: missing key `effect`\n\
+         p.json:/rules/0: missing key `reason`\n\
+         p.json:/rules/0: missing key `when`\n\
+         p.json:/tests/0: missing key `action`\n\
+         p.json:/tests/0: missing key `expect`"
     );
 }
 
