@@ -217,23 +217,7 @@ impl Ledger {
             if self.batch.len() >= BATCH_SLICE {
                 return Ok((cancelled, false));
             }
-            // A `for_each` step names the items it did not run, between two windows (a rate
-            // limit's, a budget's: probe 89 F4) or with some in flight (90 F3), as one a
-            // cancel ends between two items does; at a takeover, not those a crash or the
-            // engine's stop cut off, which may have run (probe 92 F3, 98 F1).
-            let held = self.items_not_run(step);
-            let mut items =
-                (self.items_failed(step)).map_or_else(String::new, |f| format!("; {f}"));
-            let (taken_back, cut_off) = self.cancel_items(step, reason);
-            if held + taken_back > 0 {
-                let not_run = crate::text::count(held + taken_back, "item");
-                items += &format!("; {not_run} did not run");
-            }
-            if cut_off > 0 {
-                let were = if cut_off == 1 { "was" } else { "were" };
-                let cut_off = crate::text::count(cut_off, "item");
-                items += &format!("; {cut_off} cut off as the engine stopped {were} cancelled");
-            }
+            let items = self.items_cancelled(step, reason);
             let mut detail = json!({ "reason": reason });
             // A stalled attempt ended by this (the run's deadline passed in its kill grace)
             // keeps its stall and escalation in its event.
@@ -258,6 +242,28 @@ impl Ledger {
             cancelled += 1;
         }
         Ok((cancelled, true))
+    }
+
+    /// Ends the items of `step` left by a cancel (`reason`), and says what became of them,
+    /// each part after a `; `: a `for_each` step names the items that failed and those it
+    /// did not run, between two windows (a rate limit's, a budget's: probe 89 F4) or with
+    /// some in flight (90 F3), as one a cancel ends between two items does; at a takeover,
+    /// not those a crash or the engine's stop cut off, which may have run (probe 92 F3, 98
+    /// F1), but how many of them it cancelled.
+    pub(super) fn items_cancelled(&mut self, step: StepIndex, reason: &str) -> String {
+        let held = self.items_not_run(step);
+        let mut items = (self.items_failed(step)).map_or_else(String::new, |f| format!("; {f}"));
+        let (taken_back, cut_off) = self.cancel_items(step, reason);
+        if held + taken_back > 0 {
+            let not_run = crate::text::count(held + taken_back, "item");
+            items += &format!("; {not_run} did not run");
+        }
+        if cut_off > 0 {
+            let were = if cut_off == 1 { "was" } else { "were" };
+            let cut_off = crate::text::count(cut_off, "item");
+            items += &format!("; {cut_off} cut off as the engine stopped {were} cancelled");
+        }
+        items
     }
 
     /// Carries out a pause, a cancel or a time-out of a run no engine drives (or that the

@@ -12,7 +12,7 @@ use super::items::Items;
 use crate::command::{Command, Request, StalledStep};
 use crate::definition::{DEFAULT_LOOP_AFTER, OnStall};
 use crate::error::Result;
-use crate::executor::ExecError;
+use crate::executor::{ErrorClass, ExecError};
 use crate::plan::StepIndex;
 use crate::stall::{self, Kind, Stall};
 use crate::state::StepState;
@@ -268,10 +268,19 @@ impl Ledger {
                     // Its items the crash cut off end with it: the stalled one failed with
                     // its stall (probe 49 F5: it was `cancelled`), the others as a run's
                     // cancel ends them (probe 48 F2: one stayed `pending`).
+                    // Its error names them as a live engine's does (probe 107 F1: the
+                    // stall's alone).
                     self.stalled_item_cut_off(step, &stall);
-                    self.cancel_items(step, super::CANCELLED);
+                    let items = self.items_cancelled(step, super::CANCELLED);
+                    let error = match items.strip_prefix("; ") {
+                        Some(items) => ExecError {
+                            class: ErrorClass::Stalled,
+                            message: items.to_owned(),
+                        },
+                        None => stall.error(),
+                    };
                     let detail = json!({ "reason": super::CANCELLED });
-                    self.end_step(step, StepState::Cancelled, &stall.error(), Some(detail))?;
+                    self.end_step(step, StepState::Cancelled, &error, Some(detail))?;
                 }
                 _ => self.slots[step].error = Some(stall.error().to_string()),
             }
