@@ -204,7 +204,9 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
         }
         return;
     }
-    let shadows = |name: &str| (typed.iter()).any(|(path, _)| path.split('.').next() == Some(name));
+    let shadows = |name: &str| {
+        (typed.iter()).any(|(path, _)| path.split(['.', '[', '{']).next() == Some(name))
+    };
     for part in outer_parts(expression, shadows) {
         decided_in(part, typed, decided);
     }

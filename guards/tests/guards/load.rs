@@ -210,7 +210,8 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         && action.writes.exists(w, w == '/x') && action.commands[0] == ['rm'] \
         && action.commands[0][0] == 'rm' && 'rm' in action.commands[0] \
         && action.commands.exists(c, c.exists(w, w == 'rm')) && 'cwd' in action.params \
-        && run.usage.exists(k, k == 'cost_usd') && action.commands == [['rm']]";
+        && run.usage.exists(k, k == 'cost_usd') && action.commands == [['rm']] \
+        && action.commands.exists(c, [1].exists(c, c == 1))";
     let text = format!(
         r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
     );
