@@ -76,6 +76,7 @@ pub(crate) fn load_plan(
     } else {
         &mut *plan
     };
+    let known_needs_only = report.without_unknown_needs(&workflow);
     match grown.grow(planner, workflow.steps) {
         Ok(added) => {
             super::unordered_reads(grown, added.clone(), &mut report);
@@ -91,6 +92,13 @@ pub(crate) fn load_plan(
         Err(problems) => {
             for problem in problems {
                 report.semantic(problem);
+            }
+            // As a file's: the reads of steps not waited for beside the unknown `needs`.
+            if let Some(workflow) = known_needs_only {
+                let mut without = plan.clone();
+                if let Ok(added) = without.grow(planner, workflow.steps) {
+                    super::unordered_reads(&without, added, &mut report);
+                }
             }
         }
     }

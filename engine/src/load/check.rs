@@ -49,6 +49,7 @@ fn check_each(
         outer,
         ids: HashMap::new(),
         references: Vec::new(),
+        needs: Vec::new(),
         leaves: 0,
     };
     if workflow.steps.is_empty() && outer.is_none() {
@@ -78,6 +79,7 @@ fn check_each(
         checker.reserved_ids(&workflow.steps);
     }
     checker.references();
+    checker.unknown_needs();
     let leaves = checker.leaves;
     let message = match outer {
         // A refused limit (probe 100 F2: `max_steps: 0`) says nothing of the steps.
@@ -119,6 +121,8 @@ struct Checker<'a> {
     /// Step ids read by the expressions that parse, but not yet known as another step's
     /// when read: (pointer of the text, pointer of the reading step, ids read).
     references: Vec<(String, String, Vec<String>)>,
+    /// Every node's `needs`, with the node's pointer, checked once every id is known.
+    needs: Vec<(String, &'a [String])>,
     leaves: usize,
 }
 
@@ -137,6 +141,9 @@ impl<'a> Checker<'a> {
     }
 
     fn node(&mut self, node: &'a Node, pointer: &mut String) {
+        if !node.needs.is_empty() {
+            self.needs.push((pointer.clone(), &node.needs));
+        }
         let kinds = [
             ("executor", node.executor.is_some()),
             ("pipeline", node.pipeline.is_some()),
@@ -472,6 +479,21 @@ impl<'a> Checker<'a> {
             format!("{pointer}/{place}"),
             format!("initial_delay ({initial}) is longer than max_delay ({max})"),
         );
+    }
+
+    /// Notes in the report the `needs` that name no node of the workflow (nor of the run, for
+    /// a plan): compiling tells them; the loader then compiles the workflow without them, to
+    /// tell in the same check what reads a step it does not wait for.
+    fn unknown_needs(&mut self) {
+        for (pointer, needs) in std::mem::take(&mut self.needs) {
+            let outer = self.outer;
+            let known = |need: &str| {
+                self.ids.contains_key(need) || outer.is_some_and(|outer| outer.plan.has_id(need))
+            };
+            for need in needs.iter().filter(|need| !known(need)) {
+                (self.report.unknown_needs).push((pointer.clone(), need.clone()));
+            }
+        }
     }
 
     /// Every `steps.ID` read must name another step.

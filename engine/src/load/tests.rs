@@ -270,6 +270,26 @@ fn the_members_of_a_group_lost_to_a_typo_are_no_unknown_steps() {
     );
 }
 
+/// A `needs` naming no node does not hide what reads a step it does not wait for (probe 108
+/// F1: told only once the need was fixed); in the node that gave it, such a read is no news
+/// (the need may have meant that step).
+#[test]
+fn an_unknown_need_does_not_hide_a_read_of_a_step_not_waited_for() {
+    let found = problems(
+        r#"{"name": "n", "steps": [{"id": "b", "executor": "noop"},
+            {"id": "g", "executor": "noop", "with": {"output": "${{ steps.b.output }}"}},
+            {"id": "q", "executor": "noop", "needs": ["nowhere"],
+             "with": {"output": "${{ steps.b.output }}"}}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/1/with/output: `steps.b`: `g` does not wait for `b`, which may not have run yet; add `needs: [\"b\"]` to `g`, or put both in a pipeline",
+            "w.json:/steps/2/needs/0: unknown step or group `nowhere`",
+        ]
+    );
+}
+
 /// A misspelt `with` is told as such, not as the parameters it lacks (probe 106 F3:
 /// `/steps/0/with: missing key `command``, a place the file does not have).
 #[test]

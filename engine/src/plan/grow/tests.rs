@@ -91,6 +91,24 @@ fn a_plan_of_a_planner_in_a_plan_delays_the_first_planners_dependents_too() {
     );
 }
 
+/// A plan's unknown `needs` do not hide what reads a step it does not wait for: an agent
+/// asked again learns both at once (probe 108 F1); a need naming a step of the run is known.
+#[test]
+fn an_unknown_need_of_a_plan_does_not_hide_a_read_of_a_step_not_waited_for() {
+    let mut plan = run_plan();
+    let output = json!({"steps": [
+        {"id": "a", "executor": "noop", "needs": ["start"]},
+        {"id": "b", "executor": "noop", "needs": ["start"], "with": {"output": "${{ steps.a.output }}"}},
+        {"id": "c", "executor": "noop", "needs": ["nowhere"]}]});
+    let error = grow(&mut plan, "gen", output).unwrap_err();
+    assert_eq!(
+        error,
+        "plan of gen:/steps/1/with/output: `steps.a`: `b` does not wait for `a`, which may not have run yet; add `needs: [\"a\"]` to `b`, or put both in a pipeline\n\
+         plan of gen:/steps/2/needs/0: unknown step or group `nowhere`"
+    );
+    assert_eq!(plan.steps().len(), 3, "nothing added");
+}
+
 #[test]
 fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
     let cases = [
