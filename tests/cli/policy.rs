@@ -544,6 +544,21 @@ fn a_test_whose_params_key_is_misspelt_is_told_so_once() {
         stderr(&output),
         format!("{file}:/tests/0/action/parms: unknown key `parms` (did you mean `params`?)\n")
     );
+    // Given beside `params`, it hides none of theirs (probe 110 F3).
+    let (_dir, file) = policy_file(&serde_json::json!({
+        "tests": [{"action": {"executor": "process", "params": {"comand": ["rm", "x"]},
+                              "parms": {}},
+                   "expect": "deny"}]
+    }));
+    let output = cairn(&["policy", "test", &file]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{file}:/tests/0/action/params/comand: unknown key `comand` (did you mean `command`?)\n\
+             {file}:/tests/0/action/parms: unknown key `parms` (did you mean `params`?)\n"
+        )
+    );
 }
 
 #[test]

@@ -131,7 +131,7 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                 [(left, right), (right, left)]
                     .into_iter()
                     .find_map(|(field, other)| {
-                        let path = typed_path(present(&field.expr))?;
+                        let (path, default) = read_of(field)?;
                         // A list written out against a list field: its items against the field's.
                         let items = match &other.expr {
                             Expr::List(list) => {
@@ -139,13 +139,19 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                             }
                             _ => None,
                         };
-                        mismatch(path, std::slice::from_ref(other), typed).or(items)
+                        let found = mismatch(path, std::slice::from_ref(other), typed).or(items);
+                        // A default that may be given instead must differ from it too.
+                        found.filter(|_| {
+                            default.is_none_or(|default| {
+                                let kinds = (kind_written(default), kind_written(other));
+                                matches!(kinds, (Some(a), Some(b)) if a != b)
+                            })
+                        })
                     })
             }
             IN => match &right.expr {
                 Expr::List(list) => {
-                    let path = typed_path(present(&left.expr));
-                    path.and_then(|path| mismatch(path, &list.elements, typed))
+                    sure_read(left).and_then(|path| mismatch(path, &list.elements, typed))
                 }
                 // `in` a map tests its keys.
                 Expr::Map(map) => {
@@ -155,11 +161,10 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                             EntryExpr::StructField(_) => None,
                         })
                         .collect();
-                    let path = typed_path(present(&left.expr));
-                    path.and_then(|path| mismatch(path, &keys, typed))
+                    sure_read(left).and_then(|path| mismatch(path, &keys, typed))
                 }
                 // A literal `in` a list field (its items) or a map field (its keys).
-                _ => typed_path(present(&right.expr)).and_then(|path| {
+                _ => sure_read(right).and_then(|path| {
                     let left = std::slice::from_ref(left);
                     mismatch(path.clone() + "[]", left, typed)
                         .or_else(|| mismatch(path + "{}", left, typed))
@@ -222,7 +227,7 @@ fn bound_items<'t>(
     if loop_.iter_var2.is_some() || loop_.iter_var == loop_.accu_var {
         return None;
     }
-    let path = typed_path(present(&loop_.iter_range.expr))?;
+    let path = sure_read(&loop_.iter_range)?;
     let variable = &loop_.iter_var;
     let bound: Vec<(String, &[&str])> = ["[]", "{}"]
         .into_iter()
@@ -252,22 +257,103 @@ fn mismatch<'t>(
     (!kinds.contains(&first) && others_too).then_some((path, kinds, first))
 }
 
+/// What `expression` reads, as [`typed_path`] names it, and the default it gives instead
+/// when it is an optional read of an item a list may not have
+/// (`action.commands[?0].orValue([])`); a typed field is always there, so
+/// `action.?attempt.orValue('2')` never gives its default.
+fn read_of(expression: &Expression) -> Option<(String, Option<&Expression>)> {
+    if let Expr::Call(call) = &expression.expr
+        && let Some(target) = call.target.as_deref()
+    {
+        match (call.func_name.as_str(), &call.args[..]) {
+            ("value", []) => return read_of(target),
+            ("orValue", [default]) => {
+                let (path, _) = read_of(target)?;
+                return Some((path, may_be_absent(&target.expr).then_some(default)));
+            }
+            _ => {}
+        }
+    }
+    Some((typed_path(&expression.expr)?, None))
+}
+
+/// What `expression` reads ([`read_of`]) when it can give no default.
+fn sure_read(expression: &Expression) -> Option<String> {
+    read_of(expression).and_then(|(path, default)| default.is_none().then_some(path))
+}
+
+/// Whether `expr` reads an item of a list through an optional index (`[?0]`): a list too
+/// short has none.
+fn may_be_absent(expr: &Expr) -> bool {
+    match expr {
+        Expr::Select(select) => may_be_absent(&select.operand.expr),
+        Expr::Call(call) if call.target.is_none() => match &call.args[..] {
+            [operand, key] if [INDEX, OPT_INDEX, OPT_SELECT].contains(&call.func_name.as_str()) => {
+                let by_index = !matches!(key.expr, Expr::Literal(LiteralValue::String(_)));
+                (call.func_name == OPT_INDEX && by_index) || may_be_absent(&operand.expr)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// What `expr` reads as [`read_path`] names it, or an item of it read by an index other than
-/// a name (`action.commands[0]` is `action.commands[]`): the paths `typed` is keyed by.
+/// a name (`action.commands[0]`, `[?0]` too, is `action.commands[]`), or the list a `filter`
+/// (or a `map` to its own items) makes of it: the paths `typed` is keyed by.
 fn typed_path(expr: &Expr) -> Option<String> {
     if let Expr::Call(call) = expr
-        && call.func_name == INDEX
+        && [INDEX, OPT_INDEX].contains(&call.func_name.as_str())
         && call.target.is_none()
         && let [operand, key] = &call.args[..]
         && !matches!(key.expr, Expr::Literal(LiteralValue::String(_)))
     {
         return Some(typed_path(present(&operand.expr))? + "[]");
     }
+    if let Expr::Comprehension(loop_) = expr
+        && keeps_items(loop_)
+    {
+        return typed_path(present(&loop_.iter_range.expr));
+    }
     if let Expr::Ident(name) = expr {
         return Some(name.clone());
     }
     let (operand, field) = selection(expr)?;
     Some(typed_path(operand)? + "." + field)
+}
+
+/// Whether a macro's loop makes a list of some of the items it runs over, as they are: a
+/// `filter`, or a `map` whose value is its variable (`accu + [c]`, under a condition or not).
+fn keeps_items(loop_: &ComprehensionExpr) -> bool {
+    let is = |expr: &Expr, name: &str| matches!(expr, Expr::Ident(ident) if ident == name);
+    let appends = |expr: &Expr| match expr {
+        Expr::Call(call) if call.func_name == ADD => match &call.args[..] {
+            [
+                accu,
+                Expression {
+                    expr: Expr::List(list),
+                    ..
+                },
+            ] => {
+                is(&accu.expr, &loop_.accu_var)
+                    && matches!(&list.elements[..], [item] if is(&item.expr, &loop_.iter_var))
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    let step = match &loop_.loop_step.expr {
+        Expr::Call(call) if call.func_name == CONDITIONAL => match &call.args[..] {
+            [_, kept, skipped] => is(&skipped.expr, &loop_.accu_var).then_some(&kept.expr),
+            _ => None,
+        },
+        step => Some(step),
+    };
+    let empty = matches!(&loop_.accu_init.expr, Expr::List(list) if list.elements.is_empty());
+    loop_.iter_var2.is_none()
+        && empty
+        && is(&loop_.result.expr, &loop_.accu_var)
+        && step.is_some_and(appends)
 }
 
 /// The kind of `expression` when it is a literal, or a list or a map written out.

@@ -88,6 +88,8 @@ impl Policy {
 struct SetAside {
     /// The pointers of what was set aside, in the file: what is found in them is no news.
     pointers: Vec<String>,
+    /// The file as given, to tell a key set aside as likely misspelt from a stray one.
+    file: Value,
     keys: BTreeSet<String>,
     items: BTreeMap<String, BTreeSet<usize>>,
 }
@@ -146,6 +148,7 @@ impl SetAside {
                 Ok(policy) => {
                     let set_aside = SetAside {
                         pointers,
+                        file,
                         ..SetAside::default()
                     };
                     return Ok((policy, set_aside));
@@ -169,10 +172,13 @@ impl SetAside {
                 }
             }
         }
-        let Value::Object(mut object) = file else {
+        let Value::Object(mut object) = file.clone() else {
             return Err(Vec::new());
         };
-        let mut set_aside = SetAside::default();
+        let mut set_aside = SetAside {
+            file,
+            ..SetAside::default()
+        };
         for pointer in &pointers {
             let Some(mut segments) = pointer.strip_prefix('/').map(|rest| rest.split('/')) else {
                 return Err(Vec::new());
@@ -231,8 +237,9 @@ impl SetAside {
 
     /// `problem`, found in what was read, with its place in the file (an item of a list
     /// some items of which were set aside has its index in the file); `None` when it is in
-    /// what was set aside, which reads as left out, or in a key a key set aside likely
-    /// misspells (a test's `parms` left its `params` empty): a consequence, not news.
+    /// what was set aside, which reads as left out, or in a key the file lacks that a key set
+    /// aside likely misspells (a test's `parms` left its `params` empty): a consequence, not
+    /// news.
     fn place_in_file(&self, problem: Problem) -> Option<Problem> {
         let problem = self.index_in_file(problem);
         let Place::Pointer(pointer) = &problem.place else {
@@ -251,10 +258,11 @@ impl SetAside {
                 return false;
             }
             let key = pointer.strip_prefix(&format!("{object}/"));
-            let key = key.and_then(|rest| rest.split('/').next()).map(unescape);
-            key.is_some_and(|key| {
-                let given = unescape(given);
-                given != key && cairn_engine::closest(&given, [key.as_str()]).is_some()
+            let key = key.and_then(|rest| rest.split('/').next());
+            key.is_some_and(|escaped| {
+                let (key, given) = (unescape(escaped), unescape(given));
+                let lacked = self.file.pointer(&format!("{object}/{escaped}")).is_none();
+                lacked && given != key && cairn_engine::closest(&given, [key.as_str()]).is_some()
             })
         };
         let news = !self

@@ -163,6 +163,11 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "action.commands[0][0] == ['rm']",
         "1 in action.params",
         "run.usage.exists(k, k == 1)",
+        "action.commands.filter(c, c.size() > 0).exists(c, c == 'rm')",
+        "'rm' in action.commands.filter(c, c.size() > 0)",
+        "action.commands.map(c, c).exists(c, c == 'rm')",
+        "action.commands[?0].orValue([]) == 'rm'",
+        "action.writes[?0].orValue('') == 1",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
@@ -187,6 +192,11 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "each item of `action.commands[]` is always a string, never a list: this `==` is false",
         "each key of `action.params` is always a string, never a number: this `in` is false",
         "`k` is always a string, never a number: this `==` is false",
+        "`c` is always a list, never a string: this `==` is false",
+        "each item of `action.commands` is always a list, never a string: this `in` is false",
+        "`c` is always a list, never a string: this `==` is false",
+        "each item of `action.commands` is always a list, never a string: this `==` is false",
+        "each item of `action.writes` is always a string, never a number: this `==` is false",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
@@ -211,7 +221,10 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         && action.commands[0][0] == 'rm' && 'rm' in action.commands[0] \
         && action.commands.exists(c, c.exists(w, w == 'rm')) && 'cwd' in action.params \
         && run.usage.exists(k, k == 'cost_usd') && action.commands == [['rm']] \
-        && action.commands.exists(c, [1].exists(c, c == 1))";
+        && action.commands.exists(c, [1].exists(c, c == 1)) \
+        && action.commands[?0].orValue('rm') != 'rm' && action.writes[?0].orValue('') == '/x' \
+        && action.commands.filter(c, c[0] == 'rm').size() > 0 \
+        && action.commands.map(c, c[0]).exists(w, w == 'rm')";
     let text = format!(
         r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
     );
