@@ -288,22 +288,20 @@ fn set_aside_lost_needs(nodes: &mut [definition::Node], lost: &[String]) {
 }
 
 /// Reports the expressions of `readers` that read a step which does not come before theirs,
-/// except where that follows from another problem: the expression is wrong already, or the
-/// `needs` of its node (or of a group around it) were set aside (a typo of the key too).
+/// except where that follows from another problem: the expression is wrong already, or its
+/// step's waits are not all known ([`unsure_steps`]).
 fn unordered_reads(plan: &Plan, readers: Range<plan::StepIndex>, report: &mut Report) {
-    let reads = plan::unordered_reads(plan, readers);
+    let reads = plan::unordered_reads(plan, readers.clone());
     if reads.is_empty() {
         return;
     }
     let known: std::collections::BTreeSet<Place> =
         report.problems.iter().map(|p| p.place.clone()).collect();
-    let lost_needs: Vec<String> = (report.lost("needs").map(str::to_owned))
-        .chain(report.unknown_needs.iter().map(|(node, _)| node.clone()))
-        .collect();
+    let unsure = unsure_steps(plan, readers, report);
     for problem in reads {
         let consequence = match &problem.place {
             Place::Pointer(pointer) => {
-                (lost_needs.iter()).any(|node| crate::problem::is_within(pointer, node))
+                (unsure.iter()).any(|step| crate::problem::is_within(pointer, step))
             }
             Place::LineCol { .. } => false,
         };
@@ -311,6 +309,32 @@ fn unordered_reads(plan: &Plan, readers: Range<plan::StepIndex>, report: &mut Re
             report.semantic(problem);
         }
     }
+}
+
+/// The pointers of the steps of `readers` whose waits are not all known: those in a node
+/// whose `needs` were set aside (a typo of the key too) or name no node, which may have
+/// meant the step read, and every step after one, which may wait for it through them
+/// (probe 113 F2, F3: "`report` does not wait for `build`" beside `needs: ["biuld"]` of the
+/// step `report` waits for).
+fn unsure_steps(plan: &Plan, readers: Range<plan::StepIndex>, report: &Report) -> Vec<String> {
+    let nodes: Vec<&str> = (report.lost("needs"))
+        .chain(report.unknown_needs.iter().map(|(node, _)| node.as_str()))
+        .collect();
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    let within = |&step: &plan::StepIndex| {
+        let pointer = plan.pointer(step);
+        nodes
+            .iter()
+            .any(|node| crate::problem::is_within(&pointer, node))
+    };
+    let mut unsure: std::collections::HashSet<plan::StepIndex> = readers.filter(within).collect();
+    let mut walk: Vec<plan::StepIndex> = unsure.iter().copied().collect();
+    while let Some(step) = walk.pop() {
+        walk.extend(plan.dependents(step).filter(|&next| unsure.insert(next)));
+    }
+    unsure.into_iter().map(|step| plan.pointer(step)).collect()
 }
 
 fn syntax_problem(error: &serde_json::Error) -> Problem {

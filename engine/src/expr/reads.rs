@@ -110,7 +110,7 @@ fn read_path(expr: &Expr) -> Option<String> {
 /// (`action.commands[0]`) or bound by a macro is typed as the items; one message each, in
 /// the order written.
 /// Inside a macro that binds a typed field's first name to a value of its own, that name is
-/// not the field.
+/// not the field. A string's method called on a field never a string errs for every action.
 pub(super) fn decided_comparisons(
     expression: &Expression,
     typed: &[(&str, &[&str])],
@@ -141,18 +141,15 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                         };
                         let found = mismatch(path, std::slice::from_ref(other), typed).or(items);
                         // A default that may be given instead must differ from it too.
-                        found.filter(|_| {
-                            default.is_none_or(|default| {
-                                let kinds = (kind_written(default), kind_written(other));
-                                matches!(kinds, (Some(a), Some(b)) if a != b)
-                            })
-                        })
+                        found.filter(|_| default.is_none_or(|default| differ(default, other)))
                     })
             }
             IN => match &right.expr {
-                Expr::List(list) => {
-                    sure_read(left).and_then(|path| mismatch(path, &list.elements, typed))
-                }
+                Expr::List(list) => read_of(left).and_then(|(path, default)| {
+                    let found = mismatch(path, &list.elements, typed);
+                    let differs = |default| list.elements.iter().all(|e| differ(default, e));
+                    found.filter(|_| default.is_none_or(differs))
+                }),
                 // `in` a map tests its keys.
                 Expr::Map(map) => {
                     let keys: Vec<Expression> = (map.entries.iter())
@@ -188,6 +185,25 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                 "{what}, never {other}: this `{written}` is {answer} for every action"
             ));
         }
+    }
+    // A string's method called on a field never a string errs for every action
+    // (`action.writes.contains('/x')`: a list has no `contains`; probe 113 F4).
+    if let Expr::Call(call) = &expression.expr
+        && STRING_METHODS.contains(&call.func_name.as_str())
+        && let Some(target) = call.target.as_deref()
+        && let Some(path) = sure_read(target)
+        && let Some(&(_, kinds)) = typed.iter().find(|(typed, _)| *typed == path)
+        && !kinds.contains(&"a string")
+    {
+        let method = &call.func_name;
+        let kinds = kinds.join(" or ");
+        let hint = match kinds.as_str() {
+            "a list" => format!(": to look for an item, write `x in {path}`"),
+            _ => String::new(),
+        };
+        decided.push(format!(
+            "`{path}` is always {kinds}, and `{method}` is a string's: this call errs for every action{hint}"
+        ));
     }
     // A macro over a list field whose items are of one kind (or a map field, its keys)
     // binds its variable to one of them (`action.commands.exists(c, c == 'rm')`: `c` is an
@@ -354,6 +370,21 @@ fn keeps_items(loop_: &ComprehensionExpr) -> bool {
         && empty
         && is(&loop_.result.expr, &loop_.accu_var)
         && step.is_some_and(appends)
+}
+
+/// The methods of cairn's CEL that only strings have.
+const STRING_METHODS: [&str; 4] = ["contains", "startsWith", "endsWith", "matches"];
+
+/// Whether `a` and `b`, written out, surely differ: of different kinds, or strings, booleans
+/// or bytes of different values (numbers of one kind may be equal: CEL has `1 == 1.0`).
+fn differ(a: &Expression, b: &Expression) -> bool {
+    match (&a.expr, &b.expr) {
+        (Expr::Literal(a), Expr::Literal(b)) if literal_kind(a) == literal_kind(b) => match a {
+            LiteralValue::String(_) | LiteralValue::Boolean(_) | LiteralValue::Bytes(_) => a != b,
+            _ => false,
+        },
+        _ => matches!((kind_written(a), kind_written(b)), (Some(a), Some(b)) if a != b),
+    }
 }
 
 /// The kind of `expression` when it is a literal, or a list or a map written out.

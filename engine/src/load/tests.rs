@@ -290,6 +290,23 @@ fn an_unknown_need_does_not_hide_a_read_of_a_step_not_waited_for() {
     );
 }
 
+/// Nor is such a read told of a step after one whose `needs` name no node or were set aside:
+/// it may wait for the step it reads through it (probe 113 F2, F3: "`report` does not wait
+/// for `build`" beside `test`'s `needs: ["biuld"]`).
+#[test]
+fn a_read_after_a_step_whose_needs_are_unknown_is_no_news() {
+    for needs in [r#""needs": ["biuld"]"#, r#""neds": ["build"]"#] {
+        let found = problems(&format!(
+            r#"{{"name": "n", "steps": [{{"id": "build", "executor": "noop"}},
+                {{"id": "test", "executor": "noop", {needs}}},
+                {{"id": "report", "executor": "noop", "needs": ["test"],
+                 "with": {{"output": "${{{{ steps.build.output }}}}"}}}}]}}"#
+        ));
+        assert_eq!(found.len(), 1, "{needs}: {found:?}");
+        assert!(found[0].starts_with("w.json:/steps/1/ne"), "{found:?}");
+    }
+}
+
 /// A misspelt `with` is told as such, not as the parameters it lacks (probe 106 F3:
 /// `/steps/0/with: missing key `command``, a place the file does not have).
 #[test]

@@ -168,6 +168,10 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "action.commands.map(c, c).exists(c, c == 'rm')",
         "action.commands[?0].orValue([]) == 'rm'",
         "action.writes[?0].orValue('') == 1",
+        "action.commands[?0].orValue('') == 'rm'",
+        "action.commands[?0].orValue('') in ['rm', 'curl']",
+        "action.commands[?0].orValue('none') != 'rm'",
+        "action.writes.contains('/etc/passwd')",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
@@ -197,6 +201,10 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "`c` is always a list, never a string: this `==` is false",
         "each item of `action.commands` is always a list, never a string: this `==` is false",
         "each item of `action.writes` is always a string, never a number: this `==` is false",
+        "each item of `action.commands` is always a list, never a string: this `==` is false",
+        "each item of `action.commands` is always a list, never a string: this `in` is false",
+        "each item of `action.commands` is always a list, never a string: this `!=` is true",
+        "`action.writes` is always a list, and `contains` is a string's: this call errs for every action: to look for an item, write `x in action.writes`",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
@@ -224,7 +232,9 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         && action.commands.exists(c, [1].exists(c, c == 1)) \
         && action.commands[?0].orValue('rm') != 'rm' && action.writes[?0].orValue('') == '/x' \
         && action.commands.filter(c, c[0] == 'rm').size() > 0 \
-        && action.commands.map(c, c[0]).exists(w, w == 'rm')";
+        && action.commands.map(c, c[0]).exists(w, w == 'rm') \
+        && action.commands[?0].orValue('rm') in ['rm', 'curl'] && action.step.contains('x') \
+        && action.commands.exists(c, c[0].startsWith('r')) && action.cwd.endsWith('/x')";
     let text = format!(
         r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
     );
