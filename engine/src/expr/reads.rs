@@ -375,15 +375,28 @@ fn keeps_items(loop_: &ComprehensionExpr) -> bool {
 /// The methods of cairn's CEL that only strings have.
 const STRING_METHODS: [&str; 4] = ["contains", "startsWith", "endsWith", "matches"];
 
-/// Whether `a` and `b`, written out, surely differ: of different kinds, or strings, booleans
-/// or bytes of different values (numbers of one kind may be equal: CEL has `1 == 1.0`).
+/// Whether `a` and `b`, written out, surely differ: of different kinds, or literals of
+/// different values (numbers compared as CEL compares them, by value: `1 == 1.0`).
 fn differ(a: &Expression, b: &Expression) -> bool {
     match (&a.expr, &b.expr) {
-        (Expr::Literal(a), Expr::Literal(b)) if literal_kind(a) == literal_kind(b) => match a {
-            LiteralValue::String(_) | LiteralValue::Boolean(_) | LiteralValue::Bytes(_) => a != b,
-            _ => false,
-        },
+        (Expr::Literal(a), Expr::Literal(b)) if literal_kind(a) == literal_kind(b) => {
+            match (number(a), number(b)) {
+                // Two numbers that differ as `f64`s differ (equal ones convert alike).
+                (Some(x), Some(y)) => a != b && x != y,
+                _ => a != b,
+            }
+        }
         _ => matches!((kind_written(a), kind_written(b)), (Some(a), Some(b)) if a != b),
+    }
+}
+
+/// A number written out, as an `f64`.
+fn number(literal: &LiteralValue) -> Option<f64> {
+    match literal {
+        LiteralValue::Int(int) => Some(*int.inner() as f64),
+        LiteralValue::UInt(uint) => Some(*uint.inner() as f64),
+        LiteralValue::Double(double) => Some(*double.inner()),
+        _ => None,
     }
 }
 
