@@ -131,7 +131,7 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                 [(left, right), (right, left)]
                     .into_iter()
                     .find_map(|(field, other)| {
-                        let (path, default) = read_of(field)?;
+                        let (path, instead) = read_of(field, typed)?;
                         // A list written out against a list field: its items against the field's.
                         let items = match &other.expr {
                             Expr::List(list) => {
@@ -140,15 +140,15 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                             _ => None,
                         };
                         let found = mismatch(path, std::slice::from_ref(other), typed).or(items);
-                        // A default that may be given instead must differ from it too.
-                        found.filter(|_| default.is_none_or(|default| differ(default, other)))
+                        // What may be given instead must differ from it too.
+                        found.filter(|_| instead.iter().all(|instead| differ(instead, other)))
                     })
             }
             IN => match &right.expr {
-                Expr::List(list) => read_of(left).and_then(|(path, default)| {
+                Expr::List(list) => read_of(left, typed).and_then(|(path, instead)| {
                     let found = mismatch(path, &list.elements, typed);
-                    let differs = |default| list.elements.iter().all(|e| differ(default, e));
-                    found.filter(|_| default.is_none_or(differs))
+                    let differs = |instead| list.elements.iter().all(|e| differ(instead, e));
+                    found.filter(|_| instead.into_iter().all(differs))
                 }),
                 // `in` a map tests its keys.
                 Expr::Map(map) => {
@@ -158,10 +158,10 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
                             EntryExpr::StructField(_) => None,
                         })
                         .collect();
-                    sure_read(left).and_then(|path| mismatch(path, &keys, typed))
+                    sure_read(left, typed).and_then(|path| mismatch(path, &keys, typed))
                 }
                 // A literal `in` a list field (its items) or a map field (its keys).
-                _ => sure_read(right).and_then(|path| {
+                _ => sure_read(right, typed).and_then(|path| {
                     let left = std::slice::from_ref(left);
                     mismatch(path.clone() + "[]", left, typed)
                         .or_else(|| mismatch(path + "{}", left, typed))
@@ -191,7 +191,7 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
     if let Expr::Call(call) = &expression.expr
         && STRING_METHODS.contains(&call.func_name.as_str())
         && let Some(target) = call.target.as_deref()
-        && let Some(path) = sure_read(target)
+        && let Some(path) = sure_read(target, typed)
         && let Some(&(_, kinds)) = typed.iter().find(|(typed, _)| *typed == path)
         && !kinds.contains(&"a string")
     {
@@ -243,7 +243,7 @@ fn bound_items<'t>(
     if loop_.iter_var2.is_some() || loop_.iter_var == loop_.accu_var {
         return None;
     }
-    let path = sure_read(&loop_.iter_range)?;
+    let path = sure_read(&loop_.iter_range, typed)?;
     let variable = &loop_.iter_var;
     let bound: Vec<(String, &[&str])> = ["[]", "{}"]
         .into_iter()
@@ -273,29 +273,77 @@ fn mismatch<'t>(
     (!kinds.contains(&first) && others_too).then_some((path, kinds, first))
 }
 
-/// What `expression` reads, as [`typed_path`] names it, and the default it gives instead
-/// when it is an optional read of an item a list may not have
-/// (`action.commands[?0].orValue([])`); a typed field is always there, so
-/// `action.?attempt.orValue('2')` never gives its default.
-fn read_of(expression: &Expression) -> Option<(String, Option<&Expression>)> {
-    if let Expr::Call(call) = &expression.expr
-        && let Some(target) = call.target.as_deref()
-    {
-        match (call.func_name.as_str(), &call.args[..]) {
-            ("value", []) => return read_of(target),
-            ("orValue", [default]) => {
-                let (path, _) = read_of(target)?;
-                return Some((path, may_be_absent(&target.expr).then_some(default)));
-            }
-            _ => {}
+/// The paths `typed` is keyed by, each with the kinds of value it always holds.
+type Typed<'t> = [(&'t str, &'t [&'t str])];
+
+/// What `expression` reads, as [`typed_path`] names it, and the values written out it may
+/// give instead: the default of an optional read of an item a list may not have
+/// (`action.commands[?0].orValue([])`; a typed field is always there, so
+/// `action.?attempt.orValue('2')` never gives its default), the other branch of a `?:`
+/// (`(… ? action.commands[0] : ['']) == 'rm'`). A typed list added to one alike, or to `[]`,
+/// reads as it (`action.commands + action.dynamic_commands`; probe 114 F1, F2).
+fn read_of<'e>(
+    expression: &'e Expression,
+    typed: &Typed<'_>,
+) -> Option<(String, Vec<&'e Expression>)> {
+    let Expr::Call(call) = &expression.expr else {
+        return Some((typed_path(&expression.expr)?, Vec::new()));
+    };
+    let alike = |(a, mut a_instead): (String, Vec<_>), (b, b_instead): (String, Vec<_>)| {
+        a_instead.extend(b_instead);
+        same_shape(typed, &a, &b).then_some((a, a_instead))
+    };
+    let empty = |e: &Expression| matches!(&e.expr, Expr::List(list) if list.elements.is_empty());
+    // A branch of a `?:` that reads nothing typed: known only when written out.
+    let written_instead = |(path, mut instead): (String, Vec<&'e Expression>), other| {
+        kind_written(other)?;
+        instead.push(other);
+        Some((path, instead))
+    };
+    match (
+        call.func_name.as_str(),
+        call.target.as_deref(),
+        &call.args[..],
+    ) {
+        ("value", Some(target), []) => read_of(target, typed),
+        ("orValue", Some(target), [default]) => {
+            let (path, mut instead) = read_of(target, typed)?;
+            instead.extend(may_be_absent(&target.expr).then_some(default));
+            Some((path, instead))
         }
+        (CONDITIONAL, None, [_, yes, no]) => match (read_of(yes, typed), read_of(no, typed)) {
+            (Some(yes), Some(no)) => alike(yes, no),
+            (Some(read), None) => written_instead(read, no),
+            (None, Some(read)) => written_instead(read, yes),
+            (None, None) => None,
+        },
+        (ADD, None, [a, b]) if empty(b) => read_of(a, typed),
+        (ADD, None, [a, b]) if empty(a) => read_of(b, typed),
+        (ADD, None, [a, b]) => alike(read_of(a, typed)?, read_of(b, typed)?),
+        _ => Some((typed_path(&expression.expr)?, Vec::new())),
     }
-    Some((typed_path(&expression.expr)?, None))
 }
 
-/// What `expression` reads ([`read_of`]) when it can give no default.
-fn sure_read(expression: &Expression) -> Option<String> {
-    read_of(expression).and_then(|(path, default)| default.is_none().then_some(path))
+/// What `expression` reads ([`read_of`]) when it can give nothing else.
+fn sure_read(expression: &Expression, typed: &Typed<'_>) -> Option<String> {
+    read_of(expression, typed).and_then(|(path, instead)| instead.is_empty().then_some(path))
+}
+
+/// Whether the paths `a` and `b` are typed alike: the same kinds, at the same places within.
+fn same_shape(typed: &Typed<'_>, a: &str, b: &str) -> bool {
+    let within = |path: &str| -> Vec<(String, &[&str])> {
+        let mut found: Vec<(String, &[&str])> = (typed.iter())
+            .filter_map(|&(typed, kinds)| {
+                let rest = typed.strip_prefix(path)?;
+                (rest.is_empty() || rest.starts_with(['[', '{', '.']))
+                    .then(|| (rest.to_owned(), kinds))
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let a = within(a);
+    !a.is_empty() && a == within(b)
 }
 
 /// Whether `expr` reads an item of a list through an optional index (`[?0]`): a list too

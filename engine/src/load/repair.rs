@@ -147,6 +147,13 @@ fn reset(value: &mut Value, pointer: &str, report: &mut Report) -> bool {
         Some(Value::Object(members)) => {
             let given = members.remove(&key);
             report.removed.push(pointer.to_owned());
+            // A node's id refused for its type (`"id": 5`): a need naming it (`"5"`) follows
+            // from that (probe 114 F4).
+            if let ("id", true, Some(id)) = (key.as_str(), is_node(parent), &given)
+                && !id.is_string()
+            {
+                report.lost_ids.push(id.to_string());
+            }
             // A key no node has, likely a typo of one this node lacks (`neds`): the node
             // lost that key, and what follows from its absence is no news; a typo of `id`
             // (`di`) takes the id it gives with it, which the other steps may name.

@@ -307,6 +307,20 @@ fn a_read_after_a_step_whose_needs_are_unknown_is_no_news() {
     }
 }
 
+/// A node's id of another type than a string is told once, not also as an unknown step
+/// where a need names it (probe 114 F4).
+#[test]
+fn an_id_refused_for_its_type_is_no_unknown_step() {
+    let found = problems(
+        r#"{"name": "n", "steps": [{"id": 5, "executor": "noop"},
+            {"id": "b", "executor": "noop", "needs": ["5"]}]}"#,
+    );
+    assert_eq!(
+        found,
+        ["w.json:/steps/0/id: expected string, found a number"]
+    );
+}
+
 /// A misspelt `with` is told as such, not as the parameters it lacks (probe 106 F3:
 /// `/steps/0/with: missing key `command``, a place the file does not have).
 #[test]

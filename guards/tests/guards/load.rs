@@ -173,6 +173,9 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "action.commands[?0].orValue('none') != 'rm'",
         "action.writes.contains('/etc/passwd')",
         "action.writes[?0].orValue(0) == 1",
+        "'rm' in action.commands + action.dynamic_commands",
+        "(action.commands + []).exists(c, c == 'rm')",
+        "(action.commands.size() > 0 ? action.commands[0] : ['']) == 'rm'",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
@@ -207,6 +210,9 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "each item of `action.commands` is always a list, never a string: this `!=` is true",
         "`action.writes` is always a list, and `contains` is a string's: this call errs for every action: to look for an item, write `x in action.writes`",
         "each item of `action.writes` is always a string, never a number: this `==` is false",
+        "each item of `action.commands` is always a list, never a string: this `in` is false",
+        "`c` is always a list, never a string: this `==` is false",
+        "each item of `action.commands` is always a list, never a string: this `==` is false",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
@@ -237,7 +243,10 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         && action.commands.map(c, c[0]).exists(w, w == 'rm') \
         && action.commands[?0].orValue('rm') in ['rm', 'curl'] && action.step.contains('x') \
         && action.commands.exists(c, c[0].startsWith('r')) && action.cwd.endsWith('/x') \
-        && action.writes[?0].orValue(1) == 1.0";
+        && action.writes[?0].orValue(1) == 1.0 \
+        && (action.commands.size() > 0 ? action.commands[0][0] : 'rm') == 'rm' \
+        && 'x' in action.writes + ['x'] && (run.input.x ? action.step : 1) == 1 \
+        && (action.commands + action.writes).size() > 0";
     let text = format!(
         r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
     );
