@@ -324,9 +324,16 @@ fn read_of<'e>(
     }
 }
 
-/// What `expression` reads ([`read_of`]) when it can give nothing else.
+/// What `expression` reads ([`read_of`]) when it can give nothing else that holds items:
+/// what is read of its items (an `in`, a macro) holds of an empty list or map too.
 fn sure_read(expression: &Expression, typed: &Typed<'_>) -> Option<String> {
-    read_of(expression, typed).and_then(|(path, instead)| instead.is_empty().then_some(path))
+    let empty = |e: &&Expression| match &e.expr {
+        Expr::List(list) => list.elements.is_empty(),
+        Expr::Map(map) => map.entries.is_empty(),
+        _ => false,
+    };
+    let (path, instead) = read_of(expression, typed)?;
+    instead.iter().all(empty).then_some(path)
 }
 
 /// Whether the paths `a` and `b` are typed alike: the same kinds, at the same places within.

@@ -176,6 +176,7 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "'rm' in action.commands + action.dynamic_commands",
         "(action.commands + []).exists(c, c == 'rm')",
         "(action.commands.size() > 0 ? action.commands[0] : ['']) == 'rm'",
+        "(true ? action.commands : []).exists(c, c == 'rm')",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
@@ -213,6 +214,7 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "each item of `action.commands` is always a list, never a string: this `in` is false",
         "`c` is always a list, never a string: this `==` is false",
         "each item of `action.commands` is always a list, never a string: this `==` is false",
+        "`c` is always a list, never a string: this `==` is false",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
