@@ -512,18 +512,25 @@ fn policy_test_and_explain_refuse_an_executor_cairn_does_not_have_with_its_place
     }
 }
 
+/// `cairn policy test` of a file holding `policy`, which must refuse it (exit 2): the
+/// file's path and what cairn said on stderr.
+fn refused_by_policy_test(policy: &serde_json::Value) -> (String, String) {
+    let (_dir, file) = policy_file(policy);
+    let output = cairn(&["policy", "test", &file]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    (file, stderr(&output))
+}
+
 #[test]
 fn a_test_whose_action_has_parameters_its_executor_refuses_exits_2_with_its_place() {
     // A misspelt key would leave the command out, and the test pass testing nothing.
-    let (_dir, file) = policy_file(&serde_json::json!({
+    let (file, said) = refused_by_policy_test(&serde_json::json!({
         "commands": {"deny": [["curl"]]},
         "tests": [{"action": {"executor": "process", "params": {"comand": ["rm", "x"]}},
                    "expect": "deny"}]
     }));
-    let output = cairn(&["policy", "test", &file]);
-    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
     assert_eq!(
-        stderr(&output),
+        said,
         format!(
             "{file}:/tests/0/action/params/comand: unknown key `comand` (did you mean `command`?)\n"
         )
@@ -534,26 +541,22 @@ fn a_test_whose_action_has_parameters_its_executor_refuses_exits_2_with_its_plac
 /// 106 F3: `/tests/0/action/params: missing key `command``, a key the file does not have).
 #[test]
 fn a_test_whose_params_key_is_misspelt_is_told_so_once() {
-    let (_dir, file) = policy_file(&serde_json::json!({
+    let (file, said) = refused_by_policy_test(&serde_json::json!({
         "tests": [{"action": {"executor": "process", "parms": {"command": ["rm", "x"]}},
                    "expect": "deny"}]
     }));
-    let output = cairn(&["policy", "test", &file]);
-    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
     assert_eq!(
-        stderr(&output),
+        said,
         format!("{file}:/tests/0/action/parms: unknown key `parms` (did you mean `params`?)\n")
     );
     // Given beside `params`, it hides none of theirs (probe 110 F3).
-    let (_dir, file) = policy_file(&serde_json::json!({
+    let (file, said) = refused_by_policy_test(&serde_json::json!({
         "tests": [{"action": {"executor": "process", "params": {"comand": ["rm", "x"]},
                               "parms": {}},
                    "expect": "deny"}]
     }));
-    let output = cairn(&["policy", "test", &file]);
-    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
     assert_eq!(
-        stderr(&output),
+        said,
         format!(
             "{file}:/tests/0/action/params/comand: unknown key `comand` (did you mean `command`?)\n\
              {file}:/tests/0/action/parms: unknown key `parms` (did you mean `params`?)\n"
