@@ -324,16 +324,23 @@ fn read_of<'e>(
     }
 }
 
-/// What `expression` reads ([`read_of`]) when it can give nothing else that holds items:
-/// what is read of its items (an `in`, a macro) holds of an empty list or map too.
+/// What `expression` reads ([`read_of`]) when what it may give instead holds items of the
+/// same kinds, if any: what is read of its items (an `in`, a macro) holds of those too (an
+/// empty list or map; `action.commands[?0].orValue([''])`, whose words are strings; probe
+/// 114 F5).
 fn sure_read(expression: &Expression, typed: &Typed<'_>) -> Option<String> {
-    let empty = |e: &&Expression| match &e.expr {
-        Expr::List(list) => list.elements.is_empty(),
+    let (path, instead) = read_of(expression, typed)?;
+    let items = format!("{path}[]");
+    let item_kinds = typed.iter().find(|(typed, _)| *typed == items);
+    let alike = |e: &&Expression| match &e.expr {
+        Expr::List(list) => (list.elements.iter()).all(|item| {
+            let kind = kind_written(item);
+            item_kinds.is_some_and(|(_, kinds)| kind.is_some_and(|kind| kinds.contains(&kind)))
+        }),
         Expr::Map(map) => map.entries.is_empty(),
         _ => false,
     };
-    let (path, instead) = read_of(expression, typed)?;
-    instead.iter().all(empty).then_some(path)
+    instead.iter().all(alike).then_some(path)
 }
 
 /// Whether the paths `a` and `b` are typed alike: the same kinds, at the same places within.

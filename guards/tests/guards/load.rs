@@ -177,6 +177,7 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "(action.commands + []).exists(c, c == 'rm')",
         "(action.commands.size() > 0 ? action.commands[0] : ['']) == 'rm'",
         "(true ? action.commands : []).exists(c, c == 'rm')",
+        "1 in action.commands[?0].orValue([''])",
     ];
     for (when, said) in rules.iter().zip([
         "`action.attempt` is always a number, never a string: this `==` is false",
@@ -215,6 +216,7 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         "`c` is always a list, never a string: this `==` is false",
         "each item of `action.commands` is always a list, never a string: this `==` is false",
         "`c` is always a list, never a string: this `==` is false",
+        "each item of `action.commands[]` is always a string, never a number: this `in` is false",
     ]) {
         let policy = format!(
             r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{when}"}}]}}"#
@@ -248,7 +250,9 @@ fn a_rule_comparing_a_field_with_a_literal_of_another_kind_is_refused() {
         && action.writes[?0].orValue(1) == 1.0 \
         && (action.commands.size() > 0 ? action.commands[0][0] : 'rm') == 'rm' \
         && 'x' in action.writes + ['x'] && (run.input.x ? action.step : 1) == 1 \
-        && (action.commands + action.writes).size() > 0";
+        && (action.commands + action.writes).size() > 0 \
+        && 'rm' in action.commands[?0].orValue(['rm']) \
+        && 'rm' in action.commands[?0].orValue([1]) && 'rm' in action.commands[?0].orValue({'a': 1})";
     let text = format!(
         r#"{{"rules": [{{"id": "t", "effect": "deny", "reason": "x", "when": "{fine}"}}]}}"#
     );
