@@ -683,9 +683,16 @@ impl<'a> Builder<'a> {
     /// the steps `needing` it (`needs: [""]` beside one step `a` suggested `a` itself).
     fn suggest(&self, unknown: &str, needing: &[StepIndex]) -> String {
         let outer = self.outer.into_iter();
+        // A plan's own steps as its needs name them: without the planner's prefix.
+        let prefix = (self.outer.zip(self.planner)).map(|(plan, planner)| plan.namespace(planner));
         let steps = (self.index.steps())
             .filter(|step| !needing.contains(step))
-            .map(|step| &*self.steps[step - self.base].id);
+            .map(|step| {
+                let id = &*self.steps[step - self.base].id;
+                (prefix.as_deref())
+                    .and_then(|prefix| id.strip_prefix(prefix))
+                    .unwrap_or(id)
+            });
         let outer_steps =
             (outer.clone()).flat_map(|plan| plan.index.steps().map(|step| &*plan.steps[step].id));
         let groups = (self.group_sinks.keys())

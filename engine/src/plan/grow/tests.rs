@@ -107,6 +107,14 @@ fn an_unknown_need_of_a_plan_does_not_hide_a_read_of_a_step_not_waited_for() {
          plan of gen:/steps/2/needs/0: unknown step or group `nowhere`"
     );
     assert_eq!(plan.steps().len(), 3, "nothing added");
+    // A misspelt need of the plan's own step is offered that step, as written in the plan.
+    let output = json!({"steps": [{"id": "build", "executor": "noop"},
+        {"id": "c", "executor": "noop", "needs": ["biuld"]}]});
+    let error = grow(&mut plan, "gen", output).unwrap_err();
+    assert_eq!(
+        error,
+        "plan of gen:/steps/1/needs/0: unknown step or group `biuld` (did you mean `build`?)"
+    );
 }
 
 #[test]
