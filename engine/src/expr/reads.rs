@@ -111,16 +111,34 @@ fn read_path(expr: &Expr) -> Option<String> {
 /// the order written.
 /// Inside a macro that binds a typed field's first name to a value of its own, that name is
 /// not the field. A string's method called on a field never a string errs for every action.
-pub(super) fn decided_comparisons(
-    expression: &Expression,
-    typed: &[(&str, &[&str])],
-) -> Vec<String> {
+pub(super) fn decided_comparisons(expression: &Expression, typed: &Typed<'_>) -> Vec<String> {
     let mut decided = Vec::new();
     decided_in(expression, typed, &mut decided);
     decided
 }
 
-fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut Vec<String>) {
+/// The paths a condition's values are typed by (`action.attempt`, `action.commands[]` for
+/// a list's items, `run.usage{}` for a map's keys), each with the kinds it always holds.
+type Typed<'t> = [(&'t str, &'t [&'t str])];
+
+/// The kinds `typed` gives `path`, if any.
+fn kinds_of<'t>(typed: &Typed<'t>, path: &str) -> Option<&'t [&'t str]> {
+    (typed.iter()).find_map(|&(typed, kinds)| (typed == path).then_some(kinds))
+}
+
+/// What of the typed path `typed` is past `path`, when `path` is all of it or ends at one of
+/// its parts (`[]` of `action.commands[][]` past `action.commands[]`).
+fn within<'p>(typed: &'p str, path: &str) -> Option<&'p str> {
+    let rest = typed.strip_prefix(path)?;
+    (rest.is_empty() || rest.starts_with(['[', '{', '.'])).then_some(rest)
+}
+
+/// The variable a typed path starts from (`action` of `action.commands[]`, `c` of `c[]`).
+fn variable_of(path: &str) -> &str {
+    path.split(['.', '[', '{']).next().unwrap_or(path)
+}
+
+fn decided_in(expression: &Expression, typed: &Typed<'_>, decided: &mut Vec<String>) {
     if let Expr::Call(call) = &expression.expr
         && let [left, right] = &call.args[..]
         && call.target.is_none()
@@ -192,7 +210,7 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
         && STRING_METHODS.contains(&call.func_name.as_str())
         && let Some(target) = call.target.as_deref()
         && let Some(path) = sure_read(target, typed)
-        && let Some(&(_, kinds)) = typed.iter().find(|(typed, _)| *typed == path)
+        && let Some(kinds) = kinds_of(typed, &path)
         && !kinds.contains(&"a string")
     {
         let method = &call.func_name;
@@ -212,9 +230,8 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
         && let Some(bound) = bound_items(loop_, typed)
     {
         let variable = loop_.iter_var.as_str();
-        let shadowed = |path: &str| path.split(['.', '[', '{']).next() == Some(variable);
         let within: Vec<(&str, &[&str])> = (typed.iter().copied())
-            .filter(|(path, _)| !shadowed(path))
+            .filter(|(path, _)| variable_of(path) != variable)
             .chain(bound.iter().map(|(path, kinds)| (path.as_str(), *kinds)))
             .collect();
         for part in [&loop_.iter_range, &loop_.accu_init] {
@@ -225,9 +242,7 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
         }
         return;
     }
-    let shadows = |name: &str| {
-        (typed.iter()).any(|(path, _)| path.split(['.', '[', '{']).next() == Some(name))
-    };
+    let shadows = |name: &str| typed.iter().any(|(path, _)| variable_of(path) == name);
     for part in outer_parts(expression, shadows) {
         decided_in(part, typed, decided);
     }
@@ -238,7 +253,7 @@ fn decided_in(expression: &Expression, typed: &[(&str, &[&str])], decided: &mut 
 /// kinds, and those of what is within it (`path[][]` as `c[]`).
 fn bound_items<'t>(
     loop_: &ComprehensionExpr,
-    typed: &[(&'t str, &'t [&'t str])],
+    typed: &Typed<'t>,
 ) -> Option<Vec<(String, &'t [&'t str])>> {
     if loop_.iter_var2.is_some() || loop_.iter_var == loop_.accu_var {
         return None;
@@ -250,9 +265,8 @@ fn bound_items<'t>(
         .flat_map(|items| {
             let items = format!("{path}{items}");
             (typed.iter()).filter_map(move |&(typed, kinds)| {
-                let within = typed.strip_prefix(items.as_str())?;
-                (within.is_empty() || within.starts_with(['[', '{']))
-                    .then(|| (format!("{variable}{within}"), kinds))
+                let rest = within(typed, &items)?;
+                Some((format!("{variable}{rest}"), kinds))
             })
         })
         .collect();
@@ -264,17 +278,14 @@ fn bound_items<'t>(
 fn mismatch<'t>(
     path: String,
     others: &[Expression],
-    typed: &[(&'t str, &'t [&'t str])],
+    typed: &Typed<'t>,
 ) -> Option<(String, &'t [&'t str], &'static str)> {
-    let &(_, kinds) = typed.iter().find(|(typed, _)| *typed == path)?;
+    let kinds = kinds_of(typed, &path)?;
     let mut literals = others.iter().map(kind_written);
     let first = literals.next()??;
     let others_too = literals.all(|kind| kind.is_some_and(|kind| !kinds.contains(&kind)));
     (!kinds.contains(&first) && others_too).then_some((path, kinds, first))
 }
-
-/// The paths `typed` is keyed by, each with the kinds of value it always holds.
-type Typed<'t> = [(&'t str, &'t [&'t str])];
 
 /// What `expression` reads, as [`typed_path`] names it, and the values written out it may
 /// give instead: the default of an optional read of an item a list may not have
@@ -330,12 +341,11 @@ fn read_of<'e>(
 /// 114 F5).
 fn sure_read(expression: &Expression, typed: &Typed<'_>) -> Option<String> {
     let (path, instead) = read_of(expression, typed)?;
-    let items = format!("{path}[]");
-    let item_kinds = typed.iter().find(|(typed, _)| *typed == items);
+    let item_kinds = kinds_of(typed, &format!("{path}[]"));
     let alike = |e: &&Expression| match &e.expr {
         Expr::List(list) => (list.elements.iter()).all(|item| {
             let kind = kind_written(item);
-            item_kinds.is_some_and(|(_, kinds)| kind.is_some_and(|kind| kinds.contains(&kind)))
+            item_kinds.is_some_and(|kinds| kind.is_some_and(|kind| kinds.contains(&kind)))
         }),
         Expr::Map(map) => map.entries.is_empty(),
         _ => false,
@@ -345,19 +355,15 @@ fn sure_read(expression: &Expression, typed: &Typed<'_>) -> Option<String> {
 
 /// Whether the paths `a` and `b` are typed alike: the same kinds, at the same places within.
 fn same_shape(typed: &Typed<'_>, a: &str, b: &str) -> bool {
-    let within = |path: &str| -> Vec<(String, &[&str])> {
+    let under = |path: &str| -> Vec<(String, &[&str])> {
         let mut found: Vec<(String, &[&str])> = (typed.iter())
-            .filter_map(|&(typed, kinds)| {
-                let rest = typed.strip_prefix(path)?;
-                (rest.is_empty() || rest.starts_with(['[', '{', '.']))
-                    .then(|| (rest.to_owned(), kinds))
-            })
+            .filter_map(|&(typed, kinds)| Some((within(typed, path)?.to_owned(), kinds)))
             .collect();
         found.sort();
         found
     };
-    let a = within(a);
-    !a.is_empty() && a == within(b)
+    let a = under(a);
+    !a.is_empty() && a == under(b)
 }
 
 /// Whether `expr` reads an item of a list through an optional index (`[?0]`): a list too
