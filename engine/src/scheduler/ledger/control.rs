@@ -236,7 +236,10 @@ impl Ledger {
                 Some(last) => format!(
                     "cancelled: {reason} while it waited to retry; its last attempt: {last}"
                 ),
-                None => format!("cancelled: {reason}{items}"),
+                None => std::iter::once(format!("cancelled: {reason}"))
+                    .chain(items)
+                    .collect::<Vec<_>>()
+                    .join("; "),
             });
             self.set_step(step, StepState::Cancelled, Some(detail))?;
             cancelled += 1;
@@ -245,23 +248,25 @@ impl Ledger {
     }
 
     /// Ends the items of `step` left by a cancel (`reason`), and says what became of them,
-    /// each part after a `; `: a `for_each` step names the items that failed and those it
+    /// a part each (none for a step without items): a `for_each` step names the items that failed and those it
     /// did not run, between two windows (a rate limit's, a budget's: probe 89 F4) or with
     /// some in flight (90 F3), as one a cancel ends between two items does; at a takeover,
     /// not those a crash or the engine's stop cut off, which may have run (probe 92 F3, 98
     /// F1), but how many of them it cancelled.
-    pub(super) fn items_cancelled(&mut self, step: StepIndex, reason: &str) -> String {
+    pub(super) fn items_cancelled(&mut self, step: StepIndex, reason: &str) -> Vec<String> {
         let held = self.items_not_run(step);
-        let mut items = (self.items_failed(step)).map_or_else(String::new, |f| format!("; {f}"));
+        let mut items: Vec<String> = self.items_failed(step).into_iter().collect();
         let (taken_back, cut_off) = self.cancel_items(step, reason);
         if held + taken_back > 0 {
             let not_run = crate::text::count(held + taken_back, "item");
-            items += &format!("; {not_run} did not run");
+            items.push(format!("{not_run} did not run"));
         }
         if cut_off > 0 {
             let were = if cut_off == 1 { "was" } else { "were" };
             let cut_off = crate::text::count(cut_off, "item");
-            items += &format!("; {cut_off} cut off as the engine stopped {were} cancelled");
+            items.push(format!(
+                "{cut_off} cut off as the engine stopped {were} cancelled"
+            ));
         }
         items
     }

@@ -272,12 +272,12 @@ impl Ledger {
                     // stall's alone).
                     self.stalled_item_cut_off(step, &stall);
                     let items = self.items_cancelled(step, super::CANCELLED);
-                    let error = match items.strip_prefix("; ") {
-                        Some(items) => ExecError {
+                    let error = match items.is_empty() {
+                        true => stall.error(),
+                        false => ExecError {
                             class: ErrorClass::Stalled,
-                            message: items.to_owned(),
+                            message: items.join("; "),
                         },
-                        None => stall.error(),
                     };
                     let detail = json!({ "reason": super::CANCELLED });
                     self.end_step(step, StepState::Cancelled, &error, Some(detail))?;
