@@ -121,7 +121,8 @@ struct Checker<'a> {
     /// Step ids read by the expressions that parse, but not yet known as another step's
     /// when read: (pointer of the text, pointer of the reading step, ids read).
     references: Vec<(String, String, Vec<String>)>,
-    /// Every node's `needs`, with the node's pointer, checked once every id is known.
+    /// The `needs` of the nodes that named an id not known when they were met, with the
+    /// node's pointer, checked again once every id is known.
     needs: Vec<(String, &'a [String])>,
     leaves: usize,
 }
@@ -141,7 +142,9 @@ impl<'a> Checker<'a> {
     }
 
     fn node(&mut self, node: &'a Node, pointer: &mut String) {
-        if !node.needs.is_empty() {
+        // A need of a node met before it is known already: only the others wait for the end
+        // (a chain of 100,000 steps, each needing the one before, keeps none of its pointers).
+        if node.needs.iter().any(|need| !self.knows(need)) {
             self.needs.push((pointer.clone(), &node.needs));
         }
         let kinds = [
@@ -486,14 +489,17 @@ impl<'a> Checker<'a> {
     /// tell in the same check what reads a step it does not wait for.
     fn unknown_needs(&mut self) {
         for (pointer, needs) in std::mem::take(&mut self.needs) {
-            let outer = self.outer;
-            let known = |need: &str| {
-                self.ids.contains_key(need) || outer.is_some_and(|outer| outer.plan.has_id(need))
-            };
-            for need in needs.iter().filter(|need| !known(need)) {
-                (self.report.unknown_needs).push((pointer.clone(), need.clone()));
-            }
+            let unknown: Vec<_> = (needs.iter())
+                .filter(|need| !self.knows(need))
+                .map(|need| (pointer.clone(), need.clone()))
+                .collect();
+            self.report.unknown_needs.extend(unknown);
         }
+    }
+
+    /// Whether `id` names a node met so far (or a step of the run, for a plan).
+    fn knows(&self, id: &str) -> bool {
+        self.ids.contains_key(id) || self.outer.is_some_and(|outer| outer.plan.has_id(id))
     }
 
     /// Every `steps.ID` read must name another step.

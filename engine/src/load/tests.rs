@@ -321,6 +321,25 @@ fn an_id_refused_for_its_type_is_no_unknown_step() {
     );
 }
 
+/// A need of a node written before the node it names is known once every id is: beside an
+/// unknown one elsewhere, the node that gave it still has its reads checked.
+#[test]
+fn a_need_of_a_later_node_is_no_unknown_need() {
+    let found = problems(
+        r#"{"name": "n", "steps": [{"id": "q", "executor": "noop", "needs": ["nowhere"]},
+            {"id": "f", "executor": "noop", "needs": ["b"],
+             "with": {"output": "${{ steps.c.output }}"}},
+            {"id": "b", "executor": "noop"}, {"id": "c", "executor": "noop"}]}"#,
+    );
+    assert_eq!(
+        found,
+        [
+            "w.json:/steps/0/needs/0: unknown step or group `nowhere`",
+            "w.json:/steps/1/with/output: `steps.c`: `f` does not wait for `c`, which may not have run yet; add `needs: [\"c\"]` to `f`, or put both in a pipeline",
+        ]
+    );
+}
+
 /// A misspelt `with` is told as such, not as the parameters it lacks (probe 106 F3:
 /// `/steps/0/with: missing key `command``, a place the file does not have).
 #[test]
