@@ -4,7 +4,7 @@
 use brush_parser::ast::{
     AndOr, Assignment, AssignmentName, AssignmentValue, BinaryPredicate, Command,
     CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectKind,
-    IoFileRedirectTarget, IoRedirect, RedirectList, SimpleCommand, UnaryPredicate,
+    IoFileRedirectTarget, IoRedirect, PipelineTimed, RedirectList, SimpleCommand, UnaryPredicate,
 };
 use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
@@ -24,7 +24,7 @@ use tokenizer::{
 };
 
 use super::evaluated::{closing_bracket, target};
-use super::word::runs_commands;
+use super::word::{first_character, runs_commands};
 use super::{Checker, MAX_SCRIPT_BYTES, Word};
 
 /// How scripts are parsed: as bash parses them. What another shell reads differently is
@@ -230,9 +230,8 @@ impl Checker {
             for pipeline in std::iter::once(&and_or.first).chain(rest) {
                 for (at, command) in pipeline.seq.iter().enumerate() {
                     match command {
-                        // bash's `time [-p] --`: the parser keeps the `--` as the program.
-                        Command::Simple(simple) if at == 0 && pipeline.timed.is_some() => {
-                            self.simple(simple, true, depth);
+                        Command::Simple(simple) if at == 0 => {
+                            self.simple(simple, pipeline.timed.as_ref(), depth);
                         }
                         command => self.node(command, depth),
                     }
@@ -243,7 +242,7 @@ impl Checker {
 
     fn node(&mut self, command: &Command, depth: usize) {
         match command {
-            Command::Simple(simple) => self.simple(simple, false, depth),
+            Command::Simple(simple) => self.simple(simple, None, depth),
             Command::Compound(compound, redirects) => {
                 self.compound(compound, depth + 1);
                 self.redirect_list(redirects.as_ref(), depth);
@@ -380,21 +379,41 @@ impl Checker {
         }
     }
 
-    /// A simple command; `timed` when it starts a pipeline after `time` or `time -p`, where
-    /// bash ends `time`'s options at a `--` right after them (`time -- rm x` runs `rm`): that
-    /// `--` is dropped, and the words after it read as a command's words from its start. A
-    /// keyword after it (`time -- ! rm x`, `time -- coproc rm x`) is refused: bash reads it as
-    /// one, the parser as a word.
-    fn simple(&mut self, simple: &SimpleCommand, timed: bool, depth: usize) {
+    /// A simple command; `timed` when it starts a pipeline after `time` or `time -p`.
+    ///
+    /// A POSIX sh (dash) has no keyword `time`: it runs the program, GNU `time`, whose
+    /// options and command the `time` wrapper reads, so the command is judged as `time …`
+    /// (probe 116 F1: `time '-p' rm x` ran `rm`, judged as the program `-p`; F2: `time` was
+    /// never a command a policy could deny or had to allow). bash's keyword ends its options
+    /// at a `--` right after them (`time -- rm x` runs `rm`): that `--` is dropped, and the
+    /// words after it read as a command's words from its start. A keyword after it (`time --
+    /// ! rm x`, `time -- coproc rm x`) is refused: bash reads it as one, the parser as a word.
+    fn simple(&mut self, simple: &SimpleCommand, timed: Option<&PipelineTimed>, depth: usize) {
         let prefix = simple.prefix.iter().flat_map(|prefix| &prefix.0);
         let suffix = simple.suffix.iter().flat_map(|suffix| &suffix.0);
+        let mut words = Vec::new();
+        let timed = match timed {
+            Some(timed) if self.dialect == Dialect::Posix => {
+                words.push(Word::Literal("time".to_owned()));
+                if timed.is_posix_output() {
+                    words.push(Word::Literal("-p".to_owned()));
+                }
+                false
+            }
+            timed => timed.is_some(),
+        };
         let dashes = timed
             && simple.prefix.is_none()
             && (simple.word_or_name.as_ref()).is_some_and(|word| word.value == "--");
-        // `time -v cmd`: bash reads `-v` as the command, sh and bash's POSIX mode run the
-        // program `time` with its option.
+        // `time -v cmd`: bash reads `-v` as the command, its POSIX mode runs the program
+        // `time` with its option (bash tells the option by the word as written; a Korn shell
+        // may by its value: one that may start with `-` is refused there).
+        let may_be_option = |raw: &str| match self.dialect {
+            Dialect::Korn => first_character(raw).is_none_or(|first| first == '-'),
+            _ => raw.starts_with('-'),
+        };
         if let Some(word) = (simple.word_or_name.as_ref())
-            .filter(|word| timed && !dashes && word.value.starts_with('-'))
+            .filter(|word| timed && !dashes && may_be_option(&word.value))
         {
             return self.problem(format!(
                 "`time {}`: bash reads `{}` as the command, sh runs the program `time` with it as an option: not checked (write `command time {} …`)",
@@ -417,7 +436,6 @@ impl Checker {
             .chain(name)
             .chain(suffix.map(Item::Other))
             .collect();
-        let mut words = Vec::new();
         for (at, item) in items.iter().enumerate() {
             let word = match item {
                 Item::Word(word) => Some(*word),

@@ -201,6 +201,17 @@ fn under_an_allow_list_every_command_must_be_allowed() {
     assert_eq!(denied.reasons, ["`cargo build` matches no allowed command"]);
     // A word known only at run time never proves an allow.
     assert_eq!(judge_script(&guard, "cargo $T").decision, Decision::Deny);
+    // bash's keyword `time` is no command; dash runs the program `time`, a wrapper that must
+    // be allowed too (probe 116 F2).
+    assert_eq!(
+        judge_script(&guard, "time git status").decision,
+        Decision::Allow
+    );
+    let params = json!({"command": ["bash", "-c", "sh -c 'time git status'"]});
+    let dash = judge(&guard, &action("process", params));
+    assert_eq!(dash.decision, Decision::Deny, "{dash:?}");
+    let told = "`time git status` matches no allowed command".to_owned();
+    assert!(dash.reasons.contains(&told), "{dash:?}");
 }
 
 #[test]
@@ -269,6 +280,9 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         "false && echo $(( ')) ; rm x #' ))",
         "echo hi &>/dev/null rm x",
         "echo hi &>>/dev/null rm x",
+        // dash runs the program `time`, which reads a quoted option as one (probe 116 F1).
+        "time '-p' rm x",
+        "time \"-o\" /dev/null rm x",
     ] {
         assert_eq!(run("sh", script), Decision::Deny, "sh -c {script:?}");
         assert_eq!(run("dash", script), Decision::Deny, "dash -c {script:?}");

@@ -511,6 +511,51 @@ fn time_with_an_option_of_the_program_is_refused() {
     allowed(&["time touch x", "time -p touch x", "command time -v touch x"]);
 }
 
+/// dash has no keyword `time`: it runs the program, GNU `time`, which reads its options as
+/// their values (quoted or not) and runs the command after them (probe 116 F1: `time '-p' rm
+/// x` ran `rm`, judged as the program `-p`); `time` is then a command a policy names (F2).
+#[test]
+fn time_in_a_posix_sh_is_the_program() {
+    for (script, command) in [
+        ("time touch x", &["time", "touch", "x"][..]),
+        ("time -p touch x", &["time", "-p", "touch", "x"]),
+        ("time '-p' touch x", &["time", "-p", "touch", "x"]),
+        ("time \\-p touch x", &["time", "-p", "touch", "x"]),
+        (
+            "time \"-o\" /tmp/f -f x touch y",
+            &["time", "-o", "/tmp/f", "-f", "x", "touch", "y"],
+        ),
+        ("time -v touch x", &["time", "-v", "touch", "x"]),
+        ("time -- touch x | cat", &["time", "--", "touch", "x"]),
+    ] {
+        for shell in ["sh", "dash", "busybox sh"] {
+            let mut argv: Vec<String> = shell.split(' ').map(str::to_owned).collect();
+            argv.extend(["-c".to_owned(), script.to_owned()]);
+            let found = check_argv(&argv);
+            assert!(holds(&found, command), "{shell} -c {script:?}: {found:?}");
+            assert!(
+                programs(&found).contains(&"touch"),
+                "{shell} -c {script:?}: {found:?}"
+            );
+            assert!(
+                found.problems.is_empty(),
+                "{shell} -c {script:?}: {found:?}"
+            );
+        }
+    }
+    // What follows `time` is its program, not an assignment: GNU `time` runs `A=1`.
+    let found = run_by("sh", "time A=1 touch x");
+    assert!(holds(&found, &["time", "A=1", "touch", "x"]), "{found:?}");
+    // bash reads a quoted `-p` as the command `-p`; a Korn shell's `time` may read it as its
+    // option: refused there.
+    let bash = run_by("bash", "time '-p' touch x");
+    assert_eq!(programs(&bash), ["bash", "-p"], "{bash:?}");
+    for script in ["time '-p' touch x", "time \"$o\" touch x"] {
+        let found = run_by("mksh", script);
+        assert!(!found.problems.is_empty(), "mksh -c {script:?}: {found:?}");
+    }
+}
+
 #[test]
 fn bash_5_3_command_substitutions_in_braces_are_refused() {
     refused(&[
