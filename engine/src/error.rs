@@ -89,6 +89,22 @@ pub enum Error {
         /// The newest schema version found in it.
         version: i64,
     },
+    /// The database was written by an older cairn, and this process may not write it to
+    /// bring its schema up to date (probe 115 F1: told only as read-only).
+    #[error(
+        "{}: written by an older cairn (schema version {version}, this cairn's is {latest}), \
+         and read-only to this process: a user who may write it must upgrade it first, which \
+         any cairn command that user runs on it does (`runs`, say)",
+        crate::path_text(path)
+    )]
+    OlderSchema {
+        /// The database file.
+        path: PathBuf,
+        /// The newest schema version found in it.
+        version: i64,
+        /// This cairn's schema version.
+        latest: i64,
+    },
     /// SQLite found the database's pages malformed: the file was damaged.
     #[error(
         "{}: the database is damaged (SQLite finds its pages malformed); restore it from a \

@@ -247,6 +247,7 @@ fn engine_code(error: &EngineError) -> u8 {
         | E::NotADatabase(_)
         | E::ForeignDatabase { .. }
         | E::NewerSchema { .. }
+        | E::OlderSchema { .. }
         | E::Damaged(_)
         | E::ReadOnly(_)
         | E::OthersFile { .. }

@@ -448,6 +448,98 @@ fn a_readers_look_into_another_applications_wal_database_leaves_nothing_beside_i
     );
 }
 
+/// A database an older cairn wrote, which this user may only read: refused naming the
+/// upgrade a user who may write it must make first, not only as read-only (probe 115 F1),
+/// with nothing left beside it; its owner's next command upgrades it, and the reader's then
+/// reads it. As root the reader is `nobody`; else the file is made read-only for a while.
+#[test]
+fn an_older_database_this_user_may_only_read_is_told_to_be_upgraded() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    let scratch = Scratch::new();
+    let workflow = json!({"name": "h", "steps": [{"id": "a", "executor": "noop"}]});
+    scratch.run(&scratch.write("w.json", &workflow), &[], 0);
+    // The schema of the migrations before the last, as an older cairn left it.
+    let older = scratch.dir.path().join("older.db");
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = (std::fs::read_dir(migrations).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    files.pop();
+    let last = i64::try_from(files.len()).unwrap();
+    let db = wal_database(&older, "");
+    for file in &files {
+        db.execute_batch(&std::fs::read_to_string(file).unwrap())
+            .unwrap();
+    }
+    db.execute("ATTACH ?1 AS current", [scratch.db().to_str().unwrap()])
+        .unwrap();
+    let record: String = (db.query_row(
+        "SELECT sql FROM current.sqlite_master WHERE name = '_sqlx_migrations'",
+        [],
+        |row| row.get(0),
+    ))
+    .unwrap();
+    db.execute_batch(&record).unwrap();
+    db.execute(
+        "INSERT INTO _sqlx_migrations SELECT * FROM current._sqlx_migrations WHERE version <= ?1",
+        [last],
+    )
+    .unwrap();
+    db.close().unwrap();
+    let mode = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let root = nix::unistd::geteuid().is_root();
+    let reader = || {
+        let mut runs = scratch.command(&["runs"]);
+        runs.arg("--db").arg(&older);
+        if root {
+            runs.uid(65534).gid(65534);
+        }
+        output_of(&mut runs, "cairn runs by a reader")
+    };
+    if root {
+        mode(scratch.dir.path(), 0o1777);
+    } else {
+        mode(&older, 0o444);
+    }
+    let before = std::fs::read(&older).unwrap();
+    let output = reader();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let told = format!(
+        "older.db: written by an older cairn (schema version {last}, this cairn's is {}), and \
+         read-only to this process: a user who may write it must upgrade it first",
+        last + 1
+    );
+    assert!(stderr.contains(&told), "{stderr}");
+    assert_eq!(std::fs::read(&older).unwrap(), before, "left unchanged");
+    for suffix in ["-wal", "-shm"] {
+        let mut beside = older.clone().into_os_string();
+        beside.push(suffix);
+        assert!(!Path::new(&beside).exists(), "{beside:?} left: {stderr}");
+    }
+    // Its owner's command upgrades it; the reader's then reads it.
+    if !root {
+        mode(&older, 0o644);
+    }
+    let mut owners = scratch.command(&["runs"]);
+    owners.arg("--db").arg(&older);
+    assert!(output_of(&mut owners, "cairn runs").status.success());
+    if !root {
+        mode(&older, 0o444);
+    }
+    let output = reader();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A database at `path` in WAL mode, readable by all, made by `sql`: its connection, open.
 fn wal_database(path: &Path, sql: &str) -> rusqlite::Connection {
     use std::os::unix::fs::PermissionsExt;

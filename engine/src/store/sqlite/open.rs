@@ -182,7 +182,7 @@ pub(super) fn look(
         let current = applied
             .iter()
             .map(|(version, checksum, success)| (*version, checksum.as_slice(), *success))
-            .eq(embedded);
+            .eq(embedded.clone());
         let schema = if current {
             // Every table the current schema makes: one dropped outside cairn would fail
             // each command that reads it with a bare "no such table".
@@ -198,6 +198,17 @@ pub(super) fn look(
         } else {
             // Migrations left to apply: the record must tell what the tables are, or they
             // would be applied again over what they made (probe 39 F1).
+            // Only one who may write it can migrate it: a reader is told so, not only that
+            // the file is read-only (probe 115 F1), before anything reads the file through
+            // `conn` (which would make a `-wal` and `-shm` of the reader's beside it).
+            if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+                let latest = embedded.map(|(version, ..)| version).max();
+                return Err(Error::OlderSchema {
+                    path: path.to_owned(),
+                    version: newest.unwrap_or_default(),
+                    latest: latest.unwrap_or_default(),
+                });
+            }
             let versions: Vec<i64> = applied.iter().map(|(version, ..)| *version).collect();
             record::check(&conn, &versions).map_err(|error| classify_sqlite(path, error))??;
             Schema::Migrate
