@@ -9,6 +9,7 @@ use brush_parser::ast::{
 use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
 mod bash;
+mod posix;
 mod text;
 mod tokenizer;
 
@@ -170,10 +171,18 @@ impl Checker {
                 ));
             }
             let misread = expanding_delimiter(text, &tokens)
-                .or_else(|| arithmetic_in_substitution(text, &tokens));
+                .or_else(|| arithmetic_in_substitution(text, &tokens))
+                .or_else(|| (dialect != Dialect::Bash).then(|| posix::long_descriptor(&tokens))?);
             if let Some(refusal) = misread {
                 return self.problem(refusal);
             }
+        }
+        if dialect != Dialect::Bash
+            && let Some(refusal) = texts
+                .iter()
+                .find_map(|text| posix::document_in_closed_substitution(text))
+        {
+            return self.problem(refusal);
         }
         if let Some(line) = ends_early(text) {
             self.problem(format!(
@@ -228,6 +237,13 @@ impl Checker {
                 AndOr::And(pipeline) | AndOr::Or(pipeline) => pipeline,
             });
             for pipeline in std::iter::once(&and_or.first).chain(rest) {
+                // A POSIX sh's `time` alone is the program too (probe 117 F5).
+                if let Some(timed) = &pipeline.timed
+                    && pipeline.seq.is_empty()
+                    && self.dialect == Dialect::Posix
+                {
+                    self.command(program_time(timed), depth);
+                }
                 for (at, command) in pipeline.seq.iter().enumerate() {
                     match command {
                         Command::Simple(simple) if at == 0 => {
@@ -391,16 +407,9 @@ impl Checker {
     fn simple(&mut self, simple: &SimpleCommand, timed: Option<&PipelineTimed>, depth: usize) {
         let prefix = simple.prefix.iter().flat_map(|prefix| &prefix.0);
         let suffix = simple.suffix.iter().flat_map(|suffix| &suffix.0);
-        let mut words = Vec::new();
-        let timed = match timed {
-            Some(timed) if self.dialect == Dialect::Posix => {
-                words.push(Word::Literal("time".to_owned()));
-                if timed.is_posix_output() {
-                    words.push(Word::Literal("-p".to_owned()));
-                }
-                false
-            }
-            timed => timed.is_some(),
+        let (mut words, timed) = match timed {
+            Some(timed) if self.dialect == Dialect::Posix => (program_time(timed), false),
+            timed => (Vec::new(), timed.is_some()),
         };
         let dashes = timed
             && simple.prefix.is_none()
@@ -478,6 +487,17 @@ impl Checker {
         };
         if !matches!(self.char_from(span.end.index), Some('<' | '>')) {
             return false;
+        }
+        match self.dialect {
+            Dialect::Bash => {}
+            // dash reads `{x}` as a word, the redirection after it as one of its output: the
+            // word stays (probe 117 F1: `env -u {x}>/dev/null rm v` runs `rm`).
+            Dialect::Posix => return false,
+            // ksh93 reads it as bash does, mksh as dash does.
+            Dialect::Korn => {
+                self.problem(not_bash(&format!("`{}` before a redirection", word.value)));
+                return false;
+            }
         }
         self.assigned(set.name);
         if let Some(subscript) = set.subscript {
@@ -687,6 +707,14 @@ impl Checker {
         }
         self.findings.redirects.push(target);
     }
+}
+
+/// The words a POSIX sh's `time` (`timed`) stands for: the program `time`, with `-p` if given.
+fn program_time(timed: &PipelineTimed) -> Vec<Word> {
+    let options = timed.is_posix_output().then_some("-p");
+    (std::iter::once("time").chain(options))
+        .map(|word| Word::Literal(word.to_owned()))
+        .collect()
 }
 
 /// bash's reserved words but `time` (whose command the `time` wrapper finds).

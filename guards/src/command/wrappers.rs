@@ -5,7 +5,7 @@
 //! wrapper's command cannot be found for sure (an option it does not know, a word known only
 //! at run time among its options), it is refused.
 
-use self::directories::{cd, directories, directory_stack};
+use self::directories::{cd, chdir, directories, directory_stack};
 use self::getopt::{Getopt, Read};
 use self::loader::{LOADER, is_loader};
 use self::shells::{SHELLS, login_shell, shell};
@@ -103,6 +103,7 @@ pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
         "watch" => watch(args),
         "jobs" => jobs(args),
         "pushd" | "popd" => Ok(directory_stack(args)),
+        "chdir" => Ok(chdir(args)),
         "coreutils" => multicall::coreutils(args),
         _ => match WRAPPERS
             .iter()

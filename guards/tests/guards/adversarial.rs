@@ -283,6 +283,11 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         // dash runs the program `time`, which reads a quoted option as one (probe 116 F1).
         "time '-p' rm x",
         "time \"-o\" /dev/null rm x",
+        // dash reads `{x}` and `12` as words, not descriptors (probe 117 F1, F4).
+        "env -u {x}>/dev/null rm x",
+        "env -u 12>/dev/null rm x",
+        // dash gives this here-document no body and runs the line after it (117 F3).
+        "ls $(ls <<true)\nrm x\ntrue",
     ] {
         assert_eq!(run("sh", script), Decision::Deny, "sh -c {script:?}");
         assert_eq!(run("dash", script), Decision::Deny, "dash -c {script:?}");
@@ -292,6 +297,17 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         run("bash", "((x = 1)); [[ -n $x ]] && echo $'a'"),
         Decision::Allow
     );
+    for script in [
+        "exec {fd}>/dev/null; echo hi 12>/dev/null",
+        "x=$(cat <<EOF)\nhi\nEOF",
+    ] {
+        assert_eq!(run("bash", script), Decision::Allow, "bash -c {script:?}");
+    }
+    // dash's `chdir` is its `cd` (probe 117 F2).
+    let denies_cd = crate::guard(json!({"commands": {"deny": [["cd"]]}}));
+    let params = json!({"command": ["sh", "-c", "chdir /tmp; echo x > f"]});
+    let moved = judge(&denies_cd, &action("process", params));
+    assert_eq!(moved.decision, Decision::Deny, "{moved:?}");
     // An agent's prompt is substituted into its `sh -c` script, then judged as sh.
     let custom = json!({"cli": "custom", "prompt": "$'\\'; rm x; #'",
                         "command": ["sh", "-c", "echo {prompt}"]});

@@ -543,6 +543,12 @@ fn time_in_a_posix_sh_is_the_program() {
             );
         }
     }
+    // Alone, it is the program too (probe 117 F5).
+    for (script, command) in [("time", &["time"][..]), ("ls; time -p", &["time", "-p"])] {
+        let found = run_by("sh", script);
+        assert!(holds(&found, command), "{script:?}: {found:?}");
+    }
+    assert!(!holds(&sh("time"), &["time"]));
     // What follows `time` is its program, not an assignment: GNU `time` runs `A=1`.
     let found = run_by("sh", "time A=1 touch x");
     assert!(holds(&found, &["time", "A=1", "touch", "x"]), "{found:?}");
@@ -554,6 +560,26 @@ fn time_in_a_posix_sh_is_the_program() {
         let found = run_by("mksh", script);
         assert!(!found.problems.is_empty(), "mksh -c {script:?}: {found:?}");
     }
+}
+
+/// bash's `{NAME}>f` stores a new descriptor's number in `NAME`; dash reads `{NAME}` as a
+/// word (judged as one: probe 117 F1), mksh too and ksh93 as bash (refused).
+#[test]
+fn a_named_descriptor_is_bashs_alone() {
+    let bash = sh("env -u {x}>/dev/null touch y");
+    assert!(holds(&bash, &["env", "-u", "touch", "y"]), "{bash:?}");
+    assert!(bash.assignments.iter().any(|set| set == "x"), "{bash:?}");
+    let dash = run_by("sh", "env -u {x}>/dev/null touch y");
+    assert!(
+        holds(&dash, &["env", "-u", "{x}", "touch", "y"]),
+        "{dash:?}"
+    );
+    assert!(programs(&dash).contains(&"touch"), "{dash:?}");
+    assert!(
+        !run_by("mksh", "env -u {x}>/dev/null touch y")
+            .problems
+            .is_empty()
+    );
 }
 
 #[test]

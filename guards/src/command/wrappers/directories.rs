@@ -1,6 +1,6 @@
 //! The directories a command runs in other than the step's own: a wrapper's (`env -C DIR`,
-//! `chroot DIR`) and bash's directory stack (`pushd`, `popd`), each listed as the `cd` it
-//! is, for a policy to judge as one.
+//! `chroot DIR`), bash's directory stack (`pushd`, `popd`) and dash's `chdir`, each listed
+//! as the `cd` it is, for a policy to judge as one.
 
 use super::getopt::Read;
 use super::table::{Operands, Wrapper};
@@ -45,6 +45,17 @@ pub(super) fn directory_stack(args: &[Word]) -> Runs {
     let dir = dir.cloned().unwrap_or_else(picked_at_run_time);
     Runs {
         commands: vec![cd(dir)],
+        ..Runs::default()
+    }
+}
+
+/// dash's `chdir`, its other name for `cd`, listed as the `cd` it is, with its words (probe
+/// 117 F2: `chdir /elsewhere; echo x > f` wrote outside the roots under a policy denying
+/// `cd`). bash has no such builtin; a program of that name is judged so too.
+pub(super) fn chdir(args: &[Word]) -> Runs {
+    let cd = std::iter::once(Word::Literal("cd".to_owned())).chain(args.iter().cloned());
+    Runs {
+        commands: vec![cd.collect()],
         ..Runs::default()
     }
 }
