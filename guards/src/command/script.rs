@@ -170,19 +170,19 @@ impl Checker {
                     "the script nests `(` and `case` more than {MAX_NESTING} deep (a `case` counts twice), which the parser takes exponential time over: not checked"
                 ));
             }
+            let posix = [
+                posix::long_descriptor,
+                posix::document_outside_its_substitution,
+            ];
             let misread = expanding_delimiter(text, &tokens)
                 .or_else(|| arithmetic_in_substitution(text, &tokens))
-                .or_else(|| (dialect != Dialect::Bash).then(|| posix::long_descriptor(&tokens))?);
+                .or_else(|| match dialect {
+                    Dialect::Bash => None,
+                    _ => posix.iter().find_map(|scan| scan(&tokens)),
+                });
             if let Some(refusal) = misread {
                 return self.problem(refusal);
             }
-        }
-        if dialect != Dialect::Bash
-            && let Some(refusal) = texts
-                .iter()
-                .find_map(|text| posix::document_in_closed_substitution(text))
-        {
-            return self.problem(refusal);
         }
         if let Some(line) = ends_early(text) {
             self.problem(format!(

@@ -286,8 +286,11 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         // dash reads `{x}` and `12` as words, not descriptors (probe 117 F1, F4).
         "env -u {x}>/dev/null rm x",
         "env -u 12>/dev/null rm x",
-        // dash gives this here-document no body and runs the line after it (117 F3).
+        // dash gives these here-documents no body and runs the line after them (117 F3,
+        // 118 F1, F2).
         "ls $(ls <<true)\nrm x\ntrue",
+        "echo $(\ncat <<true)\nrm x\ntrue",
+        "echo '$((' $(cat <<true) '))'\nrm x\ntrue",
     ] {
         assert_eq!(run("sh", script), Decision::Deny, "sh -c {script:?}");
         assert_eq!(run("dash", script), Decision::Deny, "dash -c {script:?}");
@@ -302,6 +305,13 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         "x=$(cat <<EOF)\nhi\nEOF",
     ] {
         assert_eq!(run("bash", script), Decision::Allow, "bash -c {script:?}");
+    }
+    // A `<<` that is text, and a document inside its `$(…)`, are no such thing (118 F3).
+    for script in [
+        "printf '%s\\n' \"$(date +%Y)\" \"shift: (1 << 4)\"",
+        "x=$(cat <<EOF\nhi\nEOF\n)",
+    ] {
+        assert_eq!(run("sh", script), Decision::Allow, "sh -c {script:?}");
     }
     // dash's `chdir` is its `cd` (probe 117 F2).
     let denies_cd = crate::guard(json!({"commands": {"deny": [["cd"]]}}));

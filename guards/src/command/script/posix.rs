@@ -28,36 +28,41 @@ pub(super) fn long_descriptor(tokens: &[Token]) -> Option<String> {
     })
 }
 
-/// A here-document opened in a `$(…)` that closes on the same line (`echo $(cat <<EOF)`):
-/// bash reads the lines after it as its body, dash gives it none and runs them (probe 117
-/// F3). Found line by line: a `$(` (not arithmetic's `$((`, whose `<<` is a shift), then a
-/// `<<` (not the here-string `<<<`), then a `)`.
-pub(super) fn document_in_closed_substitution(text: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let line = without_arithmetic(line);
-        let opened = (line.match_indices("$(").map(|(at, _)| at))
-            .find(|&at| !line[at + 2..].starts_with('('))?;
-        let after = &line[opened..];
-        let document = (after.match_indices("<<").map(|(at, _)| at))
-            .find(|&at| !after[at + 2..].starts_with('<') && !after[..at].ends_with('<'))?;
-        after[document..].contains(')').then(|| {
-            not_bash("a here-document in a `$(…)` closed on its line (dash gives it no body and runs the lines after it)")
+/// A here-document opened in a `$(…)` that closes before the document's body
+/// (`echo $(cat <<EOF)`, the lines after it its body): bash reads it so, dash gives it none
+/// and runs those lines (probe 117 F3). The tokenizer tells it: it hands over the `<<` (or
+/// `<<-`) of such a document among the script's own tokens, inside the span of the word
+/// the `$(…)` is, where a document whose body is inside its `$(…)` stays in the word (probe
+/// 118 F1, F2: a scan of each line missed a `$(` on the line before and was misled by
+/// quotes).
+pub(super) fn document_outside_its_substitution(tokens: &[Token]) -> Option<String> {
+    // The words' spans by start, each with the furthest end of those starting before it.
+    let mut words: Vec<(usize, usize)> = (tokens.iter())
+        .filter_map(|token| match token {
+            Token::Word(_, at) => Some((at.start.index, at.end.index)),
+            Token::Operator(..) => None,
         })
-    })
-}
-
-/// `line` with the text of each `$((…))` left out, up to the first `))` after it.
-fn without_arithmetic(line: &str) -> String {
-    let mut kept = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(at) = rest.find("$((") {
-        kept.push_str(&rest[..at]);
-        rest = rest[at..]
-            .find("))")
-            .map_or("", |end| &rest[at + end + 2..]);
+        .collect();
+    words.sort_unstable();
+    let mut furthest = 0;
+    for word in &mut words {
+        furthest = furthest.max(word.1);
+        word.1 = furthest;
     }
-    kept.push_str(rest);
-    kept
+    let inside_a_word = |at: usize| {
+        let before = words.partition_point(|&(start, _)| start < at);
+        before > 0 && words[before - 1].1 > at
+    };
+    tokens.iter().find_map(|token| match token {
+        Token::Operator(operator, at)
+            if (operator == "<<" || operator == "<<-") && inside_a_word(at.start.index) =>
+        {
+            Some(not_bash(
+                "a here-document in a `$(…)` that closes before its body (dash gives it none and runs the lines after it)",
+            ))
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -86,15 +91,20 @@ mod tests {
     }
 
     #[test]
-    fn a_document_in_a_substitution_closed_on_its_line_is_found() {
+    fn a_document_whose_body_is_outside_its_substitution_is_found() {
         for text in [
             "ls $(ls <<true)\nrm x\ntrue",
-            "x=$(cat <<EOF)",
-            "echo \"$(cat <<-EOF)\"",
-            "echo ${x:-$(cat <<EOF)}",
-            "echo $((1 << 2)) $(cat <<EOF)",
+            "x=$(cat <<EOF)\nrm x\nEOF",
+            "echo \"$(cat <<-EOF)\"\nrm x\nEOF",
+            "echo ${x:-$(cat <<EOF)}\nrm x\nEOF",
+            "echo $((1 << 2)) $(cat <<EOF)\nrm x\nEOF",
+            "echo $(\ncat <<true)\nrm x\ntrue",
+            "echo $(cat <<true; echo '\n')\nrm x\ntrue",
+            "echo '$((' $(cat <<true) '))'\nrm x\ntrue",
+            "echo $(echo $(cat <<true))\nrm x\ntrue",
         ] {
-            assert!(document_in_closed_substitution(text).is_some(), "{text}");
+            let found = document_outside_its_substitution(&tokens(text));
+            assert!(found.is_some(), "{text:?}");
         }
         for text in [
             "x=$(cat <<EOF\nbody\nEOF\n)",
@@ -102,8 +112,10 @@ mod tests {
             "echo $(( 1 << 2 ))",
             "cat <<< $(date)",
             "echo $(date) <<EOF\nbody\nEOF",
+            "printf '%s\\n' \"$(date +%Y)\" \"shift: (1 << 4)\"",
         ] {
-            assert_eq!(document_in_closed_substitution(text), None, "{text}");
+            let found = document_outside_its_substitution(&tokens(text));
+            assert_eq!(found, None, "{text:?}");
         }
     }
 }
