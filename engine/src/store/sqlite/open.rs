@@ -196,11 +196,10 @@ pub(super) fn look(
             }
             Schema::Current
         } else {
-            // Migrations left to apply: the record must tell what the tables are, or they
-            // would be applied again over what they made (probe 39 F1).
-            // Only one who may write it can migrate it: a reader is told so, not only that
-            // the file is read-only (probe 115 F1), before anything reads the file through
-            // `conn` (which would make a `-wal` and `-shm` of the reader's beside it).
+            // Migrations left to apply, which only one who may write the file can: a reader
+            // is told so, not only that the file is read-only (probe 115 F1), before anything
+            // reads the file through `conn` (which would make a `-wal` and `-shm` of the
+            // reader's beside it).
             if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
                 let latest = embedded.map(|(version, ..)| version).max();
                 return Err(Error::OlderSchema {
@@ -209,6 +208,8 @@ pub(super) fn look(
                     latest: latest.unwrap_or_default(),
                 });
             }
+            // The record must tell what the tables are, or the migrations would be applied
+            // again over what they made (probe 39 F1).
             let versions: Vec<i64> = applied.iter().map(|(version, ..)| *version).collect();
             record::check(&conn, &versions).map_err(|error| classify_sqlite(path, error))??;
             Schema::Migrate
