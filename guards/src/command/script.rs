@@ -170,15 +170,12 @@ impl Checker {
                     "the script nests `(` and `case` more than {MAX_NESTING} deep (a `case` counts twice), which the parser takes exponential time over: not checked"
                 ));
             }
-            let posix = [
-                posix::long_descriptor,
-                posix::document_outside_its_substitution,
-            ];
             let misread = expanding_delimiter(text, &tokens)
                 .or_else(|| arithmetic_in_substitution(text, &tokens))
                 .or_else(|| match dialect {
                     Dialect::Bash => None,
-                    _ => posix.iter().find_map(|scan| scan(&tokens)),
+                    _ => posix::long_descriptor(&tokens)
+                        .or_else(|| posix::moved_into_or_out_of_a_word(text, &tokens)),
                 });
             if let Some(refusal) = misread {
                 return self.problem(refusal);

@@ -291,6 +291,8 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         "ls $(ls <<true)\nrm x\ntrue",
         "echo $(\ncat <<true)\nrm x\ntrue",
         "echo '$((' $(cat <<true) '))'\nrm x\ntrue",
+        // Its body read by the tokenizer into a later `$(…)` (probe 120 F1).
+        "echo $(true <<EOF) $(true\nrm x\nEOF\n)",
     ] {
         assert_eq!(run("sh", script), Decision::Deny, "sh -c {script:?}");
         assert_eq!(run("dash", script), Decision::Deny, "dash -c {script:?}");

@@ -28,40 +28,37 @@ pub(super) fn long_descriptor(tokens: &[Token]) -> Option<String> {
     })
 }
 
-/// A here-document opened in a `$(…)` that closes before the document's body
-/// (`echo $(cat <<EOF)`, the lines after it its body): bash reads it so, dash gives it none
-/// and runs those lines (probe 117 F3). The tokenizer tells it: it hands over the `<<` (or
-/// `<<-`) of such a document among the script's own tokens, inside the span of the word
-/// the `$(…)` is, where a document whose body is inside its `$(…)` stays in the word (probe
-/// 118 F1, F2: a scan of each line missed a `$(` on the line before and was misled by
-/// quotes).
-pub(super) fn document_outside_its_substitution(tokens: &[Token]) -> Option<String> {
-    // The words' spans by start, each with the furthest end of those starting before it.
-    let mut words: Vec<(usize, usize)> = (tokens.iter())
-        .filter_map(|token| match token {
-            Token::Word(_, at) => Some((at.start.index, at.end.index)),
-            Token::Operator(..) => None,
+/// A word the tokenizer hands over otherwise than it is written, but for backslash-newlines
+/// removed: a here-document's `<<` taken out of a `$(…)` that closes before the document's
+/// body (`echo $(cat <<EOF)`, the lines after it its body), or that body read into a later or
+/// an enclosing `$(…)` or `$[…]` (`echo $(true <<EOF) $(true⏎rm x⏎EOF⏎)`). bash reads those
+/// lines as the body; dash gives the document none and runs them (probes 117 F3, 118 F1,
+/// F2, 120 F1: scans for the `<<` missed where the tokenizer moved it). A document whose
+/// body is inside its own `$(…)` stays in the word as written.
+pub(super) fn moved_into_or_out_of_a_word(text: &str, tokens: &[Token]) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    // A document's body is a word of its own, two after its `<<` (the delimiter between),
+    // and stands without the delimiter's line that ends it.
+    let body = |at: usize| {
+        (at.checked_sub(2).and_then(|operator| tokens.get(operator))).is_some_and(|operator| {
+            matches!(operator, Token::Operator(operator, _) if operator == "<<" || operator == "<<-")
         })
-        .collect();
-    words.sort_unstable();
-    let mut furthest = 0;
-    for word in &mut words {
-        furthest = furthest.max(word.1);
-        word.1 = furthest;
-    }
-    let inside_a_word = |at: usize| {
-        let before = words.partition_point(|&(start, _)| start < at);
-        before > 0 && words[before - 1].1 > at
     };
-    tokens.iter().find_map(|token| match token {
-        Token::Operator(operator, at)
-            if (operator == "<<" || operator == "<<-") && inside_a_word(at.start.index) =>
-        {
-            Some(not_bash(
+    tokens.iter().enumerate().find_map(|(at, token)| {
+        let Token::Word(word, span) = token else {
+            return None;
+        };
+        let written: String = (chars.get(span.start.index..span.end.index))
+            .unwrap_or_default()
+            .iter()
+            .collect();
+        let same = *word == written || *word == written.replace("\\\n", "");
+        let documents = word.contains("<<") || written.contains("<<");
+        (!same && documents && !body(at)).then(|| {
+            not_bash(
                 "a here-document in a `$(…)` that closes before its body (dash gives it none and runs the lines after it)",
-            ))
-        }
-        _ => None,
+            )
+        })
     })
 }
 
@@ -102,8 +99,12 @@ mod tests {
             "echo $(cat <<true; echo '\n')\nrm x\ntrue",
             "echo '$((' $(cat <<true) '))'\nrm x\ntrue",
             "echo $(echo $(cat <<true))\nrm x\ntrue",
+            "echo $(true <<EOF) $(true\nrm x\nEOF\n)",
+            "echo $(true $(true <<EOF)\nrm x\nEOF\n)",
+            "echo $(true <<EOF) $[\nrm x\nEOF\n]",
+            "cat <<< a $(true <<EOF)\nrm x\nEOF",
         ] {
-            let found = document_outside_its_substitution(&tokens(text));
+            let found = moved_into_or_out_of_a_word(text, &tokens(text));
             assert!(found.is_some(), "{text:?}");
         }
         for text in [
@@ -113,8 +114,10 @@ mod tests {
             "cat <<< $(date)",
             "echo $(date) <<EOF\nbody\nEOF",
             "printf '%s\\n' \"$(date +%Y)\" \"shift: (1 << 4)\"",
+            "cat <<EOF\nshift: 1 << 4 $(date)\nEOF\necho $(( 1 << 2 ))",
+            "x=$(cat <<EOF\nhi\nEOF\n) && cat <<-A <<B\n\ta << b\nA\nb\nB",
         ] {
-            let found = document_outside_its_substitution(&tokens(text));
+            let found = moved_into_or_out_of_a_word(text, &tokens(text));
             assert_eq!(found, None, "{text:?}");
         }
     }
