@@ -9,7 +9,7 @@ use brush_parser::ast::{
 use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
 mod bash;
-mod posix;
+pub(super) mod posix;
 mod text;
 mod tokenizer;
 

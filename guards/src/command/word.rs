@@ -3,7 +3,7 @@
 use brush_parser::word::{Parameter, ParameterExpr, WordPiece, WordPieceWithSource};
 
 use super::evaluated::{closing_bracket, leading_name};
-use super::script::{Dialect, comment_in_substitution, not_bash, options};
+use super::script::{Dialect, comment_in_substitution, not_bash, options, posix};
 use super::{Checker, Word};
 
 impl Checker {
@@ -59,6 +59,11 @@ impl Checker {
 
     /// The commands of the substitutions in a here-document's body.
     pub(super) fn here_document(&mut self, body: &str, depth: usize) {
+        if self.dialect != Dialect::Bash
+            && let Some(refusal) = posix::expansion_past_its_line(body)
+        {
+            return self.problem(refusal);
+        }
         // The word parser's time grows with each `$(`, `(`, `${` or `$[` left open in a body,
         // which, unlike a word's, the tokenizer has not matched up.
         if expansion_nesting(body) > MAX_HERE_DOCUMENT_NESTING {

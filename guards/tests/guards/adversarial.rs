@@ -293,6 +293,8 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         "echo '$((' $(cat <<true) '))'\nrm x\ntrue",
         // Its body read by the tokenizer into a later `$(…)` (probe 120 F1).
         "echo $(true <<EOF) $(true\nrm x\nEOF\n)",
+        // A document's `$(…)` that dash reads on past its end (probe 122 F1).
+        "cat <<E\n$(echo '\nE\n: ' ; rm x )\nE\n: ' #'",
     ] {
         assert_eq!(run("sh", script), Decision::Deny, "sh -c {script:?}");
         assert_eq!(run("dash", script), Decision::Deny, "dash -c {script:?}");
@@ -308,10 +310,14 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
     ] {
         assert_eq!(run("bash", script), Decision::Allow, "bash -c {script:?}");
     }
-    // A `<<` that is text, and a document inside its `$(…)`, are no such thing (118 F3).
+    // A `<<` that is text, and a document inside its `$(…)`, are no such thing (118 F3,
+    // 122 F2), nor an expansion that closes on its line in a document.
     for script in [
         "printf '%s\\n' \"$(date +%Y)\" \"shift: (1 << 4)\"",
         "x=$(cat <<EOF\nhi\nEOF\n)",
+        "x=$(\n\tcat <<-EOF\n\thi\n\tEOF\n)",
+        "x=$(cat <<EOF # note\nhi\nEOF\n)",
+        "cat <<EOF\nbuilt at $(date) by ${USER:-me}\nEOF",
     ] {
         assert_eq!(run("sh", script), Decision::Allow, "sh -c {script:?}");
     }

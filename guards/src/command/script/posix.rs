@@ -28,13 +28,14 @@ pub(super) fn long_descriptor(tokens: &[Token]) -> Option<String> {
     })
 }
 
-/// A word the tokenizer hands over otherwise than it is written, but for backslash-newlines
-/// removed: a here-document's `<<` taken out of a `$(…)` that closes before the document's
-/// body (`echo $(cat <<EOF)`, the lines after it its body), or that body read into a later or
-/// an enclosing `$(…)` or `$[…]` (`echo $(true <<EOF) $(true⏎rm x⏎EOF⏎)`). bash reads those
-/// lines as the body; dash gives the document none and runs them (probes 117 F3, 118 F1,
-/// F2, 120 F1: scans for the `<<` missed where the tokenizer moved it). A document whose
-/// body is inside its own `$(…)` stays in the word as written.
+/// A word the tokenizer hands over with more or fewer `<<` than it is written with: a
+/// here-document's `<<` taken out of a `$(…)` that closes before the document's body (`echo
+/// $(cat <<EOF)`, the lines after it its body), or that body read into a later or an
+/// enclosing `$(…)` or `$[…]` (`echo $(true <<EOF) $(true⏎rm x⏎EOF⏎)`). bash reads those lines
+/// as the body; dash gives the document none and runs them (probes 117 F3, 118 F1, F2, 120
+/// F1: scans for the `<<` missed where the tokenizer moved it). A document whose body is
+/// inside its own `$(…)` stays in the word, which the tokenizer may rebuild without its
+/// comments and `<<-` tabs (probe 122 F2): the `<<` are counted, not the text compared.
 pub(super) fn moved_into_or_out_of_a_word(text: &str, tokens: &[Token]) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     // A document's body is a word of its own, two after its `<<` (the delimiter between),
@@ -52,14 +53,97 @@ pub(super) fn moved_into_or_out_of_a_word(text: &str, tokens: &[Token]) -> Optio
             .unwrap_or_default()
             .iter()
             .collect();
-        let same = *word == written || *word == written.replace("\\\n", "");
-        let documents = word.contains("<<") || written.contains("<<");
-        (!same && documents && !body(at)).then(|| {
+        let moved = word.matches("<<").count() != written.matches("<<").count();
+        (moved && !body(at)).then(|| {
             not_bash(
                 "a here-document in a `$(…)` that closes before its body (dash gives it none and runs the lines after it)",
             )
         })
     })
+}
+
+/// In an unquoted here-document's `body`, an expansion (`$(…)`, `${…}`, `$((…))`, `$[…]`, a
+/// backquote) that does not close on its line: bash ends the body at the delimiter's line
+/// whatever is open, dash reads the expansion on past it, as script (`cat <<E⏎$(echo '⏎E⏎: '
+/// ; rm x )⏎E` runs `rm` in dash: probe 122 F1). Read line by line as the shell reads an
+/// expansion — quotes and backslashes inside it, every bracket counted —, which may find one
+/// open that is not, never one closed that is not; a `case` inside one is refused too (its
+/// patterns' `)` close nothing).
+pub(in crate::command) fn expansion_past_its_line(body: &str) -> Option<String> {
+    body.lines().find_map(|line| {
+        open_at_end(line).then(|| {
+            not_bash(
+                "an expansion in a here-document that does not close on its line (dash reads it on past the document's end)",
+            )
+        })
+    })
+}
+
+/// Whether an expansion opened in `line` (a line of a here-document's body) may be open at
+/// its end.
+fn open_at_end(line: &str) -> bool {
+    /// How an expansion's text stands where the scan is.
+    #[derive(PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    /// An expansion open: a backquote, or a `$(`, `${` or `$[` with the brackets open in it.
+    struct Level {
+        backquote: bool,
+        quote: Quote,
+        brackets: usize,
+    }
+    let opened = |backquote| Level {
+        backquote,
+        quote: Quote::None,
+        brackets: 0,
+    };
+    let chars: Vec<char> = line.chars().collect();
+    let mut levels: Vec<Level> = Vec::new();
+    let mut at = 0;
+    while let Some(&c) = chars.get(at) {
+        let dollar = c == '$' && matches!(chars.get(at + 1), Some('(' | '{' | '['));
+        let case =
+            (chars.get(at..at + 4)).is_some_and(|word| word.iter().copied().eq("case".chars()));
+        at += 1;
+        let Some(level) = levels.last_mut() else {
+            // The document's own text: a backslash escapes, an expansion opens.
+            match c {
+                '\\' => at += 1,
+                '`' => levels.push(opened(true)),
+                _ if dollar => {
+                    levels.push(opened(false));
+                    at += 1;
+                }
+                _ => {}
+            }
+            continue;
+        };
+        match (&level.quote, c) {
+            (Quote::Single, '\'') => level.quote = Quote::None,
+            (Quote::Single, _) => {}
+            (_, '\\') => at += 1,
+            (_, '$') if dollar => {
+                levels.push(opened(false));
+                at += 1;
+            }
+            (Quote::Double, '"') => level.quote = Quote::None,
+            (Quote::Double, '`') => levels.push(opened(true)),
+            (Quote::Double, _) => {}
+            (Quote::None, '\'') => level.quote = Quote::Single,
+            (Quote::None, '"') => level.quote = Quote::Double,
+            (Quote::None, '`') if level.backquote => drop(levels.pop()),
+            (Quote::None, '`') => levels.push(opened(true)),
+            (Quote::None, '(' | '{' | '[') => level.brackets += 1,
+            (Quote::None, ')' | '}' | ']') if level.brackets > 0 => level.brackets -= 1,
+            (Quote::None, ')' | '}' | ']') if !level.backquote => drop(levels.pop()),
+            (Quote::None, _) if case => return true,
+            _ => {}
+        }
+    }
+    !levels.is_empty()
 }
 
 #[cfg(test)]
@@ -116,9 +200,36 @@ mod tests {
             "printf '%s\\n' \"$(date +%Y)\" \"shift: (1 << 4)\"",
             "cat <<EOF\nshift: 1 << 4 $(date)\nEOF\necho $(( 1 << 2 ))",
             "x=$(cat <<EOF\nhi\nEOF\n) && cat <<-A <<B\n\ta << b\nA\nb\nB",
+            "x=$(cat <<EOF # note\nhi\nEOF\n)",
+            "x=$(\n\tcat <<-EOF\n\thi\n\tEOF\n)",
+            "x=$(cat <<EOF\t| tr a b\nhi\nEOF\n)",
         ] {
             let found = moved_into_or_out_of_a_word(text, &tokens(text));
             assert_eq!(found, None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn an_expansion_of_a_document_open_at_its_line_end_is_found() {
+        for body in [
+            "$(echo '\n: ' ; rm x )\n",
+            "$(echo \"\n",
+            "a ${x:-'\n'}\n",
+            "$(( 1 +\n 2 ))\n",
+            "`echo\n`\n",
+            "$(case x in x) rm x;; esac)\n",
+            "$(echo ')'\n",
+        ] {
+            assert!(expansion_past_its_line(body).is_some(), "{body:?}");
+        }
+        for body in [
+            "built at $(date) by ${USER:-me}\n",
+            "it's a (parenthesis) and \"quotes\" and a ) alone\n",
+            "\\$(not an expansion\n",
+            "$(echo \"$(date)\" ')' )\n",
+            "$((1 + 2)) `date` $[1]\n",
+        ] {
+            assert_eq!(expansion_past_its_line(body), None, "{body:?}");
         }
     }
 }
