@@ -505,6 +505,20 @@ impl Checker {
 
     /// One item of a simple command: a word goes to `words`.
     fn item(&mut self, item: &CommandPrefixOrSuffixItem, words: &mut Vec<Word>, depth: usize) {
+        // dash assigns `NAME=value` only: bash's `NAME+=value`, `NAME[i]=value` and
+        // `NAME=(…)` are words to it, a command's name where they lead (probe 123 F2:
+        // `a+=/../../bin/rm x` runs `rm` through a folder `a+=`).
+        if let CommandPrefixOrSuffixItem::AssignmentWord(assignment, word) = item
+            && self.dialect == Dialect::Posix
+            && (assignment.append
+                || matches!(assignment.name, AssignmentName::ArrayElementName(..))
+                || matches!(assignment.value, AssignmentValue::Array(_)))
+        {
+            return self.problem(not_bash(&format!(
+                "`{}` (dash has no such assignment: a word, a command's name where it leads)",
+                word.value
+            )));
+        }
         if let CommandPrefixOrSuffixItem::AssignmentWord(_, word) = item
             && self.subscript_read_on(&word.value)
         {

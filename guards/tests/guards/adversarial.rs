@@ -293,8 +293,12 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         "echo '$((' $(cat <<true) '))'\nrm x\ntrue",
         // Its body read by the tokenizer into a later `$(…)` (probe 120 F1).
         "echo $(true <<EOF) $(true\nrm x\nEOF\n)",
-        // A document's `$(…)` that dash reads on past its end (probe 122 F1).
+        // A document's `$(…)` that dash reads on past its end (probe 122 F1, 123 F1).
         "cat <<E\n$(echo '\nE\n: ' ; rm x )\nE\n: ' #'",
+        "cat <<E\n$(echo } '\nE\n: ' ; rm x )\nE\n: ' #'",
+        // bash's assignments that dash reads as a command's name (123 F2).
+        "a+=/../../bin/rm x",
+        "a[0]=/../../bin/rm x",
     ] {
         assert_eq!(run("sh", script), Decision::Deny, "sh -c {script:?}");
         assert_eq!(run("dash", script), Decision::Deny, "dash -c {script:?}");

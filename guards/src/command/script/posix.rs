@@ -65,10 +65,11 @@ pub(super) fn moved_into_or_out_of_a_word(text: &str, tokens: &[Token]) -> Optio
 /// In an unquoted here-document's `body`, an expansion (`$(…)`, `${…}`, `$((…))`, `$[…]`, a
 /// backquote) that does not close on its line: bash ends the body at the delimiter's line
 /// whatever is open, dash reads the expansion on past it, as script (`cat <<E⏎$(echo '⏎E⏎: '
-/// ; rm x )⏎E` runs `rm` in dash: probe 122 F1). Read line by line as the shell reads an
-/// expansion — quotes and backslashes inside it, every bracket counted —, which may find one
-/// open that is not, never one closed that is not; a `case` inside one is refused too (its
-/// patterns' `)` close nothing).
+/// ; rm x )⏎E` runs `rm` in dash: probe 122 F1). Read line by line as dash reads an
+/// expansion, each kind ended by its own bracket (probe 123 F1: a `}` ended a `$(` for a
+/// count of brackets of any kind); what reads otherwise in other shells is taken as open —
+/// a quote inside `${…}`, a `#` or a `case` inside `$(…)` (a comment, patterns whose `)`
+/// end nothing) —, so the scan may find one open that is not, never one closed that is not.
 pub(in crate::command) fn expansion_past_its_line(body: &str) -> Option<String> {
     body.lines().find_map(|line| {
         open_at_end(line).then(|| {
@@ -82,65 +83,94 @@ pub(in crate::command) fn expansion_past_its_line(body: &str) -> Option<String> 
 /// Whether an expansion opened in `line` (a line of a here-document's body) may be open at
 /// its end.
 fn open_at_end(line: &str) -> bool {
-    /// How an expansion's text stands where the scan is.
-    #[derive(PartialEq)]
-    enum Quote {
-        None,
-        Single,
-        Double,
+    /// An expansion open where the scan is.
+    enum Level {
+        /// A backquote: only an unescaped backquote ends it.
+        Backquote,
+        /// `${…}`: its first unquoted `}` ends it.
+        Parameter,
+        /// `$(…)`, `$((…))` or `$[…]`: the brackets of its own kind still to close (its own
+        /// first), and the quote it is in.
+        Brackets {
+            closers: Vec<char>,
+            quote: Option<char>,
+        },
     }
-    /// An expansion open: a backquote, or a `$(`, `${` or `$[` with the brackets open in it.
-    struct Level {
-        backquote: bool,
-        quote: Quote,
-        brackets: usize,
-    }
-    let opened = |backquote| Level {
-        backquote,
-        quote: Quote::None,
-        brackets: 0,
-    };
     let chars: Vec<char> = line.chars().collect();
     let mut levels: Vec<Level> = Vec::new();
     let mut at = 0;
     while let Some(&c) = chars.get(at) {
-        let dollar = c == '$' && matches!(chars.get(at + 1), Some('(' | '{' | '['));
+        let next = chars.get(at + 1).copied();
         let case =
             (chars.get(at..at + 4)).is_some_and(|word| word.iter().copied().eq("case".chars()));
         at += 1;
-        let Some(level) = levels.last_mut() else {
-            // The document's own text: a backslash escapes, an expansion opens.
-            match c {
-                '\\' => at += 1,
-                '`' => levels.push(opened(true)),
-                _ if dollar => {
-                    levels.push(opened(false));
-                    at += 1;
-                }
-                _ => {}
-            }
-            continue;
+        let opened = match next {
+            Some('(') => Some(Level::Brackets {
+                closers: vec![')'],
+                quote: None,
+            }),
+            Some('[') => Some(Level::Brackets {
+                closers: vec![']'],
+                quote: None,
+            }),
+            Some('{') => Some(Level::Parameter),
+            _ => None,
+        }
+        .filter(|_| c == '$');
+        let quote = match levels.last() {
+            Some(Level::Brackets { quote, .. }) => *quote,
+            _ => None,
         };
-        match (&level.quote, c) {
-            (Quote::Single, '\'') => level.quote = Quote::None,
-            (Quote::Single, _) => {}
-            (_, '\\') => at += 1,
-            (_, '$') if dollar => {
-                levels.push(opened(false));
+        // What opens a level wherever a `$` or a backquote is read as such.
+        if quote != Some('\'') && !matches!(levels.last(), Some(Level::Backquote)) {
+            if c == '\\' {
                 at += 1;
+                continue;
             }
-            (Quote::Double, '"') => level.quote = Quote::None,
-            (Quote::Double, '`') => levels.push(opened(true)),
-            (Quote::Double, _) => {}
-            (Quote::None, '\'') => level.quote = Quote::Single,
-            (Quote::None, '"') => level.quote = Quote::Double,
-            (Quote::None, '`') if level.backquote => drop(levels.pop()),
-            (Quote::None, '`') => levels.push(opened(true)),
-            (Quote::None, '(' | '{' | '[') => level.brackets += 1,
-            (Quote::None, ')' | '}' | ']') if level.brackets > 0 => level.brackets -= 1,
-            (Quote::None, ')' | '}' | ']') if !level.backquote => drop(levels.pop()),
-            (Quote::None, _) if case => return true,
-            _ => {}
+            if let Some(level) = opened {
+                levels.push(level);
+                at += 1;
+                continue;
+            }
+            if c == '`'
+                && quote.is_none_or(|quote| quote == '"')
+                && !matches!(levels.last(), Some(Level::Parameter))
+            {
+                levels.push(Level::Backquote);
+                continue;
+            }
+        }
+        match levels.last_mut() {
+            None => {}
+            Some(Level::Backquote) => match c {
+                '\\' => at += 1,
+                '`' => drop(levels.pop()),
+                _ => {}
+            },
+            Some(Level::Parameter) => match c {
+                '}' => drop(levels.pop()),
+                '\'' | '"' | '`' => return true,
+                _ => {}
+            },
+            Some(Level::Brackets { closers, quote }) => match (*quote, c) {
+                (Some('\''), '\'') | (Some('"'), '"') => *quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => *quote = Some(c),
+                (None, '#') => return true,
+                (None, _) if case => return true,
+                (None, '(' | '[')
+                    if closers.first() == Some(&(if c == '(' { ')' } else { ']' })) =>
+                {
+                    closers.push(if c == '(' { ')' } else { ']' });
+                }
+                (None, _) if closers.last() == Some(&c) => {
+                    closers.pop();
+                    if closers.is_empty() {
+                        levels.pop();
+                    }
+                }
+                (None, _) => {}
+            },
         }
     }
     !levels.is_empty()
@@ -219,6 +249,9 @@ mod tests {
             "`echo\n`\n",
             "$(case x in x) rm x;; esac)\n",
             "$(echo ')'\n",
+            "$(echo } '\n",
+            "${x-(}'$(' }\n",
+            "$(echo a # )\n",
         ] {
             assert!(expansion_past_its_line(body).is_some(), "{body:?}");
         }
