@@ -101,8 +101,18 @@ fn open_at_end(line: &str) -> bool {
     let mut at = 0;
     while let Some(&c) = chars.get(at) {
         let next = chars.get(at + 1).copied();
-        let case =
-            (chars.get(at..at + 4)).is_some_and(|word| word.iter().copied().eq("case".chars()));
+        // Where a word starts: a `#` there is a comment, a `case` the keyword.
+        let starts_a_word = at
+            .checked_sub(1)
+            .and_then(|before| chars.get(before))
+            .is_none_or(|&before| before.is_whitespace() || ";&|(".contains(before));
+        let ends_a_word = |end: usize| {
+            (chars.get(end)).is_none_or(|&after| after.is_whitespace() || ";&|)".contains(after))
+        };
+        let case = starts_a_word
+            && (chars.get(at..at + 4)).is_some_and(|word| word.iter().copied().eq("case".chars()))
+            && ends_a_word(at + 4);
+        let comment = starts_a_word && c == '#';
         at += 1;
         let opened = match next {
             Some('(') => Some(Level::Brackets {
@@ -156,8 +166,7 @@ fn open_at_end(line: &str) -> bool {
                 (Some('\''), '\'') | (Some('"'), '"') => *quote = None,
                 (Some(_), _) => {}
                 (None, '\'' | '"') => *quote = Some(c),
-                (None, '#') => return true,
-                (None, _) if case => return true,
+                (None, _) if case || comment => return true,
                 (None, '(' | '[')
                     if closers.first() == Some(&(if c == '(' { ')' } else { ']' })) =>
                 {
@@ -252,11 +261,15 @@ mod tests {
             "$(echo } '\n",
             "${x-(}'$(' }\n",
             "$(echo a # )\n",
+            "$(echo a;# )\n",
+            "$(case x in x) rm x;; esac)\n",
         ] {
             assert!(expansion_past_its_line(body).is_some(), "{body:?}");
         }
         for body in [
             "built at $(date) by ${USER:-me}\n",
+            "Matches: $(grep --ignore-case -c todo notes.txt) $(echo lowercase cases)\n",
+            "$(echo $#) $(echo a#b) $(git log -1 --format=%h#%s)\n",
             "it's a (parenthesis) and \"quotes\" and a ) alone\n",
             "\\$(not an expansion\n",
             "$(echo \"$(date)\" ')' )\n",
