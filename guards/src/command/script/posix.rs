@@ -1,7 +1,7 @@
-//! What a POSIX sh (dash) or a Korn shell reads otherwise than bash, found in a script's text
-//! or tokens before it is parsed with bash's grammar; bash's `--posix` reading, the second
-//! walk, reads these as bash does (probe 117). Each scan may find more than there is, never
-//! less.
+//! What a POSIX sh (dash) or a Korn shell reads otherwise than bash, found in a script's
+//! tokens before it is parsed with bash's grammar, or in its here-documents' bodies; bash's
+//! `--posix` reading, the second walk, reads these as bash does (probes 117 to 124). Each
+//! scan may find more than there is, never less.
 
 use brush_parser::Token;
 
@@ -167,10 +167,8 @@ fn open_at_end(line: &str) -> bool {
                 (Some(_), _) => {}
                 (None, '\'' | '"') => *quote = Some(c),
                 (None, _) if case || comment => return true,
-                (None, '(' | '[')
-                    if closers.first() == Some(&(if c == '(' { ')' } else { ']' })) =>
-                {
-                    closers.push(if c == '(' { ')' } else { ']' });
+                (None, '(' | '[') if closers.first() == Some(&closer_of(c)) => {
+                    closers.push(closer_of(c));
                 }
                 (None, _) if closers.last() == Some(&c) => {
                     closers.pop();
@@ -183,6 +181,11 @@ fn open_at_end(line: &str) -> bool {
         }
     }
     !levels.is_empty()
+}
+
+/// The bracket that ends one opened by `open` (`(` or `[`).
+fn closer_of(open: char) -> char {
+    if open == '(' { ')' } else { ']' }
 }
 
 #[cfg(test)]
