@@ -296,6 +296,7 @@ fn sh_scripts_are_refused_where_dash_and_bash_disagree() {
         // A document's `$(…)` that dash reads on past its end (probe 122 F1, 123 F1).
         "cat <<E\n$(echo '\nE\n: ' ; rm x )\nE\n: ' #'",
         "cat <<E\n$(echo } '\nE\n: ' ; rm x )\nE\n: ' #'",
+        "cat <<E\n$(rm x $'\\' )\nE",
         // bash's assignments that dash reads as a command's name (123 F2).
         "a+=/../../bin/rm x",
         "a[0]=/../../bin/rm x",

@@ -105,7 +105,7 @@ fn open_at_end(line: &str) -> bool {
         let starts_a_word = at
             .checked_sub(1)
             .and_then(|before| chars.get(before))
-            .is_none_or(|&before| before.is_whitespace() || ";&|(".contains(before));
+            .is_none_or(|&before| before.is_whitespace() || ";&|()<>".contains(before));
         let ends_a_word = |end: usize| {
             (chars.get(end)).is_none_or(|&after| after.is_whitespace() || ";&|)".contains(after))
         };
@@ -167,6 +167,9 @@ fn open_at_end(line: &str) -> bool {
                 (Some(_), _) => {}
                 (None, '\'' | '"') => *quote = Some(c),
                 (None, _) if case || comment => return true,
+                // dash reads `$'…'` and `$"…"` as a `$` and a quote, bash (and the parser)
+                // otherwise: the parser may see no substitution at all (probe 125 F1).
+                (None, '$') if matches!(next, Some('\'' | '"')) => return true,
                 (None, '(' | '[') if closers.first() == Some(&closer_of(c)) => {
                     closers.push(closer_of(c));
                 }
@@ -265,7 +268,9 @@ mod tests {
             "${x-(}'$(' }\n",
             "$(echo a # )\n",
             "$(echo a;# )\n",
-            "$(case x in x) rm x;; esac)\n",
+            "$(rm x $'\\' )\n",
+            "$(echo $\"a\" )\n",
+            "$( (:)# )\n",
         ] {
             assert!(expansion_past_its_line(body).is_some(), "{body:?}");
         }
