@@ -62,7 +62,7 @@ pub(super) fn moved_into_or_out_of_a_word(text: &str, tokens: &[Token]) -> Optio
     })
 }
 
-/// In an unquoted here-document's `body`, an expansion (`$(…)`, `${…}`, `$((…))`, `$[…]`, a
+/// In an unquoted here-document's `body`, an expansion (`$(…)`, `${…}`, `$((…))`, a
 /// backquote) that does not close on its line: bash ends the body at the delimiter's line
 /// whatever is open, dash reads the expansion on past it, as script (`cat <<E⏎$(echo '⏎E⏎: '
 /// ; rm x )⏎E` runs `rm` in dash: probe 122 F1). Read line by line as dash reads an
@@ -83,18 +83,20 @@ pub(in crate::command) fn expansion_past_its_line(body: &str) -> Option<String> 
 /// Whether an expansion opened in `line` (a line of a here-document's body) may be open at
 /// its end.
 fn open_at_end(line: &str) -> bool {
+    // bash's `$[…]` is text to dash, whose quotes inside it then open and close elsewhere
+    // (probe 126 F1: `$[ ( ' $(echo ' …` hid the `$(` dash reads on): refused.
+    if line.contains("$[") {
+        return true;
+    }
     /// An expansion open where the scan is.
     enum Level {
         /// A backquote: only an unescaped backquote ends it.
         Backquote,
         /// `${…}`: its first unquoted `}` ends it.
         Parameter,
-        /// `$(…)`, `$((…))` or `$[…]`: the brackets of its own kind still to close (its own
-        /// first), and the quote it is in.
-        Brackets {
-            closers: Vec<char>,
-            quote: Option<char>,
-        },
+        /// `$(…)` or `$((…))`: how many `(` are open in it (its own the first), and the
+        /// quote it is in.
+        Brackets { open: usize, quote: Option<char> },
     }
     let chars: Vec<char> = line.chars().collect();
     let mut levels: Vec<Level> = Vec::new();
@@ -116,11 +118,7 @@ fn open_at_end(line: &str) -> bool {
         at += 1;
         let opened = match next {
             Some('(') => Some(Level::Brackets {
-                closers: vec![')'],
-                quote: None,
-            }),
-            Some('[') => Some(Level::Brackets {
-                closers: vec![']'],
+                open: 1,
                 quote: None,
             }),
             Some('{') => Some(Level::Parameter),
@@ -162,7 +160,7 @@ fn open_at_end(line: &str) -> bool {
                 '\'' | '"' | '`' => return true,
                 _ => {}
             },
-            Some(Level::Brackets { closers, quote }) => match (*quote, c) {
+            Some(Level::Brackets { open, quote }) => match (*quote, c) {
                 (Some('\''), '\'') | (Some('"'), '"') => *quote = None,
                 (Some(_), _) => {}
                 (None, '\'' | '"') => *quote = Some(c),
@@ -170,12 +168,10 @@ fn open_at_end(line: &str) -> bool {
                 // dash reads `$'…'` and `$"…"` as a `$` and a quote, bash (and the parser)
                 // otherwise: the parser may see no substitution at all (probe 125 F1).
                 (None, '$') if matches!(next, Some('\'' | '"')) => return true,
-                (None, '(' | '[') if closers.first() == Some(&closer_of(c)) => {
-                    closers.push(closer_of(c));
-                }
-                (None, _) if closers.last() == Some(&c) => {
-                    closers.pop();
-                    if closers.is_empty() {
+                (None, '(') => *open += 1,
+                (None, ')') => {
+                    *open -= 1;
+                    if *open == 0 {
                         levels.pop();
                     }
                 }
@@ -184,11 +180,6 @@ fn open_at_end(line: &str) -> bool {
         }
     }
     !levels.is_empty()
-}
-
-/// The bracket that ends one opened by `open` (`(` or `[`).
-fn closer_of(open: char) -> char {
-    if open == '(' { ')' } else { ']' }
 }
 
 #[cfg(test)]
@@ -271,6 +262,8 @@ mod tests {
             "$(rm x $'\\' )\n",
             "$(echo $\"a\" )\n",
             "$( (:)# )\n",
+            "$[ ( ' $(echo ' \\) \\) ]\n",
+            "$[1]\n",
         ] {
             assert!(expansion_past_its_line(body).is_some(), "{body:?}");
         }
@@ -281,7 +274,7 @@ mod tests {
             "it's a (parenthesis) and \"quotes\" and a ) alone\n",
             "\\$(not an expansion\n",
             "$(echo \"$(date)\" ')' )\n",
-            "$((1 + 2)) `date` $[1]\n",
+            "$((1 + 2)) `date`\n",
         ] {
             assert_eq!(expansion_past_its_line(body), None, "{body:?}");
         }
