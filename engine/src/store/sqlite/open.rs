@@ -153,6 +153,8 @@ pub(super) fn look(
     let embedded = (MIGRATOR.iter())
         .filter(|migration| !migration.migration_type.is_down_migration())
         .map(|migration| (migration.version, migration.checksum.as_ref(), true));
+    // This cairn's newest migration.
+    let latest = embedded.clone().map(|(version, ..)| version).max();
     // Whether the migrations applied are cairn's: the first is cairn's first, or there are
     // none and no table beside their own (another application's sqlx database is foreign).
     // A first one whose checksum changed, in a file that holds cairn's first tables, is
@@ -182,7 +184,7 @@ pub(super) fn look(
         let current = applied
             .iter()
             .map(|(version, checksum, success)| (*version, checksum.as_slice(), *success))
-            .eq(embedded.clone());
+            .eq(embedded);
         let schema = if current {
             // Every table the current schema makes: one dropped outside cairn would fail
             // each command that reads it with a bare "no such table".
@@ -201,7 +203,6 @@ pub(super) fn look(
             // reads the file through `conn` (which would make a `-wal` and `-shm` of the
             // reader's beside it).
             if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
-                let latest = embedded.map(|(version, ..)| version).max();
                 return Err(Error::OlderSchema {
                     path: path.to_owned(),
                     version: newest.unwrap_or_default(),
@@ -233,7 +234,6 @@ pub(super) fn look(
     // newer cairn's (one that squashed its migrations into a later first, say), or damaged
     // (probe 67 F3: "not a cairn database", naming cairn's own tables as another's).
     if holds_cairns && let Some(newest) = newest {
-        let latest = embedded.clone().map(|(version, ..)| version).max();
         if latest.is_some_and(|latest| newest > latest) {
             return Err(Error::NewerSchema {
                 path: path.to_owned(),
