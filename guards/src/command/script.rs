@@ -9,10 +9,11 @@ use brush_parser::ast::{
 use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
 mod bash;
-pub(super) mod posix;
+pub(super) mod dialect;
 mod text;
 mod tokenizer;
 
+pub(super) use dialect::{Dialect, not_bash};
 pub(super) use text::comment_in_substitution;
 use text::{
     MAX_NESTING, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early, looping_delimiter,
@@ -34,47 +35,8 @@ pub(super) fn options() -> ParserOptions {
     ParserOptions::default()
 }
 
-/// The shell a script is written for, as far as its grammar departs from bash's, which the
-/// parser reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) enum Dialect {
-    /// bash and rbash: the parser's own grammar.
-    Bash,
-    /// ksh93 and mksh, which read `$'…'`, `((…))` and `[[ … ]]` as bash does; the
-    /// quoting that differs between shells and `&>` (ksh93 reads `&` then `>`; see
-    /// [`Dialect::Posix`]) are refused.
-    Korn,
-    /// A POSIX sh — `sh` (dash on Debian), `dash`, `ash`, `posh`, `yash`, `oksh`, `pdksh`,
-    /// busybox's `hush` and toybox's `toysh` —
-    /// and the shell a wrapper hands a script to (`flock -c`, `su -c`, `watch`): where bash
-    /// sees `((…))` arithmetic, a `$'…'` string or a `[[ … ]]` test, dash sees subshells,
-    /// a `$` and a quote, or a command named `[[`, and where bash sees the redirection `&>f`
-    /// dash sees `&` (run in the background) then `>f`, so these are refused; so are quotes inside
-    /// `${…}` and `$((…))` and in a here-document's delimiter, which shells end differently.
-    #[default]
-    Posix,
-}
-
-impl Dialect {
-    /// The dialect of the shell `name` (a basename from `SHELLS`).
-    pub(super) fn of(name: &str) -> Dialect {
-        match name {
-            "bash" | "rbash" => Dialect::Bash,
-            "ksh" | "ksh93" | "rksh" | "mksh" | "lksh" => Dialect::Korn,
-            _ => Dialect::Posix,
-        }
-    }
-}
-
 /// Why a script the parser fails on is refused (the start of the reason).
 const UNPARSED: &str = "the script does not parse";
-
-/// Why a script is refused when written for a shell other than bash.
-pub(super) fn not_bash(what: &str) -> String {
-    format!(
-        "{what}: shells other than bash (`sh` is often dash) read this differently, so it is not checked"
-    )
-}
 
 impl Checker {
     /// Checks every command of the shell script `text`, written for a shell of `dialect`.
@@ -174,8 +136,8 @@ impl Checker {
                 .or_else(|| arithmetic_in_substitution(text, &tokens))
                 .or_else(|| match dialect {
                     Dialect::Bash => None,
-                    _ => posix::long_descriptor(&tokens)
-                        .or_else(|| posix::moved_into_or_out_of_a_word(text, &tokens)),
+                    _ => dialect::long_descriptor(&tokens)
+                        .or_else(|| dialect::moved_into_or_out_of_a_word(text, &tokens)),
                 });
             if let Some(refusal) = misread {
                 return self.problem(refusal);

@@ -293,6 +293,7 @@ fn argv(words: &[&str]) -> Findings {
 
 mod ansi_c;
 mod argv0;
+mod dialects;
 mod expanded_twice;
 mod loader;
 mod multicall;

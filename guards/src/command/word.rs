@@ -3,7 +3,7 @@
 use brush_parser::word::{Parameter, ParameterExpr, WordPiece, WordPieceWithSource};
 
 use super::evaluated::{closing_bracket, leading_name};
-use super::script::{Dialect, comment_in_substitution, not_bash, options, posix};
+use super::script::{Dialect, comment_in_substitution, dialect, not_bash, options};
 use super::{Checker, Word};
 
 impl Checker {
@@ -60,7 +60,7 @@ impl Checker {
     /// The commands of the substitutions in a here-document's body.
     pub(super) fn here_document(&mut self, body: &str, depth: usize) {
         if self.dialect != Dialect::Bash
-            && let Some(refusal) = posix::expansion_past_its_line(body)
+            && let Some(refusal) = dialect::expansion_past_its_line(body)
         {
             return self.problem(refusal);
         }

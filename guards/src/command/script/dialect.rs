@@ -1,11 +1,50 @@
-//! What a POSIX sh (dash) or a Korn shell reads otherwise than bash, found in a script's
-//! tokens before it is parsed with bash's grammar, or in its here-documents' bodies; bash's
-//! `--posix` reading, the second walk, reads these as bash does (probes 117 to 124). Each
-//! scan may find more than there is, never less.
+//! The shell a script is written for, and what a POSIX sh (dash) or a Korn shell reads
+//! otherwise than bash, found in a script's tokens before it is parsed with bash's grammar,
+//! or in its here-documents' bodies; bash's `--posix` reading, the second walk, reads these
+//! as bash does (probes 117 to 126). Each scan may find more than there is, never less.
 
 use brush_parser::Token;
 
-use super::not_bash;
+use super::tokenizer::opens_a_document;
+
+/// The shell a script is written for, as far as its grammar departs from bash's, which the
+/// parser reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(in crate::command) enum Dialect {
+    /// bash and rbash: the parser's own grammar.
+    Bash,
+    /// ksh93 and mksh, which read `$'…'`, `((…))` and `[[ … ]]` as bash does; the
+    /// quoting that differs between shells and `&>` (ksh93 reads `&` then `>`; see
+    /// [`Dialect::Posix`]) are refused.
+    Korn,
+    /// A POSIX sh — `sh` (dash on Debian), `dash`, `ash`, `posh`, `yash`, `oksh`, `pdksh`,
+    /// busybox's `hush` and toybox's `toysh` —
+    /// and the shell a wrapper hands a script to (`flock -c`, `su -c`, `watch`): where bash
+    /// sees `((…))` arithmetic, a `$'…'` string or a `[[ … ]]` test, dash sees subshells,
+    /// a `$` and a quote, or a command named `[[`, and where bash sees the redirection `&>f`
+    /// dash sees `&` (run in the background) then `>f`, so these are refused; so are quotes inside
+    /// `${…}` and `$((…))` and in a here-document's delimiter, which shells end differently.
+    #[default]
+    Posix,
+}
+
+impl Dialect {
+    /// The dialect of the shell `name` (a basename from `SHELLS`).
+    pub(in crate::command) fn of(name: &str) -> Dialect {
+        match name {
+            "bash" | "rbash" => Dialect::Bash,
+            "ksh" | "ksh93" | "rksh" | "mksh" | "lksh" => Dialect::Korn,
+            _ => Dialect::Posix,
+        }
+    }
+}
+
+/// Why a script is refused when written for a shell other than bash.
+pub(in crate::command) fn not_bash(what: &str) -> String {
+    format!(
+        "{what}: shells other than bash (`sh` is often dash) read this differently, so it is not checked"
+    )
+}
 
 /// A descriptor of two digits or more before a redirection (`12>f`, `01<f`), as the
 /// tokenizer hands it over (a word of digits right before an operator starting with `<` or
@@ -42,7 +81,7 @@ pub(super) fn moved_into_or_out_of_a_word(text: &str, tokens: &[Token]) -> Optio
     // and stands without the delimiter's line that ends it.
     let body = |at: usize| {
         (at.checked_sub(2).and_then(|operator| tokens.get(operator))).is_some_and(|operator| {
-            matches!(operator, Token::Operator(operator, _) if operator == "<<" || operator == "<<-")
+            matches!(operator, Token::Operator(operator, _) if opens_a_document(operator))
         })
     };
     tokens.iter().enumerate().find_map(|(at, token)| {

@@ -36,6 +36,12 @@ pub(super) fn misread_delimiter(text: &str) -> Option<String> {
     })
 }
 
+/// Whether the tokenizer's `operator` opens a here-document (`<<` or `<<-`, not the
+/// here-string `<<<`).
+pub(super) fn opens_a_document(operator: &str) -> bool {
+    operator == "<<" || operator == "<<-"
+}
+
 /// A here-document delimiter holding a `${`, `$(` or `$[` after an operator the tokenizer
 /// took for a here-document's (among its `tokens` of `text`, outside `((…))`, where `<<` is a
 /// shift): bash takes the delimiter as written, the tokenizer a word inside the expansion
@@ -62,7 +68,7 @@ pub(super) fn expanding_delimiter(text: &str, tokens: &[Token]) -> Option<String
             ")" if doubled => arithmetic = false,
             _ => {}
         }
-        if arithmetic || (operator != "<<" && operator != "<<-") {
+        if arithmetic || !opens_a_document(operator) {
             return None;
         }
         let after = chars.get(span.end.index..).unwrap_or_default();
