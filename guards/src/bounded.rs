@@ -9,12 +9,18 @@
 //! work is refused at once rather than started, so a workflow whose every action makes a
 //! rule run away (a `for_each` of a thousand items) burns at most that many threads, and
 //! keeps the engine waiting only for the first few.
+//!
+//! A panic of the work (a parser's bug, met on some input) is its result: the caller is told
+//! it failed, with the panic's message and place, and nothing is printed. The first pool
+//! thread puts a panic hook before the process's one that keeps its threads' panics off
+//! stderr and hands every other thread's panic on.
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{self, AssertUnwindSafe, PanicHookInfo, catch_unwind};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How many threads of guard work may run past their deadline at once; while as many do,
@@ -59,10 +65,18 @@ impl Runaways {
             runaways: self,
         };
         pool.run(Box::new(move || {
-            // Dropped as `work` ends, or unwinds (no result sent: the waiting side knows it
-            // failed): a runaway is no longer counted.
+            // Dropped as `work` ends or unwinds: a runaway is no longer counted.
             let _ending = ending;
-            let _ = sender.send(work());
+            let result = catch_unwind(AssertUnwindSafe(work)).map_err(|_| {
+                // Empty when a hook set since has taken the place of ours.
+                let panic = LAST_PANIC.take();
+                if panic.is_empty() {
+                    "panicked".to_owned()
+                } else {
+                    panic
+                }
+            });
+            let _ = sender.send(result);
         }))
         .map_err(|error| Stopped::NotStarted(error.to_string()))?;
         Ok(Bounded {
@@ -92,6 +106,54 @@ impl Drop for Ending {
 
 /// Work a [`Pool`]'s thread runs.
 type Job = Box<dyn FnOnce() + Send>;
+
+thread_local! {
+    /// Whether this thread is a [`Pool`]'s, whose panics the hook keeps in [`LAST_PANIC`].
+    static POOLED: Cell<bool> = const { Cell::new(false) };
+    /// The message and place of this thread's last panic, as the hook saw it.
+    static LAST_PANIC: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Puts, once, a panic hook before the process's: a pool thread's panic is kept in
+/// [`LAST_PANIC`], any other thread's goes on to the hook that was there.
+fn keep_pooled_panics() {
+    static HOOKED: Once = Once::new();
+    HOOKED.call_once(|| {
+        let next = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            // `try_with`: a panic as the thread's locals are dropped is handed on.
+            if POOLED.try_with(Cell::get).unwrap_or(false) {
+                let _ = LAST_PANIC.try_with(|last| last.replace(panicked(info)));
+            } else {
+                next(info);
+            }
+        }));
+    });
+}
+
+/// A panic's message and place: ``panicked: called `Option::unwrap()` on a `None` value at
+/// brush-parser-0.4.0/src/tokenizer.rs:674:45`` (a crate's source without the registry's
+/// directories).
+fn panicked(info: &PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let message = (payload.downcast_ref::<&str>().copied())
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic");
+    match info.location() {
+        Some(place) => {
+            let file = place.file();
+            let file = (file.split_once("/registry/src/"))
+                .and_then(|(_, index)| index.split_once('/'))
+                .map_or(file, |(_, source)| source);
+            format!(
+                "panicked: {message} at {file}:{}:{}",
+                place.line(),
+                place.column()
+            )
+        }
+        None => format!("panicked: {message}"),
+    }
+}
 
 /// Threads kept for one kind of guard work, with a name (which a panic's message shows) and a
 /// stack size: starting a thread for each action cost more than the twenty CEL rules of the
@@ -135,13 +197,14 @@ impl Pool {
         };
         let (thread, jobs) = mpsc::channel::<Job>();
         let takes_more = thread.clone();
+        keep_pooled_panics();
         std::thread::Builder::new()
             .name(self.name.to_owned())
             .stack_size(self.stack)
             .spawn(move || {
+                POOLED.set(true);
                 for job in jobs.iter() {
-                    // A panic ends the job, whose sender tells its caller so.
-                    let _ = catch_unwind(AssertUnwindSafe(job));
+                    job();
                     let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
                     if idle.len() >= MAX_IDLE {
                         return;
@@ -165,7 +228,8 @@ const LEFT: u8 = 2;
 /// deadline.
 #[derive(Debug)]
 pub(crate) struct Bounded<T> {
-    results: Receiver<T>,
+    /// The work's result, or its panic's message and place.
+    results: Receiver<Result<T, String>>,
     state: Arc<AtomicU8>,
     runaways: &'static Runaways,
     bound: Duration,
@@ -178,8 +242,10 @@ impl<T> Bounded<T> {
     pub(crate) fn wait(self) -> Result<T, Stopped> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         match self.results.recv_timeout(left) {
-            Ok(result) => Ok(result),
-            Err(RecvTimeoutError::Disconnected) => Err(Stopped::Failed),
+            Ok(result) => result.map_err(Stopped::Failed),
+            Err(RecvTimeoutError::Disconnected) => Err(Stopped::Failed(
+                "its thread ended without a result".to_owned(),
+            )),
             Err(RecvTimeoutError::Timeout) => {
                 self.leave();
                 Err(Stopped::PastBound(self.bound))
@@ -204,8 +270,8 @@ impl<T> Bounded<T> {
 pub(crate) enum Stopped {
     /// It did not finish within this bound.
     PastBound(Duration),
-    /// It ended without a result: it panicked.
-    Failed,
+    /// It ended without a result: why (it panicked: the panic's message and place).
+    Failed(String),
     /// It was not started: this many runaways still run.
     Busy(usize),
     /// It was not started: no thread could be (why).
@@ -223,7 +289,7 @@ impl fmt::Display for Stopped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Stopped::PastBound(bound) => write!(f, "it did not finish within {bound:?}"),
-            Stopped::Failed => f.write_str("it failed"),
+            Stopped::Failed(why) => write!(f, "it failed: {why}"),
             Stopped::Busy(running) => write!(
                 f,
                 "it did not start: the guard's work on {running} earlier actions ran past its \
@@ -297,10 +363,21 @@ mod tests {
     #[test]
     fn work_that_panics_in_time_failed_and_is_no_runaway() {
         static RUNAWAYS: Runaways = Runaways::new(1);
+        let line = line!() + 1;
         let work = || -> u32 { panic!("a parser bug") };
         let work = RUNAWAYS.start(&TESTS, Duration::from_secs(3600), work);
-        assert_eq!(work.unwrap().wait(), Err(Stopped::Failed));
+        let Err(Stopped::Failed(why)) = work.unwrap().wait() else {
+            panic!("the work's panic is no failure");
+        };
+        // The panic's message and place.
+        assert_eq!(
+            why,
+            format!("panicked: a parser bug at guards/src/bounded.rs:{line}:32")
+        );
         assert_eq!(running(&RUNAWAYS), 0);
+        // The next work of the same thread has its own result.
+        let work = RUNAWAYS.start(&TESTS, Duration::from_secs(3600), || 7);
+        assert_eq!(work.unwrap().wait(), Ok(7));
     }
 
     #[test]

@@ -220,7 +220,7 @@ fn within(
 /// for the runaways, as a policy test must.
 fn unchecked(stopped: Stopped) -> String {
     match stopped {
-        Stopped::Failed => "the command checker failed on this command".to_owned(),
+        Stopped::Failed(why) => format!("the command checker failed on this command: {why}"),
         Stopped::PastBound(_) | Stopped::Busy(_) | Stopped::NotStarted(_) => {
             format!("the command checker did not check this command: {stopped}")
         }

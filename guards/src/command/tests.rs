@@ -314,5 +314,7 @@ fn a_checker_out_of_time_or_not_started_says_so_as_a_policy_test_reads_it() {
         Duration::from_secs(5)
     ))));
     assert!(ran_out(&unchecked(Stopped::Busy(2))));
-    assert!(!ran_out(&unchecked(Stopped::Failed)));
+    assert!(!ran_out(&unchecked(Stopped::Failed(
+        "panicked: a bug".to_owned()
+    ))));
 }
