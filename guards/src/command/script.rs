@@ -21,8 +21,8 @@ use text::{
 };
 use tokenizer::{
     ansi_c_after_dollar, arithmetic_in_substitution, bracket_in_old_arithmetic,
-    comment_in_arithmetic, expanding_delimiter, lost_arithmetic, misread_delimiter,
-    misread_in_regex,
+    comment_in_arithmetic, document_line_left_open, document_moved_in, expanding_delimiter,
+    lost_arithmetic, misread_delimiter, misread_in_regex, split_operator, words_taken_out,
 };
 
 use super::evaluated::{closing_bracket, target};
@@ -94,6 +94,7 @@ impl Checker {
                 quote_in_pattern,
                 ansi_c_after_dollar,
                 misread_delimiter,
+                split_operator,
                 lost_arithmetic,
                 bracket_in_old_arithmetic,
                 comment_in_arithmetic,
@@ -134,6 +135,9 @@ impl Checker {
             }
             let misread = expanding_delimiter(text, &tokens)
                 .or_else(|| arithmetic_in_substitution(text, &tokens))
+                .or_else(|| words_taken_out(&tokens))
+                .or_else(|| document_line_left_open(text, &tokens))
+                .or_else(|| document_moved_in(text, &tokens))
                 .or_else(|| match dialect {
                     Dialect::Bash => None,
                     _ => dialect::long_descriptor(&tokens)

@@ -367,6 +367,11 @@ fn parser_misreads_and_unrecorded_assignments_are_denied() {
             "true {BASH_ENV}>/dev/null",
             "X=BASH_ENV; : ${!X:=/tmp/e.sh}",
             "LD_LIBRARY_PATH=/tmp ls",
+            // Probe 130: a reprint that does not parse, or a harmless `case`, turned bash's
+            // walk off, and the tokenizer had taken `rm x` out of the `$(…)`.
+            "cat <<E; echo $(rm x); if true; then true; fi\nE\n",
+            "cat <<E; echo $(rm x)\nE\necho $(case x in (x) echo b;; esac)\n",
+            "cat <<X; echo a; if true; then true; fi\nX\ncat <<\\\n-E\nE\nrm x\n-E",
         ],
         Decision::Deny,
     );

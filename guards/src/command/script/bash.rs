@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use super::text::delimiter_starts;
 use super::tokenizer::delimiter_word;
-use super::{Checker, Dialect, UNPARSED};
+use super::{Checker, Dialect};
 
 /// What bash made of a script.
 enum Reading {
@@ -31,6 +31,7 @@ impl Checker {
     pub(in crate::command) fn as_bash_reads(&mut self, text: &str, depth: usize, dialect: Dialect) {
         match read(text, dialect) {
             Reading::Read(canonical) if canonical.trim_end() != text.trim_end() => {
+                let canonical = with_opened_patterns(&canonical);
                 let first = std::mem::take(&mut self.findings);
                 self.script(&canonical, depth, dialect);
                 let mut second = std::mem::replace(&mut self.findings, first);
@@ -38,15 +39,10 @@ impl Checker {
                 // rm x` comes back as `cat <<E⏎…⏎E⏎ echo a rm x`), so that its text may not
                 // parse or may merge two commands: its commands are added, its refusals
                 // not (the scans of the script as written stand for it there).
+                // Any other reprint the parser cannot read is a reading the two do not share
+                // (probe 64 F3).
                 if prints_a_here_document(&canonical) {
                     second.problems.clear();
-                }
-                // Nor is a reprint with a `case` not parsing the script's fault: bash prints
-                // a pattern `(x)` back as `x)`, which the parser does not read inside `$(…)`
-                // (probe 63 F2); the first walk, which parsed, stands. Any other reprint the
-                // parser cannot read is a reading the two do not share (probe 64 F3).
-                if names_a_case(&canonical) {
-                    second.problems.retain(|problem| !problem.starts_with(UNPARSED));
                 }
                 self.findings.add_new(second);
             }
@@ -58,9 +54,34 @@ impl Checker {
     }
 }
 
-/// Whether `printed` holds the word `case` (as text: where a `case` may stand).
-fn names_a_case(printed: &str) -> bool {
-    (printed.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))).any(|word| word == "case")
+/// bash's reprint `printed` with each `case` pattern given back the `(` bash 5.2 prints it
+/// without (`(x)` comes back as `x)`, which the parser does not read inside `$(…)`: probe 63
+/// F2). A pattern stands on a line of its own, right after the `case … in ` line or the line
+/// of the `;;`, `;&` or `;;&` that ends the clause before, and ends with `)`; `esac` ends the
+/// last clause. A `case` the repair misses is a reprint that does not parse: refused.
+fn with_opened_patterns(printed: &str) -> String {
+    let mut opened = String::with_capacity(printed.len());
+    let mut clause_next = false;
+    for line in printed.split_inclusive('\n') {
+        let words = line.trim();
+        let pattern = clause_next
+            && words.ends_with(')')
+            && words
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                != Some("esac");
+        if pattern {
+            let indent = line.len() - line.trim_start().len();
+            opened.push_str(&line[..indent]);
+            opened.push('(');
+            opened.push_str(&line[indent..]);
+        } else {
+            opened.push_str(line);
+        }
+        clause_next =
+            matches!(words, ";;" | ";&" | ";;&") || line.trim_end_matches('\n').ends_with(" in ");
+    }
+    opened
 }
 
 /// Whether bash's printing of a script holds a here-document: a line that is the delimiter
@@ -155,6 +176,7 @@ fn pretty_print(bash: &Path, text: &str, posix: bool) -> std::io::Result<(bool, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::script::UNPARSED;
 
     /// These need bash 5.2 or later on `PATH`, as this project's machines have.
     #[test]
@@ -182,10 +204,11 @@ mod tests {
     }
 
     /// A reprint the parser cannot read is refused (probe 64's `$(x[/ls #]; rm x⏎)` comes
-    /// back on one line, its `)` after the comment), unless it holds a `case`, whose
-    /// patterns bash prints in a form the parser misreads inside `$(…)` (probe 63 F2).
+    /// back on one line, its `)` after the comment); one with a `case` is read with its
+    /// patterns' `(` given back (probe 63 F2), and walked: a harmless `case` turned the walk
+    /// off for the whole script (probe 130 F2).
     #[test]
-    fn a_reprint_the_parser_cannot_read_is_refused_unless_it_holds_a_case() {
+    fn a_reprint_the_parser_cannot_read_is_refused_and_case_patterns_are_read() {
         let second_walk = |script: &str| {
             let mut checker = Checker::default();
             checker.as_bash_reads(script, 0, Dialect::Bash);
@@ -198,25 +221,55 @@ mod tests {
         );
         let case = second_walk("echo $(echo a; case x in (x) echo b;; esac)");
         assert!(case.is_empty(), "{case:?}");
+        let mut checker = Checker::default();
+        let script = "echo $(case x in (a|b) echo;& (c) case y in (y) rm y;; esac;;& (*) ;; esac)";
+        checker.as_bash_reads(script, 0, Dialect::Bash);
+        assert!(
+            checker.findings.problems.is_empty(),
+            "{:?}",
+            checker.findings
+        );
+        let programs: Vec<&str> = (checker.findings.commands.iter())
+            .map(|command| command[0].text())
+            .collect();
+        assert!(programs.contains(&"rm"), "{programs:?}");
     }
 
     /// Scripts whose `rm x` brush-parser's tokenizer hid (probe 54 F5; probe 59 F1–F8: a
     /// here-document pending while a `${…}`, `$(…)`, `$((…))`, `=~` group or `((…))` spans a
-    /// newline, a backslash-newline splitting an operator, a delimiter holding an expansion):
-    /// each is refused, or its `rm` found.
+    /// newline, a backslash-newline splitting an operator, a delimiter holding an expansion).
+    const HIDDEN: [&str; 9] = [
+        "echo $( #) '\nrm x\n) #'",
+        "cat <<E; echo ${x:-\n}; rm x\nE\n#}",
+        "cat <<echo; echo $(\nrm x\necho\n)\necho",
+        "echo $(\\\n(echo <<echo))\nrm x\necho",
+        "cat <<\\\n-E\nE\nrm x\n-E",
+        "cat <<${x:-E}\n${x:-E}\nrm x\nx:-E",
+        "cat <<E; echo $(rm x)\nE",
+        "cat <<E; [[ x =~ (\n) ]] || rm x\nE\n) ]]",
+        "cat <<E; (( 1 +\n1 )) && rm x\nE\n))",
+    ];
+
+    /// The checker's own walk refuses each of [`HIDDEN`] without bash's reprint, which a
+    /// machine may lack and a script may turn off: a reprint holding a here-document has its
+    /// refusals dropped, its failure to parse with them (probe 130 F1).
+    #[test]
+    fn the_first_walk_alone_refuses_what_the_tokenizer_hid() {
+        for script in HIDDEN {
+            let mut checker = Checker::default();
+            checker.script(script, 0, Dialect::Bash);
+            assert!(
+                !checker.findings.problems.is_empty(),
+                "{script}: {:?}",
+                checker.findings
+            );
+        }
+    }
+
+    /// Each of [`HIDDEN`] is refused, or its `rm` found, by both walks.
     #[test]
     fn the_second_walk_finds_the_command_the_first_missed() {
-        for script in [
-            "echo $( #) '\nrm x\n) #'",
-            "cat <<E; echo ${x:-\n}; rm x\nE\n#}",
-            "cat <<echo; echo $(\nrm x\necho\n)\necho",
-            "echo $(\\\n(echo <<echo))\nrm x\necho",
-            "cat <<\\\n-E\nE\nrm x\n-E",
-            "cat <<${x:-E}\n${x:-E}\nrm x\nx:-E",
-            "cat <<E; echo $(rm x)\nE",
-            "cat <<E; [[ x =~ (\n) ]] || rm x\nE\n) ]]",
-            "cat <<E; (( 1 +\n1 )) && rm x\nE\n))",
-        ] {
+        for script in HIDDEN {
             let found = crate::command::check_argv(&[
                 "bash".to_owned(),
                 "-c".to_owned(),

@@ -5,7 +5,7 @@
 
 use brush_parser::Token;
 
-use super::tokenizer::opens_a_document;
+use super::tokenizer::documents_in_words;
 
 /// The shell a script is written for, as far as its grammar departs from bash's, which the
 /// parser reads.
@@ -76,29 +76,13 @@ pub(super) fn long_descriptor(tokens: &[Token]) -> Option<String> {
 /// inside its own `$(…)` stays in the word, which the tokenizer may rebuild without its
 /// comments and `<<-` tabs (probe 122 F2): the `<<` are counted, not the text compared.
 pub(super) fn moved_into_or_out_of_a_word(text: &str, tokens: &[Token]) -> Option<String> {
-    let chars: Vec<char> = text.chars().collect();
-    // A document's body is a word of its own, two after its `<<` (the delimiter between),
-    // and stands without the delimiter's line that ends it.
-    let body = |at: usize| {
-        (at.checked_sub(2).and_then(|operator| tokens.get(operator))).is_some_and(|operator| {
-            matches!(operator, Token::Operator(operator, _) if opens_a_document(operator))
-        })
-    };
-    tokens.iter().enumerate().find_map(|(at, token)| {
-        let Token::Word(word, span) = token else {
-            return None;
-        };
-        let written: String = (chars.get(span.start.index..span.end.index))
-            .unwrap_or_default()
-            .iter()
-            .collect();
-        let moved = word.matches("<<").count() != written.matches("<<").count();
-        (moved && !body(at)).then(|| {
+    documents_in_words(text, tokens)
+        .any(|(word, written)| word != written)
+        .then(|| {
             not_bash(
                 "a here-document in a `$(…)` that closes before its body (dash gives it none and runs the lines after it)",
             )
         })
-    })
 }
 
 /// In an unquoted here-document's `body`, an expansion (`$(…)`, `${…}`, `$((…))`, a

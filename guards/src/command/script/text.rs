@@ -81,14 +81,23 @@ pub(super) const MAX_NESTING: usize = 6;
 /// How deeply `(` and `case` are open at once, at most, among `tokens`, a `case` counting
 /// twice (the parser's time grows about twofold with each `(`, threefold with each `case`): a
 /// `)` closes the innermost when it is a `(`, an `esac` when it is a `case` (a `)` after a
-/// `case` pattern closes nothing). A `case` that is only a word, or a `)` the parser reads
-/// otherwise, can make the count more than the parser sees, never less.
+/// `case` pattern closes nothing). A pattern's own `(`, right after `in`, `;;`, `;&` or
+/// `;;&` inside a `case`, counts nothing (the parser reads it one way only; bash's reprint
+/// gets it back, see `bash::with_opened_patterns`). A `case` that is only a word, or a `)`
+/// the parser reads otherwise, can make the count more than the parser sees, never less.
 pub(super) fn nesting(tokens: &[Token]) -> usize {
     let mut open: Vec<&str> = Vec::new();
     let mut depth = 0;
     let mut deepest = 0;
+    let mut before: Option<&str> = None;
     for token in tokens {
+        let pattern =
+            open.last() == Some(&"case") && matches!(before, Some("in" | ";;" | ";&" | ";;&"));
         match token {
+            Token::Operator(operator, _) if operator == "(" && pattern => open.push("pattern"),
+            Token::Operator(operator, _) if operator == ")" && open.last() == Some(&"pattern") => {
+                open.pop();
+            }
             Token::Operator(operator, _) if operator == "(" => {
                 open.push("(");
                 depth += 1;
@@ -106,6 +115,11 @@ pub(super) fn nesting(tokens: &[Token]) -> usize {
                 depth -= 2;
             }
             _ => {}
+        }
+        // Line breaks apart: bash prints each pattern on a line of its own.
+        match token {
+            Token::Operator(text, _) if text == "\n" => {}
+            Token::Operator(text, _) | Token::Word(text, _) => before = Some(text),
         }
         deepest = deepest.max(depth);
     }

@@ -152,6 +152,197 @@ pub(super) fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option
     })
 }
 
+/// A token among `tokens` that stands inside another's span: the tokenizer took the words of
+/// an expansion out of it. It does so with every `$(…)`, `$((…))`, `$[…]` and `${…}` after a
+/// here-document's operator and before the line its body starts on: `cat <<E; echo $(rm x)`
+/// comes as `echo`, `rm`, `x`, `$()`, so the walk judges `echo rm x $()` and bash runs `rm`
+/// (probe 130: only the walk of bash's reprint saw it, where there is one). Tokens come out of
+/// order around a document's body, which is why spans are compared, not positions. A
+/// delimiter is no such word: `x=$(cat <<EOF)⏎hi⏎EOF` comes as `<<`, `EOF`, the body, then
+/// `x=$(cat )`, and bash too reads the lines after it as the body.
+pub(super) fn words_taken_out(tokens: &[Token]) -> Option<String> {
+    let delimiter = |at: usize| {
+        (at.checked_sub(1).and_then(|operator| tokens.get(operator))).is_some_and(|operator| {
+            matches!(operator, Token::Operator(operator, _) if opens_a_document(operator))
+        })
+    };
+    let mut spans: Vec<(usize, usize, &str)> = (tokens.iter().enumerate())
+        .filter_map(|(at, token)| match token {
+            Token::Word(word, span) if !delimiter(at) => {
+                Some((span.start.index, span.end.index, word.as_str()))
+            }
+            _ => None,
+        })
+        .filter(|(start, end, _)| start < end)
+        .collect();
+    spans.sort_unstable();
+    let mut widest: Option<(usize, &str)> = None;
+    for (start, end, word) in spans {
+        if let Some((_, outer)) = widest.filter(|&(outer_end, _)| start < outer_end) {
+            let outer = shown(outer);
+            return Some(format!(
+                "`{outer}`: an expansion after a here-document's `<<` on its line, whose words the parser takes out of it (it reads `{word}` outside): not checked (put the expansion before the `<<`, or on a line of its own)"
+            ));
+        }
+        if widest.is_none_or(|(outer_end, _)| end > outer_end) {
+            widest = Some((end, word));
+        }
+    }
+    None
+}
+
+/// A here-document operator among `tokens` of `text` whose line ends inside a quote, a
+/// bracket, an expansion or a backslash-newline: bash reads the document's body from the line
+/// after the command's end, the tokenizer from the next line break, so the lines between are
+/// script to one and text to the other (`cat <<E; (( 1 +⏎1 )) && rm x⏎E⏎))`, `cat <<E; [[ x =~
+/// (⏎) ]] || rm x⏎E⏎) ]]`: probe 59, refused by bash's reprint alone until probe 130 turned
+/// that walk off). The rest of the line is read with quotes nesting as bash nests them; a
+/// `)` that closes a bracket opened before the operator (`x=$(cat <<E)`) is passed over.
+pub(super) fn document_line_left_open(text: &str, tokens: &[Token]) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    tokens.iter().find_map(|token| match token {
+        Token::Operator(operator, span) if opens_a_document(operator) => {
+            let line = chars.get(span.end.index..).unwrap_or_default();
+            left_open(line).then(|| {
+                let shown: String = line.iter().take_while(|&&c| c != '\n').take(30).collect();
+                format!(
+                    "`{operator}{shown}`: a here-document's line that ends inside a quote, a bracket or an expansion: the parser reads the document's body from the line break, bash after the command: not checked (end the command on the `{operator}`'s line)"
+                )
+            })
+        }
+        _ => None,
+    })
+}
+
+/// Where a scan of a line ([`left_open`]) is: what it is inside of.
+#[derive(Clone, Copy, PartialEq)]
+enum Inside {
+    /// `"…"`.
+    Double,
+    /// `(…)`, `$(…)`, `$((…))` (a level each `(`), where quotes start again.
+    Bracket,
+    /// `${…}`.
+    Parameter,
+}
+
+/// Whether `line` (the text after a here-document's operator) reaches its line break (or
+/// the text's end) inside a quote, a bracket, an expansion or a backslash-newline.
+fn left_open(line: &[char]) -> bool {
+    let mut inside: Vec<Inside> = Vec::new();
+    let mut at = 0;
+    while let Some(&c) = line.get(at) {
+        let before = at.checked_sub(1).map(|before| line[before]);
+        let top = inside.last().copied();
+        match c {
+            '\n' => return !inside.is_empty(),
+            '\\' if line.get(at + 1) == Some(&'\n') => return true,
+            '\\' => at += 1,
+            // Quotes read whole: `'…'`, `$'…'` (whose backslash escapes a quote), `…`.
+            '\'' | '`' if top != Some(Inside::Double) || c == '`' => {
+                let escapes = c == '`' || before == Some('$');
+                at += 1;
+                while let Some(&q) = line.get(at) {
+                    match q {
+                        '\n' => return true,
+                        '\\' if escapes => at += 1,
+                        _ if q == c => break,
+                        _ => {}
+                    }
+                    at += 1;
+                }
+            }
+            '"' if top == Some(Inside::Double) => {
+                inside.pop();
+            }
+            '"' => inside.push(Inside::Double),
+            '{' if before == Some('$') => inside.push(Inside::Parameter),
+            '}' if top == Some(Inside::Parameter) => {
+                inside.pop();
+            }
+            '(' if top != Some(Inside::Double) || before == Some('$') => {
+                inside.push(Inside::Bracket);
+            }
+            ')' if top == Some(Inside::Bracket) => {
+                inside.pop();
+            }
+            '#' if matches!(top, None | Some(Inside::Bracket))
+                && before.is_none_or(|before| " \t;&|()".contains(before)) =>
+            {
+                // A comment, to the line's end.
+                while line.get(at + 1).is_some_and(|&c| c != '\n') {
+                    at += 1;
+                }
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    !inside.is_empty()
+}
+
+/// Each word among `tokens` of `text` that is no here-document's body, with how many `<<` it
+/// holds and how many its text as written holds: they differ where the tokenizer moved a
+/// document's operator into or out of the word (a document's body, a word of its own two
+/// after its `<<`, stands without the delimiter's line that ends it).
+pub(super) fn documents_in_words<'a>(
+    text: &str,
+    tokens: &'a [Token],
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let chars: Vec<char> = text.chars().collect();
+    let body = |at: usize| {
+        (at.checked_sub(2).and_then(|operator| tokens.get(operator))).is_some_and(|operator| {
+            matches!(operator, Token::Operator(operator, _) if opens_a_document(operator))
+        })
+    };
+    (tokens.iter().enumerate()).filter_map(move |(at, token)| {
+        let Token::Word(word, span) = token else {
+            return None;
+        };
+        let written: String = (chars.get(span.start.index..span.end.index))
+            .unwrap_or_default()
+            .iter()
+            .collect();
+        (!body(at)).then(|| (word.matches("<<").count(), written.matches("<<").count()))
+    })
+}
+
+/// A word the tokenizer hands over with more `<<` than it is written with: a here-document's
+/// operator pending on its line, the tokenizer put it into an expansion that spans the line
+/// break (`cat <<E; echo $(⏎rm x⏎E⏎)⏎E` comes as `$(<<E;echo ⏎rm x⏎E⏎)`, the lines bash runs
+/// taken for a document; probe 59 F3).
+pub(super) fn document_moved_in(text: &str, tokens: &[Token]) -> Option<String> {
+    documents_in_words(text, tokens).find(|(word, written)| word > written).map(|_| {
+        "a here-document's `<<` followed on its line by an expansion that spans a line break, which the parser reads the document into: not checked (end the command on the `<<`'s line)".to_owned()
+    })
+}
+
+/// A backslash-newline inside an operator or the start of an expansion (`<\⏎<`, `<<\⏎-`,
+/// `$(\⏎(`, `$\⏎{`): bash removes it before it reads the two characters as one, the tokenizer
+/// reads them apart (`cat <<\⏎-E⏎E⏎rm x⏎-E` is `<<-E` to bash, whose body ends at `E`, and
+/// `<<` with the delimiter `-E` to the tokenizer; `echo $(\⏎(echo <<E))` is arithmetic to
+/// bash, a here-document to the tokenizer: probe 59 F6, F7).
+pub(super) fn split_operator(text: &str) -> Option<String> {
+    const JOINED: [&str; 20] = [
+        "<<", ">>", "<&", ">&", "<>", ">|", "&>", "&&", "||", "|&", ";;", ";&", "$(", "${", "$[",
+        "$'", "$\"", "((", "<(", ">(",
+    ];
+    text.match_indices("\\\n").find_map(|(at, _)| {
+        let before = text[..at].chars().next_back()?;
+        let after = text[at..].trim_start_matches("\\\n").chars().next()?;
+        let dash = before == '<' && after == '-' && text[..at].ends_with("<<");
+        let pair: String = if dash {
+            "<<-".to_owned()
+        } else {
+            [before, after].iter().collect()
+        };
+        (JOINED.contains(&pair.as_str()) || dash).then(|| {
+            format!(
+                "a backslash-newline inside `{pair}`: bash joins the two, the parser reads them apart: not checked (remove the backslash-newline)"
+            )
+        })
+    })
+}
+
 /// A `[` inside a `$[…]` (`$[a[1] <<E ]`): the tokenizer ends the arithmetic at the first
 /// `]`, bash at the one that matches, so the two read what follows otherwise (a here-document,
 /// a comment; probe 64 F1).
@@ -318,6 +509,65 @@ mod tests {
             "(( a[1] + 1 ))",
         ] {
             assert!(comment_in_arithmetic(script).is_none(), "{script}");
+        }
+    }
+
+    #[test]
+    fn finds_what_the_tokenizer_reads_otherwise_while_a_document_is_pending() {
+        let tokens = |text| brush_parser::uncached_tokenize_str(text, &Default::default()).unwrap();
+        for script in [
+            "cat <<E; echo $(rm x)\nE",
+            "cat <<E >${out}\nE",
+            "cat <<E; echo \"${x:-$(rm x)}\"\nE",
+            "cat <<E; echo $((1 + 2))\nE",
+        ] {
+            assert!(words_taken_out(&tokens(script)).is_some(), "{script}");
+        }
+        for script in [
+            "cat <<E; (( 1 +\n1 )) && rm x\nE\n))",
+            "cat <<E; [[ x =~ (\n) ]] || rm x\nE\n) ]]",
+            "cat <<E; echo \"a\nb\"\nE",
+            "cat <<E; echo 'a\nb'\nE",
+            "cat <<E; echo `a\nb`\nE",
+            "cat <<E \\\n| grep a\nE",
+        ] {
+            assert!(
+                document_line_left_open(script, &tokens(script)).is_some(),
+                "{script}"
+            );
+        }
+        for script in [
+            "x=$(cat <<E)\nhi\nE",
+            "cat <<'E' > f # it's a doc\nhi\nE",
+            "cat <<E; echo \"$(echo \"a)\")\" 'b(' $'c\\'(' # d(\nE",
+            "if true; then cat <<E; fi\nx\nE",
+            "echo \"1 << 2\"\necho \"(\"",
+        ] {
+            assert!(
+                document_line_left_open(script, &tokens(script)).is_none(),
+                "{script}"
+            );
+        }
+        for script in [
+            "x=$(cat <<E)\nhi\nE",
+            "cat <<E > \"$out\" # $(x)\n$(y)\nE\necho $(z)",
+        ] {
+            assert!(words_taken_out(&tokens(script)).is_none(), "{script}");
+        }
+        let moved_in = "cat <<echo; echo $(\nrm x\necho\n)\necho";
+        assert!(document_moved_in(moved_in, &tokens(moved_in)).is_some());
+        let moved_out = "x=$(cat <<EOF)\nhi\nEOF";
+        assert!(document_moved_in(moved_out, &tokens(moved_out)).is_none());
+        for script in [
+            "cat <<\\\n-E",
+            "cat <\\\n<E",
+            "echo $(\\\n\\\n(1))",
+            "echo $\\\n{x}",
+        ] {
+            assert!(split_operator(script).is_some(), "{script}");
+        }
+        for script in ["echo a |\\\n grep a", "ls &&\\\n ls", "echo \\\n$x"] {
+            assert!(split_operator(script).is_none(), "{script}");
         }
     }
 }
