@@ -141,7 +141,8 @@ impl Checker {
                 .or_else(|| match dialect {
                     Dialect::Bash => None,
                     _ => dialect::long_descriptor(&tokens)
-                        .or_else(|| dialect::moved_into_or_out_of_a_word(text, &tokens)),
+                        .or_else(|| dialect::moved_into_or_out_of_a_word(text, &tokens))
+                        .or_else(|| dialect::substituted_subshell(text)),
                 });
             if let Some(refusal) = misread {
                 return self.problem(refusal);
@@ -164,6 +165,19 @@ impl Checker {
         }
         self.dialect = outer_dialect;
         self.text = outer_text;
+    }
+
+    /// Whether the function `name` is written after the keyword `function` in the script
+    /// being walked (blanks between), or where is not known.
+    fn after_function_keyword(&self, name: &brush_parser::ast::Word) -> bool {
+        let Some(span) = &name.loc else {
+            return true;
+        };
+        let before: String =
+            (self.text.get(..span.start.index).unwrap_or_default().iter()).collect();
+        (before.trim_end().strip_suffix("function")).is_some_and(|rest| {
+            rest.ends_with(|c: char| c.is_whitespace() || ";&|(){}".contains(c)) || rest.is_empty()
+        })
     }
 
     /// The character at `index` of the script being walked.
@@ -227,6 +241,11 @@ impl Checker {
                 self.redirect_list(redirects.as_ref(), depth);
             }
             Command::Function(function) => {
+                // dash has no `function` keyword: `function f⏎{ …; }` runs a program
+                // named `function` there (probe 127 F2).
+                if self.dialect == Dialect::Posix && self.after_function_keyword(&function.fname) {
+                    self.problem(not_bash("the `function` keyword"));
+                }
                 self.compound(&function.body.0, depth + 1);
                 self.redirect_list(function.body.1.as_ref(), depth);
             }

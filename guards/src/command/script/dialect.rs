@@ -67,6 +67,30 @@ pub(super) fn long_descriptor(tokens: &[Token]) -> Option<String> {
     })
 }
 
+/// A `$((` whose second `(` closes before the first, not in the same `))`: bash reads it as
+/// a substitution of a subshell (`$((true) )` is `$( (true) )`), dash as arithmetic, on to
+/// the next `))` anywhere (it counts only parentheses, quoted or not), so what bash reads
+/// after it as a comment or a quote dash may run (`true || echo $((true) ) #)); rm x` runs `rm
+/// x` in dash: probe 127 F1). A `$((` never closed is refused too.
+pub(super) fn substituted_subshell(text: &str) -> Option<String> {
+    text.match_indices("$((").find_map(|(at, _)| {
+        let mut depth = 2;
+        let mut rest = text[at + 3..].chars();
+        let arithmetic = loop {
+            match rest.next() {
+                Some('(') => depth += 1,
+                Some(')') if depth == 2 => break rest.next() == Some(')'),
+                Some(')') => depth -= 1,
+                Some(_) => {}
+                None => break false,
+            }
+        };
+        (!arithmetic).then(|| {
+            not_bash("`$((` not ended by `))` (bash reads a subshell's substitution, dash arithmetic: write `$( (`)")
+        })
+    })
+}
+
 /// A word the tokenizer hands over with more or fewer `<<` than it is written with: a
 /// here-document's `<<` taken out of a `$(…)` that closes before the document's body (`echo
 /// $(cat <<EOF)`, the lines after it its body), or that body read into a later or an

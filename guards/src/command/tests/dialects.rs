@@ -19,6 +19,13 @@ const DASH_RUNS_MORE: &[&str] = &[
     // dash reads `&>` as `&` (run in the background) then `>`.
     "echo hi &>/dev/null touch x",
     "echo hi &>>/dev/null touch x",
+    // dash reads `$((` as arithmetic on to the next `))`, bash `$( (` (probe 127 F1).
+    "true || echo $((true) ) #)); touch x",
+    "true || echo \"$((true) )\" #\"))\"; touch x",
+    "true || echo $(\\\n(true) ) #)); touch x",
+    // dash has no `function` keyword: it runs a program of that name (probe 127 F2).
+    "function f\n{ echo hi; }",
+    "function touch { echo; }",
 ];
 
 #[test]
@@ -70,6 +77,7 @@ fn common_sh_scripts_stay_allowed() {
         "grep 'foo$' f; grep \"bar$\" f; [ -f x ] && echo y || echo z",
         "cat <<EOF\nhi $x $(date)\nEOF\ncat <<'EOF'\nfoo \\\nbar\nEOF",
         "make >build.log 2>&1 && echo ok >&2; exec 3>&1 4>&-; echo x 1>&3",
+        "f() { echo \"$(( (1 + 2) * 3 ))\" $( (echo a) ); }; f; echo function",
     ] {
         for shell in ["sh", "dash", "bash"] {
             let found = run_by(shell, script);
