@@ -20,9 +20,8 @@ use text::{
     misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
 };
 use tokenizer::{
-    ansi_c_after_dollar, arithmetic_in_substitution, bracket_in_old_arithmetic,
-    comment_in_arithmetic, document_line_left_open, document_moved_in, expanding_delimiter,
-    lost_arithmetic, misread_delimiter, misread_in_regex, split_operator, words_taken_out,
+    ansi_c_after_dollar, bracket_in_old_arithmetic, comment_in_arithmetic, lost_arithmetic,
+    misread_delimiter, misread_in_regex, misread_in_tokens, split_operator,
 };
 
 use super::evaluated::{closing_bracket, target};
@@ -133,18 +132,7 @@ impl Checker {
                     "the script nests `(` and `case` more than {MAX_NESTING} deep (a `case` counts twice), which the parser takes exponential time over: not checked"
                 ));
             }
-            let misread = expanding_delimiter(text, &tokens)
-                .or_else(|| arithmetic_in_substitution(text, &tokens))
-                .or_else(|| words_taken_out(&tokens))
-                .or_else(|| document_line_left_open(text, &tokens))
-                .or_else(|| document_moved_in(text, &tokens))
-                .or_else(|| match dialect {
-                    Dialect::Bash => None,
-                    _ => dialect::long_descriptor(&tokens)
-                        .or_else(|| dialect::moved_into_or_out_of_a_word(text, &tokens))
-                        .or_else(|| dialect::substituted_subshell(text)),
-                });
-            if let Some(refusal) = misread {
+            if let Some(refusal) = misread_in_tokens(text, &tokens, dialect) {
                 return self.problem(refusal);
             }
         }
@@ -165,19 +153,6 @@ impl Checker {
         }
         self.dialect = outer_dialect;
         self.text = outer_text;
-    }
-
-    /// Whether the function `name` is written after the keyword `function` in the script
-    /// being walked (blanks between), or where is not known.
-    fn after_function_keyword(&self, name: &brush_parser::ast::Word) -> bool {
-        let Some(span) = &name.loc else {
-            return true;
-        };
-        let before: String =
-            (self.text.get(..span.start.index).unwrap_or_default().iter()).collect();
-        (before.trim_end().strip_suffix("function")).is_some_and(|rest| {
-            rest.ends_with(|c: char| c.is_whitespace() || ";&|(){}".contains(c)) || rest.is_empty()
-        })
     }
 
     /// The character at `index` of the script being walked.
@@ -243,7 +218,9 @@ impl Checker {
             Command::Function(function) => {
                 // dash has no `function` keyword: `function f⏎{ …; }` runs a program
                 // named `function` there (probe 127 F2).
-                if self.dialect == Dialect::Posix && self.after_function_keyword(&function.fname) {
+                if self.dialect == Dialect::Posix
+                    && dialect::after_function_keyword(&self.text, &function.fname)
+                {
                     self.problem(not_bash("the `function` keyword"));
                 }
                 self.compound(&function.body.0, depth + 1);

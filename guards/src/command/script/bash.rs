@@ -38,9 +38,9 @@ impl Checker {
                 // After a here-document bash 5.2's printer drops a `;` (`cat <<E; echo a;
                 // rm x` comes back as `cat <<E⏎…⏎E⏎ echo a rm x`), so that its text may not
                 // parse or may merge two commands: its commands are added, its refusals
-                // not (the scans of the script as written stand for it there).
-                // Any other reprint the parser cannot read is a reading the two do not share
-                // (probe 64 F3).
+                // not (the scans of the script as written stand for it there: each misread
+                // they name is refused without this walk). Any other reprint the parser
+                // cannot read is a reading the two do not share (probe 64 F3).
                 if prints_a_here_document(&canonical) {
                     second.problems.clear();
                 }

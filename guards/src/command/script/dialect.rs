@@ -67,6 +67,19 @@ pub(super) fn long_descriptor(tokens: &[Token]) -> Option<String> {
     })
 }
 
+/// Whether the function `name` is written after the keyword `function` in `text`, the
+/// script it is defined in (blanks between), or where is not known: dash has no such
+/// keyword, and runs a program named `function` (probe 127 F2).
+pub(super) fn after_function_keyword(text: &[char], name: &brush_parser::ast::Word) -> bool {
+    let Some(span) = &name.loc else {
+        return true;
+    };
+    let before: String = (text.get(..span.start.index).unwrap_or_default().iter()).collect();
+    (before.trim_end().strip_suffix("function")).is_some_and(|rest| {
+        rest.is_empty() || rest.ends_with(|c: char| c.is_whitespace() || ";&|(){}".contains(c))
+    })
+}
+
 /// A `$((` whose second `(` closes before the first, not in the same `))`: bash reads it as
 /// a substitution of a subshell (`$((true) )` is `$( (true) )`), dash as arithmetic, on to
 /// the next `))` anywhere (it counts only parentheses, quoted or not), so what bash reads

@@ -7,6 +7,7 @@ use std::ops::Range;
 
 use brush_parser::{SourceSpan, Token};
 
+use super::dialect::{self, Dialect};
 use super::text::{delimiter_starts, shown};
 
 /// A `'` after a `$` that is the second of `$$` or an escaped `\$`: the tokenizer opens an
@@ -48,7 +49,7 @@ pub(super) fn opens_a_document(operator: &str) -> bool {
 /// (`<<${x:-E}` ends at a line `x:-E`, the lines before it hidden; probe 59 F5). Arithmetic
 /// nested in arithmetic, which this count of `((` and `))` could misjudge, is refused apart
 /// ([`lost_arithmetic`]).
-pub(super) fn expanding_delimiter(text: &str, tokens: &[Token]) -> Option<String> {
+fn expanding_delimiter(text: &str, tokens: &[Token]) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     // As the tokenizer's own switch: on at a `(` right before another, off at a `)` right
     // before another.
@@ -132,7 +133,7 @@ pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
 /// the `))` that ends it, read inside the substitution, never off, so a later here-document
 /// is read as a shift and its body as script (`echo $( ((1)) ); cat <<E⏎'⏎E⏎rm x #'` runs
 /// `rm x`; probe 63 F1).
-pub(super) fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option<String> {
+fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option<String> {
     if !text.contains("<<") {
         return None;
     }
@@ -152,6 +153,22 @@ pub(super) fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option
     })
 }
 
+/// What the tokenizer, whose `tokens` of `text` these are, reads otherwise than the shell of
+/// `dialect`, found among its tokens (see each scan).
+pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) -> Option<String> {
+    expanding_delimiter(text, tokens)
+        .or_else(|| arithmetic_in_substitution(text, tokens))
+        .or_else(|| words_taken_out(tokens))
+        .or_else(|| document_line_left_open(text, tokens))
+        .or_else(|| document_moved_in(text, tokens))
+        .or_else(|| match dialect {
+            Dialect::Bash => None,
+            _ => dialect::long_descriptor(tokens)
+                .or_else(|| dialect::moved_into_or_out_of_a_word(text, tokens))
+                .or_else(|| dialect::substituted_subshell(text)),
+        })
+}
+
 /// A token among `tokens` that stands inside another's span: the tokenizer took the words of
 /// an expansion out of it. It does so with every `$(…)`, `$((…))`, `$[…]` and `${…}` after a
 /// here-document's operator and before the line its body starts on: `cat <<E; echo $(rm x)`
@@ -160,15 +177,10 @@ pub(super) fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option
 /// order around a document's body, which is why spans are compared, not positions. A
 /// delimiter is no such word: `x=$(cat <<EOF)⏎hi⏎EOF` comes as `<<`, `EOF`, the body, then
 /// `x=$(cat )`, and bash too reads the lines after it as the body.
-pub(super) fn words_taken_out(tokens: &[Token]) -> Option<String> {
-    let delimiter = |at: usize| {
-        (at.checked_sub(1).and_then(|operator| tokens.get(operator))).is_some_and(|operator| {
-            matches!(operator, Token::Operator(operator, _) if opens_a_document(operator))
-        })
-    };
+fn words_taken_out(tokens: &[Token]) -> Option<String> {
     let mut spans: Vec<(usize, usize, &str)> = (tokens.iter().enumerate())
         .filter_map(|(at, token)| match token {
-            Token::Word(word, span) if !delimiter(at) => {
+            Token::Word(word, span) if !document_operator_before(tokens, at, 1) => {
                 Some((span.start.index, span.end.index, word.as_str()))
             }
             _ => None,
@@ -198,7 +210,7 @@ pub(super) fn words_taken_out(tokens: &[Token]) -> Option<String> {
 /// (⏎) ]] || rm x⏎E⏎) ]]`: probe 59, refused by bash's reprint alone until probe 130 turned
 /// that walk off). The rest of the line is read with quotes nesting as bash nests them; a
 /// `)` that closes a bracket opened before the operator (`x=$(cat <<E)`) is passed over.
-pub(super) fn document_line_left_open(text: &str, tokens: &[Token]) -> Option<String> {
+fn document_line_left_open(text: &str, tokens: &[Token]) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     tokens.iter().find_map(|token| match token {
         Token::Operator(operator, span) if opens_a_document(operator) => {
@@ -289,11 +301,6 @@ pub(super) fn documents_in_words<'a>(
     tokens: &'a [Token],
 ) -> impl Iterator<Item = (usize, usize)> + 'a {
     let chars: Vec<char> = text.chars().collect();
-    let body = |at: usize| {
-        (at.checked_sub(2).and_then(|operator| tokens.get(operator))).is_some_and(|operator| {
-            matches!(operator, Token::Operator(operator, _) if opens_a_document(operator))
-        })
-    };
     (tokens.iter().enumerate()).filter_map(move |(at, token)| {
         let Token::Word(word, span) = token else {
             return None;
@@ -302,15 +309,26 @@ pub(super) fn documents_in_words<'a>(
             .unwrap_or_default()
             .iter()
             .collect();
-        (!body(at)).then(|| (word.matches("<<").count(), written.matches("<<").count()))
+        let body = document_operator_before(tokens, at, 2);
+        (!body).then(|| (word.matches("<<").count(), written.matches("<<").count()))
     })
+}
+
+/// Whether the token `back` places before the `at`th of `tokens` is a here-document's
+/// operator: its delimiter is the token after it, its body the one after that.
+fn document_operator_before(tokens: &[Token], at: usize, back: usize) -> bool {
+    (at.checked_sub(back)
+        .and_then(|operator| tokens.get(operator)))
+    .is_some_and(
+        |operator| matches!(operator, Token::Operator(operator, _) if opens_a_document(operator)),
+    )
 }
 
 /// A word the tokenizer hands over with more `<<` than it is written with: a here-document's
 /// operator pending on its line, the tokenizer put it into an expansion that spans the line
 /// break (`cat <<E; echo $(⏎rm x⏎E⏎)⏎E` comes as `$(<<E;echo ⏎rm x⏎E⏎)`, the lines bash runs
 /// taken for a document; probe 59 F3).
-pub(super) fn document_moved_in(text: &str, tokens: &[Token]) -> Option<String> {
+fn document_moved_in(text: &str, tokens: &[Token]) -> Option<String> {
     documents_in_words(text, tokens).find(|(word, written)| word > written).map(|_| {
         "a here-document's `<<` followed on its line by an expansion that spans a line break, which the parser reads the document into: not checked (end the command on the `<<`'s line)".to_owned()
     })
