@@ -431,9 +431,9 @@ fn opener(bytes: &[u8], at: usize) -> Option<(usize, &'static [u8])> {
 
 /// A `<<` or a comment inside the regular expression of a `[[ … =~ … ]]`, where bash reads
 /// every character of a group as the pattern's and the tokenizer reads a here-document or a
-/// comment (`[[ x =~ (a <<E) ]]⏎rm x⏎E`, `[[ x =~ (a #) ]] || rm x⏎) ]]`). The expression
-/// runs from the `=~` to the next `]]`, or to the text's end when a quote or a backslash
-/// comes first (either could hide the `]]` that ends it).
+/// comment (`[[ x =~ (a #) ]] || rm x⏎) ]]`, also after an operator's character, `(a|#)`:
+/// probe 132 F1). The expression runs from the `=~` to the next `]]`, or to the text's end
+/// when a quote or a backslash comes first (either could hide the `]]` that ends it).
 pub(super) fn misread_in_regex(text: &str) -> Option<String> {
     text.match_indices("=~").find_map(|(at, _)| {
         let after = &text[at + 2..];
@@ -443,13 +443,15 @@ pub(super) fn misread_in_regex(text: &str) -> Option<String> {
             _ => after.len(),
         };
         let regex = &after[..end];
+        // Where the tokenizer starts a word, a `#` starts a comment.
         let comment = regex.match_indices('#').any(|(at, _)| {
-            (regex[..at].chars().next_back()).is_some_and(|before| before.is_whitespace())
+            (regex[..at].chars().next_back())
+                .is_none_or(|before| before.is_whitespace() || "()|&;<>".contains(before))
         });
         (regex.contains("<<") || comment).then(|| {
             let shown = shown(regex);
             format!(
-                "`=~{shown}`: a `<<` or a `#` after a blank in a regular expression, which bash reads as the pattern's and the parser as a here-document or a comment: not checked (put the expression in a variable: `re='…'; [[ $x =~ $re ]]`)"
+                "`=~{shown}`: a `<<` or a `#` starting a word in a regular expression, which bash reads as the pattern's and the parser as a here-document or a comment: not checked (put the expression in a variable: `re='…'; [[ $x =~ $re ]]`)"
             )
         })
     })
@@ -506,6 +508,8 @@ mod tests {
             "[[ x =~ (a <<E) ]]",
             "[[ x =~ (a #) ]]",
             "[[ x =~ ']]' <<E ]]",
+            "[[ x =~ (a|#) ]] || rm x <<E\n) ]]",
+            "[[ x =~ (#) ]]",
         ] {
             assert!(misread_in_regex(script).is_some(), "{script}");
         }
