@@ -21,7 +21,8 @@ use text::{
 };
 use tokenizer::{
     ansi_c_after_dollar, bracket_in_old_arithmetic, comment_in_arithmetic, lost_arithmetic,
-    misread_delimiter, misread_in_regex, misread_in_tokens, split_operator,
+    misread_delimiter, misread_in_regex, misread_in_tokens, pending_document_misread,
+    split_operator,
 };
 
 use super::evaluated::{closing_bracket, target};
@@ -94,6 +95,7 @@ impl Checker {
                 ansi_c_after_dollar,
                 misread_delimiter,
                 split_operator,
+                pending_document_misread,
                 lost_arithmetic,
                 bracket_in_old_arithmetic,
                 comment_in_arithmetic,

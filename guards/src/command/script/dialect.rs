@@ -84,7 +84,9 @@ pub(super) fn after_function_keyword(text: &[char], name: &brush_parser::ast::Wo
 /// a substitution of a subshell (`$((true) )` is `$( (true) )`), dash as arithmetic, on to
 /// the next `))` anywhere (it counts only parentheses, quoted or not), so what bash reads
 /// after it as a comment or a quote dash may run (`true || echo $((true) ) #)); rm x` runs `rm
-/// x` in dash: probe 127 F1). A `$((` never closed is refused too.
+/// x` in dash: probe 127 F1). A `$((` never closed is refused too, and so is one holding a
+/// quote, a backslash or a backquote before dash's end: bash may read them as a subshell's
+/// and end it elsewhere (`$((echo '))⏎rm x⏎echo ') )`: probe 131 F2).
 pub(super) fn substituted_subshell(text: &str) -> Option<String> {
     text.match_indices("$((").find_map(|(at, _)| {
         let mut depth = 2;
@@ -94,12 +96,12 @@ pub(super) fn substituted_subshell(text: &str) -> Option<String> {
                 Some('(') => depth += 1,
                 Some(')') if depth == 2 => break rest.next() == Some(')'),
                 Some(')') => depth -= 1,
+                Some('\'' | '"' | '\\' | '`') | None => break false,
                 Some(_) => {}
-                None => break false,
             }
         };
         (!arithmetic).then(|| {
-            not_bash("`$((` not ended by `))` (bash reads a subshell's substitution, dash arithmetic: write `$( (`)")
+            not_bash("`$((` not ended by `))`, or holding a quote (bash may read a subshell's substitution, dash arithmetic: write `$( (`)")
         })
     })
 }

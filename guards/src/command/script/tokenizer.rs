@@ -159,7 +159,6 @@ pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) 
     expanding_delimiter(text, tokens)
         .or_else(|| arithmetic_in_substitution(text, tokens))
         .or_else(|| words_taken_out(tokens))
-        .or_else(|| document_line_left_open(text, tokens))
         .or_else(|| document_moved_in(text, tokens))
         .or_else(|| match dialect {
             Dialect::Bash => None,
@@ -203,30 +202,82 @@ fn words_taken_out(tokens: &[Token]) -> Option<String> {
     None
 }
 
-/// A here-document operator among `tokens` of `text` whose line ends inside a quote, a
-/// bracket, an expansion or a backslash-newline: bash reads the document's body from the line
-/// after the command's end, the tokenizer from the next line break, so the lines between are
-/// script to one and text to the other (`cat <<E; (( 1 +⏎1 )) && rm x⏎E⏎))`, `cat <<E; [[ x =~
-/// (⏎) ]] || rm x⏎E⏎) ]]`: probe 59, refused by bash's reprint alone until probe 130 turned
-/// that walk off). The rest of the line is read with quotes nesting as bash nests them; a
-/// `)` that closes a bracket opened before the operator (`x=$(cat <<E)`) is passed over.
-fn document_line_left_open(text: &str, tokens: &[Token]) -> Option<String> {
+/// What follows a here-document's operator on its line that the tokenizer reads otherwise
+/// than bash while the document is pending: an expansion `$(…)`, `${…}` or `$[…]`, whose
+/// words it takes out of it (`cat <<E; echo $(rm x)` came as `echo rm x $()`: probe 130), or a
+/// line that ends inside a quote, a bracket, an expansion or a backslash-newline (bash reads
+/// the body from the line after the command's end, the tokenizer from the line break, so the
+/// lines between are script to one and text to the other: `cat <<E; (( 1 +⏎1 )) && rm
+/// x⏎E⏎))`, probe 59). Found by a scan of the text for `<<`, so that an operator inside a
+/// `$(…)`, whose script the parser hands over rebuilt with the misread done (probe 131 F3),
+/// is seen too, and one in quotes or in a document's body as well; a `)` that closes a bracket
+/// opened before the operator (`x=$(cat <<E)`) is passed over.
+pub(super) fn pending_document_misread(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
-    tokens.iter().find_map(|token| match token {
-        Token::Operator(operator, span) if opens_a_document(operator) => {
-            let line = chars.get(span.end.index..).unwrap_or_default();
-            left_open(line).then(|| {
-                let shown: String = line.iter().take_while(|&&c| c != '\n').take(30).collect();
-                format!(
-                    "`{operator}{shown}`: a here-document's line that ends inside a quote, a bracket or an expansion: the parser reads the document's body from the line break, bash after the command: not checked (end the command on the `{operator}`'s line)"
-                )
-            })
+    live_documents(&chars).find_map(|at| {
+        let rest = &chars[at + 2..];
+        let line: String = rest.iter().take_while(|&&c| c != '\n').collect();
+        let shown = shown(&line);
+        if ["$(", "${", "$["].iter().any(|open| line.contains(open)) {
+            return Some(format!(
+                "`<<{shown}`: an expansion after a here-document's `<<` on its line, whose words the parser takes out of it: not checked (put the expansion before the `<<`, or on a line of its own)"
+            ));
         }
-        _ => None,
+        let mut reading = Reading::new(rest, false);
+        let open = loop {
+            match reading.step() {
+                Some(Read::Char('\n')) => break !reading.inside.is_empty(),
+                Some(Read::Char(_)) => {}
+                Some(Read::LineBreakInside) | None => break true,
+            }
+        };
+        open.then(|| {
+            format!(
+                "`<<{shown}`: a here-document's line that ends inside a quote, a bracket or an expansion: the parser reads the document's body from the line break, bash after the command: not checked (end the command on the `<<`'s line)"
+            )
+        })
     })
 }
 
-/// Where a scan of a line ([`left_open`]) is: what it is inside of.
+/// Where in `text` a here-document's operator `<<` (or `<<-`; not a here-string's `<<<`)
+/// may stand: outside single quotes and arithmetic, and outside double quotes but in a
+/// `$(…)` inside them.
+/// Backquotes, brackets and expansions are looked into, as a document may stand there; a
+/// document's body is stepped over at the line break after its operator (to the line of its
+/// delimiter, quotes and backslashes removed; a delimiter no line matches steps over
+/// nothing), so that a quote in it does not hide what follows.
+fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
+    let mut reading = Reading::new(text, true);
+    let mut pending: Vec<(String, bool)> = Vec::new();
+    std::iter::from_fn(move || {
+        loop {
+            let at = reading.at;
+            let top = reading.inside.last().copied();
+            match reading.step()? {
+                Read::Char('<') if !matches!(top, Some(Inside::Double | Inside::Arithmetic)) => {
+                    let operator = text.get(at + 1) == Some(&'<')
+                        && text.get(at + 2) != Some(&'<')
+                        && (at == 0 || text[at - 1] != '<');
+                    if operator {
+                        let tabs = text.get(at + 2) == Some(&'-');
+                        let rest: String = text[at + 2 + usize::from(tabs)..].iter().collect();
+                        let delimiter = delimiter_word(rest.trim_start_matches([' ', '\t']));
+                        pending.push((delimiter.replace(['\'', '"', '\\'], ""), tabs));
+                        return Some(at);
+                    }
+                }
+                Read::Char('\n') => {
+                    for (delimiter, tabs) in pending.drain(..) {
+                        reading.step_over_body(&delimiter, tabs);
+                    }
+                }
+                _ => {}
+            }
+        }
+    })
+}
+
+/// What a scan of a text ([`Reading`]) is inside of.
 #[derive(Clone, Copy, PartialEq)]
 enum Inside {
     /// `"…"`.
@@ -235,61 +286,136 @@ enum Inside {
     Bracket,
     /// `${…}`.
     Parameter,
+    /// `$((…))` and `((…))`, where `<<` is a shift.
+    Arithmetic,
 }
 
-/// Whether `line` (the text after a here-document's operator) reaches its line break (or
-/// the text's end) inside a quote, a bracket, an expansion or a backslash-newline.
-fn left_open(line: &[char]) -> bool {
-    let mut inside: Vec<Inside> = Vec::new();
-    let mut at = 0;
-    while let Some(&c) = line.get(at) {
+/// What [`Reading::step`] read.
+enum Read {
+    /// A character outside single quotes, backquotes and comments (a `\`'s escaped one
+    /// stepped over).
+    Char(char),
+    /// A line break inside single quotes or backquotes, or after a backslash.
+    LineBreakInside,
+}
+
+/// A reading of a script's text as bash nests its quotes, brackets and expansions: enough to
+/// tell whether a line ends inside one, and where an operator stands outside quotes.
+struct Reading<'a> {
+    text: &'a [char],
+    /// Where the next step starts.
+    at: usize,
+    inside: Vec<Inside>,
+    /// Whether a word starts at `at`: after a blank or an operator's character, unescaped.
+    word_starts: bool,
+}
+
+impl<'a> Reading<'a> {
+    /// Steps over a here-document's body, from the line at hand to the line that is its
+    /// `delimiter` (after tabs, with `tabs`); over nothing if no line is.
+    fn step_over_body(&mut self, delimiter: &str, tabs: bool) {
+        let mut line_start = self.at;
+        while line_start < self.text.len() {
+            let end = (self.text[line_start..].iter().position(|&c| c == '\n'))
+                .map_or(self.text.len(), |length| line_start + length);
+            let line: String = self.text[line_start..end].iter().collect();
+            let line = if tabs {
+                line.trim_start_matches('\t')
+            } else {
+                &line
+            };
+            if line == delimiter {
+                self.at = end;
+                return;
+            }
+            line_start = end + 1;
+        }
+    }
+
+    /// A reading of `text` from its start, where a word starts if `word_starts`.
+    fn new(text: &'a [char], word_starts: bool) -> Reading<'a> {
+        Reading {
+            text,
+            at: 0,
+            inside: Vec::new(),
+            word_starts,
+        }
+    }
+
+    /// Reads a character, or a quoted span, an escaped pair or a comment whole; none at the
+    /// text's end.
+    fn step(&mut self) -> Option<Read> {
+        let line = self.text;
+        let at = self.at;
+        let c = *line.get(at)?;
         let before = at.checked_sub(1).map(|before| line[before]);
-        let top = inside.last().copied();
+        let top = self.inside.last().copied();
+        let starts = std::mem::replace(
+            &mut self.word_starts,
+            c.is_whitespace() || ";&|()<>".contains(c),
+        );
+        self.at += 1;
         match c {
-            '\n' => return !inside.is_empty(),
-            '\\' if line.get(at + 1) == Some(&'\n') => return true,
-            '\\' => at += 1,
+            '\\' => {
+                self.at += 1;
+                if line.get(at + 1) == Some(&'\n') {
+                    return Some(Read::LineBreakInside);
+                }
+            }
             // Quotes read whole: `'…'`, `$'…'` (whose backslash escapes a quote), `…`.
             '\'' | '`' if top != Some(Inside::Double) || c == '`' => {
                 let escapes = c == '`' || before == Some('$');
-                at += 1;
-                while let Some(&q) = line.get(at) {
+                let mut broken = false;
+                while let Some(&q) = line.get(self.at) {
+                    self.at += 1;
                     match q {
-                        '\n' => return true,
-                        '\\' if escapes => at += 1,
+                        '\n' => broken = true,
+                        '\\' if escapes => self.at += 1,
                         _ if q == c => break,
                         _ => {}
                     }
-                    at += 1;
+                }
+                if broken {
+                    return Some(Read::LineBreakInside);
                 }
             }
             '"' if top == Some(Inside::Double) => {
-                inside.pop();
+                self.inside.pop();
             }
-            '"' => inside.push(Inside::Double),
-            '{' if before == Some('$') => inside.push(Inside::Parameter),
+            '"' => self.inside.push(Inside::Double),
+            '{' if before == Some('$') => self.inside.push(Inside::Parameter),
             '}' if top == Some(Inside::Parameter) => {
-                inside.pop();
+                self.inside.pop();
             }
             '(' if top != Some(Inside::Double) || before == Some('$') => {
-                inside.push(Inside::Bracket);
+                let arithmetic = line.get(self.at) == Some(&'(') && (starts || before == Some('$'));
+                if arithmetic {
+                    self.at += 1;
+                    self.inside.push(Inside::Arithmetic);
+                } else {
+                    self.inside.push(Inside::Bracket);
+                }
+            }
+            ')' if top == Some(Inside::Arithmetic) => {
+                // `))` ends it; one `)` made it a subshell's, bash reading it again.
+                if line.get(self.at) == Some(&')') {
+                    self.at += 1;
+                }
+                self.inside.pop();
             }
             ')' if top == Some(Inside::Bracket) => {
-                inside.pop();
+                self.inside.pop();
             }
-            '#' if matches!(top, None | Some(Inside::Bracket))
-                && before.is_none_or(|before| " \t;&|()".contains(before)) =>
-            {
-                // A comment, to the line's end.
-                while line.get(at + 1).is_some_and(|&c| c != '\n') {
-                    at += 1;
+            // A comment, to the line's end.
+            '#' if matches!(top, None | Some(Inside::Bracket)) && starts => {
+                while line.get(self.at).is_some_and(|&c| c != '\n') {
+                    self.at += 1;
                 }
             }
             _ => {}
         }
-        at += 1;
+        Some(Read::Char(c))
     }
-    !inside.is_empty()
 }
 
 /// Each word among `tokens` of `text` that is no here-document's body, with how many `<<` it
@@ -552,23 +678,31 @@ mod tests {
             "cat <<E; echo 'a\nb'\nE",
             "cat <<E; echo `a\nb`\nE",
             "cat <<E \\\n| grep a\nE",
+            // Probe 131 F1: an escaped `;` or blank starts no word, so the `#` no comment.
+            "cat <<true; echo \\;#; (( 1 +\n1 )) && rm x\ntrue\n))",
+            "cat <<E; echo a\\ #; [[ x =~ (\n) ]] || rm x\nE\n) ]]",
+            // Probe 131 F3: a document inside a `$(…)`, whose script comes rebuilt.
+            "echo $(cat <<F; echo $(rm x)\nhi\nF\n)",
+            "cat <<E; echo $(rm x)\nE",
+            "cat <<E >${out}\nE",
+            // A quote in a body, or a string over two lines, hides no later operator.
+            "cat <<'X'\nit's\nX\necho $(cat <<E; echo $(rm x)\nE\n)\necho '",
+            "echo \"a\nb\"; echo $(cat <<E; (( 1 +\n1 )) && rm x\nE\n))\n)",
         ] {
-            assert!(
-                document_line_left_open(script, &tokens(script)).is_some(),
-                "{script}"
-            );
+            assert!(pending_document_misread(script).is_some(), "{script}");
         }
         for script in [
             "x=$(cat <<E)\nhi\nE",
             "cat <<'E' > f # it's a doc\nhi\nE",
-            "cat <<E; echo \"$(echo \"a)\")\" 'b(' $'c\\'(' # d(\nE",
+            "cat <<E; echo \"(a)\" 'b(' $'c\\'(' # d(\nE",
+            "echo \"$(cat <<'END'\nEND of it\n\nEND\n)\"; cat <<END\nENDS\nEND\necho $((1<<2))",
+            "echo $((1 << 2)) $((1<<$n)) $(( (1) << (2) )); (( x <<= 1 ))",
             "if true; then cat <<E; fi\nx\nE",
             "echo \"1 << 2\"\necho \"(\"",
+            "echo \"<<\" '<< $(x)' \"<<${x}\"; cat <<'E' # it's\n\" $(\nE",
+            "echo $((1 << 2)) <<<\"$(date)\"",
         ] {
-            assert!(
-                document_line_left_open(script, &tokens(script)).is_none(),
-                "{script}"
-            );
+            assert!(pending_document_misread(script).is_none(), "{script}");
         }
         for script in [
             "x=$(cat <<E)\nhi\nE",

@@ -23,6 +23,7 @@ const DASH_RUNS_MORE: &[&str] = &[
     "true || echo $((true) ) #)); touch x",
     "true || echo \"$((true) )\" #\"))\"; touch x",
     "true || echo $(\\\n(true) ) #)); touch x",
+    "true || echo $((echo '))\ntouch x\necho ') )",
     // dash has no `function` keyword: it runs a program of that name (probe 127 F2).
     "function f\n{ echo hi; }",
     "function touch { echo; }",
