@@ -309,6 +309,10 @@ impl Checker {
                 self.list(&clause.1.list, depth);
             }
             CompoundCommand::Coprocess(coprocess) => {
+                // A program to other shells (probe 133 F1: dash ran `coproc x {`).
+                if self.dialect != Dialect::Bash {
+                    self.problem(not_bash("`coproc`"));
+                }
                 // `coproc NAME …` sets `NAME` and `NAME_PID`.
                 if let Some(name) = &coprocess.name {
                     match self.word(&name.value, depth) {

@@ -75,6 +75,8 @@ pub(super) fn after_function_keyword(text: &[char], name: &brush_parser::ast::Wo
         return true;
     };
     let before: String = (text.get(..span.start.index).unwrap_or_default().iter()).collect();
+    // As dash reads it, its backslash-newlines removed (probe 133 F2: `function\⏎ f`).
+    let before = before.replace("\\\n", "");
     (before.trim_end().strip_suffix("function")).is_some_and(|rest| {
         rest.is_empty() || rest.ends_with(|c: char| c.is_whitespace() || ";&|(){}".contains(c))
     })

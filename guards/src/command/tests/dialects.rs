@@ -27,6 +27,10 @@ const DASH_RUNS_MORE: &[&str] = &[
     // dash has no `function` keyword: it runs a program of that name (probe 127 F2).
     "function f\n{ echo hi; }",
     "function touch { echo; }",
+    "function\\\n f\n{ echo hi; }",
+    "func\\\ntion f\n{ echo hi; }",
+    // `coproc` is bash's alone (probe 133 F1).
+    "coproc x {\necho hi\n}",
 ];
 
 #[test]
