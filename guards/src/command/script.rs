@@ -242,11 +242,11 @@ impl Checker {
         if !self.within(depth) {
             return;
         }
+        if let Some(what) = self.dialect.misreads(compound) {
+            self.problem(not_bash(what));
+        }
         match compound {
             CompoundCommand::Arithmetic(arithmetic) => {
-                if self.dialect == Dialect::Posix {
-                    self.problem(not_bash("`((…))`"));
-                }
                 // The parser reads `( ( cmd ) )` and `((cmd) )` as the arithmetic `((cmd))`;
                 // bash runs `cmd` in a subshell of a subshell.
                 let (start, end) = (arithmetic.loc.start.index, arithmetic.loc.end.index);
@@ -264,9 +264,6 @@ impl Checker {
                 self.arithmetic(&arithmetic.expr.value);
             }
             CompoundCommand::ArithmeticForClause(clause) => {
-                if self.dialect == Dialect::Posix {
-                    self.problem(not_bash("`for ((…))`"));
-                }
                 let parts = [&clause.initializer, &clause.condition, &clause.updater];
                 for part in parts.into_iter().flatten() {
                     self.arithmetic(&part.value);
@@ -309,10 +306,6 @@ impl Checker {
                 self.list(&clause.1.list, depth);
             }
             CompoundCommand::Coprocess(coprocess) => {
-                // A program to other shells (probe 133 F1: dash ran `coproc x {`).
-                if self.dialect != Dialect::Bash {
-                    self.problem(not_bash("`coproc`"));
-                }
                 // `coproc NAME …` sets `NAME` and `NAME_PID`.
                 if let Some(name) = &coprocess.name {
                     match self.word(&name.value, depth) {

@@ -4,6 +4,7 @@
 //! as bash does (probes 117 to 126). Each scan may find more than there is, never less.
 
 use brush_parser::Token;
+use brush_parser::ast::CompoundCommand;
 
 use super::tokenizer::documents_in_words;
 
@@ -35,6 +36,18 @@ impl Dialect {
             "bash" | "rbash" => Dialect::Bash,
             "ksh" | "ksh93" | "rksh" | "mksh" | "lksh" => Dialect::Korn,
             _ => Dialect::Posix,
+        }
+    }
+
+    /// What bash's compound command `compound` is to a shell of this dialect, if it reads it
+    /// otherwise: `((…))` and `for ((…))` are subshells to dash, `coproc` a program to dash
+    /// and a Korn shell (probe 133 F1: dash ran `coproc x {`).
+    pub(super) fn misreads(self, compound: &CompoundCommand) -> Option<&'static str> {
+        match (self, compound) {
+            (Dialect::Posix, CompoundCommand::Arithmetic(_)) => Some("`((…))`"),
+            (Dialect::Posix, CompoundCommand::ArithmeticForClause(_)) => Some("`for ((…))`"),
+            (Dialect::Posix | Dialect::Korn, CompoundCommand::Coprocess(_)) => Some("`coproc`"),
+            _ => None,
         }
     }
 }
