@@ -208,10 +208,10 @@ fn words_taken_out(tokens: &[Token]) -> Option<String> {
 /// line that ends inside a quote, a bracket, an expansion or a backslash-newline (bash reads
 /// the body from the line after the command's end, the tokenizer from the line break, so the
 /// lines between are script to one and text to the other: `cat <<E; (( 1 +⏎1 )) && rm
-/// x⏎E⏎))`, probe 59). Found by a scan of the text for `<<`, so that an operator inside a
-/// `$(…)`, whose script the parser hands over rebuilt with the misread done (probe 131 F3),
-/// is seen too, and one in quotes or in a document's body as well; a `)` that closes a bracket
-/// opened before the operator (`x=$(cat <<E)`) is passed over.
+/// x⏎E⏎))`, probe 59). The operators are found in the text ([`live_documents`]), so that one
+/// inside a `$(…)`, whose script the parser hands over rebuilt with the misread done (probe
+/// 131 F3), is seen too; a `)` that closes a bracket opened before the operator
+/// (`x=$(cat <<E)`) is passed over.
 pub(super) fn pending_document_misread(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     live_documents(&chars).find_map(|at| {
@@ -241,8 +241,8 @@ pub(super) fn pending_document_misread(text: &str) -> Option<String> {
 
 /// Where in `text` a here-document's operator `<<` (or `<<-`; not a here-string's `<<<`)
 /// may stand: outside single quotes and arithmetic, and outside double quotes but in a
-/// `$(…)` inside them.
-/// Backquotes, brackets and expansions are looked into, as a document may stand there; a
+/// `$(…)` or backquotes inside them. Backquotes, brackets and expansions are looked into, as
+/// a document may stand there; a
 /// document's body is stepped over at the line break after its operator (to the line of its
 /// delimiter, quotes and backslashes removed; a delimiter no line matches steps over
 /// nothing), so that a quote in it does not hide what follows.
@@ -288,14 +288,15 @@ enum Inside {
     Parameter,
     /// `$((…))` and `((…))`, where `<<` is a shift.
     Arithmetic,
+    /// `` `…` ``.
+    Backquote,
 }
 
 /// What [`Reading::step`] read.
 enum Read {
-    /// A character outside single quotes, backquotes and comments (a `\`'s escaped one
-    /// stepped over).
+    /// A character outside single quotes and comments (a `\`'s escaped one stepped over).
     Char(char),
-    /// A line break inside single quotes or backquotes, or after a backslash.
+    /// A line break inside single quotes, or after a backslash.
     LineBreakInside,
 }
 
@@ -362,9 +363,13 @@ impl<'a> Reading<'a> {
                     return Some(Read::LineBreakInside);
                 }
             }
-            // Quotes read whole: `'…'`, `$'…'` (whose backslash escapes a quote), `…`.
-            '\'' | '`' if top != Some(Inside::Double) || c == '`' => {
-                let escapes = c == '`' || before == Some('$');
+            '`' if top == Some(Inside::Backquote) => {
+                self.inside.pop();
+            }
+            '`' => self.inside.push(Inside::Backquote),
+            // Single quotes read whole: `'…'`, `$'…'` (whose backslash escapes a quote).
+            '\'' if top != Some(Inside::Double) => {
+                let escapes = before == Some('$');
                 let mut broken = false;
                 while let Some(&q) = line.get(self.at) {
                     self.at += 1;
@@ -683,6 +688,7 @@ mod tests {
             "cat <<E; echo a\\ #; [[ x =~ (\n) ]] || rm x\nE\n) ]]",
             // Probe 131 F3: a document inside a `$(…)`, whose script comes rebuilt.
             "echo $(cat <<F; echo $(rm x)\nhi\nF\n)",
+            "echo \"`cat <<F; echo $(rm x)\nhi\nF\n`\"",
             "cat <<E; echo $(rm x)\nE",
             "cat <<E >${out}\nE",
             // A quote in a body, or a string over two lines, hides no later operator.
