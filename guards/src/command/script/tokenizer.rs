@@ -254,7 +254,9 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
             let at = reading.at;
             let top = reading.inside.last().copied();
             match reading.step()? {
-                Read::Char('<') if !matches!(top, Some(Inside::Double | Inside::Arithmetic)) => {
+                Read::Char('<')
+                    if !matches!(top, Some(Inside::Double | Inside::Arithmetic { .. })) =>
+                {
                     let operator = text.get(at + 1) == Some(&'<')
                         && text.get(at + 2) != Some(&'<')
                         && (at == 0 || text[at - 1] != '<');
@@ -282,12 +284,14 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
 enum Inside {
     /// `"…"`.
     Double,
-    /// `(…)`, `$(…)`, `$((…))` (a level each `(`), where quotes start again.
-    Bracket,
+    /// `(…)`, `$(…)`, `<(…)`, `@(…)`, where quotes start again: whether its `)` ends a word
+    /// (a subshell's, a function's) or the word goes on (a substitution's, a pattern's:
+    /// `$(true)#` is one word, whose `#` starts no comment; probe 134 F1, F2).
+    Bracket { ends_word: bool },
     /// `${…}`.
     Parameter,
-    /// `$((…))` and `((…))`, where `<<` is a shift.
-    Arithmetic,
+    /// `$((…))` and `((…))`, where `<<` is a shift; whether its `))` ends a word.
+    Arithmetic { ends_word: bool },
     /// `` `…` ``.
     Backquote,
 }
@@ -353,7 +357,7 @@ impl<'a> Reading<'a> {
         let top = self.inside.last().copied();
         let starts = std::mem::replace(
             &mut self.word_starts,
-            c.is_whitespace() || ";&|()<>".contains(c),
+            c.is_whitespace() || ";&|<>".contains(c),
         );
         self.at += 1;
         match c {
@@ -393,26 +397,35 @@ impl<'a> Reading<'a> {
                 self.inside.pop();
             }
             '(' if top != Some(Inside::Double) || before == Some('$') => {
-                let arithmetic = line.get(self.at) == Some(&'(') && (starts || before == Some('$'));
-                if arithmetic {
+                let substitution = before.is_some_and(|before| "$<>".contains(before));
+                if line.get(self.at) == Some(&'(') && (starts || before == Some('$')) {
                     self.at += 1;
-                    self.inside.push(Inside::Arithmetic);
+                    self.inside.push(Inside::Arithmetic { ends_word: starts });
                 } else {
-                    self.inside.push(Inside::Bracket);
+                    // A command starts inside a subshell or a substitution.
+                    self.word_starts = starts || substitution;
+                    let pattern = before.is_some_and(|before| "@*?+!".contains(before));
+                    let ends_word = !(substitution || pattern);
+                    self.inside.push(Inside::Bracket { ends_word });
                 }
             }
-            ')' if top == Some(Inside::Arithmetic) => {
-                // `))` ends it; one `)` made it a subshell's, bash reading it again.
-                if line.get(self.at) == Some(&')') {
-                    self.at += 1;
+            ')' => match top {
+                Some(Inside::Arithmetic { ends_word }) => {
+                    // `))` ends it; one `)` made it a subshell's, bash reading it again.
+                    if line.get(self.at) == Some(&')') {
+                        self.at += 1;
+                    }
+                    self.inside.pop();
+                    self.word_starts = ends_word;
                 }
-                self.inside.pop();
-            }
-            ')' if top == Some(Inside::Bracket) => {
-                self.inside.pop();
-            }
+                Some(Inside::Bracket { ends_word }) => {
+                    self.inside.pop();
+                    self.word_starts = ends_word;
+                }
+                _ => {}
+            },
             // A comment, to the line's end.
-            '#' if matches!(top, None | Some(Inside::Bracket)) && starts => {
+            '#' if matches!(top, None | Some(Inside::Bracket { .. })) && starts => {
                 while line.get(self.at).is_some_and(|&c| c != '\n') {
                     self.at += 1;
                 }
@@ -689,6 +702,9 @@ mod tests {
             // Probe 131 F3: a document inside a `$(…)`, whose script comes rebuilt.
             "echo $(cat <<F; echo $(rm x)\nhi\nF\n)",
             "echo \"`cat <<F; echo $(rm x)\nhi\nF\n`\"",
+            // Probe 134: a `#` glued to a substitution's or a pattern's `)` is no comment.
+            "echo $(true)# <<E; (( 1 +\n1 )); rm x <<true\nE\n))\ntrue",
+            "cat <<E; [[ x == @(x)# ]]; (( 1 +\n1 )); rm x <<true\nE\n))\ntrue",
             "cat <<E; echo $(rm x)\nE",
             "cat <<E >${out}\nE",
             // A quote in a body, or a string over two lines, hides no later operator.
