@@ -179,12 +179,15 @@ impl Checker {
                         ));
                     }
                     // Shells end a `${…}` holding quotes at different places (dash reads a `'`
-                    // inside `"${x-'}"` as a character, bash as a quote).
+                    // inside `"${x-'}"` as a character, bash as a quote), and one holding
+                    // `$${` (dash reads `$$` and a `{`, bash `$` and a nested `${`, so dash
+                    // ends `${x-$${}; rm y; echo }` at the first `}`: probe 135 F1).
                     let quotes = inner.contains('\'')
                         || inner.contains("$\"")
                         || (inner.contains("$((") && inner.contains('"'));
-                    if self.dialect != Dialect::Bash && quotes {
-                        self.problem(not_bash(&format!("the quotes in `{source}`")));
+                    let pid_brace = inner.replace("\\\n", "").contains("$${");
+                    if self.dialect != Dialect::Bash && (quotes || pid_brace) {
+                        self.problem(not_bash(&format!("the quotes or `$${{` in `{source}`")));
                     }
                     if let WordPiece::ParameterExpansion(expansion) = &piece.piece {
                         self.expansion(expansion);

@@ -31,6 +31,10 @@ const DASH_RUNS_MORE: &[&str] = &[
     "func\\\ntion f\n{ echo hi; }",
     // `coproc` is bash's alone (probe 133 F1).
     "coproc x {\necho hi\n}",
+    // dash reads `$$` then `{`, and ends the `${` at the first `}` (probe 135 F1).
+    "echo ${x-$${}; touch y; echo }",
+    "echo \"${x-$${}\"; touch y; echo \"}\"",
+    "x=${y-$${z}; touch y; echo }",
 ];
 
 #[test]
