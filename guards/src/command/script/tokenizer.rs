@@ -159,6 +159,7 @@ pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) 
     expanding_delimiter(text, tokens)
         .or_else(|| arithmetic_in_substitution(text, tokens))
         .or_else(|| words_taken_out(tokens))
+        .or_else(|| document_operator_lines(text, tokens))
         .or_else(|| document_moved_in(text, tokens))
         .or_else(|| match dialect {
             Dialect::Bash => None,
@@ -214,28 +215,45 @@ fn words_taken_out(tokens: &[Token]) -> Option<String> {
 /// (`x=$(cat <<E)`) is passed over.
 pub(super) fn pending_document_misread(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
-    live_documents(&chars).find_map(|at| {
-        let rest = &chars[at + 2..];
-        let line: String = rest.iter().take_while(|&&c| c != '\n').collect();
-        let shown = shown(&line);
-        if ["$(", "${", "$["].iter().any(|open| line.contains(open)) {
-            return Some(format!(
-                "`<<{shown}`: an expansion after a here-document's `<<` on its line, whose words the parser takes out of it: not checked (put the expansion before the `<<`, or on a line of its own)"
-            ));
+    live_documents(&chars).find_map(|at| document_line(&chars, at))
+}
+
+/// What [`pending_document_misread`] finds after the here-document's operator at `at` of
+/// `chars`, on its line.
+fn document_line(chars: &[char], at: usize) -> Option<String> {
+    let rest = chars.get(at + 2..).unwrap_or_default();
+    let line: String = rest.iter().take_while(|&&c| c != '\n').collect();
+    let shown = shown(&line);
+    if ["$(", "${", "$["].iter().any(|open| line.contains(open)) {
+        return Some(format!(
+            "`<<{shown}`: an expansion after a here-document's `<<` on its line, whose words the parser takes out of it: not checked (put the expansion before the `<<`, or on a line of its own)"
+        ));
+    }
+    let mut reading = Reading::new(rest, false);
+    let open = loop {
+        match reading.step() {
+            Some(Read::Char('\n')) => break !reading.inside.is_empty(),
+            Some(Read::Char(_)) => {}
+            Some(Read::LineBreakInside) | None => break true,
         }
-        let mut reading = Reading::new(rest, false);
-        let open = loop {
-            match reading.step() {
-                Some(Read::Char('\n')) => break !reading.inside.is_empty(),
-                Some(Read::Char(_)) => {}
-                Some(Read::LineBreakInside) | None => break true,
-            }
-        };
-        open.then(|| {
-            format!(
-                "`<<{shown}`: a here-document's line that ends inside a quote, a bracket or an expansion: the parser reads the document's body from the line break, bash after the command: not checked (end the command on the `<<`'s line)"
-            )
-        })
+    };
+    open.then(|| {
+        format!(
+            "`<<{shown}`: a here-document's line that ends inside a quote, a bracket or an expansion: the parser reads the document's body from the line break, bash after the command: not checked (end the command on the `<<`'s line)"
+        )
+    })
+}
+
+/// [`document_line`] after each here-document's operator among the tokenizer's `tokens` of
+/// `text`: where the reading of the text ([`live_documents`]) took one for quoted, the
+/// tokenizer still has it.
+fn document_operator_lines(text: &str, tokens: &[Token]) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    tokens.iter().find_map(|token| match token {
+        Token::Operator(operator, span) if opens_a_document(operator) => {
+            document_line(&chars, span.start.index)
+        }
+        _ => None,
     })
 }
 
@@ -313,6 +331,14 @@ struct Reading<'a> {
     inside: Vec<Inside>,
     /// Whether a word starts at `at`: after a blank or an operator's character, unescaped.
     word_starts: bool,
+    /// The character read last, unless a backslash escaped it (`\$(` opens nothing: probe
+    /// 137 F3).
+    last: Option<char>,
+    /// How many `case` commands are open inside the innermost bracket, whose `)` then ends
+    /// a pattern (`case x in x)#` starts a comment: probe 137 F2), and how many were open
+    /// outside each bracket.
+    cases: usize,
+    outer_cases: Vec<usize>,
 }
 
 impl<'a> Reading<'a> {
@@ -344,7 +370,30 @@ impl<'a> Reading<'a> {
             at: 0,
             inside: Vec::new(),
             word_starts,
+            last: None,
+            cases: 0,
+            outer_cases: Vec::new(),
         }
+    }
+
+    /// Whether the word `keyword` starts at `at`, a word's start.
+    fn keyword_at(&self, at: usize, keyword: &str) -> bool {
+        let length = keyword.chars().count();
+        let word: String = self.text.iter().skip(at).take(length).collect();
+        word == keyword
+            && (self.text.get(at + length)).is_none_or(|&c| !(c.is_alphanumeric() || c == '_'))
+    }
+
+    /// Opens a bracket of `kind`, whose `case` commands are counted apart.
+    fn open(&mut self, kind: Inside) {
+        self.inside.push(kind);
+        self.outer_cases.push(std::mem::take(&mut self.cases));
+    }
+
+    /// Closes the innermost bracket, the count of `case` commands outside it back.
+    fn close(&mut self) {
+        self.inside.pop();
+        self.cases = self.outer_cases.pop().unwrap_or_default();
     }
 
     /// Reads a character, or a quoted span, an escaped pair or a comment whole; none at the
@@ -353,24 +402,30 @@ impl<'a> Reading<'a> {
         let line = self.text;
         let at = self.at;
         let c = *line.get(at)?;
-        let before = at.checked_sub(1).map(|before| line[before]);
+        let before = self.last.replace(c);
         let top = self.inside.last().copied();
-        let starts = std::mem::replace(
-            &mut self.word_starts,
-            c.is_whitespace() || ";&|<>".contains(c),
-        );
+        // bash's blanks are a space and a tab; other white space is a word's.
+        let starts = std::mem::replace(&mut self.word_starts, " \t\n;&|<>".contains(c));
         self.at += 1;
+        // Where a command's words are read (not in quotes or a `${…}`).
+        let commands = matches!(top, None | Some(Inside::Bracket { .. } | Inside::Backquote));
         match c {
+            _ if commands && starts && self.keyword_at(at, "case") => self.cases += 1,
+            _ if commands && starts && self.keyword_at(at, "esac") => {
+                self.cases = self.cases.saturating_sub(1);
+            }
             '\\' => {
+                self.last = None;
                 self.at += 1;
                 if line.get(at + 1) == Some(&'\n') {
                     return Some(Read::LineBreakInside);
                 }
             }
-            '`' if top == Some(Inside::Backquote) => {
-                self.inside.pop();
+            '`' if top == Some(Inside::Backquote) => self.close(),
+            '`' => {
+                self.open(Inside::Backquote);
+                self.word_starts = true;
             }
-            '`' => self.inside.push(Inside::Backquote),
             // Single quotes read whole: `'…'`, `$'…'` (whose backslash escapes a quote).
             '\'' if top != Some(Inside::Double) => {
                 let escapes = before == Some('$');
@@ -388,45 +443,49 @@ impl<'a> Reading<'a> {
                     return Some(Read::LineBreakInside);
                 }
             }
-            '"' if top == Some(Inside::Double) => {
-                self.inside.pop();
-            }
-            '"' => self.inside.push(Inside::Double),
-            '{' if before == Some('$') => self.inside.push(Inside::Parameter),
-            '}' if top == Some(Inside::Parameter) => {
-                self.inside.pop();
-            }
+            '"' if top == Some(Inside::Double) => self.close(),
+            '"' => self.open(Inside::Double),
+            '{' if before == Some('$') => self.open(Inside::Parameter),
+            '}' if top == Some(Inside::Parameter) => self.close(),
             '(' if top != Some(Inside::Double) || before == Some('$') => {
                 let substitution = before.is_some_and(|before| "$<>".contains(before));
                 if line.get(self.at) == Some(&'(') && (starts || before == Some('$')) {
                     self.at += 1;
-                    self.inside.push(Inside::Arithmetic { ends_word: starts });
+                    self.open(Inside::Arithmetic { ends_word: starts });
                 } else {
                     // A command starts inside a subshell or a substitution.
                     self.word_starts = starts || substitution;
                     let pattern = before.is_some_and(|before| "@*?+!".contains(before));
                     let ends_word = !(substitution || pattern);
-                    self.inside.push(Inside::Bracket { ends_word });
+                    self.open(Inside::Bracket { ends_word });
                 }
             }
+            // A `case` pattern's end.
+            ')' if self.cases > 0 && commands => self.word_starts = true,
             ')' => match top {
                 Some(Inside::Arithmetic { ends_word }) => {
                     // `))` ends it; one `)` made it a subshell's, bash reading it again.
                     if line.get(self.at) == Some(&')') {
                         self.at += 1;
                     }
-                    self.inside.pop();
+                    self.close();
                     self.word_starts = ends_word;
                 }
                 Some(Inside::Bracket { ends_word }) => {
-                    self.inside.pop();
+                    self.close();
                     self.word_starts = ends_word;
                 }
                 _ => {}
             },
-            // A comment, to the line's end.
-            '#' if matches!(top, None | Some(Inside::Bracket { .. })) && starts => {
-                while line.get(self.at).is_some_and(|&c| c != '\n') {
+            // A comment, to the line's end (or in backquotes, whose end bash finds first,
+            // to theirs).
+            '#' if commands && starts => {
+                let end = if top == Some(Inside::Backquote) {
+                    "\n`"
+                } else {
+                    "\n"
+                };
+                while line.get(self.at).is_some_and(|&c| !end.contains(c)) {
                     self.at += 1;
                 }
             }
@@ -705,6 +764,12 @@ mod tests {
             // Probe 134: a `#` glued to a substitution's or a pattern's `)` is no comment.
             "echo $(true)# <<E; (( 1 +\n1 )); rm x <<true\nE\n))\ntrue",
             "cat <<E; [[ x == @(x)# ]]; (( 1 +\n1 )); rm x <<true\nE\n))\ntrue",
+            // Probe 137: only a space or a tab is a blank; a `case` pattern's `)` ends a
+            // word; an escaped `$` opens nothing.
+            "echo `(echo a\u{a0}# <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n)`",
+            "echo `case x in x)#'\ncat <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n#'\n;; esac`",
+            "echo $(case x in x)#'\ncat <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n#'\n;; esac)",
+            "echo \"\\$(\" <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue",
             "cat <<E; echo $(rm x)\nE",
             "cat <<E >${out}\nE",
             // A quote in a body, or a string over two lines, hides no later operator.
@@ -722,6 +787,7 @@ mod tests {
             "if true; then cat <<E; fi\nx\nE",
             "echo \"1 << 2\"\necho \"(\"",
             "echo \"<<\" '<< $(x)' \"<<${x}\"; cat <<'E' # it's\n\" $(\nE",
+            "case $1 in (a) x=1 ;; b) x=2 ;; esac; echo \"a case\" \"(\"; cat <<E\nx\nE",
             "echo $((1 << 2)) <<<\"$(date)\"",
         ] {
             assert!(pending_document_misread(script).is_none(), "{script}");
@@ -732,6 +798,11 @@ mod tests {
         ] {
             assert!(words_taken_out(&tokens(script)).is_none(), "{script}");
         }
+        // The tokenizer's own operators are looked after too.
+        let open = "cat <<E; (( 1 +\n1 )) && rm x\nE\n))";
+        assert!(document_operator_lines(open, &tokens(open)).is_some());
+        let closed = "cat <<E; echo \"(\"\nE";
+        assert!(document_operator_lines(closed, &tokens(closed)).is_none());
         let moved_in = "cat <<echo; echo $(\nrm x\necho\n)\necho";
         assert!(document_moved_in(moved_in, &tokens(moved_in)).is_some());
         let moved_out = "x=$(cat <<EOF)\nhi\nEOF";
