@@ -415,7 +415,6 @@ impl<'a> Reading<'a> {
                 self.cases = self.cases.saturating_sub(1);
             }
             '\\' => {
-                self.last = None;
                 self.at += 1;
                 if line.get(at + 1) == Some(&'\n') {
                     return Some(Read::LineBreakInside);
@@ -770,6 +769,7 @@ mod tests {
             "echo `case x in x)#'\ncat <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n#'\n;; esac`",
             "echo $(case x in x)#'\ncat <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n#'\n;; esac)",
             "echo \"\\$(\" <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue",
+            "echo $(echo \"\\$(\" <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n)",
             "cat <<E; echo $(rm x)\nE",
             "cat <<E >${out}\nE",
             // A quote in a body, or a string over two lines, hides no later operator.
