@@ -80,6 +80,58 @@ pub(super) fn long_descriptor(tokens: &[Token]) -> Option<String> {
     })
 }
 
+/// A `${…}` in `text` (as written, quoted or not, backslash-newlines removed) that dash reads
+/// otherwise than bash: unless its parameter (a name, digits, or one of `#?$!-*@`; `${#…}`
+/// its length) is followed by `}`, one of `-=?+%#`, or `:` and one of `-=?+`, dash takes the
+/// next character for an unknown operator, its quoting or expansion lost, and ends the `${`
+/// at the next `}` (`${x\}; rm y; echo }` and `${x:} #}; rm y` run `rm` in dash: probe 138
+/// F1, F2). bash's own forms (`${x/a/b}`, `${x:1}`, `${a[1]}`) are refused with them: dash
+/// fails on them.
+pub(super) fn parameter_misread(text: &str) -> Option<String> {
+    let text = text.replace("\\\n", "");
+    text.match_indices("${").find_map(|(at, _)| {
+        misread_parameter(&text[at + 2..]).then(|| {
+            let shown: String = text[at..].chars().take(20).collect();
+            not_bash(&format!(
+                "`{shown}`: what follows the parameter, which dash reads as an unknown operator"
+            ))
+        })
+    })
+}
+
+/// Whether dash reads the `${…}` whose text after the `${` is `inner` otherwise than bash
+/// (see [`parameter_misread`]).
+fn misread_parameter(inner: &str) -> bool {
+    let parameter = |text: &str| -> Option<usize> {
+        let first = text.chars().next()?;
+        let length = if first.is_ascii_alphabetic() || first == '_' {
+            text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(text.len())
+        } else if first.is_ascii_digit() {
+            text.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len())
+        } else if "#?$!-*@".contains(first) {
+            1
+        } else {
+            return None;
+        };
+        Some(length)
+    };
+    // `${#NAME}`, the length of a parameter.
+    if let Some(name) = inner.strip_prefix('#')
+        && parameter(name).is_some_and(|length| name[length..].starts_with('}'))
+    {
+        return false;
+    }
+    let Some(length) = parameter(inner) else {
+        return true;
+    };
+    let after = &inner[length..];
+    let operator = after.starts_with(['}', '-', '=', '?', '+', '%', '#'])
+        || (after.strip_prefix(':')).is_some_and(|rest| rest.starts_with(['-', '=', '?', '+']));
+    !operator
+}
+
 /// Whether the function `name` is written after the keyword `function` in `text`, the
 /// script it is defined in (blanks between), or where is not known: dash has no such
 /// keyword, and runs a program named `function` (probe 127 F2).

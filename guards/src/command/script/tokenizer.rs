@@ -165,7 +165,8 @@ pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) 
             Dialect::Bash => None,
             _ => dialect::long_descriptor(tokens)
                 .or_else(|| dialect::moved_into_or_out_of_a_word(text, tokens))
-                .or_else(|| dialect::substituted_subshell(text)),
+                .or_else(|| dialect::substituted_subshell(text))
+                .or_else(|| dialect::parameter_misread(text)),
         })
 }
 

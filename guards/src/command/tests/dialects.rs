@@ -35,6 +35,14 @@ const DASH_RUNS_MORE: &[&str] = &[
     "echo ${x-$${}; touch y; echo }",
     "echo \"${x-$${}\"; touch y; echo \"}\"",
     "x=${y-$${z}; touch y; echo }",
+    // dash takes what follows a parameter for an unknown operator, and ends the `${` at the
+    // next `}` (probe 138 F1, F2).
+    "true || echo ${x\\}; touch y; echo }",
+    "true || echo ${x\"}; touch y; echo }",
+    "true || echo ${${}; touch y; echo }",
+    "true || echo ${#\\}; touch y; echo }",
+    "echo ${x:} #}; touch y",
+    "echo \"${1:}\" #\"}\"; touch y",
 ];
 
 #[test]
@@ -87,6 +95,7 @@ fn common_sh_scripts_stay_allowed() {
         "cat <<EOF\nhi $x $(date)\nEOF\ncat <<'EOF'\nfoo \\\nbar\nEOF",
         "make >build.log 2>&1 && echo ok >&2; exec 3>&1 4>&-; echo x 1>&3",
         "f() { echo \"$(( (1 + 2) * 3 ))\" $( (echo a) ); }; f; echo function",
+        "echo ${HOME} ${1} ${10} ${#} ${#x} ${x:-a} ${x-b} ${x:=c} ${x%.rs} ${x##*/} ${?} ${$}",
     ] {
         for shell in ["sh", "dash", "bash"] {
             let found = run_by(shell, script);
