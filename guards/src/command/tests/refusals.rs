@@ -355,8 +355,15 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         "echo $[a[1] <<E ]\nrm x\nE",
         "ls $[a[1]<<E ]\nrm x\nE",
         "echo $[a[1] #]; rm x",
+        // A `]` quoted, escaped or inside an expansion closes nothing (probe 139 F1).
+        "a[']'[]= #]; rm x",
+        "a[\"]\"[]= #]; rm x",
+        "a[\\][]= #]; rm x",
+        "a[${x#]}[]= #]; rm x",
+        "a[$(echo ])[]= #]; rm x",
     ]);
     allowed(&[
+        "a[$i]=1; a[${#a[@]}]=2; a[$((i + 1))]=3; a[i+1]=4",
         "[[ a == @(a|b) ]] && [[ a =~ ^(a|b)$ ]] && [[ a == \"<(x)\" ]]",
         "echo ${x:-$((1 + 2))} ${a[$((n-1))]} \"${HOME}\"/{x,y}; cat <<EOF\n${x}\nEOF",
         "[[ $x == *.@(jpg|'png') ]] && ls *.txt && echo $(ls \\#x) \"$(grep -c '#' f)\"",
