@@ -261,10 +261,9 @@ fn document_operator_lines(text: &str, tokens: &[Token]) -> Option<String> {
 /// Where in `text` a here-document's operator `<<` (or `<<-`; not a here-string's `<<<`)
 /// may stand: outside single quotes and arithmetic, and outside double quotes but in a
 /// `$(…)` or backquotes inside them. Backquotes, brackets and expansions are looked into, as
-/// a document may stand there; a
-/// document's body is stepped over at the line break after its operator (to the line of its
-/// delimiter, quotes and backslashes removed; a delimiter no line matches steps over
-/// nothing), so that a quote in it does not hide what follows.
+/// a document may stand there; a document's body is stepped over at the line break after its
+/// operator (to the line of its delimiter, quotes and backslashes removed; a delimiter no
+/// line matches steps over nothing), so that a quote in it does not hide what follows.
 fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
     let mut reading = Reading::new(text, true);
     let mut pending: Vec<(String, bool)> = Vec::new();
