@@ -20,7 +20,7 @@ use text::{
     misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
 };
 use tokenizer::{
-    ansi_c_after_dollar, bracket_in_old_arithmetic, comment_in_arithmetic, lost_arithmetic,
+    after_the_pid, bracket_in_old_arithmetic, comment_in_arithmetic, lost_arithmetic,
     misread_delimiter, misread_in_regex, misread_in_tokens, pending_document_misread,
     split_operator,
 };
@@ -92,7 +92,7 @@ impl Checker {
             [
                 misread_in_expansion,
                 quote_in_pattern,
-                ansi_c_after_dollar,
+                after_the_pid,
                 misread_delimiter,
                 split_operator,
                 pending_document_misread,

@@ -10,13 +10,19 @@ use brush_parser::{SourceSpan, Token};
 use super::dialect::{self, Dialect};
 use super::text::{delimiter_starts, shown};
 
-/// A `'` after a `$` that is the second of `$$` or an escaped `\$`: the tokenizer opens an
-/// ANSI-C quote there (its `\'` escapes a quote), bash a plain one (`$$` then `'\'`), so the
-/// two end the quote at different places (`echo $$'\'; rm x; #''\'` runs `rm x`).
-pub(super) fn ansi_c_after_dollar(text: &str) -> Option<String> {
-    let at = text.find("$$'").or_else(|| text.find("\\$'"))?;
+/// A quote or a bracket after a `$` that is the second of `$$` (or, for a `'`, an escaped
+/// `\$`): the tokenizer reads that `$` as opening an expansion there — `$'…'` (whose `\'`
+/// escapes a quote), `${…}`, `$[…]`, `$(…)` — where bash and dash read the process
+/// id and a plain character, so the two end what follows at different places (`echo
+/// $$'\'; rm x; #''\'`, probe 57; `echo $${x-; rm y; echo }` and `echo $$[; rm y; echo ]`,
+/// probe 140 F1; dash's `"$$(echo "; rm y; echo ")"`, F2: each ran `rm`).
+pub(super) fn after_the_pid(text: &str) -> Option<String> {
+    let at = (text.match_indices("$$"))
+        .map(|(at, _)| at)
+        .find(|&at| text[at + 2..].starts_with(['\'', '{', '[', '(']))
+        .or_else(|| text.find("\\$'"))?;
     Some(format!(
-        "`{}` opens a plain quote for bash and a `$'…'` for the parser, which ends it elsewhere: not checked (put the `'` apart: `\"$$\"'…'`)",
+        "`{}` is the process id and a plain character to the shell, an expansion to the parser, which ends it elsewhere: not checked (put the character apart: `\"$$\"'…'`)",
         &text[at..at + 3]
     ))
 }
@@ -665,9 +671,16 @@ mod tests {
 
     #[test]
     fn finds_what_the_tokenizer_reads_otherwise() {
-        assert!(ansi_c_after_dollar("echo $$'\\'").is_some());
-        assert!(ansi_c_after_dollar("echo \\$'x'").is_some());
-        assert!(ansi_c_after_dollar("echo $'x' \"$$\"").is_none());
+        assert!(after_the_pid("echo $$'\\'").is_some());
+        assert!(after_the_pid("echo \\$'x'").is_some());
+        for script in [
+            "echo $${x-; rm y; echo }",
+            "echo $$[; rm y; echo ]",
+            "echo \"$$(\"",
+        ] {
+            assert!(after_the_pid(script).is_some(), "{script}");
+        }
+        assert!(after_the_pid("echo $'x' \"$$\" $$ $$.log ${$} $(echo $$)").is_none());
         for delimiter in ["<<'E\"X'", "<<\"E'X\"", "<< 'E\\X'", "<<E\\\\X"] {
             assert!(misread_delimiter(delimiter).is_some(), "{delimiter}");
         }
