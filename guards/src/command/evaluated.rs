@@ -388,6 +388,31 @@ pub(super) fn closing_bracket(text: &str) -> Option<usize> {
     })
 }
 
+/// Where the `]` is that closes the `[` starting `text`, as far as bash surely reads it so:
+/// `None` when none does, or when it may be quoted, escaped or inside an expansion, which
+/// closes nothing to bash — a quote, a backslash or a backquote before it, or a `${` or a
+/// `(` still open there, counted from the left (`[']'`, `[}${x#]`: probes 139 F1, 143 F2,
+/// F3).
+pub(super) fn surely_closing_bracket(text: &str) -> Option<usize> {
+    let end = closing_bracket(text)?;
+    let subscript = &text[..end];
+    if subscript.contains(['\'', '"', '\\', '`']) {
+        return None;
+    }
+    let (mut braces, mut parentheses, mut before) = (0_usize, 0_usize, ' ');
+    for c in subscript.chars() {
+        match c {
+            '{' if before == '$' => braces += 1,
+            '}' => braces = braces.saturating_sub(1),
+            '(' => parentheses += 1,
+            ')' => parentheses = parentheses.saturating_sub(1),
+            _ => {}
+        }
+        before = c;
+    }
+    (braces == 0 && parentheses == 0).then_some(end)
+}
+
 /// Reads `text` as a [`Target`]; `None` when it does not start with a name or has more
 /// after the name and subscript than a value.
 pub(super) fn target(text: &str) -> Option<Target<'_>> {

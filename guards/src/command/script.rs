@@ -25,7 +25,7 @@ use tokenizer::{
     split_operator,
 };
 
-use super::evaluated::{closing_bracket, target};
+use super::evaluated::{surely_closing_bracket, target};
 use super::word::{first_character, runs_commands};
 use super::{Checker, MAX_SCRIPT_BYTES, Word};
 
@@ -562,13 +562,13 @@ impl Checker {
         self.array(name);
         // bash reads a `[` that starts an element on to the `]` that closes it, across
         // blanks and `#`; the parser ends the element at the blank (`LANG=([0 #]=C) ls;
-        // (rm x⏎)` runs `rm x`; probe 64 F3).
+        // (rm x⏎)` runs `rm x`; probe 64 F3), and not at one that may be quoted (143 F3).
         let words = items
             .iter()
             .flat_map(|(key, value)| key.iter().chain([value]));
         if let Some(open) = words
             .map(|word| word.value.as_str())
-            .find(|word| word.starts_with('[') && closing_bracket(word).is_none())
+            .find(|word| word.starts_with('[') && surely_closing_bracket(word).is_none())
         {
             return self.problem(format!(
                 "`{open}`: bash reads an array element's `[` on to the `]` that closes it, the parser ends the element here: not checked"

@@ -2,7 +2,7 @@
 
 use brush_parser::word::{Parameter, ParameterExpr, WordPiece, WordPieceWithSource};
 
-use super::evaluated::{closing_bracket, leading_name};
+use super::evaluated::{leading_name, surely_closing_bracket};
 use super::script::{Dialect, comment_in_substitution, dialect, not_bash, options};
 use super::{Checker, Word};
 
@@ -44,19 +44,11 @@ impl Checker {
     /// with no `]` closing that `[` (nested ones counted): where a command or an assignment
     /// may start, bash reads on to that `]`, across blanks, `#` and `<<`, and the parser ended
     /// the word at a blank (`x[/ls #]; rm x` and `LANG[[]=C #]; rm x` run `rm x`; probe 64
-    /// F2, probe 66 F1). A `]` quoted, escaped, or inside a `${…}` or `$(…)` closes nothing to
-    /// bash, so a subscript holding a quote, a backslash or a backquote before its `]`, or an
-    /// expansion left open there, is refused too (`a[']'[]= #]; rm x`: probe 139 F1).
+    /// F2, probe 66 F1), or whose `]` may close nothing to bash ([`surely_closing_bracket`]:
+    /// `a[']'[]= #]; rm x`, probe 139 F1).
     pub(super) fn subscript_read_on(&mut self, raw: &str) -> bool {
         let read_on = leading_name(raw).is_some_and(|(_, after_name)| {
-            after_name.starts_with('[')
-                && closing_bracket(after_name).is_none_or(|end| {
-                    let subscript = &after_name[..end];
-                    let count = |c: char| subscript.matches(c).count();
-                    subscript.contains(['\'', '"', '\\', '`'])
-                        || count('{') > count('}')
-                        || count('(') > count(')')
-                })
+            after_name.starts_with('[') && surely_closing_bracket(after_name).is_none()
         });
         if read_on {
             self.problem(format!(

@@ -17,8 +17,10 @@ use super::text::{delimiter_starts, shown};
 /// $$'\'; rm x; #''\'`, probe 57; `echo $${x-; rm y; echo }` and `echo $$[; rm y; echo ]`,
 /// probe 140 F1; dash's `"$$(echo "; rm y; echo ")"`, F2: each ran `rm`).
 pub(super) fn after_the_pid(text: &str) -> Option<String> {
-    let at = (text.match_indices("$$"))
+    // Every pair, overlapping: `\$$${` is `\$`, `$$` and `{`.
+    let at = (text.char_indices())
         .map(|(at, _)| at)
+        .filter(|&at| text[at..].starts_with("$$"))
         .find(|&at| text[at + 2..].starts_with(['\'', '{', '[', '(']))
         .or_else(|| text.find("\\$'"))?;
     Some(format!(
@@ -677,6 +679,7 @@ mod tests {
             "echo $${x-; rm y; echo }",
             "echo $$[; rm y; echo ]",
             "echo \"$$(\"",
+            "echo \\$$${x-; rm y; echo }",
         ] {
             assert!(after_the_pid(script).is_some(), "{script}");
         }

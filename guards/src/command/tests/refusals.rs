@@ -361,6 +361,9 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         "a[\\][]= #]; rm x",
         "a[${x#]}[]= #]; rm x",
         "a[$(echo ])[]= #]; rm x",
+        "a[}${x#]}[]= #]; rm x",
+        "a=([']' #]=C); (rm x\n)",
+        "a=([\\] #]=C); (rm x\n)",
     ]);
     allowed(&[
         "a[$i]=1; a[${#a[@]}]=2; a[$((i + 1))]=3; a[i+1]=4",
