@@ -241,7 +241,7 @@ fn document_line(chars: &[char], at: usize) -> Option<String> {
     let mut reading = Reading::new(rest, false);
     let open = loop {
         match reading.step() {
-            Some(Read::Char('\n')) => break !reading.inside.is_empty(),
+            Some(Read::Char('\n')) => break !reading.inside.is_empty() || reading.lost,
             Some(Read::Char(_)) => {}
             Some(Read::LineBreakInside) | None => break true,
         }
@@ -278,6 +278,16 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
     std::iter::from_fn(move || {
         loop {
             let at = reading.at;
+            if reading.lost {
+                // Lost: the rest is read for `<<` as written.
+                let operator = (at..text.len()).find(|&at| {
+                    text[at..].starts_with(&['<', '<'])
+                        && text.get(at + 2) != Some(&'<')
+                        && (at == 0 || text[at - 1] != '<')
+                })?;
+                reading.at = operator + 2;
+                return Some(operator);
+            }
             let top = reading.inside.last().copied();
             match reading.step()? {
                 Read::Char('<')
@@ -347,6 +357,10 @@ struct Reading<'a> {
     /// outside each bracket.
     cases: usize,
     outer_cases: Vec<usize>,
+    /// Whether the reading may have lost track of bash's: a `)` it took for a pattern's end
+    /// (a `case` it counted may be a mere word, `$(echo case)#`: probe 143 F4). From there
+    /// every `<<` is taken for an operator ([`live_documents`]), and every line for open.
+    lost: bool,
 }
 
 impl<'a> Reading<'a> {
@@ -381,6 +395,7 @@ impl<'a> Reading<'a> {
             last: None,
             cases: 0,
             outer_cases: Vec::new(),
+            lost: false,
         }
     }
 
@@ -468,7 +483,10 @@ impl<'a> Reading<'a> {
                 }
             }
             // A `case` pattern's end.
-            ')' if self.cases > 0 && commands => self.word_starts = true,
+            ')' if self.cases > 0 && commands => {
+                self.word_starts = true;
+                self.lost = true;
+            }
             ')' => match top {
                 Some(Inside::Arithmetic { ends_word }) => {
                     // `))` ends it; one `)` made it a subshell's, bash reading it again.
@@ -786,6 +804,9 @@ mod tests {
             "echo $(case x in x)#'\ncat <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n#'\n;; esac)",
             "echo \"\\$(\" <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue",
             "echo $(echo \"\\$(\" <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n)",
+            // A `case` that is a mere word: the reader, lost, reads on for `<<` as written.
+            "echo $(echo case)# $(cat <<F; echo $(rm x)\nhi\nF\n)",
+            "echo $(case x in x) echo;; esac) \"<< $(date)\"",
             "cat <<E; echo $(rm x)\nE",
             "cat <<E >${out}\nE",
             // A quote in a body, or a string over two lines, hides no later operator.
