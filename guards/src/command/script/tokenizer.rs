@@ -3,6 +3,7 @@
 //! program the parser hands over never hides lines bash runs. Each scan may find more than
 //! there is, never less.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use brush_parser::{SourceSpan, Token};
@@ -10,23 +11,95 @@ use brush_parser::{SourceSpan, Token};
 use super::dialect::{self, Dialect};
 use super::text::{delimiter_starts, shown};
 
-/// A quote or a bracket after a `$` that is the second of `$$` (or, for a `'`, an escaped
-/// `\$`): the tokenizer reads that `$` as opening an expansion there — `$'…'` (whose `\'`
-/// escapes a quote), `${…}`, `$[…]`, `$(…)` — where bash and dash read the process
-/// id and a plain character, so the two end what follows at different places (`echo
-/// $$'\'; rm x; #''\'`, probe 57; `echo $${x-; rm y; echo }` and `echo $$[; rm y; echo ]`,
-/// probe 140 F1; dash's `"$$(echo "; rm y; echo ")"`, F2: each ran `rm`).
+/// A quote after a `$` that is the second of `$$`, or an escaped `\$`: the tokenizer opens
+/// an ANSI-C quote there (its `\'` escapes a quote), bash a plain one (`$$` then `'\'`),
+/// so the two end the quote at different places (`echo $$'\'; rm x; #''\'` runs `rm x`:
+/// probe 57). Every pair, overlapping: `\$$$'` is `\$`, `$$` and `'` (probe 143 F1).
 pub(super) fn after_the_pid(text: &str) -> Option<String> {
-    // Every pair, overlapping: `\$$${` is `\$`, `$$` and `{`.
-    let at = (text.char_indices())
-        .map(|(at, _)| at)
-        .filter(|&at| text[at..].starts_with("$$"))
-        .find(|&at| text[at + 2..].starts_with(['\'', '{', '[', '(']))
-        .or_else(|| text.find("\\$'"))?;
+    let at = pid_before(text, &['\'']).or_else(|| text.find("\\$'"))?;
     Some(format!(
-        "`{}` is the process id and a plain character to the shell, an expansion to the parser, which ends it elsewhere: not checked (put the character apart: `\"$$\"'…'`)",
+        "`{}` opens a plain quote for bash and a `$'…'` for the parser, which ends it elsewhere: not checked (put the `'` apart: `\"$$\"'…'`)",
         &text[at..at + 3]
     ))
+}
+
+/// Where in `text` a `$$` stands right before one of `next`, every pair looked at,
+/// overlapping.
+fn pid_before(text: &str, next: &[char]) -> Option<usize> {
+    (text.char_indices())
+        .map(|(at, _)| at)
+        .filter(|&at| text[at..].starts_with("$$"))
+        .find(|&at| text[at + 2..].starts_with(next))
+}
+
+/// A `{`, `[` or `(` after a `$` that is the second of `$$`, in a word of `tokens` where
+/// the shell expands it (outside single quotes, and not in a document whose delimiter is
+/// quoted): the tokenizer reads that `$` as opening `${…}`, `$[…]` or `$(…)`, where bash and
+/// dash read the process id and a plain character, so the two end what follows at
+/// different places (`echo $${x-; rm y; echo }`, `echo $$[; rm y; echo ]`, dash's `"$$(echo
+/// "; rm y; echo ")"` ran `rm`: probe 140 F1, F2; `\$$${`, 143 F1). In a comment, single
+/// quotes or a quoted document's body it is text (a Makefile's `$${HOME}` written with
+/// `cat <<'EOF'`: probe 142 F3).
+fn pid_before_bracket(tokens: &[Token]) -> Option<String> {
+    tokens.iter().enumerate().find_map(|(at, token)| {
+        let Token::Word(word, _) = token else {
+            return None;
+        };
+        // A document's body, its quotes text; none at all if its delimiter is quoted.
+        let body = document_operator_before(tokens, at, 2);
+        let quoted = |delimiter: &Token| {
+            matches!(delimiter, Token::Word(delimiter, _) if delimiter.contains(['\'', '"', '\\']))
+        };
+        if body && tokens.get(at - 1).is_some_and(quoted) {
+            return None;
+        }
+        let expanded = if body {
+            Cow::Borrowed(word.as_str())
+        } else {
+            Cow::Owned(outside_single_quotes(word))
+        };
+        let found = pid_before(&expanded, &['{', '[', '(']).is_some();
+        found.then(|| {
+            format!(
+                "`{}`: `$$` is the process id and a plain character to the shell, an expansion to the parser, which ends it elsewhere: not checked (put the character apart: `\"$$\"{{`)",
+                shown(word)
+            )
+        })
+    })
+}
+
+/// `word` without its single-quoted parts (`'…'` outside double quotes, and `$'…'`, whose
+/// backslash escapes a quote), which the shell expands nothing in.
+fn outside_single_quotes(word: &str) -> String {
+    let mut kept = String::with_capacity(word.len());
+    let (mut chars, mut double, mut before) = (word.chars(), false, ' ');
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                kept.push(c);
+                kept.extend(chars.next());
+                before = ' ';
+                continue;
+            }
+            '"' => double = !double,
+            '\'' if !double => {
+                let escapes = before == '$';
+                while let Some(q) = chars.next() {
+                    match q {
+                        '\\' if escapes => drop(chars.next()),
+                        '\'' => break,
+                        _ => {}
+                    }
+                }
+                before = '\'';
+                continue;
+            }
+            _ => {}
+        }
+        kept.push(c);
+        before = c;
+    }
+    kept
 }
 
 /// A here-document delimiter whose quoting bash keeps a part of: a quote inside quotes of
@@ -167,6 +240,7 @@ pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) 
     expanding_delimiter(text, tokens)
         .or_else(|| arithmetic_in_substitution(text, tokens))
         .or_else(|| words_taken_out(tokens))
+        .or_else(|| pid_before_bracket(tokens))
         .or_else(|| document_operator_lines(text, tokens))
         .or_else(|| document_moved_in(text, tokens))
         .or_else(|| match dialect {
@@ -693,15 +767,25 @@ mod tests {
     fn finds_what_the_tokenizer_reads_otherwise() {
         assert!(after_the_pid("echo $$'\\'").is_some());
         assert!(after_the_pid("echo \\$'x'").is_some());
+        assert!(after_the_pid("echo \\$$$'\\'").is_some());
+        assert!(after_the_pid("echo $'x' \"$$\" $$ $$.log ${$} $(echo $$)").is_none());
+        let tokens = |text| brush_parser::uncached_tokenize_str(text, &Default::default()).unwrap();
         for script in [
             "echo $${x-; rm y; echo }",
             "echo $$[; rm y; echo ]",
-            "echo \"$$(\"",
+            "echo \"$$(echo \"; rm y; echo \")\"",
             "echo \\$$${x-; rm y; echo }",
+            "echo 'a'$${x-; rm y; echo }",
+            "cat <<E\n'$${x}'\nE",
         ] {
-            assert!(after_the_pid(script).is_some(), "{script}");
+            assert!(pid_before_bracket(&tokens(script)).is_some(), "{script}");
         }
-        assert!(after_the_pid("echo $'x' \"$$\" $$ $$.log ${$} $(echo $$)").is_none());
+        for script in [
+            "echo '$${HOME}' $'$$(\\'' \"$$\" $$ # $${x}",
+            "cat <<'EOF' > Makefile\nall:\n\techo $${HOME} $$(date)\nEOF",
+        ] {
+            assert!(pid_before_bracket(&tokens(script)).is_none(), "{script}");
+        }
         for delimiter in ["<<'E\"X'", "<<\"E'X\"", "<< 'E\\X'", "<<E\\\\X"] {
             assert!(misread_delimiter(delimiter).is_some(), "{delimiter}");
         }
