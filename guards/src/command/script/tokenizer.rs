@@ -186,21 +186,30 @@ pub(super) fn delimiter_word(start: &str) -> &str {
     start
 }
 
-/// In a script with a `<<`, arithmetic the tokenizer loses track of: one nested in another
+/// A `$[` inside `((…))` or `$((…))` in any script, and in a script with a `<<`,
+/// arithmetic the tokenizer loses track of: one nested in another
 /// (`$(( $((1)) <<x ))`: the inner one's end turns the tokenizer's arithmetic off, so the
 /// outer one's shift starts a here-document hiding the next lines), and a `((` not ended by a
 /// `))` (`[[ ((a == b) ) ]]`: the tokenizer's arithmetic stays on, so a later here-document
 /// is missed and its body read as script). The arithmetic is found by a scan of the text for
 /// `((`, `$((` and `$[`, their ends by counting brackets, quoted or not.
 pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
-    if !text.contains("<<") {
-        return None;
-    }
+    let documents = text.contains("<<");
     let bytes = text.as_bytes();
     (0..bytes.len()).find_map(|at| {
         let (inside, closed) = arithmetic_at(bytes, at)?;
+        // A `$[` inside `((…))` or `$((…))`, in any script: the tokenizer reads on to its
+        // `]`, the shells end the arithmetic at its `))` (`(( $[ )); rm y; (( 1 ]))` ran
+        // `rm`: probe 141 F2).
+        let parentheses = bytes[at..].starts_with(b"((") || bytes[at..].starts_with(b"$((");
+        if parentheses && inside.clone().any(|index| bytes[index..].starts_with(b"$[")) {
+            let shown = shown(&text[at..]);
+            return Some(format!(
+                "`{shown}`: a `$[` inside arithmetic, which the parser reads on to its `]`: not checked (write `$((…))`)"
+            ));
+        }
         let nested = inside.clone().any(|index| opener(bytes, index).is_some());
-        (nested || !closed).then(|| {
+        (documents && (nested || !closed)).then(|| {
             let shown = shown(&text[at..]);
             format!(
                 "`{shown}`: arithmetic nested in arithmetic, or not ended by `))`, in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
@@ -814,6 +823,12 @@ mod tests {
             "(( 1 + $[2] <<x ))",
             "[[ ((a == b) ) ]]; cat <<E",
             "echo ((; cat <<E",
+        ] {
+            assert!(lost_arithmetic(script).is_some(), "{script}");
+        }
+        for script in [
+            "true || (( $[ )); rm y; (( 1 ]))",
+            "true || echo \"$(( $[ ))\"; rm y; echo \"] ))\"",
         ] {
             assert!(lost_arithmetic(script).is_some(), "{script}");
         }
