@@ -6,7 +6,7 @@
 use brush_parser::Token;
 use brush_parser::ast::CompoundCommand;
 
-use super::tokenizer::documents_in_words;
+use super::tokenizer::{documents_in_words, expanded_words};
 
 /// The shell a script is written for, as far as its grammar departs from bash's, which the
 /// parser reads.
@@ -80,21 +80,24 @@ pub(super) fn long_descriptor(tokens: &[Token]) -> Option<String> {
     })
 }
 
-/// A `${…}` in `text` (as written, quoted or not, backslash-newlines removed) that dash reads
-/// otherwise than bash: unless its parameter (a name, digits, or one of `#?$!-*@`; `${#…}`
-/// its length) is followed by `}`, one of `-=?+%#`, or `:` and one of `-=?+`, dash takes the
-/// next character for an unknown operator, its quoting or expansion lost, and ends the `${`
-/// at the next `}` (`${x\}; rm y; echo }` and `${x:} #}; rm y` run `rm` in dash: probe 138
-/// F1, F2). bash's own forms (`${x/a/b}`, `${x:1}`, `${a[1]}`) are refused with them: dash
-/// fails on them.
-pub(super) fn parameter_misread(text: &str) -> Option<String> {
-    let text = text.replace("\\\n", "");
-    text.match_indices("${").find_map(|(at, _)| {
-        misread_parameter(&text[at + 2..]).then(|| {
-            let shown: String = text[at..].chars().take(20).collect();
-            not_bash(&format!(
-                "`{shown}`: what follows the parameter, which dash reads as an unknown operator"
-            ))
+/// A `${…}` among the words of `tokens` that the shell expands (not in single quotes, an
+/// escape or a quoted here-document's body: `expanded_words`) that dash reads otherwise
+/// than bash: unless its parameter (a name, digits, or one of `#?$!-*@`; `${#…}` its length)
+/// is followed by `}`, one of `-=?+%#`, or `:` and one of `-=?+`, dash takes the next
+/// character for an unknown operator, its quoting or expansion lost, and ends the `${` at
+/// the next `}` (`${x\}; rm y; echo }` and `${x:} #}; rm y` run `rm` in dash: probe 138 F1,
+/// F2). bash's own forms (`${x/a/b}`, `${x:1}`, `${a[1]}`) are refused with them: dash fails
+/// on them.
+pub(super) fn parameter_misread(tokens: &[Token]) -> Option<String> {
+    expanded_words(tokens).find_map(|(_, expanded)| {
+        let expanded = expanded.replace("\\\n", "");
+        expanded.match_indices("${").find_map(|(at, _)| {
+            misread_parameter(&expanded[at + 2..]).then(|| {
+                let shown: String = expanded[at..].chars().take(20).collect();
+                not_bash(&format!(
+                    "`{shown}`: what follows the parameter, which dash reads as an unknown operator (run the script with bash, or write a POSIX form)"
+                ))
+            })
         })
     })
 }

@@ -41,11 +41,24 @@ fn pid_before(text: &str, next: &[char]) -> Option<usize> {
 /// quotes or a quoted document's body it is text (a Makefile's `$${HOME}` written with
 /// `cat <<'EOF'`: probe 142 F3).
 fn pid_before_bracket(tokens: &[Token]) -> Option<String> {
-    tokens.iter().enumerate().find_map(|(at, token)| {
+    expanded_words(tokens).find_map(|(word, expanded)| {
+        pid_before(&expanded, &['{', '[', '(']).map(|_| {
+            format!(
+                "`{}`: `$$` is the process id and a plain character to the shell, an expansion to the parser, which ends it elsewhere: not checked (put the character apart: `\"$$\"{{`)",
+                shown(word)
+            )
+        })
+    })
+}
+
+/// Each word among `tokens`, with the part of it the shell expands: outside single quotes
+/// and escapes ([`expanded_part`]); a here-document's body whole, and none of it if its
+/// delimiter is quoted.
+pub(super) fn expanded_words(tokens: &[Token]) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
+    tokens.iter().enumerate().filter_map(|(at, token)| {
         let Token::Word(word, _) = token else {
             return None;
         };
-        // A document's body, its quotes text; none at all if its delimiter is quoted.
         let body = document_operator_before(tokens, at, 2);
         let quoted = |delimiter: &Token| {
             matches!(delimiter, Token::Word(delimiter, _) if delimiter.contains(['\'', '"', '\\']))
@@ -56,28 +69,23 @@ fn pid_before_bracket(tokens: &[Token]) -> Option<String> {
         let expanded = if body {
             Cow::Borrowed(word.as_str())
         } else {
-            Cow::Owned(outside_single_quotes(word))
+            Cow::Owned(expanded_part(word))
         };
-        let found = pid_before(&expanded, &['{', '[', '(']).is_some();
-        found.then(|| {
-            format!(
-                "`{}`: `$$` is the process id and a plain character to the shell, an expansion to the parser, which ends it elsewhere: not checked (put the character apart: `\"$$\"{{`)",
-                shown(word)
-            )
-        })
+        Some((word.as_str(), expanded))
     })
 }
 
-/// `word` without its single-quoted parts (`'…'` outside double quotes, and `$'…'`, whose
-/// backslash escapes a quote), which the shell expands nothing in.
-fn outside_single_quotes(word: &str) -> String {
+/// `word` without what the shell expands nothing in: its single-quoted parts (`'…'` outside
+/// double quotes, and `$'…'`, whose backslash escapes a quote) and its escaped characters
+/// (`\${x}` is text), each escape kept as two blanks.
+fn expanded_part(word: &str) -> String {
     let mut kept = String::with_capacity(word.len());
     let (mut chars, mut double, mut before) = (word.chars(), false, ' ');
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                kept.push(c);
-                kept.extend(chars.next());
+                kept.push_str("  ");
+                chars.next();
                 before = ' ';
                 continue;
             }
@@ -257,7 +265,7 @@ pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) 
             _ => dialect::long_descriptor(tokens)
                 .or_else(|| dialect::moved_into_or_out_of_a_word(text, tokens))
                 .or_else(|| dialect::substituted_subshell(text))
-                .or_else(|| dialect::parameter_misread(text)),
+                .or_else(|| dialect::parameter_misread(tokens)),
         })
 }
 

@@ -96,6 +96,8 @@ fn common_sh_scripts_stay_allowed() {
         "make >build.log 2>&1 && echo ok >&2; exec 3>&1 4>&-; echo x 1>&3",
         "f() { echo \"$(( (1 + 2) * 3 ))\" $( (echo a) ); }; f; echo function",
         "echo ${HOME} ${1} ${10} ${#} ${#x} ${x:-a} ${x-b} ${x:=c} ${x%.rs} ${x##*/} ${?} ${$}",
+        // Text the shell expands nothing in (probe 140 F3, 142 F6).
+        "echo '${x:0:3}' \\${var.x} \"\\${{ a }}\"; cat <<'EOF'\n${x//a/b} $${HOME}\nEOF",
     ] {
         for shell in ["sh", "dash", "bash"] {
             let found = run_by(shell, script);
