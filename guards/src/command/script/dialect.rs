@@ -89,8 +89,8 @@ pub(super) fn long_descriptor(tokens: &[Token]) -> Option<String> {
 /// F2). bash's own forms (`${x/a/b}`, `${x:1}`, `${a[1]}`) are refused with them: dash fails
 /// on them.
 pub(super) fn parameter_misread(tokens: &[Token]) -> Option<String> {
+    // A backslash-newline is no `${` (`split_operator` refuses `$\⏎{`).
     expanded_words(tokens).find_map(|(_, expanded)| {
-        let expanded = expanded.replace("\\\n", "");
         expanded.match_indices("${").find_map(|(at, _)| {
             misread_parameter(&expanded[at + 2..]).then(|| {
                 let shown: String = expanded[at..].chars().take(20).collect();
