@@ -10,10 +10,12 @@ use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
 mod bash;
 pub(super) mod dialect;
+mod reader;
 mod text;
 mod tokenizer;
 
 pub(super) use dialect::{Dialect, not_bash};
+use reader::pending_document_misread;
 pub(super) use text::comment_in_substitution;
 use text::{
     MAX_NESTING, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early, looping_delimiter,
@@ -21,8 +23,7 @@ use text::{
 };
 use tokenizer::{
     after_the_pid, bracket_in_old_arithmetic, comment_in_arithmetic, lost_arithmetic,
-    misread_delimiter, misread_in_regex, misread_in_tokens, pending_document_misread,
-    split_operator,
+    misread_delimiter, misread_in_regex, misread_in_tokens, split_operator,
 };
 
 use super::evaluated::{surely_closing_bracket, target};

@@ -1,0 +1,318 @@
+//! A reading of a script's text as bash nests its quotes, brackets, arithmetic and
+//! expansions: enough to find each here-document operator the shell sees, and to tell what
+//! follows it on its line, which brush-parser's tokenizer reads otherwise while the document
+//! is pending (probes 59, 130 to 143). A model of bash's lexer, kept on the safe side: where
+//! it may have lost track of bash's, it takes every `<<` for an operator.
+
+use brush_parser::Token;
+
+use super::text::shown;
+use super::tokenizer::{delimiter_word, opens_a_document};
+
+/// What follows a here-document's operator on its line that the tokenizer reads otherwise
+/// than bash while the document is pending: an expansion `$(…)`, `${…}` or `$[…]`, whose
+/// words it takes out of it (`cat <<E; echo $(rm x)` came as `echo rm x $()`: probe 130), or a
+/// line that ends inside a quote, a bracket, an expansion or a backslash-newline (bash reads
+/// the body from the line after the command's end, the tokenizer from the line break, so the
+/// lines between are script to one and text to the other: `cat <<E; (( 1 +⏎1 )) && rm
+/// x⏎E⏎))`, probe 59). The operators are found in the text ([`live_documents`]), so that one
+/// inside a `$(…)`, whose script the parser hands over rebuilt with the misread done (probe
+/// 131 F3), is seen too; a `)` that closes a bracket opened before the operator
+/// (`x=$(cat <<E)`) is passed over.
+pub(super) fn pending_document_misread(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    live_documents(&chars).find_map(|at| document_line(&chars, at))
+}
+
+/// What [`pending_document_misread`] finds after the here-document's operator at `at` of
+/// `chars`, on its line.
+fn document_line(chars: &[char], at: usize) -> Option<String> {
+    let rest = chars.get(at + 2..).unwrap_or_default();
+    let line: String = rest.iter().take_while(|&&c| c != '\n').collect();
+    let shown = shown(&line);
+    if ["$(", "${", "$["].iter().any(|open| line.contains(open)) {
+        return Some(format!(
+            "`<<{shown}`: an expansion after a here-document's `<<` on its line, whose words the parser takes out of it: not checked (put the expansion before the `<<`, or on a line of its own)"
+        ));
+    }
+    let mut reading = Reading::new(rest, false);
+    let open = loop {
+        match reading.step() {
+            Some(Read::Char('\n')) => break !reading.inside.is_empty() || reading.lost,
+            Some(Read::Char(_)) => {}
+            Some(Read::LineBreakInside) | None => break true,
+        }
+    };
+    open.then(|| {
+        format!(
+            "`<<{shown}`: a here-document's line that ends inside a quote, a bracket or an expansion: the parser reads the document's body from the line break, bash after the command: not checked (end the command on the `<<`'s line)"
+        )
+    })
+}
+
+/// [`document_line`] after each here-document's operator among the tokenizer's `tokens` of
+/// `text`: where the reading of the text ([`live_documents`]) took one for quoted, the
+/// tokenizer still has it.
+pub(super) fn document_operator_lines(text: &str, tokens: &[Token]) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    tokens.iter().find_map(|token| match token {
+        Token::Operator(operator, span) if opens_a_document(operator) => {
+            document_line(&chars, span.start.index)
+        }
+        _ => None,
+    })
+}
+
+/// Where in `text` a here-document's operator `<<` (or `<<-`; not a here-string's `<<<`)
+/// may stand: outside single quotes and arithmetic, and outside double quotes but in a
+/// `$(…)` or backquotes inside them. Backquotes, brackets and expansions are looked into, as
+/// a document may stand there; a document's body is stepped over at the line break after its
+/// operator (to the line of its delimiter, quotes and backslashes removed; a delimiter no
+/// line matches steps over nothing), so that a quote in it does not hide what follows.
+fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
+    let mut reading = Reading::new(text, true);
+    let mut pending: Vec<(String, bool)> = Vec::new();
+    std::iter::from_fn(move || {
+        loop {
+            let at = reading.at;
+            if reading.lost {
+                // Lost: the rest is read for `<<` as written.
+                let operator = (at..text.len()).find(|&at| {
+                    text[at..].starts_with(&['<', '<'])
+                        && text.get(at + 2) != Some(&'<')
+                        && (at == 0 || text[at - 1] != '<')
+                })?;
+                reading.at = operator + 2;
+                return Some(operator);
+            }
+            let top = reading.inside.last().copied();
+            match reading.step()? {
+                Read::Char('<')
+                    if !matches!(top, Some(Inside::Double | Inside::Arithmetic { .. })) =>
+                {
+                    let operator = text.get(at + 1) == Some(&'<')
+                        && text.get(at + 2) != Some(&'<')
+                        && (at == 0 || text[at - 1] != '<');
+                    if operator {
+                        let tabs = text.get(at + 2) == Some(&'-');
+                        let rest: String = text[at + 2 + usize::from(tabs)..].iter().collect();
+                        let delimiter = delimiter_word(rest.trim_start_matches([' ', '\t']));
+                        pending.push((delimiter.replace(['\'', '"', '\\'], ""), tabs));
+                        return Some(at);
+                    }
+                }
+                Read::Char('\n') => {
+                    for (delimiter, tabs) in pending.drain(..) {
+                        reading.step_over_body(&delimiter, tabs);
+                    }
+                }
+                _ => {}
+            }
+        }
+    })
+}
+
+/// What a scan of a text ([`Reading`]) is inside of.
+#[derive(Clone, Copy, PartialEq)]
+enum Inside {
+    /// `"…"`.
+    Double,
+    /// `(…)`, `$(…)`, `<(…)`, `@(…)`, where quotes start again: whether its `)` ends a word
+    /// (a subshell's, a function's) or the word goes on (a substitution's, a pattern's:
+    /// `$(true)#` is one word, whose `#` starts no comment; probe 134 F1, F2).
+    Bracket { ends_word: bool },
+    /// `${…}`.
+    Parameter,
+    /// `$((…))` and `((…))`, where `<<` is a shift; whether its `))` ends a word.
+    Arithmetic { ends_word: bool },
+    /// `` `…` ``.
+    Backquote,
+}
+
+/// What [`Reading::step`] read.
+enum Read {
+    /// A character outside single quotes and comments (a `\`'s escaped one stepped over).
+    Char(char),
+    /// A line break inside single quotes, or after a backslash.
+    LineBreakInside,
+}
+
+/// A reading of a script's text as bash nests its quotes, brackets and expansions: enough to
+/// tell whether a line ends inside one, and where an operator stands outside quotes.
+struct Reading<'a> {
+    text: &'a [char],
+    /// Where the next step starts.
+    at: usize,
+    inside: Vec<Inside>,
+    /// Whether a word starts at `at`: after a blank or an operator's character, unescaped.
+    word_starts: bool,
+    /// The character read last, unless a backslash escaped it (`\$(` opens nothing: probe
+    /// 137 F3).
+    last: Option<char>,
+    /// How many `case` commands are open inside the innermost bracket, whose `)` then ends
+    /// a pattern (`case x in x)#` starts a comment: probe 137 F2), and how many were open
+    /// outside each bracket.
+    cases: usize,
+    outer_cases: Vec<usize>,
+    /// Whether the reading may have lost track of bash's: a `)` it took for a pattern's end
+    /// (a `case` it counted may be a mere word, `$(echo case)#`: probe 143 F4). From there
+    /// every `<<` is taken for an operator ([`live_documents`]), and every line for open.
+    lost: bool,
+}
+
+impl<'a> Reading<'a> {
+    /// Steps over a here-document's body, from the line at hand to the line that is its
+    /// `delimiter` (after tabs, with `tabs`); over nothing if no line is.
+    fn step_over_body(&mut self, delimiter: &str, tabs: bool) {
+        let mut line_start = self.at;
+        while line_start < self.text.len() {
+            let end = (self.text[line_start..].iter().position(|&c| c == '\n'))
+                .map_or(self.text.len(), |length| line_start + length);
+            let line: String = self.text[line_start..end].iter().collect();
+            let line = if tabs {
+                line.trim_start_matches('\t')
+            } else {
+                &line
+            };
+            if line == delimiter {
+                self.at = end;
+                return;
+            }
+            line_start = end + 1;
+        }
+    }
+
+    /// A reading of `text` from its start, where a word starts if `word_starts`.
+    fn new(text: &'a [char], word_starts: bool) -> Reading<'a> {
+        Reading {
+            text,
+            at: 0,
+            inside: Vec::new(),
+            word_starts,
+            last: None,
+            cases: 0,
+            outer_cases: Vec::new(),
+            lost: false,
+        }
+    }
+
+    /// Whether the word `keyword` starts at `at`, a word's start.
+    fn keyword_at(&self, at: usize, keyword: &str) -> bool {
+        let length = keyword.chars().count();
+        let word: String = self.text.iter().skip(at).take(length).collect();
+        word == keyword
+            && (self.text.get(at + length)).is_none_or(|&c| !(c.is_alphanumeric() || c == '_'))
+    }
+
+    /// Opens a bracket of `kind`, whose `case` commands are counted apart.
+    fn open(&mut self, kind: Inside) {
+        self.inside.push(kind);
+        self.outer_cases.push(std::mem::take(&mut self.cases));
+    }
+
+    /// Closes the innermost bracket, the count of `case` commands outside it back.
+    fn close(&mut self) {
+        self.inside.pop();
+        self.cases = self.outer_cases.pop().unwrap_or_default();
+    }
+
+    /// Reads a character, or a quoted span, an escaped pair or a comment whole; none at the
+    /// text's end.
+    fn step(&mut self) -> Option<Read> {
+        let line = self.text;
+        let at = self.at;
+        let c = *line.get(at)?;
+        let before = self.last.replace(c);
+        let top = self.inside.last().copied();
+        // bash's blanks are a space and a tab; other white space is a word's.
+        let starts = std::mem::replace(&mut self.word_starts, " \t\n;&|<>".contains(c));
+        self.at += 1;
+        // Where a command's words are read (not in quotes or a `${…}`).
+        let commands = matches!(top, None | Some(Inside::Bracket { .. } | Inside::Backquote));
+        match c {
+            _ if commands && starts && self.keyword_at(at, "case") => self.cases += 1,
+            _ if commands && starts && self.keyword_at(at, "esac") => {
+                self.cases = self.cases.saturating_sub(1);
+            }
+            '\\' => {
+                self.at += 1;
+                if line.get(at + 1) == Some(&'\n') {
+                    return Some(Read::LineBreakInside);
+                }
+            }
+            '`' if top == Some(Inside::Backquote) => self.close(),
+            '`' => {
+                self.open(Inside::Backquote);
+                self.word_starts = true;
+            }
+            // Single quotes read whole: `'…'`, `$'…'` (whose backslash escapes a quote).
+            '\'' if top != Some(Inside::Double) => {
+                let escapes = before == Some('$');
+                let mut broken = false;
+                while let Some(&q) = line.get(self.at) {
+                    self.at += 1;
+                    match q {
+                        '\n' => broken = true,
+                        '\\' if escapes => self.at += 1,
+                        _ if q == c => break,
+                        _ => {}
+                    }
+                }
+                if broken {
+                    return Some(Read::LineBreakInside);
+                }
+            }
+            '"' if top == Some(Inside::Double) => self.close(),
+            '"' => self.open(Inside::Double),
+            '{' if before == Some('$') => self.open(Inside::Parameter),
+            '}' if top == Some(Inside::Parameter) => self.close(),
+            '(' if top != Some(Inside::Double) || before == Some('$') => {
+                let substitution = before.is_some_and(|before| "$<>".contains(before));
+                if line.get(self.at) == Some(&'(') && (starts || before == Some('$')) {
+                    self.at += 1;
+                    self.open(Inside::Arithmetic { ends_word: starts });
+                } else {
+                    // A command starts inside a subshell or a substitution.
+                    self.word_starts = starts || substitution;
+                    let pattern = before.is_some_and(|before| "@*?+!".contains(before));
+                    let ends_word = !(substitution || pattern);
+                    self.open(Inside::Bracket { ends_word });
+                }
+            }
+            // A `case` pattern's end.
+            ')' if self.cases > 0 && commands => {
+                self.word_starts = true;
+                self.lost = true;
+            }
+            ')' => match top {
+                Some(Inside::Arithmetic { ends_word }) => {
+                    // `))` ends it; one `)` made it a subshell's, bash reading it again.
+                    if line.get(self.at) == Some(&')') {
+                        self.at += 1;
+                    }
+                    self.close();
+                    self.word_starts = ends_word;
+                }
+                Some(Inside::Bracket { ends_word }) => {
+                    self.close();
+                    self.word_starts = ends_word;
+                }
+                _ => {}
+            },
+            // A comment, to the line's end (or in backquotes, whose end bash finds first,
+            // to theirs).
+            '#' if commands && starts => {
+                let end = if top == Some(Inside::Backquote) {
+                    "\n`"
+                } else {
+                    "\n"
+                };
+                while line.get(self.at).is_some_and(|&c| !end.contains(c)) {
+                    self.at += 1;
+                }
+            }
+            _ => {}
+        }
+        Some(Read::Char(c))
+    }
+}
