@@ -76,12 +76,15 @@ pub(super) fn expanded_words(tokens: &[Token]) -> impl Iterator<Item = (&str, Co
     })
 }
 
-/// `word` without what the shell expands nothing in: its single-quoted parts (`'…'` outside
-/// double quotes, and `$'…'`, whose backslash escapes a quote) and its escaped characters
-/// (`\${x}` is text), each escape kept as two blanks.
+/// `word` without what the shell expands nothing in: its escaped characters (`\${x}` is
+/// text), each kept as two blanks, and its single-quoted parts (`'…'`, and `$'…'`, whose
+/// backslash escapes a quote) — those only in a word with no double quote, backquote, `#`
+/// or line break, where a `'` may be inside something else (`"$(echo "'")"$${x-…`: probe
+/// 144 F1) and is then kept with what follows it.
 fn expanded_part(word: &str) -> String {
+    let quotes = !word.contains(['"', '`', '#', '\n']);
     let mut kept = String::with_capacity(word.len());
-    let (mut chars, mut double, mut before) = (word.chars(), false, ' ');
+    let (mut chars, mut before) = (word.chars(), ' ');
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
@@ -90,8 +93,7 @@ fn expanded_part(word: &str) -> String {
                 before = ' ';
                 continue;
             }
-            '"' => double = !double,
-            '\'' if !double => {
+            '\'' if quotes => {
                 let escapes = before == '$';
                 while let Some(q) = chars.next() {
                     match q {
@@ -210,8 +212,11 @@ pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
         // A `$[` inside `((…))` or `$((…))`, in any script: the tokenizer reads on to its
         // `]`, the shells end the arithmetic at its `))` (`(( $[ )); rm y; (( 1 ]))` ran
         // `rm`: probe 141 F2).
+        // Looked for up to the first `))`, where the shells end it, whatever brackets come
+        // before (`(( ] $[ ))`: probe 144 F2).
         let parentheses = bytes[at..].starts_with(b"((") || bytes[at..].starts_with(b"$((");
-        if parentheses && inside.clone().any(|index| bytes[index..].starts_with(b"$[")) {
+        let shells_end = text[at + 2..].find("))").map_or(text.len(), |end| at + 2 + end);
+        if parentheses && text[at..shells_end].contains("$[") {
             let shown = shown(&text[at..]);
             return Some(format!(
                 "`{shown}`: a `$[` inside arithmetic, which the parser reads on to its `]`: not checked (write `$((…))`)"
@@ -487,6 +492,7 @@ mod tests {
             "echo \\$$${x-; rm y; echo }",
             "echo 'a'$${x-; rm y; echo }",
             "cat <<E\n'$${x}'\nE",
+            "echo \"$(echo \"'\")\"$${x-; rm y; echo }",
         ] {
             assert!(pid_before_bracket(&tokens(script)).is_some(), "{script}");
         }
@@ -530,6 +536,7 @@ mod tests {
         for script in [
             "true || (( $[ )); rm y; (( 1 ]))",
             "true || echo \"$(( $[ ))\"; rm y; echo \"] ))\"",
+            "true || (( ] $[ )); rm y; (( 1 ]))",
         ] {
             assert!(lost_arithmetic(script).is_some(), "{script}");
         }
