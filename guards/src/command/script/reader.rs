@@ -1,7 +1,7 @@
 //! A reading of a script's text as bash nests its quotes, brackets, arithmetic and
 //! expansions: enough to find each here-document operator the shell sees, and to tell what
 //! follows it on its line, which brush-parser's tokenizer reads otherwise while the document
-//! is pending (probes 59, 130 to 143). A model of bash's lexer, kept on the safe side: where
+//! is pending (probes 59, 130 to 144). A model of bash's lexer, kept on the safe side: where
 //! it may have lost track of bash's, it takes every `<<` for an operator.
 
 use brush_parser::Token;
@@ -77,11 +77,7 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
             let at = reading.at;
             if reading.lost {
                 // Lost: the rest is read for `<<` as written.
-                let operator = (at..text.len()).find(|&at| {
-                    text[at..].starts_with(&['<', '<'])
-                        && text.get(at + 2) != Some(&'<')
-                        && (at == 0 || text[at - 1] != '<')
-                })?;
+                let operator = (at..text.len()).find(|&at| document_at(text, at))?;
                 reading.at = operator + 2;
                 return Some(operator);
             }
@@ -90,10 +86,7 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
                 Read::Char('<')
                     if !matches!(top, Some(Inside::Double | Inside::Arithmetic { .. })) =>
                 {
-                    let operator = text.get(at + 1) == Some(&'<')
-                        && text.get(at + 2) != Some(&'<')
-                        && (at == 0 || text[at - 1] != '<');
-                    if operator {
+                    if document_at(text, at) {
                         let tabs = text.get(at + 2) == Some(&'-');
                         let rest: String = text[at + 2 + usize::from(tabs)..].iter().collect();
                         let delimiter = delimiter_word(rest.trim_start_matches([' ', '\t']));
@@ -110,6 +103,13 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
             }
         }
     })
+}
+
+/// Whether a here-document's `<<` (not a here-string's `<<<`) starts at `at` of `text`.
+fn document_at(text: &[char], at: usize) -> bool {
+    text.get(at..at + 2) == Some(&['<', '<'][..])
+        && text.get(at + 2) != Some(&'<')
+        && (at == 0 || text[at - 1] != '<')
 }
 
 /// What a scan of a text ([`Reading`]) is inside of.
