@@ -84,15 +84,14 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
             let top = reading.inside.last().copied();
             match reading.step()? {
                 Read::Char('<')
-                    if !matches!(top, Some(Inside::Double | Inside::Arithmetic { .. })) =>
+                    if !matches!(top, Some(Inside::Double | Inside::Arithmetic { .. }))
+                        && document_at(text, at) =>
                 {
-                    if document_at(text, at) {
-                        let tabs = text.get(at + 2) == Some(&'-');
-                        let rest: String = text[at + 2 + usize::from(tabs)..].iter().collect();
-                        let delimiter = delimiter_word(rest.trim_start_matches([' ', '\t']));
-                        pending.push((delimiter.replace(['\'', '"', '\\'], ""), tabs));
-                        return Some(at);
-                    }
+                    let tabs = text.get(at + 2) == Some(&'-');
+                    let rest: String = text[at + 2 + usize::from(tabs)..].iter().collect();
+                    let delimiter = delimiter_word(rest.trim_start_matches([' ', '\t']));
+                    pending.push((delimiter.replace(['\'', '"', '\\'], ""), tabs));
+                    return Some(at);
                 }
                 Read::Char('\n') => {
                     for (delimiter, tabs) in pending.drain(..) {
