@@ -263,6 +263,7 @@ pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) 
     expanding_delimiter(text, tokens)
         .or_else(|| arithmetic_in_substitution(text, tokens))
         .or_else(|| words_taken_out(tokens))
+        .or_else(|| dropped_text(text, tokens))
         .or_else(|| pid_before_bracket(tokens))
         .or_else(|| reader::document_operator_lines(text, tokens))
         .or_else(|| document_moved_in(text, tokens))
@@ -273,6 +274,46 @@ pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) 
                 .or_else(|| dialect::substituted_subshell(text))
                 .or_else(|| dialect::parameter_misread(tokens)),
         })
+}
+
+/// Text of `text` that no token among `tokens` covers, other than blanks, line breaks,
+/// backslash-newlines and comments: the tokenizer dropped it (`echo $(rm y; $(<<E)⏎E⏎)` came
+/// as `echo`, ` $()` and the body, `rm y;` in no token: probe 145 F1).
+fn dropped_text(text: &str, tokens: &[Token]) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut covered = vec![false; chars.len()];
+    for token in tokens {
+        let (Token::Word(_, span) | Token::Operator(_, span)) = token;
+        for at in span.start.index..span.end.index.min(chars.len()) {
+            covered[at] = true;
+        }
+    }
+    let mut at = 0;
+    while at < chars.len() {
+        match chars[at] {
+            _ if covered[at] => {}
+            ' ' | '\t' | '\n' => {}
+            '\\' if chars.get(at + 1) == Some(&'\n') => at += 1,
+            // A comment runs to its line's end.
+            '#' => {
+                while at + 1 < chars.len() && chars[at + 1] != '\n' {
+                    at += 1;
+                }
+            }
+            _ => {
+                let shown: String = chars[at..]
+                    .iter()
+                    .take_while(|&&c| c != '\n')
+                    .take(20)
+                    .collect();
+                return Some(format!(
+                    "`{shown}`: text the parser drops from the script: not checked"
+                ));
+            }
+        }
+        at += 1;
+    }
+    None
 }
 
 /// A token among `tokens` that stands inside another's span: the tokenizer took the words of
@@ -648,6 +689,13 @@ mod tests {
         assert!(document_operator_lines(open, &tokens(open)).is_some());
         let closed = "cat <<E; echo \"(\"\nE";
         assert!(document_operator_lines(closed, &tokens(closed)).is_none());
+        // Text no token covers (probe 145 F1); blanks, comments and line continuations are
+        // no such text.
+        for script in ["echo $(rm y; $(<<E)\nE\n)", "echo $(rm y; <(<<E)\nE\n)"] {
+            assert!(dropped_text(script, &tokens(script)).is_some(), "{script}");
+        }
+        let ordinary = "echo a \\\n  b # c 'd\nx=$(cat <<EOF)\nhi\nEOF\n";
+        assert!(dropped_text(ordinary, &tokens(ordinary)).is_none());
         let moved_in = "cat <<echo; echo $(\nrm x\necho\n)\necho";
         assert!(document_moved_in(moved_in, &tokens(moved_in)).is_some());
         let moved_out = "x=$(cat <<EOF)\nhi\nEOF";
