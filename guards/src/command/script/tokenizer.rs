@@ -284,9 +284,8 @@ fn dropped_text(text: &str, tokens: &[Token]) -> Option<String> {
     let mut covered = vec![false; chars.len()];
     for token in tokens {
         let (Token::Word(_, span) | Token::Operator(_, span)) = token;
-        for at in span.start.index..span.end.index.min(chars.len()) {
-            covered[at] = true;
-        }
+        let end = span.end.index.min(chars.len());
+        covered[span.start.index.min(end)..end].fill(true);
     }
     let mut at = 0;
     while at < chars.len() {
