@@ -184,8 +184,8 @@ pub(super) fn substituted_subshell(text: &str) -> Option<String> {
 /// F1: scans for the `<<` missed where the tokenizer moved it). A document whose body is
 /// inside its own `$(…)` stays in the word, which the tokenizer may rebuild without its
 /// comments and `<<-` tabs (probe 122 F2): the `<<` are counted, not the text compared.
-pub(super) fn moved_into_or_out_of_a_word(text: &str, tokens: &[Token]) -> Option<String> {
-    documents_in_words(text, tokens)
+pub(super) fn moved_into_or_out_of_a_word(chars: &[char], tokens: &[Token]) -> Option<String> {
+    documents_in_words(chars, tokens)
         .any(|(word, written)| word != written)
         .then(|| {
             not_bash(
@@ -356,7 +356,8 @@ mod tests {
             "echo $(true <<EOF) $[\nrm x\nEOF\n]",
             "cat <<< a $(true <<EOF)\nrm x\nEOF",
         ] {
-            let found = moved_into_or_out_of_a_word(text, &tokens(text));
+            let found =
+                moved_into_or_out_of_a_word(&text.chars().collect::<Vec<_>>(), &tokens(text));
             assert!(found.is_some(), "{text:?}");
         }
         for text in [
@@ -372,7 +373,8 @@ mod tests {
             "x=$(\n\tcat <<-EOF\n\thi\n\tEOF\n)",
             "x=$(cat <<EOF\t| tr a b\nhi\nEOF\n)",
         ] {
-            let found = moved_into_or_out_of_a_word(text, &tokens(text));
+            let found =
+                moved_into_or_out_of_a_word(&text.chars().collect::<Vec<_>>(), &tokens(text));
             assert_eq!(found, None, "{text:?}");
         }
     }

@@ -51,13 +51,12 @@ fn document_line(chars: &[char], at: usize) -> Option<String> {
 }
 
 /// [`document_line`] after each here-document's operator among the tokenizer's `tokens` of
-/// `text`: where the reading of the text ([`live_documents`]) took one for quoted, the
-/// tokenizer still has it.
-pub(super) fn document_operator_lines(text: &str, tokens: &[Token]) -> Option<String> {
-    let chars: Vec<char> = text.chars().collect();
+/// the text `chars`: where the reading of the text ([`live_documents`]) took one for quoted,
+/// the tokenizer still has it.
+pub(super) fn document_operator_lines(chars: &[char], tokens: &[Token]) -> Option<String> {
     tokens.iter().find_map(|token| match token {
         Token::Operator(operator, span) if opens_a_document(operator) => {
-            document_line(&chars, span.start.index)
+            document_line(chars, span.start.index)
         }
         _ => None,
     })

@@ -136,13 +136,12 @@ pub(super) fn opens_a_document(operator: &str) -> bool {
 }
 
 /// A here-document delimiter holding a `${`, `$(` or `$[` after an operator the tokenizer
-/// took for a here-document's (among its `tokens` of `text`, outside `((…))`, where `<<` is a
+/// took for a here-document's (among its `tokens` of the text `chars`, outside `((…))`, where `<<` is a
 /// shift): bash takes the delimiter as written, the tokenizer a word inside the expansion
 /// (`<<${x:-E}` ends at a line `x:-E`, the lines before it hidden; probe 59 F5). Arithmetic
 /// nested in arithmetic, which this count of `((` and `))` could misjudge, is refused apart
 /// ([`lost_arithmetic`]).
-fn expanding_delimiter(text: &str, tokens: &[Token]) -> Option<String> {
-    let chars: Vec<char> = text.chars().collect();
+fn expanding_delimiter(chars: &[char], tokens: &[Token]) -> Option<String> {
     // As the tokenizer's own switch: on at a `(` right before another, off at a `)` right
     // before another.
     let mut arithmetic = false;
@@ -258,19 +257,21 @@ fn arithmetic_in_substitution(text: &str, tokens: &[Token]) -> Option<String> {
 }
 
 /// What the tokenizer, whose `tokens` of `text` these are, reads otherwise than the shell of
-/// `dialect`, found among its tokens (see each scan).
+/// `dialect`, found among its tokens (see each scan; those comparing tokens with the text
+/// they stand for read its characters, collected once).
 pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) -> Option<String> {
-    expanding_delimiter(text, tokens)
+    let chars: Vec<char> = text.chars().collect();
+    expanding_delimiter(&chars, tokens)
         .or_else(|| arithmetic_in_substitution(text, tokens))
         .or_else(|| words_taken_out(tokens))
-        .or_else(|| dropped_text(text, tokens))
+        .or_else(|| dropped_text(&chars, tokens))
         .or_else(|| pid_before_bracket(tokens))
-        .or_else(|| reader::document_operator_lines(text, tokens))
-        .or_else(|| document_moved_in(text, tokens))
+        .or_else(|| reader::document_operator_lines(&chars, tokens))
+        .or_else(|| document_moved_in(&chars, tokens))
         .or_else(|| match dialect {
             Dialect::Bash => None,
             _ => dialect::long_descriptor(tokens)
-                .or_else(|| dialect::moved_into_or_out_of_a_word(text, tokens))
+                .or_else(|| dialect::moved_into_or_out_of_a_word(&chars, tokens))
                 .or_else(|| dialect::substituted_subshell(text))
                 .or_else(|| dialect::parameter_misread(tokens)),
         })
@@ -279,8 +280,7 @@ pub(super) fn misread_in_tokens(text: &str, tokens: &[Token], dialect: Dialect) 
 /// Text of `text` that no token among `tokens` covers, other than blanks, line breaks,
 /// backslash-newlines and comments: the tokenizer dropped it (`echo $(rm y; $(<<E)⏎E⏎)` came
 /// as `echo`, ` $()` and the body, `rm y;` in no token: probe 145 F1).
-fn dropped_text(text: &str, tokens: &[Token]) -> Option<String> {
-    let chars: Vec<char> = text.chars().collect();
+fn dropped_text(chars: &[char], tokens: &[Token]) -> Option<String> {
     let mut covered = vec![false; chars.len()];
     for token in tokens {
         let (Token::Word(_, span) | Token::Operator(_, span)) = token;
@@ -349,15 +349,14 @@ fn words_taken_out(tokens: &[Token]) -> Option<String> {
     None
 }
 
-/// Each word among `tokens` of `text` that is no here-document's body, with how many `<<` it
-/// holds and how many its text as written holds: they differ where the tokenizer moved a
-/// document's operator into or out of the word (a document's body, a word of its own two
-/// after its `<<`, stands without the delimiter's line that ends it).
+/// Each word among `tokens` of the text `chars` that is no here-document's body, with how
+/// many `<<` it holds and how many its text as written holds: they differ where the
+/// tokenizer moved a document's operator into or out of the word (a document's body, a word
+/// of its own two after its `<<`, stands without the delimiter's line that ends it).
 pub(super) fn documents_in_words<'a>(
-    text: &str,
+    chars: &'a [char],
     tokens: &'a [Token],
 ) -> impl Iterator<Item = (usize, usize)> + 'a {
-    let chars: Vec<char> = text.chars().collect();
     (tokens.iter().enumerate()).filter_map(move |(at, token)| {
         let Token::Word(word, span) = token else {
             return None;
@@ -385,8 +384,8 @@ fn document_operator_before(tokens: &[Token], at: usize, back: usize) -> bool {
 /// operator pending on its line, the tokenizer put it into an expansion that spans the line
 /// break (`cat <<E; echo $(⏎rm x⏎E⏎)⏎E` comes as `$(<<E;echo ⏎rm x⏎E⏎)`, the lines bash runs
 /// taken for a document; probe 59 F3).
-fn document_moved_in(text: &str, tokens: &[Token]) -> Option<String> {
-    documents_in_words(text, tokens).find(|(word, written)| word > written).map(|_| {
+fn document_moved_in(chars: &[char], tokens: &[Token]) -> Option<String> {
+    documents_in_words(chars, tokens).find(|(word, written)| word > written).map(|_| {
         "a here-document's `<<` followed on its line by an expansion that spans a line break, which the parser reads the document into: not checked (end the command on the `<<`'s line)".to_owned()
     })
 }
@@ -518,6 +517,10 @@ pub(super) fn misread_in_regex(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn chars(text: &str) -> Vec<char> {
+        text.chars().collect()
+    }
+
     #[test]
     fn finds_what_the_tokenizer_reads_otherwise() {
         assert!(after_the_pid("echo $$'\\'").is_some());
@@ -551,7 +554,7 @@ mod tests {
         let tokens = |text| brush_parser::uncached_tokenize_str(text, &Default::default()).unwrap();
         for script in ["cat <<${x:-E}\nx:-E", "cat << E$(echo)\necho"] {
             assert!(
-                expanding_delimiter(script, &tokens(script)).is_some(),
+                expanding_delimiter(&chars(script), &tokens(script)).is_some(),
                 "{script}"
             );
         }
@@ -561,7 +564,7 @@ mod tests {
             "cat <<'EOF'\n$((1 << ${#a[@]}))\nEOF",
         ] {
             assert!(
-                expanding_delimiter(script, &tokens(script)).is_none(),
+                expanding_delimiter(&chars(script), &tokens(script)).is_none(),
                 "{script}"
             );
         }
@@ -685,20 +688,23 @@ mod tests {
         }
         // The tokenizer's own operators are looked after too.
         let open = "cat <<E; (( 1 +\n1 )) && rm x\nE\n))";
-        assert!(document_operator_lines(open, &tokens(open)).is_some());
+        assert!(document_operator_lines(&chars(open), &tokens(open)).is_some());
         let closed = "cat <<E; echo \"(\"\nE";
-        assert!(document_operator_lines(closed, &tokens(closed)).is_none());
+        assert!(document_operator_lines(&chars(closed), &tokens(closed)).is_none());
         // Text no token covers (probe 145 F1); blanks, comments and line continuations are
         // no such text.
         for script in ["echo $(rm y; $(<<E)\nE\n)", "echo $(rm y; <(<<E)\nE\n)"] {
-            assert!(dropped_text(script, &tokens(script)).is_some(), "{script}");
+            assert!(
+                dropped_text(&chars(script), &tokens(script)).is_some(),
+                "{script}"
+            );
         }
         let ordinary = "echo a \\\n  b # c 'd\nx=$(cat <<EOF)\nhi\nEOF\n";
-        assert!(dropped_text(ordinary, &tokens(ordinary)).is_none());
+        assert!(dropped_text(&chars(ordinary), &tokens(ordinary)).is_none());
         let moved_in = "cat <<echo; echo $(\nrm x\necho\n)\necho";
-        assert!(document_moved_in(moved_in, &tokens(moved_in)).is_some());
+        assert!(document_moved_in(&chars(moved_in), &tokens(moved_in)).is_some());
         let moved_out = "x=$(cat <<EOF)\nhi\nEOF";
-        assert!(document_moved_in(moved_out, &tokens(moved_out)).is_none());
+        assert!(document_moved_in(&chars(moved_out), &tokens(moved_out)).is_none());
         for script in [
             "cat <<\\\n-E",
             "cat <\\\n<E",
