@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use super::text::delimiter_starts;
-use super::tokenizer::delimiter_word;
+use super::tokenizer::delimiter_line;
 use super::{Checker, Dialect};
 
 /// What bash made of a script.
@@ -87,9 +87,7 @@ fn with_opened_patterns(printed: &str) -> String {
 /// Whether bash's printing of a script holds a here-document: a line that is the delimiter
 /// of a here-document operator before it.
 fn prints_a_here_document(printed: &str) -> bool {
-    let delimiters: Vec<String> = delimiter_starts(printed)
-        .map(|start| delimiter_word(start).replace(['\'', '"', '\\'], ""))
-        .collect();
+    let delimiters: Vec<String> = delimiter_starts(printed).map(delimiter_line).collect();
     (printed.lines()).any(|line| {
         delimiters
             .iter()

@@ -7,7 +7,7 @@
 use brush_parser::Token;
 
 use super::text::shown;
-use super::tokenizer::{delimiter_word, opens_a_document};
+use super::tokenizer::{delimiter_line, opens_a_document};
 
 /// What follows a here-document's operator on its line that the tokenizer reads otherwise
 /// than bash while the document is pending: an expansion `$(…)`, `${…}` or `$[…]`, whose
@@ -88,8 +88,8 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
                 {
                     let tabs = text.get(at + 2) == Some(&'-');
                     let rest: String = text[at + 2 + usize::from(tabs)..].iter().collect();
-                    let delimiter = delimiter_word(rest.trim_start_matches([' ', '\t']));
-                    pending.push((delimiter.replace(['\'', '"', '\\'], ""), tabs));
+                    let delimiter = delimiter_line(rest.trim_start_matches([' ', '\t']));
+                    pending.push((delimiter, tabs));
                     return Some(at);
                 }
                 Read::Char('\n') => {
@@ -217,9 +217,9 @@ impl<'a> Reading<'a> {
     /// Reads a character, or a quoted span, an escaped pair or a comment whole; none at the
     /// text's end.
     fn step(&mut self) -> Option<Read> {
-        let line = self.text;
+        let text = self.text;
         let at = self.at;
-        let c = *line.get(at)?;
+        let c = *text.get(at)?;
         let before = self.last.replace(c);
         let top = self.inside.last().copied();
         // bash's blanks are a space and a tab; other white space is a word's.
@@ -234,7 +234,7 @@ impl<'a> Reading<'a> {
             }
             '\\' => {
                 self.at += 1;
-                if line.get(at + 1) == Some(&'\n') {
+                if text.get(at + 1) == Some(&'\n') {
                     return Some(Read::LineBreakInside);
                 }
             }
@@ -247,7 +247,7 @@ impl<'a> Reading<'a> {
             '\'' if top != Some(Inside::Double) => {
                 let escapes = before == Some('$');
                 let mut broken = false;
-                while let Some(&q) = line.get(self.at) {
+                while let Some(&q) = text.get(self.at) {
                     self.at += 1;
                     match q {
                         '\n' => broken = true,
@@ -266,7 +266,7 @@ impl<'a> Reading<'a> {
             '}' if top == Some(Inside::Parameter) => self.close(),
             '(' if top != Some(Inside::Double) || before == Some('$') => {
                 let substitution = before.is_some_and(|before| "$<>".contains(before));
-                if line.get(self.at) == Some(&'(') && (starts || before == Some('$')) {
+                if text.get(self.at) == Some(&'(') && (starts || before == Some('$')) {
                     self.at += 1;
                     self.open(Inside::Arithmetic { ends_word: starts });
                 } else {
@@ -285,7 +285,7 @@ impl<'a> Reading<'a> {
             ')' => match top {
                 Some(Inside::Arithmetic { ends_word }) => {
                     // `))` ends it; one `)` made it a subshell's, bash reading it again.
-                    if line.get(self.at) == Some(&')') {
+                    if text.get(self.at) == Some(&')') {
                         self.at += 1;
                     }
                     self.close();
@@ -305,7 +305,7 @@ impl<'a> Reading<'a> {
                 } else {
                     "\n"
                 };
-                while line.get(self.at).is_some_and(|&c| !end.contains(c)) {
+                while text.get(self.at).is_some_and(|&c| !end.contains(c)) {
                     self.at += 1;
                 }
             }

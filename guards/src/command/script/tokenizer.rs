@@ -196,6 +196,12 @@ pub(super) fn delimiter_word(start: &str) -> &str {
     start
 }
 
+/// The line that ends the here-document whose delimiter word starts `start`: the word with
+/// its quotes and backslashes removed.
+pub(super) fn delimiter_line(start: &str) -> String {
+    delimiter_word(start).replace(['\'', '"', '\\'], "")
+}
+
 /// A `$[` inside `((…))` or `$((…))` in any script, and in a script with a `<<`,
 /// arithmetic the tokenizer loses track of: one nested in another
 /// (`$(( $((1)) <<x ))`: the inner one's end turns the tokenizer's arithmetic off, so the
