@@ -295,7 +295,7 @@ impl Checker {
         if self.findings.commands.len() >= MAX_COMMANDS {
             return self.problem(format!("more than {MAX_COMMANDS} commands"));
         }
-        let runs = wrappers::runs(basename(program), &words[1..]);
+        let runs = wrappers::runs(basename(program), &words[1..], self.dialect);
         self.builtin(basename(program), &words[1..]);
         self.findings.commands.push(words);
         if let Some(refusal) = runs.refusal {

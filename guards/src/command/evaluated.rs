@@ -7,17 +7,25 @@
 use brush_parser::word::{WordPiece, WordPieceWithSource};
 
 use super::script::{Dialect, not_bash, options};
-use super::word::{escaped_text, plain_arithmetic, runs_commands, substitutes_in_arithmetic};
+use super::word::{
+    escaped_text, plain_arithmetic, reads_plainly, runs_commands, substitutes_in_arithmetic,
+};
 use super::{Checker, Word};
 
 impl Checker {
-    /// `((…))` and `$((…))`: a substitution in the text is not followed; the names it assigns
-    /// are recorded.
-    pub(super) fn arithmetic(&mut self, text: &str) {
+    /// `((…))` and `$((…))`: bash expands the text as a double-quoted word, then evaluates
+    /// it. The commands of its `$(…)` are checked when the text reads alike to every reader
+    /// ([`reads_plainly`]), else refused; what they print is evaluated, as a variable's value
+    /// is, which is beyond the checker. The names the text assigns are recorded.
+    pub(super) fn arithmetic(&mut self, text: &str, depth: usize) {
         if substitutes_in_arithmetic(text) {
-            self.problem(format!(
-                "a command substitution inside `(({text}))` is not checked"
-            ));
+            if reads_plainly(text) {
+                self.substitutions_in_arithmetic(text, depth);
+            } else {
+                self.problem(format!(
+                    "a command substitution inside `(({text}))` beside a quote, a backslash, a backtick, a `#`, a `<<`, a line break or a parenthesis of its own is not checked (give its output a name first: `n=$(…); (( n + 1 ))`)"
+                ));
+            }
         }
         // dash ends `$((…))` at the first `))`, quoted or not; bash skips quoted ones.
         if self.dialect != Dialect::Bash && text.contains(['\'', '"']) {
@@ -171,7 +179,7 @@ fn subscript_runs(text: &str) -> bool {
 
 /// Whether bash, evaluating the expansion of the word written `raw` as arithmetic, could run a
 /// command the checker does not see: a `$` or a backtick in its literal text (quoted, escaped
-/// or `$'…'`), a command's output, or a `${…}` that could supply them (`${x:-\$}`).
+/// or `$'…'`) or a `${…}` that could supply them (`${x:-\$}`).
 fn hides_commands(raw: &str) -> bool {
     match brush_parser::word::parse(raw, &options()) {
         Ok(pieces) => pieces.iter().any(|piece| piece_hides_commands(raw, piece)),
@@ -190,7 +198,9 @@ fn piece_hides_commands(raw: &str, piece: &WordPieceWithSource) -> bool {
         WordPiece::DoubleQuotedSequence(inner) | WordPiece::GettextDoubleQuotedSequence(inner) => {
             inner.iter().any(|piece| piece_hides_commands(raw, piece))
         }
-        WordPiece::CommandSubstitution(_) | WordPiece::BackquotedCommandSubstitution(_) => true,
+        // Its commands are checked with the word; what it prints is evaluated, as a
+        // variable's value is, which is beyond the checker.
+        WordPiece::CommandSubstitution(_) | WordPiece::BackquotedCommandSubstitution(_) => false,
         // A number; its own text is checked by `Checker::arithmetic`.
         WordPiece::ArithmeticExpression(_) | WordPiece::TildeExpansion(_) => false,
         WordPiece::ParameterExpansion(_) => {
@@ -537,10 +547,12 @@ mod tests {
 
     #[test]
     fn sees_what_a_subscript_could_run() {
-        for hiding in ["'$(x)'", "\\$", "\"`x`\"", "$(x)", "${x:-\\$}", "$'\\x24'"] {
+        for hiding in ["'$(x)'", "\\$", "'`x`'", "${x:-\\$}", "$'\\x24'"] {
             assert!(hides_commands(hiding), "{hiding}");
         }
-        for plain in ["0", "$i", "${i}", "i+1", "$((i+1))", "\"$i\""] {
+        // A substitution's commands are checked with its word; what it prints is evaluated,
+        // as a variable's value is.
+        for plain in ["0", "$i", "${i}", "i+1", "$((i+1))", "\"$i\"", "$(x)", "\"`x`\""] {
             assert!(!hides_commands(plain), "{plain}");
         }
     }

@@ -262,12 +262,12 @@ impl Checker {
                         "`) )` is ambiguous: write `))` to end arithmetic, `) )` is not checked",
                     );
                 }
-                self.arithmetic(&arithmetic.expr.value);
+                self.arithmetic(&arithmetic.expr.value, depth);
             }
             CompoundCommand::ArithmeticForClause(clause) => {
                 let parts = [&clause.initializer, &clause.condition, &clause.updater];
                 for part in parts.into_iter().flatten() {
-                    self.arithmetic(&part.value);
+                    self.arithmetic(&part.value, depth);
                 }
                 self.list(&clause.body.list, depth);
             }

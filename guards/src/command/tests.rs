@@ -62,7 +62,6 @@ fn a_comparison_with_a_parenthesis_in_arithmetic_is_no_process_substitution() {
         "(( a[1] >(b) )) && ls",
     ]);
     refused(&[
-        "(( a >($(rm x)) ))",
         "(( a >(`rm x`) ))",
         // A parenthesis closed early, or quoted, is where bash could read commands.
         "echo $((true) >(rm x))",
@@ -120,9 +119,59 @@ fn arithmetic_operands_of_extended_tests_are_evaluated() {
         "[[ 1 -lt 'X[$(touch x)]' ]]",
         "[[ 'a[`touch x`]' -ge 1 ]]",
         "[[ \"a[\\$(touch x)]\" -ne 1 ]]",
-        "[[ $(echo 1) -le 1 ]]",
         "[[ -v 'a[$(touch x)]' ]]",
     ]);
+    // A substitution is checked with its word; what it prints, evaluated, is a value built
+    // at run time, as a variable's is (probe 142 F2).
+    finds("touch", &["[[ $(touch x) -le 1 ]]", "[[ 1 -eq \"`touch x`\" ]]"]);
+}
+
+/// Asserts that each script is checked without a problem, and runs `program`.
+fn finds(program: &str, scripts: &[&str]) {
+    for script in scripts {
+        let found = sh(script);
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+        assert!(programs(&found).contains(&program), "{script}: {found:?}");
+    }
+}
+
+/// The commands of a `$(…)` in arithmetic are checked where bash, dash and the parser read
+/// the text alike, and refused elsewhere (probe 142 F2: `$(( $(date +%s) - START ))`).
+#[test]
+fn substitutions_in_arithmetic_are_checked_where_they_read_plainly() {
+    finds(
+        "touch",
+        &[
+            "echo $(( $(touch x) - START ))",
+            "(( $(touch x) > 2 ))",
+            "for (( i = $(touch x); i < 3; i++ )); do :; done",
+            "echo $(( $(echo $((1+1)); touch x) * 2 ))",
+            "(( a >($(touch x)) ))",
+            "(( x = $((1)) + $(touch x) ))",
+        ],
+    );
+    refused(&[
+        "echo ${a:-$(( $(touch x) ))}",
+        "echo $(( $(echo \"$x\") + 1 ))",
+        "echo $(( $(echo 1 # ) + 1 ))",
+        "echo $(( $(echo 1) + `touch x` ))",
+        "echo $(( $(cat <<E\nE\n) ))",
+        "echo $(( $(echo \\1) ))",
+        "echo $(( $((echo 1) ) + $(echo 1) ))",
+        "(( $(case a in a) touch x;; esac) ))",
+        "echo $(( $(\necho 1) ))",
+    ]);
+}
+
+/// A trap's action is checked as a script of the shell that sets it; printing, resetting
+/// and ignoring run nothing (probe 142 F1).
+#[test]
+fn a_traps_action_is_checked_as_a_script() {
+    finds("touch", &["trap 'touch x' EXIT", "sh -c \"trap -- 'touch x' INT\""]);
+    let found = sh("trap 'rm -rf \"$tmp\"' EXIT; trap -p; trap - INT; trap '' TERM");
+    assert_eq!(programs(&found), ["bash", "trap", "rm", "trap", "trap", "trap"]);
+    assert!(found.problems.is_empty(), "{found:?}");
+    refused(&["trap \"$cleanup\" EXIT", "trap 'rm $(' EXIT", "trap -x 'rm' EXIT"]);
 }
 
 #[test]

@@ -167,7 +167,7 @@ impl Checker {
                     if !source.starts_with("$((") {
                         self.problem(format!("`{source}` is ambiguous and not checked"));
                     }
-                    self.arithmetic(&expr.value);
+                    self.arithmetic(&expr.value, depth);
                     value.known = false;
                 }
                 WordPiece::ParameterExpansion(_) | WordPiece::TildeExpansion(_) => {
@@ -193,7 +193,7 @@ impl Checker {
                     if let WordPiece::ParameterExpansion(expansion) = &piece.piece {
                         self.expansion(expansion);
                     }
-                    self.arithmetic_inside(inner);
+                    self.arithmetic_inside(inner, depth);
                     self.expansions_inside(inner, depth);
                     value.known = false;
                 }
@@ -205,7 +205,7 @@ impl Checker {
     /// `${`): bash expands a pattern, a replacement or a default as a word, so
     /// `${x/a/$((BASH_COMPAT=44))}` assigns as `$((BASH_COMPAT=44))` does; each is checked
     /// as one. A `$[…]` there (the old spelling) is not read: refused.
-    fn arithmetic_inside(&mut self, inner: &str) {
+    fn arithmetic_inside(&mut self, inner: &str, depth: usize) {
         if inner.contains("$[") {
             self.problem(format!(
                 "`$[…]` inside `${{{inner}` is not checked: write `$((…))`"
@@ -216,9 +216,24 @@ impl Checker {
             rest = &rest[at + 3..];
             // Not plain arithmetic (a parenthesis, a quote inside): `runs_commands` refuses it.
             if let Some(length) = plain_arithmetic(rest) {
-                self.arithmetic(&rest[..length - 2]);
+                self.arithmetic(&rest[..length - 2], depth);
                 rest = &rest[length..];
             }
+        }
+    }
+
+    /// The commands of the substitutions in the arithmetic `text`, which bash expands as a
+    /// double-quoted word (see [`Checker::arithmetic`]).
+    pub(super) fn substitutions_in_arithmetic(&mut self, text: &str, depth: usize) {
+        match brush_parser::word::parse(text, &options()) {
+            Ok(pieces) => {
+                let mut value = Value {
+                    text: String::new(),
+                    known: true,
+                };
+                self.pieces(text, &pieces, true, &mut value, depth);
+            }
+            Err(error) => self.problem(format!("the arithmetic `{text}` does not parse: {error}")),
         }
     }
 
@@ -506,6 +521,18 @@ pub(super) fn substitutes_in_arithmetic(text: &str) -> bool {
         return runs_commands(text);
     }
     holds_outside_arithmetic(text, &["$(", "`"])
+}
+
+/// Whether the `$(…)` in the arithmetic `text` read alike to bash, dash and the parser: no
+/// quote, backslash, backtick, `#` (a comment inside `$(…)` reads on past its `)`), `<<` (a
+/// here-document, or a shift) or line break; every parenthesis closing one before it; every
+/// nested `$((…))` plain ([`plain_arithmetic`]: a `(` in one could make bash retry it as a
+/// command substitution).
+pub(super) fn reads_plainly(text: &str) -> bool {
+    !text.contains(['\'', '"', '\\', '`', '#', '\n'])
+        && !text.contains("<<")
+        && balanced(text)
+        && (text.match_indices("$((")).all(|(at, open)| plain_arithmetic(&text[at + open.len()..]).is_some())
 }
 
 /// Whether `text` holds one of `opens` outside its plain arithmetic expansions (see

@@ -21,6 +21,7 @@ mod multicall;
 mod shells;
 mod table;
 mod toybox;
+mod trap;
 mod uutils;
 
 /// What a program runs besides itself.
@@ -62,7 +63,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("source", "runs a script file"),
     (".", "runs a script file"),
     ("alias", "redefines commands"),
-    ("trap", "runs text later"),
     ("enable", "redefines builtins"),
     ("hash", "redefines where commands are found"),
     ("fc", "runs commands from the history"),
@@ -86,8 +86,8 @@ fn own_name(name: &str) -> &str {
     shells::own_name(multicall::own_name(name), known)
 }
 
-/// What the program `name` runs when given `args`.
-pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
+/// What the program `name` runs when given `args`, in a script of `dialect`.
+pub(super) fn runs(name: &str, args: &[Word], dialect: Dialect) -> Runs {
     let name = own_name(name);
     if let Some((_, why)) = REFUSED.iter().find(|(refused, _)| *refused == name) {
         return Runs::refused(format!("`{name}` {why}, which the checker cannot see"));
@@ -102,6 +102,7 @@ pub(super) fn runs(name: &str, args: &[Word]) -> Runs {
         "script" => script(args),
         "watch" => watch(args),
         "jobs" => jobs(args),
+        "trap" => trap::trap(args, dialect),
         "pushd" | "popd" => Ok(directory_stack(args)),
         "chdir" => Ok(chdir(args)),
         "coreutils" => multicall::coreutils(args),

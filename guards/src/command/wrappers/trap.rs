@@ -1,0 +1,68 @@
+//! `trap`: the text a shell runs when a condition comes (a signal, `EXIT`, `ERR`, …), read
+//! then as a script of the shell that set it.
+
+use super::Runs;
+use super::getopt::Getopt;
+use crate::command::Word;
+use crate::command::script::Dialect;
+
+/// What `trap ARGS`, in a script of `dialect`, runs: its action, as a script of `dialect`.
+/// Nothing with `-l`, `-p` or `-P` (it prints), with no operand or one (bash and dash reset
+/// that condition), or with the action `-` (a reset), empty (an ignore) or an unsigned
+/// number (dash resets every operand, bash sets nothing).
+pub(super) fn trap(args: &[Word], dialect: Dialect) -> Result<Runs, Runs> {
+    const TRAP: Getopt = Getopt {
+        short: "lpP",
+        long: "",
+        permute: false,
+        numeric: false,
+    };
+    let read = TRAP.read("trap", args)?;
+    let mut runs = Runs {
+        dialect,
+        ..Runs::default()
+    };
+    let [action, _, ..] = read.operands.as_slice() else {
+        return Ok(runs);
+    };
+    let resets = |text: &str| text == "-" || text.bytes().all(|byte| byte.is_ascii_digit());
+    if !read.has(&["l", "p", "P"]) && !action.literal().is_some_and(resets) {
+        runs.scripts.push(action.clone());
+    }
+    Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scripts(args: &[&str]) -> Vec<Word> {
+        let words: Vec<Word> = (args.iter()).map(|arg| Word::Literal((*arg).to_owned())).collect();
+        trap(&words, Dialect::Bash).map_or_else(|refused| panic!("{refused:?}"), |runs| runs.scripts)
+    }
+
+    #[test]
+    fn the_action_is_the_script_a_trap_runs() {
+        let rm = || vec![Word::Literal("rm x".to_owned())];
+        assert_eq!(scripts(&["rm x", "EXIT"]), rm());
+        assert_eq!(scripts(&["--", "rm x", "INT", "TERM"]), rm());
+        for nothing in [
+            &["-p"][..],
+            &["-l"],
+            &["-p", "rm x", "EXIT"],
+            &["rm x"],
+            &["-", "EXIT"],
+            &["", "INT"],
+            &["1", "2"],
+            &[],
+        ] {
+            assert_eq!(scripts(nothing), [], "{nothing:?}");
+        }
+    }
+
+    #[test]
+    fn an_option_it_does_not_know_is_refused() {
+        let words = [Word::Literal("-x".to_owned()), Word::Literal("rm x".to_owned())];
+        assert!(trap(&words, Dialect::Bash).is_err());
+    }
+}
