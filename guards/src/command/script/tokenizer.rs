@@ -664,6 +664,9 @@ mod tests {
             // A `case` that is a mere word: the reader, lost, reads on for `<<` as written.
             "echo $(echo case)# $(cat <<F; echo $(rm x)\nhi\nF\n)",
             "echo $(case x in x) echo;; esac) \"<< $(date)\"",
+            // Probe 146 F1: a word `esac` that starts no command ends no `case`.
+            "case x in (y) echo esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            "case x in (y) echo \\; esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
             "cat <<E; echo $(rm x)\nE",
             "cat <<E >${out}\nE",
             // A quote in a body, or a string over two lines, hides no later operator.
