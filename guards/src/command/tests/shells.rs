@@ -36,6 +36,32 @@ fn an_interactive_or_stdin_shell_is_refused_for_what_it_reads() {
     assert!(stdin.problems[0].starts_with(why), "{stdin:?}");
 }
 
+/// `-n` without `-c` reads the script and runs nothing (probe 142 F5: `bash -n f.sh`, a
+/// syntax check, was refused as running the file); a `+` cluster may turn it off.
+#[test]
+fn a_syntax_check_runs_nothing() {
+    for words in [
+        &["bash", "-n", "f.sh"][..],
+        &["sh", "-n", "f.sh"],
+        &["bash", "-nx", "--", "f.sh"],
+        &["bash", "-n"],
+    ] {
+        let found = argv(words);
+        assert!(found.problems.is_empty(), "{words:?}: {found:?}");
+        assert_eq!(found.commands.len(), 1, "{words:?}: {found:?}");
+    }
+    for words in [
+        &["bash", "-n", "+n", "f.sh"][..],
+        &["bash", "-n", "+o", "noexec", "f.sh"],
+        &["bash", "f.sh"],
+    ] {
+        let found = argv(words);
+        assert!(found.problems[0].contains("runs the script file"), "{words:?}: {found:?}");
+    }
+    let checked = argv(&["bash", "-n", "-c", "rm x"]);
+    assert_eq!(checked.commands[1][0].text(), "rm");
+}
+
 #[test]
 fn a_shell_installed_under_another_name_has_its_script_checked() {
     for shell in [

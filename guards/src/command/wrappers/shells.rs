@@ -114,10 +114,13 @@ const BASH_LONG: &[&str] = &[
     "wordexp",
 ];
 
-/// The script a shell runs: the first operand after `-c` (also `-ec`, …).
+/// The script a shell runs: the first operand after `-c` (also `-ec`, …). With `-n` and no
+/// `-c` (a syntax check: `bash -n f.sh`), none: the shell reads its script and runs nothing,
+/// unless a `+` cluster (`+n`, `+o noexec`) may turn that off.
 pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
     let bash = Dialect::of(name) == Dialect::Bash;
     let mut command_mode = false;
+    let (mut noexec, mut plus) = (false, false);
     let mut index = 0;
     while let Some(word) = args.get(index) {
         let Some(text) = word.literal() else {
@@ -159,6 +162,8 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
             ));
         }
         let minus = text.starts_with('-');
+        noexec |= minus && cluster.contains('n');
+        plus |= !minus;
         if minus && BASH_LONG.contains(&cluster) {
             return Runs::refused(format!(
                 "bash reads `{name} {text}` as its long option `--{cluster}`, not as letters: write `--{cluster}`"
@@ -203,6 +208,7 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
         }
     }
     match (command_mode, args.get(index)) {
+        (false, _) if noexec && !plus => Runs::default(),
         (true, script) => Runs {
             scripts: script.cloned().into_iter().collect(),
             dialect: Dialect::of(name),
