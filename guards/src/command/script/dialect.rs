@@ -55,7 +55,7 @@ impl Dialect {
 /// Why a script is refused when written for a shell other than bash.
 pub(in crate::command) fn not_bash(what: &str) -> String {
     format!(
-        "{what}: shells other than bash (`sh` is often dash) read this differently, so it is not checked"
+        "{what}: shells other than bash (`sh` is often dash) read this differently, so it is not checked (run the script with `bash -c`, or write it as every POSIX shell reads it)"
     )
 }
 
@@ -171,7 +171,7 @@ pub(super) fn substituted_subshell(text: &str) -> Option<String> {
             }
         };
         (!arithmetic).then(|| {
-            not_bash("`$((` not ended by `))`, or holding a quote (bash may read a subshell's substitution, dash arithmetic: write `$( (`)")
+            not_bash("`$((` not ended by `))`, or holding a quote, a backslash or a backquote (bash may read a subshell's substitution, dash arithmetic: for arithmetic leave the quotes out, `$(($a + 1))`; for a subshell write `$( (`)")
         })
     })
 }
@@ -206,7 +206,7 @@ pub(in crate::command) fn expansion_past_its_line(body: &str) -> Option<String> 
     body.lines().find_map(|line| {
         open_at_end(line).then(|| {
             not_bash(
-                "an expansion in a here-document that does not close on its line (dash reads it on past the document's end)",
+                "an expansion in a here-document that may not close on its line: one left open, a quote inside `${…}`, a `#` or a `case` inside `$(…)` (dash reads it on past the document's end: leave the quotes out, `${PORT:-8080}`, or quote the delimiter, `<<'EOF'`, if the body needs no expansion)",
             )
         })
     })
