@@ -147,6 +147,12 @@ impl Checker {
         let mut parser = Parser::new(std::io::Cursor::new(text.as_bytes()), &options());
         let program = match parser.parse_program() {
             Ok(program) => program,
+            // The parser reads no `x)` pattern inside `$(…)` (probe 142 F4).
+            Err(error) if text.contains("$(") && text.contains("case") => {
+                return self.problem(format!(
+                    "{UNPARSED}: {error} (inside `$(…)`, give each `case` pattern its opening parenthesis: `(x86_64) …;;`)"
+                ));
+            }
             Err(error) => return self.problem(format!("{UNPARSED}: {error}")),
         };
         let outer_dialect = std::mem::replace(&mut self.dialect, dialect);

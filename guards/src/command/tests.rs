@@ -163,6 +163,15 @@ fn substitutions_in_arithmetic_are_checked_where_they_read_plainly() {
     ]);
 }
 
+/// A `case` pattern without its `(` inside `$(…)`, which the parser does not read, is
+/// refused with the fix (probe 142 F4).
+#[test]
+fn an_unread_case_pattern_is_told_its_fix() {
+    let found = sh("k=$(case a in a) echo x;; esac)");
+    assert!(found.problems[0].contains("`(x86_64) …;;`"), "{found:?}");
+    allowed(&["k=$(case a in (a) echo x;; esac)"]);
+}
+
 /// A trap's action is checked as a script of the shell that sets it; printing, resetting
 /// and ignoring run nothing (probe 142 F1).
 #[test]
