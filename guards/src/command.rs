@@ -311,7 +311,7 @@ impl Checker {
             match script {
                 Word::Literal(text) => {
                     self.script(&text, depth + 1, runs.dialect);
-                    self.as_bash_reads(&text, depth + 1, runs.dialect);
+                    self.as_bash_reads(&text, depth + 1, runs.dialect, runs.extglob);
                 }
                 Word::Dynamic(text) => {
                     self.problem(format!("the script `{text}` is not a literal word"))

@@ -34,6 +34,9 @@ pub(super) struct Runs {
     /// The grammar of the shell that runs them: a POSIX sh unless it is a shell the checker
     /// knows (`bash -c`).
     pub(super) dialect: Dialect,
+    /// Whether that shell reads them with extended globs on (`bash -O extglob -c`), as
+    /// bash's reprint of them must then.
+    pub(super) extglob: bool,
     /// Variables it sets for what it runs (`env NAME=value …`).
     pub(super) assignments: Vec<String>,
     /// Why what it runs cannot be checked.

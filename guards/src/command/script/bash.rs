@@ -27,9 +27,16 @@ enum Reading {
 
 impl Checker {
     /// Walks `text`, a script for `dialect`, once more as bash reads it (see [`Reading`]),
-    /// adding to the findings what that walk finds and the first walk did not.
-    pub(in crate::command) fn as_bash_reads(&mut self, text: &str, depth: usize, dialect: Dialect) {
-        match read(text, dialect) {
+    /// with extended globs on if `extglob` (`bash -O extglob -c`: probe 142 F9), adding to
+    /// the findings what that walk finds and the first walk did not.
+    pub(in crate::command) fn as_bash_reads(
+        &mut self,
+        text: &str,
+        depth: usize,
+        dialect: Dialect,
+        extglob: bool,
+    ) {
+        match read(text, dialect, extglob) {
             Reading::Read(canonical) if canonical.trim_end() != text.trim_end() => {
                 let canonical = with_opened_patterns(&canonical);
                 let first = std::mem::take(&mut self.findings);
@@ -96,8 +103,9 @@ fn prints_a_here_document(printed: &str) -> bool {
 }
 
 /// bash's reading of `text`, a script for `dialect`: bash's own for bash, its POSIX mode's
-/// for a POSIX sh; none for a Korn shell, whose grammar bash does not read.
-fn read(text: &str, dialect: Dialect) -> Reading {
+/// for a POSIX sh; none for a Korn shell, whose grammar bash does not read. With extended
+/// globs on if `extglob`.
+fn read(text: &str, dialect: Dialect, extglob: bool) -> Reading {
     let Some(bash) = pretty_printer() else {
         return Reading::Unavailable;
     };
@@ -106,7 +114,7 @@ fn read(text: &str, dialect: Dialect) -> Reading {
         Dialect::Posix => true,
         Dialect::Korn => return Reading::Unavailable,
     };
-    match pretty_print(bash, text, posix) {
+    match pretty_print(bash, text, posix, extglob) {
         Ok((true, printed, _)) => Reading::Read(printed),
         Ok((false, _, said)) => {
             let said = said.lines().next().unwrap_or("no reason given").trim();
@@ -125,7 +133,7 @@ fn pretty_printer() -> Option<&'static Path> {
             .map(|dir| dir.join("bash"))
             .find(|bash| bash.is_file())?;
         let works = matches!(
-            pretty_print(&bash, "true\n", false),
+            pretty_print(&bash, "true\n", false, false),
             Ok((true, printed, _)) if printed.trim() == "true"
         );
         works.then_some(bash)
@@ -133,16 +141,25 @@ fn pretty_printer() -> Option<&'static Path> {
     .as_deref()
 }
 
-/// Runs `bash --pretty-print` (in POSIX mode if `posix`) on `text`, with no environment
-/// (`BASH_ENV` would have it run a file first): whether it succeeded, what it printed and
-/// what it said on standard error.
-fn pretty_print(bash: &Path, text: &str, posix: bool) -> std::io::Result<(bool, String, String)> {
+/// Runs `bash --pretty-print` (in POSIX mode if `posix`, with extended globs if `extglob`)
+/// on `text`, with no environment (`BASH_ENV` would have it run a file first): whether it
+/// succeeded, what it printed and what it said on standard error.
+fn pretty_print(
+    bash: &Path,
+    text: &str,
+    posix: bool,
+    extglob: bool,
+) -> std::io::Result<(bool, String, String)> {
     let mut command = Command::new(bash);
     if posix {
         command.arg("--posix");
     }
+    // bash reads its long options before its letters.
+    command.arg("--pretty-print");
+    if extglob {
+        command.args(["-O", "extglob"]);
+    }
     let mut child = command
-        .arg("--pretty-print")
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -182,22 +199,22 @@ mod tests {
         assert!(pretty_printer().is_some(), "a bash that pretty-prints");
         let hidden = "echo $( #) '\nrm x\n) #'";
         assert!(
-            matches!(read(hidden, Dialect::Bash), Reading::Read(text) if text.contains("$(rm x)")),
+            matches!(read(hidden, Dialect::Bash, false), Reading::Read(text) if text.contains("$(rm x)")),
             "the comment dropped, `rm x` is in the substitution"
         );
         assert!(matches!(
-            read("echo (", Dialect::Posix),
+            read("echo (", Dialect::Posix, false),
             Reading::Refused(_)
         ));
         assert!(matches!(
-            read("echo hi", Dialect::Korn),
+            read("echo hi", Dialect::Korn, false),
             Reading::Unavailable
         ));
         // Parsed, never run.
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("ran");
         let script = format!("touch '{}'", marker.display());
-        assert!(matches!(read(&script, Dialect::Bash), Reading::Read(_)));
+        assert!(matches!(read(&script, Dialect::Bash, false), Reading::Read(_)));
         assert!(!marker.exists(), "bash ran the script it was to print");
     }
 
@@ -209,7 +226,7 @@ mod tests {
     fn a_reprint_the_parser_cannot_read_is_refused_and_case_patterns_are_read() {
         let second_walk = |script: &str| {
             let mut checker = Checker::default();
-            checker.as_bash_reads(script, 0, Dialect::Bash);
+            checker.as_bash_reads(script, 0, Dialect::Bash, false);
             checker.findings.problems
         };
         let problems = second_walk("echo \"$(x[/ls #]; rm x\n)\"");
@@ -221,7 +238,7 @@ mod tests {
         assert!(case.is_empty(), "{case:?}");
         let mut checker = Checker::default();
         let script = "echo $(case x in (a|b) echo;& (c) case y in (y) rm y;; esac;;& (*) ;; esac)";
-        checker.as_bash_reads(script, 0, Dialect::Bash);
+        checker.as_bash_reads(script, 0, Dialect::Bash, false);
         assert!(
             checker.findings.problems.is_empty(),
             "{:?}",

@@ -62,6 +62,21 @@ fn a_syntax_check_runs_nothing() {
     assert_eq!(checked.commands[1][0].text(), "rm");
 }
 
+/// A shell started with extended globs is read by bash with them (probe 142 F9: `bash -O
+/// extglob -c 'rm -f !(keep).txt'` was refused as not parsing). Needs bash on `PATH`.
+#[test]
+fn a_shell_started_with_extended_globs_is_read_with_them() {
+    let found = argv(&["bash", "-O", "extglob", "-c", "ls !(keep).txt"]);
+    assert!(found.problems.is_empty(), "{found:?}");
+    for words in [
+        &["bash", "-c", "ls !(keep).txt"][..],
+        &["bash", "-O", "extglob", "+O", "extglob", "-c", "ls !(keep).txt"],
+    ] {
+        let found = argv(words);
+        assert!(found.problems[0].starts_with("bash does not parse"), "{words:?}: {found:?}");
+    }
+}
+
 #[test]
 fn a_shell_installed_under_another_name_has_its_script_checked() {
     for shell in [

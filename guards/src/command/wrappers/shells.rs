@@ -120,7 +120,7 @@ const BASH_LONG: &[&str] = &[
 pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
     let bash = Dialect::of(name) == Dialect::Bash;
     let mut command_mode = false;
-    let (mut noexec, mut plus) = (false, false);
+    let (mut noexec, mut plus, mut extglob) = (false, false, false);
     let mut index = 0;
     while let Some(word) = args.get(index) {
         let Some(text) = word.literal() else {
@@ -179,6 +179,9 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
         for letter in cluster.chars().filter(|letter| matches!(letter, 'o' | 'O')) {
             let value = args.get(index);
             index += 1;
+            if letter == 'O' && value.and_then(Word::literal) == Some("extglob") {
+                extglob = minus;
+            }
             if minus
                 && letter == 'o'
                 && let Some(value) = value
@@ -212,6 +215,7 @@ pub(super) fn shell(name: &str, args: &[Word]) -> Runs {
         (true, script) => Runs {
             scripts: script.cloned().into_iter().collect(),
             dialect: Dialect::of(name),
+            extglob,
             ..Runs::default()
         },
         (false, Some(file)) => Runs::refused(format!(
