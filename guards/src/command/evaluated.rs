@@ -552,7 +552,9 @@ mod tests {
         }
         // A substitution's commands are checked with its word; what it prints is evaluated,
         // as a variable's value is.
-        for plain in ["0", "$i", "${i}", "i+1", "$((i+1))", "\"$i\"", "$(x)", "\"`x`\""] {
+        for plain in [
+            "0", "$i", "${i}", "i+1", "$((i+1))", "\"$i\"", "$(x)", "\"`x`\"",
+        ] {
             assert!(!hides_commands(plain), "{plain}");
         }
     }

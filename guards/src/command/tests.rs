@@ -123,7 +123,10 @@ fn arithmetic_operands_of_extended_tests_are_evaluated() {
     ]);
     // A substitution is checked with its word; what it prints, evaluated, is a value built
     // at run time, as a variable's is (probe 142 F2).
-    finds("touch", &["[[ $(touch x) -le 1 ]]", "[[ 1 -eq \"`touch x`\" ]]"]);
+    finds(
+        "touch",
+        &["[[ $(touch x) -le 1 ]]", "[[ 1 -eq \"`touch x`\" ]]"],
+    );
 }
 
 /// Asserts that each script is checked without a problem, and runs `program`.
@@ -148,12 +151,15 @@ fn substitutions_in_arithmetic_are_checked_where_they_read_plainly() {
             "echo $(( $(echo $((1+1)); touch x) * 2 ))",
             "(( a >($(touch x)) ))",
             "(( x = $((1)) + $(touch x) ))",
+            "echo $(( ${#x} + $# + $(touch x) ))",
         ],
     );
     refused(&[
         "echo ${a:-$(( $(touch x) ))}",
         "echo $(( $(echo \"$x\") + 1 ))",
         "echo $(( $(echo 1 # ) + 1 ))",
+        "echo $(( $(echo 1;# ) + 1 ))",
+        "echo $(( $(#\n) + $(touch x) ))",
         "echo $(( $(echo 1) + `touch x` ))",
         "echo $(( $(cat <<E\nE\n) ))",
         "echo $(( $(echo \\1) ))",
@@ -176,11 +182,21 @@ fn an_unread_case_pattern_is_told_its_fix() {
 /// and ignoring run nothing (probe 142 F1).
 #[test]
 fn a_traps_action_is_checked_as_a_script() {
-    finds("touch", &["trap 'touch x' EXIT", "sh -c \"trap -- 'touch x' INT\""]);
+    finds(
+        "touch",
+        &["trap 'touch x' EXIT", "sh -c \"trap -- 'touch x' INT\""],
+    );
     let found = sh("trap 'rm -rf \"$tmp\"' EXIT; trap -p; trap - INT; trap '' TERM");
-    assert_eq!(programs(&found), ["bash", "trap", "rm", "trap", "trap", "trap"]);
+    assert_eq!(
+        programs(&found),
+        ["bash", "trap", "rm", "trap", "trap", "trap"]
+    );
     assert!(found.problems.is_empty(), "{found:?}");
-    refused(&["trap \"$cleanup\" EXIT", "trap 'rm $(' EXIT", "trap -x 'rm' EXIT"]);
+    refused(&[
+        "trap \"$cleanup\" EXIT",
+        "trap 'rm $(' EXIT",
+        "trap -x 'rm' EXIT",
+    ]);
 }
 
 #[test]

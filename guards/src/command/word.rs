@@ -524,15 +524,25 @@ pub(super) fn substitutes_in_arithmetic(text: &str) -> bool {
 }
 
 /// Whether the `$(…)` in the arithmetic `text` read alike to bash, dash and the parser: no
-/// quote, backslash, backtick, `#` (a comment inside `$(…)` reads on past its `)`), `<<` (a
-/// here-document, or a shift) or line break; every parenthesis closing one before it; every
-/// nested `$((…))` plain ([`plain_arithmetic`]: a `(` in one could make bash retry it as a
-/// command substitution).
+/// quote, backslash, backtick, `<<` (a here-document, or a shift), line break, or `#` that
+/// starts a word (a comment inside `$(…)` reads on past its `)`; `${#x}` and `$#` start
+/// none: probe 147 F4); every parenthesis closing one before it; every nested `$((…))`
+/// plain ([`plain_arithmetic`]: a `(` in one could make bash retry it as a command
+/// substitution).
 pub(super) fn reads_plainly(text: &str) -> bool {
-    !text.contains(['\'', '"', '\\', '`', '#', '\n'])
+    let comment = (text.char_indices()).any(|(at, c)| {
+        c == '#'
+            && text[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|before| " \t;&|()<>".contains(before))
+    });
+    !comment
+        && !text.contains(['\'', '"', '\\', '`', '\n'])
         && !text.contains("<<")
         && balanced(text)
-        && (text.match_indices("$((")).all(|(at, open)| plain_arithmetic(&text[at + open.len()..]).is_some())
+        && (text.match_indices("$(("))
+            .all(|(at, open)| plain_arithmetic(&text[at + open.len()..]).is_some())
 }
 
 /// Whether `text` holds one of `opens` outside its plain arithmetic expansions (see

@@ -214,7 +214,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("ran");
         let script = format!("touch '{}'", marker.display());
-        assert!(matches!(read(&script, Dialect::Bash, false), Reading::Read(_)));
+        assert!(matches!(
+            read(&script, Dialect::Bash, false),
+            Reading::Read(_)
+        ));
         assert!(!marker.exists(), "bash ran the script it was to print");
     }
 

@@ -144,11 +144,12 @@ struct Reading<'a> {
     inside: Vec<Inside>,
     /// Whether a word starts at `at`: after a blank or an operator's character, unescaped.
     word_starts: bool,
-    /// Whether a command starts at `at`: after an unescaped `;`, `&`, `|` or line break, or
-    /// the `(` of a subshell or a substitution, blanks between. A word `esac` ends a `case`
-    /// only there (`echo esac` does not: probe 146 F1); a word `case` counts wherever it
-    /// stands, which errs the safe way (see `lost`).
-    command_starts: bool,
+    /// Whether a `case` clause ended before `at`: a `;;`, `;&` or `;;&`, then only blanks,
+    /// line breaks and comments. A word `esac` ends a `case` only there (`echo esac`, `y|esac)`
+    /// and `[[ a ||⏎esac ]]` do not: probes 146 F1, 147 F2; a last clause without its `;;`
+    /// then leaves the count high); a word `case` counts wherever it stands: the count errs
+    /// high, the safe way (see `lost`).
+    clause_ended: bool,
     /// The character read last, unless a backslash escaped it (`\$(` opens nothing: probe
     /// 137 F3).
     last: Option<char>,
@@ -192,7 +193,7 @@ impl<'a> Reading<'a> {
             at: 0,
             inside: Vec::new(),
             word_starts,
-            command_starts: word_starts,
+            clause_ended: false,
             last: None,
             cases: 0,
             outer_cases: Vec::new(),
@@ -230,16 +231,21 @@ impl<'a> Reading<'a> {
         let top = self.inside.last().copied();
         // bash's blanks are a space and a tab; other white space is a word's.
         let starts = std::mem::replace(&mut self.word_starts, " \t\n;&|<>".contains(c));
-        let command_starts = self.command_starts;
-        if !matches!(c, ' ' | '\t') {
-            self.command_starts = "\n;&|".contains(c);
-        }
+        let clause_ended = self.clause_ended;
+        let next = text.get(at + 1).copied();
+        self.clause_ended = match c {
+            ' ' | '\t' | '\n' => clause_ended,
+            '#' => clause_ended && starts,
+            ';' => matches!(next, Some(';' | '&')) || before == Some(';'),
+            '&' => before == Some(';'),
+            _ => false,
+        };
         self.at += 1;
         // Where a command's words are read (not in quotes or a `${…}`).
         let commands = matches!(top, None | Some(Inside::Bracket { .. } | Inside::Backquote));
         match c {
             _ if commands && starts && self.keyword_at(at, "case") => self.cases += 1,
-            _ if commands && command_starts && self.keyword_at(at, "esac") => {
+            _ if commands && clause_ended && self.keyword_at(at, "esac") => {
                 self.cases = self.cases.saturating_sub(1);
             }
             '\\' => {
@@ -252,7 +258,6 @@ impl<'a> Reading<'a> {
             '`' => {
                 self.open(Inside::Backquote);
                 self.word_starts = true;
-                self.command_starts = true;
             }
             // Single quotes read whole: `'…'`, `$'…'` (whose backslash escapes a quote).
             '\'' if top != Some(Inside::Double) => {
@@ -283,7 +288,6 @@ impl<'a> Reading<'a> {
                 } else {
                     // A command starts inside a subshell or a substitution.
                     self.word_starts = starts || substitution;
-                    self.command_starts = self.word_starts;
                     let pattern = before.is_some_and(|before| "@*?+!".contains(before));
                     let ends_word = !(substitution || pattern);
                     self.open(Inside::Bracket { ends_word });

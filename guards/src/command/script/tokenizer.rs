@@ -667,6 +667,11 @@ mod tests {
             // Probe 146 F1: a word `esac` that starts no command ends no `case`.
             "case x in (y) echo esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
             "case x in (y) echo \\; esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            // Probe 147 F2: nor one after a pattern's `|`, or after `||` and a line break in
+            // `[[ ]]`, or after a redirection's `>&`.
+            "case x in y|esac) echo;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            "case x in (y) [[ a ||\nesac ]];; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            "case x in (y) echo >& esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
             "cat <<E; echo $(rm x)\nE",
             "cat <<E >${out}\nE",
             // A quote in a body, or a string over two lines, hides no later operator.

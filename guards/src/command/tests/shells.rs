@@ -56,7 +56,10 @@ fn a_syntax_check_runs_nothing() {
         &["bash", "f.sh"],
     ] {
         let found = argv(words);
-        assert!(found.problems[0].contains("runs the script file"), "{words:?}: {found:?}");
+        assert!(
+            found.problems[0].contains("runs the script file"),
+            "{words:?}: {found:?}"
+        );
     }
     let checked = argv(&["bash", "-n", "-c", "rm x"]);
     assert_eq!(checked.commands[1][0].text(), "rm");
@@ -70,10 +73,21 @@ fn a_shell_started_with_extended_globs_is_read_with_them() {
     assert!(found.problems.is_empty(), "{found:?}");
     for words in [
         &["bash", "-c", "ls !(keep).txt"][..],
-        &["bash", "-O", "extglob", "+O", "extglob", "-c", "ls !(keep).txt"],
+        &[
+            "bash",
+            "-O",
+            "extglob",
+            "+O",
+            "extglob",
+            "-c",
+            "ls !(keep).txt",
+        ],
     ] {
         let found = argv(words);
-        assert!(found.problems[0].starts_with("bash does not parse"), "{words:?}: {found:?}");
+        assert!(
+            found.problems[0].starts_with("bash does not parse"),
+            "{words:?}: {found:?}"
+        );
     }
 }
 

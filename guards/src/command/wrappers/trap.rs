@@ -8,8 +8,9 @@ use crate::command::script::Dialect;
 
 /// What `trap ARGS`, in a script of `dialect`, runs: its action, as a script of `dialect`.
 /// Nothing with `-l`, `-p` or `-P` (it prints), with no operand or one (bash and dash reset
-/// that condition), or with the action `-` (a reset), empty (an ignore) or an unsigned
-/// number (dash resets every operand, bash sets nothing).
+/// that condition), or with the action `-` (a reset) or empty (an ignore). An unsigned
+/// number resets only if it names a signal (`trap 1 2`); any other is run as a command
+/// (`trap 99 EXIT` runs `99`: probe 147 F1), so every number is judged as one.
 pub(super) fn trap(args: &[Word], dialect: Dialect) -> Result<Runs, Runs> {
     const TRAP: Getopt = Getopt {
         short: "lpP",
@@ -25,7 +26,7 @@ pub(super) fn trap(args: &[Word], dialect: Dialect) -> Result<Runs, Runs> {
     let [action, _, ..] = read.operands.as_slice() else {
         return Ok(runs);
     };
-    let resets = |text: &str| text == "-" || text.bytes().all(|byte| byte.is_ascii_digit());
+    let resets = |text: &str| matches!(text, "-" | "");
     if !read.has(&["l", "p", "P"]) && !action.literal().is_some_and(resets) {
         runs.scripts.push(action.clone());
     }
@@ -37,8 +38,11 @@ mod tests {
     use super::*;
 
     fn scripts(args: &[&str]) -> Vec<Word> {
-        let words: Vec<Word> = (args.iter()).map(|arg| Word::Literal((*arg).to_owned())).collect();
-        trap(&words, Dialect::Bash).map_or_else(|refused| panic!("{refused:?}"), |runs| runs.scripts)
+        let words: Vec<Word> = (args.iter())
+            .map(|arg| Word::Literal((*arg).to_owned()))
+            .collect();
+        trap(&words, Dialect::Bash)
+            .map_or_else(|refused| panic!("{refused:?}"), |runs| runs.scripts)
     }
 
     #[test]
@@ -46,6 +50,7 @@ mod tests {
         let rm = || vec![Word::Literal("rm x".to_owned())];
         assert_eq!(scripts(&["rm x", "EXIT"]), rm());
         assert_eq!(scripts(&["--", "rm x", "INT", "TERM"]), rm());
+        assert_eq!(scripts(&["99", "EXIT"]), [Word::Literal("99".to_owned())]);
         for nothing in [
             &["-p"][..],
             &["-l"],
@@ -53,7 +58,6 @@ mod tests {
             &["rm x"],
             &["-", "EXIT"],
             &["", "INT"],
-            &["1", "2"],
             &[],
         ] {
             assert_eq!(scripts(nothing), [], "{nothing:?}");
@@ -62,7 +66,10 @@ mod tests {
 
     #[test]
     fn an_option_it_does_not_know_is_refused() {
-        let words = [Word::Literal("-x".to_owned()), Word::Literal("rm x".to_owned())];
+        let words = [
+            Word::Literal("-x".to_owned()),
+            Word::Literal("rm x".to_owned()),
+        ];
         assert!(trap(&words, Dialect::Bash).is_err());
     }
 }
