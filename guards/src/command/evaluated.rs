@@ -23,7 +23,7 @@ impl Checker {
                 self.substitutions_in_arithmetic(text, depth);
             } else {
                 self.problem(format!(
-                    "a command substitution inside `(({text}))` beside a quote, a backslash, a backtick, a `#`, a `<<`, a line break or a parenthesis of its own is not checked (give its output a name first: `n=$(…); (( n + 1 ))`)"
+                    "a command substitution inside `(({text}))` beside a quote, a backslash, a backtick, a comment, a `<<` or a parenthesis of its own is not checked (give its output a name first: `n=$(…); (( n + 1 ))`)"
                 ));
             }
         }

@@ -524,9 +524,10 @@ pub(super) fn substitutes_in_arithmetic(text: &str) -> bool {
 }
 
 /// Whether the `$(…)` in the arithmetic `text` read alike to bash, dash and the parser: no
-/// quote, backslash, backtick, `<<` (a here-document, or a shift), line break, or `#` that
-/// starts a word (a comment inside `$(…)` reads on past its `)`; `${#x}` and `$#` start
-/// none: probe 147 F4); every parenthesis closing one before it; every nested `$((…))`
+/// quote, backslash, backtick, `<<` (a here-document, or a shift), or `#` that starts a word
+/// (a comment inside `$(…)` reads on past its `)`; `${#x}` and `$#` start none: probe 147
+/// F4); line breaks are read alike (bash reprints a compound command in a `$(…)` on lines
+/// of its own: probe 147 F3); every parenthesis closing one before it; every nested `$((…))`
 /// plain ([`plain_arithmetic`]: a `(` in one could make bash retry it as a command
 /// substitution).
 pub(super) fn reads_plainly(text: &str) -> bool {
@@ -535,10 +536,10 @@ pub(super) fn reads_plainly(text: &str) -> bool {
             && text[..at]
                 .chars()
                 .next_back()
-                .is_none_or(|before| " \t;&|()<>".contains(before))
+                .is_none_or(|before| " \t\n;&|()<>".contains(before))
     });
     !comment
-        && !text.contains(['\'', '"', '\\', '`', '\n'])
+        && !text.contains(['\'', '"', '\\', '`'])
         && !text.contains("<<")
         && balanced(text)
         && (text.match_indices("$(("))
