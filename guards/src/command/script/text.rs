@@ -135,7 +135,7 @@ pub(super) fn ends_early(text: &str) -> Option<&str> {
     let delimiters: Vec<String> = delimiter_starts(text)
         .map(|word| {
             let end = word
-                .find(|c: char| c.is_whitespace() || ";&|<>()`".contains(c))
+                .find(|c: char| splits_words(c) || ";&|<>()`".contains(c))
                 .unwrap_or(word.len());
             (word[..end].replace("$'", "'").replace("$\"", "\""))
                 .chars()
@@ -201,7 +201,7 @@ pub(super) fn looping_delimiter(text: &str) -> Option<String> {
                 (_, '$') if chars.next_if(|&(_, next)| "({[".contains(next)).is_some() => {
                     return Some(start.chars().take(20).collect());
                 }
-                (None, c) if c.is_whitespace() || ";&|<>()`".contains(c) => {
+                (None, c) if splits_words(c) || ";&|<>()`".contains(c) => {
                     end = at;
                     break;
                 }
@@ -224,6 +224,13 @@ fn ends_open(text: &str) -> bool {
         || [('(', ')'), ('{', '}'), ('[', ']')]
             .into_iter()
             .any(|(open, close)| count(open) > count(close))
+}
+
+/// Whether bash ends a word at `c`, outside quotes: a space, a tab or a line break (a
+/// no-break space, like any other white space, is a word's: probes 137, 148 F1, where a
+/// here-document's delimiter cut at one ended its body on another line than bash's).
+pub(super) fn splits_words(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n')
 }
 
 /// Whether `before` (the text before a word) ends where a shell word starts: at the start, a

@@ -10,7 +10,7 @@ use brush_parser::{SourceSpan, Token};
 
 use super::dialect::{self, Dialect};
 use super::reader;
-use super::text::{delimiter_starts, shown};
+use super::text::{delimiter_starts, shown, splits_words};
 
 /// A quote after a `$` that is the second of `$$`, or an escaped `\$`: the tokenizer opens
 /// an ANSI-C quote there (its `\'` escapes a quote), bash a plain one (`$$` then `'\'`),
@@ -166,7 +166,7 @@ fn expanding_delimiter(chars: &[char], tokens: &[Token]) -> Option<String> {
         let after = chars.get(span.end.index..).unwrap_or_default();
         let word: String = (after.iter())
             .skip_while(|c| **c == ' ' || **c == '\t')
-            .take_while(|c| !c.is_whitespace())
+            .take_while(|&&c| !splits_words(c))
             .collect();
         ["${", "$(", "$["].iter().any(|open| word.contains(open)).then(|| {
             format!(
@@ -189,7 +189,7 @@ pub(super) fn delimiter_word(start: &str) -> &str {
                 chars.next();
             }
             (None, '\'' | '"') => quote = Some(c),
-            (None, c) if c.is_whitespace() || ";&|<>()`".contains(c) => return &start[..at],
+            (None, c) if splits_words(c) || ";&|<>()`".contains(c) => return &start[..at],
             _ => {}
         }
     }
@@ -667,6 +667,8 @@ mod tests {
             // Probe 146 F1: a word `esac` that starts no command ends no `case`.
             "case x in (y) echo esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
             "case x in (y) echo \\; esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            // Probe 148 F1: a delimiter holding a no-break space ends at a line holding it.
+            "cat <<E\u{a0}x\nE\n'\nE\u{a0}x\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n# '\n",
             // Probe 147 F2: nor one after a pattern's `|`, or after `||` and a line break in
             // `[[ ]]`, or after a redirection's `>&`.
             "case x in y|esac) echo;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
