@@ -209,6 +209,15 @@ impl<'a> Reading<'a> {
             && (self.text.get(at + length)).is_none_or(|&c| !(c.is_alphanumeric() || c == '_'))
     }
 
+    /// Whether the word at `at`, a word's start, is `esac` whole: bash ends a word only at a
+    /// blank, a line break or an operator's character (`esac.`, or `esac` and a no-break
+    /// space, is another word: probe 150 F1). A word `case` is read as [`Reading::keyword_at`]
+    /// reads it, more often than bash (`case\⏎ x` is `case x`), the safe way.
+    fn esac_at(&self, at: usize) -> bool {
+        self.keyword_at(at, "esac")
+            && (self.text.get(at + 4)).is_none_or(|&c| " \t\n;&|()<>".contains(c))
+    }
+
     /// Opens a bracket of `kind`, whose `case` commands are counted apart.
     fn open(&mut self, kind: Inside) {
         self.inside.push(kind);
@@ -245,7 +254,7 @@ impl<'a> Reading<'a> {
         let commands = matches!(top, None | Some(Inside::Bracket { .. } | Inside::Backquote));
         match c {
             _ if commands && starts && self.keyword_at(at, "case") => self.cases += 1,
-            _ if commands && clause_ended && self.keyword_at(at, "esac") => {
+            _ if commands && clause_ended && self.esac_at(at) => {
                 self.cases = self.cases.saturating_sub(1);
             }
             '\\' => {

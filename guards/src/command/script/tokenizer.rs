@@ -667,6 +667,9 @@ mod tests {
             // Probe 146 F1: a word `esac` that starts no command ends no `case`.
             "case x in (y) echo esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
             "case x in (y) echo \\; esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            // Probe 150 F1: a word that only starts with `esac` ends no `case`.
+            "case x in (y) ;; esac.|x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            "case x in (y) ;; esac\u{a0}|x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
             // Probe 148 F1: a delimiter holding a no-break space ends at a line holding it.
             "cat <<E\u{a0}x\nE\n'\nE\u{a0}x\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n# '\n",
             // Probe 147 F2: nor one after a pattern's `|`, or after `||` and a line break in
