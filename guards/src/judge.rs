@@ -455,9 +455,11 @@ fn matches(prefix: &[String], command: &[Word], maybe: bool) -> bool {
 fn shown(command: &[Word]) -> String {
     let words: Vec<&str> = command.iter().map(Word::text).collect();
     // A word's newlines (any control character) escaped: a reason is one line, and the
-    // text a person decides on is not laid out by whoever wrote the command.
+    // text a person decides on is not laid out by whoever wrote the command; so are blanks
+    // other than a space and characters a review does not see (probe 150 F2: `echo`, a
+    // no-break space and `x`, one word, was shown as `echo x`).
     let line: String = (words.join(" ").chars())
-        .flat_map(|char| match char.is_control() {
+        .flat_map(|char| match crate::policy::escaped_in_messages(char) {
             true => char.escape_default().collect::<Vec<_>>(),
             false => vec![char],
         })

@@ -21,6 +21,7 @@ mod loading;
 mod prefixes;
 mod test_cases;
 
+pub(crate) use prefixes::escaped_in_messages;
 pub use test_cases::{PolicyTest, TestAction, TestRun};
 
 /// The largest count a policy gives (a budget, a test run's), 2^53 - 1: the largest integer

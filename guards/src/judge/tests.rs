@@ -97,6 +97,16 @@ fn a_reason_quotes_a_command_on_one_line_its_control_characters_escaped() {
         verdict.reasons,
         ["`touch x\\n\\nrm -rf /\\u{1b}[2J` matches [\"touch\"], which needs approval"]
     );
+    // Nor blanks other than a space, unseen characters or marks (probe 150 F2).
+    let verdict = judged(
+        &policy,
+        json!({"command": ["touch", "x\u{a0}y\u{200b}\u{301}"]}),
+        None,
+    );
+    assert_eq!(
+        verdict.reasons,
+        ["`touch x\\u{a0}y\\u{200b}\\u{301}` matches [\"touch\"], which needs approval"]
+    );
 }
 
 #[test]

@@ -153,15 +153,20 @@ fn is_unseen(c: char) -> bool {
         || matches!(c, '\u{2800}' | '\u{1d159}' | '\u{16fe4}')
 }
 
-/// `text` as a JSON string whose blanks other than spaces, characters a review does not
-/// see and combining marks are escaped, so that a message shows them (`"rm\u{200b}"`,
-/// `"rm\u{a0}"`, `"\u{301}rm"`).
+/// Whether a message shows `c` escaped: a blank other than a space, a character a review
+/// does not see, or a combining mark.
+pub(crate) fn escaped_in_messages(c: char) -> bool {
+    (c.is_whitespace() && c != ' ') || is_unseen(c) || is_mark(c)
+}
+
+/// `text` as a JSON string whose characters [`escaped_in_messages`] are escaped, so that a
+/// message shows them (`"rm\u{200b}"`, `"rm\u{a0}"`, `"\u{301}rm"`).
 fn shown(text: &str) -> String {
     let mut shown = String::from('"');
     for c in text.chars() {
         match c {
             '"' | '\\' => shown.extend(['\\', c]),
-            c if (c.is_whitespace() && c != ' ') || is_unseen(c) || is_mark(c) => {
+            c if escaped_in_messages(c) => {
                 shown.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
             }
             c => shown.push(c),
