@@ -103,6 +103,25 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
+/// Whether the text after a `((` (or `$((`), `inside`, may make bash read it as `( (`, a
+/// subshell in a subshell, whose text is then commands, not arithmetic: the `)` that closes
+/// its second `(` (parentheses counted as written) is not followed by another, or comes
+/// after a quote, a backslash or a backtick, which could hide or add one (probe 151 F1:
+/// `((echo '))'; true) )`, and `((echo #'…` whose `#` then starts a comment).
+fn may_be_subshells(inside: &[char]) -> bool {
+    let mut depth = 0usize;
+    for (at, &c) in inside.iter().enumerate() {
+        match c {
+            '\'' | '"' | '\\' | '`' => return true,
+            '(' => depth += 1,
+            ')' if depth == 0 => return inside.get(at + 1) != Some(&')'),
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    true
+}
+
 /// Whether a here-document's `<<` (not a here-string's `<<<`) starts at `at` of `text`.
 fn document_at(text: &[char], at: usize) -> bool {
     text.get(at..at + 2) == Some(&['<', '<'][..])
@@ -159,7 +178,8 @@ struct Reading<'a> {
     cases: usize,
     outer_cases: Vec<usize>,
     /// Whether the reading may have lost track of bash's: a `)` it took for a pattern's end
-    /// (a `case` it counted may be a mere word, `$(echo case)#`: probe 143 F4). From there
+    /// (a `case` it counted may be a mere word, `$(echo case)#`: probe 143 F4), or one that
+    /// made bash read a `((` as two subshells (probe 151 F1). From there
     /// every `<<` is taken for an operator ([`live_documents`]), and every line for open.
     lost: bool,
 }
@@ -294,10 +314,13 @@ impl<'a> Reading<'a> {
                 if text.get(self.at) == Some(&'(') && (starts || before == Some('$')) {
                     self.at += 1;
                     self.open(Inside::Arithmetic { ends_word: starts });
+                    self.lost |= may_be_subshells(&text[self.at..]);
                 } else {
-                    // A command starts inside a subshell or a substitution.
-                    self.word_starts = starts || substitution;
                     let pattern = before.is_some_and(|before| "@*?+!".contains(before));
+                    // A command starts inside a subshell or a substitution, and where
+                    // commands are read a `(` is an operator, after which a word starts
+                    // (`x=(#` starts a comment: probe 151 F2), unless it opens a pattern.
+                    self.word_starts = starts || substitution || (commands && !pattern);
                     let ends_word = !(substitution || pattern);
                     self.open(Inside::Bracket { ends_word });
                 }
@@ -308,13 +331,20 @@ impl<'a> Reading<'a> {
                 self.lost = true;
             }
             ')' => match top {
-                Some(Inside::Arithmetic { ends_word }) => {
-                    // `))` ends it; one `)` made it a subshell's, bash reading it again.
-                    if text.get(self.at) == Some(&')') {
-                        self.at += 1;
-                    }
+                Some(Inside::Arithmetic { ends_word }) if text.get(self.at) == Some(&')') => {
+                    self.at += 1;
                     self.close();
                     self.word_starts = ends_word;
+                }
+                // One `)`: bash reads the `((` again as `( (`, a subshell in a subshell (or
+                // in a substitution), this `)` closing the inner one, the outer still open
+                // (probe 151 F1: `((echo '))'; true) )#'` ends in a comment). What came
+                // before was read as arithmetic, not as commands: the reading is lost.
+                Some(Inside::Arithmetic { ends_word }) => {
+                    self.close();
+                    self.open(Inside::Bracket { ends_word });
+                    self.word_starts = true;
+                    self.lost = true;
                 }
                 Some(Inside::Bracket { ends_word }) => {
                     self.close();

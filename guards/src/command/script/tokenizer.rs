@@ -667,6 +667,11 @@ mod tests {
             // Probe 146 F1: a word `esac` that starts no command ends no `case`.
             "case x in (y) echo esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
             "case x in (y) echo \\; esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            // Probe 151 F1: `((…) …)` is a subshell in a subshell, whose `)#` starts a
+            // comment; F2: so does a `#` after an array's `(`.
+            "((echo '))'; true) )#'\n((1))\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n# '\n",
+            "x=(#'\n)\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n# '\n",
+            "((echo #'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n) )\n# '\n",
             // Probe 150 F1: a word that only starts with `esac` ends no `case`.
             "case x in (y) ;; esac.|x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
             "case x in (y) ;; esac\u{a0}|x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
