@@ -166,6 +166,9 @@ fn substitutions_in_arithmetic_are_checked_where_they_read_plainly() {
         "echo $(( $(cat <<E\nE\n) ))",
         "echo $(( $(echo \\1) ))",
         "echo $(( $((echo 1) ) + $(echo 1) ))",
+        // Probe 149 F3: the parser read the outer `$((` as text.
+        "echo $(( $((rm y) ) ))",
+        "x=$(( $((rm y) ) ))",
         "(( $(case a in a) touch x;; esac) ))",
     ]);
 }

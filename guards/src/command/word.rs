@@ -110,6 +110,15 @@ impl Checker {
                 WordPiece::Text(text) => {
                     // What follows this piece in the word, as written.
                     let rest = raw.get(piece.end_index..).unwrap_or(raw);
+                    // A `$(` or `${` the parser left as text, where bash reads an expansion:
+                    // `$(( $((rm y) ) ))` came as the text `$((` and the arithmetic `rm y) ) `,
+                    // bash's `$( (rm y) )` unseen (probe 149 F3).
+                    let opens = |text: &str| text.contains("$(") || text.contains("${");
+                    if opens(text) || (text.ends_with('$') && rest.starts_with(['(', '{'])) {
+                        self.problem(format!(
+                            "`{raw}`: a `$(` or `${{` the parser reads as text, where bash reads an expansion: not checked"
+                        ));
+                    }
                     if !quoted && expands(text, rest) {
                         value.known = false;
                     }
