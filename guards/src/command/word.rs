@@ -112,9 +112,13 @@ impl Checker {
                     let rest = raw.get(piece.end_index..).unwrap_or(raw);
                     // A `$(` or `${` the parser left as text, where bash reads an expansion:
                     // `$(( $((rm y) ) ))` came as the text `$((` and the arithmetic `rm y) ) `,
-                    // bash's `$( (rm y) )` unseen (probe 149 F3).
-                    let opens = |text: &str| text.contains("$(") || text.contains("${");
-                    if opens(text) || (text.ends_with('$') && rest.starts_with(['(', '{'])) {
+                    // bash's `$( (rm y) )` unseen (probe 149 F3). But `${{`, a template's
+                    // (`${{ github.sha }}`), which bash ends where the parser does and then
+                    // refuses to expand.
+                    let opens =
+                        |text: &str| text.contains("$(") || text.replace("${{", "").contains("${");
+                    let next: String = rest.chars().take(2).collect();
+                    if opens(text) || (text.ends_with('$') && opens(&format!("${next}"))) {
                         self.problem(format!(
                             "`{raw}`: a `$(` or `${{` the parser reads as text, where bash reads an expansion: not checked"
                         ));
