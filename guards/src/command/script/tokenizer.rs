@@ -163,21 +163,25 @@ fn expanding_delimiter(chars: &[char], tokens: &[Token]) -> Option<String> {
         if arithmetic || !opens_a_document(operator) {
             return None;
         }
-        let after = chars.get(span.end.index..).unwrap_or_default();
-        let word: String = (after.iter())
-            .skip_while(|c| **c == ' ' || **c == '\t')
-            .take_while(|&&c| !splits_words(c))
-            .collect();
-        ["${", "$(", "$["].iter().any(|open| word.contains(open)).then(|| {
+        let after: String = chars.get(span.end.index..).unwrap_or_default().iter().collect();
+        let after = after.trim_start_matches([' ', '\t']);
+        // The word to a blank, and as quotes and backquotes extend it: a backquote, which
+        // bash keeps in the delimiter, may end it elsewhere for a reader (probe 152 F1:
+        // `<<'true x'`x`` ends at a line `true x`x``).
+        let to_a_blank = &after[..after.find(splits_words).unwrap_or(after.len())];
+        let quoted = delimiter_word(after);
+        let holds = |word: &str| ["${", "$(", "$[", "`"].iter().any(|open| word.contains(open));
+        let word = std::cmp::max_by_key(to_a_blank, quoted, |word| word.len());
+        (holds(to_a_blank) || holds(quoted)).then(|| {
             format!(
-                "the here-document delimiter `{word}` holds an expansion, which the parser takes a word of for the delimiter: not checked (name it with letters: `<<'EOF'`)"
+                "the here-document delimiter `{word}` holds an expansion or a backquote, which the parser takes a word of for the delimiter: not checked (name it with letters: `<<'EOF'`)"
             )
         })
     })
 }
 
 /// The delimiter word at the start of `start`, as written: up to a blank or an operator
-/// character outside quotes (or to the end of an unterminated quote).
+/// character outside quotes and backquotes (or to the end of an unterminated one).
 pub(super) fn delimiter_word(start: &str) -> &str {
     let mut quote = None;
     let mut chars = start.char_indices();
@@ -188,8 +192,8 @@ pub(super) fn delimiter_word(start: &str) -> &str {
             (None, '\\') => {
                 chars.next();
             }
-            (None, '\'' | '"') => quote = Some(c),
-            (None, c) if splits_words(c) || ";&|<>()`".contains(c) => return &start[..at],
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, c) if splits_words(c) || ";&|<>()".contains(c) => return &start[..at],
             _ => {}
         }
     }
@@ -558,7 +562,12 @@ mod tests {
             assert!(misread_delimiter(delimiter).is_none(), "{delimiter}");
         }
         let tokens = |text| brush_parser::uncached_tokenize_str(text, &Default::default()).unwrap();
-        for script in ["cat <<${x:-E}\nx:-E", "cat << E$(echo)\necho"] {
+        for script in [
+            "cat <<${x:-E}\nx:-E",
+            "cat << E$(echo)\necho",
+            // Probe 152 F1: a backquote, kept in the delimiter, after a quoted blank.
+            "cat <<'true x'`x`\ntrue x`x`\nrm x\ntrue x",
+        ] {
             assert!(
                 expanding_delimiter(&chars(script), &tokens(script)).is_some(),
                 "{script}"
