@@ -167,14 +167,18 @@ fn expanding_delimiter(chars: &[char], tokens: &[Token]) -> Option<String> {
         let after = after.trim_start_matches([' ', '\t']);
         // The word to a blank, and as quotes and backquotes extend it: a backquote, which
         // bash keeps in the delimiter, may end it elsewhere for a reader (probe 152 F1:
-        // `<<'true x'`x`` ends at a line `true x`x``).
+        // `<<'true x'`x`` ends at a line `true x`x``), and so may a process substitution
+        // glued to it, which bash keeps in the word (probe 153 F1: `<<E>(true)` ends at a
+        // line `E>(true)`, the tokenizer's at `E`).
         let to_a_blank = &after[..after.find(splits_words).unwrap_or(after.len())];
         let quoted = delimiter_word(after);
-        let holds = |word: &str| ["${", "$(", "$[", "`"].iter().any(|open| word.contains(open));
+        let holds = |word: &str| {
+            ["${", "$(", "$[", "`", "<(", ">("].iter().any(|open| word.contains(open))
+        };
         let word = std::cmp::max_by_key(to_a_blank, quoted, |word| word.len());
         (holds(to_a_blank) || holds(quoted)).then(|| {
             format!(
-                "the here-document delimiter `{word}` holds an expansion or a backquote, which the parser takes a word of for the delimiter: not checked (name it with letters: `<<'EOF'`)"
+                "the here-document delimiter `{word}` holds an expansion, a backquote or a process substitution, which the parser takes a word of for the delimiter: not checked (name it with letters: `<<'EOF'`)"
             )
         })
     })
@@ -567,6 +571,9 @@ mod tests {
             "cat << E$(echo)\necho",
             // Probe 152 F1: a backquote, kept in the delimiter, after a quoted blank.
             "cat <<'true x'`x`\ntrue x`x`\nrm x\ntrue x",
+            // Probe 153 F1: a process substitution glued to the delimiter.
+            "cat <<E>(true)\nE>(true)\nrm x\nE",
+            "cat <<E<(:)\nE<(:)\nrm x\nE",
         ] {
             assert!(
                 expanding_delimiter(&chars(script), &tokens(script)).is_some(),
