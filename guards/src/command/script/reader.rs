@@ -106,13 +106,22 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
 /// Whether the text after a `((` (or `$((`), `inside`, may make bash read it as `( (`, a
 /// subshell in a subshell, whose text is then commands, not arithmetic: the `)` that closes
 /// its second `(` (parentheses counted as written) is not followed by another, or comes
-/// after a quote, a backslash or a backtick, which could hide or add one (probe 151 F1:
-/// `((echo '))'; true) )`, and `((echo #'…` whose `#` then starts a comment).
+/// after what could hide or add one from bash's count — a quote, a backslash, a backtick
+/// (probe 151 F1: `((echo '))'; true) )`, and `((echo #'…` whose `#` then starts a
+/// comment), a `#` that starts a word, a parenthesis inside braces (bash matches `${…}`
+/// apart: `(( ${x(} ) && …))`).
 fn may_be_subshells(inside: &[char]) -> bool {
-    let mut depth = 0usize;
+    let (mut depth, mut braces) = (0usize, 0usize);
     for (at, &c) in inside.iter().enumerate() {
+        let starts_a_word = at
+            .checked_sub(1)
+            .is_none_or(|before| " \t\n()".contains(inside[before]));
         match c {
             '\'' | '"' | '\\' | '`' => return true,
+            '#' if starts_a_word => return true,
+            '(' | ')' if braces > 0 => return true,
+            '{' => braces += 1,
+            '}' => braces = braces.saturating_sub(1),
             '(' => depth += 1,
             ')' if depth == 0 => return inside.get(at + 1) != Some(&')'),
             ')' => depth -= 1,
@@ -367,5 +376,32 @@ impl<'a> Reading<'a> {
             _ => {}
         }
         Some(Read::Char(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_double_parenthesis_bash_may_read_as_two_subshells_is_told() {
+        let chars = |text: &str| text.chars().collect::<Vec<char>>();
+        for subshells in [
+            "echo '))'; true) )",
+            "echo #x)) )",
+            " ${x(} ) && rm y))",
+            "a) b)",
+            "x",
+        ] {
+            assert!(may_be_subshells(&chars(subshells)), "{subshells}");
+        }
+        for arithmetic in [
+            " i++ ))",
+            " ${#a[@]} > $# ))",
+            " (1) << (2) ))",
+            " a[$(echo 1)] ))",
+        ] {
+            assert!(!may_be_subshells(&chars(arithmetic)), "{arithmetic}");
+        }
     }
 }
