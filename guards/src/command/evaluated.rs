@@ -4,12 +4,11 @@
 //! meets (`a[$(cmd)]`) even when the text came from quotes, and it assigns variables
 //! (`x = 1`, `x++`).
 
+use brush_parser::ast::BinaryPredicate;
 use brush_parser::word::{WordPiece, WordPieceWithSource};
 
-use super::script::{Dialect, not_bash, options};
-use super::word::{
-    escaped_text, plain_arithmetic, reads_plainly, runs_commands, substitutes_in_arithmetic,
-};
+use super::script::{Dialect, ends_a_word, not_bash, options};
+use super::word::{escaped_text, holds_outside_arithmetic, plain_arithmetic, runs_commands};
 use super::{Checker, Word};
 
 impl Checker {
@@ -102,6 +101,65 @@ impl Checker {
             ));
         }
     }
+}
+
+/// Whether the text of an arithmetic evaluation (`((…))`, `$((…))`) holds a command
+/// substitution. bash makes no process substitution there: `a >(b)` compares — as long as the
+/// text's parentheses balance, none quoted: one closed too early makes bash read the whole
+/// as commands (`((true) >(cmd))` is a subshell writing to a process substitution).
+pub(super) fn substitutes_in_arithmetic(text: &str) -> bool {
+    if text.contains(['\'', '"', '\\']) || !balanced(text) {
+        return runs_commands(text);
+    }
+    holds_outside_arithmetic(text, &["$(", "`"])
+}
+
+/// Whether the `$(…)` in the arithmetic `text` read alike to bash, dash and the parser: no
+/// quote, backslash, backtick, `<<` (a here-document, or a shift), or `#` that starts a word
+/// (a comment inside `$(…)` reads on past its `)`; `${#x}` and `$#` start none: probe 147
+/// F4); line breaks are read alike (bash reprints a compound command in a `$(…)` on lines
+/// of its own: probe 147 F3); every parenthesis closing one before it; every nested `$((…))`
+/// plain ([`plain_arithmetic`]: a `(` in one could make bash retry it as a command
+/// substitution).
+pub(super) fn reads_plainly(text: &str) -> bool {
+    let comment = (text.char_indices())
+        .any(|(at, c)| c == '#' && text[..at].chars().next_back().is_none_or(ends_a_word));
+    !comment
+        && !text.contains(['\'', '"', '\\', '`'])
+        && !text.contains("<<")
+        && balanced(text)
+        && (text.match_indices("$(("))
+            .all(|(at, open)| plain_arithmetic(&text[at + open.len()..]).is_some())
+}
+
+/// Whether every `)` of `text` closes a `(` before it, and every `(` is closed.
+fn balanced(text: &str) -> bool {
+    let mut depth = 0usize;
+    for character in text.chars() {
+        match character {
+            '(' => depth += 1,
+            ')' => match depth.checked_sub(1) {
+                Some(less) => depth = less,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+/// Whether `[[ … ]]` compares its operands as numbers (`-eq`, …), evaluating each as
+/// arithmetic.
+pub(super) fn compares_numbers(predicate: &BinaryPredicate) -> bool {
+    matches!(
+        predicate,
+        BinaryPredicate::ArithmeticEqualTo
+            | BinaryPredicate::ArithmeticNotEqualTo
+            | BinaryPredicate::ArithmeticLessThan
+            | BinaryPredicate::ArithmeticLessThanOrEqualTo
+            | BinaryPredicate::ArithmeticGreaterThan
+            | BinaryPredicate::ArithmeticGreaterThanOrEqualTo
+    )
 }
 
 /// Why the literal text `text` is refused, when bash would run a command written in it if

@@ -2,9 +2,9 @@
 //! by node; every simple command is checked like an argv.
 
 use brush_parser::ast::{
-    AndOr, Assignment, AssignmentName, AssignmentValue, BinaryPredicate, Command,
-    CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectKind,
-    IoFileRedirectTarget, IoRedirect, PipelineTimed, RedirectList, SimpleCommand, UnaryPredicate,
+    AndOr, Assignment, AssignmentName, AssignmentValue, Command, CommandPrefixOrSuffixItem,
+    CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectKind, IoFileRedirectTarget,
+    IoRedirect, PipelineTimed, RedirectList, SimpleCommand, UnaryPredicate,
 };
 use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
@@ -16,17 +16,17 @@ mod tokenizer;
 
 pub(super) use dialect::{Dialect, not_bash};
 use reader::pending_document_misread;
-pub(super) use text::comment_in_substitution;
 use text::{
     MAX_NESTING, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early, looping_delimiter,
     misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
 };
+pub(super) use text::{comment_in_substitution, ends_a_word};
 use tokenizer::{
     after_the_pid, bracket_in_old_arithmetic, comment_in_arithmetic, lost_arithmetic,
     misread_delimiter, misread_in_regex, misread_in_tokens, split_operator,
 };
 
-use super::evaluated::{surely_closing_bracket, target};
+use super::evaluated::{compares_numbers, surely_closing_bracket, target};
 use super::word::{first_character, runs_commands};
 use super::{Checker, MAX_SCRIPT_BYTES, Word};
 
@@ -708,18 +708,4 @@ enum Item<'a> {
     Word(&'a brush_parser::ast::Word),
     /// A word, an assignment or a redirection before or after it.
     Other(&'a CommandPrefixOrSuffixItem),
-}
-
-/// Whether `[[ … ]]` compares its operands as numbers (`-eq`, …), evaluating each as
-/// arithmetic.
-fn compares_numbers(predicate: &BinaryPredicate) -> bool {
-    matches!(
-        predicate,
-        BinaryPredicate::ArithmeticEqualTo
-            | BinaryPredicate::ArithmeticNotEqualTo
-            | BinaryPredicate::ArithmeticLessThan
-            | BinaryPredicate::ArithmeticLessThanOrEqualTo
-            | BinaryPredicate::ArithmeticGreaterThan
-            | BinaryPredicate::ArithmeticGreaterThanOrEqualTo
-    )
 }

@@ -525,43 +525,9 @@ pub(super) fn runs_commands(text: &str) -> bool {
     holds_outside_arithmetic(text, &["$(", "`", "<(", ">("])
 }
 
-/// Whether the text of an arithmetic evaluation (`((…))`, `$((…))`) holds a command
-/// substitution. bash makes no process substitution there: `a >(b)` compares — as long as the
-/// text's parentheses balance, none quoted: one closed too early makes bash read the whole
-/// as commands (`((true) >(cmd))` is a subshell writing to a process substitution).
-pub(super) fn substitutes_in_arithmetic(text: &str) -> bool {
-    if text.contains(['\'', '"', '\\']) || !balanced(text) {
-        return runs_commands(text);
-    }
-    holds_outside_arithmetic(text, &["$(", "`"])
-}
-
-/// Whether the `$(…)` in the arithmetic `text` read alike to bash, dash and the parser: no
-/// quote, backslash, backtick, `<<` (a here-document, or a shift), or `#` that starts a word
-/// (a comment inside `$(…)` reads on past its `)`; `${#x}` and `$#` start none: probe 147
-/// F4); line breaks are read alike (bash reprints a compound command in a `$(…)` on lines
-/// of its own: probe 147 F3); every parenthesis closing one before it; every nested `$((…))`
-/// plain ([`plain_arithmetic`]: a `(` in one could make bash retry it as a command
-/// substitution).
-pub(super) fn reads_plainly(text: &str) -> bool {
-    let comment = (text.char_indices()).any(|(at, c)| {
-        c == '#'
-            && text[..at]
-                .chars()
-                .next_back()
-                .is_none_or(|before| " \t\n;&|()<>".contains(before))
-    });
-    !comment
-        && !text.contains(['\'', '"', '\\', '`'])
-        && !text.contains("<<")
-        && balanced(text)
-        && (text.match_indices("$(("))
-            .all(|(at, open)| plain_arithmetic(&text[at + open.len()..]).is_some())
-}
-
 /// Whether `text` holds one of `opens` outside its plain arithmetic expansions (see
 /// [`runs_commands`]); an arithmetic expansion that is not plain counts as holding one.
-fn holds_outside_arithmetic(text: &str, opens: &[&str]) -> bool {
+pub(super) fn holds_outside_arithmetic(text: &str, opens: &[&str]) -> bool {
     let holds = |text: &str| opens.iter().any(|open| text.contains(open));
     let mut rest = text;
     while let Some(at) = rest.find("$((") {
@@ -575,22 +541,6 @@ fn holds_outside_arithmetic(text: &str, opens: &[&str]) -> bool {
         }
     }
     holds(rest)
-}
-
-/// Whether every `)` of `text` closes a `(` before it, and every `(` is closed.
-fn balanced(text: &str) -> bool {
-    let mut depth = 0usize;
-    for character in text.chars() {
-        match character {
-            '(' => depth += 1,
-            ')' => match depth.checked_sub(1) {
-                Some(less) => depth = less,
-                None => return false,
-            },
-            _ => {}
-        }
-    }
-    depth == 0
 }
 
 /// For the text after a `$((`: the length up to the `))` that ends it, included, when it is

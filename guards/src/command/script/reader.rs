@@ -6,7 +6,7 @@
 
 use brush_parser::Token;
 
-use super::text::shown;
+use super::text::{ends_a_word, shown};
 use super::tokenizer::{delimiter_line, opens_a_document};
 
 /// What follows a here-document's operator on its line that the tokenizer reads otherwise
@@ -243,8 +243,7 @@ impl<'a> Reading<'a> {
     /// space, is another word: probe 150 F1). A word `case` is read as [`Reading::keyword_at`]
     /// reads it, more often than bash (`case\⏎ x` is `case x`), the safe way.
     fn esac_at(&self, at: usize) -> bool {
-        self.keyword_at(at, "esac")
-            && (self.text.get(at + 4)).is_none_or(|&c| " \t\n;&|()<>".contains(c))
+        self.keyword_at(at, "esac") && (self.text.get(at + 4)).is_none_or(|&c| ends_a_word(c))
     }
 
     /// Opens a bracket of `kind`, whose `case` commands are counted apart.

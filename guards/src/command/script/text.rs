@@ -233,6 +233,12 @@ pub(super) fn splits_words(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n')
 }
 
+/// Whether bash ends a word at `c`, outside quotes: where it splits words
+/// ([`splits_words`]), or at an operator's character.
+pub(in crate::command) fn ends_a_word(c: char) -> bool {
+    splits_words(c) || ";&|()<>".contains(c)
+}
+
 /// Whether `before` (the text before a word) ends where a shell word starts: at the start, a
 /// blank, or an operator or group character — not in a longer word, nor right after a quote.
 fn starts_a_word(before: &str) -> bool {

@@ -10,7 +10,7 @@ use brush_parser::{SourceSpan, Token};
 
 use super::dialect::{self, Dialect};
 use super::reader;
-use super::text::{delimiter_starts, shown, splits_words};
+use super::text::{delimiter_starts, ends_a_word, shown, splits_words};
 
 /// A quote after a `$` that is the second of `$$`, or an escaped `\$`: the tokenizer opens
 /// an ANSI-C quote there (its `\'` escapes a quote), bash a plain one (`$$` then `'\'`),
@@ -197,7 +197,7 @@ pub(super) fn delimiter_word(start: &str) -> &str {
                 chars.next();
             }
             (None, '\'' | '"' | '`') => quote = Some(c),
-            (None, c) if splits_words(c) || ";&|<>()".contains(c) => return &start[..at],
+            (None, c) if ends_a_word(c) => return &start[..at],
             _ => {}
         }
     }
@@ -535,13 +535,16 @@ mod tests {
         text.chars().collect()
     }
 
+    fn tokens(text: &str) -> Vec<Token> {
+        brush_parser::uncached_tokenize_str(text, &Default::default()).unwrap()
+    }
+
     #[test]
     fn finds_what_the_tokenizer_reads_otherwise() {
         assert!(after_the_pid("echo $$'\\'").is_some());
         assert!(after_the_pid("echo \\$'x'").is_some());
         assert!(after_the_pid("echo \\$$$'\\'").is_some());
         assert!(after_the_pid("echo $'x' \"$$\" $$ $$.log ${$} $(echo $$)").is_none());
-        let tokens = |text| brush_parser::uncached_tokenize_str(text, &Default::default()).unwrap();
         for script in [
             "echo $${x-; rm y; echo }",
             "echo $$[; rm y; echo ]",
@@ -565,7 +568,6 @@ mod tests {
         for delimiter in ["<<'EOF'", "<<\"EOF\"", "<<\\EOF", "<<-E'O'F", "$((1<<2))"] {
             assert!(misread_delimiter(delimiter).is_none(), "{delimiter}");
         }
-        let tokens = |text| brush_parser::uncached_tokenize_str(text, &Default::default()).unwrap();
         for script in [
             "cat <<${x:-E}\nx:-E",
             "cat << E$(echo)\necho",
@@ -645,7 +647,6 @@ mod tests {
     #[test]
     fn finds_what_the_tokenizer_reads_otherwise_while_a_document_is_pending() {
         use super::reader::{document_operator_lines, pending_document_misread};
-        let tokens = |text| brush_parser::uncached_tokenize_str(text, &Default::default()).unwrap();
         for script in [
             "cat <<E; echo $(rm x)\nE",
             "cat <<E >${out}\nE",
