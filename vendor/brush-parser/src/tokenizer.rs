@@ -591,6 +591,24 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
         }
     }
 
+    /// Takes the "next line is a here-document" state aside, if that is the state, leaving
+    /// no here-document pending; returns what [`Self::restore_pending_documents`] puts back.
+    fn set_aside_pending_documents(&mut self) -> HereState {
+        if matches!(self.cross_state.here_state, HereState::NextLineIsHereDoc) {
+            std::mem::take(&mut self.cross_state.here_state)
+        } else {
+            HereState::None
+        }
+    }
+
+    /// Puts back what [`Self::set_aside_pending_documents`] took aside, unless the expansion
+    /// read meanwhile left a here-document of its own pending.
+    fn restore_pending_documents(&mut self, pending: HereState) {
+        if matches!(self.cross_state.here_state, HereState::None) {
+            self.cross_state.here_state = pending;
+        }
+    }
+
     pub fn next_token(&mut self) -> Result<TokenizeResult, TokenizerError> {
         self.next_token_until(None, false /* include space? */)
     }
@@ -908,6 +926,11 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
 
                     // Now peek beyond to see what we have.
                     let char_after_dollar_sign = self.peek_char()?;
+
+                    // The words of an expansion belong to it even while a here-document's
+                    // body is pending, so the pending state is set aside while it is read
+                    // (cairn's patch; see CAIRN-PATCH.md).
+                    let pending_documents = self.set_aside_pending_documents();
                     match char_after_dollar_sign {
                         Some('(') => {
                             // Add the '$' we already consumed to the token.
@@ -1031,6 +1054,7 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                             state.append_char('$');
                         }
                     }
+                    self.restore_pending_documents(pending_documents);
                 } else {
                     // We look for the terminating backquote. First disable normal consumption and
                     // consume the starting backquote.
@@ -1433,6 +1457,35 @@ HERE
 SOMETHING
 HERE"
         )?);
+        Ok(())
+    }
+
+    // cairn's patch (CAIRN-PATCH.md): an expansion's words stay in it while a here-document
+    // is pending.
+    #[test]
+    fn tokenize_expansions_after_here_doc_operator() -> Result<()> {
+        let tokens = tokenize_str("cat <<E; echo $(rm x) \"${y:-$(z)}\" $((1+2)) $[3]\nbody\nE\n")?;
+        let words: Vec<&str> = tokens
+            .iter()
+            .filter_map(|token| match token {
+                Token::Word(word, _) => Some(word.as_str()),
+                Token::Operator(..) => None,
+            })
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "cat",
+                "E",
+                "body\n",
+                "E",
+                "echo",
+                "$(rm x)",
+                "\"${y:-$(z)}\"",
+                "$((1+2))",
+                "$[3]"
+            ]
+        );
         Ok(())
     }
 

@@ -351,14 +351,22 @@ mod tests {
             "echo $(cat <<true; echo '\n')\nrm x\ntrue",
             "echo '$((' $(cat <<true) '))'\nrm x\ntrue",
             "echo $(echo $(cat <<true))\nrm x\ntrue",
-            "echo $(true <<EOF) $(true\nrm x\nEOF\n)",
             "echo $(true $(true <<EOF)\nrm x\nEOF\n)",
-            "echo $(true <<EOF) $[\nrm x\nEOF\n]",
             "cat <<< a $(true <<EOF)\nrm x\nEOF",
         ] {
             let found =
                 moved_into_or_out_of_a_word(&text.chars().collect::<Vec<_>>(), &tokens(text));
             assert!(found.is_some(), "{text:?}");
+        }
+        // A document left pending by one expansion and a line break inside the next: bash
+        // reads the body there, the vendored tokenizer sets the document aside inside an
+        // expansion, so it finds no body, and the script is refused as not parsing.
+        for text in [
+            "echo $(true <<EOF) $(true\nrm x\nEOF\n)",
+            "echo $(true <<EOF) $[\nrm x\nEOF\n]",
+        ] {
+            let options = super::super::options().tokenizer_options();
+            assert!(brush_parser::uncached_tokenize_str(text, &options).is_err());
         }
         for text in [
             "x=$(cat <<EOF\nbody\nEOF\n)",

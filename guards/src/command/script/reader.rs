@@ -10,12 +10,15 @@ use super::text::{ends_a_word, shown};
 use super::tokenizer::{delimiter_line, opens_a_document};
 
 /// What follows a here-document's operator on its line that the tokenizer reads otherwise
-/// than bash while the document is pending: an expansion `$(…)`, `${…}` or `$[…]`, whose
-/// words it takes out of it (`cat <<E; echo $(rm x)` came as `echo rm x $()`: probe 130), or a
-/// line that ends inside a quote, a bracket, an expansion or a backslash-newline (bash reads
-/// the body from the line after the command's end, the tokenizer from the line break, so the
-/// lines between are script to one and text to the other: `cat <<E; (( 1 +⏎1 )) && rm
-/// x⏎E⏎))`, probe 59). The operators are found in the text ([`live_documents`]), so that one
+/// than bash while the document is pending: another document's `<<` inside an expansion
+/// (`cat <<E; echo $(cat <<F)`: the tokenizer queues `F`'s body after `E`'s and takes its
+/// operator out of the word), or a line that ends inside a quote, a bracket, an expansion or
+/// a backslash-newline (bash reads the body from the line after the command's end, the
+/// tokenizer from the line break, so the lines between are script to one and text to the
+/// other: `cat <<E; (( 1 +⏎1 )) && rm x⏎E⏎))`, probe 59). An expansion on that line is read
+/// whole since the vendored tokenizer's patch (`cat <<E; echo $(rm x)` came as `echo rm x
+/// $()` from brush-parser 0.4.0 as published: probe 130; `vendor/brush-parser/CAIRN-PATCH.md`).
+/// The operators are found in the text ([`live_documents`]), so that one
 /// inside a `$(…)`, whose script the parser hands over rebuilt with the misread done (probe
 /// 131 F3), is seen too; a `)` that closes a bracket opened before the operator
 /// (`x=$(cat <<E)`) is passed over.
@@ -30,9 +33,13 @@ fn document_line(chars: &[char], at: usize) -> Option<String> {
     let rest = chars.get(at + 2..).unwrap_or_default();
     let line: String = rest.iter().take_while(|&&c| c != '\n').collect();
     let shown = shown(&line);
-    if ["$(", "${", "$["].iter().any(|open| line.contains(open)) {
+    let opened = ["$(", "${", "$["]
+        .iter()
+        .filter_map(|open| line.find(open))
+        .min();
+    if opened.is_some_and(|opened| line[opened..].contains("<<")) {
         return Some(format!(
-            "`<<{shown}`: an expansion after a here-document's `<<` on its line, whose words the parser takes out of it: not checked (put the expansion before the `<<`, or on a line of its own)"
+            "`<<{shown}`: a `<<` inside an expansion on the line of a here-document's `<<`, whose document the parser reads after the first one's and takes out of the expansion: not checked (put the expansion on a line of its own)"
         ));
     }
     let mut reading = Reading::new(rest, false);
@@ -381,6 +388,85 @@ impl<'a> Reading<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_a_pending_documents_line_the_tokenizer_reads_otherwise() {
+        for script in [
+            "cat <<E; (( 1 +\n1 )) && rm x\nE\n))",
+            "cat <<E; [[ x =~ (\n) ]] || rm x\nE\n) ]]",
+            "cat <<E; echo \"a\nb\"\nE",
+            "cat <<E; echo 'a\nb'\nE",
+            "cat <<E; echo `a\nb`\nE",
+            "cat <<E \\\n| grep a\nE",
+            // Probe 131 F1: an escaped `;` or blank starts no word, so the `#` no comment.
+            "cat <<true; echo \\;#; (( 1 +\n1 )) && rm x\ntrue\n))",
+            "cat <<E; echo a\\ #; [[ x =~ (\n) ]] || rm x\nE\n) ]]",
+            // Probe 134: a `#` glued to a substitution's or a pattern's `)` is no comment.
+            "echo $(true)# <<E; (( 1 +\n1 )); rm x <<true\nE\n))\ntrue",
+            "cat <<E; [[ x == @(x)# ]]; (( 1 +\n1 )); rm x <<true\nE\n))\ntrue",
+            // Probe 137: only a space or a tab is a blank; a `case` pattern's `)` ends a
+            // word; an escaped `$` opens nothing.
+            "echo `(echo a\u{a0}# <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n)`",
+            "echo `case x in x)#'\ncat <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n#'\n;; esac`",
+            "echo $(case x in x)#'\ncat <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n#'\n;; esac)",
+            "echo \"\\$(\" <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue",
+            "echo $(echo \"\\$(\" <<E; [[ x =~ (\n) ]] || rm x <<true\nE\n) ]]\ntrue\n)",
+            // A `case` that is a mere word: the reader, lost, reads on for `<<` as written.
+            "echo $(case x in x) echo;; esac) \"<< $(date)\"",
+            // Probe 146 F1: a word `esac` that starts no command ends no `case`.
+            "case x in (y) echo esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            "case x in (y) echo \\; esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            // Probe 151 F1: `((…) …)` is a subshell in a subshell, whose `)#` starts a
+            // comment; F2: so does a `#` after an array's `(`.
+            "((echo '))'; true) )#'\n((1))\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n# '\n",
+            "x=(#'\n)\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n# '\n",
+            "((echo #'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n) )\n# '\n",
+            // Probe 150 F1: a word that only starts with `esac` ends no `case`.
+            "case x in (y) ;; esac.|x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            "case x in (y) ;; esac\u{a0}|x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            // Probe 148 F1: a delimiter holding a no-break space ends at a line holding it.
+            "cat <<E\u{a0}x\nE\n'\nE\u{a0}x\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n# '\n",
+            // Probe 147 F2: nor one after a pattern's `|`, or after `||` and a line break in
+            // `[[ ]]`, or after a redirection's `>&`.
+            "case x in y|esac) echo;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            "case x in (y) [[ a ||\nesac ]];; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            "case x in (y) echo >& esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
+            // Probe 130's operator inside an expansion on a pending document's line.
+            "cat <<E; echo $(cat <<F)\nE\nF",
+            "cat <<E >${out} $(cat <<<x)\nE",
+            // A quote in a body, or a string over two lines, hides no later operator.
+            "cat <<'X'\nit's\nX\necho $(cat <<E; (( 1 +\n1 )) && rm x\nE\n))\n)\necho '",
+            "echo \"a\nb\"; echo $(cat <<E; (( 1 +\n1 )) && rm x\nE\n))\n)",
+        ] {
+            assert!(pending_document_misread(script).is_some(), "{script}");
+        }
+        // What those hid is read as bash reads it: a document inside a `$(…)`, whose script
+        // comes rebuilt (probe 131 F3), or after a `case` that is a mere word.
+        for script in [
+            "echo $(cat <<F; echo $(rm x)\nhi\nF\n)",
+            "echo \"`cat <<F; echo $(rm x)\nhi\nF\n`\"",
+            "echo $(echo case)# $(cat <<F; echo $(rm x)\nhi\nF\n)",
+        ] {
+            assert!(pending_document_misread(script).is_none(), "{script}");
+            let found = crate::command::check_argv(&["bash", "-c", script].map(str::to_owned));
+            let rm = (found.commands.iter()).any(|command| command[0].text() == "rm");
+            assert!(rm, "{script}: {found:?}");
+        }
+        for script in [
+            "x=$(cat <<E)\nhi\nE",
+            "cat <<'E' > f # it's a doc\nhi\nE",
+            "cat <<E; echo \"(a)\" 'b(' $'c\\'(' # d(\nE",
+            "echo \"$(cat <<'END'\nEND of it\n\nEND\n)\"; cat <<END\nENDS\nEND\necho $((1<<2))",
+            "echo $((1 << 2)) $((1<<$n)) $(( (1) << (2) )); (( x <<= 1 ))",
+            "if true; then cat <<E; fi\nx\nE",
+            "echo \"1 << 2\"\necho \"(\"",
+            "echo \"<<\" '<< $(x)' \"<<${x}\"; cat <<'E' # it's\n\" $(\nE",
+            "case $1 in (a) x=1 ;; b) x=2 ;; esac; echo \"a case\" \"(\"; cat <<E\nx\nE",
+            "echo $((1 << 2)) <<<\"$(date)\"",
+        ] {
+            assert!(pending_document_misread(script).is_none(), "{script}");
+        }
+    }
 
     #[test]
     fn a_double_parenthesis_bash_may_read_as_two_subshells_is_told() {
