@@ -13,43 +13,75 @@ use super::tokenizer::{delimiter_line, opens_a_document};
 /// than bash while the document is pending: another document's `<<` inside an expansion
 /// (`cat <<E; echo $(cat <<F)`: the tokenizer queues `F`'s body after `E`'s and takes its
 /// operator out of the word), or a line that ends inside a quote, a bracket, an expansion or
-/// a backslash-newline (bash reads the body from the line after the command's end, the
-/// tokenizer from the line break, so the lines between are script to one and text to the
-/// other: `cat <<E; (( 1 +⏎1 )) && rm x⏎E⏎))`, probe 59). An expansion on that line is read
-/// whole since the vendored tokenizer's patch (`cat <<E; echo $(rm x)` came as `echo rm x
-/// $()` from brush-parser 0.4.0 as published: probe 130; `vendor/brush-parser/CAIRN-PATCH.md`).
-/// The operators are found in the text ([`live_documents`]), so that one
-/// inside a `$(…)`, whose script the parser hands over rebuilt with the misread done (probe
-/// 131 F3), is seen too; a `)` that closes a bracket opened before the operator
-/// (`x=$(cat <<E)`) is passed over.
+/// a backslash-newline opened after the operator (bash reads the body from the line after
+/// the command's end, the tokenizer from the line break, so the lines between are script to
+/// one and text to the other: `cat <<E; (( 1 +⏎1 )) && rm x⏎E⏎))`, probe 59). An expansion
+/// on that line is read whole since the vendored tokenizer's patch (`cat <<E; echo $(rm x)`
+/// came as `echo rm x $()` from brush-parser 0.4.0 as published: probe 130;
+/// `vendor/brush-parser/CAIRN-PATCH.md`). The operators are found in the text
+/// ([`live_documents`]), so that one inside a `$(…)`, whose script the parser hands over
+/// rebuilt with the misread done (probe 131 F3), is seen too; its line is read on from
+/// what the operator stands in, so that a `)` or a quote that closes a bracket opened before
+/// it (`x=$(cat <<E)`, `"$(cat <<E)"`) closes it, and one that closes it on the line leaves
+/// the document pending outside, where bash reads its body from the next line at once,
+/// whatever the rest of the line opens (`echo "$(true <<true)" "'"$(: '⏎true⏎')⏎rm x⏎true`
+/// runs `rm x`: probe 157 F1).
 pub(super) fn pending_document_misread(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
-    live_documents(&chars).find_map(|at| document_line(&chars, at))
+    live_documents(&chars).find_map(|(at, context)| document_line(&chars, at, context))
 }
 
 /// What [`pending_document_misread`] finds after the here-document's operator at `at` of
-/// `chars`, on its line.
-fn document_line(chars: &[char], at: usize) -> Option<String> {
-    let rest = chars.get(at + 2..).unwrap_or_default();
-    let line: String = rest.iter().take_while(|&&c| c != '\n').collect();
-    let shown = shown(&line);
-    let opened = ["$(", "${", "$["]
-        .iter()
-        .filter_map(|open| line.find(open))
-        .min();
-    if opened.is_some_and(|opened| line[opened..].contains("<<")) {
+/// `chars`, on its line: read on from `context`, the reading of the text up to the
+/// operator's first `<`. Without one (a reading that may have lost track of bash's, or an
+/// operator only the tokenizer has), the line is read from nothing open, and a `)` or a
+/// backquote that closes nothing of it, which may close a bracket the operator stands in,
+/// may not be followed on the line by anything that opens one.
+fn document_line(chars: &[char], at: usize, context: Option<Reading>) -> Option<String> {
+    let line_end = (chars[at..].iter().position(|&c| c == '\n')).map_or(chars.len(), |n| at + n);
+    let shown = shown(&chars[at + 2..line_end].iter().collect::<String>());
+    let known = context.is_some();
+    let mut reading = context.unwrap_or_else(|| Reading::new(chars, false));
+    reading.at = at + 1;
+    reading.step();
+    // The delimiter starts no command (`<<case` opens no `case`).
+    reading.word_starts = false;
+    // How deep the brackets the operator stands in are, at the least, on the rest of its
+    // line: what is open deeper at its end was opened after it.
+    let mut floor = reading.inside.len();
+    let (mut nested_document, mut closed_outside) = (false, None);
+    let open = loop {
+        let (top, here) = (reading.inside.last().copied(), reading.at);
+        let read = reading.step();
+        if !known && top.is_none() && matches!(read, Some(Read::Char(')' | '`'))) {
+            closed_outside = closed_outside.or(Some(here));
+        }
+        match read {
+            Some(Read::Char('\n')) => break reading.inside.len() > floor || reading.lost,
+            Some(Read::Char('<'))
+                if reading.inside.len() > floor
+                    && !matches!(top, Some(Inside::Double | Inside::Arithmetic { .. }))
+                    && document_at(chars, here) =>
+            {
+                nested_document = true;
+            }
+            Some(Read::Char(_)) => {}
+            Some(Read::LineBreakInside) | None => break true,
+        }
+        floor = floor.min(reading.inside.len());
+    };
+    let opens =
+        |closer: usize| (chars[closer + 1..line_end].iter()).any(|c| "'\"\\$(`".contains(*c));
+    if closed_outside.is_some_and(opens) {
+        return Some(format!(
+            "`<<{shown}`: a here-document that may stand in an expansion that ends on its line, before a quote or a bracket there (bash reads the body from the next line at once, the parser after what the line opens): not checked (put the document on a line of its own)"
+        ));
+    }
+    if nested_document {
         return Some(format!(
             "`<<{shown}`: a `<<` inside an expansion on the line of a here-document's `<<`, whose document the parser reads after the first one's and takes out of the expansion: not checked (put the expansion on a line of its own)"
         ));
     }
-    let mut reading = Reading::new(rest, false);
-    let open = loop {
-        match reading.step() {
-            Some(Read::Char('\n')) => break !reading.inside.is_empty() || reading.lost,
-            Some(Read::Char(_)) => {}
-            Some(Read::LineBreakInside) | None => break true,
-        }
-    };
     open.then(|| {
         format!(
             "`<<{shown}`: a here-document's line that ends inside a quote, a bracket or an expansion: the parser reads the document's body from the line break, bash after the command: not checked (end the command on the `<<`'s line)"
@@ -58,12 +90,17 @@ fn document_line(chars: &[char], at: usize) -> Option<String> {
 }
 
 /// [`document_line`] after each here-document's operator among the tokenizer's `tokens` of
-/// the text `chars`: where the reading of the text ([`live_documents`]) took one for quoted,
-/// the tokenizer still has it.
+/// the text `chars`, read on from the reading of the text where it has the operator too
+/// ([`live_documents`]); where it took one for quoted, the tokenizer still has it.
 pub(super) fn document_operator_lines(chars: &[char], tokens: &[Token]) -> Option<String> {
+    let mut live: Vec<(usize, Option<Reading>)> = live_documents(chars).collect();
     tokens.iter().find_map(|token| match token {
         Token::Operator(operator, span) if opens_a_document(operator) => {
-            document_line(chars, span.start.index)
+            let at = span.start.index;
+            let context = (live.iter_mut())
+                .find(|(live, _)| *live == at)
+                .and_then(|(_, context)| context.take());
+            document_line(chars, at, context)
         }
         _ => None,
     })
@@ -75,7 +112,7 @@ pub(super) fn document_operator_lines(chars: &[char], tokens: &[Token]) -> Optio
 /// a document may stand there; a document's body is stepped over at the line break after its
 /// operator (to the line of its delimiter, quotes and backslashes removed; a delimiter no
 /// line matches steps over nothing), so that a quote in it does not hide what follows.
-fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
+fn live_documents(text: &[char]) -> impl Iterator<Item = (usize, Option<Reading<'_>>)> + '_ {
     let mut reading = Reading::new(text, true);
     let mut pending: Vec<(String, bool)> = Vec::new();
     std::iter::from_fn(move || {
@@ -85,7 +122,7 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
                 // Lost: the rest is read for `<<` as written.
                 let operator = (at..text.len()).find(|&at| document_at(text, at))?;
                 reading.at = operator + 2;
-                return Some(operator);
+                return Some((operator, None));
             }
             let top = reading.inside.last().copied();
             match reading.step()? {
@@ -97,7 +134,7 @@ fn live_documents(text: &[char]) -> impl Iterator<Item = usize> + '_ {
                     let rest: String = text[at + 2 + usize::from(tabs)..].iter().collect();
                     let delimiter = delimiter_line(rest.trim_start_matches([' ', '\t']));
                     pending.push((delimiter, tabs));
-                    return Some(at);
+                    return Some((at, Some(reading.clone())));
                 }
                 Read::Char('\n') => {
                     for (delimiter, tabs) in pending.drain(..) {
@@ -172,6 +209,7 @@ enum Read {
 
 /// A reading of a script's text as bash nests its quotes, brackets and expansions: enough to
 /// tell whether a line ends inside one, and where an operator stands outside quotes.
+#[derive(Clone)]
 struct Reading<'a> {
     text: &'a [char],
     /// Where the next step starts.
@@ -433,7 +471,16 @@ mod tests {
             "case x in (y) echo >& esac;; x)#'\necho $(cat <<echo; echo $(\nrm x\necho\n)\necho\n)\n;; esac #'\n",
             // Probe 130's operator inside an expansion on a pending document's line.
             "cat <<E; echo $(cat <<F)\nE\nF",
-            "cat <<E >${out} $(cat <<<x)\nE",
+            "cat <<E; echo \"$(cat <<-F)\"\nE\nF",
+            // Probe 157 F1: a document pending outside the `$(…)` its `<<` stands in, whose
+            // body bash reads from the next line at once; without the reading at its `<<`
+            // (after a `case` pattern), a `)` or a backquote before an opening.
+            "echo \"$(true <<true)\" \"'\"$(: '\ntrue\n')\nrm x\ntrue",
+            "echo \"$(true <<true)\" \"'\"$((1+'\ntrue\n'1))\nrm x\ntrue",
+            "echo \"$(true <<true)\" \"'\"'\ntrue\n'\nrm x\ntrue",
+            "echo $(true <<true) $(:\ntrue\n)\nrm x\ntrue",
+            "case x in x) echo \"$(true <<true)\" \"'\"'\ntrue\n'\nrm x\ntrue\n;; esac",
+            "case x in x) echo \"`true <<true`\" \"'\"'\ntrue\n'\nrm x\ntrue\n;; esac",
             // A quote in a body, or a string over two lines, hides no later operator.
             "cat <<'X'\nit's\nX\necho $(cat <<E; (( 1 +\n1 )) && rm x\nE\n))\n)\necho '",
             "echo \"a\nb\"; echo $(cat <<E; (( 1 +\n1 )) && rm x\nE\n))\n)",
@@ -463,6 +510,13 @@ mod tests {
             "echo \"<<\" '<< $(x)' \"<<${x}\"; cat <<'E' # it's\n\" $(\nE",
             "case $1 in (a) x=1 ;; b) x=2 ;; esac; echo \"a case\" \"(\"; cat <<E\nx\nE",
             "echo $((1 << 2)) <<<\"$(date)\"",
+            "cat <<E >${out} $(cat <<<x)\nE",
+            // Probe 157 F2: a `<<` after an expansion, not in one, or in a comment.
+            "cat > \"${A}\" <<EOF1; cat > \"${B}\" <<EOF2\na\nEOF1\nb\nEOF2",
+            "cat <<EOF > \"${OUT}\" # writes <<notes>>\nx\nEOF",
+            "x=$(cat <<E)\nhi\nE\necho \"$(cat <<F\nhi\nF\n)\"",
+            "echo \"$(cat <<E)\" \"x\"\nhi\nE",
+            "case $1 in a) cat <<EOF > \"$(mktemp)\"\nx\nEOF\n;; esac",
         ] {
             assert!(pending_document_misread(script).is_none(), "{script}");
         }
