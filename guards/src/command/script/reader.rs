@@ -33,10 +33,10 @@ pub(super) fn pending_document_misread(text: &str) -> Option<String> {
 
 /// What [`pending_document_misread`] finds after the here-document's operator at `at` of
 /// `chars`, on its line: read on from `context`, the reading of the text up to the
-/// operator's first `<`. Without one (a reading that may have lost track of bash's, or an
-/// operator only the tokenizer has), the line is read from nothing open, and a `)` or a
-/// backquote that closes nothing of it, which may close a bracket the operator stands in,
-/// may not be followed on the line by anything that opens one.
+/// operator's first `<`; without one (a reading that may have lost track of bash's, or an
+/// operator only the tokenizer has), from nothing open, a `)` or a backquote that closes
+/// nothing of the line taken for the end of a bracket the operator stands in. Where one
+/// ends, nothing that opens one may follow on the line.
 fn document_line(chars: &[char], at: usize, context: Option<Reading>) -> Option<String> {
     let line_end = (chars[at..].iter().position(|&c| c == '\n')).map_or(chars.len(), |n| at + n);
     let shown = shown(&chars[at + 2..line_end].iter().collect::<String>());
@@ -48,12 +48,21 @@ fn document_line(chars: &[char], at: usize, context: Option<Reading>) -> Option<
     reading.word_starts = false;
     // How deep the brackets the operator stands in are, at the least, on the rest of its
     // line: what is open deeper at its end was opened after it.
-    let mut floor = reading.inside.len();
+    let depth = reading.inside.len();
+    let mut floor = depth;
     let (mut nested_document, mut closed_outside) = (false, None);
     let open = loop {
         let (top, here) = (reading.inside.last().copied(), reading.at);
         let read = reading.step();
-        if !known && top.is_none() && matches!(read, Some(Read::Char(')' | '`'))) {
+        // Where a bracket the operator stands in closes (or, without a reading, may close):
+        // what follows on the line is read as bash reads it after the body, a model's
+        // reading, which the checker does not stake the document's place on.
+        let closes = if known {
+            reading.inside.len() < depth
+        } else {
+            top.is_none() && matches!(read, Some(Read::Char(')' | '`')))
+        };
+        if closes {
             closed_outside = closed_outside.or(Some(here));
         }
         match read {
@@ -362,7 +371,11 @@ impl<'a> Reading<'a> {
             '"' => self.open(Inside::Double),
             '{' if before == Some('$') => self.open(Inside::Parameter),
             '}' if top == Some(Inside::Parameter) => self.close(),
-            '(' if top != Some(Inside::Double) || before == Some('$') => {
+            // In quotes and in a `${…}` only a `$(` opens one: bash matches a `${…}`'s
+            // braces apart from its parentheses (`"${x:-(}"`: probe 159 F1).
+            '(' if !matches!(top, Some(Inside::Double | Inside::Parameter))
+                || before == Some('$') =>
+            {
                 let substitution = before.is_some_and(|before| "$<>".contains(before));
                 if text.get(self.at) == Some(&'(') && (starts || before == Some('$')) {
                     self.at += 1;
@@ -481,6 +494,11 @@ mod tests {
             "echo $(true <<true) $(:\ntrue\n)\nrm x\ntrue",
             "case x in x) echo \"$(true <<true)\" \"'\"'\ntrue\n'\nrm x\ntrue\n;; esac",
             "case x in x) echo \"`true <<true`\" \"'\"'\ntrue\n'\nrm x\ntrue\n;; esac",
+            // Where the `$(…)` the operator stands in ends, nothing may open after it.
+            "echo \"$(cat <<E)\" \"x\"\nhi\nE",
+            // Probe 159 F1: a `(` in a `${…}` opens nothing.
+            "echo \"${x:-(}\" \"$(true <<true)\" \"\ntrue\n\"\nrm x\ntrue",
+            "x=\"${y//(/_}\"; echo \"$(cat <<true)\" \"\ntrue\n\"\ntouch y\ntrue",
             // A quote in a body, or a string over two lines, hides no later operator.
             "cat <<'X'\nit's\nX\necho $(cat <<E; (( 1 +\n1 )) && rm x\nE\n))\n)\necho '",
             "echo \"a\nb\"; echo $(cat <<E; (( 1 +\n1 )) && rm x\nE\n))\n)",
@@ -515,7 +533,9 @@ mod tests {
             "cat > \"${A}\" <<EOF1; cat > \"${B}\" <<EOF2\na\nEOF1\nb\nEOF2",
             "cat <<EOF > \"${OUT}\" # writes <<notes>>\nx\nEOF",
             "x=$(cat <<E)\nhi\nE\necho \"$(cat <<F\nhi\nF\n)\"",
-            "echo \"$(cat <<E)\" \"x\"\nhi\nE",
+            // Probe 159 F2.
+            "cat <<EOF > \"${x//(/_}.md\"\nhi\nEOF",
+            "cat <<EOF > ${x:-\"(\"} \"${y:-$(echo \"(\")}\"\nhi\nEOF",
             "case $1 in a) cat <<EOF > \"$(mktemp)\"\nx\nEOF\n;; esac",
         ] {
             assert!(pending_document_misread(script).is_none(), "{script}");
