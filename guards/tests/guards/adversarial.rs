@@ -171,6 +171,10 @@ fn commands_that_only_look_dangerous_are_allowed() {
             "ls -la | grep rm",
             "for i in 1 2; do echo $((i + 1)); done",
             "cat <<'EOF'\n$(rm x)\nEOF",
+            // Expansions on a here-document's line, read whole by the vendored tokenizer.
+            "cat <<EOF > \"${OUT_DIR}/notes.md\"\n# Notes\nEOF",
+            "python3 - <<'EOF' \"${INPUT_FILE}\"\nprint(1)\nEOF",
+            "cat <<EOF | sed \"s/@NAME@/${NAME}/\" > \"$(git rev-parse --show-toplevel)/x\"\nhi\nEOF",
             "find . -name '*.rs' -print",
             "timeout 5 cargo test",
             "echo 2>&1",
@@ -375,6 +379,10 @@ fn parser_misreads_and_unrecorded_assignments_are_denied() {
         ],
         Decision::Deny,
     );
+    // Judged, not refused: the `rm` in an expansion on a here-document's line is found.
+    let verdict = judge_script(&guard, "cat <<E > \"$(rm x)/y\"\nhi\nE");
+    let rm = (verdict.reasons.iter()).any(|reason| reason.contains("`rm x` matches the denied"));
+    assert!(rm, "{verdict:?}");
     let with_env = json!({"command": ["ls"], "env": {"LD_LIBRARY_PATH": "/tmp"}});
     let verdict = judge(&guard, &action("process", with_env));
     assert_eq!(verdict.decision, Decision::Deny, "{verdict:?}");

@@ -303,31 +303,37 @@ pub(super) fn misread_in_expansion(text: &str) -> Option<String> {
         // probe 60 F1: `cat <<E; echo ${x:-⏎}; rm x⏎E⏎#}`).
         if text.contains("<<") && spans_a_line(inner) {
             return Some(format!(
-                "a line break inside `${{{}` in a script with a `<<`: the parser may read a here-document's body from the next line, bash does not: not checked",
+                "a line break inside `${{{}` (or a backtick or a `$'…'` there, whose end the checker does not follow) in a script with a `<<`: the parser may read a here-document's body from the next line, bash does not: not checked",
                 shown(inner)
             ));
         }
         let bytes = inner.as_bytes();
         // `loose` once the `}` that ends it may be hidden: it then runs to the text's end.
         let (mut index, mut braces, mut loose) = (0, 1_usize, false);
-        let open = |what: &str| {
-            Some(format!(
-                "`{what}` inside `${{{}`, which the parser reads otherwise than bash: not checked",
-                shown(inner)
-            ))
+        let open = |what: &str, loose: bool| {
+            let inner = shown(inner);
+            Some(if loose {
+                format!(
+                    "`{what}` in `${{{inner}`, after a quote, a backslash, a backtick or a `$(` inside the `${{…}}`, which hides from the checker where it ends: the parser may read the `{what}` inside it, otherwise than bash: not checked (give the quoted part a name first: `d='a b'; echo \"${{x:-$d}}\"`)"
+                )
+            } else {
+                format!(
+                    "`{what}` inside `${{{inner}`, which the parser reads otherwise than bash: not checked"
+                )
+            })
         };
         while let Some(&byte) = bytes.get(index) {
             let rest = &bytes[index..];
             if rest.starts_with(b"$((") {
                 match plain_arithmetic(&inner[index + 3..]) {
                     Some(length) => index += 3 + length,
-                    None => return open("$(("),
+                    None => return open("$((", loose),
                 }
                 continue;
             }
             let pattern = b"*?+@!".contains(&byte) && rest.get(1) == Some(&b'(');
             if rest.starts_with(b"<<") || rest.starts_with(b"((") || pattern {
-                return open(&inner[index..index + 2]);
+                return open(&inner[index..index + 2], loose);
             }
             match byte {
                 b'{' => braces += 1,
