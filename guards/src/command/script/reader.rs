@@ -83,7 +83,7 @@ fn document_line(chars: &[char], at: usize, context: Option<Reading>) -> Option<
         |closer: usize| (chars[closer + 1..line_end].iter()).any(|c| "'\"\\$(`".contains(*c));
     if closed_outside.is_some_and(opens) {
         return Some(format!(
-            "`<<{shown}`: a here-document that may stand in an expansion that ends on its line, before a quote or a bracket there (bash reads the body from the next line at once, the parser after what the line opens): not checked (put the document on a line of its own)"
+            "`<<{shown}`: a here-document that may stand in an expansion that ends on its line, before a quote or a bracket there (bash reads the body from the next line at once, the parser after what the line opens): not checked (end the expansion after the body: `\"$(cat <<E⏎…⏎E⏎)\"`)"
         ));
     }
     if nested_document {
@@ -494,8 +494,10 @@ mod tests {
             "echo $(true <<true) $(:\ntrue\n)\nrm x\ntrue",
             "case x in x) echo \"$(true <<true)\" \"'\"'\ntrue\n'\nrm x\ntrue\n;; esac",
             "case x in x) echo \"`true <<true`\" \"'\"'\ntrue\n'\nrm x\ntrue\n;; esac",
-            // Where the `$(…)` the operator stands in ends, nothing may open after it.
+            // Where the `$(…)` the operator stands in ends, nothing may open after it, not
+            // even a quote the model reads as closing.
             "echo \"$(cat <<E)\" \"x\"\nhi\nE",
+            "echo \"$(cat <<E)\"\nhi\nE",
             // Probe 159 F1: a `(` in a `${…}` opens nothing.
             "echo \"${x:-(}\" \"$(true <<true)\" \"\ntrue\n\"\nrm x\ntrue",
             "x=\"${y//(/_}\"; echo \"$(cat <<true)\" \"\ntrue\n\"\ntouch y\ntrue",
