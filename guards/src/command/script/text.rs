@@ -477,8 +477,9 @@ fn double_quoted(after: &str) -> Option<&str> {
 
 /// Whether the last line of the text of a command substitution holds a `#` that starts a
 /// word: bash reads a comment there, to the end of the line, so the `)` the parser ended the
-/// substitution at is in it (brush-parser's tokenizer reads a `#` after a blank inside
-/// `$(…)` as text: `echo $( #) '⏎rm x⏎) #'` runs `rm x`). A comment on an earlier line ends
+/// substitution at is in it (brush-parser 0.4.0's tokenizer read a `#` after an odd number
+/// of blanks inside `$(…)` as text: `echo $( #) '⏎rm x⏎) #'` ran `rm x`; the vendored copy
+/// carries upstream's fix, and this stays the net under it). A comment on an earlier line ends
 /// at its newline for both, and the text is parsed again as a script of its own, where
 /// what a quote in a comment hid from the tokenizer is checked or fails to parse; a
 /// here-document's body (`#123` in a commit message) ends before the last line.
