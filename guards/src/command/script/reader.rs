@@ -48,17 +48,25 @@ fn document_line(chars: &[char], at: usize, context: Option<Reading>) -> Option<
     reading.word_starts = false;
     // How deep the brackets the operator stands in are, at the least, on the rest of its
     // line: what is open deeper at its end was opened after it.
-    let depth = reading.inside.len();
-    let mut floor = depth;
+    let enclosing = reading.inside.clone();
+    let mut floor = enclosing.len();
     let (mut nested_document, mut closed_outside) = (false, None);
     let open = loop {
         let (top, here) = (reading.inside.last().copied(), reading.at);
         let read = reading.step();
-        // Where a bracket the operator stands in closes (or, without a reading, may close):
-        // what follows on the line is read as bash reads it after the body, a model's
-        // reading, which the checker does not stake the document's place on.
+        // Where a substitution the operator stands in ends (or, without a reading, may end),
+        // bash reads the body from the next line at once (a subshell's `)` it reads on
+        // past: probe 160 F1): what follows on the line is read as bash reads it after the
+        // body, a model's reading, which the checker does not stake the document's place on.
         let closes = if known {
-            reading.inside.len() < depth
+            let substitution = |inside: &Inside| {
+                matches!(
+                    inside,
+                    Inside::Bracket { ends_word: false } | Inside::Backquote
+                )
+            };
+            (enclosing.get(reading.inside.len()..floor))
+                .is_some_and(|ended| ended.iter().any(substitution))
         } else {
             top.is_none() && matches!(read, Some(Read::Char(')' | '`')))
         };
@@ -82,9 +90,15 @@ fn document_line(chars: &[char], at: usize, context: Option<Reading>) -> Option<
     let opens =
         |closer: usize| (chars[closer + 1..line_end].iter()).any(|c| "'\"\\$(`".contains(*c));
     if closed_outside.is_some_and(opens) {
-        return Some(format!(
-            "`<<{shown}`: a here-document that may stand in an expansion that ends on its line, before a quote or a bracket there (bash reads the body from the next line at once, the parser after what the line opens): not checked (end the expansion after the body: `\"$(cat <<E⏎…⏎E⏎)\"`)"
-        ));
+        return Some(if known {
+            format!(
+                "`<<{shown}`: a here-document in a substitution that ends on its line, before a quote or a bracket there (bash reads the body from the next line at once, the parser after what the line opens): not checked (end the substitution after the body: `\"$(cat <<E⏎…⏎E⏎)\"`)"
+            )
+        } else {
+            format!(
+                "`<<{shown}`: a `<<` where the checker may have lost track of bash's reading (after a `case` pattern), followed on its line by a `)` or a backquote that may end a substitution it stands in, and then by a quote, a `$`, a bracket or a backslash (bash would read a here-document's body from the next line at once): not checked (put the here-document, or the shift, on a line of its own)"
+            )
+        });
     }
     if nested_document {
         return Some(format!(
@@ -507,6 +521,11 @@ mod tests {
         ] {
             assert!(pending_document_misread(script).is_some(), "{script}");
         }
+        // Probe 160 F2: where the reading is lost, a shift is taken for a document, and the
+        // refusal says so.
+        let shift = "case \"$1\" in a) echo a;; esac\nx=$(( 1 << 4 )); echo \"$x\"";
+        let refusal = pending_document_misread(shift).unwrap_or_default();
+        assert!(refusal.contains("lost track"), "{refusal}");
         // What those hid is read as bash reads it: a document inside a `$(…)`, whose script
         // comes rebuilt (probe 131 F3), or after a `case` that is a mere word.
         for script in [
@@ -535,6 +554,10 @@ mod tests {
             "cat > \"${A}\" <<EOF1; cat > \"${B}\" <<EOF2\na\nEOF1\nb\nEOF2",
             "cat <<EOF > \"${OUT}\" # writes <<notes>>\nx\nEOF",
             "x=$(cat <<E)\nhi\nE\necho \"$(cat <<F\nhi\nF\n)\"",
+            // Probe 160 F1: a subshell's `)` is no substitution's end.
+            "(cat <<EOF) > \"$out\"\nx\nEOF",
+            "(cd dir && cat <<EOF) | cat - \"$log\"\nx\nEOF",
+            "for f in *.md; do (cat <<EOF; cat \"$f\") > \"out/$f\"\nx\nEOF\ndone",
             // Probe 159 F2.
             "cat <<EOF > \"${x//(/_}.md\"\nhi\nEOF",
             "cat <<EOF > ${x:-\"(\"} \"${y:-$(echo \"(\")}\"\nhi\nEOF",
