@@ -113,17 +113,24 @@ fn document_line(chars: &[char], at: usize, context: Option<Reading>) -> Option<
 }
 
 /// [`document_line`] after each here-document's operator among the tokenizer's `tokens` of
-/// the text `chars`, read on from the reading of the text where it has the operator too
-/// ([`live_documents`]); where it took one for quoted, the tokenizer still has it.
+/// the text `chars`, read on from the reading of the text ([`live_documents`]), which must
+/// have the operator too: where it has none, in quotes, arithmetic or a comment, one of the
+/// two reads the script otherwise than bash, and a document the tokenizer alone reads hides
+/// its body's lines (`echo "$(( ${x:-))} << 2 ))⏎"⏎rm x⏎2`: the `))` in the `${…}` ends the
+/// tokenizer's arithmetic, bash's is over and the `<<` in the string; probe 161 F1).
 pub(super) fn document_operator_lines(chars: &[char], tokens: &[Token]) -> Option<String> {
     let mut live: Vec<(usize, Option<Reading>)> = live_documents(chars).collect();
     tokens.iter().find_map(|token| match token {
         Token::Operator(operator, span) if opens_a_document(operator) => {
             let at = span.start.index;
-            let context = (live.iter_mut())
-                .find(|(live, _)| *live == at)
-                .and_then(|(_, context)| context.take());
-            document_line(chars, at, context)
+            let Some((_, context)) = live.iter_mut().find(|(live, _)| *live == at) else {
+                let line: String = (chars.iter().skip(at)).take_while(|&&c| c != '\n').collect();
+                return Some(format!(
+                    "`{}`: a `<<` the parser reads as a here-document's where bash reads none (in quotes, arithmetic or a comment): not checked",
+                    shown(&line)
+                ));
+            };
+            document_line(chars, at, context.take())
         }
         _ => None,
     })

@@ -290,7 +290,9 @@ pub(super) fn oversized_number(text: &str) -> Option<String> {
 /// A construct inside a `${…}` of `text` that brush-parser's tokenizer reads as it would
 /// between commands, where bash reads text: a `<<` (a here-document whose body, the lines
 /// after it, the parser never checks: `echo ${x:-<<E}⏎rm x⏎E`), a `((` (arithmetic left
-/// open: a later here-document is missed) or a `$((` that is not plain arithmetic, and an
+/// open: a later here-document is missed), a `))` (arithmetic ended early: a shift after it
+/// is read as a here-document's `<<`, `echo "$(( ${x:-))} << 2 ))⏎"⏎rm x⏎2` hid the `rm x`
+/// bash runs, probe 161 F1) or a `$((` that is not plain arithmetic, and an
 /// extended pattern's `*(`, `?(`, `+(`, `@(` or `!(` (read on to the next `)`, past the
 /// `}`: `echo ${x:-*(}; rm x #)`). Each `${…}` is scanned to the `}` that closes it,
 /// counting braces; to the end of the text when a quote, a backslash, a backtick, a `$(`
@@ -332,7 +334,8 @@ pub(super) fn misread_in_expansion(text: &str) -> Option<String> {
                 continue;
             }
             let pattern = b"*?+@!".contains(&byte) && rest.get(1) == Some(&b'(');
-            if rest.starts_with(b"<<") || rest.starts_with(b"((") || pattern {
+            let parentheses = rest.starts_with(b"((") || rest.starts_with(b"))");
+            if rest.starts_with(b"<<") || parentheses || pattern {
                 return open(&inner[index..index + 2], loose);
             }
             match byte {

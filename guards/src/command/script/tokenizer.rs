@@ -696,6 +696,11 @@ mod tests {
         assert!(document_operator_lines(&chars(open), &tokens(open)).is_some());
         let closed = "cat <<E; echo \"(\"\nE";
         assert!(document_operator_lines(&chars(closed), &tokens(closed)).is_none());
+        // A `<<` the tokenizer alone reads as a document's (its arithmetic ended by a nested
+        // `$((…))`'s end; bash's goes on and shifts).
+        let shift = "echo $(( $((1)) << 2 ))\nrm x\n2";
+        let why = document_operator_lines(&chars(shift), &tokens(shift)).unwrap_or_default();
+        assert!(why.contains("bash reads none"), "{why}");
         // Text no token covers (probe 145 F1); blanks, comments and line continuations are
         // no such text.
         for script in ["echo $(rm y; $(<<E)\nE\n)", "echo $(rm y; <(<<E)\nE\n)"] {

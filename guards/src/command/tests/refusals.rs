@@ -305,6 +305,11 @@ fn what_bash_reads_otherwise_than_the_parser_is_refused() {
         "echo ${x:-'}'<<E}\nrm x\nE",
         "echo ${x:-((}\ncat <<'EOF'\n'\nEOF\nrm x\necho '",
         "echo ${x:-$((}; rm x #))}",
+        // A `))` in it ends the tokenizer's arithmetic, and a shift becomes a document
+        // (probe 161 F1).
+        "echo \"$(( ${x:-))} << 2 ))\n\"\nrm x\n2",
+        "echo \"$(( ${x/))/} <<E ))\n\"\nrm x\nE",
+        "x=1; echo \"$(( ${x:-))} << 2 ))\n\"\ntouch y\n2",
         // The tokenizer ends an extended pattern at a `)` bash reads quoted (F2, F4).
         "[[ a == @(x|')') ]] || rm x #\\' ]]",
         "(( a*(')') )); rm x #\\' ))",
