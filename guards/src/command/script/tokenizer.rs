@@ -210,12 +210,19 @@ pub(super) fn delimiter_line(start: &str) -> String {
     delimiter_word(start).replace(['\'', '"', '\\'], "")
 }
 
+/// What may hide a bracket from a count that reads no quotes: bash's, dash's and the
+/// tokenizer's counts pass over a quoted or escaped one.
+const HIDE_A_BRACKET: [char; 4] = ['\'', '"', '`', '\\'];
+
 /// A `$[` inside `((…))` or `$((…))` in any script, and in a script with a `<<`,
 /// arithmetic the tokenizer loses track of: one nested in another
 /// (`$(( $((1)) <<x ))`: the inner one's end turns the tokenizer's arithmetic off, so the
-/// outer one's shift starts a here-document hiding the next lines), and a `((` not ended by a
+/// outer one's shift starts a here-document hiding the next lines), a `((` not ended by a
 /// `))` (`[[ ((a == b) ) ]]`: the tokenizer's arithmetic stays on, so a later here-document
-/// is missed and its body read as script). The arithmetic is found by a scan of the text for
+/// is missed and its body read as script), and one holding a quote, a backquote or a
+/// backslash, which may hide the bracket this scan takes for its end (probe 163: `$(( '))'
+/// + $((1)) << 2 ))⏎rm x⏎2` nests, `((echo '))'; true) )⏎cat <<E` is two subshells that
+/// leave the tokenizer's arithmetic on). The arithmetic is found by a scan of the text for
 /// `((`, `$((` and `$[`, their ends by counting brackets, quoted or not.
 pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
     let documents = text.contains("<<");
@@ -227,8 +234,15 @@ pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
         // `rm`: probe 141 F2).
         // Looked for up to the first `))`, where the shells end it, whatever brackets come
         // before (`(( ] $[ ))`: probe 144 F2).
+        // A quote, a backquote or a backslash before it may hide that `))` (probe 163 F1:
+        // `'))'`): then up to the text's end.
         let parentheses = bytes[at..].starts_with(b"((") || bytes[at..].starts_with(b"$((");
         let shells_end = text[at + 2..].find("))").map_or(text.len(), |end| at + 2 + end);
+        let shells_end = if text[at..shells_end].contains(HIDE_A_BRACKET) {
+            text.len()
+        } else {
+            shells_end
+        };
         if parentheses && text[at..shells_end].contains("$[") {
             let shown = shown(&text[at..]);
             return Some(format!(
@@ -236,10 +250,11 @@ pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
             ));
         }
         let nested = inside.clone().any(|index| opener(bytes, index).is_some());
-        (documents && (nested || !closed)).then(|| {
+        let hidden = text[inside].contains(HIDE_A_BRACKET);
+        (documents && (nested || !closed || hidden)).then(|| {
             let shown = shown(&text[at..]);
             format!(
-                "`{shown}`: arithmetic nested in arithmetic, or not ended by `))`, in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
+                "`{shown}`: arithmetic nested in arithmetic, not ended by `))`, or holding a quote, a backquote or a backslash (which may hide its end), in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
             )
         })
     })
@@ -624,6 +639,14 @@ mod tests {
             "true || (( $[ )); rm y; (( 1 ]))",
             "true || echo \"$(( $[ ))\"; rm y; echo \"] ))\"",
             "true || (( ] $[ )); rm y; (( 1 ]))",
+            // Probe 163: a quote, a backquote or a backslash may hide the `))` the scan
+            // takes for the end (`'))'` ends nothing for bash, dash or the tokenizer).
+            "echo $(( '))' + $((1)) << 2 ))\nrm x\n2",
+            "echo $(( '))' + $[1] << 2 ))\nrm x\n2",
+            "((echo '))'; true) )\ncat <<E\necho '\nE\nrm x\n'",
+            "(( \"))\" + 1 )); cat <<E",
+            "(( `echo ))` + 1 )); cat <<E",
+            "true || (( '))' $[ )); rm y; (( 1 ]))",
         ] {
             assert!(lost_arithmetic(script).is_some(), "{script}");
         }
@@ -631,6 +654,7 @@ mod tests {
             "echo $((1 << 2)) $[3]; (( (a) + 1 )); cat <<E",
             "[[ ((a == b)) ]]; cat <<E",
             "echo $(( $((1)) + 1 ))",
+            "(( \"$a\" > 1 )) && echo $(( \"$b\" + 1 ))",
         ] {
             assert!(lost_arithmetic(script).is_none(), "{script}");
         }
