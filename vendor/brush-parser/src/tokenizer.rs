@@ -689,7 +689,7 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                     if nesting_count == 0 {
                         break;
                     }
-                    state.append_char(self.next_char()?.unwrap());
+                    state.append_char(self.next_char()?.ok_or(TokenizerError::UnterminatedExpansion)?);
                 }
                 TokenEndReason::EndOfInput => {
                     return Err(TokenizerError::UnterminatedExpansion);
@@ -698,7 +698,9 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
             }
         }
 
-        state.append_char(self.next_char()?.unwrap());
+        // cairn's patch (CAIRN-PATCH.md): input that ends here, its closing character taken by
+        // a here-document's body, is an error, not a panic.
+        state.append_char(self.next_char()?.ok_or(TokenizerError::UnterminatedExpansion)?);
         Ok(())
     }
 
@@ -1047,7 +1049,7 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                                     TokenEndReason::SpecifiedTerminatingChar => {
                                         // We hit the end brace we were looking for but did not
                                         // yet consume it. Do so now.
-                                        state.append_char(self.next_char()?.unwrap());
+                                        state.append_char(self.next_char()?.ok_or(TokenizerError::UnterminatedVariable)?);
                                         break;
                                     }
                                     TokenEndReason::EndOfInput => {
@@ -1508,6 +1510,15 @@ HERE"
                 [format!("$({reconstructed_blanks}\n)").as_str(), "\n"],
                 "tokenizing {input:?}"
             );
+        }
+    }
+
+    // cairn's patch (CAIRN-PATCH.md): a substitution whose `)` a here-document's body took
+    // is unterminated, not a panic.
+    #[test]
+    fn tokenize_substitution_closed_in_here_doc_body() {
+        for input in ["x=$(cat <<'EOF'\n)\nEOF\n", "$(:<<E\n)\nE", "${x:-$(:<<E\n)\nE}"] {
+            assert!(tokenize_str(input).is_err(), "{input:?}");
         }
     }
 

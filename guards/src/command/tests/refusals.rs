@@ -399,3 +399,15 @@ fn a_comment_after_a_blank_in_a_substitution_is_read_as_bash_reads_it() {
     }
     allowed(&["x=$( # it's the list\n  echo a\n)\necho \"$x\""]);
 }
+
+/// A `$(…)` whose `)` a here-document's body inside it took made the tokenizer panic (probe
+/// 162 F1); the vendored copy returns an error, so the script is refused as not parsing, as
+/// bash and dash refuse it.
+#[test]
+fn a_substitution_closed_in_a_documents_body_does_not_parse() {
+    for script in ["x=$(cat <<'EOF'\n)\nEOF\n", "echo $(cat <<E\n)\nrm x\nE"] {
+        let found = sh(script);
+        let parse = (found.problems.iter()).any(|problem| problem.contains("does not parse"));
+        assert!(parse, "{script}: {found:?}");
+    }
+}
