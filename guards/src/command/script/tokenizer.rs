@@ -250,11 +250,14 @@ pub(super) fn lost_arithmetic(text: &str) -> Option<String> {
             ));
         }
         let nested = inside.clone().any(|index| opener(bytes, index).is_some());
+        // Two of its own parentheses closed together: the tokenizer reads `))` there as the
+        // end (`(( ( (1)) << 2 ))`: probe 164 F2).
+        let inner_end = text[inside.clone()].contains("))");
         let hidden = text[inside].contains(HIDE_A_BRACKET);
-        (documents && (nested || !closed || hidden)).then(|| {
+        (documents && (nested || !closed || hidden || inner_end)).then(|| {
             let shown = shown(&text[at..]);
             format!(
-                "`{shown}`: arithmetic nested in arithmetic, not ended by `))`, or holding a quote, a backquote or a backslash (which may hide its end), in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
+                "`{shown}`: arithmetic nested in arithmetic, not ended by `))`, holding a `))` of its own or a quote, a backquote or a backslash (which may hide its end), in a script with a `<<`: the parser loses track of which `<<` starts a here-document: not checked"
             )
         })
     })
@@ -485,16 +488,24 @@ pub(super) fn comment_in_arithmetic(text: &str) -> Option<String> {
 }
 
 /// The arithmetic whose opener starts at `at` (see [`opener`]): where its text lies, from
-/// after the opener to the bracket that closes it (brackets counted, quoted or not) or the
-/// text's end, and whether that bracket starts what ends this kind (`))`, `]`).
+/// after the opener to the bracket that closes it (brackets of its own kind counted, quoted
+/// or not: a `]` ends no `((`, probe 164 F1) or the text's end, and whether that bracket
+/// starts what ends this kind (`))`, `]`).
 fn arithmetic_at(bytes: &[u8], at: usize) -> Option<(Range<usize>, bool)> {
     let (inner, close) = opener(bytes, at)?;
+    let (opening, closing) = if close == b"]" {
+        (b'[', b']')
+    } else {
+        (b'(', b')')
+    };
     let mut depth = 0_usize;
     for index in at + inner..bytes.len() {
         match bytes[index] {
-            b'(' | b'[' => depth += 1,
-            b')' | b']' if depth > 0 => depth -= 1,
-            b')' | b']' => return Some((at + inner..index, bytes[index..].starts_with(close))),
+            byte if byte == opening => depth += 1,
+            byte if byte == closing && depth > 0 => depth -= 1,
+            byte if byte == closing => {
+                return Some((at + inner..index, bytes[index..].starts_with(close)));
+            }
             _ => {}
         }
     }
@@ -524,7 +535,12 @@ fn opener(bytes: &[u8], at: usize) -> Option<(usize, &'static [u8])> {
 pub(super) fn misread_in_regex(text: &str) -> Option<String> {
     text.match_indices("=~").find_map(|(at, _)| {
         let after = &text[at + 2..];
-        let hidden = after.find(['\'', '"', '\\']);
+        // What may hide the `]]` that ends it: a quote, a backslash, or an expansion that
+        // holds one (`$(echo ]])`: probe 164 F3).
+        let hidden = [after.find(['\'', '"', '\\', '`']), after.find("$("), after.find("${")]
+            .into_iter()
+            .flatten()
+            .min();
         let end = match after.find("]]") {
             Some(end) if hidden.is_none_or(|hidden| end < hidden) => end,
             _ => after.len(),
@@ -644,6 +660,11 @@ mod tests {
             "echo $(( '))' + $((1)) << 2 ))\nrm x\n2",
             "echo $(( '))' + $[1] << 2 ))\nrm x\n2",
             "((echo '))'; true) )\ncat <<E\necho '\nE\nrm x\n'",
+            // Probe 164 F1, F2: a `]` hid a nested `$((…))`; two of its own parentheses
+            // closed together end the tokenizer's arithmetic.
+            "echo $(( ( ( ] ] )) + $((1)) << 2 ))\nrm x\n2",
+            "(( ( (1)) << 2 ))\nrm x\n2",
+            "for (( i = ( (1)); i << 2; i++ )); do :; done; cat <<E",
             "(( \"))\" + 1 )); cat <<E",
             "(( `echo ))` + 1 )); cat <<E",
             "true || (( '))' $[ )); rm y; (( 1 ]))",
@@ -664,6 +685,10 @@ mod tests {
             "[[ x =~ ']]' <<E ]]",
             "[[ x =~ (a|#) ]] || rm x <<E\n) ]]",
             "[[ x =~ (#) ]]",
+            // Probe 164 F3: a `]]` inside an expansion ends no regular expression.
+            "[[ x =~ $(echo ]])(a <<E) ]]\nrm x\nE",
+            "[[ x =~ ${y:-]]}(a <<E) ]]\nrm x\nE",
+            "[[ x =~ `echo ]]`(a <<E) ]]\nrm x\nE",
         ] {
             assert!(misread_in_regex(script).is_some(), "{script}");
         }
@@ -675,6 +700,8 @@ mod tests {
         }
         for script in [
             "(( #$(rm x)\n1 ))",
+            // Probe 164 F1: a `]` ends no `((`.
+            "echo $(( ] #$(rm x)\n))",
             "echo $(( 1 #x\n))",
             "for (( #`x`\n;0; )); do :; done",
         ] {
