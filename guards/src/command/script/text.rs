@@ -316,7 +316,7 @@ pub(super) fn misread_in_expansion(text: &str) -> Option<String> {
             let inner = shown(inner);
             Some(if loose {
                 format!(
-                    "`{what}` in `${{{inner}`, after a quote, a backslash, a backtick or a `$(` inside the `${{…}}`, which hides from the checker where it ends: the parser may read the `{what}` inside it, otherwise than bash: not checked (give the quoted part a name first: `d='a b'; echo \"${{x:-$d}}\"`)"
+                    "`{what}` in `${{{inner}`, after a quote, a backslash, a backtick, a `$(` or a `$[` inside the `${{…}}`, which hides from the checker where it ends: the parser may read the `{what}` inside it, otherwise than bash: not checked (give the quoted part a name first: `d='a b'; echo \"${{x:-$d}}\"`)"
                 )
             } else {
                 format!(
