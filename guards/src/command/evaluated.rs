@@ -26,6 +26,11 @@ impl Checker {
                 ));
             }
         }
+        if let Some(expansion) = operand_spelling_a_substitution(text) {
+            self.problem(format!(
+                "`{expansion}` inside `(({text}))`: bash evaluates the text the expansion gives as arithmetic, where a subscript's `$(…)` or backquote runs, and this operand may spell one (`${{x-a[$}}(rm x)]`): not checked (give the value a name first: `d=…; (( d + 1 ))`)"
+            ));
+        }
         // dash ends `$((…))` at the first `))`, quoted or not; bash skips quoted ones.
         if self.dialect != Dialect::Bash && text.contains(['\'', '"']) {
             self.problem(not_bash(&format!("a quote inside `(({text}))`")));
@@ -112,6 +117,49 @@ pub(super) fn substitutes_in_arithmetic(text: &str) -> bool {
         return runs_commands(text);
     }
     holds_outside_arithmetic(text, &["$(", "`"])
+}
+
+/// A `${…}` in the arithmetic `text` whose operand — the word after its operator, as in
+/// `${x:-0}` — holds a `$`, a backquote, a quote or a backslash: bash evaluates the text the
+/// expansion gives together with what follows it, and a subscript there runs a command
+/// substitution the two spell together (`$(( ${x-a[$}(rm x)] ))` runs `rm x`: probe 166
+/// F1), which no scan for `$(` sees. The parameter itself (`${#a[$i]}`) is no operand.
+fn operand_spelling_a_substitution(text: &str) -> Option<&str> {
+    text.match_indices("${").find_map(|(at, _)| {
+        let inner = &text[at + 2..];
+        let mut depth = 1_usize;
+        let end = inner
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map_or(inner.len(), |(end, _)| end);
+        let operand = &inner[parameter_length(&inner[..end])..end];
+        operand
+            .contains(['$', '`', '\'', '"', '\\'])
+            .then(|| &text[at..(at + 3 + end).min(text.len())])
+    })
+}
+
+/// How long the parameter a `${…}`'s `body` starts with is: a `#` or `!` before a name, the
+/// name (or one special character), and its subscript.
+fn parameter_length(body: &str) -> usize {
+    let bytes = body.as_bytes();
+    let mut at = usize::from(matches!(bytes, [b'#' | b'!', _, ..]));
+    let name = (bytes[at..].iter())
+        .take_while(|&&byte| in_name(byte))
+        .count();
+    let special = body[at..].chars().next().map_or(0, char::len_utf8);
+    at += if name > 0 { name } else { special };
+    if bytes.get(at) == Some(&b'[') {
+        at += closing_bracket(&body[at..]).map_or(body.len() - at, |end| end + 1);
+    }
+    at.min(body.len())
 }
 
 /// Whether the `$(…)` in the arithmetic `text` read alike to bash, dash and the parser: no

@@ -411,3 +411,20 @@ fn a_substitution_closed_in_a_documents_body_does_not_parse() {
         assert!(parse, "{script}: {found:?}");
     }
 }
+
+/// bash evaluates the text a `${…}` gives inside arithmetic together with what follows it,
+/// and a subscript there runs the `$(…)` the two spell (probe 166 F1): an operand holding a
+/// `$`, a backquote, a quote or a backslash is refused; a plain default, a length, a
+/// subscript of the parameter itself are not.
+#[test]
+fn an_operand_that_may_spell_a_substitution_in_arithmetic_is_refused() {
+    refused(&[
+        "echo $(( ${x-a[$}(rm x)] ))",
+        "(( ${x-a[$}(rm x)] ))",
+        "echo \"$(( ${x-a[$}${y-(rm x)]} ))\"",
+        "echo $(( ${x:-'a[$'}(rm x)] ))",
+        "echo $[ ${x-a[$}(rm x)] ]",
+        "echo $(( ${é-a[$}(rm x)] ))",
+    ]);
+    allowed(&["echo $(( ${x:-0} + ${#a[@]} + ${a[$i]} + ${#} + ${!n} ))"]);
+}
