@@ -38,8 +38,9 @@ pub(super) fn pending_document_misread(text: &str) -> Option<String> {
 /// nothing of the line taken for the end of a bracket the operator stands in. Where one
 /// ends, nothing that opens one may follow on the line.
 fn document_line(chars: &[char], at: usize, context: Option<Reading>) -> Option<String> {
-    let line_end = (chars[at..].iter().position(|&c| c == '\n')).map_or(chars.len(), |n| at + n);
-    let shown = shown(&chars[at + 2..line_end].iter().collect::<String>());
+    let line_end = (chars.iter().skip(at).position(|&c| c == '\n')).map_or(chars.len(), |n| at + n);
+    let line = chars.get(at + 2..line_end).unwrap_or_default();
+    let shown = shown(&line.iter().collect::<String>());
     let known = context.is_some();
     let mut reading = context.unwrap_or_else(|| Reading::new(chars, false));
     reading.at = at + 1;
@@ -87,8 +88,10 @@ fn document_line(chars: &[char], at: usize, context: Option<Reading>) -> Option<
         }
         floor = floor.min(reading.inside.len());
     };
-    let opens =
-        |closer: usize| (chars[closer + 1..line_end].iter()).any(|c| "'\"\\$(`".contains(*c));
+    let opens = |closer: usize| {
+        (chars.get(closer + 1..line_end).unwrap_or_default().iter())
+            .any(|c| "'\"\\$(`".contains(*c))
+    };
     if closed_outside.is_some_and(opens) {
         return Some(if known {
             format!(
