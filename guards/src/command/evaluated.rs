@@ -26,6 +26,12 @@ impl Checker {
                 ));
             }
         }
+        if let Some(at) = literal_dollar(text) {
+            self.problem(format!(
+                "`{}` inside `(({text}))`: a `$` or a backquote that starts no expansion, which bash keeps in the text it evaluates, where a subscript's `$(…)` it spells with what follows runs (`a\"[$\"(rm x)]`): not checked (leave it out)",
+                &text[at..].chars().take(12).collect::<String>()
+            ));
+        }
         if let Some(expansion) = operand_spelling_a_substitution(text) {
             self.problem(format!(
                 "`{expansion}` inside `(({text}))`: bash evaluates the text the expansion gives as arithmetic, where a subscript's `$(…)` or backquote runs, and this operand may spell one (`${{x-a[$}}(rm x)]`): not checked (give the value a name first: `d=…; (( d + 1 ))`)"
@@ -117,6 +123,31 @@ pub(super) fn substitutes_in_arithmetic(text: &str) -> bool {
         return runs_commands(text);
     }
     holds_outside_arithmetic(text, &["$(", "`"])
+}
+
+/// Where in the arithmetic `text` a `$` stands that starts no expansion (before a quote, a
+/// blank, an operator or the end: `a"[$"(rm x)]`), or an escaped `\$` or `` \` ``: bash
+/// keeps it in the text it evaluates after removing the quotes, and a subscript there runs
+/// the `$(…)` it spells with the text after it (probe 167 F1), which no scan for `$(` side by
+/// side sees.
+fn literal_dollar(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        let next = bytes.get(at + 1).copied();
+        match (byte, next) {
+            (b'\\', Some(b'$' | b'`')) => return Some(at),
+            (b'$', Some(b'$')) => at += 1,
+            (b'$', next)
+                if !next.is_some_and(|next| in_name(next) || b"{([@*#?!-".contains(&next)) =>
+            {
+                return Some(at);
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
 }
 
 /// A `${…}` in the arithmetic `text` whose operand — the word after its operator, as in

@@ -427,4 +427,13 @@ fn an_operand_that_may_spell_a_substitution_in_arithmetic_is_refused() {
         "echo $(( ${é-a[$}(rm x)] ))",
     ]);
     allowed(&["echo $(( ${x:-0} + ${#a[@]} + ${a[$i]} + ${#} + ${!n} ))"]);
+    // Probe 167 F1: a `$` that starts no expansion, kept in the text bash evaluates.
+    refused(&[
+        "(( a\"[$\"(rm x)] ))",
+        "echo $(( \"a[$\"(rm x)] ))",
+        "for (( a\"[$\"(rm x)];0; )); do :; done",
+        "echo $(( a[\\$\"(rm x)\"] ))",
+        "echo $(( ${x-a[}\"$\"(rm x)] ))",
+    ]);
+    allowed(&["echo $(( $a + ${b} + $1 + $# + $$ + \"$c\" + ( $d ) ))"]);
 }
