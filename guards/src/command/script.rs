@@ -8,12 +8,14 @@ use brush_parser::ast::{
 };
 use brush_parser::{Parser, ParserOptions, SourceSpan, uncached_tokenize_str};
 
+mod arithmetic;
 mod bash;
 pub(super) mod dialect;
 mod reader;
 mod text;
 mod tokenizer;
 
+use arithmetic::{bracket_in_old_arithmetic, comment_in_arithmetic, lost_arithmetic};
 pub(super) use dialect::{Dialect, not_bash};
 use reader::pending_document_misread;
 use text::{
@@ -22,8 +24,7 @@ use text::{
 };
 pub(super) use text::{comment_in_substitution, ends_a_word};
 use tokenizer::{
-    after_the_pid, bracket_in_old_arithmetic, comment_in_arithmetic, lost_arithmetic,
-    misread_delimiter, misread_in_regex, misread_in_tokens, split_operator,
+    after_the_pid, misread_delimiter, misread_in_regex, misread_in_tokens, split_operator,
 };
 
 use super::evaluated::{compares_numbers, surely_closing_bracket, target};
