@@ -69,6 +69,23 @@ fn a_comparison_with_a_parenthesis_in_arithmetic_is_no_process_substitution() {
     ]);
 }
 
+/// Two here-documents on one line: the tokenizer set the tokens after the first one's tag
+/// aside, and the span of each it set aside after a blank began at that blank, where the
+/// checker looked in vain for the second `<<` (probe 168 F1).
+#[test]
+fn here_documents_on_one_line_are_read_each_at_its_operator() {
+    allowed(&[
+        "cat <<A <<B\n1\nA\n2\nB",
+        "cat <<A; cat <<B\n1\nA\n2\nB",
+        "cat <<A | cat - <<B\n1\nA\n2\nB",
+        "cat <<'A' && cat <<'B'\n1\nA\n2\nB",
+        "cat > \"${A}\" <<EOF1; cat > \"${B}\" <<EOF2\na\nEOF1\nb\nEOF2",
+        "x=$(cat <<A); cat <<B\n1\nA\n2\nB",
+    ]);
+    let found = sh("cat <<A; rm x <<B\n1\nA\n2\nB");
+    assert_eq!(programs(&found), ["bash", "cat", "rm"]);
+}
+
 /// Asserts that each script sets the variable `name`, and is not refused for it.
 fn sets(name: &str, scripts: &[&str]) {
     for script in scripts {

@@ -1163,6 +1163,13 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                         TokenEndReason::NonNewLineBlank,
                         &mut self.cross_state,
                     )?;
+                    // cairn's patch (CAIRN-PATCH.md): a token set aside while a
+                    // here-document is pending leaves this state reading on, and the
+                    // blank that ended it is no part of the next token.
+                    if result.is_none() {
+                        state.start_position.column += 1;
+                        state.start_position.index += 1;
+                    }
                 } else if include_space {
                     state.append_char(c);
                 } else {
@@ -1548,6 +1555,28 @@ HERE"
                 "$[3]"
             ]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn tokenize_spans_after_a_token_set_aside() -> Result<()> {
+        // The tokens after a here-document's tag are set aside until its body is read; the
+        // blank that ends one is no part of the next one's span.
+        let script = "cat <<A <<B; x\n1\nA\n2\nB\n";
+        let tokens = tokenize_str(script)?;
+        let operators: Vec<usize> = tokens
+            .iter()
+            .filter_map(|token| match token {
+                Token::Operator(operator, span) if operator == "<<" => Some(span.start.index),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(operators, [4, 8]);
+        let x = tokens.iter().find_map(|token| match token {
+            Token::Word(word, span) if word == "x" => Some(span.start.index),
+            _ => None,
+        });
+        assert_eq!(x, Some(13));
         Ok(())
     }
 
