@@ -37,6 +37,7 @@ impl Checker {
                 "`{expansion}` inside `(({text}))`: bash evaluates the text the expansion gives as arithmetic, where a subscript's `$(…)` or backquote runs, and this operand may spell one (`${{x-a[$}}(rm x)]`): not checked (give the value a name first: `d=…; (( d + 1 ))`)"
             ));
         }
+        self.joined_in_arithmetic(text);
         // dash ends `$((…))` at the first `))`, quoted or not; bash skips quoted ones.
         if self.dialect != Dialect::Bash && text.contains(['\'', '"']) {
             self.problem(not_bash(&format!("a quote inside `(({text}))`")));
@@ -79,6 +80,7 @@ impl Checker {
     /// the checker does not see (see [`hides_commands`]); the names it assigns are recorded.
     /// A plain `$name` is allowed: what a variable holds is out of the checker's reach.
     pub(super) fn evaluated_as_written(&mut self, raw: &str) {
+        self.joined_in_arithmetic(raw);
         if hides_commands(raw) {
             self.unseen_in_arithmetic(raw);
         }
@@ -90,6 +92,16 @@ impl Checker {
     pub(super) fn evaluable(&mut self, text: &str) {
         if let Some(reason) = evaluable(text) {
             self.problem(reason);
+        }
+    }
+
+    /// Refuses the text `raw`, which bash evaluates as arithmetic, where an expansion is
+    /// joined to what follows it (see [`expansion_joined`]).
+    fn joined_in_arithmetic(&mut self, raw: &str) {
+        if let Some(joined) = expansion_joined(raw) {
+            self.problem(format!(
+                "`{joined}` in `{raw}`, evaluated as arithmetic: an expansion joined to a `(`, a `{{`, a quote, a backslash or a `$`, which bash evaluates together, where a subscript's `$(…)` they spell runs (`v='a[$'; (( ${{v}}(rm x)] ))`): not checked (put a blank or an operator after the expansion)"
+            ));
         }
     }
 
@@ -148,6 +160,45 @@ fn literal_dollar(text: &str) -> Option<usize> {
         at += 1;
     }
     None
+}
+
+/// The first expansion — of a parameter, or a command substitution — in the text `raw` that
+/// bash evaluates as arithmetic, with the character that follows it: a `(`, a `{`, a quote,
+/// a backslash, a backquote or a `$`. bash evaluates the text the expansion gives together
+/// with what follows, and a subscript's `$(…)` they spell there runs (`v='a[$'; (( ${v}(rm
+/// x)] ))` ran `rm x`: probe 169 F1), which no scan of the text as written sees; an operator,
+/// a blank, a name's character or a closing bracket after it spells none. A text the word
+/// parser cannot read is one whole.
+fn expansion_joined(raw: &str) -> Option<&str> {
+    match brush_parser::word::parse(raw, &options()) {
+        Ok(pieces) => first_joined(raw, &pieces, None),
+        Err(_) => Some(raw),
+    }
+}
+
+/// [`expansion_joined`] among the `pieces` of `raw`, double-quoted ones looked into; a piece
+/// that ends at `closing`, the quote that ends the double-quoted text it is in, is followed
+/// by what follows the quote.
+fn first_joined<'r>(
+    raw: &'r str,
+    pieces: &[WordPieceWithSource],
+    closing: Option<usize>,
+) -> Option<&'r str> {
+    pieces.iter().find_map(|piece| match &piece.piece {
+        WordPiece::DoubleQuotedSequence(inner) | WordPiece::GettextDoubleQuotedSequence(inner) => {
+            first_joined(raw, inner, piece.end_index.checked_sub(1))
+        }
+        WordPiece::ParameterExpansion(_)
+        | WordPiece::CommandSubstitution(_)
+        | WordPiece::BackquotedCommandSubstitution(_) => {
+            let end = piece.end_index + usize::from(Some(piece.end_index) == closing);
+            let follows = raw.get(end..)?.chars().next()?;
+            "({'\"\\`$"
+                .contains(follows)
+                .then(|| raw.get(piece.start_index..=end))?
+        }
+        _ => None,
+    })
 }
 
 /// A `${…}` in the arithmetic `text` whose operand — the word after its operator, as in
@@ -615,84 +666,4 @@ fn literal_pieces(pieces: &[WordPieceWithSource], prefix: &mut String) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{Target, arithmetic_targets, hides_commands, subscript_runs, target};
-
-    #[test]
-    fn sees_commands_in_subscripts() {
-        for text in [
-            "a[$(touch x)]",
-            "1 + a[`touch x`]",
-            "a[b[0] + $(touch x)]",
-            "a[']' $(touch x)]",
-            "a[\\] $(touch x)]",
-            "a[${x:-]} $(touch x)]",
-            "a[\"]\" $(touch x)]",
-            "a[$((echo hi) )]",
-            "x a[<(true)]",
-            "é[$(touch x)]",
-            "a[${X@P}]",
-            "a[${X@\\\nP}]",
-        ] {
-            assert!(subscript_runs(text), "{text}");
-        }
-        for text in [
-            "[ \"$(id -u)\" -eq 0 ]",
-            "echo \"[$(date)] started\"",
-            "see [`x`](y) and `a[0]`, `b`",
-            "a[0] $(pwd)",
-            "a[$((i + 1))] a[$i]",
-            "$(touch x)",
-            "a[",
-            "é[",
-        ] {
-            assert!(!subscript_runs(text), "{text}");
-        }
-    }
-
-    #[test]
-    fn finds_what_arithmetic_assigns() {
-        let names = |text| arithmetic_targets(text).names;
-        assert_eq!(names("i = 1"), ["i"]);
-        assert_eq!(names("i=0;i<3;i++"), ["i", "i"]);
-        assert_eq!(names("a[i] += 2, --j"), ["a", "j"]);
-        assert_eq!(names("x <<= 1, y >= 2, z <= 3, u != 4, v == 5"), ["x"]);
-        assert_eq!(names("1 + ++k"), ["k"]);
-        assert!(names("i + 1").is_empty());
-        assert!(arithmetic_targets("$n = 1").unknown);
-        assert!(arithmetic_targets("${n}++").unknown);
-        assert!(arithmetic_targets("$n++").unknown);
-        assert!(!arithmetic_targets("$n + 1").unknown);
-    }
-
-    #[test]
-    fn reads_targets() {
-        let read = |name, subscript, value| {
-            Some(Target {
-                name,
-                subscript,
-                value,
-            })
-        };
-        assert_eq!(target("PATH"), read("PATH", None, None));
-        assert_eq!(target("x+=1"), read("x", None, Some("1")));
-        assert_eq!(target("a[b[1]]=v=w"), read("a", Some("b[1]"), Some("v=w")));
-        assert_eq!(target("a[1"), None);
-        assert_eq!(target("1x"), None);
-        assert_eq!(target("x y"), None);
-    }
-
-    #[test]
-    fn sees_what_a_subscript_could_run() {
-        for hiding in ["'$(x)'", "\\$", "'`x`'", "${x:-\\$}", "$'\\x24'"] {
-            assert!(hides_commands(hiding), "{hiding}");
-        }
-        // A substitution's commands are checked with its word; what it prints is evaluated,
-        // as a variable's value is.
-        for plain in [
-            "0", "$i", "${i}", "i+1", "$((i+1))", "\"$i\"", "$(x)", "\"`x`\"",
-        ] {
-            assert!(!hides_commands(plain), "{plain}");
-        }
-    }
-}
+mod tests;

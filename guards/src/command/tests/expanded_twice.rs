@@ -183,3 +183,32 @@ fn an_expansion_nested_in_a_here_document_or_string_is_checked_too() {
         "cat <<EOF\n${BASH_CMDS[ls]:=/usr/bin/touch}\nEOF\nls",
     ]);
 }
+
+/// bash evaluates the text an expansion gives in arithmetic together with what follows it,
+/// and expands a subscript the two spell: `v='a[$'; (( ${v}(rm x)] ))` ran `rm x` (probe 169
+/// F1), the `$` and the `(` never side by side in the script.
+#[test]
+fn an_expansion_joined_to_what_follows_in_arithmetic_is_refused() {
+    refused(&[
+        "v='a[$'; (( ${v}(rm x)] ))",
+        "v='a[$'; (( $v(rm x)] ))",
+        "v='$'; echo $(( ${x-a[}$v(rm x)] ))",
+        "for v in 'a[$'; do (( ${v}(rm x)] )); done",
+        "printf -v v %s 'a[$'; (( ${v}(rm x)] ))",
+        ": 'a[$'; (( $_(rm x)] ))",
+        "v='a[$'; x=abc; echo ${x:${v}(rm x)]}",
+        "v='a[$'; [[ ${v}'(rm x)]' -eq 1 ]]",
+        "v='a[$'; for (( ${v}(rm x)]; 0; )); do :; done",
+        "v='a[$'; (( ${v}\\\n(rm x)] ))",
+        "v='$'; (( a\"[\"$v(rm x)] ))",
+        "v='a[$'; w='(rm x)]'; (( ${v}${w} ))",
+        "v='a[$'; (( $v\"(rm x)]\" ))",
+    ]);
+    let found = argv(&["bash", "-c", "(( $1(rm x)] ))", "_", "a[$"]);
+    assert!(!found.problems.is_empty(), "{found:?}");
+    allowed(&[
+        "(( ${#a[@]} > 0 )) && echo $(( ${x:-0} + 1 ))",
+        "echo $(( 10#$v + ${w}0 )); (( a[$i] += $n ))",
+        "[[ \"$x\" -eq 1 ]]; echo ${s:$off:$len}",
+    ]);
+}
