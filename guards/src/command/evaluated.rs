@@ -8,7 +8,9 @@ use brush_parser::ast::BinaryPredicate;
 use brush_parser::word::{WordPiece, WordPieceWithSource};
 
 use super::script::{Dialect, ends_a_word, not_bash, options};
-use super::word::{escaped_text, holds_outside_arithmetic, plain_arithmetic, runs_commands};
+use super::word::{
+    escaped_text, holds_outside_arithmetic, number, plain_arithmetic, runs_commands,
+};
 use super::{Checker, Word};
 
 impl Checker {
@@ -100,7 +102,7 @@ impl Checker {
     fn joined_in_arithmetic(&mut self, raw: &str) {
         if let Some(joined) = expansion_joined(raw) {
             self.problem(format!(
-                "`{joined}` in `{raw}`, evaluated as arithmetic: an expansion joined to a `(`, a `{{`, a quote, a backslash or a `$`, which bash evaluates together, where a subscript's `$(…)` they spell runs (`v='a[$'; (( ${{v}}(rm x)] ))`): not checked (put a blank or an operator after the expansion)"
+                "`{joined}` in `{raw}`, evaluated as arithmetic: an expansion joined to the text after it (anything but a blank, an operator or a closing bracket), which bash evaluates together, where a subscript's `$(…)` or `${{…@P}}` they spell runs (`v='a[$'; (( ${{v}}(rm x)] ))`): not checked (put a blank or an operator after the expansion)"
             ));
         }
     }
@@ -163,11 +165,11 @@ fn literal_dollar(text: &str) -> Option<usize> {
 }
 
 /// The first expansion — of a parameter, or a command substitution — in the text `raw` that
-/// bash evaluates as arithmetic, with the character that follows it: a `(`, a `{`, a quote,
-/// a backslash, a backquote or a `$`. bash evaluates the text the expansion gives together
-/// with what follows, and a subscript's `$(…)` they spell there runs (`v='a[$'; (( ${v}(rm
-/// x)] ))` ran `rm x`: probe 169 F1), which no scan of the text as written sees; an operator,
-/// a blank, a name's character or a closing bracket after it spells none. A text the word
+/// bash evaluates as arithmetic, with the character that follows it, unless that is a blank,
+/// an operator's or a closing bracket (`)`, `]`). bash evaluates the text the expansion gives
+/// together with what follows, and a subscript the two spell there runs its `$(…)`,
+/// backquotes or `${…@P}` (`v='a[$'; (( ${v}(rm x)] ))` ran `rm x`: probe 169 F1; `v='a[${x@';
+/// (( ${v}P}] ))`: probe 171 F1), which no scan of the text as written sees. A text the word
 /// parser cannot read is one whole.
 fn expansion_joined(raw: &str) -> Option<&str> {
     match brush_parser::word::parse(raw, &options()) {
@@ -193,9 +195,8 @@ fn first_joined<'r>(
         | WordPiece::BackquotedCommandSubstitution(_) => {
             let end = piece.end_index + usize::from(Some(piece.end_index) == closing);
             let follows = raw.get(end..)?.chars().next()?;
-            "({'\"\\`$"
-                .contains(follows)
-                .then(|| raw.get(piece.start_index..=end))?
+            let apart = follows.is_whitespace() || ")]+-*/%<>=!&|^~?:,;".contains(follows);
+            (!apart).then(|| raw.get(piece.start_index..end + follows.len_utf8()))?
         }
         _ => None,
     })
@@ -298,7 +299,7 @@ pub(super) fn compares_numbers(predicate: &BinaryPredicate) -> bool {
 /// `${!v}` evaluate what it holds, running the command substitutions in an array subscript
 /// (`a[$(rm x)]`). Refused wherever it stands, so that no path to arithmetic is missed.
 pub(crate) fn evaluable(text: &str) -> Option<String> {
-    subscript_runs(text).then(|| {
+    spells_a_running_subscript(text).then(|| {
         format!(
             "`{text}` holds an array subscript with a command substitution, which bash runs if the text reaches arithmetic (`(( $1 ))`, `${{!v}}`): not checked"
         )
@@ -308,13 +309,76 @@ pub(crate) fn evaluable(text: &str) -> Option<String> {
 /// Why the literal text `text`, found at `place()` (e.g. "`with.input` at `/files/0`"), is
 /// refused: as [`evaluable`], with the text cut short in the reason when it is long.
 pub(crate) fn evaluable_at(text: &str, place: impl FnOnce() -> String) -> Option<String> {
-    subscript_runs(text).then(|| {
+    spells_a_running_subscript(text).then(|| {
         let place = place();
         let shown = cairn_engine::cut(text, 120);
         format!(
             "`{shown}` in {place} holds an array subscript with a command substitution, which bash runs if the text reaches arithmetic (`read v; (( v ))`, `${{!v}}`): not checked"
         )
     })
+}
+
+/// Whether `text` holds an array subscript that runs a command ([`subscript_runs`]), as
+/// written or with its escapes decoded as `printf`, `echo -e` and `${x@E}` decode them:
+/// `printf -v v 'a[\044(rm x)]'; (( v ))` and `x='a[\044(rm x)]'; (( ${x@E} ))` ran `rm x`
+/// (probe 171 F2, F3).
+fn spells_a_running_subscript(text: &str) -> bool {
+    subscript_runs(text)
+        || (text.contains('\\')
+            && [false, true]
+                .into_iter()
+                .any(|echo| subscript_runs(&escapes_decoded(text, echo))))
+}
+
+/// `text` with each escape that gives an ASCII character replaced by it: octal (`\044`, and
+/// for `echo` when `echo`, `\0044`), `\xHH`, `\x{…}`, `\uHHHH` and `\UHHHHHHHH`; the others
+/// are kept as written.
+fn escapes_decoded(text: &str, echo: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = &rest[at + 1..];
+        match escaped_ascii(escape.as_bytes(), echo) {
+            Some((decoded, length)) => {
+                out.push(decoded);
+                rest = &escape[length..];
+            }
+            None => {
+                out.push('\\');
+                rest = escape;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The ASCII character that the escape `bytes` (what follows its backslash) gives, with the
+/// escape's length; `echo`'s octal escapes start with a `0` (`\0044`). An octal or `\x{…}`
+/// escape keeps the low 8 bits of its number, as bash does.
+fn escaped_ascii(bytes: &[u8], echo: bool) -> Option<(char, usize)> {
+    let (skip, radix, most, braced) = match bytes {
+        [b'0', ..] if echo => (1, 8, 3, false),
+        [b'0'..=b'7', ..] => (0, 8, 3, false),
+        [b'x', b'{', ..] => (2, 16, usize::MAX, true),
+        [b'x', ..] => (1, 16, 2, false),
+        [b'u', ..] => (1, 16, 4, false),
+        [b'U', ..] => (1, 16, 8, false),
+        _ => return None,
+    };
+    let (value, digits) = number(&bytes[skip..], radix, most);
+    let end = skip + digits;
+    if digits == 0 || (braced && bytes.get(end) != Some(&b'}')) {
+        return None;
+    }
+    let value = if radix == 8 || braced {
+        value & 0xff
+    } else {
+        value
+    };
+    let decoded = char::from_u32(value).filter(char::is_ascii)?;
+    Some((decoded, end + usize::from(braced)))
 }
 
 /// Whether `text` holds an array subscript — a `[` right after a letter, a digit or a `_` —

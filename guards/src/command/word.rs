@@ -634,7 +634,7 @@ fn ansi_c(body: &str) -> Option<String> {
 /// The number written by the digits of `radix` that start `bytes`, at most `most` of them,
 /// wrapping past `u32` (only its low 8 bits are kept where that can happen), and how many
 /// digits it has.
-fn number(bytes: &[u8], radix: u32, most: usize) -> (u32, usize) {
+pub(super) fn number(bytes: &[u8], radix: u32, most: usize) -> (u32, usize) {
     let digits = (bytes.iter())
         .take(most)
         .map_while(|&byte| char::from(byte).to_digit(radix));

@@ -1,6 +1,9 @@
 //! What the scans of text evaluated as arithmetic find, and what they pass.
 
-use super::{Target, arithmetic_targets, expansion_joined, hides_commands, subscript_runs, target};
+use super::{
+    Target, arithmetic_targets, expansion_joined, hides_commands, spells_a_running_subscript,
+    subscript_runs, target,
+};
 
 #[test]
 fn finds_an_expansion_joined_to_what_follows() {
@@ -16,6 +19,10 @@ fn finds_an_expansion_joined_to_what_follows() {
         ("${v}\\\n(rm x)]", "${v}\\"),
         ("${v}${w}", "${v}$"),
         ("$(printf a)(1)", "$(printf a)("),
+        ("${v}}]", "${v}}"),
+        ("1 + ${v}P}]", "${v}P"),
+        ("${v}@${w}", "${v}@"),
+        ("${v}0", "${v}0"),
     ] {
         assert_eq!(expansion_joined(raw), Some(joined), "{raw}");
     }
@@ -24,13 +31,31 @@ fn finds_an_expansion_joined_to_what_follows() {
         "a[$i] + ${b[$j]}",
         "$x+$y",
         "10#$v",
-        "${v}0",
+        "a[$i]; b[${j}]=1, c=($k)",
         "$(date +%s)-start",
         "x = ${n:-0} * (2)",
         "\"`date`\"",
         "\"$x\" + 1",
     ] {
         assert_eq!(expansion_joined(plain), None, "{plain}");
+    }
+}
+
+#[test]
+fn sees_a_subscript_its_escapes_spell() {
+    for text in [
+        "a[\\044(rm x)]",
+        "a[\\x24(rm x)]",
+        "a[\\0044(rm x)]",
+        "a\\x5b\\u0024(rm x)]",
+        "a[\\x{24}(rm x)]",
+        "a[\\140rm x\\140]",
+        "a[\\u00e9 \\044(rm x)]",
+    ] {
+        assert!(spells_a_running_subscript(text), "{text}");
+    }
+    for text in ["\\033[1;31merror\\033[0m", "a[\\x2a]", "a[\\n]", "a[\\044]"] {
+        assert!(!spells_a_running_subscript(text), "{text}");
     }
 }
 

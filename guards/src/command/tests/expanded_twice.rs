@@ -204,11 +204,37 @@ fn an_expansion_joined_to_what_follows_in_arithmetic_is_refused() {
         "v='a[$'; w='(rm x)]'; (( ${v}${w} ))",
         "v='a[$'; (( $v\"(rm x)]\" ))",
     ]);
-    let found = argv(&["bash", "-c", "(( $1(rm x)] ))", "_", "a[$"]);
-    assert!(!found.problems.is_empty(), "{found:?}");
+    // `\044` is `$` in a prompt string: `${x@P}` spelled across the join (probe 171 F1).
+    refused(&[
+        "x='\\044(rm y)'; v='a[$''{x@P'; (( ${v}}] ))",
+        "x='\\044(rm y)'; v='a[${x@'; echo $(( 1 + ${v}P}] ))",
+        "x='\\044(rm y)'; v='a[${x'; [[ ${v}@P}] -eq 1 ]]",
+        "x='\\044(rm y)'; for v in 'a[${x@P'; do [[ 1 -lt ${v}}] ]]; done",
+    ]);
+    for (script, value) in [("(( $1(rm x)] ))", "a[$"), ("(( $1}] ))", "a[${x@P")] {
+        let found = argv(&["bash", "-c", script, "_", value]);
+        assert!(!found.problems.is_empty(), "{found:?}");
+    }
     allowed(&[
         "(( ${#a[@]} > 0 )) && echo $(( ${x:-0} + 1 ))",
-        "echo $(( 10#$v + ${w}0 )); (( a[$i] += $n ))",
+        "echo $(( 10#$v + ${w} * 10 )); (( a[$i] += $n ))",
         "[[ \"$x\" -eq 1 ]]; echo ${s:$off:$len}",
     ]);
+}
+
+/// Escapes that `printf`, `echo -e` and `${x@E}` decode spell a subscript's `$(…)` as
+/// `$'…'` does (probe 171 F2, F3: `printf -v v 'a[\044(rm y)]'; (( v ))` ran `rm y`).
+#[test]
+fn a_subscript_spelled_by_escapes_is_refused_wherever_it_stands() {
+    refused(&[
+        "printf -v v 'a[\\044(rm y)]'; (( v ))",
+        "printf -v v '%b' 'a[\\044(rm y)]'; (( v ))",
+        "printf -v v 'a[\\x24(rm y)]'; echo $(( v + 1 ))",
+        "printf -v v 'a[\\140rm y\\140]'; (( v ))",
+        "n=$(printf 'a[\\044(rm y)]'); (( n ))",
+        "n=$(echo -e 'a[\\x24(rm y)]'); [[ n -eq 0 ]]",
+        "x='a[\\044(rm y)]'; (( ${x@E} ))",
+        "x='a[\\044(rm y)]'; b[${x@E}]=1",
+    ]);
+    allowed(&["printf '\\033[1;31merror\\033[0m %s\\n' \"$x\"; echo -e 'a[\\x2a]'"]);
 }
