@@ -322,12 +322,65 @@ pub(crate) fn evaluable_at(text: &str, place: impl FnOnce() -> String) -> Option
 /// written or with its escapes decoded as `printf`, `echo -e` and `${x@E}` decode them:
 /// `printf -v v 'a[\044(rm x)]'; (( v ))` and `x='a[\044(rm x)]'; (( ${x@E} ))` ran `rm x`
 /// (probe 171 F2, F3).
+///
+/// Decoded again and again, as `${v@E}` of what `printf -v v` decoded is (`'a[\\x24(…)]'`:
+/// probe 172 F1), up to [`MAX_DECODINGS`] texts; and with `printf`'s conversions left out, as
+/// one with nothing to convert prints nothing (`printf -v v 'a[$%s(rm y)]'`: probe 172 F3).
 fn spells_a_running_subscript(text: &str) -> bool {
-    subscript_runs(text)
-        || (text.contains('\\')
-            && [false, true]
-                .into_iter()
-                .any(|echo| subscript_runs(&escapes_decoded(text, echo))))
+    let mut texts = vec![text.to_owned()];
+    let mut at = 0;
+    while let Some(text) = texts.get(at).cloned() {
+        // A brace expansion may put the `[`, the `$` or the `(` next to what follows it
+        // (`a{'[$',}'(rm y)]'`: probe 172 F2): scanned with its braces, commas and quotes
+        // taken out, which joins what it would make and what it would not.
+        let braces_out = || text.replace(['{', '}', ',', '\'', '"'], "");
+        if subscript_runs(&text)
+            || subscript_runs(&without_conversions(&text))
+            || (text.contains('{') && subscript_runs(&braces_out()))
+        {
+            return true;
+        }
+        if text.contains('\\') {
+            for echo in [false, true] {
+                let decoded = escapes_decoded(&text, echo);
+                if texts.len() < MAX_DECODINGS && !texts.contains(&decoded) {
+                    texts.push(decoded);
+                }
+            }
+        }
+        at += 1;
+    }
+    false
+}
+
+/// How many texts [`spells_a_running_subscript`] decodes a literal text into, at most: a
+/// decoding of a decoding, four deep either way, is further than scripts go.
+const MAX_DECODINGS: usize = 32;
+
+/// `text` without what `printf` would read as conversions (`%s`, `%-5.0b`, `%d`, …); `%%`
+/// stays one `%`.
+fn without_conversions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(after) = after.strip_prefix('%') {
+            out.push('%');
+            rest = after;
+            continue;
+        }
+        let spec = after.trim_start_matches(|c: char| "-+ #0123456789.*'".contains(c));
+        match spec.chars().next() {
+            Some(conversion) if "diouxXfFeEgGaAcsbqQ".contains(conversion) => rest = &spec[1..],
+            _ => {
+                out.push('%');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `text` with each escape that gives an ASCII character replaced by it: octal (`\044`, and
@@ -359,6 +412,7 @@ fn escapes_decoded(text: &str, echo: bool) -> String {
 /// escape keeps the low 8 bits of its number, as bash does.
 fn escaped_ascii(bytes: &[u8], echo: bool) -> Option<(char, usize)> {
     let (skip, radix, most, braced) = match bytes {
+        [b'\\', ..] => return Some(('\\', 1)),
         [b'0', ..] if echo => (1, 8, 3, false),
         [b'0'..=b'7', ..] => (0, 8, 3, false),
         [b'x', b'{', ..] => (2, 16, usize::MAX, true),
@@ -391,6 +445,7 @@ fn subscript_runs(text: &str) -> bool {
     // Brackets open since the subscript's, and the quote it is in.
     let mut depth = 0usize;
     let mut quote = None;
+    let mut dollar = false;
     let mut at = 0;
     while let Some(&byte) = bytes.get(at) {
         let rest = text.get(at..).unwrap_or_default();
@@ -398,9 +453,16 @@ fn subscript_runs(text: &str) -> bool {
         if depth == 0 {
             // Bytes past ASCII may be letters in the shell's locale.
             if byte == b'[' && at >= 2 && (in_name(bytes[at - 2]) || !bytes[at - 2].is_ascii()) {
-                depth = 1;
+                (depth, dollar) = (1, false);
             }
             continue;
+        }
+        // A `$` and, later in the subscript, a `(`: what comes between may be taken out at
+        // run time (`x='a[$x(rm y)]'; (( ${x/x} ))`: probe 172 F4).
+        match byte {
+            b'$' => dollar = true,
+            b'(' if dollar => return true,
+            _ => {}
         }
         if rest.starts_with('`') || rest.starts_with("<(") || rest.starts_with(">(") {
             return true;

@@ -236,5 +236,19 @@ fn a_subscript_spelled_by_escapes_is_refused_wherever_it_stands() {
         "x='a[\\044(rm y)]'; (( ${x@E} ))",
         "x='a[\\044(rm y)]'; b[${x@E}]=1",
     ]);
-    allowed(&["printf '\\033[1;31merror\\033[0m %s\\n' \"$x\"; echo -e 'a[\\x2a]'"]);
+    // Decoded twice, spelled by printf's conversions, by a brace expansion, or with text a
+    // `${x/…}` takes out (probe 172 F1–F4).
+    refused(&[
+        "printf -v v 'a[\\\\x24(rm y)]'; (( ${v@E} ))",
+        "printf -v v 'a[$%s(rm y)]'; (( v ))",
+        "for v in {a,b}'[$(rm y)]'; do (( v )); done",
+        "for v in a{'[',x}'$(rm y)]'; do (( v )); done",
+        "for v in a{'[$',}'(rm y)]'; do (( v )); done",
+        "x='a[$x(rm y)]'; (( ${x/x} ))",
+    ]);
+    allowed(&[
+        "printf '\\033[1;31merror\\033[0m %s\\n' \"$x\"; echo -e 'a[\\x2a]'",
+        "printf '%s[%d]\\n' \"$n\" \"$i\"; echo {a,b}[1] \"${a[$((i + 1))]}\"",
+        "awk '{ n[$1]++ } END { for (k in n) printf \"%s,%d\\n\", k, n[k] }' f",
+    ]);
 }
