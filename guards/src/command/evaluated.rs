@@ -383,9 +383,9 @@ fn without_conversions(text: &str) -> String {
     out
 }
 
-/// `text` with each escape that gives an ASCII character replaced by it: octal (`\044`, and
-/// for `echo` when `echo`, `\0044`), `\xHH`, `\x{…}`, `\uHHHH` and `\UHHHHHHHH`; the others
-/// are kept as written.
+/// `text` with each escape that gives an ASCII character replaced by it: `\\`, octal (`\044`,
+/// and for `echo` when `echo`, `\0044`), `\xHH`, `\x{…}`, `\uHHHH` and `\UHHHHHHHH`; the
+/// others are kept as written.
 fn escapes_decoded(text: &str, echo: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -436,8 +436,8 @@ fn escaped_ascii(bytes: &[u8], echo: bool) -> Option<(char, usize)> {
 }
 
 /// Whether `text` holds an array subscript — a `[` right after a letter, a digit or a `_` —
-/// with a command or process substitution, a backtick or a prompt expansion (`${V@P}`) in
-/// it, before the `]` that ends it
+/// with a command or process substitution, a backtick, a prompt expansion (`${V@P}`) or a
+/// `$` and later a `(` in it, before the `]` that ends it
 /// (bash skips quotes, escapes and `${…}` looking for it; this scan reads on to the text's
 /// end after a `${`, never stopping earlier than bash). A plain `$((…))` is arithmetic.
 fn subscript_runs(text: &str) -> bool {
