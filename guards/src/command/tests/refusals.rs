@@ -437,3 +437,21 @@ fn an_operand_that_may_spell_a_substitution_in_arithmetic_is_refused() {
     ]);
     allowed(&["echo $(( $a + ${b} + $1 + $# + $$ + \"$c\" + ( $d ) ))"]);
 }
+
+/// The scans before parsing read on from each `${`, `$((`, `$[`, `=~` and backslash-newline,
+/// at worst to the text's end: a script holding thousands took the checker past its time
+/// (probe 173 F1: `echo '\⏎${${…'`), so more than `MAX_OPENINGS` are refused at once.
+#[test]
+fn a_script_with_thousands_of_openings_is_refused_at_once() {
+    let many = format!("echo '\\\n{}'", "${".repeat(32_000));
+    let found = sh(&many);
+    assert!(
+        found
+            .problems
+            .iter()
+            .any(|problem| problem.contains("more than 512")),
+        "{:?}",
+        found.problems
+    );
+    allowed(&[&format!("x=1; echo {}", "\"${x}\" ".repeat(500))]);
+}
