@@ -19,9 +19,9 @@ use arithmetic::{bracket_in_old_arithmetic, comment_in_arithmetic, lost_arithmet
 pub(super) use dialect::{Dialect, not_bash};
 use reader::pending_document_misread;
 use text::{
-    MAX_NESTING, MAX_OPENINGS, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early,
-    looping_delimiter, misread_in_expansion, nesting, oversized_number, quote_in_pattern,
-    subscript_nesting, too_many_openings,
+    MAX_NESTING, MAX_SUBSCRIPT_NESTING, braced_substitution, ends_early, looping_delimiter,
+    misread_in_expansion, nesting, oversized_number, quote_in_pattern, subscript_nesting,
+    too_many_openings,
 };
 pub(super) use text::{comment_in_substitution, ends_a_word};
 use tokenizer::{
@@ -86,13 +86,9 @@ impl Checker {
                 "the here-document delimiter `{delimiter}` is empty or holds `$(`, `${{` or `$[`, which the parser can loop forever over: not checked (name it: `<<'EOF'`)"
             ));
         }
-        if let Some(refusal) = texts.iter().find_map(|text| oversized_number(text)) {
+        let oversized = texts.iter().find_map(|text| oversized_number(text));
+        if let Some(refusal) = oversized.or_else(|| too_many_openings(text)) {
             return self.problem(refusal);
-        }
-        if too_many_openings(text) {
-            return self.problem(format!(
-                "the script holds more than {MAX_OPENINGS} `${{`, `$((`, `$[`, `=~` and backslash-newlines, which the checker's scans take too long over: not checked (pass long data in a file or in `with.input`)"
-            ));
         }
         // Where the tokenizer reads on otherwise than bash, the program it parses hides
         // commands bash runs.

@@ -79,15 +79,19 @@ pub(super) fn subscript_nesting(text: &str) -> usize {
 /// end (`${`, `$((`, `$[`, `=~` and backslash-newlines), a script may hold: scanned from each
 /// of 32,000 `${`, a 64 KiB script took the checker past its time (probe 173 F1); 512 keeps
 /// the scans within a fraction of a second.
-pub(super) const MAX_OPENINGS: usize = 512;
+const MAX_OPENINGS: usize = 512;
 
-/// Whether `text` holds more than [`MAX_OPENINGS`] openings.
-pub(super) fn too_many_openings(text: &str) -> bool {
-    ["${", "$((", "$[", "=~", "\\\n"]
+/// Why `text` is refused if it holds more than [`MAX_OPENINGS`] openings.
+pub(super) fn too_many_openings(text: &str) -> Option<String> {
+    let openings: usize = ["${", "$((", "$[", "=~", "\\\n"]
         .iter()
         .map(|opening| text.matches(opening).count())
-        .sum::<usize>()
-        > MAX_OPENINGS
+        .sum();
+    (openings > MAX_OPENINGS).then(|| {
+        format!(
+            "the script holds more than {MAX_OPENINGS} `${{`, `$((`, `$[`, `=~` and backslash-newlines, which the checker's scans take too long over: not checked (pass long data in a file or in `with.input`)"
+        )
+    })
 }
 
 /// How deeply `(` and `case` may nest in a script, a `case` counting twice (see [`nesting`]).
