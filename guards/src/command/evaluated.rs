@@ -39,7 +39,7 @@ impl Checker {
                 "`{expansion}` inside `(({text}))`: bash evaluates the text the expansion gives as arithmetic, where a subscript's `$(…)` or backquote runs, and this operand may spell one (`${{x-a[$}}(rm x)]`): not checked (give the value a name first: `d=…; (( d + 1 ))`)"
             ));
         }
-        self.joined_in_arithmetic(text);
+        self.joined_in_arithmetic(text, word_pieces(text).as_deref());
         // dash ends `$((…))` at the first `))`, quoted or not; bash skips quoted ones.
         if self.dialect != Dialect::Bash && text.contains(['\'', '"']) {
             self.problem(not_bash(&format!("a quote inside `(({text}))`")));
@@ -82,8 +82,9 @@ impl Checker {
     /// the checker does not see (see [`hides_commands`]); the names it assigns are recorded.
     /// A plain `$name` is allowed: what a variable holds is out of the checker's reach.
     pub(super) fn evaluated_as_written(&mut self, raw: &str) {
-        self.joined_in_arithmetic(raw);
-        if hides_commands(raw) {
+        let pieces = word_pieces(raw);
+        self.joined_in_arithmetic(raw, pieces.as_deref());
+        if hides_commands(raw, pieces.as_deref()) {
             self.unseen_in_arithmetic(raw);
         }
         self.arithmetic_assigns(raw);
@@ -98,9 +99,9 @@ impl Checker {
     }
 
     /// Refuses the text `raw`, which bash evaluates as arithmetic, where an expansion is
-    /// joined to what follows it (see [`expansion_joined`]).
-    fn joined_in_arithmetic(&mut self, raw: &str) {
-        if let Some(joined) = expansion_joined(raw) {
+    /// joined to what follows it (see [`expansion_joined`]); `pieces` are its [`word_pieces`].
+    fn joined_in_arithmetic(&mut self, raw: &str, pieces: Option<&[WordPieceWithSource]>) {
+        if let Some(joined) = expansion_joined(raw, pieces) {
             self.problem(format!(
                 "`{joined}` in `{raw}`, evaluated as arithmetic: an expansion joined to the text after it (anything but a blank, an operator or a closing bracket), which bash evaluates together, where a subscript's `$(…)` or `${{…@P}}` they spell runs (`v='a[$'; (( ${{v}}(rm x)] ))`): not checked (put a blank or an operator after the expansion)"
             ));
@@ -170,12 +171,18 @@ fn literal_dollar(text: &str) -> Option<usize> {
 /// together with what follows, and a subscript the two spell there runs its `$(…)`,
 /// backquotes or `${…@P}` (`v='a[$'; (( ${v}(rm x)] ))` ran `rm x`: probe 169 F1; `v='a[${x@';
 /// (( ${v}P}] ))`: probe 171 F1), which no scan of the text as written sees. A text the word
-/// parser cannot read is one whole.
-fn expansion_joined(raw: &str) -> Option<&str> {
-    match brush_parser::word::parse(raw, &options()) {
-        Ok(pieces) => first_joined(raw, &pieces, None),
-        Err(_) => Some(raw),
+/// parser cannot read (no `pieces`) is one whole.
+fn expansion_joined<'r>(raw: &'r str, pieces: Option<&[WordPieceWithSource]>) -> Option<&'r str> {
+    match pieces {
+        Some(pieces) => first_joined(raw, pieces, None),
+        None => Some(raw),
     }
+}
+
+/// The pieces of the word or arithmetic text written `raw`, as brush-parser's word parser
+/// reads them; `None` where it cannot.
+fn word_pieces(raw: &str) -> Option<Vec<WordPieceWithSource>> {
+    brush_parser::word::parse(raw, &options()).ok()
 }
 
 /// [`expansion_joined`] among the `pieces` of `raw`, double-quoted ones looked into; a piece
@@ -335,7 +342,7 @@ fn spells_a_running_subscript(text: &str) -> bool {
         // taken out, which joins what it would make and what it would not.
         let braces_out = || text.replace(['{', '}', ',', '\'', '"'], "");
         if subscript_runs(&text)
-            || subscript_runs(&without_conversions(&text))
+            || (text.contains('%') && subscript_runs(&without_conversions(&text)))
             || (text.contains('{') && subscript_runs(&braces_out()))
         {
             return true;
@@ -493,12 +500,10 @@ fn subscript_runs(text: &str) -> bool {
 
 /// Whether bash, evaluating the expansion of the word written `raw` as arithmetic, could run a
 /// command the checker does not see: a `$` or a backtick in its literal text (quoted, escaped
-/// or `$'…'`) or a `${…}` that could supply them (`${x:-\$}`).
-fn hides_commands(raw: &str) -> bool {
-    match brush_parser::word::parse(raw, &options()) {
-        Ok(pieces) => pieces.iter().any(|piece| piece_hides_commands(raw, piece)),
-        Err(_) => true,
-    }
+/// or `$'…'`) or a `${…}` that could supply them (`${x:-\$}`); `pieces` are its
+/// [`word_pieces`], and a word the parser cannot read could.
+fn hides_commands(raw: &str, pieces: Option<&[WordPieceWithSource]>) -> bool {
+    pieces.is_none_or(|pieces| pieces.iter().any(|piece| piece_hides_commands(raw, piece)))
 }
 
 /// [`hides_commands`] for one piece of the word written `raw`.

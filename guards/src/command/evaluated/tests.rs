@@ -2,7 +2,7 @@
 
 use super::{
     Target, arithmetic_targets, expansion_joined, hides_commands, spells_a_running_subscript,
-    subscript_runs, target,
+    subscript_runs, target, word_pieces,
 };
 
 #[test]
@@ -24,7 +24,11 @@ fn finds_an_expansion_joined_to_what_follows() {
         ("${v}@${w}", "${v}@"),
         ("${v}0", "${v}0"),
     ] {
-        assert_eq!(expansion_joined(raw), Some(joined), "{raw}");
+        assert_eq!(
+            expansion_joined(raw, word_pieces(raw).as_deref()),
+            Some(joined),
+            "{raw}"
+        );
     }
     for plain in [
         "${#a[@]} > 0",
@@ -37,7 +41,11 @@ fn finds_an_expansion_joined_to_what_follows() {
         "\"`date`\"",
         "\"$x\" + 1",
     ] {
-        assert_eq!(expansion_joined(plain), None, "{plain}");
+        assert_eq!(
+            expansion_joined(plain, word_pieces(plain).as_deref()),
+            None,
+            "{plain}"
+        );
     }
 }
 
@@ -126,13 +134,19 @@ fn reads_targets() {
 #[test]
 fn sees_what_a_subscript_could_run() {
     for hiding in ["'$(x)'", "\\$", "'`x`'", "${x:-\\$}", "$'\\x24'"] {
-        assert!(hides_commands(hiding), "{hiding}");
+        assert!(
+            hides_commands(hiding, word_pieces(hiding).as_deref()),
+            "{hiding}"
+        );
     }
     // A substitution's commands are checked with its word; what it prints is evaluated,
     // as a variable's value is.
     for plain in [
         "0", "$i", "${i}", "i+1", "$((i+1))", "\"$i\"", "$(x)", "\"`x`\"",
     ] {
-        assert!(!hides_commands(plain), "{plain}");
+        assert!(
+            !hides_commands(plain, word_pieces(plain).as_deref()),
+            "{plain}"
+        );
     }
 }
