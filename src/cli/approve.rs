@@ -136,9 +136,12 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     }
     let ruled = |approval: &Approval| recorded_ruling(approval, &runs[&approval.run_id].pending);
     let driven = |approval: &Approval| runs[&approval.run_id].driven;
-    // Past it, no ruling is taken (probe 49 F2: listed as one to decide).
+    // Past it, no ruling is taken (probe 49 F2: listed as one to decide). A request that
+    // expired first is denied by the engine that takes the run over, which settles what was
+    // dated before the deadline first (probe 174 F1: listed as one the run's time-out ends).
     let deadline_passed = |approval: &Approval| {
-        (runs[&approval.run_id].deadline).filter(|&deadline| deadline <= Utc::now())
+        (runs[&approval.run_id].deadline)
+            .filter(|&deadline| deadline <= Utc::now() && deadline < approval.expires_at)
     };
     let mut stdout = printable::stdout(global.json);
     if global.json {

@@ -538,6 +538,35 @@ fn an_approval_sent_after_the_runs_deadline_is_refused() {
     assert!(!scratch.executions().contains_key("deploy"));
 }
 
+/// A request that expired before the run's deadline is listed as expired, not as one the
+/// run's time-out ends: the engine that takes the run over denies it first (probe 174 F1).
+#[test]
+fn a_request_that_expired_before_the_runs_deadline_is_listed_as_denied() {
+    let scratch = Scratch::new();
+    let (policy, _) = approval_setup(&scratch, json!({"approval": {"timeout": "1s"}}));
+    let deploy = step("deploy", "echo ran >> \"$MARKS/deploy\"", &scratch);
+    let workflow = json!({"name": "late", "limits": {"timeout": "3s"}, "steps": [deploy]});
+    let workflow = scratch.write("late.json", &workflow);
+    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until("the run's deadline to pass", || {
+        let shown = scratch.cairn(&["show", &run]);
+        String::from_utf8_lossy(&shown.stdout).contains("(passed: ")
+    });
+    let listed = scratch.cairn(&["approvals"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("expired at") && listed.contains("denied when an engine drives the run"),
+        "{listed}"
+    );
+    assert!(!listed.contains("deadline passed"), "{listed}");
+    assert_eq!(scratch.cairn(&["resume", &run]).status.code(), Some(1));
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["steps"][0]["state"], "denied", "{show}");
+    assert_eq!(show["error_class"], "denied", "{show}");
+}
+
 #[test]
 fn audit_mode_runs_everything_and_records_what_enforce_would_deny() {
     let scratch = Scratch::new();
