@@ -84,8 +84,11 @@ fn a_nul_byte_a_process_cannot_take_is_refused_at_its_place() {
     let workflow = r#"{"name": "nul", "steps": [
   {"id": "a", "executor": "process", "with": {"command": ["echo", "a\u0000"], "env": {"X": "a\u0000b"}}},
   {"id": "b", "executor": "agent", "with": {"cli": "claude", "prompt": "p\u0000", "args": ["\u0000"]}},
-  {"id": "c", "executor": "agent", "with": {"cli": "claude", "prompt": "${{ input.text }}\u0000"}}]}"#;
-    let holds = "holds a NUL byte, which no program can be given as an argument or in its environment: remove it";
+  {"id": "c", "executor": "agent", "with": {"cli": "claude", "prompt": "${{ input.text }}\u0000"}},
+  {"id": "d", "executor": "process", "with": {"command": ["true"], "cwd": "a\u0000"}},
+  {"id": "e", "executor": "agent", "with": {"cli": "claude", "prompt": "p", "cwd": "\u0000"}},
+  {"id": "f", "executor": "process", "with": {"command": ["true"], "cwd": ""}}]}"#;
+    let holds = "holds a NUL byte, which no process can be given in an argument, a variable or its directory (a C string ends at one): remove it";
     // A template's value is the run's to check (`bad_params`, naming the parameter).
     assert_eq!(
         refused_workflow(&dir, workflow),
@@ -93,7 +96,10 @@ fn a_nul_byte_a_process_cannot_take_is_refused_at_its_place() {
             "w.json:/steps/0/with/command/1: {holds}\n\
              w.json:/steps/0/with/env/X: {holds}\n\
              w.json:/steps/1/with/args/0: {holds}\n\
-             w.json:/steps/1/with/prompt: {holds}\n"
+             w.json:/steps/1/with/prompt: {holds}\n\
+             w.json:/steps/3/with/cwd: {holds}\n\
+             w.json:/steps/4/with/cwd: {holds}\n\
+             w.json:/steps/5/with/cwd: \"\" is shorter than 1 character\n"
         )
     );
 }

@@ -108,7 +108,7 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
             vec![found(crate::definition::id_problem(id), false)]
         }
         ValidationErrorKind::Pattern { pattern } if pattern == NUL_FREE_PATTERN => {
-            let message = "holds a NUL byte, which no program can be given as an argument or in its environment: remove it";
+            let message = "holds a NUL byte, which no process can be given in an argument, a variable or its directory (a C string ends at one): remove it";
             vec![found(message.to_owned(), false)]
         }
         // The one custom keyword, a duration's check (see `durations`): its own words.

@@ -89,6 +89,7 @@ pub(super) struct AgentParams {
     /// The CLI's working directory, which must exist: the run's when absent (where it was
     /// started), which a relative one is taken from.
     #[serde(default)]
+    #[schemars(length(min = 1), pattern(NUL_FREE_PATTERN))]
     pub(super) cwd: Option<PathBuf>,
     /// The grace between SIGTERM and SIGKILL, overriding the process executor's.
     #[serde(default)]

@@ -33,6 +33,7 @@ pub(crate) struct ProcessParams {
     /// The working directory, which must exist: the run's when absent (where it was started),
     /// which a relative one is taken from.
     #[serde(default)]
+    #[schemars(length(min = 1), pattern(cairn_engine::NUL_FREE_PATTERN))]
     pub(crate) cwd: Option<PathBuf>,
     /// The grace between SIGTERM and SIGKILL, overriding the executor's.
     #[serde(default)]
@@ -49,7 +50,7 @@ impl ProcessParams {
     }
 
     /// Checks what the types cannot say: a program to run, no NUL byte in an argument,
-    /// valid variable names and values, a non-empty `cwd`.
+    /// valid variable names and values, a `cwd` not empty and without NUL.
     pub(super) fn check(&self) -> Result<(), String> {
         match self.command.first() {
             None => {
@@ -69,14 +70,15 @@ impl ProcessParams {
         {
             return Err(format!("`with.env` has an invalid variable name {name:?}"));
         }
-        if self
+        match self
             .cwd
             .as_ref()
-            .is_some_and(|cwd| cwd.as_os_str().is_empty())
+            .map(|cwd| cwd.as_os_str().as_encoded_bytes())
         {
-            return Err("`with.cwd` is empty".to_owned());
+            Some([]) => Err("`with.cwd` is empty".to_owned()),
+            Some(cwd) if cwd.contains(&0) => Err(holds_nul("with.cwd")),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -135,7 +137,7 @@ pub(crate) fn nul_free_env(env: &BTreeMap<String, String>) -> Result<(), String>
 /// workflow loads ([`cairn_engine::NUL_FREE_PATTERN`]); this one a template rendered.
 pub(crate) fn holds_nul(parameter: &str) -> String {
     format!(
-        "`{parameter}` holds a NUL byte, which no program can be given as an argument or in its environment: remove it from the value its template reads"
+        "`{parameter}` holds a NUL byte, which no process can be given in an argument, a variable or its directory (a C string ends at one): remove it from the value its template reads"
     )
 }
 
@@ -199,6 +201,10 @@ mod tests {
             ),
             (json!({"command": ["ls"], "cwd": 3}), "`with.cwd`"),
             (json!({"command": ["ls"], "cwd": ""}), "`with.cwd` is empty"),
+            (
+                json!({"command": ["ls"], "cwd": "a\u{0}b"}),
+                "`with.cwd` holds a NUL byte",
+            ),
             (
                 json!({"command": ["ls"], "kill_grace": "soon"}),
                 "`with.kill_grace`",
