@@ -538,8 +538,9 @@ fn an_approval_sent_after_the_runs_deadline_is_refused() {
     assert!(!scratch.executions().contains_key("deploy"));
 }
 
-/// A request that expired before the run's deadline is listed as expired, not as one the
-/// run's time-out ends: the engine that takes the run over denies it first (probe 174 F1).
+/// A request that expired before the run's deadline is listed, and a ruling on it refused, as
+/// expired, not as one the run's time-out ends: the engine that takes the run over denies it
+/// first (probe 174 F1).
 #[test]
 fn a_request_that_expired_before_the_runs_deadline_is_listed_as_denied() {
     let scratch = Scratch::new();
@@ -561,6 +562,11 @@ fn a_request_that_expired_before_the_runs_deadline_is_listed_as_denied() {
         "{listed}"
     );
     assert!(!listed.contains("deadline passed"), "{listed}");
+    // A ruling is refused as too late for the request, not for the run.
+    let approve = scratch.cairn(&["approve", &run, "deploy", "--by", "ann"]);
+    let refusal = String::from_utf8_lossy(&approve.stderr);
+    assert_eq!(approve.status.code(), Some(2), "{refusal}");
+    assert!(refusal.contains("expired at"), "{refusal}");
     assert_eq!(scratch.cairn(&["resume", &run]).status.code(), Some(1));
     let show = scratch.json(&["show", &run, "--json"]);
     assert_eq!(show["steps"][0]["state"], "denied", "{show}");

@@ -36,6 +36,19 @@ fn first_few<S: std::borrow::Borrow<str>>(names: &[S], what: &str) -> String {
     }
 }
 
+/// Why a ruling on `expired`, an undecided request past its expiry, is refused: the expiry
+/// came first and decides.
+fn expired_request(expired: &Approval) -> String {
+    format!(
+        "the approval request of step `{}` expired at {}: an expired request is denied, never \
+         granted, by cairn when an engine drives the run",
+        expired.step_id,
+        expired
+            .expires_at
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    )
+}
+
 impl Engine {
     /// Sends `command` to the run `run_id` (or a unique prefix of it) and returns the run's
     /// id. A denial without a reason, or with a blank one, is refused ([`Error::Refused`]),
@@ -279,16 +292,26 @@ impl Engine {
     /// deadline passed, a cancel is pending, its step does not await approval, its item does
     /// not, an expired request, an earlier ruling), or `None`.
     async fn ruling_refused(&self, record: &RunRecord, ruling: &Ruling) -> Result<Option<String>> {
+        let store = &self.inner.store;
         // The deadline ends what has not ended: a ruling after it would be dropped unread
-        // (probe 48 F5: acknowledged, then dropped).
+        // (probe 48 F5: acknowledged, then dropped). A request that expired before it is
+        // denied first, by the engine that takes the run over (probe 174 F1).
         if let Some(deadline) = record.deadline.filter(|&at| at <= Utc::now()) {
+            let approvals = store.approvals(record.id).await?;
+            if let Some(expired) = approvals.iter().find(|approval| {
+                approval.step_id == ruling.step
+                    && approval.decision.is_none()
+                    && (ruling.item.is_none() || approval.item == ruling.item)
+                    && approval.expires_at <= deadline
+            }) {
+                return Ok(Some(expired_request(expired)));
+            }
             return Ok(Some(format!(
                 "the run's deadline passed at {}: a ruling now comes too late, and the engine \
                  that ends the run times out what had not ended by then",
                 deadline.to_rfc3339_opts(SecondsFormat::Millis, true)
             )));
         }
-        let store = &self.inner.store;
         // Commands are applied in the order sent: a ruling after a cancel decides nothing
         // (probe 74 F1: told it would be acted on).
         let pending = store.pending_commands(record.id).await?;
@@ -381,14 +404,7 @@ impl Engine {
         // A denial of one too: the expiry came first and decides (probe 49 F3: acknowledged,
         // it was listed as ruled on before the expiry).
         if let Some(expired) = expired {
-            return Ok(Some(format!(
-                "the approval request of step `{}` expired at {}: an expired request \
-                 is denied, never granted, by cairn when an engine drives the run",
-                step.id,
-                expired
-                    .expires_at
-                    .to_rfc3339_opts(SecondsFormat::Millis, true)
-            )));
+            return Ok(Some(expired_request(expired)));
         }
         let pending = store.pending_commands(record.id).await?;
         let earlier = pending
