@@ -3,11 +3,13 @@
 
 mod claude;
 mod codex;
+mod lenient;
 mod opencode;
 
 use cairn_engine::{Usage, cut};
 use serde_json::Value;
 
+use self::lenient::parse;
 use super::params::Cli;
 
 /// What a CLI's stdout says.
@@ -149,39 +151,6 @@ fn events(stdout: &str) -> impl Iterator<Item = Value> + '_ {
     whole.into_iter().chain(lines.into_iter().flatten())
 }
 
-/// `text` parsed as JSON, a number past the range of a float (`1e400`, which serde_json
-/// refuses) read as the largest one of its sign: a cost so written counts as the largest
-/// (then as a budget counts it), and does not lose the event it stands in, answer and
-/// tokens included (probe 56 F3). A few such numbers at most are mended.
-fn parse(text: &str) -> Option<Value> {
-    let mut text = std::borrow::Cow::Borrowed(text);
-    for _ in 0..8 {
-        let error = match serde_json::from_str::<Value>(&text) {
-            Ok(value) => return Some(value),
-            Err(error) if error.to_string().starts_with("number out of range") => error,
-            Err(_) => return None,
-        };
-        // The error's line and column (1-based, in bytes) are those of the number's last
-        // character.
-        let line_start: usize = (text.split_inclusive('\n'))
-            .take(error.line().saturating_sub(1))
-            .map(str::len)
-            .sum();
-        let end = (line_start + error.column()).min(text.len());
-        let start = text.as_bytes()[..end]
-            .iter()
-            .rposition(|byte| !matches!(byte, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
-            .map_or(0, |at| at + 1);
-        let largest = if text[start..].starts_with('-') {
-            "-1.7976931348623157e308"
-        } else {
-            "1.7976931348623157e308"
-        };
-        text = std::borrow::Cow::Owned(format!("{}{largest}{}", &text[..start], &text[end..]));
-    }
-    None
-}
-
 /// The sum of `values` as token counts, stopping at the largest count rather than
 /// overflowing on what a CLI reports. A count may be written as a number with a fraction
 /// or as a string holding a number (`"30000"`): it is read (its fraction dropped) rather
@@ -293,6 +262,38 @@ mod tests {
         );
         assert_eq!(report.text.as_deref(), Some("hi"));
         assert_eq!(report.usage.cost_usd, f64::MAX);
+    }
+
+    /// Probe 177 F1–F3: a lone surrogate escape (JavaScript's half an emoji) or Python's
+    /// `NaN` and `Infinity` made serde_json refuse the line or the document: the answer and
+    /// the cost a budget counts were lost (a custom CLI's whole document became its answer).
+    #[test]
+    fn json_as_javascript_and_python_write_it_keeps_its_answer_and_cost() {
+        let report = read(
+            Cli::Claude,
+            r#"{"type":"result","result":"Hi \ud83d","usage":{"input_tokens":25012},"total_cost_usd":0.0421}"#,
+        );
+        assert_eq!(report.text.as_deref(), Some("Hi \u{fffd}"));
+        assert_eq!(report.usage.input_tokens, 25012);
+        assert_eq!(report.usage.cost_usd, 0.0421);
+        let report = read(
+            Cli::Custom,
+            r#"{"result":"done \ud83d","total_cost_usd":0.06}"#,
+        );
+        assert_eq!(report.text.as_deref(), Some("done \u{fffd}"));
+        assert_eq!(report.usage.cost_usd, 0.06);
+        let report = read(
+            Cli::Custom,
+            r#"{"result":"done","total_cost_usd":Infinity}"#,
+        );
+        assert_eq!(report.text.as_deref(), Some("done"));
+        assert_eq!(report.usage.cost_usd, f64::MAX);
+        let report = read(
+            Cli::Claude,
+            r#"{"type":"result","result":"ok","usage":{"input_tokens":NaN},"total_cost_usd":0.5}"#,
+        );
+        assert_eq!(report.text.as_deref(), Some("ok"));
+        assert_eq!(report.usage.cost_usd, 0.5);
     }
 
     #[test]
