@@ -443,6 +443,26 @@ impl Trigger {
             Trigger::AllDone => state.is_terminal(),
         }
     }
+
+    /// How to get, in cairn, the trigger rule Airflow names `name`, when cairn does not name
+    /// it so: a hint for a workflow that gives it (probe 178 F1: `one_failed`, a letter from
+    /// `none_failed`, was offered that, its opposite).
+    pub(crate) fn airflow_hint(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "all_success" => "Airflow's `all_success` is `all_succeeded`",
+            "none_failed_min_one_success" | "none_failed_or_skipped" => {
+                "`none_failed` comes closest (it does not ask for a success)"
+            }
+            "always" => "`all_done` comes closest (it waits for every need to end)",
+            "one_failed" | "all_failed" | "one_success" | "one_done" | "none_skipped"
+            | "all_skipped" => {
+                "no trigger runs a step on how some of its needs ended: give it `\"trigger\": \
+                 \"all_done\"` and a `when` that reads its needs' outputs (one that did not \
+                 succeed reads `null`: `\"when\": \"steps.build.output == null\"`)"
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// What a [`Node`] is, seen through its keys.

@@ -469,6 +469,27 @@ fn a_retry_on_class_never_retried_exits_2_and_names_its_place() {
     );
 }
 
+/// Airflow's trigger rules are told what cairn offers for them, not the spelling nearest
+/// them (probe 178 F1: `one_failed` was offered `none_failed`, its opposite); a typo of
+/// cairn's own is told the rule it misspells.
+#[test]
+fn a_trigger_rule_of_airflows_is_told_what_cairn_offers() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = r#"{"name": "x", "steps": [{"id": "build", "executor": "noop"},
+        {"id": "alert", "needs": ["build"], "trigger": "one_failed", "executor": "noop"},
+        {"id": "deploy", "needs": ["build"], "trigger": "all_success", "executor": "noop"},
+        {"id": "report", "needs": ["build"], "trigger": "all_don", "executor": "noop"}]}"#;
+    let one_of = r#"is not one of "all_succeeded", "none_failed", "all_done""#;
+    assert_eq!(
+        refused_workflow(&dir, workflow),
+        format!(
+            "w.json:/steps/1/trigger: \"one_failed\" {one_of} (no trigger runs a step on how some of its needs ended: give it `\"trigger\": \"all_done\"` and a `when` that reads its needs' outputs (one that did not succeed reads `null`: `\"when\": \"steps.build.output == null\"`))\n\
+             w.json:/steps/2/trigger: \"all_success\" {one_of} (Airflow's `all_success` is `all_succeeded`)\n\
+             w.json:/steps/3/trigger: \"all_don\" {one_of} (did you mean `all_done`?)\n"
+        )
+    );
+}
+
 #[test]
 fn file_names_that_are_not_utf8_are_printed_with_their_bytes_escaped() {
     use std::ffi::OsStr;

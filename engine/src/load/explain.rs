@@ -7,7 +7,9 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use crate::definition::duration::PATTERN as DURATION_PATTERN;
-use crate::definition::{ENV_NAME_PATTERN, ID_PATTERN, NUL_FREE_PATTERN, SCHEMA_MESSAGE_KEY};
+use crate::definition::{
+    ENV_NAME_PATTERN, ID_PATTERN, NUL_FREE_PATTERN, SCHEMA_MESSAGE_KEY, Trigger,
+};
 use crate::executor::ErrorClass;
 use crate::problem::{escape, unescape};
 
@@ -177,14 +179,24 @@ fn not_one_of(root: &Value, error: &ValidationError<'_>, allowed: &[String]) -> 
         Value::Null if is_optional(root, error.evaluation_path().as_str()) => {
             ": leave the key out to give none".to_owned()
         }
-        Value::String(given) => {
-            let names = allowed.iter().map(|name| name.trim_matches('"'));
-            super::closest(given, names)
-                .map_or(String::new(), |known| format!(" (did you mean `{known}`?)"))
+        Value::String(given) if error.instance_path().as_str().ends_with("/trigger") => {
+            Trigger::airflow_hint(given).map_or_else(
+                || spelling_hint(given, allowed),
+                |hint| format!(" ({hint})"),
+            )
         }
+        Value::String(given) => spelling_hint(given, allowed),
         _ => String::new(),
     };
     format!("{instance} is not one of {}{hint}", allowed.join(", "))
+}
+
+/// ` (did you mean `…`?)` naming the `allowed` value (each as JSON) `given` is likely a typo
+/// of, if one is.
+fn spelling_hint(given: &str, allowed: &[String]) -> String {
+    let names = allowed.iter().map(|name| name.trim_matches('"'));
+    super::closest(given, names)
+        .map_or(String::new(), |known| format!(" (did you mean `{known}`?)"))
 }
 
 /// The message of an unknown key: the allowed key it is likely a typo of, else all of them.

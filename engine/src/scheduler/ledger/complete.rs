@@ -278,11 +278,7 @@ impl Ledger {
                         self.unfinished -= 1;
                         skipped = true;
                     } else if !trigger.accepts(state) {
-                        let id = &plan.steps()[current].id;
-                        let mut reason = format!("needs {id} which ended {state}");
-                        if trigger != Trigger::AllSucceeded {
-                            reason.push_str(&format!(" (trigger {trigger})"));
-                        }
+                        let reason = refused_by(&plan.steps()[current].id, state, trigger);
                         let detail = Some(json!({ "reason": reason }));
                         self.set_step(dependent, StepState::Skipped, detail)?;
                         self.unfinished -= 1;
@@ -345,6 +341,15 @@ fn ending(error: &ExecError, tail: &str) -> String {
         error
     } else {
         format!("{error}\n{tail}")
+    }
+}
+
+/// Why a step whose `trigger` refuses how its need `need` ended, in `state`, is skipped:
+/// "needs build which ended failed", with the trigger when it is not the default.
+pub(super) fn refused_by(need: &str, state: StepState, trigger: Trigger) -> String {
+    match trigger {
+        Trigger::AllSucceeded => format!("needs {need} which ended {state}"),
+        _ => format!("needs {need} which ended {state} (trigger {trigger})"),
     }
 }
 

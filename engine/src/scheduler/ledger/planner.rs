@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::Ledger;
 use super::answer::answer;
+use super::complete::refused_by;
 use crate::error::Result;
 use crate::executor::{ErrorClass, ExecError};
 use crate::plan::{Addition, StepIndex};
@@ -168,7 +169,7 @@ impl Ledger {
                 && self.slots[step].state == StepState::Pending
             {
                 let (id, state) = (&plan.steps()[need].id, self.slots[need].state);
-                let detail = json!({ "reason": format!("needs {id} which ended {state}") });
+                let detail = json!({ "reason": refused_by(id, state, trigger) });
                 self.set_step(step, StepState::Skipped, Some(detail))?;
                 self.unfinished -= 1;
                 self.ended(step)?;

@@ -8,7 +8,7 @@ use super::super::{BATCH_SLICE, Committed, Judge, Ledger};
 use crate::executor::ErrorClass;
 use crate::executor::Usage;
 use crate::plan::{Spent, Supersession};
-use crate::state::{Batch, RunState, StepState};
+use crate::state::{Batch, RunState, StepState, Transition};
 
 /// `gen` plans; `report` needs it.
 fn workflow(retry: u32) -> Value {
@@ -423,16 +423,35 @@ fn a_plans_step_skipped_at_once_follows_the_planners_success_in_the_batch() {
     let failure = failed(f, ErrorClass::BadParams, "no");
     ledger.apply(failure, at(1)).unwrap();
     ledger.take_batch();
-    let plan = json!({"steps": [{"id": "x", "executor": "noop", "needs": ["f"]}]});
+    let plan = json!({"steps": [{"id": "x", "executor": "noop", "needs": ["f"]},
+        {"id": "y", "executor": "noop", "needs": ["f"], "trigger": "none_failed"}]});
     ledger
         .apply(done(step(&ledger, "gen"), plan), at(2))
         .unwrap();
+    let batch = ledger.take_batch();
     assert_eq!(
-        moves(&ledger.take_batch()),
+        moves(&batch),
         [
             "gen: running -> succeeded",
             "gen.x: pending -> skipped",
+            "gen.y: pending -> skipped",
             "after: pending -> skipped"
+        ]
+    );
+    // Told as a step of the file is (probe 178 F2: the plan's left its trigger out).
+    let reasons: Vec<String> = (batch.transitions().iter())
+        .filter_map(|transition| match transition {
+            Transition::Step(step) if step.step_id.starts_with("gen.") => {
+                Some(step.detail.as_ref()?["reason"].to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            r#""needs f which ended failed""#,
+            r#""needs f which ended failed (trigger none_failed)""#
         ]
     );
 }
