@@ -89,7 +89,7 @@ use crate::{BadParams, ProcessExecutor};
 /// | --- | --- |
 /// | bad `with`, or a bad [`AGENT_TIMEOUT_ENV`] | [`ErrorClass::BadParams`] |
 /// | the CLI refused its arguments, is not logged in or has no valid key; codex outside a git repository | [`ErrorClass::BadParams`] (not retried), naming the cause and the fix |
-/// | the CLI could not reach its API (network, overload) | [`ErrorClass::Transient`] (retryable) |
+/// | the CLI got no answer from its API (network, overload) | [`ErrorClass::Transient`] (retryable) |
 /// | CLI not found or not executable | [`ErrorClass::SpawnFailed`], naming the CLI and `with.program` |
 /// | any other non-zero exit | [`ErrorClass::ExitCode`] (retryable), with the error the CLI reported and the stderr tail |
 /// | any other error reported with exit 0 (`is_error`, `turn.failed`, `error`) | [`ErrorClass::Transient`] (retryable) |

@@ -176,7 +176,7 @@ fn agent_unreachable_api_is_retried_as_transient() {
     let error = error(&step);
     assert!(
         error.starts_with(
-            "transient: `opencode` could not reach its API (APIError: Cannot connect to API"
+            "transient: `opencode` got no answer from its API (APIError: Cannot connect to API"
         ),
         "{error}"
     );

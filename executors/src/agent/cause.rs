@@ -64,8 +64,9 @@ pub(super) enum Cause {
     Usage,
     /// Not logged in, or no valid API key.
     Credentials,
-    /// The network or the API is down or overloaded.
-    Unreachable,
+    /// No answer from the API: the network or the API is down, or it refused for now (a
+    /// rate limit, an overload).
+    Unanswered,
 }
 
 /// What each cause looks like in what a CLI reported as its failure (its result, failed turn
@@ -93,7 +94,7 @@ const REPORTED: &[(Cause, &[&str])] = &[
         ],
     ),
     (
-        Cause::Unreachable,
+        Cause::Unanswered,
         &[
             "unable to connect",
             "cannot connect",
@@ -198,7 +199,7 @@ impl Cause {
     /// another try.
     pub(super) fn class(self) -> ErrorClass {
         match self {
-            Cause::Unreachable => ErrorClass::Transient,
+            Cause::Unanswered => ErrorClass::Transient,
             Cause::NotAGitRepository | Cause::Usage | Cause::Credentials => ErrorClass::BadParams,
         }
     }
@@ -220,8 +221,8 @@ impl Cause {
                 "`{name}` has no valid credentials ({said}): {}; not retried",
                 credentials_fix(cli, keys, &refused_variables(cli, said))
             ),
-            Cause::Unreachable => format!(
-                "`{name}` could not reach its API ({said}): a network or API failure, which another attempt may get past (retried as far as the step's `retry` allows)"
+            Cause::Unanswered => format!(
+                "`{name}` got no answer from its API ({said}): a network failure, a rate limit or an overloaded API, which another attempt may get past (retried as far as the step's `retry` allows)"
             ),
         }
     }
@@ -322,15 +323,15 @@ mod tests {
             ),
             (
                 "API Error: Unable to connect to API (ConnectionRefused)",
-                Cause::Unreachable,
+                Cause::Unanswered,
             ),
             (
                 "Reconnecting... waiting for network (Connection failed: error sending request)",
-                Cause::Unreachable,
+                Cause::Unanswered,
             ),
             (
                 "APIError: Cannot connect to API: Unable to connect. Is the computer able to access the url?",
-                Cause::Unreachable,
+                Cause::Unanswered,
             ),
         ] {
             assert_eq!(Cause::reported(reported), Some(expected), "{reported}");
@@ -339,11 +340,11 @@ mod tests {
         for (reported, expected) in [
             (
                 "exceeded retry limit, last status: 429 Too Many Requests",
-                Cause::Unreachable,
+                Cause::Unanswered,
             ),
-            ("APIError: Too Many Requests", Cause::Unreachable),
-            ("API Error: 500 Internal server error", Cause::Unreachable),
-            ("API Error: Request timed out.", Cause::Unreachable),
+            ("APIError: Too Many Requests", Cause::Unanswered),
+            ("API Error: 500 Internal server error", Cause::Unanswered),
+            ("API Error: Request timed out.", Cause::Unanswered),
             ("ProviderAuthError: API key is invalid", Cause::Credentials),
             (
                 "UnknownError: AI_LoadAPIKeyError: Anthropic API key is missing. Pass it using the 'apiKey' parameter or the ANTHROPIC_API_KEY environment variable.",
@@ -421,13 +422,10 @@ mod tests {
                 Cause::Usage,
             ),
             // What a CLI gave up on is read as its reported failures are.
-            (
-                "error: rate limit exceeded, retry later",
-                Cause::Unreachable,
-            ),
+            ("error: rate limit exceeded, retry later", Cause::Unanswered),
             (
                 "Error: stream disconnected before completion",
-                Cause::Unreachable,
+                Cause::Unanswered,
             ),
             ("error: 401 Unauthorized", Cause::Credentials),
         ] {
@@ -443,7 +441,7 @@ mod tests {
 
     #[test]
     fn only_an_unreachable_api_is_retryable() {
-        assert!(Cause::Unreachable.class().is_retryable());
+        assert!(Cause::Unanswered.class().is_retryable());
         for cause in [Cause::Credentials, Cause::Usage, Cause::NotAGitRepository] {
             assert_eq!(cause.class(), ErrorClass::BadParams);
         }

@@ -71,7 +71,7 @@ impl Attempt<'_> {
         // crashed before it said what it spent, may have spent what it never reported (probe
         // 41 F1, probe 42 F1), and so may one that answered and exited 0 in a step it never
         // finished (opencode's: probe 77 F1, a budget it never counted against). One that
-        // refused to run or could not reach its API, or that said it failed, did say.
+        // refused to run or got no answer from its API, or that said it failed, did say.
         let crashed = matches!(&outcome.result,
             Err(error) if matches!(error.class, ErrorClass::ExitCode | ErrorClass::BadOutput));
         outcome.cut_off = killed || (report.untold && (crashed || outcome.result.is_ok()));

@@ -244,7 +244,7 @@ async fn a_non_zero_exit_is_retryable_and_says_what_the_cli_reported() {
     // A failed turn that names a rate limit is a failure another attempt may get past.
     let (class, message) = error(&outcome);
     assert_eq!(class, ErrorClass::Transient);
-    assert!(message.contains("`codex` could not reach its API (stream disconnected before completion: rate limit reached for requests)"), "{message}");
+    assert!(message.contains("`codex` got no answer from its API (stream disconnected before completion: rate limit reached for requests)"), "{message}");
     assert!(message.contains("exited with code 1"), "{message}");
 }
 
@@ -257,11 +257,11 @@ async fn an_error_reported_with_exit_zero_is_transient() {
         ),
         (
             "codex",
-            "could not reach its API (stream disconnected before completion: rate limit",
+            "got no answer from its API (stream disconnected before completion: rate limit",
         ),
         (
             "opencode",
-            "could not reach its API (APIError: Rate limit exceeded, retry later)",
+            "got no answer from its API (APIError: Rate limit exceeded, retry later)",
         ),
     ] {
         let (outcome, _) = run_fake(

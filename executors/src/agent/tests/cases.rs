@@ -39,7 +39,7 @@ async fn claude_offline_is_transient() {
     assert_eq!(class, ErrorClass::Transient);
     assert!(
         message.starts_with(
-            "`claude` could not reach its API (API Error: Unable to connect to API (ConnectionRefused))"
+            "`claude` got no answer from its API (API Error: Unable to connect to API (ConnectionRefused))"
         ),
         "{message}"
     );
@@ -152,7 +152,7 @@ async fn opencode_offline_is_transient() {
     let (class, message) = error(&outcome);
     assert_eq!(class, ErrorClass::Transient);
     assert!(
-        message.contains("could not reach its API (APIError: Cannot connect to API"),
+        message.contains("got no answer from its API (APIError: Cannot connect to API"),
         "{message}"
     );
 }

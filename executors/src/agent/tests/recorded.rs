@@ -107,7 +107,7 @@ fn codex_offline_exiting_1_is_transient_naming_the_network() {
     let error = outcome.result.expect_err("a failure");
     assert_eq!(error.class, ErrorClass::Transient);
     assert!(
-        error.message.starts_with("`codex` could not reach its API (Reconnecting... waiting for network (Connection failed: error sending request))"),
+        error.message.starts_with("`codex` got no answer from its API (Reconnecting... waiting for network (Connection failed: error sending request))"),
         "{}",
         error.message
     );
@@ -234,7 +234,7 @@ fn an_error_line_that_is_no_refusal_is_classed_by_what_it_says() {
         (
             "error: rate limit exceeded, retry later\n",
             ErrorClass::Transient,
-            "`codex` could not reach its API (error: rate limit exceeded, retry later): ",
+            "`codex` got no answer from its API (error: rate limit exceeded, retry later): ",
         ),
         (
             "error: the model is busy, something went wrong\n",
