@@ -50,3 +50,27 @@ fn what_is_not_one_json_document_stays_unread() {
         assert_eq!(parse(text), None, "{text}");
     }
 }
+
+#[test]
+fn odd_text_is_read_or_left_without_a_panic() {
+    for text in [
+        "\"\\é\"",
+        "é1e400é",
+        "{\"a\":\"\\ud83d",
+        "{\"a\":\"\\ud83d\\u",
+        "{\"a\":\"\\u12\"}",
+        "-",
+        "NaNé",
+        "[1e400é]",
+        "\"",
+        "\\",
+        "[\"\\\\\\ud83d\", -Infinityé]",
+    ] {
+        let _ = parse(text);
+        let _ = mended(text);
+    }
+    assert_eq!(
+        parse("[\"\\\\\\ud83d\", -Infinity]"),
+        Some(json!(["\\\u{fffd}", -f64::MAX]))
+    );
+}
