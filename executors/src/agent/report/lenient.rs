@@ -55,15 +55,19 @@ fn mended(text: &str) -> Option<String> {
                     })
                     .unwrap_or(bytes.len());
                 let token = &text[at..end];
-                let largest = if token.starts_with('-') {
-                    LOWEST
-                } else {
-                    LARGEST
+                let (largest, unsigned) = match token.strip_prefix('-') {
+                    Some(unsigned) => (LOWEST, unsigned),
+                    None => (LARGEST, token),
                 };
-                match token.trim_start_matches('-') {
-                    "NaN" => edits.push((at, end, "null")),
+                // JSON's spelling of a number: Rust's float parser also reads `inf`, `NaN`.
+                let number = unsigned.starts_with(|c: char| c.is_ascii_digit())
+                    && unsigned
+                        .bytes()
+                        .all(|byte| b"0123456789.eE+-".contains(&byte));
+                match unsigned {
+                    "NaN" if token == unsigned => edits.push((at, end, "null")),
                     "Infinity" => edits.push((at, end, largest)),
-                    _ if token.parse::<f64>().is_ok_and(f64::is_infinite) => {
+                    _ if number && token.parse::<f64>().is_ok_and(f64::is_infinite) => {
                         edits.push((at, end, largest));
                     }
                     _ => {}
