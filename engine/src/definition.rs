@@ -456,9 +456,9 @@ impl Trigger {
             "always" => "`all_done` comes closest (it waits for every need to end)",
             "one_failed" | "all_failed" | "one_success" | "one_done" | "none_skipped"
             | "all_skipped" => {
-                "no trigger runs a step on how some of its needs ended: give it `\"trigger\": \
-                 \"all_done\"` and a `when` that reads its needs' outputs (one that did not \
-                 succeed reads `null`: `\"when\": \"steps.build.output == null\"`)"
+                "no trigger looks at how some needs ended: `all_done` comes closest (the step \
+                 runs once every need ended, however; a need that did not succeed reads `null`, \
+                 as a step that printed nothing does)"
             }
             _ => return None,
         })

@@ -483,7 +483,7 @@ fn a_trigger_rule_of_airflows_is_told_what_cairn_offers() {
     assert_eq!(
         refused_workflow(&dir, workflow),
         format!(
-            "w.json:/steps/1/trigger: \"one_failed\" {one_of} (no trigger runs a step on how some of its needs ended: give it `\"trigger\": \"all_done\"` and a `when` that reads its needs' outputs (one that did not succeed reads `null`: `\"when\": \"steps.build.output == null\"`))\n\
+            "w.json:/steps/1/trigger: \"one_failed\" {one_of} (no trigger looks at how some needs ended: `all_done` comes closest (the step runs once every need ended, however; a need that did not succeed reads `null`, as a step that printed nothing does))\n\
              w.json:/steps/2/trigger: \"all_success\" {one_of} (Airflow's `all_success` is `all_succeeded`)\n\
              w.json:/steps/3/trigger: \"all_don\" {one_of} (did you mean `all_done`?)\n"
         )
