@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::BadParams;
 use crate::process::LONGEST_WORD;
 use crate::process::params::{
-    ProcessParams, env_value_schema, holds_nul, nul_free_env, nul_free_words,
+    ProcessParams, env_value_schema, holds_nul, nul_free_env, nul_free_words, usable_cwd,
 };
 
 /// What to do with a prompt longer than an argument may be, wherever it goes.
@@ -120,7 +120,7 @@ impl AgentParams {
 
     /// Checks what the types cannot say: a prompt no longer than an argument may be, a
     /// `command` exactly for `cli: custom`, with its placeholders, a non-empty `program`, no
-    /// NUL byte in what the CLI is given.
+    /// NUL byte in what the CLI is given, a `cwd` that can name a directory.
     fn check(&self) -> Result<(), String> {
         if self.prompt.trim().is_empty() {
             return Err("`with.prompt` is empty".to_owned());
@@ -145,6 +145,9 @@ impl AgentParams {
         nul_free_words("with.command", self.command.as_deref().unwrap_or_default())?;
         nul_free_words("with.args", &self.args)?;
         nul_free_env(&self.env)?;
+        // Checked before the guard sees the action, which reads an empty one as the run's
+        // directory (probe 179 F2: it ran there, where a process step is refused).
+        usable_cwd(self.cwd.as_deref())?;
         match (self.cli, &self.command) {
             (Cli::Custom, Some(command)) if command.is_empty() => {
                 return Err("`with.command` is empty: it needs at least the program".to_owned());
@@ -633,6 +636,15 @@ mod tests {
             (
                 json!({"cli": "claude", "prompt": "p", "program": ""}),
                 "`with.program` is empty",
+            ),
+            // Before the guard reads it as the run's directory (probe 179 F2).
+            (
+                json!({"cli": "claude", "prompt": "p", "cwd": ""}),
+                "`with.cwd` is empty",
+            ),
+            (
+                json!({"cli": "claude", "prompt": "p", "cwd": "a\u{0}"}),
+                "`with.cwd` holds a NUL byte",
             ),
             (
                 json!({"cli": "claude", "prompt": "p", "args": ["--max-budget-usd", "1000"]}),

@@ -70,15 +70,17 @@ impl ProcessParams {
         {
             return Err(format!("`with.env` has an invalid variable name {name:?}"));
         }
-        match self
-            .cwd
-            .as_ref()
-            .map(|cwd| cwd.as_os_str().as_encoded_bytes())
-        {
-            Some([]) => Err("`with.cwd` is empty".to_owned()),
-            Some(cwd) if cwd.contains(&0) => Err(holds_nul("with.cwd")),
-            _ => Ok(()),
-        }
+        usable_cwd(self.cwd.as_deref())
+    }
+}
+
+/// `Err` saying why `cwd`, a step's `with.cwd`, can name no directory: it is empty or holds
+/// a NUL byte (a template's value may; the file's are refused at load).
+pub(crate) fn usable_cwd(cwd: Option<&std::path::Path>) -> Result<(), String> {
+    match cwd.map(|cwd| cwd.as_os_str().as_encoded_bytes()) {
+        Some([]) => Err("`with.cwd` is empty".to_owned()),
+        Some(cwd) if cwd.contains(&0) => Err(holds_nul("with.cwd")),
+        _ => Ok(()),
     }
 }
 
