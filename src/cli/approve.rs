@@ -136,12 +136,21 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     }
     let ruled = |approval: &Approval| recorded_ruling(approval, &runs[&approval.run_id].pending);
     let driven = |approval: &Approval| runs[&approval.run_id].driven;
-    // Past it, no ruling is taken (probe 49 F2: listed as one to decide). A request that
-    // expired first is denied by the engine that takes the run over, which settles what was
-    // dated before the deadline first (probe 174 F1: listed as one the run's time-out ends).
+    // Past it, no ruling is taken (probe 49 F2: listed as one to decide).
     let deadline_passed = |approval: &Approval| {
-        (runs[&approval.run_id].deadline)
-            .filter(|&deadline| deadline <= Utc::now() && deadline < approval.expires_at)
+        (runs[&approval.run_id].deadline).filter(|&deadline| deadline <= Utc::now())
+    };
+    // The first expiry, before the run's deadline, of an unruled request of `approval`'s
+    // step: the engine that takes the run over settles what was dated before the deadline
+    // first, and an expired request denies its step, every item of it (probe 174 F1, probe
+    // 179 F3: listed as requests the run's time-out ends).
+    let denied_first = |approval: &Approval| {
+        let deadline = deadline_passed(approval)?;
+        (waiting.iter())
+            .filter(|other| other.run_id == approval.run_id && other.step_id == approval.step_id)
+            .filter(|other| ruled(other).is_none() && other.expires_at <= deadline)
+            .map(|other| other.expires_at)
+            .min()
     };
     let mut stdout = printable::stdout(global.json);
     if global.json {
@@ -166,8 +175,19 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         let item = approval
             .item
             .map_or(String::new(), |item| format!(" --item {item}"));
-        let passed = deadline_passed(approval).filter(|_| ruled(approval).is_none());
+        let passed = (deadline_passed(approval))
+            .filter(|_| ruled(approval).is_none() && denied_first(approval).is_none());
         let expiry = match (passed, (approval.expires_at - Utc::now()).to_std()) {
+            // Another request of the step expired first: that denies the step.
+            _ if let Some(first) =
+                denied_first(approval).filter(|&first| first < approval.expires_at) =>
+            {
+                format!(
+                    "its step is denied when an engine drives the run: a request of it \
+                     expired at {}, before the run's deadline",
+                    first.to_rfc3339_opts(SecondsFormat::Secs, true)
+                )
+            }
             (Some(deadline), _) => format!(
                 "the run's deadline passed at {}: no ruling is taken, and the run times out \
                  when an engine takes it over",

@@ -13,7 +13,7 @@ use super::scratch::Scratch;
 
 /// A run whose `fe` (a `for_each` over the list `src` reads from the file `list`) awaits
 /// approval of every item, its engine killed; returns the run's id. `list` holds `items`.
-fn awaiting_after_a_kill(scratch: &Scratch, items: Value) -> String {
+pub(super) fn awaiting_after_a_kill(scratch: &Scratch, items: Value) -> String {
     let list = scratch.write("list", &items);
     let policy = policy(
         scratch,

@@ -10,6 +10,7 @@ use cairn::engine::{Engine, ErrorClass, RunState, StepState};
 use cairn::executors::{FunctionExecutor, builtin};
 use serde_json::json;
 
+use super::approvals_redriven::awaiting_after_a_kill;
 use super::control::{held, spawn, step, wait_for_file};
 use super::scratch::{Scratch, signal, wait_until};
 use crate::finish;
@@ -116,4 +117,49 @@ fn a_cancel_sent_before_the_deadline_ends_the_run_cancelled_though_read_after_it
         let said = String::from_utf8_lossy(&history.stdout).contains("enough");
         assert_eq!(said, sent_before, "the cancel's reason in the history");
     }
+}
+
+/// A `for_each` step's item request that expired before the run's deadline denies the step
+/// when an engine takes the run over, before the time-out: the listing says so of every
+/// item, not that the run times out, and a ruling on the expired item names it (probe 179
+/// F3). The stored times are moved into the past while no engine drives the run.
+#[test]
+fn an_item_request_expired_before_the_deadline_denies_its_step_as_listed() {
+    let scratch = Scratch::new();
+    let run = awaiting_after_a_kill(&scratch, json!([10, 11, 12]));
+    let now = chrono::Utc::now().timestamp_millis();
+    let deadline = now - 600_000;
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    db.execute("UPDATE runs SET deadline_at = ?1", [deadline])
+        .unwrap();
+    db.execute(
+        "UPDATE approvals SET expires_at = CASE item WHEN 0 THEN ?1 ELSE ?2 END",
+        [deadline - 600_000, now + 1_800_000],
+    )
+    .unwrap();
+    drop(db);
+    let listed = scratch.cairn(&["approvals"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let lines: Vec<&str> = (listed.lines())
+        .filter(|line| line.contains(" fe --item "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{listed}");
+    assert!(lines[0].contains("expired at") && lines[0].contains("denied when an engine"));
+    for line in &lines[1..] {
+        assert!(
+            line.contains("its step is denied when an engine drives the run"),
+            "{line}"
+        );
+    }
+    assert!(!listed.contains("times out"), "{listed}");
+    let refused = scratch.cairn(&["approve", &run, "fe", "--item", "0"]);
+    let refusal = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{refusal}");
+    assert!(
+        refusal.contains("request of item 0 of step `fe` expired"),
+        "{refusal}"
+    );
+    assert_eq!(scratch.cairn(&["resume", &run]).status.code(), Some(1));
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["error_class"], "denied", "{show}");
 }

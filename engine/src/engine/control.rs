@@ -39,9 +39,10 @@ fn first_few<S: std::borrow::Borrow<str>>(names: &[S], what: &str) -> String {
 /// Why a ruling on `expired`, an undecided request past its expiry, is refused: the expiry
 /// came first and decides.
 fn expired_request(expired: &Approval) -> String {
+    let item = (expired.item).map_or(String::new(), |item| format!("item {item} of "));
     format!(
-        "the approval request of step `{}` expired at {}: an expired request is denied, never \
-         granted, by cairn when an engine drives the run",
+        "the approval request of {item}step `{}` expired at {}: an expired request is denied, \
+         never granted, by cairn when an engine drives the run",
         expired.step_id,
         expired
             .expires_at
