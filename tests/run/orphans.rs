@@ -44,6 +44,23 @@ pub(super) fn wait_gone(pid: i32, within: Duration) {
 
 #[test]
 fn a_killed_engine_takes_its_steps_grandchildren_with_it() {
+    killed_engine_takes_the_grandchild(&["sh", "-c", "sleep 1000 & echo $! > \"$PIDFILE\"; wait"]);
+}
+
+/// A job a step's shell put in a group of its own, whose leader has exited: the reaper
+/// kills the process alone, as it cannot kill the group by its leader (probe 180 F1: it ran
+/// on, beside the attempt a resume started again). The step says the leader has exited
+/// (`wait`) before it writes the pid the test waits for.
+#[test]
+fn a_killed_engine_takes_a_job_whose_groups_leader_has_exited() {
+    let script = "set -m; ( sleep 1000 & echo $! > \"$PIDFILE.tmp\" ) & wait $!; \
+                  mv \"$PIDFILE.tmp\" \"$PIDFILE\"; exec sleep 1000";
+    killed_engine_takes_the_grandchild(&["bash", "-c", script]);
+}
+
+/// Runs a step whose `command` writes its grandchild's pid to `$PIDFILE` and runs on, kills
+/// the engine once the pid is written, and checks the grandchild dies.
+fn killed_engine_takes_the_grandchild(command: &[&str]) {
     let scratch = Scratch::new();
     let pidfile = scratch.dir.path().join("grandchild.pid");
     let workflow = scratch.write(
@@ -53,10 +70,7 @@ fn a_killed_engine_takes_its_steps_grandchildren_with_it() {
             "steps": [{
                 "id": "spawner",
                 "executor": "process",
-                "with": {
-                    "command": ["sh", "-c", "sleep 1000 & echo $! > \"$PIDFILE\"; wait"],
-                    "env": {"PIDFILE": pidfile.to_str().unwrap()}
-                }
+                "with": {"command": command, "env": {"PIDFILE": pidfile.to_str().unwrap()}}
             }]
         }),
     );

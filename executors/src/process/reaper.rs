@@ -9,9 +9,9 @@
 //! engine holds (it is close-on-exec, so no step inherits it). The engine writes `+PGID` when
 //! a step's group is created and `-PGID` once it has been killed at the end of the attempt.
 //! When the engine exits, for any reason, the kernel closes the write end; the reaper reads
-//! EOF, sends SIGKILL to every group still registered, then to every step the engine had
-//! spawned and not registered yet (found by the engine's [`token`] in its environment), and
-//! exits. Until EOF it runs only shell builtins, so it has no children of its own to reap,
+//! EOF, sends SIGKILL to every group still registered, then to every process of a step the
+//! engine had spawned and not registered yet, or that left its step's group (found by the
+//! engine's [`token`] in its environment), and exits. Until EOF it runs only shell builtins, so it has no children of its own to reap,
 //! and nothing of the engine waits for it.
 //!
 //! The engine keeps the groups it has registered. If the reaper has gone (a step killed it:
@@ -44,10 +44,13 @@ use nix::unistd::Pid;
 /// registered group ids as a multiset (" 12 34 "); a `-PGID` removes one occurrence, so a
 /// group id reused before the previous group's `-` arrived stays registered.
 ///
-/// At EOF it kills the registered groups, then every group whose leader is in its session
-/// (the engine's: a step that left it with `setsid` is out of reach, as at an attempt's end)
-/// and carries `CAIRN_ENGINE=$1` in its environment: a step spawned but not registered yet
-/// when the engine died. One `grep` reads the environments (those this user may read).
+/// At EOF it kills the registered groups, then every process of its session (the engine's:
+/// a step that left it with `setsid` is out of reach, as at an attempt's end) that carries
+/// `CAIRN_ENGINE=$1` in its environment — a step spawned but not registered yet when the
+/// engine died, a job a step's shell put in a group of its own —: its group when it leads
+/// it, else the process alone, as [`super::strays`] does (probe 180 F1: a job-control
+/// pipeline's group, its leader `true` gone, ran on). One `grep` reads the environments
+/// (those this user may read).
 pub(super) const SCRIPT: &str = r#"trap '' HUP INT QUIT PIPE
 token=$1
 groups=' '
@@ -68,7 +71,8 @@ for environ in $(grep -lzx "CAIRN_ENGINE=$token" /proc/[0-9]*/environ 2>/dev/nul
   p=${p%/environ}
   read -r stat < "/proc/$p/stat" 2>/dev/null || continue
   set -- ${stat##*) }
-  [ "$3" = "$p" ] && [ "$4" = "$session" ] && kill -9 "-$p" 2>/dev/null
+  [ "$4" = "$session" ] || continue
+  if [ "$3" = "$p" ]; then kill -9 "-$p"; else kill -9 "$p"; fi 2>/dev/null
 done
 exit 0
 "#;
