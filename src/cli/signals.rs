@@ -146,16 +146,18 @@ static RECEIVED: AtomicUsize = AtomicUsize::new(0);
 static READ: AtomicUsize = AtomicUsize::new(0);
 
 /// What cairn says as a signal its runtime did not read ends it.
-const UNREAD: &[u8] = b"cairn: stopping at once: cairn is busy (an expression's evaluation, \
-say) and did not read the signal; the runs stay resumable (cairn resume RUN, cairn recover)\n";
+const UNREAD: &[u8] = b"cairn: stopping at once: a signal came that cairn had not read (it was \
+busy, with an expression's evaluation say, or two signals came together); the runs stay \
+resumable (cairn resume RUN, cairn recover)\n";
 
 /// Makes a second `signal` (SIGINT, SIGTERM or SIGHUP) that comes while one is still unread
 /// by cairn's runtime end cairn at once, exit 130, as `kill -9` would: the runtime's thread
 /// may be held by an expression's evaluation (probe 69 F2: Ctrl-C, again, and SIGTERM did
 /// nothing for minutes), and every transition is committed before anything depends on it,
-/// so the runs resume; the reaper stops the steps' process groups. Two signals that come
-/// together, before the runtime reads the first, end cairn so too, and so does a first one
-/// left unread for [`STOP_GRACE`] ([`watch_unread`]). Registered once for each signal:
+/// so the runs resume; the reaper stops the steps' process groups. Two different signals
+/// that come together, before the runtime reads the first, end cairn so too (two of the
+/// same are one: the kernel keeps one pending), and so does a first one left unread for
+/// [`STOP_GRACE`] ([`watch_unread`]). Registered once for each signal:
 /// [`Stops`] are made for each run taken over.
 #[allow(unsafe_code)]
 fn exit_when_unread(signal: libc::c_int) {
