@@ -508,22 +508,29 @@ fn an_approval_sent_after_the_request_expired_is_refused_and_resume_denies_the_s
     assert_eq!(show["steps"][0]["state"], "denied");
 }
 
-/// A ruling after the run's deadline comes too late: refused, not acknowledged and then
-/// dropped by the takeover that times the run out (probe 48 F5).
-#[test]
-fn an_approval_sent_after_the_runs_deadline_is_refused() {
-    let scratch = Scratch::new();
-    let (policy, _) = approval_setup(&scratch, json!({}));
-    let deploy = step("deploy", "echo ran >> \"$MARKS/deploy\"", &scratch);
+/// A run whose one step, `deploy`, awaits approval under a policy with `extra`, its engine
+/// killed, left until its deadline (3 s) has passed; the run's id.
+fn awaiting_past_the_deadline(scratch: &Scratch, extra: Value) -> String {
+    let (policy, _) = approval_setup(scratch, extra);
+    let deploy = step("deploy", "echo ran >> \"$MARKS/deploy\"", scratch);
     let workflow = json!({"name": "late", "limits": {"timeout": "3s"}, "steps": [deploy]});
     let workflow = scratch.write("late.json", &workflow);
-    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
+    let (mut child, run) = start_awaiting(scratch, &policy, &workflow);
     child.kill().unwrap();
     child.wait().unwrap();
     wait_until("the run's deadline to pass", || {
         let shown = scratch.cairn(&["show", &run]);
         String::from_utf8_lossy(&shown.stdout).contains("(passed: ")
     });
+    run
+}
+
+/// A ruling after the run's deadline comes too late: refused, not acknowledged and then
+/// dropped by the takeover that times the run out (probe 48 F5).
+#[test]
+fn an_approval_sent_after_the_runs_deadline_is_refused() {
+    let scratch = Scratch::new();
+    let run = awaiting_past_the_deadline(&scratch, json!({}));
     // Listed as past it, not as a request to decide (probe 49 F2).
     let listed = scratch.cairn(&["approvals"]);
     let listed = String::from_utf8_lossy(&listed.stdout);
@@ -544,17 +551,7 @@ fn an_approval_sent_after_the_runs_deadline_is_refused() {
 #[test]
 fn a_request_that_expired_before_the_runs_deadline_is_listed_as_denied() {
     let scratch = Scratch::new();
-    let (policy, _) = approval_setup(&scratch, json!({"approval": {"timeout": "1s"}}));
-    let deploy = step("deploy", "echo ran >> \"$MARKS/deploy\"", &scratch);
-    let workflow = json!({"name": "late", "limits": {"timeout": "3s"}, "steps": [deploy]});
-    let workflow = scratch.write("late.json", &workflow);
-    let (mut child, run) = start_awaiting(&scratch, &policy, &workflow);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    wait_until("the run's deadline to pass", || {
-        let shown = scratch.cairn(&["show", &run]);
-        String::from_utf8_lossy(&shown.stdout).contains("(passed: ")
-    });
+    let run = awaiting_past_the_deadline(&scratch, json!({"approval": {"timeout": "1s"}}));
     let listed = scratch.cairn(&["approvals"]);
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(
