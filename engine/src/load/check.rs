@@ -487,13 +487,28 @@ impl<'a> Checker<'a> {
     /// Notes in the report the `needs` that name no node of the workflow (nor of the run, for
     /// a plan): compiling tells them; the loader then compiles the workflow without them, to
     /// tell in the same check what reads a step it does not wait for.
+    /// A plan's own node named with the planner's prefix (`gen.a` for `a`) is a problem:
+    /// inside its plan a node is named as written, in `needs` as in expressions, which do
+    /// not know the prefixed id (probe 182 F1: one worked, the other was refused).
     fn unknown_needs(&mut self) {
+        let namespace = self.outer.map(|outer| outer.plan.namespace(outer.planner));
         for (pointer, needs) in std::mem::take(&mut self.needs) {
-            let unknown: Vec<_> = (needs.iter())
-                .filter(|need| !self.knows(need))
-                .map(|need| (pointer.clone(), need.clone()))
-                .collect();
-            self.report.unknown_needs.extend(unknown);
+            for (position, need) in needs.iter().enumerate() {
+                if self.knows(need) {
+                    continue;
+                }
+                let own = (namespace.as_deref()).and_then(|namespace| need.strip_prefix(namespace));
+                match own.filter(|own| self.ids.contains_key(own)) {
+                    Some(own) => self.problem(
+                        format!("{pointer}/needs/{position}"),
+                        format!(
+                            "`{need}` is this plan's own `{own}`: inside the plan, name it \
+                             `{own}`, as the plan does"
+                        ),
+                    ),
+                    None => (self.report.unknown_needs).push((pointer.clone(), need.clone())),
+                }
+            }
         }
     }
 

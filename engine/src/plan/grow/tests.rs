@@ -70,6 +70,27 @@ fn a_plan_runs_after_its_planner_and_before_the_planners_dependents() {
     assert!(plan.to_dot().contains("plan of gen"));
 }
 
+/// Inside its plan a node is named as the plan names it: `gen.a` for the plan's own `a` is
+/// refused in `needs`, as it is in an expression (probe 182 F1: the `needs` worked), and
+/// the plan is left out whole.
+#[test]
+fn a_plans_own_node_named_with_the_planners_prefix_is_refused() {
+    let mut plan = run_plan();
+    let refused = grow(
+        &mut plan,
+        "gen",
+        json!({"steps": [
+            {"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop", "needs": ["start", "gen.a"]}
+        ]}),
+    );
+    assert_eq!(
+        refused.unwrap_err(),
+        "plan of gen:/steps/1/needs/1: `gen.a` is this plan's own `a`: inside the plan, name it `a`, as the plan does"
+    );
+    assert_eq!(plan.steps().len(), 3, "nothing of the plan is added");
+}
+
 #[test]
 fn a_plan_of_a_planner_in_a_plan_delays_the_first_planners_dependents_too() {
     let mut plan = run_plan();
