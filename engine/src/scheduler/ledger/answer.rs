@@ -96,7 +96,7 @@ fn code_blocks(text: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     // The open block's fence (its character and length), and its lines so far.
     let mut open: Option<((char, usize), Vec<&str>)> = None;
-    for line in text.lines() {
+    for line in lines(text) {
         let fence = fence(line);
         match &mut open {
             None => {
@@ -117,6 +117,24 @@ fn code_blocks(text: &str) -> Vec<String> {
     }
     blocks.extend(open.map(|(_, body)| body.join("\n")));
     blocks
+}
+
+/// The lines of `text` as CommonMark ends them: at a `\n`, a `\r\n` or a lone `\r` (probe
+/// 182 F2: `str::lines` left a text of bare `\r`s one line, its code block unread).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, after) = match rest.find(['\r', '\n']) {
+            Some(at) if rest[at..].starts_with("\r\n") => (&rest[..at], &rest[at + 2..]),
+            Some(at) => (&rest[..at], &rest[at + 1..]),
+            None => (rest, ""),
+        };
+        rest = after;
+        Some(line)
+    })
 }
 
 /// The fence `line` is, if it is one: indented at most 3 spaces, 3 or more backticks or

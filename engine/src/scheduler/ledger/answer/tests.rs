@@ -80,6 +80,10 @@ fn an_answer_is_read_from_a_tilde_fence_as_from_a_backtick_one() {
         ("Say ```json``` inline.\n~~ two\n`` two", vec![]),
         ("Plan:\n\n    {\"steps\": []}\n", vec![]),
         ("    ```\nindented four: no fence", vec![]),
+        // Lines end at `\r\n` or a lone `\r` too (probe 182 F2).
+        ("Plan:\r```json\rA\r\rB\r```\r", vec!["A\n\nB"]),
+        ("Plan:\r\n```json\r\nA\r\n```\r\n", vec!["A"]),
+        ("```\n\nA\n\n", vec!["\nA\n"]),
     ] {
         assert_eq!(super::code_blocks(text), blocks, "{text}");
     }
