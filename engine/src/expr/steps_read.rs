@@ -171,7 +171,7 @@ pub(super) fn unknown_step_field(expression: &Expression) -> Option<String> {
         Some(match crate::problem::closest(field, STEP_FIELDS) {
             Some(meant) => format!("`{read}` has no field `{field}`: did you mean `{read}.{meant}`?"),
             None => format!(
-                "`{read}` has no field `{field}`: a step's only field is `output` (the step `{id}.{field}`, if that is its id, is `steps['{id}.{field}'].output`)"
+                "`{read}` has no field `{field}`: a step's only field is `output` (a step whose id is `{id}.{field}` is read as `steps['{id}.{field}'].output`; a step of the file cannot read the steps a plan adds)"
             ),
         })
     })

@@ -314,8 +314,8 @@ fn a_step_read_has_one_field_and_a_dotted_id_is_read_by_its_key() {
     assert_eq!(
         found,
         [
-            "w.json:/steps/3/when: `steps.a.b.output == 1`: `steps.a` has no field `b`: a step's only field is `output` (the step `a.b`, if that is its id, is `steps['a.b'].output`)",
-            "w.json:/steps/3/with/dotted: `steps.x.y.output`: `steps.x` has no field `y`: a step's only field is `output` (the step `x.y`, if that is its id, is `steps['x.y'].output`)",
+            "w.json:/steps/3/when: `steps.a.b.output == 1`: `steps.a` has no field `b`: a step's only field is `output` (a step whose id is `a.b` is read as `steps['a.b'].output`; a step of the file cannot read the steps a plan adds)",
+            "w.json:/steps/3/with/dotted: `steps.x.y.output`: `steps.x` has no field `y`: a step's only field is `output` (a step whose id is `x.y` is read as `steps['x.y'].output`; a step of the file cannot read the steps a plan adds)",
             "w.json:/steps/3/with/output: `steps.a.outptu`: `steps.a` has no field `outptu`: did you mean `steps.a.output`?",
             "w.json:/steps/3/with/reserved: `steps['in'].outptu`: `steps['in']` has no field `outptu`: did you mean `steps['in'].output`?",
         ]
