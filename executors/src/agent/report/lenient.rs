@@ -59,15 +59,12 @@ fn mended(text: &str) -> Option<String> {
                     Some(unsigned) => (LOWEST, unsigned),
                     None => (LARGEST, token),
                 };
-                // JSON's spelling of a number: Rust's float parser also reads `inf`, `NaN`.
-                let number = unsigned.starts_with(|c: char| c.is_ascii_digit())
-                    && unsigned
-                        .bytes()
-                        .all(|byte| b"0123456789.eE+-".contains(&byte));
                 match unsigned {
                     "NaN" if token == unsigned => edits.push((at, end, "null")),
                     "Infinity" => edits.push((at, end, largest)),
-                    _ if number && token.parse::<f64>().is_ok_and(f64::is_infinite) => {
+                    _ if json_number(unsigned)
+                        && token.parse::<f64>().is_ok_and(f64::is_infinite) =>
+                    {
                         edits.push((at, end, largest));
                     }
                     _ => {}
@@ -89,6 +86,31 @@ fn mended(text: &str) -> Option<String> {
     }
     out.push_str(&text[copied..]);
     Some(out)
+}
+
+/// Whether `text` is a number as JSON spells it, without its sign: `0` or digits not
+/// starting with `0`, then a fraction and an exponent if any. Rust's float parser reads
+/// more (`inf`, `01e400`, `1.e400`), which no JSON writer prints (probe 179 F4, 181 F4).
+fn json_number(text: &str) -> bool {
+    let digits = |text: &str| text.bytes().take_while(u8::is_ascii_digit).count();
+    let whole = digits(text);
+    if whole == 0 || (whole > 1 && text.starts_with('0')) {
+        return false;
+    }
+    let mut rest = &text[whole..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let length = digits(fraction);
+        if length == 0 {
+            return false;
+        }
+        rest = &fraction[length..];
+    }
+    if let Some(exponent) = rest.strip_prefix(['e', 'E']) {
+        let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+        let length = digits(exponent);
+        return length > 0 && length == exponent.len();
+    }
+    rest.is_empty()
 }
 
 /// The number of the `\uXXXX` escape at `at`, if one is there.
