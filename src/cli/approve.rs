@@ -140,15 +140,16 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     let deadline_passed = |approval: &Approval| {
         (runs[&approval.run_id].deadline).filter(|&deadline| deadline <= Utc::now())
     };
-    // The first expiry, before the run's deadline, of an unruled request of `approval`'s
-    // step: the engine that takes the run over settles what was dated before the deadline
-    // first, and an expired request denies its step, every item of it (probe 174 F1, probe
-    // 179 F3: listed as requests the run's time-out ends).
+    // The first expiry of an unruled request of `approval`'s step, by now or, past the
+    // run's deadline, by the deadline: an expired request denies its step, every item of it,
+    // when an engine takes the run over, which settles first what was dated before the
+    // deadline (probe 174 F1, 179 F3, 181 F2: listed as requests to decide, or that the
+    // time-out ends).
     let denied_first = |approval: &Approval| {
-        let deadline = deadline_passed(approval)?;
+        let by = deadline_passed(approval).unwrap_or_else(Utc::now);
         (waiting.iter())
             .filter(|other| other.run_id == approval.run_id && other.step_id == approval.step_id)
-            .filter(|other| ruled(other).is_none() && other.expires_at <= deadline)
+            .filter(|other| ruled(other).is_none() && other.expires_at <= by)
             .map(|other| other.expires_at)
             .min()
     };
@@ -178,14 +179,24 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         let passed = (deadline_passed(approval))
             .filter(|_| ruled(approval).is_none() && denied_first(approval).is_none());
         let expiry = match (passed, (approval.expires_at - Utc::now()).to_std()) {
-            // Another request of the step expired first: that denies the step.
-            _ if let Some(first) =
-                denied_first(approval).filter(|&first| first < approval.expires_at) =>
+            // Another request of the step expired first, unruled: that denies the step (probe
+            // 181 F3: a request ruled on in time too).
+            _ if let Some(first) = denied_first(approval)
+                .filter(|&first| first < approval.expires_at || ruled(approval).is_some()) =>
             {
                 format!(
-                    "its step is denied when an engine drives the run: a request of it \
-                     expired at {}, before the run's deadline",
-                    first.to_rfc3339_opts(SecondsFormat::Secs, true)
+                    "its step is denied {}: a request of it expired at {}{}",
+                    if driven(approval) {
+                        "by the engine driving the run"
+                    } else {
+                        "when an engine drives the run"
+                    },
+                    first.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    if deadline_passed(approval).is_some() {
+                        ", before the run's deadline"
+                    } else {
+                        ""
+                    }
                 )
             }
             (Some(deadline), _) => format!(

@@ -163,3 +163,55 @@ fn an_item_request_expired_before_the_deadline_denies_its_step_as_listed() {
     let show = scratch.json(&["show", &run, "--json"]);
     assert_eq!(show["error_class"], "denied", "{show}");
 }
+
+/// With no deadline, a `for_each` item request that expired unruled denies its step too:
+/// the other items are listed so, one approved in time included, and a ruling on another
+/// item is refused (probe 181 F2, F3: listed as expiring later, and the ruling taken).
+#[test]
+fn an_expired_item_request_denies_its_step_as_listed_and_refuses_other_rulings() {
+    let scratch = Scratch::new();
+    let run = awaiting_after_a_kill(&scratch, json!([10, 11, 12]));
+    let approve = scratch.cairn(&["approve", &run, "fe", "--item", "0", "--by", "ann"]);
+    assert_eq!(approve.status.code(), Some(0), "{approve:?}");
+    let now = chrono::Utc::now().timestamp_millis();
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    db.execute(
+        "UPDATE approvals SET expires_at = CASE item WHEN 1 THEN ?1 ELSE ?2 END",
+        [now - 1_000, now + 1_800_000],
+    )
+    .unwrap();
+    drop(db);
+    let listed = scratch.cairn(&["approvals"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let line = |item: &str| {
+        (listed.lines())
+            .find(|line| line.contains(&format!(" fe --item {item}:")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for item in ["0", "2"] {
+        let line = line(item);
+        assert!(
+            line.contains(
+                "its step is denied when an engine drives the run: a request of it expired at"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("deadline"), "{line}");
+    }
+    assert!(
+        line("1").contains("denied when an engine drives the run"),
+        "{listed}"
+    );
+    let refused = scratch.cairn(&["approve", &run, "fe", "--item", "2"]);
+    let refusal = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{refusal}");
+    assert!(
+        refusal.contains("item 1 of step `fe` expired")
+            && refusal.contains("a denied item denies its step"),
+        "{refusal}"
+    );
+    assert_eq!(scratch.cairn(&["resume", &run]).status.code(), Some(1));
+    let show = scratch.json(&["show", &run, "--json"]);
+    assert_eq!(show["error_class"], "denied", "{show}");
+}

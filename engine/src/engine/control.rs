@@ -407,7 +407,24 @@ impl Engine {
         if let Some(expired) = expired {
             return Ok(Some(expired_request(expired)));
         }
-        let pending = store.pending_commands(record.id).await?;
+        // Another item's request that expired with no ruling sent in time denies the step,
+        // whatever a ruling on this one says (probe 181 F2: taken, then the step denied).
+        let ruled_in_time = |approval: &Approval| {
+            (pending.iter()).any(|sent| {
+                sent.command.covers(&approval.step_id, approval.item)
+                    && sent.created_at <= approval.expires_at
+            })
+        };
+        if let Some(expired) = (approvals.iter())
+            .filter(|other| other.step_id == step.id && other.decision.is_none())
+            .filter(|other| other.expires_at <= Utc::now() && !ruled_in_time(other))
+            .min_by_key(|other| other.expires_at)
+        {
+            return Ok(Some(format!(
+                "{}; a denied item denies its step",
+                expired_request(expired)
+            )));
+        }
         let earlier = pending
             .iter()
             .find(|earlier| earlier.command.covers(&ruling.step, ruling.item));
