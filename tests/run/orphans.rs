@@ -58,6 +58,22 @@ fn a_killed_engine_takes_a_job_whose_groups_leader_has_exited() {
     killed_engine_takes_the_grandchild(&["bash", "-c", script]);
 }
 
+/// The same job, named with a newline (`/proc/PID/comm`): the reaper reads the whole of its
+/// `/proc/PID/stat` (probe 181 F1: it read the first line, found no session, and spared it).
+#[test]
+fn a_killed_engine_takes_a_job_whose_name_holds_a_newline() {
+    // It blocks in a builtin (opening a FIFO no one writes): no child of its own, which a
+    // kill could reach instead.
+    let job =
+        "printf 'x\\ny' > /proc/$$/comm; echo $$ > \"$PIDFILE.tmp\"; read x < \"$PIDFILE.fifo\"";
+    let script = format!(
+        "mkfifo \"$PIDFILE.fifo\"; set -m; ( sh -c '{}' & ) & wait $!; while [ ! -e \"$PIDFILE.tmp\" ]; do sleep 0.01; done; \
+         mv \"$PIDFILE.tmp\" \"$PIDFILE\"; exec sleep 1000",
+        job.replace('\'', "'\\''")
+    );
+    killed_engine_takes_the_grandchild(&["bash", "-c", &script]);
+}
+
 /// Runs a step whose `command` writes its grandchild's pid to `$PIDFILE` and runs on, kills
 /// the engine once the pid is written, and checks the grandchild dies.
 fn killed_engine_takes_the_grandchild(command: &[&str]) {

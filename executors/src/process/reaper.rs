@@ -69,7 +69,9 @@ session=$4
 for environ in $(grep -lzx "CAIRN_ENGINE=$token" /proc/[0-9]*/environ 2>/dev/null); do
   p=${environ#/proc/}
   p=${p%/environ}
-  read -r stat < "/proc/$p/stat" 2>/dev/null || continue
+  # The whole file: a process's name may hold a newline (probe 181 F1).
+  stat=
+  { while IFS= read -r line; do stat="$stat$line "; done; } < "/proc/$p/stat" 2>/dev/null || continue
   set -- ${stat##*) }
   [ "$4" = "$session" ] || continue
   if [ "$3" = "$p" ]; then kill -9 "-$p"; else kill -9 "$p"; fi 2>/dev/null
