@@ -146,6 +146,13 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     // deadline (probe 174 F1, 179 F3, 181 F2: listed as requests to decide, or that the
     // time-out ends).
     let denied_first = |approval: &Approval| {
+        // A denial sent denies the step first: a ruling after an expiry is refused (probe
+        // 183 F2: an item's later expiry was named instead).
+        let pending = &runs[&approval.run_id].pending;
+        let denial = |command: &Command| matches!(command, Command::Deny(ruling) if ruling.step == approval.step_id);
+        if pending.iter().any(denial) {
+            return None;
+        }
         let by = deadline_passed(approval).unwrap_or_else(Utc::now);
         (waiting.iter())
             .filter(|other| other.run_id == approval.run_id && other.step_id == approval.step_id)

@@ -215,3 +215,62 @@ fn an_expired_item_request_denies_its_step_as_listed_and_refuses_other_rulings()
     let show = scratch.json(&["show", &run, "--json"]);
     assert_eq!(show["error_class"], "denied", "{show}");
 }
+
+/// An item approved before its request expired keeps its approval: a ruling on the whole
+/// step is taken after that expiry, and the run succeeds (probe 183 F1: it was refused as
+/// if the expiry had denied the step). The ruling's time is moved before the expiry.
+#[test]
+fn an_item_approved_in_time_leaves_a_ruling_on_its_step_possible_after_its_expiry() {
+    let scratch = Scratch::new();
+    let run = awaiting_after_a_kill(&scratch, json!([10, 11]));
+    let approve = scratch.cairn(&["approve", &run, "fe", "--item", "0", "--by", "ann"]);
+    assert_eq!(approve.status.code(), Some(0), "{approve:?}");
+    let now = chrono::Utc::now().timestamp_millis();
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    db.execute("UPDATE commands SET created_at = ?1", [now - 2_000])
+        .unwrap();
+    db.execute(
+        "UPDATE approvals SET expires_at = CASE item WHEN 0 THEN ?1 ELSE ?2 END",
+        [now - 1_000, now + 1_800_000],
+    )
+    .unwrap();
+    drop(db);
+    let whole = scratch.cairn(&["approve", &run, "fe", "--by", "bob"]);
+    let stderr = String::from_utf8_lossy(&whole.stderr);
+    assert_eq!(whole.status.code(), Some(0), "{stderr}");
+    assert_eq!(scratch.cairn(&["resume", &run]).status.code(), Some(0));
+}
+
+/// A denial sent denies the step before a later expiry of another item: the listing does
+/// not name the expiry (probe 183 F2); and a ruling sent at its request's expiry comes after
+/// it, as the engine expires a request first (probe 183 F3: it counted as in time).
+#[test]
+fn a_pending_denial_and_a_ruling_sent_at_the_expiry_are_told_as_the_engine_acts() {
+    let scratch = Scratch::new();
+    let run = awaiting_after_a_kill(&scratch, json!([10, 11, 12]));
+    let deny = ["deny", &run, "fe", "--item", "0", "--reason", "no"];
+    assert_eq!(scratch.cairn(&deny).status.code(), Some(0));
+    let now = chrono::Utc::now().timestamp_millis();
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    db.execute("UPDATE commands SET created_at = ?1", [now - 2_000])
+        .unwrap();
+    db.execute(
+        "UPDATE approvals SET expires_at = CASE item WHEN 1 THEN ?1 ELSE ?2 END",
+        [now - 1_000, now + 1_800_000],
+    )
+    .unwrap();
+    let listed = scratch.cairn(&["approvals"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(!listed.contains("a request of it expired"), "{listed}");
+    // The denial at item 0's expiry, to the millisecond: after it.
+    db.execute(
+        "UPDATE approvals SET expires_at = ?1 WHERE item = 0",
+        [now - 2_000],
+    )
+    .unwrap();
+    drop(db);
+    let refused = scratch.cairn(&["approve", &run, "fe", "--item", "2"]);
+    let refusal = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{refusal}");
+    assert!(refusal.contains("item 0 of step `fe` expired"), "{refusal}");
+}

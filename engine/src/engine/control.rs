@@ -399,9 +399,17 @@ impl Engine {
                 step.id
             )));
         }
-        let expired = waiting
-            .iter()
-            .find(|approval| approval.expires_at <= Utc::now());
+        // A ruling sent before a request's expiry keeps it out of the expiry (probe 183 F1: a
+        // whole step's ruling was refused for an item approved in time); one sent at the
+        // expiry comes after it, as the engine expires a request first (probe 183 F3).
+        let ruled_in_time = |approval: &Approval| {
+            (pending.iter()).any(|sent| {
+                sent.command.covers(&approval.step_id, approval.item)
+                    && sent.created_at < approval.expires_at
+            })
+        };
+        let expired = (waiting.iter())
+            .find(|approval| approval.expires_at <= Utc::now() && !ruled_in_time(approval));
         // A denial of one too: the expiry came first and decides (probe 49 F3: acknowledged,
         // it was listed as ruled on before the expiry).
         if let Some(expired) = expired {
@@ -409,12 +417,6 @@ impl Engine {
         }
         // Another item's request that expired with no ruling sent in time denies the step,
         // whatever a ruling on this one says (probe 181 F2: taken, then the step denied).
-        let ruled_in_time = |approval: &Approval| {
-            (pending.iter()).any(|sent| {
-                sent.command.covers(&approval.step_id, approval.item)
-                    && sent.created_at <= approval.expires_at
-            })
-        };
         if let Some(expired) = (approvals.iter())
             .filter(|other| other.step_id == step.id && other.decision.is_none())
             .filter(|other| other.expires_at <= Utc::now() && !ruled_in_time(other))
