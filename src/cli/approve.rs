@@ -7,6 +7,7 @@ use std::collections::hash_map::Entry;
 use std::io::Write;
 use std::process::ExitCode;
 
+use cairn_engine::store::PendingCommand;
 use cairn_engine::{Approval, Command, Engine, Error as EngineError, Ruling, Uuid};
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
@@ -92,8 +93,8 @@ pub(crate) async fn deny(args: &DenyArgs, global: &Global) -> Result<ExitCode, E
 
 /// What the listing needs of a run a request waits in.
 struct RunNow {
-    /// Its commands not applied yet.
-    pending: Vec<Command>,
+    /// Its commands not applied yet, with when each was sent.
+    pending: Vec<PendingCommand>,
     /// Whether an engine drives it.
     driven: bool,
     /// When it times out: past then, no ruling is taken.
@@ -112,7 +113,7 @@ async fn waiting_requests(
             let pending = store.pending_commands(approval.run_id).await?;
             let record = store.find_run(&approval.run_id.to_string()).await?;
             run.insert(RunNow {
-                pending: pending.into_iter().map(|pending| pending.command).collect(),
+                pending,
                 driven: record.is_driven(Utc::now()),
                 deadline: record.deadline,
             });
@@ -149,7 +150,7 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
         // A denial sent denies the step first: a ruling after an expiry is refused (probe
         // 183 F2: an item's later expiry was named instead).
         let pending = &runs[&approval.run_id].pending;
-        let denial = |command: &Command| matches!(command, Command::Deny(ruling) if ruling.step == approval.step_id);
+        let denial = |sent: &PendingCommand| matches!(&sent.command, Command::Deny(ruling) if ruling.step == approval.step_id);
         if pending.iter().any(denial) {
             return None;
         }
@@ -293,10 +294,18 @@ struct Listed<'a> {
 /// engine will apply), if it names the request (the step, or this item): whether it
 /// approves, and the ruling. A denial of another item denies the whole step, but is shown
 /// beside that item only: it was no decision on this one.
-fn recorded_ruling<'c>(approval: &Approval, commands: &'c [Command]) -> Option<(bool, &'c Ruling)> {
+fn recorded_ruling<'c>(
+    approval: &Approval,
+    commands: &'c [PendingCommand],
+) -> Option<(bool, &'c Ruling)> {
     let covering =
-        (commands.iter()).find(|command| command.covers(&approval.step_id, approval.item));
-    let (approved, ruling) = match covering? {
+        (commands.iter()).find(|sent| sent.command.covers(&approval.step_id, approval.item))?;
+    // One sent at the expiry or after it (another process held the database meanwhile)
+    // comes after it: the engine expires the request first (probe 183 F3).
+    if covering.created_at >= approval.expires_at {
+        return None;
+    }
+    let (approved, ruling) = match &covering.command {
         Command::Approve(ruling) => (true, ruling),
         Command::Deny(ruling) => (false, ruling),
         Command::Pause(_) | Command::Cancel(_) => return None,
@@ -339,8 +348,9 @@ async fn send(
 
 #[cfg(test)]
 mod tests {
+    use cairn_engine::store::PendingCommand;
     use cairn_engine::{Approval, Command, Uuid, Verdict};
-    use chrono::Utc;
+    use chrono::{TimeDelta, Utc};
 
     use super::{recorded_ruling, ruling};
 
@@ -354,14 +364,23 @@ mod tests {
             action: serde_json::Value::Null,
             verdict: Verdict::approve("ask", "a person decides"),
             requested_at: Utc::now(),
-            expires_at: Utc::now(),
+            expires_at: Utc::now() + TimeDelta::hours(1),
             decision: None,
+        };
+        let sent_at = |command, created_at| PendingCommand {
+            id: 1,
+            run_id: Uuid::nil(),
+            command,
+            created_at,
         };
         let approve =
             |step: &str, item| Command::Approve(ruling(step, item, None, Some("ann".into())));
         let deny = |item| Command::Deny(ruling("deploy", item, None, Some("bob".into())));
         let shown = |commands: &[Command]| {
-            recorded_ruling(&approval, commands)
+            let sent: Vec<PendingCommand> = (commands.iter())
+                .map(|command| sent_at(command.clone(), Utc::now()))
+                .collect();
+            recorded_ruling(&approval, &sent)
                 .map(|(approved, ruling)| (approved, ruling.by.clone()))
         };
         assert_eq!(
@@ -386,5 +405,8 @@ mod tests {
             "a denial of another item decides the step, shown beside that item only"
         );
         assert_eq!(shown(&[deny(Some(1))]), Some((false, "bob".into())));
+        // Sent at the expiry: after it, as the engine expires the request first (probe 183 F3).
+        let late = [sent_at(deny(Some(1)), approval.expires_at)];
+        assert_eq!(recorded_ruling(&approval, &late), None);
     }
 }
