@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -294,18 +294,41 @@ impl Engine {
     /// not, an expired request, an earlier ruling), or `None`.
     async fn ruling_refused(&self, record: &RunRecord, ruling: &Ruling) -> Result<Option<String>> {
         let store = &self.inner.store;
+        let pending = store.pending_commands(record.id).await?;
+        let approvals = store.approvals(record.id).await?;
+        // A ruling sent before a request's expiry keeps it out of the expiry (probe 183 F1: a
+        // whole step's ruling was refused for an item approved in time); one sent at the
+        // expiry comes after it, as the engine expires a request first (probe 183 F3).
+        let ruled_in_time = |approval: &Approval| {
+            (pending.iter()).any(|sent| {
+                sent.command.covers(&approval.step_id, approval.item)
+                    && sent.created_at < approval.expires_at
+            })
+        };
+        // The first request of the step that expired by `by` with no ruling sent in time: it
+        // denies the step, every item of it, whatever a ruling on another item says (probe
+        // 181 F2: taken, then the step denied).
+        let first_expired = |by: DateTime<Utc>| {
+            (approvals.iter())
+                .filter(|other| other.step_id == ruling.step && other.decision.is_none())
+                .filter(|other| other.expires_at <= by && !ruled_in_time(other))
+                .min_by_key(|other| other.expires_at)
+        };
+        let expired_refusal = |expired: &Approval| match ruling.item {
+            Some(item) if expired.item != Some(item) => {
+                format!(
+                    "{}; a denied item denies its step",
+                    expired_request(expired)
+                )
+            }
+            _ => expired_request(expired),
+        };
         // The deadline ends what has not ended: a ruling after it would be dropped unread
         // (probe 48 F5: acknowledged, then dropped). A request that expired before it is
         // denied first, by the engine that takes the run over (probe 174 F1).
         if let Some(deadline) = record.deadline.filter(|&at| at <= Utc::now()) {
-            let approvals = store.approvals(record.id).await?;
-            if let Some(expired) = approvals.iter().find(|approval| {
-                approval.step_id == ruling.step
-                    && approval.decision.is_none()
-                    && (ruling.item.is_none() || approval.item == ruling.item)
-                    && approval.expires_at <= deadline
-            }) {
-                return Ok(Some(expired_request(expired)));
+            if let Some(expired) = first_expired(deadline) {
+                return Ok(Some(expired_refusal(expired)));
             }
             return Ok(Some(format!(
                 "the run's deadline passed at {}: a ruling now comes too late, and the engine \
@@ -315,7 +338,6 @@ impl Engine {
         }
         // Commands are applied in the order sent: a ruling after a cancel decides nothing
         // (probe 74 F1: told it would be acted on).
-        let pending = store.pending_commands(record.id).await?;
         if let Some(asked) = (pending.iter()).find_map(|sent| match &sent.command {
             Command::Cancel(asked) => Some(asked),
             _ => None,
@@ -354,7 +376,6 @@ impl Engine {
                 step.id
             )));
         }
-        let approvals = store.approvals(record.id).await?;
         let waiting: Vec<&Approval> = (approvals.iter())
             .filter(|approval| {
                 approval.step_id == step.id
@@ -399,33 +420,10 @@ impl Engine {
                 step.id
             )));
         }
-        // A ruling sent before a request's expiry keeps it out of the expiry (probe 183 F1: a
-        // whole step's ruling was refused for an item approved in time); one sent at the
-        // expiry comes after it, as the engine expires a request first (probe 183 F3).
-        let ruled_in_time = |approval: &Approval| {
-            (pending.iter()).any(|sent| {
-                sent.command.covers(&approval.step_id, approval.item)
-                    && sent.created_at < approval.expires_at
-            })
-        };
-        let expired = (waiting.iter())
-            .find(|approval| approval.expires_at <= Utc::now() && !ruled_in_time(approval));
         // A denial of one too: the expiry came first and decides (probe 49 F3: acknowledged,
         // it was listed as ruled on before the expiry).
-        if let Some(expired) = expired {
-            return Ok(Some(expired_request(expired)));
-        }
-        // Another item's request that expired with no ruling sent in time denies the step,
-        // whatever a ruling on this one says (probe 181 F2: taken, then the step denied).
-        if let Some(expired) = (approvals.iter())
-            .filter(|other| other.step_id == step.id && other.decision.is_none())
-            .filter(|other| other.expires_at <= Utc::now() && !ruled_in_time(other))
-            .min_by_key(|other| other.expires_at)
-        {
-            return Ok(Some(format!(
-                "{}; a denied item denies its step",
-                expired_request(expired)
-            )));
+        if let Some(expired) = first_expired(Utc::now()) {
+            return Ok(Some(expired_refusal(expired)));
         }
         let earlier = pending
             .iter()
