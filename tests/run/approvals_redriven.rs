@@ -54,7 +54,7 @@ fn listed(scratch: &Scratch) -> Vec<(Value, Value)> {
 }
 
 /// Runs `cairn ARGS`, checks its exit code, and returns its stderr.
-fn exits(scratch: &Scratch, args: &[&str], code: i32) -> String {
+pub(super) fn exits(scratch: &Scratch, args: &[&str], code: i32) -> String {
     let output = scratch.cairn(args);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(code), "cairn {args:?}: {stderr}");

@@ -10,7 +10,7 @@ use cairn::engine::{Engine, ErrorClass, RunState, StepState};
 use cairn::executors::{FunctionExecutor, builtin};
 use serde_json::json;
 
-use super::approvals_redriven::awaiting_after_a_kill;
+use super::approvals_redriven::{awaiting_after_a_kill, exits};
 use super::control::{held, spawn, step, wait_for_file};
 use super::scratch::{Scratch, signal, wait_until};
 use crate::finish;
@@ -119,6 +119,20 @@ fn a_cancel_sent_before_the_deadline_ends_the_run_cancelled_though_read_after_it
     }
 }
 
+/// Moves the expiry of item `?1`'s approval request to `?2` and every other request's to
+/// `?3` (milliseconds since the epoch).
+const EXPIRE_ITEM: &str = "UPDATE approvals SET expires_at = CASE item WHEN ?1 THEN ?2 ELSE ?3 END";
+
+/// Moves the time every command was sent to `?1`: sent before an expiry moved after it.
+const SENT_AT: &str = "UPDATE commands SET created_at = ?1";
+
+/// Runs `sql` with `params` on the test's database while no engine drives its run: the
+/// stored times moved instead of waited for.
+fn stored(scratch: &Scratch, sql: &str, params: impl rusqlite::Params) {
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    db.execute(sql, params).unwrap();
+}
+
 /// A `for_each` step's item request that expired before the run's deadline denies the step
 /// when an engine takes the run over, before the time-out: the listing says so of every
 /// item, not that the run times out, and a ruling on the expired item names it (probe 179
@@ -129,15 +143,12 @@ fn an_item_request_expired_before_the_deadline_denies_its_step_as_listed() {
     let run = awaiting_after_a_kill(&scratch, json!([10, 11, 12]));
     let now = chrono::Utc::now().timestamp_millis();
     let deadline = now - 600_000;
-    let db = rusqlite::Connection::open(scratch.db()).unwrap();
-    db.execute("UPDATE runs SET deadline_at = ?1", [deadline])
-        .unwrap();
-    db.execute(
-        "UPDATE approvals SET expires_at = CASE item WHEN 0 THEN ?1 ELSE ?2 END",
-        [deadline - 600_000, now + 1_800_000],
-    )
-    .unwrap();
-    drop(db);
+    stored(&scratch, "UPDATE runs SET deadline_at = ?1", [deadline]);
+    stored(
+        &scratch,
+        EXPIRE_ITEM,
+        [0, deadline - 600_000, now + 1_800_000],
+    );
     let listed = scratch.cairn(&["approvals"]);
     let listed = String::from_utf8_lossy(&listed.stdout);
     let lines: Vec<&str> = (listed.lines())
@@ -152,9 +163,7 @@ fn an_item_request_expired_before_the_deadline_denies_its_step_as_listed() {
         );
     }
     assert!(!listed.contains("times out"), "{listed}");
-    let refused = scratch.cairn(&["approve", &run, "fe", "--item", "0"]);
-    let refusal = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{refusal}");
+    let refusal = exits(&scratch, &["approve", &run, "fe", "--item", "0"], 2);
     assert!(
         refusal.contains("request of item 0 of step `fe` expired"),
         "{refusal}"
@@ -171,16 +180,13 @@ fn an_item_request_expired_before_the_deadline_denies_its_step_as_listed() {
 fn an_expired_item_request_denies_its_step_as_listed_and_refuses_other_rulings() {
     let scratch = Scratch::new();
     let run = awaiting_after_a_kill(&scratch, json!([10, 11, 12]));
-    let approve = scratch.cairn(&["approve", &run, "fe", "--item", "0", "--by", "ann"]);
-    assert_eq!(approve.status.code(), Some(0), "{approve:?}");
+    exits(
+        &scratch,
+        &["approve", &run, "fe", "--item", "0", "--by", "ann"],
+        0,
+    );
     let now = chrono::Utc::now().timestamp_millis();
-    let db = rusqlite::Connection::open(scratch.db()).unwrap();
-    db.execute(
-        "UPDATE approvals SET expires_at = CASE item WHEN 1 THEN ?1 ELSE ?2 END",
-        [now - 1_000, now + 1_800_000],
-    )
-    .unwrap();
-    drop(db);
+    stored(&scratch, EXPIRE_ITEM, [1, now - 1_000, now + 1_800_000]);
     let listed = scratch.cairn(&["approvals"]);
     let listed = String::from_utf8_lossy(&listed.stdout);
     let line = |item: &str| {
@@ -203,9 +209,7 @@ fn an_expired_item_request_denies_its_step_as_listed_and_refuses_other_rulings()
         line("1").contains("denied when an engine drives the run"),
         "{listed}"
     );
-    let refused = scratch.cairn(&["approve", &run, "fe", "--item", "2"]);
-    let refusal = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{refusal}");
+    let refusal = exits(&scratch, &["approve", &run, "fe", "--item", "2"], 2);
     assert!(
         refusal.contains("item 1 of step `fe` expired")
             && refusal.contains("a denied item denies its step"),
@@ -223,21 +227,15 @@ fn an_expired_item_request_denies_its_step_as_listed_and_refuses_other_rulings()
 fn an_item_approved_in_time_leaves_a_ruling_on_its_step_possible_after_its_expiry() {
     let scratch = Scratch::new();
     let run = awaiting_after_a_kill(&scratch, json!([10, 11]));
-    let approve = scratch.cairn(&["approve", &run, "fe", "--item", "0", "--by", "ann"]);
-    assert_eq!(approve.status.code(), Some(0), "{approve:?}");
+    exits(
+        &scratch,
+        &["approve", &run, "fe", "--item", "0", "--by", "ann"],
+        0,
+    );
     let now = chrono::Utc::now().timestamp_millis();
-    let db = rusqlite::Connection::open(scratch.db()).unwrap();
-    db.execute("UPDATE commands SET created_at = ?1", [now - 2_000])
-        .unwrap();
-    db.execute(
-        "UPDATE approvals SET expires_at = CASE item WHEN 0 THEN ?1 ELSE ?2 END",
-        [now - 1_000, now + 1_800_000],
-    )
-    .unwrap();
-    drop(db);
-    let whole = scratch.cairn(&["approve", &run, "fe", "--by", "bob"]);
-    let stderr = String::from_utf8_lossy(&whole.stderr);
-    assert_eq!(whole.status.code(), Some(0), "{stderr}");
+    stored(&scratch, SENT_AT, [now - 2_000]);
+    stored(&scratch, EXPIRE_ITEM, [0, now - 1_000, now + 1_800_000]);
+    exits(&scratch, &["approve", &run, "fe", "--by", "bob"], 0);
     assert_eq!(scratch.cairn(&["resume", &run]).status.code(), Some(0));
 }
 
@@ -248,29 +246,20 @@ fn an_item_approved_in_time_leaves_a_ruling_on_its_step_possible_after_its_expir
 fn a_pending_denial_and_a_ruling_sent_at_the_expiry_are_told_as_the_engine_acts() {
     let scratch = Scratch::new();
     let run = awaiting_after_a_kill(&scratch, json!([10, 11, 12]));
-    let deny = ["deny", &run, "fe", "--item", "0", "--reason", "no"];
-    assert_eq!(scratch.cairn(&deny).status.code(), Some(0));
+    exits(
+        &scratch,
+        &["deny", &run, "fe", "--item", "0", "--reason", "no"],
+        0,
+    );
     let now = chrono::Utc::now().timestamp_millis();
-    let db = rusqlite::Connection::open(scratch.db()).unwrap();
-    db.execute("UPDATE commands SET created_at = ?1", [now - 2_000])
-        .unwrap();
-    db.execute(
-        "UPDATE approvals SET expires_at = CASE item WHEN 1 THEN ?1 ELSE ?2 END",
-        [now - 1_000, now + 1_800_000],
-    )
-    .unwrap();
+    stored(&scratch, SENT_AT, [now - 2_000]);
+    stored(&scratch, EXPIRE_ITEM, [1, now - 1_000, now + 1_800_000]);
     let listed = scratch.cairn(&["approvals"]);
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(!listed.contains("a request of it expired"), "{listed}");
     // The denial at item 0's expiry, to the millisecond: after it.
-    db.execute(
-        "UPDATE approvals SET expires_at = ?1 WHERE item = 0",
-        [now - 2_000],
-    )
-    .unwrap();
-    drop(db);
-    let refused = scratch.cairn(&["approve", &run, "fe", "--item", "2"]);
-    let refusal = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(2), "{refusal}");
+    let item_0 = "UPDATE approvals SET expires_at = ?1 WHERE item = 0";
+    stored(&scratch, item_0, [now - 2_000]);
+    let refusal = exits(&scratch, &["approve", &run, "fe", "--item", "2"], 2);
     assert!(refusal.contains("item 0 of step `fe` expired"), "{refusal}");
 }
