@@ -270,8 +270,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Records `ruling` as [`send_command`](Store::send_command) does, if it can still
     /// take effect, judged in the write itself: of two rulings sent side by side, one is
     /// recorded, and so is one of two pauses. Whether it was. An approve or a deny is
-    /// recorded if its step awaits approval and no pending ruling covers it
-    /// ([`Command::covers`]); a pause or a cancel if its run has not ended, or a live lease
+    /// recorded if its step awaits approval, no pending ruling covers it
+    /// ([`Command::covers`]), no cancel is pending, the run's deadline has not passed, and no
+    /// request of its step has expired without a pending ruling sent before its expiry
+    /// covering it (the engine denies such a step by that expiry); a pause or a cancel if its run has not ended, or a live lease
     /// says an engine redrives it ([`RunRecord::is_driven`]; SQLite judges the lease by its
     /// expiry alone); a pause not while the run is paused or a pause or a cancel of it is
     /// pending (a cancel after a pending pause is recorded: it wins).

@@ -58,6 +58,7 @@ pub async fn check<S: Store, F: Future<Output = S>>(mut make: impl FnMut() -> F)
         .await;
     commands::a_start_reports_a_pause_or_cancel_asked_before_it(&make().await).await;
     commands::a_ruling_is_recorded_only_while_it_decides_something(&make().await).await;
+    commands::a_ruling_is_not_recorded_once_an_expiry_decides_its_step(&make().await).await;
     commands::a_pause_or_cancel_is_recorded_only_while_it_can_take_effect(&make().await).await;
     running::progress_is_kept_until_the_next_attempt(&make().await).await;
     the_attempts_cut_off_are_kept_with_the_step(&make().await).await;

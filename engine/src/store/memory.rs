@@ -445,9 +445,25 @@ impl Store for MemoryStore {
             Command::Approve(asked) | Command::Deny(asked) => {
                 let awaits = (run.steps.iter())
                     .any(|step| step.id == asked.step && step.state == StepState::AwaitingApproval);
+                let cancelled =
+                    || pending().any(|(earlier, _)| matches!(earlier.command, Command::Cancel(_)));
+                let expired = || {
+                    (run.approvals.values()).any(|request| {
+                        request.step_id == asked.step
+                            && request.decision.is_none()
+                            && request.expires_at <= at
+                            && !pending().any(|(sent, _)| {
+                                sent.command.covers(&request.step_id, request.item)
+                                    && sent.created_at < request.expires_at
+                            })
+                    })
+                };
                 awaits
                     && !pending()
                         .any(|(earlier, _)| earlier.command.covers(&asked.step, asked.item))
+                    && run.record.deadline.is_none_or(|deadline| at < deadline)
+                    && !cancelled()
+                    && !expired()
             }
             Command::Pause(_) | Command::Cancel(_) => {
                 let record = &run.record;

@@ -1,13 +1,16 @@
 //! Commands and approvals: kept until handled, and a pause or cancel handled by the commit
 //! that carries it out.
 
+use chrono::{Duration, Utc};
+use uuid::Uuid;
+
 use super::{TTL, batch, holder, run_change, started, step};
 use crate::approval::{Approval, ApprovalDecision};
 use crate::command::{Command, Request, Ruling};
 use crate::guard::Verdict;
 use crate::item::ItemRecord;
 use crate::lease::LeaseAttempt;
-use crate::state::{Batch, RunState, StepState};
+use crate::state::{Batch, RunState, RunTransition, StepState, Transition};
 use crate::store::Store;
 
 pub(super) async fn commands_and_approvals_are_kept_until_handled(store: &impl Store) {
@@ -349,6 +352,101 @@ pub(super) async fn a_ruling_is_recorded_only_while_it_decides_something(store: 
         recorded,
         [&approve(Some(3)), &approve(Some(4)), &deny, &halt]
     );
+}
+
+/// A ruling is not recorded once something the engine applies before it decides its step
+/// (`Store::send_ruling` judges it in the write; the checks before it read an earlier
+/// instant, probe 183 F3): a request of the step that expired with no ruling sent before
+/// its expiry covering it (its denial denies the step; one sent at the expiry comes after
+/// it), the run's deadline, a pending cancel. A request ruled on in time expires for nothing.
+pub(super) async fn a_ruling_is_not_recorded_once_an_expiry_decides_its_step(store: &impl Store) {
+    let now = Utc::now();
+    let request = |run, item, expires_at| Approval {
+        run_id: run,
+        step_id: "a".into(),
+        item,
+        action_hash: "h".into(),
+        action: serde_json::Value::Null,
+        verdict: Verdict::approve("push", "pushing needs a person"),
+        requested_at: now - Duration::hours(2),
+        expires_at,
+        decision: None,
+    };
+    let ruling = |item| Ruling {
+        step: "a".into(),
+        item,
+        by: "ann".into(),
+        reason: Some("late".into()),
+    };
+    let approve = |item| Command::Approve(ruling(Some(item)));
+    let awaiting = async |requests: &[Option<usize>], run_move: Option<RunTransition>| {
+        let run = started(store, "me").await;
+        let mut asks = batch([step(
+            run,
+            "a",
+            StepState::Ready,
+            StepState::AwaitingApproval,
+        )]);
+        for &item in requests {
+            asks.record_approval(request(run, item, now + Duration::hours(1)));
+        }
+        if let Some(run_move) = run_move {
+            asks.push(Transition::Run(RunTransition {
+                run_id: run,
+                ..run_move
+            }))
+            .unwrap();
+        }
+        store.commit("me", asks).await.unwrap();
+        run
+    };
+
+    let run = awaiting(&[Some(0), Some(1), Some(2)], None).await;
+    assert!(store.send_ruling(run, &approve(0)).await.unwrap());
+    let sent = store.pending_commands(run).await.unwrap()[0].created_at;
+    let mut expires = Batch::new();
+    let in_time = sent + Duration::milliseconds(1);
+    expires.record_approval(request(run, Some(0), in_time));
+    store.commit("me", expires).await.unwrap();
+    while Utc::now() <= in_time {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        store.send_ruling(run, &approve(1)).await.unwrap(),
+        "item 0's request expired after its approval was sent: it denies nothing"
+    );
+    // Expiring as its approval was sent, item 0's request comes first, and denies the step.
+    let mut expired = Batch::new();
+    expired.record_approval(request(run, Some(0), sent));
+    store.commit("me", expired).await.unwrap();
+    assert!(!store.send_ruling(run, &approve(2)).await.unwrap());
+    assert!(
+        !(store.send_ruling(run, &Command::Deny(ruling(None))))
+            .await
+            .unwrap(),
+        "item 0's expiry denies the step first"
+    );
+
+    let past_deadline = RunTransition {
+        deadline: Some(now - Duration::seconds(1)),
+        ..RunTransition::new(Uuid::nil(), RunState::Running, RunState::Paused)
+    };
+    let run = awaiting(&[None], Some(past_deadline)).await;
+    let whole = Command::Approve(ruling(None));
+    assert!(
+        !store.send_ruling(run, &whole).await.unwrap(),
+        "past the deadline"
+    );
+
+    let run = awaiting(&[None], None).await;
+    let cancel = Command::Cancel(Request::new("bob", None));
+    assert!(store.send_ruling(run, &cancel).await.unwrap());
+    assert!(
+        !store.send_ruling(run, &whole).await.unwrap(),
+        "behind a cancel"
+    );
+    let pending = store.pending_commands(run).await.unwrap();
+    assert_eq!(pending.len(), 1, "the cancel alone");
 }
 
 /// A pause or a cancel sent to a run is recorded only while it can take effect, judged in

@@ -65,7 +65,11 @@ impl CommandRow {
     /// Inserts the command, sent at `at` (ms), pending; whether it did. A ruling is not
     /// inserted while its step does not await approval or an earlier pending ruling covers
     /// it (a denial of the step, an approval of the step or of the same item, as
-    /// [`Command::covers`] says); a pause or a cancel not while its run has ended and no
+    /// [`Command::covers`] says), nor once the run's deadline has passed, behind a pending
+    /// cancel, or once a request of its step has expired with no ruling sent before its
+    /// expiry (the engine expires such a request first, and its denial denies the step;
+    /// the checks [`Engine::send`](crate::Engine::send) makes before the write read an
+    /// earlier instant, so a busy database could let the expiry pass in between); a pause or a cancel not while its run has ended and no
     /// live lease says an engine redrives it, and a pause not while the run is paused or a
     /// pause or a cancel of it is pending.
     pub(in crate::store::sqlite) fn insert(
@@ -91,7 +95,24 @@ impl CommandRow {
                            WHERE run_id = ?1 AND handled_at IS NULL AND step_id = ?3
                              AND (kind = 'deny' OR (kind = 'approve'
                                   AND (json_extract(payload, '$.item') IS NULL
-                                       OR json_extract(payload, '$.item') = ?6))))",
+                                       OR json_extract(payload, '$.item') = ?6))))
+                       AND NOT EXISTS (
+                           SELECT 1 FROM runs WHERE id = ?1 AND deadline_at <= ?5)
+                       AND NOT EXISTS (
+                           SELECT 1 FROM commands
+                           WHERE run_id = ?1 AND handled_at IS NULL AND kind = 'cancel')
+                       AND NOT EXISTS (
+                           SELECT 1 FROM approvals AS request
+                           WHERE run_id = ?1 AND step_id = ?3 AND decision IS NULL
+                             AND expires_at <= ?5
+                             AND NOT EXISTS (
+                                 SELECT 1 FROM commands
+                                 WHERE run_id = ?1 AND handled_at IS NULL AND step_id = ?3
+                                   AND created_at < request.expires_at
+                                   AND (kind = 'deny' OR (kind = 'approve'
+                                        AND (json_extract(payload, '$.item') IS NULL
+                                             OR json_extract(payload, '$.item')
+                                                = request.item)))))",
                 )?
                 .execute(params![
                     self.run,
