@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::command::PendingCommand;
 use crate::executor::Action;
 use crate::guard::Verdict;
 
@@ -67,6 +68,31 @@ impl Approval {
     pub fn is_for(&self, action: &Action, guard_hash: Option<&str>, cwd: Option<&Path>) -> bool {
         self.action_hash == action_hash(action, guard_hash, cwd)
             || self.action_hash == hash_of(action, guard_hash, None)
+    }
+
+    /// Whether a ruling among `pending`, its run's unapplied commands, decides this request
+    /// ([`Command::covers`](crate::Command::covers)) and was sent before it expired: its
+    /// expiry then denies nothing. One sent at the expiry or after it comes after it, as an
+    /// engine expires a request first.
+    pub fn ruled_in_time(&self, pending: &[PendingCommand]) -> bool {
+        (pending.iter()).any(|sent| {
+            sent.command.covers(&self.step_id, self.item) && sent.created_at < self.expires_at
+        })
+    }
+
+    /// The first of `requests` (one run's) of step `step` that expired by `by`, undecided and
+    /// not [ruled on in time](Approval::ruled_in_time): its expiry denies the step, every item
+    /// of it, whatever a ruling on another item says.
+    pub fn first_expired<'a>(
+        requests: impl IntoIterator<Item = &'a Approval>,
+        pending: &[PendingCommand],
+        step: &str,
+        by: DateTime<Utc>,
+    ) -> Option<&'a Approval> {
+        (requests.into_iter())
+            .filter(|request| request.step_id == step && request.decision.is_none())
+            .filter(|request| request.expires_at <= by && !request.ruled_in_time(pending))
+            .min_by_key(|request| request.expires_at)
     }
 }
 
@@ -178,5 +204,92 @@ mod tests {
         // This cairn's request binds its directory, and the old one binds the rest.
         assert!(!request(sha256(now)).is_for(&action, Some("g"), Some(Path::new("/x"))));
         assert!(!request(sha256(before)).is_for(&action, Some("other"), here));
+    }
+
+    /// Which request's expiry denies a step.
+    mod expiry {
+        use chrono::{DateTime, Duration, Utc};
+        use uuid::Uuid;
+
+        use crate::approval::{Approval, ApprovalDecision};
+        use crate::command::{Command, PendingCommand, Ruling};
+        use crate::guard::Verdict;
+
+        fn at(seconds: i64) -> DateTime<Utc> {
+            DateTime::UNIX_EPOCH + Duration::seconds(seconds)
+        }
+
+        /// Step `s`'s request of `item`, expiring at `expires`.
+        fn request(item: Option<usize>, expires: i64) -> Approval {
+            Approval {
+                run_id: Uuid::nil(),
+                step_id: "s".into(),
+                item,
+                action_hash: "h".into(),
+                action: serde_json::Value::Null,
+                verdict: Verdict::allow(),
+                requested_at: at(0),
+                expires_at: at(expires),
+                decision: None,
+            }
+        }
+
+        /// `command` on step `s`'s `item`, sent at `sent`.
+        fn sent(approve: bool, item: Option<usize>, sent: i64) -> PendingCommand {
+            let ruling = Ruling {
+                step: "s".into(),
+                item,
+                by: "ann".into(),
+                reason: Some("why".into()),
+            };
+            PendingCommand {
+                id: sent,
+                run_id: Uuid::nil(),
+                command: if approve {
+                    Command::Approve(ruling)
+                } else {
+                    Command::Deny(ruling)
+                },
+                created_at: at(sent),
+            }
+        }
+
+        #[test]
+        fn the_first_request_expired_unruled_by_then_denies_the_step() {
+            let requests = [
+                request(Some(0), 20),
+                request(Some(1), 10),
+                request(Some(2), 30),
+            ];
+            let first = |pending: &[PendingCommand], by| {
+                Approval::first_expired(&requests, pending, "s", at(by)).map(|first| first.item)
+            };
+            assert_eq!(first(&[], 9), None, "none expired by then");
+            assert_eq!(first(&[], 25), Some(Some(1)), "the earliest of two");
+            // Item 1 approved before its expiry: item 0's expiry comes next.
+            assert_eq!(first(&[sent(true, Some(1), 9)], 25), Some(Some(0)));
+            // Sent at the expiry, an approval comes after it.
+            assert_eq!(first(&[sent(true, Some(1), 10)], 25), Some(Some(1)));
+            // A denial of any item, or an approval of the step, sent in time covers them all.
+            assert_eq!(first(&[sent(false, Some(2), 5)], 40), None);
+            assert_eq!(first(&[sent(true, None, 5)], 40), None);
+            // One sent in time covers only the requests expiring after it.
+            assert_eq!(first(&[sent(true, None, 15)], 40), Some(Some(1)));
+            let decided = ApprovalDecision {
+                approved: true,
+                by: "bob".into(),
+                reason: None,
+                at: at(1),
+            };
+            let mut requests = requests;
+            requests[1].decision = Some(decided);
+            let first = Approval::first_expired(&requests, &[], "s", at(25));
+            assert_eq!(
+                first.map(|first| first.item),
+                Some(Some(0)),
+                "decided: not expired"
+            );
+            assert_eq!(Approval::first_expired(&requests, &[], "t", at(99)), None);
+        }
     }
 }

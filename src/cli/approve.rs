@@ -146,20 +146,13 @@ pub(crate) async fn approvals(global: &Global) -> Result<ExitCode, Error> {
     // when an engine takes the run over, which settles first what was dated before the
     // deadline (probe 174 F1, 179 F3, 181 F2: listed as requests to decide, or that the
     // time-out ends).
+    // A denial sent in time keeps every request of its step out of the expiry (probe 183
+    // F2: an item's later expiry was named instead).
     let denied_first = |approval: &Approval| {
-        // A denial sent denies the step first: a ruling after an expiry is refused (probe
-        // 183 F2: an item's later expiry was named instead).
-        let pending = &runs[&approval.run_id].pending;
-        let denial = |sent: &PendingCommand| matches!(&sent.command, Command::Deny(ruling) if ruling.step == approval.step_id);
-        if pending.iter().any(denial) {
-            return None;
-        }
         let by = deadline_passed(approval).unwrap_or_else(Utc::now);
-        (waiting.iter())
-            .filter(|other| other.run_id == approval.run_id && other.step_id == approval.step_id)
-            .filter(|other| ruled(other).is_none() && other.expires_at <= by)
-            .map(|other| other.expires_at)
-            .min()
+        let run = (waiting.iter()).filter(|other| other.run_id == approval.run_id);
+        let pending = &runs[&approval.run_id].pending;
+        Approval::first_expired(run, pending, &approval.step_id, by).map(|first| first.expires_at)
     };
     let mut stdout = printable::stdout(global.json);
     if global.json {

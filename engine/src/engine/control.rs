@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -296,24 +296,11 @@ impl Engine {
         let store = &self.inner.store;
         let pending = store.pending_commands(record.id).await?;
         let approvals = store.approvals(record.id).await?;
-        // A ruling sent before a request's expiry keeps it out of the expiry (probe 183 F1: a
-        // whole step's ruling was refused for an item approved in time); one sent at the
-        // expiry comes after it, as the engine expires a request first (probe 183 F3).
-        let ruled_in_time = |approval: &Approval| {
-            (pending.iter()).any(|sent| {
-                sent.command.covers(&approval.step_id, approval.item)
-                    && sent.created_at < approval.expires_at
-            })
-        };
-        // The first request of the step that expired by `by` with no ruling sent in time: it
-        // denies the step, every item of it, whatever a ruling on another item says (probe
-        // 181 F2: taken, then the step denied).
-        let first_expired = |by: DateTime<Utc>| {
-            (approvals.iter())
-                .filter(|other| other.step_id == ruling.step && other.decision.is_none())
-                .filter(|other| other.expires_at <= by && !ruled_in_time(other))
-                .min_by_key(|other| other.expires_at)
-        };
+        // The first request of the step that expired by `by` with no ruling sent in time
+        // denies the step (probe 181 F2: taken, then the step denied); a ruling sent before
+        // a request's expiry keeps it out (probe 183 F1: a whole step's ruling was refused
+        // for an item approved in time), one sent at the expiry does not (probe 183 F3).
+        let first_expired = |by| Approval::first_expired(&approvals, &pending, &ruling.step, by);
         let expired_refusal = |expired: &Approval| match ruling.item {
             Some(item) if expired.item != Some(item) => {
                 format!(
