@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use cairn_engine::{
-    Condition, Decision, Duration, ID_PATTERN, Problem, evaluate_conditions, whole,
+    Condition, Decision, Duration, ENV_NAME_PATTERN, ID_PATTERN, Problem, evaluate_conditions,
+    whole,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -128,6 +129,7 @@ pub struct Policy {
     /// The only variable names a step may set (`with.env`, `NAME=value` in scripts);
     /// absent, any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(regex(pattern = ENV_NAME_PATTERN)))]
     pub env: Option<Vec<String>>,
     /// Limits per run.
     #[serde(default)]
@@ -305,6 +307,7 @@ pub struct Rule {
     /// What it decides.
     pub effect: Decision,
     /// Why, shown in verdicts.
+    #[schemars(length(min = 1))]
     pub reason: String,
     /// A CEL condition over `action` and `run`.
     #[schemars(with = "String")]
@@ -578,6 +581,16 @@ mod tests {
             error.to_string(),
             "p.json:/rules/0/reason: an empty or blank reason: say why the rule decides as it does"
         );
+        // An empty one is refused by the schema, which an editor checks too (probe 185 F2).
+        let rule = serde_json::json!({"id": "r", "effect": "deny", "reason": "", "when": "true"});
+        let text = serde_json::json!({ "rules": [rule] }).to_string();
+        let error = Policy::from_str(&text, Path::new("."), "p.json").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "p.json:/rules/0/reason: \"\" is shorter than 1 character"
+        );
+        let reason = &schema()["$defs"]["Rule"]["properties"]["reason"];
+        assert_eq!(reason["minLength"], 1);
     }
 
     fn with_rule_when(when: &str) -> String {

@@ -109,6 +109,10 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
             let id = error.instance().as_str().unwrap_or_default();
             vec![found(crate::definition::id_problem(id), false)]
         }
+        // A variable's name as a value (a policy's `env`), not as a key.
+        ValidationErrorKind::Pattern { pattern } if pattern == ENV_NAME_PATTERN => {
+            vec![found(not_a_variable(error.instance()), false)]
+        }
         ValidationErrorKind::Pattern { pattern } if pattern == NUL_FREE_PATTERN => {
             let message = "holds a NUL byte, which no process can be given in an argument, a variable or its directory (a C string ends at one): remove it";
             vec![found(message.to_owned(), false)]
@@ -126,10 +130,7 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
         ValidationErrorKind::PropertyNames { error: key } => {
             let message = match key.kind() {
                 ValidationErrorKind::Pattern { pattern } if pattern == ENV_NAME_PATTERN => {
-                    format!(
-                        "{} is not a variable's name: it is empty or holds `=` or NUL",
-                        key.instance()
-                    )
+                    not_a_variable(key.instance())
                 }
                 _ => shorten(&key.to_string()),
             };
@@ -155,6 +156,11 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
         }
         _ => vec![found(shorten(&error.to_string()), false)],
     }
+}
+
+/// Why `name`, which [`ENV_NAME_PATTERN`] refuses, names no variable.
+fn not_a_variable(name: &Value) -> String {
+    format!("{name} is not a variable's name: it is empty or holds `=` or NUL")
 }
 
 /// The `allowed` values (each as JSON) but, in a `retry_on`, the error classes it may not

@@ -467,6 +467,14 @@ fn a_command_prefix_with_blanks_that_match_nothing_is_refused() {
          p.json:/commands/deny/2: a command prefix's token matches one whole word of a command, so [\" curl\"] matches nothing: write [\"curl\"]\n\
          p.json:/commands/deny/3: a command prefix's token matches one whole word of a command, so [\"git\", \"push \"] matches nothing: write [\"git\", \"push\"]"
     );
+    // A token of blanks alone is left out of the prefix to write: `[]` and `""` are refused
+    // too (probe 185 F1).
+    assert_eq!(
+        refused(r#"{"commands": {"deny": [[" "], ["git", " "], ["  ", "push"]]}}"#),
+        "p.json:/commands/deny/0: a command prefix's token matches one whole word of a command, so [\" \"] matches nothing: its tokens are blanks, and name no word; write the program's name and the words after it\n\
+         p.json:/commands/deny/1: a command prefix's token matches one whole word of a command, so [\"git\", \" \"] matches nothing: write [\"git\"]\n\
+         p.json:/commands/deny/2: a command prefix's token matches one whole word of a command, so [\"  \", \"push\"] matches nothing: write [\"push\"]"
+    );
     let policy =
         r#"{"commands": {"allow": [["/opt/My Tools/rm"], ["git", "commit", "-m", "a b"]]}}"#;
     Policy::from_str(policy, Path::new("/"), "p.json")
@@ -531,8 +539,8 @@ fn a_token_or_a_variable_holding_a_character_that_shows_as_nothing_is_refused() 
     assert_eq!(
         refused(r#"{"env": ["", "A=B", "MODE ", "HO\u200bME", "PATH"]}"#),
         format!(
-            "p.json:/env/0: \"\" names no variable (a name is not empty and holds no `=` or NUL): write the variable's name\n\
-             p.json:/env/1: \"A=B\" names no variable (a name is not empty and holds no `=` or NUL): write the variable's name\n\
+            "p.json:/env/0: \"\" is not a variable's name: it is empty or holds `=` or NUL\n\
+             p.json:/env/1: \"A=B\" is not a variable's name: it is empty or holds `=` or NUL\n\
              p.json:/env/2: \"MODE \" has blanks around it, which no variable a step sets has: write \"MODE\"\n\
              p.json:/env/3: \"HO\\u{{200b}}ME\" holds U+200B, {why}: write \"HOME\""
         )
