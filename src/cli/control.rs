@@ -65,9 +65,22 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
     if let Ok(run) = &sent
         && let Ok(record) = engine.store().find_run(&run.to_string()).await
     {
+        // Judged gone, the engine that drove the run committed its last move before it
+        // exited: one that carried the command out after the run was read is read again,
+        // not told about as a run no engine drives (probe 186 F1: "not carried out yet" of
+        // a run paused).
+        let at = chrono::Utc::now();
+        let (record, driven) = if record.is_driven(at) {
+            (record, true)
+        } else {
+            let again = engine.store().find_run(&run.to_string()).await;
+            let record = again.unwrap_or(record);
+            let driven = record.is_driven(chrono::Utc::now());
+            (record, driven)
+        };
         // An ended run that took the command is being redriven: it acts once the run moves.
-        let driven = record.state.is_terminal() && record.lease.is_some();
-        let state = if driven {
+        let redriven = record.state.is_terminal() && record.lease.is_some();
+        let state = if redriven {
             RunState::Running
         } else {
             record.state
@@ -80,11 +93,10 @@ async fn steer(command: Command, args: &SteerArgs, global: &Global) -> Result<Ex
         };
         let cancelling =
             (pending.iter().flatten()).any(|pending| matches!(pending.command, Command::Cancel(_)));
-        let at = chrono::Utc::now();
         now = Some(After {
             state,
             cancelling,
-            driven: record.is_driven(at),
+            driven,
             deadline_passed: record.deadline.filter(|&deadline| deadline <= at),
         });
     }

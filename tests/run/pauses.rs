@@ -1,12 +1,12 @@
 //! A pause from another process: the step in flight finishes, nothing new starts, and a
 //! person's `cairn resume` completes the run; what the engine says it does.
 
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 
 use serde_json::json;
 
 use super::control::{HOLD, MARK, code, executions, held, history, show, step, wait_for_file};
-use super::scratch::{Scratch, states};
+use super::scratch::{Scratch, states, wait_until};
 use crate::finish;
 
 /// `cairn run` (its stderr in `run.log`) of `a` (held) then `b`, once `a` is held; with the
@@ -83,4 +83,68 @@ fn a_pause_the_next_steps_commit_finds_says_nothing_is_in_flight() {
     };
     assert!(said.contains(expected), "{said}");
     assert!(executions(&scratch, "b").is_empty(), "b never started");
+}
+
+/// A pause that the engine driving the run carries out, exiting, while `cairn pause` judges
+/// that engine's lease says the run is paused, not "recorded, not carried out yet: no engine
+/// drives the run now" (probe 186 F1: the run was read before the engine paused it, and
+/// judged after the engine exited). strace stops `cairn pause` at its third look at the
+/// engine's `/proc` stat, the judgement after the run is read, until the engine has exited;
+/// where strace is not installed, or may not trace, the test says so and checks nothing.
+#[test]
+fn a_pause_carried_out_while_its_sender_judges_the_lease_says_the_run_paused() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("skipped: strace is not installed");
+        return;
+    }
+    let scratch = Scratch::new();
+    let (child, run) = a_held_then_b(&scratch);
+    let trace = scratch.dir.path().join("strace.txt");
+    let pause = scratch.command(&["pause", &run]);
+    let stat = format!("/proc/{}/stat", child.id());
+    let mut traced = Command::new("strace");
+    traced
+        .args(["-f", "-o"])
+        .arg(&trace)
+        .args(["-P", &stat, "-e", "trace=openat"])
+        .args(["-e", "inject=openat:signal=SIGSTOP:when=3"])
+        .arg(pause.get_program())
+        .args(pause.get_args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut traced = traced.spawn().expect("strace starts");
+    let (mut stopped, mut untraced) = (String::new(), false);
+    wait_until("`cairn pause` stopped at its look at the engine", || {
+        let text = std::fs::read_to_string(&trace).unwrap_or_default();
+        let line = text
+            .lines()
+            .find(|line| line.contains("stopped by SIGSTOP"));
+        // With `-f`, each line begins with the pid of the process it is about.
+        let pid = line.and_then(|line| line.split_whitespace().next());
+        stopped = pid.unwrap_or_default().to_owned();
+        // strace ended without stopping it: it may not trace here (ptrace not allowed).
+        untraced = stopped.is_empty() && traced.try_wait().is_ok_and(|ended| ended.is_some());
+        !stopped.is_empty() || untraced
+    });
+    if untraced {
+        eprintln!("skipped: strace cannot trace here");
+        scratch.open_gate();
+        finish(child, "cairn run");
+        return;
+    }
+    scratch.open_gate();
+    assert_eq!(
+        code(&finish(child, "cairn run")),
+        Some(3),
+        "the engine paused"
+    );
+    let resumed = Command::new("kill").args(["-CONT", &stopped]).status();
+    assert!(
+        resumed.is_ok_and(|status| status.success()),
+        "`cairn pause` goes on"
+    );
+    let output = finish(traced, "cairn pause under strace");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains(&format!("run {run} is paused")), "{said}");
+    assert_eq!(show(&scratch, &run)["state"], "paused");
 }
