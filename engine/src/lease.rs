@@ -151,8 +151,9 @@ fn qualified_host(name: &str, namespace: Option<&str>) -> String {
 const INIT_PID_NAMESPACE: &str = "pid:[4026531836]";
 
 /// The start time of process `pid` in clock ticks since boot (field 22 of /proc/PID/stat),
-/// while it runs: none for a process that has exited, zombies included.
-fn process_start(pid: u32) -> Option<u64> {
+/// while it runs: none for a process that has exited, zombies included. With the pid, it
+/// names a process on its host, however the pid is reused.
+pub fn process_start(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses: skip past its last ')'.
     let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();

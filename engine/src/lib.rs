@@ -91,7 +91,7 @@ pub use executor::{
 };
 pub use expr::{Condition, ExprError, SharedJson, Variable, evaluate_conditions};
 pub use guard::{Decision, Facts, Guard, GuardError, RateLimit, Verdict};
-pub use lease::LeaseHolder;
+pub use lease::{LeaseHolder, process_start};
 pub use load::{
     LoadError, Place, Problem, check_params, document_schema, load_document, load_file, load_json,
     load_snapshot, load_str, read_document,

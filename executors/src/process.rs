@@ -24,6 +24,7 @@
 
 mod capture;
 mod group;
+mod orphans;
 pub(crate) mod params;
 mod procfs;
 mod reaper;
@@ -277,6 +278,7 @@ impl ProcessExecutor {
         let cwd = dir.as_ref().map(|dir| dir.path.as_path());
         let program = params.command[0].as_str();
         let identity = Identity::of(action);
+        orphans::end_for(action).await;
         let mut command = self.command(action, &identity, &params, cwd);
         let mut child = match command.spawn() {
             Ok(child) => child,

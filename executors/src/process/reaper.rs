@@ -79,19 +79,62 @@ done
 exit 0
 "#;
 
-/// What the engine's steps carry in `CAIRN_ENGINE`: this process's id and the time the
-/// token was made, unique on the host. The reaper finds by it the steps the engine spawned
-/// and had not registered yet when it died: the spawn itself (from `fork` to `exec`, the
-/// engine waiting) is a gap no registration after it can close, and a kill while a wide
-/// `for_each` window starts its items nearly always lands in one.
+/// What the engine's steps carry in `CAIRN_ENGINE`: this process's id, its start time and
+/// its session (`PID-START-SESSION`, [`EngineToken`]), unique on the host. The reaper finds
+/// by it the steps the engine spawned and had not registered yet when it died: the spawn
+/// itself (from `fork` to `exec`, the engine waiting) is a gap no registration after it can
+/// close, and a kill while a wide `for_each` window starts its items nearly always lands in
+/// one. An engine that takes a run over finds by it the attempts a dead engine left
+/// ([`super::orphans`]).
 pub(crate) fn token() -> &'static str {
     static TOKEN: LazyLock<String> = LazyLock::new(|| {
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        format!("{}-{}", std::process::id(), since_epoch.as_nanos())
+        let pid = std::process::id();
+        let start = cairn_engine::process_start(pid).unwrap_or(0);
+        let session = nix::unistd::getsid(None).map_or(0, |session| session.as_raw());
+        EngineToken {
+            pid,
+            start,
+            session,
+        }
+        .to_string()
     });
     &TOKEN
+}
+
+/// An engine as its steps' `CAIRN_ENGINE` names it ([`token`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct EngineToken {
+    /// The engine's process id.
+    pub(super) pid: u32,
+    /// Its start time, in clock ticks since boot ([`cairn_engine::process_start`]).
+    pub(super) start: u64,
+    /// Its session: a step that left it (`setsid`) has left cairn's care.
+    pub(super) session: i32,
+}
+
+impl EngineToken {
+    /// The token `text` writes, if it is one.
+    pub(super) fn parse(text: &str) -> Option<EngineToken> {
+        let mut parts = text.split('-');
+        let token = EngineToken {
+            pid: parts.next()?.parse().ok()?,
+            start: parts.next()?.parse().ok()?,
+            session: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(token)
+    }
+
+    /// Whether the engine it names has exited (a zombie too): its pid runs no process, or
+    /// one started at another time.
+    pub(super) fn is_gone(&self) -> bool {
+        cairn_engine::process_start(self.pid) != Some(self.start)
+    }
+}
+
+impl std::fmt::Display for EngineToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}-{}", self.pid, self.start, self.session)
+    }
 }
 
 /// The engine's reaper, started on first use, and the groups registered with it.

@@ -86,8 +86,10 @@ pub(super) struct Strays {
 
 /// What to signal: a group whose leader is a stray, or a stray alone.
 #[derive(Debug, Clone, Copy)]
-enum Target {
+pub(super) enum Target {
+    /// The group this process leads.
     Group(Pid),
+    /// This process alone.
     Process(Pid),
 }
 
@@ -134,20 +136,7 @@ impl Strays {
 
     /// Sends `signal` to each stray's group or to the stray; returns how many targets.
     fn signal(&self, signal: Signal) -> usize {
-        let targets = self.find();
-        for &target in &targets {
-            let sent = match target {
-                Target::Group(pgid) => killpg(pgid, signal),
-                Target::Process(pid) => kill(pid, signal),
-            };
-            match sent {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(error) => {
-                    tracing::warn!(?target, %signal, %error, "cannot signal a process that left its step's group")
-                }
-            }
-        }
-        targets.len()
+        send(&self.find(), signal)
     }
 
     /// The live processes of the engine's session outside the attempt's group and the
@@ -159,18 +148,41 @@ impl Strays {
             })
             .map(|marked| marked.process)
             .collect();
-        let leaders: HashSet<i32> = (strays.iter())
-            .filter(|process| process.pid == process.pgrp)
-            .map(|process| process.pid)
-            .collect();
-        let alone = (strays.iter())
-            .filter(|process| !leaders.contains(&process.pgrp))
-            .map(|process| Target::Process(Pid::from_raw(process.pid)));
-        (leaders.iter())
-            .map(|&leader| Target::Group(Pid::from_raw(leader)))
-            .chain(alone)
-            .collect()
+        targets(&strays)
     }
+}
+
+/// What to signal to end `processes`: the groups they lead, and the others alone (a group
+/// one of them joined is not theirs to end).
+pub(super) fn targets(processes: &[procfs::Stat]) -> Vec<Target> {
+    let leaders: HashSet<i32> = (processes.iter())
+        .filter(|process| process.pid == process.pgrp)
+        .map(|process| process.pid)
+        .collect();
+    let alone = (processes.iter())
+        .filter(|process| !leaders.contains(&process.pgrp))
+        .map(|process| Target::Process(Pid::from_raw(process.pid)));
+    (leaders.iter())
+        .map(|&leader| Target::Group(Pid::from_raw(leader)))
+        .chain(alone)
+        .collect()
+}
+
+/// Sends `signal` to each of `targets`; returns how many there are.
+pub(super) fn send(targets: &[Target], signal: Signal) -> usize {
+    for &target in targets {
+        let sent = match target {
+            Target::Group(pgid) => killpg(pgid, signal),
+            Target::Process(pid) => kill(pid, signal),
+        };
+        match sent {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(error) => {
+                tracing::warn!(?target, %signal, %error, "cannot signal a process of a step");
+            }
+        }
+    }
+    targets.len()
 }
 
 /// A live process of the engine's session outside the engine's group, with the `CAIRN_`

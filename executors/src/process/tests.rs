@@ -72,7 +72,7 @@ async fn read_fifo(path: &Path) -> String {
 
 /// Polls `holds` (through [`super::procfs::poll_until`]) until it holds; fails the test,
 /// naming `what` it waited for, if it has not within [`HANG`].
-async fn wait_until(what: &str, holds: impl FnMut() -> bool) {
+pub(super) async fn wait_until(what: &str, holds: impl FnMut() -> bool) {
     let held = super::procfs::poll_until(Instant::now() + HANG, holds).await;
     assert!(held, "waited {HANG:?} in vain for {what}");
 }
@@ -93,9 +93,11 @@ fn block_until(what: &str, mut holds: impl FnMut() -> bool) {
 /// Kills, when the test ends however it ends, the groups led by the processes it names that
 /// still carry `marker` (a `NAME=value` entry) in their environment: never a process that
 /// reused one's pid.
-struct KillOnDrop {
-    marker: Vec<u8>,
-    pids: Vec<i32>,
+pub(super) struct KillOnDrop {
+    /// The `NAME=value` entry the test's processes carry.
+    pub(super) marker: Vec<u8>,
+    /// The processes.
+    pub(super) pids: Vec<i32>,
 }
 
 impl Drop for KillOnDrop {
