@@ -10,6 +10,7 @@
 //! attempt's end and for the reaper; one of a live engine (its lease lapsed while it ran on)
 //! is left to it, which stops its steps when it finds its lease lost.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_engine::Action;
@@ -18,7 +19,7 @@ use tokio::time::Instant;
 
 use super::procfs;
 use super::reaper::{self, EngineToken};
-use super::strays::{send, targets};
+use super::strays::{cairn_variables, send, targets};
 
 /// How long an attempt waits for a gone engine's processes to end once killed; past it, it
 /// starts all the same, with a warning.
@@ -50,11 +51,9 @@ fn find(action: &Action) -> Vec<procfs::Stat> {
     let run = action.run_id.to_string();
     let item = action.item_index.map(|index| index.to_string());
     let own = reaper::token().as_bytes();
-    (procfs::processes())
-        .filter(|process| !process.ended())
-        .filter(|process| {
-            let environ = procfs::environ(process.pid);
-            let value = |name| variable(&environ, name);
+    (marked().iter())
+        .filter(|(process, variables)| {
+            let value = |name| variable(variables, name);
             let token = value("CAIRN_ENGINE").filter(|&token| token != own);
             let token =
                 token.and_then(|token| EngineToken::parse(std::str::from_utf8(token).ok()?));
@@ -63,7 +62,22 @@ fn find(action: &Action) -> Vec<procfs::Stat> {
                 && value("CAIRN_ITEM_INDEX") == item.as_deref().map(str::as_bytes)
                 && token.is_some_and(|token| token.session == process.session && token.is_gone())
         })
+        .map(|(process, _)| *process)
         .collect()
+}
+
+/// The live processes of the host that carry `CAIRN_` variables, with them, as a look at
+/// `/proc` a few milliseconds old found them ([`procfs::recent`]): the attempts of a
+/// `for_each` window that a takeover starts again together share one.
+fn marked() -> Arc<[(procfs::Stat, Vec<u8>)]> {
+    static LAST: procfs::Recent<(procfs::Stat, Vec<u8>)> = Mutex::new(None);
+    procfs::recent(&LAST, || {
+        (procfs::processes())
+            .filter(|process| !process.ended())
+            .map(|process| (process, cairn_variables(&procfs::environ(process.pid))))
+            .filter(|(_, variables)| !variables.is_empty())
+            .collect()
+    })
 }
 
 /// The value of the variable `name` in `environ` (`NAME=value` entries, each ended by a

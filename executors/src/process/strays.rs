@@ -223,7 +223,7 @@ fn marked() -> Arc<[Marked]> {
 }
 
 /// The `CAIRN_` entries of `environ` (`NAME=value` entries, each ended by a NUL), as it.
-fn cairn_variables(environ: &[u8]) -> Vec<u8> {
+pub(super) fn cairn_variables(environ: &[u8]) -> Vec<u8> {
     let mut kept = Vec::new();
     for entry in environ.split(|&byte| byte == 0) {
         if entry.starts_with(b"CAIRN_") {
