@@ -234,7 +234,7 @@ mod tests {
             }
         }
 
-        /// `command` on step `s`'s `item`, sent at `sent`.
+        /// An approval (or a denial) of step `s`'s `item`, sent at `sent`.
         fn sent(approve: bool, item: Option<usize>, sent: i64) -> PendingCommand {
             let ruling = Ruling {
                 step: "s".into(),
