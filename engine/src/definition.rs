@@ -74,11 +74,17 @@ pub fn is_id(id: &str) -> bool {
     !id.is_empty() && (id.bytes()).all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
-/// What is wrong with `id`, which [`is_id`] refuses, in the words of a file's problem.
-pub(crate) fn id_problem(id: &str) -> String {
+/// What is wrong with `id`, which [`is_id`] refuses, in the words of a file's problem; in
+/// a planner's plan (`in_plan`), whose ids may not hold `.` either, without it.
+pub(crate) fn id_problem(id: &str, in_plan: bool) -> String {
+    let allowed = if in_plan {
+        "A-Z a-z 0-9 _ -"
+    } else {
+        "A-Z a-z 0-9 _ . -"
+    };
     match id {
-        "" => "an id may not be empty: name it with A-Z a-z 0-9 _ . -".to_owned(),
-        _ => format!("id `{id}` may only contain A-Z a-z 0-9 _ . -"),
+        "" => format!("an id may not be empty: name it with {allowed}"),
+        _ => format!("id `{id}` may only contain {allowed}"),
     }
 }
 

@@ -230,7 +230,7 @@ fn load(source: &str, executors: &Executors, report: &mut Report) -> Option<Plan
                     return None;
                 }
             };
-            repair::against_schema(&mut value, report);
+            repair::against_schema(&mut value, report, false);
             repair::deserialize(value, report)?
         }
     };

@@ -48,7 +48,7 @@ pub(crate) fn load_plan(
         let mut report = Report::default();
         report.problems.extend(beside);
         let mut document = document;
-        repair::against_schema(&mut document, &mut report);
+        repair::against_schema(&mut document, &mut report, true);
         let workflow = repair::deserialize(document, &mut report);
         if let Some(workflow) = &workflow {
             check::check(workflow, executors, Some(outer), &mut report);

@@ -218,7 +218,10 @@ impl<'a> Checker<'a> {
     fn id(&mut self, id: &'a str, named: Named, pointer: &str) {
         let here = [pointer, "/id"].concat();
         if !is_id(id) {
-            self.problem(here.clone(), definition::id_problem(id));
+            self.problem(
+                here.clone(),
+                definition::id_problem(id, self.outer.is_some()),
+            );
         }
         let outer = (self.outer).map(|outer| (outer, outer.plan.namespace(outer.planner) + id));
         if let Some((_, full)) = outer.as_ref().filter(|_| id.contains('.')) {

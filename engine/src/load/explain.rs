@@ -107,7 +107,7 @@ pub(super) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Found> {
         }
         ValidationErrorKind::Pattern { pattern } if pattern == ID_PATTERN => {
             let id = error.instance().as_str().unwrap_or_default();
-            vec![found(crate::definition::id_problem(id), false)]
+            vec![found(crate::definition::id_problem(id, false), false)]
         }
         // A variable's name as a value (a policy's `env`), not as a key.
         ValidationErrorKind::Pattern { pattern } if pattern == ENV_NAME_PATTERN => {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::explain::{Found, explain, misspelt, shorten};
 use super::{Report, VALIDATOR};
-use crate::definition::{self, Workflow};
+use crate::definition::{self, ID_PATTERN, Workflow};
 use crate::executor::ErrorClass;
 use crate::problem::{escape, unescape};
 
@@ -14,8 +14,9 @@ use crate::problem::{escape, unescape};
 const MAX_SERDE_REPAIRS: usize = 100;
 
 /// Checks `value` against the workflow schema: reports every problem and removes (or resets)
-/// the values that would not deserialize.
-pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
+/// the values that would not deserialize. `in_plan`: `value` is a planner's plan, whose ids
+/// may not hold `.` (probe 182 F4: a bad id was told to use one).
+pub(super) fn against_schema(value: &mut Value, report: &mut Report, in_plan: bool) {
     let validator = match &*VALIDATOR {
         Ok(validator) => validator,
         Err(error) => {
@@ -52,6 +53,10 @@ pub(super) fn against_schema(value: &mut Value, report: &mut Report) {
             ValidationErrorKind::MinItems { .. } if pointer == "/steps" => {
                 let message = "a workflow needs at least one step".to_owned();
                 found.push(Found::new(pointer, message, false));
+            }
+            ValidationErrorKind::Pattern { pattern } if in_plan && pattern == ID_PATTERN => {
+                let id = error.instance().as_str().unwrap_or_default();
+                found.push(Found::new(pointer, definition::id_problem(id, true), false));
             }
             _ => found.extend(explain(&error, definition::schema())),
         }

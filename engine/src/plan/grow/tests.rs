@@ -192,6 +192,12 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
              it `gen.a.b`, as another planner's plan could; use `-` or `_`\n\
              plan of gen:/why: unknown key `why`",
         ),
+        // A plan's ids are told the characters a plan's may hold, without `.` (probe 182 F4).
+        (
+            json!({"steps": [{"id": "", "executor": "noop"}, {"id": "a b", "executor": "noop"}]}),
+            "plan of gen:/steps/0/id: an id may not be empty: name it with A-Z a-z 0-9 _ -\n\
+             plan of gen:/steps/1/id: id `a b` may only contain A-Z a-z 0-9 _ -",
+        ),
         (json!(["a"]), "plan of gen: a plan is an object"),
         (
             json!(format!("{}{}", "[".repeat(200), "]".repeat(200))),
