@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::scratch::{Scratch, holds_within, states};
+use super::scratch::{Scratch, holds_within, states, wait_until};
 
 /// Whether `pid` is gone: missing from /proc, or a zombie (dead, awaiting its reaping by init).
 pub(super) fn gone(pid: i32) -> bool {
@@ -119,4 +119,93 @@ fn killed_engine_takes_the_grandchild(command: &[&str]) {
 /// Whether the step has written its grandchild's pid (a whole line).
 fn written(pidfile: &Path) -> bool {
     std::fs::read_to_string(pidfile).is_ok_and(|text| text.ends_with('\n'))
+}
+
+/// A resume right after a crash starts a step's next attempt only once the dead engine's
+/// attempt is gone, even before the dead engine's reaper has killed it (probe 187 F1:
+/// attempt 2 ran beside attempt 1). The reaper is held stopped. The engine runs under a
+/// shell that adopts its orphans (a child subreaper), as init keeps them alive on a host:
+/// a container's first process may kill the orphans it inherits at once, which would hide
+/// the race.
+#[test]
+fn a_resume_after_a_crash_starts_a_step_again_only_once_its_last_attempt_is_gone() {
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+
+    let scratch = Scratch::new();
+    let dir = scratch.dir.path();
+    // Each attempt notes whether the last one still runs (a zombie has ended), then holds.
+    let step = r#"cd "$DIR"; if [ -f pid ] && read -r s < "/proc/$(cat pid)/stat"; then
+        case "${s##*) }" in Z*) ;; *) echo "$CAIRN_ATTEMPT" >> overlap ;; esac; fi
+        echo $$ > pid; echo "$CAIRN_ATTEMPT" >> started
+        while [ ! -e gate ]; do sleep 0.01; done"#;
+    let workflow = scratch.write(
+        "w.json",
+        &json!({"name": "w", "steps": [{"id": "s", "executor": "process",
+            "with": {"command": ["sh", "-c", step], "env": {"DIR": dir.to_str().unwrap()}}}]}),
+    );
+    let run = scratch.command(&["run", workflow.to_str().unwrap()]);
+    let mut adopter = Command::new("sh");
+    adopter
+        .args([
+            "-c",
+            "\"$@\" & echo $! > engine.pid; wait; while [ ! -e done ]; do sleep 0.01; done",
+            "sh",
+        ])
+        .arg(run.get_program())
+        .args(run.get_args())
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let subreaper = || nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from);
+    // SAFETY: between fork and exec this only calls `prctl`, which is async-signal-safe.
+    #[allow(unsafe_code)]
+    unsafe {
+        adopter.pre_exec(subreaper);
+    }
+    let mut adopter = adopter.spawn().unwrap();
+    let started = dir.join("started");
+    wait_until("attempt 1 to start", || {
+        std::fs::read_to_string(&started).is_ok_and(|text| text == "1\n")
+    });
+    let engine = std::fs::read_to_string(dir.join("engine.pid")).unwrap();
+    let engine: i32 = engine.trim().parse().unwrap();
+    // The reaper: the engine's child that runs the reaper's script.
+    let children = std::fs::read_to_string(format!("/proc/{engine}/task/{engine}/children"));
+    let reaper = (children.unwrap().split_whitespace())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| cmdline.windows(12).any(|window| window == b"cairn-reaper"))
+        })
+        .expect("the engine's reaper")
+        .to_owned();
+    let send = |signal: &str, pid: &str| {
+        let sent = Command::new("kill").args([signal, pid]).status().unwrap();
+        assert!(sent.success(), "kill {signal} {pid}");
+    };
+    send("-STOP", &reaper);
+    send("-KILL", &engine.to_string());
+    let id = scratch.json(&["runs", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut resume = scratch
+        .command(&["resume", &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("attempt 2 to start", || {
+        std::fs::read_to_string(&started).is_ok_and(|text| text == "1\n2\n")
+    });
+    let overlap = std::fs::read_to_string(dir.join("overlap")).unwrap_or_default();
+    send("-CONT", &reaper);
+    std::fs::write(dir.join("gate"), "").unwrap();
+    std::fs::write(dir.join("done"), "").unwrap();
+    assert!(
+        resume.wait().unwrap().success(),
+        "the resume finished the run"
+    );
+    adopter.wait().unwrap();
+    assert_eq!(overlap, "", "attempt 2 started while attempt 1 still ran");
 }
