@@ -201,30 +201,39 @@ fn blank_in_prefix(prefix: &[String]) -> Option<String> {
     if !split && prefix.iter().all(|token| token.trim() == token) {
         return None;
     }
-    // A token of blanks alone is no word: it is left out of the prefix to write, which the
-    // loader takes (probe 185 F1: `[" "]` was told to write `[]`, `["git", " "]` `["git", ""]`).
-    let rest = prefix.iter().skip(1).map(|token| token.trim());
-    let tokens: Vec<&str> = if split {
-        first.split_whitespace().chain(rest).collect()
+    // The prefix to write is one the loader takes: without the characters that show as
+    // nothing (probe 188 F1: `["git", "\u{200b} "]` was told to write `["git", "\u{200b}"]`,
+    // refused for its U+200B). A token that is no word once its blanks are gone is not left
+    // out of it silently, which would widen an allow (probe 185 F1: `[" "]` was told to
+    // write `[]`, `["git", " "]` `["git", ""]`).
+    let seen = |token: &str| -> String { token.chars().filter(|c| !is_unseen(*c)).collect() };
+    let rest = prefix
+        .iter()
+        .skip(1)
+        .map(|token| seen(token).trim().to_owned());
+    let tokens: Vec<String> = if split {
+        let words = seen(first)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        words.into_iter().chain(rest).collect()
     } else {
-        std::iter::once(first.trim()).chain(rest).collect()
+        std::iter::once(seen(first).trim().to_owned())
+            .chain(rest)
+            .collect()
     };
-    let tokens: Vec<&str> = tokens
-        .into_iter()
-        .filter(|token| !token.is_empty())
-        .collect();
     let list = |tokens: &mut dyn Iterator<Item = &str>| {
         let quoted: Vec<String> = tokens.map(shown).collect();
         format!("[{}]", quoted.join(", "))
     };
     let written = list(&mut prefix.iter().map(String::as_str));
-    if tokens.is_empty() {
+    if tokens.is_empty() || tokens.iter().any(String::is_empty) {
         return Some(format!(
-            "a command prefix's token matches one whole word of a command, so {written} matches nothing: its tokens are blanks, and name no word; write the program's name and the words after it"
+            "a command prefix's token matches one whole word of a command, so {written} matches nothing: a token of blanks alone names no word; write the word it stands for, or leave the token out"
         ));
     }
     Some(format!(
         "a command prefix's token matches one whole word of a command, so {written} matches nothing: write {}",
-        list(&mut tokens.into_iter()),
+        list(&mut tokens.iter().map(String::as_str)),
     ))
 }
