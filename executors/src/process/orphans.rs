@@ -34,7 +34,7 @@ pub(super) async fn end_for(action: &Action) {
     }
     let deadline = Instant::now() + WAIT;
     let gone = procfs::poll_until(deadline, || {
-        send(&targets(&find(action)), Signal::SIGKILL) == 0
+        send(&targets(&find(action)), Signal::SIGKILL) == 0 && !a_reaper_at_work()
     });
     if !gone.await {
         tracing::warn!(
@@ -51,7 +51,11 @@ fn find(action: &Action) -> Vec<procfs::Stat> {
     let run = action.run_id.to_string();
     let item = action.item_index.map(|index| index.to_string());
     let own = reaper::token().as_bytes();
-    (marked().iter())
+    (seen().iter())
+        .filter_map(|seen| match seen {
+            Seen::Marked(process, variables) => Some((process, variables)),
+            Seen::Reaper => None,
+        })
         .filter(|(process, variables)| {
             let value = |name| variable(variables, name);
             let token = value("CAIRN_ENGINE").filter(|&token| token != own);
@@ -66,16 +70,39 @@ fn find(action: &Action) -> Vec<procfs::Stat> {
         .collect()
 }
 
-/// The live processes of the host that carry `CAIRN_` variables, with them, as a look at
-/// `/proc` a few milliseconds old found them ([`procfs::recent`]): the attempts of a
-/// `for_each` window that a takeover starts again together share one.
-fn marked() -> Arc<[(procfs::Stat, Vec<u8>)]> {
-    static LAST: procfs::Recent<(procfs::Stat, Vec<u8>)> = Mutex::new(None);
+/// Whether the reaper of a gone engine is at work, not stopped: it kills the groups its
+/// engine registered, which a step that cleared its environment (`env -i`, probe 188 F2)
+/// left no token in to be found by, and ends once it has.
+fn a_reaper_at_work() -> bool {
+    (seen().iter()).any(|seen| matches!(seen, Seen::Reaper))
+}
+
+/// What a look at `/proc` finds that an attempt after the first waits for.
+#[derive(Debug)]
+enum Seen {
+    /// A live process that carries `CAIRN_` variables, with them.
+    Marked(procfs::Stat, Vec<u8>),
+    /// The reaper of a gone engine, running (not stopped).
+    Reaper,
+}
+
+/// What the host's processes are, as a look at `/proc` a few milliseconds old found them
+/// ([`procfs::recent`]): the attempts of a `for_each` window that a takeover starts again
+/// together share one.
+fn seen() -> Arc<[Seen]> {
+    static LAST: procfs::Recent<Seen> = Mutex::new(None);
     procfs::recent(&LAST, || {
         (procfs::processes())
             .filter(|process| !process.ended())
-            .map(|process| (process, cairn_variables(&procfs::environ(process.pid))))
-            .filter(|(_, variables)| !variables.is_empty())
+            .filter_map(|process| {
+                // A reaper first: one of a cairn run by a step carries that step's variables.
+                if let Some(engine) = reaper::reaping_for(&procfs::cmdline(process.pid)) {
+                    let stopped = matches!(process.state, 'T' | 't');
+                    return (engine.is_gone() && !stopped).then_some(Seen::Reaper);
+                }
+                let variables = cairn_variables(&procfs::environ(process.pid));
+                (!variables.is_empty()).then_some(Seen::Marked(process, variables))
+            })
             .collect()
     })
 }
@@ -189,6 +216,52 @@ mod tests {
         }
         engine.kill().unwrap();
         engine.wait().unwrap();
+    }
+
+    /// An attempt after the first waits for a gone engine's reaper at work: it kills what
+    /// that engine registered, steps that left no token to be found by (`env -i`) too.
+    #[tokio::test]
+    async fn an_attempt_waits_for_a_gone_engines_reaper_at_work() {
+        use std::future::Future;
+        use std::task::{Context, Waker};
+
+        let this = std::process::id();
+        let gone = EngineToken {
+            pid: this,
+            start: cairn_engine::process_start(this).unwrap() + 1,
+            session: nix::unistd::getsid(None).unwrap().as_raw(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let gate = dir.path().join("gate");
+        let script = r#"while [ ! -e "$GATE" ]; do sleep 0.01; done"#;
+        let marker = ("ORPHANS_TEST", uuid::Uuid::now_v7().to_string());
+        let mut reaper = Command::new("sh")
+            .args(["-c", script, "cairn-reaper", &gone.to_string()])
+            .env("GATE", &gate)
+            .env(marker.0, &marker.1)
+            .spawn()
+            .unwrap();
+        let _ends = KillOnDrop {
+            marker: format!("{}={}", marker.0, marker.1).into_bytes(),
+            pids: vec![i32::try_from(reaper.id()).expect("a pid")],
+        };
+        let cmdline = format!("/proc/{}/cmdline", reaper.id());
+        wait_until("the reaper to run", || {
+            std::fs::read(&cmdline).is_ok_and(|cmdline| cmdline.starts_with(b"sh\0-c\0"))
+        })
+        .await;
+        // Seen by a look at `/proc` (the one the attempt's first look may share).
+        wait_until("the reaper to be seen", super::a_reaper_at_work).await;
+        let mut second = action("process", json!({}));
+        second.attempt = 2;
+        let mut waiting = std::pin::pin!(super::end_for(&second));
+        let pending = waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()));
+        assert!(pending.is_pending(), "it waits while the reaper works");
+        std::fs::write(&gate, "").unwrap();
+        waiting.await;
+        assert!(reaper.try_wait().unwrap().is_some(), "the reaper had ended");
     }
 
     #[test]

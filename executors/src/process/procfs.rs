@@ -86,6 +86,12 @@ fn parse_stat(pid: i32, stat: &str) -> Option<Stat> {
     })
 }
 
+/// The command line of process `pid`: its arguments, each ended by a NUL. Empty for a
+/// zombie, for a process gone, and for one this user may not read.
+pub(super) fn cmdline(pid: i32) -> Vec<u8> {
+    std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+}
+
 /// The environment process `pid` was started with: `NAME=value` entries, each ended by a
 /// NUL. Empty for a zombie, for a process gone, and for one this user may not read.
 pub(super) fn environ(pid: i32) -> Vec<u8> {

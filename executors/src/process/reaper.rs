@@ -131,11 +131,24 @@ impl EngineToken {
     }
 }
 
+/// The engine whose reaper has the command line `cmdline` (its arguments, each ended by a
+/// NUL), if it is a reaper's: `/bin/sh -c SCRIPT cairn-reaper TOKEN`.
+pub(super) fn reaping_for(cmdline: &[u8]) -> Option<EngineToken> {
+    let mut arguments = cmdline.split(|&byte| byte == 0).skip(3);
+    if arguments.next()? != REAPER_NAME.as_bytes() {
+        return None;
+    }
+    EngineToken::parse(std::str::from_utf8(arguments.next()?).ok()?)
+}
+
 impl std::fmt::Display for EngineToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}-{}-{}", self.pid, self.start, self.session)
     }
 }
+
+/// The reaper's name, its `$0`, which tells it from other processes.
+const REAPER_NAME: &str = "cairn-reaper";
 
 /// The engine's reaper, started on first use, and the groups registered with it.
 static REAPER: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
@@ -212,7 +225,7 @@ impl Reaper {
     /// Starts a reaper that watches `groups`; logs and returns `None` on failure.
     fn start(groups: &HashMap<i32, usize>) -> Option<Reaper> {
         let started = Command::new("/bin/sh")
-            .args(["-c", SCRIPT, "cairn-reaper", token()])
+            .args(["-c", SCRIPT, REAPER_NAME, token()])
             .env_clear()
             .current_dir("/")
             .stdin(Stdio::piped())
