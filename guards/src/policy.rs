@@ -573,22 +573,24 @@ mod tests {
 
     #[test]
     fn a_blank_reason_is_refused_at_load() {
-        // Probe 67 F5: verdicts carried a blank reason.
-        let rule = serde_json::json!({"id": "r", "effect": "deny", "reason": " ", "when": "true"});
-        let text = serde_json::json!({ "rules": [rule] }).to_string();
-        let error = Policy::from_str(&text, Path::new("."), "p.json").unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "p.json:/rules/0/reason: an empty or blank reason: say why the rule decides as it does"
-        );
-        // An empty one is refused by the schema, which an editor checks too (probe 185 F2).
-        let rule = serde_json::json!({"id": "r", "effect": "deny", "reason": "", "when": "true"});
-        let text = serde_json::json!({ "rules": [rule] }).to_string();
-        let error = Policy::from_str(&text, Path::new("."), "p.json").unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "p.json:/rules/0/reason: \"\" is shorter than 1 character"
-        );
+        // Probe 67 F5: verdicts carried a blank reason. An empty one is refused by the
+        // schema, which an editor checks too (probe 185 F2).
+        for (reason, problem) in [
+            (
+                " ",
+                "an empty or blank reason: say why the rule decides as it does",
+            ),
+            ("", "\"\" is shorter than 1 character"),
+        ] {
+            let rule =
+                serde_json::json!({"id": "r", "effect": "deny", "reason": reason, "when": "true"});
+            let text = serde_json::json!({ "rules": [rule] }).to_string();
+            let error = Policy::from_str(&text, Path::new("."), "p.json").unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("p.json:/rules/0/reason: {problem}")
+            );
+        }
         let reason = &schema()["$defs"]["Rule"]["properties"]["reason"];
         assert_eq!(reason["minLength"], 1);
     }

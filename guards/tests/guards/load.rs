@@ -470,19 +470,13 @@ fn a_command_prefix_with_blanks_that_match_nothing_is_refused() {
     // A token of blanks alone is no word: the message names no prefix, which `[]` or `""`
     // (refused too) or one token fewer (a wider allow) would be (probe 185 F1); a character
     // that shows as nothing is left out of the prefix to write (probe 188 F1).
+    let told = |prefix: &str| refused(&format!(r#"{{"commands": {{"allow": [{prefix}]}}}}"#));
     let no_word = "a token of blanks alone names no word; write the word it stands for, or leave the token out";
-    assert_eq!(
-        refused(
-            r#"{"commands": {"allow": [[" "], ["git", " "], ["git", "\u200b "], ["git", "x\u200b "], ["git push\u200b "]]}}"#
-        ),
-        format!(
-            "p.json:/commands/allow/0: a command prefix's token matches one whole word of a command, so [\" \"] matches nothing: {no_word}\n\
-             p.json:/commands/allow/1: a command prefix's token matches one whole word of a command, so [\"git\", \" \"] matches nothing: {no_word}\n\
-             p.json:/commands/allow/2: a command prefix's token matches one whole word of a command, so [\"git\", \"\\u{{200b}} \"] matches nothing: {no_word}\n\
-             p.json:/commands/allow/3: a command prefix's token matches one whole word of a command, so [\"git\", \"x\\u{{200b}} \"] matches nothing: write [\"git\", \"x\"]\n\
-             p.json:/commands/allow/4: a command prefix's token matches one whole word of a command, so [\"git push\\u{{200b}} \"] matches nothing: write [\"git\", \"push\"]"
-        )
-    );
+    for prefix in [r#"[" "]"#, r#"["git", " "]"#, r#"["git", "\u200b "]"#] {
+        assert!(told(prefix).ends_with(no_word), "{prefix}");
+    }
+    assert!(told(r#"["git", "x\u200b "]"#).ends_with(r#"write ["git", "x"]"#));
+    assert!(told(r#"["git push\u200b "]"#).ends_with(r#"write ["git", "push"]"#));
     let policy =
         r#"{"commands": {"allow": [["/opt/My Tools/rm"], ["git", "commit", "-m", "a b"]]}}"#;
     Policy::from_str(policy, Path::new("/"), "p.json")

@@ -1,7 +1,7 @@
 //! Commands and approvals: kept until handled, and a pause or cancel handled by the commit
 //! that carries it out.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{TTL, batch, holder, run_change, started, step};
@@ -115,16 +115,9 @@ pub(super) async fn a_runs_waiting_requests_are_read_by_run(store: &impl Store) 
     let run = started(store, "me").await;
     let other = started(store, "me").await;
     let at = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
-    let request = |run, item, minutes| Approval {
-        run_id: run,
-        step_id: "a".into(),
-        item,
-        action_hash: "h".into(),
-        action: serde_json::Value::Null,
-        verdict: Verdict::approve("push", "pushing needs a person"),
-        requested_at: at + chrono::Duration::minutes(minutes),
-        expires_at: at + chrono::Duration::hours(1),
-        decision: None,
+    let request = |run, item, minutes| {
+        let asked = at + Duration::minutes(minutes);
+        request_of_a(run, item, asked, at + Duration::hours(1))
     };
     let awaits = |run| step(run, "a", StepState::Ready, StepState::AwaitingApproval);
     let mut asked = batch([awaits(run), awaits(other)]);
@@ -361,17 +354,8 @@ pub(super) async fn a_ruling_is_recorded_only_while_it_decides_something(store: 
 /// it), the run's deadline, a pending cancel. A request ruled on in time expires for nothing.
 pub(super) async fn a_ruling_is_not_recorded_once_an_expiry_decides_its_step(store: &impl Store) {
     let now = Utc::now();
-    let request = |run, item, expires_at| Approval {
-        run_id: run,
-        step_id: "a".into(),
-        item,
-        action_hash: "h".into(),
-        action: serde_json::Value::Null,
-        verdict: Verdict::approve("push", "pushing needs a person"),
-        requested_at: now - Duration::hours(2),
-        expires_at,
-        decision: None,
-    };
+    let request =
+        |run, item, expires_at| request_of_a(run, item, now - Duration::hours(2), expires_at);
     let ruling = |item| Ruling {
         step: "a".into(),
         item,
@@ -523,4 +507,24 @@ pub(super) async fn a_pause_or_cancel_is_recorded_only_while_it_can_take_effect(
         "a pause of a run being redriven"
     );
     assert_eq!(kinds(ended).await, ["pause"]);
+}
+
+/// A request of step `a` of `run` (its `item`), asked at `asked`, expiring at `expires`.
+fn request_of_a(
+    run: Uuid,
+    item: Option<usize>,
+    asked: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Approval {
+    Approval {
+        run_id: run,
+        step_id: "a".into(),
+        item,
+        action_hash: "h".into(),
+        action: serde_json::Value::Null,
+        verdict: Verdict::approve("push", "pushing needs a person"),
+        requested_at: asked,
+        expires_at: expires,
+        decision: None,
+    }
 }
