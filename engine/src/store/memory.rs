@@ -448,15 +448,10 @@ impl Store for MemoryStore {
                 let cancelled =
                     || pending().any(|(earlier, _)| matches!(earlier.command, Command::Cancel(_)));
                 let expired = || {
-                    (run.approvals.values()).any(|request| {
-                        request.step_id == asked.step
-                            && request.decision.is_none()
-                            && request.expires_at <= at
-                            && !pending().any(|(sent, _)| {
-                                sent.command.covers(&request.step_id, request.item)
-                                    && sent.created_at < request.expires_at
-                            })
-                    })
+                    let unapplied: Vec<PendingCommand> =
+                        pending().map(|(sent, _)| sent.clone()).collect();
+                    Approval::first_expired(run.approvals.values(), &unapplied, &asked.step, at)
+                        .is_some()
                 };
                 awaits
                     && !pending()

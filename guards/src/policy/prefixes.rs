@@ -67,7 +67,7 @@ fn unseen(token: &str) -> Option<String> {
     let Some(found) = token.chars().find(|c| is_unseen(*c)) else {
         return uncomposed(token);
     };
-    let seen: String = token.chars().filter(|c| !is_unseen(*c)).collect();
+    let seen = seen(token);
     let fix = if seen.is_empty() {
         "remove it".to_owned()
     } else {
@@ -78,6 +78,11 @@ fn unseen(token: &str) -> Option<String> {
         shown(token),
         u32::from(found)
     ))
+}
+
+/// `token` without the characters that show as nothing ([`is_unseen`]).
+fn seen(token: &str) -> String {
+    token.chars().filter(|c| !is_unseen(*c)).collect()
 }
 
 /// Why `token` matches nothing, if a combining mark in it does not show as written: one it
@@ -206,7 +211,6 @@ fn blank_in_prefix(prefix: &[String]) -> Option<String> {
     // refused for its U+200B). A token that is no word once its blanks are gone is not left
     // out of it silently, which would widen an allow (probe 185 F1: `[" "]` was told to
     // write `[]`, `["git", " "]` `["git", ""]`).
-    let seen = |token: &str| -> String { token.chars().filter(|c| !is_unseen(*c)).collect() };
     let rest = prefix
         .iter()
         .skip(1)
