@@ -86,16 +86,21 @@ impl CommandRow {
                 .execute(params![self.run, self.kind, self.step, self.payload, at])?,
             Check::Ruling(item) => conn
                 .prepare_cached(
-                    "INSERT INTO commands (run_id, kind, step_id, payload, created_at)
+                    // `rulings`: the step's pending rulings, each with the item it names
+                    // (none: the step); one covers item X if it is a denial or names no
+                    // item or X (`Command::covers`).
+                    "WITH rulings AS (
+                         SELECT kind, json_extract(payload, '$.item') AS item, created_at
+                         FROM commands
+                         WHERE run_id = ?1 AND handled_at IS NULL AND step_id = ?3
+                           AND kind IN ('approve', 'deny'))
+                     INSERT INTO commands (run_id, kind, step_id, payload, created_at)
                      SELECT ?1, ?2, ?3, ?4, ?5
                      WHERE EXISTS (SELECT 1 FROM steps WHERE run_id = ?1 AND step_id = ?3
                                        AND state = 'awaiting_approval')
                        AND NOT EXISTS (
-                           SELECT 1 FROM commands
-                           WHERE run_id = ?1 AND handled_at IS NULL AND step_id = ?3
-                             AND (kind = 'deny' OR (kind = 'approve'
-                                  AND (json_extract(payload, '$.item') IS NULL
-                                       OR json_extract(payload, '$.item') = ?6))))
+                           SELECT 1 FROM rulings
+                           WHERE kind = 'deny' OR item IS NULL OR item = ?6)
                        AND NOT EXISTS (
                            SELECT 1 FROM runs WHERE id = ?1 AND deadline_at <= ?5)
                        AND NOT EXISTS (
@@ -106,13 +111,9 @@ impl CommandRow {
                            WHERE run_id = ?1 AND step_id = ?3 AND decision IS NULL
                              AND expires_at <= ?5
                              AND NOT EXISTS (
-                                 SELECT 1 FROM commands
-                                 WHERE run_id = ?1 AND handled_at IS NULL AND step_id = ?3
-                                   AND created_at < request.expires_at
-                                   AND (kind = 'deny' OR (kind = 'approve'
-                                        AND (json_extract(payload, '$.item') IS NULL
-                                             OR json_extract(payload, '$.item')
-                                                = request.item)))))",
+                                 SELECT 1 FROM rulings
+                                 WHERE created_at < request.expires_at
+                                   AND (kind = 'deny' OR item IS NULL OR item = request.item)))",
                 )?
                 .execute(params![
                     self.run,
