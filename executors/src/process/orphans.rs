@@ -57,7 +57,7 @@ fn find(action: &Action) -> Vec<procfs::Stat> {
             Seen::Reaper => None,
         })
         .filter(|(process, variables)| {
-            let value = |name| variable(variables, name);
+            let value = |name| procfs::variable(variables, name);
             let token = value("CAIRN_ENGINE").filter(|&token| token != own);
             let token =
                 token.and_then(|token| EngineToken::parse(std::str::from_utf8(token).ok()?));
@@ -105,13 +105,6 @@ fn seen() -> Arc<[Seen]> {
             })
             .collect()
     })
-}
-
-/// The value of the variable `name` in `environ` (`NAME=value` entries, each ended by a
-/// NUL), if it is set.
-fn variable<'e>(environ: &'e [u8], name: &str) -> Option<&'e [u8]> {
-    (environ.split(|&byte| byte == 0))
-        .find_map(|entry| entry.strip_prefix(name.as_bytes())?.strip_prefix(b"="))
 }
 
 #[cfg(test)]

@@ -98,6 +98,13 @@ pub(super) fn environ(pid: i32) -> Vec<u8> {
     std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default()
 }
 
+/// The value of the variable `name` in `environ` (`NAME=value` entries, each ended by a
+/// NUL), if it is set: its first entry, as `getenv` reads it.
+pub(super) fn variable<'e>(environ: &'e [u8], name: &str) -> Option<&'e [u8]> {
+    (environ.split(|&byte| byte == 0))
+        .find_map(|entry| entry.strip_prefix(name.as_bytes())?.strip_prefix(b"="))
+}
+
 /// Polls `done` until it holds or `deadline` passes, 1 ms apart at first, then up to 50 ms;
 /// returns whether it held.
 pub(super) async fn poll_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {

@@ -58,15 +58,8 @@ impl Identity {
 
     /// Whether `environ` (`NAME=value` entries, each ended by a NUL) holds every variable.
     fn marks(&self, environ: &[u8]) -> bool {
-        let entries: Vec<&[u8]> = environ.split(|&byte| byte == 0).collect();
-        self.vars.iter().all(|(name, value)| {
-            entries.iter().any(|entry| {
-                entry
-                    .strip_prefix(name.as_bytes())
-                    .and_then(|rest| rest.strip_prefix(b"="))
-                    == Some(value.as_bytes())
-            })
-        })
+        (self.vars.iter())
+            .all(|(name, value)| procfs::variable(environ, name) == Some(value.as_bytes()))
     }
 }
 
