@@ -424,25 +424,32 @@ fn a_database_path_sqlite_would_not_read_as_a_file_is_refused_before_anything_is
     }
 }
 
+/// An empty file, and an SQLite database with no tables (probe 190 F2: a read made
+/// cairn's schema in it), are no database yet: a read or a refused command leaves either
+/// byte for byte as it was, and a run makes its database there.
 #[test]
-fn an_empty_file_is_no_database_yet_and_a_read_leaves_it_empty() {
-    let scratch = Scratch::new();
-    std::fs::write(scratch.db(), "").unwrap();
-    for args in [
-        &["show", "abcd"][..],
-        &["history", "abcd"],
-        &["cancel", "abcd"],
-    ] {
-        refused(&scratch, args, "no such database");
+fn a_file_with_nothing_in_it_yet_is_no_database_and_a_read_leaves_it_as_it_was() {
+    let no_tables = |db: &Path| {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); DROP TABLE t").unwrap();
+    };
+    for make in [|db: &Path| std::fs::write(db, "").unwrap(), no_tables] {
+        let scratch = Scratch::new();
+        make(&scratch.db());
+        let before = std::fs::read(scratch.db()).unwrap();
+        for args in [
+            &["show", "abcd"][..],
+            &["history", "abcd"],
+            &["cancel", "abcd"],
+        ] {
+            refused(&scratch, args, "no such database");
+        }
+        assert_eq!(scratch.json(&["runs", "--json"]), json!([]));
+        assert_eq!(scratch.json(&["approvals", "--json"]), json!([]));
+        assert_eq!(std::fs::read(scratch.db()).unwrap(), before, "left as it was");
+        // A run makes its database there, as in a missing file.
+        scratch.run(Path::new("examples/hello.json"), &[], 0);
     }
-    assert_eq!(scratch.json(&["runs", "--json"]), json!([]));
-    assert_eq!(
-        std::fs::metadata(scratch.db()).unwrap().len(),
-        0,
-        "left empty"
-    );
-    // A run makes its database there, as in a missing file.
-    scratch.run(Path::new("examples/hello.json"), &[], 0);
 }
 
 #[test]

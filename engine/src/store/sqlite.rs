@@ -170,11 +170,6 @@ impl SqliteStore {
                 missing => return Err(missing),
             }
         }
-        // An empty file holds no database yet, as a missing one: a command that only reads
-        // does not make cairn's schema in it.
-        if !options.create && std::fs::metadata(&path).is_ok_and(|file| file.len() == 0) {
-            return Err(Error::MissingDatabase(path));
-        }
         let busy_timeout = options.busy_timeout.min(LONGEST_BUSY_TIMEOUT);
         let connect = SqliteConnectOptions::new()
             .filename(&path)
@@ -188,7 +183,7 @@ impl SqliteStore {
             .foreign_keys(true);
         let fail = |error| classify(&path, error);
         // A current schema needs no migrator, nor the sqlx connection it runs on.
-        let (opening, schema) = Writer::start(&path, options.durability, busy_timeout).await?;
+        let (opening, schema) = Writer::start(&path, options.durability, busy_timeout, options.create).await?;
         let migrating = match schema {
             Schema::Current => None,
             Schema::Migrate => {

@@ -120,10 +120,13 @@ pub(super) fn is_a_kernel_file(path: &Path) -> bool {
 /// says whether cairn's schema is current. It looks through a connection that sets
 /// nothing (no pragma, no write), so a refused file is left byte for byte as it was
 /// (setting WAL mode alone would rewrite its header), and hands that connection back for
-/// the writer to go on with (`None` for a new file). Blocking: it runs on the writer thread.
+/// the writer to go on with (`None` for a new file). A file with no tables is a database
+/// with nothing in it yet, as an empty file is: only a command that may `create` one makes
+/// cairn's schema in it. Blocking: it runs on the writer thread.
 pub(super) fn look(
     path: &Path,
     busy_timeout: Duration,
+    create: bool,
 ) -> Result<(Schema, Option<rusqlite::Connection>)> {
     let file = std::fs::metadata(path).ok();
     if let Some(links) = file
@@ -136,12 +139,18 @@ pub(super) fn look(
             links,
         });
     }
+    // An empty file, or one with no tables (probe 190 F2), holds no database yet, as a
+    // missing one: a command that only reads, or is refused, leaves it as it is.
+    let nothing_yet = || Err(Error::MissingDatabase(path.to_owned()));
     if file.is_none_or(|file| file.len() == 0) {
-        return Ok((Schema::Migrate, None));
+        return if create { Ok((Schema::Migrate, None)) } else { nothing_yet() };
     }
     let found = tables_and_migrations(path, busy_timeout);
     let (conn, tables, applied) = found.map_err(|error| classify_sqlite(path, error))?;
     if tables.is_empty() {
+        if !create {
+            return nothing_yet();
+        }
         // In WAL mode, this user could not make cairn's tables, and SQLite would leave its
         // `-wal` and `-shm` trying, which keep the owner out (probe 38 F6): refused as it
         // stands. (An empty file in rollback mode reads as one without runs.)

@@ -152,12 +152,14 @@ impl Opening {
 }
 
 impl Writer {
-    /// Starts the writer thread, which first looks at the database (see [`look`]) through
-    /// the connection it then writes with, and waits for [`Opening::open`].
+    /// Starts the writer thread, which first looks at the database (see [`look`], which
+    /// makes cairn's schema in a file with no tables only if the caller may `create` one)
+    /// through the connection it then writes with, and waits for [`Opening::open`].
     pub(super) async fn start(
         path: &Path,
         durability: Durability,
         busy_timeout: Duration,
+        create: bool,
     ) -> Result<(Opening, Schema)> {
         let (requests, receive) = mpsc::channel();
         let (looked, look_done) = oneshot::channel();
@@ -166,7 +168,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("cairn-writer".into())
             .spawn(move || {
-                let (schema, looked_through) = match look(&path, busy_timeout) {
+                let (schema, looked_through) = match look(&path, busy_timeout, create) {
                     Ok((schema, conn)) => (Ok(schema), conn),
                     Err(error) => (Err(error), None),
                 };
