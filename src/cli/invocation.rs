@@ -28,8 +28,15 @@ fn with_default(db: &Path, default: &Path) -> String {
         return "cairn".to_owned();
     }
     let path = cairn_engine::path_text(db);
-    // A NUL cannot be in a path; quoted or not, the text is shown as it is.
-    let quoted = shlex::try_quote(&path).map_or(path.clone(), |quoted| quoted.into_owned());
+    let quoted = if db.as_os_str().as_encoded_bytes().iter().any(u8::is_ascii_control) {
+        // Quotes would carry a newline into the hint's line as it is, and the text shown
+        // writes it `\u{a}`, which a shell reads as those characters (probe 190 F3): bash's
+        // `$'…'` writes it `\n` and reads it back as the newline.
+        String::from_utf8_lossy(&shell_quote::Bash::quote_vec(db.as_os_str())).into_owned()
+    } else {
+        // A NUL cannot be in a path; quoted or not, the text is shown as it is.
+        shlex::try_quote(&path).map_or(path.clone(), |quoted| quoted.into_owned())
+    };
     let joined = if path.starts_with('-') { "=" } else { " " };
     format!("cairn --db{joined}{quoted}")
 }
@@ -50,6 +57,8 @@ mod tests {
         // Probe 30 F2: `--db -x.db` is read as a flag.
         assert_eq!(cairn("-x.db"), "cairn --db=-x.db");
         assert_eq!(cairn("-x y.db"), "cairn --db='-x y.db'");
+        // Probe 190 F3: a newline, which quotes would carry as it is.
+        assert_eq!(cairn("n\nq.db"), "cairn --db $'n\\nq.db'");
     }
 
     #[test]
