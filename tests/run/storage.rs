@@ -406,6 +406,7 @@ fn a_fifo_as_the_database_is_refused_at_once_by_a_command_that_writes() {
 #[test]
 fn a_readers_look_into_another_applications_wal_database_leaves_nothing_beside_it() {
     use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
 
     if !nix::unistd::geteuid().is_root() {
         return;
@@ -437,15 +438,22 @@ fn a_readers_look_into_another_applications_wal_database_leaves_nothing_beside_i
     }
     refused_to_a_reader(&scratch, &copy, "read-only to this process", &["-shm"]);
     // In WAL mode with no table yet: this user could not make cairn's, and trying left a
-    // `-wal` and `-shm` (probe 38 F6). Refused as read-only too, with nothing beside it.
+    // `-wal` and `-shm` (probe 38 F6). A database with nothing in it yet, as to every
+    // command that only reads (probe 190 F2): no runs, and nothing beside it.
     let empty = scratch.dir.path().join("empty.db");
     wal_database(&empty, "").close().unwrap();
-    refused_to_a_reader(
-        &scratch,
-        &empty,
-        "read-only to this process",
-        &["-wal", "-shm"],
-    );
+    let before = std::fs::read(&empty).unwrap();
+    let mut runs = scratch.command(&["runs", "--json"]);
+    runs.arg("--db").arg(&empty).uid(65534).gid(65534);
+    let output = output_of(&mut runs, "cairn runs by a reader");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "[]");
+    assert_eq!(std::fs::read(&empty).unwrap(), before, "left unchanged");
+    for suffix in ["-wal", "-shm"] {
+        let file = scratch.dir.path().join(format!("empty.db{suffix}"));
+        assert!(!file.exists(), "{file:?} left: {stderr}");
+    }
 }
 
 /// A database an older cairn wrote, which this user may only read: refused naming the
