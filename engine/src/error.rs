@@ -179,13 +179,13 @@ pub enum Error {
     /// The disk that holds the database has no room for a commit; nothing of it was kept.
     #[error("{}: the disk holding the database is full; free space and try again", crate::path_text(.0))]
     DiskFull(PathBuf),
-    /// The database file was deleted, moved or replaced while this process drove runs in
-    /// it: nothing more is committed (SQLite would write on to the file it has open, which
-    /// no other process finds at the path).
+    /// The database file, or its `-wal` or `-shm`, was deleted, moved or replaced while this
+    /// process drove runs in it: nothing more is committed (SQLite would write on to the
+    /// files it has open, which no other process finds at the path).
     #[error(
-        "{} was deleted, moved or replaced while this process drove runs in it: nothing more \
-         is committed; what was committed is in the file this process had open (lost if the \
-         file was deleted)",
+        "{} or its `-wal` or `-shm` was deleted, moved or replaced while this process drove \
+         runs in it: nothing more is committed; what was committed is in the files this \
+         process had open (lost if one was deleted)",
         crate::path_text(.0)
     )]
     Replaced(PathBuf),

@@ -139,9 +139,9 @@ pub(crate) fn report(error: &Error, db: &Path) -> ExitCode {
             error: error @ EngineError::Replaced(path),
         } => (
             format!(
-                "cairn: {error}\nrun {run} stopped unfinished; with the file back at {}, `{} resume {run}` carries it on from what it holds",
-                cairn_engine::path_text(path),
-                invocation::cairn(db)
+                "cairn: {error}\nrun {run} stopped unfinished; `{} resume {run}` carries it on from what the database at {} holds (put its file back there first if it was moved)",
+                invocation::cairn(db),
+                cairn_engine::path_text(path)
             ),
             ExitCode::from(UNFINISHED),
         ),

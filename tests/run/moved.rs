@@ -1,6 +1,7 @@
-//! A run's database changed under cairn. The file deleted, moved away or replaced while
-//! `cairn run` drives a run: SQLite writes on to the file it opened, where no later `cairn`
-//! finds it, so the run is not reported done: cairn exits 3 saying what became of the file.
+//! A run's database changed under cairn. The file, or its WAL, deleted, moved away or
+//! replaced while `cairn run` drives a run: SQLite writes on to the files it opened, where no
+//! later `cairn` finds them, so the run is not reported done: cairn exits 3 saying what
+//! became of the file.
 //! A stored value changed so that a resume is refused once it holds the run's lease: the
 //! lease is given back as it was found, and the run's row is left as it was.
 
@@ -36,9 +37,9 @@ fn gated(scratch: &Scratch) -> Value {
     })
 }
 
-/// Removes the database file at `db` with its WAL and its index.
-fn remove(db: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
+/// Removes the files of the database at `db` whose names end in `suffixes`.
+fn remove(db: &Path, suffixes: &[&str]) {
+    for suffix in suffixes {
         let mut file = db.as_os_str().to_owned();
         file.push(suffix);
         let _ = std::fs::remove_file(file);
@@ -47,7 +48,7 @@ fn remove(db: &Path) {
 
 #[test]
 fn a_run_whose_database_file_goes_is_not_reported_done() {
-    for how in ["deleted", "moved", "replaced", "covered"] {
+    for how in ["deleted", "moved", "replaced", "covered", "wal deleted"] {
         let scratch = Scratch::new();
         std::fs::create_dir(gates(&scratch)).unwrap();
         let workflow = scratch.write("gated.json", &gated(&scratch));
@@ -62,20 +63,23 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
         match how {
             "moved" => std::fs::rename(&db, db.with_extension("moved")).unwrap(),
             "covered" => {}
-            _ => remove(&db),
+            // Probe 190 F1: "to clear a lock"; another run committed meanwhile was lost
+            // when the engine checkpointed its WAL over it.
+            "wal deleted" => remove(&db, &["-wal", "-shm"]),
+            _ => remove(&db, &["", "-wal", "-shm"]),
         }
         let other = json!({"name": "other", "steps": [step_of("x", "true")]});
         let other = scratch.write("other.json", &other);
-        if how == "replaced" {
-            scratch.run(&other, &[], 0);
+        let mut other_id = None;
+        if how == "replaced" || how == "wal deleted" {
+            other_id = Some(scratch.run(&other, &[], 0));
         }
         // Another database moved over the path alone: the run's WAL is still there.
         let elsewhere = Scratch::new();
-        let other_id = (how == "covered").then(|| {
-            let id = elsewhere.run(&other, &[], 0);
+        if how == "covered" {
+            other_id = Some(elsewhere.run(&other, &[], 0));
             std::fs::rename(elsewhere.db(), &db).unwrap();
-            id
-        });
+        }
         open_gate(&gates(&scratch).join("open"));
         let output = finish(child, "cairn run");
         let (out, err) = (
@@ -85,26 +89,27 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
         assert_eq!(output.status.code(), Some(3), "{how}: {out}\n{err}");
         assert!(!out.contains("succeeded"), "{how}: {out}");
         assert!(
-            err.contains(&format!("{} was deleted, moved or replaced", db.display())),
-            "{how}: {err}"
-        );
-        // Not a bare `cairn resume`: the file it would resume from is gone from the path.
-        assert!(
             err.contains(&format!(
-                "with the file back at {}, `{} resume",
-                db.display(),
-                scratch.invocation()
+                "{} or its `-wal` or `-shm` was deleted, moved or replaced",
+                db.display()
             )),
             "{how}: {err}"
         );
+        // Not a bare `cairn resume`: the file it would resume from may be gone from the path.
+        let resume = format!("`{} resume", scratch.invocation());
+        let from = format!("from what the database at {} holds", db.display());
+        assert!(err.contains(&resume) && err.contains(&from), "{how}: {err}");
         let id = err
             .lines()
             .next()
             .and_then(|line| line.strip_prefix("run "));
         if let Some(other_id) = other_id {
-            // The WAL left at the path was emptied: the database there reads as itself.
+            // The WAL left at the path was emptied, or left to the database there, whose
+            // run reads as it was committed.
             let shown = scratch.json(&["show", &other_id, "--json"]);
-            assert_eq!(shown["state"], "succeeded", "{shown}");
+            assert_eq!(shown["state"], "succeeded", "{how}: {shown}");
+        }
+        if how == "covered" {
             let gone = scratch.cairn(&["show", id.unwrap()]);
             assert_eq!(gone.status.code(), Some(2), "{how}: {gone:?}");
         }

@@ -630,14 +630,14 @@ impl Store for SqliteStore {
         events::page(run_id, &rows)
     }
 
-    /// Closes the writer, then the readers: the last connection checkpoints the WAL away.
-    /// The writer goes first because a reader that connected after another database was
-    /// put at the path has that file open beside the run's WAL, and SQLite, finding no
-    /// other connection to *that* file, would checkpoint the run's pages into it as the
-    /// reader closes; the writer first empties the WAL into the file it has open.
+    /// Closes the readers, then the writer, whose connection, the last, checkpoints the
+    /// WAL away. The writer readies its connection first ([`Writer::close_after`]): a
+    /// reader that connected after another database was put at the path has that file open
+    /// beside the run's WAL, and SQLite, finding no other connection to *that* file, would
+    /// checkpoint the run's pages into it as the reader closes; the writer first empties
+    /// the WAL into the file it has open.
     async fn close(&self) {
-        self.writer.close().await;
-        self.reads.close().await;
+        self.writer.close_after(self.reads.close()).await;
     }
 }
 

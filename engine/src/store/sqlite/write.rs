@@ -452,11 +452,6 @@ impl Rows {
         Ok(false)
     }
 
-    /// Whether the rows move a run (start, pause or end it): what its driver reports.
-    pub(super) fn moves_a_run(&self) -> bool {
-        !self.runs.is_empty()
-    }
-
     /// Every run the rows write to.
     pub(super) fn runs(&self) -> &[Uuid] {
         &self.leased

@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -51,8 +52,20 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 enum Answered {
     /// Goes on, with this request first if it took one from the queue that did not join.
     Then(Option<Request>),
-    /// Closes its connection, then sends this answer.
-    Close(oneshot::Sender<()>),
+    /// Closes its connection, as the close asks.
+    Close(Closing),
+}
+
+/// A close in two steps: the thread readies its connection to close (see
+/// [`Thread::leave_the_files_gone`]) and says so (`ready`), waits for `go` (the store's
+/// readers close meanwhile: the writer's is then the process's last connection, the one
+/// that checkpoints the WAL and deletes it, or leaves them be), closes it and says so
+/// (`closed`).
+#[derive(Debug)]
+struct Closing {
+    ready: oneshot::Sender<()>,
+    go: oneshot::Receiver<()>,
+    closed: oneshot::Sender<()>,
 }
 
 /// `owner`'s lease of `run_id` extended to `expires` (ms).
@@ -99,15 +112,15 @@ enum Request {
         command: CommandRow,
         reply: Reply<bool>,
     },
-    /// Close the connection, then answer.
-    Close(oneshot::Sender<()>),
+    /// Close the connection, as the close asks.
+    Close(Closing),
 }
 
 /// What the thread owns. Its connection (`prepared.conn`) outlives it, to be closed.
 struct Thread<'c> {
     path: PathBuf,
-    /// The file the connection has open, looked at before a commit that moves a run and at
-    /// renewals (`None`: it could not be told).
+    /// The files the connection has open, looked at before every commit and at renewals
+    /// (`None`: they could not be told).
     file: Option<OpenedFile>,
     /// The statements every commit runs, and the connection they belong to.
     prepared: Prepared<'c>,
@@ -203,11 +216,16 @@ impl Writer {
                     rowids: StepRowids::default(),
                     found: Found::default(),
                 };
-                let closed = thread.serve(receive);
+                let closing = thread.serve(receive);
+                let closed = closing.map(|closing| {
+                    let _ = closing.ready.send(());
+                    let _ = closing.go.blocking_recv();
+                    closing.closed
+                });
                 // The last connection checkpoints the WAL away as it closes.
                 let _ = conn.close();
-                if let Some(reply) = closed {
-                    let _ = reply.send(());
+                if let Some(closed) = closed {
+                    let _ = closed.send(());
                 }
             })
             .map_err(|error| Error::Database(Box::new(error)))?;
@@ -298,12 +316,29 @@ impl Writer {
         self.ask(|reply| Request::Command { command, reply }).await
     }
 
-    /// Closes the connection (checkpointing the WAL when it is the last one) and ends the
-    /// thread.
-    pub(super) async fn close(&self) {
-        let (reply, closed) = oneshot::channel();
-        if self.requests.send(Request::Close(reply)).is_ok() {
-            let _ = closed.await;
+    /// Closes the connection and ends the thread once `others` (the store's readers) have
+    /// closed, the writer's connection readied to close first: the WAL of a database file
+    /// that moved emptied into it, or, if the `-wal` or `-shm` at the path is no longer
+    /// the one open, its checkpoint on closing turned off. Closed last, the writer's is
+    /// the connection that checkpoints the WAL into the file and deletes it (when no other
+    /// process has the database open), or leaves both be.
+    pub(super) async fn close_after(&self, others: impl Future<Output = ()>) {
+        let (ready, readied) = oneshot::channel();
+        let (go, wait) = oneshot::channel();
+        let (closed, done) = oneshot::channel();
+        let closing = Closing {
+            ready,
+            go: wait,
+            closed,
+        };
+        let asked = self.requests.send(Request::Close(closing)).is_ok();
+        if asked {
+            let _ = readied.await;
+        }
+        others.await;
+        let _ = go.send(());
+        if asked {
+            let _ = done.await;
         }
     }
 
@@ -378,9 +413,8 @@ fn set_up(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
 }
 
 impl Thread<'_> {
-    /// Answers requests until the store is dropped, or closed: then returns the answer to
-    /// send once the connection is closed.
-    fn serve(mut self, requests: mpsc::Receiver<Request>) -> Option<oneshot::Sender<()>> {
+    /// Answers requests until the store is dropped, or closed: then returns the close.
+    fn serve(mut self, requests: mpsc::Receiver<Request>) -> Option<Closing> {
         let waits = Waits::default();
         let next = || {
             let take = || match requests.try_recv() {
@@ -395,28 +429,39 @@ impl Thread<'_> {
         while let Some(request) = after.take().or_else(next) {
             match self.answer(request, &requests) {
                 Answered::Then(request) => after = request,
-                Answered::Close(reply) => {
-                    closed = Some(reply);
+                Answered::Close(closing) => {
+                    closed = Some(closing);
                     break;
                 }
             }
         }
-        self.empty_the_wal_of_a_file_gone();
+        self.leave_the_files_gone();
         closed
     }
 
-    /// When the file at the path is no longer the one open, checkpoints the WAL into the
-    /// file open and empties it. SQLite neither checkpoints nor deletes the WAL of a file
-    /// that moved as its connection closes: left at the path, the WAL's frames would be
-    /// read into whatever database is put there next. Checkpointed, the file moved away
-    /// holds every commit on its own. Best effort: the run is stopped already.
-    fn empty_the_wal_of_a_file_gone(&self) {
-        if self.replaced().is_some() {
-            let checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)";
-            let emptied = (self.prepared.conn).query_row(checkpoint, [], |_| Ok(()));
-            if let Err(error) = emptied {
-                tracing::warn!(path = %self.path.display(), %error, "the WAL of a database file that moved could not be emptied");
-            }
+    /// Readies the connection to close when a file at the path is no longer the one open.
+    ///
+    /// If the `-wal` or `-shm` at the path is not the one open (deleted: probe 190 F1), the
+    /// WAL this connection wrote is no other process's, which may have committed to the
+    /// database file since: its checkpoint on closing, which would write its pages over
+    /// theirs and delete the WAL at the path (theirs), is turned off.
+    ///
+    /// Else the database file moved: the WAL is checkpointed into the file open, and
+    /// emptied. SQLite neither checkpoints nor deletes the WAL of a file that moved as its
+    /// connection closes: left at the path, the WAL's frames would be read into whatever
+    /// database is put there next. Checkpointed, the file moved away holds every commit on
+    /// its own. Best effort: the run is stopped already.
+    fn leave_the_files_gone(&self) {
+        let Some(file) = self.replaced() else { return };
+        let conn = self.prepared.conn;
+        let left = if file.is_wal_replaced() {
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+                .map(drop)
+        } else {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        };
+        if let Err(error) = left {
+            tracing::warn!(path = %self.path.display(), %error, "the WAL of a database file that moved, or whose WAL was deleted, could not be left as it must");
         }
     }
 
@@ -477,7 +522,7 @@ impl Thread<'_> {
                 });
                 let _ = reply.send(sent.map_err(|error| self.fail(error)));
             }
-            Request::Close(reply) => return Answered::Close(reply),
+            Request::Close(closing) => return Answered::Close(closing),
         }
         Answered::Then(None)
     }
@@ -541,11 +586,10 @@ impl Thread<'_> {
     /// Commits `group` (commits of different runs) in one transaction, a savepoint each:
     /// one that fails rolls back alone and is answered with its error, the others commit
     /// together. If the transaction itself fails, each commits again on its own. A group
-    /// that moves a run is refused whole once the database file at the writer's path is no
-    /// longer the one it has open ([`OpenedFile`]).
+    /// is refused whole once a file of the database at the writer's path is no longer the
+    /// one it has open ([`OpenedFile`]).
     fn commit_group(&mut self, mut group: Vec<(Commit, Reply<CommitReport>)>) {
-        let moves_a_run = group.iter().any(|(commit, _)| commit.rows.moves_a_run());
-        if let Some(file) = moves_a_run.then(|| self.replaced()).flatten() {
+        if let Some(file) = self.replaced() {
             for (_, reply) in group {
                 let _ = reply.send(Err(file.replaced()));
             }
