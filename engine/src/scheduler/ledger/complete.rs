@@ -333,15 +333,22 @@ fn joined(log: Option<Value>, detail: Option<Value>) -> Option<Value> {
 }
 
 /// How an attempt that failed with `error` ended, to compare with its step's other endings:
-/// the error, and the tail of its diagnostic output unless the error quotes it already (a
-/// process's exit message does).
+/// the error, then the tail of its diagnostic output in place of what the error quotes of
+/// the tail's end. A process's exit message quotes the last 4 KiB of stderr, cut wherever
+/// that falls: a number one digit longer moved the cut, and the quote began with another
+/// piece of a word, which no normalising makes alike (probe 189 F1).
 fn ending(error: &ExecError, tail: &str) -> String {
     let error = error.to_string();
-    if error.contains(tail.trim_end()) {
-        error
-    } else {
-        format!("{error}\n{tail}")
+    let tail = tail.trim_end();
+    let common = (error.bytes().rev())
+        .zip(tail.bytes().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut quote = error.len() - common;
+    while !error.is_char_boundary(quote) {
+        quote += 1;
     }
+    format!("{}\n{tail}", &error[..quote])
 }
 
 /// Why a step whose `trigger` refuses how its need `need` ended, in `state`, is skipped:
