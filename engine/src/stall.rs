@@ -60,11 +60,20 @@ impl Stall {
                  each round of a re-plan loop nests one deeper",
                 self.evidence["plan_depth"], self.evidence["max_plan_depth"]
             ),
-            Kind::Loop if self.evidence.get("plan").is_some() => format!(
-                "looping: this plan was emitted {} times before by the planners that added this \
-                 planner",
-                self.evidence["repeats"]
-            ),
+            Kind::Loop if self.evidence.get("plan").is_some() => {
+                // Named since probe 189 F2; a stall recorded before names none.
+                let emitters = self.evidence["emitted_by"].as_array().into_iter().flatten();
+                let emitters: Vec<&str> = emitters.filter_map(Value::as_str).collect();
+                let named = match emitters.is_empty() {
+                    true => String::new(),
+                    false => format!(" ({})", emitters.join(", ")),
+                };
+                format!(
+                    "looping: this plan was emitted {} times before by the planners that added \
+                     this planner{named}",
+                    self.evidence["repeats"]
+                )
+            }
             // Quoted as the last attempt ended, not normalised: a person reads the window
             // and the program's path (`(heartbeat 1s)`, not `(heartbeat #)`).
             Kind::Loop => format!(
@@ -113,12 +122,12 @@ impl Stall {
     }
 }
 
-/// A planner emitting, once more, the plan with `digest` that the planners that added it
-/// emitted `repeats` times: a loop.
-pub(crate) fn repeated_plan(digest: &str, repeats: u32) -> Stall {
+/// A planner emitting, once more, the plan with `digest` that the planners that added it,
+/// `emitters` (their ids, nearest first), emitted: a loop.
+pub(crate) fn repeated_plan(digest: &str, emitters: Vec<String>) -> Stall {
     Stall {
         kind: Kind::Loop,
-        evidence: json!({ "plan": digest, "repeats": repeats }),
+        evidence: json!({ "plan": digest, "repeats": emitters.len(), "emitted_by": emitters }),
     }
 }
 

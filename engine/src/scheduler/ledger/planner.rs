@@ -54,9 +54,9 @@ impl Ledger {
         // The plan is kept as text only (its steps compiled into the run's plan).
         let steps = listed.to_string();
         let digest = fingerprint(&steps);
-        let repeats = self.repeats(step, &digest);
-        if !empty && repeats >= self.loop_after() {
-            return Ok(Planned::Looped(stall::repeated_plan(&digest, repeats)));
+        let emitters = self.emitters(step, &digest);
+        if !empty && emitters.len() as u32 >= self.loop_after() {
+            return Ok(Planned::Looped(stall::repeated_plan(&digest, emitters)));
         }
         let depth = self.plan_depth(step);
         let most = self.plan.workflow().limits.max_plan_depth;
@@ -93,15 +93,16 @@ impl Ledger {
         Ok(Planned::Added(json!({ "plan": { "added": ids } }), added))
     }
 
-    /// How many times the planners that added `planner` (the planner whose plan added it,
-    /// that one's, and so on up to the workflow file) emitted the plan `digest`: each has the
+    /// The ids of the planners that added `planner` (the planner whose plan added it, that
+    /// one's, and so on up to the workflow file) and emitted the plan `digest`: each has the
     /// plan it committed in force. A planner whose plan adds a planner that emits it again is
     /// a loop; planners that one plan adds side by side (or that other planners add) and that
     /// emit the same plan are not, nor is a plan a redrive superseded (a person's fresh start).
-    fn repeats(&self, planner: StepIndex, digest: &str) -> u32 {
+    fn emitters(&self, planner: StepIndex, digest: &str) -> Vec<String> {
         self.planners_above(planner)
             .filter(|parent| self.plans.get(parent).is_some_and(|plan| plan == digest))
-            .count() as u32
+            .map(|parent| self.plan.steps()[parent].id.to_string())
+            .collect()
     }
 
     /// How deep the plan of `planner` would nest: one more than the planners that added it

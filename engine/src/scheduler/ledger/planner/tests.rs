@@ -274,11 +274,12 @@ fn repeats_count_the_planners_that_added_a_planner_not_others_before_and_after_a
         );
         assert!(resumed.plan.index_of(&format!("{planner}.again")).is_some());
     }
-    // g0's plan added g0.again, whose plan added g0.again.again: both emitted its plan.
+    // g0's plan added g0.again, whose plan added g0.again.again: both emitted its plan, and
+    // the error names them (probe 189 F2: only a digest told which plan repeated).
     let looped = step(&resumed, "g0.again.again");
     let error = resumed.slots[looped].error.clone().unwrap();
     assert!(
-        error.contains("looping: this plan was emitted 2 times before"),
+        error.contains("looping: this plan was emitted 2 times before by the planners that added this planner (g0.again, g0)"),
         "{error}"
     );
 }
