@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
@@ -36,8 +37,13 @@ mod cli {
 #[derive(Debug, Parser)]
 #[command(name = "cairn", version)]
 struct Cli {
-    /// The SQLite database that holds runs.
-    #[arg(long, global = true, env = "CAIRN_DB", default_value = cli::invocation::DEFAULT_DB)]
+    /// The SQLite database that holds runs [default: $CAIRN_DB if set, else cairn.db]
+    #[arg(
+        long,
+        global = true,
+        default_value = cli::invocation::DEFAULT_DB,
+        hide_default_value = true
+    )]
     db: PathBuf,
     /// Machine-readable output (JSON).
     #[arg(long, global = true)]
@@ -125,22 +131,24 @@ fn fix_mmap_threshold() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn fix_mmap_threshold() {}
 
-/// Parses the command line. An empty `CAIRN_DB` counts as unset, as a shell's `CAIRN_DB=`
-/// means, rather than as a `--db` given no value.
+/// Parses the command line. `--db` not given is `$CAIRN_DB`, read here rather than by clap,
+/// whose usage lines then named `--db <DB>` as given (probe 192 F2); an empty `CAIRN_DB`
+/// counts as unset, as a shell's `CAIRN_DB=` means.
 fn parse() -> Cli {
-    let mut command = Cli::command();
-    if std::env::var_os("CAIRN_DB").is_some_and(|db| db.is_empty()) {
-        command = command.mut_arg("db", |db| db.env(None::<&str>));
+    let matches = (Cli::command().try_get_matches()).unwrap_or_else(|error| exit_printable(error));
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| exit_printable(error));
+    if matches.value_source("db") != Some(ValueSource::CommandLine)
+        && let Some(db) = std::env::var_os("CAIRN_DB").filter(|db| !db.is_empty())
+    {
+        cli.db = PathBuf::from(db);
     }
-    let matches = command
-        .try_get_matches()
-        .unwrap_or_else(|error| exit_printable(error));
-    Cli::from_arg_matches(&matches).unwrap_or_else(|error| exit_printable(error))
+    cli
 }
 
 /// Exits as clap would for `error`, its message made printable: it quotes the value given,
 /// whose escape sequences reached the terminal (probe 38 F3). Help and the version are
-/// clap's to print.
+/// clap's to print; one that cannot be written is said, and exits 1, as any output does
+/// (clap's own exit ignores the failure: probe 192 F3).
 fn exit_printable(error: clap::Error) -> ! {
     use clap::error::ErrorKind;
     if matches!(
@@ -149,7 +157,12 @@ fn exit_printable(error: clap::Error) -> ! {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
-        error.exit()
+        let printed = (error.print()).and_then(|()| std::io::Write::flush(&mut std::io::stdout()));
+        if let Some(message) = printed.err().as_ref().and_then(cli::error::unwritten) {
+            cli::printable::say(&message);
+            std::process::exit(1)
+        }
+        std::process::exit(error.exit_code())
     }
     cli::printable::say(error.render().to_string().trim_end());
     std::process::exit(error.exit_code())

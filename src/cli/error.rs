@@ -185,7 +185,7 @@ pub(crate) fn outcome(code: ExitCode, printed: Result<(), Error>) -> Result<Exit
 
 /// What cairn says when its output could not be written (`error`): nothing when stdout's
 /// reader is gone (a closed pipe), which asked for no more of it.
-fn unwritten(error: &std::io::Error) -> Option<String> {
+pub(crate) fn unwritten(error: &std::io::Error) -> Option<String> {
     (error.kind() != std::io::ErrorKind::BrokenPipe)
         .then(|| format!("cairn: cannot write the output: {error}"))
 }

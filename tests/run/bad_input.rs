@@ -604,27 +604,6 @@ fn a_step_id_too_long_for_its_column_overflows_it() {
 }
 
 #[test]
-fn an_empty_cairn_db_is_unset() {
-    let scratch = Scratch::new();
-    let workflow = scratch.write(
-        "one.json",
-        &json!({"name": "one", "steps": [{"id": "a", "executor": "noop"}]}),
-    );
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    command
-        .args(["run", workflow.to_str().unwrap()])
-        .current_dir(scratch.dir.path())
-        .env("CAIRN_DB", "");
-    let output = output_of(&mut command, "CAIRN_DB= cairn run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(scratch.dir.path().join("cairn.db").is_file());
-}
-
-#[test]
 fn a_field_run_does_not_have_is_refused_and_run_holds_the_documented_fields() {
     let (scratch, _, _) = with_one_run();
     let facts = scratch.write(

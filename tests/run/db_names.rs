@@ -111,3 +111,36 @@ fn a_database_with_two_names_is_refused_through_each_and_left_as_it_was() {
         "no log of the second name"
     );
 }
+
+/// `CAIRN_DB` names the database when `--db` is not given (an empty one counts as unset,
+/// as a shell's `CAIRN_DB=` means); `--db` given, before or after the command, wins. A usage
+/// error does not name `--db <DB>` as given where only `CAIRN_DB` is (probe 192 F2).
+#[test]
+fn cairn_db_names_the_database_when_db_is_not_given_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let cairn = |db: &str, args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command.args(args).current_dir(dir.path()).env("CAIRN_DB", db);
+        output_of(&mut command, &format!("CAIRN_DB={db} cairn {args:?}"))
+    };
+    let hello = hello();
+    let hello = hello.to_str().unwrap();
+    for (db, args, made) in [
+        ("", &["run", hello][..], "cairn.db"),
+        ("env.db", &["run", hello], "env.db"),
+        ("env.db", &["run", hello, "--db", "after.db"], "after.db"),
+        ("env.db", &["--db", "before.db", "run", hello], "before.db"),
+    ] {
+        let output = cairn(db, args);
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {said}");
+        assert!(dir.path().join(made).is_file(), "{args:?} made no {made}");
+    }
+    for args in [&["run"][..], &["deny", "x", "y"], &["show"]] {
+        let output = cairn("env.db", args);
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains("Usage: cairn"), "{args:?}: {said}");
+        assert!(!said.contains("--db <DB>"), "{args:?}: {said}");
+    }
+}
