@@ -135,7 +135,13 @@ pub(crate) async fn recover(args: &RecoverArgs, global: &Global) -> Result<ExitC
                 "no unfinished run to recover: {} holds none yet",
                 cairn_engine::path_text(&global.db)
             ));
-            return Ok(ExitCode::SUCCESS);
+            // The runs recovered, none: `[]` as from a database that holds runs (probe 192
+            // F1: nothing was printed).
+            let printed = match global.json {
+                true => json::print(&mut std::io::stdout().lock(), &[(); 0]).map_err(Error::from),
+                false => Ok(()),
+            };
+            return error::outcome(ExitCode::SUCCESS, printed);
         }
         opened => opened?,
     };

@@ -446,6 +446,8 @@ fn a_file_with_nothing_in_it_yet_is_no_database_and_a_read_leaves_it_as_it_was()
         }
         assert_eq!(scratch.json(&["runs", "--json"]), json!([]));
         assert_eq!(scratch.json(&["approvals", "--json"]), json!([]));
+        // Probe 192 F1: recover printed nothing.
+        assert_eq!(scratch.json(&["recover", "--json"]), json!([]));
         assert_eq!(std::fs::read(scratch.db()).unwrap(), before, "left as it was");
         // A run makes its database there, as in a missing file.
         scratch.run(Path::new("examples/hello.json"), &[], 0);
