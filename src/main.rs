@@ -22,6 +22,7 @@ mod cli {
     pub(crate) mod inspect;
     pub(crate) mod invocation;
     pub(crate) mod json;
+    pub(crate) mod not_utf8;
     pub(crate) mod policy;
     pub(crate) mod printable;
     pub(crate) mod progress;
@@ -162,6 +163,13 @@ fn exit_printable(error: clap::Error) -> ! {
             cli::printable::say(&message);
             std::process::exit(1)
         }
+        std::process::exit(error.exit_code())
+    }
+    if error.kind() == ErrorKind::InvalidUtf8
+        && let Some(message) =
+            cli::not_utf8::message(&Cli::command(), std::env::args_os().collect())
+    {
+        cli::printable::say(message);
         std::process::exit(error.exit_code())
     }
     cli::printable::say(error.render().to_string().trim_end());

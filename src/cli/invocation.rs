@@ -28,7 +28,12 @@ fn with_default(db: &Path, default: &Path) -> String {
         return "cairn".to_owned();
     }
     let path = cairn_engine::path_text(db);
-    let quoted = if db.as_os_str().as_encoded_bytes().iter().any(u8::is_ascii_control) {
+    let quoted = if db
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .any(u8::is_ascii_control)
+    {
         // Quotes would carry a newline into the hint's line as it is, and the text shown
         // writes it `\u{a}`, which a shell reads as those characters (probe 190 F3): bash's
         // `$'…'` writes it `\n` and reads it back as the newline.

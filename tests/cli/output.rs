@@ -121,12 +121,23 @@ fn with_stdouts_disk_full_a_command_says_so_and_exits_with_its_outcome() {
     }
     // A command whose output is all it does failed to do it: help and the version too
     // (probe 192 F3: clap's exit said nothing, and 0).
-    for args in [&["runs"][..], &["--help"], &["run", "--help"], &["--version"]] {
+    for args in [
+        &["runs"][..],
+        &["--help"],
+        &["run", "--help"],
+        &["--version"],
+    ] {
         let output = files.cairn(args, full());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "cairn {args:?}: {stderr}");
-        assert!(stderr.contains("cairn: cannot write the output"), "{stderr}");
+        assert!(
+            stderr.contains("cairn: cannot write the output"),
+            "{stderr}"
+        );
     }
     // Help read by `| head` gone is no failure.
-    assert_eq!(files.cairn(&["--help"], closed_pipe()).status.code(), Some(0));
+    assert_eq!(
+        files.cairn(&["--help"], closed_pipe()).status.code(),
+        Some(0)
+    );
 }

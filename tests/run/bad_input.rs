@@ -431,7 +431,8 @@ fn a_database_path_sqlite_would_not_read_as_a_file_is_refused_before_anything_is
 fn a_file_with_nothing_in_it_yet_is_no_database_and_a_read_leaves_it_as_it_was() {
     let no_tables = |db: &Path| {
         let conn = rusqlite::Connection::open(db).unwrap();
-        conn.execute_batch("CREATE TABLE t (x); DROP TABLE t").unwrap();
+        conn.execute_batch("CREATE TABLE t (x); DROP TABLE t")
+            .unwrap();
     };
     for make in [|db: &Path| std::fs::write(db, "").unwrap(), no_tables] {
         let scratch = Scratch::new();
@@ -448,7 +449,11 @@ fn a_file_with_nothing_in_it_yet_is_no_database_and_a_read_leaves_it_as_it_was()
         assert_eq!(scratch.json(&["approvals", "--json"]), json!([]));
         // Probe 192 F1: recover printed nothing.
         assert_eq!(scratch.json(&["recover", "--json"]), json!([]));
-        assert_eq!(std::fs::read(scratch.db()).unwrap(), before, "left as it was");
+        assert_eq!(
+            std::fs::read(scratch.db()).unwrap(),
+            before,
+            "left as it was"
+        );
         // A run makes its database there, as in a missing file.
         scratch.run(Path::new("examples/hello.json"), &[], 0);
     }

@@ -120,7 +120,10 @@ fn cairn_db_names_the_database_when_db_is_not_given_and_only_then() {
     let dir = tempfile::tempdir().unwrap();
     let cairn = |db: &str, args: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
-        command.args(args).current_dir(dir.path()).env("CAIRN_DB", db);
+        command
+            .args(args)
+            .current_dir(dir.path())
+            .env("CAIRN_DB", db);
         output_of(&mut command, &format!("CAIRN_DB={db} cairn {args:?}"))
     };
     let hello = hello();

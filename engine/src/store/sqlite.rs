@@ -183,7 +183,8 @@ impl SqliteStore {
             .foreign_keys(true);
         let fail = |error| classify(&path, error);
         // A current schema needs no migrator, nor the sqlx connection it runs on.
-        let (opening, schema) = Writer::start(&path, options.durability, busy_timeout, options.create).await?;
+        let (opening, schema) =
+            Writer::start(&path, options.durability, busy_timeout, options.create).await?;
         let migrating = match schema {
             Schema::Current => None,
             Schema::Migrate => {

@@ -143,7 +143,11 @@ pub(super) fn look(
     // missing one: a command that only reads, or is refused, leaves it as it is.
     let nothing_yet = || Err(Error::MissingDatabase(path.to_owned()));
     if file.is_none_or(|file| file.len() == 0) {
-        return if create { Ok((Schema::Migrate, None)) } else { nothing_yet() };
+        return if create {
+            Ok((Schema::Migrate, None))
+        } else {
+            nothing_yet()
+        };
     }
     let found = tables_and_migrations(path, busy_timeout);
     let (conn, tables, applied) = found.map_err(|error| classify_sqlite(path, error))?;

@@ -35,7 +35,11 @@ impl OpenedFile {
             PathBuf::from(name)
         };
         let paths = [beside(""), beside("-wal"), beside("-shm")];
-        let ids = [identity(&paths[0]), identity(&paths[1]), identity(&paths[2])];
+        let ids = [
+            identity(&paths[0]),
+            identity(&paths[1]),
+            identity(&paths[2]),
+        ];
         ids[0].is_some().then_some(OpenedFile { paths, ids })
     }
 

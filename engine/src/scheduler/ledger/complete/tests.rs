@@ -253,10 +253,17 @@ fn an_ending_is_the_same_wherever_its_error_cut_the_stderr_it_quotes() {
     let stderr = "tests/test_api.py::test_case_1 PASSED\n=== 1 failed in 10.42s ===\n";
     let quoting = |from: usize| crate::executor::ExecError {
         class: ErrorClass::ExitCode,
-        message: format!("`sh` exited with code 1; stderr ends:\n…{}", &stderr[from..].trim_end()),
+        message: format!(
+            "`sh` exited with code 1; stderr ends:\n…{}",
+            &stderr[from..].trim_end()
+        ),
     };
     let ending = |from, stderr| super::ending(&quoting(from), stderr);
     assert_eq!(ending(3, stderr), ending(12, stderr));
-    assert!(ending(3, stderr).ends_with(stderr.trim_end()), "{}", ending(3, stderr));
+    assert!(
+        ending(3, stderr).ends_with(stderr.trim_end()),
+        "{}",
+        ending(3, stderr)
+    );
     assert_ne!(ending(3, stderr), ending(3, "=== 1 failed in 10.42s ===\n"));
 }

@@ -1,0 +1,90 @@
+//! Which argument of a command line is not UTF-8, for clap's message that names none
+//! ("invalid UTF-8 was detected in one or more arguments": probe 192 F4).
+
+use std::ffi::OsString;
+
+use clap::{ArgMatches, Command};
+
+/// What stands in for the argument that is not UTF-8 when the command line is read again
+/// to find out what it was given as.
+const STAND_IN: &str = "\u{fffd}cairn: not UTF-8\u{fffd}";
+
+/// The message for a command line `args` (the program first) that `command` refused for an
+/// argument that is not UTF-8: that argument (its bytes written `\xff`), the option or
+/// value it was given as, and the fix; `None` if every argument is UTF-8.
+pub(crate) fn message(command: &Command, mut args: Vec<OsString>) -> Option<String> {
+    let at = args.iter().position(|arg| arg.to_str().is_none())?;
+    let shown = cairn_engine::lossless_text(args[at].as_encoded_bytes());
+    args[at] = STAND_IN.into();
+    let matches = command.clone().try_get_matches_from(args).ok();
+    let given_as = matches.and_then(|matches| given_as(command, &matches));
+    let given_as = given_as.map_or_else(String::new, |name| format!(", given as {name},"));
+    Some(format!(
+        "cairn: the argument `{shown}`{given_as} is not UTF-8; cairn reads it as text: give it in UTF-8"
+    ))
+}
+
+/// The name of the argument of `command` (or of its subcommand) whose value in `matches`
+/// is the stand-in: `--reason`, `<RUN>`.
+fn given_as(command: &Command, matches: &ArgMatches) -> Option<String> {
+    if let Some((name, matches)) = matches.subcommand()
+        && let Some(name) = (command.find_subcommand(name)).and_then(|sub| given_as(sub, matches))
+    {
+        return Some(name);
+    }
+    let stands_in = |id: &&clap::Id| {
+        let raw = matches.try_get_raw(id.as_str()).ok().flatten();
+        raw.is_some_and(|mut values| values.any(|value| value == STAND_IN))
+    };
+    let id = matches.ids().find(stands_in)?;
+    let arg = command.get_arguments().find(|arg| arg.get_id() == id)?;
+    Some(match arg.get_long() {
+        Some(long) => format!("--{long}"),
+        None => {
+            let names = arg.get_value_names().and_then(|names| names.first());
+            format!(
+                "<{}>",
+                names.map_or(id.as_str().to_uppercase(), ToString::to_string)
+            )
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+
+    use clap::{Arg, Command};
+
+    use super::message;
+
+    fn line(args: &[&[u8]]) -> Vec<OsString> {
+        args.iter()
+            .map(|arg| OsString::from_vec(arg.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn the_argument_that_is_not_utf8_is_named_with_what_it_was_given_as() {
+        let command = Command::new("cairn").subcommand(
+            Command::new("deny")
+                .arg(Arg::new("run").value_name("RUN"))
+                .arg(Arg::new("reason").long("reason")),
+        );
+        let said = |args: &[&[u8]]| message(&command, line(args)).unwrap();
+        assert_eq!(
+            said(&[b"cairn", b"deny", b"01a\xff"]),
+            "cairn: the argument `01a\\xff`, given as <RUN>, is not UTF-8; cairn reads it as text: give it in UTF-8"
+        );
+        assert!(
+            said(&[b"cairn", b"deny", b"r", b"--reason", b"\xffno"])
+                .contains("`\\xffno`, given as --reason,")
+        );
+        // Read again, the line is refused otherwise: the argument alone is named.
+        assert!(
+            said(&[b"cairn", b"nope", b"\xff"]).starts_with("cairn: the argument `\\xff` is not")
+        );
+        assert_eq!(message(&command, line(&[b"cairn", b"deny"])), None);
+    }
+}
