@@ -632,7 +632,7 @@ impl Store for SqliteStore {
     }
 
     /// Closes the readers, then the writer, whose connection, the last, checkpoints the
-    /// WAL away. The writer readies its connection first ([`Writer::close_after`]): a
+    /// WAL away. The writer readies its connection first (`Writer::close_after`): a
     /// reader that connected after another database was put at the path has that file open
     /// beside the run's WAL, and SQLite, finding no other connection to *that* file, would
     /// checkpoint the run's pages into it as the reader closes; the writer first empties
