@@ -48,10 +48,28 @@ fn remove(db: &Path, suffixes: &[&str]) {
 
 #[test]
 fn a_run_whose_database_file_goes_is_not_reported_done() {
-    for how in ["deleted", "moved", "replaced", "covered", "wal deleted"] {
+    for how in [
+        "deleted",
+        "moved",
+        "replaced",
+        "covered",
+        "wal deleted",
+        "linked",
+    ] {
         let scratch = Scratch::new();
         std::fs::create_dir(gates(&scratch)).unwrap();
         let workflow = scratch.write("gated.json", &gated(&scratch));
+        let other = json!({"name": "other", "steps": [step_of("x", "true")]});
+        let other = scratch.write("other.json", &other);
+        let db = scratch.db();
+        // The database named through a link: SQLite keeps its `-wal` and `-shm` beside the
+        // file the link leads to (probe 193 F1: cairn looked beside the link).
+        let linked = db.with_extension("linked");
+        if how == "linked" {
+            scratch.run(&other, &[], 0);
+            std::fs::rename(&db, &linked).unwrap();
+            std::os::unix::fs::symlink(&linked, &db).unwrap();
+        }
         let mut child = scratch
             .command(&["run", workflow.to_str().unwrap()])
             .stdout(Stdio::piped())
@@ -59,19 +77,17 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
             .spawn()
             .unwrap();
         scratch.wait_for_show(&mut child, |_| held(&scratch).contains("a"));
-        let db = scratch.db();
         match how {
             "moved" => std::fs::rename(&db, db.with_extension("moved")).unwrap(),
             "covered" => {}
             // Probe 190 F1: "to clear a lock"; another run committed meanwhile was lost
             // when the engine checkpointed its WAL over it.
             "wal deleted" => remove(&db, &["-wal", "-shm"]),
+            "linked" => remove(&linked, &["-wal", "-shm"]),
             _ => remove(&db, &["", "-wal", "-shm"]),
         }
-        let other = json!({"name": "other", "steps": [step_of("x", "true")]});
-        let other = scratch.write("other.json", &other);
         let mut other_id = None;
-        if how == "replaced" || how == "wal deleted" {
+        if ["replaced", "wal deleted", "linked"].contains(&how) {
             other_id = Some(scratch.run(&other, &[], 0));
         }
         // Another database moved over the path alone: the run's WAL is still there.

@@ -209,7 +209,7 @@ impl Writer {
                 };
                 let _ = opened.send(Ok(()));
                 let thread = Thread {
-                    file: OpenedFile::at(&path),
+                    file: OpenedFile::at(&path, conn.path()),
                     path,
                     prepared,
                     next_seq: HashMap::new(),

@@ -25,21 +25,28 @@ pub(super) struct OpenedFile {
 }
 
 impl OpenedFile {
-    /// The files at `path` now, which the writer has just opened; `None` if the database
+    /// The files at `path` now, which the writer has just opened, SQLite naming the
+    /// database file it opened `opened`: its symbolic links followed, as SQLite follows them
+    /// to put the `-wal` and `-shm` beside the file they lead to (probe 193 F1: looked for
+    /// beside the link, they were never found, so never looked at). `None` if the database
     /// file cannot be told (no such file: nothing is looked at later).
-    pub(super) fn at(path: &Path) -> Option<OpenedFile> {
+    pub(super) fn at(path: &Path, opened: Option<&str>) -> Option<OpenedFile> {
         let path = std::path::absolute(path).ok()?;
+        let opened = opened.filter(|opened| !opened.is_empty()).map(Path::new);
         let beside = |suffix: &str| {
-            let mut name = path.clone().into_os_string();
+            let mut name = opened.unwrap_or(&path).as_os_str().to_owned();
             name.push(suffix);
             PathBuf::from(name)
         };
-        let paths = [beside(""), beside("-wal"), beside("-shm")];
+        let paths = [path.clone(), beside("-wal"), beside("-shm")];
         let ids = [
             identity(&paths[0]),
             identity(&paths[1]),
             identity(&paths[2]),
         ];
+        if ids[1..].contains(&None) {
+            tracing::warn!(path = %path.display(), "the database's -wal or -shm is not where SQLite keeps them: their deletion would go unnoticed");
+        }
         ids[0].is_some().then_some(OpenedFile { paths, ids })
     }
 
