@@ -332,11 +332,16 @@ fn joined(log: Option<Value>, detail: Option<Value>) -> Option<Value> {
     }
 }
 
+/// How many of the last lines of an attempt's diagnostic output its ending compares.
+const ENDING_LINES: usize = 100;
+
 /// How an attempt that failed with `error` ended, to compare with its step's other endings:
-/// the error, then the tail of its diagnostic output in place of what the error quotes of
-/// the tail's end. A process's exit message quotes the last 4 KiB of stderr, cut wherever
-/// that falls: a number one digit longer moved the cut, and the quote began with another
-/// piece of a word, which no normalising makes alike (probe 189 F1).
+/// the error, then the last [`ENDING_LINES`] lines of its diagnostic output's `tail` in
+/// place of what the error quotes of the tail's end. A process's exit message quotes the
+/// last 4 KiB of stderr, and the tail is its last 64 KiB, each cut wherever that falls: a
+/// number one digit longer moved the cut, and the text began with another piece of a word,
+/// which no normalising makes alike (probes 189 F1, 193 F2). Whole lines counted from the
+/// end are the same lines wherever the cut fell.
 fn ending(error: &ExecError, tail: &str) -> String {
     let error = error.to_string();
     let tail = tail.trim_end();
@@ -348,7 +353,8 @@ fn ending(error: &ExecError, tail: &str) -> String {
     while !error.is_char_boundary(quote) {
         quote += 1;
     }
-    format!("{}\n{tail}", &error[..quote])
+    let last_lines = (tail.rmatch_indices('\n').nth(ENDING_LINES - 1)).map_or(0, |(at, _)| at + 1);
+    format!("{}\n{}", &error[..quote], &tail[last_lines..])
 }
 
 /// Why a step whose `trigger` refuses how its need `need` ended, in `state`, is skipped:

@@ -266,4 +266,24 @@ fn an_ending_is_the_same_wherever_its_error_cut_the_stderr_it_quotes() {
         ending(3, stderr)
     );
     assert_ne!(ending(3, stderr), ending(3, "=== 1 failed in 10.42s ===\n"));
+    // A tail cut at its start (probe 193 F2: a process keeps the last 64 KiB of stderr) is
+    // compared by its last lines, which are the same wherever the cut fell.
+    let long: String = (0..150)
+        .map(|n| format!("tests/test_api.py::case_{n} PASSED\n"))
+        .collect();
+    let long = format!("{long}=== 1 failed in 107.311s ===\n");
+    let error = |tail: &str| crate::executor::ExecError {
+        class: ErrorClass::ExitCode,
+        message: format!(
+            "`sh` exited with code 1; stderr ends:\n…{}",
+            &tail[tail.len() - 40..]
+        ),
+    };
+    let cut = |from: usize| super::ending(&error(&long[from..]), &long[from..]);
+    assert_eq!(cut(5), cut(9));
+    assert!(
+        cut(5).ends_with("case_149 PASSED\n=== 1 failed in 107.311s ==="),
+        "{}",
+        cut(5)
+    );
 }
