@@ -236,6 +236,54 @@ fn an_invalid_file_draws_nothing_and_exits_2() {
     }
 }
 
+/// A step outside a group that the layout puts between two of the group's steps is not
+/// drawn inside the group's box (probe 196 F1): each member gets a box of its own then.
+#[test]
+fn an_svg_draws_no_group_box_around_a_step_outside_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("between.json");
+    let workflow = serde_json::json!({"name": "between", "steps": [
+        {"id": "g", "parallel": [{"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}]},
+        {"id": "x", "executor": "noop"},
+        {"id": "c", "executor": "noop", "needs": ["a", "x"]},
+        {"id": "d", "executor": "noop", "needs": ["b", "x"]}
+    ]});
+    std::fs::write(&file, workflow.to_string()).unwrap();
+    let svg = stdout(&cairn(&[
+        "graph",
+        file.to_str().unwrap(),
+        "--format",
+        "svg",
+    ]));
+    let document = roxmltree::Document::parse(&svg).unwrap();
+    // Each box with the first line of the text drawn after it: a step's id, or a group's
+    // label.
+    let nodes: Vec<_> = document.descendants().collect();
+    let boxes: Vec<(&str, [f64; 4])> = (nodes.iter().enumerate())
+        .filter(|(_, node)| node.has_tag_name("rect"))
+        .filter_map(|(at, rect)| {
+            let text = nodes[at..].iter().find(|node| node.has_tag_name("text"))?;
+            let label = text.descendants().find_map(|node| node.text())?.trim();
+            let number = |name| rect.attribute(name).unwrap().parse::<f64>().unwrap();
+            Some((
+                label,
+                [number("x"), number("y"), number("width"), number("height")],
+            ))
+        })
+        .collect();
+    let group_boxes: Vec<_> = (boxes.iter())
+        .filter(|(label, _)| *label == "g (parallel)")
+        .collect();
+    assert!(!group_boxes.is_empty(), "{svg}");
+    for (_, [x, y, w, h]) in group_boxes {
+        for (step, [sx, sy, sw, sh]) in &boxes {
+            let held = sx >= x && sy >= y && sx + sw <= x + w && sy + sh <= y + h;
+            let member = ["a", "b", "g (parallel)"].contains(step);
+            assert!(!held || member, "{step} drawn inside g: {svg}");
+        }
+    }
+}
+
 #[test]
 fn an_svg_of_a_chain_of_diamonds_is_drawn() {
     // Every path of this DAG doubles with each pair: the layout's own DAG check walked them
