@@ -80,6 +80,7 @@ pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
     let mut canvas = Shifted {
         inner: &mut writer,
         by: Point::new(margin + GAP, margin + GAP + 2. * LABEL),
+        extent: Point::zero(),
     };
     // The DAG's own check (every edge against every path back: exponential in a chain of
     // diamonds) proves what the plan was built to be: acyclic.
@@ -88,7 +89,6 @@ pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
 
     let group_look = StyleAttr::new(Color::fast("gray"), 1, None, 8, GROUP_FONT);
     let bbox = |step: StepIndex| graph.pos(handles[step]).bbox(false);
-    let mut right = 0f64;
     let mut inside = vec![false; handles.len()];
     for group in &groups {
         let pad = GAP * (group.height + 1) as f64;
@@ -135,7 +135,6 @@ pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
                 .collect(),
         };
         for (corner, size) in frames {
-            right = right.max(corner.x + size.x);
             canvas.draw_rect(corner, size, &group_look, None, None);
             // Text is drawn centred: put its (estimated) middle near the box's left edge,
             // away from the edges that come in at the top.
@@ -147,16 +146,46 @@ pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
             );
         }
     }
+    // The title centred above it all, on a canvas as wide as the drawing or the title.
+    let title = title(&plan.workflow().name);
     let title_look = StyleAttr::new(Color::fast("black"), 1, None, 0, GROUP_FONT + 4);
-    for &handle in &handles {
-        right = right.max(graph.pos(handle).bbox(false).1.x);
+    let width = (canvas.extent.x + GAP).max(text_extent(&title, &title_look).x + 2. * GAP);
+    let height = canvas.extent.y + GAP;
+    canvas.draw_title(Point::new(width / 2., 2. * LABEL), &title, &title_look);
+    sized(&writer.finalize(), width.ceil(), height.ceil())
+}
+
+/// The width and height of `text` drawn in `look`, estimated (no font metrics here: an
+/// average character of a serif font is about half its size wide).
+fn text_extent(text: &str, look: &StyleAttr) -> Point {
+    let font = look.font_size as f64;
+    let widest = text
+        .lines()
+        .map(|line| line.chars().count())
+        .max()
+        .unwrap_or(0);
+    Point::new(
+        widest as f64 * font * 0.55,
+        text.lines().count().max(1) as f64 * font,
+    )
+}
+
+/// `svg`, layout-rs's document, on a canvas `width` × `height`: layout-rs grows its canvas
+/// for a text 10 px across and 10 px down per byte (its axes swapped), so a long title was
+/// cut at both edges and the picture made hundreds of pixels taller (probe 196 F2).
+fn sized(svg: &str, width: f64, height: f64) -> String {
+    let header = svg.find("<svg ").and_then(|start| {
+        let end = start + svg[start..].find(" xmlns=")?;
+        Some((start, end))
+    });
+    match header {
+        Some((start, end)) => format!(
+            "{}<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\"{}",
+            &svg[..start],
+            &svg[end..]
+        ),
+        None => svg.to_owned(),
     }
-    canvas.inner.draw_text(
-        Point::new((right + canvas.by.x + GAP) / 2., 2. * LABEL),
-        &title(&plan.workflow().name),
-        &title_look,
-    );
-    writer.finalize()
 }
 
 /// Whether the box at `corner` of `size` and the box from `top_left` to `bottom_right` share
@@ -297,6 +326,20 @@ impl Walk<'_> {
 struct Shifted<'a> {
     inner: &'a mut SVGWriter,
     by: Point,
+    /// The bottom right corner of what was drawn, on the canvas.
+    extent: Point,
+}
+
+impl Shifted<'_> {
+    /// Grows the extent to hold `point` of the canvas.
+    fn hold(&mut self, point: Point) {
+        self.extent = Point::new(self.extent.x.max(point.x), self.extent.y.max(point.y));
+    }
+
+    /// Draws `text` centred at `xy` of the canvas, unshifted.
+    fn draw_title(&mut self, xy: Point, text: &str, look: &StyleAttr) {
+        self.inner.draw_text(xy, text, look);
+    }
 }
 
 impl RenderBackend for Shifted<'_> {
@@ -308,6 +351,7 @@ impl RenderBackend for Shifted<'_> {
         properties: Option<String>,
         clip: Option<ClipHandle>,
     ) {
+        self.hold(xy.add(self.by).add(size));
         self.inner
             .draw_rect(xy.add(self.by), size, look, properties, clip);
     }
@@ -319,6 +363,8 @@ impl RenderBackend for Shifted<'_> {
         look: &StyleAttr,
         properties: Option<String>,
     ) {
+        self.hold(start.add(self.by));
+        self.hold(stop.add(self.by));
         self.inner
             .draw_line(start.add(self.by), stop.add(self.by), look, properties);
     }
@@ -330,11 +376,15 @@ impl RenderBackend for Shifted<'_> {
         look: &StyleAttr,
         properties: Option<String>,
     ) {
+        self.hold(xy.add(self.by).add(size));
         self.inner
             .draw_circle(xy.add(self.by), size, look, properties);
     }
 
     fn draw_text(&mut self, xy: Point, text: &str, look: &StyleAttr) {
+        // Drawn centred on `xy`.
+        let half = text_extent(text, look).scale(0.5);
+        self.hold(xy.add(self.by).add(half));
         self.inner.draw_text(xy.add(self.by), text, look);
     }
 
@@ -351,6 +401,10 @@ impl RenderBackend for Shifted<'_> {
             .iter()
             .map(|&(point, control)| (point.add(self.by), control.add(self.by)))
             .collect();
+        for &(point, control) in &path {
+            self.hold(point);
+            self.hold(control);
+        }
         self.inner
             .draw_arrow(&path, dashed, head, look, properties, text);
     }

@@ -284,6 +284,35 @@ fn an_svg_draws_no_group_box_around_a_step_outside_the_group() {
     }
 }
 
+/// The canvas holds a long title and is no taller than the drawing (probe 196 F2: cut at
+/// both edges, and 10 px taller per byte of the title).
+#[test]
+fn an_svgs_canvas_holds_its_title_and_no_more_height_than_it_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("titled.json");
+    let name = "Nightly build, test and deploy of the monorepo to staging";
+    let workflow = serde_json::json!({"name": name, "steps": [{"id": "a", "executor": "noop"}]});
+    std::fs::write(&file, workflow.to_string()).unwrap();
+    let svg = stdout(&cairn(&[
+        "graph",
+        file.to_str().unwrap(),
+        "--format",
+        "svg",
+    ]));
+    let document = roxmltree::Document::parse(&svg).unwrap();
+    let size = |name| {
+        document
+            .root_element()
+            .attribute(name)
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    // The title's 57 characters at 16 px: wider than 0.4 em each.
+    assert!(size("width") > 57. * 16. * 0.4, "{svg}");
+    assert!(size("height") < 200., "{svg}");
+}
+
 #[test]
 fn an_svg_of_a_chain_of_diamonds_is_drawn() {
     // Every path of this DAG doubles with each pair: the layout's own DAG check walked them
