@@ -43,8 +43,11 @@ where
     captured
 }
 
-/// Reads `pipe` to its end, keeping only its last `cap` bytes. Stops early, keeping what it
-/// has, when `stop` is cancelled.
+/// Reads `pipe` to its end, keeping only its last `cap` bytes, from the start of a line when
+/// more came: the line the cut fell in is left out (up to its end, a newline or a carriage
+/// return), whose start moved with every byte more before it, so that the same output a
+/// digit longer keeps the same lines and its loop is seen (probe 197 F1). Stops early,
+/// keeping what it has, when `stop` is cancelled.
 pub(super) async fn read_tail<R>(
     mut pipe: R,
     cap: usize,
@@ -57,8 +60,10 @@ where
     let mut tail = Vec::new();
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut lines = Lines::new(progress);
+    let mut came = 0;
     while let Some(read) = read_chunk(&mut pipe, &mut chunk, &stop).await {
         lines.feed(read);
+        came += read.len();
         tail.extend_from_slice(read);
         // Trim now and then rather than on every chunk: amortised O(1) per byte.
         if tail.len() > cap.saturating_mul(2).max(CHUNK) {
@@ -68,6 +73,13 @@ where
     lines.finish();
     if tail.len() > cap {
         tail.drain(..tail.len() - cap);
+    }
+    // A line that holds all that is kept stays, cut.
+    let first_end = tail.iter().position(|&byte| matches!(byte, b'\n' | b'\r'));
+    if came > cap
+        && let Some(end) = first_end.filter(|&end| end + 1 < tail.len())
+    {
+        tail.drain(..=end);
     }
     tail
 }
@@ -201,7 +213,8 @@ mod tests {
 
     #[tokio::test]
     async fn keeps_the_tail() {
-        let input: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        // One line, a cut one: kept whole.
+        let input: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
         let tail = read_tail(
             &input[..],
             1000,
@@ -210,6 +223,18 @@ mod tests {
         )
         .await;
         assert_eq!(tail, input[input.len() - 1000..]);
+        // Cut, it starts after the line the cut fell in, wherever in it the cut fell
+        // (probe 197 F1).
+        for before in ["", "1", "12"] {
+            let lines = format!("{before}{}\r10%\rlast line\n", "x".repeat(2000));
+            let tail = read_tail(
+                lines.as_bytes(),
+                1000,
+                Progress::default(),
+                CancellationToken::new(),
+            );
+            assert_eq!(tail.await, b"10%\rlast line\n");
+        }
         let tail = read_tail(
             &b"short\n"[..],
             1000,
