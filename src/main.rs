@@ -165,9 +165,12 @@ fn exit_printable(error: clap::Error) -> ! {
         }
         std::process::exit(error.exit_code())
     }
-    if error.kind() == ErrorKind::InvalidUtf8
-        && let Some(message) =
-            cli::not_utf8::message(&Cli::command(), std::env::args_os().collect())
+    // Or a subcommand or a choice not UTF-8, which clap shows as `�` (probe 197 F3).
+    if matches!(
+        error.kind(),
+        ErrorKind::InvalidUtf8 | ErrorKind::InvalidSubcommand | ErrorKind::InvalidValue
+    ) && let Some(message) =
+        cli::not_utf8::message(&Cli::command(), std::env::args_os().collect())
     {
         cli::printable::say(message);
         std::process::exit(error.exit_code())

@@ -14,10 +14,28 @@ const STAND_IN: &str = "\u{fffd}cairn: not UTF-8\u{fffd}";
 /// value it was given as, and the fix; `None` if every argument is UTF-8.
 pub(crate) fn message(command: &Command, mut args: Vec<OsString>) -> Option<String> {
     let at = args.iter().position(|arg| arg.to_str().is_none())?;
-    let shown = cairn_engine::lossless_text(args[at].as_encoded_bytes());
-    args[at] = STAND_IN.into();
+    let bytes = args[at].as_encoded_bytes();
+    let shown = cairn_engine::lossless_text(bytes);
+    // `--name=value`: the value alone stands in (probe 197 F2: the whole word stood in for
+    // the next positional argument).
+    let option = (bytes.starts_with(b"--"))
+        .then(|| bytes.iter().position(|&byte| byte == b'='))
+        .flatten()
+        .and_then(|equals| std::str::from_utf8(&bytes[..equals]).ok())
+        .map(str::to_owned);
+    let before = (at.checked_sub(1).and_then(|before| args[before].to_str()))
+        .filter(|before| before.starts_with("--"))
+        .map(str::to_owned);
+    args[at] = match &option {
+        Some(option) => format!("{option}={STAND_IN}").into(),
+        None => STAND_IN.into(),
+    };
     let matches = command.clone().try_get_matches_from(args).ok();
-    let given_as = matches.and_then(|matches| given_as(command, &matches));
+    // Read again, a value the option refuses (a number, a choice) names no argument: the
+    // option it follows does.
+    let given_as = (matches.and_then(|matches| given_as(command, &matches)))
+        .or(option)
+        .or(before);
     let given_as = given_as.map_or_else(String::new, |name| format!(", given as {name},"));
     Some(format!(
         "cairn: the argument `{shown}`{given_as} is not UTF-8; cairn reads it as text: give it in UTF-8"
@@ -81,6 +99,8 @@ mod tests {
             said(&[b"cairn", b"deny", b"r", b"--reason", b"\xffno"])
                 .contains("`\\xffno`, given as --reason,")
         );
+        // Probe 197 F2: `--reason=…` stood in for `<RUN>`.
+        assert!(said(&[b"cairn", b"deny", b"--reason=\xff"]).contains(", given as --reason,"));
         // Read again, the line is refused otherwise: the argument alone is named.
         assert!(
             said(&[b"cairn", b"nope", b"\xff"]).starts_with("cairn: the argument `\\xff` is not")
