@@ -31,10 +31,25 @@ impl Ledger {
         }
         self.expire_approvals(deadline)?;
         self.go_on_cascading()?;
-        if self.unfinished == 0 && !self.is_cancelling() && !self.run_state.is_terminal() {
+        // A time-out a crash cut off between its commits (probe 195 F1) is carried on, also
+        // when it had cancelled every step: the run ends timed out, not as its steps did.
+        let timing_out = (0..self.slots.len()).any(|step| self.timed_out(step));
+        if self.unfinished == 0
+            && !self.is_cancelling()
+            && !self.run_state.is_terminal()
+            && !timing_out
+        {
             return self.finish_run();
         }
         self.time_out()
+    }
+
+    /// Whether `step` was cancelled by the run's time-out (its error says so).
+    pub(super) fn timed_out(&self, step: StepIndex) -> bool {
+        let slot = &self.slots[step];
+        slot.state == StepState::Cancelled
+            && (slot.error.as_deref())
+                .is_some_and(|error| error.starts_with(&format!("cancelled: {}", super::TIMED_OUT)))
     }
 
     /// The run's deadline passed: what has not ended is cancelled, and the run fails. A batch

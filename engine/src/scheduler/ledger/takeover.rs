@@ -228,7 +228,7 @@ impl Ledger {
         // Queued as at any takeover, and walked as a ruling ends a step or at the deadline: a
         // step a ruling ends then counts its needs met, and its dependents are skipped (probe
         // 49 F1: a planner's step, whose need is the planner, had them timed out).
-        self.walk_from_the_ended();
+        self.walk_from_the_ended(true);
         for command in sent {
             self.apply(super::Input::Command(command), deadline)?;
         }
@@ -269,7 +269,7 @@ impl Ledger {
                 self.unfinished += 1;
             }
         }
-        self.walk_from_the_ended();
+        self.walk_from_the_ended(false);
         for step in stalled {
             self.stalled_attempt_cut_off(step, json!(true), now)?;
         }
@@ -283,10 +283,13 @@ impl Ledger {
     /// a redrive sent back) holds its dependents back until that need ends. The walks are
     /// taken at the first turn, after the commands sent meanwhile: a cancel's is one of
     /// cancelled steps, not skipped ones (probe 39 F4). Pushed last first, they are walked in
-    /// the plan's order.
-    fn walk_from_the_ended(&mut self) {
+    /// the plan's order. `past_deadline`: not from the steps the time-out cancelled, which a
+    /// crash cut off between its commits (probe 195 F1: their dependents were skipped, and
+    /// the run ended cancelled): what needs them times out too.
+    fn walk_from_the_ended(&mut self, past_deadline: bool) {
         let ended: Vec<StepIndex> = (0..self.slots.len())
             .filter(|&step| self.slots[step].state.is_terminal() && self.unmet[step] == 0)
+            .filter(|&step| !(past_deadline && self.timed_out(step)))
             .collect();
         self.cascade.extend(ended.into_iter().rev());
     }

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::super::tests::{
-    at, batches_to_the_end, committed, done, failed, ids, longer_than_a_batch, moves, plan,
+    at, batches_to_the_end, committed, done, failed, ids, longer_than_a_batch, moves, plan, record,
     records_after, run_moves, wider_than_a_batch,
 };
 use super::super::{BATCH_SLICE, Input, Judge, Ledger};
@@ -78,6 +78,30 @@ fn a_run_past_its_deadline_at_takeover_ends_timed_out_and_starts_nothing() {
     );
     assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
     assert_eq!(later.report().error_class, Some(ErrorClass::Timeout));
+}
+
+/// A time-out a crash cut off between its commits (probe 195 F1: more steps than a batch
+/// takes) is carried on at the takeover: what needs a step it cancelled is cancelled too, not
+/// skipped, and the run fails timed out, not cancelled — also when every step had ended and
+/// only the run's own end was cut off.
+#[test]
+fn a_time_out_cut_off_between_its_commits_is_carried_on_at_the_takeover() {
+    let workflow = json!({"name": "t", "limits": {"timeout": "10s"}, "steps": [{"pipeline": [
+        {"id": "a", "executor": "noop"}, {"id": "b", "executor": "noop"}
+    ]}]});
+    let timed_out = |id| StepRecord {
+        error: Some(format!("cancelled: {}", super::super::TIMED_OUT)),
+        ..record(id, StepState::Cancelled, None)
+    };
+    for (b, moved) in [(StepRecord::pending("b"), 1), (timed_out("b"), 0)] {
+        let steps = vec![timed_out("a"), b];
+        let mut later = take_over(&workflow, RunState::Running, steps, 11, None);
+        assert!(later.turn(at(11)).unwrap().is_empty());
+        let batch = later.take_batch();
+        assert_eq!(moves(&batch), ["b: pending -> cancelled"][..moved]);
+        assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
+        assert_eq!(later.report().error_class, Some(ErrorClass::Timeout));
+    }
 }
 
 #[test]
