@@ -60,23 +60,30 @@ where
     let mut tail = Vec::new();
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut lines = Lines::new(progress);
-    let mut came = 0;
+    // The last byte left out, once the tail was cut.
+    let mut before = None;
+    let mut cut = |tail: &mut Vec<u8>| {
+        let left_out = tail.len() - cap;
+        before = Some(tail[left_out - 1]);
+        tail.drain(..left_out);
+    };
     while let Some(read) = read_chunk(&mut pipe, &mut chunk, &stop).await {
         lines.feed(read);
-        came += read.len();
         tail.extend_from_slice(read);
         // Trim now and then rather than on every chunk: amortised O(1) per byte.
         if tail.len() > cap.saturating_mul(2).max(CHUNK) {
-            tail.drain(..tail.len() - cap);
+            cut(&mut tail);
         }
     }
     lines.finish();
     if tail.len() > cap {
-        tail.drain(..tail.len() - cap);
+        cut(&mut tail);
     }
-    // A line that holds all that is kept stays, cut.
-    let first_end = tail.iter().position(|&byte| matches!(byte, b'\n' | b'\r'));
-    if came > cap
+    // Cut in a line (not at its start: probe 198 F1), the tail starts after that line's end,
+    // unless that line is all it holds.
+    let line_end = |byte: &u8| matches!(byte, b'\n' | b'\r');
+    let first_end = tail.iter().position(line_end);
+    if before.is_some_and(|byte| !line_end(&byte))
         && let Some(end) = first_end.filter(|&end| end + 1 < tail.len())
     {
         tail.drain(..=end);
@@ -225,6 +232,15 @@ mod tests {
         assert_eq!(tail, input[input.len() - 1000..]);
         // Cut, it starts after the line the cut fell in, wherever in it the cut fell
         // (probe 197 F1).
+        // Cut at a line's start, it keeps that line (probe 198 F1).
+        let at_a_start = format!("{}\nkept\n{}", "x".repeat(2000), "y".repeat(995));
+        let tail = read_tail(
+            at_a_start.as_bytes(),
+            1000,
+            Progress::default(),
+            CancellationToken::new(),
+        );
+        assert!(tail.await.starts_with(b"kept\n"));
         for before in ["", "1", "12"] {
             let lines = format!("{before}{}\r10%\rlast line\n", "x".repeat(2000));
             let tail = read_tail(
