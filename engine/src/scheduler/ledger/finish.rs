@@ -21,19 +21,20 @@ impl Ledger {
     /// the walks from the steps ended so are taken; then a run all of whose steps ended ends
     /// as they did, unless a cancel came first, and any other times out.
     pub(super) fn reach_deadline(&mut self, deadline: DateTime<Utc>) -> Result<()> {
+        // A time-out a crash cut off between its commits (probe 195 F1) is carried on, also
+        // when it had cancelled every step: the run ends timed out, not as its steps did; a
+        // pause that waited for the steps it cancelled is not carried out (probe 198 F2).
+        let timing_out = (0..self.slots.len()).any(|step| self.timed_out(step));
         // Not while an attempt the crash cut off is still `running` (probe 49 F6).
         let in_flight = self
             .slots
             .iter()
             .any(|slot| slot.state == StepState::Running);
-        if matches!(self.halt, Some(Halt::Pause(_))) && !in_flight {
+        if matches!(self.halt, Some(Halt::Pause(_))) && !in_flight && !timing_out {
             self.halted()?;
         }
         self.expire_approvals(deadline)?;
         self.go_on_cascading()?;
-        // A time-out a crash cut off between its commits (probe 195 F1) is carried on, also
-        // when it had cancelled every step: the run ends timed out, not as its steps did.
-        let timing_out = (0..self.slots.len()).any(|step| self.timed_out(step));
         if self.unfinished == 0
             && !self.is_cancelling()
             && !self.run_state.is_terminal()

@@ -102,6 +102,24 @@ fn a_time_out_cut_off_between_its_commits_is_carried_on_at_the_takeover() {
         assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
         assert_eq!(later.report().error_class, Some(ErrorClass::Timeout));
     }
+    // A pause sent before the deadline waited for `a`, which the time-out cancelled: not
+    // carried out at the takeover (probe 198 F2: the run moved to paused, then failed).
+    let mut run = committed(
+        uuid::Uuid::nil(),
+        plan(workflow),
+        RunState::Running,
+        vec![timed_out("a"), StepRecord::pending("b")],
+    );
+    run.commands = vec![PendingCommand {
+        id: 7,
+        run_id: uuid::Uuid::nil(),
+        command: Command::Pause(request()),
+        created_at: at(5),
+    }];
+    let mut later = Ledger::take_over(run, Judge::default(), 1 << 20, at(11), None).unwrap();
+    assert!(later.turn(at(11)).unwrap().is_empty());
+    let batch = later.take_batch();
+    assert_eq!(run_moves(&batch), [(RunState::Running, RunState::Failed)]);
 }
 
 #[test]
