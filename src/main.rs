@@ -165,12 +165,17 @@ fn exit_printable(error: clap::Error) -> ! {
         }
         std::process::exit(error.exit_code())
     }
-    // Or a subcommand or a choice not UTF-8, which clap shows as `�` (probe 197 F3).
-    if matches!(
-        error.kind(),
-        ErrorKind::InvalidUtf8 | ErrorKind::InvalidSubcommand | ErrorKind::InvalidValue
-    ) && let Some(message) =
-        cli::not_utf8::message(&Cli::command(), std::env::args_os().collect())
+    // Or an error of clap's about a value it shows as `�`: a subcommand, a choice, an
+    // argument not expected (probes 197 F3, 198 F5); another error is told as it is, though
+    // a path not UTF-8 (which cairn takes) is in the line (probe 198 F3).
+    let about_it = error.kind() == ErrorKind::InvalidUtf8
+        || error
+            .render()
+            .to_string()
+            .contains(char::REPLACEMENT_CHARACTER);
+    if about_it
+        && let Some(message) =
+            cli::not_utf8::message(&Cli::command(), std::env::args_os().collect())
     {
         cli::printable::say(message);
         std::process::exit(error.exit_code())

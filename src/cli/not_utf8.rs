@@ -24,7 +24,7 @@ pub(crate) fn message(command: &Command, mut args: Vec<OsString>) -> Option<Stri
         .and_then(|equals| std::str::from_utf8(&bytes[..equals]).ok())
         .map(str::to_owned);
     let before = (at.checked_sub(1).and_then(|before| args[before].to_str()))
-        .filter(|before| before.starts_with("--"))
+        .filter(|before| takes_a_value(command, before))
         .map(str::to_owned);
     args[at] = match &option {
         Some(option) => format!("{option}={STAND_IN}").into(),
@@ -40,6 +40,19 @@ pub(crate) fn message(command: &Command, mut args: Vec<OsString>) -> Option<Stri
     Some(format!(
         "cairn: the argument `{shown}`{given_as} is not UTF-8; cairn reads it as text: give it in UTF-8"
     ))
+}
+
+/// Whether `option` (`--name`) is an option of `command` or of its subcommands that takes a
+/// value (probe 198 F4: `--json`, a flag, was named as what a run id was given as).
+fn takes_a_value(command: &Command, option: &str) -> bool {
+    let Some(long) = option.strip_prefix("--") else {
+        return false;
+    };
+    (command.get_arguments())
+        .any(|arg| arg.get_long() == Some(long) && arg.get_action().takes_values())
+        || command
+            .get_subcommands()
+            .any(|sub| takes_a_value(sub, option))
 }
 
 /// The name of the argument of `command` (or of its subcommand) whose value in `matches`
@@ -106,5 +119,17 @@ mod tests {
             said(&[b"cairn", b"nope", b"\xff"]).starts_with("cairn: the argument `\\xff` is not")
         );
         assert_eq!(message(&command, line(&[b"cairn", b"deny"])), None);
+        // A flag before it takes no value: not what it was given as (probe 198 F4).
+        let flagged = command.clone().arg(
+            Arg::new("json")
+                .long("json")
+                .action(clap::ArgAction::SetTrue)
+                .global(true),
+        );
+        let said = message(
+            &flagged,
+            line(&[b"cairn", b"deny", b"--json", b"01\xff", b"x", b"y"]),
+        );
+        assert!(!said.unwrap().contains("--json"));
     }
 }

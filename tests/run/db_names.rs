@@ -147,3 +147,32 @@ fn cairn_db_names_the_database_when_db_is_not_given_and_only_then() {
         assert!(!said.contains("--db <DB>"), "{args:?}: {said}");
     }
 }
+
+/// An argument that is not UTF-8 is named with what it was given as (probes 192 F4, 197 F2,
+/// 198 F5); a path cairn takes as it is does not hide another error (probe 198 F3).
+#[test]
+fn an_argument_not_utf8_is_named_and_hides_no_other_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let said = |args: &[&[u8]]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command.current_dir(dir.path()).env_remove("CAIRN_DB");
+        command.args(args.iter().map(|arg| OsStr::from_bytes(arg)));
+        let output = output_of(&mut command, "cairn");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let reason = said(&[b"deny", b"r", b"s", b"--reason=\xffno"]);
+    assert!(
+        reason.contains("`--reason=\\xffno`, given as --reason,"),
+        "{reason}"
+    );
+    let run = said(&[b"show", b"--json", b"01a2\xff"]);
+    assert!(run.contains("`01a2\\xff`, given as <RUN>,"), "{run}");
+    let unexpected = said(&[b"runs", b"x\xff"]);
+    assert!(
+        unexpected.contains("the argument `x\\xff` is not UTF-8"),
+        "{unexpected}"
+    );
+    let other = said(&[b"graph", b"--format", b"bogus", b"wf\xff.json"]);
+    assert!(other.contains("invalid value 'bogus'"), "{other}");
+}
