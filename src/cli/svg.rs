@@ -91,10 +91,11 @@ pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
     let bbox = |step: StepIndex| graph.pos(handles[step]).bbox(false);
     let mut inside = vec![false; handles.len()];
     for group in &groups {
-        let pad = GAP * (group.height + 1) as f64;
-        let above = pad + LABEL * (group.height + 1) as f64;
-        // The box around the steps `around`: their bounding box, padded.
-        let frame = |around: &[StepIndex]| {
+        // The box around the steps `around`, padded as a group `height` levels high: their
+        // bounding box, wider by a gap and higher by a label for each level it holds.
+        let frame = |around: &[StepIndex], height: usize| {
+            let pad = GAP * (height + 1) as f64;
+            let above = pad + LABEL * (height + 1) as f64;
             let (mut top_left, mut bottom_right) = bbox(around[0]);
             for &member in &around[1..] {
                 let (member_top_left, member_bottom_right) = bbox(member);
@@ -116,22 +117,27 @@ pub(crate) fn svg(plan: &Plan, states: &[StepState]) -> String {
         };
         // The layout places steps row by row, blind to groups: one box around the members
         // could hold a step outside the group, laid out between two of them (probe 196 F1),
-        // and say that it is one. Then each member has a box of its own, labelled alike.
+        // and say that it is one. Then each member has a box of its own, labelled alike, and
+        // padded as a group of one level if a deeper box would reach another step (probe
+        // 198 F6: a box four levels high reached 104 px above its step).
         inside.fill(false);
-        group
-            .members
-            .iter()
-            .for_each(|&member| inside[member] = true);
-        let whole = frame(&group.members);
-        let holds_another = (0..handles.len())
-            .filter(|&step| !inside[step])
-            .any(|step| overlap(whole, bbox(step)));
-        let frames = match holds_another {
+        (group.members.iter()).for_each(|&member| inside[member] = true);
+        let holds_another = |frame| {
+            (0..handles.len())
+                .filter(|&step| !inside[step])
+                .any(|step| overlap(frame, bbox(step)))
+        };
+        let whole = frame(&group.members, group.height);
+        let frames = match holds_another(whole) {
             false => vec![whole],
-            true => group
-                .members
-                .iter()
-                .map(|&member| frame(&[member]))
+            true => (group.members.iter())
+                .map(|&member| {
+                    let own = frame(&[member], group.height);
+                    match holds_another(own) {
+                        false => own,
+                        true => frame(&[member], 0),
+                    }
+                })
                 .collect(),
         };
         for (corner, size) in frames {
