@@ -236,6 +236,19 @@ fn an_invalid_file_draws_nothing_and_exits_2() {
     }
 }
 
+/// The SVG `cairn graph --format svg` draws of `workflow`.
+fn svg_of(workflow: &serde_json::Value) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("workflow.json");
+    std::fs::write(&file, workflow.to_string()).unwrap();
+    stdout(&cairn(&[
+        "graph",
+        file.to_str().unwrap(),
+        "--format",
+        "svg",
+    ]))
+}
+
 /// A step outside a group that the layout puts between two of the group's steps is not
 /// drawn inside the group's box (probe 196 F1): each member gets a box of its own then;
 /// nor is one above a step four groups deep, which a box that high reached (probe 198 F6).
@@ -253,16 +266,8 @@ fn an_svg_draws_no_group_box_around_a_step_outside_the_group() {
             {"id": "g4", "parallel": [{"id": "b", "executor": "noop", "needs": ["x"]}]}
         ]}]}]}
     ]});
-    let dir = tempfile::tempdir().unwrap();
     for workflow in [between, deep] {
-        let file = dir.path().join("groups.json");
-        std::fs::write(&file, workflow.to_string()).unwrap();
-        let svg = stdout(&cairn(&[
-            "graph",
-            file.to_str().unwrap(),
-            "--format",
-            "svg",
-        ]));
+        let svg = svg_of(&workflow);
         let document = roxmltree::Document::parse(&svg).unwrap();
         // Each box with the first line of the text drawn after it: a step's id, or a
         // group's label.
@@ -294,17 +299,9 @@ fn an_svg_draws_no_group_box_around_a_step_outside_the_group() {
 /// both edges, and 10 px taller per byte of the title).
 #[test]
 fn an_svgs_canvas_holds_its_title_and_no_more_height_than_it_draws() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("titled.json");
     let name = "Nightly build, test and deploy of the monorepo to staging";
-    let workflow = serde_json::json!({"name": name, "steps": [{"id": "a", "executor": "noop"}]});
-    std::fs::write(&file, workflow.to_string()).unwrap();
-    let svg = stdout(&cairn(&[
-        "graph",
-        file.to_str().unwrap(),
-        "--format",
-        "svg",
-    ]));
+    let svg =
+        svg_of(&serde_json::json!({"name": name, "steps": [{"id": "a", "executor": "noop"}]}));
     let document = roxmltree::Document::parse(&svg).unwrap();
     let size = |name| {
         document
