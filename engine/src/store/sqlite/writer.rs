@@ -11,7 +11,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -57,7 +56,7 @@ enum Answered {
 }
 
 /// A close in two steps: the thread readies its connection to close (see
-/// [`Thread::leave_the_files_gone`]) and says so (`ready`), waits for `go` (the store's
+/// [`OpenedFile::ready_to_close`]) and says so (`ready`), waits for `go` (the store's
 /// readers close meanwhile: the writer's is then the process's last connection, the one
 /// that checkpoints the WAL and deletes it, or leaves them be), closes it and says so
 /// (`closed`).
@@ -435,34 +434,10 @@ impl Thread<'_> {
                 }
             }
         }
-        self.leave_the_files_gone();
-        closed
-    }
-
-    /// Readies the connection to close when a file at the path is no longer the one open.
-    ///
-    /// If the `-wal` or `-shm` at the path is not the one open (deleted: probe 190 F1), the
-    /// WAL this connection wrote is no other process's, which may have committed to the
-    /// database file since: its checkpoint on closing, which would write its pages over
-    /// theirs and delete the WAL at the path (theirs), is turned off.
-    ///
-    /// Else the database file moved: the WAL is checkpointed into the file open, and
-    /// emptied. SQLite neither checkpoints nor deletes the WAL of a file that moved as its
-    /// connection closes: left at the path, the WAL's frames would be read into whatever
-    /// database is put there next. Checkpointed, the file moved away holds every commit on
-    /// its own. Best effort: the run is stopped already.
-    fn leave_the_files_gone(&self) {
-        let Some(file) = self.replaced() else { return };
-        let conn = self.prepared.conn;
-        let left = if file.is_wal_replaced() {
-            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-                .map(drop)
-        } else {
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        };
-        if let Err(error) = left {
-            tracing::warn!(path = %self.path.display(), %error, "the WAL of a database file that moved, or whose WAL was deleted, could not be left as it must");
+        if let Some(file) = &self.file {
+            file.ready_to_close(self.prepared.conn);
         }
+        closed
     }
 
     /// Answers `request`, and the requests already waiting that join it: the commits of

@@ -1,5 +1,5 @@
 //! Whether the database file the writer has open, and its `-wal` and `-shm` files, are
-//! still the ones at their paths.
+//! still the ones at their paths, and how the writer's connection closes when they are not.
 //!
 //! SQLite in WAL mode writes on to a file deleted, moved or replaced under it: its commits
 //! succeed, yet no other process, and no later `cairn`, will find them. The same goes for
@@ -10,6 +10,8 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use rusqlite::config::DbConfig;
 
 use crate::error::Error;
 
@@ -67,6 +69,34 @@ impl OpenedFile {
         which
             .filter(|&file| self.ids[file].is_some())
             .any(|file| identity(&self.paths[file]) != self.ids[file])
+    }
+
+    /// Readies `conn`, the writer's, to close when a file at the paths is no longer the one
+    /// opened.
+    ///
+    /// If the `-wal` or `-shm` at the path is not the one opened (deleted: probe 190 F1),
+    /// the WAL this connection wrote is no other process's, which may have committed to the
+    /// database file since: its checkpoint on closing, which would write its pages over
+    /// theirs and delete the WAL at the path (theirs), is turned off.
+    ///
+    /// Else the database file moved: the WAL is checkpointed into the file opened, and
+    /// emptied. SQLite neither checkpoints nor deletes the WAL of a file that moved as its
+    /// connection closes: left at the path, the WAL's frames would be read into whatever
+    /// database is put there next. Checkpointed, the file moved away holds every commit on
+    /// its own. Best effort: the run is stopped already.
+    pub(super) fn ready_to_close(&self, conn: &rusqlite::Connection) {
+        if !self.is_replaced() {
+            return;
+        }
+        let readied = if self.is_wal_replaced() {
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+                .map(drop)
+        } else {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        };
+        if let Err(error) = readied {
+            tracing::warn!(path = %self.paths[0].display(), %error, "the WAL of a database file that moved, or whose WAL was deleted, could not be left as it must");
+        }
     }
 
     /// The error of a write refused once [`is_replaced`](Self::is_replaced).
