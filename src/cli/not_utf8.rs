@@ -11,35 +11,66 @@ const STAND_IN: &str = "\u{fffd}cairn: not UTF-8\u{fffd}";
 
 /// The message for a command line `args` (the program first) that `command` refused for an
 /// argument that is not UTF-8: that argument (its bytes written `\xff`), the option or
-/// value it was given as, and the fix; `None` if every argument is UTF-8.
+/// value it was given as, and the fix; `None` if no argument that is not UTF-8 is one cairn
+/// reads as text (a path is taken as it is: probe 200 F2 was told to write one in UTF-8).
 pub(crate) fn message(command: &Command, mut args: Vec<OsString>) -> Option<String> {
-    let at = args.iter().position(|arg| arg.to_str().is_none())?;
+    // Each argument that is not UTF-8, with the option it is the value of, if it reads as
+    // one: its own `--name=`, or an option before it that takes a value.
+    let option_of = |at: usize| {
+        let bytes = args[at].as_encoded_bytes();
+        let own = (bytes.starts_with(b"--"))
+            .then(|| bytes.iter().position(|&byte| byte == b'='))
+            .flatten()
+            .and_then(|equals| std::str::from_utf8(&bytes[..equals]).ok());
+        let before = at.checked_sub(1).and_then(|before| args[before].to_str());
+        let before = before.filter(|before| takes_a_value(command, before) && own.is_none());
+        own.or(before).map(str::to_owned)
+    };
+    let text: Vec<(usize, Option<String>)> = (0..args.len())
+        .filter(|&at| args[at].to_str().is_none())
+        .map(|at| (at, option_of(at)))
+        .filter(|(_, option)| {
+            !option
+                .as_deref()
+                .is_some_and(|option| takes_a_path(command, option))
+        })
+        .collect();
+    // One known to be an option's value first: a positional argument may be a path.
+    let (at, option) = (text.iter().find(|(_, option)| option.is_some()))
+        .or(text.first())
+        .cloned()?;
     let bytes = args[at].as_encoded_bytes();
     let shown = cairn_engine::lossless_text(bytes);
     // `--name=value`: the value alone stands in (probe 197 F2: the whole word stood in for
     // the next positional argument).
-    let option = (bytes.starts_with(b"--"))
-        .then(|| bytes.iter().position(|&byte| byte == b'='))
-        .flatten()
-        .and_then(|equals| std::str::from_utf8(&bytes[..equals]).ok())
-        .map(str::to_owned);
-    let before = (at.checked_sub(1).and_then(|before| args[before].to_str()))
-        .filter(|before| takes_a_value(command, before))
-        .map(str::to_owned);
-    args[at] = match &option {
-        Some(option) => format!("{option}={STAND_IN}").into(),
-        None => STAND_IN.into(),
+    let own = bytes.starts_with(b"--") && bytes.contains(&b'=');
+    args[at] = match (&option, own) {
+        (Some(option), true) => format!("{option}={STAND_IN}").into(),
+        _ => STAND_IN.into(),
     };
     let matches = command.clone().try_get_matches_from(args).ok();
     // Read again, a value the option refuses (a number, a choice) names no argument: the
     // option it follows does.
-    let given_as = (matches.and_then(|matches| given_as(command, &matches)))
-        .or(option)
-        .or(before);
+    let given_as = (matches.and_then(|matches| given_as(command, &matches))).or(option);
     let given_as = given_as.map_or_else(String::new, |name| format!(", given as {name},"));
     Some(format!(
         "cairn: the argument `{shown}`{given_as} is not UTF-8; cairn reads it as text: give it in UTF-8"
     ))
+}
+
+/// Whether `option` (`--name`) is an option of `command` or of its subcommands that takes a
+/// path, which cairn takes as it is, UTF-8 or not.
+fn takes_a_path(command: &Command, option: &str) -> bool {
+    let Some(long) = option.strip_prefix("--") else {
+        return false;
+    };
+    let path = |arg: &clap::Arg| {
+        let value = arg.get_value_parser().type_id();
+        value == std::any::TypeId::of::<std::path::PathBuf>()
+            || value == std::any::TypeId::of::<OsString>()
+    };
+    (command.get_arguments()).any(|arg| arg.get_long() == Some(long) && path(arg))
+        || (command.get_subcommands()).any(|sub| takes_a_path(sub, option))
 }
 
 /// Whether `option` (`--name`) is an option of `command` or of its subcommands that takes a
@@ -131,5 +162,21 @@ mod tests {
             line(&[b"cairn", b"deny", b"--json", b"01\xff", b"x", b"y"]),
         );
         assert!(!said.unwrap().contains("--json"));
+        // A path, which cairn takes as it is, is not the one named (probe 200 F2).
+        let pathed = command.clone().arg(
+            Arg::new("db")
+                .long("db")
+                .global(true)
+                .value_parser(clap::value_parser!(std::path::PathBuf)),
+        );
+        let said = message(
+            &pathed,
+            line(&[b"cairn", b"--db", b"x\xff.db", b"deny", b"r\xfe"]),
+        );
+        assert!(said.unwrap().contains("`r\\xfe`"));
+        assert_eq!(
+            message(&pathed, line(&[b"cairn", b"--db", b"x\xff.db", b"deny"])),
+            None
+        );
     }
 }

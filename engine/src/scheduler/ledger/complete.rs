@@ -332,16 +332,24 @@ fn joined(log: Option<Value>, detail: Option<Value>) -> Option<Value> {
     }
 }
 
-/// How many of the last lines of an attempt's diagnostic output its ending compares.
+/// How many of the last lines of an attempt's diagnostic output its ending compares, at
+/// most: those that end within its last [`ENDING_BYTES`].
 const ENDING_LINES: usize = 100;
 
+/// How much of the end of an attempt's diagnostic output its ending compares, at most, in
+/// whole lines: well within the 64 KiB a process keeps of its stderr, so that where that
+/// cut fell does not count.
+const ENDING_BYTES: usize = 16 * 1024;
+
 /// How an attempt that failed with `error` ended, to compare with its step's other endings:
-/// the error, then the last [`ENDING_LINES`] lines of its diagnostic output's `tail` in
-/// place of what the error quotes of the tail's end. A process's exit message quotes the
-/// last 4 KiB of stderr, and the tail is its last 64 KiB, each cut wherever that falls: a
-/// number one digit longer moved the cut, and the text began with another piece of a word,
-/// which no normalising makes alike (probes 189 F1, 193 F2). Whole lines counted from the
-/// end are the same lines wherever the cut fell.
+/// the error, then the last lines of its diagnostic output's `tail` (at most
+/// [`ENDING_LINES`], within its last [`ENDING_BYTES`]; the last line alone if it is longer)
+/// in place of what the error quotes of the tail's end. A process's exit message quotes
+/// the last 4 KiB of stderr, and the tail is its last 64 KiB, each cut wherever that falls:
+/// a number one digit longer moved the cut, and the text began with another piece of a
+/// word, or another line, which no normalising makes alike (probes 189 F1, 193 F2, 198 F1,
+/// 200 F1). Whole lines counted from the end, well before the cut, are the same lines
+/// wherever the cut fell.
 fn ending(error: &ExecError, tail: &str) -> String {
     let error = error.to_string();
     let tail = tail.trim_end();
@@ -353,8 +361,16 @@ fn ending(error: &ExecError, tail: &str) -> String {
     while !error.is_char_boundary(quote) {
         quote += 1;
     }
-    let last_lines = (tail.rmatch_indices('\n').nth(ENDING_LINES - 1)).map_or(0, |(at, _)| at + 1);
-    format!("{}\n{}", &error[..quote], &tail[last_lines..])
+    // The start of each line from the last one back, the first line's (0) last.
+    let starts = (tail.rmatch_indices('\n').map(|(at, _)| at + 1)).chain([0]);
+    let mut compared = starts.clone().next().unwrap_or(0);
+    for start in starts.take(ENDING_LINES) {
+        if tail.len() - start > ENDING_BYTES {
+            break;
+        }
+        compared = start;
+    }
+    format!("{}\n{}", &error[..quote], &tail[compared..])
 }
 
 /// Why a step whose `trigger` refuses how its need `need` ended, in `state`, is skipped:

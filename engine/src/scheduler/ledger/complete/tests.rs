@@ -281,6 +281,16 @@ fn an_ending_is_the_same_wherever_its_error_cut_the_stderr_it_quotes() {
     };
     let cut = |from: usize| super::ending(&error(&long[from..]), &long[from..]);
     assert_eq!(cut(5), cut(9));
+    // Long lines, fewer than 100 in the tail: cut at a line's start, or one byte before or
+    // after it (probes 198 F1, 200 F1), the same ending.
+    let wide: String = (0..40)
+        .map(|n| format!("{n:02}{}\n", "x".repeat(1998)))
+        .collect();
+    let start = 2001 * 7;
+    let cuts: Vec<_> = [start - 1, start, start + 1]
+        .map(|from| super::ending(&error(&wide[from..]), &wide[from..]))
+        .into();
+    assert!(cuts.windows(2).all(|pair| pair[0] == pair[1]), "{cuts:?}");
     assert!(
         cut(5).ends_with("case_149 PASSED\n=== 1 failed in 107.311s ==="),
         "{}",
