@@ -44,10 +44,10 @@ where
 }
 
 /// Reads `pipe` to its end, keeping only its last `cap` bytes, from the start of a line when
-/// more came: the line the cut fell in is left out (up to its end, a newline or a carriage
-/// return), whose start moved with every byte more before it, so that the same output a
-/// digit longer keeps the same lines and its loop is seen (probe 197 F1). Stops early,
-/// keeping what it has, when `stop` is cancelled.
+/// more came: the rest of the line the cut fell in is left out (up to its end, a newline or
+/// a carriage return), unless that line is all there is, so that the tail reads from a
+/// line's start (probe 197 F1; a loop's ending compares the lines far from the cut). Stops
+/// early, keeping what it has, when `stop` is cancelled.
 pub(super) async fn read_tail<R>(
     mut pipe: R,
     cap: usize,
