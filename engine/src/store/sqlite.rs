@@ -48,6 +48,7 @@ mod steps;
 mod writable;
 mod write;
 mod writer;
+mod writer_connection;
 mod writer_file;
 mod writer_lease;
 
