@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 
-use clap::{ArgMatches, Command};
+use clap::{Arg, ArgMatches, Command};
 
 /// What stands in for the argument that is not UTF-8 when the command line is read again
 /// to find out what it was given as.
@@ -15,7 +15,7 @@ const STAND_IN: &str = "\u{fffd}cairn: not UTF-8\u{fffd}";
 /// reads as text (a path is taken as it is: probe 200 F2 was told to write one in UTF-8).
 pub(crate) fn message(command: &Command, mut args: Vec<OsString>) -> Option<String> {
     // Each argument that is not UTF-8, with the option it is the value of, if it reads as
-    // one: its own `--name=`, or an option before it that takes a value.
+    // one, and whether it names that option itself (`--name=value`).
     let option_of = |at: usize| {
         let bytes = args[at].as_encoded_bytes();
         let own = (bytes.starts_with(b"--"))
@@ -23,27 +23,28 @@ pub(crate) fn message(command: &Command, mut args: Vec<OsString>) -> Option<Stri
             .flatten()
             .and_then(|equals| std::str::from_utf8(&bytes[..equals]).ok());
         let before = at.checked_sub(1).and_then(|before| args[before].to_str());
-        let before = before.filter(|before| takes_a_value(command, before) && own.is_none());
-        own.or(before).map(str::to_owned)
+        // An option before it that takes a value (probe 198 F4: `--json`, a flag, was named).
+        let takes_a_value = |arg: &Arg| arg.get_action().takes_values();
+        let before =
+            before.filter(|before| own.is_none() && has_option(command, before, &takes_a_value));
+        (own.or(before).map(str::to_owned), own.is_some())
     };
-    let text: Vec<(usize, Option<String>)> = (0..args.len())
+    let text: Vec<(usize, (Option<String>, bool))> = (0..args.len())
         .filter(|&at| args[at].to_str().is_none())
         .map(|at| (at, option_of(at)))
-        .filter(|(_, option)| {
+        .filter(|(_, (option, _))| {
             !option
                 .as_deref()
-                .is_some_and(|option| takes_a_path(command, option))
+                .is_some_and(|option| has_option(command, option, &takes_a_path))
         })
         .collect();
     // One known to be an option's value first: a positional argument may be a path.
-    let (at, option) = (text.iter().find(|(_, option)| option.is_some()))
+    let (at, (option, own)) = (text.iter().find(|(_, (option, _))| option.is_some()))
         .or(text.first())
         .cloned()?;
-    let bytes = args[at].as_encoded_bytes();
-    let shown = cairn_engine::lossless_text(bytes);
+    let shown = cairn_engine::lossless_text(args[at].as_encoded_bytes());
     // `--name=value`: the value alone stands in (probe 197 F2: the whole word stood in for
     // the next positional argument).
-    let own = bytes.starts_with(b"--") && bytes.contains(&b'=');
     args[at] = match (&option, own) {
         (Some(option), true) => format!("{option}={STAND_IN}").into(),
         _ => STAND_IN.into(),
@@ -58,32 +59,21 @@ pub(crate) fn message(command: &Command, mut args: Vec<OsString>) -> Option<Stri
     ))
 }
 
-/// Whether `option` (`--name`) is an option of `command` or of its subcommands that takes a
-/// path, which cairn takes as it is, UTF-8 or not.
-fn takes_a_path(command: &Command, option: &str) -> bool {
+/// Whether `option` (`--name`) is an option of `command` or of its subcommands that is
+/// `such`.
+fn has_option(command: &Command, option: &str, such: &dyn Fn(&Arg) -> bool) -> bool {
     let Some(long) = option.strip_prefix("--") else {
         return false;
     };
-    let path = |arg: &clap::Arg| {
-        let value = arg.get_value_parser().type_id();
-        value == std::any::TypeId::of::<std::path::PathBuf>()
-            || value == std::any::TypeId::of::<OsString>()
-    };
-    (command.get_arguments()).any(|arg| arg.get_long() == Some(long) && path(arg))
-        || (command.get_subcommands()).any(|sub| takes_a_path(sub, option))
+    (command.get_arguments()).any(|arg| arg.get_long() == Some(long) && such(arg))
+        || (command.get_subcommands()).any(|sub| has_option(sub, option, such))
 }
 
-/// Whether `option` (`--name`) is an option of `command` or of its subcommands that takes a
-/// value (probe 198 F4: `--json`, a flag, was named as what a run id was given as).
-fn takes_a_value(command: &Command, option: &str) -> bool {
-    let Some(long) = option.strip_prefix("--") else {
-        return false;
-    };
-    (command.get_arguments())
-        .any(|arg| arg.get_long() == Some(long) && arg.get_action().takes_values())
-        || command
-            .get_subcommands()
-            .any(|sub| takes_a_value(sub, option))
+/// Whether `arg` takes a path, which cairn takes as it is, UTF-8 or not.
+fn takes_a_path(arg: &Arg) -> bool {
+    let value = arg.get_value_parser().type_id();
+    value == std::any::TypeId::of::<std::path::PathBuf>()
+        || value == std::any::TypeId::of::<OsString>()
 }
 
 /// The name of the argument of `command` (or of its subcommand) whose value in `matches`
