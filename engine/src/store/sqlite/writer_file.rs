@@ -6,7 +6,7 @@
 //! its `-wal` and `-shm`, which it keeps open (probe 190 F1: `rm cairn.db-wal cairn.db-shm`
 //! "to clear a lock" under a live engine let a second `cairn resume` take its run over while
 //! it went on committing where nobody looked). The writer looks at the three paths before
-//! every commit and at every lease renewal: three `stat`s, ≈ 1 µs.
+//! every commit and at every lease renewal: three `statx`s of their inodes alone ([`identity`]), ≈ 1 µs.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -106,7 +106,21 @@ impl OpenedFile {
 }
 
 /// The device and inode of the file at `path`, if there is one.
+///
+/// Asked of `statx` alone, without the file's times: on Linux 6.13 and later (multigrain
+/// timestamps) a look at a file's change or modification time, which `stat` and
+/// [`std::fs::metadata`] make, has the file's next write stamped with a fine-grained time,
+/// so that every commit changed the WAL's inode and its `fsync` wrote the inode too: a
+/// fifth of a commit's rate under `synchronous=FULL` (docs/performance.md). A kernel
+/// without `statx` is asked with `stat`.
 fn identity(path: &Path) -> Option<(u64, u64)> {
-    let metadata = std::fs::metadata(path).ok()?;
-    Some((metadata.dev(), metadata.ino()))
+    use rustix::fs::{AtFlags, CWD, StatxFlags, makedev, statx};
+    match statx(CWD, path, AtFlags::empty(), StatxFlags::INO) {
+        Ok(file) => Some((makedev(file.stx_dev_major, file.stx_dev_minor), file.stx_ino)),
+        Err(rustix::io::Errno::NOSYS) => {
+            let metadata = std::fs::metadata(path).ok()?;
+            Some((metadata.dev(), metadata.ino()))
+        }
+        Err(_) => None,
+    }
 }
