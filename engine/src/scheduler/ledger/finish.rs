@@ -50,7 +50,8 @@ impl Ledger {
         let slot = &self.slots[step];
         slot.state == StepState::Cancelled
             && (slot.error.as_deref())
-                .is_some_and(|error| error.starts_with(&format!("cancelled: {}", super::TIMED_OUT)))
+                .and_then(|error| error.strip_prefix("cancelled: "))
+                .is_some_and(|reason| reason.starts_with(super::TIMED_OUT))
     }
 
     /// The run's deadline passed: what has not ended is cancelled, and the run fails. A batch
