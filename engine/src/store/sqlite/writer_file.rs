@@ -116,7 +116,10 @@ impl OpenedFile {
 fn identity(path: &Path) -> Option<(u64, u64)> {
     use rustix::fs::{AtFlags, CWD, StatxFlags, makedev, statx};
     match statx(CWD, path, AtFlags::empty(), StatxFlags::INO) {
-        Ok(file) => Some((makedev(file.stx_dev_major, file.stx_dev_minor), file.stx_ino)),
+        Ok(file) => Some((
+            makedev(file.stx_dev_major, file.stx_dev_minor),
+            file.stx_ino,
+        )),
         Err(rustix::io::Errno::NOSYS) => {
             let metadata = std::fs::metadata(path).ok()?;
             Some((metadata.dev(), metadata.ino()))
