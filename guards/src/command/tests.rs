@@ -396,6 +396,7 @@ mod loader;
 mod multicall;
 mod parser_traps;
 mod refusals;
+mod sandboxes;
 mod shells;
 mod wrappers;
 

@@ -11,6 +11,7 @@ use self::loader::{LOADER, is_loader};
 use self::shells::{SHELLS, login_shell, shell};
 use self::table::{Assignments, Operands, WRAPPERS, Wrapper};
 use self::toybox::Named;
+use self::unit::unit;
 use super::script::Dialect;
 use super::{Word, basename};
 
@@ -22,6 +23,7 @@ mod shells;
 mod table;
 mod toybox;
 mod trap;
+mod unit;
 mod uutils;
 
 /// What a program runs besides itself.
@@ -197,6 +199,23 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
             value.text()
         )));
     }
+    for (option, words) in wrapper.choices {
+        if let Some(value) = read
+            .values(&[option])
+            .find(|value| !value.literal().is_some_and(|text| words.contains(&text)))
+        {
+            return Err(Runs::refused(format!(
+                "`{name} --{option}={}` names no {option} of `{name}`'s own: one of {}",
+                value.text(),
+                words.join(", ")
+            )));
+        }
+    }
+    if wrapper.profiles.is_some_and(|options| !read.has(options)) {
+        return Err(Runs::refused(format!(
+            "`{name}` reads a profile, a file that may set variables or run programs the checker cannot see: add `--noprofile`"
+        )));
+    }
     if let Some(option) = wrapper.logs_in.iter().find(|option| read.has(&[option])) {
         let what = format!("`{name} {}` runs a login shell", written(option));
         return Err(login_shell(&what));
@@ -253,7 +272,7 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
     }
     let command = operands.get(start..).unwrap_or_default();
     if wrapper.unit {
-        unit(name, &read, command)?;
+        unit(name, &read, command, &mut runs)?;
     }
     let mut command = command.to_vec();
     if let Some(options) = wrapper.input
@@ -464,33 +483,6 @@ fn assignments<'a>(
         rest = &rest[1..];
     }
     (rest.len() < operands.len()).then_some(rest)
-}
-
-/// What a systemd unit started by `name` runs besides `command`: an `Exec…=` property is
-/// refused, and a `$` in the command is expanded.
-fn unit(name: &str, read: &Read, command: &[Word]) -> Result<(), Runs> {
-    const PROPERTIES: &[&str] = &[
-        "p",
-        "property",
-        "path-property",
-        "socket-property",
-        "timer-property",
-    ];
-    for value in read.values(PROPERTIES) {
-        if value.literal().is_none_or(|text| text.starts_with("Exec")) {
-            return Err(Runs::refused(format!(
-                "`{name}` has the property `{}`, which may run a command the checker cannot see",
-                value.text()
-            )));
-        }
-    }
-    if let Some(word) = command.iter().find(|word| word.text().contains('$')) {
-        return Err(Runs::refused(format!(
-            "`{name}` expands the variables in `{}` when it runs",
-            word.text()
-        )));
-    }
-    Ok(())
 }
 
 /// The options of `su` and `runuser` (util-linux, which permutes its arguments).

@@ -184,7 +184,7 @@ fn wrapper_options_that_set_variables_report_them() {
         &["xargs", "--process-slot", "PATH", "ls"],
         &["strace", "-E", "PATH=/x", "ls"],
         &["strace", "--env=PATH", "ls"],
-        &["firejail", "--env=PATH=/x", "ls"],
+        &["firejail", "--noprofile", "--env=PATH=/x", "ls"],
         &["systemd-run", "-E", "PATH=/x", "ls"],
     ] {
         let found = argv(words);
@@ -473,7 +473,7 @@ fn a_wrapper_running_a_login_shell_is_refused() {
 }
 
 /// The directories `found` runs commands in, as the `cd` commands it lists.
-fn cds(found: &Findings) -> Vec<&str> {
+pub(super) fn cds(found: &Findings) -> Vec<&str> {
     (found.commands.iter())
         .filter(|command| command[0].text() == "cd")
         .map(|command| command.get(1).map_or("", Word::text))
@@ -510,7 +510,10 @@ fn a_wrapper_that_changes_directory_is_judged_as_a_cd() {
             "/srv/root",
         ),
         (&["systemd-run", "--working-directory=/tmp", "ls"], "/tmp"),
-        (&["firejail", "--private-cwd=/tmp", "ls"], "/tmp"),
+        (
+            &["firejail", "--noprofile", "--private-cwd=/tmp", "ls"],
+            "/tmp",
+        ),
     ] {
         let found = argv(words);
         assert_eq!(cds(&found), [dir], "{words:?}: {found:?}");

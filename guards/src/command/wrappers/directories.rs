@@ -61,6 +61,6 @@ pub(super) fn chdir(args: &[Word]) -> Runs {
 }
 
 /// A directory known only at run time (`nsenter -w`'s, `popd`'s).
-fn picked_at_run_time() -> Word {
+pub(super) fn picked_at_run_time() -> Word {
     Word::Dynamic("{directory}".to_owned())
 }

@@ -37,8 +37,7 @@ pub(super) struct Getopt {
     /// attached one.
     pub(super) short: &'static str,
     /// Its long options, separated by spaces, followed by `:` or `::` likewise; a name may
-    /// be shortened to any prefix no other name has. `*` is any name, valued only after `=`
-    /// (`valgrind`, `firejail`).
+    /// be shortened to any prefix no other name has.
     pub(super) long: &'static str,
     /// Whether options may come after operands (getopt permutes unless told `+`): `su`,
     /// `script`.
@@ -70,9 +69,6 @@ impl Getopt {
     fn long_option(&self, given: &str) -> Option<(String, Takes)> {
         if given.is_empty() {
             return None;
-        }
-        if self.long == "*" {
-            return Some((given.to_owned(), Takes::Attached));
         }
         let mut found = Vec::new();
         for spec in self.long.split_whitespace() {

@@ -91,6 +91,13 @@ pub(super) struct Wrapper {
     /// With none of these options (nor a `chdir` one), it runs its command in a directory it
     /// picks (`pkexec`: the user's home, unless `--keep-cwd`).
     pub(super) stays: Option<&'static [&'static str]>,
+    /// Options whose value must be one of a few words (`valgrind --tool`: a tool's name,
+    /// not a path).
+    pub(super) choices: &'static [(&'static str, &'static [&'static str])],
+    /// With none of these options, it reads files of the user's that may set variables or
+    /// run programs the checker cannot see (firejail's profiles, unless `--noprofile`):
+    /// refused.
+    pub(super) profiles: Option<&'static [&'static str]>,
 }
 
 /// A wrapper with no options of note.
@@ -115,6 +122,8 @@ pub(super) const PLAIN: Wrapper = Wrapper {
     login_argv0: &[],
     chdir: &[],
     stays: None,
+    choices: &[],
+    profiles: None,
 };
 
 /// The wrappers the checker looks through, with their options as their sources read them
@@ -405,23 +414,91 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         ..PLAIN
     },
     Wrapper {
+        // valgrind 3.2x: its core options and those of the tools it ships, each valued only
+        // after `=`; `--tool` picks a program from its library by name, so only a tool's
+        // name is read (probe 203 F3: `--tool=../../tmp/evil` ran a file of the step's).
         names: &["valgrind"],
         options: Getopt {
             short: "dhqv",
-            long: "*",
+            long: "help:: help-debug:: help-dyn-options:: version:: quiet:: verbose:: tool:: \
+                  trace-children:: trace-children-skip:: trace-children-skip-by-arg:: \
+                  child-silent-after-fork:: vgdb:: vgdb-error:: vgdb-stop-at:: vgdb-poll:: \
+                  vgdb-shadow-registers:: vgdb-prefix:: track-fds:: time-stamp:: log-fd:: \
+                  log-file:: log-socket:: enable-debuginfod:: xml:: xml-fd:: xml-file:: \
+                  xml-socket:: xml-user-comment:: demangle:: num-callers:: error-limit:: \
+                  exit-on-first-error:: error-exitcode:: error-markers:: show-error-list:: \
+                  show-below-main:: fullpath-after:: extra-debuginfo-path:: debuginfo-server:: \
+                  allow-mismatched-debuginfo:: suppressions:: gen-suppressions:: \
+                  max-stackframe:: main-stacksize:: max-threads:: smc-check:: \
+                  read-inline-info:: read-var-info:: run-libc-freeres:: run-cxx-freeres:: \
+                  sim-hints:: fair-sched:: kernel-variant:: merge-recursive-frames:: \
+                  num-transtab-sectors:: avg-transtab-entry-size:: aspace-minaddr:: \
+                  valgrind-stacksize:: show-emwarns:: require-text-symbol:: soname-synonyms:: \
+                  progress-interval:: default-suppressions:: stats:: leak-check:: \
+                  leak-resolution:: show-leak-kinds:: errors-for-leak-kinds:: \
+                  leak-check-heuristics:: show-reachable:: show-possibly-lost:: xtree-leak:: \
+                  xtree-leak-file:: undef-value-errors:: track-origins:: partial-loads-ok:: \
+                  expensive-definedness-checks:: freelist-vol:: freelist-big-blocks:: \
+                  ignore-ranges:: ignore-range-below-sp:: malloc-fill:: free-fill:: \
+                  keep-stacktraces:: show-mismatched-frees:: show-realloc-size-zero:: \
+                  redzone-size:: xtree-memory:: xtree-memory-file:: alignment:: trace-malloc:: \
+                  callgrind-out-file:: dump-instr:: dump-line:: collect-jumps:: \
+                  collect-systime:: collect-bus:: cache-sim:: branch-sim:: toggle-collect:: \
+                  instr-atstart:: collect-atstart:: separate-threads:: separate-callers:: \
+                  skip-plt:: compress-strings:: compress-pos:: combine-dumps:: dump-every-bb:: \
+                  dump-before:: dump-after:: zero-before:: cachegrind-out-file:: I1:: D1:: LL:: \
+                  heap:: heap-admin:: stacks:: pages-as-heap:: depth:: alloc-fn:: ignore-fn:: \
+                  threshold:: peak-inaccuracy:: time-unit:: detailed-freq:: max-snapshots:: \
+                  massif-out-file:: history-level:: conflict-cache-size:: check-stack-var:: \
+                  exclusive-threshold:: shared-threshold:: free-is-write:: \
+                  report-signal-unlocked:: segment-merging:: show-confl-seg:: \
+                  show-stack-usage:: dhat-out-file:: mode::",
             ..GETOPT
         },
+        choices: &[(
+            "tool",
+            &[
+                "memcheck",
+                "cachegrind",
+                "callgrind",
+                "helgrind",
+                "drd",
+                "massif",
+                "dhat",
+                "lackey",
+                "none",
+                "exp-bbv",
+            ],
+        )],
         ..PLAIN
     },
     Wrapper {
+        // firejail 0.9.7x's sandboxing options, each valued only after `=`; any other is
+        // refused (probe 203 F3: `--audit=PROG` runs PROG). Without `--noprofile` it reads a
+        // profile — a file of the user's, which may set variables (`env`) — so it is
+        // refused without it.
         names: &["firejail"],
         options: Getopt {
-            long: "*",
+            long: "help:: version:: quiet:: debug:: noprofile:: private:: private-tmp:: \
+                  private-dev:: private-etc:: private-bin:: private-home:: private-opt:: \
+                  private-srv:: private-cache:: private-cwd:: private-lib:: chroot:: \
+                  read-only:: read-write:: whitelist:: nowhitelist:: blacklist:: noblacklist:: \
+                  noexec:: tmpfs:: net:: ip:: ip6:: dns:: netfilter:: netfilter6:: protocol:: \
+                  seccomp:: seccomp.drop:: seccomp.keep:: seccomp-error-action:: \
+                  memory-deny-write-execute:: caps:: caps.drop:: caps.keep:: nonewprivs:: \
+                  noroot:: nogroups:: nosound:: novideo:: no3d:: nodvd:: notv:: nou2f:: \
+                  noinput:: nodbus:: noautopulse:: rlimit-as:: rlimit-cpu:: rlimit-fsize:: \
+                  rlimit-nofile:: rlimit-nproc:: rlimit-sigpending:: timeout:: name:: \
+                  hostname:: env:: rmenv:: cpu:: nice:: machine-id:: ipc-namespace:: \
+                  deterministic-exit-code:: deterministic-shutdown:: disable-mnt:: \
+                  keep-dev-shm:: keep-var-tmp:: writable-var:: writable-etc:: \
+                  writable-run-user:: writable-var-log:: allusers:: apparmor::",
             ..GETOPT
         },
         bare: true,
-        sets: &["env"],
+        sets: &["env", "rmenv"],
         chdir: &["private-cwd", "chroot"],
+        profiles: Some(&["noprofile"]),
         ..PLAIN
     },
     Wrapper {
