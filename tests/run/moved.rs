@@ -54,6 +54,7 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
         "replaced",
         "covered",
         "wal deleted",
+        "shm deleted",
         "linked",
     ] {
         let scratch = Scratch::new();
@@ -83,11 +84,14 @@ fn a_run_whose_database_file_goes_is_not_reported_done() {
             // Probe 190 F1: "to clear a lock"; another run committed meanwhile was lost
             // when the engine checkpointed its WAL over it.
             "wal deleted" => remove(&db, &["-wal", "-shm"]),
+            // Probe 201 F2: the engine released its lease through its stale index over the
+            // other run's commits.
+            "shm deleted" => remove(&db, &["-shm"]),
             "linked" => remove(&linked, &["-wal", "-shm"]),
             _ => remove(&db, &["", "-wal", "-shm"]),
         }
         let mut other_id = None;
-        if ["replaced", "wal deleted", "linked"].contains(&how) {
+        if ["replaced", "wal deleted", "shm deleted", "linked"].contains(&how) {
             other_id = Some(scratch.run(&other, &[], 0));
         }
         // Another database moved over the path alone: the run's WAL is still there.

@@ -591,7 +591,13 @@ fn io_failure(extended: std::ffi::c_int) -> (&'static str, String) {
         ffi::SQLITE_IOERR_SHMLOCK => ("-shm", "locking the shared-memory file"),
         ffi::SQLITE_IOERR_SHMMAP => ("-shm", "mapping the shared-memory file"),
         ffi::SQLITE_IOERR_READ => ("", "reading"),
-        ffi::SQLITE_IOERR_SHORT_READ => ("", "reading (a file is shorter than SQLite expected)"),
+        // Also what a process that has the database open meets once its `-wal` is deleted or
+        // truncated under it (probe 201 F5: sent to check the disk, it looked in vain).
+        ffi::SQLITE_IOERR_SHORT_READ => (
+            "",
+            "reading (a file is shorter than SQLite expected, as when its `-wal` was deleted \
+             or truncated under a process that had it open)",
+        ),
         ffi::SQLITE_IOERR_WRITE => ("", "writing"),
         ffi::SQLITE_IOERR_FSYNC => ("", "syncing to the disk"),
         ffi::SQLITE_IOERR_DIR_FSYNC => ("", "syncing its folder to the disk"),

@@ -425,7 +425,10 @@ impl Thread<'_> {
                 void,
                 reply,
             } => {
-                let attempt = self.acquire(run_id, &holder, now, expires, void.as_deref());
+                let attempt = match self.refusal() {
+                    Some(refused) => Err(refused),
+                    None => self.acquire(run_id, &holder, now, expires, void.as_deref()),
+                };
                 let _ = reply.send(attempt);
             }
             Request::Release {
@@ -436,8 +439,13 @@ impl Thread<'_> {
             } => {
                 let found = self.found.take(run_id, &owner).filter(|_| back);
                 let lease = found.unwrap_or_default();
-                let released = lease::write(self.prepared.conn, run_id, Some(&owner), &lease);
-                let released = released.map_err(|error| self.fail(error));
+                // Probe 201 F2: a release written once the `-shm` was replaced went through
+                // the stale index over what other processes had committed since.
+                let released = match self.refusal() {
+                    Some(refused) => Err(refused),
+                    None => (lease::write(self.prepared.conn, run_id, Some(&owner), &lease))
+                        .map_err(|error| self.fail(error)),
+                };
                 if released.is_ok() {
                     self.next_seq.remove(&run_id);
                 }
@@ -445,10 +453,15 @@ impl Thread<'_> {
             }
             Request::Command { command, reply } => {
                 // `BEGIN IMMEDIATE`: the checks read what the write lock holds still.
-                let sent = (self.prepared).transaction(|prepared| {
-                    command.insert(prepared.conn, Utc::now().timestamp_millis())
-                });
-                let _ = reply.send(sent.map_err(|error| self.fail(error)));
+                let sent = match self.refusal() {
+                    Some(refused) => Err(refused),
+                    None => (self.prepared)
+                        .transaction(|prepared| {
+                            command.insert(prepared.conn, Utc::now().timestamp_millis())
+                        })
+                        .map_err(|error| self.fail(error)),
+                };
+                let _ = reply.send(sent);
             }
             Request::Close(closing) => return Answered::Close(closing),
         }
@@ -462,6 +475,12 @@ impl Thread<'_> {
     /// The file the connection has open, if the one at its path is no longer it.
     fn replaced(&self) -> Option<&OpenedFile> {
         self.file.as_ref().filter(|file| file.is_replaced())
+    }
+
+    /// The error every write is refused with once a file at the writer's path is no longer
+    /// the one it has open: commits, renewals, and a lease's acquisition or release.
+    fn refusal(&self) -> Option<Error> {
+        self.replaced().map(OpenedFile::replaced)
     }
 
     /// Commits in one `BEGIN IMMEDIATE` transaction, rolled back on any failure.
