@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -154,6 +154,10 @@ struct Signs {
     unseen: AtomicBool,
     /// Rung at the first sign after each look.
     bell: Option<Arc<Notify>>,
+    /// When the last sign came: the watch may look a while later (probe 204 F1: a sign
+    /// dated by the look, up to a second late, made a heartbeat stall late, past the step's
+    /// time limit).
+    last: Mutex<Option<Instant>>,
 }
 
 impl Progress {
@@ -168,6 +172,7 @@ impl Progress {
     /// Records one sign of life (a line of output, a heartbeat).
     pub fn report(&self) {
         let signs = &self.0;
+        *signs.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
         signs.count.fetch_add(1, Ordering::SeqCst);
         if !signs.unseen.swap(true, Ordering::SeqCst)
             && let Some(bell) = &signs.bell
@@ -181,10 +186,12 @@ impl Progress {
         self.0.count.load(Ordering::SeqCst)
     }
 
-    /// The watch's look: [`Progress::count`], after which the next sign rings the bell again.
-    pub(crate) fn look(&self) -> u64 {
+    /// The watch's look: [`Progress::count`] and when the last sign came, after which the
+    /// next sign rings the bell again.
+    pub(crate) fn look(&self) -> (u64, Option<Instant>) {
         self.0.unseen.store(false, Ordering::SeqCst);
-        self.count()
+        let last = *self.0.last.lock().unwrap_or_else(PoisonError::into_inner);
+        (self.count(), last)
     }
 }
 
@@ -650,11 +657,21 @@ mod tests {
         assert!(rung(), "the first sign rings");
         progress.report();
         assert!(!rung(), "signs before the look ring no more");
-        assert_eq!(progress.look(), 3);
+        assert_eq!(progress.look().0, 3);
         assert!(!rung(), "a look rings nothing");
         progress.report();
         assert!(rung(), "the first sign after the look rings");
         assert_eq!(progress.count(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_look_tells_when_the_last_sign_came_not_when_it_looks() {
+        let progress = Progress::default();
+        assert_eq!(progress.look(), (0, None));
+        progress.report();
+        let reported = Instant::now();
+        tokio::time::advance(Duration::from_millis(900)).await;
+        assert_eq!(progress.look(), (1, Some(reported)));
     }
 
     #[test]

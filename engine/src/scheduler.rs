@@ -369,21 +369,23 @@ impl Driver {
     fn read_progress(&mut self) -> Result<()> {
         let now = clock::now();
         for (&step, watch) in &mut self.watches {
-            let count = watch.progress.look();
+            // Each sign is dated when it came, not when it is read.
+            let (count, last) = watch.progress.look();
             if count != watch.seen {
                 watch.seen = count;
+                let at = last.map_or(now, |last| clock::time_of(last, now));
                 let input = Input::Progress {
                     step,
                     item: None,
-                    at: now,
+                    at,
                 };
                 self.ledger.apply(input, now)?;
             }
-            for item in watch.running.heard() {
+            for (item, last) in watch.running.heard() {
                 let input = Input::Progress {
                     step,
                     item: Some(item),
-                    at: now,
+                    at: clock::time_of(last, now),
                 };
                 self.ledger.apply(input, now)?;
             }

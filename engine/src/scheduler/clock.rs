@@ -30,6 +30,12 @@ pub(super) fn now() -> DateTime<Utc> {
     }
 }
 
+/// The time of a tokio instant (`now`'s instant, if it is to come).
+pub(super) fn time_of(instant: Instant, now: DateTime<Utc>) -> DateTime<Utc> {
+    let ago = Instant::now().saturating_duration_since(instant);
+    now - chrono::TimeDelta::from_std(ago).unwrap_or_default()
+}
+
 /// The tokio instant of a time (now, if it is past).
 pub(super) fn instant_of(at: DateTime<Utc>) -> Instant {
     Instant::now() + (at - now()).to_std().unwrap_or_default()

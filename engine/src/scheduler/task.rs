@@ -162,14 +162,15 @@ impl RunningItems {
         }
     }
 
-    /// The running items that showed signs of life since the last look.
-    pub(super) fn heard(&self) -> Vec<usize> {
+    /// The running items that showed signs of life since the last look, each with when its
+    /// last sign came.
+    pub(super) fn heard(&self) -> Vec<(usize, Instant)> {
         let mut heard = Vec::new();
         for (&index, watch) in self.items().running.iter_mut() {
-            let count = watch.progress.look();
+            let (count, last) = watch.progress.look();
             if count != watch.seen {
                 watch.seen = count;
-                heard.push(index);
+                heard.extend(last.map(|last| (index, last)));
             }
         }
         heard

@@ -122,8 +122,8 @@ async fn a_stored_run_naming_an_executor_the_engine_lacks_is_not_compiled() {
     );
 }
 
-/// Reports a sign of life every 100 ms for its `with.for_ms`, then succeeds; silent if
-/// `with.silent`.
+/// Reports a sign of life every 100 ms for its `with.for_ms`, then keeps quiet for its
+/// `with.quiet_ms`, then succeeds; silent throughout if `with.silent`.
 #[derive(Debug)]
 struct Chatty;
 
@@ -140,6 +140,11 @@ impl Executor for Chatty {
                 () = tokio::time::sleep(Duration::from_millis(100)) => {}
                 () = ctx.cancel.cancelled() => return Outcome::failure(ErrorClass::Cancelled, "cancelled"),
             }
+        }
+        let quiet = Duration::from_millis(with("quiet_ms").as_u64().unwrap_or(0));
+        tokio::select! {
+            () = tokio::time::sleep(quiet) => {}
+            () = ctx.cancel.cancelled() => return Outcome::failure(ErrorClass::Cancelled, "cancelled"),
         }
         Outcome::success(json!("done"))
     }
@@ -170,6 +175,24 @@ async fn signs_of_life_keep_a_step_from_stalling_and_silence_does_not() {
     assert_eq!(quick.state, RunState::Succeeded, "{quick:?}");
     assert_eq!(silent.state, RunState::Failed);
     assert_eq!(silent.error_class, Some(ErrorClass::Stalled), "{silent:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_heartbeat_counts_from_the_last_sign_when_it_came_not_when_the_driver_read_it() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("chatty", Arc::new(Chatty))
+        .open()
+        .await
+        .unwrap();
+    // Signs at 0 and 100 ms, then silence: stalled 1 s after the second sign, before the
+    // time limit. Probe 204 F1: the second sign, read with the driver's next poll a second
+    // after the first, was dated then, and the step timed out instead.
+    let workflow = json!({"name": "h", "steps": [{
+        "id": "a", "executor": "chatty", "heartbeat": "1s", "timeout": "1700ms",
+        "on_stall": "fail", "with": {"for_ms": 150, "quiet_ms": 10_000}
+    }]});
+    let report = run_to_end(&engine, &workflow).await;
+    assert_eq!(report.error_class, Some(ErrorClass::Stalled), "{report:?}");
 }
 
 #[tokio::test]

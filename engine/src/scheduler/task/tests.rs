@@ -92,7 +92,12 @@ async fn an_item_stopped_alone_is_abandoned_after_the_stop_grace_and_its_sibling
     let ctx = ExecContext::new();
     let attempt = tokio::spawn(run_attempt(start, executor, ctx.clone(), items));
     tokio::task::yield_now().await;
-    assert_eq!(running.heard(), [1], "each item's own signs of life");
+    let heard = running.heard();
+    assert_eq!(
+        heard,
+        [(1, Instant::now())],
+        "each item's own signs of life, when they came"
+    );
     assert!(running.heard().is_empty(), "seen once");
     running.stop(0);
     tokio::time::sleep(STOP_GRACE - Duration::from_millis(1)).await;

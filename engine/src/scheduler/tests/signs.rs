@@ -44,16 +44,18 @@ async fn an_attempt_that_talked_while_a_commit_waited_is_not_stalled() {
         .open()
         .await
         .unwrap();
-    // Wide enough that the setup before `a` talks never outlasts it, even on a loaded box.
-    let heartbeat = Duration::from_secs(2);
+    // Wide enough that the setup before `a` talks never outlasts half of it, even on a
+    // loaded box.
+    let heartbeat = chrono::TimeDelta::seconds(4);
     let workflow = json!({"name": "s", "steps": [
-        {"id": "a", "executor": "talks", "heartbeat": "2s", "on_stall": "fail"},
+        {"id": "a", "executor": "talks", "heartbeat": "4s", "on_stall": "fail"},
         {"id": "b", "executor": "gated"},
         {"id": "c", "executor": "gated"}
     ]});
     let plan = engine.load_str(&workflow.to_string(), "s.json").unwrap();
     let handle = engine.start(plan, json!({})).await.unwrap();
     talks.started.notified().await;
+    let started = Utc::now();
     let (progress, stop) = talks.ctx.lock().unwrap().clone().unwrap();
     while gated.calls.load(std::sync::atomic::Ordering::SeqCst) < 2 {
         gated.started.notified().await;
@@ -62,12 +64,13 @@ async fn an_attempt_that_talked_while_a_commit_waited_is_not_stalled() {
     store.hold();
     gated.go.notify_one();
     store.waiting.notified().await;
-    // Meanwhile the other ends (its end is queued for the driver), `a` talks, and its
-    // heartbeat's window, counted from before the wait, runs out.
-    let window_out = Utc::now() + heartbeat;
+    // Meanwhile the other ends (its end is queued for the driver), `a` talks half way
+    // through its heartbeat's window, and the window counted from its start runs out (the
+    // one from its sign has half of it left).
     gated.go.notify_one();
+    until_wall_clock(started + heartbeat / 2).await;
     progress.report();
-    until_wall_clock(window_out).await;
+    until_wall_clock(started + heartbeat).await;
     // The commit goes; the driver takes the queued end first, and commits its turn.
     store.go.notify_one();
     store.waiting.notified().await;
