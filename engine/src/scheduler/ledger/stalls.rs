@@ -152,23 +152,23 @@ impl Ledger {
     }
 
     /// Marks `step`'s running attempt stalled, to be cancelled and escalated by `on_stall`
-    /// once it has stopped. The stall is durable from now on: a pause or a cancel as the
-    /// run's command ([`Ledger::hold_the_run`]), a `retry` or a `fail` with the step
-    /// ([`Batch::record_stall`](crate::state::Batch::record_stall)), so that an engine taking
-    /// the run over after a crash in the attempt's kill grace escalates it as this one would
-    /// have ([`Ledger::stalled_attempt_cut_off`]).
+    /// once it has stopped. The stall is durable from now on, with the step
+    /// ([`Batch::record_stall`](crate::state::Batch::record_stall)), and a pause or a cancel
+    /// also as the run's command ([`Ledger::hold_the_run`]), so that an engine taking the run
+    /// over after a crash in the attempt's kill grace escalates it as this one would have
+    /// ([`Ledger::stalled_attempt_cut_off`]): every step stalled, not only the one the
+    /// command names (probe 204 F2: a `no_progress` stall of two steps, escalated by a
+    /// cancel, kept only the first's after the takeover).
     fn mark_stalled(&mut self, step: StepIndex, stall: Stall, on_stall: OnStall) {
         let id = &self.plan.steps()[step].id;
         tracing::warn!(run = %self.run_id, step = %id, "stalled: {}", stall.error().message);
         if !self.cancels.contains(&step) {
             self.cancels.push(step);
         }
-        if matches!(on_stall, OnStall::Retry | OnStall::Fail) {
-            let mut recorded = stall.detail();
-            recorded["escalation"] = json!(on_stall);
-            recorded["attempt"] = json!(self.slots[step].attempt);
-            self.batch.record_stall(self.run_id, id, recorded);
-        }
+        let mut recorded = stall.detail();
+        recorded["escalation"] = json!(on_stall);
+        recorded["attempt"] = json!(self.slots[step].attempt);
+        self.batch.record_stall(self.run_id, id, recorded);
         self.hold_the_run(step, &stall, on_stall);
         self.slots[step].stall = Some(Box::new((stall, on_stall)));
     }

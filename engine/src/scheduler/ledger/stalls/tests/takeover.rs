@@ -56,6 +56,60 @@ fn a_stall_that_pauses_or_cancels_is_recorded_at_a_takeover_after_a_crash_in_its
     }
 }
 
+/// Two attempts stalled at once (a `no_progress` stall stalls every running one), their
+/// escalation a pause or a cancel: the takeover records each one's stall, not only the one
+/// the run's command names (probe 204 F2: the other read as interrupted, then cancelled).
+#[test]
+fn every_attempt_a_pause_or_cancel_stalled_is_recorded_at_a_takeover() {
+    for (on_stall, to) in [
+        ("pause", StepState::Ready),
+        ("cancel", StepState::Cancelled),
+    ] {
+        let workflow = json!({"name": "s",
+        "stall": {"no_progress": "10s", "on_stall": on_stall},
+        "steps": [
+            {"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop"}
+        ]});
+        let mut ledger = take_over(&workflow, RunState::Pending, vec![], 0, None);
+        assert_eq!(started(&mut ledger, 0), ["a", "b"]);
+        ledger.take_batch();
+        ledger.turn(at(10)).unwrap();
+        let seen = ledger.take_batch();
+        let [(_, sent)] = seen.sent() else {
+            panic!("{on_stall}: one command sent")
+        };
+        let stalls: Vec<(String, Value)> = (seen.stalls().iter())
+            .map(|(_, step, stall)| (step.clone(), stall.clone()))
+            .collect();
+        let run = Committed {
+            stalls,
+            ..committed_after(&ledger, RunState::Running)
+        };
+        let mut taken = Ledger::take_over(run, Judge::default(), 1 << 20, at(12), None).unwrap();
+        taken.apply(command(sent.clone()), at(12)).unwrap();
+        taken.turn(at(12)).unwrap();
+        let batch = taken.take_batch();
+        for id in ["a", "b"] {
+            let moved = (batch.transitions().iter())
+                .find_map(|transition| match transition {
+                    Transition::Step(step) if step.step_id == id => Some(step),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("{on_stall}: {id} moved"));
+            assert_eq!(moved.to, to, "{on_stall}: {id}");
+            let detail = moved.detail.clone().unwrap_or_default();
+            assert_eq!(
+                detail["stall"]["kind"], "no_progress",
+                "{on_stall}: {id}: {detail}"
+            );
+            assert_eq!(detail["escalation"], on_stall, "{on_stall}: {id}: {detail}");
+            let error = moved.error.as_deref().unwrap_or_default();
+            assert!(error.starts_with("stalled: "), "{on_stall}: {id}: {error}");
+        }
+    }
+}
+
 /// Past the run's deadline: the stall's pause or cancel, recorded as the run's command before
 /// it, is recorded with the step's interruption as at any takeover (probe 48 F1: lost to the
 /// time-out), and the cancel ends the run cancelled.
