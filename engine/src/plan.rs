@@ -423,6 +423,11 @@ struct Builder<'a> {
     links: Links,
     /// The problem of the first links refused ([`Builder::link_all`]), if any.
     problems: Vec<Problem>,
+    /// Of a planner's nodes: each need naming a step or group of `outer`, as written and
+    /// with its pointer, by the outer step it makes a step of the plan wait for and that
+    /// step, so that a cycle through it is named as written (probe 205 F1: a group's need
+    /// was named by the group's last step, which the plan never named).
+    written: HashMap<(StepIndex, StepIndex), (&'a str, String)>,
     /// The path of the node being compiled (see [`PlanStep::path`]).
     path: Vec<u32>,
 }
@@ -632,6 +637,15 @@ impl<'a> Builder<'a> {
                     let place = format!("{}/needs/{position}", pointer(&path));
                     problems.push(Problem::at(place, message));
                     continue;
+                }
+                if outer.is_some() {
+                    let place = format!("{}/needs/{position}", pointer(&path));
+                    for &from in waited.iter().filter(|&&from| from < self.base) {
+                        for &to in &sources {
+                            (self.written.entry((from, to)))
+                                .or_insert_with(|| (need.as_str(), place.clone()));
+                        }
+                    }
                 }
                 self.link_all(&waited, &sources, || {
                     let place = format!("{}/needs/{position}", pointer(&path));

@@ -11,7 +11,7 @@
 //! through a new step, either among the new steps or through an earlier step a new one
 //! needs that itself waits for the planner's dependents.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use petgraph::graph::NodeIndex;
@@ -93,11 +93,17 @@ impl Plan {
             steps,
             group_sinks,
             edges,
+            written,
             ..
         } = builder;
         let step_pointer = |step: StepIndex| pointer(&steps[step].path);
         let group = |from, to| super::cycles::group_needs(&nodes, root, &steps, from, to);
-        problems.extend(self.cycles(planner, &dependents, &steps, &edges, step_pointer, group));
+        let outer = Outer {
+            planner,
+            dependents: &dependents,
+            written: &written,
+        };
+        problems.extend(self.cycles(outer, &steps, &edges, step_pointer, group));
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -123,11 +129,14 @@ impl Plan {
     /// The cycles a plan would close: among its new `steps` (numbered from the plan's step
     /// count; `pointer` gives where the `k`-th is in the plan, `group` the `needs` of the plan's
     /// groups that make the `k`-th wait for the `j`-th), and through an earlier step a new one
-    /// needs that waits for the planner's `dependents`.
+    /// needs that waits for the planner's dependents (named by the need as written).
     fn cycles(
         &self,
-        planner: StepIndex,
-        dependents: &[StepIndex],
+        Outer {
+            planner,
+            dependents,
+            written,
+        }: Outer,
         steps: &[super::PlanStep],
         edges: &[(StepIndex, StepIndex)],
         pointer: impl Fn(usize) -> String,
@@ -166,19 +175,20 @@ impl Plan {
                     .filter(|&&(from, to)| from == reached.index() && to >= base)
                 {
                     let step = &steps[to - base];
+                    let (need, place) = match written.get(&(reached.index(), to)) {
+                        Some((need, place)) => (*need, place.clone()),
+                        None => (&**id, format!("{}/needs", pointer(to - base))),
+                    };
                     // A need that is the planner's dependent itself waits for its plan.
                     let through = match id == dependent_id {
                         true => String::new(),
                         false => format!(", which waits for `{dependent_id}`"),
                     };
                     let message = format!(
-                        "cycle: `{}` needs `{id}`{through}, which waits for the plan of `{planner_id}`",
+                        "cycle: `{}` needs `{need}`{through}, which waits for the plan of `{planner_id}`",
                         step.id
                     );
-                    problems.push(Problem::at(
-                        format!("{}/needs", pointer(to - base)),
-                        message,
-                    ));
+                    problems.push(Problem::at(place, message));
                 }
             }
         }
@@ -220,6 +230,15 @@ impl Plan {
             .retain(|_, sinks| sinks.iter().all(|&sink| sink < added.start));
         self.steps.truncate(added.start);
     }
+}
+
+/// The planner a plan is added for, as [`Plan::cycles`] looks for cycles through it.
+struct Outer<'a> {
+    planner: StepIndex,
+    /// The steps that wait for the planner.
+    dependents: &'a [StepIndex],
+    /// The plan's needs of earlier steps, as written ([`Builder::written`]).
+    written: &'a HashMap<(StepIndex, StepIndex), (&'a str, String)>,
 }
 
 /// Prefixes the ids of `nodes` (and their members) with `namespace`, and the `needs` that

@@ -166,7 +166,7 @@ fn an_invalid_plan_fails_with_the_loaders_messages_and_adds_nothing() {
         ),
         (
             json!({"steps": [{"id": "a", "executor": "noop", "needs": ["report"]}]}),
-            "plan of gen:/steps/0/needs: cycle: `gen.a` needs `report`, which waits for the plan of `gen`",
+            "plan of gen:/steps/0/needs/0: cycle: `gen.a` needs `report`, which waits for the plan of `gen`",
         ),
         (
             json!({"steps": (0..6).map(|n| json!({"id": format!("s{n}"), "executor": "noop"})).collect::<Vec<_>>()}),
@@ -360,11 +360,43 @@ fn a_cycle_through_the_planners_dependent_names_it_once_or_on_the_way() {
     let needing = |id: &str| json!({"steps": [{"id": "a", "executor": "noop", "needs": [id]}]});
     assert_eq!(
         grow(&mut plan, "gen", needing("report")).unwrap_err(),
-        "plan of gen:/steps/0/needs: cycle: `gen.a` needs `report`, which waits for the plan of `gen`"
+        "plan of gen:/steps/0/needs/0: cycle: `gen.a` needs `report`, which waits for the plan of `gen`"
     );
     assert_eq!(
         grow(&mut plan, "gen", needing("end")).unwrap_err(),
-        "plan of gen:/steps/0/needs: cycle: `gen.a` needs `end`, which waits for `report`, which waits for the plan of `gen`"
+        "plan of gen:/steps/0/needs/0: cycle: `gen.a` needs `end`, which waits for `report`, which waits for the plan of `gen`"
+    );
+}
+
+/// A cycle through a group of the file is named by the group, as the plan's need names it,
+/// at that need (probe 205 F1: it named the group's last step, at the step's `needs`).
+#[test]
+fn a_cycle_through_a_group_of_the_file_names_the_group_as_written() {
+    let workflow = json!({"name": "t", "steps": [
+        {"id": "grp", "pipeline": [
+            {"id": "p", "executor": "noop", "planner": true},
+            {"id": "after", "executor": "noop"}
+        ]},
+        {"id": "later", "needs": ["grp"], "pipeline": [
+            {"id": "k1", "executor": "noop"},
+            {"id": "k2", "executor": "noop"}
+        ]}
+    ]});
+    let noop = accepting_anything(&["noop"]);
+    let mut plan = load_str(&workflow.to_string(), "t.json", &noop).unwrap();
+    let plan_of = |needs: Value| {
+        json!({"steps": [
+            {"id": "a", "executor": "noop"},
+            {"id": "b", "executor": "noop", "needs": needs}
+        ]})
+    };
+    assert_eq!(
+        grow(&mut plan, "p", plan_of(json!(["a", "grp"]))).unwrap_err(),
+        "plan of p:/steps/1/needs/1: cycle: `p.b` needs `grp`, which waits for the plan of `p`"
+    );
+    assert_eq!(
+        grow(&mut plan, "p", plan_of(json!(["a", "later"]))).unwrap_err(),
+        "plan of p:/steps/1/needs/1: cycle: `p.b` needs `later`, which waits for `after`, which waits for the plan of `p`"
     );
 }
 
