@@ -14,6 +14,7 @@ mod grow;
 mod ids;
 mod links;
 mod reads;
+mod suggest;
 mod supersede;
 
 pub use grow::Addition;
@@ -37,7 +38,7 @@ use smallvec::SmallVec;
 
 use crate::definition::{Node, OnStall, Retry, Workflow};
 use crate::expr::StepsRead;
-use crate::problem::{Problem, closest, escape};
+use crate::problem::{Problem, escape};
 use crate::state::StepState;
 
 /// The index of a step in [`Plan::steps`]: leaves in file order, depth first.
@@ -690,31 +691,6 @@ impl<'a> Builder<'a> {
                 let message = format!("{what}: {why}; {fix}");
                 self.problems.push(Problem::at(place, message));
             }
-        }
-    }
-
-    /// ` (did you mean `x`?)` for the id closest to `unknown`, if one is close: not one of
-    /// the steps `needing` it (`needs: [""]` beside one step `a` suggested `a` itself).
-    fn suggest(&self, unknown: &str, needing: &[StepIndex]) -> String {
-        let outer = self.outer.into_iter();
-        // A plan's own steps as its needs name them: without the planner's prefix.
-        let prefix = (self.outer.zip(self.planner)).map(|(plan, planner)| plan.namespace(planner));
-        let steps = (self.index.steps())
-            .filter(|step| !needing.contains(step))
-            .map(|step| {
-                let id = &*self.steps[step - self.base].id;
-                (prefix.as_deref())
-                    .and_then(|prefix| id.strip_prefix(prefix))
-                    .unwrap_or(id)
-            });
-        let outer_steps =
-            (outer.clone()).flat_map(|plan| plan.index.steps().map(|step| &*plan.steps[step].id));
-        let groups = (self.group_sinks.keys())
-            .chain(outer.flat_map(|plan| plan.groups.keys()))
-            .map(String::as_str);
-        match closest(unknown, steps.chain(outer_steps).chain(groups)) {
-            Some(id) => format!(" (did you mean `{id}`?)"),
-            None => String::new(),
         }
     }
 }

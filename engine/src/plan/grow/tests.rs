@@ -368,6 +368,30 @@ fn a_cycle_through_the_planners_dependent_names_it_once_or_on_the_way() {
     );
 }
 
+/// The hint for an unknown need of a plan offers no step or group that waits for the
+/// planner, which would be a cycle, and the planner by its full id for its own short one
+/// (probe 205 F3: `q` of the plan of `p.q` was offered `j`, which needs `p`; `joi`, `join`).
+#[test]
+fn a_plans_hint_offers_no_step_that_waits_for_its_planner() {
+    let workflow = json!({"name": "t", "steps": [
+        {"id": "p", "executor": "noop", "planner": true},
+        {"id": "join", "executor": "noop", "needs": ["p"]}
+    ]});
+    let noop = accepting_anything(&["noop"]);
+    let mut plan = load_str(&workflow.to_string(), "t.json", &noop).unwrap();
+    let needing = |id: &str| json!({"steps": [{"id": "z", "executor": "noop", "needs": [id]}]});
+    assert_eq!(
+        grow(&mut plan, "p", needing("joi")).unwrap_err(),
+        "plan of p:/steps/0/needs/0: unknown step or group `joi`"
+    );
+    let inner = json!({"steps": [{"id": "q", "executor": "noop", "planner": true}]});
+    assert_eq!(grow(&mut plan, "p", inner).unwrap(), ["p.q"]);
+    assert_eq!(
+        grow(&mut plan, "p.q", needing("q")).unwrap_err(),
+        "plan of p.q:/steps/0/needs/0: unknown step or group `q` (did you mean `p.q`?)"
+    );
+}
+
 /// A cycle through a group of the file is named by the group, as the plan's need names it,
 /// at that need (probe 205 F1: it named the group's last step, at the step's `needs`).
 #[test]
