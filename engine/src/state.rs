@@ -638,19 +638,24 @@ impl Batch {
 
     /// Whether the batch holds nothing to commit.
     pub fn is_empty(&self) -> bool {
-        self.transitions.is_empty()
+        self.progress.is_empty() && !self.moves()
+    }
+
+    /// Whether the batch holds more than signs of life ([`Batch::record_progress`]), which
+    /// count as the run's progress at their own times, not at the turn that records them.
+    pub(crate) fn moves(&self) -> bool {
+        !(self.transitions.is_empty()
             && self.approvals.is_empty()
             && self.withdrawn.is_empty()
             && self.handled.is_empty()
             && self.sent.is_empty()
-            && self.progress.is_empty()
             && self.usage.is_empty()
             && self.stalls.is_empty()
             && self.plans.is_empty()
             && self.supersessions.is_empty()
             && self.items.is_empty()
             && self.redrives.is_empty()
-            && self.max_outputs.is_empty()
+            && self.max_outputs.is_empty())
     }
 
     /// Empties the batch, keeping its allocations.

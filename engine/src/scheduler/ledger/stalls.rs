@@ -60,7 +60,9 @@ impl Ledger {
     /// Marks the running attempts that have stalled by `now` (to be cancelled, then
     /// escalated once they have stopped).
     pub(super) fn watch(&mut self, now: DateTime<Utc>) {
-        if self.running.is_empty() || !self.batch.is_empty() {
+        // Signs of life moved it at their own times (probe 208 F1: their records, read up to
+        // a second late, counted as a move then, and `no_progress` came that much late).
+        if self.running.is_empty() || self.batch.moves() {
             self.active_at = now;
         }
         for step in self.watched() {

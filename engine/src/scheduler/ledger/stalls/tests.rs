@@ -612,6 +612,7 @@ fn a_loop_of_failures_before_the_start_that_cancels_ends_the_run_at_once() {
 
 mod each;
 mod fallbacks;
+mod signs;
 mod takeover;
 
 /// An attempt told to stop — past its time limit, or its run cancelled — ends as that stop
