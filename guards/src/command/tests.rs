@@ -398,6 +398,7 @@ mod parser_traps;
 mod refusals;
 mod sandboxes;
 mod shells;
+mod unseen;
 mod wrappers;
 
 #[test]

@@ -275,10 +275,17 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         unit(name, &read, command, &mut runs)?;
     }
     let mut command = command.to_vec();
-    if let Some(options) = wrapper.input
-        && !command.is_empty()
-    {
+    if let Some(options) = wrapper.input {
+        // xargs with no command runs `echo` (probe 206 F5).
+        if command.is_empty() {
+            command.push(Word::Literal("echo".to_owned()));
+        }
         fill(&read, options, &mut command);
+    }
+    // Empty words alone are no command: Debian's fakeroot then runs a shell reading
+    // standard input (probe 206 F3: `fakeroot ""`).
+    if command.iter().all(|word| word.literal() == Some("")) {
+        command.clear();
     }
     if command.is_empty() {
         if read.has(wrapper.shell) || (wrapper.bare && read.operands.len() >= start) {

@@ -140,7 +140,7 @@ impl Getopt {
                     (_, Some(value)) => Some(Word::Literal(value.to_owned())),
                     (Takes::Value, None) => {
                         index += 1;
-                        args.get(index - 1).cloned()
+                        separate(name, args, index - 1)?
                     }
                     _ => None,
                 };
@@ -160,7 +160,7 @@ impl Getopt {
                     Some(Word::Literal(rest.to_owned()))
                 } else if takes == Takes::Value {
                     index += 1;
-                    args.get(index - 1).cloned()
+                    separate(name, args, index - 1)?
                 } else {
                     None
                 };
@@ -170,6 +170,26 @@ impl Getopt {
         }
         let index = index.min(args.len());
         Ok((read, index))
+    }
+}
+
+/// The value of an option given in the word `at` after it, which must stay one word: a
+/// brace expansion, an unquoted expansion or a glob may be several, the rest of them read
+/// as the command (probe 206 F1: `timeout -s {KILL,5,rm} 5 ls`, judged as `ls`, ran `rm`).
+/// A word known only at run time is one word when it is all in double quotes with no `@`
+/// (`"$dir"`; not `"$@"`, nor `"${a[@]}"`).
+fn separate(name: &str, args: &[Word], at: usize) -> Result<Option<Word>, Runs> {
+    let one_word = |text: &str| {
+        let inner = text
+            .strip_prefix('"')
+            .and_then(|text| text.strip_suffix('"'));
+        inner.is_some_and(|inner| !inner.contains(['"', '@']))
+    };
+    match args.get(at) {
+        Some(word) if word.literal().is_none() && !one_word(word.text()) => {
+            Err(non_literal(name, word))
+        }
+        word => Ok(word.cloned()),
     }
 }
 

@@ -223,6 +223,8 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
         },
         assignments: Assignments::Sudo,
         shell: &["s", "shell"],
+        // `-e` runs an editor on its operands, which are files, not a command (probe 206 F4).
+        unseen: &["e", "edit"],
         logs_in: &["i", "login"],
         chdir: &["D", "chdir", "R", "chroot"],
         ..PLAIN
@@ -341,15 +343,20 @@ pub(super) const WRAPPERS: &[Wrapper] = &[
             ..GETOPT
         },
         bare: true,
+        // The interpreter it registers (binfmt_misc) runs every program it matches in the
+        // namespace (probe 206 F6).
+        unseen: &["load-interp"],
         chdir: &["w", "wd", "R", "root"],
         ..PLAIN
     },
     Wrapper {
         names: &["nsenter"],
         options: Getopt {
-            short: "ahVt:m::u::i::n::N:p::C::U::T::S:G:r::w::W::ecFZ",
+            // `-W`/`--wdns` takes its directory from the next word too (probe 206 F2:
+            // read as optional, the directory was taken for the command).
+            short: "ahVt:m::u::i::n::N:p::C::U::T::S:G:r::w::W:ecFZ",
             long: "all help version target: mount:: uts:: ipc:: net:: net-socket: pid:: \
-                   user:: cgroup:: time:: setuid: setgid: root:: wd:: wdns:: env no-fork \
+                   user:: cgroup:: time:: setuid: setgid: root:: wd:: wdns: env no-fork \
                    join-cgroup preserve-credentials keep-caps user-parent follow-context",
             ..GETOPT
         },

@@ -1,0 +1,54 @@
+//! What a wrapper runs that a first reading of its words missed (probe 206).
+
+use super::*;
+
+#[test]
+fn an_option_value_in_the_next_word_must_stay_one_word() {
+    // bash splits these into several words, the rest read as the command (F1).
+    refused(&[
+        "timeout -s {KILL,5,rm} 5 ls victim",
+        "nice -n $(echo 5 touch) PWN",
+        "sudo -u $1 ls",
+        "env -u $x touch y",
+        "timeout -s KIL* 5 ls",
+    ]);
+    allowed(&[
+        "env -C \"$dir\" ls",
+        "timeout -s KILL 5 ls",
+        "sudo -u root ls",
+    ]);
+}
+
+#[test]
+fn wrappers_that_run_what_the_checker_cannot_see_are_refused() {
+    refused(&[
+        // Empty words alone: Debian's fakeroot runs a shell reading standard input (F3).
+        "fakeroot ''",
+        "fakeroot '' ''",
+        // An editor, not a command (F4).
+        "sudo -e ls /etc/shadow",
+        "sudo --edit ls",
+        // An interpreter for every program the namespace runs (F6).
+        "unshare --load-interp=:x:M::\\x7fELF::/usr/bin/touch:OC ls",
+    ]);
+}
+
+#[test]
+fn nsenter_wdns_takes_the_next_word_as_its_directory() {
+    // Read as optional, the directory was taken for the command, and `touch` never judged (F2).
+    for script in [
+        "nsenter --wdns /tmp touch /tmp/PWN",
+        "nsenter -W /tmp touch /tmp/PWN",
+    ] {
+        let found = sh(script);
+        assert!(programs(&found).contains(&"touch"), "{script}: {found:?}");
+    }
+}
+
+#[test]
+fn xargs_with_no_command_runs_echo() {
+    for script in ["xargs", "xargs -l", "echo x | xargs -0"] {
+        let found = sh(script);
+        assert!(programs(&found).contains(&"echo"), "{script}: {found:?}");
+    }
+}
