@@ -284,7 +284,24 @@ impl Ledger {
                     let detail = json!({ "reason": super::CANCELLED });
                     self.end_step(step, StepState::Cancelled, &error, Some(detail))?;
                 }
-                _ => self.slots[step].error = Some(stall.error().to_string()),
+                _ => {
+                    // A pause's too: the stalled item failed with its stall, and the step's
+                    // error names it (probe 208 F2: the item was left pending, the error the
+                    // stall's alone).
+                    self.stalled_item_cut_off(step, &stall);
+                    let error = match self.items_failed(step) {
+                        Some(failed) => ExecError {
+                            class: ErrorClass::Stalled,
+                            message: failed,
+                        },
+                        None => stall.error(),
+                    };
+                    let error = error.to_string();
+                    if let Some(moved) = self.batch.last_of_step(self.run_id, &stalled.step) {
+                        moved.error = Some(error.clone());
+                    }
+                    self.slots[step].error = Some(error);
+                }
             }
         }
         Ok(json!({ key: request, "stall": stalled.stall }))

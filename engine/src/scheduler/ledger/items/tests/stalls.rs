@@ -248,3 +248,41 @@ fn a_cancel_after_an_item_stall_paused_the_run_counts_no_item_that_ran_as_not_ru
     let error = each_moved(&ledger.take_batch()).error;
     assert_eq!(error.as_deref(), Some("cancelled: the run was cancelled"));
 }
+
+/// The engine dies in the kill grace of item 2, whose stall paused the run; the next one
+/// finds the step and its items running, and the run's pause: item 2 fails with its stall
+/// and the step's error names it, as a live engine records them (probe 208 F2: item 2 was
+/// left pending, the error the stall's alone).
+#[test]
+fn an_item_stall_that_pauses_is_recorded_at_a_takeover_after_a_crash_in_its_grace() {
+    let (ledger, stalled) = item_2_stalls("pause");
+    let [(_, sent)] = stalled.sent() else {
+        panic!("one command sent")
+    };
+    let items = (0..3)
+        .map(|index| crate::item::ItemRecord {
+            run_id: ledger.run_id,
+            step_id: "each".to_owned(),
+            index,
+            state: StepState::Running,
+            attempt: 1,
+            output: None,
+            error: None,
+        })
+        .collect();
+    let run = crate::scheduler::ledger::Committed {
+        items,
+        ..crate::scheduler::ledger::tests::committed_after(&ledger, RunState::Running)
+    };
+    let judge = crate::scheduler::ledger::Judge::default();
+    let mut taken = Ledger::take_over(run, judge, 1 << 20, at(12), None).unwrap();
+    let pause = crate::scheduler::ledger::control::tests::command(sent.clone());
+    taken.apply(pause, at(12)).unwrap();
+    taken.turn(at(12)).unwrap();
+    let batch = taken.take_batch();
+    assert_eq!(each_moved(&batch).error.as_deref(), Some(STALLED_ITEMS));
+    let item_2 = (batch.items().iter()).rfind(|item| item.index == 2);
+    let item_2 = item_2.map(|item| (item.state, item.error.as_deref()));
+    let error = "stalled: no sign of life for 10s (heartbeat 10s)";
+    assert_eq!(item_2, Some((StepState::Failed, Some(error))));
+}
