@@ -1,5 +1,6 @@
 //! The shell reads the signs of life before it judges a heartbeat, whichever event woke it:
-//! an attempt that talked while a commit waited on the store is not stalled.
+//! an attempt that talked while a commit waited on the store is not stalled; and it dates
+//! each sign when it came, not when it read it.
 
 use std::sync::Mutex;
 
@@ -81,4 +82,22 @@ async fn an_attempt_that_talked_while_a_commit_waited_is_not_stalled() {
     store.release();
     talks.go.notify_one();
     handle.wait().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_heartbeat_counts_from_the_last_sign_when_it_came_not_when_the_driver_read_it() {
+    let engine = Engine::builder_with_store(Arc::new(MemoryStore::new()))
+        .executor("chatty", Arc::new(Chatty))
+        .open()
+        .await
+        .unwrap();
+    // Signs at 0 and 100 ms, then silence: stalled 1 s after the second sign, before the
+    // time limit. Probe 204 F1: the second sign, read with the driver's next poll a second
+    // after the first, was dated then, and the step timed out instead.
+    let workflow = json!({"name": "h", "steps": [{
+        "id": "a", "executor": "chatty", "heartbeat": "1s", "timeout": "1700ms",
+        "on_stall": "fail", "with": {"for_ms": 150, "quiet_ms": 10_000}
+    }]});
+    let report = run_to_end(&engine, &workflow).await;
+    assert_eq!(report.error_class, Some(ErrorClass::Stalled), "{report:?}");
 }

@@ -79,14 +79,7 @@ fn every_attempt_a_pause_or_cancel_stalled_is_recorded_at_a_takeover() {
         let [(_, sent)] = seen.sent() else {
             panic!("{on_stall}: one command sent")
         };
-        let stalls: Vec<(String, Value)> = (seen.stalls().iter())
-            .map(|(_, step, stall)| (step.clone(), stall.clone()))
-            .collect();
-        let run = Committed {
-            stalls,
-            ..committed_after(&ledger, RunState::Running)
-        };
-        let mut taken = Ledger::take_over(run, Judge::default(), 1 << 20, at(12), None).unwrap();
+        let mut taken = taken_over_at_12(&ledger, &seen);
         taken.apply(command(sent.clone()), at(12)).unwrap();
         taken.turn(at(12)).unwrap();
         let batch = taken.take_batch();
@@ -152,17 +145,23 @@ fn taken_over_in_the_kill_grace(workflow: &Value) -> (Ledger, crate::state::Batc
     assert_eq!(ledger.take_cancels(), [0], "{on_stall}: a stalled");
     let seen = ledger.take_batch();
     assert!(seen.sent().is_empty(), "{on_stall}: the run is not held");
+    let mut taken = taken_over_at_12(&ledger, &seen);
+    taken.turn(at(12)).unwrap();
+    let batch = taken.take_batch();
+    (taken, batch)
+}
+
+/// The ledger another engine builds at 12s from what `ledger` committed, the stalls of
+/// `seen` (its last batch) among it: the engine died in the stalled attempts' kill grace.
+fn taken_over_at_12(ledger: &Ledger, seen: &crate::state::Batch) -> Ledger {
     let stalls: Vec<(String, Value)> = (seen.stalls().iter())
         .map(|(_, step, stall)| (step.clone(), stall.clone()))
         .collect();
     let run = Committed {
         stalls,
-        ..committed_after(&ledger, RunState::Running)
+        ..committed_after(ledger, RunState::Running)
     };
-    let mut taken = Ledger::take_over(run, Judge::default(), 1 << 20, at(12), None).unwrap();
-    taken.turn(at(12)).unwrap();
-    let batch = taken.take_batch();
-    (taken, batch)
+    Ledger::take_over(run, Judge::default(), 1 << 20, at(12), None).unwrap()
 }
 
 #[test]
