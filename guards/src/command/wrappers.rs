@@ -6,7 +6,7 @@
 //! at run time among its options), it is refused.
 
 use self::directories::{cd, chdir, directories, directory_stack};
-use self::getopt::{Getopt, Read};
+use self::getopt::{Getopt, Read, one_word};
 use self::loader::{LOADER, is_loader};
 use self::shells::{SHELLS, login_shell, shell};
 use self::table::{Assignments, Operands, WRAPPERS, Wrapper};
@@ -280,7 +280,7 @@ fn wrapped(name: &str, wrapper: &Wrapper, args: &[Word]) -> Result<Runs, Runs> {
         if command.is_empty() {
             command.push(Word::Literal("echo".to_owned()));
         }
-        fill(&read, options, &mut command);
+        fill(&read, options, &mut command)?;
     }
     // Empty words alone are no command: Debian's fakeroot then runs a shell reading
     // standard input (probe 206 F3: `fakeroot ""`).
@@ -451,10 +451,14 @@ const DROPS_REPLACE: &[&str] = &["L", "l", "max-lines"];
 /// The words a replace string of `options` (`{}` when given none) is in become known only at
 /// run time; with no such option in force (none given, or a [`DROPS_REPLACE`] option after
 /// it), a word for the input is appended (`xargs`).
-fn fill(read: &Read, options: &[&str], command: &mut Vec<Word>) {
+fn fill(read: &Read, options: &[&str], command: &mut Vec<Word>) -> Result<(), Runs> {
     let mut replaced: Vec<&str> = Vec::new();
     for (option, value) in &read.options {
         if options.contains(&option.as_str()) {
+            // A replace string known only at run time could be in any word (probe 210 F2).
+            if let Some(value) = value.as_ref().filter(|value| value.literal().is_none()) {
+                return Err(non_literal("xargs", value));
+            }
             replaced.push(value.as_ref().map_or("{}", Word::text));
         } else if DROPS_REPLACE.contains(&option.as_str()) {
             replaced.clear();
@@ -468,6 +472,7 @@ fn fill(read: &Read, options: &[&str], command: &mut Vec<Word>) {
             *word = Word::Dynamic(word.text().to_owned());
         }
     }
+    Ok(())
 }
 
 /// The words after `env`'s lone `-` and the `NAME=value` words that start `operands`, whose
@@ -669,6 +674,9 @@ fn find(args: &[Word]) -> Result<Runs, Runs> {
                     runs.commands.push(cd(found));
                 }
                 let start = index;
+                // After a word known only at run time, which could be `;` (or `+` after
+                // `{}`) and end the command, the words are find's own too (probe 210 F4).
+                let mut maybe_find = None;
                 while let Some(word) = args.get(index) {
                     let ends = match word.literal() {
                         Some(";") => true,
@@ -676,12 +684,20 @@ fn find(args: &[Word]) -> Result<Runs, Runs> {
                             index > start
                                 && args.get(index - 1).and_then(Word::literal) == Some("{}")
                         }
-                        _ => false,
+                        Some(_) => false,
+                        None if one_word(word) => {
+                            maybe_find.get_or_insert(index + 1);
+                            false
+                        }
+                        None => return Err(non_literal("find", word)),
                     };
                     if ends {
                         break;
                     }
                     index += 1;
+                }
+                if let Some(from) = maybe_find {
+                    runs.merge(find(&args[from..index])?);
                 }
                 // `find` puts the file it found in place of `{}`.
                 let command = (args.get(start..index).unwrap_or_default().iter())

@@ -52,3 +52,24 @@ fn xargs_with_no_command_runs_echo() {
         assert!(programs(&found).contains(&"echo"), "{script}: {found:?}");
     }
 }
+
+#[test]
+fn a_word_known_only_at_run_time_that_may_split_or_end_a_command_is_read_so() {
+    refused(&[
+        // An indirect expansion may be an array's elements (probe 210 F1).
+        "a=(KILL 5 touch PWNED); x='a[@]'; timeout -s \"${!x}\" 5 true",
+        // A replace string known only at run time could be in any word (F2).
+        "x=ls; echo touch | xargs -I \"$x\" timeout 5 ls P",
+        // Several words inside `-exec` (F4).
+        "find . -exec true $x \\;",
+    ]);
+    // A word that could end `-exec` (`;`, or `+` after `{}`): what follows is find's too (F4).
+    for script in [
+        "find . -maxdepth 0 -exec true \"$1\" -exec touch P \\;",
+        "find . -exec true {} \"$p\" -exec touch P \\;",
+    ] {
+        let found = sh(script);
+        assert!(programs(&found).contains(&"touch"), "{script}: {found:?}");
+    }
+    allowed(&["find . -name '*.rs' -exec grep -l \"$pat\" {} +"]);
+}

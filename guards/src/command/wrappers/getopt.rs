@@ -173,24 +173,26 @@ impl Getopt {
     }
 }
 
-/// The value of an option given in the word `at` after it, which must stay one word: a
-/// brace expansion, an unquoted expansion or a glob may be several, the rest of them read
-/// as the command (probe 206 F1: `timeout -s {KILL,5,rm} 5 ls`, judged as `ls`, ran `rm`).
-/// A word known only at run time is one word when it is all in double quotes with no `@`
-/// (`"$dir"`; not `"$@"`, nor `"${a[@]}"`).
+/// The value of an option given in the word `at` after it, which must stay one word
+/// ([`one_word`]): a brace expansion, an unquoted expansion or a glob may be several, the
+/// rest of them read as the command (probe 206 F1: `timeout -s {KILL,5,rm} 5 ls`, judged as
+/// `ls`, ran `rm`).
 fn separate(name: &str, args: &[Word], at: usize) -> Result<Option<Word>, Runs> {
-    let one_word = |text: &str| {
-        let inner = text
-            .strip_prefix('"')
-            .and_then(|text| text.strip_suffix('"'));
-        inner.is_some_and(|inner| !inner.contains(['"', '@']))
-    };
     match args.get(at) {
-        Some(word) if word.literal().is_none() && !one_word(word.text()) => {
-            Err(non_literal(name, word))
-        }
+        Some(word) if !one_word(word) => Err(non_literal(name, word)),
         word => Ok(word.cloned()),
     }
+}
+
+/// Whether bash keeps `word` one word: a literal, or a word all in double quotes with no
+/// `@` and no `!` (`"$dir"`; not `"$@"`, `"${a[@]}"`, nor an indirect `"${!x}"`, which
+/// `x='a[@]'` makes several: probe 210 F1).
+pub(super) fn one_word(word: &Word) -> bool {
+    let text = word.text();
+    let inner = text
+        .strip_prefix('"')
+        .and_then(|text| text.strip_suffix('"'));
+    word.literal().is_some() || inner.is_some_and(|inner| !inner.contains(['"', '@', '!']))
 }
 
 /// Whether `-option` is `nice`'s `-N`, `--N` or `-+N`.
