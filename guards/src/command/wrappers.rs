@@ -486,7 +486,7 @@ fn assignments<'a>(
     if name == "env" && rest.first().and_then(Word::literal) == Some("-") {
         rest = &rest[1..];
     }
-    while let Some(set) = (rest.first().and_then(Word::literal))
+    while let Some(set) = (rest.first().and_then(assignment))
         .filter(|word| name != "sudo" || !word.starts_with('/'))
         .and_then(|word| word.split_once('='))
         .map(|(set, _)| set)
@@ -495,6 +495,20 @@ fn assignments<'a>(
         rest = &rest[1..];
     }
     (rest.len() < operands.len()).then_some(rest)
+}
+
+/// The text of `word` if `env` and `sudo` may read it as one `NAME=value` word: a literal,
+/// or a plain name and a value that stays one word ([`one_word`]: `FOO="$x"`, which was
+/// refused as a word known only at run time while `FOO="$x" cmd` passed: probe 210 F3).
+fn assignment(word: &Word) -> Option<&str> {
+    if let Some(text) = word.literal() {
+        return Some(text);
+    }
+    let text = word.text();
+    let (name, value) = text.split_once('=')?;
+    let special = ['$', '"', '\'', '\\', '`', '{', '}', '[', ']', '*', '?', '~'];
+    let plain = !name.is_empty() && !name.contains(special);
+    (plain && one_word(&Word::Dynamic(value.to_owned()))).then_some(text)
 }
 
 /// The options of `su` and `runuser` (util-linux, which permutes its arguments).

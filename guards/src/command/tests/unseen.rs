@@ -73,3 +73,26 @@ fn a_word_known_only_at_run_time_that_may_split_or_end_a_command_is_read_so() {
     }
     allowed(&["find . -name '*.rs' -exec grep -l \"$pat\" {} +"]);
 }
+
+#[test]
+fn an_assignment_whose_value_stays_one_word_is_read_as_one() {
+    // Probe 210 F3: refused as a word known only at run time, while `FOO="$x" ls` passed.
+    for script in [
+        "env FOO=\"$x\" ls",
+        "env -i PATH=\"$PATH\" HOME=\"$HOME\" ls",
+    ] {
+        let found = sh(script);
+        assert!(found.problems.is_empty(), "{script}: {found:?}");
+        assert_eq!(programs(&found).last(), Some(&"ls"), "{script}: {found:?}");
+    }
+    // Its name is still judged, and a value that may split is not one word.
+    refused(&[
+        "env LD_PRELOAD=\"$x\" ls",
+        "env FOO=$x ls",
+        "env \"$n\"=1 ls",
+        // A program known only at run time, after the options, is no more judged than before.
+        "env ls\"$x\" y",
+        "timeout 5 ls\"$x\" y",
+        "nice r$x -rf /",
+    ]);
+}

@@ -105,8 +105,16 @@ impl Getopt {
                 break;
             }
             index += 1;
-            // A word known only at run time could be an option, or several words.
+            // A word known only at run time could be an option, or several words; not one
+            // that starts with a plain character, where a program that does not permute
+            // ends its options (`env FOO="$x" ls`: probe 210 F3).
             let Some(text) = word.literal() else {
+                let plain = |c: char| c.is_ascii_alphanumeric() || "_./".contains(c);
+                if !self.permute && word.text().starts_with(plain) {
+                    read.operands.extend_from_slice(&args[index - 1..]);
+                    index = args.len();
+                    break;
+                }
                 return Err(non_literal(name, word));
             };
             if text == "--" {
