@@ -19,14 +19,13 @@ pub(super) async fn items(
     run_id: Uuid,
     step_ids: &[&str],
 ) -> Result<Result<Vec<ItemRecord>>, sqlx::Error> {
-    let ids = id_list(step_ids);
     let mut rows = sqlx::query(
         "SELECT step_id, idx, state, attempt, output, error FROM items
          WHERE run_id = ? AND step_id IN (SELECT value FROM json_each(?))
          ORDER BY step_id, idx",
     )
     .bind(run_id.to_string())
-    .bind(&ids)
+    .bind(id_list(step_ids))
     .fetch(pool);
     let mut records = Vec::new();
     while let Some(row) = rows.try_next().await? {

@@ -425,10 +425,9 @@ impl Thread<'_> {
                 void,
                 reply,
             } => {
-                let attempt = match self.refusal() {
-                    Some(refused) => Err(refused),
-                    None => self.acquire(run_id, &holder, now, expires, void.as_deref()),
-                };
+                let attempt = self.unless_replaced(|this| {
+                    this.acquire(run_id, &holder, now, expires, void.as_deref())
+                });
                 let _ = reply.send(attempt);
             }
             Request::Release {
@@ -441,11 +440,10 @@ impl Thread<'_> {
                 let lease = found.unwrap_or_default();
                 // Probe 201 F2: a release written once the `-shm` was replaced went through
                 // the stale index over what other processes had committed since.
-                let released = match self.refusal() {
-                    Some(refused) => Err(refused),
-                    None => (lease::write(self.prepared.conn, run_id, Some(&owner), &lease))
-                        .map_err(|error| self.fail(error)),
-                };
+                let released = self.unless_replaced(|this| {
+                    (lease::write(this.prepared.conn, run_id, Some(&owner), &lease))
+                        .map_err(|error| this.fail(error))
+                });
                 if released.is_ok() {
                     self.next_seq.remove(&run_id);
                 }
@@ -453,14 +451,13 @@ impl Thread<'_> {
             }
             Request::Command { command, reply } => {
                 // `BEGIN IMMEDIATE`: the checks read what the write lock holds still.
-                let sent = match self.refusal() {
-                    Some(refused) => Err(refused),
-                    None => (self.prepared)
+                let sent = self.unless_replaced(|this| {
+                    (this.prepared)
                         .transaction(|prepared| {
                             command.insert(prepared.conn, Utc::now().timestamp_millis())
                         })
-                        .map_err(|error| self.fail(error)),
-                };
+                        .map_err(|error| this.fail(error))
+                });
                 let _ = reply.send(sent);
             }
             Request::Close(closing) => return Answered::Close(closing),
@@ -477,10 +474,13 @@ impl Thread<'_> {
         self.file.as_ref().filter(|file| file.is_replaced())
     }
 
-    /// The error every write is refused with once a file at the writer's path is no longer
-    /// the one it has open: commits, renewals, and a lease's acquisition or release.
-    fn refusal(&self) -> Option<Error> {
-        self.replaced().map(OpenedFile::replaced)
+    /// What `write` returns, unless a file at the writer's path is no longer the one it has
+    /// open: then it is refused, as commits and renewals are ([`Thread::commit_group`]).
+    fn unless_replaced<T>(&mut self, write: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if let Some(file) = self.replaced() {
+            return Err(file.replaced());
+        }
+        write(self)
     }
 
     /// Commits in one `BEGIN IMMEDIATE` transaction, rolled back on any failure.

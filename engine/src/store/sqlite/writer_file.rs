@@ -6,7 +6,8 @@
 //! its `-wal` and `-shm`, which it keeps open (probe 190 F1: `rm cairn.db-wal cairn.db-shm`
 //! "to clear a lock" under a live engine let a second `cairn resume` take its run over while
 //! it went on committing where nobody looked). The writer looks at the three paths before
-//! every commit and at every lease renewal: three `statx`s of their inodes alone ([`identity`]), ≈ 1 µs.
+//! every write — a commit, a lease renewal, a lease taken or given back, a command —: three
+//! `statx` calls asking for their inodes alone ([`identity`]), ≈ 1 µs.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
