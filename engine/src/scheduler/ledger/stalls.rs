@@ -265,37 +265,29 @@ impl Ledger {
             }
         }
         if let Some((step, stall)) = ended {
+            // Its items the crash cut off end with it: the stalled one failed with its stall
+            // (probe 49 F5: it was `cancelled`; 208 F2: a pause's was left pending), a
+            // cancel's others as a run's cancel ends them (probe 48 F2: one stayed
+            // `pending`), and its error names them as a live engine's does (probe 107 F1,
+            // 208 F2: the stall's alone).
+            self.stalled_item_cut_off(step, &stall);
+            let items = match escalation {
+                OnStall::Cancel => self.items_cancelled(step, super::CANCELLED),
+                _ => self.items_failed(step).into_iter().collect(),
+            };
+            let error = match items.is_empty() {
+                true => stall.error(),
+                false => ExecError {
+                    class: ErrorClass::Stalled,
+                    message: items.join("; "),
+                },
+            };
             match escalation {
                 OnStall::Cancel => {
-                    // Its items the crash cut off end with it: the stalled one failed with
-                    // its stall (probe 49 F5: it was `cancelled`), the others as a run's
-                    // cancel ends them (probe 48 F2: one stayed `pending`).
-                    // Its error names them as a live engine's does (probe 107 F1: the
-                    // stall's alone).
-                    self.stalled_item_cut_off(step, &stall);
-                    let items = self.items_cancelled(step, super::CANCELLED);
-                    let error = match items.is_empty() {
-                        true => stall.error(),
-                        false => ExecError {
-                            class: ErrorClass::Stalled,
-                            message: items.join("; "),
-                        },
-                    };
                     let detail = json!({ "reason": super::CANCELLED });
                     self.end_step(step, StepState::Cancelled, &error, Some(detail))?;
                 }
                 _ => {
-                    // A pause's too: the stalled item failed with its stall, and the step's
-                    // error names it (probe 208 F2: the item was left pending, the error the
-                    // stall's alone).
-                    self.stalled_item_cut_off(step, &stall);
-                    let error = match self.items_failed(step) {
-                        Some(failed) => ExecError {
-                            class: ErrorClass::Stalled,
-                            message: failed,
-                        },
-                        None => stall.error(),
-                    };
                     let error = error.to_string();
                     if let Some(moved) = self.batch.last_of_step(self.run_id, &stalled.step) {
                         moved.error = Some(error.clone());
