@@ -5,8 +5,9 @@
 //! wrapper's command cannot be found for sure (an option it does not know, a word known only
 //! at run time among its options), it is refused.
 
-use self::directories::{cd, chdir, directories, directory_stack};
-use self::getopt::{Getopt, Read, one_word};
+use self::directories::{chdir, directories, directory_stack};
+use self::find::find;
+use self::getopt::{Getopt, Read, quoted_one_word};
 use self::loader::{LOADER, is_loader};
 use self::shells::{SHELLS, login_shell, shell};
 use self::table::{Assignments, Operands, WRAPPERS, Wrapper};
@@ -16,6 +17,7 @@ use super::script::Dialect;
 use super::{Word, basename};
 
 mod directories;
+mod find;
 mod getopt;
 mod loader;
 mod multicall;
@@ -498,7 +500,7 @@ fn assignments<'a>(
 }
 
 /// The text of `word` if `env` and `sudo` may read it as one `NAME=value` word: a literal,
-/// or a plain name and a value that stays one word ([`one_word`]: `FOO="$x"`, which was
+/// or a plain name and a value that stays one word ([`quoted_one_word`]: `FOO="$x"`, which was
 /// refused as a word known only at run time while `FOO="$x" cmd` passed: probe 210 F3).
 fn assignment(word: &Word) -> Option<&str> {
     if let Some(text) = word.literal() {
@@ -508,7 +510,7 @@ fn assignment(word: &Word) -> Option<&str> {
     let (name, value) = text.split_once('=')?;
     let special = ['$', '"', '\'', '\\', '`', '{', '}', '[', ']', '*', '?', '~'];
     let plain = !name.is_empty() && !name.contains(special);
-    (plain && one_word(&Word::Dynamic(value.to_owned()))).then_some(text)
+    (plain && quoted_one_word(value)).then_some(text)
 }
 
 /// The options of `su` and `runuser` (util-linux, which permutes its arguments).
@@ -668,65 +670,6 @@ fn jobs(args: &[Word]) -> Result<Runs, Runs> {
             })
             .collect();
         runs.commands.push(command);
-    }
-    Ok(runs)
-}
-
-/// The commands of `find`'s `-exec`, `-execdir`, `-ok` and `-okdir`, each up to `;`, or up
-/// to a `+` right after a `{}` word (GNU find: any other `+` is an argument). `-execdir` and
-/// `-okdir` run theirs in the directory of the file found, a `cd` to a directory known only
-/// at run time, listed as one (as `env -C DIR` is).
-fn find(args: &[Word]) -> Result<Runs, Runs> {
-    let mut runs = Runs::default();
-    let mut index = 0;
-    while let Some(word) = args.get(index) {
-        index += 1;
-        match word.literal() {
-            Some(action @ ("-exec" | "-execdir" | "-ok" | "-okdir")) => {
-                if action.ends_with("dir") {
-                    let found = Word::Dynamic("{directory of the file found}".to_owned());
-                    runs.commands.push(cd(found));
-                }
-                let start = index;
-                // After a word known only at run time, which could be `;` (or `+` after
-                // `{}`) and end the command, the words are find's own too (probe 210 F4).
-                let mut maybe_find = None;
-                while let Some(word) = args.get(index) {
-                    let ends = match word.literal() {
-                        Some(";") => true,
-                        Some("+") => {
-                            index > start
-                                && args.get(index - 1).and_then(Word::literal) == Some("{}")
-                        }
-                        Some(_) => false,
-                        None if one_word(word) => {
-                            maybe_find.get_or_insert(index + 1);
-                            false
-                        }
-                        None => return Err(non_literal("find", word)),
-                    };
-                    if ends {
-                        break;
-                    }
-                    index += 1;
-                }
-                if let Some(from) = maybe_find {
-                    runs.merge(find(&args[from..index])?);
-                }
-                // `find` puts the file it found in place of `{}`.
-                let command = (args.get(start..index).unwrap_or_default().iter())
-                    .map(|word| match word {
-                        Word::Literal(text) if text.contains("{}") => Word::Dynamic(text.clone()),
-                        word => word.clone(),
-                    })
-                    .collect();
-                runs.commands.push(command);
-                index += 1;
-            }
-            Some(_) => {}
-            // A variable could hold `-exec`.
-            None => return Err(non_literal("find", word)),
-        }
     }
     Ok(runs)
 }

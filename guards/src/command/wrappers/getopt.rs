@@ -192,15 +192,20 @@ fn separate(name: &str, args: &[Word], at: usize) -> Result<Option<Word>, Runs> 
     }
 }
 
-/// Whether bash keeps `word` one word: a literal, or a word all in double quotes with no
-/// `@` and no `!` (`"$dir"`; not `"$@"`, `"${a[@]}"`, nor an indirect `"${!x}"`, which
-/// `x='a[@]'` makes several: probe 210 F1).
-pub(super) fn one_word(word: &Word) -> bool {
-    let text = word.text();
+/// Whether bash keeps `word` one word: a literal, or one known only at run time that is
+/// ([`quoted_one_word`]).
+fn one_word(word: &Word) -> bool {
+    word.literal().is_some() || quoted_one_word(word.text())
+}
+
+/// Whether the text of a word known only at run time stays one word: all in double quotes
+/// with no `@` and no `!` (`"$dir"`; not `"$@"`, `"${a[@]}"`, nor an indirect `"${!x}"`,
+/// which `x='a[@]'` makes several: probe 210 F1).
+pub(super) fn quoted_one_word(text: &str) -> bool {
     let inner = text
         .strip_prefix('"')
         .and_then(|text| text.strip_suffix('"'));
-    word.literal().is_some() || inner.is_some_and(|inner| !inner.contains(['"', '@', '!']))
+    inner.is_some_and(|inner| !inner.contains(['"', '@', '!']))
 }
 
 /// Whether `-option` is `nice`'s `-N`, `--N` or `-+N`.
