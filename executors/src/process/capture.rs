@@ -230,8 +230,6 @@ mod tests {
         )
         .await;
         assert_eq!(tail, input[input.len() - 1000..]);
-        // Cut, it starts after the line the cut fell in, wherever in it the cut fell
-        // (probe 197 F1).
         // Cut at a line's start, it keeps that line (probe 198 F1).
         let at_a_start = format!("{}\nkept\n{}", "x".repeat(2000), "y".repeat(995));
         let tail = read_tail(
@@ -241,6 +239,8 @@ mod tests {
             CancellationToken::new(),
         );
         assert!(tail.await.starts_with(b"kept\n"));
+        // Cut inside a line, it starts after that line, wherever in it the cut fell (probe
+        // 197 F1).
         for before in ["", "1", "12"] {
             let lines = format!("{before}{}\r10%\rlast line\n", "x".repeat(2000));
             let tail = read_tail(
